@@ -1,0 +1,70 @@
+# Build mod_bbtoken.so, the bbtoken CLI and the C unit tests.
+#   make -f apxs.mk            module and CLI into build/out/
+#   make -f apxs.mk unit       unit-test binaries into build/out/t/
+#   make -f apxs.mk fuzz       libFuzzer targets into build/out/fuzz/ (clang)
+#   make -f apxs.mk install    module into `apxs -q LIBEXECDIR`, CLI into $(PREFIX)/bin
+# apxs supplies httpd's and APR's flags; compiling ourselves keeps libtool's
+# droppings out of the source tree.
+
+APXS    ?= apxs
+PREFIX  ?= /usr/local
+CC      ?= cc
+OUT     := build/out
+OBJ     := build/obj
+
+APR_CONFIG := $(firstword $(subst ;, ,$(shell $(APXS) -q APR_CONFIG)))
+APU_CONFIG := $(lastword $(subst ;, ,$(shell $(APXS) -q APU_CONFIG)))
+LIBEXECDIR := $(shell $(APXS) -q LIBEXECDIR)
+
+WARN     := -Wall -Wextra -Werror
+BASEFLAGS := -O2 -g -fPIC -fstack-protector-strong -D_FORTIFY_SOURCE=2 $(WARN)
+HTTPD_INC := -I$(shell $(APXS) -q INCLUDEDIR) $(shell $(APR_CONFIG) --includes --cppflags) $(shell $(APU_CONFIG) --includes)
+JANSSON  := $(shell pkg-config --cflags --libs jansson)
+PQ_INC   := -I$(shell pg_config --includedir 2>/dev/null || echo /usr/include/postgresql)
+
+CORE    := bbt_token bbt_perm bbt_cred bbt_route
+GLUE    := mod_bbtoken bbt_db
+CORE_O  := $(CORE:%=$(OBJ)/%.o)
+GLUE_O  := $(GLUE:%=$(OBJ)/%.o)
+UNITS   := $(patsubst t/unit/%.c,$(OUT)/t/%,$(filter-out t/unit/tap.c,$(wildcard t/unit/test_*.c)))
+HEADERS := $(wildcard mod_bbtoken/*.h)
+FUZZ_CC ?= clang
+FUZZERS := $(patsubst t/fuzz/%.c,$(OUT)/fuzz/%,$(wildcard t/fuzz/fuzz_*.c))
+
+all: $(OUT)/mod_bbtoken.so $(OUT)/bbtoken
+
+$(OBJ) $(OUT) $(OUT)/t $(OUT)/fuzz:
+	mkdir -p $@
+
+$(CORE_O): $(OBJ)/%.o: mod_bbtoken/%.c $(HEADERS) | $(OBJ)
+	$(CC) $(BASEFLAGS) -c -o $@ $<
+
+$(GLUE_O): $(OBJ)/%.o: mod_bbtoken/%.c $(HEADERS) | $(OBJ)
+	$(CC) $(BASEFLAGS) $(HTTPD_INC) -c -o $@ $<
+
+$(OUT)/mod_bbtoken.so: $(GLUE_O) $(CORE_O) | $(OUT)
+	$(CC) -shared -o $@ $^ -lcrypto
+
+$(OUT)/bbtoken: cli/bbtoken.c $(CORE_O) $(HEADERS) | $(OUT)
+	$(CC) $(BASEFLAGS) -Imod_bbtoken $(PQ_INC) -o $@ cli/bbtoken.c $(CORE_O) -lpq -lcrypto $(JANSSON)
+
+$(OUT)/t/%: t/unit/%.c t/unit/tap.h $(CORE_O) | $(OUT)/t
+	$(CC) $(BASEFLAGS) -Imod_bbtoken -It/unit -o $@ $< $(CORE_O) -lcrypto
+
+unit: $(UNITS)
+
+# The fuzzers compile the core from source with sanitizers of their own.
+$(OUT)/fuzz/%: t/fuzz/%.c $(CORE:%=mod_bbtoken/%.c) $(HEADERS) | $(OUT)/fuzz
+	$(FUZZ_CC) -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -Imod_bbtoken -o $@ $< $(CORE:%=mod_bbtoken/%.c) -lcrypto
+
+fuzz: $(FUZZERS)
+
+install: all
+	install -d $(DESTDIR)$(LIBEXECDIR) $(DESTDIR)$(PREFIX)/bin
+	install -m 0644 $(OUT)/mod_bbtoken.so $(DESTDIR)$(LIBEXECDIR)/mod_bbtoken.so
+	install -m 0755 $(OUT)/bbtoken $(DESTDIR)$(PREFIX)/bin/bbtoken
+
+clean:
+	rm -rf $(OUT) $(OBJ)
+
+.PHONY: all unit fuzz install clean

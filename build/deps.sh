@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Install, from Debian's archive, everything the build, the tests and the
+# demo need.  Does nothing when all of it is there already.  Services the
+# packages would start on their own (apache2 on :80, a "main" PostgreSQL
+# cluster on :5432) are kept from starting: the tests and the demo run their
+# own, on loopback, on free ports.
+set -euo pipefail
+
+pkgs=(
+    build-essential pkg-config
+    apache2 apache2-dev libaprutil1-dbd-pgsql
+    postgresql-15 postgresql-client-15 libpq-dev
+    libssl-dev libjansson-dev
+    clang libclang-rt-14-dev
+    git perl curl ca-certificates
+)
+
+missing=()
+for p in "${pkgs[@]}"; do
+    if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed'; then
+        missing+=("$p")
+    fi
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+if [ "$(id -u)" -ne 0 ]; then
+    echo "deps: missing packages: ${missing[*]}; run as root or install them" >&2
+    exit 1
+fi
+
+echo "deps: installing ${missing[*]}" >&2
+policy=/usr/sbin/policy-rc.d
+made_policy=
+if [ ! -e "$policy" ]; then
+    printf '#!/bin/sh\nexit 101\n' > "$policy"
+    chmod 0755 "$policy"
+    made_policy=1
+fi
+trap '[ -n "$made_policy" ] && rm -f "$policy"' EXIT
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
