@@ -1,0 +1,214 @@
+/*
+ * Authorization header parser.  The grammar accepted is deliberately
+ * narrower than RFC 9110's: one scheme, one or more spaces, one token68
+ * credential, nothing else.  A comma can only mean that httpd joined two
+ * Authorization headers, and we refuse to guess which one was meant.
+ *
+ * The reasons given in `why` are fixed strings: they end up in logs and
+ * error bodies, so they never quote the header.
+ */
+#include "bbt_cred.h"
+#include "bbt_token.h"
+
+#include <string.h>
+
+#include <openssl/crypto.h>
+
+static int bbt_is_alnum(unsigned char c)
+{
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+           (c >= '0' && c <= '9');
+}
+
+/* RFC 9110 tchar, the characters of an auth-scheme. */
+static int bbt_is_tchar(unsigned char c)
+{
+    return bbt_is_alnum(c) || (c != 0 && strchr("!#$%&'*+-.^_`|~", c));
+}
+
+/* RFC 9110 token68, less its trailing '='. */
+static int bbt_is_token68(unsigned char c)
+{
+    return bbt_is_alnum(c) || c == '-' || c == '.' || c == '_' || c == '~' ||
+           c == '+' || c == '/';
+}
+
+/* ASCII-only case-insensitive match of s[0..len) against a lower-case
+ * literal, independent of the locale. */
+static int bbt_scheme_is(const char *s, size_t len, const char *lit)
+{
+    size_t i;
+
+    if (len != strlen(lit))
+        return 0;
+    for (i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+
+        if (c >= 'A' && c <= 'Z')
+            c = (unsigned char)(c - 'A' + 'a');
+        if (c != (unsigned char)lit[i])
+            return 0;
+    }
+    return 1;
+}
+
+static bbt_cred_kind_t bbt_cred_fail(bbt_cred_t *out, const char *why)
+{
+    out->kind = BBT_CRED_MALFORMED;
+    out->user = NULL;
+    out->user_len = 0;
+    out->secret = NULL;
+    out->secret_len = 0;
+    out->why = why;
+    return out->kind;
+}
+
+static bbt_cred_kind_t bbt_cred_basic(const char *cred, size_t len, char *buf,
+                                      size_t bufcap, bbt_cred_t *out)
+{
+    unsigned char *u = (unsigned char *)buf;
+    const char *why = NULL;
+    size_t dlen = 0, colon = 0, i;
+    int have_colon = 0;
+
+    /* One byte is kept back for the NUL after the secret. */
+    if (bbt_b64_decode_strict(cred, len, u, bufcap - 1, &dlen) != 0)
+        return bbt_cred_fail(out, "Basic credential is not valid base64");
+
+    for (i = 0; i < dlen; i++) {
+        if (u[i] < 0x20 || u[i] == 0x7f) {
+            why = "Basic credential contains a control character";
+            goto fail;
+        }
+        if (u[i] == ':' && !have_colon) {
+            have_colon = 1;
+            colon = i;
+        }
+    }
+    if (!have_colon) {
+        why = "Basic credential has no colon";
+        goto fail;
+    }
+    if (colon == 0) {
+        why = "Basic credential has an empty user name";
+        goto fail;
+    }
+    if (colon > BBT_CRED_MAX_USER) {
+        why = "Basic user name is too long";
+        goto fail;
+    }
+    /* No user name can be non-ASCII (the schema says so); refusing here
+     * keeps such bytes out of anything that might log the name. */
+    for (i = 0; i < colon; i++) {
+        if (u[i] >= 0x80) {
+            why = "Basic user name is not ASCII";
+            goto fail;
+        }
+    }
+    if (colon + 1 == dlen) {
+        why = "Basic credential has an empty password";
+        goto fail;
+    }
+
+    buf[colon] = '\0';
+    buf[dlen] = '\0';
+    out->kind = BBT_CRED_BASIC;
+    out->user = buf;
+    out->user_len = colon;
+    out->secret = buf + colon + 1;
+    out->secret_len = dlen - colon - 1;
+    out->why = NULL;
+    return out->kind;
+
+fail:
+    OPENSSL_cleanse(buf, dlen);
+    return bbt_cred_fail(out, why);
+}
+
+static bbt_cred_kind_t bbt_cred_bearer(const char *cred, size_t len,
+                                       bbt_cred_t *out)
+{
+    size_t i = 0;
+
+    while (i < len && bbt_is_token68((unsigned char)cred[i]))
+        i++;
+    if (i == 0)
+        return bbt_cred_fail(out, "Bearer credential is not a token");
+    while (i < len && cred[i] == '=')
+        i++;
+    if (i != len)
+        return bbt_cred_fail(out, "Bearer credential is not a token");
+
+    out->kind = BBT_CRED_BEARER;
+    out->user = NULL;
+    out->user_len = 0;
+    out->secret = cred; /* the header's own NUL ends it */
+    out->secret_len = len;
+    out->why = NULL;
+    return out->kind;
+}
+
+bbt_cred_kind_t bbt_cred_parse(const char *header, char *buf, size_t bufcap,
+                               bbt_cred_t *out)
+{
+    const unsigned char *h = (const unsigned char *)header;
+    size_t len, slen, i;
+    int basic;
+
+    if (!out)
+        return BBT_CRED_MALFORMED;
+    memset(out, 0, sizeof(*out));
+    if (!header) {
+        out->kind = BBT_CRED_NONE;
+        return out->kind;
+    }
+    if (!buf || bufcap < BBT_CRED_MAX_HEADER)
+        return bbt_cred_fail(out, "internal error: scratch buffer too small");
+
+    /* Bounded strlen: a huge value is refused without being read. */
+    for (len = 0; len <= BBT_CRED_MAX_HEADER && h[len]; len++)
+        ;
+    if (len > BBT_CRED_MAX_HEADER)
+        return bbt_cred_fail(out, "Authorization header is too long");
+    if (len == 0)
+        return bbt_cred_fail(out, "Authorization header is empty");
+
+    for (i = 0; i < len; i++) {
+        if (h[i] < 0x20 || h[i] == 0x7f)
+            return bbt_cred_fail(
+                out, "Authorization header contains a control character");
+        if (h[i] >= 0x80)
+            return bbt_cred_fail(
+                out, "Authorization header contains a non-ASCII byte");
+    }
+
+    for (slen = 0; slen < len && h[slen] != ' '; slen++) {
+        if (!bbt_is_tchar(h[slen]))
+            return bbt_cred_fail(out, "Authorization scheme is malformed");
+    }
+    if (slen == 0)
+        return bbt_cred_fail(out, "Authorization header has no scheme");
+
+    if (bbt_scheme_is(header, slen, "basic"))
+        basic = 1;
+    else if (bbt_scheme_is(header, slen, "bearer"))
+        basic = 0;
+    else {
+        /* Digest, Negotiate...: not ours, and not our business to judge. */
+        out->kind = BBT_CRED_OTHER;
+        return out->kind;
+    }
+
+    for (i = slen; i < len && h[i] == ' '; i++)
+        ;
+    if (i == len)
+        return bbt_cred_fail(out, "empty credential");
+    if (memchr(h + i, ',', len - i))
+        return bbt_cred_fail(out, "more than one credential");
+    if (memchr(h + i, ' ', len - i))
+        return bbt_cred_fail(out, "unexpected text after the credential");
+
+    if (basic)
+        return bbt_cred_basic(header + i, len - i, buf, bufcap, out);
+    return bbt_cred_bearer(header + i, len - i, out);
+}

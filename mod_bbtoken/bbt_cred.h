@@ -1,0 +1,39 @@
+/*
+ * Authorization header parser.  Every byte is hostile: the value is length
+ * capped, must be printable ASCII, and may carry exactly one credential
+ * (httpd joins repeated headers with ", ", so a comma means two).
+ */
+#ifndef BBT_CRED_H
+#define BBT_CRED_H
+
+#include <stddef.h>
+
+/* Longest Authorization value looked at; longer is refused unread. */
+#define BBT_CRED_MAX_HEADER 4096
+#define BBT_CRED_MAX_USER 255
+
+typedef enum {
+    BBT_CRED_NONE = 0, /* no header */
+    BBT_CRED_BASIC,    /* user and secret set */
+    BBT_CRED_BEARER,   /* secret set, user NULL */
+    BBT_CRED_OTHER,    /* a scheme we do not speak (Digest, Negotiate...) */
+    BBT_CRED_MALFORMED /* why says what is wrong */
+} bbt_cred_kind_t;
+
+typedef struct {
+    bbt_cred_kind_t kind;
+    const char *user; /* NUL-terminated, inside buf */
+    size_t user_len;
+    const char *secret; /* NUL-terminated, inside buf or the header */
+    size_t secret_len;
+    const char *why; /* static English reason when MALFORMED */
+} bbt_cred_t;
+
+/* Parse a header value.  header may be NULL (no header).  buf is scratch for
+ * the decoded Basic credentials; it must hold bufcap bytes, at least
+ * BBT_CRED_MAX_HEADER.  Results point into buf or header: keep them alive
+ * together, and wipe buf when done.  Returns out->kind. */
+bbt_cred_kind_t bbt_cred_parse(const char *header, char *buf, size_t bufcap,
+                               bbt_cred_t *out);
+
+#endif

@@ -1,0 +1,58 @@
+/*
+ * Permission algebra: the seed's matrix, as plain C.
+ *
+ * A permission is a scope (project or repository) and a level (read, write,
+ * admin).  A token carries one project and one repository level, and the
+ * repository level is never below the project level: six combinations.
+ * A request needs one permission; it is allowed when both the token and the
+ * owner's live grants reach it.
+ */
+#ifndef BBT_PERM_H
+#define BBT_PERM_H
+
+#include <stddef.h>
+
+typedef enum {
+    BBT_LEVEL_NONE = 0,
+    BBT_LEVEL_READ = 1,
+    BBT_LEVEL_WRITE = 2,
+    BBT_LEVEL_ADMIN = 3
+} bbt_level_t;
+
+typedef enum { BBT_SCOPE_PROJECT = 0, BBT_SCOPE_REPO = 1 } bbt_scope_t;
+
+typedef struct {
+    bbt_scope_t scope;
+    bbt_level_t level;
+} bbt_perm_t;
+
+/* "PROJECT_READ" ... "REPO_ADMIN", exact upper case.  0 or -1. */
+int bbt_perm_parse(const char *name, bbt_perm_t *out);
+
+/* The name of a permission, or NULL for BBT_LEVEL_NONE / out of range. */
+const char *bbt_perm_name(bbt_scope_t scope, bbt_level_t level);
+
+/* 1 if (project, repo) is one of the six combinations the seed allows. */
+int bbt_perm_combination_valid(bbt_level_t project, bbt_level_t repo);
+
+/* Turn a list of permissions (as given to the CLI or the REST API) into a
+ * token's pair.  An empty list gives the owner's full level (PROJECT_ADMIN,
+ * REPO_ADMIN).  A missing project level defaults to PROJECT_READ, a missing
+ * repository level to the project level.  Refuses duplicates of a scope and
+ * impossible combinations; *why then says why.  Returns 0 or -1. */
+int bbt_perm_from_list(const bbt_perm_t *list, size_t n, bbt_level_t *project,
+                       bbt_level_t *repo, const char **why);
+
+typedef enum {
+    BBT_DECIDE_ALLOW = 0,
+    BBT_DECIDE_TOKEN_SCOPE, /* the token's own permission is too low */
+    BBT_DECIDE_OWNER        /* the owner's live access is too low */
+} bbt_decision_t;
+
+/* Decide a request that needs `need`, for a token holding (tok_project,
+ * tok_repo) whose owner has `owner` on the target.  Fails closed: an invalid
+ * token pair or need level decides BBT_DECIDE_TOKEN_SCOPE. */
+bbt_decision_t bbt_perm_decide(bbt_perm_t need, bbt_level_t tok_project,
+                               bbt_level_t tok_repo, bbt_level_t owner);
+
+#endif

@@ -1,0 +1,373 @@
+/*
+ * Token codec.  See bbt_token.h for the format.  OpenSSL does all of the
+ * cryptography and the base64 arithmetic; this file only decides what is
+ * acceptable input before handing bytes to it.
+ */
+#include "bbt_token.h"
+
+#include <limits.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/rand.h>
+
+/* Domain separation: the checksum is not the hash of anything else. */
+static const char bbt_check_label[] = "bbtoken-v1:";
+#define BBT_CHECK_LABEL_LEN (sizeof(bbt_check_label) - 1)
+
+/* Bytes covered by the checksum: id ":" random16. */
+#define BBT_TOKEN_CHECKED_LEN (BBT_TOKEN_ID_LEN + 1 + BBT_TOKEN_RANDOM_LEN)
+
+static int bbt_b64_char(unsigned char c)
+{
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+           (c >= '0' && c <= '9') || c == '+' || c == '/';
+}
+
+/* The 6-bit value of a base64 character already known to be valid. */
+static unsigned bbt_b64_value(unsigned char c)
+{
+    if (c >= 'A' && c <= 'Z')
+        return (unsigned)(c - 'A');
+    if (c >= 'a' && c <= 'z')
+        return (unsigned)(c - 'a' + 26);
+    if (c >= '0' && c <= '9')
+        return (unsigned)(c - '0' + 52);
+    return c == '+' ? 62u : 63u;
+}
+
+int bbt_b64_decode_strict(const char *in, size_t len, unsigned char *out,
+                          size_t outcap, size_t *outlen)
+{
+    const unsigned char *u = (const unsigned char *)in;
+    unsigned char last[3];
+    size_t pad = 0, body, need, i;
+
+    if (outlen)
+        *outlen = 0;
+    if (!in || !outlen || (len && !out))
+        return -1;
+    if (len == 0)
+        return 0;
+    /* EVP_DecodeBlock takes an int. */
+    if (len % 4 != 0 || len > (size_t)INT_MAX - 4)
+        return -1;
+
+    /* Padding: at most two '=', only at the very end. */
+    if (u[len - 1] == '=') {
+        pad = 1;
+        if (u[len - 2] == '=')
+            pad = 2;
+    }
+    for (i = 0; i < len - pad; i++) {
+        if (!bbt_b64_char(u[i]))
+            return -1;
+    }
+    /* Canonical form only (RFC 4648 section 3.5): the bits that padding
+     * leaves over must be zero, so each byte string has one spelling. */
+    if (pad == 1 && (bbt_b64_value(u[len - 2]) & 0x03) != 0)
+        return -1;
+    if (pad == 2 && (bbt_b64_value(u[len - 3]) & 0x0f) != 0)
+        return -1;
+
+    need = len / 4 * 3 - pad;
+    if (need > outcap)
+        return -1;
+
+    /* All full groups but the last go straight to out; the last goes via a
+     * local buffer, because EVP_DecodeBlock writes the padding's zero bytes
+     * too and out may have room for the real bytes only. */
+    body = len - 4;
+    if (body > 0 && EVP_DecodeBlock(out, u, (int)body) != (int)(body / 4 * 3)) {
+        OPENSSL_cleanse(out, body / 4 * 3);
+        return -1;
+    }
+    if (EVP_DecodeBlock(last, u + body, 4) != 3) {
+        OPENSSL_cleanse(out, body / 4 * 3);
+        return -1;
+    }
+    memcpy(out + body / 4 * 3, last, 3 - pad);
+    OPENSSL_cleanse(last, sizeof(last));
+    *outlen = need;
+    return 0;
+}
+
+/* SHA-256(label || id ":" random16), first 4 bytes, into check. */
+static int bbt_token_checksum(const unsigned char *raw,
+                              unsigned char check[BBT_TOKEN_CHECK_LEN])
+{
+    unsigned char msg[BBT_CHECK_LABEL_LEN + BBT_TOKEN_CHECKED_LEN];
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int mdlen = 0;
+    int rv = -1;
+
+    memcpy(msg, bbt_check_label, BBT_CHECK_LABEL_LEN);
+    memcpy(msg + BBT_CHECK_LABEL_LEN, raw, BBT_TOKEN_CHECKED_LEN);
+    if (EVP_Digest(msg, sizeof(msg), md, &mdlen, EVP_sha256(), NULL) == 1 &&
+        mdlen >= BBT_TOKEN_CHECK_LEN) {
+        memcpy(check, md, BBT_TOKEN_CHECK_LEN);
+        rv = 0;
+    }
+    OPENSSL_cleanse(msg, sizeof(msg));
+    OPENSSL_cleanse(md, sizeof(md));
+    return rv;
+}
+
+bbt_token_status_t bbt_token_parse(const char *s, size_t len, bbt_token_t *out)
+{
+    unsigned char raw[BBT_TOKEN_RAW_LEN];
+    unsigned char check[BBT_TOKEN_CHECK_LEN];
+    size_t rawlen = 0, i;
+    bbt_token_status_t st = BBT_TOKEN_OK;
+
+    if (out)
+        memset(out, 0, sizeof(*out));
+    if (!s || !out)
+        return BBT_TOKEN_BAD_LENGTH;
+
+    if (len == BBT_TOKEN_MAX_LEN &&
+        memcmp(s, BBT_TOKEN_PREFIX, BBT_TOKEN_PREFIX_LEN) == 0) {
+        s += BBT_TOKEN_PREFIX_LEN;
+        len -= BBT_TOKEN_PREFIX_LEN;
+    }
+    if (len != BBT_TOKEN_B64_LEN)
+        return BBT_TOKEN_BAD_LENGTH;
+
+    /* 33 bytes need no padding, so '=' is as foreign as any other byte. */
+    for (i = 0; i < len; i++) {
+        if (!bbt_b64_char((unsigned char)s[i]))
+            return BBT_TOKEN_BAD_ALPHABET;
+    }
+    if (bbt_b64_decode_strict(s, len, raw, sizeof(raw), &rawlen) != 0 ||
+        rawlen != BBT_TOKEN_RAW_LEN) {
+        st = BBT_TOKEN_BAD_ALPHABET;
+        goto done;
+    }
+
+    for (i = 0; i < BBT_TOKEN_ID_LEN; i++) {
+        if (raw[i] < '0' || raw[i] > '9') {
+            st = BBT_TOKEN_BAD_SHAPE;
+            goto done;
+        }
+    }
+    if (raw[BBT_TOKEN_ID_LEN] != ':') {
+        st = BBT_TOKEN_BAD_SHAPE;
+        goto done;
+    }
+
+    if (bbt_token_checksum(raw, check) != 0 ||
+        CRYPTO_memcmp(check, raw + BBT_TOKEN_CHECKED_LEN,
+                      BBT_TOKEN_CHECK_LEN) != 0) {
+        st = BBT_TOKEN_BAD_CHECKSUM;
+        goto done;
+    }
+
+    memcpy(out->id, raw, BBT_TOKEN_ID_LEN);
+    out->id[BBT_TOKEN_ID_LEN] = '\0';
+    memcpy(out->raw, raw, BBT_TOKEN_RAW_LEN);
+
+done:
+    OPENSSL_cleanse(raw, sizeof(raw));
+    OPENSSL_cleanse(check, sizeof(check));
+    return st;
+}
+
+const char *bbt_token_status_str(bbt_token_status_t st)
+{
+    switch (st) {
+    case BBT_TOKEN_OK:
+        return "token is well formed";
+    case BBT_TOKEN_BAD_LENGTH:
+        return "token has the wrong length";
+    case BBT_TOKEN_BAD_ALPHABET:
+        return "token contains a character outside base64";
+    case BBT_TOKEN_BAD_SHAPE:
+        return "token does not decode to an id and a secret";
+    case BBT_TOKEN_BAD_CHECKSUM:
+        return "token checksum does not match";
+    }
+    return "unknown token status";
+}
+
+/* n uniformly random decimal digits.  A byte below 250 taken mod 10 is
+ * uniform; bytes 250..255 are thrown away rather than biasing 0..5. */
+static int bbt_random_digits(char *out, size_t n)
+{
+    unsigned char pool[32];
+    size_t have = 0, used = 0;
+    int rv = 0;
+
+    while (have < n) {
+        if (used == 0 || used == sizeof(pool)) {
+            if (RAND_bytes(pool, (int)sizeof(pool)) != 1) {
+                rv = -1;
+                break;
+            }
+            used = 0;
+        }
+        if (pool[used] < 250)
+            out[have++] = (char)('0' + pool[used] % 10);
+        used++;
+    }
+    OPENSSL_cleanse(pool, sizeof(pool));
+    return rv;
+}
+
+int bbt_token_generate(char out[BBT_TOKEN_MAX_LEN + 1],
+                       char id[BBT_TOKEN_ID_LEN + 1])
+{
+    unsigned char raw[BBT_TOKEN_RAW_LEN];
+    char digits[BBT_TOKEN_ID_LEN];
+    int rv = -1;
+
+    if (!out || !id)
+        return -1;
+    out[0] = '\0';
+    id[0] = '\0';
+
+    if (bbt_random_digits(digits, sizeof(digits)) != 0)
+        goto done;
+    memcpy(raw, digits, BBT_TOKEN_ID_LEN);
+    raw[BBT_TOKEN_ID_LEN] = ':';
+    if (RAND_bytes(raw + BBT_TOKEN_ID_LEN + 1, BBT_TOKEN_RANDOM_LEN) != 1)
+        goto done;
+    if (bbt_token_checksum(raw, raw + BBT_TOKEN_CHECKED_LEN) != 0)
+        goto done;
+
+    memcpy(out, BBT_TOKEN_PREFIX, BBT_TOKEN_PREFIX_LEN);
+    /* Writes 44 characters and a NUL: exactly what is left of out. */
+    if (EVP_EncodeBlock((unsigned char *)out + BBT_TOKEN_PREFIX_LEN, raw,
+                        BBT_TOKEN_RAW_LEN) != BBT_TOKEN_B64_LEN) {
+        OPENSSL_cleanse(out, BBT_TOKEN_MAX_LEN + 1);
+        out[0] = '\0';
+        goto done;
+    }
+    out[BBT_TOKEN_MAX_LEN] = '\0';
+    memcpy(id, digits, BBT_TOKEN_ID_LEN);
+    id[BBT_TOKEN_ID_LEN] = '\0';
+    rv = 0;
+
+done:
+    OPENSSL_cleanse(raw, sizeof(raw));
+    OPENSSL_cleanse(digits, sizeof(digits));
+    return rv;
+}
+
+static void bbt_hex(const unsigned char *in, size_t n, char *out)
+{
+    static const char digits[] = "0123456789abcdef";
+    size_t i;
+
+    for (i = 0; i < n; i++) {
+        out[2 * i] = digits[in[i] >> 4];
+        out[2 * i + 1] = digits[in[i] & 0x0f];
+    }
+    out[2 * n] = '\0';
+}
+
+static int bbt_hex_nibble(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    return -1;
+}
+
+/* Decode exactly 2n lower-case hex digits followed by a NUL.  Stored values
+ * are lower case (the schema says so); anything else is malformed.  Reads
+ * at most 2n + 1 bytes of hex. */
+static int bbt_unhex(const char *hex, unsigned char *out, size_t n)
+{
+    size_t i;
+
+    if (!hex)
+        return -1;
+    for (i = 0; i < n; i++) {
+        int hi, lo;
+
+        if ((hi = bbt_hex_nibble(hex[2 * i])) < 0)
+            return -1;
+        if ((lo = bbt_hex_nibble(hex[2 * i + 1])) < 0)
+            return -1;
+        out[i] = (unsigned char)(hi << 4 | lo);
+    }
+    return hex[2 * n] == '\0' ? 0 : -1;
+}
+
+int bbt_salt_generate(char hex[BBT_SALT_HEX_LEN + 1])
+{
+    unsigned char salt[BBT_SALT_LEN];
+
+    if (!hex)
+        return -1;
+    hex[0] = '\0';
+    if (RAND_bytes(salt, sizeof(salt)) != 1)
+        return -1;
+    bbt_hex(salt, sizeof(salt), hex);
+    OPENSSL_cleanse(salt, sizeof(salt));
+    return 0;
+}
+
+/* HMAC-SHA-256(salt bytes, raw) into md. */
+static int bbt_token_mac(const char *salt_hex, const bbt_token_t *tok,
+                         unsigned char md[BBT_HASH_LEN])
+{
+    unsigned char salt[BBT_SALT_LEN];
+    unsigned int mdlen = 0;
+    int rv = -1;
+
+    if (!tok || bbt_unhex(salt_hex, salt, sizeof(salt)) != 0)
+        goto done;
+    if (HMAC(EVP_sha256(), salt, (int)sizeof(salt), tok->raw, sizeof(tok->raw),
+             md, &mdlen) == NULL ||
+        mdlen != BBT_HASH_LEN) {
+        OPENSSL_cleanse(md, BBT_HASH_LEN);
+        goto done;
+    }
+    rv = 0;
+done:
+    OPENSSL_cleanse(salt, sizeof(salt));
+    return rv;
+}
+
+int bbt_token_hash_hex(const char *salt_hex, const bbt_token_t *tok,
+                       char out[BBT_HASH_HEX_LEN + 1])
+{
+    unsigned char md[BBT_HASH_LEN];
+
+    if (!out)
+        return -1;
+    out[0] = '\0';
+    if (bbt_token_mac(salt_hex, tok, md) != 0)
+        return -1;
+    bbt_hex(md, sizeof(md), out);
+    OPENSSL_cleanse(md, sizeof(md));
+    return 0;
+}
+
+int bbt_token_verify(const char *salt_hex, const char *hash_hex,
+                     const bbt_token_t *tok)
+{
+    unsigned char md[BBT_HASH_LEN], stored[BBT_HASH_LEN];
+    int ok = 0;
+
+    /* Compare bytes, not hex: one fixed-size CRYPTO_memcmp. */
+    if (bbt_unhex(hash_hex, stored, sizeof(stored)) != 0)
+        goto done;
+    if (bbt_token_mac(salt_hex, tok, md) != 0)
+        goto done;
+    ok = CRYPTO_memcmp(md, stored, sizeof(md)) == 0;
+done:
+    OPENSSL_cleanse(md, sizeof(md));
+    OPENSSL_cleanse(stored, sizeof(stored));
+    return ok;
+}
+
+void bbt_token_wipe(bbt_token_t *tok)
+{
+    if (tok)
+        OPENSSL_cleanse(tok, sizeof(*tok));
+}

@@ -1,0 +1,354 @@
+/* Authorization header parser tests. */
+#define _GNU_SOURCE /* memmem */
+#include "bbt_cred.h"
+#include "tap.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/evp.h>
+
+#define TOKEN "BBDC-MDAwMDAwMDAwMDQyOgABAgMEBQYHCAkKCwwNDg/w0LwU"
+
+static char buf[BBT_CRED_MAX_HEADER];
+static char hdr[BBT_CRED_MAX_HEADER * 2 + 64];
+
+/* "Basic " (or another scheme) + base64 of n bytes at plain. */
+static const char *basic_n(const char *scheme, const void *plain, size_t n)
+{
+    size_t sl = strlen(scheme);
+
+    memcpy(hdr, scheme, sl);
+    EVP_EncodeBlock((unsigned char *)hdr + sl, plain, (int)n);
+    return hdr;
+}
+
+static const char *basic(const char *plain)
+{
+    return basic_n("Basic ", plain, strlen(plain));
+}
+
+static bbt_cred_kind_t parse(const char *h, bbt_cred_t *c)
+{
+    return bbt_cred_parse(h, buf, sizeof(buf), c);
+}
+
+static int inside(const void *p, const void *base, size_t n)
+{
+    return (const char *)p >= (const char *)base &&
+           (const char *)p < (const char *)base + n;
+}
+
+/* A reason is short, printable ASCII and quotes none of the input. */
+static int why_clean(const char *why, const char *input)
+{
+    size_t i;
+
+    if (!why || !*why || strlen(why) > 60)
+        return 0;
+    for (i = 0; why[i]; i++)
+        if (why[i] < 0x20 || why[i] > 0x7e)
+            return 0;
+    /* No run of 8 input bytes appears in the reason. */
+    if (input) {
+        size_t n = strlen(input);
+        char run[9];
+
+        for (i = 0; i + 8 <= n; i++) {
+            memcpy(run, input + i, 8);
+            run[8] = '\0';
+            if (strstr(why, run))
+                return 0;
+        }
+    }
+    return 1;
+}
+
+static void malformed(const char *h, const char *name, const char *why_want)
+{
+    bbt_cred_t c;
+    bbt_cred_kind_t k = parse(h, &c);
+
+    ok(k == BBT_CRED_MALFORMED && c.kind == k && c.user == NULL &&
+           c.secret == NULL && why_clean(c.why, h),
+       "malformed: %s", name);
+    if (k != BBT_CRED_MALFORMED)
+        diag("kind %d", (int)k);
+    if (why_want)
+        is_str(c.why, why_want, "  reason: %s", why_want);
+}
+
+static void test_none_other(void)
+{
+    bbt_cred_t c;
+
+    memset(&c, 0x55, sizeof(c));
+    is_int(parse(NULL, &c), BBT_CRED_NONE, "NULL header: NONE");
+    ok(c.kind == BBT_CRED_NONE && c.user == NULL && c.secret == NULL &&
+           c.why == NULL,
+       "NONE leaves nothing set");
+    is_int(bbt_cred_parse(NULL, NULL, 0, &c), BBT_CRED_NONE,
+           "NULL header with no buffer: NONE");
+
+    is_int(parse("Digest username=\"alice\", realm=\"Git\", nonce=\"x\"", &c),
+           BBT_CRED_OTHER, "Digest: OTHER");
+    ok(c.user == NULL && c.secret == NULL, "OTHER sets no credential");
+    is_int(parse("Negotiate YIIGhgYJKoZIhvcSAQICAQBuggZ1", &c), BBT_CRED_OTHER,
+           "Negotiate: OTHER");
+    is_int(
+        parse("NTLM TlRMTVNTUAABAAAAB4IIogAAAAAAAAAAAAAAAAAAAAAGAbEdAAAADw==",
+              &c),
+        BBT_CRED_OTHER, "NTLM: OTHER");
+    is_int(parse("Negotiate", &c), BBT_CRED_OTHER, "bare scheme: OTHER");
+    is_int(parse("Basicx YWxpY2U6cHc=", &c), BBT_CRED_OTHER,
+           "'Basicx' is another scheme");
+    is_int(parse("Bear abc", &c), BBT_CRED_OTHER, "'Bear' is another scheme");
+    is_int(parse("Bearer-Token abc", &c), BBT_CRED_OTHER,
+           "'Bearer-Token' is another scheme");
+    is_int(parse("Token abc", &c), BBT_CRED_OTHER, "'Token': OTHER");
+}
+
+static void test_basic_ok(void)
+{
+    bbt_cred_t c;
+    const char *h;
+
+    h = basic("alice:" TOKEN);
+    is_int(parse(h, &c), BBT_CRED_BASIC, "Basic alice:token");
+    is_str(c.user, "alice", "user");
+    is_int((long long)c.user_len, 5, "user_len");
+    is_str(c.secret, TOKEN, "secret");
+    is_int((long long)c.secret_len, (long long)strlen(TOKEN), "secret_len");
+    ok(inside(c.user, buf, sizeof(buf)) && inside(c.secret, buf, sizeof(buf)),
+       "user and secret point into buf");
+    ok(c.why == NULL, "no reason on success");
+
+    h = basic_n("basic ", "bob:pw", 6);
+    is_int(parse(h, &c), BBT_CRED_BASIC, "scheme 'basic'");
+    is_str(c.user, "bob", "  user");
+    h = basic_n("BASIC ", "bob:pw", 6);
+    is_int(parse(h, &c), BBT_CRED_BASIC, "scheme 'BASIC'");
+    h = basic_n("bAsIc ", "bob:pw", 6);
+    is_int(parse(h, &c), BBT_CRED_BASIC, "scheme 'bAsIc'");
+    h = basic_n("Basic    ", "bob:pw", 6);
+    is_int(parse(h, &c), BBT_CRED_BASIC, "several spaces after the scheme");
+    is_str(c.secret, "pw", "  secret");
+
+    h = basic("alice:a:b:c");
+    is_int(parse(h, &c), BBT_CRED_BASIC, "colons in the password");
+    is_str(c.user, "alice", "  split at the first colon: user");
+    is_str(c.secret, "a:b:c", "  split at the first colon: secret");
+
+    h = basic("a.b-c_d@example.com:x");
+    is_int(parse(h, &c), BBT_CRED_BASIC, "e-mail-like user");
+    is_str(c.user, "a.b-c_d@example.com", "  user");
+    is_str(c.secret, "x", "  one-byte password");
+
+    h = basic("alice:p\xc3\xa4ss");
+    is_int(parse(h, &c), BBT_CRED_BASIC,
+           "non-ASCII password passes (the token check refuses it)");
+    is_int((long long)c.secret_len, 5, "  secret_len counts bytes");
+
+    h = basic("alice:pass word");
+    is_int(parse(h, &c), BBT_CRED_BASIC, "space inside the password");
+}
+
+static void test_bearer_ok(void)
+{
+    bbt_cred_t c;
+    const char *h;
+
+    h = "Bearer " TOKEN;
+    is_int(parse(h, &c), BBT_CRED_BEARER, "Bearer token");
+    ok(c.user == NULL && c.user_len == 0, "Bearer has no user");
+    is_str(c.secret, TOKEN, "secret");
+    ok(c.secret == h + 7, "secret points into the header");
+    is_int((long long)c.secret_len, (long long)strlen(TOKEN), "secret_len");
+
+    is_int(parse("bearer " TOKEN, &c), BBT_CRED_BEARER, "scheme 'bearer'");
+    is_int(parse("BEARER " TOKEN, &c), BBT_CRED_BEARER, "scheme 'BEARER'");
+    is_int(parse("Bearer   " TOKEN, &c), BBT_CRED_BEARER,
+           "several spaces after the scheme");
+    is_str(c.secret, TOKEN, "  secret");
+    is_int(parse("Bearer abc==", &c), BBT_CRED_BEARER, "token68 padding");
+    is_int(parse("Bearer a-b.c_d~e+f/g", &c), BBT_CRED_BEARER,
+           "every token68 punctuation");
+    is_int(parse("Bearer x", &c), BBT_CRED_BEARER, "one-character token");
+}
+
+static void test_malformed(void)
+{
+    char plain[512];
+
+    malformed("Basic x, Bearer y", "two credentials",
+              "more than one credential");
+    malformed("Basic YWxpY2U6cHc=, Basic Ym9iOnB3", "two Basic credentials",
+              "more than one credential");
+    malformed("Bearer " TOKEN ", Bearer " TOKEN, "two Bearer tokens",
+              "more than one credential");
+    malformed("Bearer " TOKEN ",", "trailing comma",
+              "more than one credential");
+    malformed("Bearer a,b", "comma in a token", "more than one credential");
+    malformed("Bearer " TOKEN " ", "trailing space", NULL);
+    malformed("Bearer " TOKEN " x", "text after the token", NULL);
+    malformed("Basic YWxpY2U6cHc= x", "text after Basic", NULL);
+
+    malformed("", "empty header", NULL);
+    malformed("Basic", "Basic without credential", "empty credential");
+    malformed("Bearer", "Bearer without credential", "empty credential");
+    malformed("Basic ", "Basic and a space", "empty credential");
+    malformed("Bearer    ", "Bearer and spaces", "empty credential");
+    malformed(" Bearer " TOKEN, "leading space", NULL);
+    malformed("Basic: YWxpY2U6cHc=", "colon after scheme", NULL);
+    malformed("\"Basic\" YWxpY2U6cHc=", "quoted scheme", NULL);
+
+    /* Control bytes and non-ASCII in the header itself. */
+    malformed("Basic\tYWxpY2U6cHc=", "tab separator", NULL);
+    malformed("Bearer " TOKEN "\r\nX-Evil: 1", "CRLF injection", NULL);
+    malformed("Bearer \x01" TOKEN, "SOH", NULL);
+    malformed("Bearer " TOKEN "\x7f", "DEL", NULL);
+    malformed("Bearer \x80" TOKEN, "0x80", NULL);
+    malformed("Bearer " TOKEN "\xff", "0xff", NULL);
+    malformed("Bearer \xc3\xa4" TOKEN, "UTF-8", NULL);
+    malformed("Digest a=\x01", "control byte under another scheme", NULL);
+    malformed("Negotiate \xff", "high byte under another scheme",
+              "Authorization header contains a non-ASCII byte");
+
+    /* Bearer syntax. */
+    malformed("Bearer =abc", "Bearer starting with '='", NULL);
+    malformed("Bearer ab=c", "Bearer '=' in the middle", NULL);
+    malformed("Bearer ===", "Bearer of padding only", NULL);
+    malformed("Bearer abc%2F", "Bearer with '%'", NULL);
+    malformed("Bearer abc%", "Bearer ending with '%'", NULL);
+    malformed("Bearer abc=%", "Bearer with '%' after padding", NULL);
+    malformed("Bearer abc==x", "Bearer with data after padding", NULL);
+    malformed("Bearer \"abc\"", "quoted Bearer", NULL);
+    malformed("Bearer a;b", "Bearer with ';'", NULL);
+    malformed("Bearer a:b", "Bearer with ':'", NULL);
+
+    /* Basic base64. */
+    malformed("Basic YWxpY2U6cHc", "missing padding",
+              "Basic credential is not valid base64");
+    malformed("Basic YWxpY2U6cHc==", "extra padding", NULL);
+    malformed("Basic YWxp=Y2U6cHc=", "padding in the middle", NULL);
+    malformed("Basic YWxpY2U6cHd=", "non-zero pad bits", NULL);
+    malformed("Basic YWxpY2U-cHc=", "URL-safe alphabet", NULL);
+    malformed("Basic abc", "three characters", NULL);
+    malformed("Basic YW.pY2U6cHc=", "'.' in base64", NULL);
+    malformed("Basic ~~~~", "'~' in base64", NULL);
+
+    /* Decoded content. */
+    malformed(basic("alice"), "no colon", "Basic credential has no colon");
+    malformed(basic(":" TOKEN), "empty user",
+              "Basic credential has an empty user name");
+    malformed(basic("alice:"), "empty password",
+              "Basic credential has an empty password");
+    malformed(basic(":"), "colon only", NULL);
+    malformed(basic_n("Basic ", "alice\0:pw", 9), "NUL in the user", NULL);
+    malformed(basic_n("Basic ", "alice:p\0w", 9), "NUL in the password", NULL);
+    malformed(basic_n("Basic ", "alice:pw\0", 9), "trailing NUL", NULL);
+    malformed(basic("alice:pw\n"), "LF in the password", NULL);
+    malformed(basic("alice\r\n:pw"), "CRLF in the user", NULL);
+    malformed(basic("al\tice:pw"), "tab in the user", NULL);
+    malformed(basic("alice:p\x7fw"), "DEL in the password", NULL);
+    malformed(basic("alice:\x1b[31m"), "escape sequence", NULL);
+    malformed(basic("\xc3\xa4lice:pw"), "non-ASCII user",
+              "Basic user name is not ASCII");
+
+    /* User name length: 255 is fine, 256 is not. */
+    memset(plain, 'u', 255);
+    memcpy(plain + 255, ":pw", 4);
+    {
+        bbt_cred_t c;
+        is_int(parse(basic(plain), &c), BBT_CRED_BASIC, "255-byte user name");
+        is_int((long long)c.user_len, 255, "  user_len 255");
+    }
+    memset(plain, 'u', 256);
+    memcpy(plain + 256, ":pw", 4);
+    malformed(basic(plain), "256-byte user name",
+              "Basic user name is too long");
+
+    /* Header length: exactly the cap is read, one more is refused. */
+    memcpy(hdr, "Bearer ", 7);
+    memset(hdr + 7, 'a', BBT_CRED_MAX_HEADER - 7);
+    hdr[BBT_CRED_MAX_HEADER] = '\0';
+    {
+        bbt_cred_t c;
+        is_int(parse(hdr, &c), BBT_CRED_BEARER, "Bearer of exactly the cap");
+        is_int((long long)c.secret_len, BBT_CRED_MAX_HEADER - 7,
+               "  whole secret");
+    }
+    hdr[BBT_CRED_MAX_HEADER] = 'a';
+    hdr[BBT_CRED_MAX_HEADER + 1] = '\0';
+    malformed(hdr, "Bearer one byte over the cap",
+              "Authorization header is too long");
+    memset(hdr + 7, 'a', sizeof(hdr) - 8);
+    hdr[sizeof(hdr) - 1] = '\0';
+    malformed(hdr, "Bearer twice the cap", "Authorization header is too long");
+
+    /* Basic of exactly the cap: "Basic" + 3 spaces + 4088 base64 chars. */
+    {
+        static char big[3066];
+        bbt_cred_t c;
+
+        memcpy(big, "u:", 2);
+        memset(big + 2, 'p', sizeof(big) - 2);
+        basic_n("Basic   ", big, sizeof(big));
+        is_int((long long)strlen(hdr), BBT_CRED_MAX_HEADER,
+               "(big Basic header is exactly the cap)");
+        is_int(parse(hdr, &c), BBT_CRED_BASIC, "Basic of exactly the cap");
+        is_int((long long)c.secret_len, (long long)sizeof(big) - 2,
+               "  whole secret");
+        hdr[4] = 'C';
+        hdr[5] = 'X';
+        is_int(parse(hdr, &c), BBT_CRED_OTHER, "  (and an unknown scheme)");
+    }
+}
+
+static void test_buffers(void)
+{
+    char small[100];
+    bbt_cred_t c;
+    const char *h = basic("alice:" TOKEN);
+
+    is_int(bbt_cred_parse(h, small, sizeof(small), &c), BBT_CRED_MALFORMED,
+           "scratch buffer below the minimum is refused");
+    is_int(bbt_cred_parse(h, NULL, BBT_CRED_MAX_HEADER, &c), BBT_CRED_MALFORMED,
+           "NULL scratch buffer is refused");
+    is_int(bbt_cred_parse(h, buf, sizeof(buf), NULL), BBT_CRED_MALFORMED,
+           "NULL out is refused");
+
+    /* A refused Basic credential is wiped from the scratch buffer. */
+    memset(buf, 0, sizeof(buf));
+    h = basic("alice\x01:s3cretpassw0rd");
+    is_int(parse(h, &c), BBT_CRED_MALFORMED, "control byte refused");
+    ok(memmem(buf, sizeof(buf), "s3cretpassw0rd", 14) == NULL,
+       "  and the decoded password is wiped from buf");
+    memset(buf, 0, sizeof(buf));
+    h = basic("s3cretpassw0rd");
+    is_int(parse(h, &c), BBT_CRED_MALFORMED, "no colon refused");
+    ok(memmem(buf, sizeof(buf), "s3cretpassw0rd", 14) == NULL,
+       "  and the decoded bytes are wiped from buf");
+
+    /* A heap copy, exactly sized: valgrind sees any overread. */
+    {
+        size_t n = strlen("Bearer " TOKEN) + 1;
+        char *p = malloc(n);
+
+        if (p) {
+            memcpy(p, "Bearer " TOKEN, n);
+            is_int(parse(p, &c), BBT_CRED_BEARER, "exactly sized heap copy");
+            free(p);
+        }
+    }
+}
+
+int main(void)
+{
+    test_none_other();
+    test_basic_ok();
+    test_bearer_ok();
+    test_malformed();
+    test_buffers();
+    return done_testing();
+}

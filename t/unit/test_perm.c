@@ -1,0 +1,294 @@
+/* Permission algebra tests: the seed's matrix, defaulting, decisions. */
+#include "bbt_perm.h"
+#include "tap.h"
+
+#include <string.h>
+
+#define R BBT_LEVEL_READ
+#define W BBT_LEVEL_WRITE
+#define A BBT_LEVEL_ADMIN
+#define N BBT_LEVEL_NONE
+
+static const char *const names[] = {"PROJECT_READ",  "PROJECT_WRITE",
+                                    "PROJECT_ADMIN", "REPO_READ",
+                                    "REPO_WRITE",    "REPO_ADMIN"};
+
+static void test_parse_name(void)
+{
+    bbt_perm_t p;
+    size_t i;
+
+    for (i = 0; i < 6; i++) {
+        p.scope = (bbt_scope_t)9;
+        p.level = N;
+        is_int(bbt_perm_parse(names[i], &p), 0, "parse %s", names[i]);
+        is_int(p.scope, i < 3 ? BBT_SCOPE_PROJECT : BBT_SCOPE_REPO, "%s scope",
+               names[i]);
+        is_int(p.level, (int)(i % 3) + 1, "%s level", names[i]);
+        is_str(bbt_perm_name(p.scope, p.level), names[i], "%s name round trip",
+               names[i]);
+    }
+
+    {
+        static const char *const bad[] = {
+            "",           "project_read", "Project_Read", "PROJECT_READ ",
+            " REPO_READ", "REPO_READX",   "REPO_",        "PROJECT_NONE",
+            "REPO_NONE",  "READ",         "REPO_CREATE",  "PROJECT_CREATE",
+            "REPO-READ",  "REPO_READ\n",  "SYS_ADMIN",    "ADMIN"};
+        for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+            p.scope = BBT_SCOPE_REPO;
+            p.level = BBT_LEVEL_ADMIN;
+            is_int(bbt_perm_parse(bad[i], &p), -1, "parse refuses '%s'",
+                   bad[i]);
+        }
+    }
+    is_int(bbt_perm_parse(NULL, &p), -1, "parse refuses NULL");
+    is_int(bbt_perm_parse("REPO_READ", NULL), -1, "parse refuses NULL out");
+
+    is_str(bbt_perm_name(BBT_SCOPE_REPO, N), NULL, "no name for REPO_NONE");
+    is_str(bbt_perm_name(BBT_SCOPE_PROJECT, N), NULL,
+           "no name for PROJECT_NONE");
+    is_str(bbt_perm_name(BBT_SCOPE_REPO, (bbt_level_t)4), NULL,
+           "no name for level 4");
+    is_str(bbt_perm_name((bbt_scope_t)2, R), NULL, "no name for scope 2");
+}
+
+/* The seed's table, written out rather than computed. */
+static const struct {
+    bbt_level_t p, r;
+    int valid;
+} matrix[] = {
+    {R, R, 1}, {R, W, 1}, {R, A, 1}, {W, R, 0}, {W, W, 1},
+    {W, A, 1}, {A, R, 0}, {A, W, 0}, {A, A, 1},
+};
+
+static void test_matrix(void)
+{
+    int p, r, count = 0;
+    size_t i;
+
+    for (i = 0; i < 9; i++)
+        is_int(bbt_perm_combination_valid(matrix[i].p, matrix[i].r),
+               matrix[i].valid, "PROJECT_%s + REPO_%s %s",
+               matrix[i].p == R   ? "READ"
+               : matrix[i].p == W ? "WRITE"
+                                  : "ADMIN",
+               matrix[i].r == R   ? "READ"
+               : matrix[i].r == W ? "WRITE"
+                                  : "ADMIN",
+               matrix[i].valid ? "valid" : "impossible");
+    for (p = -2; p <= 5; p++)
+        for (r = -2; r <= 5; r++)
+            count +=
+                bbt_perm_combination_valid((bbt_level_t)p, (bbt_level_t)r) != 0;
+    is_int(count, 6, "exactly six valid pairs over levels -2..5");
+    is_int(bbt_perm_combination_valid(N, N), 0, "NONE + NONE invalid");
+    is_int(bbt_perm_combination_valid(N, R), 0, "no project level invalid");
+    is_int(bbt_perm_combination_valid(R, N), 0, "no repo level invalid");
+    is_int(bbt_perm_combination_valid(A, (bbt_level_t)4), 0, "level 4 invalid");
+}
+
+/* from_list on names; expect (p, r) or refusal (p == N). */
+static void fl(const char *a, const char *b, const char *c, bbt_level_t wp,
+               bbt_level_t wr)
+{
+    bbt_perm_t list[3];
+    const char *in[3] = {a, b, c};
+    size_t n = 0, i;
+    bbt_level_t p = (bbt_level_t)7, r = (bbt_level_t)7;
+    const char *why = "unset";
+    char label[100] = "";
+    int rv;
+
+    for (i = 0; i < 3; i++) {
+        if (!in[i])
+            continue;
+        bbt_perm_parse(in[i], &list[n++]);
+        strcat(label, in[i]);
+        strcat(label, " ");
+    }
+    if (n == 0)
+        strcpy(label, "(none) ");
+    rv = bbt_perm_from_list(list, n, &p, &r, &why);
+    if (wp == N) {
+        ok(rv == -1 && p == N && r == N && why && *why && strlen(why) < 80,
+           "from_list refuses %s(%s)", label, why ? why : "no reason");
+    } else {
+        ok(rv == 0 && p == wp && r == wr && why == NULL,
+           "from_list %s-> %s + %s", label, bbt_perm_name(0, wp),
+           bbt_perm_name(1, wr));
+        if (rv != 0 || p != wp || r != wr)
+            diag("got rv %d, project %d, repo %d", rv, (int)p, (int)r);
+    }
+}
+
+static void test_from_list(void)
+{
+    bbt_perm_t list[2];
+    bbt_level_t p, r;
+    const char *why;
+    int pi, ri;
+
+    fl(NULL, NULL, NULL, A, A);
+    fl("REPO_READ", NULL, NULL, R, R);
+    fl("REPO_WRITE", NULL, NULL, R, W);
+    fl("REPO_ADMIN", NULL, NULL, R, A);
+    fl("PROJECT_READ", NULL, NULL, R, R);
+    fl("PROJECT_WRITE", NULL, NULL, W, W);
+    fl("PROJECT_ADMIN", NULL, NULL, A, A);
+
+    /* All nine pairs, in both orders. */
+    for (pi = 0; pi < 3; pi++)
+        for (ri = 0; ri < 3; ri++) {
+            bbt_level_t lp = (bbt_level_t)(pi + 1), lr = (bbt_level_t)(ri + 1);
+            int valid = lr >= lp;
+
+            fl(names[pi], names[3 + ri], NULL, valid ? lp : N, lr);
+            fl(names[3 + ri], names[pi], NULL, valid ? lp : N, lr);
+        }
+
+    fl("REPO_READ", "REPO_READ", NULL, N, N);
+    fl("REPO_READ", "REPO_WRITE", NULL, N, N);
+    fl("PROJECT_READ", "PROJECT_READ", NULL, N, N);
+    fl("PROJECT_READ", "PROJECT_ADMIN", NULL, N, N);
+    fl("PROJECT_READ", "REPO_READ", "REPO_ADMIN", N, N);
+    fl("PROJECT_READ", "REPO_READ", "PROJECT_READ", N, N);
+
+    list[0].scope = BBT_SCOPE_REPO;
+    list[0].level = N;
+    why = NULL;
+    is_int(bbt_perm_from_list(list, 1, &p, &r, &why), -1,
+           "from_list refuses level NONE");
+    ok(why != NULL, "with a reason");
+    list[0].level = (bbt_level_t)4;
+    is_int(bbt_perm_from_list(list, 1, &p, &r, &why), -1,
+           "from_list refuses level 4");
+    list[0].scope = (bbt_scope_t)5;
+    list[0].level = R;
+    is_int(bbt_perm_from_list(list, 1, &p, &r, &why), -1,
+           "from_list refuses scope 5");
+    is_int(bbt_perm_from_list(NULL, 1, &p, &r, &why), -1,
+           "from_list refuses NULL list with n > 0");
+    is_int(bbt_perm_from_list(NULL, 0, &p, &r, NULL), 0,
+           "from_list accepts NULL list with n == 0, why NULL");
+    ok(p == A && r == A, "and gives ADMIN + ADMIN");
+    list[0].scope = BBT_SCOPE_PROJECT;
+    list[0].level = W;
+    list[1].scope = BBT_SCOPE_REPO;
+    list[1].level = R;
+    is_int(bbt_perm_from_list(list, 2, &p, &r, NULL), -1,
+           "from_list refuses with why NULL");
+    is_int(bbt_perm_from_list(list, 1, NULL, &r, &why), -1,
+           "from_list refuses NULL project out");
+}
+
+/* An independent statement of the rule, for the exhaustive sweep. */
+static bbt_decision_t oracle(int scope, int need, int tp, int tr, int owner)
+{
+    static const int valid[4][4] = {
+        {0, 0, 0, 0}, {0, 1, 1, 1}, {0, 0, 1, 1}, {0, 0, 0, 1}};
+    int tok;
+
+    if (need < 1 || need > 3 || (scope != 0 && scope != 1) || tp < 0 ||
+        tp > 3 || tr < 0 || tr > 3 || !valid[tp][tr])
+        return BBT_DECIDE_TOKEN_SCOPE;
+    tok = scope ? tr : tp;
+    if (tok < need)
+        return BBT_DECIDE_TOKEN_SCOPE;
+    if (owner < need || owner > 3)
+        return BBT_DECIDE_OWNER;
+    return BBT_DECIDE_ALLOW;
+}
+
+static bbt_decision_t dc(bbt_scope_t s, bbt_level_t need, bbt_level_t tp,
+                         bbt_level_t tr, bbt_level_t owner)
+{
+    bbt_perm_t p;
+
+    p.scope = s;
+    p.level = need;
+    return bbt_perm_decide(p, tp, tr, owner);
+}
+
+static void test_decide(void)
+{
+    const bbt_scope_t P = BBT_SCOPE_PROJECT, S = BBT_SCOPE_REPO;
+    int s, need, tp, tr, ow, mismatches = 0, allowed = 0;
+
+    /* Named rows (scope, need, token project, token repo, owner). */
+    is_int(dc(S, R, R, R, R), BBT_DECIDE_ALLOW,
+           "REPO_READ: read token, "
+           "read owner: allow");
+    is_int(dc(S, W, R, W, W), BBT_DECIDE_ALLOW, "push with REPO_WRITE token");
+    is_int(dc(S, W, A, A, A), BBT_DECIDE_ALLOW, "push with admin token");
+    is_int(dc(S, W, R, R, A), BBT_DECIDE_TOKEN_SCOPE,
+           "REPO_READ token, admin owner, push: token too low");
+    is_int(dc(S, A, R, W, A), BBT_DECIDE_TOKEN_SCOPE,
+           "REPO_ADMIN need, REPO_WRITE token: token too low");
+    is_int(dc(S, R, R, R, N), BBT_DECIDE_OWNER,
+           "read with owner having nothing: owner too low");
+    is_int(dc(S, W, A, A, R), BBT_DECIDE_OWNER,
+           "admin token, read-only owner, push: owner too low");
+    is_int(dc(S, R, A, A, N), BBT_DECIDE_OWNER,
+           "admin token, owner without grant: owner too low");
+    is_int(dc(S, W, R, R, N), BBT_DECIDE_TOKEN_SCOPE,
+           "both too low: the token is reported");
+    is_int(dc(P, A, A, A, A), BBT_DECIDE_ALLOW, "PROJECT_ADMIN need: allow");
+    is_int(dc(P, A, R, A, A), BBT_DECIDE_TOKEN_SCOPE,
+           "PROJECT_ADMIN need, REPO_ADMIN only: token too low");
+    is_int(dc(P, W, W, W, R), BBT_DECIDE_OWNER,
+           "PROJECT_WRITE need, project-read owner: owner too low");
+    is_int(dc(P, R, R, R, R), BBT_DECIDE_ALLOW, "PROJECT_READ: allow");
+    is_int(dc(P, W, R, A, A), BBT_DECIDE_TOKEN_SCOPE,
+           "PROJECT_WRITE need, project-read token: token too low");
+
+    /* Fail closed. */
+    is_int(dc(S, R, W, R, A), BBT_DECIDE_TOKEN_SCOPE,
+           "impossible token pair is refused even for read");
+    is_int(dc(S, R, N, R, A), BBT_DECIDE_TOKEN_SCOPE,
+           "token without project level refused");
+    is_int(dc(S, R, R, N, A), BBT_DECIDE_TOKEN_SCOPE,
+           "token without repo level refused");
+    is_int(dc(S, R, R, (bbt_level_t)4, A), BBT_DECIDE_TOKEN_SCOPE,
+           "token repo level 4 refused");
+    is_int(dc(S, N, A, A, A), BBT_DECIDE_TOKEN_SCOPE,
+           "need level NONE refused (route said nothing)");
+    is_int(dc(S, (bbt_level_t)4, A, A, A), BBT_DECIDE_TOKEN_SCOPE,
+           "need level 4 refused");
+    is_int(dc((bbt_scope_t)2, R, A, A, A), BBT_DECIDE_TOKEN_SCOPE,
+           "need scope 2 refused");
+    is_int(dc(S, R, R, R, (bbt_level_t)4), BBT_DECIDE_OWNER,
+           "owner level 4 is garbage, refused");
+    is_int(dc(S, R, R, R, (bbt_level_t)-1), BBT_DECIDE_OWNER,
+           "owner level -1 refused");
+
+    /* Everything, against the oracle. */
+    for (s = -1; s <= 2; s++)
+        for (need = -1; need <= 4; need++)
+            for (tp = -1; tp <= 4; tp++)
+                for (tr = -1; tr <= 4; tr++)
+                    for (ow = -1; ow <= 4; ow++) {
+                        bbt_decision_t got = dc(
+                            (bbt_scope_t)s, (bbt_level_t)need, (bbt_level_t)tp,
+                            (bbt_level_t)tr, (bbt_level_t)ow);
+                        if (got != oracle(s, need, tp, tr, ow)) {
+                            if (mismatches++ < 5)
+                                diag("scope %d need %d tok %d/%d owner %d: "
+                                     "got %d",
+                                     s, need, tp, tr, ow, (int)got);
+                        }
+                        allowed += got == BBT_DECIDE_ALLOW;
+                    }
+    is_int(mismatches, 0, "exhaustive sweep agrees with the rule");
+    /* Per valid pair: owner levels >= need, summed over needs and scopes. */
+    is_int(allowed, 56, "exactly 56 allowed cases in the sweep");
+}
+
+int main(void)
+{
+    test_parse_name();
+    test_matrix();
+    test_from_list();
+    test_decide();
+    return done_testing();
+}
