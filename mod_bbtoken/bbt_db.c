@@ -1,0 +1,227 @@
+/*
+ * mod_dbd glue.  Statements are prepared without a label, which apr_dbd's
+ * pgsql driver runs with PQexecParams instead of a server-side PREPARE.
+ * Such statements survive what named ones do not: the driver's PQreset after
+ * a PostgreSQL restart (which drops server-side prepared statements that
+ * mod_dbd never re-prepares), PgBouncer transaction pooling, and vhosts whose
+ * connections were prepared for another server.
+ */
+#include "httpd.h"
+#include "http_log.h"
+#include "apr_dbd.h"
+#include "apr_optional.h"
+#include "apr_strings.h"
+#include "mod_dbd.h"
+
+#include <string.h>
+
+#include "bbt_db.h"
+
+APLOG_USE_MODULE(bbtoken);
+
+static APR_OPTIONAL_FN_TYPE(ap_dbd_open) * bbt_dbd_open;
+static APR_OPTIONAL_FN_TYPE(ap_dbd_close) * bbt_dbd_close;
+
+struct bbt_db_conn {
+    apr_pool_t *pool;
+    server_rec *s;
+    ap_dbd_t *dbd;
+};
+
+/* Columns, in order; the query below must agree. */
+enum {
+    COL_SALT,
+    COL_HASH,
+    COL_TOKEN_NAME,
+    COL_USER_NAME,
+    COL_ACTIVE,
+    COL_PROJECT_PERM,
+    COL_REPO_PERM,
+    COL_REVOKED,
+    COL_EXPIRED,
+    COL_OWNER,
+    COL_STALE,
+    COL_COUNT
+};
+
+static const char bbt_sql_lookup[] =
+    "SELECT t.salt, t.secret_hash, t.name, u.name, u.active,"
+    " t.project_perm, t.repo_perm,"
+    " t.revoked_at IS NOT NULL,"
+    " t.expires_at IS NOT NULL AND t.expires_at <= now(),"
+    " bbtoken_owner_level(u.id, %s, %s),"
+    " t.last_authenticated IS NULL"
+    " OR t.last_authenticated < now() - interval '60 seconds'"
+    " FROM bbtoken_tokens t JOIN bbtoken_users u ON u.id = t.user_id"
+    " WHERE t.id = %s";
+
+static const char bbt_sql_touch[] =
+    "UPDATE bbtoken_tokens SET last_authenticated = now()"
+    " WHERE id = %s AND (last_authenticated IS NULL"
+    " OR last_authenticated < now() - interval '60 seconds')";
+
+int bbt_db_init(void)
+{
+    bbt_dbd_open = APR_RETRIEVE_OPTIONAL_FN(ap_dbd_open);
+    bbt_dbd_close = APR_RETRIEVE_OPTIONAL_FN(ap_dbd_close);
+    return (bbt_dbd_open && bbt_dbd_close) ? 0 : -1;
+}
+
+bbt_db_conn_t *bbt_db_open(apr_pool_t *p, server_rec *s)
+{
+    bbt_db_conn_t *c;
+    ap_dbd_t *dbd = bbt_dbd_open(p, s);
+
+    if (!dbd) {
+        /* mod_dbd has logged why. */
+        ap_log_error(APLOG_MARK, APLOG_ERR, 0, s,
+                     "no database connection available");
+        return NULL;
+    }
+    c = apr_palloc(p, sizeof(*c));
+    c->pool = p;
+    c->s = s;
+    c->dbd = dbd;
+    return c;
+}
+
+void bbt_db_close(bbt_db_conn_t *c)
+{
+    if (c && c->dbd) {
+        bbt_dbd_close(c->s, c->dbd);
+        c->dbd = NULL;
+    }
+}
+
+static void bbt_db_log(bbt_db_conn_t *c, int rv, const char *what)
+{
+    const char *err = apr_dbd_error(c->dbd->driver, c->dbd->handle, rv);
+
+    ap_log_error(APLOG_MARK, APLOG_ERR, 0, c->s, "%s failed: %s", what,
+                 err ? err : "unknown error");
+}
+
+/* After a failed statement, decide whether one more try can succeed: a
+ * connection that PostgreSQL dropped (restart, idle kill) is reset here by
+ * the driver, and the statement can run again on it. */
+static int bbt_db_recovered(bbt_db_conn_t *c)
+{
+    return apr_dbd_check_conn(c->dbd->driver, c->pool, c->dbd->handle) ==
+           APR_SUCCESS;
+}
+
+static int bbt_db_flag(const char *v)
+{
+    return v && v[0] == 't';
+}
+
+static bbt_level_t bbt_db_level(const char *v, bbt_scope_t scope)
+{
+    bbt_perm_t perm;
+
+    if (!v || bbt_perm_parse(v, &perm) != 0 || perm.scope != scope) {
+        return BBT_LEVEL_NONE;
+    }
+    return perm.level;
+}
+
+static bbt_level_t bbt_db_int_level(const char *v)
+{
+    /* The SQL function returns 0..3; anything else is none. */
+    if (v && v[0] >= '0' && v[0] <= '3' && v[1] == '\0') {
+        return (bbt_level_t)(v[0] - '0');
+    }
+    return BBT_LEVEL_NONE;
+}
+
+static int bbt_db_copy_hex(char *dst, size_t n, const char *src)
+{
+    if (!src || strlen(src) != n) {
+        return -1;
+    }
+    memcpy(dst, src, n + 1);
+    return 0;
+}
+
+bbt_db_status_t bbt_db_lookup(bbt_db_conn_t *c, const char *id, const char *key,
+                              const char *slug, bbt_db_token_t *out)
+{
+    const apr_dbd_driver_t *drv = c->dbd->driver;
+    apr_dbd_prepared_t *stmt = NULL;
+    int attempt, rv = 0;
+
+    if (apr_dbd_prepare(drv, c->pool, c->dbd->handle, bbt_sql_lookup, NULL,
+                        &stmt) != 0) {
+        ap_log_error(APLOG_MARK, APLOG_ERR, 0, c->s,
+                     "cannot prepare the token query");
+        return BBT_DB_UNAVAILABLE;
+    }
+
+    for (attempt = 0; attempt < 2; attempt++) {
+        apr_dbd_results_t *res = NULL;
+        apr_dbd_row_t *row = NULL;
+        int rows = 0, bad = 0;
+
+        rv = apr_dbd_pvselect(drv, c->pool, c->dbd->handle, &res, stmt, 1, key,
+                              slug, id);
+        if (rv != 0) {
+            bbt_db_log(c, rv, "token lookup");
+            if (attempt == 0 && bbt_db_recovered(c)) {
+                continue;
+            }
+            return BBT_DB_UNAVAILABLE;
+        }
+
+        /* Read every row to the end so the result is released. */
+        while (apr_dbd_get_row(drv, c->pool, res, &row, -1) == 0) {
+            const char *v[COL_COUNT];
+            int i;
+
+            if (rows++ > 0) {
+                continue;
+            }
+            for (i = 0; i < COL_COUNT; i++) {
+                v[i] = apr_dbd_get_entry(drv, row, i);
+            }
+            if (bbt_db_copy_hex(out->salt, BBT_SALT_HEX_LEN, v[COL_SALT]) ||
+                bbt_db_copy_hex(out->hash, BBT_HASH_HEX_LEN, v[COL_HASH])) {
+                /* The schema's CHECKs make this impossible; fail closed. */
+                ap_log_error(APLOG_MARK, APLOG_ERR, 0, c->s,
+                             "token %s has a malformed stored hash", id);
+                bad = 1;
+                continue;
+            }
+            out->token_name = apr_pstrdup(c->pool, v[COL_TOKEN_NAME]);
+            out->user_name = apr_pstrdup(c->pool, v[COL_USER_NAME]);
+            out->user_active = bbt_db_flag(v[COL_ACTIVE]);
+            out->tok_project =
+                bbt_db_level(v[COL_PROJECT_PERM], BBT_SCOPE_PROJECT);
+            out->tok_repo = bbt_db_level(v[COL_REPO_PERM], BBT_SCOPE_REPO);
+            out->revoked = bbt_db_flag(v[COL_REVOKED]);
+            out->expired = bbt_db_flag(v[COL_EXPIRED]);
+            out->owner = bbt_db_int_level(v[COL_OWNER]);
+            out->stale = bbt_db_flag(v[COL_STALE]);
+        }
+        if (bad) {
+            return BBT_DB_UNAVAILABLE;
+        }
+        return rows == 0 ? BBT_DB_NOT_FOUND : BBT_DB_OK;
+    }
+    return BBT_DB_UNAVAILABLE;
+}
+
+void bbt_db_touch(bbt_db_conn_t *c, const char *id)
+{
+    apr_dbd_prepared_t *stmt = NULL;
+    int rv, nrows = 0;
+
+    if (apr_dbd_prepare(c->dbd->driver, c->pool, c->dbd->handle, bbt_sql_touch,
+                        NULL, &stmt) != 0) {
+        return;
+    }
+    rv = apr_dbd_pvquery(c->dbd->driver, c->pool, c->dbd->handle, &nrows, stmt,
+                         id);
+    if (rv != 0) {
+        bbt_db_log(c, rv, "recording last use");
+    }
+}

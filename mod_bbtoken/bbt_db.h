@@ -1,0 +1,56 @@
+/*
+ * Database access through mod_dbd.  A connection is taken from mod_dbd's
+ * pool for the queries of one phase and given back at once: a ten-minute
+ * clone must not pin a connection for ten minutes.
+ */
+#ifndef BBT_DB_H
+#define BBT_DB_H
+
+#include "httpd.h"
+#include "bbt_perm.h"
+#include "bbt_token.h"
+
+typedef struct bbt_db_conn bbt_db_conn_t;
+
+typedef enum {
+    BBT_DB_OK = 0,
+    BBT_DB_NOT_FOUND,  /* no token with that id */
+    BBT_DB_UNAVAILABLE /* the database could not answer: 503 */
+} bbt_db_status_t;
+
+/* One token row, with its owner and the owner's live level on the target. */
+typedef struct {
+    char salt[BBT_SALT_HEX_LEN + 1];
+    char hash[BBT_HASH_HEX_LEN + 1];
+    const char *token_name;
+    const char *user_name;
+    int user_active;
+    bbt_level_t tok_project;
+    bbt_level_t tok_repo;
+    int revoked;
+    int expired;
+    bbt_level_t owner; /* on the target; NONE when there is no target */
+    int stale;         /* last_authenticated is due for a refresh */
+} bbt_db_token_t;
+
+/* Fetch mod_dbd's optional functions.  Returns 0, or -1 if mod_dbd is not
+ * loaded (then the server must not start). */
+int bbt_db_init(void);
+
+/* Take a pooled connection; NULL if the database cannot be reached. */
+bbt_db_conn_t *bbt_db_open(apr_pool_t *p, server_rec *s);
+
+/* Give it back. */
+void bbt_db_close(bbt_db_conn_t *c);
+
+/* Load token `id` and its owner's level on (key, slug).  key NULL means no
+ * target; slug NULL means the project itself.  Strings are copied into p. */
+bbt_db_status_t bbt_db_lookup(bbt_db_conn_t *c, const char *id, const char *key,
+                              const char *slug, bbt_db_token_t *out);
+
+/* Record that token `id` authenticated now, unless that was recorded less
+ * than a minute ago.  Failure is logged, not fatal: freshness is not worth
+ * refusing a verified request for. */
+void bbt_db_touch(bbt_db_conn_t *c, const char *id);
+
+#endif
