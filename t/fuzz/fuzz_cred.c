@@ -1,0 +1,52 @@
+/*
+ * libFuzzer target: the Authorization parser, then the token codec on
+ * whatever secret it yields, exactly as the module chains them.  Any crash,
+ * overread (ASan) or broken invariant aborts.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bbt_cred.h"
+#include "bbt_token.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    static char buf[BBT_CRED_MAX_HEADER + 1];
+    char *hdr = malloc(size + 1);
+    bbt_cred_t cred;
+    bbt_token_t tok;
+
+    if (!hdr) {
+        return 0;
+    }
+    memcpy(hdr, data, size);
+    hdr[size] = '\0';
+    switch (bbt_cred_parse(hdr, buf, sizeof(buf), &cred)) {
+    case BBT_CRED_BASIC:
+        if (!cred.user || cred.user_len == 0 ||
+            strlen(cred.user) != cred.user_len) {
+            abort();
+        }
+        /* fall through */
+    case BBT_CRED_BEARER:
+        if (!cred.secret || cred.secret_len == 0 ||
+            strlen(cred.secret) != cred.secret_len) {
+            abort();
+        }
+        if (bbt_token_parse(cred.secret, cred.secret_len, &tok) ==
+            BBT_TOKEN_OK) {
+            bbt_token_wipe(&tok);
+        }
+        break;
+    case BBT_CRED_MALFORMED:
+        if (!cred.why) {
+            abort();
+        }
+        break;
+    default:
+        break;
+    }
+    free(hdr);
+    return 0;
+}
