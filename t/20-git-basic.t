@@ -1,0 +1,172 @@
+# Clone, fetch and push through mod_bbtoken with a real git client: HTTP
+# Basic (token as the password) and Bearer (http.extraHeader), with and
+# without the BBDC- prefix; case-insensitive project keys; what the access
+# log and the CGI see on success.
+use strict;
+use warnings;
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use Test::More;
+use BBT::Env qw(pct parse_token);
+use BBT::Assert;
+
+my $env = BBT::Env->new->start;
+my $port = $env->port;
+my $root = $env->repo_root;
+
+$env->make_repo('PROJ', 'repo');
+$env->make_repo('OTHER', 'thing');
+# A lower-case key in the URL names the same project: git-http-backend
+# finds the repository through this link, the module must authorize it
+# against the PROJ grant.
+symlink('PROJ', "$root/proj") or die "symlink: $!";
+
+$env->user_add('alice');
+$env->grant('alice', 'PROJECT_WRITE', 'PROJ');
+# Tokens are random; about 4 in 10 have neither '+' nor '/'.  Take one that
+# has, so that percent-encoding in the clone URL is really exercised.
+my ($tok, $id);
+for my $try (1 .. 20) {
+    ($tok, $id) = $env->token_create('alice', name => 'laptop');
+    last if $tok =~ m{[+/]};
+    $env->cli_ok('revoke', $id);
+}
+note "token id $id" . ($tok =~ m{[+/]} ? '' : ' (no + or / after 20 tries)');
+my $bare = $tok =~ s/^BBDC-//r;
+
+like($tok, qr{^BBDC-[A-Za-z0-9+/]{44}\z}, 'token has the BBDC- shape');
+ok(parse_token($tok)->{checksum_ok}, 'token checksum is the documented one');
+
+my $plain_url = "http://127.0.0.1:$port/scm/PROJ/repo.git";
+my $bearer_hdr = sub { ('-c', "http.extraHeader=Authorization: Bearer $_[0]") };
+
+sub git_ok_t {
+    my ($name, @args) = @_;
+    my ($rc, $out, $err) = $env->git(@args);
+    ok($rc == 0, $name) or diag("git @args\nexit $rc\n$err");
+    return $rc == 0;
+}
+
+# One round: clone twice, push from the second, fetch into the first.
+sub round_trip {
+    my ($label, $url, @pre) = @_;
+    my $a = $env->workdir("$label-a");
+    my $b = $env->workdir("$label-b");
+    git_ok_t("$label: clone", @pre, 'clone', '-q', $url, $a) or return;
+    ok(-f "$a/README", "$label: clone has the README");
+    git_ok_t("$label: second clone", @pre, 'clone', '-q', $url, $b) or return;
+    my $c = $env->commit_file($b, "file-$label.txt", "pushed with $label\n");
+    git_ok_t("$label: push", { cwd => $b }, @pre, 'push', '-q', 'origin', 'main') or return;
+    is($env->repo_head('PROJ', 'repo'), $c, "$label: the push reached the repository");
+    git_ok_t("$label: fetch", { cwd => $a }, @pre, 'fetch', '-q', 'origin') or return;
+    is($env->git_ok({ cwd => $a }, 'rev-parse', 'origin/main'), $c, "$label: fetch brought the new commit");
+}
+
+subtest 'Basic, token with prefix, percent-encoded in the URL' => sub {
+    round_trip('basic', $env->clone_url('alice', $tok, 'PROJ', 'repo'));
+};
+
+subtest 'Basic, token without the BBDC- prefix' => sub {
+    round_trip('basic-noprefix', $env->clone_url('alice', $bare, 'PROJ', 'repo'));
+};
+
+subtest 'Bearer via http.extraHeader' => sub {
+    round_trip('bearer', $plain_url, $bearer_hdr->($tok));
+};
+
+subtest 'Bearer, token without the BBDC- prefix' => sub {
+    my $w = $env->workdir('bearer-noprefix');
+    git_ok_t('clone', $bearer_hdr->($bare), 'clone', '-q', $plain_url, $w) or return;
+    my $c = $env->commit_file($w, 'noprefix.txt', "x\n");
+    git_ok_t('push', { cwd => $w }, $bearer_hdr->($bare), 'push', '-q', 'origin', 'main');
+    is($env->repo_head('PROJ', 'repo'), $c, 'push reached the repository');
+};
+
+subtest 'Basic user name is matched case-insensitively; %u is the stored name' => sub {
+    my $mark = log_mark($env->access_log_path);
+    my ($rc, $out, $err) = $env->git('ls-remote', $env->clone_url('ALICE', $tok, 'PROJ', 'repo'));
+    is($rc, 0, 'ls-remote as ALICE works') or diag $err;
+    my @l = grep {m{/scm/PROJ/repo\.git/info/refs\?service=git-upload-pack}}
+        log_lines_since($env->access_log_path, $mark);
+    ok((grep {/^127\.0\.0\.1 alice ".*" 200 \Q$id\E$/} @l), 'access log shows "alice", not "ALICE"')
+        or diag explain \@l;
+};
+
+subtest 'lower-case project key in the URL is authorized against the PROJ grant' => sub {
+    my $url = $env->clone_url('alice', $tok, 'proj', 'repo');
+    my $w = $env->workdir('lower');
+    git_ok_t('clone /scm/proj/repo.git', 'clone', '-q', $url, $w) or return;
+    my $c = $env->commit_file($w, 'lower.txt', "lower\n");
+    git_ok_t('push to /scm/proj/repo.git', { cwd => $w }, 'push', '-q', 'origin', 'main');
+    is($env->repo_head('PROJ', 'repo'), $c, 'push through the lower-case URL reached PROJ/repo');
+
+    # A repository grant is canonicalized the same way.
+    $env->user_add('bob');
+    $env->grant('bob', 'REPO_READ', 'PROJ/repo');
+    my $btok = $env->token_create('bob', name => 'bob');
+    my ($rc, $out, $err) = $env->git('ls-remote', $env->clone_url('bob', $btok, 'proj', 'repo'));
+    is($rc, 0, 'REPO_READ grant on PROJ/repo covers /scm/proj/repo.git') or diag $err;
+
+    # ... and it does not leak into another project.
+    is_403($env->get('/scm/other/thing.git/info/refs?service=git-upload-pack',
+                     { Authorization => $env->bearer($btok) }),
+           'bob on /scm/other/thing.git (no grant on OTHER)');
+};
+
+subtest 'global admin needs no grant' => sub {
+    $env->user_add('root', '--admin');
+    my $rtok = $env->token_create('root', name => 'admin');
+    my ($rc, $out, $err) = $env->git('ls-remote', $env->clone_url('root', $rtok, 'OTHER', 'thing'));
+    is($rc, 0, 'admin ls-remote OTHER/thing') or diag $err;
+    like($out, qr{refs/heads/main}, 'refs listed');
+};
+
+subtest 'access log: %u is alice and the token id is logged' => sub {
+    my @l = split /\n/, $env->access_log_text;
+    ok((grep {m{^127\.0\.0\.1 alice "GET /scm/PROJ/repo\.git/info/refs\?service=git-upload-pack HTTP/1\.[01]" 200 \Q$id\E$}} @l),
+       'upload-pack advertisement logged with user and token id');
+    ok((grep {m{^127\.0\.0\.1 alice "POST /scm/PROJ/repo\.git/git-upload-pack HTTP/1\.[01]" 200 \Q$id\E$}} @l),
+       'upload-pack POST logged with user and token id');
+    ok((grep {m{^127\.0\.0\.1 alice "POST /scm/PROJ/repo\.git/git-receive-pack HTTP/1\.[01]" 200 \Q$id\E$}} @l),
+       'receive-pack POST logged with user and token id');
+    # git's first, credential-less request: no user, no token id.
+    ok((grep {m{^127\.0\.0\.1 - "GET /scm/PROJ/repo\.git/info/refs\?service=git-upload-pack HTTP/1\.[01]" 401 -$}} @l),
+       'the unauthenticated probe is logged as 401 with no user')
+        or diag join "\n", @l[0 .. ($#l > 10 ? 10 : $#l)];
+    ok(!(grep {/\Q$bare\E/} @l), 'the token is not in the access log');
+};
+
+subtest 'the CGI gets BBTOKEN_ID, BBTOKEN_NAME, REMOTE_USER, not the Authorization header' => sub {
+    my $path = 'PROJ/repo.git/info/refs?service=git-upload-pack';
+
+    # Control: without the module in the way, the header does reach the CGI
+    # (CGIPassAuth On), so its absence below is the module's doing.
+    my $ctl = $env->get('/open-env/whatever', { Authorization => $env->basic('alice', $tok) });
+    is($ctl->{status}, 200, 'control CGI answers');
+    like($ctl->{content}, qr/^HTTP_AUTHORIZATION=Basic /m, 'control CGI sees an Authorization header');
+
+    for my $case (['Basic', $env->basic('alice', $tok)], ['Bearer', $env->bearer($tok)],
+                  ['Bearer without prefix', $env->bearer($bare)]) {
+        my ($name, $hdr) = @$case;
+        my ($st, $v, $res) = $env->env_cgi($path, { Authorization => $hdr });
+        is_ok_res($res, "$name: /env answers 200") or next;
+        is($v->{BBTOKEN_ID}, $id, "$name: BBTOKEN_ID is the token id");
+        is($v->{BBTOKEN_NAME}, 'laptop', "$name: BBTOKEN_NAME is the token name");
+        is($v->{REMOTE_USER}, 'alice', "$name: REMOTE_USER is the owner");
+        ok(exists $v->{HTTP_AUTHORIZATION} && !defined $v->{HTTP_AUTHORIZATION},
+           "$name: HTTP_AUTHORIZATION is not passed on")
+            or diag "CGI saw HTTP_AUTHORIZATION=" . ($v->{HTTP_AUTHORIZATION} // '(missing line)');
+        is($v->{PATH_INFO}, '/PROJ/repo.git/info/refs', "$name: PATH_INFO as expected");
+    }
+
+    # The route applies under /env as well: a push advertisement with a
+    # REPO_READ token is refused there too.
+    my $rtok = $env->token_create('alice', name => 'ro', perms => ['REPO_READ']);
+    is_403($env->get('/env/PROJ/repo.git/info/refs?service=git-receive-pack',
+                     { Authorization => $env->bearer($rtok) }), '/env receive-pack with REPO_READ');
+    is_401($env->get("/env/$path"), 0, '/env without credentials');
+};
+
+is(scalar($env->crash_lines), 0, 'no httpd child crashed') or diag join "\n", $env->crash_lines;
+
+done_testing;

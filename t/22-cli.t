@@ -1,0 +1,487 @@
+# The bbtoken CLI against a real database: every subcommand's success and
+# failure (exit 0 / 1 with one line on stderr / 2 for bad usage), --help
+# everywhere, the permission rules, what create stores, list and list
+# --json, and the database enforcing the same invariants on its own.
+use strict;
+use warnings;
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use Test::More;
+use Digest::SHA qw(hmac_sha256_hex);
+use JSON::PP;
+use Encode ();
+use BBT::Env qw(parse_token);
+use BBT::Assert;
+
+my $env = BBT::Env->new->start;
+$env->make_repo('PROJ', 'repo');
+my $UP = '/scm/PROJ/repo.git/info/refs?service=git-upload-pack';
+my $RP = '/scm/PROJ/repo.git/info/refs?service=git-receive-pack';
+
+# cli_is(NAME, [ARGS], RC, {stdout => re, stderr => re}): checks the exit
+# code and the shape of the output the contract fixes for that code.
+sub cli_is {
+    my ($name, $args, $want, %o) = @_;
+    local $Test::Builder::Level = $Test::Builder::Level + 1;
+    my ($rc, $out, $err) = $o{raw} ? $env->cli_raw(@$args) : $env->cli(@$args);
+    my $ok = is($rc, $want, "$name: exit $want");
+    if ($want == 0) {
+        $ok &= is($err, '', "$name: nothing on stderr") unless $o{stderr_ok};
+    } elsif ($want == 1) {
+        $ok &= like($err, qr/\Abbtoken: [^\n]+\n\z/, "$name: one line 'bbtoken: reason' on stderr");
+        $ok &= is($out, '', "$name: nothing on stdout");
+    } elsif ($want == 2) {
+        $ok &= like($err, qr/\Abbtoken: \S/, "$name: reason on stderr");
+        $ok &= is($out, '', "$name: nothing on stdout");
+    }
+    $ok &= like($out, $o{stdout}, "$name: stdout") if $o{stdout};
+    $ok &= like($err, $o{stderr}, "$name: stderr says why") if $o{stderr};
+    diag "bbtoken @$args\nexit $rc\nstdout: $out\nstderr: $err" unless $ok;
+    return wantarray ? ($rc, $out, $err) : $out;
+}
+
+sub user_row {
+    my ($name) = @_;
+    my $r = $env->psql("SELECT id, name, active, is_admin FROM bbtoken_users WHERE lower(name) = lower('$name')",
+                       sep => "\t");
+    return undef if $r eq '';
+    my %h;
+    @h{qw(id name active is_admin)} = split /\t/, $r;
+    return \%h;
+}
+sub count_tokens { $env->psql('SELECT count(*) FROM bbtoken_tokens') }
+
+my $dead_db = 'host=127.0.0.1 port=' . BBT::Env::free_port() . ' dbname=bbtoken user=postgres connect_timeout=2';
+
+subtest '--help everywhere: exit 0, usage on stdout, no database needed' => sub {
+    my @cmds = ([], ['user'], ['user', 'add'], ['user', 'disable'], ['user', 'enable'], ['grant'],
+                ['ungrant'], ['create'], ['list'], ['update'], ['revoke']);
+    for my $c (@cmds) {
+        for my $h ('--help', ($c->[0] ? () : ('-h'))) {
+            my @args = ('--db', $dead_db, @$c, $h);
+            my ($rc, $out, $err) = $env->cli_raw(@args);
+            ok($rc == 0 && $out =~ /\AUsage: bbtoken/ && $err eq '', "bbtoken @$c $h")
+                or diag "exit $rc\nstdout: $out\nstderr: $err";
+        }
+    }
+};
+
+subtest 'bad usage: exit 2' => sub {
+    $env->user_add('usage');
+    my @bad = (
+        [], ['frobnicate'], ['--bogus', 'list', 'usage'], ['user'], ['user', 'frob', 'x'],
+        ['user', 'add'], ['user', 'add', 'a', 'b'], ['user', 'add', 'x', '--bogus'], ['user', 'disable'],
+        ['grant'], ['grant', 'usage'], ['grant', 'usage', 'PROJECT_READ'],
+        ['grant', 'usage', 'PROJECT_READ', 'PROJ', 'extra'], ['ungrant', 'usage'],
+        ['ungrant', 'usage', 'PROJ', 'extra'], ['create'], ['create', 'usage'],
+        ['create', 'usage', '--name'], ['create', 'usage', '--name', 'x', '--bogus'],
+        ['create', 'usage', '--name', 'x', '--perm'], ['create', 'usage', '--name', 'x', 'extra'],
+        ['list'], ['list', 'usage', '--bogus'], ['list', 'usage', 'extra'], ['update'],
+        ['update', '123456789012'], ['update', '123456789012', '--bogus'], ['revoke'],
+        ['revoke', '123456789012', 'extra'],
+    );
+    my $before = count_tokens();
+    for my $a (@bad) {
+        cli_is("bbtoken @$a", $a, 2);
+    }
+    cli_is('--db without a value', ['--db'], 2, raw => 1);
+    is(count_tokens(), $before, 'no token was created by a bad command line');
+};
+
+subtest 'database unreachable: exit 1, one line' => sub {
+    for my $a (['list', 'usage'], ['user', 'add', 'zed'], ['create', 'usage', '--name', 'x']) {
+        cli_is("@$a against a closed port", ['--db', $dead_db, @$a], 1, raw => 1);
+    }
+};
+
+subtest 'libpq environment instead of --db' => sub {
+    my ($rc, $out, $err) = $env->cli_env({ PGHOST => '127.0.0.1', PGPORT => $env->pg_port,
+                                           PGDATABASE => 'bbtoken', PGUSER => 'postgres' },
+                                         'user', 'add', 'envuser');
+    is($rc, 0, 'user add through PGHOST/PGPORT/PGDATABASE/PGUSER') or diag $err;
+    ok(user_row('envuser'), 'the user is in the database');
+};
+
+subtest 'user add / disable / enable' => sub {
+    cli_is('user add alice', ['user', 'add', 'alice'], 0);
+    my $u = user_row('alice');
+    ok($u && $u->{name} eq 'alice' && $u->{active} eq 't' && $u->{is_admin} eq 'f', 'alice stored, active, not admin')
+        or diag explain $u;
+    cli_is('user add alice again', ['user', 'add', 'alice'], 1, stderr => qr/alice/i);
+    cli_is('user add ALICE (names are unique regardless of case)', ['user', 'add', 'ALICE'], 1);
+    cli_is('user add Bob.Smith@x-1', ['user', 'add', 'Bob.Smith@x-1'], 0);
+    is(user_row('bob.smith@x-1')->{name}, 'Bob.Smith@x-1', 'the name is stored as typed');
+    cli_is('user add root --admin', ['user', 'add', 'root', '--admin'], 0);
+    is(user_row('root')->{is_admin}, 't', 'root is a global admin');
+    for my $bad ('bad name', '.alice', 'a/b', 'caf' . "\xc3\xa9", 'x' x 256, '~tilde') {
+        cli_is("user add '$bad' (invalid)", ['user', 'add', $bad], 1);
+        ok(!user_row($bad), "  '$bad' not stored") unless length $bad > 255;
+    }
+    cli_is('user add with a 255-character name', ['user', 'add', 'l' x 255], 0);
+
+    cli_is('user disable nobody', ['user', 'disable', 'nobody'], 1, stderr => qr/nobody/);
+    cli_is('user enable nobody', ['user', 'enable', 'nobody'], 1, stderr => qr/nobody/);
+    cli_is('user disable alice', ['user', 'disable', 'alice'], 0);
+    is(user_row('alice')->{active}, 'f', 'alice is disabled');
+    cli_is('user disable alice again', ['user', 'disable', 'alice'], 0);
+    cli_is('user enable ALICE (case-insensitive)', ['user', 'enable', 'ALICE'], 0);
+    is(user_row('alice')->{active}, 't', 'alice is enabled again');
+};
+
+subtest 'grant / ungrant' => sub {
+    my $uid = user_row('alice')->{id};
+    my $pg = sub { $env->psql("SELECT project_key || ' ' || permission FROM bbtoken_project_grants "
+                              . "WHERE user_id = $uid ORDER BY 1") };
+    my $rg = sub { $env->psql("SELECT project_key || '/' || repo_slug || ' ' || permission "
+                              . "FROM bbtoken_repo_grants WHERE user_id = $uid ORDER BY 1") };
+
+    cli_is('grant alice PROJECT_READ proj', ['grant', 'alice', 'PROJECT_READ', 'proj'], 0);
+    is($pg->(), 'PROJ PROJECT_READ', 'stored with the canonical key PROJ');
+    cli_is('grant alice PROJECT_WRITE PROJ (raise)', ['grant', 'alice', 'PROJECT_WRITE', 'PROJ'], 0);
+    is($pg->(), 'PROJ PROJECT_WRITE', 'the grant was replaced, not added');
+    cli_is('grant alice PROJECT_READ PROJ (lower)', ['grant', 'alice', 'PROJECT_READ', 'PROJ'], 0);
+    is($pg->(), 'PROJ PROJECT_READ', 'the grant was lowered');
+
+    cli_is('grant alice REPO_WRITE PROJ/repo', ['grant', 'alice', 'REPO_WRITE', 'PROJ/repo'], 0);
+    cli_is('grant alice REPO_READ proj/Repo', ['grant', 'alice', 'REPO_READ', 'proj/Repo'], 0);
+    is($rg->(), "PROJ/Repo REPO_READ\nPROJ/repo REPO_WRITE", 'key canonicalized, slug kept exactly');
+    cli_is('grant alice REPO_ADMIN ~Bob.Smith@x-1/x', ['grant', 'alice', 'REPO_ADMIN', '~Bob.Smith@x-1/x'], 0);
+    like($rg->(), qr{^~bob\.smith\@x-1/x REPO_ADMIN$}m, 'personal key stored as ~ and the lower-case name');
+
+    my @fail = (
+        ['project TARGET with a REPO_ permission', ['grant', 'alice', 'REPO_READ', 'PROJ']],
+        ['repository TARGET with a PROJECT_ permission', ['grant', 'alice', 'PROJECT_READ', 'PROJ/repo']],
+        ['unknown permission', ['grant', 'alice', 'PROJECT_SUPER', 'PROJ']],
+        ['lower-case permission', ['grant', 'alice', 'project_read', 'PROJ']],
+        ['unknown user', ['grant', 'nobody', 'PROJECT_READ', 'PROJ'], qr/nobody/],
+        ['invalid key', ['grant', 'alice', 'PROJECT_READ', '1BAD']],
+        ['empty key', ['grant', 'alice', 'PROJECT_READ', '']],
+        ['slug ending in .git', ['grant', 'alice', 'REPO_READ', 'PROJ/x.git']],
+        ['slug starting with -', ['grant', 'alice', 'REPO_READ', 'PROJ/-x']],
+        ['nested slug', ['grant', 'alice', 'REPO_READ', 'PROJ/a/b']],
+        ['empty slug', ['grant', 'alice', 'REPO_READ', 'PROJ/']],
+    );
+    my ($p0, $r0) = ($pg->(), $rg->());
+    for my $f (@fail) {
+        cli_is("grant: $f->[0]", $f->[1], 1, $f->[2] ? (stderr => $f->[2]) : ());
+    }
+    is($pg->() . $rg->(), $p0 . $r0, 'failed grants changed nothing');
+
+    cli_is('ungrant alice PROJ', ['ungrant', 'alice', 'PROJ'], 0);
+    is($pg->(), '', 'project grant gone');
+    is($rg->(), $r0, 'repository grants untouched');
+    cli_is('ungrant alice PROJ again (none left)', ['ungrant', 'alice', 'PROJ'], 1);
+    cli_is('ungrant alice proj/Repo', ['ungrant', 'alice', 'proj/Repo'], 0);
+    unlike($rg->(), qr{PROJ/Repo}, 'repository grant gone');
+    cli_is('ungrant nobody PROJ', ['ungrant', 'nobody', 'PROJ'], 1, stderr => qr/nobody/);
+    cli_is('ungrant alice 1BAD', ['ungrant', 'alice', '1BAD'], 1);
+};
+
+my %tokens;    # label => [token, id]
+
+subtest 'create' => sub {
+    my $before = count_tokens();
+    my ($rc, $out, $err) = cli_is('create alice --name laptop', ['create', 'alice', '--name', 'laptop'], 0);
+    like($out, qr{\ABBDC-[A-Za-z0-9+/]{44}\n\z}, 'stdout is exactly one line: the token');
+    chomp(my $tok = $out);
+    my $p = parse_token($tok);
+    ok($p && $p->{checksum_ok}, 'token decodes to 12 digits ":" 20 bytes with the documented checksum');
+    $tokens{laptop} = [$tok, $p->{id}];
+    is(count_tokens(), $before + 1, 'one row added');
+
+    my $row = $env->token_row($p->{id});
+    is($row->{name}, 'laptop', 'name stored');
+    is("$row->{project_perm} $row->{repo_perm}", 'PROJECT_ADMIN REPO_ADMIN', 'no --perm: the full level');
+    like($row->{salt}, qr/^[0-9a-f]{32}$/, 'salt is 16 bytes of hex');
+    is($row->{secret_hash}, hmac_sha256_hex($p->{raw}, pack('H*', $row->{salt})),
+       'secret_hash = HMAC-SHA-256(salt, raw token)');
+    is($row->{user_id}, user_row('alice')->{id}, 'owned by alice');
+    is($row->{expires_at}, '', 'no expiry by default');
+    is($row->{last_authenticated} . $row->{revoked_at}, '', 'never used, not revoked');
+    my $dump = $env->psql('SELECT row_to_json(t)::text FROM bbtoken_tokens t');
+    my $secret_b64 = substr($p->{b64}, 16);
+    ok(index($dump, $secret_b64) < 0 && index($dump, unpack('H*', substr($p->{raw}, 13))) < 0,
+       'the database holds no token and no raw secret');
+
+    my @perm_cases = (
+        [['REPO_WRITE'], 'PROJECT_READ REPO_WRITE'],
+        [['REPO_READ'], 'PROJECT_READ REPO_READ'],
+        [['PROJECT_WRITE'], 'PROJECT_WRITE REPO_WRITE'],
+        [['PROJECT_READ'], 'PROJECT_READ REPO_READ'],
+        [['PROJECT_ADMIN'], 'PROJECT_ADMIN REPO_ADMIN'],
+        [['REPO_ADMIN', 'PROJECT_WRITE'], 'PROJECT_WRITE REPO_ADMIN'],
+        [['PROJECT_READ', 'REPO_WRITE'], 'PROJECT_READ REPO_WRITE'],
+    );
+    for my $c (@perm_cases) {
+        my @a = ('create', 'alice', '--name', "perm @{$c->[0]}", map { ('--perm', $_) } @{ $c->[0] });
+        my (undef, $o) = cli_is("create --perm @{$c->[0]}", \@a, 0, stdout => qr{\ABBDC-\S{44}\n\z});
+        chomp $o;
+        my $pp = parse_token($o) or next;
+        my $r = $env->token_row($pp->{id});
+        is("$r->{project_perm} $r->{repo_perm}", $c->[1], "  stored as $c->[1]");
+        $tokens{"@{$c->[0]}"} = [$o, $pp->{id}];
+    }
+
+    $before = count_tokens();
+    my @refused = (
+        [['PROJECT_WRITE', 'REPO_READ'], 'impossible combination'],
+        [['PROJECT_ADMIN', 'REPO_WRITE'], 'impossible combination'],
+        [['PROJECT_ADMIN', 'REPO_READ'], 'impossible combination'],
+        [['REPO_READ', 'REPO_WRITE'], 'two repository permissions'],
+        [['PROJECT_READ', 'PROJECT_WRITE'], 'two project permissions'],
+        [['REPO_READ', 'REPO_READ'], 'the same permission twice'],
+        [['REPO_SUPER'], 'unknown permission'],
+    );
+    for my $c (@refused) {
+        cli_is("create --perm @{$c->[0]} ($c->[1])",
+               ['create', 'alice', '--name', 'no', map { ('--perm', $_) } @{ $c->[0] }], 1);
+    }
+    cli_is('create for an unknown user', ['create', 'nobody', '--name', 'x'], 1, stderr => qr/nobody/);
+    $env->user_add('ghost');
+    $env->cli_ok('user', 'disable', 'ghost');
+    cli_is('create for a disabled user', ['create', 'ghost', '--name', 'x'], 1);
+    cli_is('create with an empty name', ['create', 'alice', '--name', ''], 1);
+    cli_is('create with a control character in the name', ['create', 'alice', '--name', "a\tb"], 1);
+    cli_is('create with a 256-character name', ['create', 'alice', '--name', 'n' x 256], 1);
+    for my $d ('0', '-1', 'abc', '36501', '1.5') {
+        cli_is("create --expiry-days $d", ['create', 'alice', '--name', 'x', '--expiry-days', $d], 1);
+    }
+    is(count_tokens(), $before, 'no refused create left a row');
+
+    (undef, $out) = cli_is('create --expiry-days 30', ['create', 'alice', '--name', 'monthly',
+                                                       '--expiry-days', '30'], 0, stdout => qr{\ABBDC-\S{44}\n\z});
+    chomp $out;
+    my $e = parse_token($out);
+    $tokens{monthly} = [$out, $e->{id}];
+    is($env->psql("SELECT abs(extract(epoch FROM expires_at - created_at) - 30*86400) < 60 "
+                  . "FROM bbtoken_tokens WHERE id = '$e->{id}'"), 't', 'expires 30 days after creation');
+
+    (undef, $out) = cli_is('create with a 255-character name', ['create', 'alice', '--name', 'n' x 255], 0);
+    cli_is('create for ALICE (case-insensitive owner)', ['create', 'ALICE', '--name', 'upper'], 0);
+
+    my %ids;
+    for (1 .. 5) {
+        my $o = $env->cli_ok('create', 'alice', '--name', "batch $_");
+        $ids{ parse_token($o =~ s/\n//r)->{id} }++;
+    }
+    is(scalar(keys %ids), 5, 'five tokens, five different ids');
+};
+
+subtest 'list (text)' => sub {
+    my ($t, $id) = @{ $tokens{'REPO_WRITE'} };
+    my $out = cli_is('list alice', ['list', 'alice'], 0);
+    my @lines = split /\n/, $out;
+    like($lines[0], qr/\bID\b.*\bNAME\b.*\bPERMISSIONS\b.*\bCREATED\b.*\bEXPIRES\b.*\bLAST\b/i,
+         'a header naming the columns');
+    my ($line) = grep {/^\Q$id\E\b/} @lines;
+    ok($line, 'the token has a line starting with its id') or return diag $out;
+    like($line, qr/perm REPO_WRITE/, 'its name');
+    like($line, qr/PROJECT_READ/, 'its project permission');
+    like($line, qr/REPO_WRITE/, 'its repository permission');
+    like($line, qr/\d{4}-\d\d-\d\d/, 'its creation date');
+    my ($mline) = grep {/^\Q$tokens{monthly}[1]\E\b/} @lines;
+    my @dates = ($mline // '') =~ /(\d{4}-\d\d-\d\dT?[\d:]*)/g;
+    is(scalar(@dates), 2, 'the expiring token shows created and expires') or diag $mline;
+    cli_is('list nobody', ['list', 'nobody'], 1, stderr => qr/nobody/);
+    $env->user_add('empty');
+    cli_is('list of a user without tokens', ['list', 'empty'], 0);
+};
+
+sub list_json {
+    my ($user) = @_;
+    my ($rc, $out, $err) = $env->cli('list', $user, '--json');
+    return (undef, "exit $rc: $err") if $rc;
+    my $j = eval { JSON::PP->new->utf8->decode($out) };
+    return (undef, "invalid JSON: $@\n$out") unless $j;
+    $j = $j->{values} if ref $j eq 'HASH' && $j->{values};
+    return (undef, "not a list: $out") unless ref $j eq 'ARRAY';
+    return ($j, $out);
+}
+
+subtest 'list --json' => sub {
+    my ($j, $raw) = list_json('alice');
+    ok($j, 'valid JSON list') or return diag $raw;
+    my %by = map { ($_->{id} // '') => $_ } @$j;
+    my $now_ms = time * 1000;
+    my ($tok, $id) = @{ $tokens{'PROJECT_WRITE'} };
+    my $e = $by{$id};
+    ok($e, 'the token is listed by its id (a string of 12 digits)') or return diag $raw;
+    ok(!ref $e->{id} && $e->{id} =~ /^\d{12}$/, 'id is a 12-digit string');
+    is($e->{name}, 'perm PROJECT_WRITE', 'name');
+    is_deeply([sort @{ $e->{permissions} || [] }], ['PROJECT_WRITE', 'REPO_WRITE'], 'permissions');
+    ok(defined $e->{createdDate} && $e->{createdDate} =~ /^\d+$/
+       && abs($e->{createdDate} - $now_ms) < 600_000, 'createdDate is epoch ms, now-ish')
+        or diag "createdDate " . ($e->{createdDate} // 'absent');
+    ok(!exists $e->{expiryDate}, 'no expiryDate without expiry');
+    ok(!exists $e->{lastAuthenticated}, 'no lastAuthenticated before use');
+    is($e->{user}{name}, 'alice', 'user.name');
+    my $m = $by{ $tokens{monthly}[1] };
+    ok($m && defined $m->{expiryDate}
+       && abs($m->{expiryDate} - $m->{createdDate} - 30 * 86400_000) < 60_000,
+       'expiryDate is createdDate + 30 days') or diag explain $m;
+    ok(!$by{ $tokens{laptop}[1] }{token} && $raw !~ /BBDC-/, 'list never shows a token');
+
+    my ($ej, $eraw) = list_json('empty');
+    is_deeply($ej, [], 'no tokens: an empty list') or diag $eraw;
+
+    # JSON escaping of a name with quotes, a backslash and non-ASCII
+    my $name = "q\"uote \\ caf\xc3\xa9 \xe2\x9c\x93";
+    my $o = $env->cli_ok('create', 'alice', '--name', $name);
+    my $qid = parse_token($o =~ s/\n//r)->{id};
+    ($j, $raw) = list_json('alice');
+    my ($q) = grep { $_->{id} eq $qid } @{ $j || [] };
+    is($q && $q->{name}, Encode::decode('UTF-8', $name), 'name with quotes, backslash and UTF-8 round-trips')
+        or diag $raw;
+};
+
+subtest 'last authenticated is set by an authenticated request' => sub {
+    $env->grant('alice', 'PROJECT_WRITE', 'PROJ');
+    my ($tok, $id) = @{ $tokens{laptop} };
+    my ($j) = list_json('alice');
+    my ($e) = grep { $_->{id} eq $id } @{ $j || [] };
+    ok($e && !exists $e->{lastAuthenticated}, 'not set before use');
+    is_ok_res($env->get($UP, { Authorization => "Bearer $tok" }), 'an authenticated request');
+    my $deadline = time + 5;
+    while (time < $deadline) {
+        last if $env->token_row($id)->{last_authenticated} ne '';
+        select undef, undef, undef, 0.1;
+    }
+    isnt($env->token_row($id)->{last_authenticated}, '', 'last_authenticated set in the database');
+    ($j) = list_json('alice');
+    ($e) = grep { $_->{id} eq $id } @{ $j || [] };
+    ok($e && defined $e->{lastAuthenticated} && abs($e->{lastAuthenticated} - time * 1000) < 600_000,
+       'list --json shows lastAuthenticated, now-ish') or diag explain $e;
+    my ($line) = grep {/^\Q$id\E\b/} split /\n/, $env->cli_ok('list', 'alice');
+    my @dates = ($line // '') =~ /(\d{4}-\d\d-\d\d)/g;
+    is(scalar(@dates), 2, 'text list shows created and last used') or diag $line;
+    # Written at most once a minute per token.
+    my $t1 = $env->token_row($id)->{last_authenticated};
+    is_ok_res($env->get($UP, { Authorization => "Bearer $tok" }), 'a second request at once');
+    sleep 1;
+    is($env->token_row($id)->{last_authenticated}, $t1, 'last_authenticated not rewritten within the minute');
+    $env->psql("UPDATE bbtoken_tokens SET last_authenticated = now() - interval '2 minutes' WHERE id = '$id'");
+    my $old = $env->token_row($id)->{last_authenticated};
+    is_ok_res($env->get($UP, { Authorization => "Bearer $tok" }), 'a request two minutes later');
+    $deadline = time + 5;
+    while (time < $deadline) {
+        last if $env->token_row($id)->{last_authenticated} ne $old;
+        select undef, undef, undef, 0.1;
+    }
+    isnt($env->token_row($id)->{last_authenticated}, $old, 'then it is written again');
+    # A failed attempt does not count as an authentication.
+    my ($t2, $id2) = @{ $tokens{'REPO_READ'} };
+    $env->get($UP, { Authorization => $env->basic('bob', $t2) });
+    is($env->token_row($id2)->{last_authenticated}, '', 'a refused attempt (wrong user) does not set it');
+};
+
+subtest 'update' => sub {
+    my ($tok, $id) = @{ $tokens{laptop} };
+    my $r0 = $env->token_row($id);
+    cli_is('update --name', ['update', $id, '--name', 'renamed'], 0);
+    my $r = $env->token_row($id);
+    is($r->{name}, 'renamed', 'renamed');
+    is("$r->{project_perm} $r->{repo_perm} $r->{salt} $r->{secret_hash}",
+       "$r0->{project_perm} $r0->{repo_perm} $r0->{salt} $r0->{secret_hash}", 'nothing else changed');
+
+    is_ok_res($env->get($RP, { Authorization => "Bearer $tok" }), 'admin-level token may push');
+    cli_is('update --perm REPO_READ', ['update', $id, '--perm', 'REPO_READ'], 0);
+    $r = $env->token_row($id);
+    is("$r->{project_perm} $r->{repo_perm}", 'PROJECT_READ REPO_READ', 'both levels replaced');
+    is_403($env->get($RP, { Authorization => "Bearer $tok" }), 'after update to REPO_READ: push advertisement');
+    is_ok_res($env->get($UP, { Authorization => "Bearer $tok" }), 'after update to REPO_READ: reads still fine');
+
+    cli_is('update --perm PROJECT_WRITE --name both', ['update', $id, '--perm', 'PROJECT_WRITE', '--name', 'both'], 0);
+    $r = $env->token_row($id);
+    is("$r->{name} $r->{project_perm} $r->{repo_perm}", 'both PROJECT_WRITE REPO_WRITE', 'name and levels');
+
+    cli_is('update to an impossible combination', ['update', $id, '--perm', 'PROJECT_WRITE', '--perm', 'REPO_READ'], 1);
+    cli_is('update with two repository permissions', ['update', $id, '--perm', 'REPO_READ', '--perm', 'REPO_ADMIN'], 1);
+    cli_is('update with an unknown permission', ['update', $id, '--perm', 'NOPE'], 1);
+    cli_is('update with an empty name', ['update', $id, '--name', ''], 1);
+    $r = $env->token_row($id);
+    is("$r->{name} $r->{project_perm} $r->{repo_perm}", 'both PROJECT_WRITE REPO_WRITE', 'failed updates changed nothing');
+
+    cli_is('update an unknown token', ['update', '000000000001', '--name', 'x'], 1);
+    cli_is('update a malformed id', ['update', 'abc', '--name', 'x'], 1);
+};
+
+subtest 'revoke' => sub {
+    my ($tok, $id) = @{ $tokens{'PROJECT_READ'} };
+    is_ok_res($env->get($UP, { Authorization => "Bearer $tok" }), 'token works before revoke');
+    cli_is('revoke', ['revoke', $id], 0);
+    my $r = $env->token_row($id);
+    ok($r, 'row kept');
+    isnt($r->{revoked_at}, '', 'revoked_at set');
+    is_401($env->get($UP, { Authorization => "Bearer $tok" }), 1, 'revoked token');
+    my ($j) = list_json('alice');
+    ok(!(grep { $_->{id} eq $id } @{ $j || [] }), 'list --json no longer shows it');
+    unlike($env->cli_ok('list', 'alice'), qr/^\Q$id\E\b/m, 'list no longer shows it');
+    cli_is('revoke again', ['revoke', $id], 1);
+    is($env->token_row($id)->{revoked_at}, $r->{revoked_at}, 'first revocation time kept');
+    cli_is('update a revoked token', ['update', $id, '--name', 'zombie'], 1);
+    cli_is('revoke an unknown token', ['revoke', '000000000001'], 1);
+    cli_is('revoke a malformed id', ['revoke', '12345'], 1);
+};
+
+subtest 'the database enforces the permission combination itself' => sub {
+    my $uid = user_row('alice')->{id};
+    my $ins = sub {
+        my ($id, $pp, $rp) = @_;
+        return $env->psql_try("INSERT INTO bbtoken_tokens (id, user_id, name, project_perm, repo_perm, salt, secret_hash) "
+                              . "VALUES ('$id', $uid, 'direct', '$pp', '$rp', repeat('a', 32), repeat('b', 64))");
+    };
+    my ($rc, $out, $err) = $ins->('100000000001', 'PROJECT_READ', 'REPO_READ');
+    is($rc, 0, 'control: a valid row inserts') or diag $err;
+    for my $c (['PROJECT_WRITE', 'REPO_READ'], ['PROJECT_ADMIN', 'REPO_READ'], ['PROJECT_ADMIN', 'REPO_WRITE']) {
+        ($rc, $out, $err) = $ins->('100000000002', @$c);
+        ok($rc != 0 && $err =~ /bbtoken_tokens_combination/, "INSERT @$c fails the check constraint")
+            or diag "exit $rc: $err";
+    }
+    ($rc, $out, $err) = $env->psql_try("UPDATE bbtoken_tokens SET project_perm = 'PROJECT_WRITE' "
+                                       . "WHERE id = '100000000001'");
+    ok($rc != 0 && $err =~ /bbtoken_tokens_combination/, 'UPDATE to PROJECT_WRITE + REPO_READ fails the check')
+        or diag "exit $rc: $err";
+    ($rc, $out, $err) = $env->psql_try("UPDATE bbtoken_tokens SET repo_perm = 'REPO_READ' "
+                                       . "WHERE id = '$tokens{'PROJECT_WRITE'}[1]'");
+    ok($rc != 0 && $err =~ /bbtoken_tokens_combination/, 'UPDATE a CLI-made PROJECT_WRITE token to REPO_READ fails')
+        or diag "exit $rc: $err";
+
+    my @other = (
+        ['unknown permission', "INSERT INTO bbtoken_tokens (id, user_id, name, project_perm, repo_perm, salt, secret_hash) VALUES ('100000000003', $uid, 'x', 'PROJECT_READ', 'REPO_SUPER', repeat('a', 32), repeat('b', 64))"],
+        ['salt not hex', "INSERT INTO bbtoken_tokens (id, user_id, name, project_perm, repo_perm, salt, secret_hash) VALUES ('100000000004', $uid, 'x', 'PROJECT_READ', 'REPO_READ', repeat('z', 32), repeat('b', 64))"],
+        ['id not 12 digits', "INSERT INTO bbtoken_tokens (id, user_id, name, project_perm, repo_perm, salt, secret_hash) VALUES ('12345', $uid, 'x', 'PROJECT_READ', 'REPO_READ', repeat('a', 32), repeat('b', 64))"],
+        ['expiry before creation', "UPDATE bbtoken_tokens SET expires_at = created_at - interval '1 day' WHERE id = '100000000001'"],
+        ['lower-case project key in a grant', "INSERT INTO bbtoken_project_grants VALUES ($uid, 'proj', 'PROJECT_READ')"],
+        ['REPO_ permission in a project grant', "INSERT INTO bbtoken_project_grants VALUES ($uid, 'ZZZ', 'REPO_READ')"],
+        ['slug ending in .git', "INSERT INTO bbtoken_repo_grants VALUES ($uid, 'PROJ', 'x.git', 'REPO_READ')"],
+        ['user name differing only in case', "INSERT INTO bbtoken_users (name) VALUES ('Alice')"],
+    );
+    for my $c (@other) {
+        ($rc, $out, $err) = $env->psql_try($c->[1]);
+        ok($rc != 0 && $err =~ /violates/, "database refuses: $c->[0]") or diag "exit $rc: $err";
+    }
+    $env->psql("DELETE FROM bbtoken_tokens WHERE id = '100000000001'");
+};
+
+subtest 'the httpd role has least privilege' => sub {
+    my %o = (user => 'bbtoken_httpd');
+    my ($rc, $out, $err) = $env->psql_try('SELECT count(*) FROM bbtoken_tokens', %o);
+    is($rc, 0, 'bbtoken_httpd reads tokens') or diag $err;
+    my $id = $tokens{monthly}[1];
+    ($rc, $out, $err) = $env->psql_try("UPDATE bbtoken_tokens SET last_authenticated = now() WHERE id = '$id'", %o);
+    is($rc, 0, 'bbtoken_httpd updates last_authenticated') or diag $err;
+    for my $sql ("UPDATE bbtoken_tokens SET repo_perm = 'REPO_ADMIN' WHERE id = '$id'",
+                 "UPDATE bbtoken_tokens SET revoked_at = NULL",
+                 "DELETE FROM bbtoken_tokens",
+                 "INSERT INTO bbtoken_users (name) VALUES ('mallory')",
+                 "UPDATE bbtoken_users SET is_admin = true",
+                 "INSERT INTO bbtoken_project_grants VALUES (1, 'PROJ', 'PROJECT_ADMIN')") {
+        ($rc, $out, $err) = $env->psql_try($sql, %o);
+        ok($rc != 0 && $err =~ /permission denied/, "bbtoken_httpd may not: $sql") or diag "exit $rc: $err";
+    }
+    ($rc, $out, $err) = $env->cli_raw('--db', 'host=127.0.0.1 port=' . $env->pg_port
+                                      . ' dbname=bbtoken user=bbtoken_httpd', 'create', 'alice', '--name', 'x');
+    ok($rc == 1 && $out eq '', 'the CLI run as bbtoken_httpd cannot create a token') or diag "exit $rc: $out $err";
+};
+
+done_testing;
