@@ -51,8 +51,19 @@ typedef struct {
     const char *git_prefix; /* NULL: no route set configured here */
 } bbt_dir_conf_t;
 
-/* What authn learned about this request, for authz and fixups. */
+/* Per-server state computed at startup. */
 typedef struct {
+    /* This server's log configuration with every level capped at info, or
+     * NULL when nothing is above info anyway. */
+    struct ap_logconf *quiet_log;
+} bbt_srv_conf_t;
+
+/* What this module knows about a request: the credentials it hid from
+ * httpd's header dump, then what authn learned, for authz and fixups. */
+typedef struct {
+    const char *hidden_auth;       /* Authorization, taken out of headers_in */
+    const char *hidden_proxy_auth; /* Proxy-Authorization, likewise */
+    int quieted;   /* r->log was capped while the headers were read */
     int verified;  /* the credentials were proven for this HTTP request */
     int presented; /* a token was presented: challenge with invalid_token */
     char token_id[BBT_TOKEN_ID_LEN + 1];
@@ -73,6 +84,12 @@ static void *bbt_create_dir_conf(apr_pool_t *p, char *dir)
 {
     (void)dir;
     return apr_pcalloc(p, sizeof(bbt_dir_conf_t));
+}
+
+static void *bbt_create_srv_conf(apr_pool_t *p, server_rec *s)
+{
+    (void)s;
+    return apr_pcalloc(p, sizeof(bbt_srv_conf_t));
 }
 
 static void *bbt_merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
@@ -135,6 +152,114 @@ static bbt_req_t *bbt_req(const request_rec *r)
     return ap_get_module_config(r->request_config, &bbtoken_module);
 }
 
+static bbt_req_t *bbt_req_make(request_rec *r)
+{
+    bbt_req_t *rq = bbt_req(r);
+
+    if (!rq) {
+        rq = apr_pcalloc(r->pool, sizeof(*rq));
+        ap_set_module_config(r->request_config, &bbtoken_module, rq);
+    }
+    return rq;
+}
+
+/* A copy of `from` with every level, global and per module, capped at
+ * info.  NULL when nothing in `from` is above info. */
+static struct ap_logconf *bbt_quiet_log(apr_pool_t *p,
+                                        const struct ap_logconf *from)
+{
+    struct ap_logconf *to;
+    int loud = from->level > APLOG_INFO;
+    module *m;
+
+    for (m = ap_top_module; m && !loud && from->module_levels; m = m->next) {
+        loud = from->module_levels[m->module_index] > APLOG_INFO;
+    }
+    if (!loud) {
+        return NULL;
+    }
+    to = apr_pcalloc(p, sizeof(*to));
+    to->level = from->level > APLOG_INFO ? APLOG_INFO : from->level;
+    if (from->module_levels) {
+        for (m = ap_top_module; m; m = m->next) {
+            int lvl = from->module_levels[m->module_index];
+
+            ap_set_module_loglevel(p, to, m->module_index,
+                                   lvl > APLOG_INFO ? APLOG_INFO : lvl);
+        }
+    }
+    return to;
+}
+
+/* While httpd reads the request headers, its core echoes a malformed header
+ * line at debug level (AH02426, AH02427), before any module can look at
+ * it; a token in it would land in the error log.  So the request logs at
+ * info at most until the headers are read. */
+static void bbt_pre_read_request(request_rec *r, conn_rec *c)
+{
+    bbt_srv_conf_t *sc =
+        ap_get_module_config(c->base_server->module_config, &bbtoken_module);
+    struct ap_logconf *quiet =
+        c->log ? bbt_quiet_log(r->pool, c->log) : sc->quiet_log;
+
+    if (quiet && !r->log) {
+        r->log = quiet;
+        bbt_req_make(r)->quieted = 1;
+    }
+}
+
+/* Headers read: log as configured again, before other modules' hooks. */
+static int bbt_post_read_unquiet(request_rec *r)
+{
+    bbt_req_t *rq = bbt_req(r);
+
+    if (rq && rq->quieted) {
+        r->log = NULL;
+        rq->quieted = 0;
+    }
+    return DECLINED;
+}
+
+/* httpd dumps every request header at http:trace4 after this hook and
+ * before any per-directory hook.  Take the credentials out of headers_in
+ * here, after the other post_read_request hooks have seen them; authn reads
+ * them from the request's state, and header_parser puts them back where
+ * another AuthType is in charge. */
+static int bbt_post_read_hide(request_rec *r)
+{
+    const char *a = apr_table_get(r->headers_in, "Authorization");
+    const char *pa = apr_table_get(r->headers_in, "Proxy-Authorization");
+    bbt_req_t *rq;
+
+    if (!a && !pa) {
+        return DECLINED;
+    }
+    rq = bbt_req_make(r);
+    rq->hidden_auth = a;
+    rq->hidden_proxy_auth = pa;
+    apr_table_unset(r->headers_in, "Authorization");
+    apr_table_unset(r->headers_in, "Proxy-Authorization");
+    return DECLINED;
+}
+
+static int bbt_header_parser(request_rec *r)
+{
+    bbt_req_t *rq = bbt_req(r);
+
+    if (!rq || bbt_is_ours(r)) {
+        return DECLINED;
+    }
+    if (rq->hidden_auth) {
+        apr_table_setn(r->headers_in, "Authorization", rq->hidden_auth);
+    }
+    if (rq->hidden_proxy_auth) {
+        apr_table_setn(r->headers_in, "Proxy-Authorization",
+                       rq->hidden_proxy_auth);
+    }
+    rq->hidden_auth = rq->hidden_proxy_auth = NULL;
+    return DECLINED;
+}
+
 /* The nearest earlier request of this same HTTP request (internal redirect
  * or parent of a sub-request) whose credentials we verified.  The fixups
  * hook strips the Authorization header, so a later internal request must
@@ -171,9 +296,11 @@ static int bbt_unavailable(request_rec *r)
 static int bbt_read_credentials(request_rec *r, bbt_req_t *rq, bbt_token_t *tok,
                                 const char **user)
 {
-    const char *hdr =
-        apr_table_get(r->headers_in, bbt_is_proxy(r) ? "Proxy-Authorization"
-                                                     : "Authorization");
+    const char *name =
+        bbt_is_proxy(r) ? "Proxy-Authorization" : "Authorization";
+    const char *hidden =
+        bbt_is_proxy(r) ? rq->hidden_proxy_auth : rq->hidden_auth;
+    const char *hdr = hidden ? hidden : apr_table_get(r->headers_in, name);
     char *buf = apr_palloc(r->pool, BBT_CRED_MAX_HEADER + 1);
     bbt_token_status_t ts;
     bbt_cred_t cred;
@@ -317,8 +444,7 @@ static int bbt_check_authn(request_rec *r)
     apr_table_unset(r->subprocess_env, "BBTOKEN_NAME");
 
     conf = ap_get_module_config(r->per_dir_config, &bbtoken_module);
-    rq = apr_pcalloc(r->pool, sizeof(*rq));
-    ap_set_module_config(r->request_config, &bbtoken_module, rq);
+    rq = bbt_req_make(r);
 
     if (conf->git_prefix) {
         rq->routed = bbt_route_git(conf->git_prefix, r->method, r->uri, r->args,
@@ -466,7 +592,9 @@ static int bbt_fixups(request_rec *r)
 static int bbt_post_config(apr_pool_t *pconf, apr_pool_t *plog,
                            apr_pool_t *ptemp, server_rec *s)
 {
-    (void)pconf;
+    server_rec *sp;
+    module *core;
+
     (void)plog;
     (void)ptemp;
     if (bbt_db_init() != 0) {
@@ -475,12 +603,37 @@ static int bbt_post_config(apr_pool_t *pconf, apr_pool_t *plog,
                      "(LoadModule dbd_module ...)");
         return HTTP_INTERNAL_SERVER_ERROR;
     }
+    for (sp = s; sp; sp = sp->next) {
+        bbt_srv_conf_t *sc =
+            ap_get_module_config(sp->module_config, &bbtoken_module);
+
+        sc->quiet_log = bbt_quiet_log(pconf, &sp->log);
+    }
+    /* One echo of header bytes is out of any module's reach: a header line
+     * with a NUL byte is dumped at core:debug under the main server's log
+     * configuration.  Say so where it can happen. */
+    core = ap_find_linked_module("core.c");
+    if (core &&
+        ap_get_server_module_loglevel(s, core->module_index) >= APLOG_DEBUG) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s,
+                     "LogLevel debug or above: httpd's core dumps a request "
+                     "header line that contains a NUL byte to the error log "
+                     "before any module runs, so a token sent that way can "
+                     "be logged");
+    }
     return OK;
 }
 
 static void bbt_register_hooks(apr_pool_t *p)
 {
     ap_hook_post_config(bbt_post_config, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_pre_read_request(bbt_pre_read_request, NULL, NULL,
+                             APR_HOOK_REALLY_FIRST);
+    ap_hook_post_read_request(bbt_post_read_unquiet, NULL, NULL,
+                              APR_HOOK_REALLY_FIRST);
+    ap_hook_post_read_request(bbt_post_read_hide, NULL, NULL,
+                              APR_HOOK_REALLY_LAST);
+    ap_hook_header_parser(bbt_header_parser, NULL, NULL, APR_HOOK_REALLY_FIRST);
     ap_hook_check_authn(bbt_check_authn, NULL, NULL, APR_HOOK_MIDDLE,
                         AP_AUTH_INTERNAL_PER_URI);
     ap_hook_check_authz(bbt_authz_gate, NULL, NULL, APR_HOOK_FIRST,
@@ -497,7 +650,7 @@ AP_DECLARE_MODULE(bbtoken) = {
     STANDARD20_MODULE_STUFF,
     bbt_create_dir_conf,
     bbt_merge_dir_conf,
-    NULL,
+    bbt_create_srv_conf,
     NULL,
     bbt_cmds,
     bbt_register_hooks,

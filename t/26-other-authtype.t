@@ -1,0 +1,56 @@
+# The module takes the Authorization header out of the request before httpd
+# dumps the headers (http:trace4), and hands it back where another AuthType
+# is in charge.  This checks the handing back: a location protected by
+# mod_auth_basic and mod_authn_file, on the same server, still works, and a
+# CGI there that asks for the header (CGIPassAuth) still gets it.
+use strict;
+use warnings;
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use Test::More;
+use BBT::Env qw(b64);
+use BBT::Assert;
+
+my $extra = <<'EOC';
+ScriptAlias /pw-env/ "@DIR@/cgi-bin/env.cgi/"
+<Location /pw-env>
+    CGIPassAuth On
+    AuthType Basic
+    AuthName "Passwords"
+    AuthBasicProvider file
+    AuthUserFile "@DIR@/htpasswd"
+    Require valid-user
+</Location>
+EOC
+my $env = BBT::Env->new(
+    extra_conf => $extra,
+    modules    => [qw(auth_basic authn_file authz_user)],
+    loglevel   => 'warn http:trace4 bbtoken:debug',
+)->start;
+
+my $htpasswd = $env->dir . '/htpasswd';
+system('htpasswd', '-b', '-c', '-B', $htpasswd, 'carol', 'carol-s3cret') == 0
+    or BAIL_OUT('htpasswd failed');
+chmod 0644, $htpasswd;
+
+my $r = $env->get('/pw-env/x', { Authorization => 'Basic ' . b64('carol:carol-s3cret') });
+is_status($r, 200, 'mod_auth_basic location accepts the right password');
+like($r->{content}, qr/^REMOTE_USER=carol$/m, 'REMOTE_USER is the password user');
+like($r->{content}, qr/^HTTP_AUTHORIZATION=Basic /m,
+    'the CGI asked for Authorization (CGIPassAuth) and got it back');
+
+$r = $env->get('/pw-env/x', { Authorization => 'Basic ' . b64('carol:wrong') });
+is_status($r, 401, 'a wrong password is still refused there');
+
+$r = $env->get('/pw-env/x');
+is_status($r, 401, 'no password is refused there');
+
+# The dump of request headers is on (trace4) and shows other headers, but
+# not the credentials, in either kind of location.
+my $log = $env->error_log_text;
+like($log, qr/Headers received from client/, 'http:trace4 dumped the request headers');
+like($log, qr/^\S.*\]   Host: 127\.0\.0\.1/m, 'the dump lists headers such as Host');
+unlike($log, qr/\]   Authorization:/, 'the dump never lists Authorization');
+unlike($log, qr/carol-s3cret|\Q${\ b64('carol:carol-s3cret')}\E/, 'the password is in no log line');
+
+done_testing;
