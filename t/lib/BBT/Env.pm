@@ -18,9 +18,12 @@ package BBT::Env;
 #   pg_conf  => {k => v} extra postgresql.conf settings
 #   mpm_conf => STR   replaces the default MPM sizing (2 children x 8 threads)
 #   modules  => [..]  more httpd modules to load (names as in mod_NAME.so)
+#   dir      => PATH  use this directory (must not exist) instead of a temp dir
+#   port     => N     httpd's port instead of a free one
 #
-# Everything lives in one temp dir under t/tmp/; it is removed at the end
-# unless BBT_KEEP=1.  Servers are stopped even when a test dies.
+# Everything lives in one temp dir under $BBT_TMPDIR (default /tmp); it is
+# removed at the end unless BBT_KEEP=1.  Servers are stopped even when a
+# test dies, unless detach() was called (the demo does).
 #
 # Only core Perl modules are used.
 
@@ -210,6 +213,8 @@ sub new {
         pg_conf    => $o{pg_conf} || {},
         mpm_conf   => $o{mpm_conf},
         modules    => $o{modules} || [],
+        fixed_dir  => $o{dir},
+        port       => $o{port},
         owner_pid  => $$,
         git_n      => 0,
     }, $class;
@@ -218,10 +223,16 @@ sub new {
 
 sub start {
     my ($self) = @_;
-    my $base = "$ROOT/t/tmp";
-    make_path($base);
-    chmod 0755, $base;
-    $self->{dir} = tempdir('bbt-XXXXXX', DIR => $base);
+    # Under /tmp, not the checkout: httpd's User and postgres must reach
+    # every directory on the way, and a checkout may sit under /root.
+    if ($self->{fixed_dir}) {
+        die "$self->{fixed_dir} exists: stop and remove it first\n" if -e $self->{fixed_dir};
+        make_path($self->{fixed_dir});
+        $self->{dir} = $self->{fixed_dir};
+    } else {
+        my $base = $ENV{BBT_TMPDIR} || '/tmp';
+        $self->{dir} = tempdir('bbt-XXXXXX', DIR => $base);
+    }
     chmod 0755, $self->{dir};
     push @LIVE, $self;
     my $d = $self->{dir};
@@ -241,6 +252,16 @@ sub start {
 }
 
 sub dir { $_[0]{dir} }
+
+# Leave PostgreSQL and httpd running and the directory in place when this
+# process ends (the demo); stop them later with `apache2 -k stop` and
+# `pg_ctl stop` on the files in dir().
+sub detach {
+    my ($self) = @_;
+    $self->{cleaned} = 1;
+    @LIVE = grep { $_ != $self } @LIVE;
+    return $self;
+}
 
 sub DESTROY {
     my ($self) = @_;

@@ -1,0 +1,55 @@
+#!/usr/bin/perl
+# The working demonstration: PostgreSQL and httpd with mod_bbtoken on
+# loopback, a sample repository, a user with a grant, and a token; prints a
+# git clone command that works.  Run through build/demo.sh, which builds
+# first.  It reuses the test harness, so the demo runs exactly what the
+# tests test.
+use strict;
+use warnings;
+use FindBin;
+use lib "$FindBin::Bin/../t/lib";
+use BBT::Env qw(pct);
+
+my $dir = $ENV{BBTOKEN_DEMO_DIR} || '/tmp/bbtoken-demo';
+my $port = $ENV{BBTOKEN_DEMO_PORT} || 8080;
+
+if (BBT::Env::port_open($port)) {
+    die "demo: port $port is taken; set BBTOKEN_DEMO_PORT to another\n";
+}
+my $env = BBT::Env->new(dir => $dir, port => $port, loglevel => 'warn bbtoken:info')->start;
+
+$env->make_repo('DEMO', 'hello');
+$env->user_add('demo');
+$env->grant('demo', 'REPO_WRITE', 'DEMO/hello');
+my $token = $env->token_create('demo', name => 'demo clone', perms => ['PROJECT_READ', 'REPO_WRITE']);
+$env->detach;
+
+my $base = $env->base_url;
+my $cli = $env->cli_path;
+my $db = $env->superuser_conninfo;
+print <<"EOT";
+
+mod_bbtoken demo is running (state in $dir).
+
+  httpd:      $base  (config: $dir/httpd.conf, log: $dir/logs/error_log)
+  PostgreSQL: $db
+  user:       demo, with REPO_WRITE on DEMO/hello
+  token:      $token
+              (PROJECT_READ + REPO_WRITE, named "demo clone")
+
+Clone it (the token is the password, percent-encoded in the URL):
+
+  git clone http://demo:${\ pct($token)}\@127.0.0.1:$port/scm/DEMO/hello.git
+
+or with the token alone, as a Bearer token:
+
+  git -c http.extraHeader="Authorization: Bearer $token" clone $base/scm/DEMO/hello.git
+
+Manage tokens:
+
+  $cli --db "$db" list demo
+  $cli --db "$db" create demo --name "my laptop" --perm REPO_READ
+  $cli --db "$db" revoke ID
+
+Stop it with: build/demo.sh stop
+EOT
