@@ -37,7 +37,9 @@
 
 #include "bbt_cred.h"
 #include "bbt_db.h"
+#include "bbt_logguard.h"
 #include "bbt_perm.h"
+#include "bbt_private.h"
 #include "bbt_route.h"
 #include "bbt_token.h"
 
@@ -51,19 +53,8 @@ typedef struct {
     const char *git_prefix; /* NULL: no route set configured here */
 } bbt_dir_conf_t;
 
-/* Per-server state computed at startup. */
+/* What authn learned about a request, for authz and fixups. */
 typedef struct {
-    /* This server's log configuration with every level capped at info, or
-     * NULL when nothing is above info anyway. */
-    struct ap_logconf *quiet_log;
-} bbt_srv_conf_t;
-
-/* What this module knows about a request: the credentials it hid from
- * httpd's header dump, then what authn learned, for authz and fixups. */
-typedef struct {
-    const char *hidden_auth;       /* Authorization, taken out of headers_in */
-    const char *hidden_proxy_auth; /* Proxy-Authorization, likewise */
-    int quieted;   /* r->log was capped while the headers were read */
     int verified;  /* the credentials were proven for this HTTP request */
     int presented; /* a token was presented: challenge with invalid_token */
     char token_id[BBT_TOKEN_ID_LEN + 1];
@@ -84,12 +75,6 @@ static void *bbt_create_dir_conf(apr_pool_t *p, char *dir)
 {
     (void)dir;
     return apr_pcalloc(p, sizeof(bbt_dir_conf_t));
-}
-
-static void *bbt_create_srv_conf(apr_pool_t *p, server_rec *s)
-{
-    (void)s;
-    return apr_pcalloc(p, sizeof(bbt_srv_conf_t));
 }
 
 static void *bbt_merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
@@ -129,8 +114,9 @@ static const char *bbt_set_routes(cmd_parms *cmd, void *dconf, const char *name,
 }
 
 static const command_rec bbt_cmds[] = {
-    /* ACCESS_CONF only: an .htaccess file must not rewrite who gets in. */
-    AP_INIT_TAKE12("BBTokenRoutes", bbt_set_routes, NULL, ACCESS_CONF,
+    /* Not in .htaccess: a repository's owner must not rewrite who gets in. */
+    AP_INIT_TAKE12("BBTokenRoutes", bbt_set_routes, NULL,
+                   RSRC_CONF | ACCESS_CONF,
                    "BBTokenRoutes git [URL-prefix]: map requests to the "
                    "permission they need (prefix defaults to /scm)"),
     {NULL}};
@@ -142,122 +128,9 @@ static int bbt_is_ours(request_rec *r)
     return type && strcasecmp(type, BBT_AUTH_TYPE) == 0;
 }
 
-static int bbt_is_proxy(const request_rec *r)
-{
-    return r->proxyreq == PROXYREQ_PROXY;
-}
-
 static bbt_req_t *bbt_req(const request_rec *r)
 {
     return ap_get_module_config(r->request_config, &bbtoken_module);
-}
-
-static bbt_req_t *bbt_req_make(request_rec *r)
-{
-    bbt_req_t *rq = bbt_req(r);
-
-    if (!rq) {
-        rq = apr_pcalloc(r->pool, sizeof(*rq));
-        ap_set_module_config(r->request_config, &bbtoken_module, rq);
-    }
-    return rq;
-}
-
-/* A copy of `from` with every level, global and per module, capped at
- * info.  NULL when nothing in `from` is above info. */
-static struct ap_logconf *bbt_quiet_log(apr_pool_t *p,
-                                        const struct ap_logconf *from)
-{
-    struct ap_logconf *to;
-    int loud = from->level > APLOG_INFO;
-    module *m;
-
-    for (m = ap_top_module; m && !loud && from->module_levels; m = m->next) {
-        loud = from->module_levels[m->module_index] > APLOG_INFO;
-    }
-    if (!loud) {
-        return NULL;
-    }
-    to = apr_pcalloc(p, sizeof(*to));
-    to->level = from->level > APLOG_INFO ? APLOG_INFO : from->level;
-    if (from->module_levels) {
-        for (m = ap_top_module; m; m = m->next) {
-            int lvl = from->module_levels[m->module_index];
-
-            ap_set_module_loglevel(p, to, m->module_index,
-                                   lvl > APLOG_INFO ? APLOG_INFO : lvl);
-        }
-    }
-    return to;
-}
-
-/* While httpd reads the request headers, its core echoes a malformed header
- * line at debug level (AH02426, AH02427), before any module can look at
- * it; a token in it would land in the error log.  So the request logs at
- * info at most until the headers are read. */
-static void bbt_pre_read_request(request_rec *r, conn_rec *c)
-{
-    bbt_srv_conf_t *sc =
-        ap_get_module_config(c->base_server->module_config, &bbtoken_module);
-    struct ap_logconf *quiet =
-        c->log ? bbt_quiet_log(r->pool, c->log) : sc->quiet_log;
-
-    if (quiet && !r->log) {
-        r->log = quiet;
-        bbt_req_make(r)->quieted = 1;
-    }
-}
-
-/* Headers read: log as configured again, before other modules' hooks. */
-static int bbt_post_read_unquiet(request_rec *r)
-{
-    bbt_req_t *rq = bbt_req(r);
-
-    if (rq && rq->quieted) {
-        r->log = NULL;
-        rq->quieted = 0;
-    }
-    return DECLINED;
-}
-
-/* httpd dumps every request header at http:trace4 after this hook and
- * before any per-directory hook.  Take the credentials out of headers_in
- * here, after the other post_read_request hooks have seen them; authn reads
- * them from the request's state, and header_parser puts them back where
- * another AuthType is in charge. */
-static int bbt_post_read_hide(request_rec *r)
-{
-    const char *a = apr_table_get(r->headers_in, "Authorization");
-    const char *pa = apr_table_get(r->headers_in, "Proxy-Authorization");
-    bbt_req_t *rq;
-
-    if (!a && !pa) {
-        return DECLINED;
-    }
-    rq = bbt_req_make(r);
-    rq->hidden_auth = a;
-    rq->hidden_proxy_auth = pa;
-    apr_table_unset(r->headers_in, "Authorization");
-    apr_table_unset(r->headers_in, "Proxy-Authorization");
-    return DECLINED;
-}
-
-static int bbt_header_parser(request_rec *r)
-{
-    bbt_req_t *rq = bbt_req(r);
-
-    if (!rq || bbt_is_ours(r)) {
-        return DECLINED;
-    }
-    if (rq->hidden_auth) {
-        apr_table_setn(r->headers_in, "Authorization", rq->hidden_auth);
-    }
-    if (rq->hidden_proxy_auth) {
-        apr_table_setn(r->headers_in, "Proxy-Authorization",
-                       rq->hidden_proxy_auth);
-    }
-    rq->hidden_auth = rq->hidden_proxy_auth = NULL;
-    return DECLINED;
 }
 
 /* The nearest earlier request of this same HTTP request (internal redirect
@@ -278,11 +151,28 @@ static const bbt_req_t *bbt_prior(const request_rec *r)
     return NULL;
 }
 
+/* A Basic user name as it may appear in the log.  People paste a token or
+ * a password into the wrong field: a name that is not shaped like a user
+ * name, or that is shaped like a token, is not written out. */
+static const char *bbt_loggable(request_rec *r, const char *user)
+{
+    bbt_token_t tok;
+    size_t len = strlen(user);
+
+    if (!bbt_cred_valid_user(user, len)) {
+        return "(not a user name)";
+    }
+    if (bbt_token_parse(user, len, &tok) == BBT_TOKEN_OK) {
+        bbt_token_wipe(&tok);
+        return "(a token)";
+    }
+    return apr_pstrdup(r->pool, user);
+}
+
 static int bbt_unauthorized(request_rec *r)
 {
     ap_note_auth_failure(r);
-    return bbt_is_proxy(r) ? HTTP_PROXY_AUTHENTICATION_REQUIRED
-                           : HTTP_UNAUTHORIZED;
+    return HTTP_UNAUTHORIZED;
 }
 
 static int bbt_unavailable(request_rec *r)
@@ -296,11 +186,7 @@ static int bbt_unavailable(request_rec *r)
 static int bbt_read_credentials(request_rec *r, bbt_req_t *rq, bbt_token_t *tok,
                                 const char **user)
 {
-    const char *name =
-        bbt_is_proxy(r) ? "Proxy-Authorization" : "Authorization";
-    const char *hidden =
-        bbt_is_proxy(r) ? rq->hidden_proxy_auth : rq->hidden_auth;
-    const char *hdr = hidden ? hidden : apr_table_get(r->headers_in, name);
+    const char *hdr = apr_table_get(r->headers_in, "Authorization");
     char *buf = apr_palloc(r->pool, BBT_CRED_MAX_HEADER + 1);
     bbt_token_status_t ts;
     bbt_cred_t cred;
@@ -390,7 +276,14 @@ static int bbt_load(request_rec *r, bbt_req_t *rq, bbt_token_t *tok,
         refusal = "user name is not the token's owner";
     } else if (row.tok_project == BBT_LEVEL_NONE ||
                row.tok_repo == BBT_LEVEL_NONE) {
-        refusal = "token has no valid permissions";
+        /* The schema's CHECKs make this impossible.  A broken row is the
+         * server's fault, not the client's: 401 would make git erase a
+         * good stored token. */
+        bbt_db_close(c);
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                      "token %s has no valid permissions in the database",
+                      rq->token_id);
+        return HTTP_INTERNAL_SERVER_ERROR;
     }
 
     if (!refusal && tok && row.stale) {
@@ -402,8 +295,8 @@ static int bbt_load(request_rec *r, bbt_req_t *rq, bbt_token_t *tok,
 
     if (refusal) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "token %s refused%s%s: %s",
-                      rq->token_id, user ? " for user " : "", user ? user : "",
-                      refusal);
+                      rq->token_id, user ? " for user " : "",
+                      user ? bbt_loggable(r, user) : "", refusal);
         return bbt_unauthorized(r);
     }
 
@@ -444,7 +337,8 @@ static int bbt_check_authn(request_rec *r)
     apr_table_unset(r->subprocess_env, "BBTOKEN_NAME");
 
     conf = ap_get_module_config(r->per_dir_config, &bbtoken_module);
-    rq = bbt_req_make(r);
+    rq = apr_pcalloc(r->pool, sizeof(*rq));
+    ap_set_module_config(r->request_config, &bbtoken_module, rq);
 
     if (conf->git_prefix) {
         rq->routed = bbt_route_git(conf->git_prefix, r->method, r->uri, r->args,
@@ -488,7 +382,9 @@ static int bbt_authz_gate(request_rec *r)
         return DECLINED;
     }
     if (!rq->routed) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+        /* A sub-request is often a lookup (mod_cgid's PATH_TRANSLATED) whose
+         * answer nobody sends: not worth an error line. */
+        ap_log_rerror(APLOG_MARK, r->main ? APLOG_DEBUG : APLOG_ERR, 0, r,
                       "token %s of %s: no route for %s %s: %s", rq->token_id,
                       r->user, r->method, r->uri, rq->target.why);
         msg = "This URL or method is not open to access tokens.";
@@ -509,8 +405,7 @@ static int bbt_authz_gate(request_rec *r)
                           need, " permission for this request.", NULL);
     }
     apr_table_setn(r->notes, "error-notes", msg);
-    apr_table_add(r->err_headers_out,
-                  bbt_is_proxy(r) ? "Proxy-Authenticate" : "WWW-Authenticate",
+    apr_table_add(r->err_headers_out, "WWW-Authenticate",
                   apr_pstrcat(r->pool, "Bearer realm=\"",
                               ap_escape_quotes(r->pool, ap_auth_name(r)),
                               "\", error=\"insufficient_scope\"", NULL));
@@ -563,7 +458,7 @@ static int bbt_note_auth_failure(request_rec *r, const char *auth_type)
         return DECLINED;
     }
     rq = bbt_req(r);
-    hdr = bbt_is_proxy(r) ? "Proxy-Authenticate" : "WWW-Authenticate";
+    hdr = "WWW-Authenticate";
     realm = ap_escape_quotes(r->pool, ap_auth_name(r) ? ap_auth_name(r) : "");
     /* Both schemes work everywhere: tools that speak only one find it. */
     apr_table_add(r->err_headers_out, hdr,
@@ -577,14 +472,15 @@ static int bbt_note_auth_failure(request_rec *r, const char *auth_type)
     return OK;
 }
 
-/* The backend (a CGI, a proxy) has no use for the token: take it away. */
+/* The backend (a CGI, a proxy) has no use for the token: take it away.
+ * What it answers was for the token's holder only: keep it out of caches. */
 static int bbt_fixups(request_rec *r)
 {
     bbt_req_t *rq = bbt_req(r);
 
     if (rq && rq->verified) {
-        apr_table_unset(r->headers_in, bbt_is_proxy(r) ? "Proxy-Authorization"
-                                                       : "Authorization");
+        apr_table_unset(r->headers_in, "Authorization");
+        bbt_private_response(r);
     }
     return DECLINED;
 }
@@ -592,9 +488,6 @@ static int bbt_fixups(request_rec *r)
 static int bbt_post_config(apr_pool_t *pconf, apr_pool_t *plog,
                            apr_pool_t *ptemp, server_rec *s)
 {
-    server_rec *sp;
-    module *core;
-
     (void)plog;
     (void)ptemp;
     if (bbt_db_init() != 0) {
@@ -603,37 +496,15 @@ static int bbt_post_config(apr_pool_t *pconf, apr_pool_t *plog,
                      "(LoadModule dbd_module ...)");
         return HTTP_INTERNAL_SERVER_ERROR;
     }
-    for (sp = s; sp; sp = sp->next) {
-        bbt_srv_conf_t *sc =
-            ap_get_module_config(sp->module_config, &bbtoken_module);
-
-        sc->quiet_log = bbt_quiet_log(pconf, &sp->log);
-    }
-    /* One echo of header bytes is out of any module's reach: a header line
-     * with a NUL byte is dumped at core:debug under the main server's log
-     * configuration.  Say so where it can happen. */
-    core = ap_find_linked_module("core.c");
-    if (core &&
-        ap_get_server_module_loglevel(s, core->module_index) >= APLOG_DEBUG) {
-        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s,
-                     "LogLevel debug or above: httpd's core dumps a request "
-                     "header line that contains a NUL byte to the error log "
-                     "before any module runs, so a token sent that way can "
-                     "be logged");
-    }
+    bbt_logguard_post_config(pconf, s);
     return OK;
 }
 
 static void bbt_register_hooks(apr_pool_t *p)
 {
     ap_hook_post_config(bbt_post_config, NULL, NULL, APR_HOOK_MIDDLE);
-    ap_hook_pre_read_request(bbt_pre_read_request, NULL, NULL,
-                             APR_HOOK_REALLY_FIRST);
-    ap_hook_post_read_request(bbt_post_read_unquiet, NULL, NULL,
-                              APR_HOOK_REALLY_FIRST);
-    ap_hook_post_read_request(bbt_post_read_hide, NULL, NULL,
-                              APR_HOOK_REALLY_LAST);
-    ap_hook_header_parser(bbt_header_parser, NULL, NULL, APR_HOOK_REALLY_FIRST);
+    bbt_logguard_register_hooks(p);
+    bbt_private_register_hooks(p);
     ap_hook_check_authn(bbt_check_authn, NULL, NULL, APR_HOOK_MIDDLE,
                         AP_AUTH_INTERNAL_PER_URI);
     ap_hook_check_authz(bbt_authz_gate, NULL, NULL, APR_HOOK_FIRST,
@@ -650,7 +521,7 @@ AP_DECLARE_MODULE(bbtoken) = {
     STANDARD20_MODULE_STUFF,
     bbt_create_dir_conf,
     bbt_merge_dir_conf,
-    bbt_create_srv_conf,
+    NULL,
     NULL,
     bbt_cmds,
     bbt_register_hooks,
