@@ -23,7 +23,7 @@ JANSSON  := $(shell pkg-config --cflags --libs jansson)
 PQ_INC   := -I$(shell pg_config --includedir 2>/dev/null || echo /usr/include/postgresql)
 
 CORE    := bbt_token bbt_perm bbt_cred bbt_route
-GLUE    := mod_bbtoken bbt_db
+GLUE    := mod_bbtoken bbt_db bbt_logguard bbt_private
 CORE_O  := $(CORE:%=$(OBJ)/%.o)
 GLUE_O  := $(GLUE:%=$(OBJ)/%.o)
 UNITS   := $(patsubst t/unit/%.c,$(OUT)/t/%,$(filter-out t/unit/tap.c,$(wildcard t/unit/test_*.c)))
@@ -40,10 +40,10 @@ $(CORE_O): $(OBJ)/%.o: mod_bbtoken/%.c $(HEADERS) | $(OBJ)
 	$(CC) $(BASEFLAGS) -c -o $@ $<
 
 $(GLUE_O): $(OBJ)/%.o: mod_bbtoken/%.c $(HEADERS) | $(OBJ)
-	$(CC) $(BASEFLAGS) $(HTTPD_INC) -c -o $@ $<
+	$(CC) $(BASEFLAGS) $(HTTPD_INC) $(PQ_INC) -c -o $@ $<
 
 $(OUT)/mod_bbtoken.so: $(GLUE_O) $(CORE_O) | $(OUT)
-	$(CC) -shared -o $@ $^ -lcrypto
+	$(CC) -shared -o $@ $^ -lpq -lcrypto
 
 $(OUT)/bbtoken: cli/bbtoken.c $(CORE_O) $(HEADERS) | $(OUT)
 	$(CC) $(BASEFLAGS) -Imod_bbtoken $(PQ_INC) -o $@ cli/bbtoken.c $(CORE_O) -lpq -lcrypto $(JANSSON)

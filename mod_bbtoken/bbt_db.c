@@ -1,10 +1,22 @@
 /*
- * mod_dbd glue.  Statements are prepared without a label, which apr_dbd's
- * pgsql driver runs with PQexecParams instead of a server-side PREPARE.
- * Such statements survive what named ones do not: the driver's PQreset after
- * a PostgreSQL restart (which drops server-side prepared statements that
- * mod_dbd never re-prepares), PgBouncer transaction pooling, and vhosts whose
- * connections were prepared for another server.
+ * mod_dbd glue.
+ *
+ * The lookup runs on every request, so it is a server-side prepared
+ * statement (parsing and planning it each time would cost more than running
+ * it).  It is not registered with mod_dbd's ap_dbd_prepare, whose
+ * statements vanish for good when the pgsql driver reconnects with PQreset
+ * after a PostgreSQL restart, and exist only on connections of the server
+ * that registered them.  Instead each pooled connection prepares it on first
+ * use and remembers, in the connection's own pool, which backend process it
+ * was prepared on: a reconnected connection has a new backend and prepares
+ * it again.  A failed statement is retried once, after the driver has
+ * reset a dropped connection and the statement has been prepared afresh
+ * (which also cures "cached plan must not change result type" after a
+ * schema change).
+ *
+ * The module speaks PostgreSQL only (the schema is PostgreSQL's), so it may
+ * ask libpq directly for what apr_dbd does not say: the connection's status
+ * and backend process id.
  */
 #include "httpd.h"
 #include "http_log.h"
@@ -14,6 +26,8 @@
 #include "mod_dbd.h"
 
 #include <string.h>
+
+#include <libpq-fe.h>
 
 #include "bbt_db.h"
 
@@ -26,7 +40,19 @@ struct bbt_db_conn {
     apr_pool_t *pool;
     server_rec *s;
     ap_dbd_t *dbd;
+    PGconn *pg;
 };
+
+/* Kept in a pooled connection's own pool, which only the connection's
+ * current holder touches. */
+typedef struct {
+    apr_dbd_prepared_t *lookup;
+    int backend_pid; /* the backend the statement was prepared on */
+} bbt_db_state_t;
+
+static const char bbt_db_state_key[] = "bbtoken-db-state";
+/* Pasted unquoted into PREPARE by the driver: a plain identifier. */
+#define BBT_DB_LOOKUP_LABEL "bbtoken_lookup_v1"
 
 /* Columns, in order; the query below must agree. */
 enum {
@@ -82,6 +108,14 @@ bbt_db_conn_t *bbt_db_open(apr_pool_t *p, server_rec *s)
     c->pool = p;
     c->s = s;
     c->dbd = dbd;
+    if (strcmp(apr_dbd_name(dbd->driver), "pgsql") != 0) {
+        ap_log_error(APLOG_MARK, APLOG_ERR, 0, s,
+                     "mod_bbtoken needs DBDriver pgsql, not %s",
+                     apr_dbd_name(dbd->driver));
+        bbt_db_close(c);
+        return NULL;
+    }
+    c->pg = apr_dbd_native_handle(dbd->driver, dbd->handle);
     return c;
 }
 
@@ -93,21 +127,60 @@ void bbt_db_close(bbt_db_conn_t *c)
     }
 }
 
-static void bbt_db_log(bbt_db_conn_t *c, int rv, const char *what)
+static void bbt_db_log(bbt_db_conn_t *c, int level, int rv, const char *what)
 {
     const char *err = apr_dbd_error(c->dbd->driver, c->dbd->handle, rv);
 
-    ap_log_error(APLOG_MARK, APLOG_ERR, 0, c->s, "%s failed: %s", what,
+    ap_log_error(APLOG_MARK, level, 0, c->s, "%s failed: %s", what,
                  err ? err : "unknown error");
 }
 
-/* After a failed statement, decide whether one more try can succeed: a
- * connection that PostgreSQL dropped (restart, idle kill) is reset here by
- * the driver, and the statement can run again on it. */
-static int bbt_db_recovered(bbt_db_conn_t *c)
+/* The lookup statement, prepared on this connection's current backend.
+ * fresh: prepare it again even if it looks prepared. */
+static apr_dbd_prepared_t *bbt_db_lookup_stmt(bbt_db_conn_t *c, int fresh)
 {
-    return apr_dbd_check_conn(c->dbd->driver, c->pool, c->dbd->handle) ==
-           APR_SUCCESS;
+    void *v = NULL;
+    bbt_db_state_t *st;
+    apr_dbd_prepared_t *stmt = NULL;
+    int pid = PQbackendPID(c->pg), nrows;
+
+    apr_pool_userdata_get(&v, bbt_db_state_key, c->dbd->pool);
+    st = v;
+    if (!st) {
+        st = apr_pcalloc(c->dbd->pool, sizeof(*st));
+        apr_pool_userdata_setn(st, bbt_db_state_key, NULL, c->dbd->pool);
+    }
+    if (st->lookup && st->backend_pid == pid) {
+        if (!fresh) {
+            return st->lookup;
+        }
+        /* Same backend: the old statement may still be there.  An error
+         * (it is not) leaves nothing behind outside a transaction. */
+        apr_dbd_query(c->dbd->driver, c->dbd->handle, &nrows,
+                      "DEALLOCATE " BBT_DB_LOOKUP_LABEL);
+    }
+    st->lookup = NULL;
+    if (apr_dbd_prepare(c->dbd->driver, c->dbd->pool, c->dbd->handle,
+                        bbt_sql_lookup, BBT_DB_LOOKUP_LABEL, &stmt) != 0) {
+        bbt_db_log(c, APLOG_ERR, 0, "preparing the token lookup");
+        return NULL;
+    }
+    st->lookup = stmt;
+    st->backend_pid = pid;
+    return stmt;
+}
+
+/* After a failed statement: can one more try succeed?  A connection that
+ * PostgreSQL dropped (restart, idle kill) is reset here by the driver; then,
+ * or on a live connection, the statement is prepared afresh. */
+static apr_dbd_prepared_t *bbt_db_recover(bbt_db_conn_t *c)
+{
+    if (PQstatus(c->pg) != CONNECTION_OK &&
+        apr_dbd_check_conn(c->dbd->driver, c->pool, c->dbd->handle) !=
+            APR_SUCCESS) {
+        return NULL;
+    }
+    return bbt_db_lookup_stmt(c, 1);
 }
 
 static int bbt_db_flag(const char *v)
@@ -147,13 +220,10 @@ bbt_db_status_t bbt_db_lookup(bbt_db_conn_t *c, const char *id, const char *key,
                               const char *slug, bbt_db_token_t *out)
 {
     const apr_dbd_driver_t *drv = c->dbd->driver;
-    apr_dbd_prepared_t *stmt = NULL;
+    apr_dbd_prepared_t *stmt = bbt_db_lookup_stmt(c, 0);
     int attempt, rv = 0;
 
-    if (apr_dbd_prepare(drv, c->pool, c->dbd->handle, bbt_sql_lookup, NULL,
-                        &stmt) != 0) {
-        ap_log_error(APLOG_MARK, APLOG_ERR, 0, c->s,
-                     "cannot prepare the token query");
+    if (!stmt && !(stmt = bbt_db_recover(c))) {
         return BBT_DB_UNAVAILABLE;
     }
 
@@ -165,8 +235,10 @@ bbt_db_status_t bbt_db_lookup(bbt_db_conn_t *c, const char *id, const char *key,
         rv = apr_dbd_pvselect(drv, c->pool, c->dbd->handle, &res, stmt, 1, key,
                               slug, id);
         if (rv != 0) {
-            bbt_db_log(c, rv, "token lookup");
-            if (attempt == 0 && bbt_db_recovered(c)) {
+            bbt_db_log(c, attempt == 0 ? APLOG_WARNING : APLOG_ERR, rv,
+                       attempt == 0 ? "token lookup (will retry once)"
+                                    : "token lookup");
+            if (attempt == 0 && (stmt = bbt_db_recover(c)) != NULL) {
                 continue;
             }
             return BBT_DB_UNAVAILABLE;
@@ -222,6 +294,6 @@ void bbt_db_touch(bbt_db_conn_t *c, const char *id)
     rv = apr_dbd_pvquery(c->dbd->driver, c->pool, c->dbd->handle, &nrows, stmt,
                          id);
     if (rv != 0) {
-        bbt_db_log(c, rv, "recording last use");
+        bbt_db_log(c, APLOG_ERR, rv, "recording last use");
     }
 }

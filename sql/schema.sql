@@ -93,27 +93,36 @@ CREATE TABLE bbtoken_tokens (
 CREATE INDEX bbtoken_tokens_user ON bbtoken_tokens (user_id);
 
 -- The owner's live level on a target: a repository (slug given) or a
--- project (slug NULL).  0 means none; a disabled user has none anywhere.
--- A project grant is inherited by every repository of the project; a
--- repository grant confers nothing on the project itself.
+-- project (slug NULL).  0 means none: no target (key NULL), an unknown or
+-- disabled user.  A project grant is inherited by every repository of the
+-- project; a repository grant confers nothing on the project itself.
+-- PL/pgSQL rather than SQL: it caches its plans for the session, and httpd
+-- calls this on every request.
 CREATE FUNCTION bbtoken_owner_level(uid bigint, key text, slug text)
-RETURNS integer LANGUAGE sql STABLE PARALLEL SAFE AS $$
-    SELECT COALESCE((
-        SELECT CASE
-            WHEN NOT u.active THEN 0
-            WHEN u.is_admin THEN 3
-            WHEN key = '~' || lower(u.name) THEN 3
-            ELSE GREATEST(
-                COALESCE((SELECT bbtoken_perm_level(g.permission)
-                            FROM bbtoken_project_grants g
-                           WHERE g.user_id = u.id AND g.project_key = key), 0),
-                CASE WHEN slug IS NULL THEN 0 ELSE
-                COALESCE((SELECT bbtoken_perm_level(g.permission)
-                            FROM bbtoken_repo_grants g
-                           WHERE g.user_id = u.id AND g.project_key = key
-                             AND g.repo_slug = slug), 0) END)
-        END
-        FROM bbtoken_users u WHERE u.id = uid), 0)
+RETURNS integer LANGUAGE plpgsql STABLE PARALLEL SAFE AS $$
+DECLARE
+    u record;
+BEGIN
+    IF key IS NULL THEN
+        RETURN 0;
+    END IF;
+    SELECT active, is_admin, name INTO u FROM bbtoken_users WHERE id = uid;
+    IF NOT FOUND OR NOT u.active THEN
+        RETURN 0;
+    END IF;
+    IF u.is_admin OR key = '~' || lower(u.name) THEN
+        RETURN 3;
+    END IF;
+    RETURN GREATEST(
+        COALESCE((SELECT bbtoken_perm_level(g.permission)
+                    FROM bbtoken_project_grants g
+                   WHERE g.user_id = uid AND g.project_key = key), 0),
+        CASE WHEN slug IS NULL THEN 0 ELSE
+        COALESCE((SELECT bbtoken_perm_level(g.permission)
+                    FROM bbtoken_repo_grants g
+                   WHERE g.user_id = uid AND g.project_key = key
+                     AND g.repo_slug = slug), 0) END);
+END
 $$;
 
 COMMIT;
