@@ -593,7 +593,7 @@ CustomLog "$d/logs/access_log" bbt
 ScriptSock "$d/run/cgid.sock"
 
 DBDriver pgsql
-DBDParams "host=127.0.0.1 port=$pgport dbname=bbtoken user=bbtoken_httpd connect_timeout=2"
+DBDParams "host=127.0.0.1 port=$pgport dbname=bbtoken user=bbtoken_httpd connect_timeout=2 options=-cstatement_timeout=5000"
 
 SetEnv GIT_PROJECT_ROOT $d/repos
 SetEnv GIT_HTTP_EXPORT_ALL
