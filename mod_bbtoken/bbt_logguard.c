@@ -133,27 +133,35 @@ static bbt_lg_req_t *bbt_lg_req(request_rec *r)
 }
 
 /* The headers are read (and the virtual host is chosen): log as configured,
- * but for the http module's dump. */
+ * but for the http module's dump.  This does not depend on the pre-read cap
+ * having been set: requests that did not come through ap_read_request
+ * (HTTP/2 streams) reach the dump too. */
 static int bbt_lg_post_read_request(request_rec *r)
 {
     bbt_lg_req_t *lr = bbt_lg_req(r);
     const bbt_lg_server_t *ls;
     struct ap_logconf *cap;
 
-    if (!lr || lr->phase != BBT_LG_READING) {
+    if (lr && lr->phase == BBT_LG_READING) {
+        r->log = NULL;
+        lr->phase = 0;
+    }
+    if (r->log || r->main || bbt_lg_http_index < 0) {
         return DECLINED;
     }
-    r->log = NULL;
     ls = bbt_lg_server(r->server);
     cap = r->connection->log ? bbt_lg_capped(r->pool, r->connection->log,
                                              bbt_lg_http_index, APLOG_TRACE3)
                              : (ls ? ls->nodump : NULL);
-    if (cap && bbt_lg_http_index >= 0) {
-        r->log = cap;
-        lr->phase = BBT_LG_NODUMP;
-    } else {
-        lr->phase = 0;
+    if (!cap) {
+        return DECLINED;
     }
+    if (!lr) {
+        lr = apr_pcalloc(r->pool, sizeof(*lr));
+        apr_pool_userdata_setn(lr, bbt_lg_key, NULL, r->pool);
+    }
+    r->log = cap;
+    lr->phase = BBT_LG_NODUMP;
     return DECLINED;
 }
 
