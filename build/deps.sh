@@ -11,7 +11,7 @@ pkgs=(
     apache2 apache2-dev libaprutil1-dbd-pgsql
     postgresql-15 postgresql-client-15 libpq-dev
     libssl-dev libjansson-dev
-    clang libclang-rt-14-dev
+    clang libclang-rt-14-dev valgrind
     git perl curl ca-certificates
 )
 

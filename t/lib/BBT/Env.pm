@@ -627,6 +627,16 @@ sub _write_conf {
     spew($self->{conf}, $self->_conf_text, 0644);
 }
 
+# Write httpd.conf and the CGI without starting httpd (for a test that runs
+# httpd its own way, e.g. under valgrind); returns the config's path.
+sub write_conf {
+    my ($self) = @_;
+    $self->{port} ||= free_port();
+    $self->_write_cgi;
+    $self->_write_conf;
+    return $self->{conf};
+}
+
 sub httpd_start {
     my ($self) = @_;
     $self->{port} ||= free_port();
