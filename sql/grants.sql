@@ -1,9 +1,16 @@
 -- Least privilege for the role httpd connects as (mod_dbd's DBDParams user).
--- It reads tokens, users and grants, and writes only last_authenticated.
+-- It reads tokens, users and grants, and writes nothing directly: last use
+-- and expired-token refusals go through two SECURITY DEFINER functions that
+-- write at most once per interval per token and only the columns (and audit
+-- records) they are for.  Run it again after every `bbtoken db upgrade`:
 --   psql -v ON_ERROR_STOP=1 -v role=bbtoken_httpd -f sql/grants.sql
 GRANT USAGE ON SCHEMA public TO :"role";
 GRANT SELECT ON bbtoken_users, bbtoken_project_grants, bbtoken_repo_grants,
                 bbtoken_tokens, bbtoken_schema TO :"role";
-GRANT UPDATE (last_authenticated) ON bbtoken_tokens TO :"role";
+-- The previous release let httpd update last_authenticated itself.
+REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON bbtoken_tokens FROM :"role";
 GRANT EXECUTE ON FUNCTION bbtoken_owner_level(bigint, text, text),
-                          bbtoken_perm_level(text) TO :"role";
+                          bbtoken_perm_level(text),
+                          bbtoken_touch(text, text, integer),
+                          bbtoken_note_expired(text, text, integer)
+                          TO :"role";

@@ -468,9 +468,9 @@ subtest 'the httpd role has least privilege' => sub {
     my ($rc, $out, $err) = $env->psql_try('SELECT count(*) FROM bbtoken_tokens', %o);
     is($rc, 0, 'bbtoken_httpd reads tokens') or diag $err;
     my $id = $tokens{monthly}[1];
-    ($rc, $out, $err) = $env->psql_try("UPDATE bbtoken_tokens SET last_authenticated = now() WHERE id = '$id'", %o);
-    is($rc, 0, 'bbtoken_httpd updates last_authenticated') or diag $err;
-    for my $sql ("UPDATE bbtoken_tokens SET repo_perm = 'REPO_ADMIN' WHERE id = '$id'",
+    ($rc, $out, $err) = $env->psql_try("SELECT bbtoken_touch('$id', '192.0.2.1', 60)", %o);
+    is($rc, 0, 'bbtoken_httpd records last use through bbtoken_touch()') or diag $err;
+    for my $sql ("UPDATE bbtoken_tokens SET last_authenticated = now() WHERE id = '$id'","UPDATE bbtoken_tokens SET repo_perm = 'REPO_ADMIN' WHERE id = '$id'",
                  "UPDATE bbtoken_tokens SET revoked_at = NULL",
                  "DELETE FROM bbtoken_tokens",
                  "INSERT INTO bbtoken_users (name) VALUES ('mallory')",

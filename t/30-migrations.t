@@ -1,0 +1,184 @@
+# Schema upgrades (issue 3).  A database made by the previous release
+# (sql/migrations/0001_initial.sql is that release's sql/schema.sql, kept as
+# it was) with users, grants and tokens made the way that release made them
+# (rows inserted by SQL, tokens hashed here as its CLI hashed them), is
+# upgraded in place by `bbtoken db upgrade`: no data lost, the old tokens
+# still authenticate through httpd.  Also: db status, upgrading twice,
+# --init, a failing migration changing nothing, the CLI refusing a database
+# at another version, and sql/schema.sql making exactly the schema that the
+# upgrade makes.
+use strict;
+use warnings;
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use Test::More;
+use Digest::SHA;
+use BBT::Env qw(run_cmd);
+use BBT::Assert;
+
+my $ROOT = $BBT::Env::ROOT;
+my $env = BBT::Env->new(schema_files => ["$ROOT/sql/migrations/0001_initial.sql"], grants => 0)->start;
+$env->make_repo('PROJ', 'repo');
+my $UP = '/scm/PROJ/repo.git/info/refs?service=git-upload-pack';
+
+# The previous release's sql/grants.sql.
+$env->psql(<<'EOS');
+GRANT USAGE ON SCHEMA public TO bbtoken_httpd;
+GRANT SELECT ON bbtoken_users, bbtoken_project_grants, bbtoken_repo_grants,
+                bbtoken_tokens, bbtoken_schema TO bbtoken_httpd;
+GRANT UPDATE (last_authenticated) ON bbtoken_tokens TO bbtoken_httpd;
+GRANT EXECUTE ON FUNCTION bbtoken_owner_level(bigint, text, text),
+                          bbtoken_perm_level(text) TO bbtoken_httpd;
+EOS
+
+sub conninfo { $env->superuser_conninfo($_[0]) }
+sub cli_db { my ($db, @a) = @_; return $env->cli_raw('--db', conninfo($db), @a) }
+sub dump_schema {
+    my ($db) = @_;
+    my ($rc, $out, $err) = run_cmd(cmd => ["$BBT::Env::PGBIN/pg_dump", '-s', '-h', '127.0.0.1', '-p',
+                                           $env->pg_port, '-U', 'postgres', $db],
+                                   tmp => $env->dir . '/run');
+    die "pg_dump $db: $err" if $rc;
+    $out =~ s/^--.*\n//mg;
+    $out =~ s/^\\(?:un)?restrict .*\n//mg;    # pg_dump's random per-dump key
+    return $out;
+}
+my $SNAP = "SELECT id, user_id, name, project_perm, repo_perm, salt, secret_hash, created_at, expires_at, "
+         . "last_authenticated, revoked_at FROM bbtoken_tokens ORDER BY id";
+my $SNAP_OTHER = "SELECT u.id, u.name, u.active, u.is_admin, u.created_at, "
+               . "(SELECT string_agg(project_key || ' ' || permission, ',' ORDER BY 1) FROM bbtoken_project_grants g "
+               . "WHERE g.user_id = u.id), (SELECT string_agg(project_key || '/' || repo_slug || ' ' || permission, "
+               . "',' ORDER BY 1) FROM bbtoken_repo_grants g WHERE g.user_id = u.id) FROM bbtoken_users u ORDER BY id";
+
+# ---- the previous release's data ---------------------------------------
+$env->psql("INSERT INTO bbtoken_users (name, is_admin) VALUES ('alice', false), ('Bob', false), ('root', true)");
+$env->psql("INSERT INTO bbtoken_project_grants SELECT id, 'PROJ', 'PROJECT_WRITE' FROM bbtoken_users WHERE name = 'alice'");
+$env->psql("INSERT INTO bbtoken_repo_grants SELECT id, 'PROJ', 'repo', 'REPO_READ' FROM bbtoken_users WHERE name = 'Bob'");
+my %t;
+$t{laptop} = [$env->token_insert('alice', name => 'laptop', created => "now() - interval '100 days'")];
+$t{ci1} = [$env->token_insert('alice', name => 'ci', created => "now() - interval '50 days'",
+                              expires => "now() + interval '300 days'", project => 'PROJECT_READ',
+                              repo => 'REPO_READ')];
+$t{ci2} = [$env->token_insert('alice', name => 'ci', created => "now() - interval '10 days'")];
+$t{revoked} = [$env->token_insert('alice', name => 'ci', revoked => "now() - interval '1 day'")];
+$t{expired} = [$env->token_insert('alice', name => 'expired', created => "now() - interval '40 days'",
+                                  expires => "now() - interval '10 days'")];
+$t{bob} = [$env->token_insert('Bob', name => 'bob', project => 'PROJECT_READ', repo => 'REPO_READ')];
+$env->psql("UPDATE bbtoken_tokens SET last_authenticated = now() - interval '5 days' WHERE id = '$t{laptop}[1]'");
+# 105 live tokens for root: over the new default limit of 100, and kept.
+$env->token_insert('root', name => "bulk $_") for 1 .. 105;
+
+subtest 'a released migration never changes' => sub {
+    # Databases in the field were made by these exact bytes; a change to a
+    # released migration must be a new migration instead.
+    my %released = ('0001_initial.sql' => '48b29e934301464bb9c8fc4bdd96382fb9be4ee6b401e846803734c267893156');
+    for my $f (sort keys %released) {
+        my $sha = Digest::SHA->new(256)->addfile("$ROOT/sql/migrations/$f")->hexdigest;
+        is($sha, $released{$f}, "$f is the released file (the first release's sql/schema.sql)");
+    }
+};
+
+subtest 'before the upgrade' => sub {
+    my ($rc, $out, $err) = $env->cli('db', 'status');
+    is($rc, 0, 'db status works on the old schema') or diag $err;
+    like($out, qr/^schema version: 1$/m, 'version 1');
+    like($out, qr/^latest known: 2$/m, 'latest 2');
+    like($out, qr/^pending: 0002_lifecycle$/m, 'the lifecycle migration is pending');
+    ($rc, $out, $err) = $env->cli('list', 'alice');
+    ok($rc == 1 && $err =~ /version 1.*bbtoken db upgrade/, 'other commands refuse: run bbtoken db upgrade')
+        or diag "exit $rc: $err";
+    my $res = $env->get($UP, { Authorization => "Bearer $t{laptop}[0]" });
+    is_503($res, 'the new module on the old schema fails closed: 503, not 401, not access');
+};
+
+my $before = $env->psql($SNAP, sep => '|');
+my $before_other = $env->psql($SNAP_OTHER, sep => '|');
+
+subtest 'db upgrade' => sub {
+    my ($rc, $out, $err) = $env->cli('db', 'upgrade');
+    is($rc, 0, 'exit 0') or diag $err;
+    is($out, "applied 0002_lifecycle\nschema version: 2\n", 'says what it applied');
+    is($env->psql('SELECT version FROM bbtoken_schema'), 2, 'bbtoken_schema says 2');
+    ($rc, $out, $err) = $env->cli('db', 'upgrade');
+    ok($rc == 0 && $out =~ /already up to date/, 'again: nothing to do') or diag "$out$err";
+    ($rc, $out) = $env->cli('db', 'status');
+    like($out, qr/status: up to date/, 'db status: up to date');
+    $env->grants_apply;    # as the README says: grants again after an upgrade
+};
+
+subtest 'no data lost' => sub {
+    is($env->psql($SNAP_OTHER, sep => '|'), $before_other, 'users and grants unchanged');
+    my $after = $env->psql($SNAP, sep => '|');
+    my $renamed = $t{ci2}[1];
+    (my $expect = $before) =~ s/^(\Q$renamed\E\|\d+\|)ci\|/$1ci #$renamed|/m;
+    isnt($expect, $before, 'control: the duplicate name is in the old data');
+    is($after, $expect, 'every token row unchanged, but the newer duplicate "ci" renamed "ci #ID"');
+    is($env->token_row($t{ci1}[1])->{name}, 'ci', 'the oldest "ci" keeps its name');
+    is($env->token_row($t{revoked}[1])->{name}, 'ci', 'a revoked "ci" keeps its name too');
+    is($env->psql("SELECT event || ' ' || source || ' ' || detail FROM bbtoken_audit WHERE token_id = '$renamed'"),
+       "renamed upgrade 'ci' -> 'ci #$renamed'", 'the rename is in the audit trail, by the upgrade');
+    is($env->psql("SELECT count(*) FROM bbtoken_audit"), 1, 'and nothing else is');
+    my $ids = () = $env->cli_ok('list', 'alice') =~ /^\d{12}\b/mg;
+    is($ids, 4, 'list alice: the four tokens that are not revoked');
+};
+
+subtest 'old tokens still authenticate through httpd' => sub {
+    is_ok_res($env->get($UP, { Authorization => "Bearer $t{laptop}[0]" }), 'laptop (Bearer)');
+    is_ok_res($env->get($UP, { Authorization => $env->basic('alice', $t{ci1}[0]) }), 'first ci (Basic)');
+    is_ok_res($env->get($UP, { Authorization => "Bearer $t{ci2}[0]" }), 'renamed ci');
+    is_ok_res($env->get($UP, { Authorization => $env->basic('bob', $t{bob}[0]) }), "Bob's token");
+    is_401($env->get($UP, { Authorization => "Bearer $t{revoked}[0]" }), 1, 'the revoked one stays revoked');
+    is_401($env->get($UP, { Authorization => "Bearer $t{expired}[0]" }), 1, 'the expired one stays expired');
+    my $w = $env->workdir('clone');
+    my ($rc, $out, $err) = $env->git('clone', '-q', $env->clone_url('alice', $t{laptop}[0], 'PROJ', 'repo'), $w);
+    is($rc, 0, 'git clone with the old token') or diag $err;
+    isnt($env->token_row($t{laptop}[1])->{last_authenticated}, '', 'last use recorded through bbtoken_touch');
+    my ($r2, $o2, $e2) = $env->cli('create', 'root', '--name', 'one more');
+    ok($r2 == 1 && $e2 =~ /live tokens/, 'root holds 105 tokens: kept, but no 106th') or diag $e2;
+};
+
+subtest 'sql/schema.sql makes the same schema as 0001 + db upgrade, and so does --init' => sub {
+    $env->psql('CREATE DATABASE fresh', db => 'postgres');
+    $env->psql(undef, db => 'fresh', file => "$ROOT/sql/schema.sql");
+    $env->psql(undef, db => 'fresh', file => "$ROOT/sql/grants.sql", vars => ['role=bbtoken_httpd']);
+    my ($a, $b) = (dump_schema('bbtoken'), dump_schema('fresh'));
+    ok(length $a > 1000, 'the dump is not empty');
+    ok($a eq $b, 'pg_dump --schema-only: identical') or do {
+        my @a = split /\n/, $a; my @b = split /\n/, $b;
+        for my $i (0 .. $#a) { if (($a[$i] // '') ne ($b[$i] // '')) { diag "line $i:\n< $a[$i]\n> " . ($b[$i] // ''); last } }
+    };
+    $env->psql('CREATE DATABASE empty', db => 'postgres');
+    my ($rc, $out, $err) = cli_db('empty', 'db', 'upgrade');
+    ok($rc == 1 && $err =~ /no mod_bbtoken schema.*--init/, 'db upgrade on an empty database: refused') or diag $err;
+    ($rc, $out, $err) = cli_db('empty', 'db', 'status');
+    ok($rc == 1 && $err =~ /no mod_bbtoken schema/, 'db status on an empty database: exit 1') or diag $err;
+    ($rc, $out, $err) = cli_db('empty', 'list', 'alice');
+    ok($rc == 1 && $err =~ /no mod_bbtoken schema/, 'other commands: exit 1, say why') or diag $err;
+    ($rc, $out, $err) = cli_db('empty', 'db', 'upgrade', '--init');
+    is($rc, 0, 'db upgrade --init') or diag $err;
+    like($out, qr/applied 0001_initial\napplied 0002_lifecycle\n/, 'applies every migration');
+    $env->psql(undef, db => 'empty', file => "$ROOT/sql/grants.sql", vars => ['role=bbtoken_httpd']);
+    ok(dump_schema('empty') eq $b, '--init makes the same schema as sql/schema.sql');
+    ($rc, $out, $err) = cli_db('empty', 'db', 'upgrade', '--init');
+    ok($rc == 1 && $err =~ /already/, '--init on a database with a schema: refused') or diag $err;
+};
+
+subtest 'a failing migration changes nothing; a newer database is refused' => sub {
+    $env->psql('CREATE DATABASE broken', db => 'postgres');
+    $env->psql(undef, db => 'broken', file => "$ROOT/sql/migrations/0001_initial.sql");
+    # Something in the way of migration 2, half way through it.
+    $env->psql('CREATE TABLE bbtoken_policy (x integer)', db => 'broken');
+    my ($rc, $out, $err) = cli_db('broken', 'db', 'upgrade');
+    ok($rc == 1 && $err =~ /\Abbtoken: applying migration 0002_lifecycle: [^\n]*bbtoken_policy[^\n]*\n\z/,
+       'db upgrade fails with one line naming the migration') or diag "exit $rc: $err";
+    is($env->psql('SELECT version FROM bbtoken_schema', db => 'broken'), 1, 'still version 1');
+    is($env->psql("SELECT to_regclass('bbtoken_audit') IS NULL", db => 'broken'), 't',
+       'nothing of migration 2 is left (it ran in one transaction)');
+    $env->psql('UPDATE bbtoken_schema SET version = 3', db => 'broken');
+    ($rc, $out, $err) = cli_db('broken', 'user', 'add', 'x');
+    ok($rc == 1 && $err =~ /version 3, newer/, 'a newer schema: refused') or diag $err;
+    ($rc, $out, $err) = cli_db('broken', 'db', 'upgrade');
+    ok($rc == 1 && $err =~ /newer/, 'db upgrade will not touch a newer schema') or diag $err;
+};
+
+done_testing;

@@ -1,0 +1,198 @@
+# Last use (issue 3): lastAuthenticated and the last client addresses, written
+# at most once per BBTokenLastUseInterval per token.  The number of writes is
+# counted by PostgreSQL itself (pg_stat_user_tables.n_tup_upd, flushed when
+# httpd's connections end), not taken from the module's word.  The client
+# address is r->useragent_ip (here set through mod_remoteip).  An expired
+# token's refusal is audited, at most once per interval per token.
+use strict;
+use warnings;
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use Test::More;
+use JSON::PP;
+use HTTP::Tiny;
+use POSIX ();
+use Time::HiRes qw(sleep time);
+use BBT::Env qw(run_cmd mistype_token);
+use BBT::Assert;
+
+my $REMOTEIP = "RemoteIPHeader X-Forwarded-For\nRemoteIPInternalProxy 127.0.0.1\n";
+my $env = BBT::Env->new(modules => ['remoteip'], extra_conf => $REMOTEIP)->start;
+$env->make_repo('PROJ', 'repo');
+$env->user_add('alice');
+$env->grant('alice', 'PROJECT_WRITE', 'PROJ');
+my $UP = '/scm/PROJ/repo.git/info/refs?service=git-upload-pack';
+
+# PostgreSQL's count of row updates/inserts on a table, once every backend
+# has reported: httpd is stopped first (its backends flush their statistics
+# as they exit), then the count is read until it stays put.
+sub pg_count {
+    my ($col, $table) = @_;
+    my $sql = "SELECT $col FROM pg_stat_user_tables WHERE relname = '$table'";
+    my ($last, $same) = (-1, 0);
+    my $deadline = time + 20;
+    sleep 0.1 while time < $deadline
+        && $env->psql("SELECT count(*) FROM pg_stat_activity WHERE usename = 'bbtoken_httpd'") > 0;
+    while (time < $deadline) {
+        my $v = $env->psql($sql);
+        $same = $v == $last ? $same + 1 : 0;
+        return $v if $same >= 3;
+        $last = $v;
+        sleep 0.3;
+    }
+    return $last;
+}
+sub stopped_count {
+    my ($col, $table) = @_;
+    $env->httpd_stop;
+    my $v = pg_count($col, $table);
+    return $v;
+}
+sub bearer { { Authorization => "Bearer $_[0]", %{ $_[1] || {} } } }
+sub list_json {
+    my ($user) = @_;
+    return JSON::PP->new->decode(scalar $env->cli_ok('list', $user, '--json'));
+}
+
+subtest 'default interval: 30 requests, one write; refusals write nothing' => sub {
+    my ($tok, $id) = $env->token_create('alice', name => 'busy');
+    my ($tok2, $id2) = $env->token_create('alice', name => 'other');
+    my ($tok3, $id3) = $env->token_create('alice', name => 'refused');
+    my $before = stopped_count('n_tup_upd', 'bbtoken_tokens');
+    $env->httpd_start;
+    my $ok = 0;
+    for my $i (1 .. 30) {
+        $ok++ if $env->get($UP, bearer($i % 2 ? $tok : $tok2))->{status} == 200;
+    }
+    is($ok, 30, '30 authenticated requests, two tokens');
+    is_401($env->get($UP, bearer(mistype_token($tok3))), 1, 'wrong secret') for 1 .. 3;
+    is_401($env->get($UP, { Authorization => $env->basic('bob', $tok3) }), 1, 'wrong user') for 1 .. 3;
+    my $after = stopped_count('n_tup_upd', 'bbtoken_tokens');
+    is($after - $before, 2, 'PostgreSQL counted exactly one row update per token, none for the refusals');
+    $env->httpd_start;
+    isnt($env->token_row($id)->{last_authenticated}, '', 'last_authenticated is set');
+    is($env->token_row($id3)->{last_authenticated}, '', 'not for the refused token');
+    my ($e) = grep { $_->{id} eq $id } @{ list_json('alice') };
+    ok($e && abs($e->{lastAuthenticated} - time * 1000) < 120_000, 'list --json: lastAuthenticated now-ish');
+    is_deeply($e && $e->{lastAddresses}, ['127.0.0.1'], 'list --json: lastAddresses');
+    my ($line) = grep {/^\Q$id\E\b/} split /\n/, $env->cli_ok('list', 'alice');
+    like($line, qr/\b127\.0\.0\.1\s*$/, 'list: the address in the FROM column') or diag $line;
+    like($env->cli_ok('list', 'alice'), qr/^ID .* LAST USED\s+FROM\s*$/m, 'list: header has LAST USED and FROM');
+};
+
+subtest 'a concurrent burst: still one write' => sub {
+    my ($tok, $id) = $env->token_create('alice', name => 'burst');
+    my $before = stopped_count('n_tup_upd', 'bbtoken_tokens');
+    $env->httpd_start;
+    my @pids;
+    for my $i (1 .. 12) {
+        my $pid = fork;
+        die "fork: $!" unless defined $pid;
+        if (!$pid) {
+            my $ok = 0;
+            for (1 .. 3) {
+                $ok++ if HTTP::Tiny->new(timeout => 20)->get($env->url($UP), { headers => bearer($tok) })
+                    ->{status} == 200;
+            }
+            POSIX::_exit($ok == 3 ? 0 : 1);
+        }
+        push @pids, $pid;
+    }
+    my $failed = grep { waitpid($_, 0); $? != 0 } @pids;
+    is($failed, 0, '12 clients x 3 requests at once, all 200');
+    is(stopped_count('n_tup_upd', 'bbtoken_tokens') - $before, 1,
+       'PostgreSQL counted one row update (concurrent writers re-check under the row lock)');
+    $env->httpd_start;
+};
+
+subtest 'BBTokenLastUseInterval 1: about one write per second' => sub {
+    my ($tok, $id) = $env->token_create('alice', name => 'timed');
+    $env->httpd_stop;
+    $env->{extra_conf} = "$REMOTEIP\nBBTokenLastUseInterval 1\n";
+    my $before = pg_count('n_tup_upd', 'bbtoken_tokens');
+    $env->httpd_start;
+    my $t0 = time;
+    my $n = 0;
+    while (time - $t0 < 3.5) {
+        $n++ if $env->get($UP, bearer($tok))->{status} == 200;
+        sleep 0.05;
+    }
+    my $elapsed = time - $t0;
+    my $writes = stopped_count('n_tup_upd', 'bbtoken_tokens') - $before;
+    note "$n requests in ${elapsed}s, $writes writes";
+    ok($n >= 20, "$n requests succeeded");
+    ok($writes >= 3 && $writes <= int($elapsed) + 1, "$writes writes for $n requests in ${elapsed}s at one per s");
+};
+
+subtest 'the last five client addresses, most recent first' => sub {
+    $env->{extra_conf} = "$REMOTEIP\nBBTokenLastUseInterval 0\n";
+    $env->httpd_start;
+    my ($tok, $id) = $env->token_create('alice', name => 'roaming');
+    for my $a (qw(192.0.2.1 192.0.2.2 2001:db8::7 192.0.2.3 192.0.2.4 192.0.2.5 192.0.2.6 192.0.2.3)) {
+        is_ok_res($env->get($UP, bearer($tok, { 'X-Forwarded-For' => $a })), "request from $a");
+        sleep 0.05;
+    }
+    my ($e) = grep { $_->{id} eq $id } @{ list_json('alice') };
+    is_deeply($e->{lastAddresses}, [qw(192.0.2.3 192.0.2.6 192.0.2.5 192.0.2.4 2001:db8::7)],
+              'five distinct addresses, the latest first, a repeated one moved to the front')
+        or diag explain $e;
+    my ($line) = grep {/^\Q$id\E\b/} split /\n/, $env->cli_ok('list', 'alice');
+    like($line, qr{192\.0\.2\.3,192\.0\.2\.6,192\.0\.2\.5,192\.0\.2\.4,2001:db8::7\s*$}, 'list shows them')
+        or diag $line;
+};
+
+subtest 'an expired token: refused, audited at most once per interval' => sub {
+    $env->httpd_restart(extra_conf => "$REMOTEIP\nBBTokenLastUseInterval 60\n");
+    my ($tok, $id) = $env->token_create('alice', name => 'stale', expiry_days => 1);
+    $env->expire_token($id);
+    my $audit = sub { $env->psql("SELECT count(*) FROM bbtoken_audit WHERE token_id = '$id' "
+                                 . "AND event = 'expired_refused'") };
+    $env->httpd_stop;
+    my $ins0 = pg_count('n_tup_ins', 'bbtoken_audit');
+    $env->httpd_start;
+    is_401($env->get($UP, bearer(mistype_token($tok))), 1, 'expired token with a wrong secret');
+    is($audit->(), 0, 'a wrong secret is not audited as the owner');
+    for my $i (1 .. 25) {
+        my $res = $env->get($UP, bearer($tok, { 'X-Forwarded-For' => '198.51.100.9' }));
+        is_401($res, 1, "expired token, request $i") if $i <= 2 || $res->{status} != 401;
+    }
+    my $ins = stopped_count('n_tup_ins', 'bbtoken_audit') - $ins0;
+    is($ins, 1, 'PostgreSQL counted one audit insert for 25 refusals');
+    is($audit->(), 1, 'one expired_refused record');
+    my $r = $env->psql("SELECT actor, source, host(client_addr), user_name, db_role FROM bbtoken_audit "
+                       . "WHERE token_id = '$id' AND event = 'expired_refused'", sep => '|');
+    is($r, 'alice|http|198.51.100.9|alice|bbtoken_httpd',
+       'by the owner, from http and the client address, as httpd\'s role');
+    $env->psql("SET session_replication_role = replica; UPDATE bbtoken_tokens SET expired_refused_at = "
+               . "now() - interval '61 seconds' WHERE id = '$id'");
+    $env->httpd_start;
+    is_401($env->get($UP, bearer($tok)), 1, 'a refusal after the interval');
+    my $deadline = time + 5;
+    sleep 0.1 while time < $deadline && $audit->() < 2;
+    is($audit->(), 2, 'is audited again');
+};
+
+subtest 'BBTokenLastUseInterval: syntax and context' => sub {
+    my $try = sub {
+        my ($extra) = @_;
+        local $env->{extra_conf} = $extra;
+        my $f = $env->dir . '/check.conf';
+        BBT::Env::spew($f, $env->_conf_text);
+        my ($rc, $out, $err) = run_cmd(cmd => [$BBT::Env::APACHE, '-t', '-f', $f], tmp => $env->dir . '/run');
+        return ($rc, "$out$err");
+    };
+    for my $ok ('0', '60', '86400') {
+        my ($rc, $msg) = $try->("BBTokenLastUseInterval $ok\n");
+        is($rc, 0, "BBTokenLastUseInterval $ok: accepted") or diag $msg;
+    }
+    for my $bad ('-1', '86401', '60s', 'abc', '1.5', '') {
+        my ($rc, $msg) = $try->("BBTokenLastUseInterval $bad\n");
+        ok($rc != 0 && $msg =~ /BBTokenLastUseInterval/, "BBTokenLastUseInterval '$bad': refused") or diag $msg;
+    }
+    my ($rc, $msg) = $try->("<Location /x>\nBBTokenLastUseInterval 5\n</Location>\n");
+    ok($rc != 0 && $msg =~ /not allowed/, 'not allowed in <Location>') or diag $msg;
+    ($rc, $msg) = $try->("<VirtualHost 127.0.0.1:1>\nBBTokenLastUseInterval 5\n</VirtualHost>\n");
+    is($rc, 0, 'allowed in <VirtualHost>') or diag $msg;
+};
+
+done_testing;

@@ -1,0 +1,203 @@
+# The audit trail (issue 3): a record for each lifecycle event, saying who
+# (OS user and database role for the CLI, the role alone for plain SQL),
+# when, from where (cli/sql and the client address) and which token; never a
+# token, salt or hash; append-only; kept when tokens are purged; `bbtoken
+# audit` with its filters and --json; httpd's role can neither read nor
+# write it except through its two functions.  (The expired-and-refused
+# record made over HTTP is tested in t/32-last-use.t.)
+use strict;
+use warnings;
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use Test::More;
+use JSON::PP;
+use BBT::Env qw(parse_token);
+use BBT::Assert;
+
+my $env = BBT::Env->new(httpd => 0)->start;
+my $ME = (getpwuid($<))[0];
+
+sub audit_rows {
+    my ($where) = @_;
+    my $out = $env->psql("SELECT event, coalesce(token_id, '-'), coalesce(user_name, '-'), actor, db_role, source, "
+                         . "coalesce(host(client_addr), '-'), coalesce(detail, ''), "
+                         . "abs(extract(epoch FROM at - now())) < 120 FROM bbtoken_audit "
+                         . ($where ? "WHERE $where " : '') . "ORDER BY id", sep => '|');
+    return [map { [split /\|/, $_, -1] } grep {length} split /\n/, $out];
+}
+sub last_event {
+    my $r = audit_rows();
+    return $r->[-1];
+}
+sub audit_json { JSON::PP->new->decode(scalar $env->cli_ok('audit', @_, '--json')) }
+
+my @CLI = ($ME, 'postgres', 'cli', '127.0.0.1');
+
+subtest 'each CLI event is recorded: who, when, from where, which token' => sub {
+    my @cases;
+    my $check = sub {
+        my ($name, $event, $token, $user, $detail) = @_;
+        my $e = last_event() || [];
+        my $ok = is_deeply($e, [$event, $token // '-', $user // '-', @CLI, $detail, 't'], $name);
+        diag explain audit_rows() unless $ok;
+    };
+    $env->user_add('alice');
+    $check->('user add', 'user_added', undef, 'alice', '');
+    $env->user_add('root', '--admin');
+    $check->('user add --admin', 'user_added', undef, 'root', 'global admin');
+    $env->grant('alice', 'PROJECT_READ', 'proj');
+    $check->('grant', 'granted', undef, 'alice', 'PROJECT_READ on PROJ');
+    $env->grant('alice', 'PROJECT_WRITE', 'PROJ');
+    $check->('grant changed', 'granted', undef, 'alice', 'PROJECT_READ -> PROJECT_WRITE on PROJ');
+    my $n = scalar @{ audit_rows() };
+    $env->grant('alice', 'PROJECT_WRITE', 'PROJ');
+    is(scalar @{ audit_rows() }, $n, 'granting the same again records nothing');
+    $env->grant('alice', 'REPO_ADMIN', 'PROJ/repo');
+    $env->cli_ok('ungrant', 'alice', 'PROJ/repo');
+    $check->('ungrant', 'ungranted', undef, 'alice', 'REPO_ADMIN on PROJ/repo');
+    my ($tok, $id) = $env->token_create('alice', name => 'laptop', perms => ['REPO_WRITE'], expiry_days => 30);
+    my $exp = $env->psql("SELECT to_char(expires_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') "
+                         . "FROM bbtoken_tokens WHERE id = '$id'");
+    $check->('create', 'created', $id, 'alice', "name 'laptop', PROJECT_READ,REPO_WRITE, expires $exp");
+    $env->cli_ok('update', $id, '--name', 'desk');
+    $check->('rename', 'renamed', $id, 'alice', "'laptop' -> 'desk'");
+    $env->cli_ok('update', $id, '--perm', 'REPO_READ');
+    $check->('permissions', 'permissions_changed', $id, 'alice', 'PROJECT_READ,REPO_WRITE -> PROJECT_READ,REPO_READ');
+    $n = scalar @{ audit_rows() };
+    $env->cli_ok('update', $id, '--name', 'both', '--perm', 'PROJECT_WRITE');
+    my $r = audit_rows();
+    is(scalar @$r, $n + 2, 'rename and permission change at once: two records');
+    is("$r->[-2][0] $r->[-1][0]", 'renamed permissions_changed', '... renamed, permissions_changed');
+    $env->cli_ok('revoke', $id);
+    $check->('revoke', 'revoked', $id, 'alice', "name 'both'");
+    my (undef, $id2) = $env->token_create('alice', name => 'two');
+    my (undef, $id3) = $env->token_create('alice', name => 'three');
+    $env->cli_ok('revoke', '--user', 'alice');
+    $r = audit_rows("event = 'revoked'");
+    is_deeply([sort map { $_->[1] } @$r[-2, -1]], [sort $id2, $id3], 'revoke --user: one record per token');
+    $env->cli_ok('user', 'disable', 'alice');
+    $check->('user disable', 'user_disabled', undef, 'alice', '');
+    $n = scalar @{ audit_rows() };
+    $env->cli_ok('user', 'disable', 'alice');
+    is(scalar @{ audit_rows() }, $n, 'disabling a disabled user records nothing');
+    $env->cli_ok('user', 'enable', 'alice');
+    $check->('user enable', 'user_enabled', undef, 'alice', '');
+    $env->cli_ok('policy', '--max-tokens', '50');
+    $check->('policy', 'policy_changed', undef, undef, 'expiry optional, maximum expiry none, at most 50 live tokens per user');
+    $env->cli_ok('purge', '--expired-before', '2099-12-31');
+    $r = audit_rows("event = 'deleted'");
+    is(scalar @$r, 3, 'purge: a deleted record per purged token');
+    like($r->[0][7], qr/^name '[a-z]+', revoked \d{4}-/, '... saying it was revoked');
+    is(join(',', map { $_->[0] } @{ audit_rows("token_id = '$id'") }),
+       'created,renamed,permissions_changed,renamed,permissions_changed,revoked,deleted',
+       'the purged token keeps its whole history');
+    is($env->psql("SELECT count(*) FROM bbtoken_tokens WHERE id = '$id'"), 0, 'though its row is gone');
+};
+
+subtest 'plain SQL is audited too, as the database role' => sub {
+    $env->psql("UPDATE bbtoken_users SET active = false WHERE name = 'root'");
+    is_deeply(last_event(), ['user_disabled', '-', 'root', 'postgres', 'postgres', 'sql', '127.0.0.1', '', 't'],
+              'user disabled by SQL: actor and role postgres, source sql');
+    $env->psql("SET bbtoken.source = 'http'; SET bbtoken.actor = 'api-user'; SET bbtoken.client_addr = '203.0.113.5'; "
+               . "UPDATE bbtoken_users SET active = true WHERE name = 'root'");
+    is_deeply(last_event(), ['user_enabled', '-', 'root', 'api-user', 'postgres', 'http', '203.0.113.5', '', 't'],
+              'a client (a future REST API) names the actor, the source and the address; the role is recorded');
+    $env->psql("SET bbtoken.source = 'forged'; UPDATE bbtoken_users SET is_admin = false WHERE name = 'root'");
+    is(last_event()->[5], 'sql', 'an unknown source counts as sql');
+    is(last_event()->[0], 'user_admin_changed', 'admin flag change recorded');
+    $env->psql("DELETE FROM bbtoken_users WHERE name = 'root'");
+    is(last_event()->[0], 'user_deleted', 'user deletion recorded');
+};
+
+subtest 'no token, salt or hash in any audit record' => sub {
+    my @toks;
+    for my $i (1 .. 3) {
+        my ($t, $id) = $env->token_create('alice', name => "secret $i");
+        push @toks, $t;
+        $env->cli_ok('update', $id, '--name', "renamed $i");
+        $env->cli_ok('revoke', $id) if $i == 2;
+    }
+    my $audit = $env->psql("SELECT string_agg(row_to_json(a)::text, E'\\n') FROM bbtoken_audit a");
+    my $secrets = $env->psql("SELECT string_agg(salt || ' ' || secret_hash, ' ') FROM bbtoken_tokens");
+    my $leak = 0;
+    for my $s (split / /, $secrets) {
+        $leak++ if index($audit, $s) >= 0;
+    }
+    for my $t (@toks) {
+        my $p = parse_token($t);
+        $leak++ if index($audit, $p->{b64}) >= 0 || index($audit, substr($p->{b64}, 16)) >= 0;
+    }
+    ok(length $secrets > 100, 'control: there are salts and hashes to look for');
+    is($leak, 0, 'none of them, nor any token, is in the audit table');
+    unlike($audit, qr/[0-9a-f]{32}/, 'nothing in it even looks like a salt or a hash');
+};
+
+subtest "the README's PostgreSQL log advice keeps salts and hashes out of the log" => sub {
+    $env->psql("ALTER SYSTEM SET log_statement = 'all'");
+    $env->psql('SELECT pg_reload_conf()');
+    sleep 1;
+    my $hashes = sub { $env->psql("SELECT string_agg(salt || ' ' || secret_hash, ' ') FROM bbtoken_tokens "
+                                  . "WHERE name LIKE 'logged%'") };
+    my $found = sub {
+        my $log = $env->pg_log_text;
+        return scalar grep { index($log, $_) >= 0 } split / /, $hashes->();
+    };
+    $env->token_create('alice', name => 'logged 1');
+    ok($found->() > 0, 'control: without it, statement logging shows the INSERT\'s salt and hash');
+    $env->psql("ALTER DATABASE bbtoken SET log_parameter_max_length = 0");
+    $env->psql("ALTER DATABASE bbtoken SET log_parameter_max_length_on_error = 0");
+    $env->cli_ok('revoke', '--user', 'alice');
+    $env->psql("SET session_replication_role = replica; DELETE FROM bbtoken_tokens WHERE name = 'logged 1'");
+    $env->token_create('alice', name => "logged $_") for 2 .. 4;
+    is($found->(), 0, 'with log_parameter_max_length = 0: none of them');
+    $env->psql("ALTER SYSTEM RESET log_statement");
+    $env->psql('SELECT pg_reload_conf()');
+};
+
+subtest 'append-only; httpd role has no access but through its functions' => sub {
+    my ($rc, $out, $err) = $env->psql_try("UPDATE bbtoken_audit SET actor = 'someone else'");
+    ok($rc != 0 && $err =~ /append-only/, 'rewriting a record is refused, even for a superuser') or diag $err;
+    my %h = (user => 'bbtoken_httpd');
+    for my $sql ("SELECT count(*) FROM bbtoken_audit", "INSERT INTO bbtoken_audit (event, actor, db_role, source) "
+                 . "VALUES ('revoked', 'x', 'x', 'cli')", "DELETE FROM bbtoken_audit",
+                 "SELECT bbtoken_audit_write('revoked', NULL, 'alice', 'forged')",
+                 "SELECT * FROM bbtoken_policy", "UPDATE bbtoken_policy SET max_tokens_per_user = 1") {
+        ($rc, $out, $err) = $env->psql_try($sql, %h);
+        ok($rc != 0 && $err =~ /permission denied/, "bbtoken_httpd may not: $sql") or diag "exit $rc: $err";
+    }
+    ($rc, $out, $err) = $env->psql_try("SELECT bbtoken_note_expired('000000000000', '192.0.2.1', 60)", %h);
+    ok($rc == 0 && $out =~ /^f/, 'bbtoken_httpd may call bbtoken_note_expired (which writes nothing for a non-token)')
+        or diag "$out $err";
+};
+
+subtest 'bbtoken audit: filters, --json, errors' => sub {
+    my ($rc, $out, $err) = $env->cli('audit');
+    is($rc, 0, 'audit') or diag $err;
+    like($out, qr/\ATIME\s+EVENT\s+TOKEN\s+USER\s+BY\s+FROM\s+DETAIL\n/, 'a header');
+    like($out, qr/^\S+Z\s+user_added\s+-\s+alice\s+\Q$ME\E \(db postgres\)\s+cli 127\.0\.0\.1\s*$/m,
+         'a row: time, event, no token, user, OS user and role, source and address');
+    my $all = audit_json();
+    ok(@$all > 20, scalar(@$all) . ' records in --json');
+    my ($c) = grep { $_->{event} eq 'created' } @$all;
+    is_deeply([sort keys %$c], [sort qw(id time event tokenId user actor dbRole source clientAddress detail)],
+              'JSON fields of a token record');
+    ok($c->{tokenId} =~ /^\d{12}$/ && $c->{time} =~ /^\d{13}$/, 'tokenId 12 digits, time epoch ms');
+    my ($u) = grep { $_->{event} eq 'user_added' } @$all;
+    ok(!exists $u->{tokenId} && !exists $u->{detail}, 'absent fields are left out');
+    my $a = audit_json('ALICE');
+    ok(@$a && !(grep { lc($_->{user} // '') ne 'alice' } @$a), 'NAME filter, regardless of case');
+    my $t = audit_json('--token', $c->{tokenId});
+    ok(@$t && !(grep { $_->{tokenId} ne $c->{tokenId} } @$t), '--token filter');
+    is(scalar @{ audit_json('--since', '2099-01-01') }, 0, '--since a future date: nothing');
+    is(scalar @{ audit_json('--since', '1h') }, scalar @$all, '--since 1h: everything (all made just now)');
+    is(scalar @{ audit_json('--since', '2000-01-01T00:00:00Z') }, scalar @$all, '--since an ISO time');
+    is_deeply(audit_json('nobody'), [], 'a user without records: empty');
+    for my $bad (['--since', 'yesterday'], ['--since', '2026-1-1'], ['--token', '123'], ['bad name!']) {
+        ($rc, $out, $err) = $env->cli('audit', @$bad);
+        ok($rc == 1 && $err =~ /\Abbtoken: [^\n]+\n\z/ && $out eq '', "audit @$bad: exit 1") or diag "$rc $err";
+    }
+    ($rc, $out, $err) = $env->cli('audit', 'a', 'b');
+    is($rc, 2, 'two names: usage');
+};
+
+done_testing;
