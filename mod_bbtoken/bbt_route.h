@@ -2,10 +2,10 @@
  * Route matcher: from a request's method, decoded path and query string to
  * the one permission it needs on one project or repository.
  *
- * The git route set follows Bitbucket's layout,
- *   PREFIX/{KEY}/{slug}.git/...   and   PREFIX/~{user}/{slug}.git/...
- * and knows git's smart and dumb HTTP protocols.  Anything it does not know
- * is BBT_ROUTE_NONE, which the module refuses: a route table is an allow list.
+ * The routes are written in the route language (bbt_rules.h); this header
+ * keeps what every route set shares: the target, and the rules for project
+ * keys and slugs.  No route is BBT_ROUTE_NONE, which the module refuses: a
+ * route table is an allow list.
  */
 #ifndef BBT_ROUTE_H
 #define BBT_ROUTE_H
@@ -29,9 +29,11 @@ typedef struct {
     const char *why;
 } bbt_target_t;
 
-/* Match the git route set.  prefix is the URL prefix without a trailing
- * slash ("/scm"; "" for the root).  path is the decoded, dot-segment-free
- * URI path; args the raw query string or NULL. */
+/* Match the built-in git route set (routes/git.conf).  prefix is the URL
+ * prefix without a trailing slash ("/scm"; "" for the root).  path is the
+ * decoded, dot-segment-free URI path; args the raw query string or NULL.
+ * Not thread-safe (it caches the compiled set): for tests and fuzzing; the
+ * module uses bbt_rules.h. */
 bbt_route_result_t bbt_route_git(const char *prefix, const char *method,
                                  const char *path, const char *args,
                                  bbt_target_t *out);

@@ -1,0 +1,582 @@
+/*
+ * The route language (see bbt_rules.h).  Patterns are PCRE2, compiled once
+ * at configuration time, anchored at both ends, without UTF (a path is
+ * bytes), and matched under a match limit: a pattern that backtracks too
+ * much refuses the request instead of holding a worker.
+ */
+#include "bbt_rules.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <pcre2.h>
+
+#define BBT_RULE_MAX_METHODS 32
+#define BBT_MATCH_LIMIT 100000
+#define BBT_DEPTH_LIMIT 10000
+
+struct bbt_rule {
+    char *methods[BBT_RULE_MAX_METHODS];
+    size_t nmethods; /* 0: any method ("*") */
+    pcre2_code *re;
+    pcre2_code *query;             /* NULL: any query string */
+    int project_group, repo_group; /* -1: none */
+    char fixed_project[BBT_USER_MAX + 2];
+    int deny;
+    int destination;
+    bbt_perm_t need;
+    bbt_perm_t token_need;
+    char *origin;
+};
+
+struct bbt_rules {
+    bbt_rule_t **v;
+    size_t n, cap;
+    pcre2_match_context *mctx;
+};
+
+static const char *const bbt_option_names[] = {
+    "project=", "query=", "token=", "destination"};
+
+bbt_rules_t *bbt_rules_new(void)
+{
+    bbt_rules_t *rs = calloc(1, sizeof(*rs));
+
+    if (!rs)
+        return NULL;
+    rs->mctx = pcre2_match_context_create(NULL);
+    if (!rs->mctx) {
+        free(rs);
+        return NULL;
+    }
+    pcre2_set_match_limit(rs->mctx, BBT_MATCH_LIMIT);
+    pcre2_set_depth_limit(rs->mctx, BBT_DEPTH_LIMIT);
+    return rs;
+}
+
+static void bbt_rule_free(bbt_rule_t *r)
+{
+    size_t i;
+
+    if (!r)
+        return;
+    for (i = 0; i < r->nmethods; i++)
+        free(r->methods[i]);
+    pcre2_code_free(r->re);
+    pcre2_code_free(r->query);
+    free(r->origin);
+    free(r);
+}
+
+void bbt_rules_free(bbt_rules_t *rs)
+{
+    size_t i;
+
+    if (!rs)
+        return;
+    for (i = 0; i < rs->n; i++)
+        bbt_rule_free(rs->v[i]);
+    free(rs->v);
+    pcre2_match_context_free(rs->mctx);
+    free(rs);
+}
+
+size_t bbt_rules_count(const bbt_rules_t *rs)
+{
+    return rs ? rs->n : 0;
+}
+
+const char *bbt_rule_origin(const bbt_rule_t *r)
+{
+    return r ? r->origin : NULL;
+}
+
+/* RFC 9110 token characters: what a method name may hold. */
+static int bbt_tchar(unsigned char c)
+{
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+           (c >= '0' && c <= '9') || (c && strchr("!#$%&'*+.^_`|~-", c));
+}
+
+static int bbt_err(char *err, size_t errlen, const char *origin,
+                   const char *what, const char *detail)
+{
+    if (err && errlen)
+        snprintf(err, errlen, "%s: %s%s%s%s", origin ? origin : "route", what,
+                 detail ? " '" : "", detail ? detail : "", detail ? "'" : "");
+    return -1;
+}
+
+static pcre2_code *bbt_compile(const char *pattern, const char *origin,
+                               const char *what, char *err, size_t errlen)
+{
+    int code = 0;
+    PCRE2_SIZE off = 0;
+    pcre2_code *re;
+    unsigned char msg[160];
+    char buf[320];
+
+    re = pcre2_compile((PCRE2_SPTR)pattern, PCRE2_ZERO_TERMINATED,
+                       PCRE2_ANCHORED | PCRE2_ENDANCHORED |
+                           PCRE2_DOLLAR_ENDONLY | PCRE2_NEVER_UTF |
+                           PCRE2_NEVER_UCP | PCRE2_NEVER_BACKSLASH_C,
+                       &code, &off, NULL);
+    if (!re) {
+        if (pcre2_get_error_message(code, msg, sizeof(msg)) < 0)
+            strcpy((char *)msg, "unknown error");
+        snprintf(buf, sizeof(buf),
+                 "%s does not compile (%s at offset %lu):", what,
+                 (const char *)msg, (unsigned long)off);
+        bbt_err(err, errlen, origin, buf, pattern);
+    }
+    return re;
+}
+
+static int bbt_group(const pcre2_code *re, const char *name)
+{
+    int n = pcre2_substring_number_from_name(re, (PCRE2_SPTR)name);
+
+    return n > 0 ? n : -1;
+}
+
+static int bbt_parse_methods(bbt_rule_t *r, const char *methods,
+                             const char *origin, char *err, size_t errlen)
+{
+    const char *p = methods, *end;
+
+    if (strcmp(methods, "*") == 0)
+        return 0;
+    for (;;) {
+        size_t len, i;
+
+        end = strchr(p, ',');
+        len = end ? (size_t)(end - p) : strlen(p);
+        if (len == 0)
+            return bbt_err(err, errlen, origin, "empty method in", methods);
+        for (i = 0; i < len; i++) {
+            if (!bbt_tchar((unsigned char)p[i]) || p[i] == '*')
+                return bbt_err(err, errlen, origin, "invalid method list",
+                               methods);
+        }
+        if (r->nmethods == BBT_RULE_MAX_METHODS)
+            return bbt_err(err, errlen, origin, "too many methods in", methods);
+        r->methods[r->nmethods] = malloc(len + 1);
+        if (!r->methods[r->nmethods])
+            return bbt_err(err, errlen, origin, "out of memory", NULL);
+        memcpy(r->methods[r->nmethods], p, len);
+        r->methods[r->nmethods][len] = '\0';
+        r->nmethods++;
+        if (!end)
+            return 0;
+        p = end + 1;
+    }
+}
+
+static int bbt_parse_option(bbt_rule_t *r, const char *opt, int *seen,
+                            const char *origin, char *err, size_t errlen)
+{
+    size_t i, n = sizeof(bbt_option_names) / sizeof(bbt_option_names[0]);
+    const char *v;
+
+    for (i = 0; i < n; i++) {
+        size_t len = strlen(bbt_option_names[i]);
+
+        if (strncmp(opt, bbt_option_names[i], len) == 0 &&
+            (bbt_option_names[i][len - 1] == '=' || opt[len] == '\0'))
+            break;
+    }
+    if (i == n)
+        return bbt_err(err, errlen, origin, "unknown route option", opt);
+    if (seen[i])
+        return bbt_err(err, errlen, origin, "route option given twice", opt);
+    seen[i] = 1;
+    v = strchr(opt, '=') ? strchr(opt, '=') + 1 : NULL;
+    switch (i) {
+    case 0:
+        if (bbt_route_canonical_key(v, strlen(v), r->fixed_project) != 0)
+            return bbt_err(err, errlen, origin, "invalid project key", v);
+        return 0;
+    case 1:
+        r->query = bbt_compile(v, origin, "query pattern", err, errlen);
+        return r->query ? 0 : -1;
+    case 2:
+        if (bbt_perm_parse(v, &r->token_need) != 0)
+            return bbt_err(err, errlen, origin, "unknown permission", v);
+        return 0;
+    default:
+        r->destination = 1;
+        return 0;
+    }
+}
+
+int bbt_rules_add(bbt_rules_t *rs, const char *methods, const char *pattern,
+                  const char *perm, const char *const *opts, size_t nopts,
+                  const char *origin, char *err, size_t errlen)
+{
+    bbt_rule_t *r;
+    int seen[4] = {0, 0, 0, 0};
+    size_t i;
+
+    if (err && errlen)
+        err[0] = '\0';
+    if (!rs || !methods || !pattern || !perm)
+        return bbt_err(err, errlen, origin, "incomplete route", NULL);
+    if (!origin)
+        origin = "route";
+    r = calloc(1, sizeof(*r));
+    if (!r || !(r->origin = strdup(origin))) {
+        free(r);
+        return bbt_err(err, errlen, origin, "out of memory", NULL);
+    }
+    r->project_group = r->repo_group = -1;
+
+    if (strcmp(perm, "deny") == 0) {
+        r->deny = 1;
+    } else if (bbt_perm_parse(perm, &r->need) != 0) {
+        bbt_err(err, errlen, origin,
+                "unknown permission (PROJECT_READ, PROJECT_WRITE, "
+                "PROJECT_ADMIN, REPO_READ, REPO_WRITE, REPO_ADMIN or deny):",
+                perm);
+        goto fail;
+    }
+    if (bbt_parse_methods(r, methods, origin, err, errlen) != 0)
+        goto fail;
+    if (strstr(pattern, "@PREFIX@")) {
+        bbt_err(err, errlen, origin,
+                "@PREFIX@ is replaced only in a route file loaded with "
+                "BBTokenRoutes FILE PREFIX:",
+                pattern);
+        goto fail;
+    }
+    r->re = bbt_compile(pattern, origin, "pattern", err, errlen);
+    if (!r->re)
+        goto fail;
+    for (i = 0; i < nopts; i++) {
+        if (bbt_parse_option(r, opts[i], seen, origin, err, errlen) != 0)
+            goto fail;
+    }
+    r->project_group = bbt_group(r->re, "project");
+    r->repo_group = bbt_group(r->re, "repo");
+    if (r->project_group > 0 && r->fixed_project[0]) {
+        bbt_err(err, errlen, origin,
+                "both a (?<project>...) capture and project= in", pattern);
+        goto fail;
+    }
+    if (!r->deny && r->project_group < 0 && !r->fixed_project[0]) {
+        bbt_err(err, errlen, origin,
+                "a permission route needs a (?<project>...) capture or "
+                "project=KEY:",
+                pattern);
+        goto fail;
+    }
+    if (!r->deny && r->need.scope == BBT_SCOPE_REPO && r->repo_group < 0) {
+        bbt_err(err, errlen, origin,
+                "a REPO_ permission needs a (?<repo>...) capture in", pattern);
+        goto fail;
+    }
+
+    if (rs->n == rs->cap) {
+        size_t cap = rs->cap ? rs->cap * 2 : 16;
+        bbt_rule_t **v = realloc(rs->v, cap * sizeof(*v));
+
+        if (!v) {
+            bbt_err(err, errlen, origin, "out of memory", NULL);
+            goto fail;
+        }
+        rs->v = v;
+        rs->cap = cap;
+    }
+    rs->v[rs->n++] = r;
+    return 0;
+
+fail:
+    bbt_rule_free(r);
+    return -1;
+}
+
+/* One word of a configuration line, as httpd's ap_getword_conf splits it.
+ * Writes it NUL-terminated into out (which holds at least strlen(*line)+1)
+ * and advances *line.  Returns 0 at the end of the line. */
+static int bbt_word(const char **line, char *out)
+{
+    const char *p = *line;
+    char q;
+
+    while (*p == ' ' || *p == '\t')
+        p++;
+    if (!*p) {
+        *line = p;
+        return 0;
+    }
+    if (*p == '"' || *p == '\'') {
+        q = *p++;
+        while (*p && *p != q) {
+            if (*p == '\\' && p[1] == q)
+                p++;
+            *out++ = *p++;
+        }
+        if (*p)
+            p++;
+    } else {
+        while (*p && *p != ' ' && *p != '\t')
+            *out++ = *p++;
+    }
+    *out = '\0';
+    *line = p;
+    return 1;
+}
+
+static int bbt_prefix_ok(const char *prefix)
+{
+    size_t len = strlen(prefix);
+    const char *p;
+
+    if (len && (prefix[0] != '/' || prefix[len - 1] == '/'))
+        return 0;
+    for (p = prefix; *p; p++) {
+        if (!strchr("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                    "0123456789/._~-",
+                    *p))
+            return 0;
+    }
+    return 1;
+}
+
+/* The line with every @PREFIX@ replaced by the escaped prefix (malloc). */
+static char *bbt_expand(const char *line, size_t len, const char *prefix)
+{
+    size_t n = 0, plen = prefix ? strlen(prefix) : 0;
+    const char *p, *end = line + len;
+    char *out, *o;
+
+    for (p = line; p < end; p++)
+        n++;
+    /* Each occurrence grows by at most 2 * plen. */
+    for (p = line; (p = strstr(p, "@PREFIX@")) && p < end; p += 8)
+        n += 2 * plen;
+    out = malloc(n + 1);
+    if (!out)
+        return NULL;
+    for (o = out, p = line; p < end;) {
+        if (prefix && (size_t)(end - p) >= 8 && memcmp(p, "@PREFIX@", 8) == 0) {
+            const char *s;
+
+            for (s = prefix; *s; s++) {
+                if (strchr("\\^$.|?*+()[]{}", *s))
+                    *o++ = '\\';
+                *o++ = *s;
+            }
+            p += 8;
+        } else {
+            *o++ = *p++;
+        }
+    }
+    *o = '\0';
+    return out;
+}
+
+#define BBT_MAX_WORDS 16
+
+int bbt_rules_load(bbt_rules_t *rs, const char *text, const char *prefix,
+                   const char *name, char *err, size_t errlen)
+{
+    const char *line = text;
+    unsigned lineno = 0;
+    char origin[300];
+
+    if (err && errlen)
+        err[0] = '\0';
+    if (!rs || !text)
+        return bbt_err(err, errlen, name, "no route text", NULL);
+    if (prefix && !bbt_prefix_ok(prefix))
+        return bbt_err(err, errlen, name,
+                       "the URL prefix must start with '/', not end with '/', "
+                       "and hold only letters, digits and /._~-:",
+                       prefix);
+    while (*line) {
+        const char *nl = strchr(line, '\n');
+        size_t len = nl ? (size_t)(nl - line) : strlen(line);
+        char *buf, *words, *w[BBT_MAX_WORDS];
+        const char *cur;
+        size_t nw = 0, off = 0;
+        int rv;
+
+        lineno++;
+        snprintf(origin, sizeof(origin), "%s:%u", name ? name : "routes",
+                 lineno);
+        buf = bbt_expand(line, len, prefix);
+        line = nl ? nl + 1 : line + len;
+        if (!buf)
+            return bbt_err(err, errlen, origin, "out of memory", NULL);
+        words = malloc(strlen(buf) * 2 + BBT_MAX_WORDS + 2);
+        if (!words) {
+            free(buf);
+            return bbt_err(err, errlen, origin, "out of memory", NULL);
+        }
+        cur = buf;
+        while (*cur == ' ' || *cur == '\t' || *cur == '\r')
+            cur++;
+        if (*cur == '#' || *cur == '\0') {
+            free(words);
+            free(buf);
+            continue;
+        }
+        if (buf[0] && buf[strlen(buf) - 1] == '\r')
+            buf[strlen(buf) - 1] = '\0';
+        while (nw < BBT_MAX_WORDS && bbt_word(&cur, words + off)) {
+            w[nw] = words + off;
+            off += strlen(w[nw]) + 1;
+            nw++;
+        }
+        if (nw == BBT_MAX_WORDS && bbt_word(&cur, words + off))
+            rv = bbt_err(err, errlen, origin, "too many words", NULL);
+        else if (strcasecmp(w[0], "BBTokenRoute") != 0)
+            rv = bbt_err(err, errlen, origin,
+                         "a route file holds only BBTokenRoute lines, not",
+                         w[0]);
+        else if (nw < 4)
+            rv = bbt_err(err, errlen, origin,
+                         "BBTokenRoute needs METHODS PATTERN PERMISSION", NULL);
+        else if (!prefix && strstr(w[2], "@PREFIX@"))
+            rv =
+                bbt_err(err, errlen, origin, "@PREFIX@ without a prefix", NULL);
+        else
+            rv = bbt_rules_add(rs, w[1], w[2], w[3],
+                               (const char *const *)(w + 4), nw - 4, origin,
+                               err, errlen);
+        free(words);
+        free(buf);
+        if (rv != 0)
+            return -1;
+    }
+    return 0;
+}
+
+static int bbt_method_ok(const bbt_rule_t *r, const char *method)
+{
+    size_t i;
+
+    if (r->nmethods == 0)
+        return 1;
+    for (i = 0; i < r->nmethods; i++) {
+        if (strcmp(r->methods[i], method) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+static bbt_route_result_t bbt_none(bbt_match_t *out, const bbt_rule_t *r,
+                                   const char *why)
+{
+    memset(out, 0, sizeof(*out));
+    out->target.need.scope = BBT_SCOPE_REPO;
+    out->target.need.level = BBT_LEVEL_NONE;
+    out->target.why = why;
+    out->rule = r;
+    return BBT_ROUTE_NONE;
+}
+
+/* -1 error, 0 no match, 1 match. */
+static int bbt_run(const pcre2_code *re, const char *s, size_t len,
+                   pcre2_match_data *md, pcre2_match_context *mctx)
+{
+    int rc = pcre2_match(re, (PCRE2_SPTR)s, len, 0, 0, md, mctx);
+
+    if (rc >= 0)
+        return 1;
+    return rc == PCRE2_ERROR_NOMATCH ? 0 : -1;
+}
+
+bbt_route_result_t bbt_rules_match(const bbt_rules_t *rs, const char *method,
+                                   const char *path, const char *args,
+                                   int destination, bbt_match_t *out)
+{
+    size_t i, plen, alen;
+
+    if (!out)
+        return BBT_ROUTE_NONE;
+    bbt_none(out, NULL, NULL);
+    if (!rs || !method || !path)
+        return bbt_none(out, NULL, "incomplete request");
+    plen = strlen(path);
+    alen = args ? strlen(args) : 0;
+    if (plen > BBT_RULES_MAX_PATH)
+        return bbt_none(out, NULL, "path too long");
+    if (alen > BBT_RULES_MAX_ARGS)
+        return bbt_none(out, NULL, "query string too long");
+
+    for (i = 0; i < rs->n; i++) {
+        const bbt_rule_t *r = rs->v[i];
+        pcre2_match_data *md;
+        PCRE2_SIZE *ov;
+        int m;
+
+        if (r->destination != (destination != 0) || !bbt_method_ok(r, method))
+            continue;
+        md = pcre2_match_data_create_from_pattern(r->re, NULL);
+        if (!md)
+            return bbt_none(out, r, "out of memory");
+        m = bbt_run(r->re, path, plen, md, rs->mctx);
+        if (m == 1 && r->query) {
+            pcre2_match_data *qd =
+                pcre2_match_data_create_from_pattern(r->query, NULL);
+
+            m = qd ? bbt_run(r->query, args ? args : "", alen, qd, rs->mctx)
+                   : -1;
+            pcre2_match_data_free(qd);
+        }
+        if (m == 0) {
+            pcre2_match_data_free(md);
+            continue;
+        }
+        if (m < 0) {
+            pcre2_match_data_free(md);
+            return bbt_none(out, r, "route pattern hit its match limit");
+        }
+        if (r->deny) {
+            pcre2_match_data_free(md);
+            return bbt_none(out, r, "a deny route matched");
+        }
+
+        ov = pcre2_get_ovector_pointer(md);
+        if (r->project_group > 0) {
+            PCRE2_SIZE s = ov[2 * r->project_group],
+                       e = ov[2 * r->project_group + 1];
+
+            if (s == PCRE2_UNSET || e < s ||
+                bbt_route_canonical_key(path + s, e - s, out->target.key) !=
+                    0) {
+                pcre2_match_data_free(md);
+                return bbt_none(out, r, "invalid project key");
+            }
+            out->key_off = s;
+            out->key_len = e - s;
+            out->key_exact = memcmp(path + s, out->target.key, e - s) == 0;
+        } else {
+            strcpy(out->target.key, r->fixed_project);
+            out->key_exact = 1;
+        }
+        if (r->need.scope == BBT_SCOPE_REPO) {
+            PCRE2_SIZE s = ov[2 * r->repo_group], e = ov[2 * r->repo_group + 1];
+
+            if (s == PCRE2_UNSET || e < s ||
+                !bbt_route_valid_slug(path + s, e - s)) {
+                pcre2_match_data_free(md);
+                return bbt_none(out, r, "invalid repository slug");
+            }
+            memcpy(out->target.slug, path + s, e - s);
+            out->target.slug[e - s] = '\0';
+        }
+        pcre2_match_data_free(md);
+        out->target.need = r->need;
+        out->token_need = r->token_need;
+        out->rule = r;
+        out->target.why = NULL;
+        return BBT_ROUTE_MATCH;
+    }
+    return bbt_none(out, NULL,
+                    destination ? "no route covers the destination"
+                                : "no route covers this request");
+}

@@ -1,0 +1,98 @@
+/*
+ * The route language: an ordered list of routes, each mapping a method and
+ * a URL path to the one permission it needs on one project or repository.
+ *
+ *   BBTokenRoute METHODS PATTERN PERMISSION [OPTION]...
+ *
+ * METHODS     comma-separated method names (exact case), or "*".
+ * PATTERN     a PCRE2 regular expression that must match the whole decoded,
+ *             normalized URL path (it is anchored at both ends whatever it
+ *             says).  (?<project>...) captures the project key,
+ *             (?<repo>...) the repository slug.
+ * PERMISSION  PROJECT_READ ... REPO_ADMIN, or deny.
+ * OPTION      project=KEY      a fixed project, for layouts without a key
+ *             query=REGEX      the raw query string ("" when absent) must
+ *                              match REGEX, whole
+ *             token=PERMISSION the token itself must also hold this
+ *             destination      the route applies to the Destination URL of
+ *                              COPY and MOVE instead of the request URL
+ *
+ * The first route whose methods, pattern and query match decides; no match
+ * is no route, which the module refuses.  This file knows nothing of httpd:
+ * it is unit-tested alone.
+ */
+#ifndef BBT_RULES_H
+#define BBT_RULES_H
+
+#include <stddef.h>
+
+#include "bbt_perm.h"
+#include "bbt_route.h"
+
+/* Longest path and query looked at; longer is no route. */
+#define BBT_RULES_MAX_PATH 8192
+#define BBT_RULES_MAX_ARGS 8192
+/* Longest message bbt_rules_* writes into err. */
+#define BBT_RULES_ERR_MAX 512
+
+typedef struct bbt_rule bbt_rule_t;
+typedef struct bbt_rules bbt_rules_t;
+
+typedef struct {
+    /* key (canonical), slug (empty for project scope), need; why when no
+     * route matched or a deny route did. */
+    bbt_target_t target;
+    /* The token's own minimum (token=), level NONE when the route has none. */
+    bbt_perm_t token_need;
+    /* Where the project key was captured in the path: key_len 0 for a fixed
+     * project.  key_exact: the captured text is already canonical. */
+    size_t key_off, key_len;
+    int key_exact;
+    /* The route that decided (a match or a deny), or NULL. */
+    const bbt_rule_t *rule;
+} bbt_match_t;
+
+/* An empty list; NULL when out of memory. */
+bbt_rules_t *bbt_rules_new(void);
+
+void bbt_rules_free(bbt_rules_t *rules);
+
+size_t bbt_rules_count(const bbt_rules_t *rules);
+
+/* Compile one route and append it.  opts has nopts words.  origin ("file:line"
+ * or a set's name and line) is copied and names the route in messages.
+ * Returns 0, or -1 with a message in err (which names origin). */
+int bbt_rules_add(bbt_rules_t *rules, const char *methods, const char *pattern,
+                  const char *perm, const char *const *opts, size_t nopts,
+                  const char *origin, char *err, size_t errlen);
+
+/* Compile a route file's text: comments (#), blank lines, and lines
+ * "BBTokenRoute METHODS PATTERN PERMISSION [OPTION]...", words split like
+ * httpd's configuration (double or single quotes, backslash before the
+ * quote character).  Every "@PREFIX@" in a line is replaced by prefix with
+ * regex metacharacters escaped (prefix NULL: "@PREFIX@" is an error).
+ * name names the text in messages ("name:line").  Returns 0 or -1 (err). */
+int bbt_rules_load(bbt_rules_t *rules, const char *text, const char *prefix,
+                   const char *name, char *err, size_t errlen);
+
+/* Match a request.  path is the decoded, normalized URL path; args the raw
+ * query string or NULL; destination selects the routes marked destination
+ * (for the Destination URL of COPY and MOVE) instead of the others.
+ * Returns BBT_ROUTE_MATCH (a permission route matched and its captures are
+ * valid) or BBT_ROUTE_NONE (no route, a deny route, an invalid key or slug,
+ * or a path too long: out->target.why says which). */
+bbt_route_result_t bbt_rules_match(const bbt_rules_t *rules, const char *method,
+                                   const char *path, const char *args,
+                                   int destination, bbt_match_t *out);
+
+/* "origin" of a route, for logs and the backend's environment. */
+const char *bbt_rule_origin(const bbt_rule_t *rule);
+
+/* The text of a built-in route set ("git", "dav", "bitbucket-rest"), the
+ * same as routes/NAME.conf, and its default prefix; NULL if unknown. */
+const char *bbt_rules_builtin(const char *name, const char **default_prefix);
+
+/* The names of the built-in sets, for messages: "git, dav, bitbucket-rest". */
+const char *bbt_rules_builtin_names(void);
+
+#endif

@@ -1,0 +1,103 @@
+# The git route set over a plain repository tree served by mod_dav: dumb
+# HTTP clones, and git http-push's push over WebDAV (LOCK, MKCOL, PUT,
+# MOVE with a Destination, PROPFIND, UNLOCK), with the permissions of the
+# smart protocol: REPO_READ clones, REPO_WRITE pushes.
+use strict;
+use warnings;
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use Test::More;
+use File::Path qw(make_path);
+use BBT::Env qw(run_cmd);
+use BBT::Assert;
+
+my $extra = <<'EOC';
+DavLockDB "@DIR@/davlock/lockdb"
+Alias /dgit "@DIR@/repos"
+<Directory "@DIR@/repos">
+    Require all granted
+</Directory>
+<Location /dgit>
+    Dav On
+    AuthType BBToken
+    AuthName "Git"
+    BBTokenRoutes git /dgit
+    Require bbtoken
+</Location>
+EOC
+my $env = BBT::Env->new(extra_conf => $extra, modules => [qw(dav dav_fs)])->start;
+my $d = $env->dir;
+make_path("$d/davlock");
+if ($BBT::Env::IS_ROOT) {
+    my ($uid, $gid) = (getpwnam($BBT::Env::RUN_USER))[2, 3];
+    chown $uid, $gid, "$d/davlock";
+}
+
+sub server_info {
+    my ($key, $slug) = @_;
+    my $bare = $env->repo_root . "/$key/$slug.git";
+    $env->git_ok('--git-dir', $bare, 'update-server-info');
+    run_cmd(cmd => ['chown', '-R', "$BBT::Env::RUN_USER:$BBT::Env::RUN_USER", $bare],
+            tmp => "$d/run") if $BBT::Env::IS_ROOT;
+}
+$env->make_repo('PROJ', 'repo');
+server_info('PROJ', 'repo');
+$env->make_repo('OTHER', 'thing');
+server_info('OTHER', 'thing');
+
+$env->user_add('alice');
+$env->grant('alice', 'PROJECT_WRITE', 'PROJ');
+my $rtok = $env->token_create('alice', name => 'ro', perms => ['REPO_READ']);
+my $wtok = $env->token_create('alice', name => 'rw', perms => ['REPO_WRITE']);
+
+my $url = sub { $env->clone_url('alice', $_[0], $_[1] || 'PROJ', $_[2] || 'repo', 'dgit') };
+
+my $w = $env->workdir('dumb');
+my ($rc, $out, $err) = $env->git('clone', '-q', $url->($rtok), $w);
+is($rc, 0, 'dumb clone over mod_dav with a REPO_READ token') or diag $err;
+ok(-f "$w/README", '  it has the README');
+
+my $before = $env->repo_head('PROJ', 'repo');
+$env->commit_file($w, 'ro.txt', "must not arrive\n");
+($rc, $out, $err) = $env->git({ cwd => $w }, 'push', 'origin', 'main');
+isnt($rc, 0, 'push over WebDAV with the REPO_READ token fails');
+is($env->repo_head('PROJ', 'repo'), $before, '  the repository is unchanged');
+
+my $w2 = $env->workdir('dumb-rw');
+($rc, $out, $err) = $env->git('clone', '-q', $url->($wtok), $w2);
+is($rc, 0, 'dumb clone with a REPO_WRITE token') or diag $err;
+my $c = $env->commit_file($w2, 'rw.txt', "pushed over WebDAV\n");
+($rc, $out, $err) = $env->git({ cwd => $w2 }, 'push', 'origin', 'main');
+is($rc, 0, 'push over WebDAV (git http-push) with the REPO_WRITE token') or diag "$out\n$err";
+is($env->repo_head('PROJ', 'repo'), $c, '  the push reached the repository');
+my $w3 = $env->workdir('dumb-again');
+($rc, $out, $err) = $env->git('clone', '-q', $url->($rtok), $w3);
+is($rc, 0, '  and a dumb clone sees it') or diag $err;
+ok(-f "$w3/rw.txt", '  with the pushed file');
+
+my @access = grep { m{/dgit/} } split /\n/, $env->access_log_text;
+my %methods = map { m{"([A-Z]+) /dgit/} ? ($1 => 1) : () } @access;
+ok($methods{$_}, "  the push used $_") for qw(PROPFIND LOCK PUT MOVE UNLOCK);
+
+# What the push may never do.
+my $h = { Authorization => $env->bearer($wtok) };
+is_403($env->request('PUT', '/dgit/PROJ/repo.git/config', $h, "[core]\n"), 'PUT config');
+is_403($env->request('PUT', '/dgit/PROJ/repo.git/hooks/post-update', $h, "#!/bin/sh\n"), 'PUT a hook');
+is_403($env->request('PUT', '/dgit/PROJ/repo.git/objects/info/alternates', $h, "/x\n"), 'PUT alternates');
+is_403($env->request('MKCOL', '/dgit/PROJ/new.git/', $h), 'MKCOL a new repository');
+is_403($env->request('DELETE', '/dgit/PROJ/repo.git/', $h), 'DELETE the repository');
+my $o38 = 'ab' x 19;
+is_403($env->request('MOVE', "/dgit/PROJ/repo.git/objects/ab/${o38}_" . ('0' x 40),
+                     { %$h, Destination => $env->url("/dgit/OTHER/thing.git/objects/ab/$o38") }),
+       'MOVE an object into a repository the owner cannot write');
+is_403($env->request('MOVE', "/dgit/PROJ/repo.git/objects/ab/${o38}_" . ('0' x 40),
+                     { %$h, Destination => $env->url('/dgit/PROJ/repo.git/config') }),
+       'MOVE onto config');
+ok(!-e $env->repo_root . '/PROJ/repo.git/hooks/post-update', 'no hook was written');
+
+# The other repository: no grant, nothing.
+($rc, $out, $err) = $env->git('clone', '-q', $url->($wtok, 'OTHER', 'thing'), $env->workdir('other'));
+isnt($rc, 0, 'no dumb clone of a repository the owner has no grant on');
+
+is(scalar($env->crash_lines), 0, 'no httpd child crashed') or diag join "\n", $env->crash_lines;
+done_testing;

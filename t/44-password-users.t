@@ -1,0 +1,130 @@
+# Password users beside token users: AuthBBTokenProvider hands a Basic
+# password that is not a token to mod_authn_file.  Under Require bbtoken a
+# password user is held to the same routes, with the user's own grants;
+# under Require valid-user existing users keep working as before, while a
+# token is still capped by its routes.  The password is never logged.
+use strict;
+use warnings;
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use Test::More;
+use BBT::Env qw(b64);
+use BBT::Assert;
+
+my $extra = <<'EOC';
+ScriptAlias /pw/ "@DIR@/cgi-bin/env.cgi/"
+<Location /pw>
+    CGIPassAuth On
+    AuthType BBToken
+    AuthName "Git"
+    AuthBBTokenProvider file
+    AuthUserFile "@DIR@/htpasswd"
+    BBTokenRoutes git /pw
+    Require bbtoken
+    # 403, not 401, for a password user's missing grant (git keeps the
+    # password); tokens get 403 regardless.
+    AuthzSendForbiddenOnFailure On
+</Location>
+ScriptAlias /pwv/ "@DIR@/cgi-bin/env.cgi/"
+<Location /pwv>
+    CGIPassAuth On
+    AuthType BBToken
+    AuthName "Git"
+    AuthBBTokenProvider file
+    AuthUserFile "@DIR@/htpasswd"
+    BBTokenRoutes git /pwv
+    Require valid-user
+</Location>
+# The git location of the harness, with passwords too.
+<Location /scm>
+    AuthBBTokenProvider file
+    AuthUserFile "@DIR@/htpasswd"
+    AuthzSendForbiddenOnFailure On
+</Location>
+EOC
+my $env = BBT::Env->new(extra_conf => $extra, modules => [qw(authn_file authz_user)])->start;
+my $htpasswd = $env->dir . '/htpasswd';
+my %pw = (carol => 'carol-Pa55-word', dave => 'dave-Pa55-word');
+system('htpasswd', '-b', '-c', '-B', $htpasswd, 'carol', $pw{carol}) == 0 or BAIL_OUT('htpasswd');
+system('htpasswd', '-b', '-B', $htpasswd, 'dave', $pw{dave}) == 0 or BAIL_OUT('htpasswd');
+chmod 0644, $htpasswd;
+
+$env->make_repo('PROJ', 'repo');
+$env->make_repo('OTHER', 'thing');
+$env->user_add('carol');
+$env->grant('carol', 'PROJECT_READ', 'PROJ');
+# dave is in the password file only: no grants in the module's database.
+$env->user_add('alice');
+$env->grant('alice', 'PROJECT_WRITE', 'PROJ');
+my $rtok = $env->token_create('alice', name => 'ro', perms => ['REPO_READ']);
+
+my $UP = 'PROJ/repo.git/info/refs?service=git-upload-pack';
+my $RP = 'PROJ/repo.git/info/refs?service=git-receive-pack';
+sub basic { return { Authorization => $env->basic(@_) } }
+sub cgi {
+    my ($path, $h) = @_;
+    my $res = $env->get("/$path", $h);
+    my %v = map { /^([A-Z_]+)=(.*)$/ ? ($1 => $2) : () } split /\n/, ($res->{content} // '');
+    return ($res, \%v);
+}
+
+subtest 'Require bbtoken: a password user gets the routes, with the user\'s grants' => sub {
+    my ($res, $v) = cgi("pw/$UP", basic('carol', $pw{carol}));
+    is_ok_res($res, 'carol reads PROJ/repo with her password (PROJECT_READ)');
+    is($v->{REMOTE_USER}, 'carol', '  REMOTE_USER is carol');
+    ok(!defined $v->{BBTOKEN_ID}, '  no BBTOKEN_ID');
+    ok(!defined $v->{HTTP_AUTHORIZATION}, '  the backend does not get her password');
+    is($v->{BBTOKEN_PERMISSION}, 'REPO_READ', '  the route\'s permission is passed on');
+    is($v->{BBTOKEN_TARGET}, 'PROJ/repo', '  and its target');
+    ($res) = cgi("pw/$RP", basic('carol', $pw{carol}));
+    is($res->{status}, 403, 'carol cannot push: her grant is PROJECT_READ') or diag res_summary($res);
+    ($res) = cgi('pw/OTHER/thing.git/info/refs?service=git-upload-pack', basic('carol', $pw{carol}));
+    is($res->{status}, 403, 'carol cannot read OTHER');
+    ($res) = cgi('pw/PROJ/repo.git/config', basic('carol', $pw{carol}));
+    is($res->{status}, 403, 'no route: 403');
+    ($res) = cgi("pw/$UP", basic('dave', $pw{dave}));
+    is($res->{status}, 403, 'dave (no grants) is refused under Require bbtoken');
+    ($res) = cgi("pw/PROJ/redirect-to-push.git/info/refs?service=git-upload-pack", basic('carol', $pw{carol}));
+    ok($res->{status} != 200 || ($res->{content} // '') !~ /receive-pack/,
+       'an internal redirect to a push does not widen a password user');
+};
+
+subtest 'wrong passwords' => sub {
+    is_401($env->get("/pw/$UP", basic('carol', 'wrong')), 1, 'wrong password');
+    is_401($env->get("/pw/$UP", basic('nobody', 'x')), 1, 'unknown user');
+    is_401($env->get("/pw/$UP", basic('carol', $pw{dave})), 1, "another user's password");
+    is_401($env->get("/pw/$UP", { Authorization => "Bearer $pw{carol}" }), 1,
+           'a password as a Bearer token');
+};
+
+subtest 'Require valid-user: existing users keep working, tokens stay capped' => sub {
+    my ($res, $v) = cgi("pwv/$RP", basic('dave', $pw{dave}));
+    is_ok_res($res, 'dave (no grants) reaches the push advertisement as before');
+    is($v->{REMOTE_USER}, 'dave', '  as dave');
+    ($res) = cgi("pwv/$UP", { Authorization => $env->bearer($rtok) });
+    is_ok_res($res, 'a REPO_READ token reads');
+    ($res) = cgi("pwv/$RP", { Authorization => $env->bearer($rtok) });
+    is_403($res, 'a REPO_READ token is still refused the push');
+};
+
+subtest 'git with a password beside tokens' => sub {
+    my $url = 'http://carol:' . $pw{carol} . '@127.0.0.1:' . $env->port . '/scm/PROJ/repo.git';
+    my $w = $env->workdir('carol');
+    my ($rc, $out, $err) = $env->git('clone', '-q', $url, $w);
+    is($rc, 0, 'carol clones with her password') or diag $err;
+    $env->commit_file($w, 'c.txt', "c\n");
+    ($rc, $out, $err) = $env->git({ cwd => $w }, 'push', 'origin', 'main');
+    isnt($rc, 0, 'carol cannot push (PROJECT_READ)');
+    like($err, qr/403/, '  refused with 403');
+    ($rc, $out, $err) = $env->git('ls-remote', $env->clone_url('alice', $rtok, 'PROJ', 'repo'));
+    is($rc, 0, 'tokens still work there') or diag $err;
+};
+
+my $logs = $env->error_log_text . $env->access_log_text;
+for my $u (sort keys %pw) {
+    unlike($logs, qr/\Q$pw{$u}\E/, "the password of $u is in no log");
+    my $b = b64("$u:$pw{$u}");
+    unlike($logs, qr/\Q$b\E/, "  nor its base64");
+}
+is(scalar($env->crash_lines), 0, 'no httpd child crashed') or diag join "\n", $env->crash_lines;
+done_testing;

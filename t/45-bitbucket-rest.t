@@ -1,0 +1,123 @@
+# The bitbucket-rest route set in front of a stand-in CGI that echoes which
+# route matched (BBTOKEN_ROUTE), what it needs (BBTOKEN_PERMISSION) and on
+# what (BBTOKEN_TARGET): the seed's table over Bitbucket's REST layout.
+use strict;
+use warnings;
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use Test::More;
+use BBT::Env;
+use BBT::Assert;
+
+my $extra = <<'EOC';
+ScriptAlias /rest/ "@DIR@/cgi-bin/env.cgi/"
+<Location /rest>
+    AuthType BBToken
+    AuthName "Git"
+    BBTokenRoutes bitbucket-rest
+    Require bbtoken
+</Location>
+EOC
+my $env = BBT::Env->new(extra_conf => $extra)->start;
+$env->user_add('alice');
+$env->grant('alice', 'PROJECT_ADMIN', 'PROJ');
+my %tok = (
+    read   => scalar $env->token_create('alice', name => 'r', perms => ['REPO_READ']),
+    write  => scalar $env->token_create('alice', name => 'w', perms => ['REPO_WRITE']),
+    radmin => scalar $env->token_create('alice', name => 'ra', perms => ['REPO_ADMIN']),
+    full   => scalar $env->token_create('alice', name => 'full'),
+);
+$env->user_add('root', '--admin');
+my $root_tok = $env->token_create('root', name => 'root');
+
+my %level = (READ => 1, WRITE => 2, ADMIN => 3);
+# What each token holds: project level, repository level.
+my %holds = (read => [1, 1], write => [1, 2], radmin => [1, 3], full => [3, 3]);
+
+my $A = '/rest/api/latest';
+my @table = (
+    # method, path, permission, target, token minimum
+    ['GET', "$A/projects/PROJ", 'PROJECT_READ', 'PROJ'],
+    ['GET', "$A/projects/PROJ/repos?start=0&limit=25", 'PROJECT_READ', 'PROJ'],
+    ['GET', "/rest/api/1.0/projects/PROJ/repos", 'PROJECT_READ', 'PROJ'],
+    ['GET', "$A/projects/PROJ/repos/repo", 'REPO_READ', 'PROJ/repo'],
+    ['GET', "$A/projects/PROJ/repos/repo/commits?limit=5", 'REPO_READ', 'PROJ/repo'],
+    ['GET', "$A/projects/PROJ/repos/repo/browse/src/main.c", 'REPO_READ', 'PROJ/repo'],
+    ['GET', "$A/projects/PROJ/repos/repo/pull-requests", 'REPO_READ', 'PROJ/repo'],
+    ['GET', "$A/projects/~alice/repos/mine", 'REPO_READ', '~alice/mine'],
+    ['GET', "$A/projects/proj/repos/repo", 'REPO_READ', 'PROJ/repo'],
+    ['POST', "$A/projects/PROJ/repos/repo/pull-requests", 'REPO_WRITE', 'PROJ/repo'],
+    ['POST', "$A/projects/PROJ/repos/repo/pull-requests/1/merge", 'REPO_WRITE', 'PROJ/repo'],
+    ['POST', "$A/projects/PROJ/repos/repo/pull-requests/1/approve", 'REPO_WRITE', 'PROJ/repo'],
+    ['POST', "$A/projects/PROJ/repos/repo/pull-requests/1/comments", 'REPO_WRITE', 'PROJ/repo'],
+    ['DELETE', "$A/projects/PROJ/repos/repo/pull-requests/1", 'REPO_WRITE', 'PROJ/repo'],
+    ['PUT', "$A/projects/PROJ/repos/repo/browse/README.md", 'REPO_WRITE', 'PROJ/repo'],
+    ['GET', "$A/projects/PROJ/repos/repo/permissions/users", 'REPO_ADMIN', 'PROJ/repo'],
+    ['PUT', "$A/projects/PROJ/repos/repo/permissions/users?name=bob&permission=REPO_WRITE", 'REPO_ADMIN', 'PROJ/repo'],
+    ['PUT', "$A/projects/PROJ/repos/repo/settings/pull-requests", 'REPO_ADMIN', 'PROJ/repo'],
+    ['POST', "$A/projects/PROJ/repos/repo/webhooks", 'REPO_ADMIN', 'PROJ/repo'],
+    ['PUT', "$A/projects/PROJ/repos/repo", 'REPO_ADMIN', 'PROJ/repo'],
+    ['DELETE', "$A/projects/PROJ/repos/repo", 'REPO_ADMIN', 'PROJ/repo'],
+    ['POST', "$A/projects/PROJ/repos", 'PROJECT_ADMIN', 'PROJ'],
+    ['POST', "$A/projects/PROJ/repos/repo", 'REPO_READ', 'PROJ/repo', 'PROJECT_ADMIN'],
+    ['PUT', "$A/projects/PROJ", 'PROJECT_ADMIN', 'PROJ'],
+    ['DELETE', "$A/projects/PROJ", 'PROJECT_ADMIN', 'PROJ'],
+    ['GET', "$A/projects/PROJ/permissions/users", 'PROJECT_ADMIN', 'PROJ'],
+    ['PUT', "$A/projects/PROJ/permissions/groups?name=dev&permission=PROJECT_WRITE", 'PROJECT_ADMIN', 'PROJ'],
+    ['PUT', "$A/projects/PROJ/settings/pull-requests/git", 'PROJECT_ADMIN', 'PROJ'],
+);
+my @denied = (
+    ['PUT', '/rest/access-tokens/1.0/users/alice'],
+    ['GET', '/rest/access-tokens/1.0/users/alice'],
+    ['POST', '/rest/access-tokens/latest/users/alice/123456789012'],
+    ['DELETE', '/rest/access-tokens/1.0/users/alice/123456789012'],
+    ['PUT', "$A/users/alice"],
+    ['PUT', "$A/users/credentials"],
+    ['PUT', "$A/users"],
+    ['GET', "$A/admin/users"],
+    ['GET', "$A/projects"],
+    ['GET', "$A/repos"],
+    ['POST', "$A/projects"],
+    ['GET', "$A/projects/PROJ/repos/bad%20slug/commits"],
+    ['GET', "$A/projects/PROJ/repos/repo;x/commits"],
+    ['GET', "$A/projects/PR-OJ/repos/repo"],
+    ['GET', '/rest/api/2.0/projects/PROJ'],
+    ['PATCH', "$A/projects/PROJ/repos/repo"],
+    ['GET', '/rest/branch-utils/latest/projects/PROJ/repos/repo/branches'],
+);
+
+sub call {
+    my ($m, $path, $tok) = @_;
+    my $res = $env->request($m, $path, { Authorization => $env->bearer($tok) }, $m =~ /^(POST|PUT)$/ ? '{}' : undef);
+    my %v = map { /^([A-Z_]+)=(.*)$/ ? ($1 => $2) : () } split /\n/, ($res->{content} // '');
+    return ($res, \%v);
+}
+
+for my $row (@table) {
+    my ($m, $path, $perm, $target, $tmin) = @$row;
+    my ($res, $v) = call($m, $path, $tok{full});
+    is_ok_res($res, "$m $path: a full token of a project admin passes");
+    is($v->{BBTOKEN_PERMISSION}, $perm, "  the route needs $perm");
+    is($v->{BBTOKEN_TARGET}, $target, "  on $target");
+    like($v->{BBTOKEN_ROUTE} // '', qr{^routes/bitbucket-rest\.conf:\d+$}, "  route $v->{BBTOKEN_ROUTE}");
+    my ($scope, $lvl) = $perm =~ /^(PROJECT|REPO)_(\w+)$/;
+    for my $t (qw(read write radmin)) {
+        my $have = $holds{$t}[$scope eq 'PROJECT' ? 0 : 1] >= $level{$lvl};
+        if ($tmin) {
+            my ($ts, $tl) = $tmin =~ /^(PROJECT|REPO)_(\w+)$/;
+            $have &&= $holds{$t}[$ts eq 'PROJECT' ? 0 : 1] >= $level{$tl};
+        }
+        my ($r2) = call($m, $path, $tok{$t});
+        if ($have) { is_ok_res($r2, "  the $t token passes") }
+        else { is_403($r2, "  the $t token") }
+    }
+}
+for my $row (@denied) {
+    my ($m, $path) = @$row;
+    is_403((call($m, $path, $tok{full}))[0], "$m $path: refused to the full token");
+    is_403((call($m, $path, $root_tok))[0], "  and to a global admin's token");
+}
+# Another project: alice has no grant there.
+is_403((call('GET', "$A/projects/OTHER/repos/x", $tok{full}))[0], "a project alice has no grant on");
+
+done_testing;

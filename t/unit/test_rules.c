@@ -1,0 +1,547 @@
+/* The route language: compiling, matching, errors, route files, the
+ * built-in sets (identical to routes/NAME.conf), and the seed's matrix decided
+ * through the built-in routes. */
+#include "bbt_rules.h"
+#include "tap.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define R BBT_LEVEL_READ
+#define W BBT_LEVEL_WRITE
+#define A BBT_LEVEL_ADMIN
+#define N BBT_LEVEL_NONE
+
+static bbt_rules_t *rules_of(const char *text, const char *prefix)
+{
+    char err[BBT_RULES_ERR_MAX];
+    bbt_rules_t *rs = bbt_rules_new();
+
+    if (bbt_rules_load(rs, text, prefix, "t", err, sizeof(err)) != 0) {
+        diag("load failed: %s", err);
+        bbt_rules_free(rs);
+        return NULL;
+    }
+    return rs;
+}
+
+/* One match: want_perm NULL for no route; target "KEY" or "KEY/slug". */
+static void m(const bbt_rules_t *rs, const char *method, const char *path,
+              const char *args, int dest, const char *want_perm,
+              const char *want_target)
+{
+    bbt_match_t out;
+    char target[600];
+    const char *perm;
+    int rv;
+
+    memset(&out, 0x5a, sizeof(out));
+    rv = bbt_rules_match(rs, method, path, args, dest, &out);
+    perm = rv == BBT_ROUTE_MATCH
+               ? bbt_perm_name(out.target.need.scope, out.target.need.level)
+               : NULL;
+    snprintf(target, sizeof(target), "%s%s%s", out.target.key,
+             out.target.slug[0] ? "/" : "", out.target.slug);
+    if (!want_perm) {
+        ok(rv == BBT_ROUTE_NONE && out.target.why && out.target.key[0] == 0 &&
+               out.target.need.level == N,
+           "%s%s %s%s%s: no route", dest ? "destination " : "", method, path,
+           args ? "?" : "", args ? args : "");
+        if (rv == BBT_ROUTE_MATCH)
+            diag("matched %s on %s", perm, target);
+        return;
+    }
+    ok(rv == BBT_ROUTE_MATCH && perm && strcmp(perm, want_perm) == 0 &&
+           strcmp(target, want_target) == 0 && out.target.why == NULL &&
+           out.rule != NULL,
+       "%s%s %s%s%s -> %s on %s", dest ? "destination " : "", method, path,
+       args ? "?" : "", args ? args : "", want_perm, want_target);
+    if (rv != BBT_ROUTE_MATCH)
+        diag("no route: %s", out.target.why ? out.target.why : "?");
+    else if (!perm || strcmp(perm, want_perm) || strcmp(target, want_target))
+        diag("got %s on %s", perm ? perm : "?", target);
+}
+
+static void test_language(void)
+{
+    bbt_rules_t *rs = rules_of(
+        "# a comment\n"
+        "\n"
+        "BBTokenRoute GET,HEAD \"/a/(?<project>[A-Za-z]+)/(?<repo>[a-z]+)\" "
+        "REPO_READ\n"
+        "BBTokenRoute * \"/a/(?<project>[A-Za-z]+)/(?<repo>[a-z]+)\" "
+        "REPO_WRITE\n"
+        "BBTokenRoute GET /b/(?<project>[A-Z]+)/secret deny\n"
+        "BBTokenRoute GET /b/(?<project>[A-Z]+)/.* PROJECT_READ\n"
+        "BBTokenRoute GET '/q/(?<project>[A-Z]+)' PROJECT_READ "
+        "query=x=1\n"
+        "BBTokenRoute GET /q/(?<project>[A-Z]+) PROJECT_WRITE query=\n"
+        "BBTokenRoute GET \"/flat/(?<repo>[a-z]+)\\.git\" REPO_READ "
+        "project=flat\n"
+        "BBTokenRoute POST /f/(?<project>[A-Z]+)/(?<repo>[a-z]+) REPO_READ "
+        "token=PROJECT_ADMIN\n"
+        "BBTokenRoute COPY,MOVE /a/(?<project>[A-Z]+)/(?<repo>[a-z]+)/.+ "
+        "REPO_WRITE destination\n"
+        "  BBTokenRoute\tGET \"/sp ace/(?<project>[A-Z]+)\" PROJECT_READ\r\n",
+        NULL);
+    bbt_match_t out;
+
+    ok(rs != NULL, "a route text compiles");
+    if (!rs)
+        return;
+    is_int((long long)bbt_rules_count(rs), 10, "ten routes");
+
+    m(rs, "GET", "/a/PROJ/repo", NULL, 0, "REPO_READ", "PROJ/repo");
+    m(rs, "HEAD", "/a/PROJ/repo", NULL, 0, "REPO_READ", "PROJ/repo");
+    m(rs, "PUT", "/a/PROJ/repo", NULL, 0, "REPO_WRITE", "PROJ/repo");
+    m(rs, "get", "/a/PROJ/repo", NULL, 0, "REPO_WRITE", "PROJ/repo");
+    /* Anchored at both ends, whatever the pattern says. */
+    m(rs, "GET", "/a/PROJ/repo/x", NULL, 0, NULL, NULL);
+    m(rs, "GET", "/x/a/PROJ/repo", NULL, 0, NULL, NULL);
+    {
+        bbt_match_t nl;
+
+        ok(bbt_rules_match(rs, "GET", "/a/PROJ/repo\n", NULL, 0, &nl) ==
+               BBT_ROUTE_NONE,
+           "a trailing newline is not the end");
+    }
+    /* First match wins: the deny before the broader read. */
+    m(rs, "GET", "/b/PROJ/secret", NULL, 0, NULL, NULL);
+    m(rs, "GET", "/b/PROJ/other", NULL, 0, "PROJECT_READ", "PROJ");
+    bbt_rules_match(rs, "GET", "/b/PROJ/secret", NULL, 0, &out);
+    ok(out.rule && strcmp(bbt_rule_origin(out.rule), "t:5") == 0 &&
+           strcmp(out.target.why, "a deny route matched") == 0,
+       "a deny route names itself (t:5)");
+    /* Query conditions: whole, raw, "" when absent. */
+    m(rs, "GET", "/q/PROJ", "x=1", 0, "PROJECT_READ", "PROJ");
+    m(rs, "GET", "/q/PROJ", NULL, 0, "PROJECT_WRITE", "PROJ");
+    m(rs, "GET", "/q/PROJ", "", 0, "PROJECT_WRITE", "PROJ");
+    m(rs, "GET", "/q/PROJ", "x=1&x=1", 0, NULL, NULL);
+    m(rs, "GET", "/q/PROJ", "x%3D1", 0, NULL, NULL);
+    m(rs, "GET", "/q/PROJ", "y", 0, NULL, NULL);
+    /* A fixed project, canonicalized. */
+    m(rs, "GET", "/flat/repo.git", NULL, 0, "REPO_READ", "FLAT/repo");
+    bbt_rules_match(rs, "GET", "/flat/repo.git", NULL, 0, &out);
+    ok(out.key_len == 0 && out.key_exact, "a fixed project is no span");
+    /* token= */
+    bbt_rules_match(rs, "POST", "/f/PROJ/repo", NULL, 0, &out);
+    ok(out.token_need.scope == BBT_SCOPE_PROJECT && out.token_need.level == A,
+       "token=PROJECT_ADMIN is the token's minimum");
+    bbt_rules_match(rs, "GET", "/a/PROJ/repo", NULL, 0, &out);
+    ok(out.token_need.level == N, "no token= is no minimum");
+    /* Destination routes apply only to destinations, and the reverse. */
+    m(rs, "COPY", "/a/PROJ/repo/x", NULL, 1, "REPO_WRITE", "PROJ/repo");
+    m(rs, "COPY", "/a/PROJ/repo/x", NULL, 0, NULL, NULL);
+    m(rs, "GET", "/a/PROJ/repo", NULL, 1, NULL, NULL);
+    /* Keys: canonical target, and where the key was. */
+    bbt_rules_match(rs, "GET", "/a/Proj/repo", NULL, 0, &out);
+    ok(strcmp(out.target.key, "PROJ") == 0 && out.key_off == 3 &&
+           out.key_len == 4 && !out.key_exact,
+       "a key in another case: canonical target, span 3+4, not exact");
+    bbt_rules_match(rs, "GET", "/a/PROJ/repo", NULL, 0, &out);
+    ok(out.key_exact, "a canonical key is exact");
+    /* Invalid captures stop the search. */
+    m(rs, "GET", "/a/PROJ/git", NULL, 0, "REPO_READ", "PROJ/git");
+    m(rs, "GET", "/sp ace/PROJ", NULL, 0, "PROJECT_READ", "PROJ");
+    {
+        char *p = malloc(BBT_RULES_MAX_PATH + 10);
+
+        if (p) {
+            memset(p, 'a', BBT_RULES_MAX_PATH + 9);
+            p[0] = '/';
+            p[BBT_RULES_MAX_PATH + 9] = '\0';
+            bbt_rules_match(rs, "GET", p, NULL, 0, &out);
+            ok(out.target.why && strcmp(out.target.why, "path too long") == 0,
+               "a path over the limit is no route");
+            free(p);
+        }
+    }
+    ok(bbt_rules_match(rs, NULL, "/a/PROJ/repo", NULL, 0, &out) ==
+           BBT_ROUTE_NONE,
+       "NULL method");
+    ok(bbt_rules_match(rs, "GET", NULL, NULL, 0, &out) == BBT_ROUTE_NONE,
+       "NULL path");
+    ok(bbt_rules_match(NULL, "GET", "/a/PROJ/repo", NULL, 0, &out) ==
+           BBT_ROUTE_NONE,
+       "no rules");
+    bbt_rules_free(rs);
+
+    /* Invalid key or slug captured: refused, not passed to a later route. */
+    rs = rules_of("BBTokenRoute GET /(?<project>[^/]+)/(?<repo>[^/]+) "
+                  "REPO_READ\n"
+                  "BBTokenRoute GET /.* REPO_READ project=X "
+                  "token=REPO_READ\n",
+                  NULL);
+    ok(rs == NULL, "REPO_READ without a repo capture is refused");
+    rs = rules_of("BBTokenRoute GET /(?<project>[^/]+)/(?<repo>[^/]+) "
+                  "REPO_READ\n"
+                  "BBTokenRoute GET /.* PROJECT_READ project=X\n",
+                  NULL);
+    if (rs) {
+        m(rs, "GET", "/1X/repo", NULL, 0, NULL, NULL);
+        m(rs, "GET", "/X/re po", NULL, 0, NULL, NULL);
+        m(rs, "GET", "/X/repo.git", NULL, 0, NULL, NULL);
+        m(rs, "GET", "/X/-repo", NULL, 0, NULL, NULL);
+        m(rs, "GET", "/X/Repo", NULL, 0, "REPO_READ", "X/Repo");
+        m(rs, "GET", "/~Bob/repo", NULL, 0, "REPO_READ", "~bob/repo");
+        m(rs, "GET", "/x", NULL, 0, "PROJECT_READ", "X");
+        bbt_rules_free(rs);
+    }
+
+    /* A pattern that backtracks too much refuses, within its limit. */
+    rs = rules_of("BBTokenRoute GET \"/(?<project>(a|aa)+)+b\" PROJECT_READ\n",
+                  NULL);
+    if (rs) {
+        char p[80];
+
+        memset(p, 'a', sizeof(p) - 2);
+        p[0] = '/';
+        p[sizeof(p) - 3] = 'b';
+        p[sizeof(p) - 2] = 'c';
+        p[sizeof(p) - 1] = '\0';
+        bbt_rules_match(rs, "GET", p, NULL, 0, &out);
+        ok(out.target.why &&
+               strcmp(out.target.why, "route pattern hit its match limit") == 0,
+           "catastrophic backtracking is refused");
+        bbt_rules_free(rs);
+    }
+}
+
+static void bad(const char *text, const char *prefix, const char *want)
+{
+    char err[BBT_RULES_ERR_MAX];
+    bbt_rules_t *rs = bbt_rules_new();
+    int rv = bbt_rules_load(rs, text, prefix, "f.conf", err, sizeof(err));
+
+    ok(rv == -1 && strstr(err, want) != NULL, "refused: %s", want);
+    if (rv != -1 || !strstr(err, want))
+        diag("got rv %d: %s", rv, err);
+    bbt_rules_free(rs);
+}
+
+static void test_errors(void)
+{
+    bad("\n\nBBTokenRoute GET /(?<project>x) PROJECT_REED\n", NULL,
+        "f.conf:3: unknown permission");
+    bad("BBTokenRoute GET /(?<project>x)/y REPO_READ\n", NULL,
+        "f.conf:1: a REPO_ permission needs a (?<repo>...) capture");
+    bad("BBTokenRoute GET /(?<repo>x) REPO_READ\n", NULL,
+        "needs a (?<project>...) capture or project=KEY");
+    bad("BBTokenRoute GET /(?<project>x REPO_READ\n", NULL,
+        "f.conf:1: pattern does not compile");
+    bad("BBTokenRoute GET /(?<project>x)(?<project>y) PROJECT_READ\n", NULL,
+        "pattern does not compile");
+    bad("BBTokenRoute GET /(?<project>x) PROJECT_READ query=(\n", NULL,
+        "query pattern does not compile");
+    bad("BBTokenRoute GET /(?<project>x) PROJECT_READ token=READ\n", NULL,
+        "unknown permission 'READ'");
+    bad("BBTokenRoute GET /(?<project>x) PROJECT_READ project=X\n", NULL,
+        "both a (?<project>...) capture and project=");
+    bad("BBTokenRoute GET /x PROJECT_READ project=1\n", NULL,
+        "invalid project key '1'");
+    bad("BBTokenRoute GET /x PROJECT_READ projects=X\n", NULL,
+        "unknown route option 'projects=X'");
+    bad("BBTokenRoute GET /x PROJECT_READ project=X project=Y\n", NULL,
+        "route option given twice");
+    bad("BBTokenRoute GET /x PROJECT_READ destination=1\n", NULL,
+        "unknown route option");
+    bad("BBTokenRoute GET,,POST /x PROJECT_READ project=X\n", NULL,
+        "empty method");
+    bad("BBTokenRoute GET,* /x PROJECT_READ project=X\n", NULL,
+        "invalid method list");
+    bad("BBTokenRoute GET /x\n", NULL, "needs METHODS PATTERN PERMISSION");
+    bad("Require all granted\n", NULL, "holds only BBTokenRoute lines");
+    bad("BBTokenRoute GET @PREFIX@/x PROJECT_READ project=X\n", NULL,
+        "@PREFIX@ without a prefix");
+    bad("BBTokenRoute GET @PREFIX@/x PROJECT_READ project=X\n", "scm",
+        "URL prefix must start with '/'");
+    bad("BBTokenRoute GET @PREFIX@/x PROJECT_READ project=X\n", "/scm/",
+        "URL prefix must start with '/'");
+    bad("BBTokenRoute GET @PREFIX@/x PROJECT_READ project=X\n", "/s\"cm",
+        "URL prefix must start with '/'");
+    {
+        char err[BBT_RULES_ERR_MAX];
+        bbt_rules_t *rs = bbt_rules_new();
+        const char *no = NULL;
+
+        ok(bbt_rules_add(rs, "GET", "@PREFIX@/x", "PROJECT_READ",
+                         (const char *const *)&no, 0, "httpd.conf:7", err,
+                         sizeof(err)) == -1 &&
+               strstr(err, "httpd.conf:7: @PREFIX@ is replaced only"),
+           "@PREFIX@ in a single route is refused");
+        ok(bbt_rules_add(rs, "GET", "/(?<project>x)", "deny",
+                         (const char *const *)&no, 0, "httpd.conf:8", err,
+                         sizeof(err)) == 0,
+           "deny needs no capture");
+        ok(bbt_rules_add(rs, "GET", "/x", "deny", (const char *const *)&no, 0,
+                         "httpd.conf:9", err, sizeof(err)) == 0,
+           "deny needs nothing");
+        bbt_rules_free(rs);
+    }
+}
+
+static void test_prefix(void)
+{
+    bbt_rules_t *rs = rules_of("BBTokenRoute GET "
+                               "\"@PREFIX@/(?<project>[A-Z]+)\" PROJECT_READ\n",
+                               "/a.b/c~d");
+
+    if (!rs)
+        return;
+    m(rs, "GET", "/a.b/c~d/PROJ", NULL, 0, "PROJECT_READ", "PROJ");
+    m(rs, "GET", "/aXb/c~d/PROJ", NULL, 0, NULL, NULL);
+    bbt_rules_free(rs);
+    rs = rules_of("BBTokenRoute GET \"@PREFIX@/(?<project>[A-Z]+)\" "
+                  "PROJECT_READ\n",
+                  "");
+    if (rs) {
+        m(rs, "GET", "/PROJ", NULL, 0, "PROJECT_READ", "PROJ");
+        bbt_rules_free(rs);
+    }
+}
+
+static char *slurp(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    char *buf;
+    long n;
+
+    if (!f)
+        return NULL;
+    fseek(f, 0, SEEK_END);
+    n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    buf = malloc((size_t)n + 1);
+    if (buf && fread(buf, 1, (size_t)n, f) != (size_t)n) {
+        free(buf);
+        buf = NULL;
+    }
+    if (buf)
+        buf[n] = '\0';
+    fclose(f);
+    return buf;
+}
+
+static void test_builtin_files(void)
+{
+    static const char *const names[] = {"git", "dav", "bitbucket-rest"};
+    size_t i;
+
+    for (i = 0; i < 3; i++) {
+        char path[100];
+        const char *prefix = "x";
+        const char *text = bbt_rules_builtin(names[i], &prefix);
+        char *file;
+        bbt_rules_t *rs;
+
+        snprintf(path, sizeof(path), "routes/%s.conf", names[i]);
+        file = slurp(path);
+        ok(text && file && strcmp(text, file) == 0,
+           "built-in set %s is %s, byte for byte", names[i], path);
+        rs = rules_of(text ? text : "", prefix);
+        ok(rs && bbt_rules_count(rs) > 0, "  and compiles with prefix '%s'",
+           prefix);
+        bbt_rules_free(rs);
+        free(file);
+    }
+    ok(bbt_rules_builtin("svn", NULL) == NULL, "no set svn");
+    ok(bbt_rules_builtin(NULL, NULL) == NULL, "no set NULL");
+}
+
+static void test_dav(void)
+{
+    bbt_rules_t *rs = rules_of(bbt_rules_builtin("dav", NULL), "/dav");
+    static const char *const reads[] = {"GET", "HEAD", "OPTIONS", "PROPFIND",
+                                        "REPORT"};
+    static const char *const writes[] = {
+        "PUT",       "DELETE",     "MKCOL",      "COPY",  "MOVE",
+        "PROPPATCH", "LOCK",       "UNLOCK",     "MERGE", "CHECKOUT",
+        "CHECKIN",   "UNCHECKOUT", "MKACTIVITY", "POST",  "VERSION-CONTROL"};
+    size_t i;
+
+    if (!rs)
+        return;
+    for (i = 0; i < 5; i++) {
+        m(rs, reads[i], "/dav/PROJ/repo/a/b.txt", NULL, 0, "REPO_READ",
+          "PROJ/repo");
+        m(rs, reads[i], "/dav/PROJ/repo/", NULL, 0, "REPO_READ", "PROJ/repo");
+        m(rs, reads[i], "/dav/PROJ/", NULL, 0, "PROJECT_READ", "PROJ");
+        m(rs, reads[i], "/dav/", NULL, 0, NULL, NULL);
+    }
+    for (i = 0; i < sizeof(writes) / sizeof(writes[0]); i++) {
+        const char *want =
+            strcmp(writes[i], "COPY") == 0 ? "REPO_READ" : "REPO_WRITE";
+        m(rs, writes[i], "/dav/PROJ/repo/a/b.txt", NULL, 0, want, "PROJ/repo");
+        m(rs, writes[i], "/dav/", NULL, 0, NULL, NULL);
+    }
+    m(rs, "MKCOL", "/dav/PROJ/new/", NULL, 0, "PROJECT_ADMIN", "PROJ");
+    m(rs, "PUT", "/dav/PROJ/new", NULL, 0, "PROJECT_ADMIN", "PROJ");
+    m(rs, "LOCK", "/dav/PROJ/new", NULL, 0, "PROJECT_ADMIN", "PROJ");
+    m(rs, "DELETE", "/dav/PROJ/repo/", NULL, 0, "REPO_ADMIN", "PROJ/repo");
+    m(rs, "MOVE", "/dav/PROJ/repo", NULL, 0, "REPO_ADMIN", "PROJ/repo");
+    m(rs, "PROPPATCH", "/dav/PROJ/repo/", NULL, 0, "REPO_ADMIN", "PROJ/repo");
+    m(rs, "MERGE", "/dav/PROJ/repo", NULL, 0, "REPO_WRITE", "PROJ/repo");
+    m(rs, "UNLOCK", "/dav/PROJ/repo", NULL, 0, "REPO_WRITE", "PROJ/repo");
+    m(rs, "PROPPATCH", "/dav/PROJ/", NULL, 0, "PROJECT_ADMIN", "PROJ");
+    m(rs, "MKCOL", "/dav/NEW/", NULL, 0, NULL, NULL);
+    m(rs, "DELETE", "/dav/PROJ/", NULL, 0, NULL, NULL);
+    m(rs, "MOVE", "/dav/PROJ", NULL, 0, NULL, NULL);
+    m(rs, "BREW", "/dav/PROJ/repo/x", NULL, 0, NULL, NULL);
+    m(rs, "SEARCH", "/dav/PROJ/repo/x", NULL, 0, NULL, NULL);
+    m(rs, "GET", "/dav/PROJ/bad slug/x", NULL, 0, NULL, NULL);
+    m(rs, "GET", "/dav/PROJ/repo.git/x", NULL, 0, NULL, NULL);
+    m(rs, "GET", "/dav/~alice/r/x", NULL, 0, "REPO_READ", "~alice/r");
+    m(rs, "GET", "/davx/PROJ/repo/x", NULL, 0, NULL, NULL);
+    /* Destinations. */
+    m(rs, "COPY", "/dav/PROJ/repo/x", NULL, 1, "REPO_WRITE", "PROJ/repo");
+    m(rs, "MOVE", "/dav/PROJ/repo/", NULL, 1, "PROJECT_ADMIN", "PROJ");
+    m(rs, "MOVE", "/dav/PROJ/", NULL, 1, NULL, NULL);
+    m(rs, "MOVE", "/dav/", NULL, 1, NULL, NULL);
+    m(rs, "PUT", "/dav/PROJ/repo/x", NULL, 1, NULL, NULL);
+    bbt_rules_free(rs);
+}
+
+/* The seed's table, decided through the built-in routes: for each action,
+ * which of the six token combinations may do it (the owner an admin). */
+static const struct {
+    const char *set, *prefix, *method, *path, *args, *what;
+    int allowed[6]; /* RR RW RA WW WA AA */
+} seed[] = {
+    {"git",
+     "/scm",
+     "GET",
+     "/scm/P/r.git/info/refs",
+     "service=git-upload-pack",
+     "clone",
+     {1, 1, 1, 1, 1, 1}},
+    {"git",
+     "/scm",
+     "POST",
+     "/scm/P/r.git/git-upload-pack",
+     NULL,
+     "pull",
+     {1, 1, 1, 1, 1, 1}},
+    {"git",
+     "/scm",
+     "POST",
+     "/scm/P/r.git/git-receive-pack",
+     NULL,
+     "push",
+     {0, 1, 1, 1, 1, 1}},
+    {"bitbucket-rest",
+     "",
+     "POST",
+     "/rest/api/latest/projects/P/repos/r/pull-requests/1/merge",
+     NULL,
+     "pull-request action",
+     {0, 1, 1, 1, 1, 1}},
+    {"bitbucket-rest",
+     "",
+     "PUT",
+     "/rest/api/latest/projects/P/repos/r/permissions/users",
+     NULL,
+     "repository permissions",
+     {0, 0, 1, 0, 1, 1}},
+    {"bitbucket-rest",
+     "",
+     "PUT",
+     "/rest/api/latest/projects/P/repos/r",
+     NULL,
+     "repository update",
+     {0, 0, 1, 0, 1, 1}},
+    {"bitbucket-rest",
+     "",
+     "PUT",
+     "/rest/api/latest/projects/P/permissions/users",
+     NULL,
+     "project permissions",
+     {0, 0, 0, 0, 0, 1}},
+    {"bitbucket-rest",
+     "",
+     "POST",
+     "/rest/api/latest/projects/P/repos",
+     NULL,
+     "create repository",
+     {0, 0, 0, 0, 0, 1}},
+    {"bitbucket-rest",
+     "",
+     "POST",
+     "/rest/api/latest/projects/P/repos/r",
+     NULL,
+     "fork",
+     {0, 0, 0, 0, 0, 1}},
+    {"dav",
+     "/dav",
+     "MKCOL",
+     "/dav/P/new/",
+     NULL,
+     "create repository (dav)",
+     {0, 0, 0, 0, 0, 1}},
+    {"dav",
+     "/dav",
+     "PUT",
+     "/dav/P/r/x",
+     NULL,
+     "write a file (dav)",
+     {0, 1, 1, 1, 1, 1}},
+    {"dav",
+     "/dav",
+     "DELETE",
+     "/dav/P/r/",
+     NULL,
+     "delete repository (dav)",
+     {0, 0, 1, 0, 1, 1}},
+};
+
+static void test_seed_matrix(void)
+{
+    static const bbt_level_t pairs[6][2] = {{R, R}, {R, W}, {R, A},
+                                            {W, W}, {W, A}, {A, A}};
+    size_t i, j;
+
+    for (i = 0; i < sizeof(seed) / sizeof(seed[0]); i++) {
+        bbt_rules_t *rs =
+            rules_of(bbt_rules_builtin(seed[i].set, NULL), seed[i].prefix);
+        bbt_match_t out;
+        int rv;
+
+        if (!rs)
+            continue;
+        rv = bbt_rules_match(rs, seed[i].method, seed[i].path, seed[i].args, 0,
+                             &out);
+        for (j = 0; j < 6; j++) {
+            bbt_level_t p = pairs[j][0], r = pairs[j][1];
+            int allow =
+                rv == BBT_ROUTE_MATCH &&
+                bbt_perm_decide(out.target.need, p, r, A) == BBT_DECIDE_ALLOW &&
+                (out.token_need.level == N ||
+                 bbt_perm_decide(out.token_need, p, r, A) == BBT_DECIDE_ALLOW);
+
+            is_int(allow, seed[i].allowed[j], "%s with PROJECT_%s + REPO_%s",
+                   seed[i].what,
+                   p == R   ? "READ"
+                   : p == W ? "WRITE"
+                            : "ADMIN",
+                   r == R   ? "READ"
+                   : r == W ? "WRITE"
+                            : "ADMIN");
+        }
+        /* The owner caps every one of them. */
+        ok(rv == BBT_ROUTE_MATCH &&
+               bbt_perm_decide(out.target.need, A, A, N) == BBT_DECIDE_OWNER,
+           "%s: an owner without access stops even a full token", seed[i].what);
+        bbt_rules_free(rs);
+    }
+}
+
+int main(void)
+{
+    test_language();
+    test_errors();
+    test_prefix();
+    test_builtin_files();
+    test_dav();
+    test_seed_matrix();
+    return done_testing();
+}
