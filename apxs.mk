@@ -22,9 +22,12 @@ HTTPD_INC := -I$(shell $(APXS) -q INCLUDEDIR) $(shell $(APR_CONFIG) --includes -
 JANSSON  := $(shell pkg-config --cflags --libs jansson)
 PQ_INC   := -I$(shell pg_config --includedir 2>/dev/null || echo /usr/include/postgresql)
 
-CORE    := bbt_token bbt_perm bbt_cred bbt_route
+CORE    := bbt_token bbt_perm bbt_cred bbt_route bbt_rules
 GLUE    := mod_bbtoken bbt_db bbt_logguard bbt_private
-CORE_O  := $(CORE:%=$(OBJ)/%.o)
+# The built-in route sets are routes/*.conf, compiled in as C strings.
+SETS_C  := $(OBJ)/bbt_sets.c
+CORE_SO := $(CORE:%=$(OBJ)/%.o)
+CORE_O  := $(CORE_SO) $(OBJ)/bbt_sets.o
 GLUE_O  := $(GLUE:%=$(OBJ)/%.o)
 UNITS   := $(patsubst t/unit/%.c,$(OUT)/t/%,$(filter-out t/unit/tap.c,$(wildcard t/unit/test_*.c)))
 HEADERS := $(wildcard mod_bbtoken/*.h)
@@ -36,26 +39,37 @@ all: $(OUT)/mod_bbtoken.so $(OUT)/bbtoken
 $(OBJ) $(OUT) $(OUT)/t $(OUT)/fuzz:
 	mkdir -p $@
 
-$(CORE_O): $(OBJ)/%.o: mod_bbtoken/%.c $(HEADERS) | $(OBJ)
+$(CORE_SO): $(OBJ)/%.o: mod_bbtoken/%.c $(HEADERS) | $(OBJ)
 	$(CC) $(BASEFLAGS) -c -o $@ $<
+
+$(SETS_C): build/gen-sets.pl $(wildcard routes/*.conf) | $(OBJ)
+	perl build/gen-sets.pl > $@.tmp
+	mv $@.tmp $@
+
+$(OBJ)/bbt_sets.o: $(SETS_C) mod_bbtoken/bbt_rules.h
+	$(CC) $(BASEFLAGS) -Imod_bbtoken -c -o $@ $<
 
 $(GLUE_O): $(OBJ)/%.o: mod_bbtoken/%.c $(HEADERS) | $(OBJ)
 	$(CC) $(BASEFLAGS) $(HTTPD_INC) $(PQ_INC) -c -o $@ $<
 
 $(OUT)/mod_bbtoken.so: $(GLUE_O) $(CORE_O) | $(OUT)
-	$(CC) -shared -o $@ $^ -lpq -lcrypto
+	$(CC) -shared -o $@ $^ -lpq -lcrypto -lpcre2-8
 
-$(OUT)/bbtoken: cli/bbtoken.c $(CORE_O) $(HEADERS) | $(OUT)
-	$(CC) $(BASEFLAGS) -Imod_bbtoken $(PQ_INC) -o $@ cli/bbtoken.c $(CORE_O) -lpq -lcrypto $(JANSSON)
+# The CLI embeds sql/migrations/*.sql (generated header in $(OBJ)), so the
+# installed bbtoken can create and upgrade the schema on its own.
+$(OUT)/bbtoken: cli/bbtoken.c cli/embed-sql.sh $(sort $(wildcard sql/migrations/*.sql)) $(CORE_O) $(HEADERS) | $(OUT) $(OBJ)
+	sh cli/embed-sql.sh $(sort $(wildcard sql/migrations/*.sql)) > $(OBJ)/bbtoken_migrations.h.tmp
+	mv $(OBJ)/bbtoken_migrations.h.tmp $(OBJ)/bbtoken_migrations.h
+	$(CC) $(BASEFLAGS) -Imod_bbtoken -I$(OBJ) $(PQ_INC) -o $@ cli/bbtoken.c $(CORE_O) -lpq -lcrypto -lpcre2-8 $(JANSSON)
 
 $(OUT)/t/%: t/unit/%.c t/unit/tap.h $(CORE_O) | $(OUT)/t
-	$(CC) $(BASEFLAGS) -Imod_bbtoken -It/unit -o $@ $< $(CORE_O) -lcrypto
+	$(CC) $(BASEFLAGS) -Imod_bbtoken -It/unit -o $@ $< $(CORE_O) -lcrypto -lpcre2-8
 
 unit: $(UNITS)
 
 # The fuzzers compile the core from source with sanitizers of their own.
-$(OUT)/fuzz/%: t/fuzz/%.c $(CORE:%=mod_bbtoken/%.c) $(HEADERS) | $(OUT)/fuzz
-	$(FUZZ_CC) -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -Imod_bbtoken -o $@ $< $(CORE:%=mod_bbtoken/%.c) -lcrypto
+$(OUT)/fuzz/%: t/fuzz/%.c $(CORE:%=mod_bbtoken/%.c) $(SETS_C) $(HEADERS) | $(OUT)/fuzz
+	$(FUZZ_CC) -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -Imod_bbtoken -o $@ $< $(CORE:%=mod_bbtoken/%.c) $(SETS_C) -lcrypto -lpcre2-8
 
 fuzz: $(FUZZERS)
 

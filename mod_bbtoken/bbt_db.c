@@ -52,7 +52,7 @@ typedef struct {
 
 static const char bbt_db_state_key[] = "bbtoken-db-state";
 /* Pasted unquoted into PREPARE by the driver: a plain identifier. */
-#define BBT_DB_LOOKUP_LABEL "bbtoken_lookup_v1"
+#define BBT_DB_LOOKUP_LABEL "bbtoken_lookup_v2"
 
 /* Columns, in order; the query below must agree. */
 enum {
@@ -67,6 +67,7 @@ enum {
     COL_EXPIRED,
     COL_OWNER,
     COL_STALE,
+    COL_REFUSAL_DUE,
     COL_COUNT
 };
 
@@ -76,15 +77,20 @@ static const char bbt_sql_lookup[] =
     " t.revoked_at IS NOT NULL,"
     " t.expires_at IS NOT NULL AND t.expires_at <= now(),"
     " bbtoken_owner_level(u.id, %s, %s),"
-    " t.last_authenticated IS NULL"
-    " OR t.last_authenticated < now() - interval '60 seconds'"
+    " t.last_authenticated IS NULL OR t.last_authenticated"
+    "  < now() - make_interval(secs => %s::integer),"
+    " t.expired_refused_at IS NULL OR t.expired_refused_at"
+    "  < now() - make_interval(secs => %s::integer)"
     " FROM bbtoken_tokens t JOIN bbtoken_users u ON u.id = t.user_id"
     " WHERE t.id = %s";
 
-static const char bbt_sql_touch[] =
-    "UPDATE bbtoken_tokens SET last_authenticated = now()"
-    " WHERE id = %s AND (last_authenticated IS NULL"
-    " OR last_authenticated < now() - interval '60 seconds')";
+/* The writes go through SECURITY DEFINER functions (sql/migrations/0002):
+ * httpd's role may not update a token row itself, and the functions check
+ * the interval again under the row lock, so concurrent requests make one
+ * write between them. */
+static const char bbt_sql_touch[] = "SELECT bbtoken_touch(%s, %s, %s::integer)";
+static const char bbt_sql_note_expired[] =
+    "SELECT bbtoken_note_expired(%s, %s, %s::integer)";
 
 int bbt_db_init(void)
 {
@@ -217,10 +223,12 @@ static int bbt_db_copy_hex(char *dst, size_t n, const char *src)
 }
 
 bbt_db_status_t bbt_db_lookup(bbt_db_conn_t *c, const char *id, const char *key,
-                              const char *slug, bbt_db_token_t *out)
+                              const char *slug, int interval,
+                              bbt_db_token_t *out)
 {
     const apr_dbd_driver_t *drv = c->dbd->driver;
     apr_dbd_prepared_t *stmt = bbt_db_lookup_stmt(c, 0);
+    const char *secs = apr_itoa(c->pool, interval);
     int attempt, rv = 0;
 
     if (!stmt && !(stmt = bbt_db_recover(c))) {
@@ -233,7 +241,7 @@ bbt_db_status_t bbt_db_lookup(bbt_db_conn_t *c, const char *id, const char *key,
         int rows = 0, bad = 0;
 
         rv = apr_dbd_pvselect(drv, c->pool, c->dbd->handle, &res, stmt, 1, key,
-                              slug, id);
+                              slug, secs, secs, id);
         if (rv != 0) {
             bbt_db_log(c, attempt == 0 ? APLOG_WARNING : APLOG_ERR, rv,
                        attempt == 0 ? "token lookup (will retry once)"
@@ -273,6 +281,7 @@ bbt_db_status_t bbt_db_lookup(bbt_db_conn_t *c, const char *id, const char *key,
             out->expired = bbt_db_flag(v[COL_EXPIRED]);
             out->owner = bbt_db_int_level(v[COL_OWNER]);
             out->stale = bbt_db_flag(v[COL_STALE]);
+            out->refusal_due = bbt_db_flag(v[COL_REFUSAL_DUE]);
         }
         if (bad) {
             return BBT_DB_UNAVAILABLE;
@@ -282,18 +291,85 @@ bbt_db_status_t bbt_db_lookup(bbt_db_conn_t *c, const char *id, const char *key,
     return BBT_DB_UNAVAILABLE;
 }
 
-void bbt_db_touch(bbt_db_conn_t *c, const char *id)
+/* Run one of the write functions; failure is logged, not fatal. */
+static void bbt_db_write(bbt_db_conn_t *c, const char *sql, const char *what,
+                         const char *id, const char *addr, int interval)
 {
     apr_dbd_prepared_t *stmt = NULL;
-    int rv, nrows = 0;
+    apr_dbd_results_t *res = NULL;
+    apr_dbd_row_t *row = NULL;
+    int rv;
 
-    if (apr_dbd_prepare(c->dbd->driver, c->pool, c->dbd->handle, bbt_sql_touch,
-                        NULL, &stmt) != 0) {
+    if (apr_dbd_prepare(c->dbd->driver, c->pool, c->dbd->handle, sql, NULL,
+                        &stmt) != 0) {
+        bbt_db_log(c, APLOG_ERR, 0, what);
         return;
     }
-    rv = apr_dbd_pvquery(c->dbd->driver, c->pool, c->dbd->handle, &nrows, stmt,
-                         id);
+    rv = apr_dbd_pvselect(c->dbd->driver, c->pool, c->dbd->handle, &res, stmt,
+                          1, id, addr ? addr : "", apr_itoa(c->pool, interval));
     if (rv != 0) {
-        bbt_db_log(c, APLOG_ERR, rv, "recording last use");
+        bbt_db_log(c, APLOG_ERR, rv, what);
+        return;
     }
+    while (apr_dbd_get_row(c->dbd->driver, c->pool, res, &row, -1) == 0) {
+        /* Read to the end so the result is released. */
+    }
+}
+
+void bbt_db_touch(bbt_db_conn_t *c, const char *id, const char *addr,
+                  int interval)
+{
+    bbt_db_write(c, bbt_sql_touch, "recording last use", id, addr, interval);
+}
+
+void bbt_db_note_expired(bbt_db_conn_t *c, const char *id, const char *addr,
+                         int interval)
+{
+    bbt_db_write(c, bbt_sql_note_expired, "auditing an expired token", id, addr,
+                 interval);
+}
+
+/* Added for issue 4 (routes, password users).  The owner level of a user
+ * found by name, regardless of case, as bbtoken_owner_level computes it. */
+static const char bbt_sql_user_level[] =
+    "SELECT bbtoken_owner_level(u.id, %s, %s) FROM bbtoken_users u"
+    " WHERE lower(u.name) = lower(%s)";
+
+bbt_db_status_t bbt_db_user_level(bbt_db_conn_t *c, const char *name,
+                                  const char *key, const char *slug,
+                                  bbt_level_t *level)
+{
+    const apr_dbd_driver_t *drv = c->dbd->driver;
+    apr_dbd_prepared_t *stmt = NULL;
+    apr_dbd_results_t *res = NULL;
+    apr_dbd_row_t *row = NULL;
+    int rv;
+
+    *level = BBT_LEVEL_NONE;
+    if (apr_dbd_prepare(drv, c->pool, c->dbd->handle, bbt_sql_user_level, NULL,
+                        &stmt) != 0) {
+        bbt_db_log(c, APLOG_ERR, 0, "preparing the user level lookup");
+        return BBT_DB_UNAVAILABLE;
+    }
+    rv = apr_dbd_pvselect(drv, c->pool, c->dbd->handle, &res, stmt, 1, key,
+                          slug, name);
+    /* A connection PostgreSQL dropped: reset it and try once more. */
+    if (rv != 0 && PQstatus(c->pg) != CONNECTION_OK &&
+        apr_dbd_check_conn(drv, c->pool, c->dbd->handle) == APR_SUCCESS) {
+        rv = apr_dbd_pvselect(drv, c->pool, c->dbd->handle, &res, stmt, 1, key,
+                              slug, name);
+    }
+    if (rv != 0) {
+        bbt_db_log(c, APLOG_ERR, rv, "user level lookup");
+        return BBT_DB_UNAVAILABLE;
+    }
+    /* Read every row to the end so the result is released. */
+    while (apr_dbd_get_row(drv, c->pool, res, &row, -1) == 0) {
+        bbt_level_t l = bbt_db_int_level(apr_dbd_get_entry(drv, row, 0));
+
+        if (l > *level) {
+            *level = l;
+        }
+    }
+    return BBT_DB_OK;
 }

@@ -31,6 +31,7 @@ typedef struct {
     int expired;
     bbt_level_t owner; /* on the target; NONE when there is no target */
     int stale;         /* last_authenticated is due for a refresh */
+    int refusal_due;   /* an expired-token refusal is due for the audit */
 } bbt_db_token_t;
 
 /* Fetch mod_dbd's optional functions.  Returns 0, or -1 if mod_dbd is not
@@ -44,13 +45,33 @@ bbt_db_conn_t *bbt_db_open(apr_pool_t *p, server_rec *s);
 void bbt_db_close(bbt_db_conn_t *c);
 
 /* Load token `id` and its owner's level on (key, slug).  key NULL means no
- * target; slug NULL means the project itself.  Strings are copied into p. */
+ * target; slug NULL means the project itself.  interval (seconds, the
+ * BBTokenLastUseInterval) decides out->stale and out->refusal_due.  Strings
+ * are copied into p. */
 bbt_db_status_t bbt_db_lookup(bbt_db_conn_t *c, const char *id, const char *key,
-                              const char *slug, bbt_db_token_t *out);
+                              const char *slug, int interval,
+                              bbt_db_token_t *out);
 
-/* Record that token `id` authenticated now, unless that was recorded less
- * than a minute ago.  Failure is logged, not fatal: freshness is not worth
- * refusing a verified request for. */
-void bbt_db_touch(bbt_db_conn_t *c, const char *id);
+/* Record that token `id` authenticated now from client address addr,
+ * unless that was recorded less than interval seconds ago.  Failure is
+ * logged, not fatal: freshness is not worth refusing a verified request
+ * for. */
+void bbt_db_touch(bbt_db_conn_t *c, const char *id, const char *addr,
+                  int interval);
+
+/* Audit that expired token `id` was presented (with its right secret) from
+ * addr and refused, unless that was audited less than interval seconds
+ * ago.  Failure is logged, not fatal. */
+void bbt_db_note_expired(bbt_db_conn_t *c, const char *id, const char *addr,
+                         int interval);
+
+/* Added for issue 4: the live level of the user named `name` (regardless
+ * of case) on (key, slug), as bbtoken_owner_level computes it; NONE for an
+ * unknown or disabled user or a NULL key.  For password users, and for a
+ * second target (the Destination of COPY and MOVE).  BBT_DB_OK or
+ * BBT_DB_UNAVAILABLE. */
+bbt_db_status_t bbt_db_user_level(bbt_db_conn_t *c, const char *name,
+                                  const char *key, const char *slug,
+                                  bbt_level_t *level);
 
 #endif

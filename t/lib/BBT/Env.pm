@@ -20,6 +20,11 @@ package BBT::Env;
 #   modules  => [..]  more httpd modules to load (names as in mod_NAME.so)
 #   dir      => PATH  use this directory (must not exist) instead of a temp dir
 #   port     => N     httpd's port instead of a free one
+#   schema_files => [..] SQL files that make the schema, in order (default
+#                     sql/schema.sql; the upgrade test loads an old release)
+#   grants   => 0|1   run sql/grants.sql for bbtoken_httpd (default 1)
+#
+# BBT_MODULE_SO=path tests another build of the module.
 #
 # Everything lives in one temp dir under $BBT_TMPDIR (default /tmp); it is
 # removed at the end unless BBT_KEEP=1.  Servers are stopped even when a
@@ -215,6 +220,8 @@ sub new {
         modules    => $o{modules} || [],
         fixed_dir  => $o{dir},
         port       => $o{port},
+        schema_files => $o{schema_files} || ["$ROOT/sql/schema.sql"],
+        grants     => exists $o{grants} ? $o{grants} : 1,
         owner_pid  => $$,
         git_n      => 0,
     }, $class;
@@ -420,9 +427,52 @@ sub psql {
 sub _load_schema {
     my ($self) = @_;
     $self->psql('CREATE DATABASE bbtoken', db => 'postgres');
-    $self->psql(undef, file => "$ROOT/sql/schema.sql");
+    $self->psql(undef, file => $_) for @{ $self->{schema_files} };
     $self->psql('CREATE ROLE bbtoken_httpd LOGIN');
+    $self->grants_apply if $self->{grants};
+}
+
+sub grants_apply {
+    my ($self) = @_;
     $self->psql(undef, file => "$ROOT/sql/grants.sql", vars => ['role=bbtoken_httpd']);
+}
+
+# Make token $id expired, created $days_ago days ago (default 3) and expired
+# a second ago.  Expiry is fixed by a trigger that refuses every UPDATE of
+# it; a superuser session with session_replication_role = replica skips
+# triggers (a deliberate act no client of the module can perform).
+sub expire_token {
+    my ($self, $id, $days_ago) = @_;
+    croak "bad id" unless $id =~ /^[0-9]{12}\z/;
+    $days_ago ||= 3;
+    $self->psql("SET session_replication_role = replica; "
+                . "UPDATE bbtoken_tokens SET created_at = now() - interval '$days_ago days', "
+                . "expires_at = now() - interval '1 second' WHERE id = '$id'");
+}
+
+# Insert a token row straight into the database, hashing it as the CLI does
+# (HMAC-SHA-256 keyed with the salt's bytes over the raw 33 bytes), as the
+# previous release's CLI or a hand-made row would.  Options: name, project,
+# repo, created (SQL expression), expires (SQL expression or undef), revoked
+# (SQL expression or undef).  Returns (token, id).
+sub token_insert {
+    my ($self, $user, %o) = @_;
+    my $id = sprintf('%012d', int(rand(1e12)));
+    my $tok = forge_token($id);
+    my $p = parse_token($tok);
+    my $salt = join '', map { sprintf '%02x', int rand 256 } 1 .. 16;
+    my $hash = Digest::SHA::hmac_sha256_hex($p->{raw}, pack('H*', $salt));
+    my $name = $o{name} // 'inserted';
+    $name =~ s/'/''/g;
+    my $created = $o{created} // 'now()';
+    my $expires = $o{expires} // 'NULL';
+    my $revoked = $o{revoked} // 'NULL';
+    $self->psql("INSERT INTO bbtoken_tokens (id, user_id, name, project_perm, repo_perm, salt, "
+                . "secret_hash, created_at, expires_at, revoked_at) SELECT '$id', id, '$name', '"
+                . ($o{project} || 'PROJECT_ADMIN') . "', '" . ($o{repo} || 'REPO_ADMIN')
+                . "', '$salt', '$hash', $created, $expires, $revoked FROM bbtoken_users "
+                . "WHERE lower(name) = lower('$user')");
+    return wantarray ? ($tok, $id) : $tok;
 }
 
 # One token row as a hash (all columns as text).
@@ -498,7 +548,7 @@ sub error_log_text { slurp($_[0]->error_log_path) }
 sub access_log_text { slurp($_[0]->access_log_path) }
 sub repo_root { "$_[0]{dir}/repos" }
 
-sub module_path { "$ROOT/build/out/mod_bbtoken.so" }
+sub module_path { $ENV{BBT_MODULE_SO} || "$ROOT/build/out/mod_bbtoken.so" }
 
 sub _write_cgi {
     my ($self) = @_;
@@ -519,7 +569,8 @@ case "$PATH_INFO" in
 esac
 printf 'Content-Type: text/plain\r\n\r\n'
 for v in BBTOKEN_ID BBTOKEN_NAME REMOTE_USER AUTH_TYPE HTTP_AUTHORIZATION \
-         PATH_INFO QUERY_STRING REQUEST_METHOD; do
+         PATH_INFO QUERY_STRING REQUEST_METHOD BBTOKEN_ROUTE \
+         BBTOKEN_PERMISSION BBTOKEN_TARGET; do
     eval "isset=\${$v+x}"
     if [ -n "$isset" ]; then
         eval "val=\$$v"
@@ -680,6 +731,44 @@ sub httpd_stop {
     $deadline = time + 10;
     sleep 0.1 while time < $deadline && port_open($self->{port});
     return $self;
+}
+
+# `apache2 -t` on the configuration this environment would write with
+# extra_conf replaced: (exit code, output).  httpd need not be running.
+sub config_test {
+    my ($self, $extra) = @_;
+    local $self->{extra_conf} = $extra;
+    local $self->{port} = $self->{port} || free_port();
+    my $conf = "$self->{dir}/httpd-test.conf";
+    spew($conf, $self->_conf_text, 0644);
+    my ($rc, $out, $err) = run_cmd(cmd => [$APACHE, '-t', '-f', $conf],
+                                   tmp => "$self->{dir}/run", timeout => 60);
+    return ($rc, $out . $err);
+}
+
+# curl as a WebDAV client: (status, body).  %o: method, auth (an
+# Authorization value), headers => [...], data (a string, sent as the body),
+# depth.
+sub curl {
+    my ($self, $path, %o) = @_;
+    my $body = "$self->{dir}/run/curl.$$." . int(rand(1e9));
+    my $m = $o{method} || 'GET';
+    my @cmd = ('curl', '-s', '-g', '--path-as-is', '-o', $body, '-w', '%{http_code}',
+               $m eq 'HEAD' ? ('-I') : ('-X', $m));
+    push @cmd, '-H', "Authorization: $o{auth}" if defined $o{auth};
+    push @cmd, '-H', "Depth: $o{depth}" if defined $o{depth};
+    push @cmd, map { ('-H', $_) } @{ $o{headers} || [] };
+    if (defined $o{data}) {
+        my $in = "$body.in";
+        spew($in, $o{data});
+        push @cmd, '--data-binary', "\@$in";
+    }
+    push @cmd, $self->url($path);
+    my ($rc, $out, $err) = run_cmd(cmd => \@cmd, tmp => "$self->{dir}/run", timeout => 30,
+                                   env => { http_proxy => undef, HTTP_PROXY => undef });
+    my $content = slurp($body);
+    unlink $body, "$body.in";
+    return ($rc == 0 ? $out + 0 : 0, $content);
 }
 
 # Rewrite the configuration with new options and start httpd again.
