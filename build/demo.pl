@@ -50,6 +50,9 @@ Manage tokens:
   $cli --db "$db" list demo
   $cli --db "$db" create demo --name "my laptop" --perm REPO_READ
   $cli --db "$db" revoke ID
+  $cli --db "$db" audit demo
+  $cli --db "$db" policy
+  $cli --db "$db" expiring --within 30d
 
 Stop it with: build/demo.sh stop
 EOT
