@@ -329,11 +329,12 @@ void bbt_db_note_expired(bbt_db_conn_t *c, const char *id, const char *addr,
                  interval);
 }
 
-/* Added for issue 4 (routes, password users).  The owner level of a user
- * found by name, regardless of case, as bbtoken_owner_level computes it. */
+/* The live level of a user found by name, as bbtoken_owner_level computes
+ * it.  The name must match exactly: a password provider may tell "Admin"
+ * from "admin", and two such users must not share one user's grants. */
 static const char bbt_sql_user_level[] =
     "SELECT bbtoken_owner_level(u.id, %s, %s) FROM bbtoken_users u"
-    " WHERE lower(u.name) = lower(%s)";
+    " WHERE u.name = %s";
 
 bbt_db_status_t bbt_db_user_level(bbt_db_conn_t *c, const char *name,
                                   const char *key, const char *slug,

@@ -72,6 +72,8 @@ typedef struct {
     int presented;    /* a token was presented: challenge with invalid_token */
     int password;     /* verified by a user's password, not a token */
     const char *user; /* the password user's name */
+    /* The AuthBBTokenProvider list that accepted the password. */
+    const apr_array_header_t *authn;
     char token_id[BBT_TOKEN_ID_LEN + 1];
     bbt_level_t tok_project;
     bbt_level_t tok_repo;
@@ -491,8 +493,13 @@ static int bbt_read_credentials(request_rec *r, const bbt_dir_conf_t *conf,
         rq->presented = 1;
         ts = bbt_token_parse(cred.secret, cred.secret_len, tok);
         if (ts != BBT_TOKEN_OK && cred.kind == BBT_CRED_BASIC && conf->authn &&
-            conf->authn->nelts > 0) {
-            /* Not a token: an ordinary password, for the providers. */
+            conf->authn->nelts > 0 &&
+            !(cred.secret_len >= BBT_TOKEN_PREFIX_LEN &&
+              memcmp(cred.secret, BBT_TOKEN_PREFIX, BBT_TOKEN_PREFIX_LEN) ==
+                  0)) {
+            /* Not a token: an ordinary password, for the providers.  A
+             * mistyped token (it has the prefix) is never sent to them: it
+             * would reach an LDAP server's logs. */
             *user = apr_pstrmemdup(r->pool, cred.user, cred.user_len);
             status = bbt_check_password(r, conf, *user, cred.secret);
             *password = status == OK;
@@ -792,7 +799,19 @@ static int bbt_check_authn(request_rec *r)
 
     prior = bbt_prior(r);
     if (prior && prior->password) {
+        /* Carried only where the same providers would have checked it: a
+         * section that takes no passwords, or other ones, must not accept
+         * a user someone else's provider let in. */
+        if (!conf->authn || conf->authn->nelts == 0 ||
+            conf->authn != prior->authn) {
+            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                          "user %s authenticated by password elsewhere; "
+                          "%s does not take that password",
+                          bbt_loggable(r, prior->user), r->uri);
+            return bbt_unauthorized(r);
+        }
         status = bbt_password_user(r, rq, prior->user);
+        rq->authn = prior->authn;
     } else if (prior) {
         memcpy(rq->token_id, prior->token_id, sizeof(rq->token_id));
         rq->presented = 1;
@@ -807,6 +826,7 @@ static int bbt_check_authn(request_rec *r)
         }
         if (password) {
             status = bbt_password_user(r, rq, user);
+            rq->authn = conf->authn;
         } else {
             memcpy(rq->token_id, tok.id, sizeof(rq->token_id));
             status = bbt_load(r, rq, &tok, user);

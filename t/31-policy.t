@@ -221,6 +221,35 @@ subtest 'expiry is fixed once the token exists: CLI and database' => sub {
     is_401($env->get($UP, { Authorization => "Bearer $tok" }), 1, 'the token stays revoked');
 };
 
+subtest 'no other way around a fixed expiry: a chosen creation time, a reused id' => sub {
+    $env->cli_ok('policy', '--expiry-required', '--max-expiry-days', '30');
+    my $ins = sub {
+        my ($id, $cols, $vals) = @_;
+        return $env->psql_try("INSERT INTO bbtoken_tokens (id, user_id, name, project_perm, repo_perm, salt, "
+                              . "secret_hash$cols) SELECT '$id', id, 'n$id', 'PROJECT_READ', 'REPO_READ', "
+                              . "repeat('a', 32), repeat('b', 64)$vals FROM bbtoken_users WHERE name = 'alice'");
+    };
+    # A creation time in the future would move the 30-day window with it.
+    my ($r, $o, $e) = $ins->('300000000001', ', created_at, expires_at',
+                             ", now() + interval '1000 days', now() + interval '1010 days'");
+    ok($r != 0 && $e =~ /at most 30 days/, 'INSERT with a future created_at: the window stays now()')
+        or diag "exit $r: $e";
+    ($r, $o, $e) = $ins->('300000000002', ', created_at', ", now() - interval '5 days'");
+    is($r, 0, 'INSERT with a past created_at is accepted...') or diag $e;
+    my $age = $env->psql("SELECT extract(epoch FROM now() - created_at) < 60 FROM bbtoken_tokens "
+                         . "WHERE id = '300000000002'");
+    is($age, 't', '... and stamped with the time of the insert');
+    # Deleting a token and inserting it again under the same id would give
+    # it a new expiry with the same secret.
+    my $row = $env->token_row('300000000002');
+    ($r, $o, $e) = $env->psql_try("DELETE FROM bbtoken_tokens WHERE id = '300000000002'");
+    is($r, 0, 'the token row can be deleted') or diag $e;
+    ($r, $o, $e) = $ins->('300000000002', ', expires_at', ", now() + interval '29 days'");
+    ok($r != 0 && $e =~ /ids are never reused/, 'inserting it again under its old id: refused')
+        or diag "exit $r: $e";
+    $env->cli_ok('policy', '--expiry-optional', '--max-expiry-days', 'none');
+};
+
 subtest 'name and permissions change, effective on the next request' => sub {
     my ($tok, $id) = $env->token_create('alice', name => 'mutable');
     my ($st, $v) = $env->env_cgi('PROJ/repo.git/info/refs?service=git-upload-pack', { Authorization => "Bearer $tok" });

@@ -65,6 +65,10 @@ my @table = (
     ['GET', "$A/projects/PROJ/permissions/users", 'PROJECT_ADMIN', 'PROJ'],
     ['PUT', "$A/projects/PROJ/permissions/groups?name=dev&permission=PROJECT_WRITE", 'PROJECT_ADMIN', 'PROJ'],
     ['PUT', "$A/projects/PROJ/settings/pull-requests/git", 'PROJECT_ADMIN', 'PROJ'],
+    ['PUT', "$A/projects/PROJ/repos/repo/default-branch", 'REPO_ADMIN', 'PROJ/repo'],
+    ['GET', "$A/projects/PROJ/repos/repo/default-branch", 'REPO_READ', 'PROJ/repo'],
+    ['POST', "$A/projects/PROJ/repos/repo/recreate", 'REPO_ADMIN', 'PROJ/repo'],
+    ['POST', "$A/projects/PROJ/repos/repo/labels", 'REPO_ADMIN', 'PROJ/repo'],
 );
 my @denied = (
     ['PUT', '/rest/access-tokens/1.0/users/alice'],
@@ -80,6 +84,8 @@ my @denied = (
     ['POST', "$A/projects"],
     ['GET', "$A/projects/PROJ/repos/bad%20slug/commits"],
     ['GET', "$A/projects/PROJ/repos/repo;x/commits"],
+    ['GET', "$A/projects/PROJ/repos/repo/pull-requests/..;/..;/..;/..;/SECRET/repos/sec/permissions"],
+    ['GET', "$A/projects/PROJ/repos/repo/browse;jsessionid=x/README.md"],
     ['GET', "$A/projects/PR-OJ/repos/repo"],
     ['GET', '/rest/api/2.0/projects/PROJ'],
     ['PATCH', "$A/projects/PROJ/repos/repo"],

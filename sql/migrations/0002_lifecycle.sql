@@ -259,7 +259,8 @@ CREATE TRIGGER bbtoken_tokens_fixed BEFORE UPDATE ON bbtoken_tokens
                            AND OLD.revoked_at IS DISTINCT FROM NEW.revoked_at))
     EXECUTE FUNCTION bbtoken_tokens_fixed();
 
--- The policy, applied to every new token however it is inserted: the owner
+-- The policy, applied to every new token however it is inserted: it is
+-- created now, under an id never used before; the owner
 -- must be active; a required expiry defaults to the maximum; an expiry may
 -- not exceed the maximum; a user holds at most max_tokens_per_user live
 -- (neither revoked nor expired) tokens; a name is not reused among the
@@ -287,6 +288,18 @@ BEGIN
         RETURN NEW; -- the foreign key refuses it
     END IF;
     IF TG_OP = 'INSERT' THEN
+        -- The creation time is the database's own: one chosen by the client
+        -- would move the window the maximum expiry is measured from.
+        NEW.created_at := now();
+        -- An id is never used twice: a deleted token cannot come back with
+        -- another expiry (or another owner) under its old id and secret.
+        IF EXISTS (SELECT 1 FROM bbtoken_audit
+                    WHERE token_id = NEW.id AND event = 'created') THEN
+            RAISE EXCEPTION 'token id % was used before: ids are never reused',
+                NEW.id
+                USING ERRCODE = 'check_violation',
+                      CONSTRAINT = 'bbtoken_policy_fresh_id';
+        END IF;
         IF NOT u.active THEN
             RAISE EXCEPTION 'user is disabled: %', u.name
                 USING ERRCODE = 'check_violation',
