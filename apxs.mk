@@ -20,10 +20,12 @@ WARN     := -Wall -Wextra -Werror
 BASEFLAGS := -O2 -g -fPIC -fstack-protector-strong -D_FORTIFY_SOURCE=2 $(WARN)
 HTTPD_INC := -I$(shell $(APXS) -q INCLUDEDIR) $(shell $(APR_CONFIG) --includes --cppflags) $(shell $(APU_CONFIG) --includes)
 JANSSON  := $(shell pkg-config --cflags --libs jansson)
+JANSSON_CFLAGS := $(shell pkg-config --cflags jansson)
+JANSSON_LIBS := $(shell pkg-config --libs jansson)
 PQ_INC   := -I$(shell pg_config --includedir 2>/dev/null || echo /usr/include/postgresql)
 
 CORE    := bbt_token bbt_perm bbt_cred bbt_route bbt_rules
-GLUE    := mod_bbtoken bbt_db bbt_logguard bbt_private
+GLUE    := mod_bbtoken bbt_db bbt_logguard bbt_private bbt_rest
 # The built-in route sets are routes/*.conf, compiled in as C strings.
 SETS_C  := $(OBJ)/bbt_sets.c
 CORE_SO := $(CORE:%=$(OBJ)/%.o)
@@ -50,10 +52,10 @@ $(OBJ)/bbt_sets.o: $(SETS_C) mod_bbtoken/bbt_rules.h
 	$(CC) $(BASEFLAGS) -Imod_bbtoken -c -o $@ $<
 
 $(GLUE_O): $(OBJ)/%.o: mod_bbtoken/%.c $(HEADERS) | $(OBJ)
-	$(CC) $(BASEFLAGS) $(HTTPD_INC) $(PQ_INC) -c -o $@ $<
+	$(CC) $(BASEFLAGS) $(HTTPD_INC) $(PQ_INC) $(JANSSON_CFLAGS) -c -o $@ $<
 
 $(OUT)/mod_bbtoken.so: $(GLUE_O) $(CORE_O) | $(OUT)
-	$(CC) -shared -o $@ $^ -lpq -lcrypto -lpcre2-8
+	$(CC) -shared -o $@ $^ -lpq -lcrypto -lpcre2-8 $(JANSSON_LIBS)
 
 # The CLI embeds sql/migrations/*.sql (generated header in $(OBJ)), so the
 # installed bbtoken can create and upgrade the schema on its own.

@@ -374,3 +374,10 @@ bbt_db_status_t bbt_db_user_level(bbt_db_conn_t *c, const char *name,
     }
     return BBT_DB_OK;
 }
+
+/* Added for the REST API (bbt_rest.c), which runs its own statements and
+ * transactions on the connection: libpq's handle. */
+struct pg_conn *bbt_db_native(bbt_db_conn_t *c)
+{
+    return c->pg;
+}

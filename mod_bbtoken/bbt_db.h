@@ -74,4 +74,8 @@ bbt_db_status_t bbt_db_user_level(bbt_db_conn_t *c, const char *name,
                                   const char *key, const char *slug,
                                   bbt_level_t *level);
 
+/* Added for the REST API: the connection's libpq handle (PGconn *). */
+struct pg_conn;
+struct pg_conn *bbt_db_native(bbt_db_conn_t *c);
+
 #endif

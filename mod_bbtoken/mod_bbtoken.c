@@ -42,6 +42,7 @@
 #include "bbt_logguard.h"
 #include "bbt_perm.h"
 #include "bbt_private.h"
+#include "bbt_rest.h"
 #include "bbt_route.h"
 #include "bbt_rules.h"
 #include "bbt_token.h"
@@ -387,6 +388,18 @@ static const bbt_req_t *bbt_prior(const request_rec *r)
         }
     }
     return NULL;
+}
+
+/* For the REST API (bbt_rest.h): 1 if this request, or an earlier one of
+ * the same HTTP request, was authenticated by a token. */
+int bbt_request_used_token(request_rec *r)
+{
+    const bbt_req_t *rq = bbt_req(r);
+
+    if (!rq || !rq->verified) {
+        rq = bbt_prior(r);
+    }
+    return rq && rq->verified && !rq->password;
 }
 
 /* A Basic user name as it may appear in the log.  People paste a token or
@@ -1058,6 +1071,7 @@ static void bbt_register_hooks(apr_pool_t *p)
     ap_hook_post_config(bbt_post_config, NULL, NULL, APR_HOOK_MIDDLE);
     bbt_logguard_register_hooks(p);
     bbt_private_register_hooks(p);
+    bbt_rest_register_hooks(p);
     ap_hook_translate_name(bbt_translate, NULL, NULL, APR_HOOK_REALLY_FIRST);
     ap_hook_check_authn(bbt_check_authn, NULL, NULL, APR_HOOK_MIDDLE,
                         AP_AUTH_INTERNAL_PER_URI);

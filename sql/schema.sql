@@ -17,3 +17,8 @@
 BEGIN;
 \ir migrations/0002_lifecycle.sql
 COMMIT;
+
+-- Version 3: what the access-tokens REST API may change.
+BEGIN;
+\ir migrations/0003_rest.sql
+COMMIT;

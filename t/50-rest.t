@@ -1,0 +1,378 @@
+# The access-tokens REST API (handler bbtoken-rest): Bitbucket Data Center's
+# paths, verbs, shapes and status codes; who may manage whose tokens; the
+# database's policy with the CLI's messages; CSRF; a token made over REST
+# cloning with git; 503 when the database is down.  No token is logged.
+use strict;
+use warnings;
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use Test::More;
+use JSON::PP;
+use BBT::Env qw(b64);
+use BBT::Assert;
+
+# /1.0 under AuthType Basic with mod_authn_file; /latest under AuthType
+# BBToken with passwords beside tokens (so a token does authenticate there,
+# and the handler must refuse it).
+my $extra = <<'EOC';
+<Location /rest/access-tokens>
+    SetHandler bbtoken-rest
+    AuthType Basic
+    AuthName "Bitbucket"
+    AuthBasicProvider file
+    AuthUserFile "@DIR@/htpasswd"
+    Require valid-user
+</Location>
+<Location /rest/access-tokens/latest>
+    AuthType BBToken
+    AuthName "Bitbucket"
+    AuthBBTokenProvider file
+    AuthUserFile "@DIR@/htpasswd"
+    Require valid-user
+</Location>
+# A misconfiguration: a route that opens the API to tokens.  The handler
+# itself must still refuse them.
+<Location /rest/access-tokens/latest/users/alice/open>
+    BBTokenRoute * "/rest/access-tokens/.*" PROJECT_READ project=PROJ
+</Location>
+EOC
+my $env = BBT::Env->new(extra_conf => $extra,
+                        modules => [qw(auth_basic authn_file authz_user)])->start;
+my $htpasswd = $env->dir . '/htpasswd';
+my %pw = (alice => 'alice-Pa55-word', bob => 'bob-Pa55-word', root => 'root-Pa55-word',
+          dave => 'dave-Pa55-word', ALICE => 'ALICE-other-Pa55');
+my $first = 1;
+for my $u (sort keys %pw) {
+    system('htpasswd', '-b', '-B', ($first ? '-c' : ()), $htpasswd, $u, $pw{$u}) == 0
+        or BAIL_OUT('htpasswd');
+    $first = 0;
+}
+chmod 0644, $htpasswd;
+$env->make_repo('PROJ', 'repo');
+# The login must be the user's name exactly: ALICE, another entry of the
+# password file, is not alice.
+$env->user_add('alice');
+$env->grant('alice', 'PROJECT_WRITE', 'PROJ');
+$env->user_add('bob');
+$env->user_add('root', '--admin');
+# dave is in the password file only.
+
+my $J = JSON::PP->new->canonical;
+my @tokens;    # every raw token seen: none may be logged
+my $BASE = '/rest/access-tokens/1.0/users';
+
+sub call {
+    my ($method, $path, %o) = @_;
+    my %h;
+    $h{Authorization} = $o{auth} // $env->basic($o{as} // 'alice', $pw{ $o{as} // 'alice' });
+    delete $h{Authorization} if $o{noauth};
+    my $content;
+    if (exists $o{json}) {
+        $content = ref $o{json} ? $J->encode($o{json}) : $o{json};
+        $h{'Content-Type'} = 'application/json';
+    }
+    $content = $o{body} if exists $o{body};
+    %h = (%h, %{ $o{headers} || {} });
+    my $res = $env->request($method, $path, \%h, $content);
+    $res->{json} = eval { decode_json($res->{content}) } if length($res->{content} // '');
+    push @tokens, $res->{json}{token} if ref $res->{json} eq 'HASH' && $res->{json}{token};
+    return $res;
+}
+
+sub is_error {
+    my ($res, $status, $re, $name) = @_;
+    local $Test::Builder::Level = $Test::Builder::Level + 1;
+    my $e = ref $res->{json} eq 'HASH' && ref $res->{json}{errors} eq 'ARRAY' ? $res->{json}{errors}[0] : undef;
+    my $ok = $res->{status} == $status && $e && exists $e->{context} && !defined $e->{context}
+        && defined $e->{message} && $e->{message} =~ $re && defined $e->{exceptionName};
+    ok($ok, "$name: $status") or diag res_summary($res);
+    return $ok;
+}
+
+sub is_num { my ($v) = @_; return defined $v && !ref $v && B::svref_2object(\$v)->FLAGS & (B::SVf_IOK() | B::SVf_NOK()) && !(B::svref_2object(\$v)->FLAGS & B::SVf_POK()) }
+use B ();
+
+my %made;
+subtest 'create (PUT): Bitbucket\'s shape, the raw token once' => sub {
+    my $res = call(PUT => "$BASE/alice", json => { name => 'laptop', permissions => ['PROJECT_READ', 'REPO_WRITE'],
+                                                     expiryDays => 30 });
+    is_ok_res($res, 'PUT users/alice: 200');
+    my $t = $res->{json} || {};
+    like($res->{headers}{'content-type'} // '', qr{^application/json}, 'application/json');
+    like($t->{id} // '', qr/^\d{12}\z/, 'id: 12 digits');
+    ok(!is_num($t->{id}), '  as a string');
+    is($t->{name}, 'laptop', 'name');
+    like($t->{token} // '', qr/^BBDC-[A-Za-z0-9+\/]{44}\z/, 'token: the raw token');
+    ok(is_num($t->{createdDate}) && abs($t->{createdDate} / 1000 - time) < 120, 'createdDate: epoch ms, now');
+    ok(is_num($t->{expiryDays}) && $t->{expiryDays} == 30, 'expiryDays: 30, a number');
+    ok(is_num($t->{expiryDate}) && abs(($t->{expiryDate} - $t->{createdDate}) / 86400000 - 30) < 0.01,
+       'expiryDate: 30 days after createdDate, epoch ms');
+    ok(!exists $t->{lastAuthenticated}, 'lastAuthenticated: omitted (never used)');
+    is_deeply($t->{permissions}, ['PROJECT_READ', 'REPO_WRITE'], 'permissions');
+    my $u = $t->{user} || {};
+    is($u->{name}, 'alice', 'user.name');
+    is($u->{slug}, 'alice', 'user.slug');
+    ok(is_num($u->{id}), 'user.id: a number');
+    is($u->{displayName}, 'alice', 'user.displayName');
+    ok(!defined $u->{emailAddress}, 'user.emailAddress: null');
+    ok($u->{active} && JSON::PP::is_bool($u->{active}), 'user.active: true');
+    is($u->{type}, 'NORMAL', 'user.type');
+    %made = (laptop => $t);
+    my $row = $env->psql("SELECT source || ' ' || actor || ' ' || host(client_addr) FROM bbtoken_audit"
+                         . " WHERE event = 'created' AND token_id = '$t->{id}'");
+    is($row, 'http alice 127.0.0.1', 'audited: source http, actor the caller, the client address');
+    $res = call(PUT => "$BASE/alice", json => { name => 'ci', permissions => ['REPO_READ'] });
+    is_ok_res($res, 'without expiryDays');
+    ok(!exists $res->{json}{expiryDays} && !exists $res->{json}{expiryDate}, '  no expiry: both omitted');
+    is_deeply($res->{json}{permissions}, ['PROJECT_READ', 'REPO_READ'], '  REPO_READ alone: PROJECT_READ, REPO_READ');
+    $made{ci} = $res->{json};
+};
+
+subtest 'get one, list' => sub {
+    my $res = call(GET => "$BASE/alice/$made{laptop}{id}");
+    is_ok_res($res, 'GET users/alice/{id}: 200');
+    is($res->{json}{name}, 'laptop', '  the token');
+    ok(!exists $res->{json}{token}, '  without the raw token');
+    $res = call(GET => "/rest/access-tokens/latest/users/ALICE/$made{laptop}{id}");
+    is_ok_res($res, 'latest, and the user slug in any case');
+    $res = call(GET => "$BASE/alice");
+    is_ok_res($res, 'GET users/alice: 200');
+    my $p = $res->{json} || {};
+    is($p->{size}, 2, 'size 2');
+    is($p->{start}, 0, 'start 0');
+    is($p->{limit}, 25, 'limit 25 (the default)');
+    ok($p->{isLastPage} && JSON::PP::is_bool($p->{isLastPage}), 'isLastPage: true');
+    ok(!exists $p->{nextPageStart}, 'no nextPageStart on the last page');
+    is_deeply([map { $_->{name} } @{ $p->{values} || [] }], ['ci', 'laptop'], 'values, newest first');
+    ok(!grep({ exists $_->{token} } @{ $p->{values} || [] }), 'no raw token in a list');
+};
+
+subtest 'a token made over REST clones with git; its use shows' => sub {
+    my $w = $env->workdir('rest');
+    my ($rc, $out, $err) = $env->git('clone', '-q', $env->clone_url('alice', $made{laptop}{token}, 'PROJ', 'repo'), $w);
+    is($rc, 0, 'git clone with the new token') or diag $err;
+    my $res = call(GET => "$BASE/alice/$made{laptop}{id}");
+    ok(is_num($res->{json}{lastAuthenticated}) && abs($res->{json}{lastAuthenticated} / 1000 - time) < 120,
+       'lastAuthenticated: now, epoch ms') or diag res_summary($res);
+};
+
+subtest 'update (POST): absent fields unchanged' => sub {
+    my $id = $made{laptop}{id};
+    my $res = call(POST => "$BASE/alice/$id", json => { name => 'laptop 2' });
+    is_ok_res($res, 'rename: 200');
+    is($res->{json}{name}, 'laptop 2', '  renamed');
+    is_deeply($res->{json}{permissions}, ['PROJECT_READ', 'REPO_WRITE'], '  permissions unchanged');
+    is($res->{json}{expiryDays}, 30, '  expiry unchanged');
+    $res = call(POST => "$BASE/alice/$id", json => { permissions => ['PROJECT_WRITE'] });
+    is_ok_res($res, 'permissions: 200');
+    is($res->{json}{name}, 'laptop 2', '  name unchanged');
+    is_deeply($res->{json}{permissions}, ['PROJECT_WRITE', 'REPO_WRITE'], '  PROJECT_WRITE, REPO_WRITE');
+    is_error(call(POST => "$BASE/alice/$id", json => { expiryDays => 5 }), 400, qr/expiry.*cannot be changed/,
+             'expiryDays in an update');
+    is_error(call(POST => "$BASE/alice/$id", json => { name => 'ci' }), 400, qr/already has a token named 'ci'/,
+             'a name in use (the database\'s message)');
+    is_error(call(POST => "$BASE/alice/$id", json => { permissions => ['PROJECT_ADMIN', 'REPO_READ'] }), 400,
+             qr/invalid permissions/, 'an impossible combination');
+    is_error(call(POST => "$BASE/alice/999999999999", json => { name => 'x' }), 404, qr/no such token/,
+             'an unknown token');
+};
+
+subtest 'create: refusals with the CLI\'s messages' => sub {
+    my %bad = (
+        'missing name'           => [{ permissions => ['REPO_READ'] }, qr/name is required/],
+        'empty name'             => [{ name => '', permissions => ['REPO_READ'] }, qr/must not be empty/],
+        'control character'      => [{ name => "a\tb", permissions => ['REPO_READ'] }, qr/control characters/],
+        'name not a string'      => [{ name => 5, permissions => ['REPO_READ'] }, qr/string/],
+        'missing permissions'    => [{ name => 'x' }, qr/permission is required/],
+        'empty permissions'      => [{ name => 'x', permissions => [] }, qr/permission is required/],
+        'unknown permission'     => [{ name => 'x', permissions => ['REPO_PUSH'] }, qr/unknown permission REPO_PUSH: expected PROJECT_READ/],
+        'lower-case permission'  => [{ name => 'x', permissions => ['repo_read'] }, qr/unknown permission/],
+        'duplicate scope'        => [{ name => 'x', permissions => ['PROJECT_READ', 'PROJECT_WRITE'] }, qr/invalid permissions/],
+        'impossible combination' => [{ name => 'x', permissions => ['PROJECT_WRITE', 'REPO_READ'] }, qr/invalid permissions/],
+        'duplicate name'         => [{ name => 'ci', permissions => ['REPO_READ'] }, qr/already has a token named 'ci'/],
+        'expiryDays 0'           => [{ name => 'x', permissions => ['REPO_READ'], expiryDays => 0 }, qr/expiryDays/],
+        'expiryDays 36501'       => [{ name => 'x', permissions => ['REPO_READ'], expiryDays => 36501 }, qr/expiryDays/],
+        'expiryDays a string'    => [{ name => 'x', permissions => ['REPO_READ'], expiryDays => '7' }, qr/expiryDays/],
+        'not an object'          => ['[1,2]', qr/not a JSON object/],
+        'bad JSON'               => ['{"name": "x",', qr/not a JSON object/],
+    );
+    for my $k (sort keys %bad) {
+        is_error(call(PUT => "$BASE/alice", json => $bad{$k}[0]), 400, $bad{$k}[1], $k);
+    }
+    $env->cli_ok('policy', '--max-expiry-days', '10');
+    is_error(call(PUT => "$BASE/alice", json => { name => 'x', permissions => ['REPO_READ'], expiryDays => 11 }),
+             400, qr/the token policy allows an expiry of at most 10 days/, 'over the policy\'s maximum expiry');
+    $env->cli_ok('policy', '--expiry-required');
+    my $res = call(PUT => "$BASE/alice", json => { name => 'default expiry', permissions => ['REPO_READ'] });
+    is_ok_res($res, 'a required expiry, none given');
+    is($res->{json}{expiryDays}, 10, '  gets the maximum, as with the CLI');
+    $env->cli_ok('policy', '--expiry-optional', '--max-expiry-days', 'none', '--max-tokens', '3');
+    is_error(call(PUT => "$BASE/alice", json => { name => 'fourth', permissions => ['REPO_READ'] }),
+             400, qr/already has 3 live tokens/, 'the per-user maximum');
+    $env->cli_ok('policy', '--max-tokens', '100');
+    is(scalar(grep { /^\d{12}/ } split /\n/, $env->cli_ok('list', 'alice')), 3, 'nothing else was created');
+};
+
+subtest 'who may: own tokens only; tokens cannot manage tokens' => sub {
+    my $id = $made{ci}{id};
+    is_error(call(GET => "$BASE/alice", as => 'bob'), 401, qr/not permitted/, 'bob lists alice\'s tokens');
+    is_error(call(GET => "$BASE/alice/$id", as => 'bob'), 401, qr/not permitted/, 'bob reads one');
+    is_error(call(POST => "$BASE/alice/$id", as => 'bob', json => { name => 'mine' }), 401, qr/not permitted/,
+             'bob renames one');
+    is_error(call(DELETE => "$BASE/alice/$id", as => 'bob', headers => { 'X-Atlassian-Token' => 'no-check' }),
+             401, qr/not permitted/, 'bob revokes one');
+    is_error(call(PUT => "$BASE/alice", as => 'bob', json => { name => 'b', permissions => ['REPO_READ'] }),
+             401, qr/not permitted/, 'bob creates one for alice');
+    is_error(call(GET => "$BASE/alice", as => 'ALICE'), 401, qr/not permitted/,
+             'ALICE, another login of the password file, is not alice');
+    is_error(call(GET => "$BASE/nosuchuser", as => 'bob'), 401, qr/not permitted/,
+             'bob asks for an unknown user: 401, not 404');
+    is(call(GET => "$BASE/alice/$id")->{json}{name}, 'ci', 'alice\'s token is unchanged');
+    my $res = call(GET => "$BASE/bob", as => 'bob');
+    is_ok_res($res, 'bob lists his own');
+    is($res->{json}{size}, 0, '  none');
+    is_error(call(GET => "$BASE/dave", as => 'dave'), 401, qr/not permitted/, 'dave: a login, no user in the database');
+    my $r = call(GET => "$BASE/alice", auth => $env->basic('alice', 'wrong'));
+    is($r->{status}, 401, 'a wrong password: 401');
+    $r = call(GET => "$BASE/alice", noauth => 1);
+    is($r->{status}, 401, 'no credentials: 401');
+    my $tok = $made{ci}{token};
+    # Under AuthType BBToken the module refuses a token before the handler
+    # (no route opens the API to tokens: 403).
+    my $r0 = call(GET => "/rest/access-tokens/latest/users/alice", auth => $env->bearer($tok));
+    is_status($r0, 403, 'a token under AuthType BBToken: refused by the routes');
+    # A route that lets tokens through: the handler refuses them itself.
+    my $open = "/rest/access-tokens/latest/users/alice/open";
+    is_error(call(GET => $open, auth => $env->bearer($tok)), 401,
+             qr/tokens cannot be used/, 'a token (Bearer) that authenticated the request: refused by the handler');
+    is_error(call(GET => $open, auth => $env->basic('alice', $tok)), 401,
+             qr/tokens cannot be used/, 'a token as a Basic password: refused');
+    is_error(call(PUT => $open, auth => $env->bearer($tok),
+                  json => { name => 'by token', permissions => ['REPO_READ'] }), 401, qr/tokens cannot be used/,
+             'a token cannot create a token');
+    is_error(call(GET => $open), 404, qr/No such resource/, '  (while alice\'s password reaches the handler there)');
+    is_ok_res(call(GET => "/rest/access-tokens/latest/users/alice"), '  while alice\'s password works there');
+    $r = call(GET => "$BASE/alice", auth => $env->bearer($tok));
+    is($r->{status}, 401, 'Bearer under AuthType Basic: 401');
+};
+
+subtest 'a global admin lists, updates and revokes anyone\'s, creates only their own' => sub {
+    my $res = call(GET => "$BASE/alice", as => 'root');
+    is_ok_res($res, 'root lists alice\'s tokens');
+    is($res->{json}{size}, 3, '  all three');
+    my $id = $made{ci}{id};
+    $res = call(POST => "$BASE/alice/$id", as => 'root', json => { name => 'renamed by root' });
+    is_ok_res($res, 'root renames one');
+    is($res->{json}{user}{name}, 'alice', '  still alice\'s');
+    is($env->psql("SELECT actor FROM bbtoken_audit WHERE event = 'renamed' AND token_id = '$id'"), 'root',
+       '  audited as root');
+    is_error(call(PUT => "$BASE/alice", as => 'root', json => { name => 'r', permissions => ['REPO_READ'] }),
+             401, qr/only be created by their owner/, 'root cannot create one for alice');
+    is_ok_res(call(PUT => "$BASE/root", as => 'root', json => { name => 'r', permissions => ['REPO_READ'] }),
+              'root creates his own');
+    is_error(call(GET => "$BASE/nosuchuser", as => 'root'), 404, qr/does not exist/, 'an unknown user: 404');
+    is_error(call(GET => "$BASE/alice/000000000000", as => 'root'), 404, qr/No access token/, 'an unknown token: 404');
+    $res = call(DELETE => "$BASE/alice/$id", as => 'root', headers => { 'X-Atlassian-Token' => 'no-check' });
+    is_status($res, 204, 'root revokes it: 204');
+    is($res->{content} // '', '', '  no body');
+    is_error(call(GET => "$BASE/alice/$id"), 404, qr/No access token/, 'a revoked token: 404');
+    my ($rc, $out, $err) = $env->git('ls-remote', $env->clone_url('alice', $made{ci}{token}, 'PROJ', 'repo'));
+    isnt($rc, 0, 'git refuses the revoked token');
+    is_error(call(DELETE => "$BASE/alice/$id", headers => { 'X-Atlassian-Token' => 'no-check' }), 404,
+             qr/no such token/, 'revoked again: 404');
+};
+
+subtest 'the database checks the caller too (httpd\'s role, least privilege)' => sub {
+    my $id = call(GET => "$BASE/alice")->{json}{values}[0]{id};
+    ok($id, 'a live token of alice');
+    my $as = sub { $env->psql_try(@_, user => 'bbtoken_httpd') };
+    my ($rc, $out, $err) = $as->("SELECT bbtoken_api_revoke('bob', 'alice', '$id')");
+    ok($rc != 0 && $err =~ /not permitted/, 'bbtoken_api_revoke as bob on alice\'s: refused') or diag $err;
+    ($rc, $out, $err) = $as->("SELECT bbtoken_api_update('dave', 'dave', '$id', 'x', NULL, NULL)");
+    ok($rc != 0 && $err =~ /not permitted/, 'a caller who is no user: refused') or diag $err;
+    ($rc, $out, $err) = $as->("SELECT bbtoken_api_create('root', 'alice', '000000000001', 'x', 'PROJECT_READ',"
+                              . " 'REPO_READ', repeat('0', 32), repeat('0', 64), NULL)");
+    ok($rc != 0 && $err =~ /not permitted/, 'an admin creating for alice: refused') or diag $err;
+    ($rc, $out, $err) = $as->("UPDATE bbtoken_tokens SET revoked_at = now() WHERE id = '$id'");
+    ok($rc != 0 && $err =~ /permission denied/, 'no UPDATE of the table itself') or diag $err;
+    ($rc, $out, $err) = $as->("SELECT bbtoken_api_target('alice', 'alice', false)");
+    ok($rc != 0 && $err =~ /permission denied/, 'the helper is not callable') or diag $err;
+    is(call(GET => "$BASE/alice/$id")->{status}, 200, 'the token is still live');
+};
+
+subtest 'CSRF' => sub {
+    my $body = $J->encode({ name => 'csrf', permissions => ['REPO_READ'] });
+    is_error(call(PUT => "$BASE/alice", body => $body, headers => { 'Content-Type' => 'text/plain' }), 403,
+             qr/XSRF/, 'text/plain, no X-Atlassian-Token (a cross-site form)');
+    is_error(call(PUT => "$BASE/alice", body => $body,
+                  headers => { 'Content-Type' => 'text/plain', 'X-Atlassian-Token' => 'no-check' }), 415,
+             qr/application\/json/, 'with X-Atlassian-Token, still not JSON: 415');
+    is_error(call(PUT => "$BASE/alice", json => $body, headers => { Origin => 'http://evil.example' }), 403,
+             qr/XSRF/, 'JSON from another Origin');
+    is_error(call(PUT => "$BASE/alice", json => $body,
+                  headers => { Origin => 'http://evil.example', 'X-Atlassian-Token' => 'no-check' }), 403,
+             qr/XSRF/, '  even with X-Atlassian-Token');
+    my $res = call(PUT => "$BASE/alice", json => $body, headers => { Origin => $env->base_url });
+    is_ok_res($res, 'JSON from this site\'s Origin');
+    my $id = $res->{json}{id};
+    is_error(call(DELETE => "$BASE/alice/$id"), 403, qr/XSRF/, 'DELETE without X-Atlassian-Token');
+    is_status(call(DELETE => "$BASE/alice/$id", headers => { 'X-Atlassian-Token' => 'no-check',
+                                                             Origin => $env->base_url }), 204,
+              'DELETE with it, from this site: 204');
+    is(scalar(grep { /csrf/ } split /\n/, $env->cli_ok('list', 'alice')), 0, 'no csrf token is left');
+};
+
+subtest 'paging' => sub {
+    call(PUT => "$BASE/bob", as => 'bob', json => { name => "p$_", permissions => ['REPO_READ'] }) for 1 .. 5;
+    my $res = call(GET => "$BASE/bob?limit=2", as => 'bob');
+    my $p = $res->{json} || {};
+    is_deeply([$p->{size}, $p->{limit}, $p->{start}, $p->{nextPageStart}], [2, 2, 0, 2], 'first page');
+    ok(!$p->{isLastPage} && JSON::PP::is_bool($p->{isLastPage}), '  isLastPage false');
+    is_deeply([map { $_->{name} } @{ $p->{values} }], ['p5', 'p4'], '  newest first');
+    $p = call(GET => "$BASE/bob?start=2&limit=2", as => 'bob')->{json} || {};
+    is_deeply([map { $_->{name} } @{ $p->{values} }], ['p3', 'p2'], 'second page');
+    is($p->{nextPageStart}, 4, '  nextPageStart 4');
+    $p = call(GET => "$BASE/bob?start=4&limit=2", as => 'bob')->{json} || {};
+    is_deeply([map { $_->{name} } @{ $p->{values} }], ['p1'], 'last page');
+    ok($p->{isLastPage} && !exists $p->{nextPageStart}, '  isLastPage, no nextPageStart');
+    $p = call(GET => "$BASE/bob?limit=100000", as => 'bob')->{json} || {};
+    is($p->{limit}, 1000, 'limit capped at 1000');
+    is_error(call(GET => "$BASE/bob?start=-1", as => 'bob'), 400, qr/start and limit/, 'a negative start');
+};
+
+subtest 'paths and methods' => sub {
+    for my $p ('/rest/access-tokens/2.0/users/alice', '/rest/access-tokens/1.0/users',
+               '/rest/access-tokens/1.0/users/alice/123', '/rest/access-tokens/1.0/users/alice/12345678901x',
+               '/rest/access-tokens/1.0/projects/PROJ', '/rest/access-tokens/1.0/users/alice/000000000000/x') {
+        is_error(call(GET => $p), 404, qr/No such resource/, "GET $p");
+    }
+    my $res = call(PATCH => "$BASE/alice", json => {});
+    is_error($res, 405, qr/not allowed/, 'PATCH users/alice');
+    like($res->{headers}{allow} // '', qr/^GET, PUT$/, '  Allow: GET, PUT');
+    is_error(call(PUT => "$BASE/alice/000000000000", json => {}), 405, qr/not allowed/, 'PUT on a token');
+    $res = call(PUT => "$BASE/alice", body => '{"name":"' . ('x' x 70000) . '"}',
+                headers => { 'Content-Type' => 'application/json' });
+    is_error($res, 413, qr/too large/, 'a 70 kB body');
+};
+
+subtest 'the database down: 503, never 401' => sub {
+    $env->pg_stop;
+    my $res = call(GET => "$BASE/alice");
+    is_error($res, 503, qr/unavailable/, 'GET');
+    ok(defined $res->{headers}{'retry-after'}, '  Retry-After');
+    is_error(call(PUT => "$BASE/alice", json => { name => 'x', permissions => ['REPO_READ'] }), 503,
+             qr/unavailable/, 'PUT');
+    $env->pg_start;
+    my $ok;
+    for (1 .. 20) { $res = call(GET => "$BASE/alice"); last if ($ok = $res->{status} == 200); select(undef, undef, undef, 0.25) }
+    ok($ok, 'back after the database is') or diag res_summary($res);
+};
+
+my $logs = $env->error_log_text . $env->access_log_text;
+ok(@tokens >= 5, 'tokens were made (' . scalar(@tokens) . ')');
+is(scalar(grep { index($logs, $_) >= 0 } @tokens), 0, 'no raw token in any log');
+for my $u (sort keys %pw) {
+    unlike($logs, qr/\Q$pw{$u}\E/, "the password of $u is in no log");
+}
+is(scalar($env->crash_lines), 0, 'no httpd child crashed') or diag join "\n", $env->crash_lines;
+done_testing;
