@@ -13,7 +13,12 @@ pkgs=(
     libssl-dev libjansson-dev libpcre2-dev
     clang libclang-rt-14-dev valgrind
     git perl curl ca-certificates
+    chromium
 )
+# The browser test (t/55-browser.t) drives chromium with playwright-core,
+# which needs Node.js 20 and npm.  Debian 12's nodejs is 18, so installing it
+# would not help: the machines this project runs on bring Node.js 20, and
+# the test skips, saying why, where there is none.
 
 missing=()
 for p in "${pkgs[@]}"; do

@@ -1,0 +1,145 @@
+# The Personal access tokens page (www/tokens.*) in headless Chromium,
+# against the real stack: httpd with the bbtoken-rest handler, PostgreSQL,
+# git-http-backend.  t/browser/tokens.spec.mjs (node:test, playwright-core)
+# logs in with a password, creates a token through the page (an impossible
+# permission combination is disabled), copies it, clones with the real git
+# client, renames it, revokes it after the confirmation dialog and sees git
+# refused.  It saves screenshots (see below).  This file only sets
+# the stack up and relays the TAP that node prints.
+#
+# Needs /usr/bin/chromium (Debian's chromium; BBT_CHROMIUM elsewhere) and
+# Node.js 20 with npm; runs `npm ci` in t/browser when node_modules is
+# missing.  Skips, saying why, when any of it is missing.
+use strict;
+use warnings;
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use Test::More;
+use BBT::Env qw(run_cmd);
+use File::Copy qw(copy);
+use File::Path qw(make_path);
+
+my $ROOT = $BBT::Env::ROOT;
+my $BDIR = "$ROOT/t/browser";
+my $CHROMIUM = $ENV{BBT_CHROMIUM} || '/usr/bin/chromium';
+
+plan skip_all => "no Chromium at $CHROMIUM (apt-get install chromium, or set BBT_CHROMIUM)"
+    unless -x $CHROMIUM;
+my ($rc, $out, $err) = run_cmd(cmd => ['node', '--version'], timeout => 30);
+plan skip_all => 'no Node.js 20 (node) on this machine' if $rc;
+plan skip_all => "Node.js 20 or later needed, found $out" unless $out =~ /^v(\d+)/ && $1 >= 20;
+unless (-d "$BDIR/node_modules/playwright-core") {
+    ($rc, $out, $err) = run_cmd(cmd => ['npm', 'ci', '--prefix', $BDIR, '--no-audit', '--no-fund'],
+                                timeout => 600);
+    plan skip_all => "npm ci in t/browser failed ($rc): " . (split /\n/, $err)[-1]
+        if $rc || !-d "$BDIR/node_modules/playwright-core";
+}
+
+my ($user, $password) = ('alice', 'alice-Pa55-word');
+
+# The page as a site would serve it: behind the site's ordinary login
+# (Basic, mod_authn_file), the user's name filled in by mod_include, and the
+# REST API behind the same login.
+my $extra = <<'EOC';
+<Location /rest/access-tokens>
+    SetHandler bbtoken-rest
+    AuthType Basic
+    AuthName "Example Corp"
+    AuthBasicProvider file
+    AuthUserFile "@DIR@/htpasswd"
+    Require valid-user
+</Location>
+
+# Only the types the page needs: no mime.types file is assumed.
+TypesConfig /dev/null
+Alias /account/tokens "@DIR@/www"
+<Directory "@DIR@/www">
+    Options +Includes
+    DirectoryIndex tokens.html
+    AddType text/html .html
+    AddCharset utf-8 .html .css .js
+    AddOutputFilter INCLUDES .html
+    AddType text/css .css
+    AddType text/javascript .js
+    Header set Cache-Control "no-store"
+    Header set X-Frame-Options "DENY"
+    Header set Content-Security-Policy "default-src 'self'; frame-ancestors 'none'"
+</Directory>
+<Location /account>
+    AuthType Basic
+    AuthName "Example Corp"
+    AuthBasicProvider file
+    AuthUserFile "@DIR@/htpasswd"
+    Require valid-user
+</Location>
+EOC
+my $env = BBT::Env->new(extra_conf => $extra,
+                        modules => [qw(auth_basic authn_file authz_user include mime dir headers)],
+                        httpd => 0)->start;
+my $d = $env->dir;
+
+# The page's files, where httpd's User can read them (a checkout may sit
+# where it cannot).
+make_path("$d/www");
+chmod 0755, "$d/www";
+for my $f (qw(tokens.html tokens.css tokens.js)) {
+    copy("$ROOT/www/$f", "$d/www/$f") or BAIL_OUT("copy www/$f: $!");
+    chmod 0644, "$d/www/$f";
+}
+system('htpasswd', '-b', '-c', '-B', "$d/htpasswd", $user, $password) == 0 or BAIL_OUT('htpasswd');
+chmod 0644, "$d/htpasswd";
+$env->httpd_start;
+
+$env->make_repo('PROJ', 'repo');
+$env->user_add($user);
+$env->grant($user, 'PROJECT_READ', 'PROJ');
+# Two tokens made by an administrator with the CLI, for the list: one used
+# once (it has a last-authenticated time), one expired.
+my ($used) = $env->token_create($user, name => 'Jenkins CI', perms => ['PROJECT_READ', 'REPO_WRITE'],
+                                expiry_days => 60);
+my ($rc0) = $env->git('ls-remote', $env->clone_url($user, $used, 'PROJ', 'repo'));
+BAIL_OUT('the CLI-made token does not work with git') if $rc0;
+my (undef, $old_id) = $env->token_create($user, name => 'Old deploy key', perms => ['REPO_READ']);
+$env->expire_token($old_id, 40);
+
+# Into the test's own directory: every run renders new pixels (times,
+# names), and t/browser/screenshots/ holds the reviewed set.  To refresh
+# that set: BBT_BROWSER_SHOTS=t/browser/screenshots build/test.sh t/55-browser.t
+my $shots = $ENV{BBT_BROWSER_SHOTS} || "$d/screenshots";
+($rc, $out, $err) = run_cmd(
+    cmd => ['node', '--test-reporter=tap', "$BDIR/tokens.spec.mjs"],
+    cwd => $BDIR, timeout => 300, tmp => "$d/run",
+    env => {
+        BBT_BASE => $env->base_url, BBT_USER => $user, BBT_PASSWORD => $password,
+        BBT_PROJECT => 'PROJ', BBT_REPO => 'repo',
+        BBT_USED_NAME => 'Jenkins CI', BBT_EXPIRED_NAME => 'Old deploy key',
+        BBT_GIT_HOME => "$d/home", BBT_WORK => "$d/work", BBT_SHOTS => $shots,
+        BBT_CHROMIUM => $CHROMIUM, BBT_NO_GIT => undef,
+        http_proxy => undef, https_proxy => undef, HTTP_PROXY => undef, HTTPS_PROXY => undef,
+        NODE_OPTIONS => undef,
+    });
+
+# node's TAP is this test's TAP, but with its YAML diagnostics (which
+# prove's YAMLish reader cannot always parse) turned into comments.
+my $in_yaml = 0;
+for my $line (split /\n/, $out) {
+    next if $line =~ /^TAP version/;
+    if ($line =~ /^\s*---\s*$/) { $in_yaml = 1; }
+    if ($in_yaml) {
+        print "# $line\n";
+        $in_yaml = 0 if $line =~ /^\s*\.\.\.\s*$/;
+        next;
+    }
+    print "$line\n";
+}
+if ($err ne '') {
+    print STDERR map {"# $_\n"} split /\n/, $err;
+}
+if ($rc) {
+    my @l = split /\n/, $env->error_log_text;
+    @l = @l[-40 .. -1] if @l > 40;
+    print STDERR "# node exited $rc; last lines of error_log:\n", map {"#   $_\n"} @l;
+}
+$env->httpd_stop;
+undef $env;
+exit($rc ? 1 : 0);

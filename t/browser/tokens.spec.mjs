@@ -1,0 +1,337 @@
+// Headless Chromium test of the Personal access tokens page (www/tokens.*),
+// run by t/55-browser.t against the real stack: httpd with mod_bbtoken's
+// REST handler, PostgreSQL, git-http-backend.  node:test, TAP on stdout:
+//   node --test-reporter=tap t/browser/tokens.spec.mjs
+// Environment (t/55-browser.t sets it):
+//   BBT_BASE       http://127.0.0.1:PORT
+//   BBT_USER, BBT_PASSWORD   a password user (mod_authn_file)
+//   BBT_PROJECT, BBT_REPO    a repository the user can read (PROJ, repo)
+//   BBT_USED_NAME, BBT_EXPIRED_NAME  tokens the wrapper made: one used
+//                  once, one expired (optional)
+//   BBT_GIT_HOME   HOME for git (the harness's home with its .gitconfig)
+//   BBT_WORK       a directory for clones
+//   BBT_SHOTS      where to save screenshots (t/browser/screenshots)
+//   BBT_CHROMIUM   the browser (default /usr/bin/chromium)
+//   BBT_NO_GIT=1   skip the git steps (developing the page against a stub)
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, mkdirSync, rmSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chromium } from 'playwright-core';
+
+const env = process.env;
+const BASE = env.BBT_BASE || 'http://127.0.0.1:18080';
+const USER = env.BBT_USER || 'alice';
+const PASSWORD = env.BBT_PASSWORD || 'alice-pw';
+const PROJECT = env.BBT_PROJECT || 'PROJ';
+const REPO = env.BBT_REPO || 'repo';
+const SHOTS = env.BBT_SHOTS || '';
+const NO_GIT = env.BBT_NO_GIT === '1';
+const WORK = env.BBT_WORK || mkdtempSync(join(tmpdir(), 'bbt-browser-'));
+const PAGE_URL = BASE + '/account/tokens/';
+const NAME = 'Browser test ' + process.pid;
+
+let context, page, profile;
+let token = '';          // the raw token, as read from the page
+let tokenId = '';
+let cloneLine = '';      // the page's ready git clone line
+let bearerLine = '';
+
+function git(args, opts = {}) {
+  const genv = {
+    PATH: env.PATH, HOME: env.BBT_GIT_HOME || WORK, GIT_CONFIG_NOSYSTEM: '1',
+    GIT_TERMINAL_PROMPT: '0', LC_ALL: 'C', no_proxy: '127.0.0.1,localhost',
+  };
+  return new Promise((resolve) => {
+    execFile('git', args, { env: genv, cwd: opts.cwd || WORK, timeout: 60000 }, (err, stdout, stderr) => {
+      resolve({ code: err ? (typeof err.code === 'number' ? err.code : -1) : 0, stdout, stderr });
+    });
+  });
+}
+
+// Split a command line the way sh does for what the page prints: words
+// separated by blanks, double quotes (with backslash escapes) and single
+// quotes grouping.
+function argv(line) {
+  const out = [];
+  let cur = null, i = 0;
+  while (i < line.length) {
+    const c = line[i];
+    if (c === ' ' || c === '\t') { if (cur !== null) { out.push(cur); cur = null; } i++; continue; }
+    cur = cur || '';
+    if (c === '"') {
+      i++;
+      while (i < line.length && line[i] !== '"') {
+        if (line[i] === '\\' && i + 1 < line.length) i++;
+        cur += line[i++];
+      }
+      i++;
+    } else if (c === "'") {
+      const j = line.indexOf("'", i + 1);
+      cur += line.slice(i + 1, j);
+      i = j + 1;
+    } else {
+      cur += c;
+      i++;
+    }
+  }
+  if (cur !== null) out.push(cur);
+  return out;
+}
+
+async function shot(name) {
+  if (!SHOTS) return;
+  mkdirSync(SHOTS, { recursive: true });
+  await page.screenshot({ path: join(SHOTS, name + '.png') });
+}
+
+before(async () => {
+  profile = mkdtempSync(join(tmpdir(), 'bbt-chromium-'));
+  // A fresh profile directory of our own (Playwright passes it as
+  // --user-data-dir).
+  context = await chromium.launchPersistentContext(profile, {
+    executablePath: env.BBT_CHROMIUM || '/usr/bin/chromium',
+    headless: true,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+           '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    httpCredentials: { username: USER, password: PASSWORD },
+    viewport: { width: 1100, height: 720 },
+    deviceScaleFactor: 1,
+    locale: 'en-GB',
+    timezoneId: 'UTC',
+  });
+  await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: BASE });
+  page = await context.newPage();
+  page.setDefaultTimeout(15000);
+});
+
+after(async () => {
+  if (context) await context.close();
+  if (profile) rmSync(profile, { recursive: true, force: true });
+  if (!env.BBT_WORK) rmSync(WORK, { recursive: true, force: true });
+});
+
+test('without credentials the page asks for a login', async () => {
+  const res = await fetch(PAGE_URL);
+  assert.equal(res.status, 401);
+  assert.match(res.headers.get('www-authenticate') || '', /^Basic /);
+});
+
+test('logs in and shows the page for the logged-in user', async () => {
+  const res = await page.goto(BASE + '/account/tokens');
+  assert.equal(res.status(), 200);
+  await page.getByRole('heading', { level: 1, name: 'Personal access tokens' }).waitFor();
+  assert.equal((await page.locator('#who').innerText()).trim().split(/\s+/).pop(), USER);
+  // The list has loaded (a row or the "no tokens" line), with no error.
+  await page.locator('#tokens-body tr:not(:has-text("Loading"))').first().waitFor();
+  assert.equal(await page.locator('#alert').isHidden(), true, await page.locator('#alert').innerText());
+  await shot('01-list');
+});
+
+test('the list shows permissions in words, expiry and last use', { skip: !env.BBT_USED_NAME }, async () => {
+  const used = page.locator('#tokens-body tr', { hasText: env.BBT_USED_NAME });
+  const text = await used.innerText();
+  assert.match(text, /Project: Read/);
+  assert.match(text, /Repository: Write/);
+  assert.doesNotMatch(text, /Never used/, 'it has a last-authenticated time');
+  assert.doesNotMatch(text, /Expired/i);
+  const cells = used.locator('td');
+  assert.match(await cells.nth(2).innerText(), /\d{4}/, 'an expiry date');
+  const expired = page.locator('#tokens-body tr', { hasText: env.BBT_EXPIRED_NAME });
+  assert.match(await expired.innerText(), /Expired/i, 'an expired token says so plainly');
+  assert.equal(await expired.locator('.badge.expired').innerText().then((t) => t.trim().toLowerCase()), 'expired');
+  assert.match(await expired.innerText(), /Never used/);
+});
+
+test('keyboard only: open the dialog, pick permissions, close it', async () => {
+  await page.locator('body').focus();
+  let found = false;
+  for (let i = 0; i < 10 && !found; i++) {
+    await page.keyboard.press('Tab');
+    found = await page.evaluate(() => document.activeElement && document.activeElement.id === 'create-open');
+  }
+  assert.ok(found, 'Tab reaches "Create token"');
+  const outline = await page.evaluate(() => getComputedStyle(document.activeElement).outlineStyle);
+  assert.notEqual(outline, 'none', 'the focus is visible');
+  await page.keyboard.press('Enter');
+  const dialog = page.getByRole('dialog', { name: 'Create token' });
+  await dialog.waitFor();
+  assert.equal(await page.evaluate(() => document.activeElement.id), 'f-name');
+  await page.keyboard.press('Tab');   // the project permission group (Read)
+  assert.equal(await page.evaluate(() => document.activeElement.value), 'PROJECT_READ');
+  await page.keyboard.press('ArrowRight');   // Write
+  assert.equal(await page.evaluate(() => document.activeElement.value), 'PROJECT_WRITE');
+  const repo = dialog.getByRole('group', { name: 'Repository permission' });
+  assert.equal(await repo.getByLabel('Read').isDisabled(), true);
+  await page.keyboard.press('Tab');   // the repository group: Write, Read is skipped
+  assert.equal(await page.evaluate(() => document.activeElement.value), 'REPO_WRITE');
+  await page.keyboard.press('Escape');
+  await dialog.waitFor({ state: 'hidden' });
+});
+
+test('the create dialog: labelled controls, impossible combinations disabled', async () => {
+  await page.getByRole('button', { name: 'Create token' }).click();
+  const dialog = page.getByRole('dialog', { name: 'Create token' });
+  await dialog.waitFor();
+  // Keyboard: the name field has the focus.
+  assert.equal(await page.evaluate(() => document.activeElement.id), 'f-name');
+  await page.keyboard.type(NAME);
+
+  await dialog.getByRole('group', { name: 'Project permission' }).getByLabel('Write').check();
+  const repo = dialog.getByRole('group', { name: 'Repository permission' });
+  assert.equal(await repo.getByLabel('Read').isDisabled(), true, 'project Write + repository Read is disabled');
+  assert.equal(await repo.getByLabel('Write').isDisabled(), false);
+  assert.equal(await repo.getByLabel('Write').isChecked(), true, 'the repository level follows the project up');
+
+  await dialog.getByRole('group', { name: 'Project permission' }).getByLabel('Admin').check();
+  assert.equal(await repo.getByLabel('Write').isDisabled(), true, 'project Admin + repository Write is disabled');
+  assert.equal(await repo.getByLabel('Admin').isChecked(), true);
+  await shot('02-create-impossible-disabled');
+
+  // What the test token gets: project Read, repository Write.
+  await dialog.getByRole('group', { name: 'Project permission' }).getByLabel('Read').check();
+  assert.equal(await repo.getByLabel('Read').isDisabled(), false);
+  await repo.getByLabel('Write').check();
+  await dialog.getByLabel('Expiry', { exact: true }).selectOption('30');
+  await dialog.getByRole('button', { name: 'Create' }).click();
+});
+
+test('the new token is shown once, with a copy button and clone lines', async () => {
+  const dialog = page.getByRole('dialog', { name: 'Token created' });
+  await dialog.waitFor();
+  const shown = await page.locator('#new-token').inputValue();
+  assert.match(shown, /^(BBDC-)?[A-Za-z0-9+/]{44}$/, 'a token of the documented shape');
+  tokenId = Buffer.from(shown.replace(/^BBDC-/, ''), 'base64').subarray(0, 12).toString();
+  assert.match(tokenId, /^[0-9]{12}$/);
+
+  await dialog.getByRole('button', { name: 'Copy' }).first().click();
+  await page.locator('#copy-status', { hasText: 'Copied' }).waitFor();
+  token = await page.evaluate(() => navigator.clipboard.readText());
+  assert.equal(token, shown, 'the clipboard holds the token');
+
+  // Fill in the placeholders of the clone lines.
+  await dialog.getByLabel('Project key', { exact: true }).fill(PROJECT);
+  await dialog.getByLabel('Repository', { exact: true }).fill(REPO);
+  cloneLine = await page.locator('#clone-basic').inputValue();
+  bearerLine = await page.locator('#clone-bearer').inputValue();
+  const host = new URL(BASE).host;
+  assert.equal(cloneLine, `git clone http://${encodeURIComponent(USER)}:${encodeURIComponent(token)}@${host}/scm/${PROJECT}/${REPO}.git`);
+  assert.equal(bearerLine, `git -c http.extraHeader="Authorization: Bearer ${token}" clone http://${host}/scm/${PROJECT}/${REPO}.git`);
+  // Hide the secret in the committed screenshot.
+  await page.evaluate(() => {
+    for (const id of ['new-token', 'clone-basic', 'clone-bearer']) {
+      const e = document.getElementById(id);
+      e.dataset.real = e.value;
+      e.value = e.value.replace(/(BBDC-)?[A-Za-z0-9+/%]{40,}(=|%3D)*/g, '••••••••••••••••••••');
+    }
+  });
+  await shot('03-token-shown-once');
+  await page.evaluate(() => {
+    for (const id of ['new-token', 'clone-basic', 'clone-bearer']) {
+      const e = document.getElementById(id);
+      e.value = e.dataset.real;
+      delete e.dataset.real;
+    }
+  });
+
+  await dialog.getByRole('button', { name: 'Done' }).click();
+  await dialog.waitFor({ state: 'hidden' });
+  assert.equal(await page.locator('#new-token').inputValue(), '', 'the token is gone from the page');
+  const row = page.locator(`tr[data-id="${tokenId}"]`);
+  await row.waitFor();
+  const text = await row.innerText();
+  assert.match(text, new RegExp(NAME));
+  assert.match(text, /Project: Read/);
+  assert.match(text, /Repository: Write/);
+  assert.doesNotMatch(await page.content(), new RegExp(token.replace(/[+/]/g, '\\$&').slice(-20)), 'not in the page any more');
+});
+
+test('the page\'s clone line clones the repository with the real git client', { skip: NO_GIT }, async () => {
+  const args = argv(cloneLine);
+  assert.deepEqual(args.slice(0, 2), ['git', 'clone']);
+  const r = await git([...args.slice(1), 'basic-clone']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.ok(existsSync(join(WORK, 'basic-clone', 'README')), 'the work tree is there');
+  const b = argv(bearerLine);
+  const r2 = await git([...b.slice(1), 'bearer-clone']);
+  assert.equal(r2.code, 0, r2.stderr);
+  assert.ok(existsSync(join(WORK, 'bearer-clone', 'README')), 'the Bearer form clones too');
+});
+
+test('rename the token and change its permissions', async () => {
+  const row = page.locator(`tr[data-id="${tokenId}"]`);
+  await row.getByRole('button', { name: 'Edit ' + NAME }).click();
+  const dialog = page.getByRole('dialog', { name: 'Edit token' });
+  await dialog.waitFor();
+  assert.equal(await page.locator('#f-name').inputValue(), NAME);
+  await page.locator('#f-name').fill(NAME + ' (read only)');
+  await dialog.getByRole('group', { name: 'Repository permission' }).getByLabel('Read').check();
+  assert.equal(await dialog.getByLabel('Expiry', { exact: true }).isVisible(), false, 'an expiry cannot be changed');
+  await dialog.getByRole('button', { name: 'Save' }).click();
+  await dialog.waitFor({ state: 'hidden' });
+  await page.locator('#status', { hasText: 'updated' }).waitFor();
+  await page.locator(`tr[data-id="${tokenId}"]`, { hasText: 'Repository: Read' }).waitFor();
+  assert.match(await page.locator(`tr[data-id="${tokenId}"]`).innerText(), /\(read only\)/);
+  await shot('04-list-after-edit');
+});
+
+test('a refused request shows the server\'s message', async () => {
+  // Names are unique among a user's tokens: the API refuses a second one.
+  await page.getByRole('button', { name: 'Create token' }).click();
+  const dialog = page.getByRole('dialog', { name: 'Create token' });
+  await dialog.waitFor();
+  await dialog.getByLabel('Token name').fill(NAME + ' (read only)');
+  await dialog.getByRole('button', { name: 'Create' }).click();
+  const box = page.locator('#edit-error');
+  await box.waitFor();
+  const msg = (await box.innerText()).trim();
+  assert.ok(msg.length > 0, 'a message is shown');
+  assert.equal(await dialog.isVisible(), true, 'the dialog stays open');
+  // Keyboard: Escape closes the dialog.
+  await page.keyboard.press('Escape');
+  await dialog.waitFor({ state: 'hidden' });
+  assert.equal(await page.locator('#tokens-body tr', { hasText: NAME }).count(), 1, 'no second token');
+});
+
+test('revoke after confirming; git is refused afterwards', async () => {
+  const row = page.locator(`tr[data-id="${tokenId}"]`);
+  await row.getByRole('button', { name: /^Revoke / }).click();
+  const dialog = page.getByRole('alertdialog', { name: 'Revoke token?' });
+  await dialog.waitFor();
+  // Cancel first: nothing happens.
+  await dialog.getByRole('button', { name: 'Cancel' }).click();
+  await dialog.waitFor({ state: 'hidden' });
+  assert.equal(await row.count(), 1);
+  await row.getByRole('button', { name: /^Revoke / }).click();
+  await dialog.waitFor();
+  await shot('05-revoke-confirm');
+  await dialog.getByRole('button', { name: 'Revoke' }).click();
+  await dialog.waitFor({ state: 'hidden' });
+  await page.locator('#status', { hasText: 'revoked' }).waitFor();
+  await row.waitFor({ state: 'detached' });
+  await shot('06-after-revoke');
+
+  // Reload: the server no longer lists it.
+  await page.reload();
+  await page.locator('#tokens-body tr:not(:has-text("Loading"))').first().waitFor();
+  assert.equal(await page.locator(`tr[data-id="${tokenId}"]`).count(), 0);
+});
+
+test('git with the revoked token is refused (401)', { skip: NO_GIT }, async () => {
+  const args = argv(cloneLine);
+  const r = await git([...args.slice(1), 'after-revoke']);
+  assert.notEqual(r.code, 0, 'the clone fails');
+  assert.match(r.stderr, /Authentication failed|401/, r.stderr);
+  const b = argv(bearerLine);
+  const r2 = await git([...b.slice(1), 'after-revoke-bearer']);
+  assert.notEqual(r2.code, 0, 'the Bearer form fails too');
+  // With no user name in the URL, git answers the 401 by asking for one.
+  assert.match(r2.stderr, /Authentication failed|401|could not read Username/, r2.stderr);
+  const url = new URL(`${BASE}/scm/${PROJECT}/${REPO}.git/info/refs?service=git-upload-pack`);
+  const res = await fetch(url, { headers: { Authorization: 'Basic ' + Buffer.from(USER + ':' + token).toString('base64') } });
+  assert.equal(res.status, 401);
+  const res2 = await fetch(url, { headers: { Authorization: 'Bearer ' + token } });
+  assert.equal(res2.status, 401);
+});
