@@ -2,7 +2,8 @@
 #   make -f apxs.mk            module and CLI into build/out/
 #   make -f apxs.mk unit       unit-test binaries into build/out/t/
 #   make -f apxs.mk fuzz       libFuzzer targets into build/out/fuzz/ (clang)
-#   make -f apxs.mk install    module into `apxs -q LIBEXECDIR`, CLI into $(PREFIX)/bin
+#   make -f apxs.mk install    module into `apxs -q LIBEXECDIR`, CLI into $(PREFIX)/bin,
+#                              the tokens page into $(PREFIX)/share/mod_bbtoken/www
 # apxs supplies httpd's and APR's flags; compiling ourselves keeps libtool's
 # droppings out of the source tree.
 
@@ -76,9 +77,10 @@ $(OUT)/fuzz/%: t/fuzz/%.c $(CORE:%=mod_bbtoken/%.c) $(SETS_C) $(HEADERS) | $(OUT
 fuzz: $(FUZZERS)
 
 install: all
-	install -d $(DESTDIR)$(LIBEXECDIR) $(DESTDIR)$(PREFIX)/bin
+	install -d $(DESTDIR)$(LIBEXECDIR) $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/mod_bbtoken/www
 	install -m 0644 $(OUT)/mod_bbtoken.so $(DESTDIR)$(LIBEXECDIR)/mod_bbtoken.so
 	install -m 0755 $(OUT)/bbtoken $(DESTDIR)$(PREFIX)/bin/bbtoken
+	install -m 0644 www/tokens.html www/tokens.css www/tokens.js $(DESTDIR)$(PREFIX)/share/mod_bbtoken/www/
 
 clean:
 	rm -rf $(OUT) $(OBJ)
