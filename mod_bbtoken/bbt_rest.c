@@ -354,6 +354,29 @@ static long bbt_rest_arg(request_rec *r, const char *name, long dflt)
     return dflt;
 }
 
+/* Our addition to the page envelope (clients that do not know it ignore
+ * it): the expiry policy, so the page offers only expiries it allows.  Left
+ * out if it cannot be read; the database enforces it either way. */
+static void bbt_rest_add_policy(bbt_rest_t *x, json_t *page)
+{
+    PGresult *res = bbt_rest_exec(
+        x, "SELECT expiry_required, max_expiry_days FROM bbtoken_policy", 0,
+        NULL);
+
+    if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1) {
+        json_t *pol = json_object();
+
+        json_object_set_new(pol, "expiryRequired",
+                            json_boolean(PQgetvalue(res, 0, 0)[0] == 't'));
+        json_object_set_new(pol, "maxExpiryDays",
+                            PQgetisnull(res, 0, 1)
+                                ? json_null()
+                                : json_integer(atoi(PQgetvalue(res, 0, 1))));
+        json_object_set_new(page, "policy", pol);
+    }
+    PQclear(res);
+}
+
 static int bbt_rest_list(bbt_rest_t *x, const bbt_rest_user_t *owner)
 {
     long start = bbt_rest_arg(x->r, "start", 0);
@@ -406,6 +429,9 @@ static int bbt_rest_list(bbt_rest_t *x, const bbt_rest_user_t *owner)
     if (page && !last) {
         json_object_set_new(page, "nextPageStart",
                             json_integer((json_int_t)(start + n)));
+    }
+    if (page) {
+        bbt_rest_add_policy(x, page);
     }
     return bbt_rest_send(x->r, HTTP_OK, page);
 }

@@ -8,7 +8,7 @@
 --   psql -v ON_ERROR_STOP=1 -v role=bbtoken_httpd -f sql/grants.sql
 GRANT USAGE ON SCHEMA public TO :"role";
 GRANT SELECT ON bbtoken_users, bbtoken_project_grants, bbtoken_repo_grants,
-                bbtoken_tokens, bbtoken_schema TO :"role";
+                bbtoken_tokens, bbtoken_schema, bbtoken_policy TO :"role";
 -- The previous release let httpd update last_authenticated itself.
 REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON bbtoken_tokens FROM :"role";
 GRANT EXECUTE ON FUNCTION bbtoken_owner_level(bigint, text, text),

@@ -340,6 +340,18 @@ subtest 'paging' => sub {
     is_error(call(GET => "$BASE/bob?start=-1", as => 'bob'), 400, qr/start and limit/, 'a negative start');
 };
 
+subtest 'the list reports the expiry policy (for the page)' => sub {
+    my $p = call(GET => "$BASE/bob", as => 'bob')->{json} || {};
+    ok($p->{policy} && JSON::PP::is_bool($p->{policy}{expiryRequired}) && !$p->{policy}{expiryRequired},
+       'expiry not required by default');
+    ok(exists $p->{policy}{maxExpiryDays} && !defined $p->{policy}{maxExpiryDays}, '  no maximum');
+    $env->cli_ok('policy', '--expiry-required', '--max-expiry-days', '30');
+    $p = call(GET => "$BASE/bob", as => 'bob')->{json} || {};
+    is_deeply($p->{policy}, { expiryRequired => JSON::PP::true, maxExpiryDays => 30 },
+              'after bbtoken policy: required, at most 30 days');
+    $env->cli_ok('policy', '--expiry-optional', '--max-expiry-days', 'none');
+};
+
 subtest 'paths and methods' => sub {
     for my $p ('/rest/access-tokens/2.0/users/alice', '/rest/access-tokens/1.0/users',
                '/rest/access-tokens/1.0/users/alice/123', '/rest/access-tokens/1.0/users/alice/12345678901x',

@@ -115,6 +115,7 @@ my $shots = $ENV{BBT_BROWSER_SHOTS} || "$d/screenshots";
         BBT_USED_NAME => 'Jenkins CI', BBT_EXPIRED_NAME => 'Old deploy key',
         BBT_GIT_HOME => "$d/home", BBT_WORK => "$d/work", BBT_SHOTS => $shots,
         BBT_CHROMIUM => $CHROMIUM, BBT_NO_GIT => undef,
+        BBT_CLI => $env->cli_path, BBT_DB => $env->superuser_conninfo,
         http_proxy => undef, https_proxy => undef, HTTP_PROXY => undef, HTTPS_PROXY => undef,
         NODE_OPTIONS => undef,
     });

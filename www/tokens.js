@@ -214,6 +214,7 @@
 
   async function loadPage(start) {
     const page = await api('GET', userBase() + '?start=' + start + '&limit=' + PAGE_SIZE);
+    if (page && page.policy) policy = page.policy;
     for (const t of (page && page.values) || []) tokens.set(String(t.id), t);
     nextStart = page && !page.isLastPage && typeof page.nextPageStart === 'number' ? page.nextPageStart : null;
   }
@@ -288,6 +289,35 @@
   // Create and edit
 
   let editing = null;   // token id being edited, or null when creating
+  // The expiry policy, as the list reports it (our addition to Bitbucket's
+  // envelope): {expiryRequired, maxExpiryDays}.  Null: unknown, offer all.
+  let policy = null;
+
+  // Offer only the expiries the policy allows: no "Never" when an expiry is
+  // required, nothing beyond the maximum.  The server enforces it anyway.
+  function applyPolicy() {
+    const sel = $('f-expiry');
+    const max = policy && typeof policy.maxExpiryDays === 'number' ? policy.maxExpiryDays : null;
+    const required = !!(policy && policy.expiryRequired);
+    let best = null;
+    for (const o of sel.options) {
+      let allowed = true;
+      if (o.value === '') allowed = !required;
+      else if (o.value !== 'custom' && max !== null) allowed = Number(o.value) <= max;
+      o.disabled = !allowed;
+      o.hidden = !allowed;
+      if (allowed && o.value !== '' && o.value !== 'custom') best = o.value;
+    }
+    if (sel.selectedOptions.length === 0 || sel.selectedOptions[0].disabled) {
+      sel.value = best !== null ? best : 'custom';
+    }
+    $('f-days').max = String(max !== null ? max : 36500);
+    const hint = [];
+    if (required) hint.push('Your administrator requires an expiry.');
+    if (max !== null) hint.push('At most ' + max + ' days.');
+    hint.push('An expiry cannot be changed later.');
+    $('f-expiry-hint').textContent = hint.join(' ');
+  }
 
   function setPicks(project, repo) {
     const noneLabel = $('f-project-none');
@@ -303,7 +333,8 @@
     $('edit-title').textContent = 'Create token';
     $('edit-submit').textContent = 'Create';
     $('f-expiry-wrap').hidden = false;
-    $('f-days-wrap').hidden = true;
+    applyPolicy();
+    $('f-days-wrap').hidden = $('f-expiry').value !== 'custom';
     setPicks('PROJECT_READ', 'REPO_READ');
     showError('edit-error', null);
     $('edit-dialog').showModal();
@@ -337,6 +368,9 @@
     if (v !== 'custom') return { ok: true, days: Number(v) };
     const raw = $('f-days').value.trim();
     if (!/^[0-9]+$/.test(raw) || Number(raw) < 1) return { ok: false, message: 'Enter the number of days until the token expires (a whole number, 1 or more).' };
+    if (policy && typeof policy.maxExpiryDays === 'number' && Number(raw) > policy.maxExpiryDays) {
+      return { ok: false, message: 'Your administrator allows an expiry of at most ' + policy.maxExpiryDays + ' days.' };
+    }
     return { ok: true, days: Number(raw) };
   }
 

@@ -15,7 +15,7 @@
 //   BBT_NO_GIT=1   skip the git steps (developing the page against a stub)
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { mkdtempSync, mkdirSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -334,4 +334,28 @@ test('git with the revoked token is refused (401)', { skip: NO_GIT }, async () =
   assert.equal(res.status, 401);
   const res2 = await fetch(url, { headers: { Authorization: 'Bearer ' + token } });
   assert.equal(res2.status, 401);
+});
+
+test('the expiry picker offers only what the policy allows', { skip: !env.BBT_CLI }, async () => {
+  // The administrator requires an expiry of at most 30 days.
+  execFileSync(env.BBT_CLI, ['--db', env.BBT_DB, 'policy', '--expiry-required', '--max-expiry-days', '30']);
+  await page.reload();
+  await page.locator('#tokens-body tr:not(:has-text("Loading"))').first().waitFor();
+  await page.getByRole('button', { name: 'Create token' }).click();
+  const dialog = page.getByRole('dialog', { name: 'Create token' });
+  await dialog.waitFor();
+  const option = (v) => dialog.locator(`#f-expiry option[value="${v}"]`);
+  assert.equal(await option('').isDisabled(), true, '"Never" is not offered');
+  for (const v of ['60', '90', '365']) {
+    assert.equal(await option(v).isDisabled(), true, `${v} days is over the maximum`);
+  }
+  for (const v of ['7', '30', 'custom']) {
+    assert.equal(await option(v).isDisabled(), false, `${v} is offered`);
+  }
+  assert.equal(await dialog.locator('#f-expiry').inputValue(), '30', 'the longest allowed is chosen');
+  assert.match(await dialog.locator('#f-expiry-hint').textContent(), /requires an expiry.*at most 30 days/i);
+  await shot('07-expiry-policy');
+  await page.keyboard.press('Escape');
+  await dialog.waitFor({ state: 'hidden' });
+  execFileSync(env.BBT_CLI, ['--db', env.BBT_DB, 'policy', '--expiry-optional', '--max-expiry-days', 'none']);
 });
