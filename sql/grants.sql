@@ -1,5 +1,5 @@
 -- Least privilege for the role httpd connects as (mod_dbd's DBDParams user).
--- It reads tokens, users and grants, and writes nothing directly: last use
+-- It reads tokens, users, grants and the policy, and writes nothing directly: last use
 -- and expired-token refusals go through two SECURITY DEFINER functions that
 -- write at most once per interval per token and only the columns (and audit
 -- records) they are for; the REST API creates, updates and revokes tokens
