@@ -41,6 +41,7 @@ struct bbt_db_conn {
     server_rec *s;
     ap_dbd_t *dbd;
     PGconn *pg;
+    PGVerbosity verbosity; /* the pooled connection's own, given back */
 };
 
 /* Kept in a pooled connection's own pool, which only the connection's
@@ -110,7 +111,7 @@ bbt_db_conn_t *bbt_db_open(apr_pool_t *p, server_rec *s)
                      "no database connection available");
         return NULL;
     }
-    c = apr_palloc(p, sizeof(*c));
+    c = apr_pcalloc(p, sizeof(*c));
     c->pool = p;
     c->s = s;
     c->dbd = dbd;
@@ -122,12 +123,19 @@ bbt_db_conn_t *bbt_db_open(apr_pool_t *p, server_rec *s)
         return NULL;
     }
     c->pg = apr_dbd_native_handle(dbd->driver, dbd->handle);
+    /* Terse errors while the module holds it: every message it logs comes
+     * from PQerrorMessage, and a refused write's DETAIL would repeat the
+     * token row, salt and hash included. */
+    c->verbosity = PQsetErrorVerbosity(c->pg, PQERRORS_TERSE);
     return c;
 }
 
 void bbt_db_close(bbt_db_conn_t *c)
 {
     if (c && c->dbd) {
+        if (c->pg) {
+            PQsetErrorVerbosity(c->pg, c->verbosity);
+        }
         bbt_dbd_close(c->s, c->dbd);
         c->dbd = NULL;
     }

@@ -892,7 +892,6 @@ static int bbt_rest_dispatch(bbt_rest_t *x)
 static int bbt_rest_handler(request_rec *r)
 {
     bbt_rest_t x;
-    PGVerbosity verbosity;
     int rc, m;
 
     if (!r->handler || strcmp(r->handler, BBT_REST_HANDLER) != 0) {
@@ -932,10 +931,6 @@ static int bbt_rest_handler(request_rec *r)
         return bbt_rest_unavailable(&x, "connecting to the database");
     }
     x.pg = bbt_db_native(x.db);
-    /* Terse errors: PQerrorMessage (which the log shows) then carries no
-     * DETAIL, and a refused INSERT's DETAIL repeats the row, salt and hash
-     * included.  The pooled connection gets its old setting back. */
-    verbosity = PQsetErrorVerbosity(x.pg, PQERRORS_TERSE);
     if (PQstatus(x.pg) != CONNECTION_OK) {
         rc = bbt_rest_unavailable(&x, "connecting to the database");
     } else {
@@ -944,7 +939,6 @@ static int bbt_rest_handler(request_rec *r)
     if (PQtransactionStatus(x.pg) != PQTRANS_IDLE) {
         bbt_rest_cmd(&x, "ROLLBACK");
     }
-    PQsetErrorVerbosity(x.pg, verbosity);
     bbt_db_close(x.db);
     return rc;
 }
