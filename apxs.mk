@@ -25,13 +25,16 @@ JANSSON_CFLAGS := $(shell pkg-config --cflags jansson)
 JANSSON_LIBS := $(shell pkg-config --libs jansson)
 PQ_INC   := -I$(shell pg_config --includedir 2>/dev/null || echo /usr/include/postgresql)
 
-CORE    := bbt_token bbt_perm bbt_cred bbt_route bbt_rules
+CORE    := bbt_input bbt_token bbt_perm bbt_cred bbt_route bbt_rules bbt_sqlstate
 GLUE    := mod_bbtoken bbt_db bbt_logguard bbt_private bbt_rest
+# Shared by the module and the CLI: libpq and jansson, nothing of httpd.
+PGJSON  := bbt_pgjson
 # The built-in route sets are routes/*.conf, compiled in as C strings.
 SETS_C  := $(OBJ)/bbt_sets.c
 CORE_SO := $(CORE:%=$(OBJ)/%.o)
 CORE_O  := $(CORE_SO) $(OBJ)/bbt_sets.o
 GLUE_O  := $(GLUE:%=$(OBJ)/%.o)
+PGJSON_O := $(PGJSON:%=$(OBJ)/%.o)
 UNITS   := $(patsubst t/unit/%.c,$(OUT)/t/%,$(filter-out t/unit/tap.c,$(wildcard t/unit/test_*.c)))
 HEADERS := $(wildcard mod_bbtoken/*.h)
 FUZZ_CC ?= clang
@@ -55,15 +58,18 @@ $(OBJ)/bbt_sets.o: $(SETS_C) mod_bbtoken/bbt_rules.h
 $(GLUE_O): $(OBJ)/%.o: mod_bbtoken/%.c $(HEADERS) | $(OBJ)
 	$(CC) $(BASEFLAGS) $(HTTPD_INC) $(PQ_INC) $(JANSSON_CFLAGS) -c -o $@ $<
 
-$(OUT)/mod_bbtoken.so: $(GLUE_O) $(CORE_O) | $(OUT)
+$(PGJSON_O): $(OBJ)/%.o: mod_bbtoken/%.c $(HEADERS) | $(OBJ)
+	$(CC) $(BASEFLAGS) $(PQ_INC) $(JANSSON_CFLAGS) -c -o $@ $<
+
+$(OUT)/mod_bbtoken.so: $(GLUE_O) $(PGJSON_O) $(CORE_O) | $(OUT)
 	$(CC) -shared -o $@ $^ -lpq -lcrypto -lpcre2-8 $(JANSSON_LIBS)
 
 # The CLI embeds sql/migrations/*.sql (generated header in $(OBJ)), so the
 # installed bbtoken can create and upgrade the schema on its own.
-$(OUT)/bbtoken: cli/bbtoken.c cli/embed-sql.sh $(sort $(wildcard sql/migrations/*.sql)) $(CORE_O) $(HEADERS) | $(OUT) $(OBJ)
+$(OUT)/bbtoken: cli/bbtoken.c cli/embed-sql.sh $(sort $(wildcard sql/migrations/*.sql)) $(CORE_O) $(PGJSON_O) $(HEADERS) | $(OUT) $(OBJ)
 	sh cli/embed-sql.sh $(sort $(wildcard sql/migrations/*.sql)) > $(OBJ)/bbtoken_migrations.h.tmp
 	mv $(OBJ)/bbtoken_migrations.h.tmp $(OBJ)/bbtoken_migrations.h
-	$(CC) $(BASEFLAGS) -Imod_bbtoken -I$(OBJ) $(PQ_INC) -o $@ cli/bbtoken.c $(CORE_O) -lpq -lcrypto -lpcre2-8 $(JANSSON)
+	$(CC) $(BASEFLAGS) -Imod_bbtoken -I$(OBJ) $(PQ_INC) -o $@ cli/bbtoken.c $(CORE_O) $(PGJSON_O) -lpq -lcrypto -lpcre2-8 $(JANSSON)
 
 $(OUT)/t/%: t/unit/%.c t/unit/tap.h $(CORE_O) | $(OUT)/t
 	$(CC) $(BASEFLAGS) -Imod_bbtoken -It/unit -o $@ $< $(CORE_O) -lcrypto -lpcre2-8

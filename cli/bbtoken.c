@@ -37,7 +37,9 @@
 #include <libpq-fe.h>
 #include <openssl/crypto.h>
 
+#include "bbt_input.h"
 #include "bbt_perm.h"
+#include "bbt_pgjson.h"
 #include "bbt_route.h"
 #include "bbt_token.h"
 
@@ -144,8 +146,8 @@ typedef struct {
 } bbtoken_user_t;
 
 typedef struct {
-    char key[BBT_USER_MAX + 2]; /* canonical */
-    const char *slug;           /* NULL for a project */
+    char key[BBT_KEY_BUF]; /* canonical */
+    const char *slug;      /* NULL for a project */
 } bbtoken_target_t;
 
 static const char bbtoken_usage_main[] =
@@ -560,16 +562,12 @@ static int bbtoken_parse_args(const bbtoken_cmd_t *cmd, int argc, char **argv,
 
 /* ---- argument checks -------------------------------------------------- */
 
-#define BBTOKEN_ALNUM                                                          \
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
-
 /* The schema's user name rule, checked here for a clearer message. */
 static int bbtoken_check_user(const char *name)
 {
     size_t n = strlen(name);
 
-    if (n == 0 || n > BBT_USER_MAX || !strchr(BBTOKEN_ALNUM, name[0]) ||
-        strspn(name, BBTOKEN_ALNUM "._@-") != n) {
+    if (!bbt_input_user_name(name, n)) {
         return bbtoken_fail("invalid user name: %s", name);
     }
     return 0;
@@ -661,7 +659,7 @@ static int bbtoken_parse_target(const char *arg, bbtoken_target_t *t)
     const char *slash = strchr(arg, '/');
     size_t klen = slash ? (size_t)(slash - arg) : strlen(arg);
 
-    if (bbt_route_canonical_key(arg, klen, t->key) != 0) {
+    if (bbt_input_key(arg, klen, t->key) != 0) {
         return bbtoken_fail("invalid project key: %.*s", (int)klen, arg);
     }
     t->slug = NULL;
@@ -669,7 +667,7 @@ static int bbtoken_parse_target(const char *arg, bbtoken_target_t *t)
         const char *s = slash + 1;
         size_t n = strlen(s);
 
-        if (!bbt_route_valid_slug(s, n)) {
+        if (!bbt_input_slug(s, n)) {
             if (n > 4 && strcmp(s + n - 4, ".git") == 0) {
                 return bbtoken_fail("invalid repository slug: %s (name the "
                                     "repository without .git)",
@@ -1297,17 +1295,6 @@ static json_t *bbtoken_json_split(const char *list)
     return arr;
 }
 
-/* An epoch-ms or day count as a JSON integer, or NULL (json_pack's "o*"
- * then leaves the member out, as Bitbucket does with unset times). */
-static json_t *bbtoken_json_int(const PGresult *res, int row, int col)
-{
-    if (PQgetisnull(res, row, col)) {
-        return NULL;
-    }
-    return json_integer(
-        (json_int_t)strtoll(PQgetvalue(res, row, col), NULL, 10));
-}
-
 static int bbtoken_list_json(const PGresult *res, const bbtoken_user_t *u)
 {
     json_t *arr = json_array();
@@ -1321,10 +1308,10 @@ static int bbtoken_list_json(const PGresult *res, const bbtoken_user_t *u)
             "{s:s, s:s, s:o, s:o*, s:o*, s:o*, s:[s,s], s:b, s:{s:s}, s:o}",
             "id", PQgetvalue(res, i, BBTOKEN_L_ID), "name",
             PQgetvalue(res, i, BBTOKEN_L_NAME), "createdDate",
-            bbtoken_json_int(res, i, BBTOKEN_L_CREATED_MS), "lastAuthenticated",
-            bbtoken_json_int(res, i, BBTOKEN_L_LAST_MS), "expiryDate",
-            bbtoken_json_int(res, i, BBTOKEN_L_EXPIRES_MS), "expiryDays",
-            bbtoken_json_int(res, i, BBTOKEN_L_DAYS), "permissions",
+            bbt_pgjson_int(res, i, BBTOKEN_L_CREATED_MS), "lastAuthenticated",
+            bbt_pgjson_int(res, i, BBTOKEN_L_LAST_MS), "expiryDate",
+            bbt_pgjson_int(res, i, BBTOKEN_L_EXPIRES_MS), "expiryDays",
+            bbt_pgjson_int(res, i, BBTOKEN_L_DAYS), "permissions",
             PQgetvalue(res, i, BBTOKEN_L_PROJECT),
             PQgetvalue(res, i, BBTOKEN_L_REPO), "expired",
             PQgetvalue(res, i, BBTOKEN_L_EXPIRED)[0] == 't', "user", "name",
@@ -1732,11 +1719,10 @@ static int bbtoken_cmd_expiring(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
                 "{s:s, s:s, s:o, s:b, s:o*, s:[s,s], s:{s:s, s:b}}", "id",
                 PQgetvalue(res, i, BBTOKEN_E_ID), "name",
                 PQgetvalue(res, i, BBTOKEN_E_NAME), "expiryDate",
-                bbtoken_json_int(res, i, BBTOKEN_E_EXPIRES_MS), "expired",
+                bbt_pgjson_int(res, i, BBTOKEN_E_EXPIRES_MS), "expired",
                 PQgetvalue(res, i, BBTOKEN_E_EXPIRED)[0] == 't',
-                "lastAuthenticated",
-                bbtoken_json_int(res, i, BBTOKEN_E_LAST_MS), "permissions",
-                PQgetvalue(res, i, BBTOKEN_E_PROJECT),
+                "lastAuthenticated", bbt_pgjson_int(res, i, BBTOKEN_E_LAST_MS),
+                "permissions", PQgetvalue(res, i, BBTOKEN_E_PROJECT),
                 PQgetvalue(res, i, BBTOKEN_E_REPO), "user", "name",
                 PQgetvalue(res, i, BBTOKEN_E_USER), "active",
                 PQgetvalue(res, i, BBTOKEN_E_ACTIVE)[0] == 't');
@@ -1883,8 +1869,8 @@ static int bbtoken_cmd_audit(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
         for (i = 0; arr && i < n; i++) {
             obj = json_pack(
                 "{s:o, s:o, s:s, s:o*, s:o*, s:s, s:s, s:s, s:o*, s:o*}", "id",
-                bbtoken_json_int(res, i, BBTOKEN_A_ID), "time",
-                bbtoken_json_int(res, i, BBTOKEN_A_MS), "event",
+                bbt_pgjson_int(res, i, BBTOKEN_A_ID), "time",
+                bbt_pgjson_int(res, i, BBTOKEN_A_MS), "event",
                 PQgetvalue(res, i, BBTOKEN_A_EVENT), "tokenId",
                 bbtoken_json_str(res, i, BBTOKEN_A_TOKEN), "user",
                 bbtoken_json_str(res, i, BBTOKEN_A_USER), "actor",
@@ -2039,8 +2025,8 @@ static int bbtoken_cmd_policy(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
         rc = bbtoken_json_out(json_pack(
             "{s:b, s:o, s:o}", "expiryRequired",
             PQgetvalue(res, 0, 0)[0] == 't', "maxExpiryDays",
-            PQgetisnull(res, 0, 1) ? json_null() : bbtoken_json_int(res, 0, 1),
-            "maxTokensPerUser", bbtoken_json_int(res, 0, 2)));
+            PQgetisnull(res, 0, 1) ? json_null() : bbt_pgjson_int(res, 0, 1),
+            "maxTokensPerUser", bbt_pgjson_int(res, 0, 2)));
     } else {
         printf("expiry-required: %s\n"
                "max-expiry-days: %s\n"

@@ -212,21 +212,3 @@ bbt_cred_kind_t bbt_cred_parse(const char *header, char *buf, size_t bufcap,
         return bbt_cred_basic(header + i, len - i, buf, bufcap, out);
     return bbt_cred_bearer(header + i, len - i, out);
 }
-
-int bbt_cred_valid_user(const char *s, size_t len)
-{
-    size_t i;
-
-    if (!s || len == 0 || len > BBT_CRED_MAX_USER)
-        return 0;
-    for (i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)s[i];
-        int alnum = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-                    (c >= '0' && c <= '9');
-
-        if (!alnum &&
-            (i == 0 || (c != '.' && c != '_' && c != '@' && c != '-')))
-            return 0;
-    }
-    return 1;
-}

@@ -36,9 +36,4 @@ typedef struct {
 bbt_cred_kind_t bbt_cred_parse(const char *header, char *buf, size_t bufcap,
                                bbt_cred_t *out);
 
-/* 1 if s[0..len) is a valid user name: ASCII letters and digits, then also
- * ".", "_", "@", "-", at most BBT_CRED_MAX_USER bytes.  The schema holds
- * user names to the same rule. */
-int bbt_cred_valid_user(const char *s, size_t len);
-
 #endif

@@ -27,7 +27,9 @@
 
 #include "bbt_cred.h"
 #include "bbt_db.h"
+#include "bbt_input.h"
 #include "bbt_perm.h"
+#include "bbt_pgjson.h"
 #include "bbt_rest.h"
 #include "bbt_token.h"
 
@@ -260,15 +262,6 @@ static int bbt_rest_user(bbt_rest_t *x, const char *name, int exact,
     " t.project_perm, t.repo_perm"                                             \
     " FROM bbtoken_tokens t"
 
-static json_t *bbt_rest_int(const PGresult *res, int row, int col)
-{
-    if (PQgetisnull(res, row, col)) {
-        return NULL;
-    }
-    return json_integer(
-        (json_int_t)strtoll(PQgetvalue(res, row, col), NULL, 10));
-}
-
 static json_t *bbt_rest_user_json(const bbt_rest_user_t *u)
 {
     char *slug = strdup(u->name);
@@ -298,10 +291,10 @@ static json_t *bbt_rest_token_json(const PGresult *res, int row,
     /* "o" steals its reference even when json_pack fails. */
     return json_pack("{s:s, s:s, s:o, s:o*, s:o*, s:o*, s:[s,s], s:o}", "id",
                      PQgetvalue(res, row, 0), "name", PQgetvalue(res, row, 1),
-                     "createdDate", bbt_rest_int(res, row, 2),
-                     "lastAuthenticated", bbt_rest_int(res, row, 3),
-                     "expiryDays", bbt_rest_int(res, row, 4), "expiryDate",
-                     bbt_rest_int(res, row, 5), "permissions",
+                     "createdDate", bbt_pgjson_int(res, row, 2),
+                     "lastAuthenticated", bbt_pgjson_int(res, row, 3),
+                     "expiryDays", bbt_pgjson_int(res, row, 4), "expiryDate",
+                     bbt_pgjson_int(res, row, 5), "permissions",
                      PQgetvalue(res, row, 6), PQgetvalue(res, row, 7), "user",
                      bbt_rest_user_json(owner));
 }
@@ -814,7 +807,7 @@ static int bbt_rest_path(bbt_rest_t *x)
     }
     slash = strchr(p, '/');
     n = slash ? (size_t)(slash - p) : strlen(p);
-    if (!bbt_cred_valid_user(p, n)) {
+    if (!bbt_input_user_name(p, n)) {
         return 0;
     }
     x->slug = apr_pstrmemdup(r->pool, p, n);

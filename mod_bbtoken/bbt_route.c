@@ -1,5 +1,5 @@
 /*
- * Project keys and repository slugs, and the git route set as a function.
+ * The git route set as a function, for the unit tests and the fuzzer.
  * The routes themselves are routes/git.conf in the route language
  * (bbt_rules.c): an allow list, so anything odd (encoded bytes, dot
  * segments, doubled or trailing slashes, extra query parameters) matches
@@ -9,90 +9,6 @@
 #include "bbt_rules.h"
 
 #include <string.h>
-
-static int bbt_is_alpha(unsigned char c)
-{
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z');
-}
-
-static int bbt_is_digit(unsigned char c)
-{
-    return c >= '0' && c <= '9';
-}
-
-static int bbt_is_alnum(unsigned char c)
-{
-    return bbt_is_alpha(c) || bbt_is_digit(c);
-}
-
-static unsigned char bbt_upper(unsigned char c)
-{
-    return (c >= 'a' && c <= 'z') ? (unsigned char)(c - 'a' + 'A') : c;
-}
-
-static unsigned char bbt_lower(unsigned char c)
-{
-    return (c >= 'A' && c <= 'Z') ? (unsigned char)(c - 'A' + 'a') : c;
-}
-
-/* Every byte any part of a git URL path may hold: the union of the key,
- * user, slug and git-path alphabets, and the separator. */
-
-int bbt_route_canonical_key(const char *key, size_t len, char *out)
-{
-    const unsigned char *k = (const unsigned char *)key;
-    size_t i;
-
-    if (out)
-        out[0] = '\0';
-    if (!key || !out || len == 0)
-        return -1;
-
-    if (k[0] == '~') {
-        /* Personal project: "~" and a user name, canonically lower case. */
-        if (len < 2 || len - 1 > BBT_USER_MAX || !bbt_is_alnum(k[1]))
-            return -1;
-        for (i = 2; i < len; i++) {
-            if (!bbt_is_alnum(k[i]) && k[i] != '.' && k[i] != '_' &&
-                k[i] != '@' && k[i] != '-')
-                return -1;
-        }
-        out[0] = '~';
-        for (i = 1; i < len; i++)
-            out[i] = (char)bbt_lower(k[i]);
-        out[len] = '\0';
-        return 0;
-    }
-
-    if (len > BBT_KEY_MAX || !bbt_is_alpha(k[0]))
-        return -1;
-    for (i = 1; i < len; i++) {
-        if (!bbt_is_alnum(k[i]) && k[i] != '_')
-            return -1;
-    }
-    for (i = 0; i < len; i++)
-        out[i] = (char)bbt_upper(k[i]);
-    out[len] = '\0';
-    return 0;
-}
-
-int bbt_route_valid_slug(const char *s, size_t len)
-{
-    const unsigned char *u = (const unsigned char *)s;
-    size_t i;
-
-    if (!s || len == 0 || len > BBT_SLUG_MAX || !bbt_is_alnum(u[0]))
-        return 0;
-    for (i = 1; i < len; i++) {
-        if (!bbt_is_alnum(u[i]) && u[i] != '_' && u[i] != '.' && u[i] != '-')
-            return 0;
-    }
-    /* git-http-backend tries "x.git" when asked for "x": a slug ending in
-     * ".git" could be confused with another repository's directory. */
-    if (len >= 4 && memcmp(s + len - 4, ".git", 4) == 0)
-        return 0;
-    return 1;
-}
 
 /* The git set, compiled for the last prefix asked for.  Not thread-safe:
  * this entry point serves the unit tests and the fuzzer; the module

@@ -10,18 +10,15 @@
 #ifndef BBT_ROUTE_H
 #define BBT_ROUTE_H
 
+#include "bbt_input.h"
 #include "bbt_perm.h"
-
-#define BBT_KEY_MAX 128
-#define BBT_SLUG_MAX 128
-#define BBT_USER_MAX 255
 
 typedef enum { BBT_ROUTE_NONE = 0, BBT_ROUTE_MATCH = 1 } bbt_route_result_t;
 
 typedef struct {
     /* Canonical project key: upper case for a project, "~" and the lower-case
      * user name for a personal project. */
-    char key[BBT_USER_MAX + 2];
+    char key[BBT_KEY_BUF];
     /* Repository slug, exactly as in the URL; empty for project scope. */
     char slug[BBT_SLUG_MAX + 1];
     bbt_perm_t need;
@@ -37,13 +34,5 @@ typedef struct {
 bbt_route_result_t bbt_route_git(const char *prefix, const char *method,
                                  const char *path, const char *args,
                                  bbt_target_t *out);
-
-/* Canonicalize a project key (KEY or ~user) into out (BBT_USER_MAX + 2
- * bytes).  Returns 0, or -1 if it is not a valid key. */
-int bbt_route_canonical_key(const char *key, size_t len, char *out);
-
-/* 1 if s[0..len) is a valid repository slug: ASCII letters, digits, "_-.",
- * starting with a letter or digit, at most BBT_SLUG_MAX, not ending ".git". */
-int bbt_route_valid_slug(const char *s, size_t len);
 
 #endif

@@ -23,7 +23,7 @@ struct bbt_rule {
     pcre2_code *re;
     pcre2_code *query;             /* NULL: any query string */
     int project_group, repo_group; /* -1: none */
-    char fixed_project[BBT_USER_MAX + 2];
+    char fixed_project[BBT_KEY_BUF];
     int deny;
     int destination;
     bbt_perm_t need;
@@ -195,7 +195,7 @@ static int bbt_parse_option(bbt_rule_t *r, const char *opt, int *seen,
     v = strchr(opt, '=') ? strchr(opt, '=') + 1 : NULL;
     switch (i) {
     case 0:
-        if (bbt_route_canonical_key(v, strlen(v), r->fixed_project) != 0)
+        if (bbt_input_key(v, strlen(v), r->fixed_project) != 0)
             return bbt_err(err, errlen, origin, "invalid project key", v);
         return 0;
     case 1:
@@ -546,8 +546,7 @@ bbt_route_result_t bbt_rules_match(const bbt_rules_t *rs, const char *method,
                        e = ov[2 * r->project_group + 1];
 
             if (s == PCRE2_UNSET || e < s ||
-                bbt_route_canonical_key(path + s, e - s, out->target.key) !=
-                    0) {
+                bbt_input_key(path + s, e - s, out->target.key) != 0) {
                 pcre2_match_data_free(md);
                 return bbt_none(out, r, "invalid project key");
             }
@@ -561,8 +560,7 @@ bbt_route_result_t bbt_rules_match(const bbt_rules_t *rs, const char *method,
         if (r->need.scope == BBT_SCOPE_REPO) {
             PCRE2_SIZE s = ov[2 * r->repo_group], e = ov[2 * r->repo_group + 1];
 
-            if (s == PCRE2_UNSET || e < s ||
-                !bbt_route_valid_slug(path + s, e - s)) {
+            if (s == PCRE2_UNSET || e < s || !bbt_input_slug(path + s, e - s)) {
                 pcre2_match_data_free(md);
                 return bbt_none(out, r, "invalid repository slug");
             }

@@ -371,3 +371,29 @@ void bbt_token_wipe(bbt_token_t *tok)
     if (tok)
         OPENSSL_cleanse(tok, sizeof(*tok));
 }
+
+int bbt_token_mint(bbt_minted_t *out)
+{
+    bbt_token_t tok;
+    int rv = -1;
+
+    if (!out)
+        return -1;
+    memset(out, 0, sizeof(*out));
+    memset(&tok, 0, sizeof(tok));
+    if (bbt_token_generate(out->token, out->id) == 0 &&
+        bbt_salt_generate(out->salt) == 0 &&
+        bbt_token_parse(out->token, strlen(out->token), &tok) == BBT_TOKEN_OK &&
+        bbt_token_hash_hex(out->salt, &tok, out->hash) == 0)
+        rv = 0;
+    bbt_token_wipe(&tok);
+    if (rv != 0)
+        bbt_minted_wipe(out);
+    return rv;
+}
+
+void bbt_minted_wipe(bbt_minted_t *m)
+{
+    if (m)
+        OPENSSL_cleanse(m, sizeof(*m));
+}

@@ -74,6 +74,21 @@ int bbt_token_hash_hex(const char *salt_hex, const bbt_token_t *tok,
 int bbt_token_verify(const char *salt_hex, const char *hash_hex,
                      const bbt_token_t *tok);
 
+/* A new token and what the database stores of it. */
+typedef struct {
+    char token[BBT_TOKEN_MAX_LEN + 1]; /* shown once, to its owner */
+    char id[BBT_TOKEN_ID_LEN + 1];
+    char salt[BBT_SALT_HEX_LEN + 1];
+    char hash[BBT_HASH_HEX_LEN + 1]; /* HMAC-SHA-256(salt, raw) */
+} bbt_minted_t;
+
+/* Make a new token with a fresh salt and its hash: the one way the CLI and
+ * the REST API make tokens.  Returns 0, or -1 if the random generator or
+ * the hash failed (then *out holds nothing).  Wipe with bbt_minted_wipe. */
+int bbt_token_mint(bbt_minted_t *out);
+
+void bbt_minted_wipe(bbt_minted_t *m);
+
 /* Burn a token's secret bytes. */
 void bbt_token_wipe(bbt_token_t *tok);
 

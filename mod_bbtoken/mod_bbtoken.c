@@ -39,6 +39,7 @@
 
 #include "bbt_cred.h"
 #include "bbt_db.h"
+#include "bbt_input.h"
 #include "bbt_logguard.h"
 #include "bbt_perm.h"
 #include "bbt_private.h"
@@ -410,7 +411,7 @@ static const char *bbt_loggable(request_rec *r, const char *user)
     bbt_token_t tok;
     size_t len = strlen(user);
 
-    if (!bbt_cred_valid_user(user, len)) {
+    if (!bbt_input_user_name(user, len)) {
         return "(not a user name)";
     }
     if (bbt_token_parse(user, len, &tok) == BBT_TOKEN_OK) {

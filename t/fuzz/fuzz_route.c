@@ -14,7 +14,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     char *in = malloc(size + 3);
     char *method, *path, *args, *end;
     bbt_target_t t;
-    char canon[BBT_USER_MAX + 2];
+    char canon[BBT_KEY_BUF];
 
     if (!in) {
         return 0;
@@ -33,9 +33,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     if (bbt_route_git("/scm", method, path, *args ? args : NULL, &t) ==
         BBT_ROUTE_MATCH) {
-        if (bbt_route_canonical_key(t.key, strlen(t.key), canon) != 0 ||
+        if (bbt_input_key(t.key, strlen(t.key), canon) != 0 ||
             strcmp(canon, t.key) != 0 ||
-            !bbt_route_valid_slug(t.slug, strlen(t.slug)) ||
+            !bbt_input_slug(t.slug, strlen(t.slug)) ||
             t.need.scope != BBT_SCOPE_REPO ||
             (t.need.level != BBT_LEVEL_READ &&
              t.need.level != BBT_LEVEL_WRITE)) {

@@ -34,7 +34,7 @@ static void load(void)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     char *in, *method, *path, *args, *end;
-    char canon[BBT_USER_MAX + 2];
+    char canon[BBT_KEY_BUF];
     bbt_match_t m;
     unsigned sel;
 
@@ -58,15 +58,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         args = end;
     if (bbt_rules_match(sets[sel % 3], method, path, *args ? args : NULL,
                         (sel / 3) & 1, &m) == BBT_ROUTE_MATCH) {
-        if (bbt_route_canonical_key(m.target.key, strlen(m.target.key),
+        if (bbt_input_key(m.target.key, strlen(m.target.key),
                                     canon) != 0 ||
             strcmp(canon, m.target.key) != 0 ||
             !bbt_perm_name(m.target.need.scope, m.target.need.level) ||
             (m.target.need.scope == BBT_SCOPE_REPO &&
-             !bbt_route_valid_slug(m.target.slug, strlen(m.target.slug))) ||
+             !bbt_input_slug(m.target.slug, strlen(m.target.slug))) ||
             (m.target.need.scope == BBT_SCOPE_PROJECT && m.target.slug[0]) ||
             m.key_len == 0 || m.key_off + m.key_len > strlen(path) ||
-            bbt_route_canonical_key(path + m.key_off, m.key_len, canon) != 0 ||
+            bbt_input_key(path + m.key_off, m.key_len, canon) != 0 ||
             strcmp(canon, m.target.key) != 0 ||
             m.key_exact !=
                 (memcmp(path + m.key_off, m.target.key, m.key_len) == 0))

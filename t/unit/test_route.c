@@ -494,20 +494,20 @@ static void test_args(void)
 
 static void key_ok(const char *in, size_t len, const char *want)
 {
-    char out[BBT_USER_MAX + 2];
+    char out[BBT_KEY_BUF];
 
     memset(out, 'Z', sizeof(out));
-    ok(bbt_route_canonical_key(in, len, out) == 0 && strcmp(out, want) == 0,
+    ok(bbt_input_key(in, len, out) == 0 && strcmp(out, want) == 0,
        "canonical key '%.*s' -> '%s'", (int)len, in, want);
 }
 
 static void key_bad(const char *in, size_t len, const char *name)
 {
-    char out[BBT_USER_MAX + 2];
+    char out[BBT_KEY_BUF];
 
     memset(out, 'Z', sizeof(out));
-    ok(bbt_route_canonical_key(in, len, out) == -1 && out[0] == '\0',
-       "invalid key: %s", name);
+    ok(bbt_input_key(in, len, out) == -1 && out[0] == '\0', "invalid key: %s",
+       name);
 }
 
 static void test_canonical_key(void)
@@ -548,11 +548,11 @@ static void test_canonical_key(void)
     k[0] = '~';
     memset(k + 1, 'U', 260);
     {
-        char out[BBT_USER_MAX + 2];
+        char out[BBT_KEY_BUF];
         size_t i;
         int lower = 1;
 
-        ok(bbt_route_canonical_key(k, 256, out) == 0 && strlen(out) == 256,
+        ok(bbt_input_key(k, 256, out) == 0 && strlen(out) == 256,
            "~ and 255 characters is a key");
         for (i = 1; i < 256; i++)
             if (out[i] != 'u')
@@ -560,43 +560,43 @@ static void test_canonical_key(void)
         ok(lower, "  lower-cased");
     }
     key_bad(k, 257, "~ and 256 characters");
-    ok(bbt_route_canonical_key("PROJ", 4, NULL) == -1, "NULL out refused");
+    ok(bbt_input_key("PROJ", 4, NULL) == -1, "NULL out refused");
 }
 
 static void test_valid_slug(void)
 {
     char s[200];
 
-    is_int(bbt_route_valid_slug("repo", 4), 1, "slug 'repo'");
-    is_int(bbt_route_valid_slug("a", 1), 1, "slug 'a'");
-    is_int(bbt_route_valid_slug("0", 1), 1, "slug '0'");
-    is_int(bbt_route_valid_slug("My-Repo_1.x", 11), 1, "slug 'My-Repo_1.x'");
-    is_int(bbt_route_valid_slug("git", 3), 1, "slug 'git'");
-    is_int(bbt_route_valid_slug("a.gitx", 6), 1, "slug 'a.gitx'");
-    is_int(bbt_route_valid_slug("a.GIT", 5), 1,
+    is_int(bbt_input_slug("repo", 4), 1, "slug 'repo'");
+    is_int(bbt_input_slug("a", 1), 1, "slug 'a'");
+    is_int(bbt_input_slug("0", 1), 1, "slug '0'");
+    is_int(bbt_input_slug("My-Repo_1.x", 11), 1, "slug 'My-Repo_1.x'");
+    is_int(bbt_input_slug("git", 3), 1, "slug 'git'");
+    is_int(bbt_input_slug("a.gitx", 6), 1, "slug 'a.gitx'");
+    is_int(bbt_input_slug("a.GIT", 5), 1,
            "slug 'a.GIT' (case-sensitive, like the schema)");
-    is_int(bbt_route_valid_slug("a..b", 4), 1, "slug 'a..b'");
-    is_int(bbt_route_valid_slug("repo.git", 8), 0, "slug 'repo.git'");
-    is_int(bbt_route_valid_slug("a.git", 5), 0, "slug 'a.git'");
-    is_int(bbt_route_valid_slug("repo.gitx", 8), 0,
+    is_int(bbt_input_slug("a..b", 4), 1, "slug 'a..b'");
+    is_int(bbt_input_slug("repo.git", 8), 0, "slug 'repo.git'");
+    is_int(bbt_input_slug("a.git", 5), 0, "slug 'a.git'");
+    is_int(bbt_input_slug("repo.gitx", 8), 0,
            "slug 'repo.git' read by length from 'repo.gitx'");
-    is_int(bbt_route_valid_slug("repo.git", 4), 1,
+    is_int(bbt_input_slug("repo.git", 4), 1,
            "slug 'repo' read by length from 'repo.git'");
-    is_int(bbt_route_valid_slug(".git", 4), 0, "slug '.git'");
-    is_int(bbt_route_valid_slug("", 0), 0, "empty slug");
-    is_int(bbt_route_valid_slug(NULL, 3), 0, "NULL slug");
-    is_int(bbt_route_valid_slug(".a", 2), 0, "slug '.a'");
-    is_int(bbt_route_valid_slug("-a", 2), 0, "slug '-a'");
-    is_int(bbt_route_valid_slug("_a", 2), 0, "slug '_a'");
-    is_int(bbt_route_valid_slug("a b", 3), 0, "slug 'a b'");
-    is_int(bbt_route_valid_slug("a/b", 3), 0, "slug 'a/b'");
-    is_int(bbt_route_valid_slug("a~b", 3), 0, "slug 'a~b'");
-    is_int(bbt_route_valid_slug("a@b", 3), 0, "slug 'a@b'");
-    is_int(bbt_route_valid_slug("a\0b", 3), 0, "slug with NUL");
-    is_int(bbt_route_valid_slug("r\xc3\xa9", 3), 0, "slug with UTF-8");
+    is_int(bbt_input_slug(".git", 4), 0, "slug '.git'");
+    is_int(bbt_input_slug("", 0), 0, "empty slug");
+    is_int(bbt_input_slug(NULL, 3), 0, "NULL slug");
+    is_int(bbt_input_slug(".a", 2), 0, "slug '.a'");
+    is_int(bbt_input_slug("-a", 2), 0, "slug '-a'");
+    is_int(bbt_input_slug("_a", 2), 0, "slug '_a'");
+    is_int(bbt_input_slug("a b", 3), 0, "slug 'a b'");
+    is_int(bbt_input_slug("a/b", 3), 0, "slug 'a/b'");
+    is_int(bbt_input_slug("a~b", 3), 0, "slug 'a~b'");
+    is_int(bbt_input_slug("a@b", 3), 0, "slug 'a@b'");
+    is_int(bbt_input_slug("a\0b", 3), 0, "slug with NUL");
+    is_int(bbt_input_slug("r\xc3\xa9", 3), 0, "slug with UTF-8");
     memset(s, 'x', sizeof(s));
-    is_int(bbt_route_valid_slug(s, 128), 1, "128-character slug");
-    is_int(bbt_route_valid_slug(s, 129), 0, "129-character slug");
+    is_int(bbt_input_slug(s, 128), 1, "128-character slug");
+    is_int(bbt_input_slug(s, 129), 0, "129-character slug");
 }
 
 int main(void)

@@ -1,0 +1,150 @@
+/*
+ * The input rules (bbt_input.h).  The schema holds stored values to the
+ * same rules; these exist so that a mistake gets a clear message before it
+ * reaches the database, and so that the module can refuse a request
+ * without asking it.
+ */
+#include "bbt_input.h"
+#include "bbt_token.h"
+
+#include <string.h>
+
+/* A user name's body: letters, digits and ". _ @ -" after the first. */
+static int bbt_user_char(unsigned char c)
+{
+    return bbt_is_alnum(c) || c == '.' || c == '_' || c == '@' || c == '-';
+}
+
+int bbt_input_user_name(const char *s, size_t len)
+{
+    size_t i;
+
+    if (!s || len == 0 || len > BBT_USER_MAX ||
+        !bbt_is_alnum((unsigned char)s[0])) {
+        return 0;
+    }
+    for (i = 1; i < len; i++) {
+        if (!bbt_user_char((unsigned char)s[i])) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+const char *bbt_input_token_name(const char *s)
+{
+    const unsigned char *p;
+    size_t chars = 0;
+
+    if (!s || !*s) {
+        return "token name must not be empty";
+    }
+    for (p = (const unsigned char *)s; *p; p++) {
+        if (*p < 0x20 || *p == 0x7f) {
+            return "token name must not contain control characters";
+        }
+        /* Count code points: every byte that does not continue one. */
+        if ((*p & 0xc0) != 0x80) {
+            chars++;
+        }
+    }
+    if (chars > BBT_NAME_MAX) {
+        return "token name is longer than 255 characters";
+    }
+    return NULL;
+}
+
+int bbt_input_token_id(const char *s, size_t len)
+{
+    size_t i;
+
+    if (!s || len != BBT_TOKEN_ID_LEN) {
+        return 0;
+    }
+    for (i = 0; i < len; i++) {
+        if (!bbt_is_digit((unsigned char)s[i])) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+int bbt_input_number(const char *s, long lo, long hi, long *out)
+{
+    long v = 0;
+    size_t i;
+
+    if (!s || !*s) {
+        return -1;
+    }
+    for (i = 0; s[i]; i++) {
+        if (!bbt_is_digit((unsigned char)s[i]) || i >= 18) {
+            return -1;
+        }
+        v = v * 10 + (s[i] - '0');
+    }
+    if (v < lo || v > hi) {
+        return -1;
+    }
+    if (out) {
+        *out = v;
+    }
+    return 0;
+}
+
+int bbt_input_key(const char *key, size_t len, char *out)
+{
+    const unsigned char *k = (const unsigned char *)key;
+    size_t i;
+
+    if (out) {
+        out[0] = '\0';
+    }
+    if (!key || !out || len == 0) {
+        return -1;
+    }
+    if (k[0] == '~') {
+        /* A personal project: "~" and a user name, canonically lower. */
+        if (!bbt_input_user_name(key + 1, len - 1)) {
+            return -1;
+        }
+        out[0] = '~';
+        for (i = 1; i < len; i++) {
+            out[i] = (char)bbt_to_lower(k[i]);
+        }
+        out[len] = '\0';
+        return 0;
+    }
+    if (len > BBT_KEY_MAX || !bbt_is_alpha(k[0])) {
+        return -1;
+    }
+    for (i = 1; i < len; i++) {
+        if (!bbt_is_alnum(k[i]) && k[i] != '_') {
+            return -1;
+        }
+    }
+    for (i = 0; i < len; i++) {
+        out[i] = (char)bbt_to_upper(k[i]);
+    }
+    out[len] = '\0';
+    return 0;
+}
+
+int bbt_input_slug(const char *s, size_t len)
+{
+    const unsigned char *u = (const unsigned char *)s;
+    size_t i;
+
+    if (!s || len == 0 || len > BBT_SLUG_MAX || !bbt_is_alnum(u[0])) {
+        return 0;
+    }
+    for (i = 1; i < len; i++) {
+        if (!bbt_is_alnum(u[i]) && u[i] != '_' && u[i] != '.' && u[i] != '-') {
+            return 0;
+        }
+    }
+    if (len >= 4 && memcmp(s + len - 4, ".git", 4) == 0) {
+        return 0;
+    }
+    return 1;
+}

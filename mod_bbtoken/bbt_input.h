@@ -1,0 +1,96 @@
+/*
+ * The input rules: what a user name, a token name, a token id, a project
+ * key, a repository slug and a count of days may be, and the limits that go
+ * with them.  The module, the REST API, the CLI and the unit tests all use
+ * these, and the schema's CHECK constraints say the same (sql/migrations),
+ * so a value is accepted or refused alike wherever it arrives.
+ *
+ * Nothing here knows httpd, APR, libpq or OpenSSL.
+ */
+#ifndef BBT_INPUT_H
+#define BBT_INPUT_H
+
+#include <stddef.h>
+
+/* A user name: 1 to 255 bytes. */
+#define BBT_USER_MAX 255
+/* A project key (not a personal one): 1 to 128 bytes. */
+#define BBT_KEY_MAX 128
+/* A canonical key buffer: "~" and a user name, and the NUL. */
+#define BBT_KEY_BUF (BBT_USER_MAX + 2)
+/* A repository slug: 1 to 128 bytes. */
+#define BBT_SLUG_MAX 128
+/* A token name: 1 to 255 characters (UTF-8 code points, as PostgreSQL's
+ * char_length counts them). */
+#define BBT_NAME_MAX 255
+/* An expiry: 1 to 36500 days (a hundred years). */
+#define BBT_EXPIRY_DAYS_MAX 36500
+/* A token id is 12 random digits; a fresh one collides about never, and a
+ * few more draws make that never, without looping forever on a broken
+ * random generator. */
+#define BBT_MINT_TRIES 5
+/* Seconds a client should wait after a 503 for an unreachable database. */
+#define BBT_RETRY_AFTER_SECS 10
+#define BBT_RETRY_AFTER "10"
+
+/* The permission names, for messages. */
+#define BBT_PERM_NAMES                                                         \
+    "PROJECT_READ, PROJECT_WRITE, PROJECT_ADMIN, REPO_READ, REPO_WRITE or "    \
+    "REPO_ADMIN"
+
+/* ASCII character classes: locale-free, unlike <ctype.h>. */
+static inline int bbt_is_alpha(unsigned char c)
+{
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z');
+}
+
+static inline int bbt_is_digit(unsigned char c)
+{
+    return c >= '0' && c <= '9';
+}
+
+static inline int bbt_is_alnum(unsigned char c)
+{
+    return bbt_is_alpha(c) || bbt_is_digit(c);
+}
+
+static inline unsigned char bbt_to_upper(unsigned char c)
+{
+    return (c >= 'a' && c <= 'z') ? (unsigned char)(c - 'a' + 'A') : c;
+}
+
+static inline unsigned char bbt_to_lower(unsigned char c)
+{
+    return (c >= 'A' && c <= 'Z') ? (unsigned char)(c - 'A' + 'a') : c;
+}
+
+/* 1 if s[0..len) is a user name: an ASCII letter or digit, then letters,
+ * digits and ". _ @ -", at most BBT_USER_MAX bytes. */
+int bbt_input_user_name(const char *s, size_t len);
+
+/* NULL if the NUL-terminated s is a valid token name, else a static English
+ * reason: empty, a control character, or longer than BBT_NAME_MAX
+ * characters.  The encoding itself is the database's to check. */
+const char *bbt_input_token_name(const char *s);
+
+/* 1 if s[0..len) is a token id: exactly BBT_TOKEN_ID_LEN (12) ASCII
+ * digits. */
+int bbt_input_token_id(const char *s, size_t len);
+
+/* Parse s as a whole number from lo to hi: ASCII digits only, so " 7",
+ * "+7", "7x" and "0x7" are refused rather than guessed.  0 and *out set,
+ * or -1. */
+int bbt_input_number(const char *s, long lo, long hi, long *out);
+
+/* Canonicalize a project key into out (BBT_KEY_BUF bytes): a project key
+ * (a letter, then letters, digits and "_", at most BBT_KEY_MAX) in upper
+ * case, or a personal project ("~" and a user name) in lower case.  0, or
+ * -1 (out empty) if it is not a key. */
+int bbt_input_key(const char *key, size_t len, char *out);
+
+/* 1 if s[0..len) is a repository slug: ASCII letters, digits and "_ - .",
+ * starting with a letter or digit, at most BBT_SLUG_MAX, not ending ".git"
+ * (git-http-backend tries "x.git" when asked for "x"). */
+int bbt_input_slug(const char *s, size_t len);
+
+#endif

@@ -1,0 +1,178 @@
+/* The shared input rules (bbt_input), the SQLSTATE reading (bbt_sqlstate)
+ * and token minting (bbt_token_mint). */
+#include "bbt_input.h"
+#include "bbt_sqlstate.h"
+#include "bbt_token.h"
+#include "tap.h"
+
+#include <string.h>
+
+static void user(const char *s, int want)
+{
+    is_int(bbt_input_user_name(s, strlen(s)), want, "user name '%s' %s", s,
+           want ? "accepted" : "refused");
+}
+
+static void test_user_names(void)
+{
+    char longest[BBT_USER_MAX + 2];
+
+    user("alice", 1);
+    user("A", 1);
+    user("0", 1);
+    user("carol.smith@corp", 1);
+    user("a_b-c.d@e", 1);
+    user("", 0);
+    user(".alice", 0);
+    user("_alice", 0);
+    user("@alice", 0);
+    user("-alice", 0);
+    user("al ice", 0);
+    user("al/ice", 0);
+    user("al:ice", 0);
+    user("ali\xc3\xa9", 0);
+    user("ali\tce", 0);
+    memset(longest, 'a', sizeof(longest));
+    longest[BBT_USER_MAX] = '\0';
+    is_int(bbt_input_user_name(longest, BBT_USER_MAX), 1,
+           "a %d-byte user name is accepted", BBT_USER_MAX);
+    is_int(bbt_input_user_name(longest, BBT_USER_MAX + 1), 0,
+           "a %d-byte user name is refused", BBT_USER_MAX + 1);
+    is_int(bbt_input_user_name("alice\0x", 7), 0,
+           "a NUL inside the length is refused");
+    is_int(bbt_input_user_name(NULL, 3), 0, "NULL is refused");
+}
+
+static void test_token_names(void)
+{
+    char name[4 * BBT_NAME_MAX + 8];
+    size_t i;
+
+    is_str(bbt_input_token_name("ci"), NULL, "token name 'ci'");
+    is_str(bbt_input_token_name("deploy key \xe2\x9c\x93"), NULL,
+           "UTF-8 and spaces are fine");
+    is_str(bbt_input_token_name(""), "token name must not be empty",
+           "empty name refused");
+    is_str(bbt_input_token_name(NULL), "token name must not be empty",
+           "NULL name refused");
+    is_str(bbt_input_token_name("a\tb"),
+           "token name must not contain control characters", "tab refused");
+    is_str(bbt_input_token_name("a\x7f"),
+           "token name must not contain control characters", "DEL refused");
+    is_str(bbt_input_token_name("a\nb"),
+           "token name must not contain control characters", "newline refused");
+    memset(name, 'x', BBT_NAME_MAX);
+    name[BBT_NAME_MAX] = '\0';
+    is_str(bbt_input_token_name(name), NULL, "%d characters accepted",
+           BBT_NAME_MAX);
+    name[BBT_NAME_MAX] = 'x';
+    name[BBT_NAME_MAX + 1] = '\0';
+    is_str(bbt_input_token_name(name),
+           "token name is longer than 255 characters", "%d characters refused",
+           BBT_NAME_MAX + 1);
+    /* Characters, not bytes: 255 two-byte characters are 510 bytes. */
+    for (i = 0; i < BBT_NAME_MAX; i++) {
+        name[2 * i] = '\xc3';
+        name[2 * i + 1] = '\xa9';
+    }
+    name[2 * BBT_NAME_MAX] = '\0';
+    is_str(bbt_input_token_name(name), NULL,
+           "255 two-byte characters accepted");
+}
+
+static void test_ids_and_numbers(void)
+{
+    long v = -1;
+
+    is_int(bbt_input_token_id("012345678901", 12), 1, "12 digits: an id");
+    is_int(bbt_input_token_id("01234567890", 11), 0, "11 digits: not an id");
+    is_int(bbt_input_token_id("0123456789012", 13), 0, "13 digits: not an id");
+    is_int(bbt_input_token_id("01234567890a", 12), 0, "a letter: not an id");
+    is_int(bbt_input_token_id("-12345678901", 12), 0, "a sign: not an id");
+
+    ok(bbt_input_number("90", 1, BBT_EXPIRY_DAYS_MAX, &v) == 0 && v == 90,
+       "90 days");
+    ok(bbt_input_number("36500", 1, BBT_EXPIRY_DAYS_MAX, &v) == 0 && v == 36500,
+       "36500 days: the most");
+    is_int(bbt_input_number("36501", 1, BBT_EXPIRY_DAYS_MAX, &v), -1,
+           "36501 refused");
+    is_int(bbt_input_number("0", 1, BBT_EXPIRY_DAYS_MAX, &v), -1, "0 refused");
+    is_int(bbt_input_number("", 1, 10, &v), -1, "empty refused");
+    is_int(bbt_input_number(" 7", 1, 10, &v), -1, "' 7' refused");
+    is_int(bbt_input_number("+7", 1, 10, &v), -1, "'+7' refused");
+    is_int(bbt_input_number("7x", 1, 10, &v), -1, "'7x' refused");
+    is_int(bbt_input_number("-7", -10, 10, &v), -1, "'-7' refused");
+    is_int(bbt_input_number("99999999999999999999999", 0, 10, &v), -1,
+           "an overflowing number refused");
+    ok(bbt_input_number("007", 1, 10, &v) == 0 && v == 7,
+       "leading zeros are digits");
+}
+
+static void test_sqlstate(void)
+{
+    is_int(bbt_sql_classify("23505", "bbtoken_tokens_pkey", "dup"),
+           BBT_SQL_ID_TAKEN, "a taken id: mint again");
+    is_int(bbt_sql_classify("23514", "bbtoken_policy_fresh_id", "used"),
+           BBT_SQL_ID_TAKEN, "an id used before: mint again");
+    is_int(bbt_sql_classify("23505", "bbtoken_tokens_live_name", "dup"),
+           BBT_SQL_NAME_TAKEN, "a live name taken");
+    is_int(bbt_sql_classify("23514", "bbtoken_policy_max_expiry", "at most"),
+           BBT_SQL_POLICY, "the policy speaks for itself");
+    is_int(bbt_sql_classify("23514", "bbtoken_tokens_fixed", "fixed"),
+           BBT_SQL_POLICY, "fixed columns speak for themselves");
+    is_int(bbt_sql_classify("23514", "bbtoken_tokens_name", "check"),
+           BBT_SQL_REFUSED, "another CHECK: refused input");
+    is_int(bbt_sql_classify("22001", NULL, "too long"), BBT_SQL_REFUSED,
+           "class 22: refused input");
+    is_int(bbt_sql_classify("42501", NULL, "not permitted"),
+           BBT_SQL_NOT_PERMITTED, "insufficient_privilege");
+    is_int(bbt_sql_classify("P0002", NULL, "no such user: bob"),
+           BBT_SQL_NO_SUCH_USER, "no such user");
+    is_int(bbt_sql_classify("P0002", NULL, "no such token: 1"),
+           BBT_SQL_NO_SUCH_TOKEN, "no such token");
+    is_int(bbt_sql_classify(NULL, NULL, NULL), BBT_SQL_FAULT,
+           "no SQLSTATE (connection lost): a fault");
+    is_int(bbt_sql_classify("57014", NULL, "canceling statement"),
+           BBT_SQL_FAULT, "statement timeout: a fault");
+    is_int(bbt_sql_classify("08006", NULL, "connection failure"), BBT_SQL_FAULT,
+           "connection failure: a fault");
+    is_int(bbt_sql_classify("42P01", NULL, "no such table"), BBT_SQL_FAULT,
+           "undefined table: a fault");
+}
+
+static void test_mint(void)
+{
+    bbt_minted_t a, b;
+    bbt_token_t tok;
+
+    ok(bbt_token_mint(&a) == 0, "mint a token");
+    ok(bbt_token_mint(&b) == 0, "mint another");
+    is_int((long long)strlen(a.token), BBT_TOKEN_MAX_LEN,
+           "a minted token has the prefix and 44 characters");
+    ok(strncmp(a.token, BBT_TOKEN_PREFIX, BBT_TOKEN_PREFIX_LEN) == 0,
+       "and starts BBDC-");
+    ok(bbt_input_token_id(a.id, strlen(a.id)), "its id is an id");
+    ok(bbt_token_parse(a.token, strlen(a.token), &tok) == BBT_TOKEN_OK &&
+           strcmp(tok.id, a.id) == 0,
+       "it parses, to its own id");
+    ok(bbt_token_verify(a.salt, a.hash, &tok), "its hash verifies it");
+    ok(!bbt_token_verify(b.salt, b.hash, &tok),
+       "another token's hash does not");
+    ok(strcmp(a.salt, b.salt) != 0 && strcmp(a.token, b.token) != 0,
+       "two mints share neither salt nor token");
+    bbt_token_wipe(&tok);
+    bbt_minted_wipe(&a);
+    ok(a.token[0] == '\0' && a.hash[0] == '\0', "wiped");
+    ok(bbt_token_mint(NULL) == -1, "NULL refused");
+    bbt_minted_wipe(&b);
+}
+
+int main(void)
+{
+    test_user_names();
+    test_token_names();
+    test_ids_and_numbers();
+    test_sqlstate();
+    test_mint();
+    return done_testing();
+}
