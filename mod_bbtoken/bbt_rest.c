@@ -30,6 +30,7 @@
 #include "bbt_input.h"
 #include "bbt_perm.h"
 #include "bbt_pgjson.h"
+#include "bbt_request.h"
 #include "bbt_rest.h"
 #include "bbt_token.h"
 

@@ -43,6 +43,7 @@
 #include "bbt_logguard.h"
 #include "bbt_perm.h"
 #include "bbt_private.h"
+#include "bbt_request.h"
 #include "bbt_rest.h"
 #include "bbt_route.h"
 #include "bbt_rules.h"
@@ -391,7 +392,7 @@ static const bbt_req_t *bbt_prior(const request_rec *r)
     return NULL;
 }
 
-/* For the REST API (bbt_rest.h): 1 if this request, or an earlier one of
+/* bbt_request.h: 1 if this request, or an earlier one of
  * the same HTTP request, was authenticated by a token. */
 int bbt_request_used_token(request_rec *r)
 {
