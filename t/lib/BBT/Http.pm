@@ -1,0 +1,126 @@
+package BBT::Http;
+
+# The HTTP client part of BBT::Env: requests to the environment's httpd
+# through HTTP::Tiny, as raw bytes, and through curl (a WebDAV client); the
+# CGI stand-in's answer read back.
+#
+# Methods of the environment's object (BBT::Env inherits them).  They need
+# the httpd part (port, url, dir) and keep their own state in ua.
+
+use strict;
+use warnings;
+use HTTP::Tiny;
+use IO::Socket::INET;
+use Time::HiRes qw(time);
+use BBT::Util qw(run_cmd slurp spew);
+use BBT::Token qw(b64);
+
+use Exporter 'import';
+our @EXPORT_OK = qw(header_list);
+
+sub http {
+    my ($self) = @_;
+    return $self->{ua} ||= HTTP::Tiny->new(timeout => 20, max_redirect => 0,
+                                           agent => 'bbt-test/1');
+}
+
+sub basic { my ($s, $u, $t) = @_; return 'Basic ' . b64("$u:$t") }
+sub bearer { my ($s, $t) = @_; return "Bearer $t" }
+
+# request(METHOD, PATH, {headers}, content) -> HTTP::Tiny response hash
+sub request {
+    my ($self, $method, $path, $hdrs, $content) = @_;
+    my %o = (headers => $hdrs || {});
+    $o{content} = $content if defined $content;
+    return $self->http->request($method, $self->url($path), \%o);
+}
+
+sub get { my ($s, $p, $h) = @_; return $s->request('GET', $p, $h) }
+
+# Header values as a list (HTTP::Tiny folds repeats into an array ref).
+sub header_list {
+    my ($res, $name) = @_;
+    my $v = $res->{headers}{ lc $name };
+    return () unless defined $v;
+    return ref $v ? @$v : ($v);
+}
+
+# Send bytes as they are; returns {status, headers => {lc name => [values]},
+# body, raw}.  Connection: close is the caller's to include.
+sub raw_request {
+    my ($self, $bytes) = @_;
+    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $self->{port},
+                                  Proto => 'tcp', Timeout => 10)
+        or return { status => 0, error => "connect: $!", raw => '' };
+    $s->autoflush(1);
+    print $s $bytes;
+    my $raw = '';
+    my $deadline = time + 15;
+    $s->blocking(1);
+    while (time < $deadline) {
+        my $n = sysread($s, my $buf, 65536);
+        last unless $n;
+        $raw .= $buf;
+    }
+    close $s;
+    my %r = (raw => $raw, status => 0, headers => {});
+    my ($head, $body) = split /\r\n\r\n/, $raw, 2;
+    $r{body} = $body;
+    return \%r unless defined $head && $head =~ m{^HTTP/1\.[01] (\d{3})};
+    $r{status} = $1;
+    for my $line (split /\r\n/, $head) {
+        next unless $line =~ /^([^:\s]+):\s*(.*)$/;
+        push @{ $r{headers}{ lc $1 } }, $2;
+    }
+    return \%r;
+}
+
+# A GET with arbitrary header lines (each "Name: value", no CRLF).
+sub raw_get {
+    my ($self, $path, @lines) = @_;
+    my $req = "GET $path HTTP/1.1\r\nHost: 127.0.0.1:$self->{port}\r\n"
+        . join('', map {"$_\r\n"} @lines) . "Connection: close\r\n\r\n";
+    return $self->raw_request($req);
+}
+
+# The CGI's view: GET /env/<path> with headers; returns (status, {var => value
+# or undef if unset}, response).
+sub env_cgi {
+    my ($self, $path, $hdrs) = @_;
+    my $res = $self->get("/env/$path", $hdrs);
+    my %v;
+    if ($res->{status} == 200) {
+        for my $l (split /\n/, $res->{content}) {
+            if ($l =~ /^([A-Z_]+)=(.*)$/) { $v{$1} = $2 }
+            elsif ($l =~ /^([A-Z_]+) unset$/) { $v{$1} = undef }
+        }
+    }
+    return ($res->{status}, \%v, $res);
+}
+
+# curl as a WebDAV client: (status, body).  %o: method, auth (an
+# Authorization value), headers => [...], data (a string, sent as the body),
+# depth.
+sub curl {
+    my ($self, $path, %o) = @_;
+    my $body = "$self->{dir}/run/curl.$$." . int(rand(1e9));
+    my $m = $o{method} || 'GET';
+    my @cmd = ('curl', '-s', '-g', '--path-as-is', '-o', $body, '-w', '%{http_code}',
+               $m eq 'HEAD' ? ('-I') : ('-X', $m));
+    push @cmd, '-H', "Authorization: $o{auth}" if defined $o{auth};
+    push @cmd, '-H', "Depth: $o{depth}" if defined $o{depth};
+    push @cmd, map { ('-H', $_) } @{ $o{headers} || [] };
+    if (defined $o{data}) {
+        my $in = "$body.in";
+        spew($in, $o{data});
+        push @cmd, '--data-binary', "\@$in";
+    }
+    push @cmd, $self->url($path);
+    my ($rc, $out, $err) = run_cmd(cmd => \@cmd, tmp => "$self->{dir}/run", timeout => 30,
+                                   env => { http_proxy => undef, HTTP_PROXY => undef });
+    my $content = slurp($body);
+    unlink $body, "$body.in";
+    return ($rc == 0 ? $out + 0 : 0, $content);
+}
+
+1;

@@ -1,0 +1,207 @@
+package BBT::Pg;
+
+# The PostgreSQL part of BBT::Env: a throw-away cluster on loopback, psql as
+# its superuser, the schema and grants, and token rows written or read
+# behind the CLI's back.
+#
+# Methods of the environment's object (BBT::Env inherits them).  They read
+# its dir, pg_conf, schema_files and grants, and keep their own state in
+# pgdata, pgsock, pglog, pgport and pg_running.
+
+use strict;
+use warnings;
+use Carp qw(croak confess);
+use Digest::SHA ();
+use File::Path qw(make_path);
+use BBT::Util qw(run_cmd free_port slurp);
+use BBT::Token qw(forge_token parse_token);
+
+our $PGBIN = $ENV{BBT_PGBIN} || '/usr/lib/postgresql/15/bin';
+
+sub _as_pg {
+    my ($self, @cmd) = @_;
+    return $BBT::Util::IS_ROOT ? ('runuser', '-u', 'postgres', '--', @cmd) : @cmd;
+}
+
+# initdb a cluster under dir/pg, listening on a free loopback port.
+sub pg_init {
+    my ($self) = @_;
+    my $d = $self->{dir};
+    my $pg = "$d/pg";
+    make_path("$pg/sock");
+    if ($BBT::Util::IS_ROOT) {
+        my ($uid, $gid) = (getpwnam('postgres'))[2, 3];
+        die "no postgres user" unless defined $uid;
+        chown $uid, $gid, $pg, "$pg/sock";
+    }
+    chmod 0755, $pg;
+    $self->{pgdata} = "$pg/data";
+    $self->{pgsock} = "$pg/sock";
+    $self->{pglog} = "$pg/postgres.log";
+    $self->{pgport} = free_port();
+    my ($rc, $out, $err) = run_cmd(
+        cmd => [$self->_as_pg("$PGBIN/initdb", '-D', $self->{pgdata}, '-U', 'postgres',
+                              '--auth=trust', '-E', 'UTF8', '--locale=C', '--no-instructions')],
+        tmp => "$d/run", timeout => 120);
+    die "initdb failed ($rc):\n$out$err" if $rc;
+    my %conf = (
+        listen_addresses        => "'127.0.0.1'",
+        port                    => $self->{pgport},
+        unix_socket_directories => "'$self->{pgsock}'",
+        fsync                   => 'off',
+        synchronous_commit      => 'off',
+        full_page_writes        => 'off',
+        max_connections         => 60,
+        shared_buffers          => "'32MB'",
+        log_line_prefix         => "'%m [%p] %u@%d '",
+        %{ $self->{pg_conf} },
+    );
+    open my $h, '>>', "$self->{pgdata}/postgresql.conf" or die $!;
+    print $h "\n# bbt test harness\n";
+    print $h "$_ = $conf{$_}\n" for sort keys %conf;
+    close $h;
+}
+
+# pg_ctl with these arguments; dies with what it said on failure.
+sub _pg_ctl {
+    my ($self, $what, @args) = @_;
+    my ($rc, $out, $err) = run_cmd(
+        cmd => [$self->_as_pg("$PGBIN/pg_ctl", '-D', $self->{pgdata}, @args, '-w', '-t', '60', $what)],
+        tmp => "$self->{dir}/run", timeout => 90);
+    return unless $rc;
+    my $msg = "pg_ctl $what failed ($rc):\n$out$err";
+    $msg .= "\n" . slurp($self->{pglog}) if $what eq 'start';
+    die $msg;
+}
+
+sub pg_start {
+    my ($self) = @_;
+    $self->_pg_ctl('start', '-l', $self->{pglog});
+    $self->{pg_running} = 1;
+    return $self;
+}
+
+sub pg_stop {
+    my ($self, $mode) = @_;
+    $self->_pg_ctl('stop', '-m', $mode || 'fast');
+    $self->{pg_running} = 0;
+    return $self;
+}
+
+# Restart in one go (same data dir and port): connections httpd holds die.
+sub pg_restart {
+    my ($self) = @_;
+    $self->_pg_ctl('restart', '-l', $self->{pglog}, '-m', 'fast');
+    $self->{pg_running} = 1;
+    return $self;
+}
+
+sub pg_port { $_[0]{pgport} }
+sub pg_log_text { slurp($_[0]{pglog}) }
+
+sub superuser_conninfo {
+    my ($self, $db) = @_;
+    return "host=127.0.0.1 port=$self->{pgport} dbname=" . ($db || 'bbtoken')
+        . " user=postgres connect_timeout=5";
+}
+
+# psql as superuser: (rc, stdout, stderr).  Unaligned, tuples only.
+sub psql_try {
+    my ($self, $sql, %o) = @_;
+    my @cmd = ("$PGBIN/psql", '-X', '-q', '-A', '-t', '-v', 'ON_ERROR_STOP=1',
+               '-h', '127.0.0.1', '-p', $self->{pgport}, '-U', $o{user} || 'postgres',
+               '-d', $o{db} || 'bbtoken');
+    push @cmd, '-F', $o{sep} if defined $o{sep};
+    push @cmd, map { ('-v', $_) } @{ $o{vars} || [] };
+    if (defined $o{file}) { push @cmd, '-f', $o{file} }
+    else { push @cmd, '-c', $sql }
+    return run_cmd(cmd => \@cmd, tmp => "$self->{dir}/run", timeout => 60,
+                   env => { PGCONNECT_TIMEOUT => 5 });
+}
+
+# psql as superuser; dies on failure, returns stdout without the last newline.
+sub psql {
+    my ($self, $sql, %o) = @_;
+    my ($rc, $out, $err) = $self->psql_try($sql, %o);
+    confess "psql failed ($rc): $sql\n$err" if $rc;
+    chomp $out;
+    return $out;
+}
+
+# The bbtoken database from schema_files, httpd's role, and its grants.
+sub pg_load_schema {
+    my ($self) = @_;
+    $self->psql('CREATE DATABASE bbtoken', db => 'postgres');
+    $self->psql(undef, file => $_) for @{ $self->{schema_files} };
+    $self->psql('CREATE ROLE bbtoken_httpd LOGIN');
+    $self->grants_apply if $self->{grants};
+}
+
+sub grants_apply {
+    my ($self) = @_;
+    $self->psql(undef, file => "$BBT::Util::ROOT/sql/grants.sql", vars => ['role=bbtoken_httpd']);
+}
+
+# Make token $id expired, created $days_ago days ago (default 3) and expired
+# a second ago.  Expiry is fixed by a trigger that refuses every UPDATE of
+# it; a superuser session with session_replication_role = replica skips
+# triggers (a deliberate act no client of the module can perform).
+sub expire_token {
+    my ($self, $id, $days_ago) = @_;
+    croak "bad id" unless $id =~ /^[0-9]{12}\z/;
+    $days_ago ||= 3;
+    $self->psql("SET session_replication_role = replica; "
+                . "UPDATE bbtoken_tokens SET created_at = now() - interval '$days_ago days', "
+                . "expires_at = now() - interval '1 second' WHERE id = '$id'");
+}
+
+# Insert a token row straight into the database, hashing it as the CLI does
+# (HMAC-SHA-256 keyed with the salt's bytes over the raw 33 bytes), as the
+# previous release's CLI or a hand-made row would.  Options: name, project,
+# repo, created (SQL expression), expires (SQL expression or undef), revoked
+# (SQL expression or undef; given, the row skips the triggers).  Returns
+# (token, id).
+sub token_insert {
+    my ($self, $user, %o) = @_;
+    my $id = sprintf('%012d', int(rand(1e12)));
+    my $tok = forge_token($id);
+    my $p = parse_token($tok);
+    my $salt = join '', map { sprintf '%02x', int rand 256 } 1 .. 16;
+    my $hash = Digest::SHA::hmac_sha256_hex($p->{raw}, pack('H*', $salt));
+    my $name = $o{name} // 'inserted';
+    $name =~ s/'/''/g;
+    my $created = $o{created} // 'now()';
+    my $expires = $o{expires} // 'NULL';
+    my $revoked = $o{revoked} // 'NULL';
+    # A row from the past: the policy trigger would stamp it "now", so it is
+    # written as the table owner restoring data would, with triggers off.
+    my $replica = defined $o{created} ? 'SET session_replication_role = replica; ' : '';
+    # ... and its creation is recorded by hand where there is an audit trail.
+    my $audited = $replica
+        && $self->psql("SELECT to_regproc('bbtoken_audit_write') IS NOT NULL") eq 't';
+    $self->psql($replica . "INSERT INTO bbtoken_tokens (id, user_id, name, project_perm, repo_perm, salt, "
+                . "secret_hash, created_at, expires_at, revoked_at) SELECT '$id', id, '$name', '"
+                . ($o{project} || 'PROJECT_ADMIN') . "', '" . ($o{repo} || 'REPO_ADMIN')
+                . "', '$salt', '$hash', $created, $expires, $revoked FROM bbtoken_users "
+                . "WHERE lower(name) = lower('$user')"
+                . ($audited ? "; SELECT bbtoken_audit_write('created', '$id', u.name, "
+                              . "'restored row', 'sql') FROM bbtoken_users u "
+                              . "WHERE lower(u.name) = lower('$user')" : ''));
+    return wantarray ? ($tok, $id) : $tok;
+}
+
+# One token row as a hash (all columns as text).
+sub token_row {
+    my ($self, $id) = @_;
+    croak "bad id" unless $id =~ /^[0-9]{12}\z/;
+    my @cols = qw(id user_id name project_perm repo_perm salt secret_hash created_at
+                  expires_at last_authenticated revoked_at);
+    my $out = $self->psql("SELECT " . join(',', map {"coalesce($_\::text,'')"} @cols)
+                          . " FROM bbtoken_tokens WHERE id = '$id'", sep => "\t");
+    return undef if $out eq '';
+    my %h;
+    @h{@cols} = split /\t/, $out, -1;
+    return \%h;
+}
+
+1;

@@ -1,0 +1,114 @@
+package BBT::Util;
+
+# What every part of the harness uses: running a command with a deadline,
+# loopback ports, whole-file reads and writes.  Only core Perl modules.
+
+use strict;
+use warnings;
+use Cwd qw(abs_path);
+use File::Basename qw(dirname);
+use File::Spec;
+use IO::Socket::INET;
+use POSIX qw(WNOHANG);
+use Time::HiRes qw(sleep time);
+
+use Exporter 'import';
+our @EXPORT_OK = qw(run_cmd free_port port_open slurp spew);
+
+# The checkout this harness belongs to.
+our $ROOT = abs_path(dirname(__FILE__) . '/../../..');
+# As root, servers run as their own users (postgres, www-data).
+our $IS_ROOT = ($> == 0);
+
+# Run a command: (exit code, stdout, stderr).  Options: cmd => [...],
+# env => {K => V or undef to delete}, stdin => string, cwd => dir,
+# timeout => seconds (default 120), tmp => dir for the capture files.
+sub run_cmd {
+    my (%o) = @_;
+    my @cmd = @{ $o{cmd} };
+    my $tmp = $o{tmp} || File::Spec->tmpdir;
+    my $tag = "$$." . int(rand(1e9));
+    my ($fo, $fe, $fi) = map { "$tmp/.run.$tag.$_" } qw(out err in);
+    if (defined $o{stdin}) {
+        open my $h, '>', $fi or die "$fi: $!";
+        print $h $o{stdin};
+        close $h;
+    }
+    print STDERR "# run: @cmd\n" if $ENV{BBT_VERBOSE};
+    my $pid = fork;
+    die "fork: $!" unless defined $pid;
+    if (!$pid) {
+        setpgrp(0, 0);
+        open STDIN, '<', (defined $o{stdin} ? $fi : '/dev/null') or POSIX::_exit(126);
+        open STDOUT, '>', $fo or POSIX::_exit(126);
+        open STDERR, '>', $fe or POSIX::_exit(126);
+        if ($o{cwd}) { chdir $o{cwd} or POSIX::_exit(126) }
+        if ($o{env}) {
+            for my $k (keys %{ $o{env} }) {
+                if (defined $o{env}{$k}) { $ENV{$k} = $o{env}{$k} }
+                else { delete $ENV{$k} }
+            }
+        }
+        { no warnings 'exec'; exec { $cmd[0] } @cmd; }
+        print STDERR "exec $cmd[0]: $!\n";
+        POSIX::_exit(127);
+    }
+    my $deadline = time + ($o{timeout} || 120);
+    my $status;
+    while (1) {
+        my $r = waitpid($pid, WNOHANG);
+        if ($r == $pid) { $status = $?; last }
+        if (time > $deadline) {
+            kill 'TERM', -$pid;
+            sleep 1;
+            kill 'KILL', -$pid;
+            waitpid($pid, 0);
+            $status = -1;
+            last;
+        }
+        sleep 0.02;
+    }
+    my ($out, $err) = (slurp($fo), slurp($fe));
+    unlink $fo, $fe, $fi;
+    my $rc = $status == -1 ? -1 : ($status & 127) ? 128 + ($status & 127) : $status >> 8;
+    $err .= "\n[timed out after " . ($o{timeout} || 120) . "s]\n" if $status == -1;
+    print STDERR "# rc=$rc\n" if $ENV{BBT_VERBOSE};
+    return ($rc, $out, $err);
+}
+
+sub free_port {
+    my $s = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => 0,
+                                  Proto => 'tcp', Listen => 1, ReuseAddr => 1)
+        or die "cannot bind a free port: $!";
+    my $p = $s->sockport;
+    close $s;
+    return $p;
+}
+
+sub port_open {
+    my ($port) = @_;
+    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port,
+                                  Proto => 'tcp', Timeout => 1);
+    return 0 unless $s;
+    close $s;
+    return 1;
+}
+
+sub slurp {
+    my ($f) = @_;
+    open my $h, '<', $f or return '';
+    local $/;
+    my $s = <$h>;
+    close $h;
+    return $s // '';
+}
+
+sub spew {
+    my ($f, $s, $mode) = @_;
+    open my $h, '>', $f or die "$f: $!";
+    print $h $s;
+    close $h;
+    chmod $mode, $f if defined $mode;
+}
+
+1;
