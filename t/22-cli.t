@@ -18,28 +18,6 @@ $env->make_repo('PROJ', 'repo');
 my $UP = '/scm/PROJ/repo.git/info/refs?service=git-upload-pack';
 my $RP = '/scm/PROJ/repo.git/info/refs?service=git-receive-pack';
 
-# cli_is(NAME, [ARGS], RC, {stdout => re, stderr => re}): checks the exit
-# code and the shape of the output the contract fixes for that code.
-sub cli_is {
-    my ($name, $args, $want, %o) = @_;
-    local $Test::Builder::Level = $Test::Builder::Level + 1;
-    my ($rc, $out, $err) = $o{raw} ? $env->cli_raw(@$args) : $env->cli(@$args);
-    my $ok = is($rc, $want, "$name: exit $want");
-    if ($want == 0) {
-        $ok &= is($err, '', "$name: nothing on stderr") unless $o{stderr_ok};
-    } elsif ($want == 1) {
-        $ok &= like($err, qr/\Abbtoken: [^\n]+\n\z/, "$name: one line 'bbtoken: reason' on stderr");
-        $ok &= is($out, '', "$name: nothing on stdout");
-    } elsif ($want == 2) {
-        $ok &= like($err, qr/\Abbtoken: \S/, "$name: reason on stderr");
-        $ok &= is($out, '', "$name: nothing on stdout");
-    }
-    $ok &= like($out, $o{stdout}, "$name: stdout") if $o{stdout};
-    $ok &= like($err, $o{stderr}, "$name: stderr says why") if $o{stderr};
-    diag "bbtoken @$args\nexit $rc\nstdout: $out\nstderr: $err" unless $ok;
-    return wantarray ? ($rc, $out, $err) : $out;
-}
-
 sub user_row {
     my ($name) = @_;
     my $r = $env->psql("SELECT id, name, active, is_admin FROM bbtoken_users WHERE lower(name) = lower('$name')",
@@ -82,15 +60,15 @@ subtest 'bad usage: exit 2' => sub {
     );
     my $before = count_tokens();
     for my $a (@bad) {
-        cli_is("bbtoken @$a", $a, 2);
+        $env->cli_is("bbtoken @$a", $a, 2);
     }
-    cli_is('--db without a value', ['--db'], 2, raw => 1);
+    $env->cli_is('--db without a value', ['--db'], 2, raw => 1);
     is(count_tokens(), $before, 'no token was created by a bad command line');
 };
 
 subtest 'database unreachable: exit 1, one line' => sub {
     for my $a (['list', 'usage'], ['user', 'add', 'zed'], ['create', 'usage', '--name', 'x']) {
-        cli_is("@$a against a closed port", ['--db', $dead_db, @$a], 1, raw => 1);
+        $env->cli_is("@$a against a closed port", ['--db', $dead_db, @$a], 1, raw => 1);
     }
 };
 
@@ -103,28 +81,28 @@ subtest 'libpq environment instead of --db' => sub {
 };
 
 subtest 'user add / disable / enable' => sub {
-    cli_is('user add alice', ['user', 'add', 'alice'], 0);
+    $env->cli_is('user add alice', ['user', 'add', 'alice'], 0);
     my $u = user_row('alice');
     ok($u && $u->{name} eq 'alice' && $u->{active} eq 't' && $u->{is_admin} eq 'f', 'alice stored, active, not admin')
         or diag explain $u;
-    cli_is('user add alice again', ['user', 'add', 'alice'], 1, stderr => qr/alice/i);
-    cli_is('user add ALICE (names are unique regardless of case)', ['user', 'add', 'ALICE'], 1);
-    cli_is('user add Bob.Smith@x-1', ['user', 'add', 'Bob.Smith@x-1'], 0);
+    $env->cli_is('user add alice again', ['user', 'add', 'alice'], 1, stderr => qr/alice/i);
+    $env->cli_is('user add ALICE (names are unique regardless of case)', ['user', 'add', 'ALICE'], 1);
+    $env->cli_is('user add Bob.Smith@x-1', ['user', 'add', 'Bob.Smith@x-1'], 0);
     is(user_row('bob.smith@x-1')->{name}, 'Bob.Smith@x-1', 'the name is stored as typed');
-    cli_is('user add root --admin', ['user', 'add', 'root', '--admin'], 0);
+    $env->cli_is('user add root --admin', ['user', 'add', 'root', '--admin'], 0);
     is(user_row('root')->{is_admin}, 't', 'root is a global admin');
     for my $bad ('bad name', '.alice', 'a/b', 'caf' . "\xc3\xa9", 'x' x 256, '~tilde') {
-        cli_is("user add '$bad' (invalid)", ['user', 'add', $bad], 1);
+        $env->cli_is("user add '$bad' (invalid)", ['user', 'add', $bad], 1);
         ok(!user_row($bad), "  '$bad' not stored") unless length $bad > 255;
     }
-    cli_is('user add with a 255-character name', ['user', 'add', 'l' x 255], 0);
+    $env->cli_is('user add with a 255-character name', ['user', 'add', 'l' x 255], 0);
 
-    cli_is('user disable nobody', ['user', 'disable', 'nobody'], 1, stderr => qr/nobody/);
-    cli_is('user enable nobody', ['user', 'enable', 'nobody'], 1, stderr => qr/nobody/);
-    cli_is('user disable alice', ['user', 'disable', 'alice'], 0);
+    $env->cli_is('user disable nobody', ['user', 'disable', 'nobody'], 1, stderr => qr/nobody/);
+    $env->cli_is('user enable nobody', ['user', 'enable', 'nobody'], 1, stderr => qr/nobody/);
+    $env->cli_is('user disable alice', ['user', 'disable', 'alice'], 0);
     is(user_row('alice')->{active}, 'f', 'alice is disabled');
-    cli_is('user disable alice again', ['user', 'disable', 'alice'], 0);
-    cli_is('user enable ALICE (case-insensitive)', ['user', 'enable', 'ALICE'], 0);
+    $env->cli_is('user disable alice again', ['user', 'disable', 'alice'], 0);
+    $env->cli_is('user enable ALICE (case-insensitive)', ['user', 'enable', 'ALICE'], 0);
     is(user_row('alice')->{active}, 't', 'alice is enabled again');
 };
 
@@ -135,17 +113,17 @@ subtest 'grant / ungrant' => sub {
     my $rg = sub { $env->psql("SELECT project_key || '/' || repo_slug || ' ' || permission "
                               . "FROM bbtoken_repo_grants WHERE user_id = $uid ORDER BY 1") };
 
-    cli_is('grant alice PROJECT_READ proj', ['grant', 'alice', 'PROJECT_READ', 'proj'], 0);
+    $env->cli_is('grant alice PROJECT_READ proj', ['grant', 'alice', 'PROJECT_READ', 'proj'], 0);
     is($pg->(), 'PROJ PROJECT_READ', 'stored with the canonical key PROJ');
-    cli_is('grant alice PROJECT_WRITE PROJ (raise)', ['grant', 'alice', 'PROJECT_WRITE', 'PROJ'], 0);
+    $env->cli_is('grant alice PROJECT_WRITE PROJ (raise)', ['grant', 'alice', 'PROJECT_WRITE', 'PROJ'], 0);
     is($pg->(), 'PROJ PROJECT_WRITE', 'the grant was replaced, not added');
-    cli_is('grant alice PROJECT_READ PROJ (lower)', ['grant', 'alice', 'PROJECT_READ', 'PROJ'], 0);
+    $env->cli_is('grant alice PROJECT_READ PROJ (lower)', ['grant', 'alice', 'PROJECT_READ', 'PROJ'], 0);
     is($pg->(), 'PROJ PROJECT_READ', 'the grant was lowered');
 
-    cli_is('grant alice REPO_WRITE PROJ/repo', ['grant', 'alice', 'REPO_WRITE', 'PROJ/repo'], 0);
-    cli_is('grant alice REPO_READ proj/Repo', ['grant', 'alice', 'REPO_READ', 'proj/Repo'], 0);
+    $env->cli_is('grant alice REPO_WRITE PROJ/repo', ['grant', 'alice', 'REPO_WRITE', 'PROJ/repo'], 0);
+    $env->cli_is('grant alice REPO_READ proj/Repo', ['grant', 'alice', 'REPO_READ', 'proj/Repo'], 0);
     is($rg->(), "PROJ/Repo REPO_READ\nPROJ/repo REPO_WRITE", 'key canonicalized, slug kept exactly');
-    cli_is('grant alice REPO_ADMIN ~Bob.Smith@x-1/x', ['grant', 'alice', 'REPO_ADMIN', '~Bob.Smith@x-1/x'], 0);
+    $env->cli_is('grant alice REPO_ADMIN ~Bob.Smith@x-1/x', ['grant', 'alice', 'REPO_ADMIN', '~Bob.Smith@x-1/x'], 0);
     like($rg->(), qr{^~bob\.smith\@x-1/x REPO_ADMIN$}m, 'personal key stored as ~ and the lower-case name');
 
     my @fail = (
@@ -163,25 +141,25 @@ subtest 'grant / ungrant' => sub {
     );
     my ($p0, $r0) = ($pg->(), $rg->());
     for my $f (@fail) {
-        cli_is("grant: $f->[0]", $f->[1], 1, $f->[2] ? (stderr => $f->[2]) : ());
+        $env->cli_is("grant: $f->[0]", $f->[1], 1, $f->[2] ? (stderr => $f->[2]) : ());
     }
     is($pg->() . $rg->(), $p0 . $r0, 'failed grants changed nothing');
 
-    cli_is('ungrant alice PROJ', ['ungrant', 'alice', 'PROJ'], 0);
+    $env->cli_is('ungrant alice PROJ', ['ungrant', 'alice', 'PROJ'], 0);
     is($pg->(), '', 'project grant gone');
     is($rg->(), $r0, 'repository grants untouched');
-    cli_is('ungrant alice PROJ again (none left)', ['ungrant', 'alice', 'PROJ'], 1);
-    cli_is('ungrant alice proj/Repo', ['ungrant', 'alice', 'proj/Repo'], 0);
+    $env->cli_is('ungrant alice PROJ again (none left)', ['ungrant', 'alice', 'PROJ'], 1);
+    $env->cli_is('ungrant alice proj/Repo', ['ungrant', 'alice', 'proj/Repo'], 0);
     unlike($rg->(), qr{PROJ/Repo}, 'repository grant gone');
-    cli_is('ungrant nobody PROJ', ['ungrant', 'nobody', 'PROJ'], 1, stderr => qr/nobody/);
-    cli_is('ungrant alice 1BAD', ['ungrant', 'alice', '1BAD'], 1);
+    $env->cli_is('ungrant nobody PROJ', ['ungrant', 'nobody', 'PROJ'], 1, stderr => qr/nobody/);
+    $env->cli_is('ungrant alice 1BAD', ['ungrant', 'alice', '1BAD'], 1);
 };
 
 my %tokens;    # label => [token, id]
 
 subtest 'create' => sub {
     my $before = count_tokens();
-    my ($rc, $out, $err) = cli_is('create alice --name laptop', ['create', 'alice', '--name', 'laptop'], 0);
+    my ($rc, $out, $err) = $env->cli_is('create alice --name laptop', ['create', 'alice', '--name', 'laptop'], 0);
     like($out, qr{\ABBDC-[A-Za-z0-9+/]{44}\n\z}, 'stdout is exactly one line: the token');
     chomp(my $tok = $out);
     my $p = parse_token($tok);
@@ -214,7 +192,7 @@ subtest 'create' => sub {
     );
     for my $c (@perm_cases) {
         my @a = ('create', 'alice', '--name', "perm @{$c->[0]}", map { ('--perm', $_) } @{ $c->[0] });
-        my (undef, $o) = cli_is("create --perm @{$c->[0]}", \@a, 0, stdout => qr{\ABBDC-\S{44}\n\z});
+        my (undef, $o) = $env->cli_is("create --perm @{$c->[0]}", \@a, 0, stdout => qr{\ABBDC-\S{44}\n\z});
         chomp $o;
         my $pp = parse_token($o) or next;
         my $r = $env->token_row($pp->{id});
@@ -233,22 +211,22 @@ subtest 'create' => sub {
         [['REPO_SUPER'], 'unknown permission'],
     );
     for my $c (@refused) {
-        cli_is("create --perm @{$c->[0]} ($c->[1])",
+        $env->cli_is("create --perm @{$c->[0]} ($c->[1])",
                ['create', 'alice', '--name', 'no', map { ('--perm', $_) } @{ $c->[0] }], 1);
     }
-    cli_is('create for an unknown user', ['create', 'nobody', '--name', 'x'], 1, stderr => qr/nobody/);
+    $env->cli_is('create for an unknown user', ['create', 'nobody', '--name', 'x'], 1, stderr => qr/nobody/);
     $env->user_add('ghost');
     $env->cli_ok('user', 'disable', 'ghost');
-    cli_is('create for a disabled user', ['create', 'ghost', '--name', 'x'], 1);
-    cli_is('create with an empty name', ['create', 'alice', '--name', ''], 1);
-    cli_is('create with a control character in the name', ['create', 'alice', '--name', "a\tb"], 1);
-    cli_is('create with a 256-character name', ['create', 'alice', '--name', 'n' x 256], 1);
+    $env->cli_is('create for a disabled user', ['create', 'ghost', '--name', 'x'], 1);
+    $env->cli_is('create with an empty name', ['create', 'alice', '--name', ''], 1);
+    $env->cli_is('create with a control character in the name', ['create', 'alice', '--name', "a\tb"], 1);
+    $env->cli_is('create with a 256-character name', ['create', 'alice', '--name', 'n' x 256], 1);
     for my $d ('0', '-1', 'abc', '36501', '1.5') {
-        cli_is("create --expiry-days $d", ['create', 'alice', '--name', 'x', '--expiry-days', $d], 1);
+        $env->cli_is("create --expiry-days $d", ['create', 'alice', '--name', 'x', '--expiry-days', $d], 1);
     }
     is(count_tokens(), $before, 'no refused create left a row');
 
-    (undef, $out) = cli_is('create --expiry-days 30', ['create', 'alice', '--name', 'monthly',
+    (undef, $out) = $env->cli_is('create --expiry-days 30', ['create', 'alice', '--name', 'monthly',
                                                        '--expiry-days', '30'], 0, stdout => qr{\ABBDC-\S{44}\n\z});
     chomp $out;
     my $e = parse_token($out);
@@ -256,8 +234,8 @@ subtest 'create' => sub {
     is($env->psql("SELECT abs(extract(epoch FROM expires_at - created_at) - 30*86400) < 60 "
                   . "FROM bbtoken_tokens WHERE id = '$e->{id}'"), 't', 'expires 30 days after creation');
 
-    (undef, $out) = cli_is('create with a 255-character name', ['create', 'alice', '--name', 'n' x 255], 0);
-    cli_is('create for ALICE (case-insensitive owner)', ['create', 'ALICE', '--name', 'upper'], 0);
+    (undef, $out) = $env->cli_is('create with a 255-character name', ['create', 'alice', '--name', 'n' x 255], 0);
+    $env->cli_is('create for ALICE (case-insensitive owner)', ['create', 'ALICE', '--name', 'upper'], 0);
 
     my %ids;
     for (1 .. 5) {
@@ -269,7 +247,7 @@ subtest 'create' => sub {
 
 subtest 'list (text)' => sub {
     my ($t, $id) = @{ $tokens{'REPO_WRITE'} };
-    my $out = cli_is('list alice', ['list', 'alice'], 0);
+    my $out = $env->cli_is('list alice', ['list', 'alice'], 0);
     my @lines = split /\n/, $out;
     like($lines[0], qr/\bID\b.*\bNAME\b.*\bPERMISSIONS\b.*\bCREATED\b.*\bEXPIRES\b.*\bLAST\b/i,
          'a header naming the columns');
@@ -282,24 +260,13 @@ subtest 'list (text)' => sub {
     my ($mline) = grep {/^\Q$tokens{monthly}[1]\E\b/} @lines;
     my @dates = ($mline // '') =~ /(\d{4}-\d\d-\d\dT?[\d:]*)/g;
     is(scalar(@dates), 2, 'the expiring token shows created and expires') or diag $mline;
-    cli_is('list nobody', ['list', 'nobody'], 1, stderr => qr/nobody/);
+    $env->cli_is('list nobody', ['list', 'nobody'], 1, stderr => qr/nobody/);
     $env->user_add('empty');
-    cli_is('list of a user without tokens', ['list', 'empty'], 0);
+    $env->cli_is('list of a user without tokens', ['list', 'empty'], 0);
 };
 
-sub list_json {
-    my ($user) = @_;
-    my ($rc, $out, $err) = $env->cli('list', $user, '--json');
-    return (undef, "exit $rc: $err") if $rc;
-    my $j = eval { JSON::PP->new->utf8->decode($out) };
-    return (undef, "invalid JSON: $@\n$out") unless $j;
-    $j = $j->{values} if ref $j eq 'HASH' && $j->{values};
-    return (undef, "not a list: $out") unless ref $j eq 'ARRAY';
-    return ($j, $out);
-}
-
 subtest 'list --json' => sub {
-    my ($j, $raw) = list_json('alice');
+    my ($j, $raw) = $env->list_json('alice');
     ok($j, 'valid JSON list') or return diag $raw;
     my %by = map { ($_->{id} // '') => $_ } @$j;
     my $now_ms = time * 1000;
@@ -321,14 +288,14 @@ subtest 'list --json' => sub {
        'expiryDate is createdDate + 30 days') or diag explain $m;
     ok(!$by{ $tokens{laptop}[1] }{token} && $raw !~ /BBDC-/, 'list never shows a token');
 
-    my ($ej, $eraw) = list_json('empty');
+    my ($ej, $eraw) = $env->list_json('empty');
     is_deeply($ej, [], 'no tokens: an empty list') or diag $eraw;
 
     # JSON escaping of a name with quotes, a backslash and non-ASCII
     my $name = "q\"uote \\ caf\xc3\xa9 \xe2\x9c\x93";
     my $o = $env->cli_ok('create', 'alice', '--name', $name);
     my $qid = parse_token($o =~ s/\n//r)->{id};
-    ($j, $raw) = list_json('alice');
+    ($j, $raw) = $env->list_json('alice');
     my ($q) = grep { $_->{id} eq $qid } @{ $j || [] };
     is($q && $q->{name}, Encode::decode('UTF-8', $name), 'name with quotes, backslash and UTF-8 round-trips')
         or diag $raw;
@@ -337,7 +304,7 @@ subtest 'list --json' => sub {
 subtest 'last authenticated is set by an authenticated request' => sub {
     $env->grant('alice', 'PROJECT_WRITE', 'PROJ');
     my ($tok, $id) = @{ $tokens{laptop} };
-    my ($j) = list_json('alice');
+    my ($j) = $env->list_json('alice');
     my ($e) = grep { $_->{id} eq $id } @{ $j || [] };
     ok($e && !exists $e->{lastAuthenticated}, 'not set before use');
     is_ok_res($env->get($UP, { Authorization => "Bearer $tok" }), 'an authenticated request');
@@ -347,7 +314,7 @@ subtest 'last authenticated is set by an authenticated request' => sub {
         select undef, undef, undef, 0.1;
     }
     isnt($env->token_row($id)->{last_authenticated}, '', 'last_authenticated set in the database');
-    ($j) = list_json('alice');
+    ($j) = $env->list_json('alice');
     ($e) = grep { $_->{id} eq $id } @{ $j || [] };
     ok($e && defined $e->{lastAuthenticated} && abs($e->{lastAuthenticated} - time * 1000) < 600_000,
        'list --json shows lastAuthenticated, now-ish') or diag explain $e;
@@ -377,50 +344,50 @@ subtest 'last authenticated is set by an authenticated request' => sub {
 subtest 'update' => sub {
     my ($tok, $id) = @{ $tokens{laptop} };
     my $r0 = $env->token_row($id);
-    cli_is('update --name', ['update', $id, '--name', 'renamed'], 0);
+    $env->cli_is('update --name', ['update', $id, '--name', 'renamed'], 0);
     my $r = $env->token_row($id);
     is($r->{name}, 'renamed', 'renamed');
     is("$r->{project_perm} $r->{repo_perm} $r->{salt} $r->{secret_hash}",
        "$r0->{project_perm} $r0->{repo_perm} $r0->{salt} $r0->{secret_hash}", 'nothing else changed');
 
     is_ok_res($env->get($RP, { Authorization => "Bearer $tok" }), 'admin-level token may push');
-    cli_is('update --perm REPO_READ', ['update', $id, '--perm', 'REPO_READ'], 0);
+    $env->cli_is('update --perm REPO_READ', ['update', $id, '--perm', 'REPO_READ'], 0);
     $r = $env->token_row($id);
     is("$r->{project_perm} $r->{repo_perm}", 'PROJECT_READ REPO_READ', 'both levels replaced');
     is_403($env->get($RP, { Authorization => "Bearer $tok" }), 'after update to REPO_READ: push advertisement');
     is_ok_res($env->get($UP, { Authorization => "Bearer $tok" }), 'after update to REPO_READ: reads still fine');
 
-    cli_is('update --perm PROJECT_WRITE --name both', ['update', $id, '--perm', 'PROJECT_WRITE', '--name', 'both'], 0);
+    $env->cli_is('update --perm PROJECT_WRITE --name both', ['update', $id, '--perm', 'PROJECT_WRITE', '--name', 'both'], 0);
     $r = $env->token_row($id);
     is("$r->{name} $r->{project_perm} $r->{repo_perm}", 'both PROJECT_WRITE REPO_WRITE', 'name and levels');
 
-    cli_is('update to an impossible combination', ['update', $id, '--perm', 'PROJECT_WRITE', '--perm', 'REPO_READ'], 1);
-    cli_is('update with two repository permissions', ['update', $id, '--perm', 'REPO_READ', '--perm', 'REPO_ADMIN'], 1);
-    cli_is('update with an unknown permission', ['update', $id, '--perm', 'NOPE'], 1);
-    cli_is('update with an empty name', ['update', $id, '--name', ''], 1);
+    $env->cli_is('update to an impossible combination', ['update', $id, '--perm', 'PROJECT_WRITE', '--perm', 'REPO_READ'], 1);
+    $env->cli_is('update with two repository permissions', ['update', $id, '--perm', 'REPO_READ', '--perm', 'REPO_ADMIN'], 1);
+    $env->cli_is('update with an unknown permission', ['update', $id, '--perm', 'NOPE'], 1);
+    $env->cli_is('update with an empty name', ['update', $id, '--name', ''], 1);
     $r = $env->token_row($id);
     is("$r->{name} $r->{project_perm} $r->{repo_perm}", 'both PROJECT_WRITE REPO_WRITE', 'failed updates changed nothing');
 
-    cli_is('update an unknown token', ['update', '000000000001', '--name', 'x'], 1);
-    cli_is('update a malformed id', ['update', 'abc', '--name', 'x'], 1);
+    $env->cli_is('update an unknown token', ['update', '000000000001', '--name', 'x'], 1);
+    $env->cli_is('update a malformed id', ['update', 'abc', '--name', 'x'], 1);
 };
 
 subtest 'revoke' => sub {
     my ($tok, $id) = @{ $tokens{'PROJECT_READ'} };
     is_ok_res($env->get($UP, { Authorization => "Bearer $tok" }), 'token works before revoke');
-    cli_is('revoke', ['revoke', $id], 0);
+    $env->cli_is('revoke', ['revoke', $id], 0);
     my $r = $env->token_row($id);
     ok($r, 'row kept');
     isnt($r->{revoked_at}, '', 'revoked_at set');
     is_401($env->get($UP, { Authorization => "Bearer $tok" }), 1, 'revoked token');
-    my ($j) = list_json('alice');
+    my ($j) = $env->list_json('alice');
     ok(!(grep { $_->{id} eq $id } @{ $j || [] }), 'list --json no longer shows it');
     unlike($env->cli_ok('list', 'alice'), qr/^\Q$id\E\b/m, 'list no longer shows it');
-    cli_is('revoke again', ['revoke', $id], 1);
+    $env->cli_is('revoke again', ['revoke', $id], 1);
     is($env->token_row($id)->{revoked_at}, $r->{revoked_at}, 'first revocation time kept');
-    cli_is('update a revoked token', ['update', $id, '--name', 'zombie'], 1);
-    cli_is('revoke an unknown token', ['revoke', '000000000001'], 1);
-    cli_is('revoke a malformed id', ['revoke', '12345'], 1);
+    $env->cli_is('update a revoked token', ['update', $id, '--name', 'zombie'], 1);
+    $env->cli_is('revoke an unknown token', ['revoke', '000000000001'], 1);
+    $env->cli_is('revoke a malformed id', ['revoke', '12345'], 1);
 };
 
 subtest 'the database enforces the permission combination itself' => sub {

@@ -18,24 +18,8 @@ $env->make_repo('PROJ', 'repo');
 my $UP = '/scm/PROJ/repo.git/info/refs?service=git-upload-pack';
 my $RP = '/scm/PROJ/repo.git/info/refs?service=git-receive-pack';
 
-sub cli_is {
-    my ($name, $args, $want, %o) = @_;
-    local $Test::Builder::Level = $Test::Builder::Level + 1;
-    my ($rc, $out, $err) = $env->cli(@$args);
-    my $ok = is($rc, $want, "$name: exit $want");
-    if ($want == 1) {
-        $ok &= like($err, qr/\Abbtoken: [^\n]+\n\z/, "$name: one line on stderr");
-        $ok &= is($out, '', "$name: nothing on stdout");
-    }
-    $ok &= like($err, $o{stderr}, "$name: stderr says why") if $o{stderr};
-    $ok &= like($out, $o{stdout}, "$name: stdout") if $o{stdout};
-    $ok &= is($err, '', "$name: nothing on stderr") if $o{quiet};
-    diag "bbtoken @$args\nexit $rc\nstdout: $out\nstderr: $err" unless $ok;
-    return wantarray ? ($rc, $out, $err) : $out;
-}
 sub ntokens { $env->psql("SELECT count(*) FROM bbtoken_tokens t JOIN bbtoken_users u ON u.id = t.user_id "
                          . "WHERE u.name = '$_[0]'") }
-sub policy_json { JSON::PP->new->decode(scalar $env->cli_ok('policy', '--json')) }
 
 $env->user_add('alice');
 $env->grant('alice', 'PROJECT_WRITE', 'PROJ');
@@ -43,21 +27,21 @@ $env->grant('alice', 'PROJECT_WRITE', 'PROJ');
 subtest 'policy: defaults, --help, show and change' => sub {
     my ($rc, $out, $err) = $env->cli('policy', '--help');
     ok($rc == 0 && $out =~ /\AUsage: bbtoken policy/, 'policy --help');
-    cli_is('policy', ['policy'], 0, quiet => 1,
+    $env->cli_is('policy', ['policy'], 0,
            stdout => qr/\Aexpiry-required: no\nmax-expiry-days: none\nmax-tokens: 100\n\z/);
-    is_deeply(policy_json(), { expiryRequired => JSON::PP::false, maxExpiryDays => undef,
+    is_deeply($env->cli_json('policy'), { expiryRequired => JSON::PP::false, maxExpiryDays => undef,
                                maxTokensPerUser => 100 }, 'policy --json: the defaults');
-    cli_is('--expiry-required without any maximum', ['policy', '--expiry-required'], 1,
+    $env->cli_is('--expiry-required without any maximum', ['policy', '--expiry-required'], 1,
            stderr => qr/maximum/);
-    cli_is('--expiry-required and --expiry-optional', ['policy', '--expiry-required', '--expiry-optional'], 2);
+    $env->cli_is('--expiry-required and --expiry-optional', ['policy', '--expiry-required', '--expiry-optional'], 2, shape => 0);
     for my $bad (['--max-expiry-days', '0'], ['--max-expiry-days', '36501'], ['--max-expiry-days', 'x'],
                  ['--max-tokens', '0'], ['--max-tokens', '-1'], ['--max-tokens', '1.5']) {
-        cli_is("policy @$bad", ['policy', @$bad], 1);
+        $env->cli_is("policy @$bad", ['policy', @$bad], 1);
     }
-    is(policy_json()->{maxTokensPerUser}, 100, 'refused changes changed nothing');
-    cli_is('set a maximum of 30 days, required', ['policy', '--expiry-required', '--max-expiry-days', '30'], 0,
+    is($env->cli_json('policy')->{maxTokensPerUser}, 100, 'refused changes changed nothing');
+    $env->cli_is('set a maximum of 30 days, required', ['policy', '--expiry-required', '--max-expiry-days', '30'], 0, shape => 0,
            stdout => qr/expiry-required: yes\nmax-expiry-days: 30\n/);
-    cli_is('--max-expiry-days none while required', ['policy', '--max-expiry-days', 'none'], 1,
+    $env->cli_is('--max-expiry-days none while required', ['policy', '--max-expiry-days', 'none'], 1,
            stderr => qr/maximum/);
     my ($r2, $o2, $e2) = $env->psql_try("UPDATE bbtoken_policy SET max_expiry_days = NULL");
     ok($r2 != 0 && $e2 =~ /bbtoken_policy_required_needs_max/, 'the database refuses it too') or diag $e2;
@@ -66,7 +50,7 @@ subtest 'policy: defaults, --help, show and change' => sub {
 };
 
 subtest 'expiry required: default is the maximum, said on stderr; more is refused' => sub {
-    my ($rc, $out, $err) = cli_is('create without --expiry-days', ['create', 'alice', '--name', 'default'], 0,
+    my ($rc, $out, $err) = $env->cli_is('create without --expiry-days', ['create', 'alice', '--name', 'default'], 0, shape => 0,
                                   stdout => qr{\ABBDC-[A-Za-z0-9+/]{44}\n\z},
                                   stderr => qr/\Abbtoken: [^\n]*policy[^\n]*30 days[^\n]*\n\z/);
     chomp $out;
@@ -75,11 +59,10 @@ subtest 'expiry required: default is the maximum, said on stderr; more is refuse
                   . "WHERE id = '$p->{id}'"), 30, 'it expires 30 days after creation');
     is_ok_res($env->get($UP, { Authorization => "Bearer $out" }), 'and it works');
     my $before = ntokens('alice');
-    cli_is('create --expiry-days 31 (over the maximum)', ['create', 'alice', '--name', 'long', '--expiry-days', '31'],
+    $env->cli_is('create --expiry-days 31 (over the maximum)', ['create', 'alice', '--name', 'long', '--expiry-days', '31'],
            1, stderr => qr/at most 30 days/);
-    cli_is('create --expiry-days 30 (the maximum)', ['create', 'alice', '--name', 'max', '--expiry-days', '30'], 0,
-           quiet => 1);
-    cli_is('create --expiry-days 1', ['create', 'alice', '--name', 'short', '--expiry-days', '1'], 0, quiet => 1);
+    $env->cli_is('create --expiry-days 30 (the maximum)', ['create', 'alice', '--name', 'max', '--expiry-days', '30'], 0);
+    $env->cli_is('create --expiry-days 1', ['create', 'alice', '--name', 'short', '--expiry-days', '1'], 0);
     is(ntokens('alice'), $before + 2, 'only the refused one is missing');
 
     # The same rules for a plain SQL INSERT (a future REST API, a hand-made row).
@@ -97,37 +80,37 @@ subtest 'expiry required: default is the maximum, said on stderr; more is refuse
                   . "WHERE id = '200000000002'"), 30, '... with the default expiry of 30 days');
     $env->cli_ok('revoke', '200000000002');
 
-    cli_is('expiry optional again, no maximum', ['policy', '--expiry-optional', '--max-expiry-days', 'none'], 0);
-    cli_is('create without expiry: never expires, no note', ['create', 'alice', '--name', 'forever'], 0, quiet => 1);
+    $env->cli_is('expiry optional again, no maximum', ['policy', '--expiry-optional', '--max-expiry-days', 'none'], 0, shape => 0);
+    $env->cli_is('create without expiry: never expires, no note', ['create', 'alice', '--name', 'forever'], 0);
 };
 
 subtest 'per-user limit of live tokens' => sub {
     $env->user_add('lim');
-    cli_is('limit 3', ['policy', '--max-tokens', '3'], 0);
+    $env->cli_is('limit 3', ['policy', '--max-tokens', '3'], 0, shape => 0);
     my @ids;
     for my $i (1 .. 3) {
         my (undef, $id) = $env->token_create('lim', name => "t$i");
         push @ids, $id;
     }
-    cli_is('the 4th token is refused', ['create', 'lim', '--name', 't4'], 1,
+    $env->cli_is('the 4th token is refused', ['create', 'lim', '--name', 't4'], 1,
            stderr => qr/lim already has 3 live tokens/);
     is(ntokens('lim'), 3, 'no row for it');
     $env->cli_ok('revoke', $ids[0]);
-    cli_is('after a revocation there is room', ['create', 'lim', '--name', 't4'], 0);
-    cli_is('full again', ['create', 'lim', '--name', 't5'], 1);
+    $env->cli_is('after a revocation there is room', ['create', 'lim', '--name', 't4'], 0, shape => 0);
+    $env->cli_is('full again', ['create', 'lim', '--name', 't5'], 1);
     # An expired token is not live: it does not count.
     $env->expire_token($ids[1]);
-    cli_is('an expired token frees its place', ['create', 'lim', '--name', 't5'], 0);
+    $env->cli_is('an expired token frees its place', ['create', 'lim', '--name', 't5'], 0, shape => 0);
     my ($r, $o, $e) = $env->psql_try("INSERT INTO bbtoken_tokens (id, user_id, name, project_perm, repo_perm, "
                                      . "salt, secret_hash) SELECT '200000000003', id, 'sql', 'PROJECT_READ', "
                                      . "'REPO_READ', repeat('a', 32), repeat('b', 64) FROM bbtoken_users "
                                      . "WHERE name = 'lim'");
     ok($r != 0 && $e =~ /live tokens/, 'the database refuses a plain SQL INSERT over the limit too') or diag $e;
-    cli_is('lowering the limit below what a user holds', ['policy', '--max-tokens', '2'], 0);
+    $env->cli_is('lowering the limit below what a user holds', ['policy', '--max-tokens', '2'], 0, shape => 0);
     is($env->psql("SELECT count(*) FROM bbtoken_tokens t JOIN bbtoken_users u ON u.id = t.user_id "
                   . "WHERE u.name = 'lim' AND revoked_at IS NULL AND expires_at IS NULL"), 3,
        '... leaves their tokens alone');
-    cli_is('back to 100', ['policy', '--max-tokens', '100'], 0);
+    $env->cli_is('back to 100', ['policy', '--max-tokens', '100'], 0, shape => 0);
 };
 
 # Run bbtoken @args in $n processes at once; returns their exit codes.
@@ -148,12 +131,12 @@ sub concurrently {
 
 subtest 'concurrent creations cannot overrun the limit or share a name' => sub {
     $env->user_add('race');
-    cli_is('limit 3', ['policy', '--max-tokens', '3'], 0);
+    $env->cli_is('limit 3', ['policy', '--max-tokens', '3'], 0, shape => 0);
     $env->token_create('race', name => "r$_") for 1 .. 2;
     my @rc = concurrently(8, 'create', 'race', '--name', 'c@N@');
     is(scalar(grep { $_ == 0 } @rc), 1, 'eight at once for the last place: exactly one succeeds') or diag "@rc";
     is(ntokens('race'), 3, 'three tokens');
-    cli_is('back to 100', ['policy', '--max-tokens', '100'], 0);
+    $env->cli_is('back to 100', ['policy', '--max-tokens', '100'], 0, shape => 0);
     @rc = concurrently(8, 'create', 'race', '--name', 'same');
     is(scalar(grep { $_ == 0 } @rc), 1, 'eight at once with the same name: exactly one succeeds') or diag "@rc";
     is($env->psql("SELECT count(*) FROM bbtoken_tokens WHERE name = 'same'"), 1, 'one token named so');
@@ -163,20 +146,20 @@ subtest 'names are unique among a user\'s tokens that are not revoked' => sub {
     $env->user_add('nm');
     $env->user_add('other');
     my (undef, $id) = $env->token_create('nm', name => 'ci');
-    cli_is('same name again', ['create', 'nm', '--name', 'ci'], 1, stderr => qr/already has a token named 'ci'.*$id/);
-    cli_is('same name, another user', ['create', 'other', '--name', 'ci'], 0);
-    cli_is('same name in another case is another name', ['create', 'nm', '--name', 'CI'], 0);
+    $env->cli_is('same name again', ['create', 'nm', '--name', 'ci'], 1, stderr => qr/already has a token named 'ci'.*$id/);
+    $env->cli_is('same name, another user', ['create', 'other', '--name', 'ci'], 0, shape => 0);
+    $env->cli_is('same name in another case is another name', ['create', 'nm', '--name', 'CI'], 0, shape => 0);
     my (undef, $id2) = $env->token_create('nm', name => 'deploy');
-    cli_is('rename to a taken name', ['update', $id2, '--name', 'ci'], 1, stderr => qr/already has a token named/);
+    $env->cli_is('rename to a taken name', ['update', $id2, '--name', 'ci'], 1, stderr => qr/already has a token named/);
     is($env->token_row($id2)->{name}, 'deploy', 'not renamed');
     my ($r, $o, $e) = $env->psql_try("UPDATE bbtoken_tokens SET name = 'ci' WHERE id = '$id2'");
     ok($r != 0 && $e =~ /already has a token named/, 'the database refuses the rename too') or diag $e;
     # An expired token keeps its name until it is revoked or purged: a
     # script looking its token up by name finds exactly one.
     $env->expire_token($id);
-    cli_is('name of an expired token', ['create', 'nm', '--name', 'ci'], 1, stderr => qr/expired.*revoke/);
+    $env->cli_is('name of an expired token', ['create', 'nm', '--name', 'ci'], 1, stderr => qr/expired.*revoke/);
     $env->cli_ok('revoke', $id);
-    cli_is('free again once the old token is revoked', ['create', 'nm', '--name', 'ci'], 0);
+    $env->cli_is('free again once the old token is revoked', ['create', 'nm', '--name', 'ci'], 0, shape => 0);
     # The partial unique index is the last guard, even without the trigger.
     ($r, $o, $e) = $env->psql_try("SET session_replication_role = replica; UPDATE bbtoken_tokens SET name = 'ci' "
                                   . "WHERE id = '$id2'");
@@ -187,8 +170,8 @@ subtest 'names are unique among a user\'s tokens that are not revoked' => sub {
 subtest 'expiry is fixed once the token exists: CLI and database' => sub {
     my ($tok, $id) = $env->token_create('alice', name => 'fixed', expiry_days => 10);
     my $exp = $env->token_row($id)->{expires_at};
-    cli_is('update --expiry-days', ['update', $id, '--expiry-days', '5'], 1, stderr => qr/expiry.*cannot be changed/);
-    cli_is('update --expiry-days with --name', ['update', $id, '--name', 'x', '--expiry-days', '5'], 1);
+    $env->cli_is('update --expiry-days', ['update', $id, '--expiry-days', '5'], 1, stderr => qr/expiry.*cannot be changed/);
+    $env->cli_is('update --expiry-days with --name', ['update', $id, '--name', 'x', '--expiry-days', '5'], 1);
     is($env->token_row($id)->{name}, 'fixed', 'nothing was changed');
     my ($never, $nid) = $env->token_create('alice', name => 'never');
     for my $c (["expires_at = expires_at + interval '1 day'", $id, 'later'],

@@ -9,7 +9,6 @@ use warnings;
 use FindBin;
 use lib "$FindBin::Bin/lib";
 use Test::More;
-use JSON::PP;
 use HTTP::Tiny;
 use POSIX ();
 use Time::HiRes qw(sleep time);
@@ -49,10 +48,6 @@ sub stopped_count {
     return $v;
 }
 sub bearer { { Authorization => "Bearer $_[0]", %{ $_[1] || {} } } }
-sub list_json {
-    my ($user) = @_;
-    return JSON::PP->new->decode(scalar $env->cli_ok('list', $user, '--json'));
-}
 
 subtest 'default interval: 30 requests, one write; refusals write nothing' => sub {
     my ($tok, $id) = $env->token_create('alice', name => 'busy');
@@ -72,7 +67,7 @@ subtest 'default interval: 30 requests, one write; refusals write nothing' => su
     $env->httpd_start;
     isnt($env->token_row($id)->{last_authenticated}, '', 'last_authenticated is set');
     is($env->token_row($id3)->{last_authenticated}, '', 'not for the refused token');
-    my ($e) = grep { $_->{id} eq $id } @{ list_json('alice') };
+    my ($e) = grep { $_->{id} eq $id } @{ $env->list_json('alice') };
     ok($e && abs($e->{lastAuthenticated} - time * 1000) < 120_000, 'list --json: lastAuthenticated now-ish');
     is_deeply($e && $e->{lastAddresses}, ['127.0.0.1'], 'list --json: lastAddresses');
     my ($line) = grep {/^\Q$id\E\b/} split /\n/, $env->cli_ok('list', 'alice');
@@ -132,7 +127,7 @@ subtest 'the last five client addresses, most recent first' => sub {
         is_ok_res($env->get($UP, bearer($tok, { 'X-Forwarded-For' => $a })), "request from $a");
         sleep 0.05;
     }
-    my ($e) = grep { $_->{id} eq $id } @{ list_json('alice') };
+    my ($e) = grep { $_->{id} eq $id } @{ $env->list_json('alice') };
     is_deeply($e->{lastAddresses}, [qw(192.0.2.3 192.0.2.6 192.0.2.5 192.0.2.4 2001:db8::7)],
               'five distinct addresses, the latest first, a repeated one moved to the front')
         or diag explain $e;

@@ -10,7 +10,6 @@ use warnings;
 use FindBin;
 use lib "$FindBin::Bin/lib";
 use Test::More;
-use JSON::PP;
 use BBT::Env qw(parse_token);
 use BBT::Assert;
 
@@ -29,7 +28,6 @@ sub last_event {
     my $r = audit_rows();
     return $r->[-1];
 }
-sub audit_json { JSON::PP->new->decode(scalar $env->cli_ok('audit', @_, '--json')) }
 
 my @CLI = ($ME, 'postgres', 'cli', '127.0.0.1');
 
@@ -179,7 +177,7 @@ subtest 'bbtoken audit: filters, --json, errors' => sub {
     like($out, qr/\ATIME\s+EVENT\s+TOKEN\s+USER\s+BY\s+FROM\s+DETAIL\n/, 'a header');
     like($out, qr/^\S+Z\s+user_added\s+-\s+alice\s+\Q$ME\E \(db postgres\)\s+cli 127\.0\.0\.1\s*$/m,
          'a row: time, event, no token, user, OS user and role, source and address');
-    my $all = audit_json();
+    my $all = $env->cli_json('audit');
     ok(@$all > 20, scalar(@$all) . ' records in --json');
     my ($c) = grep { $_->{event} eq 'created' } @$all;
     is_deeply([sort keys %$c], [sort qw(id time event tokenId user actor dbRole source clientAddress detail)],
@@ -187,14 +185,14 @@ subtest 'bbtoken audit: filters, --json, errors' => sub {
     ok($c->{tokenId} =~ /^\d{12}$/ && $c->{time} =~ /^\d{13}$/, 'tokenId 12 digits, time epoch ms');
     my ($u) = grep { $_->{event} eq 'user_added' } @$all;
     ok(!exists $u->{tokenId} && !exists $u->{detail}, 'absent fields are left out');
-    my $a = audit_json('ALICE');
+    my $a = $env->cli_json('audit', 'ALICE');
     ok(@$a && !(grep { lc($_->{user} // '') ne 'alice' } @$a), 'NAME filter, regardless of case');
-    my $t = audit_json('--token', $c->{tokenId});
+    my $t = $env->cli_json('audit', '--token', $c->{tokenId});
     ok(@$t && !(grep { $_->{tokenId} ne $c->{tokenId} } @$t), '--token filter');
-    is(scalar @{ audit_json('--since', '2099-01-01') }, 0, '--since a future date: nothing');
-    is(scalar @{ audit_json('--since', '1h') }, scalar @$all, '--since 1h: everything (all made just now)');
-    is(scalar @{ audit_json('--since', '2000-01-01T00:00:00Z') }, scalar @$all, '--since an ISO time');
-    is_deeply(audit_json('nobody'), [], 'a user without records: empty');
+    is(scalar @{ $env->cli_json('audit', '--since', '2099-01-01') }, 0, '--since a future date: nothing');
+    is(scalar @{ $env->cli_json('audit', '--since', '1h') }, scalar @$all, '--since 1h: everything (all made just now)');
+    is(scalar @{ $env->cli_json('audit', '--since', '2000-01-01T00:00:00Z') }, scalar @$all, '--since an ISO time');
+    is_deeply($env->cli_json('audit', 'nobody'), [], 'a user without records: empty');
     for my $bad (['--since', 'yesterday'], ['--since', '2026-1-1'], ['--token', '123'], ['bad name!']) {
         ($rc, $out, $err) = $env->cli('audit', @$bad);
         ok($rc == 1 && $err =~ /\Abbtoken: [^\n]+\n\z/ && $out eq '', "audit @$bad: exit 1") or diag "$rc $err";

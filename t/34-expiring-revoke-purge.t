@@ -17,13 +17,12 @@ my $UP = '/scm/PROJ/repo.git/info/refs?service=git-upload-pack';
 $env->user_add($_) for qw(alice bob);
 $env->grant($_, 'PROJECT_READ', 'PROJ') for qw(alice bob);
 sub bearer { { Authorization => "Bearer $_[0]" } }
-sub expiring_json { JSON::PP->new->decode(scalar $env->cli_ok('expiring', @_, '--json')) }
 
 subtest 'expiring' => sub {
     my ($rc, $out, $err) = $env->cli('expiring');
     ok($rc == 0 && $out eq '' && $err eq '', 'nothing expiring: no output at all (cron sends no mail)')
         or diag "exit $rc: '$out' '$err'";
-    is_deeply(expiring_json(), [], '--json: []');
+    is_deeply($env->cli_json('expiring'), [], '--json: []');
     my (undef, $soon) = $env->token_create('alice', name => 'soon', expiry_days => 3);
     my (undef, $later) = $env->token_create('bob', name => 'later', expiry_days => 10);
     my (undef, $never) = $env->token_create('alice', name => 'never');
@@ -39,13 +38,13 @@ subtest 'expiring' => sub {
     like($l[1], qr/^\S+Z\s+expired\s+bob\s+$dead\s+dead\s+never$/, 'the expired one first, marked expired');
     like($l[2], qr/^\S+Z\s+in [23] days\s+alice\s+$soon\s+soon\s+never$/, 'then the one expiring in 3 days');
     is($env->cli_ok('expiring'), $out, 'the default is 7 days');
-    my $j = expiring_json('--within', '2w');
+    my $j = $env->cli_json('expiring', '--within', '2w');
     is_deeply([map { $_->{id} } @$j], [$dead, $soon, $later], '--within 2w: ordered by expiry, with the 10-day one');
     is_deeply($j->[0]{user}, { name => 'bob', active => JSON::PP::true }, 'user {name, active}');
     ok($j->[0]{expired} && !$j->[1]{expired}, 'expired flags');
     ok($j->[1]{expiryDate} =~ /^\d{13}$/, 'expiryDate in epoch ms');
     is_deeply($j->[1]{permissions}, ['PROJECT_ADMIN', 'REPO_ADMIN'], 'permissions');
-    is_deeply([map { $_->{id} } @{ expiring_json('--within', '1h') }], [$dead],
+    is_deeply([map { $_->{id} } @{ $env->cli_json('expiring', '--within', '1h') }], [$dead],
               'within an hour: only the expired one, still listed');
     is_401($env->get($UP, bearer($dead_tok)), 1, 'and it does not work');
     for my $bad ('7x', 'x', '-1d', '1.5d', '') {

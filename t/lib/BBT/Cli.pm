@@ -1,7 +1,8 @@
 package BBT::Cli;
 
 # The bbtoken CLI part of BBT::Env: running the real CLI against the
-# environment's database, and the set-up steps the tests take through it.
+# environment's database, the set-up steps the tests take through it, and
+# the checks of its exit-code contract and its --json output.
 #
 # Methods of the environment's object (BBT::Env inherits them).  They need
 # the PostgreSQL part (superuser_conninfo) and dir.
@@ -9,6 +10,7 @@ package BBT::Cli;
 use strict;
 use warnings;
 use Carp qw(confess);
+use JSON::PP ();
 use BBT::Util qw(run_cmd);
 use BBT::Token qw(parse_token);
 
@@ -54,6 +56,67 @@ sub token_create {
     chomp $out;
     my $p = parse_token($out) or confess "bbtoken create printed no token: '$out'";
     return wantarray ? ($out, $p->{id}) : $out;
+}
+
+# $env->cli_is(NAME, [ARGS], RC, %o): a Test::More check of one run of the
+# CLI.  It checks the exit code and the shape of the output the contract
+# fixes for that code:
+#   0  nothing on stderr
+#   1  one line "bbtoken: reason" on stderr, nothing on stdout
+#   2  "bbtoken: reason" on stderr, nothing on stdout
+# Options: stdout => qr//, stderr => qr// check the text as well; raw => 1
+# runs the arguments as given (cli_raw: no --db added); shape => 0 checks
+# the exit code (and the patterns) only, for a step whose other output is
+# beside the point (a note on stderr, say).  Returns (rc, stdout, stderr),
+# or stdout in scalar context.
+sub cli_is {
+    my ($self, $name, $args, $want, %o) = @_;
+    require Test::More;
+    local $Test::Builder::Level = $Test::Builder::Level + 1;
+    my ($rc, $out, $err) = $o{raw} ? $self->cli_raw(@$args) : $self->cli(@$args);
+    my $ok = Test::More::is($rc, $want, "$name: exit $want");
+    if ($o{shape} // 1) {
+        if ($want == 0) {
+            $ok &= Test::More::is($err, '', "$name: nothing on stderr");
+        } elsif ($want == 1) {
+            $ok &= Test::More::like($err, qr/\Abbtoken: [^\n]+\n\z/,
+                                    "$name: one line 'bbtoken: reason' on stderr");
+            $ok &= Test::More::is($out, '', "$name: nothing on stdout");
+        } elsif ($want == 2) {
+            $ok &= Test::More::like($err, qr/\Abbtoken: \S/, "$name: reason on stderr");
+            $ok &= Test::More::is($out, '', "$name: nothing on stdout");
+        }
+    }
+    $ok &= Test::More::like($out, $o{stdout}, "$name: stdout") if $o{stdout};
+    $ok &= Test::More::like($err, $o{stderr}, "$name: stderr says why") if $o{stderr};
+    Test::More::diag("bbtoken @$args\nexit $rc\nstdout: $out\nstderr: $err") unless $ok;
+    return wantarray ? ($rc, $out, $err) : $out;
+}
+
+# bbtoken @args --json, decoded; dies when the CLI fails.
+sub cli_json {
+    my ($self, @args) = @_;
+    return JSON::PP->new->utf8->decode(scalar $self->cli_ok(@args, '--json'));
+}
+
+# A user's tokens from `bbtoken list USER --json`, without dying: (list,
+# output) or (undef, what went wrong), for a test that reports it.  In
+# scalar context the list (or undef).
+sub list_json {
+    my ($self, $user) = @_;
+    my ($j, $why) = $self->_list_json($user);
+    return wantarray ? ($j, $why) : $j;
+}
+
+sub _list_json {
+    my ($self, $user) = @_;
+    my ($rc, $out, $err) = $self->cli('list', $user, '--json');
+    return (undef, "exit $rc: $err") if $rc;
+    my $j = eval { JSON::PP->new->utf8->decode($out) };
+    return (undef, "invalid JSON: $@\n$out") unless $j;
+    $j = $j->{values} if ref $j eq 'HASH' && $j->{values};
+    return (undef, "not a list: $out") unless ref $j eq 'ARRAY';
+    return ($j, $out);
 }
 
 1;

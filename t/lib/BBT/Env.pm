@@ -33,7 +33,7 @@ package BBT::Env;
 # The environment is one object, one hash; its methods come from the parts
 # it inherits, each a module of its own:
 #   BBT::Pg     the PostgreSQL cluster, psql, schema, token rows
-#   BBT::Cli    the bbtoken CLI
+#   BBT::Cli    the bbtoken CLI, cli_is, list_json, cli_json
 #   BBT::Httpd  httpd's configuration, start/stop, config_test
 #   BBT::Http   requests to it (HTTP::Tiny, raw, curl), the CGI's view
 #   BBT::Git    git, repositories, work trees, clone URLs
