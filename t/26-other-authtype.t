@@ -34,10 +34,7 @@ my $env = BBT::Env->new(
     loglevel   => 'warn http:trace4 bbtoken:debug',
 )->start;
 
-my $htpasswd = $env->dir . '/htpasswd';
-system('htpasswd', '-b', '-c', '-B', $htpasswd, 'carol', 'carol-s3cret') == 0
-    or BAIL_OUT('htpasswd failed');
-chmod 0644, $htpasswd;
+$env->htpasswd(carol => 'carol-s3cret');
 
 my $r = $env->get('/pw-env/x', { Authorization => 'Basic ' . b64('carol:carol-s3cret') });
 is_status($r, 200, 'mod_auth_basic location accepts the right password');

@@ -8,7 +8,7 @@ use FindBin;
 use lib "$FindBin::Bin/lib";
 use Test::More;
 use File::Path qw(make_path);
-use BBT::Env qw(run_cmd);
+use BBT::Env;
 use BBT::Assert;
 
 my $extra = <<'EOC';
@@ -28,17 +28,13 @@ EOC
 my $env = BBT::Env->new(extra_conf => $extra, modules => [qw(dav dav_fs)])->start;
 my $d = $env->dir;
 make_path("$d/davlock");
-if ($BBT::Env::IS_ROOT) {
-    my ($uid, $gid) = (getpwnam($BBT::Env::RUN_USER))[2, 3];
-    chown $uid, $gid, "$d/davlock";
-}
+$env->give_to_httpd("$d/davlock");
 
 sub server_info {
     my ($key, $slug) = @_;
     my $bare = $env->repo_root . "/$key/$slug.git";
     $env->git_ok('--git-dir', $bare, 'update-server-info');
-    run_cmd(cmd => ['chown', '-R', "$BBT::Env::RUN_USER:$BBT::Env::RUN_USER", $bare],
-            tmp => "$d/run") if $BBT::Env::IS_ROOT;
+    $env->give_to_httpd($bare);
 }
 $env->make_repo('PROJ', 'repo');
 server_info('PROJ', 'repo');

@@ -9,7 +9,7 @@ use FindBin;
 use lib "$FindBin::Bin/lib";
 use Test::More;
 use File::Path qw(make_path);
-use BBT::Env qw(run_cmd);
+use BBT::Env;
 use BBT::Assert;
 
 my $extra = <<'EOC';
@@ -49,8 +49,7 @@ Alias /dirdav "@DIR@/dav"
 </Location>
 EOC
 my $env = BBT::Env->new(extra_conf => $extra, modules => [qw(dav dav_fs authn_file)])->start;
-system('htpasswd', '-b', '-c', '-B', $env->dir . '/htpasswd', 'carol', 'carol-pw') == 0 or BAIL_OUT('htpasswd');
-chmod 0644, $env->dir . '/htpasswd';
+$env->htpasswd(carol => 'carol-pw');
 my $d = $env->dir;
 my $root = "$d/dav";
 for my $p ('PROJ/repo', 'OTHER/secret', 'LOCKED/r', 'RO/r', 'proj/repo', 'PW/r') {
@@ -63,10 +62,7 @@ BBT::Env::spew("$root/RO/r/x.txt", "RO x\n");
 # reach it, because the decision is made for PROJ.
 BBT::Env::spew("$root/proj/repo/a.txt", "the lower-case twin\n");
 make_path("$d/davlock");
-if ($BBT::Env::IS_ROOT) {
-    run_cmd(cmd => ['chown', '-R', "$BBT::Env::RUN_USER:$BBT::Env::RUN_USER", $root, "$d/davlock"],
-            tmp => "$d/run");
-}
+$env->give_to_httpd($root, "$d/davlock");
 
 $env->user_add('alice');
 $env->grant('alice', 'PROJECT_WRITE', $_) for qw(PROJ LOCKED RO);

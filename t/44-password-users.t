@@ -43,11 +43,8 @@ ScriptAlias /pwv/ "@DIR@/cgi-bin/env.cgi/"
 </Location>
 EOC
 my $env = BBT::Env->new(extra_conf => $extra, modules => [qw(authn_file authz_user)])->start;
-my $htpasswd = $env->dir . '/htpasswd';
 my %pw = (carol => 'carol-Pa55-word', dave => 'dave-Pa55-word');
-system('htpasswd', '-b', '-c', '-B', $htpasswd, 'carol', $pw{carol}) == 0 or BAIL_OUT('htpasswd');
-system('htpasswd', '-b', '-B', $htpasswd, 'dave', $pw{dave}) == 0 or BAIL_OUT('htpasswd');
-chmod 0644, $htpasswd;
+$env->htpasswd(%pw);
 
 $env->make_repo('PROJ', 'repo');
 $env->make_repo('OTHER', 'thing');

@@ -29,10 +29,7 @@ Alias /pwe "@DIR@/scratch"
 </Location>
 EOC
 my $env = BBT::Env->new(extra_conf => $extra, modules => [qw(authn_file authz_user)])->start;
-my $h = $env->dir . '/htpasswd';
-system('htpasswd', '-b', '-c', '-B', $h, 'dave', 'dave-Pa55-word') == 0
-    or BAIL_OUT('htpasswd failed');
-chmod 0644, $h;
+$env->htpasswd(dave => 'dave-Pa55-word');
 $env->make_repo('PROJ', 'repo');
 my $auth = { Authorization => $env->basic('dave', 'dave-Pa55-word') };
 

@@ -38,16 +38,9 @@ my $extra = <<'EOC';
 EOC
 my $env = BBT::Env->new(extra_conf => $extra,
                         modules => [qw(auth_basic authn_file authz_user)])->start;
-my $htpasswd = $env->dir . '/htpasswd';
 my %pw = (alice => 'alice-Pa55-word', bob => 'bob-Pa55-word', root => 'root-Pa55-word',
           dave => 'dave-Pa55-word', ALICE => 'ALICE-other-Pa55');
-my $first = 1;
-for my $u (sort keys %pw) {
-    system('htpasswd', '-b', '-B', ($first ? '-c' : ()), $htpasswd, $u, $pw{$u}) == 0
-        or BAIL_OUT('htpasswd');
-    $first = 0;
-}
-chmod 0644, $htpasswd;
+$env->htpasswd(%pw);
 $env->make_repo('PROJ', 'repo');
 # The login must be the user's name exactly: ALICE, another entry of the
 # password file, is not alice.

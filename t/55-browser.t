@@ -86,8 +86,7 @@ for my $f (qw(tokens.html tokens.css tokens.js)) {
     copy("$ROOT/www/$f", "$d/www/$f") or BAIL_OUT("copy www/$f: $!");
     chmod 0644, "$d/www/$f";
 }
-system('htpasswd', '-b', '-c', '-B', "$d/htpasswd", $user, $password) == 0 or BAIL_OUT('htpasswd');
-chmod 0644, "$d/htpasswd";
+$env->htpasswd($user => $password);
 $env->httpd_start;
 
 $env->make_repo('PROJ', 'repo');

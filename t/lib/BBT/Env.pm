@@ -34,7 +34,7 @@ package BBT::Env;
 # it inherits, each a module of its own:
 #   BBT::Pg     the PostgreSQL cluster, psql, schema, token rows
 #   BBT::Cli    the bbtoken CLI, cli_is, list_json, cli_json
-#   BBT::Httpd  httpd's configuration, start/stop, config_test
+#   BBT::Httpd  httpd's configuration, start/stop, config_test, htpasswd
 #   BBT::Http   requests to it (HTTP::Tiny, raw, curl), the CGI's view
 #   BBT::Git    git, repositories, work trees, clone URLs
 # and the plain functions from BBT::Token (token codecs) and BBT::Util

@@ -90,10 +90,7 @@ sub make_repo {
     $self->git_ok({ cwd => $scratch }, 'commit', '-q', '-m', "initial commit of $key/$slug");
     $self->git_ok({ cwd => $scratch }, 'push', '-q', $bare, 'main');
     remove_tree($scratch);
-    if ($BBT::Util::IS_ROOT) {
-        my ($uid, $gid) = (getpwnam($BBT::Httpd::RUN_USER))[2, 3];
-        run_cmd(cmd => ['chown', '-R', "$uid:$gid", $bare], tmp => "$self->{dir}/run");
-    }
+    $self->give_to_httpd($bare);
     return $bare;
 }
 

@@ -2,12 +2,13 @@ package BBT::Httpd;
 
 # The httpd part of BBT::Env: a standalone httpd (event MPM) on loopback
 # with the module, git-http-backend and a CGI stand-in behind it; its
-# configuration, start, stop and `apache2 -t`; its logs.
+# configuration, start, stop and `apache2 -t`; the files it reads (a
+# password file) and its logs.
 #
 # Methods of the environment's object (BBT::Env inherits them).  They read
 # its dir, module, loglevel, extra_conf, mpm_conf, modules and the
-# PostgreSQL part's pgport, and keep their own state in port, conf and
-# httpd_pid.
+# PostgreSQL part's pgport, and keep their own state in port, conf,
+# httpd_pid and passwords.
 
 use strict;
 use warnings;
@@ -36,6 +37,35 @@ sub crash_lines {
     my ($self) = @_;
     return grep { /exit signal|Segmentation|Aborted|stack smashing|double free/i }
         split /\n/, $self->error_log_text;
+}
+
+# Hand files and directories (recursively) to httpd's user, as root; as
+# anyone else they are httpd's already.
+sub give_to_httpd {
+    my ($self, @paths) = @_;
+    return unless $BBT::Util::IS_ROOT;
+    run_cmd(cmd => ['chown', '-R', "$RUN_USER:$RUN_USER", @paths], tmp => "$self->{dir}/run");
+}
+
+# Add users to dir/htpasswd (made on first use), the file a test's
+# AuthUserFile "@DIR@/htpasswd" names: htpasswd(NAME => PASSWORD, ...),
+# bcrypt, readable by httpd.  The passwords are kept for rest(as => NAME).
+# Returns the file's path.
+sub htpasswd {
+    my ($self, @pairs) = @_;
+    my $file = "$self->{dir}/htpasswd";
+    while (my ($user, $pw) = splice @pairs, 0, 2) {
+        my ($rc, $out, $err) = run_cmd(cmd => ['htpasswd', '-b', (-e $file ? () : '-c'), '-B', $file,
+                                               $user, $pw],
+                                       tmp => "$self->{dir}/run", timeout => 60);
+        if ($rc) {
+            require Test::More;
+            Test::More::BAIL_OUT("htpasswd failed ($rc): $err");
+        }
+        $self->{passwords}{$user} = $pw;
+    }
+    chmod 0644, $file;
+    return $file;
 }
 
 sub write_cgi {
