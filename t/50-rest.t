@@ -51,26 +51,10 @@ $env->user_add('root', '--admin');
 # dave is in the password file only.
 
 my $J = JSON::PP->new->canonical;
-my @tokens;    # every raw token seen: none may be logged
 my $BASE = '/rest/access-tokens/1.0/users';
 
-sub call {
-    my ($method, $path, %o) = @_;
-    my %h;
-    $h{Authorization} = $o{auth} // $env->basic($o{as} // 'alice', $pw{ $o{as} // 'alice' });
-    delete $h{Authorization} if $o{noauth};
-    my $content;
-    if (exists $o{json}) {
-        $content = ref $o{json} ? $J->encode($o{json}) : $o{json};
-        $h{'Content-Type'} = 'application/json';
-    }
-    $content = $o{body} if exists $o{body};
-    %h = (%h, %{ $o{headers} || {} });
-    my $res = $env->request($method, $path, \%h, $content);
-    $res->{json} = eval { decode_json($res->{content}) } if length($res->{content} // '');
-    push @tokens, $res->{json}{token} if ref $res->{json} eq 'HASH' && $res->{json}{token};
-    return $res;
-}
+# A REST call as alice, unless it says otherwise (as, auth, noauth).
+sub call { my ($method, $path, %o) = @_; return $env->rest($method, $path, as => 'alice', %o) }
 
 sub is_error {
     my ($res, $status, $re, $name) = @_;
@@ -374,6 +358,7 @@ subtest 'the database down: 503, never 401' => sub {
 };
 
 my $logs = $env->error_log_text . $env->access_log_text;
+my @tokens = $env->rest_tokens;    # every raw token seen: none may be logged
 ok(@tokens >= 5, 'tokens were made (' . scalar(@tokens) . ')');
 is(scalar(grep { index($logs, $_) >= 0 } @tokens), 0, 'no raw token in any log');
 for my $u (sort keys %pw) {

@@ -35,7 +35,7 @@ package BBT::Env;
 #   BBT::Pg     the PostgreSQL cluster, psql, schema, token rows
 #   BBT::Cli    the bbtoken CLI, cli_is, list_json, cli_json
 #   BBT::Httpd  httpd's configuration, start/stop, config_test, htpasswd
-#   BBT::Http   requests to it (HTTP::Tiny, raw, curl), the CGI's view
+#   BBT::Http   requests to it (HTTP::Tiny, raw, curl), the CGI's view, rest
 #   BBT::Git    git, repositories, work trees, clone URLs
 # and the plain functions from BBT::Token (token codecs) and BBT::Util
 # (commands, ports, files) are exported from here as well.

@@ -2,15 +2,18 @@ package BBT::Http;
 
 # The HTTP client part of BBT::Env: requests to the environment's httpd
 # through HTTP::Tiny, as raw bytes, and through curl (a WebDAV client); the
-# CGI stand-in's answer read back.
+# CGI stand-in's answer read back; calls of the JSON REST API.
 #
 # Methods of the environment's object (BBT::Env inherits them).  They need
-# the httpd part (port, url, dir) and keep their own state in ua.
+# the httpd part (port, url, dir, passwords) and keep their own state in ua
+# and rest_tokens.
 
 use strict;
 use warnings;
+use Carp qw(croak);
 use HTTP::Tiny;
 use IO::Socket::INET;
+use JSON::PP ();
 use Time::HiRes qw(time);
 use BBT::Util qw(run_cmd slurp spew);
 use BBT::Token qw(b64);
@@ -122,5 +125,46 @@ sub curl {
     unlink $body, "$body.in";
     return ($rc == 0 ? $out + 0 : 0, $content);
 }
+
+my $JSON = JSON::PP->new->canonical;
+
+# A call of a JSON REST API (the access-tokens API): rest(METHOD, PATH, %o).
+#   as => NAME    Basic with the password htpasswd() was given for NAME
+#   auth => VALUE the Authorization value (instead of as)
+#   noauth => 1   no Authorization at all
+#   json => DATA  sent as application/json (a structure is encoded)
+#   body => BYTES sent as they are (instead of json's)
+#   headers => {} more headers, which have the last word
+# Returns the HTTP::Tiny response with json => its body decoded, if any.
+# Every raw token a response shows is kept for rest_tokens().
+sub rest {
+    my ($self, $method, $path, %o) = @_;
+    my %h;
+    if (!$o{noauth}) {
+        if (defined $o{auth}) {
+            $h{Authorization} = $o{auth};
+        } else {
+            croak "rest: as, auth or noauth" unless defined $o{as};
+            my $pw = $self->{passwords}{ $o{as} };
+            croak "rest: no password for $o{as} (htpasswd)" unless defined $pw;
+            $h{Authorization} = $self->basic($o{as}, $pw);
+        }
+    }
+    my $content;
+    if (exists $o{json}) {
+        $content = ref $o{json} ? $JSON->encode($o{json}) : $o{json};
+        $h{'Content-Type'} = 'application/json';
+    }
+    $content = $o{body} if exists $o{body};
+    %h = (%h, %{ $o{headers} || {} });
+    my $res = $self->request($method, $path, \%h, $content);
+    $res->{json} = eval { JSON::PP::decode_json($res->{content}) } if length($res->{content} // '');
+    push @{ $self->{rest_tokens} }, $res->{json}{token}
+        if ref $res->{json} eq 'HASH' && $res->{json}{token};
+    return $res;
+}
+
+# The raw tokens REST responses have shown so far (none may be logged).
+sub rest_tokens { @{ $_[0]{rest_tokens} || [] } }
 
 1;
