@@ -7,7 +7,7 @@ use warnings;
 use FindBin;
 use lib "$FindBin::Bin/lib";
 use Test::More;
-use BBT::Env qw(pct b64 forge_token parse_token mistype_token);
+use BBT::Env qw(pct b64 forge_token parse_token mistype_token auth_bearer auth_basic);
 use BBT::Assert;
 
 my $env = BBT::Env->new->start;
@@ -30,8 +30,6 @@ my ($bob_tok) = $env->token_create('bob', name => 'bob full');
 $env->user_add('root', '--admin');
 my ($root_tok) = $env->token_create('root', name => 'root');
 
-sub bearer { return { Authorization => "Bearer $_[0]" } }
-sub basic { return { Authorization => $env->basic(@_) } }
 
 sub git_fails_with {
     my ($name, $pattern, @args) = @_;
@@ -40,7 +38,7 @@ sub git_fails_with {
 }
 
 subtest 'REPO_READ token: clone yes, push 403' => sub {
-    is_ok_res($env->get($UP, bearer($read_tok)), 'upload-pack advertisement with REPO_READ');
+    is_ok_res($env->get($UP, auth_bearer($read_tok)), 'upload-pack advertisement with REPO_READ');
     my $w = $env->workdir('ro');
     my ($rc, $out, $err) = $env->git('clone', '-q', $env->clone_url('alice', $read_tok, 'PROJ', 'repo'), $w);
     is($rc, 0, 'clone with the REPO_READ token') or diag $err;
@@ -50,17 +48,17 @@ subtest 'REPO_READ token: clone yes, push 403' => sub {
                    { cwd => $w }, 'push', 'origin', 'main');
     is($env->repo_head('PROJ', 'repo'), $before, 'repository unchanged');
 
-    is_403($env->get($RP, basic('alice', $read_tok)), 'GET receive-pack advertisement, Basic');
-    is_403($env->get($RP, bearer($read_tok)), 'GET receive-pack advertisement, Bearer');
+    is_403($env->get($RP, auth_basic('alice', $read_tok)), 'GET receive-pack advertisement, Basic');
+    is_403($env->get($RP, auth_bearer($read_tok)), 'GET receive-pack advertisement, Bearer');
     is_403($env->request('POST', '/scm/PROJ/repo.git/git-receive-pack',
-                         { %{ bearer($read_tok) },
+                         { %{ auth_bearer($read_tok) },
                            'Content-Type' => 'application/x-git-receive-pack-request' }, "0000"),
            'POST git-receive-pack');
-    is_403($env->request('HEAD', $RP, bearer($read_tok)), 'HEAD receive-pack advertisement');
+    is_403($env->request('HEAD', $RP, auth_bearer($read_tok)), 'HEAD receive-pack advertisement');
 };
 
 subtest 'dumb-protocol reads are REPO_READ; anything else near them has no route' => sub {
-    my $h = bearer($read_tok);
+    my $h = auth_bearer($read_tok);
     for my $p ('/scm/PROJ/repo.git/HEAD', '/scm/PROJ/repo.git/info/refs') {
         is_ok_res($env->get($p, $h), "GET $p");
     }
@@ -79,20 +77,20 @@ subtest 'dumb-protocol reads are REPO_READ; anything else near them has no route
         ok($r->{status} == 200 || $r->{status} == 404, "GET $p is routed as a read (200/404 from git)")
             or diag res_summary($r);
         is_401($env->get("/scm/PROJ/repo.git/$p"), 0, "  and without credentials");
-        is_403($env->get("/scm/PROJ/repo.git/$p", bearer($bob_tok)), "  and for bob, who has no grant");
+        is_403($env->get("/scm/PROJ/repo.git/$p", auth_bearer($bob_tok)), "  and for bob, who has no grant");
     }
     for my $p ("objects/ab/" . substr($x38, 1), "objects/abc/$x38", "objects/AB/" . uc $x38,
                "objects/pack/pack-$x40.keep", "objects/pack/pack-xyz.pack", 'objects/info/other',
                "objects/ab/$x38/x", 'info/refs/x', 'HEAD/x', 'packed-refs',
                'info/exclude') {
-        is_403($env->get("/scm/PROJ/repo.git/$p", bearer($root_tok)), "GET $p (no route, even for an admin)");
+        is_403($env->get("/scm/PROJ/repo.git/$p", auth_bearer($root_tok)), "GET $p (no route, even for an admin)");
     }
 };
 
 subtest 'username mismatch -> 401' => sub {
-    is_401($env->get($UP, basic('bob', $admin_tok)), 1, "bob:<alice's token>");
-    is_401($env->get($UP, basic('alicex', $admin_tok)), 1, "alicex:<alice's token>");
-    is_401($env->get($UP, basic('nosuchuser', $admin_tok)), 1, "nosuchuser:<alice's token>");
+    is_401($env->get($UP, auth_basic('bob', $admin_tok)), 1, "bob:<alice's token>");
+    is_401($env->get($UP, auth_basic('alicex', $admin_tok)), 1, "alicex:<alice's token>");
+    is_401($env->get($UP, auth_basic('nosuchuser', $admin_tok)), 1, "nosuchuser:<alice's token>");
     git_fails_with('git clone as bob with alice\'s token fails (authentication)',
                    qr/Authentication failed|\b401\b/,
                    'clone', $env->clone_url('bob', $admin_tok, 'PROJ', 'repo'), $env->workdir('mm'));
@@ -100,26 +98,26 @@ subtest 'username mismatch -> 401' => sub {
 
 subtest 'revoked -> 401' => sub {
     my ($t, $id) = $env->token_create('alice', name => 'to revoke');
-    is_ok_res($env->get($UP, bearer($t)), 'works before revoke');
+    is_ok_res($env->get($UP, auth_bearer($t)), 'works before revoke');
     $env->cli_ok('revoke', $id);
-    is_401($env->get($UP, bearer($t)), 1, 'revoked, Bearer');
-    is_401($env->get($UP, basic('alice', $t)), 1, 'revoked, Basic');
-    is_ok_res($env->get($UP, bearer($admin_tok)), "the owner's other tokens still work");
+    is_401($env->get($UP, auth_bearer($t)), 1, 'revoked, Bearer');
+    is_401($env->get($UP, auth_basic('alice', $t)), 1, 'revoked, Basic');
+    is_ok_res($env->get($UP, auth_bearer($admin_tok)), "the owner's other tokens still work");
 };
 
 subtest 'expired -> 401' => sub {
     my ($t, $id) = $env->token_create('alice', name => 'to expire', expiry_days => 1);
-    is_ok_res($env->get($UP, bearer($t)), 'works before expiry');
+    is_ok_res($env->get($UP, auth_bearer($t)), 'works before expiry');
     $env->expire_token($id);    # expiry is fixed: only a trigger-less session can
-    is_401($env->get($UP, bearer($t)), 1, 'expired, Bearer');
-    is_401($env->get($UP, basic('alice', $t)), 1, 'expired, Basic');
+    is_401($env->get($UP, auth_bearer($t)), 1, 'expired, Bearer');
+    is_401($env->get($UP, auth_basic('alice', $t)), 1, 'expired, Basic');
 };
 
 subtest 'admin-level token, owner without grant -> 403' => sub {
     my $row = $env->token_row(parse_token($bob_tok)->{id});
     is("$row->{project_perm} $row->{repo_perm}", 'PROJECT_ADMIN REPO_ADMIN', "bob's token is admin-level");
-    is_403($env->get($UP, bearer($bob_tok)), 'bob upload-pack advertisement');
-    is_403($env->get($RP, basic('bob', $bob_tok)), 'bob receive-pack advertisement');
+    is_403($env->get($UP, auth_bearer($bob_tok)), 'bob upload-pack advertisement');
+    is_403($env->get($RP, auth_basic('bob', $bob_tok)), 'bob receive-pack advertisement');
     git_fails_with('git clone by bob fails with 403', qr/\b403\b/,
                    'clone', $env->clone_url('bob', $bob_tok, 'PROJ', 'repo'), $env->workdir('bob'));
 };
@@ -138,7 +136,7 @@ subtest 'grant lowered: push refused on the very next request; ungrant: clone re
     is($env->repo_head('PROJ', 'repo'), $c1, 'push arrived');
 
     $env->grant('carol', 'REPO_READ', 'PROJ/repo');
-    is_403($env->get($RP, bearer($t)), 'right after lowering: receive-pack advertisement');
+    is_403($env->get($RP, auth_bearer($t)), 'right after lowering: receive-pack advertisement');
     $env->commit_file($w, 'carol2.txt', "2\n");
     git_fails_with('right after lowering: git push fails with 403', qr/\b403\b/,
                    { cwd => $w }, 'push', 'origin', 'main');
@@ -147,7 +145,7 @@ subtest 'grant lowered: push refused on the very next request; ungrant: clone re
     is($rc, 0, 'fetch still allowed with REPO_READ') or diag $err;
 
     $env->cli_ok('ungrant', 'carol', 'PROJ/repo');
-    is_403($env->get($UP, bearer($t)), 'right after ungrant: upload-pack advertisement');
+    is_403($env->get($UP, auth_bearer($t)), 'right after ungrant: upload-pack advertisement');
     git_fails_with('right after ungrant: git clone fails with 403', qr/\b403\b/,
                    'clone', $url, $env->workdir('carol2'));
 };
@@ -156,10 +154,10 @@ subtest 'disabled user -> 401' => sub {
     $env->user_add('dave');
     $env->grant('dave', 'PROJECT_READ', 'PROJ');
     my $t = $env->token_create('dave', name => 'dave');
-    is_ok_res($env->get($UP, bearer($t)), 'dave reads before being disabled');
+    is_ok_res($env->get($UP, auth_bearer($t)), 'dave reads before being disabled');
     $env->cli_ok('user', 'disable', 'dave');
-    is_401($env->get($UP, bearer($t)), 1, 'disabled, Bearer');
-    is_401($env->get($UP, basic('dave', $t)), 1, 'disabled, Basic');
+    is_401($env->get($UP, auth_bearer($t)), 1, 'disabled, Bearer');
+    is_401($env->get($UP, auth_basic('dave', $t)), 1, 'disabled, Basic');
 };
 
 subtest 'no credentials -> 401 with both challenges' => sub {
@@ -175,23 +173,23 @@ subtest 'bad tokens -> 401 invalid_token' => sub {
     my $typo = mistype_token($admin_tok);
     isnt($typo, $admin_tok, 'mistyped token differs');
     ok(!parse_token($typo)->{checksum_ok}, 'mistyped token fails the checksum');
-    is_401($env->get($UP, bearer($typo)), 1, 'mistyped token, Bearer');
-    is_401($env->get($UP, basic('alice', $typo)), 1, 'mistyped token, Basic');
+    is_401($env->get($UP, auth_bearer($typo)), 1, 'mistyped token, Bearer');
+    is_401($env->get($UP, auth_basic('alice', $typo)), 1, 'mistyped token, Basic');
 
     # Right checksum, unknown id.
     my $unknown;
     do { $unknown = forge_token(sprintf('%012d', int rand 1e12)) } while $env->token_row(parse_token($unknown)->{id});
-    is_401($env->get($UP, bearer($unknown)), 1, 'well-formed token with an unknown id');
+    is_401($env->get($UP, auth_bearer($unknown)), 1, 'well-formed token with an unknown id');
 
     # Right checksum, known id, wrong secret: only the hash comparison can refuse it.
     my $same_id = forge_token(parse_token($admin_tok)->{id});
-    is_401($env->get($UP, bearer($same_id)), 1, 'forged token with an existing id');
-    is_401($env->get($UP, basic('alice', $same_id)), 1, 'forged token with an existing id, Basic');
+    is_401($env->get($UP, auth_bearer($same_id)), 1, 'forged token with an existing id');
+    is_401($env->get($UP, auth_basic('alice', $same_id)), 1, 'forged token with an existing id, Basic');
 
-    is_401($env->get($UP, basic('alice', 'hunter2')), 1, 'a password that is no token at all');
-    is_401($env->get($UP, bearer(substr($admin_tok, 0, 40))), 1, 'truncated token');
-    is_401($env->get($UP, bearer($admin_tok . 'A')), 1, 'token with an extra character');
-    is_ok_res($env->get($UP, bearer($admin_tok)), 'and the real token still works');
+    is_401($env->get($UP, auth_basic('alice', 'hunter2')), 1, 'a password that is no token at all');
+    is_401($env->get($UP, auth_bearer(substr($admin_tok, 0, 40))), 1, 'truncated token');
+    is_401($env->get($UP, auth_bearer($admin_tok . 'A')), 1, 'token with an extra character');
+    is_ok_res($env->get($UP, auth_bearer($admin_tok)), 'and the real token still works');
 };
 
 subtest 'malformed Authorization headers' => sub {
@@ -216,7 +214,7 @@ subtest 'malformed Authorization headers' => sub {
         my ($name, @lines) = @$c;
         my $r = $env->raw_get($p, @lines);
         is_status($r, 400, "$name -> 400");
-        is_ok_res($env->get($UP, bearer($admin_tok)), "  httpd still answers after: $name");
+        is_ok_res($env->get($UP, auth_bearer($admin_tok)), "  httpd still answers after: $name");
     }
     # Not named by the design: a clear 400 or 401, never success or a 5xx.
     my @either = (
@@ -240,14 +238,14 @@ subtest 'malformed Authorization headers' => sub {
             ok((grep {/^Basic realm="Git"/} @ch) && (grep {/^Bearer realm="Git"/} @ch),
                "  401 carries both challenges") or diag res_summary($r);
         }
-        is_ok_res($env->get($UP, bearer($admin_tok)), "  httpd still answers after: $name");
+        is_ok_res($env->get($UP, auth_bearer($admin_tok)), "  httpd still answers after: $name");
     }
     is(scalar($env->crash_lines), 0, 'no child crashed (error_log has no "exit signal")')
         or diag join "\n", $env->crash_lines;
 };
 
 subtest 'URLs and methods no route covers -> 403, even for a global admin' => sub {
-    my $h = bearer($root_tok);
+    my $h = auth_bearer($root_tok);
     is_ok_res($env->get($UP, $h), 'control: admin reads the advertisement');
     my @cases = (
         ['GET', '/scm/PROJ/repo.git/config'],
@@ -285,18 +283,18 @@ subtest 'an internal redirect cannot widen what a token may do' => sub {
     # internal redirect with the same per-dir config, so the module must
     # check the route of every URI itself.
     my $src = '/env/PROJ/redirect-to-push.git/info/refs?service=git-upload-pack';
-    my $r = $env->get('/env/PROJ/repo.git/info/refs?service=git-receive-pack', bearer($read_tok));
+    my $r = $env->get('/env/PROJ/repo.git/info/refs?service=git-receive-pack', auth_bearer($read_tok));
     is_403($r, 'control: the push advertisement itself with REPO_READ');
-    $r = $env->get($src, bearer($read_tok));
+    $r = $env->get($src, auth_bearer($read_tok));
     ok($r->{status} != 200 || $r->{content} !~ /QUERY_STRING=service=git-receive-pack/,
        'REPO_READ token does not reach receive-pack through an internal redirect')
         or diag res_summary($r);
     is($r->{status}, 403, '  it is refused with 403') or diag res_summary($r);
-    $r = $env->get($src, bearer($admin_tok));
+    $r = $env->get($src, auth_bearer($admin_tok));
     ok($r->{status} == 200 && $r->{content} =~ /QUERY_STRING=service=git-receive-pack/,
        'control: a REPO_WRITE-capable token does follow the redirect')
         or diag res_summary($r);
-    $r = $env->get('/env/PROJ/redirect-to-config.git/info/refs?service=git-upload-pack', bearer($root_tok));
+    $r = $env->get('/env/PROJ/redirect-to-config.git/info/refs?service=git-upload-pack', auth_bearer($root_tok));
     ok($r->{status} != 200 || $r->{content} !~ m{PATH_INFO=/PROJ/repo\.git/config},
        'no token reaches a URL no route covers through an internal redirect')
         or diag res_summary($r);
@@ -311,11 +309,11 @@ subtest 'personal project ~alice' => sub {
     ($rc, $out, $err) = $env->git({ cwd => $w }, 'push', '-q', 'origin', 'main');
     is($rc, 0, 'alice pushes to ~alice/x') or diag $err;
     is($env->repo_head('~alice', 'x'), $c, 'push arrived');
-    is_403($env->get('/scm/~alice/x.git/info/refs?service=git-upload-pack', bearer($bob_tok)),
+    is_403($env->get('/scm/~alice/x.git/info/refs?service=git-upload-pack', auth_bearer($bob_tok)),
            'bob (admin-level token, no grant) on ~alice/x');
     git_fails_with('bob cannot clone ~alice/x', qr/\b403\b/,
                    'clone', $env->clone_url('bob', $bob_tok, '~alice', 'x'), $env->workdir('bobp'));
-    is_403($env->get('/scm/~alice/x.git/info/refs?service=git-receive-pack', bearer($read_tok)),
+    is_403($env->get('/scm/~alice/x.git/info/refs?service=git-receive-pack', auth_bearer($read_tok)),
            "alice's REPO_READ token cannot push to her own project");
 };
 

@@ -12,7 +12,7 @@ use Test::More;
 use HTTP::Tiny;
 use POSIX ();
 use Time::HiRes qw(sleep time);
-use BBT::Env qw(run_cmd mistype_token);
+use BBT::Env qw(run_cmd mistype_token auth_bearer);
 use BBT::Assert;
 
 my $REMOTEIP = "RemoteIPHeader X-Forwarded-For\nRemoteIPInternalProxy 127.0.0.1\n";
@@ -47,7 +47,6 @@ sub stopped_count {
     my $v = pg_count($col, $table);
     return $v;
 }
-sub bearer { { Authorization => "Bearer $_[0]", %{ $_[1] || {} } } }
 
 subtest 'default interval: 30 requests, one write; refusals write nothing' => sub {
     my ($tok, $id) = $env->token_create('alice', name => 'busy');
@@ -57,10 +56,10 @@ subtest 'default interval: 30 requests, one write; refusals write nothing' => su
     $env->httpd_start;
     my $ok = 0;
     for my $i (1 .. 30) {
-        $ok++ if $env->get($UP, bearer($i % 2 ? $tok : $tok2))->{status} == 200;
+        $ok++ if $env->get($UP, auth_bearer($i % 2 ? $tok : $tok2))->{status} == 200;
     }
     is($ok, 30, '30 authenticated requests, two tokens');
-    is_401($env->get($UP, bearer(mistype_token($tok3))), 1, 'wrong secret') for 1 .. 3;
+    is_401($env->get($UP, auth_bearer(mistype_token($tok3))), 1, 'wrong secret') for 1 .. 3;
     is_401($env->get($UP, { Authorization => $env->basic('bob', $tok3) }), 1, 'wrong user') for 1 .. 3;
     my $after = stopped_count('n_tup_upd', 'bbtoken_tokens');
     is($after - $before, 2, 'PostgreSQL counted exactly one row update per token, none for the refusals');
@@ -86,7 +85,7 @@ subtest 'a concurrent burst: still one write' => sub {
         if (!$pid) {
             my $ok = 0;
             for (1 .. 3) {
-                $ok++ if HTTP::Tiny->new(timeout => 20)->get($env->url($UP), { headers => bearer($tok) })
+                $ok++ if HTTP::Tiny->new(timeout => 20)->get($env->url($UP), { headers => auth_bearer($tok) })
                     ->{status} == 200;
             }
             POSIX::_exit($ok == 3 ? 0 : 1);
@@ -109,7 +108,7 @@ subtest 'BBTokenLastUseInterval 1: about one write per second' => sub {
     my $t0 = time;
     my $n = 0;
     while (time - $t0 < 3.5) {
-        $n++ if $env->get($UP, bearer($tok))->{status} == 200;
+        $n++ if $env->get($UP, auth_bearer($tok))->{status} == 200;
         sleep 0.05;
     }
     my $elapsed = time - $t0;
@@ -124,7 +123,7 @@ subtest 'the last five client addresses, most recent first' => sub {
     $env->httpd_start;
     my ($tok, $id) = $env->token_create('alice', name => 'roaming');
     for my $a (qw(192.0.2.1 192.0.2.2 2001:db8::7 192.0.2.3 192.0.2.4 192.0.2.5 192.0.2.6 192.0.2.3)) {
-        is_ok_res($env->get($UP, bearer($tok, { 'X-Forwarded-For' => $a })), "request from $a");
+        is_ok_res($env->get($UP, auth_bearer($tok, { 'X-Forwarded-For' => $a })), "request from $a");
         sleep 0.05;
     }
     my ($e) = grep { $_->{id} eq $id } @{ $env->list_json('alice') };
@@ -145,10 +144,10 @@ subtest 'an expired token: refused, audited at most once per interval' => sub {
     $env->httpd_stop;
     my $ins0 = pg_count('n_tup_ins', 'bbtoken_audit');
     $env->httpd_start;
-    is_401($env->get($UP, bearer(mistype_token($tok))), 1, 'expired token with a wrong secret');
+    is_401($env->get($UP, auth_bearer(mistype_token($tok))), 1, 'expired token with a wrong secret');
     is($audit->(), 0, 'a wrong secret is not audited as the owner');
     for my $i (1 .. 25) {
-        my $res = $env->get($UP, bearer($tok, { 'X-Forwarded-For' => '198.51.100.9' }));
+        my $res = $env->get($UP, auth_bearer($tok, { 'X-Forwarded-For' => '198.51.100.9' }));
         is_401($res, 1, "expired token, request $i") if $i <= 2 || $res->{status} != 401;
     }
     my $ins = stopped_count('n_tup_ins', 'bbtoken_audit') - $ins0;
@@ -161,7 +160,7 @@ subtest 'an expired token: refused, audited at most once per interval' => sub {
     $env->psql("SET session_replication_role = replica; UPDATE bbtoken_tokens SET expired_refused_at = "
                . "now() - interval '61 seconds' WHERE id = '$id'");
     $env->httpd_start;
-    is_401($env->get($UP, bearer($tok)), 1, 'a refusal after the interval');
+    is_401($env->get($UP, auth_bearer($tok)), 1, 'a refusal after the interval');
     my $deadline = time + 5;
     sleep 0.1 while time < $deadline && $audit->() < 2;
     is($audit->(), 2, 'is audited again');

@@ -8,7 +8,7 @@ use FindBin;
 use lib "$FindBin::Bin/lib";
 use Test::More;
 use JSON::PP;
-use BBT::Env;
+use BBT::Env qw(auth_bearer);
 use BBT::Assert;
 
 my $env = BBT::Env->new->start;
@@ -16,7 +16,6 @@ $env->make_repo('PROJ', 'repo');
 my $UP = '/scm/PROJ/repo.git/info/refs?service=git-upload-pack';
 $env->user_add($_) for qw(alice bob);
 $env->grant($_, 'PROJECT_READ', 'PROJ') for qw(alice bob);
-sub bearer { { Authorization => "Bearer $_[0]" } }
 
 subtest 'expiring' => sub {
     my ($rc, $out, $err) = $env->cli('expiring');
@@ -46,7 +45,7 @@ subtest 'expiring' => sub {
     is_deeply($j->[1]{permissions}, ['PROJECT_ADMIN', 'REPO_ADMIN'], 'permissions');
     is_deeply([map { $_->{id} } @{ $env->cli_json('expiring', '--within', '1h') }], [$dead],
               'within an hour: only the expired one, still listed');
-    is_401($env->get($UP, bearer($dead_tok)), 1, 'and it does not work');
+    is_401($env->get($UP, auth_bearer($dead_tok)), 1, 'and it does not work');
     for my $bad ('7x', 'x', '-1d', '1.5d', '') {
         ($rc, $out, $err) = $env->cli('expiring', '--within', $bad);
         ok($rc == 1 && $err =~ /--within/, "--within '$bad': exit 1") or diag "$rc $err";
@@ -57,12 +56,12 @@ subtest 'expiring' => sub {
 subtest 'revoke --user, and disabling a user stops all their tokens at once' => sub {
     my @a = map { [$env->token_create('alice', name => "r$_")] } 1 .. 3;
     my ($bt) = $env->token_create('bob', name => 'b1');
-    is_ok_res($env->get($UP, bearer($_->[0])), "alice's token works") for @a;
+    is_ok_res($env->get($UP, auth_bearer($_->[0])), "alice's token works") for @a;
     my ($rc, $out, $err) = $env->cli('revoke', '--user', 'ALICE');
     is($rc, 0, 'revoke --user ALICE') or diag $err;
     like($out, qr/^revoked [45] tokens of alice\n\z/, 'says how many');
-    is_401($env->get($UP, bearer($_->[0])), 1, "alice's token refused") for @a;
-    is_ok_res($env->get($UP, bearer($bt)), "bob's token untouched");
+    is_401($env->get($UP, auth_bearer($_->[0])), 1, "alice's token refused") for @a;
+    is_ok_res($env->get($UP, auth_bearer($bt)), "bob's token untouched");
     is($env->psql("SELECT count(*) FROM bbtoken_tokens t JOIN bbtoken_users u ON u.id = t.user_id "
                   . "WHERE u.name = 'alice' AND revoked_at IS NULL"), 0, 'none of alice\'s left');
     ($rc, $out) = $env->cli('revoke', '--user', 'alice');
@@ -74,11 +73,11 @@ subtest 'revoke --user, and disabling a user stops all their tokens at once' => 
 
     my ($b2) = $env->token_create('bob', name => 'b2');
     my ($b3) = $env->token_create('bob', name => 'b3', perms => ['REPO_READ']);
-    is_ok_res($env->get($UP, bearer($_)), "bob's token works") for $bt, $b2, $b3;
+    is_ok_res($env->get($UP, auth_bearer($_)), "bob's token works") for $bt, $b2, $b3;
     $env->cli_ok('user', 'disable', 'bob');
-    is_401($env->get($UP, bearer($_)), 1, "bob disabled: token refused at once") for $bt, $b2, $b3;
+    is_401($env->get($UP, auth_bearer($_)), 1, "bob disabled: token refused at once") for $bt, $b2, $b3;
     $env->cli_ok('user', 'enable', 'bob');
-    is_ok_res($env->get($UP, bearer($_)), 'enabled again: it works again') for $bt, $b2, $b3;
+    is_ok_res($env->get($UP, auth_bearer($_)), 'enabled again: it works again') for $bt, $b2, $b3;
 };
 
 subtest 'purge --expired-before: dead rows only, audit kept' => sub {
@@ -106,7 +105,7 @@ subtest 'purge --expired-before: dead rows only, audit kept' => sub {
     is($rc, 0, 'purge --expired-before 2099-01-01') or diag $err;
     ok(!$exists->($id{expired_recent}) && !$exists->($id{revoked_now}), 'every dead token gone');
     ok($exists->($id{live}) && $exists->($id{never}), 'a live token is never purged, whatever the date');
-    is_ok_res($env->get($UP, bearer($live_tok)), 'and still works');
+    is_ok_res($env->get($UP, auth_bearer($live_tok)), 'and still works');
     for my $k (qw(expired_long revoked_long expired_recent revoked_now)) {
         my $ev = $env->psql("SELECT string_agg(event, ',' ORDER BY id) FROM bbtoken_audit WHERE token_id = '$id{$k}'");
         like($ev, qr/^created,.*deleted$/, "$k: its audit records are kept, ending with deleted") or diag $ev;

@@ -11,7 +11,7 @@ use FindBin;
 use lib "$FindBin::Bin/lib";
 use Test::More;
 use File::Path qw(make_path);
-use BBT::Env qw(run_cmd);
+use BBT::Env qw(run_cmd cgi_vars);
 use BBT::Assert;
 
 my $extra = <<'EOC';
@@ -81,7 +81,7 @@ sub nothing_beyond {
     local $Test::Builder::Level = $Test::Builder::Level + 1;
     $n++;
     my $body = $res->{body} // '';
-    my %v = map { /^([A-Z_]+)=(.*)$/ ? ($1 => $2) : () } split /\r?\n/, $body;
+    my %v = %{ cgi_vars($body) };
     my @bad;
     if ($res->{status} =~ /^2/) {
         push @bad, "served outside PROJ: $v{PATH_INFO}"

@@ -8,7 +8,7 @@ use warnings;
 use FindBin;
 use lib "$FindBin::Bin/lib";
 use Test::More;
-use BBT::Env qw(b64);
+use BBT::Env qw(b64 auth_basic);
 use BBT::Assert;
 
 my $extra = <<'EOC';
@@ -57,50 +57,43 @@ my $rtok = $env->token_create('alice', name => 'ro', perms => ['REPO_READ']);
 
 my $UP = 'PROJ/repo.git/info/refs?service=git-upload-pack';
 my $RP = 'PROJ/repo.git/info/refs?service=git-receive-pack';
-sub basic { return { Authorization => $env->basic(@_) } }
-sub cgi {
-    my ($path, $h) = @_;
-    my $res = $env->get("/$path", $h);
-    my %v = map { /^([A-Z_]+)=(.*)$/ ? ($1 => $2) : () } split /\n/, ($res->{content} // '');
-    return ($res, \%v);
-}
 
 subtest 'Require bbtoken: a password user gets the routes, with the user\'s grants' => sub {
-    my ($res, $v) = cgi("pw/$UP", basic('carol', $pw{carol}));
+    my ($res, $v) = $env->cgi_call(GET => "/pw/$UP", auth_basic('carol', $pw{carol}));
     is_ok_res($res, 'carol reads PROJ/repo with her password (PROJECT_READ)');
     is($v->{REMOTE_USER}, 'carol', '  REMOTE_USER is carol');
     ok(!defined $v->{BBTOKEN_ID}, '  no BBTOKEN_ID');
     ok(!defined $v->{HTTP_AUTHORIZATION}, '  the backend does not get her password');
     is($v->{BBTOKEN_PERMISSION}, 'REPO_READ', '  the route\'s permission is passed on');
     is($v->{BBTOKEN_TARGET}, 'PROJ/repo', '  and its target');
-    ($res) = cgi("pw/$RP", basic('carol', $pw{carol}));
+    ($res) = $env->cgi_call(GET => "/pw/$RP", auth_basic('carol', $pw{carol}));
     is($res->{status}, 403, 'carol cannot push: her grant is PROJECT_READ') or diag res_summary($res);
-    ($res) = cgi('pw/OTHER/thing.git/info/refs?service=git-upload-pack', basic('carol', $pw{carol}));
+    ($res) = $env->cgi_call(GET => '/pw/OTHER/thing.git/info/refs?service=git-upload-pack', auth_basic('carol', $pw{carol}));
     is($res->{status}, 403, 'carol cannot read OTHER');
-    ($res) = cgi('pw/PROJ/repo.git/config', basic('carol', $pw{carol}));
+    ($res) = $env->cgi_call(GET => '/pw/PROJ/repo.git/config', auth_basic('carol', $pw{carol}));
     is($res->{status}, 403, 'no route: 403');
-    ($res) = cgi("pw/$UP", basic('dave', $pw{dave}));
+    ($res) = $env->cgi_call(GET => "/pw/$UP", auth_basic('dave', $pw{dave}));
     is($res->{status}, 403, 'dave (no grants) is refused under Require bbtoken');
-    ($res) = cgi("pw/PROJ/redirect-to-push.git/info/refs?service=git-upload-pack", basic('carol', $pw{carol}));
+    ($res) = $env->cgi_call(GET => "/pw/PROJ/redirect-to-push.git/info/refs?service=git-upload-pack", auth_basic('carol', $pw{carol}));
     ok($res->{status} != 200 || ($res->{content} // '') !~ /receive-pack/,
        'an internal redirect to a push does not widen a password user');
 };
 
 subtest 'wrong passwords' => sub {
-    is_401($env->get("/pw/$UP", basic('carol', 'wrong')), 1, 'wrong password');
-    is_401($env->get("/pw/$UP", basic('nobody', 'x')), 1, 'unknown user');
-    is_401($env->get("/pw/$UP", basic('carol', $pw{dave})), 1, "another user's password");
+    is_401($env->get("/pw/$UP", auth_basic('carol', 'wrong')), 1, 'wrong password');
+    is_401($env->get("/pw/$UP", auth_basic('nobody', 'x')), 1, 'unknown user');
+    is_401($env->get("/pw/$UP", auth_basic('carol', $pw{dave})), 1, "another user's password");
     is_401($env->get("/pw/$UP", { Authorization => "Bearer $pw{carol}" }), 1,
            'a password as a Bearer token');
 };
 
 subtest 'Require valid-user: existing users keep working, tokens stay capped' => sub {
-    my ($res, $v) = cgi("pwv/$RP", basic('dave', $pw{dave}));
+    my ($res, $v) = $env->cgi_call(GET => "/pwv/$RP", auth_basic('dave', $pw{dave}));
     is_ok_res($res, 'dave (no grants) reaches the push advertisement as before');
     is($v->{REMOTE_USER}, 'dave', '  as dave');
-    ($res) = cgi("pwv/$UP", { Authorization => $env->bearer($rtok) });
+    ($res) = $env->cgi_call(GET => "/pwv/$UP", { Authorization => $env->bearer($rtok) });
     is_ok_res($res, 'a REPO_READ token reads');
-    ($res) = cgi("pwv/$RP", { Authorization => $env->bearer($rtok) });
+    ($res) = $env->cgi_call(GET => "/pwv/$RP", { Authorization => $env->bearer($rtok) });
     is_403($res, 'a REPO_READ token is still refused the push');
 };
 

@@ -6,7 +6,7 @@ use warnings;
 use FindBin;
 use lib "$FindBin::Bin/lib";
 use Test::More;
-use BBT::Env;
+use BBT::Env qw(auth_bearer);
 use BBT::Assert;
 
 my $extra = <<'EOC';
@@ -92,11 +92,10 @@ my @denied = (
     ['GET', '/rest/branch-utils/latest/projects/PROJ/repos/repo/branches'],
 );
 
+# (response, what the CGI was given) for METHOD PATH with this token.
 sub call {
     my ($m, $path, $tok) = @_;
-    my $res = $env->request($m, $path, { Authorization => $env->bearer($tok) }, $m =~ /^(POST|PUT)$/ ? '{}' : undef);
-    my %v = map { /^([A-Z_]+)=(.*)$/ ? ($1 => $2) : () } split /\n/, ($res->{content} // '');
-    return ($res, \%v);
+    return $env->cgi_call($m, $path, auth_bearer($tok), $m =~ /^(POST|PUT)$/ ? '{}' : undef);
 }
 
 for my $row (@table) {

@@ -57,7 +57,8 @@ use BBT::Git ();
 our @ISA = qw(BBT::Pg BBT::Cli BBT::Httpd BBT::Http BBT::Git);
 
 use Exporter 'import';
-our @EXPORT_OK = qw(pct forge_token parse_token mistype_token b64 run_cmd);
+our @EXPORT_OK = qw(pct forge_token parse_token mistype_token b64 run_cmd
+                    auth_bearer auth_basic cgi_vars);
 
 # The functions and settings tests have always reached as BBT::Env::NAME
 # and $BBT::Env::NAME, from their homes.
@@ -69,7 +70,7 @@ BEGIN {
     for my $f (qw(pct b64 forge_token parse_token mistype_token)) {
         *{$f} = \&{"BBT::Token::$f"};
     }
-    for my $f (qw(header_list)) {
+    for my $f (qw(auth_bearer auth_basic header_list cgi_vars)) {
         *{$f} = \&{"BBT::Http::$f"};
     }
 }

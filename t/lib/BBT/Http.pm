@@ -6,7 +6,7 @@ package BBT::Http;
 #
 # Methods of the environment's object (BBT::Env inherits them).  They need
 # the httpd part (port, url, dir, passwords) and keep their own state in ua
-# and rest_tokens.
+# and rest_tokens.  A few plain functions are exported too.
 
 use strict;
 use warnings;
@@ -19,7 +19,7 @@ use BBT::Util qw(run_cmd slurp spew);
 use BBT::Token qw(b64);
 
 use Exporter 'import';
-our @EXPORT_OK = qw(header_list);
+our @EXPORT_OK = qw(auth_bearer auth_basic header_list cgi_vars);
 
 sub http {
     my ($self) = @_;
@@ -27,8 +27,13 @@ sub http {
                                            agent => 'bbt-test/1');
 }
 
+# Authorization values ...
 sub basic { my ($s, $u, $t) = @_; return 'Basic ' . b64("$u:$t") }
 sub bearer { my ($s, $t) = @_; return "Bearer $t" }
+
+# ... and request headers that carry them (with more headers, for Bearer).
+sub auth_bearer { my ($t, $more) = @_; return { Authorization => "Bearer $t", %{ $more || {} } } }
+sub auth_basic { my ($u, $t) = @_; return { Authorization => 'Basic ' . b64("$u:$t") } }
 
 # request(METHOD, PATH, {headers}, content) -> HTTP::Tiny response hash
 sub request {
@@ -86,19 +91,33 @@ sub raw_get {
     return $self->raw_request($req);
 }
 
+# What the CGI stand-in (env.cgi) printed: {VAR => value, or undef where it
+# says "VAR unset"}.  Lines of any other shape are passed over.
+sub cgi_vars {
+    my ($text) = @_;
+    my %v;
+    for my $l (split /\r?\n/, $text // '') {
+        if ($l =~ /^([A-Z_]+)=(.*)$/) { $v{$1} = $2 }
+        elsif ($l =~ /^([A-Z_]+) unset$/) { $v{$1} = undef }
+    }
+    return \%v;
+}
+
+# A request to wherever the CGI stand-in answers: (response, cgi_vars of
+# its body, whatever the status).
+sub cgi_call {
+    my ($self, $method, $path, $hdrs, $content) = @_;
+    my $res = $self->request($method, $path, $hdrs, $content);
+    return ($res, cgi_vars($res->{content}));
+}
+
 # The CGI's view: GET /env/<path> with headers; returns (status, {var => value
-# or undef if unset}, response).
+# or undef if unset}, response); the variables only for a 200.
 sub env_cgi {
     my ($self, $path, $hdrs) = @_;
     my $res = $self->get("/env/$path", $hdrs);
-    my %v;
-    if ($res->{status} == 200) {
-        for my $l (split /\n/, $res->{content}) {
-            if ($l =~ /^([A-Z_]+)=(.*)$/) { $v{$1} = $2 }
-            elsif ($l =~ /^([A-Z_]+) unset$/) { $v{$1} = undef }
-        }
-    }
-    return ($res->{status}, \%v, $res);
+    my $v = $res->{status} == 200 ? cgi_vars($res->{content}) : {};
+    return ($res->{status}, $v, $res);
 }
 
 # curl as a WebDAV client: (status, body).  %o: method, auth (an
