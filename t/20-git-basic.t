@@ -40,25 +40,18 @@ ok(parse_token($tok)->{checksum_ok}, 'token checksum is the documented one');
 my $plain_url = "http://127.0.0.1:$port/scm/PROJ/repo.git";
 my $bearer_hdr = sub { ('-c', "http.extraHeader=Authorization: Bearer $_[0]") };
 
-sub git_ok_t {
-    my ($name, @args) = @_;
-    my ($rc, $out, $err) = $env->git(@args);
-    ok($rc == 0, $name) or diag("git @args\nexit $rc\n$err");
-    return $rc == 0;
-}
-
 # One round: clone twice, push from the second, fetch into the first.
 sub round_trip {
     my ($label, $url, @pre) = @_;
     my $a = $env->workdir("$label-a");
     my $b = $env->workdir("$label-b");
-    git_ok_t("$label: clone", @pre, 'clone', '-q', $url, $a) or return;
+    $env->git_is("$label: clone", 1, @pre, 'clone', '-q', $url, $a) or return;
     ok(-f "$a/README", "$label: clone has the README");
-    git_ok_t("$label: second clone", @pre, 'clone', '-q', $url, $b) or return;
+    $env->git_is("$label: second clone", 1, @pre, 'clone', '-q', $url, $b) or return;
     my $c = $env->commit_file($b, "file-$label.txt", "pushed with $label\n");
-    git_ok_t("$label: push", { cwd => $b }, @pre, 'push', '-q', 'origin', 'main') or return;
+    $env->git_is("$label: push", 1, { cwd => $b }, @pre, 'push', '-q', 'origin', 'main') or return;
     is($env->repo_head('PROJ', 'repo'), $c, "$label: the push reached the repository");
-    git_ok_t("$label: fetch", { cwd => $a }, @pre, 'fetch', '-q', 'origin') or return;
+    $env->git_is("$label: fetch", 1, { cwd => $a }, @pre, 'fetch', '-q', 'origin') or return;
     is($env->git_ok({ cwd => $a }, 'rev-parse', 'origin/main'), $c, "$label: fetch brought the new commit");
 }
 
@@ -76,9 +69,9 @@ subtest 'Bearer via http.extraHeader' => sub {
 
 subtest 'Bearer, token without the BBDC- prefix' => sub {
     my $w = $env->workdir('bearer-noprefix');
-    git_ok_t('clone', $bearer_hdr->($bare), 'clone', '-q', $plain_url, $w) or return;
+    $env->git_is('clone', 1, $bearer_hdr->($bare), 'clone', '-q', $plain_url, $w) or return;
     my $c = $env->commit_file($w, 'noprefix.txt', "x\n");
-    git_ok_t('push', { cwd => $w }, $bearer_hdr->($bare), 'push', '-q', 'origin', 'main');
+    $env->git_is('push', 1, { cwd => $w }, $bearer_hdr->($bare), 'push', '-q', 'origin', 'main');
     is($env->repo_head('PROJ', 'repo'), $c, 'push reached the repository');
 };
 
@@ -95,9 +88,9 @@ subtest 'Basic user name is matched case-insensitively; %u is the stored name' =
 subtest 'lower-case project key in the URL is authorized against the PROJ grant' => sub {
     my $url = $env->clone_url('alice', $tok, 'proj', 'repo');
     my $w = $env->workdir('lower');
-    git_ok_t('clone /scm/proj/repo.git', 'clone', '-q', $url, $w) or return;
+    $env->git_is('clone /scm/proj/repo.git', 1, 'clone', '-q', $url, $w) or return;
     my $c = $env->commit_file($w, 'lower.txt', "lower\n");
-    git_ok_t('push to /scm/proj/repo.git', { cwd => $w }, 'push', '-q', 'origin', 'main');
+    $env->git_is('push to /scm/proj/repo.git', 1, { cwd => $w }, 'push', '-q', 'origin', 'main');
     is($env->repo_head('PROJ', 'repo'), $c, 'push through the lower-case URL reached PROJ/repo');
 
     # A repository grant is canonicalized the same way.

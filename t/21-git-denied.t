@@ -31,12 +31,6 @@ $env->user_add('root', '--admin');
 my ($root_tok) = $env->token_create('root', name => 'root');
 
 
-sub git_fails_with {
-    my ($name, $pattern, @args) = @_;
-    my ($rc, $out, $err) = $env->git(@args);
-    ok($rc != 0 && $err =~ $pattern, $name) or diag "exit $rc, stderr:\n$err";
-}
-
 subtest 'REPO_READ token: clone yes, push 403' => sub {
     is_ok_res($env->get($UP, auth_bearer($read_tok)), 'upload-pack advertisement with REPO_READ');
     my $w = $env->workdir('ro');
@@ -44,7 +38,7 @@ subtest 'REPO_READ token: clone yes, push 403' => sub {
     is($rc, 0, 'clone with the REPO_READ token') or diag $err;
     my $before = $env->repo_head('PROJ', 'repo');
     $env->commit_file($w, 'nope.txt', "must not arrive\n");
-    git_fails_with('push with the REPO_READ token fails, git reports 403', qr/\b403\b/,
+    $env->git_is('push with the REPO_READ token fails, git reports 403', qr/\b403\b/,
                    { cwd => $w }, 'push', 'origin', 'main');
     is($env->repo_head('PROJ', 'repo'), $before, 'repository unchanged');
 
@@ -91,7 +85,7 @@ subtest 'username mismatch -> 401' => sub {
     is_401($env->get($UP, auth_basic('bob', $admin_tok)), 1, "bob:<alice's token>");
     is_401($env->get($UP, auth_basic('alicex', $admin_tok)), 1, "alicex:<alice's token>");
     is_401($env->get($UP, auth_basic('nosuchuser', $admin_tok)), 1, "nosuchuser:<alice's token>");
-    git_fails_with('git clone as bob with alice\'s token fails (authentication)',
+    $env->git_is('git clone as bob with alice\'s token fails (authentication)',
                    qr/Authentication failed|\b401\b/,
                    'clone', $env->clone_url('bob', $admin_tok, 'PROJ', 'repo'), $env->workdir('mm'));
 };
@@ -118,7 +112,7 @@ subtest 'admin-level token, owner without grant -> 403' => sub {
     is("$row->{project_perm} $row->{repo_perm}", 'PROJECT_ADMIN REPO_ADMIN', "bob's token is admin-level");
     is_403($env->get($UP, auth_bearer($bob_tok)), 'bob upload-pack advertisement');
     is_403($env->get($RP, auth_basic('bob', $bob_tok)), 'bob receive-pack advertisement');
-    git_fails_with('git clone by bob fails with 403', qr/\b403\b/,
+    $env->git_is('git clone by bob fails with 403', qr/\b403\b/,
                    'clone', $env->clone_url('bob', $bob_tok, 'PROJ', 'repo'), $env->workdir('bob'));
 };
 
@@ -138,7 +132,7 @@ subtest 'grant lowered: push refused on the very next request; ungrant: clone re
     $env->grant('carol', 'REPO_READ', 'PROJ/repo');
     is_403($env->get($RP, auth_bearer($t)), 'right after lowering: receive-pack advertisement');
     $env->commit_file($w, 'carol2.txt', "2\n");
-    git_fails_with('right after lowering: git push fails with 403', qr/\b403\b/,
+    $env->git_is('right after lowering: git push fails with 403', qr/\b403\b/,
                    { cwd => $w }, 'push', 'origin', 'main');
     is($env->repo_head('PROJ', 'repo'), $c1, 'repository unchanged');
     ($rc, $out, $err) = $env->git({ cwd => $w }, 'fetch', '-q', 'origin');
@@ -146,7 +140,7 @@ subtest 'grant lowered: push refused on the very next request; ungrant: clone re
 
     $env->cli_ok('ungrant', 'carol', 'PROJ/repo');
     is_403($env->get($UP, auth_bearer($t)), 'right after ungrant: upload-pack advertisement');
-    git_fails_with('right after ungrant: git clone fails with 403', qr/\b403\b/,
+    $env->git_is('right after ungrant: git clone fails with 403', qr/\b403\b/,
                    'clone', $url, $env->workdir('carol2'));
 };
 
@@ -164,7 +158,7 @@ subtest 'no credentials -> 401 with both challenges' => sub {
     is_401($env->get($UP), 0, 'GET upload-pack advertisement');
     is_401($env->get($RP), 0, 'GET receive-pack advertisement');
     is_401($env->request('POST', '/scm/PROJ/repo.git/git-upload-pack', {}, "0000"), 0, 'POST upload-pack');
-    git_fails_with('git clone without credentials fails without prompting',
+    $env->git_is('git clone without credentials fails without prompting',
                    qr/terminal prompts disabled|could not read Username|Authentication failed|\b401\b/,
                    'clone', "http://127.0.0.1:$port/scm/PROJ/repo.git", $env->workdir('anon'));
 };
@@ -311,7 +305,7 @@ subtest 'personal project ~alice' => sub {
     is($env->repo_head('~alice', 'x'), $c, 'push arrived');
     is_403($env->get('/scm/~alice/x.git/info/refs?service=git-upload-pack', auth_bearer($bob_tok)),
            'bob (admin-level token, no grant) on ~alice/x');
-    git_fails_with('bob cannot clone ~alice/x', qr/\b403\b/,
+    $env->git_is('bob cannot clone ~alice/x', qr/\b403\b/,
                    'clone', $env->clone_url('bob', $bob_tok, '~alice', 'x'), $env->workdir('bobp'));
     is_403($env->get('/scm/~alice/x.git/info/refs?service=git-receive-pack', auth_bearer($read_tok)),
            "alice's REPO_READ token cannot push to her own project");

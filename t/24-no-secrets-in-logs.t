@@ -37,42 +37,36 @@ $env->psql("ALTER SYSTEM SET log_connections = 'on'");
 $env->psql('SELECT pg_reload_conf()');
 sleep 1;
 
-sub git_run {
-    my ($name, $want_ok, @args) = @_;
-    my ($rc, $out, $err) = $env->git(@args);
-    ok($want_ok ? $rc == 0 : $rc != 0, $name) or diag "exit $rc\n$err";
-}
-
 my $url = sub { $env->clone_url($_[0], $_[1], 'PROJ', 'repo') };
 my $plain = "http://127.0.0.1:$port/scm/PROJ/repo.git";
 my @bearer = ('-c', "http.extraHeader=Authorization: Bearer $t_bearer");
 
 subtest 'traffic' => sub {
     my $w1 = $env->workdir('basic');
-    git_run('clone with Basic', 1, 'clone', '-q', $url->('alice', $t_basic), $w1);
+    $env->git_is('clone with Basic', 1, 'clone', '-q', $url->('alice', $t_basic), $w1);
     $env->commit_file($w1, 'a.txt', "a\n");
-    git_run('push with Basic', 1, { cwd => $w1 }, 'push', '-q', 'origin', 'main');
-    git_run('fetch with Basic', 1, { cwd => $w1 }, 'fetch', '-q', 'origin');
+    $env->git_is('push with Basic', 1, { cwd => $w1 }, 'push', '-q', 'origin', 'main');
+    $env->git_is('fetch with Basic', 1, { cwd => $w1 }, 'fetch', '-q', 'origin');
 
     my $w2 = $env->workdir('bearer');
-    git_run('clone with Bearer', 1, @bearer, 'clone', '-q', $plain, $w2);
+    $env->git_is('clone with Bearer', 1, @bearer, 'clone', '-q', $plain, $w2);
     $env->commit_file($w2, 'b.txt', "b\n");
-    git_run('push with Bearer', 1, { cwd => $w2 }, @bearer, 'push', '-q', 'origin', 'main');
+    $env->git_is('push with Bearer', 1, { cwd => $w2 }, @bearer, 'push', '-q', 'origin', 'main');
 
-    git_run('clone with the prefix-less token', 1, 'clone', '-q', $url->('alice', $t_basic =~ s/^BBDC-//r),
+    $env->git_is('clone with the prefix-less token', 1, 'clone', '-q', $url->('alice', $t_basic =~ s/^BBDC-//r),
             $env->workdir('noprefix'));
 
     # Refusals of every kind.
-    git_run('clone with a mistyped token', 0, 'clone', $url->('alice', $t_typo), $env->workdir('x'));
-    git_run('clone with a forged token', 0, 'clone', $url->('alice', $t_forged), $env->workdir('x'));
-    git_run('clone with an unknown token', 0, 'clone', $url->('alice', $t_unknown), $env->workdir('x'));
-    git_run('clone as bob with alice\'s token', 0, 'clone', $url->('bob', $t_basic), $env->workdir('x'));
-    git_run('clone with a revoked token', 0, 'clone', $url->('alice', $t_rev), $env->workdir('x'));
-    git_run('clone with a password', 0, 'clone', $url->('alice', $password), $env->workdir('x'));
+    $env->git_is('clone with a mistyped token', 0, 'clone', $url->('alice', $t_typo), $env->workdir('x'));
+    $env->git_is('clone with a forged token', 0, 'clone', $url->('alice', $t_forged), $env->workdir('x'));
+    $env->git_is('clone with an unknown token', 0, 'clone', $url->('alice', $t_unknown), $env->workdir('x'));
+    $env->git_is('clone as bob with alice\'s token', 0, 'clone', $url->('bob', $t_basic), $env->workdir('x'));
+    $env->git_is('clone with a revoked token', 0, 'clone', $url->('alice', $t_rev), $env->workdir('x'));
+    $env->git_is('clone with a password', 0, 'clone', $url->('alice', $password), $env->workdir('x'));
     my $w3 = $env->workdir('ro');
-    git_run('clone with REPO_READ', 1, 'clone', '-q', $url->('alice', $t_ro), $w3);
+    $env->git_is('clone with REPO_READ', 1, 'clone', '-q', $url->('alice', $t_ro), $w3);
     $env->commit_file($w3, 'c.txt', "c\n");
-    git_run('push with REPO_READ refused', 0, { cwd => $w3 }, 'push', 'origin', 'main');
+    $env->git_is('push with REPO_READ refused', 0, { cwd => $w3 }, 'push', 'origin', 'main');
     for my $t ($t_typo, $t_forged, $t_unknown, $t_rev, $password) {
         $env->get($UP, { Authorization => "Bearer $t" });
     }

@@ -68,6 +68,20 @@ sub git_ok {
     return $out;
 }
 
+# $env->git_is(NAME, WANT, @args): a Test::More check of one git run.  WANT
+# is 1 (it succeeds), 0 (it fails) or a qr// (it fails, saying so on
+# stderr).  @args as for git().  Returns whether the check passed.
+sub git_is {
+    my ($self, $name, $want, @args) = @_;
+    require Test::More;
+    local $Test::Builder::Level = $Test::Builder::Level + 1;
+    my ($rc, $out, $err) = $self->git(@args);
+    my $ok = ref $want ? ($rc != 0 && $err =~ $want) : $want ? $rc == 0 : $rc != 0;
+    my @shown = grep { !ref } @args;
+    Test::More::ok($ok, $name) or Test::More::diag("git @shown\nexit $rc, stderr:\n$err");
+    return $ok;
+}
+
 # A fresh directory under work/ for a clone.
 sub workdir {
     my ($self, $name) = @_;
