@@ -6,9 +6,8 @@ use warnings;
 use FindBin;
 use lib "$FindBin::Bin/lib";
 use Test::More;
-use POSIX qw(WNOHANG);
 use Time::HiRes qw(sleep time);
-use BBT::Env qw(forge_token parse_token mistype_token);
+use BBT::Env qw(forge_token parse_token mistype_token in_children);
 use BBT::Assert;
 
 my $env = BBT::Env->new->start;
@@ -40,26 +39,18 @@ subtest 'control: everything works with the database up' => sub {
 };
 
 # Several concurrent requests, so each child holds pooled connections.
+# Returns how many of the $n clients saw anything but 200.
 sub burst {
     my ($n, $hdr) = @_;
-    my @pids;
-    for my $i (1 .. $n) {
-        my $pid = fork;
-        die "fork: $!" unless defined $pid;
-        if (!$pid) {
-            my $ua = HTTP::Tiny->new(timeout => 20, keep_alive => 0);
-            my $bad = 0;
-            for (1 .. 3) {
-                my $r = $ua->get($env->url($UP), { headers => $hdr });
-                $bad++ unless $r->{status} == 200;
-            }
-            POSIX::_exit($bad ? 1 : 0);
+    return scalar grep { $_ != 0 } in_children($n, sub {
+        my $ua = HTTP::Tiny->new(timeout => 20, keep_alive => 0);
+        my $bad = 0;
+        for (1 .. 3) {
+            my $r = $ua->get($env->url($UP), { headers => $hdr });
+            $bad++ unless $r->{status} == 200;
         }
-        push @pids, $pid;
-    }
-    my $fails = 0;
-    for (@pids) { waitpid($_, 0); $fails++ if $? }
-    return $fails;
+        return $bad ? 1 : 0;
+    });
 }
 
 subtest 'PostgreSQL stopped: 503 + Retry-After, never 401, never access' => sub {

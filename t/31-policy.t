@@ -9,8 +9,7 @@ use FindBin;
 use lib "$FindBin::Bin/lib";
 use Test::More;
 use JSON::PP;
-use POSIX ();
-use BBT::Env qw(parse_token);
+use BBT::Env qw(parse_token in_children);
 use BBT::Assert;
 
 my $env = BBT::Env->new->start;
@@ -116,17 +115,11 @@ subtest 'per-user limit of live tokens' => sub {
 # Run bbtoken @args in $n processes at once; returns their exit codes.
 sub concurrently {
     my ($n, @args) = @_;
-    my @pids;
-    for my $i (1 .. $n) {
-        my $pid = fork;
-        die "fork: $!" unless defined $pid;
-        if (!$pid) {
-            my ($rc) = $env->cli(map { s/\@N\@/$i/gr } @args);
-            POSIX::_exit($rc);
-        }
-        push @pids, $pid;
-    }
-    return map { waitpid($_, 0); $? >> 8 } @pids;
+    return map { $_ >> 8 } in_children($n, sub {
+        my ($i) = @_;
+        my ($rc) = $env->cli(map { s/\@N\@/$i/gr } @args);
+        return $rc;
+    });
 }
 
 subtest 'concurrent creations cannot overrun the limit or share a name' => sub {

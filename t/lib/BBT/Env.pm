@@ -58,13 +58,13 @@ our @ISA = qw(BBT::Pg BBT::Cli BBT::Httpd BBT::Http BBT::Git);
 
 use Exporter 'import';
 our @EXPORT_OK = qw(pct forge_token parse_token mistype_token b64 run_cmd
-                    auth_bearer auth_basic cgi_vars);
+                    auth_bearer auth_basic cgi_vars in_children);
 
 # The functions and settings tests have always reached as BBT::Env::NAME
 # and $BBT::Env::NAME, from their homes.
 BEGIN {
     no strict 'refs';
-    for my $f (qw(run_cmd free_port port_open slurp spew)) {
+    for my $f (qw(run_cmd free_port port_open slurp spew in_children)) {
         *{$f} = \&{"BBT::Util::$f"};
     }
     for my $f (qw(pct b64 forge_token parse_token mistype_token)) {

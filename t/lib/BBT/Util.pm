@@ -1,7 +1,8 @@
 package BBT::Util;
 
 # What every part of the harness uses: running a command with a deadline,
-# loopback ports, whole-file reads and writes.  Only core Perl modules.
+# loopback ports, whole-file reads and writes, and forked children.  Only
+# core Perl modules.
 
 use strict;
 use warnings;
@@ -13,7 +14,7 @@ use POSIX qw(WNOHANG);
 use Time::HiRes qw(sleep time);
 
 use Exporter 'import';
-our @EXPORT_OK = qw(run_cmd free_port port_open slurp spew);
+our @EXPORT_OK = qw(run_cmd free_port port_open slurp spew in_children);
 
 # The checkout this harness belongs to.
 our $ROOT = abs_path(dirname(__FILE__) . '/../../..');
@@ -109,6 +110,25 @@ sub spew {
     print $h $s;
     close $h;
     chmod $mode, $f if defined $mode;
+}
+
+# Run $code->($i) for $i = 1 .. $n, each in a child process of its own, all
+# at once; a child exits with what $code returns (255 if it dies).  Returns
+# the children's wait statuses ($?), in order.  A child leaves by _exit, so
+# no END block or destructor of the parent's runs in it.
+sub in_children {
+    my ($n, $code) = @_;
+    my @pids;
+    for my $i (1 .. $n) {
+        my $pid = fork;
+        die "fork: $!" unless defined $pid;
+        if (!$pid) {
+            my $rc = eval { $code->($i) };
+            POSIX::_exit(defined $rc ? $rc : 255);
+        }
+        push @pids, $pid;
+    }
+    return map { waitpid($_, 0); $? } @pids;
 }
 
 1;
