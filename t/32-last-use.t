@@ -12,7 +12,7 @@ use Test::More;
 use HTTP::Tiny;
 use POSIX ();
 use Time::HiRes qw(sleep time);
-use BBT::Env qw(run_cmd mistype_token auth_bearer);
+use BBT::Env qw(mistype_token auth_bearer);
 use BBT::Assert;
 
 my $REMOTEIP = "RemoteIPHeader X-Forwarded-For\nRemoteIPInternalProxy 127.0.0.1\n";
@@ -167,25 +167,17 @@ subtest 'an expired token: refused, audited at most once per interval' => sub {
 };
 
 subtest 'BBTokenLastUseInterval: syntax and context' => sub {
-    my $try = sub {
-        my ($extra) = @_;
-        local $env->{extra_conf} = $extra;
-        my $f = $env->dir . '/check.conf';
-        BBT::Env::spew($f, $env->_conf_text);
-        my ($rc, $out, $err) = run_cmd(cmd => [$BBT::Env::APACHE, '-t', '-f', $f], tmp => $env->dir . '/run');
-        return ($rc, "$out$err");
-    };
     for my $ok ('0', '60', '86400') {
-        my ($rc, $msg) = $try->("BBTokenLastUseInterval $ok\n");
+        my ($rc, $msg) = $env->config_test("BBTokenLastUseInterval $ok\n");
         is($rc, 0, "BBTokenLastUseInterval $ok: accepted") or diag $msg;
     }
     for my $bad ('-1', '86401', '60s', 'abc', '1.5', '') {
-        my ($rc, $msg) = $try->("BBTokenLastUseInterval $bad\n");
+        my ($rc, $msg) = $env->config_test("BBTokenLastUseInterval $bad\n");
         ok($rc != 0 && $msg =~ /BBTokenLastUseInterval/, "BBTokenLastUseInterval '$bad': refused") or diag $msg;
     }
-    my ($rc, $msg) = $try->("<Location /x>\nBBTokenLastUseInterval 5\n</Location>\n");
+    my ($rc, $msg) = $env->config_test("<Location /x>\nBBTokenLastUseInterval 5\n</Location>\n");
     ok($rc != 0 && $msg =~ /not allowed/, 'not allowed in <Location>') or diag $msg;
-    ($rc, $msg) = $try->("<VirtualHost 127.0.0.1:1>\nBBTokenLastUseInterval 5\n</VirtualHost>\n");
+    ($rc, $msg) = $env->config_test("<VirtualHost 127.0.0.1:1>\nBBTokenLastUseInterval 5\n</VirtualHost>\n");
     is($rc, 0, 'allowed in <VirtualHost>') or diag $msg;
 };
 
