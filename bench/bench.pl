@@ -13,13 +13,12 @@ use strict;
 use warnings;
 use FindBin;
 use lib "$FindBin::Bin/../t/lib";
-use BBT::Env qw(pct b64);
+use BBT::Env qw(mistype_token);
 use Time::HiRes qw(time);
 
 my $secs = $ENV{BENCH_SECONDS} || 5;
 my $conns = $ENV{BENCH_CONNECTIONS} || 16;
 my $clones = $ENV{BENCH_CLONES} || 20;
-my $git_backend = '/usr/lib/git-core/git-http-backend';
 
 my $extra = <<"EOC";
 Alias /raw/ "\@DIR\@/repos/"
@@ -33,7 +32,7 @@ Alias /dumb/ "\@DIR\@/repos/"
     BBTokenRoutes git /dumb
     Require bbtoken
 </Location>
-ScriptAlias /open/ $git_backend/
+ScriptAlias /open/ $BBT::Env::GIT_BACKEND/
 EOC
 
 my $env = BBT::Env->new(
@@ -84,7 +83,7 @@ my $raw = wrk('static file, no auth', "/raw$file");
 my $bearer = wrk('static file, mod_bbtoken Bearer', "/dumb$file", "Bearer $token");
 my $basic = wrk('static file, mod_bbtoken Basic', "/dumb$file", $env->basic('alice', $token));
 my $bad = wrk('static file, mistyped token (401)', "/dumb$file",
-              'Bearer ' . BBT::Env::mistype_token($token), 1);
+              'Bearer ' . mistype_token($token), 1);
 if ($raw && $bearer) {
     printf "\nper-request cost of the module at this concurrency: %.0f us "
         . "(1/%.0f - 1/%.0f s x %d connections)\n",

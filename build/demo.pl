@@ -8,7 +8,7 @@ use strict;
 use warnings;
 use FindBin;
 use lib "$FindBin::Bin/../t/lib";
-use BBT::Env qw(pct);
+use BBT::Env;
 
 my $dir = $ENV{BBTOKEN_DEMO_DIR} || '/tmp/bbtoken-demo';
 my $port = $ENV{BBTOKEN_DEMO_PORT} || 8080;
@@ -25,6 +25,8 @@ my $token = $env->token_create('demo', name => 'demo clone', perms => ['PROJECT_
 $env->detach;
 
 my $base = $env->base_url;
+my $url = $env->clone_url('demo', $token, 'DEMO', 'hello');
+my $plain_url = $env->clone_url(undef, undef, 'DEMO', 'hello');
 my $cli = $env->cli_path;
 my $db = $env->superuser_conninfo;
 print <<"EOT";
@@ -39,11 +41,11 @@ mod_bbtoken demo is running (state in $dir).
 
 Clone it (the token is the password, percent-encoded in the URL):
 
-  git clone http://demo:${\ pct($token)}\@127.0.0.1:$port/scm/DEMO/hello.git
+  git clone $url
 
 or with the token alone, as a Bearer token:
 
-  git -c http.extraHeader="Authorization: Bearer $token" clone $base/scm/DEMO/hello.git
+  git -c http.extraHeader="Authorization: Bearer $token" clone $plain_url
 
 Manage tokens:
 
