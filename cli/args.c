@@ -9,7 +9,6 @@
  */
 #include <getopt.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "bbt_token.h"
@@ -190,69 +189,41 @@ int bbtoken_check_user(const char *name)
     return 0;
 }
 
-/* Labels are shown in lists and logs: no control characters, 1 to 255
- * characters.  Characters are counted as UTF-8 code points, as the
- * database's char_length does; it checks the encoding itself. */
 int bbtoken_check_label(const char *label)
 {
-    const unsigned char *p;
-    size_t chars = 0;
+    const char *why = bbt_input_token_name(label);
 
-    if (!*label) {
-        return bbtoken_fail("token name must not be empty");
-    }
-    for (p = (const unsigned char *)label; *p; p++) {
-        if (*p < 0x20 || *p == 0x7f) {
-            return bbtoken_fail("token name must not contain control "
-                                "characters");
-        }
-        if ((*p & 0xc0) != 0x80) {
-            chars++;
-        }
-    }
-    if (chars > BBTOKEN_LABEL_MAX) {
-        return bbtoken_fail("token name is longer than %d characters",
-                            BBTOKEN_LABEL_MAX);
+    if (why) {
+        return bbtoken_fail("%s", why);
     }
     return 0;
 }
 
 int bbtoken_check_id(const char *id)
 {
-    if (strlen(id) != BBT_TOKEN_ID_LEN ||
-        strspn(id, "0123456789") != BBT_TOKEN_ID_LEN) {
+    if (!bbt_input_token_id(id, strlen(id))) {
         return bbtoken_fail("not a token id (12 digits): %s", id);
     }
     return 0;
 }
 
-int bbtoken_check_days(const char *s)
+int bbtoken_check_number(const char *opt, const char *s, long hi, int none_ok)
 {
-    size_t n = strspn(s, "0123456789");
-
-    /* Digits only: atoi and strtol would take " 7", "+7" or "7x". */
-    if (n == 0 || n > 5 || s[n] != '\0' || atoi(s) < 1 ||
-        atoi(s) > BBTOKEN_EXPIRY_MAX) {
-        return bbtoken_fail("--expiry-days must be a whole number from 1 "
-                            "to %d: %s",
-                            BBTOKEN_EXPIRY_MAX, s);
+    if (none_ok && strcmp(s, "none") == 0) {
+        return 0;
+    }
+    if (bbt_input_number(s, 1, hi, NULL) != 0) {
+        return bbtoken_fail("%s must be a whole number from 1 to %ld%s: %s",
+                            opt, hi, none_ok ? ", or none" : "", s);
     }
     return 0;
-}
-
-/* A whole number in [lo, hi], digits only. */
-int bbtoken_number(const char *s, long lo, long hi)
-{
-    size_t n = strspn(s, "0123456789");
-
-    return n > 0 && n <= 9 && s[n] == '\0' && atol(s) >= lo && atol(s) <= hi;
 }
 
 int bbtoken_perm_parse(const char *name, bbt_perm_t *p)
 {
     if (bbt_perm_parse(name, p) != 0) {
-        return bbtoken_fail(
-            "unknown permission %s: expected " BBTOKEN_PERM_NAMES, name);
+        return bbtoken_fail("unknown permission %s: expected " BBT_PERM_NAMES,
+                            name);
     }
     return 0;
 }
@@ -309,12 +280,20 @@ int bbtoken_parse_target(const char *arg, bbtoken_target_t *t)
 long long bbtoken_duration(const char *s)
 {
     size_t n = strspn(s, "0123456789");
+    char num[7];
+    long days;
     long long v;
 
-    if (n == 0 || n > 6) {
+    /* At most six digits, then the unit or nothing. */
+    if (n == 0 || n >= sizeof(num)) {
         return -1;
     }
-    v = atoll(s);
+    memcpy(num, s, n);
+    num[n] = '\0';
+    if (bbt_input_number(num, 0, 999999, &days) != 0) {
+        return -1;
+    }
+    v = days;
     switch (s[n]) {
     case '\0':
     case 'd':

@@ -54,13 +54,6 @@ enum {
  * must be stored to be refused. */
 #define BBTOKEN_MAX_PERMS 8
 
-#define BBTOKEN_LABEL_MAX 255
-#define BBTOKEN_EXPIRY_MAX 36500
-
-#define BBTOKEN_PERM_NAMES                                                     \
-    "PROJECT_READ, PROJECT_WRITE, PROJECT_ADMIN, REPO_READ, REPO_WRITE or "    \
-    "REPO_ADMIN"
-
 /* The policy's cap on live tokens per user, as its CHECK says
  * (sql/migrations/0002_lifecycle.sql). */
 #define BBTOKEN_MAX_TOKENS_MAX 1000000
@@ -179,9 +172,9 @@ int bbtoken_parse_args(const bbtoken_cmd_t *cmd, int argc, char **argv,
 int bbtoken_check_user(const char *name);
 int bbtoken_check_label(const char *label);
 int bbtoken_check_id(const char *id);
-int bbtoken_check_days(const char *s);
-/* A whole number in [lo, hi], digits only. */
-int bbtoken_number(const char *s, long lo, long hi);
+/* A whole number from 1 to hi given to option opt; with none_ok, "none"
+ * too. */
+int bbtoken_check_number(const char *opt, const char *s, long hi, int none_ok);
 int bbtoken_perm_parse(const char *name, bbt_perm_t *p);
 /* The --perm list as a token's pair, by the seed's defaulting rules. */
 int bbtoken_perm_pair(const bbtoken_args_t *a, bbt_level_t *project,

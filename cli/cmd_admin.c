@@ -18,16 +18,13 @@ int bbtoken_cmd_policy(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
     int rc, required, has_max;
 
     (void)cmd;
-    if (a->max_days && strcmp(a->max_days, "none") != 0 &&
-        !bbtoken_number(a->max_days, 1, BBTOKEN_EXPIRY_MAX)) {
-        return bbtoken_fail("--max-expiry-days must be a whole number from 1 "
-                            "to %d, or none: %s",
-                            BBTOKEN_EXPIRY_MAX, a->max_days);
-    }
-    if (a->max_tokens && !bbtoken_number(a->max_tokens, 1, 1000000)) {
-        return bbtoken_fail("--max-tokens must be a whole number from 1 to "
-                            "1000000: %s",
-                            a->max_tokens);
+    if ((a->max_days &&
+         (rc = bbtoken_check_number("--max-expiry-days", a->max_days,
+                                    BBT_EXPIRY_DAYS_MAX, 1))) ||
+        (a->max_tokens &&
+         (rc = bbtoken_check_number("--max-tokens", a->max_tokens,
+                                    BBTOKEN_MAX_TOKENS_MAX, 0)))) {
+        return rc;
     }
     if ((rc = bbtoken_connect(ctx))) {
         return rc;

@@ -14,10 +14,6 @@
 #include "bbt_token.h"
 #include "db.h"
 
-/* A 12-digit random id collides about never; a few retries make that
- * never, without looping forever on a broken random generator. */
-#define BBTOKEN_ID_TRIES 5
-
 /* ---- create ----------------------------------------------------------- */
 
 /* One attempt at inserting a new token and printing it.  Returns 0 on
@@ -138,7 +134,8 @@ int bbtoken_cmd_create(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
         return bbtoken_usage_error(cmd->usage, "create needs --name LABEL");
     }
     if ((rc = bbtoken_check_label(a->label)) ||
-        (a->days && (rc = bbtoken_check_days(a->days))) ||
+        (a->days && (rc = bbtoken_check_number("--expiry-days", a->days,
+                                               BBT_EXPIRY_DAYS_MAX, 0))) ||
         (rc = bbtoken_perm_pair(a, &project, &repo)) ||
         (rc = bbtoken_connect_user(ctx, a->operands[0], &u))) {
         return rc;
@@ -149,13 +146,13 @@ int bbtoken_cmd_create(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
     /* A closed stdout must come back as EPIPE, so that the token is rolled
      * back with a message rather than by a silent death. */
     signal(SIGPIPE, SIG_IGN);
-    for (tries = 0; tries < BBTOKEN_ID_TRIES; tries++) {
+    for (tries = 0; tries < BBT_MINT_TRIES; tries++) {
         rc = bbtoken_create_once(ctx, &u, a->label, project, repo, a->days);
         if (rc != -1) {
             return rc;
         }
     }
-    return bbtoken_fail("no free token id after %d tries", BBTOKEN_ID_TRIES);
+    return bbtoken_fail("no free token id after %d tries", BBT_MINT_TRIES);
 }
 
 /* ---- list ------------------------------------------------------------- */
