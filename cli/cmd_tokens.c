@@ -23,27 +23,18 @@ static int bbtoken_create_once(bbtoken_ctx_t *ctx, const bbtoken_user_t *u,
                                const char *label, bbt_level_t project,
                                bbt_level_t repo, const char *days)
 {
-    char token[BBT_TOKEN_MAX_LEN + 2]; /* room for the newline */
-    char id[BBT_TOKEN_ID_LEN + 1];
-    char salt[BBT_SALT_HEX_LEN + 1];
-    char hash[BBT_HASH_HEX_LEN + 1];
-    bbt_token_t tok;
-    const char *params[8] = {id, u->id, label, NULL, NULL, salt, hash, days};
+    char line[BBT_TOKEN_MAX_LEN + 2]; /* the token and a newline */
+    bbt_minted_t m;
+    const char *params[8] = {m.id, u->id,  label,  NULL,
+                             NULL, m.salt, m.hash, days};
     const char *state, *constraint;
     char note[160] = "";
     PGresult *res;
     size_t len;
     int rc = BBTOKEN_EXIT_FAIL, in_tx = 0, inserted;
 
-    memset(&tok, 0, sizeof(tok));
-    if (bbt_token_generate(token, id) != 0 || bbt_salt_generate(salt) != 0) {
+    if (bbt_token_mint(&m) != 0) {
         rc = bbtoken_fail("the random number generator failed");
-        goto done;
-    }
-    len = strlen(token);
-    if (bbt_token_parse(token, len, &tok) != BBT_TOKEN_OK ||
-        bbt_token_hash_hex(salt, &tok, hash) != 0) {
-        rc = bbtoken_fail("internal error: cannot hash the new token");
         goto done;
     }
     if (!(res = bbtoken_exec(ctx, "creating the token", "BEGIN", 0, NULL))) {
@@ -93,8 +84,10 @@ static int bbtoken_create_once(bbtoken_ctx_t *ctx, const bbtoken_user_t *u,
         goto done;
     }
     /* Print before committing: a token nobody saw must not exist. */
-    token[len] = '\n';
-    if (bbtoken_write_all(token, len + 1) != 0) {
+    len = strlen(m.token);
+    memcpy(line, m.token, len);
+    line[len] = '\n';
+    if (bbtoken_write_all(line, len + 1) != 0) {
         rc = bbtoken_fail("cannot write the token to stdout (%s); no token "
                           "was created",
                           strerror(errno));
@@ -116,10 +109,8 @@ done:
     if (in_tx) {
         bbtoken_exec_quiet(ctx, "ROLLBACK");
     }
-    bbt_token_wipe(&tok);
-    OPENSSL_cleanse(token, sizeof(token));
-    OPENSSL_cleanse(salt, sizeof(salt));
-    OPENSSL_cleanse(hash, sizeof(hash));
+    bbt_minted_wipe(&m);
+    OPENSSL_cleanse(line, sizeof(line));
     return rc;
 }
 
