@@ -142,35 +142,50 @@ int bbtoken_connect(bbtoken_ctx_t *ctx)
     return bbtoken_session(ctx);
 }
 
-/* Report a failed statement and free it.  Only the server's primary
- * message is shown: DETAIL may repeat the failing row, and a token row
- * holds the salt and the hash. */
+bbt_sql_class_t bbtoken_classify(const PGresult *res)
+{
+    return bbt_sql_classify(PQresultErrorField(res, PG_DIAG_SQLSTATE),
+                            PQresultErrorField(res, PG_DIAG_CONSTRAINT_NAME),
+                            PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY));
+}
+
+/* Only the server's primary message is shown: DETAIL may repeat the
+ * failing row, and a token row holds the salt and the hash. */
 int bbtoken_db_fail(bbtoken_ctx_t *ctx, PGresult *res, const char *what)
 {
     const char *msg =
         res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
-    const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
-    const char *constraint =
-        res ? PQresultErrorField(res, PG_DIAG_CONSTRAINT_NAME) : NULL;
+    const char *state;
     int rc;
 
-    if (msg && constraint &&
-        (strncmp(constraint, "bbtoken_policy", 14) == 0 ||
-         strcmp(constraint, "bbtoken_tokens_fixed") == 0)) {
-        /* The schema's own rules: their messages are written for people. */
-        rc = bbtoken_fail("%s", msg);
-    } else if (msg && constraint &&
-               strcmp(constraint, "bbtoken_tokens_live_name") == 0) {
-        rc = bbtoken_fail("%s: the owner already has a token with that name",
-                          what);
-    } else if (msg && state && strncmp(state, "23", 2) == 0) {
-        rc = bbtoken_fail("%s: the database refused: %s", what, msg);
-    } else if (msg) {
-        rc = bbtoken_fail("%s: %s", what, msg);
-    } else {
+    if (!msg) {
         /* No server message: libpq's own (connection lost, out of
          * memory), which carries no row data. */
         rc = bbtoken_fail("%s: %s", what, PQerrorMessage(ctx->conn));
+        PQclear(res);
+        return rc;
+    }
+    switch (bbtoken_classify(res)) {
+    case BBT_SQL_POLICY:
+        /* The schema's own rules: their messages are written for people. */
+        rc = bbtoken_fail("%s", msg);
+        break;
+    case BBT_SQL_NAME_TAKEN:
+        rc = bbtoken_fail("%s: the owner already has a token with that name",
+                          what);
+        break;
+    case BBT_SQL_ID_TAKEN:
+    case BBT_SQL_REFUSED:
+        /* A constraint's refusal (class 23) says so; a value the server
+         * cannot read (class 22) speaks for itself. */
+        state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+        rc = bbtoken_fail(
+            "%s: %s%s", what,
+            strncmp(state, "23", 2) == 0 ? "the database refused: " : "", msg);
+        break;
+    default:
+        rc = bbtoken_fail("%s: %s", what, msg);
+        break;
     }
     PQclear(res);
     return rc;

@@ -56,6 +56,9 @@ int bbtoken_connect(bbtoken_ctx_t *ctx);
 /* The database's schema version, or -1 when it has no bbtoken_schema. */
 int bbtoken_schema_version(bbtoken_ctx_t *ctx, int *version);
 
+/* What a failed statement's error means (bbt_sql_classify). */
+bbt_sql_class_t bbtoken_classify(const PGresult *res);
+
 /* Report a failed statement (as `what`) and free it; returns
  * BBTOKEN_EXIT_FAIL. */
 int bbtoken_db_fail(bbtoken_ctx_t *ctx, PGresult *res, const char *what);
