@@ -17,7 +17,7 @@
 /* ---- create ----------------------------------------------------------- */
 
 /* One attempt at inserting a new token and printing it.  Returns 0 on
- * success, -1 when the random id was taken (try again), or an exit
+ * success, -1 when the random id was taken (draw again), or an exit
  * status after reporting. */
 static int bbtoken_create_once(bbtoken_ctx_t *ctx, const bbtoken_user_t *u,
                                const char *label, bbt_level_t project,
@@ -27,7 +27,6 @@ static int bbtoken_create_once(bbtoken_ctx_t *ctx, const bbtoken_user_t *u,
     bbt_minted_t m;
     const char *params[8] = {m.id, u->id,  label,  NULL,
                              NULL, m.salt, m.hash, days};
-    const char *state, *constraint;
     char note[160] = "";
     PGresult *res;
     size_t len;
@@ -59,11 +58,9 @@ static int bbtoken_create_once(bbtoken_ctx_t *ctx, const bbtoken_user_t *u,
         " to_char(expires_at AT TIME ZONE 'UTC', " BBTOKEN_ISO ")",
         8, NULL, params, NULL, NULL, 0);
     if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-        /* Only a taken id is worth another try. */
-        state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
-        constraint = PQresultErrorField(res, PG_DIAG_CONSTRAINT_NAME);
-        if (state && strcmp(state, "23505") == 0 && constraint &&
-            strcmp(constraint, "bbtoken_tokens_pkey") == 0) {
+        /* Only a taken id is worth another try: one a live token holds,
+         * or one a purged token used (ids are never reused). */
+        if (bbtoken_classify(res) == BBT_SQL_ID_TAKEN) {
             PQclear(res);
             rc = -1;
         } else {
