@@ -95,6 +95,10 @@ $(OUT)/bbtoken: $(CLI_O) $(CORE_O) $(PGJSON_O) | $(OUT)
 $(OUT)/t/%: t/unit/%.c t/unit/tap.h $(CORE_O) | $(OUT)/t
 	$(CC) $(BASEFLAGS) -Imod_bbtoken -It/unit -o $@ $< $(CORE_O) -lcrypto -lpcre2-8
 
+# The CLI's command line and output, without libpq or a database.
+$(OUT)/t/test_cli_%: t/unit/test_cli_%.c t/unit/tap.h t/unit/cli_capture.h $(CLI_NOPQ_O) $(CORE_O) | $(OUT)/t
+	$(CC) $(BASEFLAGS) -Imod_bbtoken -Icli -It/unit $(JANSSON_CFLAGS) -o $@ $< $(CLI_NOPQ_O) $(CORE_O) -lcrypto -lpcre2-8 $(JANSSON_LIBS)
+
 unit: $(UNITS)
 
 # The fuzzers compile the core from source with sanitizers of their own.
