@@ -16,9 +16,11 @@
 
 /* ---- create ----------------------------------------------------------- */
 
+/* bbtoken_create_once: the id drawn was refused; not an exit status. */
+#define BBTOKEN_DRAW_AGAIN (-1)
+
 /* One attempt at inserting a new token and printing it.  Returns 0 on
- * success, -1 when the random id was taken (draw again), or an exit
- * status after reporting. */
+ * success, BBTOKEN_DRAW_AGAIN, or an exit status after reporting. */
 static int bbtoken_create_once(bbtoken_ctx_t *ctx, const bbtoken_user_t *u,
                                const char *label, bbt_level_t project,
                                bbt_level_t repo, const char *days)
@@ -62,7 +64,7 @@ static int bbtoken_create_once(bbtoken_ctx_t *ctx, const bbtoken_user_t *u,
          * or one a purged token used (ids are never reused). */
         if (bbtoken_classify(res) == BBT_SQL_ID_TAKEN) {
             PQclear(res);
-            rc = -1;
+            rc = BBTOKEN_DRAW_AGAIN;
         } else {
             rc = bbtoken_db_fail(ctx, res, "creating the token");
         }
@@ -136,7 +138,7 @@ int bbtoken_cmd_create(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
     signal(SIGPIPE, SIG_IGN);
     for (tries = 0; tries < BBT_MINT_TRIES; tries++) {
         rc = bbtoken_create_once(ctx, &u, a->label, project, repo, a->days);
-        if (rc != -1) {
+        if (rc != BBTOKEN_DRAW_AGAIN) {
             return rc;
         }
     }
