@@ -35,6 +35,17 @@ CORE_SO := $(CORE:%=$(OBJ)/%.o)
 CORE_O  := $(CORE_SO) $(OBJ)/bbt_sets.o
 GLUE_O  := $(GLUE:%=$(OBJ)/%.o)
 PGJSON_O := $(PGJSON:%=$(OBJ)/%.o)
+# The CLI: main and dispatch, the command line, help texts, output, the
+# database session, the compiled-in migrations and the commands.  CLI_NOPQ
+# are built without libpq's headers, so they cannot come to need it.
+CLI      := bbtoken args usage out db migrations cmd_users cmd_tokens \
+            cmd_reports cmd_admin
+CLI_NOPQ := args usage out
+CLI_O    := $(CLI:%=$(OBJ)/cli/%.o)
+CLI_NOPQ_O := $(CLI_NOPQ:%=$(OBJ)/cli/%.o)
+CLI_PQ_O := $(filter-out $(CLI_NOPQ_O),$(CLI_O))
+CLI_HEADERS := $(wildcard cli/*.h)
+MIGRATIONS_H := $(OBJ)/bbtoken_migrations.h
 UNITS   := $(patsubst t/unit/%.c,$(OUT)/t/%,$(filter-out t/unit/tap.c,$(wildcard t/unit/test_*.c)))
 HEADERS := $(wildcard mod_bbtoken/*.h)
 FUZZ_CC ?= clang
@@ -42,7 +53,7 @@ FUZZERS := $(patsubst t/fuzz/%.c,$(OUT)/fuzz/%,$(wildcard t/fuzz/fuzz_*.c))
 
 all: $(OUT)/mod_bbtoken.so $(OUT)/bbtoken
 
-$(OBJ) $(OUT) $(OUT)/t $(OUT)/fuzz:
+$(OBJ) $(OBJ)/cli $(OUT) $(OUT)/t $(OUT)/fuzz:
 	mkdir -p $@
 
 $(CORE_SO): $(OBJ)/%.o: mod_bbtoken/%.c $(HEADERS) | $(OBJ)
@@ -66,13 +77,27 @@ $(OUT)/mod_bbtoken.so: $(GLUE_O) $(PGJSON_O) $(CORE_O) | $(OUT)
 
 # The CLI embeds sql/migrations/*.sql (generated header in $(OBJ)), so the
 # installed bbtoken can create and upgrade the schema on its own.
-$(OUT)/bbtoken: cli/bbtoken.c cli/embed-sql.sh $(sort $(wildcard sql/migrations/*.sql)) $(CORE_O) $(PGJSON_O) $(HEADERS) | $(OUT) $(OBJ)
-	sh cli/embed-sql.sh $(sort $(wildcard sql/migrations/*.sql)) > $(OBJ)/bbtoken_migrations.h.tmp
-	mv $(OBJ)/bbtoken_migrations.h.tmp $(OBJ)/bbtoken_migrations.h
-	$(CC) $(BASEFLAGS) -Imod_bbtoken -I$(OBJ) $(PQ_INC) -o $@ cli/bbtoken.c $(CORE_O) $(PGJSON_O) -lpq -lcrypto -lpcre2-8 $(JANSSON)
+$(MIGRATIONS_H): cli/embed-sql.sh $(sort $(wildcard sql/migrations/*.sql)) | $(OBJ)
+	sh cli/embed-sql.sh $(sort $(wildcard sql/migrations/*.sql)) > $@.tmp
+	mv $@.tmp $@
+
+$(CLI_NOPQ_O): $(OBJ)/cli/%.o: cli/%.c $(CLI_HEADERS) $(HEADERS) | $(OBJ)/cli
+	$(CC) $(BASEFLAGS) -Imod_bbtoken -Icli $(JANSSON_CFLAGS) -c -o $@ $<
+
+$(CLI_PQ_O): $(OBJ)/cli/%.o: cli/%.c $(CLI_HEADERS) $(HEADERS) | $(OBJ)/cli
+	$(CC) $(BASEFLAGS) -Imod_bbtoken -Icli -I$(OBJ) $(PQ_INC) $(JANSSON_CFLAGS) -c -o $@ $<
+
+$(OBJ)/cli/migrations.o: $(MIGRATIONS_H)
+
+$(OUT)/bbtoken: $(CLI_O) $(CORE_O) $(PGJSON_O) | $(OUT)
+	$(CC) -o $@ $(CLI_O) $(CORE_O) $(PGJSON_O) -lpq -lcrypto -lpcre2-8 $(JANSSON_LIBS)
 
 $(OUT)/t/%: t/unit/%.c t/unit/tap.h $(CORE_O) | $(OUT)/t
 	$(CC) $(BASEFLAGS) -Imod_bbtoken -It/unit -o $@ $< $(CORE_O) -lcrypto -lpcre2-8
+
+# The CLI's command line and output, without libpq or a database.
+$(OUT)/t/test_cli_%: t/unit/test_cli_%.c t/unit/tap.h t/unit/cli_capture.h $(CLI_NOPQ_O) $(CORE_O) | $(OUT)/t
+	$(CC) $(BASEFLAGS) -Imod_bbtoken -Icli -It/unit $(JANSSON_CFLAGS) -o $@ $< $(CLI_NOPQ_O) $(CORE_O) -lcrypto -lpcre2-8 $(JANSSON_LIBS)
 
 unit: $(UNITS)
 

@@ -1,0 +1,350 @@
+/*
+ * The command line: global options, each command's options (getopt_long,
+ * one table for all, a mask per command), and the checks of the values
+ * given, before any database is asked: user and token names, token ids,
+ * numbers, permissions, TARGETs, DURATIONs and WHENs.  The rules are the
+ * shared ones (bbt_input.h, bbt_perm.h); what is here is their messages.
+ *
+ * No libpq here: tested alone by t/unit/test_cli_args.c.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "bbt_token.h"
+#include "bbtoken.h"
+
+int bbtoken_opt_error(const char *usage, int c, char **argv)
+{
+    if (c == ':') {
+        return bbtoken_usage_error(usage, "option needs a value: %s",
+                                   argv[optind - 1]);
+    }
+    if (c == '?' && optopt > 0 && optopt < 256) {
+        return bbtoken_usage_error(usage, "unknown option: -%c", optopt);
+    }
+    /* An unknown long option, a value given to a flag, or another
+     * command's option. */
+    return bbtoken_usage_error(usage, "bad option: %s", argv[optind - 1]);
+}
+
+/* Global options stop at the first operand, the command: "+". */
+int bbtoken_parse_global(int argc, char **argv, const char **db, int *cmd)
+{
+    static const struct option opts[] = {
+        {"db", required_argument, NULL, BBTOKEN_OPT_DB},
+        {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, BBTOKEN_OPT_VERSION},
+        {NULL, 0, NULL, 0}};
+    int c;
+
+    opterr = 0; /* our messages, not getopt's */
+    optind = 0; /* glibc: start afresh on a new argv */
+    while ((c = getopt_long(argc, argv, "+:h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'h':
+            fputs(bbtoken_usage_main, stdout);
+            return BBTOKEN_EXIT_OK;
+        case BBTOKEN_OPT_VERSION:
+            puts("bbtoken " BBTOKEN_VERSION);
+            return BBTOKEN_EXIT_OK;
+        case BBTOKEN_OPT_DB:
+            *db = optarg;
+            break;
+        default:
+            return bbtoken_opt_error(bbtoken_usage_main, c, argv);
+        }
+    }
+    *cmd = optind;
+    return BBTOKEN_GO_ON;
+}
+
+/* Every command option; each command takes the ones in its mask. */
+static const struct option bbtoken_cmd_opts[] = {
+    {"admin", no_argument, NULL, BBTOKEN_OPT_ADMIN},
+    {"name", required_argument, NULL, BBTOKEN_OPT_NAME},
+    {"perm", required_argument, NULL, BBTOKEN_OPT_PERM},
+    {"expiry-days", required_argument, NULL, BBTOKEN_OPT_EXPIRY},
+    {"json", no_argument, NULL, BBTOKEN_OPT_JSON},
+    {"init", no_argument, NULL, BBTOKEN_OPT_INIT},
+    {"user", required_argument, NULL, BBTOKEN_OPT_USER},
+    {"since", required_argument, NULL, BBTOKEN_OPT_SINCE},
+    {"token", required_argument, NULL, BBTOKEN_OPT_TOKEN},
+    {"within", required_argument, NULL, BBTOKEN_OPT_WITHIN},
+    {"expired-before", required_argument, NULL, BBTOKEN_OPT_BEFORE},
+    {"expiry-required", no_argument, NULL, BBTOKEN_OPT_REQUIRED},
+    {"expiry-optional", no_argument, NULL, BBTOKEN_OPT_OPTIONAL},
+    {"max-expiry-days", required_argument, NULL, BBTOKEN_OPT_MAX_DAYS},
+    {"max-tokens", required_argument, NULL, BBTOKEN_OPT_MAX_TOKENS},
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0}};
+
+/* Options may come before, between or after the operands; "--" ends
+ * them. */
+int bbtoken_parse_args(const bbtoken_cmd_t *cmd, int argc, char **argv,
+                       bbtoken_args_t *a)
+{
+    int c;
+
+    memset(a, 0, sizeof(*a));
+    a->required = -1;
+    opterr = 0;
+    optind = 0;
+    while ((c = getopt_long(argc, argv, ":h", bbtoken_cmd_opts, NULL)) != -1) {
+        if (c == 'h') {
+            fputs(cmd->usage, stdout);
+            return BBTOKEN_EXIT_OK;
+        }
+        if (c < BBTOKEN_OPT_DB) {
+            return bbtoken_opt_error(cmd->usage, c, argv);
+        }
+        if (!(cmd->opts & BBTOKEN_BIT(c))) {
+            /* Another command's option; its value may be argv[optind-1]. */
+            const struct option *o = bbtoken_cmd_opts;
+
+            while (o->val != c) {
+                o++;
+            }
+            return bbtoken_usage_error(cmd->usage, "%s does not take --%s",
+                                       cmd->full, o->name);
+        }
+        switch (c) {
+        case BBTOKEN_OPT_ADMIN:
+            a->admin = 1;
+            break;
+        case BBTOKEN_OPT_JSON:
+            a->json = 1;
+            break;
+        case BBTOKEN_OPT_NAME:
+            a->label = optarg;
+            break;
+        case BBTOKEN_OPT_EXPIRY:
+            a->days = optarg;
+            break;
+        case BBTOKEN_OPT_PERM:
+            if (a->nperms == BBTOKEN_MAX_PERMS) {
+                return bbtoken_usage_error(cmd->usage, "too many --perm");
+            }
+            a->perms[a->nperms++] = optarg;
+            break;
+        case BBTOKEN_OPT_INIT:
+            a->init = 1;
+            break;
+        case BBTOKEN_OPT_USER:
+            a->user = optarg;
+            break;
+        case BBTOKEN_OPT_SINCE:
+            a->since = optarg;
+            break;
+        case BBTOKEN_OPT_TOKEN:
+            a->token = optarg;
+            break;
+        case BBTOKEN_OPT_WITHIN:
+            a->within = optarg;
+            break;
+        case BBTOKEN_OPT_BEFORE:
+            a->before = optarg;
+            break;
+        case BBTOKEN_OPT_REQUIRED:
+        case BBTOKEN_OPT_OPTIONAL:
+            if (a->required != -1) {
+                return bbtoken_usage_error(cmd->usage,
+                                           "give one of --expiry-required "
+                                           "and --expiry-optional");
+            }
+            a->required = c == BBTOKEN_OPT_REQUIRED;
+            break;
+        case BBTOKEN_OPT_MAX_DAYS:
+            a->max_days = optarg;
+            break;
+        case BBTOKEN_OPT_MAX_TOKENS:
+            a->max_tokens = optarg;
+            break;
+        }
+    }
+    if (cmd->noperands < 0 && argc - optind <= 1) {
+        a->operands = argv + optind;
+        a->noperands = argc - optind;
+        return BBTOKEN_GO_ON;
+    }
+    if (argc - optind != cmd->noperands) {
+        return bbtoken_usage_error(cmd->usage, "%s takes %s", cmd->full,
+                                   cmd->operands);
+    }
+    a->operands = argv + optind;
+    a->noperands = argc - optind;
+    return BBTOKEN_GO_ON;
+}
+
+/* ---- values ----------------------------------------------------------- */
+
+/* The schema's user name rule, checked here for a clearer message. */
+int bbtoken_check_user(const char *name)
+{
+    size_t n = strlen(name);
+
+    if (!bbt_input_user_name(name, n)) {
+        return bbtoken_fail("invalid user name: %s", name);
+    }
+    return 0;
+}
+
+int bbtoken_check_label(const char *label)
+{
+    const char *why = bbt_input_token_name(label);
+
+    if (why) {
+        return bbtoken_fail("%s", why);
+    }
+    return 0;
+}
+
+int bbtoken_check_id(const char *id)
+{
+    if (!bbt_input_token_id(id, strlen(id))) {
+        return bbtoken_fail("not a token id (12 digits): %s", id);
+    }
+    return 0;
+}
+
+int bbtoken_check_number(const char *opt, const char *s, long hi, int none_ok)
+{
+    if (none_ok && strcmp(s, "none") == 0) {
+        return 0;
+    }
+    if (bbt_input_number(s, 1, hi, NULL) != 0) {
+        return bbtoken_fail("%s must be a whole number from 1 to %ld%s: %s",
+                            opt, hi, none_ok ? ", or none" : "", s);
+    }
+    return 0;
+}
+
+int bbtoken_perm_parse(const char *name, bbt_perm_t *p)
+{
+    if (bbt_perm_parse(name, p) != 0) {
+        return bbtoken_fail("unknown permission %s: expected " BBT_PERM_NAMES,
+                            name);
+    }
+    return 0;
+}
+
+int bbtoken_perm_pair(const bbtoken_args_t *a, bbt_level_t *project,
+                      bbt_level_t *repo)
+{
+    bbt_perm_t list[BBTOKEN_MAX_PERMS];
+    const char *why = NULL;
+    size_t i;
+    int rc;
+
+    for (i = 0; i < a->nperms; i++) {
+        if ((rc = bbtoken_perm_parse(a->perms[i], &list[i]))) {
+            return rc;
+        }
+    }
+    if (bbt_perm_from_list(list, a->nperms, project, repo, &why) != 0) {
+        return bbtoken_fail("invalid permissions: %s", why ? why : "refused");
+    }
+    return 0;
+}
+
+/* The key is canonicalized the way the module canonicalizes URLs, so a
+ * grant typed as "proj" matches /scm/PROJ/... */
+int bbtoken_parse_target(const char *arg, bbtoken_target_t *t)
+{
+    const char *slash = strchr(arg, '/');
+    size_t klen = slash ? (size_t)(slash - arg) : strlen(arg);
+
+    if (bbt_input_key(arg, klen, t->key) != 0) {
+        return bbtoken_fail("invalid project key: %.*s", (int)klen, arg);
+    }
+    t->slug = NULL;
+    if (slash) {
+        const char *s = slash + 1;
+        size_t n = strlen(s);
+
+        if (!bbt_input_slug(s, n)) {
+            if (n > 4 && strcmp(s + n - 4, ".git") == 0) {
+                return bbtoken_fail("invalid repository slug: %s (name the "
+                                    "repository without .git)",
+                                    s);
+            }
+            return bbtoken_fail("invalid repository slug: %s", s);
+        }
+        t->slug = s;
+    }
+    return 0;
+}
+
+/* ---- times and durations ---------------------------------------------- */
+
+long long bbtoken_duration(const char *s)
+{
+    size_t n = strspn(s, "0123456789");
+    char num[7];
+    long days;
+    long long v;
+
+    /* At most six digits, then the unit or nothing. */
+    if (n == 0 || n >= sizeof(num)) {
+        return -1;
+    }
+    memcpy(num, s, n);
+    num[n] = '\0';
+    if (bbt_input_number(num, 0, 999999, &days) != 0) {
+        return -1;
+    }
+    v = days;
+    switch (s[n]) {
+    case '\0':
+    case 'd':
+        v *= 86400;
+        break;
+    case 'h':
+        v *= 3600;
+        break;
+    case 'w':
+        v *= 7 * 86400;
+        break;
+    default:
+        return -1;
+    }
+    if (s[n] != '\0' && s[n + 1] != '\0') {
+        return -1;
+    }
+    return v;
+}
+
+/* YYYY-MM-DD or YYYY-MM-DDTHH:MM[:SS][Z], taken as UTC, or a DURATION ago.
+ * The database checks the ranges of the fields. */
+int bbtoken_when(const char *s, const char *opt, bbtoken_when_t *w)
+{
+    static const char shape[] = "dddd-dd-ddTdd:dd:dd";
+    size_t n = strlen(s), i;
+    long long secs;
+
+    w->abs = w->ago = NULL;
+    if ((secs = bbtoken_duration(s)) >= 0) {
+        snprintf(w->agobuf, sizeof(w->agobuf), "%lld", secs);
+        w->ago = w->agobuf;
+        return 0;
+    }
+    if (n && s[n - 1] == 'Z') {
+        n--;
+    }
+    if (n != 10 && n != 16 && n != 19) {
+        goto bad;
+    }
+    for (i = 0; i < n; i++) {
+        if (shape[i] == 'd' ? (s[i] < '0' || s[i] > '9') : s[i] != shape[i]) {
+            goto bad;
+        }
+    }
+    snprintf(w->absbuf, sizeof(w->absbuf), "%.10s %.*s", s,
+             n > 10 ? (int)(n - 11) : 5, n > 10 ? s + 11 : "00:00");
+    w->abs = w->absbuf;
+    return 0;
+bad:
+    return bbtoken_fail("%s: not a date (YYYY-MM-DD, YYYY-MM-DDTHH:MM:SSZ, "
+                        "UTC) or a duration ago (7d, 12h, 2w): %s",
+                        opt, s);
+}

@@ -1,0 +1,228 @@
+/*
+ * The bbtoken CLI's own interface, between its files: the command line as
+ * parsed (args.c), what it prints (out.c), the usage texts (usage.c) and
+ * the commands (cmd_*.c), which main() (bbtoken.c) dispatches to.
+ *
+ * Nothing here needs libpq: args.c and out.c are built and unit-tested
+ * without it.  The database session is db.h's.
+ *
+ * Exit status: 0 success; 1 failure with exactly one line on stderr;
+ * 2 bad usage (a reason and the usage on stderr).
+ */
+#ifndef BBTOKEN_H
+#define BBTOKEN_H
+
+#include <stddef.h>
+
+#include <jansson.h>
+
+#include "bbt_input.h"
+#include "bbt_perm.h"
+
+#define BBTOKEN_VERSION "0.2.0"
+
+#define BBTOKEN_EXIT_OK 0
+#define BBTOKEN_EXIT_FAIL 1
+#define BBTOKEN_EXIT_USAGE 2
+/* "Arguments parsed, go on": not an exit status. */
+#define BBTOKEN_GO_ON (-1)
+
+/* Long-only options get values outside the char range; a command accepts
+ * the options whose BBTOKEN_BIT is in its mask. */
+enum {
+    BBTOKEN_OPT_DB = 256,
+    BBTOKEN_OPT_VERSION,
+    BBTOKEN_OPT_ADMIN,
+    BBTOKEN_OPT_NAME,
+    BBTOKEN_OPT_PERM,
+    BBTOKEN_OPT_EXPIRY,
+    BBTOKEN_OPT_JSON,
+    BBTOKEN_OPT_INIT,
+    BBTOKEN_OPT_USER,
+    BBTOKEN_OPT_SINCE,
+    BBTOKEN_OPT_TOKEN,
+    BBTOKEN_OPT_WITHIN,
+    BBTOKEN_OPT_BEFORE,
+    BBTOKEN_OPT_REQUIRED,
+    BBTOKEN_OPT_OPTIONAL,
+    BBTOKEN_OPT_MAX_DAYS,
+    BBTOKEN_OPT_MAX_TOKENS
+};
+#define BBTOKEN_BIT(opt) (1u << ((opt)-BBTOKEN_OPT_DB))
+
+/* Two --perm make a full pair; more are refused by bbt_perm_from_list, but
+ * must be stored to be refused. */
+#define BBTOKEN_MAX_PERMS 8
+
+/* The policy's cap on live tokens per user, as its CHECK says
+ * (sql/migrations/0002_lifecycle.sql). */
+#define BBTOKEN_MAX_TOKENS_MAX 1000000
+
+/* The database session (db.h); commands get it from main(). */
+typedef struct bbtoken_ctx bbtoken_ctx_t;
+
+/* A command line after option parsing; values are checked by commands. */
+typedef struct {
+    char **operands;
+    const char *label; /* --name */
+    const char *days;  /* --expiry-days */
+    const char *perms[BBTOKEN_MAX_PERMS];
+    size_t nperms;
+    int admin;
+    int json;
+    int init;               /* db upgrade --init */
+    const char *user;       /* revoke --user */
+    const char *since;      /* audit --since */
+    const char *token;      /* audit --token */
+    const char *within;     /* expiring --within */
+    const char *before;     /* purge --expired-before */
+    int required;           /* policy: 1 required, 0 optional, -1 as is */
+    const char *max_days;   /* policy --max-expiry-days */
+    const char *max_tokens; /* policy --max-tokens */
+    int noperands;
+} bbtoken_args_t;
+
+typedef struct bbtoken_cmd bbtoken_cmd_t;
+struct bbtoken_cmd {
+    const char *name;
+    int (*run)(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
+               const bbtoken_args_t *a);
+    const char *usage;
+    unsigned int opts;    /* BBTOKEN_BIT()s of the options it takes */
+    int noperands;        /* -1: none or one */
+    const char *full;     /* "user add" */
+    const char *operands; /* what it takes, for complaints */
+};
+
+/* A grant's TARGET: KEY or KEY/slug. */
+typedef struct {
+    char key[BBT_KEY_BUF]; /* canonical */
+    const char *slug;      /* NULL for a project */
+} bbtoken_target_t;
+
+/* A WHEN as the two parameters of BBTOKEN_WHEN_12 (db.h): abs
+ * ("YYYY-MM-DD HH:MM:SS", UTC) or ago (seconds), the other NULL. */
+typedef struct {
+    char absbuf[32];
+    char agobuf[32];
+    const char *abs;
+    const char *ago;
+} bbtoken_when_t;
+
+/* ---- usage.c: the --help texts ---------------------------------------- */
+
+extern const char bbtoken_usage_main[];
+extern const char bbtoken_usage_user[];
+extern const char bbtoken_usage_grant[];
+extern const char bbtoken_usage_ungrant[];
+extern const char bbtoken_usage_create[];
+extern const char bbtoken_usage_list[];
+extern const char bbtoken_usage_update[];
+extern const char bbtoken_usage_revoke[];
+extern const char bbtoken_usage_expiring[];
+extern const char bbtoken_usage_purge[];
+extern const char bbtoken_usage_audit[];
+extern const char bbtoken_usage_policy[];
+extern const char bbtoken_usage_db[];
+
+/* ---- out.c: what the CLI prints --------------------------------------- */
+
+/* "bbtoken: REASON" as one line on stderr; returns BBTOKEN_EXIT_FAIL. */
+int bbtoken_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* A reason, then the usage, on stderr; returns BBTOKEN_EXIT_USAGE. */
+int bbtoken_usage_error(const char *usage, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* Display width of a UTF-8 string: a column per code point. */
+int bbtoken_width(const char *s);
+
+/* The most columns a table has. */
+#define BBTOKEN_TABLE_COLS 8
+
+/* Print rows x cols cells (row-major, the first row the header), each
+ * column as wide as its widest cell and at least min[c] (min may be
+ * NULL), two spaces apart; the last column is not padded. */
+void bbtoken_table(const char *const *cells, int rows, int cols,
+                   const int *min);
+
+/* Print a JSON value on stdout, then free it; NULL is out of memory. */
+int bbtoken_json_out(json_t *v);
+
+/* All of buf to fd 1, without stdio.  0, or -1 with errno set. */
+int bbtoken_write_all(const char *buf, size_t len);
+
+/* ---- args.c: the command line ----------------------------------------- */
+
+/* getopt_long said ':' or '?' (or gave an option this command does not
+ * take): a usage error naming the offending word. */
+int bbtoken_opt_error(const char *usage, int c, char **argv);
+
+/* The global options (--db, --help, --version) before the command word.
+ * Returns BBTOKEN_GO_ON with *cmd the index of the command word (argc if
+ * none), or an exit status (0 after --help or --version). */
+int bbtoken_parse_global(int argc, char **argv, const char **db, int *cmd);
+
+/* A command's options and operands; argv[0] is the command's last word.
+ * Returns BBTOKEN_GO_ON, or an exit status (0 after --help). */
+int bbtoken_parse_args(const bbtoken_cmd_t *cmd, int argc, char **argv,
+                       bbtoken_args_t *a);
+
+/* Checks of one value: 0, or BBTOKEN_EXIT_FAIL after saying why. */
+int bbtoken_check_user(const char *name);
+int bbtoken_check_label(const char *label);
+int bbtoken_check_id(const char *id);
+/* A whole number from 1 to hi given to option opt; with none_ok, "none"
+ * too. */
+int bbtoken_check_number(const char *opt, const char *s, long hi, int none_ok);
+int bbtoken_perm_parse(const char *name, bbt_perm_t *p);
+/* The --perm list as a token's pair, by the seed's defaulting rules. */
+int bbtoken_perm_pair(const bbtoken_args_t *a, bbt_level_t *project,
+                      bbt_level_t *repo);
+int bbtoken_parse_target(const char *arg, bbtoken_target_t *t);
+
+/* A DURATION (N followed by d, h or w; a bare N is days) in seconds, or
+ * -1. */
+long long bbtoken_duration(const char *s);
+
+/* A WHEN given to option opt: a date or date and time in UTC, or a
+ * DURATION ago. */
+int bbtoken_when(const char *s, const char *opt, bbtoken_when_t *w);
+
+/* ---- the commands ----------------------------------------------------- */
+
+/* cmd_users.c */
+int bbtoken_cmd_user_add(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
+                         const bbtoken_args_t *a);
+/* user disable and user enable */
+int bbtoken_cmd_user_set(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
+                         const bbtoken_args_t *a);
+int bbtoken_cmd_grant(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
+                      const bbtoken_args_t *a);
+int bbtoken_cmd_ungrant(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
+                        const bbtoken_args_t *a);
+/* cmd_tokens.c */
+int bbtoken_cmd_create(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
+                       const bbtoken_args_t *a);
+int bbtoken_cmd_list(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
+                     const bbtoken_args_t *a);
+int bbtoken_cmd_update(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
+                       const bbtoken_args_t *a);
+int bbtoken_cmd_revoke(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
+                       const bbtoken_args_t *a);
+/* cmd_reports.c */
+int bbtoken_cmd_expiring(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
+                         const bbtoken_args_t *a);
+int bbtoken_cmd_audit(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
+                      const bbtoken_args_t *a);
+/* cmd_admin.c */
+int bbtoken_cmd_policy(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
+                       const bbtoken_args_t *a);
+int bbtoken_cmd_purge(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
+                      const bbtoken_args_t *a);
+int bbtoken_cmd_db_status(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
+                          const bbtoken_args_t *a);
+int bbtoken_cmd_db_upgrade(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
+                           const bbtoken_args_t *a);
+
+#endif

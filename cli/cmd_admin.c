@@ -1,0 +1,276 @@
+/*
+ * Administration: the token policy, purging dead tokens, and the schema
+ * (db status, db upgrade with the compiled-in migrations).
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "bbt_pgjson.h"
+#include "db.h"
+
+/* ---- policy ----------------------------------------------------------- */
+
+int bbtoken_cmd_policy(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
+                       const bbtoken_args_t *a)
+{
+    const char *params[3] = {NULL, NULL, NULL};
+    PGresult *res;
+    int rc, required, has_max;
+
+    (void)cmd;
+    if ((a->max_days &&
+         (rc = bbtoken_check_number("--max-expiry-days", a->max_days,
+                                    BBT_EXPIRY_DAYS_MAX, 1))) ||
+        (a->max_tokens &&
+         (rc = bbtoken_check_number("--max-tokens", a->max_tokens,
+                                    BBTOKEN_MAX_TOKENS_MAX, 0)))) {
+        return rc;
+    }
+    if ((rc = bbtoken_connect(ctx))) {
+        return rc;
+    }
+    if (a->required != -1 || a->max_days || a->max_tokens) {
+        if (!(res =
+                  bbtoken_exec(ctx, "changing the policy", "BEGIN", 0, NULL))) {
+            return BBTOKEN_EXIT_FAIL;
+        }
+        PQclear(res);
+        res = bbtoken_exec(ctx, "reading the policy",
+                           "SELECT expiry_required, max_expiry_days IS NOT NULL"
+                           " FROM bbtoken_policy FOR UPDATE",
+                           0, NULL);
+        if (!res || PQntuples(res) != 1) {
+            PQclear(res);
+            return res ? bbtoken_fail("the policy row is missing")
+                       : BBTOKEN_EXIT_FAIL;
+        }
+        required =
+            a->required != -1 ? a->required : PQgetvalue(res, 0, 0)[0] == 't';
+        has_max = a->max_days ? strcmp(a->max_days, "none") != 0
+                              : PQgetvalue(res, 0, 1)[0] == 't';
+        PQclear(res);
+        if (required && !has_max) {
+            return bbtoken_fail("a required expiry needs a maximum: give "
+                                "--max-expiry-days N");
+        }
+        params[0] = a->required == -1 ? NULL : a->required ? "true" : "false";
+        params[1] = a->max_days;
+        params[2] = a->max_tokens;
+        res = bbtoken_exec(
+            ctx, "changing the policy",
+            "UPDATE bbtoken_policy SET"
+            " expiry_required = COALESCE($1::boolean, expiry_required),"
+            " max_expiry_days = CASE WHEN $2::text IS NULL THEN max_expiry_days"
+            " WHEN $2 = 'none' THEN NULL ELSE $2::integer END,"
+            " max_tokens_per_user = COALESCE($3::integer, max_tokens_per_user)",
+            3, params);
+        if (!res) {
+            return BBTOKEN_EXIT_FAIL;
+        }
+        PQclear(res);
+        if (!(res = bbtoken_exec(ctx, "changing the policy", "COMMIT", 0,
+                                 NULL))) {
+            return BBTOKEN_EXIT_FAIL;
+        }
+        PQclear(res);
+    }
+    res = bbtoken_exec(ctx, "reading the policy",
+                       "SELECT expiry_required, max_expiry_days,"
+                       " max_tokens_per_user FROM bbtoken_policy",
+                       0, NULL);
+    if (!res) {
+        return BBTOKEN_EXIT_FAIL;
+    }
+    if (PQntuples(res) != 1) {
+        PQclear(res);
+        return bbtoken_fail("the policy row is missing");
+    }
+    if (a->json) {
+        rc = bbtoken_json_out(json_pack(
+            "{s:b, s:o, s:o}", "expiryRequired",
+            PQgetvalue(res, 0, 0)[0] == 't', "maxExpiryDays",
+            PQgetisnull(res, 0, 1) ? json_null() : bbt_pgjson_int(res, 0, 1),
+            "maxTokensPerUser", bbt_pgjson_int(res, 0, 2)));
+    } else {
+        printf("expiry-required: %s\n"
+               "max-expiry-days: %s\n"
+               "max-tokens: %s\n",
+               PQgetvalue(res, 0, 0)[0] == 't' ? "yes" : "no",
+               bbtoken_get(res, 0, 1, "none"), PQgetvalue(res, 0, 2));
+        rc = 0;
+    }
+    PQclear(res);
+    return rc;
+}
+
+/* ---- purge ------------------------------------------------------------ */
+
+int bbtoken_cmd_purge(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
+                      const bbtoken_args_t *a)
+{
+    bbtoken_when_t before;
+    const char *params[2];
+    long rows;
+    int rc;
+
+    if (!a->before) {
+        return bbtoken_usage_error(cmd->usage,
+                                   "purge needs --expired-before WHEN");
+    }
+    if ((rc = bbtoken_when(a->before, "--expired-before", &before)) ||
+        (rc = bbtoken_connect(ctx))) {
+        return rc;
+    }
+    params[0] = before.abs;
+    params[1] = before.ago;
+    /* Dead rows only, whatever WHEN says: a revoked token, or one whose
+     * expiry is past.  The audit trigger records each deletion. */
+    rc = bbtoken_exec_rows(ctx, "purging tokens",
+                           "WITH t(cut) AS (SELECT " BBTOKEN_WHEN_12 ")"
+                           " DELETE FROM bbtoken_tokens USING t WHERE"
+                           " (revoked_at IS NOT NULL AND revoked_at < t.cut)"
+                           " OR (expires_at <= now() AND expires_at < t.cut)",
+                           2, params, &rows);
+    if (rc == 0) {
+        printf("purged %ld token%s\n", rows, rows == 1 ? "" : "s");
+    }
+    return rc;
+}
+
+/* ---- db --------------------------------------------------------------- */
+
+int bbtoken_cmd_db_status(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
+                          const bbtoken_args_t *a)
+{
+    int rc, version, i, pending = 0;
+
+    (void)cmd;
+    (void)a;
+    ctx->any_schema = 1;
+    if ((rc = bbtoken_connect(ctx)) ||
+        (rc = bbtoken_schema_version(ctx, &version))) {
+        return rc;
+    }
+    if (version < 0) {
+        return bbtoken_fail("this database has no mod_bbtoken schema "
+                            "(bbtoken db upgrade --init creates it)");
+    }
+    printf("schema version: %d\nlatest known: %d\n", version,
+           BBTOKEN_SCHEMA_LATEST);
+    for (i = 0; i < bbtoken_migration_count; i++) {
+        if (bbtoken_migration_list[i].version > version) {
+            printf("pending: %s\n", bbtoken_migration_list[i].name);
+            pending++;
+        }
+    }
+    if (version > BBTOKEN_SCHEMA_LATEST) {
+        printf("status: the database is newer than this bbtoken\n");
+    } else {
+        printf("status: %s\n",
+               pending ? "upgrade needed (bbtoken db upgrade)" : "up to date");
+    }
+    return 0;
+}
+
+/* Apply one migration in its own transaction.  The first one (the first
+ * release's schema.sql, kept as it was) makes its own transaction and
+ * records version 1; the later ones are run inside ours and record their
+ * version themselves, which is checked. */
+static int bbtoken_migrate(bbtoken_ctx_t *ctx, const bbtoken_migration_t *m)
+{
+    char what[128];
+    PGresult *res;
+    int version;
+
+    snprintf(what, sizeof(what), "applying migration %s", m->name);
+    if (m->version == 1) {
+        res = PQexec(ctx->conn, m->sql);
+        if (PQresultStatus(res) != PGRES_COMMAND_OK &&
+            PQresultStatus(res) != PGRES_TUPLES_OK) {
+            bbtoken_db_fail(ctx, res, what);
+            bbtoken_exec_quiet(ctx, "ROLLBACK");
+            return BBTOKEN_EXIT_FAIL;
+        }
+        PQclear(res);
+        return 0;
+    }
+    if (!(res = bbtoken_exec(ctx, what, "BEGIN", 0, NULL))) {
+        return BBTOKEN_EXIT_FAIL;
+    }
+    PQclear(res);
+    /* One upgrade at a time; the second finds the work done.  httpd only
+     * reads this table, which the lock lets it do. */
+    if (!(res = bbtoken_exec(ctx, what,
+                             "LOCK TABLE bbtoken_schema IN EXCLUSIVE MODE", 0,
+                             NULL)) ||
+        (PQclear(res), bbtoken_schema_version(ctx, &version) != 0)) {
+        bbtoken_exec_quiet(ctx, "ROLLBACK");
+        return BBTOKEN_EXIT_FAIL;
+    }
+    if (version >= m->version) {
+        bbtoken_exec_quiet(ctx, "ROLLBACK");
+        return 0;
+    }
+    if (version != m->version - 1) {
+        bbtoken_exec_quiet(ctx, "ROLLBACK");
+        return bbtoken_fail("%s: the database is at version %d", what, version);
+    }
+    res = PQexec(ctx->conn, m->sql);
+    if (PQresultStatus(res) != PGRES_COMMAND_OK &&
+        PQresultStatus(res) != PGRES_TUPLES_OK) {
+        bbtoken_db_fail(ctx, res, what);
+        bbtoken_exec_quiet(ctx, "ROLLBACK");
+        return BBTOKEN_EXIT_FAIL;
+    }
+    PQclear(res);
+    if (bbtoken_schema_version(ctx, &version) != 0 || version != m->version) {
+        bbtoken_exec_quiet(ctx, "ROLLBACK");
+        return bbtoken_fail("%s: it did not record version %d", what,
+                            m->version);
+    }
+    if (!(res = bbtoken_exec(ctx, what, "COMMIT", 0, NULL))) {
+        return BBTOKEN_EXIT_FAIL;
+    }
+    PQclear(res);
+    return 0;
+}
+
+int bbtoken_cmd_db_upgrade(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
+                           const bbtoken_args_t *a)
+{
+    int rc, version, i, applied = 0;
+
+    (void)cmd;
+    ctx->any_schema = 1;
+    if ((rc = bbtoken_connect(ctx)) ||
+        (rc = bbtoken_schema_version(ctx, &version))) {
+        return rc;
+    }
+    if (version < 0 && !a->init) {
+        return bbtoken_fail("this database has no mod_bbtoken schema: "
+                            "bbtoken db upgrade --init creates it here");
+    }
+    if (version >= 0 && a->init) {
+        return bbtoken_fail("--init: this database has a mod_bbtoken schema "
+                            "already (version %d)",
+                            version);
+    }
+    if (version > BBTOKEN_SCHEMA_LATEST) {
+        return bbtoken_fail("the database schema is version %d, newer than "
+                            "this bbtoken knows (%d)",
+                            version, BBTOKEN_SCHEMA_LATEST);
+    }
+    for (i = 0; i < bbtoken_migration_count; i++) {
+        if (bbtoken_migration_list[i].version <= version) {
+            continue;
+        }
+        if ((rc = bbtoken_migrate(ctx, &bbtoken_migration_list[i]))) {
+            return rc;
+        }
+        printf("applied %s\n", bbtoken_migration_list[i].name);
+        applied++;
+    }
+    printf("schema version: %d%s\n", BBTOKEN_SCHEMA_LATEST,
+           applied ? "" : " (already up to date)");
+    return 0;
+}

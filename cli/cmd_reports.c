@@ -1,0 +1,274 @@
+/*
+ * Reports: expiring (every user's tokens that expire soon or have
+ * expired, silent when there is none, for cron) and audit (the trail the
+ * database's triggers keep).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bbt_pgjson.h"
+#include "db.h"
+
+/* ---- expiring --------------------------------------------------------- */
+
+enum {
+    BBTOKEN_E_USER,
+    BBTOKEN_E_ID,
+    BBTOKEN_E_NAME,
+    BBTOKEN_E_EXPIRES,
+    BBTOKEN_E_EXPIRES_MS,
+    BBTOKEN_E_EXPIRED,
+    BBTOKEN_E_LEFT,
+    BBTOKEN_E_LAST,
+    BBTOKEN_E_LAST_MS,
+    BBTOKEN_E_PROJECT,
+    BBTOKEN_E_REPO,
+    BBTOKEN_E_ACTIVE
+};
+
+/* "in 3 days", "in 5 hours", "in 12 minutes". */
+static const char *bbtoken_left(const char *secs, char *buf, size_t len)
+{
+    long long s = atoll(secs);
+
+    if (s >= 2 * 86400) {
+        snprintf(buf, len, "in %lld days", s / 86400);
+    } else if (s >= 2 * 3600) {
+        snprintf(buf, len, "in %lld hours", s / 3600);
+    } else {
+        snprintf(buf, len, "in %lld minutes", s / 60 + 1);
+    }
+    return buf;
+}
+
+int bbtoken_cmd_expiring(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
+                         const bbtoken_args_t *a)
+{
+    const char *within = a->within ? a->within : "7d";
+    long long secs = bbtoken_duration(within);
+    char secbuf[32], (*left)[32] = NULL;
+    const char **cells = NULL;
+    const char *params[1] = {secbuf};
+    PGresult *res;
+    json_t *arr, *obj;
+    int i, n, rc = 0;
+
+    (void)cmd;
+    if (secs < 0) {
+        return bbtoken_fail("--within: not a duration (7d, 12h, 2w): %s",
+                            within);
+    }
+    snprintf(secbuf, sizeof(secbuf), "%lld", secs);
+    if ((rc = bbtoken_connect(ctx))) {
+        return rc;
+    }
+    res = bbtoken_exec(
+        ctx, "listing expiring tokens",
+        "SELECT u.name, t.id, t.name,"
+        " to_char(t.expires_at AT TIME ZONE 'UTC', " BBTOKEN_ISO "),"
+        " (extract(epoch FROM t.expires_at) * 1000)::bigint,"
+        " t.expires_at <= now(),"
+        " extract(epoch FROM t.expires_at - now())::bigint,"
+        " to_char(t.last_authenticated AT TIME ZONE 'UTC', " BBTOKEN_ISO "),"
+        " (extract(epoch FROM t.last_authenticated) * 1000)::bigint,"
+        " t.project_perm, t.repo_perm, u.active"
+        " FROM bbtoken_tokens t JOIN bbtoken_users u ON u.id = t.user_id"
+        " WHERE t.revoked_at IS NULL AND t.expires_at IS NOT NULL"
+        " AND t.expires_at <= now() + make_interval(secs => $1::bigint)"
+        " ORDER BY t.expires_at, t.id",
+        1, params);
+    if (!res) {
+        return BBTOKEN_EXIT_FAIL;
+    }
+    n = PQntuples(res);
+    if (a->json) {
+        arr = json_array();
+        for (i = 0; arr && i < n; i++) {
+            obj = json_pack(
+                "{s:s, s:s, s:o, s:b, s:o*, s:[s,s], s:{s:s, s:b}}", "id",
+                PQgetvalue(res, i, BBTOKEN_E_ID), "name",
+                PQgetvalue(res, i, BBTOKEN_E_NAME), "expiryDate",
+                bbt_pgjson_int(res, i, BBTOKEN_E_EXPIRES_MS), "expired",
+                PQgetvalue(res, i, BBTOKEN_E_EXPIRED)[0] == 't',
+                "lastAuthenticated", bbt_pgjson_int(res, i, BBTOKEN_E_LAST_MS),
+                "permissions", PQgetvalue(res, i, BBTOKEN_E_PROJECT),
+                PQgetvalue(res, i, BBTOKEN_E_REPO), "user", "name",
+                PQgetvalue(res, i, BBTOKEN_E_USER), "active",
+                PQgetvalue(res, i, BBTOKEN_E_ACTIVE)[0] == 't');
+            if (!obj || json_array_append_new(arr, obj)) {
+                json_decref(arr);
+                arr = NULL;
+            }
+        }
+        PQclear(res);
+        return bbtoken_json_out(arr);
+    }
+    /* Nothing to say: say nothing, so that cron sends no mail. */
+    if (n == 0) {
+        PQclear(res);
+        return 0;
+    }
+    cells = calloc((size_t)(n + 1) * 6, sizeof(*cells));
+    left = calloc((size_t)n, sizeof(*left));
+    if (!cells || !left) {
+        rc = bbtoken_fail("out of memory");
+        goto done;
+    }
+    cells[0] = "EXPIRES";
+    cells[1] = "STATUS";
+    cells[2] = "USER";
+    cells[3] = "ID";
+    cells[4] = "NAME";
+    cells[5] = "LAST USED";
+    for (i = 0; i < n; i++) {
+        const char **row = cells + (i + 1) * 6;
+
+        row[0] = PQgetvalue(res, i, BBTOKEN_E_EXPIRES);
+        row[1] = PQgetvalue(res, i, BBTOKEN_E_EXPIRED)[0] == 't'
+                     ? "expired"
+                     : bbtoken_left(PQgetvalue(res, i, BBTOKEN_E_LEFT), left[i],
+                                    sizeof(left[i]));
+        row[2] = PQgetvalue(res, i, BBTOKEN_E_USER);
+        row[3] = PQgetvalue(res, i, BBTOKEN_E_ID);
+        row[4] = PQgetvalue(res, i, BBTOKEN_E_NAME);
+        row[5] = bbtoken_get(res, i, BBTOKEN_E_LAST, "never");
+    }
+    bbtoken_table(cells, n + 1, 6, NULL);
+done:
+    free(cells);
+    free(left);
+    PQclear(res);
+    return rc;
+}
+
+/* ---- audit ------------------------------------------------------------ */
+
+enum {
+    BBTOKEN_A_TIME,
+    BBTOKEN_A_MS,
+    BBTOKEN_A_EVENT,
+    BBTOKEN_A_TOKEN,
+    BBTOKEN_A_USER,
+    BBTOKEN_A_ACTOR,
+    BBTOKEN_A_ROLE,
+    BBTOKEN_A_SOURCE,
+    BBTOKEN_A_ADDR,
+    BBTOKEN_A_DETAIL,
+    BBTOKEN_A_ID
+};
+
+/* A text column as a JSON string, or NULL to leave the member out. */
+static json_t *bbtoken_json_str(const PGresult *res, int row, int col)
+{
+    return PQgetisnull(res, row, col) ? NULL
+                                      : json_string(PQgetvalue(res, row, col));
+}
+
+int bbtoken_cmd_audit(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
+                      const bbtoken_args_t *a)
+{
+    bbtoken_when_t since;
+    const char *params[4] = {a->noperands ? a->operands[0] : NULL, NULL, NULL,
+                             a->token};
+    const char **cells = NULL;
+    char(*by)[320] = NULL, (*from)[80] = NULL;
+    PGresult *res;
+    json_t *arr, *obj;
+    int i, n, rc;
+
+    (void)cmd;
+    if ((params[0] && (rc = bbtoken_check_user(params[0]))) ||
+        (a->token && (rc = bbtoken_check_id(a->token))) ||
+        (a->since && (rc = bbtoken_when(a->since, "--since", &since))) ||
+        (rc = bbtoken_connect(ctx))) {
+        return rc;
+    }
+    if (a->since) {
+        params[1] = since.abs;
+        params[2] = since.ago;
+    }
+    res = bbtoken_exec(
+        ctx, "reading the audit trail",
+        "SELECT to_char(at AT TIME ZONE 'UTC', " BBTOKEN_ISO "),"
+        " (extract(epoch FROM at) * 1000)::bigint, event, token_id,"
+        " user_name, actor, db_role, source, host(client_addr), detail, id"
+        " FROM bbtoken_audit"
+        " WHERE ($1::text IS NULL OR lower(user_name) = lower($1))"
+        " AND (($2::text IS NULL AND $3::text IS NULL)"
+        " OR at >= " BBTOKEN_WHEN_23 ")"
+        " AND ($4::text IS NULL OR token_id = $4)"
+        " ORDER BY at, id",
+        4, params);
+    if (!res) {
+        return BBTOKEN_EXIT_FAIL;
+    }
+    n = PQntuples(res);
+    if (a->json) {
+        arr = json_array();
+        for (i = 0; arr && i < n; i++) {
+            obj = json_pack(
+                "{s:o, s:o, s:s, s:o*, s:o*, s:s, s:s, s:s, s:o*, s:o*}", "id",
+                bbt_pgjson_int(res, i, BBTOKEN_A_ID), "time",
+                bbt_pgjson_int(res, i, BBTOKEN_A_MS), "event",
+                PQgetvalue(res, i, BBTOKEN_A_EVENT), "tokenId",
+                bbtoken_json_str(res, i, BBTOKEN_A_TOKEN), "user",
+                bbtoken_json_str(res, i, BBTOKEN_A_USER), "actor",
+                PQgetvalue(res, i, BBTOKEN_A_ACTOR), "dbRole",
+                PQgetvalue(res, i, BBTOKEN_A_ROLE), "source",
+                PQgetvalue(res, i, BBTOKEN_A_SOURCE), "clientAddress",
+                bbtoken_json_str(res, i, BBTOKEN_A_ADDR), "detail",
+                bbtoken_json_str(res, i, BBTOKEN_A_DETAIL));
+            if (!obj || json_array_append_new(arr, obj)) {
+                json_decref(arr);
+                arr = NULL;
+            }
+        }
+        PQclear(res);
+        return bbtoken_json_out(arr);
+    }
+    cells = calloc((size_t)(n + 1) * 7, sizeof(*cells));
+    by = calloc((size_t)n + 1, sizeof(*by));
+    from = calloc((size_t)n + 1, sizeof(*from));
+    if (!cells || !by || !from) {
+        rc = bbtoken_fail("out of memory");
+        goto done;
+    }
+    cells[0] = "TIME";
+    cells[1] = "EVENT";
+    cells[2] = "TOKEN";
+    cells[3] = "USER";
+    cells[4] = "BY";
+    cells[5] = "FROM";
+    cells[6] = "DETAIL";
+    for (i = 0; i < n; i++) {
+        const char **row = cells + (i + 1) * 7;
+        const char *actor = PQgetvalue(res, i, BBTOKEN_A_ACTOR);
+        const char *role = PQgetvalue(res, i, BBTOKEN_A_ROLE);
+
+        if (strcmp(actor, role) == 0) {
+            snprintf(by[i], sizeof(by[i]), "%s", actor);
+        } else {
+            snprintf(by[i], sizeof(by[i]), "%s (db %s)", actor, role);
+        }
+        snprintf(from[i], sizeof(from[i]), "%s%s%s",
+                 PQgetvalue(res, i, BBTOKEN_A_SOURCE),
+                 PQgetisnull(res, i, BBTOKEN_A_ADDR) ? "" : " ",
+                 PQgetvalue(res, i, BBTOKEN_A_ADDR));
+        row[0] = PQgetvalue(res, i, BBTOKEN_A_TIME);
+        row[1] = PQgetvalue(res, i, BBTOKEN_A_EVENT);
+        row[2] = bbtoken_get(res, i, BBTOKEN_A_TOKEN, "-");
+        row[3] = bbtoken_get(res, i, BBTOKEN_A_USER, "-");
+        row[4] = by[i];
+        row[5] = from[i];
+        row[6] = bbtoken_get(res, i, BBTOKEN_A_DETAIL, "");
+    }
+    bbtoken_table(cells, n + 1, 7, NULL);
+    rc = 0;
+done:
+    free(cells);
+    free(by);
+    free(from);
+    PQclear(res);
+    return rc;
+}

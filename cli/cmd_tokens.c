@@ -1,0 +1,398 @@
+/*
+ * Tokens: create, list, update, revoke.  A new token is printed once, on
+ * stdout, before its row is committed; the database keeps a salted hash.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+
+#include "bbt_pgjson.h"
+#include "bbt_token.h"
+#include "db.h"
+
+/* ---- create ----------------------------------------------------------- */
+
+/* bbtoken_create_once: the id drawn was refused; not an exit status. */
+#define BBTOKEN_DRAW_AGAIN (-1)
+
+/* One attempt at inserting a new token and printing it.  Returns 0 on
+ * success, BBTOKEN_DRAW_AGAIN, or an exit status after reporting. */
+static int bbtoken_create_once(bbtoken_ctx_t *ctx, const bbtoken_user_t *u,
+                               const char *label, bbt_level_t project,
+                               bbt_level_t repo, const char *days)
+{
+    char line[BBT_TOKEN_MAX_LEN + 2]; /* the token and a newline */
+    bbt_minted_t m;
+    const char *params[8] = {m.id, u->id,  label,  NULL,
+                             NULL, m.salt, m.hash, days};
+    char note[160] = "";
+    PGresult *res;
+    size_t len;
+    int rc = BBTOKEN_EXIT_FAIL, in_tx = 0, inserted;
+
+    if (bbt_token_mint(&m) != 0) {
+        rc = bbtoken_fail("the random number generator failed");
+        goto done;
+    }
+    if (!(res = bbtoken_exec(ctx, "creating the token", "BEGIN", 0, NULL))) {
+        goto done;
+    }
+    PQclear(res);
+    in_tx = 1;
+    params[3] = bbt_perm_name(BBT_SCOPE_PROJECT, project);
+    params[4] = bbt_perm_name(BBT_SCOPE_REPO, repo);
+    /* The owner must still be active when the row goes in; expiry is the
+     * server's clock, the one the module compares with.  The database's
+     * policy trigger may refuse the row or give it the default expiry. */
+    res = PQexecParams(
+        ctx->conn,
+        "INSERT INTO bbtoken_tokens (id, user_id, name, project_perm,"
+        " repo_perm, salt, secret_hash, expires_at)"
+        " SELECT $1, u.id, $3, $4, $5, $6, $7,"
+        " now() + make_interval(days => $8::integer)"
+        " FROM bbtoken_users u WHERE u.id = $2 AND u.active"
+        " RETURNING round(extract(epoch FROM expires_at - created_at)"
+        " / 86400)::integer,"
+        " to_char(expires_at AT TIME ZONE 'UTC', " BBTOKEN_ISO ")",
+        8, NULL, params, NULL, NULL, 0);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        /* Only a taken id is worth another try: one a live token holds,
+         * or one a purged token used (ids are never reused). */
+        if (bbtoken_classify(res) == BBT_SQL_ID_TAKEN) {
+            PQclear(res);
+            rc = BBTOKEN_DRAW_AGAIN;
+        } else {
+            rc = bbtoken_db_fail(ctx, res, "creating the token");
+        }
+        goto done;
+    }
+    inserted = PQntuples(res) == 1;
+    if (inserted && !days && !PQgetisnull(res, 0, 0)) {
+        snprintf(note, sizeof(note),
+                 "the token policy requires an expiry: this token expires in "
+                 "%s days (%s), the maximum",
+                 PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1));
+    }
+    PQclear(res);
+    if (!inserted) {
+        rc = bbtoken_fail("user is disabled: %s", u->name);
+        goto done;
+    }
+    /* Print before committing: a token nobody saw must not exist. */
+    len = strlen(m.token);
+    memcpy(line, m.token, len);
+    line[len] = '\n';
+    if (bbtoken_write_all(line, len + 1) != 0) {
+        rc = bbtoken_fail("cannot write the token to stdout (%s); no token "
+                          "was created",
+                          strerror(errno));
+        goto done;
+    }
+    in_tx = 0;
+    if ((res = bbtoken_exec(ctx,
+                            "committing the token (the token printed is "
+                            "not valid)",
+                            "COMMIT", 0, NULL))) {
+        PQclear(res);
+        if (note[0]) {
+            fprintf(stderr, "bbtoken: %s\n", note);
+        }
+        rc = 0;
+    }
+
+done:
+    if (in_tx) {
+        bbtoken_exec_quiet(ctx, "ROLLBACK");
+    }
+    bbt_minted_wipe(&m);
+    OPENSSL_cleanse(line, sizeof(line));
+    return rc;
+}
+
+int bbtoken_cmd_create(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
+                       const bbtoken_args_t *a)
+{
+    bbtoken_user_t u;
+    bbt_level_t project, repo;
+    int rc, tries;
+
+    if (!a->label) {
+        return bbtoken_usage_error(cmd->usage, "create needs --name LABEL");
+    }
+    if ((rc = bbtoken_check_label(a->label)) ||
+        (a->days && (rc = bbtoken_check_number("--expiry-days", a->days,
+                                               BBT_EXPIRY_DAYS_MAX, 0))) ||
+        (rc = bbtoken_perm_pair(a, &project, &repo)) ||
+        (rc = bbtoken_connect_user(ctx, a->operands[0], &u))) {
+        return rc;
+    }
+    if (!u.active) {
+        return bbtoken_fail("user is disabled: %s", u.name);
+    }
+    /* A closed stdout must come back as EPIPE, so that the token is rolled
+     * back with a message rather than by a silent death. */
+    signal(SIGPIPE, SIG_IGN);
+    for (tries = 0; tries < BBT_MINT_TRIES; tries++) {
+        rc = bbtoken_create_once(ctx, &u, a->label, project, repo, a->days);
+        if (rc != BBTOKEN_DRAW_AGAIN) {
+            return rc;
+        }
+    }
+    return bbtoken_fail("no free token id after %d tries", BBT_MINT_TRIES);
+}
+
+/* ---- list ------------------------------------------------------------- */
+
+/* Columns of bbtoken_sql_list, in order. */
+enum {
+    BBTOKEN_L_ID,
+    BBTOKEN_L_NAME,
+    BBTOKEN_L_PROJECT,
+    BBTOKEN_L_REPO,
+    BBTOKEN_L_CREATED,
+    BBTOKEN_L_EXPIRES,
+    BBTOKEN_L_LAST,
+    BBTOKEN_L_CREATED_MS,
+    BBTOKEN_L_EXPIRES_MS,
+    BBTOKEN_L_LAST_MS,
+    BBTOKEN_L_DAYS,
+    BBTOKEN_L_EXPIRED,
+    BBTOKEN_L_ADDRS
+};
+
+static const char bbtoken_sql_list[] =
+    "SELECT id, name, project_perm, repo_perm,"
+    " to_char(created_at AT TIME ZONE 'UTC', " BBTOKEN_ISO "),"
+    " to_char(expires_at AT TIME ZONE 'UTC', " BBTOKEN_ISO "),"
+    " to_char(last_authenticated AT TIME ZONE 'UTC', " BBTOKEN_ISO "),"
+    " (extract(epoch FROM created_at) * 1000)::bigint,"
+    " (extract(epoch FROM expires_at) * 1000)::bigint,"
+    " (extract(epoch FROM last_authenticated) * 1000)::bigint,"
+    /* expires_at - created_at is the days given, but a DST change in the
+     * session's zone can skew the interval by an hour: round. */
+    " round(extract(epoch FROM expires_at - created_at) / 86400)::integer,"
+    " expires_at IS NOT NULL AND expires_at <= now(),"
+    " array_to_string(ARRAY(SELECT host(a) FROM unnest(last_addresses)"
+    " WITH ORDINALITY AS x(a, n) ORDER BY n), ',')"
+    " FROM bbtoken_tokens WHERE user_id = $1 AND revoked_at IS NULL"
+    " ORDER BY created_at, id";
+
+/* "a,b,c" as a JSON array of strings. */
+static json_t *bbtoken_json_split(const char *list)
+{
+    json_t *arr = json_array();
+    const char *p = list, *comma;
+
+    while (arr && *p) {
+        comma = strchr(p, ',');
+        if (json_array_append_new(arr,
+                                  json_stringn(p, comma ? (size_t)(comma - p)
+                                                        : strlen(p))) != 0) {
+            json_decref(arr);
+            return NULL;
+        }
+        p = comma ? comma + 1 : p + strlen(p);
+    }
+    return arr;
+}
+
+static int bbtoken_list_json(const PGresult *res, const bbtoken_user_t *u)
+{
+    json_t *arr = json_array();
+    json_t *obj;
+    int i;
+
+    for (i = 0; arr && i < PQntuples(res); i++) {
+        /* "o" steals its reference even when json_pack fails. */
+        obj = json_pack(
+            "{s:s, s:s, s:o, s:o*, s:o*, s:o*, s:[s,s], s:b, s:{s:s}, s:o}",
+            "id", PQgetvalue(res, i, BBTOKEN_L_ID), "name",
+            PQgetvalue(res, i, BBTOKEN_L_NAME), "createdDate",
+            bbt_pgjson_int(res, i, BBTOKEN_L_CREATED_MS), "lastAuthenticated",
+            bbt_pgjson_int(res, i, BBTOKEN_L_LAST_MS), "expiryDate",
+            bbt_pgjson_int(res, i, BBTOKEN_L_EXPIRES_MS), "expiryDays",
+            bbt_pgjson_int(res, i, BBTOKEN_L_DAYS), "permissions",
+            PQgetvalue(res, i, BBTOKEN_L_PROJECT),
+            PQgetvalue(res, i, BBTOKEN_L_REPO), "expired",
+            PQgetvalue(res, i, BBTOKEN_L_EXPIRED)[0] == 't', "user", "name",
+            u->name, "lastAddresses",
+            bbtoken_json_split(PQgetvalue(res, i, BBTOKEN_L_ADDRS)));
+        if (!obj || json_array_append_new(arr, obj)) {
+            json_decref(arr);
+            return bbtoken_fail("cannot build JSON for token %s",
+                                PQgetvalue(res, i, BBTOKEN_L_ID));
+        }
+    }
+    return bbtoken_json_out(arr);
+}
+
+static const char *bbtoken_expires(const PGresult *res, int i, char *buf,
+                                   size_t len)
+{
+    if (PQgetisnull(res, i, BBTOKEN_L_EXPIRES)) {
+        return "never";
+    }
+    snprintf(buf, len, "%s%s", PQgetvalue(res, i, BBTOKEN_L_EXPIRES),
+             PQgetvalue(res, i, BBTOKEN_L_EXPIRED)[0] == 't' ? " (expired)"
+                                                             : "");
+    return buf;
+}
+
+#define BBTOKEN_LIST_COLS 7
+
+static int bbtoken_list_table(const PGresult *res)
+{
+    /* The fixed-width columns keep their width when no row fills it. */
+    static const int min[BBTOKEN_LIST_COLS] = {12, 0, 24, 20, 0, 20, 0};
+    static const char *const head[BBTOKEN_LIST_COLS] = {
+        "ID", "NAME", "PERMISSIONS", "CREATED", "EXPIRES", "LAST USED", "FROM"};
+    int n = PQntuples(res), i;
+    const char **cells =
+        calloc((size_t)(n + 1) * BBTOKEN_LIST_COLS, sizeof(*cells));
+    char(*perms)[64] = calloc((size_t)n + 1, sizeof(*perms));
+    char(*exp)[64] = calloc((size_t)n + 1, sizeof(*exp));
+    int rc = 0;
+
+    if (!cells || !perms || !exp) {
+        rc = bbtoken_fail("out of memory");
+        goto done;
+    }
+    memcpy(cells, head, sizeof(head));
+    for (i = 0; i < n; i++) {
+        const char **row = cells + (i + 1) * BBTOKEN_LIST_COLS;
+
+        snprintf(perms[i], sizeof(perms[i]), "%s,%s",
+                 PQgetvalue(res, i, BBTOKEN_L_PROJECT),
+                 PQgetvalue(res, i, BBTOKEN_L_REPO));
+        row[0] = PQgetvalue(res, i, BBTOKEN_L_ID);
+        row[1] = PQgetvalue(res, i, BBTOKEN_L_NAME);
+        row[2] = perms[i];
+        row[3] = PQgetvalue(res, i, BBTOKEN_L_CREATED);
+        row[4] = bbtoken_expires(res, i, exp[i], sizeof(exp[i]));
+        row[5] = bbtoken_get(res, i, BBTOKEN_L_LAST, "never");
+        row[6] = PQgetvalue(res, i, BBTOKEN_L_ADDRS);
+    }
+    bbtoken_table(cells, n + 1, BBTOKEN_LIST_COLS, min);
+done:
+    free(cells);
+    free(perms);
+    free(exp);
+    return rc;
+}
+
+int bbtoken_cmd_list(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
+                     const bbtoken_args_t *a)
+{
+    bbtoken_user_t u;
+    const char *params[1];
+    PGresult *res;
+    int rc;
+
+    (void)cmd;
+    if ((rc = bbtoken_connect_user(ctx, a->operands[0], &u))) {
+        return rc;
+    }
+    params[0] = u.id;
+    res = bbtoken_exec(ctx, "listing tokens", bbtoken_sql_list, 1, params);
+    if (!res) {
+        return BBTOKEN_EXIT_FAIL;
+    }
+    rc = a->json ? bbtoken_list_json(res, &u) : bbtoken_list_table(res);
+    PQclear(res);
+    return rc;
+}
+
+/* ---- update, revoke --------------------------------------------------- */
+
+int bbtoken_cmd_update(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
+                       const bbtoken_args_t *a)
+{
+    const char *params[4] = {a->operands[0], a->label, NULL, NULL};
+    bbt_level_t project, repo;
+    long rows;
+    int rc;
+
+    if (a->days) {
+        /* Refused here and, should anything else try, by the database. */
+        return bbtoken_fail("the expiry of a token cannot be changed: create "
+                            "a new token (and revoke this one)");
+    }
+    if (!a->label && a->nperms == 0) {
+        return bbtoken_usage_error(cmd->usage,
+                                   "nothing to update: give --name or --perm");
+    }
+    if ((rc = bbtoken_check_id(params[0])) ||
+        (a->label && (rc = bbtoken_check_label(a->label)))) {
+        return rc;
+    }
+    if (a->nperms) {
+        if ((rc = bbtoken_perm_pair(a, &project, &repo))) {
+            return rc;
+        }
+        params[2] = bbt_perm_name(BBT_SCOPE_PROJECT, project);
+        params[3] = bbt_perm_name(BBT_SCOPE_REPO, repo);
+    }
+    if ((rc = bbtoken_connect(ctx))) {
+        return rc;
+    }
+    /* A NULL parameter leaves its column alone. */
+    rc = bbtoken_exec_rows(ctx, "updating the token",
+                           "UPDATE bbtoken_tokens"
+                           " SET name = COALESCE($2, name),"
+                           " project_perm = COALESCE($3, project_perm),"
+                           " repo_perm = COALESCE($4, repo_perm)"
+                           " WHERE id = $1 AND revoked_at IS NULL",
+                           4, params, &rows);
+    if (rc == 0 && rows == 0) {
+        rc = bbtoken_token_missing(ctx, params[0], "token is revoked");
+    }
+    return rc;
+}
+
+int bbtoken_cmd_revoke(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
+                       const bbtoken_args_t *a)
+{
+    const char *params[1] = {a->noperands ? a->operands[0] : NULL};
+    bbtoken_user_t u;
+    long rows;
+    int rc;
+
+    if (a->user && a->noperands) {
+        return bbtoken_usage_error(cmd->usage,
+                                   "give a token ID or --user NAME, not both");
+    }
+    if (a->user) {
+        if ((rc = bbtoken_connect_user(ctx, a->user, &u))) {
+            return rc;
+        }
+        params[0] = u.id;
+        rc = bbtoken_exec_rows(ctx, "revoking the tokens",
+                               "UPDATE bbtoken_tokens SET revoked_at = now()"
+                               " WHERE user_id = $1 AND revoked_at IS NULL",
+                               1, params, &rows);
+        if (rc == 0) {
+            printf("revoked %ld token%s of %s\n", rows, rows == 1 ? "" : "s",
+                   u.name);
+        }
+        return rc;
+    }
+    if (!a->noperands) {
+        return bbtoken_usage_error(cmd->usage,
+                                   "revoke takes a token ID or --user NAME");
+    }
+    if ((rc = bbtoken_check_id(params[0])) || (rc = bbtoken_connect(ctx))) {
+        return rc;
+    }
+    rc = bbtoken_exec_rows(ctx, "revoking the token",
+                           "UPDATE bbtoken_tokens SET revoked_at = now()"
+                           " WHERE id = $1 AND revoked_at IS NULL",
+                           1, params, &rows);
+    if (rc == 0 && rows == 0) {
+        rc = bbtoken_token_missing(ctx, params[0], "token already revoked");
+    }
+    return rc;
+}

@@ -1,0 +1,289 @@
+/*
+ * The database session (db.h).  Every command but `db` first checks that
+ * the database is at the schema version this program knows, and tells the
+ * database who is acting (the session settings bbtoken.source and
+ * bbtoken.actor) for the audit trail its triggers keep.
+ */
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "db.h"
+
+/* libpq's own test for "this dbname is really a connection string". */
+static int bbtoken_is_conninfo(const char *s)
+{
+    return strncmp(s, "postgresql://", 13) == 0 ||
+           strncmp(s, "postgres://", 11) == 0 || strchr(s, '=') != NULL;
+}
+
+/* Who runs this, for the audit trail: the login name of the real user, and
+ * under sudo the user who ran sudo.  Self-reported, as any client's claim
+ * is; the audit also records the database role, which is not. */
+static void bbtoken_actor(char *buf, size_t len)
+{
+    struct passwd *pw = getpwuid(getuid());
+    const char *sudo = getenv("SUDO_USER");
+    int n;
+
+    if (pw && pw->pw_name) {
+        n = snprintf(buf, len, "%s", pw->pw_name);
+    } else {
+        n = snprintf(buf, len, "uid %lu", (unsigned long)getuid());
+    }
+    if (getuid() == 0 && sudo && *sudo && n > 0 && (size_t)n < len) {
+        snprintf(buf + n, len - (size_t)n, " (sudo from %.64s)", sudo);
+    }
+}
+
+int bbtoken_schema_version(bbtoken_ctx_t *ctx, int *version)
+{
+    PGresult *res = bbtoken_exec(
+        ctx, "reading the schema version",
+        "SELECT CASE WHEN to_regclass('bbtoken_schema') IS NULL THEN -1 END", 0,
+        NULL);
+
+    if (!res) {
+        return BBTOKEN_EXIT_FAIL;
+    }
+    *version = PQgetisnull(res, 0, 0) ? 0 : -1;
+    PQclear(res);
+    if (*version == -1) {
+        return 0;
+    }
+    res = bbtoken_exec(ctx, "reading the schema version",
+                       "SELECT COALESCE(max(version), 0) FROM bbtoken_schema",
+                       0, NULL);
+    if (!res) {
+        return BBTOKEN_EXIT_FAIL;
+    }
+    *version = atoi(PQgetvalue(res, 0, 0));
+    PQclear(res);
+    return 0;
+}
+
+/* Tell the database who acts (its audit triggers read these), and check
+ * that it has the schema this program speaks. */
+static int bbtoken_session(bbtoken_ctx_t *ctx)
+{
+    char actor[256];
+    const char *params[1] = {actor};
+    PGresult *res;
+    int version;
+
+    bbtoken_actor(actor, sizeof(actor));
+    res = bbtoken_exec(ctx, "starting the session",
+                       "SELECT set_config('bbtoken.source', 'cli', false),"
+                       " set_config('bbtoken.actor', $1, false)",
+                       1, params);
+    if (!res) {
+        return BBTOKEN_EXIT_FAIL;
+    }
+    PQclear(res);
+    if (ctx->any_schema) {
+        return 0;
+    }
+    if (bbtoken_schema_version(ctx, &version) != 0) {
+        return BBTOKEN_EXIT_FAIL;
+    }
+    if (version < 0) {
+        return bbtoken_fail("this database has no mod_bbtoken schema "
+                            "(bbtoken db upgrade --init creates it)");
+    }
+    if (version < BBTOKEN_SCHEMA_LATEST) {
+        return bbtoken_fail("the database schema is version %d, this bbtoken "
+                            "needs %d: run bbtoken db upgrade",
+                            version, BBTOKEN_SCHEMA_LATEST);
+    }
+    if (version > BBTOKEN_SCHEMA_LATEST) {
+        return bbtoken_fail("the database schema is version %d, newer than "
+                            "this bbtoken knows (%d): use a newer bbtoken",
+                            version, BBTOKEN_SCHEMA_LATEST);
+    }
+    return 0;
+}
+
+int bbtoken_connect(bbtoken_ctx_t *ctx)
+{
+    /* dbname with expand_dbname takes a conninfo, a URI or a bare database
+     * name; a NULL value is skipped, leaving libpq's environment. */
+    const char *const keys[] = {"dbname", "fallback_application_name", NULL};
+    const char *const vals[] = {ctx->db, "bbtoken", NULL};
+
+    if (ctx->db && bbtoken_is_conninfo(ctx->db)) {
+        /* libpq's parse errors quote the text around the fault, which may
+         * be a password: check first and say less. */
+        char *err = NULL;
+        PQconninfoOption *opts = PQconninfoParse(ctx->db, &err);
+
+        PQfreemem(err);
+        if (!opts) {
+            return bbtoken_fail("--db: not a valid connection string (not "
+                                "quoted: it may hold a password)");
+        }
+        PQconninfoFree(opts);
+    }
+    ctx->conn = PQconnectdbParams(keys, vals, 1);
+    if (!ctx->conn) {
+        return bbtoken_fail("out of memory");
+    }
+    if (PQstatus(ctx->conn) != CONNECTION_OK) {
+        /* libpq never puts the password into its messages. */
+        return bbtoken_fail("cannot connect to the database: %s",
+                            PQerrorMessage(ctx->conn));
+    }
+    /* Labels travel as UTF-8 whatever the terminal says; JSON needs it. */
+    if (PQsetClientEncoding(ctx->conn, "UTF8") != 0) {
+        return bbtoken_fail("cannot set client encoding: %s",
+                            PQerrorMessage(ctx->conn));
+    }
+    return bbtoken_session(ctx);
+}
+
+bbt_sql_class_t bbtoken_classify(const PGresult *res)
+{
+    return bbt_sql_classify(PQresultErrorField(res, PG_DIAG_SQLSTATE),
+                            PQresultErrorField(res, PG_DIAG_CONSTRAINT_NAME),
+                            PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY));
+}
+
+/* Only the server's primary message is shown: DETAIL may repeat the
+ * failing row, and a token row holds the salt and the hash. */
+int bbtoken_db_fail(bbtoken_ctx_t *ctx, PGresult *res, const char *what)
+{
+    const char *msg =
+        res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+    const char *state;
+    int rc;
+
+    if (!msg) {
+        /* No server message: libpq's own (connection lost, out of
+         * memory), which carries no row data. */
+        rc = bbtoken_fail("%s: %s", what, PQerrorMessage(ctx->conn));
+        PQclear(res);
+        return rc;
+    }
+    switch (bbtoken_classify(res)) {
+    case BBT_SQL_POLICY:
+        /* The schema's own rules: their messages are written for people. */
+        rc = bbtoken_fail("%s", msg);
+        break;
+    case BBT_SQL_NAME_TAKEN:
+        rc = bbtoken_fail("%s: the owner already has a token with that name",
+                          what);
+        break;
+    case BBT_SQL_ID_TAKEN:
+    case BBT_SQL_REFUSED:
+        /* A constraint's refusal (class 23) says so; a value the server
+         * cannot read (class 22) speaks for itself. */
+        state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+        rc = bbtoken_fail(
+            "%s: %s%s", what,
+            strncmp(state, "23", 2) == 0 ? "the database refused: " : "", msg);
+        break;
+    default:
+        rc = bbtoken_fail("%s: %s", what, msg);
+        break;
+    }
+    PQclear(res);
+    return rc;
+}
+
+PGresult *bbtoken_exec(bbtoken_ctx_t *ctx, const char *what, const char *sql,
+                       int n, const char *const *params)
+{
+    PGresult *res =
+        PQexecParams(ctx->conn, sql, n, NULL, params, NULL, NULL, 0);
+    ExecStatusType st = PQresultStatus(res);
+
+    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+        bbtoken_db_fail(ctx, res, what);
+        return NULL;
+    }
+    return res;
+}
+
+int bbtoken_exec_rows(bbtoken_ctx_t *ctx, const char *what, const char *sql,
+                      int n, const char *const *params, long *rows)
+{
+    PGresult *res = bbtoken_exec(ctx, what, sql, n, params);
+
+    if (!res) {
+        return BBTOKEN_EXIT_FAIL;
+    }
+    *rows = atol(PQcmdTuples(res));
+    PQclear(res);
+    return 0;
+}
+
+/* Look a user up by name, regardless of case as the unique index does. */
+static int bbtoken_user_find(bbtoken_ctx_t *ctx, const char *name,
+                             bbtoken_user_t *u)
+{
+    const char *params[1] = {name};
+    PGresult *res = bbtoken_exec(ctx, "looking up the user",
+                                 "SELECT id, name, active FROM bbtoken_users"
+                                 " WHERE lower(name) = lower($1)",
+                                 1, params);
+
+    if (!res) {
+        return BBTOKEN_EXIT_FAIL;
+    }
+    if (PQntuples(res) != 1) {
+        PQclear(res);
+        return bbtoken_fail("no such user: %s", name);
+    }
+    snprintf(u->id, sizeof(u->id), "%s", PQgetvalue(res, 0, 0));
+    snprintf(u->name, sizeof(u->name), "%s", PQgetvalue(res, 0, 1));
+    u->active = PQgetvalue(res, 0, 2)[0] == 't';
+    PQclear(res);
+    return 0;
+}
+
+int bbtoken_token_missing(bbtoken_ctx_t *ctx, const char *id,
+                          const char *revoked_msg)
+{
+    const char *params[1] = {id};
+    PGresult *res = bbtoken_exec(
+        ctx, "looking up the token",
+        "SELECT revoked_at IS NOT NULL FROM bbtoken_tokens WHERE id = $1", 1,
+        params);
+    int rc;
+
+    if (!res) {
+        return BBTOKEN_EXIT_FAIL;
+    }
+    if (PQntuples(res) != 1) {
+        rc = bbtoken_fail("no such token: %s", id);
+    } else if (PQgetvalue(res, 0, 0)[0] == 't') {
+        rc = bbtoken_fail("%s: %s", revoked_msg, id);
+    } else {
+        /* Changed between the two statements; rare enough to just say. */
+        rc = bbtoken_fail("token %s changed meanwhile; try again", id);
+    }
+    PQclear(res);
+    return rc;
+}
+
+int bbtoken_connect_user(bbtoken_ctx_t *ctx, const char *name,
+                         bbtoken_user_t *u)
+{
+    int rc;
+
+    if ((rc = bbtoken_check_user(name)) || (rc = bbtoken_connect(ctx))) {
+        return rc;
+    }
+    return bbtoken_user_find(ctx, name, u);
+}
+
+void bbtoken_exec_quiet(bbtoken_ctx_t *ctx, const char *sql)
+{
+    PQclear(PQexec(ctx->conn, sql));
+}
+
+const char *bbtoken_get(const PGresult *res, int row, int col, const char *null)
+{
+    return PQgetisnull(res, row, col) ? null : PQgetvalue(res, row, col);
+}

@@ -1,0 +1,91 @@
+/*
+ * The CLI's database session (db.c): connecting, the schema version check,
+ * the session settings the audit trail reads, running parameterized
+ * statements and reporting their failures, and the look-ups most commands
+ * start with.  Every statement is parameterized: no text from the command
+ * line is ever spliced into SQL.
+ */
+#ifndef BBTOKEN_DB_H
+#define BBTOKEN_DB_H
+
+#include <libpq-fe.h>
+
+#include "bbt_sqlstate.h"
+#include "bbtoken.h"
+
+struct bbtoken_ctx {
+    const char *db; /* --db, or NULL: libpq's environment alone */
+    PGconn *conn;   /* opened once a command has checked its arguments */
+    int any_schema; /* db commands: connect whatever the schema version */
+};
+
+/* The schema's migrations, compiled in (migrations.c). */
+typedef struct {
+    int version;
+    const char *name;
+    const char *sql;
+} bbtoken_migration_t;
+
+extern const bbtoken_migration_t *const bbtoken_migration_list;
+extern const int bbtoken_migration_count;
+#define BBTOKEN_SCHEMA_LATEST                                                  \
+    (bbtoken_migration_list[bbtoken_migration_count - 1].version)
+
+typedef struct {
+    char id[24]; /* bigint as text, handed back to SQL as a parameter */
+    char name[BBT_USER_MAX + 1];
+    int active;
+} bbtoken_user_t;
+
+/* ISO 8601 in UTC, whatever the session's TimeZone. */
+#define BBTOKEN_ISO "'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'"
+
+/* The point in time of a bbtoken_when_t's two parameters: $1 and $2
+ * (purge), $2 and $3 (audit). */
+#define BBTOKEN_WHEN_12                                                        \
+    "COALESCE($1::timestamp AT TIME ZONE 'UTC',"                               \
+    " now() - make_interval(secs => $2::bigint))"
+#define BBTOKEN_WHEN_23                                                        \
+    "COALESCE($2::timestamp AT TIME ZONE 'UTC',"                               \
+    " now() - make_interval(secs => $3::bigint))"
+
+/* Connect, tell the database who acts, and (unless ctx->any_schema) check
+ * the schema version.  0, or an exit status after reporting. */
+int bbtoken_connect(bbtoken_ctx_t *ctx);
+
+/* The database's schema version, or -1 when it has no bbtoken_schema. */
+int bbtoken_schema_version(bbtoken_ctx_t *ctx, int *version);
+
+/* What a failed statement's error means (bbt_sql_classify). */
+bbt_sql_class_t bbtoken_classify(const PGresult *res);
+
+/* Report a failed statement (as `what`) and free it; returns
+ * BBTOKEN_EXIT_FAIL. */
+int bbtoken_db_fail(bbtoken_ctx_t *ctx, PGresult *res, const char *what);
+
+/* Run a statement; NULL (reported as `what`) unless it succeeded. */
+PGresult *bbtoken_exec(bbtoken_ctx_t *ctx, const char *what, const char *sql,
+                       int n, const char *const *params);
+
+/* Run a statement that changes rows; *rows gets how many. */
+int bbtoken_exec_rows(bbtoken_ctx_t *ctx, const char *what, const char *sql,
+                      int n, const char *const *params, long *rows);
+
+/* Run a statement whose result does not matter (ROLLBACK after a
+ * failure). */
+void bbtoken_exec_quiet(bbtoken_ctx_t *ctx, const char *sql);
+
+/* Check NAME, connect, and find the user (regardless of case). */
+int bbtoken_connect_user(bbtoken_ctx_t *ctx, const char *name,
+                         bbtoken_user_t *u);
+
+/* An UPDATE by token id changed nothing: say whether the token is unknown
+ * or revoked (revoked_msg). */
+int bbtoken_token_missing(bbtoken_ctx_t *ctx, const char *id,
+                          const char *revoked_msg);
+
+/* A value of a result, or `null` when it is SQL NULL. */
+const char *bbtoken_get(const PGresult *res, int row, int col,
+                        const char *null);
+
+#endif

@@ -1,0 +1,132 @@
+/*
+ * What bbtoken prints: the one-line reason on stderr that every failure
+ * gets, the tables and JSON of the reports on stdout, and the new token,
+ * written to fd 1 without stdio.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "bbtoken.h"
+
+/* Print "bbtoken: REASON" as exactly one line: control characters from
+ * argv or server messages become spaces, so a script reading stderr line
+ * by line sees one line per failure. */
+static void bbtoken_vsay(const char *fmt, va_list ap)
+{
+    char buf[1024];
+    char *r, *w;
+    int pending = 0;
+
+    vsnprintf(buf, sizeof(buf), fmt, ap);
+    for (r = w = buf; *r; r++) {
+        unsigned char c = (unsigned char)*r;
+
+        /* A run of control characters (libpq's "\n\t") is one space;
+         * the reader's own spaces are kept. */
+        if (c < 0x20 || c == 0x7f) {
+            pending = 1;
+            continue;
+        }
+        if (pending && w != buf && w[-1] != ' ' && c != ' ') {
+            *w++ = ' ';
+        }
+        pending = 0;
+        *w++ = (char)c;
+    }
+    *w = '\0';
+    fprintf(stderr, "bbtoken: %s\n", buf);
+}
+
+int bbtoken_fail(const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    bbtoken_vsay(fmt, ap);
+    va_end(ap);
+    return BBTOKEN_EXIT_FAIL;
+}
+
+int bbtoken_usage_error(const char *usage, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    bbtoken_vsay(fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "\n%s", usage);
+    return BBTOKEN_EXIT_USAGE;
+}
+
+/* A column per code point: labels are mostly plain, and a ragged row for a
+ * wide character does no harm. */
+int bbtoken_width(const char *s)
+{
+    int w = 0;
+
+    for (; *s; s++) {
+        w += ((unsigned char)*s & 0xc0) != 0x80;
+    }
+    return w;
+}
+
+void bbtoken_table(const char *const *cells, int rows, int cols, const int *min)
+{
+    int w[BBTOKEN_TABLE_COLS] = {0}, r, c, x;
+
+    for (c = 0; c < cols && c < BBTOKEN_TABLE_COLS; c++) {
+        w[c] = min ? min[c] : 0;
+        for (r = 0; r < rows; r++) {
+            if ((x = bbtoken_width(cells[r * cols + c])) > w[c]) {
+                w[c] = x;
+            }
+        }
+    }
+    for (r = 0; r < rows; r++) {
+        for (c = 0; c < cols; c++) {
+            const char *v = cells[r * cols + c];
+
+            if (c == cols - 1) {
+                printf("%s\n", v);
+                continue;
+            }
+            x = c < BBTOKEN_TABLE_COLS ? w[c] - bbtoken_width(v) : 0;
+            printf("%s%*s  ", v, x > 0 ? x : 0, "");
+        }
+    }
+}
+
+int bbtoken_json_out(json_t *v)
+{
+    char *out = v ? json_dumps(v, JSON_INDENT(2)) : NULL;
+
+    json_decref(v);
+    if (!out) {
+        return bbtoken_fail("out of memory");
+    }
+    puts(out);
+    free(out);
+    return 0;
+}
+
+/* No copy of the token is left behind in a stdio buffer, and a failure is
+ * known before the commit. */
+int bbtoken_write_all(const char *buf, size_t len)
+{
+    while (len > 0) {
+        ssize_t n = write(STDOUT_FILENO, buf, len);
+
+        if (n < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            return -1;
+        }
+        buf += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}

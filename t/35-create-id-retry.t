@@ -1,0 +1,138 @@
+# bbtoken create draws another token id when the database refuses the one
+# it drew, as the REST API does: an id a live token holds (the primary key)
+# or one a purged token used before (the policy trigger's
+# bbtoken_policy_fresh_id).  Five draws in all (BBT_MINT_TRIES), then it
+# gives up with one line and creates nothing.
+#
+# A random 12-digit id collides about never, so a test trigger makes the
+# collisions: it runs before the schema's own BEFORE INSERT trigger
+# (PostgreSQL fires them in name order) and, for the first N draws, either
+# leaves the 'created' audit record that a purged token leaves behind, so
+# that the schema itself refuses the id as used before, or raises the
+# primary key's unique_violation.  A sequence counts the draws: it is not
+# rolled back with the refused INSERT.
+use strict;
+use warnings;
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use Test::More;
+use BBT::Env qw(parse_token);
+use BBT::Assert;
+
+my $env = BBT::Env->new->start;
+$env->make_repo('PROJ', 'repo');
+my $UP = '/scm/PROJ/repo.git/info/refs?service=git-upload-pack';
+$env->user_add('alice');
+$env->grant('alice', 'PROJECT_READ', 'PROJ');
+
+$env->psql(<<'SQL');
+CREATE TABLE bbt_test_refuse (n integer NOT NULL, how text NOT NULL);
+INSERT INTO bbt_test_refuse VALUES (0, 'reused');
+CREATE SEQUENCE bbt_test_draws;
+CREATE FUNCTION bbt_test_collide() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    r bbt_test_refuse;
+BEGIN
+    SELECT * INTO r FROM bbt_test_refuse;
+    IF nextval('bbt_test_draws') <= r.n THEN
+        IF r.how = 'reused' THEN
+            PERFORM bbtoken_audit_write('created', NEW.id, NULL,
+                                        'a token since purged');
+        ELSE
+            RAISE EXCEPTION 'duplicate key value violates unique constraint "bbtoken_tokens_pkey"'
+                USING ERRCODE = 'unique_violation',
+                      CONSTRAINT = 'bbtoken_tokens_pkey';
+        END IF;
+    END IF;
+    RETURN NEW;
+END
+$$;
+CREATE TRIGGER bbtoken_tokens_a_collide BEFORE INSERT ON bbtoken_tokens
+    FOR EACH ROW EXECUTE FUNCTION bbt_test_collide();
+CREATE FUNCTION bbt_test_try_insert() RETURNS text LANGUAGE plpgsql AS $$
+DECLARE
+    st text;
+    cn text;
+BEGIN
+    INSERT INTO bbtoken_tokens (id, user_id, name, project_perm, repo_perm,
+                                salt, secret_hash)
+    SELECT '100000000001', id, 'probe', 'PROJECT_READ', 'REPO_READ',
+           repeat('a', 32), repeat('b', 64)
+      FROM bbtoken_users WHERE name = 'alice';
+    RETURN 'inserted';
+EXCEPTION WHEN OTHERS THEN
+    GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, cn = CONSTRAINT_NAME;
+    RETURN st || ' ' || cn;
+END
+$$;
+SQL
+
+# Refuse the next $n draws, by $how ('reused' or 'taken').
+sub refuse {
+    my ($n, $how) = @_;
+    $env->psql("UPDATE bbt_test_refuse SET n = $n, how = '$how'; "
+               . "ALTER SEQUENCE bbt_test_draws RESTART");
+}
+sub draws { $env->psql('SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM bbt_test_draws') }
+sub ntokens { $env->psql('SELECT count(*) FROM bbtoken_tokens') }
+sub ncreated { $env->psql("SELECT count(*) FROM bbtoken_audit WHERE event = 'created'") }
+
+# create --name $name should succeed after $refused refusals.
+sub creates_after {
+    my ($name, $refused, $how) = @_;
+    refuse($refused, $how);
+    my ($rc, $out, $err) = $env->cli('create', 'alice', '--name', $name);
+    is($rc, 0, 'create: exit 0') or diag $err;
+    is($err, '', 'nothing on stderr');
+    like($out, qr{\ABBDC-[A-Za-z0-9+/]{44}\n\z}, 'stdout is the token alone');
+    is(draws(), $refused + 1, "the database saw $refused refused ids and then one more");
+    chomp $out;
+    my $p = parse_token($out) or return;
+    my $row = $env->token_row($p->{id});
+    ok($row && $row->{name} eq $name, 'the row is there under the id printed');
+    is($env->psql("SELECT count(*) FROM bbtoken_audit WHERE event = 'created' AND token_id = '$p->{id}'"),
+       1, 'one created record for it');
+    is_ok_res($env->get($UP, { Authorization => "Bearer $out" }), 'the token works');
+}
+
+subtest 'the test trigger makes the schema refuse an id as used before' => sub {
+    refuse(1, 'reused');
+    is($env->psql('SELECT bbt_test_try_insert()'), '23514 bbtoken_policy_fresh_id',
+       'a plain INSERT is refused: check_violation, bbtoken_policy_fresh_id');
+    refuse(1, 'taken');
+    is($env->psql('SELECT bbt_test_try_insert()'), '23505 bbtoken_tokens_pkey',
+       'and as taken: unique_violation, bbtoken_tokens_pkey');
+    refuse(0, 'reused');
+    is($env->psql('SELECT bbt_test_try_insert()'), 'inserted', 'refusing none: the row goes in');
+    $env->psql("DELETE FROM bbtoken_tokens WHERE id = '100000000001'");
+};
+
+subtest 'an id used before by a purged token: create draws another' => sub {
+    creates_after('after a reused id', 1, 'reused');
+};
+
+subtest 'an id a live token holds: create draws another' => sub {
+    creates_after('after a taken id', 1, 'taken');
+};
+
+subtest 'four refusals of either kind: the fifth draw is taken' => sub {
+    creates_after('after four reused ids', 4, 'reused');
+    creates_after('after four taken ids', 4, 'taken');
+};
+
+subtest 'every id refused: five draws, then one line and nothing created' => sub {
+    for my $how ('reused', 'taken') {
+        my ($tokens, $created) = (ntokens(), ncreated());
+        refuse(1000, $how);
+        my ($rc, $out, $err) = $env->cli('create', 'alice', '--name', "never $how");
+        is($rc, 1, "$how: exit 1");
+        is($out, '', "$how: nothing on stdout");
+        is($err, "bbtoken: no free token id after 5 tries\n", "$how: says so, in one line");
+        is(draws(), 5, "$how: five draws");
+        is(ntokens(), $tokens, "$how: no token row");
+        is(ncreated(), $created, "$how: no created record");
+    }
+};
+
+refuse(0, 'reused');
+done_testing;

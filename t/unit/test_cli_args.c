@@ -1,0 +1,460 @@
+/* The bbtoken CLI's command line (cli/args.c), without a database: global
+ * and per-command options, and the checks of TARGETs, DURATIONs, WHENs,
+ * numbers, names, ids and permissions, with the exact messages and exit
+ * statuses t/22-cli.t and the t/3x tests see from the whole program. */
+#include "bbtoken.h"
+#include "cli_capture.h"
+#include "tap.h"
+
+#include <string.h>
+
+#define B(x) BBTOKEN_BIT(BBTOKEN_OPT_##x)
+#define ARGV(...) ((char *[]){__VA_ARGS__, NULL})
+
+static const bbtoken_cmd_t create_cmd = {
+    "create", NULL,     "USAGE create\n", B(NAME) | B(PERM) | B(EXPIRY),
+    1,        "create", "one NAME"};
+static const bbtoken_cmd_t revoke_cmd = {
+    "revoke", NULL,     "USAGE revoke\n",        B(USER),
+    -1,       "revoke", "one ID, or --user NAME"};
+static const bbtoken_cmd_t policy_cmd = {
+    "policy",
+    NULL,
+    "USAGE policy\n",
+    B(REQUIRED) | B(OPTIONAL) | B(MAX_DAYS) | B(MAX_TOKENS) | B(JSON),
+    0,
+    "policy",
+    "no operands"};
+static const bbtoken_cmd_t user_add_cmd = {
+    "add", NULL, "USAGE user\n", B(ADMIN), 1, "user add", "one NAME"};
+
+static int starts(const char *s, const char *prefix)
+{
+    return strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
+static int argc_of(char **argv)
+{
+    int n = 0;
+
+    while (argv[n]) {
+        n++;
+    }
+    return n;
+}
+
+static int parse(const bbtoken_cmd_t *cmd, char **argv, bbtoken_args_t *a)
+{
+    int rc;
+
+    capture_start();
+    rc = bbtoken_parse_args(cmd, argc_of(argv), argv, a);
+    capture_end();
+    return rc;
+}
+
+/* A usage error: exit 2, the reason, then the command's usage. */
+static void usage_error(const bbtoken_cmd_t *cmd, char **argv,
+                        const char *reason, const char *what)
+{
+    bbtoken_args_t a;
+    char want[256];
+
+    is_int(parse(cmd, argv, &a), BBTOKEN_EXIT_USAGE, "%s: exit 2", what);
+    snprintf(want, sizeof(want), "bbtoken: %s\n\n%s", reason, cmd->usage);
+    is_str(capture_err, want, "%s: reason and usage on stderr", what);
+    is_str(capture_out, "", "%s: nothing on stdout", what);
+}
+
+static void test_parse_args(void)
+{
+    bbtoken_args_t a;
+
+    is_int(parse(&create_cmd,
+                 ARGV("create", "--perm", "REPO_READ", "alice", "--name", "ci",
+                      "--expiry-days", "30", "--perm", "PROJECT_READ"),
+                 &a),
+           BBTOKEN_GO_ON, "create: options before and after the operand");
+    is_int(a.noperands, 1, "one operand");
+    is_str(a.operands[0], "alice", "the operand");
+    is_str(a.label, "ci", "--name");
+    is_str(a.days, "30", "--expiry-days");
+    is_int((long long)a.nperms, 2, "two --perm");
+    is_str(a.perms[0], "REPO_READ", "first --perm");
+    is_str(a.perms[1], "PROJECT_READ", "second --perm");
+    is_int(a.required, -1, "policy flags untouched: -1");
+    is_str(capture_err, "", "nothing on stderr");
+
+    is_int(parse(&create_cmd, ARGV("create", "--", "--name"), &a),
+           BBTOKEN_GO_ON, "\"--\" ends the options");
+    is_str(a.operands[0], "--name", "what follows is an operand");
+
+    is_int(parse(&create_cmd, ARGV("create", "alice", "--help"), &a),
+           BBTOKEN_EXIT_OK, "--help: exit 0");
+    is_str(capture_out, "USAGE create\n", "--help: the usage on stdout");
+    is_int(parse(&create_cmd, ARGV("create", "-h"), &a), BBTOKEN_EXIT_OK,
+           "-h: exit 0, whatever the operands");
+
+    usage_error(&create_cmd, ARGV("create", "alice", "--json"),
+                "create does not take --json", "another command's option");
+    usage_error(&user_add_cmd, ARGV("add", "x", "--name", "y"),
+                "user add does not take --name", "and its value");
+    usage_error(&create_cmd, ARGV("create", "alice", "--name"),
+                "option needs a value: --name", "a value missing");
+    usage_error(&create_cmd, ARGV("create", "alice", "--bogus"),
+                "bad option: --bogus", "an unknown long option");
+    usage_error(&create_cmd, ARGV("create", "alice", "-x"),
+                "unknown option: -x", "an unknown short option");
+    usage_error(&user_add_cmd, ARGV("add", "x", "--admin=1"),
+                "bad option: --admin=1", "a value given to a flag");
+    usage_error(&create_cmd, ARGV("create"), "create takes one NAME",
+                "no operand");
+    usage_error(&create_cmd, ARGV("create", "a", "b", "--name", "x"),
+                "create takes one NAME", "two operands");
+    usage_error(&create_cmd,
+                ARGV("create", "a", "--perm", "1", "--perm", "2", "--perm", "3",
+                     "--perm", "4", "--perm", "5", "--perm", "6", "--perm", "7",
+                     "--perm", "8", "--perm", "9"),
+                "too many --perm", "nine --perm");
+    is_int(parse(&create_cmd,
+                 ARGV("create", "a", "--perm", "1", "--perm", "2", "--perm",
+                      "3", "--perm", "4", "--perm", "5", "--perm", "6",
+                      "--perm", "7", "--perm", "8"),
+                 &a),
+           BBTOKEN_GO_ON, "eight --perm are kept (for bbt_perm to refuse)");
+
+    is_int(parse(&revoke_cmd, ARGV("revoke", "--user", "bob"), &a),
+           BBTOKEN_GO_ON, "revoke: no operand");
+    is_int(a.noperands, 0, "none");
+    is_str(a.user, "bob", "--user");
+    is_int(parse(&revoke_cmd, ARGV("revoke", "123456789012"), &a),
+           BBTOKEN_GO_ON, "revoke: one operand");
+    usage_error(&revoke_cmd, ARGV("revoke", "1", "2"),
+                "revoke takes one ID, or --user NAME", "revoke: two operands");
+
+    is_int(parse(&policy_cmd, ARGV("policy", "--expiry-required"), &a),
+           BBTOKEN_GO_ON, "policy --expiry-required");
+    is_int(a.required, 1, "required");
+    is_int(
+        parse(&policy_cmd, ARGV("policy", "--expiry-optional", "--json"), &a),
+        BBTOKEN_GO_ON, "policy --expiry-optional --json");
+    is_int(a.required, 0, "optional");
+    is_int(a.json, 1, "--json");
+    usage_error(&policy_cmd,
+                ARGV("policy", "--expiry-required", "--expiry-optional"),
+                "give one of --expiry-required and --expiry-optional",
+                "both expiry flags");
+    usage_error(&policy_cmd, ARGV("policy", "x"), "policy takes no operands",
+                "policy: an operand");
+}
+
+static int global(char **argv, const char **db, int *cmd)
+{
+    int rc;
+
+    *db = NULL;
+    *cmd = -1;
+    capture_start();
+    rc = bbtoken_parse_global(argc_of(argv), argv, db, cmd);
+    capture_end();
+    return rc;
+}
+
+static void test_parse_global(void)
+{
+    const char *db;
+    int cmd;
+
+    is_int(global(ARGV("bbtoken", "--db", "dbname=x", "list", "--db", "y"), &db,
+                  &cmd),
+           BBTOKEN_GO_ON, "--db before the command");
+    is_str(db, "dbname=x", "its value");
+    is_int(cmd, 3, "the command word is argv[3]; later options are its own");
+    is_int(global(ARGV("bbtoken", "list", "--help"), &db, &cmd), BBTOKEN_GO_ON,
+           "--help after the command is the command's");
+    is_int(cmd, 1, "the command word is argv[1]");
+    is_int(global(ARGV("bbtoken"), &db, &cmd), BBTOKEN_GO_ON,
+           "no command: left to the caller");
+    is_int(cmd, 1, "the command word would be argv[argc]");
+    is_int(global(ARGV("bbtoken", "--version"), &db, &cmd), BBTOKEN_EXIT_OK,
+           "--version: exit 0");
+    is_str(capture_out, "bbtoken " BBTOKEN_VERSION "\n", "the version");
+    is_int(global(ARGV("bbtoken", "-h", "list"), &db, &cmd), BBTOKEN_EXIT_OK,
+           "-h: exit 0");
+    is_str(capture_out, bbtoken_usage_main, "the main usage on stdout");
+    is_int(global(ARGV("bbtoken", "--db"), &db, &cmd), BBTOKEN_EXIT_USAGE,
+           "--db without a value: exit 2");
+    ok(starts(capture_err, "bbtoken: option needs a value: --db\n\nUsage:"),
+       "says so, then the usage");
+    is_int(global(ARGV("bbtoken", "--bogus", "list"), &db, &cmd),
+           BBTOKEN_EXIT_USAGE, "an unknown global option: exit 2");
+    ok(starts(capture_err, "bbtoken: bad option: --bogus\n\nUsage:"),
+       "names it");
+}
+
+/* A check that must fail with exactly this one line on stderr. */
+#define REFUSED(call, line, what)                                              \
+    do {                                                                       \
+        int rc_;                                                               \
+        capture_start();                                                       \
+        rc_ = (call);                                                          \
+        capture_end();                                                         \
+        is_int(rc_, BBTOKEN_EXIT_FAIL, "%s: exit 1", what);                    \
+        is_str(capture_err, "bbtoken: " line "\n", "%s: says why", what);      \
+    } while (0)
+
+#define ACCEPTED(call, what)                                                   \
+    do {                                                                       \
+        int rc_;                                                               \
+        capture_start();                                                       \
+        rc_ = (call);                                                          \
+        capture_end();                                                         \
+        ok(rc_ == 0 && capture_err[0] == '\0', "%s: accepted", what);          \
+    } while (0)
+
+static void test_target(void)
+{
+    bbtoken_target_t t;
+    char key[BBT_KEY_MAX + 2];
+    int rc;
+
+    ACCEPTED(bbtoken_parse_target("proj", &t), "proj");
+    is_str(t.key, "PROJ", "proj is PROJ");
+    ok(t.slug == NULL, "a project: no slug");
+    ACCEPTED(bbtoken_parse_target("proj/Repo.x-1_", &t), "proj/Repo.x-1_");
+    is_str(t.key, "PROJ", "the key canonical");
+    is_str(t.slug, "Repo.x-1_", "the slug exactly as given");
+    ACCEPTED(bbtoken_parse_target("~Bob.Smith@x-1/x", &t), "~Bob.Smith@x-1/x");
+    is_str(t.key, "~bob.smith@x-1", "a personal key in lower case");
+    REFUSED(bbtoken_parse_target("1BAD", &t), "invalid project key: 1BAD",
+            "a key starting with a digit");
+    REFUSED(bbtoken_parse_target("", &t),
+            "invalid project key: ", "an empty key");
+    REFUSED(bbtoken_parse_target("/x", &t),
+            "invalid project key: ", "an empty key before a slug");
+    REFUSED(bbtoken_parse_target("~/x", &t), "invalid project key: ~",
+            "~ alone");
+    REFUSED(bbtoken_parse_target("PROJ/x.git", &t),
+            "invalid repository slug: x.git (name the repository without "
+            ".git)",
+            "a slug ending in .git");
+    REFUSED(bbtoken_parse_target("PROJ/.git", &t),
+            "invalid repository slug: .git", "the slug .git");
+    REFUSED(bbtoken_parse_target("PROJ/-x", &t), "invalid repository slug: -x",
+            "a slug starting with -");
+    REFUSED(bbtoken_parse_target("PROJ/a/b", &t),
+            "invalid repository slug: a/b", "a nested slug");
+    REFUSED(bbtoken_parse_target("PROJ/", &t),
+            "invalid repository slug: ", "an empty slug");
+    memset(key, 'K', BBT_KEY_MAX + 1);
+    key[BBT_KEY_MAX + 1] = '\0';
+    capture_start();
+    rc = bbtoken_parse_target(key, &t);
+    capture_end();
+    ok(rc == BBTOKEN_EXIT_FAIL &&
+           starts(capture_err, "bbtoken: invalid project key: KKKK"),
+       "a %d-character key is refused", BBT_KEY_MAX + 1);
+    ACCEPTED(bbtoken_parse_target(key + 1, &t), "a 128-character key");
+}
+
+static int when(const char *s, bbtoken_when_t *w)
+{
+    int rc;
+
+    capture_start();
+    rc = bbtoken_when(s, "--since", w);
+    capture_end();
+    return rc;
+}
+
+static void test_durations_and_when(void)
+{
+    bbtoken_when_t w;
+    static const char *const bad_durations[] = {
+        "",   "x",    "d",   "7x", "-1d",     "+7",  " 7",
+        "7 ", "1.5d", "7dd", "7D", "1234567", "0x7", "7m"};
+    static const char *const bad_whens[] = {"soon",
+                                            "2020-1-1",
+                                            "20200101",
+                                            "2020-01-01T12",
+                                            "2020-01-01 12:34",
+                                            "2020-01-01T12:34:5",
+                                            "2020-01-01T12:34:567",
+                                            "2020/01/01",
+                                            "2020-01-01ZZ",
+                                            "Z",
+                                            ""};
+    size_t i;
+
+    is_int(bbtoken_duration("7d"), 7 * 86400, "7d");
+    is_int(bbtoken_duration("7"), 7 * 86400, "a bare 7 is days");
+    is_int(bbtoken_duration("12h"), 12 * 3600, "12h");
+    is_int(bbtoken_duration("2w"), 14 * 86400, "2w");
+    is_int(bbtoken_duration("0"), 0, "0");
+    is_int(bbtoken_duration("0h"), 0, "0h");
+    is_int(bbtoken_duration("007d"), 7 * 86400, "007d");
+    is_int(bbtoken_duration("999999w"), 999999LL * 7 * 86400,
+           "six digits, the most");
+    for (i = 0; i < sizeof(bad_durations) / sizeof(*bad_durations); i++) {
+        is_int(bbtoken_duration(bad_durations[i]), -1, "not a duration: '%s'",
+               bad_durations[i]);
+    }
+
+    is_int(when("90d", &w), 0, "WHEN 90d");
+    ok(w.abs == NULL, "  no date");
+    is_str(w.ago, "7776000", "  90 days ago, in seconds");
+    is_int(when("2026-02-01", &w), 0, "WHEN 2026-02-01");
+    ok(w.ago == NULL, "  no duration");
+    is_str(w.abs, "2026-02-01 00:00", "  midnight UTC");
+    is_int(when("2026-02-01T13:14", &w), 0, "WHEN 2026-02-01T13:14");
+    is_str(w.abs, "2026-02-01 13:14", "  to the minute");
+    is_int(when("2026-02-01T13:14:15Z", &w), 0, "WHEN 2026-02-01T13:14:15Z");
+    is_str(w.abs, "2026-02-01 13:14:15", "  to the second, Z dropped");
+    is_int(when("2026-02-30", &w), 0,
+           "WHEN 2026-02-30: the shape is checked here, the calendar by the "
+           "database");
+    for (i = 0; i < sizeof(bad_whens) / sizeof(*bad_whens); i++) {
+        char want[200];
+
+        is_int(when(bad_whens[i], &w), BBTOKEN_EXIT_FAIL, "not a WHEN: '%s'",
+               bad_whens[i]);
+        snprintf(want, sizeof(want),
+                 "bbtoken: --since: not a date (YYYY-MM-DD, "
+                 "YYYY-MM-DDTHH:MM:SSZ, UTC) or a duration ago (7d, 12h, 2w): "
+                 "%s\n",
+                 bad_whens[i]);
+        is_str(capture_err, want, "  says why, naming the option");
+    }
+}
+
+static void test_values(void)
+{
+    char name[4 * BBT_NAME_MAX + 2];
+    size_t i;
+
+    ACCEPTED(
+        bbtoken_check_number("--expiry-days", "30", BBT_EXPIRY_DAYS_MAX, 0),
+        "--expiry-days 30");
+    ACCEPTED(
+        bbtoken_check_number("--expiry-days", "36500", BBT_EXPIRY_DAYS_MAX, 0),
+        "--expiry-days 36500");
+    ACCEPTED(bbtoken_check_number("--max-expiry-days", "none",
+                                  BBT_EXPIRY_DAYS_MAX, 1),
+             "--max-expiry-days none");
+    REFUSED(bbtoken_check_number("--expiry-days", "0", BBT_EXPIRY_DAYS_MAX, 0),
+            "--expiry-days must be a whole number from 1 to 36500: 0",
+            "--expiry-days 0");
+    REFUSED(
+        bbtoken_check_number("--expiry-days", "36501", BBT_EXPIRY_DAYS_MAX, 0),
+        "--expiry-days must be a whole number from 1 to 36500: 36501",
+        "--expiry-days 36501");
+    REFUSED(
+        bbtoken_check_number("--expiry-days", "none", BBT_EXPIRY_DAYS_MAX, 0),
+        "--expiry-days must be a whole number from 1 to 36500: none",
+        "--expiry-days none");
+    REFUSED(bbtoken_check_number("--expiry-days", " 7", BBT_EXPIRY_DAYS_MAX, 0),
+            "--expiry-days must be a whole number from 1 to 36500:  7",
+            "--expiry-days ' 7'");
+    REFUSED(
+        bbtoken_check_number("--expiry-days", "1.5", BBT_EXPIRY_DAYS_MAX, 0),
+        "--expiry-days must be a whole number from 1 to 36500: 1.5",
+        "--expiry-days 1.5");
+    REFUSED(
+        bbtoken_check_number("--max-expiry-days", "-1", BBT_EXPIRY_DAYS_MAX, 1),
+        "--max-expiry-days must be a whole number from 1 to 36500, or "
+        "none: -1",
+        "--max-expiry-days -1");
+    REFUSED(bbtoken_check_number("--max-tokens", "1000001",
+                                 BBTOKEN_MAX_TOKENS_MAX, 0),
+            "--max-tokens must be a whole number from 1 to 1000000: 1000001",
+            "--max-tokens 1000001");
+
+    ACCEPTED(bbtoken_check_user("Bob.Smith@x-1"), "user Bob.Smith@x-1");
+    REFUSED(bbtoken_check_user("bad name"), "invalid user name: bad name",
+            "user 'bad name'");
+    REFUSED(bbtoken_check_user("~alice"), "invalid user name: ~alice",
+            "user '~alice'");
+
+    ACCEPTED(bbtoken_check_id("123456789012"), "id 123456789012");
+    REFUSED(bbtoken_check_id("12345"), "not a token id (12 digits): 12345",
+            "id 12345");
+    REFUSED(bbtoken_check_id("12345678901x"),
+            "not a token id (12 digits): 12345678901x", "id 12345678901x");
+    REFUSED(bbtoken_check_id("1234567890123"),
+            "not a token id (12 digits): 1234567890123", "a 13-digit id");
+
+    ACCEPTED(bbtoken_check_label("deploy key \xe2\x9c\x93"), "a UTF-8 name");
+    REFUSED(bbtoken_check_label(""), "token name must not be empty",
+            "an empty name");
+    REFUSED(bbtoken_check_label("a\tb"),
+            "token name must not contain control characters", "a tab");
+    for (i = 0; i < BBT_NAME_MAX; i++) {
+        memcpy(name + 2 * i, "\xc3\xa9", 2);
+    }
+    name[2 * BBT_NAME_MAX] = '\0';
+    ACCEPTED(bbtoken_check_label(name), "255 two-byte characters");
+    memcpy(name + 2 * BBT_NAME_MAX, "x", 2);
+    REFUSED(bbtoken_check_label(name),
+            "token name is longer than 255 characters", "256 characters");
+}
+
+static void perms(const char *p1, const char *p2, const char *want,
+                  const char *err)
+{
+    bbtoken_args_t a;
+    bbt_level_t project = 0, repo = 0;
+    char got[64];
+    int rc;
+
+    memset(&a, 0, sizeof(a));
+    if (p1) {
+        a.perms[a.nperms++] = p1;
+    }
+    if (p2) {
+        a.perms[a.nperms++] = p2;
+    }
+    capture_start();
+    rc = bbtoken_perm_pair(&a, &project, &repo);
+    capture_end();
+    if (want) {
+        snprintf(got, sizeof(got), "%s %s",
+                 bbt_perm_name(BBT_SCOPE_PROJECT, project),
+                 bbt_perm_name(BBT_SCOPE_REPO, repo));
+        ok(rc == 0 && strcmp(got, want) == 0 && !capture_err[0],
+           "--perm %s %s: %s", p1 ? p1 : "(none)", p2 ? p2 : "", want);
+    } else {
+        is_int(rc, BBTOKEN_EXIT_FAIL, "--perm %s %s: refused", p1,
+               p2 ? p2 : "");
+        ok(starts(capture_err, err) &&
+               strchr(capture_err, '\n') ==
+                   capture_err + strlen(capture_err) - 1,
+           "  one line: %s", err);
+    }
+}
+
+static void test_perms(void)
+{
+    perms(NULL, NULL, "PROJECT_ADMIN REPO_ADMIN", NULL);
+    perms("REPO_WRITE", NULL, "PROJECT_READ REPO_WRITE", NULL);
+    perms("PROJECT_WRITE", NULL, "PROJECT_WRITE REPO_WRITE", NULL);
+    perms("REPO_ADMIN", "PROJECT_WRITE", "PROJECT_WRITE REPO_ADMIN", NULL);
+    perms("PROJECT_WRITE", "REPO_READ", NULL, "bbtoken: invalid permissions: ");
+    perms("REPO_READ", "REPO_WRITE", NULL, "bbtoken: invalid permissions: ");
+    perms("REPO_SUPER", NULL, NULL,
+          "bbtoken: unknown permission REPO_SUPER: expected PROJECT_READ, "
+          "PROJECT_WRITE, PROJECT_ADMIN, REPO_READ, REPO_WRITE or "
+          "REPO_ADMIN\n");
+    perms("project_read", NULL, NULL,
+          "bbtoken: unknown permission project_read: ");
+}
+
+int main(void)
+{
+    test_parse_args();
+    test_parse_global();
+    test_target();
+    test_durations_and_when();
+    test_values();
+    test_perms();
+    return done_testing();
+}

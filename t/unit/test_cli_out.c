@@ -1,0 +1,105 @@
+/* What the bbtoken CLI prints (cli/out.c): the one-line failure whatever
+ * the reason holds, the usage error, the one table printer that list,
+ * expiring and audit share, and the JSON output. */
+#include "bbtoken.h"
+#include "cli_capture.h"
+#include "tap.h"
+
+#include <string.h>
+
+static void said(const char *reason, const char *want, const char *what)
+{
+    int rc;
+
+    capture_start();
+    rc = bbtoken_fail("%s", reason);
+    capture_end();
+    is_int(rc, BBTOKEN_EXIT_FAIL, "%s: exit 1", what);
+    is_str(capture_err, want, "%s", what);
+}
+
+static void test_messages(void)
+{
+    int rc;
+
+    said("plain", "bbtoken: plain\n", "a plain reason");
+    said("server said:\n\tDETAIL x", "bbtoken: server said: DETAIL x\n",
+         "a run of control characters is one space");
+    said("a\nb", "bbtoken: a b\n", "a newline between words is a space");
+    said("a \n b", "bbtoken: a  b\n", "the reason's own spaces are kept");
+    said("\r\nlead", "bbtoken: lead\n", "leading control characters go");
+    said("tail\n", "bbtoken: tail\n", "trailing control characters go");
+    said("del\x7f", "bbtoken: del\n", "DEL goes too");
+    said("caf\xc3\xa9", "bbtoken: caf\xc3\xa9\n", "UTF-8 is kept");
+
+    capture_start();
+    rc = bbtoken_usage_error("Usage: x\n", "bad %s", "thing");
+    capture_end();
+    is_int(rc, BBTOKEN_EXIT_USAGE, "usage error: exit 2");
+    is_str(capture_err, "bbtoken: bad thing\n\nUsage: x\n",
+           "the reason, a blank line, the usage");
+    is_str(capture_out, "", "nothing on stdout");
+}
+
+static void test_table(void)
+{
+    static const char *const cells[3][4] = {
+        {"ID", "NAME", "PERMISSIONS", "FROM"},
+        {"123456789012", "caf\xc3\xa9 \xe2\x9c\x93", "P,R", ""},
+        {"000000000001", "x", "PROJECT_ADMIN,REPO_ADMIN", "192.0.2.1"}};
+    static const int min[] = {12, 0, 24, 0};
+
+    is_int(bbtoken_width("caf\xc3\xa9 \xe2\x9c\x93"), 6,
+           "width: a column per code point");
+    is_int(bbtoken_width(""), 0, "width of nothing");
+
+    capture_start();
+    bbtoken_table(&cells[0][0], 3, 4, NULL);
+    capture_end();
+    is_str(
+        capture_out,
+        "ID            NAME    PERMISSIONS               FROM\n"
+        "123456789012  caf\xc3\xa9 \xe2\x9c\x93  P,R                       \n"
+        "000000000001  x       PROJECT_ADMIN,REPO_ADMIN  192.0.2.1\n",
+        "columns as wide as their widest cell, two spaces apart, the last "
+        "not padded");
+
+    capture_start();
+    bbtoken_table(&cells[0][0], 1, 4, min);
+    capture_end();
+    is_str(capture_out, "ID            NAME  PERMISSIONS               FROM\n",
+           "a header alone keeps the minimum widths");
+
+    capture_start();
+    bbtoken_table(&cells[1][0], 1, 1, NULL);
+    capture_end();
+    is_str(capture_out, "123456789012\n", "one column: no padding at all");
+}
+
+static void test_json(void)
+{
+    int rc;
+
+    capture_start();
+    rc = bbtoken_json_out(
+        json_pack("{s:s, s:[i]}", "name", "caf\xc3\xa9", "n", 1));
+    capture_end();
+    is_int(rc, 0, "JSON: 0");
+    is_str(capture_out,
+           "{\n  \"name\": \"caf\xc3\xa9\",\n  \"n\": [\n    1\n  ]\n}\n",
+           "indented by two, a newline after");
+    capture_start();
+    rc = bbtoken_json_out(NULL);
+    capture_end();
+    is_int(rc, BBTOKEN_EXIT_FAIL, "no value (a failed json_pack): exit 1");
+    is_str(capture_err, "bbtoken: out of memory\n", "  says so");
+    is_str(capture_out, "", "  and prints nothing");
+}
+
+int main(void)
+{
+    test_messages();
+    test_table();
+    test_json();
+    return done_testing();
+}
