@@ -32,22 +32,15 @@
 #include "bbt_pgjson.h"
 #include "bbt_request.h"
 #include "bbt_rest.h"
+#include "bbt_rest_req.h"
+#include "bbt_sqlstate.h"
 #include "bbt_token.h"
 
 APLOG_USE_MODULE(bbtoken);
 
 #define BBT_REST_HANDLER "bbtoken-rest"
-#define BBT_REST_PREFIX "/rest/access-tokens/"
 #define BBT_REST_MAX_BODY (64 * 1024)
-#define BBT_REST_DEFAULT_LIMIT 25
-#define BBT_REST_MAX_LIMIT 1000
 #define BBT_REST_MAX_PERMS 8
-#define BBT_REST_EXPIRY_MAX 36500
-#define BBT_REST_LABEL_MAX 255
-#define BBT_REST_RETRY_AFTER "10"
-#define BBT_REST_PERM_NAMES                                                    \
-    "PROJECT_READ, PROJECT_WRITE, PROJECT_ADMIN, REPO_READ, REPO_WRITE or "    \
-    "REPO_ADMIN"
 
 #define EX_AUTH "com.atlassian.bitbucket.AuthorisationException"
 #define EX_ARG "com.atlassian.bitbucket.validation.ArgumentValidationException"
@@ -66,6 +59,7 @@ typedef struct {
     PGconn *pg;
     const char *slug; /* the user in the path */
     const char *id;   /* the token id in the path, or NULL */
+    bbt_rest_path_t path;
 } bbt_rest_t;
 
 /* The caller or the user of the path, from bbtoken_users. */
@@ -101,7 +95,7 @@ static int bbt_rest_error(request_rec *r, int status, const char *exception,
                           "message", message, "exceptionName", exception);
 
     if (status == HTTP_SERVICE_UNAVAILABLE) {
-        apr_table_setn(r->headers_out, "Retry-After", BBT_REST_RETRY_AFTER);
+        apr_table_setn(r->headers_out, "Retry-After", BBT_RETRY_AFTER);
     }
     return bbt_rest_send(r, status, e);
 }
@@ -142,53 +136,27 @@ static int bbt_rest_header_token(request_rec *r)
     const char *h = apr_table_get(r->headers_in, "Authorization");
     char *buf;
     bbt_cred_t cred;
-    bbt_token_t tok;
-    bbt_token_status_t st;
-    bbt_cred_kind_t kind;
-    int is_token = 0;
+    int is_token;
 
     if (!h) {
         return 0;
     }
     buf = apr_palloc(r->pool, BBT_CRED_MAX_HEADER + 1);
-    kind = bbt_cred_parse(h, buf, BBT_CRED_MAX_HEADER + 1, &cred);
-    if (kind == BBT_CRED_BEARER) {
-        is_token = 1;
-    } else if (kind == BBT_CRED_BASIC) {
-        st = bbt_token_parse(cred.secret, cred.secret_len, &tok);
-        is_token = st == BBT_TOKEN_OK;
-        bbt_token_wipe(&tok);
-    }
-    memset(buf, 0, BBT_CRED_MAX_HEADER + 1);
+    bbt_cred_parse(h, buf, BBT_CRED_MAX_HEADER + 1, &cred);
+    is_token = bbt_cred_carries_token(&cred);
+    OPENSSL_cleanse(buf, BBT_CRED_MAX_HEADER + 1);
     return is_token;
 }
 
-static int bbt_rest_is_json(request_rec *r)
-{
-    const char *ct = apr_table_get(r->headers_in, "Content-Type");
-    size_t n = sizeof("application/json") - 1;
-
-    return ct && strncasecmp(ct, "application/json", n) == 0 &&
-           (ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ');
-}
-
 /* A state-changing request must come from this site: see README. */
-static int bbt_rest_csrf_ok(request_rec *r)
+static int bbt_rest_csrf(request_rec *r)
 {
     const char *origin = apr_table_get(r->headers_in, "Origin");
-    const char *xat = apr_table_get(r->headers_in, "X-Atlassian-Token");
-    const char *self;
 
-    if (origin) {
-        self = ap_construct_url(r->pool, "", r);
-        if (strcasecmp(origin, self) != 0) {
-            return 0;
-        }
-    }
-    if (xat && strcasecmp(xat, "no-check") == 0) {
-        return 1;
-    }
-    return r->method_number != M_DELETE && bbt_rest_is_json(r);
+    return bbt_rest_csrf_ok(r->method, origin,
+                            origin ? ap_construct_url(r->pool, "", r) : NULL,
+                            apr_table_get(r->headers_in, "X-Atlassian-Token"),
+                            apr_table_get(r->headers_in, "Content-Type"));
 }
 
 /* ---- reading ----------------------------------------------------------- */
@@ -325,29 +293,6 @@ static int bbt_rest_load_one(bbt_rest_t *x, const bbt_rest_user_t *owner,
 
 /* ---- requests ---------------------------------------------------------- */
 
-/* A non-negative integer query parameter, or -1 if malformed. */
-static long bbt_rest_arg(request_rec *r, const char *name, long dflt)
-{
-    char *args = r->args ? apr_pstrdup(r->pool, r->args) : NULL;
-    char *tok, *last, *eq;
-    size_t n;
-
-    for (tok = args ? apr_strtok(args, "&", &last) : NULL; tok;
-         tok = apr_strtok(NULL, "&", &last)) {
-        eq = strchr(tok, '=');
-        if (!eq || (size_t)(eq - tok) != strlen(name) ||
-            strncmp(tok, name, strlen(name)) != 0) {
-            continue;
-        }
-        n = strspn(eq + 1, "0123456789");
-        if (n == 0 || n > 9 || eq[1 + n] != '\0') {
-            return -1;
-        }
-        return atol(eq + 1);
-    }
-    return dflt;
-}
-
 /* Our addition to the page envelope (clients that do not know it ignore
  * it): the expiry policy, so the page offers only expiries it allows.  Left
  * out if it cannot be read; the database enforces it either way. */
@@ -362,10 +307,9 @@ static void bbt_rest_add_policy(bbt_rest_t *x, json_t *page)
 
         json_object_set_new(pol, "expiryRequired",
                             json_boolean(PQgetvalue(res, 0, 0)[0] == 't'));
-        json_object_set_new(pol, "maxExpiryDays",
-                            PQgetisnull(res, 0, 1)
-                                ? json_null()
-                                : json_integer(atoi(PQgetvalue(res, 0, 1))));
+        json_t *max = bbt_pgjson_int(res, 0, 1);
+
+        json_object_set_new(pol, "maxExpiryDays", max ? max : json_null());
         json_object_set_new(page, "policy", pol);
     }
     PQclear(res);
@@ -373,19 +317,15 @@ static void bbt_rest_add_policy(bbt_rest_t *x, json_t *page)
 
 static int bbt_rest_list(bbt_rest_t *x, const bbt_rest_user_t *owner)
 {
-    long start = bbt_rest_arg(x->r, "start", 0);
-    long limit = bbt_rest_arg(x->r, "limit", BBT_REST_DEFAULT_LIMIT);
     const char *params[3];
     json_t *values, *page, *tok;
     PGresult *res;
+    long start, limit;
     int i, n, last;
 
-    if (start < 0 || limit < 0) {
+    if (bbt_rest_page_args(x->r->args, &start, &limit) != 0) {
         return bbt_rest_error(x->r, HTTP_BAD_REQUEST, EX_ARG,
                               "start and limit must be whole numbers");
-    }
-    if (limit == 0 || limit > BBT_REST_MAX_LIMIT) {
-        limit = limit == 0 ? BBT_REST_DEFAULT_LIMIT : BBT_REST_MAX_LIMIT;
     }
     params[0] = owner->id;
     params[1] = apr_ltoa(x->r->pool, limit + 1);
@@ -430,30 +370,6 @@ static int bbt_rest_list(bbt_rest_t *x, const bbt_rest_user_t *owner)
     return bbt_rest_send(x->r, HTTP_OK, page);
 }
 
-/* Labels as the CLI checks them: 1 to 255 characters, no control
- * characters.  NULL or the reason. */
-static const char *bbt_rest_check_name(const char *label)
-{
-    const unsigned char *p;
-    size_t chars = 0;
-
-    if (!*label) {
-        return "token name must not be empty";
-    }
-    for (p = (const unsigned char *)label; *p; p++) {
-        if (*p < 0x20 || *p == 0x7f) {
-            return "token name must not contain control characters";
-        }
-        if ((*p & 0xc0) != 0x80) {
-            chars++;
-        }
-    }
-    if (chars > BBT_REST_LABEL_MAX) {
-        return "token name is longer than 255 characters";
-    }
-    return NULL;
-}
-
 /* The "permissions" member as a pair; NULL or the reason. */
 static const char *bbt_rest_perms(apr_pool_t *p, json_t *arr,
                                   bbt_level_t *project, bbt_level_t *repo)
@@ -481,7 +397,7 @@ static const char *bbt_rest_perms(apr_pool_t *p, json_t *arr,
         if (strlen(json_string_value(v)) != json_string_length(v) ||
             bbt_perm_parse(json_string_value(v), &list[i]) != 0) {
             return apr_psprintf(
-                p, "unknown permission %.64s: expected " BBT_REST_PERM_NAMES,
+                p, "unknown permission %.64s: expected " BBT_PERM_NAMES,
                 json_string_value(v));
         }
     }
@@ -502,7 +418,7 @@ static json_t *bbt_rest_json_body(bbt_rest_t *x, int *rc)
     int st;
 
     *rc = OK;
-    if (!bbt_rest_is_json(x->r)) {
+    if (!bbt_rest_is_json(apr_table_get(x->r->headers_in, "Content-Type"))) {
         *rc = bbt_rest_error(x->r, HTTP_UNSUPPORTED_MEDIA_TYPE, EX_MEDIA,
                              "the request body must be application/json");
         return NULL;
@@ -527,43 +443,51 @@ static json_t *bbt_rest_json_body(bbt_rest_t *x, int *rc)
     return j;
 }
 
-/* Map a failed function call to a response.  *retry set for a taken id. */
+/* Map a failed function call to a response (bbt_sql_classify), or -1 for
+ * a server fault.  *retry set for a taken id, when the caller can retry. */
 static int bbt_rest_db_refusal(bbt_rest_t *x, PGresult *res, int *retry)
 {
-    const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
-    const char *constraint = PQresultErrorField(res, PG_DIAG_CONSTRAINT_NAME);
     const char *msg = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+    bbt_sql_class_t cls =
+        bbt_sql_classify(PQresultErrorField(res, PG_DIAG_SQLSTATE),
+                         PQresultErrorField(res, PG_DIAG_CONSTRAINT_NAME), msg);
     int rc;
 
     msg = apr_pstrdup(x->r->pool, msg ? msg : "refused by the database");
     if (retry) {
         *retry = 0;
     }
-    if (state && retry && constraint &&
-        ((strcmp(state, "23505") == 0 &&
-          strcmp(constraint, "bbtoken_tokens_pkey") == 0) ||
-         (strcmp(state, "23514") == 0 &&
-          strcmp(constraint, "bbtoken_policy_fresh_id") == 0))) {
-        *retry = 1;
-        rc = OK;
-    } else if (state && strcmp(state, "42501") == 0) {
+    switch (cls) {
+    case BBT_SQL_ID_TAKEN:
+        if (retry) {
+            *retry = 1;
+            rc = OK;
+        } else {
+            rc = bbt_rest_error(x->r, HTTP_BAD_REQUEST, EX_ARG, msg);
+        }
+        break;
+    case BBT_SQL_NOT_PERMITTED:
         rc = bbt_rest_error(x->r, HTTP_UNAUTHORIZED, EX_AUTH, msg);
-    } else if (state && strcmp(state, "P0002") == 0) {
-        rc = bbt_rest_error(x->r, HTTP_NOT_FOUND,
-                            strncmp(msg, "no such user", 12) == 0 ? EX_NO_USER
-                                                                  : EX_NO_TOKEN,
-                            msg);
-    } else if (state && strcmp(state, "23505") == 0 && constraint &&
-               strcmp(constraint, "bbtoken_tokens_live_name") == 0) {
+        break;
+    case BBT_SQL_NO_SUCH_USER:
+        rc = bbt_rest_error(x->r, HTTP_NOT_FOUND, EX_NO_USER, msg);
+        break;
+    case BBT_SQL_NO_SUCH_TOKEN:
+        rc = bbt_rest_error(x->r, HTTP_NOT_FOUND, EX_NO_TOKEN, msg);
+        break;
+    case BBT_SQL_NAME_TAKEN:
         rc = bbt_rest_error(x->r, HTTP_BAD_REQUEST, EX_ARG,
                             "a token with that name already exists");
-    } else if (state &&
-               (strncmp(state, "23", 2) == 0 || strncmp(state, "22", 2) == 0)) {
+        break;
+    case BBT_SQL_POLICY:
+    case BBT_SQL_REFUSED:
         /* The table's CHECKs and the policy trigger: a message for the
          * person who asked. */
         rc = bbt_rest_error(x->r, HTTP_BAD_REQUEST, EX_ARG, msg);
-    } else {
+        break;
+    default:
         rc = -1;
+        break;
     }
     PQclear(res);
     return rc;
@@ -596,14 +520,10 @@ static int bbt_rest_begin(bbt_rest_t *x, const char *caller)
 static int bbt_rest_create(bbt_rest_t *x, const bbt_rest_user_t *caller,
                            const bbt_rest_user_t *owner)
 {
-    char token[BBT_TOKEN_MAX_LEN + 1];
-    char id[BBT_TOKEN_ID_LEN + 1];
-    char salt[BBT_SALT_HEX_LEN + 1];
-    char hash[BBT_HASH_HEX_LEN + 1];
+    bbt_minted_t m;
     const char *params[9];
     const char *why, *days = NULL;
     bbt_level_t project, repo;
-    bbt_token_t tok;
     json_t *body, *v, *out = NULL;
     PGresult *res;
     int rc, retry, attempt;
@@ -618,7 +538,7 @@ static int bbt_rest_create(bbt_rest_t *x, const bbt_rest_user_t *caller,
                strlen(json_string_value(v)) != json_string_length(v)) {
         why = "name must be a string";
     } else {
-        why = bbt_rest_check_name(json_string_value(v));
+        why = bbt_input_token_name(json_string_value(v));
     }
     if (!why) {
         params[3] = apr_pstrdup(x->r->pool, json_string_value(v));
@@ -629,8 +549,11 @@ static int bbt_rest_create(bbt_rest_t *x, const bbt_rest_user_t *caller,
     }
     if (!why && (v = json_object_get(body, "expiryDays")) && !json_is_null(v)) {
         if (!json_is_integer(v) || json_integer_value(v) < 1 ||
-            json_integer_value(v) > BBT_REST_EXPIRY_MAX) {
-            why = "expiryDays must be a whole number from 1 to 36500";
+            json_integer_value(v) > BBT_EXPIRY_DAYS_MAX) {
+            why = apr_psprintf(x->r->pool,
+                               "expiryDays must be a whole number from 1 to "
+                               "%d",
+                               BBT_EXPIRY_DAYS_MAX);
         } else {
             days = apr_ltoa(x->r->pool, (long)json_integer_value(v));
         }
@@ -645,22 +568,18 @@ static int bbt_rest_create(bbt_rest_t *x, const bbt_rest_user_t *caller,
     }
     params[0] = caller->name;
     params[1] = owner->name;
-    params[2] = id;
+    params[2] = m.id;
     params[4] = bbt_perm_name(BBT_SCOPE_PROJECT, project);
     params[5] = bbt_perm_name(BBT_SCOPE_REPO, repo);
-    params[6] = salt;
-    params[7] = hash;
+    params[6] = m.salt;
+    params[7] = m.hash;
     params[8] = days;
-    memset(&tok, 0, sizeof(tok));
-    for (attempt = 0; attempt < 5; attempt++) {
-        if (bbt_token_generate(token, id) != 0 ||
-            bbt_salt_generate(salt) != 0 ||
-            bbt_token_parse(token, strlen(token), &tok) != BBT_TOKEN_OK ||
-            bbt_token_hash_hex(salt, &tok, hash) != 0) {
+    memset(&m, 0, sizeof(m));
+    for (attempt = 0; attempt < BBT_MINT_TRIES; attempt++) {
+        if (bbt_token_mint(&m) != 0) {
             rc = HTTP_INTERNAL_SERVER_ERROR;
             goto done;
         }
-        bbt_token_wipe(&tok);
         if (bbt_rest_begin(x, caller->name) != 0) {
             rc = bbt_rest_unavailable(x, "starting a transaction");
             goto done;
@@ -681,7 +600,7 @@ static int bbt_rest_create(bbt_rest_t *x, const bbt_rest_user_t *caller,
             goto done;
         }
         PQclear(res);
-        if (bbt_rest_load_one(x, owner, id, &out) != 0 || !out ||
+        if (bbt_rest_load_one(x, owner, m.id, &out) != 0 || !out ||
             bbt_rest_cmd(x, "COMMIT") != 0) {
             json_decref(out);
             out = NULL;
@@ -695,12 +614,12 @@ static int bbt_rest_create(bbt_rest_t *x, const bbt_rest_user_t *caller,
         rc = bbt_rest_unavailable(x, "finding a free token id");
         goto done;
     }
-    json_object_set_new(out, "token", json_string(token));
+    json_object_set_new(out, "token", json_string(m.token));
     ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, x->r,
-                  "access-tokens API: %s created token %s", caller->name, id);
+                  "access-tokens API: %s created token %s", caller->name, m.id);
     rc = bbt_rest_send(x->r, HTTP_OK, out);
 done:
-    OPENSSL_cleanse(token, sizeof(token));
+    bbt_minted_wipe(&m);
     return rc;
 }
 
@@ -722,7 +641,7 @@ static int bbt_rest_update(bbt_rest_t *x, const bbt_rest_user_t *caller,
         if (!json_is_string(v) ||
             strlen(json_string_value(v)) != json_string_length(v)) {
             why = "name must be a string";
-        } else if (!(why = bbt_rest_check_name(json_string_value(v)))) {
+        } else if (!(why = bbt_input_token_name(json_string_value(v)))) {
             params[3] = apr_pstrdup(x->r->pool, json_string_value(v));
         }
     }
@@ -786,46 +705,6 @@ static int bbt_rest_revoke(bbt_rest_t *x, const bbt_rest_user_t *caller,
                   x->id);
     x->r->status = HTTP_NO_CONTENT;
     return OK;
-}
-
-/* Split the path.  1 if it is one of ours. */
-static int bbt_rest_path(bbt_rest_t *x)
-{
-    request_rec *r = x->r;
-    const char *p = r->uri, *slash;
-    size_t n;
-
-    if (strncmp(p, BBT_REST_PREFIX, sizeof(BBT_REST_PREFIX) - 1) != 0) {
-        return 0;
-    }
-    p += sizeof(BBT_REST_PREFIX) - 1;
-    if (strncmp(p, "1.0/users/", 10) == 0) {
-        p += 10;
-    } else if (strncmp(p, "latest/users/", 13) == 0) {
-        p += 13;
-    } else {
-        return 0;
-    }
-    slash = strchr(p, '/');
-    n = slash ? (size_t)(slash - p) : strlen(p);
-    if (!bbt_input_user_name(p, n)) {
-        return 0;
-    }
-    x->slug = apr_pstrmemdup(r->pool, p, n);
-    x->id = NULL;
-    if (!slash || slash[1] == '\0') {
-        return 1;
-    }
-    p = slash + 1;
-    n = strlen(p);
-    if (n && p[n - 1] == '/') {
-        n--;
-    }
-    if (n != BBT_TOKEN_ID_LEN || strspn(p, "0123456789") < n) {
-        return 0;
-    }
-    x->id = apr_pstrmemdup(r->pool, p, n);
-    return 1;
 }
 
 static int bbt_rest_dispatch(bbt_rest_t *x)
@@ -899,10 +778,12 @@ static int bbt_rest_handler(request_rec *r)
                               "Access tokens cannot be used to manage access "
                               "tokens: log in with your password.");
     }
-    if (!r->uri || !bbt_rest_path(&x)) {
+    if (bbt_rest_path_parse(r->uri, &x.path) == BBT_REST_NONE) {
         return bbt_rest_error(r, HTTP_NOT_FOUND, EX_NOT_FOUND,
                               "No such resource.");
     }
+    x.slug = x.path.slug;
+    x.id = x.path.shape == BBT_REST_TOKEN ? x.path.id : NULL;
     m = r->method_number;
     r->allowed = x.id ? (AP_METHOD_BIT << M_GET) | (AP_METHOD_BIT << M_POST) |
                             (AP_METHOD_BIT << M_DELETE)
@@ -915,7 +796,7 @@ static int bbt_rest_handler(request_rec *r)
                                   "Method not allowed.");
         }
     }
-    if (m != M_GET && !bbt_rest_csrf_ok(r)) {
+    if (!bbt_rest_csrf(r)) {
         return bbt_rest_error(r, HTTP_FORBIDDEN, EX_XSRF,
                               "XSRF check failed: send Content-Type: "
                               "application/json or X-Atlassian-Token: "
