@@ -22,7 +22,7 @@ APLOG_USE_MODULE(bbtoken);
 int bbt_rest_unavailable(bbt_rest_t *x, const char *what)
 {
     ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, x->r,
-                  "access-tokens API: %s failed: %s", what,
+                  "BBT200: access-tokens API: %s failed: %s", what,
                   x->pg ? PQerrorMessage(x->pg) : "no connection");
     return bbt_rest_error(x->r, HTTP_SERVICE_UNAVAILABLE, BBT_REST_EX_DB,
                           "The token database is unavailable; try again "

@@ -264,7 +264,8 @@ int bbt_rest_tokens_create(bbt_rest_t *x, const bbt_rest_user_t *caller,
     }
     json_object_set_new(out, "token", json_string(m.token));
     ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, x->r,
-                  "access-tokens API: %s created token %s", caller->name, m.id);
+                  "BBT201: access-tokens API: %s created token %s",
+                  caller->name, m.id);
     rc = bbt_rest_send(x->r, HTTP_OK, out);
 done:
     bbt_minted_wipe(&m);
@@ -349,8 +350,8 @@ int bbt_rest_tokens_revoke(bbt_rest_t *x, const bbt_rest_user_t *caller,
         return bbt_rest_unavailable(x, "revoking a token");
     }
     ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, x->r,
-                  "access-tokens API: %s revoked token %s", caller->name,
-                  x->path.id);
+                  "BBT202: access-tokens API: %s revoked token %s",
+                  caller->name, x->path.id);
     x->r->status = HTTP_NO_CONTENT;
     return OK;
 }
