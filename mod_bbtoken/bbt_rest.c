@@ -202,5 +202,6 @@ static int bbt_rest_handler(request_rec *r)
 void bbt_rest_register_hooks(apr_pool_t *p)
 {
     (void)p;
+    bbt_rest_json_register();
     ap_hook_handler(bbt_rest_handler, NULL, NULL, APR_HOOK_MIDDLE);
 }

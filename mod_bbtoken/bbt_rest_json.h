@@ -49,4 +49,8 @@ int bbt_rest_error(request_rec *r, int status, const char *exception,
  * return value. */
 json_t *bbt_rest_json_body(request_rec *r, int *rc);
 
+/* Register the filter that keeps httpd's own refusals of a body for the
+ * API to answer (from bbt_rest_register_hooks). */
+void bbt_rest_json_register(void);
+
 #endif
