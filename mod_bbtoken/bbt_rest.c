@@ -160,10 +160,27 @@ static int bbt_rest_handler(request_rec *r)
     memset(&x, 0, sizeof(x));
     x.r = r;
     /* Tokens cannot manage tokens: only a person's own login can. */
-    if (!r->user || bbt_request_used_token(r) || bbt_rest_header_token(r)) {
+    if (bbt_request_used_token(r) || bbt_rest_header_token(r)) {
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
+                      "BBT207: access-tokens API: refused a request that "
+                      "carries a token (user %s)",
+                      r->user ? r->user : "-");
         return bbt_rest_error(r, HTTP_UNAUTHORIZED, BBT_REST_EX_AUTH,
                               "Access tokens cannot be used to manage access "
                               "tokens: log in with your password.");
+    }
+    /* Only a location that requires no login lets a request in without
+     * one: a configuration mistake, but the answer is still a login's. */
+    if (!r->user) {
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
+                      "BBT206: access-tokens API: a request without a login: "
+                      "the handler's location must require one");
+        if (ap_auth_type(r)) {
+            ap_note_auth_failure(r);
+        }
+        return bbt_rest_error(r, HTTP_UNAUTHORIZED, BBT_REST_EX_AUTH,
+                              "Authentication is required: log in to manage "
+                              "access tokens.");
     }
     if (bbt_rest_path_parse(r->uri, &x.path) == BBT_REST_NONE) {
         return bbt_rest_error(r, HTTP_NOT_FOUND, BBT_REST_EX_NOT_FOUND,

@@ -1,7 +1,9 @@
 # The access-tokens REST API answers in Bitbucket's JSON error envelope even
 # where httpd would answer with its own HTML page: a body over the
-# location's LimitRequestBody (with a Content-Length, or chunked) and a
-# chunked body that breaks.
+# location's LimitRequestBody (with a Content-Length, or chunked), a chunked
+# body that breaks, and a request that reaches the handler without a login
+# (a location that forgot to require one).  A request that used a token
+# still hears that tokens cannot manage tokens.
 use strict;
 use warnings;
 use FindBin;
@@ -107,8 +109,30 @@ subtest 'a body that cannot be read: 400 in JSON' => sub {
     is(scalar(grep { /^\d{12}/ } split /\n/, $env->cli_ok('list', 'alice')), 1, 'only the one good token was made');
 };
 
+subtest 'no login: authentication is required' => sub {
+    my $res = $env->get('/rest/access-tokens/1.0/users/carol');
+    is_envelope($res, 401, qr/[Aa]uthentication is required/, qr/AuthorisationException/,
+                'a location that requires no login');
+    unlike($res->{content} // '', qr/[Tt]okens cannot/, '  says nothing of tokens');
+    my @c = challenges($res);
+    is(scalar(@c), 0, '  no challenge: the location has no AuthType');
+    $res = $env->get('/rest/access-tokens/1.0/users/erin');
+    is_envelope($res, 401, qr/[Aa]uthentication is required/, qr/AuthorisationException/,
+                'AuthType Basic, but Require all granted');
+    ok(grep({ /^Basic realm="Bitbucket"/ } challenges($res)), '  the location\'s Basic challenge');
+    $res = $env->request(PUT => '/rest/access-tokens/1.0/users/carol',
+                         { 'Content-Type' => 'application/json' }, '{"name":"x","permissions":["REPO_READ"]}');
+    is_envelope($res, 401, qr/[Aa]uthentication is required/, qr/AuthorisationException/, 'PUT likewise');
+    my $tok = $env->token_create('carol', name => 'ci', perms => ['REPO_READ']);
+    $res = $env->get('/rest/access-tokens/1.0/users/carol', { Authorization => $env->bearer($tok) });
+    is_envelope($res, 401, qr/tokens cannot be used/, qr/AuthorisationException/,
+                'a token (Bearer) with no login: still the token message');
+    $res = $env->get('/rest/access-tokens/1.0/users/carol', { Authorization => $env->basic('carol', $tok) });
+    is_envelope($res, 401, qr/tokens cannot be used/, qr/AuthorisationException/, '  a token as a Basic password');
+};
+
 my $logs = $env->error_log_text;
-my @ours = grep { /\[bbtoken:/ && /access-tokens|REST/i } split /\n/, $logs;
+my @ours = grep { /\[bbtoken:/ && /access-tokens API/ } split /\n/, $logs;
 ok(@ours, 'the handler logged (' . scalar(@ours) . ' lines)');
 is(scalar(grep { !/\] BBT2[0-4]\d: / } @ours), 0, 'each of its lines starts with a BBT2nn id')
     or diag join "\n", grep { !/\] BBT2[0-4]\d: / } @ours;
