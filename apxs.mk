@@ -25,8 +25,9 @@ JANSSON_CFLAGS := $(shell pkg-config --cflags jansson)
 JANSSON_LIBS := $(shell pkg-config --libs jansson)
 PQ_INC   := -I$(shell pg_config --includedir 2>/dev/null || echo /usr/include/postgresql)
 
-CORE    := bbt_input bbt_token bbt_perm bbt_cred bbt_route bbt_rules bbt_sqlstate
-GLUE    := mod_bbtoken bbt_db bbt_logguard bbt_private bbt_rest
+CORE    := bbt_input bbt_token bbt_perm bbt_cred bbt_route bbt_rules bbt_sqlstate bbt_rest_req
+GLUE    := mod_bbtoken bbt_db bbt_logguard bbt_private bbt_rest bbt_rest_json \
+           bbt_rest_db bbt_rest_tokens
 # Shared by the module and the CLI: libpq and jansson, nothing of httpd.
 PGJSON  := bbt_pgjson
 # The built-in route sets are routes/*.conf, compiled in as C strings.

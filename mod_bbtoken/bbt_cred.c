@@ -212,3 +212,19 @@ bbt_cred_kind_t bbt_cred_parse(const char *header, char *buf, size_t bufcap,
         return bbt_cred_basic(header + i, len - i, buf, bufcap, out);
     return bbt_cred_bearer(header + i, len - i, out);
 }
+
+int bbt_cred_carries_token(const bbt_cred_t *c)
+{
+    bbt_token_t tok;
+    int is_token;
+
+    if (!c)
+        return 0;
+    if (c->kind == BBT_CRED_BEARER)
+        return 1;
+    if (c->kind != BBT_CRED_BASIC || !c->secret)
+        return 0;
+    is_token = bbt_token_parse(c->secret, c->secret_len, &tok) == BBT_TOKEN_OK;
+    bbt_token_wipe(&tok);
+    return is_token;
+}

@@ -36,4 +36,10 @@ typedef struct {
 bbt_cred_kind_t bbt_cred_parse(const char *header, char *buf, size_t bufcap,
                                bbt_cred_t *out);
 
+/* 1 if a parsed credential carries a token: any Bearer credential, or a
+ * Basic one whose secret parses as a token (right shape and checksum).
+ * What may not be done with a token (manage tokens) is refused on this,
+ * whichever way the request was let in.  c may be NULL: 0. */
+int bbt_cred_carries_token(const bbt_cred_t *c);
+
 #endif

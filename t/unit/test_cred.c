@@ -343,6 +343,39 @@ static void test_buffers(void)
     }
 }
 
+/* Whether a credential carries a token: what the REST API refuses. */
+static void test_carries_token(void)
+{
+    bbt_cred_t c;
+
+    ok(!bbt_cred_carries_token(NULL), "carries_token(NULL): 0");
+    parse(NULL, &c);
+    ok(!bbt_cred_carries_token(&c), "no header: no token");
+    parse("Bearer " TOKEN, &c);
+    ok(bbt_cred_carries_token(&c), "Bearer token: a token");
+    parse("Bearer not-a-token", &c);
+    ok(bbt_cred_carries_token(&c), "any Bearer credential counts as a token");
+    parse(basic("alice:" TOKEN), &c);
+    ok(bbt_cred_carries_token(&c), "a token as the Basic password");
+    parse(basic("alice:MDAwMDAwMDAwMDQyOgABAgMEBQYHCAkKCwwNDg/w0LwU"), &c);
+    ok(bbt_cred_carries_token(&c), "  without its BBDC- prefix");
+    parse(basic("alice:s3cretpassw0rd"), &c);
+    ok(!bbt_cred_carries_token(&c), "a Basic password: no token");
+    parse(basic("alice:BBDC-MDAwMDAwMDAwMDQyOgABAgMEBQYHCAkKCwwNDg/w0LwV"), &c);
+    ok(!bbt_cred_carries_token(&c),
+       "a mistyped token (bad checksum) as a password: no token");
+    parse(basic("alice:" TOKEN "x"), &c);
+    ok(!bbt_cred_carries_token(&c), "a token with a byte more: no token");
+    parse("Digest username=\"alice\"", &c);
+    ok(!bbt_cred_carries_token(&c), "another scheme: no token");
+    parse("Bearer " TOKEN ", Bearer " TOKEN, &c);
+    ok(!bbt_cred_carries_token(&c), "a malformed header: no token");
+    memset(&c, 0, sizeof(c));
+    c.kind = BBT_CRED_BASIC;
+    ok(!bbt_cred_carries_token(&c), "Basic without a secret: no token");
+    memset(buf, 0, sizeof(buf));
+}
+
 int main(void)
 {
     test_none_other();
@@ -350,5 +383,6 @@ int main(void)
     test_bearer_ok();
     test_malformed();
     test_buffers();
+    test_carries_token();
     return done_testing();
 }

@@ -1,0 +1,201 @@
+/*
+ * The access-tokens REST API's database work (bbt_rest_db.h).
+ */
+#include "httpd.h"
+#include "http_log.h"
+#include "apr_strings.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+#include <libpq-fe.h>
+
+#include "bbt_input.h"
+#include "bbt_pgjson.h"
+#include "bbt_rest_db.h"
+#include "bbt_rest_json.h"
+#include "bbt_sqlstate.h"
+
+APLOG_USE_MODULE(bbtoken);
+
+int bbt_rest_unavailable(bbt_rest_t *x, const char *what)
+{
+    ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, x->r,
+                  "BBT200: access-tokens API: %s failed: %s", what,
+                  x->pg ? PQerrorMessage(x->pg) : "no connection");
+    return bbt_rest_error(x->r, HTTP_SERVICE_UNAVAILABLE, BBT_REST_EX_DB,
+                          "The token database is unavailable; try again "
+                          "later.");
+}
+
+PGresult *bbt_rest_exec(bbt_rest_t *x, const char *sql, int n,
+                        const char *const *params)
+{
+    return PQexecParams(x->pg, sql, n, NULL, params, NULL, NULL, 0);
+}
+
+int bbt_rest_cmd(bbt_rest_t *x, const char *sql)
+{
+    PGresult *res = PQexec(x->pg, sql);
+    int ok = PQresultStatus(res) == PGRES_COMMAND_OK ||
+             PQresultStatus(res) == PGRES_TUPLES_OK;
+
+    PQclear(res);
+    return ok ? 0 : -1;
+}
+
+int bbt_rest_begin(bbt_rest_t *x, const char *caller)
+{
+    const char *params[2] = {caller, x->r->useragent_ip};
+    PGresult *res;
+    int ok;
+
+    if (bbt_rest_cmd(x, "BEGIN") != 0) {
+        return -1;
+    }
+    res = bbt_rest_exec(x,
+                        "SELECT set_config('bbtoken.source', 'http', true),"
+                        " set_config('bbtoken.actor', $1, true),"
+                        " set_config('bbtoken.client_addr', $2, true)",
+                        2, params);
+    ok = PQresultStatus(res) == PGRES_TUPLES_OK;
+    PQclear(res);
+    if (!ok) {
+        bbt_rest_cmd(x, "ROLLBACK");
+        return -1;
+    }
+    return 0;
+}
+
+int bbt_rest_refusal(bbt_rest_t *x, PGresult *res, int *retry)
+{
+    const char *msg = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+    bbt_sql_class_t cls =
+        bbt_sql_classify(PQresultErrorField(res, PG_DIAG_SQLSTATE),
+                         PQresultErrorField(res, PG_DIAG_CONSTRAINT_NAME), msg);
+    int rc;
+
+    msg = apr_pstrdup(x->r->pool, msg ? msg : "refused by the database");
+    if (retry) {
+        *retry = 0;
+    }
+    switch (cls) {
+    case BBT_SQL_ID_TAKEN:
+        if (retry) {
+            *retry = 1;
+            rc = OK;
+        } else {
+            rc = bbt_rest_error(x->r, HTTP_BAD_REQUEST, BBT_REST_EX_ARG, msg);
+        }
+        break;
+    case BBT_SQL_NOT_PERMITTED:
+        rc = bbt_rest_error(x->r, HTTP_UNAUTHORIZED, BBT_REST_EX_AUTH, msg);
+        break;
+    case BBT_SQL_NO_SUCH_USER:
+        rc = bbt_rest_error(x->r, HTTP_NOT_FOUND, BBT_REST_EX_NO_USER, msg);
+        break;
+    case BBT_SQL_NO_SUCH_TOKEN:
+        rc = bbt_rest_error(x->r, HTTP_NOT_FOUND, BBT_REST_EX_NO_TOKEN, msg);
+        break;
+    case BBT_SQL_NAME_TAKEN:
+        rc = bbt_rest_error(x->r, HTTP_BAD_REQUEST, BBT_REST_EX_ARG,
+                            "a token with that name already exists");
+        break;
+    case BBT_SQL_POLICY:
+    case BBT_SQL_REFUSED:
+        /* The table's CHECKs and the policy trigger: a message for the
+         * person who asked. */
+        rc = bbt_rest_error(x->r, HTTP_BAD_REQUEST, BBT_REST_EX_ARG, msg);
+        break;
+    default:
+        rc = -1;
+        break;
+    }
+    PQclear(res);
+    return rc;
+}
+
+int bbt_rest_user(bbt_rest_t *x, const char *name, int exact,
+                  bbt_rest_user_t *u, int *found)
+{
+    const char *params[1] = {name};
+    PGresult *res = bbt_rest_exec(
+        x,
+        exact ? "SELECT id, name, active, is_admin FROM bbtoken_users"
+                " WHERE name = $1"
+              : "SELECT id, name, active, is_admin FROM bbtoken_users"
+                " WHERE lower(name) = lower($1)",
+        1, params);
+
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        PQclear(res);
+        return -1;
+    }
+    *found = PQntuples(res) == 1;
+    if (*found) {
+        u->id = apr_pstrdup(x->r->pool, PQgetvalue(res, 0, 0));
+        u->name = apr_pstrdup(x->r->pool, PQgetvalue(res, 0, 1));
+        u->active = PQgetvalue(res, 0, 2)[0] == 't';
+        u->admin = PQgetvalue(res, 0, 3)[0] == 't';
+    }
+    PQclear(res);
+    return 0;
+}
+
+/* Bitbucket's user object; the slug is the name in lower case. */
+static json_t *bbt_rest_user_json(const bbt_rest_user_t *u)
+{
+    char *slug = strdup(u->name);
+    json_t *j;
+    char *p;
+
+    if (!slug) {
+        return NULL;
+    }
+    for (p = slug; *p; p++) {
+        *p = (char)bbt_to_lower((unsigned char)*p);
+    }
+    j = json_pack("{s:s, s:s, s:I, s:s, s:n, s:b, s:s}", "name", u->name,
+                  "slug", slug, "id", (json_int_t)strtoll(u->id, NULL, 10),
+                  "displayName", u->name, "emailAddress", "active", u->active,
+                  "type", "NORMAL");
+    free(slug);
+    return j;
+}
+
+json_t *bbt_rest_token_json(const PGresult *res, int row,
+                            const bbt_rest_user_t *owner)
+{
+    /* "o" steals its reference even when json_pack fails. */
+    return json_pack("{s:s, s:s, s:o, s:o*, s:o*, s:o*, s:[s,s], s:o}", "id",
+                     PQgetvalue(res, row, 0), "name", PQgetvalue(res, row, 1),
+                     "createdDate", bbt_pgjson_int(res, row, 2),
+                     "lastAuthenticated", bbt_pgjson_int(res, row, 3),
+                     "expiryDays", bbt_pgjson_int(res, row, 4), "expiryDate",
+                     bbt_pgjson_int(res, row, 5), "permissions",
+                     PQgetvalue(res, row, 6), PQgetvalue(res, row, 7), "user",
+                     bbt_rest_user_json(owner));
+}
+
+int bbt_rest_load_one(bbt_rest_t *x, const bbt_rest_user_t *owner,
+                      const char *id, json_t **json)
+{
+    const char *params[2] = {id, owner->id};
+    PGresult *res = bbt_rest_exec(x,
+                                  BBT_REST_COLS " WHERE t.id = $1 AND"
+                                                " t.user_id = $2 AND"
+                                                " t.revoked_at IS NULL",
+                                  2, params);
+
+    *json = NULL;
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        PQclear(res);
+        return -1;
+    }
+    if (PQntuples(res) == 1) {
+        *json = bbt_rest_token_json(res, 0, owner);
+    }
+    PQclear(res);
+    return 0;
+}

@@ -1,0 +1,84 @@
+/*
+ * The access-tokens REST API's database work (internal to the bbt_rest_*
+ * files): one request's connection, its statements and transactions, the
+ * users it names, its tokens as Bitbucket's JSON, and what a refused
+ * statement or an outage answers.
+ *
+ * Reads are plain SELECTs; changes go through the SECURITY DEFINER
+ * functions of sql/migrations/0003_rest.sql, inside a transaction that
+ * tells the audit trail who asked (bbt_rest_begin).
+ */
+#ifndef BBT_REST_DB_H
+#define BBT_REST_DB_H
+
+#include "httpd.h"
+
+#include <jansson.h>
+#include <libpq-fe.h>
+
+#include "bbt_db.h"
+#include "bbt_rest_req.h"
+
+/* One request to the API. */
+typedef struct {
+    request_rec *r;
+    bbt_db_conn_t *db;
+    PGconn *pg;
+    bbt_rest_path_t path; /* the user and token id it names */
+} bbt_rest_t;
+
+/* The caller or the user of the path, from bbtoken_users. */
+typedef struct {
+    const char *id;
+    const char *name;
+    int active;
+    int admin;
+} bbt_rest_user_t;
+
+/* The columns of a token, in the order bbt_rest_token_json reads them. */
+#define BBT_REST_COLS                                                          \
+    "SELECT t.id, t.name,"                                                     \
+    " (extract(epoch FROM t.created_at) * 1000)::bigint,"                      \
+    " (extract(epoch FROM t.last_authenticated) * 1000)::bigint,"              \
+    " round(extract(epoch FROM t.expires_at - t.created_at) / "                \
+    "86400)::integer,"                                                         \
+    " (extract(epoch FROM t.expires_at) * 1000)::bigint,"                      \
+    " t.project_perm, t.repo_perm"                                             \
+    " FROM bbtoken_tokens t"
+
+/* Log what failed (what: "listing tokens"...) and answer 503 with
+ * Retry-After.  The handler's return value. */
+int bbt_rest_unavailable(bbt_rest_t *x, const char *what);
+
+/* A statement with text parameters. */
+PGresult *bbt_rest_exec(bbt_rest_t *x, const char *sql, int n,
+                        const char *const *params);
+
+/* A statement whose result does not matter beyond success: 0 or -1. */
+int bbt_rest_cmd(bbt_rest_t *x, const char *sql);
+
+/* BEGIN, and the audit's session settings for caller: 0, or -1 (rolled
+ * back). */
+int bbt_rest_begin(bbt_rest_t *x, const char *caller);
+
+/* Answer a failed call of an API function (res is cleared), as
+ * bbt_sql_classify reads it; -1 (nothing answered) for a server fault.
+ * With retry non-NULL, a taken token id sets *retry and answers nothing. */
+int bbt_rest_refusal(bbt_rest_t *x, PGresult *res, int *retry);
+
+/* A user by name: exactly as given (exact: the caller, whom a password file
+ * may tell from another spelling) or regardless of case (the user in the
+ * path, as Bitbucket's slugs).  0 and *found, or -1 if the query failed. */
+int bbt_rest_user(bbt_rest_t *x, const char *name, int exact,
+                  bbt_rest_user_t *u, int *found);
+
+/* Bitbucket's token JSON for a row of BBT_REST_COLS; NULL if out of memory. */
+json_t *bbt_rest_token_json(const PGresult *res, int row,
+                            const bbt_rest_user_t *owner);
+
+/* One live token of owner as JSON: 0 and *json (NULL if there is none), or
+ * -1 if the query failed. */
+int bbt_rest_load_one(bbt_rest_t *x, const bbt_rest_user_t *owner,
+                      const char *id, json_t **json);
+
+#endif

@@ -1,0 +1,225 @@
+/*
+ * JSON in and out for the access-tokens REST API (bbt_rest_json.h).
+ */
+#include "httpd.h"
+#include "http_log.h"
+#include "http_protocol.h"
+#include "util_filter.h"
+#include "apr_buckets.h"
+#include "apr_strings.h"
+
+#include <stdlib.h>
+
+#include <jansson.h>
+
+#include "bbt_input.h"
+#include "bbt_rest_json.h"
+#include "bbt_rest_req.h"
+
+APLOG_USE_MODULE(bbtoken);
+
+int bbt_rest_send(request_rec *r, int status, json_t *json)
+{
+    char *out = json ? json_dumps(json, JSON_COMPACT) : NULL;
+
+    json_decref(json);
+    if (!out) {
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    r->status = status;
+    ap_set_content_type(r, "application/json;charset=UTF-8");
+    apr_table_setn(r->headers_out, "Cache-Control", "no-store");
+    apr_table_setn(r->headers_out, "X-Content-Type-Options", "nosniff");
+    ap_rputs(out, r);
+    free(out);
+    return OK;
+}
+
+int bbt_rest_error(request_rec *r, int status, const char *exception,
+                   const char *message)
+{
+    json_t *e = json_pack("{s:[{s:n, s:s, s:s}]}", "errors", "context",
+                          "message", message, "exceptionName", exception);
+
+    if (status == HTTP_SERVICE_UNAVAILABLE) {
+        apr_table_setn(r->headers_out, "Retry-After", BBT_RETRY_AFTER);
+    }
+    return bbt_rest_send(r, status, e);
+}
+
+/* httpd's HTTP input filter answers a body it refuses (over
+ * LimitRequestBody, a broken chunk) itself: it sends an error bucket down
+ * the output filters, which httpd turns into its HTML error page.  While
+ * the handler reads a body, this filter stands first in line and keeps
+ * the status instead, so that the answer is the API's JSON.  Its context
+ * is where the status goes; without one (someone configured it by name)
+ * it lets everything through. */
+static ap_filter_rec_t *bbt_rest_catcher;
+
+static apr_status_t bbt_rest_catch(ap_filter_t *f, apr_bucket_brigade *bb)
+{
+    int *status = f->ctx;
+    apr_bucket *e;
+
+    if (status) {
+        for (e = APR_BRIGADE_FIRST(bb); e != APR_BRIGADE_SENTINEL(bb);
+             e = APR_BUCKET_NEXT(e)) {
+            if (AP_BUCKET_IS_ERROR(e) && !*status) {
+                *status = ((ap_bucket_error *)e->data)->status;
+            }
+        }
+        if (*status) {
+            /* The error and the EOS after it: neither may reach the
+             * client, or httpd would answer for us. */
+            apr_brigade_cleanup(bb);
+            return AP_FILTER_ERROR;
+        }
+    }
+    return ap_pass_brigade(f->next, bb);
+}
+
+/* Read the body into buf (BBT_REST_MAX_BODY + 1 bytes), NUL-terminated.
+ * OK and *len, or the HTTP status that refuses it (*rv the reason, when
+ * the input filters gave one). */
+static int bbt_rest_read(request_rec *r, char *buf, apr_size_t *len,
+                         apr_status_t *rv)
+{
+    apr_bucket_brigade *bb =
+        apr_brigade_create(r->pool, r->connection->bucket_alloc);
+    apr_bucket *e;
+    apr_off_t got;
+    apr_size_t n;
+    int eos = 0, status = OK;
+
+    *len = 0;
+    *rv = APR_SUCCESS;
+    while (!eos && status == OK) {
+        *rv = ap_get_brigade(r->input_filters, bb, AP_MODE_READBYTES,
+                             APR_BLOCK_READ, BBT_REST_MAX_BODY + 1 - *len);
+        if (*rv != APR_SUCCESS) {
+            status = ap_map_http_request_error(*rv, HTTP_BAD_REQUEST);
+            break;
+        }
+        for (e = APR_BRIGADE_FIRST(bb); e != APR_BRIGADE_SENTINEL(bb);
+             e = APR_BUCKET_NEXT(e)) {
+            eos |= APR_BUCKET_IS_EOS(e);
+        }
+        if (apr_brigade_length(bb, 1, &got) != APR_SUCCESS || got < 0) {
+            status = HTTP_BAD_REQUEST;
+        } else if ((apr_size_t)got > BBT_REST_MAX_BODY - *len) {
+            status = HTTP_REQUEST_ENTITY_TOO_LARGE;
+        } else {
+            n = (apr_size_t)got;
+            if (apr_brigade_flatten(bb, buf + *len, &n) != APR_SUCCESS) {
+                status = HTTP_BAD_REQUEST;
+            }
+            *len += n;
+        }
+        apr_brigade_cleanup(bb);
+    }
+    apr_brigade_destroy(bb);
+    buf[*len] = '\0';
+    return status;
+}
+
+/* The request's and its internal redirects' "EOS sent" marks, to save
+ * (restore 0) or put back (restore 1).  ap_pass_brigade sets them when a
+ * brigade ending in EOS passes, before any filter sees it: the EOS the
+ * catcher swallows never left, and with the marks set httpd would not
+ * send the answer. */
+static void bbt_rest_eos_marks(request_rec *r, apr_array_header_t *marks,
+                               int restore)
+{
+    int i = 0;
+
+    for (; r; r = r->prev, i++) {
+        if (!restore) {
+            APR_ARRAY_PUSH(marks, int) = r->eos_sent;
+        } else if (i < marks->nelts) {
+            r->eos_sent = APR_ARRAY_IDX(marks, i, int);
+        }
+    }
+}
+
+/* The body (NUL-terminated) into *out.  OK, or the HTTP status that
+ * refuses it, httpd's own refusals included. */
+static int bbt_rest_body(request_rec *r, char **out, apr_size_t *outlen)
+{
+    apr_array_header_t *marks = apr_array_make(r->pool, 2, sizeof(int));
+    int *caught = apr_pcalloc(r->pool, sizeof(*caught));
+    ap_filter_t *catcher;
+    apr_status_t rv;
+    int status;
+
+    bbt_rest_eos_marks(r, marks, 0);
+    catcher =
+        ap_add_output_filter_handle(bbt_rest_catcher, caught, r, r->connection);
+    *out = apr_palloc(r->pool, BBT_REST_MAX_BODY + 1);
+    status = bbt_rest_read(r, *out, outlen, &rv);
+    if (catcher) {
+        ap_remove_output_filter(catcher);
+    }
+    if (*caught) {
+        bbt_rest_eos_marks(r, marks, 1);
+        status = *caught;
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
+                      "BBT205: access-tokens API: httpd refused the request "
+                      "body (%d): answered in JSON",
+                      status);
+    } else if (status == HTTP_REQUEST_ENTITY_TOO_LARGE && rv == APR_SUCCESS) {
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
+                      "BBT203: access-tokens API: the request body is over "
+                      "%d bytes",
+                      BBT_REST_MAX_BODY);
+    } else if (status != OK) {
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, rv, r,
+                      "BBT204: access-tokens API: the request body could not "
+                      "be read (%d)",
+                      status);
+    }
+    return status;
+}
+
+json_t *bbt_rest_json_body(request_rec *r, int *rc)
+{
+    json_error_t err;
+    json_t *j;
+    char *body;
+    apr_size_t len;
+    int st;
+
+    *rc = OK;
+    if (!bbt_rest_is_json(apr_table_get(r->headers_in, "Content-Type"))) {
+        *rc = bbt_rest_error(r, HTTP_UNSUPPORTED_MEDIA_TYPE, BBT_REST_EX_MEDIA,
+                             "the request body must be application/json");
+        return NULL;
+    }
+    if ((st = bbt_rest_body(r, &body, &len)) == AP_FILTER_ERROR) {
+        *rc = st; /* another filter has answered */
+        return NULL;
+    }
+    if (st != OK) {
+        *rc = st == HTTP_REQUEST_ENTITY_TOO_LARGE
+                  ? bbt_rest_error(r, st, BBT_REST_EX_TOO_LARGE,
+                                   "the request body is too large")
+                  : bbt_rest_error(r, st, BBT_REST_EX_ARG,
+                                   "the request body could not be read");
+        return NULL;
+    }
+    j = json_loadb(body, len, JSON_REJECT_DUPLICATES, &err);
+    if (!j || !json_is_object(j)) {
+        json_decref(j);
+        *rc = bbt_rest_error(
+            r, HTTP_BAD_REQUEST, BBT_REST_EX_ARG,
+            apr_psprintf(r->pool, "the request body is not a JSON object%s%s",
+                         j ? "" : ": ", j ? "" : err.text));
+        return NULL;
+    }
+    return j;
+}
+
+void bbt_rest_json_register(void)
+{
+    bbt_rest_catcher = ap_register_output_filter(
+        "BBTOKEN_REST_BODY", bbt_rest_catch, NULL, AP_FTYPE_RESOURCE);
+}

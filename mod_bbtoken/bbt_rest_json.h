@@ -1,0 +1,56 @@
+/*
+ * JSON in and out for the access-tokens REST API (internal to the
+ * bbt_rest_* files): reading a request's body as a JSON object, and
+ * answering with JSON or Bitbucket's error envelope
+ *
+ *     {"errors": [{"context": null, "message": "...",
+ *                  "exceptionName": "..."}]}
+ */
+#ifndef BBT_REST_JSON_H
+#define BBT_REST_JSON_H
+
+#include "httpd.h"
+
+#include <jansson.h>
+
+/* Bitbucket's exception names, for the envelope. */
+#define BBT_REST_EX_AUTH "com.atlassian.bitbucket.AuthorisationException"
+#define BBT_REST_EX_ARG                                                        \
+    "com.atlassian.bitbucket.validation.ArgumentValidationException"
+#define BBT_REST_EX_NO_USER "com.atlassian.bitbucket.user.NoSuchUserException"
+#define BBT_REST_EX_NO_TOKEN                                                   \
+    "com.atlassian.bitbucket.auth.NoSuchAccessTokenException"
+#define BBT_REST_EX_NOT_FOUND "com.atlassian.bitbucket.rest.NotFoundException"
+#define BBT_REST_EX_METHOD                                                     \
+    "com.atlassian.bitbucket.rest.MethodNotAllowedException"
+#define BBT_REST_EX_MEDIA                                                      \
+    "com.atlassian.bitbucket.rest.UnsupportedMediaTypeException"
+#define BBT_REST_EX_XSRF "com.atlassian.bitbucket.rest.XsrfCheckFailedException"
+#define BBT_REST_EX_DB "com.atlassian.bitbucket.ServiceUnavailableException"
+#define BBT_REST_EX_TOO_LARGE                                                  \
+    "com.atlassian.bitbucket.rest.RequestTooLargeException"
+
+/* The largest body read. */
+#define BBT_REST_MAX_BODY (64 * 1024)
+
+/* Answer json (stolen; NULL after a failed json_pack) with status, never
+ * to be cached.  The handler's return value: OK, or 500 if json is NULL
+ * or cannot be written. */
+int bbt_rest_send(request_rec *r, int status, json_t *json);
+
+/* Answer the error envelope; a 503 carries Retry-After.  The handler's
+ * return value. */
+int bbt_rest_error(request_rec *r, int status, const char *exception,
+                   const char *message);
+
+/* The body of a PUT or POST as a JSON object (the caller owns it).  NULL
+ * when the body is not declared JSON, cannot be read, is too large or is
+ * not a JSON object: then the answer is given and *rc is the handler's
+ * return value. */
+json_t *bbt_rest_json_body(request_rec *r, int *rc);
+
+/* Register the filter that keeps httpd's own refusals of a body for the
+ * API to answer (from bbt_rest_register_hooks). */
+void bbt_rest_json_register(void);
+
+#endif

@@ -1,0 +1,144 @@
+/*
+ * What an access-tokens REST request asks (bbt_rest_req.h).  The rules for
+ * names and ids are bbt_input's; this file only knows where they are in a
+ * path and a query string.
+ */
+#include "bbt_rest_req.h"
+
+#include <string.h>
+#include <strings.h>
+
+/* The longest start or limit read: 9 digits fit any long. */
+#define BBT_REST_ARG_DIGITS 9
+
+bbt_rest_shape_t bbt_rest_path_parse(const char *uri, bbt_rest_path_t *out)
+{
+    const char *p = uri, *slash;
+    size_t n;
+
+    memset(out, 0, sizeof(*out));
+    if (!uri || strncmp(p, BBT_REST_PREFIX, sizeof(BBT_REST_PREFIX) - 1) != 0) {
+        return BBT_REST_NONE;
+    }
+    p += sizeof(BBT_REST_PREFIX) - 1;
+    if (strncmp(p, "1.0/users/", 10) == 0) {
+        p += 10;
+    } else if (strncmp(p, "latest/users/", 13) == 0) {
+        p += 13;
+        out->latest = 1;
+    } else {
+        return BBT_REST_NONE;
+    }
+    slash = strchr(p, '/');
+    n = slash ? (size_t)(slash - p) : strlen(p);
+    if (!bbt_input_user_name(p, n)) {
+        memset(out, 0, sizeof(*out));
+        return BBT_REST_NONE;
+    }
+    memcpy(out->slug, p, n);
+    out->slug[n] = '\0';
+    if (!slash || slash[1] == '\0') {
+        out->shape = BBT_REST_USER;
+        return out->shape;
+    }
+    p = slash + 1;
+    n = strlen(p);
+    if (n && p[n - 1] == '/') {
+        n--;
+    }
+    if (!bbt_input_token_id(p, n)) {
+        memset(out, 0, sizeof(*out));
+        return BBT_REST_NONE;
+    }
+    memcpy(out->id, p, n);
+    out->id[n] = '\0';
+    out->shape = BBT_REST_TOKEN;
+    return out->shape;
+}
+
+/* The value of the first "name=" argument: 1 and *v, *vlen set; 0 if there
+ * is none.  Arguments without "=" are not that argument. */
+static int bbt_rest_arg(const char *args, const char *name, const char **v,
+                        size_t *vlen)
+{
+    size_t nlen = strlen(name), alen;
+    const char *p = args, *amp;
+
+    while (p && *p) {
+        amp = strchr(p, '&');
+        alen = amp ? (size_t)(amp - p) : strlen(p);
+        if (alen > nlen && strncmp(p, name, nlen) == 0 && p[nlen] == '=') {
+            *v = p + nlen + 1;
+            *vlen = alen - nlen - 1;
+            return 1;
+        }
+        p = amp ? amp + 1 : NULL;
+    }
+    return 0;
+}
+
+/* A non-negative whole number argument: 0 and *out (dflt when absent), or
+ * -1 when it is there but not 1 to BBT_REST_ARG_DIGITS digits. */
+static int bbt_rest_count(const char *args, const char *name, long dflt,
+                          long *out)
+{
+    char digits[BBT_REST_ARG_DIGITS + 1];
+    const char *v;
+    size_t n;
+
+    if (!bbt_rest_arg(args, name, &v, &n)) {
+        *out = dflt;
+        return 0;
+    }
+    if (n == 0 || n > BBT_REST_ARG_DIGITS) {
+        return -1;
+    }
+    memcpy(digits, v, n);
+    digits[n] = '\0';
+    return bbt_input_number(digits, 0, 999999999L, out);
+}
+
+int bbt_rest_page_args(const char *args, long *start, long *limit)
+{
+    if (bbt_rest_count(args, "start", 0, start) != 0 ||
+        bbt_rest_count(args, "limit", BBT_REST_DEFAULT_LIMIT, limit) != 0) {
+        return -1;
+    }
+    if (*limit == 0) {
+        *limit = BBT_REST_DEFAULT_LIMIT;
+    } else if (*limit > BBT_REST_MAX_LIMIT) {
+        *limit = BBT_REST_MAX_LIMIT;
+    }
+    return 0;
+}
+
+int bbt_rest_is_json(const char *ct)
+{
+    size_t n = sizeof("application/json") - 1;
+
+    return ct && strncasecmp(ct, "application/json", n) == 0 &&
+           (ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ');
+}
+
+int bbt_rest_csrf_ok(const char *method, const char *origin,
+                     const char *self_url, const char *atlassian_token,
+                     const char *content_type)
+{
+    if (!method) {
+        return 0;
+    }
+    if (strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0) {
+        return 1;
+    }
+    /* A browser names the site a request comes from: it must be us. */
+    if (origin && (!self_url || strcasecmp(origin, self_url) != 0)) {
+        return 0;
+    }
+    if (atlassian_token && strcasecmp(atlassian_token, "no-check") == 0) {
+        return 1;
+    }
+    /* Another site's page can send neither the header nor JSON without a
+     * CORS preflight, which this API never grants; DELETE has no body, so
+     * only the header will do for it. */
+    return strcmp(method, "DELETE") != 0 && bbt_rest_is_json(content_type);
+}

@@ -1,0 +1,61 @@
+/*
+ * What an access-tokens REST request asks, read without httpd: the parts of
+ * its path, its paging arguments, whether its body is declared JSON, and
+ * whether a change may come from where it comes from (the cross-site
+ * check).  The handler (bbt_rest.c) gathers the request's URI and headers
+ * and asks these; every byte they read is the client's.
+ *
+ * Nothing here knows httpd, APR, libpq or jansson.
+ */
+#ifndef BBT_REST_REQ_H
+#define BBT_REST_REQ_H
+
+#include "bbt_input.h"
+#include "bbt_token.h"
+
+#define BBT_REST_PREFIX "/rest/access-tokens/"
+#define BBT_REST_DEFAULT_LIMIT 25
+#define BBT_REST_MAX_LIMIT 1000
+
+/* The two kinds of resource under the prefix. */
+typedef enum {
+    BBT_REST_NONE = 0, /* not one of ours: 404 */
+    BBT_REST_USER,     /* .../users/{slug}: a user's tokens */
+    BBT_REST_TOKEN     /* .../users/{slug}/{id}: one token */
+} bbt_rest_shape_t;
+
+typedef struct {
+    bbt_rest_shape_t shape;
+    int latest;                    /* "latest" rather than "1.0" */
+    char slug[BBT_USER_MAX + 1];   /* the user, as spelled in the path */
+    char id[BBT_TOKEN_ID_LEN + 1]; /* the token id; empty for a user */
+} bbt_rest_path_t;
+
+/* Split a decoded URI path: BBT_REST_PREFIX, "1.0" or "latest", "/users/",
+ * a user name (bbt_input_user_name), then optionally "/" and a token id
+ * (bbt_input_token_id); one trailing "/" is allowed.  Fills *out and
+ * returns its shape; BBT_REST_NONE (and *out cleared) for anything else. */
+bbt_rest_shape_t bbt_rest_path_parse(const char *uri, bbt_rest_path_t *out);
+
+/* start and limit from a query string (NULL for none): the first
+ * "start=N" and "limit=N" count, each N 1 to 9 ASCII digits.  A missing
+ * start is 0; a missing or 0 limit is BBT_REST_DEFAULT_LIMIT, one over
+ * BBT_REST_MAX_LIMIT is that maximum.  0, or -1 if either is malformed. */
+int bbt_rest_page_args(const char *args, long *start, long *limit);
+
+/* 1 if a Content-Type value (NULL for none) is application/json, with or
+ * without parameters, in any case. */
+int bbt_rest_is_json(const char *content_type);
+
+/* The cross-site check (README, "Cross-site requests"): 1 if a request may
+ * go on, 0 if it must be refused.  GET and HEAD change nothing and always
+ * may.  Any other method needs an Origin equal to self_url (this server's
+ * own scheme://host[:port]) if it sends one, and either
+ * X-Atlassian-Token: no-check or, except for DELETE, a JSON Content-Type.
+ * Any argument but method may be NULL (the header is absent; self_url is
+ * unknown, and then no Origin is ours). */
+int bbt_rest_csrf_ok(const char *method, const char *origin,
+                     const char *self_url, const char *atlassian_token,
+                     const char *content_type);
+
+#endif

@@ -1,0 +1,357 @@
+/*
+ * The access-tokens endpoints (bbt_rest_tokens.h): list, create, get,
+ * update and revoke, with Bitbucket Data Center's bodies.  A body is
+ * checked here with the CLI's rules and messages before anything reaches
+ * the database, which applies the same rules again (and the policy).
+ * The raw token of a new token is in the response body only: never logged.
+ */
+#include "httpd.h"
+#include "http_log.h"
+#include "http_protocol.h"
+#include "apr_strings.h"
+
+#include <string.h>
+#include <strings.h>
+
+#include <jansson.h>
+#include <libpq-fe.h>
+
+#include "bbt_input.h"
+#include "bbt_perm.h"
+#include "bbt_pgjson.h"
+#include "bbt_rest_db.h"
+#include "bbt_rest_json.h"
+#include "bbt_rest_req.h"
+#include "bbt_rest_tokens.h"
+#include "bbt_token.h"
+
+APLOG_USE_MODULE(bbtoken);
+
+/* More permission names than the six there are is a mistake, not a list. */
+#define BBT_REST_MAX_PERMS 8
+
+/* Our addition to the page envelope (clients that do not know it ignore
+ * it): the expiry policy, so the page offers only expiries it allows.  Left
+ * out if it cannot be read; the database enforces it either way. */
+static void bbt_rest_add_policy(bbt_rest_t *x, json_t *page)
+{
+    PGresult *res = bbt_rest_exec(
+        x, "SELECT expiry_required, max_expiry_days FROM bbtoken_policy", 0,
+        NULL);
+
+    if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1) {
+        json_t *pol = json_object();
+        json_t *max = bbt_pgjson_int(res, 0, 1);
+
+        json_object_set_new(pol, "expiryRequired",
+                            json_boolean(PQgetvalue(res, 0, 0)[0] == 't'));
+        json_object_set_new(pol, "maxExpiryDays", max ? max : json_null());
+        json_object_set_new(page, "policy", pol);
+    }
+    PQclear(res);
+}
+
+int bbt_rest_tokens_list(bbt_rest_t *x, const bbt_rest_user_t *caller,
+                         const bbt_rest_user_t *owner)
+{
+    const char *params[3];
+    json_t *values, *page, *tok;
+    PGresult *res;
+    long start, limit;
+    int i, n, last;
+
+    (void)caller;
+    if (bbt_rest_page_args(x->r->args, &start, &limit) != 0) {
+        return bbt_rest_error(x->r, HTTP_BAD_REQUEST, BBT_REST_EX_ARG,
+                              "start and limit must be whole numbers");
+    }
+    params[0] = owner->id;
+    params[1] = apr_ltoa(x->r->pool, limit + 1);
+    params[2] = apr_ltoa(x->r->pool, start);
+    res = bbt_rest_exec(x,
+                        BBT_REST_COLS " WHERE t.user_id = $1 AND"
+                                      " t.revoked_at IS NULL"
+                                      " ORDER BY t.created_at DESC, t.id DESC"
+                                      " LIMIT $2::integer OFFSET $3::integer",
+                        3, params);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        PQclear(res);
+        return bbt_rest_unavailable(x, "listing tokens");
+    }
+    n = PQntuples(res);
+    last = n <= limit;
+    if (!last) {
+        n = (int)limit;
+    }
+    values = json_array();
+    for (i = 0; values && i < n; i++) {
+        tok = bbt_rest_token_json(res, i, owner);
+        if (!tok || json_array_append_new(values, tok) != 0) {
+            json_decref(values);
+            values = NULL;
+        }
+    }
+    PQclear(res);
+    if (!values) {
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    page = json_pack("{s:i, s:I, s:I, s:b, s:o}", "size", n, "limit",
+                     (json_int_t)limit, "start", (json_int_t)start,
+                     "isLastPage", last, "values", values);
+    if (page && !last) {
+        json_object_set_new(page, "nextPageStart",
+                            json_integer((json_int_t)(start + n)));
+    }
+    if (page) {
+        bbt_rest_add_policy(x, page);
+    }
+    return bbt_rest_send(x->r, HTTP_OK, page);
+}
+
+int bbt_rest_tokens_get(bbt_rest_t *x, const bbt_rest_user_t *caller,
+                        const bbt_rest_user_t *owner)
+{
+    json_t *out;
+
+    (void)caller;
+    if (bbt_rest_load_one(x, owner, x->path.id, &out) != 0) {
+        return bbt_rest_unavailable(x, "reading a token");
+    }
+    if (!out) {
+        return bbt_rest_error(x->r, HTTP_NOT_FOUND, BBT_REST_EX_NO_TOKEN,
+                              apr_psprintf(x->r->pool,
+                                           "No access token %s exists for "
+                                           "%s.",
+                                           x->path.id, x->path.slug));
+    }
+    return bbt_rest_send(x->r, HTTP_OK, out);
+}
+
+/* The "permissions" member as a pair; NULL or the reason. */
+static const char *bbt_rest_perms(apr_pool_t *p, json_t *arr,
+                                  bbt_level_t *project, bbt_level_t *repo)
+{
+    bbt_perm_t list[BBT_REST_MAX_PERMS];
+    const char *why = NULL;
+    size_t i, n;
+    json_t *v;
+
+    if (!json_is_array(arr)) {
+        return "permissions must be a list of permission names";
+    }
+    n = json_array_size(arr);
+    if (n == 0) {
+        return "at least one permission is required";
+    }
+    if (n > BBT_REST_MAX_PERMS) {
+        return "invalid permissions: too many";
+    }
+    json_array_foreach(arr, i, v)
+    {
+        if (!json_is_string(v)) {
+            return "permissions must be a list of permission names";
+        }
+        if (strlen(json_string_value(v)) != json_string_length(v) ||
+            bbt_perm_parse(json_string_value(v), &list[i]) != 0) {
+            return apr_psprintf(
+                p, "unknown permission %.64s: expected " BBT_PERM_NAMES,
+                json_string_value(v));
+        }
+    }
+    if (bbt_perm_from_list(list, n, project, repo, &why) != 0) {
+        return apr_psprintf(p, "invalid permissions: %s",
+                            why ? why : "refused");
+    }
+    return NULL;
+}
+
+int bbt_rest_tokens_create(bbt_rest_t *x, const bbt_rest_user_t *caller,
+                           const bbt_rest_user_t *owner)
+{
+    bbt_minted_t m;
+    const char *params[9];
+    const char *why, *days = NULL;
+    bbt_level_t project, repo;
+    json_t *body, *v, *out = NULL;
+    PGresult *res;
+    int rc, retry, attempt;
+
+    if (!(body = bbt_rest_json_body(x->r, &rc))) {
+        return rc;
+    }
+    v = json_object_get(body, "name");
+    if (!v || json_is_null(v)) {
+        why = "a token name is required";
+    } else if (!json_is_string(v) ||
+               strlen(json_string_value(v)) != json_string_length(v)) {
+        why = "name must be a string";
+    } else {
+        why = bbt_input_token_name(json_string_value(v));
+    }
+    if (!why) {
+        params[3] = apr_pstrdup(x->r->pool, json_string_value(v));
+        v = json_object_get(body, "permissions");
+        why = !v || json_is_null(v)
+                  ? "at least one permission is required"
+                  : bbt_rest_perms(x->r->pool, v, &project, &repo);
+    }
+    if (!why && (v = json_object_get(body, "expiryDays")) && !json_is_null(v)) {
+        if (!json_is_integer(v) || json_integer_value(v) < 1 ||
+            json_integer_value(v) > BBT_EXPIRY_DAYS_MAX) {
+            why = apr_psprintf(x->r->pool,
+                               "expiryDays must be a whole number from 1 to "
+                               "%d",
+                               BBT_EXPIRY_DAYS_MAX);
+        } else {
+            days = apr_ltoa(x->r->pool, (long)json_integer_value(v));
+        }
+    }
+    json_decref(body);
+    if (why) {
+        return bbt_rest_error(x->r, HTTP_BAD_REQUEST, BBT_REST_EX_ARG, why);
+    }
+    if (strcasecmp(caller->name, owner->name) != 0) {
+        return bbt_rest_error(x->r, HTTP_UNAUTHORIZED, BBT_REST_EX_AUTH,
+                              "tokens can only be created by their owner");
+    }
+    params[0] = caller->name;
+    params[1] = owner->name;
+    params[2] = m.id;
+    params[4] = bbt_perm_name(BBT_SCOPE_PROJECT, project);
+    params[5] = bbt_perm_name(BBT_SCOPE_REPO, repo);
+    params[6] = m.salt;
+    params[7] = m.hash;
+    params[8] = days;
+    memset(&m, 0, sizeof(m));
+    for (attempt = 0; attempt < BBT_MINT_TRIES; attempt++) {
+        if (bbt_token_mint(&m) != 0) {
+            rc = HTTP_INTERNAL_SERVER_ERROR;
+            goto done;
+        }
+        if (bbt_rest_begin(x, caller->name) != 0) {
+            rc = bbt_rest_unavailable(x, "starting a transaction");
+            goto done;
+        }
+        res = bbt_rest_exec(x,
+                            "SELECT bbtoken_api_create($1, $2, $3, $4, $5, $6,"
+                            " $7, $8, $9::integer)",
+                            9, params);
+        if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+            rc = bbt_rest_refusal(x, res, &retry);
+            bbt_rest_cmd(x, "ROLLBACK");
+            if (retry) {
+                continue;
+            }
+            if (rc < 0) {
+                rc = bbt_rest_unavailable(x, "creating a token");
+            }
+            goto done;
+        }
+        PQclear(res);
+        if (bbt_rest_load_one(x, owner, m.id, &out) != 0 || !out ||
+            bbt_rest_cmd(x, "COMMIT") != 0) {
+            json_decref(out);
+            out = NULL;
+            bbt_rest_cmd(x, "ROLLBACK");
+            rc = bbt_rest_unavailable(x, "creating a token");
+            goto done;
+        }
+        break;
+    }
+    if (!out) {
+        rc = bbt_rest_unavailable(x, "finding a free token id");
+        goto done;
+    }
+    json_object_set_new(out, "token", json_string(m.token));
+    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, x->r,
+                  "BBT201: access-tokens API: %s created token %s",
+                  caller->name, m.id);
+    rc = bbt_rest_send(x->r, HTTP_OK, out);
+done:
+    bbt_minted_wipe(&m);
+    return rc;
+}
+
+int bbt_rest_tokens_update(bbt_rest_t *x, const bbt_rest_user_t *caller,
+                           const bbt_rest_user_t *owner)
+{
+    const char *params[6] = {caller->name, owner->name, x->path.id,
+                             NULL,         NULL,        NULL};
+    const char *why = NULL;
+    bbt_level_t project, repo;
+    json_t *body, *v, *out = NULL;
+    PGresult *res;
+    int rc;
+
+    if (!(body = bbt_rest_json_body(x->r, &rc))) {
+        return rc;
+    }
+    if ((v = json_object_get(body, "name")) && !json_is_null(v)) {
+        if (!json_is_string(v) ||
+            strlen(json_string_value(v)) != json_string_length(v)) {
+            why = "name must be a string";
+        } else if (!(why = bbt_input_token_name(json_string_value(v)))) {
+            params[3] = apr_pstrdup(x->r->pool, json_string_value(v));
+        }
+    }
+    if (!why && (v = json_object_get(body, "permissions")) &&
+        !json_is_null(v) &&
+        !(why = bbt_rest_perms(x->r->pool, v, &project, &repo))) {
+        params[4] = bbt_perm_name(BBT_SCOPE_PROJECT, project);
+        params[5] = bbt_perm_name(BBT_SCOPE_REPO, repo);
+    }
+    if (!why && (v = json_object_get(body, "expiryDays")) && !json_is_null(v)) {
+        why = "the expiry of a token cannot be changed: create a new token "
+              "(and revoke this one)";
+    }
+    json_decref(body);
+    if (why) {
+        return bbt_rest_error(x->r, HTTP_BAD_REQUEST, BBT_REST_EX_ARG, why);
+    }
+    if (bbt_rest_begin(x, caller->name) != 0) {
+        return bbt_rest_unavailable(x, "starting a transaction");
+    }
+    res = bbt_rest_exec(x, "SELECT bbtoken_api_update($1, $2, $3, $4, $5, $6)",
+                        6, params);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        rc = bbt_rest_refusal(x, res, NULL);
+        bbt_rest_cmd(x, "ROLLBACK");
+        return rc < 0 ? bbt_rest_unavailable(x, "updating a token") : rc;
+    }
+    PQclear(res);
+    if (bbt_rest_load_one(x, owner, x->path.id, &out) != 0 || !out ||
+        bbt_rest_cmd(x, "COMMIT") != 0) {
+        json_decref(out);
+        bbt_rest_cmd(x, "ROLLBACK");
+        return bbt_rest_unavailable(x, "updating a token");
+    }
+    return bbt_rest_send(x->r, HTTP_OK, out);
+}
+
+int bbt_rest_tokens_revoke(bbt_rest_t *x, const bbt_rest_user_t *caller,
+                           const bbt_rest_user_t *owner)
+{
+    const char *params[3] = {caller->name, owner->name, x->path.id};
+    PGresult *res;
+    int rc;
+
+    if (bbt_rest_begin(x, caller->name) != 0) {
+        return bbt_rest_unavailable(x, "starting a transaction");
+    }
+    res = bbt_rest_exec(x, "SELECT bbtoken_api_revoke($1, $2, $3)", 3, params);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        rc = bbt_rest_refusal(x, res, NULL);
+        bbt_rest_cmd(x, "ROLLBACK");
+        return rc < 0 ? bbt_rest_unavailable(x, "revoking a token") : rc;
+    }
+    PQclear(res);
+    if (bbt_rest_cmd(x, "COMMIT") != 0) {
+        bbt_rest_cmd(x, "ROLLBACK");
+        return bbt_rest_unavailable(x, "revoking a token");
+    }
+    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, x->r,
+                  "BBT202: access-tokens API: %s revoked token %s",
+                  caller->name, x->path.id);
+    x->r->status = HTTP_NO_CONTENT;
+    return OK;
+}

@@ -1,0 +1,140 @@
+# The access-tokens REST API answers in Bitbucket's JSON error envelope even
+# where httpd would answer with its own HTML page: a body over the
+# location's LimitRequestBody (with a Content-Length, or chunked), a chunked
+# body that breaks, and a request that reaches the handler without a login
+# (a location that forgot to require one).  A request that used a token
+# still hears that tokens cannot manage tokens.
+use strict;
+use warnings;
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use Test::More;
+use JSON::PP;
+use BBT::Env;
+use BBT::Assert;
+
+# /1.0 logs in with Basic; /latest is the same with a small LimitRequestBody.
+# /1.0/users/carol forgets to require a login; /1.0/users/erin forgets it
+# too but keeps AuthType Basic, so a challenge can be offered.
+my $extra = <<'EOC';
+<Location /rest/access-tokens>
+    SetHandler bbtoken-rest
+    AuthType Basic
+    AuthName "Bitbucket"
+    AuthBasicProvider file
+    AuthUserFile "@DIR@/htpasswd"
+    Require valid-user
+</Location>
+<Location /rest/access-tokens/latest>
+    LimitRequestBody 100
+</Location>
+<Location /rest/access-tokens/1.0/users/carol>
+    AuthType None
+    Require all granted
+</Location>
+<Location /rest/access-tokens/1.0/users/erin>
+    Require all granted
+</Location>
+EOC
+my $env = BBT::Env->new(extra_conf => $extra,
+                        modules => [qw(auth_basic authn_file authz_user)])->start;
+my $htpasswd = $env->dir . '/htpasswd';
+my $pw = 'alice-Pa55-word';
+system('htpasswd', '-b', '-B', '-c', $htpasswd, 'alice', $pw) == 0 or BAIL_OUT('htpasswd');
+chmod 0644, $htpasswd;
+$env->user_add('alice');
+$env->user_add('carol');
+$env->user_add('erin');
+
+my $auth = $env->basic('alice', $pw);
+my $host = '127.0.0.1:' . $env->port;
+
+# The first error of a Bitbucket envelope, or undef.
+sub envelope {
+    my ($body) = @_;
+    my $j = eval { decode_json($body // '') };
+    return undef unless ref $j eq 'HASH' && ref $j->{errors} eq 'ARRAY' && @{ $j->{errors} } == 1;
+    my $e = $j->{errors}[0];
+    return undef unless ref $e eq 'HASH' && exists $e->{context} && !defined $e->{context};
+    return $e;
+}
+
+sub is_envelope {
+    my ($res, $status, $msg_re, $ex_re, $name) = @_;
+    local $Test::Builder::Level = $Test::Builder::Level + 1;
+    my $body = $res->{content} // $res->{body};
+    my $ct = $res->{headers}{'content-type'};
+    $ct = $ct->[0] if ref $ct;
+    my $e = envelope($body);
+    my $ok = $res->{status} == $status && ($ct // '') =~ m{^application/json} && $e
+        && ($e->{message} // '') =~ $msg_re && ($e->{exceptionName} // '') =~ $ex_re;
+    ok($ok, "$name: $status, the JSON envelope") or diag res_summary($res);
+    return $ok;
+}
+
+# A raw PUT with a body framed as given (the head's last line included).
+sub raw_put {
+    my ($path, $framing, $body) = @_;
+    return $env->raw_request("PUT $path HTTP/1.1\r\nHost: $host\r\nAuthorization: $auth\r\n"
+                             . "Content-Type: application/json\r\nConnection: close\r\n"
+                             . "$framing\r\n\r\n$body");
+}
+
+my $json = '{"name":"' . ('x' x 150) . '","permissions":["REPO_READ"]}';
+my $chunked = sub { join('', map { sprintf("%x\r\n%s\r\n", length $_, $_) } @_) . "0\r\n\r\n" };
+
+subtest 'a body over LimitRequestBody: 413 in JSON' => sub {
+    my $res = $env->request(PUT => '/rest/access-tokens/latest/users/alice',
+                            { Authorization => $auth, 'Content-Type' => 'application/json' }, $json);
+    is_envelope($res, 413, qr/too large/, qr/RequestTooLargeException/, 'Content-Length over the limit');
+    $res = raw_put('/rest/access-tokens/latest/users/alice', 'Transfer-Encoding: chunked',
+                   $chunked->(substr($json, 0, 80), substr($json, 80)));
+    is_envelope($res, 413, qr/too large/, qr/RequestTooLargeException/, 'chunked, over the limit');
+    my $small = '{"name":"small","permissions":["REPO_READ"]}';
+    $res = raw_put('/rest/access-tokens/latest/users/alice', 'Transfer-Encoding: chunked',
+                   $chunked->(substr($small, 0, 10), substr($small, 10)));
+    is_status($res, 200, 'chunked, under the limit: 200');
+    $res = raw_put('/rest/access-tokens/1.0/users/alice', 'Transfer-Encoding: chunked',
+                   $chunked->(('x' x 40000) x 2));
+    is_envelope($res, 413, qr/too large/, qr/RequestTooLargeException/, 'chunked, over 64 KiB');
+};
+
+subtest 'a body that cannot be read: 400 in JSON' => sub {
+    my $res = raw_put('/rest/access-tokens/1.0/users/alice', 'Transfer-Encoding: chunked',
+                      "zz\r\n{}\r\n0\r\n\r\n");
+    is_envelope($res, 400, qr/could not be read/, qr/ArgumentValidationException/, 'a chunk size that is no number');
+    $res = raw_put('/rest/access-tokens/1.0/users/alice', 'Transfer-Encoding: chunked',
+                   "2\r\n{}XX\r\n0\r\n\r\n");
+    is_envelope($res, 400, qr/could not be read/, qr/ArgumentValidationException/, 'a chunk longer than it said');
+    is(scalar(grep { /^\d{12}/ } split /\n/, $env->cli_ok('list', 'alice')), 1, 'only the one good token was made');
+};
+
+subtest 'no login: authentication is required' => sub {
+    my $res = $env->get('/rest/access-tokens/1.0/users/carol');
+    is_envelope($res, 401, qr/[Aa]uthentication is required/, qr/AuthorisationException/,
+                'a location that requires no login');
+    unlike($res->{content} // '', qr/[Tt]okens cannot/, '  says nothing of tokens');
+    my @c = challenges($res);
+    is(scalar(@c), 0, '  no challenge: the location has no AuthType');
+    $res = $env->get('/rest/access-tokens/1.0/users/erin');
+    is_envelope($res, 401, qr/[Aa]uthentication is required/, qr/AuthorisationException/,
+                'AuthType Basic, but Require all granted');
+    ok(grep({ /^Basic realm="Bitbucket"/ } challenges($res)), '  the location\'s Basic challenge');
+    $res = $env->request(PUT => '/rest/access-tokens/1.0/users/carol',
+                         { 'Content-Type' => 'application/json' }, '{"name":"x","permissions":["REPO_READ"]}');
+    is_envelope($res, 401, qr/[Aa]uthentication is required/, qr/AuthorisationException/, 'PUT likewise');
+    my $tok = $env->token_create('carol', name => 'ci', perms => ['REPO_READ']);
+    $res = $env->get('/rest/access-tokens/1.0/users/carol', { Authorization => $env->bearer($tok) });
+    is_envelope($res, 401, qr/tokens cannot be used/, qr/AuthorisationException/,
+                'a token (Bearer) with no login: still the token message');
+    $res = $env->get('/rest/access-tokens/1.0/users/carol', { Authorization => $env->basic('carol', $tok) });
+    is_envelope($res, 401, qr/tokens cannot be used/, qr/AuthorisationException/, '  a token as a Basic password');
+};
+
+my $logs = $env->error_log_text;
+my @ours = grep { /\[bbtoken:/ && /access-tokens API/ } split /\n/, $logs;
+ok(@ours, 'the handler logged (' . scalar(@ours) . ' lines)');
+is(scalar(grep { !/\] BBT2[0-4]\d: / } @ours), 0, 'each of its lines starts with a BBT2nn id')
+    or diag join "\n", grep { !/\] BBT2[0-4]\d: / } @ours;
+is(scalar($env->crash_lines), 0, 'no httpd child crashed') or diag join "\n", $env->crash_lines;
+done_testing;

@@ -1,0 +1,116 @@
+# The access-tokens REST API in httpd with the module, one process (-X),
+# under valgrind's memcheck: every endpoint, bodies that are refused (too
+# large, over LimitRequestBody, a broken chunk, not JSON), a request
+# without a login, one with a token, a path and a method that are not the
+# API's, the cross-site check, a database outage.  Any invalid read or
+# write, use of uninitialised memory or bad free fails the test.
+use strict;
+use warnings;
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use Test::More;
+use JSON::PP;
+use BBT::Env;
+use BBT::Assert;
+use POSIX qw(WNOHANG);
+
+my $valgrind = `sh -c 'command -v valgrind'`;
+chomp $valgrind;
+plan skip_all => 'valgrind is not installed' unless $valgrind;
+
+my $extra = <<'EOC';
+<Location /rest/access-tokens>
+    SetHandler bbtoken-rest
+    AuthType Basic
+    AuthName "Bitbucket"
+    AuthBasicProvider file
+    AuthUserFile "@DIR@/htpasswd"
+    Require valid-user
+</Location>
+<Location /rest/access-tokens/latest>
+    LimitRequestBody 100
+</Location>
+<Location /rest/access-tokens/1.0/users/carol>
+    AuthType None
+    Require all granted
+</Location>
+EOC
+my $env = BBT::Env->new(httpd => 0, extra_conf => $extra,
+                        modules => [qw(auth_basic authn_file authz_user)])->start;
+my $htpasswd = $env->dir . '/htpasswd';
+system('htpasswd', '-b', '-B', '-c', $htpasswd, 'alice', 'alice-pw') == 0 or BAIL_OUT('htpasswd');
+chmod 0644, $htpasswd;
+$env->user_add('alice');
+$env->user_add('carol');
+my $carol_tok = $env->token_create('carol', name => 'ci', perms => ['REPO_READ']);
+my $conf = $env->write_conf;
+my $log = $env->dir . '/valgrind.log';
+
+my $pid = fork // die "fork: $!";
+if (!$pid) {
+    exec($valgrind, '--error-exitcode=99', "--log-file=$log", '--track-origins=yes',
+         '/usr/sbin/apache2', '-X', '-f', $conf);
+    die "exec valgrind: $!";
+}
+my $up;
+for (1 .. 200) {
+    last if $up = BBT::Env::port_open($env->port);
+    select undef, undef, undef, 0.25;
+}
+ok($up, 'httpd came up under valgrind') or BAIL_OUT('httpd under valgrind did not start');
+
+my $auth = $env->basic('alice', 'alice-pw');
+my $B = '/rest/access-tokens/1.0/users/alice';
+my %json = (Authorization => $auth, 'Content-Type' => 'application/json');
+my %nock = (Authorization => $auth, 'X-Atlassian-Token' => 'no-check');
+sub req { my ($m, $p, $h, $c) = @_; return $env->request($m, $p, $h, $c) }
+sub raw_put {
+    my ($path, $rest) = @_;
+    return $env->raw_request("PUT $path HTTP/1.1\r\nHost: 127.0.0.1:" . $env->port
+                             . "\r\nAuthorization: $auth\r\nContent-Type: application/json\r\n"
+                             . "Connection: close\r\n$rest");
+}
+
+my $res = req(PUT => $B, \%json, '{"name":"vg","permissions":["REPO_WRITE"],"expiryDays":5}');
+is_status($res, 200, 'create');
+my $id = eval { decode_json($res->{content})->{id} } // '000000000000';
+is_status(req(GET => "$B?start=0&limit=2", { Authorization => $auth }), 200, 'list');
+is_status(req(GET => "$B/$id", { Authorization => $auth }), 200, 'get');
+is_status(req(POST => "$B/$id", \%json, '{"name":"vg 2","permissions":["PROJECT_READ"]}'), 200, 'update');
+is_status(req(POST => "$B/$id", \%json, '{"name":"vg 2","permissions":["REPO_PUSH"]}'), 400, 'bad permission');
+is_status(req(PUT => $B, \%json, '{"name":"vg 2","permissions":["REPO_READ"]}'), 400, 'name in use');
+is_status(req(PUT => $B, \%json, '{"name":'), 400, 'bad JSON');
+is_status(req(PUT => $B, { %json, 'Content-Type' => 'text/plain', 'X-Atlassian-Token' => 'no-check' }, '{}'),
+          415, 'not JSON');
+is_status(req(PUT => $B, \%json, '{"name":"' . ('x' x 70000) . '"}'), 413, 'over 64 KiB');
+is_status(req(PUT => '/rest/access-tokens/latest/users/alice', \%json, '{"name":"' . ('x' x 200) . '"}'),
+          413, 'over LimitRequestBody');
+is_status(raw_put('/rest/access-tokens/latest/users/alice',
+                  "Transfer-Encoding: chunked\r\n\r\n" . sprintf("%x\r\n%s\r\n0\r\n\r\n", 150, 'x' x 150)),
+          413, 'chunked, over LimitRequestBody');
+is_status(raw_put($B, "Transfer-Encoding: chunked\r\n\r\nzz\r\n{}\r\n0\r\n\r\n"), 400, 'a broken chunk');
+is_status(req(GET => '/rest/access-tokens/1.0/users/carol', {}), 401, 'no login');
+is_status(req(GET => '/rest/access-tokens/1.0/users/carol', { Authorization => "Bearer $carol_tok" }), 401,
+          'a token');
+is_status(req(GET => '/rest/access-tokens/2.0/users/alice', { Authorization => $auth }), 404, 'not a path of ours');
+is_status(req(PATCH => $B, \%json, '{}'), 405, 'another method');
+is_status(req(PUT => $B, { %json, Origin => 'http://evil.example' }, '{}'), 403, 'cross-site');
+is_status(req(DELETE => "$B/$id", \%nock), 204, 'revoke');
+is_status(req(DELETE => "$B/$id", \%nock), 404, 'revoke again');
+$env->pg_stop;
+is_status(req(GET => $B, { Authorization => $auth }), 503, 'database down: 503');
+$env->pg_start;
+
+kill 'TERM', $pid;
+my $waited = 0;
+while (waitpid($pid, WNOHANG) == 0 && $waited++ < 120) {
+    select undef, undef, undef, 0.5;
+}
+my $exit = $? >> 8;
+my $report = BBT::Env::slurp($log);
+like($report, qr/ERROR SUMMARY: \d+ errors/, 'valgrind wrote its summary');
+my @bad = $report =~ /ERROR SUMMARY: ([1-9]\d*) errors/g;
+ok(!@bad && $exit != 99, 'valgrind found no memory errors')
+    or diag(join "\n", (split /\n/, $report)[0 .. 80]);
+
+done_testing;

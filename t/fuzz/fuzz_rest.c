@@ -1,0 +1,98 @@
+/*
+ * libFuzzer target: what the REST handler asks of a request (bbt_rest_req),
+ * on hostile input.  The input is up to seven lines: URI, query string,
+ * method, Origin, this server's URL, X-Atlassian-Token, Content-Type (a
+ * missing line is an absent header).  Any crash, overread (ASan) or broken
+ * invariant aborts.
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "bbt_input.h"
+#include "bbt_rest_req.h"
+
+#define NFIELDS 7
+
+static void check_path(const char *uri)
+{
+    char again[sizeof(BBT_REST_PREFIX) + 16 + BBT_USER_MAX + 1 +
+               BBT_TOKEN_ID_LEN + 2];
+    bbt_rest_path_t p;
+    bbt_rest_shape_t shape = bbt_rest_path_parse(uri, &p);
+    size_t n;
+
+    if (shape != p.shape) {
+        abort();
+    }
+    if (shape == BBT_REST_NONE) {
+        if (p.slug[0] || p.id[0] || p.latest) {
+            abort();
+        }
+        return;
+    }
+    if (!bbt_input_user_name(p.slug, strlen(p.slug))) {
+        abort();
+    }
+    if (shape == BBT_REST_USER ? p.id[0] != '\0'
+                               : !bbt_input_token_id(p.id, strlen(p.id))) {
+        abort();
+    }
+    /* The parts spell the URI again, but for one trailing slash. */
+    snprintf(again, sizeof(again), "%s%s/users/%s%s%s", BBT_REST_PREFIX,
+             p.latest ? "latest" : "1.0", p.slug,
+             shape == BBT_REST_TOKEN ? "/" : "", p.id);
+    n = strlen(again);
+    if (strncmp(uri, again, n) != 0 ||
+        !(uri[n] == '\0' || (uri[n] == '/' && uri[n + 1] == '\0'))) {
+        abort();
+    }
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    char *copy = malloc(size + 1), *f[NFIELDS] = {0}, *p, *nl;
+    long start, limit;
+    int i, ok;
+
+    if (!copy) {
+        return 0;
+    }
+    memcpy(copy, data, size);
+    copy[size] = '\0';
+    for (i = 0, p = copy; i < NFIELDS && p; i++) {
+        f[i] = p;
+        nl = strchr(p, '\n');
+        if (nl) {
+            *nl = '\0';
+        }
+        p = nl ? nl + 1 : NULL;
+    }
+
+    check_path(f[0]);
+
+    if (bbt_rest_page_args(f[1], &start, &limit) == 0 &&
+        (start < 0 || start > 999999999L || limit < 1 ||
+         limit > BBT_REST_MAX_LIMIT)) {
+        abort();
+    }
+
+    ok = bbt_rest_csrf_ok(f[2], f[3], f[4], f[5], f[6]);
+    if (ok && f[2] && strcmp(f[2], "GET") != 0 && strcmp(f[2], "HEAD") != 0) {
+        if (f[3] && (!f[4] || strcasecmp(f[3], f[4]) != 0)) {
+            abort();
+        }
+        if (!(f[5] && strcasecmp(f[5], "no-check") == 0) &&
+            !(strcmp(f[2], "DELETE") != 0 && bbt_rest_is_json(f[6]))) {
+            abort();
+        }
+    }
+    if (bbt_rest_is_json(f[6]) &&
+        strncasecmp(f[6], "application/json", 16) != 0) {
+        abort();
+    }
+    free(copy);
+    return 0;
+}

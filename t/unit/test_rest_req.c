@@ -1,0 +1,218 @@
+/* What an access-tokens REST request asks: path, paging, JSON, CSRF. */
+#include "bbt_rest_req.h"
+#include "tap.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define P "/rest/access-tokens/"
+#define SELF "https://git.example.com"
+
+static void path_is(const char *uri, bbt_rest_shape_t shape, int latest,
+                    const char *slug, const char *id, const char *name)
+{
+    bbt_rest_path_t p;
+    bbt_rest_shape_t got = bbt_rest_path_parse(uri, &p);
+
+    ok(got == shape && p.shape == shape && p.latest == latest &&
+           strcmp(p.slug, slug) == 0 && strcmp(p.id, id) == 0,
+       "%s", name);
+    if (got != shape || strcmp(p.slug, slug) || strcmp(p.id, id))
+        diag("shape %d latest %d slug '%s' id '%s'", (int)got, p.latest, p.slug,
+             p.id);
+}
+
+static void not_ours(const char *uri, const char *name)
+{
+    bbt_rest_path_t p;
+
+    memset(&p, 'x', sizeof(p));
+    ok(bbt_rest_path_parse(uri, &p) == BBT_REST_NONE &&
+           p.shape == BBT_REST_NONE && p.slug[0] == '\0' && p.id[0] == '\0',
+       "not ours: %s", name);
+}
+
+static void test_path(void)
+{
+    char long_user[BBT_USER_MAX + 64];
+
+    path_is(P "1.0/users/alice", BBT_REST_USER, 0, "alice", "", "1.0 user");
+    path_is(P "latest/users/alice", BBT_REST_USER, 1, "alice", "",
+            "latest user");
+    path_is(P "1.0/users/alice/", BBT_REST_USER, 0, "alice", "",
+            "user with a trailing slash");
+    path_is(P "1.0/users/Alice.B_c@d-e", BBT_REST_USER, 0, "Alice.B_c@d-e", "",
+            "user name as spelled, any case and . _ @ -");
+    path_is(P "1.0/users/alice/123456789012", BBT_REST_TOKEN, 0, "alice",
+            "123456789012", "a token");
+    path_is(P "latest/users/bob/000000000001/", BBT_REST_TOKEN, 1, "bob",
+            "000000000001", "a token, leading zeros, trailing slash");
+
+    not_ours(NULL, "NULL");
+    not_ours("", "empty");
+    not_ours("/rest/access-tokens", "the prefix without its slash");
+    not_ours(P, "the prefix alone");
+    not_ours(P "2.0/users/alice", "another version");
+    not_ours(P "1.0/users", "no users/ part");
+    not_ours(P "1.0/users/", "no user");
+    not_ours(P "1.0/projects/PROJ", "projects");
+    not_ours(P "1.0/users/.alice", "user starting with a dot");
+    not_ours(P "1.0/users/al ice", "user with a space");
+    not_ours(P "1.0/users/al%69ce", "user with a percent sign");
+    not_ours(P "1.0/users//123456789012", "empty user before an id");
+    not_ours(P "1.0/users/alice/123", "short id");
+    not_ours(P "1.0/users/alice/1234567890123", "long id");
+    not_ours(P "1.0/users/alice/12345678901x", "id with a letter");
+    not_ours(P "1.0/users/alice//", "two trailing slashes");
+    not_ours(P "1.0/users/alice/123456789012//", "id and two slashes");
+    not_ours(P "1.0/users/alice/123456789012/x", "more after the id");
+    not_ours(P "1.0/users/alice/open", "a word for an id");
+    not_ours("/REST/access-tokens/1.0/users/alice", "prefix in another case");
+    not_ours("/x" P "1.0/users/alice", "prefix not at the start");
+
+    memset(long_user, 'a', sizeof(long_user));
+    memcpy(long_user, P "1.0/users/", sizeof(P "1.0/users/") - 1);
+    long_user[sizeof(P "1.0/users/") - 1 + BBT_USER_MAX] = '\0';
+    {
+        bbt_rest_path_t p;
+
+        ok(bbt_rest_path_parse(long_user, &p) == BBT_REST_USER &&
+               strlen(p.slug) == BBT_USER_MAX,
+           "a user name of the longest length");
+    }
+    long_user[sizeof(P "1.0/users/") - 1 + BBT_USER_MAX] = 'a';
+    long_user[sizeof(P "1.0/users/") + BBT_USER_MAX] = '\0';
+    not_ours(long_user, "a user name one byte too long");
+}
+
+static void page_is(const char *args, long start, long limit, const char *name)
+{
+    long s = -7, l = -7;
+    int rc = bbt_rest_page_args(args, &s, &l);
+
+    ok(rc == 0 && s == start && l == limit, "%s", name);
+    if (rc != 0 || s != start || l != limit)
+        diag("rc %d start %ld limit %ld", rc, s, l);
+}
+
+static void page_bad(const char *args, const char *name)
+{
+    long s, l;
+
+    ok(bbt_rest_page_args(args, &s, &l) == -1, "refused: %s", name);
+}
+
+static void test_page(void)
+{
+    page_is(NULL, 0, 25, "no query: start 0, limit 25");
+    page_is("", 0, 25, "empty query");
+    page_is("start=5&limit=10", 5, 10, "both");
+    page_is("limit=10&start=5", 5, 10, "either order");
+    page_is("limit=0", 0, 25, "limit 0: the default");
+    page_is("limit=1000", 0, 1000, "limit 1000");
+    page_is("limit=1001", 0, 1000, "limit over 1000: 1000");
+    page_is("limit=999999999", 0, 1000, "limit of 9 digits: 1000");
+    page_is("start=999999999", 999999999, 25, "start of 9 digits");
+    page_is("start=007", 7, 25, "leading zeros");
+    page_is("start=1&start=x", 1, 25, "the first start counts");
+    page_is("&&start=3&&", 3, 25, "empty arguments skipped");
+    page_is("start", 0, 25, "start without = is not start");
+    page_is("restart=9&xlimit=9", 0, 25, "longer names are not ours");
+    page_is("other=%zz&start=2", 2, 25, "other arguments ignored");
+
+    page_bad("start=-1", "negative start");
+    page_bad("limit=-1", "negative limit");
+    page_bad("start=", "empty start");
+    page_bad("start=+1", "a plus sign");
+    page_bad("start= 1", "a space");
+    page_bad("start=1x", "trailing letter");
+    page_bad("start=0x10", "hexadecimal");
+    page_bad("start=1=2", "a second =");
+    page_bad("start=%31", "percent-encoded digit");
+    page_bad("start=1000000000", "ten digits");
+    page_bad("limit=99999999999999999999999", "a huge number");
+    page_bad("start=1&limit=x", "a bad limit after a good start");
+}
+
+static void test_json(void)
+{
+    ok(bbt_rest_is_json("application/json"), "application/json");
+    ok(bbt_rest_is_json("Application/JSON"), "any case");
+    ok(bbt_rest_is_json("application/json;charset=UTF-8"), "with a charset");
+    ok(bbt_rest_is_json("application/json ; charset=UTF-8"),
+       "a space before ;");
+    ok(!bbt_rest_is_json(NULL), "no Content-Type");
+    ok(!bbt_rest_is_json(""), "empty");
+    ok(!bbt_rest_is_json("text/plain"), "text/plain");
+    ok(!bbt_rest_is_json("application/jsonx"), "application/jsonx");
+    ok(!bbt_rest_is_json("application/json-patch+json"), "json-patch");
+    ok(!bbt_rest_is_json("application/x-www-form-urlencoded"), "a form");
+    ok(!bbt_rest_is_json(" application/json"), "a leading space");
+}
+
+static void test_csrf(void)
+{
+    const char *json = "application/json";
+
+    ok(bbt_rest_csrf_ok("GET", NULL, SELF, NULL, NULL), "GET: always");
+    ok(bbt_rest_csrf_ok("GET", "https://evil.example", SELF, NULL, NULL),
+       "GET from another site: changes nothing, allowed");
+    ok(bbt_rest_csrf_ok("HEAD", "https://evil.example", SELF, NULL, NULL),
+       "HEAD likewise");
+    ok(!bbt_rest_csrf_ok(NULL, NULL, SELF, "no-check", json), "no method");
+
+    ok(bbt_rest_csrf_ok("PUT", NULL, SELF, NULL, json), "PUT with JSON");
+    ok(bbt_rest_csrf_ok("POST", NULL, SELF, NULL,
+                        "application/json;charset=UTF-8"),
+       "POST with JSON and a charset");
+    ok(!bbt_rest_csrf_ok("PUT", NULL, SELF, NULL, "text/plain"),
+       "PUT text/plain (a cross-site form): refused");
+    ok(!bbt_rest_csrf_ok("POST", NULL, SELF, NULL, NULL),
+       "POST without Content-Type: refused");
+    ok(bbt_rest_csrf_ok("PUT", NULL, SELF, "no-check", "text/plain"),
+       "PUT text/plain with X-Atlassian-Token (the body check is later)");
+    ok(bbt_rest_csrf_ok("POST", NULL, SELF, "No-Check", NULL),
+       "X-Atlassian-Token in any case");
+    ok(!bbt_rest_csrf_ok("POST", NULL, SELF, "nocheck", "text/plain"),
+       "X-Atlassian-Token of another value: refused");
+
+    ok(!bbt_rest_csrf_ok("DELETE", NULL, SELF, NULL, NULL),
+       "DELETE without X-Atlassian-Token: refused");
+    ok(!bbt_rest_csrf_ok("DELETE", NULL, SELF, NULL, json),
+       "DELETE with only a JSON Content-Type: refused");
+    ok(bbt_rest_csrf_ok("DELETE", NULL, SELF, "no-check", NULL),
+       "DELETE with X-Atlassian-Token");
+
+    ok(bbt_rest_csrf_ok("PUT", SELF, SELF, NULL, json),
+       "PUT from this site's Origin");
+    ok(bbt_rest_csrf_ok("PUT", "HTTPS://GIT.example.com", SELF, NULL, json),
+       "  the Origin in another case");
+    ok(!bbt_rest_csrf_ok("PUT", "https://evil.example", SELF, NULL, json),
+       "PUT with JSON from another Origin: refused");
+    ok(!bbt_rest_csrf_ok("DELETE", "https://evil.example", SELF, "no-check",
+                         NULL),
+       "  even with X-Atlassian-Token");
+    ok(!bbt_rest_csrf_ok("PUT", "http://git.example.com", SELF, NULL, json),
+       "another scheme: refused");
+    ok(!bbt_rest_csrf_ok("PUT", SELF ":8443", SELF, NULL, json),
+       "another port: refused");
+    ok(!bbt_rest_csrf_ok("PUT", SELF "/", SELF, NULL, json),
+       "an Origin with a path: refused");
+    ok(!bbt_rest_csrf_ok("PUT", "null", SELF, "no-check", json),
+       "Origin null (a sandboxed page): refused");
+    ok(!bbt_rest_csrf_ok("PUT", "", SELF, "no-check", json),
+       "an empty Origin: refused");
+    ok(!bbt_rest_csrf_ok("PUT", SELF, NULL, "no-check", json),
+       "an Origin when our own URL is unknown: refused");
+    ok(!bbt_rest_csrf_ok("PATCH", NULL, SELF, NULL, "text/plain"),
+       "another method: the same rule");
+}
+
+int main(void)
+{
+    test_path();
+    test_page();
+    test_json();
+    test_csrf();
+    return done_testing();
+}
