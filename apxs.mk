@@ -18,7 +18,9 @@ APU_CONFIG := $(lastword $(subst ;, ,$(shell $(APXS) -q APU_CONFIG)))
 LIBEXECDIR := $(shell $(APXS) -q LIBEXECDIR)
 
 WARN     := -Wall -Wextra -Werror
-BASEFLAGS := -O2 -g -fPIC -fstack-protector-strong -D_FORTIFY_SOURCE=2 $(WARN)
+# CPPFLAGS, CFLAGS and LDFLAGS from the environment (dpkg-buildflags' hardening
+# when built as a Debian package) come on top of ours.
+BASEFLAGS := -O2 -g -fPIC -fstack-protector-strong -D_FORTIFY_SOURCE=2 $(WARN) $(CPPFLAGS) $(CFLAGS)
 HTTPD_INC := -I$(shell $(APXS) -q INCLUDEDIR) $(shell $(APR_CONFIG) --includes --cppflags) $(shell $(APU_CONFIG) --includes)
 JANSSON  := $(shell pkg-config --cflags --libs jansson)
 JANSSON_CFLAGS := $(shell pkg-config --cflags jansson)
@@ -62,14 +64,14 @@ $(PGJSON_O): $(OBJ)/%.o: mod_bbtoken/%.c $(HEADERS) | $(OBJ)
 	$(CC) $(BASEFLAGS) $(PQ_INC) $(JANSSON_CFLAGS) -c -o $@ $<
 
 $(OUT)/mod_bbtoken.so: $(GLUE_O) $(PGJSON_O) $(CORE_O) | $(OUT)
-	$(CC) -shared -o $@ $^ -lpq -lcrypto -lpcre2-8 $(JANSSON_LIBS)
+	$(CC) -shared $(LDFLAGS) -o $@ $^ -lpq -lcrypto -lpcre2-8 $(JANSSON_LIBS)
 
 # The CLI embeds sql/migrations/*.sql (generated header in $(OBJ)), so the
 # installed bbtoken can create and upgrade the schema on its own.
 $(OUT)/bbtoken: cli/bbtoken.c cli/embed-sql.sh $(sort $(wildcard sql/migrations/*.sql)) $(CORE_O) $(PGJSON_O) $(HEADERS) | $(OUT) $(OBJ)
 	sh cli/embed-sql.sh $(sort $(wildcard sql/migrations/*.sql)) > $(OBJ)/bbtoken_migrations.h.tmp
 	mv $(OBJ)/bbtoken_migrations.h.tmp $(OBJ)/bbtoken_migrations.h
-	$(CC) $(BASEFLAGS) -Imod_bbtoken -I$(OBJ) $(PQ_INC) -o $@ cli/bbtoken.c $(CORE_O) $(PGJSON_O) -lpq -lcrypto -lpcre2-8 $(JANSSON)
+	$(CC) $(BASEFLAGS) $(LDFLAGS) -Imod_bbtoken -I$(OBJ) $(PQ_INC) -o $@ cli/bbtoken.c $(CORE_O) $(PGJSON_O) -lpq -lcrypto -lpcre2-8 $(JANSSON)
 
 $(OUT)/t/%: t/unit/%.c t/unit/tap.h $(CORE_O) | $(OUT)/t
 	$(CC) $(BASEFLAGS) -Imod_bbtoken -It/unit -o $@ $< $(CORE_O) -lcrypto -lpcre2-8
