@@ -17,10 +17,15 @@ APR_CONFIG := $(firstword $(subst ;, ,$(shell $(APXS) -q APR_CONFIG)))
 APU_CONFIG := $(lastword $(subst ;, ,$(shell $(APXS) -q APU_CONFIG)))
 LIBEXECDIR := $(shell $(APXS) -q LIBEXECDIR)
 
+# The one place the version is written; the module and the CLI get it as
+# BBT_VERSION, debian/changelog must agree (make deb checks).
+VERSION := $(shell cat VERSION)
+VERSION_DEF := -DBBT_VERSION='"$(VERSION)"'
+
 WARN     := -Wall -Wextra -Werror
 # CPPFLAGS, CFLAGS and LDFLAGS from the environment (dpkg-buildflags' hardening
 # when built as a Debian package) come on top of ours.
-BASEFLAGS := -O2 -g -fPIC -fstack-protector-strong -D_FORTIFY_SOURCE=2 $(WARN) $(CPPFLAGS) $(CFLAGS)
+BASEFLAGS := -O2 -g -fPIC -fstack-protector-strong -D_FORTIFY_SOURCE=2 $(WARN) $(VERSION_DEF) $(CPPFLAGS) $(CFLAGS)
 HTTPD_INC := -I$(shell $(APXS) -q INCLUDEDIR) $(shell $(APR_CONFIG) --includes --cppflags) $(shell $(APU_CONFIG) --includes)
 JANSSON  := $(shell pkg-config --cflags --libs jansson)
 JANSSON_CFLAGS := $(shell pkg-config --cflags jansson)
@@ -80,9 +85,13 @@ unit: $(UNITS)
 
 # The fuzzers compile the core from source with sanitizers of their own.
 $(OUT)/fuzz/%: t/fuzz/%.c $(CORE:%=mod_bbtoken/%.c) $(SETS_C) $(HEADERS) | $(OUT)/fuzz
-	$(FUZZ_CC) -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -Imod_bbtoken -o $@ $< $(CORE:%=mod_bbtoken/%.c) $(SETS_C) -lcrypto -lpcre2-8
+	$(FUZZ_CC) -g -O1 $(VERSION_DEF) -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -Imod_bbtoken -o $@ $< $(CORE:%=mod_bbtoken/%.c) $(SETS_C) -lcrypto -lpcre2-8
 
 fuzz: $(FUZZERS)
+
+# Everything compiled carries VERSION (objects that do not exist yet are
+# built anyway).
+$(wildcard $(OBJ)/*.o $(OBJ)/*/*.o $(OUT)/t/* $(OUT)/fuzz/*) $(OUT)/bbtoken: VERSION
 
 install: all
 	install -d $(DESTDIR)$(LIBEXECDIR) $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/mod_bbtoken/www
