@@ -2,6 +2,8 @@
 #   make -f apxs.mk            module and CLI into build/out/
 #   make -f apxs.mk unit       unit-test binaries into build/out/t/
 #   make -f apxs.mk fuzz       libFuzzer targets into build/out/fuzz/ (clang)
+#   make -f apxs.mk man        man pages bbtoken.1 and mod_bbtoken.5 (from the README)
+#                              into build/out/man/
 #   make -f apxs.mk install    module into `apxs -q LIBEXECDIR`, CLI into $(PREFIX)/bin,
 #                              the tokens page into $(PREFIX)/share/mod_bbtoken/www
 # apxs supplies httpd's and APR's flags; compiling ourselves keeps libtool's
@@ -93,6 +95,21 @@ fuzz: $(FUZZERS)
 # built anyway).
 $(wildcard $(OBJ)/*.o $(OBJ)/*/*.o $(OUT)/t/* $(OUT)/fuzz/*) $(OUT)/bbtoken: VERSION
 
+# ---- man pages --------------------------------------------------------------
+# bbtoken(1) and mod_bbtoken(5) are sections of the README turned into roff
+# by build/man.pl, so they say what the README says.
+
+MANPAGES := $(OUT)/man/bbtoken.1 $(OUT)/man/mod_bbtoken.5
+
+$(OUT)/man:
+	mkdir -p $@
+
+$(OUT)/man/%: README build/man.pl VERSION | $(OUT)/man
+	perl build/man.pl $* README $(VERSION) > $@.tmp
+	mv $@.tmp $@
+
+man: $(MANPAGES)
+
 install: all
 	install -d $(DESTDIR)$(LIBEXECDIR) $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/mod_bbtoken/www
 	install -m 0644 $(OUT)/mod_bbtoken.so $(DESTDIR)$(LIBEXECDIR)/mod_bbtoken.so
@@ -102,4 +119,4 @@ install: all
 clean:
 	rm -rf $(OUT) $(OBJ)
 
-.PHONY: all unit fuzz install clean
+.PHONY: all unit fuzz man install clean

@@ -14,7 +14,9 @@ pkgs=(
     clang libclang-rt-14-dev valgrind
     git perl curl ca-certificates
     chromium
+    man-db
 )
+# man-db renders the man pages (t/60).
 # The browser test (t/55-browser.t) drives chromium with playwright-core,
 # which needs Node.js 20 and npm.  Debian 12's nodejs is 18, so installing it
 # would not help: the machines this project runs on bring Node.js 20, and
