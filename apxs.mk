@@ -5,7 +5,11 @@
 #   make -f apxs.mk man        man pages bbtoken.1 and mod_bbtoken.5 (from the README)
 #                              into build/out/man/
 #   make -f apxs.mk install    module into `apxs -q LIBEXECDIR`, CLI into $(PREFIX)/bin,
-#                              the tokens page into $(PREFIX)/share/mod_bbtoken/www
+#                              sql/, routes/ and www/ into $(PREFIX)/share/mod-bbtoken,
+#                              man pages, bash completion, the cron example, and the
+#                              .load, .conf and snippets into /etc/apache2 (when that
+#                              layout exists, or under DESTDIR); honours DESTDIR
+#   make -f apxs.mk uninstall  removes what install put there
 # apxs supplies httpd's and APR's flags; compiling ourselves keeps libtool's
 # droppings out of the source tree.
 
@@ -110,13 +114,78 @@ $(OUT)/man/%: README build/man.pl VERSION | $(OUT)/man
 
 man: $(MANPAGES)
 
-install: all
-	install -d $(DESTDIR)$(LIBEXECDIR) $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/mod_bbtoken/www
+# ---- install, uninstall -----------------------------------------------------
+
+BINDIR   ?= $(PREFIX)/bin
+SHAREDIR ?= $(PREFIX)/share/mod-bbtoken
+MANDIR   ?= $(PREFIX)/share/man
+DOCDIR   ?= $(PREFIX)/share/doc/mod-bbtoken
+COMPLETIONSDIR ?= $(PREFIX)/share/bash-completion/completions
+APACHE_CONFDIR ?= /etc/apache2
+# Debian's layout of httpd's configuration gets the .load, the .conf and the
+# snippets when it exists here, or under DESTDIR (a package being staged).
+APACHE_CONF = $(if $(DESTDIR)$(wildcard $(APACHE_CONFDIR)/mods-available),yes)
+
+SHARE_FILES := $(wildcard sql/*.sql sql/migrations/*.sql routes/*.conf www/*)
+SNIPPETS := bbtoken-git bbtoken-dav bbtoken-svn bbtoken-rest bbtoken-page
+# conf/*.in with the installed paths filled in.
+CONF_GEN := bbtoken.load bbtoken.conf bbtoken-dbd.conf bbtoken.cron $(SNIPPETS:%=%.conf)
+SUBST = sed -e 's|@LIBEXECDIR@|$(LIBEXECDIR)|g' -e 's|@SHAREDIR@|$(SHAREDIR)|g' \
+	-e 's|@BINDIR@|$(BINDIR)|g' -e 's|@APACHE_CONFDIR@|$(APACHE_CONFDIR)|g' \
+	-e 's|@DOCDIR@|$(DOCDIR)|g'
+APACHE_ENABLED := mods-enabled/bbtoken.load mods-enabled/bbtoken.conf $(SNIPPETS:%=conf-enabled/%.conf)
+APACHE_FILES := mods-available/bbtoken.load mods-available/bbtoken.conf $(SNIPPETS:%=conf-available/%.conf)
+
+install: all man
+	install -d $(DESTDIR)$(LIBEXECDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(SHAREDIR) \
+		$(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(COMPLETIONSDIR) \
+		$(DESTDIR)$(DOCDIR)/examples
 	install -m 0644 $(OUT)/mod_bbtoken.so $(DESTDIR)$(LIBEXECDIR)/mod_bbtoken.so
-	install -m 0755 $(OUT)/bbtoken $(DESTDIR)$(PREFIX)/bin/bbtoken
-	install -m 0644 www/tokens.html www/tokens.css www/tokens.js $(DESTDIR)$(PREFIX)/share/mod_bbtoken/www/
+	install -m 0755 $(OUT)/bbtoken $(DESTDIR)$(BINDIR)/bbtoken
+	for f in $(SHARE_FILES); do install -D -m 0644 $$f $(DESTDIR)$(SHAREDIR)/$$f || exit 1; done
+	install -m 0644 $(OUT)/man/bbtoken.1 $(DESTDIR)$(MANDIR)/man1/bbtoken.1
+	install -m 0644 $(OUT)/man/mod_bbtoken.5 $(DESTDIR)$(MANDIR)/man5/mod_bbtoken.5
+	install -m 0644 completion/bbtoken.bash $(DESTDIR)$(COMPLETIONSDIR)/bbtoken
+	mkdir -p $(OUT)/conf
+	for f in $(CONF_GEN); do $(SUBST) conf/$$f.in > $(OUT)/conf/$$f || exit 1; done
+	install -m 0644 $(OUT)/conf/bbtoken.cron $(DESTDIR)$(DOCDIR)/examples/bbtoken.cron
+	install -m 0644 $(OUT)/conf/bbtoken-dbd.conf $(DESTDIR)$(SHAREDIR)/bbtoken-dbd.conf
+ifeq ($(APACHE_CONF),yes)
+	install -d $(DESTDIR)$(APACHE_CONFDIR)/mods-available $(DESTDIR)$(APACHE_CONFDIR)/conf-available
+	install -m 0644 $(OUT)/conf/bbtoken.load $(OUT)/conf/bbtoken.conf $(DESTDIR)$(APACHE_CONFDIR)/mods-available/
+	install -m 0644 $(SNIPPETS:%=$(OUT)/conf/%.conf) $(DESTDIR)$(APACHE_CONFDIR)/conf-available/
+	@# DBDParams will hold a password: root's alone, and never overwritten.
+	test -e $(DESTDIR)$(APACHE_CONFDIR)/bbtoken-dbd.conf || \
+		install -m 0600 $(OUT)/conf/bbtoken-dbd.conf $(DESTDIR)$(APACHE_CONFDIR)/bbtoken-dbd.conf
+else
+	@echo "install: no $(APACHE_CONFDIR)/mods-available, so no .load, .conf or snippets (see the README's Configuration)"
+endif
+
+# What install put there.  bbtoken-dbd.conf goes only while it is the
+# template: once edited it holds the site's DBDParams.  Enabled links to the
+# removed files go too, so that httpd still starts.
+uninstall:
+ifeq ($(APACHE_CONF),yes)
+	for l in $(APACHE_ENABLED); do \
+		if [ -L $(DESTDIR)$(APACHE_CONFDIR)/$$l ]; then rm -f $(DESTDIR)$(APACHE_CONFDIR)/$$l && echo "uninstall: removed $$l"; fi; \
+	done
+	rm -f $(APACHE_FILES:%=$(DESTDIR)$(APACHE_CONFDIR)/%)
+	if [ -e $(DESTDIR)$(APACHE_CONFDIR)/bbtoken-dbd.conf ]; then \
+		if cmp -s $(DESTDIR)$(APACHE_CONFDIR)/bbtoken-dbd.conf $(DESTDIR)$(SHAREDIR)/bbtoken-dbd.conf; then \
+			rm -f $(DESTDIR)$(APACHE_CONFDIR)/bbtoken-dbd.conf; \
+		else echo "uninstall: kept $(APACHE_CONFDIR)/bbtoken-dbd.conf, which holds your DBDParams"; fi; \
+	fi
+endif
+	rm -f $(DESTDIR)$(LIBEXECDIR)/mod_bbtoken.so $(DESTDIR)$(BINDIR)/bbtoken \
+		$(DESTDIR)$(MANDIR)/man1/bbtoken.1 $(DESTDIR)$(MANDIR)/man5/mod_bbtoken.5 \
+		$(DESTDIR)$(COMPLETIONSDIR)/bbtoken $(DESTDIR)$(DOCDIR)/examples/bbtoken.cron \
+		$(DESTDIR)$(SHAREDIR)/bbtoken-dbd.conf $(SHARE_FILES:%=$(DESTDIR)$(SHAREDIR)/%)
+	for d in $(SHAREDIR)/sql/migrations $(SHAREDIR)/sql $(SHAREDIR)/routes $(SHAREDIR)/www \
+		$(SHAREDIR) $(DOCDIR)/examples $(DOCDIR); do \
+		if [ -d $(DESTDIR)$$d ]; then rmdir --ignore-fail-on-non-empty $(DESTDIR)$$d; fi; \
+	done
 
 clean:
 	rm -rf $(OUT) $(OBJ)
 
-.PHONY: all unit fuzz man install clean
+.PHONY: all unit fuzz man install uninstall clean
