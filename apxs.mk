@@ -10,6 +10,8 @@
 #                              .load, .conf and snippets into /etc/apache2 (when that
 #                              layout exists, or under DESTDIR); honours DESTDIR
 #   make -f apxs.mk uninstall  removes what install put there
+#   make -f apxs.mk deb        build/out/libapache2-mod-bbtoken_VERSION_ARCH.deb,
+#                              with dpkg-buildpackage from a copy of the tree
 # apxs supplies httpd's and APR's flags; compiling ourselves keeps libtool's
 # droppings out of the source tree.
 
@@ -185,7 +187,25 @@ endif
 		if [ -d $(DESTDIR)$$d ]; then rmdir --ignore-fail-on-non-empty $(DESTDIR)$$d; fi; \
 	done
 
-clean:
-	rm -rf $(OUT) $(OBJ)
+# ---- the Debian package -----------------------------------------------------
+# dpkg-buildpackage on a copy of this tree (its results land next to the
+# tree it builds, so in build/deb/ rather than beside the checkout).
 
-.PHONY: all unit fuzz man install uninstall clean
+DEB_PACKAGE := libapache2-mod-bbtoken
+DEB_DIR := build/deb
+DEB_ARCH = $(shell dpkg-architecture -qDEB_HOST_ARCH)
+
+deb:
+	@v=$$(dpkg-parsechangelog -S Version) && [ "$$v" = "$(VERSION)" ] || \
+		{ echo "deb: debian/changelog is at version $$v, VERSION says $(VERSION)" >&2; exit 1; }
+	rm -rf $(DEB_DIR)
+	mkdir -p $(DEB_DIR)/src $(OUT)
+	tar -cf - --exclude=./.git --exclude=./build/out --exclude=./build/obj --exclude=./build/deb \
+		--exclude=./t/browser/node_modules . | tar -xf - -C $(DEB_DIR)/src
+	cd $(DEB_DIR)/src && dpkg-buildpackage -b -us -uc -jauto
+	cp $(DEB_DIR)/$(DEB_PACKAGE)_$(VERSION)_$(DEB_ARCH).deb $(OUT)/
+
+clean:
+	rm -rf $(OUT) $(OBJ) $(DEB_DIR)
+
+.PHONY: all unit fuzz man install uninstall deb clean

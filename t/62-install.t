@@ -143,6 +143,16 @@ subtest 'no Debian layout, no DESTDIR: no httpd configuration files' => sub {
 };
 
 SKIP: {
+    skip 'no dpkg-parsechangelog (dpkg-dev)', 3 if system('command -v dpkg-parsechangelog >/dev/null') != 0;
+    my $v = slurp('VERSION');
+    chomp $v;
+    is(qx{dpkg-parsechangelog -S Version}, "$v\n", "debian/changelog is at VERSION ($v)");
+    my ($rc, $out) = make_('deb VERSION=9.9.9');
+    isnt($rc, 0, 'make deb refuses to build a version debian/changelog does not have');
+    like($out, qr/debian\/changelog is at version \Q$v\E, VERSION says 9\.9\.9/, 'saying so');
+}
+
+SKIP: {
     skip 'no Debian httpd layout in /etc/apache2', 1 unless -d '/etc/apache2/mods-available' && -x '/usr/sbin/a2enmod';
     subtest 'snippets in Debian\'s layout' => \&snippets;
 }
