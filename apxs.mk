@@ -2,8 +2,16 @@
 #   make -f apxs.mk            module and CLI into build/out/
 #   make -f apxs.mk unit       unit-test binaries into build/out/t/
 #   make -f apxs.mk fuzz       libFuzzer targets into build/out/fuzz/ (clang)
+#   make -f apxs.mk man        man pages bbtoken.1 and mod_bbtoken.5 (from the README)
+#                              into build/out/man/
 #   make -f apxs.mk install    module into `apxs -q LIBEXECDIR`, CLI into $(PREFIX)/bin,
-#                              the tokens page into $(PREFIX)/share/mod_bbtoken/www
+#                              sql/, routes/ and www/ into $(PREFIX)/share/mod-bbtoken,
+#                              man pages, bash completion, the cron example, and the
+#                              .load, .conf and snippets into /etc/apache2 (when that
+#                              layout exists, or under DESTDIR); honours DESTDIR
+#   make -f apxs.mk uninstall  removes what install put there
+#   make -f apxs.mk deb        build/out/libapache2-mod-bbtoken_VERSION_ARCH.deb,
+#                              with dpkg-buildpackage from a copy of the tree
 # apxs supplies httpd's and APR's flags; compiling ourselves keeps libtool's
 # droppings out of the source tree.
 
@@ -17,8 +25,15 @@ APR_CONFIG := $(firstword $(subst ;, ,$(shell $(APXS) -q APR_CONFIG)))
 APU_CONFIG := $(lastword $(subst ;, ,$(shell $(APXS) -q APU_CONFIG)))
 LIBEXECDIR := $(shell $(APXS) -q LIBEXECDIR)
 
+# The one place the version is written; the module and the CLI get it as
+# BBT_VERSION, debian/changelog must agree (make deb checks).
+VERSION := $(shell cat VERSION)
+VERSION_DEF := -DBBT_VERSION='"$(VERSION)"'
+
 WARN     := -Wall -Wextra -Werror
-BASEFLAGS := -O2 -g -fPIC -fstack-protector-strong -D_FORTIFY_SOURCE=2 $(WARN)
+# CPPFLAGS, CFLAGS and LDFLAGS from the environment (dpkg-buildflags' hardening
+# when built as a Debian package) come on top of ours.
+BASEFLAGS := -O2 -g -fPIC -fstack-protector-strong -D_FORTIFY_SOURCE=2 $(WARN) $(VERSION_DEF) $(CPPFLAGS) $(CFLAGS)
 HTTPD_INC := -I$(shell $(APXS) -q INCLUDEDIR) $(shell $(APR_CONFIG) --includes --cppflags) $(shell $(APU_CONFIG) --includes)
 JANSSON  := $(shell pkg-config --cflags --libs jansson)
 JANSSON_CFLAGS := $(shell pkg-config --cflags jansson)
@@ -74,7 +89,7 @@ $(PGJSON_O): $(OBJ)/%.o: mod_bbtoken/%.c $(HEADERS) | $(OBJ)
 	$(CC) $(BASEFLAGS) $(PQ_INC) $(JANSSON_CFLAGS) -c -o $@ $<
 
 $(OUT)/mod_bbtoken.so: $(GLUE_O) $(PGJSON_O) $(CORE_O) | $(OUT)
-	$(CC) -shared -o $@ $^ -lpq -lcrypto -lpcre2-8 $(JANSSON_LIBS)
+	$(CC) -shared $(LDFLAGS) -o $@ $^ -lpq -lcrypto -lpcre2-8 $(JANSSON_LIBS)
 
 # The CLI embeds sql/migrations/*.sql (generated header in $(OBJ)), so the
 # installed bbtoken can create and upgrade the schema on its own.
@@ -91,7 +106,7 @@ $(CLI_PQ_O): $(OBJ)/cli/%.o: cli/%.c $(CLI_HEADERS) $(HEADERS) | $(OBJ)/cli
 $(OBJ)/cli/migrations.o: $(MIGRATIONS_H)
 
 $(OUT)/bbtoken: $(CLI_O) $(CORE_O) $(PGJSON_O) | $(OUT)
-	$(CC) -o $@ $(CLI_O) $(CORE_O) $(PGJSON_O) -lpq -lcrypto -lpcre2-8 $(JANSSON_LIBS)
+	$(CC) $(LDFLAGS) -o $@ $(CLI_O) $(CORE_O) $(PGJSON_O) -lpq -lcrypto -lpcre2-8 $(JANSSON_LIBS)
 
 $(OUT)/t/%: t/unit/%.c t/unit/tap.h $(CORE_O) | $(OUT)/t
 	$(CC) $(BASEFLAGS) -Imod_bbtoken -It/unit -o $@ $< $(CORE_O) -lcrypto -lpcre2-8
@@ -104,17 +119,119 @@ unit: $(UNITS)
 
 # The fuzzers compile the core from source with sanitizers of their own.
 $(OUT)/fuzz/%: t/fuzz/%.c $(CORE:%=mod_bbtoken/%.c) $(SETS_C) $(HEADERS) | $(OUT)/fuzz
-	$(FUZZ_CC) -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -Imod_bbtoken -o $@ $< $(CORE:%=mod_bbtoken/%.c) $(SETS_C) -lcrypto -lpcre2-8
+	$(FUZZ_CC) -g -O1 $(VERSION_DEF) -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -Imod_bbtoken -o $@ $< $(CORE:%=mod_bbtoken/%.c) $(SETS_C) -lcrypto -lpcre2-8
 
 fuzz: $(FUZZERS)
 
-install: all
-	install -d $(DESTDIR)$(LIBEXECDIR) $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/mod_bbtoken/www
+# Everything compiled carries VERSION (objects that do not exist yet are
+# built anyway).
+$(wildcard $(OBJ)/*.o $(OBJ)/*/*.o $(OUT)/t/* $(OUT)/fuzz/*) $(OUT)/bbtoken: VERSION
+
+# ---- man pages --------------------------------------------------------------
+# bbtoken(1) and mod_bbtoken(5) are sections of the README turned into roff
+# by build/man.pl, so they say what the README says.
+
+MANPAGES := $(OUT)/man/bbtoken.1 $(OUT)/man/mod_bbtoken.5
+
+$(OUT)/man:
+	mkdir -p $@
+
+$(OUT)/man/%: README build/man.pl VERSION | $(OUT)/man
+	perl build/man.pl $* README $(VERSION) > $@.tmp
+	mv $@.tmp $@
+
+man: $(MANPAGES)
+
+# ---- install, uninstall -----------------------------------------------------
+
+BINDIR   ?= $(PREFIX)/bin
+SHAREDIR ?= $(PREFIX)/share/mod-bbtoken
+MANDIR   ?= $(PREFIX)/share/man
+DOCDIR   ?= $(PREFIX)/share/doc/mod-bbtoken
+COMPLETIONSDIR ?= $(PREFIX)/share/bash-completion/completions
+APACHE_CONFDIR ?= /etc/apache2
+# Debian's layout of httpd's configuration gets the .load, the .conf and the
+# snippets when it exists here, or under DESTDIR (a package being staged).
+APACHE_CONF = $(if $(DESTDIR)$(wildcard $(APACHE_CONFDIR)/mods-available),yes)
+
+SHARE_FILES := $(wildcard sql/*.sql sql/migrations/*.sql routes/*.conf www/*)
+SNIPPETS := bbtoken-git bbtoken-dav bbtoken-svn bbtoken-rest bbtoken-page
+# conf/*.in with the installed paths filled in.
+CONF_GEN := bbtoken.load bbtoken.conf bbtoken-dbd.conf bbtoken.cron $(SNIPPETS:%=%.conf)
+SUBST = sed -e 's|@LIBEXECDIR@|$(LIBEXECDIR)|g' -e 's|@SHAREDIR@|$(SHAREDIR)|g' \
+	-e 's|@BINDIR@|$(BINDIR)|g' -e 's|@APACHE_CONFDIR@|$(APACHE_CONFDIR)|g' \
+	-e 's|@DOCDIR@|$(DOCDIR)|g'
+APACHE_ENABLED := mods-enabled/bbtoken.load mods-enabled/bbtoken.conf $(SNIPPETS:%=conf-enabled/%.conf)
+APACHE_FILES := mods-available/bbtoken.load mods-available/bbtoken.conf $(SNIPPETS:%=conf-available/%.conf)
+
+install: all man
+	install -d $(DESTDIR)$(LIBEXECDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(SHAREDIR) \
+		$(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(COMPLETIONSDIR) \
+		$(DESTDIR)$(DOCDIR)/examples
 	install -m 0644 $(OUT)/mod_bbtoken.so $(DESTDIR)$(LIBEXECDIR)/mod_bbtoken.so
-	install -m 0755 $(OUT)/bbtoken $(DESTDIR)$(PREFIX)/bin/bbtoken
-	install -m 0644 www/tokens.html www/tokens.css www/tokens.js $(DESTDIR)$(PREFIX)/share/mod_bbtoken/www/
+	install -m 0755 $(OUT)/bbtoken $(DESTDIR)$(BINDIR)/bbtoken
+	for f in $(SHARE_FILES); do install -D -m 0644 $$f $(DESTDIR)$(SHAREDIR)/$$f || exit 1; done
+	install -m 0644 $(OUT)/man/bbtoken.1 $(DESTDIR)$(MANDIR)/man1/bbtoken.1
+	install -m 0644 $(OUT)/man/mod_bbtoken.5 $(DESTDIR)$(MANDIR)/man5/mod_bbtoken.5
+	install -m 0644 completion/bbtoken.bash $(DESTDIR)$(COMPLETIONSDIR)/bbtoken
+	mkdir -p $(OUT)/conf
+	for f in $(CONF_GEN); do $(SUBST) conf/$$f.in > $(OUT)/conf/$$f || exit 1; done
+	install -m 0644 $(OUT)/conf/bbtoken.cron $(DESTDIR)$(DOCDIR)/examples/bbtoken.cron
+	install -m 0644 $(OUT)/conf/bbtoken-dbd.conf $(DESTDIR)$(SHAREDIR)/bbtoken-dbd.conf
+ifeq ($(APACHE_CONF),yes)
+	install -d $(DESTDIR)$(APACHE_CONFDIR)/mods-available $(DESTDIR)$(APACHE_CONFDIR)/conf-available
+	install -m 0644 $(OUT)/conf/bbtoken.load $(OUT)/conf/bbtoken.conf $(DESTDIR)$(APACHE_CONFDIR)/mods-available/
+	install -m 0644 $(SNIPPETS:%=$(OUT)/conf/%.conf) $(DESTDIR)$(APACHE_CONFDIR)/conf-available/
+	@# DBDParams will hold a password: root's alone, and never overwritten.
+	test -e $(DESTDIR)$(APACHE_CONFDIR)/bbtoken-dbd.conf || \
+		install -m 0600 $(OUT)/conf/bbtoken-dbd.conf $(DESTDIR)$(APACHE_CONFDIR)/bbtoken-dbd.conf
+else
+	@echo "install: no $(APACHE_CONFDIR)/mods-available, so no .load, .conf or snippets (see the README's Configuration)"
+endif
+
+# What install put there.  bbtoken-dbd.conf goes only while it is the
+# template: once edited it holds the site's DBDParams.  Enabled links to the
+# removed files go too, so that httpd still starts.
+uninstall:
+ifeq ($(APACHE_CONF),yes)
+	for l in $(APACHE_ENABLED); do \
+		if [ -L $(DESTDIR)$(APACHE_CONFDIR)/$$l ]; then rm -f $(DESTDIR)$(APACHE_CONFDIR)/$$l && echo "uninstall: removed $$l"; fi; \
+	done
+	rm -f $(APACHE_FILES:%=$(DESTDIR)$(APACHE_CONFDIR)/%)
+	if [ -e $(DESTDIR)$(APACHE_CONFDIR)/bbtoken-dbd.conf ]; then \
+		if cmp -s $(DESTDIR)$(APACHE_CONFDIR)/bbtoken-dbd.conf $(DESTDIR)$(SHAREDIR)/bbtoken-dbd.conf; then \
+			rm -f $(DESTDIR)$(APACHE_CONFDIR)/bbtoken-dbd.conf; \
+		else echo "uninstall: kept $(APACHE_CONFDIR)/bbtoken-dbd.conf, which holds your DBDParams"; fi; \
+	fi
+endif
+	rm -f $(DESTDIR)$(LIBEXECDIR)/mod_bbtoken.so $(DESTDIR)$(BINDIR)/bbtoken \
+		$(DESTDIR)$(MANDIR)/man1/bbtoken.1 $(DESTDIR)$(MANDIR)/man5/mod_bbtoken.5 \
+		$(DESTDIR)$(COMPLETIONSDIR)/bbtoken $(DESTDIR)$(DOCDIR)/examples/bbtoken.cron \
+		$(DESTDIR)$(SHAREDIR)/bbtoken-dbd.conf $(SHARE_FILES:%=$(DESTDIR)$(SHAREDIR)/%)
+	for d in $(SHAREDIR)/sql/migrations $(SHAREDIR)/sql $(SHAREDIR)/routes $(SHAREDIR)/www \
+		$(SHAREDIR) $(DOCDIR)/examples $(DOCDIR); do \
+		if [ -d $(DESTDIR)$$d ]; then rmdir --ignore-fail-on-non-empty $(DESTDIR)$$d; fi; \
+	done
+
+# ---- the Debian package -----------------------------------------------------
+# dpkg-buildpackage on a copy of this tree (its results land next to the
+# tree it builds, so in build/deb/ rather than beside the checkout).
+
+DEB_PACKAGE := libapache2-mod-bbtoken
+DEB_DIR := build/deb
+DEB_ARCH = $(shell dpkg-architecture -qDEB_HOST_ARCH)
+
+deb:
+	@v=$$(dpkg-parsechangelog -S Version) && [ "$$v" = "$(VERSION)" ] || \
+		{ echo "deb: debian/changelog is at version $$v, VERSION says $(VERSION)" >&2; exit 1; }
+	rm -rf $(DEB_DIR)
+	mkdir -p $(DEB_DIR)/src $(OUT)
+	tar -cf - --exclude=./.git --exclude=./build/out --exclude=./build/obj --exclude=./build/deb \
+		--exclude=./t/browser/node_modules . | tar -xf - -C $(DEB_DIR)/src
+	cd $(DEB_DIR)/src && dpkg-buildpackage -b -us -uc -jauto
+	cp $(DEB_DIR)/$(DEB_PACKAGE)_$(VERSION)_$(DEB_ARCH).deb $(OUT)/
 
 clean:
-	rm -rf $(OUT) $(OBJ)
+	rm -rf $(OUT) $(OBJ) $(DEB_DIR)
 
-.PHONY: all unit fuzz install clean
+.PHONY: all unit fuzz man install uninstall deb clean

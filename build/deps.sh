@@ -14,7 +14,11 @@ pkgs=(
     clang libclang-rt-14-dev valgrind
     git perl curl ca-certificates
     chromium
+    debhelper dpkg-dev lintian man-db bash-completion
 )
+# The Debian package (make deb, t/63): debhelper, and dh_apache2, which
+# comes with apache2-dev; lintian checks it.  man-db renders the man pages,
+# bash-completion loads the completion (t/60, t/63).
 # The browser test (t/55-browser.t) drives chromium with playwright-core,
 # which needs Node.js 20 and npm.  Debian 12's nodejs is 18, so installing it
 # would not help: the machines this project runs on bring Node.js 20, and

@@ -46,7 +46,7 @@ int bbtoken_parse_global(int argc, char **argv, const char **db, int *cmd)
             fputs(bbtoken_usage_main, stdout);
             return BBTOKEN_EXIT_OK;
         case BBTOKEN_OPT_VERSION:
-            puts("bbtoken " BBTOKEN_VERSION);
+            puts("bbtoken " BBT_VERSION);
             return BBTOKEN_EXIT_OK;
         case BBTOKEN_OPT_DB:
             *db = optarg;

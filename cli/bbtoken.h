@@ -19,7 +19,6 @@
 #include "bbt_input.h"
 #include "bbt_perm.h"
 
-#define BBTOKEN_VERSION "0.2.0"
 
 #define BBTOKEN_EXIT_OK 0
 #define BBTOKEN_EXIT_FAIL 1

@@ -54,7 +54,8 @@ my $extra = <<'EOC';
 TypesConfig /dev/null
 Alias /account/tokens "@DIR@/www"
 <Directory "@DIR@/www">
-    Options +Includes
+    Options +IncludesNOEXEC
+    AllowOverride None
     DirectoryIndex tokens.html
     AddType text/html .html
     AddCharset utf-8 .html .css .js
@@ -65,7 +66,7 @@ Alias /account/tokens "@DIR@/www"
     Header set X-Frame-Options "DENY"
     Header set Content-Security-Policy "default-src 'self'; frame-ancestors 'none'"
 </Directory>
-<Location /account>
+<Location /account/tokens>
     AuthType Basic
     AuthName "Example Corp"
     AuthBasicProvider file

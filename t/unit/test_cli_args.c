@@ -178,7 +178,7 @@ static void test_parse_global(void)
     is_int(cmd, 1, "the command word would be argv[argc]");
     is_int(global(ARGV("bbtoken", "--version"), &db, &cmd), BBTOKEN_EXIT_OK,
            "--version: exit 0");
-    is_str(capture_out, "bbtoken " BBTOKEN_VERSION "\n", "the version");
+    is_str(capture_out, "bbtoken " BBT_VERSION "\n", "the version");
     is_int(global(ARGV("bbtoken", "-h", "list"), &db, &cmd), BBTOKEN_EXIT_OK,
            "-h: exit 0");
     is_str(capture_out, bbtoken_usage_main, "the main usage on stdout");

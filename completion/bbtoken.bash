@@ -1,0 +1,93 @@
+# bash completion for bbtoken, mod_bbtoken's command line.
+#
+# Commands, subcommands and options are those of the CLI's usage texts
+# (bbtoken --help, bbtoken COMMAND --help); t/61-completion.t checks that
+# they agree.  Names of users, tokens and projects are not completed: that
+# would take a database connection on every Tab.
+
+_bbtoken()
+{
+    local cur=${COMP_WORDS[COMP_CWORD]}
+    local prev=${COMP_WORDS[COMP_CWORD - 1]}
+    local perms="PROJECT_READ PROJECT_WRITE PROJECT_ADMIN REPO_READ REPO_WRITE REPO_ADMIN"
+    local cmd="" sub="" nargs=0 i w
+    COMPREPLY=()
+
+    # The command, its subcommand (user, db) and how many operands come
+    # before the word being completed; option values are not operands.
+    for ((i = 1; i < COMP_CWORD; i++)); do
+        w=${COMP_WORDS[i]}
+        case $w in
+            --db | --name | --perm | --expiry-days | --user | --since | --token | \
+                --within | --expired-before | --max-expiry-days | --max-tokens)
+                ((i++))
+                continue
+                ;;
+            -*) continue ;;
+        esac
+        if [[ -z $cmd ]]; then
+            cmd=$w
+        elif [[ ($cmd == user || $cmd == db) && -z $sub ]]; then
+            sub=$w
+        else
+            ((nargs++))
+        fi
+    done
+
+    case $prev in
+        --perm)
+            COMPREPLY=($(compgen -W "$perms" -- "$cur"))
+            return 0
+            ;;
+        --max-expiry-days)
+            COMPREPLY=($(compgen -W "none" -- "$cur"))
+            return 0
+            ;;
+        --db | --name | --expiry-days | --user | --since | --token | --within | \
+            --expired-before | --max-tokens)
+            return 0
+            ;;
+    esac
+
+    local opts="" words=""
+    case $cmd in
+        "")
+            opts="--db --help --version"
+            words="user grant ungrant create list update revoke expiring purge audit policy db"
+            ;;
+        user)
+            case $sub in
+                "") words="add disable enable" ;;
+                add) opts="--admin" ;;
+            esac
+            ;;
+        db)
+            case $sub in
+                "") words="status upgrade" ;;
+                upgrade) opts="--init" ;;
+            esac
+            ;;
+        grant)
+            # grant NAME PERMISSION TARGET
+            ((nargs == 1)) && words=$perms
+            ;;
+        create) opts="--name --perm --expiry-days" ;;
+        list) opts="--json" ;;
+        update) opts="--name --perm" ;;
+        revoke) opts="--user" ;;
+        expiring) opts="--within --json" ;;
+        purge) opts="--expired-before" ;;
+        audit) opts="--since --token --json" ;;
+        policy) opts="--expiry-required --expiry-optional --max-expiry-days --max-tokens --json" ;;
+    esac
+    # Every command takes --help.
+    [[ -n $cmd ]] && opts="$opts --help"
+
+    if [[ $cur == -* ]]; then
+        COMPREPLY=($(compgen -W "$opts" -- "$cur"))
+    elif [[ -n $words ]]; then
+        COMPREPLY=($(compgen -W "$words" -- "$cur"))
+    fi
+    return 0
+}
+complete -F _bbtoken bbtoken

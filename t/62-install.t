@@ -1,0 +1,237 @@
+# make -f apxs.mk install and uninstall: exactly the documented files, with
+# the installed paths filled in, honouring DESTDIR, PREFIX and the Debian
+# layout; DBDParams root's alone and never overwritten; uninstall takes back
+# what install put there.  Then each configuration snippet in a copy of
+# Debian's /etc/apache2, enabled the Debian way (a2enmod, a2enconf): httpd's
+# configtest passes with what it needs, and refuses, saying what is missing,
+# without it (never a location served unguarded).
+use strict;
+use warnings;
+use FindBin;
+use Test::More;
+use Fcntl qw(:flock);
+use File::Find;
+use File::Temp qw(tempdir);
+
+my $root = "$FindBin::Bin/..";
+chdir $root or die "$root: $!";
+my $tmp = tempdir('bbt-install-XXXXXX', DIR => $ENV{BBT_TMPDIR} || '/tmp', CLEANUP => !$ENV{BBT_KEEP});
+chmod 0755, $tmp;
+my $libexec = qx{apxs -q LIBEXECDIR};
+chomp $libexec;
+my @snippets = map {"bbtoken-$_.conf"} qw(git dav svn rest page);
+
+sub make_ {
+    my $out = qx{make -f apxs.mk @_ 2>&1};
+    return ($? >> 8, $out);
+}
+
+# Files and links under $dir (not directories), as absolute paths without $dir.
+sub files {
+    my ($dir) = @_;
+    my @f;
+    return [] unless -d $dir;
+    find({ no_chdir => 1, wanted => sub {
+        return if -d $_ && !-l $_;
+        push @f, substr($File::Find::name, length $dir);
+    } }, $dir);
+    return [sort @f];
+}
+
+sub dirs {
+    my ($dir) = @_;
+    my @d;
+    find({ no_chdir => 1, wanted => sub { push @d, substr($_, length $dir) if -d $_ && !-l $_ } }, $dir);
+    return \@d;
+}
+
+sub slurp { my ($f) = @_; open my $h, '<', $f or return ''; local $/; return <$h> // '' }
+
+sub spew {
+    my ($f, $s) = @_;
+    open my $h, '>', $f or die "$f: $!";
+    print $h $s;
+    close $h or die "$f: $!";
+}
+
+my @share = map {"/share/mod-bbtoken/$_"} glob '{sql/*.sql,sql/migrations/*.sql,routes/*.conf,www/*}';
+ok(@share >= 10, 'share files: sql, routes, www');
+my @apache = ('/etc/apache2/mods-available/bbtoken.load', '/etc/apache2/mods-available/bbtoken.conf',
+              (map {"/etc/apache2/conf-available/$_"} @snippets), '/etc/apache2/bbtoken-dbd.conf');
+my @expected = sort("$libexec/mod_bbtoken.so", '/opt/bbt/bin/bbtoken',
+                    '/opt/bbt/share/man/man1/bbtoken.1', '/opt/bbt/share/man/man5/mod_bbtoken.5',
+                    '/opt/bbt/share/bash-completion/completions/bbtoken',
+                    '/opt/bbt/share/doc/mod-bbtoken/examples/bbtoken.cron',
+                    '/opt/bbt/share/mod-bbtoken/bbtoken-dbd.conf', (map {"/opt/bbt$_"} @share), @apache);
+
+subtest 'DESTDIR and PREFIX' => sub {
+    my $d = "$tmp/dest";
+    my ($rc, $out) = make_("install DESTDIR=$d PREFIX=/opt/bbt");
+    is($rc, 0, 'make install DESTDIR PREFIX=/opt/bbt') or diag $out;
+    is_deeply(files($d), \@expected, 'exactly the documented files');
+    my %mode = map { $_ => (stat "$d$_")[2] & 07777 } @expected;
+    is(sprintf('%o', $mode{'/opt/bbt/bin/bbtoken'}), '755', 'bbtoken 0755');
+    is(sprintf('%o', $mode{'/etc/apache2/bbtoken-dbd.conf'}), '600', 'bbtoken-dbd.conf 0600: it will hold a password');
+    my %special = map { $_ => 1 } '/opt/bbt/bin/bbtoken', '/etc/apache2/bbtoken-dbd.conf';
+    is_deeply([grep { !$special{$_} && $mode{$_} != 0644 } @expected], [], 'everything else 0644');
+    my @placeholders = grep { slurp("$d$_") =~ /\@(?:LIBEXECDIR|SHAREDIR|BINDIR|APACHE_CONFDIR|DOCDIR)\@/ }
+        grep { !/\.so$|bin\/bbtoken$/ } @expected;
+    is_deeply(\@placeholders, [], 'every installed path filled in');
+    my $load = slurp("$d/etc/apache2/mods-available/bbtoken.load");
+    like($load, qr{^LoadModule bbtoken_module \Q$libexec\E/mod_bbtoken\.so$}m, '.load loads from LIBEXECDIR');
+    like($load, qr{^# Depends: dbd\b}m, '.load depends on dbd, so a2enmod enables mod_dbd');
+    like(slurp("$d/etc/apache2/mods-available/bbtoken.conf"), qr{^IncludeOptional bbtoken-dbd\.conf$}m,
+         'bbtoken.conf reads DBDParams from bbtoken-dbd.conf');
+    like(slurp("$d/etc/apache2/bbtoken-dbd.conf"), qr{^#DBDParams }m, 'the template holds no live DBDParams');
+    like(slurp("$d/etc/apache2/conf-available/bbtoken-page.conf"),
+         qr{^Alias /account/tokens /opt/bbt/share/mod-bbtoken/www$}m, 'the page snippet serves PREFIX/share');
+    like(slurp("$d/opt/bbt/share/doc/mod-bbtoken/examples/bbtoken.cron"),
+         qr{^[0-9].* /opt/bbt/bin/bbtoken --db \S+ expiring}m, 'the cron example runs PREFIX/bin/bbtoken');
+    for my $f (@apache) {
+        my $c = slurp("$d$f");
+        unlike($c, qr/%\{Authorization\}|SetEnvIf\s+Authorization|Proxy-Authorization/i,
+               "$f: nothing that copies or logs credentials");
+    }
+    for my $s (@snippets) {
+        my $c = slurp("$d/etc/apache2/conf-available/$s");
+        like($c, qr/<IfModule !bbtoken_module>\s*Error /, "$s: an error, not an open location, without the module");
+        next if $s =~ /rest|page/;
+        like($c, qr/^\s*AuthType BBToken$/m, "$s: AuthType BBToken");
+        like($c, qr/^\s*AuthName "\w+"$/m, "$s: AuthName");
+        like($c, qr/^\s*BBTokenRoutes \w+/m, "$s: BBTokenRoutes");
+        like($c, qr/^\s*Require bbtoken$/m, "$s: Require bbtoken");
+    }
+    is(system("$d/opt/bbt/bin/bbtoken --help >/dev/null"), 0, 'the installed bbtoken runs');
+
+    # The site's DBDParams are never overwritten, and uninstall keeps them.
+    my $dbd = "$d/etc/apache2/bbtoken-dbd.conf";
+    spew($dbd, qq{DBDParams "host=db.example dbname=bbtoken password=s3cret"\n});
+    ($rc, $out) = make_("install DESTDIR=$d PREFIX=/opt/bbt");
+    is($rc, 0, 'install again');
+    like(slurp($dbd), qr/s3cret/, 'a second install leaves the DBDParams alone');
+    # The admin enabled the module and a snippet.
+    mkdir "$d/etc/apache2/$_" for 'mods-enabled', 'conf-enabled';
+    symlink('../mods-available/bbtoken.load', "$d/etc/apache2/mods-enabled/bbtoken.load");
+    symlink('../mods-available/bbtoken.conf', "$d/etc/apache2/mods-enabled/bbtoken.conf");
+    symlink('../conf-available/bbtoken-git.conf', "$d/etc/apache2/conf-enabled/bbtoken-git.conf");
+    ($rc, $out) = make_("uninstall DESTDIR=$d PREFIX=/opt/bbt");
+    is($rc, 0, 'make uninstall') or diag $out;
+    like($out, qr/kept \S*bbtoken-dbd\.conf/, 'uninstall says it kept the edited DBDParams');
+    is_deeply(files($d), ['/etc/apache2/bbtoken-dbd.conf'],
+              'uninstall removed everything else, enabled links included');
+    is_deeply([grep {m{mod-bbtoken}} @{ dirs($d) }], [], 'and the directories that are the project\'s own');
+
+    # An untouched template is install's own: uninstall takes it too.
+    unlink $dbd;
+    ($rc, $out) = make_("install DESTDIR=$d PREFIX=/opt/bbt");
+    is($rc, 0, 'install into the emptied DESTDIR');
+    ($rc, $out) = make_("uninstall DESTDIR=$d PREFIX=/opt/bbt");
+    is($rc, 0, 'uninstall') or diag $out;
+    is_deeply(files($d), [], 'nothing left at all');
+};
+
+subtest 'no Debian layout, no DESTDIR: no httpd configuration files' => sub {
+    my $p = "$tmp/plain";
+    my ($rc, $out) = make_("install PREFIX=$p LIBEXECDIR=$p/modules APACHE_CONFDIR=$tmp/no-apache2");
+    is($rc, 0, 'make install') or diag $out;
+    like($out, qr{no \Q$tmp\E/no-apache2/mods-available}, 'it says why');
+    ok(!-e "$tmp/no-apache2", 'nothing written to APACHE_CONFDIR');
+    ok(-x "$p/bin/bbtoken" && -f "$p/modules/mod_bbtoken.so", 'module and CLI installed');
+    ($rc, $out) = make_("uninstall PREFIX=$p LIBEXECDIR=$p/modules APACHE_CONFDIR=$tmp/no-apache2");
+    is($rc, 0, 'make uninstall') or diag $out;
+    is_deeply(files($p), [], 'nothing left');
+};
+
+SKIP: {
+    skip 'no dpkg-parsechangelog (dpkg-dev)', 3 if system('command -v dpkg-parsechangelog >/dev/null') != 0;
+    my $v = slurp('VERSION');
+    chomp $v;
+    is(qx{dpkg-parsechangelog -S Version}, "$v\n", "debian/changelog is at VERSION ($v)");
+    my ($rc, $out) = make_('deb VERSION=9.9.9');
+    isnt($rc, 0, 'make deb refuses to build a version debian/changelog does not have');
+    like($out, qr/debian\/changelog is at version \Q$v\E, VERSION says 9\.9\.9/, 'saying so');
+}
+
+SKIP: {
+    skip 'no Debian httpd layout in /etc/apache2', 1 unless -d '/etc/apache2/mods-available' && -x '/usr/sbin/a2enmod';
+    subtest 'snippets in Debian\'s layout' => \&snippets;
+}
+
+sub snippets {
+    # A copy of this machine's httpd configuration (the package test may
+    # be changing the real one: wait for it).
+    my $conf = "$tmp/etc/apache2";
+    mkdir "$tmp/etc";
+    {
+        open my $lock, '<', '/etc/apache2' or die "/etc/apache2: $!";
+        flock($lock, LOCK_SH) or die "flock /etc/apache2: $!";
+        system('cp', '-a', '/etc/apache2', $conf) == 0 or die 'cp /etc/apache2';
+    }
+    unlink glob "$conf/$_" for 'mods-enabled/bbtoken.*', 'conf-enabled/bbtoken-*';
+    unlink "$conf/bbtoken-dbd.conf";
+    for my $sub (qw(run lock log state)) { mkdir "$tmp/$sub" }
+    open my $h, '>>', "$conf/envvars" or die $!;
+    print $h "export APACHE_PID_FILE=$tmp/run/apache2.pid APACHE_RUN_DIR=$tmp/run "
+        . "APACHE_LOCK_DIR=$tmp/lock APACHE_LOG_DIR=$tmp/log\n";
+    close $h;
+    local $ENV{APACHE_CONFDIR} = $conf;
+    local $ENV{APACHE_STATE_DIRECTORY} = "$tmp/state";
+
+    my ($rc, $out) = make_("install PREFIX=$tmp/usr LIBEXECDIR=$tmp/modules APACHE_CONFDIR=$conf");
+    is($rc, 0, 'make install into the copy') or diag $out;
+    ok(-f "$conf/mods-available/bbtoken.load", 'the layout exists, so the .load is installed');
+
+    my $a2 = sub { my $o = qx{@_ 2>&1}; is($?, 0, "@_") or diag $o };
+    my $test = sub { my $o = qx{sh -c '. "\$APACHE_CONFDIR/envvars" && /usr/sbin/apache2 -d "\$APACHE_CONFDIR" -t' 2>&1}; return ($? >> 8, $o) };
+    my $ok = sub {
+        my ($name) = @_;
+        my ($r, $o) = $test->();
+        is($r, 0, "configtest: $name") or diag $o;
+    };
+    my $refused = sub {
+        my ($name, $re) = @_;
+        my ($r, $o) = $test->();
+        isnt($r, 0, "configtest refuses: $name");
+        like($o, $re, 'saying what is missing');
+    };
+
+    # Start from what the snippets need being off.
+    $a2->('a2dismod -q -f cgid cgi dav_fs dav include headers') ;
+    $ok->('before');
+    $a2->('a2enmod -q bbtoken');
+    ok(-l "$conf/mods-enabled/dbd.load", 'a2enmod bbtoken enabled mod_dbd too');
+    $ok->('the module, DBDParams not yet set');
+
+    $a2->('a2enconf -q bbtoken-git');
+    $refused->('git without mod_cgid', qr/bbtoken-git\.conf needs mod_cgid/);
+    $a2->('a2enmod -q cgid');
+    $ok->('git');
+
+    $a2->('a2enconf -q bbtoken-dav');
+    $refused->('dav without mod_dav_fs', qr/bbtoken-dav\.conf needs mod_dav_fs/);
+    $a2->('a2enmod -q dav_fs');
+    $ok->('git and dav');
+
+    $a2->('a2enconf -q bbtoken-rest');
+    $ok->('git, dav and rest');
+    $a2->('a2enconf -q bbtoken-page');
+    $refused->('page without mod_include', qr/bbtoken-page\.conf needs mod_(include|headers)/);
+    $a2->('a2enmod -q include headers');
+    $ok->('git, dav, rest and page');
+
+    $a2->('a2enconf -q bbtoken-svn');
+    if (-f "$libexec/mod_dav_svn.so") {
+        $a2->('a2enmod -q dav_svn');
+        $ok->('all five');
+    } else {
+        $refused->('svn without mod_dav_svn', qr/bbtoken-svn\.conf needs mod_dav_svn/);
+    }
+    $a2->('a2disconf -q bbtoken-svn');
+
+    # The module off, a snippet on: httpd refuses to start rather than
+    # serve the location without it.
+    $a2->('a2dismod -q bbtoken');
+    $refused->('a snippet without the module', qr/bbtoken-\w+\.conf needs mod_bbtoken/);
+}
+
+done_testing;

@@ -1,0 +1,392 @@
+# The Debian package, used on this machine the way an administrator would:
+# make deb; lintian (errors fail, warnings and overrides only where the
+# README explains them); apt-get install ./the.deb; a2enmod bbtoken (which
+# enables mod_dbd); a2enconf bbtoken-git; DBDParams; then the system's
+# apache2, with the installed configuration on a free loopback port, serves
+# a git clone with a token made by the installed bbtoken.  dpkg -r leaves a
+# configuration that passes configtest and starts; dpkg --purge leaves
+# /etc/apache2 as it was.  Whatever happens, the package is purged and
+# /etc/apache2 and /var/lib/apache2 are put back at the end.
+use strict;
+use warnings;
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use Test::More;
+use Digest::MD5;
+use Fcntl qw(:flock);
+use File::Find;
+use File::Temp qw(tempdir);
+use IO::Socket::INET;
+use MIME::Base64 qw(encode_base64);
+use Time::HiRes qw(sleep time);
+use BBT::Env;
+
+my $PKG = 'libapache2-mod-bbtoken';
+
+sub installed {
+    my $s = qx{dpkg-query -W -f='\${Status}' $PKG 2>/dev/null};
+    return $s =~ /\binstalled\b|\bunpacked\b|half|config-files/ ? 1 : 0;
+}
+
+plan skip_all => 'installs a package on this machine: run as root' if $> != 0;
+for my $tool (qw(dpkg-buildpackage dh_apache2 lintian apt-get a2enmod)) {
+    plan skip_all => "no $tool (build/deps.sh installs it)" if system("command -v $tool >/dev/null") != 0;
+}
+plan skip_all => "$PKG is installed on this machine: the test would remove it" if installed();
+
+my $root = "$FindBin::Bin/..";
+chdir $root or die "$root: $!";
+my $tmp = tempdir('bbt-deb-XXXXXX', DIR => $ENV{BBT_TMPDIR} || '/tmp', CLEANUP => !$ENV{BBT_KEEP});
+chmod 0755, $tmp;
+
+sub run {
+    my ($cmd, %env) = @_;
+    local @ENV{ keys %env } = values %env;
+    my $out = qx{$cmd 2>&1};
+    return ($? >> 8, $out);
+}
+
+sub slurp { my ($f) = @_; open my $h, '<', $f or return ''; local $/; return <$h> // '' }
+
+sub spew {
+    my ($f, $s) = @_;
+    open my $h, '>', $f or die "$f: $!";
+    print $h $s;
+    close $h or die "$f: $!";
+}
+
+# Every path under $dir: type, mode, owner, and content or link target.
+sub snapshot {
+    my ($dir) = @_;
+    my %s;
+    find({ no_chdir => 1, wanted => sub {
+        my @st = lstat $_;
+        my $v = sprintf('%o %d:%d ', $st[2], $st[4], $st[5]);
+        if (-l _) { $v .= 'link ' . readlink $_ }
+        elsif (-f _) { open my $h, '<', $_ or die "$_: $!"; binmode $h; $v .= Digest::MD5->new->addfile($h)->hexdigest }
+        $s{$_} = $v;
+    } }, $dir);
+    return \%s;
+}
+
+sub snapshot_diff {
+    my ($a, $b) = @_;
+    my @d;
+    for my $p (sort keys %{ { %$a, %$b } }) {
+        my ($x, $y) = ($a->{$p} // 'absent', $b->{$p} // 'absent');
+        push @d, "$p: $x -> $y" if $x ne $y;
+    }
+    return @d;
+}
+
+# Another run of this test, or t/62 copying /etc/apache2, waits for us.
+open my $lock, '<', '/etc/apache2' or die "/etc/apache2: $!";
+flock($lock, LOCK_EX) or die "flock /etc/apache2: $!";
+
+my %before = map { $_ => snapshot($_) } '/etc/apache2', '/var/lib/apache2';
+my $saved = "$tmp/apache2-state.tar";
+system('tar', '-cf', $saved, '-C', '/', 'etc/apache2', 'var/lib/apache2') == 0 or die 'tar';
+my %mods_before = map { m{/([^/]+)\.load$} ? ($1 => 1) : () } glob '/etc/apache2/mods-enabled/*.load';
+
+# Maintainer scripts restart the system's apache2 through invoke-rc.d:
+# not here.
+my $policy = '/usr/sbin/policy-rc.d';
+my $made_policy = 0;
+if (!-e $policy) {
+    spew($policy, "#!/bin/sh\nexit 101\n");
+    chmod 0755, $policy;
+    $made_policy = 1;
+}
+
+my @instances;
+my $cleaned;
+
+sub cleanup {
+    return if $cleaned++;
+    local $?;
+    httpd_stop($_) for @instances;
+    system("dpkg --purge $PKG >/dev/null 2>&1") if installed();
+    # Put back what a failure may have left.
+    for my $dir ('/etc/apache2', '/var/lib/apache2') {
+        my $now = snapshot($dir);
+        for my $p (sort { length $b <=> length $a } grep { !exists $before{$dir}{$_} } keys %$now) {
+            (-d $p && !-l $p) ? rmdir $p : unlink $p;
+        }
+    }
+    system('tar', '-xf', $saved, '-C', '/') == 0 or warn "restoring /etc/apache2 and /var/lib/apache2 failed\n";
+    for my $dir ('/etc/apache2', '/var/lib/apache2') {
+        my @d = snapshot_diff($before{$dir}, snapshot($dir));
+        warn "# $dir still differs:\n", map {"#   $_\n"} @d if @d;
+    }
+    unlink $policy if $made_policy;
+}
+END { cleanup() }
+
+sub free_port {
+    my $s = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => 0, Listen => 1, ReuseAddr => 1)
+        or die "no free port: $!";
+    my $p = $s->sockport;
+    close $s;
+    return $p;
+}
+
+sub port_open {
+    my ($port) = @_;
+    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port, Timeout => 1) or return 0;
+    close $s;
+    return 1;
+}
+
+# A copy of /etc/apache2 as it is now, for the system's apache2 to run on a
+# free loopback port with its runtime files under $tmp.
+sub instance {
+    my ($label) = @_;
+    my $d = "$tmp/$label";
+    mkdir $d or die "$d: $!";
+    system('cp', '-a', '/etc/apache2', "$d/apache2") == 0 or die 'cp';
+    my $port = free_port();
+    spew("$d/apache2/ports.conf", "Listen 127.0.0.1:$port\n");
+    # As apache2ctl makes them.
+    my ($uid, $gid) = (getpwnam 'www-data')[2, 3];
+    for my $sub (qw(run run/socks lock log state)) {
+        mkdir "$d/$sub" or die $!;
+    }
+    chown $uid, $gid, "$d/run/socks", "$d/lock";
+    open my $h, '>>', "$d/apache2/envvars" or die $!;
+    print $h "export APACHE_PID_FILE=$d/run/apache2.pid APACHE_RUN_DIR=$d/run "
+        . "APACHE_LOCK_DIR=$d/lock APACHE_LOG_DIR=$d/log\n";
+    close $h;
+    return { dir => $d, conf => "$d/apache2", port => $port, state => "$d/state" };
+}
+
+sub httpd {
+    my ($i, @args) = @_;
+    return run(q{sh -c '. "$0/envvars" && exec /usr/sbin/apache2 -d "$0" "$@"' } . "$i->{conf} @args");
+}
+
+sub a2 {
+    my ($i, $cmd) = @_;
+    return run($cmd, APACHE_CONFDIR => $i->{conf}, APACHE_STATE_DIRECTORY => $i->{state});
+}
+
+sub httpd_start {
+    my ($i) = @_;
+    my ($rc, $out) = httpd($i, '-k start');
+    push @instances, $i unless grep { $_ == $i } @instances;
+    return (0, $out) if $rc;
+    my $deadline = time + 30;
+    sleep 0.1 until port_open($i->{port}) || time > $deadline;
+    return (port_open($i->{port}), $out . slurp("$i->{dir}/log/error.log"));
+}
+
+sub httpd_stop {
+    my ($i) = @_;
+    my $pidfile = "$i->{dir}/run/apache2.pid";
+    return unless -f $pidfile;
+    httpd($i, '-k stop');
+    my $deadline = time + 30;
+    sleep 0.1 while -f $pidfile && time < $deadline;
+}
+
+sub http_status {
+    my ($port, $path, $auth) = @_;
+    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port, Timeout => 10) or return 0;
+    print $s "GET $path HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
+        . ($auth ? "Authorization: $auth\r\n" : '') . "\r\n";
+    my $line = <$s> // '';
+    close $s;
+    return $line =~ m{^HTTP/1\.\d (\d{3})} ? $1 : 0;
+}
+
+# ---------------------------------------------------------------------------
+
+my $version = slurp('VERSION');
+chomp $version;
+my $arch = qx{dpkg-architecture -qDEB_HOST_ARCH};
+chomp $arch;
+my $deb = "build/out/${PKG}_${version}_${arch}.deb";
+unlink $deb;
+my ($rc, $out) = run('make -f apxs.mk deb');
+is($rc, 0, 'make -f apxs.mk deb') or diag substr($out, -3000);
+ok(-f $deb, "built $deb") or BAIL_OUT('no package');
+
+subtest 'the package holds what make install installs' => sub {
+    my $staged = "$tmp/staged";
+    my ($rc, $out) = run("make -f apxs.mk install DESTDIR=$staged PREFIX=/usr "
+                         . "DOCDIR=/usr/share/doc/$PKG APACHE_CONFDIR=/etc/apache2");
+    is($rc, 0, 'make install DESTDIR PREFIX=/usr') or diag $out;
+    my @inst;
+    find({ no_chdir => 1, wanted => sub { push @inst, substr($_, length $staged) unless -d $_ } }, $staged);
+    my %skip = map { $_ => 1 } '/etc/apache2/bbtoken-dbd.conf';    # the postinst makes it
+    my @want = sort grep { !$skip{$_} } @inst;
+    my @got;
+    for (split /\n/, qx{dpkg-deb -c $deb}) {
+        my @f = split ' ', $_, 6;
+        next if $f[0] =~ /^d/;
+        (my $p = $f[5]) =~ s{^\.}{};
+        next if $p =~ m{^/usr/share/doc/$PKG/(?:changelog|copyright|README|NOTICE)}
+             || $p =~ m{^/usr/share/lintian/overrides/};
+        $p =~ s{\.gz$}{} if $p =~ m{^/usr/share/man/};
+        push @got, $p;
+    }
+    is_deeply([sort @got], \@want, 'same files in the .deb as make install puts there');
+};
+
+subtest 'lintian' => sub {
+    my ($rc, $out) = run("lintian --show-overrides $deb");
+    my @tags = $out =~ /^([EWO]): $PKG[^:]*: (\S+)/mg;
+    my (%errors, %explain);
+    while (my ($sev, $tag) = splice @tags, 0, 2) {
+        if ($sev eq 'E') { $errors{$tag} = 1 } else { $explain{$tag} = 1 }
+    }
+    is_deeply([sort keys %errors], [], 'no lintian errors') or diag $out;
+    ok($out !~ /^E:/m, 'lintian reports no error at all') or diag $out;
+    my $readme = slurp('README');
+    for my $tag (sort keys %explain) {
+        like($readme, qr/\b\Q$tag\E\b/, "lintian's $tag is explained in the README");
+    }
+    note $out;
+};
+
+($rc, $out) = run("apt-get install -y --no-install-recommends ./$deb", DEBIAN_FRONTEND => 'noninteractive');
+is($rc, 0, 'apt-get install ./the.deb') or diag $out;
+ok(installed(), "$PKG installed") or BAIL_OUT('not installed');
+
+# dpkg may be told to leave out documentation (Debian's slim images):
+# then those files are rightly missing.
+sub dpkg_excludes {
+    my ($path) = @_;
+    my $out = 0;
+    for my $f (glob '/etc/dpkg/dpkg.cfg.d/*') {
+        for (split /\n/, slurp($f)) {
+            next unless /^\s*path-(exclude|include)[=\s]+(\S+)/;
+            my ($what, $re) = ($1, quotemeta $2);
+            $re =~ s/\\\*/.*/g;
+            $re =~ s/\\\?/./g;
+            $out = $what eq 'exclude' if $path =~ /^$re\z/;
+        }
+    }
+    return $out;
+}
+
+subtest 'installed files' => sub {
+    ok(-x '/usr/bin/bbtoken', '/usr/bin/bbtoken');
+    ok(-f '/usr/lib/apache2/modules/mod_bbtoken.so', 'the module in /usr/lib/apache2/modules');
+    ok(-f "/etc/apache2/mods-available/bbtoken.$_", "mods-available/bbtoken.$_") for 'load', 'conf';
+    ok(-f "/etc/apache2/conf-available/bbtoken-$_.conf", "conf-available/bbtoken-$_.conf") for qw(git dav svn rest page);
+    ok(!-e '/etc/apache2/mods-enabled/bbtoken.load', 'the module is not enabled by the package');
+    ok(!glob('/etc/apache2/conf-enabled/bbtoken-*'), 'no snippet is enabled by the package');
+    my @st = stat '/etc/apache2/bbtoken-dbd.conf';
+    ok(@st, 'the postinst made /etc/apache2/bbtoken-dbd.conf');
+    is(sprintf('%o', ($st[2] // 0) & 07777), '600', 'mode 0600') if @st;
+    is($st[4], 0, 'owned by root') if @st;
+    ok(-f "/usr/share/mod-bbtoken/$_", "/usr/share/mod-bbtoken/$_")
+        for 'sql/schema.sql', 'sql/grants.sql', 'routes/git.conf', 'www/tokens.html';
+    my $cron = "/usr/share/doc/$PKG/examples/bbtoken.cron";
+    ok(-f $cron, 'the cron example') unless dpkg_excludes($cron);
+    for (['bbtoken', 1, 'bbtoken - '], ['mod_bbtoken', 5, 'mod_bbtoken - ']) {
+        my ($name, $sec, $re) = @$_;
+        if (dpkg_excludes("/usr/share/man/man$sec/$name.$sec.gz")) {
+            note "dpkg leaves out man pages here: $name($sec) not checked installed";
+            next;
+        }
+        my $path = qx{man -w $sec $name 2>/dev/null};
+        like($path, qr{^/usr/share/man/man$sec/$name\.$sec\.gz$}, "man $sec $name finds the installed page");
+        my $text = qx{LC_ALL=C MANWIDTH=80 man -l /usr/share/man/man$sec/$name.$sec.gz 2>&1};
+        like($text, qr/\Q$re\E/, "man -l renders $name($sec)");
+    }
+    my $c = qx{bash --norc --noprofile -c '. /usr/share/bash-completion/bash_completion; _completion_loader bbtoken; complete -p bbtoken' 2>&1};
+    like($c, qr/^complete -F _bbtoken bbtoken$/m, 'bash-completion loads the completion for bbtoken');
+};
+
+# The administrator's part: a2enmod, a2enconf.
+($rc, $out) = run('a2enmod bbtoken');
+is($rc, 0, 'a2enmod bbtoken') or diag $out;
+ok(-l '/etc/apache2/mods-enabled/dbd.load', 'mod_dbd enabled with it');
+($rc, $out) = run('a2enconf bbtoken-git');
+is($rc, 0, 'a2enconf bbtoken-git') or diag $out;
+
+my $env = BBT::Env->new(httpd => 0)->start;
+my $db = $env->superuser_conninfo;
+my $cli = sub {
+    my ($rc, $out) = run(join ' ', '/usr/bin/bbtoken', '--db', "'$db'", @_);
+    is($rc, 0, "bbtoken @_") or diag $out;
+    chomp $out;
+    return $out;
+};
+$cli->('user add alice');
+$cli->('grant alice PROJECT_WRITE PROJ');
+my $token = $cli->('create alice --name deb-test');
+like($token, qr{^BBDC-[A-Za-z0-9+/]{44}$}, 'the installed bbtoken made a token');
+$env->make_repo('PROJ', 'repo');
+
+subtest 'the installed configuration serves a clone' => sub {
+    my $i = instance('enabled');
+    my ($rc, $out) = a2($i, 'a2enmod -q cgid');
+    is($rc, 0, 'a2enmod cgid') or diag $out;
+    # The repositories of this test, not /srv/git.
+    my $git = "$i->{conf}/conf-available/bbtoken-git.conf";
+    my $snippet = slurp($git);
+    ok($snippet =~ s{SetEnv GIT_PROJECT_ROOT /srv/git$}{SetEnv GIT_PROJECT_ROOT @{[ $env->repo_root ]}}m,
+       'the git snippet serves /srv/git (here: the test\'s repositories)');
+    spew($git, $snippet);
+
+    my ($up, $log) = httpd_start($i);
+    ok($up, 'apache2 starts with the module and DBDParams not set') or diag $log;
+    my $basic = 'Basic ' . encode_base64("alice:$token", '');
+    is(http_status($i->{port}, '/scm/PROJ/repo.git/info/refs?service=git-upload-pack', $basic), 503,
+       'without DBDParams: 503, never access');
+    httpd_stop($i);
+
+    my $dbd = "$i->{conf}/bbtoken-dbd.conf";
+    spew($dbd, slurp($dbd) . 'DBDParams "host=127.0.0.1 port=' . $env->pg_port
+         . ' dbname=bbtoken user=bbtoken_httpd connect_timeout=3 options=-cstatement_timeout=5000"' . "\n");
+    ($up, $log) = httpd_start($i);
+    ok($up, 'apache2 starts with DBDParams') or diag $log;
+    (my $pct = $token) =~ s/([^A-Za-z0-9._~-])/sprintf('%%%02X', ord $1)/ge;
+    my $url = "http://alice:$pct\@127.0.0.1:$i->{port}/scm/PROJ/repo.git";
+    my $w = "$tmp/clone";
+    my ($grc, undef, $gerr) = $env->git('clone', '-q', $url, $w);
+    is($grc, 0, 'git clone with the token') or diag $gerr . slurp("$i->{dir}/log/error.log");
+    ok(-f "$w/README", 'the clone has the repository\'s README');
+    is(http_status($i->{port}, '/scm/PROJ/repo.git/info/refs?service=git-upload-pack'), 401, 'no token: 401');
+    # One character of the secret mistyped.
+    my $wrong = $token;
+    substr($wrong, 40, 1) = substr($wrong, 40, 1) eq 'A' ? 'B' : 'A';
+    is(http_status($i->{port}, '/scm/PROJ/repo.git/info/refs?service=git-upload-pack',
+                   'Basic ' . encode_base64("alice:$wrong", '')), 401, 'a mistyped token: 401');
+    unlike(slurp("$i->{dir}/log/error.log") . join('', map { slurp($_) } glob "$i->{dir}/log/*access*"),
+           qr/\Q@{[ substr($token, -20) ]}\E/, 'the token is in no log');
+    httpd_stop($i);
+};
+
+($rc, $out) = run("dpkg -r $PKG");
+is($rc, 0, 'dpkg -r') or diag $out;
+subtest 'after dpkg -r' => sub {
+    ok(!-e "/etc/apache2/mods-enabled/bbtoken.$_", "mods-enabled/bbtoken.$_ gone") for 'load', 'conf';
+    ok(!-e '/etc/apache2/conf-enabled/bbtoken-git.conf', 'conf-enabled/bbtoken-git.conf gone');
+    my @dangling = grep { -l $_ && !-e $_ } glob '/etc/apache2/{mods,conf,sites}-enabled/*';
+    is_deeply(\@dangling, [], 'no dangling enabled links');
+    my ($rc, $out) = run('apache2ctl configtest');
+    is($rc, 0, 'apache2ctl configtest') or diag $out;
+    my $i = instance('removed');
+    my ($up, $log) = httpd_start($i);
+    ok($up, 'apache2 starts') or diag $log;
+    ok(http_status($i->{port}, '/'), 'and answers') if $up;
+    httpd_stop($i);
+};
+
+($rc, $out) = run("dpkg --purge $PKG");
+is($rc, 0, 'dpkg --purge') or diag $out;
+ok(!installed(), 'purged');
+# The administrator's own a2enmod turned on mod_dbd too; that is theirs to
+# undo, not the package's.
+for my $m (map { m{/([^/]+)\.load$} ? $1 : () } glob '/etc/apache2/mods-enabled/*.load') {
+    next if $mods_before{$m};
+    ($rc, $out) = run("a2dismod -q $m");
+    is($rc, 0, "a2dismod $m (enabled by a2enmod bbtoken)") or diag $out;
+}
+my @d = snapshot_diff($before{'/etc/apache2'}, snapshot('/etc/apache2'));
+is_deeply(\@d, [], '/etc/apache2 is as it was');
+
+done_testing;
