@@ -5,6 +5,7 @@
  * much refuses the request instead of holding a worker.
  */
 #include "bbt_rules.h"
+#include "bbt_input.h"
 
 #include <stdio.h>
 #include <stdlib.h>

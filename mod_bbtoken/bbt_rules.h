@@ -27,13 +27,15 @@
 #include <stddef.h>
 
 #include "bbt_perm.h"
-#include "bbt_route.h"
+#include "bbt_target.h"
 
 /* Longest path and query looked at; longer is no route. */
 #define BBT_RULES_MAX_PATH 8192
 #define BBT_RULES_MAX_ARGS 8192
 /* Longest message bbt_rules_* writes into err. */
 #define BBT_RULES_ERR_MAX 512
+
+typedef enum { BBT_ROUTE_NONE = 0, BBT_ROUTE_MATCH = 1 } bbt_route_result_t;
 
 typedef struct bbt_rule bbt_rule_t;
 typedef struct bbt_rules bbt_rules_t;
