@@ -14,54 +14,18 @@
 #include "http_config.h"
 #include "http_protocol.h"
 #include "util_filter.h"
-#include "apr_strings.h"
 
-#include <string.h>
-
+#include "bbt_cachectl.h"
 #include "bbt_private.h"
 
 static const char bbt_private_filter_name[] = "BBTOKEN_PRIVATE";
 
-static int bbt_private_directive(const char *d, const char *name)
+/* What bbt_cachectl_private makes of value, in r's pool. */
+static const char *bbt_private_cache_control(request_rec *r, const char *value)
 {
-    size_t n = strlen(name);
+    size_t n = bbt_cachectl_private_size(value);
 
-    return strncasecmp(d, name, n) == 0 && (d[n] == '\0' || d[n] == '=');
-}
-
-const char *bbt_private_cache_control(apr_pool_t *p, const char *value)
-{
-    char *copy, *d, *state = NULL;
-    const char *out = NULL;
-    int no_store = 0;
-
-    if (!value) {
-        return "private";
-    }
-    copy = apr_pstrdup(p, value);
-    for (d = apr_strtok(copy, ",", &state); d;
-         d = apr_strtok(NULL, ",", &state)) {
-        char *end;
-
-        while (*d == ' ' || *d == '\t') {
-            d++;
-        }
-        end = d + strlen(d);
-        while (end > d && (end[-1] == ' ' || end[-1] == '\t')) {
-            *--end = '\0';
-        }
-        if (!*d || bbt_private_directive(d, "public") ||
-            bbt_private_directive(d, "s-maxage") ||
-            bbt_private_directive(d, "private")) {
-            continue;
-        }
-        no_store |= bbt_private_directive(d, "no-store");
-        out = out ? apr_pstrcat(p, out, ", ", d, NULL) : d;
-    }
-    if (no_store) {
-        return out;
-    }
-    return out ? apr_pstrcat(p, "private, ", out, NULL) : "private";
+    return bbt_cachectl_private(value, apr_palloc(r->pool, n), n);
 }
 
 static apr_status_t bbt_private_filter(ap_filter_t *f, apr_bucket_brigade *bb)
@@ -74,11 +38,11 @@ static apr_status_t bbt_private_filter(ap_filter_t *f, apr_bucket_brigade *bb)
      * A CGI's own headers may sit in either table. */
     if (cc || !ecc) {
         apr_table_setn(r->headers_out, "Cache-Control",
-                       bbt_private_cache_control(r->pool, cc));
+                       bbt_private_cache_control(r, cc));
     }
     if (ecc) {
         apr_table_setn(r->err_headers_out, "Cache-Control",
-                       bbt_private_cache_control(r->pool, ecc));
+                       bbt_private_cache_control(r, ecc));
     }
     ap_remove_output_filter(f);
     return ap_pass_brigade(f->next, bb);

@@ -13,9 +13,4 @@ void bbt_private_register_hooks(apr_pool_t *p);
  * downstream must not either. */
 void bbt_private_response(request_rec *r);
 
-/* The Cache-Control value to send instead of `value` (NULL when the
- * backend sent none): "public" and "s-maxage" go, "private" comes, unless
- * "no-store" already forbids storing.  Exposed for the unit tests. */
-const char *bbt_private_cache_control(apr_pool_t *p, const char *value);
-
 #endif
