@@ -8,6 +8,8 @@
 
 #include <stddef.h>
 
+#include "bbt_token.h"
+
 /* Longest Authorization value looked at; longer is refused unread. */
 #define BBT_CRED_MAX_HEADER 4096
 #define BBT_CRED_MAX_USER 255
@@ -35,5 +37,20 @@ typedef struct {
  * together, and wipe buf when done.  Returns out->kind. */
 bbt_cred_kind_t bbt_cred_parse(const char *header, char *buf, size_t bufcap,
                                bbt_cred_t *out);
+
+/* The token a parsed credential carries: a Bearer value, or a Basic
+ * password.  BBT_TOKEN_OK and *tok filled (wipe it), or why it is not a
+ * token (BBT_TOKEN_BAD_LENGTH for a credential with no secret). */
+bbt_token_status_t bbt_cred_token(const bbt_cred_t *c, bbt_token_t *tok);
+
+/* 1 if the credential carries a token: Bearer, or a Basic password that
+ * parses as a token.  What a token may not do (manage tokens) is refused
+ * on this. */
+int bbt_cred_carries_token(const bbt_cred_t *c);
+
+/* 1 if the credential is a Basic password for the password providers: not
+ * a token, and not shaped like a mistyped one (the BBDC- prefix), which
+ * must never reach a provider (and an LDAP server's logs). */
+int bbt_cred_is_password(const bbt_cred_t *c);
 
 #endif
