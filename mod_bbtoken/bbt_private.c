@@ -1,8 +1,11 @@
 /*
- * Responses to token-authenticated requests are private.
+ * What the backend gets, and what it answers, once the module has
+ * authenticated a request.
  *
- * The module removes the Authorization header before the handler runs, so
- * by the time the response is written it no longer looks authenticated:
+ * The backend (a CGI, a proxy) has no use for the credentials: the fixups
+ * hook removes the Authorization header before the handler runs, even with
+ * CGIPassAuth On.  So by the time the response is written the request no
+ * longer looks authenticated:
  * mod_cache's save filter, which refuses to store a response to a request
  * with Authorization, would store this one.  git-http-backend also marks
  * loose objects and packs "Cache-Control: public, max-age=31536000", which
@@ -13,10 +16,12 @@
 #include "httpd.h"
 #include "http_config.h"
 #include "http_protocol.h"
+#include "http_request.h"
 #include "util_filter.h"
 
 #include "bbt_cachectl.h"
 #include "bbt_private.h"
+#include "bbt_request.h"
 
 static const char bbt_private_filter_name[] = "BBTOKEN_PRIVATE";
 
@@ -48,15 +53,24 @@ static apr_status_t bbt_private_filter(ap_filter_t *f, apr_bucket_brigade *bb)
     return ap_pass_brigade(f->next, bb);
 }
 
-void bbt_private_response(request_rec *r)
+/* The backend (a CGI, a proxy) has no use for the token: take it away.
+ * What it answers was for the token's holder only: keep it out of caches. */
+static int bbt_private_fixups(request_rec *r)
 {
-    r->no_cache = 1;
-    ap_add_output_filter(bbt_private_filter_name, NULL, r, r->connection);
+    bbt_req_t *rq = bbt_req(r);
+
+    if (rq && rq->verified) {
+        apr_table_unset(r->headers_in, "Authorization");
+        r->no_cache = 1;
+        ap_add_output_filter(bbt_private_filter_name, NULL, r, r->connection);
+    }
+    return DECLINED;
 }
 
 void bbt_private_register_hooks(apr_pool_t *p)
 {
     (void)p;
+    ap_hook_fixups(bbt_private_fixups, NULL, NULL, APR_HOOK_REALLY_FIRST);
     /* Any type before the protocol filters that write the headers will do;
      * mod_cache is kept away by r->no_cache, not by this filter. */
     ap_register_output_filter(bbt_private_filter_name, bbt_private_filter, NULL,
