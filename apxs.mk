@@ -17,8 +17,13 @@ APR_CONFIG := $(firstword $(subst ;, ,$(shell $(APXS) -q APR_CONFIG)))
 APU_CONFIG := $(lastword $(subst ;, ,$(shell $(APXS) -q APU_CONFIG)))
 LIBEXECDIR := $(shell $(APXS) -q LIBEXECDIR)
 
-WARN     := -Wall -Wextra -Werror
-BASEFLAGS := -O2 -g -fPIC -fstack-protector-strong -D_FORTIFY_SOURCE=2 $(WARN)
+# Warnings are errors here and in CI; a packager whose compiler warns where
+# ours does not can build with `make -f apxs.mk WERROR=`.
+WERROR   ?= -Werror
+WARN     := -Wall -Wextra $(WERROR)
+# Only the module record leaves mod_bbtoken.so (see mod_bbtoken.c).
+BASEFLAGS := -O2 -g -fPIC -fstack-protector-strong -D_FORTIFY_SOURCE=2 \
+             -fvisibility=hidden $(WARN)
 HTTPD_INC := -I$(shell $(APXS) -q INCLUDEDIR) $(shell $(APR_CONFIG) --includes --cppflags) $(shell $(APU_CONFIG) --includes)
 JANSSON  := $(shell pkg-config --cflags --libs jansson)
 JANSSON_CFLAGS := $(shell pkg-config --cflags jansson)

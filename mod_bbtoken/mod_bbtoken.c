@@ -35,6 +35,11 @@
 #include "bbt_rest.h"
 #include "bbt_routing.h"
 
+/* Built with -fvisibility=hidden: httpd finds the module by this one
+ * symbol, and nothing else of the module is anyone else's to see. */
+#if defined(__GNUC__)
+__attribute__((visibility("default")))
+#endif
 module AP_MODULE_DECLARE_DATA bbtoken_module;
 
 static int bbt_post_config(apr_pool_t *pconf, apr_pool_t *plog,
