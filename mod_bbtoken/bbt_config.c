@@ -193,7 +193,13 @@ static const char *bbt_set_routes(cmd_parms *cmd, void *dconf, const char *name,
     if ((e = bbt_section_rules(cmd, conf)) != NULL) {
         return e;
     }
-    if (strcmp(name, "none") == 0 && !prefix) {
+    if (strcmp(name, "none") == 0) {
+        if (prefix) {
+            return apr_psprintf(cmd->pool,
+                                "BBTokenRoutes: %s: 'none' takes no URL "
+                                "prefix (it sets an empty route list)",
+                                bbt_where(cmd));
+        }
         return NULL; /* an empty list: nothing is open to tokens here */
     }
     text = bbt_rules_builtin(name, &deflt);
