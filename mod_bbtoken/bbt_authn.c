@@ -343,7 +343,7 @@ static int bbt_check_authn(request_rec *r)
          * section that takes no passwords, or other ones, must not accept
          * a user someone else's provider let in. */
         if (!conf->authn || conf->authn->nelts == 0 ||
-            conf->authn != prior->authn) {
+            !bbt_config_same_providers(conf->authn, prior->authn)) {
             ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
                           "user %s authenticated by password elsewhere; "
                           "%s does not take that password",

@@ -264,6 +264,23 @@ static const char *bbt_set_authn(cmd_parms *cmd, void *dconf, const char *arg)
     return NULL;
 }
 
+int bbt_config_same_providers(const apr_array_header_t *a,
+                              const apr_array_header_t *b)
+{
+    int i;
+
+    if (!a || !b || a->nelts != b->nelts) {
+        return 0;
+    }
+    for (i = 0; i < a->nelts; i++) {
+        if (strcmp(APR_ARRAY_IDX(a, i, bbt_authn_t).name,
+                   APR_ARRAY_IDX(b, i, bbt_authn_t).name) != 0) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
 static const char *bbt_set_last_use(cmd_parms *cmd, void *dconf,
                                     const char *arg)
 {
