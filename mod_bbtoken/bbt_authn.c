@@ -70,6 +70,26 @@ static int bbt_unavailable(request_rec *r)
     return HTTP_SERVICE_UNAVAILABLE;
 }
 
+static apr_status_t bbt_password_wipe(void *data)
+{
+    OPENSSL_cleanse(data, strlen(data));
+    return APR_SUCCESS;
+}
+
+/* The password as the providers get it: a copy in the request's pool, as
+ * mod_auth_basic gives them, because a provider may keep the pointer and
+ * read it again in a later phase (mod_authnz_ldap binds as the user in
+ * authz).  The decoding buffer is wiped right after the check; the copy
+ * when the request ends. */
+static const char *bbt_password_copy(request_rec *r, const bbt_cred_t *cred)
+{
+    char *pw = apr_pstrmemdup(r->pool, cred->secret, cred->secret_len);
+
+    apr_pool_cleanup_register(r->pool, pw, bbt_password_wipe,
+                              apr_pool_cleanup_null);
+    return pw;
+}
+
 /* Check a Basic password that is not a token with the configured authn
  * providers, as mod_auth_basic does.  The password is never logged. */
 static int bbt_check_password(request_rec *r, const bbt_dir_conf_t *conf,
@@ -147,7 +167,8 @@ static int bbt_read_credentials(request_rec *r, const bbt_dir_conf_t *conf,
             bbt_cred_is_password(&cred)) {
             /* Not a token: an ordinary password, for the providers. */
             *user = apr_pstrmemdup(r->pool, cred.user, cred.user_len);
-            status = bbt_check_password(r, conf, *user, cred.secret);
+            status =
+                bbt_check_password(r, conf, *user, bbt_password_copy(r, &cred));
             *password = status == OK;
             break;
         }
