@@ -91,36 +91,51 @@ static const char *bbt_password_copy(request_rec *r, const bbt_cred_t *cred)
 }
 
 /* Check a Basic password that is not a token with the configured authn
- * providers, as mod_auth_basic does.  The password is never logged. */
+ * providers, as mod_auth_basic does.  *user is the Basic user name; a
+ * provider may name the user itself (mod_authnz_ldap's
+ * AuthLDAPRemoteUserAttribute sets r->user), and then *user becomes that
+ * name.  The password is never logged. */
 static int bbt_check_password(request_rec *r, const bbt_dir_conf_t *conf,
-                              const char *user, const char *password)
+                              const char **user, const char *password)
 {
     authn_status st = AUTH_USER_NOT_FOUND;
+    const char *name = NULL;
     int i;
 
+    /* Nobody is authenticated yet; what a provider sets here is its word. */
+    r->user = NULL;
     for (i = 0; i < conf->authn->nelts; i++) {
         const bbt_authn_t *a = &APR_ARRAY_IDX(conf->authn, i, bbt_authn_t);
 
         apr_table_setn(r->notes, AUTHN_PROVIDER_NAME_NOTE, a->name);
-        st = a->provider->check_password(r, user, password);
+        st = a->provider->check_password(r, *user, password);
         apr_table_unset(r->notes, AUTHN_PROVIDER_NAME_NOTE);
         if (st != AUTH_USER_NOT_FOUND) {
+            name = a->name;
             break;
         }
     }
     switch (st) {
     case AUTH_GRANTED:
+        if (r->user && *r->user && strcmp(r->user, *user) != 0) {
+            ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
+                          "provider %s names user %s %s", name,
+                          bbt_loggable(r, *user), bbt_loggable(r, r->user));
+            *user = r->user;
+        }
         return OK;
     case AUTH_GENERAL_ERROR:
+        r->user = NULL;
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
                       "password check for user %s failed in its provider",
-                      bbt_loggable(r, user));
+                      bbt_loggable(r, *user));
         return HTTP_INTERNAL_SERVER_ERROR;
     default:
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
-                      "password refused for user %s: %s", bbt_loggable(r, user),
-                      st == AUTH_USER_NOT_FOUND ? "unknown user"
-                                                : "wrong password");
+        r->user = NULL;
+        ap_log_rerror(
+            APLOG_MARK, APLOG_ERR, 0, r, "password refused for user %s: %s",
+            bbt_loggable(r, *user),
+            st == AUTH_USER_NOT_FOUND ? "unknown user" : "wrong password");
         return bbt_unauthorized(r);
     }
 }
@@ -128,7 +143,7 @@ static int bbt_check_password(request_rec *r, const bbt_dir_conf_t *conf,
 /* Read and check the credentials.  On OK, either *tok holds the token (wipe
  * it) and *user the Basic user name or NULL for Bearer, or *password is set:
  * the Basic password was not a token and an AuthBBTokenProvider accepted it
- * for *user. */
+ * for *user (the name the provider settled on). */
 static int bbt_read_credentials(request_rec *r, const bbt_dir_conf_t *conf,
                                 bbt_req_t *rq, bbt_token_t *tok,
                                 const char **user, int *password)
@@ -168,7 +183,7 @@ static int bbt_read_credentials(request_rec *r, const bbt_dir_conf_t *conf,
             /* Not a token: an ordinary password, for the providers. */
             *user = apr_pstrmemdup(r->pool, cred.user, cred.user_len);
             status =
-                bbt_check_password(r, conf, *user, bbt_password_copy(r, &cred));
+                bbt_check_password(r, conf, user, bbt_password_copy(r, &cred));
             *password = status == OK;
             break;
         }

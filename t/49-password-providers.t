@@ -93,6 +93,9 @@ system('htpasswd', '-b', '-c', '-B', $h, 'dave', 'dave-Pa55-word') == 0
     or BAIL_OUT('htpasswd failed');
 chmod 0644, $h;
 $env->make_repo('PROJ', 'repo');
+$env->user_add('kimberly');
+$env->grant('kimberly', 'PROJECT_READ', 'PROJ');
+$env->user_add('kim');
 my $auth = { Authorization => $env->basic('dave', 'dave-Pa55-word') };
 my $UP = 'PROJ/repo.git/info/refs?service=git-upload-pack';
 
@@ -110,6 +113,24 @@ subtest 'a provider that keeps the password reads it intact later' => sub {
     is($res->{headers}{'x-keeper-password'}, 'intact',
        '  the password the provider kept still reads the same in the fixups');
     ok(!defined $v->{HTTP_AUTHORIZATION}, '  and the backend does not get it');
+};
+
+subtest 'the user a provider names is the user' => sub {
+    my $kim = { Authorization => $env->basic('kim', 'kim-Pa55-word') };
+    my ($res, $v) = cgi("kv/$UP", $kim);
+    is_ok_res($res, 'kim logs in through the keeper provider');
+    is($v->{REMOTE_USER}, 'kimberly', '  as kimberly, the name the provider set');
+    ($res, $v) = cgi("kp/$UP", $kim);
+    is_ok_res($res, 'Require bbtoken: kimberly\'s grant lets kim\'s login read');
+    is($v->{REMOTE_USER}, 'kimberly', '  as kimberly');
+    ($res) = cgi("kp/PROJ/repo.git/info/refs?service=git-receive-pack", $kim);
+    is($res->{status}, 403, '  and holds it to kimberly\'s grant (no push)')
+        or diag res_summary($res);
+    ($res) = cgi("kp/$UP", { Authorization => $env->basic('lee', 'lee-Pa55-word') });
+    is($res->{status}, 403, 'lee, without grants, is refused under Require bbtoken')
+        or diag res_summary($res);
+    is_401($env->get("/kp/$UP", { Authorization => $env->basic('kim', 'wrong') }), 1,
+           'a wrong password is 401');
 };
 
 subtest 'a password is carried into a section with the same providers' => sub {
