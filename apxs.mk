@@ -23,7 +23,7 @@ WERROR   ?= -Werror
 WARN     := -Wall -Wextra $(WERROR)
 # Only the module record leaves mod_bbtoken.so (see mod_bbtoken.c).
 BASEFLAGS := -O2 -g -fPIC -fstack-protector-strong -D_FORTIFY_SOURCE=2 \
-             -fvisibility=hidden $(WARN)
+             -fvisibility=hidden -pthread $(WARN)
 HTTPD_INC := -I$(shell $(APXS) -q INCLUDEDIR) $(shell $(APR_CONFIG) --includes --cppflags) $(shell $(APU_CONFIG) --includes)
 JANSSON  := $(shell pkg-config --cflags --libs jansson)
 JANSSON_CFLAGS := $(shell pkg-config --cflags jansson)
@@ -85,7 +85,7 @@ unit: $(UNITS)
 
 # The fuzzers compile the core from source with sanitizers of their own.
 $(OUT)/fuzz/%: t/fuzz/%.c $(CORE:%=mod_bbtoken/%.c) $(SETS_C) $(HEADERS) | $(OUT)/fuzz
-	$(FUZZ_CC) -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -Imod_bbtoken -o $@ $< $(CORE:%=mod_bbtoken/%.c) $(SETS_C) -lcrypto -lpcre2-8
+	$(FUZZ_CC) -g -O1 -pthread -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -Imod_bbtoken -o $@ $< $(CORE:%=mod_bbtoken/%.c) $(SETS_C) -lcrypto -lpcre2-8
 
 fuzz: $(FUZZERS)
 

@@ -3,10 +3,18 @@
  * at configuration time, anchored at both ends, without UTF (a path is
  * bytes), and matched under a match limit: a pattern that backtracks too
  * much refuses the request instead of holding a worker.
+ *
+ * Matching allocates nothing per request.  Each thread keeps its own match
+ * data (PCRE2 keeps its backtracking frames there too), made on the
+ * thread's first match and grown only for a pattern with more captures
+ * than any before; httpd's worker and event MPMs match on many threads at
+ * once, and a thread-specific block needs no lock.
  */
 #include "bbt_rules.h"
 #include "bbt_input.h"
 
+#include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,7 +44,101 @@ struct bbt_rules {
     bbt_rule_t **v;
     size_t n, cap;
     pcre2_match_context *mctx;
+    /* The most ovector pairs any pattern, or query pattern, needs. */
+    uint32_t path_pairs, query_pairs;
 };
+
+/* One thread's match data: for the path, and for the query string (matched
+ * while the path's captures are still needed). */
+typedef struct {
+    pcre2_match_data *path, *query;
+    uint32_t path_pairs, query_pairs;
+} bbt_match_tls_t;
+
+static pthread_once_t bbt_tls_once = PTHREAD_ONCE_INIT;
+static pthread_key_t bbt_tls_key;
+static int bbt_tls_ok;
+/* Every allocation matching makes goes through here and is counted. */
+static pcre2_general_context *bbt_match_gctx;
+static unsigned long bbt_match_allocs;
+
+static void *bbt_match_malloc(PCRE2_SIZE size, void *data)
+{
+    (void)data;
+    __atomic_fetch_add(&bbt_match_allocs, 1, __ATOMIC_RELAXED);
+    return malloc(size);
+}
+
+static void bbt_match_free(void *block, void *data)
+{
+    (void)data;
+    free(block);
+}
+
+unsigned long bbt_rules_match_allocations(void)
+{
+    return __atomic_load_n(&bbt_match_allocs, __ATOMIC_RELAXED);
+}
+
+static void bbt_tls_free(void *v)
+{
+    bbt_match_tls_t *t = v;
+
+    pcre2_match_data_free(t->path);
+    pcre2_match_data_free(t->query);
+    free(t);
+}
+
+static void bbt_tls_init(void)
+{
+    bbt_match_gctx =
+        pcre2_general_context_create(bbt_match_malloc, bbt_match_free, NULL);
+    bbt_tls_ok =
+        bbt_match_gctx && pthread_key_create(&bbt_tls_key, bbt_tls_free) == 0;
+}
+
+/* md, made or grown to hold pairs ovector pairs (have: what it holds). */
+static pcre2_match_data *bbt_md_fit(pcre2_match_data **md, uint32_t *have,
+                                    uint32_t pairs)
+{
+    if (*md && *have >= pairs)
+        return *md;
+    pcre2_match_data_free(*md);
+    *md = pcre2_match_data_create(pairs, bbt_match_gctx);
+    *have = *md ? pairs : 0;
+    return *md;
+}
+
+/* This thread's match data, big enough for every pattern of rs. */
+static bbt_match_tls_t *bbt_match_tls(const bbt_rules_t *rs)
+{
+    bbt_match_tls_t *t;
+
+    if (pthread_once(&bbt_tls_once, bbt_tls_init) != 0 || !bbt_tls_ok)
+        return NULL;
+    t = pthread_getspecific(bbt_tls_key);
+    if (!t) {
+        t = calloc(1, sizeof(*t));
+        if (!t || pthread_setspecific(bbt_tls_key, t) != 0) {
+            free(t);
+            return NULL;
+        }
+    }
+    if (!bbt_md_fit(&t->path, &t->path_pairs, rs->path_pairs) ||
+        !bbt_md_fit(&t->query, &t->query_pairs, rs->query_pairs))
+        return NULL;
+    return t;
+}
+
+/* Ovector pairs re needs: its captures and the whole match. */
+static uint32_t bbt_pairs(const pcre2_code *re)
+{
+    uint32_t n = 0;
+
+    if (re && pcre2_pattern_info(re, PCRE2_INFO_CAPTURECOUNT, &n) != 0)
+        n = 0;
+    return n + 1;
+}
 
 static const char *const bbt_option_names[] = {
     "project=", "query=", "token=", "destination"};
@@ -47,7 +149,12 @@ bbt_rules_t *bbt_rules_new(void)
 
     if (!rs)
         return NULL;
-    rs->mctx = pcre2_match_context_create(NULL);
+    rs->path_pairs = rs->query_pairs = 1;
+    if (pthread_once(&bbt_tls_once, bbt_tls_init) != 0 || !bbt_tls_ok) {
+        free(rs);
+        return NULL;
+    }
+    rs->mctx = pcre2_match_context_create(bbt_match_gctx);
     if (!rs->mctx) {
         free(rs);
         return NULL;
@@ -290,6 +397,10 @@ int bbt_rules_add(bbt_rules_t *rs, const char *methods, const char *pattern,
         rs->cap = cap;
     }
     rs->v[rs->n++] = r;
+    if (bbt_pairs(r->re) > rs->path_pairs)
+        rs->path_pairs = bbt_pairs(r->re);
+    if (r->query && bbt_pairs(r->query) > rs->query_pairs)
+        rs->query_pairs = bbt_pairs(r->query);
     return 0;
 
 fail:
@@ -494,6 +605,7 @@ bbt_route_result_t bbt_rules_match(const bbt_rules_t *rs, const char *method,
                                    const char *path, const char *args,
                                    int destination, bbt_match_t *out)
 {
+    bbt_match_tls_t *t;
     size_t i, plen, alen;
 
     if (!out)
@@ -507,50 +619,35 @@ bbt_route_result_t bbt_rules_match(const bbt_rules_t *rs, const char *method,
         return bbt_none(out, NULL, "path too long");
     if (alen > BBT_RULES_MAX_ARGS)
         return bbt_none(out, NULL, "query string too long");
+    t = bbt_match_tls(rs);
+    if (!t)
+        return bbt_none(out, NULL, "out of memory");
 
     for (i = 0; i < rs->n; i++) {
         const bbt_rule_t *r = rs->v[i];
-        pcre2_match_data *md;
         PCRE2_SIZE *ov;
         int m;
 
         if (r->destination != (destination != 0) || !bbt_method_ok(r, method))
             continue;
-        md = pcre2_match_data_create_from_pattern(r->re, NULL);
-        if (!md)
-            return bbt_none(out, r, "out of memory");
-        m = bbt_run(r->re, path, plen, md, rs->mctx);
-        if (m == 1 && r->query) {
-            pcre2_match_data *qd =
-                pcre2_match_data_create_from_pattern(r->query, NULL);
-
-            m = qd ? bbt_run(r->query, args ? args : "", alen, qd, rs->mctx)
-                   : -1;
-            pcre2_match_data_free(qd);
-        }
-        if (m == 0) {
-            pcre2_match_data_free(md);
+        m = bbt_run(r->re, path, plen, t->path, rs->mctx);
+        if (m == 1 && r->query)
+            m = bbt_run(r->query, args ? args : "", alen, t->query, rs->mctx);
+        if (m == 0)
             continue;
-        }
-        if (m < 0) {
-            pcre2_match_data_free(md);
+        if (m < 0)
             return bbt_none(out, r, "route pattern hit its match limit");
-        }
-        if (r->deny) {
-            pcre2_match_data_free(md);
+        if (r->deny)
             return bbt_none(out, r, "a deny route matched");
-        }
 
-        ov = pcre2_get_ovector_pointer(md);
+        ov = pcre2_get_ovector_pointer(t->path);
         if (r->project_group > 0) {
             PCRE2_SIZE s = ov[2 * r->project_group],
                        e = ov[2 * r->project_group + 1];
 
             if (s == PCRE2_UNSET || e < s ||
-                bbt_input_key(path + s, e - s, out->target.key) != 0) {
-                pcre2_match_data_free(md);
+                bbt_input_key(path + s, e - s, out->target.key) != 0)
                 return bbt_none(out, r, "invalid project key");
-            }
             out->key_off = s;
             out->key_len = e - s;
             out->key_exact = memcmp(path + s, out->target.key, e - s) == 0;
@@ -561,14 +658,11 @@ bbt_route_result_t bbt_rules_match(const bbt_rules_t *rs, const char *method,
         if (r->need.scope == BBT_SCOPE_REPO) {
             PCRE2_SIZE s = ov[2 * r->repo_group], e = ov[2 * r->repo_group + 1];
 
-            if (s == PCRE2_UNSET || e < s || !bbt_input_slug(path + s, e - s)) {
-                pcre2_match_data_free(md);
+            if (s == PCRE2_UNSET || e < s || !bbt_input_slug(path + s, e - s))
                 return bbt_none(out, r, "invalid repository slug");
-            }
             memcpy(out->target.slug, path + s, e - s);
             out->target.slug[e - s] = '\0';
         }
-        pcre2_match_data_free(md);
         out->target.need = r->need;
         out->token_need = r->token_need;
         out->rule = r;

@@ -87,6 +87,12 @@ bbt_route_result_t bbt_rules_match(const bbt_rules_t *rules, const char *method,
                                    const char *path, const char *args,
                                    int destination, bbt_match_t *out);
 
+/* How many allocations matching has made in this process (match data and
+ * PCRE2's own, for every thread): a thread allocates on its first match
+ * and when a pattern needs more captures than any before, never per
+ * request.  For the unit tests, which prove it. */
+unsigned long bbt_rules_match_allocations(void);
+
 /* "origin" of a route, for logs and the backend's environment. */
 const char *bbt_rule_origin(const bbt_rule_t *rule);
 
