@@ -31,7 +31,7 @@ JANSSON_LIBS := $(shell pkg-config --libs jansson)
 PQ_INC   := -I$(shell pg_config --includedir 2>/dev/null || echo /usr/include/postgresql)
 
 CORE    := bbt_input bbt_token bbt_perm bbt_cred bbt_route bbt_rules bbt_sqlstate \
-           bbt_decide bbt_cachectl
+           bbt_rules_load bbt_decide bbt_cachectl
 GLUE    := mod_bbtoken bbt_config bbt_request bbt_routing bbt_authn bbt_authz \
            bbt_db bbt_logguard bbt_private bbt_rest
 # Shared by the module and the CLI: libpq and jansson, nothing of httpd.
