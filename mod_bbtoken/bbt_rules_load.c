@@ -68,23 +68,39 @@ static int bbt_prefix_ok(const char *prefix)
     return 1;
 }
 
+#define BBT_MARK "@PREFIX@"
+#define BBT_MARK_LEN (sizeof(BBT_MARK) - 1)
+
+/* The first @PREFIX@ in [p, end), or NULL.  Never looks past end: a search
+ * that ran on through the rest of the text for every line made loading
+ * quadratic in the text's size. */
+static const char *bbt_find_mark(const char *p, const char *end)
+{
+    while ((size_t)(end - p) >= BBT_MARK_LEN &&
+           (p = memchr(p, '@', (size_t)(end - p) - BBT_MARK_LEN + 1))) {
+        if (memcmp(p, BBT_MARK, BBT_MARK_LEN) == 0)
+            return p;
+        p++;
+    }
+    return NULL;
+}
+
 /* The line with every @PREFIX@ replaced by the escaped prefix (malloc). */
 static char *bbt_expand(const char *line, size_t len, const char *prefix)
 {
-    size_t n = 0, plen = prefix ? strlen(prefix) : 0;
+    size_t n = len, plen = prefix ? strlen(prefix) : 0;
     const char *p, *end = line + len;
     char *out, *o;
 
-    for (p = line; p < end; p++)
-        n++;
     /* Each occurrence grows by at most 2 * plen. */
-    for (p = line; (p = strstr(p, "@PREFIX@")) && p < end; p += 8)
+    for (p = line; (p = bbt_find_mark(p, end)) != NULL; p += BBT_MARK_LEN)
         n += 2 * plen;
     out = malloc(n + 1);
     if (!out)
         return NULL;
     for (o = out, p = line; p < end;) {
-        if (prefix && (size_t)(end - p) >= 8 && memcmp(p, "@PREFIX@", 8) == 0) {
+        if (prefix && (size_t)(end - p) >= BBT_MARK_LEN &&
+            memcmp(p, BBT_MARK, BBT_MARK_LEN) == 0) {
             const char *s;
 
             for (s = prefix; *s; s++) {
@@ -92,7 +108,7 @@ static char *bbt_expand(const char *line, size_t len, const char *prefix)
                     *o++ = '\\';
                 *o++ = *s;
             }
-            p += 8;
+            p += BBT_MARK_LEN;
         } else {
             *o++ = *p++;
         }
@@ -106,7 +122,7 @@ static char *bbt_expand(const char *line, size_t len, const char *prefix)
 int bbt_rules_load(bbt_rules_t *rs, const char *text, const char *prefix,
                    const char *name, char *err, size_t errlen)
 {
-    const char *line = text;
+    const char *line = text, *end;
     unsigned lineno = 0;
     char origin[300];
 
@@ -119,9 +135,10 @@ int bbt_rules_load(bbt_rules_t *rs, const char *text, const char *prefix,
                        "the URL prefix must start with '/', not end with '/', "
                        "and hold only letters, digits and /._~-:",
                        prefix);
-    while (*line) {
-        const char *nl = strchr(line, '\n');
-        size_t len = nl ? (size_t)(nl - line) : strlen(line);
+    end = text + strlen(text);
+    while (line < end) {
+        const char *nl = memchr(line, '\n', (size_t)(end - line));
+        size_t len = nl ? (size_t)(nl - line) : (size_t)(end - line);
         char *buf, *words, *w[BBT_MAX_WORDS];
         const char *cur;
         size_t nw = 0, off = 0;
@@ -163,7 +180,7 @@ int bbt_rules_load(bbt_rules_t *rs, const char *text, const char *prefix,
         else if (nw < 4)
             rv = bbt_err(err, errlen, origin,
                          "BBTokenRoute needs METHODS PATTERN PERMISSION", NULL);
-        else if (!prefix && strstr(w[2], "@PREFIX@"))
+        else if (!prefix && strstr(w[2], BBT_MARK))
             rv =
                 bbt_err(err, errlen, origin, "@PREFIX@ without a prefix", NULL);
         else
