@@ -119,22 +119,23 @@ static int bbt_check_password(request_rec *r, const bbt_dir_conf_t *conf,
     case AUTH_GRANTED:
         if (r->user && *r->user && strcmp(r->user, *user) != 0) {
             ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
-                          "provider %s names user %s %s", name,
+                          "BBT038: provider %s names user %s %s", name,
                           bbt_loggable(r, *user), bbt_loggable(r, r->user));
             *user = r->user;
         }
         return OK;
     case AUTH_GENERAL_ERROR:
         r->user = NULL;
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
-                      "password check for user %s failed in its provider",
-                      bbt_loggable(r, *user));
+        ap_log_rerror(
+            APLOG_MARK, APLOG_ERR, 0, r,
+            "BBT039: password check for user %s failed in its provider",
+            bbt_loggable(r, *user));
         return HTTP_INTERNAL_SERVER_ERROR;
     default:
         r->user = NULL;
         ap_log_rerror(
-            APLOG_MARK, APLOG_ERR, 0, r, "password refused for user %s: %s",
-            bbt_loggable(r, *user),
+            APLOG_MARK, APLOG_ERR, 0, r,
+            "BBT040: password refused for user %s: %s", bbt_loggable(r, *user),
             st == AUTH_USER_NOT_FOUND ? "unknown user" : "wrong password");
         return bbt_unauthorized(r);
     }
@@ -157,18 +158,19 @@ static int bbt_read_credentials(request_rec *r, const bbt_dir_conf_t *conf,
     *password = 0;
     switch (bbt_cred_parse(hdr, buf, BBT_CRED_MAX_HEADER + 1, &cred)) {
     case BBT_CRED_NONE:
-        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "no credentials for %s",
-                      r->uri);
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
+                      "BBT031: no credentials for %s", r->uri);
         status = bbt_unauthorized(r);
         break;
     case BBT_CRED_OTHER:
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
-                      "unsupported authorization scheme for %s", r->uri);
+                      "BBT032: unsupported authorization scheme for %s",
+                      r->uri);
         status = bbt_unauthorized(r);
         break;
     case BBT_CRED_MALFORMED:
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
-                      "malformed Authorization header: %s", cred.why);
+                      "BBT033: malformed Authorization header: %s", cred.why);
         apr_table_setn(r->notes, "error-notes",
                        apr_pstrcat(r->pool, "Malformed Authorization header: ",
                                    cred.why, ".", NULL));
@@ -190,7 +192,8 @@ static int bbt_read_credentials(request_rec *r, const bbt_dir_conf_t *conf,
         if (ts != BBT_TOKEN_OK) {
             /* Not even a token: say why, never what was sent. */
             ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
-                          "credentials refused: %s", bbt_token_status_str(ts));
+                          "BBT034: credentials refused: %s",
+                          bbt_token_status_str(ts));
             status = bbt_unauthorized(r);
             break;
         }
@@ -222,7 +225,7 @@ static int bbt_authn_verify_token(request_rec *r, bbt_req_t *rq,
     int interval = bbt_config_last_use_interval(r->server), expired = 0;
 
     memset(&row, 0, sizeof(row));
-    c = bbt_db_open(r->pool, r->server);
+    c = bbt_db_open_request(r);
     if (!c) {
         return bbt_unavailable(r);
     }
@@ -255,9 +258,10 @@ static int bbt_authn_verify_token(request_rec *r, bbt_req_t *rq,
          * server's fault, not the client's: 401 would make git erase a
          * good stored token. */
         bbt_db_close(c);
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
-                      "token %s has no valid permissions in the database",
-                      rq->token_id);
+        ap_log_rerror(
+            APLOG_MARK, APLOG_ERR, 0, r,
+            "BBT036: token %s has no valid permissions in the database",
+            rq->token_id);
         return HTTP_INTERNAL_SERVER_ERROR;
     }
 
@@ -273,8 +277,9 @@ static int bbt_authn_verify_token(request_rec *r, bbt_req_t *rq,
     memset(row.hash, 0, sizeof(row.hash));
 
     if (refusal) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "token %s refused%s%s: %s",
-                      rq->token_id, user ? " for user " : "",
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                      "BBT035: token %s refused%s%s: %s", rq->token_id,
+                      user ? " for user " : "",
                       user ? bbt_loggable(r, user) : "", refusal);
         return bbt_unauthorized(r);
     }
@@ -289,7 +294,7 @@ static int bbt_authn_verify_token(request_rec *r, bbt_req_t *rq,
                    apr_pstrdup(r->pool, rq->token_id));
     apr_table_setn(r->subprocess_env, "BBTOKEN_NAME", row.token_name);
     ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
-                  "token %s of %s authenticated for %s", rq->token_id,
+                  "BBT037: token %s of %s authenticated for %s", rq->token_id,
                   row.user_name, r->uri);
     return OK;
 }
@@ -307,7 +312,7 @@ static int bbt_user_levels(request_rec *r, bbt_req_t *rq, const char *user,
     if (!(target && rq->routed) && !a->has_dest) {
         return OK;
     }
-    c = bbt_db_open(r->pool, r->server);
+    c = bbt_db_open_request(r);
     if (!c) {
         return bbt_unavailable(r);
     }
@@ -340,7 +345,7 @@ static int bbt_password_user(request_rec *r, bbt_req_t *rq, const char *user)
     r->user = (char *)user;
     r->ap_auth_type = (char *)BBT_AUTH_TYPE;
     ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
-                  "user %s authenticated by password for %s",
+                  "BBT041: user %s authenticated by password for %s",
                   bbt_loggable(r, user), r->uri);
     return OK;
 }
@@ -359,7 +364,7 @@ static int bbt_check_authn(request_rec *r)
     }
     if (!ap_auth_name(r)) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
-                      "AuthType %s needs an AuthName", BBT_AUTH_TYPE);
+                      "BBT030: AuthType %s needs an AuthName", BBT_AUTH_TYPE);
         return HTTP_INTERNAL_SERVER_ERROR;
     }
     /* Whatever a client or an earlier module put here is not ours. */
@@ -380,10 +385,11 @@ static int bbt_check_authn(request_rec *r)
          * a user someone else's provider let in. */
         if (!conf->authn || conf->authn->nelts == 0 ||
             !bbt_config_same_providers(conf->authn, prior->authn)) {
-            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
-                          "user %s authenticated by password elsewhere; "
-                          "%s does not take that password",
-                          bbt_loggable(r, prior->user), r->uri);
+            ap_log_rerror(
+                APLOG_MARK, APLOG_ERR, 0, r,
+                "BBT042: user %s authenticated by password elsewhere; "
+                "%s does not take that password",
+                bbt_loggable(r, prior->user), r->uri);
             return bbt_unauthorized(r);
         }
         status = bbt_password_user(r, rq, prior->user);

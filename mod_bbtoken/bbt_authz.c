@@ -52,7 +52,7 @@ static int bbt_authz_gate(request_rec *r)
         /* A sub-request is often a lookup (mod_cgid's PATH_TRANSLATED) whose
          * answer nobody sends: not worth an error line. */
         ap_log_rerror(APLOG_MARK, r->main ? APLOG_DEBUG : APLOG_ERR, 0, r,
-                      "token %s of %s: no route for %s %s: %s%s%s",
+                      "BBT050: token %s of %s: no route for %s %s: %s%s%s",
                       rq->token_id, r->user, r->method, r->uri,
                       rq->access.target.why, rq->route ? " at " : "",
                       rq->route ? rq->route : "");
@@ -61,12 +61,13 @@ static int bbt_authz_gate(request_rec *r)
         return DECLINED;
     } else {
         need = bbt_perm_name(what.scope, what.level);
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
-                      "token %s of %s: %s %s needs %s on %s%s%s (route %s): %s",
-                      rq->token_id, r->user, r->method, r->uri, need, on->key,
-                      on->slug[0] ? "/" : "", on->slug, rq->route,
-                      d == BBT_DECIDE_OWNER ? "the owner lacks it"
-                                            : "the token lacks it");
+        ap_log_rerror(
+            APLOG_MARK, APLOG_ERR, 0, r,
+            "BBT051: token %s of %s: %s %s needs %s on %s%s%s (route %s): %s",
+            rq->token_id, r->user, r->method, r->uri, need, on->key,
+            on->slug[0] ? "/" : "", on->slug, rq->route,
+            d == BBT_DECIDE_OWNER ? "the owner lacks it"
+                                  : "the token lacks it");
         msg = apr_pstrcat(r->pool,
                           d == BBT_DECIDE_OWNER
                               ? "The token's owner does not have "
@@ -95,24 +96,25 @@ static authz_status bbt_authz_check(request_rec *r, const char *require_line,
     }
     if (!rq || !rq->verified) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
-                      "user %s did not authenticate with mod_bbtoken", r->user);
+                      "BBT052: user %s did not authenticate with mod_bbtoken",
+                      r->user);
         return AUTHZ_DENIED;
     }
     if (!rq->routed) {
         if (rq->access.password) {
             ap_log_rerror(APLOG_MARK, r->main ? APLOG_DEBUG : APLOG_ERR, 0, r,
-                          "user %s: no route for %s %s: %s", r->user, r->method,
-                          r->uri, rq->access.target.why);
+                          "BBT053: user %s: no route for %s %s: %s", r->user,
+                          r->method, r->uri, rq->access.target.why);
         }
         return AUTHZ_DENIED;
     }
     if (bbt_decide(&rq->access, &on, &what) != BBT_DECIDE_ALLOW) {
         if (rq->access.password) {
-            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
-                          "user %s: %s %s needs %s on %s%s%s (route %s)",
-                          r->user, r->method, r->uri,
-                          bbt_perm_name(what.scope, what.level), on->key,
-                          on->slug[0] ? "/" : "", on->slug, rq->route);
+            ap_log_rerror(
+                APLOG_MARK, APLOG_ERR, 0, r,
+                "BBT054: user %s: %s %s needs %s on %s%s%s (route %s)", r->user,
+                r->method, r->uri, bbt_perm_name(what.scope, what.level),
+                on->key, on->slug[0] ? "/" : "", on->slug, rq->route);
         }
         return AUTHZ_DENIED;
     }

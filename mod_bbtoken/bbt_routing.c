@@ -155,7 +155,7 @@ static int bbt_translate(request_rec *r)
     uri = apr_pstrdup(r->pool, r->uri);
     memcpy(uri + m.key_off, m.target.key, m.key_len);
     ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
-                  "project key %.*s in %s mapped to %s", (int)m.key_len,
+                  "BBT020: project key %.*s in %s mapped to %s", (int)m.key_len,
                   r->uri + m.key_off, r->uri, m.target.key);
     r->uri = uri;
     return DECLINED;

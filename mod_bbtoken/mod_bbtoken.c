@@ -49,7 +49,7 @@ static int bbt_post_config(apr_pool_t *pconf, apr_pool_t *plog,
     (void)ptemp;
     if (bbt_db_init() != 0) {
         ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s,
-                     "mod_dbd is not loaded: mod_bbtoken needs it "
+                     "BBT001: mod_dbd is not loaded: mod_bbtoken needs it "
                      "(LoadModule dbd_module ...)");
         return HTTP_INTERNAL_SERVER_ERROR;
     }
