@@ -97,6 +97,16 @@ static void bbt_tls_init(void)
         bbt_match_gctx && pthread_key_create(&bbt_tls_key, bbt_tls_free) == 0;
 }
 
+/* httpd unloads the module and loads it again on every restart, and each
+ * load makes a key: give it back, or a long-lived server runs out of keys
+ * (1024) and cannot load its routes.  The general context stays: a thread
+ * of a dying process may still be matching. */
+__attribute__((destructor)) static void bbt_tls_unload(void)
+{
+    if (bbt_tls_ok)
+        pthread_key_delete(bbt_tls_key);
+}
+
 /* md, made or grown to hold pairs ovector pairs (have: what it holds). */
 static pcre2_match_data *bbt_md_fit(pcre2_match_data **md, uint32_t *have,
                                     uint32_t pairs)
