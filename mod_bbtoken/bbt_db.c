@@ -101,8 +101,8 @@ int bbt_db_init(void)
     return (bbt_dbd_open && bbt_dbd_close) ? 0 : -1;
 }
 
-/* Log text, which is not the database's error, with its message id: with
- * the request when the connection serves one. */
+/* Log a line under its message id: with the request when the connection
+ * serves one, so the line names its client. */
 static void bbt_db_say(const bbt_db_conn_t *c, int level, const char *id,
                        const char *text)
 {
