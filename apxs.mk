@@ -30,19 +30,26 @@ LIBEXECDIR := $(shell $(APXS) -q LIBEXECDIR)
 VERSION := $(shell cat VERSION)
 VERSION_DEF := -DBBT_VERSION='"$(VERSION)"'
 
-WARN     := -Wall -Wextra -Werror
+# Warnings are errors here and in CI; a packager whose compiler warns where
+# ours does not can build with `make -f apxs.mk WERROR=`.
+WERROR   ?= -Werror
+WARN     := -Wall -Wextra $(WERROR)
+# Only the module record leaves mod_bbtoken.so (see mod_bbtoken.c).
 # CPPFLAGS, CFLAGS and LDFLAGS from the environment (dpkg-buildflags' hardening
 # when built as a Debian package) come on top of ours.
-BASEFLAGS := -O2 -g -fPIC -fstack-protector-strong -D_FORTIFY_SOURCE=2 $(WARN) $(VERSION_DEF) $(CPPFLAGS) $(CFLAGS)
+BASEFLAGS := -O2 -g -fPIC -fstack-protector-strong -D_FORTIFY_SOURCE=2 \
+             -fvisibility=hidden -pthread $(WARN) $(VERSION_DEF) $(CPPFLAGS) $(CFLAGS)
 HTTPD_INC := -I$(shell $(APXS) -q INCLUDEDIR) $(shell $(APR_CONFIG) --includes --cppflags) $(shell $(APU_CONFIG) --includes)
 JANSSON  := $(shell pkg-config --cflags --libs jansson)
 JANSSON_CFLAGS := $(shell pkg-config --cflags jansson)
 JANSSON_LIBS := $(shell pkg-config --libs jansson)
 PQ_INC   := -I$(shell pg_config --includedir 2>/dev/null || echo /usr/include/postgresql)
 
-CORE    := bbt_input bbt_token bbt_perm bbt_cred bbt_route bbt_rules bbt_sqlstate bbt_rest_req
-GLUE    := mod_bbtoken bbt_db bbt_logguard bbt_private bbt_rest bbt_rest_json \
-           bbt_rest_db bbt_rest_tokens
+CORE    := bbt_input bbt_token bbt_perm bbt_cred bbt_route bbt_rules bbt_sqlstate \
+           bbt_rules_load bbt_decide bbt_cachectl bbt_rest_req
+GLUE    := mod_bbtoken bbt_config bbt_request bbt_routing bbt_authn bbt_authz \
+           bbt_db bbt_logguard bbt_private bbt_rest bbt_rest_json bbt_rest_db \
+           bbt_rest_tokens
 # Shared by the module and the CLI: libpq and jansson, nothing of httpd.
 PGJSON  := bbt_pgjson
 # The built-in route sets are routes/*.conf, compiled in as C strings.
@@ -119,7 +126,7 @@ unit: $(UNITS)
 
 # The fuzzers compile the core from source with sanitizers of their own.
 $(OUT)/fuzz/%: t/fuzz/%.c $(CORE:%=mod_bbtoken/%.c) $(SETS_C) $(HEADERS) | $(OUT)/fuzz
-	$(FUZZ_CC) -g -O1 $(VERSION_DEF) -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -Imod_bbtoken -o $@ $< $(CORE:%=mod_bbtoken/%.c) $(SETS_C) -lcrypto -lpcre2-8
+	$(FUZZ_CC) -g -O1 -pthread $(VERSION_DEF) -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -Imod_bbtoken -o $@ $< $(CORE:%=mod_bbtoken/%.c) $(SETS_C) -lcrypto -lpcre2-8
 
 fuzz: $(FUZZERS)
 

@@ -213,18 +213,35 @@ bbt_cred_kind_t bbt_cred_parse(const char *header, char *buf, size_t bufcap,
     return bbt_cred_bearer(header + i, len - i, out);
 }
 
+bbt_token_status_t bbt_cred_token(const bbt_cred_t *c, bbt_token_t *tok)
+{
+    if (!c || (c->kind != BBT_CRED_BASIC && c->kind != BBT_CRED_BEARER) ||
+        !c->secret) {
+        if (tok)
+            memset(tok, 0, sizeof(*tok));
+        return BBT_TOKEN_BAD_LENGTH;
+    }
+    return bbt_token_parse(c->secret, c->secret_len, tok);
+}
+
 int bbt_cred_carries_token(const bbt_cred_t *c)
 {
     bbt_token_t tok;
     int is_token;
 
-    if (!c)
-        return 0;
-    if (c->kind == BBT_CRED_BEARER)
+    if (c && c->kind == BBT_CRED_BEARER)
         return 1;
-    if (c->kind != BBT_CRED_BASIC || !c->secret)
-        return 0;
-    is_token = bbt_token_parse(c->secret, c->secret_len, &tok) == BBT_TOKEN_OK;
+    is_token = bbt_cred_token(c, &tok) == BBT_TOKEN_OK;
     bbt_token_wipe(&tok);
     return is_token;
+}
+
+int bbt_cred_is_password(const bbt_cred_t *c)
+{
+    if (!c || c->kind != BBT_CRED_BASIC || !c->secret)
+        return 0;
+    if (c->secret_len >= BBT_TOKEN_PREFIX_LEN &&
+        memcmp(c->secret, BBT_TOKEN_PREFIX, BBT_TOKEN_PREFIX_LEN) == 0)
+        return 0;
+    return !bbt_cred_carries_token(c);
 }

@@ -8,6 +8,8 @@
 
 #include <stddef.h>
 
+#include "bbt_token.h"
+
 /* Longest Authorization value looked at; longer is refused unread. */
 #define BBT_CRED_MAX_HEADER 4096
 #define BBT_CRED_MAX_USER 255
@@ -36,10 +38,19 @@ typedef struct {
 bbt_cred_kind_t bbt_cred_parse(const char *header, char *buf, size_t bufcap,
                                bbt_cred_t *out);
 
-/* 1 if a parsed credential carries a token: any Bearer credential, or a
- * Basic one whose secret parses as a token (right shape and checksum).
- * What may not be done with a token (manage tokens) is refused on this,
- * whichever way the request was let in.  c may be NULL: 0. */
+/* The token a parsed credential carries: a Bearer value, or a Basic
+ * password.  BBT_TOKEN_OK and *tok filled (wipe it), or why it is not a
+ * token (BBT_TOKEN_BAD_LENGTH for a credential with no secret). */
+bbt_token_status_t bbt_cred_token(const bbt_cred_t *c, bbt_token_t *tok);
+
+/* 1 if the credential carries a token: Bearer, or a Basic password that
+ * parses as a token.  What a token may not do (manage tokens) is refused
+ * on this. */
 int bbt_cred_carries_token(const bbt_cred_t *c);
+
+/* 1 if the credential is a Basic password for the password providers: not
+ * a token, and not shaped like a mistyped one (the BBDC- prefix), which
+ * must never reach a provider (and an LDAP server's logs). */
+int bbt_cred_is_password(const bbt_cred_t *c);
 
 #endif

@@ -39,6 +39,7 @@ static APR_OPTIONAL_FN_TYPE(ap_dbd_close) * bbt_dbd_close;
 struct bbt_db_conn {
     apr_pool_t *pool;
     server_rec *s;
+    request_rec *r; /* the request the queries are for, or NULL */
     ap_dbd_t *dbd;
     PGconn *pg;
     PGVerbosity verbosity; /* the pooled connection's own, given back */
@@ -100,34 +101,55 @@ int bbt_db_init(void)
     return (bbt_dbd_open && bbt_dbd_close) ? 0 : -1;
 }
 
-bbt_db_conn_t *bbt_db_open(apr_pool_t *p, server_rec *s)
+/* Log a line under its message id: with the request when the connection
+ * serves one, so the line names its client. */
+static void bbt_db_say(const bbt_db_conn_t *c, int level, const char *id,
+                       const char *text)
 {
-    bbt_db_conn_t *c;
-    ap_dbd_t *dbd = bbt_dbd_open(p, s);
-
-    if (!dbd) {
-        /* mod_dbd has logged why. */
-        ap_log_error(APLOG_MARK, APLOG_ERR, 0, s,
-                     "no database connection available");
-        return NULL;
+    if (c->r) {
+        ap_log_rerror(APLOG_MARK, level, 0, c->r, "%s: %s", id, text);
+    } else {
+        ap_log_error(APLOG_MARK, level, 0, c->s, "%s: %s", id, text);
     }
-    c = apr_pcalloc(p, sizeof(*c));
+}
+
+static bbt_db_conn_t *bbt_db_connect(apr_pool_t *p, server_rec *s,
+                                     request_rec *r)
+{
+    bbt_db_conn_t *c = apr_pcalloc(p, sizeof(*c));
+
     c->pool = p;
     c->s = s;
-    c->dbd = dbd;
-    if (strcmp(apr_dbd_name(dbd->driver), "pgsql") != 0) {
-        ap_log_error(APLOG_MARK, APLOG_ERR, 0, s,
-                     "mod_bbtoken needs DBDriver pgsql, not %s",
-                     apr_dbd_name(dbd->driver));
+    c->r = r;
+    c->dbd = bbt_dbd_open(p, s);
+    if (!c->dbd) {
+        /* mod_dbd has logged why. */
+        bbt_db_say(c, APLOG_ERR, "BBT070", "no database connection available");
+        return NULL;
+    }
+    if (strcmp(apr_dbd_name(c->dbd->driver), "pgsql") != 0) {
+        bbt_db_say(c, APLOG_ERR, "BBT071",
+                   apr_pstrcat(p, "mod_bbtoken needs DBDriver pgsql, not ",
+                               apr_dbd_name(c->dbd->driver), NULL));
         bbt_db_close(c);
         return NULL;
     }
-    c->pg = apr_dbd_native_handle(dbd->driver, dbd->handle);
+    c->pg = apr_dbd_native_handle(c->dbd->driver, c->dbd->handle);
     /* Terse errors while the module holds it: every message it logs comes
      * from PQerrorMessage, and a refused write's DETAIL would repeat the
      * token row, salt and hash included. */
     c->verbosity = PQsetErrorVerbosity(c->pg, PQERRORS_TERSE);
     return c;
+}
+
+bbt_db_conn_t *bbt_db_open(apr_pool_t *p, server_rec *s)
+{
+    return bbt_db_connect(p, s, NULL);
+}
+
+bbt_db_conn_t *bbt_db_open_request(request_rec *r)
+{
+    return bbt_db_connect(r->pool, r->server, r);
 }
 
 void bbt_db_close(bbt_db_conn_t *c)
@@ -141,12 +163,15 @@ void bbt_db_close(bbt_db_conn_t *c)
     }
 }
 
-static void bbt_db_log(bbt_db_conn_t *c, int level, int rv, const char *what)
+/* A statement failed: what failed, and the database's word on it. */
+static void bbt_db_log(bbt_db_conn_t *c, int level, int rv, const char *id,
+                       const char *what)
 {
     const char *err = apr_dbd_error(c->dbd->driver, c->dbd->handle, rv);
 
-    ap_log_error(APLOG_MARK, level, 0, c->s, "%s failed: %s", what,
-                 err ? err : "unknown error");
+    bbt_db_say(c, level, id,
+               apr_pstrcat(c->pool, what,
+                           " failed: ", err ? err : "unknown error", NULL));
 }
 
 /* The lookup statement, prepared on this connection's current backend.
@@ -176,7 +201,7 @@ static apr_dbd_prepared_t *bbt_db_lookup_stmt(bbt_db_conn_t *c, int fresh)
     st->lookup = NULL;
     if (apr_dbd_prepare(c->dbd->driver, c->dbd->pool, c->dbd->handle,
                         bbt_sql_lookup, BBT_DB_LOOKUP_LABEL, &stmt) != 0) {
-        bbt_db_log(c, APLOG_ERR, 0, "preparing the token lookup");
+        bbt_db_log(c, APLOG_ERR, 0, "BBT072", "preparing the token lookup");
         return NULL;
     }
     st->lookup = stmt;
@@ -251,9 +276,12 @@ bbt_db_status_t bbt_db_lookup(bbt_db_conn_t *c, const char *id, const char *key,
         rv = apr_dbd_pvselect(drv, c->pool, c->dbd->handle, &res, stmt, 1, key,
                               slug, secs, secs, id);
         if (rv != 0) {
-            bbt_db_log(c, attempt == 0 ? APLOG_WARNING : APLOG_ERR, rv,
-                       attempt == 0 ? "token lookup (will retry once)"
-                                    : "token lookup");
+            if (attempt == 0) {
+                bbt_db_log(c, APLOG_WARNING, rv, "BBT073",
+                           "token lookup (will retry once)");
+            } else {
+                bbt_db_log(c, APLOG_ERR, rv, "BBT074", "token lookup");
+            }
             if (attempt == 0 && (stmt = bbt_db_recover(c)) != NULL) {
                 continue;
             }
@@ -274,8 +302,9 @@ bbt_db_status_t bbt_db_lookup(bbt_db_conn_t *c, const char *id, const char *key,
             if (bbt_db_copy_hex(out->salt, BBT_SALT_HEX_LEN, v[COL_SALT]) ||
                 bbt_db_copy_hex(out->hash, BBT_HASH_HEX_LEN, v[COL_HASH])) {
                 /* The schema's CHECKs make this impossible; fail closed. */
-                ap_log_error(APLOG_MARK, APLOG_ERR, 0, c->s,
-                             "token %s has a malformed stored hash", id);
+                bbt_db_say(c, APLOG_ERR, "BBT075",
+                           apr_pstrcat(c->pool, "token ", id,
+                                       " has a malformed stored hash", NULL));
                 bad = 1;
                 continue;
             }
@@ -300,8 +329,9 @@ bbt_db_status_t bbt_db_lookup(bbt_db_conn_t *c, const char *id, const char *key,
 }
 
 /* Run one of the write functions; failure is logged, not fatal. */
-static void bbt_db_write(bbt_db_conn_t *c, const char *sql, const char *what,
-                         const char *id, const char *addr, int interval)
+static void bbt_db_write(bbt_db_conn_t *c, const char *sql, const char *msgid,
+                         const char *what, const char *id, const char *addr,
+                         int interval)
 {
     apr_dbd_prepared_t *stmt = NULL;
     apr_dbd_results_t *res = NULL;
@@ -310,13 +340,13 @@ static void bbt_db_write(bbt_db_conn_t *c, const char *sql, const char *what,
 
     if (apr_dbd_prepare(c->dbd->driver, c->pool, c->dbd->handle, sql, NULL,
                         &stmt) != 0) {
-        bbt_db_log(c, APLOG_ERR, 0, what);
+        bbt_db_log(c, APLOG_ERR, 0, msgid, what);
         return;
     }
     rv = apr_dbd_pvselect(c->dbd->driver, c->pool, c->dbd->handle, &res, stmt,
                           1, id, addr ? addr : "", apr_itoa(c->pool, interval));
     if (rv != 0) {
-        bbt_db_log(c, APLOG_ERR, rv, what);
+        bbt_db_log(c, APLOG_ERR, rv, msgid, what);
         return;
     }
     while (apr_dbd_get_row(c->dbd->driver, c->pool, res, &row, -1) == 0) {
@@ -327,14 +357,15 @@ static void bbt_db_write(bbt_db_conn_t *c, const char *sql, const char *what,
 void bbt_db_touch(bbt_db_conn_t *c, const char *id, const char *addr,
                   int interval)
 {
-    bbt_db_write(c, bbt_sql_touch, "recording last use", id, addr, interval);
+    bbt_db_write(c, bbt_sql_touch, "BBT076", "recording last use", id, addr,
+                 interval);
 }
 
 void bbt_db_note_expired(bbt_db_conn_t *c, const char *id, const char *addr,
                          int interval)
 {
-    bbt_db_write(c, bbt_sql_note_expired, "auditing an expired token", id, addr,
-                 interval);
+    bbt_db_write(c, bbt_sql_note_expired, "BBT077", "auditing an expired token",
+                 id, addr, interval);
 }
 
 /* The live level of a user found by name, as bbtoken_owner_level computes
@@ -357,7 +388,8 @@ bbt_db_status_t bbt_db_user_level(bbt_db_conn_t *c, const char *name,
     *level = BBT_LEVEL_NONE;
     if (apr_dbd_prepare(drv, c->pool, c->dbd->handle, bbt_sql_user_level, NULL,
                         &stmt) != 0) {
-        bbt_db_log(c, APLOG_ERR, 0, "preparing the user level lookup");
+        bbt_db_log(c, APLOG_ERR, 0, "BBT078",
+                   "preparing the user level lookup");
         return BBT_DB_UNAVAILABLE;
     }
     rv = apr_dbd_pvselect(drv, c->pool, c->dbd->handle, &res, stmt, 1, key,
@@ -369,7 +401,7 @@ bbt_db_status_t bbt_db_user_level(bbt_db_conn_t *c, const char *name,
                               slug, name);
     }
     if (rv != 0) {
-        bbt_db_log(c, APLOG_ERR, rv, "user level lookup");
+        bbt_db_log(c, APLOG_ERR, rv, "BBT079", "user level lookup");
         return BBT_DB_UNAVAILABLE;
     }
     /* Read every row to the end so the result is released. */
@@ -383,8 +415,8 @@ bbt_db_status_t bbt_db_user_level(bbt_db_conn_t *c, const char *name,
     return BBT_DB_OK;
 }
 
-/* Added for the REST API (bbt_rest.c), which runs its own statements and
- * transactions on the connection: libpq's handle. */
+/* For code that runs its own statements and transactions on the
+ * connection (the REST API): libpq's handle. */
 struct pg_conn *bbt_db_native(bbt_db_conn_t *c)
 {
     return c->pg;

@@ -38,8 +38,13 @@ typedef struct {
  * loaded (then the server must not start). */
 int bbt_db_init(void);
 
-/* Take a pooled connection; NULL if the database cannot be reached. */
+/* Take a pooled connection; NULL if the database cannot be reached.
+ * Errors on it are logged for server s. */
 bbt_db_conn_t *bbt_db_open(apr_pool_t *p, server_rec *s);
+
+/* The same for request r: errors on it are logged with the request (its
+ * client, its log configuration). */
+bbt_db_conn_t *bbt_db_open_request(request_rec *r);
 
 /* Give it back. */
 void bbt_db_close(bbt_db_conn_t *c);
@@ -65,16 +70,17 @@ void bbt_db_touch(bbt_db_conn_t *c, const char *id, const char *addr,
 void bbt_db_note_expired(bbt_db_conn_t *c, const char *id, const char *addr,
                          int interval);
 
-/* Added for issue 4: the live level of the user named `name` (regardless
- * of case) on (key, slug), as bbtoken_owner_level computes it; NONE for an
- * unknown or disabled user or a NULL key.  For password users, and for a
+/* The live level of the user named `name` on (key, slug), as
+ * bbtoken_owner_level computes it; NONE for an unknown or disabled user or
+ * a NULL key.  For password users, and for a
  * second target (the Destination of COPY and MOVE).  BBT_DB_OK or
  * BBT_DB_UNAVAILABLE. */
 bbt_db_status_t bbt_db_user_level(bbt_db_conn_t *c, const char *name,
                                   const char *key, const char *slug,
                                   bbt_level_t *level);
 
-/* Added for the REST API: the connection's libpq handle (PGconn *). */
+/* The connection's libpq handle (PGconn *), for statements and
+ * transactions of the caller's own (the REST API). */
 struct pg_conn;
 struct pg_conn *bbt_db_native(bbt_db_conn_t *c);
 

@@ -191,9 +191,10 @@ static int bbt_lg_quick_handler(request_rec *r, int lookup)
     }
     h = apr_table_elts(r->headers_in);
     e = (const apr_table_entry_t *)h->elts;
-    ap_log_rerror_(__FILE__, __LINE__, bbt_lg_http_index, APLOG_TRACE4, 0, r,
-                   "Headers received from client (credentials redacted by "
-                   "mod_bbtoken):");
+    ap_log_rerror_(
+        __FILE__, __LINE__, bbt_lg_http_index, APLOG_TRACE4, 0, r,
+        "BBT011: Headers received from client (credentials redacted by "
+        "mod_bbtoken):");
     for (i = 0; i < h->nelts; i++) {
         if (!e[i].key) {
             continue;
@@ -235,10 +236,11 @@ static void bbt_lg_warn(server_rec *s)
         }
         for (sp = s; sp; sp = sp->next) {
             if (bbt_lg_level(&sp->log, m->module_index) >= risks[i].level) {
-                ap_log_error(APLOG_MARK, APLOG_WARNING, 0, sp,
-                             "%s: at this LogLevel a token sent to this "
-                             "server can reach a log",
-                             risks[i].what);
+                ap_log_error(
+                    APLOG_MARK, APLOG_WARNING, 0, sp,
+                    "BBT010: %s: at this LogLevel a token sent to this "
+                    "server can reach a log",
+                    risks[i].what);
                 break;
             }
         }

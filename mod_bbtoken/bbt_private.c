@@ -1,8 +1,11 @@
 /*
- * Responses to token-authenticated requests are private.
+ * What the backend gets, and what it answers, once the module has
+ * authenticated a request.
  *
- * The module removes the Authorization header before the handler runs, so
- * by the time the response is written it no longer looks authenticated:
+ * The backend (a CGI, a proxy) has no use for the credentials: the fixups
+ * hook removes the Authorization header before the handler runs, even with
+ * CGIPassAuth On.  So by the time the response is written the request no
+ * longer looks authenticated:
  * mod_cache's save filter, which refuses to store a response to a request
  * with Authorization, would store this one.  git-http-backend also marks
  * loose objects and packs "Cache-Control: public, max-age=31536000", which
@@ -13,55 +16,21 @@
 #include "httpd.h"
 #include "http_config.h"
 #include "http_protocol.h"
+#include "http_request.h"
 #include "util_filter.h"
-#include "apr_strings.h"
 
-#include <string.h>
-
+#include "bbt_cachectl.h"
 #include "bbt_private.h"
+#include "bbt_request.h"
 
 static const char bbt_private_filter_name[] = "BBTOKEN_PRIVATE";
 
-static int bbt_private_directive(const char *d, const char *name)
+/* What bbt_cachectl_private makes of value, in r's pool. */
+static const char *bbt_private_cache_control(request_rec *r, const char *value)
 {
-    size_t n = strlen(name);
+    size_t n = bbt_cachectl_private_size(value);
 
-    return strncasecmp(d, name, n) == 0 && (d[n] == '\0' || d[n] == '=');
-}
-
-const char *bbt_private_cache_control(apr_pool_t *p, const char *value)
-{
-    char *copy, *d, *state = NULL;
-    const char *out = NULL;
-    int no_store = 0;
-
-    if (!value) {
-        return "private";
-    }
-    copy = apr_pstrdup(p, value);
-    for (d = apr_strtok(copy, ",", &state); d;
-         d = apr_strtok(NULL, ",", &state)) {
-        char *end;
-
-        while (*d == ' ' || *d == '\t') {
-            d++;
-        }
-        end = d + strlen(d);
-        while (end > d && (end[-1] == ' ' || end[-1] == '\t')) {
-            *--end = '\0';
-        }
-        if (!*d || bbt_private_directive(d, "public") ||
-            bbt_private_directive(d, "s-maxage") ||
-            bbt_private_directive(d, "private")) {
-            continue;
-        }
-        no_store |= bbt_private_directive(d, "no-store");
-        out = out ? apr_pstrcat(p, out, ", ", d, NULL) : d;
-    }
-    if (no_store) {
-        return out;
-    }
-    return out ? apr_pstrcat(p, "private, ", out, NULL) : "private";
+    return bbt_cachectl_private(value, apr_palloc(r->pool, n), n);
 }
 
 static apr_status_t bbt_private_filter(ap_filter_t *f, apr_bucket_brigade *bb)
@@ -74,25 +43,34 @@ static apr_status_t bbt_private_filter(ap_filter_t *f, apr_bucket_brigade *bb)
      * A CGI's own headers may sit in either table. */
     if (cc || !ecc) {
         apr_table_setn(r->headers_out, "Cache-Control",
-                       bbt_private_cache_control(r->pool, cc));
+                       bbt_private_cache_control(r, cc));
     }
     if (ecc) {
         apr_table_setn(r->err_headers_out, "Cache-Control",
-                       bbt_private_cache_control(r->pool, ecc));
+                       bbt_private_cache_control(r, ecc));
     }
     ap_remove_output_filter(f);
     return ap_pass_brigade(f->next, bb);
 }
 
-void bbt_private_response(request_rec *r)
+/* The backend (a CGI, a proxy) has no use for the token: take it away.
+ * What it answers was for the token's holder only: keep it out of caches. */
+static int bbt_private_fixups(request_rec *r)
 {
-    r->no_cache = 1;
-    ap_add_output_filter(bbt_private_filter_name, NULL, r, r->connection);
+    bbt_req_t *rq = bbt_req(r);
+
+    if (rq && rq->verified) {
+        apr_table_unset(r->headers_in, "Authorization");
+        r->no_cache = 1;
+        ap_add_output_filter(bbt_private_filter_name, NULL, r, r->connection);
+    }
+    return DECLINED;
 }
 
 void bbt_private_register_hooks(apr_pool_t *p)
 {
     (void)p;
+    ap_hook_fixups(bbt_private_fixups, NULL, NULL, APR_HOOK_REALLY_FIRST);
     /* Any type before the protocol filters that write the headers will do;
      * mod_cache is kept away by r->no_cache, not by this filter. */
     ap_register_output_filter(bbt_private_filter_name, bbt_private_filter, NULL,

@@ -8,6 +8,40 @@
 
 #include "httpd.h"
 
+#include "bbt_decide.h"
+#include "bbt_token.h"
+
+#define BBT_AUTH_TYPE "BBToken"
+
+/* What authn learned about a request, for authz and fixups. */
+typedef struct {
+    int verified;  /* the credentials were proven for this HTTP request */
+    int presented; /* a token was presented: challenge with invalid_token */
+    /* The password user's name (access.password). */
+    const char *user;
+    /* The AuthBBTokenProvider list that accepted the password. */
+    const apr_array_header_t *authn;
+    char token_id[BBT_TOKEN_ID_LEN + 1];
+    int routed;
+    const char *route; /* the route that decided, "file:line" */
+    /* What the route asks for and what the token and its owner hold:
+     * levels, targets, and whether a password rather than a token. */
+    bbt_access_t access;
+} bbt_req_t;
+
+/* A fresh record for r (check_authn). */
+bbt_req_t *bbt_request_new(request_rec *r);
+
+/* r's record, or NULL when the module did not authenticate r. */
+bbt_req_t *bbt_req(const request_rec *r);
+
+/* The nearest earlier request of this same HTTP request (internal redirect
+ * or parent of a sub-request) whose credentials were verified, or NULL. */
+const bbt_req_t *bbt_request_prior(const request_rec *r);
+
+/* 1 if r's AuthType is BBToken. */
+int bbt_request_is_ours(request_rec *r);
+
 /* 1 if this request (or an earlier one of the same HTTP request: an
  * internal redirect's original, a sub-request's parent) was authenticated
  * by a token rather than a password. */

@@ -3,9 +3,18 @@
  * at configuration time, anchored at both ends, without UTF (a path is
  * bytes), and matched under a match limit: a pattern that backtracks too
  * much refuses the request instead of holding a worker.
+ *
+ * Matching allocates nothing per request.  Each thread keeps its own match
+ * data (PCRE2 keeps its backtracking frames there too), made on the
+ * thread's first match and grown only for a pattern with more captures
+ * than any before; httpd's worker and event MPMs match on many threads at
+ * once, and a thread-specific block needs no lock.
  */
 #include "bbt_rules.h"
+#include "bbt_input.h"
 
+#include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,7 +44,111 @@ struct bbt_rules {
     bbt_rule_t **v;
     size_t n, cap;
     pcre2_match_context *mctx;
+    /* The most ovector pairs any pattern, or query pattern, needs. */
+    uint32_t path_pairs, query_pairs;
 };
+
+/* One thread's match data: for the path, and for the query string (matched
+ * while the path's captures are still needed). */
+typedef struct {
+    pcre2_match_data *path, *query;
+    uint32_t path_pairs, query_pairs;
+} bbt_match_tls_t;
+
+static pthread_once_t bbt_tls_once = PTHREAD_ONCE_INIT;
+static pthread_key_t bbt_tls_key;
+static int bbt_tls_ok;
+/* Every allocation matching makes goes through here and is counted. */
+static pcre2_general_context *bbt_match_gctx;
+static unsigned long bbt_match_allocs;
+
+static void *bbt_match_malloc(PCRE2_SIZE size, void *data)
+{
+    (void)data;
+    __atomic_fetch_add(&bbt_match_allocs, 1, __ATOMIC_RELAXED);
+    return malloc(size);
+}
+
+static void bbt_match_free(void *block, void *data)
+{
+    (void)data;
+    free(block);
+}
+
+unsigned long bbt_rules_match_allocations(void)
+{
+    return __atomic_load_n(&bbt_match_allocs, __ATOMIC_RELAXED);
+}
+
+static void bbt_tls_free(void *v)
+{
+    bbt_match_tls_t *t = v;
+
+    pcre2_match_data_free(t->path);
+    pcre2_match_data_free(t->query);
+    free(t);
+}
+
+static void bbt_tls_init(void)
+{
+    bbt_match_gctx =
+        pcre2_general_context_create(bbt_match_malloc, bbt_match_free, NULL);
+    bbt_tls_ok =
+        bbt_match_gctx && pthread_key_create(&bbt_tls_key, bbt_tls_free) == 0;
+}
+
+/* httpd unloads the module and loads it again on every restart, and each
+ * load makes a key: give it back, or a long-lived server runs out of keys
+ * (1024) and cannot load its routes.  The general context stays: a thread
+ * of a dying process may still be matching. */
+__attribute__((destructor)) static void bbt_tls_unload(void)
+{
+    if (bbt_tls_ok)
+        pthread_key_delete(bbt_tls_key);
+}
+
+/* md, made or grown to hold pairs ovector pairs (have: what it holds). */
+static pcre2_match_data *bbt_md_fit(pcre2_match_data **md, uint32_t *have,
+                                    uint32_t pairs)
+{
+    if (*md && *have >= pairs)
+        return *md;
+    pcre2_match_data_free(*md);
+    *md = pcre2_match_data_create(pairs, bbt_match_gctx);
+    *have = *md ? pairs : 0;
+    return *md;
+}
+
+/* This thread's match data, big enough for every pattern of rs. */
+static bbt_match_tls_t *bbt_match_tls(const bbt_rules_t *rs)
+{
+    bbt_match_tls_t *t;
+
+    if (pthread_once(&bbt_tls_once, bbt_tls_init) != 0 || !bbt_tls_ok)
+        return NULL;
+    t = pthread_getspecific(bbt_tls_key);
+    if (!t) {
+        t = calloc(1, sizeof(*t));
+        if (!t || pthread_setspecific(bbt_tls_key, t) != 0) {
+            free(t);
+            return NULL;
+        }
+    }
+    if (!bbt_md_fit(&t->path, &t->path_pairs, rs->path_pairs) ||
+        !bbt_md_fit(&t->query, &t->query_pairs, rs->query_pairs))
+        return NULL;
+    return t;
+}
+
+/* Ovector pairs re needs: its captures and the whole match. */
+static uint32_t bbt_pairs(const pcre2_code *re)
+{
+    uint32_t n = 0;
+
+    if (re && pcre2_pattern_info(re, PCRE2_INFO_CAPTURECOUNT, &n) != 0)
+        n = 0;
+    return n + 1;
+}
 
 static const char *const bbt_option_names[] = {
     "project=", "query=", "token=", "destination"};
@@ -46,7 +159,12 @@ bbt_rules_t *bbt_rules_new(void)
 
     if (!rs)
         return NULL;
-    rs->mctx = pcre2_match_context_create(NULL);
+    rs->path_pairs = rs->query_pairs = 1;
+    if (pthread_once(&bbt_tls_once, bbt_tls_init) != 0 || !bbt_tls_ok) {
+        free(rs);
+        return NULL;
+    }
+    rs->mctx = pcre2_match_context_create(bbt_match_gctx);
     if (!rs->mctx) {
         free(rs);
         return NULL;
@@ -289,169 +407,15 @@ int bbt_rules_add(bbt_rules_t *rs, const char *methods, const char *pattern,
         rs->cap = cap;
     }
     rs->v[rs->n++] = r;
+    if (bbt_pairs(r->re) > rs->path_pairs)
+        rs->path_pairs = bbt_pairs(r->re);
+    if (r->query && bbt_pairs(r->query) > rs->query_pairs)
+        rs->query_pairs = bbt_pairs(r->query);
     return 0;
 
 fail:
     bbt_rule_free(r);
     return -1;
-}
-
-/* One word of a configuration line, as httpd's ap_getword_conf splits it.
- * Writes it NUL-terminated into out (which holds at least strlen(*line)+1)
- * and advances *line.  Returns 0 at the end of the line. */
-static int bbt_word(const char **line, char *out)
-{
-    const char *p = *line;
-    char q;
-
-    while (*p == ' ' || *p == '\t')
-        p++;
-    if (!*p) {
-        *line = p;
-        return 0;
-    }
-    if (*p == '"' || *p == '\'') {
-        q = *p++;
-        while (*p && *p != q) {
-            if (*p == '\\' && p[1] == q)
-                p++;
-            *out++ = *p++;
-        }
-        if (*p)
-            p++;
-    } else {
-        while (*p && *p != ' ' && *p != '\t')
-            *out++ = *p++;
-    }
-    *out = '\0';
-    *line = p;
-    return 1;
-}
-
-static int bbt_prefix_ok(const char *prefix)
-{
-    size_t len = strlen(prefix);
-    const char *p;
-
-    if (len && (prefix[0] != '/' || prefix[len - 1] == '/'))
-        return 0;
-    for (p = prefix; *p; p++) {
-        if (!strchr("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-                    "0123456789/._~-",
-                    *p))
-            return 0;
-    }
-    return 1;
-}
-
-/* The line with every @PREFIX@ replaced by the escaped prefix (malloc). */
-static char *bbt_expand(const char *line, size_t len, const char *prefix)
-{
-    size_t n = 0, plen = prefix ? strlen(prefix) : 0;
-    const char *p, *end = line + len;
-    char *out, *o;
-
-    for (p = line; p < end; p++)
-        n++;
-    /* Each occurrence grows by at most 2 * plen. */
-    for (p = line; (p = strstr(p, "@PREFIX@")) && p < end; p += 8)
-        n += 2 * plen;
-    out = malloc(n + 1);
-    if (!out)
-        return NULL;
-    for (o = out, p = line; p < end;) {
-        if (prefix && (size_t)(end - p) >= 8 && memcmp(p, "@PREFIX@", 8) == 0) {
-            const char *s;
-
-            for (s = prefix; *s; s++) {
-                if (strchr("\\^$.|?*+()[]{}", *s))
-                    *o++ = '\\';
-                *o++ = *s;
-            }
-            p += 8;
-        } else {
-            *o++ = *p++;
-        }
-    }
-    *o = '\0';
-    return out;
-}
-
-#define BBT_MAX_WORDS 16
-
-int bbt_rules_load(bbt_rules_t *rs, const char *text, const char *prefix,
-                   const char *name, char *err, size_t errlen)
-{
-    const char *line = text;
-    unsigned lineno = 0;
-    char origin[300];
-
-    if (err && errlen)
-        err[0] = '\0';
-    if (!rs || !text)
-        return bbt_err(err, errlen, name, "no route text", NULL);
-    if (prefix && !bbt_prefix_ok(prefix))
-        return bbt_err(err, errlen, name,
-                       "the URL prefix must start with '/', not end with '/', "
-                       "and hold only letters, digits and /._~-:",
-                       prefix);
-    while (*line) {
-        const char *nl = strchr(line, '\n');
-        size_t len = nl ? (size_t)(nl - line) : strlen(line);
-        char *buf, *words, *w[BBT_MAX_WORDS];
-        const char *cur;
-        size_t nw = 0, off = 0;
-        int rv;
-
-        lineno++;
-        snprintf(origin, sizeof(origin), "%s:%u", name ? name : "routes",
-                 lineno);
-        buf = bbt_expand(line, len, prefix);
-        line = nl ? nl + 1 : line + len;
-        if (!buf)
-            return bbt_err(err, errlen, origin, "out of memory", NULL);
-        words = malloc(strlen(buf) * 2 + BBT_MAX_WORDS + 2);
-        if (!words) {
-            free(buf);
-            return bbt_err(err, errlen, origin, "out of memory", NULL);
-        }
-        cur = buf;
-        while (*cur == ' ' || *cur == '\t' || *cur == '\r')
-            cur++;
-        if (*cur == '#' || *cur == '\0') {
-            free(words);
-            free(buf);
-            continue;
-        }
-        if (buf[0] && buf[strlen(buf) - 1] == '\r')
-            buf[strlen(buf) - 1] = '\0';
-        while (nw < BBT_MAX_WORDS && bbt_word(&cur, words + off)) {
-            w[nw] = words + off;
-            off += strlen(w[nw]) + 1;
-            nw++;
-        }
-        if (nw == BBT_MAX_WORDS && bbt_word(&cur, words + off))
-            rv = bbt_err(err, errlen, origin, "too many words", NULL);
-        else if (strcasecmp(w[0], "BBTokenRoute") != 0)
-            rv = bbt_err(err, errlen, origin,
-                         "a route file holds only BBTokenRoute lines, not",
-                         w[0]);
-        else if (nw < 4)
-            rv = bbt_err(err, errlen, origin,
-                         "BBTokenRoute needs METHODS PATTERN PERMISSION", NULL);
-        else if (!prefix && strstr(w[2], "@PREFIX@"))
-            rv =
-                bbt_err(err, errlen, origin, "@PREFIX@ without a prefix", NULL);
-        else
-            rv = bbt_rules_add(rs, w[1], w[2], w[3],
-                               (const char *const *)(w + 4), nw - 4, origin,
-                               err, errlen);
-        free(words);
-        free(buf);
-        if (rv != 0)
-            return -1;
-    }
-    return 0;
 }
 
 static int bbt_method_ok(const bbt_rule_t *r, const char *method)
@@ -493,6 +457,7 @@ bbt_route_result_t bbt_rules_match(const bbt_rules_t *rs, const char *method,
                                    const char *path, const char *args,
                                    int destination, bbt_match_t *out)
 {
+    bbt_match_tls_t *t;
     size_t i, plen, alen;
 
     if (!out)
@@ -506,50 +471,35 @@ bbt_route_result_t bbt_rules_match(const bbt_rules_t *rs, const char *method,
         return bbt_none(out, NULL, "path too long");
     if (alen > BBT_RULES_MAX_ARGS)
         return bbt_none(out, NULL, "query string too long");
+    t = bbt_match_tls(rs);
+    if (!t)
+        return bbt_none(out, NULL, "out of memory");
 
     for (i = 0; i < rs->n; i++) {
         const bbt_rule_t *r = rs->v[i];
-        pcre2_match_data *md;
         PCRE2_SIZE *ov;
         int m;
 
         if (r->destination != (destination != 0) || !bbt_method_ok(r, method))
             continue;
-        md = pcre2_match_data_create_from_pattern(r->re, NULL);
-        if (!md)
-            return bbt_none(out, r, "out of memory");
-        m = bbt_run(r->re, path, plen, md, rs->mctx);
-        if (m == 1 && r->query) {
-            pcre2_match_data *qd =
-                pcre2_match_data_create_from_pattern(r->query, NULL);
-
-            m = qd ? bbt_run(r->query, args ? args : "", alen, qd, rs->mctx)
-                   : -1;
-            pcre2_match_data_free(qd);
-        }
-        if (m == 0) {
-            pcre2_match_data_free(md);
+        m = bbt_run(r->re, path, plen, t->path, rs->mctx);
+        if (m == 1 && r->query)
+            m = bbt_run(r->query, args ? args : "", alen, t->query, rs->mctx);
+        if (m == 0)
             continue;
-        }
-        if (m < 0) {
-            pcre2_match_data_free(md);
+        if (m < 0)
             return bbt_none(out, r, "route pattern hit its match limit");
-        }
-        if (r->deny) {
-            pcre2_match_data_free(md);
+        if (r->deny)
             return bbt_none(out, r, "a deny route matched");
-        }
 
-        ov = pcre2_get_ovector_pointer(md);
+        ov = pcre2_get_ovector_pointer(t->path);
         if (r->project_group > 0) {
             PCRE2_SIZE s = ov[2 * r->project_group],
                        e = ov[2 * r->project_group + 1];
 
             if (s == PCRE2_UNSET || e < s ||
-                bbt_input_key(path + s, e - s, out->target.key) != 0) {
-                pcre2_match_data_free(md);
+                bbt_input_key(path + s, e - s, out->target.key) != 0)
                 return bbt_none(out, r, "invalid project key");
-            }
             out->key_off = s;
             out->key_len = e - s;
             out->key_exact = memcmp(path + s, out->target.key, e - s) == 0;
@@ -560,14 +510,11 @@ bbt_route_result_t bbt_rules_match(const bbt_rules_t *rs, const char *method,
         if (r->need.scope == BBT_SCOPE_REPO) {
             PCRE2_SIZE s = ov[2 * r->repo_group], e = ov[2 * r->repo_group + 1];
 
-            if (s == PCRE2_UNSET || e < s || !bbt_input_slug(path + s, e - s)) {
-                pcre2_match_data_free(md);
+            if (s == PCRE2_UNSET || e < s || !bbt_input_slug(path + s, e - s))
                 return bbt_none(out, r, "invalid repository slug");
-            }
             memcpy(out->target.slug, path + s, e - s);
             out->target.slug[e - s] = '\0';
         }
-        pcre2_match_data_free(md);
         out->target.need = r->need;
         out->token_need = r->token_need;
         out->rule = r;

@@ -27,13 +27,15 @@
 #include <stddef.h>
 
 #include "bbt_perm.h"
-#include "bbt_route.h"
+#include "bbt_target.h"
 
 /* Longest path and query looked at; longer is no route. */
 #define BBT_RULES_MAX_PATH 8192
 #define BBT_RULES_MAX_ARGS 8192
 /* Longest message bbt_rules_* writes into err. */
 #define BBT_RULES_ERR_MAX 512
+
+typedef enum { BBT_ROUTE_NONE = 0, BBT_ROUTE_MATCH = 1 } bbt_route_result_t;
 
 typedef struct bbt_rule bbt_rule_t;
 typedef struct bbt_rules bbt_rules_t;
@@ -84,6 +86,12 @@ int bbt_rules_load(bbt_rules_t *rules, const char *text, const char *prefix,
 bbt_route_result_t bbt_rules_match(const bbt_rules_t *rules, const char *method,
                                    const char *path, const char *args,
                                    int destination, bbt_match_t *out);
+
+/* How many allocations matching has made in this process (match data and
+ * PCRE2's own, for every thread): a thread allocates on its first match
+ * and when a pattern needs more captures than any before, never per
+ * request.  For the unit tests, which prove it. */
+unsigned long bbt_rules_match_allocations(void);
 
 /* "origin" of a route, for logs and the backend's environment. */
 const char *bbt_rule_origin(const bbt_rule_t *rule);

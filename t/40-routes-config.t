@@ -61,6 +61,7 @@ my @bad = (
     ['unknown token= permission', 'BBTokenRoute POST "/t/(?<project>[A-Z]+)" PROJECT_READ token=ADMIN',
      qr/unknown permission 'ADMIN'/],
     ['unknown route set', 'BBTokenRoutes svn', qr/unknown route set 'svn'.*git, dav, bitbucket-rest/],
+    ['none with a prefix', 'BBTokenRoutes none /x', qr/BBTokenRoutes: .*'none' takes no URL prefix/],
     ['prefix with a bad character', 'BBTokenRoutes git "/s(c)m"', qr/URL prefix must/],
     ['@PREFIX@ in a hand-written route', 'BBTokenRoute GET "@PREFIX@/(?<project>[A-Z]+)" PROJECT_READ',
      qr/\@PREFIX\@ is replaced only/],

@@ -47,6 +47,24 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     default:
         break;
     }
+    /* A credential is a token, a password for the providers, or neither;
+     * never both.  Bearer is always a token; Basic is one when its password
+     * parses as one. */
+    if (bbt_cred_carries_token(&cred) && bbt_cred_is_password(&cred)) {
+        abort();
+    }
+    if (cred.kind == BBT_CRED_BEARER && !bbt_cred_carries_token(&cred)) {
+        abort();
+    }
+    if (cred.kind != BBT_CRED_BASIC && bbt_cred_is_password(&cred)) {
+        abort();
+    }
+    if (cred.kind == BBT_CRED_BASIC &&
+        bbt_cred_carries_token(&cred) !=
+            (bbt_cred_token(&cred, &tok) == BBT_TOKEN_OK)) {
+        abort();
+    }
+    bbt_token_wipe(&tok);
     free(hdr);
     return 0;
 }

@@ -344,7 +344,7 @@ static void test_buffers(void)
 }
 
 /* Whether a credential carries a token: what the REST API refuses. */
-static void test_carries_token(void)
+static void test_carries_token_cases(void)
 {
     bbt_cred_t c;
 
@@ -376,6 +376,52 @@ static void test_carries_token(void)
     memset(buf, 0, sizeof(buf));
 }
 
+/* Which credentials carry a token, and which are passwords. */
+static void kinds(const char *h, const char *name, int carries, int token_ok,
+                  int password)
+{
+    bbt_cred_t c;
+    bbt_token_t tok;
+
+    parse(h, &c);
+    is_int(bbt_cred_carries_token(&c), carries, "%s: %s a token", name,
+           carries ? "carries" : "carries no");
+    is_int(bbt_cred_token(&c, &tok) == BBT_TOKEN_OK, token_ok,
+           "  bbt_cred_token %s", token_ok ? "finds it" : "finds none");
+    if (token_ok)
+        ok(memcmp(tok.id, "000000000042", 12) == 0, "  with its id");
+    bbt_token_wipe(&tok);
+    is_int(bbt_cred_is_password(&c), password, "  %s for the providers",
+           password ? "a password" : "nothing");
+}
+
+#define TOKEN_BARE "MDAwMDAwMDAwMDQyOgABAgMEBQYHCAkKCwwNDg/w0LwU"
+/* The same with its last character changed: the checksum fails. */
+#define TOKEN_TYPO "MDAwMDAwMDAwMDQyOgABAgMEBQYHCAkKCwwNDg/w0LwV"
+
+static void test_carries_token(void)
+{
+    kinds("Bearer " TOKEN, "Bearer token", 1, 1, 0);
+    kinds("Bearer " TOKEN_BARE, "Bearer token without the prefix", 1, 1, 0);
+    kinds("Bearer hunter2", "Bearer non-token", 1, 0, 0);
+    kinds(basic("alice:" TOKEN), "Basic token", 1, 1, 0);
+    kinds(basic("alice:" TOKEN_BARE), "Basic token without the prefix", 1, 1,
+          0);
+    kinds(basic("alice:hunter2"), "Basic password", 0, 0, 1);
+    kinds(basic("alice:BBDC-" TOKEN_TYPO), "Basic mistyped token", 0, 0, 0);
+    kinds(basic("alice:BBDC-hunter2"), "Basic password with the prefix", 0, 0,
+          0);
+    kinds(basic("alice:" TOKEN_TYPO), "Basic mistyped token without the prefix",
+          0, 0, 1);
+    kinds(basic("alice:BBD"), "Basic password shorter than the prefix", 0, 0,
+          1);
+    kinds(NULL, "no header", 0, 0, 0);
+    kinds("Digest username=\"x\"", "another scheme", 0, 0, 0);
+    kinds("Basic !!!!", "a malformed header", 0, 0, 0);
+    is_int(bbt_cred_carries_token(NULL), 0, "NULL carries no token");
+    is_int(bbt_cred_is_password(NULL), 0, "NULL is no password");
+}
+
 int main(void)
 {
     test_none_other();
@@ -383,6 +429,7 @@ int main(void)
     test_bearer_ok();
     test_malformed();
     test_buffers();
+    test_carries_token_cases();
     test_carries_token();
     return done_testing();
 }

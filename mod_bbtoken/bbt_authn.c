@@ -1,0 +1,434 @@
+/*
+ * check_authn for AuthType BBToken.  It reads Basic or Bearer credentials,
+ * checks the token's shape and checksum, then in one query loads the token,
+ * its owner and the owner's live level on the target this URI routes to,
+ * and verifies the secret.  A Basic password that is not a token goes to
+ * the AuthBBTokenProvider providers instead.  Bad credentials are 401, a
+ * malformed header 400, an unreachable database 503.
+ *
+ * An internal redirect or sub-request does not read the credentials again
+ * (the fixups hook removed them): it inherits the identity of the request
+ * before it, and the token is loaded again for the new target.
+ */
+#include "httpd.h"
+#include "http_config.h"
+#include "http_core.h"
+#include "http_log.h"
+#include "http_protocol.h"
+#include "http_request.h"
+#include "mod_auth.h"
+#include "apr_strings.h"
+
+#include <string.h>
+
+#include <openssl/crypto.h>
+
+#include "bbt_authn.h"
+#include "bbt_config.h"
+#include "bbt_cred.h"
+#include "bbt_db.h"
+#include "bbt_input.h"
+#include "bbt_request.h"
+#include "bbt_routing.h"
+#include "bbt_token.h"
+
+APLOG_USE_MODULE(bbtoken);
+
+/* A salt and hash of the right shape that no token matches, so an unknown
+ * id costs the same hashing work as a known one. */
+static const char bbt_dummy_salt[] = "00000000000000000000000000000000";
+static const char bbt_dummy_hash[] =
+    "0000000000000000000000000000000000000000000000000000000000000000";
+
+/* A Basic user name as it may appear in the log.  People paste a token or
+ * a password into the wrong field: a name that is not shaped like a user
+ * name, or that is shaped like a token, is not written out. */
+static const char *bbt_loggable(request_rec *r, const char *user)
+{
+    bbt_token_t tok;
+    size_t len = strlen(user);
+
+    if (!bbt_input_user_name(user, len)) {
+        return "(not a user name)";
+    }
+    if (bbt_token_parse(user, len, &tok) == BBT_TOKEN_OK) {
+        bbt_token_wipe(&tok);
+        return "(a token)";
+    }
+    return apr_pstrdup(r->pool, user);
+}
+
+static int bbt_unauthorized(request_rec *r)
+{
+    ap_note_auth_failure(r);
+    return HTTP_UNAUTHORIZED;
+}
+
+static int bbt_unavailable(request_rec *r)
+{
+    apr_table_setn(r->err_headers_out, "Retry-After", BBT_RETRY_AFTER);
+    return HTTP_SERVICE_UNAVAILABLE;
+}
+
+static apr_status_t bbt_password_wipe(void *data)
+{
+    OPENSSL_cleanse(data, strlen(data));
+    return APR_SUCCESS;
+}
+
+/* The password as the providers get it: a copy in the request's pool, as
+ * mod_auth_basic gives them, because a provider may keep the pointer and
+ * read it again in a later phase (mod_authnz_ldap binds as the user in
+ * authz).  The decoding buffer is wiped right after the check; the copy
+ * when the request ends. */
+static const char *bbt_password_copy(request_rec *r, const bbt_cred_t *cred)
+{
+    char *pw = apr_pstrmemdup(r->pool, cred->secret, cred->secret_len);
+
+    apr_pool_cleanup_register(r->pool, pw, bbt_password_wipe,
+                              apr_pool_cleanup_null);
+    return pw;
+}
+
+/* Check a Basic password that is not a token with the configured authn
+ * providers, as mod_auth_basic does.  *user is the Basic user name; a
+ * provider may name the user itself (mod_authnz_ldap's
+ * AuthLDAPRemoteUserAttribute sets r->user), and then *user becomes that
+ * name.  The password is never logged. */
+static int bbt_check_password(request_rec *r, const bbt_dir_conf_t *conf,
+                              const char **user, const char *password)
+{
+    authn_status st = AUTH_USER_NOT_FOUND;
+    const char *name = NULL;
+    int i;
+
+    /* Nobody is authenticated yet; what a provider sets here is its word. */
+    r->user = NULL;
+    for (i = 0; i < conf->authn->nelts; i++) {
+        const bbt_authn_t *a = &APR_ARRAY_IDX(conf->authn, i, bbt_authn_t);
+
+        apr_table_setn(r->notes, AUTHN_PROVIDER_NAME_NOTE, a->name);
+        st = a->provider->check_password(r, *user, password);
+        apr_table_unset(r->notes, AUTHN_PROVIDER_NAME_NOTE);
+        if (st != AUTH_USER_NOT_FOUND) {
+            name = a->name;
+            break;
+        }
+    }
+    switch (st) {
+    case AUTH_GRANTED:
+        if (r->user && *r->user && strcmp(r->user, *user) != 0) {
+            ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
+                          "BBT038: provider %s names user %s %s", name,
+                          bbt_loggable(r, *user), bbt_loggable(r, r->user));
+            *user = r->user;
+        }
+        return OK;
+    case AUTH_GENERAL_ERROR:
+        r->user = NULL;
+        ap_log_rerror(
+            APLOG_MARK, APLOG_ERR, 0, r,
+            "BBT039: password check for user %s failed in its provider",
+            bbt_loggable(r, *user));
+        return HTTP_INTERNAL_SERVER_ERROR;
+    default:
+        r->user = NULL;
+        ap_log_rerror(
+            APLOG_MARK, APLOG_ERR, 0, r,
+            "BBT040: password refused for user %s: %s", bbt_loggable(r, *user),
+            st == AUTH_USER_NOT_FOUND ? "unknown user" : "wrong password");
+        return bbt_unauthorized(r);
+    }
+}
+
+/* Read and check the credentials.  On OK, either *tok holds the token (wipe
+ * it) and *user the Basic user name or NULL for Bearer, or *password is set:
+ * the Basic password was not a token and an AuthBBTokenProvider accepted it
+ * for *user (the name the provider settled on). */
+static int bbt_read_credentials(request_rec *r, const bbt_dir_conf_t *conf,
+                                bbt_req_t *rq, bbt_token_t *tok,
+                                const char **user, int *password)
+{
+    const char *hdr = apr_table_get(r->headers_in, "Authorization");
+    char *buf = apr_palloc(r->pool, BBT_CRED_MAX_HEADER + 1);
+    bbt_token_status_t ts;
+    bbt_cred_t cred;
+    int status = OK;
+
+    *password = 0;
+    switch (bbt_cred_parse(hdr, buf, BBT_CRED_MAX_HEADER + 1, &cred)) {
+    case BBT_CRED_NONE:
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
+                      "BBT031: no credentials for %s", r->uri);
+        status = bbt_unauthorized(r);
+        break;
+    case BBT_CRED_OTHER:
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
+                      "BBT032: unsupported authorization scheme for %s",
+                      r->uri);
+        status = bbt_unauthorized(r);
+        break;
+    case BBT_CRED_MALFORMED:
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                      "BBT033: malformed Authorization header: %s", cred.why);
+        apr_table_setn(r->notes, "error-notes",
+                       apr_pstrcat(r->pool, "Malformed Authorization header: ",
+                                   cred.why, ".", NULL));
+        status = HTTP_BAD_REQUEST;
+        break;
+    case BBT_CRED_BASIC:
+    case BBT_CRED_BEARER:
+        rq->presented = 1;
+        ts = bbt_cred_token(&cred, tok);
+        if (ts != BBT_TOKEN_OK && conf->authn && conf->authn->nelts > 0 &&
+            bbt_cred_is_password(&cred)) {
+            /* Not a token: an ordinary password, for the providers. */
+            *user = apr_pstrmemdup(r->pool, cred.user, cred.user_len);
+            status =
+                bbt_check_password(r, conf, user, bbt_password_copy(r, &cred));
+            *password = status == OK;
+            break;
+        }
+        if (ts != BBT_TOKEN_OK) {
+            /* Not even a token: say why, never what was sent. */
+            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                          "BBT034: credentials refused: %s",
+                          bbt_token_status_str(ts));
+            status = bbt_unauthorized(r);
+            break;
+        }
+        *user = cred.kind == BBT_CRED_BASIC
+                    ? apr_pstrmemdup(r->pool, cred.user, cred.user_len)
+                    : NULL;
+        break;
+    }
+    /* buf held the decoded Basic password. */
+    OPENSSL_cleanse(buf, BBT_CRED_MAX_HEADER + 1);
+    return status;
+}
+
+/* Verify the token: load it with the owner's level on the target, check the
+ * secret and the token's state, and set the request's identity.  tok is
+ * NULL when a prior request of this HTTP request verified the same token:
+ * the row is loaded again all the same, so the target's level is the new
+ * URI's and a token revoked meanwhile stops. */
+static int bbt_authn_verify_token(request_rec *r, bbt_req_t *rq,
+                                  bbt_token_t *tok, const char *user)
+{
+    const bbt_target_t *t = &rq->access.target;
+    const char *key = rq->routed ? t->key : NULL;
+    const char *slug = rq->routed && t->slug[0] ? t->slug : NULL;
+    bbt_db_token_t row;
+    bbt_db_status_t st;
+    bbt_db_conn_t *c;
+    const char *refusal = NULL;
+    int interval = bbt_config_last_use_interval(r->server), expired = 0;
+
+    memset(&row, 0, sizeof(row));
+    c = bbt_db_open_request(r);
+    if (!c) {
+        return bbt_unavailable(r);
+    }
+    st = bbt_db_lookup(c, rq->token_id, key, slug, interval, &row);
+    if (st == BBT_DB_UNAVAILABLE) {
+        bbt_db_close(c);
+        return bbt_unavailable(r);
+    }
+    if (st == BBT_DB_NOT_FOUND) {
+        if (tok) {
+            bbt_token_verify(bbt_dummy_salt, bbt_dummy_hash, tok);
+        }
+        refusal = "unknown token";
+    } else if (tok && !bbt_token_verify(row.salt, row.hash, tok)) {
+        /* Checked before anything else, so a guess learns nothing about
+         * the state of a token it does not hold. */
+        refusal = "wrong secret";
+    } else if (row.revoked) {
+        refusal = "token revoked";
+    } else if (row.expired) {
+        refusal = "token expired";
+        expired = tok != NULL;
+    } else if (!row.user_active) {
+        refusal = "owner disabled";
+    } else if (user && strcasecmp(user, row.user_name) != 0) {
+        refusal = "user name is not the token's owner";
+    } else if (row.tok_project == BBT_LEVEL_NONE ||
+               row.tok_repo == BBT_LEVEL_NONE) {
+        /* The schema's CHECKs make this impossible.  A broken row is the
+         * server's fault, not the client's: 401 would make git erase a
+         * good stored token. */
+        bbt_db_close(c);
+        ap_log_rerror(
+            APLOG_MARK, APLOG_ERR, 0, r,
+            "BBT036: token %s has no valid permissions in the database",
+            rq->token_id);
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    /* Only a request that proved the secret counts, and only once per
+     * interval (an internal request, tok NULL, was counted already). */
+    if (!refusal && tok && row.stale) {
+        bbt_db_touch(c, rq->token_id, r->useragent_ip, interval);
+    } else if (expired && row.refusal_due) {
+        bbt_db_note_expired(c, rq->token_id, r->useragent_ip, interval);
+    }
+    bbt_db_close(c);
+    memset(row.salt, 0, sizeof(row.salt));
+    memset(row.hash, 0, sizeof(row.hash));
+
+    if (refusal) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                      "BBT035: token %s refused%s%s: %s", rq->token_id,
+                      user ? " for user " : "",
+                      user ? bbt_loggable(r, user) : "", refusal);
+        return bbt_unauthorized(r);
+    }
+
+    rq->verified = 1;
+    rq->access.token_project_level = row.tok_project;
+    rq->access.token_repo_level = row.tok_repo;
+    rq->access.owner_level = row.owner;
+    r->user = (char *)row.user_name;
+    r->ap_auth_type = (char *)BBT_AUTH_TYPE;
+    apr_table_setn(r->subprocess_env, "BBTOKEN_ID",
+                   apr_pstrdup(r->pool, rq->token_id));
+    apr_table_setn(r->subprocess_env, "BBTOKEN_NAME", row.token_name);
+    ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
+                  "BBT037: token %s of %s authenticated for %s", rq->token_id,
+                  row.user_name, r->uri);
+    return OK;
+}
+
+/* The live levels of the user named user on the target and the Destination:
+ * for a password user, and for a token's Destination (the owner's level on
+ * the target came with the token). */
+static int bbt_user_levels(request_rec *r, bbt_req_t *rq, const char *user,
+                           int target)
+{
+    bbt_access_t *a = &rq->access;
+    bbt_db_conn_t *c;
+    bbt_db_status_t st = BBT_DB_OK;
+
+    if (!(target && rq->routed) && !a->has_dest) {
+        return OK;
+    }
+    c = bbt_db_open_request(r);
+    if (!c) {
+        return bbt_unavailable(r);
+    }
+    if (target && rq->routed) {
+        st = bbt_db_user_level(c, user, a->target.key,
+                               a->target.slug[0] ? a->target.slug : NULL,
+                               &a->owner_level);
+    }
+    if (st == BBT_DB_OK && a->has_dest) {
+        st = bbt_db_user_level(c, user, a->dest.key,
+                               a->dest.slug[0] ? a->dest.slug : NULL,
+                               &a->dest_owner_level);
+    }
+    bbt_db_close(c);
+    return st == BBT_DB_OK ? OK : bbt_unavailable(r);
+}
+
+/* A user's password was accepted (now or by an earlier request of this
+ * HTTP request): the identity, and the user's own grants on the target. */
+static int bbt_password_user(request_rec *r, bbt_req_t *rq, const char *user)
+{
+    int status = bbt_user_levels(r, rq, user, 1);
+
+    if (status != OK) {
+        return status;
+    }
+    rq->verified = 1;
+    rq->access.password = 1;
+    rq->user = user;
+    r->user = (char *)user;
+    r->ap_auth_type = (char *)BBT_AUTH_TYPE;
+    ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
+                  "BBT041: user %s authenticated by password for %s",
+                  bbt_loggable(r, user), r->uri);
+    return OK;
+}
+
+static int bbt_check_authn(request_rec *r)
+{
+    const bbt_dir_conf_t *conf;
+    const bbt_req_t *prior;
+    bbt_req_t *rq;
+    bbt_token_t tok;
+    const char *user = NULL;
+    int status, password = 0;
+
+    if (!bbt_request_is_ours(r)) {
+        return DECLINED;
+    }
+    if (!ap_auth_name(r)) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                      "BBT030: AuthType %s needs an AuthName", BBT_AUTH_TYPE);
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    /* Whatever a client or an earlier module put here is not ours. */
+    apr_table_unset(r->subprocess_env, "BBTOKEN_ID");
+    apr_table_unset(r->subprocess_env, "BBTOKEN_NAME");
+    apr_table_unset(r->subprocess_env, "BBTOKEN_ROUTE");
+    apr_table_unset(r->subprocess_env, "BBTOKEN_PERMISSION");
+    apr_table_unset(r->subprocess_env, "BBTOKEN_TARGET");
+
+    conf = bbt_config_dir(r);
+    rq = bbt_request_new(r);
+    bbt_routing_route(r, conf, rq);
+
+    prior = bbt_request_prior(r);
+    if (prior && prior->access.password) {
+        /* Carried only where the same providers would have checked it: a
+         * section that takes no passwords, or other ones, must not accept
+         * a user someone else's provider let in. */
+        if (!conf->authn || conf->authn->nelts == 0 ||
+            !bbt_config_same_providers(conf->authn, prior->authn)) {
+            ap_log_rerror(
+                APLOG_MARK, APLOG_ERR, 0, r,
+                "BBT042: user %s authenticated by password elsewhere; "
+                "%s does not take that password",
+                bbt_loggable(r, prior->user), r->uri);
+            return bbt_unauthorized(r);
+        }
+        status = bbt_password_user(r, rq, prior->user);
+        rq->authn = prior->authn;
+    } else if (prior) {
+        memcpy(rq->token_id, prior->token_id, sizeof(rq->token_id));
+        rq->presented = 1;
+        status = bbt_authn_verify_token(r, rq, NULL, NULL);
+        if (status == OK) {
+            status = bbt_user_levels(r, rq, r->user, 0);
+        }
+    } else {
+        status = bbt_read_credentials(r, conf, rq, &tok, &user, &password);
+        if (status != OK) {
+            return status;
+        }
+        if (password) {
+            status = bbt_password_user(r, rq, user);
+            rq->authn = conf->authn;
+        } else {
+            memcpy(rq->token_id, tok.id, sizeof(rq->token_id));
+            status = bbt_authn_verify_token(r, rq, &tok, user);
+            bbt_token_wipe(&tok);
+            if (status == OK) {
+                status = bbt_user_levels(r, rq, r->user, 0);
+            }
+        }
+    }
+    if (status == OK) {
+        bbt_routing_env(r, rq);
+    }
+    return status;
+}
+
+void bbt_authn_register_hooks(apr_pool_t *p)
+{
+    (void)p;
+    /* Per URI: an internal redirect or sub-request to another URI in the
+     * same section is decided again for the URI it really serves. */
+    ap_hook_check_authn(bbt_check_authn, NULL, NULL, APR_HOOK_MIDDLE,
+                        AP_AUTH_INTERNAL_PER_URI);
+}

@@ -1,0 +1,172 @@
+/*
+ * Authorization, and the answers that refuse.
+ *
+ *   the gate         a check_authz hook that runs before mod_authz_core:
+ *                    too little permission is 403 whatever the Require
+ *                    lines say, so a token never exceeds its scope even
+ *                    under "Require valid-user", and git credential helpers
+ *                    (which erase a stored password on 401) keep the token.
+ *   Require bbtoken  grants exactly when the request is allowed: a token
+ *                    within its routes, or a password user with the grants.
+ *   challenges       both Basic and Bearer with every 401, Bearer's
+ *                    error="invalid_token" when a token was presented.
+ *
+ * The decision itself is bbt_decide (core).
+ */
+#include "httpd.h"
+#include "http_config.h"
+#include "http_core.h"
+#include "http_log.h"
+#include "http_protocol.h"
+#include "http_request.h"
+#include "mod_auth.h"
+#include "ap_provider.h"
+#include "apr_strings.h"
+
+#include <string.h>
+
+#include "bbt_authz.h"
+#include "bbt_decide.h"
+#include "bbt_perm.h"
+#include "bbt_request.h"
+
+APLOG_USE_MODULE(bbtoken);
+
+/* The gate: runs before mod_authz_core, so too little permission is 403
+ * regardless of Require and of AuthzSendForbiddenOnFailure.  For tokens
+ * only: what a password user may do is the Require lines' business
+ * (Require bbtoken holds them to their grants). */
+static int bbt_authz_gate(request_rec *r)
+{
+    bbt_req_t *rq;
+    const char *need, *msg;
+    const bbt_target_t *on;
+    bbt_perm_t what;
+    bbt_decision_t d;
+
+    if (!bbt_request_is_ours(r) || !(rq = bbt_req(r)) || !rq->verified ||
+        rq->access.password) {
+        return DECLINED;
+    }
+    if (!rq->routed) {
+        /* A sub-request is often a lookup (mod_cgid's PATH_TRANSLATED) whose
+         * answer nobody sends: not worth an error line. */
+        ap_log_rerror(APLOG_MARK, r->main ? APLOG_DEBUG : APLOG_ERR, 0, r,
+                      "BBT050: token %s of %s: no route for %s %s: %s%s%s",
+                      rq->token_id, r->user, r->method, r->uri,
+                      rq->access.target.why, rq->route ? " at " : "",
+                      rq->route ? rq->route : "");
+        msg = "This URL or method is not open to access tokens.";
+    } else if ((d = bbt_decide(&rq->access, &on, &what)) == BBT_DECIDE_ALLOW) {
+        return DECLINED;
+    } else {
+        need = bbt_perm_name(what.scope, what.level);
+        ap_log_rerror(
+            APLOG_MARK, APLOG_ERR, 0, r,
+            "BBT051: token %s of %s: %s %s needs %s on %s%s%s (route %s): %s",
+            rq->token_id, r->user, r->method, r->uri, need, on->key,
+            on->slug[0] ? "/" : "", on->slug, rq->route,
+            d == BBT_DECIDE_OWNER ? "the owner lacks it"
+                                  : "the token lacks it");
+        msg = apr_pstrcat(r->pool,
+                          d == BBT_DECIDE_OWNER
+                              ? "The token's owner does not have "
+                              : "The access token does not have ",
+                          need, " permission for this request.", NULL);
+    }
+    apr_table_setn(r->notes, "error-notes", msg);
+    apr_table_add(r->err_headers_out, "WWW-Authenticate",
+                  apr_pstrcat(r->pool, "Bearer realm=\"",
+                              ap_escape_quotes(r->pool, ap_auth_name(r)),
+                              "\", error=\"insufficient_scope\"", NULL));
+    return HTTP_FORBIDDEN;
+}
+
+static authz_status bbt_authz_check(request_rec *r, const char *require_line,
+                                    const void *parsed)
+{
+    bbt_req_t *rq = bbt_req(r);
+    const bbt_target_t *on;
+    bbt_perm_t what;
+
+    (void)require_line;
+    (void)parsed;
+    if (!r->user) {
+        return AUTHZ_DENIED_NO_USER;
+    }
+    if (!rq || !rq->verified) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                      "BBT052: user %s did not authenticate with mod_bbtoken",
+                      r->user);
+        return AUTHZ_DENIED;
+    }
+    if (!rq->routed) {
+        if (rq->access.password) {
+            ap_log_rerror(APLOG_MARK, r->main ? APLOG_DEBUG : APLOG_ERR, 0, r,
+                          "BBT053: user %s: no route for %s %s: %s", r->user,
+                          r->method, r->uri, rq->access.target.why);
+        }
+        return AUTHZ_DENIED;
+    }
+    if (bbt_decide(&rq->access, &on, &what) != BBT_DECIDE_ALLOW) {
+        if (rq->access.password) {
+            ap_log_rerror(
+                APLOG_MARK, APLOG_ERR, 0, r,
+                "BBT054: user %s: %s %s needs %s on %s%s%s (route %s)", r->user,
+                r->method, r->uri, bbt_perm_name(what.scope, what.level),
+                on->key, on->slug[0] ? "/" : "", on->slug, rq->route);
+        }
+        return AUTHZ_DENIED;
+    }
+    return AUTHZ_GRANTED;
+}
+
+static const char *bbt_authz_parse(cmd_parms *cmd, const char *require_line,
+                                   const void **parsed)
+{
+    (void)cmd;
+    (void)parsed;
+    if (require_line && require_line[strspn(require_line, " \t")]) {
+        return "Require bbtoken takes no arguments";
+    }
+    return NULL;
+}
+
+static const authz_provider bbt_authz_provider = {
+    &bbt_authz_check,
+    &bbt_authz_parse,
+};
+
+static int bbt_note_auth_failure(request_rec *r, const char *auth_type)
+{
+    const char *hdr, *realm;
+    bbt_req_t *rq;
+
+    if (strcasecmp(auth_type, BBT_AUTH_TYPE) != 0) {
+        return DECLINED;
+    }
+    rq = bbt_req(r);
+    hdr = "WWW-Authenticate";
+    realm = ap_escape_quotes(r->pool, ap_auth_name(r) ? ap_auth_name(r) : "");
+    /* Both schemes work everywhere: tools that speak only one find it. */
+    apr_table_add(r->err_headers_out, hdr,
+                  apr_pstrcat(r->pool, "Basic realm=\"", realm,
+                              "\", charset=\"UTF-8\"", NULL));
+    apr_table_add(
+        r->err_headers_out, hdr,
+        apr_pstrcat(r->pool, "Bearer realm=\"", realm, "\"",
+                    rq && rq->presented ? ", error=\"invalid_token\"" : "",
+                    NULL));
+    return OK;
+}
+
+void bbt_authz_register_hooks(apr_pool_t *p)
+{
+    ap_hook_check_authz(bbt_authz_gate, NULL, NULL, APR_HOOK_FIRST,
+                        AP_AUTH_INTERNAL_PER_URI);
+    ap_register_auth_provider(p, AUTHZ_PROVIDER_GROUP, "bbtoken",
+                              AUTHZ_PROVIDER_VERSION, &bbt_authz_provider,
+                              AP_AUTH_INTERNAL_PER_URI);
+    ap_hook_note_auth_failure(bbt_note_auth_failure, NULL, NULL,
+                              APR_HOOK_MIDDLE);
+}

@@ -1,0 +1,87 @@
+/*
+ * The Cache-Control value of a private response (see bbt_cachectl.h).
+ * Directives are split at every comma and trimmed of spaces and tabs; empty
+ * ones are dropped.
+ */
+#include "bbt_cachectl.h"
+
+#include <string.h>
+#include <strings.h>
+
+static const char bbt_cc_private[] = "private";
+#define BBT_CC_LEAD "private, "
+
+size_t bbt_cachectl_private_size(const char *value)
+{
+    /* "a,b" comes out as "a, b": at most one byte more per comma. */
+    return 2 * (value ? strlen(value) : 0) + sizeof(BBT_CC_LEAD);
+}
+
+/* d[0..len) is the directive name, alone or with "=value". */
+static int bbt_cc_is(const char *d, size_t len, const char *name)
+{
+    size_t n = strlen(name);
+
+    return len >= n && strncasecmp(d, name, n) == 0 &&
+           (len == n || d[n] == '=');
+}
+
+/* Append d[0..len) to out at *used, after ", " unless it is the first. */
+static void bbt_cc_append(char *out, size_t *used, const char *d, size_t len)
+{
+    if (*used > 0) {
+        memcpy(out + *used, ", ", 2);
+        *used += 2;
+    }
+    memcpy(out + *used, d, len);
+    *used += len;
+}
+
+char *bbt_cachectl_private(const char *value, char *out, size_t outlen)
+{
+    const char *p = value;
+    size_t used, lead = sizeof(BBT_CC_LEAD) - 1;
+    int no_store = 0;
+
+    if (!out || outlen < bbt_cachectl_private_size(value)) {
+        return NULL;
+    }
+    /* The kept directives go after room for the lead, which is dropped
+     * again under no-store. */
+    used = 0;
+    while (p && *p) {
+        const char *d = p, *end;
+        size_t len;
+
+        while (*p && *p != ',') {
+            p++;
+        }
+        end = p;
+        if (*p == ',') {
+            p++;
+        }
+        while (d < end && (*d == ' ' || *d == '\t')) {
+            d++;
+        }
+        while (end > d && (end[-1] == ' ' || end[-1] == '\t')) {
+            end--;
+        }
+        len = (size_t)(end - d);
+        if (len == 0 || bbt_cc_is(d, len, "public") ||
+            bbt_cc_is(d, len, "s-maxage") || bbt_cc_is(d, len, "private")) {
+            continue;
+        }
+        no_store |= bbt_cc_is(d, len, "no-store");
+        bbt_cc_append(out + lead, &used, d, len);
+    }
+    if (no_store) {
+        memmove(out, out + lead, used);
+        out[used] = '\0';
+    } else if (used == 0) {
+        memcpy(out, bbt_cc_private, sizeof(bbt_cc_private));
+    } else {
+        memcpy(out, BBT_CC_LEAD, lead);
+        out[lead + used] = '\0';
+    }
+    return out;
+}

@@ -1,0 +1,322 @@
+/*
+ * Configuration: BBTokenRoutes, BBTokenRoute, AuthBBTokenProvider and
+ * BBTokenLastUseInterval, and how sections merge.  Routes are compiled when
+ * the directive is read, so a bad one stops httpd with the line that holds
+ * it; route files are read here too.
+ */
+#include "httpd.h"
+#include "http_config.h"
+#include "http_log.h"
+#include "ap_provider.h"
+#include "apr_strings.h"
+
+#include <string.h>
+
+#include "bbt_config.h"
+#include "bbt_rules.h"
+
+APLOG_USE_MODULE(bbtoken);
+
+/* Server-wide settings (server config, virtual host). */
+typedef struct {
+    int last_use_interval; /* seconds; -1: not set here */
+} bbt_srv_conf_t;
+
+#define BBT_LAST_USE_DEFAULT 60
+#define BBT_LAST_USE_MAX 86400
+/* The largest route file read. */
+#define BBT_ROUTE_FILE_MAX (1024 * 1024)
+
+void *bbt_config_create_dir(apr_pool_t *p, char *dir)
+{
+    (void)dir;
+    return apr_pcalloc(p, sizeof(bbt_dir_conf_t));
+}
+
+void *bbt_config_merge_dir(apr_pool_t *p, void *basev, void *addv)
+{
+    bbt_dir_conf_t *base = basev, *add = addv;
+    bbt_dir_conf_t *conf = apr_palloc(p, sizeof(*conf));
+
+    /* Replace, never append: a nested section's routes are read alone, so
+     * a parent's broader route can never win over the section's own. */
+    conf->rules = add->rules ? add->rules : base->rules;
+    conf->authn = add->authn ? add->authn : base->authn;
+    return conf;
+}
+
+void *bbt_config_create_srv(apr_pool_t *p, server_rec *s)
+{
+    bbt_srv_conf_t *sc = apr_palloc(p, sizeof(*sc));
+
+    (void)s;
+    sc->last_use_interval = -1;
+    return sc;
+}
+
+void *bbt_config_merge_srv(apr_pool_t *p, void *basev, void *addv)
+{
+    bbt_srv_conf_t *base = basev, *add = addv;
+    bbt_srv_conf_t *sc = apr_palloc(p, sizeof(*sc));
+
+    sc->last_use_interval = add->last_use_interval != -1
+                                ? add->last_use_interval
+                                : base->last_use_interval;
+    return sc;
+}
+
+const bbt_dir_conf_t *bbt_config_dir(const request_rec *r)
+{
+    return ap_get_module_config(r->per_dir_config, &bbtoken_module);
+}
+
+int bbt_config_last_use_interval(const server_rec *s)
+{
+    const bbt_srv_conf_t *sc =
+        ap_get_module_config(s->module_config, &bbtoken_module);
+
+    return sc && sc->last_use_interval != -1 ? sc->last_use_interval
+                                             : BBT_LAST_USE_DEFAULT;
+}
+
+static apr_status_t bbt_rules_cleanup(void *data)
+{
+    bbt_rules_free(data);
+    return APR_SUCCESS;
+}
+
+/* This section's own route list, created on its first route. */
+static const char *bbt_section_rules(cmd_parms *cmd, bbt_dir_conf_t *conf)
+{
+    if (!conf->rules) {
+        conf->rules = bbt_rules_new();
+        if (!conf->rules) {
+            return "out of memory";
+        }
+        apr_pool_cleanup_register(cmd->pool, conf->rules, bbt_rules_cleanup,
+                                  apr_pool_cleanup_null);
+    }
+    return NULL;
+}
+
+static const char *bbt_where(cmd_parms *cmd)
+{
+    return cmd->directive
+               ? apr_psprintf(cmd->pool, "%s:%d", cmd->directive->filename,
+                              cmd->directive->line_num)
+               : "BBTokenRoute";
+}
+
+/* BBTokenRoute METHODS PATTERN PERMISSION [OPTION]... */
+static const char *bbt_set_route(cmd_parms *cmd, void *dconf, const char *args)
+{
+    bbt_dir_conf_t *conf = dconf;
+    apr_array_header_t *w = apr_array_make(cmd->temp_pool, 8, sizeof(char *));
+    char err[BBT_RULES_ERR_MAX];
+    const char *e;
+
+    while (*args) {
+        char *word = ap_getword_conf(cmd->temp_pool, &args);
+
+        if (!*word && !*args) {
+            break;
+        }
+        APR_ARRAY_PUSH(w, char *) = word;
+    }
+    if (w->nelts < 3) {
+        return apr_psprintf(cmd->pool,
+                            "BBTokenRoute: %s: needs METHODS PATTERN "
+                            "PERMISSION [OPTION]...",
+                            bbt_where(cmd));
+    }
+    if ((e = bbt_section_rules(cmd, conf)) != NULL) {
+        return e;
+    }
+    if (bbt_rules_add(conf->rules, APR_ARRAY_IDX(w, 0, char *),
+                      APR_ARRAY_IDX(w, 1, char *), APR_ARRAY_IDX(w, 2, char *),
+                      (const char *const *)w->elts + 3, (size_t)w->nelts - 3,
+                      bbt_where(cmd), err, sizeof(err)) != 0) {
+        return apr_pstrcat(cmd->pool, "BBTokenRoute: ", err, NULL);
+    }
+    return NULL;
+}
+
+/* The text of route file name (relative to ServerRoot) into *text. */
+static const char *bbt_read_route_file(cmd_parms *cmd, const char *name,
+                                       const char **text, const char **path)
+{
+    apr_file_t *f;
+    apr_finfo_t fi;
+    apr_size_t got;
+    char *buf;
+
+    *path = ap_server_root_relative(cmd->temp_pool, name);
+    if (!*path || apr_file_open(&f, *path, APR_FOPEN_READ, APR_OS_DEFAULT,
+                                cmd->temp_pool) != APR_SUCCESS) {
+        return apr_psprintf(cmd->pool, "BBTokenRoutes: %s: cannot open %s",
+                            bbt_where(cmd), name);
+    }
+    if (apr_file_info_get(&fi, APR_FINFO_SIZE, f) != APR_SUCCESS ||
+        fi.size > BBT_ROUTE_FILE_MAX) {
+        apr_file_close(f);
+        return apr_psprintf(cmd->pool,
+                            "BBTokenRoutes: %s: cannot read %s (or it is "
+                            "over 1 MB)",
+                            bbt_where(cmd), name);
+    }
+    buf = apr_palloc(cmd->temp_pool, (apr_size_t)fi.size + 1);
+    if (apr_file_read_full(f, buf, (apr_size_t)fi.size, &got) != APR_SUCCESS ||
+        got != (apr_size_t)fi.size) {
+        apr_file_close(f);
+        return apr_psprintf(cmd->pool, "BBTokenRoutes: %s: cannot read %s",
+                            bbt_where(cmd), name);
+    }
+    apr_file_close(f);
+    buf[got] = '\0';
+    if (strlen(buf) != got) {
+        return apr_psprintf(cmd->pool, "BBTokenRoutes: %s contains a NUL",
+                            name);
+    }
+    *text = buf;
+    return NULL;
+}
+
+/* BBTokenRoutes NAME|FILE|none [PREFIX] */
+static const char *bbt_set_routes(cmd_parms *cmd, void *dconf, const char *name,
+                                  const char *prefix)
+{
+    bbt_dir_conf_t *conf = dconf;
+    const char *text, *deflt = NULL, *origin, *e;
+    char err[BBT_RULES_ERR_MAX];
+    size_t len;
+
+    if ((e = bbt_section_rules(cmd, conf)) != NULL) {
+        return e;
+    }
+    if (strcmp(name, "none") == 0) {
+        if (prefix) {
+            return apr_psprintf(cmd->pool,
+                                "BBTokenRoutes: %s: 'none' takes no URL "
+                                "prefix (it sets an empty route list)",
+                                bbt_where(cmd));
+        }
+        return NULL; /* an empty list: nothing is open to tokens here */
+    }
+    text = bbt_rules_builtin(name, &deflt);
+    if (text) {
+        /* Messages then name the shipped file's own line. */
+        origin = apr_psprintf(cmd->pool, "routes/%s.conf", name);
+        if (!prefix) {
+            prefix = deflt;
+        }
+    } else if (strchr(name, '/')) {
+        if ((e = bbt_read_route_file(cmd, name, &text, &origin)) != NULL) {
+            return e;
+        }
+    } else {
+        return apr_psprintf(cmd->pool,
+                            "BBTokenRoutes: %s: unknown route set '%s' (known: "
+                            "%s, none, or a file path containing '/')",
+                            bbt_where(cmd), name, bbt_rules_builtin_names());
+    }
+    if (prefix) {
+        /* The routes take the prefix without its trailing slash. */
+        len = strlen(prefix);
+        while (len > 0 && prefix[len - 1] == '/') {
+            len--;
+        }
+        prefix = apr_pstrmemdup(cmd->temp_pool, prefix, len);
+    }
+    if (bbt_rules_load(conf->rules, text, prefix, origin, err, sizeof(err)) !=
+        0) {
+        return apr_pstrcat(cmd->pool, "BBTokenRoutes: ", err, NULL);
+    }
+    return NULL;
+}
+
+/* AuthBBTokenProvider NAME...: authn providers for ordinary passwords. */
+static const char *bbt_set_authn(cmd_parms *cmd, void *dconf, const char *arg)
+{
+    bbt_dir_conf_t *conf = dconf;
+    bbt_authn_t *a;
+    const authn_provider *prov;
+
+    prov =
+        ap_lookup_provider(AUTHN_PROVIDER_GROUP, arg, AUTHN_PROVIDER_VERSION);
+    if (!prov) {
+        return apr_psprintf(cmd->pool,
+                            "AuthBBTokenProvider: unknown authn provider "
+                            "'%s' (is mod_authn_%s loaded?)",
+                            arg, arg);
+    }
+    if (!prov->check_password) {
+        return apr_psprintf(cmd->pool,
+                            "AuthBBTokenProvider: provider '%s' cannot check "
+                            "passwords",
+                            arg);
+    }
+    if (!conf->authn) {
+        conf->authn = apr_array_make(cmd->pool, 2, sizeof(bbt_authn_t));
+    }
+    a = apr_array_push(conf->authn);
+    a->name = apr_pstrdup(cmd->pool, arg);
+    a->provider = prov;
+    return NULL;
+}
+
+int bbt_config_same_providers(const apr_array_header_t *a,
+                              const apr_array_header_t *b)
+{
+    int i;
+
+    if (!a || !b || a->nelts != b->nelts) {
+        return 0;
+    }
+    for (i = 0; i < a->nelts; i++) {
+        if (strcmp(APR_ARRAY_IDX(a, i, bbt_authn_t).name,
+                   APR_ARRAY_IDX(b, i, bbt_authn_t).name) != 0) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+static const char *bbt_set_last_use(cmd_parms *cmd, void *dconf,
+                                    const char *arg)
+{
+    bbt_srv_conf_t *sc =
+        ap_get_module_config(cmd->server->module_config, &bbtoken_module);
+    size_t n = strspn(arg, "0123456789");
+    apr_int64_t secs = apr_atoi64(arg);
+
+    (void)dconf;
+    /* Digits only, so " 60", "+60" and "60s" are refused, not guessed. */
+    if (n == 0 || n > 6 || arg[n] != '\0' || secs > BBT_LAST_USE_MAX) {
+        return apr_psprintf(cmd->pool,
+                            "BBTokenLastUseInterval: '%s' is not a number of "
+                            "seconds from 0 to %d",
+                            arg, BBT_LAST_USE_MAX);
+    }
+    sc->last_use_interval = (int)secs;
+    return NULL;
+}
+
+const command_rec bbt_config_cmds[] = {
+    AP_INIT_TAKE1("BBTokenLastUseInterval", bbt_set_last_use, NULL, RSRC_CONF,
+                  "BBTokenLastUseInterval seconds: write a token's last use "
+                  "(and audit an expired token's refusal) at most once per "
+                  "interval per token; default 60, 0 on every request"),
+    /* Not in .htaccess: a repository's owner must not rewrite who gets in. */
+    AP_INIT_TAKE12("BBTokenRoutes", bbt_set_routes, NULL,
+                   RSRC_CONF | ACCESS_CONF,
+                   "BBTokenRoutes NAME|FILE|none [URL-prefix]: append a route "
+                   "set (git, dav, bitbucket-rest, or a route file)"),
+    AP_INIT_RAW_ARGS("BBTokenRoute", bbt_set_route, NULL,
+                     RSRC_CONF | ACCESS_CONF,
+                     "BBTokenRoute METHODS PATTERN PERMISSION [OPTION]...: "
+                     "append one route"),
+    AP_INIT_ITERATE("AuthBBTokenProvider", bbt_set_authn, NULL,
+                    RSRC_CONF | ACCESS_CONF,
+                    "authn providers (file, dbm, dbd, ldap...) that check "
+                    "ordinary passwords beside tokens"),
+    {NULL}};

@@ -1,0 +1,48 @@
+/*
+ * The module's configuration: per-section (routes, password providers) and
+ * per-server (the last-use interval) settings, and the directives that set
+ * them.  Route text is compiled here, at configuration time.
+ */
+#ifndef BBT_CONFIG_H
+#define BBT_CONFIG_H
+
+#include "httpd.h"
+#include "http_config.h"
+#include "mod_auth.h"
+
+#include "bbt_rules.h"
+
+/* An authn provider that checks ordinary passwords beside tokens. */
+typedef struct {
+    const char *name;
+    const authn_provider *provider;
+} bbt_authn_t;
+
+typedef struct {
+    /* The routes of this section; NULL: none set here (inherit).  A
+     * section that sets any route replaces its parent's list. */
+    bbt_rules_t *rules;
+    /* AuthBBTokenProvider, bbt_authn_t in order; NULL: not set here
+     * (inherit). */
+    apr_array_header_t *authn;
+} bbt_dir_conf_t;
+
+/* The module record's configuration entries (mod_bbtoken.c). */
+void *bbt_config_create_dir(apr_pool_t *p, char *dir);
+void *bbt_config_merge_dir(apr_pool_t *p, void *basev, void *addv);
+void *bbt_config_create_srv(apr_pool_t *p, server_rec *s);
+void *bbt_config_merge_srv(apr_pool_t *p, void *basev, void *addv);
+extern const command_rec bbt_config_cmds[];
+
+/* The section's settings for r. */
+const bbt_dir_conf_t *bbt_config_dir(const request_rec *r);
+
+/* 1 if two AuthBBTokenProvider lists name the same providers in the same
+ * order (each section parses its own list, so pointers differ). */
+int bbt_config_same_providers(const apr_array_header_t *a,
+                              const apr_array_header_t *b);
+
+/* BBTokenLastUseInterval of server s, in seconds. */
+int bbt_config_last_use_interval(const server_rec *s);
+
+#endif

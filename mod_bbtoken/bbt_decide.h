@@ -1,0 +1,41 @@
+/*
+ * The allow/deny decision for one verified request: what its route asks for
+ * (a target, perhaps the token's own minimum, and for COPY and MOVE the
+ * Destination as a second target), against what the token and its owner
+ * hold.  The permission matrix itself is bbt_perm_decide; this file knows
+ * which of a request's permissions to hold against which levels, and in
+ * what order.  Nothing here knows httpd.
+ */
+#ifndef BBT_DECIDE_H
+#define BBT_DECIDE_H
+
+#include "bbt_perm.h"
+#include "bbt_target.h"
+
+/* What is known about a verified, routed request. */
+typedef struct {
+    /* Verified by a user's password: no token caps the user's own grants. */
+    int password;
+    /* The token's own levels; unused for a password user. */
+    bbt_level_t token_project_level;
+    bbt_level_t token_repo_level;
+    /* The route's target, and the owner's (or the password user's) live
+     * level on it. */
+    bbt_target_t target;
+    bbt_level_t owner_level;
+    /* The route's token= minimum, level NONE when it has none; a password
+     * user has no token to hold it against. */
+    bbt_perm_t token_need;
+    /* COPY and MOVE: the Destination is a second target. */
+    int has_dest;
+    bbt_target_t dest;
+    bbt_level_t dest_owner_level;
+} bbt_access_t;
+
+/* Decide a request: its target, then the token's own minimum, then the
+ * Destination must all be allowed.  *on and *what say which target and
+ * which permission decided (the one refused, or the last one checked). */
+bbt_decision_t bbt_decide(const bbt_access_t *a, const bbt_target_t **on,
+                          bbt_perm_t *what);
+
+#endif

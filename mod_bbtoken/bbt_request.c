@@ -1,0 +1,61 @@
+/*
+ * Per-request state: what check_authn learned, kept in r->request_config
+ * for the later phases, and found again from an internal redirect or a
+ * sub-request through the requests before it.
+ */
+#include "httpd.h"
+#include "http_config.h"
+#include "http_core.h"
+#include "http_log.h"
+
+#include <strings.h>
+
+#include "bbt_request.h"
+
+APLOG_USE_MODULE(bbtoken);
+
+bbt_req_t *bbt_request_new(request_rec *r)
+{
+    bbt_req_t *rq = apr_pcalloc(r->pool, sizeof(*rq));
+
+    ap_set_module_config(r->request_config, &bbtoken_module, rq);
+    return rq;
+}
+
+bbt_req_t *bbt_req(const request_rec *r)
+{
+    return ap_get_module_config(r->request_config, &bbtoken_module);
+}
+
+/* The fixups hook strips the Authorization header, so a later internal
+ * request must inherit the identity from here rather than read it again. */
+const bbt_req_t *bbt_request_prior(const request_rec *r)
+{
+    const request_rec *o;
+
+    for (o = r->prev ? r->prev : r->main; o; o = o->prev ? o->prev : o->main) {
+        const bbt_req_t *rq = bbt_req(o);
+
+        if (rq && rq->verified) {
+            return rq;
+        }
+    }
+    return NULL;
+}
+
+int bbt_request_is_ours(request_rec *r)
+{
+    const char *type = ap_auth_type(r);
+
+    return type && strcasecmp(type, BBT_AUTH_TYPE) == 0;
+}
+
+int bbt_request_used_token(request_rec *r)
+{
+    const bbt_req_t *rq = bbt_req(r);
+
+    if (!rq || !rq->verified) {
+        rq = bbt_request_prior(r);
+    }
+    return rq && rq->verified && !rq->access.password;
+}

@@ -1,0 +1,168 @@
+/*
+ * Routing a request: its method, decoded path and query string against the
+ * routes of its section, and for COPY and MOVE its Destination against the
+ * section's destination routes.  What is decided is what is served: routes
+ * see the path httpd maps, every internal request is routed again for its
+ * own URI, and a project key is mapped to its canonical directory before
+ * the URL reaches the filesystem, or refused where that cannot happen.
+ */
+#include "httpd.h"
+#include "http_config.h"
+#include "http_core.h"
+#include "http_log.h"
+#include "http_request.h"
+#include "apr_strings.h"
+#include "apr_uri.h"
+
+#include <string.h>
+
+#include "bbt_config.h"
+#include "bbt_perm.h"
+#include "bbt_request.h"
+#include "bbt_routing.h"
+#include "bbt_rules.h"
+
+APLOG_USE_MODULE(bbtoken);
+
+static int bbt_is_copymove(const char *method)
+{
+    return strcmp(method, "COPY") == 0 || strcmp(method, "MOVE") == 0;
+}
+
+/* mod_dav looks the Destination of a COPY or MOVE up as a sub-request with
+ * the same method: that sub-request is routed as a destination. */
+static int bbt_is_dest_lookup(const request_rec *r)
+{
+    return r->main && bbt_is_copymove(r->method);
+}
+
+/* The Destination header of r as a decoded, normalized path, or NULL when
+ * it is absent or anything but a plain URL (a query, a fragment, an encoded
+ * slash or NUL).  mod_dav's own sub-request for it is routed too; this is
+ * the check that holds even where that sub-request is not ours. */
+static const char *bbt_dest_path(request_rec *r)
+{
+    const char *dest = apr_table_get(r->headers_in, "Destination");
+    apr_uri_t u;
+    char *path;
+
+    if (!dest || apr_uri_parse(r->pool, dest, &u) != APR_SUCCESS || !u.path ||
+        u.path[0] != '/' || u.query || u.fragment) {
+        return NULL;
+    }
+    path = apr_pstrdup(r->pool, u.path);
+    if (ap_unescape_url(path) != OK) {
+        return NULL;
+    }
+    ap_getparents(path);
+    ap_no2slash(path);
+    return path;
+}
+
+static void bbt_no_route(bbt_req_t *rq, const char *why)
+{
+    memset(&rq->access.target, 0, sizeof(rq->access.target));
+    rq->access.target.need.scope = BBT_SCOPE_REPO;
+    rq->access.target.why = why;
+    rq->routed = 0;
+    rq->access.has_dest = 0;
+}
+
+/* A key not spelled canonically was not mapped by bbt_translate (routes in
+ * a <Directory>, or a sub-request's Destination): refused, so that what is
+ * decided is what the filesystem serves. */
+void bbt_routing_route(request_rec *r, const bbt_dir_conf_t *conf,
+                       bbt_req_t *rq)
+{
+    bbt_match_t m;
+    const char *dpath;
+    int dest_lookup = bbt_is_dest_lookup(r);
+
+    if (!conf->rules) {
+        bbt_no_route(rq, "no BBTokenRoutes apply here");
+        return;
+    }
+    rq->routed = bbt_rules_match(conf->rules, r->method, r->uri, r->args,
+                                 dest_lookup, &m) == BBT_ROUTE_MATCH;
+    rq->access.target = m.target;
+    rq->route = bbt_rule_origin(m.rule);
+    if (!rq->routed) {
+        return;
+    }
+    if (!m.key_exact) {
+        bbt_no_route(rq, "project key not spelled canonically");
+        return;
+    }
+    rq->access.token_need = m.token_need;
+    if (dest_lookup || !bbt_is_copymove(r->method)) {
+        return;
+    }
+    dpath = bbt_dest_path(r);
+    if (!dpath) {
+        bbt_no_route(rq, "Destination missing or not a plain URL");
+        return;
+    }
+    if (bbt_rules_match(conf->rules, r->method, dpath, NULL, 1, &m) !=
+        BBT_ROUTE_MATCH) {
+        bbt_no_route(rq, "no route covers the Destination");
+        return;
+    }
+    if (!m.key_exact) {
+        bbt_no_route(rq, "Destination's project key not spelled canonically");
+        return;
+    }
+    rq->access.has_dest = 1;
+    rq->access.dest = m.target;
+}
+
+void bbt_routing_env(request_rec *r, const bbt_req_t *rq)
+{
+    const bbt_target_t *t = &rq->access.target;
+
+    if (!rq->routed) {
+        return;
+    }
+    apr_table_setn(r->subprocess_env, "BBTOKEN_ROUTE", rq->route);
+    apr_table_setn(r->subprocess_env, "BBTOKEN_PERMISSION",
+                   bbt_perm_name(t->need.scope, t->need.level));
+    apr_table_setn(
+        r->subprocess_env, "BBTOKEN_TARGET",
+        apr_pstrcat(r->pool, t->key, t->slug[0] ? "/" : "", t->slug, NULL));
+}
+
+/* Project keys are case-insensitive, directory names are not.  Before the
+ * URL is mapped to a file (mod_alias, the core, mod_rewrite run after this),
+ * a key the routes capture is rewritten to its canonical spelling (PROJ,
+ * ~alice), so the repository served is the one the decision is about.  Only
+ * routes of a <Location> are known this early; elsewhere a key not spelled
+ * canonically is refused when the request is routed. */
+static int bbt_translate(request_rec *r)
+{
+    const bbt_dir_conf_t *conf;
+    bbt_match_t m;
+    char *uri;
+
+    if (!r->uri || !bbt_request_is_ours(r)) {
+        return DECLINED;
+    }
+    conf = bbt_config_dir(r);
+    if (!conf || !conf->rules ||
+        bbt_rules_match(conf->rules, r->method, r->uri, r->args,
+                        bbt_is_dest_lookup(r), &m) != BBT_ROUTE_MATCH ||
+        m.key_exact || m.key_len == 0) {
+        return DECLINED;
+    }
+    uri = apr_pstrdup(r->pool, r->uri);
+    memcpy(uri + m.key_off, m.target.key, m.key_len);
+    ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
+                  "BBT020: project key %.*s in %s mapped to %s", (int)m.key_len,
+                  r->uri + m.key_off, r->uri, m.target.key);
+    r->uri = uri;
+    return DECLINED;
+}
+
+void bbt_routing_register_hooks(apr_pool_t *p)
+{
+    (void)p;
+    ap_hook_translate_name(bbt_translate, NULL, NULL, APR_HOOK_REALLY_FIRST);
+}

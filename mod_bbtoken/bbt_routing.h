@@ -1,0 +1,27 @@
+/*
+ * Routing: which route decides a request (and, for COPY and MOVE, its
+ * Destination), and the project key rewritten to its canonical spelling
+ * before httpd maps the URL to a file.
+ */
+#ifndef BBT_ROUTING_H
+#define BBT_ROUTING_H
+
+#include "httpd.h"
+
+#include "bbt_config.h"
+#include "bbt_request.h"
+
+/* Register the translate_name hook (from the module's register_hooks). */
+void bbt_routing_register_hooks(apr_pool_t *p);
+
+/* Route r with the section's routes: rq->routed, rq->route and the targets
+ * in rq->access (the Destination's too, for COPY and MOVE).  Unrouted,
+ * rq->access.target.why says why. */
+void bbt_routing_route(request_rec *r, const bbt_dir_conf_t *conf,
+                       bbt_req_t *rq);
+
+/* Tell the backend which route decided, for what: BBTOKEN_ROUTE,
+ * BBTOKEN_PERMISSION, BBTOKEN_TARGET. */
+void bbt_routing_env(request_rec *r, const bbt_req_t *rq);
+
+#endif

@@ -1,0 +1,60 @@
+#!/usr/bin/perl
+# Every line the module logs starts with a stable message id (BBTnnn: ), no
+# id is used for two messages, and README's list of messages is the code's:
+# operators grep for these ids and write them into runbooks.
+use strict;
+use warnings;
+use Test::More;
+
+my %range = (module => [1, 199], rest => [200, 249]);
+my (%where, @calls);
+for my $f (sort glob 'mod_bbtoken/*.c') {
+    my $kind = $f =~ m{/bbt_rest[^/]*\.c$} ? 'rest' : 'module';
+    open my $h, '<', $f or die "$f: $!";
+    my $src = do { local $/; <$h> };
+    close $h;
+    # Comments say nothing here; their lines stay, for the line numbers.
+    (my $code = $src) =~ s{/\*.*?\*/}{(my $c = $&) =~ tr/\n//cd; $c}gse;
+    while ($code =~ /"(BBT(\d{3}))(?::|")/g) {
+        my ($id, $n) = ($1, $2 + 0);
+        push @{ $where{$id} }, $f;
+        my ($lo, $hi) = @{ $range{$kind} };
+        ok($n >= $lo && $n <= $hi, "$id in $f is in ${kind}'s range BBT"
+           . sprintf('%03d-BBT%03d', $lo, $hi));
+    }
+    next if $kind eq 'rest';    # its helper numbers its own lines
+    # The format of every ap_log_error/ap_log_rerror call: the first string
+    # literal after the call's opening parenthesis.
+    while ($code =~ /\b(ap_log_r?error_?)\s*\(([^"]*)"((?:[^"\\]|\\.)*)"/g) {
+        my ($fn, $fmt) = ($1, $3);
+        my $line = 1 + (() = substr($code, 0, pos($code)) =~ /\n/g);
+        push @calls, [$f, $line, $fmt];
+    }
+}
+
+ok(@calls >= 20, 'the log calls are found (' . scalar(@calls) . ')');
+for my $c (@calls) {
+    my ($f, $line, $fmt) = @$c;
+    # "%s: " takes the id as its argument (a helper's); a line that starts
+    # with spaces continues the one before it (the redacted header dump).
+    like($fmt, qr/^(BBT\d{3}: |%s: |\s)/, "$f:$line logs with an id: \"$fmt\"");
+}
+for my $id (sort keys %where) {
+    is(scalar @{ $where{$id} }, 1, "$id is used once") or diag "in @{ $where{$id} }";
+}
+
+open my $r, '<', 'README' or die "README: $!";
+my $readme = do { local $/; <$r> };
+close $r;
+my ($section) = $readme =~ /\nMessages\n-+\n(.*?)\n\S[^\n]*\n-+\n/s;
+ok($section, 'README has a Messages section') or BAIL_OUT('no Messages section');
+my %listed;
+$listed{$1}++ while $section =~ /^    (BBT\d{3})  /mg;
+for my $id (sort keys %where) {
+    ok($listed{$id}, "$id is in README's Messages");
+}
+for my $id (sort keys %listed) {
+    ok($where{$id}, "README's $id is in the code");
+    is($listed{$id}, 1, "README lists $id once");
+}
+done_testing;

@@ -1,0 +1,36 @@
+# A database error met while serving a request is logged with that request
+# (its client, under its message id), not as a bare server line; and the
+# 503 it causes carries Retry-After.
+use strict;
+use warnings;
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use Test::More;
+use BBT::Env;
+use BBT::Assert;
+
+my $env = BBT::Env->new->start;
+$env->make_repo('PROJ', 'repo');
+$env->user_add('alice');
+$env->grant('alice', 'PROJECT_READ', 'PROJ');
+my ($tok, $id) = $env->token_create('alice', name => 'ci');
+my $UP = '/scm/PROJ/repo.git/info/refs?service=git-upload-pack';
+
+is_ok_res($env->get($UP, { Authorization => "Bearer $tok" }), 'the token works');
+my $mark = log_mark($env->error_log_path);
+$env->pg_stop;
+# The first request meets a pooled connection PostgreSQL dropped; the next
+# ones find no connection at all.
+for my $n (1 .. 3) {
+    is_503($env->get($UP, { Authorization => "Bearer $tok" }), "database down: 503 ($n)");
+}
+my @lines = grep { /BBT07\d: / } log_lines_since($env->error_log_path, $mark);
+ok(@lines >= 2, 'the error log says what failed, under the database ids (BBT07x)')
+    or diag join "\n", log_lines_since($env->error_log_path, $mark);
+ok((grep { /BBT070: no database connection available/ } @lines), '  that no connection was to be had');
+for my $l (@lines) {
+    like($l, qr/\[client 127\.0\.0\.1:\d+\] BBT07\d: /, '  on a line of the request, naming its client')
+        or diag $l;
+}
+$env->pg_start;
+done_testing;

@@ -1,0 +1,154 @@
+# Password users and the AuthBBTokenProvider providers: what a provider is
+# given and what it decides stays as it left it (t/keeper/mod_bbt_keeper.c,
+# a test-only provider built here, keeps the password it was given and
+# names the user itself, as mod_authnz_ldap can), and a password carried by
+# an internal redirect into another section with the same providers.
+use strict;
+use warnings;
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use Test::More;
+use BBT::Env;
+use BBT::Assert;
+
+my $extra = <<'EOC';
+LoadModule bbt_keeper_module "@DIR@/mod_bbt_keeper.so"
+# Require valid-user: the provider alone decides.
+ScriptAlias /kv/ "@DIR@/cgi-bin/env.cgi/"
+<Location /kv>
+    AuthType BBToken
+    AuthName "Git"
+    AuthBBTokenProvider keeper
+    BBTokenRoutes git /kv
+    Require valid-user
+</Location>
+# Require bbtoken: the user the provider named is held to its grants.
+ScriptAlias /kp/ "@DIR@/cgi-bin/env.cgi/"
+<Location /kp>
+    AuthType BBToken
+    AuthName "Git"
+    AuthBBTokenProvider keeper
+    BBTokenRoutes git /kp
+    Require bbtoken
+    AuthzSendForbiddenOnFailure On
+</Location>
+<AuthnProviderAlias file file2>
+    AuthUserFile "@DIR@/htpasswd"
+</AuthnProviderAlias>
+Alias /pwa "@DIR@/scratch"
+<Location /pwa>
+    AuthType BBToken
+    AuthName "Git"
+    AuthBBTokenProvider file
+    AuthUserFile "@DIR@/htpasswd"
+    Require valid-user
+    ErrorDocument 404 /pwb/PROJ/repo.git/info/refs?service=git-upload-pack
+</Location>
+Alias /pwa2 "@DIR@/scratch"
+<Location /pwa2>
+    AuthType BBToken
+    AuthName "Git"
+    AuthBBTokenProvider file
+    AuthUserFile "@DIR@/htpasswd"
+    Require valid-user
+    ErrorDocument 404 /pwc/PROJ/repo.git/info/refs?service=git-upload-pack
+</Location>
+# The same provider list as /pwa, written again: a list of its own.
+ScriptAlias /pwb/ "@DIR@/cgi-bin/env.cgi/"
+<Location /pwb>
+    AuthType BBToken
+    AuthName "Git"
+    AuthBBTokenProvider file
+    AuthUserFile "@DIR@/htpasswd"
+    BBTokenRoutes git /pwb
+    Require valid-user
+</Location>
+# Another list: the same file under another provider name.
+ScriptAlias /pwc/ "@DIR@/cgi-bin/env.cgi/"
+<Location /pwc>
+    AuthType BBToken
+    AuthName "Git"
+    AuthBBTokenProvider file2
+    BBTokenRoutes git /pwc
+    Require valid-user
+</Location>
+EOC
+my $env = BBT::Env->new(httpd => 0, extra_conf => $extra,
+                        modules => [qw(authn_file authz_user)])->start;
+
+# The test-only provider, built into this test's own directory.
+my $apr_config = `apxs -q APR_CONFIG`;
+chomp $apr_config;
+my @inc = ('-I' . `apxs -q INCLUDEDIR`, split ' ', `$apr_config --includes --cppflags`);
+chomp @inc;
+my ($rc, $out, $err) = BBT::Env::run_cmd(
+    cmd => ['cc', '-shared', '-fPIC', '-O2', '-Wall', @inc, '-o', $env->dir . '/mod_bbt_keeper.so',
+            "$FindBin::Bin/keeper/mod_bbt_keeper.c"],
+    tmp => $env->dir . '/run');
+is($rc, 0, 'the test provider builds') or BAIL_OUT("cc: $out$err");
+$env->write_conf;
+$env->httpd_start;
+my $h = $env->dir . '/htpasswd';
+system('htpasswd', '-b', '-c', '-B', $h, 'dave', 'dave-Pa55-word') == 0
+    or BAIL_OUT('htpasswd failed');
+chmod 0644, $h;
+$env->make_repo('PROJ', 'repo');
+$env->user_add('kimberly');
+$env->grant('kimberly', 'PROJECT_READ', 'PROJ');
+$env->user_add('kim');
+my $auth = { Authorization => $env->basic('dave', 'dave-Pa55-word') };
+my $UP = 'PROJ/repo.git/info/refs?service=git-upload-pack';
+
+sub cgi {
+    my ($path, $h) = @_;
+    my $res = $env->get("/$path", $h);
+    my %v = map { /^([A-Z_]+)=(.*)$/ ? ($1 => $2) : () } split /\n/, ($res->{content} // '');
+    return ($res, \%v);
+}
+
+subtest 'a provider that keeps the password reads it intact later' => sub {
+    my ($res, $v) = cgi("kv/$UP", { Authorization => $env->basic('lee', 'lee-Pa55-word') });
+    is_ok_res($res, 'lee logs in through the keeper provider');
+    is($v->{REMOTE_USER}, 'lee', '  as lee');
+    is($res->{headers}{'x-keeper-password'}, 'intact',
+       '  the password the provider kept still reads the same in the fixups');
+    ok(!defined $v->{HTTP_AUTHORIZATION}, '  and the backend does not get it');
+};
+
+subtest 'the user a provider names is the user' => sub {
+    my $kim = { Authorization => $env->basic('kim', 'kim-Pa55-word') };
+    my ($res, $v) = cgi("kv/$UP", $kim);
+    is_ok_res($res, 'kim logs in through the keeper provider');
+    is($v->{REMOTE_USER}, 'kimberly', '  as kimberly, the name the provider set');
+    ($res, $v) = cgi("kp/$UP", $kim);
+    is_ok_res($res, 'Require bbtoken: kimberly\'s grant lets kim\'s login read');
+    is($v->{REMOTE_USER}, 'kimberly', '  as kimberly');
+    ($res) = cgi("kp/PROJ/repo.git/info/refs?service=git-receive-pack", $kim);
+    is($res->{status}, 403, '  and holds it to kimberly\'s grant (no push)')
+        or diag res_summary($res);
+    ($res) = cgi("kp/$UP", { Authorization => $env->basic('lee', 'lee-Pa55-word') });
+    is($res->{status}, 403, 'lee, without grants, is refused under Require bbtoken')
+        or diag res_summary($res);
+    is_401($env->get("/kp/$UP", { Authorization => $env->basic('kim', 'wrong') }), 1,
+           'a wrong password is 401');
+};
+
+subtest 'a password is carried into a section with the same providers' => sub {
+    is_ok_res($env->get("/pwb/$UP", $auth), '/pwb takes the password asked directly');
+    is_ok_res($env->get("/pwc/$UP", $auth), '/pwc takes it too, through file2');
+    my $r = $env->get('/pwa/nothing-here', $auth);
+    like($r->{content} // '', qr/^REMOTE_USER=dave$/m,
+        'an ErrorDocument redirect from /pwa to /pwb (the same list, written twice) '
+        . 'carries dave') or diag res_summary($r);
+    $r = $env->get('/pwa2/nothing-here', $auth);
+    unlike($r->{content} // '', qr/^REMOTE_USER=dave$/m,
+        'a redirect into /pwc (file2, another list) does not carry dave');
+    isnt($r->{status}, 200, '  and is no success');
+};
+
+my $logs = $env->error_log_text . $env->access_log_text;
+for my $pw (qw(kim-Pa55-word lee-Pa55-word dave-Pa55-word)) {
+    unlike($logs, qr/\Q$pw\E/, "the password $pw is in no log");
+}
+is(scalar($env->crash_lines), 0, 'no httpd child crashed') or diag join "\n", $env->crash_lines;
+done_testing;

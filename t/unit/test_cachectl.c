@@ -1,0 +1,74 @@
+/* The Cache-Control value of a private response. */
+#include "bbt_cachectl.h"
+#include "tap.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static char *private_of(const char *value)
+{
+    static char out[1024];
+
+    return bbt_cachectl_private(value, out, sizeof(out));
+}
+
+static void is_private(const char *value, const char *want)
+{
+    is_str(private_of(value), want, "%s%s%s -> %s", value ? "'" : "",
+           value ? value : "none", value ? "'" : "", want);
+}
+
+static void test_values(void)
+{
+    is_private(NULL, "private");
+    is_private("", "private");
+    is_private(" , ,", "private");
+    is_private("public", "private");
+    is_private("public, max-age=31536000", "private, max-age=31536000");
+    is_private("max-age=60, s-maxage=600", "private, max-age=60");
+    is_private("PUBLIC,Max-Age=5", "private, Max-Age=5");
+    is_private("private", "private");
+    is_private("private, max-age=0", "private, max-age=0");
+    is_private("no-cache", "private, no-cache");
+    is_private("no-store", "no-store");
+    is_private("public, no-store", "no-store");
+    is_private("No-Store, max-age=0, public", "No-Store, max-age=0");
+    is_private("max-age=0,\tmust-revalidate ",
+               "private, max-age=0, must-revalidate");
+    is_private("a,b,c,d", "private, a, b, c, d");
+    /* Only whole directive names count. */
+    is_private("publicity", "private, publicity");
+    is_private("s-maxage-ish=1", "private, s-maxage-ish=1");
+    is_private("no-stored", "private, no-stored");
+    is_private("s-maxage", "private");
+    is_private("public=1", "private");
+}
+
+/* The size bound holds for the worst case: many one-letter directives. */
+static void test_size(void)
+{
+    char value[301], *out;
+    size_t n, i;
+
+    for (i = 0; i < 300; i++)
+        value[i] = (i % 2) ? ',' : 'x';
+    value[300] = '\0';
+    n = bbt_cachectl_private_size(value);
+    out = malloc(n);
+    ok(out && bbt_cachectl_private(value, out, n) != NULL &&
+           strlen(out) + 1 <= n && strncmp(out, "private, x, x", 13) == 0,
+       "150 one-letter directives fit in the size given");
+    free(out);
+    ok(bbt_cachectl_private("public", (char[4]){0}, 4) == NULL,
+       "a buffer that is too small is refused");
+    ok(bbt_cachectl_private(NULL, NULL, 100) == NULL, "no buffer is refused");
+    ok(bbt_cachectl_private_size(NULL) >= sizeof("private"),
+       "room for 'private' when nothing was sent");
+}
+
+int main(void)
+{
+    test_values();
+    test_size();
+    return done_testing();
+}

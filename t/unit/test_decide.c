@@ -1,0 +1,226 @@
+/* The allow/deny decision: target, token= minimum, Destination, password
+ * users. */
+#include "bbt_decide.h"
+#include "tap.h"
+
+#include <string.h>
+
+#define R BBT_LEVEL_READ
+#define W BBT_LEVEL_WRITE
+#define A BBT_LEVEL_ADMIN
+#define N BBT_LEVEL_NONE
+
+static bbt_perm_t perm(bbt_scope_t s, bbt_level_t l)
+{
+    bbt_perm_t p;
+
+    p.scope = s;
+    p.level = l;
+    return p;
+}
+
+static bbt_perm_t repo(bbt_level_t l)
+{
+    return perm(BBT_SCOPE_REPO, l);
+}
+
+static bbt_perm_t project(bbt_level_t l)
+{
+    return perm(BBT_SCOPE_PROJECT, l);
+}
+
+/* A token request on PROJ/repo needing `need`. */
+static bbt_access_t token(bbt_level_t tp, bbt_level_t tr, bbt_level_t owner,
+                          bbt_perm_t need)
+{
+    bbt_access_t a;
+
+    memset(&a, 0, sizeof(a));
+    a.token_project_level = tp;
+    a.token_repo_level = tr;
+    strcpy(a.target.key, "PROJ");
+    strcpy(a.target.slug, "repo");
+    a.target.need = need;
+    a.owner_level = owner;
+    a.token_need = project(N);
+    return a;
+}
+
+static void with_dest(bbt_access_t *a, bbt_perm_t need, bbt_level_t owner)
+{
+    a->has_dest = 1;
+    strcpy(a->dest.key, "DEST");
+    strcpy(a->dest.slug, "other");
+    a->dest.need = need;
+    a->dest_owner_level = owner;
+}
+
+static int same_perm(bbt_perm_t a, bbt_perm_t b)
+{
+    return a.scope == b.scope && a.level == b.level;
+}
+
+static void check(const bbt_access_t *a, bbt_decision_t want,
+                  const bbt_target_t *want_on, bbt_perm_t want_what,
+                  const char *what_for)
+{
+    const bbt_target_t *on = NULL;
+    const char *name;
+    bbt_perm_t what = perm(BBT_SCOPE_PROJECT, N);
+
+    is_int(bbt_decide(a, &on, &what), want, "%s", what_for);
+    ok(on == want_on, "  decided on the %s",
+       want_on == &a->dest ? "Destination" : "target");
+    name = bbt_perm_name(want_what.scope, want_what.level);
+    ok(same_perm(what, want_what), "  by %s", name ? name : "no permission");
+}
+
+/* Without token= and a Destination, the decision is the matrix's. */
+static void test_matrix(void)
+{
+    static const bbt_level_t levels[] = {N, R, W, A};
+    int bad = 0, n = 0;
+    size_t tp, tr, ow, s, l;
+
+    for (tp = 0; tp < 4; tp++)
+        for (tr = 0; tr < 4; tr++)
+            for (ow = 0; ow < 4; ow++)
+                for (s = 0; s < 2; s++)
+                    for (l = 0; l < 4; l++) {
+                        bbt_perm_t need = perm((bbt_scope_t)s, levels[l]);
+                        bbt_access_t a =
+                            token(levels[tp], levels[tr], levels[ow], need);
+                        const bbt_target_t *on;
+                        bbt_perm_t what;
+
+                        n++;
+                        if (bbt_decide(&a, &on, &what) !=
+                                bbt_perm_decide(need, levels[tp], levels[tr],
+                                                levels[ow]) ||
+                            on != &a.target || !same_perm(what, need))
+                            bad++;
+                    }
+    is_int(bad, 0, "a plain token request is decided as the matrix says (%d)",
+           n);
+}
+
+static void test_token_need(void)
+{
+    bbt_access_t a;
+
+    a = token(R, R, A, repo(R));
+    a.token_need = project(A);
+    check(&a, BBT_DECIDE_TOKEN_SCOPE, &a.target, project(A),
+          "token=PROJECT_ADMIN refuses a read-only token");
+
+    a = token(A, A, R, repo(R));
+    a.token_need = project(A);
+    check(&a, BBT_DECIDE_ALLOW, &a.target, project(A),
+          "token= caps the token alone: an owner with REPO_READ forks");
+
+    a = token(A, A, N, repo(R));
+    a.token_need = project(A);
+    check(&a, BBT_DECIDE_OWNER, &a.target, repo(R),
+          "the target comes first: an owner without access is refused");
+
+    a = token(W, W, A, repo(R));
+    a.token_need = repo(A);
+    check(&a, BBT_DECIDE_TOKEN_SCOPE, &a.target, repo(A),
+          "token=REPO_ADMIN against a REPO_WRITE token");
+}
+
+static void test_dest(void)
+{
+    bbt_access_t a;
+
+    a = token(W, W, W, repo(R));
+    with_dest(&a, repo(W), W);
+    check(&a, BBT_DECIDE_ALLOW, &a.dest, repo(W),
+          "COPY: source and Destination allowed");
+
+    a = token(W, W, W, repo(R));
+    with_dest(&a, repo(W), R);
+    check(&a, BBT_DECIDE_OWNER, &a.dest, repo(W),
+          "the owner cannot write the Destination");
+
+    a = token(R, R, A, repo(R));
+    with_dest(&a, repo(W), A);
+    check(&a, BBT_DECIDE_TOKEN_SCOPE, &a.dest, repo(W),
+          "a read-only token cannot write the Destination");
+
+    a = token(W, W, R, repo(W));
+    with_dest(&a, repo(R), A);
+    check(&a, BBT_DECIDE_OWNER, &a.target, repo(W),
+          "a refused source decides before the Destination");
+
+    a = token(A, A, A, repo(R));
+    with_dest(&a, project(A), A);
+    a.token_need = project(A);
+    a.dest_owner_level = W;
+    check(&a, BBT_DECIDE_OWNER, &a.dest, project(A),
+          "token= and then the Destination's own owner level");
+
+    a = token(A, A, A, repo(R));
+    with_dest(&a, repo(N), A);
+    check(&a, BBT_DECIDE_TOKEN_SCOPE, &a.dest, repo(N),
+          "fail closed: a Destination that needs nothing valid is refused");
+}
+
+static void test_password(void)
+{
+    bbt_access_t a;
+
+    a = token(N, N, R, repo(R));
+    a.password = 1;
+    check(&a, BBT_DECIDE_ALLOW, &a.target, repo(R),
+          "a password user reads with a read grant (no token levels)");
+
+    a = token(N, N, R, repo(W));
+    a.password = 1;
+    check(&a, BBT_DECIDE_OWNER, &a.target, repo(W),
+          "a password user cannot write with a read grant");
+
+    a = token(N, N, R, repo(R));
+    a.password = 1;
+    a.token_need = project(A);
+    check(&a, BBT_DECIDE_ALLOW, &a.target, repo(R),
+          "token= does not apply to a password user");
+
+    a = token(N, N, W, repo(R));
+    a.password = 1;
+    with_dest(&a, repo(W), R);
+    check(&a, BBT_DECIDE_OWNER, &a.dest, repo(W),
+          "a password user's Destination is held to the user's grants");
+
+    a = token(N, N, N, repo(R));
+    a.password = 1;
+    check(&a, BBT_DECIDE_OWNER, &a.target, repo(R),
+          "a password user without grants gets nothing");
+}
+
+static void test_fail_closed(void)
+{
+    bbt_access_t a;
+
+    a = token(W, R, A, repo(R));
+    check(&a, BBT_DECIDE_TOKEN_SCOPE, &a.target, repo(R),
+          "an impossible token pair is refused");
+
+    a = token(A, A, A, repo(N));
+    check(&a, BBT_DECIDE_TOKEN_SCOPE, &a.target, repo(N),
+          "a target that needs no valid level is refused");
+
+    a = token(A, A, (bbt_level_t)7, repo(R));
+    check(&a, BBT_DECIDE_OWNER, &a.target, repo(R),
+          "an owner level out of range is none");
+}
+
+int main(void)
+{
+    test_matrix();
+    test_token_need();
+    test_dest();
+    test_password();
+    test_fail_closed();
+    return done_testing();
+}
