@@ -12,7 +12,7 @@
 #include <string.h>
 
 #include "bbt_token.h"
-#include "bbtoken.h"
+#include "cli.h"
 
 int bbtoken_opt_error(const char *usage, int c, char **argv)
 {

@@ -23,7 +23,7 @@ int bbtoken_cmd_policy(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
                                     BBT_EXPIRY_DAYS_MAX, 1))) ||
         (a->max_tokens &&
          (rc = bbtoken_check_number("--max-tokens", a->max_tokens,
-                                    BBTOKEN_MAX_TOKENS_MAX, 0)))) {
+                                    BBT_POLICY_MAX_TOKENS, 0)))) {
         return rc;
     }
     if ((rc = bbtoken_connect(ctx))) {

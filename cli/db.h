@@ -11,7 +11,7 @@
 #include <libpq-fe.h>
 
 #include "bbt_sqlstate.h"
-#include "bbtoken.h"
+#include "cli.h"
 
 struct bbtoken_ctx {
     const char *db; /* --db, or NULL: libpq's environment alone */

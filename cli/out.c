@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#include "bbtoken.h"
+#include "cli.h"
 
 /* Print "bbtoken: REASON" as exactly one line: control characters from
  * argv or server messages become spaces, so a script reading stderr line

@@ -3,7 +3,7 @@
  * also printed after a usage error.  The README's CLI section says the
  * same in fewer words.
  */
-#include "bbtoken.h"
+#include "cli.h"
 
 const char bbtoken_usage_main[] =
     "Usage: bbtoken [--db CONNINFO] COMMAND [ARGS...]\n"

@@ -8,23 +8,12 @@
  * error bodies, so they never quote the header.
  */
 #include "bbt_cred.h"
+#include "bbt_input.h"
 #include "bbt_token.h"
 
 #include <string.h>
 
 #include <openssl/crypto.h>
-
-static int bbt_is_alnum(unsigned char c)
-{
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-           (c >= '0' && c <= '9');
-}
-
-/* RFC 9110 tchar, the characters of an auth-scheme. */
-static int bbt_is_tchar(unsigned char c)
-{
-    return bbt_is_alnum(c) || (c != 0 && strchr("!#$%&'*+-.^_`|~", c));
-}
 
 /* RFC 9110 token68, less its trailing '='. */
 static int bbt_is_token68(unsigned char c)
@@ -42,11 +31,7 @@ static int bbt_scheme_is(const char *s, size_t len, const char *lit)
     if (len != strlen(lit))
         return 0;
     for (i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)s[i];
-
-        if (c >= 'A' && c <= 'Z')
-            c = (unsigned char)(c - 'A' + 'a');
-        if (c != (unsigned char)lit[i])
+        if (bbt_to_lower((unsigned char)s[i]) != (unsigned char)lit[i])
             return 0;
     }
     return 1;

@@ -5,7 +5,6 @@
  * without asking it.
  */
 #include "bbt_input.h"
-#include "bbt_token.h"
 
 #include <string.h>
 

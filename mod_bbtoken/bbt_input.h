@@ -11,7 +11,10 @@
 #define BBT_INPUT_H
 
 #include <stddef.h>
+#include <string.h>
 
+/* A token id: 12 random decimal digits, kept as text. */
+#define BBT_TOKEN_ID_LEN 12
 /* A user name: 1 to 255 bytes. */
 #define BBT_USER_MAX 255
 /* A project key (not a personal one): 1 to 128 bytes. */
@@ -25,6 +28,9 @@
 #define BBT_NAME_MAX 255
 /* An expiry: 1 to 36500 days (a hundred years). */
 #define BBT_EXPIRY_DAYS_MAX 36500
+/* The policy's cap on live tokens per user, as its CHECK says
+ * (sql/migrations/0002_lifecycle.sql). */
+#define BBT_POLICY_MAX_TOKENS 1000000
 /* A token id is 12 random digits; a fresh one collides about never, and a
  * few more draws make that never, without looping forever on a broken
  * random generator. */
@@ -62,6 +68,12 @@ static inline unsigned char bbt_to_upper(unsigned char c)
 static inline unsigned char bbt_to_lower(unsigned char c)
 {
     return (c >= 'A' && c <= 'Z') ? (unsigned char)(c - 'A' + 'a') : c;
+}
+
+/* RFC 9110 tchar: what a token (a method name, an auth-scheme) may hold. */
+static inline int bbt_is_tchar(unsigned char c)
+{
+    return bbt_is_alnum(c) || (c && c < 0x80 && strchr("!#$%&'*+-.^_`|~", c));
 }
 
 /* 1 if s[0..len) is a user name: an ASCII letter or digit, then letters,

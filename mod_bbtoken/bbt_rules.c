@@ -211,13 +211,6 @@ const char *bbt_rule_origin(const bbt_rule_t *r)
     return r ? r->origin : NULL;
 }
 
-/* RFC 9110 token characters: what a method name may hold. */
-static int bbt_tchar(unsigned char c)
-{
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-           (c >= '0' && c <= '9') || (c && strchr("!#$%&'*+.^_`|~-", c));
-}
-
 static int bbt_err(char *err, size_t errlen, const char *origin,
                    const char *what, const char *detail)
 {
@@ -274,7 +267,7 @@ static int bbt_parse_methods(bbt_rule_t *r, const char *methods,
         if (len == 0)
             return bbt_err(err, errlen, origin, "empty method in", methods);
         for (i = 0; i < len; i++) {
-            if (!bbt_tchar((unsigned char)p[i]) || p[i] == '*')
+            if (!bbt_is_tchar((unsigned char)p[i]) || p[i] == '*')
                 return bbt_err(err, errlen, origin, "invalid method list",
                                methods);
         }

@@ -22,8 +22,7 @@ static const char bbt_check_label[] = "bbtoken-v1:";
 
 static int bbt_b64_char(unsigned char c)
 {
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-           (c >= '0' && c <= '9') || c == '+' || c == '/';
+    return bbt_is_alnum(c) || c == '+' || c == '/';
 }
 
 /* The 6-bit value of a base64 character already known to be valid. */

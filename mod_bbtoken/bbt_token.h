@@ -19,9 +19,10 @@
 
 #include <stddef.h>
 
+#include "bbt_input.h"
+
 #define BBT_TOKEN_PREFIX "BBDC-"
 #define BBT_TOKEN_PREFIX_LEN 5
-#define BBT_TOKEN_ID_LEN 12
 #define BBT_TOKEN_RANDOM_LEN 16
 #define BBT_TOKEN_CHECK_LEN 4
 #define BBT_TOKEN_SECRET_LEN (BBT_TOKEN_RANDOM_LEN + BBT_TOKEN_CHECK_LEN)

@@ -2,7 +2,7 @@
  * and per-command options, and the checks of TARGETs, DURATIONs, WHENs,
  * numbers, names, ids and permissions, with the exact messages and exit
  * statuses t/22-cli.t and the t/3x tests see from the whole program. */
-#include "bbtoken.h"
+#include "cli.h"
 #include "cli_capture.h"
 #include "tap.h"
 
@@ -365,7 +365,7 @@ static void test_values(void)
         "none: -1",
         "--max-expiry-days -1");
     REFUSED(bbtoken_check_number("--max-tokens", "1000001",
-                                 BBTOKEN_MAX_TOKENS_MAX, 0),
+                                 BBT_POLICY_MAX_TOKENS, 0),
             "--max-tokens must be a whole number from 1 to 1000000: 1000001",
             "--max-tokens 1000001");
 

@@ -1,7 +1,7 @@
 /* What the bbtoken CLI prints (cli/out.c): the one-line failure whatever
  * the reason holds, the usage error, the one table printer that list,
  * expiring and audit share, and the JSON output. */
-#include "bbtoken.h"
+#include "cli.h"
 #include "cli_capture.h"
 #include "tap.h"
 

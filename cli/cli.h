@@ -9,8 +9,8 @@
  * Exit status: 0 success; 1 failure with exactly one line on stderr;
  * 2 bad usage (a reason and the usage on stderr).
  */
-#ifndef BBTOKEN_H
-#define BBTOKEN_H
+#ifndef BBTOKEN_CLI_H
+#define BBTOKEN_CLI_H
 
 #include <stddef.h>
 
@@ -18,7 +18,6 @@
 
 #include "bbt_input.h"
 #include "bbt_perm.h"
-
 
 #define BBTOKEN_EXIT_OK 0
 #define BBTOKEN_EXIT_FAIL 1
@@ -52,10 +51,6 @@ enum {
 /* Two --perm make a full pair; more are refused by bbt_perm_from_list, but
  * must be stored to be refused. */
 #define BBTOKEN_MAX_PERMS 8
-
-/* The policy's cap on live tokens per user, as its CHECK says
- * (sql/migrations/0002_lifecycle.sql). */
-#define BBTOKEN_MAX_TOKENS_MAX 1000000
 
 /* The database session (db.h); commands get it from main(). */
 typedef struct bbtoken_ctx bbtoken_ctx_t;
