@@ -225,7 +225,7 @@ static int bbt_authn_verify_token(request_rec *r, bbt_req_t *rq,
     int interval = bbt_config_last_use_interval(r->server), expired = 0;
 
     memset(&row, 0, sizeof(row));
-    c = bbt_db_open_request(r);
+    c = bbt_db_open(r);
     if (!c) {
         return bbt_unavailable(r);
     }
@@ -312,7 +312,7 @@ static int bbt_user_levels(request_rec *r, bbt_req_t *rq, const char *user,
     if (!(target && rq->routed) && !a->has_dest) {
         return OK;
     }
-    c = bbt_db_open_request(r);
+    c = bbt_db_open(r);
     if (!c) {
         return bbt_unavailable(r);
     }

@@ -101,27 +101,23 @@ int bbt_db_init(void)
     return (bbt_dbd_open && bbt_dbd_close) ? 0 : -1;
 }
 
-/* Log a line under its message id: with the request when the connection
- * serves one, so the line names its client. */
+/* Log a line under its message id, with the request, so the line names
+ * its client. */
 static void bbt_db_say(const bbt_db_conn_t *c, int level, const char *id,
                        const char *text)
 {
-    if (c->r) {
-        ap_log_rerror(APLOG_MARK, level, 0, c->r, "%s: %s", id, text);
-    } else {
-        ap_log_error(APLOG_MARK, level, 0, c->s, "%s: %s", id, text);
-    }
+    ap_log_rerror(APLOG_MARK, level, 0, c->r, "%s: %s", id, text);
 }
 
-static bbt_db_conn_t *bbt_db_connect(apr_pool_t *p, server_rec *s,
-                                     request_rec *r)
+bbt_db_conn_t *bbt_db_open(request_rec *r)
 {
+    apr_pool_t *p = r->pool;
     bbt_db_conn_t *c = apr_pcalloc(p, sizeof(*c));
 
     c->pool = p;
-    c->s = s;
+    c->s = r->server;
     c->r = r;
-    c->dbd = bbt_dbd_open(p, s);
+    c->dbd = bbt_dbd_open(p, r->server);
     if (!c->dbd) {
         /* mod_dbd has logged why. */
         bbt_db_say(c, APLOG_ERR, "BBT070", "no database connection available");
@@ -140,16 +136,6 @@ static bbt_db_conn_t *bbt_db_connect(apr_pool_t *p, server_rec *s,
      * token row, salt and hash included. */
     c->verbosity = PQsetErrorVerbosity(c->pg, PQERRORS_TERSE);
     return c;
-}
-
-bbt_db_conn_t *bbt_db_open(apr_pool_t *p, server_rec *s)
-{
-    return bbt_db_connect(p, s, NULL);
-}
-
-bbt_db_conn_t *bbt_db_open_request(request_rec *r)
-{
-    return bbt_db_connect(r->pool, r->server, r);
 }
 
 void bbt_db_close(bbt_db_conn_t *c)

@@ -38,13 +38,10 @@ typedef struct {
  * loaded (then the server must not start). */
 int bbt_db_init(void);
 
-/* Take a pooled connection; NULL if the database cannot be reached.
- * Errors on it are logged for server s. */
-bbt_db_conn_t *bbt_db_open(apr_pool_t *p, server_rec *s);
-
-/* The same for request r: errors on it are logged with the request (its
- * client, its log configuration). */
-bbt_db_conn_t *bbt_db_open_request(request_rec *r);
+/* Take a pooled connection for request r; NULL if the database cannot be
+ * reached.  Errors on it are logged with the request (its client, its log
+ * configuration). */
+bbt_db_conn_t *bbt_db_open(request_rec *r);
 
 /* Give it back. */
 void bbt_db_close(bbt_db_conn_t *c);

@@ -200,7 +200,7 @@ static int bbt_rest_handler(request_rec *r)
                               "application/json or X-Atlassian-Token: "
                               "no-check, from this site.");
     }
-    if (!(x.db = bbt_db_open(r->pool, r->server))) {
+    if (!(x.db = bbt_db_open(r))) {
         return bbt_rest_unavailable(&x, "connecting to the database");
     }
     x.pg = bbt_db_native(x.db);
