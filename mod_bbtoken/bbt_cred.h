@@ -48,9 +48,10 @@ bbt_token_status_t bbt_cred_token(const bbt_cred_t *c, bbt_token_t *tok);
  * on this. */
 int bbt_cred_carries_token(const bbt_cred_t *c);
 
-/* 1 if the credential is a Basic password for the password providers: not
- * a token, and not shaped like a mistyped one (the BBDC- prefix), which
- * must never reach a provider (and an LDAP server's logs). */
+/* 1 if the credential is a Basic password for the password providers:
+ * nothing shaped like a token, prefixed or not, which must never reach a
+ * provider (and an LDAP server's logs): not a token, not a token with a
+ * wrong checksum, nothing that starts with the BBDC- prefix. */
 int bbt_cred_is_password(const bbt_cred_t *c);
 
 #endif

@@ -133,6 +133,22 @@ subtest 'the user a provider names is the user' => sub {
            'a wrong password is 401');
 };
 
+subtest 'nothing shaped like a token reaches a provider' => sub {
+    my $tok = $env->token_create('kimberly', name => 'shape', perms => ['PROJECT_READ']);
+    my $typo = BBT::Env::mistype_token($tok);
+    (my $bare = $typo) =~ s/^BBDC-//;
+    my $res = $env->get("/kv/$UP", { Authorization => $env->basic('kim', 'wrong') });
+    is($res->{headers}{'x-keeper-asked'}, 'kim',
+       'a wrong password is asked of the provider (the test can see it)');
+    for ([$typo, 'a mistyped token'], [$bare, 'a mistyped token without its BBDC- prefix']) {
+        my ($secret, $what) = @$_;
+        $res = $env->get("/kv/$UP", { Authorization => $env->basic('kim', $secret) });
+        is_401($res, 1, "$what as the password is 401");
+        ok(!defined $res->{headers}{'x-keeper-asked'}, '  and never reaches the provider')
+            or diag res_summary($res);
+    }
+};
+
 subtest 'a password is carried into a section with the same providers' => sub {
     is_ok_res($env->get("/pwb/$UP", $auth), '/pwb takes the password asked directly');
     is_ok_res($env->get("/pwc/$UP", $auth), '/pwc takes it too, through file2');

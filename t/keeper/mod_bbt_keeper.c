@@ -8,7 +8,9 @@
  *     kept pointer with a copy taken at check time and answers
  *     "X-Keeper-Password: intact" or "changed";
  *   - for user kim it names the user itself, as AuthLDAPRemoteUserAttribute
- *     does: r->user becomes "kimberly".
+ *     does: r->user becomes "kimberly";
+ *   - it says it was asked ("X-Keeper-Asked: USER", on any answer, 401
+ *     included), so a test can tell what reached a provider at all.
  *
  * It grants kim (password kim-Pa55-word) and lee (lee-Pa55-word).  Never
  * load it outside the tests.
@@ -34,6 +36,8 @@ static authn_status keeper_check_password(request_rec *r, const char *user,
 {
     keeper_req_t *k;
 
+    apr_table_setn(r->err_headers_out, "X-Keeper-Asked",
+                   apr_pstrdup(r->pool, user));
     if (strcmp(user, "kim") != 0 && strcmp(user, "lee") != 0) {
         return AUTH_USER_NOT_FOUND;
     }
