@@ -14,6 +14,7 @@
  *   bbt_request.c   what one request learned, for the phases after authn
  *   bbt_db.c        mod_dbd; bbt_logguard.c keeps httpd's logs free of
  *                   credentials; bbt_rest.c the access-tokens REST API
+ *   bbt_configtest.c  the mistakes configtest refuses (check_config)
  *
  * The decisions live in the core (bbt_token, bbt_cred, bbt_rules,
  * bbt_perm, bbt_decide), which knows nothing of request_rec.
@@ -29,6 +30,7 @@
 #include "bbt_authn.h"
 #include "bbt_authz.h"
 #include "bbt_config.h"
+#include "bbt_configtest.h"
 #include "bbt_db.h"
 #include "bbt_logguard.h"
 #include "bbt_private.h"
@@ -60,6 +62,7 @@ static int bbt_post_config(apr_pool_t *pconf, apr_pool_t *plog,
 static void bbt_register_hooks(apr_pool_t *p)
 {
     ap_hook_post_config(bbt_post_config, NULL, NULL, APR_HOOK_MIDDLE);
+    bbt_configtest_register_hooks(p);
     bbt_logguard_register_hooks(p);
     bbt_routing_register_hooks(p);
     bbt_authn_register_hooks(p);

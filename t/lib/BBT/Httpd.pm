@@ -261,12 +261,15 @@ sub httpd_restart {
 
 # `apache2 -t` on the configuration this environment would write with
 # extra_conf replaced: (exit code, output).  httpd need not be running.
+# $edit, if given, gets the configuration's text and returns it changed.
 sub config_test {
-    my ($self, $extra) = @_;
+    my ($self, $extra, $edit) = @_;
     local $self->{extra_conf} = $extra;
     local $self->{port} = $self->{port} || free_port();
     my $conf = "$self->{dir}/httpd-test.conf";
-    spew($conf, $self->_conf_text, 0644);
+    my $text = $self->_conf_text;
+    $text = $edit->($text) if $edit;
+    spew($conf, $text, 0644);
     my ($rc, $out, $err) = run_cmd(cmd => [$APACHE, '-t', '-f', $conf],
                                    tmp => "$self->{dir}/run", timeout => 60);
     return ($rc, $out . $err);
