@@ -26,6 +26,7 @@
 #include "httpd.h"
 #include "http_config.h"
 #include "http_log.h"
+#include "http_core.h"
 
 #include "bbt_authn.h"
 #include "bbt_authz.h"
@@ -56,6 +57,11 @@ static int bbt_post_config(apr_pool_t *pconf, apr_pool_t *plog,
         return HTTP_INTERNAL_SERVER_ERROR;
     }
     bbt_logguard_post_config(pconf, s);
+    /* Once per start or restart: not for the first pass, a dry run. */
+    if (ap_state_query(AP_SQ_MAIN_STATE) != AP_SQ_MS_CREATE_PRE_CONFIG) {
+        ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s,
+                     "BBT404: mod_bbtoken " BBT_VERSION " started");
+    }
     return OK;
 }
 
