@@ -15,11 +15,13 @@ pkgs=(
     git perl curl ca-certificates
     chromium
     debhelper dpkg-dev lintian man-db bash-completion
-    libaprutil1-dbd-sqlite3
+    prometheus libaprutil1-dbd-sqlite3
 )
 # The Debian package (make deb, t/63): debhelper, and dh_apache2, which
 # comes with apache2-dev; lintian checks it.  man-db renders the man pages,
 # bash-completion loads the completion (t/60, t/63).
+# promtool, which checks the metrics page (t/65), comes only in Debian's
+# prometheus package (its server is kept from starting, like the others).
 # A second DBD driver, sqlite3, lets t/64 show that configtest refuses
 # DBDriver other than pgsql (without it, mod_dbd refuses the name itself).
 # The browser test (t/55-browser.t) drives chromium with playwright-core,

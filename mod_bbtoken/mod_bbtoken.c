@@ -15,6 +15,8 @@
  *   bbt_db.c        mod_dbd; bbt_logguard.c keeps httpd's logs free of
  *                   credentials; bbt_rest.c the access-tokens REST API
  *   bbt_configtest.c  the mistakes configtest refuses (check_config)
+ *   bbt_metrics.c   counting requests, the bbtoken-metrics handler,
+ *                   mod_status's section (bbt_stats.c: the counters)
  *
  * The decisions live in the core (bbt_token, bbt_cred, bbt_rules,
  * bbt_perm, bbt_decide), which knows nothing of request_rec.
@@ -34,6 +36,7 @@
 #include "bbt_configtest.h"
 #include "bbt_db.h"
 #include "bbt_logguard.h"
+#include "bbt_metrics.h"
 #include "bbt_private.h"
 #include "bbt_rest.h"
 #include "bbt_routing.h"
@@ -69,6 +72,7 @@ static void bbt_register_hooks(apr_pool_t *p)
 {
     ap_hook_post_config(bbt_post_config, NULL, NULL, APR_HOOK_MIDDLE);
     bbt_configtest_register_hooks(p);
+    bbt_metrics_register_hooks(p);
     bbt_logguard_register_hooks(p);
     bbt_routing_register_hooks(p);
     bbt_authn_register_hooks(p);

@@ -6,7 +6,7 @@ package BBT::Httpd;
 # password file) and its logs.
 #
 # Methods of the environment's object (BBT::Env inherits them).  They read
-# its dir, module, loglevel, extra_conf, mpm_conf, modules and the
+# its dir, module, loglevel, extra_conf, mpm, mpm_conf, modules and the
 # PostgreSQL part's pgport, and keep their own state in port, conf,
 # httpd_pid and passwords.
 
@@ -139,7 +139,7 @@ MaxRequestWorkers 16
 EOM
     # Debian builds some of these in (log_config): load only what is missing.
     my $loadmods = '';
-    for my $mod (qw(mpm_event authz_core authn_core alias env cgid dbd log_config),
+    for my $mod ($self->{mpm}, qw(authz_core authn_core alias env cgid dbd log_config),
                  @{ $self->{modules} }) {
         $loadmods .= "<IfModule !${mod}_module>\n    LoadModule ${mod}_module $m/mod_$mod.so\n</IfModule>\n";
     }
