@@ -162,7 +162,7 @@ APACHE_CONFDIR ?= /etc/apache2
 APACHE_CONF = $(if $(DESTDIR)$(wildcard $(APACHE_CONFDIR)/mods-available),yes)
 
 SHARE_FILES := $(wildcard sql/*.sql sql/migrations/*.sql routes/*.conf www/*)
-SNIPPETS := bbtoken-git bbtoken-dav bbtoken-svn bbtoken-rest bbtoken-page
+SNIPPETS := bbtoken-git bbtoken-dav bbtoken-svn bbtoken-rest bbtoken-page bbtoken-metrics
 # conf/*.in with the installed paths filled in.
 CONF_GEN := bbtoken.load bbtoken.conf bbtoken-dbd.conf bbtoken.cron $(SNIPPETS:%=%.conf)
 SUBST = sed -e 's|@LIBEXECDIR@|$(LIBEXECDIR)|g' -e 's|@SHAREDIR@|$(SHAREDIR)|g' \
