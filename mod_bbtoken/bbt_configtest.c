@@ -10,7 +10,8 @@
  *     virtual host, whose DBDriver is unset or not pgsql: every token
  *     request would be answered 503.  mod_dbd keeps DBDriver to itself, so
  *     the configuration tree is read instead: a virtual host's own
- *     DBDriver, else the main server's, as mod_dbd merges them.
+ *     DBDriver, else the main server's, as mod_dbd merges them; and the
+ *     main server's sections are every virtual host's too.
  *   - a route whose method httpd does not know: no request could ever
  *     match it (lower case is refused when the route is read).
  *
@@ -191,57 +192,78 @@ static const char *bbt_scope_name(apr_pool_t *p, const bbt_ct_server_t *sc)
                         sc->vhost->filename, sc->vhost->line_num);
 }
 
+/* The use in scope `in` of the module, served by `server` with driver drv
+ * (its own DBDriver or the main server's): 1, logged, if it cannot work. */
+static int bbt_configtest_driver(apr_pool_t *p, const bbt_ct_server_t *in,
+                                 const bbt_ct_server_t *server,
+                                 const ap_directive_t *drv)
+{
+    const char *more =
+        in->uses > 1
+            ? apr_psprintf(p, " (the first of %d such lines)", in->uses)
+            : "";
+    const char *name;
+
+    /* A section of the main server's is every virtual host's too. */
+    if (in != server) {
+        more = apr_pstrcat(p, more,
+                           ", in the main server's configuration and so in "
+                           "every virtual host's",
+                           NULL);
+    }
+    if (!drv) {
+        ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_ERR, 0, NULL,
+                     "BBT401: %s:%d: %s%s, but %s has no DBDriver: "
+                     "mod_bbtoken reads its tokens through mod_dbd, so every "
+                     "token request would be answered 503.  Add \"DBDriver "
+                     "pgsql\" and DBDParams to %s (a2enmod bbtoken does, with "
+                     "the package's bbtoken.conf)",
+                     in->use->filename, in->use->line_num, in->use_text, more,
+                     bbt_scope_name(p, server), bbt_scope_name(p, server));
+        return 1;
+    }
+    name = bbt_first_arg(p, drv);
+    if (strcmp(name, "pgsql") != 0) {
+        ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_ERR, 0, NULL,
+                     "BBT402: %s:%d: %s%s, but the DBDriver of %s is '%s' "
+                     "(%s:%d): mod_bbtoken's tables are PostgreSQL's, so "
+                     "every token request would be answered 503.  Use "
+                     "\"DBDriver pgsql\" there, or give the module's "
+                     "locations a virtual host of their own with DBDriver "
+                     "pgsql",
+                     in->use->filename, in->use->line_num, in->use_text, more,
+                     bbt_scope_name(p, server), name, drv->filename,
+                     drv->line_num);
+        return 1;
+    }
+    return 0;
+}
+
 /* Every server that uses the module has DBDriver pgsql.  Returns how many
  * do not. */
 static int bbt_configtest_drivers(apr_pool_t *ptemp)
 {
     apr_array_header_t *scopes =
         apr_array_make(ptemp, 8, sizeof(bbt_ct_server_t));
-    const ap_directive_t *main_driver;
+    const bbt_ct_server_t *main_server;
     int i, errors = 0;
 
     apr_array_push(scopes);
     memset(scopes->elts, 0, sizeof(bbt_ct_server_t));
     bbt_configtest_walk(ptemp, ap_conftree, scopes, 0, 1);
-    main_driver = APR_ARRAY_IDX(scopes, 0, bbt_ct_server_t).driver;
+    main_server = &APR_ARRAY_IDX(scopes, 0, bbt_ct_server_t);
     for (i = 0; i < scopes->nelts; i++) {
         const bbt_ct_server_t *sc = &APR_ARRAY_IDX(scopes, i, bbt_ct_server_t);
-        const ap_directive_t *drv = sc->driver ? sc->driver : main_driver;
-        const char *more =
-            sc->uses > 1
-                ? apr_psprintf(ptemp, " (the first of %d such lines)", sc->uses)
-                : "";
-        const char *name;
+        const ap_directive_t *drv =
+            sc->driver ? sc->driver : main_server->driver;
 
-        if (!sc->use) {
-            continue;
-        }
-        if (!drv) {
-            ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_ERR, 0, NULL,
-                         "BBT401: %s:%d: %s, but %s has no DBDriver%s: "
-                         "mod_bbtoken reads its tokens through mod_dbd, so "
-                         "every token request would be answered 503.  Add "
-                         "\"DBDriver pgsql\" and DBDParams to %s (a2enmod "
-                         "bbtoken does, with the package's bbtoken.conf)",
-                         sc->use->filename, sc->use->line_num, sc->use_text,
-                         bbt_scope_name(ptemp, sc), more,
-                         bbt_scope_name(ptemp, sc));
-            errors++;
-            continue;
-        }
-        name = bbt_first_arg(ptemp, drv);
-        if (strcmp(name, "pgsql") != 0) {
-            ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_ERR, 0, NULL,
-                         "BBT402: %s:%d: %s, but the DBDriver of %s is "
-                         "'%s' (%s:%d)%s: mod_bbtoken's tables are "
-                         "PostgreSQL's, so every token request would be "
-                         "answered 503.  Use \"DBDriver pgsql\" there, or "
-                         "give the module's locations a virtual host of "
-                         "their own with DBDriver pgsql",
-                         sc->use->filename, sc->use->line_num, sc->use_text,
-                         bbt_scope_name(ptemp, sc), name, drv->filename,
-                         drv->line_num, more);
-            errors++;
+        if (sc->use) {
+            errors += bbt_configtest_driver(ptemp, sc, sc, drv);
+        } else if (i > 0 && sc->driver && main_server->use) {
+            /* A virtual host of its own driver, reached by the main
+             * server's sections (one that inherits the driver fails or
+             * passes with the main server). */
+            errors += bbt_configtest_driver(ptemp, main_server, sc, drv);
         }
     }
     return errors;

@@ -63,7 +63,7 @@ subtest 'no DBDriver' => sub {
     my ($rc, $out) = $env->config_test('', sub { my $t = shift; $t =~ s/^DBDriver pgsql\n//m or die; $t });
     my $n = line_of('AuthType BBToken');
     refused('AuthType BBToken without DBDriver', $rc, $out,
-            qr/BBT401: \Q$conf\E:$n: AuthType BBToken, but the main server has no DBDriver \(the first of 2 such lines\)/,
+            qr/BBT401: \Q$conf\E:$n: AuthType BBToken \(the first of 2 such lines\), but the main server has no DBDriver:/,
             qr/Add "DBDriver pgsql" and DBDParams to the main server/);
 
     # The REST handler needs the database too; a section read from an
@@ -82,7 +82,7 @@ SKIP: {
         my ($rc, $out) = $env->config_test('', sub { my $t = shift; $t =~ s/^DBDriver pgsql$/DBDriver sqlite3/m or die; $t });
         my ($n, $d) = (line_of('AuthType BBToken'), line_of('DBDriver sqlite3'));
         refused('DBDriver sqlite3', $rc, $out,
-                qr/BBT402: \Q$conf\E:$n: AuthType BBToken, but the DBDriver of the main server is 'sqlite3' \(\Q$conf\E:$d\)/,
+                qr/BBT402: \Q$conf\E:$n: AuthType BBToken \(the first of 2 such lines\), but the DBDriver of the main server is 'sqlite3' \(\Q$conf\E:$d\)/,
                 qr/Use "DBDriver pgsql" there/);
     };
 
@@ -104,6 +104,15 @@ SKIP: {
                 qr/BBT402: \Q$conf\E:$n: AuthType BBToken, but the DBDriver of the <VirtualHost 127\.0\.0\.1:$port> at \Q$conf\E:$v is 'sqlite3'/);
         ($rc, $out) = $env->config_test('', sub { head_only(shift) . "DBDriver sqlite3\n" . $vhost->('pgsql') });
         is($rc, 0, 'another driver in the main server, which does not use the module') or diag $out;
+
+        # The main server's sections are every virtual host's too.
+        my $other = "<VirtualHost 127.0.0.1:$port>\n    ServerName other.example\n    DBDriver sqlite3\n</VirtualHost>\n";
+        ($rc, $out) = $env->config_test($other);
+        ($v, $n) = (line_of('<VirtualHost'), line_of('AuthType BBToken'));
+        refused('the main server\'s AuthType BBToken, and a virtual host with sqlite3', $rc, $out,
+                qr/BBT402: \Q$conf\E:$n: AuthType BBToken \(the first of 2 such lines\), in the main server's configuration and so in every virtual host's, but the DBDriver of the <VirtualHost 127\.0\.0\.1:$port> at \Q$conf\E:$v is 'sqlite3'/);
+        ($rc, $out) = $env->config_test($other =~ s/sqlite3/pgsql/r);
+        is($rc, 0, 'the same virtual host with pgsql') or diag $out;
     };
 }
 
