@@ -46,10 +46,10 @@ JANSSON_LIBS := $(shell pkg-config --libs jansson)
 PQ_INC   := -I$(shell pg_config --includedir 2>/dev/null || echo /usr/include/postgresql)
 
 CORE    := bbt_input bbt_token bbt_perm bbt_cred bbt_route bbt_rules bbt_sqlstate \
-           bbt_rules_load bbt_decide bbt_cachectl bbt_rest_req
+           bbt_rules_load bbt_decide bbt_cachectl bbt_rest_req bbt_expo
 GLUE    := mod_bbtoken bbt_config bbt_request bbt_routing bbt_authn bbt_authz \
            bbt_db bbt_logguard bbt_private bbt_rest bbt_rest_json bbt_rest_db \
-           bbt_rest_tokens
+           bbt_rest_tokens bbt_configtest bbt_stats bbt_metrics
 # Shared by the module and the CLI: libpq and jansson, nothing of httpd.
 PGJSON  := bbt_pgjson
 # The built-in route sets are routes/*.conf, compiled in as C strings.
@@ -162,7 +162,7 @@ APACHE_CONFDIR ?= /etc/apache2
 APACHE_CONF = $(if $(DESTDIR)$(wildcard $(APACHE_CONFDIR)/mods-available),yes)
 
 SHARE_FILES := $(wildcard sql/*.sql sql/migrations/*.sql routes/*.conf www/*)
-SNIPPETS := bbtoken-git bbtoken-dav bbtoken-svn bbtoken-rest bbtoken-page
+SNIPPETS := bbtoken-git bbtoken-dav bbtoken-svn bbtoken-rest bbtoken-page bbtoken-metrics
 # conf/*.in with the installed paths filled in.
 CONF_GEN := bbtoken.load bbtoken.conf bbtoken-dbd.conf bbtoken.cron $(SNIPPETS:%=%.conf)
 SUBST = sed -e 's|@LIBEXECDIR@|$(LIBEXECDIR)|g' -e 's|@SHAREDIR@|$(SHAREDIR)|g' \

@@ -15,10 +15,15 @@ pkgs=(
     git perl curl ca-certificates
     chromium
     debhelper dpkg-dev lintian man-db bash-completion
+    prometheus libaprutil1-dbd-sqlite3
 )
 # The Debian package (make deb, t/63): debhelper, and dh_apache2, which
 # comes with apache2-dev; lintian checks it.  man-db renders the man pages,
 # bash-completion loads the completion (t/60, t/63).
+# promtool, which checks the metrics page (t/65), comes only in Debian's
+# prometheus package (its server is kept from starting, like the others).
+# A second DBD driver, sqlite3, lets t/64 show that configtest refuses
+# DBDriver other than pgsql (without it, mod_dbd refuses the name itself).
 # The browser test (t/55-browser.t) drives chromium with playwright-core,
 # which needs Node.js 20 and npm.  Debian 12's nodejs is 18, so installing it
 # would not help: the machines this project runs on bring Node.js 20, and

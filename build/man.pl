@@ -38,6 +38,8 @@ my %PAGES = (
             ['DIRECTIVES',   'Directives',   'all', defs => 1],
             ['ROUTES',       'Routes',       'all'],
             ['STATUS CODES', 'Status codes', 'all'],
+            ['CONFIGURATION TEST', 'Configuration test', 'all'],
+            ['METRICS',      'Metrics',      'all'],
         ],
         see_also => ['bbtoken', 1],
     },

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "bbt_config.h"
+#include "bbt_configtest.h"
 #include "bbt_rules.h"
 
 APLOG_USE_MODULE(bbtoken);
@@ -114,6 +115,7 @@ static const char *bbt_set_route(cmd_parms *cmd, void *dconf, const char *args)
     apr_array_header_t *w = apr_array_make(cmd->temp_pool, 8, sizeof(char *));
     char err[BBT_RULES_ERR_MAX];
     const char *e;
+    size_t from;
 
     while (*args) {
         char *word = ap_getword_conf(cmd->temp_pool, &args);
@@ -132,12 +134,14 @@ static const char *bbt_set_route(cmd_parms *cmd, void *dconf, const char *args)
     if ((e = bbt_section_rules(cmd, conf)) != NULL) {
         return e;
     }
+    from = bbt_rules_count(conf->rules);
     if (bbt_rules_add(conf->rules, APR_ARRAY_IDX(w, 0, char *),
                       APR_ARRAY_IDX(w, 1, char *), APR_ARRAY_IDX(w, 2, char *),
                       (const char *const *)w->elts + 3, (size_t)w->nelts - 3,
                       bbt_where(cmd), err, sizeof(err)) != 0) {
         return apr_pstrcat(cmd->pool, "BBTokenRoute: ", err, NULL);
     }
+    bbt_configtest_methods(cmd, conf->rules, from);
     return NULL;
 }
 
@@ -188,7 +192,7 @@ static const char *bbt_set_routes(cmd_parms *cmd, void *dconf, const char *name,
     bbt_dir_conf_t *conf = dconf;
     const char *text, *deflt = NULL, *origin, *e;
     char err[BBT_RULES_ERR_MAX];
-    size_t len;
+    size_t len, from;
 
     if ((e = bbt_section_rules(cmd, conf)) != NULL) {
         return e;
@@ -227,10 +231,12 @@ static const char *bbt_set_routes(cmd_parms *cmd, void *dconf, const char *name,
         }
         prefix = apr_pstrmemdup(cmd->temp_pool, prefix, len);
     }
+    from = bbt_rules_count(conf->rules);
     if (bbt_rules_load(conf->rules, text, prefix, origin, err, sizeof(err)) !=
         0) {
         return apr_pstrcat(cmd->pool, "BBTokenRoutes: ", err, NULL);
     }
+    bbt_configtest_methods(cmd, conf->rules, from);
     return NULL;
 }
 

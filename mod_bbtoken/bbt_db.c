@@ -30,6 +30,7 @@
 #include <libpq-fe.h>
 
 #include "bbt_db.h"
+#include "bbt_stats.h"
 
 APLOG_USE_MODULE(bbtoken);
 
@@ -101,6 +102,15 @@ int bbt_db_init(void)
     return (bbt_dbd_open && bbt_dbd_close) ? 0 : -1;
 }
 
+/* A statement that started at start has returned rv: counted, with its
+ * time, for the metrics. */
+static void bbt_db_counted(apr_time_t start, int rv)
+{
+    apr_time_t t = apr_time_now() - start;
+
+    bbt_stats_db_query(t > 0 ? (uint64_t)t : 0, rv == 0);
+}
+
 /* Log a line under its message id, with the request, so the line names
  * its client. */
 static void bbt_db_say(const bbt_db_conn_t *c, int level, const char *id,
@@ -120,10 +130,12 @@ bbt_db_conn_t *bbt_db_open(request_rec *r)
     c->dbd = bbt_dbd_open(p, r->server);
     if (!c->dbd) {
         /* mod_dbd has logged why. */
+        bbt_stats_count(BBT_STAT_DB_CONNECTION_ERRORS);
         bbt_db_say(c, APLOG_ERR, "BBT070", "no database connection available");
         return NULL;
     }
     if (strcmp(apr_dbd_name(c->dbd->driver), "pgsql") != 0) {
+        bbt_stats_count(BBT_STAT_DB_CONNECTION_ERRORS);
         bbt_db_say(c, APLOG_ERR, "BBT071",
                    apr_pstrcat(p, "mod_bbtoken needs DBDriver pgsql, not ",
                                apr_dbd_name(c->dbd->driver), NULL));
@@ -187,6 +199,7 @@ static apr_dbd_prepared_t *bbt_db_lookup_stmt(bbt_db_conn_t *c, int fresh)
     st->lookup = NULL;
     if (apr_dbd_prepare(c->dbd->driver, c->dbd->pool, c->dbd->handle,
                         bbt_sql_lookup, BBT_DB_LOOKUP_LABEL, &stmt) != 0) {
+        bbt_stats_count(BBT_STAT_DB_QUERY_ERRORS);
         bbt_db_log(c, APLOG_ERR, 0, "BBT072", "preparing the token lookup");
         return NULL;
     }
@@ -258,9 +271,11 @@ bbt_db_status_t bbt_db_lookup(bbt_db_conn_t *c, const char *id, const char *key,
         apr_dbd_results_t *res = NULL;
         apr_dbd_row_t *row = NULL;
         int rows = 0, bad = 0;
+        apr_time_t start = apr_time_now();
 
         rv = apr_dbd_pvselect(drv, c->pool, c->dbd->handle, &res, stmt, 1, key,
                               slug, secs, secs, id);
+        bbt_db_counted(start, rv);
         if (rv != 0) {
             if (attempt == 0) {
                 bbt_db_log(c, APLOG_WARNING, rv, "BBT073",
@@ -322,15 +337,19 @@ static void bbt_db_write(bbt_db_conn_t *c, const char *sql, const char *msgid,
     apr_dbd_prepared_t *stmt = NULL;
     apr_dbd_results_t *res = NULL;
     apr_dbd_row_t *row = NULL;
+    apr_time_t start;
     int rv;
 
     if (apr_dbd_prepare(c->dbd->driver, c->pool, c->dbd->handle, sql, NULL,
                         &stmt) != 0) {
+        bbt_stats_count(BBT_STAT_DB_QUERY_ERRORS);
         bbt_db_log(c, APLOG_ERR, 0, msgid, what);
         return;
     }
+    start = apr_time_now();
     rv = apr_dbd_pvselect(c->dbd->driver, c->pool, c->dbd->handle, &res, stmt,
                           1, id, addr ? addr : "", apr_itoa(c->pool, interval));
+    bbt_db_counted(start, rv);
     if (rv != 0) {
         bbt_db_log(c, APLOG_ERR, rv, msgid, what);
         return;
@@ -369,22 +388,28 @@ bbt_db_status_t bbt_db_user_level(bbt_db_conn_t *c, const char *name,
     apr_dbd_prepared_t *stmt = NULL;
     apr_dbd_results_t *res = NULL;
     apr_dbd_row_t *row = NULL;
+    apr_time_t start;
     int rv;
 
     *level = BBT_LEVEL_NONE;
     if (apr_dbd_prepare(drv, c->pool, c->dbd->handle, bbt_sql_user_level, NULL,
                         &stmt) != 0) {
+        bbt_stats_count(BBT_STAT_DB_QUERY_ERRORS);
         bbt_db_log(c, APLOG_ERR, 0, "BBT078",
                    "preparing the user level lookup");
         return BBT_DB_UNAVAILABLE;
     }
+    start = apr_time_now();
     rv = apr_dbd_pvselect(drv, c->pool, c->dbd->handle, &res, stmt, 1, key,
                           slug, name);
+    bbt_db_counted(start, rv);
     /* A connection PostgreSQL dropped: reset it and try once more. */
     if (rv != 0 && PQstatus(c->pg) != CONNECTION_OK &&
         apr_dbd_check_conn(drv, c->pool, c->dbd->handle) == APR_SUCCESS) {
+        start = apr_time_now();
         rv = apr_dbd_pvselect(drv, c->pool, c->dbd->handle, &res, stmt, 1, key,
                               slug, name);
+        bbt_db_counted(start, rv);
     }
     if (rv != 0) {
         bbt_db_log(c, APLOG_ERR, rv, "BBT079", "user level lookup");

@@ -211,6 +211,17 @@ const char *bbt_rule_origin(const bbt_rule_t *r)
     return r ? r->origin : NULL;
 }
 
+const char *bbt_rules_origin_at(const bbt_rules_t *rs, size_t i)
+{
+    return rs && i < rs->n ? rs->v[i]->origin : NULL;
+}
+
+const char *bbt_rules_method_at(const bbt_rules_t *rs, size_t i, size_t k)
+{
+    return rs && i < rs->n && k < rs->v[i]->nmethods ? rs->v[i]->methods[k]
+                                                     : NULL;
+}
+
 static int bbt_err(char *err, size_t errlen, const char *origin,
                    const char *what, const char *detail)
 {
@@ -269,6 +280,15 @@ static int bbt_parse_methods(bbt_rule_t *r, const char *methods,
         for (i = 0; i < len; i++) {
             if (!bbt_is_tchar((unsigned char)p[i]) || p[i] == '*')
                 return bbt_err(err, errlen, origin, "invalid method list",
+                               methods);
+        }
+        /* Methods are case-sensitive and every method in use is upper
+         * case: "get" would never match a client's GET. */
+        for (i = 0; i < len; i++) {
+            if (p[i] >= 'a' && p[i] <= 'z')
+                return bbt_err(err, errlen, origin,
+                               "methods are case-sensitive: write them in "
+                               "upper case, as clients send them:",
                                methods);
         }
         if (r->nmethods == BBT_RULE_MAX_METHODS)

@@ -4,7 +4,8 @@
  *
  *   BBTokenRoute METHODS PATTERN PERMISSION [OPTION]...
  *
- * METHODS     comma-separated method names (exact case), or "*".
+ * METHODS     comma-separated method names in upper case (methods are
+ *             case-sensitive), or "*".
  * PATTERN     a PCRE2 regular expression that must match the whole decoded,
  *             normalized URL path (it is anchored at both ends whatever it
  *             says).  (?<project>...) captures the project key,
@@ -95,6 +96,12 @@ unsigned long bbt_rules_match_allocations(void);
 
 /* "origin" of a route, for logs and the backend's environment. */
 const char *bbt_rule_origin(const bbt_rule_t *rule);
+
+/* Route i's origin, and its k-th method name (NULL past the last; a "*"
+ * route has none): for checks that need more than this file knows, such as
+ * whether httpd knows a method. */
+const char *bbt_rules_origin_at(const bbt_rules_t *rules, size_t i);
+const char *bbt_rules_method_at(const bbt_rules_t *rules, size_t i, size_t k);
 
 /* The text of a built-in route set ("git", "dav", "bitbucket-rest"), the
  * same as routes/NAME.conf, and its default prefix; NULL if unknown. */

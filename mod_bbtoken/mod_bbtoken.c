@@ -14,6 +14,9 @@
  *   bbt_request.c   what one request learned, for the phases after authn
  *   bbt_db.c        mod_dbd; bbt_logguard.c keeps httpd's logs free of
  *                   credentials; bbt_rest.c the access-tokens REST API
+ *   bbt_configtest.c  the mistakes configtest refuses (check_config)
+ *   bbt_metrics.c   counting requests, the bbtoken-metrics handler,
+ *                   mod_status's section (bbt_stats.c: the counters)
  *
  * The decisions live in the core (bbt_token, bbt_cred, bbt_rules,
  * bbt_perm, bbt_decide), which knows nothing of request_rec.
@@ -25,12 +28,15 @@
 #include "httpd.h"
 #include "http_config.h"
 #include "http_log.h"
+#include "http_core.h"
 
 #include "bbt_authn.h"
 #include "bbt_authz.h"
 #include "bbt_config.h"
+#include "bbt_configtest.h"
 #include "bbt_db.h"
 #include "bbt_logguard.h"
+#include "bbt_metrics.h"
 #include "bbt_private.h"
 #include "bbt_rest.h"
 #include "bbt_routing.h"
@@ -54,12 +60,19 @@ static int bbt_post_config(apr_pool_t *pconf, apr_pool_t *plog,
         return HTTP_INTERNAL_SERVER_ERROR;
     }
     bbt_logguard_post_config(pconf, s);
+    /* Once per start or restart: not for the first pass, a dry run. */
+    if (ap_state_query(AP_SQ_MAIN_STATE) != AP_SQ_MS_CREATE_PRE_CONFIG) {
+        ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s,
+                     "BBT404: mod_bbtoken " BBT_VERSION " started");
+    }
     return OK;
 }
 
 static void bbt_register_hooks(apr_pool_t *p)
 {
     ap_hook_post_config(bbt_post_config, NULL, NULL, APR_HOOK_MIDDLE);
+    bbt_configtest_register_hooks(p);
+    bbt_metrics_register_hooks(p);
     bbt_logguard_register_hooks(p);
     bbt_routing_register_hooks(p);
     bbt_authn_register_hooks(p);

@@ -80,9 +80,11 @@ same_words($b->{'TOKEN LIFECYCLE'} // '', $readme{'Token lifecycle'},
            'bbtoken.1 TOKEN LIFECYCLE says what "Token lifecycle" says');
 
 my $m = man_sections($page{mod});
-ok(exists $m->{$_}, "mod_bbtoken.5 has $_") for 'NAME', 'DESCRIPTION', 'DIRECTIVES', 'ROUTES', 'STATUS CODES';
+ok(exists $m->{$_}, "mod_bbtoken.5 has $_")
+    for 'NAME', 'DESCRIPTION', 'DIRECTIVES', 'ROUTES', 'STATUS CODES', 'CONFIGURATION TEST', 'METRICS';
 same_words($m->{DESCRIPTION} // '', $readme{''}, 'mod_bbtoken.5 DESCRIPTION is the README\'s introduction');
-for (['DIRECTIVES', 'Directives'], ['ROUTES', 'Routes'], ['STATUS CODES', 'Status codes']) {
+for (['DIRECTIVES', 'Directives'], ['ROUTES', 'Routes'], ['STATUS CODES', 'Status codes'],
+     ['CONFIGURATION TEST', 'Configuration test'], ['METRICS', 'Metrics']) {
     same_words($m->{ $_->[0] } // '', $readme{ $_->[1] }, "mod_bbtoken.5 $_->[0] says what \"$_->[1]\" says");
 }
 

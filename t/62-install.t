@@ -19,7 +19,7 @@ my $tmp = tempdir('bbt-install-XXXXXX', DIR => $ENV{BBT_TMPDIR} || '/tmp', CLEAN
 chmod 0755, $tmp;
 my $libexec = qx{apxs -q LIBEXECDIR};
 chomp $libexec;
-my @snippets = map {"bbtoken-$_.conf"} qw(git dav svn rest page);
+my @snippets = map {"bbtoken-$_.conf"} qw(git dav svn rest page metrics);
 
 sub make_ {
     my $out = qx{make -f apxs.mk @_ 2>&1};
@@ -95,7 +95,7 @@ subtest 'DESTDIR and PREFIX' => sub {
     for my $s (@snippets) {
         my $c = slurp("$d/etc/apache2/conf-available/$s");
         like($c, qr/<IfModule !bbtoken_module>\s*Error /, "$s: an error, not an open location, without the module");
-        next if $s =~ /rest|page/;
+        next if $s =~ /rest|page|metrics/;
         like($c, qr/^\s*AuthType BBToken$/m, "$s: AuthType BBToken");
         like($c, qr/^\s*AuthName "\w+"$/m, "$s: AuthName");
         like($c, qr/^\s*BBTokenRoutes \w+/m, "$s: BBTokenRoutes");
@@ -218,6 +218,11 @@ sub snippets {
     $refused->('page without mod_include', qr/bbtoken-page\.conf needs mod_(include|headers)/);
     $a2->('a2enmod -q include headers');
     $ok->('git, dav, rest and page');
+
+    $a2->('a2enconf -q bbtoken-metrics');
+    $ok->('git, dav, rest, page and metrics');
+    like(slurp("$conf/conf-available/bbtoken-metrics.conf"), qr{<Location /bbtoken-metrics>\s*SetHandler bbtoken-metrics\s*Require local\s*</Location>},
+         'the metrics answer this host alone');
 
     $a2->('a2enconf -q bbtoken-svn');
     if (-f "$libexec/mod_dav_svn.so") {

@@ -273,7 +273,7 @@ subtest 'installed files' => sub {
     ok(-x '/usr/bin/bbtoken', '/usr/bin/bbtoken');
     ok(-f '/usr/lib/apache2/modules/mod_bbtoken.so', 'the module in /usr/lib/apache2/modules');
     ok(-f "/etc/apache2/mods-available/bbtoken.$_", "mods-available/bbtoken.$_") for 'load', 'conf';
-    ok(-f "/etc/apache2/conf-available/bbtoken-$_.conf", "conf-available/bbtoken-$_.conf") for qw(git dav svn rest page);
+    ok(-f "/etc/apache2/conf-available/bbtoken-$_.conf", "conf-available/bbtoken-$_.conf") for qw(git dav svn rest page metrics);
     ok(!-e '/etc/apache2/mods-enabled/bbtoken.load', 'the module is not enabled by the package');
     ok(!glob('/etc/apache2/conf-enabled/bbtoken-*'), 'no snippet is enabled by the package');
     my @st = stat '/etc/apache2/bbtoken-dbd.conf';

@@ -250,6 +250,10 @@ static void test_errors(void)
         "empty method");
     bad("BBTokenRoute GET,* /x PROJECT_READ project=X\n", NULL,
         "invalid method list");
+    bad("BBTokenRoute get /x PROJECT_READ project=X\n", NULL,
+        "f.conf:1: methods are case-sensitive");
+    bad("BBTokenRoute GET,Post /x PROJECT_READ project=X\n", NULL,
+        "upper case, as clients send them: 'GET,Post'");
     bad("BBTokenRoute GET /x\n", NULL, "needs METHODS PATTERN PERMISSION");
     bad("Require all granted\n", NULL, "holds only BBTokenRoute lines");
     bad("BBTokenRoute GET @PREFIX@/x PROJECT_READ project=X\n", NULL,
@@ -277,6 +281,22 @@ static void test_errors(void)
         ok(bbt_rules_add(rs, "GET", "/x", "deny", (const char *const *)&no, 0,
                          "httpd.conf:9", err, sizeof(err)) == 0,
            "deny needs nothing");
+        ok(bbt_rules_add(rs, "PUT,X-EXT", "/x", "deny",
+                         (const char *const *)&no, 0, "httpd.conf:10", err,
+                         sizeof(err)) == 0 &&
+               bbt_rules_add(rs, "*", "/y", "deny", (const char *const *)&no, 0,
+                             "httpd.conf:11", err, sizeof(err)) == 0,
+           "upper-case methods, and *");
+        ok(strcmp(bbt_rules_method_at(rs, 2, 0), "PUT") == 0 &&
+               strcmp(bbt_rules_method_at(rs, 2, 1), "X-EXT") == 0 &&
+               bbt_rules_method_at(rs, 2, 2) == NULL &&
+               strcmp(bbt_rules_origin_at(rs, 2), "httpd.conf:10") == 0,
+           "a route's methods and origin, in order");
+        ok(bbt_rules_method_at(rs, 3, 0) == NULL &&
+               strcmp(bbt_rules_origin_at(rs, 3), "httpd.conf:11") == 0 &&
+               bbt_rules_origin_at(rs, 4) == NULL &&
+               bbt_rules_method_at(rs, 4, 0) == NULL,
+           "* names no method; past the last route, nothing");
         bbt_rules_free(rs);
     }
 }

@@ -16,6 +16,8 @@ package BBT::Env;
 #   loglevel => STR   httpd LogLevel (default "warn bbtoken:debug")
 #   extra_conf => STR appended to httpd.conf; @DIR@ is replaced by the temp dir
 #   pg_conf  => {k => v} extra postgresql.conf settings
+#   mpm      => NAME  the MPM module (default mpm_event; mpm_prefork needs an
+#                     mpm_conf of its own)
 #   mpm_conf => STR   replaces the default MPM sizing (2 children x 8 threads)
 #   modules  => [..]  more httpd modules to load (names as in mod_NAME.so)
 #   dir      => PATH  use this directory (must not exist) instead of a temp dir
@@ -93,6 +95,7 @@ sub new {
         loglevel   => $o{loglevel} || 'warn bbtoken:debug',
         extra_conf => $o{extra_conf} || '',
         pg_conf    => $o{pg_conf} || {},
+        mpm        => $o{mpm} || 'mpm_event',
         mpm_conf   => $o{mpm_conf},
         modules    => $o{modules} || [],
         fixed_dir  => $o{dir},

@@ -6,7 +6,7 @@ package BBT::Httpd;
 # password file) and its logs.
 #
 # Methods of the environment's object (BBT::Env inherits them).  They read
-# its dir, module, loglevel, extra_conf, mpm_conf, modules and the
+# its dir, module, loglevel, extra_conf, mpm, mpm_conf, modules and the
 # PostgreSQL part's pgport, and keep their own state in port, conf,
 # httpd_pid and passwords.
 
@@ -139,7 +139,7 @@ MaxRequestWorkers 16
 EOM
     # Debian builds some of these in (log_config): load only what is missing.
     my $loadmods = '';
-    for my $mod (qw(mpm_event authz_core authn_core alias env cgid dbd log_config),
+    for my $mod ($self->{mpm}, qw(authz_core authn_core alias env cgid dbd log_config),
                  @{ $self->{modules} }) {
         $loadmods .= "<IfModule !${mod}_module>\n    LoadModule ${mod}_module $m/mod_$mod.so\n</IfModule>\n";
     }
@@ -261,12 +261,15 @@ sub httpd_restart {
 
 # `apache2 -t` on the configuration this environment would write with
 # extra_conf replaced: (exit code, output).  httpd need not be running.
+# $edit, if given, gets the configuration's text and returns it changed.
 sub config_test {
-    my ($self, $extra) = @_;
+    my ($self, $extra, $edit) = @_;
     local $self->{extra_conf} = $extra;
     local $self->{port} = $self->{port} || free_port();
     my $conf = "$self->{dir}/httpd-test.conf";
-    spew($conf, $self->_conf_text, 0644);
+    my $text = $self->_conf_text;
+    $text = $edit->($text) if $edit;
+    spew($conf, $text, 0644);
     my ($rc, $out, $err) = run_cmd(cmd => [$APACHE, '-t', '-f', $conf],
                                    tmp => "$self->{dir}/run", timeout => 60);
     return ($rc, $out . $err);

@@ -1,0 +1,142 @@
+/*
+ * What the module counts, and where it shows: the handler bbtoken-metrics
+ * (Prometheus's text format) and a section of mod_status's page.
+ *
+ * Requests are counted once per HTTP request, when it is logged, by what
+ * the module decided for the response the client got: the last request of
+ * its internal redirects that went through AuthType BBToken.  "allowed"
+ * means authorization passed and the request went on to its handler
+ * (whatever the handler then answered); otherwise the request's status is
+ * the refusal.  Sub-requests are not counted: their answers are not
+ * responses.
+ */
+#include "httpd.h"
+#include "http_config.h"
+#include "http_log.h"
+#include "http_protocol.h"
+#include "http_request.h"
+#include "mod_status.h"
+
+#include <string.h>
+
+#include "bbt_expo.h"
+#include "bbt_metrics.h"
+#include "bbt_request.h"
+#include "bbt_stats.h"
+
+#define BBT_METRICS_HANDLER "bbtoken-metrics"
+
+static void bbt_metrics_emit(void *ctx, const char *text, size_t len)
+{
+    ap_rwrite(text, (int)len, ctx);
+}
+
+static int bbt_metrics_handler(request_rec *r)
+{
+    bbt_stats_snap_t snap;
+
+    if (!r->handler || strcmp(r->handler, BBT_METRICS_HANDLER) != 0) {
+        return DECLINED;
+    }
+    /* Read-only: the Allow header of a 405 says so. */
+    ap_allow_methods(r, REPLACE_ALLOW, "GET", "HEAD", NULL);
+    if (r->method_number != M_GET) {
+        return HTTP_METHOD_NOT_ALLOWED;
+    }
+    if (bbt_stats_snapshot(&snap) != 0) {
+        /* BBT405 said why at startup. */
+        return HTTP_SERVICE_UNAVAILABLE;
+    }
+    ap_set_content_type(r, BBT_EXPO_CONTENT_TYPE);
+    apr_table_setn(r->headers_out, "Cache-Control", "no-store");
+    if (!r->header_only) {
+        bbt_expo_prometheus(&snap, BBT_VERSION, bbt_metrics_emit, r);
+    }
+    return OK;
+}
+
+static int bbt_metrics_status(request_rec *r, int flags)
+{
+    bbt_stats_snap_t snap;
+
+    if (bbt_stats_snapshot(&snap) == 0) {
+        bbt_expo_status(&snap, !(flags & AP_STATUS_SHORT), bbt_metrics_emit, r);
+    }
+    return OK;
+}
+
+/* Authorization passed: nothing of the module's refuses this request any
+ * more. */
+static int bbt_metrics_fixups(request_rec *r)
+{
+    bbt_req_t *rq = bbt_req(r);
+
+    if (rq && rq->verified) {
+        rq->allowed = 1;
+    }
+    return DECLINED;
+}
+
+static bbt_stat_t bbt_metrics_outcome(const request_rec *r, const bbt_req_t *rq)
+{
+    if (rq->allowed) {
+        return BBT_STAT_ALLOWED;
+    }
+    switch (r->status) {
+    case HTTP_BAD_REQUEST:
+        return BBT_STAT_REFUSED_400;
+    case HTTP_UNAUTHORIZED:
+        return BBT_STAT_REFUSED_401;
+    case HTTP_FORBIDDEN:
+        return BBT_STAT_REFUSED_403;
+    case HTTP_TOO_MANY_REQUESTS:
+        return BBT_STAT_REFUSED_429;
+    case HTTP_INTERNAL_SERVER_ERROR:
+        return BBT_STAT_REFUSED_500;
+    case HTTP_SERVICE_UNAVAILABLE:
+        return BBT_STAT_REFUSED_503;
+    default:
+        return BBT_STAT_REFUSED_OTHER;
+    }
+}
+
+static int bbt_metrics_log(request_rec *r)
+{
+    const request_rec *o = r;
+
+    /* From the response sent back to the request that asked: an
+     * ErrorDocument's page is not the module's, the refusal before it is. */
+    while (o->next) {
+        o = o->next;
+    }
+    for (; o; o = o->prev) {
+        const bbt_req_t *rq = bbt_req(o);
+
+        if (rq) {
+            bbt_stats_count(bbt_metrics_outcome(o, rq));
+            break;
+        }
+    }
+    return DECLINED;
+}
+
+static int bbt_metrics_post_config(apr_pool_t *pconf, apr_pool_t *plog,
+                                   apr_pool_t *ptemp, server_rec *s)
+{
+    (void)pconf;
+    (void)plog;
+    (void)ptemp;
+    bbt_stats_init(s);
+    return OK;
+}
+
+void bbt_metrics_register_hooks(apr_pool_t *p)
+{
+    (void)p;
+    ap_hook_post_config(bbt_metrics_post_config, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_handler(bbt_metrics_handler, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_fixups(bbt_metrics_fixups, NULL, NULL, APR_HOOK_REALLY_FIRST);
+    ap_hook_log_transaction(bbt_metrics_log, NULL, NULL, APR_HOOK_MIDDLE);
+    APR_OPTIONAL_HOOK(ap, status_hook, bbt_metrics_status, NULL, NULL,
+                      APR_HOOK_MIDDLE);
+}

@@ -1,0 +1,128 @@
+/*
+ * The shared counters (see bbt_stats.h).
+ *
+ * One anonymous shared-memory segment, made by the parent in post_config
+ * and inherited by every child it forks: the children add to it with
+ * apr_atomic and never lock, so counting costs a request a few atomic
+ * adds.  The segment belongs to the process pool, which lives as long as
+ * the parent, and is found again there after a restart (the module itself
+ * is unloaded and loaded again), so children of the old generation still
+ * finishing their requests and the new ones add to the same counters.
+ */
+#include "httpd.h"
+#include "http_log.h"
+#include "apr_atomic.h"
+#include "apr_shm.h"
+#include "apr_strings.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "bbt_stats.h"
+
+APLOG_USE_MODULE(bbtoken);
+
+typedef struct {
+    volatile apr_uint64_t counter[BBT_STAT_COUNTERS];
+    volatile apr_uint64_t gauge[BBT_GAUGE_COUNT];
+    volatile apr_uint64_t db_bucket[BBT_STATS_DB_BOUNDS + 1];
+    volatile apr_uint64_t db_usec;
+} bbt_stats_seg_t;
+
+/* NULL until post_config has found or made the segment. */
+static bbt_stats_seg_t *bbt_seg;
+
+int bbt_stats_init(server_rec *s)
+{
+    apr_pool_t *pp = s->process->pool;
+    apr_shm_t *shm = NULL;
+    apr_status_t rv;
+    void *v = NULL;
+    char key[64];
+
+    /* A module whose counters are laid out otherwise (an upgrade loaded by
+     * a restart) gets a segment of its own. */
+    snprintf(key, sizeof(key), "bbtoken-stats-%d-%d-%d-%lu", BBT_STAT_COUNTERS,
+             BBT_GAUGE_COUNT, BBT_STATS_DB_BOUNDS,
+             (unsigned long)sizeof(bbt_stats_seg_t));
+    apr_pool_userdata_get(&v, key, pp);
+    if (v) {
+        bbt_seg = apr_shm_baseaddr_get(v);
+        return 0;
+    }
+    rv = apr_shm_create(&shm, sizeof(bbt_stats_seg_t), NULL, pp);
+    if (rv != APR_SUCCESS) {
+        bbt_seg = NULL;
+        ap_log_error(APLOG_MARK, APLOG_WARNING, rv, s,
+                     "BBT405: no shared memory for the module's counters: "
+                     "the metrics handler and mod_status show none");
+        return -1;
+    }
+    bbt_seg = apr_shm_baseaddr_get(shm);
+    memset((void *)bbt_seg, 0, sizeof(*bbt_seg));
+    apr_pool_userdata_set(shm, key, apr_pool_cleanup_null, pp);
+    return 0;
+}
+
+void bbt_stats_count(bbt_stat_t which)
+{
+    if (bbt_seg && (unsigned)which < BBT_STAT_COUNTERS) {
+        apr_atomic_inc64(&bbt_seg->counter[which]);
+    }
+}
+
+void bbt_stats_add(bbt_stat_t which, uint64_t n)
+{
+    if (bbt_seg && (unsigned)which < BBT_STAT_COUNTERS) {
+        apr_atomic_add64(&bbt_seg->counter[which], n);
+    }
+}
+
+/* Gauges are kept as two's complement in an unsigned word, so that adding
+ * a negative delta is the same atomic add. */
+void bbt_stats_gauge_set(bbt_gauge_t which, int64_t value)
+{
+    if (bbt_seg && (unsigned)which < BBT_GAUGE_COUNT) {
+        apr_atomic_set64(&bbt_seg->gauge[which], (apr_uint64_t)value);
+    }
+}
+
+void bbt_stats_gauge_add(bbt_gauge_t which, int64_t delta)
+{
+    if (bbt_seg && (unsigned)which < BBT_GAUGE_COUNT) {
+        apr_atomic_add64(&bbt_seg->gauge[which], (apr_uint64_t)delta);
+    }
+}
+
+void bbt_stats_db_query(uint64_t usec, int ok)
+{
+    if (!bbt_seg) {
+        return;
+    }
+    apr_atomic_inc64(&bbt_seg->counter[BBT_STAT_DB_QUERIES]);
+    apr_atomic_inc64(&bbt_seg->db_bucket[bbt_stats_db_bucket(usec)]);
+    apr_atomic_add64(&bbt_seg->db_usec, usec);
+    if (!ok) {
+        apr_atomic_inc64(&bbt_seg->counter[BBT_STAT_DB_QUERY_ERRORS]);
+    }
+}
+
+int bbt_stats_snapshot(bbt_stats_snap_t *snap)
+{
+    size_t i;
+
+    if (!bbt_seg) {
+        return -1;
+    }
+    for (i = 0; i < BBT_STAT_COUNTERS; i++) {
+        snap->counter[i] = apr_atomic_read64(&bbt_seg->counter[i]);
+    }
+    for (i = 0; i < BBT_GAUGE_COUNT; i++) {
+        snap->gauge[i] = (int64_t)apr_atomic_read64(&bbt_seg->gauge[i]);
+    }
+    for (i = 0; i <= BBT_STATS_DB_BOUNDS; i++) {
+        snap->db_bucket[i] = apr_atomic_read64(&bbt_seg->db_bucket[i]);
+    }
+    snap->db_usec = apr_atomic_read64(&bbt_seg->db_usec);
+    return 0;
+}

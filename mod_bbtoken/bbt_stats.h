@@ -1,0 +1,99 @@
+/*
+ * The module's counters, for the metrics handler and mod_status.
+ *
+ * Every child adds to one shared-memory segment made by the parent before
+ * it forks (bbt_stats.c), with atomic adds and no lock, so a scrape served
+ * by any child sees the sum of all of them.  The segment outlives graceful
+ * and plain restarts (httpd -k graceful, -k restart): counters start at
+ * zero when httpd starts.
+ *
+ * To count something new: an entry in bbt_stat_t (a counter, only ever
+ * added to) or bbt_gauge_t (a value that goes up and down), and its row in
+ * bbt_expo.c's tables (metric name, labels, mod_status key); the README's
+ * Metrics section lists every metric.  Labels are fixed strings: never a
+ * token, user name, path or anything else a client chooses.
+ *
+ * The functions below do nothing before the parent has made the segment
+ * (in a configtest, say), so any code may call them.
+ */
+#ifndef BBT_STATS_H
+#define BBT_STATS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef enum {
+    /* Requests under AuthType BBToken, by what the module decided (see
+     * bbt_metrics.c): let through, or refused with this status. */
+    BBT_STAT_ALLOWED = 0,
+    BBT_STAT_REFUSED_400,
+    BBT_STAT_REFUSED_401,
+    BBT_STAT_REFUSED_403,
+    BBT_STAT_REFUSED_429,
+    BBT_STAT_REFUSED_500,
+    BBT_STAT_REFUSED_503,
+    BBT_STAT_REFUSED_OTHER,
+    /* Statements the module ran on the database (bbt_stats_db_query). */
+    BBT_STAT_DB_QUERIES,
+    /* No connection could be had from mod_dbd's pool. */
+    BBT_STAT_DB_CONNECTION_ERRORS,
+    /* A statement failed, preparing it or running it. */
+    BBT_STAT_DB_QUERY_ERRORS,
+    /* The token cache's lookups. */
+    BBT_STAT_CACHE_HITS,
+    BBT_STAT_CACHE_MISSES,
+    BBT_STAT_COUNTERS
+} bbt_stat_t;
+
+typedef enum {
+    BBT_GAUGE_CACHE_ENTRIES = 0,
+    /* Cache listeners holding their LISTEN connection to PostgreSQL. */
+    BBT_GAUGE_CACHE_LISTENERS,
+    /* Clients refused for now by a throttle. */
+    BBT_GAUGE_THROTTLED_CLIENTS,
+    BBT_GAUGE_COUNT
+} bbt_gauge_t;
+
+/* The database latency histogram: upper bounds in microseconds, the
+ * buckets' "le" labels (seconds), and one bucket more for the rest. */
+#define BBT_STATS_DB_BOUNDS 13
+extern const uint64_t bbt_stats_db_bound_us[BBT_STATS_DB_BOUNDS];
+extern const char *const bbt_stats_db_bound_le[BBT_STATS_DB_BOUNDS];
+
+/* The bucket a statement that took usec falls in: the first whose bound
+ * it does not exceed, or BBT_STATS_DB_BOUNDS. */
+size_t bbt_stats_db_bucket(uint64_t usec);
+
+/* Everything at one moment, as the metrics page and mod_status show it. */
+typedef struct {
+    uint64_t counter[BBT_STAT_COUNTERS];
+    int64_t gauge[BBT_GAUGE_COUNT];
+    /* Statements per bucket (not cumulative). */
+    uint64_t db_bucket[BBT_STATS_DB_BOUNDS + 1];
+    uint64_t db_usec; /* their total time */
+} bbt_stats_snap_t;
+
+/* bbt_stats.c (httpd glue): the shared counters. */
+
+/* Find or make the segment (post_config, in the parent).  Returns 0, or -1
+ * (logged) when there can be none: the counters then stay off. */
+struct server_rec;
+int bbt_stats_init(struct server_rec *s);
+
+/* Add one, or n, to a counter. */
+void bbt_stats_count(bbt_stat_t which);
+void bbt_stats_add(bbt_stat_t which, uint64_t n);
+
+/* Set a gauge, or move it by delta. */
+void bbt_stats_gauge_set(bbt_gauge_t which, int64_t value);
+void bbt_stats_gauge_add(bbt_gauge_t which, int64_t delta);
+
+/* One statement ran on the database and took usec microseconds: counts it
+ * (BBT_STAT_DB_QUERIES), its time in the histogram, and, when !ok, a
+ * BBT_STAT_DB_QUERY_ERRORS. */
+void bbt_stats_db_query(uint64_t usec, int ok);
+
+/* Copy the counters into *snap; -1 when there are none (no segment). */
+int bbt_stats_snapshot(bbt_stats_snap_t *snap);
+
+#endif

@@ -1,0 +1,26 @@
+# One version, everywhere: VERSION is what the module logs when httpd
+# starts (BBT404, at notice: written whatever the LogLevel), once per start
+# and not for httpd's first, dry-run pass over the configuration, and what
+# `bbtoken --version` prints.
+use strict;
+use warnings;
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use Test::More;
+use BBT::Env;
+
+my $version = BBT::Env::slurp("$BBT::Env::ROOT/VERSION");
+chomp $version;
+like($version, qr/^\d+\.\d+\.\d+$/, "VERSION holds a version ($version)");
+
+my ($rc, $out) = BBT::Env::run_cmd(cmd => ["$BBT::Env::ROOT/build/out/bbtoken", '--version']);
+is($rc, 0, 'bbtoken --version');
+is($out, "bbtoken $version\n", "bbtoken --version prints VERSION");
+
+# The default LogLevel: notice is written all the same.
+my $env = BBT::Env->new(loglevel => 'warn')->start;
+my @lines = grep {/BBT404/} split /\n/, $env->error_log_text;
+is(scalar @lines, 1, 'the module logs its version once when httpd starts') or diag explain \@lines;
+like($lines[0] // '', qr/\[bbtoken:notice\] .*BBT404: mod_bbtoken \Q$version\E started$/,
+     "mod_bbtoken $version, at notice");
+done_testing;
