@@ -6,6 +6,7 @@
  *   bbt_config.c    directives, sections, route files
  *   bbt_routing.c   which route decides a request (and its Destination);
  *                   project keys mapped before httpd maps the URL
+ *   bbt_reqbody.c   a body a route reads, kept for the handler
  *   bbt_authn.c     reading credentials, password providers, verifying a
  *                   token (check_authn, AuthType BBToken)
  *   bbt_authz.c     the 403 gate, Require bbtoken, the 401 challenges
@@ -32,6 +33,7 @@
 #include "bbt_db.h"
 #include "bbt_logguard.h"
 #include "bbt_private.h"
+#include "bbt_reqbody.h"
 #include "bbt_rest.h"
 #include "bbt_routing.h"
 
@@ -62,6 +64,7 @@ static void bbt_register_hooks(apr_pool_t *p)
     ap_hook_post_config(bbt_post_config, NULL, NULL, APR_HOOK_MIDDLE);
     bbt_logguard_register_hooks(p);
     bbt_routing_register_hooks(p);
+    bbt_reqbody_register_hooks(p);
     bbt_authn_register_hooks(p);
     bbt_authz_register_hooks(p);
     bbt_private_register_hooks(p);
