@@ -96,6 +96,10 @@ subtest 'a read token clones LFS content' => sub {
     like($log, qr{^POST /PROJ/repo\.git/info/lfs/objects/batch op=download .* perm=REPO_READ$}m,
          'a download batch, decided REPO_READ');
     like($log, qr{^GET /PROJ/repo\.git/info/lfs/objects/$big_oid .* perm=REPO_READ$}m, 'the object fetched');
+    my $u = $env->workdir('url');
+    $env->git_is('clone with the token in the URL', 1, { timeout => 120 }, 'clone', '-q',
+                 $env->clone_url('alice', $tok{read}, 'PROJ', 'repo', 'git'), $u);
+    is(sha256_hex(slurp("$u/big.bin") // ''), $big_oid, '  LFS content too');
     my $b = $env->workdir('bearer');
     $env->git_is('clone with Bearer (http.extraHeader)', 1, { timeout => 120 }, '-c',
                  "http.extraHeader=Authorization: Bearer $tok{read}", 'clone', '-q', $URL, $b);
