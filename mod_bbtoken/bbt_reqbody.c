@@ -118,11 +118,16 @@ static int bbt_reqbody_read(request_rec *r, struct bbt_kept *k)
                                   "access decision (64 KiB at most).");
     }
     if (status != OK) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r,
-                      "BBT451: the request body of %s %s could not be read "
-                      "(%d%s)",
-                      r->method, r->uri, status,
-                      status == AP_FILTER_ERROR ? ": httpd refused it" : "");
+        /* AP_FILTER_ERROR: httpd's own refusal (LimitRequestBody, a broken
+         * chunked encoding), answered already. */
+        ap_log_rerror(APLOG_MARK, APLOG_ERR,
+                      status == AP_FILTER_ERROR ? APR_SUCCESS : rv, r,
+                      "BBT451: the request body of %s %s could not be read: "
+                      "%s",
+                      r->method, r->uri,
+                      status == AP_FILTER_ERROR
+                          ? "httpd refused it, and answered"
+                          : apr_psprintf(r->pool, "answered %d", status));
         return bbt_reqbody_refuse(r, status,
                                   "The request body could not be read.");
     }

@@ -30,6 +30,16 @@ ScriptAlias /git/ /usr/lib/git-core/git-http-backend/
     BBTokenRoutes git /git
     Require bbtoken
 </Location>
+# The same routes with a small LimitRequestBody, over the CGI that shows
+# what it was given.
+ScriptAlias /lim/ "@DIR@/cgi-bin/env.cgi/"
+<Location /lim>
+    LimitRequestBody 100
+    AuthType BBToken
+    AuthName "Git"
+    BBTokenRoutes git /lim
+    Require bbtoken
+</Location>
 EOC
 my $env = BBT::Env->new(extra_conf => $extra)->start;
 my $D = $env->dir;
@@ -197,6 +207,17 @@ subtest 'batch bodies the module cannot decide by' => sub {
     my $len = length $chunked;
     like(join("\n", @{ backend_since($n) }), qr{^POST \S+/objects/batch op=download len=$len .*perm=REPO_READ$}m,
          '  the backend got it whole, with its length');
+    my $LIM = '/lim/PROJ/repo.git/info/lfs/objects/batch';
+    is_status($env->request('POST', $LIM, auth_bearer($tok{read}),
+                            '{"operation":"download","pad":"' . ('x' x 100) . '"}'), 413,
+              'over LimitRequestBody: httpd\'s own 413');
+    $res = $env->raw_request("POST $LIM HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer $tok{read}\r\n"
+                             . "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\nzz\r\nabc\r\n0\r\n\r\n");
+    is($res->{status}, 400, 'a broken chunked encoding: httpd\'s own 400');
+    like($env->error_log_text, qr/BBT451: .*httpd refused it/, '  logged (BBT451)');
+    my ($st, $v) = $env->cgi_call('POST', $LIM, auth_bearer($tok{read}), '{"operation":"download"}');
+    is($st->{status}, 200, 'within the limit: handed on');
+    is($v->{BBTOKEN_PERMISSION}, 'REPO_READ', '  decided REPO_READ');
     like($env->error_log_text, qr/BBT452: .*not JSON/, 'a refused body is logged (BBT452)');
     like($env->error_log_text, qr/BBT450: /, 'and one too large (BBT450)');
     like($env->error_log_text, qr/BBT453: /, 'and an ambiguous one (BBT453)');
