@@ -46,10 +46,10 @@ JANSSON_LIBS := $(shell pkg-config --libs jansson)
 PQ_INC   := -I$(shell pg_config --includedir 2>/dev/null || echo /usr/include/postgresql)
 
 CORE    := bbt_input bbt_token bbt_perm bbt_cred bbt_route bbt_rules bbt_sqlstate \
-           bbt_rules_load bbt_decide bbt_cachectl bbt_rest_req bbt_expo
+           bbt_rules_load bbt_decide bbt_cachectl bbt_rest_req bbt_expo bbt_body
 GLUE    := mod_bbtoken bbt_config bbt_request bbt_routing bbt_authn bbt_authz \
            bbt_db bbt_logguard bbt_private bbt_rest bbt_rest_json bbt_rest_db \
-           bbt_rest_tokens bbt_configtest bbt_stats bbt_metrics
+           bbt_rest_tokens bbt_configtest bbt_stats bbt_metrics bbt_reqbody
 # Shared by the module and the CLI: libpq and jansson, nothing of httpd.
 PGJSON  := bbt_pgjson
 # The built-in route sets are routes/*.conf, compiled in as C strings.
@@ -80,7 +80,7 @@ $(OBJ) $(OBJ)/cli $(OUT) $(OUT)/t $(OUT)/fuzz:
 	mkdir -p $@
 
 $(CORE_SO): $(OBJ)/%.o: mod_bbtoken/%.c $(HEADERS) | $(OBJ)
-	$(CC) $(BASEFLAGS) -c -o $@ $<
+	$(CC) $(BASEFLAGS) $(JANSSON_CFLAGS) -c -o $@ $<
 
 $(SETS_C): build/gen-sets.pl $(wildcard routes/*.conf) | $(OBJ)
 	perl build/gen-sets.pl > $@.tmp
@@ -116,7 +116,7 @@ $(OUT)/bbtoken: $(CLI_O) $(CORE_O) $(PGJSON_O) | $(OUT)
 	$(CC) $(LDFLAGS) -o $@ $(CLI_O) $(CORE_O) $(PGJSON_O) -lpq -lcrypto -lpcre2-8 $(JANSSON_LIBS)
 
 $(OUT)/t/%: t/unit/%.c t/unit/tap.h $(CORE_O) | $(OUT)/t
-	$(CC) $(BASEFLAGS) -Imod_bbtoken -It/unit -o $@ $< $(CORE_O) -lcrypto -lpcre2-8
+	$(CC) $(BASEFLAGS) -Imod_bbtoken -It/unit $(JANSSON_CFLAGS) -o $@ $< $(CORE_O) -lcrypto -lpcre2-8 $(JANSSON_LIBS)
 
 # The CLI's command line and output, without libpq or a database.
 $(OUT)/t/test_cli_%: t/unit/test_cli_%.c t/unit/tap.h t/unit/cli_capture.h $(CLI_NOPQ_O) $(CORE_O) | $(OUT)/t
@@ -126,7 +126,7 @@ unit: $(UNITS)
 
 # The fuzzers compile the core from source with sanitizers of their own.
 $(OUT)/fuzz/%: t/fuzz/%.c $(CORE:%=mod_bbtoken/%.c) $(SETS_C) $(HEADERS) | $(OUT)/fuzz
-	$(FUZZ_CC) -g -O1 -pthread $(VERSION_DEF) -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -Imod_bbtoken -o $@ $< $(CORE:%=mod_bbtoken/%.c) $(SETS_C) -lcrypto -lpcre2-8
+	$(FUZZ_CC) -g -O1 -pthread $(VERSION_DEF) -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -Imod_bbtoken $(JANSSON_CFLAGS) -o $@ $< $(CORE:%=mod_bbtoken/%.c) $(SETS_C) -lcrypto -lpcre2-8 $(JANSSON_LIBS)
 
 fuzz: $(FUZZERS)
 

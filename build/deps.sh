@@ -12,11 +12,14 @@ pkgs=(
     postgresql-15 postgresql-client-15 libpq-dev
     libssl-dev libjansson-dev libpcre2-dev
     clang libclang-rt-14-dev valgrind
-    git perl curl ca-certificates
+    git git-lfs perl curl ca-certificates
     chromium
     debhelper dpkg-dev lintian man-db bash-completion
     prometheus libaprutil1-dbd-sqlite3
 )
+# git-lfs is the real LFS client of t/39; the tests' git reads only its own
+# configuration (GIT_CONFIG_NOSYSTEM), not the filter its package may add to
+# /etc/gitconfig (its postinst runs git lfs install --system).
 # The Debian package (make deb, t/63): debhelper, and dh_apache2, which
 # comes with apache2-dev; lintian checks it.  man-db renders the man pages,
 # bash-completion loads the completion (t/60, t/63).

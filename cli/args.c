@@ -76,6 +76,10 @@ static const struct option bbtoken_cmd_opts[] = {
     {"expiry-optional", no_argument, NULL, BBTOKEN_OPT_OPTIONAL},
     {"max-expiry-days", required_argument, NULL, BBTOKEN_OPT_MAX_DAYS},
     {"max-tokens", required_argument, NULL, BBTOKEN_OPT_MAX_TOKENS},
+    {"email", required_argument, NULL, BBTOKEN_OPT_EMAIL},
+    {"no-email", no_argument, NULL, BBTOKEN_OPT_NO_EMAIL},
+    {"display-name", required_argument, NULL, BBTOKEN_OPT_DISPLAY_NAME},
+    {"no-display-name", no_argument, NULL, BBTOKEN_OPT_NO_DISPLAY_NAME},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0}};
 
@@ -160,7 +164,23 @@ int bbtoken_parse_args(const bbtoken_cmd_t *cmd, int argc, char **argv,
         case BBTOKEN_OPT_MAX_TOKENS:
             a->max_tokens = optarg;
             break;
+        case BBTOKEN_OPT_EMAIL:
+            a->email = optarg;
+            break;
+        case BBTOKEN_OPT_NO_EMAIL:
+            a->no_email = 1;
+            break;
+        case BBTOKEN_OPT_DISPLAY_NAME:
+            a->display_name = optarg;
+            break;
+        case BBTOKEN_OPT_NO_DISPLAY_NAME:
+            a->no_display_name = 1;
+            break;
         }
+    }
+    if ((a->email && a->no_email) || (a->display_name && a->no_display_name)) {
+        return bbtoken_usage_error(cmd->usage, "give a value or its --no- "
+                                               "option, not both");
     }
     if (cmd->noperands < 0 && argc - optind <= 1) {
         a->operands = argv + optind;
@@ -197,6 +217,20 @@ int bbtoken_check_label(const char *label)
         return bbtoken_fail("%s", why);
     }
     return 0;
+}
+
+int bbtoken_check_email(const char *email)
+{
+    const char *why = bbt_input_email(email);
+
+    return why ? bbtoken_fail("%s", why) : 0;
+}
+
+int bbtoken_check_display_name(const char *display_name)
+{
+    const char *why = bbt_input_display_name(display_name);
+
+    return why ? bbtoken_fail("%s", why) : 0;
 }
 
 int bbtoken_check_id(const char *id)

@@ -29,8 +29,15 @@
 
 /* The user group's commands are named by their second word. */
 static const bbtoken_cmd_t bbtoken_user_cmds[] = {
-    {"add", bbtoken_cmd_user_add, bbtoken_usage_user, BBTOKEN_B(ADMIN), 1,
+    {"add", bbtoken_cmd_user_add, bbtoken_usage_user,
+     BBTOKEN_B(ADMIN) | BBTOKEN_B(EMAIL) | BBTOKEN_B(DISPLAY_NAME), 1,
      "user add", "one NAME"},
+    {"set", bbtoken_cmd_user_details, bbtoken_usage_user,
+     BBTOKEN_B(EMAIL) | BBTOKEN_B(NO_EMAIL) | BBTOKEN_B(DISPLAY_NAME) |
+         BBTOKEN_B(NO_DISPLAY_NAME),
+     1, "user set", "one NAME"},
+    {"show", bbtoken_cmd_user_show, bbtoken_usage_user, BBTOKEN_B(JSON), 1,
+     "user show", "one NAME"},
     {"disable", bbtoken_cmd_user_set, bbtoken_usage_user, 0, 1, "user disable",
      "one NAME"},
     {"enable", bbtoken_cmd_user_set, bbtoken_usage_user, 0, 1, "user enable",

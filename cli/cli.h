@@ -44,7 +44,11 @@ enum {
     BBTOKEN_OPT_REQUIRED,
     BBTOKEN_OPT_OPTIONAL,
     BBTOKEN_OPT_MAX_DAYS,
-    BBTOKEN_OPT_MAX_TOKENS
+    BBTOKEN_OPT_MAX_TOKENS,
+    BBTOKEN_OPT_EMAIL,
+    BBTOKEN_OPT_NO_EMAIL,
+    BBTOKEN_OPT_DISPLAY_NAME,
+    BBTOKEN_OPT_NO_DISPLAY_NAME
 };
 #define BBTOKEN_BIT(opt) (1u << ((opt)-BBTOKEN_OPT_DB))
 
@@ -73,6 +77,11 @@ typedef struct {
     int required;           /* policy: 1 required, 0 optional, -1 as is */
     const char *max_days;   /* policy --max-expiry-days */
     const char *max_tokens; /* policy --max-tokens */
+    /* user add, user set: a value, or (user set) no_ to clear it */
+    const char *email;
+    const char *display_name;
+    int no_email;
+    int no_display_name;
     int noperands;
 } bbtoken_args_t;
 
@@ -165,6 +174,8 @@ int bbtoken_parse_args(const bbtoken_cmd_t *cmd, int argc, char **argv,
 /* Checks of one value: 0, or BBTOKEN_EXIT_FAIL after saying why. */
 int bbtoken_check_user(const char *name);
 int bbtoken_check_label(const char *label);
+int bbtoken_check_email(const char *email);
+int bbtoken_check_display_name(const char *display_name);
 int bbtoken_check_id(const char *id);
 /* A whole number from 1 to hi given to option opt; with none_ok, "none"
  * too. */
@@ -191,6 +202,11 @@ int bbtoken_cmd_user_add(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
 /* user disable and user enable */
 int bbtoken_cmd_user_set(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
                          const bbtoken_args_t *a);
+/* user set: e-mail address and display name */
+int bbtoken_cmd_user_details(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
+                             const bbtoken_args_t *a);
+int bbtoken_cmd_user_show(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
+                          const bbtoken_args_t *a);
 int bbtoken_cmd_grant(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
                       const bbtoken_args_t *a);
 int bbtoken_cmd_ungrant(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,

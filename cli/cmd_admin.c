@@ -175,8 +175,11 @@ int bbtoken_cmd_db_status(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
 /* Apply one migration in its own transaction.  The first one (the first
  * release's schema.sql, kept as it was) makes its own transaction and
  * records version 1; the later ones are run inside ours and record their
- * version themselves, which is checked. */
-static int bbtoken_migrate(bbtoken_ctx_t *ctx, const bbtoken_migration_t *m)
+ * version themselves, which is checked.  prev is the version of the
+ * migration before m in the list: the database must be at exactly that
+ * one (versions increase, and need not be consecutive). */
+static int bbtoken_migrate(bbtoken_ctx_t *ctx, const bbtoken_migration_t *m,
+                           int prev)
 {
     char what[128];
     PGresult *res;
@@ -211,7 +214,7 @@ static int bbtoken_migrate(bbtoken_ctx_t *ctx, const bbtoken_migration_t *m)
         bbtoken_exec_quiet(ctx, "ROLLBACK");
         return 0;
     }
-    if (version != m->version - 1) {
+    if (version != prev) {
         bbtoken_exec_quiet(ctx, "ROLLBACK");
         return bbtoken_fail("%s: the database is at version %d", what, version);
     }
@@ -264,7 +267,9 @@ int bbtoken_cmd_db_upgrade(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
         if (bbtoken_migration_list[i].version <= version) {
             continue;
         }
-        if ((rc = bbtoken_migrate(ctx, &bbtoken_migration_list[i]))) {
+        if ((rc = bbtoken_migrate(ctx, &bbtoken_migration_list[i],
+                                  i ? bbtoken_migration_list[i - 1].version
+                                    : 0))) {
             return rc;
         }
         printf("applied %s\n", bbtoken_migration_list[i].name);

@@ -1,32 +1,150 @@
 /*
- * Users and their grants: user add, user disable, user enable, grant,
- * ungrant.
+ * Users and their grants: user add, user set, user show, user disable,
+ * user enable, grant, ungrant.
  */
+#include <stdio.h>
 #include <string.h>
 
 #include "db.h"
 
 /* ---- user ------------------------------------------------------------- */
 
+/* user add changed nothing: say which user is in the way, the same name in
+ * another case, or another name with the same slug (a@corp and A_corp). */
+static int bbtoken_user_taken(bbtoken_ctx_t *ctx, const char *name)
+{
+    char slug[BBT_USER_MAX + 1];
+    const char *params[2] = {name, slug};
+    PGresult *res;
+    int rc;
+
+    bbt_input_user_slug(name, strlen(name), slug);
+    res = bbtoken_exec(ctx, "adding the user",
+                       "SELECT name, lower(name) = lower($1) FROM bbtoken_users"
+                       " WHERE lower(name) = lower($1) OR slug = $2",
+                       2, params);
+    if (!res) {
+        return BBTOKEN_EXIT_FAIL;
+    }
+    if (PQntuples(res) == 0 || PQgetvalue(res, 0, 1)[0] == 't') {
+        rc = bbtoken_fail("user already exists: %s", name);
+    } else {
+        rc = bbtoken_fail("user %s has the slug %s already: Bitbucket's "
+                          "clients could not tell %s from them",
+                          PQgetvalue(res, 0, 0), slug, name);
+    }
+    PQclear(res);
+    return rc;
+}
+
 int bbtoken_cmd_user_add(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
                          const bbtoken_args_t *a)
 {
-    const char *params[2] = {a->operands[0], a->admin ? "true" : "false"};
+    const char *params[4] = {a->operands[0], a->admin ? "true" : "false",
+                             a->email, a->display_name};
     long rows;
+    int rc;
+
+    (void)cmd;
+    if ((rc = bbtoken_check_user(params[0])) ||
+        (a->email && (rc = bbtoken_check_email(a->email))) ||
+        (a->display_name &&
+         (rc = bbtoken_check_display_name(a->display_name))) ||
+        (rc = bbtoken_connect(ctx))) {
+        return rc;
+    }
+    /* No conflict target: names are unique by lower(name) and by slug. */
+    rc = bbtoken_exec_rows(ctx, "adding the user",
+                           "INSERT INTO bbtoken_users"
+                           " (name, is_admin, email, display_name)"
+                           " VALUES ($1, $2::boolean, $3, $4)"
+                           " ON CONFLICT DO NOTHING",
+                           4, params, &rows);
+    if (rc == 0 && rows == 0) {
+        rc = bbtoken_user_taken(ctx, params[0]);
+    }
+    return rc;
+}
+
+/* user set: each detail given is set, each --no- one cleared, the others
+ * kept. */
+int bbtoken_cmd_user_details(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
+                             const bbtoken_args_t *a)
+{
+    const char *params[5] = {
+        a->operands[0], a->email, a->email || a->no_email ? "true" : "false",
+        a->display_name,
+        a->display_name || a->no_display_name ? "true" : "false"};
+    long rows;
+    int rc;
+
+    if (!a->email && !a->no_email && !a->display_name && !a->no_display_name) {
+        return bbtoken_usage_error(cmd->usage,
+                                   "user set needs --email, --no-email, "
+                                   "--display-name or --no-display-name");
+    }
+    if ((rc = bbtoken_check_user(params[0])) ||
+        (a->email && (rc = bbtoken_check_email(a->email))) ||
+        (a->display_name &&
+         (rc = bbtoken_check_display_name(a->display_name))) ||
+        (rc = bbtoken_connect(ctx))) {
+        return rc;
+    }
+    rc = bbtoken_exec_rows(
+        ctx, "changing the user",
+        "UPDATE bbtoken_users SET"
+        " email = CASE WHEN $3::boolean THEN $2 ELSE email END,"
+        " display_name = CASE WHEN $5::boolean THEN $4 ELSE display_name END"
+        " WHERE lower(name) = lower($1)",
+        5, params, &rows);
+    if (rc == 0 && rows == 0) {
+        rc = bbtoken_fail("no such user: %s", params[0]);
+    }
+    return rc;
+}
+
+int bbtoken_cmd_user_show(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
+                          const bbtoken_args_t *a)
+{
+    const char *params[1] = {a->operands[0]};
+    PGresult *res;
     int rc;
 
     (void)cmd;
     if ((rc = bbtoken_check_user(params[0])) || (rc = bbtoken_connect(ctx))) {
         return rc;
     }
-    /* No conflict target: the unique index is on lower(name). */
-    rc = bbtoken_exec_rows(ctx, "adding the user",
-                           "INSERT INTO bbtoken_users (name, is_admin)"
-                           " VALUES ($1, $2::boolean) ON CONFLICT DO NOTHING",
-                           2, params, &rows);
-    if (rc == 0 && rows == 0) {
-        rc = bbtoken_fail("user already exists: %s", params[0]);
+    res = bbtoken_exec(ctx, "reading the user",
+                       "SELECT name, slug, active, is_admin, email,"
+                       " display_name FROM bbtoken_users"
+                       " WHERE lower(name) = lower($1)",
+                       1, params);
+    if (!res) {
+        return BBTOKEN_EXIT_FAIL;
     }
+    if (PQntuples(res) != 1) {
+        PQclear(res);
+        return bbtoken_fail("no such user: %s", params[0]);
+    }
+    if (a->json) {
+        /* Bitbucket's names for what it has; "admin" is ours. */
+        rc = bbtoken_json_out(
+            json_pack("{s:s, s:s, s:b, s:b, s:s*, s:s*}", "name",
+                      PQgetvalue(res, 0, 0), "slug", PQgetvalue(res, 0, 1),
+                      "active", PQgetvalue(res, 0, 2)[0] == 't', "admin",
+                      PQgetvalue(res, 0, 3)[0] == 't', "emailAddress",
+                      bbtoken_get(res, 0, 4, NULL), "displayName",
+                      bbtoken_get(res, 0, 5, NULL)));
+    } else {
+        printf("name: %s\nslug: %s\nactive: %s\nadmin: %s\n"
+               "email: %s\ndisplay-name: %s\n",
+               PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1),
+               PQgetvalue(res, 0, 2)[0] == 't' ? "yes" : "no",
+               PQgetvalue(res, 0, 3)[0] == 't' ? "yes" : "no",
+               bbtoken_get(res, 0, 4, "none"), bbtoken_get(res, 0, 5, "none"));
+        rc = 0;
+    }
+    PQclear(res);
     return rc;
 }
 

@@ -19,7 +19,8 @@ _bbtoken()
         w=${COMP_WORDS[i]}
         case $w in
             --db | --name | --perm | --expiry-days | --user | --since | --token | \
-                --within | --expired-before | --max-expiry-days | --max-tokens)
+                --within | --expired-before | --max-expiry-days | --max-tokens | \
+                --email | --display-name)
                 ((i++))
                 continue
                 ;;
@@ -44,7 +45,7 @@ _bbtoken()
             return 0
             ;;
         --db | --name | --expiry-days | --user | --since | --token | --within | \
-            --expired-before | --max-tokens)
+            --expired-before | --max-tokens | --email | --display-name)
             return 0
             ;;
     esac
@@ -57,8 +58,10 @@ _bbtoken()
             ;;
         user)
             case $sub in
-                "") words="add disable enable" ;;
-                add) opts="--admin" ;;
+                "") words="add set show disable enable" ;;
+                add) opts="--admin --email --display-name" ;;
+                set) opts="--email --no-email --display-name --no-display-name" ;;
+                show) opts="--json" ;;
             esac
             ;;
         db)

@@ -376,7 +376,9 @@ static int bbt_check_authn(request_rec *r)
 
     conf = bbt_config_dir(r);
     rq = bbt_request_new(r);
-    bbt_routing_route(r, conf, rq);
+    if ((status = bbt_routing_route(r, conf, rq)) != OK) {
+        return status;
+    }
 
     prior = bbt_request_prior(r);
     if (prior && prior->access.password) {

@@ -30,25 +30,90 @@ int bbt_input_user_name(const char *s, size_t len)
     return 1;
 }
 
-const char *bbt_input_token_name(const char *s)
+int bbt_input_user_slug(const char *s, size_t len, char *out)
+{
+    size_t i;
+
+    if (out) {
+        out[0] = '\0';
+    }
+    if (!out || !bbt_input_user_name(s, len)) {
+        return -1;
+    }
+    for (i = 0; i < len; i++) {
+        out[i] = s[i] == '@' ? '_' : (char)bbt_to_lower((unsigned char)s[i]);
+    }
+    out[len] = '\0';
+    return 0;
+}
+
+/* What a label (a token name, a display name) may not be, in the words of
+ * its kind. */
+typedef struct {
+    const char *empty, *control, *too_long;
+} bbt_label_msgs_t;
+
+static const char *bbt_label(const char *s, const bbt_label_msgs_t *m)
 {
     const unsigned char *p;
     size_t chars = 0;
 
     if (!s || !*s) {
-        return "token name must not be empty";
+        return m->empty;
     }
     for (p = (const unsigned char *)s; *p; p++) {
         if (*p < 0x20 || *p == 0x7f) {
-            return "token name must not contain control characters";
+            return m->control;
         }
         /* Count code points: every byte that does not continue one. */
         if ((*p & 0xc0) != 0x80) {
             chars++;
         }
     }
-    if (chars > BBT_NAME_MAX) {
-        return "token name is longer than 255 characters";
+    return chars > BBT_NAME_MAX ? m->too_long : NULL;
+}
+
+const char *bbt_input_token_name(const char *s)
+{
+    static const bbt_label_msgs_t m = {
+        "token name must not be empty",
+        "token name must not contain control characters",
+        "token name is longer than 255 characters"};
+
+    return bbt_label(s, &m);
+}
+
+const char *bbt_input_display_name(const char *s)
+{
+    static const bbt_label_msgs_t m = {
+        "display name must not be empty",
+        "display name must not contain control characters",
+        "display name is longer than 255 characters"};
+
+    return bbt_label(s, &m);
+}
+
+const char *bbt_input_email(const char *s)
+{
+    const unsigned char *p;
+    const char *at;
+
+    if (!s || !*s) {
+        return "e-mail address must not be empty";
+    }
+    if (strlen(s) > BBT_EMAIL_MAX) {
+        return "e-mail address is longer than 254 bytes";
+    }
+    for (p = (const unsigned char *)s; *p; p++) {
+        if (*p <= 0x20 || *p == 0x7f) {
+            return "e-mail address must not contain spaces or control "
+                   "characters";
+        }
+    }
+    at = strchr(s, '@');
+    if (!at || strchr(at + 1, '@') || at == s || !at[1]) {
+        return "e-mail address must be one @ with a name before it and a "
+               "domain after it";
     }
     return NULL;
 }

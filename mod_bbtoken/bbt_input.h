@@ -23,9 +23,12 @@
 #define BBT_KEY_BUF (BBT_USER_MAX + 2)
 /* A repository slug: 1 to 128 bytes. */
 #define BBT_SLUG_MAX 128
-/* A token name: 1 to 255 characters (UTF-8 code points, as PostgreSQL's
- * char_length counts them). */
+/* A token name, and a user's display name: 1 to 255 characters (UTF-8
+ * code points, as PostgreSQL's char_length counts them). */
 #define BBT_NAME_MAX 255
+/* A user's e-mail address: at most 254 bytes, the longest address SMTP
+ * can carry (RFC 5321's path limit less its angle brackets). */
+#define BBT_EMAIL_MAX 254
 /* An expiry: 1 to 36500 days (a hundred years). */
 #define BBT_EXPIRY_DAYS_MAX 36500
 /* The policy's cap on live tokens per user, as its CHECK says
@@ -80,10 +83,27 @@ static inline int bbt_is_tchar(unsigned char c)
  * digits and ". _ @ -", at most BBT_USER_MAX bytes. */
 int bbt_input_user_name(const char *s, size_t len);
 
+/* A user's slug, Bitbucket's URL form of a user name: the name in lower
+ * case with "@" replaced by "_" (carol.Smith@corp is carol.smith_corp).
+ * Two users may not share one (the schema's unique index on
+ * bbtoken_users.slug), so a slug names one user.  Writes it into out
+ * (BBT_USER_MAX + 1 bytes) and returns 0, or -1 (out empty) if s[0..len) is
+ * not a user name.  A slug is a user name itself, and its own slug. */
+int bbt_input_user_slug(const char *s, size_t len, char *out);
+
 /* NULL if the NUL-terminated s is a valid token name, else a static English
  * reason: empty, a control character, or longer than BBT_NAME_MAX
  * characters.  The encoding itself is the database's to check. */
 const char *bbt_input_token_name(const char *s);
+
+/* A user's display name: the token name's rule, with its own messages. */
+const char *bbt_input_display_name(const char *s);
+
+/* NULL if the NUL-terminated s is an acceptable e-mail address, else a
+ * static English reason: exactly one "@" with something on either side, no
+ * control characters or spaces, at most BBT_EMAIL_MAX bytes.  Whether the
+ * address exists is nobody's to check here. */
+const char *bbt_input_email(const char *s);
 
 /* 1 if s[0..len) is a token id: exactly BBT_TOKEN_ID_LEN (12) ASCII
  * digits. */

@@ -28,6 +28,8 @@ typedef struct {
     /* What the route asks for and what the token and its owner hold:
      * levels, targets, and whether a password rather than a token. */
     bbt_access_t access;
+    /* The body a route read, kept for the handler (bbt_reqbody.c). */
+    struct bbt_kept *kept;
 } bbt_req_t;
 
 /* A fresh record for r (check_authn). */

@@ -108,12 +108,13 @@ static int bbt_rest_csrf(request_rec *r)
 
     return bbt_rest_csrf_ok(r->method, origin,
                             origin ? ap_construct_url(r->pool, "", r) : NULL,
+                            apr_table_get(r->headers_in, "Sec-Fetch-Site"),
                             apr_table_get(r->headers_in, "X-Atlassian-Token"),
                             apr_table_get(r->headers_in, "Content-Type"));
 }
 
-/* Who may: the caller must be an active user, and the user of the path
- * themself or a global admin.  Then the endpoint. */
+/* Who may: the caller must be an active user, and the user the path's
+ * slug names themself or a global admin.  Then the endpoint. */
 static int bbt_rest_dispatch(bbt_rest_t *x, bbt_rest_endpoint_t endpoint)
 {
     request_rec *r = x->r;
@@ -129,12 +130,12 @@ static int bbt_rest_dispatch(bbt_rest_t *x, bbt_rest_endpoint_t endpoint)
                               "You are not permitted to manage access "
                               "tokens.");
     }
-    if (strcasecmp(caller.name, slug) != 0 && !caller.admin) {
+    if (strcmp(caller.slug, slug) != 0 && !caller.admin) {
         return bbt_rest_error(r, HTTP_UNAUTHORIZED, BBT_REST_EX_AUTH,
                               apr_psprintf(r->pool,
                                            "You are not permitted to manage "
                                            "the access tokens of %s.",
-                                           slug));
+                                           x->path.user));
     }
     if (bbt_rest_user(x, slug, 0, &owner, &found) != 0) {
         return bbt_rest_unavailable(x, "looking up the user");
@@ -142,7 +143,7 @@ static int bbt_rest_dispatch(bbt_rest_t *x, bbt_rest_endpoint_t endpoint)
     if (!found) {
         return bbt_rest_error(
             r, HTTP_NOT_FOUND, BBT_REST_EX_NO_USER,
-            apr_psprintf(r->pool, "User %s does not exist.", slug));
+            apr_psprintf(r->pool, "User %s does not exist.", x->path.user));
     }
     return endpoint(x, &caller, &owner);
 }
@@ -196,9 +197,11 @@ static int bbt_rest_handler(request_rec *r)
     }
     if (!bbt_rest_csrf(r)) {
         return bbt_rest_error(r, HTTP_FORBIDDEN, BBT_REST_EX_XSRF,
-                              "XSRF check failed: send Content-Type: "
-                              "application/json or X-Atlassian-Token: "
-                              "no-check, from this site.");
+                              "XSRF check failed: a change must come from "
+                              "this site (no other Origin or "
+                              "Sec-Fetch-Site), and a PUT or POST must send "
+                              "Content-Type: application/json or "
+                              "X-Atlassian-Token: no-check.");
     }
     if (!(x.db = bbt_db_open(r))) {
         return bbt_rest_unavailable(&x, "connecting to the database");

@@ -2,6 +2,7 @@
  * The access-tokens REST API's database work (bbt_rest_db.h).
  */
 #include "httpd.h"
+#include "http_core.h"
 #include "http_log.h"
 #include "apr_strings.h"
 
@@ -116,16 +117,24 @@ int bbt_rest_refusal(bbt_rest_t *x, PGresult *res, int *retry)
     return rc;
 }
 
-int bbt_rest_user(bbt_rest_t *x, const char *name, int exact,
+/* A column of row 0, copied, or NULL when it is SQL NULL. */
+static const char *bbt_rest_col(bbt_rest_t *x, const PGresult *res, int col)
+{
+    return PQgetisnull(res, 0, col)
+               ? NULL
+               : apr_pstrdup(x->r->pool, PQgetvalue(res, 0, col));
+}
+
+int bbt_rest_user(bbt_rest_t *x, const char *key, int by_name,
                   bbt_rest_user_t *u, int *found)
 {
-    const char *params[1] = {name};
+    const char *params[1] = {key};
     PGresult *res = bbt_rest_exec(
         x,
-        exact ? "SELECT id, name, active, is_admin FROM bbtoken_users"
-                " WHERE name = $1"
-              : "SELECT id, name, active, is_admin FROM bbtoken_users"
-                " WHERE lower(name) = lower($1)",
+        by_name ? "SELECT id, name, active, is_admin, slug, email,"
+                  " display_name FROM bbtoken_users WHERE name = $1"
+                : "SELECT id, name, active, is_admin, slug, email,"
+                  " display_name FROM bbtoken_users WHERE slug = $1",
         1, params);
 
     if (PQresultStatus(res) != PGRES_TUPLES_OK) {
@@ -134,34 +143,35 @@ int bbt_rest_user(bbt_rest_t *x, const char *name, int exact,
     }
     *found = PQntuples(res) == 1;
     if (*found) {
-        u->id = apr_pstrdup(x->r->pool, PQgetvalue(res, 0, 0));
-        u->name = apr_pstrdup(x->r->pool, PQgetvalue(res, 0, 1));
+        u->id = bbt_rest_col(x, res, 0);
+        u->name = bbt_rest_col(x, res, 1);
         u->active = PQgetvalue(res, 0, 2)[0] == 't';
         u->admin = PQgetvalue(res, 0, 3)[0] == 't';
+        u->slug = bbt_rest_col(x, res, 4);
+        u->email = bbt_rest_col(x, res, 5);
+        u->display_name = bbt_rest_col(x, res, 6);
+        if (!u->display_name) {
+            u->display_name = u->name;
+        }
+        /* Where Bitbucket shows a user, on this server's own scheme, host
+         * and port: slugs need no escaping. */
+        u->self_url = ap_construct_url(
+            x->r->pool, apr_pstrcat(x->r->pool, "/users/", u->slug, NULL),
+            x->r);
     }
     PQclear(res);
     return 0;
 }
 
-/* Bitbucket's user object; the slug is the name in lower case. */
+/* Bitbucket's user object: emailAddress only when there is one, as
+ * Bitbucket leaves it out. */
 static json_t *bbt_rest_user_json(const bbt_rest_user_t *u)
 {
-    char *slug = strdup(u->name);
-    json_t *j;
-    char *p;
-
-    if (!slug) {
-        return NULL;
-    }
-    for (p = slug; *p; p++) {
-        *p = (char)bbt_to_lower((unsigned char)*p);
-    }
-    j = json_pack("{s:s, s:s, s:I, s:s, s:n, s:b, s:s}", "name", u->name,
-                  "slug", slug, "id", (json_int_t)strtoll(u->id, NULL, 10),
-                  "displayName", u->name, "emailAddress", "active", u->active,
-                  "type", "NORMAL");
-    free(slug);
-    return j;
+    return json_pack("{s:s, s:s*, s:b, s:s, s:I, s:s, s:s, s:{s:[{s:s}]}}",
+                     "name", u->name, "emailAddress", u->email, "active",
+                     u->active, "displayName", u->display_name, "id",
+                     (json_int_t)strtoll(u->id, NULL, 10), "slug", u->slug,
+                     "type", "NORMAL", "links", "self", "href", u->self_url);
 }
 
 json_t *bbt_rest_token_json(const PGresult *res, int row,

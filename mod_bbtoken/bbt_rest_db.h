@@ -31,6 +31,10 @@ typedef struct {
 typedef struct {
     const char *id;
     const char *name;
+    const char *slug;
+    const char *email;        /* NULL when unset */
+    const char *display_name; /* the name when unset */
+    const char *self_url;     /* links.self: Bitbucket's /users/{slug} */
     int active;
     int admin;
 } bbt_rest_user_t;
@@ -66,10 +70,10 @@ int bbt_rest_begin(bbt_rest_t *x, const char *caller);
  * With retry non-NULL, a taken token id sets *retry and answers nothing. */
 int bbt_rest_refusal(bbt_rest_t *x, PGresult *res, int *retry);
 
-/* A user by name: exactly as given (exact: the caller, whom a password file
- * may tell from another spelling) or regardless of case (the user in the
- * path, as Bitbucket's slugs).  0 and *found, or -1 if the query failed. */
-int bbt_rest_user(bbt_rest_t *x, const char *name, int exact,
+/* A user by name exactly as given (by_name: the caller, whom a password
+ * file may tell from another spelling), or by slug (the user of the path,
+ * as Bitbucket names users).  0 and *found, or -1 if the query failed. */
+int bbt_rest_user(bbt_rest_t *x, const char *key, int by_name,
                   bbt_rest_user_t *u, int *found);
 
 /* Bitbucket's token JSON for a row of BBT_REST_COLS; NULL if out of memory. */

@@ -35,8 +35,9 @@ bbt_rest_shape_t bbt_rest_path_parse(const char *uri, bbt_rest_path_t *out)
         memset(out, 0, sizeof(*out));
         return BBT_REST_NONE;
     }
-    memcpy(out->slug, p, n);
-    out->slug[n] = '\0';
+    memcpy(out->user, p, n);
+    out->user[n] = '\0';
+    bbt_input_user_slug(p, n, out->slug);
     if (!slash || slash[1] == '\0') {
         out->shape = BBT_REST_USER;
         return out->shape;
@@ -121,8 +122,8 @@ int bbt_rest_is_json(const char *ct)
 }
 
 int bbt_rest_csrf_ok(const char *method, const char *origin,
-                     const char *self_url, const char *atlassian_token,
-                     const char *content_type)
+                     const char *self_url, const char *fetch_site,
+                     const char *atlassian_token, const char *content_type)
 {
     if (!method) {
         return 0;
@@ -130,15 +131,19 @@ int bbt_rest_csrf_ok(const char *method, const char *origin,
     if (strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0) {
         return 1;
     }
-    /* A browser names the site a request comes from: it must be us. */
+    /* A browser names the site a request comes from: it must be us.  A
+     * script names none. */
     if (origin && (!self_url || strcasecmp(origin, self_url) != 0)) {
+        return 0;
+    }
+    if (fetch_site && strcasecmp(fetch_site, "same-origin") != 0) {
         return 0;
     }
     if (atlassian_token && strcasecmp(atlassian_token, "no-check") == 0) {
         return 1;
     }
-    /* Another site's page can send neither the header nor JSON without a
-     * CORS preflight, which this API never grants; DELETE has no body, so
-     * only the header will do for it. */
-    return strcmp(method, "DELETE") != 0 && bbt_rest_is_json(content_type);
+    /* Another site's page can send a DELETE only after a CORS preflight,
+     * which this API never grants; but it can POST a form, so a request
+     * with a body must declare it JSON, which a form cannot. */
+    return strcmp(method, "DELETE") == 0 || bbt_rest_is_json(content_type);
 }

@@ -27,12 +27,14 @@ typedef enum {
 typedef struct {
     bbt_rest_shape_t shape;
     int latest;                    /* "latest" rather than "1.0" */
-    char slug[BBT_USER_MAX + 1];   /* the user, as spelled in the path */
+    char user[BBT_USER_MAX + 1];   /* the user, as spelled in the path */
+    char slug[BBT_USER_MAX + 1];   /* its slug: the user it names */
     char id[BBT_TOKEN_ID_LEN + 1]; /* the token id; empty for a user */
 } bbt_rest_path_t;
 
 /* Split a decoded URI path: BBT_REST_PREFIX, "1.0" or "latest", "/users/",
- * a user name (bbt_input_user_name), then optionally "/" and a token id
+ * a user slug or name (bbt_input_user_name; either names the user whose
+ * slug, bbt_input_user_slug, it has), then optionally "/" and a token id
  * (bbt_input_token_id); one trailing "/" is allowed.  Fills *out and
  * returns its shape; BBT_REST_NONE (and *out cleared) for anything else. */
 bbt_rest_shape_t bbt_rest_path_parse(const char *uri, bbt_rest_path_t *out);
@@ -49,13 +51,14 @@ int bbt_rest_is_json(const char *content_type);
 
 /* The cross-site check (README, "Cross-site requests"): 1 if a request may
  * go on, 0 if it must be refused.  GET and HEAD change nothing and always
- * may.  Any other method needs an Origin equal to self_url (this server's
- * own scheme://host[:port]) if it sends one, and either
- * X-Atlassian-Token: no-check or, except for DELETE, a JSON Content-Type.
+ * may.  Any other method must not name another site: an Origin, if sent,
+ * equal to self_url (this server's own scheme://host[:port]; "null" never
+ * is), a Sec-Fetch-Site, if sent, "same-origin".  Then DELETE may; any
+ * other method needs X-Atlassian-Token: no-check or a JSON Content-Type.
  * Any argument but method may be NULL (the header is absent; self_url is
  * unknown, and then no Origin is ours). */
 int bbt_rest_csrf_ok(const char *method, const char *origin,
-                     const char *self_url, const char *atlassian_token,
-                     const char *content_type);
+                     const char *self_url, const char *fetch_site,
+                     const char *atlassian_token, const char *content_type);
 
 #endif

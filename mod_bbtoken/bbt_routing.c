@@ -18,6 +18,7 @@
 
 #include "bbt_config.h"
 #include "bbt_perm.h"
+#include "bbt_reqbody.h"
 #include "bbt_request.h"
 #include "bbt_routing.h"
 #include "bbt_rules.h"
@@ -68,51 +69,100 @@ static void bbt_no_route(bbt_req_t *rq, const char *why)
     rq->access.has_dest = 0;
 }
 
+/* Match r, reading its body when a route asks for it: the match result,
+ * or with *status set (not OK), a refusal of the body. */
+static bbt_route_result_t bbt_match_request(request_rec *r,
+                                            const bbt_dir_conf_t *conf,
+                                            int dest_lookup, bbt_match_t *m,
+                                            int *status)
+{
+    const bbt_body_t *body;
+    bbt_route_result_t rv;
+
+    *status = OK;
+    rv = bbt_rules_match(conf->rules, r->method, r->uri, r->args, dest_lookup,
+                         m);
+    if (rv != BBT_ROUTE_NEED_BODY) {
+        return rv;
+    }
+    /* Only for someone to decide about: a request without credentials is
+     * refused for that, body unread. */
+    if (!apr_table_get(r->headers_in, "Authorization") &&
+        !bbt_request_prior(r)) {
+        m->target.why = "the route reads the body, which is not read "
+                        "without credentials";
+        return BBT_ROUTE_NONE;
+    }
+    if ((*status = bbt_reqbody_get(r, &body)) != OK) {
+        if (*status == DECLINED) {
+            *status = OK;
+            m->target.why = "the route reads the body, which a sub-request "
+                            "has not";
+        }
+        return BBT_ROUTE_NONE;
+    }
+    rv = bbt_rules_match_body(conf->rules, r->method, r->uri, r->args,
+                              dest_lookup, body, m);
+    if (rv == BBT_ROUTE_BAD_BODY) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                      "BBT453: the request body of %s %s is refused: %s "
+                      "(route %s)",
+                      r->method, r->uri, m->target.why,
+                      bbt_rule_origin(m->rule));
+        apr_table_setn(r->notes, "error-notes",
+                       "The request body names a member twice, in other "
+                       "cases.");
+        *status = HTTP_BAD_REQUEST;
+    }
+    return rv;
+}
+
 /* A key not spelled canonically was not mapped by bbt_translate (routes in
  * a <Directory>, or a sub-request's Destination): refused, so that what is
  * decided is what the filesystem serves. */
-void bbt_routing_route(request_rec *r, const bbt_dir_conf_t *conf,
-                       bbt_req_t *rq)
+int bbt_routing_route(request_rec *r, const bbt_dir_conf_t *conf, bbt_req_t *rq)
 {
     bbt_match_t m;
     const char *dpath;
-    int dest_lookup = bbt_is_dest_lookup(r);
+    int dest_lookup = bbt_is_dest_lookup(r), status;
 
     if (!conf->rules) {
         bbt_no_route(rq, "no BBTokenRoutes apply here");
-        return;
+        return OK;
     }
-    rq->routed = bbt_rules_match(conf->rules, r->method, r->uri, r->args,
-                                 dest_lookup, &m) == BBT_ROUTE_MATCH;
+    rq->routed =
+        bbt_match_request(r, conf, dest_lookup, &m, &status) == BBT_ROUTE_MATCH;
     rq->access.target = m.target;
     rq->route = bbt_rule_origin(m.rule);
-    if (!rq->routed) {
-        return;
+    if (status != OK || !rq->routed) {
+        rq->routed = 0;
+        return status;
     }
     if (!m.key_exact) {
         bbt_no_route(rq, "project key not spelled canonically");
-        return;
+        return OK;
     }
     rq->access.token_need = m.token_need;
     if (dest_lookup || !bbt_is_copymove(r->method)) {
-        return;
+        return OK;
     }
     dpath = bbt_dest_path(r);
     if (!dpath) {
         bbt_no_route(rq, "Destination missing or not a plain URL");
-        return;
+        return OK;
     }
     if (bbt_rules_match(conf->rules, r->method, dpath, NULL, 1, &m) !=
         BBT_ROUTE_MATCH) {
         bbt_no_route(rq, "no route covers the Destination");
-        return;
+        return OK;
     }
     if (!m.key_exact) {
         bbt_no_route(rq, "Destination's project key not spelled canonically");
-        return;
+        return OK;
     }
     rq->access.has_dest = 1;
     rq->access.dest = m.target;
+    return OK;
 }
 
 void bbt_routing_env(request_rec *r, const bbt_req_t *rq)
@@ -139,6 +189,7 @@ void bbt_routing_env(request_rec *r, const bbt_req_t *rq)
 static int bbt_translate(request_rec *r)
 {
     const bbt_dir_conf_t *conf;
+    bbt_route_result_t rv;
     bbt_match_t m;
     char *uri;
 
@@ -146,10 +197,15 @@ static int bbt_translate(request_rec *r)
         return DECLINED;
     }
     conf = bbt_config_dir(r);
-    if (!conf || !conf->rules ||
-        bbt_rules_match(conf->rules, r->method, r->uri, r->args,
-                        bbt_is_dest_lookup(r), &m) != BBT_ROUTE_MATCH ||
-        m.key_exact || m.key_len == 0) {
+    if (!conf || !conf->rules) {
+        return DECLINED;
+    }
+    /* A route that reads the body knows its key before the body is read;
+     * no body is read this early. */
+    rv = bbt_rules_match(conf->rules, r->method, r->uri, r->args,
+                         bbt_is_dest_lookup(r), &m);
+    if ((rv != BBT_ROUTE_MATCH && rv != BBT_ROUTE_NEED_BODY) || m.key_exact ||
+        m.key_len == 0) {
         return DECLINED;
     }
     uri = apr_pstrdup(r->pool, r->uri);

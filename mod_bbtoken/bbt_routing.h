@@ -16,9 +16,12 @@ void bbt_routing_register_hooks(apr_pool_t *p);
 
 /* Route r with the section's routes: rq->routed, rq->route and the targets
  * in rq->access (the Destination's too, for COPY and MOVE).  Unrouted,
- * rq->access.target.why says why. */
-void bbt_routing_route(request_rec *r, const bbt_dir_conf_t *conf,
-                       bbt_req_t *rq);
+ * rq->access.target.why says why.  A route that decides by the body
+ * (json=) has it read, when the request carries credentials to decide for
+ * (bbt_reqbody.h).  OK, or the status that refuses a body that cannot be
+ * read or is not one the routes can decide by (400, 408, 413). */
+int bbt_routing_route(request_rec *r, const bbt_dir_conf_t *conf,
+                      bbt_req_t *rq);
 
 /* Tell the backend which route decided, for what: BBTOKEN_ROUTE,
  * BBTOKEN_PERMISSION, BBTOKEN_TARGET. */

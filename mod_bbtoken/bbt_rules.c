@@ -37,6 +37,7 @@ struct bbt_rule {
     int destination;
     bbt_perm_t need;
     bbt_perm_t token_need;
+    char *json_name, *json_value; /* json=: NULL for none */
     char *origin;
 };
 
@@ -151,7 +152,11 @@ static uint32_t bbt_pairs(const pcre2_code *re)
 }
 
 static const char *const bbt_option_names[] = {
-    "project=", "query=", "token=", "destination"};
+    "project=", "query=", "token=", "destination", "json="};
+
+#define BBT_NOPTIONS (sizeof(bbt_option_names) / sizeof(bbt_option_names[0]))
+/* The longest member name json= may ask for. */
+#define BBT_JSON_NAME_MAX 64
 
 bbt_rules_t *bbt_rules_new(void)
 {
@@ -184,6 +189,8 @@ static void bbt_rule_free(bbt_rule_t *r)
         free(r->methods[i]);
     pcre2_code_free(r->re);
     pcre2_code_free(r->query);
+    free(r->json_name);
+    free(r->json_value);
     free(r->origin);
     free(r);
 }
@@ -305,10 +312,34 @@ static int bbt_parse_methods(bbt_rule_t *r, const char *methods,
     }
 }
 
+/* json=NAME:VALUE: NAME is ASCII letters, digits and "_-", VALUE anything
+ * (even empty), compared exactly. */
+static int bbt_parse_json(bbt_rule_t *r, const char *v, const char *origin,
+                          char *err, size_t errlen)
+{
+    const char *colon = strchr(v, ':');
+    size_t n = colon ? (size_t)(colon - v) : 0, i;
+
+    if (n == 0 || n > BBT_JSON_NAME_MAX)
+        return bbt_err(err, errlen, origin,
+                       "json= needs NAME:VALUE, NAME 1 to 64 characters:", v);
+    for (i = 0; i < n; i++) {
+        if (!bbt_is_alnum((unsigned char)v[i]) && v[i] != '_' && v[i] != '-')
+            return bbt_err(
+                err, errlen, origin,
+                "json= NAME may hold only letters, digits, _ and -:", v);
+    }
+    r->json_name = strndup(v, n);
+    r->json_value = strdup(colon + 1);
+    if (!r->json_name || !r->json_value)
+        return bbt_err(err, errlen, origin, "out of memory", NULL);
+    return 0;
+}
+
 static int bbt_parse_option(bbt_rule_t *r, const char *opt, int *seen,
                             const char *origin, char *err, size_t errlen)
 {
-    size_t i, n = sizeof(bbt_option_names) / sizeof(bbt_option_names[0]);
+    size_t i, n = BBT_NOPTIONS;
     const char *v;
 
     for (i = 0; i < n; i++) {
@@ -336,9 +367,11 @@ static int bbt_parse_option(bbt_rule_t *r, const char *opt, int *seen,
         if (bbt_perm_parse(v, &r->token_need) != 0)
             return bbt_err(err, errlen, origin, "unknown permission", v);
         return 0;
-    default:
+    case 3:
         r->destination = 1;
         return 0;
+    default:
+        return bbt_parse_json(r, v, origin, err, errlen);
     }
 }
 
@@ -347,7 +380,7 @@ int bbt_rules_add(bbt_rules_t *rs, const char *methods, const char *pattern,
                   const char *origin, char *err, size_t errlen)
 {
     bbt_rule_t *r;
-    int seen[4] = {0, 0, 0, 0};
+    int seen[BBT_NOPTIONS] = {0};
     size_t i;
 
     if (err && errlen)
@@ -387,6 +420,13 @@ int bbt_rules_add(bbt_rules_t *rs, const char *methods, const char *pattern,
     for (i = 0; i < nopts; i++) {
         if (bbt_parse_option(r, opts[i], seen, origin, err, errlen) != 0)
             goto fail;
+    }
+    /* A Destination has no body of its own: mod_dav's look-up of it has
+     * none at all. */
+    if (r->destination && r->json_name) {
+        bbt_err(err, errlen, origin,
+                "json= cannot decide a destination route:", pattern);
+        goto fail;
     }
     r->project_group = bbt_group(r->re, "project");
     r->repo_group = bbt_group(r->re, "repo");
@@ -466,9 +506,47 @@ static int bbt_run(const pcre2_code *re, const char *s, size_t len,
     return rc == PCRE2_ERROR_NOMATCH ? 0 : -1;
 }
 
+/* The route's captures into out: NULL, or why they are not a target. */
+static const char *bbt_captures(const bbt_rule_t *r, const char *path,
+                                const PCRE2_SIZE *ov, bbt_match_t *out)
+{
+    if (r->project_group > 0) {
+        PCRE2_SIZE s = ov[2 * r->project_group],
+                   e = ov[2 * r->project_group + 1];
+
+        if (s == PCRE2_UNSET || e < s ||
+            bbt_input_key(path + s, e - s, out->target.key) != 0)
+            return "invalid project key";
+        out->key_off = s;
+        out->key_len = e - s;
+        out->key_exact = memcmp(path + s, out->target.key, e - s) == 0;
+    } else {
+        strcpy(out->target.key, r->fixed_project);
+        out->key_exact = 1;
+    }
+    if (r->need.scope == BBT_SCOPE_REPO) {
+        PCRE2_SIZE s = ov[2 * r->repo_group], e = ov[2 * r->repo_group + 1];
+
+        if (s == PCRE2_UNSET || e < s || !bbt_input_slug(path + s, e - s))
+            return "invalid repository slug";
+        memcpy(out->target.slug, path + s, e - s);
+        out->target.slug[e - s] = '\0';
+    }
+    return NULL;
+}
+
 bbt_route_result_t bbt_rules_match(const bbt_rules_t *rs, const char *method,
                                    const char *path, const char *args,
                                    int destination, bbt_match_t *out)
+{
+    return bbt_rules_match_body(rs, method, path, args, destination, NULL, out);
+}
+
+bbt_route_result_t bbt_rules_match_body(const bbt_rules_t *rs,
+                                        const char *method, const char *path,
+                                        const char *args, int destination,
+                                        const bbt_body_t *body,
+                                        bbt_match_t *out)
 {
     bbt_match_tls_t *t;
     size_t i, plen, alen;
@@ -490,7 +568,8 @@ bbt_route_result_t bbt_rules_match(const bbt_rules_t *rs, const char *method,
 
     for (i = 0; i < rs->n; i++) {
         const bbt_rule_t *r = rs->v[i];
-        PCRE2_SIZE *ov;
+        const char *why, *v;
+        size_t vlen;
         int m;
 
         if (r->destination != (destination != 0) || !bbt_method_ok(r, method))
@@ -502,32 +581,34 @@ bbt_route_result_t bbt_rules_match(const bbt_rules_t *rs, const char *method,
             continue;
         if (m < 0)
             return bbt_none(out, r, "route pattern hit its match limit");
+        if (r->json_name && !body) {
+            /* Read the body only for a target worth deciding. */
+            if (!r->deny &&
+                (why = bbt_captures(r, path, pcre2_get_ovector_pointer(t->path),
+                                    out)) != NULL)
+                return bbt_none(out, r, why);
+            out->rule = r;
+            return BBT_ROUTE_NEED_BODY;
+        }
+        if (r->json_name) {
+            switch (bbt_body_member(body, r->json_name, &v, &vlen)) {
+            case BBT_MEMBER_AMBIGUOUS:
+                bbt_none(out, r, "the body names a member ambiguously");
+                return BBT_ROUTE_BAD_BODY;
+            case BBT_MEMBER_STRING:
+                if (vlen == strlen(r->json_value) &&
+                    memcmp(v, r->json_value, vlen) == 0)
+                    break;
+                continue;
+            default:
+                continue;
+            }
+        }
         if (r->deny)
             return bbt_none(out, r, "a deny route matched");
-
-        ov = pcre2_get_ovector_pointer(t->path);
-        if (r->project_group > 0) {
-            PCRE2_SIZE s = ov[2 * r->project_group],
-                       e = ov[2 * r->project_group + 1];
-
-            if (s == PCRE2_UNSET || e < s ||
-                bbt_input_key(path + s, e - s, out->target.key) != 0)
-                return bbt_none(out, r, "invalid project key");
-            out->key_off = s;
-            out->key_len = e - s;
-            out->key_exact = memcmp(path + s, out->target.key, e - s) == 0;
-        } else {
-            strcpy(out->target.key, r->fixed_project);
-            out->key_exact = 1;
-        }
-        if (r->need.scope == BBT_SCOPE_REPO) {
-            PCRE2_SIZE s = ov[2 * r->repo_group], e = ov[2 * r->repo_group + 1];
-
-            if (s == PCRE2_UNSET || e < s || !bbt_input_slug(path + s, e - s))
-                return bbt_none(out, r, "invalid repository slug");
-            memcpy(out->target.slug, path + s, e - s);
-            out->target.slug[e - s] = '\0';
-        }
+        why = bbt_captures(r, path, pcre2_get_ovector_pointer(t->path), out);
+        if (why)
+            return bbt_none(out, r, why);
         out->target.need = r->need;
         out->token_need = r->token_need;
         out->rule = r;

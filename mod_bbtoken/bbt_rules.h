@@ -17,16 +17,19 @@
  *             token=PERMISSION the token itself must also hold this
  *             destination      the route applies to the Destination URL of
  *                              COPY and MOVE instead of the request URL
+ *             json=NAME:VALUE  the request body is a JSON object whose
+ *                              member NAME is the string VALUE (bbt_body.h)
  *
- * The first route whose methods, pattern and query match decides; no match
- * is no route, which the module refuses.  This file knows nothing of httpd:
- * it is unit-tested alone.
+ * The first route whose methods, pattern, query and body match decides; no
+ * match is no route, which the module refuses.  This file knows nothing of
+ * httpd: it is unit-tested alone.
  */
 #ifndef BBT_RULES_H
 #define BBT_RULES_H
 
 #include <stddef.h>
 
+#include "bbt_body.h"
 #include "bbt_perm.h"
 #include "bbt_target.h"
 
@@ -36,7 +39,16 @@
 /* Longest message bbt_rules_* writes into err. */
 #define BBT_RULES_ERR_MAX 512
 
-typedef enum { BBT_ROUTE_NONE = 0, BBT_ROUTE_MATCH = 1 } bbt_route_result_t;
+typedef enum {
+    BBT_ROUTE_NONE = 0,
+    BBT_ROUTE_MATCH = 1,
+    /* A json= route matched all but the body, which was not given: read it
+     * and match again.  The key's place in the path is set, as for a
+     * match (the route's captures are valid). */
+    BBT_ROUTE_NEED_BODY = 2,
+    /* The body names a json= route's member ambiguously: refuse it. */
+    BBT_ROUTE_BAD_BODY = 3
+} bbt_route_result_t;
 
 typedef struct bbt_rule bbt_rule_t;
 typedef struct bbt_rules bbt_rules_t;
@@ -83,10 +95,20 @@ int bbt_rules_load(bbt_rules_t *rules, const char *text, const char *prefix,
  * (for the Destination URL of COPY and MOVE) instead of the others.
  * Returns BBT_ROUTE_MATCH (a permission route matched and its captures are
  * valid) or BBT_ROUTE_NONE (no route, a deny route, an invalid key or slug,
- * or a path too long: out->target.why says which). */
+ * or a path too long: out->target.why says which), or, on reaching a json=
+ * route, BBT_ROUTE_NEED_BODY. */
 bbt_route_result_t bbt_rules_match(const bbt_rules_t *rules, const char *method,
                                    const char *path, const char *args,
                                    int destination, bbt_match_t *out);
+
+/* The same with the request's body (NULL: not read, as bbt_rules_match),
+ * for json= routes: BBT_ROUTE_BAD_BODY when the body names a member one of
+ * them asks for ambiguously. */
+bbt_route_result_t bbt_rules_match_body(const bbt_rules_t *rules,
+                                        const char *method, const char *path,
+                                        const char *args, int destination,
+                                        const bbt_body_t *body,
+                                        bbt_match_t *out);
 
 /* How many allocations matching has made in this process (match data and
  * PCRE2's own, for every thread): a thread allocates on its first match

@@ -6,6 +6,7 @@
  *   bbt_config.c    directives, sections, route files
  *   bbt_routing.c   which route decides a request (and its Destination);
  *                   project keys mapped before httpd maps the URL
+ *   bbt_reqbody.c   a body a route reads, kept for the handler
  *   bbt_authn.c     reading credentials, password providers, verifying a
  *                   token (check_authn, AuthType BBToken)
  *   bbt_authz.c     the 403 gate, Require bbtoken, the 401 challenges
@@ -38,6 +39,7 @@
 #include "bbt_logguard.h"
 #include "bbt_metrics.h"
 #include "bbt_private.h"
+#include "bbt_reqbody.h"
 #include "bbt_rest.h"
 #include "bbt_routing.h"
 
@@ -75,6 +77,7 @@ static void bbt_register_hooks(apr_pool_t *p)
     bbt_metrics_register_hooks(p);
     bbt_logguard_register_hooks(p);
     bbt_routing_register_hooks(p);
+    bbt_reqbody_register_hooks(p);
     bbt_authn_register_hooks(p);
     bbt_authz_register_hooks(p);
     bbt_private_register_hooks(p);

@@ -22,3 +22,8 @@ COMMIT;
 BEGIN;
 \ir migrations/0003_rest.sql
 COMMIT;
+
+-- Version 6: users' e-mail address, display name and slug.
+BEGIN;
+\ir migrations/0006_user_details.sql
+COMMIT;

@@ -6,9 +6,9 @@ use strict;
 use warnings;
 use Test::More;
 
-# The module's own ids: BBT001-BBT199, and BBT400-BBT449 for configtest,
-# the version and the metrics.
-my %range = (module => [[1, 199], [400, 449]], rest => [[200, 249]]);
+# Each kind's ranges of ids: the REST API's files BBT200-BBT299, the rest
+# of the module BBT001-BBT199 and BBT300-BBT499.
+my %range = (module => [[1, 199], [300, 499]], rest => [[200, 299]]);
 my (%where, @calls);
 for my $f (sort glob 'mod_bbtoken/*.c') {
     my $kind = $f =~ m{/bbt_rest[^/]*\.c$} ? 'rest' : 'module';

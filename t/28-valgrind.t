@@ -1,7 +1,8 @@
 # httpd with the module, one process (-X), under valgrind's memcheck, fed
 # every kind of request the module handles: no credentials, good Basic and
 # Bearer tokens, wrong user, mistyped and forged tokens, malformed headers,
-# routes it refuses, a clone and a push, a database outage and recovery.
+# routes it refuses, bodies a route reads (git LFS's batch), a clone and a
+# push, a database outage and recovery.
 # Any invalid read or write, use of uninitialised memory or bad free in the
 # module (or anything it drives) fails the test.
 use strict;
@@ -63,6 +64,19 @@ is_status($env->get($RP, { Authorization => "Bearer $ro" }), 403, 'read-only tok
 is_status($env->get('/scm/PROJ/repo.git/config', { Authorization => "Bearer $tok" }), 403, 'no route');
 is_status($env->get('/scm/PROJ/repo.git/info/refs?service=git-upload-pack&service=x',
                     { Authorization => "Bearer $tok" }), 403, 'repeated service');
+# A route that reads the body (git LFS's batch), kept for the CGI.
+my $BATCH = '/env/PROJ/repo.git/info/lfs/objects/batch';
+my %lfs = (
+    'LFS download batch, read token' => [200, $ro, '{"operation":"download","objects":[]}'],
+    'LFS upload batch, read token'   => [403, $ro, '{"operation":"upload","objects":[]}'],
+    'LFS batch, not JSON'            => [400, $tok, 'operation=upload'],
+    'LFS batch, a twin member'       => [400, $tok, '{"operation":"upload","OPERATION":"download"}'],
+    'LFS batch, over 64 KiB'         => [413, $tok, '{"x":"' . ('y' x 70000) . '"}'],
+);
+for my $name (sort keys %lfs) {
+    my ($want, $t, $body) = @{ $lfs{$name} };
+    is_status($env->request('POST', $BATCH, { Authorization => "Bearer $t" }, $body), $want, $name);
+}
 
 my $w = $env->workdir('clone');
 my ($rc, undef, $err) = $env->git('clone', '-q', $env->clone_url('alice', $tok, 'PROJ', 'repo'), $w);

@@ -31,6 +31,11 @@ GRANT EXECUTE ON FUNCTION bbtoken_owner_level(bigint, text, text),
                           bbtoken_perm_level(text) TO bbtoken_httpd;
 EOS
 
+# The migrations after the first, as their names, and the latest version.
+my @LATER = map { m{/(\d{4}_\w+)\.sql\z} ? $1 : () } sort glob "$ROOT/sql/migrations/0*.sql";
+shift @LATER;
+my ($LATEST) = $LATER[-1] =~ /^0*(\d+)_/;
+
 sub conninfo { $env->superuser_conninfo($_[0]) }
 sub cli_db { my ($db, @a) = @_; return $env->cli_raw('--db', conninfo($db), @a) }
 sub dump_schema {
@@ -82,9 +87,10 @@ subtest 'before the upgrade' => sub {
     my ($rc, $out, $err) = $env->cli('db', 'status');
     is($rc, 0, 'db status works on the old schema') or diag $err;
     like($out, qr/^schema version: 1$/m, 'version 1');
-    like($out, qr/^latest known: 3$/m, 'latest 3');
+    like($out, qr/^latest known: $LATEST$/m, "latest $LATEST");
     like($out, qr/^pending: 0002_lifecycle$/m, 'the lifecycle migration is pending');
     like($out, qr/^pending: 0003_rest$/m, 'and the REST API one');
+    is(join(' ', $out =~ /^pending: (\S+)$/mg), "@LATER", "every later one: @LATER");
     ($rc, $out, $err) = $env->cli('list', 'alice');
     ok($rc == 1 && $err =~ /version 1.*bbtoken db upgrade/, 'other commands refuse: run bbtoken db upgrade')
         or diag "exit $rc: $err";
@@ -98,8 +104,8 @@ my $before_other = $env->psql($SNAP_OTHER, sep => '|');
 subtest 'db upgrade' => sub {
     my ($rc, $out, $err) = $env->cli('db', 'upgrade');
     is($rc, 0, 'exit 0') or diag $err;
-    is($out, "applied 0002_lifecycle\napplied 0003_rest\nschema version: 3\n", 'says what it applied');
-    is($env->psql('SELECT version FROM bbtoken_schema'), 3, 'bbtoken_schema says 3');
+    is($out, join('', map {"applied $_\n"} @LATER) . "schema version: $LATEST\n", 'says what it applied');
+    is($env->psql('SELECT version FROM bbtoken_schema'), $LATEST, "bbtoken_schema says $LATEST");
     ($rc, $out, $err) = $env->cli('db', 'upgrade');
     ok($rc == 0 && $out =~ /already up to date/, 'again: nothing to do') or diag "$out$err";
     ($rc, $out) = $env->cli('db', 'status');
@@ -157,7 +163,8 @@ subtest 'sql/schema.sql makes the same schema as 0001 + db upgrade, and so does 
     ok($rc == 1 && $err =~ /no mod_bbtoken schema/, 'other commands: exit 1, say why') or diag $err;
     ($rc, $out, $err) = cli_db('empty', 'db', 'upgrade', '--init');
     is($rc, 0, 'db upgrade --init') or diag $err;
-    like($out, qr/applied 0001_initial\napplied 0002_lifecycle\napplied 0003_rest\n/, 'applies every migration');
+    is($out, join('', map {"applied $_\n"} '0001_initial', @LATER) . "schema version: $LATEST\n",
+       'applies every migration');
     $env->psql(undef, db => 'empty', file => "$ROOT/sql/grants.sql", vars => ['role=bbtoken_httpd']);
     ok(dump_schema('empty') eq $b, '--init makes the same schema as sql/schema.sql');
     ($rc, $out, $err) = cli_db('empty', 'db', 'upgrade', '--init');
@@ -175,11 +182,30 @@ subtest 'a failing migration changes nothing; a newer database is refused' => su
     is($env->psql('SELECT version FROM bbtoken_schema', db => 'broken'), 1, 'still version 1');
     is($env->psql("SELECT to_regclass('bbtoken_audit') IS NULL", db => 'broken'), 't',
        'nothing of migration 2 is left (it ran in one transaction)');
-    $env->psql('UPDATE bbtoken_schema SET version = 4', db => 'broken');
+    my $newer = $LATEST + 1;
+    $env->psql("UPDATE bbtoken_schema SET version = $newer", db => 'broken');
     ($rc, $out, $err) = cli_db('broken', 'user', 'add', 'x');
-    ok($rc == 1 && $err =~ /version 4, newer/, 'a newer schema: refused') or diag $err;
+    ok($rc == 1 && $err =~ /version $newer, newer/, 'a newer schema: refused') or diag $err;
     ($rc, $out, $err) = cli_db('broken', 'db', 'upgrade');
     ok($rc == 1 && $err =~ /newer/, 'db upgrade will not touch a newer schema') or diag $err;
+};
+
+subtest 'users who would share a slug stop the upgrade, which changes nothing' => sub {
+    $env->psql('CREATE DATABASE clash', db => 'postgres');
+    $env->psql(undef, db => 'clash', file => "$ROOT/sql/migrations/0001_initial.sql");
+    $env->psql("INSERT INTO bbtoken_users (name) VALUES ('carol\@corp'), ('Carol_Corp'), ('dave')", db => 'clash');
+    my ($rc, $out, $err) = cli_db('clash', 'db', 'upgrade');
+    ok($rc == 1 && $err =~ /share a slug[^\n]*Carol_Corp, carol\@corp/, 'refused, naming the two users')
+        or diag "exit $rc: $out$err";
+    my ($v) = $env->psql('SELECT version FROM bbtoken_schema', db => 'clash');
+    ok($v < 6, "left at version $v, before the slug");
+    is($env->psql("SELECT count(*) FROM information_schema.columns WHERE table_name = 'bbtoken_users'"
+                  . " AND column_name = 'slug'", db => 'clash'), 0, 'no slug column');
+    $env->psql("UPDATE bbtoken_users SET name = 'carol.c' WHERE name = 'Carol_Corp'", db => 'clash');
+    ($rc, $out, $err) = cli_db('clash', 'db', 'upgrade');
+    is($rc, 0, 'once one is renamed, the upgrade goes through') or diag $err;
+    is($env->psql("SELECT string_agg(name || '=' || slug, ' ' ORDER BY name) FROM bbtoken_users", db => 'clash'),
+       'carol.c=carol.c carol@corp=carol_corp dave=dave', 'each user has their slug');
 };
 
 done_testing;

@@ -292,10 +292,15 @@ subtest 'CSRF' => sub {
     my $res = call(PUT => "$BASE/alice", json => $body, headers => { Origin => $env->base_url });
     is_ok_res($res, 'JSON from this site\'s Origin');
     my $id = $res->{json}{id};
-    is_error(call(DELETE => "$BASE/alice/$id"), 403, qr/XSRF/, 'DELETE without X-Atlassian-Token');
+    is_error(call(DELETE => "$BASE/alice/$id", headers => { Origin => 'http://evil.example' }), 403, qr/XSRF/,
+             'DELETE from another Origin');
+    is_error(call(DELETE => "$BASE/alice/$id", headers => { 'Sec-Fetch-Site' => 'cross-site' }), 403, qr/XSRF/,
+             'DELETE that the browser says is cross-site');
     is_status(call(DELETE => "$BASE/alice/$id", headers => { 'X-Atlassian-Token' => 'no-check',
                                                              Origin => $env->base_url }), 204,
-              'DELETE with it, from this site: 204');
+              'DELETE with X-Atlassian-Token, from this site: 204');
+    $id = call(PUT => "$BASE/alice", json => $body)->{json}{id};
+    is_status(call(DELETE => "$BASE/alice/$id"), 204, 'DELETE from a script, without X-Atlassian-Token: 204');
     is(scalar(grep { /csrf/ } split /\n/, $env->cli_ok('list', 'alice')), 0, 'no csrf token is left');
 };
 

@@ -1,9 +1,9 @@
 /*
  * libFuzzer target: what the REST handler asks of a request (bbt_rest_req),
- * on hostile input.  The input is up to seven lines: URI, query string,
- * method, Origin, this server's URL, X-Atlassian-Token, Content-Type (a
- * missing line is an absent header).  Any crash, overread (ASan) or broken
- * invariant aborts.
+ * on hostile input.  The input is up to eight lines: URI, query string,
+ * method, Origin, this server's URL, X-Atlassian-Token, Content-Type,
+ * Sec-Fetch-Site (a missing line is an absent header).  Any crash, overread
+ * (ASan) or broken invariant aborts.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -14,12 +14,13 @@
 #include "bbt_input.h"
 #include "bbt_rest_req.h"
 
-#define NFIELDS 7
+#define NFIELDS 8
 
 static void check_path(const char *uri)
 {
     char again[sizeof(BBT_REST_PREFIX) + 16 + BBT_USER_MAX + 1 +
                BBT_TOKEN_ID_LEN + 2];
+    char slug[BBT_USER_MAX + 1];
     bbt_rest_path_t p;
     bbt_rest_shape_t shape = bbt_rest_path_parse(uri, &p);
     size_t n;
@@ -28,12 +29,16 @@ static void check_path(const char *uri)
         abort();
     }
     if (shape == BBT_REST_NONE) {
-        if (p.slug[0] || p.id[0] || p.latest) {
+        if (p.user[0] || p.slug[0] || p.id[0] || p.latest) {
             abort();
         }
         return;
     }
-    if (!bbt_input_user_name(p.slug, strlen(p.slug))) {
+    /* The user as spelled, and the slug that names them: the rule's. */
+    if (!bbt_input_user_name(p.user, strlen(p.user)) ||
+        bbt_input_user_slug(p.user, strlen(p.user), slug) != 0 ||
+        strcmp(slug, p.slug) != 0 ||
+        !bbt_input_user_name(p.slug, strlen(p.slug))) {
         abort();
     }
     if (shape == BBT_REST_USER ? p.id[0] != '\0'
@@ -42,7 +47,7 @@ static void check_path(const char *uri)
     }
     /* The parts spell the URI again, but for one trailing slash. */
     snprintf(again, sizeof(again), "%s%s/users/%s%s%s", BBT_REST_PREFIX,
-             p.latest ? "latest" : "1.0", p.slug,
+             p.latest ? "latest" : "1.0", p.user,
              shape == BBT_REST_TOKEN ? "/" : "", p.id);
     n = strlen(again);
     if (strncmp(uri, again, n) != 0 ||
@@ -79,13 +84,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         abort();
     }
 
-    ok = bbt_rest_csrf_ok(f[2], f[3], f[4], f[5], f[6]);
+    ok = bbt_rest_csrf_ok(f[2], f[3], f[4], f[7], f[5], f[6]);
     if (ok && f[2] && strcmp(f[2], "GET") != 0 && strcmp(f[2], "HEAD") != 0) {
         if (f[3] && (!f[4] || strcasecmp(f[3], f[4]) != 0)) {
             abort();
         }
+        if (f[7] && strcasecmp(f[7], "same-origin") != 0) {
+            abort();
+        }
         if (!(f[5] && strcasecmp(f[5], "no-check") == 0) &&
-            !(strcmp(f[2], "DELETE") != 0 && bbt_rest_is_json(f[6]))) {
+            strcmp(f[2], "DELETE") != 0 && !bbt_rest_is_json(f[6])) {
             abort();
         }
     }

@@ -36,6 +36,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     char *in, *method, *path, *args, *end;
     char canon[BBT_KEY_BUF];
     bbt_match_t m;
+    bbt_route_result_t rv;
     unsigned sel;
 
     if (!sets[0])
@@ -56,10 +57,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     args = path + strlen(path) + 1;
     if (args > end)
         args = end;
-    if (bbt_rules_match(sets[sel % 3], method, path, *args ? args : NULL,
-                        (sel / 3) & 1, &m) == BBT_ROUTE_MATCH) {
-        if (bbt_input_key(m.target.key, strlen(m.target.key),
-                                    canon) != 0 ||
+    rv = bbt_rules_match(sets[sel % 3], method, path, *args ? args : NULL,
+                         (sel / 3) & 1, &m);
+    /* A route that needs the body knows where the key is all the same. */
+    if (rv == BBT_ROUTE_NEED_BODY && m.key_len &&
+        (m.key_off + m.key_len > strlen(path) ||
+         bbt_input_key(path + m.key_off, m.key_len, canon) != 0 ||
+         strcmp(canon, m.target.key) != 0))
+        abort();
+    if (rv == BBT_ROUTE_MATCH) {
+        if (bbt_input_key(m.target.key, strlen(m.target.key), canon) != 0 ||
             strcmp(canon, m.target.key) != 0 ||
             !bbt_perm_name(m.target.need.scope, m.target.need.level) ||
             (m.target.need.scope == BBT_SCOPE_REPO &&

@@ -26,7 +26,16 @@ static const bbtoken_cmd_t policy_cmd = {
     "policy",
     "no operands"};
 static const bbtoken_cmd_t user_add_cmd = {
-    "add", NULL, "USAGE user\n", B(ADMIN), 1, "user add", "one NAME"};
+    "add", NULL,       "USAGE user\n", B(ADMIN) | B(EMAIL) | B(DISPLAY_NAME),
+    1,     "user add", "one NAME"};
+static const bbtoken_cmd_t user_set_cmd = {
+    "set",
+    NULL,
+    "USAGE user\n",
+    B(EMAIL) | B(NO_EMAIL) | B(DISPLAY_NAME) | B(NO_DISPLAY_NAME),
+    1,
+    "user set",
+    "one NAME"};
 
 static int starts(const char *s, const char *prefix)
 {
@@ -146,6 +155,33 @@ static void test_parse_args(void)
                 "both expiry flags");
     usage_error(&policy_cmd, ARGV("policy", "x"), "policy takes no operands",
                 "policy: an operand");
+
+    is_int(parse(&user_add_cmd,
+                 ARGV("add", "carol@corp", "--email", "carol@corp.example",
+                      "--display-name", "Carol Smith", "--admin"),
+                 &a),
+           BBTOKEN_GO_ON, "user add with an e-mail and a display name");
+    ok(strcmp(a.email, "carol@corp.example") == 0 &&
+           strcmp(a.display_name, "Carol Smith") == 0 && a.admin &&
+           !a.no_email && !a.no_display_name,
+       "  both kept, and --admin");
+    usage_error(&user_add_cmd, ARGV("add", "x", "--no-email"),
+                "user add does not take --no-email",
+                "user add: nothing to clear");
+    is_int(parse(&user_set_cmd, ARGV("set", "x", "--no-email"), &a),
+           BBTOKEN_GO_ON, "user set --no-email");
+    ok(a.no_email && !a.email && !a.display_name && !a.no_display_name,
+       "  only that");
+    is_int(parse(&user_set_cmd,
+                 ARGV("set", "x", "--display-name", "X", "--no-email"), &a),
+           BBTOKEN_GO_ON, "user set: one set, the other cleared");
+    usage_error(&user_set_cmd, ARGV("set", "x", "--email", "x@y", "--no-email"),
+                "give a value or its --no- option, not both",
+                "--email and --no-email");
+    usage_error(&user_set_cmd,
+                ARGV("set", "x", "--no-display-name", "--display-name", "X"),
+                "give a value or its --no- option, not both",
+                "--display-name and --no-display-name");
 }
 
 static int global(char **argv, const char **db, int *cmd)
@@ -396,6 +432,23 @@ static void test_values(void)
     memcpy(name + 2 * BBT_NAME_MAX, "x", 2);
     REFUSED(bbtoken_check_label(name),
             "token name is longer than 255 characters", "256 characters");
+
+    ACCEPTED(bbtoken_check_email("carol.smith@corp.example"),
+             "e-mail carol.smith@corp.example");
+    REFUSED(bbtoken_check_email("carol"),
+            "e-mail address must be one @ with a name before it and a "
+            "domain after it",
+            "e-mail without @");
+    REFUSED(bbtoken_check_email("carol smith@corp"),
+            "e-mail address must not contain spaces or control characters",
+            "e-mail with a space");
+    ACCEPTED(bbtoken_check_display_name("Carol Smith"),
+             "display name Carol Smith");
+    REFUSED(bbtoken_check_display_name("a\nb"),
+            "display name must not contain control characters",
+            "display name with a newline");
+    REFUSED(bbtoken_check_display_name(""), "display name must not be empty",
+            "an empty display name");
 }
 
 static void perms(const char *p1, const char *p2, const char *want,

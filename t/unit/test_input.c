@@ -1,5 +1,5 @@
-/* The shared input rules (bbt_input), the SQLSTATE reading (bbt_sqlstate)
- * and token minting (bbt_token_mint). */
+/* The shared input rules (bbt_input: names, slugs, e-mail addresses), the
+ * SQLSTATE reading (bbt_sqlstate) and token minting (bbt_token_mint). */
 #include "bbt_input.h"
 #include "bbt_sqlstate.h"
 #include "bbt_token.h"
@@ -78,6 +78,116 @@ static void test_token_names(void)
     name[2 * BBT_NAME_MAX] = '\0';
     is_str(bbt_input_token_name(name), NULL,
            "255 two-byte characters accepted");
+}
+
+static void slug(const char *name, const char *want)
+{
+    char out[BBT_USER_MAX + 1];
+    int rc;
+
+    memset(out, 'x', sizeof(out));
+    rc = bbt_input_user_slug(name, strlen(name), out);
+    if (!want) {
+        ok(rc == -1 && out[0] == '\0', "no slug for '%s'", name);
+        return;
+    }
+    ok(rc == 0 && strcmp(out, want) == 0, "slug of '%s' is '%s'", name, want);
+    if (rc != 0 || strcmp(out, want) != 0)
+        diag("rc %d, got '%s'", rc, out);
+}
+
+static void test_user_slugs(void)
+{
+    char longest[BBT_USER_MAX + 1], out[BBT_USER_MAX + 1];
+
+    slug("alice", "alice");
+    slug("Alice", "alice");
+    slug("carol.smith@corp", "carol.smith_corp");
+    slug("Carol.Smith@Corp.EXAMPLE", "carol.smith_corp.example");
+    slug("a@b@c", "a_b_c");
+    slug("x_y-z.0", "x_y-z.0");
+    /* Two names, one slug: the schema keeps them from both existing. */
+    slug("a_b", "a_b");
+    slug("A@B", "a_b");
+    slug("", NULL);
+    slug("@alice", NULL);
+    slug("al ice", NULL);
+    slug("al%40ice", NULL);
+    slug("ali\xc3\xa9", NULL);
+    memset(longest, 'A', sizeof(longest));
+    longest[BBT_USER_MAX - 1] = '@';
+    ok(bbt_input_user_slug(longest, BBT_USER_MAX, out) == 0 &&
+           strlen(out) == BBT_USER_MAX && out[0] == 'a' &&
+           out[BBT_USER_MAX - 1] == '_',
+       "the longest name has a slug as long");
+    ok(bbt_input_user_slug(longest, BBT_USER_MAX + 1, out) == -1,
+       "a name one byte too long has none");
+    ok(bbt_input_user_slug("alice", 5, NULL) == -1, "no buffer: -1");
+    ok(bbt_input_user_slug("carol.smith_corp", 16, out) == 0 &&
+           bbt_input_user_name(out, strlen(out)),
+       "a slug is a user name");
+}
+
+static void test_display_names(void)
+{
+    char name[BBT_NAME_MAX + 2];
+
+    is_str(bbt_input_display_name("Carol Smith"), NULL, "'Carol Smith'");
+    is_str(bbt_input_display_name("J\xc3\xbcrgen M\xc3\xbcller"), NULL,
+           "UTF-8 and spaces are fine");
+    is_str(bbt_input_display_name(""), "display name must not be empty",
+           "empty refused");
+    is_str(bbt_input_display_name("a\tb"),
+           "display name must not contain control characters", "tab refused");
+    memset(name, 'x', BBT_NAME_MAX + 1);
+    name[BBT_NAME_MAX + 1] = '\0';
+    is_str(bbt_input_display_name(name),
+           "display name is longer than 255 characters",
+           "%d characters refused, as for a token name", BBT_NAME_MAX + 1);
+    name[BBT_NAME_MAX] = '\0';
+    is_str(bbt_input_display_name(name), NULL, "%d accepted", BBT_NAME_MAX);
+}
+
+/* name: how the test calls s (it may hold control characters). */
+static void email(const char *s, int good, const char *name)
+{
+    const char *why = bbt_input_email(s);
+
+    ok(good ? why == NULL : why != NULL, "e-mail %s %s", name,
+       good ? "accepted" : "refused");
+    if (good && why)
+        diag("%s", why);
+}
+
+static void test_emails(void)
+{
+    char addr[BBT_EMAIL_MAX + 2];
+
+    email("carol.smith@corp.example", 1, "carol.smith@corp.example");
+    email("c+tag@x", 1, "c+tag@x");
+    email("j\xc3\xbc"
+          "rgen@b\xc3\xbc"
+          "cher.example",
+          1, "in UTF-8");
+    email(NULL, 0, "NULL");
+    email("", 0, "empty");
+    email("carol", 0, "without @");
+    email("@corp", 0, "without a name");
+    email("carol@", 0, "without a domain");
+    email("a@b@c", 0, "with two @");
+    email("carol smith@corp", 0, "with a space");
+    email("carol@corp\n", 0, "with a newline");
+    email("carol@corp\x7f", 0, "with DEL");
+    email("carol\t@corp", 0, "with a tab");
+    memset(addr, 'a', sizeof(addr));
+    addr[1] = '@';
+    addr[BBT_EMAIL_MAX] = '\0';
+    is_str(bbt_input_email(addr), NULL, "a %d-byte address accepted",
+           BBT_EMAIL_MAX);
+    addr[BBT_EMAIL_MAX] = 'a';
+    addr[BBT_EMAIL_MAX + 1] = '\0';
+    is_str(bbt_input_email(addr), "e-mail address is longer than 254 bytes",
+           "a %d-byte address refused", BBT_EMAIL_MAX + 1);
 }
 
 static void test_ids_and_numbers(void)
@@ -171,6 +281,9 @@ int main(void)
 {
     test_user_names();
     test_token_names();
+    test_user_slugs();
+    test_display_names();
+    test_emails();
     test_ids_and_numbers();
     test_sqlstate();
     test_mint();

@@ -9,17 +9,20 @@
 #define SELF "https://git.example.com"
 
 static void path_is(const char *uri, bbt_rest_shape_t shape, int latest,
-                    const char *slug, const char *id, const char *name)
+                    const char *user, const char *slug, const char *id,
+                    const char *name)
 {
     bbt_rest_path_t p;
     bbt_rest_shape_t got = bbt_rest_path_parse(uri, &p);
 
     ok(got == shape && p.shape == shape && p.latest == latest &&
-           strcmp(p.slug, slug) == 0 && strcmp(p.id, id) == 0,
+           strcmp(p.user, user) == 0 && strcmp(p.slug, slug) == 0 &&
+           strcmp(p.id, id) == 0,
        "%s", name);
-    if (got != shape || strcmp(p.slug, slug) || strcmp(p.id, id))
-        diag("shape %d latest %d slug '%s' id '%s'", (int)got, p.latest, p.slug,
-             p.id);
+    if (got != shape || strcmp(p.user, user) || strcmp(p.slug, slug) ||
+        strcmp(p.id, id))
+        diag("shape %d latest %d user '%s' slug '%s' id '%s'", (int)got,
+             p.latest, p.user, p.slug, p.id);
 }
 
 static void not_ours(const char *uri, const char *name)
@@ -28,7 +31,8 @@ static void not_ours(const char *uri, const char *name)
 
     memset(&p, 'x', sizeof(p));
     ok(bbt_rest_path_parse(uri, &p) == BBT_REST_NONE &&
-           p.shape == BBT_REST_NONE && p.slug[0] == '\0' && p.id[0] == '\0',
+           p.shape == BBT_REST_NONE && p.user[0] == '\0' && p.slug[0] == '\0' &&
+           p.id[0] == '\0',
        "not ours: %s", name);
 }
 
@@ -36,16 +40,23 @@ static void test_path(void)
 {
     char long_user[BBT_USER_MAX + 64];
 
-    path_is(P "1.0/users/alice", BBT_REST_USER, 0, "alice", "", "1.0 user");
-    path_is(P "latest/users/alice", BBT_REST_USER, 1, "alice", "",
+    path_is(P "1.0/users/alice", BBT_REST_USER, 0, "alice", "alice", "",
+            "1.0 user");
+    path_is(P "latest/users/alice", BBT_REST_USER, 1, "alice", "alice", "",
             "latest user");
-    path_is(P "1.0/users/alice/", BBT_REST_USER, 0, "alice", "",
+    path_is(P "1.0/users/alice/", BBT_REST_USER, 0, "alice", "alice", "",
             "user with a trailing slash");
-    path_is(P "1.0/users/Alice.B_c@d-e", BBT_REST_USER, 0, "Alice.B_c@d-e", "",
-            "user name as spelled, any case and . _ @ -");
+    path_is(P "1.0/users/carol.smith_corp", BBT_REST_USER, 0,
+            "carol.smith_corp", "carol.smith_corp", "",
+            "Bitbucket's slug of carol.smith@corp");
+    path_is(P "1.0/users/Carol.Smith@Corp", BBT_REST_USER, 0,
+            "Carol.Smith@Corp", "carol.smith_corp", "",
+            "the name itself names the same user");
+    path_is(P "1.0/users/Alice.B_c@d-e", BBT_REST_USER, 0, "Alice.B_c@d-e",
+            "alice.b_c_d-e", "", "as spelled, and its slug");
     path_is(P "1.0/users/alice/123456789012", BBT_REST_TOKEN, 0, "alice",
-            "123456789012", "a token");
-    path_is(P "latest/users/bob/000000000001/", BBT_REST_TOKEN, 1, "bob",
+            "alice", "123456789012", "a token");
+    path_is(P "latest/users/Bob/000000000001/", BBT_REST_TOKEN, 1, "Bob", "bob",
             "000000000001", "a token, leading zeros, trailing slash");
 
     not_ours(NULL, "NULL");
@@ -77,7 +88,7 @@ static void test_path(void)
         bbt_rest_path_t p;
 
         ok(bbt_rest_path_parse(long_user, &p) == BBT_REST_USER &&
-               strlen(p.slug) == BBT_USER_MAX,
+               strlen(p.user) == BBT_USER_MAX && strlen(p.slug) == BBT_USER_MAX,
            "a user name of the longest length");
     }
     long_user[sizeof(P "1.0/users/") - 1 + BBT_USER_MAX] = 'a';
@@ -150,62 +161,88 @@ static void test_json(void)
     ok(!bbt_rest_is_json(" application/json"), "a leading space");
 }
 
+/* bbt_rest_csrf_ok without Sec-Fetch-Site, as scripts send it. */
+static int csrf(const char *method, const char *origin, const char *self,
+                const char *token, const char *ct)
+{
+    return bbt_rest_csrf_ok(method, origin, self, NULL, token, ct);
+}
+
 static void test_csrf(void)
 {
     const char *json = "application/json";
 
-    ok(bbt_rest_csrf_ok("GET", NULL, SELF, NULL, NULL), "GET: always");
-    ok(bbt_rest_csrf_ok("GET", "https://evil.example", SELF, NULL, NULL),
+    ok(csrf("GET", NULL, SELF, NULL, NULL), "GET: always");
+    ok(csrf("GET", "https://evil.example", SELF, NULL, NULL),
        "GET from another site: changes nothing, allowed");
-    ok(bbt_rest_csrf_ok("HEAD", "https://evil.example", SELF, NULL, NULL),
-       "HEAD likewise");
-    ok(!bbt_rest_csrf_ok(NULL, NULL, SELF, "no-check", json), "no method");
+    ok(csrf("HEAD", "https://evil.example", SELF, NULL, NULL), "HEAD likewise");
+    ok(bbt_rest_csrf_ok("GET", NULL, SELF, "cross-site", NULL, NULL),
+       "GET with Sec-Fetch-Site cross-site: allowed");
+    ok(!csrf(NULL, NULL, SELF, "no-check", json), "no method");
 
-    ok(bbt_rest_csrf_ok("PUT", NULL, SELF, NULL, json), "PUT with JSON");
-    ok(bbt_rest_csrf_ok("POST", NULL, SELF, NULL,
-                        "application/json;charset=UTF-8"),
+    ok(csrf("PUT", NULL, SELF, NULL, json), "PUT with JSON");
+    ok(csrf("POST", NULL, SELF, NULL, "application/json;charset=UTF-8"),
        "POST with JSON and a charset");
-    ok(!bbt_rest_csrf_ok("PUT", NULL, SELF, NULL, "text/plain"),
+    ok(!csrf("PUT", NULL, SELF, NULL, "text/plain"),
        "PUT text/plain (a cross-site form): refused");
-    ok(!bbt_rest_csrf_ok("POST", NULL, SELF, NULL, NULL),
+    ok(!csrf("POST", NULL, SELF, NULL, NULL),
        "POST without Content-Type: refused");
-    ok(bbt_rest_csrf_ok("PUT", NULL, SELF, "no-check", "text/plain"),
+    ok(!csrf("POST", NULL, SELF, NULL, "application/x-www-form-urlencoded"),
+       "POST of a form: refused");
+    ok(csrf("PUT", NULL, SELF, "no-check", "text/plain"),
        "PUT text/plain with X-Atlassian-Token (the body check is later)");
-    ok(bbt_rest_csrf_ok("POST", NULL, SELF, "No-Check", NULL),
+    ok(csrf("POST", NULL, SELF, "No-Check", NULL),
        "X-Atlassian-Token in any case");
-    ok(!bbt_rest_csrf_ok("POST", NULL, SELF, "nocheck", "text/plain"),
+    ok(!csrf("POST", NULL, SELF, "nocheck", "text/plain"),
        "X-Atlassian-Token of another value: refused");
 
-    ok(!bbt_rest_csrf_ok("DELETE", NULL, SELF, NULL, NULL),
-       "DELETE without X-Atlassian-Token: refused");
-    ok(!bbt_rest_csrf_ok("DELETE", NULL, SELF, NULL, json),
-       "DELETE with only a JSON Content-Type: refused");
-    ok(bbt_rest_csrf_ok("DELETE", NULL, SELF, "no-check", NULL),
+    ok(csrf("DELETE", NULL, SELF, NULL, NULL),
+       "DELETE from a script, no header at all: allowed");
+    ok(csrf("DELETE", NULL, SELF, NULL, json),
+       "DELETE with only a JSON Content-Type (Eclipse Che): allowed");
+    ok(csrf("DELETE", NULL, SELF, NULL, "text/plain"),
+       "DELETE with any Content-Type: allowed (a preflight guards it)");
+    ok(csrf("DELETE", NULL, SELF, "no-check", NULL),
        "DELETE with X-Atlassian-Token");
-
-    ok(bbt_rest_csrf_ok("PUT", SELF, SELF, NULL, json),
-       "PUT from this site's Origin");
-    ok(bbt_rest_csrf_ok("PUT", "HTTPS://GIT.example.com", SELF, NULL, json),
-       "  the Origin in another case");
-    ok(!bbt_rest_csrf_ok("PUT", "https://evil.example", SELF, NULL, json),
-       "PUT with JSON from another Origin: refused");
-    ok(!bbt_rest_csrf_ok("DELETE", "https://evil.example", SELF, "no-check",
-                         NULL),
+    ok(csrf("DELETE", SELF, SELF, NULL, NULL),
+       "DELETE from this site's Origin, without the header");
+    ok(!csrf("DELETE", "https://evil.example", SELF, NULL, NULL),
+       "DELETE from another Origin: refused");
+    ok(!csrf("DELETE", "https://evil.example", SELF, "no-check", NULL),
        "  even with X-Atlassian-Token");
-    ok(!bbt_rest_csrf_ok("PUT", "http://git.example.com", SELF, NULL, json),
+    ok(!csrf("DELETE", "null", SELF, NULL, json),
+       "DELETE with Origin null (a sandboxed page, a redirect): refused");
+    ok(!csrf("PATCH", NULL, SELF, NULL, "text/plain"),
+       "another method with a body: as POST");
+
+    ok(csrf("PUT", SELF, SELF, NULL, json), "PUT from this site's Origin");
+    ok(csrf("PUT", "HTTPS://GIT.example.com", SELF, NULL, json),
+       "  the Origin in another case");
+    ok(!csrf("PUT", "https://evil.example", SELF, NULL, json),
+       "PUT with JSON from another Origin: refused");
+    ok(!csrf("PUT", "http://git.example.com", SELF, NULL, json),
        "another scheme: refused");
-    ok(!bbt_rest_csrf_ok("PUT", SELF ":8443", SELF, NULL, json),
-       "another port: refused");
-    ok(!bbt_rest_csrf_ok("PUT", SELF "/", SELF, NULL, json),
+    ok(!csrf("PUT", SELF ":8443", SELF, NULL, json), "another port: refused");
+    ok(!csrf("PUT", SELF "/", SELF, NULL, json),
        "an Origin with a path: refused");
-    ok(!bbt_rest_csrf_ok("PUT", "null", SELF, "no-check", json),
+    ok(!csrf("PUT", "null", SELF, "no-check", json),
        "Origin null (a sandboxed page): refused");
-    ok(!bbt_rest_csrf_ok("PUT", "", SELF, "no-check", json),
-       "an empty Origin: refused");
-    ok(!bbt_rest_csrf_ok("PUT", SELF, NULL, "no-check", json),
+    ok(!csrf("PUT", "", SELF, "no-check", json), "an empty Origin: refused");
+    ok(!csrf("PUT", SELF, NULL, "no-check", json),
        "an Origin when our own URL is unknown: refused");
-    ok(!bbt_rest_csrf_ok("PATCH", NULL, SELF, NULL, "text/plain"),
-       "another method: the same rule");
+
+    ok(bbt_rest_csrf_ok("DELETE", SELF, SELF, "same-origin", NULL, NULL),
+       "Sec-Fetch-Site same-origin: allowed");
+    ok(bbt_rest_csrf_ok("PUT", NULL, SELF, "Same-Origin", NULL, json),
+       "  in any case");
+    ok(!bbt_rest_csrf_ok("DELETE", NULL, SELF, "cross-site", NULL, NULL),
+       "Sec-Fetch-Site cross-site, no Origin: refused");
+    ok(!bbt_rest_csrf_ok("DELETE", SELF, SELF, "same-site", "no-check", NULL),
+       "Sec-Fetch-Site same-site (a sibling host): refused");
+    ok(!bbt_rest_csrf_ok("PUT", NULL, SELF, "none", NULL, json),
+       "Sec-Fetch-Site none: refused");
+    ok(!bbt_rest_csrf_ok("DELETE", NULL, SELF, "", NULL, NULL),
+       "an empty Sec-Fetch-Site: refused");
 }
 
 int main(void)

@@ -76,6 +76,9 @@ sub write_cgi {
 # Shows the test what the CGI was given.  "NAME unset" when absent.
 # A path with /slow in it takes 4 seconds (a stand-in for a long clone).
 case "$PATH_INFO" in */slow*) sleep 4 ;; esac
+# A body is read, unused: a CGI that leaves it unread has its answer cut
+# off by the connection reset its exit causes.
+[ -n "${CONTENT_LENGTH:-}" ] && head -c "$CONTENT_LENGTH" > /dev/null
 # A path with /redirect-to-push/ in it answers with a local Location, which
 # httpd follows as an internal redirect to the push advertisement of
 # PROJ/repo (tests that a route is checked for every URI, not once).

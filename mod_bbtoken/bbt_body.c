@@ -1,0 +1,111 @@
+/*
+ * A request body as the route language reads it (bbt_body.h).
+ */
+#include "bbt_body.h"
+#include "bbt_input.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+struct bbt_body {
+    json_t *json;
+};
+
+const char *bbt_body_parse(const char *buf, size_t len, bbt_body_t **out,
+                           char *err, size_t errlen)
+{
+    json_error_t jerr;
+    json_t *j;
+
+    *out = NULL;
+    if (err && errlen) {
+        err[0] = '\0';
+    }
+    if (!buf || len > BBT_BODY_MAX) {
+        return "the request body is too large";
+    }
+    /* Strict by default: one value and nothing after it, valid UTF-8, no
+     * \u0000; duplicates refused here, at every depth. */
+    j = json_loadb(buf, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
+    if (!j) {
+        if (err && errlen) {
+            snprintf(err, errlen, "%s at byte %d", jerr.text, jerr.position);
+        }
+        return "the request body is not JSON";
+    }
+    if (!json_is_object(j)) {
+        json_decref(j);
+        return "the request body is not a JSON object";
+    }
+    if (!(*out = malloc(sizeof(**out)))) {
+        json_decref(j);
+        return "out of memory";
+    }
+    (*out)->json = j;
+    return NULL;
+}
+
+void bbt_body_free(bbt_body_t *b)
+{
+    if (b) {
+        json_decref(b->json);
+        free(b);
+    }
+}
+
+/* 1 if key might be name under some decoder's case-insensitive match: as
+ * many code points, each an ASCII letter equal but for case, or not ASCII
+ * (a fold of its own).  key is valid UTF-8 (jansson's). */
+static int bbt_body_twin(const char *key, const char *name)
+{
+    const unsigned char *k = (const unsigned char *)key;
+    size_t i = 0;
+
+    while (*k) {
+        if (!name[i]) {
+            return 0;
+        }
+        if (*k < 0x80) {
+            if (bbt_to_lower(*k) != bbt_to_lower((unsigned char)name[i])) {
+                return 0;
+            }
+            k++;
+        } else {
+            /* Skip the rest of this code point. */
+            for (k++; (*k & 0xc0) == 0x80; k++) {
+            }
+        }
+        i++;
+    }
+    return name[i] == '\0';
+}
+
+bbt_member_t bbt_body_member(const bbt_body_t *b, const char *name,
+                             const char **value, size_t *len)
+{
+    const char *key;
+    json_t *v, *found = NULL;
+
+    *value = NULL;
+    *len = 0;
+    if (!b || !name) {
+        return BBT_MEMBER_ABSENT;
+    }
+    json_object_foreach(b->json, key, v)
+    {
+        if (strcmp(key, name) == 0) {
+            found = v;
+        } else if (bbt_body_twin(key, name)) {
+            return BBT_MEMBER_AMBIGUOUS;
+        }
+    }
+    if (!found || !json_is_string(found)) {
+        return BBT_MEMBER_ABSENT;
+    }
+    *value = json_string_value(found);
+    *len = json_string_length(found);
+    return BBT_MEMBER_STRING;
+}

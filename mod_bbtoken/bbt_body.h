@@ -1,0 +1,49 @@
+/*
+ * A request body as the route language reads it (the json= option): a
+ * JSON object whose top-level string members a route can require.  Git
+ * LFS's batch API names its operation, "download" or "upload", only
+ * there.
+ *
+ * The body is hostile and a backend reads it after us, perhaps with a
+ * laxer decoder: what could be read two ways is refused, never guessed.
+ * So the whole body must be one JSON object (jansson, strict: no trailing
+ * bytes, no duplicate member names at any depth, valid UTF-8, no NUL), and
+ * a member asked for must not have a twin that another decoder could take
+ * for it (Go's encoding/json matches member names regardless of case, and
+ * the last one wins).
+ *
+ * Nothing here knows httpd.
+ */
+#ifndef BBT_BODY_H
+#define BBT_BODY_H
+
+#include <stddef.h>
+
+/* The largest body read for a route: 64 KiB.  A git-lfs batch of 100
+ * objects (its batch size) is about 12 KiB. */
+#define BBT_BODY_MAX (64 * 1024)
+
+typedef struct bbt_body bbt_body_t;
+
+/* Parse len bytes as a JSON object into *out (bbt_body_free it).  NULL, or
+ * a static English reason the body is refused (*out NULL); err, when given
+ * (errlen bytes), gets jansson's own words for a parse error. */
+const char *bbt_body_parse(const char *buf, size_t len, bbt_body_t **out,
+                           char *err, size_t errlen);
+
+void bbt_body_free(bbt_body_t *b);
+
+typedef enum {
+    BBT_MEMBER_ABSENT = 0,    /* no such member, or not a string */
+    BBT_MEMBER_STRING = 1,    /* *value, *len: the string (no NUL inside) */
+    BBT_MEMBER_AMBIGUOUS = -1 /* another member could be taken for it */
+} bbt_member_t;
+
+/* The top-level member called name (ASCII).  AMBIGUOUS when another
+ * member's name matches name ignoring ASCII case, counting any non-ASCII
+ * character as a match (Unicode case folding maps some to ASCII letters:
+ * the Kelvin sign to k, the long s to s). */
+bbt_member_t bbt_body_member(const bbt_body_t *b, const char *name,
+                             const char **value, size_t *len);
+
+#endif

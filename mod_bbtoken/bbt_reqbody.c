@@ -1,0 +1,247 @@
+/*
+ * The request body a route reads, read in the auth phase and kept for the
+ * handler (bbt_reqbody.h).
+ *
+ * The bytes are read once, from the request's input filters as they are
+ * when authentication runs (httpd's HTTP_IN: the body de-chunked, within
+ * LimitRequestBody), into the request's pool.  The handler reads them again
+ * through BBTOKEN_BODY, an input filter just above HTTP_IN: filters a
+ * handler adds later (mod_deflate's, mod_request's) stay above it and see
+ * what they would have seen.  An internal redirect drops request-level
+ * filters, so the filter goes in from insert_filter, for whichever request
+ * runs a handler, and the position the handler has read to is shared.
+ * Content-Length becomes the body's length (and Transfer-Encoding goes), as
+ * mod_request does, so that a CGI is told how much to read.
+ */
+#include "httpd.h"
+#include "http_config.h"
+#include "http_log.h"
+#include "http_protocol.h"
+#include "http_request.h"
+#include "util_filter.h"
+#include "apr_buckets.h"
+#include "apr_strings.h"
+
+#include <string.h>
+
+#include "bbt_body.h"
+#include "bbt_reqbody.h"
+#include "bbt_request.h"
+
+APLOG_USE_MODULE(bbtoken);
+
+struct bbt_kept {
+    char *data;
+    apr_size_t len;
+    apr_size_t off; /* how far the handler has read */
+    bbt_body_t *body;
+};
+
+static ap_filter_rec_t *bbt_reqbody_filter;
+
+static apr_status_t bbt_reqbody_cleanup(void *data)
+{
+    bbt_body_free(data);
+    return APR_SUCCESS;
+}
+
+/* The body an earlier request of this HTTP request kept: r's own, or an
+ * internal redirect's original's. */
+static struct bbt_kept *bbt_reqbody_kept(const request_rec *r)
+{
+    const bbt_req_t *rq;
+
+    for (; r; r = r->prev) {
+        if ((rq = bbt_req(r)) && rq->kept) {
+            return rq->kept;
+        }
+    }
+    return NULL;
+}
+
+static int bbt_reqbody_refuse(request_rec *r, int status, const char *note)
+{
+    apr_table_setn(r->notes, "error-notes", note);
+    return status;
+}
+
+/* Read the whole body into k: OK, or the status that refuses it. */
+static int bbt_reqbody_read(request_rec *r, struct bbt_kept *k)
+{
+    const char *cl = apr_table_get(r->headers_in, "Content-Length");
+    apr_bucket_brigade *bb;
+    apr_status_t rv = APR_SUCCESS;
+    apr_bucket *e;
+    apr_off_t got, want;
+    apr_size_t n;
+    int eos = 0, status = OK;
+
+    /* Said to be too large: refused before a byte is read (and before any
+     * "100 Continue" invites it). */
+    if (cl && ap_parse_strict_length(&want, cl) && want > BBT_BODY_MAX) {
+        status = HTTP_REQUEST_ENTITY_TOO_LARGE;
+    }
+    k->data = apr_palloc(r->pool, BBT_BODY_MAX + 1);
+    bb = apr_brigade_create(r->pool, r->connection->bucket_alloc);
+    while (status == OK && !eos) {
+        rv = ap_get_brigade(r->input_filters, bb, AP_MODE_READBYTES,
+                            APR_BLOCK_READ, BBT_BODY_MAX + 1 - k->len);
+        if (rv != APR_SUCCESS) {
+            status = ap_map_http_request_error(rv, HTTP_BAD_REQUEST);
+            break;
+        }
+        for (e = APR_BRIGADE_FIRST(bb); e != APR_BRIGADE_SENTINEL(bb);
+             e = APR_BUCKET_NEXT(e)) {
+            eos |= APR_BUCKET_IS_EOS(e);
+        }
+        if (apr_brigade_length(bb, 1, &got) != APR_SUCCESS || got < 0) {
+            status = HTTP_BAD_REQUEST;
+        } else if ((apr_size_t)got > BBT_BODY_MAX - k->len) {
+            status = HTTP_REQUEST_ENTITY_TOO_LARGE;
+        } else {
+            n = (apr_size_t)got;
+            if (apr_brigade_flatten(bb, k->data + k->len, &n) != APR_SUCCESS) {
+                status = HTTP_BAD_REQUEST;
+            }
+            k->len += n;
+        }
+        apr_brigade_cleanup(bb);
+    }
+    apr_brigade_destroy(bb);
+    if (status == HTTP_REQUEST_ENTITY_TOO_LARGE) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                      "BBT450: the request body of %s %s is over %d bytes, "
+                      "which its route reads",
+                      r->method, r->uri, BBT_BODY_MAX);
+        return bbt_reqbody_refuse(r, status,
+                                  "The request body is too large for the "
+                                  "access decision (64 KiB at most).");
+    }
+    if (status != OK) {
+        /* AP_FILTER_ERROR: httpd's own refusal (LimitRequestBody, a broken
+         * chunked encoding), answered already. */
+        ap_log_rerror(APLOG_MARK, APLOG_ERR,
+                      status == AP_FILTER_ERROR ? APR_SUCCESS : rv, r,
+                      "BBT451: the request body of %s %s could not be read: "
+                      "%s",
+                      r->method, r->uri,
+                      status == AP_FILTER_ERROR
+                          ? "httpd refused it, and answered"
+                          : apr_psprintf(r->pool, "answered %d", status));
+        return bbt_reqbody_refuse(r, status,
+                                  "The request body could not be read.");
+    }
+    return OK;
+}
+
+int bbt_reqbody_get(request_rec *r, const bbt_body_t **body)
+{
+    struct bbt_kept *k = bbt_reqbody_kept(r);
+    bbt_req_t *rq = bbt_req(r);
+    const char *why;
+    char err[160];
+    int status;
+
+    *body = NULL;
+    if (!k && r->main) {
+        return DECLINED;
+    }
+    if (!k) {
+        k = apr_pcalloc(r->pool, sizeof(*k));
+        if ((status = bbt_reqbody_read(r, k)) != OK) {
+            return status;
+        }
+        why = bbt_body_parse(k->data, k->len, &k->body, err, sizeof(err));
+        if (why) {
+            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                          "BBT452: the request body of %s %s is refused: "
+                          "%s%s%s",
+                          r->method, r->uri, why, err[0] ? ": " : "", err);
+            return bbt_reqbody_refuse(
+                r, HTTP_BAD_REQUEST,
+                apr_pstrcat(r->pool, "The request body is refused: ", why, ".",
+                            NULL));
+        }
+        apr_pool_cleanup_register(r->pool, k->body, bbt_reqbody_cleanup,
+                                  apr_pool_cleanup_null);
+        /* What the handler will read is what was read here, whole. */
+        apr_table_unset(r->headers_in, "Transfer-Encoding");
+        apr_table_setn(r->headers_in, "Content-Length",
+                       apr_psprintf(r->pool, "%" APR_SIZE_T_FMT, k->len));
+        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
+                      "BBT454: read the request body of %s %s for its route "
+                      "(%" APR_SIZE_T_FMT " bytes), kept for the handler",
+                      r->method, r->uri, k->len);
+    }
+    if (rq) {
+        rq->kept = k;
+    }
+    *body = k->body;
+    return OK;
+}
+
+/* The kept bytes, then EOS, whatever HTTP_IN below would say (it has
+ * given its EOS already). */
+static apr_status_t bbt_reqbody_replay(ap_filter_t *f, apr_bucket_brigade *bb,
+                                       ap_input_mode_t mode,
+                                       apr_read_type_e block,
+                                       apr_off_t readbytes)
+{
+    struct bbt_kept *k = f->ctx;
+    apr_size_t n, left = k->len - k->off;
+    const char *nl;
+
+    if (mode == AP_MODE_INIT || mode == AP_MODE_EATCRLF) {
+        return ap_get_brigade(f->next, bb, mode, block, readbytes);
+    }
+    if (left == 0) {
+        APR_BRIGADE_INSERT_TAIL(bb, apr_bucket_eos_create(f->c->bucket_alloc));
+        return APR_SUCCESS;
+    }
+    n = left;
+    if ((mode == AP_MODE_READBYTES || mode == AP_MODE_SPECULATIVE) &&
+        readbytes > 0 && (apr_uint64_t)readbytes < n) {
+        n = (apr_size_t)readbytes;
+    } else if (mode == AP_MODE_GETLINE &&
+               (nl = memchr(k->data + k->off, '\n', left)) != NULL) {
+        n = (apr_size_t)(nl - (k->data + k->off)) + 1;
+    }
+    APR_BRIGADE_INSERT_TAIL(bb, apr_bucket_transient_create(
+                                    k->data + k->off, n, f->c->bucket_alloc));
+    if (mode != AP_MODE_SPECULATIVE) {
+        k->off += n;
+        if (k->off == k->len) {
+            APR_BRIGADE_INSERT_TAIL(bb,
+                                    apr_bucket_eos_create(f->c->bucket_alloc));
+        }
+    }
+    return APR_SUCCESS;
+}
+
+/* Before the handler runs: a kept body goes back in front of it.  Not for
+ * a sub-request, whose body is its main request's. */
+static void bbt_reqbody_insert(request_rec *r)
+{
+    struct bbt_kept *k;
+    ap_filter_t *f;
+
+    if (r->main || !(k = bbt_reqbody_kept(r))) {
+        return;
+    }
+    for (f = r->input_filters; f; f = f->next) {
+        if (f->frec == bbt_reqbody_filter) {
+            return;
+        }
+    }
+    ap_add_input_filter_handle(bbt_reqbody_filter, k, r, r->connection);
+}
+
+void bbt_reqbody_register_hooks(apr_pool_t *p)
+{
+    (void)p;
+    /* Between the content filters and HTTP_IN (AP_FTYPE_PROTOCOL): below
+     * what a handler adds, above what read the body. */
+    bbt_reqbody_filter = ap_register_input_filter(
+        "BBTOKEN_BODY", bbt_reqbody_replay, NULL, AP_FTYPE_PROTOCOL - 1);
+    ap_hook_insert_filter(bbt_reqbody_insert, NULL, NULL, APR_HOOK_FIRST);
+}

@@ -1,0 +1,76 @@
+/*
+ * libFuzzer target: a hostile request body read by the routes (bbt_body),
+ * and the shipped git set's LFS batch routes deciding by it.  The input is
+ * the body.  Invariants: a member read is a string without NUL of the
+ * length given; the batch is REPO_READ exactly when the body's operation
+ * is "download", REPO_WRITE exactly when it is "upload", refused as
+ * ambiguous exactly when bbt_body_member says so, and no route otherwise.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bbt_body.h"
+#include "bbt_rules.h"
+
+static bbt_rules_t *git;
+
+static void load(void)
+{
+    char err[BBT_RULES_ERR_MAX];
+    const char *prefix = NULL;
+    const char *text = bbt_rules_builtin("git", &prefix);
+
+    git = bbt_rules_new();
+    if (!text ||
+        bbt_rules_load(git, text, prefix, "git", err, sizeof(err)) != 0)
+        abort();
+}
+
+static int is(const char *v, size_t len, const char *want)
+{
+    return len == strlen(want) && memcmp(v, want, len) == 0;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    static const char *const names[] = {"operation", "a", "ref", "K"};
+    bbt_body_t *b = NULL;
+    bbt_match_t m;
+    bbt_member_t op;
+    bbt_route_result_t rv;
+    const char *v;
+    size_t i, len;
+
+    if (!git)
+        load();
+    if (bbt_body_parse((const char *)data, size, &b, NULL, 0) != NULL) {
+        if (b)
+            abort();
+        return 0;
+    }
+    for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        if (bbt_body_member(b, names[i], &v, &len) == BBT_MEMBER_STRING &&
+            (!v || strlen(v) != len))
+            abort();
+    }
+    op = bbt_body_member(b, "operation", &v, &len);
+    rv = bbt_rules_match_body(git, "POST",
+                              "/scm/PROJ/repo.git/info/lfs/objects/batch", NULL,
+                              0, b, &m);
+    if (op == BBT_MEMBER_AMBIGUOUS) {
+        if (rv != BBT_ROUTE_BAD_BODY)
+            abort();
+    } else if (op == BBT_MEMBER_STRING && is(v, len, "download")) {
+        if (rv != BBT_ROUTE_MATCH || m.target.need.level != BBT_LEVEL_READ ||
+            strcmp(m.target.slug, "repo") != 0)
+            abort();
+    } else if (op == BBT_MEMBER_STRING && is(v, len, "upload")) {
+        if (rv != BBT_ROUTE_MATCH || m.target.need.level != BBT_LEVEL_WRITE)
+            abort();
+    } else if (rv != BBT_ROUTE_NONE) {
+        abort();
+    }
+    bbt_body_free(b);
+    return 0;
+}
