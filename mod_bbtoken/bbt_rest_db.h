@@ -62,7 +62,9 @@ int bbt_rest_cmd(bbt_rest_t *x, const char *sql);
 int bbt_rest_begin(bbt_rest_t *x, const char *caller);
 
 /* Answer a failed call of an API function (res is cleared), as
- * bbt_sql_classify reads it; -1 (nothing answered) for a server fault.
+ * bbt_sql_classify reads it, in bbt_sql_message's words: the caller's
+ * refusals 400, 401 or 404; a privilege the database refused httpd's role
+ * 500 (logged); -1 (nothing answered) for any other server fault.
  * With retry non-NULL, a taken token id sets *retry and answers nothing. */
 int bbt_rest_refusal(bbt_rest_t *x, PGresult *res, int *retry);
 

@@ -22,3 +22,13 @@ COMMIT;
 BEGIN;
 \ir migrations/0003_rest.sql
 COMMIT;
+
+-- Version 4: the token cache's notifications.
+BEGIN;
+\ir migrations/0004_reserved.sql
+COMMIT;
+
+-- Version 5: one rule for token names; the API's own refusals.
+BEGIN;
+\ir migrations/0005_hardening.sql
+COMMIT;

@@ -6,7 +6,7 @@ use strict;
 use warnings;
 use Test::More;
 
-my %range = (module => [1, 199], rest => [200, 249]);
+my %range = (module => [[1, 199], [300, 499]], rest => [[200, 299]]);
 my (%where, @calls);
 for my $f (sort glob 'mod_bbtoken/*.c') {
     my $kind = $f =~ m{/bbt_rest[^/]*\.c$} ? 'rest' : 'module';
@@ -18,9 +18,9 @@ for my $f (sort glob 'mod_bbtoken/*.c') {
     while ($code =~ /"(BBT(\d{3}))(?::|")/g) {
         my ($id, $n) = ($1, $2 + 0);
         push @{ $where{$id} }, $f;
-        my ($lo, $hi) = @{ $range{$kind} };
-        ok($n >= $lo && $n <= $hi, "$id in $f is in ${kind}'s range BBT"
-           . sprintf('%03d-BBT%03d', $lo, $hi));
+        my @r = @{ $range{$kind} };
+        ok((grep { $n >= $_->[0] && $n <= $_->[1] } @r), "$id in $f is in ${kind}'s ranges "
+           . join(', ', map { sprintf('BBT%03d-BBT%03d', @$_) } @r));
     }
     next if $kind eq 'rest';    # its helper numbers its own lines
     # The format of every ap_log_error/ap_log_rerror call: the first string

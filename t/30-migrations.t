@@ -17,6 +17,11 @@ use BBT::Env qw(run_cmd);
 use BBT::Assert;
 
 my $ROOT = $BBT::Env::ROOT;
+# Every migration after the first release's, in order, and the version the
+# last one brings.
+my @LATER = map { m{/(\d{4}_\w+)\.sql\z} ? $1 : () } sort glob "$ROOT/sql/migrations/*.sql";
+shift @LATER;
+my $LATEST = @LATER + 1;
 my $env = BBT::Env->new(schema_files => ["$ROOT/sql/migrations/0001_initial.sql"], grants => 0)->start;
 $env->make_repo('PROJ', 'repo');
 my $UP = '/scm/PROJ/repo.git/info/refs?service=git-upload-pack';
@@ -82,9 +87,10 @@ subtest 'before the upgrade' => sub {
     my ($rc, $out, $err) = $env->cli('db', 'status');
     is($rc, 0, 'db status works on the old schema') or diag $err;
     like($out, qr/^schema version: 1$/m, 'version 1');
-    like($out, qr/^latest known: 3$/m, 'latest 3');
+    like($out, qr/^latest known: $LATEST$/m, "latest $LATEST");
     like($out, qr/^pending: 0002_lifecycle$/m, 'the lifecycle migration is pending');
     like($out, qr/^pending: 0003_rest$/m, 'and the REST API one');
+    like($out, qr/^pending: $_$/m, "and $_") for @LATER[2 .. $#LATER];
     ($rc, $out, $err) = $env->cli('list', 'alice');
     ok($rc == 1 && $err =~ /version 1.*bbtoken db upgrade/, 'other commands refuse: run bbtoken db upgrade')
         or diag "exit $rc: $err";
@@ -98,8 +104,8 @@ my $before_other = $env->psql($SNAP_OTHER, sep => '|');
 subtest 'db upgrade' => sub {
     my ($rc, $out, $err) = $env->cli('db', 'upgrade');
     is($rc, 0, 'exit 0') or diag $err;
-    is($out, "applied 0002_lifecycle\napplied 0003_rest\nschema version: 3\n", 'says what it applied');
-    is($env->psql('SELECT version FROM bbtoken_schema'), 3, 'bbtoken_schema says 3');
+    is($out, join('', map {"applied $_\n"} @LATER) . "schema version: $LATEST\n", 'says what it applied');
+    is($env->psql('SELECT version FROM bbtoken_schema'), $LATEST, "bbtoken_schema says $LATEST");
     ($rc, $out, $err) = $env->cli('db', 'upgrade');
     ok($rc == 0 && $out =~ /already up to date/, 'again: nothing to do') or diag "$out$err";
     ($rc, $out) = $env->cli('db', 'status');
@@ -142,6 +148,7 @@ subtest 'sql/schema.sql makes the same schema as 0001 + db upgrade, and so does 
     $env->psql('CREATE DATABASE fresh', db => 'postgres');
     $env->psql(undef, db => 'fresh', file => "$ROOT/sql/schema.sql");
     $env->psql(undef, db => 'fresh', file => "$ROOT/sql/grants.sql", vars => ['role=bbtoken_httpd']);
+    $env->psql(undef, db => 'fresh', file => "$ROOT/sql/grants-api.sql", vars => ['role=bbtoken_api']);
     my ($a, $b) = (dump_schema('bbtoken'), dump_schema('fresh'));
     ok(length $a > 1000, 'the dump is not empty');
     ok($a eq $b, 'pg_dump --schema-only: identical') or do {
@@ -157,8 +164,10 @@ subtest 'sql/schema.sql makes the same schema as 0001 + db upgrade, and so does 
     ok($rc == 1 && $err =~ /no mod_bbtoken schema/, 'other commands: exit 1, say why') or diag $err;
     ($rc, $out, $err) = cli_db('empty', 'db', 'upgrade', '--init');
     is($rc, 0, 'db upgrade --init') or diag $err;
-    like($out, qr/applied 0001_initial\napplied 0002_lifecycle\napplied 0003_rest\n/, 'applies every migration');
+    my $all = join '', map {"applied $_\n"} '0001_initial', @LATER;
+    like($out, qr/\Q$all\E/, 'applies every migration');
     $env->psql(undef, db => 'empty', file => "$ROOT/sql/grants.sql", vars => ['role=bbtoken_httpd']);
+    $env->psql(undef, db => 'empty', file => "$ROOT/sql/grants-api.sql", vars => ['role=bbtoken_api']);
     ok(dump_schema('empty') eq $b, '--init makes the same schema as sql/schema.sql');
     ($rc, $out, $err) = cli_db('empty', 'db', 'upgrade', '--init');
     ok($rc == 1 && $err =~ /already/, '--init on a database with a schema: refused') or diag $err;
@@ -175,9 +184,10 @@ subtest 'a failing migration changes nothing; a newer database is refused' => su
     is($env->psql('SELECT version FROM bbtoken_schema', db => 'broken'), 1, 'still version 1');
     is($env->psql("SELECT to_regclass('bbtoken_audit') IS NULL", db => 'broken'), 't',
        'nothing of migration 2 is left (it ran in one transaction)');
-    $env->psql('UPDATE bbtoken_schema SET version = 4', db => 'broken');
+    my $newer = $LATEST + 1;
+    $env->psql("UPDATE bbtoken_schema SET version = $newer", db => 'broken');
     ($rc, $out, $err) = cli_db('broken', 'user', 'add', 'x');
-    ok($rc == 1 && $err =~ /version 4, newer/, 'a newer schema: refused') or diag $err;
+    ok($rc == 1 && $err =~ /version $newer, newer/, 'a newer schema: refused') or diag $err;
     ($rc, $out, $err) = cli_db('broken', 'db', 'upgrade');
     ok($rc == 1 && $err =~ /newer/, 'db upgrade will not touch a newer schema') or diag $err;
 };
