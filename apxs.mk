@@ -164,7 +164,9 @@ APACHE_CONF = $(if $(DESTDIR)$(wildcard $(APACHE_CONFDIR)/mods-available),yes)
 SHARE_FILES := $(wildcard sql/*.sql sql/migrations/*.sql routes/*.conf www/*)
 SNIPPETS := bbtoken-git bbtoken-dav bbtoken-svn bbtoken-rest bbtoken-page
 # conf/*.in with the installed paths filled in.
-CONF_GEN := bbtoken.load bbtoken.conf bbtoken-dbd.conf bbtoken.cron $(SNIPPETS:%=%.conf)
+# DBDParams: the lookup role's (server-wide) and the API role's (its host).
+DBD_CONF := bbtoken-dbd.conf bbtoken-api-dbd.conf
+CONF_GEN := bbtoken.load bbtoken.conf $(DBD_CONF) bbtoken.cron $(SNIPPETS:%=%.conf)
 SUBST = sed -e 's|@LIBEXECDIR@|$(LIBEXECDIR)|g' -e 's|@SHAREDIR@|$(SHAREDIR)|g' \
 	-e 's|@BINDIR@|$(BINDIR)|g' -e 's|@APACHE_CONFDIR@|$(APACHE_CONFDIR)|g' \
 	-e 's|@DOCDIR@|$(DOCDIR)|g'
@@ -184,37 +186,39 @@ install: all man
 	mkdir -p $(OUT)/conf
 	for f in $(CONF_GEN); do $(SUBST) conf/$$f.in > $(OUT)/conf/$$f || exit 1; done
 	install -m 0644 $(OUT)/conf/bbtoken.cron $(DESTDIR)$(DOCDIR)/examples/bbtoken.cron
-	install -m 0644 $(OUT)/conf/bbtoken-dbd.conf $(DESTDIR)$(SHAREDIR)/bbtoken-dbd.conf
+	for f in $(DBD_CONF); do install -m 0644 $(OUT)/conf/$$f $(DESTDIR)$(SHAREDIR)/$$f || exit 1; done
 ifeq ($(APACHE_CONF),yes)
 	install -d $(DESTDIR)$(APACHE_CONFDIR)/mods-available $(DESTDIR)$(APACHE_CONFDIR)/conf-available
 	install -m 0644 $(OUT)/conf/bbtoken.load $(OUT)/conf/bbtoken.conf $(DESTDIR)$(APACHE_CONFDIR)/mods-available/
 	install -m 0644 $(SNIPPETS:%=$(OUT)/conf/%.conf) $(DESTDIR)$(APACHE_CONFDIR)/conf-available/
 	@# DBDParams will hold a password: root's alone, and never overwritten.
-	test -e $(DESTDIR)$(APACHE_CONFDIR)/bbtoken-dbd.conf || \
-		install -m 0600 $(OUT)/conf/bbtoken-dbd.conf $(DESTDIR)$(APACHE_CONFDIR)/bbtoken-dbd.conf
+	for f in $(DBD_CONF); do test -e $(DESTDIR)$(APACHE_CONFDIR)/$$f || \
+		install -m 0600 $(OUT)/conf/$$f $(DESTDIR)$(APACHE_CONFDIR)/$$f || exit 1; done
 else
 	@echo "install: no $(APACHE_CONFDIR)/mods-available, so no .load, .conf or snippets (see the README's Configuration)"
 endif
 
-# What install put there.  bbtoken-dbd.conf goes only while it is the
-# template: once edited it holds the site's DBDParams.  Enabled links to the
-# removed files go too, so that httpd still starts.
+# What install put there.  bbtoken-dbd.conf and bbtoken-api-dbd.conf go only
+# while they are the template: once edited they hold the site's DBDParams.
+# Enabled links to the removed files go too, so that httpd still starts.
 uninstall:
 ifeq ($(APACHE_CONF),yes)
 	for l in $(APACHE_ENABLED); do \
 		if [ -L $(DESTDIR)$(APACHE_CONFDIR)/$$l ]; then rm -f $(DESTDIR)$(APACHE_CONFDIR)/$$l && echo "uninstall: removed $$l"; fi; \
 	done
 	rm -f $(APACHE_FILES:%=$(DESTDIR)$(APACHE_CONFDIR)/%)
-	if [ -e $(DESTDIR)$(APACHE_CONFDIR)/bbtoken-dbd.conf ]; then \
-		if cmp -s $(DESTDIR)$(APACHE_CONFDIR)/bbtoken-dbd.conf $(DESTDIR)$(SHAREDIR)/bbtoken-dbd.conf; then \
-			rm -f $(DESTDIR)$(APACHE_CONFDIR)/bbtoken-dbd.conf; \
-		else echo "uninstall: kept $(APACHE_CONFDIR)/bbtoken-dbd.conf, which holds your DBDParams"; fi; \
-	fi
+	for f in $(DBD_CONF); do \
+		if [ -e $(DESTDIR)$(APACHE_CONFDIR)/$$f ]; then \
+			if cmp -s $(DESTDIR)$(APACHE_CONFDIR)/$$f $(DESTDIR)$(SHAREDIR)/$$f; then \
+				rm -f $(DESTDIR)$(APACHE_CONFDIR)/$$f; \
+			else echo "uninstall: kept $(APACHE_CONFDIR)/$$f, which holds your DBDParams"; fi; \
+		fi; \
+	done
 endif
 	rm -f $(DESTDIR)$(LIBEXECDIR)/mod_bbtoken.so $(DESTDIR)$(BINDIR)/bbtoken \
 		$(DESTDIR)$(MANDIR)/man1/bbtoken.1 $(DESTDIR)$(MANDIR)/man5/mod_bbtoken.5 \
 		$(DESTDIR)$(COMPLETIONSDIR)/bbtoken $(DESTDIR)$(DOCDIR)/examples/bbtoken.cron \
-		$(DESTDIR)$(SHAREDIR)/bbtoken-dbd.conf $(SHARE_FILES:%=$(DESTDIR)$(SHAREDIR)/%)
+		$(DBD_CONF:%=$(DESTDIR)$(SHAREDIR)/%) $(SHARE_FILES:%=$(DESTDIR)$(SHAREDIR)/%)
 	for d in $(SHAREDIR)/sql/migrations $(SHAREDIR)/sql $(SHAREDIR)/routes $(SHAREDIR)/www \
 		$(SHAREDIR) $(DOCDIR)/examples $(DOCDIR); do \
 		if [ -d $(DESTDIR)$$d ]; then rmdir --ignore-fail-on-non-empty $(DESTDIR)$$d; fi; \

@@ -1,6 +1,6 @@
 package BBT::Httpd;
 
-# The httpd part of BBT::Env: a standalone httpd (event MPM) on loopback
+# The httpd part of BBT::Env: a standalone httpd (event MPM, or another) on loopback
 # with the module, git-http-backend and a CGI stand-in behind it; its
 # configuration, start, stop and `apache2 -t`; the files it reads (a
 # password file) and its logs.
@@ -24,6 +24,18 @@ our $RUN_USER = 'www-data';
 sub port { $_[0]{port} }
 sub base_url { "http://127.0.0.1:$_[0]{port}" }
 sub url { $_[0]->base_url . $_[1] }
+# The virtual host of api_conf (the REST API's and the page's host name, as
+# the README configures it), on a port of its own.
+sub api_port { $_[0]{api_port} }
+sub api_base_url { "http://127.0.0.1:$_[0]{api_port}" }
+sub api_url { $_[0]->api_base_url . $_[1] }
+# The MPM httpd runs with: the mpm option, else BBT_MPM, else event.
+sub mpm {
+    my ($self) = @_;
+    my $m = $self->{mpm} || $ENV{BBT_MPM} || 'event';
+    die "unknown MPM '$m' (event, worker or prefork)\n" unless $m =~ /^(?:event|worker|prefork)\z/;
+    return $m;
+}
 sub error_log_path { "$_[0]{dir}/logs/error_log" }
 sub access_log_path { "$_[0]{dir}/logs/access_log" }
 sub error_log_text { slurp($_[0]->error_log_path) }
@@ -128,7 +140,29 @@ EOS
 EOS
     }
     (my $extra = $self->{extra_conf}) =~ s/\@DIR\@/$d/g;
-    my $mpm = $self->{mpm_conf} // <<'EOM';
+    my $dbd_user = $self->{dbd_user} || 'bbtoken_httpd';
+    if (defined $self->{api_conf}) {
+        (my $api = $self->{api_conf}) =~ s/\@DIR\@/$d/g;
+        $self->{api_port} ||= free_port();
+        $extra .= <<"EOV";
+
+# The access-tokens API's host: its own virtual host, its own role.
+Listen 127.0.0.1:$self->{api_port}
+<VirtualHost 127.0.0.1:$self->{api_port}>
+    ServerName 127.0.0.1:$self->{api_port}
+    DBDParams "host=127.0.0.1 port=$pgport dbname=bbtoken user=bbtoken_api connect_timeout=2 options=-cstatement_timeout=5000"
+$api
+</VirtualHost>
+EOV
+    }
+    my $mpm_name = $self->mpm;
+    my $mpm = $self->{mpm_conf} // ($mpm_name eq 'prefork' ? <<'EOP' : <<'EOM');
+StartServers 4
+MinSpareServers 2
+MaxSpareServers 8
+ServerLimit 16
+MaxRequestWorkers 16
+EOP
 StartServers 2
 ServerLimit 2
 ThreadLimit 8
@@ -139,7 +173,7 @@ MaxRequestWorkers 16
 EOM
     # Debian builds some of these in (log_config): load only what is missing.
     my $loadmods = '';
-    for my $mod (qw(mpm_event authz_core authn_core alias env cgid dbd log_config),
+    for my $mod ("mpm_$mpm_name", qw(authz_core authn_core alias env cgid dbd log_config),
                  @{ $self->{modules} }) {
         $loadmods .= "<IfModule !${mod}_module>\n    LoadModule ${mod}_module $m/mod_$mod.so\n</IfModule>\n";
     }
@@ -162,7 +196,7 @@ CustomLog "$d/logs/access_log" bbt
 ScriptSock "$d/run/cgid.sock"
 
 DBDriver pgsql
-DBDParams "host=127.0.0.1 port=$pgport dbname=bbtoken user=bbtoken_httpd connect_timeout=2 options=-cstatement_timeout=5000"
+DBDParams "host=127.0.0.1 port=$pgport dbname=bbtoken user=$dbd_user connect_timeout=2 options=-cstatement_timeout=5000"
 
 SetEnv GIT_PROJECT_ROOT $d/repos
 SetEnv GIT_HTTP_EXPORT_ALL
