@@ -45,4 +45,7 @@ int bbt_config_same_providers(const apr_array_header_t *a,
 /* BBTokenLastUseInterval of server s, in seconds. */
 int bbt_config_last_use_interval(const server_rec *s);
 
+/* BBTokenDBWait of server s, in seconds. */
+int bbt_config_db_wait(const server_rec *s);
+
 #endif

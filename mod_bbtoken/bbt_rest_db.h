@@ -25,6 +25,8 @@ typedef struct {
     bbt_db_conn_t *db;
     PGconn *pg;
     bbt_rest_path_t path; /* the user and token id it names */
+    json_t *body;         /* a PUT's or POST's JSON object, read before any
+                             database work; the handler frees it */
 } bbt_rest_t;
 
 /* The caller or the user of the path, from bbtoken_users. */

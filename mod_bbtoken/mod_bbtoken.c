@@ -12,7 +12,8 @@
  *   bbt_private.c   what the backend gets and answers: no credentials, a
  *                   private response
  *   bbt_request.c   what one request learned, for the phases after authn
- *   bbt_db.c        mod_dbd; bbt_logguard.c keeps httpd's logs free of
+ *   bbt_db.c        mod_dbd; bbt_dbgate.c bounds the wait for one of its
+ *                   connections; bbt_logguard.c keeps httpd's logs free of
  *                   credentials; bbt_rest.c the access-tokens REST API
  *
  * The decisions live in the core (bbt_token, bbt_cred, bbt_rules,
@@ -30,6 +31,7 @@
 #include "bbt_authz.h"
 #include "bbt_config.h"
 #include "bbt_db.h"
+#include "bbt_dbgate.h"
 #include "bbt_logguard.h"
 #include "bbt_private.h"
 #include "bbt_rest.h"
@@ -66,6 +68,7 @@ static void bbt_register_hooks(apr_pool_t *p)
     bbt_authz_register_hooks(p);
     bbt_private_register_hooks(p);
     bbt_rest_register_hooks(p);
+    bbt_dbgate_register_hooks(p);
 }
 
 AP_DECLARE_MODULE(bbtoken) = {

@@ -21,6 +21,8 @@ package BBT::Env;
 #                     prefork: up to 16 children)
 #   dbd_user => STR   the role of the main server's DBDParams (default
 #                     bbtoken_httpd, the lookup role; bbtoken_api is the API's)
+#   dbd_options => STR  libpq's options= of the main server's DBDParams
+#                     (default -cstatement_timeout=5000; '' for none)
 #   api_conf => STR   configuration for a virtual host of its own, on a port
 #                     of its own (api_port, api_url), whose DBDParams use
 #                     the API role: where the README puts the REST API and
@@ -105,6 +107,7 @@ sub new {
         mpm_conf   => $o{mpm_conf},
         mpm        => $o{mpm},
         dbd_user   => $o{dbd_user},
+        dbd_options => $o{dbd_options},
         api_conf   => $o{api_conf},
         modules    => $o{modules} || [],
         fixed_dir  => $o{dir},

@@ -141,6 +141,8 @@ EOS
     }
     (my $extra = $self->{extra_conf}) =~ s/\@DIR\@/$d/g;
     my $dbd_user = $self->{dbd_user} || 'bbtoken_httpd';
+    my $dbd_options = $self->{dbd_options} // '-cstatement_timeout=5000';
+    $dbd_options = " options=$dbd_options" if length $dbd_options;
     if (defined $self->{api_conf}) {
         (my $api = $self->{api_conf}) =~ s/\@DIR\@/$d/g;
         $self->{api_port} ||= free_port();
@@ -196,7 +198,7 @@ CustomLog "$d/logs/access_log" bbt
 ScriptSock "$d/run/cgid.sock"
 
 DBDriver pgsql
-DBDParams "host=127.0.0.1 port=$pgport dbname=bbtoken user=$dbd_user connect_timeout=2 options=-cstatement_timeout=5000"
+DBDParams "host=127.0.0.1 port=$pgport dbname=bbtoken user=$dbd_user connect_timeout=2$dbd_options"
 
 SetEnv GIT_PROJECT_ROOT $d/repos
 SetEnv GIT_HTTP_EXPORT_ALL
