@@ -32,8 +32,11 @@ typedef struct {
 
 void *bbt_config_create_dir(apr_pool_t *p, char *dir)
 {
+    bbt_dir_conf_t *conf = apr_pcalloc(p, sizeof(*conf));
+
     (void)dir;
-    return apr_pcalloc(p, sizeof(bbt_dir_conf_t));
+    conf->sandbox = -1;
+    return conf;
 }
 
 void *bbt_config_merge_dir(apr_pool_t *p, void *basev, void *addv)
@@ -45,6 +48,7 @@ void *bbt_config_merge_dir(apr_pool_t *p, void *basev, void *addv)
      * a parent's broader route can never win over the section's own. */
     conf->rules = add->rules ? add->rules : base->rules;
     conf->authn = add->authn ? add->authn : base->authn;
+    conf->sandbox = add->sandbox != -1 ? add->sandbox : base->sandbox;
     return conf;
 }
 
@@ -73,6 +77,15 @@ void *bbt_config_merge_srv(apr_pool_t *p, void *basev, void *addv)
 const bbt_dir_conf_t *bbt_config_dir(const request_rec *r)
 {
     return ap_get_module_config(r->per_dir_config, &bbtoken_module);
+}
+
+int bbt_config_sandbox(const bbt_dir_conf_t *conf, int ours)
+{
+    if (!conf || conf->sandbox == 0) {
+        return 0;
+    }
+    return conf->sandbox == 1 ||
+           (ours && conf->rules && bbt_rules_count(conf->rules) > 0);
 }
 
 int bbt_config_last_use_interval(const server_rec *s)
@@ -353,6 +366,14 @@ const command_rec bbt_config_cmds[] = {
                      RSRC_CONF | ACCESS_CONF,
                      "BBTokenRoute METHODS PATTERN PERMISSION [OPTION]...: "
                      "append one route"),
+    /* Not in .htaccess: a repository's owner must not let its files run
+     * as the site. */
+    AP_INIT_FLAG("BBTokenSandbox", ap_set_flag_slot,
+                 (void *)APR_OFFSETOF(bbt_dir_conf_t, sandbox),
+                 RSRC_CONF | ACCESS_CONF,
+                 "BBTokenSandbox On|Off: serve with Content-Security-Policy: "
+                 "sandbox and X-Content-Type-Options: nosniff; default on "
+                 "where AuthType BBToken has routes"),
     AP_INIT_ITERATE("AuthBBTokenProvider", bbt_set_authn, NULL,
                     RSRC_CONF | ACCESS_CONF,
                     "authn providers (file, dbm, dbd, ldap...) that check "
