@@ -225,6 +225,10 @@ int bbt_cred_is_password(const bbt_cred_t *c)
 {
     if (!c || c->kind != BBT_CRED_BASIC || !c->secret)
         return 0;
+    /* A token typed into the user name field: a provider would log it
+     * (mod_authn_file's "user not found"). */
+    if (c->user && bbt_token_shaped(c->user, c->user_len))
+        return 0;
     if (c->secret_len >= BBT_TOKEN_PREFIX_LEN &&
         memcmp(c->secret, BBT_TOKEN_PREFIX, BBT_TOKEN_PREFIX_LEN) == 0)
         return 0;

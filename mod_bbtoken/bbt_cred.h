@@ -50,7 +50,9 @@ int bbt_cred_carries_token(const bbt_cred_t *c);
 
 /* 1 if the credential is a Basic password for the password providers: not
  * a token, and not shaped like a mistyped one (the BBDC- prefix), which
- * must never reach a provider (and an LDAP server's logs). */
+ * must never reach a provider (and an LDAP server's logs); and its user
+ * name is not shaped like a token (bbt_token_shaped), which a provider
+ * would log as a user it does not know. */
 int bbt_cred_is_password(const bbt_cred_t *c);
 
 #endif
