@@ -3,7 +3,9 @@
  *
  * This file is the module record and nothing more.  Where things happen:
  *
- *   bbt_config.c    directives, sections, route files
+ *   bbt_config.c    directives, sections, route files; bbt_confcheck.c
+ *                   warns at startup of routes without AuthType BBToken
+ *                   and the other way round
  *   bbt_routing.c   which route decides a request (and its Destination);
  *                   project keys mapped before httpd maps the URL
  *   bbt_authn.c     reading credentials, password providers, verifying a
@@ -30,6 +32,7 @@
 #include "bbt_authn.h"
 #include "bbt_authz.h"
 #include "bbt_config.h"
+#include "bbt_confcheck.h"
 #include "bbt_db.h"
 #include "bbt_dbgate.h"
 #include "bbt_logguard.h"
@@ -69,6 +72,7 @@ static void bbt_register_hooks(apr_pool_t *p)
     bbt_private_register_hooks(p);
     bbt_rest_register_hooks(p);
     bbt_dbgate_register_hooks(p);
+    bbt_confcheck_register_hooks(p);
 }
 
 AP_DECLARE_MODULE(bbtoken) = {

@@ -128,6 +128,7 @@ for my $f (grep { !/^\./ } readdir $dh) {
 closedir $dh;
 $logs{'postgres log'} = $env->pg_log_text;
 cmp_ok(length $logs{'httpd error_log'}, '>', 10_000, 'error_log is written (trace8)');
+unlike($logs{'httpd error_log'}, qr/BBT35[23]/, 'the snippets draw no startup warning');
 like($logs{'httpd error_log'}, qr/\b$id\b/, 'and names the token by its id');
 for my $log (sort keys %logs) {
     no_secrets_in($log, $logs{$log}, \%secret, 'no token in any field, any form');
