@@ -2,6 +2,8 @@
 #   make -f apxs.mk            module and CLI into build/out/
 #   make -f apxs.mk unit       unit-test binaries into build/out/t/
 #   make -f apxs.mk fuzz       libFuzzer targets into build/out/fuzz/ (clang)
+#   make -f apxs.mk asan       module and CLI with AddressSanitizer and
+#                              UndefinedBehaviorSanitizer into build/asan/out/
 #   make -f apxs.mk man        man pages bbtoken.1 and mod_bbtoken.5 (from the README)
 #                              into build/out/man/
 #   make -f apxs.mk install    module into `apxs -q LIBEXECDIR`, CLI into $(PREFIX)/bin,
@@ -37,7 +39,17 @@ WARN     := -Wall -Wextra $(WERROR)
 # Only the module record leaves mod_bbtoken.so (see mod_bbtoken.c).
 # CPPFLAGS, CFLAGS and LDFLAGS from the environment (dpkg-buildflags' hardening
 # when built as a Debian package) come on top of ours.
-BASEFLAGS := -O2 -g -fPIC -fstack-protector-strong -D_FORTIFY_SOURCE=2 \
+# SANITIZE=1 (make asan) builds with ASan and UBSan instead of _FORTIFY_SOURCE
+# (which ASan replaces), every fault fatal.
+SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+ifeq ($(SANITIZE),1)
+OPTFLAGS  := -O1 -g $(SAN_FLAGS)
+SAN_LDFLAGS := $(SAN_FLAGS)
+else
+OPTFLAGS  := -O2 -g -D_FORTIFY_SOURCE=2
+SAN_LDFLAGS :=
+endif
+BASEFLAGS := $(OPTFLAGS) -fPIC -fstack-protector-strong \
              -fvisibility=hidden -pthread $(WARN) $(VERSION_DEF) $(CPPFLAGS) $(CFLAGS)
 HTTPD_INC := -I$(shell $(APXS) -q INCLUDEDIR) $(shell $(APR_CONFIG) --includes --cppflags) $(shell $(APU_CONFIG) --includes)
 JANSSON  := $(shell pkg-config --cflags --libs jansson)
@@ -96,7 +108,7 @@ $(PGJSON_O): $(OBJ)/%.o: mod_bbtoken/%.c $(HEADERS) | $(OBJ)
 	$(CC) $(BASEFLAGS) $(PQ_INC) $(JANSSON_CFLAGS) -c -o $@ $<
 
 $(OUT)/mod_bbtoken.so: $(GLUE_O) $(PGJSON_O) $(CORE_O) | $(OUT)
-	$(CC) -shared $(LDFLAGS) -o $@ $^ -lpq -lcrypto -lpcre2-8 $(JANSSON_LIBS)
+	$(CC) -shared $(LDFLAGS) $(SAN_LDFLAGS) -o $@ $^ -lpq -lcrypto -lpcre2-8 $(JANSSON_LIBS)
 
 # The CLI embeds sql/migrations/*.sql (generated header in $(OBJ)), so the
 # installed bbtoken can create and upgrade the schema on its own.
@@ -113,7 +125,7 @@ $(CLI_PQ_O): $(OBJ)/cli/%.o: cli/%.c $(CLI_HEADERS) $(HEADERS) | $(OBJ)/cli
 $(OBJ)/cli/migrations.o: $(MIGRATIONS_H)
 
 $(OUT)/bbtoken: $(CLI_O) $(CORE_O) $(PGJSON_O) | $(OUT)
-	$(CC) $(LDFLAGS) -o $@ $(CLI_O) $(CORE_O) $(PGJSON_O) -lpq -lcrypto -lpcre2-8 $(JANSSON_LIBS)
+	$(CC) $(LDFLAGS) $(SAN_LDFLAGS) -o $@ $(CLI_O) $(CORE_O) $(PGJSON_O) -lpq -lcrypto -lpcre2-8 $(JANSSON_LIBS)
 
 $(OUT)/t/%: t/unit/%.c t/unit/tap.h $(CORE_O) | $(OUT)/t
 	$(CC) $(BASEFLAGS) -Imod_bbtoken -It/unit -o $@ $< $(CORE_O) -lcrypto -lpcre2-8
@@ -129,6 +141,16 @@ $(OUT)/fuzz/%: t/fuzz/%.c $(CORE:%=mod_bbtoken/%.c) $(SETS_C) $(HEADERS) | $(OUT
 	$(FUZZ_CC) -g -O1 -pthread $(VERSION_DEF) -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -Imod_bbtoken -o $@ $< $(CORE:%=mod_bbtoken/%.c) $(SETS_C) -lcrypto -lpcre2-8
 
 fuzz: $(FUZZERS)
+
+# ---- sanitizers -------------------------------------------------------------
+# The module and the CLI with AddressSanitizer and UndefinedBehaviorSanitizer,
+# in a tree of their own.  httpd itself is not instrumented: it must run with
+# ASan's runtime preloaded (the harness does it with BBT_SANITIZE=1; see the
+# README, Sanitizers).
+ASAN_DIR := build/asan
+
+asan:
+	$(MAKE) -f apxs.mk all OUT=$(ASAN_DIR)/out OBJ=$(ASAN_DIR)/obj SANITIZE=1
 
 # Everything compiled carries VERSION (objects that do not exist yet are
 # built anyway).
@@ -243,6 +265,6 @@ deb:
 	cp $(DEB_DIR)/$(DEB_PACKAGE)_$(VERSION)_$(DEB_ARCH).deb $(OUT)/
 
 clean:
-	rm -rf $(OUT) $(OBJ) $(DEB_DIR)
+	rm -rf $(OUT) $(OBJ) $(DEB_DIR) $(ASAN_DIR)
 
-.PHONY: all unit fuzz man install uninstall deb clean
+.PHONY: all unit fuzz asan man install uninstall deb clean

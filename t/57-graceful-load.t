@@ -68,7 +68,7 @@ for my $c (1 .. $CLONERS) {
 sub served { my $n = 0; for my $f (glob "$d/run/client.*") { $n += () = BBT::Env::slurp($f) =~ /\n/g } $n }
 sub graceful {
     my ($rc, $out, $err) = run_cmd(cmd => [$BBT::Env::APACHE, '-f', "$d/httpd.conf", '-k', 'graceful'],
-                                   tmp => "$d/run");
+                                   tmp => "$d/run", env => $env->httpd_env);
     return $rc == 0;
 }
 sub wait_served {

@@ -42,7 +42,26 @@ sub error_log_text { slurp($_[0]->error_log_path) }
 sub access_log_text { slurp($_[0]->access_log_path) }
 sub repo_root { "$_[0]{dir}/repos" }
 
-sub module_path { $ENV{BBT_MODULE_SO} || "$BBT::Util::ROOT/build/out/mod_bbtoken.so" }
+# BBT_SANITIZE=1: the module of `make -f apxs.mk asan` (ASan and UBSan),
+# and httpd, which is not instrumented, with ASan's runtime preloaded (it
+# must come first).  Reports go to BBT_SANITIZER_LOG (a path prefix: files
+# PREFIX.PID), else logs/sanitizer in the test's directory.  Leak detection
+# is off for httpd: it lets its pools go at exit by design.
+sub module_path {
+    return $ENV{BBT_MODULE_SO} if $ENV{BBT_MODULE_SO};
+    return "$BBT::Util::ROOT/build/" . ($ENV{BBT_SANITIZE} ? 'asan/out' : 'out') . '/mod_bbtoken.so';
+}
+
+my $LIBASAN;
+sub httpd_env {
+    my ($self) = @_;
+    return {} unless $ENV{BBT_SANITIZE};
+    $LIBASAN //= do { my $p = `gcc -print-file-name=libasan.so`; chomp $p; $p };
+    my $log = $ENV{BBT_SANITIZER_LOG} || "$self->{dir}/logs/sanitizer";
+    return { LD_PRELOAD => $LIBASAN,
+             ASAN_OPTIONS => "detect_leaks=0:halt_on_error=1:log_path=$log",
+             UBSAN_OPTIONS => "halt_on_error=1:print_stacktrace=1:log_path=$log" };
+}
 
 # Error-log lines of crashed children.
 sub crash_lines {
@@ -247,7 +266,7 @@ sub httpd_start {
     $self->{port} ||= free_port();
     $self->_write_conf;
     my ($rc, $out, $err) = run_cmd(cmd => [$APACHE, '-f', $self->{conf}, '-k', 'start'],
-                                   tmp => "$self->{dir}/run", timeout => 60);
+                                   tmp => "$self->{dir}/run", timeout => 60, env => $self->httpd_env);
     if ($rc) {
         die "httpd failed to start ($rc):\n$out$err\n--- error_log ---\n" . $self->error_log_text;
     }
@@ -269,7 +288,7 @@ sub httpd_stop {
     my ($self) = @_;
     my $pid = $self->{httpd_pid} or return $self;
     run_cmd(cmd => [$APACHE, '-f', $self->{conf}, '-k', 'stop'], tmp => "$self->{dir}/run",
-            timeout => 30);
+            timeout => 30, env => $self->httpd_env);
     my $deadline = time + 15;
     while (time < $deadline) {
         last unless kill(0, $pid) || $! != ESRCH;
@@ -304,7 +323,7 @@ sub config_test {
     my $conf = "$self->{dir}/httpd-test.conf";
     spew($conf, $self->_conf_text, 0644);
     my ($rc, $out, $err) = run_cmd(cmd => [$APACHE, '-t', '-f', $conf],
-                                   tmp => "$self->{dir}/run", timeout => 60);
+                                   tmp => "$self->{dir}/run", timeout => 60, env => $self->httpd_env);
     return ($rc, $out . $err);
 }
 
