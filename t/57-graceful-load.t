@@ -4,6 +4,12 @@
 # module's state (routes, the database pool's bound) comes back with each
 # new generation.  Bounded in requests: the restarts happen after so many
 # have been served, not after a time.
+#
+# git is served over dumb HTTP here (the repositories' files, through the
+# git route set), not through git-http-backend: mod_cgid restarts its CGI
+# daemon with every graceful restart, and a CGI request meeting that moment
+# is answered 503 by mod_cgid itself ("unable to connect to cgi daemon"),
+# whatever module stands in front of it.
 use strict;
 use warnings;
 use FindBin;
@@ -16,19 +22,28 @@ use BBT::Env qw(run_cmd);
 use BBT::Assert;
 
 my $extra = <<'EOC';
-<Location /scm>
+Alias /dgit "@DIR@/repos"
+<Directory "@DIR@/repos">
+    Require all granted
+</Directory>
+<Location /dgit>
+    AuthType BBToken
+    AuthName "Git"
     AuthBBTokenProvider file
     AuthUserFile "@DIR@/htpasswd"
+    BBTokenRoutes git /dgit
+    Require bbtoken
 </Location>
 EOC
 my $env = BBT::Env->new(extra_conf => $extra, modules => ['authn_file'], loglevel => 'warn')->start;
 my $pw = 'alice-Pa55-word';
 $env->htpasswd(alice => $pw);
-$env->make_repo('PROJ', 'repo');
+my $bare = $env->make_repo('PROJ', 'repo');
+$env->git_ok('--git-dir', $bare, 'update-server-info');
 $env->user_add('alice');
 $env->grant('alice', 'PROJECT_WRITE', 'PROJ');
 my $tok = $env->token_create('alice', name => 'ci');
-my $UP = '/scm/PROJ/repo.git/info/refs?service=git-upload-pack';
+my $UP = '/dgit/PROJ/repo.git/info/refs';
 my @auth = ("Bearer $tok", $env->basic('alice', $tok), $env->basic('alice', $pw));
 my ($CLIENTS, $EACH, $CLONERS, $CLONES) = (4, 150, 2, 5);
 my $d = $env->dir;
@@ -55,7 +70,8 @@ for my $c (1 .. $CLONERS) {
         open my $out, '>', "$d/run/cloner.$c" or POSIX::_exit(2);
         $out->autoflush(1);
         for my $i (1 .. $CLONES) {
-            my ($rc, undef, $err) = $env->git('clone', '-q', $env->clone_url('alice', $tok, 'PROJ', 'repo'),
+            my ($rc, undef, $err) = $env->git('clone', '-q',
+                                              $env->clone_url('alice', $tok, 'PROJ', 'repo', 'dgit'),
                                               "$d/work/g$c.$i");
             $err =~ s/\n/ /g;
             print $out "$rc $err\n";
