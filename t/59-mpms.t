@@ -11,11 +11,11 @@ use BBT::Env qw(run_cmd);
 
 my $ROOT = $BBT::Env::ROOT;
 my @core = qw(t/20-git-basic.t t/21-git-denied.t t/23-db-outage.t);
+# Each test starts servers of its own: three at a time.
 for my $mpm (qw(prefork worker)) {
-    for my $t (@core) {
-        my ($rc, $out, $err) = run_cmd(cmd => ['prove', $t], cwd => $ROOT, timeout => 600,
-                                       env => { BBT_MPM => $mpm });
-        is($rc, 0, "$mpm: $t") or diag "$out$err";
-    }
+    my ($rc, $out, $err) = run_cmd(cmd => ['prove', '-j3', @core], cwd => $ROOT, timeout => 600,
+                                   env => { BBT_MPM => $mpm });
+    is($rc, 0, "$mpm: @core") or diag "$out$err";
+    note $out;
 }
 done_testing;

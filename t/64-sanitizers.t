@@ -52,7 +52,7 @@ subtest 'the reports are written where the suite looks' => sub {
     is($rc, 0, 'with it, httpd reads the configuration') or diag $out;
 };
 
-($rc, $out, $err) = run_cmd(cmd => ['prove', @core], cwd => $ROOT, timeout => 1200,
+($rc, $out, $err) = run_cmd(cmd => ['prove', '-j3', @core], cwd => $ROOT, timeout => 1200,
                             env => { BBT_SANITIZE => 1, BBT_SANITIZER_LOG => "$dir/report" });
 is($rc, 0, 'the core of the suite passes against the sanitized build') or diag "$out$err";
 note $out;
