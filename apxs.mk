@@ -2,6 +2,8 @@
 #   make -f apxs.mk            module and CLI into build/out/
 #   make -f apxs.mk unit       unit-test binaries into build/out/t/
 #   make -f apxs.mk fuzz       libFuzzer targets into build/out/fuzz/ (clang)
+#   make -f apxs.mk asan       module and CLI with AddressSanitizer and
+#                              UndefinedBehaviorSanitizer into build/asan/out/
 #   make -f apxs.mk man        man pages bbtoken.1 and mod_bbtoken.5 (from the README)
 #                              into build/out/man/
 #   make -f apxs.mk install    module into `apxs -q LIBEXECDIR`, CLI into $(PREFIX)/bin,
@@ -37,7 +39,17 @@ WARN     := -Wall -Wextra $(WERROR)
 # Only the module record leaves mod_bbtoken.so (see mod_bbtoken.c).
 # CPPFLAGS, CFLAGS and LDFLAGS from the environment (dpkg-buildflags' hardening
 # when built as a Debian package) come on top of ours.
-BASEFLAGS := -O2 -g -fPIC -fstack-protector-strong -D_FORTIFY_SOURCE=2 \
+# SANITIZE=1 (make asan) builds with ASan and UBSan instead of _FORTIFY_SOURCE
+# (which ASan replaces), every fault fatal.
+SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+ifeq ($(SANITIZE),1)
+OPTFLAGS  := -O1 -g $(SAN_FLAGS)
+SAN_LDFLAGS := $(SAN_FLAGS)
+else
+OPTFLAGS  := -O2 -g -D_FORTIFY_SOURCE=2
+SAN_LDFLAGS :=
+endif
+BASEFLAGS := $(OPTFLAGS) -fPIC -fstack-protector-strong \
              -fvisibility=hidden -pthread $(WARN) $(VERSION_DEF) $(CPPFLAGS) $(CFLAGS)
 HTTPD_INC := -I$(shell $(APXS) -q INCLUDEDIR) $(shell $(APR_CONFIG) --includes --cppflags) $(shell $(APU_CONFIG) --includes)
 JANSSON  := $(shell pkg-config --cflags --libs jansson)
@@ -47,9 +59,10 @@ PQ_INC   := -I$(shell pg_config --includedir 2>/dev/null || echo /usr/include/po
 
 CORE    := bbt_input bbt_token bbt_perm bbt_cred bbt_route bbt_rules bbt_sqlstate \
            bbt_rules_load bbt_decide bbt_cachectl bbt_rest_req bbt_expo bbt_body
-GLUE    := mod_bbtoken bbt_config bbt_request bbt_routing bbt_authn bbt_authz \
-           bbt_db bbt_logguard bbt_private bbt_rest bbt_rest_json bbt_rest_db \
-           bbt_rest_tokens bbt_configtest bbt_stats bbt_metrics bbt_reqbody
+GLUE    := mod_bbtoken bbt_config bbt_confcheck bbt_request bbt_routing \
+           bbt_authn bbt_authz bbt_db bbt_dbgate bbt_logguard bbt_private \
+           bbt_rest bbt_rest_json bbt_rest_db bbt_rest_tokens bbt_configtest \
+           bbt_stats bbt_metrics bbt_reqbody
 # Shared by the module and the CLI: libpq and jansson, nothing of httpd.
 PGJSON  := bbt_pgjson
 # The built-in route sets are routes/*.conf, compiled in as C strings.
@@ -96,7 +109,7 @@ $(PGJSON_O): $(OBJ)/%.o: mod_bbtoken/%.c $(HEADERS) | $(OBJ)
 	$(CC) $(BASEFLAGS) $(PQ_INC) $(JANSSON_CFLAGS) -c -o $@ $<
 
 $(OUT)/mod_bbtoken.so: $(GLUE_O) $(PGJSON_O) $(CORE_O) | $(OUT)
-	$(CC) -shared $(LDFLAGS) -o $@ $^ -lpq -lcrypto -lpcre2-8 $(JANSSON_LIBS)
+	$(CC) -shared $(LDFLAGS) $(SAN_LDFLAGS) -o $@ $^ -lpq -lcrypto -lpcre2-8 $(JANSSON_LIBS)
 
 # The CLI embeds sql/migrations/*.sql (generated header in $(OBJ)), so the
 # installed bbtoken can create and upgrade the schema on its own.
@@ -113,7 +126,7 @@ $(CLI_PQ_O): $(OBJ)/cli/%.o: cli/%.c $(CLI_HEADERS) $(HEADERS) | $(OBJ)/cli
 $(OBJ)/cli/migrations.o: $(MIGRATIONS_H)
 
 $(OUT)/bbtoken: $(CLI_O) $(CORE_O) $(PGJSON_O) | $(OUT)
-	$(CC) $(LDFLAGS) -o $@ $(CLI_O) $(CORE_O) $(PGJSON_O) -lpq -lcrypto -lpcre2-8 $(JANSSON_LIBS)
+	$(CC) $(LDFLAGS) $(SAN_LDFLAGS) -o $@ $(CLI_O) $(CORE_O) $(PGJSON_O) -lpq -lcrypto -lpcre2-8 $(JANSSON_LIBS)
 
 $(OUT)/t/%: t/unit/%.c t/unit/tap.h $(CORE_O) | $(OUT)/t
 	$(CC) $(BASEFLAGS) -Imod_bbtoken -It/unit $(JANSSON_CFLAGS) -o $@ $< $(CORE_O) -lcrypto -lpcre2-8 $(JANSSON_LIBS)
@@ -129,6 +142,16 @@ $(OUT)/fuzz/%: t/fuzz/%.c $(CORE:%=mod_bbtoken/%.c) $(SETS_C) $(HEADERS) | $(OUT
 	$(FUZZ_CC) -g -O1 -pthread $(VERSION_DEF) -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -Imod_bbtoken $(JANSSON_CFLAGS) -o $@ $< $(CORE:%=mod_bbtoken/%.c) $(SETS_C) -lcrypto -lpcre2-8 $(JANSSON_LIBS)
 
 fuzz: $(FUZZERS)
+
+# ---- sanitizers -------------------------------------------------------------
+# The module and the CLI with AddressSanitizer and UndefinedBehaviorSanitizer,
+# in a tree of their own.  httpd itself is not instrumented: it must run with
+# ASan's runtime preloaded (the harness does it with BBT_SANITIZE=1; see the
+# README, Sanitizers).
+ASAN_DIR := build/asan
+
+asan:
+	$(MAKE) -f apxs.mk all OUT=$(ASAN_DIR)/out OBJ=$(ASAN_DIR)/obj SANITIZE=1
 
 # Everything compiled carries VERSION (objects that do not exist yet are
 # built anyway).
@@ -164,7 +187,9 @@ APACHE_CONF = $(if $(DESTDIR)$(wildcard $(APACHE_CONFDIR)/mods-available),yes)
 SHARE_FILES := $(wildcard sql/*.sql sql/migrations/*.sql routes/*.conf www/*)
 SNIPPETS := bbtoken-git bbtoken-dav bbtoken-svn bbtoken-rest bbtoken-page bbtoken-metrics
 # conf/*.in with the installed paths filled in.
-CONF_GEN := bbtoken.load bbtoken.conf bbtoken-dbd.conf bbtoken.cron $(SNIPPETS:%=%.conf)
+# DBDParams: the lookup role's (server-wide) and the API role's (its host).
+DBD_CONF := bbtoken-dbd.conf bbtoken-api-dbd.conf
+CONF_GEN := bbtoken.load bbtoken.conf $(DBD_CONF) bbtoken.cron $(SNIPPETS:%=%.conf)
 SUBST = sed -e 's|@LIBEXECDIR@|$(LIBEXECDIR)|g' -e 's|@SHAREDIR@|$(SHAREDIR)|g' \
 	-e 's|@BINDIR@|$(BINDIR)|g' -e 's|@APACHE_CONFDIR@|$(APACHE_CONFDIR)|g' \
 	-e 's|@DOCDIR@|$(DOCDIR)|g'
@@ -184,37 +209,39 @@ install: all man
 	mkdir -p $(OUT)/conf
 	for f in $(CONF_GEN); do $(SUBST) conf/$$f.in > $(OUT)/conf/$$f || exit 1; done
 	install -m 0644 $(OUT)/conf/bbtoken.cron $(DESTDIR)$(DOCDIR)/examples/bbtoken.cron
-	install -m 0644 $(OUT)/conf/bbtoken-dbd.conf $(DESTDIR)$(SHAREDIR)/bbtoken-dbd.conf
+	for f in $(DBD_CONF); do install -m 0644 $(OUT)/conf/$$f $(DESTDIR)$(SHAREDIR)/$$f || exit 1; done
 ifeq ($(APACHE_CONF),yes)
 	install -d $(DESTDIR)$(APACHE_CONFDIR)/mods-available $(DESTDIR)$(APACHE_CONFDIR)/conf-available
 	install -m 0644 $(OUT)/conf/bbtoken.load $(OUT)/conf/bbtoken.conf $(DESTDIR)$(APACHE_CONFDIR)/mods-available/
 	install -m 0644 $(SNIPPETS:%=$(OUT)/conf/%.conf) $(DESTDIR)$(APACHE_CONFDIR)/conf-available/
 	@# DBDParams will hold a password: root's alone, and never overwritten.
-	test -e $(DESTDIR)$(APACHE_CONFDIR)/bbtoken-dbd.conf || \
-		install -m 0600 $(OUT)/conf/bbtoken-dbd.conf $(DESTDIR)$(APACHE_CONFDIR)/bbtoken-dbd.conf
+	for f in $(DBD_CONF); do test -e $(DESTDIR)$(APACHE_CONFDIR)/$$f || \
+		install -m 0600 $(OUT)/conf/$$f $(DESTDIR)$(APACHE_CONFDIR)/$$f || exit 1; done
 else
 	@echo "install: no $(APACHE_CONFDIR)/mods-available, so no .load, .conf or snippets (see the README's Configuration)"
 endif
 
-# What install put there.  bbtoken-dbd.conf goes only while it is the
-# template: once edited it holds the site's DBDParams.  Enabled links to the
-# removed files go too, so that httpd still starts.
+# What install put there.  bbtoken-dbd.conf and bbtoken-api-dbd.conf go only
+# while they are the template: once edited they hold the site's DBDParams.
+# Enabled links to the removed files go too, so that httpd still starts.
 uninstall:
 ifeq ($(APACHE_CONF),yes)
 	for l in $(APACHE_ENABLED); do \
 		if [ -L $(DESTDIR)$(APACHE_CONFDIR)/$$l ]; then rm -f $(DESTDIR)$(APACHE_CONFDIR)/$$l && echo "uninstall: removed $$l"; fi; \
 	done
 	rm -f $(APACHE_FILES:%=$(DESTDIR)$(APACHE_CONFDIR)/%)
-	if [ -e $(DESTDIR)$(APACHE_CONFDIR)/bbtoken-dbd.conf ]; then \
-		if cmp -s $(DESTDIR)$(APACHE_CONFDIR)/bbtoken-dbd.conf $(DESTDIR)$(SHAREDIR)/bbtoken-dbd.conf; then \
-			rm -f $(DESTDIR)$(APACHE_CONFDIR)/bbtoken-dbd.conf; \
-		else echo "uninstall: kept $(APACHE_CONFDIR)/bbtoken-dbd.conf, which holds your DBDParams"; fi; \
-	fi
+	for f in $(DBD_CONF); do \
+		if [ -e $(DESTDIR)$(APACHE_CONFDIR)/$$f ]; then \
+			if cmp -s $(DESTDIR)$(APACHE_CONFDIR)/$$f $(DESTDIR)$(SHAREDIR)/$$f; then \
+				rm -f $(DESTDIR)$(APACHE_CONFDIR)/$$f; \
+			else echo "uninstall: kept $(APACHE_CONFDIR)/$$f, which holds your DBDParams"; fi; \
+		fi; \
+	done
 endif
 	rm -f $(DESTDIR)$(LIBEXECDIR)/mod_bbtoken.so $(DESTDIR)$(BINDIR)/bbtoken \
 		$(DESTDIR)$(MANDIR)/man1/bbtoken.1 $(DESTDIR)$(MANDIR)/man5/mod_bbtoken.5 \
 		$(DESTDIR)$(COMPLETIONSDIR)/bbtoken $(DESTDIR)$(DOCDIR)/examples/bbtoken.cron \
-		$(DESTDIR)$(SHAREDIR)/bbtoken-dbd.conf $(SHARE_FILES:%=$(DESTDIR)$(SHAREDIR)/%)
+		$(DBD_CONF:%=$(DESTDIR)$(SHAREDIR)/%) $(SHARE_FILES:%=$(DESTDIR)$(SHAREDIR)/%)
 	for d in $(SHAREDIR)/sql/migrations $(SHAREDIR)/sql $(SHAREDIR)/routes $(SHAREDIR)/www \
 		$(SHAREDIR) $(DOCDIR)/examples $(DOCDIR); do \
 		if [ -d $(DESTDIR)$$d ]; then rmdir --ignore-fail-on-non-empty $(DESTDIR)$$d; fi; \
@@ -239,6 +266,6 @@ deb:
 	cp $(DEB_DIR)/$(DEB_PACKAGE)_$(VERSION)_$(DEB_ARCH).deb $(OUT)/
 
 clean:
-	rm -rf $(OUT) $(OBJ) $(DEB_DIR)
+	rm -rf $(OUT) $(OBJ) $(DEB_DIR) $(ASAN_DIR)
 
-.PHONY: all unit fuzz man install uninstall deb clean
+.PHONY: all unit fuzz asan man install uninstall deb clean

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Run the benchmark: installs what it needs (wrk too), builds, and prints
-# figures for the same requests with and without mod_bbtoken.
+# figures for the same requests with and without mod_bbtoken, then one
+# child's memory after a stream of refused requests (bench/memory.pl).
 # BENCH_SECONDS, BENCH_CONNECTIONS and BENCH_CLONES tune it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -9,4 +10,7 @@ if ! command -v wrk >/dev/null; then
     apt-get install -y -qq wrk >/dev/null
 fi
 make -f apxs.mk all >/dev/null
-exec perl bench/bench.pl
+perl bench/bench.pl
+echo
+# One child's memory after 100,000 malformed and refused requests.
+exec perl bench/memory.pl

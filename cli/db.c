@@ -149,13 +149,14 @@ bbt_sql_class_t bbtoken_classify(const PGresult *res)
                             PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY));
 }
 
-/* Only the server's primary message is shown: DETAIL may repeat the
- * failing row, and a token row holds the salt and the hash. */
+/* Only the server's primary message is shown, and for a refusal only what
+ * bbt_sql_message makes of it: DETAIL may repeat the failing row (a token
+ * row holds the salt and the hash), and a rule's name is not for people. */
 int bbtoken_db_fail(bbtoken_ctx_t *ctx, PGresult *res, const char *what)
 {
     const char *msg =
         res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
-    const char *state;
+    const char *state, *constraint, *text;
     int rc;
 
     if (!msg) {
@@ -165,26 +166,29 @@ int bbtoken_db_fail(bbtoken_ctx_t *ctx, PGresult *res, const char *what)
         PQclear(res);
         return rc;
     }
+    state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+    constraint = PQresultErrorField(res, PG_DIAG_CONSTRAINT_NAME);
     switch (bbtoken_classify(res)) {
     case BBT_SQL_POLICY:
         /* The schema's own rules: their messages are written for people. */
-        rc = bbtoken_fail("%s", msg);
+        rc = bbtoken_fail("%s", bbt_sql_message(state, constraint, msg));
         break;
     case BBT_SQL_NAME_TAKEN:
         rc = bbtoken_fail("%s: the owner already has a token with that name",
                           what);
         break;
-    case BBT_SQL_ID_TAKEN:
-    case BBT_SQL_REFUSED:
-        /* A constraint's refusal (class 23) says so; a value the server
-         * cannot read (class 22) speaks for itself. */
-        state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
-        rc = bbtoken_fail(
-            "%s: %s%s", what,
-            strncmp(state, "23", 2) == 0 ? "the database refused: " : "", msg);
+    case BBT_SQL_FAULT:
+    case BBT_SQL_PRIVILEGE:
+        /* For the administrator: what the server said went wrong. */
+        rc = bbtoken_fail("%s: %s", what, msg);
         break;
     default:
-        rc = bbtoken_fail("%s: %s", what, msg);
+        text = bbt_sql_message(state, constraint, msg);
+        rc = bbtoken_fail("%s: %s%s", what,
+                          state && strncmp(state, "23", 2) == 0
+                              ? "the database refused: "
+                              : "",
+                          text);
         break;
     }
     PQclear(res);

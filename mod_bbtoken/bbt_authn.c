@@ -45,14 +45,12 @@ static const char bbt_dummy_hash[] =
  * name, or that is shaped like a token, is not written out. */
 static const char *bbt_loggable(request_rec *r, const char *user)
 {
-    bbt_token_t tok;
     size_t len = strlen(user);
 
     if (!bbt_input_user_name(user, len)) {
         return "(not a user name)";
     }
-    if (bbt_token_parse(user, len, &tok) == BBT_TOKEN_OK) {
-        bbt_token_wipe(&tok);
+    if (bbt_token_shaped(user, len)) {
         return "(a token)";
     }
     return apr_pstrdup(r->pool, user);

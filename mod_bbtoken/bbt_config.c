@@ -21,17 +21,23 @@ APLOG_USE_MODULE(bbtoken);
 /* Server-wide settings (server config, virtual host). */
 typedef struct {
     int last_use_interval; /* seconds; -1: not set here */
+    int db_wait;           /* seconds; -1: not set here */
 } bbt_srv_conf_t;
 
 #define BBT_LAST_USE_DEFAULT 60
 #define BBT_LAST_USE_MAX 86400
+#define BBT_DB_WAIT_DEFAULT 5
+#define BBT_DB_WAIT_MAX 300
 /* The largest route file read. */
 #define BBT_ROUTE_FILE_MAX (1024 * 1024)
 
 void *bbt_config_create_dir(apr_pool_t *p, char *dir)
 {
+    bbt_dir_conf_t *conf = apr_pcalloc(p, sizeof(*conf));
+
     (void)dir;
-    return apr_pcalloc(p, sizeof(bbt_dir_conf_t));
+    conf->sandbox = -1;
+    return conf;
 }
 
 void *bbt_config_merge_dir(apr_pool_t *p, void *basev, void *addv)
@@ -43,6 +49,7 @@ void *bbt_config_merge_dir(apr_pool_t *p, void *basev, void *addv)
      * a parent's broader route can never win over the section's own. */
     conf->rules = add->rules ? add->rules : base->rules;
     conf->authn = add->authn ? add->authn : base->authn;
+    conf->sandbox = add->sandbox != -1 ? add->sandbox : base->sandbox;
     return conf;
 }
 
@@ -52,6 +59,7 @@ void *bbt_config_create_srv(apr_pool_t *p, server_rec *s)
 
     (void)s;
     sc->last_use_interval = -1;
+    sc->db_wait = -1;
     return sc;
 }
 
@@ -63,12 +71,22 @@ void *bbt_config_merge_srv(apr_pool_t *p, void *basev, void *addv)
     sc->last_use_interval = add->last_use_interval != -1
                                 ? add->last_use_interval
                                 : base->last_use_interval;
+    sc->db_wait = add->db_wait != -1 ? add->db_wait : base->db_wait;
     return sc;
 }
 
 const bbt_dir_conf_t *bbt_config_dir(const request_rec *r)
 {
     return ap_get_module_config(r->per_dir_config, &bbtoken_module);
+}
+
+int bbt_config_sandbox(const bbt_dir_conf_t *conf, int ours)
+{
+    if (!conf || conf->sandbox == 0) {
+        return 0;
+    }
+    return conf->sandbox == 1 ||
+           (ours && conf->rules && bbt_rules_count(conf->rules) > 0);
 }
 
 int bbt_config_last_use_interval(const server_rec *s)
@@ -78,6 +96,14 @@ int bbt_config_last_use_interval(const server_rec *s)
 
     return sc && sc->last_use_interval != -1 ? sc->last_use_interval
                                              : BBT_LAST_USE_DEFAULT;
+}
+
+int bbt_config_db_wait(const server_rec *s)
+{
+    const bbt_srv_conf_t *sc =
+        ap_get_module_config(s->module_config, &bbtoken_module);
+
+    return sc && sc->db_wait != -1 ? sc->db_wait : BBT_DB_WAIT_DEFAULT;
 }
 
 static apr_status_t bbt_rules_cleanup(void *data)
@@ -287,27 +313,52 @@ int bbt_config_same_providers(const apr_array_header_t *a,
     return 1;
 }
 
+/* Seconds from 0 to max: digits only, so " 5", "+5" and "5s" are
+ * refused, not guessed.  -1 if arg is not one. */
+static int bbt_seconds(const char *arg, int max)
+{
+    size_t n = strspn(arg, "0123456789");
+    apr_int64_t secs = apr_atoi64(arg);
+
+    return n == 0 || n > 6 || arg[n] != '\0' || secs > max ? -1 : (int)secs;
+}
+
 static const char *bbt_set_last_use(cmd_parms *cmd, void *dconf,
                                     const char *arg)
 {
     bbt_srv_conf_t *sc =
         ap_get_module_config(cmd->server->module_config, &bbtoken_module);
-    size_t n = strspn(arg, "0123456789");
-    apr_int64_t secs = apr_atoi64(arg);
 
     (void)dconf;
-    /* Digits only, so " 60", "+60" and "60s" are refused, not guessed. */
-    if (n == 0 || n > 6 || arg[n] != '\0' || secs > BBT_LAST_USE_MAX) {
+    if ((sc->last_use_interval = bbt_seconds(arg, BBT_LAST_USE_MAX)) < 0) {
         return apr_psprintf(cmd->pool,
                             "BBTokenLastUseInterval: '%s' is not a number of "
                             "seconds from 0 to %d",
                             arg, BBT_LAST_USE_MAX);
     }
-    sc->last_use_interval = (int)secs;
+    return NULL;
+}
+
+static const char *bbt_set_db_wait(cmd_parms *cmd, void *dconf, const char *arg)
+{
+    bbt_srv_conf_t *sc =
+        ap_get_module_config(cmd->server->module_config, &bbtoken_module);
+
+    (void)dconf;
+    if ((sc->db_wait = bbt_seconds(arg, BBT_DB_WAIT_MAX)) < 0) {
+        return apr_psprintf(cmd->pool,
+                            "BBTokenDBWait: '%s' is not a number of seconds "
+                            "from 0 to %d",
+                            arg, BBT_DB_WAIT_MAX);
+    }
     return NULL;
 }
 
 const command_rec bbt_config_cmds[] = {
+    AP_INIT_TAKE1("BBTokenDBWait", bbt_set_db_wait, NULL, RSRC_CONF,
+                  "BBTokenDBWait seconds: how long a request waits for one "
+                  "of mod_dbd's pooled connections (DBDMax) before it is "
+                  "answered 503; default 5"),
     AP_INIT_TAKE1("BBTokenLastUseInterval", bbt_set_last_use, NULL, RSRC_CONF,
                   "BBTokenLastUseInterval seconds: write a token's last use "
                   "(and audit an expired token's refusal) at most once per "
@@ -321,6 +372,14 @@ const command_rec bbt_config_cmds[] = {
                      RSRC_CONF | ACCESS_CONF,
                      "BBTokenRoute METHODS PATTERN PERMISSION [OPTION]...: "
                      "append one route"),
+    /* Not in .htaccess: a repository's owner must not let its files run
+     * as the site. */
+    AP_INIT_FLAG("BBTokenSandbox", ap_set_flag_slot,
+                 (void *)APR_OFFSETOF(bbt_dir_conf_t, sandbox),
+                 RSRC_CONF | ACCESS_CONF,
+                 "BBTokenSandbox On|Off: serve with Content-Security-Policy: "
+                 "sandbox and X-Content-Type-Options: nosniff; default on "
+                 "where AuthType BBToken has routes"),
     AP_INIT_ITERATE("AuthBBTokenProvider", bbt_set_authn, NULL,
                     RSRC_CONF | ACCESS_CONF,
                     "authn providers (file, dbm, dbd, ldap...) that check "

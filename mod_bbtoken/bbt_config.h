@@ -25,6 +25,9 @@ typedef struct {
     /* AuthBBTokenProvider, bbt_authn_t in order; NULL: not set here
      * (inherit). */
     apr_array_header_t *authn;
+    /* BBTokenSandbox: 1 On, 0 Off, -1 not set here (inherit; default on
+     * where there are routes). */
+    int sandbox;
 } bbt_dir_conf_t;
 
 /* The module record's configuration entries (mod_bbtoken.c). */
@@ -42,7 +45,15 @@ const bbt_dir_conf_t *bbt_config_dir(const request_rec *r);
 int bbt_config_same_providers(const apr_array_header_t *a,
                               const apr_array_header_t *b);
 
+/* 1 if what this section serves must not run as the site's origin
+ * (BBTokenSandbox): On, or not set where the section has routes and is
+ * ours (AuthType BBToken). */
+int bbt_config_sandbox(const bbt_dir_conf_t *conf, int ours);
+
 /* BBTokenLastUseInterval of server s, in seconds. */
 int bbt_config_last_use_interval(const server_rec *s);
+
+/* BBTokenDBWait of server s, in seconds. */
+int bbt_config_db_wait(const server_rec *s);
 
 #endif

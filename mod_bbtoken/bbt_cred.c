@@ -223,17 +223,11 @@ int bbt_cred_carries_token(const bbt_cred_t *c)
 
 int bbt_cred_is_password(const bbt_cred_t *c)
 {
-    bbt_token_t tok;
-    bbt_token_status_t st;
-
     if (!c || c->kind != BBT_CRED_BASIC || !c->secret)
         return 0;
-    if (c->secret_len >= BBT_TOKEN_PREFIX_LEN &&
-        memcmp(c->secret, BBT_TOKEN_PREFIX, BBT_TOKEN_PREFIX_LEN) == 0)
-        return 0;
-    /* A token's exact shape with a wrong checksum is a mistyped token
-     * whose prefix was left off, not a password. */
-    st = bbt_cred_token(c, &tok);
-    bbt_token_wipe(&tok);
-    return st != BBT_TOKEN_OK && st != BBT_TOKEN_BAD_CHECKSUM;
+    /* A token typed into the user name field: a provider would log it
+     * (mod_authn_file's "user not found").  A token in the password field,
+     * prefixed or not, with a right or a wrong checksum, is a token. */
+    return !(c->user && bbt_token_shaped(c->user, c->user_len)) &&
+           !bbt_token_shaped(c->secret, c->secret_len);
 }

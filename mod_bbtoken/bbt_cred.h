@@ -51,7 +51,9 @@ int bbt_cred_carries_token(const bbt_cred_t *c);
 /* 1 if the credential is a Basic password for the password providers:
  * nothing shaped like a token, prefixed or not, which must never reach a
  * provider (and an LDAP server's logs): not a token, not a token with a
- * wrong checksum, nothing that starts with the BBDC- prefix. */
+ * wrong checksum, nothing that starts with the BBDC- prefix; and its user
+ * name is not shaped like a token (bbt_token_shaped), which a provider
+ * would log as a user it does not know. */
 int bbt_cred_is_password(const bbt_cred_t *c);
 
 #endif

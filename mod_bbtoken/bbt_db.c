@@ -29,7 +29,9 @@
 
 #include <libpq-fe.h>
 
+#include "bbt_config.h"
 #include "bbt_db.h"
+#include "bbt_dbgate.h"
 #include "bbt_stats.h"
 
 APLOG_USE_MODULE(bbtoken);
@@ -44,6 +46,7 @@ struct bbt_db_conn {
     ap_dbd_t *dbd;
     PGconn *pg;
     PGVerbosity verbosity; /* the pooled connection's own, given back */
+    int gated;             /* holds a place of bbt_dbgate's */
 };
 
 /* Kept in a pooled connection's own pool, which only the connection's
@@ -123,14 +126,28 @@ bbt_db_conn_t *bbt_db_open(request_rec *r)
 {
     apr_pool_t *p = r->pool;
     bbt_db_conn_t *c = apr_pcalloc(p, sizeof(*c));
+    int wait = bbt_config_db_wait(r->server), max = 0;
 
     c->pool = p;
     c->s = r->server;
     c->r = r;
+    /* Never into mod_dbd's wait without end: a place first, or 503. */
+    if (bbt_dbgate_enter(r->server, apr_time_from_sec(wait), &max) != 0) {
+        bbt_db_say(c, APLOG_ERR, "BBT350",
+                   apr_psprintf(p,
+                                "no database connection within %d s "
+                                "(BBTokenDBWait): all %d of this child's "
+                                "(DBDMax) are in use",
+                                wait, max));
+        return NULL;
+    }
+    c->gated = 1;
     c->dbd = bbt_dbd_open(p, r->server);
     if (!c->dbd) {
         /* mod_dbd has logged why. */
         bbt_stats_count(BBT_STAT_DB_CONNECTION_ERRORS);
+        bbt_dbgate_leave(c->s);
+        c->gated = 0;
         bbt_db_say(c, APLOG_ERR, "BBT070", "no database connection available");
         return NULL;
     }
@@ -158,6 +175,10 @@ void bbt_db_close(bbt_db_conn_t *c)
         }
         bbt_dbd_close(c->s, c->dbd);
         c->dbd = NULL;
+    }
+    if (c && c->gated) {
+        bbt_dbgate_leave(c->s);
+        c->gated = 0;
     }
 }
 

@@ -39,8 +39,9 @@ typedef struct {
 int bbt_db_init(void);
 
 /* Take a pooled connection for request r; NULL if the database cannot be
- * reached.  Errors on it are logged with the request (its client, its log
- * configuration). */
+ * reached, or no connection of the pool is free within BBTokenDBWait
+ * (bbt_dbgate).  Errors on it are logged with the request (its client, its
+ * log configuration). */
 bbt_db_conn_t *bbt_db_open(request_rec *r);
 
 /* Give it back. */

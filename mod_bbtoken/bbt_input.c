@@ -47,28 +47,68 @@ int bbt_input_user_slug(const char *s, size_t len, char *out)
     return 0;
 }
 
+/* The code point of the UTF-8 sequence at s, stepping *len over it; -1 for
+ * anything but the shortest encoding of a scalar value (no surrogates,
+ * nothing above U+10FFFF), as PostgreSQL's UTF8 accepts. */
+static long bbt_utf8_next(const unsigned char *s, size_t *len)
+{
+    static const long min[] = {0, 0, 0x80, 0x800, 0x10000};
+    size_t n, i;
+    long cp;
+
+    if (s[0] < 0x80) {
+        *len = 1;
+        return s[0];
+    }
+    if ((s[0] & 0xe0) == 0xc0) {
+        n = 2;
+        cp = s[0] & 0x1f;
+    } else if ((s[0] & 0xf0) == 0xe0) {
+        n = 3;
+        cp = s[0] & 0x0f;
+    } else if ((s[0] & 0xf8) == 0xf0) {
+        n = 4;
+        cp = s[0] & 0x07;
+    } else {
+        return -1;
+    }
+    for (i = 1; i < n; i++) {
+        /* A NUL ends the string, and is no continuation byte either. */
+        if ((s[i] & 0xc0) != 0x80) {
+            return -1;
+        }
+        cp = (cp << 6) | (s[i] & 0x3f);
+    }
+    if (cp < min[n] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) {
+        return -1;
+    }
+    *len = n;
+    return cp;
+}
+
 /* What a label (a token name, a display name) may not be, in the words of
  * its kind. */
 typedef struct {
-    const char *empty, *control, *too_long;
+    const char *empty, *utf8, *control, *too_long;
 } bbt_label_msgs_t;
 
 static const char *bbt_label(const char *s, const bbt_label_msgs_t *m)
 {
     const unsigned char *p;
-    size_t chars = 0;
+    size_t chars = 0, n = 0;
+    long cp;
 
     if (!s || !*s) {
         return m->empty;
     }
-    for (p = (const unsigned char *)s; *p; p++) {
-        if (*p < 0x20 || *p == 0x7f) {
+    for (p = (const unsigned char *)s; *p; p += n) {
+        if ((cp = bbt_utf8_next(p, &n)) < 0) {
+            return m->utf8;
+        }
+        if (bbt_is_control(cp)) {
             return m->control;
         }
-        /* Count code points: every byte that does not continue one. */
-        if ((*p & 0xc0) != 0x80) {
-            chars++;
-        }
+        chars++;
     }
     return chars > BBT_NAME_MAX ? m->too_long : NULL;
 }
@@ -76,7 +116,7 @@ static const char *bbt_label(const char *s, const bbt_label_msgs_t *m)
 const char *bbt_input_token_name(const char *s)
 {
     static const bbt_label_msgs_t m = {
-        "token name must not be empty",
+        "token name must not be empty", "token name is not valid UTF-8",
         "token name must not contain control characters",
         "token name is longer than 255 characters"};
 
@@ -86,7 +126,7 @@ const char *bbt_input_token_name(const char *s)
 const char *bbt_input_display_name(const char *s)
 {
     static const bbt_label_msgs_t m = {
-        "display name must not be empty",
+        "display name must not be empty", "display name is not valid UTF-8",
         "display name must not contain control characters",
         "display name is longer than 255 characters"};
 

@@ -91,9 +91,18 @@ int bbt_input_user_name(const char *s, size_t len);
  * not a user name.  A slug is a user name itself, and its own slug. */
 int bbt_input_user_slug(const char *s, size_t len, char *out);
 
+/* 1 if code point cp is a control character: Unicode's general category
+ * Cc, U+0000 to U+001F, U+007F and U+0080 to U+009F.  The schema's
+ * bbtoken_token_name_problem (sql/migrations/0005) says the same. */
+static inline int bbt_is_control(long cp)
+{
+    return cp < 0x20 || (cp >= 0x7f && cp <= 0x9f);
+}
+
 /* NULL if the NUL-terminated s is a valid token name, else a static English
- * reason: empty, a control character, or longer than BBT_NAME_MAX
- * characters.  The encoding itself is the database's to check. */
+ * reason: empty, not valid UTF-8, a control character (bbt_is_control), or
+ * longer than BBT_NAME_MAX characters.  The database's CHECK and trigger on
+ * bbtoken_tokens apply the same rule with the same words. */
 const char *bbt_input_token_name(const char *s);
 
 /* A user's display name: the token name's rule, with its own messages. */

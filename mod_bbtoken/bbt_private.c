@@ -12,6 +12,13 @@
  * invites shared caches downstream to keep them for anyone.  So:
  * r->no_cache for mod_cache, and a filter that turns the response's
  * Cache-Control private before the headers go out.
+ *
+ * What the routes serve is the users' content: a page uploaded over WebDAV,
+ * a ref named x.html read over dumb HTTP.  Run as this site's origin, its
+ * script could drive the access-tokens API with the browser's login of
+ * whoever opens it.  So those responses carry Content-Security-Policy:
+ * sandbox (a unique origin, no scripts) and X-Content-Type-Options:
+ * nosniff (no guessing HTML out of something else): BBTokenSandbox.
  */
 #include "httpd.h"
 #include "http_config.h"
@@ -20,6 +27,7 @@
 #include "util_filter.h"
 
 #include "bbt_cachectl.h"
+#include "bbt_config.h"
 #include "bbt_private.h"
 #include "bbt_request.h"
 
@@ -59,6 +67,14 @@ static int bbt_private_fixups(request_rec *r)
 {
     bbt_req_t *rq = bbt_req(r);
 
+    /* In err_headers_out, which an internal redirect shares and an error
+     * page keeps; a sandbox the backend set too only narrows it. */
+    if (!r->main &&
+        bbt_config_sandbox(bbt_config_dir(r), bbt_request_is_ours(r))) {
+        apr_table_setn(r->err_headers_out, "Content-Security-Policy",
+                       "sandbox");
+        apr_table_setn(r->err_headers_out, "X-Content-Type-Options", "nosniff");
+    }
     if (rq && rq->verified) {
         apr_table_unset(r->headers_in, "Authorization");
         r->no_cache = 1;

@@ -40,31 +40,35 @@ APLOG_USE_MODULE(bbtoken);
 typedef int (*bbt_rest_endpoint_t)(bbt_rest_t *x, const bbt_rest_user_t *caller,
                                    const bbt_rest_user_t *owner);
 
-/* What each kind of path answers to, in the order Allow lists it. */
+/* What each kind of path answers to, in the order Allow lists it, and
+ * whether the endpoint reads a JSON body. */
 static const struct {
     bbt_rest_shape_t shape;
     int method;       /* M_GET... */
     const char *name; /* for Allow */
     bbt_rest_endpoint_t endpoint;
+    int body;
 } bbt_rest_routes[] = {
-    {BBT_REST_USER, M_GET, "GET", bbt_rest_tokens_list},
-    {BBT_REST_USER, M_PUT, "PUT", bbt_rest_tokens_create},
-    {BBT_REST_TOKEN, M_GET, "GET", bbt_rest_tokens_get},
-    {BBT_REST_TOKEN, M_POST, "POST", bbt_rest_tokens_update},
-    {BBT_REST_TOKEN, M_DELETE, "DELETE", bbt_rest_tokens_revoke},
+    {BBT_REST_USER, M_GET, "GET", bbt_rest_tokens_list, 0},
+    {BBT_REST_USER, M_PUT, "PUT", bbt_rest_tokens_create, 1},
+    {BBT_REST_TOKEN, M_GET, "GET", bbt_rest_tokens_get, 0},
+    {BBT_REST_TOKEN, M_POST, "POST", bbt_rest_tokens_update, 1},
+    {BBT_REST_TOKEN, M_DELETE, "DELETE", bbt_rest_tokens_revoke, 0},
 };
 
 #define BBT_REST_NROUTES (sizeof(bbt_rest_routes) / sizeof(bbt_rest_routes[0]))
 
 /* The endpoint for shape and the request's method, or NULL; sets
- * r->allowed and *allow (the Allow header) from the table. */
-static bbt_rest_endpoint_t
-bbt_rest_route(request_rec *r, bbt_rest_shape_t shape, const char **allow)
+ * r->allowed and *allow (the Allow header) from the table, and *body. */
+static bbt_rest_endpoint_t bbt_rest_route(request_rec *r,
+                                          bbt_rest_shape_t shape,
+                                          const char **allow, int *body)
 {
     bbt_rest_endpoint_t found = NULL;
     size_t i;
 
     *allow = NULL;
+    *body = 0;
     r->allowed = 0;
     for (i = 0; i < BBT_REST_NROUTES; i++) {
         if (bbt_rest_routes[i].shape != shape) {
@@ -76,6 +80,7 @@ bbt_rest_route(request_rec *r, bbt_rest_shape_t shape, const char **allow)
                         : bbt_rest_routes[i].name;
         if (bbt_rest_routes[i].method == r->method_number) {
             found = bbt_rest_routes[i].endpoint;
+            *body = bbt_rest_routes[i].body;
         }
     }
     return found;
@@ -153,7 +158,7 @@ static int bbt_rest_handler(request_rec *r)
     bbt_rest_endpoint_t endpoint;
     const char *allow;
     bbt_rest_t x;
-    int rc;
+    int rc, body;
 
     if (!r->handler || strcmp(r->handler, BBT_REST_HANDLER) != 0) {
         return DECLINED;
@@ -187,7 +192,7 @@ static int bbt_rest_handler(request_rec *r)
         return bbt_rest_error(r, HTTP_NOT_FOUND, BBT_REST_EX_NOT_FOUND,
                               "No such resource.");
     }
-    endpoint = bbt_rest_route(r, x.path.shape, &allow);
+    endpoint = bbt_rest_route(r, x.path.shape, &allow, &body);
     if (!endpoint || r->header_only) {
         apr_table_setn(r->headers_out, "Allow", allow);
         if (!endpoint) {
@@ -203,8 +208,16 @@ static int bbt_rest_handler(request_rec *r)
                               "Content-Type: application/json or "
                               "X-Atlassian-Token: no-check.");
     }
+    /* The whole body before a pooled connection: a client that sends it
+     * slowly holds a worker, never one of the few connections every login
+     * needs. */
+    if (body && !(x.body = bbt_rest_json_body(r, &rc))) {
+        return rc;
+    }
     if (!(x.db = bbt_db_open(r))) {
-        return bbt_rest_unavailable(&x, "connecting to the database");
+        rc = bbt_rest_unavailable(&x, "connecting to the database");
+        json_decref(x.body);
+        return rc;
     }
     x.pg = bbt_db_native(x.db);
     if (PQstatus(x.pg) != CONNECTION_OK) {
@@ -216,6 +229,7 @@ static int bbt_rest_handler(request_rec *r)
         bbt_rest_cmd(&x, "ROLLBACK");
     }
     bbt_db_close(x.db);
+    json_decref(x.body);
     return rc;
 }
 

@@ -71,10 +71,11 @@ int bbt_rest_begin(bbt_rest_t *x, const char *caller)
 
 int bbt_rest_refusal(bbt_rest_t *x, PGresult *res, int *retry)
 {
-    const char *msg = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
-    bbt_sql_class_t cls =
-        bbt_sql_classify(PQresultErrorField(res, PG_DIAG_SQLSTATE),
-                         PQresultErrorField(res, PG_DIAG_CONSTRAINT_NAME), msg);
+    const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+    const char *constraint = PQresultErrorField(res, PG_DIAG_CONSTRAINT_NAME);
+    const char *primary = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+    bbt_sql_class_t cls = bbt_sql_classify(state, constraint, primary);
+    const char *msg = bbt_sql_message(state, constraint, primary);
     int rc;
 
     msg = apr_pstrdup(x->r->pool, msg ? msg : "refused by the database");
@@ -90,6 +91,19 @@ int bbt_rest_refusal(bbt_rest_t *x, PGresult *res, int *retry)
             rc = bbt_rest_error(x->r, HTTP_BAD_REQUEST, BBT_REST_EX_ARG, msg);
         }
         break;
+    case BBT_SQL_PRIVILEGE:
+        /* The database refused httpd's role, not the caller: a server
+         * fault to fix in the grants, never "not permitted". */
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, x->r,
+                      "BBT250: access-tokens API: the database refused the "
+                      "API's role a privilege (sql/grants-api.sql not run for "
+                      "it?): %s",
+                      primary ? primary : "permission denied");
+        rc =
+            bbt_rest_error(x->r, HTTP_INTERNAL_SERVER_ERROR, BBT_REST_EX_SERVER,
+                           "The token database refused this server: it is "
+                           "misconfigured.");
+        break;
     case BBT_SQL_NOT_PERMITTED:
         rc = bbt_rest_error(x->r, HTTP_UNAUTHORIZED, BBT_REST_EX_AUTH, msg);
         break;
@@ -100,12 +114,9 @@ int bbt_rest_refusal(bbt_rest_t *x, PGresult *res, int *retry)
         rc = bbt_rest_error(x->r, HTTP_NOT_FOUND, BBT_REST_EX_NO_TOKEN, msg);
         break;
     case BBT_SQL_NAME_TAKEN:
-        rc = bbt_rest_error(x->r, HTTP_BAD_REQUEST, BBT_REST_EX_ARG,
-                            "a token with that name already exists");
-        break;
     case BBT_SQL_POLICY:
     case BBT_SQL_REFUSED:
-        /* The table's CHECKs and the policy trigger: a message for the
+        /* The table's CHECKs and the policy trigger, in words for the
          * person who asked. */
         rc = bbt_rest_error(x->r, HTTP_BAD_REQUEST, BBT_REST_EX_ARG, msg);
         break;

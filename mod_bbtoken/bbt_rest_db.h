@@ -25,6 +25,8 @@ typedef struct {
     bbt_db_conn_t *db;
     PGconn *pg;
     bbt_rest_path_t path; /* the user and token id it names */
+    json_t *body;         /* a PUT's or POST's JSON object, read before any
+                             database work; the handler frees it */
 } bbt_rest_t;
 
 /* The caller or the user of the path, from bbtoken_users. */
@@ -66,7 +68,9 @@ int bbt_rest_cmd(bbt_rest_t *x, const char *sql);
 int bbt_rest_begin(bbt_rest_t *x, const char *caller);
 
 /* Answer a failed call of an API function (res is cleared), as
- * bbt_sql_classify reads it; -1 (nothing answered) for a server fault.
+ * bbt_sql_classify reads it, in bbt_sql_message's words: the caller's
+ * refusals 400, 401 or 404; a privilege the database refused httpd's role
+ * 500 (logged); -1 (nothing answered) for any other server fault.
  * With retry non-NULL, a taken token id sets *retry and answers nothing. */
 int bbt_rest_refusal(bbt_rest_t *x, PGresult *res, int *retry);
 

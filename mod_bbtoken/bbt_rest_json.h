@@ -27,6 +27,7 @@
     "com.atlassian.bitbucket.rest.UnsupportedMediaTypeException"
 #define BBT_REST_EX_XSRF "com.atlassian.bitbucket.rest.XsrfCheckFailedException"
 #define BBT_REST_EX_DB "com.atlassian.bitbucket.ServiceUnavailableException"
+#define BBT_REST_EX_SERVER "com.atlassian.bitbucket.ServiceException"
 #define BBT_REST_EX_TOO_LARGE                                                  \
     "com.atlassian.bitbucket.rest.RequestTooLargeException"
 

@@ -172,13 +172,10 @@ int bbt_rest_tokens_create(bbt_rest_t *x, const bbt_rest_user_t *caller,
     const char *params[9];
     const char *why, *days = NULL;
     bbt_level_t project, repo;
-    json_t *body, *v, *out = NULL;
+    json_t *body = x->body, *v, *out = NULL;
     PGresult *res;
     int rc, retry, attempt;
 
-    if (!(body = bbt_rest_json_body(x->r, &rc))) {
-        return rc;
-    }
     v = json_object_get(body, "name");
     if (!v || json_is_null(v)) {
         why = "a token name is required";
@@ -206,7 +203,6 @@ int bbt_rest_tokens_create(bbt_rest_t *x, const bbt_rest_user_t *caller,
             days = apr_ltoa(x->r->pool, (long)json_integer_value(v));
         }
     }
-    json_decref(body);
     if (why) {
         return bbt_rest_error(x->r, HTTP_BAD_REQUEST, BBT_REST_EX_ARG, why);
     }
@@ -279,13 +275,10 @@ int bbt_rest_tokens_update(bbt_rest_t *x, const bbt_rest_user_t *caller,
                              NULL,         NULL,        NULL};
     const char *why = NULL;
     bbt_level_t project, repo;
-    json_t *body, *v, *out = NULL;
+    json_t *body = x->body, *v, *out = NULL;
     PGresult *res;
     int rc;
 
-    if (!(body = bbt_rest_json_body(x->r, &rc))) {
-        return rc;
-    }
     if ((v = json_object_get(body, "name")) && !json_is_null(v)) {
         if (!json_is_string(v) ||
             strlen(json_string_value(v)) != json_string_length(v)) {
@@ -304,7 +297,6 @@ int bbt_rest_tokens_update(bbt_rest_t *x, const bbt_rest_user_t *caller,
         why = "the expiry of a token cannot be changed: create a new token "
               "(and revoke this one)";
     }
-    json_decref(body);
     if (why) {
         return bbt_rest_error(x->r, HTTP_BAD_REQUEST, BBT_REST_EX_ARG, why);
     }

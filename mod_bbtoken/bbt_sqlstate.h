@@ -4,6 +4,8 @@
  * CLI.  The schema names its rules (CHECK constraints, and triggers that
  * raise with CONSTRAINT = ...), so their refusals are recognised by name,
  * and everything unrecognised is a server fault, never a client's mistake.
+ * What a person is told comes from here too: the schema's own words where
+ * they are written for people, else ours; never a constraint's name.
  *
  * Nothing here knows httpd or libpq: the caller passes the error fields.
  */
@@ -12,6 +14,9 @@
 
 typedef enum {
     BBT_SQL_FAULT = 0,     /* anything else: the server's fault (503/500) */
+    BBT_SQL_PRIVILEGE,     /* the database refused the role a privilege (a
+                              missing GRANT): the server's fault, never
+                              "not permitted" */
     BBT_SQL_ID_TAKEN,      /* a fresh token id was taken: mint another */
     BBT_SQL_NOT_PERMITTED, /* the API refused the caller */
     BBT_SQL_NO_SUCH_USER,  /* the API found no such user */
@@ -26,5 +31,13 @@ typedef enum {
  * primary message or NULL. */
 bbt_sql_class_t bbt_sql_classify(const char *state, const char *constraint,
                                  const char *message);
+
+/* What to tell the person whose request was refused, for any class but
+ * BBT_SQL_FAULT and BBT_SQL_PRIVILEGE (NULL for those): a static text, or
+ * the database's message (or the part of it after the rule's name) where
+ * the schema writes it for people.  The same arguments as
+ * bbt_sql_classify. */
+const char *bbt_sql_message(const char *state, const char *constraint,
+                            const char *message);
 
 #endif

@@ -173,6 +173,23 @@ done:
     return st;
 }
 
+int bbt_token_shaped(const char *s, size_t len)
+{
+    bbt_token_t tok;
+    bbt_token_status_t st;
+
+    if (!s) {
+        return 0;
+    }
+    if (len >= BBT_TOKEN_PREFIX_LEN &&
+        memcmp(s, BBT_TOKEN_PREFIX, BBT_TOKEN_PREFIX_LEN) == 0) {
+        return 1;
+    }
+    st = bbt_token_parse(s, len, &tok);
+    bbt_token_wipe(&tok);
+    return st == BBT_TOKEN_OK || st == BBT_TOKEN_BAD_CHECKSUM;
+}
+
 const char *bbt_token_status_str(bbt_token_status_t st)
 {
     switch (st) {

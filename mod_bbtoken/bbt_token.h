@@ -52,6 +52,12 @@ typedef enum {
  * s need not be NUL-terminated.  On success fills *out. */
 bbt_token_status_t bbt_token_parse(const char *s, size_t len, bbt_token_t *out);
 
+/* 1 if len bytes at s look like a token, right or wrong: they start with
+ * the prefix, or are a token whose checksum may be wrong (a mistyped one).
+ * Such a string is never logged, nor handed to a password provider as a
+ * user name. */
+int bbt_token_shaped(const char *s, size_t len);
+
 /* A short English reason for a status, for logs and error bodies. */
 const char *bbt_token_status_str(bbt_token_status_t st);
 

@@ -3,7 +3,9 @@
  *
  * This file is the module record and nothing more.  Where things happen:
  *
- *   bbt_config.c    directives, sections, route files
+ *   bbt_config.c    directives, sections, route files; bbt_confcheck.c
+ *                   warns at startup of routes without AuthType BBToken
+ *                   and the other way round
  *   bbt_routing.c   which route decides a request (and its Destination);
  *                   project keys mapped before httpd maps the URL
  *   bbt_reqbody.c   a body a route reads, kept for the handler
@@ -13,7 +15,8 @@
  *   bbt_private.c   what the backend gets and answers: no credentials, a
  *                   private response
  *   bbt_request.c   what one request learned, for the phases after authn
- *   bbt_db.c        mod_dbd; bbt_logguard.c keeps httpd's logs free of
+ *   bbt_db.c        mod_dbd; bbt_dbgate.c bounds the wait for one of its
+ *                   connections; bbt_logguard.c keeps httpd's logs free of
  *                   credentials; bbt_rest.c the access-tokens REST API
  *   bbt_configtest.c  the mistakes configtest refuses (check_config)
  *   bbt_metrics.c   counting requests, the bbtoken-metrics handler,
@@ -34,8 +37,10 @@
 #include "bbt_authn.h"
 #include "bbt_authz.h"
 #include "bbt_config.h"
+#include "bbt_confcheck.h"
 #include "bbt_configtest.h"
 #include "bbt_db.h"
+#include "bbt_dbgate.h"
 #include "bbt_logguard.h"
 #include "bbt_metrics.h"
 #include "bbt_private.h"
@@ -82,6 +87,8 @@ static void bbt_register_hooks(apr_pool_t *p)
     bbt_authz_register_hooks(p);
     bbt_private_register_hooks(p);
     bbt_rest_register_hooks(p);
+    bbt_dbgate_register_hooks(p);
+    bbt_confcheck_register_hooks(p);
 }
 
 AP_DECLARE_MODULE(bbtoken) = {

@@ -23,6 +23,11 @@ BEGIN;
 \ir migrations/0003_rest.sql
 COMMIT;
 
+-- Version 5: one rule for token names; the API's own refusals.
+BEGIN;
+\ir migrations/0005_hardening.sql
+COMMIT;
+
 -- Version 6: users' e-mail address, display name and slug.
 BEGIN;
 \ir migrations/0006_user_details.sql

@@ -9,6 +9,7 @@ use lib "$FindBin::Bin/lib";
 use Test::More;
 use BBT::Env qw(pct b64 forge_token parse_token mistype_token);
 use BBT::Assert;
+use BBT::Secrets qw(token_forms no_secrets_in);
 
 my $env = BBT::Env->new(loglevel => 'trace8')->start;
 $env->make_repo('PROJ', 'repo');
@@ -112,33 +113,7 @@ sleep 1;
 
 my %secret;    # description => string
 my %ctl_secret;    # the token only ever sent in header lines core refuses
-sub add_token_forms {
-    my ($label, $t, $into) = @_;
-    my $dst = $into || \%secret;
-    my $p = parse_token($t);
-    my $bare = $t =~ s/^BBDC-//r;
-    $dst->{"$label token"} = $t;
-    $dst->{"$label token without prefix"} = $bare;
-    $dst->{"$label token percent-encoded"} = pct($t) if pct($t) ne $t;
-    if ($p) {
-        $dst->{"$label raw secret (hex)"} = unpack('H*', substr($p->{raw}, 13));
-        $dst->{"$label raw secret (HEX)"} = uc unpack('H*', substr($p->{raw}, 13));
-        # Any 12 characters of the part of the token that encodes the secret
-        # (the first 16 characters encode only the id).
-        for my $i (16 .. length($bare) - 12) {
-            $dst->{"$label token secret part [$i..]"} = substr($bare, $i, 12);
-        }
-    }
-    for my $user ('alice', 'bob') {
-        my $b = b64("$user:$t");
-        $dst->{"$label Basic credentials for $user"} = $b;
-        # windows that encode bytes of the token ("alice:" is 8 characters)
-        my $start = $user eq 'alice' ? 8 : 4;
-        for (my $i = $start; $i + 16 <= length $b; $i += 4) {
-            $dst->{"$label Basic base64 for $user [$i..]"} = substr($b, $i, 16);
-        }
-    }
-}
+sub add_token_forms { my ($label, $t, $into) = @_; token_forms($label, $t, $into || \%secret) }
 add_token_forms('Basic', $t_basic);
 add_token_forms('Bearer', $t_bearer);
 add_token_forms('read-only', $t_ro);
@@ -179,40 +154,6 @@ like($acc, qr/ alice ".*" 200 \Q$id_basic\E$/m, 'access_log has the Basic token 
 like($acc, qr/ alice ".*" 200 \Q$id_bearer\E$/m, 'access_log has the Bearer token id');
 like($pgl, qr/bbtoken_httpd/, 'postgres log shows the httpd role at work');
 like($pgl, qr/\Q$id_bearer\E/, "postgres log has the module's queries with the token id");
-
-sub no_secrets_in {
-    my ($log, $text, $secret, $label) = @_;
-    my %secret = %$secret;
-    my (%lines, %kinds);    # offending line start => line; secret kinds found
-    for my $what (sort keys %secret) {
-        my $s = $secret{$what};
-        my $at = -1;
-        while (($at = index($text, $s, $at + 1)) >= 0) {
-            (my $kind = $what) =~ s/ \[\d+\.\.\]$//;
-            $kinds{$kind}++;
-            my $ls = rindex($text, "\n", $at) + 1;
-            next if exists $lines{$ls};
-            my $le = index($text, "\n", $at);
-            $lines{$ls} = substr($text, $ls, ($le < 0 ? length $text : $le) - $ls);
-        }
-    }
-    ok(!%lines, "$log: $label (" . scalar(keys %secret) . " patterns)") and return;
-    my %src;
-    $src{ $_ =~ /\] (\S+\.c\(\d+\)):/ ? $1 : 'other' }++ for values %lines;
-    diag scalar(keys %lines) . " offending lines, logged from: "
-        . join(', ', map {"$_ x$src{$_}"} sort keys %src);
-    diag "secrets found: " . join(', ', sort keys %kinds);
-    my @show = (sort { $a <=> $b } keys %lines)[0 .. 7];
-    for my $ls (grep {defined} @show) {
-        my $line = $lines{$ls};
-        # mask what was found, longest first
-        for my $what (sort { length $secret{$b} <=> length $secret{$a} } keys %secret) {
-            $line =~ s/\Q$secret{$what}\E/<SECRET>/g;
-        }
-        diag '  ' . (length $line > 300 ? substr($line, 0, 300) . '...' : $line);
-    }
-}
-
 
 for my $log (sort keys %logs) {
     no_secrets_in($log, $logs{$log}, \%secret, 'no token, password, salt or hash');

@@ -17,6 +17,11 @@ use BBT::Env qw(run_cmd);
 use BBT::Assert;
 
 my $ROOT = $BBT::Env::ROOT;
+# Every migration after the first release's, in order, and the version the
+# last one brings.
+my @LATER = map { m{/(\d{4}_\w+)\.sql\z} ? $1 : () } sort glob "$ROOT/sql/migrations/*.sql";
+shift @LATER;
+my $LATEST = @LATER + 1;
 my $env = BBT::Env->new(schema_files => ["$ROOT/sql/migrations/0001_initial.sql"], grants => 0)->start;
 $env->make_repo('PROJ', 'repo');
 my $UP = '/scm/PROJ/repo.git/info/refs?service=git-upload-pack';
@@ -148,6 +153,7 @@ subtest 'sql/schema.sql makes the same schema as 0001 + db upgrade, and so does 
     $env->psql('CREATE DATABASE fresh', db => 'postgres');
     $env->psql(undef, db => 'fresh', file => "$ROOT/sql/schema.sql");
     $env->psql(undef, db => 'fresh', file => "$ROOT/sql/grants.sql", vars => ['role=bbtoken_httpd']);
+    $env->psql(undef, db => 'fresh', file => "$ROOT/sql/grants-api.sql", vars => ['role=bbtoken_api']);
     my ($a, $b) = (dump_schema('bbtoken'), dump_schema('fresh'));
     ok(length $a > 1000, 'the dump is not empty');
     ok($a eq $b, 'pg_dump --schema-only: identical') or do {
@@ -166,6 +172,7 @@ subtest 'sql/schema.sql makes the same schema as 0001 + db upgrade, and so does 
     is($out, join('', map {"applied $_\n"} '0001_initial', @LATER) . "schema version: $LATEST\n",
        'applies every migration');
     $env->psql(undef, db => 'empty', file => "$ROOT/sql/grants.sql", vars => ['role=bbtoken_httpd']);
+    $env->psql(undef, db => 'empty', file => "$ROOT/sql/grants-api.sql", vars => ['role=bbtoken_api']);
     ok(dump_schema('empty') eq $b, '--init makes the same schema as sql/schema.sql');
     ($rc, $out, $err) = cli_db('empty', 'db', 'upgrade', '--init');
     ok($rc == 1 && $err =~ /already/, '--init on a database with a schema: refused') or diag $err;

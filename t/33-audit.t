@@ -152,7 +152,7 @@ subtest "the README's PostgreSQL log advice keeps salts and hashes out of the lo
     $env->psql('SELECT pg_reload_conf()');
 };
 
-subtest 'append-only; httpd role has no access but through its functions' => sub {
+subtest 'append-only; httpd\'s roles have no access but through their functions' => sub {
     my ($rc, $out, $err) = $env->psql_try("UPDATE bbtoken_audit SET actor = 'someone else'");
     ok($rc != 0 && $err =~ /append-only/, 'rewriting a record is refused, even for a superuser') or diag $err;
     my %h = (user => 'bbtoken_httpd');
@@ -163,9 +163,18 @@ subtest 'append-only; httpd role has no access but through its functions' => sub
         ($rc, $out, $err) = $env->psql_try($sql, %h);
         ok($rc != 0 && $err =~ /permission denied/, "bbtoken_httpd may not: $sql") or diag "exit $rc: $err";
     }
-    # It may read the policy (the REST API reports it to the tokens page).
+    # The lookup role has no use for the policy; the API's role reads it
+    # (the REST API reports it to the tokens page).
     ($rc, $out, $err) = $env->psql_try("SELECT expiry_required FROM bbtoken_policy", %h);
-    is($rc, 0, 'bbtoken_httpd may read the policy') or diag $err;
+    ok($rc != 0 && $err =~ /permission denied/, 'bbtoken_httpd may not read the policy') or diag "exit $rc: $err";
+    ($rc, $out, $err) = $env->psql_try("SELECT expiry_required FROM bbtoken_policy", user => 'bbtoken_api');
+    is($rc, 0, 'bbtoken_api may read the policy') or diag $err;
+    for my $sql ("SELECT count(*) FROM bbtoken_audit",
+                 "SELECT bbtoken_audit_write('revoked', NULL, 'alice', 'forged')",
+                 "UPDATE bbtoken_policy SET max_tokens_per_user = 1") {
+        ($rc, $out, $err) = $env->psql_try($sql, user => 'bbtoken_api');
+        ok($rc != 0 && $err =~ /permission denied/, "bbtoken_api may not: $sql") or diag "exit $rc: $err";
+    }
     ($rc, $out, $err) = $env->psql_try("SELECT bbtoken_note_expired('000000000000', '192.0.2.1', 60)", %h);
     ok($rc == 0 && $out =~ /^f/, 'bbtoken_httpd may call bbtoken_note_expired (which writes nothing for a non-token)')
         or diag "$out $err";

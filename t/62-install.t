@@ -57,12 +57,14 @@ sub spew {
 my @share = map {"/share/mod-bbtoken/$_"} glob '{sql/*.sql,sql/migrations/*.sql,routes/*.conf,www/*}';
 ok(@share >= 10, 'share files: sql, routes, www');
 my @apache = ('/etc/apache2/mods-available/bbtoken.load', '/etc/apache2/mods-available/bbtoken.conf',
-              (map {"/etc/apache2/conf-available/$_"} @snippets), '/etc/apache2/bbtoken-dbd.conf');
+              (map {"/etc/apache2/conf-available/$_"} @snippets), '/etc/apache2/bbtoken-dbd.conf',
+              '/etc/apache2/bbtoken-api-dbd.conf');
 my @expected = sort("$libexec/mod_bbtoken.so", '/opt/bbt/bin/bbtoken',
                     '/opt/bbt/share/man/man1/bbtoken.1', '/opt/bbt/share/man/man5/mod_bbtoken.5',
                     '/opt/bbt/share/bash-completion/completions/bbtoken',
                     '/opt/bbt/share/doc/mod-bbtoken/examples/bbtoken.cron',
-                    '/opt/bbt/share/mod-bbtoken/bbtoken-dbd.conf', (map {"/opt/bbt$_"} @share), @apache);
+                    '/opt/bbt/share/mod-bbtoken/bbtoken-dbd.conf',
+                    '/opt/bbt/share/mod-bbtoken/bbtoken-api-dbd.conf', (map {"/opt/bbt$_"} @share), @apache);
 
 subtest 'DESTDIR and PREFIX' => sub {
     my $d = "$tmp/dest";
@@ -72,7 +74,9 @@ subtest 'DESTDIR and PREFIX' => sub {
     my %mode = map { $_ => (stat "$d$_")[2] & 07777 } @expected;
     is(sprintf('%o', $mode{'/opt/bbt/bin/bbtoken'}), '755', 'bbtoken 0755');
     is(sprintf('%o', $mode{'/etc/apache2/bbtoken-dbd.conf'}), '600', 'bbtoken-dbd.conf 0600: it will hold a password');
-    my %special = map { $_ => 1 } '/opt/bbt/bin/bbtoken', '/etc/apache2/bbtoken-dbd.conf';
+    is(sprintf('%o', $mode{'/etc/apache2/bbtoken-api-dbd.conf'}), '600', 'bbtoken-api-dbd.conf 0600 too');
+    my %special = map { $_ => 1 } '/opt/bbt/bin/bbtoken', '/etc/apache2/bbtoken-dbd.conf',
+        '/etc/apache2/bbtoken-api-dbd.conf';
     is_deeply([grep { !$special{$_} && $mode{$_} != 0644 } @expected], [], 'everything else 0644');
     my @placeholders = grep { slurp("$d$_") =~ /\@(?:LIBEXECDIR|SHAREDIR|BINDIR|APACHE_CONFDIR|DOCDIR)\@/ }
         grep { !/\.so$|bin\/bbtoken$/ } @expected;
@@ -82,7 +86,12 @@ subtest 'DESTDIR and PREFIX' => sub {
     like($load, qr{^# Depends: dbd\b}m, '.load depends on dbd, so a2enmod enables mod_dbd');
     like(slurp("$d/etc/apache2/mods-available/bbtoken.conf"), qr{^IncludeOptional bbtoken-dbd\.conf$}m,
          'bbtoken.conf reads DBDParams from bbtoken-dbd.conf');
-    like(slurp("$d/etc/apache2/bbtoken-dbd.conf"), qr{^#DBDParams }m, 'the template holds no live DBDParams');
+    like(slurp("$d/etc/apache2/bbtoken-dbd.conf"), qr{^#DBDParams .*user=bbtoken_httpd }m,
+         'the template holds no live DBDParams (the lookup role)');
+    like(slurp("$d/etc/apache2/bbtoken-api-dbd.conf"), qr{^#DBDParams .*user=bbtoken_api }m,
+         'nor does the API\'s (its own role)');
+    like(slurp("$d/etc/apache2/conf-available/bbtoken-rest.conf"), qr{^IncludeOptional bbtoken-api-dbd\.conf$}m,
+         'the API\'s snippet reads the API role\'s DBDParams');
     like(slurp("$d/etc/apache2/conf-available/bbtoken-page.conf"),
          qr{^Alias /account/tokens /opt/bbt/share/mod-bbtoken/www$}m, 'the page snippet serves PREFIX/share');
     like(slurp("$d/opt/bbt/share/doc/mod-bbtoken/examples/bbtoken.cron"),
@@ -212,12 +221,27 @@ sub snippets {
     $a2->('a2enmod -q dav_fs');
     $ok->('git and dav');
 
+    # The API and the page only in a virtual host of their own, which alone
+    # gets the API role's DBDParams.
     $a2->('a2enconf -q bbtoken-rest');
-    $ok->('git, dav and rest');
+    $refused->('rest enabled server-wide', qr/bbtoken-rest\.conf goes inside the access-tokens API's own/);
+    $a2->('a2disconf -q bbtoken-rest');
     $a2->('a2enconf -q bbtoken-page');
+    $refused->('page enabled server-wide', qr/bbtoken-page\.conf goes inside the access-tokens API's own/);
+    $a2->('a2disconf -q bbtoken-page');
+    spew("$conf/sites-available/bbtoken-api.conf", <<'EOS');
+<VirtualHost 127.0.0.1:8443>
+    ServerName tokens.example.test
+    Define BBTOKEN_API_HOST
+    Include conf-available/bbtoken-rest.conf
+    Include conf-available/bbtoken-page.conf
+    UnDefine BBTOKEN_API_HOST
+</VirtualHost>
+EOS
+    $a2->('a2ensite -q bbtoken-api');
     $refused->('page without mod_include', qr/bbtoken-page\.conf needs mod_(include|headers)/);
     $a2->('a2enmod -q include headers');
-    $ok->('git, dav, rest and page');
+    $ok->('git, dav, and the API\'s host with rest and page');
 
     $a2->('a2enconf -q bbtoken-metrics');
     $ok->('git, dav, rest, page and metrics');

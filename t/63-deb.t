@@ -217,7 +217,8 @@ subtest 'the package holds what make install installs' => sub {
     is($rc, 0, 'make install DESTDIR PREFIX=/usr') or diag $out;
     my @inst;
     find({ no_chdir => 1, wanted => sub { push @inst, substr($_, length $staged) unless -d $_ } }, $staged);
-    my %skip = map { $_ => 1 } '/etc/apache2/bbtoken-dbd.conf';    # the postinst makes it
+    # the postinst makes them
+    my %skip = map { $_ => 1 } '/etc/apache2/bbtoken-dbd.conf', '/etc/apache2/bbtoken-api-dbd.conf';
     my @want = sort grep { !$skip{$_} } @inst;
     my @got;
     for (split /\n/, qx{dpkg-deb -c $deb}) {
@@ -276,12 +277,14 @@ subtest 'installed files' => sub {
     ok(-f "/etc/apache2/conf-available/bbtoken-$_.conf", "conf-available/bbtoken-$_.conf") for qw(git dav svn rest page metrics);
     ok(!-e '/etc/apache2/mods-enabled/bbtoken.load', 'the module is not enabled by the package');
     ok(!glob('/etc/apache2/conf-enabled/bbtoken-*'), 'no snippet is enabled by the package');
-    my @st = stat '/etc/apache2/bbtoken-dbd.conf';
-    ok(@st, 'the postinst made /etc/apache2/bbtoken-dbd.conf');
-    is(sprintf('%o', ($st[2] // 0) & 07777), '600', 'mode 0600') if @st;
-    is($st[4], 0, 'owned by root') if @st;
+    for my $f ('/etc/apache2/bbtoken-dbd.conf', '/etc/apache2/bbtoken-api-dbd.conf') {
+        my @st = stat $f;
+        ok(@st, "the postinst made $f");
+        is(sprintf('%o', ($st[2] // 0) & 07777), '600', '  mode 0600') if @st;
+        is($st[4], 0, '  owned by root') if @st;
+    }
     ok(-f "/usr/share/mod-bbtoken/$_", "/usr/share/mod-bbtoken/$_")
-        for 'sql/schema.sql', 'sql/grants.sql', 'routes/git.conf', 'www/tokens.html';
+        for 'sql/schema.sql', 'sql/grants.sql', 'sql/grants-api.sql', 'routes/git.conf', 'www/tokens.html';
     my $cron = "/usr/share/doc/$PKG/examples/bbtoken.cron";
     ok(-f $cron, 'the cron example') unless dpkg_excludes($cron);
     for (['bbtoken', 1, 'bbtoken - '], ['mod_bbtoken', 5, 'mod_bbtoken - ']) {

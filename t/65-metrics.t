@@ -20,7 +20,7 @@ plan skip_all => 'no promtool (build/deps.sh installs Debian\'s prometheus)'
 # Four children, no more and no fewer; a kept-alive connection holds its
 # child until it closes.
 my $env = BBT::Env->new(
-    mpm      => 'mpm_prefork',
+    mpm      => 'prefork',
     mpm_conf => "StartServers 4\nMinSpareServers 4\nMaxSpareServers 4\nServerLimit 4\n"
               . "MaxRequestWorkers 4\nKeepAlive On\nKeepAliveTimeout 300\nMaxKeepAliveRequests 0\n",
     modules    => ['status', 'authz_host'],

@@ -37,7 +37,10 @@
 
   const USER = currentUser();
   const API = (meta('bbtoken-api') || '/rest/access-tokens/latest').replace(/\/+$/, '');
+  // Where git is served: a path on this host, or (when the page has a host
+  // name of its own, as it should) a URL: https://git.example.com/scm.
   const SCM = (meta('bbtoken-scm') || '/scm').replace(/\/+$/, '');
+  const SCM_URL = /^https?:\/\//i.test(SCM) ? new URL(SCM) : null;
   const userBase = () => API + '/users/' + encodeURIComponent(USER);
 
   // ------------------------------------------------------------------
@@ -431,12 +434,14 @@
   function cloneLines() {
     const proj = $('new-project').value.trim() || 'PROJECT';
     const repo = $('new-repo').value.trim() || 'REPO';
-    const path = SCM + '/' + encodeURIComponent(proj) + '/' + encodeURIComponent(repo.replace(/\.git$/, '')) + '.git';
-    const origin = location.protocol + '//';
+    const path = (SCM_URL ? SCM_URL.pathname.replace(/\/+$/, '') : SCM) + '/' + encodeURIComponent(proj) + '/'
+      + encodeURIComponent(repo.replace(/\.git$/, '')) + '.git';
+    const origin = (SCM_URL ? SCM_URL.protocol : location.protocol) + '//';
+    const host = SCM_URL ? SCM_URL.host : location.host;
     $('clone-basic').value = 'git clone ' + origin + encodeURIComponent(USER) + ':' + encodeURIComponent(secret)
-      + '@' + location.host + path;
+      + '@' + host + path;
     $('clone-bearer').value = 'git -c http.extraHeader="Authorization: Bearer ' + secret + '" clone '
-      + origin + location.host + path;
+      + origin + host + path;
   }
 
   function showNewToken(t) {

@@ -44,7 +44,7 @@ BEGIN
         RAISE EXCEPTION 'users share a slug (a user name in lower case, '
             '@ as _): %; rename or delete all but one of each before '
             'upgrading', clash
-            USING ERRCODE = 'unique_violation';
+            USING ERRCODE = 'raise_exception';
     END IF;
 END
 $$;

@@ -3,7 +3,9 @@
 // REST handler, PostgreSQL, git-http-backend.  node:test, TAP on stdout:
 //   node --test-reporter=tap t/browser/tokens.spec.mjs
 // Environment (t/55-browser.t sets it):
-//   BBT_BASE       http://127.0.0.1:PORT
+//   BBT_BASE       http://127.0.0.1:PORT, the page's and the API's host
+//   BBT_SCM_BASE   http://127.0.0.1:PORT, git's host (default BBT_BASE), which
+//                  the page's bbtoken-scm meta tag names
 //   BBT_USER, BBT_PASSWORD   a password user (mod_authn_file)
 //   BBT_PROJECT, BBT_REPO    a repository the user can read (PROJ, repo)
 //   BBT_USED_NAME, BBT_EXPIRED_NAME  tokens the wrapper made: one used
@@ -23,6 +25,7 @@ import { chromium } from 'playwright-core';
 
 const env = process.env;
 const BASE = env.BBT_BASE || 'http://127.0.0.1:18080';
+const SCM_BASE = env.BBT_SCM_BASE || BASE;
 const USER = env.BBT_USER || 'alice';
 const PASSWORD = env.BBT_PASSWORD || 'alice-pw';
 const PROJECT = env.BBT_PROJECT || 'PROJ';
@@ -216,7 +219,7 @@ test('the new token is shown once, with a copy button and clone lines', async ()
   await dialog.getByLabel('Repository', { exact: true }).fill(REPO);
   cloneLine = await page.locator('#clone-basic').inputValue();
   bearerLine = await page.locator('#clone-bearer').inputValue();
-  const host = new URL(BASE).host;
+  const host = new URL(SCM_BASE).host;
   assert.equal(cloneLine, `git clone http://${encodeURIComponent(USER)}:${encodeURIComponent(token)}@${host}/scm/${PROJECT}/${REPO}.git`);
   assert.equal(bearerLine, `git -c http.extraHeader="Authorization: Bearer ${token}" clone http://${host}/scm/${PROJECT}/${REPO}.git`);
   // Hide the secret in the committed screenshot.
@@ -245,7 +248,7 @@ test('the new token is shown once, with a copy button and clone lines', async ()
   assert.match(text, new RegExp(NAME));
   assert.match(text, /Project: Read/);
   assert.match(text, /Repository: Write/);
-  assert.doesNotMatch(await page.content(), new RegExp(token.replace(/[+/]/g, '\\$&').slice(-20)), 'not in the page any more');
+  assert.doesNotMatch(await page.content(), new RegExp(token.slice(-20).replace(/[+/]/g, '\\$&')), 'not in the page any more');
 });
 
 test('the page\'s clone line clones the repository with the real git client', { skip: NO_GIT }, async () => {
@@ -329,7 +332,7 @@ test('git with the revoked token is refused (401)', { skip: NO_GIT }, async () =
   assert.notEqual(r2.code, 0, 'the Bearer form fails too');
   // With no user name in the URL, git answers the 401 by asking for one.
   assert.match(r2.stderr, /Authentication failed|401|could not read Username/, r2.stderr);
-  const url = new URL(`${BASE}/scm/${PROJECT}/${REPO}.git/info/refs?service=git-upload-pack`);
+  const url = new URL(`${SCM_BASE}/scm/${PROJECT}/${REPO}.git/info/refs?service=git-upload-pack`);
   const res = await fetch(url, { headers: { Authorization: 'Basic ' + Buffer.from(USER + ':' + token).toString('base64') } });
   assert.equal(res.status, 401);
   const res2 = await fetch(url, { headers: { Authorization: 'Bearer ' + token } });

@@ -418,6 +418,14 @@ static void test_carries_token(void)
     kinds(NULL, "no header", 0, 0, 0);
     kinds("Digest username=\"x\"", "another scheme", 0, 0, 0);
     kinds("Basic !!!!", "a malformed header", 0, 0, 0);
+    /* A token typed into the user name field is shown to no provider:
+     * mod_authn_file would log it as a user it does not know. */
+    kinds(basic(TOKEN ":hunter2"), "a token as the Basic user name", 0, 0, 0);
+    kinds(basic(TOKEN_BARE ":hunter2"), "  without the prefix", 0, 0, 0);
+    kinds(basic(TOKEN_TYPO ":hunter2"), "  mistyped, without the prefix", 0, 0,
+          0);
+    kinds(basic("BBDC-x:hunter2"), "  anything with the prefix", 0, 0, 0);
+    kinds(basic("alice-laptop:hunter2"), "an ordinary user name", 0, 0, 1);
     is_int(bbt_cred_carries_token(NULL), 0, "NULL carries no token");
     is_int(bbt_cred_is_password(NULL), 0, "NULL is no password");
 }

@@ -43,6 +43,90 @@ static void test_user_names(void)
     is_int(bbt_input_user_name(NULL, 3), 0, "NULL is refused");
 }
 
+/* UTF-8 of code point cp into buf (5 bytes), NUL-terminated. */
+static void utf8(long cp, char *buf)
+{
+    unsigned char *b = (unsigned char *)buf;
+
+    if (cp < 0x80) {
+        b[0] = (unsigned char)cp;
+        b[1] = 0;
+    } else if (cp < 0x800) {
+        b[0] = (unsigned char)(0xc0 | (cp >> 6));
+        b[1] = (unsigned char)(0x80 | (cp & 0x3f));
+        b[2] = 0;
+    } else if (cp < 0x10000) {
+        b[0] = (unsigned char)(0xe0 | (cp >> 12));
+        b[1] = (unsigned char)(0x80 | ((cp >> 6) & 0x3f));
+        b[2] = (unsigned char)(0x80 | (cp & 0x3f));
+        b[3] = 0;
+    } else {
+        b[0] = (unsigned char)(0xf0 | (cp >> 18));
+        b[1] = (unsigned char)(0x80 | ((cp >> 12) & 0x3f));
+        b[2] = (unsigned char)(0x80 | ((cp >> 6) & 0x3f));
+        b[3] = (unsigned char)(0x80 | (cp & 0x3f));
+        b[4] = 0;
+    }
+}
+
+/* One rule with the database (bbtoken_token_name_problem): Unicode's
+ * controls, C0, DEL and C1, and nothing else; and only valid UTF-8. */
+static void test_token_name_controls(void)
+{
+    static const char *const bad_utf8[] = {"a\xff",
+                                           "a\xc3",
+                                           "\xc0\x80",
+                                           "\xc1\xbf",
+                                           "\xe0\x80\x80",
+                                           "\xed\xa0\x80",
+                                           "\xf4\x90\x80\x80",
+                                           "\xf8\x88\x80\x80\x80",
+                                           "a\x80"
+                                           "b"};
+    const char *ctl = "token name must not contain control characters";
+    char buf[16];
+    long cp, wrong = 0, refused = 0;
+    size_t i;
+
+    is_str(bbt_input_token_name("a\xc2\x85"), ctl, "U+0085 (NEL) refused");
+    is_str(bbt_input_token_name("\xc2\x80x"), ctl, "U+0080 refused");
+    is_str(bbt_input_token_name("x\xc2\x9f"), ctl, "U+009F refused");
+    is_str(bbt_input_token_name("x\xc2\xa0"), NULL,
+           "U+00A0 (no-break space) accepted");
+    is_str(bbt_input_token_name("x\xe2\x80\xa8"), NULL,
+           "U+2028 (a separator, not a control) accepted");
+    is_str(bbt_input_token_name("\xf0\x9f\x94\x91 key"), NULL,
+           "a four-byte character accepted");
+    for (i = 0; i < sizeof(bad_utf8) / sizeof(bad_utf8[0]); i++) {
+        is_str(bbt_input_token_name(bad_utf8[i]),
+               "token name is not valid UTF-8", "invalid UTF-8 #%zu refused",
+               i);
+    }
+    /* Every scalar value: refused exactly when it is in Cc. */
+    for (cp = 1; cp <= 0x10ffff; cp++) {
+        const char *why;
+        int cc = cp <= 0x1f || (cp >= 0x7f && cp <= 0x9f);
+
+        if (cp >= 0xd800 && cp <= 0xdfff) {
+            continue;
+        }
+        buf[0] = 'n';
+        utf8(cp, buf + 1);
+        why = bbt_input_token_name(buf);
+        refused += why != NULL;
+        if (cc ? (why == NULL || strcmp(why, ctl) != 0) : why != NULL) {
+            if (wrong++ < 5) {
+                diag("U+%04lX: %s", cp, why ? why : "accepted");
+            }
+        }
+    }
+    is_int(wrong, 0, "every code point: refused exactly when a control");
+    is_int(refused, 31 + 1 + 32, "64 controls refused (C0 but NUL, DEL, C1)");
+    is_int(bbt_is_control(0x9f) && !bbt_is_control(0xa0) &&
+               bbt_is_control(0x7f) && !bbt_is_control(0x7e),
+           1, "bbt_is_control's edges");
+}
+
 static void test_token_names(void)
 {
     char name[4 * BBT_NAME_MAX + 8];
@@ -78,6 +162,7 @@ static void test_token_names(void)
     name[2 * BBT_NAME_MAX] = '\0';
     is_str(bbt_input_token_name(name), NULL,
            "255 two-byte characters accepted");
+    test_token_name_controls();
 }
 
 static void slug(const char *name, const char *want)
@@ -234,12 +319,16 @@ static void test_sqlstate(void)
            BBT_SQL_REFUSED, "another CHECK: refused input");
     is_int(bbt_sql_classify("22001", NULL, "too long"), BBT_SQL_REFUSED,
            "class 22: refused input");
-    is_int(bbt_sql_classify("42501", NULL, "not permitted"),
-           BBT_SQL_NOT_PERMITTED, "insufficient_privilege");
-    is_int(bbt_sql_classify("P0002", NULL, "no such user: bob"),
-           BBT_SQL_NO_SUCH_USER, "no such user");
-    is_int(bbt_sql_classify("P0002", NULL, "no such token: 1"),
-           BBT_SQL_NO_SUCH_TOKEN, "no such token");
+    is_int(bbt_sql_classify("42501", NULL, "permission denied"),
+           BBT_SQL_PRIVILEGE, "insufficient_privilege: a missing GRANT");
+    is_int(bbt_sql_classify("BT001", NULL, "not permitted"),
+           BBT_SQL_NOT_PERMITTED, "BT001: the API refuses the caller");
+    is_int(bbt_sql_classify("BT002", NULL, "no such user: bob"),
+           BBT_SQL_NO_SUCH_USER, "BT002: no such user");
+    is_int(bbt_sql_classify("BT003", NULL, "no such token: 1"),
+           BBT_SQL_NO_SUCH_TOKEN, "BT003: no such token");
+    is_int(bbt_sql_classify("P0002", NULL, "no such user: bob"), BBT_SQL_FAULT,
+           "P0002 (an old schema's code): a fault");
     is_int(bbt_sql_classify(NULL, NULL, NULL), BBT_SQL_FAULT,
            "no SQLSTATE (connection lost): a fault");
     is_int(bbt_sql_classify("57014", NULL, "canceling statement"),
@@ -248,6 +337,63 @@ static void test_sqlstate(void)
            "connection failure: a fault");
     is_int(bbt_sql_classify("42P01", NULL, "no such table"), BBT_SQL_FAULT,
            "undefined table: a fault");
+    is_int(bbt_sql_classify("23514", "bbtoken_policy_required_needs_max",
+                            "new row violates"),
+           BBT_SQL_REFUSED, "the policy table's own CHECK: refused input");
+}
+
+/* What people are told: never a constraint's name, never the row. */
+static void test_sqlstate_messages(void)
+{
+    static const struct {
+        const char *state, *constraint, *message, *want;
+    } cases[] = {
+        {"23514", "bbtoken_tokens_name",
+         "new row for relation \"bbtoken_tokens\" violates check constraint "
+         "\"bbtoken_tokens_name\"",
+         "token name must not be empty, longer than 255 characters or contain "
+         "control characters"},
+        {"23514", "bbtoken_policy_name",
+         "token name must not contain control characters",
+         "token name must not contain control characters"},
+        {"23514", "bbtoken_tokens_combination",
+         "new row for relation \"bbtoken_tokens\" violates check constraint "
+         "\"bbtoken_tokens_combination\"",
+         "invalid permissions: the repository permission must be at least the "
+         "project permission"},
+        {"23514", "bbtoken_tokens_fixed",
+         "update of token 1 violates bbtoken_tokens_fixed: a revocation is for "
+         "good",
+         "a revocation is for good"},
+        {"23514", "bbtoken_policy_max_expiry",
+         "the token policy allows an expiry of at most 30 days",
+         "the token policy allows an expiry of at most 30 days"},
+        {"23505", "bbtoken_tokens_live_name",
+         "duplicate key value violates unique constraint "
+         "\"bbtoken_tokens_live_name\"",
+         "a token with that name already exists"},
+        {"23503", "bbtoken_tokens_user_id_fkey",
+         "insert or update on table \"bbtoken_tokens\" violates foreign key "
+         "constraint \"bbtoken_tokens_user_id_fkey\"",
+         "the database refused the value: it breaks a rule of the schema"},
+        {"22021", NULL, "invalid byte sequence for encoding \"UTF8\": 0xff",
+         "invalid byte sequence for encoding \"UTF8\": 0xff"},
+        {"BT001", NULL, "not permitted to manage the tokens of bob",
+         "not permitted to manage the tokens of bob"},
+        {"42501", NULL, "permission denied for function bbtoken_api_create",
+         NULL},
+        {"57014", NULL, "canceling statement due to statement timeout", NULL},
+    };
+    size_t i;
+
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        const char *got = bbt_sql_message(cases[i].state, cases[i].constraint,
+                                          cases[i].message);
+
+        is_str(got, cases[i].want, "message for %s %s", cases[i].state,
+               cases[i].constraint ? cases[i].constraint : "-");
+        ok(!got || !strstr(got, "bbtoken_"), "  names no rule of the schema");
+    }
 }
 
 static void test_mint(void)
@@ -286,6 +432,7 @@ int main(void)
     test_emails();
     test_ids_and_numbers();
     test_sqlstate();
+    test_sqlstate_messages();
     test_mint();
     return done_testing();
 }

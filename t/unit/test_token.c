@@ -324,6 +324,23 @@ static void test_shape(void)
            BBT_TOKEN_BAD_ALPHABET, "embedded NUL: BAD_ALPHABET");
 }
 
+static void test_token_shaped(void)
+{
+    static const char tok[] = "MDAwMDAwMDAwMDQyOgABAgMEBQYHCAkKCwwNDg/w0LwU";
+    static const char typo[] = "MDAwMDAwMDAwMDQyOgABAgMEBQYHCAkKCwwNDg/w0LwV";
+
+    ok(bbt_token_shaped(tok, strlen(tok)), "shaped: a token");
+    ok(bbt_token_shaped(typo, strlen(typo)),
+       "shaped: a token with a wrong checksum (mistyped)");
+    ok(bbt_token_shaped("BBDC-", 5), "shaped: the prefix alone");
+    ok(bbt_token_shaped("BBDC-anything", 13), "shaped: the prefix and more");
+    ok(!bbt_token_shaped("alice", 5), "not shaped: a user name");
+    ok(!bbt_token_shaped("BBD", 3), "not shaped: less than the prefix");
+    ok(!bbt_token_shaped("YWxpY2UtbGFwdG9wLXdpdGgtYS12ZXJ5LWxvbmctbmFtZQ", 46),
+       "not shaped: base64 of something else");
+    ok(!bbt_token_shaped(NULL, 0), "not shaped: NULL");
+}
+
 static void test_status_str(void)
 {
     const char *s[5];
@@ -562,6 +579,7 @@ int main(void)
     test_lengths();
     test_not_nul_terminated();
     test_shape();
+    test_token_shaped();
     test_status_str();
     test_salt_hash();
     test_b64();

@@ -14,7 +14,16 @@ use JSON::PP ();
 use BBT::Util qw(run_cmd);
 use BBT::Token qw(parse_token);
 
-sub cli_path { "$BBT::Util::ROOT/build/out/bbtoken" }
+# BBT_SANITIZE=1: the CLI of `make -f apxs.mk asan`, its reports (leaks
+# included) where httpd's go (BBT::Httpd::httpd_env).
+sub cli_path { "$BBT::Util::ROOT/build/" . ($ENV{BBT_SANITIZE} ? 'asan/out' : 'out') . '/bbtoken' }
+sub _cli_san_env {
+    my ($self) = @_;
+    return {} unless $ENV{BBT_SANITIZE};
+    my $log = $ENV{BBT_SANITIZER_LOG} || "$self->{dir}/logs/sanitizer";
+    return { ASAN_OPTIONS => "halt_on_error=1:log_path=$log",
+             UBSAN_OPTIONS => "halt_on_error=1:print_stacktrace=1:log_path=$log" };
+}
 
 # bbtoken --db <superuser conninfo> @args: (exit code, stdout, stderr)
 sub cli {
@@ -26,7 +35,7 @@ sub cli {
 sub cli_raw {
     my ($self, @args) = @_;
     return run_cmd(cmd => [$self->cli_path, @args], tmp => "$self->{dir}/run", timeout => 60,
-                   env => $self->{cli_env} || {});
+                   env => { %{ $self->_cli_san_env }, %{ $self->{cli_env} || {} } });
 }
 
 sub cli_env {

@@ -16,15 +16,24 @@ package BBT::Env;
 #   loglevel => STR   httpd LogLevel (default "warn bbtoken:debug")
 #   extra_conf => STR appended to httpd.conf; @DIR@ is replaced by the temp dir
 #   pg_conf  => {k => v} extra postgresql.conf settings
-#   mpm      => NAME  the MPM module (default mpm_event; mpm_prefork needs an
-#                     mpm_conf of its own)
-#   mpm_conf => STR   replaces the default MPM sizing (2 children x 8 threads)
+#   mpm      => STR   event, worker or prefork (default: BBT_MPM, else event)
+#   mpm_conf => STR   replaces the default MPM sizing (2 children x 8 threads;
+#                     prefork: up to 16 children)
+#   dbd_user => STR   the role of the main server's DBDParams (default
+#                     bbtoken_httpd, the lookup role; bbtoken_api is the API's)
+#   dbd_options => STR  libpq's options= of the main server's DBDParams
+#                     (default -cstatement_timeout=5000; '' for none)
+#   api_conf => STR   configuration for a virtual host of its own, on a port
+#                     of its own (api_port, api_url), whose DBDParams use
+#                     the API role: where the README puts the REST API and
+#                     the tokens page.  @DIR@ is replaced as in extra_conf
 #   modules  => [..]  more httpd modules to load (names as in mod_NAME.so)
 #   dir      => PATH  use this directory (must not exist) instead of a temp dir
 #   port     => N     httpd's port instead of a free one
 #   schema_files => [..] SQL files that make the schema, in order (default
 #                     sql/schema.sql; the upgrade test loads an old release)
-#   grants   => 0|1   run sql/grants.sql for bbtoken_httpd (default 1)
+#   grants   => 0|1   run sql/grants.sql for bbtoken_httpd and
+#                     sql/grants-api.sql for bbtoken_api (default 1)
 #
 # BBT_MODULE_SO=path tests another build of the module.
 #
@@ -95,8 +104,11 @@ sub new {
         loglevel   => $o{loglevel} || 'warn bbtoken:debug',
         extra_conf => $o{extra_conf} || '',
         pg_conf    => $o{pg_conf} || {},
-        mpm        => $o{mpm} || 'mpm_event',
         mpm_conf   => $o{mpm_conf},
+        mpm        => $o{mpm},
+        dbd_user   => $o{dbd_user},
+        dbd_options => $o{dbd_options},
+        api_conf   => $o{api_conf},
         modules    => $o{modules} || [],
         fixed_dir  => $o{dir},
         port       => $o{port},

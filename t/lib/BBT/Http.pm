@@ -154,6 +154,7 @@ my $JSON = JSON::PP->new->canonical;
 #   json => DATA  sent as application/json (a structure is encoded)
 #   body => BYTES sent as they are (instead of json's)
 #   headers => {} more headers, which have the last word
+#   api => 1      to the api_conf virtual host (api_url) instead
 # Returns the HTTP::Tiny response with json => its body decoded, if any.
 # Every raw token a response shows is kept for rest_tokens().
 sub rest {
@@ -176,7 +177,9 @@ sub rest {
     }
     $content = $o{body} if exists $o{body};
     %h = (%h, %{ $o{headers} || {} });
-    my $res = $self->request($method, $path, \%h, $content);
+    my $res = $o{api} ? $self->http->request($method, $self->api_url($path),
+                                             { headers => \%h, defined $content ? (content => $content) : () })
+                      : $self->request($method, $path, \%h, $content);
     $res->{json} = eval { JSON::PP::decode_json($res->{content}) } if length($res->{content} // '');
     push @{ $self->{rest_tokens} }, $res->{json}{token}
         if ref $res->{json} eq 'HASH' && $res->{json}{token};

@@ -1,6 +1,6 @@
 package BBT::Httpd;
 
-# The httpd part of BBT::Env: a standalone httpd (event MPM) on loopback
+# The httpd part of BBT::Env: a standalone httpd (event MPM, or another) on loopback
 # with the module, git-http-backend and a CGI stand-in behind it; its
 # configuration, start, stop and `apache2 -t`; the files it reads (a
 # password file) and its logs.
@@ -24,13 +24,44 @@ our $RUN_USER = 'www-data';
 sub port { $_[0]{port} }
 sub base_url { "http://127.0.0.1:$_[0]{port}" }
 sub url { $_[0]->base_url . $_[1] }
+# The virtual host of api_conf (the REST API's and the page's host name, as
+# the README configures it), on a port of its own.
+sub api_port { $_[0]{api_port} }
+sub api_base_url { "http://127.0.0.1:$_[0]{api_port}" }
+sub api_url { $_[0]->api_base_url . $_[1] }
+# The MPM httpd runs with: the mpm option, else BBT_MPM, else event.
+sub mpm {
+    my ($self) = @_;
+    my $m = $self->{mpm} || $ENV{BBT_MPM} || 'event';
+    die "unknown MPM '$m' (event, worker or prefork)\n" unless $m =~ /^(?:event|worker|prefork)\z/;
+    return $m;
+}
 sub error_log_path { "$_[0]{dir}/logs/error_log" }
 sub access_log_path { "$_[0]{dir}/logs/access_log" }
 sub error_log_text { slurp($_[0]->error_log_path) }
 sub access_log_text { slurp($_[0]->access_log_path) }
 sub repo_root { "$_[0]{dir}/repos" }
 
-sub module_path { $ENV{BBT_MODULE_SO} || "$BBT::Util::ROOT/build/out/mod_bbtoken.so" }
+# BBT_SANITIZE=1: the module of `make -f apxs.mk asan` (ASan and UBSan),
+# and httpd, which is not instrumented, with ASan's runtime preloaded (it
+# must come first).  Reports go to BBT_SANITIZER_LOG (a path prefix: files
+# PREFIX.PID), else logs/sanitizer in the test's directory.  Leak detection
+# is off for httpd: it lets its pools go at exit by design.
+sub module_path {
+    return $ENV{BBT_MODULE_SO} if $ENV{BBT_MODULE_SO};
+    return "$BBT::Util::ROOT/build/" . ($ENV{BBT_SANITIZE} ? 'asan/out' : 'out') . '/mod_bbtoken.so';
+}
+
+my $LIBASAN;
+sub httpd_env {
+    my ($self) = @_;
+    return {} unless $ENV{BBT_SANITIZE};
+    $LIBASAN //= do { my $p = `gcc -print-file-name=libasan.so`; chomp $p; $p };
+    my $log = $ENV{BBT_SANITIZER_LOG} || "$self->{dir}/logs/sanitizer";
+    return { LD_PRELOAD => $LIBASAN,
+             ASAN_OPTIONS => "detect_leaks=0:halt_on_error=1:log_path=$log",
+             UBSAN_OPTIONS => "halt_on_error=1:print_stacktrace=1:log_path=$log" };
+}
 
 # Error-log lines of crashed children.
 sub crash_lines {
@@ -131,7 +162,31 @@ EOS
 EOS
     }
     (my $extra = $self->{extra_conf}) =~ s/\@DIR\@/$d/g;
-    my $mpm = $self->{mpm_conf} // <<'EOM';
+    my $dbd_user = $self->{dbd_user} || 'bbtoken_httpd';
+    my $dbd_options = $self->{dbd_options} // '-cstatement_timeout=5000';
+    $dbd_options = " options=$dbd_options" if length $dbd_options;
+    if (defined $self->{api_conf}) {
+        (my $api = $self->{api_conf}) =~ s/\@DIR\@/$d/g;
+        $self->{api_port} ||= free_port();
+        $extra .= <<"EOV";
+
+# The access-tokens API's host: its own virtual host, its own role.
+Listen 127.0.0.1:$self->{api_port}
+<VirtualHost 127.0.0.1:$self->{api_port}>
+    ServerName 127.0.0.1:$self->{api_port}
+    DBDParams "host=127.0.0.1 port=$pgport dbname=bbtoken user=bbtoken_api connect_timeout=2 options=-cstatement_timeout=5000"
+$api
+</VirtualHost>
+EOV
+    }
+    my $mpm_name = $self->mpm;
+    my $mpm = $self->{mpm_conf} // ($mpm_name eq 'prefork' ? <<'EOP' : <<'EOM');
+StartServers 4
+MinSpareServers 2
+MaxSpareServers 8
+ServerLimit 16
+MaxRequestWorkers 16
+EOP
 StartServers 2
 ServerLimit 2
 ThreadLimit 8
@@ -142,7 +197,7 @@ MaxRequestWorkers 16
 EOM
     # Debian builds some of these in (log_config): load only what is missing.
     my $loadmods = '';
-    for my $mod ($self->{mpm}, qw(authz_core authn_core alias env cgid dbd log_config),
+    for my $mod ("mpm_$mpm_name", qw(authz_core authn_core alias env cgid dbd log_config),
                  @{ $self->{modules} }) {
         $loadmods .= "<IfModule !${mod}_module>\n    LoadModule ${mod}_module $m/mod_$mod.so\n</IfModule>\n";
     }
@@ -165,7 +220,7 @@ CustomLog "$d/logs/access_log" bbt
 ScriptSock "$d/run/cgid.sock"
 
 DBDriver pgsql
-DBDParams "host=127.0.0.1 port=$pgport dbname=bbtoken user=bbtoken_httpd connect_timeout=2 options=-cstatement_timeout=5000"
+DBDParams "host=127.0.0.1 port=$pgport dbname=bbtoken user=$dbd_user connect_timeout=2$dbd_options"
 
 SetEnv GIT_PROJECT_ROOT $d/repos
 SetEnv GIT_HTTP_EXPORT_ALL
@@ -214,7 +269,7 @@ sub httpd_start {
     $self->{port} ||= free_port();
     $self->_write_conf;
     my ($rc, $out, $err) = run_cmd(cmd => [$APACHE, '-f', $self->{conf}, '-k', 'start'],
-                                   tmp => "$self->{dir}/run", timeout => 60);
+                                   tmp => "$self->{dir}/run", timeout => 60, env => $self->httpd_env);
     if ($rc) {
         die "httpd failed to start ($rc):\n$out$err\n--- error_log ---\n" . $self->error_log_text;
     }
@@ -236,7 +291,7 @@ sub httpd_stop {
     my ($self) = @_;
     my $pid = $self->{httpd_pid} or return $self;
     run_cmd(cmd => [$APACHE, '-f', $self->{conf}, '-k', 'stop'], tmp => "$self->{dir}/run",
-            timeout => 30);
+            timeout => 30, env => $self->httpd_env);
     my $deadline = time + 15;
     while (time < $deadline) {
         last unless kill(0, $pid) || $! != ESRCH;
@@ -274,7 +329,7 @@ sub config_test {
     $text = $edit->($text) if $edit;
     spew($conf, $text, 0644);
     my ($rc, $out, $err) = run_cmd(cmd => [$APACHE, '-t', '-f', $conf],
-                                   tmp => "$self->{dir}/run", timeout => 60);
+                                   tmp => "$self->{dir}/run", timeout => 60, env => $self->httpd_env);
     return ($rc, $out . $err);
 }
 

@@ -128,18 +128,22 @@ sub psql {
     return $out;
 }
 
-# The bbtoken database from schema_files, httpd's role, and its grants.
+# The bbtoken database from schema_files, httpd's two roles, and their
+# grants: bbtoken_httpd looks tokens up (sql/grants.sql), bbtoken_api
+# serves the access-tokens REST API (sql/grants-api.sql).
 sub pg_load_schema {
     my ($self) = @_;
     $self->psql('CREATE DATABASE bbtoken', db => 'postgres');
     $self->psql(undef, file => $_) for @{ $self->{schema_files} };
     $self->psql('CREATE ROLE bbtoken_httpd LOGIN');
+    $self->psql('CREATE ROLE bbtoken_api LOGIN');
     $self->grants_apply if $self->{grants};
 }
 
 sub grants_apply {
     my ($self) = @_;
     $self->psql(undef, file => "$BBT::Util::ROOT/sql/grants.sql", vars => ['role=bbtoken_httpd']);
+    $self->psql(undef, file => "$BBT::Util::ROOT/sql/grants-api.sql", vars => ['role=bbtoken_api']);
 }
 
 # Make token $id expired, created $days_ago days ago (default 3) and expired

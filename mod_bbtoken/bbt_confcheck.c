@@ -1,0 +1,238 @@
+/*
+ * Startup checks of where the module is configured (bbt_confcheck.h).
+ *
+ * Routes do something only where AuthType BBToken reads the credentials,
+ * and AuthType BBToken without routes refuses every token: either is most
+ * likely a section that was meant to have both.  httpd keeps each
+ * directive where it was written (the configuration tree, included files
+ * and the true branches of <IfModule> and <IfDefine> spliced in), so the
+ * check reads that, as httpd merges it: a section sees what it sets
+ * itself, what the section around it sets (a <Files> inside a
+ * <Directory>), what a <Location> or <Directory> of a leading part of its
+ * path sets, and what its virtual host and the main server set.  Sections
+ * matched by regular expressions, and a <Location> against a <Directory>
+ * (which only the URL's mapping relates), are not compared: the warning
+ * may then be wrong, and says how to silence it.
+ */
+#include "httpd.h"
+#include "http_config.h"
+#include "http_log.h"
+#include "apr_strings.h"
+
+#include <string.h>
+#include <strings.h>
+
+#include "bbt_confcheck.h"
+
+APLOG_USE_MODULE(bbtoken);
+
+typedef enum { BBT_SEC_LOCATION, BBT_SEC_DIRECTORY, BBT_SEC_OTHER } bbt_kind_t;
+
+/* What one section (or server) sets itself. */
+typedef struct bbt_sec {
+    const ap_directive_t *node;  /* NULL for a server */
+    const struct bbt_sec *outer; /* the section or server around it */
+    bbt_kind_t kind;
+    const char *path; /* a plain path (no regex), or NULL */
+    const char *auth; /* AuthType, or NULL */
+    int routes;       /* sets BBTokenRoute(s) */
+} bbt_sec_t;
+
+/* Containers whose directives belong to the section around them. */
+static int bbt_transparent(const char *name)
+{
+    return strcasecmp(name, "<Limit") == 0 ||
+           strcasecmp(name, "<LimitExcept") == 0 ||
+           strncasecmp(name, "<Require", 8) == 0 ||
+           strncasecmp(name, "<AuthnProviderAlias", 19) == 0;
+}
+
+/* Read what the directives from d on set into sec, through transparent
+ * containers. */
+static void bbt_own(apr_pool_t *p, const ap_directive_t *d, bbt_sec_t *sec)
+{
+    for (; d; d = d->next) {
+        const char *args = d->args;
+
+        if (strcasecmp(d->directive, "AuthType") == 0) {
+            sec->auth = ap_getword_conf(p, &args);
+        } else if (strcasecmp(d->directive, "BBTokenRoutes") == 0 ||
+                   strcasecmp(d->directive, "BBTokenRoute") == 0) {
+            sec->routes = 1;
+        } else if (d->directive[0] == '<' && bbt_transparent(d->directive)) {
+            bbt_own(p, d->first_child, sec);
+        }
+    }
+}
+
+/* The path of a <Location> or <Directory> section, or NULL for a regular
+ * expression or a wildcard. */
+static const char *bbt_plain_path(apr_pool_t *p, const ap_directive_t *d)
+{
+    char *args = apr_pstrdup(p, d->args);
+    char *end = strrchr(args, '>');
+    const char *a, *path;
+
+    if (end) {
+        *end = '\0';
+    }
+    a = args;
+    path = ap_getword_conf(p, &a);
+    if (!*path || *path == '~' || *a || strpbrk(path, "*?[")) {
+        return NULL;
+    }
+    return path;
+}
+
+/* 1 if section path q covers p: the same, or a leading part of it that
+ * ends at a slash. */
+static int bbt_covers(const char *q, const char *p)
+{
+    size_t n = strlen(q);
+
+    return strncmp(q, p, n) == 0 &&
+           (p[n] == '\0' || p[n] == '/' || (n > 0 && q[n - 1] == '/'));
+}
+
+typedef struct {
+    apr_pool_t *p;
+    server_rec *s;
+    apr_array_header_t *secs; /* bbt_sec_t *, every section seen */
+} bbt_walk_t;
+
+/* Does sec, or anything it inherits from, have AuthType BBToken (want
+ * auth) or routes (want routes)? */
+static int bbt_has(const bbt_walk_t *w, const bbt_sec_t *sec, int auth)
+{
+    const bbt_sec_t *o;
+    int i;
+
+    for (o = sec; o; o = o->outer) {
+        if (auth ? o->auth != NULL : o->routes) {
+            return auth ? strcasecmp(o->auth, "BBToken") == 0 : 1;
+        }
+        if (o->kind == BBT_SEC_OTHER || !o->path) {
+            continue;
+        }
+        for (i = 0; i < w->secs->nelts; i++) {
+            const bbt_sec_t *q = APR_ARRAY_IDX(w->secs, i, const bbt_sec_t *);
+
+            if (q != o && q->kind == o->kind && q->path &&
+                bbt_covers(q->path, o->path) &&
+                (auth ? q->auth && strcasecmp(q->auth, "BBToken") == 0
+                      : q->routes)) {
+                return 1;
+            }
+        }
+    }
+    return 0;
+}
+
+static void bbt_collect(bbt_walk_t *w, const ap_directive_t *d,
+                        const bbt_sec_t *outer)
+{
+    for (; d; d = d->next) {
+        bbt_sec_t *sec;
+        const char *name = d->directive;
+
+        if (name[0] != '<' || bbt_transparent(name) ||
+            strcasecmp(name, "<VirtualHost") == 0) {
+            continue;
+        }
+        sec = apr_pcalloc(w->p, sizeof(*sec));
+        sec->node = d;
+        sec->outer = outer;
+        if (strcasecmp(name, "<Location") == 0) {
+            sec->kind = BBT_SEC_LOCATION;
+            sec->path = bbt_plain_path(w->p, d);
+        } else if (strcasecmp(name, "<Directory") == 0) {
+            sec->kind = BBT_SEC_DIRECTORY;
+            sec->path = bbt_plain_path(w->p, d);
+        } else {
+            sec->kind = BBT_SEC_OTHER;
+        }
+        bbt_own(w->p, d->first_child, sec);
+        APR_ARRAY_PUSH(w->secs, bbt_sec_t *) = sec;
+        bbt_collect(w, d->first_child, sec);
+    }
+}
+
+static void bbt_warn(const bbt_walk_t *w, const bbt_sec_t *sec, const char *id,
+                     const char *what)
+{
+    const ap_directive_t *d = sec->node;
+    char *args = apr_pstrdup(w->p, d->args);
+    char *end = strrchr(args, '>');
+
+    if (end) {
+        *end = '\0';
+    }
+    ap_log_error(APLOG_MARK, APLOG_WARNING, 0, w->s, "%s: %s:%d: %s %s> %s", id,
+                 d->filename, d->line_num, d->directive, args, what);
+}
+
+/* Check the sections of one server: top is its first directive, outer the
+ * server's own settings (and the main server's, for a virtual host). */
+static void bbt_check_server(bbt_walk_t *w, const ap_directive_t *top,
+                             const bbt_sec_t *outer)
+{
+    int i, first = w->secs->nelts;
+
+    bbt_collect(w, top, outer);
+    for (i = first; i < w->secs->nelts; i++) {
+        const bbt_sec_t *sec = APR_ARRAY_IDX(w->secs, i, const bbt_sec_t *);
+
+        if (sec->routes && !bbt_has(w, sec, 1)) {
+            bbt_warn(w, sec, "BBT352",
+                     "sets routes, but is not AuthType BBToken: they do "
+                     "nothing there (put AuthType BBToken in the same "
+                     "section)");
+        }
+        if (sec->auth && strcasecmp(sec->auth, "BBToken") == 0 &&
+            !bbt_has(w, sec, 0)) {
+            bbt_warn(w, sec, "BBT353",
+                     "is AuthType BBToken without routes: every token is "
+                     "refused there (403); set BBTokenRoutes, or "
+                     "BBTokenRoutes none if that is meant");
+        }
+    }
+}
+
+static int bbt_confcheck(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
+                         server_rec *s)
+{
+    bbt_walk_t w;
+    bbt_sec_t main_srv, *vh;
+    const ap_directive_t *d;
+    int n;
+
+    (void)pconf;
+    (void)plog;
+    memset(&main_srv, 0, sizeof(main_srv));
+    main_srv.kind = BBT_SEC_OTHER;
+    w.p = ptemp;
+    w.s = s;
+    w.secs = apr_array_make(ptemp, 16, sizeof(bbt_sec_t *));
+    bbt_own(ptemp, ap_conftree, &main_srv);
+    bbt_check_server(&w, ap_conftree, &main_srv);
+    /* A virtual host also sees the main server's sections. */
+    n = w.secs->nelts;
+    for (d = ap_conftree; d; d = d->next) {
+        if (strcasecmp(d->directive, "<VirtualHost") != 0) {
+            continue;
+        }
+        vh = apr_pcalloc(ptemp, sizeof(*vh));
+        vh->kind = BBT_SEC_OTHER;
+        vh->outer = &main_srv;
+        bbt_own(ptemp, d->first_child, vh);
+        w.secs->nelts = n;
+        bbt_check_server(&w, d->first_child, vh);
+    }
+    return OK;
+}
+
+void bbt_confcheck_register_hooks(apr_pool_t *p)
+{
+    (void)p;
+    ap_hook_check_config(bbt_confcheck, NULL, NULL, APR_HOOK_MIDDLE);
+}

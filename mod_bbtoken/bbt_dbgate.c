@@ -1,0 +1,226 @@
+/*
+ * The bounded wait for a pooled connection (bbt_dbgate.h).
+ *
+ * mod_dbd keeps its settings to itself, so the pool each server uses is
+ * read where httpd keeps every directive, the configuration tree: DBDMax
+ * and the settings mod_dbd compares before two servers share one pool
+ * (DBDriver, DBDParams, DBDPersist, DBDMin, DBDKeep, DBDExptime), at the
+ * top level and in each <VirtualHost>, a virtual host inheriting what it
+ * does not set.  Servers with the same settings share one counter, as they
+ * share one pool.  Conditional sections and included files are already
+ * spliced into the tree where they stood.
+ *
+ * The count is of the module's own connections: another module drawing on
+ * the same pool (mod_authn_dbd, mod_session_dbd) can still leave the
+ * module waiting in mod_dbd for its share.
+ */
+#include "httpd.h"
+#include "http_config.h"
+#include "http_log.h"
+#include "apr_hash.h"
+#include "apr_strings.h"
+#include "apr_thread_cond.h"
+#include "apr_thread_mutex.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "bbt_dbgate.h"
+
+APLOG_USE_MODULE(bbtoken);
+
+/* mod_dbd's default DBDMax. */
+#define BBT_DBD_DEFAULT_MAX 10
+
+typedef struct {
+    int max; /* DBDMax; 0: no pool (DBDPersist Off), nothing to wait for */
+    int busy;
+    apr_thread_mutex_t *mutex; /* NULL: this child could not make it */
+    apr_thread_cond_t *cond;
+} bbt_gate_t;
+
+/* What decides a server's pool, in the order of bbt_dbd_names. */
+#define BBT_DBD_NSET 7
+static const char *const bbt_dbd_names[BBT_DBD_NSET] = {
+    "DBDriver", "DBDParams",  "DBDPersist", "DBDMin",
+    "DBDKeep",  "DBDExptime", "DBDMax"};
+#define BBT_DBD_PERSIST 2
+#define BBT_DBD_MAX 6
+
+/* This generation's gates: by the pool's settings, and by server. */
+static apr_hash_t *bbt_gates;
+static apr_hash_t *bbt_gate_of;
+
+/* The first argument of a directive, unquoted. */
+static const char *bbt_dbd_arg(apr_pool_t *p, const ap_directive_t *d)
+{
+    const char *args = d->args ? d->args : "";
+
+    return ap_getword_conf(p, &args);
+}
+
+/* Overlay onto set what the directives from d on (one level) say. */
+static void bbt_dbd_read(apr_pool_t *p, const ap_directive_t *d,
+                         const char **set)
+{
+    int i;
+
+    for (; d; d = d->next) {
+        for (i = 0; i < BBT_DBD_NSET; i++) {
+            if (strcasecmp(d->directive, bbt_dbd_names[i]) == 0) {
+                set[i] = bbt_dbd_arg(p, d);
+            }
+        }
+    }
+}
+
+/* The gate for settings set, made on first sight. */
+static bbt_gate_t *bbt_gate_for(apr_pool_t *p, const char *const *set)
+{
+    const char *key = "";
+    bbt_gate_t *g;
+    int i;
+
+    for (i = 0; i < BBT_DBD_NSET; i++) {
+        key = apr_pstrcat(p, key, set[i] ? set[i] : "-", "\n", NULL);
+    }
+    if ((g = apr_hash_get(bbt_gates, key, APR_HASH_KEY_STRING)) != NULL) {
+        return g;
+    }
+    g = apr_pcalloc(p, sizeof(*g));
+    if (set[BBT_DBD_PERSIST] && strcasecmp(set[BBT_DBD_PERSIST], "off") == 0) {
+        g->max = 0;
+    } else {
+        g->max =
+            set[BBT_DBD_MAX] ? atoi(set[BBT_DBD_MAX]) : BBT_DBD_DEFAULT_MAX;
+        if (g->max < 0) {
+            g->max = 0;
+        }
+    }
+    apr_hash_set(bbt_gates, key, APR_HASH_KEY_STRING, g);
+    return g;
+}
+
+/* The <VirtualHost> section that defined server s, or NULL (the main
+ * server).  httpd records where each virtual host was defined. */
+static const ap_directive_t *bbt_vhost_section(const server_rec *s)
+{
+    const ap_directive_t *d;
+
+    if (!s->is_virtual || !s->defn_name) {
+        return NULL;
+    }
+    for (d = ap_conftree; d; d = d->next) {
+        if (strcasecmp(d->directive, "<VirtualHost") == 0 && d->filename &&
+            strcmp(d->filename, s->defn_name) == 0 &&
+            d->line_num == (int)s->defn_line_number) {
+            return d;
+        }
+    }
+    return NULL;
+}
+
+static int bbt_dbgate_post_config(apr_pool_t *pconf, apr_pool_t *plog,
+                                  apr_pool_t *ptemp, server_rec *s)
+{
+    const char *main_set[BBT_DBD_NSET] = {NULL};
+    const ap_directive_t *vh;
+    server_rec *sp;
+
+    (void)plog;
+    bbt_gates = apr_hash_make(pconf);
+    bbt_gate_of = apr_hash_make(pconf);
+    bbt_dbd_read(ptemp, ap_conftree, main_set);
+    for (sp = s; sp; sp = sp->next) {
+        const char *set[BBT_DBD_NSET];
+
+        memcpy(set, main_set, sizeof(set));
+        if ((vh = bbt_vhost_section(sp)) != NULL) {
+            bbt_dbd_read(ptemp, vh->first_child, set);
+        }
+        apr_hash_set(bbt_gate_of, apr_pmemdup(pconf, &sp, sizeof(sp)),
+                     sizeof(sp), bbt_gate_for(pconf, set));
+    }
+    return OK;
+}
+
+static void bbt_dbgate_child_init(apr_pool_t *pchild, server_rec *s)
+{
+    apr_hash_index_t *hi;
+
+    if (!bbt_gates) {
+        return;
+    }
+    for (hi = apr_hash_first(pchild, bbt_gates); hi; hi = apr_hash_next(hi)) {
+        bbt_gate_t *g = apr_hash_this_val(hi);
+
+        if (g->max == 0) {
+            continue;
+        }
+        if (apr_thread_mutex_create(&g->mutex, APR_THREAD_MUTEX_DEFAULT,
+                                    pchild) != APR_SUCCESS ||
+            apr_thread_cond_create(&g->cond, pchild) != APR_SUCCESS) {
+            g->mutex = NULL;
+            ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s,
+                         "BBT351: cannot make the counter of database "
+                         "connections: this child waits for one as long as "
+                         "mod_dbd makes it");
+        }
+    }
+}
+
+static bbt_gate_t *bbt_gate(server_rec *s)
+{
+    bbt_gate_t *g =
+        bbt_gate_of ? apr_hash_get(bbt_gate_of, &s, sizeof(s)) : NULL;
+
+    return g && g->max > 0 && g->mutex ? g : NULL;
+}
+
+int bbt_dbgate_enter(server_rec *s, apr_interval_time_t wait, int *max)
+{
+    bbt_gate_t *g = bbt_gate(s);
+    apr_time_t deadline, left;
+    int rc = 0;
+
+    if (!g) {
+        return 0;
+    }
+    *max = g->max;
+    deadline = apr_time_now() + wait;
+    apr_thread_mutex_lock(g->mutex);
+    while (g->busy >= g->max) {
+        left = deadline - apr_time_now();
+        if (left <= 0) {
+            rc = -1;
+            break;
+        }
+        apr_thread_cond_timedwait(g->cond, g->mutex, left);
+    }
+    if (rc == 0) {
+        g->busy++;
+    }
+    apr_thread_mutex_unlock(g->mutex);
+    return rc;
+}
+
+void bbt_dbgate_leave(server_rec *s)
+{
+    bbt_gate_t *g = bbt_gate(s);
+
+    if (!g) {
+        return;
+    }
+    apr_thread_mutex_lock(g->mutex);
+    g->busy--;
+    apr_thread_cond_signal(g->cond);
+    apr_thread_mutex_unlock(g->mutex);
+}
+
+void bbt_dbgate_register_hooks(apr_pool_t *p)
+{
+    (void)p;
+    ap_hook_post_config(bbt_dbgate_post_config, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_child_init(bbt_dbgate_child_init, NULL, NULL, APR_HOOK_MIDDLE);
+}

@@ -1,0 +1,28 @@
+/*
+ * A bounded wait for one of mod_dbd's pooled connections.
+ *
+ * mod_dbd's pool (apr_reslist) makes a thread wait for as long as it takes
+ * when all DBDMax connections of its child are in use, and mod_dbd sets no
+ * timeout on it.  So the module counts the connections it holds in each
+ * child, pool by pool, and waits for a place itself, on a condition
+ * variable with a deadline (BBTokenDBWait): past it, the request is
+ * answered 503 instead of joining the pool's endless queue.
+ */
+#ifndef BBT_DBGATE_H
+#define BBT_DBGATE_H
+
+#include "httpd.h"
+
+/* Hooks: post_config learns each server's pool (DBDMax and the settings
+ * that make mod_dbd share a pool between servers), child_init makes this
+ * child's counters. */
+void bbt_dbgate_register_hooks(apr_pool_t *p);
+
+/* Take a place in the pool of server s, waiting up to wait.  0, or -1 when
+ * the deadline passed with all *max places taken. */
+int bbt_dbgate_enter(server_rec *s, apr_interval_time_t wait, int *max);
+
+/* Give the place back (after ap_dbd_close). */
+void bbt_dbgate_leave(server_rec *s);
+
+#endif

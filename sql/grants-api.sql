@@ -1,0 +1,24 @@
+-- The API role: the role the access-tokens REST API connects as (DBDParams
+-- of the one virtual host that serves the API and the tokens page).  Grant
+-- it only there: whoever can connect as this role can create, rename and
+-- revoke any user's tokens, in that user's name, through the three
+-- SECURITY DEFINER functions below (they check who may manage whose tokens
+-- for the caller httpd names, and cannot check that httpd named the right
+-- one).  It also reads what the API shows (users, tokens, the policy) and
+-- what a token sent to the API is checked with, as the lookup role does
+-- (sql/grants.sql), and writes nothing directly.  Run it again after every
+-- `bbtoken db upgrade`:
+--   psql -v ON_ERROR_STOP=1 -v role=bbtoken_api -f sql/grants-api.sql
+GRANT USAGE ON SCHEMA public TO :"role";
+GRANT SELECT ON bbtoken_users, bbtoken_project_grants, bbtoken_repo_grants,
+                bbtoken_tokens, bbtoken_schema, bbtoken_policy TO :"role";
+GRANT EXECUTE ON FUNCTION bbtoken_owner_level(bigint, text, text),
+                          bbtoken_perm_level(text),
+                          bbtoken_touch(text, text, integer),
+                          bbtoken_note_expired(text, text, integer),
+                          bbtoken_api_create(text, text, text, text, text,
+                                             text, text, text, integer),
+                          bbtoken_api_update(text, text, text, text, text,
+                                             text),
+                          bbtoken_api_revoke(text, text, text)
+                          TO :"role";

@@ -1,0 +1,119 @@
+# Least privilege: httpd's two database roles, as the README deploys them.
+# The lookup role (sql/grants.sql) serves token requests and cannot create,
+# change or revoke a token, nor call the REST API's functions; the API role
+# (sql/grants-api.sql) serves the access-tokens API from a virtual host of
+# its own.  A privilege the database refuses either role is a server fault
+# (500 or 503, logged), never "not permitted" (401).
+use strict;
+use warnings;
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use Test::More;
+use JSON::PP;
+use BBT::Env;
+use BBT::Assert;
+
+# The API's location is configured server-wide, so the main server (the
+# lookup role) serves it too: the mistake of enabling the API where only
+# the lookup role is granted.
+my $rest = <<'EOC';
+<Location /rest/access-tokens>
+    SetHandler bbtoken-rest
+    AuthType BBToken
+    AuthName "Bitbucket"
+    AuthBBTokenProvider file
+    AuthUserFile "@DIR@/htpasswd"
+    BBTokenRoutes none
+    Require valid-user
+</Location>
+EOC
+my $env = BBT::Env->new(extra_conf => $rest, api_conf => '', modules => [qw(authn_file authz_user)])->start;
+$env->htpasswd(alice => 'alice-Pa55-word');
+$env->make_repo('PROJ', 'repo');
+$env->user_add('alice');
+$env->grant('alice', 'PROJECT_WRITE', 'PROJ');
+my ($tok, $id) = $env->token_create('alice', name => 'laptop');
+my $UP = '/scm/PROJ/repo.git/info/refs?service=git-upload-pack';
+my $B = '/rest/access-tokens/1.0/users/alice';
+my $J = JSON::PP->new->canonical;
+my $new = sub { $J->encode({ name => $_[0], permissions => ['REPO_READ'] }) };
+my $create = "SELECT bbtoken_api_create('alice', 'alice', '%s', 'by SQL', 'PROJECT_READ', 'REPO_READ',"
+           . " repeat('a', 32), repeat('b', 64), NULL)";
+sub as { my ($role, $sql) = @_; return $env->psql_try($sql, user => $role) }
+sub message { my $r = shift; return ref $r->{json} eq 'HASH' ? $r->{json}{errors}[0]{message} // '' : '' }
+
+subtest 'the lookup role looks tokens up, and can change none' => sub {
+    my ($rc, $out, $err) = as('bbtoken_httpd', "SELECT count(*) FROM bbtoken_tokens");
+    is($rc, 0, 'reads tokens') or diag $err;
+    ($rc, $out, $err) = as('bbtoken_httpd', "SELECT bbtoken_touch('$id', '192.0.2.1', 60)");
+    is($rc, 0, 'records last use through bbtoken_touch') or diag $err;
+    for my $sql (sprintf($create, '100000000001'),
+                 "SELECT bbtoken_api_update('alice', 'alice', '$id', 'renamed', NULL, NULL)",
+                 "SELECT bbtoken_api_revoke('alice', 'alice', '$id')",
+                 "UPDATE bbtoken_tokens SET revoked_at = now() WHERE id = '$id'",
+                 "INSERT INTO bbtoken_tokens (id, user_id, name, project_perm, repo_perm, salt, secret_hash)"
+                 . " SELECT '100000000002', id, 'x', 'PROJECT_READ', 'REPO_READ', repeat('a', 32),"
+                 . " repeat('b', 64) FROM bbtoken_users",
+                 "SELECT count(*) FROM bbtoken_policy", "SELECT count(*) FROM bbtoken_audit") {
+        ($rc, $out, $err) = as('bbtoken_httpd', $sql);
+        ok($rc != 0 && $err =~ /permission denied/, "may not: $sql") or diag "exit $rc: $out$err";
+    }
+    is($env->token_row($id)->{name}, 'laptop', 'the token is as it was');
+    is($env->token_row($id)->{revoked_at}, '', '  and live');
+};
+
+subtest 'the API role calls the API\'s functions' => sub {
+    my ($rc, $out, $err) = as('bbtoken_api', sprintf($create, '100000000003'));
+    is($rc, 0, 'bbtoken_api_create') or diag $err;
+    ($rc, $out, $err) = as('bbtoken_api', "SELECT bbtoken_api_revoke('alice', 'alice', '100000000003')");
+    is($rc, 0, 'bbtoken_api_revoke') or diag $err;
+    ($rc, $out, $err) = as('bbtoken_api', "SELECT bbtoken_api_revoke('bob', 'alice', '$id')");
+    ok($rc != 0 && $err =~ /not permitted/, '  which check the caller') or diag $err;
+    ($rc, $out, $err) = as('bbtoken_api', "UPDATE bbtoken_tokens SET revoked_at = now() WHERE id = '$id'");
+    ok($rc != 0 && $err =~ /permission denied/, '  and it writes no table itself') or diag $err;
+};
+
+subtest 'httpd: tokens through the lookup role, the API through its own host' => sub {
+    is_ok_res($env->get($UP, { Authorization => "Bearer $tok" }), 'a token request on the main server');
+    my $r = $env->rest(PUT => $B, as => 'alice', json => $new->('made over REST'), api => 1);
+    is_status($r, 200, 'PUT on the API\'s host');
+    my $made = $r->{json}{token} // '';
+    is_ok_res($env->get($UP, { Authorization => "Bearer $made" }), '  the new token works on the main server');
+    is_status($env->rest(GET => $B, as => 'alice', api => 1), 200, 'GET on the API\'s host');
+};
+
+subtest 'the API where only the lookup role is granted: a server fault, never 401' => sub {
+    my $mark = log_mark($env->error_log_path);
+    my $r = $env->rest(PUT => $B, as => 'alice', json => $new->('on the wrong host'));
+    is_status($r, 500, 'PUT on the main server: 500');
+    unlike(message($r), qr/not permitted|permission denied/i, '  not told they are not permitted');
+    like(join("\n", log_lines_since($env->error_log_path, $mark)),
+         qr/BBT250: access-tokens API: the database refused the API's role a privilege .*permission denied for function bbtoken_api_create/,
+         '  logged, with what the database refused');
+    is($env->psql("SELECT count(*) FROM bbtoken_tokens WHERE name = 'on the wrong host'"), 0, '  nothing made');
+};
+
+subtest 'a GRANT revoked in the database: 500 or 503 and logged, never 401' => sub {
+    my $victim = $env->rest(PUT => $B, as => 'alice', json => $new->('to revoke'), api => 1)->{json}{id};
+    $env->psql('REVOKE EXECUTE ON FUNCTION bbtoken_api_revoke(text, text, text) FROM bbtoken_api');
+    my $mark = log_mark($env->error_log_path);
+    my $r = $env->rest(DELETE => "$B/$victim", as => 'alice', api => 1,
+                       headers => { 'X-Atlassian-Token' => 'no-check' });
+    is_status($r, 500, 'DELETE without EXECUTE on bbtoken_api_revoke: 500');
+    like(join("\n", log_lines_since($env->error_log_path, $mark)), qr/BBT250: .*permission denied for function bbtoken_api_revoke/,
+         '  logged');
+    $env->psql('REVOKE SELECT ON bbtoken_users FROM bbtoken_api');
+    $mark = log_mark($env->error_log_path);
+    $r = $env->rest(GET => $B, as => 'alice', api => 1);
+    is_503($r, 'GET without SELECT on bbtoken_users: 503');
+    like(join("\n", log_lines_since($env->error_log_path, $mark)), qr/BBT200: .*permission denied for table bbtoken_users/,
+         '  logged');
+    $env->psql('REVOKE SELECT ON bbtoken_tokens FROM bbtoken_httpd');
+    is_503($env->get($UP, { Authorization => "Bearer $tok" }), 'a token request without SELECT on bbtoken_tokens: 503');
+    $env->grants_apply;
+    is_status($env->rest(DELETE => "$B/$victim", as => 'alice', api => 1,
+                         headers => { 'X-Atlassian-Token' => 'no-check' }), 204, 'granted again: DELETE works');
+    is_ok_res($env->get($UP, { Authorization => "Bearer $tok" }), '  and so do tokens');
+};
+
+done_testing;

@@ -1,0 +1,113 @@
+# What the routes serve is the users' content, and must not run as the
+# site's origin: responses of a section with AuthType BBToken and routes
+# carry Content-Security-Policy: sandbox and X-Content-Type-Options:
+# nosniff (git over smart and dumb HTTP, files over WebDAV); BBTokenSandbox
+# Off turns that off; a section without routes (the tokens page's) is left
+# alone, so its scripts run.  t/55-browser.t shows the attack this stops.
+use strict;
+use warnings;
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use Test::More;
+use File::Path qw(make_path);
+use BBT::Env;
+use BBT::Assert;
+
+my $extra = <<'EOC';
+TypesConfig /dev/null
+DavLockDB "@DIR@/davlock/lockdb"
+Alias /dav "@DIR@/dav"
+Alias /dav-open "@DIR@/dav"
+Alias /page "@DIR@/page"
+<Directory "@DIR@/dav">
+    AddType text/html .html
+</Directory>
+<Location /dav>
+    Dav On
+    AuthType BBToken
+    AuthName "Files"
+    BBTokenRoutes dav
+    Require bbtoken
+</Location>
+<Location /dav-open>
+    Dav On
+    AuthType BBToken
+    AuthName "Files"
+    BBTokenRoutes dav /dav-open
+    BBTokenSandbox Off
+    Require bbtoken
+</Location>
+<Location /page>
+    AuthType BBToken
+    AuthName "Files"
+    AuthBBTokenProvider file
+    AuthUserFile "@DIR@/htpasswd"
+    BBTokenRoutes none
+    Require valid-user
+</Location>
+EOC
+my $env = BBT::Env->new(extra_conf => $extra, modules => [qw(dav dav_fs mime authn_file authz_user)],
+                        httpd => 0)->start;
+my $d = $env->dir;
+make_path("$d/dav/PROJ/site", "$d/davlock", "$d/page");
+BBT::Env::spew("$d/page/index.html", "<!doctype html><title>page</title>\n");
+$env->give_to_httpd("$d/dav", "$d/davlock");
+$env->htpasswd(alice => 'alice-Pa55-word');
+$env->httpd_start;
+$env->make_repo('PROJ', 'repo');
+$env->user_add('alice');
+$env->grant('alice', 'PROJECT_WRITE', 'PROJ');
+my $tok = $env->token_create('alice', name => 'ci');
+my %auth = (Authorization => "Bearer $tok");
+
+sub sandboxed {
+    my ($res, $name) = @_;
+    local $Test::Builder::Level = $Test::Builder::Level + 1;
+    is_status($res, $res->{status} >= 200 && $res->{status} < 300 ? $res->{status} : 200, "$name: served");
+    is($res->{headers}{'content-security-policy'}, 'sandbox', "$name: Content-Security-Policy: sandbox");
+    is($res->{headers}{'x-content-type-options'}, 'nosniff', "$name: X-Content-Type-Options: nosniff");
+}
+
+subtest 'git, smart and dumb HTTP' => sub {
+    sandboxed($env->get('/scm/PROJ/repo.git/info/refs?service=git-upload-pack', \%auth), 'info/refs');
+    sandboxed($env->get('/scm/PROJ/repo.git/HEAD', \%auth), 'a file read over dumb HTTP');
+    my ($rc, $out, $err) = $env->git('ls-remote', $env->clone_url('alice', $tok, 'PROJ', 'repo'));
+    is($rc, 0, 'git does not mind') or diag $err;
+};
+
+subtest 'files over WebDAV' => sub {
+    my ($st) = $env->curl('/dav/PROJ/site/x.html', method => 'PUT', auth => "Bearer $tok",
+                          data => "<script>alert(1)</script>\n");
+    is($st, 201, 'an HTML page uploaded');
+    my $res = $env->get('/dav/PROJ/site/x.html', \%auth);
+    sandboxed($res, 'the page, read back');
+    like($res->{headers}{'content-type'} // '', qr{^text/html}, '  as text/html');
+    $res = $env->get('/dav/PROJ/site/x.html');
+    is($res->{status}, 401, 'refused without a login');
+};
+
+subtest 'BBTokenSandbox Off; a section without routes' => sub {
+    my $res = $env->get('/dav-open/PROJ/site/x.html', \%auth);
+    is_status($res, 200, 'the same page where BBTokenSandbox is Off');
+    ok(!exists $res->{headers}{'content-security-policy'}, '  no Content-Security-Policy');
+    ok(!exists $res->{headers}{'x-content-type-options'}, '  no X-Content-Type-Options');
+    $res = $env->get('/page/index.html', { Authorization => $env->basic('alice', 'alice-Pa55-word') });
+    is_status($res, 200, 'a page where AuthType BBToken has no routes (BBTokenRoutes none)');
+    ok(!exists $res->{headers}{'content-security-policy'}, '  its scripts may run: no sandbox');
+};
+
+subtest 'the directive' => sub {
+    my ($rc, $out) = $env->config_test("<Location /x>\n    BBTokenSandbox maybe\n</Location>\n");
+    ok($rc != 0 && $out =~ /BBTokenSandbox/, 'On or Off only') or diag $out;
+    open my $h, '>', "$d/dav/.htaccess" or die $!;
+    print $h "BBTokenSandbox Off\n";
+    close $h;
+    ($rc, $out) = $env->config_test("<Directory \"$d/dav\">\n    AllowOverride All\n</Directory>\n");
+    is($rc, 0, 'configuration with AllowOverride All') or diag $out;
+    $env->httpd_restart(extra_conf => $env->{extra_conf} . "<Directory \"$d/dav\">\n    AllowOverride All\n</Directory>\n");
+    my $res = $env->get('/dav/PROJ/site/x.html', \%auth);
+    is($res->{status}, 500, 'not in .htaccess: a repository\'s owner cannot turn it off');
+    unlink "$d/dav/.htaccess";
+};
+
+done_testing;

@@ -1,0 +1,109 @@
+# Startup checks: httpd warns (and starts) when a section sets routes but
+# is not AuthType BBToken (BBT352: the routes do nothing), and when a
+# section is AuthType BBToken with no routes (BBT353: every token refused).
+# A section inherits from the one around it, from a <Location> or
+# <Directory> of a leading part of its path, and from its server.
+use strict;
+use warnings;
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use Test::More;
+use BBT::Env;
+
+my $env = BBT::Env->new(httpd => 0)->start;
+
+sub check {
+    my ($name, $conf, $want) = @_;
+    local $Test::Builder::Level = $Test::Builder::Level + 1;
+    my ($rc, $out) = $env->config_test($conf);
+    is($rc, 0, "$name: httpd starts") or diag $out;
+    my @got = $out =~ /\b(BBT35[23]: \S+ <\w+ [^>]*>)/g;
+    is_deeply([map { s/ \S+:\d+: / /r } @got], $want, "$name: warnings") or diag $out;
+    return $out;
+}
+
+check('the harness\'s own configuration', '', []);
+my $out = check('routes, no AuthType', <<'EOC', ['BBT352: <Location /a>']);
+<Location /a>
+    BBTokenRoutes git /a
+</Location>
+EOC
+like($out, qr/BBT352: \S+httpd-test\.conf:\d+: <Location \/a> sets routes, but is not AuthType BBToken/,
+     'the warning names the file and line');
+check('routes under another AuthType', <<'EOC', ['BBT352: <Location /e>']);
+<Location /e>
+    AuthType Basic
+    AuthName "x"
+    BBTokenRoutes git /e
+</Location>
+EOC
+$out = check('AuthType BBToken, no routes', <<'EOC', ['BBT353: <Location /b>']);
+<Location /b>
+    AuthType BBToken
+    AuthName "x"
+    Require bbtoken
+</Location>
+EOC
+like($out, qr/BBTokenRoutes none if that is meant/, 'and says how to mean it');
+check('BBTokenRoutes none says it is meant', <<'EOC', []);
+<Location /c>
+    AuthType BBToken
+    AuthName "x"
+    BBTokenRoutes none
+    Require bbtoken
+</Location>
+EOC
+check('a narrower <Location> inherits from a leading part of its path', <<'EOC', []);
+<Location /d>
+    AuthType BBToken
+    AuthName "x"
+    BBTokenRoutes git /d
+    Require bbtoken
+</Location>
+<Location /d/sub>
+    BBTokenRoute GET "/d/(?<project>X)/(?<repo>y)" REPO_READ
+</Location>
+<Location /scm/PROJ>
+    AuthType BBToken
+</Location>
+EOC
+check('a section inside another inherits from it', <<'EOC', []);
+<Directory /nonexistent/x>
+    AuthType BBToken
+    AuthName "x"
+    BBTokenRoutes dav /x
+    Require bbtoken
+    <Files "*.txt">
+        BBTokenRoutes none
+    </Files>
+</Directory>
+EOC
+check('but not from a path that only shares its first letters', <<'EOC', ['BBT352: <Location /dd/x>']);
+<Location /d>
+    AuthType BBToken
+    AuthName "x"
+    BBTokenRoutes git /d
+    Require bbtoken
+</Location>
+<Location /dd/x>
+    BBTokenRoutes git /dd/x
+</Location>
+EOC
+check('in a virtual host, and inside <IfModule>', <<'EOC', ['BBT352: <Location /f>', 'BBT353: <Location /g>']);
+<VirtualHost 127.0.0.1:1>
+    <Location /f>
+        BBTokenRoutes git /f
+    </Location>
+    <Location /scm/x>
+        BBTokenRoutes git /scm/x
+    </Location>
+    <IfModule alias_module>
+        <Location /g>
+            AuthType BBToken
+            AuthName "x"
+        </Location>
+    </IfModule>
+</VirtualHost>
+EOC
+
+done_testing;
