@@ -63,7 +63,7 @@ PGJSON_O := $(PGJSON:%=$(OBJ)/%.o)
 # compiled-in migrations and the commands.  CLI_NOPQ are built without
 # libpq's headers, so they cannot come to need it.
 CLI      := bbtoken args usage out mail sendmail db migrations cmd_users \
-            cmd_tokens cmd_reports cmd_admin
+            cmd_tokens cmd_reports cmd_admin cmd_notify
 CLI_NOPQ := args usage out mail sendmail
 CLI_O    := $(CLI:%=$(OBJ)/cli/%.o)
 CLI_NOPQ_O := $(CLI_NOPQ:%=$(OBJ)/cli/%.o)
