@@ -71,12 +71,13 @@ CORE_SO := $(CORE:%=$(OBJ)/%.o)
 CORE_O  := $(CORE_SO) $(OBJ)/bbt_sets.o
 GLUE_O  := $(GLUE:%=$(OBJ)/%.o)
 PGJSON_O := $(PGJSON:%=$(OBJ)/%.o)
-# The CLI: main and dispatch, the command line, help texts, output, the
-# database session, the compiled-in migrations and the commands.  CLI_NOPQ
-# are built without libpq's headers, so they cannot come to need it.
-CLI      := bbtoken args usage out db migrations cmd_users cmd_tokens \
-            cmd_reports cmd_admin
-CLI_NOPQ := args usage out
+# The CLI: main and dispatch, the command line, help texts, output, mail
+# (composed, and handed to sendmail), the database session, the
+# compiled-in migrations and the commands.  CLI_NOPQ are built without
+# libpq's headers, so they cannot come to need it.
+CLI      := bbtoken args usage out mail sendmail db migrations cmd_users \
+            cmd_tokens cmd_reports cmd_admin cmd_notify
+CLI_NOPQ := args usage out mail sendmail
 CLI_O    := $(CLI:%=$(OBJ)/cli/%.o)
 CLI_NOPQ_O := $(CLI_NOPQ:%=$(OBJ)/cli/%.o)
 CLI_PQ_O := $(filter-out $(CLI_NOPQ_O),$(CLI_O))

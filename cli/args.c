@@ -80,6 +80,10 @@ static const struct option bbtoken_cmd_opts[] = {
     {"no-email", no_argument, NULL, BBTOKEN_OPT_NO_EMAIL},
     {"display-name", required_argument, NULL, BBTOKEN_OPT_DISPLAY_NAME},
     {"no-display-name", no_argument, NULL, BBTOKEN_OPT_NO_DISPLAY_NAME},
+    {"revoke-unused-after", required_argument, NULL, BBTOKEN_OPT_REVOKE_UNUSED},
+    {"dry-run", no_argument, NULL, BBTOKEN_OPT_DRY_RUN},
+    {"sendmail", required_argument, NULL, BBTOKEN_OPT_SENDMAIL},
+    {"from", required_argument, NULL, BBTOKEN_OPT_FROM},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0}};
 
@@ -175,6 +179,18 @@ int bbtoken_parse_args(const bbtoken_cmd_t *cmd, int argc, char **argv,
             break;
         case BBTOKEN_OPT_NO_DISPLAY_NAME:
             a->no_display_name = 1;
+            break;
+        case BBTOKEN_OPT_REVOKE_UNUSED:
+            a->revoke_unused = optarg;
+            break;
+        case BBTOKEN_OPT_DRY_RUN:
+            a->dry_run = 1;
+            break;
+        case BBTOKEN_OPT_SENDMAIL:
+            a->sendmail = optarg;
+            break;
+        case BBTOKEN_OPT_FROM:
+            a->from = optarg;
             break;
         }
     }
@@ -346,6 +362,24 @@ long long bbtoken_duration(const char *s)
         return -1;
     }
     return v;
+}
+
+int bbtoken_check_unused(const char *s, char *secs, size_t len)
+{
+    long long v;
+
+    if (strcmp(s, "none") == 0) {
+        snprintf(secs, len, "none");
+        return 0;
+    }
+    v = bbtoken_duration(s);
+    if (v < 86400 || v > 36500LL * 86400) {
+        return bbtoken_fail("--revoke-unused-after must be a duration from 1d "
+                            "to 36500d (90d, 2160h, 13w), or none: %s",
+                            s);
+    }
+    snprintf(secs, len, "%lld", v);
+    return 0;
 }
 
 /* YYYY-MM-DD or YYYY-MM-DDTHH:MM[:SS][Z], taken as UTC, or a DURATION ago.

@@ -10,9 +10,9 @@
  *
  * Exit status: 0 success; 1 failure with exactly one line on stderr;
  * 2 bad usage (a reason and the usage on stderr).  Only reports (list,
- * policy, audit, expiring, db status), create (the token alone) and the
- * counts of revoke --user and purge go to stdout; create's notes go to
- * stderr.
+ * policy, audit, expiring, db status, what notify did), create (the token
+ * alone) and the counts of revoke --user and purge go to stdout; create's
+ * notes go to stderr.
  *
  * This file holds the command table and the dispatch; args.c the command
  * line, usage.c the help texts, out.c the output, db.c the database
@@ -76,8 +76,11 @@ static const bbtoken_cmd_t bbtoken_cmds[] = {
      "at most one NAME"},
     {"policy", bbtoken_cmd_policy, bbtoken_usage_policy,
      BBTOKEN_B(REQUIRED) | BBTOKEN_B(OPTIONAL) | BBTOKEN_B(MAX_DAYS) |
-         BBTOKEN_B(MAX_TOKENS) | BBTOKEN_B(JSON),
+         BBTOKEN_B(MAX_TOKENS) | BBTOKEN_B(REVOKE_UNUSED) | BBTOKEN_B(JSON),
      0, "policy", "no operands"},
+    {"notify", bbtoken_cmd_notify, bbtoken_usage_notify,
+     BBTOKEN_B(DRY_RUN) | BBTOKEN_B(SENDMAIL) | BBTOKEN_B(FROM), 0, "notify",
+     "no operands"},
     {"db", NULL, bbtoken_usage_db, 0, 0, "db", NULL},
     {NULL, NULL, NULL, 0, 0, NULL, NULL}};
 

@@ -48,7 +48,11 @@ enum {
     BBTOKEN_OPT_EMAIL,
     BBTOKEN_OPT_NO_EMAIL,
     BBTOKEN_OPT_DISPLAY_NAME,
-    BBTOKEN_OPT_NO_DISPLAY_NAME
+    BBTOKEN_OPT_NO_DISPLAY_NAME,
+    BBTOKEN_OPT_REVOKE_UNUSED,
+    BBTOKEN_OPT_DRY_RUN,
+    BBTOKEN_OPT_SENDMAIL,
+    BBTOKEN_OPT_FROM
 };
 #define BBTOKEN_BIT(opt) (1u << ((opt)-BBTOKEN_OPT_DB))
 
@@ -82,6 +86,10 @@ typedef struct {
     const char *display_name;
     int no_email;
     int no_display_name;
+    const char *revoke_unused; /* policy --revoke-unused-after */
+    int dry_run;               /* notify */
+    const char *sendmail;      /* notify --sendmail */
+    const char *from;          /* notify --from */
     int noperands;
 } bbtoken_args_t;
 
@@ -126,6 +134,7 @@ extern const char bbtoken_usage_expiring[];
 extern const char bbtoken_usage_purge[];
 extern const char bbtoken_usage_audit[];
 extern const char bbtoken_usage_policy[];
+extern const char bbtoken_usage_notify[];
 extern const char bbtoken_usage_db[];
 
 /* ---- out.c: what the CLI prints --------------------------------------- */
@@ -190,6 +199,10 @@ int bbtoken_parse_target(const char *arg, bbtoken_target_t *t);
  * -1. */
 long long bbtoken_duration(const char *s);
 
+/* policy --revoke-unused-after: "none", or a DURATION from 1 day to 36500
+ * days, into secs as "none" or its seconds. */
+int bbtoken_check_unused(const char *s, char *secs, size_t len);
+
 /* A WHEN given to option opt: a date or date and time in UTC, or a
  * DURATION ago. */
 int bbtoken_when(const char *s, const char *opt, bbtoken_when_t *w);
@@ -234,5 +247,8 @@ int bbtoken_cmd_db_status(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
                           const bbtoken_args_t *a);
 int bbtoken_cmd_db_upgrade(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
                            const bbtoken_args_t *a);
+/* cmd_notify.c */
+int bbtoken_cmd_notify(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
+                       const bbtoken_args_t *a);
 
 #endif

@@ -3,6 +3,7 @@
  * (db status, db upgrade with the compiled-in migrations).
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "bbt_pgjson.h"
@@ -10,10 +11,24 @@
 
 /* ---- policy ----------------------------------------------------------- */
 
+/* Seconds as the DURATION the CLI reads back: days, else hours. */
+static const char *bbtoken_secs_text(const char *secs, char *buf, size_t len)
+{
+    long long v = atoll(secs);
+
+    if (v % 86400 == 0) {
+        snprintf(buf, len, "%lldd", v / 86400);
+    } else {
+        snprintf(buf, len, "%lldh", v / 3600);
+    }
+    return buf;
+}
+
 int bbtoken_cmd_policy(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
                        const bbtoken_args_t *a)
 {
-    const char *params[3] = {NULL, NULL, NULL};
+    const char *params[4] = {NULL, NULL, NULL, NULL};
+    char unused[32], shown[32];
     PGresult *res;
     int rc, required, has_max;
 
@@ -23,13 +38,15 @@ int bbtoken_cmd_policy(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
                                     BBT_EXPIRY_DAYS_MAX, 1))) ||
         (a->max_tokens &&
          (rc = bbtoken_check_number("--max-tokens", a->max_tokens,
-                                    BBT_POLICY_MAX_TOKENS, 0)))) {
+                                    BBT_POLICY_MAX_TOKENS, 0))) ||
+        (a->revoke_unused && (rc = bbtoken_check_unused(
+                                  a->revoke_unused, unused, sizeof(unused))))) {
         return rc;
     }
     if ((rc = bbtoken_connect(ctx))) {
         return rc;
     }
-    if (a->required != -1 || a->max_days || a->max_tokens) {
+    if (a->required != -1 || a->max_days || a->max_tokens || a->revoke_unused) {
         if (!(res =
                   bbtoken_exec(ctx, "changing the policy", "BEGIN", 0, NULL))) {
             return BBTOKEN_EXIT_FAIL;
@@ -56,14 +73,18 @@ int bbtoken_cmd_policy(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
         params[0] = a->required == -1 ? NULL : a->required ? "true" : "false";
         params[1] = a->max_days;
         params[2] = a->max_tokens;
+        params[3] = a->revoke_unused ? unused : NULL;
         res = bbtoken_exec(
             ctx, "changing the policy",
             "UPDATE bbtoken_policy SET"
             " expiry_required = COALESCE($1::boolean, expiry_required),"
             " max_expiry_days = CASE WHEN $2::text IS NULL THEN max_expiry_days"
             " WHEN $2 = 'none' THEN NULL ELSE $2::integer END,"
-            " max_tokens_per_user = COALESCE($3::integer, max_tokens_per_user)",
-            3, params);
+            " max_tokens_per_user = COALESCE($3::integer, max_tokens_per_user),"
+            " revoke_unused_after = CASE WHEN $4::text IS NULL"
+            " THEN revoke_unused_after WHEN $4 = 'none' THEN NULL"
+            " ELSE make_interval(secs => $4::bigint) END",
+            4, params);
         if (!res) {
             return BBTOKEN_EXIT_FAIL;
         }
@@ -76,7 +97,9 @@ int bbtoken_cmd_policy(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
     }
     res = bbtoken_exec(ctx, "reading the policy",
                        "SELECT expiry_required, max_expiry_days,"
-                       " max_tokens_per_user FROM bbtoken_policy",
+                       " max_tokens_per_user,"
+                       " extract(epoch FROM revoke_unused_after)::bigint"
+                       " FROM bbtoken_policy",
                        0, NULL);
     if (!res) {
         return BBTOKEN_EXIT_FAIL;
@@ -87,16 +110,23 @@ int bbtoken_cmd_policy(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
     }
     if (a->json) {
         rc = bbtoken_json_out(json_pack(
-            "{s:b, s:o, s:o}", "expiryRequired",
+            "{s:b, s:o, s:o, s:o}", "expiryRequired",
             PQgetvalue(res, 0, 0)[0] == 't', "maxExpiryDays",
             PQgetisnull(res, 0, 1) ? json_null() : bbt_pgjson_int(res, 0, 1),
-            "maxTokensPerUser", bbt_pgjson_int(res, 0, 2)));
+            "maxTokensPerUser", bbt_pgjson_int(res, 0, 2),
+            "revokeUnusedAfterSeconds",
+            PQgetisnull(res, 0, 3) ? json_null() : bbt_pgjson_int(res, 0, 3)));
     } else {
         printf("expiry-required: %s\n"
                "max-expiry-days: %s\n"
-               "max-tokens: %s\n",
+               "max-tokens: %s\n"
+               "revoke-unused-after: %s\n",
                PQgetvalue(res, 0, 0)[0] == 't' ? "yes" : "no",
-               bbtoken_get(res, 0, 1, "none"), PQgetvalue(res, 0, 2));
+               bbtoken_get(res, 0, 1, "none"), PQgetvalue(res, 0, 2),
+               PQgetisnull(res, 0, 3)
+                   ? "none"
+                   : bbtoken_secs_text(PQgetvalue(res, 0, 3), shown,
+                                       sizeof(shown)));
         rc = 0;
     }
     PQclear(res);

@@ -20,7 +20,7 @@ _bbtoken()
         case $w in
             --db | --name | --perm | --expiry-days | --user | --since | --token | \
                 --within | --expired-before | --max-expiry-days | --max-tokens | \
-                --email | --display-name)
+                --email | --display-name | --revoke-unused-after | --sendmail | --from)
                 ((i++))
                 continue
                 ;;
@@ -40,12 +40,16 @@ _bbtoken()
             COMPREPLY=($(compgen -W "$perms" -- "$cur"))
             return 0
             ;;
-        --max-expiry-days)
+        --max-expiry-days | --revoke-unused-after)
             COMPREPLY=($(compgen -W "none" -- "$cur"))
             return 0
             ;;
+        --sendmail)
+            COMPREPLY=($(compgen -f -- "$cur"))
+            return 0
+            ;;
         --db | --name | --expiry-days | --user | --since | --token | --within | \
-            --expired-before | --max-tokens | --email | --display-name)
+            --expired-before | --max-tokens | --email | --display-name | --from)
             return 0
             ;;
     esac
@@ -54,7 +58,7 @@ _bbtoken()
     case $cmd in
         "")
             opts="--db --help --version"
-            words="user grant ungrant create list update revoke expiring purge audit policy db"
+            words="user grant ungrant create list update revoke expiring purge audit policy notify db"
             ;;
         user)
             case $sub in
@@ -81,7 +85,8 @@ _bbtoken()
         expiring) opts="--within --json" ;;
         purge) opts="--expired-before" ;;
         audit) opts="--since --token --json" ;;
-        policy) opts="--expiry-required --expiry-optional --max-expiry-days --max-tokens --json" ;;
+        policy) opts="--expiry-required --expiry-optional --max-expiry-days --max-tokens --revoke-unused-after --json" ;;
+        notify) opts="--dry-run --sendmail --from" ;;
     esac
     # Every command takes --help.
     [[ -n $cmd ]] && opts="$opts --help"

@@ -32,3 +32,8 @@ COMMIT;
 BEGIN;
 \ir migrations/0006_user_details.sql
 COMMIT;
+
+-- Version 7: notices to owners (bbtoken notify), unused tokens revoked.
+BEGIN;
+\ir migrations/0007_notify.sql
+COMMIT;

@@ -132,6 +132,12 @@ subtest 'no data lost' => sub {
     is($env->psql("SELECT count(*) FROM bbtoken_audit"), 1, 'and nothing else is');
     my $ids = () = $env->cli_ok('list', 'alice') =~ /^\d{12}\b/mg;
     is($ids, 4, 'list alice: the four tokens that are not revoked');
+    # bbtoken notify mails news from the upgrade on: what was revoked or
+    # had expired before counts as told, mailed to no one.
+    is($env->psql("SELECT string_agg(token_id || ' ' || kind || ' ' || COALESCE(mailed_to, '-'), ','"
+                  . " ORDER BY kind) FROM bbtoken_notices"),
+       "$t{expired}[1] expired -,$t{revoked}[1] revoked -",
+       'old news: the revoked and the expired token count as told, and nothing else');
 };
 
 subtest 'old tokens still authenticate through httpd' => sub {

@@ -27,9 +27,10 @@ subtest 'policy: defaults, --help, show and change' => sub {
     my ($rc, $out, $err) = $env->cli('policy', '--help');
     ok($rc == 0 && $out =~ /\AUsage: bbtoken policy/, 'policy --help');
     $env->cli_is('policy', ['policy'], 0,
-           stdout => qr/\Aexpiry-required: no\nmax-expiry-days: none\nmax-tokens: 100\n\z/);
+           stdout => qr/\Aexpiry-required: no\nmax-expiry-days: none\nmax-tokens: 100\nrevoke-unused-after: none\n\z/);
     is_deeply($env->cli_json('policy'), { expiryRequired => JSON::PP::false, maxExpiryDays => undef,
-                               maxTokensPerUser => 100 }, 'policy --json: the defaults');
+                               maxTokensPerUser => 100, revokeUnusedAfterSeconds => undef },
+              'policy --json: the defaults');
     $env->cli_is('--expiry-required without any maximum', ['policy', '--expiry-required'], 1,
            stderr => qr/maximum/);
     $env->cli_is('--expiry-required and --expiry-optional', ['policy', '--expiry-required', '--expiry-optional'], 2, shape => 0);

@@ -93,6 +93,11 @@ is_deeply(complete('grant', 'alice', 'REPO_READ', ''), [], 'grant NAME PERMISSIO
 is_deeply(complete('create', 'alice', '--name', ''), [], '--name LABEL: nothing offered');
 is_deeply(complete('policy', '--max-expiry-days', ''), ['none'], '--max-expiry-days offers none');
 is_deeply(complete('policy', '--expiry-r'), ['--expiry-required'], 'policy --expiry-r');
+is_deeply(complete('policy', '--revoke-unused-after', ''), ['none'], '--revoke-unused-after offers none');
+is_deeply(complete('policy', '--revoke-unused-after', '90d', '--j'), ['--json'],
+          '--revoke-unused-after and its value are skipped');
+is_deeply(complete('notify', '--d'), ['--dry-run'], 'notify --d');
+is_deeply(complete('notify', '--from', ''), [], '--from ADDRESS: nothing offered');
 is_deeply(complete('update', '123456789012', '--name', 'x', '--p'), ['--perm'], 'update ID --name x --p');
 is_deeply(complete('list', 'alice', ''), [], 'list NAME: user names are not guessed');
 

@@ -94,8 +94,17 @@ subtest 'DESTDIR and PREFIX' => sub {
          'the API\'s snippet reads the API role\'s DBDParams');
     like(slurp("$d/etc/apache2/conf-available/bbtoken-page.conf"),
          qr{^Alias /account/tokens /opt/bbt/share/mod-bbtoken/www$}m, 'the page snippet serves PREFIX/share');
-    like(slurp("$d/opt/bbt/share/doc/mod-bbtoken/examples/bbtoken.cron"),
-         qr{^[0-9].* /opt/bbt/bin/bbtoken --db \S+ expiring}m, 'the cron example runs PREFIX/bin/bbtoken');
+    my $cron = slurp("$d/opt/bbt/share/doc/mod-bbtoken/examples/bbtoken.cron");
+    like($cron, qr{^[0-9].* /opt/bbt/bin/bbtoken --db \S+ expiring}m, 'the cron example runs PREFIX/bin/bbtoken');
+    like($cron, qr{^[0-9].* /opt/bbt/bin/bbtoken --db \S+ notify$}m, '... and bbtoken notify');
+    # Each job's command line is one the CLI takes (--help after it: the
+    # options before are read first, and nothing connects).
+    my @jobs = $cron =~ m{^[0-9][^\n]*? /opt/bbt/bin/bbtoken ([^\n>]*?)\s*(?:>/dev/null)?$}mg;
+    is(scalar @jobs, 3, 'three jobs');
+    for my $j (@jobs) {
+        my $out = qx{build/out/bbtoken $j --help 2>&1};
+        is($?, 0, "bbtoken $j: the CLI takes it") or diag $out;
+    }
     for my $f (@apache) {
         my $c = slurp("$d$f");
         unlike($c, qr/%\{Authorization\}|SetEnvIf\s+Authorization|Proxy-Authorization/i,

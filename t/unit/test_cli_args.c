@@ -17,14 +17,18 @@ static const bbtoken_cmd_t create_cmd = {
 static const bbtoken_cmd_t revoke_cmd = {
     "revoke", NULL,     "USAGE revoke\n",        B(USER),
     -1,       "revoke", "one ID, or --user NAME"};
-static const bbtoken_cmd_t policy_cmd = {
-    "policy",
-    NULL,
-    "USAGE policy\n",
-    B(REQUIRED) | B(OPTIONAL) | B(MAX_DAYS) | B(MAX_TOKENS) | B(JSON),
-    0,
-    "policy",
-    "no operands"};
+static const bbtoken_cmd_t policy_cmd = {"policy",
+                                         NULL,
+                                         "USAGE policy\n",
+                                         B(REQUIRED) | B(OPTIONAL) |
+                                             B(MAX_DAYS) | B(MAX_TOKENS) |
+                                             B(REVOKE_UNUSED) | B(JSON),
+                                         0,
+                                         "policy",
+                                         "no operands"};
+static const bbtoken_cmd_t notify_cmd = {
+    "notify", NULL,     "USAGE notify\n", B(DRY_RUN) | B(SENDMAIL) | B(FROM),
+    0,        "notify", "no operands"};
 static const bbtoken_cmd_t user_add_cmd = {
     "add", NULL,       "USAGE user\n", B(ADMIN) | B(EMAIL) | B(DISPLAY_NAME),
     1,     "user add", "one NAME"};
@@ -155,6 +159,28 @@ static void test_parse_args(void)
                 "both expiry flags");
     usage_error(&policy_cmd, ARGV("policy", "x"), "policy takes no operands",
                 "policy: an operand");
+    is_int(
+        parse(&policy_cmd, ARGV("policy", "--revoke-unused-after", "90d"), &a),
+        BBTOKEN_GO_ON, "policy --revoke-unused-after 90d");
+    is_str(a.revoke_unused, "90d", "  kept, to be checked");
+
+    is_int(parse(&notify_cmd,
+                 ARGV("notify", "--dry-run", "--sendmail", "/x/sm", "--from",
+                      "a@b"),
+                 &a),
+           BBTOKEN_GO_ON, "notify --dry-run --sendmail --from");
+    ok(a.dry_run && strcmp(a.sendmail, "/x/sm") == 0 &&
+           strcmp(a.from, "a@b") == 0,
+       "  each kept");
+    is_int(parse(&notify_cmd, ARGV("notify"), &a), BBTOKEN_GO_ON,
+           "notify alone");
+    ok(!a.dry_run && !a.sendmail && !a.from, "  none of them");
+    usage_error(&notify_cmd, ARGV("notify", "--json"),
+                "notify does not take --json", "notify --json");
+    usage_error(&notify_cmd, ARGV("notify", "alice"),
+                "notify takes no operands", "notify: an operand");
+    usage_error(&policy_cmd, ARGV("policy", "--dry-run"),
+                "policy does not take --dry-run", "policy --dry-run");
 
     is_int(parse(&user_add_cmd,
                  ARGV("add", "carol@corp", "--email", "carol@corp.example",
@@ -404,6 +430,34 @@ static void test_values(void)
                                  BBT_POLICY_MAX_TOKENS, 0),
             "--max-tokens must be a whole number from 1 to 1000000: 1000001",
             "--max-tokens 1000001");
+
+    {
+        char secs[32];
+
+        ACCEPTED(bbtoken_check_unused("90d", secs, sizeof(secs)),
+                 "--revoke-unused-after 90d");
+        is_str(secs, "7776000", "  in seconds");
+        ACCEPTED(bbtoken_check_unused("24h", secs, sizeof(secs)),
+                 "--revoke-unused-after 24h (the least)");
+        is_str(secs, "86400", "  in seconds");
+        ACCEPTED(bbtoken_check_unused("36500d", secs, sizeof(secs)),
+                 "--revoke-unused-after 36500d (the most)");
+        ACCEPTED(bbtoken_check_unused("none", secs, sizeof(secs)),
+                 "--revoke-unused-after none");
+        is_str(secs, "none", "  none");
+        REFUSED(bbtoken_check_unused("23h", secs, sizeof(secs)),
+                "--revoke-unused-after must be a duration from 1d to 36500d "
+                "(90d, 2160h, 13w), or none: 23h",
+                "--revoke-unused-after 23h");
+        REFUSED(bbtoken_check_unused("36501d", secs, sizeof(secs)),
+                "--revoke-unused-after must be a duration from 1d to 36500d "
+                "(90d, 2160h, 13w), or none: 36501d",
+                "--revoke-unused-after 36501d");
+        REFUSED(bbtoken_check_unused("soon", secs, sizeof(secs)),
+                "--revoke-unused-after must be a duration from 1d to 36500d "
+                "(90d, 2160h, 13w), or none: soon",
+                "--revoke-unused-after soon");
+    }
 
     ACCEPTED(bbtoken_check_user("Bob.Smith@x-1"), "user Bob.Smith@x-1");
     REFUSED(bbtoken_check_user("bad name"), "invalid user name: bad name",

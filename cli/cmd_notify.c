@@ -1,0 +1,429 @@
+/*
+ * notify: tell owners about their tokens by mail, for cron.  Each notice
+ * goes out once (bbtoken_notices records it, only after sendmail said
+ * yes): an expiry 30 days and 7 days ahead and the expiry itself, a
+ * revocation by an administrator, as leaked or for not being used, and a
+ * warning before an unused token is revoked.  With the policy's
+ * revoke_unused_after set it also revokes the unused tokens whose warning
+ * is at least BBTOKEN_UNUSED_NOTICE old.  One message per owner per run,
+ * composed by mail.c.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "db.h"
+#include "mail.h"
+
+#define BBTOKEN_SENDMAIL_DEFAULT "/usr/sbin/sendmail"
+/* How long before its revocation an unused token's owner is warned, and
+ * the least time between the warning and the revocation. */
+#define BBTOKEN_UNUSED_NOTICE "interval '7 days'"
+
+/* Live tokens idle since: the last use, or the creation. */
+#define BBTOKEN_IDLE "COALESCE(t.last_authenticated, t.created_at)"
+
+/* Unused tokens due for revocation: idle for the policy's time, and warned
+ * (after their last use) at least BBTOKEN_UNUSED_NOTICE ago.  t is the
+ * token, p the policy. */
+#define BBTOKEN_UNUSED_DUE                                                     \
+    " p.revoke_unused_after IS NOT NULL AND t.revoked_at IS NULL"              \
+    " AND (t.expires_at IS NULL OR t.expires_at > now())"                      \
+    " AND " BBTOKEN_IDLE " + p.revoke_unused_after <= now()"                   \
+    " AND EXISTS (SELECT 1 FROM bbtoken_notices n WHERE n.token_id = t.id"     \
+    " AND n.kind = 'unused' AND n.sent_at >= " BBTOKEN_IDLE                    \
+    " AND n.sent_at <= now() - " BBTOKEN_UNUSED_NOTICE ")"
+
+/* Every notice due, one row each, by owner.  Expiry: the stage a token is
+ * in now, unless it was created inside it (a 20-day token gets no 30-day
+ * notice).  Unused: the warning, once per idle spell, unless the token
+ * expires first.  Revoked: the revocation's most telling audit event (a
+ * reason over a plain 'revoked'), unless the owner revoked it over HTTP
+ * themself. */
+static const char bbtoken_notes_sql[] =
+    "WITH p AS (SELECT revoke_unused_after AS after FROM bbtoken_policy),"
+    " live AS (SELECT t.*, " BBTOKEN_IDLE " AS idle FROM bbtoken_tokens t"
+    " WHERE t.revoked_at IS NULL),"
+    " stage AS (SELECT l.*, CASE WHEN l.expires_at <= now() THEN 'expired'"
+    " WHEN l.expires_at <= now() + interval '7 days' THEN 'expires_7d'"
+    " WHEN l.expires_at <= now() + interval '30 days' THEN 'expires_30d'"
+    " END AS kind FROM live l WHERE l.expires_at IS NOT NULL),"
+    " notes AS ("
+    "SELECT s.kind, NULL::text AS event, s.id, s.user_id, s.expires_at AS at,"
+    " false AS never_used, NULL::timestamptz AS until, NULL::inet AS addr,"
+    " NULL::text AS after FROM stage s"
+    " WHERE s.kind IS NOT NULL AND (s.kind = 'expired' OR s.created_at"
+    " < s.expires_at - CASE s.kind WHEN 'expires_7d' THEN interval '7 days'"
+    " ELSE interval '30 days' END)"
+    " AND NOT EXISTS (SELECT 1 FROM bbtoken_notices n"
+    " WHERE n.token_id = s.id AND n.kind = s.kind)"
+    " UNION ALL "
+    "SELECT 'unused', NULL, l.id, l.user_id, l.idle,"
+    " l.last_authenticated IS NULL,"
+    " GREATEST(l.idle + p.after, now() + " BBTOKEN_UNUSED_NOTICE "), NULL,"
+    " bbtoken_duration_text(p.after) FROM live l, p"
+    " WHERE p.after IS NOT NULL"
+    " AND l.idle + p.after - " BBTOKEN_UNUSED_NOTICE " <= now()"
+    " AND (l.expires_at IS NULL OR l.expires_at > GREATEST(l.idle + p.after,"
+    " now() + " BBTOKEN_UNUSED_NOTICE "))"
+    " AND NOT EXISTS (SELECT 1 FROM bbtoken_notices n WHERE n.token_id = l.id"
+    " AND n.kind = 'unused' AND n.sent_at >= l.idle)"
+    " UNION ALL "
+    "SELECT 'revoked', r.event, r.id, r.user_id, r.at, false, NULL, r.addr,"
+    " (extract(epoch FROM r.at - r.idle)::bigint / 86400) || ' days'"
+    " FROM (SELECT DISTINCT ON (t.id) t.id, t.user_id, u.name AS owner,"
+    " " BBTOKEN_IDLE " AS idle, a.event, a.source, a.actor, a.at,"
+    " a.client_addr AS addr"
+    " FROM bbtoken_tokens t JOIN bbtoken_users u ON u.id = t.user_id"
+    " JOIN bbtoken_audit a ON a.token_id = t.id"
+    " AND a.event IN ('revoked', 'revoked_unused', 'revoked_leaked')"
+    " WHERE t.revoked_at IS NOT NULL AND NOT EXISTS (SELECT 1"
+    " FROM bbtoken_notices n WHERE n.token_id = t.id AND n.kind = 'revoked')"
+    " ORDER BY t.id, a.event = 'revoked', a.id DESC) r"
+    " WHERE r.event <> 'revoked' OR r.source <> 'http'"
+    " OR lower(r.actor) <> lower(r.owner))"
+    " SELECT n.kind, n.event, n.id, t.name,"
+    " to_char(n.at AT TIME ZONE 'UTC', " BBTOKEN_ISO "), n.never_used,"
+    " to_char(n.until AT TIME ZONE 'UTC', " BBTOKEN_ISO "), host(n.addr),"
+    " n.after, u.id, u.name, u.display_name, u.email, u.active"
+    " FROM notes n JOIN bbtoken_tokens t ON t.id = n.id"
+    " JOIN bbtoken_users u ON u.id = n.user_id"
+    " ORDER BY u.id, CASE WHEN n.event = 'revoked_leaked' THEN 0"
+    " WHEN n.event = 'revoked' THEN 1 WHEN n.event = 'revoked_unused' THEN 2"
+    " WHEN n.kind = 'expired' THEN 3 WHEN n.kind = 'expires_7d' THEN 4"
+    " WHEN n.kind = 'expires_30d' THEN 5 ELSE 6 END, n.id";
+
+enum {
+    BBTOKEN_N_KIND,
+    BBTOKEN_N_EVENT,
+    BBTOKEN_N_ID,
+    BBTOKEN_N_NAME,
+    BBTOKEN_N_WHEN,
+    BBTOKEN_N_NEVER,
+    BBTOKEN_N_UNTIL,
+    BBTOKEN_N_ADDR,
+    BBTOKEN_N_AFTER,
+    BBTOKEN_N_UID,
+    BBTOKEN_N_USER,
+    BBTOKEN_N_DISPLAY,
+    BBTOKEN_N_EMAIL,
+    BBTOKEN_N_ACTIVE
+};
+
+typedef struct {
+    bbtoken_ctx_t *ctx;
+    const char *sendmail;
+    const char *from;
+    int dry_run;
+    int failed;       /* messages sendmail did not take */
+    int first_status; /* the first failure's exit status, or -1 */
+    int first_errno;  /* ... or why it could not run */
+} bbtoken_notify_t;
+
+static bbtoken_note_kind_t bbtoken_note_kind(const PGresult *res, int row)
+{
+    const char *kind = PQgetvalue(res, row, BBTOKEN_N_KIND);
+    const char *event = PQgetvalue(res, row, BBTOKEN_N_EVENT);
+
+    if (strcmp(kind, "revoked") == 0) {
+        return strcmp(event, "revoked_leaked") == 0
+                   ? BBTOKEN_NOTE_REVOKED_LEAKED
+               : strcmp(event, "revoked_unused") == 0
+                   ? BBTOKEN_NOTE_REVOKED_UNUSED
+                   : BBTOKEN_NOTE_REVOKED_ADMIN;
+    }
+    return strcmp(kind, "expired") == 0       ? BBTOKEN_NOTE_EXPIRED
+           : strcmp(kind, "expires_7d") == 0  ? BBTOKEN_NOTE_EXPIRES_7D
+           : strcmp(kind, "expires_30d") == 0 ? BBTOKEN_NOTE_EXPIRES_30D
+                                              : BBTOKEN_NOTE_UNUSED;
+}
+
+/* Settle rows [first, end) of res: recorded as told, mailed to `to` (or
+ * not mailed: NULL).  Tokens purged meanwhile are left out. */
+static int bbtoken_notify_record(bbtoken_notify_t *n, const PGresult *res,
+                                 int first, int end, const char *to)
+{
+    size_t cap = (size_t)(end - first) * 16 + 3;
+    char *ids = malloc(cap), *kinds = malloc(cap);
+    const char *params[3] = {ids, kinds, to};
+    size_t li = 0, lk = 0;
+    long rows;
+    int i, rc;
+
+    if (!ids || !kinds) {
+        free(ids);
+        free(kinds);
+        return bbtoken_fail("out of memory");
+    }
+    /* Ids are 12 digits and kinds fixed words (the schema's CHECKs), so
+     * they need no quoting inside the array literals. */
+    for (i = first; i < end; i++) {
+        li +=
+            (size_t)snprintf(ids + li, cap - li, "%c%s", i == first ? '{' : ',',
+                             PQgetvalue(res, i, BBTOKEN_N_ID));
+        lk += (size_t)snprintf(kinds + lk, cap - lk, "%c%s",
+                               i == first ? '{' : ',',
+                               PQgetvalue(res, i, BBTOKEN_N_KIND));
+    }
+    snprintf(ids + li, cap - li, "}");
+    snprintf(kinds + lk, cap - lk, "}");
+    rc = bbtoken_exec_rows(
+        n->ctx, "recording the notices",
+        "INSERT INTO bbtoken_notices (token_id, kind, mailed_to)"
+        " SELECT x.id, x.kind, $3 FROM unnest($1::text[], $2::text[])"
+        " AS x(id, kind) WHERE EXISTS (SELECT 1 FROM bbtoken_tokens t"
+        " WHERE t.id = x.id)"
+        " ON CONFLICT (token_id, kind) DO UPDATE"
+        " SET sent_at = now(), mailed_to = EXCLUDED.mailed_to",
+        3, params, &rows);
+    free(ids);
+    free(kinds);
+    return rc;
+}
+
+/* One owner's notices, rows [first, end) of res: mailed, shown (dry
+ * run), or, for an owner who cannot be mailed, reported and settled. */
+static int bbtoken_notify_owner(bbtoken_notify_t *n, const PGresult *res,
+                                int first, int end)
+{
+    const char *user = PQgetvalue(res, first, BBTOKEN_N_USER);
+    const char *to = bbtoken_get(res, first, BBTOKEN_N_EMAIL, NULL);
+    int count = end - first, i, status, why;
+    const char *s = count == 1 ? "" : "s";
+    char date[64], msgid[400];
+    bbtoken_note_t *notes;
+    bbtoken_mail_t m;
+    char *msg;
+    size_t len;
+
+    if (PQgetvalue(res, first, BBTOKEN_N_ACTIVE)[0] != 't' || !to ||
+        !bbtoken_mail_addr_ok(to)) {
+        if (PQgetvalue(res, first, BBTOKEN_N_ACTIVE)[0] != 't') {
+            printf("not mailed: %s is disabled (%d notice%s)\n", user, count,
+                   s);
+        } else if (!to) {
+            printf("not mailed: %s has no e-mail address (%d notice%s)\n", user,
+                   count, s);
+        } else {
+            printf("not mailed: %s's address cannot go into a mail header: "
+                   "%s (%d notice%s)\n",
+                   user, to, count, s);
+        }
+        return n->dry_run ? 0 : bbtoken_notify_record(n, res, first, end, NULL);
+    }
+    if (!(notes = calloc((size_t)count, sizeof(*notes)))) {
+        return bbtoken_fail("out of memory");
+    }
+    for (i = first; i < end; i++) {
+        bbtoken_note_t *o = &notes[i - first];
+
+        o->kind = bbtoken_note_kind(res, i);
+        o->id = PQgetvalue(res, i, BBTOKEN_N_ID);
+        o->name = PQgetvalue(res, i, BBTOKEN_N_NAME);
+        o->when = PQgetvalue(res, i, BBTOKEN_N_WHEN);
+        o->never_used = PQgetvalue(res, i, BBTOKEN_N_NEVER)[0] == 't';
+        o->until = bbtoken_get(res, i, BBTOKEN_N_UNTIL, NULL);
+        o->address = bbtoken_get(res, i, BBTOKEN_N_ADDR, NULL);
+        o->after = bbtoken_get(res, i, BBTOKEN_N_AFTER, NULL);
+    }
+    bbtoken_mail_date(date, sizeof(date));
+    if (bbtoken_mail_message_id(n->from, msgid, sizeof(msgid)) != 0) {
+        free(notes);
+        return bbtoken_fail("the random number generator failed");
+    }
+    m.from = n->from;
+    m.to = to;
+    m.user = user;
+    m.display_name = bbtoken_get(res, first, BBTOKEN_N_DISPLAY, NULL);
+    m.date = date;
+    m.message_id = msgid;
+    m.notes = notes;
+    m.nnotes = (size_t)count;
+    msg = bbtoken_mail_compose(&m, &len);
+    free(notes);
+    if (!msg) {
+        return bbtoken_fail("out of memory");
+    }
+    if (n->dry_run) {
+        printf("would mail %s <%s>: %d notice%s\n", user, to, count, s);
+        fwrite(msg, 1, len, stdout);
+        putchar('\n');
+        free(msg);
+        return 0;
+    }
+    fflush(stdout);
+    status = bbtoken_sendmail(n->sendmail, msg, len);
+    why = errno;
+    free(msg);
+    if (status != 0) {
+        if (n->failed++ == 0) {
+            n->first_status = status;
+            n->first_errno = why;
+        }
+        printf("not mailed: sendmail failed for %s <%s> (%d notice%s kept for "
+               "the next run)\n",
+               user, to, count, s);
+        return 0;
+    }
+    printf("mailed %s <%s>: %d notice%s\n", user, to, count, s);
+    return bbtoken_notify_record(n, res, first, end, to);
+}
+
+/* Revoke the unused tokens that are due (dry run: say which would be).
+ * The reason makes the audit trigger write 'revoked_unused'. */
+static int bbtoken_notify_revoke(bbtoken_notify_t *n)
+{
+    static const char cols[] = " t.id, u.name, t.name, to_char(" BBTOKEN_IDLE
+                               " AT TIME ZONE 'UTC', " BBTOKEN_ISO ")";
+    char sql[2048];
+    PGresult *res, *done;
+    int i;
+
+    if (n->dry_run) {
+        snprintf(sql, sizeof(sql),
+                 "SELECT%s FROM bbtoken_tokens t JOIN bbtoken_users u"
+                 " ON u.id = t.user_id, bbtoken_policy p WHERE%s ORDER BY t.id",
+                 cols, BBTOKEN_UNUSED_DUE);
+        res = bbtoken_exec(n->ctx, "finding unused tokens", sql, 0, NULL);
+    } else {
+        if (!(res = bbtoken_exec(n->ctx, "revoking unused tokens", "BEGIN", 0,
+                                 NULL))) {
+            return BBTOKEN_EXIT_FAIL;
+        }
+        PQclear(res);
+        if (!(res = bbtoken_exec(n->ctx, "revoking unused tokens",
+                                 "SELECT set_config('bbtoken.revoke_reason',"
+                                 " 'unused', true)",
+                                 0, NULL))) {
+            bbtoken_exec_quiet(n->ctx, "ROLLBACK");
+            return BBTOKEN_EXIT_FAIL;
+        }
+        PQclear(res);
+        snprintf(sql, sizeof(sql),
+                 "UPDATE bbtoken_tokens t SET revoked_at = now()"
+                 " FROM bbtoken_users u, bbtoken_policy p"
+                 " WHERE u.id = t.user_id AND%s RETURNING%s",
+                 BBTOKEN_UNUSED_DUE, cols);
+        res = bbtoken_exec(n->ctx, "revoking unused tokens", sql, 0, NULL);
+        if (!res) {
+            bbtoken_exec_quiet(n->ctx, "ROLLBACK");
+            return BBTOKEN_EXIT_FAIL;
+        }
+        if (!(done = bbtoken_exec(n->ctx, "revoking unused tokens", "COMMIT", 0,
+                                  NULL))) {
+            PQclear(res);
+            return BBTOKEN_EXIT_FAIL;
+        }
+        PQclear(done);
+    }
+    if (!res) {
+        return BBTOKEN_EXIT_FAIL;
+    }
+    for (i = 0; i < PQntuples(res); i++) {
+        printf("%s %s of %s (\"%s\"): unused since %s\n",
+               n->dry_run ? "would revoke" : "revoked", PQgetvalue(res, i, 0),
+               PQgetvalue(res, i, 1), PQgetvalue(res, i, 2),
+               PQgetvalue(res, i, 3));
+    }
+    PQclear(res);
+    return 0;
+}
+
+/* The sender: --from, BBTOKEN_MAIL_FROM, or bbtoken@ this host's name. */
+static int bbtoken_notify_from(const bbtoken_args_t *a, char *buf, size_t len)
+{
+    const char *from = a->from ? a->from : getenv("BBTOKEN_MAIL_FROM");
+    char host[256];
+
+    if (from && *from) {
+        snprintf(buf, len, "%s", from);
+    } else {
+        if (gethostname(host, sizeof(host)) != 0) {
+            snprintf(host, sizeof(host), "localhost");
+        }
+        host[sizeof(host) - 1] = '\0';
+        snprintf(buf, len, "bbtoken@%s", host);
+    }
+    if (!bbtoken_mail_addr_ok(buf)) {
+        return bbtoken_fail("%s: not an address for a From: header (give "
+                            "--from ADDRESS): %s",
+                            from && *from ? "the sender" : "this host's name",
+                            buf);
+    }
+    return 0;
+}
+
+int bbtoken_cmd_notify(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
+                       const bbtoken_args_t *a)
+{
+    bbtoken_notify_t n = {ctx, NULL, NULL, a->dry_run, 0, -1, 0};
+    char from[300];
+    const char *sm = a->sendmail ? a->sendmail : getenv("BBTOKEN_SENDMAIL");
+    PGresult *res;
+    int rc, i, first, rows;
+
+    (void)cmd;
+    n.sendmail = sm && *sm ? sm : BBTOKEN_SENDMAIL_DEFAULT;
+    n.from = from;
+    if ((rc = bbtoken_notify_from(a, from, sizeof(from)))) {
+        return rc;
+    }
+    if (!n.dry_run && access(n.sendmail, X_OK) != 0) {
+        return bbtoken_fail("cannot run sendmail %s: %s (give --sendmail "
+                            "PATH)",
+                            n.sendmail, strerror(errno));
+    }
+    if ((rc = bbtoken_connect(ctx))) {
+        return rc;
+    }
+    if (!n.dry_run) {
+        /* Two runs at once would mail the same news twice. */
+        res = bbtoken_exec(ctx, "taking the notify lock",
+                           "SELECT pg_try_advisory_lock(hashtext("
+                           "'bbtoken notify'))",
+                           0, NULL);
+        if (!res) {
+            return BBTOKEN_EXIT_FAIL;
+        }
+        rc = PQgetvalue(res, 0, 0)[0] == 't';
+        PQclear(res);
+        if (!rc) {
+            return bbtoken_fail("another bbtoken notify is running");
+        }
+    }
+    if ((rc = bbtoken_notify_revoke(&n))) {
+        return rc;
+    }
+    if (!(res = bbtoken_exec(ctx, "finding the notices due", bbtoken_notes_sql,
+                             0, NULL))) {
+        return BBTOKEN_EXIT_FAIL;
+    }
+    rows = PQntuples(res);
+    for (first = 0; first < rows; first = i) {
+        for (i = first + 1;
+             i < rows && strcmp(PQgetvalue(res, i, BBTOKEN_N_UID),
+                                PQgetvalue(res, first, BBTOKEN_N_UID)) == 0;
+             i++) {
+        }
+        if ((rc = bbtoken_notify_owner(&n, res, first, i))) {
+            PQclear(res);
+            return rc;
+        }
+    }
+    PQclear(res);
+    if (n.failed) {
+        if (n.first_status < 0) {
+            return bbtoken_fail("sendmail %s could not take %d message%s (%s); "
+                                "their notices go out on the next run",
+                                n.sendmail, n.failed, n.failed == 1 ? "" : "s",
+                                strerror(n.first_errno));
+        }
+        return bbtoken_fail("sendmail %s failed for %d message%s (exit status "
+                            "%d); their notices go out on the next run",
+                            n.sendmail, n.failed, n.failed == 1 ? "" : "s",
+                            n.first_status);
+    }
+    return 0;
+}

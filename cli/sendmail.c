@@ -1,0 +1,91 @@
+/*
+ * Handing a message to the system's mailer (mail.h): the sendmail
+ * interface every MTA provides (Postfix, Exim, OpenSMTPD, msmtp...), run
+ * without a shell as `PATH -t -oi` with the message on its standard input.
+ * Its output goes to our stderr, so stdout keeps notify's report alone.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "mail.h"
+
+extern char **environ;
+
+/* All of buf into fd.  A mailer that exits without reading it all makes
+ * this fail with EPIPE (SIGPIPE is ignored meanwhile), and its exit
+ * status tells why. */
+static int bbtoken_write_fd(int fd, const char *buf, size_t len)
+{
+    while (len > 0) {
+        ssize_t n = write(fd, buf, len);
+
+        if (n < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            return -1;
+        }
+        buf += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+int bbtoken_sendmail(const char *path, const char *msg, size_t len)
+{
+    char *argv[] = {(char *)path, "-t", "-oi", NULL};
+    posix_spawn_file_actions_t fa;
+    struct sigaction ign, old;
+    int fds[2], rc, status, saved;
+    pid_t pid;
+
+    if (pipe(fds) != 0) {
+        return -1;
+    }
+    if ((rc = posix_spawn_file_actions_init(&fa)) != 0) {
+        close(fds[0]);
+        close(fds[1]);
+        errno = rc;
+        return -1;
+    }
+    if ((rc = posix_spawn_file_actions_adddup2(&fa, fds[0], 0)) != 0 ||
+        (rc = posix_spawn_file_actions_adddup2(&fa, 2, 1)) != 0 ||
+        (rc = posix_spawn_file_actions_addclose(&fa, fds[0])) != 0 ||
+        (rc = posix_spawn_file_actions_addclose(&fa, fds[1])) != 0 ||
+        (rc = posix_spawn(&pid, path, &fa, NULL, argv, environ)) != 0) {
+        posix_spawn_file_actions_destroy(&fa);
+        close(fds[0]);
+        close(fds[1]);
+        errno = rc;
+        return -1;
+    }
+    posix_spawn_file_actions_destroy(&fa);
+    close(fds[0]);
+
+    ign.sa_handler = SIG_IGN;
+    ign.sa_flags = 0;
+    sigemptyset(&ign.sa_mask);
+    sigaction(SIGPIPE, &ign, &old);
+    rc = bbtoken_write_fd(fds[1], msg, len);
+    saved = errno;
+    close(fds[1]);
+    sigaction(SIGPIPE, &old, NULL);
+
+    while (waitpid(pid, &status, 0) < 0) {
+        if (errno != EINTR) {
+            return -1;
+        }
+    }
+    if (WIFSIGNALED(status)) {
+        return 128 + WTERMSIG(status);
+    }
+    if (WEXITSTATUS(status) == 0 && rc != 0) {
+        /* It said yes without reading the whole message: not sent. */
+        errno = saved;
+        return -1;
+    }
+    return WEXITSTATUS(status);
+}
