@@ -22,3 +22,8 @@ COMMIT;
 BEGIN;
 \ir migrations/0003_rest.sql
 COMMIT;
+
+-- Version 4: notifications for httpd's cache; an inlinable owner level.
+BEGIN;
+\ir migrations/0004_notify.sql
+COMMIT;

@@ -82,9 +82,10 @@ subtest 'before the upgrade' => sub {
     my ($rc, $out, $err) = $env->cli('db', 'status');
     is($rc, 0, 'db status works on the old schema') or diag $err;
     like($out, qr/^schema version: 1$/m, 'version 1');
-    like($out, qr/^latest known: 3$/m, 'latest 3');
+    like($out, qr/^latest known: 4$/m, 'latest 4');
     like($out, qr/^pending: 0002_lifecycle$/m, 'the lifecycle migration is pending');
     like($out, qr/^pending: 0003_rest$/m, 'and the REST API one');
+    like($out, qr/^pending: 0004_notify$/m, 'and the cache notifications');
     ($rc, $out, $err) = $env->cli('list', 'alice');
     ok($rc == 1 && $err =~ /version 1.*bbtoken db upgrade/, 'other commands refuse: run bbtoken db upgrade')
         or diag "exit $rc: $err";
@@ -98,8 +99,9 @@ my $before_other = $env->psql($SNAP_OTHER, sep => '|');
 subtest 'db upgrade' => sub {
     my ($rc, $out, $err) = $env->cli('db', 'upgrade');
     is($rc, 0, 'exit 0') or diag $err;
-    is($out, "applied 0002_lifecycle\napplied 0003_rest\nschema version: 3\n", 'says what it applied');
-    is($env->psql('SELECT version FROM bbtoken_schema'), 3, 'bbtoken_schema says 3');
+    is($out, "applied 0002_lifecycle\napplied 0003_rest\napplied 0004_notify\nschema version: 4\n",
+       'says what it applied');
+    is($env->psql('SELECT version FROM bbtoken_schema'), 4, 'bbtoken_schema says 4');
     ($rc, $out, $err) = $env->cli('db', 'upgrade');
     ok($rc == 0 && $out =~ /already up to date/, 'again: nothing to do') or diag "$out$err";
     ($rc, $out) = $env->cli('db', 'status');
@@ -157,7 +159,7 @@ subtest 'sql/schema.sql makes the same schema as 0001 + db upgrade, and so does 
     ok($rc == 1 && $err =~ /no mod_bbtoken schema/, 'other commands: exit 1, say why') or diag $err;
     ($rc, $out, $err) = cli_db('empty', 'db', 'upgrade', '--init');
     is($rc, 0, 'db upgrade --init') or diag $err;
-    like($out, qr/applied 0001_initial\napplied 0002_lifecycle\napplied 0003_rest\n/, 'applies every migration');
+    like($out, qr/applied 0001_initial\napplied 0002_lifecycle\napplied 0003_rest\napplied 0004_notify\n/, 'applies every migration');
     $env->psql(undef, db => 'empty', file => "$ROOT/sql/grants.sql", vars => ['role=bbtoken_httpd']);
     ok(dump_schema('empty') eq $b, '--init makes the same schema as sql/schema.sql');
     ($rc, $out, $err) = cli_db('empty', 'db', 'upgrade', '--init');
@@ -175,9 +177,9 @@ subtest 'a failing migration changes nothing; a newer database is refused' => su
     is($env->psql('SELECT version FROM bbtoken_schema', db => 'broken'), 1, 'still version 1');
     is($env->psql("SELECT to_regclass('bbtoken_audit') IS NULL", db => 'broken'), 't',
        'nothing of migration 2 is left (it ran in one transaction)');
-    $env->psql('UPDATE bbtoken_schema SET version = 4', db => 'broken');
+    $env->psql('UPDATE bbtoken_schema SET version = 5', db => 'broken');
     ($rc, $out, $err) = cli_db('broken', 'user', 'add', 'x');
-    ok($rc == 1 && $err =~ /version 4, newer/, 'a newer schema: refused') or diag $err;
+    ok($rc == 1 && $err =~ /version 5, newer/, 'a newer schema: refused') or diag $err;
     ($rc, $out, $err) = cli_db('broken', 'db', 'upgrade');
     ok($rc == 1 && $err =~ /newer/, 'db upgrade will not touch a newer schema') or diag $err;
 };

@@ -1,0 +1,90 @@
+-- Migration 4: what httpd's cache needs.  Every change that can decide
+-- access is announced on the notification channel 'bbtoken'; and a
+-- permission's level is a function the planner can inline, which makes
+-- httpd's lookup cheaper when it does go to the database.
+--
+-- Applied inside one transaction by `bbtoken db upgrade` (or by
+-- sql/schema.sql), never on its own: no BEGIN/COMMIT here.
+--
+-- httpd keeps token verifications and owners' levels in memory and drops
+-- them all when anything is announced here (the README's "The cache").
+-- A notification is sent at commit, so the cache never drops an entry for
+-- a change that was rolled back, and never misses one that committed.
+-- The payload is the table's name, the same for every row of a table:
+-- PostgreSQL sends identical notifications of one transaction once, so a
+-- purge of ten thousand tokens is one notification, not ten thousand.
+--
+-- Never on last-use writes (last_authenticated, last_addresses,
+-- expired_refused_at): httpd makes those itself, and notifying them would
+-- empty every node's cache once a minute per token in use.
+--
+-- The triggers are ENABLE ALWAYS: they fire even with
+-- session_replication_role = replica (a restore, logical replication's
+-- apply), which skips ordinary triggers.  Only disabling them, the table
+-- owner's deliberate act, silences them.
+
+CREATE FUNCTION bbtoken_notify() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM pg_notify('bbtoken', TG_TABLE_NAME);
+    RETURN NULL;
+END
+$$;
+
+-- Tokens: created (a cached "unknown id" must go), deleted, or changed in
+-- what decides access.
+CREATE TRIGGER bbtoken_tokens_notify
+    AFTER INSERT OR DELETE OR TRUNCATE ON bbtoken_tokens
+    FOR EACH STATEMENT EXECUTE FUNCTION bbtoken_notify();
+CREATE TRIGGER bbtoken_tokens_notify_upd AFTER UPDATE ON bbtoken_tokens
+    FOR EACH ROW WHEN (OLD.id IS DISTINCT FROM NEW.id
+                       OR OLD.user_id IS DISTINCT FROM NEW.user_id
+                       OR OLD.name IS DISTINCT FROM NEW.name
+                       OR OLD.project_perm IS DISTINCT FROM NEW.project_perm
+                       OR OLD.repo_perm IS DISTINCT FROM NEW.repo_perm
+                       OR OLD.salt IS DISTINCT FROM NEW.salt
+                       OR OLD.secret_hash IS DISTINCT FROM NEW.secret_hash
+                       OR OLD.expires_at IS DISTINCT FROM NEW.expires_at
+                       OR OLD.revoked_at IS DISTINCT FROM NEW.revoked_at)
+    EXECUTE FUNCTION bbtoken_notify();
+
+-- Users: added, deleted, enabled or disabled, made or unmade a global
+-- admin, renamed (the name owns the personal project ~name, and a Basic
+-- user name is compared with it).
+CREATE TRIGGER bbtoken_users_notify
+    AFTER INSERT OR DELETE OR TRUNCATE ON bbtoken_users
+    FOR EACH STATEMENT EXECUTE FUNCTION bbtoken_notify();
+CREATE TRIGGER bbtoken_users_notify_upd AFTER UPDATE ON bbtoken_users
+    FOR EACH ROW WHEN (OLD.id IS DISTINCT FROM NEW.id
+                       OR OLD.name IS DISTINCT FROM NEW.name
+                       OR OLD.active IS DISTINCT FROM NEW.active
+                       OR OLD.is_admin IS DISTINCT FROM NEW.is_admin)
+    EXECUTE FUNCTION bbtoken_notify();
+
+-- Grants: every change is one that matters.
+CREATE TRIGGER bbtoken_project_grants_notify
+    AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON bbtoken_project_grants
+    FOR EACH STATEMENT EXECUTE FUNCTION bbtoken_notify();
+CREATE TRIGGER bbtoken_repo_grants_notify
+    AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON bbtoken_repo_grants
+    FOR EACH STATEMENT EXECUTE FUNCTION bbtoken_notify();
+
+ALTER TABLE bbtoken_tokens ENABLE ALWAYS TRIGGER bbtoken_tokens_notify;
+ALTER TABLE bbtoken_tokens ENABLE ALWAYS TRIGGER bbtoken_tokens_notify_upd;
+ALTER TABLE bbtoken_users ENABLE ALWAYS TRIGGER bbtoken_users_notify;
+ALTER TABLE bbtoken_users ENABLE ALWAYS TRIGGER bbtoken_users_notify_upd;
+ALTER TABLE bbtoken_project_grants
+    ENABLE ALWAYS TRIGGER bbtoken_project_grants_notify;
+ALTER TABLE bbtoken_repo_grants
+    ENABLE ALWAYS TRIGGER bbtoken_repo_grants_notify;
+
+-- A permission's level, the same rule as before, but a function the
+-- planner can inline.  A STRICT SQL function is inlined only when its body
+-- is strict too, and a CASE is not: so every grant the owner's level read
+-- (bbtoken_owner_level, on every request httpd does not answer from its
+-- cache) ran a SQL function call of its own, which cost more than the
+-- grant's index scan.  Without STRICT a NULL still gives NULL: no WHEN
+-- matches it.
+ALTER FUNCTION bbtoken_perm_level(text) CALLED ON NULL INPUT;
+
+UPDATE bbtoken_schema SET version = 4;
