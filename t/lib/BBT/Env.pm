@@ -16,13 +16,18 @@ package BBT::Env;
 #   loglevel => STR   httpd LogLevel (default "warn bbtoken:debug")
 #   extra_conf => STR appended to httpd.conf; @DIR@ is replaced by the temp dir
 #   pg_conf  => {k => v} extra postgresql.conf settings
-#   mpm_conf => STR   replaces the default MPM sizing (2 children x 8 threads)
+#   mpm      => STR   event (default), worker or prefork
+#   mpm_conf => STR   replaces the default MPM sizing (2 children x 8 threads;
+#                     prefork: 2 to 6 children)
 #   modules  => [..]  more httpd modules to load (names as in mod_NAME.so)
 #   dir      => PATH  use this directory (must not exist) instead of a temp dir
 #   port     => N     httpd's port instead of a free one
 #   schema_files => [..] SQL files that make the schema, in order (default
 #                     sql/schema.sql; the upgrade test loads an old release)
 #   grants   => 0|1   run sql/grants.sql for bbtoken_httpd (default 1)
+#   pg_from  => ENV   no PostgreSQL of its own: use (and never stop) that
+#                     started environment's, database and all; for a second
+#                     httpd on the same database
 #
 # BBT_MODULE_SO=path tests another build of the module.
 #
@@ -93,12 +98,14 @@ sub new {
         loglevel   => $o{loglevel} || 'warn bbtoken:debug',
         extra_conf => $o{extra_conf} || '',
         pg_conf    => $o{pg_conf} || {},
+        mpm        => $o{mpm},
         mpm_conf   => $o{mpm_conf},
         modules    => $o{modules} || [],
         fixed_dir  => $o{dir},
         port       => $o{port},
         schema_files => $o{schema_files} || ["$ROOT/sql/schema.sql"],
         grants     => exists $o{grants} ? $o{grants} : 1,
+        pg_from    => $o{pg_from},
         owner_pid  => $$,
         git_n      => 0,
     }, $class;
@@ -125,9 +132,13 @@ sub start {
         chmod 0755, "$d/$sub";
     }
     $self->write_git_home;
-    $self->pg_init;
-    $self->pg_start;
-    $self->pg_load_schema;
+    if (my $o = $self->{pg_from}) {
+        $self->{$_} = $o->{$_} for qw(pgdata pgsock pglog pgport);
+    } else {
+        $self->pg_init;
+        $self->pg_start;
+        $self->pg_load_schema;
+    }
     if ($self->{httpd}) {
         $self->write_cgi;
         $self->httpd_start;

@@ -1,12 +1,12 @@
 package BBT::Httpd;
 
-# The httpd part of BBT::Env: a standalone httpd (event MPM) on loopback
+# The httpd part of BBT::Env: a standalone httpd (event MPM unless told) on loopback
 # with the module, git-http-backend and a CGI stand-in behind it; its
 # configuration, start, stop and `apache2 -t`; the files it reads (a
 # password file) and its logs.
 #
 # Methods of the environment's object (BBT::Env inherits them).  They read
-# its dir, module, loglevel, extra_conf, mpm_conf, modules and the
+# its dir, module, loglevel, extra_conf, mpm, mpm_conf, modules and the
 # PostgreSQL part's pgport, and keep their own state in port, conf,
 # httpd_pid and passwords.
 
@@ -128,7 +128,14 @@ EOS
 EOS
     }
     (my $extra = $self->{extra_conf}) =~ s/\@DIR\@/$d/g;
-    my $mpm = $self->{mpm_conf} // <<'EOM';
+    my $mpm_name = $self->{mpm} || 'event';
+    my $mpm = $self->{mpm_conf} // ($mpm_name eq 'prefork' ? <<'EOP' : <<'EOM');
+StartServers 2
+MinSpareServers 2
+MaxSpareServers 4
+ServerLimit 6
+MaxRequestWorkers 6
+EOP
 StartServers 2
 ServerLimit 2
 ThreadLimit 8
@@ -138,8 +145,9 @@ MaxSpareThreads 16
 MaxRequestWorkers 16
 EOM
     # Debian builds some of these in (log_config): load only what is missing.
+    # socache_shmcb holds the module's cache.
     my $loadmods = '';
-    for my $mod (qw(mpm_event authz_core authn_core alias env cgid dbd log_config),
+    for my $mod ("mpm_$mpm_name", qw(authz_core authn_core alias env cgid dbd log_config socache_shmcb),
                  @{ $self->{modules} }) {
         $loadmods .= "<IfModule !${mod}_module>\n    LoadModule ${mod}_module $m/mod_$mod.so\n</IfModule>\n";
     }
