@@ -54,7 +54,7 @@ typedef struct {
 
 static const char bbt_db_state_key[] = "bbtoken-db-state";
 /* Pasted unquoted into PREPARE by the driver: a plain identifier. */
-#define BBT_DB_LOOKUP_LABEL "bbtoken_lookup_v2"
+#define BBT_DB_LOOKUP_LABEL "bbtoken_lookup_v3"
 
 /* Columns, in order; the query below must agree. */
 enum {
@@ -70,6 +70,10 @@ enum {
     COL_OWNER,
     COL_STALE,
     COL_REFUSAL_DUE,
+    COL_USER_ID,
+    COL_EXPIRES_US,
+    COL_LAST_USE_US,
+    COL_REFUSED_US,
     COL_COUNT
 };
 
@@ -82,7 +86,11 @@ static const char bbt_sql_lookup[] =
     " t.last_authenticated IS NULL OR t.last_authenticated"
     "  < now() - make_interval(secs => %s::integer),"
     " t.expired_refused_at IS NULL OR t.expired_refused_at"
-    "  < now() - make_interval(secs => %s::integer)"
+    "  < now() - make_interval(secs => %s::integer),"
+    " u.id,"
+    " (extract(epoch FROM t.expires_at) * 1000000)::bigint,"
+    " (extract(epoch FROM t.last_authenticated) * 1000000)::bigint,"
+    " (extract(epoch FROM t.expired_refused_at) * 1000000)::bigint"
     " FROM bbtoken_tokens t JOIN bbtoken_users u ON u.id = t.user_id"
     " WHERE t.id = %s";
 
@@ -232,6 +240,12 @@ static bbt_level_t bbt_db_int_level(const char *v)
     return BBT_LEVEL_NONE;
 }
 
+/* A bigint column (NULL: 0). */
+static apr_int64_t bbt_db_int64(const char *v)
+{
+    return v ? apr_atoi64(v) : 0;
+}
+
 static int bbt_db_copy_hex(char *dst, size_t n, const char *src)
 {
     if (!src || strlen(src) != n) {
@@ -305,6 +319,10 @@ bbt_db_status_t bbt_db_lookup(bbt_db_conn_t *c, const char *id, const char *key,
             out->owner = bbt_db_int_level(v[COL_OWNER]);
             out->stale = bbt_db_flag(v[COL_STALE]);
             out->refusal_due = bbt_db_flag(v[COL_REFUSAL_DUE]);
+            out->user_id = bbt_db_int64(v[COL_USER_ID]);
+            out->expires_us = bbt_db_int64(v[COL_EXPIRES_US]);
+            out->last_use_us = bbt_db_int64(v[COL_LAST_USE_US]);
+            out->refused_us = bbt_db_int64(v[COL_REFUSED_US]);
         }
         if (bad) {
             return BBT_DB_UNAVAILABLE;

@@ -6,10 +6,11 @@ use strict;
 use warnings;
 use Test::More;
 
-my %range = (module => [1, 199], rest => [200, 249]);
+my %range = (module => [1, 199], rest => [200, 249], cache => [300, 349]);
 my (%where, @calls);
 for my $f (sort glob 'mod_bbtoken/*.c') {
-    my $kind = $f =~ m{/bbt_rest[^/]*\.c$} ? 'rest' : 'module';
+    my $kind = $f =~ m{/bbt_rest[^/]*\.c$} ? 'rest'
+             : $f =~ m{/bbt_(?:cache|listen|verify)\.c$} ? 'cache' : 'module';
     open my $h, '<', $f or die "$f: $!";
     my $src = do { local $/; <$h> };
     close $h;
