@@ -15,6 +15,7 @@ package BBT::Cache;
 use strict;
 use warnings;
 use Time::HiRes qw(sleep time);
+use BBT::Assert ();
 
 use Exporter 'import';
 our @EXPORT_OK = qw(lookup_calls log_mark log_since wait_log served_from_cache
@@ -36,15 +37,16 @@ sub lookup_calls {
     return $env->statement_calls($LOOKUP);
 }
 
-# A point in the error log, and what was written after it.
+# A point in the error log, and what was written after it (BBT::Assert's,
+# for an environment).
 sub log_mark {
     my ($env) = @_;
-    return length($env->error_log_text);
+    return BBT::Assert::log_mark($env->error_log_path);
 }
 
 sub log_since {
     my ($env, $mark) = @_;
-    return substr($env->error_log_text, $mark);
+    return join "\n", BBT::Assert::log_lines_since($env->error_log_path, $mark);
 }
 
 # Wait until the error log, after $mark, matches $re: 1, or 0 after the
