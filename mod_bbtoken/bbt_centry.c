@@ -1,6 +1,7 @@
 /*
  * The cache's entries: keys, bytes, validity (see bbt_centry.h).
  */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -13,8 +14,71 @@
 
 struct bbt_ckeyer {
     EVP_MAC *mac;
-    EVP_MAC_CTX *keyed; /* initialised with the key; only ever copied */
+    EVP_MAC_CTX *keyed;   /* initialised with the key; only ever copied */
+    unsigned long serial; /* tells this maker from any before it */
 };
+
+/* Each thread makes keys on a copy of the keyed state of its own, made on
+ * its first key and reset (keeping the key) for every next one: copying
+ * the shared state for each key costs several times the HMAC itself, most
+ * of it on reference counts every thread touches. */
+typedef struct {
+    unsigned long serial; /* of the maker whose key ctx holds */
+    EVP_MAC_CTX *ctx;
+} bbt_ckey_tls_t;
+
+static pthread_once_t bbt_ckey_once = PTHREAD_ONCE_INIT;
+static pthread_key_t bbt_ckey_tls_key;
+static int bbt_ckey_tls_ok;
+static unsigned long bbt_ckey_serial;
+
+static void bbt_ckey_tls_free(void *v)
+{
+    bbt_ckey_tls_t *t = v;
+
+    EVP_MAC_CTX_free(t->ctx);
+    free(t);
+}
+
+static void bbt_ckey_tls_init(void)
+{
+    bbt_ckey_tls_ok =
+        pthread_key_create(&bbt_ckey_tls_key, bbt_ckey_tls_free) == 0;
+}
+
+/* httpd unloads the module and loads it again on every restart, and each
+ * load makes a key: give it back (see bbt_rules.c). */
+__attribute__((destructor)) static void bbt_ckey_tls_unload(void)
+{
+    if (bbt_ckey_tls_ok) {
+        pthread_key_delete(bbt_ckey_tls_key);
+    }
+}
+
+/* This thread's copy of k's keyed state, or NULL. */
+static EVP_MAC_CTX *bbt_ckey_tls(const bbt_ckeyer_t *k)
+{
+    bbt_ckey_tls_t *t;
+
+    if (pthread_once(&bbt_ckey_once, bbt_ckey_tls_init) != 0 ||
+        !bbt_ckey_tls_ok) {
+        return NULL;
+    }
+    t = pthread_getspecific(bbt_ckey_tls_key);
+    if (!t) {
+        t = calloc(1, sizeof(*t));
+        if (!t || pthread_setspecific(bbt_ckey_tls_key, t) != 0) {
+            free(t);
+            return NULL;
+        }
+    }
+    if (t->serial != k->serial || !t->ctx) {
+        EVP_MAC_CTX_free(t->ctx);
+        t->ctx = EVP_MAC_CTX_dup(k->keyed);
+        t->serial = t->ctx ? k->serial : 0;
+    }
+    return t->ctx;
+}
 
 /* Domain bytes: a token's key and a level's key can never be equal. */
 #define BBT_CKEY_TOKEN 'T'
@@ -42,6 +106,7 @@ bbt_ckeyer_t *bbt_ckeyer_new(const unsigned char *secret, size_t len)
         bbt_ckeyer_free(k);
         return NULL;
     }
+    k->serial = __atomic_add_fetch(&bbt_ckey_serial, 1, __ATOMIC_RELAXED);
     return k;
 }
 
@@ -54,23 +119,23 @@ void bbt_ckeyer_free(bbt_ckeyer_t *k)
     }
 }
 
-/* HMAC of the parts, on a copy of the keyed state: copying reads the
- * shared state only, so threads may make keys at the same time. */
+/* HMAC of the parts, on this thread's copy of the keyed state (reset, the
+ * key kept); the shared state is only ever read, to be copied. */
 static int bbt_ckey_mac(const bbt_ckeyer_t *k, const unsigned char *a,
                         size_t alen, const unsigned char *b, size_t blen,
                         unsigned char out[BBT_CKEY_LEN])
 {
-    EVP_MAC_CTX *c = EVP_MAC_CTX_dup(k->keyed);
+    EVP_MAC_CTX *c = bbt_ckey_tls(k);
     size_t n = 0;
-    int ok;
 
     if (!c) {
         return -1;
     }
-    ok = EVP_MAC_update(c, a, alen) && (!blen || EVP_MAC_update(c, b, blen)) &&
-         EVP_MAC_final(c, out, &n, BBT_CKEY_LEN) && n == BBT_CKEY_LEN;
-    EVP_MAC_CTX_free(c);
-    return ok ? 0 : -1;
+    return EVP_MAC_init(c, NULL, 0, NULL) && EVP_MAC_update(c, a, alen) &&
+                   (!blen || EVP_MAC_update(c, b, blen)) &&
+                   EVP_MAC_final(c, out, &n, BBT_CKEY_LEN) && n == BBT_CKEY_LEN
+               ? 0
+               : -1;
 }
 
 int bbt_ckey_token(const bbt_ckeyer_t *k, const bbt_token_t *tok,

@@ -40,8 +40,9 @@
 #define BBT_CACHE_FRESH_US 500000
 
 /* A key maker: HMAC-SHA-256 under the server key.  Making keys with one
- * maker from several threads at once is safe (each key is made on a copy
- * of the maker's state). */
+ * maker from several threads at once is safe (each thread makes them on a
+ * copy of the maker's state of its own).  Free a maker only when no thread
+ * makes keys with it any more. */
 typedef struct bbt_ckeyer bbt_ckeyer_t;
 
 /* A maker for secret[0..len); NULL if OpenSSL fails. */
