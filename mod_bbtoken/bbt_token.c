@@ -6,6 +6,7 @@
 #include "bbt_token.h"
 
 #include <limits.h>
+#include <pthread.h>
 #include <string.h>
 
 #include <openssl/crypto.h>
@@ -93,6 +94,25 @@ int bbt_b64_decode_strict(const char *in, size_t len, unsigned char *out,
     return 0;
 }
 
+/* SHA-256, fetched once: EVP_sha256() makes OpenSSL look the algorithm
+ * up again on every digest, and with threads that lookup costs more than
+ * the digest (every token request computes one). */
+static pthread_once_t bbt_sha256_once = PTHREAD_ONCE_INIT;
+static EVP_MD *bbt_sha256_fetched;
+
+static void bbt_sha256_fetch(void)
+{
+    bbt_sha256_fetched = EVP_MD_fetch(NULL, "SHA256", NULL);
+}
+
+static const EVP_MD *bbt_sha256(void)
+{
+    if (pthread_once(&bbt_sha256_once, bbt_sha256_fetch) == 0 &&
+        bbt_sha256_fetched)
+        return bbt_sha256_fetched;
+    return EVP_sha256();
+}
+
 /* SHA-256(label || id ":" random16), first 4 bytes, into check. */
 static int bbt_token_checksum(const unsigned char *raw,
                               unsigned char check[BBT_TOKEN_CHECK_LEN])
@@ -104,7 +124,7 @@ static int bbt_token_checksum(const unsigned char *raw,
 
     memcpy(msg, bbt_check_label, BBT_CHECK_LABEL_LEN);
     memcpy(msg + BBT_CHECK_LABEL_LEN, raw, BBT_TOKEN_CHECKED_LEN);
-    if (EVP_Digest(msg, sizeof(msg), md, &mdlen, EVP_sha256(), NULL) == 1 &&
+    if (EVP_Digest(msg, sizeof(msg), md, &mdlen, bbt_sha256(), NULL) == 1 &&
         mdlen >= BBT_TOKEN_CHECK_LEN) {
         memcpy(check, md, BBT_TOKEN_CHECK_LEN);
         rv = 0;
@@ -320,7 +340,7 @@ static int bbt_token_mac(const char *salt_hex, const bbt_token_t *tok,
 
     if (!tok || bbt_unhex(salt_hex, salt, sizeof(salt)) != 0)
         goto done;
-    if (HMAC(EVP_sha256(), salt, (int)sizeof(salt), tok->raw, sizeof(tok->raw),
+    if (HMAC(bbt_sha256(), salt, (int)sizeof(salt), tok->raw, sizeof(tok->raw),
              md, &mdlen) == NULL ||
         mdlen != BBT_HASH_LEN) {
         OPENSSL_cleanse(md, BBT_HASH_LEN);
