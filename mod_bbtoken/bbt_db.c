@@ -82,16 +82,17 @@ static const char bbt_sql_lookup[] =
     " t.project_perm, t.repo_perm,"
     " t.revoked_at IS NOT NULL,"
     " t.expires_at IS NOT NULL AND t.expires_at <= now(),"
-    " bbtoken_owner_level(u.id, %s, %s),"
+    " COALESCE(ol.level, 0),"
     " t.last_authenticated IS NULL OR t.last_authenticated"
     "  < now() - make_interval(secs => %s::integer),"
     " t.expired_refused_at IS NULL OR t.expired_refused_at"
     "  < now() - make_interval(secs => %s::integer),"
     " u.id,"
-    " (extract(epoch FROM t.expires_at) * 1000000)::bigint,"
-    " (extract(epoch FROM t.last_authenticated) * 1000000)::bigint,"
-    " (extract(epoch FROM t.expired_refused_at) * 1000000)::bigint"
+    " (date_part('epoch', t.expires_at) * 1000000)::bigint,"
+    " (date_part('epoch', t.last_authenticated) * 1000000)::bigint,"
+    " (date_part('epoch', t.expired_refused_at) * 1000000)::bigint"
     " FROM bbtoken_tokens t JOIN bbtoken_users u ON u.id = t.user_id"
+    " LEFT JOIN LATERAL bbtoken_owner_levels(u.id, %s, %s) ol ON true"
     " WHERE t.id = %s";
 
 /* The writes go through SECURITY DEFINER functions (sql/migrations/0002):
@@ -273,8 +274,8 @@ bbt_db_status_t bbt_db_lookup(bbt_db_conn_t *c, const char *id, const char *key,
         apr_dbd_row_t *row = NULL;
         int rows = 0, bad = 0;
 
-        rv = apr_dbd_pvselect(drv, c->pool, c->dbd->handle, &res, stmt, 1, key,
-                              slug, secs, secs, id);
+        rv = apr_dbd_pvselect(drv, c->pool, c->dbd->handle, &res, stmt, 1, secs,
+                              secs, key, slug, id);
         if (rv != 0) {
             if (attempt == 0) {
                 bbt_db_log(c, APLOG_WARNING, rv, "BBT073",
@@ -372,11 +373,12 @@ void bbt_db_note_expired(bbt_db_conn_t *c, const char *id, const char *addr,
                  id, addr, interval);
 }
 
-/* The live level of a user found by name, as bbtoken_owner_level computes
+/* The live level of a user found by name, as bbtoken_owner_levels computes
  * it.  The name must match exactly: a password provider may tell "Admin"
  * from "admin", and two such users must not share one user's grants. */
 static const char bbt_sql_user_level[] =
-    "SELECT bbtoken_owner_level(u.id, %s, %s) FROM bbtoken_users u"
+    "SELECT COALESCE(ol.level, 0) FROM bbtoken_users u"
+    " LEFT JOIN LATERAL bbtoken_owner_levels(u.id, %s, %s) ol ON true"
     " WHERE u.name = %s";
 
 bbt_db_status_t bbt_db_user_level(bbt_db_conn_t *c, const char *name,

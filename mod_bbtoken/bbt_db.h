@@ -73,7 +73,7 @@ void bbt_db_note_expired(bbt_db_conn_t *c, const char *id, const char *addr,
                          int interval);
 
 /* The live level of the user named `name` on (key, slug), as
- * bbtoken_owner_level computes it; NONE for an unknown or disabled user or
+ * bbtoken_owner_levels computes it; NONE for an unknown or disabled user or
  * a NULL key.  For password users, and for a
  * second target (the Destination of COPY and MOVE).  BBT_DB_OK or
  * BBT_DB_UNAVAILABLE. */

@@ -1,7 +1,7 @@
 -- Migration 4: what httpd's cache needs.  Every change that can decide
--- access is announced on the notification channel 'bbtoken'; and a
--- permission's level is a function the planner can inline, which makes
--- httpd's lookup cheaper when it does go to the database.
+-- access is announced on the notification channel 'bbtoken'; and the
+-- owner's level is a query the planner can inline into httpd's lookup,
+-- which makes that lookup cheaper when httpd does go to the database.
 --
 -- Applied inside one transaction by `bbtoken db upgrade` (or by
 -- sql/schema.sql), never on its own: no BEGIN/COMMIT here.
@@ -86,5 +86,41 @@ ALTER TABLE bbtoken_repo_grants
 -- grant's index scan.  Without STRICT a NULL still gives NULL: no WHEN
 -- matches it.
 ALTER FUNCTION bbtoken_perm_level(text) CALLED ON NULL INPUT;
+
+-- The owner's live level on a target (the rule of bbtoken_owner_level, now
+-- in one place): 0 for no target (key NULL), an unknown or disabled user;
+-- 3 for a global admin or the owner of the personal project ~name; else
+-- the higher of the project grant and, for a repository (slug given), the
+-- repository grant.  One row for a known user, none for an unknown one.
+-- A set-returning LANGUAGE sql function of one SELECT is inlined into the
+-- query that joins it (LATERAL), so httpd's prepared lookup plans these
+-- joins once with its own, where calling the PL/pgSQL function ran three
+-- queries of its own per request (it cost more than the rest of the
+-- lookup together).  Not STRICT: that would keep it from being inlined.
+CREATE FUNCTION bbtoken_owner_levels(uid bigint, key text, slug text)
+RETURNS TABLE (level integer) LANGUAGE sql STABLE PARALLEL SAFE AS $$
+    SELECT CASE WHEN key IS NULL OR NOT u.active THEN 0
+                WHEN u.is_admin OR key = '~' || lower(u.name) THEN 3
+                ELSE GREATEST(COALESCE(bbtoken_perm_level(pg.permission), 0),
+                              COALESCE(bbtoken_perm_level(rg.permission), 0))
+           END
+      FROM bbtoken_users u
+      LEFT JOIN bbtoken_project_grants pg
+             ON pg.user_id = u.id AND pg.project_key = key
+      LEFT JOIN bbtoken_repo_grants rg
+             ON rg.user_id = u.id AND rg.project_key = key
+            AND rg.repo_slug = slug
+     WHERE u.id = uid
+$$;
+
+-- The scalar form, for callers that want one value (0 for an unknown
+-- user); PL/pgSQL, so it keeps its plan for the session.
+CREATE OR REPLACE FUNCTION bbtoken_owner_level(uid bigint, key text, slug text)
+RETURNS integer LANGUAGE plpgsql STABLE PARALLEL SAFE AS $$
+BEGIN
+    RETURN COALESCE((SELECT l.level
+                       FROM bbtoken_owner_levels(uid, key, slug) l), 0);
+END
+$$;
 
 UPDATE bbtoken_schema SET version = 4;
