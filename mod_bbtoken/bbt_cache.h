@@ -86,9 +86,12 @@ void bbt_cache_count_miss(bbt_cache_got_t got);
 struct pg_conn;
 int bbt_cache_note_db(request_rec *r, struct pg_conn *pg);
 
+/* Forget every entry (move the generation): the listener on every
+ * notification, and the REST API after a change it committed itself. */
+void bbt_cache_forget_all(void);
+
 /* For the listener (bbt_listen.c). */
 apr_int64_t bbt_cache_mono_now(void);
-void bbt_cache_forget_all(void);
 void bbt_cache_heartbeat(apr_int64_t sent);
 void bbt_cache_listener_down(void);
 void bbt_cache_set_source(const unsigned char fp[32]);
