@@ -3,7 +3,8 @@
 # flood of made-up tokens costs one lookup per distinct token; an expiry is
 # honoured from memory to the second; memory stays within
 # BBTokenCacheSize (old entries are pushed out, and then cost a lookup
-# again); and last use is still written, once per interval.
+# again); and last use is still written, once per interval.  A virtual
+# host that reads another database is never answered from the cache.
 use strict;
 use warnings;
 use FindBin;
@@ -11,12 +12,22 @@ use lib "$FindBin::Bin/lib";
 use Test::More;
 use HTTP::Tiny;
 use Time::HiRes qw(sleep time);
-use BBT::Env qw(forge_token mistype_token auth_bearer);
+use BBT::Env qw(forge_token mistype_token auth_bearer parse_token);
 use BBT::Assert;
 use BBT::Cache qw(lookup_calls log_mark log_since wait_log served_from_cache until_status settle);
 
-my $env = BBT::Env->new(pg_conf => $BBT::Cache::PG_CONF, extra_conf => "BBTokenCacheSize 65536\n")
-    ->start;
+my $env = BBT::Env->new(pg_conf => $BBT::Cache::PG_CONF, httpd => 0)->start;
+# A virtual host on a port of its own, reading another database with the
+# same schema.
+my $port2 = BBT::Util::free_port();
+$env->psql('CREATE DATABASE other', db => 'postgres');
+$env->psql(undef, db => 'other', file => "$BBT::Env::ROOT/sql/schema.sql");
+$env->psql(undef, db => 'other', file => "$BBT::Env::ROOT/sql/grants.sql", vars => ['role=bbtoken_httpd']);
+$env->{extra_conf} = "BBTokenCacheSize 65536\nListen 127.0.0.1:$port2\n<VirtualHost 127.0.0.1:$port2>\n"
+    . "    DBDParams \"host=127.0.0.1 port=" . $env->pg_port
+    . " dbname=other user=bbtoken_httpd connect_timeout=2\"\n</VirtualHost>\n";
+$env->write_cgi;
+$env->httpd_start;
 $env->stat_statements_on;
 $env->make_repo('PROJ', 'repo');
 $env->user_add('alice');
@@ -121,6 +132,29 @@ subtest 'memory stays within BBTokenCacheSize: old entries are pushed out' => su
     my $shm2 = $rss->();
     note "children's shared memory resident: $shm kB, then $shm2 kB";
     ok($shm2 <= $shm + 256, 'the shared memory the children touch did not grow with them');
+};
+
+subtest 'a virtual host with DBDParams of its own is never answered from the cache' => sub {
+    my @other = ('--db', $env->superuser_conninfo('other'));
+    $env->cli_raw(@other, 'user', 'add', 'olga');
+    $env->cli_raw(@other, 'grant', 'olga', 'PROJECT_READ', 'PROJ');
+    my ($rc, $tok2) = $env->cli_raw(@other, 'create', 'olga', '--name', 'other');
+    chomp $tok2;
+    my $id2 = parse_token($tok2)->{id};
+    my $url = "http://127.0.0.1:$port2$UP";
+    my $ua = HTTP::Tiny->new(timeout => 20);
+    my $mark = log_mark($env);
+    my $ok = grep { $ua->get($url, { headers => auth_bearer($tok2) })->{status} == 200 } 1 .. 10;
+    is($ok, 10, 'its token, ten times: 200');
+    is($ua->get($url, { headers => auth_bearer($tok) })->{status}, 401,
+       "the main server's token is unknown there");
+    my $log = log_since($env, $mark);
+    like($log, qr/BBT306: virtual host .*reads another database/, 'BBT306 says the host is not cached');
+    unlike($log, qr/BBT037: token \Q$id2\E .*\(from the cache\)/, 'never from the cache');
+    # Its database notifies no listener: a cache there could never learn this.
+    $env->cli_raw(@other, 'revoke', $id2);
+    is($ua->get($url, { headers => auth_bearer($tok2) })->{status}, 401, 'revoked there: refused at once');
+    is_ok_res($env->get($UP, auth_bearer($tok)), 'the main server still answers its own token');
 };
 
 is(scalar($env->crash_lines), 0, 'no httpd child crashed') or diag join "\n", $env->crash_lines;
