@@ -364,13 +364,19 @@ bbt_verdict_t bbt_centry_verdict(const bbt_centry_t *e, int64_t now_us,
     row.user_name = e->user_name;
     row.user_active = e->user_active;
     row.revoked = e->revoked;
-    row.expired = e->expires_us != 0 && e->expires_us <= now_us;
+    row.expired = bbt_centry_expired(e->expires_us, now_us);
     row.tok_project = e->tok_project;
     row.tok_repo = e->tok_repo;
     if (row_out) {
         *row_out = row;
     }
     return bbt_verdict(&row, 1, basic_user);
+}
+
+int bbt_centry_expired(int64_t expires_us, int64_t now_us)
+{
+    /* As the database's expires_at <= now(). */
+    return expires_us != 0 && expires_us <= now_us;
 }
 
 int bbt_centry_due(int64_t last_us, int interval, int64_t now_us)

@@ -120,6 +120,9 @@ int bbt_cache_usable(uint64_t stamp, uint64_t generation, int64_t heartbeat,
 bbt_verdict_t bbt_centry_verdict(const bbt_centry_t *e, int64_t now_us,
                                  const char *basic_user, bbt_tokrow_t *row_out);
 
+/* Has a token that expires at expires_us (0: never) expired at now_us? */
+int bbt_centry_expired(int64_t expires_us, int64_t now_us);
+
 /* Is a write throttled to once per `interval` seconds due, when the last
  * one was at last_us (0: never), at now_us? */
 int bbt_centry_due(int64_t last_us, int interval, int64_t now_us);

@@ -29,6 +29,7 @@
 
 #include <libpq-fe.h>
 
+#include "bbt_centry.h"
 #include "bbt_db.h"
 
 APLOG_USE_MODULE(bbtoken);
@@ -66,33 +67,29 @@ enum {
     COL_PROJECT_PERM,
     COL_REPO_PERM,
     COL_REVOKED,
-    COL_EXPIRED,
     COL_OWNER,
-    COL_STALE,
-    COL_REFUSAL_DUE,
     COL_USER_ID,
     COL_EXPIRES_US,
     COL_LAST_USE_US,
     COL_REFUSED_US,
+    COL_NOW_US,
     COL_COUNT
 };
 
+/* Times come as microseconds since the epoch, the database's clock
+ * included, and whether the token has expired or a throttled write is due
+ * is decided in C: every expression here is built again each time the
+ * prepared statement runs, and that cost more than the query. */
 static const char bbt_sql_lookup[] =
     "SELECT t.salt, t.secret_hash, t.name, u.name, u.active,"
-    " t.project_perm, t.repo_perm,"
-    " t.revoked_at IS NOT NULL,"
-    " t.expires_at IS NOT NULL AND t.expires_at <= now(),"
-    " COALESCE(ol.level, 0),"
-    " t.last_authenticated IS NULL OR t.last_authenticated"
-    "  < now() - make_interval(secs => %s::integer),"
-    " t.expired_refused_at IS NULL OR t.expired_refused_at"
-    "  < now() - make_interval(secs => %s::integer),"
-    " u.id,"
+    " t.project_perm, t.repo_perm, t.revoked_at IS NOT NULL,"
+    " COALESCE(ol.level, 0), u.id,"
     " (date_part('epoch', t.expires_at) * 1000000)::bigint,"
     " (date_part('epoch', t.last_authenticated) * 1000000)::bigint,"
-    " (date_part('epoch', t.expired_refused_at) * 1000000)::bigint"
+    " (date_part('epoch', t.expired_refused_at) * 1000000)::bigint,"
+    " (date_part('epoch', now()) * 1000000)::bigint"
     " FROM bbtoken_tokens t JOIN bbtoken_users u ON u.id = t.user_id"
-    " LEFT JOIN LATERAL bbtoken_owner_levels(u.id, %s, %s) ol ON true"
+    " LEFT JOIN LATERAL bbtoken_owner_levels(u, %s, %s) ol ON true"
     " WHERE t.id = %s";
 
 /* The writes go through SECURITY DEFINER functions (sql/migrations/0002):
@@ -262,7 +259,6 @@ bbt_db_status_t bbt_db_lookup(bbt_db_conn_t *c, const char *id, const char *key,
 {
     const apr_dbd_driver_t *drv = c->dbd->driver;
     apr_dbd_prepared_t *stmt = bbt_db_lookup_stmt(c, 0);
-    const char *secs = apr_itoa(c->pool, interval);
     int attempt, rv = 0;
 
     if (!stmt && !(stmt = bbt_db_recover(c))) {
@@ -272,10 +268,11 @@ bbt_db_status_t bbt_db_lookup(bbt_db_conn_t *c, const char *id, const char *key,
     for (attempt = 0; attempt < 2; attempt++) {
         apr_dbd_results_t *res = NULL;
         apr_dbd_row_t *row = NULL;
+        apr_int64_t now;
         int rows = 0, bad = 0;
 
-        rv = apr_dbd_pvselect(drv, c->pool, c->dbd->handle, &res, stmt, 1, secs,
-                              secs, key, slug, id);
+        rv = apr_dbd_pvselect(drv, c->pool, c->dbd->handle, &res, stmt, 1, key,
+                              slug, id);
         if (rv != 0) {
             if (attempt == 0) {
                 bbt_db_log(c, APLOG_WARNING, rv, "BBT073",
@@ -316,14 +313,16 @@ bbt_db_status_t bbt_db_lookup(bbt_db_conn_t *c, const char *id, const char *key,
                 bbt_db_level(v[COL_PROJECT_PERM], BBT_SCOPE_PROJECT);
             out->tok_repo = bbt_db_level(v[COL_REPO_PERM], BBT_SCOPE_REPO);
             out->revoked = bbt_db_flag(v[COL_REVOKED]);
-            out->expired = bbt_db_flag(v[COL_EXPIRED]);
             out->owner = bbt_db_int_level(v[COL_OWNER]);
-            out->stale = bbt_db_flag(v[COL_STALE]);
-            out->refusal_due = bbt_db_flag(v[COL_REFUSAL_DUE]);
             out->user_id = bbt_db_int64(v[COL_USER_ID]);
             out->expires_us = bbt_db_int64(v[COL_EXPIRES_US]);
             out->last_use_us = bbt_db_int64(v[COL_LAST_USE_US]);
             out->refused_us = bbt_db_int64(v[COL_REFUSED_US]);
+            /* By the database's clock, as its write functions judge. */
+            now = bbt_db_int64(v[COL_NOW_US]);
+            out->expired = bbt_centry_expired(out->expires_us, now);
+            out->stale = bbt_centry_due(out->last_use_us, interval, now);
+            out->refusal_due = bbt_centry_due(out->refused_us, interval, now);
         }
         if (bad) {
             return BBT_DB_UNAVAILABLE;
@@ -378,7 +377,7 @@ void bbt_db_note_expired(bbt_db_conn_t *c, const char *id, const char *addr,
  * from "admin", and two such users must not share one user's grants. */
 static const char bbt_sql_user_level[] =
     "SELECT COALESCE(ol.level, 0) FROM bbtoken_users u"
-    " LEFT JOIN LATERAL bbtoken_owner_levels(u.id, %s, %s) ol ON true"
+    " LEFT JOIN LATERAL bbtoken_owner_levels(u, %s, %s) ol ON true"
     " WHERE u.name = %s";
 
 bbt_db_status_t bbt_db_user_level(bbt_db_conn_t *c, const char *name,

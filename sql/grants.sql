@@ -12,7 +12,7 @@ GRANT SELECT ON bbtoken_users, bbtoken_project_grants, bbtoken_repo_grants,
 -- The previous release let httpd update last_authenticated itself.
 REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON bbtoken_tokens FROM :"role";
 GRANT EXECUTE ON FUNCTION bbtoken_owner_level(bigint, text, text),
-                          bbtoken_owner_levels(bigint, text, text),
+                          bbtoken_owner_levels(bbtoken_users, text, text),
                           bbtoken_perm_level(text),
                           bbtoken_touch(text, text, integer),
                           bbtoken_note_expired(text, text, integer),

@@ -88,38 +88,42 @@ ALTER TABLE bbtoken_repo_grants
 ALTER FUNCTION bbtoken_perm_level(text) CALLED ON NULL INPUT;
 
 -- The owner's live level on a target (the rule of bbtoken_owner_level, now
--- in one place): 0 for no target (key NULL), an unknown or disabled user;
--- 3 for a global admin or the owner of the personal project ~name; else
--- the higher of the project grant and, for a repository (slug given), the
--- repository grant.  One row for a known user, none for an unknown one.
+-- in one place), for the user row u: 0 for no target (key NULL) or a
+-- disabled user; 3 for a global admin or the owner of the personal
+-- project ~name; else the higher of the project grant and, for a
+-- repository (slug given), the repository grant.  Always one row.
 -- A set-returning LANGUAGE sql function of one SELECT is inlined into the
--- query that joins it (LATERAL), so httpd's prepared lookup plans these
--- joins once with its own, where calling the PL/pgSQL function ran three
--- queries of its own per request (it cost more than the rest of the
--- lookup together).  Not STRICT: that would keep it from being inlined.
-CREATE FUNCTION bbtoken_owner_levels(uid bigint, key text, slug text)
+-- query that joins it (LATERAL), so httpd's prepared lookup plans it once
+-- with its own, on the user row it has already read; the PL/pgSQL
+-- function it replaces there ran three queries of its own per request, and
+-- cost more than the rest of the lookup together.  Not STRICT: that would
+-- keep it from being inlined.
+CREATE FUNCTION bbtoken_owner_levels(u bbtoken_users, key text, slug text)
 RETURNS TABLE (level integer) LANGUAGE sql STABLE PARALLEL SAFE AS $$
     SELECT CASE WHEN key IS NULL OR NOT u.active THEN 0
                 WHEN u.is_admin OR key = '~' || lower(u.name) THEN 3
-                ELSE GREATEST(COALESCE(bbtoken_perm_level(pg.permission), 0),
-                              COALESCE(bbtoken_perm_level(rg.permission), 0))
+                ELSE GREATEST(
+                    COALESCE((SELECT bbtoken_perm_level(g.permission)
+                                FROM bbtoken_project_grants g
+                               WHERE g.user_id = u.id
+                                 AND g.project_key = key), 0),
+                    COALESCE((SELECT bbtoken_perm_level(g.permission)
+                                FROM bbtoken_repo_grants g
+                               WHERE g.user_id = u.id
+                                 AND g.project_key = key
+                                 AND g.repo_slug = slug), 0))
            END
-      FROM bbtoken_users u
-      LEFT JOIN bbtoken_project_grants pg
-             ON pg.user_id = u.id AND pg.project_key = key
-      LEFT JOIN bbtoken_repo_grants rg
-             ON rg.user_id = u.id AND rg.project_key = key
-            AND rg.repo_slug = slug
-     WHERE u.id = uid
 $$;
 
--- The scalar form, for callers that want one value (0 for an unknown
--- user); PL/pgSQL, so it keeps its plan for the session.
+-- The same by user id, as one value (0 for an unknown user), for other
+-- callers; PL/pgSQL, so it keeps its plan for the session.
 CREATE OR REPLACE FUNCTION bbtoken_owner_level(uid bigint, key text, slug text)
 RETURNS integer LANGUAGE plpgsql STABLE PARALLEL SAFE AS $$
 BEGIN
     RETURN COALESCE((SELECT l.level
-                       FROM bbtoken_owner_levels(uid, key, slug) l), 0);
+                       FROM bbtoken_users u,
+                            bbtoken_owner_levels(u, key, slug) l
+                      WHERE u.id = uid), 0);
 END
 $$;
 

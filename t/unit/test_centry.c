@@ -261,6 +261,11 @@ static void test_due(void)
 {
     const int64_t now = 1700000000000000LL;
 
+    ok(!bbt_centry_expired(0, now), "no expiry: never expired");
+    ok(!bbt_centry_expired(now + 1, now), "a microsecond before: not");
+    ok(bbt_centry_expired(now, now), "at the expiry: expired");
+    ok(bbt_centry_expired(now - 1, now), "after it: expired");
+
     ok(bbt_centry_due(0, 60, now), "never written: due");
     ok(!bbt_centry_due(now - 59999999, 60, now), "written 59.99 s ago: not");
     ok(bbt_centry_due(now - 60000000, 60, now), "written 60 s ago: due");
