@@ -296,20 +296,17 @@ static void bbt_cache_unlock(void)
     }
 }
 
-/* The bytes under key into buf; their length, or 0. */
+/* The bytes under key into buf (the lock held); their length, or 0. */
 static unsigned int bbt_cache_fetch(request_rec *r, const unsigned char *key,
                                     unsigned char *buf, unsigned int cap)
 {
     unsigned int len = cap;
-    apr_status_t rv;
 
-    if (!bbt_cache_lock()) {
-        return 0;
-    }
-    rv = bbt_cache.provider->retrieve(bbt_cache.inst, r->server, key,
-                                      BBT_CKEY_LEN, buf, &len, r->pool);
-    bbt_cache_unlock();
-    return rv == APR_SUCCESS ? len : 0;
+    return bbt_cache.provider->retrieve(bbt_cache.inst, r->server, key,
+                                        BBT_CKEY_LEN, buf, &len,
+                                        r->pool) == APR_SUCCESS
+               ? len
+               : 0;
 }
 
 static void bbt_cache_store(request_rec *r, const unsigned char *key,
@@ -341,38 +338,39 @@ static bbt_cache_got_t bbt_cache_judge(const bbt_cache_view_t *v,
                                                      : BBT_CACHE_UNTRUSTED;
 }
 
-bbt_cache_got_t bbt_cache_get_token(request_rec *r, const bbt_cache_view_t *v,
-                                    const unsigned char *key, bbt_centry_t *e)
+bbt_cache_got_t bbt_cache_get(request_rec *r, const bbt_cache_view_t *v,
+                              const unsigned char *tkey, const char *key,
+                              const char *slug, bbt_centry_t *e,
+                              bbt_level_t *level)
 {
-    unsigned char buf[BBT_CENTRY_BUF];
-    unsigned int len;
-
-    if (!v->use) {
-        return BBT_CACHE_UNUSED;
-    }
-    len = bbt_cache_fetch(r, key, buf, sizeof(buf));
-    if (!len || bbt_centry_decode(buf, len, e) != 0) {
-        return BBT_CACHE_NONE;
-    }
-    return bbt_cache_judge(v, e->stamp);
-}
-
-bbt_cache_got_t bbt_cache_get_level(request_rec *r, const bbt_cache_view_t *v,
-                                    apr_int64_t owner, const char *key,
-                                    const char *slug, bbt_level_t *level)
-{
-    unsigned char lkey[BBT_CKEY_LEN], buf[BBT_CLEVEL_LEN];
+    unsigned char buf[BBT_CENTRY_BUF], lkey[BBT_CKEY_LEN];
+    bbt_cache_got_t got = BBT_CACHE_NONE;
     apr_uint64_t stamp;
     unsigned int len;
 
-    if (!v->use || bbt_ckey_level(bbt_cache.keyer, owner, key, slug, lkey)) {
+    *level = BBT_LEVEL_NONE;
+    if (!v->use) {
         return BBT_CACHE_UNUSED;
     }
-    len = bbt_cache_fetch(r, lkey, buf, sizeof(buf));
-    if (!len || bbt_clevel_decode(buf, len, &stamp, level) != 0) {
+    /* Both entries under one hold of the lock: every request takes it. */
+    if (!bbt_cache_lock()) {
         return BBT_CACHE_NONE;
     }
-    return bbt_cache_judge(v, stamp);
+    len = bbt_cache_fetch(r, tkey, buf, sizeof(buf));
+    if (len && bbt_centry_decode(buf, len, e) == 0) {
+        got = bbt_cache_judge(v, e->stamp);
+    }
+    if (got == BBT_CACHE_HIT && e->kind == BBT_CENTRY_TOKEN && key) {
+        got = BBT_CACHE_NONE;
+        if (bbt_ckey_level(bbt_cache.keyer, e->owner_id, key, slug, lkey) ==
+                0 &&
+            (len = bbt_cache_fetch(r, lkey, buf, sizeof(buf))) != 0 &&
+            bbt_clevel_decode(buf, len, &stamp, level) == 0) {
+            got = bbt_cache_judge(v, stamp);
+        }
+    }
+    bbt_cache_unlock();
+    return got;
 }
 
 const char *bbt_cache_got_str(bbt_cache_got_t got)

@@ -57,14 +57,13 @@ typedef enum {
     BBT_CACHE_UNUSED     /* the cache is off, or not for this server */
 } bbt_cache_got_t;
 
-/* The token's entry under key (*e on BBT_CACHE_HIT). */
-bbt_cache_got_t bbt_cache_get_token(request_rec *r, const bbt_cache_view_t *v,
-                                    const unsigned char *key, bbt_centry_t *e);
-
-/* owner's level on (key, slug), likewise. */
-bbt_cache_got_t bbt_cache_get_level(request_rec *r, const bbt_cache_view_t *v,
-                                    apr_int64_t owner, const char *key,
-                                    const char *slug, bbt_level_t *level);
+/* The token's entry under tkey into *e and, when it is a row and there is
+ * a target (key, slug for a repository), its owner's level there into
+ * *level: BBT_CACHE_HIT when every entry needed may be believed. */
+bbt_cache_got_t bbt_cache_get(request_rec *r, const bbt_cache_view_t *v,
+                              const unsigned char *tkey, const char *key,
+                              const char *slug, bbt_centry_t *e,
+                              bbt_level_t *level);
 
 /* Why a look found nothing believable, for the debug log. */
 const char *bbt_cache_got_str(bbt_cache_got_t got);

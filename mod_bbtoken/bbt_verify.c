@@ -64,20 +64,13 @@ static bbt_cache_got_t bbt_verify_cached(request_rec *r, bbt_req_t *rq,
     bbt_centry_t e;
     bbt_tokrow_t row;
 
-    got = bbt_cache_get_token(r, v, rq->cache_key, &e);
+    got = bbt_cache_get(r, v, rq->cache_key, key, slug, &e, &out->owner);
     if (got != BBT_CACHE_HIT) {
         return got;
     }
     /* An internal request's token was proven: a refusal is not its. */
     if (e.kind != BBT_CENTRY_TOKEN && !presented) {
         return BBT_CACHE_NONE;
-    }
-    out->owner = BBT_LEVEL_NONE;
-    if (e.kind == BBT_CENTRY_TOKEN && key) {
-        got = bbt_cache_get_level(r, v, e.owner_id, key, slug, &out->owner);
-        if (got != BBT_CACHE_HIT) {
-            return got;
-        }
     }
     memset(&row, 0, sizeof(row));
     out->verdict = bbt_centry_verdict(&e, now, basic_user, &row);
