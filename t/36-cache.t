@@ -35,6 +35,22 @@ $env->grant('alice', 'PROJECT_WRITE', 'PROJ');
 my $UP = '/scm/PROJ/repo.git/info/refs?service=git-upload-pack';
 my ($tok, $id) = $env->token_create('alice', name => 'ci');
 
+subtest 'BBTokenCache and BBTokenCacheSize are checked at startup' => sub {
+    for my $bad ("BBTokenCacheSize 1000\n", "BBTokenCacheSize 64k\n", "BBTokenCacheSize 67108864\n",
+                 "BBTokenCacheSize\n", "<VirtualHost 127.0.0.1:1>\n    BBTokenCacheSize 65536\n</VirtualHost>\n",
+                 "BBTokenCache maybe\n", "<Location /x>\n    BBTokenCache off\n</Location>\n") {
+        my ($rc, $out) = $env->config_test($bad);
+        (my $name = $bad) =~ s/\s+/ /g;
+        ok($rc != 0 && $out =~ /BBTokenCache/, "refused: $name") or diag $out;
+    }
+    for my $good ("BBTokenCacheSize 65536\n", "BBTokenCache off\n",
+                  "<VirtualHost 127.0.0.1:1>\n    BBTokenCache off\n</VirtualHost>\n") {
+        my ($rc, $out) = $env->config_test($good);
+        (my $name = $good) =~ s/\s+/ /g;
+        is($rc, 0, "accepted: $name") or diag $out;
+    }
+};
+
 subtest 'the error log says the cache and its listener are on' => sub {
     like($env->error_log_text, qr/BBT304: token cache on: 65536 bytes of shmcb/,
          'BBT304: on, with the size BBTokenCacheSize set');
