@@ -58,11 +58,12 @@ JANSSON_LIBS := $(shell pkg-config --libs jansson)
 PQ_INC   := -I$(shell pg_config --includedir 2>/dev/null || echo /usr/include/postgresql)
 
 CORE    := bbt_input bbt_token bbt_perm bbt_cred bbt_route bbt_rules bbt_sqlstate \
-           bbt_rules_load bbt_decide bbt_cachectl bbt_rest_req bbt_expo bbt_body
+           bbt_rules_load bbt_decide bbt_cachectl bbt_rest_req bbt_expo bbt_body \
+           bbt_verdict bbt_centry
 GLUE    := mod_bbtoken bbt_config bbt_confcheck bbt_request bbt_routing \
            bbt_authn bbt_authz bbt_db bbt_dbgate bbt_logguard bbt_private \
            bbt_rest bbt_rest_json bbt_rest_db bbt_rest_tokens bbt_configtest \
-           bbt_stats bbt_metrics bbt_reqbody
+           bbt_stats bbt_metrics bbt_reqbody bbt_verify bbt_cache bbt_listen
 # Shared by the module and the CLI: libpq and jansson, nothing of httpd.
 PGJSON  := bbt_pgjson
 # The built-in route sets are routes/*.conf, compiled in as C strings.

@@ -1,28 +1,47 @@
 #!/usr/bin/perl
-# Benchmark: the same requests with and without mod_bbtoken, in one run, on
-# one httpd.  Prints figures; asserts nothing.
+# Benchmark: the same static file behind each way in, in one run, on one
+# httpd, each figure also as a ratio to the file served with no auth.
+# Prints figures; asserts nothing.
 #
-#   /raw/...   a repository's files served by httpd alone (no auth)
-#   /dumb/...  the same files behind AuthType BBToken (Bearer and Basic)
-#   /open/...  git-http-backend with no auth
-#   /scm/...   git-http-backend behind AuthType BBToken
+#   /raw/...    a repository's files served by httpd alone (no auth)
+#   /dumb/...   the same files behind AuthType BBToken: on the main
+#               server with the token cache, on a second port (a virtual
+#               host with BBTokenCache off) without it
+#   /adbd/...   the same files behind mod_authn_dbd (a {SHA} password, one
+#               query per request), /adbdc/... with mod_authn_socache too
+#   /open/...   git-http-backend with no auth; /scm/... behind the module
 #
-# The static file isolates the module's cost per request (parse, checksum,
-# one query, HMAC); the clones show what it adds to real git traffic.
+# Then forged tokens (a valid checksum: an unknown id, a known id with a
+# wrong secret, and a thousand distinct ones in turn), the revocation
+# latency on two httpd servers sharing the database, and what a token
+# adds to a git clone.
+#
+# The measurements run in rounds (BENCH_ROUNDS, default 3), each round
+# every case once, in turn, so that a machine busy with something else
+# for a while weighs on every case alike; each figure is the median of its
+# rounds, each ratio the median of the round's ratios.
 use strict;
 use warnings;
 use FindBin;
 use lib "$FindBin::Bin/../t/lib";
-use BBT::Env qw(mistype_token);
-use Time::HiRes qw(time);
+use Digest::SHA qw(sha1);
+use HTTP::Tiny;
+use MIME::Base64 qw(encode_base64);
+use Time::HiRes qw(time sleep);
+use BBT::Env qw(mistype_token forge_token auth_bearer);
 
 my $secs = $ENV{BENCH_SECONDS} || 5;
 my $conns = $ENV{BENCH_CONNECTIONS} || 16;
 my $clones = $ENV{BENCH_CLONES} || 20;
+my $revokes = $ENV{BENCH_REVOKES} || 10;
+my $rounds = $ENV{BENCH_ROUNDS} || 3;
+my $port2 = BBT::Util::free_port();
 
 my $extra = <<"EOC";
 Alias /raw/ "\@DIR\@/repos/"
 Alias /dumb/ "\@DIR\@/repos/"
+Alias /adbd/ "\@DIR\@/repos/"
+Alias /adbdc/ "\@DIR\@/repos/"
 <Directory "\@DIR\@/repos">
     Require all granted
 </Directory>
@@ -32,42 +51,147 @@ Alias /dumb/ "\@DIR\@/repos/"
     BBTokenRoutes git /dumb
     Require bbtoken
 </Location>
+<Location /adbd>
+    AuthType Basic
+    AuthName "dbd"
+    AuthBasicProvider dbd
+    AuthDBDUserPWQuery "SELECT password FROM bench_users WHERE name = %s"
+    Require valid-user
+</Location>
+AuthnCacheSOCache shmcb
+<Location /adbdc>
+    AuthType Basic
+    AuthName "dbd"
+    AuthBasicProvider socache dbd
+    AuthnCacheProvideFor dbd
+    AuthnCacheContext bench
+    AuthDBDUserPWQuery "SELECT password FROM bench_users WHERE name = %s"
+    Require valid-user
+</Location>
 ScriptAlias /open/ $BBT::Env::GIT_BACKEND/
 EOC
-
+my %common = (
+    loglevel => 'warn',
+    modules  => [qw(auth_basic authn_dbd authn_socache authz_user)],
+    mpm_conf => "StartServers 2\nServerLimit 2\nThreadsPerChild 32\n"
+              . "ThreadLimit 32\nMaxRequestWorkers 64\n",
+);
 my $env = BBT::Env->new(
-    extra_conf => $extra,
-    loglevel   => 'warn',
-    mpm_conf   => "StartServers 2\nServerLimit 2\nThreadsPerChild 32\n"
-                . "ThreadLimit 32\nMaxRequestWorkers 64\n",
+    %common,
+    extra_conf => "$extra\nListen 127.0.0.1:$port2\n<VirtualHost 127.0.0.1:$port2>\n"
+                . "    BBTokenCache off\n</VirtualHost>\n",
 )->start;
-$env->make_repo('PROJ', 'repo');
+# A second server on the same database, for the revocation latency.
+my $env2 = BBT::Env->new(%common, extra_conf => $extra, pg_from => $env)->start;
+$_->make_repo('PROJ', 'repo') for $env, $env2;
 $env->user_add('alice');
 $env->grant('alice', 'REPO_READ', 'PROJ/repo');
-my $token = $env->token_create('alice', name => 'bench', perms => ['REPO_READ']);
+my ($token, $id) = $env->token_create('alice', name => 'bench', perms => ['REPO_READ']);
+my $pw = 'correct horse battery staple';
+$env->psql("CREATE TABLE bench_users (name text PRIMARY KEY, password text NOT NULL)");
+$env->psql("INSERT INTO bench_users VALUES ('alice', '{SHA}" . encode_base64(sha1($pw), '') . "')");
+$env->psql("GRANT SELECT ON bench_users TO bbtoken_httpd");
 my $base = $env->base_url;
+my $base2 = "http://127.0.0.1:$port2";
+sleep 1;    # the listeners connect
 
 sub wrk {
-    my ($label, $path, $auth, $refused) = @_;
+    my ($url, $auth, $script) = @_;
     my @h = $auth ? ('-H', "Authorization: $auth") : ();
-    my $out = `wrk -t2 -c$conns -d${secs}s --latency @{[ map { "'$_'" } @h ]} '$base$path' 2>&1`;
+    my @s = $script ? ('-s', $script) : ();
+    my $out = `wrk -t2 -c$conns -d${secs}s --latency @{[ map { "'$_'" } @h, @s ]} '$url' 2>&1`;
     my ($rps) = $out =~ /Requests\/sec:\s+([\d.]+)/;
     my ($p50) = $out =~ /^\s+50%\s+(\S+)/m;
     my ($p99) = $out =~ /^\s+99%\s+(\S+)/m;
     my ($non2xx) = $out =~ /Non-2xx or 3xx responses:\s+(\d+)/;
+    return { rps => $rps // 0, p50 => $p50 // '?', p99 => $p99 // '?', non2xx => $non2xx // 0 };
+}
+
+sub median {
+    my @v = sort { $a <=> $b } @_;
+    return @v ? $v[$#v / 2] : 0;
+}
+
+my $file = '/PROJ/repo.git/HEAD';
+my $lua = $env->dir . '/forged.lua';
+open my $lh, '>', $lua or die "$lua: $!";
+print $lh "local t = {\n", (map { '"Bearer ' . forge_token(sprintf '%012d', 500000000000 + $_) . "\",\n" } 1 .. 1000),
+    "}\nlocal i = 0\nrequest = function()\n  i = i % #t + 1\n"
+  . "  return wrk.format(nil, nil, { Authorization = t[i] })\nend\n";
+close $lh;
+# label, URL, Authorization, refused?, wrk script
+my @cases = (
+    ['static file, no auth', "$base/raw$file"],
+    ['token, cached (Bearer)', "$base/dumb$file", "Bearer $token"],
+    ['token, cached (Basic)', "$base/dumb$file", $env->basic('alice', $token)],
+    ['token, BBTokenCache off (Bearer)', "$base2/dumb$file", "Bearer $token"],
+    ['mod_authn_dbd, {SHA} password', "$base/adbd$file", $env->basic('alice', $pw)],
+    ['mod_authn_dbd + mod_authn_socache', "$base/adbdc$file", $env->basic('alice', $pw)],
+    ['forged: unknown id (401)', "$base/dumb$file", 'Bearer ' . forge_token('000000000042'), 1],
+    ['forged: known id, wrong secret (401)', "$base/dumb$file", 'Bearer ' . forge_token($id), 1],
+    ['forged: 1000 distinct, in turn (401)', "$base/dumb$file", undef, 1, $lua],
+    ['mistyped token (401, no lookup)', "$base/dumb$file", 'Bearer ' . mistype_token($token), 1],
+);
+my @runs;    # [case][round]
+for my $round (1 .. $rounds) {
+    for my $i (0 .. $#cases) {
+        my (undef, $url, $auth, undef, $script) = @{ $cases[$i] };
+        push @{ $runs[$i] }, wrk($url, $auth, $script);
+    }
+}
+
+print "mod_bbtoken benchmark: wrk -t2 -c$conns -d${secs}s on 127.0.0.1, httpd event MPM, ",
+      "PostgreSQL 15 on loopback; median of $rounds rounds\n\n";
+printf "%-38s %10s %8s   %8s %8s\n", '', 'req/s', 'x static', 'p50', 'p99';
+for my $i (0 .. $#cases) {
+    my ($label, undef, undef, $refused) = @{ $cases[$i] };
+    my @r = @{ $runs[$i] };
+    my $rps = median(map { $_->{rps} } @r);
+    my $ratio = median(map { $runs[0][$_]{rps} ? $r[$_]{rps} / $runs[0][$_]{rps} : 0 } 0 .. $#r);
+    my ($mid) = grep { $_->{rps} == $rps } @r;
+    my $non2xx = 0;
+    $non2xx += $_->{non2xx} for @r;
     my $note = $refused ? ($non2xx ? '   (refused, as it should be)' : '   (NOT refused!)')
              : ($non2xx ? "   ($non2xx failed!)" : '');
-    printf "%-38s %10s req/s   p50 %8s   p99 %8s%s\n", $label, $rps // '?', $p50 // '?',
-        $p99 // '?', $note;
-    return $rps;
+    printf "%-38s %10.0f %7.2fx   %8s %8s%s\n", $label, $rps, $ratio, $mid->{p50}, $mid->{p99}, $note;
+}
+
+# Revocation: a token both servers answer from their caches is revoked
+# (a plain UPDATE, which the trigger notifies); each server is asked until
+# it refuses.  Measured from the commit (PostgreSQL's clock, the same
+# host's), to the first 401.
+print "\nrevocation latency, two httpd servers on one database ($revokes tokens):\n";
+my %lat;
+my @ua = map { HTTP::Tiny->new(keep_alive => 1, timeout => 10) } 1 .. 2;
+my @url = ($env->url("/dumb$file"), $env2->url("/dumb$file"));
+for my $n (1 .. $revokes) {
+    my ($tok, $tid) = $env->token_create('alice', name => "revoke $n", perms => ['REPO_READ']);
+    sleep 0.6;    # past the notification of its creation
+    for my $i (0, 1) {
+        $ua[$i]->get($url[$i], { headers => auth_bearer($tok) }) for 1 .. 3;
+    }
+    my $t0 = $env->psql("UPDATE bbtoken_tokens SET revoked_at = now() WHERE id = '$tid'; "
+                        . "SELECT extract(epoch FROM clock_timestamp())");
+    for my $i (0, 1) {
+        my $deadline = time + 5;
+        my $st;
+        do { $st = $ua[$i]->get($url[$i], { headers => auth_bearer($tok) })->{status} }
+            while $st == 200 && time < $deadline;
+        push @{ $lat{$i} }, $st == 401 ? (time - $t0) * 1000 : 5000;
+    }
+}
+for my $i (0, 1) {
+    my @l = sort { $a <=> $b } @{ $lat{$i} };
+    printf "  server %s: median %.0f ms, max %.0f ms (%s)\n", $i ? 'B' : 'A', $l[$#l / 2], $l[-1],
+        join(' ', map { sprintf '%.0f', $_ } @{ $lat{$i} });
 }
 
 sub clones {
-    my ($label, $url, @cfg) = @_;
+    my ($label, $url) = @_;
     my $t0 = time;
     for my $i (1 .. $clones) {
         my $dst = $env->workdir("c");
-        my ($rc, undef, $err) = $env->git(@cfg, 'clone', '-q', $url, $dst);
+        my ($rc, undef, $err) = $env->git('clone', '-q', $url, $dst);
         die "clone failed: $err" if $rc;
         system('rm', '-rf', $dst);
     }
@@ -76,20 +200,8 @@ sub clones {
     return $ms;
 }
 
-print "mod_bbtoken benchmark: wrk -t2 -c$conns -d${secs}s on 127.0.0.1, ",
-      "httpd event MPM, PostgreSQL 15 on loopback\n\n";
-my $file = '/PROJ/repo.git/HEAD';
-my $raw = wrk('static file, no auth', "/raw$file");
-my $bearer = wrk('static file, mod_bbtoken Bearer', "/dumb$file", "Bearer $token");
-my $basic = wrk('static file, mod_bbtoken Basic', "/dumb$file", $env->basic('alice', $token));
-my $bad = wrk('static file, mistyped token (401)', "/dumb$file",
-              'Bearer ' . mistype_token($token), 1);
-if ($raw && $bearer) {
-    printf "\nper-request cost of the module at this concurrency: %.0f us "
-        . "(1/%.0f - 1/%.0f s x %d connections)\n",
-        ($conns / $bearer - $conns / $raw) * 1e6, $bearer, $raw, $conns;
-}
 print "\n";
 my $c_open = clones('git clone, no auth', "$base/open/PROJ/repo.git");
-my $c_tok = clones('git clone, mod_bbtoken Basic', $env->clone_url('alice', $token, 'PROJ', 'repo'));
-printf "\nclone overhead: %+.1f ms (%+.1f%%)\n", $c_tok - $c_open, 100 * ($c_tok - $c_open) / $c_open;
+my $c_tok = clones('git clone, mod_bbtoken Basic (cached)', $env->clone_url('alice', $token, 'PROJ', 'repo'));
+printf "clone overhead: %+.1f ms (%+.1f%%); %.2fx the clone without auth\n", $c_tok - $c_open,
+    100 * ($c_tok - $c_open) / $c_open, $c_open / $c_tok;

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Run the benchmark: installs what it needs (wrk too), builds, and prints
-# figures for the same requests with and without mod_bbtoken, then one
-# child's memory after a stream of refused requests (bench/memory.pl).
-# BENCH_SECONDS, BENCH_CONNECTIONS and BENCH_CLONES tune it.
+# figures for the same file behind each way in (see bench/bench.pl), then
+# one child's memory after a stream of refused requests (bench/memory.pl).
+# BENCH_SECONDS, BENCH_CONNECTIONS, BENCH_ROUNDS, BENCH_REVOKES and
+# BENCH_CLONES tune it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build/deps.sh

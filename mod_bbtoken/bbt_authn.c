@@ -1,10 +1,10 @@
 /*
  * check_authn for AuthType BBToken.  It reads Basic or Bearer credentials,
- * checks the token's shape and checksum, then in one query loads the token,
- * its owner and the owner's live level on the target this URI routes to,
- * and verifies the secret.  A Basic password that is not a token goes to
- * the AuthBBTokenProvider providers instead.  Bad credentials are 401, a
- * malformed header 400, an unreachable database 503.
+ * checks the token's shape and checksum, then verifies the token and learns
+ * its owner's live level on the target this URI routes to (bbt_verify.c:
+ * from the cache, or in one query from the database).  A Basic password that is
+ * not a token goes to the AuthBBTokenProvider providers instead.  Bad
+ * credentials are 401, a malformed header 400, an unreachable database 503.
  *
  * An internal redirect or sub-request does not read the credentials again
  * (the fixups hook removed them): it inherits the identity of the request
@@ -31,14 +31,9 @@
 #include "bbt_request.h"
 #include "bbt_routing.h"
 #include "bbt_token.h"
+#include "bbt_verify.h"
 
 APLOG_USE_MODULE(bbtoken);
-
-/* A salt and hash of the right shape that no token matches, so an unknown
- * id costs the same hashing work as a known one. */
-static const char bbt_dummy_salt[] = "00000000000000000000000000000000";
-static const char bbt_dummy_hash[] =
-    "0000000000000000000000000000000000000000000000000000000000000000";
 
 /* A Basic user name as it may appear in the log.  People paste a token or
  * a password into the wrong field: a name that is not shaped like a user
@@ -205,95 +200,52 @@ static int bbt_read_credentials(request_rec *r, const bbt_dir_conf_t *conf,
     return status;
 }
 
-/* Verify the token: load it with the owner's level on the target, check the
- * secret and the token's state, and set the request's identity.  tok is
- * NULL when a prior request of this HTTP request verified the same token:
- * the row is loaded again all the same, so the target's level is the new
- * URI's and a token revoked meanwhile stops. */
+/* Verify the token (from the cache or the database, bbt_verify.c) and set
+ * the request's identity.  tok is NULL when a prior request of this HTTP
+ * request verified the same token: it is verified again all the same, so
+ * the target's level is the new URI's and a token revoked meanwhile
+ * stops. */
 static int bbt_authn_verify_token(request_rec *r, bbt_req_t *rq,
                                   bbt_token_t *tok, const char *user)
 {
-    const bbt_target_t *t = &rq->access.target;
-    const char *key = rq->routed ? t->key : NULL;
-    const char *slug = rq->routed && t->slug[0] ? t->slug : NULL;
-    bbt_db_token_t row;
-    bbt_db_status_t st;
-    bbt_db_conn_t *c;
-    const char *refusal = NULL;
-    int interval = bbt_config_last_use_interval(r->server), expired = 0;
+    bbt_verified_t v;
+    const char *from;
 
-    memset(&row, 0, sizeof(row));
-    c = bbt_db_open(r);
-    if (!c) {
+    if (bbt_verify_token(r, rq, tok, user, &v) != OK) {
         return bbt_unavailable(r);
     }
-    st = bbt_db_lookup(c, rq->token_id, key, slug, interval, &row);
-    if (st == BBT_DB_UNAVAILABLE) {
-        bbt_db_close(c);
-        return bbt_unavailable(r);
-    }
-    if (st == BBT_DB_NOT_FOUND) {
-        if (tok) {
-            bbt_token_verify(bbt_dummy_salt, bbt_dummy_hash, tok);
-        }
-        refusal = "unknown token";
-    } else if (tok && !bbt_token_verify(row.salt, row.hash, tok)) {
-        /* Checked before anything else, so a guess learns nothing about
-         * the state of a token it does not hold. */
-        refusal = "wrong secret";
-    } else if (row.revoked) {
-        refusal = "token revoked";
-    } else if (row.expired) {
-        refusal = "token expired";
-        expired = tok != NULL;
-    } else if (!row.user_active) {
-        refusal = "owner disabled";
-    } else if (user && strcasecmp(user, row.user_name) != 0) {
-        refusal = "user name is not the token's owner";
-    } else if (row.tok_project == BBT_LEVEL_NONE ||
-               row.tok_repo == BBT_LEVEL_NONE) {
+    from = v.cached ? " (from the cache)" : "";
+    if (v.verdict == BBT_VERDICT_BROKEN) {
         /* The schema's CHECKs make this impossible.  A broken row is the
          * server's fault, not the client's: 401 would make git erase a
          * good stored token. */
-        bbt_db_close(c);
         ap_log_rerror(
             APLOG_MARK, APLOG_ERR, 0, r,
             "BBT036: token %s has no valid permissions in the database",
             rq->token_id);
         return HTTP_INTERNAL_SERVER_ERROR;
     }
-
-    /* Only a request that proved the secret counts, and only once per
-     * interval (an internal request, tok NULL, was counted already). */
-    if (!refusal && tok && row.stale) {
-        bbt_db_touch(c, rq->token_id, r->useragent_ip, interval);
-    } else if (expired && row.refusal_due) {
-        bbt_db_note_expired(c, rq->token_id, r->useragent_ip, interval);
-    }
-    bbt_db_close(c);
-    memset(row.salt, 0, sizeof(row.salt));
-    memset(row.hash, 0, sizeof(row.hash));
-
-    if (refusal) {
+    if (v.verdict != BBT_VERDICT_OK) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
-                      "BBT035: token %s refused%s%s: %s", rq->token_id,
+                      "BBT035: token %s refused%s%s: %s%s", rq->token_id,
                       user ? " for user " : "",
-                      user ? bbt_loggable(r, user) : "", refusal);
+                      user ? bbt_loggable(r, user) : "",
+                      bbt_verdict_str(v.verdict), from);
         return bbt_unauthorized(r);
     }
 
     rq->verified = 1;
-    rq->access.token_project_level = row.tok_project;
-    rq->access.token_repo_level = row.tok_repo;
-    rq->access.owner_level = row.owner;
-    r->user = (char *)row.user_name;
+    rq->access.token_project_level = v.tok_project;
+    rq->access.token_repo_level = v.tok_repo;
+    rq->access.owner_level = v.owner;
+    r->user = (char *)v.user_name;
     r->ap_auth_type = (char *)BBT_AUTH_TYPE;
     apr_table_setn(r->subprocess_env, "BBTOKEN_ID",
                    apr_pstrdup(r->pool, rq->token_id));
-    apr_table_setn(r->subprocess_env, "BBTOKEN_NAME", row.token_name);
+    apr_table_setn(r->subprocess_env, "BBTOKEN_NAME", v.token_name);
     ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
-                  "BBT037: token %s of %s authenticated for %s", rq->token_id,
-                  row.user_name, r->uri);
+                  "BBT037: token %s of %s authenticated for %s%s", rq->token_id,
+                  v.user_name, r->uri, from);
     return OK;
 }
 
@@ -396,6 +348,8 @@ static int bbt_check_authn(request_rec *r)
         rq->authn = prior->authn;
     } else if (prior) {
         memcpy(rq->token_id, prior->token_id, sizeof(rq->token_id));
+        memcpy(rq->cache_key, prior->cache_key, sizeof(rq->cache_key));
+        rq->cache_keyed = prior->cache_keyed;
         rq->presented = 1;
         status = bbt_authn_verify_token(r, rq, NULL, NULL);
         if (status == OK) {

@@ -1,6 +1,7 @@
 /*
- * Configuration: BBTokenRoutes, BBTokenRoute, AuthBBTokenProvider and
- * BBTokenLastUseInterval, and how sections merge.  Routes are compiled when
+ * Configuration: BBTokenRoutes, BBTokenRoute, AuthBBTokenProvider,
+ * BBTokenLastUseInterval, BBTokenCache and BBTokenCacheSize, and how
+ * sections merge.  Routes are compiled when
  * the directive is read, so a bad one stops httpd with the line that holds
  * it; route files are read here too.
  */
@@ -20,14 +21,21 @@ APLOG_USE_MODULE(bbtoken);
 
 /* Server-wide settings (server config, virtual host). */
 typedef struct {
-    int last_use_interval; /* seconds; -1: not set here */
-    int db_wait;           /* seconds; -1: not set here */
+    int last_use_interval;  /* seconds; -1: not set here */
+    int db_wait;            /* seconds; -1: not set here */
+    int cache;              /* BBTokenCache: 1 on, 0 off, -1 not set here */
+    apr_int64_t cache_size; /* BBTokenCacheSize (main server); -1 not set */
 } bbt_srv_conf_t;
 
 #define BBT_LAST_USE_DEFAULT 60
 #define BBT_LAST_USE_MAX 86400
 #define BBT_DB_WAIT_DEFAULT 5
 #define BBT_DB_WAIT_MAX 300
+/* shmcb takes 8 KiB to just under 64 MiB; below 64 KiB it would hold too
+ * few entries to be worth its lock. */
+#define BBT_CACHE_SIZE_DEFAULT (4 * 1024 * 1024)
+#define BBT_CACHE_SIZE_MIN (64 * 1024)
+#define BBT_CACHE_SIZE_MAX (64 * 1024 * 1024 - 1)
 /* The largest route file read. */
 #define BBT_ROUTE_FILE_MAX (1024 * 1024)
 
@@ -60,6 +68,8 @@ void *bbt_config_create_srv(apr_pool_t *p, server_rec *s)
     (void)s;
     sc->last_use_interval = -1;
     sc->db_wait = -1;
+    sc->cache = -1;
+    sc->cache_size = -1;
     return sc;
 }
 
@@ -72,6 +82,8 @@ void *bbt_config_merge_srv(apr_pool_t *p, void *basev, void *addv)
                                 ? add->last_use_interval
                                 : base->last_use_interval;
     sc->db_wait = add->db_wait != -1 ? add->db_wait : base->db_wait;
+    sc->cache = add->cache != -1 ? add->cache : base->cache;
+    sc->cache_size = base->cache_size; /* the main server's alone */
     return sc;
 }
 
@@ -104,6 +116,23 @@ int bbt_config_db_wait(const server_rec *s)
         ap_get_module_config(s->module_config, &bbtoken_module);
 
     return sc && sc->db_wait != -1 ? sc->db_wait : BBT_DB_WAIT_DEFAULT;
+}
+
+int bbt_config_cache(const server_rec *s)
+{
+    const bbt_srv_conf_t *sc =
+        ap_get_module_config(s->module_config, &bbtoken_module);
+
+    return !sc || sc->cache != 0;
+}
+
+apr_size_t bbt_config_cache_size(const server_rec *s)
+{
+    const bbt_srv_conf_t *sc =
+        ap_get_module_config(s->module_config, &bbtoken_module);
+
+    return sc && sc->cache_size != -1 ? (apr_size_t)sc->cache_size
+                                      : BBT_CACHE_SIZE_DEFAULT;
 }
 
 static apr_status_t bbt_rules_cleanup(void *data)
@@ -354,11 +383,52 @@ static const char *bbt_set_db_wait(cmd_parms *cmd, void *dconf, const char *arg)
     return NULL;
 }
 
+static const char *bbt_set_cache(cmd_parms *cmd, void *dconf, int on)
+{
+    bbt_srv_conf_t *sc =
+        ap_get_module_config(cmd->server->module_config, &bbtoken_module);
+
+    (void)dconf;
+    sc->cache = on;
+    return NULL;
+}
+
+/* One shared memory segment for the whole server: the main server's. */
+static const char *bbt_set_cache_size(cmd_parms *cmd, void *dconf,
+                                      const char *arg)
+{
+    bbt_srv_conf_t *sc =
+        ap_get_module_config(cmd->server->module_config, &bbtoken_module);
+    const char *e = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+    size_t n = strspn(arg, "0123456789");
+    apr_int64_t bytes = apr_atoi64(arg);
+
+    (void)dconf;
+    if (e) {
+        return e;
+    }
+    if (n == 0 || n > 9 || arg[n] != '\0' || bytes < BBT_CACHE_SIZE_MIN ||
+        bytes > BBT_CACHE_SIZE_MAX) {
+        return apr_psprintf(cmd->pool,
+                            "BBTokenCacheSize: '%s' is not a number of bytes "
+                            "from %d to %d",
+                            arg, BBT_CACHE_SIZE_MIN, BBT_CACHE_SIZE_MAX);
+    }
+    sc->cache_size = bytes;
+    return NULL;
+}
+
 const command_rec bbt_config_cmds[] = {
     AP_INIT_TAKE1("BBTokenDBWait", bbt_set_db_wait, NULL, RSRC_CONF,
                   "BBTokenDBWait seconds: how long a request waits for one "
                   "of mod_dbd's pooled connections (DBDMax) before it is "
                   "answered 503; default 5"),
+    AP_INIT_FLAG("BBTokenCache", bbt_set_cache, NULL, RSRC_CONF,
+                 "BBTokenCache on|off: answer repeated tokens from memory, "
+                 "kept true by PostgreSQL's notifications; default on"),
+    AP_INIT_TAKE1("BBTokenCacheSize", bbt_set_cache_size, NULL, RSRC_CONF,
+                  "BBTokenCacheSize bytes: the cache's shared memory, "
+                  "server-wide; default 4194304"),
     AP_INIT_TAKE1("BBTokenLastUseInterval", bbt_set_last_use, NULL, RSRC_CONF,
                   "BBTokenLastUseInterval seconds: write a token's last use "
                   "(and audit an expired token's refusal) at most once per "

@@ -1,7 +1,8 @@
 /*
  * The module's configuration: per-section (routes, password providers) and
- * per-server (the last-use interval) settings, and the directives that set
- * them.  Route text is compiled here, at configuration time.
+ * per-server (the last-use interval, the cache) settings, and the
+ * directives that set them.  Route text is compiled here, at configuration
+ * time.
  */
 #ifndef BBT_CONFIG_H
 #define BBT_CONFIG_H
@@ -55,5 +56,10 @@ int bbt_config_last_use_interval(const server_rec *s);
 
 /* BBTokenDBWait of server s, in seconds. */
 int bbt_config_db_wait(const server_rec *s);
+/* BBTokenCache of server s: 1 unless it says off. */
+int bbt_config_cache(const server_rec *s);
+
+/* BBTokenCacheSize (of the main server s), in bytes. */
+apr_size_t bbt_config_cache_size(const server_rec *s);
 
 #endif

@@ -29,6 +29,7 @@
 
 #include <libpq-fe.h>
 
+#include "bbt_centry.h"
 #include "bbt_config.h"
 #include "bbt_db.h"
 #include "bbt_dbgate.h"
@@ -58,7 +59,7 @@ typedef struct {
 
 static const char bbt_db_state_key[] = "bbtoken-db-state";
 /* Pasted unquoted into PREPARE by the driver: a plain identifier. */
-#define BBT_DB_LOOKUP_LABEL "bbtoken_lookup_v2"
+#define BBT_DB_LOOKUP_LABEL "bbtoken_lookup_v3"
 
 /* Columns, in order; the query below must agree. */
 enum {
@@ -70,24 +71,29 @@ enum {
     COL_PROJECT_PERM,
     COL_REPO_PERM,
     COL_REVOKED,
-    COL_EXPIRED,
     COL_OWNER,
-    COL_STALE,
-    COL_REFUSAL_DUE,
+    COL_USER_ID,
+    COL_EXPIRES_US,
+    COL_LAST_USE_US,
+    COL_REFUSED_US,
+    COL_NOW_US,
     COL_COUNT
 };
 
+/* Times come as microseconds since the epoch, the database's clock
+ * included, and whether the token has expired or a throttled write is due
+ * is decided in C: every expression here is built again each time the
+ * prepared statement runs, and that cost more than the query. */
 static const char bbt_sql_lookup[] =
     "SELECT t.salt, t.secret_hash, t.name, u.name, u.active,"
-    " t.project_perm, t.repo_perm,"
-    " t.revoked_at IS NOT NULL,"
-    " t.expires_at IS NOT NULL AND t.expires_at <= now(),"
-    " bbtoken_owner_level(u.id, %s, %s),"
-    " t.last_authenticated IS NULL OR t.last_authenticated"
-    "  < now() - make_interval(secs => %s::integer),"
-    " t.expired_refused_at IS NULL OR t.expired_refused_at"
-    "  < now() - make_interval(secs => %s::integer)"
+    " t.project_perm, t.repo_perm, t.revoked_at IS NOT NULL,"
+    " COALESCE(ol.level, 0), u.id,"
+    " (date_part('epoch', t.expires_at) * 1000000)::bigint,"
+    " (date_part('epoch', t.last_authenticated) * 1000000)::bigint,"
+    " (date_part('epoch', t.expired_refused_at) * 1000000)::bigint,"
+    " (date_part('epoch', now()) * 1000000)::bigint"
     " FROM bbtoken_tokens t JOIN bbtoken_users u ON u.id = t.user_id"
+    " LEFT JOIN LATERAL bbtoken_owner_levels(u, %s, %s) ol ON true"
     " WHERE t.id = %s";
 
 /* The writes go through SECURITY DEFINER functions (sql/migrations/0002):
@@ -266,6 +272,12 @@ static bbt_level_t bbt_db_int_level(const char *v)
     return BBT_LEVEL_NONE;
 }
 
+/* A bigint column (NULL: 0). */
+static apr_int64_t bbt_db_int64(const char *v)
+{
+    return v ? apr_atoi64(v) : 0;
+}
+
 static int bbt_db_copy_hex(char *dst, size_t n, const char *src)
 {
     if (!src || strlen(src) != n) {
@@ -281,7 +293,6 @@ bbt_db_status_t bbt_db_lookup(bbt_db_conn_t *c, const char *id, const char *key,
 {
     const apr_dbd_driver_t *drv = c->dbd->driver;
     apr_dbd_prepared_t *stmt = bbt_db_lookup_stmt(c, 0);
-    const char *secs = apr_itoa(c->pool, interval);
     int attempt, rv = 0;
 
     if (!stmt && !(stmt = bbt_db_recover(c))) {
@@ -291,11 +302,12 @@ bbt_db_status_t bbt_db_lookup(bbt_db_conn_t *c, const char *id, const char *key,
     for (attempt = 0; attempt < 2; attempt++) {
         apr_dbd_results_t *res = NULL;
         apr_dbd_row_t *row = NULL;
+        apr_int64_t now;
         int rows = 0, bad = 0;
         apr_time_t start = apr_time_now();
 
         rv = apr_dbd_pvselect(drv, c->pool, c->dbd->handle, &res, stmt, 1, key,
-                              slug, secs, secs, id);
+                              slug, id);
         bbt_db_counted(start, rv);
         if (rv != 0) {
             if (attempt == 0) {
@@ -337,10 +349,16 @@ bbt_db_status_t bbt_db_lookup(bbt_db_conn_t *c, const char *id, const char *key,
                 bbt_db_level(v[COL_PROJECT_PERM], BBT_SCOPE_PROJECT);
             out->tok_repo = bbt_db_level(v[COL_REPO_PERM], BBT_SCOPE_REPO);
             out->revoked = bbt_db_flag(v[COL_REVOKED]);
-            out->expired = bbt_db_flag(v[COL_EXPIRED]);
             out->owner = bbt_db_int_level(v[COL_OWNER]);
-            out->stale = bbt_db_flag(v[COL_STALE]);
-            out->refusal_due = bbt_db_flag(v[COL_REFUSAL_DUE]);
+            out->user_id = bbt_db_int64(v[COL_USER_ID]);
+            out->expires_us = bbt_db_int64(v[COL_EXPIRES_US]);
+            out->last_use_us = bbt_db_int64(v[COL_LAST_USE_US]);
+            out->refused_us = bbt_db_int64(v[COL_REFUSED_US]);
+            /* By the database's clock, as its write functions judge. */
+            now = bbt_db_int64(v[COL_NOW_US]);
+            out->expired = bbt_centry_expired(out->expires_us, now);
+            out->stale = bbt_centry_due(out->last_use_us, interval, now);
+            out->refusal_due = bbt_centry_due(out->refused_us, interval, now);
         }
         if (bad) {
             return BBT_DB_UNAVAILABLE;
@@ -394,11 +412,12 @@ void bbt_db_note_expired(bbt_db_conn_t *c, const char *id, const char *addr,
                  id, addr, interval);
 }
 
-/* The live level of a user found by name, as bbtoken_owner_level computes
+/* The live level of a user found by name, as bbtoken_owner_levels computes
  * it.  The name must match exactly: a password provider may tell "Admin"
  * from "admin", and two such users must not share one user's grants. */
 static const char bbt_sql_user_level[] =
-    "SELECT bbtoken_owner_level(u.id, %s, %s) FROM bbtoken_users u"
+    "SELECT COALESCE(ol.level, 0) FROM bbtoken_users u"
+    " LEFT JOIN LATERAL bbtoken_owner_levels(u, %s, %s) ol ON true"
     " WHERE u.name = %s";
 
 bbt_db_status_t bbt_db_user_level(bbt_db_conn_t *c, const char *name,

@@ -18,20 +18,25 @@ typedef enum {
     BBT_DB_UNAVAILABLE /* the database could not answer: 503 */
 } bbt_db_status_t;
 
-/* One token row, with its owner and the owner's live level on the target. */
+/* One token row, with its owner and the owner's live level on the target.
+ * Times are microseconds since the epoch, 0 when unset. */
 typedef struct {
     char salt[BBT_SALT_HEX_LEN + 1];
     char hash[BBT_HASH_HEX_LEN + 1];
     const char *token_name;
     const char *user_name;
+    apr_int64_t user_id;
     int user_active;
     bbt_level_t tok_project;
     bbt_level_t tok_repo;
     int revoked;
     int expired;
-    bbt_level_t owner; /* on the target; NONE when there is no target */
-    int stale;         /* last_authenticated is due for a refresh */
-    int refusal_due;   /* an expired-token refusal is due for the audit */
+    bbt_level_t owner;       /* on the target; NONE when there is no target */
+    int stale;               /* last_authenticated is due for a refresh */
+    int refusal_due;         /* an expired-token refusal is due for the audit */
+    apr_int64_t expires_us;  /* expires_at */
+    apr_int64_t last_use_us; /* last_authenticated */
+    apr_int64_t refused_us;  /* expired_refused_at */
 } bbt_db_token_t;
 
 /* Fetch mod_dbd's optional functions.  Returns 0, or -1 if mod_dbd is not
@@ -69,7 +74,7 @@ void bbt_db_note_expired(bbt_db_conn_t *c, const char *id, const char *addr,
                          int interval);
 
 /* The live level of the user named `name` on (key, slug), as
- * bbtoken_owner_level computes it; NONE for an unknown or disabled user or
+ * bbtoken_owner_levels computes it; NONE for an unknown or disabled user or
  * a NULL key.  For password users, and for a
  * second target (the Destination of COPY and MOVE).  BBT_DB_OK or
  * BBT_DB_UNAVAILABLE. */

@@ -8,6 +8,7 @@
 
 #include "httpd.h"
 
+#include "bbt_centry.h"
 #include "bbt_decide.h"
 #include "bbt_token.h"
 
@@ -23,6 +24,10 @@ typedef struct {
     /* The AuthBBTokenProvider list that accepted the password. */
     const apr_array_header_t *authn;
     char token_id[BBT_TOKEN_ID_LEN + 1];
+    /* The key of the token's cache entry (it reveals nothing of the
+     * token), for the internal requests after this one. */
+    unsigned char cache_key[BBT_CKEY_LEN];
+    int cache_keyed;
     int routed;
     const char *route; /* the route that decided, "file:line" */
     /* What the route asks for and what the token and its owner hold:

@@ -16,6 +16,7 @@
 #include <jansson.h>
 #include <libpq-fe.h>
 
+#include "bbt_cache.h"
 #include "bbt_input.h"
 #include "bbt_perm.h"
 #include "bbt_pgjson.h"
@@ -317,6 +318,9 @@ int bbt_rest_tokens_update(bbt_rest_t *x, const bbt_rest_user_t *caller,
         bbt_rest_cmd(x, "ROLLBACK");
         return bbt_rest_unavailable(x, "updating a token");
     }
+    /* This server sees its own change at once; the others when
+     * PostgreSQL tells them. */
+    bbt_cache_forget_all();
     return bbt_rest_send(x->r, HTTP_OK, out);
 }
 
@@ -341,6 +345,7 @@ int bbt_rest_tokens_revoke(bbt_rest_t *x, const bbt_rest_user_t *caller,
         bbt_rest_cmd(x, "ROLLBACK");
         return bbt_rest_unavailable(x, "revoking a token");
     }
+    bbt_cache_forget_all();
     ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, x->r,
                   "BBT202: access-tokens API: %s revoked token %s",
                   caller->name, x->path.id);

@@ -6,10 +6,13 @@
 #include "bbt_token.h"
 
 #include <limits.h>
+#include <pthread.h>
 #include <string.h>
 
+#include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <openssl/params.h>
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
 
@@ -93,6 +96,56 @@ int bbt_b64_decode_strict(const char *in, size_t len, unsigned char *out,
     return 0;
 }
 
+/* SHA-256 and HMAC, fetched once: EVP_sha256() and HMAC() make OpenSSL
+ * look the algorithm up again on every call, and with threads that lookup
+ * costs more than the hashing (every token request hashes). */
+static pthread_once_t bbt_fetch_once = PTHREAD_ONCE_INIT;
+static EVP_MD *bbt_sha256_fetched;
+static EVP_MAC *bbt_hmac_fetched;
+
+static void bbt_fetch(void)
+{
+    bbt_sha256_fetched = EVP_MD_fetch(NULL, "SHA256", NULL);
+    bbt_hmac_fetched = EVP_MAC_fetch(NULL, "HMAC", NULL);
+}
+
+static const EVP_MD *bbt_sha256(void)
+{
+    if (pthread_once(&bbt_fetch_once, bbt_fetch) == 0 && bbt_sha256_fetched)
+        return bbt_sha256_fetched;
+    return EVP_sha256();
+}
+
+/* HMAC-SHA-256(key, msg) into md (BBT_HASH_LEN bytes); 0 or -1. */
+static int bbt_hmac_sha256(const unsigned char *key, size_t klen,
+                           const unsigned char *msg, size_t mlen,
+                           unsigned char *md)
+{
+    OSSL_PARAM params[2];
+    EVP_MAC_CTX *c;
+    size_t n = 0;
+    int ok;
+
+    if (pthread_once(&bbt_fetch_once, bbt_fetch) != 0 || !bbt_hmac_fetched) {
+        unsigned int len = 0;
+
+        return HMAC(EVP_sha256(), key, (int)klen, msg, mlen, md, &len) &&
+                       len == BBT_HASH_LEN
+                   ? 0
+                   : -1;
+    }
+    c = EVP_MAC_CTX_new(bbt_hmac_fetched);
+    if (!c)
+        return -1;
+    params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST,
+                                                 (char *)"SHA256", 0);
+    params[1] = OSSL_PARAM_construct_end();
+    ok = EVP_MAC_init(c, key, klen, params) && EVP_MAC_update(c, msg, mlen) &&
+         EVP_MAC_final(c, md, &n, BBT_HASH_LEN) && n == BBT_HASH_LEN;
+    EVP_MAC_CTX_free(c);
+    return ok ? 0 : -1;
+}
+
 /* SHA-256(label || id ":" random16), first 4 bytes, into check. */
 static int bbt_token_checksum(const unsigned char *raw,
                               unsigned char check[BBT_TOKEN_CHECK_LEN])
@@ -104,7 +157,7 @@ static int bbt_token_checksum(const unsigned char *raw,
 
     memcpy(msg, bbt_check_label, BBT_CHECK_LABEL_LEN);
     memcpy(msg + BBT_CHECK_LABEL_LEN, raw, BBT_TOKEN_CHECKED_LEN);
-    if (EVP_Digest(msg, sizeof(msg), md, &mdlen, EVP_sha256(), NULL) == 1 &&
+    if (EVP_Digest(msg, sizeof(msg), md, &mdlen, bbt_sha256(), NULL) == 1 &&
         mdlen >= BBT_TOKEN_CHECK_LEN) {
         memcpy(check, md, BBT_TOKEN_CHECK_LEN);
         rv = 0;
@@ -332,14 +385,12 @@ static int bbt_token_mac(const char *salt_hex, const bbt_token_t *tok,
                          unsigned char md[BBT_HASH_LEN])
 {
     unsigned char salt[BBT_SALT_LEN];
-    unsigned int mdlen = 0;
     int rv = -1;
 
     if (!tok || bbt_unhex(salt_hex, salt, sizeof(salt)) != 0)
         goto done;
-    if (HMAC(EVP_sha256(), salt, (int)sizeof(salt), tok->raw, sizeof(tok->raw),
-             md, &mdlen) == NULL ||
-        mdlen != BBT_HASH_LEN) {
+    if (bbt_hmac_sha256(salt, sizeof(salt), tok->raw, sizeof(tok->raw), md) !=
+        0) {
         OPENSSL_cleanse(md, BBT_HASH_LEN);
         goto done;
     }

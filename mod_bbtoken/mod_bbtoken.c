@@ -15,6 +15,10 @@
  *   bbt_private.c   what the backend gets and answers: no credentials, a
  *                   private response
  *   bbt_request.c   what one request learned, for the phases after authn
+ *   bbt_verify.c    a token's verdict: from the cache or the database
+ *   bbt_cache.c     the cache's socache and shared memory; bbt_listen.c
+ *                   its listener (PostgreSQL's notifications, through
+ *                   mod_watchdog)
  *   bbt_db.c        mod_dbd; bbt_dbgate.c bounds the wait for one of its
  *                   connections; bbt_logguard.c keeps httpd's logs free of
  *                   credentials; bbt_rest.c the access-tokens REST API
@@ -23,7 +27,8 @@
  *                   mod_status's section (bbt_stats.c: the counters)
  *
  * The decisions live in the core (bbt_token, bbt_cred, bbt_rules,
- * bbt_perm, bbt_decide), which knows nothing of request_rec.
+ * bbt_perm, bbt_decide, bbt_verdict, bbt_centry), which knows nothing of
+ * request_rec.
  *
  * All of it runs per URI, not per configuration section: an internal
  * redirect or sub-request to another URI in the same <Location> is decided
@@ -36,6 +41,7 @@
 
 #include "bbt_authn.h"
 #include "bbt_authz.h"
+#include "bbt_cache.h"
 #include "bbt_config.h"
 #include "bbt_confcheck.h"
 #include "bbt_configtest.h"
@@ -55,11 +61,19 @@ __attribute__((visibility("default")))
 #endif
 module AP_MODULE_DECLARE_DATA bbtoken_module;
 
+static int bbt_pre_config(apr_pool_t *pconf, apr_pool_t *plog,
+                          apr_pool_t *ptemp)
+{
+    (void)plog;
+    (void)ptemp;
+    bbt_cache_pre_config(pconf);
+    return OK;
+}
+
 static int bbt_post_config(apr_pool_t *pconf, apr_pool_t *plog,
                            apr_pool_t *ptemp, server_rec *s)
 {
     (void)plog;
-    (void)ptemp;
     if (bbt_db_init() != 0) {
         ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s,
                      "BBT001: mod_dbd is not loaded: mod_bbtoken needs it "
@@ -72,12 +86,23 @@ static int bbt_post_config(apr_pool_t *pconf, apr_pool_t *plog,
         ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s,
                      "BBT404: mod_bbtoken " BBT_VERSION " started");
     }
-    return OK;
+    return bbt_cache_post_config(pconf, ptemp, s);
+}
+
+static void bbt_child_init(apr_pool_t *pchild, server_rec *s)
+{
+    bbt_cache_child_init(pchild, s);
 }
 
 static void bbt_register_hooks(apr_pool_t *p)
 {
-    ap_hook_post_config(bbt_post_config, NULL, NULL, APR_HOOK_MIDDLE);
+    /* The cache registers its listener with mod_watchdog, and opens its
+     * mutex in each child before the listener's thread starts. */
+    static const char *const watchdog[] = {"mod_watchdog.c", NULL};
+
+    ap_hook_pre_config(bbt_pre_config, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_post_config(bbt_post_config, NULL, watchdog, APR_HOOK_MIDDLE);
+    ap_hook_child_init(bbt_child_init, NULL, watchdog, APR_HOOK_MIDDLE);
     bbt_configtest_register_hooks(p);
     bbt_metrics_register_hooks(p);
     bbt_logguard_register_hooks(p);

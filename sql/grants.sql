@@ -22,6 +22,7 @@ REVOKE EXECUTE ON FUNCTION bbtoken_api_create(text, text, text, text, text,
                            bbtoken_api_revoke(text, text, text)
                            FROM :"role";
 GRANT EXECUTE ON FUNCTION bbtoken_owner_level(bigint, text, text),
+                          bbtoken_owner_levels(bbtoken_users, text, text),
                           bbtoken_perm_level(text),
                           bbtoken_touch(text, text, integer),
                           bbtoken_note_expired(text, text, integer)

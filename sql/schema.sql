@@ -23,6 +23,11 @@ BEGIN;
 \ir migrations/0003_rest.sql
 COMMIT;
 
+-- Version 4: notifications for httpd's cache; an inlinable owner level.
+BEGIN;
+\ir migrations/0004_notify.sql
+COMMIT;
+
 -- Version 5: one rule for token names; the API's own refusals.
 BEGIN;
 \ir migrations/0005_hardening.sql

@@ -1,4 +1,6 @@
-# PostgreSQL unreachable: 503 with Retry-After, never 401 and never access.
+# PostgreSQL unreachable: 503 with Retry-After, never 401 and never access
+# (once the token cache's listener has seen the database go: until then,
+# at most half a second, the cache may still answer what it holds).
 # PostgreSQL back (started again, or restarted under httpd's pooled
 # connections): the module works again without an httpd restart.
 use strict;
@@ -9,6 +11,7 @@ use Test::More;
 use Time::HiRes qw(sleep time);
 use BBT::Env qw(forge_token parse_token mistype_token in_children);
 use BBT::Assert;
+use BBT::Cache qw(wait_log log_mark);
 
 my $env = BBT::Env->new->start;
 $env->make_repo('PROJ', 'repo');
@@ -55,7 +58,9 @@ sub burst {
 
 subtest 'PostgreSQL stopped: 503 + Retry-After, never 401, never access' => sub {
     is(burst(6, $auth{'valid Bearer'}), 0, 'warm-up: concurrent requests all succeed');
+    my $mark = log_mark($env);
     $env->pg_stop;
+    ok(wait_log($env, $mark, qr/BBT307: /), "the cache's listener knows the database is gone");
     for my $round (1 .. 3) {
         for my $name ('valid Bearer', 'valid Basic', 'well-formed unknown') {
             my $r = $env->get($UP, $auth{$name});

@@ -10,6 +10,7 @@ use Test::More;
 use BBT::Env qw(pct b64 forge_token parse_token mistype_token);
 use BBT::Assert;
 use BBT::Secrets qw(token_forms no_secrets_in);
+use BBT::Cache ();
 
 my $env = BBT::Env->new(loglevel => 'trace8')->start;
 $env->make_repo('PROJ', 'repo');
@@ -96,8 +97,11 @@ subtest 'traffic' => sub {
     $r = $env->raw_get($UP, "Authorization Bearer $t_ctl " . ('x' x 9000));
     is_status($r, 400, 'over-long header line without a colon refused');
 
-    # The 503 path.
+    # The 503 path (once the token cache's listener has seen the database
+    # go: until then the cache may still answer what it holds).
+    my $cache_mark = BBT::Cache::log_mark($env);
     $env->pg_stop;
+    ok(BBT::Cache::wait_log($env, $cache_mark, qr/BBT307: /), "the cache's listener knows the database is gone");
     is_503($env->get($UP, { Authorization => "Bearer $t_bearer" }), 'database down, Bearer');
     is_503($env->get($UP, { Authorization => $env->basic('alice', $t_basic) }), 'database down, Basic');
     $env->pg_start;

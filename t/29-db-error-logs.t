@@ -8,6 +8,7 @@ use lib "$FindBin::Bin/lib";
 use Test::More;
 use BBT::Env;
 use BBT::Assert;
+use BBT::Cache ();
 
 my $env = BBT::Env->new->start;
 $env->make_repo('PROJ', 'repo');
@@ -18,7 +19,11 @@ my $UP = '/scm/PROJ/repo.git/info/refs?service=git-upload-pack';
 
 is_ok_res($env->get($UP, { Authorization => "Bearer $tok" }), 'the token works');
 my $mark = log_mark($env->error_log_path);
+my $cache_mark = BBT::Cache::log_mark($env);
 $env->pg_stop;
+# Until the token cache's listener has seen the database go, the cache may
+# still answer the token it holds.
+ok(BBT::Cache::wait_log($env, $cache_mark, qr/BBT307: /), "the cache's listener knows the database is gone");
 # The first request meets a pooled connection PostgreSQL dropped; the next
 # ones find no connection at all.
 for my $n (1 .. 3) {

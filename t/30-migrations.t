@@ -95,6 +95,7 @@ subtest 'before the upgrade' => sub {
     like($out, qr/^latest known: $LATEST$/m, "latest $LATEST");
     like($out, qr/^pending: 0002_lifecycle$/m, 'the lifecycle migration is pending');
     like($out, qr/^pending: 0003_rest$/m, 'and the REST API one');
+    like($out, qr/^pending: 0004_notify$/m, 'and the cache notifications');
     is(join(' ', $out =~ /^pending: (\S+)$/mg), "@LATER", "every later one: @LATER");
     ($rc, $out, $err) = $env->cli('list', 'alice');
     ok($rc == 1 && $err =~ /version 1.*bbtoken db upgrade/, 'other commands refuse: run bbtoken db upgrade')

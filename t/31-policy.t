@@ -11,6 +11,7 @@ use Test::More;
 use JSON::PP;
 use BBT::Env qw(parse_token in_children);
 use BBT::Assert;
+use BBT::Cache qw(settle);
 
 my $env = BBT::Env->new->start;
 $env->make_repo('PROJ', 'repo');
@@ -227,14 +228,15 @@ subtest 'no other way around a fixed expiry: a chosen creation time, a reused id
     $env->cli_ok('policy', '--expiry-optional', '--max-expiry-days', 'none');
 };
 
-subtest 'name and permissions change, effective on the next request' => sub {
+subtest 'name and permissions change, effective within the cache\'s bound' => sub {
     my ($tok, $id) = $env->token_create('alice', name => 'mutable');
     my ($st, $v) = $env->env_cgi('PROJ/repo.git/info/refs?service=git-upload-pack', { Authorization => "Bearer $tok" });
     is($v->{BBTOKEN_NAME}, 'mutable', 'the CGI sees the name');
     is_ok_res($env->get($RP, { Authorization => "Bearer $tok" }), 'push allowed');
     $env->cli_ok('update', $id, '--name', 'renamed', '--perm', 'REPO_READ');
+    settle();    # the token cache's bound: half a second
     ($st, $v) = $env->env_cgi('PROJ/repo.git/info/refs?service=git-upload-pack', { Authorization => "Bearer $tok" });
-    is($v->{BBTOKEN_NAME}, 'renamed', 'the very next request sees the new name');
+    is($v->{BBTOKEN_NAME}, 'renamed', 'the next request sees the new name');
     is_403($env->get($RP, { Authorization => "Bearer $tok" }), 'and the lowered permission: push refused');
 };
 

@@ -34,6 +34,9 @@ package BBT::Env;
 #                     sql/schema.sql; the upgrade test loads an old release)
 #   grants   => 0|1   run sql/grants.sql for bbtoken_httpd and
 #                     sql/grants-api.sql for bbtoken_api (default 1)
+#   pg_from  => ENV   no PostgreSQL of its own: use (and never stop) that
+#                     started environment's, database and all; for a second
+#                     httpd on the same database
 #
 # BBT_MODULE_SO=path tests another build of the module.
 #
@@ -104,8 +107,8 @@ sub new {
         loglevel   => $o{loglevel} || 'warn bbtoken:debug',
         extra_conf => $o{extra_conf} || '',
         pg_conf    => $o{pg_conf} || {},
-        mpm_conf   => $o{mpm_conf},
         mpm        => $o{mpm},
+        mpm_conf   => $o{mpm_conf},
         dbd_user   => $o{dbd_user},
         dbd_options => $o{dbd_options},
         api_conf   => $o{api_conf},
@@ -114,6 +117,7 @@ sub new {
         port       => $o{port},
         schema_files => $o{schema_files} || ["$ROOT/sql/schema.sql"],
         grants     => exists $o{grants} ? $o{grants} : 1,
+        pg_from    => $o{pg_from},
         owner_pid  => $$,
         git_n      => 0,
     }, $class;
@@ -140,9 +144,13 @@ sub start {
         chmod 0755, "$d/$sub";
     }
     $self->write_git_home;
-    $self->pg_init;
-    $self->pg_start;
-    $self->pg_load_schema;
+    if (my $o = $self->{pg_from}) {
+        $self->{$_} = $o->{$_} for qw(pgdata pgsock pglog pgport);
+    } else {
+        $self->pg_init;
+        $self->pg_start;
+        $self->pg_load_schema;
+    }
     if ($self->{httpd}) {
         $self->write_cgi;
         $self->httpd_start;

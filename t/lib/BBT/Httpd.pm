@@ -196,8 +196,9 @@ MaxSpareThreads 16
 MaxRequestWorkers 16
 EOM
     # Debian builds some of these in (log_config): load only what is missing.
+    # socache_shmcb holds the module's cache.
     my $loadmods = '';
-    for my $mod ("mpm_$mpm_name", qw(authz_core authn_core alias env cgid dbd log_config),
+    for my $mod ("mpm_$mpm_name", qw(authz_core authn_core alias env cgid dbd log_config socache_shmcb),
                  @{ $self->{modules} }) {
         $loadmods .= "<IfModule !${mod}_module>\n    LoadModule ${mod}_module $m/mod_$mod.so\n</IfModule>\n";
     }

@@ -97,6 +97,23 @@ sub pg_restart {
 }
 
 sub pg_port { $_[0]{pgport} }
+
+# pg_stat_statements (the cluster must preload it: pg_conf =>
+# { shared_preload_libraries => "'pg_stat_statements'" }).
+sub stat_statements_on {
+    my ($self) = @_;
+    $self->psql('CREATE EXTENSION IF NOT EXISTS pg_stat_statements');
+}
+
+# How many times PostgreSQL ran statements whose text contains $text
+# (every database, every role), as pg_stat_statements counts them.
+sub statement_calls {
+    my ($self, $text) = @_;
+    $text =~ s/'/''/g;
+    return $self->psql("SELECT coalesce(sum(calls), 0) FROM pg_stat_statements "
+                       . "WHERE strpos(query, '$text') > 0");
+}
+
 sub pg_log_text { slurp($_[0]{pglog}) }
 
 sub superuser_conninfo {

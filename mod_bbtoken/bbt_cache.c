@@ -1,0 +1,576 @@
+/*
+ * The cache in httpd (see bbt_cache.h).
+ *
+ * Made in post_config, before the children are forked, so that they all
+ * inherit it: the socache instance (shmcb, the size BBTokenCacheSize
+ * says), the global mutex shmcb needs (it is not safe across processes by
+ * itself; reopened in child_init), a small shared memory segment with the
+ * generation, the heartbeat and the counters, and the random key the
+ * entries' keys are made with.  A restart makes all of them anew, so
+ * nothing survives it.
+ *
+ * The cache is server-wide.  The listener reads the main server's
+ * database; a virtual host uses the cache only when its database is the
+ * same: each child checks that from the first connection mod_dbd gives it
+ * for the virtual host (the options libpq reports, password aside, must be
+ * the listener's).
+ */
+#include "httpd.h"
+#include "http_config.h"
+#include "http_log.h"
+#include "http_core.h"
+#include "ap_provider.h"
+#include "ap_socache.h"
+#include "util_mutex.h"
+#include "apr_global_mutex.h"
+#include "apr_hash.h"
+#include "apr_shm.h"
+#include "apr_strings.h"
+
+#include <string.h>
+#include <time.h>
+
+#include <libpq-fe.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+
+#include "bbt_cache.h"
+#include "bbt_config.h"
+#include "bbt_listen.h"
+
+APLOG_USE_MODULE(bbtoken);
+
+/* The Mutex directive's name for it. */
+#define BBT_CACHE_MUTEX "bbtoken-cache"
+/* How long the socache keeps an entry.  Entries are believed by their
+ * generation, not by this: it only lets memory go from tokens no longer
+ * used before shmcb would push them out. */
+#define BBT_CACHE_ENTRY_LIFE apr_time_from_sec(3600)
+
+typedef struct {
+    volatile apr_uint64_t generation;
+    volatile apr_uint64_t heartbeat; /* monotonic microseconds; 0: none */
+    volatile apr_uint32_t source_set;
+    unsigned char source[32]; /* the listener's database */
+    struct {
+        volatile apr_uint64_t hits, misses, untrusted, stores, store_failures,
+            notifications, resyncs, disconnects, listener_up;
+    } n;
+} bbt_cache_shared_t;
+
+/* Per server, per child: does it read the listener's database? */
+enum { BBT_SRV_UNKNOWN = 0, BBT_SRV_CHECKING, BBT_SRV_KNOWN };
+typedef struct {
+    server_rec *s;
+    volatile apr_uint32_t state;
+    unsigned char fp[32];
+} bbt_cache_srv_t;
+
+static struct {
+    const ap_socache_provider_t *provider;
+    ap_socache_instance_t *inst;
+    apr_global_mutex_t *mutex; /* NULL when the provider needs none */
+    bbt_cache_shared_t *shared;
+    bbt_ckeyer_t *keyer;
+    apr_hash_t *servers; /* server_rec * -> bbt_cache_srv_t, read-only */
+    server_rec *main;
+} bbt_cache;
+
+apr_int64_t bbt_cache_mono_now(void)
+{
+    struct timespec ts;
+
+    /* Monotonic and system-wide: a heartbeat written by one process means
+     * the same to every other, and no clock step makes it look fresh. */
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (apr_int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+void bbt_cache_pre_config(apr_pool_t *pconf)
+{
+    ap_mutex_register(pconf, BBT_CACHE_MUTEX, NULL, APR_LOCK_DEFAULT, 0);
+}
+
+static apr_status_t bbt_cache_cleanup(void *data)
+{
+    server_rec *s = data;
+
+    if (bbt_cache.inst) {
+        bbt_cache.provider->destroy(bbt_cache.inst, s);
+    }
+    bbt_ckeyer_free(bbt_cache.keyer);
+    memset(&bbt_cache, 0, sizeof(bbt_cache));
+    return APR_SUCCESS;
+}
+
+/* The socache and its mutex; an error message, or NULL. */
+static const char *bbt_cache_socache(apr_pool_t *pconf, apr_pool_t *ptemp,
+                                     server_rec *s)
+{
+    struct ap_socache_hints hints;
+    const char *arg, *err;
+    apr_status_t rv;
+
+    arg = apr_psprintf(ptemp, "%s(%" APR_SIZE_T_FMT ")",
+                       ap_runtime_dir_relative(ptemp, "bbtoken-cache"),
+                       bbt_config_cache_size(s));
+    err = bbt_cache.provider->create(&bbt_cache.inst, arg, ptemp, pconf);
+    if (err) {
+        bbt_cache.inst = NULL;
+        return err;
+    }
+    if (bbt_cache.provider->flags & AP_SOCACHE_FLAG_NOTMPSAFE) {
+        rv = ap_global_mutex_create(&bbt_cache.mutex, NULL, BBT_CACHE_MUTEX,
+                                    NULL, s, pconf, 0);
+        if (rv != APR_SUCCESS) {
+            bbt_cache.inst = NULL;
+            return "cannot create its mutex";
+        }
+    }
+    /* A refusal is 11 bytes, a row about 80 with its names. */
+    hints.avg_id_len = BBT_CKEY_LEN;
+    hints.avg_obj_size = 64;
+    hints.expiry_interval = apr_time_from_sec(60);
+    rv = bbt_cache.provider->init(bbt_cache.inst, "bbtoken", &hints, s, pconf);
+    if (rv != APR_SUCCESS) {
+        bbt_cache.inst = NULL;
+        return "cannot make its shared memory";
+    }
+    return NULL;
+}
+
+/* The generation, heartbeat and counters, and the entries' key. */
+static const char *bbt_cache_shared(apr_pool_t *pconf)
+{
+    unsigned char secret[BBT_CKEY_SECRET_LEN];
+    apr_shm_t *shm;
+
+    if (apr_shm_create(&shm, sizeof(bbt_cache_shared_t), NULL, pconf) !=
+        APR_SUCCESS) {
+        return "cannot make its shared memory";
+    }
+    bbt_cache.shared = apr_shm_baseaddr_get(shm);
+    memset(bbt_cache.shared, 0, sizeof(bbt_cache_shared_t));
+    apr_atomic_set64(&bbt_cache.shared->generation, 1);
+    if (RAND_bytes(secret, sizeof(secret)) != 1) {
+        return "the random generator failed";
+    }
+    bbt_cache.keyer = bbt_ckeyer_new(secret, sizeof(secret));
+    OPENSSL_cleanse(secret, sizeof(secret));
+    return bbt_cache.keyer ? NULL : "OpenSSL has no HMAC-SHA-256";
+}
+
+int bbt_cache_post_config(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s)
+{
+    const char *err;
+
+    memset(&bbt_cache, 0, sizeof(bbt_cache));
+    /* httpd reads its configuration twice at startup; the first time is
+     * only a check. */
+    if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG) {
+        return OK;
+    }
+    if (!bbt_config_cache(s)) {
+        ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s,
+                     "BBT300: token cache off (BBTokenCache off): every "
+                     "token request reads the database");
+        return OK;
+    }
+    bbt_cache.provider = ap_lookup_provider(AP_SOCACHE_PROVIDER_GROUP, "shmcb",
+                                            AP_SOCACHE_PROVIDER_VERSION);
+    if (!bbt_cache.provider) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s,
+                     "BBT301: token cache off: it needs mod_socache_shmcb "
+                     "(LoadModule socache_shmcb_module ...); every token "
+                     "request reads the database");
+        return OK;
+    }
+    if (!bbt_listen_available()) {
+        bbt_cache.provider = NULL;
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s,
+                     "BBT302: token cache off: its listener needs "
+                     "mod_watchdog; every token request reads the database");
+        return OK;
+    }
+    apr_pool_cleanup_register(pconf, s, bbt_cache_cleanup,
+                              apr_pool_cleanup_null);
+    if ((err = bbt_cache_socache(pconf, ptemp, s)) != NULL ||
+        (err = bbt_cache_shared(pconf)) != NULL ||
+        (err = bbt_listen_register(pconf, s)) != NULL) {
+        ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, "BBT303: the token cache %s",
+                     err);
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s,
+                 "BBT304: token cache on: %" APR_SIZE_T_FMT
+                 " bytes of shmcb; it is believed while its listener hears "
+                 "PostgreSQL (one per server, through mod_watchdog)",
+                 bbt_config_cache_size(s));
+    return OK;
+}
+
+void bbt_cache_child_init(apr_pool_t *pchild, server_rec *s)
+{
+    server_rec *sv;
+
+    if (!bbt_cache.inst) {
+        return;
+    }
+    if (bbt_cache.mutex &&
+        apr_global_mutex_child_init(&bbt_cache.mutex,
+                                    apr_global_mutex_lockfile(bbt_cache.mutex),
+                                    pchild) != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s,
+                     "BBT305: the token cache's mutex cannot be opened in "
+                     "this child: the child does not use the cache");
+        bbt_cache.inst = NULL;
+        return;
+    }
+    bbt_cache.main = s;
+    bbt_cache.servers = apr_hash_make(pchild);
+    for (sv = s; sv; sv = sv->next) {
+        bbt_cache_srv_t *st = apr_pcalloc(pchild, sizeof(*st));
+
+        st->s = sv;
+        apr_hash_set(bbt_cache.servers, &st->s, sizeof(st->s), st);
+    }
+}
+
+static bbt_cache_srv_t *bbt_cache_srv(const request_rec *r)
+{
+    return bbt_cache.servers
+               ? apr_hash_get(bbt_cache.servers, &r->server, sizeof(r->server))
+               : NULL;
+}
+
+/* Does the server (whose database identity st holds) read the listener's
+ * database? */
+static int bbt_cache_same_source(bbt_cache_srv_t *st)
+{
+    bbt_cache_shared_t *sh = bbt_cache.shared;
+
+    if (!st || !apr_atomic_read32(&sh->source_set)) {
+        return 0;
+    }
+    /* The listener reads the main server's DBDParams: no need to ask. */
+    if (st->s == bbt_cache.main) {
+        return 1;
+    }
+    return apr_atomic_read32(&st->state) == BBT_SRV_KNOWN &&
+           memcmp(st->fp, sh->source, sizeof(st->fp)) == 0;
+}
+
+void bbt_cache_begin(request_rec *r, bbt_cache_view_t *v)
+{
+    bbt_cache_shared_t *sh = bbt_cache.shared;
+    bbt_cache_srv_t *st;
+
+    memset(v, 0, sizeof(*v));
+    if (!bbt_cache.inst || !bbt_config_cache(r->server)) {
+        return;
+    }
+    st = bbt_cache_srv(r);
+    v->use = bbt_cache_same_source(st);
+    /* In this order: the listener moves the generation before it
+     * publishes the heartbeat that vouches for the move. */
+    v->heartbeat = (apr_int64_t)apr_atomic_read64(&sh->heartbeat);
+    v->generation = apr_atomic_read64(&sh->generation);
+}
+
+int bbt_cache_token_key(const bbt_token_t *tok, unsigned char key[BBT_CKEY_LEN])
+{
+    return bbt_cache.keyer ? bbt_ckey_token(bbt_cache.keyer, tok, key) : -1;
+}
+
+static int bbt_cache_lock(void)
+{
+    return !bbt_cache.mutex ||
+           apr_global_mutex_lock(bbt_cache.mutex) == APR_SUCCESS;
+}
+
+static void bbt_cache_unlock(void)
+{
+    if (bbt_cache.mutex) {
+        apr_global_mutex_unlock(bbt_cache.mutex);
+    }
+}
+
+/* The bytes under key into buf (the lock held); their length, or 0. */
+static unsigned int bbt_cache_fetch(request_rec *r, const unsigned char *key,
+                                    unsigned char *buf, unsigned int cap)
+{
+    unsigned int len = cap;
+
+    return bbt_cache.provider->retrieve(bbt_cache.inst, r->server, key,
+                                        BBT_CKEY_LEN, buf, &len,
+                                        r->pool) == APR_SUCCESS
+               ? len
+               : 0;
+}
+
+static void bbt_cache_store(request_rec *r, const unsigned char *key,
+                            unsigned char *buf, unsigned int len)
+{
+    apr_status_t rv = APR_EGENERAL;
+
+    if (bbt_cache_lock()) {
+        rv = bbt_cache.provider->store(
+            bbt_cache.inst, r->server, key, BBT_CKEY_LEN,
+            apr_time_now() + BBT_CACHE_ENTRY_LIFE, buf, len, r->pool);
+        bbt_cache_unlock();
+    }
+    apr_atomic_inc64(rv == APR_SUCCESS ? &bbt_cache.shared->n.stores
+                                       : &bbt_cache.shared->n.store_failures);
+}
+
+/* Whether an entry stamped `stamp` may be believed, and if not why. */
+static bbt_cache_got_t bbt_cache_judge(const bbt_cache_view_t *v,
+                                       apr_uint64_t stamp)
+{
+    apr_int64_t now = bbt_cache_mono_now();
+
+    if (bbt_cache_usable(stamp, v->generation, v->heartbeat, now)) {
+        return BBT_CACHE_HIT;
+    }
+    /* The same rule, asked about the heartbeat alone. */
+    return bbt_cache_usable(0, 0, v->heartbeat, now) ? BBT_CACHE_OLD
+                                                     : BBT_CACHE_UNTRUSTED;
+}
+
+bbt_cache_got_t bbt_cache_get(request_rec *r, const bbt_cache_view_t *v,
+                              const unsigned char *tkey, const char *key,
+                              const char *slug, bbt_centry_t *e,
+                              bbt_level_t *level)
+{
+    unsigned char buf[BBT_CENTRY_BUF], lkey[BBT_CKEY_LEN];
+    bbt_cache_got_t got = BBT_CACHE_NONE;
+    apr_uint64_t stamp;
+    unsigned int len;
+
+    *level = BBT_LEVEL_NONE;
+    if (!v->use) {
+        return BBT_CACHE_UNUSED;
+    }
+    /* Both entries under one hold of the lock: every request takes it. */
+    if (!bbt_cache_lock()) {
+        return BBT_CACHE_NONE;
+    }
+    len = bbt_cache_fetch(r, tkey, buf, sizeof(buf));
+    if (len && bbt_centry_decode(buf, len, e) == 0) {
+        got = bbt_cache_judge(v, e->stamp);
+    }
+    if (got == BBT_CACHE_HIT && e->kind == BBT_CENTRY_TOKEN && key) {
+        got = BBT_CACHE_NONE;
+        if (bbt_ckey_level(bbt_cache.keyer, e->owner_id, key, slug, lkey) ==
+                0 &&
+            (len = bbt_cache_fetch(r, lkey, buf, sizeof(buf))) != 0 &&
+            bbt_clevel_decode(buf, len, &stamp, level) == 0) {
+            got = bbt_cache_judge(v, stamp);
+        }
+    }
+    bbt_cache_unlock();
+    return got;
+}
+
+const char *bbt_cache_got_str(bbt_cache_got_t got)
+{
+    switch (got) {
+    case BBT_CACHE_HIT:
+        return "answered";
+    case BBT_CACHE_NONE:
+        return "no entry (never made, or pushed out)";
+    case BBT_CACHE_OLD:
+        return "its entry is older than the last change";
+    case BBT_CACHE_UNTRUSTED:
+        return "the listener's heartbeat is not fresh (is it connected?)";
+    case BBT_CACHE_UNUSED:
+        break;
+    }
+    return "the cache is off here";
+}
+
+void bbt_cache_put_token(request_rec *r, const unsigned char *key,
+                         const bbt_centry_t *e)
+{
+    unsigned char buf[BBT_CENTRY_BUF];
+    size_t len;
+
+    if (!bbt_cache.inst) {
+        return;
+    }
+    len = bbt_centry_encode(e, buf, sizeof(buf));
+    if (len) {
+        bbt_cache_store(r, key, buf, (unsigned int)len);
+    }
+}
+
+void bbt_cache_put_level(request_rec *r, apr_uint64_t stamp, apr_int64_t owner,
+                         const char *key, const char *slug, bbt_level_t level)
+{
+    unsigned char lkey[BBT_CKEY_LEN], buf[BBT_CLEVEL_LEN];
+
+    if (!bbt_cache.inst ||
+        bbt_ckey_level(bbt_cache.keyer, owner, key, slug, lkey)) {
+        return;
+    }
+    bbt_clevel_encode(stamp, level, buf);
+    bbt_cache_store(r, lkey, buf, sizeof(buf));
+}
+
+void bbt_cache_count_hit(void)
+{
+    if (bbt_cache.shared) {
+        apr_atomic_inc64(&bbt_cache.shared->n.hits);
+    }
+}
+
+void bbt_cache_count_miss(bbt_cache_got_t got)
+{
+    if (bbt_cache.shared && got != BBT_CACHE_UNUSED) {
+        apr_atomic_inc64(got == BBT_CACHE_UNTRUSTED
+                             ? &bbt_cache.shared->n.untrusted
+                             : &bbt_cache.shared->n.misses);
+    }
+}
+
+void bbt_cache_fingerprint(const PQconninfoOption *opts, unsigned char out[32])
+{
+    /* Options that say how to connect, not what is read there. */
+    static const char *const ignored[] = {"password",
+                                          "sslpassword",
+                                          "passfile",
+                                          "application_name",
+                                          "fallback_application_name",
+                                          "connect_timeout",
+                                          NULL};
+    EVP_MD_CTX *md = EVP_MD_CTX_new();
+    const PQconninfoOption *o;
+    int i, skip;
+
+    memset(out, 0, 32);
+    if (!md || !EVP_DigestInit_ex(md, EVP_sha256(), NULL)) {
+        EVP_MD_CTX_free(md);
+        return;
+    }
+    for (o = opts; o && o->keyword; o++) {
+        for (skip = 0, i = 0; ignored[i] && !skip; i++) {
+            skip = strcmp(o->keyword, ignored[i]) == 0;
+        }
+        if (!skip && o->val && *o->val) {
+            /* With their lengths, so no two lists spell the same bytes. */
+            size_t kl = strlen(o->keyword) + 1, vl = strlen(o->val) + 1;
+
+            EVP_DigestUpdate(md, o->keyword, kl);
+            EVP_DigestUpdate(md, o->val, vl);
+        }
+    }
+    EVP_DigestFinal_ex(md, out, NULL);
+    EVP_MD_CTX_free(md);
+}
+
+int bbt_cache_note_db(request_rec *r, PGconn *pg)
+{
+    bbt_cache_srv_t *st = bbt_cache_srv(r);
+    bbt_cache_shared_t *sh = bbt_cache.shared;
+    PQconninfoOption *opts;
+
+    if (!st || !pg || !bbt_config_cache(r->server)) {
+        return 0;
+    }
+    if (apr_atomic_cas32(&st->state, BBT_SRV_CHECKING, BBT_SRV_UNKNOWN) !=
+        BBT_SRV_UNKNOWN) {
+        return bbt_cache_same_source(st);
+    }
+    opts = PQconninfo(pg);
+    if (!opts) {
+        apr_atomic_set32(&st->state, BBT_SRV_UNKNOWN);
+        return 0;
+    }
+    bbt_cache_fingerprint(opts, st->fp);
+    PQconninfoFree(opts);
+    apr_atomic_set32(&st->state, BBT_SRV_KNOWN);
+    if (r->server != bbt_cache.main && apr_atomic_read32(&sh->source_set) &&
+        memcmp(st->fp, sh->source, sizeof(st->fp)) != 0) {
+        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
+                      "BBT306: virtual host %s:%u reads another database "
+                      "(its own DBDParams) than the one the token cache's "
+                      "listener hears: its tokens are not cached",
+                      r->server->server_hostname ? r->server->server_hostname
+                                                 : "",
+                      (unsigned)r->server->port);
+    }
+    return bbt_cache_same_source(st);
+}
+
+void bbt_cache_forget_all(void)
+{
+    if (bbt_cache.shared) {
+        apr_atomic_inc64(&bbt_cache.shared->generation);
+    }
+}
+
+void bbt_cache_count_notification(void)
+{
+    if (bbt_cache.shared) {
+        apr_atomic_inc64(&bbt_cache.shared->n.notifications);
+    }
+}
+
+void bbt_cache_heartbeat(apr_int64_t sent)
+{
+    bbt_cache_shared_t *sh = bbt_cache.shared;
+
+    if (sh) {
+        apr_atomic_set64(&sh->heartbeat, (apr_uint64_t)sent);
+        if (!apr_atomic_read64(&sh->n.listener_up)) {
+            apr_atomic_set64(&sh->n.listener_up, 1);
+            apr_atomic_inc64(&sh->n.resyncs);
+        }
+    }
+}
+
+void bbt_cache_listener_down(void)
+{
+    bbt_cache_shared_t *sh = bbt_cache.shared;
+
+    if (sh) {
+        apr_atomic_set64(&sh->heartbeat, 0);
+        if (apr_atomic_read64(&sh->n.listener_up)) {
+            apr_atomic_set64(&sh->n.listener_up, 0);
+            apr_atomic_inc64(&sh->n.disconnects);
+        }
+    }
+}
+
+void bbt_cache_set_source(const unsigned char fp[32])
+{
+    bbt_cache_shared_t *sh = bbt_cache.shared;
+
+    /* Written before the first heartbeat, and the same for every
+     * listener of this server (they all read the main server's
+     * DBDParams): whoever reads it set sees it whole. */
+    if (sh && !apr_atomic_read32(&sh->source_set)) {
+        memcpy(sh->source, fp, sizeof(sh->source));
+        apr_atomic_set32(&sh->source_set, 1);
+    }
+}
+
+void bbt_cache_stats(bbt_cache_stats_t *out)
+{
+    bbt_cache_shared_t *sh = bbt_cache.shared;
+
+    memset(out, 0, sizeof(*out));
+    if (!sh) {
+        return;
+    }
+    out->hits = apr_atomic_read64(&sh->n.hits);
+    out->misses = apr_atomic_read64(&sh->n.misses);
+    out->untrusted = apr_atomic_read64(&sh->n.untrusted);
+    out->stores = apr_atomic_read64(&sh->n.stores);
+    out->store_failures = apr_atomic_read64(&sh->n.store_failures);
+    out->notifications = apr_atomic_read64(&sh->n.notifications);
+    out->resyncs = apr_atomic_read64(&sh->n.resyncs);
+    out->disconnects = apr_atomic_read64(&sh->n.disconnects);
+    out->listener_up = apr_atomic_read64(&sh->n.listener_up);
+}

@@ -1,0 +1,109 @@
+/*
+ * The cache in httpd: token verifications and owners' levels in a socache
+ * (shmcb) shared by every child, and the state the listener keeps in
+ * shared memory for all of them: the generation and the heartbeat.  What
+ * an entry holds and when it may be believed is the core's
+ * (bbt_centry.h); the listener is bbt_listen.c.
+ */
+#ifndef BBT_CACHE_H
+#define BBT_CACHE_H
+
+#include "httpd.h"
+#include "apr_atomic.h"
+
+#include "bbt_centry.h"
+
+/* Counters, server-wide, for whoever reports on the cache.  Each is a
+ * count since the server started, except listener_up. */
+typedef struct {
+    apr_uint64_t hits;      /* a token request answered from the cache */
+    apr_uint64_t misses;    /* looked, found nothing usable: the database */
+    apr_uint64_t untrusted; /* the listener's heartbeat was not fresh: the
+                               database, without looking */
+    apr_uint64_t stores;    /* entries written */
+    apr_uint64_t store_failures; /* the socache refused one */
+    apr_uint64_t notifications;  /* changes the listener was told of */
+    apr_uint64_t resyncs;        /* the listener (re)connected and forgot all */
+    apr_uint64_t disconnects;    /* the listener lost its connection */
+    apr_uint64_t listener_up;    /* 1 while the heartbeat is published */
+} bbt_cache_stats_t;
+
+/* The hooks' parts (mod_bbtoken.c). */
+void bbt_cache_pre_config(apr_pool_t *pconf);
+int bbt_cache_post_config(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s);
+void bbt_cache_child_init(apr_pool_t *pchild, server_rec *s);
+
+/* What one request saw when it began: whether it may use the cache at
+ * all (it is on, for this server, whose database is the listener's), and
+ * the heartbeat and generation, read in that order. */
+typedef struct {
+    int use;
+    apr_uint64_t generation;
+    apr_int64_t heartbeat;
+} bbt_cache_view_t;
+
+void bbt_cache_begin(request_rec *r, bbt_cache_view_t *v);
+
+/* The key of a token's entry into key; 0, or -1 (then use no cache). */
+int bbt_cache_token_key(const bbt_token_t *tok,
+                        unsigned char key[BBT_CKEY_LEN]);
+
+/* What a look into the cache found. */
+typedef enum {
+    BBT_CACHE_HIT = 0,   /* an entry that may be believed */
+    BBT_CACHE_NONE,      /* no entry: never made, or pushed out */
+    BBT_CACHE_OLD,       /* an entry older than the last change */
+    BBT_CACHE_UNTRUSTED, /* the listener's heartbeat is not fresh */
+    BBT_CACHE_UNUSED     /* the cache is off, or not for this server */
+} bbt_cache_got_t;
+
+/* The token's entry under tkey into *e and, when it is a row and there is
+ * a target (key, slug for a repository), its owner's level there into
+ * *level: BBT_CACHE_HIT when every entry needed may be believed. */
+bbt_cache_got_t bbt_cache_get(request_rec *r, const bbt_cache_view_t *v,
+                              const unsigned char *tkey, const char *key,
+                              const char *slug, bbt_centry_t *e,
+                              bbt_level_t *level);
+
+/* Why a look found nothing believable, for the debug log. */
+const char *bbt_cache_got_str(bbt_cache_got_t got);
+
+/* Keep an entry (its stamp says which generation it belongs to). */
+void bbt_cache_put_token(request_rec *r, const unsigned char *key,
+                         const bbt_centry_t *e);
+void bbt_cache_put_level(request_rec *r, apr_uint64_t stamp, apr_int64_t owner,
+                         const char *key, const char *slug, bbt_level_t level);
+
+/* A token request answered from the cache, or not (and why). */
+void bbt_cache_count_hit(void);
+void bbt_cache_count_miss(bbt_cache_got_t got);
+
+/* The database connection a request of r->server got from mod_dbd (a
+ * PGconn): the first one a child sees for a server decides whether that
+ * server reads the listener's database, and so may use the cache.  Returns
+ * whether it may (as bbt_cache_view_t's use). */
+struct pg_conn;
+int bbt_cache_note_db(request_rec *r, struct pg_conn *pg);
+
+/* Forget every entry (move the generation): the listener on every
+ * notification, and the REST API after a change it committed itself. */
+void bbt_cache_forget_all(void);
+
+/* For the listener (bbt_listen.c). */
+apr_int64_t bbt_cache_mono_now(void);
+void bbt_cache_heartbeat(apr_int64_t sent);
+void bbt_cache_listener_down(void);
+void bbt_cache_set_source(const unsigned char fp[32]);
+void bbt_cache_count_notification(void);
+
+/* The database's identity as libpq's options say it (an array of
+ * PQconninfoOption): a digest of every option but the password and those
+ * that do not choose the data (application_name, connect_timeout...). */
+struct _PQconninfoOption;
+void bbt_cache_fingerprint(const struct _PQconninfoOption *opts,
+                           unsigned char out[32]);
+
+/* A snapshot of the counters (all zero when the cache is off). */
+void bbt_cache_stats(bbt_cache_stats_t *out);
+
+#endif

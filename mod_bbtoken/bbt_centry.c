@@ -1,0 +1,385 @@
+/*
+ * The cache's entries: keys, bytes, validity (see bbt_centry.h).
+ */
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/core_names.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/params.h>
+
+#include "bbt_centry.h"
+
+struct bbt_ckeyer {
+    EVP_MAC *mac;
+    EVP_MAC_CTX *keyed;   /* initialised with the key; only ever copied */
+    unsigned long serial; /* tells this maker from any before it */
+};
+
+/* Each thread makes keys on a copy of the keyed state of its own, made on
+ * its first key and reset (keeping the key) for every next one: copying
+ * the shared state for each key costs several times the HMAC itself, most
+ * of it on reference counts every thread touches. */
+typedef struct {
+    unsigned long serial; /* of the maker whose key ctx holds */
+    EVP_MAC_CTX *ctx;
+} bbt_ckey_tls_t;
+
+static pthread_once_t bbt_ckey_once = PTHREAD_ONCE_INIT;
+static pthread_key_t bbt_ckey_tls_key;
+static int bbt_ckey_tls_ok;
+static unsigned long bbt_ckey_serial;
+
+static void bbt_ckey_tls_free(void *v)
+{
+    bbt_ckey_tls_t *t = v;
+
+    EVP_MAC_CTX_free(t->ctx);
+    free(t);
+}
+
+static void bbt_ckey_tls_init(void)
+{
+    bbt_ckey_tls_ok =
+        pthread_key_create(&bbt_ckey_tls_key, bbt_ckey_tls_free) == 0;
+}
+
+/* httpd unloads the module and loads it again on every restart, and each
+ * load makes a key: give it back (see bbt_rules.c). */
+__attribute__((destructor)) static void bbt_ckey_tls_unload(void)
+{
+    if (bbt_ckey_tls_ok) {
+        pthread_key_delete(bbt_ckey_tls_key);
+    }
+}
+
+/* This thread's copy of k's keyed state, or NULL. */
+static EVP_MAC_CTX *bbt_ckey_tls(const bbt_ckeyer_t *k)
+{
+    bbt_ckey_tls_t *t;
+
+    if (pthread_once(&bbt_ckey_once, bbt_ckey_tls_init) != 0 ||
+        !bbt_ckey_tls_ok) {
+        return NULL;
+    }
+    t = pthread_getspecific(bbt_ckey_tls_key);
+    if (!t) {
+        t = calloc(1, sizeof(*t));
+        if (!t || pthread_setspecific(bbt_ckey_tls_key, t) != 0) {
+            free(t);
+            return NULL;
+        }
+    }
+    if (t->serial != k->serial || !t->ctx) {
+        EVP_MAC_CTX_free(t->ctx);
+        t->ctx = EVP_MAC_CTX_dup(k->keyed);
+        t->serial = t->ctx ? k->serial : 0;
+    }
+    return t->ctx;
+}
+
+/* Domain bytes: a token's key and a level's key can never be equal. */
+#define BBT_CKEY_TOKEN 'T'
+#define BBT_CKEY_LEVEL 'L'
+
+/* The first bytes of an encoded entry, and its version. */
+#define BBT_CENTRY_MAGIC 'T'
+#define BBT_CLEVEL_MAGIC 'L'
+#define BBT_CENTRY_VERSION 1
+
+bbt_ckeyer_t *bbt_ckeyer_new(const unsigned char *secret, size_t len)
+{
+    bbt_ckeyer_t *k = calloc(1, sizeof(*k));
+    OSSL_PARAM params[2];
+
+    if (!k) {
+        return NULL;
+    }
+    params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST,
+                                                 (char *)"SHA256", 0);
+    params[1] = OSSL_PARAM_construct_end();
+    k->mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+    k->keyed = k->mac ? EVP_MAC_CTX_new(k->mac) : NULL;
+    if (!k->keyed || !EVP_MAC_init(k->keyed, secret, len, params)) {
+        bbt_ckeyer_free(k);
+        return NULL;
+    }
+    k->serial = __atomic_add_fetch(&bbt_ckey_serial, 1, __ATOMIC_RELAXED);
+    return k;
+}
+
+void bbt_ckeyer_free(bbt_ckeyer_t *k)
+{
+    if (k) {
+        EVP_MAC_CTX_free(k->keyed);
+        EVP_MAC_free(k->mac);
+        free(k);
+    }
+}
+
+/* HMAC of the parts, on this thread's copy of the keyed state (reset, the
+ * key kept); the shared state is only ever read, to be copied. */
+static int bbt_ckey_mac(const bbt_ckeyer_t *k, const unsigned char *a,
+                        size_t alen, const unsigned char *b, size_t blen,
+                        unsigned char out[BBT_CKEY_LEN])
+{
+    EVP_MAC_CTX *c = bbt_ckey_tls(k);
+    size_t n = 0;
+
+    if (!c) {
+        return -1;
+    }
+    return EVP_MAC_init(c, NULL, 0, NULL) && EVP_MAC_update(c, a, alen) &&
+                   (!blen || EVP_MAC_update(c, b, blen)) &&
+                   EVP_MAC_final(c, out, &n, BBT_CKEY_LEN) && n == BBT_CKEY_LEN
+               ? 0
+               : -1;
+}
+
+int bbt_ckey_token(const bbt_ckeyer_t *k, const bbt_token_t *tok,
+                   unsigned char out[BBT_CKEY_LEN])
+{
+    static const unsigned char domain = BBT_CKEY_TOKEN;
+
+    return bbt_ckey_mac(k, &domain, 1, tok->raw, sizeof(tok->raw), out);
+}
+
+static unsigned char *bbt_put64(unsigned char *p, uint64_t v)
+{
+    int i;
+
+    for (i = 0; i < 8; i++) {
+        *p++ = (unsigned char)(v >> (8 * i));
+    }
+    return p;
+}
+
+static uint64_t bbt_get64(const unsigned char *p)
+{
+    uint64_t v = 0;
+    int i;
+
+    for (i = 7; i >= 0; i--) {
+        v = (v << 8) | p[i];
+    }
+    return v;
+}
+
+static unsigned char *bbt_put16(unsigned char *p, size_t v)
+{
+    p[0] = (unsigned char)(v & 0xff);
+    p[1] = (unsigned char)(v >> 8);
+    return p + 2;
+}
+
+static size_t bbt_get16(const unsigned char *p)
+{
+    return (size_t)p[0] | ((size_t)p[1] << 8);
+}
+
+int bbt_ckey_level(const bbt_ckeyer_t *k, int64_t owner, const char *key,
+                   const char *slug, unsigned char out[BBT_CKEY_LEN])
+{
+    /* Domain, owner, the key with its length, whether there is a slug, the
+     * slug with its length: no two targets spell the same bytes. */
+    unsigned char buf[1 + 8 + 2 + BBT_KEY_BUF + 1 + 2 + BBT_SLUG_MAX];
+    unsigned char *p = buf;
+    size_t klen = strlen(key), slen = slug ? strlen(slug) : 0;
+
+    if (klen >= BBT_KEY_BUF || slen > BBT_SLUG_MAX) {
+        return -1;
+    }
+    *p++ = BBT_CKEY_LEVEL;
+    p = bbt_put64(p, (uint64_t)owner);
+    p = bbt_put16(p, klen);
+    memcpy(p, key, klen);
+    p += klen;
+    *p++ = slug ? 1 : 0;
+    p = bbt_put16(p, slen);
+    memcpy(p, slug ? slug : "", slen);
+    p += slen;
+    return bbt_ckey_mac(k, buf, (size_t)(p - buf), NULL, 0, out);
+}
+
+static int bbt_level_ok(int l)
+{
+    return l >= BBT_LEVEL_NONE && l <= BBT_LEVEL_ADMIN;
+}
+
+size_t bbt_centry_encode(const bbt_centry_t *e, unsigned char *buf, size_t cap)
+{
+    unsigned char *p = buf;
+    size_t ulen, nlen, need = 3 + 8;
+
+    if (e->kind != BBT_CENTRY_UNKNOWN && e->kind != BBT_CENTRY_WRONG_SECRET &&
+        e->kind != BBT_CENTRY_TOKEN) {
+        return 0;
+    }
+    ulen = strnlen(e->user_name, sizeof(e->user_name));
+    nlen = strnlen(e->token_name, sizeof(e->token_name));
+    if (e->kind == BBT_CENTRY_TOKEN) {
+        if (ulen > BBT_USER_MAX || nlen > BBT_CENTRY_NAME_MAX ||
+            !bbt_level_ok(e->tok_project) || !bbt_level_ok(e->tok_repo)) {
+            return 0;
+        }
+        need += 4 * 8 + 3 + 2 + ulen + 2 + nlen;
+    }
+    if (need > cap) {
+        return 0;
+    }
+    *p++ = BBT_CENTRY_MAGIC;
+    *p++ = BBT_CENTRY_VERSION;
+    *p++ = (unsigned char)e->kind;
+    p = bbt_put64(p, e->stamp);
+    if (e->kind == BBT_CENTRY_TOKEN) {
+        p = bbt_put64(p, (uint64_t)e->owner_id);
+        p = bbt_put64(p, (uint64_t)e->expires_us);
+        p = bbt_put64(p, (uint64_t)e->last_use_us);
+        p = bbt_put64(p, (uint64_t)e->refused_us);
+        *p++ = (unsigned char)((e->revoked ? 1 : 0) | (e->user_active ? 2 : 0));
+        *p++ = (unsigned char)e->tok_project;
+        *p++ = (unsigned char)e->tok_repo;
+        p = bbt_put16(p, ulen);
+        memcpy(p, e->user_name, ulen);
+        p += ulen;
+        p = bbt_put16(p, nlen);
+        memcpy(p, e->token_name, nlen);
+        p += nlen;
+    }
+    return (size_t)(p - buf);
+}
+
+/* Copy a length-prefixed string at *p (within end) into out (cap bytes
+ * with its NUL); -1 if it does not fit or holds a NUL. */
+static int bbt_get_str(const unsigned char **p, const unsigned char *end,
+                       char *out, size_t cap)
+{
+    size_t n;
+
+    if (end - *p < 2) {
+        return -1;
+    }
+    n = bbt_get16(*p);
+    *p += 2;
+    if (n >= cap || (size_t)(end - *p) < n || memchr(*p, '\0', n)) {
+        return -1;
+    }
+    memcpy(out, *p, n);
+    out[n] = '\0';
+    *p += n;
+    return 0;
+}
+
+int bbt_centry_decode(const unsigned char *buf, size_t len, bbt_centry_t *e)
+{
+    const unsigned char *p = buf, *end = buf + len;
+
+    memset(e, 0, sizeof(*e));
+    if (len < 3 + 8 || p[0] != BBT_CENTRY_MAGIC || p[1] != BBT_CENTRY_VERSION) {
+        return -1;
+    }
+    e->kind = (bbt_centry_kind_t)p[2];
+    e->stamp = bbt_get64(p + 3);
+    p += 3 + 8;
+    switch (e->kind) {
+    case BBT_CENTRY_UNKNOWN:
+    case BBT_CENTRY_WRONG_SECRET:
+        return p == end ? 0 : -1;
+    case BBT_CENTRY_TOKEN:
+        break;
+    default:
+        return -1;
+    }
+    if (end - p < 4 * 8 + 3) {
+        return -1;
+    }
+    e->owner_id = (int64_t)bbt_get64(p);
+    e->expires_us = (int64_t)bbt_get64(p + 8);
+    e->last_use_us = (int64_t)bbt_get64(p + 16);
+    e->refused_us = (int64_t)bbt_get64(p + 24);
+    p += 32;
+    if (p[0] > 3 || !bbt_level_ok(p[1]) || !bbt_level_ok(p[2])) {
+        return -1;
+    }
+    e->revoked = p[0] & 1;
+    e->user_active = (p[0] >> 1) & 1;
+    e->tok_project = (bbt_level_t)p[1];
+    e->tok_repo = (bbt_level_t)p[2];
+    p += 3;
+    if (bbt_get_str(&p, end, e->user_name, sizeof(e->user_name)) != 0 ||
+        bbt_get_str(&p, end, e->token_name, sizeof(e->token_name)) != 0 ||
+        p != end) {
+        return -1;
+    }
+    return 0;
+}
+
+void bbt_clevel_encode(uint64_t stamp, bbt_level_t level,
+                       unsigned char out[BBT_CLEVEL_LEN])
+{
+    out[0] = BBT_CLEVEL_MAGIC;
+    bbt_put64(out + 1, stamp);
+    out[9] = (unsigned char)level;
+}
+
+int bbt_clevel_decode(const unsigned char *buf, size_t len, uint64_t *stamp,
+                      bbt_level_t *level)
+{
+    if (len != BBT_CLEVEL_LEN || buf[0] != BBT_CLEVEL_MAGIC ||
+        !bbt_level_ok(buf[9])) {
+        return -1;
+    }
+    *stamp = bbt_get64(buf + 1);
+    *level = (bbt_level_t)buf[9];
+    return 0;
+}
+
+int bbt_cache_usable(uint64_t stamp, uint64_t generation, int64_t heartbeat,
+                     int64_t now)
+{
+    /* A heartbeat ahead of now was published after now was read: it is
+     * fresh, and what it covers happened before this request looked. */
+    return stamp == generation && heartbeat > 0 &&
+           now - heartbeat < BBT_CACHE_FRESH_US;
+}
+
+bbt_verdict_t bbt_centry_verdict(const bbt_centry_t *e, int64_t now_us,
+                                 const char *basic_user, bbt_tokrow_t *row_out)
+{
+    bbt_tokrow_t row;
+
+    switch (e->kind) {
+    case BBT_CENTRY_UNKNOWN:
+        return bbt_verdict(NULL, 0, basic_user);
+    case BBT_CENTRY_WRONG_SECRET:
+        memset(&row, 0, sizeof(row));
+        return bbt_verdict(&row, 0, basic_user);
+    case BBT_CENTRY_TOKEN:
+        break;
+    default:
+        return BBT_VERDICT_BROKEN;
+    }
+    row.user_name = e->user_name;
+    row.user_active = e->user_active;
+    row.revoked = e->revoked;
+    row.expired = bbt_centry_expired(e->expires_us, now_us);
+    row.tok_project = e->tok_project;
+    row.tok_repo = e->tok_repo;
+    if (row_out) {
+        *row_out = row;
+    }
+    return bbt_verdict(&row, 1, basic_user);
+}
+
+int bbt_centry_expired(int64_t expires_us, int64_t now_us)
+{
+    /* As the database's expires_at <= now(). */
+    return expires_us != 0 && expires_us <= now_us;
+}
+
+int bbt_centry_due(int64_t last_us, int interval, int64_t now_us)
+{
+    return last_us == 0 || now_us - last_us >= (int64_t)interval * 1000000;
+}

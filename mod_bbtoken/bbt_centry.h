@@ -1,0 +1,130 @@
+/*
+ * The cache's entries: their keys, their bytes, and the rule that says
+ * whether one may be believed.
+ *
+ * Two kinds of entry, each under a 32-byte key:
+ *   - a token's: keyed by HMAC-SHA-256(server key, "T" || the token's raw
+ *     33 bytes), so only the token itself finds it and the key reveals
+ *     nothing (the server key is random, made at each start).  It says the
+ *     id is unknown, or the secret is wrong, or it is the token's row
+ *     (the secret matched it, or the key could not have been made);
+ *   - an owner's level on a target: keyed by HMAC of (owner id, project
+ *     key, slug), shared by every token of that owner.
+ * Each carries the generation it was stamped with: the generation read
+ * before the database query that produced it.  An entry is believed only
+ * when its stamp is the current generation and the listener's heartbeat is
+ * fresh (bbt_cache_usable); the listener moves the generation on every
+ * notification, so one change forgets every entry at once.
+ *
+ * Nothing here knows httpd or APR: OpenSSL for the keys, plain C for the
+ * rest.  The module's glue (bbt_cache.c) keeps the bytes in httpd's socache.
+ */
+#ifndef BBT_CENTRY_H
+#define BBT_CENTRY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "bbt_input.h"
+#include "bbt_perm.h"
+#include "bbt_token.h"
+#include "bbt_verdict.h"
+
+#define BBT_CKEY_LEN 32
+/* The server key's length, in bytes. */
+#define BBT_CKEY_SECRET_LEN 32
+
+/* How old the listener's heartbeat may be, in microseconds of the
+ * monotonic clock, for the cache to be believed.  This is the bound on how
+ * late a committed change can be missed (README: The cache). */
+#define BBT_CACHE_FRESH_US 500000
+
+/* A key maker: HMAC-SHA-256 under the server key.  Making keys with one
+ * maker from several threads at once is safe (each thread makes them on a
+ * copy of the maker's state of its own).  Free a maker only when no thread
+ * makes keys with it any more. */
+typedef struct bbt_ckeyer bbt_ckeyer_t;
+
+/* A maker for secret[0..len); NULL if OpenSSL fails. */
+bbt_ckeyer_t *bbt_ckeyer_new(const unsigned char *secret, size_t len);
+void bbt_ckeyer_free(bbt_ckeyer_t *k);
+
+/* The key of a token's entry.  0, or -1 if OpenSSL fails. */
+int bbt_ckey_token(const bbt_ckeyer_t *k, const bbt_token_t *tok,
+                   unsigned char out[BBT_CKEY_LEN]);
+
+/* The key of owner's level on (key, slug); slug NULL for the project
+ * itself.  0, or -1 if OpenSSL fails or key or slug is too long. */
+int bbt_ckey_level(const bbt_ckeyer_t *k, int64_t owner, const char *key,
+                   const char *slug, unsigned char out[BBT_CKEY_LEN]);
+
+typedef enum {
+    BBT_CENTRY_UNKNOWN = 1,  /* no token with this id */
+    BBT_CENTRY_WRONG_SECRET, /* the id exists; this is not its secret */
+    BBT_CENTRY_TOKEN         /* the token's row */
+} bbt_centry_kind_t;
+
+/* A token name is at most BBT_NAME_MAX characters of UTF-8. */
+#define BBT_CENTRY_NAME_MAX (4 * BBT_NAME_MAX)
+
+/* A token's entry.  Times are wall-clock microseconds since the epoch. */
+typedef struct {
+    uint64_t stamp;
+    bbt_centry_kind_t kind;
+    /* The row (BBT_CENTRY_TOKEN only). */
+    int64_t owner_id;
+    int64_t expires_us;  /* 0: never */
+    int64_t last_use_us; /* last use last written, as far as known; 0 */
+    int64_t refused_us;  /* an expired refusal last audited; 0: never */
+    int revoked;
+    int user_active;
+    bbt_level_t tok_project;
+    bbt_level_t tok_repo;
+    char user_name[BBT_USER_MAX + 1];
+    char token_name[BBT_CENTRY_NAME_MAX + 1];
+} bbt_centry_t;
+
+/* The largest encoded token entry. */
+#define BBT_CENTRY_BUF                                                         \
+    (3 + 8 + 4 * 8 + 3 + 2 + BBT_USER_MAX + 2 + BBT_CENTRY_NAME_MAX)
+
+/* Encode e into buf[0..cap).  Returns the length, or 0 if e is not a valid
+ * entry (a name too long or holding a NUL, a level out of range) or cap is
+ * too small. */
+size_t bbt_centry_encode(const bbt_centry_t *e, unsigned char *buf, size_t cap);
+
+/* Decode buf[0..len) into *e.  0, or -1 for anything but an entry this
+ * code encoded: the bytes are shared memory, and a stray write must not
+ * become a verdict. */
+int bbt_centry_decode(const unsigned char *buf, size_t len, bbt_centry_t *e);
+
+/* An owner's level entry. */
+#define BBT_CLEVEL_LEN 10
+void bbt_clevel_encode(uint64_t stamp, bbt_level_t level,
+                       unsigned char out[BBT_CLEVEL_LEN]);
+int bbt_clevel_decode(const unsigned char *buf, size_t len, uint64_t *stamp,
+                      bbt_level_t *level);
+
+/* May an entry stamped `stamp` be believed, when the generation is
+ * `generation` and the listener's heartbeat (monotonic microseconds; 0:
+ * none) is `heartbeat`, at monotonic time now?  Read the heartbeat before
+ * the generation: the listener moves the generation before it publishes a
+ * heartbeat that covers the move. */
+int bbt_cache_usable(uint64_t stamp, uint64_t generation, int64_t heartbeat,
+                     int64_t now);
+
+/* The verdict of a token's entry at wall-clock time now_us (the row's
+ * expiry is checked against it), for a request presenting that very token
+ * (the key proved it) with Basic user name basic_user (NULL for Bearer).
+ * row_out, when not NULL, receives the row (pointing into e). */
+bbt_verdict_t bbt_centry_verdict(const bbt_centry_t *e, int64_t now_us,
+                                 const char *basic_user, bbt_tokrow_t *row_out);
+
+/* Has a token that expires at expires_us (0: never) expired at now_us? */
+int bbt_centry_expired(int64_t expires_us, int64_t now_us);
+
+/* Is a write throttled to once per `interval` seconds due, when the last
+ * one was at last_us (0: never), at now_us? */
+int bbt_centry_due(int64_t last_us, int interval, int64_t now_us);
+
+#endif

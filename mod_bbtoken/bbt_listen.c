@@ -1,0 +1,520 @@
+/*
+ * The cache's listener (see bbt_listen.h).
+ *
+ * mod_watchdog calls bbt_listen_tick about every 100 ms in the one child
+ * that holds its singleton lock (another child takes over, within about
+ * ten seconds, when that one exits).  Each call does a bounded amount of
+ * work on a non-blocking libpq connection of its own and returns:
+ *
+ *   down         wait out the backoff, then start connecting with the
+ *                main server's connection options, read once from a
+ *                connection of mod_dbd's pool (PQconninfo), so DBDParams
+ *                is written once and the password never leaves memory;
+ *   connecting   PQconnectPoll until connected (or ten seconds pass);
+ *   subscribing  one round trip: LISTEN bbtoken, LISTEN on a heartbeat
+ *                channel of its own, and the schema's version (4 or later
+ *                has the triggers).  When it is back, LISTEN has taken
+ *                effect: only then is every entry forgotten (resync), since
+ *                nothing sent while no one listened is ever replayed;
+ *   up           every notification on 'bbtoken' forgets every entry.  A
+ *                heartbeat proves the channel alive: NOTIFY on its own
+ *                channel, remembering when it was sent.  PostgreSQL
+ *                delivers notifications in commit order, so when that one
+ *                comes back, every change committed before it was sent has
+ *                been delivered (and has moved the generation) already.
+ *                Only then is the send time published as the heartbeat.
+ *
+ * Children believe the cache while the heartbeat is younger than
+ * BBT_CACHE_FRESH_US (bbt_centry.h).  A lost connection sets it to zero at
+ * once; one that dies silently stops renewing it.  Either way nothing
+ * committed after the last heartbeat is believed stale for longer than
+ * the bound.
+ *
+ * The state below is this process's and only the watchdog thread touches
+ * it (the stopping call touches shared memory alone).
+ */
+#include "httpd.h"
+#include "http_log.h"
+#include "apr_dbd.h"
+#include "apr_optional.h"
+#include "apr_strings.h"
+#include "mod_dbd.h"
+#include "mod_watchdog.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libpq-fe.h>
+
+#include "bbt_cache.h"
+#include "bbt_listen.h"
+
+APLOG_USE_MODULE(bbtoken);
+
+/* The schema version whose triggers notify (sql/migrations/0004). */
+#define BBT_LISTEN_SCHEMA 4
+/* How long one call may wait on the socket; mod_watchdog sleeps 100 ms
+ * between calls. */
+#define BBT_LISTEN_BUDGET_US 80000
+#define BBT_LISTEN_CONNECT_US apr_time_from_sec(10)
+/* A heartbeat not back within this is a dead connection. */
+#define BBT_LISTEN_ANSWER_US apr_time_from_sec(2)
+#define BBT_LISTEN_BACKOFF_MIN_US 250000
+#define BBT_LISTEN_BACKOFF_MAX_US apr_time_from_sec(8)
+/* An old schema: look again now and then (an upgrade needs no restart). */
+#define BBT_LISTEN_SCHEMA_RETRY_US apr_time_from_sec(10)
+
+static APR_OPTIONAL_FN_TYPE(ap_watchdog_get_instance) * bbt_wd_get;
+static APR_OPTIONAL_FN_TYPE(ap_watchdog_register_callback) * bbt_wd_register;
+static APR_OPTIONAL_FN_TYPE(ap_dbd_open) * bbt_listen_dbd_open;
+static APR_OPTIONAL_FN_TYPE(ap_dbd_close) * bbt_listen_dbd_close;
+
+typedef enum {
+    BBT_L_DOWN = 0,
+    BBT_L_CONNECTING,
+    BBT_L_SUBSCRIBING,
+    BBT_L_UP
+} bbt_lstate_t;
+
+static struct {
+    server_rec *s;
+    apr_pool_t *pool; /* the watchdog thread's, for the thread's life */
+    const char **keys, **vals; /* libpq options, NULL-terminated */
+    unsigned char source[32];  /* their fingerprint */
+    PGconn *pg;
+    bbt_lstate_t state;
+    PostgresPollingStatusType want; /* connecting: what PQconnectPoll waits */
+    apr_int64_t deadline;           /* of connecting or subscribing */
+    apr_int64_t next_try, backoff;
+    int version;     /* subscribing: the schema's, -1 until read */
+    char error[256]; /* subscribing: the first error */
+    int busy;        /* a statement is in flight */
+    char channel[32];
+    apr_uint64_t seq; /* the last heartbeat sent */
+    apr_int64_t sent; /* when it was sent, monotonic */
+    int waiting;      /* it has not come back yet */
+    int was_up, told_down, told_schema, told_params;
+} L;
+
+int bbt_listen_available(void)
+{
+    bbt_wd_get = APR_RETRIEVE_OPTIONAL_FN(ap_watchdog_get_instance);
+    bbt_wd_register = APR_RETRIEVE_OPTIONAL_FN(ap_watchdog_register_callback);
+    bbt_listen_dbd_open = APR_RETRIEVE_OPTIONAL_FN(ap_dbd_open);
+    bbt_listen_dbd_close = APR_RETRIEVE_OPTIONAL_FN(ap_dbd_close);
+    return bbt_wd_get && bbt_wd_register && bbt_listen_dbd_open &&
+           bbt_listen_dbd_close;
+}
+
+/* libpq's message without its newline. */
+static const char *bbt_listen_pqerr(void)
+{
+    static char buf[256];
+    const char *m = L.pg ? PQerrorMessage(L.pg) : NULL;
+    size_t n;
+
+    apr_cpystrn(buf, m && *m ? m : "connection failed", sizeof(buf));
+    n = strlen(buf);
+    while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == ' ')) {
+        buf[--n] = '\0';
+    }
+    return buf;
+}
+
+static void bbt_listen_close(void)
+{
+    if (L.pg) {
+        PQfinish(L.pg);
+        L.pg = NULL;
+    }
+    L.state = BBT_L_DOWN;
+    L.busy = L.waiting = 0;
+}
+
+static void bbt_listen_retry_later(apr_int64_t delay)
+{
+    L.next_try = bbt_cache_mono_now() + delay;
+}
+
+static void bbt_listen_backoff(void)
+{
+    L.backoff = L.backoff ? L.backoff * 2 : BBT_LISTEN_BACKOFF_MIN_US;
+    if (L.backoff > BBT_LISTEN_BACKOFF_MAX_US) {
+        L.backoff = BBT_LISTEN_BACKOFF_MAX_US;
+    }
+    bbt_listen_retry_later(L.backoff);
+}
+
+/* The connection was up and is gone: distrust the cache now. */
+static void bbt_listen_lost(const char *why)
+{
+    bbt_cache_listener_down();
+    ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, L.s,
+                 "BBT307: the token cache's listener lost its connection to "
+                 "PostgreSQL (%s): token requests read the database until it "
+                 "is back",
+                 why);
+    L.told_down = 1;
+    bbt_listen_close();
+    bbt_listen_backoff();
+}
+
+/* Connecting failed: said once per outage, then quietly retried. */
+static void bbt_listen_failed(const char *why)
+{
+    ap_log_error(APLOG_MARK, L.told_down ? APLOG_DEBUG : APLOG_NOTICE, 0, L.s,
+                 "BBT308: the token cache's listener cannot reach "
+                 "PostgreSQL (%s): token requests read the database; "
+                 "trying again",
+                 why);
+    L.told_down = 1;
+    bbt_listen_close();
+    bbt_listen_backoff();
+}
+
+/* The main server's connection options, from a pooled connection. */
+static int bbt_listen_params(void)
+{
+    PQconninfoOption *opts = NULL, *o;
+    apr_pool_t *tmp;
+    ap_dbd_t *dbd;
+    int n = 0, i = 0;
+
+    if (L.keys) {
+        return 1;
+    }
+    /* Tried again and again while the database is down: what mod_dbd
+     * allocates for a try goes with it. */
+    apr_pool_create(&tmp, L.pool);
+    dbd = bbt_listen_dbd_open(tmp, L.s);
+    if (dbd) {
+        if (strcmp(apr_dbd_name(dbd->driver), "pgsql") == 0) {
+            opts = PQconninfo(apr_dbd_native_handle(dbd->driver, dbd->handle));
+        }
+        bbt_listen_dbd_close(L.s, dbd);
+    }
+    apr_pool_destroy(tmp);
+    if (!opts) {
+        return 0;
+    }
+    bbt_cache_fingerprint(opts, L.source);
+    for (o = opts; o->keyword; o++) {
+        n++;
+    }
+    L.keys = apr_pcalloc(L.pool, (n + 2) * sizeof(char *));
+    L.vals = apr_pcalloc(L.pool, (n + 2) * sizeof(char *));
+    for (o = opts; o->keyword; o++) {
+        if (o->val && *o->val && strcmp(o->keyword, "application_name") != 0 &&
+            strcmp(o->keyword, "fallback_application_name") != 0) {
+            L.keys[i] = apr_pstrdup(L.pool, o->keyword);
+            L.vals[i++] = apr_pstrdup(L.pool, o->val);
+        }
+    }
+    /* So that an administrator can tell it in pg_stat_activity. */
+    L.keys[i] = "application_name";
+    L.vals[i] = "mod_bbtoken listener";
+    PQconninfoFree(opts);
+    return 1;
+}
+
+/* Wait up to the rest of this call's budget for the socket; 1 ready, 0
+ * not yet, -1 error. */
+static int bbt_listen_wait(int writable, apr_int64_t until)
+{
+    struct pollfd p;
+    apr_int64_t left = until - bbt_cache_mono_now();
+    int rc;
+
+    if (left <= 0) {
+        return 0;
+    }
+    p.fd = PQsocket(L.pg);
+    p.events = writable ? POLLOUT : POLLIN;
+    p.revents = 0;
+    if (p.fd < 0) {
+        return -1;
+    }
+    do {
+        rc = poll(&p, 1, (int)((left + 999) / 1000));
+    } while (rc < 0 && errno == EINTR);
+    return rc < 0 ? -1 : rc > 0;
+}
+
+static void bbt_listen_subscribe(void);
+
+static void bbt_listen_connect(apr_int64_t until)
+{
+    int rc;
+
+    if (L.state == BBT_L_DOWN) {
+        if (bbt_cache_mono_now() < L.next_try) {
+            return;
+        }
+        if (!bbt_listen_params()) {
+            ap_log_error(APLOG_MARK, L.told_params ? APLOG_DEBUG : APLOG_NOTICE,
+                         0, L.s,
+                         "BBT311: the token cache's listener has no database "
+                         "connection of mod_dbd's (DBDriver pgsql, "
+                         "DBDParams) to learn the database from: token "
+                         "requests read the database; trying again");
+            L.told_params = 1;
+            bbt_listen_backoff();
+            return;
+        }
+        L.pg = PQconnectStartParams(L.keys, L.vals, 0);
+        if (!L.pg || PQstatus(L.pg) == CONNECTION_BAD) {
+            bbt_listen_failed(bbt_listen_pqerr());
+            return;
+        }
+        L.state = BBT_L_CONNECTING;
+        L.want = PGRES_POLLING_WRITING;
+        L.deadline = bbt_cache_mono_now() + BBT_LISTEN_CONNECT_US;
+    }
+    for (;;) {
+        rc = bbt_listen_wait(L.want == PGRES_POLLING_WRITING, until);
+        if (rc < 0) {
+            bbt_listen_failed("its socket failed");
+            return;
+        }
+        if (rc == 0) {
+            if (bbt_cache_mono_now() > L.deadline) {
+                bbt_listen_failed("no connection within 10 seconds");
+            }
+            return;
+        }
+        L.want = PQconnectPoll(L.pg);
+        if (L.want == PGRES_POLLING_FAILED) {
+            bbt_listen_failed(bbt_listen_pqerr());
+            return;
+        }
+        if (L.want == PGRES_POLLING_OK) {
+            bbt_listen_subscribe();
+            return;
+        }
+    }
+}
+
+static int bbt_listen_send(const char *sql)
+{
+    if (!PQsendQuery(L.pg, sql)) {
+        return 0;
+    }
+    L.busy = 1;
+    /* Non-blocking: what does not go now goes on the next calls. */
+    return PQflush(L.pg) >= 0;
+}
+
+static void bbt_listen_subscribe(void)
+{
+    char sql[128];
+
+    if (PQsetnonblocking(L.pg, 1) != 0) {
+        bbt_listen_failed(bbt_listen_pqerr());
+        return;
+    }
+    PQsetErrorVerbosity(L.pg, PQERRORS_TERSE);
+    apr_snprintf(L.channel, sizeof(L.channel), "bbtoken_hb_%d",
+                 PQbackendPID(L.pg));
+    apr_snprintf(sql, sizeof(sql),
+                 "LISTEN bbtoken; LISTEN %s; "
+                 "SELECT version FROM bbtoken_schema",
+                 L.channel);
+    L.version = -1;
+    L.error[0] = '\0';
+    if (!bbt_listen_send(sql)) {
+        bbt_listen_failed(bbt_listen_pqerr());
+        return;
+    }
+    L.state = BBT_L_SUBSCRIBING;
+    L.deadline = bbt_cache_mono_now() + BBT_LISTEN_CONNECT_US;
+}
+
+static void bbt_listen_ping(void)
+{
+    char sql[96];
+
+    L.seq++;
+    apr_snprintf(sql, sizeof(sql), "NOTIFY %s, '%" APR_UINT64_T_FMT "'",
+                 L.channel, L.seq);
+    /* Taken before the NOTIFY leaves: a change committed before this
+     * moment is ahead of it in PostgreSQL's queue. */
+    L.sent = bbt_cache_mono_now();
+    L.waiting = 1;
+    if (!bbt_listen_send(sql)) {
+        bbt_listen_lost(bbt_listen_pqerr());
+    }
+}
+
+/* Notifications that arrived: a change, or the heartbeat back. */
+static void bbt_listen_notifies(void)
+{
+    PGnotify *n;
+
+    while (L.pg && (n = PQnotifies(L.pg)) != NULL) {
+        if (strcmp(n->relname, "bbtoken") == 0) {
+            bbt_cache_forget_all();
+            bbt_cache_count_notification();
+        } else if (L.state == BBT_L_UP && L.waiting &&
+                   strcmp(n->relname, L.channel) == 0 &&
+                   strtoull(n->extra, NULL, 10) == L.seq) {
+            L.waiting = 0;
+            bbt_cache_heartbeat(L.sent);
+        }
+        PQfreemem(n);
+    }
+}
+
+/* Read what came; results of the statement in flight, if it is done.
+ * Returns 0 when the connection failed (and says so). */
+static int bbt_listen_read(void)
+{
+    PGresult *res;
+
+    if (PQflush(L.pg) < 0 || !PQconsumeInput(L.pg)) {
+        return 0;
+    }
+    while (L.busy && !PQisBusy(L.pg)) {
+        res = PQgetResult(L.pg);
+        if (!res) {
+            L.busy = 0;
+            break;
+        }
+        if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1 &&
+            PQnfields(res) == 1) {
+            L.version = atoi(PQgetvalue(res, 0, 0));
+        } else if (PQresultStatus(res) != PGRES_COMMAND_OK && !L.error[0]) {
+            apr_cpystrn(L.error, bbt_listen_pqerr(), sizeof(L.error));
+        }
+        PQclear(res);
+    }
+    bbt_listen_notifies();
+    return 1;
+}
+
+/* The subscription came back: LISTEN is in effect. */
+static void bbt_listen_subscribed(void)
+{
+    if (L.error[0] || L.version < 0) {
+        bbt_listen_failed(L.error[0] ? L.error : "no schema version");
+        return;
+    }
+    if (L.version < BBT_LISTEN_SCHEMA) {
+        ap_log_error(APLOG_MARK, L.told_schema ? APLOG_DEBUG : APLOG_WARNING, 0,
+                     L.s,
+                     "BBT310: the database's schema is version %d, without "
+                     "the notifications the token cache needs (%d): the "
+                     "cache is not used (run bbtoken db upgrade)",
+                     L.version, BBT_LISTEN_SCHEMA);
+        L.told_schema = 1;
+        bbt_listen_close();
+        bbt_listen_retry_later(BBT_LISTEN_SCHEMA_RETRY_US);
+        return;
+    }
+    bbt_cache_set_source(L.source);
+    /* Whatever changed while no one listened is forgotten with the rest. */
+    bbt_cache_forget_all();
+    L.state = BBT_L_UP;
+    L.backoff = 0;
+    ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, L.s,
+                 "BBT309: the token cache's listener hears PostgreSQL%s "
+                 "(backend %d)",
+                 L.was_up || L.told_down ? " again" : "", PQbackendPID(L.pg));
+    L.was_up = 1;
+    L.told_down = L.told_schema = L.told_params = 0;
+    bbt_listen_ping();
+}
+
+static void bbt_listen_step(apr_int64_t until)
+{
+    int rc;
+
+    for (;;) {
+        if (L.state == BBT_L_DOWN || L.state == BBT_L_CONNECTING) {
+            bbt_listen_connect(until);
+            if (L.state != BBT_L_SUBSCRIBING) {
+                return;
+            }
+        }
+        if (!bbt_listen_read()) {
+            if (L.state == BBT_L_UP) {
+                bbt_listen_lost(bbt_listen_pqerr());
+            } else {
+                bbt_listen_failed(bbt_listen_pqerr());
+            }
+            return;
+        }
+        if (L.state == BBT_L_SUBSCRIBING && !L.busy) {
+            bbt_listen_subscribed();
+            if (L.state != BBT_L_UP) {
+                return;
+            }
+        }
+        if (L.state == BBT_L_UP && !L.waiting && !L.busy) {
+            /* This call's heartbeat is back; the next call sends one. */
+            return;
+        }
+        if (L.state == BBT_L_UP && L.waiting &&
+            bbt_cache_mono_now() - L.sent > BBT_LISTEN_ANSWER_US) {
+            bbt_listen_lost("no answer to the heartbeat for 2 seconds");
+            return;
+        }
+        if (L.state == BBT_L_SUBSCRIBING && bbt_cache_mono_now() > L.deadline) {
+            bbt_listen_failed("no answer to LISTEN within 10 seconds");
+            return;
+        }
+        rc = bbt_listen_wait(0, until);
+        if (rc <= 0) {
+            if (rc < 0) {
+                bbt_listen_lost("its socket failed");
+            }
+            return;
+        }
+    }
+}
+
+static apr_status_t bbt_listen_tick(int state, void *data, apr_pool_t *pool)
+{
+    apr_int64_t until;
+
+    switch (state) {
+    case AP_WATCHDOG_STATE_STARTING:
+        memset(&L, 0, sizeof(L));
+        L.s = data;
+        /* The callback's pool lives for one call; its parent for the
+         * thread's life. */
+        apr_pool_create(&L.pool, apr_pool_parent_get(pool));
+        return APR_SUCCESS;
+    case AP_WATCHDOG_STATE_RUNNING:
+        until = bbt_cache_mono_now() + BBT_LISTEN_BUDGET_US;
+        if (L.state == BBT_L_UP && !L.waiting && !L.busy) {
+            bbt_listen_ping();
+        }
+        if (L.pool) {
+            bbt_listen_step(until);
+        }
+        return APR_SUCCESS;
+    default:
+        /* The child is stopping (and this may be another thread): the
+         * connection goes with the process; the cache must not outlive
+         * the heartbeat. */
+        bbt_cache_listener_down();
+        return APR_SUCCESS;
+    }
+}
+
+const char *bbt_listen_register(apr_pool_t *pconf, server_rec *s)
+{
+    ap_watchdog_t *w;
+
+    if (bbt_wd_get(&w, "bbtoken", 0, 1, pconf) != APR_SUCCESS) {
+        return "cannot have a watchdog thread for its listener";
+    }
+    /* Every 100 ms slice (AP_WD_TM_SLICE): the heartbeat must stay well
+     * under BBT_CACHE_FRESH_US old. */
+    if (bbt_wd_register(w, AP_WD_TM_SLICE, s, bbt_listen_tick) != APR_SUCCESS) {
+        return "cannot register its listener with mod_watchdog";
+    }
+    return NULL;
+}

@@ -1,0 +1,60 @@
+/*
+ * The verdict on a presented token (see bbt_verdict.h).
+ */
+#include <stddef.h>
+#include <strings.h>
+
+#include "bbt_verdict.h"
+
+bbt_verdict_t bbt_verdict(const bbt_tokrow_t *row, int secret_ok,
+                          const char *basic_user)
+{
+    if (!row) {
+        return BBT_VERDICT_UNKNOWN;
+    }
+    if (!secret_ok) {
+        return BBT_VERDICT_WRONG_SECRET;
+    }
+    if (row->revoked) {
+        return BBT_VERDICT_REVOKED;
+    }
+    if (row->expired) {
+        return BBT_VERDICT_EXPIRED;
+    }
+    if (!row->user_active) {
+        return BBT_VERDICT_DISABLED;
+    }
+    /* User names are ASCII (the schema's CHECK), so the C locale's
+     * strcasecmp is the database's lower() on them. */
+    if (basic_user &&
+        (!row->user_name || strcasecmp(basic_user, row->user_name) != 0)) {
+        return BBT_VERDICT_NOT_OWNER;
+    }
+    if (!bbt_perm_combination_valid(row->tok_project, row->tok_repo)) {
+        return BBT_VERDICT_BROKEN;
+    }
+    return BBT_VERDICT_OK;
+}
+
+const char *bbt_verdict_str(bbt_verdict_t v)
+{
+    switch (v) {
+    case BBT_VERDICT_OK:
+        return "";
+    case BBT_VERDICT_UNKNOWN:
+        return "unknown token";
+    case BBT_VERDICT_WRONG_SECRET:
+        return "wrong secret";
+    case BBT_VERDICT_REVOKED:
+        return "token revoked";
+    case BBT_VERDICT_EXPIRED:
+        return "token expired";
+    case BBT_VERDICT_DISABLED:
+        return "owner disabled";
+    case BBT_VERDICT_NOT_OWNER:
+        return "user name is not the token's owner";
+    case BBT_VERDICT_BROKEN:
+        return "token has no valid permissions";
+    }
+    return "refused";
+}

@@ -1,0 +1,48 @@
+/*
+ * The verdict on a presented token: what is known of its row (from the
+ * database or from the cache) turned into "let in" or the one reason it
+ * is refused.  The order of the checks is the rule: a wrong secret is
+ * reported before anything else, so a guess learns nothing about the state
+ * of a token it does not hold.
+ *
+ * Nothing here knows httpd, APR or libpq.
+ */
+#ifndef BBT_VERDICT_H
+#define BBT_VERDICT_H
+
+#include "bbt_perm.h"
+
+/* What a token's row says, as far as the verdict needs it. */
+typedef struct {
+    const char *user_name; /* the owner's name */
+    int user_active;
+    int revoked;
+    int expired; /* by the clock of whoever read the row */
+    bbt_level_t tok_project;
+    bbt_level_t tok_repo;
+} bbt_tokrow_t;
+
+typedef enum {
+    BBT_VERDICT_OK = 0,
+    BBT_VERDICT_UNKNOWN,      /* no token with that id */
+    BBT_VERDICT_WRONG_SECRET, /* the id exists, the secret is not its */
+    BBT_VERDICT_REVOKED,
+    BBT_VERDICT_EXPIRED,
+    BBT_VERDICT_DISABLED,  /* the owner is disabled */
+    BBT_VERDICT_NOT_OWNER, /* a Basic user name that is not the owner's */
+    BBT_VERDICT_BROKEN     /* a row without valid permissions: the server's
+                              fault (500), never the client's (401) */
+} bbt_verdict_t;
+
+/* The verdict on a token whose row is `row` (NULL: no such id).
+ * secret_ok says whether the presented secret matched the row (for an
+ * internal request whose token an earlier request proved, 1).  basic_user
+ * is the Basic user name, or NULL for Bearer (and internal requests); it
+ * must name the owner, regardless of case. */
+bbt_verdict_t bbt_verdict(const bbt_tokrow_t *row, int secret_ok,
+                          const char *basic_user);
+
+/* A short English reason for the log ("token revoked"); "" for OK. */
+const char *bbt_verdict_str(bbt_verdict_t v);
+
+#endif

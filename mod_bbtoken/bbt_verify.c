@@ -1,0 +1,229 @@
+/*
+ * Verifying a token (see bbt_verify.h).
+ *
+ * From the cache: the token's entry is found by a key made from the whole
+ * token, secret included, so an entry for a row proves the secret as the
+ * database's hash would.  Refusals (an unknown id, a wrong secret) are
+ * entries too, so a flood of made-up tokens costs one query per distinct
+ * token.  The owner's level on the target is an entry of its own, shared
+ * by the owner's tokens.  Both must be believable (bbt_cache_usable), or
+ * the database decides.
+ *
+ * From the database: the generation is read before the query and stamps
+ * what is kept, so a change committed while the query ran leaves an entry
+ * that is already out of date, never a stale one that looks current.
+ */
+#include "httpd.h"
+#include "http_log.h"
+#include "apr_strings.h"
+
+#include <string.h>
+
+#include "bbt_cache.h"
+#include "bbt_config.h"
+#include "bbt_db.h"
+#include "bbt_verify.h"
+
+APLOG_USE_MODULE(bbtoken);
+
+/* A salt and hash of the right shape that no token matches, so an unknown
+ * id costs the same hashing work as a known one. */
+static const char bbt_dummy_salt[] = "00000000000000000000000000000000";
+static const char bbt_dummy_hash[] =
+    "0000000000000000000000000000000000000000000000000000000000000000";
+
+/* Last use, or an expired token's refusal, for a request the cache
+ * answered: at most once per interval per token (the database function
+ * checks again under the row lock).  Failure is logged, not fatal. */
+static void bbt_verify_write(request_rec *r, const char *id, int expired,
+                             int interval)
+{
+    bbt_db_conn_t *c = bbt_db_open(r);
+
+    if (!c) {
+        return;
+    }
+    if (expired) {
+        bbt_db_note_expired(c, id, r->useragent_ip, interval);
+    } else {
+        bbt_db_touch(c, id, r->useragent_ip, interval);
+    }
+    bbt_db_close(c);
+}
+
+/* The answer from the cache (BBT_CACHE_HIT and *out), or why not. */
+static bbt_cache_got_t bbt_verify_cached(request_rec *r, bbt_req_t *rq,
+                                         const bbt_cache_view_t *v,
+                                         int presented, const char *basic_user,
+                                         const char *key, const char *slug,
+                                         bbt_verified_t *out)
+{
+    int interval = bbt_config_last_use_interval(r->server);
+    apr_int64_t now = apr_time_now();
+    bbt_cache_got_t got;
+    bbt_centry_t e;
+    bbt_tokrow_t row;
+
+    got = bbt_cache_get(r, v, rq->cache_key, key, slug, &e, &out->owner);
+    if (got != BBT_CACHE_HIT) {
+        return got;
+    }
+    /* An internal request's token was proven: a refusal is not its. */
+    if (e.kind != BBT_CENTRY_TOKEN && !presented) {
+        return BBT_CACHE_NONE;
+    }
+    memset(&row, 0, sizeof(row));
+    out->verdict = bbt_centry_verdict(&e, now, basic_user, &row);
+    out->cached = 1;
+    if (e.kind == BBT_CENTRY_TOKEN) {
+        out->user_name = apr_pstrdup(r->pool, e.user_name);
+        out->token_name = apr_pstrdup(r->pool, e.token_name);
+        out->tok_project = e.tok_project;
+        out->tok_repo = e.tok_repo;
+    }
+    /* Only a request that presented the token counts, as from the
+     * database; the entry remembers the write for the other children. */
+    if (presented && out->verdict == BBT_VERDICT_OK &&
+        bbt_centry_due(e.last_use_us, interval, now)) {
+        bbt_verify_write(r, rq->token_id, 0, interval);
+        e.last_use_us = now;
+        bbt_cache_put_token(r, rq->cache_key, &e);
+    } else if (presented && out->verdict == BBT_VERDICT_EXPIRED &&
+               bbt_centry_due(e.refused_us, interval, now)) {
+        bbt_verify_write(r, rq->token_id, 1, interval);
+        e.refused_us = now;
+        bbt_cache_put_token(r, rq->cache_key, &e);
+    }
+    bbt_cache_count_hit();
+    return BBT_CACHE_HIT;
+}
+
+/* Keep what the database said, stamped with the generation read before
+ * it was asked. */
+static void bbt_verify_keep(request_rec *r, bbt_req_t *rq,
+                            const bbt_cache_view_t *v, bbt_db_status_t st,
+                            int secret_ok, const bbt_db_token_t *row,
+                            const char *key, const char *slug)
+{
+    bbt_centry_t e;
+
+    memset(&e, 0, sizeof(e));
+    e.stamp = v->generation;
+    if (st == BBT_DB_NOT_FOUND) {
+        e.kind = BBT_CENTRY_UNKNOWN;
+    } else if (!secret_ok) {
+        e.kind = BBT_CENTRY_WRONG_SECRET;
+    } else {
+        e.kind = BBT_CENTRY_TOKEN;
+        e.owner_id = row->user_id;
+        e.expires_us = row->expires_us;
+        e.last_use_us = row->last_use_us;
+        e.refused_us = row->refused_us;
+        e.revoked = row->revoked;
+        e.user_active = row->user_active;
+        e.tok_project = row->tok_project;
+        e.tok_repo = row->tok_repo;
+        apr_cpystrn(e.user_name, row->user_name ? row->user_name : "",
+                    sizeof(e.user_name));
+        apr_cpystrn(e.token_name, row->token_name ? row->token_name : "",
+                    sizeof(e.token_name));
+        if (key) {
+            bbt_cache_put_level(r, v->generation, row->user_id, key, slug,
+                                row->owner);
+        }
+    }
+    bbt_cache_put_token(r, rq->cache_key, &e);
+}
+
+static int bbt_verify_db(request_rec *r, bbt_req_t *rq, bbt_cache_view_t *v,
+                         const bbt_token_t *tok, const char *basic_user,
+                         const char *key, const char *slug, bbt_verified_t *out)
+{
+    int interval = bbt_config_last_use_interval(r->server), secret_ok = 0;
+    apr_int64_t now = apr_time_now();
+    bbt_db_token_t row;
+    bbt_db_status_t st;
+    bbt_db_conn_t *c;
+    bbt_tokrow_t tr;
+
+    memset(&row, 0, sizeof(row));
+    c = bbt_db_open(r);
+    if (!c) {
+        return HTTP_SERVICE_UNAVAILABLE;
+    }
+    /* Only now, the first time in this child, is it known whether this
+     * server's database is the listener's. */
+    v->use = bbt_cache_note_db(r, bbt_db_native(c));
+    st = bbt_db_lookup(c, rq->token_id, key, slug, interval, &row);
+    if (st == BBT_DB_UNAVAILABLE) {
+        bbt_db_close(c);
+        return HTTP_SERVICE_UNAVAILABLE;
+    }
+    if (st == BBT_DB_NOT_FOUND) {
+        if (tok) {
+            bbt_token_verify(bbt_dummy_salt, bbt_dummy_hash, tok);
+        }
+        out->verdict = bbt_verdict(NULL, 0, basic_user);
+    } else {
+        secret_ok = !tok || bbt_token_verify(row.salt, row.hash, tok);
+        tr.user_name = row.user_name;
+        tr.user_active = row.user_active;
+        tr.revoked = row.revoked;
+        tr.expired = row.expired;
+        tr.tok_project = row.tok_project;
+        tr.tok_repo = row.tok_repo;
+        out->verdict = bbt_verdict(&tr, secret_ok, basic_user);
+        out->user_name = row.user_name;
+        out->token_name = row.token_name;
+        out->tok_project = row.tok_project;
+        out->tok_repo = row.tok_repo;
+        out->owner = row.owner;
+    }
+
+    /* Only a request that proved the secret counts, and only once per
+     * interval (an internal request, tok NULL, was counted already). */
+    if (tok && out->verdict == BBT_VERDICT_OK && row.stale) {
+        bbt_db_touch(c, rq->token_id, r->useragent_ip, interval);
+        row.last_use_us = now;
+    } else if (tok && out->verdict == BBT_VERDICT_EXPIRED && row.refusal_due) {
+        bbt_db_note_expired(c, rq->token_id, r->useragent_ip, interval);
+        row.refused_us = now;
+    }
+    bbt_db_close(c);
+    memset(row.salt, 0, sizeof(row.salt));
+    memset(row.hash, 0, sizeof(row.hash));
+
+    /* A broken row is never kept: it is answered 500 every time. */
+    if (v->use && rq->cache_keyed && out->verdict != BBT_VERDICT_BROKEN) {
+        bbt_verify_keep(r, rq, v, st, secret_ok, &row, key, slug);
+    }
+    return OK;
+}
+
+int bbt_verify_token(request_rec *r, bbt_req_t *rq, const bbt_token_t *tok,
+                     const char *basic_user, bbt_verified_t *out)
+{
+    const bbt_target_t *t = &rq->access.target;
+    const char *key = rq->routed ? t->key : NULL;
+    const char *slug = rq->routed && t->slug[0] ? t->slug : NULL;
+    bbt_cache_got_t got = BBT_CACHE_UNUSED;
+    bbt_cache_view_t v;
+
+    memset(out, 0, sizeof(*out));
+    bbt_cache_begin(r, &v);
+    if (tok) {
+        rq->cache_keyed = bbt_cache_token_key(tok, rq->cache_key) == 0;
+    }
+    if (v.use && rq->cache_keyed) {
+        got = bbt_verify_cached(r, rq, &v, tok != NULL, basic_user, key, slug,
+                                out);
+        if (got == BBT_CACHE_HIT) {
+            return OK;
+        }
+        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
+                      "BBT312: token %s not answered from the cache: %s",
+                      rq->token_id, bbt_cache_got_str(got));
+    }
+    bbt_cache_count_miss(got);
+    return bbt_verify_db(r, rq, &v, tok, basic_user, key, slug, out);
+}

@@ -1,0 +1,34 @@
+/*
+ * Verifying a token for a request: from the cache when it holds a
+ * believable answer, else from the database (then the answer is kept).
+ * Either way the same verdict rule decides (bbt_verdict.h), last use and
+ * an expired token's refusal are written at most once per interval, and an
+ * unreachable database is 503, never a refusal.
+ */
+#ifndef BBT_VERIFY_H
+#define BBT_VERIFY_H
+
+#include "httpd.h"
+
+#include "bbt_request.h"
+#include "bbt_verdict.h"
+
+typedef struct {
+    bbt_verdict_t verdict;
+    const char *user_name;  /* the owner (for a row) */
+    const char *token_name; /* the token's name (for a row) */
+    bbt_level_t tok_project;
+    bbt_level_t tok_repo;
+    bbt_level_t owner; /* the owner's live level on the routed target */
+    int cached;        /* the answer came from the cache */
+} bbt_verified_t;
+
+/* Verify rq->token_id for r.  tok is the presented token, or NULL for an
+ * internal request whose token an earlier request proved (rq->cache_key
+ * then comes from that request).  basic_user is the Basic user name, or
+ * NULL.  OK and *out, or HTTP_SERVICE_UNAVAILABLE (the database could not
+ * answer). */
+int bbt_verify_token(request_rec *r, bbt_req_t *rq, const bbt_token_t *tok,
+                     const char *basic_user, bbt_verified_t *out);
+
+#endif

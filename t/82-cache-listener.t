@@ -1,0 +1,112 @@
+# The cache is never believed while its listener cannot vouch for it: the
+# listener's backend killed (pg_terminate_backend), PostgreSQL restarted or
+# stopped, the listener's backend frozen (a connection that dies without a
+# word).  Each time a token revoked meanwhile is refused, and the cache is
+# used again once the listener is back and has forgotten everything.
+use strict;
+use warnings;
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use Test::More;
+use Time::HiRes qw(sleep time);
+use BBT::Env qw(auth_bearer);
+use BBT::Assert;
+use BBT::Cache qw(served_from_cache until_status listener_count settle wait_log log_mark log_since);
+
+my $env = BBT::Env->new->start;
+$env->make_repo('PROJ', 'repo');
+$env->user_add('alice');
+$env->grant('alice', 'PROJECT_WRITE', 'PROJ');
+my $UP = '/scm/PROJ/repo.git/info/refs?service=git-upload-pack';
+my $httpd_pid = $env->{httpd_pid};
+ok(wait_log($env, 0, qr/BBT309: the token cache's listener hears PostgreSQL/), 'the listener is up');
+
+sub listener_pid {
+    return $env->psql("SELECT pid FROM pg_stat_activity WHERE application_name = 'mod_bbtoken listener'");
+}
+
+subtest "the listener's backend killed, then a token revoked: refused at once" => sub {
+    my ($tok, $id) = $env->token_create('alice', name => 'killed');
+    my ($other, $oid) = $env->token_create('alice', name => 'other');
+    settle();
+    ok(served_from_cache($env, $UP, auth_bearer($tok), $id), 'answered from the cache');
+    my $mark = log_mark($env);
+    my $pid = listener_pid();
+    like($pid, qr/^\d+$/, "the listener's backend: $pid");
+    is($env->psql("SELECT pg_terminate_backend($pid)"), 't', 'terminated');
+    ok(wait_log($env, $mark, qr/BBT307: the token cache's listener lost its connection/),
+       'the listener says it lost its connection');
+    $env->cli_ok('revoke', $id);
+    is_401($env->get($UP, auth_bearer($tok)), 1, 'the very next request is refused');
+    ok(wait_log($env, $mark, qr/BBT309: the token cache's listener hears PostgreSQL again/),
+       'the listener is back');
+    isnt(listener_pid(), $pid, 'on a new backend');
+    ok(served_from_cache($env, $UP, auth_bearer($other), $oid), 'and the cache is used again');
+    is_401($env->get($UP, auth_bearer($tok)), 1, 'the revoked token stays refused');
+};
+
+subtest 'PostgreSQL restarted, then a token revoked: refused' => sub {
+    my ($tok, $id) = $env->token_create('alice', name => 'restarted');
+    my ($other, $oid) = $env->token_create('alice', name => 'after restart');
+    settle();
+    ok(served_from_cache($env, $UP, auth_bearer($tok), $id), 'answered from the cache');
+    my $mark = log_mark($env);
+    $env->pg_restart;
+    $env->cli_ok('revoke', $id);
+    my ($ok, $tries, $seen) = until_status($env, $UP, auth_bearer($tok), 401);
+    ok($ok, "refused ($tries requests)") or diag $seen;
+    unlike($seen // '', qr/\b200\b/, 'never let in after the revocation');
+    ok(wait_log($env, $mark, qr/BBT309: the token cache's listener hears PostgreSQL again/),
+       'the listener is back');
+    ok(served_from_cache($env, $UP, auth_bearer($other), $oid), 'and the cache is used again');
+    is_401($env->get($UP, auth_bearer($tok)), 1, 'the revoked token stays refused');
+};
+
+subtest 'PostgreSQL stopped: 503 once the listener knows, never 401' => sub {
+    my ($tok, $id) = $env->token_create('alice', name => 'outage');
+    settle();
+    ok(served_from_cache($env, $UP, auth_bearer($tok), $id), 'answered from the cache');
+    my $mark = log_mark($env);
+    $env->pg_stop;
+    ok(wait_log($env, $mark, qr/BBT307: the token cache's listener lost its connection/),
+       'the listener says it lost its connection');
+    is_503($env->get($UP, auth_bearer($tok)), 'a cached token: 503, the cache is not believed');
+    is_503($env->get($UP, auth_bearer($tok)), 'again');
+    $env->pg_start;
+    ok(wait_log($env, $mark, qr/BBT309: the token cache's listener hears PostgreSQL again/),
+       'the listener is back');
+    ok(served_from_cache($env, $UP, auth_bearer($tok), $id), 'answered from the cache again');
+};
+
+subtest "a connection that dies without a word (the listener's backend frozen)" => sub {
+    my ($tok, $id) = $env->token_create('alice', name => 'frozen');
+    settle();
+    ok(served_from_cache($env, $UP, auth_bearer($tok), $id), 'answered from the cache');
+    my $mark = log_mark($env);
+    my $pid = listener_pid();
+    like($pid, qr/^\d+$/, "the listener's backend: $pid");
+    ok(kill('STOP', $pid), 'frozen: it reads nothing, answers nothing, and its socket stays open');
+    # Thawed whatever happens, or PostgreSQL could not stop.
+    my $thaw = BBT::Cache::Guard->new(sub { kill 'CONT', $pid });
+    # Delivered to nobody: the backend that would pass it on is frozen.
+    $env->cli_ok('revoke', $id);
+    my ($ok, $tries, $seen) = until_status($env, $UP, auth_bearer($tok), 401);
+    ok($ok, "refused all the same ($tries requests)") or diag $seen;
+    like(log_since($env, $mark), qr/BBT312: token \Q$id\E not answered from the cache: the listener's heartbeat is not fresh/,
+         'because the heartbeat went stale, not because anything was heard');
+    ok(wait_log($env, $mark, qr/BBT307: the token cache's listener lost its connection to PostgreSQL \(no answer/),
+       'the listener gives the silent connection up');
+    ok(wait_log($env, $mark, qr/BBT309: the token cache's listener hears PostgreSQL again/),
+       'and connects again, the frozen backend still frozen');
+    kill 'CONT', $pid;
+    is_401($env->get($UP, auth_bearer($tok)), 1, 'the revoked token stays refused');
+};
+
+is($env->{httpd_pid}, $httpd_pid, 'httpd was never restarted');
+
+package BBT::Cache::Guard;
+sub new { my ($c, $f) = @_; return bless { f => $f }, $c }
+sub DESTROY { $_[0]{f}->() }
+package main;
+is(scalar($env->crash_lines), 0, 'no httpd child crashed') or diag join "\n", $env->crash_lines;
+done_testing;

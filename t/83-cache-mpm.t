@@ -1,0 +1,63 @@
+# The cache under every MPM httpd ships: prefork (children of one thread
+# each, plus mod_watchdog's thread), worker and event.  Under each, a token
+# is answered from the cache, a revocation is refused without a restart,
+# and the server holds one listener connection whatever its number of
+# children; when the child that holds it exits, another takes over.
+use strict;
+use warnings;
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use Test::More;
+use HTTP::Tiny;
+use Time::HiRes qw(sleep time);
+use BBT::Env qw(auth_bearer);
+use BBT::Assert;
+use BBT::Cache qw(served_from_cache until_status listener_count settle wait_log log_mark log_since);
+
+my $UP = '/scm/PROJ/repo.git/info/refs?service=git-upload-pack';
+
+for my $mpm (qw(prefork worker event)) {
+    subtest $mpm => sub {
+        my %o = (mpm => $mpm);
+        $o{mpm_conf} = "StartServers 5\nMinSpareServers 5\nMaxSpareServers 8\nServerLimit 8\nMaxRequestWorkers 8\n"
+            if $mpm eq 'prefork';
+        my $env = BBT::Env->new(%o)->start;
+        ok(wait_log($env, 0, qr/\[mpm_$mpm:notice\]/), "httpd runs the $mpm MPM");
+        $env->make_repo('PROJ', 'repo');
+        $env->user_add('alice');
+        $env->grant('alice', 'PROJECT_WRITE', 'PROJ');
+        my ($tok, $id) = $env->token_create('alice', name => $mpm);
+        ok(wait_log($env, 0, qr/BBT309: the token cache's listener hears PostgreSQL/), 'the listener is up');
+        settle();
+        ok(served_from_cache($env, $UP, auth_bearer($tok), $id), 'a token answered from the cache');
+        my @children = split /\s+/, `pgrep -P $env->{httpd_pid}`;
+        cmp_ok(scalar @children, '>=', $mpm eq 'prefork' ? 5 : 2,
+               scalar(@children) . ' children (mod_cgid\'s daemon among them)');
+        is(listener_count($env), 1, 'one listener connection for all of them');
+        my ($w, $out, $err);
+        $w = $env->workdir("clone-$mpm");
+        my ($rc) = $env->git('clone', '-q', $env->clone_url('alice', $tok, 'PROJ', 'repo'), $w);
+        is($rc, 0, 'git clone');
+        $env->cli_ok('revoke', $id);
+        my ($ok, $tries, $seen) = until_status($env, $UP, auth_bearer($tok), 401);
+        ok($ok, "revoked: refused without a restart ($tries requests)") or diag $seen;
+
+        # Children that exit after a few connections: the one holding the
+        # listener goes too, and another takes over.
+        my $mark = log_mark($env);
+        $env->httpd_restart(extra_conf => "MaxConnectionsPerChild 5\n");
+        ok(wait_log($env, $mark, qr/BBT309: /), 'the listener is up');
+        my ($holder) = log_since($env, $mark) =~ /\[pid (\d+)[^\]]*\] BBT309: /;
+        my $ua = HTTP::Tiny->new(keep_alive => 0, timeout => 20);
+        my $deadline = time + 60;
+        $ua->get($env->url('/open-env/x')) while kill(0, $holder) && time < $deadline;
+        ok(!kill(0, $holder), "the child that held the listener ($holder) exited");
+        ok(wait_log($env, $mark, qr/\[pid (?!$holder\b)\d+[^\]]*\] BBT309: the token cache's listener hears PostgreSQL/),
+           'another child took the listener over');
+        is(listener_count($env), 1, 'one listener connection');
+        is(scalar($env->crash_lines), 0, 'no httpd child crashed') or diag join "\n", $env->crash_lines;
+        $env->cleanup;
+    };
+}
+
+done_testing;

@@ -1,0 +1,110 @@
+package BBT::Cache;
+
+# What the cache's tests share: counting the module's token lookups in
+# PostgreSQL (pg_stat_statements), reading the error log from a point on,
+# and waiting, with a generous limit, for something to happen (the tests
+# assert what happens, never how fast).
+#
+#   use BBT::Cache qw(...);
+#   my $env = BBT::Env->new(pg_conf => $BBT::Cache::PG_CONF)->start;
+#   $env->stat_statements_on;
+#
+# Functions of an environment ($env first), not methods: BBT::Env stays as
+# it is.
+
+use strict;
+use warnings;
+use Time::HiRes qw(sleep time);
+use BBT::Assert ();
+
+use Exporter 'import';
+our @EXPORT_OK = qw(lookup_calls log_mark log_since wait_log served_from_cache
+                    until_status listener_count settle);
+
+# PostgreSQL settings for counting statements.
+our $PG_CONF = { shared_preload_libraries => "'pg_stat_statements'" };
+
+# Words of the module's token lookup (mod_bbtoken/bbt_db.c) that no other
+# statement has.
+our $LOOKUP = 't.salt, t.secret_hash';
+
+# How long to wait for anything before calling it a failure: generous,
+# because the machine may be busy; the tests pass as soon as it happens.
+our $LIMIT = 30;
+
+sub lookup_calls {
+    my ($env) = @_;
+    return $env->statement_calls($LOOKUP);
+}
+
+# A point in the error log, and what was written after it (BBT::Assert's,
+# for an environment).
+sub log_mark {
+    my ($env) = @_;
+    return BBT::Assert::log_mark($env->error_log_path);
+}
+
+sub log_since {
+    my ($env, $mark) = @_;
+    return join "\n", BBT::Assert::log_lines_since($env->error_log_path, $mark);
+}
+
+# Wait until the error log, after $mark, matches $re: 1, or 0 after the
+# limit.
+sub wait_log {
+    my ($env, $mark, $re, $limit) = @_;
+    my $deadline = time + ($limit || $LIMIT);
+    while (time < $deadline) {
+        return 1 if log_since($env, $mark) =~ $re;
+        sleep 0.05;
+    }
+    return 0;
+}
+
+# Let the notifications of changes just made reach the cache: each one
+# forgets every entry, so a test that counts lookups starts after them.
+# The cache's bound (half a second) says when they have arrived, as long
+# as the listener is up; twice that, to be sure.
+sub settle {
+    sleep 1;
+}
+
+# Request $path with headers $h until a 200 comes from the cache (the
+# module's debug line for token $id says so): 1, or 0 after the limit.
+# The listener must be up and the entry made first, so this may take a few
+# requests.
+sub served_from_cache {
+    my ($env, $path, $h, $id, $limit) = @_;
+    my $deadline = time + ($limit || $LIMIT);
+    while (time < $deadline) {
+        my $mark = log_mark($env);
+        my $r = $env->get($path, $h);
+        return 1 if $r->{status} == 200
+            && log_since($env, $mark) =~ /BBT037: token \Q$id\E .*\(from the cache\)/;
+        sleep 0.05;
+    }
+    return 0;
+}
+
+# Request until the status is $want: (1, tries), or (0, tries, statuses).
+sub until_status {
+    my ($env, $path, $h, $want, $limit) = @_;
+    my $deadline = time + ($limit || $LIMIT);
+    my @seen;
+    while (time < $deadline) {
+        my $st = $env->get($path, $h)->{status};
+        push @seen, $st;
+        return (1, scalar @seen) if $st == $want;
+        sleep 0.02;
+    }
+    return (0, scalar @seen, join ' ', @seen > 10 ? @seen[-10 .. -1] : @seen);
+}
+
+# Connections of the cache's listener to this database.
+sub listener_count {
+    my ($env) = @_;
+    return $env->psql("SELECT count(*) FROM pg_stat_activity "
+                      . "WHERE application_name = 'mod_bbtoken listener'");
+}
+
+1;

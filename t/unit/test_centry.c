@@ -1,0 +1,285 @@
+/* The cache's entries: keys, encoding, the validity rule, the verdict of
+ * an entry, the throttle of last-use writes. */
+#include "bbt_centry.h"
+#include "tap.h"
+
+#include <string.h>
+
+static const unsigned char secret1[BBT_CKEY_SECRET_LEN] = {1, 2, 3};
+static const unsigned char secret2[BBT_CKEY_SECRET_LEN] = {1, 2, 4};
+
+static bbt_token_t new_token(void)
+{
+    char s[BBT_TOKEN_MAX_LEN + 1], id[BBT_TOKEN_ID_LEN + 1];
+    bbt_token_t t;
+
+    memset(&t, 0, sizeof(t));
+    if (bbt_token_generate(s, id) != 0 ||
+        bbt_token_parse(s, strlen(s), &t) != BBT_TOKEN_OK) {
+        diag("could not make a token");
+    }
+    return t;
+}
+
+/* 1 if needle[0..n) occurs in hay[0..len). */
+static int holds(const unsigned char *hay, size_t len,
+                 const unsigned char *needle, size_t n)
+{
+    size_t i;
+
+    for (i = 0; i + n <= len; i++) {
+        if (memcmp(hay + i, needle, n) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static int same(const unsigned char *a, const unsigned char *b)
+{
+    return memcmp(a, b, BBT_CKEY_LEN) == 0;
+}
+
+static void test_keys(void)
+{
+    bbt_ckeyer_t *k1 = bbt_ckeyer_new(secret1, sizeof(secret1));
+    bbt_ckeyer_t *k1b = bbt_ckeyer_new(secret1, sizeof(secret1));
+    bbt_ckeyer_t *k2 = bbt_ckeyer_new(secret2, sizeof(secret2));
+    bbt_token_t t = new_token(), u = t;
+    unsigned char a[BBT_CKEY_LEN], b[BBT_CKEY_LEN], c[BBT_CKEY_LEN];
+    char big[BBT_KEY_BUF + 1];
+
+    ok(k1 && k1b && k2, "key makers made");
+    ok(bbt_ckey_token(k1, &t, a) == 0 && bbt_ckey_token(k1b, &t, b) == 0 &&
+           same(a, b),
+       "the same token under the same key: the same entry key");
+    ok(bbt_ckey_token(k2, &t, c) == 0 && !same(a, c),
+       "another server key (another start): another entry key");
+    u.raw[BBT_TOKEN_RAW_LEN - 1] ^= 1;
+    ok(bbt_ckey_token(k1, &u, b) == 0 && !same(a, b),
+       "one bit of the secret changed: another entry key");
+    ok(!holds(a, BBT_CKEY_LEN, t.raw + BBT_TOKEN_ID_LEN + 1, 4),
+       "the key does not hold the secret's bytes");
+
+    ok(bbt_ckey_level(k1, 7, "PROJ", "repo", a) == 0 &&
+           bbt_ckey_level(k1b, 7, "PROJ", "repo", b) == 0 && same(a, b),
+       "a level key is stable");
+    ok(bbt_ckey_level(k1, 8, "PROJ", "repo", b) == 0 && !same(a, b),
+       "another owner");
+    ok(bbt_ckey_level(k1, 7, "PROJ", "repo2", b) == 0 && !same(a, b),
+       "another slug");
+    ok(bbt_ckey_level(k1, 7, "PROJX", "repo", b) == 0 && !same(a, b),
+       "another key");
+    ok(bbt_ckey_level(k1, 7, "PROJ", NULL, a) == 0 &&
+           bbt_ckey_level(k1, 7, "PROJ", "", b) == 0 && !same(a, b),
+       "the project itself is not an empty slug");
+    ok(bbt_ckey_level(k1, 7, "PROJr", "epo", a) == 0 &&
+           bbt_ckey_level(k1, 7, "PROJ", "repo", b) == 0 && !same(a, b),
+       "the boundary between key and slug counts");
+    memset(big, 'A', sizeof(big) - 1);
+    big[sizeof(big) - 1] = '\0';
+    ok(bbt_ckey_level(k1, 7, big, NULL, a) == -1, "an over-long key: -1");
+    bbt_ckeyer_free(k1);
+    bbt_ckeyer_free(k1b);
+    bbt_ckeyer_free(k2);
+    bbt_ckeyer_free(NULL);
+}
+
+static bbt_centry_t row_entry(void)
+{
+    bbt_centry_t e;
+
+    memset(&e, 0, sizeof(e));
+    e.stamp = 0x0102030405060708ULL;
+    e.kind = BBT_CENTRY_TOKEN;
+    e.owner_id = 42;
+    e.expires_us = 1800000000000000LL;
+    e.last_use_us = 1700000000000001LL;
+    e.refused_us = 0;
+    e.revoked = 0;
+    e.user_active = 1;
+    e.tok_project = BBT_LEVEL_READ;
+    e.tok_repo = BBT_LEVEL_ADMIN;
+    strcpy(e.user_name, "alice");
+    strcpy(e.token_name, "laptop \xc3\xa9");
+    return e;
+}
+
+static void test_encoding(void)
+{
+    unsigned char buf[BBT_CENTRY_BUF], small[16];
+    bbt_centry_t e = row_entry(), d;
+    size_t n, i;
+    int bad = 0;
+
+    n = bbt_centry_encode(&e, buf, sizeof(buf));
+    ok(n > 0, "a row entry encodes (%zu bytes)", n);
+    ok(bbt_centry_decode(buf, n, &d) == 0 && d.stamp == e.stamp &&
+           d.kind == e.kind && d.owner_id == 42 &&
+           d.expires_us == e.expires_us && d.last_use_us == e.last_use_us &&
+           d.refused_us == 0 && !d.revoked && d.user_active &&
+           d.tok_project == BBT_LEVEL_READ && d.tok_repo == BBT_LEVEL_ADMIN &&
+           !strcmp(d.user_name, "alice") &&
+           !strcmp(d.token_name, "laptop \xc3\xa9"),
+       "and decodes to the same");
+    for (i = 0; i < n; i++) {
+        bad += bbt_centry_decode(buf, i, &d) != -1;
+    }
+    ok(bad == 0, "every truncation is refused");
+    buf[n] = 0;
+    ok(bbt_centry_decode(buf, n + 1, &d) == -1, "a trailing byte is refused");
+    buf[0] = 'X';
+    ok(bbt_centry_decode(buf, n, &d) == -1, "another magic is refused");
+    buf[0] = 'T';
+    buf[1] = 2;
+    ok(bbt_centry_decode(buf, n, &d) == -1, "another version is refused");
+    buf[1] = 1;
+    buf[2] = 9;
+    ok(bbt_centry_decode(buf, n, &d) == -1, "an unknown kind is refused");
+    buf[2] = BBT_CENTRY_TOKEN;
+    buf[3 + 8 + 32 + 1] = 4;
+    ok(bbt_centry_decode(buf, n, &d) == -1, "a level over ADMIN is refused");
+    buf[3 + 8 + 32 + 1] = BBT_LEVEL_READ;
+    buf[3 + 8 + 32] = 4;
+    ok(bbt_centry_decode(buf, n, &d) == -1, "unknown flags are refused");
+    buf[3 + 8 + 32] = 2;
+    buf[3 + 8 + 32 + 3 + 2 + 1] = '\0';
+    ok(bbt_centry_decode(buf, n, &d) == -1, "a NUL in a name is refused");
+    ok(bbt_centry_decode(buf, 0, &d) == -1, "nothing is refused");
+
+    ok(bbt_centry_encode(&e, small, sizeof(small)) == 0,
+       "a buffer too small: 0");
+    e.tok_repo = (bbt_level_t)7;
+    ok(bbt_centry_encode(&e, buf, sizeof(buf)) == 0, "a bad level: 0");
+    e = row_entry();
+    memset(e.token_name, 'n', BBT_CENTRY_NAME_MAX);
+    e.token_name[BBT_CENTRY_NAME_MAX] = '\0';
+    memset(e.user_name, 'u', BBT_USER_MAX);
+    e.user_name[BBT_USER_MAX] = '\0';
+    n = bbt_centry_encode(&e, buf, sizeof(buf));
+    ok(n == BBT_CENTRY_BUF, "the longest names fit BBT_CENTRY_BUF exactly");
+    ok(bbt_centry_decode(buf, n, &d) == 0 &&
+           strlen(d.token_name) == BBT_CENTRY_NAME_MAX &&
+           strlen(d.user_name) == BBT_USER_MAX,
+       "and decode");
+
+    memset(&e, 0, sizeof(e));
+    e.kind = BBT_CENTRY_UNKNOWN;
+    e.stamp = 5;
+    n = bbt_centry_encode(&e, buf, sizeof(buf));
+    ok(n == 11 && bbt_centry_decode(buf, n, &d) == 0 &&
+           d.kind == BBT_CENTRY_UNKNOWN && d.stamp == 5,
+       "an unknown id: 11 bytes, round trip");
+    e.kind = BBT_CENTRY_WRONG_SECRET;
+    n = bbt_centry_encode(&e, buf, sizeof(buf));
+    ok(n == 11 && bbt_centry_decode(buf, n, &d) == 0 &&
+           d.kind == BBT_CENTRY_WRONG_SECRET,
+       "a wrong secret: round trip");
+    ok(bbt_centry_decode(buf, 12, &d) == -1,
+       "a refusal with trailing bytes is refused");
+    e.kind = (bbt_centry_kind_t)0;
+    ok(bbt_centry_encode(&e, buf, sizeof(buf)) == 0, "kind 0 does not encode");
+}
+
+static void test_levels(void)
+{
+    unsigned char b[BBT_CLEVEL_LEN];
+    uint64_t stamp = 0;
+    bbt_level_t l = BBT_LEVEL_NONE;
+
+    bbt_clevel_encode(99, BBT_LEVEL_WRITE, b);
+    ok(bbt_clevel_decode(b, sizeof(b), &stamp, &l) == 0 && stamp == 99 &&
+           l == BBT_LEVEL_WRITE,
+       "a level entry round trip");
+    ok(bbt_clevel_decode(b, sizeof(b) - 1, &stamp, &l) == -1,
+       "a short level entry is refused");
+    b[9] = 4;
+    ok(bbt_clevel_decode(b, sizeof(b), &stamp, &l) == -1,
+       "a level over ADMIN is refused");
+    b[9] = 0;
+    b[0] = 'T';
+    ok(bbt_clevel_decode(b, sizeof(b), &stamp, &l) == -1,
+       "a token entry's magic is not a level entry");
+}
+
+static void test_usable(void)
+{
+    const int64_t now = 1000000000;
+
+    ok(bbt_cache_usable(3, 3, now - 1000, now), "current stamp, fresh");
+    ok(!bbt_cache_usable(2, 3, now - 1000, now),
+       "an older stamp: a change came since");
+    ok(!bbt_cache_usable(4, 3, now - 1000, now), "any other stamp");
+    ok(!bbt_cache_usable(3, 3, 0, now), "no heartbeat: the listener is down");
+    ok(bbt_cache_usable(3, 3, now - BBT_CACHE_FRESH_US + 1, now),
+       "a heartbeat just under the limit");
+    ok(!bbt_cache_usable(3, 3, now - BBT_CACHE_FRESH_US, now),
+       "a heartbeat exactly at the limit is too old");
+    ok(!bbt_cache_usable(3, 3, now - 60000000, now), "a minute old");
+    ok(bbt_cache_usable(3, 3, now + 10, now),
+       "a heartbeat published after now was read");
+}
+
+static void test_verdict(void)
+{
+    bbt_centry_t e = row_entry();
+    bbt_tokrow_t row;
+    const int64_t exp = e.expires_us;
+
+    is_int(bbt_centry_verdict(&e, exp - 1, NULL, &row), BBT_VERDICT_OK,
+           "a microsecond before the expiry: in");
+    ok(row.user_name == e.user_name && row.tok_repo == BBT_LEVEL_ADMIN,
+       "the row is handed back");
+    is_int(bbt_centry_verdict(&e, exp, NULL, NULL), BBT_VERDICT_EXPIRED,
+           "at the expiry: expired (as the database's expires_at <= now())");
+    is_int(bbt_centry_verdict(&e, exp + 1000000, "alice", NULL),
+           BBT_VERDICT_EXPIRED, "after it: expired");
+    e.expires_us = 0;
+    is_int(bbt_centry_verdict(&e, INT64_MAX, NULL, NULL), BBT_VERDICT_OK,
+           "no expiry: never expires");
+    is_int(bbt_centry_verdict(&e, 1, "bob", NULL), BBT_VERDICT_NOT_OWNER,
+           "a Basic user name that is not the owner");
+    e.revoked = 1;
+    is_int(bbt_centry_verdict(&e, 1, NULL, NULL), BBT_VERDICT_REVOKED,
+           "revoked");
+    e.revoked = 0;
+    e.user_active = 0;
+    is_int(bbt_centry_verdict(&e, 1, NULL, NULL), BBT_VERDICT_DISABLED,
+           "owner disabled");
+    e.kind = BBT_CENTRY_UNKNOWN;
+    is_int(bbt_centry_verdict(&e, 1, NULL, NULL), BBT_VERDICT_UNKNOWN,
+           "an unknown id");
+    e.kind = BBT_CENTRY_WRONG_SECRET;
+    is_int(bbt_centry_verdict(&e, 1, "alice", NULL), BBT_VERDICT_WRONG_SECRET,
+           "a wrong secret");
+    e.kind = (bbt_centry_kind_t)0;
+    is_int(bbt_centry_verdict(&e, 1, NULL, NULL), BBT_VERDICT_BROKEN,
+           "no kind: never a way in");
+}
+
+static void test_due(void)
+{
+    const int64_t now = 1700000000000000LL;
+
+    ok(!bbt_centry_expired(0, now), "no expiry: never expired");
+    ok(!bbt_centry_expired(now + 1, now), "a microsecond before: not");
+    ok(bbt_centry_expired(now, now), "at the expiry: expired");
+    ok(bbt_centry_expired(now - 1, now), "after it: expired");
+
+    ok(bbt_centry_due(0, 60, now), "never written: due");
+    ok(!bbt_centry_due(now - 59999999, 60, now), "written 59.99 s ago: not");
+    ok(bbt_centry_due(now - 60000000, 60, now), "written 60 s ago: due");
+    ok(bbt_centry_due(now, 0, now), "interval 0: always due");
+    ok(!bbt_centry_due(now, 86400, now + 1000000), "a day's interval");
+}
+
+int main(void)
+{
+    test_keys();
+    test_encoding();
+    test_levels();
+    test_usable();
+    test_verdict();
+    test_due();
+    return done_testing();
+}

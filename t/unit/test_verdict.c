@@ -1,0 +1,70 @@
+/* The verdict on a presented token: each refusal, and their order. */
+#include "bbt_verdict.h"
+#include "tap.h"
+
+static bbt_tokrow_t good(void)
+{
+    bbt_tokrow_t r;
+
+    r.user_name = "alice";
+    r.user_active = 1;
+    r.revoked = 0;
+    r.expired = 0;
+    r.tok_project = BBT_LEVEL_READ;
+    r.tok_repo = BBT_LEVEL_WRITE;
+    return r;
+}
+
+int main(void)
+{
+    bbt_tokrow_t r = good();
+
+    is_int(bbt_verdict(&r, 1, NULL), BBT_VERDICT_OK, "a good token, Bearer");
+    is_int(bbt_verdict(&r, 1, "alice"), BBT_VERDICT_OK, "Basic, the owner");
+    is_int(bbt_verdict(&r, 1, "ALICE"), BBT_VERDICT_OK,
+           "Basic, the owner in another case");
+    is_int(bbt_verdict(&r, 1, "bob"), BBT_VERDICT_NOT_OWNER,
+           "Basic, another user");
+    is_int(bbt_verdict(&r, 1, "alic"), BBT_VERDICT_NOT_OWNER,
+           "Basic, a prefix of the owner");
+    is_int(bbt_verdict(NULL, 1, NULL), BBT_VERDICT_UNKNOWN, "no row");
+    is_int(bbt_verdict(NULL, 0, "bob"), BBT_VERDICT_UNKNOWN,
+           "no row: unknown whatever else");
+    is_int(bbt_verdict(&r, 0, NULL), BBT_VERDICT_WRONG_SECRET, "wrong secret");
+
+    /* A wrong secret hides everything else about the row. */
+    r.revoked = 1;
+    r.expired = 1;
+    r.user_active = 0;
+    is_int(bbt_verdict(&r, 0, "bob"), BBT_VERDICT_WRONG_SECRET,
+           "wrong secret before revoked, expired, disabled, not owner");
+    is_int(bbt_verdict(&r, 1, "bob"), BBT_VERDICT_REVOKED,
+           "revoked before expired, disabled, not owner");
+    r.revoked = 0;
+    is_int(bbt_verdict(&r, 1, "bob"), BBT_VERDICT_EXPIRED,
+           "expired before disabled, not owner");
+    r.expired = 0;
+    is_int(bbt_verdict(&r, 1, "bob"), BBT_VERDICT_DISABLED,
+           "disabled before not owner");
+    r.user_active = 1;
+    r.tok_repo = BBT_LEVEL_NONE;
+    is_int(bbt_verdict(&r, 1, "bob"), BBT_VERDICT_NOT_OWNER,
+           "not owner before a broken row");
+    is_int(bbt_verdict(&r, 1, NULL), BBT_VERDICT_BROKEN,
+           "a row without a repository level is broken");
+    r = good();
+    r.tok_project = BBT_LEVEL_ADMIN;
+    r.tok_repo = BBT_LEVEL_READ;
+    is_int(bbt_verdict(&r, 1, NULL), BBT_VERDICT_BROKEN,
+           "an impossible combination is broken");
+    r = good();
+    r.user_name = NULL;
+    is_int(bbt_verdict(&r, 1, "alice"), BBT_VERDICT_NOT_OWNER,
+           "no owner name: not the owner");
+
+    is_str(bbt_verdict_str(BBT_VERDICT_REVOKED), "token revoked", "reason");
+    is_str(bbt_verdict_str(BBT_VERDICT_OK), "", "no reason for OK");
+    is_str(bbt_verdict_str((bbt_verdict_t)99), "refused",
+           "an unknown verdict still reads as a refusal");
+    return done_testing();
+}
