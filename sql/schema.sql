@@ -42,3 +42,8 @@ COMMIT;
 BEGIN;
 \ir migrations/0007_notify.sql
 COMMIT;
+
+-- Version 8: project and repository access tokens.
+BEGIN;
+\ir migrations/0008_token_kinds.sql
+COMMIT;
