@@ -77,6 +77,31 @@ int bbt_kind_perms_valid(bbt_kind_t kind, bbt_level_t project, bbt_level_t repo)
     return 0;
 }
 
+int bbt_kind_perms_from_list(bbt_kind_t kind, const bbt_perm_t *list, size_t n,
+                             bbt_level_t *project, bbt_level_t *repo,
+                             const char **why)
+{
+    size_t i;
+
+    if (kind != BBT_KIND_REPO) {
+        return bbt_perm_from_list(list, n, project, repo, why);
+    }
+    *project = BBT_LEVEL_NONE;
+    *repo = BBT_LEVEL_NONE;
+    for (i = 0; i < n; i++) {
+        if (list[i].scope != BBT_SCOPE_REPO) {
+            *why = "a repository token has no project permission";
+            return -1;
+        }
+    }
+    /* The project level the list would default to is not kept. */
+    if (bbt_perm_from_list(list, n, project, repo, why) != 0) {
+        return -1;
+    }
+    *project = BBT_LEVEL_NONE;
+    return 0;
+}
+
 int bbt_kind_covers(const bbt_tokscope_t *s, const bbt_target_t *t)
 {
     switch (s->kind) {

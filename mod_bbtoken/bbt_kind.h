@@ -62,6 +62,14 @@ int bbt_kind_valid(const bbt_tokscope_t *s);
 int bbt_kind_perms_valid(bbt_kind_t kind, bbt_level_t project,
                          bbt_level_t repo);
 
+/* A list of permissions (as given to the CLI or the REST API) as the pair
+ * a token of kind `kind` holds: bbt_perm_from_list's rules, but a
+ * repository token takes REPO_ permissions alone, and its pair is (NONE,
+ * that level; REPO_ADMIN for an empty list).  0, or -1 with *why. */
+int bbt_kind_perms_from_list(bbt_kind_t kind, const bbt_perm_t *list, size_t n,
+                             bbt_level_t *project, bbt_level_t *repo,
+                             const char **why);
+
 /* 1 if target t is inside scope s: anything for a personal token, the
  * project and its repositories for a project token, that one repository
  * for a repository token (never its project). */

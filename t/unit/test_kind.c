@@ -111,6 +111,32 @@ static void test_perms(void)
     ok(!bbt_kind_perms_valid(BBT_KIND_INVALID, R, R), "invalid: never");
 }
 
+static void test_perm_lists(void)
+{
+    bbt_perm_t l[2];
+    bbt_level_t p, r;
+    const char *why = NULL;
+
+    l[0] = perm(BBT_SCOPE_REPO, W);
+    ok(bbt_kind_perms_from_list(BBT_KIND_REPO, l, 1, &p, &r, &why) == 0 &&
+           p == N && r == W,
+       "repository token, REPO_WRITE: no project level, WRITE");
+    ok(bbt_kind_perms_from_list(BBT_KIND_REPO, l, 0, &p, &r, &why) == 0 &&
+           p == N && r == A,
+       "repository token, no list: REPO_ADMIN alone");
+    l[1] = perm(BBT_SCOPE_PROJECT, R);
+    ok(bbt_kind_perms_from_list(BBT_KIND_REPO, l, 2, &p, &r, &why) == -1 &&
+           why && strstr(why, "no project permission"),
+       "repository token with a PROJECT_ permission: refused, saying why");
+    l[1] = perm(BBT_SCOPE_REPO, R);
+    ok(bbt_kind_perms_from_list(BBT_KIND_REPO, l, 2, &p, &r, &why) == -1,
+       "two repository permissions: refused");
+    l[0] = perm(BBT_SCOPE_PROJECT, W);
+    ok(bbt_kind_perms_from_list(BBT_KIND_PROJECT, l, 1, &p, &r, &why) == 0 &&
+           p == W && r == W,
+       "project token: the personal rules (PROJECT_WRITE gives REPO_WRITE)");
+}
+
 static void test_project_token(void)
 {
     bbt_tokscope_t s = scope(BBT_KIND_PROJECT, "PROJ", "");
@@ -238,6 +264,7 @@ int main(void)
 {
     test_rows();
     test_perms();
+    test_perm_lists();
     test_project_token();
     test_repo_token();
     test_personal_unchanged();
