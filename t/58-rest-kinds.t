@@ -171,6 +171,9 @@ subtest 'made over REST, it works with git, with no person behind it' => sub {
     is($env->repo_head('PROJ', 'one'), $before, 'the repository is unchanged');
     is_403($env->get('/scm/OTHER/thing.git/info/refs?service=git-upload-pack',
                      { Authorization => "Bearer $tok" }), 'nor reach OTHER');
+    my $one = call(root => GET => "$P/PROJ/$res->{json}{id}");
+    ok(defined $one->{json}{lastAuthenticated} && abs($one->{json}{lastAuthenticated} / 1000 - time) < 120,
+       'its last use is recorded (lastAuthenticated: now)') or diag res_summary($one);
     my $st = call(root => DELETE => "$P/PROJ/$res->{json}{id}");
     is($st->{status}, 204, 'a global admin revokes it (a DELETE without a JSON Content-Type)')
         or diag res_summary($st);

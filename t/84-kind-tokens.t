@@ -149,6 +149,37 @@ subtest 'r->user: the token, for the access log and the backend' => sub {
        'access log: the repository token\'s push');
 };
 
+subtest 'an internal redirect cannot carry a token out of its scope' => sub {
+    # The stand-in CGI answers .../redirect-to-push... with a local Location
+    # to /env/PROJ/repo.git's push advertisement, which httpd follows
+    # without a new authentication: the module checks every URI.
+    my ($other) = scope_token('--project', 'OTHER', 'other admin', 'PROJECT_ADMIN');
+    my $src = '/env/OTHER/redirect-to-push.git/info/refs?service=git-upload-pack';
+    my $mark = log_mark($env->error_log_path);
+    my $r = $env->get($src, { Authorization => $env->bearer($other) });
+    ok($r->{status} != 200 || $r->{content} !~ /QUERY_STRING=service=git-receive-pack/,
+       'the OTHER token does not reach PROJ through the redirect') or diag res_summary($r);
+    is($r->{status}, 403, '  refused with 403') or diag res_summary($r);
+    like(join("\n", log_lines_since($env->error_log_path, $mark)), qr/BBT550: .* is on PROJ/, '  BBT550');
+    $r = $env->get('/env/PROJ/redirect-to-push.git/info/refs?service=git-upload-pack',
+                   { Authorization => $env->bearer($pw) });
+    ok($r->{status} == 200 && $r->{content} =~ /QUERY_STRING=service=git-receive-pack/,
+       'control: the PROJ token follows it') or diag res_summary($r);
+    $env->cli_ok('revoke', '--project', 'OTHER');
+};
+
+subtest 'the policy counts per project and per repository' => sub {
+    $env->cli_ok('policy', '--max-tokens', 2);
+    $env->cli_is('a third live token of PROJ', ['create', '--project', 'PROJ', '--name', 'third'], 1,
+                 stderr => qr/project PROJ already has 2 live tokens/);
+    my ($a) = scope_token('--repo', 'PROJ/two', 'first');
+    my ($b) = scope_token('--repo', 'PROJ/two', 'second');
+    $env->cli_is('a third of PROJ/two', ['create', '--repo', 'PROJ/two', '--name', 'third'], 1,
+                 stderr => qr/repository PROJ\/two already has 2 live tokens/);
+    $env->cli_ok('revoke', '--repo', 'PROJ/two');
+    $env->cli_ok('policy', '--max-tokens', 100);
+};
+
 subtest 'no person stops them: grants and users do not matter' => sub {
     $env->cli_ok('user', 'disable', 'alice');
     $env->psql("DELETE FROM bbtoken_users WHERE name = 'alice'");
