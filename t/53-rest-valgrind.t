@@ -2,7 +2,8 @@
 # under valgrind's memcheck: every endpoint, bodies that are refused (too
 # large, over LimitRequestBody, a broken chunk, not JSON), a request
 # without a login, one with a token, a path and a method that are not the
-# API's, the cross-site check, a database outage.  Any invalid read or
+# API's, the cross-site check, a project's and a repository's tokens, a
+# database outage.  Any invalid read or
 # write, use of uninitialised memory or bad free fails the test.
 use strict;
 use warnings;
@@ -44,6 +45,7 @@ system('htpasswd', '-b', '-B', '-c', $htpasswd, 'alice', 'alice-pw') == 0 or BAI
 chmod 0644, $htpasswd;
 $env->user_add('alice');
 $env->user_add('carol');
+$env->grant('alice', 'PROJECT_ADMIN', 'PROJ');
 my $carol_tok = $env->token_create('carol', name => 'ci', perms => ['REPO_READ']);
 my $conf = $env->write_conf;
 my $log = $env->dir . '/valgrind.log';
@@ -99,6 +101,22 @@ is_status(req(PATCH => $B, \%json, '{}'), 405, 'another method');
 is_status(req(PUT => $B, { %json, Origin => 'http://evil.example' }, '{}'), 403, 'cross-site');
 is_status(req(DELETE => "$B/$id", \%nock), 204, 'revoke');
 is_status(req(DELETE => "$B/$id", \%nock), 404, 'revoke again');
+# A project's and a repository's tokens.
+my $PB = '/rest/access-tokens/1.0/projects/proj';
+for my $where ($PB, "$PB/repos/repo") {
+    my $perms = $where =~ /repos/ ? '["REPO_WRITE"]' : '["PROJECT_READ"]';
+    $res = req(PUT => $where, \%json, qq({"name":"vg","permissions":$perms}));
+    is_status($res, 200, "create at $where");
+    my $sid = eval { decode_json($res->{content})->{id} } // '000000000000';
+    is_status(req(GET => "$where?limit=5", { Authorization => $auth }), 200, "list at $where");
+    is_status(req(GET => "$where/$sid", { Authorization => $auth }), 200, "get at $where");
+    is_status(req(POST => "$where/$sid", \%json, '{"name":"vg 2"}'), 200, "update at $where");
+    is_status(req(DELETE => "$where/$sid", \%nock), 204, "revoke at $where");
+}
+is_status(req(PUT => "$PB/repos/repo", \%json, '{"name":"x","permissions":["PROJECT_READ"]}'), 400,
+          'a project permission for a repository token');
+is_status(req(GET => '/rest/access-tokens/1.0/projects/OTHER', { Authorization => $auth }), 401,
+          'a project alice does not administer');
 $env->pg_stop;
 is_status(req(GET => $B, { Authorization => $auth }), 503, 'database down: 503');
 $env->pg_start;
