@@ -3,8 +3,8 @@
 # large, over LimitRequestBody, a broken chunk, not JSON), a request
 # without a login, one with a token, a path and a method that are not the
 # API's, the cross-site check, a project's and a repository's tokens, a
-# database outage.  Any invalid read or
-# write, use of uninitialised memory or bad free fails the test.
+# database outage.  Any invalid read or write, use of uninitialised memory
+# or bad free fails the test.
 use strict;
 use warnings;
 use FindBin;
