@@ -174,6 +174,8 @@ subtest 'made over REST, it works with git, with no person behind it' => sub {
     my $one = call(root => GET => "$P/PROJ/$res->{json}{id}");
     ok(defined $one->{json}{lastAuthenticated} && abs($one->{json}{lastAuthenticated} / 1000 - time) < 120,
        'its last use is recorded (lastAuthenticated: now)') or diag res_summary($one);
+    is(call(root => GET => "$P/PROJ", auth => "Bearer $tok")->{status}, 401,
+       'the token itself cannot manage tokens (401)');
     my $st = call(root => DELETE => "$P/PROJ/$res->{json}{id}");
     is($st->{status}, 204, 'a global admin revokes it (a DELETE without a JSON Content-Type)')
         or diag res_summary($st);

@@ -208,6 +208,19 @@ subtest 'CLI: update, audit, revoke (through the cache)' => sub {
     is_deeply($env->cli_json('list', '--project', 'PROJ'), [], 'list --project: none left');
 };
 
+subtest 'CLI: expiring shows them, with their holder' => sub {
+    my ($t, $id) = scope_token('--repo', 'PROJ/two', 'short-lived', 'REPO_READ');
+    $env->psql("SET session_replication_role = replica; UPDATE bbtoken_tokens SET expires_at = now() + "
+               . "interval '2 days' WHERE id = '$id'");
+    my ($e) = grep { $_->{id} eq $id } @{ $env->cli_json('expiring') };
+    ok($e, 'listed') or return;
+    is_deeply($e->{repository}, { slug => 'two', project => { key => 'PROJ' } }, 'repository {slug, project}');
+    ok(!exists $e->{user}, 'no user');
+    is_deeply($e->{permissions}, ['REPO_READ'], 'its one permission');
+    like(scalar $env->cli_ok('expiring'), qr/repo:PROJ\/two\s+\Q$id\E\s+short-lived/, 'the table names it');
+    $env->cli_ok('revoke', $id);
+};
+
 subtest 'CLI: the project setting' => sub {
     is_deeply($env->cli_json('project', 'proj'), { key => 'PROJ', repoAdminsManageTokens => JSON::PP::true },
               'default: yes');
