@@ -30,6 +30,7 @@
 #include "bbt_request.h"
 #include "bbt_rest.h"
 #include "bbt_rest_db.h"
+#include "bbt_rest_inventory.h"
 #include "bbt_rest_json.h"
 #include "bbt_rest_leaked.h"
 #include "bbt_rest_req.h"
@@ -57,6 +58,7 @@ static const struct {
     {BBT_REST_TOKEN, M_POST, "POST", bbt_rest_tokens_update, 1},
     {BBT_REST_TOKEN, M_DELETE, "DELETE", bbt_rest_tokens_revoke, 0},
     {BBT_REST_LEAKED, M_POST, "POST", bbt_rest_leaked_revoke, 2},
+    {BBT_REST_ALL, M_GET, "GET", bbt_rest_inventory_list, 0},
 };
 
 #define BBT_REST_NROUTES (sizeof(bbt_rest_routes) / sizeof(bbt_rest_routes[0]))
@@ -137,6 +139,14 @@ static int bbt_rest_dispatch(bbt_rest_t *x, bbt_rest_endpoint_t endpoint)
         return bbt_rest_error(r, HTTP_UNAUTHORIZED, BBT_REST_EX_AUTH,
                               "You are not permitted to manage access "
                               "tokens.");
+    }
+    /* Every user's tokens: global admins only, as for their changes. */
+    if (x->path.shape == BBT_REST_ALL) {
+        return caller.admin
+                   ? endpoint(x, &caller, NULL)
+                   : bbt_rest_error(r, HTTP_FORBIDDEN, BBT_REST_EX_AUTH,
+                                    "Only global administrators may "
+                                    "list every user's tokens.");
     }
     if (strcmp(caller.slug, slug) != 0 && !caller.admin) {
         return bbt_rest_error(r, HTTP_UNAUTHORIZED, BBT_REST_EX_AUTH,
