@@ -1,7 +1,8 @@
 # Revoking leaked tokens by their value (POST .../revoke-by-value, no
 # login): valid, invalid and mixed lists get the very same answer; each
 # valid token is revoked, then refused by git and curl although the cache
-# had it; the audit trail says revoked_leaked with the reporting address;
+# had it, on this server and on another that only PostgreSQL's
+# notification tells; the audit trail says revoked_leaked with the reporting address;
 # the owner is mailed by `bbtoken notify`; bad bodies are 400; the
 # throttle answers 429 with Retry-After; no token is logged.
 use strict;
@@ -40,6 +41,10 @@ $env->user_add('alice', '--email', 'alice@example.com');
 $env->user_add('bob', '--email', 'bob@example.com');
 $env->grant('alice', 'PROJECT_WRITE', 'PROJ');
 $env->grant('bob', 'PROJECT_WRITE', 'PROJ');
+# A second server on the same database: only the notification of the
+# revocation reaches its cache.
+my $other = BBT::Env->new(pg_from => $env)->start;
+$other->make_repo('PROJ', 'repo');
 
 my $URL = '/rest/access-tokens/latest/revoke-by-value';
 my $GIT = '/scm/PROJ/repo.git/info/refs?service=git-upload-pack';
@@ -81,6 +86,7 @@ subtest 'invalid tokens: 202, nothing revoked' => sub {
 
 subtest 'the cache holds the token before it is reported' => sub {
     ok(served_from_cache($env, $GIT, auth_bearer($b1), $b1id), 'bob\'s build token answered from the cache');
+    ok(served_from_cache($other, $GIT, auth_bearer($b1), $b1id), '  and from the other server\'s');
 };
 
 subtest 'valid tokens: the same answer, revoked' => sub {
@@ -90,6 +96,8 @@ subtest 'valid tokens: the same answer, revoked' => sub {
     ok(!revoked($keepid), 'kept, whose id came with a wrong secret, lives');
     my ($ok, $n, $seen) = until_status($env, $GIT, auth_bearer($b1), 401);
     ok($ok, 'the revoked token is refused (401) although the cache had it') or diag $seen;
+    ($ok, $n, $seen) = until_status($other, $GIT, auth_bearer($b1), 401);
+    ok($ok, 'the other server refuses it too (401), told by PostgreSQL') or diag $seen;
     is($env->get($GIT, auth_bearer($keep))->{status}, 200, 'bob\'s other token still works');
     my $url = $env->clone_url('bob', $b1, 'PROJ', 'repo');
     $env->git_is('git clone with the revoked token fails', qr/401|Authentication failed|could not read/i,
@@ -183,6 +191,7 @@ subtest 'throttled per address: 429 with Retry-After' => sub {
 subtest 'no token in any log' => sub {
     no_secrets_in('httpd error_log', $env->error_log_text, \%secret, 'no token in the error log');
     no_secrets_in('httpd access_log', $env->access_log_text, \%secret, 'no token in the access log');
+    no_secrets_in('other httpd error_log', $other->error_log_text, \%secret, 'nor in the other server\'s');
     no_secrets_in('PostgreSQL log', $env->pg_log_text, \%secret, 'no token in the PostgreSQL log');
 };
 
