@@ -118,6 +118,8 @@ subtest 'mixed lists, all valid, repeats: the same answer' => sub {
     $res = report([$unknown], path => '/rest/access-tokens/1.0/revoke-by-value/');
     is_status($res, 202, '1.0, with a trailing slash: 202');
     is($res->{json}{received}, 1, '  received 1');
+    $res = report([$unknown], headers => { Authorization => "Bearer $unknown" });
+    is(answer($res), answer(report([$unknown])), 'an Authorization header changes nothing');
 };
 
 subtest 'the audit trail: revoked_leaked, the reporting address' => sub {
