@@ -190,6 +190,27 @@ subtest 'throttled per address: 429 with Retry-After' => sub {
     is_status(report([$unknown]), 202, 'a new window: 202 again');
 };
 
+subtest 'the database functions: the API role only, and only with the hash' => sub {
+    my ($t, $tid) = mk('bob', 'spare');
+    my $by_hash = "SELECT bbtoken_api_revoke_leaked('192.0.2.9', ARRAY[id], ARRAY[%s])"
+                . " FROM bbtoken_tokens WHERE id = '$tid'";
+    for my $sql (sprintf($by_hash, 'secret_hash'), "SELECT bbtoken_api_leak_throttle('192.0.2.9', 1, 60)",
+                 "SELECT count(*) FROM bbtoken_leak_throttle") {
+        my ($rc, $out, $err) = $env->psql_try($sql, user => 'bbtoken_httpd');
+        ok($rc != 0 && $err =~ /permission denied/, "the lookup role may not: $sql") or diag "exit $rc: $out$err";
+    }
+    my ($rc, $out, $err) = $env->psql_try(sprintf($by_hash, "repeat('0', 64)"), user => 'bbtoken_api');
+    is($rc, 0, 'the API role calls it') or diag $err;
+    ok(!revoked($tid), '  with a wrong hash: nothing revoked');
+    ($rc, $out, $err) = $env->psql_try("DELETE FROM bbtoken_leak_throttle", user => 'bbtoken_api');
+    ok($rc != 0 && $err =~ /permission denied/, 'the API role cannot reset the throttle') or diag "exit $rc: $out$err";
+    ($rc, $out, $err) = $env->psql_try(sprintf($by_hash, 'secret_hash'), user => 'bbtoken_api');
+    is($rc, 0, 'with the right hash') or diag $err;
+    ok(revoked($tid), '  revoked');
+    is($env->psql("SELECT event || ' ' || host(client_addr) FROM bbtoken_audit WHERE token_id = '$tid'"
+                  . " AND event LIKE 'revoked%'"), 'revoked_leaked 192.0.2.9', '  as leaked, from the address given');
+};
+
 subtest 'no token in any log' => sub {
     no_secrets_in('httpd error_log', $env->error_log_text, \%secret, 'no token in the error log');
     no_secrets_in('httpd access_log', $env->access_log_text, \%secret, 'no token in the access log');
