@@ -34,7 +34,8 @@ my $extra = <<'EOC';
 </LocationMatch>
 EOC
 my $env = BBT::Env->new(extra_conf => $extra, modules => [qw(authn_file authz_user)],
-                        dbd_user => 'bbtoken_api')->start;
+                        dbd_user => 'bbtoken_api', pg_conf => $BBT::Cache::PG_CONF)->start;
+$env->stat_statements_on;
 $env->htpasswd(alice => 'alice-Pa55-word');
 $env->make_repo('PROJ', 'repo');
 $env->user_add('alice', '--email', 'alice@example.com');
@@ -67,6 +68,19 @@ sub revoked { my ($id) = @_; return $env->psql("SELECT revoked_at IS NOT NULL FR
 
 sub answer { my ($res) = @_; return join '|', $res->{status}, $res->{content} // '' }
 
+# The statements a report runs, as PostgreSQL counts them: the throttle,
+# the rows read, the revocation.
+my @WORK = ('bbtoken_api_leak_throttle(', 'id = ANY($1::text[]) AND revoked_at IS NULL',
+            'bbtoken_api_revoke_leaked(');
+sub work { return [map { $env->statement_calls($_) } @WORK] }
+sub work_of {
+    my ($body) = @_;
+    my $before = work();
+    my $res = report($body);
+    my $after = work();
+    return ($res, join ' ', map { $after->[$_] - $before->[$_] } 0 .. $#WORK);
+}
+
 my ($a1, $a1id) = mk('alice', 'laptop');
 my ($a2, $a2id) = mk('alice', 'ci');
 my ($b1, $b1id) = mk('bob', 'build');
@@ -77,8 +91,10 @@ my $mistyped = mistype_token($keep);
 my %seen;
 
 subtest 'invalid tokens: 202, nothing revoked' => sub {
-    my $res = report([$unknown, $wrong, $mistyped, 'not a token at all', '']);
+    my ($res, $work) = work_of([$unknown, $wrong, $mistyped, 'not a token at all', '']);
     is_status($res, 202, 'unknown id, wrong secret, bad checksum, garbage: 202');
+    is($work, '1 1 1', 'one throttle count, one read, one revocation call');
+    $seen{work} = $work;
     is_deeply($res->{json}, { received => 5, message => $res->{json}{message} }, 'body: received 5 and a message');
     ok(!revoked($keepid), 'the token whose id was used with another secret still lives');
     $seen{invalid} = answer($res);
@@ -90,8 +106,9 @@ subtest 'the cache holds the token before it is reported' => sub {
 };
 
 subtest 'valid tokens: the same answer, revoked' => sub {
-    my $res = report([$b1, $unknown, $wrong, $mistyped, 'not a token at all']);
+    my ($res, $work) = work_of([$b1, $unknown, $wrong, $mistyped, 'not a token at all']);
     is(answer($res), $seen{invalid}, 'one valid among the same count: the very same status and body');
+    is($work, $seen{work}, 'the same statements as for invalid ones');
     ok(revoked($b1id), 'build revoked');
     ok(!revoked($keepid), 'kept, whose id came with a wrong secret, lives');
     my ($ok, $n, $seen) = until_status($env, $GIT, auth_bearer($b1), 401);
