@@ -3,12 +3,14 @@
  * users/{slug}[/{tokenId}], with Bitbucket Data Center's shapes.
  *
  * The caller is r->user, authenticated by any authn provider; a request
- * authenticated with a token is refused.  One path asks for no login:
- * .../revoke-by-value, where anyone may report leaked tokens.  The handler
- * decides what may be asked (path, method, the cross-site check, who may manage
- * whose tokens) and hands the rest to an endpoint of bbt_rest_tokens.c through
- * the dispatch table below.  The database checks who may manage whose tokens
+ * authenticated with a token is refused.  The handler decides what may be
+ * asked (path, method, the cross-site check, who may manage whose tokens)
+ * and hands the rest to an endpoint of bbt_rest_tokens.c through the
+ * dispatch table below.  The database checks who may manage whose tokens
  * again, in the functions the changes go through.
+ *
+ * One path asks for no login: .../revoke-by-value, where anyone may report
+ * leaked tokens (bbt_rest_leaked.c).
  */
 #include "httpd.h"
 #include "http_config.h"
