@@ -60,12 +60,15 @@ PQ_INC   := -I$(shell pg_config --includedir 2>/dev/null || echo /usr/include/po
 CORE    := bbt_input bbt_token bbt_perm bbt_cred bbt_route bbt_rules bbt_sqlstate \
            bbt_rules_load bbt_decide bbt_cachectl bbt_rest_req bbt_expo bbt_body \
            bbt_verdict bbt_centry
+CORE    += bbt_inventory
 GLUE    := mod_bbtoken bbt_config bbt_confcheck bbt_request bbt_routing \
            bbt_authn bbt_authz bbt_db bbt_dbgate bbt_logguard bbt_private \
            bbt_rest bbt_rest_json bbt_rest_db bbt_rest_tokens bbt_configtest \
            bbt_stats bbt_metrics bbt_reqbody bbt_verify bbt_cache bbt_listen
+GLUE    += bbt_rest_leaked bbt_rest_inventory
 # Shared by the module and the CLI: libpq and jansson, nothing of httpd.
 PGJSON  := bbt_pgjson
+PGJSON  += bbt_inventory_json
 # The built-in route sets are routes/*.conf, compiled in as C strings.
 SETS_C  := $(OBJ)/bbt_sets.c
 CORE_SO := $(CORE:%=$(OBJ)/%.o)
@@ -78,6 +81,7 @@ PGJSON_O := $(PGJSON:%=$(OBJ)/%.o)
 # libpq's headers, so they cannot come to need it.
 CLI      := bbtoken args usage out mail sendmail db migrations cmd_users \
             cmd_tokens cmd_reports cmd_admin cmd_notify
+CLI      += cmd_inventory
 CLI_NOPQ := args usage out mail sendmail
 CLI_O    := $(CLI:%=$(OBJ)/cli/%.o)
 CLI_NOPQ_O := $(CLI_NOPQ:%=$(OBJ)/cli/%.o)
