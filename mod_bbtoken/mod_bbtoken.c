@@ -13,7 +13,8 @@
  *                   token (check_authn, AuthType BBToken)
  *   bbt_authz.c     the 403 gate, Require bbtoken, the 401 challenges
  *   bbt_private.c   what the backend gets and answers: no credentials, a
- *                   private response
+ *                   private response; the credentials given back to an
+ *                   h2c upgrade's stream 1
  *   bbt_request.c   what one request learned, for the phases after authn
  *   bbt_verify.c    a token's verdict: from the cache or the database
  *   bbt_cache.c     the cache's socache and shared memory; bbt_listen.c
