@@ -19,7 +19,7 @@
  *   bbt_verify.c    a token's verdict: from the cache or the database
  *   bbt_cache.c     the cache's socache and shared memory; bbt_listen.c
  *                   its listener (PostgreSQL's notifications, through
- *                   mod_watchdog)
+ *                   mod_watchdog); bbt_socache.c the shared socache
  *   bbt_db.c        mod_dbd; bbt_dbgate.c bounds the wait for one of its
  *                   connections; bbt_logguard.c keeps httpd's logs free of
  *                   credentials; bbt_rest.c the access-tokens REST API
