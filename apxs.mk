@@ -64,7 +64,7 @@ GLUE    := mod_bbtoken bbt_config bbt_confcheck bbt_request bbt_routing \
            bbt_authn bbt_authz bbt_db bbt_dbgate bbt_logguard bbt_private \
            bbt_rest bbt_rest_json bbt_rest_db bbt_rest_tokens bbt_configtest \
            bbt_stats bbt_metrics bbt_reqbody bbt_verify bbt_cache bbt_listen \
-           bbt_socache
+           bbt_socache bbt_throttle
 # Shared by the module and the CLI: libpq and jansson, nothing of httpd.
 PGJSON  := bbt_pgjson
 # The built-in route sets are routes/*.conf, compiled in as C strings.
