@@ -18,7 +18,11 @@ use BBT::Assert;
 use BBT::Cache qw(log_mark log_since wait_log);
 
 my $FAILS = 5;
-my $extra = <<'EOC';
+# IPv6 too, on the loopback's ::1.
+my $port6 = BBT::Util::free_port();
+my $extra = <<"EOC" . <<'EOC';
+Listen [::1]:$port6
+EOC
 BBTokenCache off
 <Location /scm>
     AuthBBTokenProvider file
@@ -194,6 +198,21 @@ subtest 'another address is not affected' => sub {
     is($out, '200', 'curl from 127.0.0.2: 200');
     my $a = scrape();
     is($a->{bbtoken_throttled_clients}, 1, 'still one throttled client');
+};
+
+subtest 'an IPv6 address is counted apart' => sub {
+    my $url6 = "http://[::1]:$port6$UP";
+    my $curl6 = sub {
+        my ($rc, $out) = run_cmd(cmd => ['curl', '-s', '-g', '-o', '/dev/null', '-w', '%{http_code}',
+                                         '-u', $_[0], $url6]);
+        return $out;
+    };
+    is($curl6->('carol:carol-Pa55-word'), '200', '::1: the right password: 200');
+    my $m = log_mark($env);
+    is($curl6->('carol:wrong'), '401', "::1: failure $_") for 1 .. $FAILS;
+    like(log_since($env, $m), qr/BBT505: client ::1 throttled: $FAILS failed logins/, '::1 throttled');
+    is($curl6->('carol:carol-Pa55-word'), '429', '::1: the right password: 429');
+    is(scrape()->{bbtoken_throttled_clients}, 2, 'two throttled clients');
 };
 
 subtest 'the window ends; a success resets no count' => sub {
