@@ -21,7 +21,8 @@ _bbtoken()
             --db | --name | --perm | --expiry-days | --user | --since | --token | \
                 --within | --expired-before | --max-expiry-days | --max-tokens | \
                 --email | --display-name | --revoke-unused-after | --sendmail | --from | \
-                --project | --repo | --repo-admins-manage-tokens)
+                --owner | --project | --repo | --unused-for | --min-perm | \
+                --repo-admins-manage-tokens)
                 ((i++))
                 continue
                 ;;
@@ -37,7 +38,7 @@ _bbtoken()
     done
 
     case $prev in
-        --perm)
+        --perm | --min-perm)
             COMPREPLY=($(compgen -W "$perms" -- "$cur"))
             return 0
             ;;
@@ -55,7 +56,7 @@ _bbtoken()
             ;;
         --db | --name | --expiry-days | --user | --since | --token | --within | \
             --expired-before | --max-tokens | --email | --display-name | --from | \
-            --project | --repo)
+            --owner | --project | --repo | --unused-for)
             return 0
             ;;
     esac
@@ -85,7 +86,7 @@ _bbtoken()
             ((nargs == 1)) && words=$perms
             ;;
         create) opts="--name --perm --expiry-days --project --repo" ;;
-        list) opts="--json --project --repo" ;;
+        list) opts="--json --all --owner --project --repo --expired --never-used --unused-for --min-perm --revoke --dry-run" ;;
         update) opts="--name --perm" ;;
         revoke) opts="--user --project --repo" ;;
         expiring) opts="--within --json" ;;

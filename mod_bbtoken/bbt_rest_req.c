@@ -64,6 +64,31 @@ static bbt_rest_shape_t bbt_rest_path_scope(const char *p, bbt_rest_path_t *out)
     return bbt_rest_path_tail(p, out, BBT_REST_SCOPE, BBT_REST_SCOPE_TOKEN);
 }
 
+/* The resources that name no user, after the version. */
+static const struct {
+    const char *name;
+    bbt_rest_shape_t shape;
+} bbt_rest_top[] = {
+    {"revoke-by-value", BBT_REST_LEAKED},
+    {"inventory", BBT_REST_ALL},
+};
+
+/* p is what follows the version's "/": a resource of bbt_rest_top, or
+ * BBT_REST_NONE. */
+static bbt_rest_shape_t bbt_rest_top_shape(const char *p)
+{
+    size_t i, n;
+
+    for (i = 0; i < sizeof(bbt_rest_top) / sizeof(bbt_rest_top[0]); i++) {
+        n = strlen(bbt_rest_top[i].name);
+        if (strncmp(p, bbt_rest_top[i].name, n) == 0 &&
+            (p[n] == '\0' || (p[n] == '/' && p[n + 1] == '\0'))) {
+            return bbt_rest_top[i].shape;
+        }
+    }
+    return BBT_REST_NONE;
+}
+
 bbt_rest_shape_t bbt_rest_path_parse(const char *uri, bbt_rest_path_t *out)
 {
     const char *p = uri, *slash;
@@ -82,6 +107,10 @@ bbt_rest_shape_t bbt_rest_path_parse(const char *uri, bbt_rest_path_t *out)
         out->latest = 1;
     } else {
         return BBT_REST_NONE;
+    }
+    if ((shape = bbt_rest_top_shape(p)) != BBT_REST_NONE) {
+        out->shape = shape;
+        return shape;
     }
     if (strncmp(p, "projects/", 9) == 0) {
         shape = bbt_rest_path_scope(p + 9, out);

@@ -32,5 +32,7 @@ GRANT EXECUTE ON FUNCTION bbtoken_owner_level(bigint, text, text),
                           bbtoken_api_scope_update(text, text, text, text,
                                                    text, text, text),
                           bbtoken_api_scope_revoke(text, text, text, text),
-                          bbtoken_api_project_set(text, text, boolean)
+                          bbtoken_api_project_set(text, text, boolean),
+                          bbtoken_api_leak_throttle(text, integer, integer),
+                          bbtoken_api_revoke_leaked(text, text[], text[])
                           TO :"role";

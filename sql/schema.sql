@@ -47,3 +47,8 @@ COMMIT;
 BEGIN;
 \ir migrations/0008_token_kinds.sql
 COMMIT;
+
+-- Version 10: revoking a leaked token by its value.
+BEGIN;
+\ir migrations/0010_leaked.sql
+COMMIT;
