@@ -92,6 +92,9 @@ static const struct option bbtoken_cmd_opts[] = {
     {"unused-for", required_argument, NULL, BBTOKEN_OPT_UNUSED_FOR},
     {"min-perm", required_argument, NULL, BBTOKEN_OPT_MIN_PERM},
     {"revoke", no_argument, NULL, BBTOKEN_OPT_REVOKE},
+    {"repo", required_argument, NULL, BBTOKEN_OPT_REPO},
+    {"repo-admins-manage-tokens", required_argument, NULL,
+     BBTOKEN_OPT_REPO_ADMINS},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0}};
 
@@ -224,6 +227,12 @@ int bbtoken_parse_args(const bbtoken_cmd_t *cmd, int argc, char **argv,
         case BBTOKEN_OPT_REVOKE:
             a->revoke = 1;
             break;
+        case BBTOKEN_OPT_REPO:
+            a->repo = optarg;
+            break;
+        case BBTOKEN_OPT_REPO_ADMINS:
+            a->repo_admins = optarg;
+            break;
         }
     }
     if ((a->email && a->no_email) || (a->display_name && a->no_display_name)) {
@@ -310,8 +319,8 @@ int bbtoken_perm_parse(const char *name, bbt_perm_t *p)
     return 0;
 }
 
-int bbtoken_perm_pair(const bbtoken_args_t *a, bbt_level_t *project,
-                      bbt_level_t *repo)
+int bbtoken_kind_perm_pair(const bbtoken_args_t *a, bbt_kind_t kind,
+                           bbt_level_t *project, bbt_level_t *repo)
 {
     bbt_perm_t list[BBTOKEN_MAX_PERMS];
     const char *why = NULL;
@@ -323,10 +332,17 @@ int bbtoken_perm_pair(const bbtoken_args_t *a, bbt_level_t *project,
             return rc;
         }
     }
-    if (bbt_perm_from_list(list, a->nperms, project, repo, &why) != 0) {
+    if (bbt_kind_perms_from_list(kind, list, a->nperms, project, repo, &why) !=
+        0) {
         return bbtoken_fail("invalid permissions: %s", why ? why : "refused");
     }
     return 0;
+}
+
+int bbtoken_perm_pair(const bbtoken_args_t *a, bbt_level_t *project,
+                      bbt_level_t *repo)
+{
+    return bbtoken_kind_perm_pair(a, BBT_KIND_PERSONAL, project, repo);
 }
 
 /* The key is canonicalized the way the module canonicalizes URLs, so a
@@ -355,6 +371,46 @@ int bbtoken_parse_target(const char *arg, bbtoken_target_t *t)
         t->slug = s;
     }
     return 0;
+}
+
+int bbtoken_holder_args(const bbtoken_cmd_t *cmd, const bbtoken_args_t *a,
+                        bbt_kind_t *kind, bbtoken_target_t *t)
+{
+    if ((a->noperands > 0) + !!a->project + !!a->repo != 1) {
+        return bbtoken_usage_error(cmd->usage,
+                                   "%s takes one NAME, or --project KEY, or "
+                                   "--repo KEY/slug",
+                                   cmd->full);
+    }
+    memset(t, 0, sizeof(*t));
+    *kind = BBT_KIND_PERSONAL;
+    if (a->project) {
+        *kind = BBT_KIND_PROJECT;
+        if (strchr(a->project, '/')) {
+            return bbtoken_fail("--project takes a project KEY (a repository "
+                                "is --repo KEY/slug): %s",
+                                a->project);
+        }
+        return bbtoken_parse_target(a->project, t);
+    }
+    if (a->repo) {
+        *kind = BBT_KIND_REPO;
+        if (!strchr(a->repo, '/')) {
+            return bbtoken_fail("--repo takes a repository, KEY/slug: %s",
+                                a->repo);
+        }
+        return bbtoken_parse_target(a->repo, t);
+    }
+    return 0;
+}
+
+void bbtoken_scope_of(bbt_kind_t kind, const bbtoken_target_t *t,
+                      bbt_tokscope_t *s)
+{
+    memset(s, 0, sizeof(*s));
+    s->kind = kind;
+    snprintf(s->key, sizeof(s->key), "%s", t->key);
+    snprintf(s->slug, sizeof(s->slug), "%s", t->slug ? t->slug : "");
 }
 
 /* ---- times and durations ---------------------------------------------- */

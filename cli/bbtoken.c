@@ -3,10 +3,11 @@
  *
  *   bbtoken [--db CONNINFO] COMMAND [ARGS...]
  *
- * It manages users, their grants and their personal access tokens in the
- * PostgreSQL database the module reads.  Input is checked here first so
- * that mistakes get a friendly message, but the schema's own constraints
- * remain the real guard, and their refusals are reported too.
+ * It manages users, their grants, their personal access tokens and the
+ * projects' and repositories' tokens in the PostgreSQL database the module
+ * reads.  Input is checked here first so that mistakes get a friendly
+ * message, but the schema's own constraints remain the real guard, and
+ * their refusals are reported too.
  *
  * Exit status: 0 success; 1 failure with exactly one line on stderr;
  * 2 bad usage (a reason and the usage on stderr).  Only reports (list,
@@ -58,29 +59,35 @@ static const bbtoken_cmd_t bbtoken_cmds[] = {
     {"ungrant", bbtoken_cmd_ungrant, bbtoken_usage_ungrant, 0, 2, "ungrant",
      "NAME TARGET"},
     {"create", bbtoken_cmd_create, bbtoken_usage_create,
-     BBTOKEN_B(NAME) | BBTOKEN_B(PERM) | BBTOKEN_B(EXPIRY), 1, "create",
-     "one NAME"},
+     BBTOKEN_B(NAME) | BBTOKEN_B(PERM) | BBTOKEN_B(EXPIRY) |
+         BBTOKEN_B(PROJECT) | BBTOKEN_B(REPO),
+     -1, "create", "one NAME, or --project KEY, or --repo KEY/slug"},
     {"list", bbtoken_cmd_list_any, bbtoken_usage_list,
      BBTOKEN_B(JSON) | BBTOKEN_B(ALL) | BBTOKEN_B(OWNER) | BBTOKEN_B(PROJECT) |
-         BBTOKEN_B(EXPIRED) | BBTOKEN_B(NEVER_USED) | BBTOKEN_B(UNUSED_FOR) |
-         BBTOKEN_B(MIN_PERM) | BBTOKEN_B(REVOKE) | BBTOKEN_B(DRY_RUN),
-     -1, "list", "one NAME, or --all"},
+         BBTOKEN_B(REPO) | BBTOKEN_B(EXPIRED) | BBTOKEN_B(NEVER_USED) |
+         BBTOKEN_B(UNUSED_FOR) | BBTOKEN_B(MIN_PERM) | BBTOKEN_B(REVOKE) |
+         BBTOKEN_B(DRY_RUN),
+     -1, "list", "one NAME, --project KEY, --repo KEY/slug, or --all"},
     {"update", bbtoken_cmd_update, bbtoken_usage_update,
      BBTOKEN_B(NAME) | BBTOKEN_B(PERM) | BBTOKEN_B(EXPIRY), 1, "update",
      "one ID"},
-    {"revoke", bbtoken_cmd_revoke, bbtoken_usage_revoke, BBTOKEN_B(USER), -1,
-     "revoke", "one ID, or --user NAME"},
+    {"revoke", bbtoken_cmd_revoke, bbtoken_usage_revoke,
+     BBTOKEN_B(USER) | BBTOKEN_B(PROJECT) | BBTOKEN_B(REPO), -1, "revoke",
+     "one ID, or --user NAME, --project KEY or --repo KEY/slug"},
     {"expiring", bbtoken_cmd_expiring, bbtoken_usage_expiring,
      BBTOKEN_B(WITHIN) | BBTOKEN_B(JSON), 0, "expiring", "no operands"},
     {"purge", bbtoken_cmd_purge, bbtoken_usage_purge, BBTOKEN_B(BEFORE), 0,
      "purge", "no operands"},
     {"audit", bbtoken_cmd_audit, bbtoken_usage_audit,
-     BBTOKEN_B(SINCE) | BBTOKEN_B(TOKEN) | BBTOKEN_B(JSON), -1, "audit",
-     "at most one NAME"},
+     BBTOKEN_B(SINCE) | BBTOKEN_B(TOKEN) | BBTOKEN_B(JSON) |
+         BBTOKEN_B(PROJECT) | BBTOKEN_B(REPO),
+     -1, "audit", "at most one NAME"},
     {"policy", bbtoken_cmd_policy, bbtoken_usage_policy,
      BBTOKEN_B(REQUIRED) | BBTOKEN_B(OPTIONAL) | BBTOKEN_B(MAX_DAYS) |
          BBTOKEN_B(MAX_TOKENS) | BBTOKEN_B(REVOKE_UNUSED) | BBTOKEN_B(JSON),
      0, "policy", "no operands"},
+    {"project", bbtoken_cmd_project, bbtoken_usage_project,
+     BBTOKEN_B(REPO_ADMINS) | BBTOKEN_B(JSON), 1, "project", "one KEY"},
     {"notify", bbtoken_cmd_notify, bbtoken_usage_notify,
      BBTOKEN_B(DRY_RUN) | BBTOKEN_B(SENDMAIL) | BBTOKEN_B(FROM), 0, "notify",
      "no operands"},

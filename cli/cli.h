@@ -17,6 +17,7 @@
 #include <jansson.h>
 
 #include "bbt_input.h"
+#include "bbt_kind.h"
 #include "bbt_perm.h"
 
 #define BBTOKEN_EXIT_OK 0
@@ -61,7 +62,11 @@ enum {
     BBTOKEN_OPT_NEVER_USED,
     BBTOKEN_OPT_UNUSED_FOR,
     BBTOKEN_OPT_MIN_PERM,
-    BBTOKEN_OPT_REVOKE
+    BBTOKEN_OPT_REVOKE,
+    /* --repo KEY/slug (create, list, revoke, audit), and project's
+     * setting */
+    BBTOKEN_OPT_REPO,
+    BBTOKEN_OPT_REPO_ADMINS
 };
 /* More options than an unsigned int has bits. */
 #define BBTOKEN_BIT(opt) (1ull << ((opt)-BBTOKEN_OPT_DB))
@@ -103,12 +108,15 @@ typedef struct {
     /* list --all */
     int all;
     const char *owner;
-    const char *project;
+    const char *project; /* --project KEY: a project's tokens, or
+                            (list --all) a filter */
     int expired;
     int never_used;
     const char *unused_for;
     const char *min_perm;
     int revoke;
+    const char *repo;        /* --repo KEY/slug: a repository's */
+    const char *repo_admins; /* project --repo-admins-manage-tokens */
     int noperands;
 } bbtoken_args_t;
 
@@ -154,6 +162,7 @@ extern const char bbtoken_usage_purge[];
 extern const char bbtoken_usage_audit[];
 extern const char bbtoken_usage_policy[];
 extern const char bbtoken_usage_notify[];
+extern const char bbtoken_usage_project[];
 extern const char bbtoken_usage_db[];
 
 /* ---- out.c: what the CLI prints --------------------------------------- */
@@ -182,6 +191,17 @@ int bbtoken_json_out(json_t *v);
 
 /* All of buf to fd 1, without stdio.  0, or -1 with errno set. */
 int bbtoken_write_all(const char *buf, size_t len);
+
+/* A token's permissions as JSON: [project, repo], or [repo] alone for a
+ * repository's token (project NULL).  NULL when out of memory. */
+json_t *bbtoken_perms_json(const char *project, const char *repo);
+
+/* Who holds a token, as a member of obj: "user" {name[, active]} (active
+ * -1 leaves it out) for a personal token, "project" {key} for a project's
+ * (slug NULL), "repository" {slug, project {key}} for a repository's.
+ * 0, or -1. */
+int bbtoken_holder_json(json_t *obj, const char *user, int active,
+                        const char *key, const char *slug);
 
 /* ---- args.c: the command line ----------------------------------------- */
 
@@ -213,6 +233,22 @@ int bbtoken_perm_parse(const char *name, bbt_perm_t *p);
 int bbtoken_perm_pair(const bbtoken_args_t *a, bbt_level_t *project,
                       bbt_level_t *repo);
 int bbtoken_parse_target(const char *arg, bbtoken_target_t *t);
+
+/* Whose tokens a command is about: one operand NAME (a user's), or
+ * --project KEY, or --repo KEY/slug, exactly one of them.  The scope's key
+ * and slug checked into *t; *kind says which.  0, BBTOKEN_EXIT_FAIL after
+ * saying why, or BBTOKEN_EXIT_USAGE. */
+int bbtoken_holder_args(const bbtoken_cmd_t *cmd, const bbtoken_args_t *a,
+                        bbt_kind_t *kind, bbtoken_target_t *t);
+
+/* The scope of kind `kind` that t names. */
+void bbtoken_scope_of(bbt_kind_t kind, const bbtoken_target_t *t,
+                      bbt_tokscope_t *s);
+
+/* The --perm list as the pair a token of kind `kind` holds (a repository
+ * token: no project level). */
+int bbtoken_kind_perm_pair(const bbtoken_args_t *a, bbt_kind_t kind,
+                           bbt_level_t *project, bbt_level_t *repo);
 
 /* A DURATION (N followed by d, h or w; a bare N is days) in seconds, or
  * -1. */
@@ -266,6 +302,8 @@ int bbtoken_cmd_db_status(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
                           const bbtoken_args_t *a);
 int bbtoken_cmd_db_upgrade(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
                            const bbtoken_args_t *a);
+int bbtoken_cmd_project(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
+                        const bbtoken_args_t *a);
 /* cmd_inventory.c: list NAME (cmd_tokens.c), or list --all */
 int bbtoken_cmd_list_any(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
                          const bbtoken_args_t *a);

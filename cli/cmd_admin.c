@@ -167,6 +167,71 @@ int bbtoken_cmd_purge(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
     return rc;
 }
 
+/* ---- project ---------------------------------------------------------- */
+
+int bbtoken_cmd_project(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
+                        const bbtoken_args_t *a)
+{
+    bbtoken_target_t t;
+    const char *params[2] = {NULL, NULL};
+    PGresult *res;
+    long rows;
+    int rc, may;
+
+    if (a->repo_admins && strcmp(a->repo_admins, "yes") != 0 &&
+        strcmp(a->repo_admins, "no") != 0) {
+        return bbtoken_usage_error(cmd->usage,
+                                   "--repo-admins-manage-tokens takes yes or "
+                                   "no, not %s",
+                                   a->repo_admins);
+    }
+    if ((rc = bbtoken_parse_target(a->operands[0], &t))) {
+        return rc;
+    }
+    if (t.slug) {
+        return bbtoken_fail("project takes a project KEY, not a repository: "
+                            "%s",
+                            a->operands[0]);
+    }
+    if ((rc = bbtoken_connect(ctx))) {
+        return rc;
+    }
+    params[0] = t.key;
+    if (a->repo_admins) {
+        params[1] = strcmp(a->repo_admins, "yes") == 0 ? "true" : "false";
+        /* The audit trigger records only a real change. */
+        rc = bbtoken_exec_rows(
+            ctx, "changing the project",
+            "INSERT INTO bbtoken_projects (project_key,"
+            " repo_admins_manage_tokens) VALUES ($1, $2::boolean)"
+            " ON CONFLICT (project_key) DO UPDATE"
+            " SET repo_admins_manage_tokens = "
+            "EXCLUDED.repo_admins_manage_tokens"
+            " WHERE bbtoken_projects.repo_admins_manage_tokens"
+            " IS DISTINCT FROM EXCLUDED.repo_admins_manage_tokens",
+            2, params, &rows);
+        if (rc) {
+            return rc;
+        }
+    }
+    res = bbtoken_exec(ctx, "reading the project",
+                       "SELECT COALESCE((SELECT repo_admins_manage_tokens"
+                       " FROM bbtoken_projects WHERE project_key = $1), true)",
+                       1, params);
+    if (!res) {
+        return BBTOKEN_EXIT_FAIL;
+    }
+    may = PQgetvalue(res, 0, 0)[0] == 't';
+    PQclear(res);
+    if (a->json) {
+        return bbtoken_json_out(json_pack("{s:s, s:b}", "key", t.key,
+                                          "repoAdminsManageTokens", may));
+    }
+    printf("project %s\nrepo-admins-manage-tokens: %s\n", t.key,
+           may ? "yes" : "no");
+    return 0;
+}
+
 /* ---- db --------------------------------------------------------------- */
 
 int bbtoken_cmd_db_status(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,

@@ -15,11 +15,12 @@
 #include "bbt_inventory_json.h"
 #include "db.h"
 
-/* The options that only --all takes. */
+/* The options that only --all takes (--project without it names a
+ * project's own tokens: cmd_tokens.c). */
 static int bbtoken_inv_any_filter(const bbtoken_args_t *a)
 {
-    return a->owner || a->project || a->expired || a->never_used ||
-           a->unused_for || a->min_perm || a->revoke || a->dry_run;
+    return a->owner || a->expired || a->never_used || a->unused_for ||
+           a->min_perm || a->revoke || a->dry_run;
 }
 
 /* The filter of the command line: 0, or an exit status after saying
@@ -180,14 +181,21 @@ int bbtoken_cmd_list_any(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
             return bbtoken_usage_error(cmd->usage,
                                        "give a user NAME or --all, not both");
         }
+        if (a->repo) {
+            return bbtoken_usage_error(cmd->usage,
+                                       "--repo names a repository's tokens: "
+                                       "not with --all");
+        }
         return bbtoken_inventory(ctx, cmd, a);
     }
     if (bbtoken_inv_any_filter(a)) {
         return bbtoken_usage_error(cmd->usage,
                                    "filters and --revoke go with --all");
     }
-    if (!a->noperands) {
-        return bbtoken_usage_error(cmd->usage, "list takes one NAME, or --all");
+    if (!a->noperands && !a->project && !a->repo) {
+        return bbtoken_usage_error(cmd->usage,
+                                   "list takes one NAME, --project KEY, "
+                                   "--repo KEY/slug, or --all");
     }
     return bbtoken_cmd_list(ctx, cmd, a);
 }

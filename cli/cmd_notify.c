@@ -6,7 +6,9 @@
  * warning before an unused token is revoked.  With the policy's
  * revoke_unused_after set it also revokes the unused tokens whose warning
  * is at least BBTOKEN_UNUSED_NOTICE old.  One message per owner per run,
- * composed by mail.c.
+ * composed by mail.c.  A project's or a repository's token has no owner:
+ * its notices go to the project's admins (a PROJECT_ADMIN grant, or the
+ * owner of a personal project) who are active.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -24,6 +26,12 @@
 
 /* Live tokens idle since: the last use, or the creation. */
 #define BBTOKEN_IDLE "COALESCE(t.last_authenticated, t.created_at)"
+
+/* Who a token is for messages: its owner's name, or project:KEY or
+ * repo:KEY/slug. */
+#define BBTOKEN_HOLDER_NAME                                                    \
+    "COALESCE((SELECT o.name FROM bbtoken_users o WHERE o.id = t.user_id),"    \
+    " bbtoken_scope_name(t.project_key, t.repo_slug))"
 
 /* Unused tokens due for revocation: idle for the policy's time, and warned
  * (after their last use) at least BBTOKEN_UNUSED_NOTICE ago.  t is the
@@ -76,20 +84,27 @@ static const char bbtoken_notes_sql[] =
     " FROM (SELECT DISTINCT ON (t.id) t.id, t.user_id, u.name AS owner,"
     " " BBTOKEN_IDLE " AS idle, a.event, a.source, a.actor, a.at,"
     " a.client_addr AS addr"
-    " FROM bbtoken_tokens t JOIN bbtoken_users u ON u.id = t.user_id"
+    " FROM bbtoken_tokens t LEFT JOIN bbtoken_users u ON u.id = t.user_id"
     " JOIN bbtoken_audit a ON a.token_id = t.id"
     " AND a.event IN ('revoked', 'revoked_unused', 'revoked_leaked')"
     " WHERE t.revoked_at IS NOT NULL AND NOT EXISTS (SELECT 1"
     " FROM bbtoken_notices n WHERE n.token_id = t.id AND n.kind = 'revoked')"
     " ORDER BY t.id, a.event = 'revoked', a.id DESC) r"
     " WHERE r.event <> 'revoked' OR r.source <> 'http'"
-    " OR lower(r.actor) <> lower(r.owner))"
+    " OR lower(r.actor) <> lower(COALESCE(r.owner, '')))"
     " SELECT n.kind, n.event, n.id, t.name,"
     " to_char(n.at AT TIME ZONE 'UTC', " BBTOKEN_ISO "), n.never_used,"
     " to_char(n.until AT TIME ZONE 'UTC', " BBTOKEN_ISO "), host(n.addr),"
-    " n.after, u.id, u.name, u.display_name, u.email, u.active"
+    " n.after, u.id, u.name, u.display_name, u.email, u.active,"
+    " CASE WHEN t.repo_slug IS NOT NULL"
+    " THEN 'repository ' || t.project_key || '/' || t.repo_slug"
+    " WHEN t.user_id IS NULL THEN 'project ' || t.project_key END"
     " FROM notes n JOIN bbtoken_tokens t ON t.id = n.id"
-    " JOIN bbtoken_users u ON u.id = n.user_id"
+    " JOIN bbtoken_users u ON u.id = n.user_id OR (n.user_id IS NULL"
+    " AND u.active AND (t.project_key = '~' || lower(u.name)"
+    " OR EXISTS (SELECT 1 FROM bbtoken_project_grants g"
+    " WHERE g.user_id = u.id AND g.project_key = t.project_key"
+    " AND g.permission = 'PROJECT_ADMIN')))"
     " ORDER BY u.id, CASE WHEN n.event = 'revoked_leaked' THEN 0"
     " WHEN n.event = 'revoked' THEN 1 WHEN n.event = 'revoked_unused' THEN 2"
     " WHEN n.kind = 'expired' THEN 3 WHEN n.kind = 'expires_7d' THEN 4"
@@ -109,7 +124,8 @@ enum {
     BBTOKEN_N_USER,
     BBTOKEN_N_DISPLAY,
     BBTOKEN_N_EMAIL,
-    BBTOKEN_N_ACTIVE
+    BBTOKEN_N_ACTIVE,
+    BBTOKEN_N_HOLDER
 };
 
 typedef struct {
@@ -227,6 +243,7 @@ static int bbtoken_notify_owner(bbtoken_notify_t *n, const PGresult *res,
         o->until = bbtoken_get(res, i, BBTOKEN_N_UNTIL, NULL);
         o->address = bbtoken_get(res, i, BBTOKEN_N_ADDR, NULL);
         o->after = bbtoken_get(res, i, BBTOKEN_N_AFTER, NULL);
+        o->holder = bbtoken_get(res, i, BBTOKEN_N_HOLDER, NULL);
     }
     bbtoken_mail_date(date, sizeof(date));
     if (bbtoken_mail_message_id(n->from, msgid, sizeof(msgid)) != 0) {
@@ -275,16 +292,17 @@ static int bbtoken_notify_owner(bbtoken_notify_t *n, const PGresult *res,
  * The reason makes the audit trigger write 'revoked_unused'. */
 static int bbtoken_notify_revoke(bbtoken_notify_t *n)
 {
-    static const char cols[] = " t.id, u.name, t.name, to_char(" BBTOKEN_IDLE
-                               " AT TIME ZONE 'UTC', " BBTOKEN_ISO ")";
+    static const char cols[] =
+        " t.id, " BBTOKEN_HOLDER_NAME ", t.name,"
+        " to_char(" BBTOKEN_IDLE " AT TIME ZONE 'UTC', " BBTOKEN_ISO ")";
     char sql[2048];
     PGresult *res, *done;
     int i;
 
     if (n->dry_run) {
         snprintf(sql, sizeof(sql),
-                 "SELECT%s FROM bbtoken_tokens t JOIN bbtoken_users u"
-                 " ON u.id = t.user_id, bbtoken_policy p WHERE%s ORDER BY t.id",
+                 "SELECT%s FROM bbtoken_tokens t, bbtoken_policy p"
+                 " WHERE%s ORDER BY t.id",
                  cols, BBTOKEN_UNUSED_DUE);
         res = bbtoken_exec(n->ctx, "finding unused tokens", sql, 0, NULL);
     } else {
@@ -303,8 +321,7 @@ static int bbtoken_notify_revoke(bbtoken_notify_t *n)
         PQclear(res);
         snprintf(sql, sizeof(sql),
                  "UPDATE bbtoken_tokens t SET revoked_at = now()"
-                 " FROM bbtoken_users u, bbtoken_policy p"
-                 " WHERE u.id = t.user_id AND%s RETURNING%s",
+                 " FROM bbtoken_policy p WHERE%s RETURNING%s",
                  BBTOKEN_UNUSED_DUE, cols);
         res = bbtoken_exec(n->ctx, "revoking unused tokens", sql, 0, NULL);
         if (!res) {

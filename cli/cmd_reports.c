@@ -24,7 +24,9 @@ enum {
     BBTOKEN_E_LAST_MS,
     BBTOKEN_E_PROJECT,
     BBTOKEN_E_REPO,
-    BBTOKEN_E_ACTIVE
+    BBTOKEN_E_ACTIVE,
+    BBTOKEN_E_KEY,
+    BBTOKEN_E_SLUG
 };
 
 /* "in 3 days", "in 5 hours", "in 12 minutes". */
@@ -65,15 +67,17 @@ int bbtoken_cmd_expiring(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
     }
     res = bbtoken_exec(
         ctx, "listing expiring tokens",
-        "SELECT u.name, t.id, t.name,"
+        "SELECT COALESCE(u.name,"
+        " bbtoken_scope_name(t.project_key, t.repo_slug)), t.id, t.name,"
         " to_char(t.expires_at AT TIME ZONE 'UTC', " BBTOKEN_ISO "),"
         " (extract(epoch FROM t.expires_at) * 1000)::bigint,"
         " t.expires_at <= now(),"
         " extract(epoch FROM t.expires_at - now())::bigint,"
         " to_char(t.last_authenticated AT TIME ZONE 'UTC', " BBTOKEN_ISO "),"
         " (extract(epoch FROM t.last_authenticated) * 1000)::bigint,"
-        " t.project_perm, t.repo_perm, u.active"
-        " FROM bbtoken_tokens t JOIN bbtoken_users u ON u.id = t.user_id"
+        " t.project_perm, t.repo_perm, COALESCE(u.active, true),"
+        " t.project_key, t.repo_slug"
+        " FROM bbtoken_tokens t LEFT JOIN bbtoken_users u ON u.id = t.user_id"
         " WHERE t.revoked_at IS NULL AND t.expires_at IS NOT NULL"
         " AND t.expires_at <= now() + make_interval(secs => $1::bigint)"
         " ORDER BY t.expires_at, t.id",
@@ -86,16 +90,26 @@ int bbtoken_cmd_expiring(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
         arr = json_array();
         for (i = 0; arr && i < n; i++) {
             obj = json_pack(
-                "{s:s, s:s, s:o, s:b, s:o*, s:[s,s], s:{s:s, s:b}}", "id",
+                "{s:s, s:s, s:o, s:b, s:o*, s:o}", "id",
                 PQgetvalue(res, i, BBTOKEN_E_ID), "name",
                 PQgetvalue(res, i, BBTOKEN_E_NAME), "expiryDate",
                 bbt_pgjson_int(res, i, BBTOKEN_E_EXPIRES_MS), "expired",
                 PQgetvalue(res, i, BBTOKEN_E_EXPIRED)[0] == 't',
                 "lastAuthenticated", bbt_pgjson_int(res, i, BBTOKEN_E_LAST_MS),
-                "permissions", PQgetvalue(res, i, BBTOKEN_E_PROJECT),
-                PQgetvalue(res, i, BBTOKEN_E_REPO), "user", "name",
-                PQgetvalue(res, i, BBTOKEN_E_USER), "active",
-                PQgetvalue(res, i, BBTOKEN_E_ACTIVE)[0] == 't');
+                "permissions",
+                bbtoken_perms_json(bbtoken_get(res, i, BBTOKEN_E_PROJECT, NULL),
+                                   PQgetvalue(res, i, BBTOKEN_E_REPO)));
+            if (obj && bbtoken_holder_json(
+                           obj,
+                           PQgetisnull(res, i, BBTOKEN_E_KEY)
+                               ? PQgetvalue(res, i, BBTOKEN_E_USER)
+                               : NULL,
+                           PQgetvalue(res, i, BBTOKEN_E_ACTIVE)[0] == 't',
+                           bbtoken_get(res, i, BBTOKEN_E_KEY, NULL),
+                           bbtoken_get(res, i, BBTOKEN_E_SLUG, NULL)) != 0) {
+                json_decref(obj);
+                obj = NULL;
+            }
             if (!obj || json_array_append_new(arr, obj)) {
                 json_decref(arr);
                 arr = NULL;
@@ -171,15 +185,27 @@ int bbtoken_cmd_audit(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
     bbtoken_when_t since;
     const char *params[4] = {a->noperands ? a->operands[0] : NULL, NULL, NULL,
                              a->token};
+    char holder[BBT_KIND_ID_MAX];
     const char **cells = NULL;
     char(*by)[320] = NULL, (*from)[80] = NULL;
     PGresult *res;
     json_t *arr, *obj;
     int i, n, rc;
 
-    (void)cmd;
-    if ((params[0] && (rc = bbtoken_check_user(params[0]))) ||
-        (a->token && (rc = bbtoken_check_id(a->token))) ||
+    if (a->project || a->repo) {
+        bbt_tokscope_t s;
+        bbt_kind_t kind;
+        bbtoken_target_t t;
+
+        if ((rc = bbtoken_holder_args(cmd, a, &kind, &t))) {
+            return rc;
+        }
+        bbtoken_scope_of(kind, &t, &s);
+        params[0] = bbt_kind_identity(&s, holder, sizeof(holder));
+    } else if (params[0] && (rc = bbtoken_check_user(params[0]))) {
+        return rc;
+    }
+    if ((a->token && (rc = bbtoken_check_id(a->token))) ||
         (a->since && (rc = bbtoken_when(a->since, "--since", &since))) ||
         (rc = bbtoken_connect(ctx))) {
         return rc;

@@ -1,6 +1,8 @@
 /*
- * Tokens: create, list, update, revoke.  A new token is printed once, on
- * stdout, before its row is committed; the database keeps a salted hash.
+ * Tokens: create, list, update, revoke, for a user (personal tokens), a
+ * project or a repository (their tokens, held by no person).  A new token
+ * is printed once, on stdout, before its row is committed; the database
+ * keeps a salted hash.
  */
 #include <errno.h>
 #include <signal.h>
@@ -14,21 +16,55 @@
 #include "bbt_token.h"
 #include "db.h"
 
+/* Whose tokens a command is about. */
+typedef struct {
+    bbt_kind_t kind;
+    bbtoken_user_t user;             /* a personal token's owner */
+    bbtoken_target_t scope;          /* a project's key, a repository's too */
+    char what[BBT_KIND_ID_MAX + 16]; /* "project PROJ", for messages */
+} bbtoken_holder_t;
+
+/* The holder the command line names (NAME, --project or --repo), after
+ * connecting.  0, or an exit status after reporting. */
+static int bbtoken_holder(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
+                          const bbtoken_args_t *a, bbtoken_holder_t *h)
+{
+    bbt_tokscope_t s;
+    int rc;
+
+    memset(h, 0, sizeof(*h));
+    if ((rc = bbtoken_holder_args(cmd, a, &h->kind, &h->scope))) {
+        return rc;
+    }
+    if (h->kind == BBT_KIND_PERSONAL) {
+        return bbtoken_connect_user(ctx, a->operands[0], &h->user);
+    }
+    bbtoken_scope_of(h->kind, &h->scope, &s);
+    bbt_kind_describe(&s, h->what, sizeof(h->what));
+    return bbtoken_connect(ctx);
+}
+
 /* ---- create ----------------------------------------------------------- */
 
 /* bbtoken_create_once: the id drawn was refused; not an exit status. */
 #define BBTOKEN_DRAW_AGAIN (-1)
 
+/* The new token's expiry, as create reports a default one. */
+#define BBTOKEN_CREATED_RETURNING                                              \
+    " RETURNING round(extract(epoch FROM expires_at - created_at)"             \
+    " / 86400)::integer,"                                                      \
+    " to_char(expires_at AT TIME ZONE 'UTC', " BBTOKEN_ISO ")"
+
 /* One attempt at inserting a new token and printing it.  Returns 0 on
  * success, BBTOKEN_DRAW_AGAIN, or an exit status after reporting. */
-static int bbtoken_create_once(bbtoken_ctx_t *ctx, const bbtoken_user_t *u,
+static int bbtoken_create_once(bbtoken_ctx_t *ctx, const bbtoken_holder_t *h,
                                const char *label, bbt_level_t project,
                                bbt_level_t repo, const char *days)
 {
     char line[BBT_TOKEN_MAX_LEN + 2]; /* the token and a newline */
     bbt_minted_t m;
-    const char *params[8] = {m.id, u->id,  label,  NULL,
-                             NULL, m.salt, m.hash, days};
+    const char *params[9] = {m.id,   label, NULL, NULL, m.salt,
+                             m.hash, days,  NULL, NULL};
     char note[160] = "";
     PGresult *res;
     size_t len;
@@ -43,22 +79,36 @@ static int bbtoken_create_once(bbtoken_ctx_t *ctx, const bbtoken_user_t *u,
     }
     PQclear(res);
     in_tx = 1;
-    params[3] = bbt_perm_name(BBT_SCOPE_PROJECT, project);
-    params[4] = bbt_perm_name(BBT_SCOPE_REPO, repo);
-    /* The owner must still be active when the row goes in; expiry is the
-     * server's clock, the one the module compares with.  The database's
-     * policy trigger may refuse the row or give it the default expiry. */
-    res = PQexecParams(
-        ctx->conn,
-        "INSERT INTO bbtoken_tokens (id, user_id, name, project_perm,"
-        " repo_perm, salt, secret_hash, expires_at)"
-        " SELECT $1, u.id, $3, $4, $5, $6, $7,"
-        " now() + make_interval(days => $8::integer)"
-        " FROM bbtoken_users u WHERE u.id = $2 AND u.active"
-        " RETURNING round(extract(epoch FROM expires_at - created_at)"
-        " / 86400)::integer,"
-        " to_char(expires_at AT TIME ZONE 'UTC', " BBTOKEN_ISO ")",
-        8, NULL, params, NULL, NULL, 0);
+    /* NULL for a repository's token, which has no project permission. */
+    params[2] = bbt_perm_name(BBT_SCOPE_PROJECT, project);
+    params[3] = bbt_perm_name(BBT_SCOPE_REPO, repo);
+    /* A personal token's owner must still be active when the row goes in;
+     * expiry is the server's clock, the one the module compares with.  The
+     * database's policy trigger may refuse the row or give it the default
+     * expiry. */
+    if (h->kind == BBT_KIND_PERSONAL) {
+        params[7] = h->user.id;
+        res = PQexecParams(
+            ctx->conn,
+            "INSERT INTO bbtoken_tokens (id, user_id, name, project_perm,"
+            " repo_perm, salt, secret_hash, expires_at)"
+            " SELECT $1, u.id, $2, $3, $4, $5, $6,"
+            " now() + make_interval(days => $7::integer)"
+            " FROM bbtoken_users u WHERE u.id = $8 AND "
+            "u.active" BBTOKEN_CREATED_RETURNING,
+            8, NULL, params, NULL, NULL, 0);
+    } else {
+        params[7] = h->scope.key;
+        params[8] = h->scope.slug;
+        res = PQexecParams(
+            ctx->conn,
+            "INSERT INTO bbtoken_tokens (id, name, project_perm, repo_perm,"
+            " salt, secret_hash, expires_at, project_key, repo_slug)"
+            " VALUES ($1, $2, $3, $4, $5, $6,"
+            " now() + make_interval(days => $7::integer), $8, "
+            "$9)" BBTOKEN_CREATED_RETURNING,
+            9, NULL, params, NULL, NULL, 0);
+    }
     if (PQresultStatus(res) != PGRES_TUPLES_OK) {
         /* Only a taken id is worth another try: one a live token holds,
          * or one a purged token used (ids are never reused). */
@@ -79,7 +129,7 @@ static int bbtoken_create_once(bbtoken_ctx_t *ctx, const bbtoken_user_t *u,
     }
     PQclear(res);
     if (!inserted) {
-        rc = bbtoken_fail("user is disabled: %s", u->name);
+        rc = bbtoken_fail("user is disabled: %s", h->user.name);
         goto done;
     }
     /* Print before committing: a token nobody saw must not exist. */
@@ -116,28 +166,30 @@ done:
 int bbtoken_cmd_create(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
                        const bbtoken_args_t *a)
 {
-    bbtoken_user_t u;
+    bbtoken_holder_t h;
+    bbt_kind_t kind;
     bbt_level_t project, repo;
     int rc, tries;
 
     if (!a->label) {
         return bbtoken_usage_error(cmd->usage, "create needs --name LABEL");
     }
-    if ((rc = bbtoken_check_label(a->label)) ||
+    if ((rc = bbtoken_holder_args(cmd, a, &kind, &h.scope)) ||
+        (rc = bbtoken_check_label(a->label)) ||
         (a->days && (rc = bbtoken_check_number("--expiry-days", a->days,
                                                BBT_EXPIRY_DAYS_MAX, 0))) ||
-        (rc = bbtoken_perm_pair(a, &project, &repo)) ||
-        (rc = bbtoken_connect_user(ctx, a->operands[0], &u))) {
+        (rc = bbtoken_kind_perm_pair(a, kind, &project, &repo)) ||
+        (rc = bbtoken_holder(ctx, cmd, a, &h))) {
         return rc;
     }
-    if (!u.active) {
-        return bbtoken_fail("user is disabled: %s", u.name);
+    if (h.kind == BBT_KIND_PERSONAL && !h.user.active) {
+        return bbtoken_fail("user is disabled: %s", h.user.name);
     }
     /* A closed stdout must come back as EPIPE, so that the token is rolled
      * back with a message rather than by a silent death. */
     signal(SIGPIPE, SIG_IGN);
     for (tries = 0; tries < BBT_MINT_TRIES; tries++) {
-        rc = bbtoken_create_once(ctx, &u, a->label, project, repo, a->days);
+        rc = bbtoken_create_once(ctx, &h, a->label, project, repo, a->days);
         if (rc != BBTOKEN_DRAW_AGAIN) {
             return rc;
         }
@@ -147,7 +199,7 @@ int bbtoken_cmd_create(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
 
 /* ---- list ------------------------------------------------------------- */
 
-/* Columns of bbtoken_sql_list, in order. */
+/* Columns of BBTOKEN_SQL_LIST, in order. */
 enum {
     BBTOKEN_L_ID,
     BBTOKEN_L_NAME,
@@ -164,22 +216,32 @@ enum {
     BBTOKEN_L_ADDRS
 };
 
+#define BBTOKEN_SQL_LIST                                                       \
+    "SELECT id, name, project_perm, repo_perm,"                                \
+    " to_char(created_at AT TIME ZONE 'UTC', " BBTOKEN_ISO "),"                \
+    " to_char(expires_at AT TIME ZONE 'UTC', " BBTOKEN_ISO "),"                \
+    " to_char(last_authenticated AT TIME ZONE 'UTC', " BBTOKEN_ISO "),"        \
+    " (extract(epoch FROM created_at) * 1000)::bigint,"                        \
+    " (extract(epoch FROM expires_at) * 1000)::bigint,"                        \
+    " (extract(epoch FROM last_authenticated) * "                              \
+    "1000)::bigint," BBTOKEN_SQL_DAYS ","                                      \
+    " expires_at IS NOT NULL AND expires_at <= now(),"                         \
+    " array_to_string(ARRAY(SELECT host(a) FROM unnest(last_addresses)"        \
+    " WITH ORDINALITY AS x(a, n) ORDER BY n), ',')"                            \
+    " FROM bbtoken_tokens"
+
+/* expires_at - created_at is the days given, but a DST change in the
+ * session's zone can skew the interval by an hour: round. */
+#define BBTOKEN_SQL_DAYS                                                       \
+    " round(extract(epoch FROM expires_at - created_at) / 86400)::integer"
+
 static const char bbtoken_sql_list[] =
-    "SELECT id, name, project_perm, repo_perm,"
-    " to_char(created_at AT TIME ZONE 'UTC', " BBTOKEN_ISO "),"
-    " to_char(expires_at AT TIME ZONE 'UTC', " BBTOKEN_ISO "),"
-    " to_char(last_authenticated AT TIME ZONE 'UTC', " BBTOKEN_ISO "),"
-    " (extract(epoch FROM created_at) * 1000)::bigint,"
-    " (extract(epoch FROM expires_at) * 1000)::bigint,"
-    " (extract(epoch FROM last_authenticated) * 1000)::bigint,"
-    /* expires_at - created_at is the days given, but a DST change in the
-     * session's zone can skew the interval by an hour: round. */
-    " round(extract(epoch FROM expires_at - created_at) / 86400)::integer,"
-    " expires_at IS NOT NULL AND expires_at <= now(),"
-    " array_to_string(ARRAY(SELECT host(a) FROM unnest(last_addresses)"
-    " WITH ORDINALITY AS x(a, n) ORDER BY n), ',')"
-    " FROM bbtoken_tokens WHERE user_id = $1 AND revoked_at IS NULL"
-    " ORDER BY created_at, id";
+    BBTOKEN_SQL_LIST " WHERE user_id = $1 AND revoked_at IS NULL"
+                     " ORDER BY created_at, id";
+static const char bbtoken_sql_list_scope[] =
+    BBTOKEN_SQL_LIST " WHERE user_id IS NULL AND project_key = $1"
+                     " AND repo_slug IS NOT DISTINCT FROM $2"
+                     " AND revoked_at IS NULL ORDER BY created_at, id";
 
 /* "a,b,c" as a JSON array of strings. */
 static json_t *bbtoken_json_split(const char *list)
@@ -200,7 +262,7 @@ static json_t *bbtoken_json_split(const char *list)
     return arr;
 }
 
-static int bbtoken_list_json(const PGresult *res, const bbtoken_user_t *u)
+static int bbtoken_list_json(const PGresult *res, const bbtoken_holder_t *h)
 {
     json_t *arr = json_array();
     json_t *obj;
@@ -209,19 +271,23 @@ static int bbtoken_list_json(const PGresult *res, const bbtoken_user_t *u)
     for (i = 0; arr && i < PQntuples(res); i++) {
         /* "o" steals its reference even when json_pack fails. */
         obj = json_pack(
-            "{s:s, s:s, s:o, s:o*, s:o*, s:o*, s:[s,s], s:b, s:{s:s}, s:o}",
-            "id", PQgetvalue(res, i, BBTOKEN_L_ID), "name",
+            "{s:s, s:s, s:o, s:o*, s:o*, s:o*, s:o, s:b, s:o}", "id",
+            PQgetvalue(res, i, BBTOKEN_L_ID), "name",
             PQgetvalue(res, i, BBTOKEN_L_NAME), "createdDate",
             bbt_pgjson_int(res, i, BBTOKEN_L_CREATED_MS), "lastAuthenticated",
             bbt_pgjson_int(res, i, BBTOKEN_L_LAST_MS), "expiryDate",
             bbt_pgjson_int(res, i, BBTOKEN_L_EXPIRES_MS), "expiryDays",
             bbt_pgjson_int(res, i, BBTOKEN_L_DAYS), "permissions",
-            PQgetvalue(res, i, BBTOKEN_L_PROJECT),
-            PQgetvalue(res, i, BBTOKEN_L_REPO), "expired",
-            PQgetvalue(res, i, BBTOKEN_L_EXPIRED)[0] == 't', "user", "name",
-            u->name, "lastAddresses",
+            bbtoken_perms_json(bbtoken_get(res, i, BBTOKEN_L_PROJECT, NULL),
+                               PQgetvalue(res, i, BBTOKEN_L_REPO)),
+            "expired", PQgetvalue(res, i, BBTOKEN_L_EXPIRED)[0] == 't',
+            "lastAddresses",
             bbtoken_json_split(PQgetvalue(res, i, BBTOKEN_L_ADDRS)));
-        if (!obj || json_array_append_new(arr, obj)) {
+        if (!obj ||
+            bbtoken_holder_json(
+                obj, h->kind == BBT_KIND_PERSONAL ? h->user.name : NULL, -1,
+                h->scope.key, h->scope.slug) != 0 ||
+            json_array_append_new(arr, obj)) {
             json_decref(arr);
             return bbtoken_fail("cannot build JSON for token %s",
                                 PQgetvalue(res, i, BBTOKEN_L_ID));
@@ -265,8 +331,10 @@ static int bbtoken_list_table(const PGresult *res)
     for (i = 0; i < n; i++) {
         const char **row = cells + (i + 1) * BBTOKEN_LIST_COLS;
 
-        snprintf(perms[i], sizeof(perms[i]), "%s,%s",
+        /* A repository's token has no project permission. */
+        snprintf(perms[i], sizeof(perms[i]), "%s%s%s",
                  PQgetvalue(res, i, BBTOKEN_L_PROJECT),
+                 PQgetisnull(res, i, BBTOKEN_L_PROJECT) ? "" : ",",
                  PQgetvalue(res, i, BBTOKEN_L_REPO));
         row[0] = PQgetvalue(res, i, BBTOKEN_L_ID);
         row[1] = PQgetvalue(res, i, BBTOKEN_L_NAME);
@@ -287,21 +355,27 @@ done:
 int bbtoken_cmd_list(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
                      const bbtoken_args_t *a)
 {
-    bbtoken_user_t u;
-    const char *params[1];
+    bbtoken_holder_t h;
+    const char *params[2];
     PGresult *res;
     int rc;
 
-    (void)cmd;
-    if ((rc = bbtoken_connect_user(ctx, a->operands[0], &u))) {
+    if ((rc = bbtoken_holder(ctx, cmd, a, &h))) {
         return rc;
     }
-    params[0] = u.id;
-    res = bbtoken_exec(ctx, "listing tokens", bbtoken_sql_list, 1, params);
+    if (h.kind == BBT_KIND_PERSONAL) {
+        params[0] = h.user.id;
+        res = bbtoken_exec(ctx, "listing tokens", bbtoken_sql_list, 1, params);
+    } else {
+        params[0] = h.scope.key;
+        params[1] = h.scope.slug;
+        res = bbtoken_exec(ctx, "listing tokens", bbtoken_sql_list_scope, 2,
+                           params);
+    }
     if (!res) {
         return BBTOKEN_EXIT_FAIL;
     }
-    rc = a->json ? bbtoken_list_json(res, &u) : bbtoken_list_table(res);
+    rc = a->json ? bbtoken_list_json(res, &h) : bbtoken_list_table(res);
     PQclear(res);
     return rc;
 }
@@ -312,7 +386,9 @@ int bbtoken_cmd_update(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
                        const bbtoken_args_t *a)
 {
     const char *params[4] = {a->operands[0], a->label, NULL, NULL};
+    bbt_kind_t kind = BBT_KIND_PERSONAL;
     bbt_level_t project, repo;
+    PGresult *res;
     long rows;
     int rc;
 
@@ -326,18 +402,28 @@ int bbtoken_cmd_update(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
                                    "nothing to update: give --name or --perm");
     }
     if ((rc = bbtoken_check_id(params[0])) ||
-        (a->label && (rc = bbtoken_check_label(a->label)))) {
+        (a->label && (rc = bbtoken_check_label(a->label))) ||
+        (rc = bbtoken_connect(ctx))) {
         return rc;
     }
     if (a->nperms) {
-        if ((rc = bbtoken_perm_pair(a, &project, &repo))) {
+        /* A repository's token takes a repository permission alone. */
+        res = bbtoken_exec(ctx, "reading the token",
+                           "SELECT repo_slug IS NOT NULL AND user_id IS NULL"
+                           " FROM bbtoken_tokens WHERE id = $1",
+                           1, params);
+        if (!res) {
+            return BBTOKEN_EXIT_FAIL;
+        }
+        if (PQntuples(res) == 1 && PQgetvalue(res, 0, 0)[0] == 't') {
+            kind = BBT_KIND_REPO;
+        }
+        PQclear(res);
+        if ((rc = bbtoken_kind_perm_pair(a, kind, &project, &repo))) {
             return rc;
         }
         params[2] = bbt_perm_name(BBT_SCOPE_PROJECT, project);
         params[3] = bbt_perm_name(BBT_SCOPE_REPO, repo);
-    }
-    if ((rc = bbtoken_connect(ctx))) {
-        return rc;
     }
     /* A NULL parameter leaves its column alone. */
     rc = bbtoken_exec_rows(ctx, "updating the token",
@@ -353,36 +439,69 @@ int bbtoken_cmd_update(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
     return rc;
 }
 
-int bbtoken_cmd_revoke(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
-                       const bbtoken_args_t *a)
+/* Revoke every live token of a user, a project (its own) or a
+ * repository. */
+static int bbtoken_revoke_all(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
+                              const bbtoken_args_t *a)
 {
-    const char *params[1] = {a->noperands ? a->operands[0] : NULL};
-    bbtoken_user_t u;
+    bbtoken_args_t b = *a;
+    char *user[1];
+    bbtoken_holder_t h;
+    const char *params[2];
     long rows;
     int rc;
 
-    if (a->user && a->noperands) {
-        return bbtoken_usage_error(cmd->usage,
-                                   "give a token ID or --user NAME, not both");
-    }
+    /* --user NAME is the holder's NAME operand. */
     if (a->user) {
-        if ((rc = bbtoken_connect_user(ctx, a->user, &u))) {
-            return rc;
-        }
-        params[0] = u.id;
+        user[0] = (char *)a->user;
+        b.operands = user;
+        b.noperands = 1;
+    }
+    if ((rc = bbtoken_holder(ctx, cmd, &b, &h))) {
+        return rc;
+    }
+    if (h.kind == BBT_KIND_PERSONAL) {
+        params[0] = h.user.id;
         rc = bbtoken_exec_rows(ctx, "revoking the tokens",
                                "UPDATE bbtoken_tokens SET revoked_at = now()"
                                " WHERE user_id = $1 AND revoked_at IS NULL",
                                1, params, &rows);
-        if (rc == 0) {
-            printf("revoked %ld token%s of %s\n", rows, rows == 1 ? "" : "s",
-                   u.name);
-        }
-        return rc;
+    } else {
+        params[0] = h.scope.key;
+        params[1] = h.scope.slug;
+        rc = bbtoken_exec_rows(ctx, "revoking the tokens",
+                               "UPDATE bbtoken_tokens SET revoked_at = now()"
+                               " WHERE user_id IS NULL AND project_key = $1"
+                               " AND repo_slug IS NOT DISTINCT FROM $2"
+                               " AND revoked_at IS NULL",
+                               2, params, &rows);
+    }
+    if (rc == 0) {
+        printf("revoked %ld token%s of %s\n", rows, rows == 1 ? "" : "s",
+               h.kind == BBT_KIND_PERSONAL ? h.user.name : h.what);
+    }
+    return rc;
+}
+
+int bbtoken_cmd_revoke(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
+                       const bbtoken_args_t *a)
+{
+    const char *params[1] = {a->noperands ? a->operands[0] : NULL};
+    long rows;
+    int rc;
+
+    if (!!a->user + !!a->noperands + !!a->project + !!a->repo > 1) {
+        return bbtoken_usage_error(cmd->usage,
+                                   "give a token ID, --user NAME, --project "
+                                   "KEY or --repo KEY/slug: one of them");
+    }
+    if (a->user || a->project || a->repo) {
+        return bbtoken_revoke_all(ctx, cmd, a);
     }
     if (!a->noperands) {
         return bbtoken_usage_error(cmd->usage,
-                                   "revoke takes a token ID or --user NAME");
+                                   "revoke takes a token ID, --user NAME, "
+                                   "--project KEY or --repo KEY/slug");
     }
     if ((rc = bbtoken_check_id(params[0])) || (rc = bbtoken_connect(ctx))) {
         return rc;

@@ -128,7 +128,11 @@ static void bbtoken_note_body(FILE *f, const bbtoken_note_t *n)
         "  Make a new token and put it in this one's place before then:\n"
         "  an expiry cannot be extended.\n";
 
-    bbtoken_mail_put(f, "Token \"%s\" (id %s)\n", n->name, n->id);
+    bbtoken_mail_put(f, "Token \"%s\" (id %s)", n->name, n->id);
+    if (n->holder) {
+        bbtoken_mail_put(f, " of %s", n->holder, NULL);
+    }
+    fputc('\n', f);
     switch (n->kind) {
     case BBTOKEN_NOTE_REVOKED_LEAKED:
         bbtoken_mail_put(f,
@@ -269,8 +273,14 @@ static char *bbtoken_mail_body(const bbtoken_mail_t *m, size_t *len)
     }
     bbtoken_mail_put(f, "Hello %s,\n\n",
                      m->display_name ? m->display_name : m->user, NULL);
+    for (i = 0; i < m->nnotes && !m->notes[i].holder; i++) {
+    }
     bbtoken_mail_put(f,
-                     "this is about your personal access tokens (user %s).\n",
+                     i == m->nnotes
+                         ? "this is about your personal access tokens (user "
+                           "%s).\n"
+                         : "this is about access tokens you own or whose "
+                           "project you administer\n(user %s).\n",
                      m->user, NULL);
     for (i = 0; i < m->nnotes; i++) {
         fputc('\n', f);

@@ -37,6 +37,9 @@ typedef struct {
     const char *until;   /* UNUSED: revoked on or after this */
     const char *after;   /* UNUSED, REVOKED_UNUSED: "90 days" */
     const char *address; /* REVOKED_LEAKED: who reported it, or NULL */
+    const char *holder;  /* "project KEY", "repository KEY/slug" for such a
+                            token (told to the project's admins); NULL for
+                            the reader's own */
 } bbtoken_note_t;
 
 /* One owner's message. */

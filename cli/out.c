@@ -130,3 +130,31 @@ int bbtoken_write_all(const char *buf, size_t len)
     }
     return 0;
 }
+
+json_t *bbtoken_perms_json(const char *project, const char *repo)
+{
+    return project ? json_pack("[s,s]", project, repo) : json_pack("[s]", repo);
+}
+
+int bbtoken_holder_json(json_t *obj, const char *user, int active,
+                        const char *key, const char *slug)
+{
+    json_t *h;
+
+    if (user) {
+        h = active < 0
+                ? json_pack("{s:s}", "name", user)
+                : json_pack("{s:s, s:b}", "name", user, "active", active);
+        return json_object_set_new(obj, "user", h);
+    }
+    if (!key) {
+        return -1;
+    }
+    if (!slug) {
+        return json_object_set_new(obj, "project",
+                                   json_pack("{s:s}", "key", key));
+    }
+    return json_object_set_new(
+        obj, "repository",
+        json_pack("{s:s, s:{s:s}}", "slug", slug, "project", "key", key));
+}

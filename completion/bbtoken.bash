@@ -21,7 +21,8 @@ _bbtoken()
             --db | --name | --perm | --expiry-days | --user | --since | --token | \
                 --within | --expired-before | --max-expiry-days | --max-tokens | \
                 --email | --display-name | --revoke-unused-after | --sendmail | --from | \
-                --owner | --project | --unused-for | --min-perm)
+                --owner | --project | --repo | --unused-for | --min-perm | \
+                --repo-admins-manage-tokens)
                 ((i++))
                 continue
                 ;;
@@ -45,13 +46,17 @@ _bbtoken()
             COMPREPLY=($(compgen -W "none" -- "$cur"))
             return 0
             ;;
+        --repo-admins-manage-tokens)
+            COMPREPLY=($(compgen -W "yes no" -- "$cur"))
+            return 0
+            ;;
         --sendmail)
             COMPREPLY=($(compgen -f -- "$cur"))
             return 0
             ;;
         --db | --name | --expiry-days | --user | --since | --token | --within | \
             --expired-before | --max-tokens | --email | --display-name | --from | \
-            --owner | --project | --unused-for)
+            --owner | --project | --repo | --unused-for)
             return 0
             ;;
     esac
@@ -60,7 +65,7 @@ _bbtoken()
     case $cmd in
         "")
             opts="--db --help --version"
-            words="user grant ungrant create list update revoke expiring purge audit policy notify db"
+            words="user grant ungrant create list update revoke expiring purge audit policy project notify db"
             ;;
         user)
             case $sub in
@@ -80,14 +85,15 @@ _bbtoken()
             # grant NAME PERMISSION TARGET
             ((nargs == 1)) && words=$perms
             ;;
-        create) opts="--name --perm --expiry-days" ;;
-        list) opts="--json --all --owner --project --expired --never-used --unused-for --min-perm --revoke --dry-run" ;;
+        create) opts="--name --perm --expiry-days --project --repo" ;;
+        list) opts="--json --all --owner --project --repo --expired --never-used --unused-for --min-perm --revoke --dry-run" ;;
         update) opts="--name --perm" ;;
-        revoke) opts="--user" ;;
+        revoke) opts="--user --project --repo" ;;
         expiring) opts="--within --json" ;;
         purge) opts="--expired-before" ;;
-        audit) opts="--since --token --json" ;;
+        audit) opts="--since --token --json --project --repo" ;;
         policy) opts="--expiry-required --expiry-optional --max-expiry-days --max-tokens --revoke-unused-after --json" ;;
+        project) opts="--repo-admins-manage-tokens --json" ;;
         notify) opts="--dry-run --sendmail --from" ;;
     esac
     # Every command takes --help.

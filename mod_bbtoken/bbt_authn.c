@@ -249,6 +249,13 @@ static int bbt_authn_verify_token(request_rec *r, bbt_req_t *rq,
     rq->access.token_project_level = v.tok_project;
     rq->access.token_repo_level = v.tok_repo;
     rq->access.owner_level = v.owner;
+    rq->access.scope = v.scope;
+    if (v.scope.kind != BBT_KIND_PERSONAL) {
+        /* A project's or a repository's token is nobody: its own name,
+         * which no user name can take, for the logs and the backend. */
+        v.user_name = bbt_kind_identity(
+            &v.scope, apr_palloc(r->pool, BBT_KIND_ID_MAX), BBT_KIND_ID_MAX);
+    }
     r->user = (char *)v.user_name;
     r->ap_auth_type = (char *)BBT_AUTH_TYPE;
     apr_table_setn(r->subprocess_env, "BBTOKEN_ID",
@@ -261,8 +268,9 @@ static int bbt_authn_verify_token(request_rec *r, bbt_req_t *rq,
 }
 
 /* The live levels of the user named user on the target and the Destination:
- * for a password user, and for a token's Destination (the owner's level on
- * the target came with the token). */
+ * for a password user, and for a personal token's Destination (the owner's
+ * level on the target came with the token; a project's or a repository's
+ * token has no owner). */
 static int bbt_user_levels(request_rec *r, bbt_req_t *rq, const char *user,
                            int target)
 {
@@ -270,7 +278,9 @@ static int bbt_user_levels(request_rec *r, bbt_req_t *rq, const char *user,
     bbt_db_conn_t *c;
     bbt_db_status_t st = BBT_DB_OK;
 
-    if (!(target && rq->routed) && !a->has_dest) {
+    if (!(target && rq->routed) &&
+        (!a->has_dest ||
+         (!a->password && a->scope.kind != BBT_KIND_PERSONAL))) {
         return OK;
     }
     c = bbt_db_open(r);

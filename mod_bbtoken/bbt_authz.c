@@ -32,6 +32,23 @@
 
 APLOG_USE_MODULE(bbtoken);
 
+/* A project's or a repository's token asked for something outside its
+ * project or repository: logged, and the 403's words. */
+static const char *bbt_authz_out_of_scope(request_rec *r, const bbt_req_t *rq,
+                                          const bbt_target_t *on)
+{
+    char scope[BBT_KIND_ID_MAX + 16];
+
+    bbt_kind_describe(&rq->access.scope, scope, sizeof(scope));
+    ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                  "BBT550: token %s of %s: %s %s is on %s%s%s, outside the "
+                  "token's %s (route %s)",
+                  rq->token_id, r->user, r->method, r->uri, on->key,
+                  on->slug[0] ? "/" : "", on->slug, scope, rq->route);
+    return apr_pstrcat(r->pool, "This access token is for ", scope, " only.",
+                       NULL);
+}
+
 /* The gate: runs before mod_authz_core, so too little permission is 403
  * regardless of Require and of AuthzSendForbiddenOnFailure.  For tokens
  * only: what a password user may do is the Require lines' business
@@ -59,6 +76,8 @@ static int bbt_authz_gate(request_rec *r)
         msg = "This URL or method is not open to access tokens.";
     } else if ((d = bbt_decide(&rq->access, &on, &what)) == BBT_DECIDE_ALLOW) {
         return DECLINED;
+    } else if (d == BBT_DECIDE_OUT_OF_SCOPE) {
+        msg = bbt_authz_out_of_scope(r, rq, on);
     } else {
         need = bbt_perm_name(what.scope, what.level);
         ap_log_rerror(

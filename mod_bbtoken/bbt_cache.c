@@ -307,7 +307,9 @@ bbt_cache_got_t bbt_cache_get(request_rec *r, const bbt_cache_view_t *v,
     if (len && bbt_centry_decode(buf, len, e) == 0) {
         got = bbt_cache_judge(v, e->stamp);
     }
-    if (got == BBT_CACHE_HIT && e->kind == BBT_CENTRY_TOKEN && key) {
+    /* A project's or a repository's token has no owner, and no level. */
+    if (got == BBT_CACHE_HIT && e->kind == BBT_CENTRY_TOKEN && key &&
+        e->scope.kind == BBT_KIND_PERSONAL) {
         got = BBT_CACHE_NONE;
         if (bbt_ckey_level(bbt_cache.keyer, e->owner_id, key, slug, lkey) ==
                 0 &&

@@ -57,9 +57,10 @@ typedef enum {
     BBT_CACHE_UNUSED     /* the cache is off, or not for this server */
 } bbt_cache_got_t;
 
-/* The token's entry under tkey into *e and, when it is a row and there is
- * a target (key, slug for a repository), its owner's level there into
- * *level: BBT_CACHE_HIT when every entry needed may be believed. */
+/* The token's entry under tkey into *e and, when it is a personal token's
+ * row and there is a target (key, slug for a repository), its owner's level
+ * there into *level: BBT_CACHE_HIT when every entry needed may be
+ * believed. */
 bbt_cache_got_t bbt_cache_get(request_rec *r, const bbt_cache_view_t *v,
                               const unsigned char *tkey, const char *key,
                               const char *slug, bbt_centry_t *e,

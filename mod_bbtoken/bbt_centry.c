@@ -87,7 +87,7 @@ static EVP_MAC_CTX *bbt_ckey_tls(const bbt_ckeyer_t *k)
 /* The first bytes of an encoded entry, and its version. */
 #define BBT_CENTRY_MAGIC 'T'
 #define BBT_CLEVEL_MAGIC 'L'
-#define BBT_CENTRY_VERSION 1
+#define BBT_CENTRY_VERSION 2
 
 bbt_ckeyer_t *bbt_ckeyer_new(const unsigned char *secret, size_t len)
 {
@@ -211,7 +211,7 @@ static int bbt_level_ok(int l)
 size_t bbt_centry_encode(const bbt_centry_t *e, unsigned char *buf, size_t cap)
 {
     unsigned char *p = buf;
-    size_t ulen, nlen, need = 3 + 8;
+    size_t ulen, nlen, klen, slen, need = 3 + 8;
 
     if (e->kind != BBT_CENTRY_UNKNOWN && e->kind != BBT_CENTRY_WRONG_SECRET &&
         e->kind != BBT_CENTRY_TOKEN) {
@@ -219,12 +219,15 @@ size_t bbt_centry_encode(const bbt_centry_t *e, unsigned char *buf, size_t cap)
     }
     ulen = strnlen(e->user_name, sizeof(e->user_name));
     nlen = strnlen(e->token_name, sizeof(e->token_name));
+    klen = strnlen(e->scope.key, sizeof(e->scope.key));
+    slen = strnlen(e->scope.slug, sizeof(e->scope.slug));
     if (e->kind == BBT_CENTRY_TOKEN) {
         if (ulen > BBT_USER_MAX || nlen > BBT_CENTRY_NAME_MAX ||
-            !bbt_level_ok(e->tok_project) || !bbt_level_ok(e->tok_repo)) {
+            !bbt_level_ok(e->tok_project) || !bbt_level_ok(e->tok_repo) ||
+            !bbt_kind_valid(&e->scope)) {
             return 0;
         }
-        need += 4 * 8 + 3 + 2 + ulen + 2 + nlen;
+        need += 4 * 8 + 3 + 2 + ulen + 2 + nlen + 1 + 2 + klen + 2 + slen;
     }
     if (need > cap) {
         return 0;
@@ -247,6 +250,13 @@ size_t bbt_centry_encode(const bbt_centry_t *e, unsigned char *buf, size_t cap)
         p = bbt_put16(p, nlen);
         memcpy(p, e->token_name, nlen);
         p += nlen;
+        *p++ = (unsigned char)e->scope.kind;
+        p = bbt_put16(p, klen);
+        memcpy(p, e->scope.key, klen);
+        p += klen;
+        p = bbt_put16(p, slen);
+        memcpy(p, e->scope.slug, slen);
+        p += slen;
     }
     return (size_t)(p - buf);
 }
@@ -310,7 +320,13 @@ int bbt_centry_decode(const unsigned char *buf, size_t len, bbt_centry_t *e)
     p += 3;
     if (bbt_get_str(&p, end, e->user_name, sizeof(e->user_name)) != 0 ||
         bbt_get_str(&p, end, e->token_name, sizeof(e->token_name)) != 0 ||
-        p != end) {
+        p == end || *p > BBT_KIND_REPO) {
+        return -1;
+    }
+    e->scope.kind = (bbt_kind_t)*p++;
+    if (bbt_get_str(&p, end, e->scope.key, sizeof(e->scope.key)) != 0 ||
+        bbt_get_str(&p, end, e->scope.slug, sizeof(e->scope.slug)) != 0 ||
+        p != end || !bbt_kind_valid(&e->scope)) {
         return -1;
     }
     return 0;
@@ -361,6 +377,7 @@ bbt_verdict_t bbt_centry_verdict(const bbt_centry_t *e, int64_t now_us,
     default:
         return BBT_VERDICT_BROKEN;
     }
+    row.kind = e->scope.kind;
     row.user_name = e->user_name;
     row.user_active = e->user_active;
     row.revoked = e->revoked;

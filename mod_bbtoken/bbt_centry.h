@@ -26,6 +26,7 @@
 #include <stdint.h>
 
 #include "bbt_input.h"
+#include "bbt_kind.h"
 #include "bbt_perm.h"
 #include "bbt_token.h"
 #include "bbt_verdict.h"
@@ -82,15 +83,19 @@ typedef struct {
     bbt_level_t tok_repo;
     char user_name[BBT_USER_MAX + 1];
     char token_name[BBT_CENTRY_NAME_MAX + 1];
+    /* The token's kind and scope: a project's or a repository's token
+     * has no owner (owner_id 0, user_name empty) and no level entry. */
+    bbt_tokscope_t scope;
 } bbt_centry_t;
 
 /* The largest encoded token entry. */
 #define BBT_CENTRY_BUF                                                         \
-    (3 + 8 + 4 * 8 + 3 + 2 + BBT_USER_MAX + 2 + BBT_CENTRY_NAME_MAX)
+    (3 + 8 + 4 * 8 + 3 + 2 + BBT_USER_MAX + 2 + BBT_CENTRY_NAME_MAX + 1 + 2 +  \
+     (BBT_KEY_BUF - 1) + 2 + BBT_SLUG_MAX)
 
 /* Encode e into buf[0..cap).  Returns the length, or 0 if e is not a valid
- * entry (a name too long or holding a NUL, a level out of range) or cap is
- * too small. */
+ * entry (a name too long or holding a NUL, a level out of range, a scope
+ * bbt_kind_valid refuses) or cap is too small. */
 size_t bbt_centry_encode(const bbt_centry_t *e, unsigned char *buf, size_t cap);
 
 /* Decode buf[0..len) into *e.  0, or -1 for anything but an entry this

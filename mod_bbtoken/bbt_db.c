@@ -59,7 +59,7 @@ typedef struct {
 
 static const char bbt_db_state_key[] = "bbtoken-db-state";
 /* Pasted unquoted into PREPARE by the driver: a plain identifier. */
-#define BBT_DB_LOOKUP_LABEL "bbtoken_lookup_v3"
+#define BBT_DB_LOOKUP_LABEL "bbtoken_lookup_v4"
 
 /* Columns, in order; the query below must agree. */
 enum {
@@ -77,13 +77,17 @@ enum {
     COL_LAST_USE_US,
     COL_REFUSED_US,
     COL_NOW_US,
+    COL_PROJECT_KEY,
+    COL_REPO_SLUG,
     COL_COUNT
 };
 
 /* Times come as microseconds since the epoch, the database's clock
  * included, and whether the token has expired or a throttled write is due
  * is decided in C: every expression here is built again each time the
- * prepared statement runs, and that cost more than the query. */
+ * prepared statement runs, and that cost more than the query.
+ * A project's or a repository's token has no owner (the users are a LEFT
+ * JOIN); its key and slug come last. */
 static const char bbt_sql_lookup[] =
     "SELECT t.salt, t.secret_hash, t.name, u.name, u.active,"
     " t.project_perm, t.repo_perm, t.revoked_at IS NOT NULL,"
@@ -91,8 +95,9 @@ static const char bbt_sql_lookup[] =
     " (date_part('epoch', t.expires_at) * 1000000)::bigint,"
     " (date_part('epoch', t.last_authenticated) * 1000000)::bigint,"
     " (date_part('epoch', t.expired_refused_at) * 1000000)::bigint,"
-    " (date_part('epoch', now()) * 1000000)::bigint"
-    " FROM bbtoken_tokens t JOIN bbtoken_users u ON u.id = t.user_id"
+    " (date_part('epoch', now()) * 1000000)::bigint,"
+    " t.project_key, t.repo_slug"
+    " FROM bbtoken_tokens t LEFT JOIN bbtoken_users u ON u.id = t.user_id"
     " LEFT JOIN LATERAL bbtoken_owner_levels(u, %s, %s) ol ON true"
     " WHERE t.id = %s";
 
@@ -278,6 +283,13 @@ static apr_int64_t bbt_db_int64(const char *v)
     return v ? apr_atoi64(v) : 0;
 }
 
+/* A text column, NULL for SQL NULL: the driver gives "" for both, and the
+ * schema lets no key or slug be empty. */
+static const char *bbt_db_text(const char *v)
+{
+    return v && *v ? v : NULL;
+}
+
 static int bbt_db_copy_hex(char *dst, size_t n, const char *src)
 {
     if (!src || strlen(src) != n) {
@@ -359,6 +371,10 @@ bbt_db_status_t bbt_db_lookup(bbt_db_conn_t *c, const char *id, const char *key,
             out->expired = bbt_centry_expired(out->expires_us, now);
             out->stale = bbt_centry_due(out->last_use_us, interval, now);
             out->refusal_due = bbt_centry_due(out->refused_us, interval, now);
+            /* A project's or a repository's token has no owner row (the
+             * LEFT JOIN's NULLs); a row of no kind is refused as broken. */
+            bbt_kind_from_row(bbt_db_text(v[COL_PROJECT_KEY]),
+                              bbt_db_text(v[COL_REPO_SLUG]), &out->scope);
         }
         if (bad) {
             return BBT_DB_UNAVAILABLE;

@@ -7,6 +7,7 @@
 #define BBT_DB_H
 
 #include "httpd.h"
+#include "bbt_kind.h"
 #include "bbt_perm.h"
 #include "bbt_token.h"
 
@@ -19,7 +20,8 @@ typedef enum {
 } bbt_db_status_t;
 
 /* One token row, with its owner and the owner's live level on the target.
- * Times are microseconds since the epoch, 0 when unset. */
+ * Times are microseconds since the epoch, 0 when unset.  A project's or a
+ * repository's token (scope) has no owner: user_name NULL, user_id 0. */
 typedef struct {
     char salt[BBT_SALT_HEX_LEN + 1];
     char hash[BBT_HASH_HEX_LEN + 1];
@@ -37,6 +39,7 @@ typedef struct {
     apr_int64_t expires_us;  /* expires_at */
     apr_int64_t last_use_us; /* last_authenticated */
     apr_int64_t refused_us;  /* expired_refused_at */
+    bbt_tokscope_t scope;    /* project_key, repo_slug */
 } bbt_db_token_t;
 
 /* Fetch mod_dbd's optional functions.  Returns 0, or -1 if mod_dbd is not

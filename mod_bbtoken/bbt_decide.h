@@ -9,6 +9,7 @@
 #ifndef BBT_DECIDE_H
 #define BBT_DECIDE_H
 
+#include "bbt_kind.h"
 #include "bbt_perm.h"
 #include "bbt_target.h"
 
@@ -19,6 +20,10 @@ typedef struct {
     /* The token's own levels; unused for a password user. */
     bbt_level_t token_project_level;
     bbt_level_t token_repo_level;
+    /* The token's kind and what it is bound to: a project or repository
+     * token reaches only its own, and no owner caps it (owner_level and
+     * dest_owner_level are not read).  Zeroed: a personal token. */
+    bbt_tokscope_t scope;
     /* The route's target, and the owner's (or the password user's) live
      * level on it. */
     bbt_target_t target;
@@ -33,8 +38,10 @@ typedef struct {
 } bbt_access_t;
 
 /* Decide a request: its target, then the token's own minimum, then the
- * Destination must all be allowed.  *on and *what say which target and
- * which permission decided (the one refused, or the last one checked). */
+ * Destination must all be allowed, and for a project or repository token
+ * both targets must lie inside its scope (BBT_DECIDE_OUT_OF_SCOPE).  *on
+ * and *what say which target and which permission decided (the one
+ * refused, or the last one checked). */
 bbt_decision_t bbt_decide(const bbt_access_t *a, const bbt_target_t **on,
                           bbt_perm_t *what);
 

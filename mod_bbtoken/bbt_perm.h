@@ -46,7 +46,8 @@ int bbt_perm_from_list(const bbt_perm_t *list, size_t n, bbt_level_t *project,
 typedef enum {
     BBT_DECIDE_ALLOW = 0,
     BBT_DECIDE_TOKEN_SCOPE, /* the token's own permission is too low */
-    BBT_DECIDE_OWNER        /* the owner's live access is too low */
+    BBT_DECIDE_OWNER,       /* the owner's live access is too low */
+    BBT_DECIDE_OUT_OF_SCOPE /* a project or repository token, elsewhere */
 } bbt_decision_t;
 
 /* Decide a request that needs `need`, for a token holding (tok_project,

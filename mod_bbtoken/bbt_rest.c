@@ -1,13 +1,15 @@
 /*
  * The access-tokens REST API's handler: /rest/access-tokens/{1.0|latest}/
- * users/{slug}[/{tokenId}], with Bitbucket Data Center's shapes.
+ * users/{slug}[/{tokenId}] and projects/{key}[/repos/{slug}][/{tokenId}],
+ * with Bitbucket Data Center's shapes.
  *
  * The caller is r->user, authenticated by any authn provider; a request
  * authenticated with a token is refused.  The handler decides what may be
  * asked (path, method, the cross-site check, who may manage whose tokens)
  * and hands the rest to an endpoint of bbt_rest_tokens.c through the
- * dispatch table below.  The database checks who may manage whose tokens
- * again, in the functions the changes go through.
+ * dispatch table below (owner NULL: a project's or a repository's
+ * tokens).  The database checks who may manage whose tokens again, in the
+ * functions the changes go through.
  *
  * One path asks for no login: .../revoke-by-value, where anyone may report
  * leaked tokens (bbt_rest_leaked.c).
@@ -59,6 +61,11 @@ static const struct {
     {BBT_REST_TOKEN, M_GET, "GET", bbt_rest_tokens_get, 0},
     {BBT_REST_TOKEN, M_POST, "POST", bbt_rest_tokens_update, 1},
     {BBT_REST_TOKEN, M_DELETE, "DELETE", bbt_rest_tokens_revoke, 0},
+    {BBT_REST_SCOPE, M_GET, "GET", bbt_rest_tokens_list, 0},
+    {BBT_REST_SCOPE, M_PUT, "PUT", bbt_rest_tokens_create, 1},
+    {BBT_REST_SCOPE_TOKEN, M_GET, "GET", bbt_rest_tokens_get, 0},
+    {BBT_REST_SCOPE_TOKEN, M_POST, "POST", bbt_rest_tokens_update, 1},
+    {BBT_REST_SCOPE_TOKEN, M_DELETE, "DELETE", bbt_rest_tokens_revoke, 0},
     {BBT_REST_LEAKED, M_POST, "POST", bbt_rest_leaked_revoke, 2},
     {BBT_REST_ALL, M_GET, "GET", bbt_rest_inventory_list, 0},
 };
@@ -125,6 +132,28 @@ static int bbt_rest_csrf(request_rec *r)
                             apr_table_get(r->headers_in, "Content-Type"));
 }
 
+/* Who may manage a project's or a repository's tokens is the database's
+ * to say (bbtoken_api_may: its admins, and a repository's when the
+ * project lets them); the changes ask again. */
+static int bbt_rest_dispatch_scope(bbt_rest_t *x, bbt_rest_endpoint_t endpoint,
+                                   const bbt_rest_user_t *caller)
+{
+    const char *params[3] = {caller->name, x->path.key,
+                             x->path.repo[0] ? x->path.repo : NULL};
+    PGresult *res =
+        bbt_rest_exec(x, "SELECT bbtoken_api_may($1, $2, $3)", 3, params);
+    int rc;
+
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        rc = bbt_rest_refusal(x, res, NULL);
+        return rc < 0 ? bbt_rest_unavailable(x, "checking who may manage "
+                                                "tokens")
+                      : rc;
+    }
+    PQclear(res);
+    return endpoint(x, caller, NULL);
+}
+
 /* Who may: the caller must be an active user, and the user the path's
  * slug names themself or a global admin.  Then the endpoint. */
 static int bbt_rest_dispatch(bbt_rest_t *x, bbt_rest_endpoint_t endpoint)
@@ -141,6 +170,9 @@ static int bbt_rest_dispatch(bbt_rest_t *x, bbt_rest_endpoint_t endpoint)
         return bbt_rest_error(r, HTTP_UNAUTHORIZED, BBT_REST_EX_AUTH,
                               "You are not permitted to manage access "
                               "tokens.");
+    }
+    if (x->path.key[0]) {
+        return bbt_rest_dispatch_scope(x, endpoint, &caller);
     }
     /* Every user's tokens: global admins only, as for their changes. */
     if (x->path.shape == BBT_REST_ALL) {

@@ -185,29 +185,69 @@ static json_t *bbt_rest_user_json(const bbt_rest_user_t *u)
                      "type", "NORMAL", "links", "self", "href", u->self_url);
 }
 
-json_t *bbt_rest_token_json(const PGresult *res, int row,
+/* A token's permissions: [project, repo], or [repo] alone for a
+ * repository's token, which has no project level. */
+static json_t *bbt_rest_perms_json(const PGresult *res, int row)
+{
+    return PQgetisnull(res, row, 6)
+               ? json_pack("[s]", PQgetvalue(res, row, 7))
+               : json_pack("[s,s]", PQgetvalue(res, row, 6),
+                           PQgetvalue(res, row, 7));
+}
+
+/* Who holds a token without an owner: project {key}, or repository {slug,
+ * project {key}}, with links.self where Bitbucket shows them. */
+static json_t *bbt_rest_holder_json(const bbt_rest_t *x)
+{
+    request_rec *r = x->r;
+    const char *project = apr_pstrcat(r->pool, "/projects/", x->path.key, NULL);
+    json_t *p =
+        json_pack("{s:s, s:{s:[{s:s}]}}", "key", x->path.key, "links", "self",
+                  "href", ap_construct_url(r->pool, project, r));
+
+    if (!x->path.repo[0]) {
+        return p;
+    }
+    return json_pack(
+        "{s:s, s:o, s:{s:[{s:s}]}}", "slug", x->path.repo, "project", p,
+        "links", "self", "href",
+        ap_construct_url(r->pool,
+                         apr_pstrcat(r->pool, project, "/repos/", x->path.repo,
+                                     "/browse", NULL),
+                         r));
+}
+
+json_t *bbt_rest_token_json(const bbt_rest_t *x, const PGresult *res, int row,
                             const bbt_rest_user_t *owner)
 {
     /* "o" steals its reference even when json_pack fails. */
-    return json_pack("{s:s, s:s, s:o, s:o*, s:o*, s:o*, s:[s,s], s:o}", "id",
-                     PQgetvalue(res, row, 0), "name", PQgetvalue(res, row, 1),
-                     "createdDate", bbt_pgjson_int(res, row, 2),
-                     "lastAuthenticated", bbt_pgjson_int(res, row, 3),
-                     "expiryDays", bbt_pgjson_int(res, row, 4), "expiryDate",
-                     bbt_pgjson_int(res, row, 5), "permissions",
-                     PQgetvalue(res, row, 6), PQgetvalue(res, row, 7), "user",
-                     bbt_rest_user_json(owner));
+    return json_pack(
+        "{s:s, s:s, s:o, s:o*, s:o*, s:o*, s:o, s:o}", "id",
+        PQgetvalue(res, row, 0), "name", PQgetvalue(res, row, 1), "createdDate",
+        bbt_pgjson_int(res, row, 2), "lastAuthenticated",
+        bbt_pgjson_int(res, row, 3), "expiryDays", bbt_pgjson_int(res, row, 4),
+        "expiryDate", bbt_pgjson_int(res, row, 5), "permissions",
+        bbt_rest_perms_json(res, row),
+        owner             ? "user"
+        : x->path.repo[0] ? "repository"
+                          : "project",
+        owner ? bbt_rest_user_json(owner) : bbt_rest_holder_json(x));
 }
 
 int bbt_rest_load_one(bbt_rest_t *x, const bbt_rest_user_t *owner,
                       const char *id, json_t **json)
 {
-    const char *params[2] = {id, owner->id};
-    PGresult *res = bbt_rest_exec(x,
-                                  BBT_REST_COLS " WHERE t.id = $1 AND"
-                                                " t.user_id = $2 AND"
-                                                " t.revoked_at IS NULL",
-                                  2, params);
+    const char *params[3] = {id, owner ? owner->id : x->path.key,
+                             x->path.repo[0] ? x->path.repo : NULL};
+    PGresult *res =
+        owner ? bbt_rest_exec(x,
+                              BBT_REST_COLS " WHERE t.id = $1 AND"
+                                            " t.user_id = $2 AND"
+                                            " t.revoked_at IS NULL",
+                              2, params)
+              : bbt_rest_exec(
+                    x, BBT_REST_COLS " WHERE t.id = $1 AND " BBT_REST_HELD_23,
+                    3, params);
 
     *json = NULL;
     if (PQresultStatus(res) != PGRES_TUPLES_OK) {
@@ -215,7 +255,7 @@ int bbt_rest_load_one(bbt_rest_t *x, const bbt_rest_user_t *owner,
         return -1;
     }
     if (PQntuples(res) == 1) {
-        *json = bbt_rest_token_json(res, 0, owner);
+        *json = bbt_rest_token_json(x, res, 0, owner);
     }
     PQclear(res);
     return 0;

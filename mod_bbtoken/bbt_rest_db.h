@@ -24,7 +24,8 @@ typedef struct {
     request_rec *r;
     bbt_db_conn_t *db;
     PGconn *pg;
-    bbt_rest_path_t path; /* the user and token id it names */
+    bbt_rest_path_t path; /* the user (or the project or repository) and
+                             token id it names */
     json_t *body;         /* a PUT's or POST's JSON object, read before any
                              database work; the handler frees it */
 } bbt_rest_t;
@@ -51,6 +52,12 @@ typedef struct {
     " (extract(epoch FROM t.expires_at) * 1000)::bigint,"                      \
     " t.project_perm, t.repo_perm"                                             \
     " FROM bbtoken_tokens t"
+
+/* The live tokens of the path's project ($2, its key) or repository ($3,
+ * its slug; NULL for a project's own tokens), none with an owner. */
+#define BBT_REST_HELD_23                                                       \
+    "t.user_id IS NULL AND t.project_key = $2 AND"                             \
+    " t.repo_slug IS NOT DISTINCT FROM $3 AND t.revoked_at IS NULL"
 
 /* Log what failed (what: "listing tokens"...) and answer 503 with
  * Retry-After.  The handler's return value. */
@@ -80,12 +87,14 @@ int bbt_rest_refusal(bbt_rest_t *x, PGresult *res, int *retry);
 int bbt_rest_user(bbt_rest_t *x, const char *key, int by_name,
                   bbt_rest_user_t *u, int *found);
 
-/* Bitbucket's token JSON for a row of BBT_REST_COLS; NULL if out of memory. */
-json_t *bbt_rest_token_json(const PGresult *res, int row,
+/* Bitbucket's token JSON for a row of BBT_REST_COLS: with its owner's
+ * user object, or (owner NULL) the project or repository of x's path.
+ * NULL if out of memory. */
+json_t *bbt_rest_token_json(const bbt_rest_t *x, const PGresult *res, int row,
                             const bbt_rest_user_t *owner);
 
-/* One live token of owner as JSON: 0 and *json (NULL if there is none), or
- * -1 if the query failed. */
+/* One live token of owner (NULL: of the path's project or repository) as
+ * JSON: 0 and *json (NULL if there is none), or -1 if the query failed. */
 int bbt_rest_load_one(bbt_rest_t *x, const bbt_rest_user_t *owner,
                       const char *id, json_t **json);
 

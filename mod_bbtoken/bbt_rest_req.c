@@ -11,6 +11,59 @@
 /* The longest start or limit read: 9 digits fit any long. */
 #define BBT_REST_ARG_DIGITS 9
 
+/* The end of a path: nothing (or one "/"), or "/" and a token id.  The
+ * shape for nothing, or for an id, which is copied into out->id. */
+static bbt_rest_shape_t bbt_rest_path_tail(const char *p, bbt_rest_path_t *out,
+                                           bbt_rest_shape_t all,
+                                           bbt_rest_shape_t one)
+{
+    size_t n;
+
+    if (*p == '\0' || strcmp(p, "/") == 0) {
+        out->shape = all;
+        return all;
+    }
+    if (*p != '/') {
+        return BBT_REST_NONE;
+    }
+    p++;
+    n = strlen(p);
+    if (n && p[n - 1] == '/') {
+        n--;
+    }
+    if (!bbt_input_token_id(p, n)) {
+        return BBT_REST_NONE;
+    }
+    memcpy(out->id, p, n);
+    out->id[n] = '\0';
+    out->shape = one;
+    return one;
+}
+
+/* "{key}[/repos/{slug}]" and the tail. */
+static bbt_rest_shape_t bbt_rest_path_scope(const char *p, bbt_rest_path_t *out)
+{
+    const char *end = strchr(p, '/');
+    size_t n = end ? (size_t)(end - p) : strlen(p);
+
+    if (bbt_input_key(p, n, out->key) != 0) {
+        return BBT_REST_NONE;
+    }
+    p += n;
+    if (strncmp(p, "/repos/", 7) == 0) {
+        p += 7;
+        end = strchr(p, '/');
+        n = end ? (size_t)(end - p) : strlen(p);
+        if (!bbt_input_slug(p, n)) {
+            return BBT_REST_NONE;
+        }
+        memcpy(out->repo, p, n);
+        out->repo[n] = '\0';
+        p += n;
+    }
+    return bbt_rest_path_tail(p, out, BBT_REST_SCOPE, BBT_REST_SCOPE_TOKEN);
+}
+
 /* The resources that name no user, after the version. */
 static const struct {
     const char *name;
@@ -39,6 +92,7 @@ static bbt_rest_shape_t bbt_rest_top_shape(const char *p)
 bbt_rest_shape_t bbt_rest_path_parse(const char *uri, bbt_rest_path_t *out)
 {
     const char *p = uri, *slash;
+    bbt_rest_shape_t shape;
     size_t n;
 
     memset(out, 0, sizeof(*out));
@@ -46,48 +100,39 @@ bbt_rest_shape_t bbt_rest_path_parse(const char *uri, bbt_rest_path_t *out)
         return BBT_REST_NONE;
     }
     p += sizeof(BBT_REST_PREFIX) - 1;
-    if (strncmp(p, "1.0/", 4) == 0 || strncmp(p, "latest/", 7) == 0) {
-        out->latest = p[0] == 'l';
-        out->shape = bbt_rest_top_shape(p + (out->latest ? 7 : 4));
-        if (out->shape != BBT_REST_NONE) {
-            return out->shape;
-        }
-        out->latest = 0;
-    }
-    if (strncmp(p, "1.0/users/", 10) == 0) {
-        p += 10;
-    } else if (strncmp(p, "latest/users/", 13) == 0) {
-        p += 13;
+    if (strncmp(p, "1.0/", 4) == 0) {
+        p += 4;
+    } else if (strncmp(p, "latest/", 7) == 0) {
+        p += 7;
         out->latest = 1;
     } else {
         return BBT_REST_NONE;
     }
-    slash = strchr(p, '/');
-    n = slash ? (size_t)(slash - p) : strlen(p);
-    if (!bbt_input_user_name(p, n)) {
+    if ((shape = bbt_rest_top_shape(p)) != BBT_REST_NONE) {
+        out->shape = shape;
+        return shape;
+    }
+    if (strncmp(p, "projects/", 9) == 0) {
+        shape = bbt_rest_path_scope(p + 9, out);
+    } else if (strncmp(p, "users/", 6) == 0) {
+        p += 6;
+        slash = strchr(p, '/');
+        n = slash ? (size_t)(slash - p) : strlen(p);
+        shape = BBT_REST_NONE;
+        if (bbt_input_user_name(p, n)) {
+            memcpy(out->user, p, n);
+            out->user[n] = '\0';
+            bbt_input_user_slug(p, n, out->slug);
+            shape =
+                bbt_rest_path_tail(p + n, out, BBT_REST_USER, BBT_REST_TOKEN);
+        }
+    } else {
+        shape = BBT_REST_NONE;
+    }
+    if (shape == BBT_REST_NONE) {
         memset(out, 0, sizeof(*out));
-        return BBT_REST_NONE;
     }
-    memcpy(out->user, p, n);
-    out->user[n] = '\0';
-    bbt_input_user_slug(p, n, out->slug);
-    if (!slash || slash[1] == '\0') {
-        out->shape = BBT_REST_USER;
-        return out->shape;
-    }
-    p = slash + 1;
-    n = strlen(p);
-    if (n && p[n - 1] == '/') {
-        n--;
-    }
-    if (!bbt_input_token_id(p, n)) {
-        memset(out, 0, sizeof(*out));
-        return BBT_REST_NONE;
-    }
-    memcpy(out->id, p, n);
-    out->id[n] = '\0';
-    out->shape = BBT_REST_TOKEN;
-    return out->shape;
+    return shape;
 }
 
 /* The value of the first "name=" argument: 1 and *v, *vlen set; 0 if there

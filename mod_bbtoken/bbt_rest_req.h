@@ -17,13 +17,16 @@
 #define BBT_REST_DEFAULT_LIMIT 25
 #define BBT_REST_MAX_LIMIT 1000
 
-/* The two kinds of resource under the prefix. */
+/* The kinds of resource under the prefix. */
 typedef enum {
-    BBT_REST_NONE = 0, /* not one of ours: 404 */
-    BBT_REST_USER,     /* .../users/{slug}: a user's tokens */
-    BBT_REST_TOKEN,    /* .../users/{slug}/{id}: one token */
-    BBT_REST_LEAKED,   /* .../revoke-by-value: anyone, no login */
-    BBT_REST_ALL       /* .../inventory: every token, for global admins */
+    BBT_REST_NONE = 0,    /* not one of ours: 404 */
+    BBT_REST_USER,        /* .../users/{slug}: a user's tokens */
+    BBT_REST_TOKEN,       /* .../users/{slug}/{id}: one token */
+    BBT_REST_SCOPE,       /* .../projects/{key}[/repos/{slug}]: a project's
+                             or a repository's tokens */
+    BBT_REST_SCOPE_TOKEN, /* .../projects/{key}[/repos/{slug}]/{id} */
+    BBT_REST_LEAKED,      /* .../revoke-by-value: anyone, no login */
+    BBT_REST_ALL          /* .../inventory: every token, for global admins */
 } bbt_rest_shape_t;
 
 typedef struct {
@@ -32,14 +35,18 @@ typedef struct {
     char user[BBT_USER_MAX + 1];   /* the user, as spelled in the path */
     char slug[BBT_USER_MAX + 1];   /* its slug: the user it names */
     char id[BBT_TOKEN_ID_LEN + 1]; /* the token id; empty for a user */
+    char key[BBT_KEY_BUF];         /* SCOPE: the project's canonical key */
+    char repo[BBT_SLUG_MAX + 1];   /* SCOPE: the repository; empty for a
+                                      project */
 } bbt_rest_path_t;
 
 /* Split a decoded URI path: BBT_REST_PREFIX, "1.0" or "latest", then
  * "/revoke-by-value" or "/inventory" (each with one optional trailing "/")
- * alone, or "/users/",
- * a user slug or name (bbt_input_user_name; either names the user whose
- * slug, bbt_input_user_slug, it has), then optionally "/" and a token id
- * (bbt_input_token_id); one trailing "/" is allowed.  Fills *out and
+ * alone, or "/users/" and a user slug or name (bbt_input_user_name; either
+ * names the user whose slug, bbt_input_user_slug, it has), or "/projects/"
+ * and a project key (bbt_input_key, canonicalized) optionally followed by
+ * "/repos/" and a slug (bbt_input_slug); then optionally "/" and a token
+ * id (bbt_input_token_id); one trailing "/" is allowed.  Fills *out and
  * returns its shape; BBT_REST_NONE (and *out cleared) for anything else. */
 bbt_rest_shape_t bbt_rest_path_parse(const char *uri, bbt_rest_path_t *out);
 

@@ -18,6 +18,7 @@
 
 #include "bbt_cache.h"
 #include "bbt_input.h"
+#include "bbt_kind.h"
 #include "bbt_perm.h"
 #include "bbt_pgjson.h"
 #include "bbt_rest_db.h"
@@ -30,6 +31,32 @@ APLOG_USE_MODULE(bbtoken);
 
 /* More permission names than the six there are is a mistake, not a list. */
 #define BBT_REST_MAX_PERMS 8
+
+/* The kind of token the path is about: a user's, a project's or a
+ * repository's. */
+static bbt_kind_t bbt_rest_kind(const bbt_rest_t *x)
+{
+    return !x->path.key[0]   ? BBT_KIND_PERSONAL
+           : x->path.repo[0] ? BBT_KIND_REPO
+                             : BBT_KIND_PROJECT;
+}
+
+/* The path's repository slug as an SQL parameter: NULL for a project. */
+static const char *bbt_rest_repo_param(const bbt_rest_t *x)
+{
+    return x->path.repo[0] ? x->path.repo : NULL;
+}
+
+/* Whose tokens, for messages: the user as the path spells them, "project
+ * KEY" or "repository KEY/slug". */
+static const char *bbt_rest_whose(const bbt_rest_t *x)
+{
+    return !x->path.key[0] ? x->path.slug
+           : x->path.repo[0]
+               ? apr_pstrcat(x->r->pool, "repository ", x->path.key, "/",
+                             x->path.repo, NULL)
+               : apr_pstrcat(x->r->pool, "project ", x->path.key, NULL);
+}
 
 /* Our addition to the page envelope (clients that do not know it ignore
  * it): the expiry policy, so the page offers only expiries it allows.  Left
@@ -55,7 +82,7 @@ static void bbt_rest_add_policy(bbt_rest_t *x, json_t *page)
 int bbt_rest_tokens_list(bbt_rest_t *x, const bbt_rest_user_t *caller,
                          const bbt_rest_user_t *owner)
 {
-    const char *params[3];
+    const char *params[4];
     json_t *values, *page, *tok;
     PGresult *res;
     long start, limit;
@@ -66,15 +93,29 @@ int bbt_rest_tokens_list(bbt_rest_t *x, const bbt_rest_user_t *caller,
         return bbt_rest_error(x->r, HTTP_BAD_REQUEST, BBT_REST_EX_ARG,
                               "start and limit must be whole numbers");
     }
-    params[0] = owner->id;
-    params[1] = apr_ltoa(x->r->pool, limit + 1);
-    params[2] = apr_ltoa(x->r->pool, start);
-    res = bbt_rest_exec(x,
-                        BBT_REST_COLS " WHERE t.user_id = $1 AND"
-                                      " t.revoked_at IS NULL"
-                                      " ORDER BY t.created_at DESC, t.id DESC"
-                                      " LIMIT $2::integer OFFSET $3::integer",
-                        3, params);
+    params[0] = apr_ltoa(x->r->pool, limit + 1);
+    params[1] = apr_ltoa(x->r->pool, start);
+    if (owner) {
+        params[2] = owner->id;
+        res = bbt_rest_exec(x,
+                            BBT_REST_COLS " WHERE t.user_id = $3 AND"
+                                          " t.revoked_at IS NULL"
+                                          " ORDER BY t.created_at DESC, t.id"
+                                          " DESC LIMIT $1::integer"
+                                          " OFFSET $2::integer",
+                            3, params);
+    } else {
+        params[2] = x->path.key;
+        params[3] = bbt_rest_repo_param(x);
+        res = bbt_rest_exec(x,
+                            BBT_REST_COLS
+                            " WHERE t.user_id IS NULL AND t.project_key = $3"
+                            " AND t.repo_slug IS NOT DISTINCT FROM $4"
+                            " AND t.revoked_at IS NULL"
+                            " ORDER BY t.created_at DESC, t.id DESC"
+                            " LIMIT $1::integer OFFSET $2::integer",
+                            4, params);
+    }
     if (PQresultStatus(res) != PGRES_TUPLES_OK) {
         PQclear(res);
         return bbt_rest_unavailable(x, "listing tokens");
@@ -86,7 +127,7 @@ int bbt_rest_tokens_list(bbt_rest_t *x, const bbt_rest_user_t *caller,
     }
     values = json_array();
     for (i = 0; values && i < n; i++) {
-        tok = bbt_rest_token_json(res, i, owner);
+        tok = bbt_rest_token_json(x, res, i, owner);
         if (!tok || json_array_append_new(values, tok) != 0) {
             json_decref(values);
             values = NULL;
@@ -123,13 +164,14 @@ int bbt_rest_tokens_get(bbt_rest_t *x, const bbt_rest_user_t *caller,
                               apr_psprintf(x->r->pool,
                                            "No access token %s exists for "
                                            "%s.",
-                                           x->path.id, x->path.slug));
+                                           x->path.id, bbt_rest_whose(x)));
     }
     return bbt_rest_send(x->r, HTTP_OK, out);
 }
 
-/* The "permissions" member as a pair; NULL or the reason. */
-static const char *bbt_rest_perms(apr_pool_t *p, json_t *arr,
+/* The "permissions" member as the pair a token of kind holds; NULL or the
+ * reason. */
+static const char *bbt_rest_perms(apr_pool_t *p, json_t *arr, bbt_kind_t kind,
                                   bbt_level_t *project, bbt_level_t *repo)
 {
     bbt_perm_t list[BBT_REST_MAX_PERMS];
@@ -159,7 +201,7 @@ static const char *bbt_rest_perms(apr_pool_t *p, json_t *arr,
                 json_string_value(v));
         }
     }
-    if (bbt_perm_from_list(list, n, project, repo, &why) != 0) {
+    if (bbt_kind_perms_from_list(kind, list, n, project, repo, &why) != 0) {
         return apr_psprintf(p, "invalid permissions: %s",
                             why ? why : "refused");
     }
@@ -170,12 +212,12 @@ int bbt_rest_tokens_create(bbt_rest_t *x, const bbt_rest_user_t *caller,
                            const bbt_rest_user_t *owner)
 {
     bbt_minted_t m;
-    const char *params[9];
-    const char *why, *days = NULL;
+    const char *params[10];
+    const char *why, *days = NULL, *name = NULL;
     bbt_level_t project, repo;
     json_t *body = x->body, *v, *out = NULL;
     PGresult *res;
-    int rc, retry, attempt;
+    int rc, retry, attempt, o;
 
     v = json_object_get(body, "name");
     if (!v || json_is_null(v)) {
@@ -187,11 +229,12 @@ int bbt_rest_tokens_create(bbt_rest_t *x, const bbt_rest_user_t *caller,
         why = bbt_input_token_name(json_string_value(v));
     }
     if (!why) {
-        params[3] = apr_pstrdup(x->r->pool, json_string_value(v));
+        name = apr_pstrdup(x->r->pool, json_string_value(v));
         v = json_object_get(body, "permissions");
         why = !v || json_is_null(v)
                   ? "at least one permission is required"
-                  : bbt_rest_perms(x->r->pool, v, &project, &repo);
+                  : bbt_rest_perms(x->r->pool, v, bbt_rest_kind(x), &project,
+                                   &repo);
     }
     if (!why && (v = json_object_get(body, "expiryDays")) && !json_is_null(v)) {
         if (!json_is_integer(v) || json_integer_value(v) < 1 ||
@@ -207,18 +250,24 @@ int bbt_rest_tokens_create(bbt_rest_t *x, const bbt_rest_user_t *caller,
     if (why) {
         return bbt_rest_error(x->r, HTTP_BAD_REQUEST, BBT_REST_EX_ARG, why);
     }
-    if (strcasecmp(caller->name, owner->name) != 0) {
+    if (owner && strcasecmp(caller->name, owner->name) != 0) {
         return bbt_rest_error(x->r, HTTP_UNAUTHORIZED, BBT_REST_EX_AUTH,
                               "tokens can only be created by their owner");
     }
+    /* bbtoken_api_create(caller, owner, ...), or
+     * bbtoken_api_scope_create(caller, key, slug, ...): the same after. */
+    o = owner ? 0 : 1;
     params[0] = caller->name;
-    params[1] = owner->name;
-    params[2] = m.id;
-    params[4] = bbt_perm_name(BBT_SCOPE_PROJECT, project);
-    params[5] = bbt_perm_name(BBT_SCOPE_REPO, repo);
-    params[6] = m.salt;
-    params[7] = m.hash;
-    params[8] = days;
+    params[1] = owner ? owner->name : x->path.key;
+    params[2] = bbt_rest_repo_param(x);
+    params[2 + o] = m.id;
+    params[3 + o] = name;
+    /* NULL for a repository's token: no project level. */
+    params[4 + o] = bbt_perm_name(BBT_SCOPE_PROJECT, project);
+    params[5 + o] = bbt_perm_name(BBT_SCOPE_REPO, repo);
+    params[6 + o] = m.salt;
+    params[7 + o] = m.hash;
+    params[8 + o] = days;
     memset(&m, 0, sizeof(m));
     for (attempt = 0; attempt < BBT_MINT_TRIES; attempt++) {
         if (bbt_token_mint(&m) != 0) {
@@ -229,10 +278,15 @@ int bbt_rest_tokens_create(bbt_rest_t *x, const bbt_rest_user_t *caller,
             rc = bbt_rest_unavailable(x, "starting a transaction");
             goto done;
         }
-        res = bbt_rest_exec(x,
-                            "SELECT bbtoken_api_create($1, $2, $3, $4, $5, $6,"
-                            " $7, $8, $9::integer)",
-                            9, params);
+        res = owner ? bbt_rest_exec(x,
+                                    "SELECT bbtoken_api_create($1, $2, $3, $4,"
+                                    " $5, $6, $7, $8, $9::integer)",
+                                    9, params)
+                    : bbt_rest_exec(x,
+                                    "SELECT bbtoken_api_scope_create($1, $2,"
+                                    " $3, $4, $5, $6, $7, $8, $9,"
+                                    " $10::integer)",
+                                    10, params);
         if (PQresultStatus(res) != PGRES_TUPLES_OK) {
             rc = bbt_rest_refusal(x, res, &retry);
             bbt_rest_cmd(x, "ROLLBACK");
@@ -260,9 +314,15 @@ int bbt_rest_tokens_create(bbt_rest_t *x, const bbt_rest_user_t *caller,
         goto done;
     }
     json_object_set_new(out, "token", json_string(m.token));
-    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, x->r,
-                  "BBT201: access-tokens API: %s created token %s",
-                  caller->name, m.id);
+    if (owner) {
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, x->r,
+                      "BBT201: access-tokens API: %s created token %s",
+                      caller->name, m.id);
+    } else {
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, x->r,
+                      "BBT210: access-tokens API: %s created token %s of %s",
+                      caller->name, m.id, bbt_rest_whose(x));
+    }
     rc = bbt_rest_send(x->r, HTTP_OK, out);
 done:
     bbt_minted_wipe(&m);
@@ -272,8 +332,11 @@ done:
 int bbt_rest_tokens_update(bbt_rest_t *x, const bbt_rest_user_t *caller,
                            const bbt_rest_user_t *owner)
 {
-    const char *params[6] = {caller->name, owner->name, x->path.id,
-                             NULL,         NULL,        NULL};
+    /* bbtoken_api_update(caller, owner, id, name, project, repo), or
+     * bbtoken_api_scope_update(caller, key, slug, id, name, project, repo). */
+    const char *params[7] = {caller->name, owner ? owner->name : x->path.key,
+                             bbt_rest_repo_param(x)};
+    int o = owner ? 0 : 1;
     const char *why = NULL;
     bbt_level_t project, repo;
     json_t *body = x->body, *v, *out = NULL;
@@ -285,15 +348,17 @@ int bbt_rest_tokens_update(bbt_rest_t *x, const bbt_rest_user_t *caller,
             strlen(json_string_value(v)) != json_string_length(v)) {
             why = "name must be a string";
         } else if (!(why = bbt_input_token_name(json_string_value(v)))) {
-            params[3] = apr_pstrdup(x->r->pool, json_string_value(v));
+            params[3 + o] = apr_pstrdup(x->r->pool, json_string_value(v));
         }
     }
     if (!why && (v = json_object_get(body, "permissions")) &&
         !json_is_null(v) &&
-        !(why = bbt_rest_perms(x->r->pool, v, &project, &repo))) {
-        params[4] = bbt_perm_name(BBT_SCOPE_PROJECT, project);
-        params[5] = bbt_perm_name(BBT_SCOPE_REPO, repo);
+        !(why = bbt_rest_perms(x->r->pool, v, bbt_rest_kind(x), &project,
+                               &repo))) {
+        params[4 + o] = bbt_perm_name(BBT_SCOPE_PROJECT, project);
+        params[5 + o] = bbt_perm_name(BBT_SCOPE_REPO, repo);
     }
+    params[2 + o] = x->path.id;
     if (!why && (v = json_object_get(body, "expiryDays")) && !json_is_null(v)) {
         why = "the expiry of a token cannot be changed: create a new token "
               "(and revoke this one)";
@@ -304,8 +369,14 @@ int bbt_rest_tokens_update(bbt_rest_t *x, const bbt_rest_user_t *caller,
     if (bbt_rest_begin(x, caller->name) != 0) {
         return bbt_rest_unavailable(x, "starting a transaction");
     }
-    res = bbt_rest_exec(x, "SELECT bbtoken_api_update($1, $2, $3, $4, $5, $6)",
-                        6, params);
+    res = owner ? bbt_rest_exec(x,
+                                "SELECT bbtoken_api_update($1, $2, $3, $4, $5,"
+                                " $6)",
+                                6, params)
+                : bbt_rest_exec(x,
+                                "SELECT bbtoken_api_scope_update($1, $2, $3,"
+                                " $4, $5, $6, $7)",
+                                7, params);
     if (PQresultStatus(res) != PGRES_TUPLES_OK) {
         rc = bbt_rest_refusal(x, res, NULL);
         bbt_rest_cmd(x, "ROLLBACK");
@@ -327,14 +398,21 @@ int bbt_rest_tokens_update(bbt_rest_t *x, const bbt_rest_user_t *caller,
 int bbt_rest_tokens_revoke(bbt_rest_t *x, const bbt_rest_user_t *caller,
                            const bbt_rest_user_t *owner)
 {
-    const char *params[3] = {caller->name, owner->name, x->path.id};
+    const char *params[4] = {caller->name, owner ? owner->name : x->path.key,
+                             owner ? x->path.id : bbt_rest_repo_param(x),
+                             x->path.id};
     PGresult *res;
     int rc;
 
     if (bbt_rest_begin(x, caller->name) != 0) {
         return bbt_rest_unavailable(x, "starting a transaction");
     }
-    res = bbt_rest_exec(x, "SELECT bbtoken_api_revoke($1, $2, $3)", 3, params);
+    res = owner ? bbt_rest_exec(x, "SELECT bbtoken_api_revoke($1, $2, $3)", 3,
+                                params)
+                : bbt_rest_exec(x,
+                                "SELECT bbtoken_api_scope_revoke($1, $2, $3,"
+                                " $4)",
+                                4, params);
     if (PQresultStatus(res) != PGRES_TUPLES_OK) {
         rc = bbt_rest_refusal(x, res, NULL);
         bbt_rest_cmd(x, "ROLLBACK");
@@ -346,9 +424,15 @@ int bbt_rest_tokens_revoke(bbt_rest_t *x, const bbt_rest_user_t *caller,
         return bbt_rest_unavailable(x, "revoking a token");
     }
     bbt_cache_forget_all();
-    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, x->r,
-                  "BBT202: access-tokens API: %s revoked token %s",
-                  caller->name, x->path.id);
+    if (owner) {
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, x->r,
+                      "BBT202: access-tokens API: %s revoked token %s",
+                      caller->name, x->path.id);
+    } else {
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, x->r,
+                      "BBT211: access-tokens API: %s revoked token %s of %s",
+                      caller->name, x->path.id, bbt_rest_whose(x));
+    }
     x->r->status = HTTP_NO_CONTENT;
     return OK;
 }

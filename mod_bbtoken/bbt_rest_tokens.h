@@ -1,8 +1,10 @@
 /*
  * The access-tokens endpoints (internal to the bbt_rest_* files).  The
  * handler (bbt_rest.c) has found the caller, checked that they may manage
- * the tokens of the user in the path, and found that user (owner); each
- * endpoint answers and returns the handler's return value.
+ * the tokens of the user in the path, and found that user (owner); or, for
+ * a path under projects/, asked the database whether the caller may
+ * manage the project's or the repository's tokens, and passes owner NULL.
+ * Each endpoint answers and returns the handler's return value.
  */
 #ifndef BBT_REST_TOKENS_H
 #define BBT_REST_TOKENS_H
@@ -14,8 +16,9 @@
 int bbt_rest_tokens_list(bbt_rest_t *x, const bbt_rest_user_t *caller,
                          const bbt_rest_user_t *owner);
 
-/* PUT .../users/{slug}: a new token, for its owner only; the raw token is
- * in this answer and nowhere else. */
+/* PUT .../users/{slug}: a new token, for its owner only (or for the
+ * path's project or repository); the raw token is in this answer and
+ * nowhere else. */
 int bbt_rest_tokens_create(bbt_rest_t *x, const bbt_rest_user_t *caller,
                            const bbt_rest_user_t *owner);
 

@@ -15,22 +15,28 @@ bbt_verdict_t bbt_verdict(const bbt_tokrow_t *row, int secret_ok,
     if (!secret_ok) {
         return BBT_VERDICT_WRONG_SECRET;
     }
+    if (row->kind == BBT_KIND_INVALID) {
+        return BBT_VERDICT_BROKEN;
+    }
     if (row->revoked) {
         return BBT_VERDICT_REVOKED;
     }
     if (row->expired) {
         return BBT_VERDICT_EXPIRED;
     }
-    if (!row->user_active) {
+    if (row->kind != BBT_KIND_PERSONAL) {
+        if (basic_user && strcasecmp(basic_user, BBT_KIND_BASIC_USER) != 0) {
+            return BBT_VERDICT_NOT_OWNER;
+        }
+    } else if (!row->user_active) {
         return BBT_VERDICT_DISABLED;
-    }
-    /* User names are ASCII (the schema's CHECK), so the C locale's
-     * strcasecmp is the database's lower() on them. */
-    if (basic_user &&
-        (!row->user_name || strcasecmp(basic_user, row->user_name) != 0)) {
+    } else if (basic_user && (!row->user_name ||
+                              strcasecmp(basic_user, row->user_name) != 0)) {
+        /* User names are ASCII (the schema's CHECK), so the C locale's
+         * strcasecmp is the database's lower() on them. */
         return BBT_VERDICT_NOT_OWNER;
     }
-    if (!bbt_perm_combination_valid(row->tok_project, row->tok_repo)) {
+    if (!bbt_kind_perms_valid(row->kind, row->tok_project, row->tok_repo)) {
         return BBT_VERDICT_BROKEN;
     }
     return BBT_VERDICT_OK;

@@ -10,11 +10,13 @@
 #ifndef BBT_VERDICT_H
 #define BBT_VERDICT_H
 
+#include "bbt_kind.h"
 #include "bbt_perm.h"
 
 /* What a token's row says, as far as the verdict needs it. */
 typedef struct {
-    const char *user_name; /* the owner's name */
+    bbt_kind_t kind;       /* zero: a personal token */
+    const char *user_name; /* the owner's name (a personal token's) */
     int user_active;
     int revoked;
     int expired; /* by the clock of whoever read the row */
@@ -29,7 +31,9 @@ typedef enum {
     BBT_VERDICT_REVOKED,
     BBT_VERDICT_EXPIRED,
     BBT_VERDICT_DISABLED,  /* the owner is disabled */
-    BBT_VERDICT_NOT_OWNER, /* a Basic user name that is not the owner's */
+    BBT_VERDICT_NOT_OWNER, /* a Basic user name that is not the owner's (for
+                              a project or repository token: not
+                              BBT_KIND_BASIC_USER) */
     BBT_VERDICT_BROKEN     /* a row without valid permissions: the server's
                               fault (500), never the client's (401) */
 } bbt_verdict_t;
@@ -38,7 +42,9 @@ typedef enum {
  * secret_ok says whether the presented secret matched the row (for an
  * internal request whose token an earlier request proved, 1).  basic_user
  * is the Basic user name, or NULL for Bearer (and internal requests); it
- * must name the owner, regardless of case. */
+ * must name the owner, regardless of case, or for a project or repository
+ * token be BBT_KIND_BASIC_USER.  A project or repository token has no
+ * owner to be disabled. */
 bbt_verdict_t bbt_verdict(const bbt_tokrow_t *row, int secret_ok,
                           const char *basic_user);
 

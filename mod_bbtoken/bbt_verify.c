@@ -80,6 +80,7 @@ static bbt_cache_got_t bbt_verify_cached(request_rec *r, bbt_req_t *rq,
         out->token_name = apr_pstrdup(r->pool, e.token_name);
         out->tok_project = e.tok_project;
         out->tok_repo = e.tok_repo;
+        out->scope = e.scope;
     }
     /* Only a request that presented the token counts, as from the
      * database; the entry remembers the write for the other children. */
@@ -127,7 +128,9 @@ static void bbt_verify_keep(request_rec *r, bbt_req_t *rq,
                     sizeof(e.user_name));
         apr_cpystrn(e.token_name, row->token_name ? row->token_name : "",
                     sizeof(e.token_name));
-        if (key) {
+        e.scope = row->scope;
+        /* A project's or a repository's token has no owner to level. */
+        if (key && row->scope.kind == BBT_KIND_PERSONAL) {
             bbt_cache_put_level(r, v->generation, row->user_id, key, slug,
                                 row->owner);
         }
@@ -166,6 +169,7 @@ static int bbt_verify_db(request_rec *r, bbt_req_t *rq, bbt_cache_view_t *v,
         out->verdict = bbt_verdict(NULL, 0, basic_user);
     } else {
         secret_ok = !tok || bbt_token_verify(row.salt, row.hash, tok);
+        tr.kind = row.scope.kind;
         tr.user_name = row.user_name;
         tr.user_active = row.user_active;
         tr.revoked = row.revoked;
@@ -178,6 +182,7 @@ static int bbt_verify_db(request_rec *r, bbt_req_t *rq, bbt_cache_view_t *v,
         out->tok_project = row.tok_project;
         out->tok_repo = row.tok_repo;
         out->owner = row.owner;
+        out->scope = row.scope;
     }
 
     /* Only a request that proved the secret counts, and only once per

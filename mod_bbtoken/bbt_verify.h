@@ -19,8 +19,10 @@ typedef struct {
     const char *token_name; /* the token's name (for a row) */
     bbt_level_t tok_project;
     bbt_level_t tok_repo;
-    bbt_level_t owner; /* the owner's live level on the routed target */
-    int cached;        /* the answer came from the cache */
+    bbt_level_t owner;    /* the owner's live level on the routed target */
+    int cached;           /* the answer came from the cache */
+    bbt_tokscope_t scope; /* a project's or a repository's token: no owner,
+                             no owner level */
 } bbt_verified_t;
 
 /* Verify rq->token_id for r.  tok is the presented token, or NULL for an

@@ -4,14 +4,18 @@
 -- revoke any user's tokens, in that user's name, through the three
 -- SECURITY DEFINER functions below (they check who may manage whose tokens
 -- for the caller httpd names, and cannot check that httpd named the right
--- one).  It also reads what the API shows (users, tokens, the policy) and
--- what a token sent to the API is checked with, as the lookup role does
+-- one), and any project's and repository's tokens (and whether a project's
+-- repository admins may manage theirs) through five more, which check that
+-- the caller administers the project or repository.  It also reads what the
+-- API shows (users, tokens, the policy, the projects' settings) and what a
+-- token sent to the API is checked with, as the lookup role does
 -- (sql/grants.sql), and writes nothing directly.  Run it again after every
 -- `bbtoken db upgrade`:
 --   psql -v ON_ERROR_STOP=1 -v role=bbtoken_api -f sql/grants-api.sql
 GRANT USAGE ON SCHEMA public TO :"role";
 GRANT SELECT ON bbtoken_users, bbtoken_project_grants, bbtoken_repo_grants,
-                bbtoken_tokens, bbtoken_schema, bbtoken_policy TO :"role";
+                bbtoken_tokens, bbtoken_schema, bbtoken_policy,
+                bbtoken_projects TO :"role";
 GRANT EXECUTE ON FUNCTION bbtoken_owner_level(bigint, text, text),
                           bbtoken_perm_level(text),
                           bbtoken_touch(text, text, integer),
@@ -21,6 +25,14 @@ GRANT EXECUTE ON FUNCTION bbtoken_owner_level(bigint, text, text),
                           bbtoken_api_update(text, text, text, text, text,
                                              text),
                           bbtoken_api_revoke(text, text, text),
+                          bbtoken_api_may(text, text, text),
+                          bbtoken_api_scope_create(text, text, text, text,
+                                                   text, text, text, text,
+                                                   text, integer),
+                          bbtoken_api_scope_update(text, text, text, text,
+                                                   text, text, text),
+                          bbtoken_api_scope_revoke(text, text, text, text),
+                          bbtoken_api_project_set(text, text, boolean),
                           bbtoken_api_leak_throttle(text, integer, integer),
                           bbtoken_api_revoke_leaked(text, text[], text[])
                           TO :"role";

@@ -19,8 +19,17 @@ REVOKE EXECUTE ON FUNCTION bbtoken_api_create(text, text, text, text, text,
                                               text, text, text, integer),
                            bbtoken_api_update(text, text, text, text, text,
                                               text),
-                           bbtoken_api_revoke(text, text, text)
+                           bbtoken_api_revoke(text, text, text),
+                           bbtoken_api_may(text, text, text),
+                           bbtoken_api_scope_create(text, text, text, text,
+                                                    text, text, text, text,
+                                                    text, integer),
+                           bbtoken_api_scope_update(text, text, text, text,
+                                                    text, text, text),
+                           bbtoken_api_scope_revoke(text, text, text, text),
+                           bbtoken_api_project_set(text, text, boolean)
                            FROM :"role";
+REVOKE ALL ON bbtoken_projects FROM :"role";
 GRANT EXECUTE ON FUNCTION bbtoken_owner_level(bigint, text, text),
                           bbtoken_owner_levels(bbtoken_users, text, text),
                           bbtoken_perm_level(text),

@@ -43,6 +43,11 @@ BEGIN;
 \ir migrations/0007_notify.sql
 COMMIT;
 
+-- Version 8: project and repository access tokens.
+BEGIN;
+\ir migrations/0008_token_kinds.sql
+COMMIT;
+
 -- Version 10: revoking a leaked token by its value.
 BEGIN;
 \ir migrations/0010_leaked.sql

@@ -34,7 +34,7 @@ my $dead_db = 'host=127.0.0.1 port=' . BBT::Env::free_port() . ' dbname=bbtoken 
 
 subtest '--help everywhere: exit 0, usage on stdout, no database needed' => sub {
     my @cmds = ([], ['user'], ['user', 'add'], ['user', 'disable'], ['user', 'enable'], ['grant'],
-                ['ungrant'], ['create'], ['list'], ['update'], ['revoke']);
+                ['ungrant'], ['create'], ['list'], ['update'], ['revoke'], ['project']);
     for my $c (@cmds) {
         for my $h ('--help', ($c->[0] ? () : ('-h'))) {
             my @args = ('--db', $dead_db, @$c, $h);

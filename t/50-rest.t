@@ -342,7 +342,7 @@ subtest 'the list reports the expiry policy (for the page)' => sub {
 subtest 'paths and methods' => sub {
     for my $p ('/rest/access-tokens/2.0/users/alice', '/rest/access-tokens/1.0/users',
                '/rest/access-tokens/1.0/users/alice/123', '/rest/access-tokens/1.0/users/alice/12345678901x',
-               '/rest/access-tokens/1.0/projects/PROJ', '/rest/access-tokens/1.0/users/alice/000000000000/x') {
+               '/rest/access-tokens/1.0/projects/PROJ/repos', '/rest/access-tokens/1.0/projects/1PROJ', '/rest/access-tokens/1.0/users/alice/000000000000/x') {
         is_error(call(GET => $p), 404, qr/No such resource/, "GET $p");
     }
     my $res = call(PATCH => "$BASE/alice", json => {});

@@ -2,8 +2,9 @@
 # under valgrind's memcheck: every endpoint, bodies that are refused (too
 # large, over LimitRequestBody, a broken chunk, not JSON), a request
 # without a login, one with a token, a path and a method that are not the
-# API's, the cross-site check, a database outage.  Any invalid read or
-# write, use of uninitialised memory or bad free fails the test.
+# API's, the cross-site check, a project's and a repository's tokens, a
+# database outage.  Any invalid read or write, use of uninitialised memory
+# or bad free fails the test.
 use strict;
 use warnings;
 use FindBin;
@@ -50,6 +51,7 @@ chmod 0644, $htpasswd;
 $env->user_add('alice');
 $env->user_add('root', '--admin');
 $env->user_add('carol');
+$env->grant('alice', 'PROJECT_ADMIN', 'PROJ');
 my $carol_tok = $env->token_create('carol', name => 'ci', perms => ['REPO_READ']);
 my $leaked = $env->token_create('carol', name => 'leaked', perms => ['REPO_READ']);
 my $conf = $env->write_conf;
@@ -106,6 +108,22 @@ is_status(req(PATCH => $B, \%json, '{}'), 405, 'another method');
 is_status(req(PUT => $B, { %json, Origin => 'http://evil.example' }, '{}'), 403, 'cross-site');
 is_status(req(DELETE => "$B/$id", \%nock), 204, 'revoke');
 is_status(req(DELETE => "$B/$id", \%nock), 404, 'revoke again');
+# A project's and a repository's tokens.
+my $PB = '/rest/access-tokens/1.0/projects/proj';
+for my $where ($PB, "$PB/repos/repo") {
+    my $perms = $where =~ /repos/ ? '["REPO_WRITE"]' : '["PROJECT_READ"]';
+    $res = req(PUT => $where, \%json, qq({"name":"vg","permissions":$perms}));
+    is_status($res, 200, "create at $where");
+    my $sid = eval { decode_json($res->{content})->{id} } // '000000000000';
+    is_status(req(GET => "$where?limit=5", { Authorization => $auth }), 200, "list at $where");
+    is_status(req(GET => "$where/$sid", { Authorization => $auth }), 200, "get at $where");
+    is_status(req(POST => "$where/$sid", \%json, '{"name":"vg 2"}'), 200, "update at $where");
+    is_status(req(DELETE => "$where/$sid", \%nock), 204, "revoke at $where");
+}
+is_status(req(PUT => "$PB/repos/repo", \%json, '{"name":"x","permissions":["PROJECT_READ"]}'), 400,
+          'a project permission for a repository token');
+is_status(req(GET => '/rest/access-tokens/1.0/projects/OTHER', { Authorization => $auth }), 401,
+          'a project alice does not administer');
 my $L = '/rest/access-tokens/1.0/revoke-by-value';
 my %ct = ('Content-Type' => 'application/json');
 is_status(req(POST => $L, \%ct, encode_json([$leaked, BBT::Env::forge_token('000000000007'), 'x'])), 202,

@@ -6,7 +6,9 @@
 # password, creates a token through the page (an impossible permission
 # combination is disabled), copies it, clones with the real git client,
 # renames it, revokes it after the confirmation dialog and sees git
-# refused.  It saves screenshots (see below).  t/browser/sandbox.spec.mjs
+# refused; then, as a project's admin, makes that project's token and a
+# repository's there, clones with the first (x-token-auth), and is told
+# where it administers nothing.  It saves screenshots (see below).  t/browser/sandbox.spec.mjs
 # plays a page uploaded over WebDAV onto the page's host that drives the
 # API in its reader's name: BBTokenSandbox stops it, and without it the
 # attack works.  This file only sets the stack up and relays the TAP that
@@ -133,6 +135,9 @@ $env->httpd_start;
 $env->make_repo('PROJ', 'repo');
 $env->user_add($user);
 $env->grant($user, 'PROJECT_READ', 'PROJ');
+# A project the user administers, for its tokens' view.
+$env->make_repo('TEAM', 'app');
+$env->grant($user, 'PROJECT_ADMIN', 'TEAM');
 # Two tokens made by an administrator with the CLI, for the list: one used
 # once (it has a last-authenticated time), one expired.
 my ($used) = $env->token_create($user, name => 'Jenkins CI', perms => ['PROJECT_READ', 'REPO_WRITE'],
@@ -186,7 +191,7 @@ my $shots = $ENV{BBT_BROWSER_SHOTS} || "$d/screenshots";
     env => {
         BBT_BASE => $api_base, BBT_SCM_BASE => $env->base_url, BBT_USER => $user, BBT_PASSWORD => $password,
         BBT_ATTACKER_TOKEN => $mallory, BBT_EVIL => '/PROJ/site/evil.html',
-        BBT_PROJECT => 'PROJ', BBT_REPO => 'repo',
+        BBT_PROJECT => 'PROJ', BBT_REPO => 'repo', BBT_ADMIN_PROJECT => 'TEAM', BBT_ADMIN_REPO => 'app',
         BBT_USED_NAME => 'Jenkins CI', BBT_EXPIRED_NAME => 'Old deploy key',
         BBT_GIT_HOME => "$d/home", BBT_WORK => "$d/work", BBT_SHOTS => $shots,
         BBT_CHROMIUM => $CHROMIUM, BBT_NO_GIT => undef,

@@ -6,7 +6,8 @@
 # failed; owners without an address or disabled are reported, not mailed;
 # no token value in any message; headers that nothing can be injected into;
 # the dry run changes and sends nothing; the policy's
-# --revoke-unused-after.  Last use and creation are faked with SQL as the
+# --revoke-unused-after; a project's and a repository's tokens, told to
+# the project's active admins.  Last use and creation are faked with SQL as the
 # table's owner (creation and expiry only with the triggers off).
 use strict;
 use warnings;
@@ -365,6 +366,48 @@ subtest 'unused tokens: warned, then revoked' => sub {
     ($rc, $out, $err, $m) = notify();
     ok($rc == 0 && $out eq '' && @$m == 0, 'then nothing') or diag $out;
     $env->cli_ok('policy', '--revoke-unused-after', 'none');
+};
+
+subtest 'a project\'s and a repository\'s tokens: their project\'s admins are told' => sub {
+    $env->user_add('pa1', '--email', 'pa1@example.com');
+    $env->user_add('pa2', '--email', 'pa2@example.com');
+    $env->user_add('pa3', '--email', 'pa3@example.com');
+    $env->user_add('ra', '--email', 'ra@example.com');
+    $env->grant('pa1', 'PROJECT_ADMIN', 'TEAM');
+    $env->grant('pa2', 'PROJECT_ADMIN', 'TEAM');
+    $env->grant('pa3', 'PROJECT_ADMIN', 'TEAM');
+    $env->cli_ok('user', 'disable', 'pa3');
+    $env->grant('ra', 'REPO_ADMIN', 'TEAM/app');
+    $env->grant('dave', 'PROJECT_WRITE', 'TEAM');
+    my %k;
+    for my $c (['--project', 'TEAM', 'pipeline'], ['--repo', 'TEAM/app', 'deploy']) {
+        my $tok = $env->cli_ok('create', $c->[0], $c->[1], '--name', $c->[2], '--expiry-days', 5);
+        chomp $tok;
+        push @SECRETS, $tok;
+        $k{ $c->[2] } = $env->psql("SELECT id FROM bbtoken_tokens WHERE name = '$c->[2]' AND user_id IS NULL");
+    }
+    # Made long ago (a token made inside its window gets no notice).
+    $env->psql("SET session_replication_role = replica; UPDATE bbtoken_tokens SET created_at = now() - "
+               . "interval '100 days' WHERE user_id IS NULL");
+    my ($rc, $out, $err, $m) = notify();
+    is($rc, 0, 'exit 0') or diag $err;
+    is($out, "mailed pa1 <pa1\@example.com>: 2 notices\nmailed pa2 <pa2\@example.com>: 2 notices\n",
+       'each active project admin, once: not the disabled one, not a repository admin, not a writer');
+    is_deeply([sort map { to_of($_) } @$m], ['pa1@example.com', 'pa2@example.com'], 'two messages');
+    my $msg = $m->[0] or return;
+    like($msg->{body}, qr/^this is about access tokens you own or whose project you administer\n\(user pa\d\)\.$/m,
+         'the opening does not call them the reader\'s own');
+    like($msg->{body}, qr/^Token "pipeline" \(id $k{pipeline}\) of project TEAM\n  expires on \S+Z, in less than 7 days\.$/m,
+         'the project\'s token, named with its project');
+    like($msg->{body}, qr/^Token "deploy" \(id $k{deploy}\) of repository TEAM\/app\n  expires on/m,
+         'the repository\'s, with its repository');
+    is_deeply(notices($k{pipeline}), { expires_7d => 'pa2@example.com' }, 'recorded once');
+    ($rc, $out, $err, $m) = notify();
+    ok($rc == 0 && $out eq '' && @$m == 0, 'run again: nothing') or diag "$rc $out $err";
+    $env->cli_ok('revoke', '--repo', 'TEAM/app');
+    ($rc, $out, $err, $m) = notify();
+    is(scalar @$m, 2, 'revoked by the CLI: the admins are told') or return;
+    like($m->[0]{subject}, qr/^Access token "deploy" was revoked by an administrator$/, 'the revocation');
 };
 
 subtest 'no token value in any message' => sub {

@@ -4,6 +4,8 @@
 //   PUT    {api}/users/{user}                 create (the raw token, once)
 //   POST   {api}/users/{user}/{id}            rename / change permissions
 //   DELETE {api}/users/{user}/{id}            revoke
+// and the same under {api}/projects/{key}[/repos/{slug}] for a project's or
+// a repository's tokens, which the user manages as its admin.
 'use strict';
 
 (function () {
@@ -42,6 +44,19 @@
   const SCM = (meta('bbtoken-scm') || '/scm').replace(/\/+$/, '');
   const SCM_URL = /^https?:\/\//i.test(SCM) ? new URL(SCM) : null;
   const userBase = () => API + '/users/' + encodeURIComponent(USER);
+
+  // Whose tokens the page shows: null for the user's own, or {key, slug}
+  // for a project's (slug '') or a repository's.
+  let holder = null;
+
+  function parseHolder(text) {
+    const m = /^(~?[A-Za-z0-9_.@-]+)(?:\/([A-Za-z0-9][A-Za-z0-9_.-]*))?$/.exec(text.trim());
+    return m ? { key: m[1].startsWith('~') ? m[1].toLowerCase() : m[1].toUpperCase(), slug: m[2] || '' } : null;
+  }
+  const holderWords = () => (holder.slug ? 'repository ' + holder.key + '/' + holder.slug : 'project ' + holder.key);
+  const base = () => (holder
+    ? API + '/projects/' + encodeURIComponent(holder.key) + (holder.slug ? '/repos/' + encodeURIComponent(holder.slug) : '')
+    : userBase());
 
   // ------------------------------------------------------------------
   // REST
@@ -114,7 +129,9 @@
     if (project === 'ADMIN') can.push('update project settings and permissions', 'fork and create repositories');
     if (!can.length) return 'This token can do nothing.';
     const last = can.pop();
-    return 'This token can ' + (can.length ? can.join(', ') + ' and ' : '') + last + ', within what you can do yourself.';
+    const where = !holder ? ', within what you can do yourself.'
+      : holder.slug ? ', in this repository only.' : ', in this project and its repositories only.';
+    return 'This token can ' + (can.length ? can.join(', ') + ' and ' : '') + last + where;
   }
 
   function expiryOf(t) {
@@ -190,7 +207,7 @@
       el('th', { scope: 'row' }, el('span', { class: 'name', text: name }),
         el('span', { class: 'id mono', text: 'ID ' + t.id })),
       el('td', { class: 'perm-words' },
-        el('span', { text: 'Project: ' + (LEVEL_WORD[p] || 'none') }),
+        holder && holder.slug ? null : el('span', { text: 'Project: ' + (LEVEL_WORD[p] || 'none') }),
         el('span', { text: 'Repository: ' + (LEVEL_WORD[r] || 'none') })),
       el('td', {}, typeof t.createdDate === 'number' ? timeEl(t.createdDate) : '—'),
       expiryCell,
@@ -209,14 +226,16 @@
     body.textContent = '';
     if (!tokens.size) {
       body.append(el('tr', { class: 'placeholder' },
-        el('td', { colspan: 6, text: 'You have no personal access tokens. Create one for each tool or script that needs access.' })));
+        el('td', { colspan: 6, text: holder
+          ? 'The ' + holderWords() + ' has no access tokens. Create one for each pipeline or deployment that needs access.'
+          : 'You have no personal access tokens. Create one for each tool or script that needs access.' })));
     }
     for (const t of tokens.values()) body.append(rowFor(t));
     $('more-wrap').hidden = nextStart === null;
   }
 
   async function loadPage(start) {
-    const page = await api('GET', userBase() + '?start=' + start + '&limit=' + PAGE_SIZE);
+    const page = await api('GET', base() + '?start=' + start + '&limit=' + PAGE_SIZE);
     if (page && page.policy) policy = page.policy;
     for (const t of (page && page.values) || []) tokens.set(String(t.id), t);
     nextStart = page && !page.isLastPage && typeof page.nextPageStart === 'number' ? page.nextPageStart : null;
@@ -241,7 +260,8 @@
       if (!tokens.size) {
         const body = $('tokens-body');
         body.textContent = '';
-        body.append(el('tr', { class: 'placeholder' }, el('td', { colspan: 6, text: 'Your tokens could not be loaded.' })));
+        body.append(el('tr', { class: 'placeholder' }, el('td', { colspan: 6,
+          text: holder ? 'The tokens of the ' + holderWords() + ' could not be loaded.' : 'Your tokens could not be loaded.' })));
       }
     }
   }
@@ -323,6 +343,9 @@
   }
 
   function setPicks(project, repo) {
+    // A repository's token has a repository permission alone.
+    $('f-project').hidden = !!(holder && holder.slug);
+    if (holder && holder.slug) project = '';
     const noneLabel = $('f-project-none');
     noneLabel.hidden = project !== '';
     for (const x of radios('project')) x.checked = x.value === (project || '');
@@ -393,7 +416,7 @@
         if (!exp.ok) { showError('edit-error', new Error(exp.message)); $('f-days').focus(); return; }
         const body = { name, permissions: chosenPermissions() };
         if (exp.days !== undefined) body.expiryDays = exp.days;
-        const created = await api('PUT', userBase(), body);
+        const created = await api('PUT', base(), body);
         $('edit-dialog').close();
         showNewToken(created);
         refresh();
@@ -409,7 +432,7 @@
           say('No changes to “' + old.name + '”.');
           return;
         }
-        const updated = await api('POST', userBase() + '/' + encodeURIComponent(editing), body);
+        const updated = await api('POST', base() + '/' + encodeURIComponent(editing), body);
         $('edit-dialog').close();
         if (updated && updated.id) tokens.set(String(updated.id), updated);
         render();
@@ -438,7 +461,10 @@
       + encodeURIComponent(repo.replace(/\.git$/, '')) + '.git';
     const origin = (SCM_URL ? SCM_URL.protocol : location.protocol) + '//';
     const host = SCM_URL ? SCM_URL.host : location.host;
-    $('clone-basic').value = 'git clone ' + origin + encodeURIComponent(USER) + ':' + encodeURIComponent(secret)
+    // A project's or repository's token goes with Bitbucket's user name for
+    // such tokens: it belongs to no user.
+    const who = holder ? 'x-token-auth' : USER;
+    $('clone-basic').value = 'git clone ' + origin + encodeURIComponent(who) + ':' + encodeURIComponent(secret)
       + '@' + host + path;
     $('clone-bearer').value = 'git -c http.extraHeader="Authorization: Bearer ' + secret + '" clone '
       + origin + host + path;
@@ -448,8 +474,8 @@
     secret = (t && t.token) || '';
     $('new-name').textContent = t && t.name ? '“' + t.name + '”' : '';
     $('new-token').value = secret;
-    $('new-project').value = 'PROJECT';
-    $('new-repo').value = 'REPO';
+    $('new-project').value = holder ? holder.key : 'PROJECT';
+    $('new-repo').value = holder && holder.slug ? holder.slug : 'REPO';
     $('copy-status').textContent = '';
     cloneLines();
     $('new-dialog').showModal();
@@ -513,7 +539,7 @@
     const btn = $('revoke-confirm');
     btn.disabled = true;
     try {
-      await api('DELETE', userBase() + '/' + encodeURIComponent(id));
+      await api('DELETE', base() + '/' + encodeURIComponent(id));
       $('revoke-dialog').close();
       tokens.delete(id);
       render();
@@ -526,6 +552,36 @@
       btn.disabled = false;
     }
   });
+
+  // ------------------------------------------------------------------
+  // Whose tokens
+
+  function showHolder(h) {
+    holder = h;
+    $('page-title').textContent = holder ? 'Access tokens of ' + holderWords() : 'Personal access tokens';
+    $('holder-mine').hidden = !holder;
+    $('holder').value = holder ? holder.key + (holder.slug ? '/' + holder.slug : '') : '';
+    tokens.clear();
+    nextStart = null;
+    $('tokens-body').textContent = '';
+    showError('alert', null);
+    say(holder ? 'Showing the tokens of the ' + holderWords() + '.' : 'Showing your own tokens.');
+    return refresh();
+  }
+
+  $('holder-form').addEventListener('submit', (e) => {
+    e.preventDefault();
+    const text = $('holder').value;
+    if (!text.trim()) { showHolder(null); return; }
+    const h = parseHolder(text);
+    if (!h) {
+      showError('alert', new Error('Give a project key (PROJECT) or a repository (PROJECT/repository).'));
+      $('holder').focus();
+      return;
+    }
+    showHolder(h);
+  });
+  $('holder-mine').addEventListener('click', () => { showHolder(null); $('holder').focus(); });
 
   // ------------------------------------------------------------------
   // Start

@@ -8,6 +8,8 @@
 //                  the page's bbtoken-scm meta tag names
 //   BBT_USER, BBT_PASSWORD   a password user (mod_authn_file)
 //   BBT_PROJECT, BBT_REPO    a repository the user can read (PROJ, repo)
+//   BBT_ADMIN_PROJECT, BBT_ADMIN_REPO  a project the user administers and a
+//                  repository of it (TEAM, app; optional)
 //   BBT_USED_NAME, BBT_EXPIRED_NAME  tokens the wrapper made: one used
 //                  once, one expired (optional)
 //   BBT_GIT_HOME   HOME for git (the harness's home with its .gitconfig)
@@ -361,4 +363,74 @@ test('the expiry picker offers only what the policy allows', { skip: !env.BBT_CL
   await page.keyboard.press('Escape');
   await dialog.waitFor({ state: 'hidden' });
   execFileSync(env.BBT_CLI, ['--db', env.BBT_DB, 'policy', '--expiry-optional', '--max-expiry-days', 'none']);
+});
+
+test('a project\'s tokens, as its admin', { skip: !env.BBT_ADMIN_PROJECT }, async () => {
+  const key = env.BBT_ADMIN_PROJECT, slug = env.BBT_ADMIN_REPO;
+  await page.getByLabel('Tokens of a project or repository you administer').fill(key.toLowerCase());
+  await page.getByRole('button', { name: 'Show', exact: true }).click();
+  await page.getByRole('heading', { level: 1, name: 'Access tokens of project ' + key }).waitFor();
+  await page.locator('#tokens-body tr', { hasText: 'has no access tokens' }).waitFor();
+  assert.equal(await page.locator('#alert').isHidden(), true, await page.locator('#alert').innerText());
+
+  await page.getByRole('button', { name: 'Create token' }).click();
+  const dialog = page.getByRole('dialog', { name: 'Create token' });
+  await dialog.waitFor();
+  await dialog.getByLabel('Token name').fill('Pipeline');
+  assert.equal(await dialog.getByRole('group', { name: 'Project permission' }).isVisible(), true);
+  assert.match(await page.locator('#f-what').innerText(), /in this project and its repositories only/);
+  await dialog.getByRole('button', { name: 'Create' }).click();
+  const shown = page.getByRole('dialog', { name: 'Token created' });
+  await shown.waitFor();
+  const secret = await page.locator('#new-token').inputValue();
+  assert.equal(await shown.getByLabel('Project key', { exact: true }).inputValue(), key, 'the project filled in');
+  await shown.getByLabel('Repository', { exact: true }).fill(slug);
+  const line = await page.locator('#clone-basic').inputValue();
+  assert.match(line, new RegExp('^git clone http://x-token-auth:'), 'the clone line uses x-token-auth');
+  if (!NO_GIT) {
+    const r = await git([...argv(line).slice(1), 'project-clone']);
+    assert.equal(r.code, 0, r.stderr);
+    const other = await fetch(`${SCM_BASE}/scm/${PROJECT}/${REPO}.git/info/refs?service=git-upload-pack`,
+      { headers: { Authorization: 'Bearer ' + secret } });
+    assert.equal(other.status, 403, 'the project token does not reach another project');
+  }
+  await shown.getByRole('button', { name: 'Done' }).click();
+  await page.locator('#tokens-body tr', { hasText: 'Pipeline' }).waitFor();
+  await shot('08-project-tokens');
+
+  // A repository's: a repository permission only.
+  await page.getByLabel('Tokens of a project or repository you administer').fill(key + '/' + slug);
+  await page.getByRole('button', { name: 'Show', exact: true }).click();
+  await page.getByRole('heading', { level: 1, name: `Access tokens of repository ${key}/${slug}` }).waitFor();
+  await page.getByRole('button', { name: 'Create token' }).click();
+  await dialog.waitFor();
+  await dialog.getByLabel('Token name').fill('Deploy');
+  assert.equal(await dialog.getByRole('group', { name: 'Project permission' }).isVisible(), false,
+    'no project permission for a repository token');
+  await dialog.getByRole('group', { name: 'Repository permission' }).getByLabel('Write').check();
+  await dialog.getByRole('button', { name: 'Create' }).click();
+  await shown.waitFor();
+  await shown.getByRole('button', { name: 'Done' }).click();
+  await page.locator('#tokens-body tr', { hasText: 'Deploy' }).waitFor();
+  const id = await page.locator('#tokens-body tr', { hasText: 'Deploy' }).getAttribute('data-id');
+  const row = page.locator(`tr[data-id="${id}"]`);
+  assert.match(await row.innerText(), /Repository: Write/);
+  assert.doesNotMatch(await row.innerText(), /Project:/);
+  assert.equal(await page.locator('#tokens-body tr', { hasText: 'Pipeline' }).count(), 0,
+    'the project\'s own token is not the repository\'s');
+  await row.getByRole('button', { name: /^Revoke / }).click();
+  const confirm = page.getByRole('alertdialog', { name: 'Revoke token?' });
+  await confirm.getByRole('button', { name: 'Revoke' }).click();
+  await row.waitFor({ state: 'detached' });
+
+  // Where the user administers nothing, the server's refusal is shown.
+  await page.getByLabel('Tokens of a project or repository you administer').fill(PROJECT);
+  await page.getByRole('button', { name: 'Show', exact: true }).click();
+  await page.locator('#alert', { hasText: 'not permitted' }).waitFor();
+  assert.equal(await page.getByRole('button', { name: 'Create token' }).isEnabled(), true);
+
+  await page.getByRole('button', { name: 'Your own tokens' }).click();
+  await page.getByRole('heading', { level: 1, name: 'Personal access tokens' }).waitFor();
+  if (env.BBT_USED_NAME) await page.locator('#tokens-body tr', { hasText: env.BBT_USED_NAME }).waitFor();
+  assert.equal(await page.locator('#alert').isHidden(), true, await page.locator('#alert').innerText());
 });

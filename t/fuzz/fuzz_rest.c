@@ -16,6 +16,37 @@
 
 #define NFIELDS 8
 
+/* A project's or a repository's path: a canonical key, a slug or none,
+ * an id for one token; and the parts spell the URI again (the key in any
+ * case), but for one trailing slash. */
+static void check_scope(const char *uri, const bbt_rest_path_t *p)
+{
+    char again[sizeof(BBT_REST_PREFIX) + 32 + BBT_KEY_BUF + BBT_SLUG_MAX +
+               BBT_TOKEN_ID_LEN + 8];
+    char key[BBT_KEY_BUF];
+    size_t n;
+
+    if (p->user[0] || p->slug[0] ||
+        bbt_input_key(p->key, strlen(p->key), key) != 0 ||
+        strcmp(key, p->key) != 0 ||
+        (p->repo[0] && !bbt_input_slug(p->repo, strlen(p->repo)))) {
+        abort();
+    }
+    if (p->shape == BBT_REST_SCOPE
+            ? p->id[0] != '\0'
+            : !bbt_input_token_id(p->id, strlen(p->id))) {
+        abort();
+    }
+    snprintf(again, sizeof(again), "%s%s/projects/%s%s%s%s%s", BBT_REST_PREFIX,
+             p->latest ? "latest" : "1.0", p->key, p->repo[0] ? "/repos/" : "",
+             p->repo, p->id[0] ? "/" : "", p->id);
+    n = strlen(again);
+    if (strncasecmp(uri, again, n) != 0 ||
+        !(uri[n] == '\0' || (uri[n] == '/' && uri[n + 1] == '\0'))) {
+        abort();
+    }
+}
+
 static void check_path(const char *uri)
 {
     char again[sizeof(BBT_REST_PREFIX) + 16 + BBT_USER_MAX + 1 +
@@ -29,7 +60,8 @@ static void check_path(const char *uri)
         abort();
     }
     if (shape == BBT_REST_NONE) {
-        if (p.user[0] || p.slug[0] || p.id[0] || p.latest) {
+        if (p.user[0] || p.slug[0] || p.id[0] || p.latest || p.key[0] ||
+            p.repo[0]) {
             abort();
         }
         return;
@@ -37,7 +69,7 @@ static void check_path(const char *uri)
     /* The resources that name no user: nothing else is filled in, and
      * the URI is exactly theirs, but for one trailing slash. */
     if (shape == BBT_REST_LEAKED || shape == BBT_REST_ALL) {
-        if (p.user[0] || p.slug[0] || p.id[0]) {
+        if (p.user[0] || p.slug[0] || p.id[0] || p.key[0] || p.repo[0]) {
             abort();
         }
         snprintf(again, sizeof(again), "%s%s/%s", BBT_REST_PREFIX,
@@ -49,6 +81,13 @@ static void check_path(const char *uri)
             abort();
         }
         return;
+    }
+    if (shape == BBT_REST_SCOPE || shape == BBT_REST_SCOPE_TOKEN) {
+        check_scope(uri, &p);
+        return;
+    }
+    if (p.key[0] || p.repo[0]) {
+        abort();
     }
     /* The user as spelled, and the slug that names them: the rule's. */
     if (!bbt_input_user_name(p.user, strlen(p.user)) ||

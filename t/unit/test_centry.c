@@ -131,9 +131,9 @@ static void test_encoding(void)
     buf[0] = 'X';
     ok(bbt_centry_decode(buf, n, &d) == -1, "another magic is refused");
     buf[0] = 'T';
-    buf[1] = 2;
-    ok(bbt_centry_decode(buf, n, &d) == -1, "another version is refused");
     buf[1] = 1;
+    ok(bbt_centry_decode(buf, n, &d) == -1, "another version is refused");
+    buf[1] = 2;
     buf[2] = 9;
     ok(bbt_centry_decode(buf, n, &d) == -1, "an unknown kind is refused");
     buf[2] = BBT_CENTRY_TOKEN;
@@ -156,11 +156,19 @@ static void test_encoding(void)
     e.token_name[BBT_CENTRY_NAME_MAX] = '\0';
     memset(e.user_name, 'u', BBT_USER_MAX);
     e.user_name[BBT_USER_MAX] = '\0';
+    /* No real entry has both an owner and a scope; the buffer is sized for
+     * the longest of each. */
+    e.scope.kind = BBT_KIND_REPO;
+    e.scope.key[0] = '~';
+    memset(e.scope.key + 1, 'k', BBT_USER_MAX);
+    memset(e.scope.slug, 's', BBT_SLUG_MAX);
     n = bbt_centry_encode(&e, buf, sizeof(buf));
     ok(n == BBT_CENTRY_BUF, "the longest names fit BBT_CENTRY_BUF exactly");
     ok(bbt_centry_decode(buf, n, &d) == 0 &&
            strlen(d.token_name) == BBT_CENTRY_NAME_MAX &&
-           strlen(d.user_name) == BBT_USER_MAX,
+           strlen(d.user_name) == BBT_USER_MAX &&
+           strlen(d.scope.key) == BBT_KEY_BUF - 1 &&
+           strlen(d.scope.slug) == BBT_SLUG_MAX,
        "and decode");
 
     memset(&e, 0, sizeof(e));
@@ -257,6 +265,64 @@ static void test_verdict(void)
            "no kind: never a way in");
 }
 
+/* A project's and a repository's token: the scope survives the round
+ * trip, a broken one is refused either way, and no owner is asked. */
+static void test_scope(void)
+{
+    unsigned char buf[BBT_CENTRY_BUF];
+    bbt_centry_t e = row_entry(), d;
+    size_t n;
+
+    e.owner_id = 0;
+    e.user_name[0] = '\0';
+    e.user_active = 0;
+    e.scope.kind = BBT_KIND_REPO;
+    strcpy(e.scope.key, "PROJ");
+    strcpy(e.scope.slug, "repo");
+    e.tok_project = BBT_LEVEL_NONE;
+    e.tok_repo = BBT_LEVEL_WRITE;
+    n = bbt_centry_encode(&e, buf, sizeof(buf));
+    ok(n > 0 && bbt_centry_decode(buf, n, &d) == 0 &&
+           d.scope.kind == BBT_KIND_REPO && !strcmp(d.scope.key, "PROJ") &&
+           !strcmp(d.scope.slug, "repo") && d.tok_project == BBT_LEVEL_NONE,
+       "a repository token's entry: kind, key and slug round trip");
+    is_int(bbt_centry_verdict(&d, 1, NULL, NULL), BBT_VERDICT_OK,
+           "  in, with no owner to be active");
+    is_int(bbt_centry_verdict(&d, 1, "X-Token-Auth", NULL), BBT_VERDICT_OK,
+           "  Basic as x-token-auth, in any case");
+    is_int(bbt_centry_verdict(&d, 1, "alice", NULL), BBT_VERDICT_NOT_OWNER,
+           "  Basic as anyone else: refused");
+    /* The tail: kind, 2 + "PROJ", 2 + "repo". */
+    ok(buf[n - 13] == BBT_KIND_REPO && !memcmp(buf + n - 10, "PROJ", 4),
+       "the scope is the entry's tail");
+    buf[n - 13] = BBT_KIND_PROJECT;
+    ok(bbt_centry_decode(buf, n, &d) == -1,
+       "a project token's entry with a slug is refused");
+    buf[n - 13] = 7;
+    ok(bbt_centry_decode(buf, n, &d) == -1, "an unknown kind is refused");
+    buf[n - 13] = BBT_KIND_REPO;
+    ok(bbt_centry_decode(buf, n, &d) == 0, "put back, it decodes");
+    buf[n - 10] = 'p';
+    ok(bbt_centry_decode(buf, n, &d) == -1,
+       "a key not spelled canonically is refused");
+    strcpy(e.scope.key, "proj");
+    ok(bbt_centry_encode(&e, buf, sizeof(buf)) == 0, "nor is one encoded");
+    strcpy(e.scope.key, "PROJ");
+    e.scope.kind = BBT_KIND_PROJECT;
+    ok(bbt_centry_encode(&e, buf, sizeof(buf)) == 0,
+       "a project token with a slug does not encode");
+    e.scope.slug[0] = '\0';
+    e.tok_project = BBT_LEVEL_READ;
+    n = bbt_centry_encode(&e, buf, sizeof(buf));
+    ok(n > 0 && bbt_centry_decode(buf, n, &d) == 0 &&
+           d.scope.kind == BBT_KIND_PROJECT && !strcmp(d.scope.key, "PROJ") &&
+           d.scope.slug[0] == '\0',
+       "a project token's entry round trips");
+    d.tok_project = BBT_LEVEL_NONE;
+    is_int(bbt_centry_verdict(&d, 1, NULL, NULL), BBT_VERDICT_BROKEN,
+           "  without a project level: broken (500), never in");
+}
+
 static void test_due(void)
 {
     const int64_t now = 1700000000000000LL;
@@ -280,6 +346,7 @@ int main(void)
     test_levels();
     test_usable();
     test_verdict();
+    test_scope();
     test_due();
     return done_testing();
 }

@@ -189,6 +189,7 @@ static void test_compose_one(void)
                         0,
                         NULL,
                         NULL,
+                        NULL,
                         NULL};
     size_t len;
     char *msg = compose(&n, 1, "alice@example.com", NULL, &len);
@@ -226,25 +227,51 @@ static void test_compose_one(void)
     free(msg);
 }
 
+/* A project's token, told to the project's admins: which project, and an
+ * opening that does not call it theirs. */
+static void test_compose_holder(void)
+{
+    bbtoken_note_t n[] = {{BBTOKEN_NOTE_EXPIRED, "123456789012", "mine",
+                           "2026-11-29T07:00:00Z", 0, NULL, NULL, NULL, NULL},
+                          {BBTOKEN_NOTE_EXPIRES_7D, "123456789013", "ci",
+                           "2026-12-01T07:00:00Z", 0, NULL, NULL, NULL,
+                           "project PROJ"}};
+    size_t len;
+    char *msg = compose(n, 2, "alice@example.com", NULL, &len);
+
+    if (!ok(msg != NULL, "a project's token: composed")) {
+        return;
+    }
+    ok(strstr(msg, "\nthis is about access tokens you own or whose project "
+                   "you administer\n(user alice).\n") != NULL,
+       "the opening says whose");
+    ok(strstr(msg, "\nToken \"mine\" (id 123456789012)\n") != NULL,
+       "the user's own token as before");
+    ok(strstr(msg, "\nToken \"ci\" (id 123456789013) of project PROJ\n  "
+                   "expires on") != NULL,
+       "the project's token says which project");
+    free(msg);
+}
+
 static void test_compose_kinds(void)
 {
     bbtoken_note_t n[] = {
         {BBTOKEN_NOTE_REVOKED_LEAKED, "100000000001", "l1",
-         "2026-11-30T01:00:00Z", 0, NULL, NULL, "192.0.2.7"},
+         "2026-11-30T01:00:00Z", 0, NULL, NULL, "192.0.2.7", NULL},
         {BBTOKEN_NOTE_REVOKED_LEAKED, "100000000002", "l2",
-         "2026-11-30T01:00:00Z", 0, NULL, NULL, NULL},
+         "2026-11-30T01:00:00Z", 0, NULL, NULL, NULL, NULL},
         {BBTOKEN_NOTE_REVOKED_ADMIN, "100000000003", "a",
-         "2026-11-30T02:00:00Z", 0, NULL, NULL, NULL},
+         "2026-11-30T02:00:00Z", 0, NULL, NULL, NULL, NULL},
         {BBTOKEN_NOTE_REVOKED_UNUSED, "100000000004", "u",
-         "2026-11-30T03:00:00Z", 0, NULL, "97 days", NULL},
+         "2026-11-30T03:00:00Z", 0, NULL, "97 days", NULL, NULL},
         {BBTOKEN_NOTE_EXPIRES_7D, "100000000005", "s", "2026-12-05T00:00:00Z",
-         0, NULL, NULL, NULL},
+         0, NULL, NULL, NULL, NULL},
         {BBTOKEN_NOTE_EXPIRES_30D, "100000000006", "m", "2026-12-25T00:00:00Z",
-         0, NULL, NULL, NULL},
+         0, NULL, NULL, NULL, NULL},
         {BBTOKEN_NOTE_UNUSED, "100000000007", "w", "2026-08-01T00:00:00Z", 0,
-         "2026-12-07T00:00:00Z", "90 days", NULL},
+         "2026-12-07T00:00:00Z", "90 days", NULL, NULL},
         {BBTOKEN_NOTE_UNUSED, "100000000008", "v", "2026-08-02T00:00:00Z", 1,
-         "2026-12-08T00:00:00Z", "90 days", NULL},
+         "2026-12-08T00:00:00Z", "90 days", NULL, NULL},
     };
     static const char *const want[] = {
         "Token \"l1\" (id 100000000001)\n  was revoked on 2026-11-30T01:00:00Z "
@@ -311,6 +338,7 @@ static void test_compose_encodings(void)
                         "d\xc3\xa9ploiement \xf0\x9f\x94\x91",
                         "2026-11-29T07:00:00Z",
                         0,
+                        NULL,
                         NULL,
                         NULL,
                         NULL};
@@ -386,6 +414,7 @@ static void test_compose_refusals(void)
                         "ci",
                         "2026-11-29T07:00:00Z",
                         0,
+                        NULL,
                         NULL,
                         NULL,
                         NULL};
@@ -525,6 +554,7 @@ int main(void)
     test_subject();
     test_compose_one();
     test_compose_kinds();
+    test_compose_holder();
     test_compose_encodings();
     test_compose_refusals();
     test_date_id();

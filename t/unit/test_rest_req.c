@@ -36,6 +36,41 @@ static void not_ours(const char *uri, const char *name)
        "not ours: %s", name);
 }
 
+static void scope_is(const char *uri, bbt_rest_shape_t shape, const char *key,
+                     const char *repo, const char *id, const char *name)
+{
+    bbt_rest_path_t p;
+    bbt_rest_shape_t got = bbt_rest_path_parse(uri, &p);
+
+    ok(got == shape && p.shape == shape && strcmp(p.key, key) == 0 &&
+           strcmp(p.repo, repo) == 0 && strcmp(p.id, id) == 0 &&
+           p.user[0] == '\0',
+       "%s", name);
+    if (got != shape || strcmp(p.key, key) || strcmp(p.repo, repo) ||
+        strcmp(p.id, id))
+        diag("shape %d key '%s' repo '%s' id '%s'", (int)got, p.key, p.repo,
+             p.id);
+}
+
+static void test_scope_path(void)
+{
+    scope_is(P "1.0/projects/PROJ", BBT_REST_SCOPE, "PROJ", "", "",
+             "a project's tokens");
+    scope_is(P "latest/projects/proj/", BBT_REST_SCOPE, "PROJ", "", "",
+             "the key canonicalized, trailing slash");
+    scope_is(P "1.0/projects/~Alice", BBT_REST_SCOPE, "~alice", "", "",
+             "a personal project");
+    scope_is(P "1.0/projects/PROJ/123456789012", BBT_REST_SCOPE_TOKEN, "PROJ",
+             "", "123456789012", "a project's token");
+    scope_is(P "1.0/projects/PROJ/repos/my-repo.x", BBT_REST_SCOPE, "PROJ",
+             "my-repo.x", "", "a repository's tokens");
+    scope_is(P "latest/projects/Proj/repos/Repo/000000000001/",
+             BBT_REST_SCOPE_TOKEN, "PROJ", "Repo", "000000000001",
+             "a repository's token; the slug as spelled");
+    scope_is(P "1.0/projects/PROJ/repos/123456789012", BBT_REST_SCOPE, "PROJ",
+             "123456789012", "", "a slug of 12 digits is a repository");
+}
+
 static void test_path(void)
 {
     char long_user[BBT_USER_MAX + 64];
@@ -79,7 +114,17 @@ static void test_path(void)
     not_ours(P "2.0/users/alice", "another version");
     not_ours(P "1.0/users", "no users/ part");
     not_ours(P "1.0/users/", "no user");
-    not_ours(P "1.0/projects/PROJ", "projects");
+    not_ours(P "1.0/projects", "projects without a key");
+    not_ours(P "1.0/projects/", "projects, empty key");
+    not_ours(P "1.0/projects/1PROJ", "a key starting with a digit");
+    not_ours(P "1.0/projects/PROJ/repos", "repos without a slug");
+    not_ours(P "1.0/projects/PROJ/repos/", "repos, empty slug");
+    not_ours(P "1.0/projects/PROJ/repos/.x", "a slug starting with a dot");
+    not_ours(P "1.0/projects/PROJ/repos/x.git", "a slug ending .git");
+    not_ours(P "1.0/projects/PROJ/rep/x", "rep/ for repos/");
+    not_ours(P "1.0/projects/PROJ/123", "a short id");
+    not_ours(P "1.0/projects/PROJ/repos/x/123456789012/x", "more after the id");
+    not_ours(P "1.0/projects/PROJ//", "a project, two trailing slashes");
     not_ours(P "1.0/users/.alice", "user starting with a dot");
     not_ours(P "1.0/users/al ice", "user with a space");
     not_ours(P "1.0/users/al%69ce", "user with a percent sign");
@@ -261,6 +306,7 @@ static void test_csrf(void)
 int main(void)
 {
     test_path();
+    test_scope_path();
     test_page();
     test_json();
     test_csrf();

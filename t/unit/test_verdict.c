@@ -6,6 +6,7 @@ static bbt_tokrow_t good(void)
 {
     bbt_tokrow_t r;
 
+    r.kind = BBT_KIND_PERSONAL;
     r.user_name = "alice";
     r.user_active = 1;
     r.revoked = 0;
@@ -61,6 +62,41 @@ int main(void)
     r.user_name = NULL;
     is_int(bbt_verdict(&r, 1, "alice"), BBT_VERDICT_NOT_OWNER,
            "no owner name: not the owner");
+
+    /* A project's or a repository's token: no owner, x-token-auth. */
+    r = good();
+    r.kind = BBT_KIND_PROJECT;
+    r.user_name = NULL;
+    r.user_active = 0;
+    is_int(bbt_verdict(&r, 1, NULL), BBT_VERDICT_OK,
+           "a project token: in, with no owner to be active");
+    is_int(bbt_verdict(&r, 1, "x-token-auth"), BBT_VERDICT_OK,
+           "  Basic as x-token-auth");
+    is_int(bbt_verdict(&r, 1, "X-TOKEN-AUTH"), BBT_VERDICT_OK, "  in any case");
+    is_int(bbt_verdict(&r, 1, "alice"), BBT_VERDICT_NOT_OWNER,
+           "  Basic as a user: refused");
+    r.expired = 1;
+    is_int(bbt_verdict(&r, 1, NULL), BBT_VERDICT_EXPIRED, "  expired");
+    r.expired = 0;
+    r.kind = BBT_KIND_REPO;
+    is_int(bbt_verdict(&r, 1, NULL), BBT_VERDICT_BROKEN,
+           "a repository token with a project level is broken");
+    r.tok_project = BBT_LEVEL_NONE;
+    is_int(bbt_verdict(&r, 1, NULL), BBT_VERDICT_OK,
+           "a repository token with none: in");
+    r = good();
+    r.user_name = "x-token-auth";
+    is_int(bbt_verdict(&r, 1, "x-token-auth"), BBT_VERDICT_OK,
+           "a personal token of a user named x-token-auth is theirs");
+    r.user_name = "alice";
+    is_int(bbt_verdict(&r, 1, "x-token-auth"), BBT_VERDICT_NOT_OWNER,
+           "x-token-auth with someone else's personal token: refused");
+    r.kind = BBT_KIND_INVALID;
+    r.revoked = 1;
+    is_int(bbt_verdict(&r, 1, NULL), BBT_VERDICT_BROKEN,
+           "a row of no kind is broken before anything but the secret");
+    is_int(bbt_verdict(&r, 0, NULL), BBT_VERDICT_WRONG_SECRET,
+           "  and the secret still comes first");
 
     is_str(bbt_verdict_str(BBT_VERDICT_REVOKED), "token revoked", "reason");
     is_str(bbt_verdict_str(BBT_VERDICT_OK), "", "no reason for OK");
