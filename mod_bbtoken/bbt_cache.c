@@ -362,7 +362,11 @@ bbt_cache_got_t bbt_cache_get(request_rec *r, const bbt_cache_view_t *v,
     if (len && bbt_centry_decode(buf, len, e) == 0) {
         got = bbt_cache_judge(v, e->stamp);
     }
-    if (got == BBT_CACHE_HIT && e->kind == BBT_CENTRY_TOKEN && key) {
+    /* A token that cannot be used is refused whatever its owner may do:
+     * its owner's level was never asked for. */
+    if (got == BBT_CACHE_HIT && e->kind == BBT_CENTRY_TOKEN && key &&
+        !e->revoked && e->user_active &&
+        !bbt_centry_expired(e->expires_us, apr_time_now())) {
         got = BBT_CACHE_NONE;
         if (bbt_ckey_level(bbt_cache.keyer, e->owner_id, key, slug, lkey) ==
                 0 &&
