@@ -415,7 +415,7 @@ bbt_db_status_t bbt_db_owner_level(bbt_db_conn_t *c, apr_int64_t user_id,
     if (!key) {
         return BBT_DB_OK;
     }
-    if (bbt_db_run(c, BBT_STMT_LEVEL, "BBT074", &res, key, slug,
+    if (bbt_db_run(c, BBT_STMT_LEVEL, "BBT320", &res, key, slug,
                    apr_psprintf(c->pool, "%" APR_INT64_T_FMT, user_id)) != 0) {
         return BBT_DB_UNAVAILABLE;
     }
