@@ -195,8 +195,10 @@ static int bbt_read_credentials(request_rec *r, const bbt_dir_conf_t *conf,
                     : NULL;
         break;
     }
-    /* buf held the decoded Basic password. */
-    OPENSSL_cleanse(buf, BBT_CRED_MAX_HEADER + 1);
+    /* buf held the decoded Basic password: decoding never writes more
+     * than the header's length, and the header is under the cap (or was
+     * refused before anything was decoded). */
+    OPENSSL_cleanse(buf, hdr ? strnlen(hdr, BBT_CRED_MAX_HEADER) + 1 : 0);
     return status;
 }
 
