@@ -239,6 +239,11 @@ int bbt_verify_token(request_rec *r, bbt_req_t *rq, const bbt_token_t *tok,
                       "BBT312: token %s not answered from the cache: %s",
                       rq->token_id, bbt_cache_got_str(got));
     }
+    /* Not known to the cache: the checksum first, before any count or
+     * query (a mistyped token costs no lookup). */
+    if (tok && !bbt_token_checksum_ok(tok)) {
+        return HTTP_UNAUTHORIZED;
+    }
     bbt_cache_count_miss(got);
     return bbt_verify_db(r, rq, &v, tok, basic_user, key, slug, out);
 }
