@@ -10,7 +10,8 @@
 #                              sql/, routes/ and www/ into $(PREFIX)/share/mod-bbtoken,
 #                              man pages, bash completion, the cron example, and the
 #                              .load, .conf and snippets into /etc/apache2 (when that
-#                              layout exists, or under DESTDIR); honours DESTDIR
+#                              layout exists, or under DESTDIR), with the fail2ban
+#                              filter and jail into /etc/fail2ban; honours DESTDIR
 #   make -f apxs.mk uninstall  removes what install put there
 #   make -f apxs.mk deb        build/out/libapache2-mod-bbtoken_VERSION_ARCH.deb,
 #                              with dpkg-buildpackage from a copy of the tree
@@ -60,12 +61,16 @@ PQ_INC   := -I$(shell pg_config --includedir 2>/dev/null || echo /usr/include/po
 CORE    := bbt_input bbt_token bbt_perm bbt_cred bbt_route bbt_rules bbt_sqlstate \
            bbt_rules_load bbt_decide bbt_cachectl bbt_rest_req bbt_expo bbt_body \
            bbt_verdict bbt_centry
+CORE    += bbt_inventory
 GLUE    := mod_bbtoken bbt_config bbt_confcheck bbt_request bbt_routing \
            bbt_authn bbt_authz bbt_db bbt_dbgate bbt_logguard bbt_private \
            bbt_rest bbt_rest_json bbt_rest_db bbt_rest_tokens bbt_configtest \
-           bbt_stats bbt_metrics bbt_reqbody bbt_verify bbt_cache bbt_listen
+           bbt_stats bbt_metrics bbt_reqbody bbt_verify bbt_cache bbt_listen \
+           bbt_socache bbt_throttle
+GLUE    += bbt_rest_leaked bbt_rest_inventory
 # Shared by the module and the CLI: libpq and jansson, nothing of httpd.
 PGJSON  := bbt_pgjson
+PGJSON  += bbt_inventory_json
 # The built-in route sets are routes/*.conf, compiled in as C strings.
 SETS_C  := $(OBJ)/bbt_sets.c
 CORE_SO := $(CORE:%=$(OBJ)/%.o)
@@ -78,6 +83,7 @@ PGJSON_O := $(PGJSON:%=$(OBJ)/%.o)
 # libpq's headers, so they cannot come to need it.
 CLI      := bbtoken args usage out mail sendmail db migrations cmd_users \
             cmd_tokens cmd_reports cmd_admin cmd_notify
+CLI      += cmd_inventory
 CLI_NOPQ := args usage out mail sendmail
 CLI_O    := $(CLI:%=$(OBJ)/cli/%.o)
 CLI_NOPQ_O := $(CLI_NOPQ:%=$(OBJ)/cli/%.o)
@@ -185,6 +191,11 @@ APACHE_CONFDIR ?= /etc/apache2
 # Debian's layout of httpd's configuration gets the .load, the .conf and the
 # snippets when it exists here, or under DESTDIR (a package being staged).
 APACHE_CONF = $(if $(DESTDIR)$(wildcard $(APACHE_CONFDIR)/mods-available),yes)
+# The fail2ban filter and its disabled jail go with them, where fail2ban is
+# installed (or into a package being staged).
+FAIL2BAN_DIR ?= /etc/fail2ban
+FAIL2BAN_CONF = $(if $(APACHE_CONF),$(if $(DESTDIR)$(wildcard $(FAIL2BAN_DIR)/filter.d),yes))
+FAIL2BAN_FILES := filter.d/bbtoken.conf jail.d/bbtoken.conf
 
 SHARE_FILES := $(wildcard sql/*.sql sql/migrations/*.sql routes/*.conf www/*)
 SNIPPETS := bbtoken-git bbtoken-dav bbtoken-svn bbtoken-rest bbtoken-page bbtoken-metrics
@@ -222,6 +233,9 @@ ifeq ($(APACHE_CONF),yes)
 else
 	@echo "install: no $(APACHE_CONFDIR)/mods-available, so no .load, .conf or snippets (see the README's Configuration)"
 endif
+ifeq ($(FAIL2BAN_CONF),yes)
+	for f in $(FAIL2BAN_FILES); do install -D -m 0644 conf/fail2ban/$$f $(DESTDIR)$(FAIL2BAN_DIR)/$$f || exit 1; done
+endif
 
 # What install put there.  bbtoken-dbd.conf and bbtoken-api-dbd.conf go only
 # while they are the template: once edited they hold the site's DBDParams.
@@ -239,6 +253,9 @@ ifeq ($(APACHE_CONF),yes)
 			else echo "uninstall: kept $(APACHE_CONFDIR)/$$f, which holds your DBDParams"; fi; \
 		fi; \
 	done
+endif
+ifeq ($(FAIL2BAN_CONF),yes)
+	rm -f $(FAIL2BAN_FILES:%=$(DESTDIR)$(FAIL2BAN_DIR)/%)
 endif
 	rm -f $(DESTDIR)$(LIBEXECDIR)/mod_bbtoken.so $(DESTDIR)$(BINDIR)/bbtoken \
 		$(DESTDIR)$(MANDIR)/man1/bbtoken.1 $(DESTDIR)$(MANDIR)/man5/mod_bbtoken.5 \

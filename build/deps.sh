@@ -13,10 +13,13 @@ pkgs=(
     libssl-dev libjansson-dev libpcre2-dev
     clang libclang-rt-14-dev valgrind
     git git-lfs perl curl ca-certificates
+    litmus subversion libapache2-mod-svn
     chromium
     debhelper dpkg-dev lintian man-db bash-completion
     prometheus libaprutil1-dbd-sqlite3
+    fail2ban
 )
+# litmus (t/58) and svn with mod_dav_svn (t/59) are real WebDAV clients.
 # git-lfs is the real LFS client of t/39; the tests' git reads only its own
 # configuration (GIT_CONFIG_NOSYSTEM), not the filter its package may add to
 # /etc/gitconfig (its postinst runs git lfs install --system).
@@ -25,6 +28,8 @@ pkgs=(
 # bash-completion loads the completion (t/60, t/63).
 # promtool, which checks the metrics page (t/65), comes only in Debian's
 # prometheus package (its server is kept from starting, like the others).
+# fail2ban-regex checks the shipped fail2ban filter against the error log
+# lines of a real throttle (t/86); the service is kept from starting.
 # A second DBD driver, sqlite3, lets t/64 show that configtest refuses
 # DBDriver other than pgsql (without it, mod_dbd refuses the name itself).
 # The browser test (t/55-browser.t) drives chromium with playwright-core,

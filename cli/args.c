@@ -84,6 +84,14 @@ static const struct option bbtoken_cmd_opts[] = {
     {"dry-run", no_argument, NULL, BBTOKEN_OPT_DRY_RUN},
     {"sendmail", required_argument, NULL, BBTOKEN_OPT_SENDMAIL},
     {"from", required_argument, NULL, BBTOKEN_OPT_FROM},
+    {"all", no_argument, NULL, BBTOKEN_OPT_ALL},
+    {"owner", required_argument, NULL, BBTOKEN_OPT_OWNER},
+    {"project", required_argument, NULL, BBTOKEN_OPT_PROJECT},
+    {"expired", no_argument, NULL, BBTOKEN_OPT_EXPIRED},
+    {"never-used", no_argument, NULL, BBTOKEN_OPT_NEVER_USED},
+    {"unused-for", required_argument, NULL, BBTOKEN_OPT_UNUSED_FOR},
+    {"min-perm", required_argument, NULL, BBTOKEN_OPT_MIN_PERM},
+    {"revoke", no_argument, NULL, BBTOKEN_OPT_REVOKE},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0}};
 
@@ -191,6 +199,30 @@ int bbtoken_parse_args(const bbtoken_cmd_t *cmd, int argc, char **argv,
             break;
         case BBTOKEN_OPT_FROM:
             a->from = optarg;
+            break;
+        case BBTOKEN_OPT_ALL:
+            a->all = 1;
+            break;
+        case BBTOKEN_OPT_OWNER:
+            a->owner = optarg;
+            break;
+        case BBTOKEN_OPT_PROJECT:
+            a->project = optarg;
+            break;
+        case BBTOKEN_OPT_EXPIRED:
+            a->expired = 1;
+            break;
+        case BBTOKEN_OPT_NEVER_USED:
+            a->never_used = 1;
+            break;
+        case BBTOKEN_OPT_UNUSED_FOR:
+            a->unused_for = optarg;
+            break;
+        case BBTOKEN_OPT_MIN_PERM:
+            a->min_perm = optarg;
+            break;
+        case BBTOKEN_OPT_REVOKE:
+            a->revoke = 1;
             break;
         }
     }

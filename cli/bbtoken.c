@@ -60,8 +60,11 @@ static const bbtoken_cmd_t bbtoken_cmds[] = {
     {"create", bbtoken_cmd_create, bbtoken_usage_create,
      BBTOKEN_B(NAME) | BBTOKEN_B(PERM) | BBTOKEN_B(EXPIRY), 1, "create",
      "one NAME"},
-    {"list", bbtoken_cmd_list, bbtoken_usage_list, BBTOKEN_B(JSON), 1, "list",
-     "one NAME"},
+    {"list", bbtoken_cmd_list_any, bbtoken_usage_list,
+     BBTOKEN_B(JSON) | BBTOKEN_B(ALL) | BBTOKEN_B(OWNER) | BBTOKEN_B(PROJECT) |
+         BBTOKEN_B(EXPIRED) | BBTOKEN_B(NEVER_USED) | BBTOKEN_B(UNUSED_FOR) |
+         BBTOKEN_B(MIN_PERM) | BBTOKEN_B(REVOKE) | BBTOKEN_B(DRY_RUN),
+     -1, "list", "one NAME, or --all"},
     {"update", bbtoken_cmd_update, bbtoken_usage_update,
      BBTOKEN_B(NAME) | BBTOKEN_B(PERM) | BBTOKEN_B(EXPIRY), 1, "update",
      "one ID"},

@@ -52,9 +52,19 @@ enum {
     BBTOKEN_OPT_REVOKE_UNUSED,
     BBTOKEN_OPT_DRY_RUN,
     BBTOKEN_OPT_SENDMAIL,
-    BBTOKEN_OPT_FROM
+    BBTOKEN_OPT_FROM,
+    /* list --all: the inventory's filters, and its bulk revocation */
+    BBTOKEN_OPT_ALL,
+    BBTOKEN_OPT_OWNER,
+    BBTOKEN_OPT_PROJECT,
+    BBTOKEN_OPT_EXPIRED,
+    BBTOKEN_OPT_NEVER_USED,
+    BBTOKEN_OPT_UNUSED_FOR,
+    BBTOKEN_OPT_MIN_PERM,
+    BBTOKEN_OPT_REVOKE
 };
-#define BBTOKEN_BIT(opt) (1u << ((opt)-BBTOKEN_OPT_DB))
+/* More options than an unsigned int has bits. */
+#define BBTOKEN_BIT(opt) (1ull << ((opt)-BBTOKEN_OPT_DB))
 
 /* Two --perm make a full pair; more are refused by bbt_perm_from_list, but
  * must be stored to be refused. */
@@ -90,6 +100,15 @@ typedef struct {
     int dry_run;               /* notify */
     const char *sendmail;      /* notify --sendmail */
     const char *from;          /* notify --from */
+    /* list --all */
+    int all;
+    const char *owner;
+    const char *project;
+    int expired;
+    int never_used;
+    const char *unused_for;
+    const char *min_perm;
+    int revoke;
     int noperands;
 } bbtoken_args_t;
 
@@ -99,10 +118,10 @@ struct bbtoken_cmd {
     int (*run)(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
                const bbtoken_args_t *a);
     const char *usage;
-    unsigned int opts;    /* BBTOKEN_BIT()s of the options it takes */
-    int noperands;        /* -1: none or one */
-    const char *full;     /* "user add" */
-    const char *operands; /* what it takes, for complaints */
+    unsigned long long opts; /* BBTOKEN_BIT()s of the options it takes */
+    int noperands;           /* -1: none or one */
+    const char *full;        /* "user add" */
+    const char *operands;    /* what it takes, for complaints */
 };
 
 /* A grant's TARGET: KEY or KEY/slug. */
@@ -247,6 +266,9 @@ int bbtoken_cmd_db_status(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
                           const bbtoken_args_t *a);
 int bbtoken_cmd_db_upgrade(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
                            const bbtoken_args_t *a);
+/* cmd_inventory.c: list NAME (cmd_tokens.c), or list --all */
+int bbtoken_cmd_list_any(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
+                         const bbtoken_args_t *a);
 /* cmd_notify.c */
 int bbtoken_cmd_notify(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
                        const bbtoken_args_t *a);

@@ -26,6 +26,9 @@ const char bbtoken_usage_main[] =
     "  create NAME --name LABEL [--perm PERMISSION]... [--expiry-days N]\n"
     "                                create a token and print it\n"
     "  list NAME [--json]            list NAME's tokens (not revoked ones)\n"
+    "  list --all [FILTER]... [--json] [--revoke [--dry-run]]\n"
+    "                                every user's tokens; revoke a "
+    "selection\n"
     "  update ID [--name LABEL] [--perm PERMISSION]...\n"
     "                                rename a token or change its "
     "permissions\n"
@@ -140,6 +143,9 @@ const char bbtoken_usage_create[] =
 
 const char bbtoken_usage_list[] =
     "Usage: bbtoken list NAME [--json]\n"
+    "       bbtoken list --all [--owner NAME] [--project KEY] [--expired]\n"
+    "               [--never-used] [--unused-for DURATION]\n"
+    "               [--min-perm PERMISSION] [--json] [--revoke [--dry-run]]\n"
     "\n"
     "List user NAME's tokens that are not revoked, oldest first: ID, NAME,\n"
     "PERMISSIONS, CREATED, EXPIRES, LAST USED, FROM, times in UTC (ISO\n"
@@ -149,7 +155,25 @@ const char bbtoken_usage_list[] =
     "  --json  a JSON array with Bitbucket's field names: id, name,\n"
     "          createdDate, expiryDate, expiryDays, lastAuthenticated (times\n"
     "          in epoch milliseconds; absent when not set), permissions,\n"
-    "          expired, user {name}; and lastAddresses [...].\n";
+    "          expired, user {name}; and lastAddresses [...].\n"
+    "\n"
+    "list --all: every user's live tokens (the inventory), owner by\n"
+    "owner, with an OWNER column.  FILTERs narrow it; all must hold:\n"
+    "  --owner NAME            tokens of user NAME (any case)\n"
+    "  --project KEY           tokens that can reach project KEY: the owner\n"
+    "                          holds a grant on it or on one of its\n"
+    "                          repositories\n"
+    "  --expired               tokens past their expiry\n"
+    "  --never-used            tokens never used\n"
+    "  --unused-for DURATION   tokens not used for DURATION (N days, or Nd,\n"
+    "                          Nh, Nw); never used: since created\n"
+    "  --min-perm PERMISSION   tokens whose level in that scope is at least\n"
+    "                          PERMISSION's (REPO_WRITE: tokens that push)\n"
+    "  --revoke                revoke what the FILTERs select (at least one\n"
+    "                          is needed), print it and how many\n"
+    "  --dry-run               with --revoke: print what would be revoked,\n"
+    "                          revoke nothing\n"
+    "  --json                  as list NAME --json, without expiryDays\n";
 
 const char bbtoken_usage_update[] =
     "Usage: bbtoken update ID [--name LABEL] [--perm PERMISSION]...\n"

@@ -20,7 +20,8 @@ _bbtoken()
         case $w in
             --db | --name | --perm | --expiry-days | --user | --since | --token | \
                 --within | --expired-before | --max-expiry-days | --max-tokens | \
-                --email | --display-name | --revoke-unused-after | --sendmail | --from)
+                --email | --display-name | --revoke-unused-after | --sendmail | --from | \
+                --owner | --project | --unused-for | --min-perm)
                 ((i++))
                 continue
                 ;;
@@ -36,7 +37,7 @@ _bbtoken()
     done
 
     case $prev in
-        --perm)
+        --perm | --min-perm)
             COMPREPLY=($(compgen -W "$perms" -- "$cur"))
             return 0
             ;;
@@ -49,7 +50,8 @@ _bbtoken()
             return 0
             ;;
         --db | --name | --expiry-days | --user | --since | --token | --within | \
-            --expired-before | --max-tokens | --email | --display-name | --from)
+            --expired-before | --max-tokens | --email | --display-name | --from | \
+            --owner | --project | --unused-for)
             return 0
             ;;
     esac
@@ -79,7 +81,7 @@ _bbtoken()
             ((nargs == 1)) && words=$perms
             ;;
         create) opts="--name --perm --expiry-days" ;;
-        list) opts="--json" ;;
+        list) opts="--json --all --owner --project --expired --never-used --unused-for --min-perm --revoke --dry-run" ;;
         update) opts="--name --perm" ;;
         revoke) opts="--user" ;;
         expiring) opts="--within --json" ;;

@@ -30,6 +30,7 @@
 #include "bbt_input.h"
 #include "bbt_request.h"
 #include "bbt_routing.h"
+#include "bbt_throttle.h"
 #include "bbt_token.h"
 #include "bbt_verify.h"
 
@@ -184,6 +185,16 @@ static int bbt_read_credentials(request_rec *r, const bbt_dir_conf_t *conf,
          * (bbt_verify.c): an entry is only ever made for a token that
          * passed it, and only these very bytes find it. */
         ts = bbt_cred_token_unchecked(&cred, tok);
+        /* Before any provider or database work: a throttled address's
+         * guesses cost nothing.  Whatever is shaped like a token is one
+         * (a mistyped token gets its 401). */
+        if ((status = bbt_throttle_gate(
+                 r, ts == BBT_TOKEN_OK ||
+                        bbt_token_shaped(cred.secret, cred.secret_len))) !=
+            OK) {
+            bbt_token_wipe(tok);
+            break;
+        }
         if (ts != BBT_TOKEN_OK && conf->authn && conf->authn->nelts > 0 &&
             bbt_cred_is_password(&cred)) {
             /* Not a token: an ordinary password, for the providers. */
@@ -372,6 +383,11 @@ static int bbt_check_authn(request_rec *r)
     } else {
         status = bbt_read_credentials(r, conf, rq, &tok, &user, &password);
         if (status != OK) {
+            /* Credentials refused count; none at all (git's first
+             * request) or an unknown scheme does not. */
+            if (status == HTTP_UNAUTHORIZED && rq->presented) {
+                bbt_throttle_failed(r);
+            }
             return status;
         }
         if (password) {
@@ -381,6 +397,9 @@ static int bbt_check_authn(request_rec *r)
             memcpy(rq->token_id, tok.id, sizeof(rq->token_id));
             status = bbt_authn_verify_token(r, rq, &tok, user);
             bbt_token_wipe(&tok);
+            if (status == HTTP_UNAUTHORIZED) {
+                bbt_throttle_failed(r);
+            }
             if (status == OK) {
                 status = bbt_user_levels(r, rq, r->user, 0);
             }

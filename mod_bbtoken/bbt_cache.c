@@ -2,9 +2,8 @@
  * The cache in httpd (see bbt_cache.h).
  *
  * Made in post_config, before the children are forked, so that they all
- * inherit it: the socache instance (shmcb, the size BBTokenCacheSize
- * says), the global mutex shmcb needs (it is not safe across processes by
- * itself; reopened in child_init), a small shared memory segment with the
+ * inherit it: the socache (shmcb, the size BBTokenCacheSize says, and its
+ * mutex: bbt_socache.c), a small shared memory segment with the
  * generation and the heartbeat, and the random key the entries' keys are
  * made with.  What it does is counted with the module's other counters
  * (bbt_stats.h), for the metrics page.  A restart makes all of them anew, so
@@ -20,10 +19,6 @@
 #include "http_config.h"
 #include "http_log.h"
 #include "http_core.h"
-#include "ap_provider.h"
-#include "ap_socache.h"
-#include "util_mutex.h"
-#include "apr_global_mutex.h"
 #include "apr_hash.h"
 #include "apr_shm.h"
 #include "apr_strings.h"
@@ -39,6 +34,7 @@
 #include "bbt_cache.h"
 #include "bbt_config.h"
 #include "bbt_listen.h"
+#include "bbt_socache.h"
 #include "bbt_stats.h"
 
 APLOG_USE_MODULE(bbtoken);
@@ -67,9 +63,7 @@ typedef struct {
 } bbt_cache_srv_t;
 
 static struct {
-    const ap_socache_provider_t *provider;
-    ap_socache_instance_t *inst;
-    apr_global_mutex_t *mutex; /* NULL when the provider needs none */
+    bbt_socache_t sc;
     bbt_cache_shared_t *shared;
     bbt_ckeyer_t *keyer;
     apr_hash_t *servers; /* server_rec * -> bbt_cache_srv_t, read-only */
@@ -88,16 +82,12 @@ apr_int64_t bbt_cache_mono_now(void)
 
 void bbt_cache_pre_config(apr_pool_t *pconf)
 {
-    ap_mutex_register(pconf, BBT_CACHE_MUTEX, NULL, APR_LOCK_DEFAULT, 0);
+    bbt_socache_pre_config(pconf, BBT_CACHE_MUTEX);
 }
 
 static apr_status_t bbt_cache_cleanup(void *data)
 {
-    server_rec *s = data;
-
-    if (bbt_cache.inst) {
-        bbt_cache.provider->destroy(bbt_cache.inst, s);
-    }
+    (void)data;
     bbt_ckeyer_free(bbt_cache.keyer);
     memset(&bbt_cache, 0, sizeof(bbt_cache));
     return APR_SUCCESS;
@@ -108,35 +98,13 @@ static const char *bbt_cache_socache(apr_pool_t *pconf, apr_pool_t *ptemp,
                                      server_rec *s)
 {
     struct ap_socache_hints hints;
-    const char *arg, *err;
-    apr_status_t rv;
 
-    arg = apr_psprintf(ptemp, "%s(%" APR_SIZE_T_FMT ")",
-                       ap_runtime_dir_relative(ptemp, "bbtoken-cache"),
-                       bbt_config_cache_size(s));
-    err = bbt_cache.provider->create(&bbt_cache.inst, arg, ptemp, pconf);
-    if (err) {
-        bbt_cache.inst = NULL;
-        return err;
-    }
-    if (bbt_cache.provider->flags & AP_SOCACHE_FLAG_NOTMPSAFE) {
-        rv = ap_global_mutex_create(&bbt_cache.mutex, NULL, BBT_CACHE_MUTEX,
-                                    NULL, s, pconf, 0);
-        if (rv != APR_SUCCESS) {
-            bbt_cache.inst = NULL;
-            return "cannot create its mutex";
-        }
-    }
     /* A refusal is 11 bytes, a row about 80 with its names. */
     hints.avg_id_len = BBT_CKEY_LEN;
     hints.avg_obj_size = 64;
     hints.expiry_interval = apr_time_from_sec(60);
-    rv = bbt_cache.provider->init(bbt_cache.inst, "bbtoken", &hints, s, pconf);
-    if (rv != APR_SUCCESS) {
-        bbt_cache.inst = NULL;
-        return "cannot make its shared memory";
-    }
-    return NULL;
+    return bbt_socache_make(&bbt_cache.sc, "bbtoken-cache", BBT_CACHE_MUTEX,
+                            bbt_config_cache_size(s), &hints, pconf, ptemp, s);
 }
 
 /* The generation and heartbeat, and the entries' key. */
@@ -179,9 +147,7 @@ int bbt_cache_post_config(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s)
                      "token request reads the database");
         return OK;
     }
-    bbt_cache.provider = ap_lookup_provider(AP_SOCACHE_PROVIDER_GROUP, "shmcb",
-                                            AP_SOCACHE_PROVIDER_VERSION);
-    if (!bbt_cache.provider) {
+    if (bbt_socache_find(&bbt_cache.sc) != 0) {
         ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s,
                      "BBT301: token cache off: it needs mod_socache_shmcb "
                      "(LoadModule socache_shmcb_module ...); every token "
@@ -189,7 +155,6 @@ int bbt_cache_post_config(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s)
         return OK;
     }
     if (!bbt_listen_available()) {
-        bbt_cache.provider = NULL;
         ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s,
                      "BBT302: token cache off: its listener needs "
                      "mod_watchdog; every token request reads the database");
@@ -216,17 +181,13 @@ void bbt_cache_child_init(apr_pool_t *pchild, server_rec *s)
 {
     server_rec *sv;
 
-    if (!bbt_cache.inst) {
+    if (!bbt_cache.sc.inst) {
         return;
     }
-    if (bbt_cache.mutex &&
-        apr_global_mutex_child_init(&bbt_cache.mutex,
-                                    apr_global_mutex_lockfile(bbt_cache.mutex),
-                                    pchild) != APR_SUCCESS) {
+    if (bbt_socache_child_init(&bbt_cache.sc, pchild) != 0) {
         ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s,
                      "BBT305: the token cache's mutex cannot be opened in "
                      "this child: the child does not use the cache");
-        bbt_cache.inst = NULL;
         return;
     }
     bbt_cache.main = s;
@@ -269,7 +230,7 @@ void bbt_cache_begin(request_rec *r, bbt_cache_view_t *v)
     bbt_cache_srv_t *st;
 
     memset(v, 0, sizeof(*v));
-    if (!bbt_cache.inst || !bbt_config_cache(r->server)) {
+    if (!bbt_cache.sc.inst || !bbt_config_cache(r->server)) {
         return;
     }
     st = bbt_cache_srv(r);
@@ -285,28 +246,14 @@ int bbt_cache_token_key(const bbt_token_t *tok, unsigned char key[BBT_CKEY_LEN])
     return bbt_cache.keyer ? bbt_ckey_token(bbt_cache.keyer, tok, key) : -1;
 }
 
-static int bbt_cache_lock(void)
-{
-    return !bbt_cache.mutex ||
-           apr_global_mutex_lock(bbt_cache.mutex) == APR_SUCCESS;
-}
-
-static void bbt_cache_unlock(void)
-{
-    if (bbt_cache.mutex) {
-        apr_global_mutex_unlock(bbt_cache.mutex);
-    }
-}
-
 /* The bytes under key into buf (the lock held); their length, or 0. */
 static unsigned int bbt_cache_fetch(request_rec *r, const unsigned char *key,
                                     unsigned char *buf, unsigned int cap)
 {
     unsigned int len = cap;
 
-    return bbt_cache.provider->retrieve(bbt_cache.inst, r->server, key,
-                                        BBT_CKEY_LEN, buf, &len,
-                                        r->pool) == APR_SUCCESS
+    return bbt_socache_get(&bbt_cache.sc, r->server, key, BBT_CKEY_LEN, buf,
+                           &len, r->pool) == APR_SUCCESS
                ? len
                : 0;
 }
@@ -316,11 +263,11 @@ static void bbt_cache_store(request_rec *r, const unsigned char *key,
 {
     apr_status_t rv = APR_EGENERAL;
 
-    if (bbt_cache_lock()) {
-        rv = bbt_cache.provider->store(
-            bbt_cache.inst, r->server, key, BBT_CKEY_LEN,
-            apr_time_now() + BBT_CACHE_ENTRY_LIFE, buf, len, r->pool);
-        bbt_cache_unlock();
+    if (bbt_socache_lock(&bbt_cache.sc)) {
+        rv = bbt_socache_put(&bbt_cache.sc, r->server, key, BBT_CKEY_LEN,
+                             apr_time_now() + BBT_CACHE_ENTRY_LIFE, buf, len,
+                             r->pool);
+        bbt_socache_unlock(&bbt_cache.sc);
     }
     bbt_stats_count(rv == APR_SUCCESS ? BBT_STAT_CACHE_STORES
                                       : BBT_STAT_CACHE_STORE_FAILURES);
@@ -355,7 +302,7 @@ bbt_cache_got_t bbt_cache_get(request_rec *r, const bbt_cache_view_t *v,
         return BBT_CACHE_UNUSED;
     }
     /* Both entries under one hold of the lock: every request takes it. */
-    if (!bbt_cache_lock()) {
+    if (!bbt_socache_lock(&bbt_cache.sc)) {
         return BBT_CACHE_NONE;
     }
     len = bbt_cache_fetch(r, tkey, buf, sizeof(buf));
@@ -375,7 +322,7 @@ bbt_cache_got_t bbt_cache_get(request_rec *r, const bbt_cache_view_t *v,
             got = bbt_cache_judge(v, stamp);
         }
     }
-    bbt_cache_unlock();
+    bbt_socache_unlock(&bbt_cache.sc);
     return got;
 }
 
@@ -402,7 +349,7 @@ void bbt_cache_put_token(request_rec *r, const unsigned char *key,
     unsigned char buf[BBT_CENTRY_BUF];
     size_t len;
 
-    if (!bbt_cache.inst) {
+    if (!bbt_cache.sc.inst) {
         return;
     }
     len = bbt_centry_encode(e, buf, sizeof(buf));
@@ -416,7 +363,7 @@ void bbt_cache_put_level(request_rec *r, apr_uint64_t stamp, apr_int64_t owner,
 {
     unsigned char lkey[BBT_CKEY_LEN], buf[BBT_CLEVEL_LEN];
 
-    if (!bbt_cache.inst ||
+    if (!bbt_cache.sc.inst ||
         bbt_ckey_level(bbt_cache.keyer, owner, key, slug, lkey)) {
         return;
     }

@@ -1,7 +1,8 @@
 /*
  * The Cache-Control value of a private response (see bbt_cachectl.h).
- * Directives are split at every comma and trimmed of spaces and tabs; empty
- * ones are dropped.
+ * Directives are split at every comma outside a quoted string (a value such
+ * as no-cache="Set-Cookie, Authorization" is one directive) and trimmed of
+ * spaces and tabs; empty ones are dropped.
  */
 #include "bbt_cachectl.h"
 
@@ -52,8 +53,14 @@ char *bbt_cachectl_private(const char *value, char *out, size_t outlen)
     while (p && *p) {
         const char *d = p, *end;
         size_t len;
+        int quoted = 0;
 
-        while (*p && *p != ',') {
+        while (*p && (quoted || *p != ',')) {
+            if (quoted && *p == '\\' && p[1]) {
+                p++;
+            } else if (*p == '"') {
+                quoted = !quoted;
+            }
             p++;
         }
         end = p;

@@ -1,6 +1,7 @@
 /*
  * Configuration: BBTokenRoutes, BBTokenRoute, AuthBBTokenProvider,
- * BBTokenLastUseInterval, BBTokenCache and BBTokenCacheSize, and how
+ * BBTokenLastUseInterval, BBTokenCache, BBTokenCacheSize, the
+ * BBTokenThrottle directives, and how
  * sections merge.  Routes are compiled when
  * the directive is read, so a bad one stops httpd with the line that holds
  * it; route files are read here too.
@@ -16,6 +17,7 @@
 #include "bbt_config.h"
 #include "bbt_configtest.h"
 #include "bbt_rules.h"
+#include "bbt_throttle.h"
 
 APLOG_USE_MODULE(bbtoken);
 
@@ -25,6 +27,12 @@ typedef struct {
     int db_wait;            /* seconds; -1: not set here */
     int cache;              /* BBTokenCache: 1 on, 0 off, -1 not set here */
     apr_int64_t cache_size; /* BBTokenCacheSize (main server); -1 not set */
+    int throttle;           /* BBTokenThrottle: 1 on, 0 off, -1 not set */
+    /* The main server's alone, -1 not set: BBTokenThrottleFailures,
+     * BBTokenThrottleWindow (seconds), BBTokenThrottleTokens (1 refuse). */
+    int throttle_failures;
+    int throttle_window;
+    int throttle_tokens;
 } bbt_srv_conf_t;
 
 #define BBT_LAST_USE_DEFAULT 60
@@ -36,6 +44,11 @@ typedef struct {
 #define BBT_CACHE_SIZE_DEFAULT (4 * 1024 * 1024)
 #define BBT_CACHE_SIZE_MIN (64 * 1024)
 #define BBT_CACHE_SIZE_MAX (64 * 1024 * 1024 - 1)
+/* A few dozen a minute: more than anyone mistypes, few enough that a
+ * guesser gets nowhere. */
+#define BBT_THROTTLE_FAILURES_DEFAULT 30
+#define BBT_THROTTLE_FAILURES_MAX 100000
+#define BBT_THROTTLE_WINDOW_DEFAULT 60
 /* The largest route file read. */
 #define BBT_ROUTE_FILE_MAX (1024 * 1024)
 
@@ -70,6 +83,10 @@ void *bbt_config_create_srv(apr_pool_t *p, server_rec *s)
     sc->db_wait = -1;
     sc->cache = -1;
     sc->cache_size = -1;
+    sc->throttle = -1;
+    sc->throttle_failures = -1;
+    sc->throttle_window = -1;
+    sc->throttle_tokens = -1;
     return sc;
 }
 
@@ -84,6 +101,10 @@ void *bbt_config_merge_srv(apr_pool_t *p, void *basev, void *addv)
     sc->db_wait = add->db_wait != -1 ? add->db_wait : base->db_wait;
     sc->cache = add->cache != -1 ? add->cache : base->cache;
     sc->cache_size = base->cache_size; /* the main server's alone */
+    sc->throttle = add->throttle != -1 ? add->throttle : base->throttle;
+    sc->throttle_failures = base->throttle_failures;
+    sc->throttle_window = base->throttle_window;
+    sc->throttle_tokens = base->throttle_tokens;
     return sc;
 }
 
@@ -133,6 +154,35 @@ apr_size_t bbt_config_cache_size(const server_rec *s)
 
     return sc && sc->cache_size != -1 ? (apr_size_t)sc->cache_size
                                       : BBT_CACHE_SIZE_DEFAULT;
+}
+
+static const bbt_srv_conf_t *bbt_srv(const server_rec *s)
+{
+    return ap_get_module_config(s->module_config, &bbtoken_module);
+}
+
+int bbt_config_throttle(const server_rec *s)
+{
+    return bbt_srv(s)->throttle != 0;
+}
+
+int bbt_config_throttle_failures(const server_rec *s)
+{
+    int n = bbt_srv(s)->throttle_failures;
+
+    return n != -1 ? n : BBT_THROTTLE_FAILURES_DEFAULT;
+}
+
+int bbt_config_throttle_window(const server_rec *s)
+{
+    int n = bbt_srv(s)->throttle_window;
+
+    return n != -1 ? n : BBT_THROTTLE_WINDOW_DEFAULT;
+}
+
+int bbt_config_throttle_tokens(const server_rec *s)
+{
+    return bbt_srv(s)->throttle_tokens == 1;
 }
 
 static apr_status_t bbt_rules_cleanup(void *data)
@@ -418,7 +468,78 @@ static const char *bbt_set_cache_size(cmd_parms *cmd, void *dconf,
     return NULL;
 }
 
+static const char *bbt_set_throttle(cmd_parms *cmd, void *dconf, int on)
+{
+    bbt_srv_conf_t *sc =
+        ap_get_module_config(cmd->server->module_config, &bbtoken_module);
+
+    (void)dconf;
+    sc->throttle = on;
+    return NULL;
+}
+
+/* One throttle for the whole server: the main server's numbers. */
+static const char *bbt_set_throttle_num(cmd_parms *cmd, void *dconf,
+                                        const char *arg)
+{
+    bbt_srv_conf_t *sc =
+        ap_get_module_config(cmd->server->module_config, &bbtoken_module);
+    const char *e = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+    int failures = cmd->info != NULL;
+    int max = failures ? BBT_THROTTLE_FAILURES_MAX : BBT_THROTTLE_WINDOW_MAX;
+    int n;
+
+    (void)dconf;
+    if (e) {
+        return e;
+    }
+    if ((n = bbt_seconds(arg, max)) < 1) {
+        return apr_psprintf(cmd->pool, "%s: '%s' is not a number from 1 to %d",
+                            cmd->cmd->name, arg, max);
+    }
+    *(failures ? &sc->throttle_failures : &sc->throttle_window) = n;
+    return NULL;
+}
+
+static const char *bbt_set_throttle_tokens(cmd_parms *cmd, void *dconf,
+                                           const char *arg)
+{
+    bbt_srv_conf_t *sc =
+        ap_get_module_config(cmd->server->module_config, &bbtoken_module);
+    const char *e = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+
+    (void)dconf;
+    if (e) {
+        return e;
+    }
+    if (strcmp(arg, "verify") != 0 && strcmp(arg, "refuse") != 0) {
+        return apr_psprintf(cmd->pool,
+                            "BBTokenThrottleTokens: '%s' is neither verify "
+                            "nor refuse",
+                            arg);
+    }
+    sc->throttle_tokens = arg[0] == 'r';
+    return NULL;
+}
+
 const command_rec bbt_config_cmds[] = {
+    AP_INIT_FLAG("BBTokenThrottle", bbt_set_throttle, NULL, RSRC_CONF,
+                 "BBTokenThrottle on|off: answer 429 to an address after "
+                 "too many failed logins; default on"),
+    AP_INIT_TAKE1("BBTokenThrottleFailures", bbt_set_throttle_num, "",
+                  RSRC_CONF,
+                  "BBTokenThrottleFailures N: failed logins from one address "
+                  "in a window before it is throttled, server-wide; "
+                  "default 30"),
+    AP_INIT_TAKE1("BBTokenThrottleWindow", bbt_set_throttle_num, NULL,
+                  RSRC_CONF,
+                  "BBTokenThrottleWindow seconds: the window failures are "
+                  "counted in, and the throttle lasts to its end, "
+                  "server-wide; default 60"),
+    AP_INIT_TAKE1("BBTokenThrottleTokens", bbt_set_throttle_tokens, NULL,
+                  RSRC_CONF,
+                  "BBTokenThrottleTokens verify|refuse: whether a token from "
+                  "a throttled address is still verified; default verify"),
     AP_INIT_TAKE1("BBTokenDBWait", bbt_set_db_wait, NULL, RSRC_CONF,
                   "BBTokenDBWait seconds: how long a request waits for one "
                   "of mod_dbd's pooled connections (DBDMax) before it is "

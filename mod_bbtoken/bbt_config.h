@@ -62,4 +62,13 @@ int bbt_config_cache(const server_rec *s);
 /* BBTokenCacheSize (of the main server s), in bytes. */
 apr_size_t bbt_config_cache_size(const server_rec *s);
 
+/* BBTokenThrottle of server s: 1 unless it says off. */
+int bbt_config_throttle(const server_rec *s);
+
+/* The main server's BBTokenThrottleFailures, BBTokenThrottleWindow (in
+ * seconds) and BBTokenThrottleTokens (1: refuse). */
+int bbt_config_throttle_failures(const server_rec *s);
+int bbt_config_throttle_window(const server_rec *s);
+int bbt_config_throttle_tokens(const server_rec *s);
+
 #endif

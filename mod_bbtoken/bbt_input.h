@@ -41,6 +41,13 @@
 /* Seconds a client should wait after a 503 for an unreachable database. */
 #define BBT_RETRY_AFTER_SECS 10
 #define BBT_RETRY_AFTER "10"
+/* Revoking leaked tokens by value, without a login: at most this many
+ * tokens in one request, and this many requests per client address (IPv6:
+ * per /64) in a window of this many seconds (GitHub's revocation API takes
+ * 1,000 tokens and 60 calls an hour). */
+#define BBT_LEAK_TOKENS_MAX 100
+#define BBT_LEAK_CALLS 30
+#define BBT_LEAK_WINDOW_SECS 3600
 
 /* The permission names, for messages. */
 #define BBT_PERM_NAMES                                                         \

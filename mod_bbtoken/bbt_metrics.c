@@ -23,6 +23,7 @@
 #include "bbt_metrics.h"
 #include "bbt_request.h"
 #include "bbt_stats.h"
+#include "bbt_throttle.h"
 
 #define BBT_METRICS_HANDLER "bbtoken-metrics"
 
@@ -43,6 +44,7 @@ static int bbt_metrics_handler(request_rec *r)
     if (r->method_number != M_GET) {
         return HTTP_METHOD_NOT_ALLOWED;
     }
+    bbt_throttle_gauge();
     if (bbt_stats_snapshot(&snap) != 0) {
         /* BBT405 said why at startup. */
         return HTTP_SERVICE_UNAVAILABLE;
@@ -59,6 +61,7 @@ static int bbt_metrics_status(request_rec *r, int flags)
 {
     bbt_stats_snap_t snap;
 
+    bbt_throttle_gauge();
     if (bbt_stats_snapshot(&snap) == 0) {
         bbt_expo_status(&snap, !(flags & AP_STATUS_SHORT), bbt_metrics_emit, r);
     }

@@ -19,12 +19,26 @@
  * whoever opens it.  So those responses carry Content-Security-Policy:
  * sandbox (a unique origin, no scripts) and X-Content-Type-Options:
  * nosniff (no guessing HTML out of something else): BBTokenSandbox.
+ *
+ * An h2c upgrade (Upgrade: h2c, RFC 7540 3.2) is answered by core's
+ * upgrade handler, which runs as the first handler, after the fixups: it
+ * sends 101 and hands the connection to mod_http2, which replays this
+ * request, headers and all, as stream 1 of the new session.  That stream
+ * is a request of its own and is authenticated anew; without the header
+ * it would get 401, and git would erase its stored token.  So the header
+ * the fixups took away is put back at the switch itself (protocol_switch,
+ * before mod_http2's), when no handler or fixup of this request will run
+ * any more, and taken away again before the request is logged.  Requests
+ * that are not upgraded (mod_http2 declines any with a body) never see it
+ * again.
  */
 #include "httpd.h"
 #include "http_config.h"
 #include "http_protocol.h"
 #include "http_request.h"
 #include "util_filter.h"
+
+#include <string.h>
 
 #include "bbt_cachectl.h"
 #include "bbt_config.h"
@@ -76,6 +90,11 @@ static int bbt_private_fixups(request_rec *r)
         apr_table_setn(r->err_headers_out, "X-Content-Type-Options", "nosniff");
     }
     if (rq && rq->verified) {
+        const char *auth = apr_table_get(r->headers_in, "Authorization");
+
+        if (auth) {
+            rq->authorization = auth;
+        }
         apr_table_unset(r->headers_in, "Authorization");
         r->no_cache = 1;
         ap_add_output_filter(bbt_private_filter_name, NULL, r, r->connection);
@@ -83,10 +102,62 @@ static int bbt_private_fixups(request_rec *r)
     return DECLINED;
 }
 
+/* The header the fixups took from this HTTP request (its internal
+ * redirects share one headers_in), or NULL. */
+static const char *bbt_private_taken(const request_rec *r)
+{
+    while (r->prev) {
+        r = r->prev;
+    }
+    for (; r; r = r->next) {
+        const bbt_req_t *rq = bbt_req(r);
+
+        if (rq && rq->authorization) {
+            return rq->authorization;
+        }
+    }
+    return NULL;
+}
+
+/* The request becomes stream 1 of an HTTP/2 session, which mod_http2
+ * builds from its headers: give the credentials back to it alone.  The
+ * stream is authenticated again, and its own fixups take them away. */
+static int bbt_private_protocol_switch(conn_rec *c, request_rec *r,
+                                       server_rec *s, const char *protocol)
+{
+    const char *auth;
+
+    (void)c;
+    (void)s;
+    if (!r || r->main ||
+        (strcmp(protocol, "h2c") != 0 && strcmp(protocol, "h2") != 0)) {
+        return DECLINED;
+    }
+    if ((auth = bbt_private_taken(r)) != NULL) {
+        apr_table_setn(r->headers_in, "Authorization", auth);
+    }
+    return DECLINED;
+}
+
+/* After a switch the upgraded request is only logged: not with the
+ * credentials (a LogFormat with %{Authorization}i). */
+static int bbt_private_log(request_rec *r)
+{
+    if (bbt_private_taken(r)) {
+        apr_table_unset(r->headers_in, "Authorization");
+    }
+    return DECLINED;
+}
+
 void bbt_private_register_hooks(apr_pool_t *p)
 {
+    static const char *const http2[] = {"mod_http2.c", NULL};
+
     (void)p;
     ap_hook_fixups(bbt_private_fixups, NULL, NULL, APR_HOOK_REALLY_FIRST);
+    ap_hook_protocol_switch(bbt_private_protocol_switch, NULL, http2,
+                            APR_HOOK_REALLY_FIRST);
+    ap_hook_log_transaction(bbt_private_log, NULL, NULL, APR_HOOK_REALLY_FIRST);
     /* Any type before the protocol filters that write the headers will do;
      * mod_cache is kept away by r->no_cache, not by this filter. */
     ap_register_output_filter(bbt_private_filter_name, bbt_private_filter, NULL,

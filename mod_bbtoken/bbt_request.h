@@ -35,6 +35,9 @@ typedef struct {
     bbt_access_t access;
     /* The body a route read, kept for the handler (bbt_reqbody.c). */
     struct bbt_kept *kept;
+    /* The Authorization header the fixups took away, for an HTTP/2
+     * upgrade that replays the request (bbt_private.c); never passed on. */
+    const char *authorization;
 } bbt_req_t;
 
 /* A fresh record for r (check_authn). */

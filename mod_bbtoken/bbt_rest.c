@@ -8,6 +8,9 @@
  * and hands the rest to an endpoint of bbt_rest_tokens.c through the
  * dispatch table below.  The database checks who may manage whose tokens
  * again, in the functions the changes go through.
+ *
+ * One path asks for no login: .../revoke-by-value, where anyone may report
+ * leaked tokens (bbt_rest_leaked.c).
  */
 #include "httpd.h"
 #include "http_config.h"
@@ -29,7 +32,9 @@
 #include "bbt_request.h"
 #include "bbt_rest.h"
 #include "bbt_rest_db.h"
+#include "bbt_rest_inventory.h"
 #include "bbt_rest_json.h"
+#include "bbt_rest_leaked.h"
 #include "bbt_rest_req.h"
 #include "bbt_rest_tokens.h"
 
@@ -47,13 +52,15 @@ static const struct {
     int method;       /* M_GET... */
     const char *name; /* for Allow */
     bbt_rest_endpoint_t endpoint;
-    int body;
+    int body; /* 1: a JSON object, 2: a JSON array */
 } bbt_rest_routes[] = {
     {BBT_REST_USER, M_GET, "GET", bbt_rest_tokens_list, 0},
     {BBT_REST_USER, M_PUT, "PUT", bbt_rest_tokens_create, 1},
     {BBT_REST_TOKEN, M_GET, "GET", bbt_rest_tokens_get, 0},
     {BBT_REST_TOKEN, M_POST, "POST", bbt_rest_tokens_update, 1},
     {BBT_REST_TOKEN, M_DELETE, "DELETE", bbt_rest_tokens_revoke, 0},
+    {BBT_REST_LEAKED, M_POST, "POST", bbt_rest_leaked_revoke, 2},
+    {BBT_REST_ALL, M_GET, "GET", bbt_rest_inventory_list, 0},
 };
 
 #define BBT_REST_NROUTES (sizeof(bbt_rest_routes) / sizeof(bbt_rest_routes[0]))
@@ -135,6 +142,14 @@ static int bbt_rest_dispatch(bbt_rest_t *x, bbt_rest_endpoint_t endpoint)
                               "You are not permitted to manage access "
                               "tokens.");
     }
+    /* Every user's tokens: global admins only, as for their changes. */
+    if (x->path.shape == BBT_REST_ALL) {
+        return caller.admin
+                   ? endpoint(x, &caller, NULL)
+                   : bbt_rest_error(r, HTTP_FORBIDDEN, BBT_REST_EX_AUTH,
+                                    "Only global administrators may "
+                                    "list every user's tokens.");
+    }
     if (strcmp(caller.slug, slug) != 0 && !caller.admin) {
         return bbt_rest_error(r, HTTP_UNAUTHORIZED, BBT_REST_EX_AUTH,
                               apr_psprintf(r->pool,
@@ -158,15 +173,17 @@ static int bbt_rest_handler(request_rec *r)
     bbt_rest_endpoint_t endpoint;
     const char *allow;
     bbt_rest_t x;
-    int rc, body;
+    int rc, body, open;
 
     if (!r->handler || strcmp(r->handler, BBT_REST_HANDLER) != 0) {
         return DECLINED;
     }
     memset(&x, 0, sizeof(x));
     x.r = r;
+    /* Reporting a leaked token needs no login: holding it is the proof. */
+    open = bbt_rest_path_parse(r->uri, &x.path) == BBT_REST_LEAKED;
     /* Tokens cannot manage tokens: only a person's own login can. */
-    if (bbt_request_used_token(r) || bbt_rest_header_token(r)) {
+    if (!open && (bbt_request_used_token(r) || bbt_rest_header_token(r))) {
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
                       "BBT207: access-tokens API: refused a request that "
                       "carries a token (user %s)",
@@ -177,7 +194,7 @@ static int bbt_rest_handler(request_rec *r)
     }
     /* Only a location that requires no login lets a request in without
      * one: a configuration mistake, but the answer is still a login's. */
-    if (!r->user) {
+    if (!r->user && !open) {
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
                       "BBT206: access-tokens API: a request without a login: "
                       "the handler's location must require one");
@@ -188,7 +205,7 @@ static int bbt_rest_handler(request_rec *r)
                               "Authentication is required: log in to manage "
                               "access tokens.");
     }
-    if (bbt_rest_path_parse(r->uri, &x.path) == BBT_REST_NONE) {
+    if (x.path.shape == BBT_REST_NONE) {
         return bbt_rest_error(r, HTTP_NOT_FOUND, BBT_REST_EX_NOT_FOUND,
                               "No such resource.");
     }
@@ -211,7 +228,7 @@ static int bbt_rest_handler(request_rec *r)
     /* The whole body before a pooled connection: a client that sends it
      * slowly holds a worker, never one of the few connections every login
      * needs. */
-    if (body && !(x.body = bbt_rest_json_body(r, &rc))) {
+    if (body && !(x.body = bbt_rest_json_body(r, body == 2, &rc))) {
         return rc;
     }
     if (!(x.db = bbt_db_open(r))) {
@@ -222,6 +239,8 @@ static int bbt_rest_handler(request_rec *r)
     x.pg = bbt_db_native(x.db);
     if (PQstatus(x.pg) != CONNECTION_OK) {
         rc = bbt_rest_unavailable(&x, "connecting to the database");
+    } else if (open) {
+        rc = endpoint(&x, NULL, NULL);
     } else {
         rc = bbt_rest_dispatch(&x, endpoint);
     }

@@ -180,7 +180,7 @@ static int bbt_rest_body(request_rec *r, char **out, apr_size_t *outlen)
     return status;
 }
 
-json_t *bbt_rest_json_body(request_rec *r, int *rc)
+json_t *bbt_rest_json_body(request_rec *r, int array, int *rc)
 {
     json_error_t err;
     json_t *j;
@@ -207,12 +207,13 @@ json_t *bbt_rest_json_body(request_rec *r, int *rc)
         return NULL;
     }
     j = json_loadb(body, len, JSON_REJECT_DUPLICATES, &err);
-    if (!j || !json_is_object(j)) {
+    if (!j || (array ? !json_is_array(j) : !json_is_object(j))) {
         json_decref(j);
         *rc = bbt_rest_error(
             r, HTTP_BAD_REQUEST, BBT_REST_EX_ARG,
-            apr_psprintf(r->pool, "the request body is not a JSON object%s%s",
-                         j ? "" : ": ", j ? "" : err.text));
+            apr_psprintf(r->pool, "the request body is not a JSON %s%s%s",
+                         array ? "array" : "object", j ? "" : ": ",
+                         j ? "" : err.text));
         return NULL;
     }
     return j;

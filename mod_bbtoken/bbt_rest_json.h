@@ -30,6 +30,8 @@
 #define BBT_REST_EX_SERVER "com.atlassian.bitbucket.ServiceException"
 #define BBT_REST_EX_TOO_LARGE                                                  \
     "com.atlassian.bitbucket.rest.RequestTooLargeException"
+#define BBT_REST_EX_RATE                                                       \
+    "com.atlassian.bitbucket.ratelimit.RateLimitedException"
 
 /* The largest body read. */
 #define BBT_REST_MAX_BODY (64 * 1024)
@@ -44,11 +46,11 @@ int bbt_rest_send(request_rec *r, int status, json_t *json);
 int bbt_rest_error(request_rec *r, int status, const char *exception,
                    const char *message);
 
-/* The body of a PUT or POST as a JSON object (the caller owns it).  NULL
- * when the body is not declared JSON, cannot be read, is too large or is
- * not a JSON object: then the answer is given and *rc is the handler's
- * return value. */
-json_t *bbt_rest_json_body(request_rec *r, int *rc);
+/* The body of a PUT or POST as a JSON object, or with array non-zero a
+ * JSON array (the caller owns it).  NULL when the body is not declared
+ * JSON, cannot be read, is too large or is not what was asked for: then
+ * the answer is given and *rc is the handler's return value. */
+json_t *bbt_rest_json_body(request_rec *r, int array, int *rc);
 
 /* Register the filter that keeps httpd's own refusals of a body for the
  * API to answer (from bbt_rest_register_hooks). */

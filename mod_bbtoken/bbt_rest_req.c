@@ -11,6 +11,31 @@
 /* The longest start or limit read: 9 digits fit any long. */
 #define BBT_REST_ARG_DIGITS 9
 
+/* The resources that name no user, after the version. */
+static const struct {
+    const char *name;
+    bbt_rest_shape_t shape;
+} bbt_rest_top[] = {
+    {"revoke-by-value", BBT_REST_LEAKED},
+    {"inventory", BBT_REST_ALL},
+};
+
+/* p is what follows the version's "/": a resource of bbt_rest_top, or
+ * BBT_REST_NONE. */
+static bbt_rest_shape_t bbt_rest_top_shape(const char *p)
+{
+    size_t i, n;
+
+    for (i = 0; i < sizeof(bbt_rest_top) / sizeof(bbt_rest_top[0]); i++) {
+        n = strlen(bbt_rest_top[i].name);
+        if (strncmp(p, bbt_rest_top[i].name, n) == 0 &&
+            (p[n] == '\0' || (p[n] == '/' && p[n + 1] == '\0'))) {
+            return bbt_rest_top[i].shape;
+        }
+    }
+    return BBT_REST_NONE;
+}
+
 bbt_rest_shape_t bbt_rest_path_parse(const char *uri, bbt_rest_path_t *out)
 {
     const char *p = uri, *slash;
@@ -21,6 +46,14 @@ bbt_rest_shape_t bbt_rest_path_parse(const char *uri, bbt_rest_path_t *out)
         return BBT_REST_NONE;
     }
     p += sizeof(BBT_REST_PREFIX) - 1;
+    if (strncmp(p, "1.0/", 4) == 0 || strncmp(p, "latest/", 7) == 0) {
+        out->latest = p[0] == 'l';
+        out->shape = bbt_rest_top_shape(p + (out->latest ? 7 : 4));
+        if (out->shape != BBT_REST_NONE) {
+            return out->shape;
+        }
+        out->latest = 0;
+    }
     if (strncmp(p, "1.0/users/", 10) == 0) {
         p += 10;
     } else if (strncmp(p, "latest/users/", 13) == 0) {

@@ -21,7 +21,9 @@
 typedef enum {
     BBT_REST_NONE = 0, /* not one of ours: 404 */
     BBT_REST_USER,     /* .../users/{slug}: a user's tokens */
-    BBT_REST_TOKEN     /* .../users/{slug}/{id}: one token */
+    BBT_REST_TOKEN,    /* .../users/{slug}/{id}: one token */
+    BBT_REST_LEAKED,   /* .../revoke-by-value: anyone, no login */
+    BBT_REST_ALL       /* .../inventory: every token, for global admins */
 } bbt_rest_shape_t;
 
 typedef struct {
@@ -32,7 +34,9 @@ typedef struct {
     char id[BBT_TOKEN_ID_LEN + 1]; /* the token id; empty for a user */
 } bbt_rest_path_t;
 
-/* Split a decoded URI path: BBT_REST_PREFIX, "1.0" or "latest", "/users/",
+/* Split a decoded URI path: BBT_REST_PREFIX, "1.0" or "latest", then
+ * "/revoke-by-value" or "/inventory" (each with one optional trailing "/")
+ * alone, or "/users/",
  * a user slug or name (bbt_input_user_name; either names the user whose
  * slug, bbt_input_user_slug, it has), then optionally "/" and a token id
  * (bbt_input_token_id); one trailing "/" is allowed.  Fills *out and

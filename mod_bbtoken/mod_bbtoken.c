@@ -10,15 +10,17 @@
  *                   project keys mapped before httpd maps the URL
  *   bbt_reqbody.c   a body a route reads, kept for the handler
  *   bbt_authn.c     reading credentials, password providers, verifying a
- *                   token (check_authn, AuthType BBToken)
+ *                   token (check_authn, AuthType BBToken); bbt_throttle.c
+ *                   answers 429 to an address after too many failures
  *   bbt_authz.c     the 403 gate, Require bbtoken, the 401 challenges
  *   bbt_private.c   what the backend gets and answers: no credentials, a
- *                   private response
+ *                   private response; the credentials given back to an
+ *                   h2c upgrade's stream 1
  *   bbt_request.c   what one request learned, for the phases after authn
  *   bbt_verify.c    a token's verdict: from the cache or the database
  *   bbt_cache.c     the cache's socache and shared memory; bbt_listen.c
  *                   its listener (PostgreSQL's notifications, through
- *                   mod_watchdog)
+ *                   mod_watchdog); bbt_socache.c the shared socache
  *   bbt_db.c        mod_dbd; bbt_dbgate.c bounds the wait for one of its
  *                   connections; bbt_logguard.c keeps httpd's logs free of
  *                   credentials; bbt_rest.c the access-tokens REST API
@@ -53,6 +55,7 @@
 #include "bbt_reqbody.h"
 #include "bbt_rest.h"
 #include "bbt_routing.h"
+#include "bbt_throttle.h"
 
 /* Built with -fvisibility=hidden: httpd finds the module by this one
  * symbol, and nothing else of the module is anyone else's to see. */
@@ -67,6 +70,7 @@ static int bbt_pre_config(apr_pool_t *pconf, apr_pool_t *plog,
     (void)plog;
     (void)ptemp;
     bbt_cache_pre_config(pconf);
+    bbt_throttle_pre_config(pconf);
     return OK;
 }
 
@@ -86,12 +90,16 @@ static int bbt_post_config(apr_pool_t *pconf, apr_pool_t *plog,
         ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s,
                      "BBT404: mod_bbtoken " BBT_VERSION " started");
     }
+    if (bbt_throttle_post_config(pconf, ptemp, s) != OK) {
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
     return bbt_cache_post_config(pconf, ptemp, s);
 }
 
 static void bbt_child_init(apr_pool_t *pchild, server_rec *s)
 {
     bbt_cache_child_init(pchild, s);
+    bbt_throttle_child_init(pchild, s);
 }
 
 static void bbt_register_hooks(apr_pool_t *p)

@@ -20,5 +20,7 @@ GRANT EXECUTE ON FUNCTION bbtoken_owner_level(bigint, text, text),
                                              text, text, text, integer),
                           bbtoken_api_update(text, text, text, text, text,
                                              text),
-                          bbtoken_api_revoke(text, text, text)
+                          bbtoken_api_revoke(text, text, text),
+                          bbtoken_api_leak_throttle(text, integer, integer),
+                          bbtoken_api_revoke_leaked(text, text[], text[])
                           TO :"role";

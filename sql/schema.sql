@@ -42,3 +42,8 @@ COMMIT;
 BEGIN;
 \ir migrations/0007_notify.sql
 COMMIT;
+
+-- Version 10: revoking a leaked token by its value.
+BEGIN;
+\ir migrations/0010_leaked.sql
+COMMIT;

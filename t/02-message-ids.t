@@ -7,8 +7,8 @@ use warnings;
 use Test::More;
 
 # Each kind's ranges of ids: the REST API's files BBT200-BBT299, the rest
-# of the module BBT001-BBT199 and BBT300-BBT499.
-my %range = (module => [[1, 199], [300, 499]], rest => [[200, 299]]);
+# of the module BBT001-BBT199, BBT300-BBT499 and BBT500-BBT549.
+my %range = (module => [[1, 199], [300, 499], [500, 549]], rest => [[200, 299]]);
 my (%where, @calls);
 for my $f (sort glob 'mod_bbtoken/*.c') {
     my $kind = $f =~ m{/bbt_rest[^/]*\.c$} ? 'rest' : 'module';

@@ -34,6 +34,10 @@ my $extra = <<'EOC';
     AuthType None
     Require all granted
 </Location>
+<Location /rest/access-tokens/1.0/revoke-by-value>
+    AuthType None
+    Require all granted
+</Location>
 EOC
 # The API runs as the role its grants are for (sql/grants-api.sql).
 my $env = BBT::Env->new(httpd => 0, extra_conf => $extra,
@@ -41,10 +45,13 @@ my $env = BBT::Env->new(httpd => 0, extra_conf => $extra,
                         dbd_user => 'bbtoken_api')->start;
 my $htpasswd = $env->dir . '/htpasswd';
 system('htpasswd', '-b', '-B', '-c', $htpasswd, 'alice', 'alice-pw') == 0 or BAIL_OUT('htpasswd');
+system('htpasswd', '-b', '-B', $htpasswd, 'root', 'root-pw') == 0 or BAIL_OUT('htpasswd');
 chmod 0644, $htpasswd;
 $env->user_add('alice');
+$env->user_add('root', '--admin');
 $env->user_add('carol');
 my $carol_tok = $env->token_create('carol', name => 'ci', perms => ['REPO_READ']);
+my $leaked = $env->token_create('carol', name => 'leaked', perms => ['REPO_READ']);
 my $conf = $env->write_conf;
 my $log = $env->dir . '/valgrind.log';
 
@@ -99,8 +106,23 @@ is_status(req(PATCH => $B, \%json, '{}'), 405, 'another method');
 is_status(req(PUT => $B, { %json, Origin => 'http://evil.example' }, '{}'), 403, 'cross-site');
 is_status(req(DELETE => "$B/$id", \%nock), 204, 'revoke');
 is_status(req(DELETE => "$B/$id", \%nock), 404, 'revoke again');
+my $L = '/rest/access-tokens/1.0/revoke-by-value';
+my %ct = ('Content-Type' => 'application/json');
+is_status(req(POST => $L, \%ct, encode_json([$leaked, BBT::Env::forge_token('000000000007'), 'x'])), 202,
+          'revoke by value: a valid token among others');
+is_status(req(POST => $L, \%ct, '[]'), 400, 'revoke by value: nothing to revoke');
+is_status(req(POST => $L, \%ct, '[1]'), 400, 'revoke by value: not a string');
+my $I = '/rest/access-tokens/1.0/inventory';
+my $root = { Authorization => $env->basic('root', 'root-pw') };
+is_status(req(GET => $I, $root), 200, 'inventory');
+is_status(req(GET => "$I?owner=carol&project=proj&neverUsed=true&expired=false&unusedDays=1"
+                     . "&minPermission=REPO_READ&limit=1", $root), 200, 'inventory, every filter');
+is_status(req(GET => "$I?owner=%zz&bogus=1", $root), 400, 'inventory, a bad query');
+is_status(req(GET => $I, { Authorization => $auth }), 403, 'inventory, not an admin');
 $env->pg_stop;
 is_status(req(GET => $B, { Authorization => $auth }), 503, 'database down: 503');
+is_status(req(POST => $L, \%ct, encode_json([$leaked])), 503, 'revoke by value, database down: 503');
+is_status(req(GET => $I, $root), 503, 'inventory, database down: 503');
 $env->pg_start;
 
 kill 'TERM', $pid;

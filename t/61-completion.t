@@ -100,6 +100,11 @@ is_deeply(complete('notify', '--d'), ['--dry-run'], 'notify --d');
 is_deeply(complete('notify', '--from', ''), [], '--from ADDRESS: nothing offered');
 is_deeply(complete('update', '123456789012', '--name', 'x', '--p'), ['--perm'], 'update ID --name x --p');
 is_deeply(complete('list', 'alice', ''), [], 'list NAME: user names are not guessed');
+is_deeply(complete('list', '--all', '--min-perm', 'PROJECT_'), set(grep {/^PROJECT_/} @perms),
+          'list --all --min-perm PROJECT_: the permissions');
+is_deeply(complete('list', '--all', '--owner', ''), [], '--owner NAME: nothing offered');
+is_deeply(complete('list', '--all', '--unused-for', '90d', '--dr'), ['--dry-run'],
+          '--unused-for and its value are skipped');
 
 # Registered for the command name, as bash-completion's loader expects.
 my $reg = qx{bash --norc --noprofile -c 'source $script && complete -p bbtoken'};

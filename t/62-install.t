@@ -58,7 +58,8 @@ my @share = map {"/share/mod-bbtoken/$_"} glob '{sql/*.sql,sql/migrations/*.sql,
 ok(@share >= 10, 'share files: sql, routes, www');
 my @apache = ('/etc/apache2/mods-available/bbtoken.load', '/etc/apache2/mods-available/bbtoken.conf',
               (map {"/etc/apache2/conf-available/$_"} @snippets), '/etc/apache2/bbtoken-dbd.conf',
-              '/etc/apache2/bbtoken-api-dbd.conf');
+              '/etc/apache2/bbtoken-api-dbd.conf', '/etc/fail2ban/filter.d/bbtoken.conf',
+              '/etc/fail2ban/jail.d/bbtoken.conf');
 my @expected = sort("$libexec/mod_bbtoken.so", '/opt/bbt/bin/bbtoken',
                     '/opt/bbt/share/man/man1/bbtoken.1', '/opt/bbt/share/man/man5/mod_bbtoken.5',
                     '/opt/bbt/share/bash-completion/completions/bbtoken',

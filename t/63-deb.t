@@ -287,6 +287,9 @@ subtest 'installed files' => sub {
         for 'sql/schema.sql', 'sql/grants.sql', 'sql/grants-api.sql', 'routes/git.conf', 'www/tokens.html';
     my $cron = "/usr/share/doc/$PKG/examples/bbtoken.cron";
     ok(-f $cron, 'the cron example') unless dpkg_excludes($cron);
+    ok(-f "/etc/fail2ban/$_", "/etc/fail2ban/$_") for 'filter.d/bbtoken.conf', 'jail.d/bbtoken.conf';
+    like(qx{dpkg-query -W -f='\${Conffiles}' $PKG}, qr{^ /etc/fail2ban/filter\.d/bbtoken\.conf }m,
+         'the fail2ban filter is a conffile');
     for (['bbtoken', 1, 'bbtoken - '], ['mod_bbtoken', 5, 'mod_bbtoken - ']) {
         my ($name, $sec, $re) = @$_;
         if (dpkg_excludes("/usr/share/man/man$sec/$name.$sec.gz")) {

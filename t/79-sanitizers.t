@@ -4,7 +4,8 @@
 # (BBT_SANITIZE=1, see BBT::Httpd::httpd_env), the CLI with leak detection
 # too.  No test may fail and no sanitizer may report anything.  The core:
 # clone, fetch and push; the refusals; the CLI; a database outage; token
-# names; WebDAV; the REST API and its errors; the pool's bounded wait.
+# names; WebDAV; the REST API and its errors; the pool's bounded wait; the
+# failed-login throttle's shared memory.
 use strict;
 use warnings;
 use FindBin;
@@ -15,7 +16,7 @@ use BBT::Env qw(run_cmd);
 
 my $ROOT = $BBT::Env::ROOT;
 my @core = qw(t/20-git-basic.t t/21-git-denied.t t/22-cli.t t/23-db-outage.t t/36-token-names.t
-              t/42-dav.t t/50-rest.t t/51-rest-errors.t t/73-db-pool.t);
+              t/42-dav.t t/50-rest.t t/51-rest-errors.t t/73-db-pool.t t/85-throttle.t);
 my $libasan = `gcc -print-file-name=libasan.so`;
 chomp $libasan;
 plan skip_all => "no ASan runtime ($libasan)" unless -e $libasan;

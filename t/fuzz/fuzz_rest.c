@@ -34,6 +34,22 @@ static void check_path(const char *uri)
         }
         return;
     }
+    /* The resources that name no user: nothing else is filled in, and
+     * the URI is exactly theirs, but for one trailing slash. */
+    if (shape == BBT_REST_LEAKED || shape == BBT_REST_ALL) {
+        if (p.user[0] || p.slug[0] || p.id[0]) {
+            abort();
+        }
+        snprintf(again, sizeof(again), "%s%s/%s", BBT_REST_PREFIX,
+                 p.latest ? "latest" : "1.0",
+                 shape == BBT_REST_LEAKED ? "revoke-by-value" : "inventory");
+        n = strlen(again);
+        if (strncmp(uri, again, n) != 0 ||
+            !(uri[n] == '\0' || (uri[n] == '/' && uri[n + 1] == '\0'))) {
+            abort();
+        }
+        return;
+    }
     /* The user as spelled, and the slug that names them: the rule's. */
     if (!bbt_input_user_name(p.user, strlen(p.user)) ||
         bbt_input_user_slug(p.user, strlen(p.user), slug) != 0 ||

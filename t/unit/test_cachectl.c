@@ -42,6 +42,17 @@ static void test_values(void)
     is_private("no-stored", "private, no-stored");
     is_private("s-maxage", "private");
     is_private("public=1", "private");
+    /* A comma inside a quoted value does not end the directive: nothing
+     * in the quotes is dropped, spaced or read as a directive. */
+    is_private("no-cache=\"Set-Cookie,Authorization\"",
+               "private, no-cache=\"Set-Cookie,Authorization\"");
+    is_private("no-cache=\"x, public, y\", public",
+               "private, no-cache=\"x, public, y\"");
+    is_private("no-cache=\"x, no-store\"", "private, no-cache=\"x, no-store\"");
+    is_private("no-cache=\"a\\\", public\", s-maxage=1",
+               "private, no-cache=\"a\\\", public\"");
+    is_private("no-cache=\"unterminated, public",
+               "private, no-cache=\"unterminated, public");
 }
 
 /* The size bound holds for the worst case: many one-letter directives. */

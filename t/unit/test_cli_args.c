@@ -41,6 +41,16 @@ static const bbtoken_cmd_t user_set_cmd = {
     "user set",
     "one NAME"};
 
+static const bbtoken_cmd_t list_cmd = {
+    "list",
+    NULL,
+    "USAGE list\n",
+    B(JSON) | B(ALL) | B(OWNER) | B(PROJECT) | B(EXPIRED) | B(NEVER_USED) |
+        B(UNUSED_FOR) | B(MIN_PERM) | B(REVOKE) | B(DRY_RUN),
+    -1,
+    "list",
+    "one NAME, or --all"};
+
 static int starts(const char *s, const char *prefix)
 {
     return strncmp(s, prefix, strlen(prefix)) == 0;
@@ -555,9 +565,39 @@ static void test_perms(void)
           "bbtoken: unknown permission project_read: ");
 }
 
+/* The inventory's options lie past an unsigned int's 32 bits: each is
+ * its own, and none takes another's place in a command's mask. */
+static void test_inventory_args(void)
+{
+    bbtoken_args_t a;
+
+    ok(B(REVOKE) > 0xffffffffull, "--revoke's bit is past the 32nd");
+    is_int(parse(&list_cmd,
+                 ARGV("list", "--all", "--owner", "Alice", "--project", "P",
+                      "--expired", "--never-used", "--unused-for", "90d",
+                      "--min-perm", "REPO_WRITE", "--revoke", "--dry-run",
+                      "--json"),
+                 &a),
+           BBTOKEN_GO_ON, "list --all with every filter");
+    ok(a.all && a.expired && a.never_used && a.revoke && a.dry_run && a.json,
+       "the flags");
+    is_str(a.owner, "Alice", "--owner");
+    is_str(a.project, "P", "--project");
+    is_str(a.unused_for, "90d", "--unused-for");
+    is_str(a.min_perm, "REPO_WRITE", "--min-perm");
+    is_int(a.noperands, 0, "no operand");
+    usage_error(&create_cmd, ARGV("create", "alice", "--revoke"),
+                "create does not take --revoke", "--revoke elsewhere");
+    usage_error(&policy_cmd, ARGV("policy", "--all"),
+                "policy does not take --all", "--all elsewhere");
+    usage_error(&notify_cmd, ARGV("notify", "--min-perm", "REPO_READ"),
+                "notify does not take --min-perm", "--min-perm elsewhere");
+}
+
 int main(void)
 {
     test_parse_args();
+    test_inventory_args();
     test_parse_global();
     test_target();
     test_durations_and_when();

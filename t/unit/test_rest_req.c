@@ -59,6 +59,19 @@ static void test_path(void)
     path_is(P "latest/users/Bob/000000000001/", BBT_REST_TOKEN, 1, "Bob", "bob",
             "000000000001", "a token, leading zeros, trailing slash");
 
+    path_is(P "latest/revoke-by-value", BBT_REST_LEAKED, 1, "", "", "",
+            "revoke-by-value");
+    path_is(P "1.0/revoke-by-value/", BBT_REST_LEAKED, 0, "", "", "",
+            "revoke-by-value, 1.0, trailing slash");
+    path_is(P "latest/inventory", BBT_REST_ALL, 1, "", "", "", "inventory");
+    path_is(P "1.0/inventory/", BBT_REST_ALL, 0, "", "", "",
+            "inventory, 1.0, trailing slash");
+    not_ours(P "latest/revoke-by-value//", "revoke-by-value, two slashes");
+    not_ours(P "latest/revoke-by-valuex", "revoke-by-value and more");
+    not_ours(P "latest/revoke-by-value/x", "under revoke-by-value");
+    not_ours(P "latest/inventory/alice", "under inventory");
+    not_ours(P "2.0/inventory", "inventory, another version");
+    not_ours(P "latest/users/revoke-by-value/inventory", "as a user and id");
     not_ours(NULL, "NULL");
     not_ours("", "empty");
     not_ours("/rest/access-tokens", "the prefix without its slash");

@@ -28,6 +28,9 @@ package BBT::Env;
 #                     the API role: where the README puts the REST API and
 #                     the tokens page.  @DIR@ is replaced as in extra_conf
 #   modules  => [..]  more httpd modules to load (names as in mod_NAME.so)
+#   throttle => STR   the failed-login throttle's directives, at server level
+#                     (default "BBTokenThrottle off": tests refuse credentials
+#                     by the dozen from one address)
 #   dir      => PATH  use this directory (must not exist) instead of a temp dir
 #   port     => N     httpd's port instead of a free one
 #   schema_files => [..] SQL files that make the schema, in order (default
@@ -113,6 +116,7 @@ sub new {
         dbd_options => $o{dbd_options},
         api_conf   => $o{api_conf},
         modules    => $o{modules} || [],
+        throttle   => $o{throttle},
         fixed_dir  => $o{dir},
         port       => $o{port},
         schema_files => $o{schema_files} || ["$ROOT/sql/schema.sql"],

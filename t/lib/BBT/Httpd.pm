@@ -148,6 +148,9 @@ sub _conf_text {
         my $so = $self->module_path;
         die "$so not built (make -f apxs.mk), or run with BBT_NO_MODULE=1\n" unless -f $so;
         $loadmod = "LoadModule bbtoken_module $so\n";
+        # Tests refuse credentials by the dozen from one address; the
+        # throttle's own tests turn it on.
+        $loadmod .= ($self->{throttle} // "BBTokenThrottle off") . "\n";
         $auth_scm = <<"EOS";
     AuthType BBToken
     AuthName "Git"

@@ -1,0 +1,193 @@
+/*
+ * list: one user's tokens (cmd_tokens.c), or with --all the inventory of
+ * every live token, narrowed by filters (bbt_inventory.h, the same
+ * statement the REST API's GET .../inventory runs), as a table or JSON,
+ * and with --revoke the bulk revocation of what the filters select
+ * (--dry-run: only what would be revoked).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "bbt_inventory.h"
+#include "bbt_inventory_json.h"
+#include "db.h"
+
+/* The options that only --all takes. */
+static int bbtoken_inv_any_filter(const bbtoken_args_t *a)
+{
+    return a->owner || a->project || a->expired || a->never_used ||
+           a->unused_for || a->min_perm || a->revoke || a->dry_run;
+}
+
+/* The filter of the command line: 0, or an exit status after saying
+ * why. */
+static int bbtoken_inv_filter(const bbtoken_args_t *a, bbt_inventory_t *f)
+{
+    bbtoken_target_t t;
+    long long secs;
+    int rc;
+
+    memset(f, 0, sizeof(*f));
+    if (a->owner && (rc = bbtoken_check_user(a->owner))) {
+        return rc;
+    }
+    f->owner = a->owner;
+    if (a->project) {
+        if (strchr(a->project, '/')) {
+            return bbtoken_fail("--project takes a project key, not a "
+                                "repository: %s",
+                                a->project);
+        }
+        if ((rc = bbtoken_parse_target(a->project, &t))) {
+            return rc;
+        }
+        f->project = a->project;
+    }
+    f->expired = a->expired;
+    f->never_used = a->never_used;
+    if (a->unused_for) {
+        secs = bbtoken_duration(a->unused_for);
+        if (secs <= 0 || secs > BBT_INVENTORY_UNUSED_MAX) {
+            return bbtoken_fail("invalid --unused-for: %s (a DURATION: N "
+                                "days, or Nd, Nh or Nw, up to %d days)",
+                                a->unused_for, BBT_EXPIRY_DAYS_MAX);
+        }
+        f->unused = secs;
+    }
+    if (a->min_perm && (rc = bbtoken_perm_parse(a->min_perm, &f->min))) {
+        return rc;
+    }
+    return 0;
+}
+
+static int bbtoken_inv_json(const PGresult *res)
+{
+    json_t *arr = json_array();
+    json_t *obj;
+    int i;
+
+    for (i = 0; arr && i < PQntuples(res); i++) {
+        obj = bbt_inventory_json(res, i);
+        if (!obj || json_array_append_new(arr, obj)) {
+            json_decref(arr);
+            return bbtoken_fail("cannot build JSON for token %s",
+                                PQgetvalue(res, i, BBT_INV_ID));
+        }
+    }
+    return bbtoken_json_out(arr);
+}
+
+#define BBTOKEN_INV_COLS 8
+
+static int bbtoken_inv_table(const PGresult *res)
+{
+    static const int min[BBTOKEN_INV_COLS] = {12, 0, 0, 24, 20, 0, 20, 0};
+    static const char *const head[BBTOKEN_INV_COLS] = {
+        "ID",      "OWNER",   "NAME",      "PERMISSIONS",
+        "CREATED", "EXPIRES", "LAST USED", "FROM"};
+    int n = PQntuples(res), i;
+    const char **cells =
+        calloc((size_t)(n + 1) * BBTOKEN_INV_COLS, sizeof(*cells));
+    char(*perms)[64] = calloc((size_t)n + 1, sizeof(*perms));
+    char(*exp)[64] = calloc((size_t)n + 1, sizeof(*exp));
+    int rc = 0;
+
+    if (!cells || !perms || !exp) {
+        rc = bbtoken_fail("out of memory");
+        goto done;
+    }
+    memcpy(cells, head, sizeof(head));
+    for (i = 0; i < n; i++) {
+        const char **row = cells + (i + 1) * BBTOKEN_INV_COLS;
+
+        snprintf(perms[i], sizeof(perms[i]), "%s,%s",
+                 PQgetvalue(res, i, BBT_INV_PROJECT),
+                 PQgetvalue(res, i, BBT_INV_REPO));
+        if (PQgetisnull(res, i, BBT_INV_EXPIRES)) {
+            snprintf(exp[i], sizeof(exp[i]), "never");
+        } else {
+            snprintf(exp[i], sizeof(exp[i]), "%s%s",
+                     PQgetvalue(res, i, BBT_INV_EXPIRES),
+                     PQgetvalue(res, i, BBT_INV_EXPIRED)[0] == 't'
+                         ? " (expired)"
+                         : "");
+        }
+        row[0] = PQgetvalue(res, i, BBT_INV_ID);
+        row[1] = PQgetvalue(res, i, BBT_INV_OWNER);
+        row[2] = PQgetvalue(res, i, BBT_INV_NAME);
+        row[3] = perms[i];
+        row[4] = PQgetvalue(res, i, BBT_INV_CREATED);
+        row[5] = exp[i];
+        row[6] = bbtoken_get(res, i, BBT_INV_LAST, "never");
+        row[7] = PQgetvalue(res, i, BBT_INV_ADDRS);
+    }
+    bbtoken_table(cells, n + 1, BBTOKEN_INV_COLS, min);
+done:
+    free(cells);
+    free(perms);
+    free(exp);
+    return rc;
+}
+
+static int bbtoken_inventory(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
+                             const bbtoken_args_t *a)
+{
+    bbt_inventory_query_t q;
+    bbt_inventory_t f;
+    PGresult *res;
+    int rc, n, revoke = a->revoke && !a->dry_run;
+
+    if (a->dry_run && !a->revoke) {
+        return bbtoken_usage_error(cmd->usage, "--dry-run goes with --revoke");
+    }
+    if ((rc = bbtoken_inv_filter(a, &f))) {
+        return rc;
+    }
+    if (a->revoke && !bbt_inventory_filtered(&f)) {
+        return bbtoken_usage_error(cmd->usage,
+                                   "--revoke needs a filter: it does not "
+                                   "revoke every token");
+    }
+    if (bbt_inventory_sql(&f, revoke, -1, 0, &q) != 0) {
+        return bbtoken_fail("the filters cannot be combined into a query");
+    }
+    if ((rc = bbtoken_connect(ctx))) {
+        return rc;
+    }
+    res = bbtoken_exec(ctx, revoke ? "revoking the tokens" : "listing tokens",
+                       q.sql, q.nparams, q.params);
+    if (!res) {
+        return BBTOKEN_EXIT_FAIL;
+    }
+    n = PQntuples(res);
+    rc = a->json ? bbtoken_inv_json(res) : bbtoken_inv_table(res);
+    if (rc == 0 && !a->json && a->revoke) {
+        printf("%s %d token%s\n", revoke ? "revoked" : "would revoke", n,
+               n == 1 ? "" : "s");
+    }
+    PQclear(res);
+    return rc;
+}
+
+int bbtoken_cmd_list_any(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
+                         const bbtoken_args_t *a)
+{
+    if (a->all) {
+        if (a->noperands) {
+            return bbtoken_usage_error(cmd->usage,
+                                       "give a user NAME or --all, not both");
+        }
+        return bbtoken_inventory(ctx, cmd, a);
+    }
+    if (bbtoken_inv_any_filter(a)) {
+        return bbtoken_usage_error(cmd->usage,
+                                   "filters and --revoke go with --all");
+    }
+    if (!a->noperands) {
+        return bbtoken_usage_error(cmd->usage, "list takes one NAME, or --all");
+    }
+    return bbtoken_cmd_list(ctx, cmd, a);
+}

@@ -1,0 +1,136 @@
+/*
+ * The token inventory's statement (bbt_inventory.h).
+ */
+#include "bbt_inventory.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#define BBT_INV_ISO "'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'"
+
+static const char bbt_inv_select[] =
+    "SELECT t.id, u.name, t.name, t.project_perm, t.repo_perm,"
+    " to_char(t.created_at AT TIME ZONE 'UTC', " BBT_INV_ISO "),"
+    " to_char(t.expires_at AT TIME ZONE 'UTC', " BBT_INV_ISO "),"
+    " to_char(t.last_authenticated AT TIME ZONE 'UTC', " BBT_INV_ISO "),"
+    " (extract(epoch FROM t.created_at) * 1000)::bigint,"
+    " (extract(epoch FROM t.expires_at) * 1000)::bigint,"
+    " (extract(epoch FROM t.last_authenticated) * 1000)::bigint,"
+    " t.expires_at IS NOT NULL AND t.expires_at <= now(),"
+    " array_to_string(ARRAY(SELECT host(a) FROM unnest(t.last_addresses)"
+    " WITH ORDINALITY AS x(a, n) ORDER BY n), ',')"
+    " FROM bbtoken_tokens t JOIN bbtoken_users u ON u.id = t.user_id"
+    " WHERE t.revoked_at IS NULL";
+
+#define BBT_INV_ORDER " ORDER BY u.name, t.created_at, t.id"
+
+int bbt_inventory_filtered(const bbt_inventory_t *f)
+{
+    return f->owner || f->project || f->expired || f->never_used ||
+           f->unused > 0 || f->min.level != BBT_LEVEL_NONE;
+}
+
+/* Append s to q->sql: 0, or -1 when it does not fit. */
+static int bbt_inv_cat(bbt_inventory_query_t *q, const char *s)
+{
+    size_t have = strlen(q->sql), n = strlen(s);
+
+    if (have + n >= sizeof(q->sql)) {
+        return -1;
+    }
+    memcpy(q->sql + have, s, n + 1);
+    return 0;
+}
+
+/* A parameter: its number, as text for the statement ("$3"), into num. */
+static const char *bbt_inv_param(bbt_inventory_query_t *q, const char *value,
+                                 char num[16])
+{
+    q->params[q->nparams++] = value;
+    snprintf(num, 16, "$%d", q->nparams);
+    return num;
+}
+
+/* A number parameter, kept in q->nums. */
+static const char *bbt_inv_num(bbt_inventory_query_t *q, long long v,
+                               char num[16])
+{
+    snprintf(q->nums[q->nparams], sizeof(q->nums[0]), "%lld", v);
+    return bbt_inv_param(q, q->nums[q->nparams], num);
+}
+
+int bbt_inventory_sql(const bbt_inventory_t *f, int revoke, long limit,
+                      long offset, bbt_inventory_query_t *q)
+{
+    char n[16], buf[512];
+    int rc = 0;
+
+    memset(q, 0, sizeof(*q));
+    if (f->unused < 0 || f->unused > BBT_INVENTORY_UNUSED_MAX ||
+        f->min.level < BBT_LEVEL_NONE || f->min.level > BBT_LEVEL_ADMIN ||
+        (f->owner && !bbt_input_user_name(f->owner, strlen(f->owner))) ||
+        (f->project &&
+         bbt_input_key(f->project, strlen(f->project), q->key) != 0)) {
+        return -1;
+    }
+    if (revoke) {
+        rc |= bbt_inv_cat(q, "WITH sel AS (");
+    }
+    rc |= bbt_inv_cat(q, bbt_inv_select);
+    if (f->owner) {
+        snprintf(buf, sizeof(buf), " AND lower(u.name) = lower(%s)",
+                 bbt_inv_param(q, f->owner, n));
+        rc |= bbt_inv_cat(q, buf);
+    }
+    if (f->project) {
+        bbt_inv_param(q, q->key, n);
+        snprintf(buf, sizeof(buf),
+                 " AND (EXISTS (SELECT 1 FROM bbtoken_project_grants g"
+                 " WHERE g.user_id = u.id AND g.project_key = %s)"
+                 " OR EXISTS (SELECT 1 FROM bbtoken_repo_grants g"
+                 " WHERE g.user_id = u.id AND g.project_key = %s))",
+                 n, n);
+        rc |= bbt_inv_cat(q, buf);
+    }
+    if (f->expired) {
+        rc |= bbt_inv_cat(q, " AND t.expires_at <= now()");
+    }
+    if (f->never_used) {
+        rc |= bbt_inv_cat(q, " AND t.last_authenticated IS NULL");
+    }
+    if (f->unused > 0) {
+        snprintf(buf, sizeof(buf),
+                 " AND COALESCE(t.last_authenticated, t.created_at) <="
+                 " now() - make_interval(secs => %s::bigint)",
+                 bbt_inv_num(q, f->unused, n));
+        rc |= bbt_inv_cat(q, buf);
+    }
+    if (f->min.level != BBT_LEVEL_NONE) {
+        snprintf(buf, sizeof(buf), " AND bbtoken_perm_level(%s) >= %s::integer",
+                 f->min.scope == BBT_SCOPE_PROJECT ? "t.project_perm"
+                                                   : "t.repo_perm",
+                 bbt_inv_num(q, (long long)f->min.level, n));
+        rc |= bbt_inv_cat(q, buf);
+    }
+    if (revoke) {
+        /* The revoking UPDATE sees the rows as the SELECT read them; a
+         * token revoked meanwhile is not counted twice. */
+        rc |= bbt_inv_cat(q, "), rev AS (UPDATE bbtoken_tokens t"
+                             " SET revoked_at = now() FROM sel"
+                             " WHERE t.id = sel.id AND t.revoked_at IS NULL"
+                             " RETURNING t.id)"
+                             " SELECT sel.* FROM sel JOIN rev USING (id)"
+                             " ORDER BY 2, 6, 1");
+    } else {
+        rc |= bbt_inv_cat(q, BBT_INV_ORDER);
+    }
+    if (limit >= 0) {
+        snprintf(buf, sizeof(buf), " LIMIT %s::bigint",
+                 bbt_inv_num(q, limit, n));
+        rc |= bbt_inv_cat(q, buf);
+        snprintf(buf, sizeof(buf), " OFFSET %s::bigint",
+                 bbt_inv_num(q, offset, n));
+        rc |= bbt_inv_cat(q, buf);
+    }
+    return rc ? -1 : 0;
+}

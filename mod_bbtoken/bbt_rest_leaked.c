@@ -1,0 +1,251 @@
+/*
+ * Revoking leaked tokens by their value (bbt_rest_leaked.h).
+ *
+ * Whoever holds a token could use it, so holding it is proof enough to
+ * revoke it: no login is asked for.  What a client may learn is only what
+ * it could learn offline: a body it got wrong (not an array of strings,
+ * too many) is 400; every other answer, valid tokens or not, is the same
+ * 202 with the same body, after the same work: each well-formed token's
+ * row is read in one query and its secret hashed against the row's salt,
+ * or a dummy salt when there is no live row, and compared in constant
+ * time, as a login is checked (bbt_verify.c); then one transaction hands
+ * the ones that verified to the database, which compares the hash again
+ * and revokes them as leaked.  Only the revocation itself costs more.
+ *
+ * Calls are counted per client address in the database
+ * (bbtoken_api_leak_throttle): over BBT_LEAK_CALLS in BBT_LEAK_WINDOW_SECS
+ * is 429 with Retry-After.  A token is never logged, only a revoked one's
+ * id.
+ */
+#include "httpd.h"
+#include "http_log.h"
+#include "http_protocol.h"
+#include "apr_strings.h"
+
+#include <string.h>
+
+#include <jansson.h>
+#include <libpq-fe.h>
+
+#include "bbt_cache.h"
+#include "bbt_input.h"
+#include "bbt_rest_db.h"
+#include "bbt_rest_json.h"
+#include "bbt_rest_leaked.h"
+#include "bbt_token.h"
+
+APLOG_USE_MODULE(bbtoken);
+
+/* What a step returns when the request goes on: no handler's answer (OK,
+ * an HTTP status) is negative. */
+#define BBT_LEAK_GO_ON (-1)
+
+/* A salt and hash of the right shape that no token matches, so that a
+ * token without a live row costs the same hashing as one with a row. */
+static const char bbt_leak_dummy_salt[] = "00000000000000000000000000000000";
+static const char bbt_leak_dummy_hash[] =
+    "0000000000000000000000000000000000000000000000000000000000000000";
+
+/* The body's tokens that parse (right shape and checksum) into toks, their
+ * count into *ntok; NULL, or the reason the body is refused. */
+static const char *bbt_leak_tokens(bbt_rest_t *x, bbt_token_t *toks, int *ntok)
+{
+    size_t i, n = json_array_size(x->body);
+    json_t *v;
+
+    *ntok = 0;
+    if (n == 0 || n > BBT_LEAK_TOKENS_MAX) {
+        return apr_psprintf(x->r->pool,
+                            "send 1 to %d tokens, as a JSON array of strings",
+                            BBT_LEAK_TOKENS_MAX);
+    }
+    json_array_foreach(x->body, i, v)
+    {
+        if (!json_is_string(v)) {
+            return "each element must be a string: a token";
+        }
+    }
+    json_array_foreach(x->body, i, v)
+    {
+        if (strlen(json_string_value(v)) == json_string_length(v) &&
+            bbt_token_parse(json_string_value(v), json_string_length(v),
+                            &toks[*ntok]) == BBT_TOKEN_OK) {
+            (*ntok)++;
+        }
+    }
+    return NULL;
+}
+
+/* Count this call: BBT_LEAK_GO_ON if it may go on, else the handler's
+ * answer (429, or what a failure answers). */
+static int bbt_leak_throttle(bbt_rest_t *x)
+{
+    const char *params[3] = {x->r->useragent_ip,
+                             apr_itoa(x->r->pool, BBT_LEAK_CALLS),
+                             apr_itoa(x->r->pool, BBT_LEAK_WINDOW_SECS)};
+    PGresult *res = bbt_rest_exec(
+        x, "SELECT bbtoken_api_leak_throttle($1, $2::integer, $3::integer)", 3,
+        params);
+    const char *wait;
+    int rc;
+
+    if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
+        rc = bbt_rest_refusal(x, res, NULL);
+        return rc < 0 ? bbt_rest_unavailable(x, "counting a leak report") : rc;
+    }
+    wait = apr_pstrdup(x->r->pool, PQgetvalue(res, 0, 0));
+    PQclear(res);
+    if (strcmp(wait, "0") == 0) {
+        return BBT_LEAK_GO_ON;
+    }
+    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, x->r,
+                  "BBT231: access-tokens API: too many leak reports from %s "
+                  "(429, retry after %s s)",
+                  x->r->useragent_ip, wait);
+    apr_table_setn(x->r->headers_out, "Retry-After", wait);
+    return bbt_rest_error(x->r, HTTP_TOO_MANY_REQUESTS, BBT_REST_EX_RATE,
+                          "Too many leak reports from this address; try "
+                          "again later.");
+}
+
+/* The live rows of toks' ids: id, salt, secret_hash; NULL if the query
+ * failed. */
+static PGresult *bbt_leak_rows(bbt_rest_t *x, const bbt_token_t *toks, int ntok)
+{
+    const char *params[1];
+    char *ids;
+    int i;
+
+    /* Ids are 12 digits: an array literal needs no quoting. */
+    ids = apr_pcalloc(x->r->pool, (size_t)ntok * (BBT_TOKEN_ID_LEN + 1) + 3);
+    strcpy(ids, "{");
+    for (i = 0; i < ntok; i++) {
+        if (i) {
+            strcat(ids, ",");
+        }
+        strcat(ids, toks[i].id);
+    }
+    strcat(ids, "}");
+    params[0] = ids;
+    return bbt_rest_exec(x,
+                         "SELECT id, salt, secret_hash FROM bbtoken_tokens"
+                         " WHERE id = ANY($1::text[]) AND revoked_at IS NULL"
+                         " AND (expires_at IS NULL OR expires_at > now())",
+                         1, params);
+}
+
+/* Check each token against its row (or the dummy), and build the array
+ * literals of the ids and hashes that verified. */
+static void bbt_leak_verify(bbt_rest_t *x, const PGresult *rows,
+                            const bbt_token_t *toks, int ntok, const char **ids,
+                            const char **hashes)
+{
+    const char *salt, *hash;
+    int i, j, nrows = PQntuples(rows), found;
+
+    *ids = "{";
+    *hashes = "{";
+    for (i = 0; i < ntok; i++) {
+        salt = bbt_leak_dummy_salt;
+        hash = bbt_leak_dummy_hash;
+        found = 0;
+        for (j = 0; j < nrows; j++) {
+            if (strcmp(PQgetvalue(rows, j, 0), toks[i].id) == 0) {
+                salt = PQgetvalue(rows, j, 1);
+                hash = PQgetvalue(rows, j, 2);
+                found = 1;
+            }
+        }
+        if (bbt_token_verify(salt, hash, &toks[i]) && found) {
+            *ids = apr_pstrcat(x->r->pool, *ids, (*ids)[1] ? "," : "",
+                               toks[i].id, NULL);
+            *hashes = apr_pstrcat(x->r->pool, *hashes, (*hashes)[1] ? "," : "",
+                                  hash, NULL);
+        }
+    }
+    *ids = apr_pstrcat(x->r->pool, *ids, "}", NULL);
+    *hashes = apr_pstrcat(x->r->pool, *hashes, "}", NULL);
+}
+
+/* Revoke what verified, in one transaction: BBT_LEAK_GO_ON, or the
+ * handler's answer to a failure. */
+static int bbt_leak_revoke(bbt_rest_t *x, const char *ids, const char *hashes)
+{
+    const char *params[3] = {x->r->useragent_ip, ids, hashes};
+    PGresult *res;
+    int i, rc;
+
+    if (bbt_rest_cmd(x, "BEGIN") != 0) {
+        return bbt_rest_unavailable(x, "starting a transaction");
+    }
+    res = bbt_rest_exec(x,
+                        "SELECT bbtoken_api_revoke_leaked($1, $2::text[],"
+                        " $3::text[])",
+                        3, params);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        rc = bbt_rest_refusal(x, res, NULL);
+        bbt_rest_cmd(x, "ROLLBACK");
+        return rc < 0 ? bbt_rest_unavailable(x, "revoking leaked tokens") : rc;
+    }
+    if (bbt_rest_cmd(x, "COMMIT") != 0) {
+        PQclear(res);
+        bbt_rest_cmd(x, "ROLLBACK");
+        return bbt_rest_unavailable(x, "revoking leaked tokens");
+    }
+    for (i = 0; i < PQntuples(res); i++) {
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, x->r,
+                      "BBT230: access-tokens API: token %s revoked as "
+                      "leaked, reported from %s",
+                      PQgetvalue(res, i, 0), x->r->useragent_ip);
+    }
+    PQclear(res);
+    /* This server sees it at once; the others when PostgreSQL tells
+     * them. */
+    bbt_cache_forget_all();
+    return BBT_LEAK_GO_ON;
+}
+
+int bbt_rest_leaked_revoke(bbt_rest_t *x, const bbt_rest_user_t *caller,
+                           const bbt_rest_user_t *owner)
+{
+    bbt_token_t *toks;
+    const char *why, *ids, *hashes;
+    PGresult *rows;
+    int i, ntok, rc;
+
+    (void)caller;
+    (void)owner;
+    toks =
+        apr_pcalloc(x->r->pool, sizeof(*toks) * (json_array_size(x->body) + 1));
+    if ((why = bbt_leak_tokens(x, toks, &ntok))) {
+        rc = bbt_rest_error(x->r, HTTP_BAD_REQUEST, BBT_REST_EX_ARG, why);
+        goto done;
+    }
+    if ((rc = bbt_leak_throttle(x)) != BBT_LEAK_GO_ON) {
+        goto done;
+    }
+    rows = bbt_leak_rows(x, toks, ntok);
+    if (PQresultStatus(rows) != PGRES_TUPLES_OK) {
+        rc = bbt_rest_refusal(x, rows, NULL);
+        if (rc < 0) {
+            rc = bbt_rest_unavailable(x, "reading reported tokens");
+        }
+        goto done;
+    }
+    bbt_leak_verify(x, rows, toks, ntok, &ids, &hashes);
+    PQclear(rows);
+    if ((rc = bbt_leak_revoke(x, ids, hashes)) != BBT_LEAK_GO_ON) {
+        goto done;
+    }
+    rc =
+        bbt_rest_send(x->r, HTTP_ACCEPTED,
+                      json_pack("{s:I, s:s}", "received",
+                                (json_int_t)json_array_size(x->body), "message",
+                                "Each valid token among those received is "
+                                "now revoked, and its owner will be told."));
+done:
+    for (i = 0; i < ntok; i++) {
+        bbt_token_wipe(&toks[i]);
+    }
+    return rc;
+}

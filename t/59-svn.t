@@ -1,0 +1,123 @@
+# Subversion through mod_dav_svn behind the dav route set, driven by the
+# real svn client with the token as the password: checkout, commit, copy,
+# move, lock and unlock with a REPO_WRITE token; a REPO_READ token reads
+# but every commit and lock is forbidden; a project the owner has no grant
+# on is refused.  Both of mod_dav_svn's protocols: HTTPv2 (POST to !svn/me)
+# and the older one (MKACTIVITY, CHECKOUT, MERGE), which a <Location> turns
+# on by not advertising v2.
+use strict;
+use warnings;
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use Test::More;
+use File::Path qw(make_path);
+use BBT::Env qw(run_cmd);
+use BBT::Assert;
+
+my $moddir = $BBT::Env::MODDIR;
+plan skip_all => 'svn or mod_dav_svn missing (apt-get install subversion libapache2-mod-svn)'
+    unless -x '/usr/bin/svn' && -f "$moddir/mod_dav_svn.so";
+
+my $extra = <<'EOC';
+<Location /svn>
+    AuthType BBToken
+    AuthName "Subversion"
+    BBTokenRoutes dav /svn
+    Require bbtoken
+</Location>
+<Location /svn/PROJ>
+    DAV svn
+    SVNParentPath "@DIR@/svn/PROJ"
+</Location>
+<Location /svn/OLD>
+    DAV svn
+    SVNParentPath "@DIR@/svn/OLD"
+    SVNAdvertiseV2Protocol Off
+</Location>
+<Location /svn/OTHER>
+    DAV svn
+    SVNParentPath "@DIR@/svn/OTHER"
+</Location>
+EOC
+my $env = BBT::Env->new(extra_conf => $extra, modules => [qw(dav dav_svn)])->start;
+my $d = $env->dir;
+for my $p (qw(PROJ OLD OTHER)) {
+    make_path("$d/svn/$p");
+    my ($rc, $out, $err) = run_cmd(cmd => ['svnadmin', 'create', "$d/svn/$p/repo"]);
+    is($rc, 0, "svnadmin create $p/repo") or diag $err;
+}
+$env->give_to_httpd("$d/svn");
+
+$env->user_add('alice');
+$env->grant('alice', 'PROJECT_WRITE', $_) for qw(PROJ OLD);
+my $wtok = $env->token_create('alice', name => 'svn rw', perms => ['REPO_WRITE']);
+my $rtok = $env->token_create('alice', name => 'svn ro', perms => ['REPO_READ']);
+
+my $n = 0;
+sub svn {
+    my ($tok, @args) = @_;
+    my @auth = defined $tok ? ('--username', 'alice', '--password', $tok) : ();
+    my ($rc, $out, $err) = run_cmd(
+        cmd => ['svn', '--non-interactive', '--no-auth-cache', '--config-dir', "$d/svnconf", @auth, @args],
+        cwd => "$d/work", timeout => 120);
+    return ($rc, "$out$err");
+}
+sub svn_ok {
+    my ($name, @a) = @_;
+    my ($rc, $out) = svn(@a);
+    is($rc, 0, $name) or diag $out;
+    return $out;
+}
+sub svn_refused {
+    my ($name, $re, @a) = @_;
+    my ($rc, $out) = svn(@a);
+    ok($rc != 0 && $out =~ $re, $name) or diag "rc=$rc: $out";
+}
+
+for my $p (qw(PROJ OLD)) {
+    subtest "$p: " . ($p eq 'OLD' ? 'the older protocol' : 'HTTPv2') => sub {
+        my $url = $env->url("/svn/$p/repo");
+        my $wc = "$d/work/wc-$p";
+        my $mark = BBT::Assert::log_mark($env->access_log_path);
+        svn_ok('checkout with a REPO_WRITE token', $wtok, 'checkout', $url, $wc);
+        BBT::Env::spew("$wc/a.txt", "one\n");
+        svn_ok('svn add', undef, 'add', "$wc/a.txt");
+        svn_ok('commit', $wtok, 'commit', '-m', 'first', $wc);
+        svn_ok('copy on the server (a branch)', $wtok, 'copy', '-m', 'branch', "$url/a.txt", "$url/b.txt");
+        svn_ok('update', $wtok, 'update', $wc);
+        ok(-f "$wc/b.txt", 'the copy arrived');
+        svn_ok('move', undef, 'move', "$wc/b.txt", "$wc/c.txt");
+        svn_ok('commit the move', $wtok, 'commit', '-m', 'move', $wc);
+        svn_ok('lock', $wtok, 'lock', "$wc/a.txt");
+        svn_ok('unlock', $wtok, 'unlock', "$wc/a.txt");
+        my $log = svn_ok('log', $wtok, 'log', '-q', $url);
+        like($log, qr/^r3 \| alice /m, 'three revisions, committed as alice (the token\'s owner)');
+        my @lines = BBT::Assert::log_lines_since($env->access_log_path, $mark);
+        my $verbs = $p eq 'OLD' ? qr/"(?:MKACTIVITY|CHECKOUT|MERGE) / : qr/"POST [^"]*!svn\/me /;
+        ok(scalar(grep { /^\S+ alice $verbs[^"]*" 20\d \d{12}$/ } @lines),
+           $p eq 'OLD' ? 'through MKACTIVITY, CHECKOUT and MERGE' : 'through POST to !svn/me')
+            or diag join "\n", @lines[0 .. ($#lines > 30 ? 30 : $#lines)];
+
+        my $rwc = "$d/work/ro-$p";
+        svn_ok('a REPO_READ token checks out', $rtok, 'checkout', $url, $rwc);
+        ok(-f "$rwc/c.txt", 'and sees the files');
+        BBT::Env::spew("$rwc/a.txt", "changed\n");
+        svn_refused('its commit is forbidden', qr/403|[Ff]orbidden/, $rtok, 'commit', '-m', 'ro', $rwc);
+        svn_refused('its copy too', qr/403|[Ff]orbidden/, $rtok, 'copy', '-m', 'ro', "$url/a.txt",
+                    "$url/d.txt");
+        svn_refused('its lock too', qr/403|[Ff]orbidden|Not authorized/, $rtok, 'lock', "$rwc/c.txt");
+        like($env->access_log_text, qr{"LOCK /svn/$p/repo/c\.txt [^"]*" 403 }, 'the module answered the LOCK 403');
+        $log = svn_ok('the log', $wtok, 'log', '-q', $url);
+        unlike($log, qr/^r4 /m, 'no revision came from the read token');
+    };
+}
+
+svn_refused('a project without a grant: refused', qr/403|[Ff]orbidden/, $wtok, 'checkout',
+            $env->url('/svn/OTHER/repo'), "$d/work/other");
+svn_refused('a mistyped token: refused', qr/401|[Aa]uthoriz|[Aa]uthentic/, $wtok =~ s/.$/($& eq 'A' ? 'B' : 'A')/er,
+            'checkout', $env->url('/svn/PROJ/repo'), "$d/work/bad");
+svn_refused('no token: refused', qr/401|[Aa]uthoriz|[Aa]uthentic/, undef, 'checkout',
+            $env->url('/svn/PROJ/repo'), "$d/work/none");
+unlike($env->error_log_text . $env->access_log_text, qr/\Q$wtok\E|\Q$rtok\E/, 'no token in the logs');
+is(scalar($env->crash_lines), 0, 'no httpd child crashed');
+done_testing;

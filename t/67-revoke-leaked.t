@@ -1,0 +1,238 @@
+# Revoking leaked tokens by their value (POST .../revoke-by-value, no
+# login): valid, invalid and mixed lists get the very same answer; each
+# valid token is revoked, then refused by git and curl although the cache
+# had it, on this server and on another that only PostgreSQL's
+# notification tells; the audit trail says revoked_leaked with the reporting address;
+# the owner is mailed by `bbtoken notify`; bad bodies are 400; the
+# throttle answers 429 with Retry-After; no token is logged.
+use strict;
+use warnings;
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use Test::More;
+use JSON::PP;
+use File::Path qw(make_path);
+use BBT::Env qw(auth_bearer);
+use BBT::Assert;
+use BBT::Token qw(forge_token mistype_token);
+use BBT::Secrets qw(token_forms no_secrets_in);
+use BBT::Cache qw(served_from_cache until_status);
+
+# The API as t/50 serves it, and the one path that asks for no login.
+my $extra = <<'EOC';
+<Location /rest/access-tokens>
+    SetHandler bbtoken-rest
+    AuthType BBToken
+    AuthName "Bitbucket"
+    AuthBBTokenProvider file
+    AuthUserFile "@DIR@/htpasswd"
+    BBTokenRoutes none
+    Require valid-user
+</Location>
+<LocationMatch "^/rest/access-tokens/(1\.0|latest)/revoke-by-value/?$">
+    Require all granted
+</LocationMatch>
+EOC
+my $env = BBT::Env->new(extra_conf => $extra, modules => [qw(authn_file authz_user)],
+                        dbd_user => 'bbtoken_api', pg_conf => $BBT::Cache::PG_CONF)->start;
+$env->stat_statements_on;
+$env->htpasswd(alice => 'alice-Pa55-word');
+$env->make_repo('PROJ', 'repo');
+$env->user_add('alice', '--email', 'alice@example.com');
+$env->user_add('bob', '--email', 'bob@example.com');
+$env->grant('alice', 'PROJECT_WRITE', 'PROJ');
+$env->grant('bob', 'PROJECT_WRITE', 'PROJ');
+# A second server on the same database: only the notification of the
+# revocation reaches its cache.
+my $other = BBT::Env->new(pg_from => $env)->start;
+$other->make_repo('PROJ', 'repo');
+
+my $URL = '/rest/access-tokens/latest/revoke-by-value';
+my $GIT = '/scm/PROJ/repo.git/info/refs?service=git-upload-pack';
+my (%secret, $calls);
+
+sub mk {
+    my ($user, $name) = @_;
+    my ($tok, $id) = $env->token_create($user, name => $name, perms => ['REPO_READ']);
+    token_forms($name, $tok, \%secret, $user);
+    return ($tok, $id);
+}
+
+sub report {
+    my ($body, %o) = @_;
+    $calls++;
+    return $env->rest(POST => $o{path} || $URL, noauth => 1, json => $body, %o);
+}
+
+sub revoked { my ($id) = @_; return $env->psql("SELECT revoked_at IS NOT NULL FROM bbtoken_tokens WHERE id = '$id'") eq 't' }
+
+sub answer { my ($res) = @_; return join '|', $res->{status}, $res->{content} // '' }
+
+# The statements a report runs, as PostgreSQL counts them: the throttle,
+# the rows read, the revocation.
+my @WORK = ('bbtoken_api_leak_throttle(', 'id = ANY($1::text[]) AND revoked_at IS NULL',
+            'bbtoken_api_revoke_leaked(');
+sub work { return [map { $env->statement_calls($_) } @WORK] }
+sub work_of {
+    my ($body) = @_;
+    my $before = work();
+    my $res = report($body);
+    my $after = work();
+    return ($res, join ' ', map { $after->[$_] - $before->[$_] } 0 .. $#WORK);
+}
+
+my ($a1, $a1id) = mk('alice', 'laptop');
+my ($a2, $a2id) = mk('alice', 'ci');
+my ($b1, $b1id) = mk('bob', 'build');
+my ($keep, $keepid) = mk('bob', 'kept');
+my $unknown = forge_token('000000000042');
+my $wrong = forge_token($keepid);    # bob's id, another secret
+my $mistyped = mistype_token($keep);
+my %seen;
+
+subtest 'invalid tokens: 202, nothing revoked' => sub {
+    my ($res, $work) = work_of([$unknown, $wrong, $mistyped, 'not a token at all', '']);
+    is_status($res, 202, 'unknown id, wrong secret, bad checksum, garbage: 202');
+    is($work, '1 1 1', 'one throttle count, one read, one revocation call');
+    $seen{work} = $work;
+    is_deeply($res->{json}, { received => 5, message => $res->{json}{message} }, 'body: received 5 and a message');
+    ok(!revoked($keepid), 'the token whose id was used with another secret still lives');
+    $seen{invalid} = answer($res);
+};
+
+subtest 'the cache holds the token before it is reported' => sub {
+    ok(served_from_cache($env, $GIT, auth_bearer($b1), $b1id), 'bob\'s build token answered from the cache');
+    ok(served_from_cache($other, $GIT, auth_bearer($b1), $b1id), '  and from the other server\'s');
+};
+
+subtest 'valid tokens: the same answer, revoked' => sub {
+    my ($res, $work) = work_of([$b1, $unknown, $wrong, $mistyped, 'not a token at all']);
+    is(answer($res), $seen{invalid}, 'one valid among the same count: the very same status and body');
+    is($work, $seen{work}, 'the same statements as for invalid ones');
+    ok(revoked($b1id), 'build revoked');
+    ok(!revoked($keepid), 'kept, whose id came with a wrong secret, lives');
+    my ($ok, $n, $seen) = until_status($env, $GIT, auth_bearer($b1), 401);
+    ok($ok, 'the revoked token is refused (401) although the cache had it') or diag $seen;
+    ($ok, $n, $seen) = until_status($other, $GIT, auth_bearer($b1), 401);
+    ok($ok, 'the other server refuses it too (401), told by PostgreSQL') or diag $seen;
+    is($env->get($GIT, auth_bearer($keep))->{status}, 200, 'bob\'s other token still works');
+    my $url = $env->clone_url('bob', $b1, 'PROJ', 'repo');
+    $env->git_is('git clone with the revoked token fails', qr/401|Authentication failed|could not read/i,
+                 'clone', '-q', $url, $env->workdir('c'));
+    my ($st) = $env->curl($GIT, auth => "Bearer $b1");
+    is($st, 401, 'curl with the revoked token: 401');
+};
+
+subtest 'mixed lists, all valid, repeats: the same answer' => sub {
+    my $res = report([$a1, $a1, $mistyped, $unknown, 'x']);
+    is(answer($res), $seen{invalid}, 'a token twice, with invalid ones: the same');
+    ok(revoked($a1id), 'laptop revoked');
+    $res = report([$a2, $b1, $a1, $keep, $unknown]);
+    is(answer($res), $seen{invalid}, 'all valid or already revoked: the same');
+    ok(revoked($a2id) && revoked($keepid), 'ci and kept revoked');
+    $res = report([$a2, $b1, $a1, $keep, $unknown]);
+    is(answer($res), $seen{invalid}, 'the same list again, nothing left to revoke: the same');
+    $res = report([$unknown], path => '/rest/access-tokens/1.0/revoke-by-value/');
+    is_status($res, 202, '1.0, with a trailing slash: 202');
+    is($res->{json}{received}, 1, '  received 1');
+    $res = report([$unknown], headers => { Authorization => "Bearer $unknown" });
+    is(answer($res), answer(report([$unknown])), 'an Authorization header changes nothing');
+};
+
+subtest 'the audit trail: revoked_leaked, the reporting address' => sub {
+    for my $id ($a1id, $a2id, $b1id, $keepid) {
+        is($env->psql("SELECT count(*) FROM bbtoken_audit WHERE token_id = '$id' AND event LIKE 'revoked%'"), 1,
+           "$id: one revocation recorded");
+        is($env->psql("SELECT event || ' ' || source || ' ' || actor || ' ' || host(client_addr)"
+                      . " FROM bbtoken_audit WHERE token_id = '$id' AND event LIKE 'revoked%'"),
+           'revoked_leaked http leak report 127.0.0.1', "$id: revoked_leaked, http, from 127.0.0.1");
+    }
+    my $log = $env->error_log_text;
+    like($log, qr/BBT230: .*token $b1id revoked as leaked, reported from 127\.0\.0\.1/, 'logged by id (BBT230)');
+    unlike($log, qr/BBT230: .*(000000000042)/, 'no line for the unknown id');
+};
+
+subtest 'the owners are mailed by bbtoken notify' => sub {
+    my $dir = $env->dir . '/mail';
+    make_path($dir);
+    my ($rc, $out, $err) = $env->cli_env({ BBT_MAILDIR => $dir }, '--db', $env->superuser_conninfo, 'notify',
+                                         '--sendmail', "$BBT::Env::ROOT/t/mail/sendmail",
+                                         '--from', 'tokens@git.example.com');
+    is($rc, 0, 'notify: exit 0') or diag $err;
+    opendir my $d, $dir or die $!;
+    my %to;
+    for my $f (grep {/\.eml\z/} readdir $d) {
+        my $m = BBT::Util::slurp("$dir/$f");
+        my ($to) = $m =~ /^To: (\S+)$/m;
+        $to{$to} = $m;
+    }
+    is_deeply([sort keys %to], ['alice@example.com', 'bob@example.com'], 'one message to each owner');
+    like($to{'bob@example.com'} // '', qr/\(id $b1id\)\n  was revoked on \S+Z because its value was reported as leaked \(reported from 127\.0\.0\.1\)/,
+         'bob: build revoked as leaked, from 127.0.0.1');
+    no_secrets_in('mail', join('', values %to), \%secret, 'no token in any message');
+};
+
+subtest 'bad bodies: 400 or 415, and no login needed for any answer' => sub {
+    is_status(report([]), 400, 'an empty array: 400');
+    is_status(report([($unknown) x 101]), 400, '101 tokens: 400');
+    is_status(report([$unknown, 42]), 400, 'a number among them: 400');
+    is_status(report({ tokens => [$unknown] }), 400, 'an object: 400');
+    is_status(report(undef, body => '[', headers => { 'Content-Type' => 'application/json' }), 400,
+              'broken JSON: 400');
+    is_status(report(undef, body => "[\"$unknown\"]",
+                     headers => { 'Content-Type' => 'text/plain', 'X-Atlassian-Token' => 'no-check' }), 415,
+              'not declared JSON: 415');
+    is_status(report([$unknown], headers => { Origin => 'https://evil.example' }), 403,
+              'another site\'s page: 403 (the cross-site check)');
+    is_status($env->rest(GET => $URL, noauth => 1), 405, 'GET: 405');
+    is_status($env->rest(GET => '/rest/access-tokens/latest/users/alice', noauth => 1), 401,
+              'the rest of the API still needs a login');
+    $calls -= 7;    # refused before they were counted
+};
+
+subtest 'throttled per address: 429 with Retry-After' => sub {
+    my $limit = 30;    # BBT_LEAK_CALLS
+    my $res;
+    while ($calls < $limit) {
+        $res = report([$unknown]);
+        is_status($res, 202, "call $calls: 202") or last;
+    }
+    $res = report([$unknown]);
+    is_status($res, 429, "call $calls: 429");
+    my $ra = $res->{headers}{'retry-after'} // '';
+    ok($ra =~ /^\d+\z/ && $ra >= 1 && $ra <= 3600, "Retry-After: $ra seconds, within the hour");
+    like($res->{json}{errors}[0]{message} // '', qr/too many/i, 'the error envelope says why');
+    like($env->error_log_text, qr/BBT231: .*127\.0\.0\.1/, 'logged (BBT231)');
+    $env->psql("UPDATE bbtoken_leak_throttle SET window_start = now() - interval '2 hours'");
+    is_status(report([$unknown]), 202, 'a new window: 202 again');
+};
+
+subtest 'the database functions: the API role only, and only with the hash' => sub {
+    my ($t, $tid) = mk('bob', 'spare');
+    my $by_hash = "SELECT bbtoken_api_revoke_leaked('192.0.2.9', ARRAY[id], ARRAY[%s])"
+                . " FROM bbtoken_tokens WHERE id = '$tid'";
+    for my $sql (sprintf($by_hash, 'secret_hash'), "SELECT bbtoken_api_leak_throttle('192.0.2.9', 1, 60)",
+                 "SELECT count(*) FROM bbtoken_leak_throttle") {
+        my ($rc, $out, $err) = $env->psql_try($sql, user => 'bbtoken_httpd');
+        ok($rc != 0 && $err =~ /permission denied/, "the lookup role may not: $sql") or diag "exit $rc: $out$err";
+    }
+    my ($rc, $out, $err) = $env->psql_try(sprintf($by_hash, "repeat('0', 64)"), user => 'bbtoken_api');
+    is($rc, 0, 'the API role calls it') or diag $err;
+    ok(!revoked($tid), '  with a wrong hash: nothing revoked');
+    ($rc, $out, $err) = $env->psql_try("DELETE FROM bbtoken_leak_throttle", user => 'bbtoken_api');
+    ok($rc != 0 && $err =~ /permission denied/, 'the API role cannot reset the throttle') or diag "exit $rc: $out$err";
+    ($rc, $out, $err) = $env->psql_try(sprintf($by_hash, 'secret_hash'), user => 'bbtoken_api');
+    is($rc, 0, 'with the right hash') or diag $err;
+    ok(revoked($tid), '  revoked');
+    is($env->psql("SELECT event || ' ' || host(client_addr) FROM bbtoken_audit WHERE token_id = '$tid'"
+                  . " AND event LIKE 'revoked%'"), 'revoked_leaked 192.0.2.9', '  as leaked, from the address given');
+};
+
+subtest 'no token in any log' => sub {
+    no_secrets_in('httpd error_log', $env->error_log_text, \%secret, 'no token in the error log');
+    no_secrets_in('httpd access_log', $env->access_log_text, \%secret, 'no token in the access log');
+    no_secrets_in('other httpd error_log', $other->error_log_text, \%secret, 'nor in the other server\'s');
+    no_secrets_in('PostgreSQL log', $env->pg_log_text, \%secret, 'no token in the PostgreSQL log');
+};
+
+done_testing;

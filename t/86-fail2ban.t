@@ -1,0 +1,97 @@
+# The shipped fail2ban filter (conf/fail2ban/filter.d/bbtoken.conf), run
+# with fail2ban-regex on the error log of a real httpd that refused logins
+# and throttled an address: it finds every failure line, with the
+# client's address; never a request without credentials; and, in mode
+# throttled, the throttle's one line per address.
+use strict;
+use warnings;
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use Test::More;
+use HTTP::Tiny;
+use File::Copy qw(copy);
+use BBT::Env qw(auth_bearer auth_basic mistype_token forge_token run_cmd);
+use BBT::Assert;
+use BBT::Cache qw(wait_log);
+
+my $F2B = '/etc/fail2ban/filter.d';
+plan skip_all => 'no fail2ban-regex (build/deps.sh installs fail2ban)'
+    unless system('command -v fail2ban-regex >/dev/null') == 0 && -f "$F2B/apache-common.conf";
+
+my $extra = <<'EOC';
+<Location /scm>
+    AuthBBTokenProvider file
+    AuthUserFile "@DIR@/htpasswd"
+</Location>
+EOC
+# LogLevel info: the lines a request without credentials gets (BBT031)
+# are there, for the filter to leave alone; the failure lines are at error.
+my $env = BBT::Env->new(extra_conf => $extra, modules => [qw(authn_file)], loglevel => 'info',
+                        throttle => "BBTokenThrottleFailures 4\nBBTokenThrottleWindow 3600")->start;
+$env->htpasswd(carol => 'carol-Pa55-word');
+$env->user_add('carol');
+$env->grant('carol', 'PROJECT_READ', 'PROJ');
+$env->user_add('alice');
+$env->grant('alice', 'PROJECT_READ', 'PROJ');
+$env->make_repo('PROJ', 'repo');
+my ($tok) = $env->token_create('alice', name => 'ci');
+my $UP = '/scm/PROJ/repo.git/info/refs?service=git-upload-pack';
+
+sub get {
+    my ($from, $h) = @_;
+    my $ua = HTTP::Tiny->new(timeout => 30, keep_alive => 0, local_address => $from);
+    return $ua->get($env->url($UP), { headers => $h || {} })->{status};
+}
+
+# 127.0.0.1: every kind of failure, throttled after four.
+is(get('127.0.0.1', auth_basic('carol', 'wrong')), 401, '.1: a wrong password');
+is(get('127.0.0.1', auth_basic('nobody', 'x')), 401, '.1: an unknown user');
+is(get('127.0.0.1', auth_bearer(mistype_token($tok))), 401, '.1: a mistyped token');
+is(get('127.0.0.1', auth_bearer(forge_token('999999999999'))), 401, '.1: an unknown token');
+is(get('127.0.0.1', auth_basic('carol', 'carol-Pa55-word')), 429, '.1: throttled');
+is(get('127.0.0.1', auth_bearer(mistype_token($tok))), 401, '.1: a token is still verified');
+# 127.0.0.2: one failure; 127.0.0.3: only requests without credentials,
+# as git's first, and a success.
+is(get('127.0.0.2', auth_basic('carol', 'wrong')), 401, '.2: a wrong password');
+is(get('127.0.0.3'), 401, '.3: no credentials') for 1 .. 5;
+is(get('127.0.0.3', auth_basic('carol', 'carol-Pa55-word')), 200, '.3: the password');
+ok(wait_log($env, 0, qr/BBT505: client 127\.0\.0\.1 throttled/), 'the throttle logged .1');
+$env->httpd_stop;    # every line written
+
+my $log = $env->error_log_text;
+my %lines;
+for (split /\n/, $log) {
+    $lines{"$2 $1"}++ if /\[client (127\.0\.0\.\d+):\d+\] (BBT0(?:31|34|35|40)|BBT505): /;
+}
+is_deeply(\%lines, {
+    'BBT040 127.0.0.1' => 2, 'BBT034 127.0.0.1' => 2, 'BBT035 127.0.0.1' => 1,
+    'BBT505 127.0.0.1' => 1, 'BBT040 127.0.0.2' => 1, 'BBT031 127.0.0.3' => 5,
+}, 'the error log holds the lines the requests made') or diag explain \%lines;
+
+# fail2ban's own includes, and the filter as shipped.
+my $conf = "$env->{dir}/scratch/fail2ban";
+mkdir $conf;
+mkdir "$conf/filter.d";
+copy("$F2B/$_", "$conf/filter.d/$_") or die "$_: $!" for 'common.conf', 'apache-common.conf';
+copy("$BBT::Env::ROOT/conf/fail2ban/filter.d/bbtoken.conf", "$conf/filter.d/bbtoken.conf") or die $!;
+
+# The addresses fail2ban-regex takes from the lines it matches.
+sub hosts {
+    my ($filter) = @_;
+    my ($rc, $out, $err) = run_cmd(cmd => ['fail2ban-regex', '--config', $conf, '-o', '<ip>',
+                                           $env->error_log_path, $filter], timeout => 120);
+    is($rc, 0, "fail2ban-regex $filter") or diag "$out$err";
+    my %h;
+    $h{$_}++ for grep {/^\d+\.\d+\.\d+\.\d+$/} split /\n/, $out;
+    return \%h;
+}
+
+is_deeply(hosts('bbtoken'), { '127.0.0.1' => 5, '127.0.0.2' => 1 },
+          'mode normal: every failure, by address; no request without credentials');
+is_deeply(hosts('bbtoken[mode=throttled]'), { '127.0.0.1' => 1 }, 'mode throttled: the throttle\'s line');
+is_deeply(hosts('bbtoken[mode=aggressive]'), { '127.0.0.1' => 6, '127.0.0.2' => 1 }, 'mode aggressive: both');
+
+my ($rc, $out) = run_cmd(cmd => ['fail2ban-regex', '--config', $conf, $env->error_log_path, 'bbtoken'],
+                         timeout => 120);
+like($out, qr/^Lines: \d+ lines, 0 ignored, 6 matched/m, 'fail2ban-regex\'s own count: 6 matched');
+done_testing;

@@ -1,0 +1,100 @@
+/* The token inventory's statement: which conditions each filter adds, with
+ * which parameters, and what is refused. */
+#include "bbt_inventory.h"
+#include "tap.h"
+
+#include <string.h>
+
+static int has(const bbt_inventory_query_t *q, const char *s)
+{
+    return strstr(q->sql, s) != NULL;
+}
+
+static void test_plain(void)
+{
+    bbt_inventory_t f;
+    bbt_inventory_query_t q;
+
+    memset(&f, 0, sizeof(f));
+    ok(!bbt_inventory_filtered(&f), "no filter: not filtered");
+    ok(bbt_inventory_sql(&f, 0, -1, 0, &q) == 0 && q.nparams == 0,
+       "no filter: no parameters");
+    ok(has(&q, "WHERE t.revoked_at IS NULL") &&
+           has(&q, "ORDER BY u.name, t.created_at, t.id") &&
+           !has(&q, "LIMIT") && !has(&q, "UPDATE"),
+       "live tokens only, ordered, no limit, no change");
+    ok(bbt_inventory_sql(&f, 0, 26, 50, &q) == 0 && q.nparams == 2 &&
+           strcmp(q.params[0], "26") == 0 && strcmp(q.params[1], "50") == 0 &&
+           has(&q, "LIMIT $1::bigint OFFSET $2::bigint"),
+       "a page: LIMIT and OFFSET as parameters");
+}
+
+static void test_filters(void)
+{
+    bbt_inventory_t f;
+    bbt_inventory_query_t q;
+
+    memset(&f, 0, sizeof(f));
+    f.owner = "Alice";
+    f.project = "proj";
+    f.expired = 1;
+    f.never_used = 1;
+    f.unused = 30 * 86400;
+    f.min.scope = BBT_SCOPE_REPO;
+    f.min.level = BBT_LEVEL_WRITE;
+    ok(bbt_inventory_filtered(&f), "filtered");
+    ok(bbt_inventory_sql(&f, 0, -1, 0, &q) == 0, "every filter: a statement");
+    ok(q.nparams == 4, "four parameters (%d)", q.nparams);
+    ok(strcmp(q.params[0], "Alice") == 0 &&
+           has(&q, "lower(u.name) = lower($1)"),
+       "owner: $1, in any case");
+    ok(strcmp(q.params[1], "PROJ") == 0 && has(&q, "g.project_key = $2"),
+       "project: $2, canonical");
+    ok(has(&q, "t.expires_at <= now()"), "expired");
+    ok(has(&q, "t.last_authenticated IS NULL"), "never used");
+    ok(strcmp(q.params[2], "2592000") == 0 &&
+           has(&q, "COALESCE(t.last_authenticated, t.created_at) <= now() - "
+                   "make_interval(secs => $3::bigint)"),
+       "unused for: $3 seconds");
+    ok(strcmp(q.params[3], "2") == 0 &&
+           has(&q, "bbtoken_perm_level(t.repo_perm) >= $4::integer"),
+       "level at least: the repository's, $4");
+    f.min.scope = BBT_SCOPE_PROJECT;
+    ok(bbt_inventory_sql(&f, 0, -1, 0, &q) == 0 &&
+           has(&q, "bbtoken_perm_level(t.project_perm) >="),
+       "level at least: the project's");
+    ok(bbt_inventory_sql(&f, 1, -1, 0, &q) == 0 &&
+           strncmp(q.sql, "WITH sel AS (SELECT", 19) == 0 &&
+           has(&q, "UPDATE bbtoken_tokens t SET revoked_at = now() FROM sel") &&
+           has(&q, "RETURNING t.id"),
+       "revoke: the selection, revoked, returned");
+}
+
+static void test_refused(void)
+{
+    bbt_inventory_t f;
+    bbt_inventory_query_t q;
+
+    memset(&f, 0, sizeof(f));
+    f.owner = "a b";
+    ok(bbt_inventory_sql(&f, 0, -1, 0, &q) == -1, "an owner that is no name");
+    f.owner = NULL;
+    f.project = "1x";
+    ok(bbt_inventory_sql(&f, 0, -1, 0, &q) == -1, "a project that is no key");
+    f.project = NULL;
+    f.unused = -1;
+    ok(bbt_inventory_sql(&f, 0, -1, 0, &q) == -1, "unused for a negative time");
+    f.unused = BBT_INVENTORY_UNUSED_MAX + 1;
+    ok(bbt_inventory_sql(&f, 0, -1, 0, &q) == -1, "unused for too long");
+    f.unused = 0;
+    f.min.level = (bbt_level_t)4;
+    ok(bbt_inventory_sql(&f, 0, -1, 0, &q) == -1, "a level out of range");
+}
+
+int main(void)
+{
+    test_plain();
+    test_filters();
+    test_refused();
+    return done_testing();
+}
