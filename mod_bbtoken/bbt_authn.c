@@ -58,6 +58,14 @@ static int bbt_unauthorized(request_rec *r)
     return HTTP_UNAUTHORIZED;
 }
 
+/* Credentials that are not even a token: say why, never what was sent. */
+static int bbt_not_a_token(request_rec *r, bbt_token_status_t ts)
+{
+    ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                  "BBT034: credentials refused: %s", bbt_token_status_str(ts));
+    return bbt_unauthorized(r);
+}
+
 static int bbt_unavailable(request_rec *r)
 {
     apr_table_setn(r->err_headers_out, "Retry-After", BBT_RETRY_AFTER);
@@ -173,7 +181,10 @@ static int bbt_read_credentials(request_rec *r, const bbt_dir_conf_t *conf,
     case BBT_CRED_BASIC:
     case BBT_CRED_BEARER:
         rq->presented = 1;
-        ts = bbt_cred_token(&cred, tok);
+        /* The checksum is checked unless the cache knows the token
+         * (bbt_verify.c): an entry is only ever made for a token that
+         * passed it, and only these very bytes find it. */
+        ts = bbt_cred_token_unchecked(&cred, tok);
         /* Before any provider or database work: a throttled address's
          * guesses cost nothing.  Whatever is shaped like a token is one
          * (a mistyped token gets its 401). */
@@ -194,11 +205,7 @@ static int bbt_read_credentials(request_rec *r, const bbt_dir_conf_t *conf,
             break;
         }
         if (ts != BBT_TOKEN_OK) {
-            /* Not even a token: say why, never what was sent. */
-            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
-                          "BBT034: credentials refused: %s",
-                          bbt_token_status_str(ts));
-            status = bbt_unauthorized(r);
+            status = bbt_not_a_token(r, ts);
             break;
         }
         *user = cred.kind == BBT_CRED_BASIC
@@ -206,8 +213,10 @@ static int bbt_read_credentials(request_rec *r, const bbt_dir_conf_t *conf,
                     : NULL;
         break;
     }
-    /* buf held the decoded Basic password. */
-    OPENSSL_cleanse(buf, BBT_CRED_MAX_HEADER + 1);
+    /* buf held the decoded Basic password: decoding never writes more
+     * than the header's length, and the header is under the cap (or was
+     * refused before anything was decoded). */
+    OPENSSL_cleanse(buf, hdr ? strnlen(hdr, BBT_CRED_MAX_HEADER) + 1 : 0);
     return status;
 }
 
@@ -222,7 +231,12 @@ static int bbt_authn_verify_token(request_rec *r, bbt_req_t *rq,
     bbt_verified_t v;
     const char *from;
 
-    if (bbt_verify_token(r, rq, tok, user, &v) != OK) {
+    switch (bbt_verify_token(r, rq, tok, user, &v)) {
+    case OK:
+        break;
+    case HTTP_UNAUTHORIZED:
+        return bbt_not_a_token(r, BBT_TOKEN_BAD_CHECKSUM);
+    default:
         return bbt_unavailable(r);
     }
     from = v.cached ? " (from the cache)" : "";

@@ -4,8 +4,9 @@
  * Made in post_config, before the children are forked, so that they all
  * inherit it: the socache (shmcb, the size BBTokenCacheSize says, and its
  * mutex: bbt_socache.c), a small shared memory segment with the
- * generation, the heartbeat and the counters, and the random key the
- * entries' keys are made with.  A restart makes all of them anew, so
+ * generation and the heartbeat, and the random key the entries' keys are
+ * made with.  What it does is counted with the module's other counters
+ * (bbt_stats.h), for the metrics page.  A restart makes all of them anew, so
  * nothing survives it.
  *
  * The cache is server-wide.  The listener reads the main server's
@@ -34,6 +35,7 @@
 #include "bbt_config.h"
 #include "bbt_listen.h"
 #include "bbt_socache.h"
+#include "bbt_stats.h"
 
 APLOG_USE_MODULE(bbtoken);
 
@@ -48,11 +50,8 @@ typedef struct {
     volatile apr_uint64_t generation;
     volatile apr_uint64_t heartbeat; /* monotonic microseconds; 0: none */
     volatile apr_uint32_t source_set;
-    unsigned char source[32]; /* the listener's database */
-    struct {
-        volatile apr_uint64_t hits, misses, untrusted, stores, store_failures,
-            notifications, resyncs, disconnects, listener_up;
-    } n;
+    unsigned char source[32];          /* the listener's database */
+    volatile apr_uint32_t listener_up; /* 1 while a heartbeat is published */
 } bbt_cache_shared_t;
 
 /* Per server, per child: does it read the listener's database? */
@@ -108,7 +107,7 @@ static const char *bbt_cache_socache(apr_pool_t *pconf, apr_pool_t *ptemp,
                             bbt_config_cache_size(s), &hints, pconf, ptemp, s);
 }
 
-/* The generation, heartbeat and counters, and the entries' key. */
+/* The generation and heartbeat, and the entries' key. */
 static const char *bbt_cache_shared(apr_pool_t *pconf)
 {
     unsigned char secret[BBT_CKEY_SECRET_LEN];
@@ -120,6 +119,9 @@ static const char *bbt_cache_shared(apr_pool_t *pconf)
     }
     bbt_cache.shared = apr_shm_baseaddr_get(shm);
     memset(bbt_cache.shared, 0, sizeof(bbt_cache_shared_t));
+    /* The counters outlive a restart; this generation's listener is not
+     * up yet. */
+    bbt_stats_gauge_set(BBT_GAUGE_CACHE_LISTENERS, 0);
     apr_atomic_set64(&bbt_cache.shared->generation, 1);
     if (RAND_bytes(secret, sizeof(secret)) != 1) {
         return "the random generator failed";
@@ -267,8 +269,8 @@ static void bbt_cache_store(request_rec *r, const unsigned char *key,
                              r->pool);
         bbt_socache_unlock(&bbt_cache.sc);
     }
-    apr_atomic_inc64(rv == APR_SUCCESS ? &bbt_cache.shared->n.stores
-                                       : &bbt_cache.shared->n.store_failures);
+    bbt_stats_count(rv == APR_SUCCESS ? BBT_STAT_CACHE_STORES
+                                      : BBT_STAT_CACHE_STORE_FAILURES);
 }
 
 /* Whether an entry stamped `stamp` may be believed, and if not why. */
@@ -307,9 +309,12 @@ bbt_cache_got_t bbt_cache_get(request_rec *r, const bbt_cache_view_t *v,
     if (len && bbt_centry_decode(buf, len, e) == 0) {
         got = bbt_cache_judge(v, e->stamp);
     }
-    /* A project's or a repository's token has no owner, and no level. */
+    /* A project's or a repository's token has no owner, and no level; a
+     * token that cannot be used is refused whatever its owner may do: its
+     * owner's level was never asked for. */
     if (got == BBT_CACHE_HIT && e->kind == BBT_CENTRY_TOKEN && key &&
-        e->scope.kind == BBT_KIND_PERSONAL) {
+        e->scope.kind == BBT_KIND_PERSONAL && !e->revoked && e->user_active &&
+        !bbt_centry_expired(e->expires_us, apr_time_now())) {
         got = BBT_CACHE_NONE;
         if (bbt_ckey_level(bbt_cache.keyer, e->owner_id, key, slug, lkey) ==
                 0 &&
@@ -369,17 +374,24 @@ void bbt_cache_put_level(request_rec *r, apr_uint64_t stamp, apr_int64_t owner,
 
 void bbt_cache_count_hit(void)
 {
-    if (bbt_cache.shared) {
-        apr_atomic_inc64(&bbt_cache.shared->n.hits);
-    }
+    bbt_stats_count(BBT_STAT_CACHE_HITS);
 }
 
 void bbt_cache_count_miss(bbt_cache_got_t got)
 {
-    if (bbt_cache.shared && got != BBT_CACHE_UNUSED) {
-        apr_atomic_inc64(got == BBT_CACHE_UNTRUSTED
-                             ? &bbt_cache.shared->n.untrusted
-                             : &bbt_cache.shared->n.misses);
+    switch (got) {
+    case BBT_CACHE_NONE:
+        bbt_stats_count(BBT_STAT_CACHE_MISSES);
+        break;
+    case BBT_CACHE_OLD:
+        bbt_stats_count(BBT_STAT_CACHE_STALE);
+        break;
+    case BBT_CACHE_UNTRUSTED:
+        bbt_stats_count(BBT_STAT_CACHE_UNTRUSTED);
+        break;
+    case BBT_CACHE_HIT:
+    case BBT_CACHE_UNUSED:
+        break;
     }
 }
 
@@ -461,9 +473,7 @@ void bbt_cache_forget_all(void)
 
 void bbt_cache_count_notification(void)
 {
-    if (bbt_cache.shared) {
-        apr_atomic_inc64(&bbt_cache.shared->n.notifications);
-    }
+    bbt_stats_count(BBT_STAT_CACHE_NOTIFICATIONS);
 }
 
 void bbt_cache_heartbeat(apr_int64_t sent)
@@ -472,9 +482,9 @@ void bbt_cache_heartbeat(apr_int64_t sent)
 
     if (sh) {
         apr_atomic_set64(&sh->heartbeat, (apr_uint64_t)sent);
-        if (!apr_atomic_read64(&sh->n.listener_up)) {
-            apr_atomic_set64(&sh->n.listener_up, 1);
-            apr_atomic_inc64(&sh->n.resyncs);
+        if (apr_atomic_cas32(&sh->listener_up, 1, 0) == 0) {
+            bbt_stats_count(BBT_STAT_CACHE_RESYNCS);
+            bbt_stats_gauge_set(BBT_GAUGE_CACHE_LISTENERS, 1);
         }
     }
 }
@@ -485,9 +495,9 @@ void bbt_cache_listener_down(void)
 
     if (sh) {
         apr_atomic_set64(&sh->heartbeat, 0);
-        if (apr_atomic_read64(&sh->n.listener_up)) {
-            apr_atomic_set64(&sh->n.listener_up, 0);
-            apr_atomic_inc64(&sh->n.disconnects);
+        if (apr_atomic_cas32(&sh->listener_up, 0, 1) == 1) {
+            bbt_stats_count(BBT_STAT_CACHE_LISTENER_LOSSES);
+            bbt_stats_gauge_set(BBT_GAUGE_CACHE_LISTENERS, 0);
         }
     }
 }
@@ -503,23 +513,4 @@ void bbt_cache_set_source(const unsigned char fp[32])
         memcpy(sh->source, fp, sizeof(sh->source));
         apr_atomic_set32(&sh->source_set, 1);
     }
-}
-
-void bbt_cache_stats(bbt_cache_stats_t *out)
-{
-    bbt_cache_shared_t *sh = bbt_cache.shared;
-
-    memset(out, 0, sizeof(*out));
-    if (!sh) {
-        return;
-    }
-    out->hits = apr_atomic_read64(&sh->n.hits);
-    out->misses = apr_atomic_read64(&sh->n.misses);
-    out->untrusted = apr_atomic_read64(&sh->n.untrusted);
-    out->stores = apr_atomic_read64(&sh->n.stores);
-    out->store_failures = apr_atomic_read64(&sh->n.store_failures);
-    out->notifications = apr_atomic_read64(&sh->n.notifications);
-    out->resyncs = apr_atomic_read64(&sh->n.resyncs);
-    out->disconnects = apr_atomic_read64(&sh->n.disconnects);
-    out->listener_up = apr_atomic_read64(&sh->n.listener_up);
 }

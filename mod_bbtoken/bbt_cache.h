@@ -13,21 +13,6 @@
 
 #include "bbt_centry.h"
 
-/* Counters, server-wide, for whoever reports on the cache.  Each is a
- * count since the server started, except listener_up. */
-typedef struct {
-    apr_uint64_t hits;      /* a token request answered from the cache */
-    apr_uint64_t misses;    /* looked, found nothing usable: the database */
-    apr_uint64_t untrusted; /* the listener's heartbeat was not fresh: the
-                               database, without looking */
-    apr_uint64_t stores;    /* entries written */
-    apr_uint64_t store_failures; /* the socache refused one */
-    apr_uint64_t notifications;  /* changes the listener was told of */
-    apr_uint64_t resyncs;        /* the listener (re)connected and forgot all */
-    apr_uint64_t disconnects;    /* the listener lost its connection */
-    apr_uint64_t listener_up;    /* 1 while the heartbeat is published */
-} bbt_cache_stats_t;
-
 /* The hooks' parts (mod_bbtoken.c). */
 void bbt_cache_pre_config(apr_pool_t *pconf);
 int bbt_cache_post_config(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s);
@@ -75,7 +60,8 @@ void bbt_cache_put_token(request_rec *r, const unsigned char *key,
 void bbt_cache_put_level(request_rec *r, apr_uint64_t stamp, apr_int64_t owner,
                          const char *key, const char *slug, bbt_level_t level);
 
-/* A token request answered from the cache, or not (and why). */
+/* A token request answered from the cache, or not (and why): counted in
+ * bbt_stats.h's counters. */
 void bbt_cache_count_hit(void);
 void bbt_cache_count_miss(bbt_cache_got_t got);
 
@@ -103,8 +89,5 @@ void bbt_cache_count_notification(void);
 struct _PQconninfoOption;
 void bbt_cache_fingerprint(const struct _PQconninfoOption *opts,
                            unsigned char out[32]);
-
-/* A snapshot of the counters (all zero when the cache is off). */
-void bbt_cache_stats(bbt_cache_stats_t *out);
 
 #endif

@@ -22,9 +22,20 @@ struct bbt_ckeyer {
  * its first key and reset (keeping the key) for every next one: copying
  * the shared state for each key costs several times the HMAC itself, most
  * of it on reference counts every thread touches. */
+/* What bbt_ckey_level MACs: domain, owner, key, slug, with lengths. */
+#define BBT_CKEY_LEVEL_IN (1 + 8 + 2 + BBT_KEY_BUF + 1 + 2 + BBT_SLUG_MAX)
+
+/* The thread also keeps the last level key it made: a thread serves the
+ * same owner and repository over and over (a CI job's fetches), and the
+ * key is the same every time.  It names an owner and a target, nothing
+ * secret, and holds for its maker only. */
 typedef struct {
     unsigned long serial; /* of the maker whose key ctx holds */
     EVP_MAC_CTX *ctx;
+    unsigned long lserial; /* of the maker that made lout; 0: none */
+    size_t llen;
+    unsigned char lin[BBT_CKEY_LEVEL_IN];
+    unsigned char lout[BBT_CKEY_LEN];
 } bbt_ckey_tls_t;
 
 static pthread_once_t bbt_ckey_once = PTHREAD_ONCE_INIT;
@@ -55,8 +66,8 @@ __attribute__((destructor)) static void bbt_ckey_tls_unload(void)
     }
 }
 
-/* This thread's copy of k's keyed state, or NULL. */
-static EVP_MAC_CTX *bbt_ckey_tls(const bbt_ckeyer_t *k)
+/* This thread's state, its copy of k's keyed state made, or NULL. */
+static bbt_ckey_tls_t *bbt_ckey_thread(const bbt_ckeyer_t *k)
 {
     bbt_ckey_tls_t *t;
 
@@ -77,7 +88,15 @@ static EVP_MAC_CTX *bbt_ckey_tls(const bbt_ckeyer_t *k)
         t->ctx = EVP_MAC_CTX_dup(k->keyed);
         t->serial = t->ctx ? k->serial : 0;
     }
-    return t->ctx;
+    return t->ctx ? t : NULL;
+}
+
+/* This thread's copy of k's keyed state, or NULL. */
+static EVP_MAC_CTX *bbt_ckey_tls(const bbt_ckeyer_t *k)
+{
+    bbt_ckey_tls_t *t = bbt_ckey_thread(k);
+
+    return t ? t->ctx : NULL;
 }
 
 /* Domain bytes: a token's key and a level's key can never be equal. */
@@ -184,9 +203,10 @@ int bbt_ckey_level(const bbt_ckeyer_t *k, int64_t owner, const char *key,
 {
     /* Domain, owner, the key with its length, whether there is a slug, the
      * slug with its length: no two targets spell the same bytes. */
-    unsigned char buf[1 + 8 + 2 + BBT_KEY_BUF + 1 + 2 + BBT_SLUG_MAX];
+    unsigned char buf[BBT_CKEY_LEVEL_IN];
     unsigned char *p = buf;
-    size_t klen = strlen(key), slen = slug ? strlen(slug) : 0;
+    size_t klen = strlen(key), slen = slug ? strlen(slug) : 0, len;
+    bbt_ckey_tls_t *t;
 
     if (klen >= BBT_KEY_BUF || slen > BBT_SLUG_MAX) {
         return -1;
@@ -200,7 +220,23 @@ int bbt_ckey_level(const bbt_ckeyer_t *k, int64_t owner, const char *key,
     p = bbt_put16(p, slen);
     memcpy(p, slug ? slug : "", slen);
     p += slen;
-    return bbt_ckey_mac(k, buf, (size_t)(p - buf), NULL, 0, out);
+    len = (size_t)(p - buf);
+    t = bbt_ckey_thread(k);
+    if (t && t->lserial == k->serial && t->llen == len &&
+        memcmp(t->lin, buf, len) == 0) {
+        memcpy(out, t->lout, BBT_CKEY_LEN);
+        return 0;
+    }
+    if (bbt_ckey_mac(k, buf, len, NULL, 0, out) != 0) {
+        return -1;
+    }
+    if (t) {
+        memcpy(t->lin, buf, len);
+        memcpy(t->lout, out, BBT_CKEY_LEN);
+        t->llen = len;
+        t->lserial = k->serial;
+    }
+    return 0;
 }
 
 static int bbt_level_ok(int l)

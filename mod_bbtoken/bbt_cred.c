@@ -198,15 +198,30 @@ bbt_cred_kind_t bbt_cred_parse(const char *header, char *buf, size_t bufcap,
     return bbt_cred_bearer(header + i, len - i, out);
 }
 
-bbt_token_status_t bbt_cred_token(const bbt_cred_t *c, bbt_token_t *tok)
+static int bbt_cred_has_secret(const bbt_cred_t *c, bbt_token_t *tok)
 {
     if (!c || (c->kind != BBT_CRED_BASIC && c->kind != BBT_CRED_BEARER) ||
         !c->secret) {
         if (tok)
             memset(tok, 0, sizeof(*tok));
-        return BBT_TOKEN_BAD_LENGTH;
+        return 0;
     }
+    return 1;
+}
+
+bbt_token_status_t bbt_cred_token(const bbt_cred_t *c, bbt_token_t *tok)
+{
+    if (!bbt_cred_has_secret(c, tok))
+        return BBT_TOKEN_BAD_LENGTH;
     return bbt_token_parse(c->secret, c->secret_len, tok);
+}
+
+bbt_token_status_t bbt_cred_token_unchecked(const bbt_cred_t *c,
+                                            bbt_token_t *tok)
+{
+    if (!bbt_cred_has_secret(c, tok))
+        return BBT_TOKEN_BAD_LENGTH;
+    return bbt_token_parse_unchecked(c->secret, c->secret_len, tok);
 }
 
 int bbt_cred_carries_token(const bbt_cred_t *c)

@@ -42,6 +42,9 @@ bbt_cred_kind_t bbt_cred_parse(const char *header, char *buf, size_t bufcap,
  * password.  BBT_TOKEN_OK and *tok filled (wipe it), or why it is not a
  * token (BBT_TOKEN_BAD_LENGTH for a credential with no secret). */
 bbt_token_status_t bbt_cred_token(const bbt_cred_t *c, bbt_token_t *tok);
+/* The same but for the checksum (see bbt_token_parse_unchecked). */
+bbt_token_status_t bbt_cred_token_unchecked(const bbt_cred_t *c,
+                                            bbt_token_t *tok);
 
 /* 1 if the credential carries a token: Bearer, or a Basic password that
  * parses as a token.  What a token may not do (manage tokens) is refused

@@ -3,16 +3,19 @@
  *
  * The lookup runs on every request, so it is a server-side prepared
  * statement (parsing and planning it each time would cost more than running
- * it).  It is not registered with mod_dbd's ap_dbd_prepare, whose
- * statements vanish for good when the pgsql driver reconnects with PQreset
- * after a PostgreSQL restart, and exist only on connections of the server
- * that registered them.  Instead each pooled connection prepares it on first
- * use and remembers, in the connection's own pool, which backend process it
- * was prepared on: a reconnected connection has a new backend and prepares
- * it again.  A failed statement is retried once, after the driver has
- * reset a dropped connection and the statement has been prepared afresh
- * (which also cures "cached plan must not change result type" after a
- * schema change).
+ * it), and so is the owner's level, asked only once the token's secret has
+ * been verified: a refusal (an unknown id, a wrong secret) reads the token
+ * and owner rows and nothing else, so it takes the same work whoever owns
+ * the id and whatever the owner may do.  It is not registered with mod_dbd's
+ * ap_dbd_prepare, whose statements vanish for good when the pgsql driver
+ * reconnects with PQreset after a PostgreSQL restart, and exist only on
+ * connections of the server that registered them.  Instead each pooled
+ * connection prepares it on first use and remembers, in the connection's own
+ * pool, which backend process it was prepared on: a reconnected connection has
+ * a new backend and prepares it again.  A failed statement is retried once,
+ * after the driver has reset a dropped connection and the statement has been
+ * prepared afresh (which also cures "cached plan must not change result type"
+ * after a schema change).
  *
  * The module speaks PostgreSQL only (the schema is PostgreSQL's), so it may
  * ask libpq directly for what apr_dbd does not say: the connection's status
@@ -50,16 +53,17 @@ struct bbt_db_conn {
     int gated;             /* holds a place of bbt_dbgate's */
 };
 
+/* The statements each pooled connection prepares once. */
+typedef enum { BBT_STMT_LOOKUP = 0, BBT_STMT_LEVEL, BBT_STMT_COUNT } bbt_stmt_t;
+
 /* Kept in a pooled connection's own pool, which only the connection's
  * current holder touches. */
 typedef struct {
-    apr_dbd_prepared_t *lookup;
-    int backend_pid; /* the backend the statement was prepared on */
+    apr_dbd_prepared_t *stmt[BBT_STMT_COUNT];
+    int backend_pid[BBT_STMT_COUNT]; /* the backend each was prepared on */
 } bbt_db_state_t;
 
 static const char bbt_db_state_key[] = "bbtoken-db-state";
-/* Pasted unquoted into PREPARE by the driver: a plain identifier. */
-#define BBT_DB_LOOKUP_LABEL "bbtoken_lookup_v4"
 
 /* Columns, in order; the query below must agree. */
 enum {
@@ -71,7 +75,6 @@ enum {
     COL_PROJECT_PERM,
     COL_REPO_PERM,
     COL_REVOKED,
-    COL_OWNER,
     COL_USER_ID,
     COL_EXPIRES_US,
     COL_LAST_USE_US,
@@ -90,16 +93,31 @@ enum {
  * JOIN); its key and slug come last. */
 static const char bbt_sql_lookup[] =
     "SELECT t.salt, t.secret_hash, t.name, u.name, u.active,"
-    " t.project_perm, t.repo_perm, t.revoked_at IS NOT NULL,"
-    " COALESCE(ol.level, 0), u.id,"
+    " t.project_perm, t.repo_perm, t.revoked_at IS NOT NULL, u.id,"
     " (date_part('epoch', t.expires_at) * 1000000)::bigint,"
     " (date_part('epoch', t.last_authenticated) * 1000000)::bigint,"
     " (date_part('epoch', t.expired_refused_at) * 1000000)::bigint,"
     " (date_part('epoch', now()) * 1000000)::bigint,"
     " t.project_key, t.repo_slug"
     " FROM bbtoken_tokens t LEFT JOIN bbtoken_users u ON u.id = t.user_id"
-    " LEFT JOIN LATERAL bbtoken_owner_levels(u, %s, %s) ol ON true"
     " WHERE t.id = %s";
+
+/* The verified token's owner's live level on (key, slug). */
+static const char bbt_sql_owner_level[] =
+    "SELECT COALESCE(ol.level, 0) FROM bbtoken_users u"
+    " LEFT JOIN LATERAL bbtoken_owner_levels(u, %s, %s) ol ON true"
+    " WHERE u.id = %s::bigint";
+
+/* Labels are pasted unquoted into PREPARE by the driver: plain
+ * identifiers, new ones whenever a statement's columns change. */
+static const struct {
+    const char *label, *sql, *what;
+} bbt_db_stmts[BBT_STMT_COUNT] = {
+    [BBT_STMT_LOOKUP] = {"bbtoken_lookup_v5", bbt_sql_lookup,
+                         "the token lookup"},
+    [BBT_STMT_LEVEL] = {"bbtoken_owner_level_v1", bbt_sql_owner_level,
+                        "the owner's level"},
+};
 
 /* The writes go through SECURITY DEFINER functions (sql/migrations/0002):
  * httpd's role may not update a token row itself, and the functions check
@@ -204,9 +222,10 @@ static void bbt_db_log(bbt_db_conn_t *c, int level, int rv, const char *id,
                            " failed: ", err ? err : "unknown error", NULL));
 }
 
-/* The lookup statement, prepared on this connection's current backend.
+/* Statement `which`, prepared on this connection's current backend.
  * fresh: prepare it again even if it looks prepared. */
-static apr_dbd_prepared_t *bbt_db_lookup_stmt(bbt_db_conn_t *c, int fresh)
+static apr_dbd_prepared_t *bbt_db_stmt(bbt_db_conn_t *c, bbt_stmt_t which,
+                                       int fresh)
 {
     void *v = NULL;
     bbt_db_state_t *st;
@@ -219,38 +238,81 @@ static apr_dbd_prepared_t *bbt_db_lookup_stmt(bbt_db_conn_t *c, int fresh)
         st = apr_pcalloc(c->dbd->pool, sizeof(*st));
         apr_pool_userdata_setn(st, bbt_db_state_key, NULL, c->dbd->pool);
     }
-    if (st->lookup && st->backend_pid == pid) {
+    if (st->stmt[which] && st->backend_pid[which] == pid) {
         if (!fresh) {
-            return st->lookup;
+            return st->stmt[which];
         }
         /* Same backend: the old statement may still be there.  An error
          * (it is not) leaves nothing behind outside a transaction. */
         apr_dbd_query(c->dbd->driver, c->dbd->handle, &nrows,
-                      "DEALLOCATE " BBT_DB_LOOKUP_LABEL);
+                      apr_pstrcat(c->pool, "DEALLOCATE ",
+                                  bbt_db_stmts[which].label, NULL));
     }
-    st->lookup = NULL;
+    st->stmt[which] = NULL;
     if (apr_dbd_prepare(c->dbd->driver, c->dbd->pool, c->dbd->handle,
-                        bbt_sql_lookup, BBT_DB_LOOKUP_LABEL, &stmt) != 0) {
+                        bbt_db_stmts[which].sql, bbt_db_stmts[which].label,
+                        &stmt) != 0) {
         bbt_stats_count(BBT_STAT_DB_QUERY_ERRORS);
-        bbt_db_log(c, APLOG_ERR, 0, "BBT072", "preparing the token lookup");
+        bbt_db_log(
+            c, APLOG_ERR, 0, "BBT072",
+            apr_pstrcat(c->pool, "preparing ", bbt_db_stmts[which].what, NULL));
         return NULL;
     }
-    st->lookup = stmt;
-    st->backend_pid = pid;
+    st->stmt[which] = stmt;
+    st->backend_pid[which] = pid;
     return stmt;
 }
 
 /* After a failed statement: can one more try succeed?  A connection that
  * PostgreSQL dropped (restart, idle kill) is reset here by the driver; then,
  * or on a live connection, the statement is prepared afresh. */
-static apr_dbd_prepared_t *bbt_db_recover(bbt_db_conn_t *c)
+static apr_dbd_prepared_t *bbt_db_recover(bbt_db_conn_t *c, bbt_stmt_t which)
 {
     if (PQstatus(c->pg) != CONNECTION_OK &&
         apr_dbd_check_conn(c->dbd->driver, c->pool, c->dbd->handle) !=
             APR_SUCCESS) {
         return NULL;
     }
-    return bbt_db_lookup_stmt(c, 1);
+    return bbt_db_stmt(c, which, 1);
+}
+
+/* Run prepared statement `which` with up to three arguments (as many as
+ * it takes are read), once more after a failure the connection can be
+ * recovered from: 0, or -1 (logged: BBT073 for a failure tried again,
+ * errid for the last). */
+static int bbt_db_run(bbt_db_conn_t *c, bbt_stmt_t which, const char *errid,
+                      apr_dbd_results_t **res, const char *a1, const char *a2,
+                      const char *a3)
+{
+    apr_dbd_prepared_t *stmt = bbt_db_stmt(c, which, 0);
+    int attempt, rv;
+
+    if (!stmt && !(stmt = bbt_db_recover(c, which))) {
+        return -1;
+    }
+    for (attempt = 0; attempt < 2; attempt++) {
+        apr_time_t start = apr_time_now();
+
+        *res = NULL;
+        rv = apr_dbd_pvselect(c->dbd->driver, c->pool, c->dbd->handle, res,
+                              stmt, 1, a1, a2, a3);
+        bbt_db_counted(start, rv);
+        if (rv == 0) {
+            return 0;
+        }
+        if (attempt == 0) {
+            bbt_db_log(c, APLOG_WARNING, rv, "BBT073",
+                       apr_pstrcat(c->pool, bbt_db_stmts[which].what,
+                                   " (will retry once)", NULL));
+            if ((stmt = bbt_db_recover(c, which)) != NULL) {
+                continue;
+            }
+        } else {
+            bbt_db_log(c, APLOG_ERR, rv, errid, bbt_db_stmts[which].what);
+        }
+        break;
+    }
+    return -1;
 }
 
 static int bbt_db_flag(const char *v)
@@ -299,89 +361,88 @@ static int bbt_db_copy_hex(char *dst, size_t n, const char *src)
     return 0;
 }
 
-bbt_db_status_t bbt_db_lookup(bbt_db_conn_t *c, const char *id, const char *key,
-                              const char *slug, int interval,
+bbt_db_status_t bbt_db_lookup(bbt_db_conn_t *c, const char *id, int interval,
                               bbt_db_token_t *out)
 {
     const apr_dbd_driver_t *drv = c->dbd->driver;
-    apr_dbd_prepared_t *stmt = bbt_db_lookup_stmt(c, 0);
-    int attempt, rv = 0;
+    apr_dbd_results_t *res = NULL;
+    apr_dbd_row_t *row = NULL;
+    apr_int64_t now;
+    int rows = 0, bad = 0;
 
-    if (!stmt && !(stmt = bbt_db_recover(c))) {
+    if (bbt_db_run(c, BBT_STMT_LOOKUP, "BBT074", &res, id, NULL, NULL) != 0) {
         return BBT_DB_UNAVAILABLE;
     }
+    /* Read every row to the end so the result is released. */
+    while (apr_dbd_get_row(drv, c->pool, res, &row, -1) == 0) {
+        const char *v[COL_COUNT];
+        int i;
 
-    for (attempt = 0; attempt < 2; attempt++) {
-        apr_dbd_results_t *res = NULL;
-        apr_dbd_row_t *row = NULL;
-        apr_int64_t now;
-        int rows = 0, bad = 0;
-        apr_time_t start = apr_time_now();
-
-        rv = apr_dbd_pvselect(drv, c->pool, c->dbd->handle, &res, stmt, 1, key,
-                              slug, id);
-        bbt_db_counted(start, rv);
-        if (rv != 0) {
-            if (attempt == 0) {
-                bbt_db_log(c, APLOG_WARNING, rv, "BBT073",
-                           "token lookup (will retry once)");
-            } else {
-                bbt_db_log(c, APLOG_ERR, rv, "BBT074", "token lookup");
-            }
-            if (attempt == 0 && (stmt = bbt_db_recover(c)) != NULL) {
-                continue;
-            }
-            return BBT_DB_UNAVAILABLE;
+        if (rows++ > 0) {
+            continue;
         }
-
-        /* Read every row to the end so the result is released. */
-        while (apr_dbd_get_row(drv, c->pool, res, &row, -1) == 0) {
-            const char *v[COL_COUNT];
-            int i;
-
-            if (rows++ > 0) {
-                continue;
-            }
-            for (i = 0; i < COL_COUNT; i++) {
-                v[i] = apr_dbd_get_entry(drv, row, i);
-            }
-            if (bbt_db_copy_hex(out->salt, BBT_SALT_HEX_LEN, v[COL_SALT]) ||
-                bbt_db_copy_hex(out->hash, BBT_HASH_HEX_LEN, v[COL_HASH])) {
-                /* The schema's CHECKs make this impossible; fail closed. */
-                bbt_db_say(c, APLOG_ERR, "BBT075",
-                           apr_pstrcat(c->pool, "token ", id,
-                                       " has a malformed stored hash", NULL));
-                bad = 1;
-                continue;
-            }
-            out->token_name = apr_pstrdup(c->pool, v[COL_TOKEN_NAME]);
-            out->user_name = apr_pstrdup(c->pool, v[COL_USER_NAME]);
-            out->user_active = bbt_db_flag(v[COL_ACTIVE]);
-            out->tok_project =
-                bbt_db_level(v[COL_PROJECT_PERM], BBT_SCOPE_PROJECT);
-            out->tok_repo = bbt_db_level(v[COL_REPO_PERM], BBT_SCOPE_REPO);
-            out->revoked = bbt_db_flag(v[COL_REVOKED]);
-            out->owner = bbt_db_int_level(v[COL_OWNER]);
-            out->user_id = bbt_db_int64(v[COL_USER_ID]);
-            out->expires_us = bbt_db_int64(v[COL_EXPIRES_US]);
-            out->last_use_us = bbt_db_int64(v[COL_LAST_USE_US]);
-            out->refused_us = bbt_db_int64(v[COL_REFUSED_US]);
-            /* By the database's clock, as its write functions judge. */
-            now = bbt_db_int64(v[COL_NOW_US]);
-            out->expired = bbt_centry_expired(out->expires_us, now);
-            out->stale = bbt_centry_due(out->last_use_us, interval, now);
-            out->refusal_due = bbt_centry_due(out->refused_us, interval, now);
-            /* A project's or a repository's token has no owner row (the
-             * LEFT JOIN's NULLs); a row of no kind is refused as broken. */
-            bbt_kind_from_row(bbt_db_text(v[COL_PROJECT_KEY]),
-                              bbt_db_text(v[COL_REPO_SLUG]), &out->scope);
+        for (i = 0; i < COL_COUNT; i++) {
+            v[i] = apr_dbd_get_entry(drv, row, i);
         }
-        if (bad) {
-            return BBT_DB_UNAVAILABLE;
+        if (bbt_db_copy_hex(out->salt, BBT_SALT_HEX_LEN, v[COL_SALT]) ||
+            bbt_db_copy_hex(out->hash, BBT_HASH_HEX_LEN, v[COL_HASH])) {
+            /* The schema's CHECKs make this impossible; fail closed. */
+            bbt_db_say(c, APLOG_ERR, "BBT075",
+                       apr_pstrcat(c->pool, "token ", id,
+                                   " has a malformed stored hash", NULL));
+            bad = 1;
+            continue;
         }
-        return rows == 0 ? BBT_DB_NOT_FOUND : BBT_DB_OK;
+        out->token_name = apr_pstrdup(c->pool, v[COL_TOKEN_NAME]);
+        out->user_name = apr_pstrdup(c->pool, v[COL_USER_NAME]);
+        out->user_active = bbt_db_flag(v[COL_ACTIVE]);
+        out->tok_project = bbt_db_level(v[COL_PROJECT_PERM], BBT_SCOPE_PROJECT);
+        out->tok_repo = bbt_db_level(v[COL_REPO_PERM], BBT_SCOPE_REPO);
+        out->revoked = bbt_db_flag(v[COL_REVOKED]);
+        out->user_id = bbt_db_int64(v[COL_USER_ID]);
+        out->expires_us = bbt_db_int64(v[COL_EXPIRES_US]);
+        out->last_use_us = bbt_db_int64(v[COL_LAST_USE_US]);
+        out->refused_us = bbt_db_int64(v[COL_REFUSED_US]);
+        /* By the database's clock, as its write functions judge. */
+        now = bbt_db_int64(v[COL_NOW_US]);
+        out->expired = bbt_centry_expired(out->expires_us, now);
+        out->stale = bbt_centry_due(out->last_use_us, interval, now);
+        out->refusal_due = bbt_centry_due(out->refused_us, interval, now);
+        /* A project's or a repository's token has no owner row (the LEFT
+         * JOIN's NULLs); a row of no kind is refused as broken. */
+        bbt_kind_from_row(bbt_db_text(v[COL_PROJECT_KEY]),
+                          bbt_db_text(v[COL_REPO_SLUG]), &out->scope);
     }
-    return BBT_DB_UNAVAILABLE;
+    if (bad) {
+        return BBT_DB_UNAVAILABLE;
+    }
+    return rows == 0 ? BBT_DB_NOT_FOUND : BBT_DB_OK;
+}
+
+bbt_db_status_t bbt_db_owner_level(bbt_db_conn_t *c, apr_int64_t user_id,
+                                   const char *key, const char *slug,
+                                   bbt_level_t *level)
+{
+    const apr_dbd_driver_t *drv = c->dbd->driver;
+    apr_dbd_results_t *res = NULL;
+    apr_dbd_row_t *row = NULL;
+
+    *level = BBT_LEVEL_NONE;
+    if (!key) {
+        return BBT_DB_OK;
+    }
+    if (bbt_db_run(c, BBT_STMT_LEVEL, "BBT320", &res, key, slug,
+                   apr_psprintf(c->pool, "%" APR_INT64_T_FMT, user_id)) != 0) {
+        return BBT_DB_UNAVAILABLE;
+    }
+    while (apr_dbd_get_row(drv, c->pool, res, &row, -1) == 0) {
+        bbt_level_t l = bbt_db_int_level(apr_dbd_get_entry(drv, row, 0));
+
+        if (l > *level) {
+            *level = l;
+        }
+    }
+    return BBT_DB_OK;
 }
 
 /* Run one of the write functions; failure is logged, not fatal. */

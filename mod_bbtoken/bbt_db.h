@@ -19,9 +19,9 @@ typedef enum {
     BBT_DB_UNAVAILABLE /* the database could not answer: 503 */
 } bbt_db_status_t;
 
-/* One token row, with its owner and the owner's live level on the target.
- * Times are microseconds since the epoch, 0 when unset.  A project's or a
- * repository's token (scope) has no owner: user_name NULL, user_id 0. */
+/* One token row, with its owner.  Times are microseconds since the epoch,
+ * 0 when unset.  A project's or a repository's token (scope) has no owner:
+ * user_name NULL, user_id 0. */
 typedef struct {
     char salt[BBT_SALT_HEX_LEN + 1];
     char hash[BBT_HASH_HEX_LEN + 1];
@@ -33,7 +33,6 @@ typedef struct {
     bbt_level_t tok_repo;
     int revoked;
     int expired;
-    bbt_level_t owner;       /* on the target; NONE when there is no target */
     int stale;               /* last_authenticated is due for a refresh */
     int refusal_due;         /* an expired-token refusal is due for the audit */
     apr_int64_t expires_us;  /* expires_at */
@@ -55,13 +54,20 @@ bbt_db_conn_t *bbt_db_open(request_rec *r);
 /* Give it back. */
 void bbt_db_close(bbt_db_conn_t *c);
 
-/* Load token `id` and its owner's level on (key, slug).  key NULL means no
- * target; slug NULL means the project itself.  interval (seconds, the
+/* Load token `id` and its owner's row (nothing else: a refusal costs the
+ * same whoever owns the id).  interval (seconds, the
  * BBTokenLastUseInterval) decides out->stale and out->refusal_due.  Strings
- * are copied into p. */
-bbt_db_status_t bbt_db_lookup(bbt_db_conn_t *c, const char *id, const char *key,
-                              const char *slug, int interval,
+ * are copied into the request's pool. */
+bbt_db_status_t bbt_db_lookup(bbt_db_conn_t *c, const char *id, int interval,
                               bbt_db_token_t *out);
+
+/* The live level of the owner with id user_id on (key, slug), as
+ * bbtoken_owner_levels computes it: asked only for a verified token.  key
+ * NULL means no target (NONE, and no query); slug NULL means the project
+ * itself.  BBT_DB_OK or BBT_DB_UNAVAILABLE. */
+bbt_db_status_t bbt_db_owner_level(bbt_db_conn_t *c, apr_int64_t user_id,
+                                   const char *key, const char *slug,
+                                   bbt_level_t *level);
 
 /* Record that token `id` authenticated now from client address addr,
  * unless that was recorded less than interval seconds ago.  Failure is

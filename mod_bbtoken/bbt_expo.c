@@ -37,7 +37,11 @@ enum {
     F_DB_DURATION,
     F_CACHE_HITS,
     F_CACHE_MISSES,
-    F_CACHE_ENTRIES,
+    F_CACHE_STORES,
+    F_CACHE_STORE_FAILURES,
+    F_CACHE_NOTIFICATIONS,
+    F_CACHE_RESYNCS,
+    F_CACHE_LISTENER_LOSSES,
     F_CACHE_LISTENERS,
     F_THROTTLED,
     F_COUNT
@@ -63,12 +67,27 @@ static const struct {
     [F_CACHE_HITS] = {"bbtoken_cache_hits_total", "counter",
                       "Token lookups the token cache answered."},
     [F_CACHE_MISSES] = {"bbtoken_cache_misses_total", "counter",
-                        "Token lookups the token cache sent to the database."},
-    [F_CACHE_ENTRIES] = {"bbtoken_cache_entries", "gauge",
-                         "Tokens in the token cache."},
+                        "Token lookups the token cache sent to the database, "
+                        "by why: no entry (absent), an entry older than the "
+                        "last change (stale), the listener not heard from "
+                        "(untrusted)."},
+    [F_CACHE_STORES] = {"bbtoken_cache_stores_total", "counter",
+                        "Entries written to the token cache."},
+    [F_CACHE_STORE_FAILURES] = {"bbtoken_cache_store_failures_total", "counter",
+                                "Entries the token cache's socache refused."},
+    [F_CACHE_NOTIFICATIONS] = {"bbtoken_cache_notifications_total", "counter",
+                               "Changes the cache's listener was told of; "
+                               "each forgets every entry."},
+    [F_CACHE_RESYNCS] = {"bbtoken_cache_resyncs_total", "counter",
+                         "Times the cache's listener connected and forgot "
+                         "every entry before it was believed."},
+    [F_CACHE_LISTENER_LOSSES] = {"bbtoken_cache_listener_losses_total",
+                                 "counter",
+                                 "Times the cache's listener lost its "
+                                 "connection to PostgreSQL."},
     [F_CACHE_LISTENERS] = {"bbtoken_cache_listeners", "gauge",
                            "Cache listeners holding their LISTEN connection "
-                           "to PostgreSQL."},
+                           "to PostgreSQL (one per server)."},
     [F_THROTTLED] = {"bbtoken_throttled_clients", "gauge",
                      "Clients refused for now by a throttle."},
 };
@@ -95,11 +114,23 @@ static const bbt_series_t bbt_counter[BBT_STAT_COUNTERS] = {
     [BBT_STAT_DB_QUERY_ERRORS] = {F_DB_ERRORS, "kind=\"query\"",
                                   "DBQueryErrors"},
     [BBT_STAT_CACHE_HITS] = {F_CACHE_HITS, NULL, "CacheHits"},
-    [BBT_STAT_CACHE_MISSES] = {F_CACHE_MISSES, NULL, "CacheMisses"},
+    [BBT_STAT_CACHE_MISSES] = {F_CACHE_MISSES, "reason=\"absent\"",
+                               "CacheMisses"},
+    [BBT_STAT_CACHE_STALE] = {F_CACHE_MISSES, "reason=\"stale\"",
+                              "CacheMissesStale"},
+    [BBT_STAT_CACHE_UNTRUSTED] = {F_CACHE_MISSES, "reason=\"untrusted\"",
+                                  "CacheMissesUntrusted"},
+    [BBT_STAT_CACHE_STORES] = {F_CACHE_STORES, NULL, "CacheStores"},
+    [BBT_STAT_CACHE_STORE_FAILURES] = {F_CACHE_STORE_FAILURES, NULL,
+                                       "CacheStoreFailures"},
+    [BBT_STAT_CACHE_NOTIFICATIONS] = {F_CACHE_NOTIFICATIONS, NULL,
+                                      "CacheNotifications"},
+    [BBT_STAT_CACHE_RESYNCS] = {F_CACHE_RESYNCS, NULL, "CacheResyncs"},
+    [BBT_STAT_CACHE_LISTENER_LOSSES] = {F_CACHE_LISTENER_LOSSES, NULL,
+                                        "CacheListenerLosses"},
 };
 
 static const bbt_series_t bbt_gauge[BBT_GAUGE_COUNT] = {
-    [BBT_GAUGE_CACHE_ENTRIES] = {F_CACHE_ENTRIES, NULL, "CacheEntries"},
     [BBT_GAUGE_CACHE_LISTENERS] = {F_CACHE_LISTENERS, NULL, "CacheListeners"},
     [BBT_GAUGE_THROTTLED_CLIENTS] = {F_THROTTLED, NULL, "ThrottledClients"},
 };

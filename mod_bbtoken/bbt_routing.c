@@ -60,6 +60,59 @@ static const char *bbt_dest_path(request_rec *r)
     return path;
 }
 
+/* A request's match as translate_name made it, for check_authn to take
+ * instead of matching again: matching is a pure function of the rules, the
+ * method, the path, the query string and whether this is a Destination's
+ * lookup, so the memo is taken only when all of those are the same (a
+ * module may have rewritten the URI since, and the rules of a <Directory>
+ * are only known later).  Kept in the request's pool: a sub-request has a
+ * pool of its own; an internal redirect shares its original's, and makes
+ * its own memo in its own translate_name. */
+typedef struct {
+    const bbt_rules_t *rules;
+    const char *method, *uri, *args;
+    int dest_lookup;
+    bbt_route_result_t rv;
+    bbt_match_t m;
+} bbt_route_memo_t;
+
+static const char bbt_route_memo_key[] = "bbtoken-route-memo";
+
+static void bbt_memo_put(request_rec *r, const bbt_rules_t *rules,
+                         int dest_lookup, bbt_route_result_t rv,
+                         const bbt_match_t *m)
+{
+    bbt_route_memo_t *mm = apr_palloc(r->pool, sizeof(*mm));
+
+    mm->rules = rules;
+    mm->method = apr_pstrdup(r->pool, r->method);
+    mm->uri = apr_pstrdup(r->pool, r->uri);
+    mm->args = r->args ? apr_pstrdup(r->pool, r->args) : NULL;
+    mm->dest_lookup = dest_lookup;
+    mm->rv = rv;
+    mm->m = *m;
+    apr_pool_userdata_setn(mm, bbt_route_memo_key, NULL, r->pool);
+}
+
+static int bbt_memo_get(request_rec *r, const bbt_rules_t *rules,
+                        int dest_lookup, bbt_route_result_t *rv, bbt_match_t *m)
+{
+    void *v = NULL;
+    const bbt_route_memo_t *mm;
+
+    apr_pool_userdata_get(&v, bbt_route_memo_key, r->pool);
+    mm = v;
+    if (!mm || mm->rules != rules || mm->dest_lookup != dest_lookup ||
+        strcmp(mm->method, r->method) != 0 || strcmp(mm->uri, r->uri) != 0 ||
+        (mm->args == NULL) != (r->args == NULL) ||
+        (mm->args && strcmp(mm->args, r->args) != 0)) {
+        return 0;
+    }
+    *rv = mm->rv;
+    *m = mm->m;
+    return 1;
+}
+
 static void bbt_no_route(bbt_req_t *rq, const char *why)
 {
     memset(&rq->access.target, 0, sizeof(rq->access.target));
@@ -80,8 +133,10 @@ static bbt_route_result_t bbt_match_request(request_rec *r,
     bbt_route_result_t rv;
 
     *status = OK;
-    rv = bbt_rules_match(conf->rules, r->method, r->uri, r->args, dest_lookup,
-                         m);
+    if (!bbt_memo_get(r, conf->rules, dest_lookup, &rv, m)) {
+        rv = bbt_rules_match(conf->rules, r->method, r->uri, r->args,
+                             dest_lookup, m);
+    }
     if (rv != BBT_ROUTE_NEED_BODY) {
         return rv;
     }
@@ -192,6 +247,7 @@ static int bbt_translate(request_rec *r)
     bbt_route_result_t rv;
     bbt_match_t m;
     char *uri;
+    int dest_lookup;
 
     if (!r->uri || !bbt_request_is_ours(r)) {
         return DECLINED;
@@ -202,10 +258,15 @@ static int bbt_translate(request_rec *r)
     }
     /* A route that reads the body knows its key before the body is read;
      * no body is read this early. */
-    rv = bbt_rules_match(conf->rules, r->method, r->uri, r->args,
-                         bbt_is_dest_lookup(r), &m);
+    dest_lookup = bbt_is_dest_lookup(r);
+    rv = bbt_rules_match(conf->rules, r->method, r->uri, r->args, dest_lookup,
+                         &m);
     if ((rv != BBT_ROUTE_MATCH && rv != BBT_ROUTE_NEED_BODY) || m.key_exact ||
         m.key_len == 0) {
+        /* A body is matched with the body, later. */
+        if (rv == BBT_ROUTE_MATCH || rv == BBT_ROUTE_NONE) {
+            bbt_memo_put(r, conf->rules, dest_lookup, rv, &m);
+        }
         return DECLINED;
     }
     uri = apr_pstrdup(r->pool, r->uri);

@@ -259,7 +259,13 @@ static pcre2_code *bbt_compile(const char *pattern, const char *origin,
                  "%s does not compile (%s at offset %lu):", what,
                  (const char *)msg, (unsigned long)off);
         bbt_err(err, errlen, origin, buf, pattern);
+        return NULL;
     }
+    /* Every request matches its routes: compiled to machine code once
+     * here, where PCRE2 can (otherwise it interprets, as before).  The
+     * match limit holds for JIT code too; a match that runs out of JIT
+     * stack is an error, and an error is no route. */
+    (void)pcre2_jit_compile(re, PCRE2_JIT_COMPLETE);
     return re;
 }
 

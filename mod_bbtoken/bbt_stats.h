@@ -39,16 +39,28 @@ typedef enum {
     BBT_STAT_DB_CONNECTION_ERRORS,
     /* A statement failed, preparing it or running it. */
     BBT_STAT_DB_QUERY_ERRORS,
-    /* The token cache's lookups. */
+    /* The token cache's lookups: answered, or sent to the database because
+     * there was no entry (never made, or pushed out), the entry was older
+     * than the last change, or the listener's heartbeat was not fresh. */
     BBT_STAT_CACHE_HITS,
     BBT_STAT_CACHE_MISSES,
+    BBT_STAT_CACHE_STALE,
+    BBT_STAT_CACHE_UNTRUSTED,
+    /* Entries written, and those the socache refused. */
+    BBT_STAT_CACHE_STORES,
+    BBT_STAT_CACHE_STORE_FAILURES,
+    /* Changes the listener was told of (each forgets every entry), its
+     * (re)connections that forgot all, and its lost connections. */
+    BBT_STAT_CACHE_NOTIFICATIONS,
+    BBT_STAT_CACHE_RESYNCS,
+    BBT_STAT_CACHE_LISTENER_LOSSES,
     BBT_STAT_COUNTERS
 } bbt_stat_t;
 
 typedef enum {
-    BBT_GAUGE_CACHE_ENTRIES = 0,
-    /* Cache listeners holding their LISTEN connection to PostgreSQL. */
-    BBT_GAUGE_CACHE_LISTENERS,
+    /* Cache listeners holding their LISTEN connection to PostgreSQL: 1 or
+     * 0 (one per server). */
+    BBT_GAUGE_CACHE_LISTENERS = 0,
     /* Clients refused for now by a throttle. */
     BBT_GAUGE_THROTTLED_CLIENTS,
     BBT_GAUGE_COUNT

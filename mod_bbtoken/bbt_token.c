@@ -167,10 +167,10 @@ static int bbt_token_checksum(const unsigned char *raw,
     return rv;
 }
 
-bbt_token_status_t bbt_token_parse(const char *s, size_t len, bbt_token_t *out)
+bbt_token_status_t bbt_token_parse_unchecked(const char *s, size_t len,
+                                             bbt_token_t *out)
 {
     unsigned char raw[BBT_TOKEN_RAW_LEN];
-    unsigned char check[BBT_TOKEN_CHECK_LEN];
     size_t rawlen = 0, i;
     bbt_token_status_t st = BBT_TOKEN_OK;
 
@@ -209,20 +209,35 @@ bbt_token_status_t bbt_token_parse(const char *s, size_t len, bbt_token_t *out)
         goto done;
     }
 
-    if (bbt_token_checksum(raw, check) != 0 ||
-        CRYPTO_memcmp(check, raw + BBT_TOKEN_CHECKED_LEN,
-                      BBT_TOKEN_CHECK_LEN) != 0) {
-        st = BBT_TOKEN_BAD_CHECKSUM;
-        goto done;
-    }
-
     memcpy(out->id, raw, BBT_TOKEN_ID_LEN);
     out->id[BBT_TOKEN_ID_LEN] = '\0';
     memcpy(out->raw, raw, BBT_TOKEN_RAW_LEN);
 
 done:
     OPENSSL_cleanse(raw, sizeof(raw));
+    return st;
+}
+
+int bbt_token_checksum_ok(const bbt_token_t *tok)
+{
+    unsigned char check[BBT_TOKEN_CHECK_LEN];
+    int ok;
+
+    ok = bbt_token_checksum(tok->raw, check) == 0 &&
+         CRYPTO_memcmp(check, tok->raw + BBT_TOKEN_CHECKED_LEN,
+                       BBT_TOKEN_CHECK_LEN) == 0;
     OPENSSL_cleanse(check, sizeof(check));
+    return ok;
+}
+
+bbt_token_status_t bbt_token_parse(const char *s, size_t len, bbt_token_t *out)
+{
+    bbt_token_status_t st = bbt_token_parse_unchecked(s, len, out);
+
+    if (st == BBT_TOKEN_OK && !bbt_token_checksum_ok(out)) {
+        bbt_token_wipe(out);
+        st = BBT_TOKEN_BAD_CHECKSUM;
+    }
     return st;
 }
 

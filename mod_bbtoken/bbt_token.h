@@ -52,6 +52,14 @@ typedef enum {
  * s need not be NUL-terminated.  On success fills *out. */
 bbt_token_status_t bbt_token_parse(const char *s, size_t len, bbt_token_t *out);
 
+/* The same but for the checksum: BBT_TOKEN_OK means well formed, its
+ * checksum not looked at; bbt_token_checksum_ok (1 or 0) looks.  For a
+ * caller that finds a token it has seen pass the checksum before (the
+ * cache, whose key covers every byte) without checking again. */
+bbt_token_status_t bbt_token_parse_unchecked(const char *s, size_t len,
+                                             bbt_token_t *out);
+int bbt_token_checksum_ok(const bbt_token_t *tok);
+
 /* 1 if len bytes at s look like a token, right or wrong: they start with
  * the prefix, or are a token whose checksum may be wrong (a mistyped one).
  * Such a string is never logged, nor handed to a password provider as a

@@ -9,9 +9,12 @@
  * by the owner's tokens.  Both must be believable (bbt_cache_usable), or
  * the database decides.
  *
- * From the database: the generation is read before the query and stamps
- * what is kept, so a change committed while the query ran leaves an entry
- * that is already out of date, never a stale one that looks current.
+ * From the database: the token and its owner's row first, and the owner's
+ * level on the target only once the secret has proven right (and the
+ * token is usable), so a refusal does the same work whoever owns the id.
+ * The generation is read before the queries and stamps what is kept, so a
+ * change committed while they ran leaves an entry that is already out of
+ * date, never a stale one that looks current.
  */
 #include "httpd.h"
 #include "http_log.h"
@@ -104,7 +107,8 @@ static bbt_cache_got_t bbt_verify_cached(request_rec *r, bbt_req_t *rq,
 static void bbt_verify_keep(request_rec *r, bbt_req_t *rq,
                             const bbt_cache_view_t *v, bbt_db_status_t st,
                             int secret_ok, const bbt_db_token_t *row,
-                            const char *key, const char *slug)
+                            const char *key, const char *slug,
+                            const bbt_level_t *owner)
 {
     bbt_centry_t e;
 
@@ -129,10 +133,12 @@ static void bbt_verify_keep(request_rec *r, bbt_req_t *rq,
         apr_cpystrn(e.token_name, row->token_name ? row->token_name : "",
                     sizeof(e.token_name));
         e.scope = row->scope;
-        /* A project's or a repository's token has no owner to level. */
-        if (key && row->scope.kind == BBT_KIND_PERSONAL) {
+        /* Only a level that was asked for: an unusable token's owner's
+         * level was not, and a project's or a repository's token has no
+         * owner to level. */
+        if (key && owner && row->scope.kind == BBT_KIND_PERSONAL) {
             bbt_cache_put_level(r, v->generation, row->user_id, key, slug,
-                                row->owner);
+                                *owner);
         }
     }
     bbt_cache_put_token(r, rq->cache_key, &e);
@@ -143,6 +149,7 @@ static int bbt_verify_db(request_rec *r, bbt_req_t *rq, bbt_cache_view_t *v,
                          const char *key, const char *slug, bbt_verified_t *out)
 {
     int interval = bbt_config_last_use_interval(r->server), secret_ok = 0;
+    int level_asked = 0;
     apr_int64_t now = apr_time_now();
     bbt_db_token_t row;
     bbt_db_status_t st;
@@ -157,7 +164,7 @@ static int bbt_verify_db(request_rec *r, bbt_req_t *rq, bbt_cache_view_t *v,
     /* Only now, the first time in this child, is it known whether this
      * server's database is the listener's. */
     v->use = bbt_cache_note_db(r, bbt_db_native(c));
-    st = bbt_db_lookup(c, rq->token_id, key, slug, interval, &row);
+    st = bbt_db_lookup(c, rq->token_id, interval, &row);
     if (st == BBT_DB_UNAVAILABLE) {
         bbt_db_close(c);
         return HTTP_SERVICE_UNAVAILABLE;
@@ -181,8 +188,16 @@ static int bbt_verify_db(request_rec *r, bbt_req_t *rq, bbt_cache_view_t *v,
         out->token_name = row.token_name;
         out->tok_project = row.tok_project;
         out->tok_repo = row.tok_repo;
-        out->owner = row.owner;
         out->scope = row.scope;
+        if (out->verdict == BBT_VERDICT_OK && key &&
+            row.scope.kind == BBT_KIND_PERSONAL) {
+            if (bbt_db_owner_level(c, row.user_id, key, slug, &out->owner) !=
+                BBT_DB_OK) {
+                bbt_db_close(c);
+                return HTTP_SERVICE_UNAVAILABLE;
+            }
+            level_asked = 1;
+        }
     }
 
     /* Only a request that proved the secret counts, and only once per
@@ -200,7 +215,8 @@ static int bbt_verify_db(request_rec *r, bbt_req_t *rq, bbt_cache_view_t *v,
 
     /* A broken row is never kept: it is answered 500 every time. */
     if (v->use && rq->cache_keyed && out->verdict != BBT_VERDICT_BROKEN) {
-        bbt_verify_keep(r, rq, v, st, secret_ok, &row, key, slug);
+        bbt_verify_keep(r, rq, v, st, secret_ok, &row, key, slug,
+                        level_asked ? &out->owner : NULL);
     }
     return OK;
 }
@@ -228,6 +244,11 @@ int bbt_verify_token(request_rec *r, bbt_req_t *rq, const bbt_token_t *tok,
         ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
                       "BBT312: token %s not answered from the cache: %s",
                       rq->token_id, bbt_cache_got_str(got));
+    }
+    /* Not known to the cache: the checksum first, before any count or
+     * query (a mistyped token costs no lookup). */
+    if (tok && !bbt_token_checksum_ok(tok)) {
+        return HTTP_UNAUTHORIZED;
     }
     bbt_cache_count_miss(got);
     return bbt_verify_db(r, rq, &v, tok, basic_user, key, slug, out);

@@ -28,8 +28,10 @@ typedef struct {
 /* Verify rq->token_id for r.  tok is the presented token, or NULL for an
  * internal request whose token an earlier request proved (rq->cache_key
  * then comes from that request).  basic_user is the Basic user name, or
- * NULL.  OK and *out, or HTTP_SERVICE_UNAVAILABLE (the database could not
- * answer). */
+ * NULL.  tok's checksum need not have been checked: it is checked here
+ * unless the cache knows the token.  OK and *out, HTTP_UNAUTHORIZED (the
+ * checksum is wrong: nothing was asked of the database), or
+ * HTTP_SERVICE_UNAVAILABLE (the database could not answer). */
 int bbt_verify_token(request_rec *r, bbt_req_t *rq, const bbt_token_t *tok,
                      const char *basic_user, bbt_verified_t *out);
 

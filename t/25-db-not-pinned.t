@@ -31,6 +31,8 @@ MaxSpareThreads 8
 MaxRequestWorkers 8
 EOM
     extra_conf => <<"EOC",
+# Off, so that every request with the token really needs the database.
+BBTokenCache off
 DBDMin 0
 DBDKeep 1
 DBDMax 1

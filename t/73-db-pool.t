@@ -22,7 +22,10 @@ use BBT::Assert;
 
 plan skip_all => 'one child with threads: the event or worker MPM' if ($ENV{BBT_MPM} // '') eq 'prefork';
 
+# The token cache off: a token answered from memory takes no pooled
+# connection, and this is about what happens when one is needed.
 my $extra = <<'EOC';
+BBTokenCache off
 DBDMax 2
 BBTokenDBWait 2
 <Location /rest/access-tokens>

@@ -76,6 +76,21 @@ subtest 'a repeated token is answered from the cache' => sub {
               'and the owner in another case is let in');
 };
 
+subtest 'a mistyped token: refused by its checksum, never from the cache nor a lookup' => sub {
+    # The checksum is not checked again for a token the cache knows; a
+    # mistyped one is never known to it, so it is checked every time.
+    ok(served_from_cache($env, $UP, auth_bearer($tok), $id), 'the real token is in the cache');
+    my $typo = mistype_token($tok);
+    my $before = lookup_calls($env);
+    my $mark = log_mark($env);
+    is_401($env->get($UP, auth_bearer($typo)), 1, "mistyped ($_): 401") for 1 .. 3;
+    is(lookup_calls($env) - $before, 0, 'no lookup');
+    my $log = log_since($env, $mark);
+    my $n = () = $log =~ /BBT034: credentials refused: token checksum does not match/g;
+    is($n, 3, 'each refused by its checksum (BBT034)');
+    unlike($log, qr/BBT035: /, 'never as a token the database or the cache refused');
+};
+
 subtest 'a flood of made-up tokens costs one lookup per distinct token' => sub {
     my @forged = ((map { forge_token(sprintf '%012d', 900000000000 + $_) } 1 .. 60),   # unknown ids
                   (map { forge_token($id) } 1 .. 60));                                  # known id, wrong secret

@@ -76,6 +76,23 @@ static void test_keys(void)
     ok(bbt_ckey_level(k1, 7, "PROJr", "epo", a) == 0 &&
            bbt_ckey_level(k1, 7, "PROJ", "repo", b) == 0 && !same(a, b),
        "the boundary between key and slug counts");
+    /* The thread keeps its last level key: asked again, the same key; asked
+     * of another maker, that maker's; asked of another target, that
+     * target's. */
+    {
+        unsigned char x[BBT_CKEY_LEN], y[BBT_CKEY_LEN], z[BBT_CKEY_LEN];
+
+        ok(bbt_ckey_level(k1, 7, "PROJ", "repo", x) == 0 &&
+               bbt_ckey_level(k1, 7, "PROJ", "repo", y) == 0 && same(x, y),
+           "the same level key twice running");
+        ok(bbt_ckey_level(k2, 7, "PROJ", "repo", z) == 0 && !same(x, z),
+           "then from another maker: its own key, not the kept one");
+        ok(bbt_ckey_level(k1, 7, "PROJ", "repo", y) == 0 && same(x, y),
+           "and back: the first maker's again");
+        ok(bbt_ckey_level(k1, 7, "PROJ", "rep", z) == 0 && !same(x, z) &&
+               bbt_ckey_level(k1, 7, "PROJ", "repo", y) == 0 && same(x, y),
+           "a target one byte shorter is another key");
+    }
     memset(big, 'A', sizeof(big) - 1);
     big[sizeof(big) - 1] = '\0';
     ok(bbt_ckey_level(k1, 7, big, NULL, a) == -1, "an over-long key: -1");

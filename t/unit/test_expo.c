@@ -140,7 +140,8 @@ static void test_prometheus(void)
     line(&o, "bbtoken_db_query_duration_seconds_bucket{le=\"+Inf\"} 6");
     line(&o, "bbtoken_db_query_duration_seconds_sum 1.234567");
     line(&o, "bbtoken_db_query_duration_seconds_count 6");
-    line(&o, "# TYPE bbtoken_cache_entries gauge");
+    line(&o, "# TYPE bbtoken_cache_listeners gauge");
+    line(&o, "bbtoken_cache_misses_total{reason=\"stale\"} 1013");
     line(&o, "bbtoken_throttled_clients -3");
     line(&o, "bbtoken_build_info{version=\"1.0\\\"x\\\\\"} 1");
     /* Every counter and gauge has its row in the tables. */
