@@ -41,11 +41,11 @@ fi
 # The whole suite: most tests in parallel (each has its own PostgreSQL,
 # httpd, ports and directories), BBT_JOBS at a time; then, one at a time,
 # those that cannot share the machine: they install into the system
-# (t/62, t/63: /etc/apache2, the package), touch the README and rebuild
-# in the tree (t/60), or measure how long a request waits (t/25).  The
+# (t/62, t/63: /etc/apache2, the package), or touch the README and
+# rebuild in the tree (t/60).  The
 # slowest go first, so the parallel part ends sooner.
 jobs=${BBT_JOBS:-3}
-serial='t/25-db-not-pinned.t t/60-man.t t/62-install.t t/63-deb.t'
+serial='t/60-man.t t/62-install.t t/63-deb.t'
 slow='t/79-sanitizers.t t/28-valgrind.t t/53-rest-valgrind.t t/74-mpms.t t/83-cache-mpm.t
       t/55-browser.t t/72-memory.t t/71-db-faults-load.t t/70-graceful-load.t'
 parallel=()

@@ -105,8 +105,16 @@ sub write_cgi {
     spew($cgi, <<'EOS', 0755);
 #!/bin/sh
 # Shows the test what the CGI was given.  "NAME unset" when absent.
-# A path with /slow in it takes 4 seconds (a stand-in for a long clone).
-case "$PATH_INFO" in */slow*) sleep 4 ;; esac
+# A path with /slow in it is held (a stand-in for a long clone): it says it
+# has begun in ../gate/started.PID, then waits until the test makes
+# ../gate/open (a minute at most, so nothing waits for ever).
+case "$PATH_INFO" in
+    */slow*)
+        g="$(dirname "$0")/../gate"
+        : > "$g/started.$$"
+        n=0
+        while [ ! -e "$g/open" ] && [ $n -lt 600 ]; do sleep 0.1; n=$((n + 1)); done ;;
+esac
 # A body is read, unused: a CGI that leaves it unread has its answer cut
 # off by the connection reset its exit causes.
 [ -n "${CONTENT_LENGTH:-}" ] && head -c "$CONTENT_LENGTH" > /dev/null
