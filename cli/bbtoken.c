@@ -74,6 +74,8 @@ static const bbtoken_cmd_t bbtoken_cmds[] = {
     {"revoke", bbtoken_cmd_revoke, bbtoken_usage_revoke,
      BBTOKEN_B(USER) | BBTOKEN_B(PROJECT) | BBTOKEN_B(REPO), -1, "revoke",
      "one ID, or --user NAME, --project KEY or --repo KEY/slug"},
+    {"rotate", bbtoken_cmd_rotate, bbtoken_usage_rotate, 0, 1, "rotate",
+     "one ID"},
     {"expiring", bbtoken_cmd_expiring, bbtoken_usage_expiring,
      BBTOKEN_B(WITHIN) | BBTOKEN_B(JSON), 0, "expiring", "no operands"},
     {"purge", bbtoken_cmd_purge, bbtoken_usage_purge, BBTOKEN_B(BEFORE), 0,

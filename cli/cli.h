@@ -157,6 +157,7 @@ extern const char bbtoken_usage_create[];
 extern const char bbtoken_usage_list[];
 extern const char bbtoken_usage_update[];
 extern const char bbtoken_usage_revoke[];
+extern const char bbtoken_usage_rotate[];
 extern const char bbtoken_usage_expiring[];
 extern const char bbtoken_usage_purge[];
 extern const char bbtoken_usage_audit[];
@@ -307,6 +308,9 @@ int bbtoken_cmd_project(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
 /* cmd_inventory.c: list NAME (cmd_tokens.c), or list --all */
 int bbtoken_cmd_list_any(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
                          const bbtoken_args_t *a);
+/* cmd_rotate.c */
+int bbtoken_cmd_rotate(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
+                       const bbtoken_args_t *a);
 /* cmd_notify.c */
 int bbtoken_cmd_notify(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
                        const bbtoken_args_t *a);

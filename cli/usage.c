@@ -38,6 +38,7 @@ const char bbtoken_usage_main[] =
     "  revoke ID | --user NAME | --project KEY | --repo KEY/slug\n"
     "                                revoke a token, or all of a holder's,\n"
     "                                for good\n"
+    "  rotate ID                     replace a token by a new one, print it\n"
     "  expiring [--within DURATION] [--json]\n"
     "                                tokens that expire soon or have "
     "expired\n"
@@ -227,6 +228,18 @@ const char bbtoken_usage_revoke[] =
     "  --project KEY, --repo KEY/slug\n"
     "               the same for every token of a project (its own) or of\n"
     "               a repository\n";
+
+const char bbtoken_usage_rotate[] =
+    "Usage: bbtoken rotate ID\n"
+    "\n"
+    "Replace live token ID by a new token and print the new token on stdout\n"
+    "(once: only a salted hash is kept).  The new token has the same\n"
+    "holder, name and permissions; it lives as long as ID was made to live\n"
+    "(from its creation to its expiry), at most the policy's maximum expiry;\n"
+    "a token without an expiry gets none unless the policy requires one.\n"
+    "ID is revoked in the same transaction, and the audit trail links the\n"
+    "two.  A note on stderr names the new token's id and expiry.  Fails for\n"
+    "an unknown, revoked or expired token.\n";
 
 const char bbtoken_usage_expiring[] =
     "Usage: bbtoken expiring [--within DURATION] [--json]\n"

@@ -65,7 +65,7 @@ _bbtoken()
     case $cmd in
         "")
             opts="--db --help --version"
-            words="user grant ungrant create list update revoke expiring purge audit policy project notify db"
+            words="user grant ungrant create list update revoke rotate expiring purge audit policy project notify db"
             ;;
         user)
             case $sub in
