@@ -168,6 +168,122 @@ subtest 'CLI: a repository\'s token' => sub {
     is($a && $a->{user}, 'repo:PROJ/one', 'the audit record names the repository');
 };
 
+my $R = '/rest/access-tokens/latest';
+my %NOCHECK = (headers => { 'X-Atlassian-Token' => 'no-check' });
+sub call { my ($as, $method, $path, %o) = @_; return $env->rest($method, $path, as => $as, %NOCHECK, %o) }
+
+# POST .../rotate as $as: the response, checked as create's.
+sub rest_rotate_ok {
+    my ($as, $path, $old_id, $name) = @_;
+    local $Test::Builder::Level = $Test::Builder::Level + 1;
+    my $res = call($as, POST => "$path/$old_id/rotate");
+    is_ok_res($res, $name) or return;
+    my $t = $res->{json};
+    like($t->{token} // '', qr/^BBDC-[A-Za-z0-9+\/]{44}\z/, "$name: the raw token, once");
+    my $p = parse_token($t->{token} // '');
+    ok($p && $p->{id} eq ($t->{id} // ''), "$name: id is the new token's") or return;
+    isnt($t->{id}, $old_id, "$name: a new id");
+    return $t;
+}
+
+subtest 'REST: a personal token' => sub {
+    my ($old, $old_id) = $env->token_create('alice', name => 'ci', perms => ['REPO_WRITE'], expiry_days => 12);
+    is($env->get($up, { Authorization => $env->bearer($old) })->{status}, 200, 'the old one works (and is cached)');
+    my $res = $env->rest(POST => "$R/users/alice/$old_id/rotate", as => 'alice');
+    is($res->{status}, 403, 'without X-Atlassian-Token or a JSON body: the cross-site check') or diag res_summary($res);
+    $res = call(alice => GET => "$R/users/alice/$old_id/rotate");
+    is($res->{status}, 405, 'GET: 405');
+    is($res->{headers}{allow}, 'POST', '  Allow: POST');
+    my $t = rest_rotate_ok(alice => "$R/users/alice", $old_id, 'POST users/alice/ID/rotate') or return;
+    is($t->{name}, 'ci', 'name kept');
+    is_deeply($t->{permissions}, ['PROJECT_READ', 'REPO_WRITE'], 'permissions kept');
+    is($t->{expiryDays}, 12, 'expiryDays kept');
+    is($t->{user}{name}, 'alice', 'the owner');
+    is($env->get($up, { Authorization => $env->bearer($old) })->{status}, 401,
+       'the old one is refused at once on this server');
+    old_dead_new_works($old, $t->{token}, 'REST, personal');
+    my $a = rotated_detail($old_id);
+    ok($a && $a->{detail} =~ /replaced by token \Q$t->{id}\E/, 'audit: OLD replaced by NEW');
+    is($a && $a->{source}, 'http', '  source http');
+    is($a && $a->{actor}, 'alice', '  actor alice');
+    $a = rotated_detail($t->{id});
+    ok($a && $a->{detail} =~ /replaces token \Q$old_id\E/, 'audit: NEW replaces OLD');
+    $res = call(alice => POST => "$R/users/alice/$old_id/rotate");
+    is($res->{status}, 400, 'rotating it again: 400');
+    like($res->{json}{errors}[0]{message} // '', qr/token \Q$old_id\E is revoked: only a live token can be rotated/,
+         '  saying why');
+};
+
+subtest 'REST: who may rotate a personal token, as who may revoke it' => sub {
+    my ($tok, $id) = $env->token_create('alice', name => 'mine');
+    my $n_live = sub { $env->psql("SELECT count(*) FROM bbtoken_tokens WHERE revoked_at IS NULL") };
+    my $before = $n_live->();
+    # bob through alice's path, and through his own with alice's id: the
+    # revoke endpoint's answers.
+    for my $c (["$R/users/alice/$id", 'bob on alice\'s path'], ["$R/users/bob/$id", 'bob on his path, alice\'s id']) {
+        my ($path, $name) = @$c;
+        my $rev = call(bob => DELETE => $path);
+        my $rot = call(bob => POST => "$path/rotate");
+        ok($rot->{status} == 401 || $rot->{status} == 404, "$name: $rot->{status}") or diag res_summary($rot);
+        is($rot->{status}, $rev->{status}, "$name: the same status as DELETE");
+        is($rot->{json}{errors}[0]{exceptionName}, $rev->{json}{errors}[0]{exceptionName}, "$name: the same exception");
+    }
+    my $res = call(root => POST => "$R/users/alice/$id/rotate");
+    is($res->{status}, 401, 'a global admin: 401 (rotation makes a token: its owner\'s alone)') or diag res_summary($res);
+    like($res->{json}{errors}[0]{message} // '', qr/only be rotated by their owner/, '  saying why');
+    is($n_live->(), $before, 'nothing was rotated or revoked');
+    is($env->get($up, { Authorization => $env->bearer($tok) })->{status}, 200, 'alice\'s token still works');
+    $res = call(alice => POST => "$R/users/alice/000000000001/rotate");
+    is($res->{status}, 404, 'an unknown id: 404');
+};
+
+subtest 'REST: a project\'s and a repository\'s token, by their admins' => sub {
+    my $out = $env->cli_ok('create', '--project', 'PROJ', '--name', 'ci', '--perm', 'PROJECT_READ', '--expiry-days', 9);
+    chomp(my $ptok = $out);
+    my $pid = parse_token($ptok)->{id};
+    for my $who (qw(alice bob)) {
+        my $rev = call($who => DELETE => "$R/projects/PROJ/$pid");
+        my $rot = call($who => POST => "$R/projects/PROJ/$pid/rotate");
+        is($rot->{status}, $rev->{status}, "$who (no admin of PROJ): as DELETE, $rev->{status}");
+        ok($rot->{status} == 401 || $rot->{status} == 403, "  refused") or diag res_summary($rot);
+    }
+    is(call(padmin => POST => "$R/projects/PROJ/repos/one/$pid/rotate")->{status}, 404,
+       'the project\'s token under its repository\'s path: 404');
+    my $t = rest_rotate_ok(padmin => "$R/projects/PROJ", $pid, 'the project admin: POST projects/PROJ/ID/rotate')
+        or return;
+    is($t->{project}{key}, 'PROJ', 'still the project\'s');
+    is(row($t->{id}), '- PROJ - ci PROJECT_READ REPO_READ 9 f', 'holder, name, permissions, lifetime kept');
+    old_dead_new_works($ptok, $t->{token}, 'REST, project');
+    my $a = rotated_detail($pid);
+    is($a && $a->{actor}, 'padmin', 'audit: the project admin rotated it');
+    is($a && $a->{user}, 'project:PROJ', '  the project\'s token');
+
+    $out = $env->cli_ok('create', '--repo', 'PROJ/one', '--name', 'deploy2', '--perm', 'REPO_READ');
+    chomp(my $rtok = $out);
+    my $rid = parse_token($rtok)->{id};
+    $t = rest_rotate_ok(padmin => "$R/projects/PROJ/repos/one", $rid, 'POST projects/PROJ/repos/one/ID/rotate')
+        or return;
+    is(row($t->{id}), '- PROJ one deploy2 - REPO_READ none f', 'a repository\'s token without expiry: none');
+    old_dead_new_works($rtok, $t->{token}, 'REST, repository');
+    $env->psql("SET session_replication_role = replica; UPDATE bbtoken_tokens"
+               . " SET created_at = now() - interval '2 days', expires_at = now() - interval '1 day'"
+               . " WHERE id = '$t->{id}'");
+    my $res = call(padmin => POST => "$R/projects/PROJ/repos/one/$t->{id}/rotate");
+    is($res->{status}, 400, 'an expired token: 400');
+    like($res->{json}{errors}[0]{message} // '', qr/has expired: only a live token can be rotated/, '  saying why');
+};
+
+subtest 'log lines' => sub {
+    my $log = $env->error_log_text;
+    like($log, qr/BBT260: access-tokens API: alice rotated token \d{12} into token \d{12}/, 'BBT260');
+    like($log, qr/BBT261: access-tokens API: padmin rotated token \d{12} of project PROJ into token \d{12}/,
+         'BBT261, a project');
+    like($log, qr/BBT261: access-tokens API: padmin rotated token \d{12} of repository PROJ\/one into token \d{12}/,
+         'BBT261, a repository');
+    my @leaked = grep { my $t = $_; $log =~ /\Q$t\E/ || $env->access_log_text =~ /\Q$t\E/ } $env->rest_tokens;
+    is(scalar @leaked, 0, 'no raw token in the logs (' . scalar($env->rest_tokens) . ' checked)');
+};
+
 is(scalar($env->crash_lines), 0, 'no httpd child crashed') or diag join "\n", $env->crash_lines;
 
 done_testing;
