@@ -66,7 +66,7 @@ static const bbtoken_cmd_t bbtoken_cmds[] = {
      BBTOKEN_B(JSON) | BBTOKEN_B(ALL) | BBTOKEN_B(OWNER) | BBTOKEN_B(PROJECT) |
          BBTOKEN_B(REPO) | BBTOKEN_B(EXPIRED) | BBTOKEN_B(NEVER_USED) |
          BBTOKEN_B(UNUSED_FOR) | BBTOKEN_B(MIN_PERM) | BBTOKEN_B(REVOKE) |
-         BBTOKEN_B(DRY_RUN),
+         BBTOKEN_B(DRY_RUN) | BBTOKEN_B(KIND),
      -1, "list", "one NAME, --project KEY, --repo KEY/slug, or --all"},
     {"update", bbtoken_cmd_update, bbtoken_usage_update,
      BBTOKEN_B(NAME) | BBTOKEN_B(PERM) | BBTOKEN_B(EXPIRY), 1, "update",

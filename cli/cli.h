@@ -66,7 +66,9 @@ enum {
     /* --repo KEY/slug (create, list, revoke, audit), and project's
      * setting */
     BBTOKEN_OPT_REPO,
-    BBTOKEN_OPT_REPO_ADMINS
+    BBTOKEN_OPT_REPO_ADMINS,
+    /* list --all --kind */
+    BBTOKEN_OPT_KIND
 };
 /* More options than an unsigned int has bits. */
 #define BBTOKEN_BIT(opt) (1ull << ((opt)-BBTOKEN_OPT_DB))
@@ -117,6 +119,7 @@ typedef struct {
     int revoke;
     const char *repo;        /* --repo KEY/slug: a repository's */
     const char *repo_admins; /* project --repo-admins-manage-tokens */
+    const char *kind;        /* list --all --kind */
     int noperands;
 } bbtoken_args_t;
 

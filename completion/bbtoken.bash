@@ -22,7 +22,7 @@ _bbtoken()
                 --within | --expired-before | --max-expiry-days | --max-tokens | \
                 --email | --display-name | --revoke-unused-after | --sendmail | --from | \
                 --owner | --project | --repo | --unused-for | --min-perm | \
-                --repo-admins-manage-tokens)
+                --repo-admins-manage-tokens | --kind)
                 ((i++))
                 continue
                 ;;
@@ -48,6 +48,10 @@ _bbtoken()
             ;;
         --repo-admins-manage-tokens)
             COMPREPLY=($(compgen -W "yes no" -- "$cur"))
+            return 0
+            ;;
+        --kind)
+            COMPREPLY=($(compgen -W "personal project repository" -- "$cur"))
             return 0
             ;;
         --sendmail)
@@ -86,7 +90,7 @@ _bbtoken()
             ((nargs == 1)) && words=$perms
             ;;
         create) opts="--name --perm --expiry-days --project --repo" ;;
-        list) opts="--json --all --owner --project --repo --expired --never-used --unused-for --min-perm --revoke --dry-run" ;;
+        list) opts="--json --all --owner --project --repo --expired --never-used --unused-for --min-perm --revoke --dry-run --kind" ;;
         update) opts="--name --perm" ;;
         revoke) opts="--user --project --repo" ;;
         expiring) opts="--within --json" ;;
