@@ -11,9 +11,9 @@
  *
  * Exit status: 0 success; 1 failure with exactly one line on stderr;
  * 2 bad usage (a reason and the usage on stderr).  Only reports (list,
- * policy, audit, expiring, db status, what notify did), create (the token
- * alone) and the counts of revoke --user and purge go to stdout; create's
- * notes go to stderr.
+ * policy, audit, expiring, db status, what notify did), create and rotate
+ * (the token alone) and the counts of revoke --user and purge go to
+ * stdout; their notes go to stderr.
  *
  * This file holds the command table and the dispatch; args.c the command
  * line, usage.c the help texts, out.c the output, db.c the database
