@@ -2,7 +2,8 @@
 # personal, a project's and a repository's token.  The new token keeps the
 # holder, name, permissions and kind; it lives as long as the old one was
 # made to, capped by the policy (none stays none unless the policy requires
-# one); the old one is refused at once (the cache is on) and its git clone
+# one), and a holder at the policy's most live tokens may rotate; the old
+# one is refused at once (the cache is on) and its git clone
 # fails while the new one clones; the audit trail links the two ids both
 # ways; a revoked, expired or unknown token is refused with a reason; over
 # REST, the revoke endpoint's rules: another user's token is no business of
@@ -152,6 +153,18 @@ subtest 'CLI: the lifetime, capped by the policy; no expiry stays none' => sub {
     $env->cli_is('a disabled owner\'s token', ['rotate', $new_id], 1, stderr => qr/user is disabled: bob/);
     is(row($new_id), 'bob - - forever PROJECT_ADMIN REPO_ADMIN 20 f', 'nothing changed');
     $env->cli_ok('user', 'enable', 'bob');
+};
+
+subtest 'CLI: a holder at the most live tokens the policy allows can still rotate' => sub {
+    my $live = $env->psql("SELECT count(*) FROM bbtoken_tokens t JOIN bbtoken_users u ON u.id = t.user_id"
+                          . " WHERE u.name = 'bob' AND t.revoked_at IS NULL");
+    $env->cli_ok('policy', '--max-tokens', $live);
+    $env->cli_is('one more for bob', ['create', 'bob', '--name', 'one more'], 1, stderr => qr/already has/);
+    my $id = $env->psql("SELECT t.id FROM bbtoken_tokens t JOIN bbtoken_users u ON u.id = t.user_id"
+                        . " WHERE u.name = 'bob' AND t.revoked_at IS NULL ORDER BY t.id LIMIT 1");
+    my (undef, $new_id) = cli_rotate($id, qr/\S+/) or return;
+    ok($new_id, 'rotated: the old one is revoked before the new one is counted');
+    $env->cli_ok('policy', '--max-tokens', 100);
 };
 
 subtest 'CLI: a repository\'s token' => sub {
