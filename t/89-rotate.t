@@ -3,9 +3,9 @@
 # holder, name, permissions and kind; it lives as long as the old one was
 # made to, capped by the policy (none stays none unless the policy requires
 # one), and a holder at the policy's most live tokens may rotate; the old
-# one is refused at once (the cache is on) and its git clone
-# fails while the new one clones; the audit trail links the two ids both
-# ways; a revoked, expired or unknown token is refused with a reason; over
+# one is refused at once (the cache is on) and its git clone fails while
+# the new one clones; the audit trail links the two ids both ways; a
+# revoked, expired or unknown token is refused with a reason; over
 # REST, the revoke endpoint's rules: another user's token is no business of
 # the caller, a project's admin rotates the project's token, a global admin
 # does not get a working token of someone else's.  No token is logged.
