@@ -68,6 +68,7 @@ GLUE    := mod_bbtoken bbt_config bbt_confcheck bbt_request bbt_routing \
            bbt_stats bbt_metrics bbt_reqbody bbt_verify bbt_cache bbt_listen \
            bbt_socache bbt_throttle
 GLUE    += bbt_rest_leaked bbt_rest_inventory
+GLUE    += bbt_rest_rotate
 # Shared by the module and the CLI: libpq and jansson, nothing of httpd.
 PGJSON  := bbt_pgjson
 PGJSON  += bbt_inventory_json
@@ -84,6 +85,7 @@ PGJSON_O := $(PGJSON:%=$(OBJ)/%.o)
 CLI      := bbtoken args usage out mail sendmail db migrations cmd_users \
             cmd_tokens cmd_reports cmd_admin cmd_notify
 CLI      += cmd_inventory
+CLI      += cmd_rotate
 CLI_NOPQ := args usage out mail sendmail
 CLI_O    := $(CLI:%=$(OBJ)/cli/%.o)
 CLI_NOPQ_O := $(CLI_NOPQ:%=$(OBJ)/cli/%.o)

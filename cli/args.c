@@ -95,6 +95,7 @@ static const struct option bbtoken_cmd_opts[] = {
     {"repo", required_argument, NULL, BBTOKEN_OPT_REPO},
     {"repo-admins-manage-tokens", required_argument, NULL,
      BBTOKEN_OPT_REPO_ADMINS},
+    {"kind", required_argument, NULL, BBTOKEN_OPT_KIND},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0}};
 
@@ -232,6 +233,9 @@ int bbtoken_parse_args(const bbtoken_cmd_t *cmd, int argc, char **argv,
             break;
         case BBTOKEN_OPT_REPO_ADMINS:
             a->repo_admins = optarg;
+            break;
+        case BBTOKEN_OPT_KIND:
+            a->kind = optarg;
             break;
         }
     }

@@ -11,9 +11,9 @@
  *
  * Exit status: 0 success; 1 failure with exactly one line on stderr;
  * 2 bad usage (a reason and the usage on stderr).  Only reports (list,
- * policy, audit, expiring, db status, what notify did), create (the token
- * alone) and the counts of revoke --user and purge go to stdout; create's
- * notes go to stderr.
+ * policy, audit, expiring, db status, what notify did), create and rotate
+ * (the token alone) and the counts of revoke --user and purge go to
+ * stdout; their notes go to stderr.
  *
  * This file holds the command table and the dispatch; args.c the command
  * line, usage.c the help texts, out.c the output, db.c the database
@@ -66,7 +66,7 @@ static const bbtoken_cmd_t bbtoken_cmds[] = {
      BBTOKEN_B(JSON) | BBTOKEN_B(ALL) | BBTOKEN_B(OWNER) | BBTOKEN_B(PROJECT) |
          BBTOKEN_B(REPO) | BBTOKEN_B(EXPIRED) | BBTOKEN_B(NEVER_USED) |
          BBTOKEN_B(UNUSED_FOR) | BBTOKEN_B(MIN_PERM) | BBTOKEN_B(REVOKE) |
-         BBTOKEN_B(DRY_RUN),
+         BBTOKEN_B(DRY_RUN) | BBTOKEN_B(KIND),
      -1, "list", "one NAME, --project KEY, --repo KEY/slug, or --all"},
     {"update", bbtoken_cmd_update, bbtoken_usage_update,
      BBTOKEN_B(NAME) | BBTOKEN_B(PERM) | BBTOKEN_B(EXPIRY), 1, "update",
@@ -74,6 +74,8 @@ static const bbtoken_cmd_t bbtoken_cmds[] = {
     {"revoke", bbtoken_cmd_revoke, bbtoken_usage_revoke,
      BBTOKEN_B(USER) | BBTOKEN_B(PROJECT) | BBTOKEN_B(REPO), -1, "revoke",
      "one ID, or --user NAME, --project KEY or --repo KEY/slug"},
+    {"rotate", bbtoken_cmd_rotate, bbtoken_usage_rotate, 0, 1, "rotate",
+     "one ID"},
     {"expiring", bbtoken_cmd_expiring, bbtoken_usage_expiring,
      BBTOKEN_B(WITHIN) | BBTOKEN_B(JSON), 0, "expiring", "no operands"},
     {"purge", bbtoken_cmd_purge, bbtoken_usage_purge, BBTOKEN_B(BEFORE), 0,

@@ -66,7 +66,9 @@ enum {
     /* --repo KEY/slug (create, list, revoke, audit), and project's
      * setting */
     BBTOKEN_OPT_REPO,
-    BBTOKEN_OPT_REPO_ADMINS
+    BBTOKEN_OPT_REPO_ADMINS,
+    /* list --all --kind */
+    BBTOKEN_OPT_KIND
 };
 /* More options than an unsigned int has bits. */
 #define BBTOKEN_BIT(opt) (1ull << ((opt)-BBTOKEN_OPT_DB))
@@ -117,6 +119,7 @@ typedef struct {
     int revoke;
     const char *repo;        /* --repo KEY/slug: a repository's */
     const char *repo_admins; /* project --repo-admins-manage-tokens */
+    const char *kind;        /* list --all --kind */
     int noperands;
 } bbtoken_args_t;
 
@@ -157,6 +160,7 @@ extern const char bbtoken_usage_create[];
 extern const char bbtoken_usage_list[];
 extern const char bbtoken_usage_update[];
 extern const char bbtoken_usage_revoke[];
+extern const char bbtoken_usage_rotate[];
 extern const char bbtoken_usage_expiring[];
 extern const char bbtoken_usage_purge[];
 extern const char bbtoken_usage_audit[];
@@ -307,6 +311,9 @@ int bbtoken_cmd_project(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
 /* cmd_inventory.c: list NAME (cmd_tokens.c), or list --all */
 int bbtoken_cmd_list_any(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
                          const bbtoken_args_t *a);
+/* cmd_rotate.c */
+int bbtoken_cmd_rotate(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
+                       const bbtoken_args_t *a);
 /* cmd_notify.c */
 int bbtoken_cmd_notify(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
                        const bbtoken_args_t *a);

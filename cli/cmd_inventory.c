@@ -19,8 +19,8 @@
  * project's own tokens: cmd_tokens.c). */
 static int bbtoken_inv_any_filter(const bbtoken_args_t *a)
 {
-    return a->owner || a->expired || a->never_used || a->unused_for ||
-           a->min_perm || a->revoke || a->dry_run;
+    return a->owner || a->kind || a->expired || a->never_used ||
+           a->unused_for || a->min_perm || a->revoke || a->dry_run;
 }
 
 /* The filter of the command line: 0, or an exit status after saying
@@ -46,6 +46,10 @@ static int bbtoken_inv_filter(const bbtoken_args_t *a, bbt_inventory_t *f)
             return rc;
         }
         f->project = a->project;
+    }
+    if (a->kind && bbt_inventory_kind(a->kind, &f->kind) != 0) {
+        return bbtoken_fail("invalid --kind: %s (" BBT_INV_KIND_NAMES ")",
+                            a->kind);
     }
     f->expired = a->expired;
     f->never_used = a->never_used;
@@ -104,8 +108,10 @@ static int bbtoken_inv_table(const PGresult *res)
     for (i = 0; i < n; i++) {
         const char **row = cells + (i + 1) * BBTOKEN_INV_COLS;
 
-        snprintf(perms[i], sizeof(perms[i]), "%s,%s",
+        /* A repository's token has no project permission. */
+        snprintf(perms[i], sizeof(perms[i]), "%s%s%s",
                  PQgetvalue(res, i, BBT_INV_PROJECT),
+                 PQgetisnull(res, i, BBT_INV_PROJECT) ? "" : ",",
                  PQgetvalue(res, i, BBT_INV_REPO));
         if (PQgetisnull(res, i, BBT_INV_EXPIRES)) {
             snprintf(exp[i], sizeof(exp[i]), "never");

@@ -38,6 +38,7 @@ const char bbtoken_usage_main[] =
     "  revoke ID | --user NAME | --project KEY | --repo KEY/slug\n"
     "                                revoke a token, or all of a holder's,\n"
     "                                for good\n"
+    "  rotate ID                     replace a token by a new one, print it\n"
     "  expiring [--within DURATION] [--json]\n"
     "                                tokens that expire soon or have "
     "expired\n"
@@ -162,8 +163,8 @@ const char bbtoken_usage_list[] =
     "Usage: bbtoken list NAME [--json]\n"
     "       bbtoken list --project KEY [--json]\n"
     "       bbtoken list --repo KEY/slug [--json]\n"
-    "       bbtoken list --all [--owner NAME] [--project KEY] [--expired]\n"
-    "               [--never-used] [--unused-for DURATION]\n"
+    "       bbtoken list --all [--owner NAME] [--project KEY] [--kind KIND]\n"
+    "               [--expired] [--never-used] [--unused-for DURATION]\n"
     "               [--min-perm PERMISSION] [--json] [--revoke [--dry-run]]\n"
     "\n"
     "List the tokens of user NAME, of project KEY (its own, not its\n"
@@ -180,13 +181,16 @@ const char bbtoken_usage_list[] =
     "          repository's: repository {slug, project {key}}); and\n"
     "          lastAddresses [...].\n"
     "\n"
-    "list --all: every user's live tokens (the inventory; not the tokens\n"
-    "of projects and repositories), owner by owner, with an OWNER column.  "
-    "FILTERs narrow it; all must hold:\n"
+    "list --all: every live token (the inventory: users', projects' and\n"
+    "repositories'), holder by holder, with an OWNER column (the user, or\n"
+    "project:KEY, repo:KEY/slug).  FILTERs narrow it; all must hold:\n"
     "  --owner NAME            tokens of user NAME (any case)\n"
-    "  --project KEY           tokens that can reach project KEY: the owner\n"
-    "                          holds a grant on it or on one of its\n"
-    "                          repositories\n"
+    "  --project KEY           tokens that can reach project KEY: a user's\n"
+    "                          whose owner holds a grant on it or on one of\n"
+    "                          its repositories, and the project's and its\n"
+    "                          repositories' own\n"
+    "  --kind KIND             tokens of that kind: personal, project or\n"
+    "                          repository\n"
     "  --expired               tokens past their expiry\n"
     "  --never-used            tokens never used\n"
     "  --unused-for DURATION   tokens not used for DURATION (N days, or Nd,\n"
@@ -197,7 +201,8 @@ const char bbtoken_usage_list[] =
     "                          is needed), print it and how many\n"
     "  --dry-run               with --revoke: print what would be revoked,\n"
     "                          revoke nothing\n"
-    "  --json                  as list NAME --json, without expiryDays\n";
+    "  --json                  as list NAME --json (user, project or\n"
+    "                          repository), without expiryDays\n";
 
 const char bbtoken_usage_update[] =
     "Usage: bbtoken update ID [--name LABEL] [--perm PERMISSION]...\n"
@@ -227,6 +232,18 @@ const char bbtoken_usage_revoke[] =
     "  --project KEY, --repo KEY/slug\n"
     "               the same for every token of a project (its own) or of\n"
     "               a repository\n";
+
+const char bbtoken_usage_rotate[] =
+    "Usage: bbtoken rotate ID\n"
+    "\n"
+    "Replace live token ID by a new token and print the new token on stdout\n"
+    "(once: only a salted hash is kept).  The new token has the same\n"
+    "holder, name and permissions; it lives as long as ID was made to live\n"
+    "(from its creation to its expiry), at most the policy's maximum expiry;\n"
+    "a token without an expiry gets none unless the policy requires one.\n"
+    "ID is revoked in the same transaction, and the audit trail links the\n"
+    "two.  A note on stderr names the new token's id and expiry.  Fails for\n"
+    "an unknown, revoked or expired token.\n";
 
 const char bbtoken_usage_expiring[] =
     "Usage: bbtoken expiring [--within DURATION] [--json]\n"

@@ -22,7 +22,7 @@ _bbtoken()
                 --within | --expired-before | --max-expiry-days | --max-tokens | \
                 --email | --display-name | --revoke-unused-after | --sendmail | --from | \
                 --owner | --project | --repo | --unused-for | --min-perm | \
-                --repo-admins-manage-tokens)
+                --repo-admins-manage-tokens | --kind)
                 ((i++))
                 continue
                 ;;
@@ -50,6 +50,10 @@ _bbtoken()
             COMPREPLY=($(compgen -W "yes no" -- "$cur"))
             return 0
             ;;
+        --kind)
+            COMPREPLY=($(compgen -W "personal project repository" -- "$cur"))
+            return 0
+            ;;
         --sendmail)
             COMPREPLY=($(compgen -f -- "$cur"))
             return 0
@@ -65,7 +69,7 @@ _bbtoken()
     case $cmd in
         "")
             opts="--db --help --version"
-            words="user grant ungrant create list update revoke expiring purge audit policy project notify db"
+            words="user grant ungrant create list update revoke rotate expiring purge audit policy project notify db"
             ;;
         user)
             case $sub in
@@ -86,7 +90,7 @@ _bbtoken()
             ((nargs == 1)) && words=$perms
             ;;
         create) opts="--name --perm --expiry-days --project --repo" ;;
-        list) opts="--json --all --owner --project --repo --expired --never-used --unused-for --min-perm --revoke --dry-run" ;;
+        list) opts="--json --all --owner --project --repo --expired --never-used --unused-for --min-perm --revoke --dry-run --kind" ;;
         update) opts="--name --perm" ;;
         revoke) opts="--user --project --repo" ;;
         expiring) opts="--within --json" ;;

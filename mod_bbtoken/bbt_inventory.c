@@ -9,7 +9,8 @@
 #define BBT_INV_ISO "'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'"
 
 static const char bbt_inv_select[] =
-    "SELECT t.id, u.name, t.name, t.project_perm, t.repo_perm,"
+    "SELECT t.id, COALESCE(u.name, bbtoken_scope_name(t.project_key,"
+    " t.repo_slug)), t.name, t.project_perm, t.repo_perm,"
     " to_char(t.created_at AT TIME ZONE 'UTC', " BBT_INV_ISO "),"
     " to_char(t.expires_at AT TIME ZONE 'UTC', " BBT_INV_ISO "),"
     " to_char(t.last_authenticated AT TIME ZONE 'UTC', " BBT_INV_ISO "),"
@@ -18,16 +19,47 @@ static const char bbt_inv_select[] =
     " (extract(epoch FROM t.last_authenticated) * 1000)::bigint,"
     " t.expires_at IS NOT NULL AND t.expires_at <= now(),"
     " array_to_string(ARRAY(SELECT host(a) FROM unnest(t.last_addresses)"
-    " WITH ORDINALITY AS x(a, n) ORDER BY n), ',')"
-    " FROM bbtoken_tokens t JOIN bbtoken_users u ON u.id = t.user_id"
+    " WITH ORDINALITY AS x(a, n) ORDER BY n), ','),"
+    " t.project_key, t.repo_slug"
+    " FROM bbtoken_tokens t LEFT JOIN bbtoken_users u ON u.id = t.user_id"
     " WHERE t.revoked_at IS NULL";
 
-#define BBT_INV_ORDER " ORDER BY u.name, t.created_at, t.id"
+/* By holder (the second column), then oldest first. */
+#define BBT_INV_ORDER " ORDER BY 2, t.created_at, t.id"
+
+/* What each kind is, as a condition on the row. */
+static const struct {
+    const char *name;
+    const char *sql;
+} bbt_inv_kinds[] = {
+    [BBT_INV_KIND_ANY] = {NULL, ""},
+    [BBT_INV_KIND_PERSONAL] = {"personal", " AND t.user_id IS NOT NULL"},
+    [BBT_INV_KIND_PROJECT] = {"project", " AND t.user_id IS NULL"
+                                         " AND t.repo_slug IS NULL"},
+    [BBT_INV_KIND_REPO] = {"repository", " AND t.user_id IS NULL"
+                                         " AND t.repo_slug IS NOT NULL"},
+};
+
+#define BBT_INV_NKINDS (sizeof(bbt_inv_kinds) / sizeof(bbt_inv_kinds[0]))
+
+int bbt_inventory_kind(const char *s, bbt_inv_kind_t *out)
+{
+    size_t i;
+
+    for (i = 1; s && i < BBT_INV_NKINDS; i++) {
+        if (strcmp(s, bbt_inv_kinds[i].name) == 0) {
+            *out = (bbt_inv_kind_t)i;
+            return 0;
+        }
+    }
+    return -1;
+}
 
 int bbt_inventory_filtered(const bbt_inventory_t *f)
 {
-    return f->owner || f->project || f->expired || f->never_used ||
-           f->unused > 0 || f->min.level != BBT_LEVEL_NONE;
+    return f->owner || f->project || f->kind != BBT_INV_KIND_ANY ||
+           f->expired || f->never_used || f->unused > 0 ||
+           f->min.level != BBT_LEVEL_NONE;
 }
 
 /* Append s to q->sql: 0, or -1 when it does not fit. */
@@ -68,6 +100,7 @@ int bbt_inventory_sql(const bbt_inventory_t *f, int revoke, long limit,
     memset(q, 0, sizeof(*q));
     if (f->unused < 0 || f->unused > BBT_INVENTORY_UNUSED_MAX ||
         f->min.level < BBT_LEVEL_NONE || f->min.level > BBT_LEVEL_ADMIN ||
+        (unsigned)f->kind >= BBT_INV_NKINDS ||
         (f->owner && !bbt_input_user_name(f->owner, strlen(f->owner))) ||
         (f->project &&
          bbt_input_key(f->project, strlen(f->project), q->key) != 0)) {
@@ -85,13 +118,15 @@ int bbt_inventory_sql(const bbt_inventory_t *f, int revoke, long limit,
     if (f->project) {
         bbt_inv_param(q, q->key, n);
         snprintf(buf, sizeof(buf),
-                 " AND (EXISTS (SELECT 1 FROM bbtoken_project_grants g"
+                 " AND (t.project_key = %s"
+                 " OR EXISTS (SELECT 1 FROM bbtoken_project_grants g"
                  " WHERE g.user_id = u.id AND g.project_key = %s)"
                  " OR EXISTS (SELECT 1 FROM bbtoken_repo_grants g"
                  " WHERE g.user_id = u.id AND g.project_key = %s))",
-                 n, n);
+                 n, n, n);
         rc |= bbt_inv_cat(q, buf);
     }
+    rc |= bbt_inv_cat(q, bbt_inv_kinds[f->kind].sql);
     if (f->expired) {
         rc |= bbt_inv_cat(q, " AND t.expires_at <= now()");
     }

@@ -4,9 +4,11 @@
  * REST API's GET .../inventory alike, so the two cannot select
  * differently.  A filter is a conjunction; each part is optional:
  *
- *   owner       the owner's name, in any case
- *   project     tokens that can reach project KEY: the owner holds a grant
- *               on the project or on one of its repositories
+ *   owner       the owner's name, in any case (a user's tokens only)
+ *   project     tokens that can reach project KEY: a user's whose owner
+ *               holds a grant on the project or on one of its
+ *               repositories, and the project's and its repositories' own
+ *   kind        only tokens of that kind
  *   expired     only tokens past their expiry
  *   never_used  only tokens never used
  *   unused      only tokens not used (never used: since created) for this
@@ -16,6 +18,10 @@
  * A new part is a member here, a condition in bbt_inventory_sql, and an
  * option or argument in each interface.  Nothing here knows httpd, APR or
  * libpq: the module, the CLI and the unit tests link it.
+ *
+ * Every kind of token is listed: a user's (its owner), a project's and a
+ * repository's (held by no person: their holder is named project:KEY or
+ * repo:KEY/slug, as in the audit trail).
  */
 #ifndef BBT_INVENTORY_H
 #define BBT_INVENTORY_H
@@ -28,8 +34,20 @@
 /* The longest unused-for: the longest expiry. */
 #define BBT_INVENTORY_UNUSED_MAX ((long long)BBT_EXPIRY_DAYS_MAX * 86400)
 
+/* The kind filter's values. */
+typedef enum {
+    BBT_INV_KIND_ANY = 0,
+    BBT_INV_KIND_PERSONAL,
+    BBT_INV_KIND_PROJECT,
+    BBT_INV_KIND_REPO
+} bbt_inv_kind_t;
+
+/* The words for the kinds, for messages. */
+#define BBT_INV_KIND_NAMES "personal, project or repository"
+
 typedef struct {
     const char *owner;   /* NULL: any */
+    bbt_inv_kind_t kind; /* BBT_INV_KIND_ANY: any */
     const char *project; /* a project key, any spelling; NULL: any */
     int expired;
     int never_used;
@@ -41,7 +59,8 @@ typedef struct {
  * epoch milliseconds; NULL when unset. */
 enum {
     BBT_INV_ID,
-    BBT_INV_OWNER,
+    BBT_INV_OWNER, /* the holder: the owner's name, project:KEY or
+                      repo:KEY/slug */
     BBT_INV_NAME,
     BBT_INV_PROJECT,
     BBT_INV_REPO,
@@ -53,6 +72,8 @@ enum {
     BBT_INV_LAST_MS,
     BBT_INV_EXPIRED, /* "t" or "f" */
     BBT_INV_ADDRS,   /* the last client addresses, newest first, "a,b" */
+    BBT_INV_KEY,     /* a project's or a repository's token: its project */
+    BBT_INV_SLUG,    /* a repository's token: its slug */
     BBT_INV_NCOLS
 };
 
@@ -72,6 +93,10 @@ typedef struct {
  * not a user name, a project that is not a key...). */
 int bbt_inventory_sql(const bbt_inventory_t *f, int revoke, long limit,
                       long offset, bbt_inventory_query_t *q);
+
+/* "personal", "project" or "repository" as a kind: 0, or -1 for anything
+ * else. */
+int bbt_inventory_kind(const char *s, bbt_inv_kind_t *out);
 
 /* 1 if f selects less than every live token. */
 int bbt_inventory_filtered(const bbt_inventory_t *f);

@@ -8,10 +8,30 @@
 #include "bbt_inventory.h"
 #include "bbt_pgjson.h"
 
+/* The holder as list --json names it: user {name}, project {key} or
+ * repository {slug, project {key}}.  NULL if out of memory. */
+static json_t *bbt_inventory_holder(const PGresult *res, int row,
+                                    const char **member)
+{
+    const char *key = PQgetvalue(res, row, BBT_INV_KEY);
+    const char *slug = PQgetvalue(res, row, BBT_INV_SLUG);
+
+    if (PQgetisnull(res, row, BBT_INV_KEY)) {
+        *member = "user";
+        return json_pack("{s:s}", "name", PQgetvalue(res, row, BBT_INV_OWNER));
+    }
+    if (PQgetisnull(res, row, BBT_INV_SLUG)) {
+        *member = "project";
+        return json_pack("{s:s}", "key", key);
+    }
+    *member = "repository";
+    return json_pack("{s:s, s:{s:s}}", "slug", slug, "project", "key", key);
+}
+
 json_t *bbt_inventory_json(const PGresult *res, int row)
 {
-    json_t *addrs = json_array();
-    const char *p, *comma;
+    json_t *addrs = json_array(), *perms = json_array(), *holder, *out;
+    const char *p, *comma, *member;
 
     for (p = PQgetvalue(res, row, BBT_INV_ADDRS); addrs && *p;
          p = comma ? comma + 1 : p + strlen(p)) {
@@ -23,17 +43,39 @@ json_t *bbt_inventory_json(const PGresult *res, int row)
             addrs = NULL;
         }
     }
+    /* A repository's token has no project permission. */
+    if (perms && !PQgetisnull(res, row, BBT_INV_PROJECT) &&
+        json_array_append_new(
+            perms, json_string(PQgetvalue(res, row, BBT_INV_PROJECT))) != 0) {
+        json_decref(perms);
+        perms = NULL;
+    }
+    if (perms &&
+        json_array_append_new(
+            perms, json_string(PQgetvalue(res, row, BBT_INV_REPO))) != 0) {
+        json_decref(perms);
+        perms = NULL;
+    }
+    holder = bbt_inventory_holder(res, row, &member);
     /* "o" steals its reference even when json_pack fails. */
-    return json_pack("{s:s, s:s, s:{s:s}, s:[s,s], s:o, s:o*, s:o*, s:b, s:o}",
-                     "id", PQgetvalue(res, row, BBT_INV_ID), "name",
-                     PQgetvalue(res, row, BBT_INV_NAME), "user", "name",
-                     PQgetvalue(res, row, BBT_INV_OWNER), "permissions",
-                     PQgetvalue(res, row, BBT_INV_PROJECT),
-                     PQgetvalue(res, row, BBT_INV_REPO), "createdDate",
-                     bbt_pgjson_int(res, row, BBT_INV_CREATED_MS),
-                     "lastAuthenticated",
-                     bbt_pgjson_int(res, row, BBT_INV_LAST_MS), "expiryDate",
-                     bbt_pgjson_int(res, row, BBT_INV_EXPIRES_MS), "expired",
-                     PQgetvalue(res, row, BBT_INV_EXPIRED)[0] == 't',
-                     "lastAddresses", addrs);
+    out = json_pack("{s:s, s:s, s:o, s:o, s:o*, s:o*, s:b, s:o}", "id",
+                    PQgetvalue(res, row, BBT_INV_ID), "name",
+                    PQgetvalue(res, row, BBT_INV_NAME), "permissions", perms,
+                    "createdDate", bbt_pgjson_int(res, row, BBT_INV_CREATED_MS),
+                    "lastAuthenticated",
+                    bbt_pgjson_int(res, row, BBT_INV_LAST_MS), "expiryDate",
+                    bbt_pgjson_int(res, row, BBT_INV_EXPIRES_MS), "expired",
+                    PQgetvalue(res, row, BBT_INV_EXPIRED)[0] == 't',
+                    "lastAddresses", addrs);
+    if (!out || !holder) {
+        json_decref(holder);
+        json_decref(out);
+        return NULL;
+    }
+    /* json_object_set_new takes holder even when it fails. */
+    if (json_object_set_new(out, member, holder) != 0) {
+        json_decref(out);
+        return NULL;
+    }
+    return out;
 }

@@ -9,10 +9,12 @@
 #include <jansson.h>
 #include <libpq-fe.h>
 
-/* {"id", "name", "user": {"name"}, "permissions": [project, repo],
- *  "createdDate", "lastAuthenticated"?, "expiryDate"?, "expired",
- *  "lastAddresses": [...]}, times in epoch milliseconds, unset ones left
- * out; NULL if out of memory. */
+/* {"id", "name", "permissions": [project, repo] ([repo] for a
+ *  repository's token), "createdDate", "lastAuthenticated"?,
+ *  "expiryDate"?, "expired", "lastAddresses": [...]}, times in epoch
+ * milliseconds, unset ones left out, and the holder as `bbtoken list
+ * --json` shows it: "user": {"name"}, "project": {"key"} or "repository":
+ * {"slug", "project": {"key"}}.  NULL if out of memory. */
 json_t *bbt_inventory_json(const PGresult *res, int row);
 
 #endif

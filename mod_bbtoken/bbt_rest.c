@@ -1,7 +1,7 @@
 /*
  * The access-tokens REST API's handler: /rest/access-tokens/{1.0|latest}/
  * users/{slug}[/{tokenId}] and projects/{key}[/repos/{slug}][/{tokenId}],
- * with Bitbucket Data Center's shapes.
+ * with Bitbucket Data Center's shapes, and our .../{tokenId}/rotate.
  *
  * The caller is r->user, authenticated by any authn provider; a request
  * authenticated with a token is refused.  The handler decides what may be
@@ -38,6 +38,7 @@
 #include "bbt_rest_json.h"
 #include "bbt_rest_leaked.h"
 #include "bbt_rest_req.h"
+#include "bbt_rest_rotate.h"
 #include "bbt_rest_tokens.h"
 
 APLOG_USE_MODULE(bbtoken);
@@ -68,6 +69,8 @@ static const struct {
     {BBT_REST_SCOPE_TOKEN, M_DELETE, "DELETE", bbt_rest_tokens_revoke, 0},
     {BBT_REST_LEAKED, M_POST, "POST", bbt_rest_leaked_revoke, 2},
     {BBT_REST_ALL, M_GET, "GET", bbt_rest_inventory_list, 0},
+    {BBT_REST_ROTATE, M_POST, "POST", bbt_rest_rotate, 0},
+    {BBT_REST_SCOPE_ROTATE, M_POST, "POST", bbt_rest_rotate, 0},
 };
 
 #define BBT_REST_NROUTES (sizeof(bbt_rest_routes) / sizeof(bbt_rest_routes[0]))

@@ -3,8 +3,9 @@
  * `bbtoken list --all` as query arguments, the same statement
  * (bbt_inventory.h), Bitbucket's page envelope.
  *
- *   owner=NAME  project=KEY  expired=true  neverUsed=true  unusedDays=N
- *   minPermission=PERM  start=N  limit=N
+ *   owner=NAME  project=KEY  kind=personal|project|repository
+ *   expired=true  neverUsed=true  unusedDays=N  minPermission=PERM
+ *   start=N  limit=N
  */
 #include "httpd.h"
 #include "http_protocol.h"
@@ -28,8 +29,8 @@
 /* The arguments this endpoint reads; any other is refused, so that a
  * misspelt filter never widens what is listed. */
 static const char *const bbt_inv_args[] = {
-    "owner",         "project", "expired", "neverUsed", "unusedDays",
-    "minPermission", "start",   "limit",   NULL};
+    "owner",      "project",       "kind",  "expired", "neverUsed",
+    "unusedDays", "minPermission", "start", "limit",   NULL};
 
 /* Refuse an unknown query argument (apr_table_do's callback: non-zero
  * goes on). */
@@ -80,8 +81,9 @@ static const char *bbt_inv_filter(request_rec *r, bbt_inventory_t *f)
     apr_table_do(bbt_inv_known, &why, t, NULL);
     if (why) {
         return apr_psprintf(r->pool,
-                            "%s: the filters are owner, project, expired, "
-                            "neverUsed, unusedDays and minPermission",
+                            "%s: the filters are owner, project, kind, "
+                            "expired, neverUsed, unusedDays and "
+                            "minPermission",
                             why);
     }
     if ((v = apr_table_get(t, "owner"))) {
@@ -95,6 +97,10 @@ static const char *bbt_inv_filter(request_rec *r, bbt_inventory_t *f)
             return "project is not a project key";
         }
         f->project = v;
+    }
+    if ((v = apr_table_get(t, "kind")) &&
+        bbt_inventory_kind(v, &f->kind) != 0) {
+        return "kind: expected " BBT_INV_KIND_NAMES;
     }
     if ((why = bbt_inv_bool(t, "expired", &f->expired)) ||
         (why = bbt_inv_bool(t, "neverUsed", &f->never_used))) {

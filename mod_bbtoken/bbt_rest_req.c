@@ -11,12 +11,15 @@
 /* The longest start or limit read: 9 digits fit any long. */
 #define BBT_REST_ARG_DIGITS 9
 
-/* The end of a path: nothing (or one "/"), or "/" and a token id.  The
- * shape for nothing, or for an id, which is copied into out->id. */
+/* The end of a path: nothing (or one "/"), or "/" and a token id, or "/",
+ * a token id and "/rotate".  The shape for nothing, an id or its rotation;
+ * the id is copied into out->id. */
 static bbt_rest_shape_t bbt_rest_path_tail(const char *p, bbt_rest_path_t *out,
                                            bbt_rest_shape_t all,
-                                           bbt_rest_shape_t one)
+                                           bbt_rest_shape_t one,
+                                           bbt_rest_shape_t rotate)
 {
+    static const char rot[] = "/rotate";
     size_t n;
 
     if (*p == '\0' || strcmp(p, "/") == 0) {
@@ -30,6 +33,11 @@ static bbt_rest_shape_t bbt_rest_path_tail(const char *p, bbt_rest_path_t *out,
     n = strlen(p);
     if (n && p[n - 1] == '/') {
         n--;
+    }
+    if (n == BBT_TOKEN_ID_LEN + sizeof(rot) - 1 &&
+        memcmp(p + BBT_TOKEN_ID_LEN, rot, sizeof(rot) - 1) == 0) {
+        n = BBT_TOKEN_ID_LEN;
+        one = rotate;
     }
     if (!bbt_input_token_id(p, n)) {
         return BBT_REST_NONE;
@@ -61,7 +69,8 @@ static bbt_rest_shape_t bbt_rest_path_scope(const char *p, bbt_rest_path_t *out)
         out->repo[n] = '\0';
         p += n;
     }
-    return bbt_rest_path_tail(p, out, BBT_REST_SCOPE, BBT_REST_SCOPE_TOKEN);
+    return bbt_rest_path_tail(p, out, BBT_REST_SCOPE, BBT_REST_SCOPE_TOKEN,
+                              BBT_REST_SCOPE_ROTATE);
 }
 
 /* The resources that name no user, after the version. */
@@ -123,8 +132,8 @@ bbt_rest_shape_t bbt_rest_path_parse(const char *uri, bbt_rest_path_t *out)
             memcpy(out->user, p, n);
             out->user[n] = '\0';
             bbt_input_user_slug(p, n, out->slug);
-            shape =
-                bbt_rest_path_tail(p + n, out, BBT_REST_USER, BBT_REST_TOKEN);
+            shape = bbt_rest_path_tail(p + n, out, BBT_REST_USER,
+                                       BBT_REST_TOKEN, BBT_REST_ROTATE);
         }
     } else {
         shape = BBT_REST_NONE;

@@ -26,7 +26,9 @@ typedef enum {
                              or a repository's tokens */
     BBT_REST_SCOPE_TOKEN, /* .../projects/{key}[/repos/{slug}]/{id} */
     BBT_REST_LEAKED,      /* .../revoke-by-value: anyone, no login */
-    BBT_REST_ALL          /* .../inventory: every token, for global admins */
+    BBT_REST_ALL,         /* .../inventory: every token, for global admins */
+    BBT_REST_ROTATE,      /* .../users/{slug}/{id}/rotate */
+    BBT_REST_SCOPE_ROTATE /* .../projects/{key}[/repos/{slug}]/{id}/rotate */
 } bbt_rest_shape_t;
 
 typedef struct {
@@ -46,8 +48,9 @@ typedef struct {
  * names the user whose slug, bbt_input_user_slug, it has), or "/projects/"
  * and a project key (bbt_input_key, canonicalized) optionally followed by
  * "/repos/" and a slug (bbt_input_slug); then optionally "/" and a token
- * id (bbt_input_token_id); one trailing "/" is allowed.  Fills *out and
- * returns its shape; BBT_REST_NONE (and *out cleared) for anything else. */
+ * id (bbt_input_token_id), itself optionally followed by "/rotate"; one
+ * trailing "/" is allowed.  Fills *out and returns its shape;
+ * BBT_REST_NONE (and *out cleared) for anything else. */
 bbt_rest_shape_t bbt_rest_path_parse(const char *uri, bbt_rest_path_t *out);
 
 /* start and limit from a query string (NULL for none): the first

@@ -6,9 +6,11 @@
 -- for the caller httpd names, and cannot check that httpd named the right
 -- one), and any project's and repository's tokens (and whether a project's
 -- repository admins may manage theirs) through five more, which check that
--- the caller administers the project or repository.  It also reads what the
--- API shows (users, tokens, the policy, the projects' settings) and what a
--- token sent to the API is checked with, as the lookup role does
+-- the caller administers the project or repository; and rotate a token
+-- (bbtoken_api_rotate: its owner, or its project's or repository's
+-- admins, in the caller's name).  It also reads what the API shows
+-- (users, tokens, the policy, the projects' settings) and what a token
+-- sent to the API is checked with, as the lookup role does
 -- (sql/grants.sql), and writes nothing directly.  Run it again after every
 -- `bbtoken db upgrade`:
 --   psql -v ON_ERROR_STOP=1 -v role=bbtoken_api -f sql/grants-api.sql
@@ -34,5 +36,7 @@ GRANT EXECUTE ON FUNCTION bbtoken_owner_level(bigint, text, text),
                           bbtoken_api_scope_revoke(text, text, text, text),
                           bbtoken_api_project_set(text, text, boolean),
                           bbtoken_api_leak_throttle(text, integer, integer),
-                          bbtoken_api_revoke_leaked(text, text[], text[])
+                          bbtoken_api_revoke_leaked(text, text[], text[]),
+                          bbtoken_api_rotate(text, text, text, text, text,
+                                             text, text, text)
                           TO :"role";

@@ -52,3 +52,8 @@ COMMIT;
 BEGIN;
 \ir migrations/0010_leaked.sql
 COMMIT;
+
+-- Version 11: rotating a token.
+BEGIN;
+\ir migrations/0011_rotate.sql
+COMMIT;

@@ -2,8 +2,8 @@
 # under valgrind's memcheck: every endpoint, bodies that are refused (too
 # large, over LimitRequestBody, a broken chunk, not JSON), a request
 # without a login, one with a token, a path and a method that are not the
-# API's, the cross-site check, a project's and a repository's tokens, a
-# database outage.  Any invalid read or write, use of uninitialised memory
+# API's, the cross-site check, a project's and a repository's tokens,
+# rotation, a database outage.  Any invalid read or write, use of uninitialised memory
 # or bad free fails the test.
 use strict;
 use warnings;
@@ -106,6 +106,12 @@ is_status(req(GET => '/rest/access-tokens/1.0/users/carol', { Authorization => "
 is_status(req(GET => '/rest/access-tokens/2.0/users/alice', { Authorization => $auth }), 404, 'not a path of ours');
 is_status(req(PATCH => $B, \%json, '{}'), 405, 'another method');
 is_status(req(PUT => $B, { %json, Origin => 'http://evil.example' }, '{}'), 403, 'cross-site');
+$res = req(POST => "$B/$id/rotate", \%nock);
+is_status($res, 200, 'rotate');
+my $old = $id;
+$id = eval { decode_json($res->{content})->{id} } // '000000000000';
+is_status(req(POST => "$B/$old/rotate", \%nock), 400, 'rotate the revoked one');
+is_status(req(GET => "$B/$id/rotate", { Authorization => $auth }), 405, 'rotate: GET');
 is_status(req(DELETE => "$B/$id", \%nock), 204, 'revoke');
 is_status(req(DELETE => "$B/$id", \%nock), 404, 'revoke again');
 # A project's and a repository's tokens.
@@ -118,6 +124,9 @@ for my $where ($PB, "$PB/repos/repo") {
     is_status(req(GET => "$where?limit=5", { Authorization => $auth }), 200, "list at $where");
     is_status(req(GET => "$where/$sid", { Authorization => $auth }), 200, "get at $where");
     is_status(req(POST => "$where/$sid", \%json, '{"name":"vg 2"}'), 200, "update at $where");
+    $res = req(POST => "$where/$sid/rotate", \%nock);
+    is_status($res, 200, "rotate at $where");
+    $sid = eval { decode_json($res->{content})->{id} } // '000000000000';
     is_status(req(DELETE => "$where/$sid", \%nock), 204, "revoke at $where");
 }
 is_status(req(PUT => "$PB/repos/repo", \%json, '{"name":"x","permissions":["PROJECT_READ"]}'), 400,
@@ -141,6 +150,7 @@ $env->pg_stop;
 is_status(req(GET => $B, { Authorization => $auth }), 503, 'database down: 503');
 is_status(req(POST => $L, \%ct, encode_json([$leaked])), 503, 'revoke by value, database down: 503');
 is_status(req(GET => $I, $root), 503, 'inventory, database down: 503');
+is_status(req(POST => "$PB/000000000001/rotate", \%nock), 503, 'rotate, database down: 503');
 $env->pg_start;
 
 kill 'TERM', $pid;

@@ -5,10 +5,12 @@
 # t/browser/tokens.spec.mjs (node:test, playwright-core) logs in with a
 # password, creates a token through the page (an impossible permission
 # combination is disabled), copies it, clones with the real git client,
-# renames it, revokes it after the confirmation dialog and sees git
-# refused; then, as a project's admin, makes that project's token and a
-# repository's there, clones with the first (x-token-auth), and is told
-# where it administers nothing.  It saves screenshots (see below).  t/browser/sandbox.spec.mjs
+# renames it, rotates it after a confirmation dialog (the new token shown
+# once, same name and permissions, cloning; the old one refused by git),
+# revokes it after the confirmation dialog and sees git refused; then, as
+# a project's admin, makes that project's token and a repository's there,
+# clones with the first (x-token-auth), and is told where it administers
+# nothing.  It saves screenshots (see below).  t/browser/sandbox.spec.mjs
 # plays a page uploaded over WebDAV onto the page's host that drives the
 # API in its reader's name: BBTokenSandbox stops it, and without it the
 # attack works.  This file only sets the stack up and relays the TAP that

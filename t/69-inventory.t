@@ -4,7 +4,11 @@
 # bulk revocation of what a filter selects, and its dry run that changes
 # nothing; the usage errors; and the same list over REST
 # (GET .../inventory) for global admins only, with the same filters as
-# query arguments, selecting exactly what the CLI selects.
+# query arguments, selecting exactly what the CLI selects.  Projects' and
+# repositories' tokens are in it too, named by their holder: the kind
+# filter, the project filter that finds them, their JSON (project {key},
+# repository {slug, project {key}}, a repository token's one permission),
+# and their bulk revocation.
 use strict;
 use warnings;
 use FindBin;
@@ -143,7 +147,7 @@ subtest 'REST: GET .../inventory for global admins' => sub {
     is($res->{json}{errors}[0]{exceptionName}, 'com.atlassian.bitbucket.AuthorisationException', '  in the envelope');
     is_status($env->rest(GET => $B, noauth => 1), 401, 'no login: 401');
     for my $bad ('owner=a%20b', 'project=1x', 'expired=yes', 'unusedDays=0', 'unusedDays=36501',
-                 'minPermission=REPO_ALL', 'kind=personal', 'limit=x') {
+                 'minPermission=REPO_ALL', 'kind=repo', 'kind=Personal', 'kind=', 'limit=x') {
         is_status($env->rest(GET => "$B?$bad", as => 'root'), 400, "?$bad: 400");
     }
     is_status($env->rest(POST => $B, as => 'root', json => {}), 405, 'POST: 405');
@@ -172,6 +176,69 @@ subtest 'bulk revoke: the dry run changes nothing, then the revocation' => sub {
     is_deeply([map { $_->{id} } @$j], [$id{'c-read'}], '--revoke --json: the revoked tokens as JSON');
     is($env->psql("SELECT revoked_at IS NOT NULL FROM bbtoken_tokens WHERE id = '$id{'c-read'}'"), 't',
        '  revoked');
+};
+
+subtest 'projects\' and repositories\' tokens: their holder, the kind and project filters' => sub {
+    for my $c (['--project', 'PROJ', 'p-ci'], ['--repo', 'PROJ/one', 'r-deploy', 'REPO_WRITE'],
+               ['--repo', 'OTHER/x', 'o-deploy', 'REPO_READ']) {
+        my ($opt, $what, $name, @perms) = @$c;
+        my $out = $env->cli_ok('create', $opt, $what, '--name', $name, map { ('--perm', $_) } @perms);
+        ($id{$name}) = $out =~ /\A(\S+)\n\z/;
+        $id{$name} = BBT::Env::parse_token($id{$name})->{id};
+    }
+    is_deeply(names(), ['a-new', 'b-admin', 'p-ci', 'o-deploy', 'r-deploy'],
+              'every live token, holder by holder: users\', then project:PROJ, repo:OTHER/x, repo:PROJ/one');
+    my $j = $env->cli_json('list', '--all');
+    my ($p) = grep { $_->{name} eq 'p-ci' } @$j;
+    is_deeply($p->{project}, { key => 'PROJ' }, 'JSON: project {key}');
+    ok(!exists $p->{user}, '  no user');
+    is_deeply($p->{permissions}, ['PROJECT_ADMIN', 'REPO_ADMIN'], '  its permissions');
+    my ($r) = grep { $_->{name} eq 'r-deploy' } @$j;
+    is_deeply($r->{repository}, { slug => 'one', project => { key => 'PROJ' } }, 'JSON: repository {slug, project}');
+    ok(!exists $r->{user} && !exists $r->{project}, '  no user, no project member');
+    is_deeply($r->{permissions}, ['REPO_WRITE'], '  its one permission');
+    my ($u) = grep { $_->{name} eq 'a-new' } @$j;
+    is_deeply($u->{user}, { name => 'alice' }, 'a personal token: user {name}');
+    ok(!exists $u->{project} && !exists $u->{repository}, '  nothing else');
+    my $out = $env->cli_is('table', ['list', '--all'], 0);
+    like($out, qr/^$id{'p-ci'}\s+project:PROJ\s+p-ci\s+PROJECT_ADMIN,REPO_ADMIN\s/m, 'table: the project\'s token');
+    like($out, qr/^$id{'r-deploy'}\s+repo:PROJ\/one\s+r-deploy\s+REPO_WRITE\s/m,
+         'table: the repository\'s, one permission');
+
+    is_deeply(names('--kind', 'personal'), ['a-new', 'b-admin'], '--kind personal');
+    is_deeply(names('--kind', 'project'), ['p-ci'], '--kind project');
+    is_deeply(names('--kind', 'repository'), ['o-deploy', 'r-deploy'], '--kind repository');
+    is_deeply(names('--project', 'proj'), ['a-new', 'p-ci', 'r-deploy'],
+              '--project: a grant\'s holder\'s, the project\'s own and its repositories\'');
+    is_deeply(names('--project', 'OTHER'), ['b-admin', 'o-deploy'], '--project OTHER');
+    is_deeply(names('--project', 'PROJ', '--kind', 'repository'), ['r-deploy'], '--project and --kind together');
+    is_deeply(names('--owner', 'alice'), ['a-new'], '--owner: a user\'s tokens only');
+    is_deeply(names('--min-perm', 'REPO_WRITE'), ['a-new', 'b-admin', 'p-ci', 'r-deploy'], '--min-perm REPO_WRITE');
+    is_deeply(names('--min-perm', 'PROJECT_READ'), ['a-new', 'b-admin', 'p-ci'],
+              '--min-perm PROJECT_READ: a repository\'s token has no project level');
+    $env->cli_is('bad --kind', ['list', '--all', '--kind', 'repo'], 1,
+                 stderr => qr/invalid --kind: repo \(personal, project or repository\)/);
+    $env->cli_is('--kind without --all', ['list', 'alice', '--kind', 'project'], 2, stderr => qr/go with --all/);
+
+    my $B = '/rest/access-tokens/latest/inventory';
+    for my $q (['', ], ['kind=personal', '--kind', 'personal'], ['kind=project', '--kind', 'project'],
+               ['kind=repository', '--kind', 'repository'], ['project=PROJ', '--project', 'PROJ'],
+               ['project=proj&kind=repository', '--project', 'proj', '--kind', 'repository']) {
+        my ($args, @cli) = @$q;
+        my $res = $env->rest(GET => "$B?$args", as => 'root');
+        is_deeply([map { $_->{name} } @{ $res->{json}{values} || [] }], names(@cli), "REST ?$args: as the CLI's");
+    }
+    my $res = $env->rest(GET => "$B?kind=repository", as => 'root');
+    is_deeply($res->{json}{values}, $env->cli_json('list', '--all', '--kind', 'repository'),
+              'REST: the same JSON for repositories\' tokens');
+
+    $out = $env->cli_is('revoke a project\'s repositories\' tokens',
+                        ['list', '--all', '--project', 'PROJ', '--kind', 'repository', '--revoke'], 0);
+    like($out, qr/^$id{'r-deploy'}\s+repo:PROJ\/one\s+r-deploy\s/m, 'lists what it revoked');
+    like($out, qr/^revoked 1 token\n\z/m, 'revoked 1 token');
+    is($env->psql("SELECT user_name FROM bbtoken_audit WHERE token_id = '$id{'r-deploy'}' AND event = 'revoked'"),
+       'repo:PROJ/one', 'audited, naming the repository');
+    is_deeply(names(), ['a-new', 'b-admin', 'p-ci', 'o-deploy'], 'the others stay');
 };
 
 done_testing;

@@ -4,6 +4,7 @@
 //   PUT    {api}/users/{user}                 create (the raw token, once)
 //   POST   {api}/users/{user}/{id}            rename / change permissions
 //   DELETE {api}/users/{user}/{id}            revoke
+//   POST   {api}/users/{user}/{id}/rotate     a new token in its place
 // and the same under {api}/projects/{key}[/repos/{slug}] for a project's or
 // a repository's tokens, which the user manages as its admin.
 'use strict';
@@ -216,6 +217,8 @@
       el('td', { class: 'row-actions' },
         el('button', { type: 'button', class: 'btn link', 'aria-label': 'Edit ' + name,
           onclick: () => openEdit(t.id) }, 'Edit'),
+        el('button', { type: 'button', class: 'btn link', 'aria-label': 'Rotate ' + name,
+          onclick: () => openRotate(t.id) }, 'Rotate'),
         el('button', { type: 'button', class: 'btn link danger-text', 'aria-label': 'Revoke ' + name,
           onclick: () => openRevoke(t.id) }, 'Revoke')));
     return tr;
@@ -470,8 +473,10 @@
       + origin + host + path;
   }
 
-  function showNewToken(t) {
+  // done: 'created' or 'rotated', for the title and the announcement.
+  function showNewToken(t, done = 'created') {
     secret = (t && t.token) || '';
+    $('new-title').textContent = 'Token ' + done;
     $('new-name').textContent = t && t.name ? '“' + t.name + '”' : '';
     $('new-token').value = secret;
     $('new-project').value = holder ? holder.key : 'PROJECT';
@@ -481,7 +486,7 @@
     $('new-dialog').showModal();
     $('new-token').focus();
     $('new-token').select();
-    say('Token “' + (t && t.name) + '” created. Copy it now: it is shown only once.');
+    say('Token “' + (t && t.name) + '” ' + done + '. Copy it now: it is shown only once.');
   }
 
   $('new-project').addEventListener('input', cloneLines);
@@ -516,6 +521,39 @@
   for (const b of document.querySelectorAll('[data-copy]')) {
     b.addEventListener('click', () => copyFrom(b.getAttribute('data-copy')));
   }
+
+  // ------------------------------------------------------------------
+  // Rotate: the server makes the new token and revokes the old one.
+
+  let rotating = null;
+
+  function openRotate(id) {
+    const t = tokens.get(String(id));
+    if (!t) return;
+    rotating = String(id);
+    $('rotate-name').textContent = t.name;
+    showError('rotate-error', null);
+    $('rotate-dialog').showModal();
+    $('rotate-cancel').focus();   // the safe choice first
+  }
+
+  $('rotate-cancel').addEventListener('click', () => $('rotate-dialog').close());
+  $('rotate-confirm').addEventListener('click', async () => {
+    const btn = $('rotate-confirm');
+    btn.disabled = true;
+    try {
+      const rotated = await api('POST', base() + '/' + encodeURIComponent(rotating) + '/rotate');
+      $('rotate-dialog').close();
+      tokens.delete(rotating);
+      render();
+      showNewToken(rotated, 'rotated');
+      refresh();
+    } catch (err) {
+      showError('rotate-error', err);
+    } finally {
+      btn.disabled = false;
+    }
+  });
 
   // ------------------------------------------------------------------
   // Revoke

@@ -282,6 +282,53 @@ test('rename the token and change its permissions', async () => {
   await shot('04-list-after-edit');
 });
 
+test('rotate after confirming: a new token in its place, shown once; git refuses the old one', async () => {
+  const oldId = tokenId, oldToken = token, oldClone = cloneLine;
+  const row = page.locator(`tr[data-id="${oldId}"]`);
+  await row.getByRole('button', { name: 'Rotate ' + NAME + ' (read only)' }).click();
+  const dialog = page.getByRole('alertdialog', { name: 'Rotate token?' });
+  await dialog.waitFor();
+  assert.match(await dialog.innerText(), /\(read only\)/, 'the dialog names the token');
+  // Cancel first: nothing happens.
+  await dialog.getByRole('button', { name: 'Cancel' }).click();
+  await dialog.waitFor({ state: 'hidden' });
+  assert.equal(await row.count(), 1);
+  await row.getByRole('button', { name: /^Rotate / }).click();
+  await dialog.waitFor();
+  await dialog.getByRole('button', { name: 'Rotate' }).click();
+  const shown = page.getByRole('dialog', { name: 'Token rotated' });
+  await shown.waitFor();
+  await page.locator('#status', { hasText: 'rotated' }).waitFor();
+  token = await page.locator('#new-token').inputValue();
+  assert.match(token, /^(BBDC-)?[A-Za-z0-9+/]{44}$/, 'a token of the documented shape');
+  assert.notEqual(token, oldToken, 'a new token');
+  tokenId = Buffer.from(token.replace(/^BBDC-/, ''), 'base64').subarray(0, 12).toString();
+  assert.match(tokenId, /^[0-9]{12}$/);
+  assert.notEqual(tokenId, oldId, 'a new id');
+  await shown.getByLabel('Project key', { exact: true }).fill(PROJECT);
+  await shown.getByLabel('Repository', { exact: true }).fill(REPO);
+  cloneLine = await page.locator('#clone-basic').inputValue();
+  bearerLine = await page.locator('#clone-bearer').inputValue();
+  assert.ok(cloneLine.includes(encodeURIComponent(token)), 'the clone line has the new token');
+  await shown.getByRole('button', { name: 'Done' }).click();
+  await shown.waitFor({ state: 'hidden' });
+  assert.equal(await page.locator('#new-token').inputValue(), '', 'the token is gone from the page');
+  const fresh = page.locator(`tr[data-id="${tokenId}"]`);
+  await fresh.waitFor();
+  const text = await fresh.innerText();
+  assert.match(text, /\(read only\)/, 'the same name');
+  assert.match(text, /Project: Read/);
+  assert.match(text, /Repository: Read/, 'the same permissions');
+  assert.equal(await page.locator(`tr[data-id="${oldId}"]`).count(), 0, 'the old one is no longer listed');
+  if (NO_GIT) return;
+  const r = await git([...argv(oldClone).slice(1), 'after-rotate-old']);
+  assert.notEqual(r.code, 0, 'the old token\'s clone fails');
+  assert.match(r.stderr, /Authentication failed|401/, r.stderr);
+  const r2 = await git([...argv(cloneLine).slice(1), 'after-rotate-new']);
+  assert.equal(r2.code, 0, r2.stderr);
+  assert.ok(existsSync(join(WORK, 'after-rotate-new', 'README')), 'the new token clones');
+});
+
 test('a refused request shows the server\'s message', async () => {
   // Names are unique among a user's tokens: the API refuses a second one.
   await page.getByRole('button', { name: 'Create token' }).click();

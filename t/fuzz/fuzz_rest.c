@@ -17,12 +17,12 @@
 #define NFIELDS 8
 
 /* A project's or a repository's path: a canonical key, a slug or none,
- * an id for one token; and the parts spell the URI again (the key in any
- * case), but for one trailing slash. */
+ * an id for one token or its rotation; and the parts spell the URI again
+ * (the key in any case), but for one trailing slash. */
 static void check_scope(const char *uri, const bbt_rest_path_t *p)
 {
     char again[sizeof(BBT_REST_PREFIX) + 32 + BBT_KEY_BUF + BBT_SLUG_MAX +
-               BBT_TOKEN_ID_LEN + 8];
+               BBT_TOKEN_ID_LEN + 16];
     char key[BBT_KEY_BUF];
     size_t n;
 
@@ -37,9 +37,10 @@ static void check_scope(const char *uri, const bbt_rest_path_t *p)
             : !bbt_input_token_id(p->id, strlen(p->id))) {
         abort();
     }
-    snprintf(again, sizeof(again), "%s%s/projects/%s%s%s%s%s", BBT_REST_PREFIX,
-             p->latest ? "latest" : "1.0", p->key, p->repo[0] ? "/repos/" : "",
-             p->repo, p->id[0] ? "/" : "", p->id);
+    snprintf(again, sizeof(again), "%s%s/projects/%s%s%s%s%s%s",
+             BBT_REST_PREFIX, p->latest ? "latest" : "1.0", p->key,
+             p->repo[0] ? "/repos/" : "", p->repo, p->id[0] ? "/" : "", p->id,
+             p->shape == BBT_REST_SCOPE_ROTATE ? "/rotate" : "");
     n = strlen(again);
     if (strncasecmp(uri, again, n) != 0 ||
         !(uri[n] == '\0' || (uri[n] == '/' && uri[n + 1] == '\0'))) {
@@ -50,7 +51,7 @@ static void check_scope(const char *uri, const bbt_rest_path_t *p)
 static void check_path(const char *uri)
 {
     char again[sizeof(BBT_REST_PREFIX) + 16 + BBT_USER_MAX + 1 +
-               BBT_TOKEN_ID_LEN + 2];
+               BBT_TOKEN_ID_LEN + 16];
     char slug[BBT_USER_MAX + 1];
     bbt_rest_path_t p;
     bbt_rest_shape_t shape = bbt_rest_path_parse(uri, &p);
@@ -82,7 +83,8 @@ static void check_path(const char *uri)
         }
         return;
     }
-    if (shape == BBT_REST_SCOPE || shape == BBT_REST_SCOPE_TOKEN) {
+    if (shape == BBT_REST_SCOPE || shape == BBT_REST_SCOPE_TOKEN ||
+        shape == BBT_REST_SCOPE_ROTATE) {
         check_scope(uri, &p);
         return;
     }
@@ -101,9 +103,10 @@ static void check_path(const char *uri)
         abort();
     }
     /* The parts spell the URI again, but for one trailing slash. */
-    snprintf(again, sizeof(again), "%s%s/users/%s%s%s", BBT_REST_PREFIX,
+    snprintf(again, sizeof(again), "%s%s/users/%s%s%s%s", BBT_REST_PREFIX,
              p.latest ? "latest" : "1.0", p.user,
-             shape == BBT_REST_TOKEN ? "/" : "", p.id);
+             shape == BBT_REST_USER ? "" : "/", p.id,
+             shape == BBT_REST_ROTATE ? "/rotate" : "");
     n = strlen(again);
     if (strncmp(uri, again, n) != 0 ||
         !(uri[n] == '\0' || (uri[n] == '/' && uri[n + 1] == '\0'))) {

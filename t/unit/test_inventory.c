@@ -20,13 +20,59 @@ static void test_plain(void)
     ok(bbt_inventory_sql(&f, 0, -1, 0, &q) == 0 && q.nparams == 0,
        "no filter: no parameters");
     ok(has(&q, "WHERE t.revoked_at IS NULL") &&
-           has(&q, "ORDER BY u.name, t.created_at, t.id") &&
-           !has(&q, "LIMIT") && !has(&q, "UPDATE"),
+           has(&q, "ORDER BY 2, t.created_at, t.id") && !has(&q, "LIMIT") &&
+           !has(&q, "UPDATE"),
        "live tokens only, ordered, no limit, no change");
     ok(bbt_inventory_sql(&f, 0, 26, 50, &q) == 0 && q.nparams == 2 &&
            strcmp(q.params[0], "26") == 0 && strcmp(q.params[1], "50") == 0 &&
            has(&q, "LIMIT $1::bigint OFFSET $2::bigint"),
        "a page: LIMIT and OFFSET as parameters");
+    ok(has(&q, "LEFT JOIN bbtoken_users u ON u.id = t.user_id") &&
+           !has(&q, "FROM bbtoken_tokens t JOIN"),
+       "every kind of token: the owner LEFT JOINed");
+    ok(has(&q, "COALESCE(u.name, bbtoken_scope_name(t.project_key,"
+               " t.repo_slug))") &&
+           has(&q, "t.project_key, t.repo_slug FROM"),
+       "the holder's name, and a token's project and repository");
+    ok(!has(&q, "t.user_id IS"), "no kind: no condition on the holder");
+}
+
+static void test_kind(void)
+{
+    static const struct {
+        const char *name;
+        bbt_inv_kind_t kind;
+        const char *sql;
+    } k[] = {
+        {"personal", BBT_INV_KIND_PERSONAL, " AND t.user_id IS NOT NULL"},
+        {"project", BBT_INV_KIND_PROJECT,
+         " AND t.user_id IS NULL AND t.repo_slug IS NULL"},
+        {"repository", BBT_INV_KIND_REPO,
+         " AND t.user_id IS NULL AND t.repo_slug IS NOT NULL"},
+    };
+    bbt_inventory_t f;
+    bbt_inventory_query_t q;
+    bbt_inv_kind_t got;
+    size_t i;
+
+    for (i = 0; i < sizeof(k) / sizeof(k[0]); i++) {
+        got = BBT_INV_KIND_ANY;
+        ok(bbt_inventory_kind(k[i].name, &got) == 0 && got == k[i].kind,
+           "kind %s", k[i].name);
+        memset(&f, 0, sizeof(f));
+        f.kind = k[i].kind;
+        ok(bbt_inventory_filtered(&f), "kind %s: filtered", k[i].name);
+        ok(bbt_inventory_sql(&f, 0, -1, 0, &q) == 0 && q.nparams == 0 &&
+               has(&q, k[i].sql),
+           "kind %s: its condition, no parameter", k[i].name);
+    }
+    ok(bbt_inventory_kind("Personal", &got) == -1, "kinds in lower case only");
+    ok(bbt_inventory_kind("repo", &got) == -1, "repo is not a kind's word");
+    ok(bbt_inventory_kind("", &got) == -1, "empty");
+    ok(bbt_inventory_kind(NULL, &got) == -1, "NULL");
+    memset(&f, 0, sizeof(f));
+    f.kind = (bbt_inv_kind_t)4;
+    ok(bbt_inventory_sql(&f, 0, -1, 0, &q) == -1, "a kind out of range");
 }
 
 static void test_filters(void)
@@ -50,6 +96,8 @@ static void test_filters(void)
        "owner: $1, in any case");
     ok(strcmp(q.params[1], "PROJ") == 0 && has(&q, "g.project_key = $2"),
        "project: $2, canonical");
+    ok(has(&q, "(t.project_key = $2 OR EXISTS"),
+       "project: the project's and its repositories' own tokens too");
     ok(has(&q, "t.expires_at <= now()"), "expired");
     ok(has(&q, "t.last_authenticated IS NULL"), "never used");
     ok(strcmp(q.params[2], "2592000") == 0 &&
@@ -95,6 +143,7 @@ int main(void)
 {
     test_plain();
     test_filters();
+    test_kind();
     test_refused();
     return done_testing();
 }

@@ -69,6 +69,13 @@ static void test_scope_path(void)
              "a repository's token; the slug as spelled");
     scope_is(P "1.0/projects/PROJ/repos/123456789012", BBT_REST_SCOPE, "PROJ",
              "123456789012", "", "a slug of 12 digits is a repository");
+    scope_is(P "1.0/projects/PROJ/123456789012/rotate", BBT_REST_SCOPE_ROTATE,
+             "PROJ", "", "123456789012", "a project's token's rotation");
+    scope_is(P "latest/projects/PROJ/repos/one/000000000001/rotate/",
+             BBT_REST_SCOPE_ROTATE, "PROJ", "one", "000000000001",
+             "a repository's token's rotation, trailing slash");
+    scope_is(P "1.0/projects/PROJ/repos/rotate", BBT_REST_SCOPE, "PROJ",
+             "rotate", "", "a repository named rotate");
 }
 
 static void test_path(void)
@@ -93,6 +100,19 @@ static void test_path(void)
             "alice", "123456789012", "a token");
     path_is(P "latest/users/Bob/000000000001/", BBT_REST_TOKEN, 1, "Bob", "bob",
             "000000000001", "a token, leading zeros, trailing slash");
+    path_is(P "latest/users/alice/123456789012/rotate", BBT_REST_ROTATE, 1,
+            "alice", "alice", "123456789012", "a token's rotation");
+    path_is(P "1.0/users/alice/123456789012/rotate/", BBT_REST_ROTATE, 0,
+            "alice", "alice", "123456789012", "rotation, trailing slash");
+    not_ours(P "1.0/users/alice/rotate", "rotate without an id");
+    not_ours(P "1.0/users/alice/123456789012/rotatex", "rotate and more");
+    not_ours(P "1.0/users/alice/123456789012/Rotate", "Rotate in capitals");
+    not_ours(P "1.0/users/alice/123456789012/rotate//", "rotate, two slashes");
+    not_ours(P "1.0/users/alice/123456789012/rotate/x", "more after rotate");
+    not_ours(P "1.0/users/alice/12345678901/rotate", "rotate, a short id");
+    not_ours(P "1.0/users/alice/123456789012//rotate", "two slashes before");
+    not_ours(P "1.0/projects/PROJ/123456789012/rotate/123456789012",
+             "an id after rotate");
 
     path_is(P "latest/revoke-by-value", BBT_REST_LEAKED, 1, "", "", "",
             "revoke-by-value");
