@@ -66,7 +66,10 @@ enum {
     /* --repo KEY/slug (create, list, revoke, audit), and project's
      * setting */
     BBTOKEN_OPT_REPO,
-    BBTOKEN_OPT_REPO_ADMINS
+    BBTOKEN_OPT_REPO_ADMINS,
+    /* create, update: the token's allow-list */
+    BBTOKEN_OPT_ALLOW_FROM,
+    BBTOKEN_OPT_ALLOW_FROM_ANY
 };
 /* More options than an unsigned int has bits. */
 #define BBTOKEN_BIT(opt) (1ull << ((opt)-BBTOKEN_OPT_DB))
@@ -115,8 +118,11 @@ typedef struct {
     const char *unused_for;
     const char *min_perm;
     int revoke;
-    const char *repo;        /* --repo KEY/slug: a repository's */
-    const char *repo_admins; /* project --repo-admins-manage-tokens */
+    const char *repo;               /* --repo KEY/slug: a repository's */
+    const char *repo_admins;        /* project --repo-admins-manage-tokens */
+    const char *nets[BBT_NETS_MAX]; /* --allow-from, in order */
+    size_t nnets;
+    int nets_any; /* update --allow-from-any */
     int noperands;
 } bbtoken_args_t;
 

@@ -1,0 +1,151 @@
+# Where a token is used from.  An allow-list (bbtoken create/update
+# --allow-from) lets a token in only from its networks: from elsewhere it is
+# refused 401 with the same challenge as a wrong token, and logged (BBT600)
+# with its id and the client's address, from the database and from the
+# cache alike, and a changed list reaches the cache at once.  A token used
+# from an address group (IPv4 /24, IPv6 /64) it was not used from before is
+# audited (new_address) once per group, without a write per request.  Real
+# PostgreSQL, httpd (on 127.0.0.1 and [::1]), HTTP clients bound to
+# 127.0.0.1 and 127.0.0.2, curl over IPv6.
+use strict;
+use warnings;
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use Test::More;
+use HTTP::Tiny;
+use BBT::Env qw(auth_bearer forge_token run_cmd);
+use BBT::Assert;
+use BBT::Cache qw(log_mark log_since served_from_cache until_status settle);
+
+my $port6 = BBT::Util::free_port();
+my $env = BBT::Env->new(extra_conf => "Listen [::1]:$port6\n")->start;
+$env->make_repo('PROJ', 'repo');
+$env->user_add('alice');
+$env->grant('alice', 'PROJECT_WRITE', 'PROJ');
+my $UP = '/scm/PROJ/repo.git/info/refs?service=git-upload-pack';
+
+# A request from 127.0.0.x, on a connection of its own.
+sub from4 {
+    my ($addr, $tok) = @_;
+    return HTTP::Tiny->new(timeout => 30, max_redirect => 0, local_address => $addr)
+        ->get($env->url($UP), { headers => auth_bearer($tok) });
+}
+
+# A request from ::1: its status.
+sub from6 {
+    my ($tok) = @_;
+    my ($rc, $out) = run_cmd(cmd => ['curl', '-s', '-g', '-o', '/dev/null', '-w', '%{http_code}',
+                                     '-H', "Authorization: Bearer $tok", "http://[::1]:$port6$UP"]);
+    return $out;
+}
+
+sub create {
+    my ($name, @nets) = @_;
+    my $out = $env->cli_ok('create', 'alice', '--name', $name, map { ('--allow-from', $_) } @nets);
+    chomp $out;
+    my $p = BBT::Env::parse_token($out) or die "no token printed: $out";
+    return ($out, $p->{id});
+}
+
+sub nets_of {
+    my ($id) = @_;
+    return $env->psql("SELECT COALESCE(array_to_string(allowed_nets, ' '), '-') FROM bbtoken_tokens WHERE id = '$id'");
+}
+
+subtest 'an IPv4 allow-list: in from 127.0.0.1, refused from 127.0.0.2 and ::1' => sub {
+    my ($tok, $id) = create('ci-v4', '127.0.0.1');
+    is(nets_of($id), '127.0.0.1/32', 'stored as a network');
+    is(from4('127.0.0.1', $tok)->{status}, 200, 'from 127.0.0.1: 200');
+    my $m = log_mark($env);
+    my $r = from4('127.0.0.2', $tok);
+    is($r->{status}, 401, 'from 127.0.0.2: 401');
+    like(log_since($env, $m), qr/BBT600: token $id refused from 127\.0\.0\.2: not in the token's allow-list/,
+         'BBT600 names the token and the client');
+    my $wrong = from4('127.0.0.2', forge_token($id));
+    is($wrong->{status}, 401, 'a wrong secret for the same id: 401');
+    is_deeply([sort(BBT::Http::header_list($r, 'www-authenticate'))],
+              [sort(BBT::Http::header_list($wrong, 'www-authenticate'))],
+              'the same challenge as a wrong token');
+    is($r->{content}, $wrong->{content}, 'and the same body');
+    is(from6($tok), '401', 'from ::1: 401');
+
+    # The refusal from the cache: the entry made by an allowed request.
+    ok(served_from_cache($env, $UP, auth_bearer($tok), $id), 'the token is in the cache');
+    $m = log_mark($env);
+    is(from4('127.0.0.2', $tok)->{status}, 401, 'from 127.0.0.2 again: 401');
+    like(log_since($env, $m), qr/BBT600: token $id refused from 127\.0\.0\.2: .*\(from the cache\)/,
+         'refused from the cache');
+    is($env->psql("SELECT count(*) FROM bbtoken_tokens WHERE id = '$id' AND '127.0.0.2' = ANY(last_addresses)"),
+       0, 'a refused request is not a use');
+
+    # A changed list reaches the cache (its NOTIFY), both ways.
+    $env->cli_ok('update', $id, '--allow-from', '127.0.0.0/24');
+    is(nets_of($id), '127.0.0.0/24', 'the list replaced');
+    settle();
+    is(from4('127.0.0.2', $tok)->{status}, 200, 'from 127.0.0.2 once the list holds it: 200');
+    $env->cli_ok('update', $id, '--allow-from', '127.0.0.3');
+    settle();
+    $m = log_mark($env);
+    is(from4('127.0.0.1', $tok)->{status}, 401, 'from 127.0.0.1 once it does not: 401');
+    like(log_since($env, $m), qr/BBT600: token $id refused from 127\.0\.0\.1/, 'BBT600');
+    $env->cli_ok('update', $id, '--allow-from-any');
+    is(nets_of($id), '-', 'no list');
+    settle();
+    is(from6($tok), '200', 'from ::1 with no list: 200');
+    is($env->psql("SELECT count(*) FROM bbtoken_audit WHERE token_id = '$id' AND event = 'allowed_nets_changed'"),
+       3, 'each change of the list in the audit trail');
+};
+
+subtest 'an IPv6 allow-list' => sub {
+    my ($tok, $id) = create('ci-v6', '::1/128');
+    is(from6($tok), '200', 'from ::1 in ::1/128: 200');
+    my $m = log_mark($env);
+    is(from4('127.0.0.1', $tok)->{status}, 401, 'from 127.0.0.1: 401');
+    like(log_since($env, $m), qr/BBT600: token $id refused from 127\.0\.0\.1/, 'BBT600');
+    my ($tok2, $id2) = create('ci-doc', '2001:db8::/32', '10.0.0.0/8');
+    is(nets_of($id2), '2001:db8::/32 10.0.0.0/8', 'two networks, in order');
+    $m = log_mark($env);
+    is(from6($tok2), '401', 'from ::1 outside 2001:db8::/32: 401');
+    like(log_since($env, $m), qr/BBT600: token $id2 refused from ::1/, 'BBT600 with the IPv6 client');
+    is(from4('127.0.0.1', $tok2)->{status}, 401, 'from 127.0.0.1 outside 10.0.0.0/8: 401');
+};
+
+subtest 'the CLI refuses what is not a network' => sub {
+    for my $bad ('10.0.0.1/8', '10.0.0.0/33', '300.1.2.3', 'nonsense', '10.0.0.0/8,10.1.0.0/16', '', '::1/129') {
+        $env->cli_is("--allow-from '$bad'", ['create', 'alice', '--name', "bad $bad", '--allow-from', $bad], 1,
+                     stderr => qr/network|cidr/i);
+    }
+    $env->cli_is('17 networks', ['create', 'alice', '--name', 'many',
+                                 map { ('--allow-from', "10.$_.0.0/16") } 1 .. 17], 2,
+                 stderr => qr/too many --allow-from/);
+    $env->cli_is('a list and any', ['update', '000000000001', '--allow-from', '10.0.0.0/8', '--allow-from-any'], 2);
+    my (undef, $id) = create('fine', '10.0.0.0/8');
+    $env->cli_is('update to a bad one', ['update', $id, '--allow-from', '10.0.0.1/8'], 1, stderr => qr/cidr/i);
+    is(nets_of($id), '10.0.0.0/8', 'the list unchanged');
+    is($env->psql("SELECT count(*) FROM bbtoken_tokens WHERE name LIKE 'bad %' OR name = 'many'"), 0,
+       'no token made');
+};
+
+subtest 'a new address group is audited once' => sub {
+    my ($tok, $id) = create('roaming');
+    my $events = sub {
+        $env->psql("SELECT string_agg(detail || ' ' || host(client_addr), ',' ORDER BY id) FROM bbtoken_audit"
+                   . " WHERE token_id = '$id' AND event = 'new_address'") // '';
+    };
+    is($events->(), '', 'none before use');
+    is(from4('127.0.0.1', $tok)->{status}, 200, 'from 127.0.0.1: 200');
+    is($events->(), 'from 127.0.0.0/24 127.0.0.1', 'new_address for 127.0.0.0/24');
+    is(from4('127.0.0.1', $tok)->{status}, 200, 'again') for 1 .. 3;
+    is(from4('127.0.0.2', $tok)->{status}, 200, 'from 127.0.0.2, the same /24');
+    ok(served_from_cache($env, $UP, auth_bearer($tok), $id), 'answered from the cache');
+    is($events->(), 'from 127.0.0.0/24 127.0.0.1', 'not again');
+    is(from6($tok), '200', 'from ::1: 200');
+    is($events->(), 'from 127.0.0.0/24 127.0.0.1,from ::/64 ::1', 'new_address for ::/64');
+    is(from6($tok), '200', 'from ::1 again') for 1 .. 3;
+    is(from4('127.0.0.1', $tok)->{status}, 200, 'from 127.0.0.1 again');
+    is($events->(), 'from 127.0.0.0/24 127.0.0.1,from ::/64 ::1', 'once per group');
+    is($env->psql("SELECT string_agg(net::text, ' ' ORDER BY first_seen) FROM bbtoken_token_nets WHERE token_id = '$id'"),
+       '127.0.0.0/24 ::/64', 'the groups kept');
+};
+
+done_testing;
