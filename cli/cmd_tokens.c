@@ -245,7 +245,9 @@ enum {
     BBTOKEN_L_LAST_MS,
     BBTOKEN_L_DAYS,
     BBTOKEN_L_EXPIRED,
-    BBTOKEN_L_ADDRS
+    BBTOKEN_L_ADDRS,
+    BBTOKEN_L_NETS,
+    BBTOKEN_L_GROUPS
 };
 
 #define BBTOKEN_SQL_LIST                                                       \
@@ -259,7 +261,10 @@ enum {
     "1000)::bigint," BBTOKEN_SQL_DAYS ","                                      \
     " expires_at IS NOT NULL AND expires_at <= now(),"                         \
     " array_to_string(ARRAY(SELECT host(a) FROM unnest(last_addresses)"        \
-    " WITH ORDINALITY AS x(a, n) ORDER BY n), ',')"                            \
+    " WITH ORDINALITY AS x(a, n) ORDER BY n), ','),"                           \
+    " array_to_string(allowed_nets, ','),"                                     \
+    " (SELECT count(*) FROM bbtoken_token_nets n"                              \
+    " WHERE n.token_id = bbtoken_tokens.id)"                                   \
     " FROM bbtoken_tokens"
 
 /* expires_at - created_at is the days given, but a DST change in the
@@ -303,7 +308,7 @@ static int bbtoken_list_json(const PGresult *res, const bbtoken_holder_t *h)
     for (i = 0; arr && i < PQntuples(res); i++) {
         /* "o" steals its reference even when json_pack fails. */
         obj = json_pack(
-            "{s:s, s:s, s:o, s:o*, s:o*, s:o*, s:o, s:b, s:o}", "id",
+            "{s:s, s:s, s:o, s:o*, s:o*, s:o*, s:o, s:b, s:o, s:o*, s:o}", "id",
             PQgetvalue(res, i, BBTOKEN_L_ID), "name",
             PQgetvalue(res, i, BBTOKEN_L_NAME), "createdDate",
             bbt_pgjson_int(res, i, BBTOKEN_L_CREATED_MS), "lastAuthenticated",
@@ -314,7 +319,12 @@ static int bbtoken_list_json(const PGresult *res, const bbtoken_holder_t *h)
                                PQgetvalue(res, i, BBTOKEN_L_REPO)),
             "expired", PQgetvalue(res, i, BBTOKEN_L_EXPIRED)[0] == 't',
             "lastAddresses",
-            bbtoken_json_split(PQgetvalue(res, i, BBTOKEN_L_ADDRS)));
+            bbtoken_json_split(PQgetvalue(res, i, BBTOKEN_L_ADDRS)),
+            "allowedAddresses",
+            PQgetisnull(res, i, BBTOKEN_L_NETS)
+                ? NULL
+                : bbtoken_json_split(PQgetvalue(res, i, BBTOKEN_L_NETS)),
+            "addressGroups", bbt_pgjson_int(res, i, BBTOKEN_L_GROUPS));
         if (!obj ||
             bbtoken_holder_json(
                 obj, h->kind == BBT_KIND_PERSONAL ? h->user.name : NULL, -1,
@@ -340,14 +350,17 @@ static const char *bbtoken_expires(const PGresult *res, int i, char *buf,
     return buf;
 }
 
-#define BBTOKEN_LIST_COLS 7
+#define BBTOKEN_LIST_COLS 9
 
 static int bbtoken_list_table(const PGresult *res)
 {
     /* The fixed-width columns keep their width when no row fills it. */
-    static const int min[BBTOKEN_LIST_COLS] = {12, 0, 24, 20, 0, 20, 0};
+    static const int min[BBTOKEN_LIST_COLS] = {12, 0, 24, 20, 0, 0, 0, 20, 0};
+    /* ALLOWED: the allow-list ("any"); GROUPS: how many address groups
+     * (IPv4 /24, IPv6 /64) the token was used from. */
     static const char *const head[BBTOKEN_LIST_COLS] = {
-        "ID", "NAME", "PERMISSIONS", "CREATED", "EXPIRES", "LAST USED", "FROM"};
+        "ID",      "NAME",   "PERMISSIONS", "CREATED", "EXPIRES",
+        "ALLOWED", "GROUPS", "LAST USED",   "FROM"};
     int n = PQntuples(res), i;
     const char **cells =
         calloc((size_t)(n + 1) * BBTOKEN_LIST_COLS, sizeof(*cells));
@@ -373,8 +386,10 @@ static int bbtoken_list_table(const PGresult *res)
         row[2] = perms[i];
         row[3] = PQgetvalue(res, i, BBTOKEN_L_CREATED);
         row[4] = bbtoken_expires(res, i, exp[i], sizeof(exp[i]));
-        row[5] = bbtoken_get(res, i, BBTOKEN_L_LAST, "never");
-        row[6] = PQgetvalue(res, i, BBTOKEN_L_ADDRS);
+        row[5] = bbtoken_get(res, i, BBTOKEN_L_NETS, "any");
+        row[6] = PQgetvalue(res, i, BBTOKEN_L_GROUPS);
+        row[7] = bbtoken_get(res, i, BBTOKEN_L_LAST, "never");
+        row[8] = PQgetvalue(res, i, BBTOKEN_L_ADDRS);
     }
     bbtoken_table(cells, n + 1, BBTOKEN_LIST_COLS, min);
 done:

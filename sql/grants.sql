@@ -27,7 +27,9 @@ REVOKE EXECUTE ON FUNCTION bbtoken_api_create(text, text, text, text, text,
                            bbtoken_api_scope_update(text, text, text, text,
                                                     text, text, text),
                            bbtoken_api_scope_revoke(text, text, text, text),
-                           bbtoken_api_project_set(text, text, boolean)
+                           bbtoken_api_project_set(text, text, boolean),
+                           bbtoken_api_set_nets(text, text, text, text, text,
+                                                text)
                            FROM :"role";
 REVOKE ALL ON bbtoken_projects FROM :"role";
 GRANT EXECUTE ON FUNCTION bbtoken_owner_level(bigint, text, text),

@@ -146,6 +146,14 @@ subtest 'a new address group is audited once' => sub {
     is($events->(), 'from 127.0.0.0/24 127.0.0.1,from ::/64 ::1', 'once per group');
     is($env->psql("SELECT string_agg(net::text, ' ' ORDER BY first_seen) FROM bbtoken_token_nets WHERE token_id = '$id'"),
        '127.0.0.0/24 ::/64', 'the groups kept');
+    like($env->cli_ok('audit', '--token', $id), qr/new_address\s.*from ::\/64/, 'bbtoken audit shows it');
+    my ($j) = grep { $_->{id} eq $id } @{ $env->list_json('alice') };
+    is($j->{addressGroups}, 2, 'list --json: addressGroups');
+    ok(!exists $j->{allowedAddresses}, 'list --json: no allowedAddresses without a list');
+    my $out = $env->cli_ok('list', 'alice');
+    like($out, qr/^ID .* EXPIRES\s+ALLOWED\s+GROUPS\s+LAST USED\s+FROM\s*$/m, 'list: ALLOWED and GROUPS');
+    like($out, qr/^$id .*\bany\s+2\s/m, '  any, 2 groups');
+    like($out, qr/ci-doc .*2001:db8::\/32,10\.0\.0\.0\/8\s+0\s/m, '  a list, 0 groups');
 };
 
 done_testing;

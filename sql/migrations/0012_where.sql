@@ -117,12 +117,43 @@ BEGIN
 END
 $$;
 
+-- The REST API's way to set a token's allow-list (p_nets: the networks,
+-- space-separated; NULL or '' for none): a user's token (p_user) as
+-- bbtoken_api_update checks it, or a project's or repository's (p_key,
+-- p_slug) as bbtoken_api_scope_update does.  A network the cidr type
+-- refuses is 22P02, more than 16 the table's CHECK.
+CREATE FUNCTION bbtoken_api_set_nets(p_caller text, p_user text, p_key text,
+                                     p_slug text, p_id text, p_nets text)
+RETURNS void LANGUAGE plpgsql SECURITY DEFINER AS $$
+DECLARE
+    uid bigint;
+    nets cidr[] := NULLIF(string_to_array(NULLIF(p_nets, ''), ' '),
+                          '{}')::cidr[];
+BEGIN
+    IF p_user IS NOT NULL THEN
+        uid := bbtoken_api_target(p_caller, p_user, false);
+        UPDATE bbtoken_tokens SET allowed_nets = nets
+         WHERE id = p_id AND user_id = uid AND revoked_at IS NULL;
+    ELSE
+        PERFORM bbtoken_api_may(p_caller, p_key, p_slug);
+        UPDATE bbtoken_tokens SET allowed_nets = nets
+         WHERE id = p_id AND user_id IS NULL AND project_key = p_key
+           AND repo_slug IS NOT DISTINCT FROM p_slug AND revoked_at IS NULL;
+    END IF;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'no such token: %', p_id
+            USING ERRCODE = 'BT003';
+    END IF;
+END
+$$;
+
 DO $$
 DECLARE
     f text;
 BEGIN
     FOREACH f IN ARRAY ARRAY['bbtoken_tokens_nets_audit()',
-                             'bbtoken_note_net(text, text, text)']
+                             'bbtoken_note_net(text, text, text)',
+                             'bbtoken_api_set_nets(text, text, text, text, text, text)']
     LOOP
         EXECUTE format('ALTER FUNCTION %s SET search_path = %I, pg_temp', f,
                        current_schema());
