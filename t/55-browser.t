@@ -5,7 +5,8 @@
 # t/browser/tokens.spec.mjs (node:test, playwright-core) logs in with a
 # password, creates a token through the page (an impossible permission
 # combination is disabled), copies it, clones with the real git client,
-# renames it, revokes it after the confirmation dialog and sees git
+# renames it, sets and drops its allow-list, revokes it after the
+# confirmation dialog and sees git
 # refused; then, as a project's admin, makes that project's token and a
 # repository's there, clones with the first (x-token-auth), and is told
 # where it administers nothing.  It saves screenshots (see below).  t/browser/sandbox.spec.mjs
