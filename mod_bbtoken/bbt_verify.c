@@ -53,9 +53,10 @@ static void bbt_verify_note_net(request_rec *r, bbt_db_conn_t *c,
 }
 
 /* Last use (touch), an expired token's refusal (expired), or a new address
- * group (g), for a request the cache answered: each at most once per
- * interval per token, or per group (the database function checks again
- * under the row lock).  Failure is logged, not fatal. */
+ * group (g), for a request the cache answered: the first two at most once
+ * per interval per token (the database functions check again under the row
+ * lock), a group once (the entry remembers it; the database writes it
+ * once).  Failure is logged, not fatal. */
 static void bbt_verify_write(request_rec *r, const char *id, int expired,
                              int touch, const bbt_agroup_t *g, int interval)
 {
