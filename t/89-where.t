@@ -146,6 +146,13 @@ subtest 'a new address group is audited once' => sub {
     is($events->(), 'from 127.0.0.0/24 127.0.0.1,from ::/64 ::1', 'once per group');
     is($env->psql("SELECT string_agg(net::text, ' ' ORDER BY first_seen) FROM bbtoken_token_nets WHERE token_id = '$id'"),
        '127.0.0.0/24 ::/64', 'the groups kept');
+    is($env->psql("SELECT bbtoken_note_net('$id', '10.9.9.0/24', '10.9.8.7')"), 'f',
+       'a group must hold the address');
+    is($env->psql("SELECT bbtoken_note_net('$id', '10.9.8.0/23', '10.9.8.7')"), 'f', 'and be a /24');
+    is($env->psql("SELECT bbtoken_note_net('$id', '10.9.8.0/24', '::ffff:10.9.8.7')"), 't',
+       'an IPv4-mapped address is its IPv4 address');
+    is($env->psql("SELECT bbtoken_note_net('$id', '10.9.8.0/24', '10.9.8.8')"), 'f', 'a known group: no write');
+    $env->psql("DELETE FROM bbtoken_token_nets WHERE net = '10.9.8.0/24'");
     like($env->cli_ok('audit', '--token', $id), qr/new_address\s.*from ::\/64/, 'bbtoken audit shows it');
     my ($j) = grep { $_->{id} eq $id } @{ $env->list_json('alice') };
     is($j->{addressGroups}, 2, 'list --json: addressGroups');

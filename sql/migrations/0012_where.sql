@@ -90,6 +90,10 @@ BEGIN
     EXCEPTION WHEN invalid_text_representation THEN
         RETURN false;
     END;
+    -- An IPv4-mapped IPv6 client is its IPv4 address, as httpd groups it.
+    IF a <<= '::ffff:0.0.0.0/96'::inet THEN
+        a := '0.0.0.0'::inet + (a - '::ffff:0.0.0.0'::inet);
+    END IF;
     IF a IS NULL OR NOT a <<= n
        OR masklen(n) <> (CASE family(n) WHEN 4 THEN 24 ELSE 64 END) THEN
         RETURN false;
