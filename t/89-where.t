@@ -4,9 +4,11 @@
 # with its id and the client's address, from the database and from the
 # cache alike, and a changed list reaches the cache at once.  A token used
 # from an address group (IPv4 /24, IPv6 /64) it was not used from before is
-# audited (new_address) once per group, without a write per request.  Real
-# PostgreSQL, httpd (on 127.0.0.1 and [::1]), HTTP clients bound to
-# 127.0.0.1 and 127.0.0.2, curl over IPv6.
+# audited (new_address) once per group, without a write per request
+# (pg_stat_statements counts the writes), with the cache and without it (a
+# virtual host with BBTokenCache off).  Real PostgreSQL, httpd (on
+# 127.0.0.1 and [::1]), HTTP clients bound to 127.0.0.1 and 127.0.0.2, curl
+# over IPv6.
 use strict;
 use warnings;
 use FindBin;
@@ -18,18 +20,28 @@ use BBT::Assert;
 use BBT::Cache qw(log_mark log_since served_from_cache until_status settle);
 
 my $port6 = BBT::Util::free_port();
-my $env = BBT::Env->new(extra_conf => "Listen [::1]:$port6\n")->start;
+# And a virtual host without the cache: every request reads the token.
+my $port_nc = BBT::Util::free_port();
+my $env = BBT::Env->new(pg_conf => $BBT::Cache::PG_CONF,
+                        extra_conf => "Listen [::1]:$port6\nListen 127.0.0.1:$port_nc\n"
+                                    . "<VirtualHost 127.0.0.1:$port_nc>\n    BBTokenCache off\n</VirtualHost>\n")->start;
+$env->stat_statements_on;
 $env->make_repo('PROJ', 'repo');
 $env->user_add('alice');
 $env->grant('alice', 'PROJECT_WRITE', 'PROJ');
 my $UP = '/scm/PROJ/repo.git/info/refs?service=git-upload-pack';
 
-# A request from 127.0.0.x, on a connection of its own.
+# A request from 127.0.0.x, on a connection of its own (to the virtual
+# host without the cache when $nocache).
 sub from4 {
-    my ($addr, $tok) = @_;
+    my ($addr, $tok, $nocache) = @_;
+    my $url = $nocache ? "http://127.0.0.1:$port_nc$UP" : $env->url($UP);
     return HTTP::Tiny->new(timeout => 30, max_redirect => 0, local_address => $addr)
-        ->get($env->url($UP), { headers => auth_bearer($tok) });
+        ->get($url, { headers => auth_bearer($tok) });
 }
+
+# The module's writes of address groups so far.
+sub note_calls { $env->statement_calls('bbtoken_note_net') }
 
 # A request from ::1: its status.
 sub from6 {
@@ -133,6 +145,7 @@ subtest 'a new address group is audited once' => sub {
                    . " WHERE token_id = '$id' AND event = 'new_address'") // '';
     };
     is($events->(), '', 'none before use');
+    my $calls = note_calls();
     is(from4('127.0.0.1', $tok)->{status}, 200, 'from 127.0.0.1: 200');
     is($events->(), 'from 127.0.0.0/24 127.0.0.1', 'new_address for 127.0.0.0/24');
     is(from4('127.0.0.1', $tok)->{status}, 200, 'again') for 1 .. 3;
@@ -144,6 +157,7 @@ subtest 'a new address group is audited once' => sub {
     is(from6($tok), '200', 'from ::1 again') for 1 .. 3;
     is(from4('127.0.0.1', $tok)->{status}, 200, 'from 127.0.0.1 again');
     is($events->(), 'from 127.0.0.0/24 127.0.0.1,from ::/64 ::1', 'once per group');
+    is(note_calls() - $calls, 2, 'two writes in all: one per new group, none per request');
     is($env->psql("SELECT string_agg(net::text, ' ' ORDER BY first_seen) FROM bbtoken_token_nets WHERE token_id = '$id'"),
        '127.0.0.0/24 ::/64', 'the groups kept');
     is($env->psql("SELECT bbtoken_note_net('$id', '10.9.9.0/24', '10.9.8.7')"), 'f',
@@ -161,6 +175,21 @@ subtest 'a new address group is audited once' => sub {
     like($out, qr/^ID .* EXPIRES\s+ALLOWED\s+GROUPS\s+LAST USED\s+FROM\s*$/m, 'list: ALLOWED and GROUPS');
     like($out, qr/^$id .*\bany\s+2\s/m, '  any, 2 groups');
     like($out, qr/ci-doc .*2001:db8::\/32,10\.0\.0\.0\/8\s+0\s/m, '  a list, 0 groups');
+};
+
+subtest 'without the cache: the lookup knows the groups, no write per request' => sub {
+    my ($tok, $id) = create('uncached', '127.0.0.0/24');
+    my $calls = note_calls();
+    is(from4('127.0.0.1', $tok, 1)->{status}, 200, "from 127.0.0.1: 200") for 1 .. 3;
+    is(from4('127.0.0.2', $tok, 1)->{status}, 200, 'from 127.0.0.2, the same /24: 200');
+    is(note_calls() - $calls, 1, 'one write');
+    is($env->psql("SELECT count(*) FROM bbtoken_audit WHERE token_id = '$id' AND event = 'new_address'"), 1,
+       'one new_address record');
+    my $m = log_mark($env);
+    $env->cli_ok('update', $id, '--allow-from', '10.0.0.0/8');
+    is(from4('127.0.0.1', $tok, 1)->{status}, 401, 'the list changed: 401 at once');
+    like(log_since($env, $m), qr/BBT600: token $id refused from 127\.0\.0\.1: not in the token's allow-list$/m,
+         'BBT600, not from the cache');
 };
 
 done_testing;
