@@ -5,7 +5,8 @@
 # from outside it is refused 401 there too (BBT600), before the API's
 # handler.  The token JSON also
 # says how many address groups a token was used from and its last address.
-# Real PostgreSQL, httpd, HTTP clients bound to 127.0.0.1 and 127.0.0.2.
+# Personal, project and repository tokens.  Real PostgreSQL, httpd, HTTP
+# clients bound to 127.0.0.1 and 127.0.0.2.
 use strict;
 use warnings;
 use FindBin;
@@ -76,6 +77,19 @@ subtest 'create, get, update with allowedAddresses' => sub {
     is_deeply($res->{json}{allowedAddresses}, [], 'null drops it');
     $res = call(POST => "$BASE/$id", json => { allowedAddresses => ['127.0.0.1'] });
     is_deeply($res->{json}{allowedAddresses}, ['127.0.0.1/32'], 'set again');
+};
+
+subtest 'a project\'s and a repository\'s token too' => sub {
+    for my $p ('/rest/access-tokens/1.0/projects/PROJ', '/rest/access-tokens/1.0/projects/PROJ/repos/repo') {
+        my $res = call(PUT => $p, json => { name => 'deploy', permissions => ['REPO_READ'],
+                                            allowedAddresses => ['::1'] });
+        is($res->{status}, 200, "$p: created") or diag $res->{content};
+        is_deeply($res->{json}{allowedAddresses}, ['::1/128'], '  with its list');
+        my $tid = $res->{json}{id};
+        $res = call(POST => "$p/$tid", json => { allowedAddresses => [] });
+        is_deeply($res->{json}{allowedAddresses}, [], '  [] drops it');
+        is($env->psql("SELECT allowed_nets IS NULL FROM bbtoken_tokens WHERE id = '$tid'"), 't', '  NULL in the table');
+    }
 };
 
 subtest 'what is not a network: 400, nothing changed' => sub {
