@@ -3,10 +3,10 @@
 # what is not a network, for too many, for a host part beside a mask), null
 # to drop it; and the list holds on the API's own routes: a token presented
 # from outside it is refused 401 there too (BBT600), before the API's
-# handler.  The token JSON also
-# says how many address groups a token was used from and its last address.
-# Personal, project and repository tokens.  Real PostgreSQL, httpd, HTTP
-# clients bound to 127.0.0.1 and 127.0.0.2.
+# handler.  The token JSON also says how many address groups a token was
+# used from and its last address.  Personal, project and repository
+# tokens.  Real PostgreSQL, httpd, HTTP clients bound to 127.0.0.1 and
+# 127.0.0.2.
 use strict;
 use warnings;
 use FindBin;
