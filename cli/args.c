@@ -64,6 +64,8 @@ static const struct option bbtoken_cmd_opts[] = {
     {"admin", no_argument, NULL, BBTOKEN_OPT_ADMIN},
     {"name", required_argument, NULL, BBTOKEN_OPT_NAME},
     {"perm", required_argument, NULL, BBTOKEN_OPT_PERM},
+    {"allow-from", required_argument, NULL, BBTOKEN_OPT_ALLOW_FROM},
+    {"allow-from-any", no_argument, NULL, BBTOKEN_OPT_ALLOW_FROM_ANY},
     {"expiry-days", required_argument, NULL, BBTOKEN_OPT_EXPIRY},
     {"json", no_argument, NULL, BBTOKEN_OPT_JSON},
     {"init", no_argument, NULL, BBTOKEN_OPT_INIT},
@@ -237,9 +239,19 @@ int bbtoken_parse_args(const bbtoken_cmd_t *cmd, int argc, char **argv,
         case BBTOKEN_OPT_KIND:
             a->kind = optarg;
             break;
+        case BBTOKEN_OPT_ALLOW_FROM:
+            if (a->nnets == BBT_NETS_MAX) {
+                return bbtoken_usage_error(cmd->usage, "too many --allow-from");
+            }
+            a->nets[a->nnets++] = optarg;
+            break;
+        case BBTOKEN_OPT_ALLOW_FROM_ANY:
+            a->nets_any = 1;
+            break;
         }
     }
-    if ((a->email && a->no_email) || (a->display_name && a->no_display_name)) {
+    if ((a->email && a->no_email) || (a->display_name && a->no_display_name) ||
+        (a->nnets && a->nets_any)) {
         return bbtoken_usage_error(cmd->usage, "give a value or its --no- "
                                                "option, not both");
     }

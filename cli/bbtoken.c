@@ -60,7 +60,7 @@ static const bbtoken_cmd_t bbtoken_cmds[] = {
      "NAME TARGET"},
     {"create", bbtoken_cmd_create, bbtoken_usage_create,
      BBTOKEN_B(NAME) | BBTOKEN_B(PERM) | BBTOKEN_B(EXPIRY) |
-         BBTOKEN_B(PROJECT) | BBTOKEN_B(REPO),
+         BBTOKEN_B(PROJECT) | BBTOKEN_B(REPO) | BBTOKEN_B(ALLOW_FROM),
      -1, "create", "one NAME, or --project KEY, or --repo KEY/slug"},
     {"list", bbtoken_cmd_list_any, bbtoken_usage_list,
      BBTOKEN_B(JSON) | BBTOKEN_B(ALL) | BBTOKEN_B(OWNER) | BBTOKEN_B(PROJECT) |
@@ -69,8 +69,9 @@ static const bbtoken_cmd_t bbtoken_cmds[] = {
          BBTOKEN_B(DRY_RUN) | BBTOKEN_B(KIND),
      -1, "list", "one NAME, --project KEY, --repo KEY/slug, or --all"},
     {"update", bbtoken_cmd_update, bbtoken_usage_update,
-     BBTOKEN_B(NAME) | BBTOKEN_B(PERM) | BBTOKEN_B(EXPIRY), 1, "update",
-     "one ID"},
+     BBTOKEN_B(NAME) | BBTOKEN_B(PERM) | BBTOKEN_B(EXPIRY) |
+         BBTOKEN_B(ALLOW_FROM) | BBTOKEN_B(ALLOW_FROM_ANY),
+     1, "update", "one ID"},
     {"revoke", bbtoken_cmd_revoke, bbtoken_usage_revoke,
      BBTOKEN_B(USER) | BBTOKEN_B(PROJECT) | BBTOKEN_B(REPO), -1, "revoke",
      "one ID, or --user NAME, --project KEY or --repo KEY/slug"},

@@ -68,7 +68,10 @@ enum {
     BBTOKEN_OPT_REPO,
     BBTOKEN_OPT_REPO_ADMINS,
     /* list --all --kind */
-    BBTOKEN_OPT_KIND
+    BBTOKEN_OPT_KIND,
+    /* create, update: the token's allow-list */
+    BBTOKEN_OPT_ALLOW_FROM,
+    BBTOKEN_OPT_ALLOW_FROM_ANY
 };
 /* More options than an unsigned int has bits. */
 #define BBTOKEN_BIT(opt) (1ull << ((opt)-BBTOKEN_OPT_DB))
@@ -117,9 +120,12 @@ typedef struct {
     const char *unused_for;
     const char *min_perm;
     int revoke;
-    const char *repo;        /* --repo KEY/slug: a repository's */
-    const char *repo_admins; /* project --repo-admins-manage-tokens */
-    const char *kind;        /* list --all --kind */
+    const char *repo;               /* --repo KEY/slug: a repository's */
+    const char *repo_admins;        /* project --repo-admins-manage-tokens */
+    const char *kind;               /* list --all --kind */
+    const char *nets[BBT_NETS_MAX]; /* --allow-from, in order */
+    size_t nnets;
+    int nets_any; /* update --allow-from-any */
     int noperands;
 } bbtoken_args_t;
 

@@ -46,6 +46,31 @@ static int bbtoken_holder(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
 
 /* ---- create ----------------------------------------------------------- */
 
+/* The allow-list given (--allow-from) as one parameter, the networks
+ * space-separated, into buf (BBT_NETS_TEXT_MAX + 1 bytes).  Each must be
+ * shaped like a network; the database's cidr type judges the rest.  0, or
+ * an exit status after reporting. */
+static int bbtoken_nets_param(const bbtoken_args_t *a, char *buf)
+{
+    size_t i, len, at = 0;
+
+    buf[0] = '\0';
+    for (i = 0; i < a->nnets; i++) {
+        len = strlen(a->nets[i]);
+        if (!bbt_input_net(a->nets[i], len)) {
+            return bbtoken_fail("not a network (an IPv4 or IPv6 address, "
+                                "or one with /bits): %s",
+                                a->nets[i]);
+        }
+        if (at) {
+            buf[at++] = ' ';
+        }
+        memcpy(buf + at, a->nets[i], len + 1);
+        at += len;
+    }
+    return 0;
+}
+
 /* bbtoken_create_once: the id drawn was refused; not an exit status. */
 #define BBTOKEN_DRAW_AGAIN (-1)
 
@@ -59,12 +84,13 @@ static int bbtoken_holder(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
  * success, BBTOKEN_DRAW_AGAIN, or an exit status after reporting. */
 static int bbtoken_create_once(bbtoken_ctx_t *ctx, const bbtoken_holder_t *h,
                                const char *label, bbt_level_t project,
-                               bbt_level_t repo, const char *days)
+                               bbt_level_t repo, const char *days,
+                               const char *nets)
 {
     char line[BBT_TOKEN_MAX_LEN + 2]; /* the token and a newline */
     bbt_minted_t m;
-    const char *params[9] = {m.id,   label, NULL, NULL, m.salt,
-                             m.hash, days,  NULL, NULL};
+    const char *params[10] = {m.id,   label, NULL, NULL, m.salt,
+                              m.hash, days,  NULL, nets, NULL};
     char note[160] = "";
     PGresult *res;
     size_t len;
@@ -91,23 +117,26 @@ static int bbtoken_create_once(bbtoken_ctx_t *ctx, const bbtoken_holder_t *h,
         res = PQexecParams(
             ctx->conn,
             "INSERT INTO bbtoken_tokens (id, user_id, name, project_perm,"
-            " repo_perm, salt, secret_hash, expires_at)"
+            " repo_perm, salt, secret_hash, expires_at, allowed_nets)"
             " SELECT $1, u.id, $2, $3, $4, $5, $6,"
-            " now() + make_interval(days => $7::integer)"
+            " now() + make_interval(days => $7::integer),"
+            " NULLIF(string_to_array($9, ' '), '{}')::cidr[]"
             " FROM bbtoken_users u WHERE u.id = $8 AND "
             "u.active" BBTOKEN_CREATED_RETURNING,
-            8, NULL, params, NULL, NULL, 0);
+            9, NULL, params, NULL, NULL, 0);
     } else {
         params[7] = h->scope.key;
-        params[8] = h->scope.slug;
+        params[9] = h->scope.slug;
         res = PQexecParams(
             ctx->conn,
             "INSERT INTO bbtoken_tokens (id, name, project_perm, repo_perm,"
-            " salt, secret_hash, expires_at, project_key, repo_slug)"
+            " salt, secret_hash, expires_at, project_key, repo_slug,"
+            " allowed_nets)"
             " VALUES ($1, $2, $3, $4, $5, $6,"
-            " now() + make_interval(days => $7::integer), $8, "
-            "$9)" BBTOKEN_CREATED_RETURNING,
-            9, NULL, params, NULL, NULL, 0);
+            " now() + make_interval(days => $7::integer), $8, $10,"
+            " NULLIF(string_to_array($9, ' '), "
+            "'{}')::cidr[])" BBTOKEN_CREATED_RETURNING,
+            10, NULL, params, NULL, NULL, 0);
     }
     if (PQresultStatus(res) != PGRES_TUPLES_OK) {
         /* Only a taken id is worth another try: one a live token holds,
@@ -169,6 +198,7 @@ int bbtoken_cmd_create(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
     bbtoken_holder_t h;
     bbt_kind_t kind;
     bbt_level_t project, repo;
+    char nets[BBT_NETS_TEXT_MAX + 1];
     int rc, tries;
 
     if (!a->label) {
@@ -179,6 +209,7 @@ int bbtoken_cmd_create(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
         (a->days && (rc = bbtoken_check_number("--expiry-days", a->days,
                                                BBT_EXPIRY_DAYS_MAX, 0))) ||
         (rc = bbtoken_kind_perm_pair(a, kind, &project, &repo)) ||
+        (rc = bbtoken_nets_param(a, nets)) ||
         (rc = bbtoken_holder(ctx, cmd, a, &h))) {
         return rc;
     }
@@ -189,7 +220,8 @@ int bbtoken_cmd_create(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
      * back with a message rather than by a silent death. */
     signal(SIGPIPE, SIG_IGN);
     for (tries = 0; tries < BBT_MINT_TRIES; tries++) {
-        rc = bbtoken_create_once(ctx, &h, a->label, project, repo, a->days);
+        rc = bbtoken_create_once(ctx, &h, a->label, project, repo, a->days,
+                                 nets[0] ? nets : NULL);
         if (rc != BBTOKEN_DRAW_AGAIN) {
             return rc;
         }
@@ -213,7 +245,9 @@ enum {
     BBTOKEN_L_LAST_MS,
     BBTOKEN_L_DAYS,
     BBTOKEN_L_EXPIRED,
-    BBTOKEN_L_ADDRS
+    BBTOKEN_L_ADDRS,
+    BBTOKEN_L_NETS,
+    BBTOKEN_L_GROUPS
 };
 
 #define BBTOKEN_SQL_LIST                                                       \
@@ -227,7 +261,10 @@ enum {
     "1000)::bigint," BBTOKEN_SQL_DAYS ","                                      \
     " expires_at IS NOT NULL AND expires_at <= now(),"                         \
     " array_to_string(ARRAY(SELECT host(a) FROM unnest(last_addresses)"        \
-    " WITH ORDINALITY AS x(a, n) ORDER BY n), ',')"                            \
+    " WITH ORDINALITY AS x(a, n) ORDER BY n), ','),"                           \
+    " array_to_string(allowed_nets, ','),"                                     \
+    " (SELECT count(*) FROM bbtoken_token_nets n"                              \
+    " WHERE n.token_id = bbtoken_tokens.id)"                                   \
     " FROM bbtoken_tokens"
 
 /* expires_at - created_at is the days given, but a DST change in the
@@ -271,7 +308,7 @@ static int bbtoken_list_json(const PGresult *res, const bbtoken_holder_t *h)
     for (i = 0; arr && i < PQntuples(res); i++) {
         /* "o" steals its reference even when json_pack fails. */
         obj = json_pack(
-            "{s:s, s:s, s:o, s:o*, s:o*, s:o*, s:o, s:b, s:o}", "id",
+            "{s:s, s:s, s:o, s:o*, s:o*, s:o*, s:o, s:b, s:o, s:o*, s:o}", "id",
             PQgetvalue(res, i, BBTOKEN_L_ID), "name",
             PQgetvalue(res, i, BBTOKEN_L_NAME), "createdDate",
             bbt_pgjson_int(res, i, BBTOKEN_L_CREATED_MS), "lastAuthenticated",
@@ -282,7 +319,12 @@ static int bbtoken_list_json(const PGresult *res, const bbtoken_holder_t *h)
                                PQgetvalue(res, i, BBTOKEN_L_REPO)),
             "expired", PQgetvalue(res, i, BBTOKEN_L_EXPIRED)[0] == 't',
             "lastAddresses",
-            bbtoken_json_split(PQgetvalue(res, i, BBTOKEN_L_ADDRS)));
+            bbtoken_json_split(PQgetvalue(res, i, BBTOKEN_L_ADDRS)),
+            "allowedAddresses",
+            PQgetisnull(res, i, BBTOKEN_L_NETS)
+                ? NULL
+                : bbtoken_json_split(PQgetvalue(res, i, BBTOKEN_L_NETS)),
+            "addressGroups", bbt_pgjson_int(res, i, BBTOKEN_L_GROUPS));
         if (!obj ||
             bbtoken_holder_json(
                 obj, h->kind == BBT_KIND_PERSONAL ? h->user.name : NULL, -1,
@@ -308,14 +350,17 @@ static const char *bbtoken_expires(const PGresult *res, int i, char *buf,
     return buf;
 }
 
-#define BBTOKEN_LIST_COLS 7
+#define BBTOKEN_LIST_COLS 9
 
 static int bbtoken_list_table(const PGresult *res)
 {
     /* The fixed-width columns keep their width when no row fills it. */
-    static const int min[BBTOKEN_LIST_COLS] = {12, 0, 24, 20, 0, 20, 0};
+    static const int min[BBTOKEN_LIST_COLS] = {12, 0, 24, 20, 0, 0, 0, 20, 0};
+    /* ALLOWED: the allow-list ("any"); GROUPS: how many address groups
+     * (IPv4 /24, IPv6 /64) the token was used from. */
     static const char *const head[BBTOKEN_LIST_COLS] = {
-        "ID", "NAME", "PERMISSIONS", "CREATED", "EXPIRES", "LAST USED", "FROM"};
+        "ID",      "NAME",   "PERMISSIONS", "CREATED", "EXPIRES",
+        "ALLOWED", "GROUPS", "LAST USED",   "FROM"};
     int n = PQntuples(res), i;
     const char **cells =
         calloc((size_t)(n + 1) * BBTOKEN_LIST_COLS, sizeof(*cells));
@@ -341,8 +386,10 @@ static int bbtoken_list_table(const PGresult *res)
         row[2] = perms[i];
         row[3] = PQgetvalue(res, i, BBTOKEN_L_CREATED);
         row[4] = bbtoken_expires(res, i, exp[i], sizeof(exp[i]));
-        row[5] = bbtoken_get(res, i, BBTOKEN_L_LAST, "never");
-        row[6] = PQgetvalue(res, i, BBTOKEN_L_ADDRS);
+        row[5] = bbtoken_get(res, i, BBTOKEN_L_NETS, "any");
+        row[6] = PQgetvalue(res, i, BBTOKEN_L_GROUPS);
+        row[7] = bbtoken_get(res, i, BBTOKEN_L_LAST, "never");
+        row[8] = PQgetvalue(res, i, BBTOKEN_L_ADDRS);
     }
     bbtoken_table(cells, n + 1, BBTOKEN_LIST_COLS, min);
 done:
@@ -385,7 +432,8 @@ int bbtoken_cmd_list(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
 int bbtoken_cmd_update(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
                        const bbtoken_args_t *a)
 {
-    const char *params[4] = {a->operands[0], a->label, NULL, NULL};
+    const char *params[5] = {a->operands[0], a->label, NULL, NULL, NULL};
+    char nets[BBT_NETS_TEXT_MAX + 1];
     bbt_kind_t kind = BBT_KIND_PERSONAL;
     bbt_level_t project, repo;
     PGresult *res;
@@ -397,13 +445,14 @@ int bbtoken_cmd_update(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
         return bbtoken_fail("the expiry of a token cannot be changed: create "
                             "a new token (and revoke this one)");
     }
-    if (!a->label && a->nperms == 0) {
+    if (!a->label && a->nperms == 0 && a->nnets == 0 && !a->nets_any) {
         return bbtoken_usage_error(cmd->usage,
-                                   "nothing to update: give --name or --perm");
+                                   "nothing to update: give --name, --perm, "
+                                   "--allow-from or --allow-from-any");
     }
     if ((rc = bbtoken_check_id(params[0])) ||
         (a->label && (rc = bbtoken_check_label(a->label))) ||
-        (rc = bbtoken_connect(ctx))) {
+        (rc = bbtoken_nets_param(a, nets)) || (rc = bbtoken_connect(ctx))) {
         return rc;
     }
     if (a->nperms) {
@@ -425,14 +474,21 @@ int bbtoken_cmd_update(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
         params[2] = bbt_perm_name(BBT_SCOPE_PROJECT, project);
         params[3] = bbt_perm_name(BBT_SCOPE_REPO, repo);
     }
-    /* A NULL parameter leaves its column alone. */
-    rc = bbtoken_exec_rows(ctx, "updating the token",
-                           "UPDATE bbtoken_tokens"
-                           " SET name = COALESCE($2, name),"
-                           " project_perm = COALESCE($3, project_perm),"
-                           " repo_perm = COALESCE($4, repo_perm)"
-                           " WHERE id = $1 AND revoked_at IS NULL",
-                           4, params, &rows);
+    /* A NULL parameter leaves its column alone; an empty allow-list is
+     * none (anywhere). */
+    if (a->nnets || a->nets_any) {
+        params[4] = nets;
+    }
+    rc = bbtoken_exec_rows(
+        ctx, "updating the token",
+        "UPDATE bbtoken_tokens"
+        " SET name = COALESCE($2, name),"
+        " project_perm = COALESCE($3, project_perm),"
+        " repo_perm = COALESCE($4, repo_perm),"
+        " allowed_nets = CASE WHEN $5::text IS NULL THEN allowed_nets"
+        " ELSE NULLIF(string_to_array($5, ' '), '{}')::cidr[] END"
+        " WHERE id = $1 AND revoked_at IS NULL",
+        5, params, &rows);
     if (rc == 0 && rows == 0) {
         rc = bbtoken_token_missing(ctx, params[0], "token is revoked");
     }

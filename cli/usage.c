@@ -128,11 +128,11 @@ const char bbtoken_usage_ungrant[] =
 
 const char bbtoken_usage_create[] =
     "Usage: bbtoken create NAME --name LABEL [--perm PERMISSION]...\n"
-    "                      [--expiry-days N]\n"
+    "                      [--expiry-days N] [--allow-from CIDR]...\n"
     "       bbtoken create --project KEY --name LABEL [--perm PERMISSION]...\n"
-    "                      [--expiry-days N]\n"
+    "                      [--expiry-days N] [--allow-from CIDR]...\n"
     "       bbtoken create --repo KEY/slug --name LABEL [--perm PERMISSION]\n"
-    "                      [--expiry-days N]\n"
+    "                      [--expiry-days N] [--allow-from CIDR]...\n"
     "\n"
     "Create a personal access token for user NAME, or a token of project\n"
     "KEY or of repository KEY/slug, and print it, followed by a newline, on\n"
@@ -151,6 +151,9 @@ const char bbtoken_usage_create[] =
     "  --expiry-days N    expire N days from now (1-36500).  Default:\n"
     "                     never, or the policy's maximum when the policy\n"
     "                     requires an expiry (a note on stderr says so).\n"
+    "  --allow-from CIDR  take the token only from this network (10.0.0.0/8,\n"
+    "                     2001:db8::/32, or one address); repeat for up to\n"
+    "                     16.  Default: from anywhere.\n"
     "A personal token never does more than its owner's grants allow at the\n"
     "time; a project's or repository's token has no owner: its own\n"
     "permission is its ceiling, in its scope.  Fails for an unknown or\n"
@@ -206,12 +209,14 @@ const char bbtoken_usage_list[] =
 
 const char bbtoken_usage_update[] =
     "Usage: bbtoken update ID [--name LABEL] [--perm PERMISSION]...\n"
+    "                      [--allow-from CIDR... | --allow-from-any]\n"
     "\n"
-    "Rename token ID, or replace its permissions (both levels, with the\n"
+    "Rename token ID, replace its permissions (both levels, with the\n"
     "same rules as create: --perm given once sets the other level by\n"
-    "default; a repository's token takes one REPO_ permission).  At least\n"
-    "one of --name and --perm is needed.  The change applies from the next\n"
-    "request.  The expiry cannot be changed (nor by\n"
+    "default; a repository's token takes one REPO_ permission), or replace\n"
+    "its allow-list (--allow-from, repeated, as create takes it) or drop it\n"
+    "(--allow-from-any).  At least one option is needed.  The change applies\n"
+    "from the next request.  The expiry cannot be changed (nor by\n"
     "SQL: the database refuses): --expiry-days is refused; make a new\n"
     "token instead.  Fails for an unknown or revoked token, or a name the\n"
     "owner already uses.\n";

@@ -89,9 +89,9 @@ _bbtoken()
             # grant NAME PERMISSION TARGET
             ((nargs == 1)) && words=$perms
             ;;
-        create) opts="--name --perm --expiry-days --project --repo" ;;
+        create) opts="--name --perm --expiry-days --project --repo --allow-from" ;;
         list) opts="--json --all --owner --project --repo --expired --never-used --unused-for --min-perm --revoke --dry-run --kind" ;;
-        update) opts="--name --perm" ;;
+        update) opts="--name --perm --allow-from --allow-from-any" ;;
         revoke) opts="--user --project --repo" ;;
         expiring) opts="--within --json" ;;
         purge) opts="--expired-before" ;;

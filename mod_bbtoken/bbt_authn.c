@@ -250,6 +250,15 @@ static int bbt_authn_verify_token(request_rec *r, bbt_req_t *rq,
             rq->token_id);
         return HTTP_INTERNAL_SERVER_ERROR;
     }
+    if (v.verdict == BBT_VERDICT_ADDRESS) {
+        /* The same answer as a wrong token: the client learns nothing of
+         * the list, or that the token was right. */
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                      "BBT600: token %s refused from %s: not in the "
+                      "token's allow-list%s",
+                      rq->token_id, r->useragent_ip, from);
+        return bbt_unauthorized(r);
+    }
     if (v.verdict != BBT_VERDICT_OK) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
                       "BBT035: token %s refused%s%s: %s%s", rq->token_id,

@@ -36,6 +36,7 @@
 #include "bbt_listen.h"
 #include "bbt_socache.h"
 #include "bbt_stats.h"
+#include "bbt_where.h"
 
 APLOG_USE_MODULE(bbtoken);
 
@@ -310,11 +311,12 @@ bbt_cache_got_t bbt_cache_get(request_rec *r, const bbt_cache_view_t *v,
         got = bbt_cache_judge(v, e->stamp);
     }
     /* A project's or a repository's token has no owner, and no level; a
-     * token that cannot be used is refused whatever its owner may do: its
-     * owner's level was never asked for. */
+     * token that cannot be used (from here) is refused whatever its owner
+     * may do: its owner's level was never asked for. */
     if (got == BBT_CACHE_HIT && e->kind == BBT_CENTRY_TOKEN && key &&
         e->scope.kind == BBT_KIND_PERSONAL && !e->revoked && e->user_active &&
-        !bbt_centry_expired(e->expires_us, apr_time_now())) {
+        !bbt_centry_expired(e->expires_us, apr_time_now()) &&
+        bbt_where_allowed(r, e->nets)) {
         got = BBT_CACHE_NONE;
         if (bbt_ckey_level(bbt_cache.keyer, e->owner_id, key, slug, lkey) ==
                 0 &&

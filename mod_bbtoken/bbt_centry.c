@@ -106,7 +106,7 @@ static EVP_MAC_CTX *bbt_ckey_tls(const bbt_ckeyer_t *k)
 /* The first bytes of an encoded entry, and its version. */
 #define BBT_CENTRY_MAGIC 'T'
 #define BBT_CLEVEL_MAGIC 'L'
-#define BBT_CENTRY_VERSION 2
+#define BBT_CENTRY_VERSION 3
 
 bbt_ckeyer_t *bbt_ckeyer_new(const unsigned char *secret, size_t len)
 {
@@ -247,7 +247,8 @@ static int bbt_level_ok(int l)
 size_t bbt_centry_encode(const bbt_centry_t *e, unsigned char *buf, size_t cap)
 {
     unsigned char *p = buf;
-    size_t ulen, nlen, klen, slen, need = 3 + 8;
+    size_t ulen, nlen, klen, slen, alen, need = 3 + 8;
+    int i;
 
     if (e->kind != BBT_CENTRY_UNKNOWN && e->kind != BBT_CENTRY_WRONG_SECRET &&
         e->kind != BBT_CENTRY_TOKEN) {
@@ -257,13 +258,21 @@ size_t bbt_centry_encode(const bbt_centry_t *e, unsigned char *buf, size_t cap)
     nlen = strnlen(e->token_name, sizeof(e->token_name));
     klen = strnlen(e->scope.key, sizeof(e->scope.key));
     slen = strnlen(e->scope.slug, sizeof(e->scope.slug));
+    alen = strnlen(e->nets, sizeof(e->nets));
     if (e->kind == BBT_CENTRY_TOKEN) {
         if (ulen > BBT_USER_MAX || nlen > BBT_CENTRY_NAME_MAX ||
-            !bbt_level_ok(e->tok_project) || !bbt_level_ok(e->tok_repo) ||
-            !bbt_kind_valid(&e->scope)) {
+            alen > BBT_NETS_TEXT_MAX || !bbt_level_ok(e->tok_project) ||
+            !bbt_level_ok(e->tok_repo) || !bbt_kind_valid(&e->scope) ||
+            e->ngroups < 0 || e->ngroups > BBT_AGROUPS_MAX) {
             return 0;
         }
-        need += 4 * 8 + 3 + 2 + ulen + 2 + nlen + 1 + 2 + klen + 2 + slen;
+        for (i = 0; i < e->ngroups; i++) {
+            if (e->groups[i].family != 4 && e->groups[i].family != 6) {
+                return 0;
+            }
+        }
+        need += 4 * 8 + 3 + 2 + ulen + 2 + nlen + 1 + 2 + klen + 2 + slen + 2 +
+                alen + 1 + (size_t)e->ngroups * 9;
     }
     if (need > cap) {
         return 0;
@@ -293,6 +302,15 @@ size_t bbt_centry_encode(const bbt_centry_t *e, unsigned char *buf, size_t cap)
         p = bbt_put16(p, slen);
         memcpy(p, e->scope.slug, slen);
         p += slen;
+        p = bbt_put16(p, alen);
+        memcpy(p, e->nets, alen);
+        p += alen;
+        *p++ = (unsigned char)e->ngroups;
+        for (i = 0; i < e->ngroups; i++) {
+            *p++ = e->groups[i].family;
+            memcpy(p, e->groups[i].net, 8);
+            p += 8;
+        }
     }
     return (size_t)(p - buf);
 }
@@ -321,6 +339,7 @@ static int bbt_get_str(const unsigned char **p, const unsigned char *end,
 int bbt_centry_decode(const unsigned char *buf, size_t len, bbt_centry_t *e)
 {
     const unsigned char *p = buf, *end = buf + len;
+    int i;
 
     memset(e, 0, sizeof(*e));
     if (len < 3 + 8 || p[0] != BBT_CENTRY_MAGIC || p[1] != BBT_CENTRY_VERSION) {
@@ -362,8 +381,22 @@ int bbt_centry_decode(const unsigned char *buf, size_t len, bbt_centry_t *e)
     e->scope.kind = (bbt_kind_t)*p++;
     if (bbt_get_str(&p, end, e->scope.key, sizeof(e->scope.key)) != 0 ||
         bbt_get_str(&p, end, e->scope.slug, sizeof(e->scope.slug)) != 0 ||
-        p != end || !bbt_kind_valid(&e->scope)) {
+        !bbt_kind_valid(&e->scope) ||
+        bbt_get_str(&p, end, e->nets, sizeof(e->nets)) != 0 || p == end ||
+        *p > BBT_AGROUPS_MAX) {
         return -1;
+    }
+    e->ngroups = *p++;
+    if ((size_t)(end - p) != (size_t)e->ngroups * 9) {
+        return -1;
+    }
+    for (i = 0; i < e->ngroups; i++) {
+        if (p[0] != 4 && p[0] != 6) {
+            return -1;
+        }
+        e->groups[i].family = p[0];
+        memcpy(e->groups[i].net, p + 1, 8);
+        p += 9;
     }
     return 0;
 }

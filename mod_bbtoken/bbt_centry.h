@@ -25,6 +25,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "bbt_agroup.h"
 #include "bbt_input.h"
 #include "bbt_kind.h"
 #include "bbt_perm.h"
@@ -86,16 +87,24 @@ typedef struct {
     /* The token's kind and scope: a project's or a repository's token
      * has no owner (owner_id 0, user_name empty) and no level entry. */
     bbt_tokscope_t scope;
+    /* The allow-list as the database spells it ("10.0.0.0/8 ::1/128"; ""
+     * for none), and the address groups the token is known to have been
+     * used from, oldest first. */
+    char nets[BBT_NETS_TEXT_MAX + 1];
+    int ngroups;
+    bbt_agroup_t groups[BBT_AGROUPS_MAX];
 } bbt_centry_t;
 
 /* The largest encoded token entry. */
 #define BBT_CENTRY_BUF                                                         \
     (3 + 8 + 4 * 8 + 3 + 2 + BBT_USER_MAX + 2 + BBT_CENTRY_NAME_MAX + 1 + 2 +  \
-     (BBT_KEY_BUF - 1) + 2 + BBT_SLUG_MAX)
+     (BBT_KEY_BUF - 1) + 2 + BBT_SLUG_MAX + 2 + BBT_NETS_TEXT_MAX + 1 +        \
+     BBT_AGROUPS_MAX * 9)
 
 /* Encode e into buf[0..cap).  Returns the length, or 0 if e is not a valid
  * entry (a name too long or holding a NUL, a level out of range, a scope
- * bbt_kind_valid refuses) or cap is too small. */
+ * bbt_kind_valid refuses, too many groups or one of no family) or cap is
+ * too small. */
 size_t bbt_centry_encode(const bbt_centry_t *e, unsigned char *buf, size_t cap);
 
 /* Decode buf[0..len) into *e.  0, or -1 for anything but an entry this

@@ -82,6 +82,8 @@ enum {
     COL_NOW_US,
     COL_PROJECT_KEY,
     COL_REPO_SLUG,
+    COL_NETS,
+    COL_GROUPS,
     COL_COUNT
 };
 
@@ -90,7 +92,8 @@ enum {
  * is decided in C: every expression here is built again each time the
  * prepared statement runs, and that cost more than the query.
  * A project's or a repository's token has no owner (the users are a LEFT
- * JOIN); its key and slug come last. */
+ * JOIN); its key and slug come next.  Last, the allow-list and the
+ * address groups the token is known to have been used from, as text. */
 static const char bbt_sql_lookup[] =
     "SELECT t.salt, t.secret_hash, t.name, u.name, u.active,"
     " t.project_perm, t.repo_perm, t.revoked_at IS NOT NULL, u.id,"
@@ -98,7 +101,9 @@ static const char bbt_sql_lookup[] =
     " (date_part('epoch', t.last_authenticated) * 1000000)::bigint,"
     " (date_part('epoch', t.expired_refused_at) * 1000000)::bigint,"
     " (date_part('epoch', now()) * 1000000)::bigint,"
-    " t.project_key, t.repo_slug"
+    " t.project_key, t.repo_slug, array_to_string(t.allowed_nets, ' '),"
+    " (SELECT string_agg(n.net::text, ' ' ORDER BY n.first_seen, n.net)"
+    " FROM bbtoken_token_nets n WHERE n.token_id = t.id)"
     " FROM bbtoken_tokens t LEFT JOIN bbtoken_users u ON u.id = t.user_id"
     " WHERE t.id = %s";
 
@@ -113,7 +118,7 @@ static const char bbt_sql_owner_level[] =
 static const struct {
     const char *label, *sql, *what;
 } bbt_db_stmts[BBT_STMT_COUNT] = {
-    [BBT_STMT_LOOKUP] = {"bbtoken_lookup_v5", bbt_sql_lookup,
+    [BBT_STMT_LOOKUP] = {"bbtoken_lookup_v6", bbt_sql_lookup,
                          "the token lookup"},
     [BBT_STMT_LEVEL] = {"bbtoken_owner_level_v1", bbt_sql_owner_level,
                         "the owner's level"},
@@ -126,6 +131,7 @@ static const struct {
 static const char bbt_sql_touch[] = "SELECT bbtoken_touch(%s, %s, %s::integer)";
 static const char bbt_sql_note_expired[] =
     "SELECT bbtoken_note_expired(%s, %s, %s::integer)";
+static const char bbt_sql_note_net[] = "SELECT bbtoken_note_net(%s, %s, %s)";
 
 int bbt_db_init(void)
 {
@@ -412,6 +418,11 @@ bbt_db_status_t bbt_db_lookup(bbt_db_conn_t *c, const char *id, int interval,
          * JOIN's NULLs); a row of no kind is refused as broken. */
         bbt_kind_from_row(bbt_db_text(v[COL_PROJECT_KEY]),
                           bbt_db_text(v[COL_REPO_SLUG]), &out->scope);
+        out->nets = apr_pstrdup(c->pool, v[COL_NETS] ? v[COL_NETS] : "");
+        out->ngroups =
+            v[COL_GROUPS]
+                ? bbt_agroup_list(v[COL_GROUPS], out->groups, BBT_AGROUPS_MAX)
+                : 0;
     }
     if (bad) {
         return BBT_DB_UNAVAILABLE;
@@ -447,8 +458,8 @@ bbt_db_status_t bbt_db_owner_level(bbt_db_conn_t *c, apr_int64_t user_id,
 
 /* Run one of the write functions; failure is logged, not fatal. */
 static void bbt_db_write(bbt_db_conn_t *c, const char *sql, const char *msgid,
-                         const char *what, const char *id, const char *addr,
-                         int interval)
+                         const char *what, const char *id, const char *a2,
+                         const char *a3)
 {
     apr_dbd_prepared_t *stmt = NULL;
     apr_dbd_results_t *res = NULL;
@@ -464,7 +475,7 @@ static void bbt_db_write(bbt_db_conn_t *c, const char *sql, const char *msgid,
     }
     start = apr_time_now();
     rv = apr_dbd_pvselect(c->dbd->driver, c->pool, c->dbd->handle, &res, stmt,
-                          1, id, addr ? addr : "", apr_itoa(c->pool, interval));
+                          1, id, a2 ? a2 : "", a3 ? a3 : "");
     bbt_db_counted(start, rv);
     if (rv != 0) {
         bbt_db_log(c, APLOG_ERR, rv, msgid, what);
@@ -479,14 +490,21 @@ void bbt_db_touch(bbt_db_conn_t *c, const char *id, const char *addr,
                   int interval)
 {
     bbt_db_write(c, bbt_sql_touch, "BBT076", "recording last use", id, addr,
-                 interval);
+                 apr_itoa(c->pool, interval));
 }
 
 void bbt_db_note_expired(bbt_db_conn_t *c, const char *id, const char *addr,
                          int interval)
 {
     bbt_db_write(c, bbt_sql_note_expired, "BBT077", "auditing an expired token",
-                 id, addr, interval);
+                 id, addr, apr_itoa(c->pool, interval));
+}
+
+void bbt_db_note_net(bbt_db_conn_t *c, const char *id, const char *group,
+                     const char *addr)
+{
+    bbt_db_write(c, bbt_sql_note_net, "BBT602", "recording a new address group",
+                 id, group, addr);
 }
 
 /* The live level of a user found by name, as bbtoken_owner_levels computes

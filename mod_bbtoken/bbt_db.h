@@ -7,6 +7,7 @@
 #define BBT_DB_H
 
 #include "httpd.h"
+#include "bbt_agroup.h"
 #include "bbt_kind.h"
 #include "bbt_perm.h"
 #include "bbt_token.h"
@@ -39,6 +40,9 @@ typedef struct {
     apr_int64_t last_use_us; /* last_authenticated */
     apr_int64_t refused_us;  /* expired_refused_at */
     bbt_tokscope_t scope;    /* project_key, repo_slug */
+    const char *nets;        /* allowed_nets, space-separated; "": any */
+    int ngroups;             /* the address groups it was used from */
+    bbt_agroup_t groups[BBT_AGROUPS_MAX];
 } bbt_db_token_t;
 
 /* Fetch mod_dbd's optional functions.  Returns 0, or -1 if mod_dbd is not
@@ -81,6 +85,13 @@ void bbt_db_touch(bbt_db_conn_t *c, const char *id, const char *addr,
  * ago.  Failure is logged, not fatal. */
 void bbt_db_note_expired(bbt_db_conn_t *c, const char *id, const char *addr,
                          int interval);
+
+/* Record that token `id` was used from addr, in address group `group`
+ * (text, bbt_agroup_str), which the token was not known to have been used
+ * from: the database audits it as new_address unless it knew it after
+ * all.  Failure is logged, not fatal. */
+void bbt_db_note_net(bbt_db_conn_t *c, const char *id, const char *group,
+                     const char *addr);
 
 /* The live level of the user named `name` on (key, slug), as
  * bbtoken_owner_levels computes it; NONE for an unknown or disabled user or

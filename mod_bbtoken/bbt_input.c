@@ -252,3 +252,23 @@ int bbt_input_slug(const char *s, size_t len)
     }
     return 1;
 }
+
+int bbt_input_net(const char *s, size_t len)
+{
+    size_t i, slashes = 0;
+
+    if (len == 0 || len > BBT_NET_TEXT_MAX) {
+        return 0;
+    }
+    for (i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+
+        if (c == '/') {
+            slashes++;
+        } else if (!bbt_is_digit(c) && !(c >= 'a' && c <= 'f') &&
+                   !(c >= 'A' && c <= 'F') && c != '.' && c != ':') {
+            return 0;
+        }
+    }
+    return slashes <= 1 && s[0] != '/' && s[len - 1] != '/';
+}

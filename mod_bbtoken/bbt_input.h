@@ -48,6 +48,13 @@
 #define BBT_LEAK_TOKENS_MAX 100
 #define BBT_LEAK_CALLS 30
 #define BBT_LEAK_WINDOW_SECS 3600
+/* A token's allow-list: at most this many networks (the schema's CHECK
+ * says the same), each at most this long as text ("addr/bits", an IPv6
+ * address with an IPv4 tail included). */
+#define BBT_NETS_MAX 16
+#define BBT_NET_TEXT_MAX 50
+/* The whole list as text, space-separated. */
+#define BBT_NETS_TEXT_MAX (BBT_NETS_MAX * (BBT_NET_TEXT_MAX + 1))
 
 /* The permission names, for messages. */
 #define BBT_PERM_NAMES                                                         \
@@ -140,5 +147,11 @@ int bbt_input_key(const char *key, size_t len, char *out);
  * starting with a letter or digit, at most BBT_SLUG_MAX, not ending ".git"
  * (git-http-backend tries "x.git" when asked for "x"). */
 int bbt_input_slug(const char *s, size_t len);
+
+/* Is s[0..len) shaped like one network of an allow-list: 1 to
+ * BBT_NET_TEXT_MAX hex digits, dots, colons and at most one slash?  The
+ * database's cidr type is the judge of the rest (it refuses a host part
+ * beside a mask, "10.0.0.1/8"). */
+int bbt_input_net(const char *s, size_t len);
 
 #endif

@@ -217,12 +217,31 @@ static json_t *bbt_rest_holder_json(const bbt_rest_t *x)
                          r));
 }
 
+/* A token's allow-list, space-separated: an array of networks, empty when
+ * the token is taken from anywhere. */
+static json_t *bbt_rest_nets_json(const char *nets)
+{
+    json_t *arr = json_array();
+    const char *p = nets;
+
+    while (arr && *p) {
+        size_t n = strcspn(p, " ");
+
+        if (n && json_array_append_new(arr, json_stringn(p, n)) != 0) {
+            json_decref(arr);
+            return NULL;
+        }
+        p += n + (p[n] == ' ');
+    }
+    return arr;
+}
+
 json_t *bbt_rest_token_json(const bbt_rest_t *x, const PGresult *res, int row,
                             const bbt_rest_user_t *owner)
 {
     /* "o" steals its reference even when json_pack fails. */
     return json_pack(
-        "{s:s, s:s, s:o, s:o*, s:o*, s:o*, s:o, s:o}", "id",
+        "{s:s, s:s, s:o, s:o*, s:o*, s:o*, s:o, s:o, s:o, s:o, s:s*}", "id",
         PQgetvalue(res, row, 0), "name", PQgetvalue(res, row, 1), "createdDate",
         bbt_pgjson_int(res, row, 2), "lastAuthenticated",
         bbt_pgjson_int(res, row, 3), "expiryDays", bbt_pgjson_int(res, row, 4),
@@ -231,7 +250,10 @@ json_t *bbt_rest_token_json(const bbt_rest_t *x, const PGresult *res, int row,
         owner             ? "user"
         : x->path.repo[0] ? "repository"
                           : "project",
-        owner ? bbt_rest_user_json(owner) : bbt_rest_holder_json(x));
+        owner ? bbt_rest_user_json(owner) : bbt_rest_holder_json(x),
+        "allowedAddresses", bbt_rest_nets_json(PQgetvalue(res, row, 8)),
+        "addressGroups", bbt_pgjson_int(res, row, 9), "lastAddress",
+        PQgetisnull(res, row, 10) ? NULL : PQgetvalue(res, row, 10));
 }
 
 int bbt_rest_load_one(bbt_rest_t *x, const bbt_rest_user_t *owner,

@@ -50,7 +50,9 @@ typedef struct {
     " round(extract(epoch FROM t.expires_at - t.created_at) / "                \
     "86400)::integer,"                                                         \
     " (extract(epoch FROM t.expires_at) * 1000)::bigint,"                      \
-    " t.project_perm, t.repo_perm"                                             \
+    " t.project_perm, t.repo_perm, array_to_string(t.allowed_nets, ' '),"      \
+    " (SELECT count(*) FROM bbtoken_token_nets n WHERE n.token_id = t.id),"    \
+    " host(t.last_addresses[1])"                                               \
     " FROM bbtoken_tokens t"
 
 /* The live tokens of the path's project ($2, its key) or repository ($3,

@@ -208,12 +208,88 @@ static const char *bbt_rest_perms(apr_pool_t *p, json_t *arr, bbt_kind_t kind,
     return NULL;
 }
 
+/* The body's allowedAddresses (an array of networks, at most BBT_NETS_MAX;
+ * null or [] for none) as one parameter into *out: the networks
+ * space-separated, "" for none, NULL when the member is absent.  Each must
+ * be shaped like a network; the database's cidr type judges the rest.  An
+ * error message, or NULL. */
+static const char *bbt_rest_nets(apr_pool_t *p, const json_t *body,
+                                 const char **out)
+{
+    const json_t *v = json_object_get(body, "allowedAddresses"), *e;
+    char *buf, *at;
+    size_t i, len;
+
+    *out = NULL;
+    if (!v) {
+        return NULL;
+    }
+    if (json_is_null(v)) {
+        *out = "";
+        return NULL;
+    }
+    if (!json_is_array(v) || json_array_size(v) > BBT_NETS_MAX) {
+        return apr_psprintf(p,
+                            "allowedAddresses must be a list of at most %d "
+                            "networks",
+                            BBT_NETS_MAX);
+    }
+    at = buf = apr_palloc(p, BBT_NETS_TEXT_MAX + 1);
+    *at = '\0';
+    json_array_foreach(v, i, e)
+    {
+        len = json_is_string(e) ? json_string_length(e) : 0;
+        if (!json_is_string(e) || strlen(json_string_value(e)) != len ||
+            !bbt_input_net(json_string_value(e), len)) {
+            return apr_psprintf(p,
+                                "allowedAddresses: item %d is not a network "
+                                "(an IPv4 or IPv6 address, or one with /bits)",
+                                (int)i + 1);
+        }
+        if (at != buf) {
+            *at++ = ' ';
+        }
+        memcpy(at, json_string_value(e), len + 1);
+        at += len;
+    }
+    *out = buf;
+    return NULL;
+}
+
+/* Set token id's allow-list to nets (bbt_rest_nets) in the transaction:
+ * 0, or -1 after answering the refusal (the caller rolls back). */
+static int bbt_rest_set_nets(bbt_rest_t *x, const bbt_rest_user_t *caller,
+                             const bbt_rest_user_t *owner, const char *id,
+                             const char *nets, int *rc)
+{
+    const char *params[6] = {caller->name,
+                             owner ? owner->name : NULL,
+                             owner ? NULL : x->path.key,
+                             owner ? NULL : bbt_rest_repo_param(x),
+                             id,
+                             nets};
+    PGresult *res = bbt_rest_exec(x,
+                                  "SELECT bbtoken_api_set_nets($1, $2, $3, $4,"
+                                  " $5, $6)",
+                                  6, params);
+
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        *rc = bbt_rest_refusal(x, res, NULL);
+        if (*rc < 0) {
+            *rc = bbt_rest_unavailable(x, "setting a token's allow-list");
+        }
+        return -1;
+    }
+    PQclear(res);
+    return 0;
+}
+
 int bbt_rest_tokens_create(bbt_rest_t *x, const bbt_rest_user_t *caller,
                            const bbt_rest_user_t *owner)
 {
     bbt_minted_t m;
     const char *params[10];
-    const char *why, *days = NULL, *name = NULL;
+    const char *why, *days = NULL, *name = NULL, *nets = NULL;
     bbt_level_t project, repo;
     json_t *body = x->body, *v, *out = NULL;
     PGresult *res;
@@ -246,6 +322,9 @@ int bbt_rest_tokens_create(bbt_rest_t *x, const bbt_rest_user_t *caller,
         } else {
             days = apr_ltoa(x->r->pool, (long)json_integer_value(v));
         }
+    }
+    if (!why) {
+        why = bbt_rest_nets(x->r->pool, body, &nets);
     }
     if (why) {
         return bbt_rest_error(x->r, HTTP_BAD_REQUEST, BBT_REST_EX_ARG, why);
@@ -299,6 +378,11 @@ int bbt_rest_tokens_create(bbt_rest_t *x, const bbt_rest_user_t *caller,
             goto done;
         }
         PQclear(res);
+        if (nets && *nets &&
+            bbt_rest_set_nets(x, caller, owner, m.id, nets, &rc) != 0) {
+            bbt_rest_cmd(x, "ROLLBACK");
+            goto done;
+        }
         if (bbt_rest_load_one(x, owner, m.id, &out) != 0 || !out ||
             bbt_rest_cmd(x, "COMMIT") != 0) {
             json_decref(out);
@@ -337,7 +421,7 @@ int bbt_rest_tokens_update(bbt_rest_t *x, const bbt_rest_user_t *caller,
     const char *params[7] = {caller->name, owner ? owner->name : x->path.key,
                              bbt_rest_repo_param(x)};
     int o = owner ? 0 : 1;
-    const char *why = NULL;
+    const char *why = NULL, *nets = NULL;
     bbt_level_t project, repo;
     json_t *body = x->body, *v, *out = NULL;
     PGresult *res;
@@ -363,6 +447,9 @@ int bbt_rest_tokens_update(bbt_rest_t *x, const bbt_rest_user_t *caller,
         why = "the expiry of a token cannot be changed: create a new token "
               "(and revoke this one)";
     }
+    if (!why) {
+        why = bbt_rest_nets(x->r->pool, body, &nets);
+    }
     if (why) {
         return bbt_rest_error(x->r, HTTP_BAD_REQUEST, BBT_REST_EX_ARG, why);
     }
@@ -383,6 +470,10 @@ int bbt_rest_tokens_update(bbt_rest_t *x, const bbt_rest_user_t *caller,
         return rc < 0 ? bbt_rest_unavailable(x, "updating a token") : rc;
     }
     PQclear(res);
+    if (nets && bbt_rest_set_nets(x, caller, owner, x->path.id, nets, &rc)) {
+        bbt_rest_cmd(x, "ROLLBACK");
+        return rc;
+    }
     if (bbt_rest_load_one(x, owner, x->path.id, &out) != 0 || !out ||
         bbt_rest_cmd(x, "COMMIT") != 0) {
         json_decref(out);

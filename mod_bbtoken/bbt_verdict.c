@@ -61,6 +61,8 @@ const char *bbt_verdict_str(bbt_verdict_t v)
         return "user name is not the token's owner";
     case BBT_VERDICT_BROKEN:
         return "token has no valid permissions";
+    case BBT_VERDICT_ADDRESS:
+        return "client address not in the token's allow-list";
     }
     return "refused";
 }

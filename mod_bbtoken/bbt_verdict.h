@@ -34,8 +34,12 @@ typedef enum {
     BBT_VERDICT_NOT_OWNER, /* a Basic user name that is not the owner's (for
                               a project or repository token: not
                               BBT_KIND_BASIC_USER) */
-    BBT_VERDICT_BROKEN     /* a row without valid permissions: the server's
+    BBT_VERDICT_BROKEN,    /* a row without valid permissions: the server's
                               fault (500), never the client's (401) */
+    BBT_VERDICT_ADDRESS    /* a usable token, from a client outside its
+                              allow-list: decided by the caller (the row's
+                              verdict must have been OK), refused as any
+                              other */
 } bbt_verdict_t;
 
 /* The verdict on a token whose row is `row` (NULL: no such id).

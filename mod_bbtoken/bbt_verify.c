@@ -26,6 +26,7 @@
 #include "bbt_config.h"
 #include "bbt_db.h"
 #include "bbt_verify.h"
+#include "bbt_where.h"
 
 APLOG_USE_MODULE(bbtoken);
 
@@ -35,11 +36,29 @@ static const char bbt_dummy_salt[] = "00000000000000000000000000000000";
 static const char bbt_dummy_hash[] =
     "0000000000000000000000000000000000000000000000000000000000000000";
 
-/* Last use, or an expired token's refusal, for a request the cache
- * answered: at most once per interval per token (the database function
- * checks again under the row lock).  Failure is logged, not fatal. */
+/* A new address group g of token id: recorded (and audited by the
+ * database, unless another child was first). */
+static void bbt_verify_note_net(request_rec *r, bbt_db_conn_t *c,
+                                const char *id, const bbt_agroup_t *g)
+{
+    char buf[BBT_AGROUP_TEXT];
+
+    if (bbt_agroup_str(g, buf, sizeof(buf))) {
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
+                      "BBT601: token %s used from a new address group %s "
+                      "(client %s)",
+                      id, buf, r->useragent_ip);
+        bbt_db_note_net(c, id, buf, r->useragent_ip);
+    }
+}
+
+/* Last use (touch), an expired token's refusal (expired), or a new address
+ * group (g), for a request the cache answered: the first two at most once
+ * per interval per token (the database functions check again under the row
+ * lock), a group once (the entry remembers it; the database writes it
+ * once).  Failure is logged, not fatal. */
 static void bbt_verify_write(request_rec *r, const char *id, int expired,
-                             int interval)
+                             int touch, const bbt_agroup_t *g, int interval)
 {
     bbt_db_conn_t *c = bbt_db_open(r);
 
@@ -48,8 +67,11 @@ static void bbt_verify_write(request_rec *r, const char *id, int expired,
     }
     if (expired) {
         bbt_db_note_expired(c, id, r->useragent_ip, interval);
-    } else {
+    } else if (touch) {
         bbt_db_touch(c, id, r->useragent_ip, interval);
+    }
+    if (g) {
+        bbt_verify_note_net(r, c, id, g);
     }
     bbt_db_close(c);
 }
@@ -66,6 +88,8 @@ static bbt_cache_got_t bbt_verify_cached(request_rec *r, bbt_req_t *rq,
     bbt_cache_got_t got;
     bbt_centry_t e;
     bbt_tokrow_t row;
+    bbt_agroup_t g;
+    int touch, newg;
 
     got = bbt_cache_get(r, v, rq->cache_key, key, slug, &e, &out->owner);
     if (got != BBT_CACHE_HIT) {
@@ -77,6 +101,9 @@ static bbt_cache_got_t bbt_verify_cached(request_rec *r, bbt_req_t *rq,
     }
     memset(&row, 0, sizeof(row));
     out->verdict = bbt_centry_verdict(&e, now, basic_user, &row);
+    if (out->verdict == BBT_VERDICT_OK && !bbt_where_allowed(r, e.nets)) {
+        out->verdict = BBT_VERDICT_ADDRESS;
+    }
     out->cached = 1;
     if (e.kind == BBT_CENTRY_TOKEN) {
         out->user_name = apr_pstrdup(r->pool, e.user_name);
@@ -87,14 +114,23 @@ static bbt_cache_got_t bbt_verify_cached(request_rec *r, bbt_req_t *rq,
     }
     /* Only a request that presented the token counts, as from the
      * database; the entry remembers the write for the other children. */
-    if (presented && out->verdict == BBT_VERDICT_OK &&
-        bbt_centry_due(e.last_use_us, interval, now)) {
-        bbt_verify_write(r, rq->token_id, 0, interval);
-        e.last_use_us = now;
-        bbt_cache_put_token(r, rq->cache_key, &e);
+    if (presented && out->verdict == BBT_VERDICT_OK) {
+        touch = bbt_centry_due(e.last_use_us, interval, now);
+        newg = bbt_where_new_group(r, e.groups, e.ngroups, &g);
+        if (touch || newg) {
+            bbt_verify_write(r, rq->token_id, 0, touch, newg ? &g : NULL,
+                             interval);
+            if (touch) {
+                e.last_use_us = now;
+            }
+            if (newg) {
+                bbt_agroup_add(e.groups, &e.ngroups, BBT_AGROUPS_MAX, &g);
+            }
+            bbt_cache_put_token(r, rq->cache_key, &e);
+        }
     } else if (presented && out->verdict == BBT_VERDICT_EXPIRED &&
                bbt_centry_due(e.refused_us, interval, now)) {
-        bbt_verify_write(r, rq->token_id, 1, interval);
+        bbt_verify_write(r, rq->token_id, 1, 0, NULL, interval);
         e.refused_us = now;
         bbt_cache_put_token(r, rq->cache_key, &e);
     }
@@ -133,6 +169,9 @@ static void bbt_verify_keep(request_rec *r, bbt_req_t *rq,
         apr_cpystrn(e.token_name, row->token_name ? row->token_name : "",
                     sizeof(e.token_name));
         e.scope = row->scope;
+        apr_cpystrn(e.nets, row->nets ? row->nets : "", sizeof(e.nets));
+        e.ngroups = row->ngroups;
+        memcpy(e.groups, row->groups, sizeof(e.groups));
         /* Only a level that was asked for: an unusable token's owner's
          * level was not, and a project's or a repository's token has no
          * owner to level. */
@@ -184,6 +223,9 @@ static int bbt_verify_db(request_rec *r, bbt_req_t *rq, bbt_cache_view_t *v,
         tr.tok_project = row.tok_project;
         tr.tok_repo = row.tok_repo;
         out->verdict = bbt_verdict(&tr, secret_ok, basic_user);
+        if (out->verdict == BBT_VERDICT_OK && !bbt_where_allowed(r, row.nets)) {
+            out->verdict = BBT_VERDICT_ADDRESS;
+        }
         out->user_name = row.user_name;
         out->token_name = row.token_name;
         out->tok_project = row.tok_project;
@@ -202,9 +244,17 @@ static int bbt_verify_db(request_rec *r, bbt_req_t *rq, bbt_cache_view_t *v,
 
     /* Only a request that proved the secret counts, and only once per
      * interval (an internal request, tok NULL, was counted already). */
-    if (tok && out->verdict == BBT_VERDICT_OK && row.stale) {
-        bbt_db_touch(c, rq->token_id, r->useragent_ip, interval);
-        row.last_use_us = now;
+    if (tok && out->verdict == BBT_VERDICT_OK) {
+        bbt_agroup_t g;
+
+        if (row.stale) {
+            bbt_db_touch(c, rq->token_id, r->useragent_ip, interval);
+            row.last_use_us = now;
+        }
+        if (bbt_where_new_group(r, row.groups, row.ngroups, &g)) {
+            bbt_verify_note_net(r, c, rq->token_id, &g);
+            bbt_agroup_add(row.groups, &row.ngroups, BBT_AGROUPS_MAX, &g);
+        }
     } else if (tok && out->verdict == BBT_VERDICT_EXPIRED && row.refusal_due) {
         bbt_db_note_expired(c, rq->token_id, r->useragent_ip, interval);
         row.refused_us = now;

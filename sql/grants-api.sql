@@ -17,11 +17,14 @@
 GRANT USAGE ON SCHEMA public TO :"role";
 GRANT SELECT ON bbtoken_users, bbtoken_project_grants, bbtoken_repo_grants,
                 bbtoken_tokens, bbtoken_schema, bbtoken_policy,
-                bbtoken_projects TO :"role";
+                bbtoken_projects, bbtoken_token_nets TO :"role";
 GRANT EXECUTE ON FUNCTION bbtoken_owner_level(bigint, text, text),
                           bbtoken_perm_level(text),
                           bbtoken_touch(text, text, integer),
                           bbtoken_note_expired(text, text, integer),
+                          bbtoken_note_net(text, text, text),
+                          bbtoken_api_set_nets(text, text, text, text,
+                                               text, text),
                           bbtoken_api_create(text, text, text, text, text,
                                              text, text, text, integer),
                           bbtoken_api_update(text, text, text, text, text,

@@ -10,7 +10,7 @@
 --   psql -v ON_ERROR_STOP=1 -v role=bbtoken_httpd -f sql/grants.sql
 GRANT USAGE ON SCHEMA public TO :"role";
 GRANT SELECT ON bbtoken_users, bbtoken_project_grants, bbtoken_repo_grants,
-                bbtoken_tokens, bbtoken_schema TO :"role";
+                bbtoken_tokens, bbtoken_schema, bbtoken_token_nets TO :"role";
 -- The first release let httpd update last_authenticated itself; earlier
 -- grants gave this role the REST API's functions and the policy too.
 REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON bbtoken_tokens FROM :"role";
@@ -29,12 +29,15 @@ REVOKE EXECUTE ON FUNCTION bbtoken_api_create(text, text, text, text, text,
                            bbtoken_api_scope_revoke(text, text, text, text),
                            bbtoken_api_project_set(text, text, boolean),
                            bbtoken_api_rotate(text, text, text, text, text,
-                                              text, text, text)
+                                              text, text, text),
+                           bbtoken_api_set_nets(text, text, text, text, text,
+                                                text)
                            FROM :"role";
 REVOKE ALL ON bbtoken_projects FROM :"role";
 GRANT EXECUTE ON FUNCTION bbtoken_owner_level(bigint, text, text),
                           bbtoken_owner_levels(bbtoken_users, text, text),
                           bbtoken_perm_level(text),
                           bbtoken_touch(text, text, integer),
-                          bbtoken_note_expired(text, text, integer)
+                          bbtoken_note_expired(text, text, integer),
+                          bbtoken_note_net(text, text, text)
                           TO :"role";

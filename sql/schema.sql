@@ -57,3 +57,8 @@ COMMIT;
 BEGIN;
 \ir migrations/0011_rotate.sql
 COMMIT;
+
+-- Version 12: per-token allow-lists; the address groups a token was used from.
+BEGIN;
+\ir migrations/0012_where.sql
+COMMIT;

@@ -17,11 +17,6 @@ use BBT::Env qw(run_cmd);
 use BBT::Assert;
 
 my $ROOT = $BBT::Env::ROOT;
-# Every migration after the first release's, in order, and the version the
-# last one brings.
-my @LATER = map { m{/(\d{4}_\w+)\.sql\z} ? $1 : () } sort glob "$ROOT/sql/migrations/*.sql";
-shift @LATER;
-my $LATEST = @LATER + 1;
 my $env = BBT::Env->new(schema_files => ["$ROOT/sql/migrations/0001_initial.sql"], grants => 0)->start;
 $env->make_repo('PROJ', 'repo');
 my $UP = '/scm/PROJ/repo.git/info/refs?service=git-upload-pack';

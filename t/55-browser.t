@@ -7,10 +7,11 @@
 # combination is disabled), copies it, clones with the real git client,
 # renames it, rotates it after a confirmation dialog (the new token shown
 # once, same name and permissions, cloning; the old one refused by git),
-# revokes it after the confirmation dialog and sees git refused; then, as
-# a project's admin, makes that project's token and a repository's there,
-# clones with the first (x-token-auth), and is told where it administers
-# nothing.  It saves screenshots (see below).  t/browser/sandbox.spec.mjs
+# sets and drops its allow-list, revokes it after the confirmation dialog
+# and sees git refused; then, as a project's admin, makes that project's
+# token and a repository's there, clones with the first (x-token-auth),
+# and is told where it administers nothing.  It saves screenshots (see
+# below).  t/browser/sandbox.spec.mjs
 # plays a page uploaded over WebDAV onto the page's host that drives the
 # API in its reader's name: BBTokenSandbox stops it, and without it the
 # attack works.  This file only sets the stack up and relays the TAP that

@@ -194,8 +194,10 @@ subtest 'CLI: update, audit, revoke (through the cache)' => sub {
     my ($ok, $n, $seen) = until_status($env, $rp->('PROJ', 'one'), { Authorization => $env->bearer($rw) }, 403);
     ok($ok, 'lowered to REPO_READ: its push advertisement is refused') or diag $seen;
     my $a = $env->cli_json('audit', '--repo', 'PROJ/one');
-    is_deeply([map { $_->{event} } @$a], ['created', 'permissions_changed'], 'audit --repo: its records');
+    is_deeply([map { $_->{event} } @$a], ['created', 'new_address', 'permissions_changed'],
+              'audit --repo: its records (its first use from 127.0.0.0/24 too)');
     is($a->[0]{user}, 'repo:PROJ/one', 'the record names the repository');
+    is($a->[1]{user}, 'repo:PROJ/one', 'so does the new-address record');
     is($env->get($up->('PROJ', 'one'), { Authorization => $env->bearer($rw) })->{status}, 200, 'still reads');
     $env->cli_is('revoke --project', ['revoke', '--project', 'PROJ'], 0, stdout => qr/^revoked 2 tokens of project PROJ$/);
     ($ok, $n, $seen) = until_status($env, $up->('PROJ', 'one'), { Authorization => $env->bearer($pw) }, 401);

@@ -204,16 +204,21 @@
     }
 
     const name = t.name || '(unnamed)';
+    const nets = Array.isArray(t.allowedAddresses) ? t.allowedAddresses : [];
+    const groups = typeof t.addressGroups === 'number' ? t.addressGroups : 0;
     const tr = el('tr', { 'data-id': t.id, class: expired ? 'is-expired' : null },
       el('th', { scope: 'row' }, el('span', { class: 'name', text: name }),
         el('span', { class: 'id mono', text: 'ID ' + t.id })),
       el('td', { class: 'perm-words' },
         holder && holder.slug ? null : el('span', { text: 'Project: ' + (LEVEL_WORD[p] || 'none') }),
-        el('span', { text: 'Repository: ' + (LEVEL_WORD[r] || 'none') })),
+        el('span', { text: 'Repository: ' + (LEVEL_WORD[r] || 'none') }),
+        nets.length ? el('span', { class: 'nets', text: 'Only from: ' + nets.join(', ') }) : null),
       el('td', {}, typeof t.createdDate === 'number' ? timeEl(t.createdDate) : '—'),
       expiryCell,
-      el('td', {}, typeof t.lastAuthenticated === 'number' ? timeEl(t.lastAuthenticated)
-        : el('span', { class: 'muted', text: 'Never used' })),
+      el('td', { class: 'last-use' }, typeof t.lastAuthenticated === 'number' ? timeEl(t.lastAuthenticated)
+        : el('span', { class: 'muted', text: 'Never used' }),
+        t.lastAddress ? el('span', { class: 'where muted', text: 'from ' + t.lastAddress }) : null,
+        groups ? el('span', { class: 'where muted', text: groups + (groups === 1 ? ' network' : ' networks') + ' so far' }) : null),
       el('td', { class: 'row-actions' },
         el('button', { type: 'button', class: 'btn link', 'aria-label': 'Edit ' + name,
           onclick: () => openEdit(t.id) }, 'Edit'),
@@ -382,9 +387,15 @@
     const p = level(t.permissions, 'PROJECT_');
     const r = level(t.permissions, 'REPO_');
     setPicks(p ? 'PROJECT_' + p : '', r ? 'REPO_' + r : 'REPO_READ');
+    $('f-nets').value = (t.allowedAddresses || []).join('\n');
     showError('edit-error', null);
     $('edit-dialog').showModal();
     $('f-name').focus();
+  }
+
+  // The allow-list as typed: networks separated by lines, spaces or commas.
+  function chosenNets() {
+    return $('f-nets').value.split(/[\s,]+/).filter(Boolean);
   }
 
   function chosenPermissions() {
@@ -419,6 +430,8 @@
         if (!exp.ok) { showError('edit-error', new Error(exp.message)); $('f-days').focus(); return; }
         const body = { name, permissions: chosenPermissions() };
         if (exp.days !== undefined) body.expiryDays = exp.days;
+        const nets = chosenNets();
+        if (nets.length) body.allowedAddresses = nets;
         const created = await api('PUT', base(), body);
         $('edit-dialog').close();
         showNewToken(created);
@@ -430,6 +443,8 @@
         const perms = chosenPermissions();
         const oldPerms = (old.permissions || []).slice().sort().join(',');
         if (perms.slice().sort().join(',') !== oldPerms) body.permissions = perms;
+        const nets = chosenNets();
+        if (nets.join(' ') !== (old.allowedAddresses || []).join(' ')) body.allowedAddresses = nets;
         if (!Object.keys(body).length) {
           $('edit-dialog').close();
           say('No changes to “' + old.name + '”.');

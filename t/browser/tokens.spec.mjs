@@ -329,6 +329,33 @@ test('rotate after confirming: a new token in its place, shown once; git refuses
   assert.ok(existsSync(join(WORK, 'after-rotate-new', 'README')), 'the new token clones');
 });
 
+test('an allow-list: set, shown, refused when not a network, dropped', async () => {
+  const row = () => page.locator(`tr[data-id="${tokenId}"]`);
+  const edit = async () => {
+    await row().getByRole('button', { name: /^Edit / }).click();
+    const dialog = page.getByRole('dialog', { name: 'Edit token' });
+    await dialog.waitFor();
+    return dialog;
+  };
+  let dialog = await edit();
+  await dialog.getByLabel('Allowed addresses').fill('nonsense');
+  await dialog.getByRole('button', { name: 'Save' }).click();
+  await page.locator('#edit-error', { hasText: 'not a network' }).waitFor();
+  await dialog.getByLabel('Allowed addresses').fill('10.0.0.0/8\n2001:db8::/32');
+  await dialog.getByRole('button', { name: 'Save' }).click();
+  await dialog.waitFor({ state: 'hidden' });
+  await page.locator(`tr[data-id="${tokenId}"]`, { hasText: 'Only from: 10.0.0.0/8, 2001:db8::/32' }).waitFor();
+  await shot('04b-allow-list');
+  dialog = await edit();
+  assert.equal(await dialog.getByLabel('Allowed addresses').inputValue(), '10.0.0.0/8\n2001:db8::/32',
+    'the form shows the list');
+  await dialog.getByLabel('Allowed addresses').fill('');
+  await dialog.getByRole('button', { name: 'Save' }).click();
+  await dialog.waitFor({ state: 'hidden' });
+  await page.locator('#status', { hasText: 'updated' }).waitFor();
+  assert.doesNotMatch(await row().innerText(), /Only from/, 'dropped');
+});
+
 test('a refused request shows the server\'s message', async () => {
   // Names are unique among a user's tokens: the API refuses a second one.
   await page.getByRole('button', { name: 'Create token' }).click();

@@ -179,6 +179,12 @@ static void test_encoding(void)
     e.scope.key[0] = '~';
     memset(e.scope.key + 1, 'k', BBT_USER_MAX);
     memset(e.scope.slug, 's', BBT_SLUG_MAX);
+    memset(e.nets, '1', BBT_NETS_TEXT_MAX);
+    e.nets[BBT_NETS_TEXT_MAX] = '\0';
+    for (e.ngroups = 0; e.ngroups < BBT_AGROUPS_MAX; e.ngroups++) {
+        e.groups[e.ngroups].family = 6;
+        e.groups[e.ngroups].net[0] = (unsigned char)e.ngroups;
+    }
     n = bbt_centry_encode(&e, buf, sizeof(buf));
     ok(n == BBT_CENTRY_BUF, "the longest names fit BBT_CENTRY_BUF exactly");
     ok(bbt_centry_decode(buf, n, &d) == 0 &&
@@ -309,17 +315,18 @@ static void test_scope(void)
            "  Basic as x-token-auth, in any case");
     is_int(bbt_centry_verdict(&d, 1, "alice", NULL), BBT_VERDICT_NOT_OWNER,
            "  Basic as anyone else: refused");
-    /* The tail: kind, 2 + "PROJ", 2 + "repo". */
-    ok(buf[n - 13] == BBT_KIND_REPO && !memcmp(buf + n - 10, "PROJ", 4),
-       "the scope is the entry's tail");
-    buf[n - 13] = BBT_KIND_PROJECT;
+    /* The tail: kind, 2 + "PROJ", 2 + "repo", then no allow-list (2 + "")
+     * and no groups (1). */
+    ok(buf[n - 16] == BBT_KIND_REPO && !memcmp(buf + n - 13, "PROJ", 4),
+       "the scope is before the allow-list and the groups");
+    buf[n - 16] = BBT_KIND_PROJECT;
     ok(bbt_centry_decode(buf, n, &d) == -1,
        "a project token's entry with a slug is refused");
-    buf[n - 13] = 7;
+    buf[n - 16] = 7;
     ok(bbt_centry_decode(buf, n, &d) == -1, "an unknown kind is refused");
-    buf[n - 13] = BBT_KIND_REPO;
+    buf[n - 16] = BBT_KIND_REPO;
     ok(bbt_centry_decode(buf, n, &d) == 0, "put back, it decodes");
-    buf[n - 10] = 'p';
+    buf[n - 13] = 'p';
     ok(bbt_centry_decode(buf, n, &d) == -1,
        "a key not spelled canonically is refused");
     strcpy(e.scope.key, "proj");
@@ -356,6 +363,39 @@ static void test_due(void)
     ok(!bbt_centry_due(now, 86400, now + 1000000), "a day's interval");
 }
 
+/* The allow-list and the known address groups ride in a row's entry. */
+static void test_where(void)
+{
+    unsigned char buf[BBT_CENTRY_BUF];
+    bbt_centry_t e = row_entry(), d;
+    size_t n;
+
+    strcpy(e.nets, "10.0.0.0/8 2001:db8::/32");
+    e.ngroups = 2;
+    e.groups[0].family = 4;
+    memcpy(e.groups[0].net, "\x7f\x00\x00", 3);
+    e.groups[1].family = 6;
+    e.groups[1].net[7] = 1;
+    n = bbt_centry_encode(&e, buf, sizeof(buf));
+    ok(n > 0 && bbt_centry_decode(buf, n, &d) == 0 &&
+           !strcmp(d.nets, "10.0.0.0/8 2001:db8::/32") && d.ngroups == 2 &&
+           d.groups[0].family == 4 && d.groups[0].net[0] == 0x7f &&
+           d.groups[1].family == 6 && d.groups[1].net[7] == 1,
+       "the allow-list and the groups round trip");
+    ok(bbt_centry_decode(buf, n - 1, &d) == -1, "a group cut short is refused");
+    buf[n - 9] = 5;
+    ok(bbt_centry_decode(buf, n, &d) == -1, "a group of no family is refused");
+    buf[n - 9] = 6;
+    buf[n - 19] = BBT_AGROUPS_MAX + 1;
+    ok(bbt_centry_decode(buf, n, &d) == -1, "too many groups are refused");
+    e.groups[1].family = 0;
+    ok(bbt_centry_encode(&e, buf, sizeof(buf)) == 0,
+       "nor does a group of no family encode");
+    e.groups[1].family = 6;
+    e.ngroups = BBT_AGROUPS_MAX + 1;
+    ok(bbt_centry_encode(&e, buf, sizeof(buf)) == 0, "nor do too many groups");
+}
+
 int main(void)
 {
     test_keys();
@@ -365,5 +405,6 @@ int main(void)
     test_verdict();
     test_scope();
     test_due();
+    test_where();
     return done_testing();
 }

@@ -423,6 +423,28 @@ static void test_mint(void)
     bbt_minted_wipe(&b);
 }
 
+/* The shape of an allow-list's network; the database judges the rest. */
+static void test_nets(void)
+{
+    static const char *const good[] = {"10.0.0.0/8", "127.0.0.1", "::1",
+                                       "2001:DB8::/32", "::ffff:1.2.3.4/128"};
+    static const char *const bad[] = {
+        "",    "/8",           "10.0.0.0/",   "10.0.0.0/8/8", "10.0.0.0 /8",
+        "a,b", "host.example", "10.0.0.0/8\n"};
+    char longest[BBT_NET_TEXT_MAX + 2];
+    size_t i;
+
+    for (i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+        ok(bbt_input_net(good[i], strlen(good[i])), "a network: %s", good[i]);
+    }
+    for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        ok(!bbt_input_net(bad[i], strlen(bad[i])), "not one: '%s'", bad[i]);
+    }
+    memset(longest, '1', sizeof(longest));
+    ok(bbt_input_net(longest, BBT_NET_TEXT_MAX), "BBT_NET_TEXT_MAX long");
+    ok(!bbt_input_net(longest, BBT_NET_TEXT_MAX + 1), "one more: not");
+}
+
 int main(void)
 {
     test_user_names();
@@ -434,5 +456,6 @@ int main(void)
     test_sqlstate();
     test_sqlstate_messages();
     test_mint();
+    test_nets();
     return done_testing();
 }

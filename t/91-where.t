@@ -1,0 +1,206 @@
+# Where a token is used from.  An allow-list (bbtoken create/update
+# --allow-from) lets a token in only from its networks: from elsewhere it is
+# refused 401 with the same challenge as a wrong token, and logged (BBT600)
+# with its id and the client's address, from the database and from the
+# cache alike, and a changed list reaches the cache at once.  A token used
+# from an address group (IPv4 /24, IPv6 /64) it was not used from before is
+# audited (new_address) once per group, without a write per request
+# (pg_stat_statements counts the writes), with the cache and without it (a
+# virtual host with BBTokenCache off).  Real PostgreSQL, httpd (on
+# 127.0.0.1 and [::1]), HTTP clients bound to 127.0.0.1 and 127.0.0.2, curl
+# over IPv6.
+use strict;
+use warnings;
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use Test::More;
+use HTTP::Tiny;
+use BBT::Env qw(auth_bearer forge_token run_cmd);
+use BBT::Assert;
+use BBT::Cache qw(log_mark log_since served_from_cache until_status settle);
+
+my $port6 = BBT::Util::free_port();
+# And a virtual host without the cache: every request reads the token.
+my $port_nc = BBT::Util::free_port();
+my $env = BBT::Env->new(pg_conf => $BBT::Cache::PG_CONF,
+                        extra_conf => "Listen [::1]:$port6\nListen 127.0.0.1:$port_nc\n"
+                                    . "<VirtualHost 127.0.0.1:$port_nc>\n    BBTokenCache off\n</VirtualHost>\n")->start;
+$env->stat_statements_on;
+$env->make_repo('PROJ', 'repo');
+$env->user_add('alice');
+$env->grant('alice', 'PROJECT_WRITE', 'PROJ');
+my $UP = '/scm/PROJ/repo.git/info/refs?service=git-upload-pack';
+
+# A request from 127.0.0.x, on a connection of its own (to the virtual
+# host without the cache when $nocache).
+sub from4 {
+    my ($addr, $tok, $nocache) = @_;
+    my $url = $nocache ? "http://127.0.0.1:$port_nc$UP" : $env->url($UP);
+    return HTTP::Tiny->new(timeout => 30, max_redirect => 0, local_address => $addr)
+        ->get($url, { headers => auth_bearer($tok) });
+}
+
+# The module's writes of address groups so far.
+sub note_calls { $env->statement_calls('bbtoken_note_net') }
+
+# A request from ::1: its status.
+sub from6 {
+    my ($tok) = @_;
+    my ($rc, $out) = run_cmd(cmd => ['curl', '-s', '-g', '-o', '/dev/null', '-w', '%{http_code}',
+                                     '-H', "Authorization: Bearer $tok", "http://[::1]:$port6$UP"]);
+    return $out;
+}
+
+sub create {
+    my ($name, @nets) = @_;
+    my $out = $env->cli_ok('create', 'alice', '--name', $name, map { ('--allow-from', $_) } @nets);
+    chomp $out;
+    my $p = BBT::Env::parse_token($out) or die "no token printed: $out";
+    return ($out, $p->{id});
+}
+
+sub nets_of {
+    my ($id) = @_;
+    return $env->psql("SELECT COALESCE(array_to_string(allowed_nets, ' '), '-') FROM bbtoken_tokens WHERE id = '$id'");
+}
+
+subtest 'an IPv4 allow-list: in from 127.0.0.1, refused from 127.0.0.2 and ::1' => sub {
+    my ($tok, $id) = create('ci-v4', '127.0.0.1');
+    is(nets_of($id), '127.0.0.1/32', 'stored as a network');
+    is(from4('127.0.0.1', $tok)->{status}, 200, 'from 127.0.0.1: 200');
+    my $m = log_mark($env);
+    my $r = from4('127.0.0.2', $tok);
+    is($r->{status}, 401, 'from 127.0.0.2: 401');
+    like(log_since($env, $m), qr/BBT600: token $id refused from 127\.0\.0\.2: not in the token's allow-list/,
+         'BBT600 names the token and the client');
+    my $wrong = from4('127.0.0.2', forge_token($id));
+    is($wrong->{status}, 401, 'a wrong secret for the same id: 401');
+    is_deeply([sort(BBT::Http::header_list($r, 'www-authenticate'))],
+              [sort(BBT::Http::header_list($wrong, 'www-authenticate'))],
+              'the same challenge as a wrong token');
+    is($r->{content}, $wrong->{content}, 'and the same body');
+    is(from6($tok), '401', 'from ::1: 401');
+
+    # The refusal from the cache: the entry made by an allowed request.
+    ok(served_from_cache($env, $UP, auth_bearer($tok), $id), 'the token is in the cache');
+    $m = log_mark($env);
+    is(from4('127.0.0.2', $tok)->{status}, 401, 'from 127.0.0.2 again: 401');
+    like(log_since($env, $m), qr/BBT600: token $id refused from 127\.0\.0\.2: .*\(from the cache\)/,
+         'refused from the cache');
+    is($env->psql("SELECT count(*) FROM bbtoken_tokens WHERE id = '$id' AND '127.0.0.2' = ANY(last_addresses)"),
+       0, 'a refused request is not a use');
+
+    # A changed list reaches the cache (its NOTIFY), both ways.
+    $env->cli_ok('update', $id, '--allow-from', '127.0.0.0/24');
+    is(nets_of($id), '127.0.0.0/24', 'the list replaced');
+    settle();
+    is(from4('127.0.0.2', $tok)->{status}, 200, 'from 127.0.0.2 once the list holds it: 200');
+    $env->cli_ok('update', $id, '--allow-from', '127.0.0.3');
+    settle();
+    $m = log_mark($env);
+    is(from4('127.0.0.1', $tok)->{status}, 401, 'from 127.0.0.1 once it does not: 401');
+    like(log_since($env, $m), qr/BBT600: token $id refused from 127\.0\.0\.1/, 'BBT600');
+    $env->cli_ok('update', $id, '--allow-from-any');
+    is(nets_of($id), '-', 'no list');
+    settle();
+    is(from6($tok), '200', 'from ::1 with no list: 200');
+    is($env->psql("SELECT count(*) FROM bbtoken_audit WHERE token_id = '$id' AND event = 'allowed_nets_changed'"),
+       3, 'each change of the list in the audit trail');
+};
+
+subtest 'an IPv6 allow-list' => sub {
+    my ($tok, $id) = create('ci-v6', '::1/128');
+    is(from6($tok), '200', 'from ::1 in ::1/128: 200');
+    my $m = log_mark($env);
+    is(from4('127.0.0.1', $tok)->{status}, 401, 'from 127.0.0.1: 401');
+    like(log_since($env, $m), qr/BBT600: token $id refused from 127\.0\.0\.1/, 'BBT600');
+    my ($tok2, $id2) = create('ci-doc', '2001:db8::/32', '10.0.0.0/8');
+    is(nets_of($id2), '2001:db8::/32 10.0.0.0/8', 'two networks, in order');
+    $m = log_mark($env);
+    is(from6($tok2), '401', 'from ::1 outside 2001:db8::/32: 401');
+    like(log_since($env, $m), qr/BBT600: token $id2 refused from ::1/, 'BBT600 with the IPv6 client');
+    is(from4('127.0.0.1', $tok2)->{status}, 401, 'from 127.0.0.1 outside 10.0.0.0/8: 401');
+};
+
+subtest 'a rotated token keeps its allow-list' => sub {
+    my ($tok, $id) = create('ci-rotated', '127.0.0.1');
+    my $out = $env->cli_ok('rotate', $id);
+    chomp $out;
+    my $p = BBT::Env::parse_token($out) or die "no token printed: $out";
+    isnt($p->{id}, $id, 'a new token');
+    is(nets_of($p->{id}), '127.0.0.1/32', 'with the old one\'s list');
+    is(from4('127.0.0.1', $out)->{status}, 200, 'from 127.0.0.1: 200');
+    is(from4('127.0.0.2', $out)->{status}, 401, 'from 127.0.0.2: 401');
+};
+
+subtest 'the CLI refuses what is not a network' => sub {
+    for my $bad ('10.0.0.1/8', '10.0.0.0/33', '300.1.2.3', 'nonsense', '10.0.0.0/8,10.1.0.0/16', '', '::1/129') {
+        $env->cli_is("--allow-from '$bad'", ['create', 'alice', '--name', "bad $bad", '--allow-from', $bad], 1,
+                     stderr => qr/network|cidr/i);
+    }
+    $env->cli_is('17 networks', ['create', 'alice', '--name', 'many',
+                                 map { ('--allow-from', "10.$_.0.0/16") } 1 .. 17], 2,
+                 stderr => qr/too many --allow-from/);
+    $env->cli_is('a list and any', ['update', '000000000001', '--allow-from', '10.0.0.0/8', '--allow-from-any'], 2);
+    my (undef, $id) = create('fine', '10.0.0.0/8');
+    $env->cli_is('update to a bad one', ['update', $id, '--allow-from', '10.0.0.1/8'], 1, stderr => qr/cidr/i);
+    is(nets_of($id), '10.0.0.0/8', 'the list unchanged');
+    is($env->psql("SELECT count(*) FROM bbtoken_tokens WHERE name LIKE 'bad %' OR name = 'many'"), 0,
+       'no token made');
+};
+
+subtest 'a new address group is audited once' => sub {
+    my ($tok, $id) = create('roaming');
+    my $events = sub {
+        $env->psql("SELECT string_agg(detail || ' ' || host(client_addr), ',' ORDER BY id) FROM bbtoken_audit"
+                   . " WHERE token_id = '$id' AND event = 'new_address'") // '';
+    };
+    is($events->(), '', 'none before use');
+    my $calls = note_calls();
+    is(from4('127.0.0.1', $tok)->{status}, 200, 'from 127.0.0.1: 200');
+    is($events->(), 'from 127.0.0.0/24 127.0.0.1', 'new_address for 127.0.0.0/24');
+    is(from4('127.0.0.1', $tok)->{status}, 200, 'again') for 1 .. 3;
+    is(from4('127.0.0.2', $tok)->{status}, 200, 'from 127.0.0.2, the same /24');
+    ok(served_from_cache($env, $UP, auth_bearer($tok), $id), 'answered from the cache');
+    is($events->(), 'from 127.0.0.0/24 127.0.0.1', 'not again');
+    is(from6($tok), '200', 'from ::1: 200');
+    is($events->(), 'from 127.0.0.0/24 127.0.0.1,from ::/64 ::1', 'new_address for ::/64');
+    is(from6($tok), '200', 'from ::1 again') for 1 .. 3;
+    is(from4('127.0.0.1', $tok)->{status}, 200, 'from 127.0.0.1 again');
+    is($events->(), 'from 127.0.0.0/24 127.0.0.1,from ::/64 ::1', 'once per group');
+    is(note_calls() - $calls, 2, 'two writes in all: one per new group, none per request');
+    is($env->psql("SELECT string_agg(net::text, ' ' ORDER BY first_seen) FROM bbtoken_token_nets WHERE token_id = '$id'"),
+       '127.0.0.0/24 ::/64', 'the groups kept');
+    is($env->psql("SELECT bbtoken_note_net('$id', '10.9.9.0/24', '10.9.8.7')"), 'f',
+       'a group must hold the address');
+    is($env->psql("SELECT bbtoken_note_net('$id', '10.9.8.0/23', '10.9.8.7')"), 'f', 'and be a /24');
+    is($env->psql("SELECT bbtoken_note_net('$id', '10.9.8.0/24', '::ffff:10.9.8.7')"), 't',
+       'an IPv4-mapped address is its IPv4 address');
+    is($env->psql("SELECT bbtoken_note_net('$id', '10.9.8.0/24', '10.9.8.8')"), 'f', 'a known group: no write');
+    $env->psql("DELETE FROM bbtoken_token_nets WHERE net = '10.9.8.0/24'");
+    like($env->cli_ok('audit', '--token', $id), qr/new_address\s.*from ::\/64/, 'bbtoken audit shows it');
+    my ($j) = grep { $_->{id} eq $id } @{ $env->list_json('alice') };
+    is($j->{addressGroups}, 2, 'list --json: addressGroups');
+    ok(!exists $j->{allowedAddresses}, 'list --json: no allowedAddresses without a list');
+    my $out = $env->cli_ok('list', 'alice');
+    like($out, qr/^ID .* EXPIRES\s+ALLOWED\s+GROUPS\s+LAST USED\s+FROM\s*$/m, 'list: ALLOWED and GROUPS');
+    like($out, qr/^$id .*\bany\s+2\s/m, '  any, 2 groups');
+    like($out, qr/ci-doc .*2001:db8::\/32,10\.0\.0\.0\/8\s+0\s/m, '  a list, 0 groups');
+};
+
+subtest 'without the cache: the lookup knows the groups, no write per request' => sub {
+    my ($tok, $id) = create('uncached', '127.0.0.0/24');
+    my $calls = note_calls();
+    is(from4('127.0.0.1', $tok, 1)->{status}, 200, "from 127.0.0.1: 200") for 1 .. 3;
+    is(from4('127.0.0.2', $tok, 1)->{status}, 200, 'from 127.0.0.2, the same /24: 200');
+    is(note_calls() - $calls, 1, 'one write');
+    is($env->psql("SELECT count(*) FROM bbtoken_audit WHERE token_id = '$id' AND event = 'new_address'"), 1,
+       'one new_address record');
+    my $m = log_mark($env);
+    $env->cli_ok('update', $id, '--allow-from', '10.0.0.0/8');
+    is(from4('127.0.0.1', $tok, 1)->{status}, 401, 'the list changed: 401 at once');
+    like(log_since($env, $m), qr/BBT600: token $id refused from 127\.0\.0\.1: not in the token's allow-list$/m,
+         'BBT600, not from the cache');
+};
+
+done_testing;
