@@ -108,26 +108,14 @@ static int bbtoken_inv_table(const PGresult *res)
     for (i = 0; i < n; i++) {
         const char **row = cells + (i + 1) * BBTOKEN_INV_COLS;
 
-        /* A repository's token has no project permission. */
-        snprintf(perms[i], sizeof(perms[i]), "%s%s%s",
-                 PQgetvalue(res, i, BBT_INV_PROJECT),
-                 PQgetisnull(res, i, BBT_INV_PROJECT) ? "" : ",",
-                 PQgetvalue(res, i, BBT_INV_REPO));
-        if (PQgetisnull(res, i, BBT_INV_EXPIRES)) {
-            snprintf(exp[i], sizeof(exp[i]), "never");
-        } else {
-            snprintf(exp[i], sizeof(exp[i]), "%s%s",
-                     PQgetvalue(res, i, BBT_INV_EXPIRES),
-                     PQgetvalue(res, i, BBT_INV_EXPIRED)[0] == 't'
-                         ? " (expired)"
-                         : "");
-        }
         row[0] = PQgetvalue(res, i, BBT_INV_ID);
         row[1] = PQgetvalue(res, i, BBT_INV_OWNER);
         row[2] = PQgetvalue(res, i, BBT_INV_NAME);
-        row[3] = perms[i];
+        row[3] = bbtoken_perms_cell(res, i, BBT_INV_PROJECT, BBT_INV_REPO,
+                                    perms[i], sizeof(perms[i]));
         row[4] = PQgetvalue(res, i, BBT_INV_CREATED);
-        row[5] = exp[i];
+        row[5] = bbtoken_expires_cell(res, i, BBT_INV_EXPIRES, BBT_INV_EXPIRED,
+                                      exp[i], sizeof(exp[i]));
         row[6] = bbtoken_get(res, i, BBT_INV_LAST, "never");
         row[7] = PQgetvalue(res, i, BBT_INV_ADDRS);
     }

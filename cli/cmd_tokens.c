@@ -338,18 +338,6 @@ static int bbtoken_list_json(const PGresult *res, const bbtoken_holder_t *h)
     return bbtoken_json_out(arr);
 }
 
-static const char *bbtoken_expires(const PGresult *res, int i, char *buf,
-                                   size_t len)
-{
-    if (PQgetisnull(res, i, BBTOKEN_L_EXPIRES)) {
-        return "never";
-    }
-    snprintf(buf, len, "%s%s", PQgetvalue(res, i, BBTOKEN_L_EXPIRES),
-             PQgetvalue(res, i, BBTOKEN_L_EXPIRED)[0] == 't' ? " (expired)"
-                                                             : "");
-    return buf;
-}
-
 #define BBTOKEN_LIST_COLS 9
 
 static int bbtoken_list_table(const PGresult *res)
@@ -376,16 +364,14 @@ static int bbtoken_list_table(const PGresult *res)
     for (i = 0; i < n; i++) {
         const char **row = cells + (i + 1) * BBTOKEN_LIST_COLS;
 
-        /* A repository's token has no project permission. */
-        snprintf(perms[i], sizeof(perms[i]), "%s%s%s",
-                 PQgetvalue(res, i, BBTOKEN_L_PROJECT),
-                 PQgetisnull(res, i, BBTOKEN_L_PROJECT) ? "" : ",",
-                 PQgetvalue(res, i, BBTOKEN_L_REPO));
         row[0] = PQgetvalue(res, i, BBTOKEN_L_ID);
         row[1] = PQgetvalue(res, i, BBTOKEN_L_NAME);
-        row[2] = perms[i];
+        row[2] = bbtoken_perms_cell(res, i, BBTOKEN_L_PROJECT, BBTOKEN_L_REPO,
+                                    perms[i], sizeof(perms[i]));
         row[3] = PQgetvalue(res, i, BBTOKEN_L_CREATED);
-        row[4] = bbtoken_expires(res, i, exp[i], sizeof(exp[i]));
+        row[4] =
+            bbtoken_expires_cell(res, i, BBTOKEN_L_EXPIRES, BBTOKEN_L_EXPIRED,
+                                 exp[i], sizeof(exp[i]));
         row[5] = bbtoken_get(res, i, BBTOKEN_L_NETS, "any");
         row[6] = PQgetvalue(res, i, BBTOKEN_L_GROUPS);
         row[7] = bbtoken_get(res, i, BBTOKEN_L_LAST, "never");

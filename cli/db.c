@@ -291,3 +291,23 @@ const char *bbtoken_get(const PGresult *res, int row, int col, const char *null)
 {
     return PQgetisnull(res, row, col) ? null : PQgetvalue(res, row, col);
 }
+
+const char *bbtoken_perms_cell(const PGresult *res, int row, int project_col,
+                               int repo_col, char *buf, size_t len)
+{
+    snprintf(buf, len, "%s%s%s", PQgetvalue(res, row, project_col),
+             PQgetisnull(res, row, project_col) ? "" : ",",
+             PQgetvalue(res, row, repo_col));
+    return buf;
+}
+
+const char *bbtoken_expires_cell(const PGresult *res, int row, int expires_col,
+                                 int expired_col, char *buf, size_t len)
+{
+    if (PQgetisnull(res, row, expires_col)) {
+        return "never";
+    }
+    snprintf(buf, len, "%s%s", PQgetvalue(res, row, expires_col),
+             PQgetvalue(res, row, expired_col)[0] == 't' ? " (expired)" : "");
+    return buf;
+}

@@ -168,12 +168,6 @@ int bbt_rest_inventory_list(bbt_rest_t *x, const bbt_rest_user_t *caller,
     if (!values) {
         return HTTP_INTERNAL_SERVER_ERROR;
     }
-    page = json_pack("{s:i, s:I, s:I, s:b, s:o}", "size", n, "limit",
-                     (json_int_t)limit, "start", (json_int_t)start,
-                     "isLastPage", last, "values", values);
-    if (page && !last) {
-        json_object_set_new(page, "nextPageStart",
-                            json_integer((json_int_t)(start + n)));
-    }
+    page = bbt_rest_page_json(values, start, limit, last);
     return bbt_rest_send(x->r, HTTP_OK, page);
 }

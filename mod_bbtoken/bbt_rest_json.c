@@ -224,3 +224,21 @@ void bbt_rest_json_register(void)
     bbt_rest_catcher = ap_register_output_filter(
         "BBTOKEN_REST_BODY", bbt_rest_catch, NULL, AP_FTYPE_RESOURCE);
 }
+
+json_t *bbt_rest_page_json(json_t *values, long start, long limit, int last)
+{
+    size_t n = json_array_size(values);
+    json_t *page =
+        json_pack("{s:I, s:I, s:I, s:b, s:o}", "size", (json_int_t)n, "limit",
+                  (json_int_t)limit, "start", (json_int_t)start, "isLastPage",
+                  last, "values", values);
+
+    if (page && !last &&
+        json_object_set_new(page, "nextPageStart",
+                            json_integer((json_int_t)start + (json_int_t)n)) !=
+            0) {
+        json_decref(page);
+        page = NULL;
+    }
+    return page;
+}

@@ -41,6 +41,11 @@
  * or cannot be written. */
 int bbt_rest_send(request_rec *r, int status, json_t *json);
 
+/* Bitbucket's paged answer around values (stolen): this page's items of
+ * a listing from start of at most limit; last says no item follows.  NULL
+ * when out of memory. */
+json_t *bbt_rest_page_json(json_t *values, long start, long limit, int last);
+
 /* Answer the error envelope; a 503 carries Retry-After.  The handler's
  * return value. */
 int bbt_rest_error(request_rec *r, int status, const char *exception,
