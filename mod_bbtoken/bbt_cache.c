@@ -19,6 +19,8 @@
 #include "http_config.h"
 #include "http_log.h"
 #include "http_core.h"
+#include "http_protocol.h"
+#include "mod_status.h"
 #include "apr_hash.h"
 #include "apr_shm.h"
 #include "apr_strings.h"
@@ -176,6 +178,16 @@ int bbt_cache_post_config(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s)
                  "PostgreSQL (one per server, through mod_watchdog)",
                  bbt_config_cache_size(s));
     return OK;
+}
+
+void bbt_cache_status(request_rec *r, int flags)
+{
+    if ((flags & AP_STATUS_SHORT) || !bbt_cache.servers) {
+        return;
+    }
+    ap_rputs("<p>token cache: ", r);
+    bbt_socache_status(&bbt_cache.sc, r, flags);
+    ap_rputs("</p>\n", r);
 }
 
 void bbt_cache_child_init(apr_pool_t *pchild, server_rec *s)

@@ -19,6 +19,7 @@
 
 #include <string.h>
 
+#include "bbt_cache.h"
 #include "bbt_expo.h"
 #include "bbt_metrics.h"
 #include "bbt_request.h"
@@ -65,6 +66,7 @@ static int bbt_metrics_status(request_rec *r, int flags)
     if (bbt_stats_snapshot(&snap) == 0) {
         bbt_expo_status(&snap, !(flags & AP_STATUS_SHORT), bbt_metrics_emit, r);
     }
+    bbt_cache_status(r, flags);
     return OK;
 }
 

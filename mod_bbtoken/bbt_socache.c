@@ -115,3 +115,11 @@ apr_status_t bbt_socache_put(bbt_socache_t *sc, server_rec *s,
 {
     return sc->provider->store(sc->inst, s, id, idlen, expiry, data, len, p);
 }
+
+void bbt_socache_status(bbt_socache_t *sc, request_rec *r, int flags)
+{
+    if (sc->inst && bbt_socache_lock(sc)) {
+        sc->provider->status(sc->inst, r, flags);
+        bbt_socache_unlock(sc);
+    }
+}
