@@ -35,7 +35,6 @@
 
 #include "bbt_cache.h"
 #include "bbt_config.h"
-#include "bbt_listen.h"
 #include "bbt_socache.h"
 #include "bbt_stats.h"
 #include "bbt_where.h"
@@ -134,7 +133,8 @@ static const char *bbt_cache_shared(apr_pool_t *pconf)
     return bbt_cache.keyer ? NULL : "OpenSSL has no HMAC-SHA-256";
 }
 
-int bbt_cache_post_config(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s)
+int bbt_cache_post_config(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s,
+                          bbt_cache_listener_fn start_listener)
 {
     const char *err;
 
@@ -157,7 +157,7 @@ int bbt_cache_post_config(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s)
                      "request reads the database");
         return OK;
     }
-    if (!bbt_listen_available()) {
+    if (!start_listener) {
         ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s,
                      "BBT302: token cache off: its listener needs "
                      "mod_watchdog; every token request reads the database");
@@ -167,7 +167,7 @@ int bbt_cache_post_config(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s)
                               apr_pool_cleanup_null);
     if ((err = bbt_cache_socache(pconf, ptemp, s)) != NULL ||
         (err = bbt_cache_shared(pconf)) != NULL ||
-        (err = bbt_listen_register(pconf, s)) != NULL) {
+        (err = start_listener(pconf, s)) != NULL) {
         ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, "BBT303: the token cache %s",
                      err);
         return HTTP_INTERNAL_SERVER_ERROR;

@@ -15,7 +15,14 @@
 
 /* The hooks' parts (mod_bbtoken.c). */
 void bbt_cache_pre_config(apr_pool_t *pconf);
-int bbt_cache_post_config(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s);
+/* The cache is believed only while a listener hears PostgreSQL's
+ * notifications: start_listener registers it (NULL, or what failed), and
+ * a NULL start_listener means none can run (the cache stays off).  The
+ * caller supplies it, so that the listener, which feeds the cache, is the
+ * one that knows the cache. */
+typedef const char *(*bbt_cache_listener_fn)(apr_pool_t *pconf, server_rec *s);
+int bbt_cache_post_config(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s,
+                          bbt_cache_listener_fn start_listener);
 void bbt_cache_child_init(apr_pool_t *pchild, server_rec *s);
 
 /* What one request saw when it began: whether it may use the cache at

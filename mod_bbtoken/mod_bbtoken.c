@@ -49,6 +49,7 @@
 #include "bbt_configtest.h"
 #include "bbt_db.h"
 #include "bbt_dbgate.h"
+#include "bbt_listen.h"
 #include "bbt_logguard.h"
 #include "bbt_metrics.h"
 #include "bbt_private.h"
@@ -93,7 +94,8 @@ static int bbt_post_config(apr_pool_t *pconf, apr_pool_t *plog,
     if (bbt_throttle_post_config(pconf, ptemp, s) != OK) {
         return HTTP_INTERNAL_SERVER_ERROR;
     }
-    return bbt_cache_post_config(pconf, ptemp, s);
+    return bbt_cache_post_config(
+        pconf, ptemp, s, bbt_listen_available() ? bbt_listen_register : NULL);
 }
 
 static void bbt_child_init(apr_pool_t *pchild, server_rec *s)

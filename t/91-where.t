@@ -82,11 +82,22 @@ subtest 'an IPv4 allow-list: in from 127.0.0.1, refused from 127.0.0.2 and ::1' 
     is(from6($tok), '401', 'from ::1: 401');
 
     # The refusal from the cache: the entry made by an allowed request.
-    ok(served_from_cache($env, $UP, auth_bearer($tok), $id), 'the token is in the cache');
-    $m = log_mark($env);
-    is(from4('127.0.0.2', $tok)->{status}, 401, 'from 127.0.0.2 again: 401');
-    like(log_since($env, $m), qr/BBT600: token $id refused from 127\.0\.0\.2: .*\(from the cache\)/,
-         'refused from the cache');
+    # Any change in the database (another token's write, this one's first
+    # address group) makes every entry older than it, so the entry is made
+    # again until the refusal comes from it (a few tries at most).
+    my ($cached, $from_cache, $status) = (0, 0, 0);
+    for (1 .. 5) {
+        $cached = served_from_cache($env, $UP, auth_bearer($tok), $id) or last;
+        $m = log_mark($env);
+        $status = from4('127.0.0.2', $tok)->{status};
+        last if $status != 401;
+        my $said = log_since($env, $m);
+        $from_cache = $said =~ /BBT600: token $id refused from 127\.0\.0\.2: .*\(from the cache\)/;
+        last if $from_cache || $said !~ /BBT312: token $id not answered from the cache: its entry is older/;
+    }
+    ok($cached, 'the token is in the cache');
+    is($status, 401, 'from 127.0.0.2 again: 401');
+    ok($from_cache, 'refused from the cache');
     is($env->psql("SELECT count(*) FROM bbtoken_tokens WHERE id = '$id' AND '127.0.0.2' = ANY(last_addresses)"),
        0, 'a refused request is not a use');
 
