@@ -173,7 +173,7 @@ static int bbt_leak_revoke(bbt_rest_t *x, const char *ids, const char *hashes)
 {
     const char *params[3] = {x->r->useragent_ip, ids, hashes};
     PGresult *res;
-    int i, rc;
+    int i, n, rc;
 
     if (bbt_rest_cmd(x, "BEGIN") != 0) {
         return bbt_rest_unavailable(x, "starting a transaction");
@@ -192,16 +192,21 @@ static int bbt_leak_revoke(bbt_rest_t *x, const char *ids, const char *hashes)
         bbt_rest_cmd(x, "ROLLBACK");
         return bbt_rest_unavailable(x, "revoking leaked tokens");
     }
-    for (i = 0; i < PQntuples(res); i++) {
+    n = PQntuples(res);
+    for (i = 0; i < n; i++) {
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, x->r,
                       "BBT230: access-tokens API: token %s revoked as "
                       "leaked, reported from %s",
                       PQgetvalue(res, i, 0), x->r->useragent_ip);
     }
     PQclear(res);
-    /* This server sees it at once; the others when PostgreSQL tells
-     * them. */
-    bbt_cache_forget_all();
+    /* This server sees it at once; the others when PostgreSQL tells them.
+     * Only when something was revoked: a report anyone may send must not
+     * empty every child's cache.  (The reporter, who holds the tokens, can
+     * learn nothing from this that using them would not tell.) */
+    if (n > 0) {
+        bbt_cache_forget_all();
+    }
     return BBT_LEAK_GO_ON;
 }
 

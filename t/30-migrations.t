@@ -158,6 +158,14 @@ subtest 'sql/schema.sql makes the same schema as 0001 + db upgrade, and so does 
     $env->psql(undef, db => 'fresh', file => "$ROOT/sql/grants-api.sql", vars => ['role=bbtoken_api']);
     my ($a, $b) = (dump_schema('bbtoken'), dump_schema('fresh'));
     ok(length $a > 1000, 'the dump is not empty');
+    # A SECURITY DEFINER function runs with its owner's rights: each must
+    # fix its search_path, or a schema earlier in the caller's path can
+    # shadow what it names (CREATE OR REPLACE drops the setting).
+    for my $db (qw(bbtoken fresh)) {
+        is($env->psql("SELECT string_agg(oid::regprocedure::text, ', ') FROM pg_proc"
+                      . " WHERE prosecdef AND proconfig IS NULL", db => $db),
+           '', "$db: every SECURITY DEFINER function fixes its search_path");
+    }
     ok($a eq $b, 'pg_dump --schema-only: identical') or do {
         my @a = split /\n/, $a; my @b = split /\n/, $b;
         for my $i (0 .. $#a) { if (($a[$i] // '') ne ($b[$i] // '')) { diag "line $i:\n< $a[$i]\n> " . ($b[$i] // ''); last } }

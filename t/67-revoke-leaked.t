@@ -105,6 +105,18 @@ subtest 'the cache holds the token before it is reported' => sub {
     ok(served_from_cache($other, $GIT, auth_bearer($b1), $b1id), '  and from the other server\'s');
 };
 
+subtest 'a report that revokes nothing leaves the cache as it was' => sub {
+    # Anyone may send a report: one that revokes nothing must not make
+    # every cached token ask the database again.
+    my $m = BBT::Cache::log_mark($env);
+    is_status(report([$unknown, $wrong]), 202, 'a report of no valid token: 202');
+    is_ok_res($env->get($GIT, auth_bearer($b1)), 'bob\'s build token still works');
+    my $said = BBT::Cache::log_since($env, $m);
+    like($said, qr/BBT037: token $b1id .*\(from the cache\)/, 'answered from the cache');
+    unlike($said, qr/BBT312: token $b1id not answered from the cache: its entry is older/,
+           'its entry was not made old');
+};
+
 subtest 'valid tokens: the same answer, revoked' => sub {
     my ($res, $work) = work_of([$b1, $unknown, $wrong, $mistyped, 'not a token at all']);
     is(answer($res), $seen{invalid}, 'one valid among the same count: the very same status and body');

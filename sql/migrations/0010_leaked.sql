@@ -8,10 +8,14 @@
 -- tokens from anyone, checks each in C as a login does (the salt read
 -- here, HMAC-SHA-256 compared in constant time), and hands the ones that
 -- verified, with the hash it computed, to bbtoken_api_revoke_leaked.  That
--- function compares the hash again, so the API role cannot revoke by id
--- through it, and revokes with the reason 'leaked': the audit trail says
--- revoked_leaked with the reporting client's address, and `bbtoken notify`
--- tells the owner.
+-- function compares the hash again (a slip in C cannot revoke a token that
+-- did not verify) and revokes with the reason 'leaked': the audit trail
+-- says revoked_leaked with the reporting client's address, and `bbtoken
+-- notify` tells the owner.  It is no barrier against the API role itself:
+-- that role reads the stored hashes (it verifies the tokens the REST API
+-- is logged in with), so whoever holds its password can revoke any token
+-- as leaked, as it can revoke any through bbtoken_api_revoke; the
+-- Security model in the README says what that role may do.
 --
 --   bbtoken_leak_throttle  calls per client address (IPv6: per /64) in
 --                          the current window, so the endpoint cannot be

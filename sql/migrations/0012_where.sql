@@ -151,23 +151,6 @@ BEGIN
 END
 $$;
 
-DO $$
-DECLARE
-    f text;
-BEGIN
-    FOREACH f IN ARRAY ARRAY['bbtoken_tokens_nets_audit()',
-                             'bbtoken_note_net(text, text, text)',
-                             'bbtoken_api_set_nets(text, text, text, text, text, text)']
-    LOOP
-        EXECUTE format('ALTER FUNCTION %s SET search_path = %I, pg_temp', f,
-                       current_schema());
-        EXECUTE format('REVOKE EXECUTE ON FUNCTION %s FROM PUBLIC', f);
-    END LOOP;
-END
-$$;
-
-UPDATE bbtoken_schema SET version = 12;
-
 -- A rotated token keeps its allow-list: the replacement may be used from
 -- where the old one could, and nowhere else (migration 11's rotation, with
 -- the list copied).
@@ -226,3 +209,22 @@ BEGIN
     RETURN ends;
 END
 $$;
+
+DO $$
+DECLARE
+    f text;
+BEGIN
+    FOREACH f IN ARRAY ARRAY['bbtoken_tokens_nets_audit()',
+                             'bbtoken_note_net(text, text, text)',
+                             'bbtoken_api_set_nets(text, text, text, text, text, text)',
+                             -- CREATE OR REPLACE dropped its settings.
+                             'bbtoken_rotate(text, text, text, text)']
+    LOOP
+        EXECUTE format('ALTER FUNCTION %s SET search_path = %I, pg_temp', f,
+                       current_schema());
+        EXECUTE format('REVOKE EXECUTE ON FUNCTION %s FROM PUBLIC', f);
+    END LOOP;
+END
+$$;
+
+UPDATE bbtoken_schema SET version = 12;
