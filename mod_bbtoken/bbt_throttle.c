@@ -39,7 +39,7 @@ APLOG_USE_MODULE(bbtoken);
  * shmcb's own: 1 MiB holds over ten thousand addresses.  When it is full
  * the entries that end soonest go first. */
 #define BBT_THROTTLE_SIZE (1024 * 1024)
-#define BBT_THROTTLE_KEY_MAX 9
+#define BBT_THROTTLE_KEY_MAX 10
 /* One slot per second a window may still run, and one to spare. */
 #define BBT_THROTTLE_RING (BBT_THROTTLE_WINDOW_MAX + 2)
 
@@ -81,8 +81,13 @@ static const char *bbt_throttle_make(apr_pool_t *pconf, apr_pool_t *ptemp,
     apr_shm_t *shm;
     const char *err;
 
-    hints.avg_id_len = 5;
-    hints.avg_obj_size = sizeof(bbt_tentry_t);
+    /* shmcb sizes its index from these, at one record (24 bytes) per
+     * average entry, and does not check that room is left for the data:
+     * hints that add up to less than its record would give each subcache
+     * a data area past its end.  An entry is about 26 bytes; these leave
+     * each about 70 of data. */
+    hints.avg_id_len = BBT_THROTTLE_KEY_MAX;
+    hints.avg_obj_size = 64 + sizeof(bbt_tentry_t);
     hints.expiry_interval = apr_time_from_sec(60);
     err = bbt_socache_make(&bbt_throttle.sc, "bbtoken-throttle",
                            BBT_THROTTLE_MUTEX, BBT_THROTTLE_SIZE, &hints, pconf,
@@ -151,6 +156,20 @@ void bbt_throttle_child_init(apr_pool_t *pchild, server_rec *s)
     }
 }
 
+/* shmcb picks an entry's subcache by the key's first byte: make it a mix
+ * of the rest, or every client would share the one or two subcaches of a
+ * family byte (or of 10., or of 127.). */
+static unsigned int bbt_throttle_spread(unsigned char *key, unsigned int len)
+{
+    unsigned int i, h = 2166136261u;
+
+    for (i = 1; i < len; i++) {
+        h = (h ^ key[i]) * 16777619u;
+    }
+    key[0] = (unsigned char)(h ^ (h >> 8) ^ (h >> 16) ^ (h >> 24));
+    return len;
+}
+
 /* The address r's client is counted under; its length, or 0 if none. */
 static unsigned int bbt_throttle_key(const request_rec *r,
                                      unsigned char key[BBT_THROTTLE_KEY_MAX])
@@ -168,18 +187,18 @@ static unsigned int bbt_throttle_key(const request_rec *r,
             ip += 12;
         } else {
             /* The /64: a host commonly has the whole of one. */
-            key[0] = '6';
-            memcpy(key + 1, ip, 8);
-            return 9;
+            key[1] = '6';
+            memcpy(key + 2, ip, 8);
+            return bbt_throttle_spread(key, 10);
         }
     } else
 #endif
         if (a->family != AF_INET) {
         return 0;
     }
-    key[0] = '4';
-    memcpy(key + 1, ip, 4);
-    return 5;
+    key[1] = '4';
+    memcpy(key + 2, ip, 4);
+    return bbt_throttle_spread(key, 6);
 }
 
 /* The address's entry: 1, or 0 if it has none (or it has ended).  The
