@@ -29,7 +29,9 @@ use strict;
 use warnings;
 use FindBin;
 use lib "$FindBin::Bin/../t/lib";
+use Digest::SHA qw(sha1);
 use HTTP::Tiny;
+use MIME::Base64 qw(encode_base64);
 use File::Temp qw(tempdir);
 use Time::HiRes qw(sleep);
 use BBT::Env qw(mistype_token forge_token);
@@ -49,6 +51,17 @@ Alias /dumb/ "\@DIR\@/repos/"
     BBTokenRoutes git /dumb
     Require bbtoken
 </Location>
+Alias /adbdc/ "\@DIR\@/repos/"
+AuthnCacheSOCache shmcb
+<Location /adbdc>
+    AuthType Basic
+    AuthName "dbd"
+    AuthBasicProvider socache dbd
+    AuthnCacheProvideFor dbd
+    AuthnCacheContext bench
+    AuthDBDUserPWQuery "SELECT password FROM bench_users WHERE name = %s"
+    Require valid-user
+</Location>
 <Location /bbt-profile-marker>
     SetHandler server-status
 </Location>
@@ -60,7 +73,7 @@ EOC
 my $env = BBT::Env->new(
     loglevel   => 'warn',
     httpd      => 0,
-    modules    => ['status'],
+    modules    => [qw(status auth_basic authn_dbd authn_socache authz_user)],
     extra_conf => $extra,
     pg_conf    => { shared_preload_libraries => "'pg_stat_statements'",
                     'pg_stat_statements.track_planning' => 'on' },
@@ -70,6 +83,10 @@ $env->make_repo('PROJ', 'repo');
 $env->user_add('alice');
 $env->grant('alice', 'REPO_READ', 'PROJ/repo');
 my ($token, $id) = $env->token_create('alice', name => 'profile', perms => ['REPO_READ']);
+my $pw = 'correct horse battery staple';
+$env->psql("CREATE TABLE bench_users (name text PRIMARY KEY, password text NOT NULL)");
+$env->psql("INSERT INTO bench_users VALUES ('alice', '{SHA}" . encode_base64(sha1($pw), '') . "')");
+$env->psql("GRANT SELECT ON bench_users TO bbtoken_httpd");
 my $conf = $env->write_conf;
 
 my $out = tempdir('bbt-profile-XXXXXX', DIR => $ENV{BBT_TMPDIR} || '/tmp', CLEANUP => !$ENV{BENCH_PROFILE_KEEP});
@@ -94,6 +111,7 @@ my @cases = (
     ['token, cached (Bearer)', "$base/dumb$file", "Bearer $token"],
     ['token, cached (Basic)', "$base/dumb$file", $env->basic('alice', $token)],
     ['token, BBTokenCache off (Bearer)', "$base2/dumb$file", "Bearer $token"],
+    ['mod_authn_dbd + mod_authn_socache', "$base/adbdc$file", $env->basic('alice', $pw)],
     ['forged: unknown id (401)', "$base/dumb$file", 'Bearer ' . forge_token('000000000042')],
     ['forged: known id, wrong secret (401)', "$base/dumb$file", 'Bearer ' . forge_token($id)],
     ['mistyped token (401, no lookup)', "$base/dumb$file", 'Bearer ' . mistype_token($token)],
