@@ -282,6 +282,9 @@ static void bbt_cache_store(request_rec *r, const unsigned char *key,
                              r->pool);
         bbt_socache_unlock(&bbt_cache.sc);
     }
+    /* Stamped like the shared one, so as good whether or not it was
+     * kept there. */
+    bbt_cnear_put(bbt_cache.keyer, key, buf, len);
     bbt_stats_count(rv == APR_SUCCESS ? BBT_STAT_CACHE_STORES
                                       : BBT_STAT_CACHE_STORE_FAILURES);
 }
@@ -300,45 +303,106 @@ static bbt_cache_got_t bbt_cache_judge(const bbt_cache_view_t *v,
                                                      : BBT_CACHE_UNTRUSTED;
 }
 
+/* Does a token's believed entry call for its owner's level on the target?
+ * A project's or a repository's token has no owner, and no level; a token
+ * that cannot be used is refused whatever its owner may do: its owner's
+ * level was never asked for.  (Whether it may be used from this address
+ * is asked last, outside the lock: the allow-list is parsed.) */
+static int bbt_cache_wants_level(const bbt_centry_t *e, const char *key)
+{
+    return e->kind == BBT_CENTRY_TOKEN && key &&
+           e->scope.kind == BBT_KIND_PERSONAL && !e->revoked &&
+           e->user_active && !bbt_centry_expired(e->expires_us, apr_time_now());
+}
+
+/* Where a look reads entries: this thread's copies, or the shared cache
+ * (its lock held), whose bytes then become this thread's copies. */
+typedef struct {
+    int near;
+    unsigned char buf[BBT_CENTRY_BUF];
+} bbt_cache_reader_t;
+
+static const unsigned char *bbt_cache_read(request_rec *r,
+                                           bbt_cache_reader_t *rd,
+                                           const unsigned char *key,
+                                           size_t *len)
+{
+    if (rd->near) {
+        return bbt_cnear_get(bbt_cache.keyer, key, len);
+    }
+    *len = bbt_cache_fetch(r, key, rd->buf, sizeof(rd->buf));
+    if (!*len) {
+        return NULL;
+    }
+    bbt_cnear_put(bbt_cache.keyer, key, rd->buf, *len);
+    return rd->buf;
+}
+
+/* The token's entry, judged (*tgot), and the owner's level when the entry
+ * calls for it, judged (*lgot). */
+static void bbt_cache_look(request_rec *r, bbt_cache_reader_t *rd,
+                           const bbt_cache_view_t *v, const unsigned char *tkey,
+                           const char *key, const char *slug, bbt_centry_t *e,
+                           bbt_level_t *level, bbt_cache_got_t *tgot,
+                           bbt_cache_got_t *lgot)
+{
+    unsigned char lkey[BBT_CKEY_LEN];
+    const unsigned char *b;
+    apr_uint64_t stamp;
+    size_t len;
+
+    *tgot = *lgot = BBT_CACHE_NONE;
+    if ((b = bbt_cache_read(r, rd, tkey, &len)) != NULL &&
+        bbt_centry_decode(b, len, e) == 0) {
+        *tgot = bbt_cache_judge(v, e->stamp);
+    }
+    if (*tgot == BBT_CACHE_HIT && bbt_cache_wants_level(e, key) &&
+        bbt_ckey_level(bbt_cache.keyer, e->owner_id, key, slug, lkey) == 0 &&
+        (b = bbt_cache_read(r, rd, lkey, &len)) != NULL &&
+        bbt_clevel_decode(b, len, &stamp, level) == 0) {
+        *lgot = bbt_cache_judge(v, stamp);
+    }
+}
+
 bbt_cache_got_t bbt_cache_get(request_rec *r, const bbt_cache_view_t *v,
                               const unsigned char *tkey, const char *key,
-                              const char *slug, bbt_centry_t *e,
-                              bbt_level_t *level)
+                              const char *slug, int shared, bbt_centry_t *e,
+                              bbt_level_t *level, int *near)
 {
-    unsigned char buf[BBT_CENTRY_BUF], lkey[BBT_CKEY_LEN];
-    bbt_cache_got_t got = BBT_CACHE_NONE;
-    apr_uint64_t stamp;
-    unsigned int len;
+    bbt_cache_reader_t rd;
+    bbt_cache_got_t tgot, lgot;
+    int wants;
 
     *level = BBT_LEVEL_NONE;
+    *near = 0;
     if (!v->use) {
         return BBT_CACHE_UNUSED;
     }
-    /* Both entries under one hold of the lock: every request takes it. */
-    if (!bbt_socache_lock(&bbt_cache.sc)) {
-        return BBT_CACHE_NONE;
+    rd.near = !shared;
+    if (rd.near) {
+        bbt_cache_look(r, &rd, v, tkey, key, slug, e, level, &tgot, &lgot);
     }
-    len = bbt_cache_fetch(r, tkey, buf, sizeof(buf));
-    if (len && bbt_centry_decode(buf, len, e) == 0) {
-        got = bbt_cache_judge(v, e->stamp);
-    }
-    /* A project's or a repository's token has no owner, and no level; a
-     * token that cannot be used (from here) is refused whatever its owner
-     * may do: its owner's level was never asked for. */
-    if (got == BBT_CACHE_HIT && e->kind == BBT_CENTRY_TOKEN && key &&
-        e->scope.kind == BBT_KIND_PERSONAL && !e->revoked && e->user_active &&
-        !bbt_centry_expired(e->expires_us, apr_time_now()) &&
-        bbt_where_allowed(r, e->nets)) {
-        got = BBT_CACHE_NONE;
-        if (bbt_ckey_level(bbt_cache.keyer, e->owner_id, key, slug, lkey) ==
-                0 &&
-            (len = bbt_cache_fetch(r, lkey, buf, sizeof(buf))) != 0 &&
-            bbt_clevel_decode(buf, len, &stamp, level) == 0) {
-            got = bbt_cache_judge(v, stamp);
+    if (!rd.near || tgot != BBT_CACHE_HIT ||
+        (bbt_cache_wants_level(e, key) && lgot != BBT_CACHE_HIT)) {
+        /* Both entries under one hold of the lock. */
+        rd.near = 0;
+        if (!bbt_socache_lock(&bbt_cache.sc)) {
+            return BBT_CACHE_NONE;
         }
+        bbt_cache_look(r, &rd, v, tkey, key, slug, e, level, &tgot, &lgot);
+        bbt_socache_unlock(&bbt_cache.sc);
     }
-    bbt_socache_unlock(&bbt_cache.sc);
-    return got;
+    *near = rd.near;
+    wants = tgot == BBT_CACHE_HIT && bbt_cache_wants_level(e, key);
+    if (!wants || !bbt_where_allowed(r, e->nets)) {
+        /* No level needed (or none may be used from here: refused). */
+        *level = BBT_LEVEL_NONE;
+        return tgot;
+    }
+    if (lgot != BBT_CACHE_HIT) {
+        *level = BBT_LEVEL_NONE;
+    }
+    return lgot;
 }
 
 const char *bbt_cache_got_str(bbt_cache_got_t got)

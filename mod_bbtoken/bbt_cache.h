@@ -52,11 +52,13 @@ typedef enum {
 /* The token's entry under tkey into *e and, when it is a personal token's
  * row and there is a target (key, slug for a repository), its owner's level
  * there into *level: BBT_CACHE_HIT when every entry needed may be
- * believed. */
+ * believed.  From this thread's copies when they answer (*near set: see
+ * bbt_centry.h, bbt_cnear_get, for what a copy may lag on), else from the
+ * shared cache; shared: from the shared cache only. */
 bbt_cache_got_t bbt_cache_get(request_rec *r, const bbt_cache_view_t *v,
                               const unsigned char *tkey, const char *key,
-                              const char *slug, bbt_centry_t *e,
-                              bbt_level_t *level);
+                              const char *slug, int shared, bbt_centry_t *e,
+                              bbt_level_t *level, int *near);
 
 /* Why a look found nothing believable, for the debug log. */
 const char *bbt_cache_got_str(bbt_cache_got_t got);

@@ -29,6 +29,15 @@ struct bbt_ckeyer {
  * same owner and repository over and over (a CI job's fetches), and the
  * key is the same every time.  It names an owner and a target, nothing
  * secret, and holds for its maker only. */
+/* A thread's copy of an entry it read from the shared cache or wrote to
+ * it (see bbt_centry.h: bbt_cnear_get). */
+typedef struct {
+    unsigned char key[BBT_CKEY_LEN];
+    size_t len; /* 0: empty */
+    size_t cap;
+    unsigned char *bytes;
+} bbt_cnear_slot_t;
+
 typedef struct {
     unsigned long serial; /* of the maker whose key ctx holds */
     EVP_MAC_CTX *ctx;
@@ -36,6 +45,8 @@ typedef struct {
     size_t llen;
     unsigned char lin[BBT_CKEY_LEVEL_IN];
     unsigned char lout[BBT_CKEY_LEN];
+    bbt_cnear_slot_t near[BBT_CNEAR_SLOTS]; /* keyed by ctx's maker */
+    unsigned int next;                      /* the slot to reuse next */
 } bbt_ckey_tls_t;
 
 static pthread_once_t bbt_ckey_once = PTHREAD_ONCE_INIT;
@@ -46,8 +57,12 @@ static unsigned long bbt_ckey_serial;
 static void bbt_ckey_tls_free(void *v)
 {
     bbt_ckey_tls_t *t = v;
+    int i;
 
     EVP_MAC_CTX_free(t->ctx);
+    for (i = 0; i < BBT_CNEAR_SLOTS; i++) {
+        free(t->near[i].bytes);
+    }
     free(t);
 }
 
@@ -84,6 +99,12 @@ static bbt_ckey_tls_t *bbt_ckey_thread(const bbt_ckeyer_t *k)
         }
     }
     if (t->serial != k->serial || !t->ctx) {
+        int i;
+
+        /* Another maker's keys mean nothing to this one. */
+        for (i = 0; i < BBT_CNEAR_SLOTS; i++) {
+            t->near[i].len = 0;
+        }
         EVP_MAC_CTX_free(t->ctx);
         t->ctx = EVP_MAC_CTX_dup(k->keyed);
         t->serial = t->ctx ? k->serial : 0;
@@ -163,6 +184,65 @@ int bbt_ckey_token(const bbt_ckeyer_t *k, const bbt_token_t *tok,
     static const unsigned char domain = BBT_CKEY_TOKEN;
 
     return bbt_ckey_mac(k, &domain, 1, tok->raw, sizeof(tok->raw), out);
+}
+
+const unsigned char *bbt_cnear_get(const bbt_ckeyer_t *k,
+                                   const unsigned char key[BBT_CKEY_LEN],
+                                   size_t *len)
+{
+    bbt_ckey_tls_t *t = bbt_ckey_thread(k);
+    int i;
+
+    if (!t) {
+        return NULL;
+    }
+    for (i = 0; i < BBT_CNEAR_SLOTS; i++) {
+        bbt_cnear_slot_t *n = &t->near[i];
+
+        if (n->len && CRYPTO_memcmp(n->key, key, BBT_CKEY_LEN) == 0) {
+            *len = n->len;
+            return n->bytes;
+        }
+    }
+    return NULL;
+}
+
+void bbt_cnear_put(const bbt_ckeyer_t *k, const unsigned char key[BBT_CKEY_LEN],
+                   const unsigned char *bytes, size_t len)
+{
+    bbt_ckey_tls_t *t = bbt_ckey_thread(k);
+    bbt_cnear_slot_t *n = NULL;
+    int i;
+
+    if (!t || len == 0 || len > BBT_CENTRY_BUF) {
+        return;
+    }
+    for (i = 0; i < BBT_CNEAR_SLOTS && !n; i++) {
+        if (t->near[i].len &&
+            CRYPTO_memcmp(t->near[i].key, key, BBT_CKEY_LEN) == 0) {
+            n = &t->near[i];
+        }
+    }
+    if (!n) {
+        /* In turn: a thread's working set is a token or two and their
+         * levels, far fewer than the slots. */
+        n = &t->near[t->next];
+        t->next = (t->next + 1) % BBT_CNEAR_SLOTS;
+    }
+    if (n->cap < len) {
+        /* Grown, never shrunk: at most the largest entry per slot. */
+        unsigned char *b = realloc(n->bytes, BBT_CENTRY_BUF);
+
+        if (!b) {
+            n->len = 0;
+            return;
+        }
+        n->bytes = b;
+        n->cap = BBT_CENTRY_BUF;
+    }
+    memcpy(n->key, key, BBT_CKEY_LEN);
+    memcpy(n->bytes, bytes, len);
+    n->len = len;
 }
 
 static unsigned char *bbt_put64(unsigned char *p, uint64_t v)

@@ -112,6 +112,30 @@ size_t bbt_centry_encode(const bbt_centry_t *e, unsigned char *buf, size_t cap);
  * become a verdict. */
 int bbt_centry_decode(const unsigned char *buf, size_t len, bbt_centry_t *e);
 
+/* Each thread's copies of the entries it last read from the shared cache
+ * or wrote to it, under the same keys (of maker k; another maker's are
+ * dropped).  The shared cache is behind one lock that every request of
+ * every child would take; under load the threads queue on it.  A copy is
+ * believed by the very rule the shared entry is (its stamp must be the
+ * current generation, the heartbeat fresh: bbt_cache_usable), so it is
+ * never staler than the shared one may be.  What a copy may lag on is the
+ * entry's record of throttled writes (last use, an expired refusal, the
+ * address groups), which only ever moves forward: a copy that says no
+ * write is due agrees with the shared entry, and one that says a write is
+ * due must be checked against the shared entry first.  At most
+ * BBT_CNEAR_SLOTS copies per thread, each at most BBT_CENTRY_BUF bytes. */
+#define BBT_CNEAR_SLOTS 8
+
+/* This thread's copy under key: its bytes (*len of them, valid until the
+ * thread's next bbt_cnear_put), or NULL. */
+const unsigned char *bbt_cnear_get(const bbt_ckeyer_t *k,
+                                   const unsigned char key[BBT_CKEY_LEN],
+                                   size_t *len);
+/* Keep bytes[0..len) as this thread's copy under key, in place of an older
+ * copy under it or of the thread's oldest. */
+void bbt_cnear_put(const bbt_ckeyer_t *k, const unsigned char key[BBT_CKEY_LEN],
+                   const unsigned char *bytes, size_t len);
+
 /* An owner's level entry. */
 #define BBT_CLEVEL_LEN 10
 void bbt_clevel_encode(uint64_t stamp, bbt_level_t level,

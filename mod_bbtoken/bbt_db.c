@@ -457,9 +457,9 @@ bbt_db_status_t bbt_db_owner_level(bbt_db_conn_t *c, apr_int64_t user_id,
 }
 
 /* Run one of the write functions; failure is logged, not fatal. */
-static void bbt_db_write(bbt_db_conn_t *c, const char *sql, const char *msgid,
-                         const char *what, const char *id, const char *a2,
-                         const char *a3)
+static int bbt_db_write(bbt_db_conn_t *c, const char *sql, const char *msgid,
+                        const char *what, const char *id, const char *a2,
+                        const char *a3)
 {
     apr_dbd_prepared_t *stmt = NULL;
     apr_dbd_results_t *res = NULL;
@@ -471,7 +471,7 @@ static void bbt_db_write(bbt_db_conn_t *c, const char *sql, const char *msgid,
                         &stmt) != 0) {
         bbt_stats_count(BBT_STAT_DB_QUERY_ERRORS);
         bbt_db_log(c, APLOG_ERR, 0, msgid, what);
-        return;
+        return -1;
     }
     start = apr_time_now();
     rv = apr_dbd_pvselect(c->dbd->driver, c->pool, c->dbd->handle, &res, stmt,
@@ -479,11 +479,12 @@ static void bbt_db_write(bbt_db_conn_t *c, const char *sql, const char *msgid,
     bbt_db_counted(start, rv);
     if (rv != 0) {
         bbt_db_log(c, APLOG_ERR, rv, msgid, what);
-        return;
+        return -1;
     }
     while (apr_dbd_get_row(c->dbd->driver, c->pool, res, &row, -1) == 0) {
         /* Read to the end so the result is released. */
     }
+    return 0;
 }
 
 void bbt_db_touch(bbt_db_conn_t *c, const char *id, const char *addr,
@@ -500,11 +501,11 @@ void bbt_db_note_expired(bbt_db_conn_t *c, const char *id, const char *addr,
                  id, addr, apr_itoa(c->pool, interval));
 }
 
-void bbt_db_note_net(bbt_db_conn_t *c, const char *id, const char *group,
-                     const char *addr)
+int bbt_db_note_net(bbt_db_conn_t *c, const char *id, const char *group,
+                    const char *addr)
 {
-    bbt_db_write(c, bbt_sql_note_net, "BBT602", "recording a new address group",
-                 id, group, addr);
+    return bbt_db_write(c, bbt_sql_note_net, "BBT602",
+                        "recording a new address group", id, group, addr);
 }
 
 /* The live level of a user found by name, as bbtoken_owner_levels computes

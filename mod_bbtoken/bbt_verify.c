@@ -37,33 +37,37 @@ static const char bbt_dummy_hash[] =
     "0000000000000000000000000000000000000000000000000000000000000000";
 
 /* A new address group g of token id: recorded (and audited by the
- * database, unless another child was first). */
-static void bbt_verify_note_net(request_rec *r, bbt_db_conn_t *c,
-                                const char *id, const bbt_agroup_t *g)
+ * database, unless another child was first).  0, or -1 if it could not be
+ * written: then it is not remembered as recorded, and the next request
+ * from the group tries again. */
+static int bbt_verify_note_net(request_rec *r, bbt_db_conn_t *c, const char *id,
+                               const bbt_agroup_t *g)
 {
     char buf[BBT_AGROUP_TEXT];
 
-    if (bbt_agroup_str(g, buf, sizeof(buf))) {
-        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
-                      "BBT601: token %s used from a new address group %s "
-                      "(client %s)",
-                      id, buf, r->useragent_ip);
-        bbt_db_note_net(c, id, buf, r->useragent_ip);
+    if (!bbt_agroup_str(g, buf, sizeof(buf))) {
+        return -1;
     }
+    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
+                  "BBT601: token %s used from a new address group %s "
+                  "(client %s)",
+                  id, buf, r->useragent_ip);
+    return bbt_db_note_net(c, id, buf, r->useragent_ip);
 }
 
 /* Last use (touch), an expired token's refusal (expired), or a new address
  * group (g), for a request the cache answered: the first two at most once
  * per interval per token (the database functions check again under the row
  * lock), a group once (the entry remembers it; the database writes it
- * once).  Failure is logged, not fatal. */
-static void bbt_verify_write(request_rec *r, const char *id, int expired,
-                             int touch, const bbt_agroup_t *g, int interval)
+ * once).  Failure is logged, not fatal.  Whether the group was recorded. */
+static int bbt_verify_write(request_rec *r, const char *id, int expired,
+                            int touch, const bbt_agroup_t *g, int interval)
 {
     bbt_db_conn_t *c = bbt_db_open(r);
+    int noted = 0;
 
     if (!c) {
-        return;
+        return 0;
     }
     if (expired) {
         bbt_db_note_expired(c, id, r->useragent_ip, interval);
@@ -71,9 +75,36 @@ static void bbt_verify_write(request_rec *r, const char *id, int expired,
         bbt_db_touch(c, id, r->useragent_ip, interval);
     }
     if (g) {
-        bbt_verify_note_net(r, c, id, g);
+        noted = bbt_verify_note_net(r, c, id, g) == 0;
     }
     bbt_db_close(c);
+    return noted;
+}
+
+/* The verdict of a believed entry e for this request into *out, and the
+ * throttled writes it calls for: *touch, *expired, *newg (with *g). */
+static void bbt_verify_entry(request_rec *r, const bbt_centry_t *e,
+                             int presented, const char *basic_user,
+                             apr_int64_t now, int interval, bbt_verified_t *out,
+                             int *touch, int *expired, int *newg,
+                             bbt_agroup_t *g)
+{
+    bbt_tokrow_t row;
+
+    memset(&row, 0, sizeof(row));
+    out->verdict = bbt_centry_verdict(e, now, basic_user, &row);
+    if (out->verdict == BBT_VERDICT_OK && !bbt_where_allowed(r, e->nets)) {
+        out->verdict = BBT_VERDICT_ADDRESS;
+    }
+    /* Only a request that presented the token counts, as from the
+     * database. */
+    *touch = *expired = *newg = 0;
+    if (presented && out->verdict == BBT_VERDICT_OK) {
+        *touch = bbt_centry_due(e->last_use_us, interval, now);
+        *newg = bbt_where_new_group(r, e->groups, e->ngroups, g);
+    } else if (presented && out->verdict == BBT_VERDICT_EXPIRED) {
+        *expired = bbt_centry_due(e->refused_us, interval, now);
+    }
 }
 
 /* The answer from the cache (BBT_CACHE_HIT and *out), or why not. */
@@ -87,22 +118,27 @@ static bbt_cache_got_t bbt_verify_cached(request_rec *r, bbt_req_t *rq,
     apr_int64_t now = apr_time_now();
     bbt_cache_got_t got;
     bbt_centry_t e;
-    bbt_tokrow_t row;
     bbt_agroup_t g;
-    int touch, newg;
+    int touch, expired, newg, near, shared = 0;
 
-    got = bbt_cache_get(r, v, rq->cache_key, key, slug, &e, &out->owner);
-    if (got != BBT_CACHE_HIT) {
-        return got;
-    }
-    /* An internal request's token was proven: a refusal is not its. */
-    if (e.kind != BBT_CENTRY_TOKEN && !presented) {
-        return BBT_CACHE_NONE;
-    }
-    memset(&row, 0, sizeof(row));
-    out->verdict = bbt_centry_verdict(&e, now, basic_user, &row);
-    if (out->verdict == BBT_VERDICT_OK && !bbt_where_allowed(r, e.nets)) {
-        out->verdict = BBT_VERDICT_ADDRESS;
+    for (;;) {
+        got = bbt_cache_get(r, v, rq->cache_key, key, slug, shared, &e,
+                            &out->owner, &near);
+        if (got != BBT_CACHE_HIT) {
+            return got;
+        }
+        /* An internal request's token was proven: a refusal is not its. */
+        if (e.kind != BBT_CENTRY_TOKEN && !presented) {
+            return BBT_CACHE_NONE;
+        }
+        bbt_verify_entry(r, &e, presented, basic_user, now, interval, out,
+                         &touch, &expired, &newg, &g);
+        /* This thread's copy may be behind on the writes: the shared
+         * entry says whether one is still due. */
+        if (!(near && (touch || expired || newg))) {
+            break;
+        }
+        shared = 1;
     }
     out->cached = 1;
     if (e.kind == BBT_CENTRY_TOKEN) {
@@ -112,26 +148,18 @@ static bbt_cache_got_t bbt_verify_cached(request_rec *r, bbt_req_t *rq,
         out->tok_repo = e.tok_repo;
         out->scope = e.scope;
     }
-    /* Only a request that presented the token counts, as from the
-     * database; the entry remembers the write for the other children. */
-    if (presented && out->verdict == BBT_VERDICT_OK) {
-        touch = bbt_centry_due(e.last_use_us, interval, now);
-        newg = bbt_where_new_group(r, e.groups, e.ngroups, &g);
-        if (touch || newg) {
-            bbt_verify_write(r, rq->token_id, 0, touch, newg ? &g : NULL,
-                             interval);
-            if (touch) {
-                e.last_use_us = now;
-            }
-            if (newg) {
-                bbt_agroup_add(e.groups, &e.ngroups, BBT_AGROUPS_MAX, &g);
-            }
-            bbt_cache_put_token(r, rq->cache_key, &e);
+    /* The entry remembers the write for the other children. */
+    if (touch || expired || newg) {
+        if (bbt_verify_write(r, rq->token_id, expired, touch, newg ? &g : NULL,
+                             interval)) {
+            bbt_agroup_add(e.groups, &e.ngroups, BBT_AGROUPS_MAX, &g);
         }
-    } else if (presented && out->verdict == BBT_VERDICT_EXPIRED &&
-               bbt_centry_due(e.refused_us, interval, now)) {
-        bbt_verify_write(r, rq->token_id, 1, 0, NULL, interval);
-        e.refused_us = now;
+        if (touch) {
+            e.last_use_us = now;
+        }
+        if (expired) {
+            e.refused_us = now;
+        }
         bbt_cache_put_token(r, rq->cache_key, &e);
     }
     bbt_cache_count_hit();
@@ -251,8 +279,8 @@ static int bbt_verify_db(request_rec *r, bbt_req_t *rq, bbt_cache_view_t *v,
             bbt_db_touch(c, rq->token_id, r->useragent_ip, interval);
             row.last_use_us = now;
         }
-        if (bbt_where_new_group(r, row.groups, row.ngroups, &g)) {
-            bbt_verify_note_net(r, c, rq->token_id, &g);
+        if (bbt_where_new_group(r, row.groups, row.ngroups, &g) &&
+            bbt_verify_note_net(r, c, rq->token_id, &g) == 0) {
             bbt_agroup_add(row.groups, &row.ngroups, BBT_AGROUPS_MAX, &g);
         }
     } else if (tok && out->verdict == BBT_VERDICT_EXPIRED && row.refusal_due) {

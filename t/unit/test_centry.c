@@ -396,6 +396,56 @@ static void test_where(void)
     ok(bbt_centry_encode(&e, buf, sizeof(buf)) == 0, "nor do too many groups");
 }
 
+/* Each thread's copies: found under their key only, the latest bytes,
+ * at most BBT_CNEAR_SLOTS of them, another maker's never. */
+static void test_near(void)
+{
+    bbt_ckeyer_t *k1 = bbt_ckeyer_new(secret1, sizeof(secret1));
+    bbt_ckeyer_t *k2 = bbt_ckeyer_new(secret1, sizeof(secret1));
+    unsigned char keys[BBT_CNEAR_SLOTS + 1][BBT_CKEY_LEN];
+    unsigned char bytes[BBT_CENTRY_BUF + 1];
+    const unsigned char *got;
+    size_t len = 0;
+    int i, found;
+
+    memset(keys, 0, sizeof(keys));
+    for (i = 0; i <= BBT_CNEAR_SLOTS; i++) {
+        keys[i][0] = (unsigned char)(i + 1);
+    }
+    ok(bbt_cnear_get(k1, keys[0], &len) == NULL, "nothing before a put");
+    bbt_cnear_put(k1, keys[0], (const unsigned char *)"first", 5);
+    got = bbt_cnear_get(k1, keys[0], &len);
+    ok(got && len == 5 && memcmp(got, "first", 5) == 0, "the bytes put");
+    ok(bbt_cnear_get(k1, keys[1], &len) == NULL, "not under another key");
+    bbt_cnear_put(k1, keys[0], (const unsigned char *)"second!", 7);
+    got = bbt_cnear_get(k1, keys[0], &len);
+    ok(got && len == 7 && memcmp(got, "second!", 7) == 0,
+       "a put under the same key replaces the copy");
+    for (i = 1; i <= BBT_CNEAR_SLOTS; i++) {
+        bbt_cnear_put(k1, keys[i], (const unsigned char *)"x", 1);
+    }
+    for (found = 0, i = 0; i <= BBT_CNEAR_SLOTS; i++) {
+        found += bbt_cnear_get(k1, keys[i], &len) != NULL;
+    }
+    ok(found == BBT_CNEAR_SLOTS, "at most BBT_CNEAR_SLOTS copies");
+    ok(bbt_cnear_get(k1, keys[0], &len) == NULL, "the oldest went first");
+    memset(bytes, 7, sizeof(bytes));
+    bbt_cnear_put(k1, keys[1], bytes, BBT_CENTRY_BUF);
+    got = bbt_cnear_get(k1, keys[1], &len);
+    ok(got && len == BBT_CENTRY_BUF && memcmp(got, bytes, len) == 0,
+       "the largest entry is kept whole");
+    bbt_cnear_put(k1, keys[2], bytes, BBT_CENTRY_BUF + 1);
+    got = bbt_cnear_get(k1, keys[2], &len);
+    ok(got && len == 1, "nothing larger than an entry is kept");
+    ok(bbt_cnear_get(k2, keys[1], &len) == NULL,
+       "another key maker (a restart) finds none of them");
+    bbt_cnear_put(k2, keys[3], (const unsigned char *)"k2", 2);
+    ok(bbt_cnear_get(k1, keys[1], &len) == NULL,
+       "nor does the first maker find them again");
+    bbt_ckeyer_free(k1);
+    bbt_ckeyer_free(k2);
+}
+
 int main(void)
 {
     test_keys();
@@ -406,5 +456,6 @@ int main(void)
     test_scope();
     test_due();
     test_where();
+    test_near();
     return done_testing();
 }
