@@ -61,6 +61,17 @@ static struct {
     int tokens; /* 1: a token from a throttled address is refused too */
 } bbt_throttle;
 
+/* The last address this thread saw throttled, and until when.  Past the
+ * threshold a failure changes nothing (the window does not slide, and the
+ * address stays throttled until it ends), so a flood from one address is
+ * counted without the lock, which every child's threads would otherwise
+ * queue on. */
+static __thread struct {
+    unsigned char key[BBT_THROTTLE_KEY_MAX];
+    unsigned int klen; /* 0: none */
+    apr_time_t end;
+} bbt_throttle_seen;
+
 void bbt_throttle_pre_config(apr_pool_t *pconf)
 {
     bbt_socache_pre_config(pconf, BBT_THROTTLE_MUTEX);
@@ -294,8 +305,14 @@ void bbt_throttle_failed(request_rec *r)
     bbt_tentry_t e;
     apr_status_t rv;
 
-    if (!bbt_throttle_applies(r) || (klen = bbt_throttle_key(r, key)) == 0 ||
-        !bbt_throttle_lock(r)) {
+    if (!bbt_throttle_applies(r) || (klen = bbt_throttle_key(r, key)) == 0) {
+        return;
+    }
+    if (bbt_throttle_seen.klen == klen && now < bbt_throttle_seen.end &&
+        memcmp(bbt_throttle_seen.key, key, klen) == 0) {
+        return;
+    }
+    if (!bbt_throttle_lock(r)) {
         return;
     }
     if (!bbt_throttle_fetch(r, key, klen, now, &e)) {
@@ -311,6 +328,11 @@ void bbt_throttle_failed(request_rec *r)
         bbt_throttle_ring_add(e.end);
     }
     bbt_socache_unlock(&bbt_throttle.sc);
+    if (rv == APR_SUCCESS && e.count >= (apr_uint32_t)bbt_throttle.failures) {
+        memcpy(bbt_throttle_seen.key, key, klen);
+        bbt_throttle_seen.klen = klen;
+        bbt_throttle_seen.end = e.end;
+    }
     if (rv != APR_SUCCESS) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r,
                       "BBT508: the failed-login throttle could not count "
