@@ -205,12 +205,13 @@ static const char *bbt_rest_perms(apr_pool_t *p, json_t *arr, bbt_kind_t kind,
 /* The body's allowedAddresses (an array of networks, at most BBT_NETS_MAX;
  * null or [] for none) as one parameter into *out: the networks
  * space-separated, "" for none, NULL when the member is absent.  Each must
- * be shaped like a network; the database's cidr type judges the rest.  An
- * error message, or NULL. */
+ * be a network httpd can match (bbt_input_net_problem); the database's
+ * cidr type judges the rest.  An error message, or NULL. */
 static const char *bbt_rest_nets(apr_pool_t *p, const json_t *body,
                                  const char **out)
 {
     const json_t *v = json_object_get(body, "allowedAddresses"), *e;
+    const char *why;
     char *buf, *at;
     size_t i, len;
 
@@ -233,12 +234,16 @@ static const char *bbt_rest_nets(apr_pool_t *p, const json_t *body,
     json_array_foreach(v, i, e)
     {
         len = json_is_string(e) ? json_string_length(e) : 0;
-        if (!json_is_string(e) || strlen(json_string_value(e)) != len ||
-            !bbt_input_net(json_string_value(e), len)) {
-            return apr_psprintf(p,
-                                "allowedAddresses: item %d is not a network "
-                                "(an IPv4 or IPv6 address, or one with /bits)",
-                                (int)i + 1);
+        /* Not a string, or one with a NUL: as nothing, which is no
+         * network. */
+        why = bbt_input_net_problem(json_is_string(e) &&
+                                            strlen(json_string_value(e)) == len
+                                        ? json_string_value(e)
+                                        : NULL,
+                                    len);
+        if (why) {
+            return apr_psprintf(p, "allowedAddresses: item %d is %s",
+                                (int)i + 1, why);
         }
         if (at != buf) {
             *at++ = ' ';
