@@ -287,7 +287,7 @@ int bbt_rest_tokens_create(bbt_rest_t *x, const bbt_rest_user_t *caller,
                            const bbt_rest_user_t *owner)
 {
     bbt_minted_t m;
-    const char *params[10];
+    const char *params[11];
     const char *why, *days = NULL, *name = NULL, *nets = NULL;
     bbt_level_t project, repo;
     json_t *body = x->body, *v, *out = NULL;
@@ -346,6 +346,8 @@ int bbt_rest_tokens_create(bbt_rest_t *x, const bbt_rest_user_t *caller,
     params[6 + o] = m.salt;
     params[7 + o] = m.hash;
     params[8 + o] = days;
+    /* The list goes into the INSERT: the created record carries it. */
+    params[9 + o] = nets && *nets ? nets : NULL;
     memset(&m, 0, sizeof(m));
     for (attempt = 0; attempt < BBT_MINT_TRIES; attempt++) {
         if (bbt_token_mint(&m) != 0) {
@@ -358,13 +360,13 @@ int bbt_rest_tokens_create(bbt_rest_t *x, const bbt_rest_user_t *caller,
         }
         res = owner ? bbt_rest_exec(x,
                                     "SELECT bbtoken_api_create($1, $2, $3, $4,"
-                                    " $5, $6, $7, $8, $9::integer)",
-                                    9, params)
+                                    " $5, $6, $7, $8, $9::integer, $10)",
+                                    10, params)
                     : bbt_rest_exec(x,
                                     "SELECT bbtoken_api_scope_create($1, $2,"
                                     " $3, $4, $5, $6, $7, $8, $9,"
-                                    " $10::integer)",
-                                    10, params);
+                                    " $10::integer, $11)",
+                                    11, params);
         if (PQresultStatus(res) != PGRES_TUPLES_OK) {
             rc = bbt_rest_refusal(x, res, &retry);
             bbt_rest_cmd(x, "ROLLBACK");
@@ -377,11 +379,6 @@ int bbt_rest_tokens_create(bbt_rest_t *x, const bbt_rest_user_t *caller,
             goto done;
         }
         PQclear(res);
-        if (nets && *nets &&
-            bbt_rest_set_nets(x, caller, owner, m.id, nets, &rc) != 0) {
-            bbt_rest_cmd(x, "ROLLBACK");
-            goto done;
-        }
         if (bbt_rest_load_one(x, owner, m.id, &out) != 0 || !out ||
             bbt_rest_cmd(x, "COMMIT") != 0) {
             json_decref(out);

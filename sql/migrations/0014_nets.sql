@@ -16,7 +16,10 @@
 --   - The created record says where the token may be used from, as
 --     allowed_nets_changed does for a change: "allowed from NETS" after
 --     the expiry when the token was made with a list (by the CLI, the REST
---     API or a rotation).
+--     API or a rotation).  The REST API's creations take the list
+--     (p_nets, last, DEFAULT NULL so that the previous release's module
+--     still calls them) into their INSERT, rather than setting it after:
+--     re-run sql/grants-api.sql after this upgrade, as after every one.
 
 CREATE FUNCTION bbtoken_tokens_nets_check() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER AS $$
@@ -115,18 +118,68 @@ BEGIN
 END
 $$;
 
+-- Migration 3's and migration 8's creations, with the allow-list (p_nets:
+-- the networks, space-separated; NULL or '' for none, as
+-- bbtoken_api_set_nets takes it).
+DROP FUNCTION bbtoken_api_create(text, text, text, text, text, text, text,
+                                 text, integer);
+CREATE FUNCTION bbtoken_api_create(p_caller text, p_user text, p_id text,
+                                   p_name text, p_project text, p_repo text,
+                                   p_salt text, p_hash text, p_days integer,
+                                   p_nets text DEFAULT NULL)
+RETURNS void LANGUAGE plpgsql SECURITY DEFINER AS $$
+DECLARE
+    uid bigint := bbtoken_api_target(p_caller, p_user, true);
+BEGIN
+    INSERT INTO bbtoken_tokens (id, user_id, name, project_perm, repo_perm,
+                                salt, secret_hash, expires_at, allowed_nets)
+    VALUES (p_id, uid, p_name, p_project, p_repo, p_salt, p_hash,
+            now() + make_interval(days => p_days),
+            NULLIF(string_to_array(NULLIF(p_nets, ''), ' '), '{}')::cidr[]);
+END
+$$;
+
+DROP FUNCTION bbtoken_api_scope_create(text, text, text, text, text, text,
+                                       text, text, text, integer);
+CREATE FUNCTION bbtoken_api_scope_create(p_caller text, p_key text,
+                                         p_slug text, p_id text, p_name text,
+                                         p_project text, p_repo text,
+                                         p_salt text, p_hash text,
+                                         p_days integer,
+                                         p_nets text DEFAULT NULL)
+RETURNS void LANGUAGE plpgsql SECURITY DEFINER AS $$
+BEGIN
+    PERFORM bbtoken_api_may(p_caller, p_key, p_slug);
+    INSERT INTO bbtoken_tokens (id, user_id, project_key, repo_slug, name,
+                                project_perm, repo_perm, salt, secret_hash,
+                                expires_at, allowed_nets)
+    VALUES (p_id, NULL, p_key, p_slug, p_name, p_project, p_repo, p_salt,
+            p_hash, now() + make_interval(days => p_days),
+            NULLIF(string_to_array(NULLIF(p_nets, ''), ' '), '{}')::cidr[]);
+END
+$$;
+
 DO $$
 DECLARE
     f text;
 BEGIN
-    FOREACH f IN ARRAY ARRAY['bbtoken_tokens_nets_check()',
-                             -- CREATE OR REPLACE dropped its settings.
-                             'bbtoken_tokens_audit()']
+    FOREACH f IN ARRAY ARRAY[
+        'bbtoken_tokens_nets_check()',
+        -- CREATE OR REPLACE dropped its settings.
+        'bbtoken_tokens_audit()',
+        'bbtoken_api_create(text, text, text, text, text, text, text, text, integer, text)',
+        'bbtoken_api_scope_create(text, text, text, text, text, text, text, text, text, integer, text)']
     LOOP
         EXECUTE format('ALTER FUNCTION %s SET search_path = %I, pg_temp', f,
                        current_schema());
     END LOOP;
-    REVOKE EXECUTE ON FUNCTION bbtoken_tokens_nets_check() FROM PUBLIC;
+    FOREACH f IN ARRAY ARRAY[
+        'bbtoken_tokens_nets_check()',
+        'bbtoken_api_create(text, text, text, text, text, text, text, text, integer, text)',
+        'bbtoken_api_scope_create(text, text, text, text, text, text, text, text, text, integer, text)']
+    LOOP
+        EXECUTE format('REVOKE EXECUTE ON FUNCTION %s FROM PUBLIC', f);
+    END LOOP;
 END
 $$;
 
