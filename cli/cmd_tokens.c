@@ -49,8 +49,7 @@ static int bbtoken_holder(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
 /* The allow-list given (--allow-from) as one parameter, the networks
  * space-separated, into buf (BBT_NETS_TEXT_MAX + 1 bytes).  Each must be
  * a network httpd can match (bbt_input_net_problem); the database's cidr
- * type judges the rest.  0, or
- * an exit status after reporting. */
+ * type judges the rest.  0, or an exit status after reporting. */
 static int bbtoken_nets_param(const bbtoken_args_t *a, char *buf)
 {
     size_t i, len, at = 0;

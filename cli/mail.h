@@ -32,8 +32,7 @@ typedef struct {
     const char *id;   /* the token's 12 digits */
     const char *name; /* the token's name (UTF-8) */
     /* EXPIRES_*, EXPIRED: the expiry; REVOKED_*, ROTATED_*: the
-     * revocation;
-     * UNUSED: the last use, or the creation when never_used */
+     * revocation; UNUSED: the last use, or the creation when never_used */
     const char *when;
     int never_used;      /* UNUSED */
     const char *until;   /* UNUSED: revoked on or after this */
