@@ -2,13 +2,13 @@
  * notify: tell owners about their tokens by mail, for cron.  Each notice
  * goes out once (bbtoken_notices records it, only after sendmail said
  * yes): an expiry 30 days and 7 days ahead and the expiry itself, a
- * revocation by an administrator, as leaked or for not being used, and a
- * warning before an unused token is revoked.  With the policy's
- * revoke_unused_after set it also revokes the unused tokens whose warning
- * is at least BBTOKEN_UNUSED_NOTICE old.  One message per owner per run,
- * composed by mail.c.  A project's or a repository's token has no owner:
- * its notices go to the project's admins (a PROJECT_ADMIN grant, or the
- * owner of a personal project) who are active.
+ * revocation or a rotation by an administrator, a revocation as leaked or
+ * for not being used, and a warning before an unused token is revoked.
+ * With the policy's revoke_unused_after set it also revokes the unused
+ * tokens whose warning is at least BBTOKEN_UNUSED_NOTICE old.  One message
+ * per owner per run, composed by mail.c.  A project's or a repository's
+ * token has no owner: its notices go to the project's admins (a
+ * PROJECT_ADMIN grant, or the owner of a personal project) who are active.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -48,7 +48,9 @@
  * in now, unless it was created inside it (a 20-day token gets no 30-day
  * notice).  Unused: the warning, once per idle spell, unless the token
  * expires first.  Revoked: the revocation's most telling audit event (a
- * reason over a plain 'revoked'), unless the owner revoked it over HTTP
+ * reason over a plain 'revoked'; of 'revoked' and 'rotated' the later, so
+ * a rotation's old token is told as rotated, and its new one, revoked
+ * later, as revoked), unless the owner revoked or rotated it over HTTP
  * themself. */
 static const char bbtoken_notes_sql[] =
     "WITH p AS (SELECT revoke_unused_after AS after FROM bbtoken_policy),"
@@ -86,11 +88,12 @@ static const char bbtoken_notes_sql[] =
     " a.client_addr AS addr"
     " FROM bbtoken_tokens t LEFT JOIN bbtoken_users u ON u.id = t.user_id"
     " JOIN bbtoken_audit a ON a.token_id = t.id"
-    " AND a.event IN ('revoked', 'revoked_unused', 'revoked_leaked')"
+    " AND a.event IN ('revoked', 'revoked_unused', 'revoked_leaked',"
+    " 'rotated')"
     " WHERE t.revoked_at IS NOT NULL AND NOT EXISTS (SELECT 1"
     " FROM bbtoken_notices n WHERE n.token_id = t.id AND n.kind = 'revoked')"
-    " ORDER BY t.id, a.event = 'revoked', a.id DESC) r"
-    " WHERE r.event <> 'revoked' OR r.source <> 'http'"
+    " ORDER BY t.id, a.event IN ('revoked', 'rotated'), a.id DESC) r"
+    " WHERE r.event NOT IN ('revoked', 'rotated') OR r.source <> 'http'"
     " OR lower(r.actor) <> lower(COALESCE(r.owner, '')))"
     " SELECT n.kind, n.event, n.id, t.name,"
     " to_char(n.at AT TIME ZONE 'UTC', " BBTOKEN_ISO "), n.never_used,"
@@ -106,7 +109,8 @@ static const char bbtoken_notes_sql[] =
     " WHERE g.user_id = u.id AND g.project_key = t.project_key"
     " AND g.permission = 'PROJECT_ADMIN')))"
     " ORDER BY u.id, CASE WHEN n.event = 'revoked_leaked' THEN 0"
-    " WHEN n.event = 'revoked' THEN 1 WHEN n.event = 'revoked_unused' THEN 2"
+    " WHEN n.event IN ('revoked', 'rotated') THEN 1"
+    " WHEN n.event = 'revoked_unused' THEN 2"
     " WHEN n.kind = 'expired' THEN 3 WHEN n.kind = 'expires_7d' THEN 4"
     " WHEN n.kind = 'expires_30d' THEN 5 ELSE 6 END, n.id";
 
@@ -148,7 +152,8 @@ static bbtoken_note_kind_t bbtoken_note_kind(const PGresult *res, int row)
                    ? BBTOKEN_NOTE_REVOKED_LEAKED
                : strcmp(event, "revoked_unused") == 0
                    ? BBTOKEN_NOTE_REVOKED_UNUSED
-                   : BBTOKEN_NOTE_REVOKED_ADMIN;
+               : strcmp(event, "rotated") == 0 ? BBTOKEN_NOTE_ROTATED_ADMIN
+                                               : BBTOKEN_NOTE_REVOKED_ADMIN;
     }
     return strcmp(kind, "expired") == 0       ? BBTOKEN_NOTE_EXPIRED
            : strcmp(kind, "expires_7d") == 0  ? BBTOKEN_NOTE_EXPIRES_7D

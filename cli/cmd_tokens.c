@@ -48,19 +48,18 @@ static int bbtoken_holder(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
 
 /* The allow-list given (--allow-from) as one parameter, the networks
  * space-separated, into buf (BBT_NETS_TEXT_MAX + 1 bytes).  Each must be
- * shaped like a network; the database's cidr type judges the rest.  0, or
- * an exit status after reporting. */
+ * a network httpd can match (bbt_input_net_problem); the database's cidr
+ * type judges the rest.  0, or an exit status after reporting. */
 static int bbtoken_nets_param(const bbtoken_args_t *a, char *buf)
 {
     size_t i, len, at = 0;
+    const char *why;
 
     buf[0] = '\0';
     for (i = 0; i < a->nnets; i++) {
         len = strlen(a->nets[i]);
-        if (!bbt_input_net(a->nets[i], len)) {
-            return bbtoken_fail("not a network (an IPv4 or IPv6 address, "
-                                "or one with /bits): %s",
-                                a->nets[i]);
+        if ((why = bbt_input_net_problem(a->nets[i], len)) != NULL) {
+            return bbtoken_fail("--allow-from %s: %s", a->nets[i], why);
         }
         if (at) {
             buf[at++] = ' ';

@@ -115,6 +115,7 @@ static int bbtoken_mail_printable(const char *s)
 static const char *const bbtoken_note_subjects[BBTOKEN_NOTE_KINDS] = {
     "Access token \"%s\" was revoked as leaked",
     "Access token \"%s\" was revoked by an administrator",
+    "Access token \"%s\" was rotated by an administrator",
     "Access token \"%s\" was revoked: not used for %s",
     "Access token \"%s\" has expired",
     "Access token \"%s\" expires on %s",
@@ -153,6 +154,16 @@ static void bbtoken_note_body(FILE *f, const bbtoken_note_t *n)
                          "longer works.\n",
                          n->when, NULL);
         fputs(again, f);
+        break;
+    case BBTOKEN_NOTE_ROTATED_ADMIN:
+        bbtoken_mail_put(f,
+                         "  was rotated by an administrator on %s: a new "
+                         "token with the same name\n  and permissions "
+                         "replaces it, and this one no longer works.\n",
+                         n->when, NULL);
+        fputs("  Ask the administrator for the new token, or make a new "
+              "one.\n",
+              f);
         break;
     case BBTOKEN_NOTE_REVOKED_UNUSED:
         bbtoken_mail_put(f,

@@ -17,6 +17,7 @@
 typedef enum {
     BBTOKEN_NOTE_REVOKED_LEAKED,
     BBTOKEN_NOTE_REVOKED_ADMIN,
+    BBTOKEN_NOTE_ROTATED_ADMIN,
     BBTOKEN_NOTE_REVOKED_UNUSED,
     BBTOKEN_NOTE_EXPIRED,
     BBTOKEN_NOTE_EXPIRES_7D,
@@ -30,8 +31,8 @@ typedef struct {
     bbtoken_note_kind_t kind;
     const char *id;   /* the token's 12 digits */
     const char *name; /* the token's name (UTF-8) */
-    /* EXPIRES_*, EXPIRED: the expiry; REVOKED_*: the revocation;
-     * UNUSED: the last use, or the creation when never_used */
+    /* EXPIRES_*, EXPIRED: the expiry; REVOKED_*, ROTATED_*: the
+     * revocation; UNUSED: the last use, or the creation when never_used */
     const char *when;
     int never_used;      /* UNUSED */
     const char *until;   /* UNUSED: revoked on or after this */

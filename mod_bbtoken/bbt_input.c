@@ -6,6 +6,8 @@
  */
 #include "bbt_input.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <string.h>
 
 /* A user name's body: letters, digits and ". _ @ -" after the first. */
@@ -253,11 +255,13 @@ int bbt_input_slug(const char *s, size_t len)
     return 1;
 }
 
-int bbt_input_net(const char *s, size_t len)
+/* The shape of a network: 1 to BBT_NET_TEXT_MAX hex digits, dots, colons
+ * and at most one slash, not first or last. */
+static int bbt_net_shaped(const char *s, size_t len)
 {
     size_t i, slashes = 0;
 
-    if (len == 0 || len > BBT_NET_TEXT_MAX) {
+    if (!s || len == 0 || len > BBT_NET_TEXT_MAX) {
         return 0;
     }
     for (i = 0; i < len; i++) {
@@ -271,4 +275,39 @@ int bbt_input_net(const char *s, size_t len)
         }
     }
     return slashes <= 1 && s[0] != '/' && s[len - 1] != '/';
+}
+
+const char *bbt_input_net_problem(const char *s, size_t len)
+{
+    char buf[BBT_NET_TEXT_MAX + 1], *slash;
+    struct in6_addr a6;
+    long bits;
+
+    if (!bbt_net_shaped(s, len)) {
+        return "not a network (an IPv4 or IPv6 address, or one with /bits)";
+    }
+    memcpy(buf, s, len);
+    buf[len] = '\0';
+    if ((slash = strchr(buf, '/')) != NULL) {
+        *slash++ = '\0';
+        /* Other masks are the database's to judge. */
+        if (bbt_input_number(slash, 0, 128, &bits) == 0 && bits == 0) {
+            return "a /0 network, which httpd cannot match: a token "
+                   "without an allow-list is taken from anywhere";
+        }
+    }
+    /* APR refuses these, so the token would be refused from everywhere;
+     * it matches an IPv4-mapped client with IPv4 networks instead. */
+    if (strchr(buf, ':') && inet_pton(AF_INET6, buf, &a6) == 1 &&
+        IN6_IS_ADDR_V4MAPPED(&a6)) {
+        return "an IPv4-mapped IPv6 network, which httpd cannot match: "
+               "write it as IPv4 (::ffff:10.0.0.0/104 is 10.0.0.0/8), which "
+               "matches IPv4-mapped clients too";
+    }
+    return NULL;
+}
+
+int bbt_input_net(const char *s, size_t len)
+{
+    return bbt_input_net_problem(s, len) == NULL;
 }

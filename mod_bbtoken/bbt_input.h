@@ -148,10 +148,18 @@ int bbt_input_key(const char *key, size_t len, char *out);
  * (git-http-backend tries "x.git" when asked for "x"). */
 int bbt_input_slug(const char *s, size_t len);
 
-/* Is s[0..len) shaped like one network of an allow-list: 1 to
- * BBT_NET_TEXT_MAX hex digits, dots, colons and at most one slash?  The
- * database's cidr type is the judge of the rest (it refuses a host part
- * beside a mask, "10.0.0.1/8"). */
+/* What is wrong with s[0..len) as one network of an allow-list, in words,
+ * or NULL.  It must be 1 to BBT_NET_TEXT_MAX hex digits, dots, colons and
+ * at most one slash, and one that APR can match at request time
+ * (apr_ipsubnet_create): not an IPv4-mapped IPv6 address or network
+ * ("::ffff:10.0.0.0/104", which APR refuses: it matches a mapped client
+ * with the IPv4 network, "10.0.0.0/8"), and not /0.  The database's cidr
+ * type is the judge of the rest (it refuses a host part beside a mask,
+ * "10.0.0.1/8"), and refuses what this refuses (migration 14).  NULL s
+ * is not a network. */
+const char *bbt_input_net_problem(const char *s, size_t len);
+
+/* 1 if bbt_input_net_problem finds nothing wrong with s[0..len). */
 int bbt_input_net(const char *s, size_t len);
 
 #endif

@@ -205,12 +205,13 @@ static const char *bbt_rest_perms(apr_pool_t *p, json_t *arr, bbt_kind_t kind,
 /* The body's allowedAddresses (an array of networks, at most BBT_NETS_MAX;
  * null or [] for none) as one parameter into *out: the networks
  * space-separated, "" for none, NULL when the member is absent.  Each must
- * be shaped like a network; the database's cidr type judges the rest.  An
- * error message, or NULL. */
+ * be a network httpd can match (bbt_input_net_problem); the database's
+ * cidr type judges the rest.  An error message, or NULL. */
 static const char *bbt_rest_nets(apr_pool_t *p, const json_t *body,
                                  const char **out)
 {
     const json_t *v = json_object_get(body, "allowedAddresses"), *e;
+    const char *why;
     char *buf, *at;
     size_t i, len;
 
@@ -233,12 +234,16 @@ static const char *bbt_rest_nets(apr_pool_t *p, const json_t *body,
     json_array_foreach(v, i, e)
     {
         len = json_is_string(e) ? json_string_length(e) : 0;
-        if (!json_is_string(e) || strlen(json_string_value(e)) != len ||
-            !bbt_input_net(json_string_value(e), len)) {
-            return apr_psprintf(p,
-                                "allowedAddresses: item %d is not a network "
-                                "(an IPv4 or IPv6 address, or one with /bits)",
-                                (int)i + 1);
+        /* Not a string, or one with a NUL: as nothing, which is no
+         * network. */
+        why = bbt_input_net_problem(json_is_string(e) &&
+                                            strlen(json_string_value(e)) == len
+                                        ? json_string_value(e)
+                                        : NULL,
+                                    len);
+        if (why) {
+            return apr_psprintf(p, "allowedAddresses: item %d is %s",
+                                (int)i + 1, why);
         }
         if (at != buf) {
             *at++ = ' ';
@@ -282,7 +287,7 @@ int bbt_rest_tokens_create(bbt_rest_t *x, const bbt_rest_user_t *caller,
                            const bbt_rest_user_t *owner)
 {
     bbt_minted_t m;
-    const char *params[10];
+    const char *params[11];
     const char *why, *days = NULL, *name = NULL, *nets = NULL;
     bbt_level_t project, repo;
     json_t *body = x->body, *v, *out = NULL;
@@ -341,6 +346,8 @@ int bbt_rest_tokens_create(bbt_rest_t *x, const bbt_rest_user_t *caller,
     params[6 + o] = m.salt;
     params[7 + o] = m.hash;
     params[8 + o] = days;
+    /* The list goes into the INSERT: the created record carries it. */
+    params[9 + o] = nets && *nets ? nets : NULL;
     memset(&m, 0, sizeof(m));
     for (attempt = 0; attempt < BBT_MINT_TRIES; attempt++) {
         if (bbt_token_mint(&m) != 0) {
@@ -353,13 +360,13 @@ int bbt_rest_tokens_create(bbt_rest_t *x, const bbt_rest_user_t *caller,
         }
         res = owner ? bbt_rest_exec(x,
                                     "SELECT bbtoken_api_create($1, $2, $3, $4,"
-                                    " $5, $6, $7, $8, $9::integer)",
-                                    9, params)
+                                    " $5, $6, $7, $8, $9::integer, $10)",
+                                    10, params)
                     : bbt_rest_exec(x,
                                     "SELECT bbtoken_api_scope_create($1, $2,"
                                     " $3, $4, $5, $6, $7, $8, $9,"
-                                    " $10::integer)",
-                                    10, params);
+                                    " $10::integer, $11)",
+                                    11, params);
         if (PQresultStatus(res) != PGRES_TUPLES_OK) {
             rc = bbt_rest_refusal(x, res, &retry);
             bbt_rest_cmd(x, "ROLLBACK");
@@ -372,11 +379,6 @@ int bbt_rest_tokens_create(bbt_rest_t *x, const bbt_rest_user_t *caller,
             goto done;
         }
         PQclear(res);
-        if (nets && *nets &&
-            bbt_rest_set_nets(x, caller, owner, m.id, nets, &rc) != 0) {
-            bbt_rest_cmd(x, "ROLLBACK");
-            goto done;
-        }
         if (bbt_rest_load_one(x, owner, m.id, &out) != 0 || !out ||
             bbt_rest_cmd(x, "COMMIT") != 0) {
             json_decref(out);

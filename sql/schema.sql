@@ -62,3 +62,9 @@ COMMIT;
 BEGIN;
 \ir migrations/0012_where.sql
 COMMIT;
+
+-- Version 14: only networks httpd can match in an allow-list; the list in
+-- a token's created record.
+BEGIN;
+\ir migrations/0014_nets.sql
+COMMIT;

@@ -1,8 +1,10 @@
 # bbtoken notify: owners mailed through a stand-in sendmail (t/mail/sendmail,
 # which keeps each message in a file) about tokens 30 days, 7 days and 0
 # days from expiry, revoked by an administrator (the CLI, or a global admin
-# over the REST API's function) or as leaked, and unused tokens, which are
-# revoked after a warning; each notice once, and again after sendmail
+# over the REST API's function) or as leaked, rotated by an administrator
+# (told as rotated, not revoked; not the owner's own rotation over the REST
+# API's function), and unused tokens, which are revoked after a warning;
+# each notice once, and again after sendmail
 # failed; owners without an address or disabled are reported, not mailed;
 # no token value in any message; headers that nothing can be injected into;
 # the dry run changes and sends nothing; the policy's
@@ -223,6 +225,44 @@ subtest 'revoked by an administrator: the CLI, a global admin over HTTP; not the
     like(decode('UTF-8', $e->{body}), qr/^Token "\Q$name\E" \(id $utf\)$/m, 'the body names it in UTF-8');
     ($rc, $out, $err, $m) = notify();
     ok($rc == 0 && @$m == 0, 'once') or diag $out;
+};
+
+subtest 'rotated by an administrator: told as rotated; not the owner\'s own rotation' => sub {
+    my $rot = mk_cli('carol', 'rotated by cli');
+    my $own = mk_cli('carol', 'rotated by carol');
+    my $out = $env->cli_ok('rotate', $rot);
+    chomp $out;
+    push @SECRETS, $out;
+    my $p = BBT::Env::parse_token($out) or die "no token printed: $out";
+    my $new = $p->{id};
+    # What httpd's REST API calls when carol rotates her own token.
+    my $own_new = '900000000057';
+    $env->psql("SELECT set_config('bbtoken.source', 'http', false), set_config('bbtoken.actor', 'carol', false),"
+               . " bbtoken_api_rotate('carol', 'carol', NULL, NULL, '$own', '$own_new', salt, secret_hash)"
+               . " FROM bbtoken_tokens WHERE id = '$own'");
+    is($env->psql("SELECT string_agg(event, ',' ORDER BY id) FROM bbtoken_audit WHERE token_id = '$rot'"
+                  . " AND event IN ('revoked', 'rotated')"),
+       'revoked,rotated', 'control: the old token has a revoked and then a rotated record');
+    my ($rc, $err, $m);
+    ($rc, $out, $err, $m) = notify();
+    is($rc, 0, 'exit 0') or diag $err;
+    is(scalar @$m, 1, 'one message') or return;
+    is(to_of($m->[0]), 'carol@example.com', 'to carol');
+    is($m->[0]{subject}, 'Access token "rotated by cli" was rotated by an administrator', 'the Subject says rotated');
+    like($m->[0]{body}, qr/^Token "rotated by cli" \(id $rot\)\n  was rotated by an administrator on \S+Z: a new token with the same name\n  and permissions replaces it, and this one no longer works\.$/m,
+         'the body says rotated, and by whom');
+    unlike($m->[0]{body}, qr/revoked/, 'not revoked');
+    unlike($m->[0]{body}, qr/$own|$own_new|$new/, 'not the one carol rotated herself, nor the new tokens');
+    is_deeply(notices($rot), { revoked => 'carol@example.com' }, 'recorded');
+    ($rc, $out, $err, $m) = notify();
+    ok($rc == 0 && @$m == 0, 'once') or diag $out;
+    # The new token, revoked later: its own rotated record does not make
+    # it rotated.
+    $env->cli_ok('revoke', $new);
+    ($rc, $out, $err, $m) = notify();
+    is(scalar @$m, 1, 'the new token revoked: one message') or return;
+    is($m->[0]{subject}, 'Access token "rotated by cli" was revoked by an administrator', 'told as revoked');
+    like($m->[0]{body}, qr/^Token "rotated by cli" \(id $new\)\n  was revoked by an administrator on /m, 'the new id');
 };
 
 subtest 'revoked as leaked: the event the revoke-by-value API will write' => sub {

@@ -1,7 +1,8 @@
 # A token's allow-list over the access-tokens REST API: allowedAddresses
 # in the token JSON on create, update and get, validated (a clear 400 for
-# what is not a network, for too many, for a host part beside a mask), null
-# to drop it; and the list holds on the API's own routes: a token presented
+# what is not a network, for too many, for a host part beside a mask, for
+# an IPv4-mapped network and /0, which APR cannot match), null to drop it;
+# the created record in the audit trail carries it; and the list holds on the API's own routes: a token presented
 # from outside it is refused 401 there too (BBT600), before the API's
 # handler.  The token JSON also says how many address groups a token was
 # used from and its last address.  Personal, project and repository
@@ -54,6 +55,16 @@ sub is_400 {
     ok($res->{status} == 400 && $msg =~ $re, "$name: 400") or diag "$res->{status} $msg";
 }
 
+# The created record's detail of token $id, and how many $event records it has.
+sub created_detail {
+    my ($id) = @_;
+    return $env->psql("SELECT detail FROM bbtoken_audit WHERE token_id = '$id' AND event = 'created'");
+}
+sub audits {
+    my ($id, $event) = @_;
+    return $env->psql("SELECT count(*) FROM bbtoken_audit WHERE token_id = '$id' AND event = '$event'");
+}
+
 my ($tok, $id);
 subtest 'create, get, update with allowedAddresses' => sub {
     my $res = call(PUT => $BASE, json => { name => 'ci', permissions => ['REPO_READ'],
@@ -64,8 +75,12 @@ subtest 'create, get, update with allowedAddresses' => sub {
     is($res->{json}{addressGroups}, 0, 'addressGroups: 0, never used');
     ok(!exists $res->{json}{lastAddress}, 'lastAddress: omitted');
     is_deeply(call(GET => "$BASE/$id")->{json}{allowedAddresses}, ['127.0.0.1/32', '2001:db8::/32'], 'GET shows it');
+    like(created_detail($id), qr{^name 'ci', [A-Z_,]+, (?:never expires|expires \S+), allowed from 127\.0\.0\.1/32 2001:db8::/32$},
+         'the created record carries the list');
+    is(audits($id, 'allowed_nets_changed'), 0, '  which came with the creation, not as a change');
     $res = call(PUT => $BASE, json => { name => 'open', permissions => ['REPO_READ'] });
     is_deeply($res->{json}{allowedAddresses}, [], 'a token without one: []');
+    unlike(created_detail($res->{json}{id}), qr/allowed from/, '  its created record names none');
 
     $res = call(POST => "$BASE/$id", json => { allowedAddresses => ['127.0.0.0/24'] });
     is($res->{status}, 200, 'update: 200') or diag $res->{content};
@@ -86,6 +101,7 @@ subtest 'a project\'s and a repository\'s token too' => sub {
         is($res->{status}, 200, "$p: created") or diag $res->{content};
         is_deeply($res->{json}{allowedAddresses}, ['::1/128'], '  with its list');
         my $tid = $res->{json}{id};
+        like(created_detail($tid), qr{, allowed from ::1/128$}, '  in its created record');
         $res = call(POST => "$p/$tid", json => { allowedAddresses => [] });
         is_deeply($res->{json}{allowedAddresses}, [], '  [] drops it');
         is($env->psql("SELECT allowed_nets IS NULL FROM bbtoken_tokens WHERE id = '$tid'"), 't', '  NULL in the table');
@@ -106,6 +122,17 @@ subtest 'what is not a network: 400, nothing changed' => sub {
     is_400(call(PUT => $BASE, json => { name => 'x5', permissions => ['REPO_READ'], allowedAddresses => [8] }),
            qr/item 1 is not a network/, 'a number');
     is_400(call(POST => "$BASE/$id", json => { allowedAddresses => ['300.0.0.0/8'] }), qr/cidr/i, 'update: 300.0.0.0/8');
+    # What cidr takes but APR cannot match at request time.
+    is_400(call(PUT => $BASE, json => { name => 'x6', permissions => ['REPO_READ'],
+                                        allowedAddresses => ['::ffff:10.0.0.0/104'] }),
+           qr{^allowedAddresses: item 1 is an IPv4-mapped IPv6 network, which httpd cannot match: write it as IPv4 \(::ffff:10\.0\.0\.0/104 is 10\.0\.0\.0/8\)},
+           'an IPv4-mapped network');
+    is_400(call(POST => "$BASE/$id", json => { allowedAddresses => ['127.0.0.2', '::ffff:127.0.0.1'] }),
+           qr/^allowedAddresses: item 2 is an IPv4-mapped IPv6 network/, 'update: an IPv4-mapped address');
+    is_400(call(POST => "$BASE/$id", json => { allowedAddresses => ['0.0.0.0/0'] }),
+           qr{^allowedAddresses: item 1 is a /0 network}, 'update: /0');
+    is_400(call(PUT => $BASE, json => { name => 'x7', permissions => ['REPO_READ'], allowedAddresses => ['::/0'] }),
+           qr{item 1 is a /0 network}, 'create: ::/0');
     is($env->psql("SELECT count(*) FROM bbtoken_tokens WHERE name LIKE 'x_'"), 0, 'no token made');
     is_deeply(call(GET => "$BASE/$id")->{json}{allowedAddresses}, ['127.0.0.1/32'], 'the list unchanged');
 };

@@ -6,9 +6,12 @@
 # from an address group (IPv4 /24, IPv6 /64) it was not used from before is
 # audited (new_address) once per group, without a write per request
 # (pg_stat_statements counts the writes), with the cache and without it (a
-# virtual host with BBTokenCache off).  Real PostgreSQL, httpd (on
-# 127.0.0.1 and [::1]), HTTP clients bound to 127.0.0.1 and 127.0.0.2, curl
-# over IPv6.
+# virtual host with BBTokenCache off).  An IPv4-mapped client (an IPv6
+# socket on ::ffff:127.0.0.1) is matched as its IPv4 address.  The CLI and
+# the database refuse what APR cannot match (an IPv4-mapped network, /0);
+# the created record carries the list.  Real PostgreSQL, httpd (on
+# 127.0.0.1, [::1] and [::ffff:127.0.0.1]), HTTP clients bound to 127.0.0.1
+# and 127.0.0.2, curl over IPv6.
 use strict;
 use warnings;
 use FindBin;
@@ -22,8 +25,13 @@ use BBT::Cache qw(log_mark log_since served_from_cache until_status settle);
 my $port6 = BBT::Util::free_port();
 # And a virtual host without the cache: every request reads the token.
 my $port_nc = BBT::Util::free_port();
+# And an IPv6 socket on 127.0.0.1 (httpd is built with IPv4-mapped
+# addresses, as on a dual-stack [::] listener): its IPv4 clients are
+# ::ffff:127.0.0.x to APR.
+my $port_m = BBT::Util::free_port();
 my $env = BBT::Env->new(pg_conf => $BBT::Cache::PG_CONF,
                         extra_conf => "Listen [::1]:$port6\nListen 127.0.0.1:$port_nc\n"
+                                    . "Listen [::ffff:127.0.0.1]:$port_m\n"
                                     . "<VirtualHost 127.0.0.1:$port_nc>\n    BBTokenCache off\n</VirtualHost>\n")->start;
 $env->stat_statements_on;
 $env->make_repo('PROJ', 'repo');
@@ -59,6 +67,11 @@ sub create {
     return ($out, $p->{id});
 }
 
+sub created_detail {
+    my ($id) = @_;
+    return $env->psql("SELECT detail FROM bbtoken_audit WHERE token_id = '$id' AND event = 'created'");
+}
+
 sub nets_of {
     my ($id) = @_;
     return $env->psql("SELECT COALESCE(array_to_string(allowed_nets, ' '), '-') FROM bbtoken_tokens WHERE id = '$id'");
@@ -67,6 +80,7 @@ sub nets_of {
 subtest 'an IPv4 allow-list: in from 127.0.0.1, refused from 127.0.0.2 and ::1' => sub {
     my ($tok, $id) = create('ci-v4', '127.0.0.1');
     is(nets_of($id), '127.0.0.1/32', 'stored as a network');
+    like(created_detail($id), qr{, allowed from 127\.0\.0\.1/32$}, 'the created record carries the list');
     is(from4('127.0.0.1', $tok)->{status}, 200, 'from 127.0.0.1: 200');
     my $m = log_mark($env);
     my $r = from4('127.0.0.2', $tok);
@@ -127,10 +141,39 @@ subtest 'an IPv6 allow-list' => sub {
     like(log_since($env, $m), qr/BBT600: token $id refused from 127\.0\.0\.1/, 'BBT600');
     my ($tok2, $id2) = create('ci-doc', '2001:db8::/32', '10.0.0.0/8');
     is(nets_of($id2), '2001:db8::/32 10.0.0.0/8', 'two networks, in order');
+    like(created_detail($id2), qr{, allowed from 2001:db8::/32 10\.0\.0\.0/8$}, '  both in the created record');
     $m = log_mark($env);
     is(from6($tok2), '401', 'from ::1 outside 2001:db8::/32: 401');
     like(log_since($env, $m), qr/BBT600: token $id2 refused from ::1/, 'BBT600 with the IPv6 client');
     is(from4('127.0.0.1', $tok2)->{status}, 401, 'from 127.0.0.1 outside 10.0.0.0/8: 401');
+};
+
+subtest 'an IPv4-mapped client is its IPv4 address' => sub {
+    # The listener is an IPv6 socket bound to ::ffff:127.0.0.1, so its
+    # peers are IPv4-mapped (/proc/net/tcp6: the address as four 32-bit
+    # words in host order, the port in hex, 0A for LISTEN).
+    my $listening = 0;
+    if (open my $fh, '<', '/proc/net/tcp6') {
+        my $want = sprintf('0000000000000000FFFF00000100007F:%04X', $port_m);
+        $listening = grep { /^\s*\d+:\s+\Q$want\E\s+\S+\s+0A\s/ } <$fh>;
+    }
+    ok($listening, "control: an IPv6 socket listens on [::ffff:127.0.0.1]:$port_m") or return;
+    my $mapped = sub {
+        my ($addr, $tok) = @_;
+        return HTTP::Tiny->new(timeout => 30, max_redirect => 0, local_address => $addr)
+            ->get("http://127.0.0.1:$port_m$UP", { headers => auth_bearer($tok) })->{status};
+    };
+    my ($tok, $id) = create('ci-mapped', '127.0.0.1');
+    is($mapped->('127.0.0.1', $tok), 200, 'a list of 127.0.0.1, from ::ffff:127.0.0.1: 200');
+    my $m = log_mark($env);
+    is($mapped->('127.0.0.2', $tok), 401, 'from ::ffff:127.0.0.2: 401');
+    like(log_since($env, $m), qr/BBT600: token $id refused from 127\.0\.0\.2: not in the token's allow-list/,
+         'BBT600 names the client as IPv4');
+    unlike(log_since($env, $m), qr/BBT603/, 'no BBT603');
+    my ($tok24) = create('ci-mapped-24', '127.0.0.0/24');
+    is($mapped->('127.0.0.2', $tok24), 200, 'a list of 127.0.0.0/24, from ::ffff:127.0.0.2: 200');
+    my ($tok6) = create('ci-mapped-v6', '::1/128', '2001:db8::/32');
+    is($mapped->('127.0.0.1', $tok6), 401, 'an IPv6-only list, from ::ffff:127.0.0.1: 401');
 };
 
 subtest 'a rotated token keeps its allow-list' => sub {
@@ -140,6 +183,7 @@ subtest 'a rotated token keeps its allow-list' => sub {
     my $p = BBT::Env::parse_token($out) or die "no token printed: $out";
     isnt($p->{id}, $id, 'a new token');
     is(nets_of($p->{id}), '127.0.0.1/32', 'with the old one\'s list');
+    like(created_detail($p->{id}), qr{, allowed from 127\.0\.0\.1/32$}, '  in its created record');
     is(from4('127.0.0.1', $out)->{status}, 200, 'from 127.0.0.1: 200');
     is(from4('127.0.0.2', $out)->{status}, 401, 'from 127.0.0.2: 401');
 };
@@ -155,7 +199,28 @@ subtest 'the CLI refuses what is not a network' => sub {
     $env->cli_is('a list and any', ['update', '000000000001', '--allow-from', '10.0.0.0/8', '--allow-from-any'], 2);
     my (undef, $id) = create('fine', '10.0.0.0/8');
     $env->cli_is('update to a bad one', ['update', $id, '--allow-from', '10.0.0.1/8'], 1, stderr => qr/cidr/i);
+    # What cidr takes but APR cannot match: the token would be refused
+    # from everywhere (BBT603).
+    for my $bad ('::ffff:10.0.0.0/104', '::ffff:127.0.0.1', '0:0:0:0:0:ffff:7f00:1/128') {
+        $env->cli_is("--allow-from $bad", ['create', 'alice', '--name', "bad $bad", '--allow-from', '10.1.0.0/16',
+                                           '--allow-from', $bad], 1,
+                     stderr => qr{^bbtoken: --allow-from \Q$bad\E: an IPv4-mapped IPv6 network, which httpd cannot match: write it as IPv4 \(::ffff:10\.0\.0\.0/104 is 10\.0\.0\.0/8\)});
+    }
+    for my $bad ('0.0.0.0/0', '::/0') {
+        $env->cli_is("--allow-from $bad", ['create', 'alice', '--name', "bad $bad", '--allow-from', $bad], 1,
+                     stderr => qr{^bbtoken: --allow-from \Q$bad\E: a /0 network, which httpd cannot match});
+    }
+    $env->cli_is('update to an IPv4-mapped one', ['update', $id, '--allow-from', '::ffff:10.0.0.0/104'], 1,
+                 stderr => qr/IPv4-mapped/);
     is(nets_of($id), '10.0.0.0/8', 'the list unchanged');
+    # The database refuses them too, however written (the CLI's owner
+    # writing SQL).
+    for my $bad ('::ffff:a00:0/104', '0.0.0.0/0') {
+        my ($rc, $out, $err) = $env->psql_try("UPDATE bbtoken_tokens SET allowed_nets = '{$bad}' WHERE id = '$id'");
+        ok($rc != 0 && $err =~ /(?:IPv4-mapped IPv6|\/0) network, which httpd cannot match/, "SQL: $bad refused")
+            or diag "$rc $out $err";
+    }
+    is(nets_of($id), '10.0.0.0/8', 'still unchanged');
     is($env->psql("SELECT count(*) FROM bbtoken_tokens WHERE name LIKE 'bad %' OR name = 'many'"), 0,
        'no token made');
 };

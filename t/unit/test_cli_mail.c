@@ -262,6 +262,8 @@ static void test_compose_kinds(void)
          "2026-11-30T01:00:00Z", 0, NULL, NULL, NULL, NULL},
         {BBTOKEN_NOTE_REVOKED_ADMIN, "100000000003", "a",
          "2026-11-30T02:00:00Z", 0, NULL, NULL, NULL, NULL},
+        {BBTOKEN_NOTE_ROTATED_ADMIN, "100000000009", "r",
+         "2026-11-30T02:30:00Z", 0, NULL, NULL, NULL, NULL},
         {BBTOKEN_NOTE_REVOKED_UNUSED, "100000000004", "u",
          "2026-11-30T03:00:00Z", 0, NULL, "97 days", NULL, NULL},
         {BBTOKEN_NOTE_EXPIRES_7D, "100000000005", "s", "2026-12-05T00:00:00Z",
@@ -281,6 +283,9 @@ static void test_compose_kinds(void)
         "because its value was reported as leaked.\n",
         "Token \"a\" (id 100000000003)\n  was revoked by an administrator on "
         "2026-11-30T02:00:00Z.  It no longer works.\n",
+        "Token \"r\" (id 100000000009)\n  was rotated by an administrator on "
+        "2026-11-30T02:30:00Z: a new token with the same name\n  and "
+        "permissions replaces it, and this one no longer works.\n",
         "Token \"u\" (id 100000000004)\n  was revoked on 2026-11-30T03:00:00Z "
         "because it had not been used for 97 days.\n",
         "Token \"s\" (id 100000000005)\n  expires on 2026-12-05T00:00:00Z, in "
@@ -297,6 +302,7 @@ static void test_compose_kinds(void)
         "Subject: Access token \"l1\" was revoked as leaked\n",
         "",
         "Subject: Access token \"a\" was revoked by an administrator\n",
+        "Subject: Access token \"r\" was rotated by an administrator\n",
         "Subject: Access token \"u\" was revoked: not used for 97 days\n",
         "Subject: Access token \"s\" expires on 2026-12-05\n",
         "Subject: Access token \"m\" expires on 2026-12-25\n",
@@ -304,22 +310,22 @@ static void test_compose_kinds(void)
         ""};
     size_t len, i;
     const char *prev = NULL, *at;
-    char *msg = compose(n, 8, "alice@example.com", "Alice", &len);
+    char *msg = compose(n, 9, "alice@example.com", "Alice", &len);
 
     if (!ok(msg != NULL, "every kind: composed")) {
         return;
     }
-    ok(strstr(msg, "\nSubject: 8 notices about your access tokens\n") != NULL,
+    ok(strstr(msg, "\nSubject: 9 notices about your access tokens\n") != NULL,
        "several: the Subject counts them");
     ok(strstr(msg, "\n\nHello Alice,\n") != NULL, "greets the display name");
-    for (i = 0; i < 8; i++) {
+    for (i = 0; i < 9; i++) {
         at = strstr(msg, want[i]);
         ok(at != NULL, "notice %zu's text", i + 1);
         ok(at && (!prev || at > prev), "notice %zu in the order given", i + 1);
         prev = at;
     }
     free(msg);
-    for (i = 0; i < 8; i++) {
+    for (i = 0; i < 9; i++) {
         if (!*subjects[i]) {
             continue;
         }

@@ -423,11 +423,22 @@ static void test_mint(void)
     bbt_minted_wipe(&b);
 }
 
-/* The shape of an allow-list's network; the database judges the rest. */
+/* The shape of an allow-list's network, and what APR cannot match; the
+ * database judges the rest. */
 static void test_nets(void)
 {
-    static const char *const good[] = {"10.0.0.0/8", "127.0.0.1", "::1",
-                                       "2001:DB8::/32", "::ffff:1.2.3.4/128"};
+    static const char *const good[] = {
+        "10.0.0.0/8", "127.0.0.1", "::1",      "2001:DB8::/32",
+        "::/8",       "::1.2.3.4", "0.0.0.0/1"};
+    /* APR refuses an IPv4-mapped address (it matches a mapped client with
+     * the IPv4 network instead) and a /0, however spelled. */
+    static const char *const unmatchable[] = {
+        "::ffff:1.2.3.4/128", "::ffff:10.0.0.0/104",
+        "::FFFF:10.0.0.0",    "0:0:0:0:0:ffff:a00:0/104",
+        "::ffff:0:0/96",      "0:0:0:0:0:ffff::/80",
+        "0.0.0.0/0",          "::/0",
+        "10.0.0.0/00"};
+    const char *why;
     static const char *const bad[] = {
         "",    "/8",           "10.0.0.0/",   "10.0.0.0/8/8", "10.0.0.0 /8",
         "a,b", "host.example", "10.0.0.0/8\n"};
@@ -439,7 +450,21 @@ static void test_nets(void)
     }
     for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         ok(!bbt_input_net(bad[i], strlen(bad[i])), "not one: '%s'", bad[i]);
+        why = bbt_input_net_problem(bad[i], strlen(bad[i]));
+        ok(why && strstr(why, "not a network"), "  in words: %s",
+           why ? why : "(none)");
     }
+    for (i = 0; i < sizeof(unmatchable) / sizeof(unmatchable[0]); i++) {
+        ok(!bbt_input_net(unmatchable[i], strlen(unmatchable[i])),
+           "not one APR can match: %s", unmatchable[i]);
+    }
+    why = bbt_input_net_problem("::ffff:10.0.0.0/104", 19);
+    ok(why && strstr(why, "IPv4-mapped") && strstr(why, "10.0.0.0/8"),
+       "a mapped network: says so, and how to write it");
+    why = bbt_input_net_problem("0.0.0.0/0", 9);
+    ok(why && strstr(why, "/0"), "a /0: says so");
+    ok(!bbt_input_net(NULL, 0) && bbt_input_net_problem(NULL, 3),
+       "NULL: not one");
     memset(longest, '1', sizeof(longest));
     ok(bbt_input_net(longest, BBT_NET_TEXT_MAX), "BBT_NET_TEXT_MAX long");
     ok(!bbt_input_net(longest, BBT_NET_TEXT_MAX + 1), "one more: not");
