@@ -62,3 +62,8 @@ COMMIT;
 BEGIN;
 \ir migrations/0012_where.sql
 COMMIT;
+
+-- Version 13: a token's address groups on its own row, for the lookup.
+BEGIN;
+\ir migrations/0013_seen_nets.sql
+COMMIT;

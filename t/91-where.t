@@ -188,7 +188,10 @@ subtest 'a new address group is audited once' => sub {
     is($env->psql("SELECT bbtoken_note_net('$id', '10.9.8.0/24', '::ffff:10.9.8.7')"), 't',
        'an IPv4-mapped address is its IPv4 address');
     is($env->psql("SELECT bbtoken_note_net('$id', '10.9.8.0/24', '10.9.8.8')"), 'f', 'a known group: no write');
+    my $seen = sub { $env->psql("SELECT array_to_string(seen_nets, ' ') FROM bbtoken_tokens WHERE id = '$id'") };
+    is($seen->(), '127.0.0.0/24 ::/64 10.9.8.0/24', 'the token row has the groups the lookup reads');
     $env->psql("DELETE FROM bbtoken_token_nets WHERE net = '10.9.8.0/24'");
+    is($seen->(), '127.0.0.0/24 ::/64', '  and follows a group deleted by hand');
     like($env->cli_ok('audit', '--token', $id), qr/new_address\s.*from ::\/64/, 'bbtoken audit shows it');
     my ($j) = grep { $_->{id} eq $id } @{ $env->list_json('alice') };
     is($j->{addressGroups}, 2, 'list --json: addressGroups');
