@@ -24,7 +24,7 @@
 #
 # PostgreSQL's side of the uncached cases is not here: pg_stat_statements
 # counts it (printed at the end: calls, plans and mean time per statement
-# of the module's).
+# of the module's, and of mod_authn_dbd's for comparison).
 use strict;
 use warnings;
 use FindBin;
@@ -50,6 +50,14 @@ Alias /dumb/ "\@DIR\@/repos/"
     AuthName "Git"
     BBTokenRoutes git /dumb
     Require bbtoken
+</Location>
+Alias /adbd/ "\@DIR\@/repos/"
+<Location /adbd>
+    AuthType Basic
+    AuthName "dbd"
+    AuthBasicProvider dbd
+    AuthDBDUserPWQuery "SELECT password FROM bench_users WHERE name = %s"
+    Require valid-user
 </Location>
 Alias /adbdc/ "\@DIR\@/repos/"
 AuthnCacheSOCache shmcb
@@ -111,6 +119,7 @@ my @cases = (
     ['token, cached (Bearer)', "$base/dumb$file", "Bearer $token"],
     ['token, cached (Basic)', "$base/dumb$file", $env->basic('alice', $token)],
     ['token, BBTokenCache off (Bearer)', "$base2/dumb$file", "Bearer $token"],
+    ['mod_authn_dbd, {SHA} password', "$base/adbd$file", $env->basic('alice', $pw)],
     ['mod_authn_dbd + mod_authn_socache', "$base/adbdc$file", $env->basic('alice', $pw)],
     ['forged: unknown id (401)', "$base/dumb$file", 'Bearer ' . forge_token('000000000042')],
     ['forged: known id, wrong secret (401)', "$base/dumb$file", 'Bearer ' . forge_token($id)],
@@ -170,6 +179,6 @@ print $env->psql("SELECT rpad(left(regexp_replace(query, '\\s+', ' ', 'g'), 60),
                  . "|| ' plans ' || plans || ' exec ' || round(mean_exec_time::numeric * 1000, 1) "
                  . "|| ' us plan ' || round(mean_plan_time::numeric * 1000, 1) || ' us blks ' "
                  . "|| round((shared_blks_hit + shared_blks_read)::numeric / greatest(calls, 1), 1) "
-                 . "FROM pg_stat_statements WHERE query ~ 'bbtoken_(tokens|users)' "
+                 . "FROM pg_stat_statements WHERE query ~ 'bbtoken_(tokens|users)|bench_users' "
                  . "AND userid = 'bbtoken_httpd'::regrole ORDER BY calls DESC", sep => ' '), "\n";
 print "callgrind files kept in $out\n" if $ENV{BENCH_PROFILE_KEEP};

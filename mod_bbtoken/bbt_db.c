@@ -93,7 +93,9 @@ enum {
  * prepared statement runs, and that cost more than the query.
  * A project's or a repository's token has no owner (the users are a LEFT
  * JOIN); its key and slug come next.  Last, the allow-list and the
- * address groups the token is known to have been used from, as text. */
+ * address groups the token is known to have been used from, as text, both
+ * from the token's row (sql/migrations/0013: aggregating
+ * bbtoken_token_nets here cost more than the rest of the lookup). */
 static const char bbt_sql_lookup[] =
     "SELECT t.salt, t.secret_hash, t.name, u.name, u.active,"
     " t.project_perm, t.repo_perm, t.revoked_at IS NOT NULL, u.id,"
@@ -102,8 +104,7 @@ static const char bbt_sql_lookup[] =
     " (date_part('epoch', t.expired_refused_at) * 1000000)::bigint,"
     " (date_part('epoch', now()) * 1000000)::bigint,"
     " t.project_key, t.repo_slug, array_to_string(t.allowed_nets, ' '),"
-    " (SELECT string_agg(n.net::text, ' ' ORDER BY n.first_seen, n.net)"
-    " FROM bbtoken_token_nets n WHERE n.token_id = t.id)"
+    " array_to_string(t.seen_nets, ' ')"
     " FROM bbtoken_tokens t LEFT JOIN bbtoken_users u ON u.id = t.user_id"
     " WHERE t.id = %s";
 
@@ -118,7 +119,7 @@ static const char bbt_sql_owner_level[] =
 static const struct {
     const char *label, *sql, *what;
 } bbt_db_stmts[BBT_STMT_COUNT] = {
-    [BBT_STMT_LOOKUP] = {"bbtoken_lookup_v6", bbt_sql_lookup,
+    [BBT_STMT_LOOKUP] = {"bbtoken_lookup_v7", bbt_sql_lookup,
                          "the token lookup"},
     [BBT_STMT_LEVEL] = {"bbtoken_owner_level_v1", bbt_sql_owner_level,
                         "the owner's level"},

@@ -310,7 +310,8 @@ int bbt_verify_token(request_rec *r, bbt_req_t *rq, const bbt_token_t *tok,
 
     memset(out, 0, sizeof(*out));
     bbt_cache_begin(r, &v);
-    if (tok) {
+    /* With BBTokenCache off no entry is read or kept: no key to make. */
+    if (tok && bbt_config_cache(r->server)) {
         rq->cache_keyed = bbt_cache_token_key(tok, rq->cache_key) == 0;
     }
     if (v.use && rq->cache_keyed) {

@@ -63,6 +63,11 @@ BEGIN;
 \ir migrations/0012_where.sql
 COMMIT;
 
+-- Version 13: a token's address groups on its own row, for the lookup.
+BEGIN;
+\ir migrations/0013_seen_nets.sql
+COMMIT;
+
 -- Version 14: only networks httpd can match in an allow-list; the list in
 -- a token's created record.
 BEGIN;

@@ -17,6 +17,7 @@ use warnings;
 use FindBin;
 use lib "$FindBin::Bin/lib";
 use Test::More;
+use POSIX ();
 use HTTP::Tiny;
 use BBT::Env qw(auth_bearer forge_token run_cmd);
 use BBT::Assert;
@@ -253,7 +254,10 @@ subtest 'a new address group is audited once' => sub {
     is($env->psql("SELECT bbtoken_note_net('$id', '10.9.8.0/24', '::ffff:10.9.8.7')"), 't',
        'an IPv4-mapped address is its IPv4 address');
     is($env->psql("SELECT bbtoken_note_net('$id', '10.9.8.0/24', '10.9.8.8')"), 'f', 'a known group: no write');
+    my $seen = sub { $env->psql("SELECT array_to_string(seen_nets, ' ') FROM bbtoken_tokens WHERE id = '$id'") };
+    is($seen->(), '127.0.0.0/24 ::/64 10.9.8.0/24', 'the token row has the groups the lookup reads');
     $env->psql("DELETE FROM bbtoken_token_nets WHERE net = '10.9.8.0/24'");
+    is($seen->(), '127.0.0.0/24 ::/64', '  and follows a group deleted by hand');
     like($env->cli_ok('audit', '--token', $id), qr/new_address\s.*from ::\/64/, 'bbtoken audit shows it');
     my ($j) = grep { $_->{id} eq $id } @{ $env->list_json('alice') };
     is($j->{addressGroups}, 2, 'list --json: addressGroups');
@@ -277,6 +281,38 @@ subtest 'without the cache: the lookup knows the groups, no write per request' =
     is(from4('127.0.0.1', $tok, 1)->{status}, 401, 'the list changed: 401 at once');
     like(log_since($env, $m), qr/BBT600: token $id refused from 127\.0\.0\.1: not in the token's allow-list$/m,
          'BBT600, not from the cache');
+};
+
+# Two new groups of one token recorded at once: the second write waits for
+# the first's row lock and then reads the groups again, so the token's row
+# ends with both (a copy made from the second's first snapshot would lose
+# the first's).  The first session holds its transaction open until
+# PostgreSQL shows the second waiting for a lock (pg_stat_activity read
+# afresh each time: a transaction keeps its first view of it).
+subtest 'concurrent new groups: the token row keeps both' => sub {
+    my (undef, $id) = create('two-at-once');
+    my $hold = "BEGIN; SELECT bbtoken_note_net('$id', '10.7.1.0/24', '10.7.1.1'); "
+             . "DO \$\$ BEGIN FOR i IN 1 .. 1200 LOOP PERFORM pg_stat_clear_snapshot(); "
+             . "EXIT WHEN EXISTS (SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+             . "AND query LIKE '%10.7.2.0/24%' AND pid <> pg_backend_pid()); "
+             . "PERFORM pg_sleep(0.05); END LOOP; END \$\$; COMMIT;";
+    my $pid = fork // die "fork: $!";
+    if (!$pid) {
+        my ($rc) = $env->psql_try($hold);
+        POSIX::_exit($rc ? 1 : 0);
+    }
+    my $held;
+    for (1 .. 600) {
+        last if $held = $env->psql("SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%10.7.1.0/24%' "
+                                   . "AND query LIKE '%pg_sleep%' AND pid <> pg_backend_pid()");
+        select(undef, undef, undef, 0.05);
+    }
+    ok($held, 'the first session holds its write open');
+    is($env->psql("SELECT bbtoken_note_net('$id', '10.7.2.0/24', '10.7.2.1')"), 't', 'the second writes');
+    waitpid($pid, 0);
+    is($?, 0, 'the first committed');
+    is($env->psql("SELECT array_to_string(seen_nets, ' ') FROM bbtoken_tokens WHERE id = '$id'"),
+       '10.7.1.0/24 10.7.2.0/24', 'the token row has both groups');
 };
 
 done_testing;
