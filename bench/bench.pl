@@ -23,10 +23,9 @@
 use strict;
 use warnings;
 use FindBin;
-use lib "$FindBin::Bin/../t/lib";
-use Digest::SHA qw(sha1);
+use lib "$FindBin::Bin/../t/lib", "$FindBin::Bin/lib";
+use BBT::Peers;
 use HTTP::Tiny;
-use MIME::Base64 qw(encode_base64);
 use Time::HiRes qw(time sleep);
 use BBT::Env qw(mistype_token forge_token auth_bearer);
 
@@ -37,42 +36,12 @@ my $revokes = $ENV{BENCH_REVOKES} || 10;
 my $rounds = $ENV{BENCH_ROUNDS} || 3;
 my $port2 = BBT::Util::free_port();
 
-my $extra = <<"EOC";
-Alias /raw/ "\@DIR\@/repos/"
-Alias /dumb/ "\@DIR\@/repos/"
-Alias /adbd/ "\@DIR\@/repos/"
-Alias /adbdc/ "\@DIR\@/repos/"
-<Directory "\@DIR\@/repos">
-    Require all granted
-</Directory>
-<Location /dumb>
-    AuthType BBToken
-    AuthName "Git"
-    BBTokenRoutes git /dumb
-    Require bbtoken
-</Location>
-<Location /adbd>
-    AuthType Basic
-    AuthName "dbd"
-    AuthBasicProvider dbd
-    AuthDBDUserPWQuery "SELECT password FROM bench_users WHERE name = %s"
-    Require valid-user
-</Location>
-AuthnCacheSOCache shmcb
-<Location /adbdc>
-    AuthType Basic
-    AuthName "dbd"
-    AuthBasicProvider socache dbd
-    AuthnCacheProvideFor dbd
-    AuthnCacheContext bench
-    AuthDBDUserPWQuery "SELECT password FROM bench_users WHERE name = %s"
-    Require valid-user
-</Location>
+my $extra = BBT::Peers::conf() . <<"EOC";
 ScriptAlias /open/ $BBT::Env::GIT_BACKEND/
 EOC
 my %common = (
     loglevel => 'warn',
-    modules  => [qw(auth_basic authn_dbd authn_socache authz_user)],
+    modules  => [@BBT::Peers::MODULES],
     mpm_conf => "StartServers 2\nServerLimit 2\nThreadsPerChild 32\n"
               . "ThreadLimit 32\nMaxRequestWorkers 64\n",
 );
@@ -87,10 +56,7 @@ $_->make_repo('PROJ', 'repo') for $env, $env2;
 $env->user_add('alice');
 $env->grant('alice', 'REPO_READ', 'PROJ/repo');
 my ($token, $id) = $env->token_create('alice', name => 'bench', perms => ['REPO_READ']);
-my $pw = 'correct horse battery staple';
-$env->psql("CREATE TABLE bench_users (name text PRIMARY KEY, password text NOT NULL)");
-$env->psql("INSERT INTO bench_users VALUES ('alice', '{SHA}" . encode_base64(sha1($pw), '') . "')");
-$env->psql("GRANT SELECT ON bench_users TO bbtoken_httpd");
+my $pw = BBT::Peers::setup($env);
 my $base = $env->base_url;
 my $base2 = "http://127.0.0.1:$port2";
 sleep 1;    # the listeners connect

@@ -28,10 +28,9 @@
 use strict;
 use warnings;
 use FindBin;
-use lib "$FindBin::Bin/../t/lib";
-use Digest::SHA qw(sha1);
+use lib "$FindBin::Bin/../t/lib", "$FindBin::Bin/lib";
+use BBT::Peers;
 use HTTP::Tiny;
-use MIME::Base64 qw(encode_base64);
 use File::Temp qw(tempdir);
 use Time::HiRes qw(sleep);
 use BBT::Env qw(mistype_token forge_token);
@@ -39,37 +38,7 @@ use BBT::Cache qw(wait_log);
 
 my $n = $ARGV[0] || 200;
 my $port2 = BBT::Util::free_port();
-my $extra = <<"EOC";
-Alias /raw/ "\@DIR\@/repos/"
-Alias /dumb/ "\@DIR\@/repos/"
-<Directory "\@DIR\@/repos">
-    Require all granted
-</Directory>
-<Location /dumb>
-    AuthType BBToken
-    AuthName "Git"
-    BBTokenRoutes git /dumb
-    Require bbtoken
-</Location>
-Alias /adbd/ "\@DIR\@/repos/"
-<Location /adbd>
-    AuthType Basic
-    AuthName "dbd"
-    AuthBasicProvider dbd
-    AuthDBDUserPWQuery "SELECT password FROM bench_users WHERE name = %s"
-    Require valid-user
-</Location>
-Alias /adbdc/ "\@DIR\@/repos/"
-AuthnCacheSOCache shmcb
-<Location /adbdc>
-    AuthType Basic
-    AuthName "dbd"
-    AuthBasicProvider socache dbd
-    AuthnCacheProvideFor dbd
-    AuthnCacheContext bench
-    AuthDBDUserPWQuery "SELECT password FROM bench_users WHERE name = %s"
-    Require valid-user
-</Location>
+my $extra = BBT::Peers::conf() . <<"EOC";
 <Location /bbt-profile-marker>
     SetHandler server-status
 </Location>
@@ -81,7 +50,7 @@ EOC
 my $env = BBT::Env->new(
     loglevel   => 'warn',
     httpd      => 0,
-    modules    => [qw(status auth_basic authn_dbd authn_socache authz_user)],
+    modules    => ['status', @BBT::Peers::MODULES],
     extra_conf => $extra,
     pg_conf    => { shared_preload_libraries => "'pg_stat_statements'",
                     'pg_stat_statements.track_planning' => 'on' },
@@ -91,10 +60,7 @@ $env->make_repo('PROJ', 'repo');
 $env->user_add('alice');
 $env->grant('alice', 'REPO_READ', 'PROJ/repo');
 my ($token, $id) = $env->token_create('alice', name => 'profile', perms => ['REPO_READ']);
-my $pw = 'correct horse battery staple';
-$env->psql("CREATE TABLE bench_users (name text PRIMARY KEY, password text NOT NULL)");
-$env->psql("INSERT INTO bench_users VALUES ('alice', '{SHA}" . encode_base64(sha1($pw), '') . "')");
-$env->psql("GRANT SELECT ON bench_users TO bbtoken_httpd");
+my $pw = BBT::Peers::setup($env);
 my $conf = $env->write_conf;
 
 my $out = tempdir('bbt-profile-XXXXXX', DIR => $ENV{BBT_TMPDIR} || '/tmp', CLEANUP => !$ENV{BENCH_PROFILE_KEEP});
