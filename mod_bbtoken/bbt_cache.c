@@ -130,7 +130,7 @@ static const char *bbt_cache_shared(apr_pool_t *pconf)
     }
     bbt_cache.keyer = bbt_ckeyer_new(secret, sizeof(secret));
     OPENSSL_cleanse(secret, sizeof(secret));
-    return bbt_cache.keyer ? NULL : "OpenSSL has no HMAC-SHA-256";
+    return bbt_cache.keyer ? NULL : "OpenSSL has no SipHash";
 }
 
 int bbt_cache_post_config(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s,

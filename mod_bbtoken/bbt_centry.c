@@ -20,7 +20,7 @@ struct bbt_ckeyer {
 
 /* Each thread makes keys on a copy of the keyed state of its own, made on
  * its first key and reset (keeping the key) for every next one: copying
- * the shared state for each key costs several times the HMAC itself, most
+ * the shared state for each key costs several times the MAC itself, most
  * of it on reference counts every thread touches. */
 /* What bbt_ckey_level MACs: domain, owner, key, slug, with lengths. */
 #define BBT_CKEY_LEVEL_IN (1 + 8 + 2 + BBT_KEY_BUF + 1 + 2 + BBT_SLUG_MAX)
@@ -132,15 +132,16 @@ static EVP_MAC_CTX *bbt_ckey_tls(const bbt_ckeyer_t *k)
 bbt_ckeyer_t *bbt_ckeyer_new(const unsigned char *secret, size_t len)
 {
     bbt_ckeyer_t *k = calloc(1, sizeof(*k));
+    size_t outlen = BBT_CKEY_LEN;
     OSSL_PARAM params[2];
 
-    if (!k) {
+    if (!k || len != BBT_CKEY_SECRET_LEN) {
+        free(k);
         return NULL;
     }
-    params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST,
-                                                 (char *)"SHA256", 0);
+    params[0] = OSSL_PARAM_construct_size_t(OSSL_MAC_PARAM_SIZE, &outlen);
     params[1] = OSSL_PARAM_construct_end();
-    k->mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+    k->mac = EVP_MAC_fetch(NULL, "SIPHASH", NULL);
     k->keyed = k->mac ? EVP_MAC_CTX_new(k->mac) : NULL;
     if (!k->keyed || !EVP_MAC_init(k->keyed, secret, len, params)) {
         bbt_ckeyer_free(k);
@@ -159,7 +160,7 @@ void bbt_ckeyer_free(bbt_ckeyer_t *k)
     }
 }
 
-/* HMAC of the parts, on this thread's copy of the keyed state (reset, the
+/* The MAC of the parts, on this thread's copy of the keyed state (reset, the
  * key kept); the shared state is only ever read, to be copied. */
 static int bbt_ckey_mac(const bbt_ckeyer_t *k, const unsigned char *a,
                         size_t alen, const unsigned char *b, size_t blen,
@@ -199,7 +200,7 @@ const unsigned char *bbt_cnear_get(const bbt_ckeyer_t *k,
     for (i = 0; i < BBT_CNEAR_SLOTS; i++) {
         bbt_cnear_slot_t *n = &t->near[i];
 
-        /* A plain compare, as shmcb's own: the keys are HMACs under a
+        /* A plain compare, as shmcb's own: the keys are MACs under a
          * key the client never learns, so how far one matches tells it
          * nothing. */
         if (n->len && memcmp(n->key, key, BBT_CKEY_LEN) == 0) {

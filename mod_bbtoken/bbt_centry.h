@@ -2,13 +2,18 @@
  * The cache's entries: their keys, their bytes, and the rule that says
  * whether one may be believed.
  *
- * Two kinds of entry, each under a 32-byte key:
- *   - a token's: keyed by HMAC-SHA-256(server key, "T" || the token's raw
- *     33 bytes), so only the token itself finds it and the key reveals
- *     nothing (the server key is random, made at each start).  It says the
+ * Two kinds of entry, each under a 16-byte key:
+ *   - a token's: keyed by SipHash-2-4 with 128-bit output (server key,
+ *     "T" || the token's raw 33 bytes), so only the token itself finds it
+ *     and the key reveals nothing (the server key is random, made at each
+ *     start).  SipHash is a keyed pseudo-random function made for exactly
+ *     this, short inputs keyed by a secret: to find an entry without the
+ *     token, one must guess a 128-bit value the server key hides, and a
+ *     token's secret has more entropy than that to invert.  It costs a
+ *     fifth of HMAC-SHA-256, on every request.  It says the
  *     id is unknown, or the secret is wrong, or it is the token's row
  *     (the secret matched it, or the key could not have been made);
- *   - an owner's level on a target: keyed by HMAC of (owner id, project
+ *   - an owner's level on a target: keyed by the MAC of (owner id, project
  *     key, slug), shared by every token of that owner.
  * Each carries the generation it was stamped with: the generation read
  * before the database query that produced it.  An entry is believed only
@@ -32,22 +37,23 @@
 #include "bbt_token.h"
 #include "bbt_verdict.h"
 
-#define BBT_CKEY_LEN 32
+#define BBT_CKEY_LEN 16
 /* The server key's length, in bytes. */
-#define BBT_CKEY_SECRET_LEN 32
+#define BBT_CKEY_SECRET_LEN 16
 
 /* How old the listener's heartbeat may be, in microseconds of the
  * monotonic clock, for the cache to be believed.  This is the bound on how
  * late a committed change can be missed (README: The cache). */
 #define BBT_CACHE_FRESH_US 500000
 
-/* A key maker: HMAC-SHA-256 under the server key.  Making keys with one
- * maker from several threads at once is safe (each thread makes them on a
- * copy of the maker's state of its own).  Free a maker only when no thread
+/* A key maker: SipHash-2-4 (128-bit output) under the server key.  Making keys
+ * with one maker from several threads at once is safe (each thread makes them
+ * on a copy of the maker's state of its own).  Free a maker only when no thread
  * makes keys with it any more. */
 typedef struct bbt_ckeyer bbt_ckeyer_t;
 
-/* A maker for secret[0..len); NULL if OpenSSL fails. */
+/* A maker for secret[0..len), len BBT_CKEY_SECRET_LEN; NULL if OpenSSL
+ * fails. */
 bbt_ckeyer_t *bbt_ckeyer_new(const unsigned char *secret, size_t len);
 void bbt_ckeyer_free(bbt_ckeyer_t *k);
 
