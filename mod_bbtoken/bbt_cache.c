@@ -367,34 +367,28 @@ static void bbt_cache_look(request_rec *r, bbt_cache_reader_t *rd,
 bbt_cache_got_t bbt_cache_get(request_rec *r, const bbt_cache_view_t *v,
                               const unsigned char *tkey, const char *key,
                               const char *slug, int shared, bbt_centry_t *e,
-                              bbt_level_t *level, int *near)
+                              bbt_level_t *level)
 {
     bbt_cache_reader_t rd;
     bbt_cache_got_t tgot, lgot;
-    int wants;
 
     *level = BBT_LEVEL_NONE;
-    *near = 0;
     if (!v->use) {
         return BBT_CACHE_UNUSED;
     }
     rd.near = !shared;
     if (rd.near) {
         bbt_cache_look(r, &rd, v, tkey, key, slug, e, level, &tgot, &lgot);
-    }
-    if (!rd.near || tgot != BBT_CACHE_HIT ||
-        (bbt_cache_wants_level(e, key) && lgot != BBT_CACHE_HIT)) {
+    } else {
         /* Both entries under one hold of the lock. */
-        rd.near = 0;
         if (!bbt_socache_lock(&bbt_cache.sc)) {
             return BBT_CACHE_NONE;
         }
         bbt_cache_look(r, &rd, v, tkey, key, slug, e, level, &tgot, &lgot);
         bbt_socache_unlock(&bbt_cache.sc);
     }
-    *near = rd.near;
-    wants = tgot == BBT_CACHE_HIT && bbt_cache_wants_level(e, key);
-    if (!wants || !bbt_where_allowed(r, e->nets)) {
+    if (tgot != BBT_CACHE_HIT || !bbt_cache_wants_level(e, key) ||
+        !bbt_where_allowed(r, e->nets)) {
         /* No level needed (or none may be used from here: refused). */
         *level = BBT_LEVEL_NONE;
         return tgot;

@@ -52,13 +52,14 @@ typedef enum {
 /* The token's entry under tkey into *e and, when it is a personal token's
  * row and there is a target (key, slug for a repository), its owner's level
  * there into *level: BBT_CACHE_HIT when every entry needed may be
- * believed.  From this thread's copies when they answer (*near set: see
- * bbt_centry.h, bbt_cnear_get, for what a copy may lag on), else from the
- * shared cache; shared: from the shared cache only. */
+ * believed.  From this thread's copies (no lock; see bbt_centry.h,
+ * bbt_cnear_get, for what a copy may lag on), or, when shared, from the
+ * shared cache under its lock (what it finds becomes this thread's
+ * copies). */
 bbt_cache_got_t bbt_cache_get(request_rec *r, const bbt_cache_view_t *v,
                               const unsigned char *tkey, const char *key,
                               const char *slug, int shared, bbt_centry_t *e,
-                              bbt_level_t *level, int *near);
+                              bbt_level_t *level);
 
 /* Why a look found nothing believable, for the debug log. */
 const char *bbt_cache_got_str(bbt_cache_got_t got);

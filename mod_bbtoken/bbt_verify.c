@@ -107,23 +107,24 @@ static void bbt_verify_entry(request_rec *r, const bbt_centry_t *e,
     }
 }
 
-/* The answer from the cache (BBT_CACHE_HIT and *out), or why not. */
+/* The answer from this thread's copies or, when shared, from the shared
+ * cache (BBT_CACHE_HIT and *out), or why not. */
 static bbt_cache_got_t bbt_verify_cached(request_rec *r, bbt_req_t *rq,
                                          const bbt_cache_view_t *v,
                                          int presented, const char *basic_user,
                                          const char *key, const char *slug,
-                                         bbt_verified_t *out)
+                                         int shared, bbt_verified_t *out)
 {
     int interval = bbt_config_last_use_interval(r->server);
     apr_int64_t now = apr_time_now();
     bbt_cache_got_t got;
     bbt_centry_t e;
     bbt_agroup_t g;
-    int touch, expired, newg, near, shared = 0;
+    int touch, expired, newg;
 
     for (;;) {
         got = bbt_cache_get(r, v, rq->cache_key, key, slug, shared, &e,
-                            &out->owner, &near);
+                            &out->owner);
         if (got != BBT_CACHE_HIT) {
             return got;
         }
@@ -135,7 +136,7 @@ static bbt_cache_got_t bbt_verify_cached(request_rec *r, bbt_req_t *rq,
                          &touch, &expired, &newg, &g);
         /* This thread's copy may be behind on the writes: the shared
          * entry says whether one is still due. */
-        if (!(near && (touch || expired || newg))) {
+        if (shared || !(touch || expired || newg)) {
             break;
         }
         shared = 1;
@@ -314,20 +315,27 @@ int bbt_verify_token(request_rec *r, bbt_req_t *rq, const bbt_token_t *tok,
     if (tok && bbt_config_cache(r->server)) {
         rq->cache_keyed = bbt_cache_token_key(tok, rq->cache_key) == 0;
     }
+    /* The checksum is not checked for a token the cache knows: an entry
+     * is only ever made for one that passed it, and only these very bytes
+     * find it.  Otherwise it is checked before the shared cache's lock,
+     * any count or any query: a mistyped token costs no lookup. */
+    if (v.use && rq->cache_keyed &&
+        bbt_verify_cached(r, rq, &v, tok != NULL, basic_user, key, slug, 0,
+                          out) == BBT_CACHE_HIT) {
+        return OK;
+    }
+    if (tok && !bbt_token_checksum_ok(tok)) {
+        return HTTP_UNAUTHORIZED;
+    }
     if (v.use && rq->cache_keyed) {
         got = bbt_verify_cached(r, rq, &v, tok != NULL, basic_user, key, slug,
-                                out);
+                                1, out);
         if (got == BBT_CACHE_HIT) {
             return OK;
         }
         ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
                       "BBT312: token %s not answered from the cache: %s",
                       rq->token_id, bbt_cache_got_str(got));
-    }
-    /* Not known to the cache: the checksum first, before any count or
-     * query (a mistyped token costs no lookup). */
-    if (tok && !bbt_token_checksum_ok(tok)) {
-        return HTTP_UNAUTHORIZED;
     }
     bbt_cache_count_miss(got);
     return bbt_verify_db(r, rq, &v, tok, basic_user, key, slug, out);
