@@ -48,6 +48,11 @@ APLOG_USE_MODULE(bbtoken);
  * used before shmcb would push them out. */
 #define BBT_CACHE_ENTRY_LIFE apr_time_from_sec(3600)
 
+/* The shared cache is in this many shmcb segments, each with its own lock,
+ * an entry in the one its key names: a flood of distinct tokens, which the
+ * threads' copies cannot hold, queues on a quarter of the lock. */
+#define BBT_CACHE_SHARDS 4
+
 typedef struct {
     volatile apr_uint64_t generation;
     volatile apr_uint64_t heartbeat; /* monotonic microseconds; 0: none */
@@ -65,7 +70,7 @@ typedef struct {
 } bbt_cache_srv_t;
 
 static struct {
-    bbt_socache_t sc;
+    bbt_socache_t sc[BBT_CACHE_SHARDS]; /* sc[0].inst NULL: no cache */
     bbt_cache_shared_t *shared;
     bbt_ckeyer_t *keyer;
     apr_hash_t *servers; /* server_rec * -> bbt_cache_srv_t, read-only */
@@ -95,18 +100,38 @@ static apr_status_t bbt_cache_cleanup(void *data)
     return APR_SUCCESS;
 }
 
-/* The socache and its mutex; an error message, or NULL. */
+/* The socaches and their mutexes; an error message, or NULL. */
 static const char *bbt_cache_socache(apr_pool_t *pconf, apr_pool_t *ptemp,
                                      server_rec *s)
 {
     struct ap_socache_hints hints;
+    const char *err = NULL;
+    int i;
 
     /* A refusal is 11 bytes, a row about 80 with its names. */
     hints.avg_id_len = BBT_CKEY_LEN;
     hints.avg_obj_size = 64;
     hints.expiry_interval = apr_time_from_sec(60);
-    return bbt_socache_make(&bbt_cache.sc, "bbtoken-cache", BBT_CACHE_MUTEX,
-                            bbt_config_cache_size(s), &hints, pconf, ptemp, s);
+    for (i = 0; i < BBT_CACHE_SHARDS && !err; i++) {
+        bbt_cache.sc[i].provider = bbt_cache.sc[0].provider;
+        err = bbt_socache_make(&bbt_cache.sc[i],
+                               apr_psprintf(ptemp, "bbtoken-cache-%d", i),
+                               BBT_CACHE_MUTEX, apr_itoa(ptemp, i),
+                               bbt_config_cache_size(s) / BBT_CACHE_SHARDS,
+                               &hints, pconf, ptemp, s);
+    }
+    if (err) {
+        bbt_cache.sc[0].inst = NULL;
+    }
+    return err;
+}
+
+/* The segment an entry lives in.  shmcb picks its subcache by a key's
+ * first byte: the segment is picked by the last, or each segment would use
+ * a quarter of its subcaches. */
+static bbt_socache_t *bbt_cache_shard(const unsigned char *key)
+{
+    return &bbt_cache.sc[key[BBT_CKEY_LEN - 1] % BBT_CACHE_SHARDS];
 }
 
 /* The generation and heartbeat, and the entries' key. */
@@ -150,7 +175,7 @@ int bbt_cache_post_config(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s,
                      "token request reads the database");
         return OK;
     }
-    if (bbt_socache_find(&bbt_cache.sc) != 0) {
+    if (bbt_socache_find(&bbt_cache.sc[0]) != 0) {
         ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s,
                      "BBT301: token cache off: it needs mod_socache_shmcb "
                      "(LoadModule socache_shmcb_module ...); every token "
@@ -182,26 +207,35 @@ int bbt_cache_post_config(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s,
 
 void bbt_cache_status(request_rec *r, int flags)
 {
+    int i;
+
     if ((flags & AP_STATUS_SHORT) || !bbt_cache.servers) {
         return;
     }
-    ap_rputs("<p>token cache: ", r);
-    bbt_socache_status(&bbt_cache.sc, r, flags);
-    ap_rputs("</p>\n", r);
+    for (i = 0; i < BBT_CACHE_SHARDS; i++) {
+        ap_rprintf(r, "<p>token cache (segment %d of %d): ", i + 1,
+                   BBT_CACHE_SHARDS);
+        bbt_socache_status(&bbt_cache.sc[i], r, flags);
+        ap_rputs("</p>\n", r);
+    }
 }
 
 void bbt_cache_child_init(apr_pool_t *pchild, server_rec *s)
 {
     server_rec *sv;
+    int i;
 
-    if (!bbt_cache.sc.inst) {
+    if (!bbt_cache.sc[0].inst) {
         return;
     }
-    if (bbt_socache_child_init(&bbt_cache.sc, pchild) != 0) {
-        ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s,
-                     "BBT305: the token cache's mutex cannot be opened in "
-                     "this child: the child does not use the cache");
-        return;
+    for (i = 0; i < BBT_CACHE_SHARDS; i++) {
+        if (bbt_socache_child_init(&bbt_cache.sc[i], pchild) != 0) {
+            ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s,
+                         "BBT305: the token cache's mutex cannot be opened "
+                         "in this child: the child does not use the cache");
+            bbt_cache.sc[0].inst = NULL;
+            return;
+        }
     }
     bbt_cache.main = s;
     bbt_cache.servers = apr_hash_make(pchild);
@@ -243,7 +277,7 @@ void bbt_cache_begin(request_rec *r, bbt_cache_view_t *v)
     bbt_cache_srv_t *st;
 
     memset(v, 0, sizeof(*v));
-    if (!bbt_cache.sc.inst || !bbt_config_cache(r->server)) {
+    if (!bbt_cache.sc[0].inst || !bbt_config_cache(r->server)) {
         return;
     }
     st = bbt_cache_srv(r);
@@ -259,28 +293,34 @@ int bbt_cache_token_key(const bbt_token_t *tok, unsigned char key[BBT_CKEY_LEN])
     return bbt_cache.keyer ? bbt_ckey_token(bbt_cache.keyer, tok, key) : -1;
 }
 
-/* The bytes under key into buf (the lock held); their length, or 0. */
+/* The bytes under key into buf, under its segment's lock; their length,
+ * or 0. */
 static unsigned int bbt_cache_fetch(request_rec *r, const unsigned char *key,
                                     unsigned char *buf, unsigned int cap)
 {
+    bbt_socache_t *sc = bbt_cache_shard(key);
     unsigned int len = cap;
+    apr_status_t rv;
 
-    return bbt_socache_get(&bbt_cache.sc, r->server, key, BBT_CKEY_LEN, buf,
-                           &len, r->pool) == APR_SUCCESS
-               ? len
-               : 0;
+    if (!bbt_socache_lock(sc)) {
+        return 0;
+    }
+    rv = bbt_socache_get(sc, r->server, key, BBT_CKEY_LEN, buf, &len, r->pool);
+    bbt_socache_unlock(sc);
+    return rv == APR_SUCCESS ? len : 0;
 }
 
 static void bbt_cache_store(request_rec *r, const unsigned char *key,
                             unsigned char *buf, unsigned int len)
 {
+    bbt_socache_t *sc = bbt_cache_shard(key);
     apr_status_t rv = APR_EGENERAL;
 
-    if (bbt_socache_lock(&bbt_cache.sc)) {
-        rv = bbt_socache_put(&bbt_cache.sc, r->server, key, BBT_CKEY_LEN,
+    if (bbt_socache_lock(sc)) {
+        rv = bbt_socache_put(sc, r->server, key, BBT_CKEY_LEN,
                              apr_time_now() + BBT_CACHE_ENTRY_LIFE, buf, len,
                              r->pool);
-        bbt_socache_unlock(&bbt_cache.sc);
+        bbt_socache_unlock(sc);
     }
     /* Stamped like the shared one, so as good whether or not it was
      * kept there. */
@@ -315,8 +355,8 @@ static int bbt_cache_wants_level(const bbt_centry_t *e, const char *key)
            e->user_active && !bbt_centry_expired(e->expires_us, apr_time_now());
 }
 
-/* Where a look reads entries: this thread's copies, or the shared cache
- * (its lock held), whose bytes then become this thread's copies. */
+/* Where a look reads entries: this thread's copies, or the shared cache,
+ * whose bytes then become this thread's copies. */
 typedef struct {
     int near;
     unsigned char buf[BBT_CENTRY_BUF];
@@ -377,16 +417,7 @@ bbt_cache_got_t bbt_cache_get(request_rec *r, const bbt_cache_view_t *v,
         return BBT_CACHE_UNUSED;
     }
     rd.near = !shared;
-    if (rd.near) {
-        bbt_cache_look(r, &rd, v, tkey, key, slug, e, level, &tgot, &lgot);
-    } else {
-        /* Both entries under one hold of the lock. */
-        if (!bbt_socache_lock(&bbt_cache.sc)) {
-            return BBT_CACHE_NONE;
-        }
-        bbt_cache_look(r, &rd, v, tkey, key, slug, e, level, &tgot, &lgot);
-        bbt_socache_unlock(&bbt_cache.sc);
-    }
+    bbt_cache_look(r, &rd, v, tkey, key, slug, e, level, &tgot, &lgot);
     if (tgot != BBT_CACHE_HIT || !bbt_cache_wants_level(e, key) ||
         !bbt_where_allowed(r, e->nets)) {
         /* No level needed (or none may be used from here: refused). */
@@ -422,7 +453,7 @@ void bbt_cache_put_token(request_rec *r, const unsigned char *key,
     unsigned char buf[BBT_CENTRY_BUF];
     size_t len;
 
-    if (!bbt_cache.sc.inst) {
+    if (!bbt_cache.sc[0].inst) {
         return;
     }
     len = bbt_centry_encode(e, buf, sizeof(buf));
@@ -436,7 +467,7 @@ void bbt_cache_put_level(request_rec *r, apr_uint64_t stamp, apr_int64_t owner,
 {
     unsigned char lkey[BBT_CKEY_LEN], buf[BBT_CLEVEL_LEN];
 
-    if (!bbt_cache.sc.inst ||
+    if (!bbt_cache.sc[0].inst ||
         bbt_ckey_level(bbt_cache.keyer, owner, key, slug, lkey)) {
         return;
     }

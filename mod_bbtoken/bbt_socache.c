@@ -41,7 +41,8 @@ static apr_status_t bbt_socache_cleanup(void *data)
 }
 
 const char *bbt_socache_make(bbt_socache_t *sc, const char *name,
-                             const char *mutex_name, apr_size_t size,
+                             const char *mutex_name, const char *instance,
+                             apr_size_t size,
                              const struct ap_socache_hints *hints,
                              apr_pool_t *pconf, apr_pool_t *ptemp,
                              server_rec *s)
@@ -57,7 +58,7 @@ const char *bbt_socache_make(bbt_socache_t *sc, const char *name,
         return err;
     }
     if ((sc->provider->flags & AP_SOCACHE_FLAG_NOTMPSAFE) &&
-        ap_global_mutex_create(&sc->mutex, NULL, mutex_name, NULL, s, pconf,
+        ap_global_mutex_create(&sc->mutex, NULL, mutex_name, instance, s, pconf,
                                0) != APR_SUCCESS) {
         sc->inst = NULL;
         return "cannot create its mutex";

@@ -24,9 +24,12 @@ void bbt_socache_pre_config(apr_pool_t *pconf, const char *mutex_name);
 int bbt_socache_find(bbt_socache_t *sc);
 
 /* Make sc's shared memory (size bytes, a file name in the runtime
- * directory) and its mutex, gone when pconf is.  NULL, or what failed. */
+ * directory) and its mutex (of the Mutex directive's mutex_name; instance
+ * tells several of one name apart, or NULL), gone when pconf is.  NULL, or
+ * what failed. */
 const char *bbt_socache_make(bbt_socache_t *sc, const char *name,
-                             const char *mutex_name, apr_size_t size,
+                             const char *mutex_name, const char *instance,
+                             apr_size_t size,
                              const struct ap_socache_hints *hints,
                              apr_pool_t *pconf, apr_pool_t *ptemp,
                              server_rec *s);

@@ -101,8 +101,8 @@ static const char *bbt_throttle_make(apr_pool_t *pconf, apr_pool_t *ptemp,
     hints.avg_obj_size = 64 + sizeof(bbt_tentry_t);
     hints.expiry_interval = apr_time_from_sec(60);
     err = bbt_socache_make(&bbt_throttle.sc, "bbtoken-throttle",
-                           BBT_THROTTLE_MUTEX, BBT_THROTTLE_SIZE, &hints, pconf,
-                           ptemp, s);
+                           BBT_THROTTLE_MUTEX, NULL, BBT_THROTTLE_SIZE, &hints,
+                           pconf, ptemp, s);
     if (err) {
         return err;
     }

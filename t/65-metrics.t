@@ -283,8 +283,9 @@ subtest 'mod_status shows the same counters' => sub {
     is($r->{status}, 200, '/server-status');
     like($r->{content}, qr{<h2>mod_bbtoken</h2>}, 'the HTML page has the module\'s section');
     like($r->{content}, qr{<tr><td>BBTokenRequests403</td><td>1</td></tr>}, 'with its counters');
-    # The cache's entries, as shmcb counts them: the tokens seen are there.
-    like($r->{content}, qr{<p>token cache: .*current entries: <b>[1-9]\d*</b>}s,
+    # The cache's entries, as shmcb counts them: the tokens seen are there,
+    # in one of its segments.
+    like($r->{content}, qr{<p>token cache \(segment \d of \d\): .*current entries: <b>[1-9]\d*</b>}s,
          'and the token cache\'s shared memory with its entries');
 };
 
