@@ -46,6 +46,8 @@
 #include "bbt_request.h"
 
 static const char bbt_private_filter_name[] = "BBTOKEN_PRIVATE";
+/* Registered once; added by its handle, not looked up by name each time. */
+static ap_filter_rec_t *bbt_private_filter_handle;
 
 /* What bbt_cachectl_private makes of value, in r's pool. */
 static const char *bbt_private_cache_control(request_rec *r, const char *value)
@@ -97,7 +99,8 @@ static int bbt_private_fixups(request_rec *r)
         }
         apr_table_unset(r->headers_in, "Authorization");
         r->no_cache = 1;
-        ap_add_output_filter(bbt_private_filter_name, NULL, r, r->connection);
+        ap_add_output_filter_handle(bbt_private_filter_handle, NULL, r,
+                                    r->connection);
     }
     return DECLINED;
 }
@@ -160,6 +163,7 @@ void bbt_private_register_hooks(apr_pool_t *p)
     ap_hook_log_transaction(bbt_private_log, NULL, NULL, APR_HOOK_REALLY_FIRST);
     /* Any type before the protocol filters that write the headers will do;
      * mod_cache is kept away by r->no_cache, not by this filter. */
-    ap_register_output_filter(bbt_private_filter_name, bbt_private_filter, NULL,
-                              AP_FTYPE_CONTENT_SET);
+    bbt_private_filter_handle =
+        ap_register_output_filter(bbt_private_filter_name, bbt_private_filter,
+                                  NULL, AP_FTYPE_CONTENT_SET);
 }
