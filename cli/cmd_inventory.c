@@ -6,7 +6,6 @@
  * (--dry-run: only what would be revoked).
  */
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include <jansson.h>
@@ -93,38 +92,30 @@ static int bbtoken_inv_table(const PGresult *res)
     static const char *const head[BBTOKEN_INV_COLS] = {
         "ID",      "OWNER",   "NAME",      "PERMISSIONS",
         "CREATED", "EXPIRES", "LAST USED", "FROM"};
-    int n = PQntuples(res), i;
-    const char **cells =
-        calloc((size_t)(n + 1) * BBTOKEN_INV_COLS, sizeof(*cells));
-    char(*perms)[64] = calloc((size_t)n + 1, sizeof(*perms));
-    char(*exp)[64] = calloc((size_t)n + 1, sizeof(*exp));
-    int rc = 0;
+    bbtoken_grid_t g;
+    int i;
 
-    if (!cells || !perms || !exp) {
-        rc = bbtoken_fail("out of memory");
-        goto done;
+    if (bbtoken_grid_init(&g, head, BBTOKEN_INV_COLS, PQntuples(res), 2)) {
+        return BBTOKEN_EXIT_FAIL;
     }
-    memcpy(cells, head, sizeof(head));
-    for (i = 0; i < n; i++) {
-        const char **row = cells + (i + 1) * BBTOKEN_INV_COLS;
+    for (i = 0; i < g.rows; i++) {
+        const char **row = bbtoken_grid_row(&g, i);
 
         row[0] = PQgetvalue(res, i, BBT_INV_ID);
         row[1] = PQgetvalue(res, i, BBT_INV_OWNER);
         row[2] = PQgetvalue(res, i, BBT_INV_NAME);
-        row[3] = bbtoken_perms_cell(res, i, BBT_INV_PROJECT, BBT_INV_REPO,
-                                    perms[i], sizeof(perms[i]));
+        row[3] =
+            bbtoken_perms_cell(res, i, BBT_INV_PROJECT, BBT_INV_REPO,
+                               bbtoken_grid_buf(&g, i, 0), BBTOKEN_CELL_MAX);
         row[4] = PQgetvalue(res, i, BBT_INV_CREATED);
-        row[5] = bbtoken_expires_cell(res, i, BBT_INV_EXPIRES, BBT_INV_EXPIRED,
-                                      exp[i], sizeof(exp[i]));
+        row[5] =
+            bbtoken_expires_cell(res, i, BBT_INV_EXPIRES, BBT_INV_EXPIRED,
+                                 bbtoken_grid_buf(&g, i, 1), BBTOKEN_CELL_MAX);
         row[6] = bbtoken_get(res, i, BBT_INV_LAST, "never");
         row[7] = PQgetvalue(res, i, BBT_INV_ADDRS);
     }
-    bbtoken_table(cells, n + 1, BBTOKEN_INV_COLS, min);
-done:
-    free(cells);
-    free(perms);
-    free(exp);
-    return rc;
+    bbtoken_grid_print(&g, min);
+    return 0;
 }
 
 static int bbtoken_inventory(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,

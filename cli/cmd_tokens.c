@@ -7,7 +7,6 @@
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include <openssl/crypto.h>
@@ -348,40 +347,31 @@ static int bbtoken_list_table(const PGresult *res)
     static const char *const head[BBTOKEN_LIST_COLS] = {
         "ID",      "NAME",   "PERMISSIONS", "CREATED", "EXPIRES",
         "ALLOWED", "GROUPS", "LAST USED",   "FROM"};
-    int n = PQntuples(res), i;
-    const char **cells =
-        calloc((size_t)(n + 1) * BBTOKEN_LIST_COLS, sizeof(*cells));
-    char(*perms)[64] = calloc((size_t)n + 1, sizeof(*perms));
-    char(*exp)[64] = calloc((size_t)n + 1, sizeof(*exp));
-    int rc = 0;
+    bbtoken_grid_t g;
+    int i;
 
-    if (!cells || !perms || !exp) {
-        rc = bbtoken_fail("out of memory");
-        goto done;
+    if (bbtoken_grid_init(&g, head, BBTOKEN_LIST_COLS, PQntuples(res), 2)) {
+        return BBTOKEN_EXIT_FAIL;
     }
-    memcpy(cells, head, sizeof(head));
-    for (i = 0; i < n; i++) {
-        const char **row = cells + (i + 1) * BBTOKEN_LIST_COLS;
+    for (i = 0; i < g.rows; i++) {
+        const char **row = bbtoken_grid_row(&g, i);
 
         row[0] = PQgetvalue(res, i, BBTOKEN_L_ID);
         row[1] = PQgetvalue(res, i, BBTOKEN_L_NAME);
-        row[2] = bbtoken_perms_cell(res, i, BBTOKEN_L_PROJECT, BBTOKEN_L_REPO,
-                                    perms[i], sizeof(perms[i]));
+        row[2] =
+            bbtoken_perms_cell(res, i, BBTOKEN_L_PROJECT, BBTOKEN_L_REPO,
+                               bbtoken_grid_buf(&g, i, 0), BBTOKEN_CELL_MAX);
         row[3] = PQgetvalue(res, i, BBTOKEN_L_CREATED);
         row[4] =
             bbtoken_expires_cell(res, i, BBTOKEN_L_EXPIRES, BBTOKEN_L_EXPIRED,
-                                 exp[i], sizeof(exp[i]));
+                                 bbtoken_grid_buf(&g, i, 1), BBTOKEN_CELL_MAX);
         row[5] = bbtoken_get(res, i, BBTOKEN_L_NETS, "any");
         row[6] = PQgetvalue(res, i, BBTOKEN_L_GROUPS);
         row[7] = bbtoken_get(res, i, BBTOKEN_L_LAST, "never");
         row[8] = PQgetvalue(res, i, BBTOKEN_L_ADDRS);
     }
-    bbtoken_table(cells, n + 1, BBTOKEN_LIST_COLS, min);
-done:
-    free(cells);
-    free(perms);
-    free(exp);
-    return rc;
+    bbtoken_grid_print(&g, min);
+    return 0;
 }
 
 int bbtoken_cmd_list(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,

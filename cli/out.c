@@ -7,6 +7,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -97,6 +98,43 @@ void bbtoken_table(const char *const *cells, int rows, int cols, const int *min)
             printf("%s%*s  ", v, x > 0 ? x : 0, "");
         }
     }
+}
+
+int bbtoken_grid_init(bbtoken_grid_t *g, const char *const *head, int cols,
+                      int rows, int nscratch)
+{
+    g->rows = rows;
+    g->cols = cols;
+    g->nscratch = nscratch;
+    g->cells = calloc((size_t)(rows + 1) * (size_t)cols, sizeof(*g->cells));
+    /* One byte more: an empty table is not out of memory. */
+    g->scratch =
+        calloc((size_t)rows * (size_t)nscratch * BBTOKEN_CELL_MAX + 1, 1);
+    if (!g->cells || !g->scratch) {
+        free(g->cells);
+        free(g->scratch);
+        return bbtoken_fail("out of memory");
+    }
+    memcpy(g->cells, head, (size_t)cols * sizeof(*g->cells));
+    return 0;
+}
+
+const char **bbtoken_grid_row(bbtoken_grid_t *g, int i)
+{
+    return g->cells + (size_t)(i + 1) * (size_t)g->cols;
+}
+
+char *bbtoken_grid_buf(bbtoken_grid_t *g, int i, int k)
+{
+    return g->scratch +
+           ((size_t)i * (size_t)g->nscratch + (size_t)k) * BBTOKEN_CELL_MAX;
+}
+
+void bbtoken_grid_print(bbtoken_grid_t *g, const int *min)
+{
+    bbtoken_table(g->cells, g->rows + 1, g->cols, min);
+    free(g->cells);
+    free(g->scratch);
 }
 
 int bbtoken_json_out(json_t *v)
