@@ -11,6 +11,7 @@
 #include <libpq-fe.h>
 
 #include "bbt_sqlstate.h"
+#include "bbt_token.h"
 #include "cli.h"
 
 struct bbtoken_ctx {
@@ -98,5 +99,26 @@ const char *bbtoken_perms_cell(const PGresult *res, int row, int project_col,
  * " (expired)" when expired_col is true. */
 const char *bbtoken_expires_cell(const PGresult *res, int row, int expires_col,
                                  int expired_col, char *buf, size_t len);
+
+/* A new token's transaction (mint.c): what create and rotate each say and
+ * store. */
+typedef struct {
+    const char *what;      /* the statement, in messages */
+    const char *commit;    /* the COMMIT, in messages */
+    const char *unwritten; /* what an unprinted token leaves, in messages */
+    /* Store m in the open transaction: the statement's result, rows
+     * expected. */
+    PGresult *(*store)(bbtoken_ctx_t *ctx, const bbt_minted_t *m, void *arg);
+    /* Read and free a stored result: 0 to print and commit, or an exit
+     * status after reporting (rolled back). */
+    int (*stored)(bbtoken_ctx_t *ctx, PGresult *res, const bbt_minted_t *m,
+                  void *arg);
+    void *arg;
+} bbtoken_mint_t;
+
+/* Mint a token, store it, print it on stdout, then commit; the id is
+ * drawn again (up to BBT_MINT_TRIES) while it is taken.  0, or an exit
+ * status after reporting. */
+int bbtoken_mint_commit(bbtoken_ctx_t *ctx, const bbtoken_mint_t *mt);
 
 #endif
