@@ -209,19 +209,18 @@ typedef struct {
     int rows, cols, nscratch;
 } bbtoken_grid_t;
 
-/* Room for the header and rows rows.  0, or an exit status after
- * reporting. */
-int bbtoken_grid_init(bbtoken_grid_t *g, const char *const *head, int cols,
-                      int rows, int nscratch);
+/* Set row i's cells (0 is the first after the header) from arg. */
+typedef void bbtoken_grid_fill_fn(bbtoken_grid_t *g, int i, const char **row,
+                                  const void *arg);
 
-/* Row i's cells (0 is the first after the header), to be set. */
-const char **bbtoken_grid_row(bbtoken_grid_t *g, int i);
+/* Print a table of head and rows rows that fill sets, as bbtoken_table
+ * does.  0, or an exit status after reporting. */
+int bbtoken_grid_table(const char *const *head, int cols, const int *min,
+                       int rows, int nscratch, bbtoken_grid_fill_fn *fill,
+                       const void *arg);
 
 /* Row i's scratch buffer k, BBTOKEN_CELL_MAX bytes. */
 char *bbtoken_grid_buf(bbtoken_grid_t *g, int i, int k);
-
-/* Print the table as bbtoken_table does, then free it. */
-void bbtoken_grid_print(bbtoken_grid_t *g, const int *min);
 
 /* Print a JSON value on stdout, then free it; NULL is out of memory. */
 int bbtoken_json_out(json_t *v);

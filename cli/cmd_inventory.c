@@ -84,39 +84,15 @@ static int bbtoken_inv_json(const PGresult *res)
     return bbtoken_json_out(arr);
 }
 
-#define BBTOKEN_INV_COLS 8
-
-static int bbtoken_inv_table(const PGresult *res)
-{
-    static const int min[BBTOKEN_INV_COLS] = {12, 0, 0, 24, 20, 0, 20, 0};
-    static const char *const head[BBTOKEN_INV_COLS] = {
-        "ID",      "OWNER",   "NAME",      "PERMISSIONS",
-        "CREATED", "EXPIRES", "LAST USED", "FROM"};
-    bbtoken_grid_t g;
-    int i;
-
-    if (bbtoken_grid_init(&g, head, BBTOKEN_INV_COLS, PQntuples(res), 2)) {
-        return BBTOKEN_EXIT_FAIL;
-    }
-    for (i = 0; i < g.rows; i++) {
-        const char **row = bbtoken_grid_row(&g, i);
-
-        row[0] = PQgetvalue(res, i, BBT_INV_ID);
-        row[1] = PQgetvalue(res, i, BBT_INV_OWNER);
-        row[2] = PQgetvalue(res, i, BBT_INV_NAME);
-        row[3] =
-            bbtoken_perms_cell(res, i, BBT_INV_PROJECT, BBT_INV_REPO,
-                               bbtoken_grid_buf(&g, i, 0), BBTOKEN_CELL_MAX);
-        row[4] = PQgetvalue(res, i, BBT_INV_CREATED);
-        row[5] =
-            bbtoken_expires_cell(res, i, BBT_INV_EXPIRES, BBT_INV_EXPIRED,
-                                 bbtoken_grid_buf(&g, i, 1), BBTOKEN_CELL_MAX);
-        row[6] = bbtoken_get(res, i, BBT_INV_LAST, "never");
-        row[7] = PQgetvalue(res, i, BBT_INV_ADDRS);
-    }
-    bbtoken_grid_print(&g, min);
-    return 0;
-}
+static const bbtoken_column_t bbtoken_inv_cols[] = {
+    {"ID", 12, BBTOKEN_COL_VALUE, BBT_INV_ID, 0, NULL},
+    {"OWNER", 0, BBTOKEN_COL_VALUE, BBT_INV_OWNER, 0, NULL},
+    {"NAME", 0, BBTOKEN_COL_VALUE, BBT_INV_NAME, 0, NULL},
+    {"PERMISSIONS", 24, BBTOKEN_COL_PERMS, BBT_INV_PROJECT, BBT_INV_REPO, NULL},
+    {"CREATED", 20, BBTOKEN_COL_VALUE, BBT_INV_CREATED, 0, NULL},
+    {"EXPIRES", 0, BBTOKEN_COL_EXPIRES, BBT_INV_EXPIRES, BBT_INV_EXPIRED, NULL},
+    {"LAST USED", 20, BBTOKEN_COL_VALUE, BBT_INV_LAST, 0, "never"},
+    {"FROM", 0, BBTOKEN_COL_VALUE, BBT_INV_ADDRS, 0, NULL}};
 
 static int bbtoken_inventory(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
                              const bbtoken_args_t *a)
@@ -149,7 +125,9 @@ static int bbtoken_inventory(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
         return BBTOKEN_EXIT_FAIL;
     }
     n = PQntuples(res);
-    rc = a->json ? bbtoken_inv_json(res) : bbtoken_inv_table(res);
+    rc = a->json ? bbtoken_inv_json(res)
+                 : bbtoken_token_table(res, bbtoken_inv_cols,
+                                       BBTOKEN_NCOLS(bbtoken_inv_cols));
     if (rc == 0 && !a->json && a->revoke) {
         printf("%s %d token%s\n", revoke ? "revoked" : "would revoke", n,
                n == 1 ? "" : "s");

@@ -285,43 +285,21 @@ static int bbtoken_list_json(const PGresult *res, const bbtoken_holder_t *h)
     return bbtoken_json_out(arr);
 }
 
-#define BBTOKEN_LIST_COLS 9
-
-static int bbtoken_list_table(const PGresult *res)
-{
-    /* The fixed-width columns keep their width when no row fills it. */
-    static const int min[BBTOKEN_LIST_COLS] = {12, 0, 24, 20, 0, 0, 0, 20, 0};
-    /* ALLOWED: the allow-list ("any"); GROUPS: how many address groups
-     * (IPv4 /24, IPv6 /64) the token was used from. */
-    static const char *const head[BBTOKEN_LIST_COLS] = {
-        "ID",      "NAME",   "PERMISSIONS", "CREATED", "EXPIRES",
-        "ALLOWED", "GROUPS", "LAST USED",   "FROM"};
-    bbtoken_grid_t g;
-    int i;
-
-    if (bbtoken_grid_init(&g, head, BBTOKEN_LIST_COLS, PQntuples(res), 2)) {
-        return BBTOKEN_EXIT_FAIL;
-    }
-    for (i = 0; i < g.rows; i++) {
-        const char **row = bbtoken_grid_row(&g, i);
-
-        row[0] = PQgetvalue(res, i, BBTOKEN_L_ID);
-        row[1] = PQgetvalue(res, i, BBTOKEN_L_NAME);
-        row[2] =
-            bbtoken_perms_cell(res, i, BBTOKEN_L_PROJECT, BBTOKEN_L_REPO,
-                               bbtoken_grid_buf(&g, i, 0), BBTOKEN_CELL_MAX);
-        row[3] = PQgetvalue(res, i, BBTOKEN_L_CREATED);
-        row[4] =
-            bbtoken_expires_cell(res, i, BBTOKEN_L_EXPIRES, BBTOKEN_L_EXPIRED,
-                                 bbtoken_grid_buf(&g, i, 1), BBTOKEN_CELL_MAX);
-        row[5] = bbtoken_get(res, i, BBTOKEN_L_NETS, "any");
-        row[6] = PQgetvalue(res, i, BBTOKEN_L_GROUPS);
-        row[7] = bbtoken_get(res, i, BBTOKEN_L_LAST, "never");
-        row[8] = PQgetvalue(res, i, BBTOKEN_L_ADDRS);
-    }
-    bbtoken_grid_print(&g, min);
-    return 0;
-}
+/* The fixed-width columns keep their width when no row fills it.
+ * ALLOWED: the allow-list ("any"); GROUPS: how many address groups (IPv4
+ * /24, IPv6 /64) the token was used from. */
+static const bbtoken_column_t bbtoken_list_cols[] = {
+    {"ID", 12, BBTOKEN_COL_VALUE, BBTOKEN_L_ID, 0, NULL},
+    {"NAME", 0, BBTOKEN_COL_VALUE, BBTOKEN_L_NAME, 0, NULL},
+    {"PERMISSIONS", 24, BBTOKEN_COL_PERMS, BBTOKEN_L_PROJECT, BBTOKEN_L_REPO,
+     NULL},
+    {"CREATED", 20, BBTOKEN_COL_VALUE, BBTOKEN_L_CREATED, 0, NULL},
+    {"EXPIRES", 0, BBTOKEN_COL_EXPIRES, BBTOKEN_L_EXPIRES, BBTOKEN_L_EXPIRED,
+     NULL},
+    {"ALLOWED", 0, BBTOKEN_COL_VALUE, BBTOKEN_L_NETS, 0, "any"},
+    {"GROUPS", 0, BBTOKEN_COL_VALUE, BBTOKEN_L_GROUPS, 0, NULL},
+    {"LAST USED", 20, BBTOKEN_COL_VALUE, BBTOKEN_L_LAST, 0, "never"},
+    {"FROM", 0, BBTOKEN_COL_VALUE, BBTOKEN_L_ADDRS, 0, NULL}};
 
 int bbtoken_cmd_list(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
                      const bbtoken_args_t *a)
@@ -346,7 +324,9 @@ int bbtoken_cmd_list(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
     if (!res) {
         return BBTOKEN_EXIT_FAIL;
     }
-    rc = a->json ? bbtoken_list_json(res, &h) : bbtoken_list_table(res);
+    rc = a->json ? bbtoken_list_json(res, &h)
+                 : bbtoken_token_table(res, bbtoken_list_cols,
+                                       BBTOKEN_NCOLS(bbtoken_list_cols));
     PQclear(res);
     return rc;
 }
