@@ -86,6 +86,7 @@ CLI      := bbtoken args usage out mail sendmail db migrations cmd_users \
             cmd_tokens cmd_reports cmd_admin cmd_notify
 CLI      += cmd_inventory
 CLI      += cmd_rotate
+CLI      += mint
 CLI_NOPQ := args usage out mail sendmail
 CLI_O    := $(CLI:%=$(OBJ)/cli/%.o)
 CLI_NOPQ_O := $(CLI_NOPQ:%=$(OBJ)/cli/%.o)

@@ -196,6 +196,32 @@ int bbtoken_width(const char *s);
 void bbtoken_table(const char *const *cells, int rows, int cols,
                    const int *min);
 
+/* A table filled a row at a time.  Its cells point at strings that
+ * outlive it (a result's values, literals) or at the scratch buffers it
+ * owns, BBTOKEN_CELL_MAX bytes each and nscratch per row, so that cells
+ * formatted into buffers need no allocation of their own and everything
+ * is freed at once. */
+#define BBTOKEN_CELL_MAX 64
+
+typedef struct {
+    const char **cells; /* (rows + 1) x cols, the header first */
+    char *scratch;      /* rows x nscratch buffers */
+    int rows, cols, nscratch;
+} bbtoken_grid_t;
+
+/* Set row i's cells (0 is the first after the header) from arg. */
+typedef void bbtoken_grid_fill_fn(bbtoken_grid_t *g, int i, const char **row,
+                                  const void *arg);
+
+/* Print a table of head and rows rows that fill sets, as bbtoken_table
+ * does.  0, or an exit status after reporting. */
+int bbtoken_grid_table(const char *const *head, int cols, const int *min,
+                       int rows, int nscratch, bbtoken_grid_fill_fn *fill,
+                       const void *arg);
+
+/* Row i's scratch buffer k, BBTOKEN_CELL_MAX bytes. */
+char *bbtoken_grid_buf(bbtoken_grid_t *g, int i, int k);
+
 /* Print a JSON value on stdout, then free it; NULL is out of memory. */
 int bbtoken_json_out(json_t *v);
 

@@ -6,7 +6,6 @@
  * (--dry-run: only what would be revoked).
  */
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include <jansson.h>
@@ -85,47 +84,15 @@ static int bbtoken_inv_json(const PGresult *res)
     return bbtoken_json_out(arr);
 }
 
-#define BBTOKEN_INV_COLS 8
-
-static int bbtoken_inv_table(const PGresult *res)
-{
-    static const int min[BBTOKEN_INV_COLS] = {12, 0, 0, 24, 20, 0, 20, 0};
-    static const char *const head[BBTOKEN_INV_COLS] = {
-        "ID",      "OWNER",   "NAME",      "PERMISSIONS",
-        "CREATED", "EXPIRES", "LAST USED", "FROM"};
-    int n = PQntuples(res), i;
-    const char **cells =
-        calloc((size_t)(n + 1) * BBTOKEN_INV_COLS, sizeof(*cells));
-    char(*perms)[64] = calloc((size_t)n + 1, sizeof(*perms));
-    char(*exp)[64] = calloc((size_t)n + 1, sizeof(*exp));
-    int rc = 0;
-
-    if (!cells || !perms || !exp) {
-        rc = bbtoken_fail("out of memory");
-        goto done;
-    }
-    memcpy(cells, head, sizeof(head));
-    for (i = 0; i < n; i++) {
-        const char **row = cells + (i + 1) * BBTOKEN_INV_COLS;
-
-        row[0] = PQgetvalue(res, i, BBT_INV_ID);
-        row[1] = PQgetvalue(res, i, BBT_INV_OWNER);
-        row[2] = PQgetvalue(res, i, BBT_INV_NAME);
-        row[3] = bbtoken_perms_cell(res, i, BBT_INV_PROJECT, BBT_INV_REPO,
-                                    perms[i], sizeof(perms[i]));
-        row[4] = PQgetvalue(res, i, BBT_INV_CREATED);
-        row[5] = bbtoken_expires_cell(res, i, BBT_INV_EXPIRES, BBT_INV_EXPIRED,
-                                      exp[i], sizeof(exp[i]));
-        row[6] = bbtoken_get(res, i, BBT_INV_LAST, "never");
-        row[7] = PQgetvalue(res, i, BBT_INV_ADDRS);
-    }
-    bbtoken_table(cells, n + 1, BBTOKEN_INV_COLS, min);
-done:
-    free(cells);
-    free(perms);
-    free(exp);
-    return rc;
-}
+static const bbtoken_column_t bbtoken_inv_cols[] = {
+    {"ID", 12, BBTOKEN_COL_VALUE, BBT_INV_ID, 0, NULL},
+    {"OWNER", 0, BBTOKEN_COL_VALUE, BBT_INV_OWNER, 0, NULL},
+    {"NAME", 0, BBTOKEN_COL_VALUE, BBT_INV_NAME, 0, NULL},
+    {"PERMISSIONS", 24, BBTOKEN_COL_PERMS, BBT_INV_PROJECT, BBT_INV_REPO, NULL},
+    {"CREATED", 20, BBTOKEN_COL_VALUE, BBT_INV_CREATED, 0, NULL},
+    {"EXPIRES", 0, BBTOKEN_COL_EXPIRES, BBT_INV_EXPIRES, BBT_INV_EXPIRED, NULL},
+    {"LAST USED", 20, BBTOKEN_COL_VALUE, BBT_INV_LAST, 0, "never"},
+    {"FROM", 0, BBTOKEN_COL_VALUE, BBT_INV_ADDRS, 0, NULL}};
 
 static int bbtoken_inventory(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
                              const bbtoken_args_t *a)
@@ -158,7 +125,9 @@ static int bbtoken_inventory(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
         return BBTOKEN_EXIT_FAIL;
     }
     n = PQntuples(res);
-    rc = a->json ? bbtoken_inv_json(res) : bbtoken_inv_table(res);
+    rc = a->json ? bbtoken_inv_json(res)
+                 : bbtoken_token_table(res, bbtoken_inv_cols,
+                                       BBTOKEN_NCOLS(bbtoken_inv_cols));
     if (rc == 0 && !a->json && a->revoke) {
         printf("%s %d token%s\n", revoke ? "revoked" : "would revoke", n,
                n == 1 ? "" : "s");

@@ -4,16 +4,10 @@
  * is printed once, on stdout, before its row is committed; the database
  * keeps a salted hash.
  */
-#include <errno.h>
-#include <signal.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
-#include <openssl/crypto.h>
-
 #include "bbt_pgjson.h"
-#include "bbt_token.h"
 #include "db.h"
 
 /* Whose tokens a command is about. */
@@ -70,125 +64,78 @@ static int bbtoken_nets_param(const bbtoken_args_t *a, char *buf)
     return 0;
 }
 
-/* bbtoken_create_once: the id drawn was refused; not an exit status. */
-#define BBTOKEN_DRAW_AGAIN (-1)
-
 /* The new token's expiry, as create reports a default one. */
 #define BBTOKEN_CREATED_RETURNING                                              \
     " RETURNING round(extract(epoch FROM expires_at - created_at)"             \
     " / 86400)::integer,"                                                      \
     " to_char(expires_at AT TIME ZONE 'UTC', " BBTOKEN_ISO ")"
 
-/* One attempt at inserting a new token and printing it.  Returns 0 on
- * success, BBTOKEN_DRAW_AGAIN, or an exit status after reporting. */
-static int bbtoken_create_once(bbtoken_ctx_t *ctx, const bbtoken_holder_t *h,
-                               const char *label, bbt_level_t project,
-                               bbt_level_t repo, const char *days,
-                               const char *nets)
-{
-    char line[BBT_TOKEN_MAX_LEN + 2]; /* the token and a newline */
-    bbt_minted_t m;
-    const char *params[10] = {m.id,   label, NULL, NULL, m.salt,
-                              m.hash, days,  NULL, nets, NULL};
-    char note[160] = "";
-    PGresult *res;
-    size_t len;
-    int rc = BBTOKEN_EXIT_FAIL, in_tx = 0, inserted;
+/* What create stores, and what it says once the token is committed. */
+typedef struct {
+    const bbtoken_holder_t *h;
+    const char *label, *days, *nets;
+    bbt_level_t project, repo;
+    char note[160];
+} bbtoken_create_t;
 
-    if (bbt_token_mint(&m) != 0) {
-        rc = bbtoken_fail("the random number generator failed");
-        goto done;
-    }
-    if (!(res = bbtoken_exec(ctx, "creating the token", "BEGIN", 0, NULL))) {
-        goto done;
-    }
-    PQclear(res);
-    in_tx = 1;
+/* A personal token's owner must still be active when the row goes in;
+ * expiry is the server's clock, the one the module compares with.  The
+ * database's policy trigger may refuse the row or give it the default
+ * expiry. */
+static const char bbtoken_sql_create[] =
+    "INSERT INTO bbtoken_tokens (id, user_id, name, project_perm,"
+    " repo_perm, salt, secret_hash, expires_at, allowed_nets)"
+    " SELECT $1, u.id, $2, $3, $4, $5, $6,"
+    " now() + make_interval(days => $7::integer),"
+    " NULLIF(string_to_array($9, ' '), '{}')::cidr[]"
+    " FROM bbtoken_users u WHERE u.id = $8 AND "
+    "u.active" BBTOKEN_CREATED_RETURNING;
+static const char bbtoken_sql_create_scope[] =
+    "INSERT INTO bbtoken_tokens (id, name, project_perm, repo_perm,"
+    " salt, secret_hash, expires_at, project_key, repo_slug,"
+    " allowed_nets)"
+    " VALUES ($1, $2, $3, $4, $5, $6,"
+    " now() + make_interval(days => $7::integer), $8, $10,"
+    " NULLIF(string_to_array($9, ' '), "
+    "'{}')::cidr[])" BBTOKEN_CREATED_RETURNING;
+
+static PGresult *bbtoken_create_store(bbtoken_ctx_t *ctx, const bbt_minted_t *m,
+                                      void *arg)
+{
+    bbtoken_create_t *c = arg;
+    int personal = c->h->kind == BBT_KIND_PERSONAL;
+    const char *params[10] = {m->id,   c->label, NULL, NULL,    m->salt,
+                              m->hash, c->days,  NULL, c->nets, NULL};
+
     /* NULL for a repository's token, which has no project permission. */
-    params[2] = bbt_perm_name(BBT_SCOPE_PROJECT, project);
-    params[3] = bbt_perm_name(BBT_SCOPE_REPO, repo);
-    /* A personal token's owner must still be active when the row goes in;
-     * expiry is the server's clock, the one the module compares with.  The
-     * database's policy trigger may refuse the row or give it the default
-     * expiry. */
-    if (h->kind == BBT_KIND_PERSONAL) {
-        params[7] = h->user.id;
-        res = PQexecParams(
-            ctx->conn,
-            "INSERT INTO bbtoken_tokens (id, user_id, name, project_perm,"
-            " repo_perm, salt, secret_hash, expires_at, allowed_nets)"
-            " SELECT $1, u.id, $2, $3, $4, $5, $6,"
-            " now() + make_interval(days => $7::integer),"
-            " NULLIF(string_to_array($9, ' '), '{}')::cidr[]"
-            " FROM bbtoken_users u WHERE u.id = $8 AND "
-            "u.active" BBTOKEN_CREATED_RETURNING,
-            9, NULL, params, NULL, NULL, 0);
-    } else {
-        params[7] = h->scope.key;
-        params[9] = h->scope.slug;
-        res = PQexecParams(
-            ctx->conn,
-            "INSERT INTO bbtoken_tokens (id, name, project_perm, repo_perm,"
-            " salt, secret_hash, expires_at, project_key, repo_slug,"
-            " allowed_nets)"
-            " VALUES ($1, $2, $3, $4, $5, $6,"
-            " now() + make_interval(days => $7::integer), $8, $10,"
-            " NULLIF(string_to_array($9, ' '), "
-            "'{}')::cidr[])" BBTOKEN_CREATED_RETURNING,
-            10, NULL, params, NULL, NULL, 0);
-    }
-    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-        /* Only a taken id is worth another try: one a live token holds,
-         * or one a purged token used (ids are never reused). */
-        if (bbtoken_classify(res) == BBT_SQL_ID_TAKEN) {
-            PQclear(res);
-            rc = BBTOKEN_DRAW_AGAIN;
-        } else {
-            rc = bbtoken_db_fail(ctx, res, "creating the token");
-        }
-        goto done;
-    }
-    inserted = PQntuples(res) == 1;
-    if (inserted && !days && !PQgetisnull(res, 0, 0)) {
-        snprintf(note, sizeof(note),
+    params[2] = bbt_perm_name(BBT_SCOPE_PROJECT, c->project);
+    params[3] = bbt_perm_name(BBT_SCOPE_REPO, c->repo);
+    params[7] = personal ? c->h->user.id : c->h->scope.key;
+    params[9] = personal ? NULL : c->h->scope.slug;
+    return PQexecParams(
+        ctx->conn, personal ? bbtoken_sql_create : bbtoken_sql_create_scope,
+        personal ? 9 : 10, NULL, params, NULL, NULL, 0);
+}
+
+static int bbtoken_create_stored(bbtoken_ctx_t *ctx, PGresult *res,
+                                 const bbt_minted_t *m, void *arg)
+{
+    bbtoken_create_t *c = arg;
+    int inserted = PQntuples(res) == 1;
+
+    (void)ctx;
+    (void)m;
+    if (inserted && !c->days && !PQgetisnull(res, 0, 0)) {
+        snprintf(c->note, sizeof(c->note),
                  "the token policy requires an expiry: this token expires in "
                  "%s days (%s), the maximum",
                  PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1));
     }
     PQclear(res);
     if (!inserted) {
-        rc = bbtoken_fail("user is disabled: %s", h->user.name);
-        goto done;
+        return bbtoken_fail("user is disabled: %s", c->h->user.name);
     }
-    /* Print before committing: a token nobody saw must not exist. */
-    len = strlen(m.token);
-    memcpy(line, m.token, len);
-    line[len] = '\n';
-    if (bbtoken_write_all(line, len + 1) != 0) {
-        rc = bbtoken_fail("cannot write the token to stdout (%s); no token "
-                          "was created",
-                          strerror(errno));
-        goto done;
-    }
-    in_tx = 0;
-    if ((res = bbtoken_exec(ctx,
-                            "committing the token (the token printed is "
-                            "not valid)",
-                            "COMMIT", 0, NULL))) {
-        PQclear(res);
-        if (note[0]) {
-            fprintf(stderr, "bbtoken: %s\n", note);
-        }
-        rc = 0;
-    }
-
-done:
-    if (in_tx) {
-        bbtoken_exec_quiet(ctx, "ROLLBACK");
-    }
-    bbt_minted_wipe(&m);
-    OPENSSL_cleanse(line, sizeof(line));
-    return rc;
+    return 0;
 }
 
 int bbtoken_cmd_create(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
@@ -196,9 +143,16 @@ int bbtoken_cmd_create(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
 {
     bbtoken_holder_t h;
     bbt_kind_t kind;
-    bbt_level_t project, repo;
     char nets[BBT_NETS_TEXT_MAX + 1];
-    int rc, tries;
+    bbtoken_create_t c = {&h, a->label, a->days, NULL, 0, 0, ""};
+    const bbtoken_mint_t mt = {
+        "creating the token",
+        "committing the token (the token printed is not valid)",
+        "no token was created",
+        bbtoken_create_store,
+        bbtoken_create_stored,
+        &c};
+    int rc;
 
     if (!a->label) {
         return bbtoken_usage_error(cmd->usage, "create needs --name LABEL");
@@ -207,7 +161,7 @@ int bbtoken_cmd_create(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
         (rc = bbtoken_check_label(a->label)) ||
         (a->days && (rc = bbtoken_check_number("--expiry-days", a->days,
                                                BBT_EXPIRY_DAYS_MAX, 0))) ||
-        (rc = bbtoken_kind_perm_pair(a, kind, &project, &repo)) ||
+        (rc = bbtoken_kind_perm_pair(a, kind, &c.project, &c.repo)) ||
         (rc = bbtoken_nets_param(a, nets)) ||
         (rc = bbtoken_holder(ctx, cmd, a, &h))) {
         return rc;
@@ -215,17 +169,11 @@ int bbtoken_cmd_create(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
     if (h.kind == BBT_KIND_PERSONAL && !h.user.active) {
         return bbtoken_fail("user is disabled: %s", h.user.name);
     }
-    /* A closed stdout must come back as EPIPE, so that the token is rolled
-     * back with a message rather than by a silent death. */
-    signal(SIGPIPE, SIG_IGN);
-    for (tries = 0; tries < BBT_MINT_TRIES; tries++) {
-        rc = bbtoken_create_once(ctx, &h, a->label, project, repo, a->days,
-                                 nets[0] ? nets : NULL);
-        if (rc != BBTOKEN_DRAW_AGAIN) {
-            return rc;
-        }
+    c.nets = nets[0] ? nets : NULL;
+    if ((rc = bbtoken_mint_commit(ctx, &mt)) == 0 && c.note[0]) {
+        fprintf(stderr, "bbtoken: %s\n", c.note);
     }
-    return bbtoken_fail("no free token id after %d tries", BBT_MINT_TRIES);
+    return rc;
 }
 
 /* ---- list ------------------------------------------------------------- */
@@ -337,52 +285,21 @@ static int bbtoken_list_json(const PGresult *res, const bbtoken_holder_t *h)
     return bbtoken_json_out(arr);
 }
 
-#define BBTOKEN_LIST_COLS 9
-
-static int bbtoken_list_table(const PGresult *res)
-{
-    /* The fixed-width columns keep their width when no row fills it. */
-    static const int min[BBTOKEN_LIST_COLS] = {12, 0, 24, 20, 0, 0, 0, 20, 0};
-    /* ALLOWED: the allow-list ("any"); GROUPS: how many address groups
-     * (IPv4 /24, IPv6 /64) the token was used from. */
-    static const char *const head[BBTOKEN_LIST_COLS] = {
-        "ID",      "NAME",   "PERMISSIONS", "CREATED", "EXPIRES",
-        "ALLOWED", "GROUPS", "LAST USED",   "FROM"};
-    int n = PQntuples(res), i;
-    const char **cells =
-        calloc((size_t)(n + 1) * BBTOKEN_LIST_COLS, sizeof(*cells));
-    char(*perms)[64] = calloc((size_t)n + 1, sizeof(*perms));
-    char(*exp)[64] = calloc((size_t)n + 1, sizeof(*exp));
-    int rc = 0;
-
-    if (!cells || !perms || !exp) {
-        rc = bbtoken_fail("out of memory");
-        goto done;
-    }
-    memcpy(cells, head, sizeof(head));
-    for (i = 0; i < n; i++) {
-        const char **row = cells + (i + 1) * BBTOKEN_LIST_COLS;
-
-        row[0] = PQgetvalue(res, i, BBTOKEN_L_ID);
-        row[1] = PQgetvalue(res, i, BBTOKEN_L_NAME);
-        row[2] = bbtoken_perms_cell(res, i, BBTOKEN_L_PROJECT, BBTOKEN_L_REPO,
-                                    perms[i], sizeof(perms[i]));
-        row[3] = PQgetvalue(res, i, BBTOKEN_L_CREATED);
-        row[4] =
-            bbtoken_expires_cell(res, i, BBTOKEN_L_EXPIRES, BBTOKEN_L_EXPIRED,
-                                 exp[i], sizeof(exp[i]));
-        row[5] = bbtoken_get(res, i, BBTOKEN_L_NETS, "any");
-        row[6] = PQgetvalue(res, i, BBTOKEN_L_GROUPS);
-        row[7] = bbtoken_get(res, i, BBTOKEN_L_LAST, "never");
-        row[8] = PQgetvalue(res, i, BBTOKEN_L_ADDRS);
-    }
-    bbtoken_table(cells, n + 1, BBTOKEN_LIST_COLS, min);
-done:
-    free(cells);
-    free(perms);
-    free(exp);
-    return rc;
-}
+/* The fixed-width columns keep their width when no row fills it.
+ * ALLOWED: the allow-list ("any"); GROUPS: how many address groups (IPv4
+ * /24, IPv6 /64) the token was used from. */
+static const bbtoken_column_t bbtoken_list_cols[] = {
+    {"ID", 12, BBTOKEN_COL_VALUE, BBTOKEN_L_ID, 0, NULL},
+    {"NAME", 0, BBTOKEN_COL_VALUE, BBTOKEN_L_NAME, 0, NULL},
+    {"PERMISSIONS", 24, BBTOKEN_COL_PERMS, BBTOKEN_L_PROJECT, BBTOKEN_L_REPO,
+     NULL},
+    {"CREATED", 20, BBTOKEN_COL_VALUE, BBTOKEN_L_CREATED, 0, NULL},
+    {"EXPIRES", 0, BBTOKEN_COL_EXPIRES, BBTOKEN_L_EXPIRES, BBTOKEN_L_EXPIRED,
+     NULL},
+    {"ALLOWED", 0, BBTOKEN_COL_VALUE, BBTOKEN_L_NETS, 0, "any"},
+    {"GROUPS", 0, BBTOKEN_COL_VALUE, BBTOKEN_L_GROUPS, 0, NULL},
+    {"LAST USED", 20, BBTOKEN_COL_VALUE, BBTOKEN_L_LAST, 0, "never"},
+    {"FROM", 0, BBTOKEN_COL_VALUE, BBTOKEN_L_ADDRS, 0, NULL}};
 
 int bbtoken_cmd_list(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
                      const bbtoken_args_t *a)
@@ -407,7 +324,9 @@ int bbtoken_cmd_list(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
     if (!res) {
         return BBTOKEN_EXIT_FAIL;
     }
-    rc = a->json ? bbtoken_list_json(res, &h) : bbtoken_list_table(res);
+    rc = a->json ? bbtoken_list_json(res, &h)
+                 : bbtoken_token_table(res, bbtoken_list_cols,
+                                       BBTOKEN_NCOLS(bbtoken_list_cols));
     PQclear(res);
     return rc;
 }

@@ -311,3 +311,56 @@ const char *bbtoken_expires_cell(const PGresult *res, int row, int expires_col,
              PQgetvalue(res, row, expired_col)[0] == 't' ? " (expired)" : "");
     return buf;
 }
+
+typedef struct {
+    const PGresult *res;
+    const bbtoken_column_t *cols;
+} bbtoken_token_rows_t;
+
+static void bbtoken_token_row(bbtoken_grid_t *g, int i, const char **row,
+                              const void *arg)
+{
+    const bbtoken_token_rows_t *t = arg;
+    const bbtoken_column_t *c;
+    int j, k = 0;
+
+    for (j = 0; j < g->cols; j++) {
+        c = &t->cols[j];
+        switch (c->kind) {
+        case BBTOKEN_COL_PERMS:
+            row[j] = bbtoken_perms_cell(t->res, i, c->col, c->col2,
+                                        bbtoken_grid_buf(g, i, k++),
+                                        BBTOKEN_CELL_MAX);
+            break;
+        case BBTOKEN_COL_EXPIRES:
+            row[j] = bbtoken_expires_cell(t->res, i, c->col, c->col2,
+                                          bbtoken_grid_buf(g, i, k++),
+                                          BBTOKEN_CELL_MAX);
+            break;
+        default:
+            row[j] = c->null ? bbtoken_get(t->res, i, c->col, c->null)
+                             : PQgetvalue(t->res, i, c->col);
+            break;
+        }
+    }
+}
+
+int bbtoken_token_table(const PGresult *res, const bbtoken_column_t *cols,
+                        int ncols)
+{
+    const char *head[BBTOKEN_TOKEN_COLS];
+    int min[BBTOKEN_TOKEN_COLS];
+    bbtoken_token_rows_t t = {res, cols};
+    int j, nscratch = 0;
+
+    if (ncols > BBTOKEN_TOKEN_COLS) {
+        return bbtoken_fail("a table of %d columns: too wide", ncols);
+    }
+    for (j = 0; j < ncols; j++) {
+        head[j] = cols[j].head;
+        min[j] = cols[j].min;
+        nscratch += cols[j].kind != BBTOKEN_COL_VALUE;
+    }
+    return bbtoken_grid_table(head, ncols, min, PQntuples(res), nscratch,
+                              bbtoken_token_row, &t);
+}

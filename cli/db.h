@@ -1,9 +1,9 @@
 /*
  * The CLI's database session (db.c): connecting, the schema version check,
  * the session settings the audit trail reads, running parameterized
- * statements and reporting their failures, and the look-ups most commands
- * start with.  Every statement is parameterized: no text from the command
- * line is ever spliced into SQL.
+ * statements and reporting their failures, the look-ups most commands
+ * start with, and the token tables list prints.  Every statement is
+ * parameterized: no text from the command line is ever spliced into SQL.
  */
 #ifndef BBTOKEN_DB_H
 #define BBTOKEN_DB_H
@@ -11,6 +11,7 @@
 #include <libpq-fe.h>
 
 #include "bbt_sqlstate.h"
+#include "bbt_token.h"
 #include "cli.h"
 
 struct bbtoken_ctx {
@@ -98,5 +99,52 @@ const char *bbtoken_perms_cell(const PGresult *res, int row, int project_col,
  * " (expired)" when expired_col is true. */
 const char *bbtoken_expires_cell(const PGresult *res, int row, int expires_col,
                                  int expired_col, char *buf, size_t len);
+
+/* One column of a token table: its header, its least width, and what of
+ * the result it shows. */
+typedef enum {
+    BBTOKEN_COL_VALUE,  /* col's value, or `null` (if set) for SQL NULL */
+    BBTOKEN_COL_PERMS,  /* bbtoken_perms_cell of col and col2 */
+    BBTOKEN_COL_EXPIRES /* bbtoken_expires_cell of col and col2 */
+} bbtoken_col_kind_t;
+
+typedef struct {
+    const char *head;
+    int min;
+    bbtoken_col_kind_t kind;
+    int col, col2;
+    const char *null;
+} bbtoken_column_t;
+
+/* The most columns a token table has, and how many an array of them
+ * holds. */
+#define BBTOKEN_TOKEN_COLS 12
+#define BBTOKEN_NCOLS(cols) ((int)(sizeof(cols) / sizeof((cols)[0])))
+
+/* Print res as a table of ncols columns (at most BBTOKEN_TOKEN_COLS).
+ * 0, or an exit status after reporting. */
+int bbtoken_token_table(const PGresult *res, const bbtoken_column_t *cols,
+                        int ncols);
+
+/* A new token's transaction (mint.c): what create and rotate each say and
+ * store. */
+typedef struct {
+    const char *what;      /* the statement, in messages */
+    const char *commit;    /* the COMMIT, in messages */
+    const char *unwritten; /* what an unprinted token leaves, in messages */
+    /* Store m in the open transaction: the statement's result, rows
+     * expected. */
+    PGresult *(*store)(bbtoken_ctx_t *ctx, const bbt_minted_t *m, void *arg);
+    /* Read and free a stored result: 0 to print and commit, or an exit
+     * status after reporting (rolled back). */
+    int (*stored)(bbtoken_ctx_t *ctx, PGresult *res, const bbt_minted_t *m,
+                  void *arg);
+    void *arg;
+} bbtoken_mint_t;
+
+/* Mint a token, store it, print it on stdout, then commit; the id is
+ * drawn again (up to BBT_MINT_TRIES) while it is taken.  0, or an exit
+ * status after reporting. */
+int bbtoken_mint_commit(bbtoken_ctx_t *ctx, const bbtoken_mint_t *mt);
 
 #endif

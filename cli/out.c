@@ -7,6 +7,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -97,6 +98,38 @@ void bbtoken_table(const char *const *cells, int rows, int cols, const int *min)
             printf("%s%*s  ", v, x > 0 ? x : 0, "");
         }
     }
+}
+
+char *bbtoken_grid_buf(bbtoken_grid_t *g, int i, int k)
+{
+    return g->scratch +
+           ((size_t)i * (size_t)g->nscratch + (size_t)k) * BBTOKEN_CELL_MAX;
+}
+
+int bbtoken_grid_table(const char *const *head, int cols, const int *min,
+                       int rows, int nscratch, bbtoken_grid_fill_fn *fill,
+                       const void *arg)
+{
+    bbtoken_grid_t g = {NULL, NULL, rows, cols, nscratch};
+    int i, rc = 0;
+
+    g.cells = calloc((size_t)(rows + 1) * (size_t)cols, sizeof(*g.cells));
+    /* One byte more: an empty table is not out of memory. */
+    g.scratch =
+        calloc((size_t)rows * (size_t)nscratch * BBTOKEN_CELL_MAX + 1, 1);
+    if (!g.cells || !g.scratch) {
+        rc = bbtoken_fail("out of memory");
+        goto done;
+    }
+    memcpy(g.cells, head, (size_t)cols * sizeof(*g.cells));
+    for (i = 0; i < rows; i++) {
+        fill(&g, i, g.cells + (size_t)(i + 1) * (size_t)cols, arg);
+    }
+    bbtoken_table(g.cells, rows + 1, cols, min);
+done:
+    free(g.cells);
+    free(g.scratch);
+    return rc;
 }
 
 int bbtoken_json_out(json_t *v)

@@ -76,6 +76,49 @@ static void test_table(void)
     is_str(capture_out, "123456789012\n", "one column: no padding at all");
 }
 
+/* A row of the grid test: the id from arg, the other two cells written
+ * into the row's own buffers. */
+static void grid_row(bbtoken_grid_t *g, int i, const char **row,
+                     const void *arg)
+{
+    const char *const *ids = arg;
+
+    snprintf(bbtoken_grid_buf(g, i, 0), BBTOKEN_CELL_MAX, "P%d,R%d", i, i);
+    snprintf(bbtoken_grid_buf(g, i, 1), BBTOKEN_CELL_MAX, "day %d", i);
+    row[0] = ids[i];
+    row[1] = bbtoken_grid_buf(g, i, 0);
+    row[2] = bbtoken_grid_buf(g, i, 1);
+}
+
+/* The builder both token tables use: the header copied, each row filled
+ * in place, its cells written into buffers of its own (a shared buffer
+ * would show the last row's text in every row), printed as bbtoken_table
+ * prints. */
+static void test_grid(void)
+{
+    static const char *const head[3] = {"ID", "PERMISSIONS", "EXPIRES"};
+    static const char *const ids[2] = {"1", "000000000002"};
+    static const int min[3] = {12, 0, 0};
+    int rc;
+
+    capture_start();
+    rc = bbtoken_grid_table(head, 3, min, 2, 2, grid_row, ids);
+    capture_end();
+    is_int(rc, 0, "grid: printed");
+    is_str(capture_out,
+           "ID            PERMISSIONS  EXPIRES\n"
+           "1             P0,R0        day 0\n"
+           "000000000002  P1,R1        day 1\n",
+           "grid: the header, then each row's own cells, as bbtoken_table");
+
+    capture_start();
+    rc = bbtoken_grid_table(head, 3, min, 0, 2, grid_row, ids);
+    capture_end();
+    is_int(rc, 0, "grid: an empty one is no failure");
+    is_str(capture_out, "ID            PERMISSIONS  EXPIRES\n",
+           "grid: no rows, the header alone");
+}
+
 static void test_json(void)
 {
     int rc;
@@ -100,6 +143,7 @@ int main(void)
 {
     test_messages();
     test_table();
+    test_grid();
     test_json();
     return done_testing();
 }
