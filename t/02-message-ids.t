@@ -1,7 +1,9 @@
 #!/usr/bin/perl
 # Every line the module logs starts with a stable message id (BBTnnn: ), no
 # id is used for two messages, and README's list of messages is the code's:
-# operators grep for these ids and write them into runbooks.
+# operators grep for these ids and write them into runbooks.  The REST
+# API's lines (mod_bbtoken/bbt_rest*.c) are a request's, each with its own
+# id from the API's range written out in the call.
 use strict;
 use warnings;
 use Test::More;
@@ -10,9 +12,10 @@ use Test::More;
 # of the module BBT001-BBT199, BBT300-BBT499, BBT500-BBT549, BBT550-BBT599
 # and BBT600-BBT619.
 my %range = (module => [[1, 199], [300, 499], [500, 549], [550, 599], [600, 619]], rest => [[200, 299]]);
-my (%where, @calls);
+my (%where, @calls, @rest_calls, $rest_files);
 for my $f (sort glob 'mod_bbtoken/*.c') {
     my $kind = $f =~ m{/bbt_rest[^/]*\.c$} ? 'rest' : 'module';
+    $rest_files++ if $kind eq 'rest';
     open my $h, '<', $f or die "$f: $!";
     my $src = do { local $/; <$h> };
     close $h;
@@ -25,19 +28,28 @@ for my $f (sort glob 'mod_bbtoken/*.c') {
         ok((grep { $n >= $_->[0] && $n <= $_->[1] } @r), "$id in $f is in ${kind}'s ranges "
            . join(', ', map { sprintf('BBT%03d-BBT%03d', @$_) } @r));
     }
-    next if $kind eq 'rest';    # its helper numbers its own lines
-    # The format of every ap_log_error/ap_log_rerror call: the first string
-    # literal after the call's opening parenthesis.
-    while ($code =~ /\b(ap_log_r?error_?)\s*\(([^"]*)"((?:[^"\\]|\\.)*)"/g) {
+    # The format of every call of httpd's loggers in the API's files, of
+    # ap_log_error/ap_log_rerror in the others: the first string literal
+    # after the call's opening parenthesis.
+    my $logger = $kind eq 'rest' ? qr/ap_log_\w+/ : qr/ap_log_r?error_?/;
+    while ($code =~ /\b($logger)\s*\(([^"]*)"((?:[^"\\]|\\.)*)"/g) {
         my ($fn, $fmt) = ($1, $3);
         my $line = 1 + (() = substr($code, 0, pos($code)) =~ /\n/g);
-        push @calls, [$f, $line, $fmt];
+        push @{ $kind eq 'rest' ? \@rest_calls : \@calls }, [$f, $line, $fn, $fmt];
     }
 }
 
 ok(@calls >= 20, 'the log calls are found (' . scalar(@calls) . ')');
+ok($rest_files >= 4, "the REST API's sources are found ($rest_files files)");
+ok(@rest_calls, "the REST API's log calls are found (" . scalar(@rest_calls) . ')');
+for my $c (@rest_calls) {
+    my ($f, $line, $fn, $fmt) = @$c;
+    # The id itself, not "%s: ": the range check above sees only literals.
+    is($fn, 'ap_log_rerror', "$f:$line logs with ap_log_rerror (a request's line)");
+    like($fmt, qr/^BBT\d{3}: /, "$f:$line logs with its own id: \"$fmt\"");
+}
 for my $c (@calls) {
-    my ($f, $line, $fmt) = @$c;
+    my ($f, $line, undef, $fmt) = @$c;
     # "%s: " takes the id as its argument (a helper's); a line that starts
     # with spaces continues the one before it (the redacted header dump).
     like($fmt, qr/^(BBT\d{3}: |%s: |\s)/, "$f:$line logs with an id: \"$fmt\"");

@@ -10,47 +10,25 @@ use Test::More;
 use JSON::PP;
 use BBT::Env qw(b64);
 use BBT::Assert;
+use BBT::Rest qw(rest_env);
 
 # /1.0 under AuthType Basic with mod_authn_file; /latest under AuthType
 # BBToken with passwords beside tokens (so a token does authenticate there,
 # and the handler must refuse it).
 my $extra = <<'EOC';
-<Location /rest/access-tokens>
-    SetHandler bbtoken-rest
-    AuthType Basic
-    AuthName "Bitbucket"
-    AuthBasicProvider file
-    AuthUserFile "@DIR@/htpasswd"
-    Require valid-user
-</Location>
-<Location /rest/access-tokens/latest>
-    AuthType BBToken
-    AuthName "Bitbucket"
-    AuthBBTokenProvider file
-    AuthUserFile "@DIR@/htpasswd"
-    Require valid-user
-</Location>
 # A misconfiguration: a route that opens the API to tokens.  The handler
 # itself must still refuse them.
 <Location /rest/access-tokens/latest/users/alice/open>
     BBTokenRoute * "/rest/access-tokens/.*" PROJECT_READ project=PROJ
 </Location>
 EOC
-# The API runs as the role its grants are for (sql/grants-api.sql).
-my $env = BBT::Env->new(extra_conf => $extra,
-                        modules => [qw(auth_basic authn_file authz_user)],
-                        dbd_user => 'bbtoken_api')->start;
 my %pw = (alice => 'alice-Pa55-word', bob => 'bob-Pa55-word', root => 'root-Pa55-word',
           dave => 'dave-Pa55-word', ALICE => 'ALICE-other-Pa55');
-$env->htpasswd(%pw);
-$env->make_repo('PROJ', 'repo');
 # The login must be the user's name exactly: ALICE, another entry of the
-# password file, is not alice.
-$env->user_add('alice');
-$env->grant('alice', 'PROJECT_WRITE', 'PROJ');
-$env->user_add('bob');
-$env->user_add('root', '--admin');
-# dave is in the password file only.
+# password file, is not alice.  dave is in the password file only.
+my $env = rest_env(latest_bbtoken => 1, extra_conf => $extra, passwords => [%pw],
+                   repos => [[PROJ => 'repo']], users => ['alice', 'bob', [root => '--admin']],
+                   grants => [[alice => PROJECT_WRITE => 'PROJ']]);
 
 my $J = JSON::PP->new->canonical;
 my $BASE = '/rest/access-tokens/1.0/users';

@@ -10,43 +10,20 @@ use FindBin;
 use lib "$FindBin::Bin/lib";
 use Test::More;
 use JSON::PP;
-use BBT::Env;
 use BBT::Assert;
+use BBT::Rest qw(rest_env);
 
 # /1.0 logs in with Basic; /latest is the same with a small LimitRequestBody.
 # /1.0/users/carol forgets to require a login; /1.0/users/erin forgets it
 # too but keeps AuthType Basic, so a challenge can be offered.
 my $extra = <<'EOC';
-<Location /rest/access-tokens>
-    SetHandler bbtoken-rest
-    AuthType Basic
-    AuthName "Bitbucket"
-    AuthBasicProvider file
-    AuthUserFile "@DIR@/htpasswd"
-    Require valid-user
-</Location>
-<Location /rest/access-tokens/latest>
-    LimitRequestBody 100
-</Location>
-<Location /rest/access-tokens/1.0/users/carol>
-    AuthType None
-    Require all granted
-</Location>
 <Location /rest/access-tokens/1.0/users/erin>
     Require all granted
 </Location>
 EOC
-# The API runs as the role its grants are for (sql/grants-api.sql).
-my $env = BBT::Env->new(extra_conf => $extra,
-                        modules => [qw(auth_basic authn_file authz_user)],
-                        dbd_user => 'bbtoken_api')->start;
-my $htpasswd = $env->dir . '/htpasswd';
 my $pw = 'alice-Pa55-word';
-system('htpasswd', '-b', '-B', '-c', $htpasswd, 'alice', $pw) == 0 or BAIL_OUT('htpasswd');
-chmod 0644, $htpasswd;
-$env->user_add('alice');
-$env->user_add('carol');
-$env->user_add('erin');
+my $env = rest_env(error_paths => 1, extra_conf => $extra, passwords => [alice => $pw],
+                   users => [qw(alice carol erin)]);
 
 my $auth = $env->basic('alice', $pw);
 my $host = '127.0.0.1:' . $env->port;

@@ -10,28 +10,14 @@ use FindBin;
 use lib "$FindBin::Bin/lib";
 use Test::More;
 use JSON::PP;
-use BBT::Env;
 use BBT::Assert;
+use BBT::Rest qw(rest_env);
 
-my $extra = <<'EOC';
-<Location /rest/access-tokens>
-    SetHandler bbtoken-rest
-    AuthType Basic
-    AuthName "Bitbucket"
-    AuthBasicProvider file
-    AuthUserFile "@DIR@/htpasswd"
-    Require valid-user
-</Location>
-EOC
-my $env = BBT::Env->new(extra_conf => $extra, modules => [qw(auth_basic authn_file authz_user)],
-                       dbd_user => 'bbtoken_api')->start;
 my $CAROL = 'carol.smith@corp';
-$env->htpasswd($CAROL => 'carol-Pa55', bob => 'bob-Pa55', root => 'root-Pa55');
-$env->user_add($CAROL, '--email', 'carol.smith@corp.example', '--display-name', "Carol Sm\x{c3}\x{ad}th");
-$env->user_add('bob');
-$env->user_add('root', '--admin');
-$env->make_repo('PROJ', 'repo');
-$env->grant($CAROL, 'PROJECT_READ', 'PROJ');
+my @carol = ($CAROL, '--email', 'carol.smith@corp.example', '--display-name', "Carol Sm\x{c3}\x{ad}th");
+my $env = rest_env(passwords => [$CAROL => 'carol-Pa55', bob => 'bob-Pa55', root => 'root-Pa55'],
+                   users => [\@carol, 'bob', [root => '--admin']], repos => [[PROJ => 'repo']],
+                   grants => [[$CAROL, 'PROJECT_READ', 'PROJ']]);
 
 my $V1 = '/rest/access-tokens/1.0/users';
 sub call { my ($m, $p, %o) = @_; return $env->rest($m, $p, as => $CAROL, %o) }

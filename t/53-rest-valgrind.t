@@ -13,6 +13,7 @@ use Test::More;
 use JSON::PP;
 use BBT::Env;
 use BBT::Assert;
+use BBT::Rest qw(rest_env);
 use POSIX qw(WNOHANG);
 
 my $valgrind = `sh -c 'command -v valgrind'`;
@@ -20,38 +21,16 @@ chomp $valgrind;
 plan skip_all => 'valgrind is not installed' unless $valgrind;
 
 my $extra = <<'EOC';
-<Location /rest/access-tokens>
-    SetHandler bbtoken-rest
-    AuthType Basic
-    AuthName "Bitbucket"
-    AuthBasicProvider file
-    AuthUserFile "@DIR@/htpasswd"
-    Require valid-user
-</Location>
-<Location /rest/access-tokens/latest>
-    LimitRequestBody 100
-</Location>
-<Location /rest/access-tokens/1.0/users/carol>
-    AuthType None
-    Require all granted
-</Location>
 <Location /rest/access-tokens/1.0/revoke-by-value>
     AuthType None
     Require all granted
 </Location>
 EOC
-# The API runs as the role its grants are for (sql/grants-api.sql).
-my $env = BBT::Env->new(httpd => 0, extra_conf => $extra,
-                        modules => [qw(auth_basic authn_file authz_user)],
-                        dbd_user => 'bbtoken_api')->start;
-my $htpasswd = $env->dir . '/htpasswd';
-system('htpasswd', '-b', '-B', '-c', $htpasswd, 'alice', 'alice-pw') == 0 or BAIL_OUT('htpasswd');
-system('htpasswd', '-b', '-B', $htpasswd, 'root', 'root-pw') == 0 or BAIL_OUT('htpasswd');
-chmod 0644, $htpasswd;
-$env->user_add('alice');
-$env->user_add('root', '--admin');
-$env->user_add('carol');
-$env->grant('alice', 'PROJECT_ADMIN', 'PROJ');
+# httpd starts below, under valgrind.
+my $env = rest_env(env => { httpd => 0 }, error_paths => 1, extra_conf => $extra,
+                   passwords => [alice => 'alice-pw', root => 'root-pw'],
+                   users => ['alice', [root => '--admin'], 'carol'],
+                   grants => [[alice => PROJECT_ADMIN => 'PROJ']]);
 my $carol_tok = $env->token_create('carol', name => 'ci', perms => ['REPO_READ']);
 my $leaked = $env->token_create('carol', name => 'leaked', perms => ['REPO_READ']);
 my $conf = $env->write_conf;

@@ -17,28 +17,11 @@ use Test::More;
 use JSON::PP;
 use BBT::Env;
 use BBT::Assert;
+use BBT::Rest qw(rest_env);
 
-my $extra = <<'EOC';
-<Location /rest/access-tokens>
-    SetHandler bbtoken-rest
-    AuthType BBToken
-    AuthName "Bitbucket"
-    AuthBBTokenProvider file
-    AuthUserFile "@DIR@/htpasswd"
-    BBTokenRoutes none
-    Require valid-user
-</Location>
-EOC
-my $env = BBT::Env->new(extra_conf => $extra, modules => [qw(authn_file authz_user)],
-                        dbd_user => 'bbtoken_api')->start;
-$env->htpasswd(alice => 'alice-Pa55-word', root => 'root-Pa55-word');
-$env->user_add('alice');
-$env->user_add('bob');
-$env->user_add('carol');
-$env->user_add('dave');
-$env->user_add('root', '--admin');
-$env->grant('alice', 'PROJECT_WRITE', 'PROJ');
-$env->grant('bob', 'REPO_READ', 'OTHER/x');
+my $env = rest_env(login => 'bbtoken', passwords => [alice => 'alice-Pa55-word', root => 'root-Pa55-word'],
+                   users => [qw(alice bob carol dave), [root => '--admin']],
+                   grants => [[alice => PROJECT_WRITE => 'PROJ'], [bob => REPO_READ => 'OTHER/x']]);
 
 my %id;
 sub mk_cli {

@@ -11,31 +11,15 @@ use FindBin;
 use lib "$FindBin::Bin/lib";
 use Test::More;
 use JSON::PP;
-use BBT::Env;
 use BBT::Assert;
+use BBT::Rest qw(rest_env);
 
-my $extra = <<'EOC';
-<Location /rest/access-tokens>
-    SetHandler bbtoken-rest
-    AuthType Basic
-    AuthName "Bitbucket"
-    AuthBasicProvider file
-    AuthUserFile "@DIR@/htpasswd"
-    Require valid-user
-</Location>
-EOC
-my $env = BBT::Env->new(extra_conf => $extra, modules => [qw(auth_basic authn_file authz_user)],
-                        dbd_user => 'bbtoken_api')->start;
 my @people = qw(padmin radmin writer root carol);
-$env->htpasswd(map { ($_ => "$_-Pa55-word") } @people);
-$env->make_repo('PROJ', 'one');
-$env->make_repo('PROJ', 'two');
-$env->make_repo('OTHER', 'thing');
-$env->user_add($_) for qw(padmin radmin writer carol);
-$env->user_add('root', '--admin');
-$env->grant('padmin', 'PROJECT_ADMIN', 'PROJ');
-$env->grant('radmin', 'REPO_ADMIN', 'PROJ/one');
-$env->grant('writer', 'PROJECT_WRITE', 'PROJ');
+my $env = rest_env(passwords => [map { ($_ => "$_-Pa55-word") } @people],
+                   repos => [[PROJ => 'one'], [PROJ => 'two'], [OTHER => 'thing']],
+                   users => [qw(padmin radmin writer carol), [root => '--admin']],
+                   grants => [[padmin => PROJECT_ADMIN => 'PROJ'], [radmin => REPO_ADMIN => 'PROJ/one'],
+                              [writer => PROJECT_WRITE => 'PROJ']]);
 
 my $P = '/rest/access-tokens/1.0/projects';
 sub call { my ($as, $method, $path, %o) = @_; return $env->rest($method, $path, as => $as, %o) }

@@ -17,28 +17,14 @@ use Test::More;
 use JSON::PP;
 use BBT::Env qw(parse_token);
 use BBT::Assert;
+use BBT::Rest qw(rest_env);
 use BBT::Cache qw(until_status);
 
-my $extra = <<'EOC';
-<Location /rest/access-tokens>
-    SetHandler bbtoken-rest
-    AuthType Basic
-    AuthName "Bitbucket"
-    AuthBasicProvider file
-    AuthUserFile "@DIR@/htpasswd"
-    Require valid-user
-</Location>
-EOC
-my $env = BBT::Env->new(extra_conf => $extra, modules => [qw(auth_basic authn_file authz_user)],
-                        dbd_user => 'bbtoken_api')->start;
 my @people = qw(alice bob padmin root);
-$env->htpasswd(map { ($_ => "$_-Pa55-word") } @people);
-$env->make_repo('PROJ', 'one');
-$env->user_add($_) for qw(alice bob padmin);
-$env->user_add('root', '--admin');
-$env->grant('alice', 'REPO_WRITE', 'PROJ/one');
-$env->grant('bob', 'REPO_WRITE', 'PROJ/one');
-$env->grant('padmin', 'PROJECT_ADMIN', 'PROJ');
+my $env = rest_env(passwords => [map { ($_ => "$_-Pa55-word") } @people], repos => [[PROJ => 'one']],
+                   users => [qw(alice bob padmin), [root => '--admin']],
+                   grants => [[alice => REPO_WRITE => 'PROJ/one'], [bob => REPO_WRITE => 'PROJ/one'],
+                              [padmin => PROJECT_ADMIN => 'PROJ']]);
 
 my $up = '/scm/PROJ/one.git/info/refs?service=git-upload-pack';
 my $url = "http://127.0.0.1:" . $env->port . "/scm/PROJ/one.git";

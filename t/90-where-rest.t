@@ -16,34 +16,17 @@ use Test::More;
 use HTTP::Tiny;
 use BBT::Env qw(auth_bearer);
 use BBT::Assert;
+use BBT::Rest qw(rest_env);
 use BBT::Cache qw(log_mark log_since settle);
 
 my $extra = <<'EOC';
-<Location /rest/access-tokens>
-    SetHandler bbtoken-rest
-    AuthType Basic
-    AuthName "Bitbucket"
-    AuthBasicProvider file
-    AuthUserFile "@DIR@/htpasswd"
-    Require valid-user
-</Location>
-<Location /rest/access-tokens/latest>
-    AuthType BBToken
-    AuthName "Bitbucket"
-    AuthBBTokenProvider file
-    AuthUserFile "@DIR@/htpasswd"
-    Require valid-user
-</Location>
 <Location /rest/access-tokens/latest/users/alice>
     BBTokenRoute * "/rest/access-tokens/.*" PROJECT_READ project=PROJ
 </Location>
 EOC
-my $env = BBT::Env->new(extra_conf => $extra, modules => [qw(auth_basic authn_file authz_user)],
-                        dbd_user => 'bbtoken_api')->start;
-$env->htpasswd(alice => 'alice-Pa55-word');
-$env->make_repo('PROJ', 'repo');
-$env->user_add('alice');
-$env->grant('alice', 'PROJECT_ADMIN', 'PROJ');
+my $env = rest_env(latest_bbtoken => 1, extra_conf => $extra, passwords => [alice => 'alice-Pa55-word'],
+                   repos => [[PROJ => 'repo']], users => ['alice'],
+                   grants => [[alice => PROJECT_ADMIN => 'PROJ']]);
 my $BASE = '/rest/access-tokens/1.0/users/alice';
 
 sub call { my ($method, $path, %o) = @_; return $env->rest($method, $path, as => 'alice', %o) }

@@ -1,0 +1,94 @@
+package BBT::Rest;
+
+# The access-tokens REST API's tests share one set-up: the handler
+# (bbtoken-rest) at /rest/access-tokens behind a login from the password
+# file, httpd with the modules that login needs, the API's own database
+# role (sql/grants-api.sql), and the people, repositories and grants a
+# test calls it with.
+#
+#   use BBT::Rest qw(rest_env);
+#   my $env = rest_env(passwords => [alice => 'pw'], users => ['alice', [root => '--admin']],
+#                      repos => [[PROJ => 'repo']], grants => [[alice => PROJECT_WRITE => 'PROJ']]);
+#
+# Options:
+#   login      => 'basic'    AuthType Basic with mod_authn_file (default)
+#                 'bbtoken'  AuthType BBToken with passwords beside tokens
+#                            and no routes, so the handler sees tokens too
+#   latest_bbtoken => 1      /rest/access-tokens/latest logs in with
+#                            AuthType BBToken (passwords beside tokens): a
+#                            token authenticates there, and the handler must
+#                            refuse it
+#   error_paths => 1         /rest/access-tokens/latest takes bodies of at
+#                            most 100 bytes and /rest/access-tokens/1.0/users/carol
+#                            forgets to require a login: where httpd, not the
+#                            handler, would have the first word
+#   extra_conf => STR        more configuration after the API's locations
+#   env        => {..}       more options of BBT::Env->new (httpd => 0, ...)
+#   passwords  => [NAME => PASSWORD, ..]  the password file, in order
+#   repos      => [[KEY, slug], ..]       repositories, made in order
+#   users      => [NAME or [NAME, ARGS..], ..]  `bbtoken user add`, in order
+#   grants     => [[NAME, PERMISSION, RESOURCE], ..]  `bbtoken grant`, in order
+#
+# Returns the started environment.
+
+use strict;
+use warnings;
+use BBT::Env;
+
+use Exporter 'import';
+our @EXPORT_OK = qw(rest_env);
+
+my %LOGIN = (
+    basic => <<'EOC',
+    AuthType Basic
+    AuthName "Bitbucket"
+    AuthBasicProvider file
+    AuthUserFile "@DIR@/htpasswd"
+EOC
+    bbtoken => <<'EOC',
+    AuthType BBToken
+    AuthName "Bitbucket"
+    AuthBBTokenProvider file
+    AuthUserFile "@DIR@/htpasswd"
+    BBTokenRoutes none
+EOC
+);
+my %MODULES = (basic => [qw(auth_basic authn_file authz_user)], bbtoken => [qw(authn_file authz_user)]);
+
+my $LATEST_BBTOKEN = <<'EOC';
+<Location /rest/access-tokens/latest>
+    AuthType BBToken
+    AuthName "Bitbucket"
+    AuthBBTokenProvider file
+    AuthUserFile "@DIR@/htpasswd"
+    Require valid-user
+</Location>
+EOC
+
+my $ERROR_PATHS = <<'EOC';
+<Location /rest/access-tokens/latest>
+    LimitRequestBody 100
+</Location>
+<Location /rest/access-tokens/1.0/users/carol>
+    AuthType None
+    Require all granted
+</Location>
+EOC
+
+sub rest_env {
+    my (%o) = @_;
+    my $login = $o{login} // 'basic';
+    die "BBT::Rest: no login '$login'\n" unless $LOGIN{$login};
+    my $conf = "<Location /rest/access-tokens>\n    SetHandler bbtoken-rest\n$LOGIN{$login}"
+        . "    Require valid-user\n</Location>\n" . ($o{latest_bbtoken} ? $LATEST_BBTOKEN : '')
+        . ($o{error_paths} ? $ERROR_PATHS : '') . ($o{extra_conf} // '');
+    my $env = BBT::Env->new(%{ $o{env} || {} }, extra_conf => $conf, modules => $MODULES{$login},
+                            dbd_user => 'bbtoken_api')->start;
+    $env->htpasswd(@{ $o{passwords} }) if $o{passwords};
+    $env->make_repo(@$_) for @{ $o{repos} || [] };
+    $env->user_add(ref $_ ? @$_ : $_) for @{ $o{users} || [] };
+    $env->grant(@$_) for @{ $o{grants} || [] };
+    return $env;
+}
+
+1;
