@@ -2,8 +2,9 @@
  * The cache in httpd (see bbt_cache.h).
  *
  * Made in post_config, before the children are forked, so that they all
- * inherit it: the socache (shmcb, the size BBTokenCacheSize says, and its
- * mutex: bbt_socache.c), a small shared memory segment with the
+ * inherit it: the socache (shmcb, the size BBTokenCacheSize says, in
+ * BBT_CACHE_SHARDS segments, each with its mutex: bbt_socache.c), a small
+ * shared memory segment with the
  * generation and the heartbeat, and the random key the entries' keys are
  * made with.  What it does is counted with the module's other counters
  * (bbt_stats.h), for the metrics page.  A restart makes all of them anew, so

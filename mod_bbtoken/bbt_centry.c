@@ -25,10 +25,6 @@ struct bbt_ckeyer {
 /* What bbt_ckey_level MACs: domain, owner, key, slug, with lengths. */
 #define BBT_CKEY_LEVEL_IN (1 + 8 + 2 + BBT_KEY_BUF + 1 + 2 + BBT_SLUG_MAX)
 
-/* The thread also keeps the last level key it made: a thread serves the
- * same owner and repository over and over (a CI job's fetches), and the
- * key is the same every time.  It names an owner and a target, nothing
- * secret, and holds for its maker only. */
 /* A thread's copy of an entry it read from the shared cache or wrote to
  * it (see bbt_centry.h: bbt_cnear_get). */
 typedef struct {
@@ -38,6 +34,10 @@ typedef struct {
     unsigned char *bytes;
 } bbt_cnear_slot_t;
 
+/* The thread also keeps the last level key it made (lin, lout): a thread
+ * serves the same owner and repository over and over (a CI job's
+ * fetches), and the key is the same every time.  It names an owner and a
+ * target, nothing secret, and holds for its maker only. */
 typedef struct {
     unsigned long serial; /* of the maker whose key ctx holds */
     EVP_MAC_CTX *ctx;
@@ -127,7 +127,29 @@ static EVP_MAC_CTX *bbt_ckey_tls(const bbt_ckeyer_t *k)
 /* The first bytes of an encoded entry, and its version. */
 #define BBT_CENTRY_MAGIC 'T'
 #define BBT_CLEVEL_MAGIC 'L'
-#define BBT_CENTRY_VERSION 3
+#define BBT_CENTRY_VERSION 4
+
+/* The same input MACed on a fresh copy of k's keyed state and again on that
+ * copy reset after other input: 0 when the two agree. */
+static int bbt_ckeyer_check(const bbt_ckeyer_t *k)
+{
+    static const unsigned char in[] = "bbtoken", other[] = "other input";
+    unsigned char a[BBT_CKEY_LEN], b[BBT_CKEY_LEN];
+    EVP_MAC_CTX *c = EVP_MAC_CTX_dup(k->keyed);
+    size_t n = 0, m = 0;
+    int ok;
+
+    ok = c && EVP_MAC_update(c, in, sizeof(in)) &&
+         EVP_MAC_final(c, a, &n, sizeof(a)) && n == sizeof(a) &&
+         EVP_MAC_init(c, NULL, 0, NULL) &&
+         EVP_MAC_update(c, other, sizeof(other)) &&
+         EVP_MAC_final(c, b, &m, sizeof(b)) && EVP_MAC_init(c, NULL, 0, NULL) &&
+         EVP_MAC_update(c, in, sizeof(in)) &&
+         EVP_MAC_final(c, b, &m, sizeof(b)) && m == sizeof(b) &&
+         memcmp(a, b, sizeof(a)) == 0;
+    EVP_MAC_CTX_free(c);
+    return ok ? 0 : -1;
+}
 
 bbt_ckeyer_t *bbt_ckeyer_new(const unsigned char *secret, size_t len)
 {
@@ -144,6 +166,13 @@ bbt_ckeyer_t *bbt_ckeyer_new(const unsigned char *secret, size_t len)
     k->mac = EVP_MAC_fetch(NULL, "SIPHASH", NULL);
     k->keyed = k->mac ? EVP_MAC_CTX_new(k->mac) : NULL;
     if (!k->keyed || !EVP_MAC_init(k->keyed, secret, len, params)) {
+        bbt_ckeyer_free(k);
+        return NULL;
+    }
+    /* Each key is made on a copy of the keyed state, reset with no key
+     * (OpenSSL's SipHash keeps the one it was given): make sure it does, or
+     * keys would hang on what the thread hashed before. */
+    if (bbt_ckeyer_check(k) != 0) {
         bbt_ckeyer_free(k);
         return NULL;
     }
@@ -218,7 +247,17 @@ void bbt_cnear_put(const bbt_ckeyer_t *k, const unsigned char key[BBT_CKEY_LEN],
     bbt_cnear_slot_t *n = NULL;
     int i;
 
-    if (!t || len == 0 || len > BBT_CENTRY_BUF) {
+    if (!t) {
+        return;
+    }
+    if (len == 0 || len > BBT_CENTRY_BUF) {
+        /* Not kept: nor may an older copy under the key stay. */
+        for (i = 0; i < BBT_CNEAR_SLOTS; i++) {
+            if (t->near[i].len &&
+                memcmp(t->near[i].key, key, BBT_CKEY_LEN) == 0) {
+                t->near[i].len = 0;
+            }
+        }
         return;
     }
     for (i = 0; i < BBT_CNEAR_SLOTS && !n; i++) {
@@ -354,7 +393,7 @@ size_t bbt_centry_encode(const bbt_centry_t *e, unsigned char *buf, size_t cap)
                 return 0;
             }
         }
-        need += 4 * 8 + 3 + 2 + ulen + 2 + nlen + 1 + 2 + klen + 2 + slen + 2 +
+        need += 5 * 8 + 3 + 2 + ulen + 2 + nlen + 1 + 2 + klen + 2 + slen + 2 +
                 alen + 1 + (size_t)e->ngroups * 9;
     }
     if (need > cap) {
@@ -369,6 +408,7 @@ size_t bbt_centry_encode(const bbt_centry_t *e, unsigned char *buf, size_t cap)
         p = bbt_put64(p, (uint64_t)e->expires_us);
         p = bbt_put64(p, (uint64_t)e->last_use_us);
         p = bbt_put64(p, (uint64_t)e->refused_us);
+        p = bbt_put64(p, (uint64_t)e->group_failed_us);
         *p++ = (unsigned char)((e->revoked ? 1 : 0) | (e->user_active ? 2 : 0));
         *p++ = (unsigned char)e->tok_project;
         *p++ = (unsigned char)e->tok_repo;
@@ -440,14 +480,15 @@ int bbt_centry_decode(const unsigned char *buf, size_t len, bbt_centry_t *e)
     default:
         return -1;
     }
-    if (end - p < 4 * 8 + 3) {
+    if (end - p < 5 * 8 + 3) {
         return -1;
     }
     e->owner_id = (int64_t)bbt_get64(p);
     e->expires_us = (int64_t)bbt_get64(p + 8);
     e->last_use_us = (int64_t)bbt_get64(p + 16);
     e->refused_us = (int64_t)bbt_get64(p + 24);
-    p += 32;
+    e->group_failed_us = (int64_t)bbt_get64(p + 32);
+    p += 40;
     if (p[0] > 3 || !bbt_level_ok(p[1]) || !bbt_level_ok(p[2])) {
         return -1;
     }

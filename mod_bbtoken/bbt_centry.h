@@ -84,6 +84,10 @@ typedef struct {
     int64_t expires_us;  /* 0: never */
     int64_t last_use_us; /* last use last written, as far as known; 0 */
     int64_t refused_us;  /* an expired refusal last audited; 0: never */
+    /* A new address group's record last failed to be written (no
+     * connection, an error); 0: never.  Tried again once per interval,
+     * not on every request. */
+    int64_t group_failed_us;
     int revoked;
     int user_active;
     bbt_level_t tok_project;
@@ -103,7 +107,7 @@ typedef struct {
 
 /* The largest encoded token entry. */
 #define BBT_CENTRY_BUF                                                         \
-    (3 + 8 + 4 * 8 + 3 + 2 + BBT_USER_MAX + 2 + BBT_CENTRY_NAME_MAX + 1 + 2 +  \
+    (3 + 8 + 5 * 8 + 3 + 2 + BBT_USER_MAX + 2 + BBT_CENTRY_NAME_MAX + 1 + 2 +  \
      (BBT_KEY_BUF - 1) + 2 + BBT_SLUG_MAX + 2 + BBT_NETS_TEXT_MAX + 1 +        \
      BBT_AGROUPS_MAX * 9)
 
@@ -120,8 +124,9 @@ int bbt_centry_decode(const unsigned char *buf, size_t len, bbt_centry_t *e);
 
 /* Each thread's copies of the entries it last read from the shared cache
  * or wrote to it, under the same keys (of maker k; another maker's are
- * dropped).  The shared cache is behind one lock that every request of
- * every child would take; under load the threads queue on it.  A copy is
+ * dropped).  The shared cache is behind locks (one per segment) that
+ * every request of every child would take; under load the threads queue
+ * on them.  A copy is
  * believed by the very rule the shared entry is (its stamp must be the
  * current generation, the heartbeat fresh: bbt_cache_usable), so it is
  * never staler than the shared one may be.  What a copy may lag on is the

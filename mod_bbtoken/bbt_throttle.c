@@ -62,10 +62,13 @@ static struct {
 } bbt_throttle;
 
 /* The last address this thread saw throttled, and until when.  Past the
- * threshold a failure changes nothing (the window does not slide, and the
- * address stays throttled until it ends), so a flood from one address is
- * counted without the lock, which every child's threads would otherwise
- * queue on. */
+ * threshold a failure changes whether the address is throttled no more
+ * (the window does not slide; only the count in BBT506 stops rising), so a
+ * flood from one address is not counted further, and takes no lock, which
+ * every child's threads would otherwise queue on.  The entry itself may
+ * be pushed out of shmcb before its window ends (the soonest to end go
+ * first): the gate, which reads it, then forgets the thread's memory of
+ * it, so the failures count again. */
 static __thread struct {
     unsigned char key[BBT_THROTTLE_KEY_MAX];
     unsigned int klen; /* 0: none */
@@ -265,6 +268,10 @@ int bbt_throttle_gate(request_rec *r, int token)
     found = bbt_throttle_fetch(r, key, klen, now, &e);
     bbt_socache_unlock(&bbt_throttle.sc);
     if (!found || e.count < (apr_uint32_t)bbt_throttle.failures) {
+        if (bbt_throttle_seen.klen == klen &&
+            memcmp(bbt_throttle_seen.key, key, klen) == 0) {
+            bbt_throttle_seen.klen = 0;
+        }
         return OK;
     }
     secs = (e.end - now + APR_USEC_PER_SEC - 1) / APR_USEC_PER_SEC;

@@ -59,7 +59,8 @@ static int bbt_verify_note_net(request_rec *r, bbt_db_conn_t *c, const char *id,
  * group (g), for a request the cache answered: the first two at most once
  * per interval per token (the database functions check again under the row
  * lock), a group once (the entry remembers it; the database writes it
- * once).  Failure is logged, not fatal.  Whether the group was recorded. */
+ * once; one that failed is tried again after an interval).  Failure is
+ * logged, not fatal.  Whether the group was recorded. */
 static int bbt_verify_write(request_rec *r, const char *id, int expired,
                             int touch, const bbt_agroup_t *g, int interval)
 {
@@ -101,7 +102,11 @@ static void bbt_verify_entry(request_rec *r, const bbt_centry_t *e,
     *touch = *expired = *newg = 0;
     if (presented && out->verdict == BBT_VERDICT_OK) {
         *touch = bbt_centry_due(e->last_use_us, interval, now);
-        *newg = bbt_where_new_group(r, e->groups, e->ngroups, g);
+        /* A group whose record could not be written is tried again once
+         * per interval, not by every request (each would wait for a
+         * connection the pool may not have). */
+        *newg = bbt_centry_due(e->group_failed_us, interval, now) &&
+                bbt_where_new_group(r, e->groups, e->ngroups, g);
     } else if (presented && out->verdict == BBT_VERDICT_EXPIRED) {
         *expired = bbt_centry_due(e->refused_us, interval, now);
     }
@@ -154,6 +159,8 @@ static bbt_cache_got_t bbt_verify_cached(request_rec *r, bbt_req_t *rq,
         if (bbt_verify_write(r, rq->token_id, expired, touch, newg ? &g : NULL,
                              interval)) {
             bbt_agroup_add(e.groups, &e.ngroups, BBT_AGROUPS_MAX, &g);
+        } else if (newg) {
+            e.group_failed_us = now;
         }
         if (touch) {
             e.last_use_us = now;
@@ -172,8 +179,8 @@ static bbt_cache_got_t bbt_verify_cached(request_rec *r, bbt_req_t *rq,
 static void bbt_verify_keep(request_rec *r, bbt_req_t *rq,
                             const bbt_cache_view_t *v, bbt_db_status_t st,
                             int secret_ok, const bbt_db_token_t *row,
-                            const char *key, const char *slug,
-                            const bbt_level_t *owner)
+                            apr_int64_t group_failed_us, const char *key,
+                            const char *slug, const bbt_level_t *owner)
 {
     bbt_centry_t e;
 
@@ -189,6 +196,7 @@ static void bbt_verify_keep(request_rec *r, bbt_req_t *rq,
         e.expires_us = row->expires_us;
         e.last_use_us = row->last_use_us;
         e.refused_us = row->refused_us;
+        e.group_failed_us = group_failed_us;
         e.revoked = row->revoked;
         e.user_active = row->user_active;
         e.tok_project = row->tok_project;
@@ -218,7 +226,7 @@ static int bbt_verify_db(request_rec *r, bbt_req_t *rq, bbt_cache_view_t *v,
 {
     int interval = bbt_config_last_use_interval(r->server), secret_ok = 0;
     int level_asked = 0;
-    apr_int64_t now = apr_time_now();
+    apr_int64_t now = apr_time_now(), group_failed_us = 0;
     bbt_db_token_t row;
     bbt_db_status_t st;
     bbt_db_conn_t *c;
@@ -280,9 +288,12 @@ static int bbt_verify_db(request_rec *r, bbt_req_t *rq, bbt_cache_view_t *v,
             bbt_db_touch(c, rq->token_id, r->useragent_ip, interval);
             row.last_use_us = now;
         }
-        if (bbt_where_new_group(r, row.groups, row.ngroups, &g) &&
-            bbt_verify_note_net(r, c, rq->token_id, &g) == 0) {
-            bbt_agroup_add(row.groups, &row.ngroups, BBT_AGROUPS_MAX, &g);
+        if (bbt_where_new_group(r, row.groups, row.ngroups, &g)) {
+            if (bbt_verify_note_net(r, c, rq->token_id, &g) == 0) {
+                bbt_agroup_add(row.groups, &row.ngroups, BBT_AGROUPS_MAX, &g);
+            } else {
+                group_failed_us = now;
+            }
         }
     } else if (tok && out->verdict == BBT_VERDICT_EXPIRED && row.refusal_due) {
         bbt_db_note_expired(c, rq->token_id, r->useragent_ip, interval);
@@ -294,8 +305,8 @@ static int bbt_verify_db(request_rec *r, bbt_req_t *rq, bbt_cache_view_t *v,
 
     /* A broken row is never kept: it is answered 500 every time. */
     if (v->use && rq->cache_keyed && out->verdict != BBT_VERDICT_BROKEN) {
-        bbt_verify_keep(r, rq, v, st, secret_ok, &row, key, slug,
-                        level_asked ? &out->owner : NULL);
+        bbt_verify_keep(r, rq, v, st, secret_ok, &row, group_failed_us, key,
+                        slug, level_asked ? &out->owner : NULL);
     }
     return OK;
 }
