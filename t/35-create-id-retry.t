@@ -1,8 +1,10 @@
-# bbtoken create draws another token id when the database refuses the one
-# it drew, as the REST API does: an id a live token holds (the primary key)
-# or one a purged token used before (the policy trigger's
-# bbtoken_policy_fresh_id).  Five draws in all (BBT_MINT_TRIES), then it
-# gives up with one line and creates nothing.
+# Making a token draws another token id when the database refuses the one
+# it drew: an id a live token holds (the primary key) or one a purged token
+# used before (the policy trigger's bbtoken_policy_fresh_id).  Five draws in
+# all (BBT_MINT_TRIES), then it gives up and makes nothing.  So do
+# `bbtoken create` and `bbtoken rotate` (one line on stderr), and the REST
+# API's create and rotate (503); a rotation that gives up leaves the old
+# token live.
 #
 # A random 12-digit id collides about never, so a test trigger makes the
 # collisions: it runs before the schema's own BEFORE INSERT trigger
@@ -18,12 +20,13 @@ use lib "$FindBin::Bin/lib";
 use Test::More;
 use BBT::Env qw(parse_token);
 use BBT::Assert;
+use BBT::Rest qw(rest_env);
 
-my $env = BBT::Env->new->start;
-$env->make_repo('PROJ', 'repo');
+my $env = rest_env(passwords => [alice => 'alice-Pa55-word'], repos => [[PROJ => 'repo']], users => ['alice'],
+                   grants => [[alice => PROJECT_READ => 'PROJ']]);
 my $UP = '/scm/PROJ/repo.git/info/refs?service=git-upload-pack';
-$env->user_add('alice');
-$env->grant('alice', 'PROJECT_READ', 'PROJ');
+my $R = '/rest/access-tokens/latest/users/alice';
+my %NOCHECK = (headers => { 'X-Atlassian-Token' => 'no-check' });
 
 $env->psql(<<'SQL');
 CREATE TABLE bbt_test_refuse (n integer NOT NULL, how text NOT NULL);
@@ -131,6 +134,96 @@ subtest 'every id refused: five draws, then one line and nothing created' => sub
         is(draws(), 5, "$how: five draws");
         is(ntokens(), $tokens, "$how: no token row");
         is(ncreated(), $created, "$how: no created record");
+    }
+};
+
+sub revoked { $env->psql("SELECT revoked_at IS NOT NULL FROM bbtoken_tokens WHERE id = '$_[0]'") }
+
+# The token $new (id $new_id), made after $refused refusals, is there once
+# and works; checked as create's.
+sub made_after {
+    my ($what, $new, $new_id, $refused) = @_;
+    local $Test::Builder::Level = $Test::Builder::Level + 1;
+    is(draws(), $refused + 1, "$what: the database saw $refused refused ids and then one more");
+    my $p = parse_token($new // '');
+    ok($p && $p->{id} eq ($new_id // ''), "$what: the token printed is the new id's") or return;
+    is($env->psql("SELECT count(*) FROM bbtoken_audit WHERE event = 'created' AND token_id = '$new_id'"),
+       1, "$what: one created record for it");
+    is_ok_res($env->get($UP, { Authorization => "Bearer $new" }), "$what: the new token works");
+}
+
+subtest 'rotate, CLI: a refused id, then another draw' => sub {
+    for my $how ('reused', 'taken') {
+        refuse(0, $how);
+        my ($old, $old_id) = $env->token_create('alice', name => "cli rotate $how");
+        refuse(2, $how);
+        my ($rc, $out, $err) = $env->cli('rotate', $old_id);
+        is($rc, 0, "$how: exit 0") or diag $err;
+        my ($said) = $err =~ /\Abbtoken: token \Q$old_id\E is revoked; its replacement is token (\d{12}),/;
+        ok($said, "$how: stderr names the replacement") or diag $err;
+        my ($new) = $out =~ /\A(BBDC-[A-Za-z0-9+\/]{44})\n\z/;
+        made_after("$how", $new, $said, 2);
+        is(revoked($old_id), 't', "$how: the old token is revoked");
+        is($env->get($UP, { Authorization => "Bearer $old" })->{status}, 401, "$how: and refused");
+    }
+};
+
+subtest 'rotate, CLI: every id refused: the old token stays live' => sub {
+    for my $how ('reused', 'taken') {
+        refuse(0, $how);
+        my ($old, $old_id) = $env->token_create('alice', name => "cli rotate never $how");
+        my ($tokens, $created) = (ntokens(), ncreated());
+        refuse(1000, $how);
+        my ($rc, $out, $err) = $env->cli('rotate', $old_id);
+        is($rc, 1, "$how: exit 1");
+        is($out, '', "$how: nothing on stdout");
+        is($err, "bbtoken: no free token id after 5 tries\n", "$how: says so, in one line");
+        is(draws(), 5, "$how: five draws");
+        is(ntokens(), $tokens, "$how: no token row");
+        is(ncreated(), $created, "$how: no created record");
+        is(revoked($old_id), 'f', "$how: the old token is not revoked");
+        refuse(0, $how);
+        is_ok_res($env->get($UP, { Authorization => "Bearer $old" }), "$how: and works");
+    }
+};
+
+subtest 'create and rotate, REST: a refused id, then another draw' => sub {
+    for my $how ('reused', 'taken') {
+        refuse(3, $how);
+        my $res = $env->rest(PUT => $R, as => 'alice', %NOCHECK,
+                             json => { name => "rest $how", permissions => ['REPO_READ'] });
+        is_ok_res($res, "$how: PUT (create)") or next;
+        made_after("$how, create", $res->{json}{token}, $res->{json}{id}, 3);
+        my ($old, $old_id) = ($res->{json}{token}, $res->{json}{id});
+        refuse(3, $how);
+        $res = $env->rest(POST => "$R/$old_id/rotate", as => 'alice', %NOCHECK);
+        is_ok_res($res, "$how: POST rotate") or next;
+        made_after("$how, rotate", $res->{json}{token}, $res->{json}{id}, 3);
+        is(revoked($old_id), 't', "$how: the old token is revoked");
+    }
+};
+
+subtest 'create and rotate, REST: every id refused: 503, nothing made, the old token live' => sub {
+    for my $how ('reused', 'taken') {
+        refuse(0, $how);
+        my ($old, $old_id) = $env->token_create('alice', name => "rest never $how");
+        my ($tokens, $created) = (ntokens(), ncreated());
+        refuse(1000, $how);
+        my $res = $env->rest(PUT => $R, as => 'alice', %NOCHECK,
+                             json => { name => "rest never made $how", permissions => ['REPO_READ'] });
+        is($res->{status}, 503, "$how: create: 503") or diag res_summary($res);
+        ok(!defined $res->{json}{token}, "$how: create: no token in the answer");
+        is(draws(), 5, "$how: create: five draws");
+        refuse(1000, $how);
+        $res = $env->rest(POST => "$R/$old_id/rotate", as => 'alice', %NOCHECK);
+        is($res->{status}, 503, "$how: rotate: 503") or diag res_summary($res);
+        ok(!defined $res->{json}{token}, "$how: rotate: no token in the answer");
+        is(draws(), 5, "$how: rotate: five draws");
+        is(ntokens(), $tokens, "$how: no token row");
+        is(ncreated(), $created, "$how: no created record");
+        is(revoked($old_id), 'f', "$how: the old token is not revoked");
+        refuse(0, $how);
+        is_ok_res($env->get($UP, { Authorization => "Bearer $old" }), "$how: and works");
     }
 };
 
