@@ -44,13 +44,31 @@ static const char *bbtoken_left(const char *secs, char *buf, size_t len)
     return buf;
 }
 
+static const char *const bbtoken_expiring_head[6] = {
+    "EXPIRES", "STATUS", "USER", "ID", "NAME", "LAST USED"};
+
+static void bbtoken_expiring_row(bbtoken_grid_t *g, int i, const char **row,
+                                 const void *arg)
+{
+    const PGresult *res = arg;
+
+    row[0] = PQgetvalue(res, i, BBTOKEN_E_EXPIRES);
+    row[1] = PQgetvalue(res, i, BBTOKEN_E_EXPIRED)[0] == 't'
+                 ? "expired"
+                 : bbtoken_left(PQgetvalue(res, i, BBTOKEN_E_LEFT),
+                                bbtoken_grid_buf(g, i, 0), BBTOKEN_CELL_MAX);
+    row[2] = PQgetvalue(res, i, BBTOKEN_E_USER);
+    row[3] = PQgetvalue(res, i, BBTOKEN_E_ID);
+    row[4] = PQgetvalue(res, i, BBTOKEN_E_NAME);
+    row[5] = bbtoken_get(res, i, BBTOKEN_E_LAST, "never");
+}
+
 int bbtoken_cmd_expiring(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
                          const bbtoken_args_t *a)
 {
     const char *within = a->within ? a->within : "7d";
     long long secs = bbtoken_duration(within);
-    char secbuf[32], (*left)[32] = NULL;
-    const char **cells = NULL;
+    char secbuf[32];
     const char *params[1] = {secbuf};
     PGresult *res;
     json_t *arr, *obj;
@@ -123,35 +141,8 @@ int bbtoken_cmd_expiring(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
         PQclear(res);
         return 0;
     }
-    cells = calloc((size_t)(n + 1) * 6, sizeof(*cells));
-    left = calloc((size_t)n, sizeof(*left));
-    if (!cells || !left) {
-        rc = bbtoken_fail("out of memory");
-        goto done;
-    }
-    cells[0] = "EXPIRES";
-    cells[1] = "STATUS";
-    cells[2] = "USER";
-    cells[3] = "ID";
-    cells[4] = "NAME";
-    cells[5] = "LAST USED";
-    for (i = 0; i < n; i++) {
-        const char **row = cells + (i + 1) * 6;
-
-        row[0] = PQgetvalue(res, i, BBTOKEN_E_EXPIRES);
-        row[1] = PQgetvalue(res, i, BBTOKEN_E_EXPIRED)[0] == 't'
-                     ? "expired"
-                     : bbtoken_left(PQgetvalue(res, i, BBTOKEN_E_LEFT), left[i],
-                                    sizeof(left[i]));
-        row[2] = PQgetvalue(res, i, BBTOKEN_E_USER);
-        row[3] = PQgetvalue(res, i, BBTOKEN_E_ID);
-        row[4] = PQgetvalue(res, i, BBTOKEN_E_NAME);
-        row[5] = bbtoken_get(res, i, BBTOKEN_E_LAST, "never");
-    }
-    bbtoken_table(cells, n + 1, 6, NULL);
-done:
-    free(cells);
-    free(left);
+    rc = bbtoken_grid_table(bbtoken_expiring_head, 6, NULL, n, 1,
+                            bbtoken_expiring_row, res);
     PQclear(res);
     return rc;
 }
@@ -169,7 +160,9 @@ enum {
     BBTOKEN_A_SOURCE,
     BBTOKEN_A_ADDR,
     BBTOKEN_A_DETAIL,
-    BBTOKEN_A_ID
+    BBTOKEN_A_ID,
+    BBTOKEN_A_BY,
+    BBTOKEN_A_FROM
 };
 
 /* A text column as a JSON string, or NULL to leave the member out. */
@@ -179,6 +172,25 @@ static json_t *bbtoken_json_str(const PGresult *res, int row, int col)
                                       : json_string(PQgetvalue(res, row, col));
 }
 
+static const char *const bbtoken_audit_head[7] = {
+    "TIME", "EVENT", "TOKEN", "USER", "BY", "FROM", "DETAIL"};
+
+/* BY and FROM come made by the query: nothing to format here. */
+static void bbtoken_audit_row(bbtoken_grid_t *g, int i, const char **row,
+                              const void *arg)
+{
+    const PGresult *res = arg;
+
+    (void)g;
+    row[0] = PQgetvalue(res, i, BBTOKEN_A_TIME);
+    row[1] = PQgetvalue(res, i, BBTOKEN_A_EVENT);
+    row[2] = bbtoken_get(res, i, BBTOKEN_A_TOKEN, "-");
+    row[3] = bbtoken_get(res, i, BBTOKEN_A_USER, "-");
+    row[4] = PQgetvalue(res, i, BBTOKEN_A_BY);
+    row[5] = PQgetvalue(res, i, BBTOKEN_A_FROM);
+    row[6] = bbtoken_get(res, i, BBTOKEN_A_DETAIL, "");
+}
+
 int bbtoken_cmd_audit(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
                       const bbtoken_args_t *a)
 {
@@ -186,8 +198,6 @@ int bbtoken_cmd_audit(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
     const char *params[4] = {a->noperands ? a->operands[0] : NULL, NULL, NULL,
                              a->token};
     char holder[BBT_KIND_ID_MAX];
-    const char **cells = NULL;
-    char(*by)[320] = NULL, (*from)[80] = NULL;
     PGresult *res;
     json_t *arr, *obj;
     int i, n, rc;
@@ -218,7 +228,10 @@ int bbtoken_cmd_audit(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
         ctx, "reading the audit trail",
         "SELECT to_char(at AT TIME ZONE 'UTC', " BBTOKEN_ISO "),"
         " (extract(epoch FROM at) * 1000)::bigint, event, token_id,"
-        " user_name, actor, db_role, source, host(client_addr), detail, id"
+        " user_name, actor, db_role, source, host(client_addr), detail, id,"
+        " CASE WHEN actor = db_role THEN actor"
+        " ELSE actor || ' (db ' || db_role || ')' END,"
+        " source || COALESCE(' ' || host(client_addr), '')"
         " FROM bbtoken_audit"
         " WHERE ($1::text IS NULL OR lower(user_name) = lower($1))"
         " AND (($2::text IS NULL AND $3::text IS NULL)"
@@ -253,48 +266,8 @@ int bbtoken_cmd_audit(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
         PQclear(res);
         return bbtoken_json_out(arr);
     }
-    cells = calloc((size_t)(n + 1) * 7, sizeof(*cells));
-    by = calloc((size_t)n + 1, sizeof(*by));
-    from = calloc((size_t)n + 1, sizeof(*from));
-    if (!cells || !by || !from) {
-        rc = bbtoken_fail("out of memory");
-        goto done;
-    }
-    cells[0] = "TIME";
-    cells[1] = "EVENT";
-    cells[2] = "TOKEN";
-    cells[3] = "USER";
-    cells[4] = "BY";
-    cells[5] = "FROM";
-    cells[6] = "DETAIL";
-    for (i = 0; i < n; i++) {
-        const char **row = cells + (i + 1) * 7;
-        const char *actor = PQgetvalue(res, i, BBTOKEN_A_ACTOR);
-        const char *role = PQgetvalue(res, i, BBTOKEN_A_ROLE);
-
-        if (strcmp(actor, role) == 0) {
-            snprintf(by[i], sizeof(by[i]), "%s", actor);
-        } else {
-            snprintf(by[i], sizeof(by[i]), "%s (db %s)", actor, role);
-        }
-        snprintf(from[i], sizeof(from[i]), "%s%s%s",
-                 PQgetvalue(res, i, BBTOKEN_A_SOURCE),
-                 PQgetisnull(res, i, BBTOKEN_A_ADDR) ? "" : " ",
-                 PQgetvalue(res, i, BBTOKEN_A_ADDR));
-        row[0] = PQgetvalue(res, i, BBTOKEN_A_TIME);
-        row[1] = PQgetvalue(res, i, BBTOKEN_A_EVENT);
-        row[2] = bbtoken_get(res, i, BBTOKEN_A_TOKEN, "-");
-        row[3] = bbtoken_get(res, i, BBTOKEN_A_USER, "-");
-        row[4] = by[i];
-        row[5] = from[i];
-        row[6] = bbtoken_get(res, i, BBTOKEN_A_DETAIL, "");
-    }
-    bbtoken_table(cells, n + 1, 7, NULL);
-    rc = 0;
-done:
-    free(cells);
-    free(by);
-    free(from);
+    rc = bbtoken_grid_table(bbtoken_audit_head, 7, NULL, n, 0,
+                            bbtoken_audit_row, res);
     PQclear(res);
     return rc;
 }
