@@ -188,7 +188,7 @@ int bbtoken_usage_error(const char *usage, const char *fmt, ...)
 int bbtoken_width(const char *s);
 
 /* The most columns a table has. */
-#define BBTOKEN_TABLE_COLS 8
+#define BBTOKEN_TABLE_COLS 12
 
 /* Print rows x cols cells (row-major, the first row the header), each
  * column as wide as its widest cell and at least min[c] (min may be

@@ -20,7 +20,8 @@ static const char bbt_inv_select[] =
     " t.expires_at IS NOT NULL AND t.expires_at <= now(),"
     " array_to_string(ARRAY(SELECT host(a) FROM unnest(t.last_addresses)"
     " WITH ORDINALITY AS x(a, n) ORDER BY n), ','),"
-    " t.project_key, t.repo_slug"
+    " t.project_key, t.repo_slug, array_to_string(t.allowed_nets, ','),"
+    " (SELECT count(*) FROM bbtoken_token_nets n WHERE n.token_id = t.id)"
     " FROM bbtoken_tokens t LEFT JOIN bbtoken_users u ON u.id = t.user_id"
     " WHERE t.revoked_at IS NULL";
 

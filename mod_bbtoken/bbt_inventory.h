@@ -74,6 +74,8 @@ enum {
     BBT_INV_ADDRS,   /* the last client addresses, newest first, "a,b" */
     BBT_INV_KEY,     /* a project's or a repository's token: its project */
     BBT_INV_SLUG,    /* a repository's token: its slug */
+    BBT_INV_NETS,    /* the allow-list, "a,b"; NULL when there is none */
+    BBT_INV_GROUPS,  /* how many address groups it was used from */
     BBT_INV_NCOLS
 };
 

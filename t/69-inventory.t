@@ -23,10 +23,10 @@ my $env = rest_env(login => 'bbtoken', passwords => [alice => 'alice-Pa55-word',
                    users => [qw(alice bob carol dave), [root => '--admin']],
                    grants => [[alice => PROJECT_WRITE => 'PROJ'], [bob => REPO_READ => 'OTHER/x']]);
 
-my %id;
+my (%id, %tok);
 sub mk_cli {
     my ($user, $name, @perms) = @_;
-    (undef, $id{$name}) = $env->token_create($user, name => $name, perms => \@perms);
+    ($tok{$name}, $id{$name}) = $env->token_create($user, name => $name, perms => \@perms);
 }
 sub mk_sql {
     my ($user, $name, %o) = @_;
@@ -45,6 +45,9 @@ $env->psql("UPDATE bbtoken_tokens SET last_authenticated = now() WHERE id = '$id
 mk_cli('carol', 'c-read', 'REPO_READ');
 mk_cli('dave', 'd-gone', 'REPO_READ');
 $env->cli_ok('revoke', $id{'d-gone'});
+# carol's has an allow-list; bob's has been used from one address group.
+$env->cli_ok('update', $id{'c-read'}, '--allow-from', '192.0.2.0/24', '--allow-from', '2001:db8::/32');
+$env->get('/scm/OTHER/x.git/info/refs?service=git-upload-pack', { Authorization => $env->bearer($tok{'b-admin'}) });
 
 my %name_of = reverse %id;
 # The token names `bbtoken list --all --json` with @args lists, in order.
@@ -61,10 +64,23 @@ subtest 'list --all: every live token, by owner' => sub {
     ok($t->{lastAuthenticated} && $t->{createdDate}, 'JSON: times in epoch ms');
     my ($x) = grep { $_->{name} eq 'a-expired' } @$j;
     ok($x->{expired}, 'JSON: expired is true for the expired one');
+    my ($c) = grep { $_->{name} eq 'c-read' } @$j;
+    is_deeply($c->{allowedAddresses}, ['192.0.2.0/24', '2001:db8::/32'], 'JSON: the allow-list');
+    ok(!exists $t->{allowedAddresses}, 'JSON: no allowedAddresses without an allow-list');
+    is($t->{addressGroups}, 1, 'JSON: the address groups a token was used from');
+    is($c->{addressGroups}, 0, 'JSON: none for one never used');
+    my ($l) = grep { $_->{name} eq 'c-read' } @{ $env->list_json('carol') };
+    is_deeply([@$c{qw(allowedAddresses addressGroups)}], [@$l{qw(allowedAddresses addressGroups)}],
+              'JSON: as list NAME --json says');
     my $out = $env->cli_is('table', ['list', '--all'], 0);
-    like($out, qr/^ID\s+OWNER\s+NAME\s+PERMISSIONS\s+CREATED\s+EXPIRES\s+LAST USED\s+FROM$/m, 'table header');
-    like($out, qr/^$id{'a-expired'}\s+alice\s+a-expired\s+PROJECT_WRITE,REPO_WRITE\s+\S+\s+\S+ \(expired\)\s+never/m,
-         'a row: id, owner, name, permissions, expired, never used');
+    like($out, qr/^ID\s+OWNER\s+NAME\s+PERMISSIONS\s+CREATED\s+EXPIRES\s+ALLOWED\s+GROUPS\s+LAST USED\s+FROM$/m,
+         'table header');
+    like($out, qr/^$id{'a-expired'}\s+alice\s+a-expired\s+PROJECT_WRITE,REPO_WRITE\s+\S+\s+\S+ \(expired\)\s+any\s+0\s+never/m,
+         'a row: id, owner, name, permissions, expired, any address, no group, never used');
+    like($out, qr/^$id{'c-read'}\s+carol\s+c-read\s+\S+\s+\S+\s+\S+\s+192\.0\.2\.0\/24,2001:db8::\/32\s+0\s+never/m,
+         'a row with an allow-list');
+    like($out, qr/^$id{'b-admin'}\s+bob\s+b-admin\s+\S+\s+\S+\s+\S+\s+any\s+1\s+\d{4}-/m,
+         'a row with an address group');
 };
 
 subtest 'each filter, and filters together' => sub {
