@@ -73,3 +73,8 @@ COMMIT;
 BEGIN;
 \ir migrations/0014_nets.sql
 COMMIT;
+
+-- Version 16: a user's e-mail address and display name changes audited.
+BEGIN;
+\ir migrations/0016_user_details_audit.sql
+COMMIT;

@@ -107,6 +107,30 @@ subtest 'plain SQL is audited too, as the database role' => sub {
     is(last_event()->[0], 'user_deleted', 'user deletion recorded');
 };
 
+subtest 'a user\'s e-mail address and display name: each change recorded, with the old and new values' => sub {
+    my $n = sub { $env->psql("SELECT count(*) FROM bbtoken_audit WHERE event = 'user_details_changed'") };
+    $env->cli_ok('user', 'add', 'erin');
+    my $before = $n->();
+    $env->cli_ok('user', 'set', 'erin', '--email', 'erin@example.org');
+    is_deeply(last_event(), ['user_details_changed', '-', 'erin', @CLI, "e-mail 'erin\@example.org' (was none)", 't'],
+              'e-mail set by the CLI: who, from where, now and before');
+    $env->cli_ok('user', 'set', 'erin', '--email', 'mallory@example.net', '--display-name', "Erin O'Brien");
+    is_deeply(last_event(), ['user_details_changed', '-', 'erin', @CLI,
+                             "e-mail 'mallory\@example.net' (was 'erin\@example.org'), "
+                             . "display name 'Erin O''Brien' (was none)", 't'],
+              'both at once: one record naming both');
+    $env->cli_ok('user', 'set', 'erin', '--no-email');
+    is(last_event()->[7], "e-mail none (was 'mallory\@example.net')", 'e-mail removed');
+    $env->psql("UPDATE bbtoken_users SET display_name = 'E' WHERE name = 'erin'");
+    is_deeply([@{ last_event() }[0, 2, 3, 5, 7]],
+              ['user_details_changed', 'erin', 'postgres', 'sql', "display name 'E' (was 'Erin O''Brien')"],
+              'plain SQL too');
+    is($n->(), $before + 4, 'one record per change');
+    $env->psql("UPDATE bbtoken_users SET display_name = 'E', email = NULL WHERE name = 'erin'");
+    $env->cli_ok('user', 'disable', 'erin');
+    is($n->(), $before + 4, 'no record when neither changes (the same values, or another column)');
+};
+
 subtest 'no token, salt or hash in any audit record' => sub {
     my @toks;
     for my $i (1 .. 3) {
