@@ -4,7 +4,9 @@
  */
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
+#include "bbt_kind.h"
 #include "db.h"
 
 /* ---- user ------------------------------------------------------------- */
@@ -46,8 +48,17 @@ int bbtoken_cmd_user_add(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
     int rc;
 
     (void)cmd;
-    if ((rc = bbtoken_check_user(params[0])) ||
-        (a->email && (rc = bbtoken_check_email(a->email))) ||
+    if ((rc = bbtoken_check_user(params[0]))) {
+        return rc;
+    }
+    /* Basic with this name presents a project's or a repository's token:
+     * a person of that name would be mistaken for one in the logs. */
+    if (strcasecmp(params[0], BBT_KIND_BASIC_USER) == 0) {
+        return bbtoken_fail("user name %s is reserved: project and "
+                            "repository tokens are presented with it",
+                            params[0]);
+    }
+    if ((a->email && (rc = bbtoken_check_email(a->email))) ||
         (a->display_name &&
          (rc = bbtoken_check_display_name(a->display_name))) ||
         (rc = bbtoken_connect(ctx))) {

@@ -89,6 +89,12 @@ subtest 'user add / disable / enable' => sub {
     $env->cli_is('user add alice again', ['user', 'add', 'alice'], 1, stderr => qr/alice/i);
     $env->cli_is('user add ALICE (names are unique regardless of case)', ['user', 'add', 'ALICE'], 1);
     $env->cli_is('user add Bob.Smith@x-1', ['user', 'add', 'Bob.Smith@x-1'], 0);
+    for my $n ('x-token-auth', 'X-Token-Auth') {
+        $env->cli_is("user add $n: the Basic name of project and repository tokens", ['user', 'add', $n], 1,
+                     stderr => qr/^bbtoken: user name \Q$n\E is reserved: project and repository tokens/);
+    }
+    is($env->psql("SELECT count(*) FROM bbtoken_users WHERE lower(name) = 'x-token-auth'"), 0, '  and not added');
+    $env->cli_is('user add x-token-auth2', ['user', 'add', 'x-token-auth2'], 0);
     is(user_row('bob.smith@x-1')->{name}, 'Bob.Smith@x-1', 'the name is stored as typed');
     $env->cli_is('user add root --admin', ['user', 'add', 'root', '--admin'], 0);
     is(user_row('root')->{is_admin}, 't', 'root is a global admin');
