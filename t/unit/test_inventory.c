@@ -32,8 +32,12 @@ static void test_plain(void)
        "every kind of token: the owner LEFT JOINed");
     ok(has(&q, "COALESCE(u.name, bbtoken_scope_name(t.project_key,"
                " t.repo_slug))") &&
-           has(&q, "t.project_key, t.repo_slug FROM"),
+           has(&q, "t.project_key, t.repo_slug,"),
        "the holder's name, and a token's project and repository");
+    ok(has(&q, "array_to_string(t.allowed_nets, ','),") &&
+           has(&q, "(SELECT count(*) FROM bbtoken_token_nets n"
+                   " WHERE n.token_id = t.id) FROM"),
+       "then its allow-list and how many address groups it was used from");
     ok(!has(&q, "t.user_id IS"), "no kind: no condition on the holder");
 }
 
