@@ -68,7 +68,7 @@ GLUE    := mod_bbtoken bbt_config bbt_confcheck bbt_request bbt_routing \
            bbt_stats bbt_metrics bbt_reqbody bbt_verify bbt_cache bbt_listen \
            bbt_socache bbt_throttle
 GLUE    += bbt_rest_leaked bbt_rest_inventory bbt_where
-GLUE    += bbt_rest_rotate
+GLUE    += bbt_rest_rotate bbt_rest_places
 # Shared by the module and the CLI: libpq and jansson, nothing of httpd.
 PGJSON  := bbt_pgjson
 PGJSON  += bbt_inventory_json

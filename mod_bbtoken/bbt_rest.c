@@ -1,7 +1,8 @@
 /*
  * The access-tokens REST API's handler: /rest/access-tokens/{1.0|latest}/
  * users/{slug}[/{tokenId}] and projects/{key}[/repos/{slug}][/{tokenId}],
- * with Bitbucket Data Center's shapes, and our .../{tokenId}/rotate.
+ * with Bitbucket Data Center's shapes, and our .../{tokenId}/rotate,
+ * .../inventory and .../places.
  *
  * The caller is r->user, authenticated by any authn provider; a request
  * authenticated with a token is refused.  The handler decides what may be
@@ -37,6 +38,7 @@
 #include "bbt_rest_inventory.h"
 #include "bbt_rest_json.h"
 #include "bbt_rest_leaked.h"
+#include "bbt_rest_places.h"
 #include "bbt_rest_req.h"
 #include "bbt_rest_rotate.h"
 #include "bbt_rest_tokens.h"
@@ -71,6 +73,7 @@ static const struct {
     {BBT_REST_ALL, M_GET, "GET", bbt_rest_inventory_list, 0},
     {BBT_REST_ROTATE, M_POST, "POST", bbt_rest_rotate, 0},
     {BBT_REST_SCOPE_ROTATE, M_POST, "POST", bbt_rest_rotate, 0},
+    {BBT_REST_PLACES, M_GET, "GET", bbt_rest_places_list, 0},
 };
 
 #define BBT_REST_NROUTES (sizeof(bbt_rest_routes) / sizeof(bbt_rest_routes[0]))
@@ -184,6 +187,10 @@ static int bbt_rest_dispatch(bbt_rest_t *x, bbt_rest_endpoint_t endpoint)
                    : bbt_rest_error(r, HTTP_FORBIDDEN, BBT_REST_EX_AUTH,
                                     "Only global administrators may "
                                     "list every user's tokens.");
+    }
+    /* Every user has places of their own: the list is theirs to ask for. */
+    if (x->path.shape == BBT_REST_PLACES) {
+        return endpoint(x, &caller, NULL);
     }
     if (strcmp(caller.slug, slug) != 0 && !caller.admin) {
         return bbt_rest_error(r, HTTP_UNAUTHORIZED, BBT_REST_EX_AUTH,

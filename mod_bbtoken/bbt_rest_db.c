@@ -195,26 +195,29 @@ static json_t *bbt_rest_perms_json(const PGresult *res, int row)
                            PQgetvalue(res, row, 7));
 }
 
-/* Who holds a token without an owner: project {key}, or repository {slug,
- * project {key}}, with links.self where Bitbucket shows them. */
-static json_t *bbt_rest_holder_json(const bbt_rest_t *x)
+json_t *bbt_rest_place_json(request_rec *r, const char *key, const char *slug)
 {
-    request_rec *r = x->r;
-    const char *project = apr_pstrcat(r->pool, "/projects/", x->path.key, NULL);
-    json_t *p =
-        json_pack("{s:s, s:{s:[{s:s}]}}", "key", x->path.key, "links", "self",
-                  "href", ap_construct_url(r->pool, project, r));
+    const char *project = apr_pstrcat(r->pool, "/projects/", key, NULL);
+    json_t *p = json_pack("{s:s, s:{s:[{s:s}]}}", "key", key, "links", "self",
+                          "href", ap_construct_url(r->pool, project, r));
 
-    if (!x->path.repo[0]) {
+    if (!slug) {
         return p;
     }
-    return json_pack(
-        "{s:s, s:o, s:{s:[{s:s}]}}", "slug", x->path.repo, "project", p,
-        "links", "self", "href",
-        ap_construct_url(r->pool,
-                         apr_pstrcat(r->pool, project, "/repos/", x->path.repo,
-                                     "/browse", NULL),
-                         r));
+    return json_pack("{s:s, s:o, s:{s:[{s:s}]}}", "slug", slug, "project", p,
+                     "links", "self", "href",
+                     ap_construct_url(r->pool,
+                                      apr_pstrcat(r->pool, project, "/repos/",
+                                                  slug, "/browse", NULL),
+                                      r));
+}
+
+/* Who holds a token without an owner: the project or repository of the
+ * path. */
+static json_t *bbt_rest_holder_json(const bbt_rest_t *x)
+{
+    return bbt_rest_place_json(x->r, x->path.key,
+                               x->path.repo[0] ? x->path.repo : NULL);
 }
 
 /* A token's allow-list, space-separated: an array of networks, empty when

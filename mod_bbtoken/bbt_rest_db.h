@@ -89,6 +89,11 @@ int bbt_rest_refusal(bbt_rest_t *x, PGresult *res, int *retry);
 int bbt_rest_user(bbt_rest_t *x, const char *key, int by_name,
                   bbt_rest_user_t *u, int *found);
 
+/* A project (slug NULL) or a repository as Bitbucket shows it: project
+ * {key, links.self}, or repository {slug, project {...}, links.self}.  NULL
+ * if out of memory. */
+json_t *bbt_rest_place_json(request_rec *r, const char *key, const char *slug);
+
 /* Bitbucket's token JSON for a row of BBT_REST_COLS: with its owner's
  * user object, or (owner NULL) the project or repository of x's path.
  * NULL if out of memory. */

@@ -80,6 +80,7 @@ static const struct {
 } bbt_rest_top[] = {
     {"revoke-by-value", BBT_REST_LEAKED},
     {"inventory", BBT_REST_ALL},
+    {"places", BBT_REST_PLACES},
 };
 
 /* p is what follows the version's "/": a resource of bbt_rest_top, or

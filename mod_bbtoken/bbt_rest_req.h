@@ -19,16 +19,18 @@
 
 /* The kinds of resource under the prefix. */
 typedef enum {
-    BBT_REST_NONE = 0,    /* not one of ours: 404 */
-    BBT_REST_USER,        /* .../users/{slug}: a user's tokens */
-    BBT_REST_TOKEN,       /* .../users/{slug}/{id}: one token */
-    BBT_REST_SCOPE,       /* .../projects/{key}[/repos/{slug}]: a project's
-                             or a repository's tokens */
-    BBT_REST_SCOPE_TOKEN, /* .../projects/{key}[/repos/{slug}]/{id} */
-    BBT_REST_LEAKED,      /* .../revoke-by-value: anyone, no login */
-    BBT_REST_ALL,         /* .../inventory: every token, for global admins */
-    BBT_REST_ROTATE,      /* .../users/{slug}/{id}/rotate */
-    BBT_REST_SCOPE_ROTATE /* .../projects/{key}[/repos/{slug}]/{id}/rotate */
+    BBT_REST_NONE = 0,     /* not one of ours: 404 */
+    BBT_REST_USER,         /* .../users/{slug}: a user's tokens */
+    BBT_REST_TOKEN,        /* .../users/{slug}/{id}: one token */
+    BBT_REST_SCOPE,        /* .../projects/{key}[/repos/{slug}]: a project's
+                              or a repository's tokens */
+    BBT_REST_SCOPE_TOKEN,  /* .../projects/{key}[/repos/{slug}]/{id} */
+    BBT_REST_LEAKED,       /* .../revoke-by-value: anyone, no login */
+    BBT_REST_ALL,          /* .../inventory: every token, for global admins */
+    BBT_REST_ROTATE,       /* .../users/{slug}/{id}/rotate */
+    BBT_REST_SCOPE_ROTATE, /* .../projects/{key}[/repos/{slug}]/{id}/rotate */
+    BBT_REST_PLACES        /* .../places: the projects and repositories
+                              whose tokens the caller may manage */
 } bbt_rest_shape_t;
 
 typedef struct {
@@ -43,9 +45,10 @@ typedef struct {
 } bbt_rest_path_t;
 
 /* Split a decoded URI path: BBT_REST_PREFIX, "1.0" or "latest", then
- * "/revoke-by-value" or "/inventory" (each with one optional trailing "/")
- * alone, or "/users/" and a user slug or name (bbt_input_user_name; either
- * names the user whose slug, bbt_input_user_slug, it has), or "/projects/"
+ * "/revoke-by-value", "/inventory" or "/places" (each with one optional
+ * trailing "/") alone, or "/users/" and a user slug or name
+ * (bbt_input_user_name; either names the user whose slug,
+ * bbt_input_user_slug, it has), or "/projects/"
  * and a project key (bbt_input_key, canonicalized) optionally followed by
  * "/repos/" and a slug (bbt_input_slug); then optionally "/" and a token
  * id (bbt_input_token_id), itself optionally followed by "/rotate"; one

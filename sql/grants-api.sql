@@ -11,7 +11,9 @@
 -- admins, in the caller's name).  It also reads what the API shows
 -- (users, tokens, the policy, the projects' settings) and what a token
 -- sent to the API is checked with, as the lookup role does
--- (sql/grants.sql), and writes nothing directly.  Run it again after every
+-- (sql/grants.sql), and which places' tokens a user may manage
+-- (bbtoken_may_manage, the rule bbtoken_api_may applies, for the list of
+-- them), and writes nothing directly.  Run it again after every
 -- `bbtoken db upgrade`:
 --   psql -v ON_ERROR_STOP=1 -v role=bbtoken_api -f sql/grants-api.sql
 GRANT USAGE ON SCHEMA public TO :"role";
@@ -19,6 +21,8 @@ GRANT SELECT ON bbtoken_users, bbtoken_project_grants, bbtoken_repo_grants,
                 bbtoken_tokens, bbtoken_schema, bbtoken_policy,
                 bbtoken_projects, bbtoken_token_nets TO :"role";
 GRANT EXECUTE ON FUNCTION bbtoken_owner_level(bigint, text, text),
+                          bbtoken_owner_levels(bbtoken_users, text, text),
+                          bbtoken_may_manage(bbtoken_users, text, text),
                           bbtoken_perm_level(text),
                           bbtoken_touch(text, text, integer),
                           bbtoken_note_expired(text, text, integer),

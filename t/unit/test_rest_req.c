@@ -121,6 +121,11 @@ static void test_path(void)
     path_is(P "latest/inventory", BBT_REST_ALL, 1, "", "", "", "inventory");
     path_is(P "1.0/inventory/", BBT_REST_ALL, 0, "", "", "",
             "inventory, 1.0, trailing slash");
+    path_is(P "latest/places", BBT_REST_PLACES, 1, "", "", "", "places");
+    path_is(P "1.0/places/", BBT_REST_PLACES, 0, "", "", "",
+            "places, 1.0, trailing slash");
+    not_ours(P "1.0/places/PROJ", "under places");
+    not_ours(P "1.0/placesx", "places and more");
     not_ours(P "latest/revoke-by-value//", "revoke-by-value, two slashes");
     not_ours(P "latest/revoke-by-valuex", "revoke-by-value and more");
     not_ours(P "latest/revoke-by-value/x", "under revoke-by-value");

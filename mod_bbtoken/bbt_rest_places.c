@@ -1,0 +1,97 @@
+/*
+ * The places whose tokens the caller may manage (bbt_rest_places.h), so
+ * that the page can offer them rather than make its user type a key.
+ *
+ * Who may manage a place's tokens is bbtoken_may_manage()'s to say, the
+ * very function bbtoken_api_may() asks before every change: this file only
+ * gathers the places to ask it about.  Nothing lists every project and
+ * repository (the repositories live on disk, or elsewhere), so the places
+ * are those the database knows of: the caller's personal project, and each
+ * project and repository that a grant names, a project's settings name or
+ * a token is held by.  A global admin may manage any place, also one the
+ * database has never heard of; those they type.
+ */
+#include "httpd.h"
+#include "http_protocol.h"
+#include "apr_strings.h"
+
+#include <jansson.h>
+#include <libpq-fe.h>
+
+#include "bbt_rest_db.h"
+#include "bbt_rest_json.h"
+#include "bbt_rest_places.h"
+#include "bbt_rest_req.h"
+
+/* $1 the caller's id, $2 how many, $3 from where.  The personal key is
+ * bbtoken_owner_levels' own spelling of it. */
+#define BBT_PLACES_SQL                                                         \
+    "SELECT k.key, k.slug FROM bbtoken_users u,"                               \
+    " LATERAL (SELECT '~' || lower(u.name), NULL::text"                        \
+    "  UNION SELECT project_key, NULL FROM bbtoken_project_grants"             \
+    "  UNION SELECT project_key, NULL FROM bbtoken_repo_grants"                \
+    "  UNION SELECT project_key, repo_slug FROM bbtoken_repo_grants"           \
+    "  UNION SELECT project_key, NULL FROM bbtoken_projects"                   \
+    "  UNION SELECT project_key, NULL FROM bbtoken_tokens"                     \
+    "   WHERE project_key IS NOT NULL"                                         \
+    "  UNION SELECT project_key, repo_slug FROM bbtoken_tokens"                \
+    "   WHERE repo_slug IS NOT NULL) AS k (key, slug)"                         \
+    " WHERE u.id = $1 AND bbtoken_may_manage(u, k.key, k.slug)"                \
+    " ORDER BY k.key = '~' || lower(u.name) DESC, k.slug IS NOT NULL,"         \
+    " k.key COLLATE \"C\", k.slug COLLATE \"C\""                               \
+    " LIMIT $2::integer OFFSET $3::integer"
+
+/* One place: {"project": {...}} or {"repository": {...}}. */
+static json_t *bbt_places_one(request_rec *r, const PGresult *res, int row)
+{
+    int repo = !PQgetisnull(res, row, 1);
+
+    return json_pack(
+        "{s:o}", repo ? "repository" : "project",
+        bbt_rest_place_json(r, PQgetvalue(res, row, 0),
+                            repo ? PQgetvalue(res, row, 1) : NULL));
+}
+
+int bbt_rest_places_list(bbt_rest_t *x, const bbt_rest_user_t *caller,
+                         const bbt_rest_user_t *owner)
+{
+    const char *params[3];
+    json_t *values, *place;
+    PGresult *res;
+    long start, limit;
+    int i, n, last;
+
+    (void)owner;
+    if (bbt_rest_page_args(x->r->args, &start, &limit) != 0) {
+        return bbt_rest_error(x->r, HTTP_BAD_REQUEST, BBT_REST_EX_ARG,
+                              "start and limit must be whole numbers");
+    }
+    params[0] = caller->id;
+    params[1] = apr_ltoa(x->r->pool, limit + 1);
+    params[2] = apr_ltoa(x->r->pool, start);
+    res = bbt_rest_exec(x, BBT_PLACES_SQL, 3, params);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        /* A privilege the API's role lacks is a 500 of its own. */
+        i = bbt_rest_refusal(x, res, NULL);
+        return i < 0 ? bbt_rest_unavailable(x, "listing the places") : i;
+    }
+    n = PQntuples(res);
+    last = n <= limit;
+    if (!last) {
+        n = (int)limit;
+    }
+    values = json_array();
+    for (i = 0; values && i < n; i++) {
+        place = bbt_places_one(x->r, res, i);
+        if (!place || json_array_append_new(values, place) != 0) {
+            json_decref(values);
+            values = NULL;
+        }
+    }
+    PQclear(res);
+    if (!values) {
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    return bbt_rest_send(x->r, HTTP_OK,
+                         bbt_rest_page_json(values, start, limit, last));
+}
