@@ -10,7 +10,9 @@
 # sets and drops its allow-list, revokes it after the confirmation dialog
 # and sees git refused; then, as a project's admin, makes that project's
 # token and a repository's there, clones with the first (x-token-auth),
-# and is told where it administers nothing.  It saves screenshots (see
+# and is told where it administers nothing; finds the places it
+# administers, and only those, in the page's list, and choosing one shows
+# that place's tokens as typing it does.  It saves screenshots (see
 # below).  t/browser/sandbox.spec.mjs
 # plays a page uploaded over WebDAV onto the page's host that drives the
 # API in its reader's name: BBTokenSandbox stops it, and without it the
@@ -141,6 +143,13 @@ $env->grant($user, 'PROJECT_READ', 'PROJ');
 # A project the user administers, for its tokens' view.
 $env->make_repo('TEAM', 'app');
 $env->grant($user, 'PROJECT_ADMIN', 'TEAM');
+# For the list of the places the user administers: TEAM/app, which bob's
+# grant names (the project's admin manages it), and OPS/web, where the user
+# is a repository's admin; not PROJ (read only) nor PROJ/site (mallory's).
+$env->user_add('bob');
+$env->grant('bob', 'REPO_WRITE', 'TEAM/app');
+$env->grant($user, 'REPO_ADMIN', 'OPS/web');
+my $places = "~$user TEAM OPS/web TEAM/app";
 # Two tokens made by an administrator with the CLI, for the list: one used
 # once (it has a last-authenticated time), one expired.
 my ($used) = $env->token_create($user, name => 'Jenkins CI', perms => ['PROJECT_READ', 'REPO_WRITE'],
@@ -195,6 +204,7 @@ my $shots = $ENV{BBT_BROWSER_SHOTS} || "$d/screenshots";
         BBT_BASE => $api_base, BBT_SCM_BASE => $env->base_url, BBT_USER => $user, BBT_PASSWORD => $password,
         BBT_ATTACKER_TOKEN => $mallory, BBT_EVIL => '/PROJ/site/evil.html',
         BBT_PROJECT => 'PROJ', BBT_REPO => 'repo', BBT_ADMIN_PROJECT => 'TEAM', BBT_ADMIN_REPO => 'app',
+        BBT_PLACES => $places,
         BBT_USED_NAME => 'Jenkins CI', BBT_EXPIRED_NAME => 'Old deploy key',
         BBT_GIT_HOME => "$d/home", BBT_WORK => "$d/work", BBT_SHOTS => $shots,
         BBT_CHROMIUM => $CHROMIUM, BBT_NO_GIT => undef,

@@ -6,7 +6,9 @@
 //   DELETE {api}/users/{user}/{id}            revoke
 //   POST   {api}/users/{user}/{id}/rotate     a new token in its place
 // and the same under {api}/projects/{key}[/repos/{slug}] for a project's or
-// a repository's tokens, which the user manages as its admin.
+// a repository's tokens, which the user manages as its admin; and
+//   GET    {api}/places?start=&limit=         the projects and repositories
+//                                             the user may manage tokens of
 'use strict';
 
 (function () {
@@ -65,6 +67,10 @@
   class ApiError extends Error {
     constructor(status, message) { super(message); this.status = status; }
   }
+
+  // A list asked for before the user chose another holder: its answer is
+  // dropped, never shown as the new holder's.
+  class Superseded extends Error {}
 
   async function api(method, path, body) {
     const opts = { method, credentials: 'same-origin', cache: 'no-store', headers: { Accept: 'application/json' } };
@@ -243,7 +249,9 @@
   }
 
   async function loadPage(start) {
+    const asked = holder;
     const page = await api('GET', base() + '?start=' + start + '&limit=' + PAGE_SIZE);
+    if (holder !== asked) throw new Superseded();
     if (page && page.policy) policy = page.policy;
     for (const t of (page && page.values) || []) tokens.set(String(t.id), t);
     nextStart = page && !page.isLastPage && typeof page.nextPageStart === 'number' ? page.nextPageStart : null;
@@ -264,6 +272,7 @@
       await reload();
       showError('alert', null);
     } catch (e) {
+      if (e instanceof Superseded) return;
       showError('alert', e);
       if (!tokens.size) {
         const body = $('tokens-body');
@@ -280,7 +289,7 @@
       await loadPage(nextStart);
       render();
       say('Showing ' + tokens.size + ' tokens.');
-    } catch (e) { showError('alert', e); }
+    } catch (e) { if (!(e instanceof Superseded)) showError('alert', e); }
   });
 
   // ------------------------------------------------------------------
@@ -614,6 +623,7 @@
     $('page-title').textContent = holder ? 'Access tokens of ' + holderWords() : 'Personal access tokens';
     $('holder-mine').hidden = !holder;
     $('holder').value = holder ? holder.key + (holder.slug ? '/' + holder.slug : '') : '';
+    syncPlaces();
     tokens.clear();
     nextStart = null;
     $('tokens-body').textContent = '';
@@ -637,6 +647,65 @@
   $('holder-mine').addEventListener('click', () => { showHolder(null); $('holder').focus(); });
 
   // ------------------------------------------------------------------
+  // The places the user administers, to choose from rather than type: as
+  // the server lists them, their personal project first, then projects,
+  // then repositories.  Choosing one is typing it and pressing Show.
+
+  const placeText = (v) => (v.repository ? v.repository.project.key + '/' + v.repository.slug : v.project.key);
+
+  async function loadPlaces() {
+    const all = [];
+    let start = 0;
+    // At most 20 pages of 1000: a longer list is of no use in a list box.
+    for (let i = 0; i < 20; i++) {
+      const page = await api('GET', API + '/places?start=' + start + '&limit=1000');
+      for (const v of (page && page.values) || []) {
+        if (v && (v.project || (v.repository && v.repository.project))) all.push(placeText(v));
+      }
+      if (!page || page.isLastPage || typeof page.nextPageStart !== 'number') break;
+      start = page.nextPageStart;
+    }
+    return all;
+  }
+
+  // The list shows the holder the page shows, or "None" for another.
+  function syncPlaces() {
+    const sel = $('places');
+    const v = holder ? holder.key + (holder.slug ? '/' + holder.slug : '') : '';
+    sel.value = Array.from(sel.options).some((o) => o.value === v) ? v : '';
+  }
+
+  async function fillPlaces() {
+    let places;
+    try {
+      places = await loadPlaces();
+    } catch (e) {
+      // Typing still works; the list is a convenience.
+      $('places-hint').textContent = 'Your projects and repositories could not be listed: ' + e.message
+        + ' Type one below.';
+      $('places').disabled = true;
+      $('places-wrap').hidden = false;
+      return;
+    }
+    const sel = $('places');
+    const personal = '~' + USER.toLowerCase();
+    const projects = el('optgroup', { label: 'Projects' });
+    const repos = el('optgroup', { label: 'Repositories' });
+    for (const p of places) {
+      const text = p === personal ? p + ' (your personal project)' : p;
+      (p.includes('/') ? repos : projects).append(el('option', { value: p, text }));
+    }
+    for (const g of [projects, repos]) if (g.children.length) sel.append(g);
+    $('places-wrap').hidden = false;
+    syncPlaces();
+  }
+
+  $('places').addEventListener('change', () => {
+    const v = $('places').value;
+    showHolder(v ? parseHolder(v) : null);
+  });
+
+  // ------------------------------------------------------------------
   // Start
 
   const who = $('who');
@@ -651,5 +720,6 @@
       + 'bbtoken-user meta tag (or process the page with mod_include), or open it as …?user=NAME.'));
   } else {
     refresh();
+    fillPlaces();
   }
 })();

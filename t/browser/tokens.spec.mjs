@@ -10,6 +10,8 @@
 //   BBT_PROJECT, BBT_REPO    a repository the user can read (PROJ, repo)
 //   BBT_ADMIN_PROJECT, BBT_ADMIN_REPO  a project the user administers and a
 //                  repository of it (TEAM, app; optional)
+//   BBT_PLACES     the places the user administers, in the server's order,
+//                  space-separated (~alice TEAM OPS/web TEAM/app; optional)
 //   BBT_USED_NAME, BBT_EXPIRED_NAME  tokens the wrapper made: one used
 //                  once, one expired (optional)
 //   BBT_GIT_HOME   HOME for git (the harness's home with its .gitconfig)
@@ -507,4 +509,63 @@ test('a project\'s tokens, as its admin', { skip: !env.BBT_ADMIN_PROJECT }, asyn
   await page.getByRole('heading', { level: 1, name: 'Personal access tokens' }).waitFor();
   if (env.BBT_USED_NAME) await page.locator('#tokens-body tr', { hasText: env.BBT_USED_NAME }).waitFor();
   assert.equal(await page.locator('#alert').isHidden(), true, await page.locator('#alert').innerText());
+});
+
+test('the places the user administers: a list that shows their tokens', { skip: !env.BBT_PLACES }, async () => {
+  const key = env.BBT_ADMIN_PROJECT, slug = env.BBT_ADMIN_REPO;
+  const places = env.BBT_PLACES.split(' ');
+  const list = page.getByLabel('Projects and repositories you administer');
+  await list.waitFor();
+  const values = await list.locator('option').evaluateAll((os) => os.map((o) => o.value));
+  assert.deepEqual(values, ['', ...places], 'exactly the places the server lists, after "None"');
+  assert.deepEqual(await list.locator('optgroup[label="Repositories"] option').evaluateAll((os) => os.map((o) => o.value)),
+    places.filter((p) => p.includes('/')), 'the repositories in a group of their own');
+  assert.match(await list.locator('option').nth(1).innerText(), /your personal project/);
+  assert.equal(await list.inputValue(), '', 'showing the user\'s own tokens: None');
+
+  // Reachable by keyboard: the next stop after "Create token".
+  await page.getByRole('button', { name: 'Create token' }).focus();
+  await page.keyboard.press('Tab');
+  assert.equal(await page.evaluate(() => document.activeElement.id), 'places');
+
+  // Choosing the project shows its tokens, as typing it and pressing Show
+  // does: the same heading, announcement, rows and text.
+  await list.selectOption(key);
+  await page.getByRole('heading', { level: 1, name: 'Access tokens of project ' + key }).waitFor();
+  await page.locator('#status', { hasText: 'Showing the tokens of the project ' + key }).waitFor();
+  await page.locator('#tokens-body tr', { hasText: 'Pipeline' }).waitFor();
+  assert.equal(await page.locator('#alert').isHidden(), true, await page.locator('#alert').innerText());
+  assert.equal(await page.getByLabel('Tokens of a project or repository you administer').inputValue(), key);
+  const ids = () => page.locator('#tokens-body tr[data-id]').evaluateAll((rs) => rs.map((r) => r.dataset.id));
+  const chosen = await ids();
+  assert.equal(chosen.length, 1, 'the project\'s one token');
+  await shot('09-places');
+  await page.getByRole('button', { name: 'Your own tokens' }).click();
+  await page.getByRole('heading', { level: 1, name: 'Personal access tokens' }).waitFor();
+  assert.equal(await list.inputValue(), '', '"Your own tokens": None again');
+  await page.getByLabel('Tokens of a project or repository you administer').fill(key);
+  await page.getByRole('button', { name: 'Show', exact: true }).click();
+  await page.getByRole('heading', { level: 1, name: 'Access tokens of project ' + key }).waitFor();
+  await page.locator('#tokens-body tr', { hasText: 'Pipeline' }).waitFor();
+  assert.deepEqual(await ids(), chosen, 'typing it shows the same tokens');
+  assert.equal(await list.inputValue(), key, 'and the list shows it chosen');
+
+  // A repository: its own tokens (the one made there was revoked).
+  await list.selectOption(key + '/' + slug);
+  await page.getByRole('heading', { level: 1, name: `Access tokens of repository ${key}/${slug}` }).waitFor();
+  await page.locator('#tokens-body tr', { hasText: 'has no access tokens' }).waitFor();
+  assert.deepEqual(await ids(), [], 'none of the project\'s');
+
+  // A repository the user administers in another project.
+  const other = places.find((p) => p.includes('/') && !p.startsWith(key + '/'));
+  if (other) {
+    await list.selectOption(other);
+    await page.getByRole('heading', { level: 1, name: 'Access tokens of repository ' + other }).waitFor();
+    await page.locator('#tokens-body tr', { hasText: 'has no access tokens' }).waitFor();
+    assert.equal(await page.locator('#alert').isHidden(), true, await page.locator('#alert').innerText());
+  }
+
+  await list.selectOption('');
+  await page.getByRole('heading', { level: 1, name: 'Personal access tokens' }).waitFor();
+  if (env.BBT_USED_NAME) await page.locator('#tokens-body tr', { hasText: env.BBT_USED_NAME }).waitFor();
 });
