@@ -3,8 +3,9 @@
 # large, over LimitRequestBody, a broken chunk, not JSON), a request
 # without a login, one with a token, a path and a method that are not the
 # API's, the cross-site check, a project's and a repository's tokens,
-# rotation, a database outage.  Any invalid read or write, use of uninitialised memory
-# or bad free fails the test.
+# rotation, the places a user may manage tokens of, a database outage.
+# Any invalid read or write, use of uninitialised memory or bad free fails
+# the test.
 use strict;
 use warnings;
 use FindBin;
@@ -125,10 +126,16 @@ is_status(req(GET => "$I?owner=carol&project=proj&neverUsed=true&expired=false&u
                      . "&minPermission=REPO_READ&limit=1", $root), 200, 'inventory, every filter');
 is_status(req(GET => "$I?owner=%zz&bogus=1", $root), 400, 'inventory, a bad query');
 is_status(req(GET => $I, { Authorization => $auth }), 403, 'inventory, not an admin');
+my $PL = '/rest/access-tokens/1.0/places';
+is_status(req(GET => $PL, { Authorization => $auth }), 200, 'places');
+is_status(req(GET => "$PL?start=1&limit=1", $root), 200, 'places, a page');
+is_status(req(GET => "$PL?start=x", { Authorization => $auth }), 400, 'places, a bad start');
+is_status(req(PUT => $PL, \%json, '{}'), 405, 'places, PUT');
 $env->pg_stop;
 is_status(req(GET => $B, { Authorization => $auth }), 503, 'database down: 503');
 is_status(req(POST => $L, \%ct, encode_json([$leaked])), 503, 'revoke by value, database down: 503');
 is_status(req(GET => $I, $root), 503, 'inventory, database down: 503');
+is_status(req(GET => $PL, { Authorization => $auth }), 503, 'places, database down: 503');
 is_status(req(POST => "$PB/000000000001/rotate", \%nock), 503, 'rotate, database down: 503');
 $env->pg_start;
 
