@@ -3,7 +3,8 @@
 # change or revoke a token, nor call the REST API's functions; the API role
 # (sql/grants-api.sql) serves the access-tokens API from a virtual host of
 # its own.  A privilege the database refuses either role is a server fault
-# (500 or 503, logged), never "not permitted" (401).
+# (500 or 503, logged), never "not permitted" (401): the list of places
+# too, which reads the projects' settings the lookup role may not.
 use strict;
 use warnings;
 use FindBin;
@@ -80,6 +81,8 @@ subtest 'httpd: tokens through the lookup role, the API through its own host' =>
     my $made = $r->{json}{token} // '';
     is_ok_res($env->get($UP, { Authorization => "Bearer $made" }), '  the new token works on the main server');
     is_status($env->rest(GET => $B, as => 'alice', api => 1), 200, 'GET on the API\'s host');
+    is_status($env->rest(GET => '/rest/access-tokens/1.0/places', as => 'alice', api => 1), 200,
+              'GET places on the API\'s host');
 };
 
 subtest 'the API where only the lookup role is granted: a server fault, never 401' => sub {
@@ -91,6 +94,11 @@ subtest 'the API where only the lookup role is granted: a server fault, never 40
          qr/BBT250: access-tokens API: the database refused the API's role a privilege .*permission denied for function bbtoken_api_create/,
          '  logged, with what the database refused');
     is($env->psql("SELECT count(*) FROM bbtoken_tokens WHERE name = 'on the wrong host'"), 0, '  nothing made');
+    $mark = log_mark($env->error_log_path);
+    $r = $env->rest(GET => '/rest/access-tokens/1.0/places', as => 'alice');
+    is_status($r, 500, 'GET places on the main server: 500');
+    like(join("\n", log_lines_since($env->error_log_path, $mark)),
+         qr/BBT250: .*permission denied for table bbtoken_projects/, '  logged: the projects\' settings');
 };
 
 subtest 'a GRANT revoked in the database: 500 or 503 and logged, never 401' => sub {
