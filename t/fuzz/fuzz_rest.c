@@ -69,13 +69,16 @@ static void check_path(const char *uri)
     }
     /* The resources that name no user: nothing else is filled in, and
      * the URI is exactly theirs, but for one trailing slash. */
-    if (shape == BBT_REST_LEAKED || shape == BBT_REST_ALL) {
+    if (shape == BBT_REST_LEAKED || shape == BBT_REST_ALL ||
+        shape == BBT_REST_PLACES) {
         if (p.user[0] || p.slug[0] || p.id[0] || p.key[0] || p.repo[0]) {
             abort();
         }
         snprintf(again, sizeof(again), "%s%s/%s", BBT_REST_PREFIX,
                  p.latest ? "latest" : "1.0",
-                 shape == BBT_REST_LEAKED ? "revoke-by-value" : "inventory");
+                 shape == BBT_REST_LEAKED ? "revoke-by-value"
+                 : shape == BBT_REST_ALL  ? "inventory"
+                                          : "places");
         n = strlen(again);
         if (strncmp(uri, again, n) != 0 ||
             !(uri[n] == '\0' || (uri[n] == '/' && uri[n + 1] == '\0'))) {
