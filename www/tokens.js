@@ -668,11 +668,13 @@
     return all;
   }
 
-  // The list shows the holder the page shows, or "None" for another.
+  // The list shows the holder the page shows: "None" for the user's own
+  // tokens, nothing for a place it does not hold (one typed).
   function syncPlaces() {
     const sel = $('places');
     const v = holder ? holder.key + (holder.slug ? '/' + holder.slug : '') : '';
-    sel.value = Array.from(sel.options).some((o) => o.value === v) ? v : '';
+    if (Array.from(sel.options).some((o) => o.value === v)) sel.value = v;
+    else sel.selectedIndex = -1;
   }
 
   async function fillPlaces() {

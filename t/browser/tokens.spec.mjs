@@ -565,6 +565,13 @@ test('the places the user administers: a list that shows their tokens', { skip: 
     assert.equal(await page.locator('#alert').isHidden(), true, await page.locator('#alert').innerText());
   }
 
+  // A place typed that the list does not hold: the list chooses nothing
+  // rather than claim "None: your own tokens".
+  await page.getByLabel('Tokens of a project or repository you administer').fill(env.BBT_PROJECT);
+  await page.getByRole('button', { name: 'Show', exact: true }).click();
+  await page.locator('#alert', { hasText: 'not permitted' }).waitFor();
+  assert.equal(await list.evaluate((s) => s.selectedIndex), -1, 'nothing chosen in the list');
+
   await list.selectOption('');
   await page.getByRole('heading', { level: 1, name: 'Personal access tokens' }).waitFor();
   if (env.BBT_USED_NAME) await page.locator('#tokens-body tr', { hasText: env.BBT_USED_NAME }).waitFor();
