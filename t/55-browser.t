@@ -12,7 +12,8 @@
 # token and a repository's there, clones with the first (x-token-auth),
 # and is told where it administers nothing; finds the places it
 # administers, and only those, in the page's list, and choosing one shows
-# that place's tokens as typing it does.  It saves screenshots (see
+# that place's tokens as typing it does (a list that answers after another
+# place was chosen is dropped).  It saves screenshots (see
 # below).  t/browser/sandbox.spec.mjs
 # plays a page uploaded over WebDAV onto the page's host that drives the
 # API in its reader's name: BBTokenSandbox stops it, and without it the

@@ -576,3 +576,34 @@ test('the places the user administers: a list that shows their tokens', { skip: 
   await page.getByRole('heading', { level: 1, name: 'Personal access tokens' }).waitFor();
   if (env.BBT_USED_NAME) await page.locator('#tokens-body tr', { hasText: env.BBT_USED_NAME }).waitFor();
 });
+
+test('a list that answers after another place was chosen is dropped', { skip: !env.BBT_PLACES }, async () => {
+  const key = env.BBT_ADMIN_PROJECT;
+  const list = page.getByLabel('Projects and repositories you administer');
+  // The project's list is held until the user has chosen their own tokens
+  // and those are shown.
+  const pattern = new RegExp('/projects/' + key + '\\?start=');
+  let release, asked;
+  const held = new Promise((r) => { release = r; });
+  const seen = new Promise((r) => { asked = r; });
+  await page.route(pattern, async (route) => { asked(); await held; await route.continue(); });
+  try {
+    await list.selectOption(key);
+    await seen;
+    await list.selectOption('');
+    await page.getByRole('heading', { level: 1, name: 'Personal access tokens' }).waitFor();
+    if (env.BBT_USED_NAME) await page.locator('#tokens-body tr', { hasText: env.BBT_USED_NAME }).waitFor();
+    const answered = page.waitForResponse(pattern);
+    release();
+    await (await answered).finished();
+    // Let the page's script take the answer (a few turns of its event loop).
+    await page.evaluate(() => new Promise((r) => setTimeout(r, 200)));
+  } finally {
+    release();
+    await page.unroute(pattern);
+  }
+  await page.getByRole('heading', { level: 1, name: 'Personal access tokens' }).waitFor();
+  assert.equal(await page.locator('#tokens-body tr', { hasText: 'Pipeline' }).count(), 0,
+    'the project\'s token is not shown among the user\'s own');
+  assert.equal(await page.locator('#alert').isHidden(), true, await page.locator('#alert').innerText());
+});
