@@ -34,6 +34,9 @@ $env->make_repo('PROJ', 'repo');
 $env->user_add('alice');
 $env->grant('alice', 'PROJECT_WRITE', 'PROJ');
 my ($tok, $id) = $env->token_create('alice', name => 'ci', perms => ['REPO_WRITE']);
+# Other ids that exist, more than a thread has slots for.
+$env->user_add('bob');
+my @others = map { ($env->token_create('bob', name => "t$_", perms => ['REPO_READ']))[1] } 1 .. 10;
 my $UP = '/scm/PROJ/repo.git/info/refs?service=git-upload-pack';
 my $RP = '/scm/PROJ/repo.git/info/refs?service=git-receive-pack';
 
@@ -111,7 +114,13 @@ subtest 'refusals never compute the level' => sub {
     ($r, $w) = work($UP, 'Bearer ' . forge_token('000000000042'));
     is_401($r, 1, 'an unknown id');
     work_is($w, { all => 1, lookup => 1, level => 0, computed => 0 }, '  the lookup alone');
-    # Neither took the slot of alice's token.
+    # Wrong secrets for more ids that exist than a thread has slots.
+    for my $other (@others) {
+        ($r, $w) = work($UP, 'Bearer ' . forge_token($other));
+        is_401($r, 1, "a wrong secret for $other");
+        is($w->{computed}, 0, '  no level computed');
+    }
+    # None of them took the slot of alice's token.
     ($r, $w) = work($UP, "Bearer $tok");
     is_ok_res($r, 'alice\'s token after them');
     work_is($w, { all => 1, lookup => 1, level => 0, computed => 1 }, '  still one statement');
