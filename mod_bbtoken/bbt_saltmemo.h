@@ -7,7 +7,8 @@
  *
  * A salt is stored beside its hash and proves nothing alone; it is wiped
  * all the same when its slot is taken, and never logged.  Nothing here is
- * trusted: a salt that is out of date only costs the second statement.
+ * trusted: a salt that is out of date (the secret changed, or the id is
+ * another virtual host's database's) only costs the second statement.
  * This file knows nothing of httpd.
  */
 #ifndef BBT_SALTMEMO_H
