@@ -73,3 +73,8 @@ COMMIT;
 BEGIN;
 \ir migrations/0014_nets.sql
 COMMIT;
+
+-- Version 15: the owner's level from the owner's row, for httpd's lookup.
+BEGIN;
+\ir migrations/0015_owner_level_of.sql
+COMMIT;
