@@ -84,6 +84,7 @@ enum {
     COL_REPO_SLUG,
     COL_NETS,
     COL_GROUPS,
+    COL_LEVEL,
     COL_COUNT
 };
 
@@ -92,10 +93,22 @@ enum {
  * is decided in C: every expression here is built again each time the
  * prepared statement runs, and that cost more than the query.
  * A project's or a repository's token has no owner (the users are a LEFT
- * JOIN); its key and slug come next.  Last, the allow-list and the
+ * JOIN); its key and slug come next.  Then the allow-list and the
  * address groups the token is known to have been used from, as text, both
  * from the token's row (sql/migrations/0013: aggregating
- * bbtoken_token_nets here cost more than the rest of the lookup). */
+ * bbtoken_token_nets here cost more than the rest of the lookup).
+ *
+ * Last, the owner's live level on the target (key, slug), but only when
+ * the caller sent the token's hash and it is the stored one, for a live
+ * personal token of an active owner; NULL otherwise.  PostgreSQL evaluates
+ * a CASE branch only when it is taken, so a refusal still reads the token
+ * and owner rows and nothing else (t/75 and t/95 count the level's runs).
+ * The level is a PL/pgSQL function (sql/migrations/0015): the same query
+ * inlined here as a subquery ran only when taken too (EXPLAIN ANALYZE:
+ * "never executed"), but the executor set it up on every run, which cost
+ * every lookup about half as much again.  The hash is only what the table
+ * holds; C still verifies the secret itself and uses the level only then
+ * (bbt_verify.c). */
 static const char bbt_sql_lookup[] =
     "SELECT t.salt, t.secret_hash, t.name, u.name, u.active,"
     " t.project_perm, t.repo_perm, t.revoked_at IS NOT NULL, u.id,"
@@ -104,7 +117,10 @@ static const char bbt_sql_lookup[] =
     " (date_part('epoch', t.expired_refused_at) * 1000000)::bigint,"
     " (date_part('epoch', now()) * 1000000)::bigint,"
     " t.project_key, t.repo_slug, array_to_string(t.allowed_nets, ' '),"
-    " array_to_string(t.seen_nets, ' ')"
+    " array_to_string(t.seen_nets, ' '),"
+    " CASE WHEN t.secret_hash = %s AND t.user_id IS NOT NULL"
+    " AND t.revoked_at IS NULL AND u.active"
+    " THEN bbtoken_owner_level_of(u, %s, %s) END"
     " FROM bbtoken_tokens t LEFT JOIN bbtoken_users u ON u.id = t.user_id"
     " WHERE t.id = %s";
 
@@ -119,7 +135,7 @@ static const char bbt_sql_owner_level[] =
 static const struct {
     const char *label, *sql, *what;
 } bbt_db_stmts[BBT_STMT_COUNT] = {
-    [BBT_STMT_LOOKUP] = {"bbtoken_lookup_v7", bbt_sql_lookup,
+    [BBT_STMT_LOOKUP] = {"bbtoken_lookup_v8", bbt_sql_lookup,
                          "the token lookup"},
     [BBT_STMT_LEVEL] = {"bbtoken_owner_level_v1", bbt_sql_owner_level,
                         "the owner's level"},
@@ -283,13 +299,12 @@ static apr_dbd_prepared_t *bbt_db_recover(bbt_db_conn_t *c, bbt_stmt_t which)
     return bbt_db_stmt(c, which, 1);
 }
 
-/* Run prepared statement `which` with up to three arguments (as many as
- * it takes are read), once more after a failure the connection can be
- * recovered from: 0, or -1 (logged: BBT073 for a failure tried again,
- * errid for the last). */
+/* Run prepared statement `which` with its nargs args (a NULL one is SQL
+ * NULL), once more after a failure the connection can be recovered from:
+ * 0, or -1 (logged: BBT073 for a failure tried again, errid for the
+ * last). */
 static int bbt_db_run(bbt_db_conn_t *c, bbt_stmt_t which, const char *errid,
-                      apr_dbd_results_t **res, const char *a1, const char *a2,
-                      const char *a3)
+                      apr_dbd_results_t **res, int nargs, const char **args)
 {
     apr_dbd_prepared_t *stmt = bbt_db_stmt(c, which, 0);
     int attempt, rv;
@@ -301,8 +316,8 @@ static int bbt_db_run(bbt_db_conn_t *c, bbt_stmt_t which, const char *errid,
         apr_time_t start = apr_time_now();
 
         *res = NULL;
-        rv = apr_dbd_pvselect(c->dbd->driver, c->pool, c->dbd->handle, res,
-                              stmt, 1, a1, a2, a3);
+        rv = apr_dbd_pselect(c->dbd->driver, c->pool, c->dbd->handle, res, stmt,
+                             1, nargs, args);
         bbt_db_counted(start, rv);
         if (rv == 0) {
             return 0;
@@ -369,15 +384,20 @@ static int bbt_db_copy_hex(char *dst, size_t n, const char *src)
 }
 
 bbt_db_status_t bbt_db_lookup(bbt_db_conn_t *c, const char *id, int interval,
-                              bbt_db_token_t *out)
+                              const char *hash, const char *key,
+                              const char *slug, bbt_db_token_t *out)
 {
     const apr_dbd_driver_t *drv = c->dbd->driver;
     apr_dbd_results_t *res = NULL;
     apr_dbd_row_t *row = NULL;
     apr_int64_t now;
     int rows = 0, bad = 0;
+    /* In the order of the statement's placeholders.  No target, no
+     * level: then no hash either. */
+    const char *args[] = {key ? hash : NULL, key, slug, id};
 
-    if (bbt_db_run(c, BBT_STMT_LOOKUP, "BBT074", &res, id, NULL, NULL) != 0) {
+    if (bbt_db_run(c, BBT_STMT_LOOKUP, "BBT074", &res,
+                   (int)(sizeof(args) / sizeof(args[0])), args) != 0) {
         return BBT_DB_UNAVAILABLE;
     }
     /* Read every row to the end so the result is released. */
@@ -424,6 +444,9 @@ bbt_db_status_t bbt_db_lookup(bbt_db_conn_t *c, const char *id, int interval,
             v[COL_GROUPS]
                 ? bbt_agroup_list(v[COL_GROUPS], out->groups, BBT_AGROUPS_MAX)
                 : 0;
+        /* NULL (or the driver's "") when the level was not computed. */
+        out->level_given = v[COL_LEVEL] && *v[COL_LEVEL];
+        out->owner_level = bbt_db_int_level(v[COL_LEVEL]);
     }
     if (bad) {
         return BBT_DB_UNAVAILABLE;
@@ -438,13 +461,17 @@ bbt_db_status_t bbt_db_owner_level(bbt_db_conn_t *c, apr_int64_t user_id,
     const apr_dbd_driver_t *drv = c->dbd->driver;
     apr_dbd_results_t *res = NULL;
     apr_dbd_row_t *row = NULL;
+    const char *args[3];
 
     *level = BBT_LEVEL_NONE;
     if (!key) {
         return BBT_DB_OK;
     }
-    if (bbt_db_run(c, BBT_STMT_LEVEL, "BBT320", &res, key, slug,
-                   apr_psprintf(c->pool, "%" APR_INT64_T_FMT, user_id)) != 0) {
+    args[0] = key;
+    args[1] = slug;
+    args[2] = apr_psprintf(c->pool, "%" APR_INT64_T_FMT, user_id);
+    if (bbt_db_run(c, BBT_STMT_LEVEL, "BBT320", &res,
+                   (int)(sizeof(args) / sizeof(args[0])), args) != 0) {
         return BBT_DB_UNAVAILABLE;
     }
     while (apr_dbd_get_row(drv, c->pool, res, &row, -1) == 0) {

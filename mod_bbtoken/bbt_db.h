@@ -43,6 +43,8 @@ typedef struct {
     const char *nets;        /* allowed_nets, space-separated; "": any */
     int ngroups;             /* the address groups it was used from */
     bbt_agroup_t groups[BBT_AGROUPS_MAX];
+    int level_given;         /* the lookup computed owner_level */
+    bbt_level_t owner_level; /* the owner's live level on the target */
 } bbt_db_token_t;
 
 /* Fetch mod_dbd's optional functions.  Returns 0, or -1 if mod_dbd is not
@@ -61,9 +63,18 @@ void bbt_db_close(bbt_db_conn_t *c);
 /* Load token `id` and its owner's row (nothing else: a refusal costs the
  * same whoever owns the id).  interval (seconds, the
  * BBTokenLastUseInterval) decides out->stale and out->refusal_due.  Strings
- * are copied into the request's pool. */
+ * are copied into the request's pool.
+ *
+ * hash (hex, or NULL) is the presented token's hash under a salt the
+ * database gave before: if it is the stored hash, for a live personal
+ * token of an active owner and a target key (slug NULL: the project), the
+ * same statement computes the owner's live level on it, as
+ * bbt_db_owner_level would (out->level_given, out->owner_level).  That
+ * proves nothing of the secret: the caller verifies it as ever, and uses
+ * the level only then. */
 bbt_db_status_t bbt_db_lookup(bbt_db_conn_t *c, const char *id, int interval,
-                              bbt_db_token_t *out);
+                              const char *hash, const char *key,
+                              const char *slug, bbt_db_token_t *out);
 
 /* The live level of the owner with id user_id on (key, slug), as
  * bbtoken_owner_levels computes it: asked only for a verified token.  key

@@ -12,6 +12,13 @@
  * From the database: the token and its owner's row first, and the owner's
  * level on the target only once the secret has proven right (and the
  * token is usable), so a refusal does the same work whoever owns the id.
+ * For a token this thread has seen, one statement does both: the token is
+ * hashed under the salt the database gave last time (bbt_saltmemo.h), and
+ * the lookup computes the level only if that hash is the stored one.  C
+ * still decides: it verifies the secret against the row as returned, and
+ * uses that level only for a token it verified; any other way (no salt
+ * remembered, the token rotated since, a wrong secret) the level is asked
+ * by a second statement, as before.
  * The generation is read before the queries and stamps what is kept, so a
  * change committed while they ran leaves an entry that is already out of
  * date, never a stale one that looks current.
@@ -22,9 +29,12 @@
 
 #include <string.h>
 
+#include <openssl/crypto.h>
+
 #include "bbt_cache.h"
 #include "bbt_config.h"
 #include "bbt_db.h"
+#include "bbt_saltmemo.h"
 #include "bbt_verify.h"
 #include "bbt_where.h"
 
@@ -220,13 +230,28 @@ static void bbt_verify_keep(request_rec *r, bbt_req_t *rq,
     bbt_cache_put_token(r, rq->cache_key, &e);
 }
 
+/* Whether tok's secret is right for row: by the hash already made under
+ * the remembered salt when the row's salt is that one (one MAC, not two),
+ * else by bbt_token_verify.  Both compare in constant time; a hash is
+ * lower-case hex, both as made and as the schema lets it be stored. */
+static int bbt_verify_secret(const bbt_token_t *tok, const bbt_db_token_t *row,
+                             const char *memo_salt, const char *sent)
+{
+    if (sent && strcmp(row->salt, memo_salt) == 0) {
+        return CRYPTO_memcmp(sent, row->hash, BBT_HASH_HEX_LEN) == 0;
+    }
+    return bbt_token_verify(row->salt, row->hash, tok);
+}
+
 static int bbt_verify_db(request_rec *r, bbt_req_t *rq, bbt_cache_view_t *v,
                          const bbt_token_t *tok, const char *basic_user,
                          const char *key, const char *slug, bbt_verified_t *out)
 {
     int interval = bbt_config_last_use_interval(r->server), secret_ok = 0;
-    int level_asked = 0;
+    int level_asked = 0, rv = OK;
     apr_int64_t now = apr_time_now(), group_failed_us = 0;
+    char memo_salt[BBT_SALT_HEX_LEN + 1], hash[BBT_HASH_HEX_LEN + 1];
+    const char *sent = NULL;
     bbt_db_token_t row;
     bbt_db_status_t st;
     bbt_db_conn_t *c;
@@ -240,10 +265,15 @@ static int bbt_verify_db(request_rec *r, bbt_req_t *rq, bbt_cache_view_t *v,
     /* Only now, the first time in this child, is it known whether this
      * server's database is the listener's. */
     v->use = bbt_cache_note_db(r, bbt_db_native(c));
-    st = bbt_db_lookup(c, rq->token_id, interval, &row);
+    /* The level is worth asking for with the lookup only for a target. */
+    if (tok && key && bbt_saltmemo_get(rq->token_id, memo_salt) &&
+        bbt_token_hash_hex(memo_salt, tok, hash) == 0) {
+        sent = hash;
+    }
+    st = bbt_db_lookup(c, rq->token_id, interval, sent, key, slug, &row);
     if (st == BBT_DB_UNAVAILABLE) {
-        bbt_db_close(c);
-        return HTTP_SERVICE_UNAVAILABLE;
+        rv = HTTP_SERVICE_UNAVAILABLE;
+        goto done;
     }
     if (st == BBT_DB_NOT_FOUND) {
         if (tok) {
@@ -251,7 +281,14 @@ static int bbt_verify_db(request_rec *r, bbt_req_t *rq, bbt_cache_view_t *v,
         }
         out->verdict = bbt_verdict(NULL, 0, basic_user);
     } else {
-        secret_ok = !tok || bbt_token_verify(row.salt, row.hash, tok);
+        secret_ok = !tok || bbt_verify_secret(tok, &row, memo_salt, sent);
+        /* Only a token proven right takes a slot; any answer refreshes
+         * the slot its id has (the salt is the row's, right secret or
+         * wrong).  So made-up tokens, even for ids that exist, never push
+         * out a thread's good ones. */
+        if (tok) {
+            bbt_saltmemo_put(rq->token_id, row.salt, secret_ok);
+        }
         tr.kind = row.scope.kind;
         tr.user_name = row.user_name;
         tr.user_active = row.user_active;
@@ -268,12 +305,16 @@ static int bbt_verify_db(request_rec *r, bbt_req_t *rq, bbt_cache_view_t *v,
         out->tok_project = row.tok_project;
         out->tok_repo = row.tok_repo;
         out->scope = row.scope;
+        /* The lookup's level is the owner's, read with the row: good for
+         * a token C has verified, and only then. */
         if (out->verdict == BBT_VERDICT_OK && key &&
             row.scope.kind == BBT_KIND_PERSONAL) {
-            if (bbt_db_owner_level(c, row.user_id, key, slug, &out->owner) !=
-                BBT_DB_OK) {
-                bbt_db_close(c);
-                return HTTP_SERVICE_UNAVAILABLE;
+            if (row.level_given) {
+                out->owner = row.owner_level;
+            } else if (bbt_db_owner_level(c, row.user_id, key, slug,
+                                          &out->owner) != BBT_DB_OK) {
+                rv = HTTP_SERVICE_UNAVAILABLE;
+                goto done;
             }
             level_asked = 1;
         }
@@ -299,10 +340,16 @@ static int bbt_verify_db(request_rec *r, bbt_req_t *rq, bbt_cache_view_t *v,
         bbt_db_note_expired(c, rq->token_id, r->useragent_ip, interval);
         row.refused_us = now;
     }
-    bbt_db_close(c);
-    memset(row.salt, 0, sizeof(row.salt));
-    memset(row.hash, 0, sizeof(row.hash));
 
+done:
+    bbt_db_close(c);
+    OPENSSL_cleanse(memo_salt, sizeof(memo_salt));
+    OPENSSL_cleanse(hash, sizeof(hash));
+    OPENSSL_cleanse(row.salt, sizeof(row.salt));
+    OPENSSL_cleanse(row.hash, sizeof(row.hash));
+    if (rv != OK) {
+        return rv;
+    }
     /* A broken row is never kept: it is answered 500 every time. */
     if (v->use && rq->cache_keyed && out->verdict != BBT_VERDICT_BROKEN) {
         bbt_verify_keep(r, rq, v, st, secret_ok, &row, group_failed_us, key,

@@ -74,6 +74,11 @@ BEGIN;
 \ir migrations/0014_nets.sql
 COMMIT;
 
+-- Version 15: the owner's level from the owner's row, for httpd's lookup.
+BEGIN;
+\ir migrations/0015_owner_level_of.sql
+COMMIT;
+
 -- Version 16: a user's e-mail address and display name changes audited.
 BEGIN;
 \ir migrations/0016_user_details_audit.sql

@@ -19,7 +19,8 @@ use BBT::Assert ();
 
 use Exporter 'import';
 our @EXPORT_OK = qw(lookup_calls log_mark log_since wait_log served_from_cache
-                    until_status listener_count settle);
+                    until_status listener_count settle level_probe_on
+                    level_computed);
 
 # PostgreSQL settings for counting statements.
 our $PG_CONF = { shared_preload_libraries => "'pg_stat_statements'" };
@@ -35,6 +36,28 @@ our $LIMIT = 30;
 sub lookup_calls {
     my ($env) = @_;
     return $env->statement_calls($LOOKUP);
+}
+
+# Make bbtoken_owner_levels, the one definition of an owner's level, bump a
+# sequence each time it runs, whichever statement runs it: the same
+# function around a nextval.  No longer inlined (it calls a volatile
+# function), it still runs only where a statement asks for it.
+sub level_probe_on {
+    my ($env) = @_;
+    $env->psql('CREATE SEQUENCE bbt_level_probe');
+    $env->psql('GRANT USAGE ON SEQUENCE bbt_level_probe TO PUBLIC');
+    my $body = $env->psql("SELECT prosrc FROM pg_proc WHERE proname = 'bbtoken_owner_levels'");
+    $body =~ s/;\s*\z//;
+    $env->psql("CREATE OR REPLACE FUNCTION bbtoken_owner_levels(u bbtoken_users, key text, slug text) "
+               . "RETURNS TABLE (level integer) LANGUAGE sql STABLE PARALLEL SAFE AS \$probe\$ "
+               . "SELECT x.level FROM (SELECT nextval('bbt_level_probe')) p, LATERAL ($body) x(level) "
+               . "\$probe\$");
+}
+
+# How many times an owner's level has been computed since level_probe_on.
+sub level_computed {
+    my ($env) = @_;
+    return $env->psql("SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM bbt_level_probe");
 }
 
 # A point in the error log, and what was written after it (BBT::Assert's,

@@ -1,0 +1,207 @@
+# With the token cache off, a token the serving thread has seen costs one
+# statement per request: the lookup sends the token's hash under the salt
+# the database gave last time and gets the owner's level with the row when
+# that hash is the stored one.  Every other way is still right: a changed
+# secret, a changed salt, a lowered grant, a disabled owner, a revoked
+# token, a wrong secret, an unknown id.  And a refusal still never computes
+# the owner's level.
+#
+# One child with one thread (prefork, one worker), so every request is
+# served by the thread that remembers the salt.  Counted by PostgreSQL
+# itself: pg_stat_statements for the statements, and a sequence that
+# bbtoken_owner_levels (the level's one definition, by any route) bumps
+# each time it runs.
+use strict;
+use warnings;
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use Test::More;
+use Digest::SHA qw(hmac_sha256_hex);
+use BBT::Env qw(forge_token);
+use BBT::Token qw(parse_token);
+use BBT::Assert;
+use BBT::Cache qw(lookup_calls level_probe_on level_computed);
+
+my $env = BBT::Env->new(
+    mpm        => 'prefork',
+    mpm_conf   => "StartServers 1\nMinSpareServers 1\nMaxSpareServers 1\n"
+                . "ServerLimit 1\nMaxRequestWorkers 1\n",
+    pg_conf    => $BBT::Cache::PG_CONF,
+    extra_conf => "BBTokenCache off\nBBTokenLastUseInterval 86400\n",
+)->start;
+$env->stat_statements_on;
+$env->make_repo('PROJ', 'repo');
+$env->user_add('alice');
+$env->grant('alice', 'PROJECT_WRITE', 'PROJ');
+my ($tok, $id) = $env->token_create('alice', name => 'ci', perms => ['REPO_WRITE']);
+# Other ids that exist, more than a thread has slots for.
+$env->user_add('bob');
+my @others = map { ($env->token_create('bob', name => "t$_", perms => ['REPO_READ']))[1] } 1 .. 10;
+my $UP = '/scm/PROJ/repo.git/info/refs?service=git-upload-pack';
+my $RP = '/scm/PROJ/repo.git/info/refs?service=git-receive-pack';
+
+level_probe_on($env);
+sub probe { level_computed($env) }
+
+# The owner's level statement (mod_bbtoken/bbt_db.c), as
+# pg_stat_statements spells it.
+sub level_calls { $env->statement_calls('WHERE u.id = $3::bigint') }
+# Every statement httpd's role ran.
+sub all_calls {
+    return $env->psql("SELECT coalesce(sum(calls), 0) FROM pg_stat_statements "
+                      . "WHERE userid = 'bbtoken_httpd'::regrole");
+}
+
+# One request and what it made PostgreSQL do:
+# { all => statements, lookup => lookups, level => level statements,
+#   computed => times the owner's level was computed }.
+sub work {
+    my ($path, $auth) = @_;
+    my @before = (all_calls(), lookup_calls($env), level_calls(), probe());
+    my $r = $env->get($path, { Authorization => $auth });
+    my @after = (all_calls(), lookup_calls($env), level_calls(), probe());
+    my %w;
+    @w{qw(all lookup level computed)} = map { $after[$_] - $before[$_] } 0 .. 3;
+    return ($r, \%w);
+}
+
+sub work_is {
+    my ($w, $want, $name) = @_;
+    local $Test::Builder::Level = $Test::Builder::Level + 1;
+    is_deeply($w, $want, $name) or diag explain $w;
+}
+
+# Write columns of token $id that the schema keeps fixed (its triggers
+# refuse it): what a restore of another backup, or a hand edit, could do.
+sub force_update {
+    my ($id, $set) = @_;
+    $env->psql("SET session_replication_role = replica; "
+               . "UPDATE bbtoken_tokens SET $set WHERE id = '$id'");
+}
+
+# A new secret and salt for token $id: the token that goes with them.
+sub new_secret {
+    my ($id) = @_;
+    my $t = forge_token($id);
+    my $salt = join '', map { sprintf '%02x', int rand 256 } 1 .. 16;
+    my $hash = hmac_sha256_hex(parse_token($t)->{raw}, pack('H*', $salt));
+    force_update($id, "salt = '$salt', secret_hash = '$hash'");
+    return $t;
+}
+
+subtest 'a repeated token: one statement per request' => sub {
+    # The first: the lookup, then the level; the address and the last use
+    # are recorded.
+    my ($r, $w) = work($UP, "Bearer $tok");
+    is_ok_res($r, 'first request');
+    is($w->{lookup}, 1, '  one lookup');
+    is($w->{level}, 1, '  the level asked apart: no salt was remembered');
+    for my $n (1 .. 5) {
+        ($r, $w) = work($UP, "Bearer $tok");
+        is_ok_res($r, "repeat $n");
+        work_is($w, { all => 1, lookup => 1, level => 0, computed => 1 },
+                '  one statement, which computed the level');
+    }
+    ($r, $w) = work($RP, $env->basic('alice', $tok));
+    is_ok_res($r, 'Basic, a push advertisement (write)');
+    work_is($w, { all => 1, lookup => 1, level => 0, computed => 1 }, '  one statement');
+};
+
+subtest 'refusals never compute the level' => sub {
+    my ($r, $w) = work($UP, 'Bearer ' . forge_token($id));
+    is_401($r, 1, 'a wrong secret for the remembered id');
+    work_is($w, { all => 1, lookup => 1, level => 0, computed => 0 }, '  the lookup alone');
+    ($r, $w) = work($UP, 'Bearer ' . forge_token('000000000042'));
+    is_401($r, 1, 'an unknown id');
+    work_is($w, { all => 1, lookup => 1, level => 0, computed => 0 }, '  the lookup alone');
+    # Wrong secrets for more ids that exist than a thread has slots.
+    for my $other (@others) {
+        ($r, $w) = work($UP, 'Bearer ' . forge_token($other));
+        is_401($r, 1, "a wrong secret for $other");
+        is($w->{computed}, 0, '  no level computed');
+    }
+    # None of them took the slot of alice's token.
+    ($r, $w) = work($UP, "Bearer $tok");
+    is_ok_res($r, 'alice\'s token after them');
+    work_is($w, { all => 1, lookup => 1, level => 0, computed => 1 }, '  still one statement');
+};
+
+subtest 'a changed salt with the old hash: the stored hash is not proof' => sub {
+    # The hash sent (under the remembered salt) is the stored one, so the
+    # lookup computes the level; but the row's salt has changed, and the
+    # token does not hash to that hash under it.
+    my $salt = '0123456789abcdef0123456789abcdef';
+    my $old = $env->psql("SELECT salt FROM bbtoken_tokens WHERE id = '$id'");
+    force_update($id, "salt = '$salt'");
+    my ($r, $w) = work($UP, "Bearer $tok");
+    is_401($r, 1, 'the token, against a row whose salt changed');
+    is($w->{level}, 0, '  no level statement');
+    ($r, $w) = work($UP, "Bearer $tok");
+    is_401($r, 1, '  again, with the row\'s salt remembered now');
+    work_is($w, { all => 1, lookup => 1, level => 0, computed => 0 }, '  the lookup alone');
+    force_update($id, "salt = '$old'");
+    ($r, $w) = work($UP, "Bearer $tok");
+    is_ok_res($r, 'the salt put back: accepted');
+    is($w->{lookup}, 1, '  one lookup');
+};
+
+subtest 'a new secret: the old token refused, the new one accepted' => sub {
+    my ($r, $w) = work($UP, "Bearer $tok");
+    is_ok_res($r, 'before');
+    my $new = new_secret($id);
+    ($r, $w) = work($UP, "Bearer $new");
+    is_ok_res($r, 'the new token');
+    work_is($w, { all => 2, lookup => 1, level => 1, computed => 1 },
+            '  the lookup, then the level: the remembered salt was out of date');
+    ($r, $w) = work($UP, "Bearer $new");
+    is_ok_res($r, 'the new token again');
+    work_is($w, { all => 1, lookup => 1, level => 0, computed => 1 }, '  one statement');
+    ($r, $w) = work($UP, "Bearer $tok");
+    is_401($r, 1, 'the old token');
+    work_is($w, { all => 1, lookup => 1, level => 0, computed => 0 }, '  the lookup alone');
+
+    # A refusal of a remembered id refreshes its salt: the row's either way.
+    my $third = new_secret($id);
+    ($r, $w) = work($UP, "Bearer $new");
+    is_401($r, 1, 'changed again: the second token');
+    work_is($w, { all => 1, lookup => 1, level => 0, computed => 0 }, '  the lookup alone');
+    ($r, $w) = work($UP, "Bearer $third");
+    is_ok_res($r, 'the third token');
+    work_is($w, { all => 1, lookup => 1, level => 0, computed => 1 },
+            '  one statement: the refusal before had the salt refreshed');
+    is_401($env->get($UP, { Authorization => "Bearer $tok" }), 1, 'the first token still refused');
+    $new = $third;
+    $tok = $new;
+};
+
+subtest 'the level is live: a lowered grant, a disabled owner, a revoked token' => sub {
+    my ($r, $w) = work($RP, "Bearer $tok");
+    is_ok_res($r, 'a push advertisement with PROJECT_WRITE');
+    work_is($w, { all => 1, lookup => 1, level => 0, computed => 1 }, '  one statement');
+    $env->grant('alice', 'PROJECT_READ', 'PROJ');
+    ($r, $w) = work($RP, "Bearer $tok");
+    is_403($r, 'the grant lowered to PROJECT_READ: refused at once');
+    work_is($w, { all => 1, lookup => 1, level => 0, computed => 1 }, '  one statement');
+    is_ok_res($env->get($UP, { Authorization => "Bearer $tok" }), '  reading still allowed');
+    $env->cli_ok('ungrant', 'alice', 'PROJ');
+    is_403($env->get($UP, { Authorization => "Bearer $tok" }), 'ungranted: reading refused at once');
+    $env->grant('alice', 'PROJECT_WRITE', 'PROJ');
+    is_ok_res($env->get($RP, { Authorization => "Bearer $tok" }), 'granted again: push allowed');
+
+    $env->cli_ok('user', 'disable', 'alice');
+    ($r, $w) = work($UP, "Bearer $tok");
+    is_401($r, 1, 'the owner disabled: refused at once');
+    work_is($w, { all => 1, lookup => 1, level => 0, computed => 0 },
+            '  the lookup alone: a disabled owner\'s level is not computed');
+    $env->cli_ok('user', 'enable', 'alice');
+    is_ok_res($env->get($UP, { Authorization => "Bearer $tok" }), 'enabled again: accepted');
+
+    $env->cli_ok('revoke', $id);
+    ($r, $w) = work($UP, "Bearer $tok");
+    is_401($r, 1, 'revoked: refused at once');
+    work_is($w, { all => 1, lookup => 1, level => 0, computed => 0 },
+            '  the lookup alone: a revoked token\'s owner\'s level is not computed');
+};
+
+is_deeply([$env->crash_lines], [], 'no child crashed');
+done_testing;
