@@ -74,6 +74,19 @@ subtest 'the API role calls the API\'s functions' => sub {
     ok($rc != 0 && $err =~ /permission denied/, '  and it writes no table itself') or diag $err;
 };
 
+subtest 'both roles may ask bbtoken_owner_level, and it answers' => sub {
+    my $uid = $env->psql("SELECT id FROM bbtoken_users WHERE name = 'alice'");
+    my %want = ("'PROJ', 'repo'" => 2, "'PROJ', NULL" => 2, "'OTHER', 'repo'" => 0, "'~alice', 'x'" => 3);
+    for my $role ('bbtoken_httpd', 'bbtoken_api') {
+        for my $args (sort keys %want) {
+            my ($rc, $out, $err) = as($role, "SELECT bbtoken_owner_level($uid, $args)");
+            is($rc == 0 ? ($out =~ s/\s+//gr) : "exit $rc: $err", $want{$args}, "$role: alice on ($args)");
+        }
+        my ($rc, $out, $err) = as($role, "SELECT bbtoken_owner_level(-1, 'PROJ', 'repo')");
+        is($rc == 0 ? ($out =~ s/\s+//gr) : "exit $rc: $err", 0, "$role: an unknown user: 0");
+    }
+};
+
 subtest 'httpd: tokens through the lookup role, the API through its own host' => sub {
     is_ok_res($env->get($UP, { Authorization => "Bearer $tok" }), 'a token request on the main server');
     my $r = $env->rest(PUT => $B, as => 'alice', json => $new->('made over REST'), api => 1);

@@ -1,5 +1,5 @@
 -- Migration 16: a change of a user's e-mail address or display name is
--- in the audit trail.
+-- in the audit trail; bbtoken_owner_level() works again.
 --
 -- Applied inside one transaction by `bbtoken db upgrade` (or by
 -- sql/schema.sql), never on its own: no BEGIN/COMMIT here.
@@ -73,6 +73,21 @@ DO $$
 BEGIN
     EXECUTE format('ALTER FUNCTION bbtoken_users_audit() SET search_path = %I, pg_temp',
                    current_schema());
+END
+$$;
+
+-- Migration 4's bbtoken_owner_level(uid, key, slug) has failed since
+-- migration 6 gave bbtoken_users a slug column: "slug" in its query named
+-- both that column and the parameter.  The parameters keep their names
+-- (CREATE OR REPLACE cannot change them) and are named by the function's.
+CREATE OR REPLACE FUNCTION bbtoken_owner_level(uid bigint, key text, slug text)
+RETURNS integer LANGUAGE plpgsql STABLE PARALLEL SAFE AS $$
+BEGIN
+    RETURN COALESCE((SELECT l.level
+                       FROM bbtoken_users u,
+                            bbtoken_owner_levels(u, bbtoken_owner_level.key,
+                                                 bbtoken_owner_level.slug) l
+                      WHERE u.id = bbtoken_owner_level.uid), 0);
 END
 $$;
 
