@@ -18,6 +18,7 @@ bbt_req_t *bbt_request_new(request_rec *r)
 {
     bbt_req_t *rq = apr_pcalloc(r->pool, sizeof(*rq));
 
+    rq->dir = r->per_dir_config;
     ap_set_module_config(r->request_config, &bbtoken_module, rq);
     return rq;
 }
@@ -48,6 +49,16 @@ int bbt_request_is_ours(request_rec *r)
     const char *type = ap_auth_type(r);
 
     return type && strcasecmp(type, BBT_AUTH_TYPE) == 0;
+}
+
+/* A record is made only once the AuthType was found to be BBToken, and
+ * the AuthType is a function of the per-directory configuration alone. */
+int bbt_request_ours(request_rec *r, const bbt_req_t *rq)
+{
+    if (rq && rq->dir == r->per_dir_config) {
+        return 1;
+    }
+    return bbt_request_is_ours(r);
 }
 
 int bbt_request_used_token(request_rec *r)

@@ -16,6 +16,9 @@
 
 /* What authn learned about a request, for authz and fixups. */
 typedef struct {
+    /* The configuration under which check_authn found the AuthType to be
+     * BBToken: with the same one, it still is (bbt_request_ours). */
+    const struct ap_conf_vector_t *dir;
     int verified;  /* the credentials were proven for this HTTP request */
     int presented; /* a token was presented: challenge with invalid_token */
     int allowed;   /* authorized: the request went on to its handler */
@@ -52,6 +55,10 @@ const bbt_req_t *bbt_request_prior(const request_rec *r);
 
 /* 1 if r's AuthType is BBToken. */
 int bbt_request_is_ours(request_rec *r);
+
+/* The same as bbt_request_is_ours(r), answered from rq (r's record, or
+ * NULL) without looking again where check_authn already looked. */
+int bbt_request_ours(request_rec *r, const bbt_req_t *rq);
 
 /* 1 if this request (or an earlier one of the same HTTP request: an
  * internal redirect's original, a sub-request's parent) was authenticated
