@@ -227,10 +227,11 @@ void bbt_routing_env(request_rec *r, const bbt_req_t *rq)
     if (!rq->routed) {
         return;
     }
-    apr_table_setn(r->subprocess_env, "BBTOKEN_ROUTE", rq->route);
-    apr_table_setn(r->subprocess_env, "BBTOKEN_PERMISSION",
+    /* Added: check_authn, the only caller, took any earlier ones away. */
+    apr_table_addn(r->subprocess_env, "BBTOKEN_ROUTE", rq->route);
+    apr_table_addn(r->subprocess_env, "BBTOKEN_PERMISSION",
                    bbt_perm_name(t->need.scope, t->need.level));
-    apr_table_setn(
+    apr_table_addn(
         r->subprocess_env, "BBTOKEN_TARGET",
         apr_pstrcat(r->pool, t->key, t->slug[0] ? "/" : "", t->slug, NULL));
 }
