@@ -14,18 +14,53 @@
 
 APLOG_USE_MODULE(bbtoken);
 
+/* The module's slot in r->request_config: the record check_authn makes,
+ * and the route translate_name matched. */
+typedef struct {
+    bbt_req_t *rq;
+    void *memo;
+} bbt_req_slot_t;
+
+static bbt_req_slot_t *bbt_slot(request_rec *r)
+{
+    bbt_req_slot_t *sl =
+        ap_get_module_config(r->request_config, &bbtoken_module);
+
+    if (!sl) {
+        sl = apr_pcalloc(r->pool, sizeof(*sl));
+        ap_set_module_config(r->request_config, &bbtoken_module, sl);
+    }
+    return sl;
+}
+
 bbt_req_t *bbt_request_new(request_rec *r)
 {
     bbt_req_t *rq = apr_pcalloc(r->pool, sizeof(*rq));
 
     rq->dir = r->per_dir_config;
-    ap_set_module_config(r->request_config, &bbtoken_module, rq);
+    bbt_slot(r)->rq = rq;
     return rq;
 }
 
 bbt_req_t *bbt_req(const request_rec *r)
 {
-    return ap_get_module_config(r->request_config, &bbtoken_module);
+    const bbt_req_slot_t *sl =
+        ap_get_module_config(r->request_config, &bbtoken_module);
+
+    return sl ? sl->rq : NULL;
+}
+
+void *bbt_request_memo(const request_rec *r)
+{
+    const bbt_req_slot_t *sl =
+        ap_get_module_config(r->request_config, &bbtoken_module);
+
+    return sl ? sl->memo : NULL;
+}
+
+void bbt_request_set_memo(request_rec *r, void *memo)
+{
+    bbt_slot(r)->memo = memo;
 }
 
 /* The fixups hook strips the Authorization header, so a later internal

@@ -49,6 +49,11 @@ bbt_req_t *bbt_request_new(request_rec *r);
 /* r's record, or NULL when the module did not authenticate r. */
 bbt_req_t *bbt_req(const request_rec *r);
 
+/* What translate_name left for the later phases of r (bbt_routing.c), or
+ * NULL; an internal redirect or a sub-request starts without. */
+void *bbt_request_memo(const request_rec *r);
+void bbt_request_set_memo(request_rec *r, void *memo);
+
 /* The nearest earlier request of this same HTTP request (internal redirect
  * or parent of a sub-request) whose credentials were verified, or NULL. */
 const bbt_req_t *bbt_request_prior(const request_rec *r);
