@@ -393,8 +393,10 @@ static void bbt_cache_look(request_rec *r, bbt_cache_reader_t *rd,
     size_t len;
 
     *tgot = *lgot = BBT_CACHE_NONE;
-    if ((b = bbt_cache_read(r, rd, tkey, &len)) != NULL &&
-        bbt_centry_decode(b, len, e) == 0) {
+    /* A thread's copy is decoded once, not on every request. */
+    if (rd->near ? bbt_cnear_entry(bbt_cache.keyer, tkey, e) == 0
+                 : (b = bbt_cache_read(r, rd, tkey, &len)) != NULL &&
+                       bbt_centry_decode(b, len, e) == 0) {
         *tgot = bbt_cache_judge(v, e->stamp);
     }
     if (*tgot == BBT_CACHE_HIT && bbt_cache_wants_level(e, key) &&

@@ -32,6 +32,10 @@ typedef struct {
     size_t len; /* 0: empty */
     size_t cap;
     unsigned char *bytes;
+    /* The bytes as a token's entry (bbt_cnear_entry), decoded once for all
+     * the requests that read them; made when first asked for. */
+    bbt_centry_t *entry;
+    int decoded; /* 1: entry holds the bytes, -1: they are none, 0: not yet */
 } bbt_cnear_slot_t;
 
 /* The thread also keeps the last level key it made (lin, lout): a thread
@@ -62,6 +66,7 @@ static void bbt_ckey_tls_free(void *v)
     EVP_MAC_CTX_free(t->ctx);
     for (i = 0; i < BBT_CNEAR_SLOTS; i++) {
         free(t->near[i].bytes);
+        free(t->near[i].entry);
     }
     free(t);
 }
@@ -292,6 +297,40 @@ void bbt_cnear_put(const bbt_ckeyer_t *k, const unsigned char key[BBT_CKEY_LEN],
     memcpy(n->key, key, BBT_CKEY_LEN);
     memcpy(n->bytes, bytes, len);
     n->len = len;
+    n->decoded = 0;
+}
+
+int bbt_cnear_entry(const bbt_ckeyer_t *k,
+                    const unsigned char key[BBT_CKEY_LEN], bbt_centry_t *e)
+{
+    bbt_ckey_tls_t *t = bbt_ckey_thread(k);
+    bbt_cnear_slot_t *n = NULL;
+    int i;
+
+    if (!t) {
+        return -1;
+    }
+    for (i = 0; i < BBT_CNEAR_SLOTS && !n; i++) {
+        if (t->near[i].len && memcmp(t->near[i].key, key, BBT_CKEY_LEN) == 0) {
+            n = &t->near[i];
+        }
+    }
+    if (!n) {
+        return -1;
+    }
+    if (n->decoded == 0) {
+        if (!n->entry && !(n->entry = malloc(sizeof(*n->entry)))) {
+            return bbt_centry_decode(n->bytes, n->len, e);
+        }
+        n->decoded =
+            bbt_centry_decode(n->bytes, n->len, n->entry) == 0 ? 1 : -1;
+    }
+    if (n->decoded < 0) {
+        /* What decoding leaves behind, as the caller would have had it. */
+        return bbt_centry_decode(n->bytes, n->len, e);
+    }
+    memcpy(e, n->entry, sizeof(*e));
+    return 0;
 }
 
 static unsigned char *bbt_put64(unsigned char *p, uint64_t v)

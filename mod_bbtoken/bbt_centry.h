@@ -147,6 +147,13 @@ const unsigned char *bbt_cnear_get(const bbt_ckeyer_t *k,
 void bbt_cnear_put(const bbt_ckeyer_t *k, const unsigned char key[BBT_CKEY_LEN],
                    const unsigned char *bytes, size_t len);
 
+/* This thread's copy under key, decoded as a token's entry into *e: what
+ * bbt_centry_decode of its bytes gives (0, or -1 if they are not one), or
+ * -1 with no copy.  The decoding is done once per copy and kept with it
+ * (at most one bbt_centry_t more per slot). */
+int bbt_cnear_entry(const bbt_ckeyer_t *k,
+                    const unsigned char key[BBT_CKEY_LEN], bbt_centry_t *e);
+
 /* An owner's level entry. */
 #define BBT_CLEVEL_LEN 10
 void bbt_clevel_encode(uint64_t stamp, bbt_level_t level,
