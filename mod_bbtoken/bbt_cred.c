@@ -160,7 +160,7 @@ bbt_cred_kind_t bbt_cred_parse(const char *header, char *buf, size_t bufcap,
 {
     const unsigned char *h = (const unsigned char *)header;
     size_t len, slen, i;
-    int basic, bad_class = 0;
+    int basic;
 
     if (!out)
         return BBT_CRED_MALFORMED;
@@ -172,25 +172,22 @@ bbt_cred_kind_t bbt_cred_parse(const char *header, char *buf, size_t bufcap,
     if (!buf || bufcap < BBT_CRED_MAX_HEADER)
         return bbt_cred_fail(out, "internal error: scratch buffer too small");
 
-    /* Bounded strlen: a huge value is refused without being read.  The
-     * first byte that is no printable ASCII is noted on the way, and
-     * refused once the length is known to be within the cap. */
-    for (len = 0; len <= BBT_CRED_MAX_HEADER && h[len]; len++) {
-        if (!bad_class &&
-            (bbt_cred_class[h[len]] & (BBT_C_CONTROL | BBT_C_NONASCII))) {
-            bad_class = bbt_cred_class[h[len]];
-        }
-    }
+    /* Bounded strlen: a huge value is refused without being read. */
+    len = strnlen(header, BBT_CRED_MAX_HEADER + 1);
     if (len > BBT_CRED_MAX_HEADER)
         return bbt_cred_fail(out, "Authorization header is too long");
     if (len == 0)
         return bbt_cred_fail(out, "Authorization header is empty");
-    if (bad_class & BBT_C_CONTROL)
-        return bbt_cred_fail(
-            out, "Authorization header contains a control character");
-    if (bad_class & BBT_C_NONASCII)
-        return bbt_cred_fail(out,
-                             "Authorization header contains a non-ASCII byte");
+
+    for (i = 0; i < len; i++) {
+        unsigned char cl = bbt_cred_class[h[i]];
+
+        if (cl & (BBT_C_CONTROL | BBT_C_NONASCII))
+            return bbt_cred_fail(
+                out, cl & BBT_C_CONTROL
+                         ? "Authorization header contains a control character"
+                         : "Authorization header contains a non-ASCII byte");
+    }
 
     for (slen = 0; slen < len && h[slen] != ' '; slen++) {
         if (!bbt_is_tchar(h[slen]))

@@ -218,17 +218,28 @@ int bbt_routing_route(request_rec *r, const bbt_dir_conf_t *conf, bbt_req_t *rq)
 void bbt_routing_env(request_rec *r, const bbt_req_t *rq)
 {
     const bbt_target_t *t = &rq->access.target;
+    size_t klen, slen;
+    char *target;
 
     if (!rq->routed) {
         return;
     }
+    /* KEY or KEY/slug, put together without apr_pstrcat's two passes over
+     * its arguments. */
+    klen = strlen(t->key);
+    slen = strlen(t->slug);
+    target = apr_palloc(r->pool, klen + 1 + slen + 1);
+    memcpy(target, t->key, klen);
+    if (slen) {
+        target[klen++] = '/';
+        memcpy(target + klen, t->slug, slen);
+    }
+    target[klen + slen] = '\0';
     /* Added: check_authn, the only caller, took any earlier ones away. */
     apr_table_addn(r->subprocess_env, "BBTOKEN_ROUTE", rq->route);
     apr_table_addn(r->subprocess_env, "BBTOKEN_PERMISSION",
                    bbt_perm_name(t->need.scope, t->need.level));
-    apr_table_addn(
-        r->subprocess_env, "BBTOKEN_TARGET",
-        apr_pstrcat(r->pool, t->key, t->slug[0] ? "/" : "", t->slug, NULL));
+    apr_table_addn(r->subprocess_env, "BBTOKEN_TARGET", target);
 }
 
 /* Project keys are case-insensitive, directory names are not.  Before the
