@@ -383,20 +383,28 @@ static const unsigned char *bbt_cache_read(request_rec *r,
  * calls for it, judged (*lgot). */
 static void bbt_cache_look(request_rec *r, bbt_cache_reader_t *rd,
                            const bbt_cache_view_t *v, const unsigned char *tkey,
-                           const char *key, const char *slug, bbt_centry_t *e,
-                           bbt_level_t *level, bbt_cache_got_t *tgot,
-                           bbt_cache_got_t *lgot)
+                           const char *key, const char *slug, bbt_centry_t *buf,
+                           const bbt_centry_t **ep, bbt_level_t *level,
+                           bbt_cache_got_t *tgot, bbt_cache_got_t *lgot)
 {
     unsigned char lkey[BBT_CKEY_LEN];
     const unsigned char *b;
+    const bbt_centry_t *e = NULL;
     apr_uint64_t stamp;
     size_t len;
 
     *tgot = *lgot = BBT_CACHE_NONE;
-    /* A thread's copy is decoded once, not on every request. */
-    if (rd->near ? bbt_cnear_entry(bbt_cache.keyer, tkey, e) == 0
-                 : (b = bbt_cache_read(r, rd, tkey, &len)) != NULL &&
-                       bbt_centry_decode(b, len, e) == 0) {
+    *ep = buf;
+    /* A thread's copy is decoded once, not on every request, and read
+     * where it is kept: nothing below puts a copy that could replace it. */
+    if (rd->near) {
+        e = bbt_cnear_entry(bbt_cache.keyer, tkey);
+    } else if ((b = bbt_cache_read(r, rd, tkey, &len)) != NULL &&
+               bbt_centry_decode(b, len, buf) == 0) {
+        e = buf;
+    }
+    if (e) {
+        *ep = e;
         *tgot = bbt_cache_judge(v, e->stamp);
     }
     if (*tgot == BBT_CACHE_HIT && bbt_cache_wants_level(e, key) &&
@@ -409,20 +417,21 @@ static void bbt_cache_look(request_rec *r, bbt_cache_reader_t *rd,
 
 bbt_cache_got_t bbt_cache_get(request_rec *r, const bbt_cache_view_t *v,
                               const unsigned char *tkey, const char *key,
-                              const char *slug, int shared, bbt_centry_t *e,
-                              bbt_level_t *level)
+                              const char *slug, int shared, bbt_centry_t *buf,
+                              const bbt_centry_t **e, bbt_level_t *level)
 {
     bbt_cache_reader_t rd;
     bbt_cache_got_t tgot, lgot;
 
     *level = BBT_LEVEL_NONE;
+    *e = buf;
     if (!v->use) {
         return BBT_CACHE_UNUSED;
     }
     rd.near = !shared;
-    bbt_cache_look(r, &rd, v, tkey, key, slug, e, level, &tgot, &lgot);
-    if (tgot != BBT_CACHE_HIT || !bbt_cache_wants_level(e, key) ||
-        !bbt_where_allowed(r, e->nets)) {
+    bbt_cache_look(r, &rd, v, tkey, key, slug, buf, e, level, &tgot, &lgot);
+    if (tgot != BBT_CACHE_HIT || !bbt_cache_wants_level(*e, key) ||
+        !bbt_where_allowed(r, (*e)->nets)) {
         /* No level needed (or none may be used from here: refused). */
         *level = BBT_LEVEL_NONE;
         return tgot;

@@ -300,15 +300,15 @@ void bbt_cnear_put(const bbt_ckeyer_t *k, const unsigned char key[BBT_CKEY_LEN],
     n->decoded = 0;
 }
 
-int bbt_cnear_entry(const bbt_ckeyer_t *k,
-                    const unsigned char key[BBT_CKEY_LEN], bbt_centry_t *e)
+const bbt_centry_t *bbt_cnear_entry(const bbt_ckeyer_t *k,
+                                    const unsigned char key[BBT_CKEY_LEN])
 {
     bbt_ckey_tls_t *t = bbt_ckey_thread(k);
     bbt_cnear_slot_t *n = NULL;
     int i;
 
     if (!t) {
-        return -1;
+        return NULL;
     }
     for (i = 0; i < BBT_CNEAR_SLOTS && !n; i++) {
         if (t->near[i].len && memcmp(t->near[i].key, key, BBT_CKEY_LEN) == 0) {
@@ -316,21 +316,16 @@ int bbt_cnear_entry(const bbt_ckeyer_t *k,
         }
     }
     if (!n) {
-        return -1;
+        return NULL;
     }
     if (n->decoded == 0) {
         if (!n->entry && !(n->entry = malloc(sizeof(*n->entry)))) {
-            return bbt_centry_decode(n->bytes, n->len, e);
+            return NULL;
         }
         n->decoded =
             bbt_centry_decode(n->bytes, n->len, n->entry) == 0 ? 1 : -1;
     }
-    if (n->decoded < 0) {
-        /* What decoding leaves behind, as the caller would have had it. */
-        return bbt_centry_decode(n->bytes, n->len, e);
-    }
-    memcpy(e, n->entry, sizeof(*e));
-    return 0;
+    return n->decoded > 0 ? n->entry : NULL;
 }
 
 static unsigned char *bbt_put64(unsigned char *p, uint64_t v)

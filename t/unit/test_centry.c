@@ -449,15 +449,15 @@ static void test_near(void)
 }
 
 /* A thread's copy decoded as a token's entry: the latest bytes under the
- * key, decoded again after every put, and what decoding says of bytes that
- * are none. */
+ * key, decoded again after every put, none for bytes that are no entry. */
 static void test_near_entry(void)
 {
     bbt_ckeyer_t *k1 = bbt_ckeyer_new(secret1, sizeof(secret1));
     bbt_ckeyer_t *k2 = bbt_ckeyer_new(secret1, sizeof(secret1));
     unsigned char key[BBT_CKEY_LEN], other[BBT_CKEY_LEN];
     unsigned char buf[BBT_CENTRY_BUF];
-    bbt_centry_t e, got;
+    const bbt_centry_t *got, *again;
+    bbt_centry_t e;
     size_t n;
 
     memset(key, 0x31, sizeof(key));
@@ -472,32 +472,36 @@ static void test_near_entry(void)
     e.scope.kind = BBT_KIND_PERSONAL;
     strcpy(e.user_name, "alice");
     strcpy(e.token_name, "ci");
-    ok(bbt_cnear_entry(k1, key, &got) == -1, "no copy: no entry");
+    ok(bbt_cnear_entry(k1, key) == NULL, "no copy: no entry");
     n = bbt_centry_encode(&e, buf, sizeof(buf));
     bbt_cnear_put(k1, key, buf, n);
-    ok(bbt_cnear_entry(k1, key, &got) == 0 && got.owner_id == 42 &&
-           strcmp(got.user_name, "alice") == 0 && got.stamp == 7,
+    got = bbt_cnear_entry(k1, key);
+    ok(got && got->owner_id == 42 && strcmp(got->user_name, "alice") == 0 &&
+           got->stamp == 7 && strcmp(got->token_name, "ci") == 0,
        "a copy decodes to its entry");
-    memset(&got, 0x5a, sizeof(got));
-    ok(bbt_cnear_entry(k1, key, &got) == 0 && got.owner_id == 42 &&
-           strcmp(got.token_name, "ci") == 0 && got.ngroups == 0,
-       "and again, whole, from the kept decoding");
+    again = bbt_cnear_entry(k1, key);
+    ok(again == got && again->owner_id == 42,
+       "and is kept decoded for the next request");
     e.stamp = 8;
     e.revoked = 1;
     strcpy(e.user_name, "bob");
     n = bbt_centry_encode(&e, buf, sizeof(buf));
     bbt_cnear_put(k1, key, buf, n);
-    ok(bbt_cnear_entry(k1, key, &got) == 0 && got.stamp == 8 && got.revoked &&
-           strcmp(got.user_name, "bob") == 0,
+    got = bbt_cnear_entry(k1, key);
+    ok(got && got->stamp == 8 && got->revoked &&
+           strcmp(got->user_name, "bob") == 0,
        "a put under the key: the new bytes are decoded, not the old");
-    ok(bbt_cnear_entry(k1, other, &got) == -1, "not under another key");
+    ok(bbt_cnear_entry(k1, other) == NULL, "not under another key");
     bbt_cnear_put(k1, other, (const unsigned char *)"junk", 4);
-    ok(bbt_cnear_entry(k1, other, &got) == -1, "bytes that are no entry: -1");
-    ok(bbt_cnear_entry(k1, other, &got) == -1, "and -1 again");
+    ok(bbt_cnear_entry(k1, other) == NULL, "bytes that are no entry: none");
+    ok(bbt_cnear_entry(k1, other) == NULL, "and none again");
     bbt_cnear_put(k1, other, buf, n);
-    ok(bbt_cnear_entry(k1, other, &got) == 0 && got.stamp == 8,
-       "an entry put where junk was decodes");
-    ok(bbt_cnear_entry(k2, key, &got) == -1,
+    got = bbt_cnear_entry(k1, other);
+    ok(got && got->stamp == 8, "an entry put where junk was decodes");
+    bbt_cnear_put(k1, key, (const unsigned char *)"junk", 4);
+    ok(bbt_cnear_entry(k1, key) == NULL,
+       "junk put over an entry: its decoding is gone too");
+    ok(bbt_cnear_entry(k2, other) == NULL,
        "another key maker finds no decoded copy");
     bbt_ckeyer_free(k1);
     bbt_ckeyer_free(k2);
