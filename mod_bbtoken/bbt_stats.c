@@ -28,10 +28,14 @@ APLOG_USE_MODULE(bbtoken);
 
 #define BBT_STATS_STRIPES 16
 #define BBT_STATS_LINE 64
+/* A stripe's words: its counters, padded to whole cache lines. */
+#define BBT_STATS_STRIPE_WORDS                                                 \
+    ((BBT_STAT_COUNTERS * 8 + BBT_STATS_LINE - 1) / BBT_STATS_LINE *           \
+     BBT_STATS_LINE / 8)
 
 typedef struct {
-    volatile apr_uint64_t counter[BBT_STAT_COUNTERS];
-} __attribute__((aligned(BBT_STATS_LINE))) bbt_stats_stripe_t;
+    volatile apr_uint64_t counter[BBT_STATS_STRIPE_WORDS];
+} bbt_stats_stripe_t;
 
 typedef struct {
     bbt_stats_stripe_t stripe[BBT_STATS_STRIPES];
@@ -44,6 +48,16 @@ typedef struct {
 
 /* NULL until post_config has found or made the segment. */
 static bbt_stats_seg_t *bbt_seg;
+
+/* The counters start on a cache line: APR's segment need not (it keeps
+ * its size in front), so it is made a line larger. */
+static bbt_stats_seg_t *bbt_stats_aligned(apr_shm_t *shm)
+{
+    apr_uintptr_t a = (apr_uintptr_t)apr_shm_baseaddr_get(shm);
+
+    return (bbt_stats_seg_t *)((a + BBT_STATS_LINE - 1) &
+                               ~(apr_uintptr_t)(BBT_STATS_LINE - 1));
+}
 
 /* This thread's stripe, given on its first count; threads of all the
  * children are dealt the stripes in turn. */
@@ -68,15 +82,17 @@ int bbt_stats_init(server_rec *s)
 
     /* A module whose counters are laid out otherwise (an upgrade loaded by
      * a restart) gets a segment of its own. */
-    snprintf(key, sizeof(key), "bbtoken-stats-%d-%d-%d-%lu", BBT_STAT_COUNTERS,
-             BBT_GAUGE_COUNT, BBT_STATS_DB_BOUNDS,
-             (unsigned long)sizeof(bbt_stats_seg_t));
+    snprintf(key, sizeof(key), "bbtoken-stats-%d-%d-%d-%lu-s%d-l%d",
+             BBT_STAT_COUNTERS, BBT_GAUGE_COUNT, BBT_STATS_DB_BOUNDS,
+             (unsigned long)sizeof(bbt_stats_seg_t), BBT_STATS_STRIPES,
+             BBT_STATS_LINE);
     apr_pool_userdata_get(&v, key, pp);
     if (v) {
-        bbt_seg = apr_shm_baseaddr_get(v);
+        bbt_seg = bbt_stats_aligned(v);
         return 0;
     }
-    rv = apr_shm_create(&shm, sizeof(bbt_stats_seg_t), NULL, pp);
+    rv = apr_shm_create(&shm, sizeof(bbt_stats_seg_t) + BBT_STATS_LINE, NULL,
+                        pp);
     if (rv != APR_SUCCESS) {
         bbt_seg = NULL;
         ap_log_error(APLOG_MARK, APLOG_WARNING, rv, s,
@@ -84,7 +100,7 @@ int bbt_stats_init(server_rec *s)
                      "the metrics handler and mod_status show none");
         return -1;
     }
-    bbt_seg = apr_shm_baseaddr_get(shm);
+    bbt_seg = bbt_stats_aligned(shm);
     memset((void *)bbt_seg, 0, sizeof(*bbt_seg));
     apr_pool_userdata_set(shm, key, apr_pool_cleanup_null, pp);
     return 0;
