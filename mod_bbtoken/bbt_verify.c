@@ -129,8 +129,8 @@ static bbt_cache_got_t bbt_verify_cached(request_rec *r, bbt_req_t *rq,
     int touch, expired, newg;
 
     for (;;) {
-        got = bbt_cache_get(r, v, rq->cache_key, key, slug, shared, &e, &ep,
-                            &out->owner);
+        got = bbt_cache_get(r, v, rq->cache_key, key, slug, shared, now, &e,
+                            &ep, &out->owner);
         if (got != BBT_CACHE_HIT) {
             return got;
         }
