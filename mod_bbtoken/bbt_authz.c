@@ -61,8 +61,8 @@ static int bbt_authz_gate(request_rec *r)
     bbt_perm_t what;
     bbt_decision_t d;
 
-    if (!bbt_request_is_ours(r) || !(rq = bbt_req(r)) || !rq->verified ||
-        rq->access.password) {
+    if (!(rq = bbt_req(r)) || !rq->verified || rq->access.password ||
+        !bbt_request_ours(r, rq)) {
         return DECLINED;
     }
     if (!rq->routed) {

@@ -349,11 +349,12 @@ static bbt_cache_got_t bbt_cache_judge(const bbt_cache_view_t *v,
  * that cannot be used is refused whatever its owner may do: its owner's
  * level was never asked for.  (Whether it may be used from this address
  * is asked last, outside the lock: the allow-list is parsed.) */
-static int bbt_cache_wants_level(const bbt_centry_t *e, const char *key)
+static int bbt_cache_wants_level(const bbt_centry_t *e, const char *key,
+                                 apr_int64_t now)
 {
     return e->kind == BBT_CENTRY_TOKEN && key &&
            e->scope.kind == BBT_KIND_PERSONAL && !e->revoked &&
-           e->user_active && !bbt_centry_expired(e->expires_us, apr_time_now());
+           e->user_active && !bbt_centry_expired(e->expires_us, now);
 }
 
 /* Where a look reads entries: this thread's copies, or the shared cache,
@@ -383,21 +384,32 @@ static const unsigned char *bbt_cache_read(request_rec *r,
  * calls for it, judged (*lgot). */
 static void bbt_cache_look(request_rec *r, bbt_cache_reader_t *rd,
                            const bbt_cache_view_t *v, const unsigned char *tkey,
-                           const char *key, const char *slug, bbt_centry_t *e,
+                           const char *key, const char *slug, apr_int64_t now,
+                           bbt_centry_t *buf, const bbt_centry_t **ep,
                            bbt_level_t *level, bbt_cache_got_t *tgot,
                            bbt_cache_got_t *lgot)
 {
     unsigned char lkey[BBT_CKEY_LEN];
     const unsigned char *b;
+    const bbt_centry_t *e = NULL;
     apr_uint64_t stamp;
     size_t len;
 
     *tgot = *lgot = BBT_CACHE_NONE;
-    if ((b = bbt_cache_read(r, rd, tkey, &len)) != NULL &&
-        bbt_centry_decode(b, len, e) == 0) {
+    *ep = buf;
+    /* A thread's copy is decoded once, not on every request, and read
+     * where it is kept: nothing below puts a copy that could replace it. */
+    if (rd->near) {
+        e = bbt_cnear_entry(bbt_cache.keyer, tkey);
+    } else if ((b = bbt_cache_read(r, rd, tkey, &len)) != NULL &&
+               bbt_centry_decode(b, len, buf) == 0) {
+        e = buf;
+    }
+    if (e) {
+        *ep = e;
         *tgot = bbt_cache_judge(v, e->stamp);
     }
-    if (*tgot == BBT_CACHE_HIT && bbt_cache_wants_level(e, key) &&
+    if (*tgot == BBT_CACHE_HIT && bbt_cache_wants_level(e, key, now) &&
         bbt_ckey_level(bbt_cache.keyer, e->owner_id, key, slug, lkey) == 0 &&
         (b = bbt_cache_read(r, rd, lkey, &len)) != NULL &&
         bbt_clevel_decode(b, len, &stamp, level) == 0) {
@@ -407,20 +419,23 @@ static void bbt_cache_look(request_rec *r, bbt_cache_reader_t *rd,
 
 bbt_cache_got_t bbt_cache_get(request_rec *r, const bbt_cache_view_t *v,
                               const unsigned char *tkey, const char *key,
-                              const char *slug, int shared, bbt_centry_t *e,
+                              const char *slug, int shared, apr_int64_t now,
+                              bbt_centry_t *buf, const bbt_centry_t **e,
                               bbt_level_t *level)
 {
     bbt_cache_reader_t rd;
     bbt_cache_got_t tgot, lgot;
 
     *level = BBT_LEVEL_NONE;
+    *e = buf;
     if (!v->use) {
         return BBT_CACHE_UNUSED;
     }
     rd.near = !shared;
-    bbt_cache_look(r, &rd, v, tkey, key, slug, e, level, &tgot, &lgot);
-    if (tgot != BBT_CACHE_HIT || !bbt_cache_wants_level(e, key) ||
-        !bbt_where_allowed(r, e->nets)) {
+    bbt_cache_look(r, &rd, v, tkey, key, slug, now, buf, e, level, &tgot,
+                   &lgot);
+    if (tgot != BBT_CACHE_HIT || !bbt_cache_wants_level(*e, key, now) ||
+        !bbt_where_allowed(r, (*e)->nets)) {
         /* No level needed (or none may be used from here: refused). */
         *level = BBT_LEVEL_NONE;
         return tgot;

@@ -49,16 +49,19 @@ typedef enum {
     BBT_CACHE_UNUSED     /* the cache is off, or not for this server */
 } bbt_cache_got_t;
 
-/* The token's entry under tkey into *e and, when it is a personal token's
+/* The token's entry under tkey as *e and, when it is a personal token's
  * row and there is a target (key, slug for a repository), its owner's level
  * there into *level: BBT_CACHE_HIT when every entry needed may be
- * believed.  From this thread's copies (no lock; see bbt_centry.h,
- * bbt_cnear_get, for what a copy may lag on), or, when shared, from the
- * shared cache under its lock (what it finds becomes this thread's
- * copies). */
+ * believed.  now is the request's wall-clock time (apr_time_now), read
+ * once for it: a token expired by then has no level looked up.  From this
+ * thread's copies (no lock; see bbt_centry.h, bbt_cnear_get, for what a copy
+ * may lag on; *e is then the copy's decoding, read-only, good until this
+ * thread's next look or store), or, when shared, from the shared cache under
+ * its lock (what it finds becomes this thread's copies; *e is then buf). */
 bbt_cache_got_t bbt_cache_get(request_rec *r, const bbt_cache_view_t *v,
                               const unsigned char *tkey, const char *key,
-                              const char *slug, int shared, bbt_centry_t *e,
+                              const char *slug, int shared, apr_int64_t now,
+                              bbt_centry_t *buf, const bbt_centry_t **e,
                               bbt_level_t *level);
 
 /* Why a look found nothing believable, for the debug log. */

@@ -32,6 +32,10 @@ typedef struct {
     size_t len; /* 0: empty */
     size_t cap;
     unsigned char *bytes;
+    /* The bytes as a token's entry (bbt_cnear_entry), decoded once for all
+     * the requests that read them; made when first asked for. */
+    bbt_centry_t *entry;
+    int decoded; /* 1: entry holds the bytes, -1: they are none, 0: not yet */
 } bbt_cnear_slot_t;
 
 /* The thread also keeps the last level key it made (lin, lout): a thread
@@ -62,6 +66,7 @@ static void bbt_ckey_tls_free(void *v)
     EVP_MAC_CTX_free(t->ctx);
     for (i = 0; i < BBT_CNEAR_SLOTS; i++) {
         free(t->near[i].bytes);
+        free(t->near[i].entry);
     }
     free(t);
 }
@@ -211,9 +216,16 @@ static int bbt_ckey_mac(const bbt_ckeyer_t *k, const unsigned char *a,
 int bbt_ckey_token(const bbt_ckeyer_t *k, const bbt_token_t *tok,
                    unsigned char out[BBT_CKEY_LEN])
 {
-    static const unsigned char domain = BBT_CKEY_TOKEN;
+    /* One update of the domain and the token together: each update has
+     * a fixed cost in OpenSSL larger than these few bytes' hashing. */
+    unsigned char in[1 + sizeof(tok->raw)];
+    int rv;
 
-    return bbt_ckey_mac(k, &domain, 1, tok->raw, sizeof(tok->raw), out);
+    in[0] = BBT_CKEY_TOKEN;
+    memcpy(in + 1, tok->raw, sizeof(tok->raw));
+    rv = bbt_ckey_mac(k, in, sizeof(in), NULL, 0, out);
+    OPENSSL_cleanse(in, sizeof(in));
+    return rv;
 }
 
 const unsigned char *bbt_cnear_get(const bbt_ckeyer_t *k,
@@ -285,6 +297,35 @@ void bbt_cnear_put(const bbt_ckeyer_t *k, const unsigned char key[BBT_CKEY_LEN],
     memcpy(n->key, key, BBT_CKEY_LEN);
     memcpy(n->bytes, bytes, len);
     n->len = len;
+    n->decoded = 0;
+}
+
+const bbt_centry_t *bbt_cnear_entry(const bbt_ckeyer_t *k,
+                                    const unsigned char key[BBT_CKEY_LEN])
+{
+    bbt_ckey_tls_t *t = bbt_ckey_thread(k);
+    bbt_cnear_slot_t *n = NULL;
+    int i;
+
+    if (!t) {
+        return NULL;
+    }
+    for (i = 0; i < BBT_CNEAR_SLOTS && !n; i++) {
+        if (t->near[i].len && memcmp(t->near[i].key, key, BBT_CKEY_LEN) == 0) {
+            n = &t->near[i];
+        }
+    }
+    if (!n) {
+        return NULL;
+    }
+    if (n->decoded == 0) {
+        if (!n->entry && !(n->entry = malloc(sizeof(*n->entry)))) {
+            return NULL;
+        }
+        n->decoded =
+            bbt_centry_decode(n->bytes, n->len, n->entry) == 0 ? 1 : -1;
+    }
+    return n->decoded > 0 ? n->entry : NULL;
 }
 
 static unsigned char *bbt_put64(unsigned char *p, uint64_t v)

@@ -147,6 +147,13 @@ const unsigned char *bbt_cnear_get(const bbt_ckeyer_t *k,
 void bbt_cnear_put(const bbt_ckeyer_t *k, const unsigned char key[BBT_CKEY_LEN],
                    const unsigned char *bytes, size_t len);
 
+/* This thread's copy under key, decoded as a token's entry (read-only,
+ * valid until the thread's next bbt_cnear_put), or NULL with no copy or
+ * when its bytes are no entry.  The decoding is done once per copy and
+ * kept with it (at most one bbt_centry_t more per slot). */
+const bbt_centry_t *bbt_cnear_entry(const bbt_ckeyer_t *k,
+                                    const unsigned char key[BBT_CKEY_LEN]);
+
 /* An owner's level entry. */
 #define BBT_CLEVEL_LEN 10
 void bbt_clevel_encode(uint64_t stamp, bbt_level_t level,

@@ -86,7 +86,7 @@ static int bbt_private_fixups(request_rec *r)
     /* In err_headers_out, which an internal redirect shares and an error
      * page keeps; a sandbox the backend set too only narrows it. */
     if (!r->main &&
-        bbt_config_sandbox(bbt_config_dir(r), bbt_request_is_ours(r))) {
+        bbt_config_sandbox(bbt_config_dir(r), bbt_request_ours(r, rq))) {
         apr_table_setn(r->err_headers_out, "Content-Security-Policy",
                        "sandbox");
         apr_table_setn(r->err_headers_out, "X-Content-Type-Options", "nosniff");

@@ -14,17 +14,53 @@
 
 APLOG_USE_MODULE(bbtoken);
 
+/* The module's slot in r->request_config: the record check_authn makes,
+ * and the route translate_name matched. */
+typedef struct {
+    bbt_req_t *rq;
+    void *memo;
+} bbt_req_slot_t;
+
+static bbt_req_slot_t *bbt_slot(request_rec *r)
+{
+    bbt_req_slot_t *sl =
+        ap_get_module_config(r->request_config, &bbtoken_module);
+
+    if (!sl) {
+        sl = apr_pcalloc(r->pool, sizeof(*sl));
+        ap_set_module_config(r->request_config, &bbtoken_module, sl);
+    }
+    return sl;
+}
+
 bbt_req_t *bbt_request_new(request_rec *r)
 {
     bbt_req_t *rq = apr_pcalloc(r->pool, sizeof(*rq));
 
-    ap_set_module_config(r->request_config, &bbtoken_module, rq);
+    rq->dir = r->per_dir_config;
+    bbt_slot(r)->rq = rq;
     return rq;
 }
 
 bbt_req_t *bbt_req(const request_rec *r)
 {
-    return ap_get_module_config(r->request_config, &bbtoken_module);
+    const bbt_req_slot_t *sl =
+        ap_get_module_config(r->request_config, &bbtoken_module);
+
+    return sl ? sl->rq : NULL;
+}
+
+void *bbt_request_memo(const request_rec *r)
+{
+    const bbt_req_slot_t *sl =
+        ap_get_module_config(r->request_config, &bbtoken_module);
+
+    return sl ? sl->memo : NULL;
+}
+
+void bbt_request_set_memo(request_rec *r, void *memo)
+{
+    bbt_slot(r)->memo = memo;
 }
 
 /* The fixups hook strips the Authorization header, so a later internal
@@ -48,6 +84,16 @@ int bbt_request_is_ours(request_rec *r)
     const char *type = ap_auth_type(r);
 
     return type && strcasecmp(type, BBT_AUTH_TYPE) == 0;
+}
+
+/* A record is made only once the AuthType was found to be BBToken, and
+ * the AuthType is a function of the per-directory configuration alone. */
+int bbt_request_ours(request_rec *r, const bbt_req_t *rq)
+{
+    if (rq && rq->dir == r->per_dir_config) {
+        return 1;
+    }
+    return bbt_request_is_ours(r);
 }
 
 int bbt_request_used_token(request_rec *r)

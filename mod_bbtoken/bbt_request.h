@@ -16,6 +16,9 @@
 
 /* What authn learned about a request, for authz and fixups. */
 typedef struct {
+    /* The configuration under which check_authn found the AuthType to be
+     * BBToken: with the same one, it still is (bbt_request_ours). */
+    const struct ap_conf_vector_t *dir;
     int verified;  /* the credentials were proven for this HTTP request */
     int presented; /* a token was presented: challenge with invalid_token */
     int allowed;   /* authorized: the request went on to its handler */
@@ -46,12 +49,21 @@ bbt_req_t *bbt_request_new(request_rec *r);
 /* r's record, or NULL when the module did not authenticate r. */
 bbt_req_t *bbt_req(const request_rec *r);
 
+/* What translate_name left for the later phases of r (bbt_routing.c), or
+ * NULL; an internal redirect or a sub-request starts without. */
+void *bbt_request_memo(const request_rec *r);
+void bbt_request_set_memo(request_rec *r, void *memo);
+
 /* The nearest earlier request of this same HTTP request (internal redirect
  * or parent of a sub-request) whose credentials were verified, or NULL. */
 const bbt_req_t *bbt_request_prior(const request_rec *r);
 
 /* 1 if r's AuthType is BBToken. */
 int bbt_request_is_ours(request_rec *r);
+
+/* The same as bbt_request_is_ours(r), answered from rq (r's record, or
+ * NULL) without looking again where check_authn already looked. */
+int bbt_request_ours(request_rec *r, const bbt_req_t *rq);
 
 /* 1 if this request (or an earlier one of the same HTTP request: an
  * internal redirect's original, a sub-request's parent) was authenticated

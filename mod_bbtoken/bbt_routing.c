@@ -65,9 +65,9 @@ static const char *bbt_dest_path(request_rec *r)
  * method, the path, the query string and whether this is a Destination's
  * lookup, so the memo is taken only when all of those are the same (a
  * module may have rewritten the URI since, and the rules of a <Directory>
- * are only known later).  Kept in the request's pool: a sub-request has a
- * pool of its own; an internal redirect shares its original's, and makes
- * its own memo in its own translate_name. */
+ * are only known later).  Kept with the request (bbt_request_memo): an
+ * internal redirect or a sub-request makes its own in its own
+ * translate_name. */
 typedef struct {
     const bbt_rules_t *rules;
     const char *method, *uri, *args;
@@ -75,8 +75,6 @@ typedef struct {
     bbt_route_result_t rv;
     bbt_match_t m;
 } bbt_route_memo_t;
-
-static const char bbt_route_memo_key[] = "bbtoken-route-memo";
 
 static void bbt_memo_put(request_rec *r, const bbt_rules_t *rules,
                          int dest_lookup, bbt_route_result_t rv,
@@ -91,17 +89,14 @@ static void bbt_memo_put(request_rec *r, const bbt_rules_t *rules,
     mm->dest_lookup = dest_lookup;
     mm->rv = rv;
     mm->m = *m;
-    apr_pool_userdata_setn(mm, bbt_route_memo_key, NULL, r->pool);
+    bbt_request_set_memo(r, mm);
 }
 
 static int bbt_memo_get(request_rec *r, const bbt_rules_t *rules,
                         int dest_lookup, bbt_route_result_t *rv, bbt_match_t *m)
 {
-    void *v = NULL;
-    const bbt_route_memo_t *mm;
+    const bbt_route_memo_t *mm = bbt_request_memo(r);
 
-    apr_pool_userdata_get(&v, bbt_route_memo_key, r->pool);
-    mm = v;
     if (!mm || mm->rules != rules || mm->dest_lookup != dest_lookup ||
         strcmp(mm->method, r->method) != 0 || strcmp(mm->uri, r->uri) != 0 ||
         (mm->args == NULL) != (r->args == NULL) ||
@@ -223,16 +218,28 @@ int bbt_routing_route(request_rec *r, const bbt_dir_conf_t *conf, bbt_req_t *rq)
 void bbt_routing_env(request_rec *r, const bbt_req_t *rq)
 {
     const bbt_target_t *t = &rq->access.target;
+    size_t klen, slen;
+    char *target;
 
     if (!rq->routed) {
         return;
     }
-    apr_table_setn(r->subprocess_env, "BBTOKEN_ROUTE", rq->route);
-    apr_table_setn(r->subprocess_env, "BBTOKEN_PERMISSION",
+    /* KEY or KEY/slug, put together without apr_pstrcat's two passes over
+     * its arguments. */
+    klen = strlen(t->key);
+    slen = strlen(t->slug);
+    target = apr_palloc(r->pool, klen + 1 + slen + 1);
+    memcpy(target, t->key, klen);
+    if (slen) {
+        target[klen++] = '/';
+        memcpy(target + klen, t->slug, slen);
+    }
+    target[klen + slen] = '\0';
+    /* Added: check_authn, the only caller, took any earlier ones away. */
+    apr_table_addn(r->subprocess_env, "BBTOKEN_ROUTE", rq->route);
+    apr_table_addn(r->subprocess_env, "BBTOKEN_PERMISSION",
                    bbt_perm_name(t->need.scope, t->need.level));
-    apr_table_setn(
-        r->subprocess_env, "BBTOKEN_TARGET",
-        apr_pstrcat(r->pool, t->key, t->slug[0] ? "/" : "", t->slug, NULL));
+    apr_table_addn(r->subprocess_env, "BBTOKEN_TARGET", target);
 }
 
 /* Project keys are case-insensitive, directory names are not.  Before the

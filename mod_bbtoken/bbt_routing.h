@@ -24,7 +24,8 @@ int bbt_routing_route(request_rec *r, const bbt_dir_conf_t *conf,
                       bbt_req_t *rq);
 
 /* Tell the backend which route decided, for what: BBTOKEN_ROUTE,
- * BBTOKEN_PERMISSION, BBTOKEN_TARGET. */
+ * BBTOKEN_PERMISSION, BBTOKEN_TARGET.  Added to r->subprocess_env, which
+ * must hold none of them (check_authn takes them away first). */
 void bbt_routing_env(request_rec *r, const bbt_req_t *rq);
 
 #endif

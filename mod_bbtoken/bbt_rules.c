@@ -30,7 +30,13 @@ struct bbt_rule {
     char *methods[BBT_RULE_MAX_METHODS];
     size_t nmethods; /* 0: any method ("*") */
     pcre2_code *re;
-    pcre2_code *query;             /* NULL: any query string */
+    pcre2_code *query; /* NULL: any query string */
+    /* Compiled to machine code: matched through the JIT's own entry,
+     * which skips pcre2_match's checks of what a route never passes. */
+    int re_jit, query_jit;
+    /* query= with nothing after it: no query string at all, or an empty
+     * one, which is all that pattern matches (anchored at both ends). */
+    int query_empty;
     int project_group, repo_group; /* -1: none */
     char fixed_project[BBT_KEY_BUF];
     int deny;
@@ -239,7 +245,8 @@ static int bbt_err(char *err, size_t errlen, const char *origin,
 }
 
 static pcre2_code *bbt_compile(const char *pattern, const char *origin,
-                               const char *what, char *err, size_t errlen)
+                               const char *what, int *jit, char *err,
+                               size_t errlen)
 {
     int code = 0;
     PCRE2_SIZE off = 0;
@@ -265,7 +272,7 @@ static pcre2_code *bbt_compile(const char *pattern, const char *origin,
      * here, where PCRE2 can (otherwise it interprets, as before).  The
      * match limit holds for JIT code too; a match that runs out of JIT
      * stack is an error, and an error is no route. */
-    (void)pcre2_jit_compile(re, PCRE2_JIT_COMPLETE);
+    *jit = pcre2_jit_compile(re, PCRE2_JIT_COMPLETE) == 0;
     return re;
 }
 
@@ -367,7 +374,9 @@ static int bbt_parse_option(bbt_rule_t *r, const char *opt, int *seen,
             return bbt_err(err, errlen, origin, "invalid project key", v);
         return 0;
     case 1:
-        r->query = bbt_compile(v, origin, "query pattern", err, errlen);
+        r->query =
+            bbt_compile(v, origin, "query pattern", &r->query_jit, err, errlen);
+        r->query_empty = v[0] == '\0';
         return r->query ? 0 : -1;
     case 2:
         if (bbt_perm_parse(v, &r->token_need) != 0)
@@ -420,7 +429,7 @@ int bbt_rules_add(bbt_rules_t *rs, const char *methods, const char *pattern,
                 pattern);
         goto fail;
     }
-    r->re = bbt_compile(pattern, origin, "pattern", err, errlen);
+    r->re = bbt_compile(pattern, origin, "pattern", &r->re_jit, err, errlen);
     if (!r->re)
         goto fail;
     for (i = 0; i < nopts; i++) {
@@ -501,11 +510,13 @@ static bbt_route_result_t bbt_none(bbt_match_t *out, const bbt_rule_t *r,
     return BBT_ROUTE_NONE;
 }
 
-/* -1 error, 0 no match, 1 match. */
-static int bbt_run(const pcre2_code *re, const char *s, size_t len,
+/* -1 error, 0 no match, 1 match.  The match limit holds on either entry
+ * (the match context carries it to the JIT code). */
+static int bbt_run(const pcre2_code *re, int jit, const char *s, size_t len,
                    pcre2_match_data *md, pcre2_match_context *mctx)
 {
-    int rc = pcre2_match(re, (PCRE2_SPTR)s, len, 0, 0, md, mctx);
+    int rc = jit ? pcre2_jit_match(re, (PCRE2_SPTR)s, len, 0, 0, md, mctx)
+                 : pcre2_match(re, (PCRE2_SPTR)s, len, 0, 0, md, mctx);
 
     if (rc >= 0)
         return 1;
@@ -580,9 +591,12 @@ bbt_route_result_t bbt_rules_match_body(const bbt_rules_t *rs,
 
         if (r->destination != (destination != 0) || !bbt_method_ok(r, method))
             continue;
-        m = bbt_run(r->re, path, plen, t->path, rs->mctx);
-        if (m == 1 && r->query)
-            m = bbt_run(r->query, args ? args : "", alen, t->query, rs->mctx);
+        m = bbt_run(r->re, r->re_jit, path, plen, t->path, rs->mctx);
+        if (m == 1 && r->query_empty)
+            m = alen == 0;
+        else if (m == 1 && r->query)
+            m = bbt_run(r->query, r->query_jit, args ? args : "", alen,
+                        t->query, rs->mctx);
         if (m == 0)
             continue;
         if (m < 0)

@@ -4,10 +4,14 @@
  * One anonymous shared-memory segment, made by the parent in post_config
  * and inherited by every child it forks: the children add to it with
  * apr_atomic and never lock, so counting costs a request a few atomic
- * adds.  The segment belongs to the process pool, which lives as long as
- * the parent, and is found again there after a restart (the module itself
- * is unloaded and loaded again), so children of the old generation still
- * finishing their requests and the new ones add to the same counters.
+ * adds.  The counters are kept in stripes, each on cache lines of its
+ * own, a thread adding to the one it was given and a read summing them
+ * all: every thread of every child adding to the same line would have it
+ * move between the CPUs on every request.  The segment belongs to the process
+ * pool, which lives as long as the parent, and is found again there after a
+ * restart (the module itself is unloaded and loaded again), so children of the
+ * old generation still finishing their requests and the new ones add to the
+ * same counters.
  */
 #include "httpd.h"
 #include "http_log.h"
@@ -22,8 +26,21 @@
 
 APLOG_USE_MODULE(bbtoken);
 
+#define BBT_STATS_STRIPES 16
+#define BBT_STATS_LINE 64
+/* A stripe's words: its counters, padded to whole cache lines. */
+#define BBT_STATS_STRIPE_WORDS                                                 \
+    ((BBT_STAT_COUNTERS * 8 + BBT_STATS_LINE - 1) / BBT_STATS_LINE *           \
+     BBT_STATS_LINE / 8)
+
 typedef struct {
-    volatile apr_uint64_t counter[BBT_STAT_COUNTERS];
+    volatile apr_uint64_t counter[BBT_STATS_STRIPE_WORDS];
+} bbt_stats_stripe_t;
+
+typedef struct {
+    bbt_stats_stripe_t stripe[BBT_STATS_STRIPES];
+    /* The next stripe to give a thread that has none yet. */
+    volatile apr_uint32_t next_stripe;
     volatile apr_uint64_t gauge[BBT_GAUGE_COUNT];
     volatile apr_uint64_t db_bucket[BBT_STATS_DB_BOUNDS + 1];
     volatile apr_uint64_t db_usec;
@@ -31,6 +48,29 @@ typedef struct {
 
 /* NULL until post_config has found or made the segment. */
 static bbt_stats_seg_t *bbt_seg;
+
+/* The counters start on a cache line: APR's segment need not (it keeps
+ * its size in front), so it is made a line larger. */
+static bbt_stats_seg_t *bbt_stats_aligned(apr_shm_t *shm)
+{
+    apr_uintptr_t a = (apr_uintptr_t)apr_shm_baseaddr_get(shm);
+
+    return (bbt_stats_seg_t *)((a + BBT_STATS_LINE - 1) &
+                               ~(apr_uintptr_t)(BBT_STATS_LINE - 1));
+}
+
+/* This thread's stripe, given on its first count; threads of all the
+ * children are dealt the stripes in turn. */
+static __thread int bbt_stripe_of_thread = -1;
+
+static bbt_stats_stripe_t *bbt_stripe(void)
+{
+    if (bbt_stripe_of_thread < 0) {
+        bbt_stripe_of_thread =
+            (int)(apr_atomic_inc32(&bbt_seg->next_stripe) % BBT_STATS_STRIPES);
+    }
+    return &bbt_seg->stripe[bbt_stripe_of_thread];
+}
 
 int bbt_stats_init(server_rec *s)
 {
@@ -42,15 +82,17 @@ int bbt_stats_init(server_rec *s)
 
     /* A module whose counters are laid out otherwise (an upgrade loaded by
      * a restart) gets a segment of its own. */
-    snprintf(key, sizeof(key), "bbtoken-stats-%d-%d-%d-%lu", BBT_STAT_COUNTERS,
-             BBT_GAUGE_COUNT, BBT_STATS_DB_BOUNDS,
-             (unsigned long)sizeof(bbt_stats_seg_t));
+    snprintf(key, sizeof(key), "bbtoken-stats-%d-%d-%d-%lu-s%d-l%d",
+             BBT_STAT_COUNTERS, BBT_GAUGE_COUNT, BBT_STATS_DB_BOUNDS,
+             (unsigned long)sizeof(bbt_stats_seg_t), BBT_STATS_STRIPES,
+             BBT_STATS_LINE);
     apr_pool_userdata_get(&v, key, pp);
     if (v) {
-        bbt_seg = apr_shm_baseaddr_get(v);
+        bbt_seg = bbt_stats_aligned(v);
         return 0;
     }
-    rv = apr_shm_create(&shm, sizeof(bbt_stats_seg_t), NULL, pp);
+    rv = apr_shm_create(&shm, sizeof(bbt_stats_seg_t) + BBT_STATS_LINE, NULL,
+                        pp);
     if (rv != APR_SUCCESS) {
         bbt_seg = NULL;
         ap_log_error(APLOG_MARK, APLOG_WARNING, rv, s,
@@ -58,7 +100,7 @@ int bbt_stats_init(server_rec *s)
                      "the metrics handler and mod_status show none");
         return -1;
     }
-    bbt_seg = apr_shm_baseaddr_get(shm);
+    bbt_seg = bbt_stats_aligned(shm);
     memset((void *)bbt_seg, 0, sizeof(*bbt_seg));
     apr_pool_userdata_set(shm, key, apr_pool_cleanup_null, pp);
     return 0;
@@ -67,14 +109,14 @@ int bbt_stats_init(server_rec *s)
 void bbt_stats_count(bbt_stat_t which)
 {
     if (bbt_seg && (unsigned)which < BBT_STAT_COUNTERS) {
-        apr_atomic_inc64(&bbt_seg->counter[which]);
+        apr_atomic_inc64(&bbt_stripe()->counter[which]);
     }
 }
 
 void bbt_stats_add(bbt_stat_t which, uint64_t n)
 {
     if (bbt_seg && (unsigned)which < BBT_STAT_COUNTERS) {
-        apr_atomic_add64(&bbt_seg->counter[which], n);
+        apr_atomic_add64(&bbt_stripe()->counter[which], n);
     }
 }
 
@@ -99,23 +141,27 @@ void bbt_stats_db_query(uint64_t usec, int ok)
     if (!bbt_seg) {
         return;
     }
-    apr_atomic_inc64(&bbt_seg->counter[BBT_STAT_DB_QUERIES]);
+    apr_atomic_inc64(&bbt_stripe()->counter[BBT_STAT_DB_QUERIES]);
     apr_atomic_inc64(&bbt_seg->db_bucket[bbt_stats_db_bucket(usec)]);
     apr_atomic_add64(&bbt_seg->db_usec, usec);
     if (!ok) {
-        apr_atomic_inc64(&bbt_seg->counter[BBT_STAT_DB_QUERY_ERRORS]);
+        apr_atomic_inc64(&bbt_stripe()->counter[BBT_STAT_DB_QUERY_ERRORS]);
     }
 }
 
 int bbt_stats_snapshot(bbt_stats_snap_t *snap)
 {
-    size_t i;
+    size_t i, k;
 
     if (!bbt_seg) {
         return -1;
     }
     for (i = 0; i < BBT_STAT_COUNTERS; i++) {
-        snap->counter[i] = apr_atomic_read64(&bbt_seg->counter[i]);
+        snap->counter[i] = 0;
+        for (k = 0; k < BBT_STATS_STRIPES; k++) {
+            snap->counter[i] +=
+                apr_atomic_read64(&bbt_seg->stripe[k].counter[i]);
+        }
     }
     for (i = 0; i < BBT_GAUGE_COUNT; i++) {
         snap->gauge[i] = (int64_t)apr_atomic_read64(&bbt_seg->gauge[i]);

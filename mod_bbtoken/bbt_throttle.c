@@ -256,7 +256,7 @@ int bbt_throttle_gate(request_rec *r, int token)
 {
     unsigned char key[BBT_THROTTLE_KEY_MAX];
     unsigned int klen;
-    apr_time_t now = apr_time_now();
+    apr_time_t now;
     bbt_tentry_t e;
     int found;
     apr_int64_t secs;
@@ -265,6 +265,8 @@ int bbt_throttle_gate(request_rec *r, int token)
         (klen = bbt_throttle_key(r, key)) == 0 || !bbt_throttle_lock(r)) {
         return OK;
     }
+    /* The clock is read only for a request the throttle looks at. */
+    now = apr_time_now();
     found = bbt_throttle_fetch(r, key, klen, now, &e);
     bbt_socache_unlock(&bbt_throttle.sc);
     if (!found || e.count < (apr_uint32_t)bbt_throttle.failures) {

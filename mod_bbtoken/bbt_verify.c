@@ -134,20 +134,21 @@ static bbt_cache_got_t bbt_verify_cached(request_rec *r, bbt_req_t *rq,
     apr_int64_t now = apr_time_now();
     bbt_cache_got_t got;
     bbt_centry_t e;
+    const bbt_centry_t *ep;
     bbt_agroup_t g;
     int touch, expired, newg;
 
     for (;;) {
-        got = bbt_cache_get(r, v, rq->cache_key, key, slug, shared, &e,
-                            &out->owner);
+        got = bbt_cache_get(r, v, rq->cache_key, key, slug, shared, now, &e,
+                            &ep, &out->owner);
         if (got != BBT_CACHE_HIT) {
             return got;
         }
         /* An internal request's token was proven: a refusal is not its. */
-        if (e.kind != BBT_CENTRY_TOKEN && !presented) {
+        if (ep->kind != BBT_CENTRY_TOKEN && !presented) {
             return BBT_CACHE_NONE;
         }
-        bbt_verify_entry(r, &e, presented, basic_user, now, interval, out,
+        bbt_verify_entry(r, ep, presented, basic_user, now, interval, out,
                          &touch, &expired, &newg, &g);
         /* This thread's copy may be behind on the writes: the shared
          * entry says whether one is still due. */
@@ -157,15 +158,18 @@ static bbt_cache_got_t bbt_verify_cached(request_rec *r, bbt_req_t *rq,
         shared = 1;
     }
     out->cached = 1;
-    if (e.kind == BBT_CENTRY_TOKEN) {
-        out->user_name = apr_pstrdup(r->pool, e.user_name);
-        out->token_name = apr_pstrdup(r->pool, e.token_name);
-        out->tok_project = e.tok_project;
-        out->tok_repo = e.tok_repo;
-        out->scope = e.scope;
+    if (ep->kind == BBT_CENTRY_TOKEN) {
+        out->user_name = apr_pstrdup(r->pool, ep->user_name);
+        out->token_name = apr_pstrdup(r->pool, ep->token_name);
+        out->tok_project = ep->tok_project;
+        out->tok_repo = ep->tok_repo;
+        out->scope = ep->scope;
     }
     /* The entry remembers the write for the other children. */
     if (touch || expired || newg) {
+        if (ep != &e) {
+            e = *ep;
+        }
         if (bbt_verify_write(r, rq->token_id, expired, touch, newg ? &g : NULL,
                              interval)) {
             bbt_agroup_add(e.groups, &e.ngroups, BBT_AGROUPS_MAX, &g);

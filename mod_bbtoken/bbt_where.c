@@ -9,6 +9,7 @@
  * a token without a list costs nothing at all.
  */
 #include "httpd.h"
+#include "http_config.h"
 #include "http_log.h"
 #include "apr_network_io.h"
 #include "apr_strings.h"
@@ -93,9 +94,41 @@ int bbt_where_allowed(request_rec *r, const char *nets)
     return 0;
 }
 
+/* The group of the connection's last client address, as bbt_agroup_of
+ * made it: a connection's requests (a clone's dozens) come from one
+ * client, and comparing its address costs less than parsing it again. */
+typedef struct {
+    char ip[64];
+    int rc;
+    bbt_agroup_t g;
+} bbt_where_group_t;
+
+static int bbt_where_group(request_rec *r, bbt_agroup_t *g)
+{
+    conn_rec *c = r->connection;
+    bbt_where_group_t *m =
+        ap_get_module_config(c->conn_config, &bbtoken_module);
+    const char *ip = r->useragent_ip;
+    size_t len;
+
+    if (!ip || (len = strlen(ip)) >= sizeof(m->ip)) {
+        return bbt_agroup_of(ip, g);
+    }
+    if (!m) {
+        m = apr_palloc(c->pool, sizeof(*m));
+        m->ip[0] = '\0';
+        ap_set_module_config(c->conn_config, &bbtoken_module, m);
+    }
+    if (!m->ip[0] || strcmp(m->ip, ip) != 0) {
+        m->rc = bbt_agroup_of(ip, &m->g);
+        memcpy(m->ip, ip, len + 1);
+    }
+    *g = m->g;
+    return m->rc;
+}
+
 int bbt_where_new_group(request_rec *r, const bbt_agroup_t *known, int n,
                         bbt_agroup_t *g)
 {
-    return bbt_agroup_of(r->useragent_ip, g) == 0 &&
-           !bbt_agroup_in(known, n, g);
+    return bbt_where_group(r, g) == 0 && !bbt_agroup_in(known, n, g);
 }

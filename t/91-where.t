@@ -11,7 +11,8 @@
 # the database refuse what APR cannot match (an IPv4-mapped network, /0);
 # the created record carries the list.  Real PostgreSQL, httpd (on
 # 127.0.0.1, [::1] and [::ffff:127.0.0.1]), HTTP clients bound to 127.0.0.1
-# and 127.0.0.2, curl over IPv6.
+# and 127.0.0.2, curl over IPv6.  Clients behind a proxy (mod_remoteip) on
+# one kept-alive connection are grouped each by its own address.
 use strict;
 use warnings;
 use FindBin;
@@ -30,10 +31,15 @@ my $port_nc = BBT::Util::free_port();
 # addresses, as on a dual-stack [::] listener): its IPv4 clients are
 # ::ffff:127.0.0.x to APR.
 my $port_m = BBT::Util::free_port();
+# And a virtual host behind which a proxy (this client) names the client.
+my $port_r = BBT::Util::free_port();
 my $env = BBT::Env->new(pg_conf => $BBT::Cache::PG_CONF,
+                        modules => ['remoteip'],
                         extra_conf => "Listen [::1]:$port6\nListen 127.0.0.1:$port_nc\n"
-                                    . "Listen [::ffff:127.0.0.1]:$port_m\n"
-                                    . "<VirtualHost 127.0.0.1:$port_nc>\n    BBTokenCache off\n</VirtualHost>\n")->start;
+                                    . "Listen [::ffff:127.0.0.1]:$port_m\nListen 127.0.0.1:$port_r\n"
+                                    . "<VirtualHost 127.0.0.1:$port_nc>\n    BBTokenCache off\n</VirtualHost>\n"
+                                    . "<VirtualHost 127.0.0.1:$port_r>\n    RemoteIPHeader X-Client-IP\n"
+                                    . "    RemoteIPInternalProxy 127.0.0.1\n</VirtualHost>\n")->start;
 $env->stat_statements_on;
 $env->make_repo('PROJ', 'repo');
 $env->user_add('alice');
@@ -266,6 +272,26 @@ subtest 'a new address group is audited once' => sub {
     like($out, qr/^ID .* EXPIRES\s+ALLOWED\s+GROUPS\s+LAST USED\s+FROM\s*$/m, 'list: ALLOWED and GROUPS');
     like($out, qr/^$id .*\bany\s+2\s/m, '  any, 2 groups');
     like($out, qr/ci-doc .*2001:db8::\/32,10\.0\.0\.0\/8\s+0\s/m, '  a list, 0 groups');
+};
+
+# The group of the connection's client is remembered with the connection:
+# a proxy's connection carries many clients, each its own group.
+subtest 'one kept-alive connection, two clients behind a proxy' => sub {
+    my ($tok, $id) = create('proxied');
+    my $ua = HTTP::Tiny->new(timeout => 30, max_redirect => 0, keep_alive => 1);
+    my $url = "http://127.0.0.1:$port_r$UP";
+    my $calls = note_calls();
+    my %conns;
+    for my $ip ('10.1.1.1', '10.1.1.1', '10.2.2.2', '10.2.2.2', '10.1.1.1') {
+        is($ua->get($url, { headers => auth_bearer($tok, { 'X-Client-IP' => $ip }) })->{status}, 200,
+           "as $ip: 200");
+        $conns{ $ua->{handle} // 'none' }++;
+    }
+    is(scalar(keys %conns), 1, 'all on one connection');
+    is(note_calls() - $calls, 2, 'a write for each group, none per request');
+    is($env->psql("SELECT string_agg(detail || ' ' || host(client_addr), ',' ORDER BY id) FROM bbtoken_audit"
+                  . " WHERE token_id = '$id' AND event = 'new_address'"),
+       'from 10.1.1.0/24 10.1.1.1,from 10.2.2.0/24 10.2.2.2', 'new_address for each, with its address');
 };
 
 subtest 'without the cache: the lookup knows the groups, no write per request' => sub {

@@ -448,6 +448,65 @@ static void test_near(void)
     bbt_ckeyer_free(k2);
 }
 
+/* A thread's copy decoded as a token's entry: the latest bytes under the
+ * key, decoded again after every put, none for bytes that are no entry. */
+static void test_near_entry(void)
+{
+    bbt_ckeyer_t *k1 = bbt_ckeyer_new(secret1, sizeof(secret1));
+    bbt_ckeyer_t *k2 = bbt_ckeyer_new(secret1, sizeof(secret1));
+    unsigned char key[BBT_CKEY_LEN], other[BBT_CKEY_LEN];
+    unsigned char buf[BBT_CENTRY_BUF];
+    const bbt_centry_t *got, *again;
+    bbt_centry_t e;
+    size_t n;
+
+    memset(key, 0x31, sizeof(key));
+    memset(other, 0x32, sizeof(other));
+    memset(&e, 0, sizeof(e));
+    e.kind = BBT_CENTRY_TOKEN;
+    e.stamp = 7;
+    e.owner_id = 42;
+    e.user_active = 1;
+    e.tok_project = BBT_LEVEL_NONE;
+    e.tok_repo = BBT_LEVEL_READ;
+    e.scope.kind = BBT_KIND_PERSONAL;
+    strcpy(e.user_name, "alice");
+    strcpy(e.token_name, "ci");
+    ok(bbt_cnear_entry(k1, key) == NULL, "no copy: no entry");
+    n = bbt_centry_encode(&e, buf, sizeof(buf));
+    bbt_cnear_put(k1, key, buf, n);
+    got = bbt_cnear_entry(k1, key);
+    ok(got && got->owner_id == 42 && strcmp(got->user_name, "alice") == 0 &&
+           got->stamp == 7 && strcmp(got->token_name, "ci") == 0,
+       "a copy decodes to its entry");
+    again = bbt_cnear_entry(k1, key);
+    ok(again == got && again->owner_id == 42,
+       "and is kept decoded for the next request");
+    e.stamp = 8;
+    e.revoked = 1;
+    strcpy(e.user_name, "bob");
+    n = bbt_centry_encode(&e, buf, sizeof(buf));
+    bbt_cnear_put(k1, key, buf, n);
+    got = bbt_cnear_entry(k1, key);
+    ok(got && got->stamp == 8 && got->revoked &&
+           strcmp(got->user_name, "bob") == 0,
+       "a put under the key: the new bytes are decoded, not the old");
+    ok(bbt_cnear_entry(k1, other) == NULL, "not under another key");
+    bbt_cnear_put(k1, other, (const unsigned char *)"junk", 4);
+    ok(bbt_cnear_entry(k1, other) == NULL, "bytes that are no entry: none");
+    ok(bbt_cnear_entry(k1, other) == NULL, "and none again");
+    bbt_cnear_put(k1, other, buf, n);
+    got = bbt_cnear_entry(k1, other);
+    ok(got && got->stamp == 8, "an entry put where junk was decodes");
+    bbt_cnear_put(k1, key, (const unsigned char *)"junk", 4);
+    ok(bbt_cnear_entry(k1, key) == NULL,
+       "junk put over an entry: its decoding is gone too");
+    ok(bbt_cnear_entry(k2, other) == NULL,
+       "another key maker finds no decoded copy");
+    bbt_ckeyer_free(k1);
+    bbt_ckeyer_free(k2);
+}
+
 int main(void)
 {
     test_keys();
@@ -459,5 +518,6 @@ int main(void)
     test_due();
     test_where();
     test_near();
+    test_near_entry();
     return done_testing();
 }

@@ -213,6 +213,13 @@ static void test_malformed(void)
     malformed("Digest a=\x01", "control byte under another scheme", NULL);
     malformed("Negotiate \xff", "high byte under another scheme",
               "Authorization header contains a non-ASCII byte");
+    /* The first offending byte names the reason. */
+    malformed("Bearer \x01" TOKEN "\xff", "control byte, then high byte",
+              "Authorization header contains a control character");
+    malformed("Bearer \xff" TOKEN "\x01", "high byte, then control byte",
+              "Authorization header contains a non-ASCII byte");
+    malformed("Bearer " TOKEN "\x7f", "DEL at the end",
+              "Authorization header contains a control character");
 
     /* Bearer syntax. */
     malformed("Bearer =abc", "Bearer starting with '='", NULL);

@@ -120,6 +120,9 @@ static void test_language(void)
     m(rs, "GET", "/q/PROJ", "x=1&x=1", 0, NULL, NULL);
     m(rs, "GET", "/q/PROJ", "x%3D1", 0, NULL, NULL);
     m(rs, "GET", "/q/PROJ", "y", 0, NULL, NULL);
+    /* query= is no query string or an empty one, nothing more. */
+    m(rs, "GET", "/q/PROJ", "\n", 0, NULL, NULL);
+    m(rs, "GET", "/q/PROJ", "&", 0, NULL, NULL);
     /* A fixed project, canonicalized. */
     m(rs, "GET", "/flat/repo.git", NULL, 0, "REPO_READ", "FLAT/repo");
     bbt_rules_match(rs, "GET", "/flat/repo.git", NULL, 0, &out);
