@@ -99,10 +99,13 @@ enum {
  * bbtoken_token_nets here cost more than the rest of the lookup).
  *
  * Last, the owner's live level on the target (key, slug), but only when
- * the caller sent the token's hash and it is the stored one, for a live
- * personal token of an active owner; NULL otherwise.  PostgreSQL evaluates
- * a CASE branch only when it is taken, so a refusal still reads the token
- * and owner rows and nothing else (t/75 and t/95 count the level's runs).
+ * the caller sent the token's hash and it is the stored one, for a
+ * personal token that the verdict will accept: live, not expired, of an
+ * active owner, presented under the owner's name when in Basic, and with no
+ * allow-list (whether the client is inside one is APR's to say, in C: such
+ * a token's level comes from the second statement); NULL otherwise.  PostgreSQL
+ * evaluates a CASE branch only when it is taken, so a refusal still reads the
+ * token and owner rows and nothing else (t/75 and t/95 count the level's runs).
  * The level is a PL/pgSQL function (sql/migrations/0015): the same query
  * inlined here as a subquery ran only when taken too (EXPLAIN ANALYZE:
  * "never executed"), but the executor set it up on every run, which cost
@@ -120,6 +123,9 @@ static const char bbt_sql_lookup[] =
     " array_to_string(t.seen_nets, ' '),"
     " CASE WHEN t.secret_hash = %s AND t.user_id IS NOT NULL"
     " AND t.revoked_at IS NULL AND u.active"
+    " AND (t.expires_at IS NULL OR t.expires_at > now())"
+    " AND t.allowed_nets IS NULL"
+    " AND lower(u.name) = lower(COALESCE(%s, u.name))"
     " THEN bbtoken_owner_level_of(u, %s, %s) END"
     " FROM bbtoken_tokens t LEFT JOIN bbtoken_users u ON u.id = t.user_id"
     " WHERE t.id = %s";
@@ -135,7 +141,7 @@ static const char bbt_sql_owner_level[] =
 static const struct {
     const char *label, *sql, *what;
 } bbt_db_stmts[BBT_STMT_COUNT] = {
-    [BBT_STMT_LOOKUP] = {"bbtoken_lookup_v8", bbt_sql_lookup,
+    [BBT_STMT_LOOKUP] = {"bbtoken_lookup_v9", bbt_sql_lookup,
                          "the token lookup"},
     [BBT_STMT_LEVEL] = {"bbtoken_owner_level_v1", bbt_sql_owner_level,
                         "the owner's level"},
@@ -384,8 +390,9 @@ static int bbt_db_copy_hex(char *dst, size_t n, const char *src)
 }
 
 bbt_db_status_t bbt_db_lookup(bbt_db_conn_t *c, const char *id, int interval,
-                              const char *hash, const char *key,
-                              const char *slug, bbt_db_token_t *out)
+                              const char *hash, const char *basic_user,
+                              const char *key, const char *slug,
+                              bbt_db_token_t *out)
 {
     const apr_dbd_driver_t *drv = c->dbd->driver;
     apr_dbd_results_t *res = NULL;
@@ -394,7 +401,7 @@ bbt_db_status_t bbt_db_lookup(bbt_db_conn_t *c, const char *id, int interval,
     int rows = 0, bad = 0;
     /* In the order of the statement's placeholders.  No target, no
      * level: then no hash either. */
-    const char *args[] = {key ? hash : NULL, key, slug, id};
+    const char *args[] = {key ? hash : NULL, basic_user, key, slug, id};
 
     if (bbt_db_run(c, BBT_STMT_LOOKUP, "BBT074", &res,
                    (int)(sizeof(args) / sizeof(args[0])), args) != 0) {

@@ -66,15 +66,17 @@ void bbt_db_close(bbt_db_conn_t *c);
  * are copied into the request's pool.
  *
  * hash (hex, or NULL) is the presented token's hash under a salt the
- * database gave before: if it is the stored hash, for a live personal
- * token of an active owner and a target key (slug NULL: the project), the
- * same statement computes the owner's live level on it, as
- * bbt_db_owner_level would (out->level_given, out->owner_level).  That
- * proves nothing of the secret: the caller verifies it as ever, and uses
- * the level only then. */
+ * database gave before: if it is the stored hash, for a target key (slug
+ * NULL: the project) and a personal token the verdict will accept (live,
+ * not expired, an active owner named basic_user when that is not NULL, no
+ * allow-list), the same statement computes the owner's live level on it,
+ * as bbt_db_owner_level would (out->level_given, out->owner_level), so
+ * that no refusal computes it.  That proves nothing of the secret: the
+ * caller verifies it as ever, and uses the level only then. */
 bbt_db_status_t bbt_db_lookup(bbt_db_conn_t *c, const char *id, int interval,
-                              const char *hash, const char *key,
-                              const char *slug, bbt_db_token_t *out);
+                              const char *hash, const char *basic_user,
+                              const char *key, const char *slug,
+                              bbt_db_token_t *out);
 
 /* The live level of the owner with id user_id on (key, slug), as
  * bbtoken_owner_levels computes it: asked only for a verified token.  key

@@ -274,7 +274,8 @@ static int bbt_verify_db(request_rec *r, bbt_req_t *rq, bbt_cache_view_t *v,
         bbt_token_hash_hex(memo_salt, tok, hash) == 0) {
         sent = hash;
     }
-    st = bbt_db_lookup(c, rq->token_id, interval, sent, key, slug, &row);
+    st = bbt_db_lookup(c, rq->token_id, interval, sent, basic_user, key, slug,
+                       &row);
     if (st == BBT_DB_UNAVAILABLE) {
         rv = HTTP_SERVICE_UNAVAILABLE;
         goto done;

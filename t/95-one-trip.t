@@ -4,7 +4,8 @@
 # that hash is the stored one.  Every other way is still right: a changed
 # secret, a changed salt, a lowered grant, a disabled owner, a revoked
 # token, a wrong secret, an unknown id.  And a refusal still never computes
-# the owner's level.
+# the owner's level, even with the right secret (another user's name in
+# Basic, expired, outside its allow-list).
 #
 # One child with one thread (prefork, one worker), so every request is
 # served by the thread that remembers the salt.  Counted by PostgreSQL
@@ -172,6 +173,37 @@ subtest 'a new secret: the old token refused, the new one accepted' => sub {
     is_401($env->get($UP, { Authorization => "Bearer $tok" }), 1, 'the first token still refused');
     $new = $third;
     $tok = $new;
+};
+
+subtest 'the right secret, refused all the same: no level either' => sub {
+    my ($r, $w) = work($UP, "Bearer $tok");
+    is_ok_res($r, 'before: accepted, the salt remembered');
+    ($r, $w) = work($UP, $env->basic('bob', $tok));
+    is_401($r, 1, 'in Basic under another user\'s name');
+    work_is($w, { all => 1, lookup => 1, level => 0, computed => 0 }, '  the lookup alone');
+    ($r, $w) = work($UP, $env->basic('ALICE', $tok));
+    is_ok_res($r, 'in Basic under the owner\'s name in another case');
+    work_is($w, { all => 1, lookup => 1, level => 0, computed => 1 }, '  one statement');
+
+    force_update($id, "expires_at = now() - interval '1 second'");
+    ($r, $w) = work($UP, "Bearer $tok");
+    is_401($r, 1, 'expired');
+    is($w->{computed}, 0, '  no level computed');
+    force_update($id, 'expires_at = NULL');
+
+    $env->cli_ok('update', $id, '--allow-from', '192.0.2.0/24');
+    ($r, $w) = work($UP, "Bearer $tok");
+    is_401($r, 1, 'from outside its allow-list');
+    is($w->{computed}, 0, '  no level computed');
+    $env->cli_ok('update', $id, '--allow-from', '127.0.0.0/8');
+    ($r, $w) = work($UP, "Bearer $tok");
+    is_ok_res($r, 'from inside it');
+    work_is($w, { all => 2, lookup => 1, level => 1, computed => 1 },
+            '  the lookup, then the level: whether the client is inside is said in C');
+    $env->cli_ok('update', $id, '--allow-from-any');
+    ($r, $w) = work($UP, "Bearer $tok");
+    is_ok_res($r, 'the allow-list dropped');
+    work_is($w, { all => 1, lookup => 1, level => 0, computed => 1 }, '  one statement again');
 };
 
 subtest 'the level is live: a lowered grant, a disabled owner, a revoked token' => sub {
