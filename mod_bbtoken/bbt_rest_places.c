@@ -24,18 +24,39 @@
 #include "bbt_rest_req.h"
 
 /* $1 the caller's id, $2 how many, $3 from where.  The personal key is
- * bbtoken_owner_levels' own spelling of it. */
+ * bbtoken_owner_levels' own spelling of it.  The candidates are only what
+ * the caller could manage: their own project and grants, and the
+ * repositories known in the projects they hold a grant on (a project's
+ * admins manage its repositories' tokens); every place the database knows
+ * of only for a global admin, whose arms the planner skips for anyone
+ * else (a condition on the caller's row alone is checked once).  So a
+ * page costs a user with a few grants a few index scans, not a pass over
+ * every grant and token. */
+#define BBT_PLACES_MINE                                                        \
+    "(SELECT '~' || lower(u.name) UNION SELECT g.project_key"                  \
+    " FROM bbtoken_project_grants g WHERE g.user_id = u.id)"
 #define BBT_PLACES_SQL                                                         \
     "SELECT k.key, k.slug FROM bbtoken_users u,"                               \
     " LATERAL (SELECT '~' || lower(u.name), NULL::text"                        \
     "  UNION SELECT project_key, NULL FROM bbtoken_project_grants"             \
-    "  UNION SELECT project_key, NULL FROM bbtoken_repo_grants"                \
+    "   WHERE user_id = u.id"                                                  \
     "  UNION SELECT project_key, repo_slug FROM bbtoken_repo_grants"           \
-    "  UNION SELECT project_key, NULL FROM bbtoken_projects"                   \
-    "  UNION SELECT project_key, NULL FROM bbtoken_tokens"                     \
-    "   WHERE project_key IS NOT NULL"                                         \
+    "   WHERE user_id = u.id"                                                  \
+    "  UNION SELECT project_key, repo_slug FROM bbtoken_repo_grants"           \
+    "   WHERE project_key IN " BBT_PLACES_MINE                                 \
     "  UNION SELECT project_key, repo_slug FROM bbtoken_tokens"                \
-    "   WHERE repo_slug IS NOT NULL) AS k (key, slug)"                         \
+    "   WHERE repo_slug IS NOT NULL AND project_key IN " BBT_PLACES_MINE       \
+    "  UNION SELECT project_key, NULL FROM bbtoken_project_grants"             \
+    "   WHERE u.is_admin"                                                      \
+    "  UNION SELECT project_key, NULL FROM bbtoken_repo_grants"                \
+    "   WHERE u.is_admin"                                                      \
+    "  UNION SELECT project_key, repo_slug FROM bbtoken_repo_grants"           \
+    "   WHERE u.is_admin"                                                      \
+    "  UNION SELECT project_key, NULL FROM bbtoken_projects WHERE u.is_admin"  \
+    "  UNION SELECT project_key, NULL FROM bbtoken_tokens"                     \
+    "   WHERE u.is_admin AND project_key IS NOT NULL"                          \
+    "  UNION SELECT project_key, repo_slug FROM bbtoken_tokens"                \
+    "   WHERE u.is_admin AND repo_slug IS NOT NULL) AS k (key, slug)"          \
     " WHERE u.id = $1 AND bbtoken_may_manage(u, k.key, k.slug)"                \
     " ORDER BY k.key = '~' || lower(u.name) DESC, k.slug IS NOT NULL,"         \
     " k.key COLLATE \"C\", k.slug COLLATE \"C\""                               \
