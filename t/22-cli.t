@@ -94,6 +94,14 @@ subtest 'user add / disable / enable' => sub {
                      stderr => qr/^bbtoken: user name \Q$n\E is reserved: project and repository tokens/);
     }
     is($env->psql("SELECT count(*) FROM bbtoken_users WHERE lower(name) = 'x-token-auth'"), 0, '  and not added');
+    my ($rc, undef, $err) = $env->psql_try("INSERT INTO bbtoken_users (name) VALUES ('X-Token-Auth')");
+    ok($rc != 0 && $err =~ /user name X-Token-Auth is reserved/, '  and refused by the schema from plain SQL') or diag $err;
+    ($rc, undef, $err) = $env->psql_try("UPDATE bbtoken_users SET name = 'x-token-auth' WHERE name = 'Bob.Smith\@x-1'");
+    ok($rc != 0 && $err =~ /is reserved/, '  as a new name too') or diag $err;
+    # A user so named before the rule keeps the name and can be managed.
+    $env->psql("SET session_replication_role = replica; INSERT INTO bbtoken_users (name) VALUES ('x-token-auth')");
+    $env->cli_is('an old x-token-auth user can be disabled', ['user', 'disable', 'x-token-auth'], 0);
+    $env->psql("DELETE FROM bbtoken_users WHERE name = 'x-token-auth'");
     $env->cli_is('user add x-token-auth2', ['user', 'add', 'x-token-auth2'], 0);
     is(user_row('bob.smith@x-1')->{name}, 'Bob.Smith@x-1', 'the name is stored as typed');
     $env->cli_is('user add root --admin', ['user', 'add', 'root', '--admin'], 0);

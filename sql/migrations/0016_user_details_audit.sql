@@ -1,5 +1,6 @@
 -- Migration 16: a change of a user's e-mail address or display name is
--- in the audit trail; bbtoken_owner_level() works again.
+-- in the audit trail; no new user may be named x-token-auth;
+-- bbtoken_owner_level() works again.
 --
 -- Applied inside one transaction by `bbtoken db upgrade` (or by
 -- sql/schema.sql), never on its own: no BEGIN/COMMIT here.
@@ -75,6 +76,29 @@ BEGIN
                    current_schema());
 END
 $$;
+
+-- x-token-auth, in any case, is the Basic user name a project's or a
+-- repository's token is presented with: a person of that name would pass
+-- for one in httpd's logs.  `bbtoken user add` says so first; this refuses
+-- it from plain SQL too.  A user already so named keeps the name (and can
+-- still be disabled, changed or deleted): only a new name is refused.
+CREATE FUNCTION bbtoken_users_name_reserved() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF lower(NEW.name) = 'x-token-auth'
+       AND (TG_OP = 'INSERT' OR lower(OLD.name) <> lower(NEW.name)) THEN
+        RAISE EXCEPTION 'user name % is reserved: project and repository tokens are presented with it',
+            NEW.name
+            USING ERRCODE = 'check_violation',
+                  CONSTRAINT = 'bbtoken_users_name_reserved',
+                  TABLE = 'bbtoken_users';
+    END IF;
+    RETURN NEW;
+END
+$$;
+CREATE TRIGGER bbtoken_users_name_reserved BEFORE INSERT OR UPDATE OF name
+    ON bbtoken_users FOR EACH ROW
+    EXECUTE FUNCTION bbtoken_users_name_reserved();
 
 -- Migration 4's bbtoken_owner_level(uid, key, slug) has failed since
 -- migration 6 gave bbtoken_users a slug column: "slug" in its query named
