@@ -52,7 +52,8 @@ my $env = BBT::Env->new(loglevel => 'trace8', extra_conf => $main, api_conf => $
 my $d = $env->dir;
 make_path("$d/www", "$d/dav/PROJ/repo", "$d/davlock");
 chmod 0755, "$d/www";
-for my $f (qw(tokens.html tokens.css tokens.js)) {
+# Every file in www/, as make install and the package take them all.
+for my $f (map { s{.*/}{}r } glob "$ROOT/www/*") {
     copy("$ROOT/www/$f", "$d/www/$f") or BAIL_OUT("copy www/$f: $!");
     chmod 0644, "$d/www/$f";
 }

@@ -125,7 +125,8 @@ my $d = $env->dir;
 # where it cannot), with git's host in bbtoken-scm.
 make_path("$d/www");
 chmod 0755, "$d/www";
-for my $f (qw(tokens.html tokens.css tokens.js)) {
+# Every file in www/, as make install and the package take them all.
+for my $f (map { s{.*/}{}r } glob "$ROOT/www/*") {
     copy("$ROOT/www/$f", "$d/www/$f") or BAIL_OUT("copy www/$f: $!");
     chmod 0644, "$d/www/$f";
 }

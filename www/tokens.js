@@ -1,116 +1,21 @@
-// Personal access tokens page.  Plain JavaScript, no dependencies; talks
-// only to the access-tokens REST API on this origin (Bitbucket's layout):
-//   GET    {api}/users/{user}?start=&limit=   list (paged)
-//   PUT    {api}/users/{user}                 create (the raw token, once)
-//   POST   {api}/users/{user}/{id}            rename / change permissions
-//   DELETE {api}/users/{user}/{id}            revoke
-//   POST   {api}/users/{user}/{id}/rotate     a new token in its place
-// and the same under {api}/projects/{key}[/repos/{slug}] for a project's or
-// a repository's tokens, which the user manages as its admin; and
-//   GET    {api}/places?start=&limit=         the projects and repositories
-//                                             the user may manage tokens of
+// Personal access tokens page: the tokens of the holder the page shows
+// (the user's own, a project's or a repository's), their list and the
+// dialogs that create, edit, rotate and revoke them.  Needs
+// tokens-common.js before it; tokens-places.js, after it, chooses the
+// holder and starts the page with refresh and clearList.
 'use strict';
 
-(function () {
+(function (bbt) {
+  const { $, el, say, showError, api, base, holderWords, USER, SCM, SCM_URL } = bbt;
   const PAGE_SIZE = 25;
   const PROJECT_LEVELS = ['PROJECT_READ', 'PROJECT_WRITE', 'PROJECT_ADMIN'];
   const REPO_LEVELS = ['REPO_READ', 'REPO_WRITE', 'REPO_ADMIN'];
   const LEVEL_WORD = { READ: 'Read', WRITE: 'Write', ADMIN: 'Admin' };
   const DAY = 86400000;
 
-  const $ = (id) => document.getElementById(id);
-  const meta = (name) => {
-    const m = document.querySelector('meta[name="' + name + '"]');
-    return m ? m.getAttribute('content').trim() : '';
-  };
-
-  // ------------------------------------------------------------------
-  // Who and where
-
-  function currentUser() {
-    // 1. filled in by mod_include (an unprocessed directive is a comment
-    //    node, so its text is empty);
-    const ssi = $('bbtoken-user');
-    const fromSsi = ssi ? ssi.textContent.trim() : '';
-    if (fromSsi && !fromSsi.startsWith('<!--') && !fromSsi.startsWith('(none)')) return fromSsi;
-    // 2. a server that templates the page fills the meta tag in;
-    const fromMeta = meta('bbtoken-user');
-    if (fromMeta && !fromMeta.startsWith('<!--')) return fromMeta;
-    // 3. ?user=NAME.
-    return new URLSearchParams(location.search).get('user') || '';
-  }
-
-  const USER = currentUser();
-  const API = (meta('bbtoken-api') || '/rest/access-tokens/latest').replace(/\/+$/, '');
-  // Where git is served: a path on this host, or (when the page has a host
-  // name of its own, as it should) a URL: https://git.example.com/scm.
-  const SCM = (meta('bbtoken-scm') || '/scm').replace(/\/+$/, '');
-  const SCM_URL = /^https?:\/\//i.test(SCM) ? new URL(SCM) : null;
-  const userBase = () => API + '/users/' + encodeURIComponent(USER);
-
-  // Whose tokens the page shows: null for the user's own, or {key, slug}
-  // for a project's (slug '') or a repository's.
-  let holder = null;
-
-  function parseHolder(text) {
-    const m = /^(~?[A-Za-z0-9_.@-]+)(?:\/([A-Za-z0-9][A-Za-z0-9_.-]*))?$/.exec(text.trim());
-    return m ? { key: m[1].startsWith('~') ? m[1].toLowerCase() : m[1].toUpperCase(), slug: m[2] || '' } : null;
-  }
-  const holderWords = () => (holder.slug ? 'repository ' + holder.key + '/' + holder.slug : 'project ' + holder.key);
-  const base = () => (holder
-    ? API + '/projects/' + encodeURIComponent(holder.key) + (holder.slug ? '/repos/' + encodeURIComponent(holder.slug) : '')
-    : userBase());
-
-  // ------------------------------------------------------------------
-  // REST
-
-  class ApiError extends Error {
-    constructor(status, message) { super(message); this.status = status; }
-  }
-
   // A list asked for before the user chose another holder: its answer is
   // dropped, never shown as the new holder's.
   class Superseded extends Error {}
-
-  async function api(method, path, body) {
-    const opts = { method, credentials: 'same-origin', cache: 'no-store', headers: { Accept: 'application/json' } };
-    if (method !== 'GET') {
-      // The API's rule against cross-site requests: every change carries
-      // these two headers (a form on another site cannot send them).
-      opts.headers['Content-Type'] = 'application/json';
-      opts.headers['X-Atlassian-Token'] = 'no-check';
-      if (body !== undefined) opts.body = JSON.stringify(body);
-    }
-    let res;
-    try {
-      res = await fetch(path, opts);
-    } catch (e) {
-      throw new ApiError(0, 'The server could not be reached. Check your connection and try again.');
-    }
-    if (res.status === 204) return null;
-    const text = await res.text();
-    let data = null;
-    if (text) {
-      try { data = JSON.parse(text); } catch (e) { data = null; }
-    }
-    if (!res.ok) {
-      let msg = '';
-      if (data && Array.isArray(data.errors)) {
-        msg = data.errors.map((e) => e && e.message).filter(Boolean).join(' ');
-      }
-      if (!msg) {
-        msg = {
-          400: 'The server refused the request.',
-          401: 'You are not permitted to do this, or you are not signed in.',
-          403: 'You are not permitted to do this.',
-          404: 'Not found: the token may have been revoked already.',
-          503: 'The service is unavailable. Try again in a moment.',
-        }[res.status] || ('The server answered ' + res.status + '.');
-      }
-      throw new ApiError(res.status, msg);
-    }
-    return data;
-  }
 
   // ------------------------------------------------------------------
   // Words
@@ -136,8 +41,8 @@
     if (project === 'ADMIN') can.push('update project settings and permissions', 'fork and create repositories');
     if (!can.length) return 'This token can do nothing.';
     const last = can.pop();
-    const where = !holder ? ', within what you can do yourself.'
-      : holder.slug ? ', in this repository only.' : ', in this project and its repositories only.';
+    const where = !bbt.holder ? ', within what you can do yourself.'
+      : bbt.holder.slug ? ', in this repository only.' : ', in this project and its repositories only.';
     return 'This token can ' + (can.length ? can.join(', ') + ' and ' : '') + last + where;
   }
 
@@ -147,39 +52,9 @@
     return null;
   }
 
-  function el(tag, attrs, ...kids) {
-    const e = document.createElement(tag);
-    for (const [k, v] of Object.entries(attrs || {})) {
-      if (v === null || v === undefined || v === false) continue;
-      if (k === 'class') e.className = v;
-      else if (k === 'text') e.textContent = v;
-      else if (k.startsWith('on')) e.addEventListener(k.slice(2), v);
-      else e.setAttribute(k, v === true ? '' : v);
-    }
-    for (const k of kids) if (k !== null && k !== undefined) e.append(k);
-    return e;
-  }
-
   function timeEl(ms, dayOnly) {
     const d = new Date(ms);
     return el('time', { datetime: d.toISOString(), title: d.toISOString(), text: (dayOnly ? fmtDay : fmtDate).format(d) });
-  }
-
-  // ------------------------------------------------------------------
-  // Status
-
-  function say(msg) {
-    const s = $('status');
-    s.textContent = '';
-    // A fresh node, so that the same message twice is announced twice.
-    if (msg) s.append(el('span', { text: msg }));
-  }
-
-  function showError(box, err) {
-    const b = typeof box === 'string' ? $(box) : box;
-    if (!err) { b.hidden = true; b.textContent = ''; return; }
-    b.textContent = err.message || String(err);
-    b.hidden = false;
   }
 
   // ------------------------------------------------------------------
@@ -216,7 +91,7 @@
       el('th', { scope: 'row' }, el('span', { class: 'name', text: name }),
         el('span', { class: 'id mono', text: 'ID ' + t.id })),
       el('td', { class: 'perm-words' },
-        holder && holder.slug ? null : el('span', { text: 'Project: ' + (LEVEL_WORD[p] || 'none') }),
+        bbt.holder && bbt.holder.slug ? null : el('span', { text: 'Project: ' + (LEVEL_WORD[p] || 'none') }),
         el('span', { text: 'Repository: ' + (LEVEL_WORD[r] || 'none') }),
         nets.length ? el('span', { class: 'nets', text: 'Only from: ' + nets.join(', ') }) : null),
       el('td', {}, typeof t.createdDate === 'number' ? timeEl(t.createdDate) : '—'),
@@ -240,7 +115,7 @@
     body.textContent = '';
     if (!tokens.size) {
       body.append(el('tr', { class: 'placeholder' },
-        el('td', { colspan: 6, text: holder
+        el('td', { colspan: 6, text: bbt.holder
           ? 'The ' + holderWords() + ' has no access tokens. Create one for each pipeline or deployment that needs access.'
           : 'You have no personal access tokens. Create one for each tool or script that needs access.' })));
     }
@@ -249,9 +124,9 @@
   }
 
   async function loadPage(start) {
-    const asked = holder;
+    const asked = bbt.holder;
     const page = await api('GET', base() + '?start=' + start + '&limit=' + PAGE_SIZE);
-    if (holder !== asked) throw new Superseded();
+    if (bbt.holder !== asked) throw new Superseded();
     if (page && page.policy) policy = page.policy;
     for (const t of (page && page.values) || []) tokens.set(String(t.id), t);
     nextStart = page && !page.isLastPage && typeof page.nextPageStart === 'number' ? page.nextPageStart : null;
@@ -278,7 +153,7 @@
         const body = $('tokens-body');
         body.textContent = '';
         body.append(el('tr', { class: 'placeholder' }, el('td', { colspan: 6,
-          text: holder ? 'The tokens of the ' + holderWords() + ' could not be loaded.' : 'Your tokens could not be loaded.' })));
+          text: bbt.holder ? 'The tokens of the ' + holderWords() + ' could not be loaded.' : 'Your tokens could not be loaded.' })));
       }
     }
   }
@@ -361,8 +236,8 @@
 
   function setPicks(project, repo) {
     // A repository's token has a repository permission alone.
-    $('f-project').hidden = !!(holder && holder.slug);
-    if (holder && holder.slug) project = '';
+    $('f-project').hidden = !!(bbt.holder && bbt.holder.slug);
+    if (bbt.holder && bbt.holder.slug) project = '';
     const noneLabel = $('f-project-none');
     noneLabel.hidden = project !== '';
     for (const x of radios('project')) x.checked = x.value === (project || '');
@@ -490,7 +365,7 @@
     const host = SCM_URL ? SCM_URL.host : location.host;
     // A project's or repository's token goes with Bitbucket's user name for
     // such tokens: it belongs to no user.
-    const who = holder ? 'x-token-auth' : USER;
+    const who = bbt.holder ? 'x-token-auth' : USER;
     $('clone-basic').value = 'git clone ' + origin + encodeURIComponent(who) + ':' + encodeURIComponent(secret)
       + '@' + host + path;
     $('clone-bearer').value = 'git -c http.extraHeader="Authorization: Bearer ' + secret + '" clone '
@@ -503,8 +378,8 @@
     $('new-title').textContent = 'Token ' + done;
     $('new-name').textContent = t && t.name ? '“' + t.name + '”' : '';
     $('new-token').value = secret;
-    $('new-project').value = holder ? holder.key : 'PROJECT';
-    $('new-repo').value = holder && holder.slug ? holder.slug : 'REPO';
+    $('new-project').value = bbt.holder ? bbt.holder.key : 'PROJECT';
+    $('new-repo').value = bbt.holder && bbt.holder.slug ? bbt.holder.slug : 'REPO';
     $('copy-status').textContent = '';
     cloneLines();
     $('new-dialog').showModal();
@@ -615,113 +490,13 @@
     }
   });
 
-  // ------------------------------------------------------------------
-  // Whose tokens
-
-  function showHolder(h) {
-    holder = h;
-    $('page-title').textContent = holder ? 'Access tokens of ' + holderWords() : 'Personal access tokens';
-    $('holder-mine').hidden = !holder;
-    $('holder').value = holder ? holder.key + (holder.slug ? '/' + holder.slug : '') : '';
-    syncPlaces();
+  // The list as tokens-places.js needs it: emptied when the page turns to
+  // another holder, and loaded again.
+  function clearList() {
     tokens.clear();
     nextStart = null;
     $('tokens-body').textContent = '';
-    showError('alert', null);
-    say(holder ? 'Showing the tokens of the ' + holderWords() + '.' : 'Showing your own tokens.');
-    return refresh();
   }
 
-  $('holder-form').addEventListener('submit', (e) => {
-    e.preventDefault();
-    const text = $('holder').value;
-    if (!text.trim()) { showHolder(null); return; }
-    const h = parseHolder(text);
-    if (!h) {
-      showError('alert', new Error('Give a project key (PROJECT) or a repository (PROJECT/repository).'));
-      $('holder').focus();
-      return;
-    }
-    showHolder(h);
-  });
-  $('holder-mine').addEventListener('click', () => { showHolder(null); $('holder').focus(); });
-
-  // ------------------------------------------------------------------
-  // The places the user administers, to choose from rather than type: as
-  // the server lists them, their personal project first, then projects,
-  // then repositories.  Choosing one is typing it and pressing Show.
-
-  const placeText = (v) => (v.repository ? v.repository.project.key + '/' + v.repository.slug : v.project.key);
-
-  async function loadPlaces() {
-    const all = [];
-    let start = 0;
-    // At most 20 pages of 1000: a longer list is of no use in a list box.
-    for (let i = 0; i < 20; i++) {
-      const page = await api('GET', API + '/places?start=' + start + '&limit=1000');
-      for (const v of (page && page.values) || []) {
-        if (v && (v.project || (v.repository && v.repository.project))) all.push(placeText(v));
-      }
-      if (!page || page.isLastPage || typeof page.nextPageStart !== 'number') break;
-      start = page.nextPageStart;
-    }
-    return all;
-  }
-
-  // The list shows the holder the page shows: "None" for the user's own
-  // tokens, nothing for a place it does not hold (one typed).
-  function syncPlaces() {
-    const sel = $('places');
-    const v = holder ? holder.key + (holder.slug ? '/' + holder.slug : '') : '';
-    if (Array.from(sel.options).some((o) => o.value === v)) sel.value = v;
-    else sel.selectedIndex = -1;
-  }
-
-  async function fillPlaces() {
-    let places;
-    try {
-      places = await loadPlaces();
-    } catch (e) {
-      // Typing still works; the list is a convenience.
-      $('places-hint').textContent = 'Your projects and repositories could not be listed: ' + e.message
-        + ' Type one below.';
-      $('places').disabled = true;
-      $('places-wrap').hidden = false;
-      return;
-    }
-    const sel = $('places');
-    const personal = '~' + USER.toLowerCase();
-    const projects = el('optgroup', { label: 'Projects' });
-    const repos = el('optgroup', { label: 'Repositories' });
-    for (const p of places) {
-      const text = p === personal ? p + ' (your personal project)' : p;
-      (p.includes('/') ? repos : projects).append(el('option', { value: p, text }));
-    }
-    for (const g of [projects, repos]) if (g.children.length) sel.append(g);
-    $('places-wrap').hidden = false;
-    syncPlaces();
-  }
-
-  $('places').addEventListener('change', () => {
-    const v = $('places').value;
-    showHolder(v ? parseHolder(v) : null);
-  });
-
-  // ------------------------------------------------------------------
-  // Start
-
-  const who = $('who');
-  if (USER) {
-    who.append(el('span', { class: 'avatar', 'aria-hidden': 'true', text: USER.slice(0, 1) }), el('span', { text: USER }));
-  }
-
-  if (!USER) {
-    $('create-open').disabled = true;
-    $('tokens-body').textContent = '';
-    showError('alert', new Error('This page cannot tell who you are. The server must fill in the '
-      + 'bbtoken-user meta tag (or process the page with mod_include), or open it as …?user=NAME.'));
-  } else {
-    refresh();
-    fillPlaces();
-  }
-})();
+  Object.assign(bbt, { refresh, clearList });
+})(BBToken);
