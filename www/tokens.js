@@ -8,7 +8,6 @@
 (function (bbt) {
   const { $, el, say, showError, api, base, holderWords, USER, SCM, SCM_URL } = bbt;
   const PAGE_SIZE = 25;
-  const PROJECT_LEVELS = ['PROJECT_READ', 'PROJECT_WRITE', 'PROJECT_ADMIN'];
   const REPO_LEVELS = ['REPO_READ', 'REPO_WRITE', 'REPO_ADMIN'];
   const LEVEL_WORD = { READ: 'Read', WRITE: 'Write', ADMIN: 'Admin' };
   const DAY = 86400000;
