@@ -23,11 +23,12 @@ APLOG_USE_MODULE(bbtoken);
 
 /* Server-wide settings (server config, virtual host). */
 typedef struct {
-    int last_use_interval;  /* seconds; -1: not set here */
-    int db_wait;            /* seconds; -1: not set here */
-    int cache;              /* BBTokenCache: 1 on, 0 off, -1 not set here */
-    apr_int64_t cache_size; /* BBTokenCacheSize (main server); -1 not set */
-    int throttle;           /* BBTokenThrottle: 1 on, 0 off, -1 not set */
+    int last_use_interval;     /* seconds; -1: not set here */
+    int db_wait;               /* seconds; -1: not set here */
+    int cache;                 /* BBTokenCache: 1 on, 0 off, -1 not set here */
+    apr_int64_t cache_size;    /* BBTokenCacheSize (main server); -1 not set */
+    apr_int64_t throttle_size; /* BBTokenThrottleSize (main server); -1 */
+    int throttle;              /* BBTokenThrottle: 1 on, 0 off, -1 not set */
     /* The main server's alone, -1 not set: BBTokenThrottleFailures,
      * BBTokenThrottleWindow (seconds), BBTokenThrottleTokens (1 refuse). */
     int throttle_failures;
@@ -44,6 +45,9 @@ typedef struct {
 #define BBT_CACHE_SIZE_DEFAULT (4 * 1024 * 1024)
 #define BBT_CACHE_SIZE_MIN (64 * 1024)
 #define BBT_CACHE_SIZE_MAX (64 * 1024 * 1024 - 1)
+/* The throttle's shmcb, in the same bounds: an address takes about 60
+ * bytes, so 1 MiB holds over ten thousand. */
+#define BBT_THROTTLE_SIZE_DEFAULT (1024 * 1024)
 /* A few dozen a minute: more than anyone mistypes, few enough that a
  * guesser gets nowhere. */
 #define BBT_THROTTLE_FAILURES_DEFAULT 30
@@ -83,6 +87,7 @@ void *bbt_config_create_srv(apr_pool_t *p, server_rec *s)
     sc->db_wait = -1;
     sc->cache = -1;
     sc->cache_size = -1;
+    sc->throttle_size = -1;
     sc->throttle = -1;
     sc->throttle_failures = -1;
     sc->throttle_window = -1;
@@ -101,6 +106,7 @@ void *bbt_config_merge_srv(apr_pool_t *p, void *basev, void *addv)
     sc->db_wait = add->db_wait != -1 ? add->db_wait : base->db_wait;
     sc->cache = add->cache != -1 ? add->cache : base->cache;
     sc->cache_size = base->cache_size; /* the main server's alone */
+    sc->throttle_size = base->throttle_size;
     sc->throttle = add->throttle != -1 ? add->throttle : base->throttle;
     sc->throttle_failures = base->throttle_failures;
     sc->throttle_window = base->throttle_window;
@@ -164,6 +170,13 @@ static const bbt_srv_conf_t *bbt_srv(const server_rec *s)
 int bbt_config_throttle(const server_rec *s)
 {
     return bbt_srv(s)->throttle != 0;
+}
+
+apr_size_t bbt_config_throttle_size(const server_rec *s)
+{
+    apr_int64_t n = bbt_srv(s)->throttle_size;
+
+    return n != -1 ? (apr_size_t)n : BBT_THROTTLE_SIZE_DEFAULT;
 }
 
 int bbt_config_throttle_failures(const server_rec *s)
@@ -443,9 +456,10 @@ static const char *bbt_set_cache(cmd_parms *cmd, void *dconf, int on)
     return NULL;
 }
 
-/* One shared memory segment for the whole server: the main server's. */
-static const char *bbt_set_cache_size(cmd_parms *cmd, void *dconf,
-                                      const char *arg)
+/* BBTokenCacheSize and BBTokenThrottleSize (cmd->info says which): one
+ * shared memory segment each for the whole server, the main server's. */
+static const char *bbt_set_shm_size(cmd_parms *cmd, void *dconf,
+                                    const char *arg)
 {
     bbt_srv_conf_t *sc =
         ap_get_module_config(cmd->server->module_config, &bbtoken_module);
@@ -460,11 +474,11 @@ static const char *bbt_set_cache_size(cmd_parms *cmd, void *dconf,
     if (n == 0 || n > 9 || arg[n] != '\0' || bytes < BBT_CACHE_SIZE_MIN ||
         bytes > BBT_CACHE_SIZE_MAX) {
         return apr_psprintf(cmd->pool,
-                            "BBTokenCacheSize: '%s' is not a number of bytes "
-                            "from %d to %d",
-                            arg, BBT_CACHE_SIZE_MIN, BBT_CACHE_SIZE_MAX);
+                            "%s: '%s' is not a number of bytes from %d to %d",
+                            cmd->directive->directive, arg, BBT_CACHE_SIZE_MIN,
+                            BBT_CACHE_SIZE_MAX);
     }
-    sc->cache_size = bytes;
+    *(cmd->info ? &sc->throttle_size : &sc->cache_size) = bytes;
     return NULL;
 }
 
@@ -540,6 +554,9 @@ const command_rec bbt_config_cmds[] = {
                   RSRC_CONF,
                   "BBTokenThrottleTokens verify|refuse: whether a token from "
                   "a throttled address is still verified; default verify"),
+    AP_INIT_TAKE1("BBTokenThrottleSize", bbt_set_shm_size, (void *)1, RSRC_CONF,
+                  "BBTokenThrottleSize bytes: the failed-login throttle's "
+                  "shared memory, server-wide; default 1048576"),
     AP_INIT_TAKE1("BBTokenDBWait", bbt_set_db_wait, NULL, RSRC_CONF,
                   "BBTokenDBWait seconds: how long a request waits for one "
                   "of mod_dbd's pooled connections (DBDMax) before it is "
@@ -547,7 +564,7 @@ const command_rec bbt_config_cmds[] = {
     AP_INIT_FLAG("BBTokenCache", bbt_set_cache, NULL, RSRC_CONF,
                  "BBTokenCache on|off: answer repeated tokens from memory, "
                  "kept true by PostgreSQL's notifications; default on"),
-    AP_INIT_TAKE1("BBTokenCacheSize", bbt_set_cache_size, NULL, RSRC_CONF,
+    AP_INIT_TAKE1("BBTokenCacheSize", bbt_set_shm_size, NULL, RSRC_CONF,
                   "BBTokenCacheSize bytes: the cache's shared memory, "
                   "server-wide; default 4194304"),
     AP_INIT_TAKE1("BBTokenLastUseInterval", bbt_set_last_use, NULL, RSRC_CONF,

@@ -67,6 +67,9 @@ int bbt_config_throttle(const server_rec *s);
 
 /* The main server's BBTokenThrottleFailures, BBTokenThrottleWindow (in
  * seconds) and BBTokenThrottleTokens (1: refuse). */
+/* BBTokenThrottleSize: the throttle's shared memory, in bytes (the main
+ * server's). */
+apr_size_t bbt_config_throttle_size(const server_rec *s);
 int bbt_config_throttle_failures(const server_rec *s);
 int bbt_config_throttle_window(const server_rec *s);
 int bbt_config_throttle_tokens(const server_rec *s);

@@ -36,9 +36,9 @@ APLOG_USE_MODULE(bbtoken);
 
 #define BBT_THROTTLE_MUTEX "bbtoken-throttle"
 /* An entry is its key (at most 9 bytes) and 16 bytes, about 60 with
- * shmcb's own: 1 MiB holds over ten thousand addresses.  When it is full
- * the entries that end soonest go first. */
-#define BBT_THROTTLE_SIZE (1024 * 1024)
+ * shmcb's own: the default 1 MiB (BBTokenThrottleSize) holds over ten
+ * thousand addresses.  When it is full the entries that end soonest go
+ * first. */
 #define BBT_THROTTLE_KEY_MAX 10
 /* One slot per second a window may still run, and one to spare. */
 #define BBT_THROTTLE_RING (BBT_THROTTLE_WINDOW_MAX + 2)
@@ -103,9 +103,9 @@ static const char *bbt_throttle_make(apr_pool_t *pconf, apr_pool_t *ptemp,
     hints.avg_id_len = BBT_THROTTLE_KEY_MAX;
     hints.avg_obj_size = 64 + sizeof(bbt_tentry_t);
     hints.expiry_interval = apr_time_from_sec(60);
-    err = bbt_socache_make(&bbt_throttle.sc, "bbtoken-throttle",
-                           BBT_THROTTLE_MUTEX, NULL, BBT_THROTTLE_SIZE, &hints,
-                           pconf, ptemp, s);
+    err = bbt_socache_make(
+        &bbt_throttle.sc, "bbtoken-throttle", BBT_THROTTLE_MUTEX, NULL,
+        bbt_config_throttle_size(s), &hints, pconf, ptemp, s);
     if (err) {
         return err;
     }
@@ -155,9 +155,11 @@ int bbt_throttle_post_config(apr_pool_t *pconf, apr_pool_t *ptemp,
     bbt_throttle.tokens = bbt_config_throttle_tokens(s);
     ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s,
                  "BBT503: failed-login throttle on: %d failures from one "
-                 "address in %d s, then 429 for the rest of the window%s",
+                 "address in %d s, then 429 for the rest of the window%s; "
+                 "%" APR_SIZE_T_FMT " bytes of shmcb",
                  bbt_throttle.failures, bbt_throttle.window,
-                 bbt_throttle.tokens ? ", tokens too" : "");
+                 bbt_throttle.tokens ? ", tokens too" : "",
+                 bbt_config_throttle_size(s));
     return OK;
 }
 
