@@ -491,9 +491,12 @@ void bbt_cache_put_level(request_rec *r, apr_uint64_t stamp, apr_int64_t owner,
     bbt_cache_store(r, lkey, buf, sizeof(buf));
 }
 
-void bbt_cache_count_hit(void)
+void bbt_cache_count_hit(int shared)
 {
     bbt_stats_count(BBT_STAT_CACHE_HITS);
+    if (!shared) {
+        bbt_stats_count(BBT_STAT_CACHE_THREAD_HITS);
+    }
 }
 
 void bbt_cache_count_miss(bbt_cache_got_t got)

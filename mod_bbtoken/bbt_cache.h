@@ -73,14 +73,14 @@ void bbt_cache_put_token(request_rec *r, const unsigned char *key,
 void bbt_cache_put_level(request_rec *r, apr_uint64_t stamp, apr_int64_t owner,
                          const char *key, const char *slug, bbt_level_t level);
 
-/* A token request answered from the cache, or not (and why): counted in
- * bbt_stats.h's counters. */
 /* The cache's shared memory as shmcb accounts for it (its entries among
  * them), for mod_status's HTML page; nothing when the cache is off.  ?auto
  * gets nothing: shmcb's keys there are mod_ssl's too. */
 void bbt_cache_status(request_rec *r, int flags);
 
-void bbt_cache_count_hit(void);
+/* A token request answered from the cache (shared 0: by the thread's own
+ * copies), or not (and why): counted in bbt_stats.h's counters. */
+void bbt_cache_count_hit(int shared);
 void bbt_cache_count_miss(bbt_cache_got_t got);
 
 /* The database connection a request of r->server got from mod_dbd (a

@@ -36,6 +36,7 @@ enum {
     F_DB_ERRORS,
     F_DB_DURATION,
     F_CACHE_HITS,
+    F_CACHE_THREAD_HITS,
     F_CACHE_MISSES,
     F_CACHE_STORES,
     F_CACHE_STORE_FAILURES,
@@ -66,6 +67,10 @@ static const struct {
                        "result."},
     [F_CACHE_HITS] = {"bbtoken_cache_hits_total", "counter",
                       "Token lookups the token cache answered."},
+    [F_CACHE_THREAD_HITS] = {"bbtoken_cache_thread_hits_total", "counter",
+                             "Of those, the ones the request thread's own "
+                             "copies answered, without the shared cache's "
+                             "lock."},
     [F_CACHE_MISSES] = {"bbtoken_cache_misses_total", "counter",
                         "Token lookups the token cache sent to the database, "
                         "by why: no entry (absent), an entry older than the "
@@ -114,6 +119,8 @@ static const bbt_series_t bbt_counter[BBT_STAT_COUNTERS] = {
     [BBT_STAT_DB_QUERY_ERRORS] = {F_DB_ERRORS, "kind=\"query\"",
                                   "DBQueryErrors"},
     [BBT_STAT_CACHE_HITS] = {F_CACHE_HITS, NULL, "CacheHits"},
+    [BBT_STAT_CACHE_THREAD_HITS] = {F_CACHE_THREAD_HITS, NULL,
+                                    "CacheThreadHits"},
     [BBT_STAT_CACHE_MISSES] = {F_CACHE_MISSES, "reason=\"absent\"",
                                "CacheMisses"},
     [BBT_STAT_CACHE_STALE] = {F_CACHE_MISSES, "reason=\"stale\"",

@@ -46,6 +46,9 @@ typedef enum {
     BBT_STAT_CACHE_MISSES,
     BBT_STAT_CACHE_STALE,
     BBT_STAT_CACHE_UNTRUSTED,
+    /* Of the hits, those the request thread's own copies answered, without
+     * the shared cache's lock. */
+    BBT_STAT_CACHE_THREAD_HITS,
     /* Entries written, and those the socache refused. */
     BBT_STAT_CACHE_STORES,
     BBT_STAT_CACHE_STORE_FAILURES,

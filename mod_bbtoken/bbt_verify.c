@@ -184,7 +184,7 @@ static bbt_cache_got_t bbt_verify_cached(request_rec *r, bbt_req_t *rq,
         }
         bbt_cache_put_token(r, rq->cache_key, &e);
     }
-    bbt_cache_count_hit();
+    bbt_cache_count_hit(shared);
     return BBT_CACHE_HIT;
 }
 

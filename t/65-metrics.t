@@ -170,8 +170,12 @@ cmp_ok($misses, '>=', 3, 'three distinct tokens: at least one lookup each');
 # its refusal.
 SKIP: {
     skip "the listener was not heard for a while (stale $miss{stale}, untrusted $miss{untrusted}): "
-        . 'the exact figures need it', 4 if $miss{stale} || $miss{untrusted};
+        . 'the exact figures need it', 5 if $miss{stale} || $miss{untrusted};
     is($hits, 2, 'bbtoken_cache_hits_total moved by 2');
+    # Connection 1's second request, in the child that stored the entry,
+    # from that thread's copy; connection 2's from the shared cache.
+    is(delta($before, $after, 'bbtoken_cache_thread_hits_total'), 1,
+       'bbtoken_cache_thread_hits_total moved by 1: the repeat on the same connection');
     is($miss{absent}, 3, 'bbtoken_cache_misses_total{reason="absent"} moved by 3');
     is($queries, 6, 'bbtoken_db_queries_total moved by 6: three lookups, one owner\'s level, one last-use record, '
        . 'one new-address record');
