@@ -259,6 +259,26 @@ json_t *bbt_rest_token_json(const bbt_rest_t *x, const PGresult *res, int row,
         PQgetisnull(res, row, 10) ? NULL : PQgetvalue(res, row, 10));
 }
 
+json_t *bbt_rest_page_of(const bbt_rest_t *x, PGresult *res, long start,
+                         long limit, bbt_rest_row_fn *fn, const void *arg)
+{
+    int n = PQntuples(res), last = n <= limit, i;
+    json_t *values = json_array(), *v;
+
+    if (!last) {
+        n = (int)limit;
+    }
+    for (i = 0; values && i < n; i++) {
+        v = fn(x, res, i, arg);
+        if (!v || json_array_append_new(values, v) != 0) {
+            json_decref(values);
+            values = NULL;
+        }
+    }
+    PQclear(res);
+    return values ? bbt_rest_page_json(values, start, limit, last) : NULL;
+}
+
 int bbt_rest_load_one(bbt_rest_t *x, const bbt_rest_user_t *owner,
                       const char *id, json_t **json)
 {

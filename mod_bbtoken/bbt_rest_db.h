@@ -94,6 +94,16 @@ int bbt_rest_user(bbt_rest_t *x, const char *key, int by_name,
  * if out of memory. */
 json_t *bbt_rest_place_json(request_rec *r, const char *key, const char *slug);
 
+/* One row of a listing's result as JSON, or NULL if out of memory. */
+typedef json_t *bbt_rest_row_fn(const bbt_rest_t *x, const PGresult *res,
+                                int row, const void *arg);
+
+/* A listing's page (bbt_rest_page_json) of res's rows, each made by fn:
+ * res was asked for limit + 1 rows, so that one more says the page is
+ * not the last.  res is cleared.  NULL if out of memory. */
+json_t *bbt_rest_page_of(const bbt_rest_t *x, PGresult *res, long start,
+                         long limit, bbt_rest_row_fn *fn, const void *arg);
+
 /* Bitbucket's token JSON for a row of BBT_REST_COLS: with its owner's
  * user object, or (owner NULL) the project or repository of x's path.
  * NULL if out of memory. */

@@ -122,16 +122,22 @@ static const char *bbt_inv_filter(request_rec *r, bbt_inventory_t *f)
     return NULL;
 }
 
+static json_t *bbt_inv_row(const bbt_rest_t *x, const PGresult *res, int row,
+                           const void *arg)
+{
+    (void)x;
+    (void)arg;
+    return bbt_inventory_json(res, row);
+}
+
 int bbt_rest_inventory_list(bbt_rest_t *x, const bbt_rest_user_t *caller,
                             const bbt_rest_user_t *owner)
 {
     bbt_inventory_query_t q;
     bbt_inventory_t f;
-    json_t *values, *page, *tok;
     const char *why;
     PGresult *res;
     long start, limit;
-    int i, n, last;
 
     (void)caller;
     (void)owner;
@@ -151,23 +157,7 @@ int bbt_rest_inventory_list(bbt_rest_t *x, const bbt_rest_user_t *caller,
         PQclear(res);
         return bbt_rest_unavailable(x, "listing the inventory");
     }
-    n = PQntuples(res);
-    last = n <= limit;
-    if (!last) {
-        n = (int)limit;
-    }
-    values = json_array();
-    for (i = 0; values && i < n; i++) {
-        tok = bbt_inventory_json(res, i);
-        if (!tok || json_array_append_new(values, tok) != 0) {
-            json_decref(values);
-            values = NULL;
-        }
-    }
-    PQclear(res);
-    if (!values) {
-        return HTTP_INTERNAL_SERVER_ERROR;
-    }
-    page = bbt_rest_page_json(values, start, limit, last);
-    return bbt_rest_send(x->r, HTTP_OK, page);
+    return bbt_rest_send(
+        x->r, HTTP_OK,
+        bbt_rest_page_of(x, res, start, limit, bbt_inv_row, NULL));
 }

@@ -63,13 +63,15 @@
     " LIMIT $2::integer OFFSET $3::integer"
 
 /* One place: {"project": {...}} or {"repository": {...}}. */
-static json_t *bbt_places_one(request_rec *r, const PGresult *res, int row)
+static json_t *bbt_places_one(const bbt_rest_t *x, const PGresult *res, int row,
+                              const void *arg)
 {
     int repo = !PQgetisnull(res, row, 1);
 
+    (void)arg;
     return json_pack(
         "{s:o}", repo ? "repository" : "project",
-        bbt_rest_place_json(r, PQgetvalue(res, row, 0),
+        bbt_rest_place_json(x->r, PQgetvalue(res, row, 0),
                             repo ? PQgetvalue(res, row, 1) : NULL));
 }
 
@@ -77,10 +79,9 @@ int bbt_rest_places_list(bbt_rest_t *x, const bbt_rest_user_t *caller,
                          const bbt_rest_user_t *owner)
 {
     const char *params[3];
-    json_t *values, *place;
     PGresult *res;
     long start, limit;
-    int i, n, last;
+    int rc;
 
     (void)owner;
     if (bbt_rest_page_args(x->r->args, &start, &limit) != 0) {
@@ -93,26 +94,10 @@ int bbt_rest_places_list(bbt_rest_t *x, const bbt_rest_user_t *caller,
     res = bbt_rest_exec(x, BBT_PLACES_SQL, 3, params);
     if (PQresultStatus(res) != PGRES_TUPLES_OK) {
         /* A privilege the API's role lacks is a 500 of its own. */
-        i = bbt_rest_refusal(x, res, NULL);
-        return i < 0 ? bbt_rest_unavailable(x, "listing the places") : i;
+        rc = bbt_rest_refusal(x, res, NULL);
+        return rc < 0 ? bbt_rest_unavailable(x, "listing the places") : rc;
     }
-    n = PQntuples(res);
-    last = n <= limit;
-    if (!last) {
-        n = (int)limit;
-    }
-    values = json_array();
-    for (i = 0; values && i < n; i++) {
-        place = bbt_places_one(x->r, res, i);
-        if (!place || json_array_append_new(values, place) != 0) {
-            json_decref(values);
-            values = NULL;
-        }
-    }
-    PQclear(res);
-    if (!values) {
-        return HTTP_INTERNAL_SERVER_ERROR;
-    }
-    return bbt_rest_send(x->r, HTTP_OK,
-                         bbt_rest_page_json(values, start, limit, last));
+    return bbt_rest_send(
+        x->r, HTTP_OK,
+        bbt_rest_page_of(x, res, start, limit, bbt_places_one, NULL));
 }

@@ -79,14 +79,19 @@ static void bbt_rest_add_policy(bbt_rest_t *x, json_t *page)
     PQclear(res);
 }
 
+static json_t *bbt_rest_list_row(const bbt_rest_t *x, const PGresult *res,
+                                 int row, const void *owner)
+{
+    return bbt_rest_token_json(x, res, row, owner);
+}
+
 int bbt_rest_tokens_list(bbt_rest_t *x, const bbt_rest_user_t *caller,
                          const bbt_rest_user_t *owner)
 {
     const char *params[4];
-    json_t *values, *page, *tok;
+    json_t *page;
     PGresult *res;
     long start, limit;
-    int i, n, last;
 
     (void)caller;
     if (bbt_rest_page_args(x->r->args, &start, &limit) != 0) {
@@ -120,24 +125,7 @@ int bbt_rest_tokens_list(bbt_rest_t *x, const bbt_rest_user_t *caller,
         PQclear(res);
         return bbt_rest_unavailable(x, "listing tokens");
     }
-    n = PQntuples(res);
-    last = n <= limit;
-    if (!last) {
-        n = (int)limit;
-    }
-    values = json_array();
-    for (i = 0; values && i < n; i++) {
-        tok = bbt_rest_token_json(x, res, i, owner);
-        if (!tok || json_array_append_new(values, tok) != 0) {
-            json_decref(values);
-            values = NULL;
-        }
-    }
-    PQclear(res);
-    if (!values) {
-        return HTTP_INTERNAL_SERVER_ERROR;
-    }
-    page = bbt_rest_page_json(values, start, limit, last);
+    page = bbt_rest_page_of(x, res, start, limit, bbt_rest_list_row, owner);
     if (page) {
         bbt_rest_add_policy(x, page);
     }
