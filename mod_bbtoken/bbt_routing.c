@@ -20,6 +20,7 @@
 #include "bbt_perm.h"
 #include "bbt_reqbody.h"
 #include "bbt_request.h"
+#include "bbt_rmemo.h"
 #include "bbt_routing.h"
 #include "bbt_rules.h"
 
@@ -129,7 +130,7 @@ static bbt_route_result_t bbt_match_request(request_rec *r,
 
     *status = OK;
     if (!bbt_memo_get(r, conf->rules, dest_lookup, &rv, m)) {
-        rv = bbt_rules_match(conf->rules, r->method, r->uri, r->args,
+        rv = bbt_rmemo_match(conf->rules, r->method, r->uri, r->args,
                              dest_lookup, m);
     }
     if (rv != BBT_ROUTE_NEED_BODY) {
@@ -266,7 +267,7 @@ static int bbt_translate(request_rec *r)
     /* A route that reads the body knows its key before the body is read;
      * no body is read this early. */
     dest_lookup = bbt_is_dest_lookup(r);
-    rv = bbt_rules_match(conf->rules, r->method, r->uri, r->args, dest_lookup,
+    rv = bbt_rmemo_match(conf->rules, r->method, r->uri, r->args, dest_lookup,
                          &m);
     if ((rv != BBT_ROUTE_MATCH && rv != BBT_ROUTE_NEED_BODY) || m.key_exact ||
         m.key_len == 0) {
