@@ -28,6 +28,7 @@ static int bbt_is_token68(unsigned char c)
 #define BBT_C_CONTROL 0x01
 #define BBT_C_NONASCII 0x02
 #define BBT_C_TOKEN68 0x04
+#define BBT_C_NOT_TOKEN68 0x08
 static unsigned char bbt_cred_class[256];
 
 __attribute__((constructor)) static void bbt_cred_classes(void)
@@ -38,8 +39,9 @@ __attribute__((constructor)) static void bbt_cred_classes(void)
         bbt_cred_class[c] =
             (unsigned char)((c < 0x20 || c == 0x7f ? BBT_C_CONTROL : 0) |
                             (c >= 0x80 ? BBT_C_NONASCII : 0) |
-                            (bbt_is_token68((unsigned char)c) ? BBT_C_TOKEN68
-                                                              : 0));
+                            (bbt_is_token68((unsigned char)c)
+                                 ? BBT_C_TOKEN68
+                                 : BBT_C_NOT_TOKEN68));
     }
 }
 
@@ -75,23 +77,18 @@ static bbt_cred_kind_t bbt_cred_basic_decoded(char *buf, size_t dlen,
 {
     unsigned char *u = (unsigned char *)buf;
     const char *why = NULL;
-    size_t colon = 0, i;
-    int have_colon = 0;
+    const unsigned char *c;
+    size_t colon = 0;
 
-    for (i = 0; i < dlen; i++) {
-        if (u[i] < 0x20 || u[i] == 0x7f) {
-            why = "Basic credential contains a control character";
-            goto fail;
-        }
-        if (u[i] == ':' && !have_colon) {
-            have_colon = 1;
-            colon = i;
-        }
+    if (bbt_bytes_or(bbt_cred_class, u, dlen) & BBT_C_CONTROL) {
+        why = "Basic credential contains a control character";
+        goto fail;
     }
-    if (!have_colon) {
+    if (!(c = memchr(u, ':', dlen))) {
         why = "Basic credential has no colon";
         goto fail;
     }
+    colon = (size_t)(c - u);
     if (colon == 0) {
         why = "Basic credential has an empty user name";
         goto fail;
@@ -102,11 +99,9 @@ static bbt_cred_kind_t bbt_cred_basic_decoded(char *buf, size_t dlen,
     }
     /* No user name can be non-ASCII (the schema says so); refusing here
      * keeps such bytes out of anything that might log the name. */
-    for (i = 0; i < colon; i++) {
-        if (u[i] >= 0x80) {
-            why = "Basic user name is not ASCII";
-            goto fail;
-        }
+    if (bbt_bytes_or(bbt_cred_class, u, colon) & BBT_C_NONASCII) {
+        why = "Basic user name is not ASCII";
+        goto fail;
     }
     if (colon + 1 == dlen) {
         why = "Basic credential has an empty password";
@@ -152,6 +147,9 @@ static bbt_cred_kind_t bbt_cred_bearer(const char *cred, size_t len,
     const unsigned char *u = (const unsigned char *)cred;
     size_t i = 0;
 
+    /* A token has no padding: all of it is token68, seen in one pass. */
+    if (len && !(bbt_bytes_or(bbt_cred_class, u, len) & BBT_C_NOT_TOKEN68))
+        i = len;
     while (i < len && (bbt_cred_class[u[i]] & BBT_C_TOKEN68))
         i++;
     if (i == 0)
