@@ -257,11 +257,10 @@ static int bbt_translate(request_rec *r)
     char *uri;
     int dest_lookup;
 
-    if (!r->uri || !bbt_request_is_ours(r)) {
-        return DECLINED;
-    }
+    /* The routes first: the AuthType is an expression httpd evaluates
+     * on every look, and most requests have no routes to look for. */
     conf = bbt_config_dir(r);
-    if (!conf || !conf->rules) {
+    if (!r->uri || !conf || !conf->rules || !bbt_request_is_ours(r)) {
         return DECLINED;
     }
     /* A route that reads the body knows its key before the body is read;
