@@ -152,13 +152,16 @@ static int bbt_read_credentials(request_rec *r, const bbt_dir_conf_t *conf,
                                 const char **user, int *password)
 {
     const char *hdr = apr_table_get(r->headers_in, "Authorization");
-    char *buf = apr_palloc(r->pool, BBT_CRED_MAX_HEADER + 1);
+    /* On the stack: wiped before this returns, nothing in it outlives the
+     * call, and 4 KiB from the request's pool would take a block of its
+     * own in most requests. */
+    char buf[BBT_CRED_MAX_HEADER + 1];
     bbt_token_status_t ts;
     bbt_cred_t cred;
     int status = OK;
 
     *password = 0;
-    switch (bbt_cred_parse(hdr, buf, BBT_CRED_MAX_HEADER + 1, &cred)) {
+    switch (bbt_cred_parse(hdr, buf, sizeof(buf), &cred)) {
     case BBT_CRED_NONE:
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
                       "BBT031: no credentials for %s", r->uri);

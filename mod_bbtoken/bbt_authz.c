@@ -75,6 +75,7 @@ static int bbt_authz_gate(request_rec *r)
                       rq->route ? rq->route : "");
         msg = "This URL or method is not open to access tokens.";
     } else if ((d = bbt_decide(&rq->access, &on, &what)) == BBT_DECIDE_ALLOW) {
+        rq->gate_allowed = 1;
         return DECLINED;
     } else if (d == BBT_DECIDE_OUT_OF_SCOPE) {
         msg = bbt_authz_out_of_scope(r, rq, on);
@@ -127,7 +128,9 @@ static authz_status bbt_authz_check(request_rec *r, const char *require_line,
         }
         return AUTHZ_DENIED;
     }
-    if (bbt_decide(&rq->access, &on, &what) != BBT_DECIDE_ALLOW) {
+    /* Nothing changes rq->access between the gate and here. */
+    if (!rq->gate_allowed &&
+        bbt_decide(&rq->access, &on, &what) != BBT_DECIDE_ALLOW) {
         if (rq->access.password) {
             ap_log_rerror(
                 APLOG_MARK, APLOG_ERR, 0, r,

@@ -76,6 +76,8 @@ static struct {
     bbt_ckeyer_t *keyer;
     apr_hash_t *servers; /* server_rec * -> bbt_cache_srv_t, read-only */
     server_rec *main;
+    /* The main server's, without a hash look-up: most requests are its. */
+    bbt_cache_srv_t *main_st;
 } bbt_cache;
 
 apr_int64_t bbt_cache_mono_now(void)
@@ -245,11 +247,17 @@ void bbt_cache_child_init(apr_pool_t *pchild, server_rec *s)
 
         st->s = sv;
         apr_hash_set(bbt_cache.servers, &st->s, sizeof(st->s), st);
+        if (sv == s) {
+            bbt_cache.main_st = st;
+        }
     }
 }
 
 static bbt_cache_srv_t *bbt_cache_srv(const request_rec *r)
 {
+    if (r->server == bbt_cache.main && bbt_cache.main_st) {
+        return bbt_cache.main_st;
+    }
     return bbt_cache.servers
                ? apr_hash_get(bbt_cache.servers, &r->server, sizeof(r->server))
                : NULL;

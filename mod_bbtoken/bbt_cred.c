@@ -28,6 +28,7 @@ static int bbt_is_token68(unsigned char c)
 #define BBT_C_CONTROL 0x01
 #define BBT_C_NONASCII 0x02
 #define BBT_C_TOKEN68 0x04
+#define BBT_C_NOT_TOKEN68 0x08
 static unsigned char bbt_cred_class[256];
 
 __attribute__((constructor)) static void bbt_cred_classes(void)
@@ -38,8 +39,9 @@ __attribute__((constructor)) static void bbt_cred_classes(void)
         bbt_cred_class[c] =
             (unsigned char)((c < 0x20 || c == 0x7f ? BBT_C_CONTROL : 0) |
                             (c >= 0x80 ? BBT_C_NONASCII : 0) |
-                            (bbt_is_token68((unsigned char)c) ? BBT_C_TOKEN68
-                                                              : 0));
+                            (bbt_is_token68((unsigned char)c)
+                                 ? BBT_C_TOKEN68
+                                 : BBT_C_NOT_TOKEN68));
     }
 }
 
@@ -69,32 +71,24 @@ static bbt_cred_kind_t bbt_cred_fail(bbt_cred_t *out, const char *why)
     return out->kind;
 }
 
-static bbt_cred_kind_t bbt_cred_basic(const char *cred, size_t len, char *buf,
-                                      size_t bufcap, bbt_cred_t *out)
+/* A Basic credential's dlen decoded bytes, in buf. */
+static bbt_cred_kind_t bbt_cred_basic_decoded(char *buf, size_t dlen,
+                                              bbt_cred_t *out)
 {
     unsigned char *u = (unsigned char *)buf;
     const char *why = NULL;
-    size_t dlen = 0, colon = 0, i;
-    int have_colon = 0;
+    const unsigned char *c;
+    size_t colon = 0;
 
-    /* One byte is kept back for the NUL after the secret. */
-    if (bbt_b64_decode_strict(cred, len, u, bufcap - 1, &dlen) != 0)
-        return bbt_cred_fail(out, "Basic credential is not valid base64");
-
-    for (i = 0; i < dlen; i++) {
-        if (u[i] < 0x20 || u[i] == 0x7f) {
-            why = "Basic credential contains a control character";
-            goto fail;
-        }
-        if (u[i] == ':' && !have_colon) {
-            have_colon = 1;
-            colon = i;
-        }
+    if (bbt_bytes_or(bbt_cred_class, u, dlen) & BBT_C_CONTROL) {
+        why = "Basic credential contains a control character";
+        goto fail;
     }
-    if (!have_colon) {
+    if (!(c = memchr(u, ':', dlen))) {
         why = "Basic credential has no colon";
         goto fail;
     }
+    colon = (size_t)(c - u);
     if (colon == 0) {
         why = "Basic credential has an empty user name";
         goto fail;
@@ -105,11 +99,9 @@ static bbt_cred_kind_t bbt_cred_basic(const char *cred, size_t len, char *buf,
     }
     /* No user name can be non-ASCII (the schema says so); refusing here
      * keeps such bytes out of anything that might log the name. */
-    for (i = 0; i < colon; i++) {
-        if (u[i] >= 0x80) {
-            why = "Basic user name is not ASCII";
-            goto fail;
-        }
+    if (bbt_bytes_or(bbt_cred_class, u, colon) & BBT_C_NONASCII) {
+        why = "Basic user name is not ASCII";
+        goto fail;
     }
     if (colon + 1 == dlen) {
         why = "Basic credential has an empty password";
@@ -131,12 +123,33 @@ fail:
     return bbt_cred_fail(out, why);
 }
 
+/* One byte of buf is kept back for the NUL after the secret. */
+static int bbt_cred_decode(const char *cred, size_t len, char *buf,
+                           size_t bufcap, size_t *dlen)
+{
+    return bbt_b64_decode_strict(cred, len, (unsigned char *)buf, bufcap - 1,
+                                 dlen);
+}
+
+static bbt_cred_kind_t bbt_cred_basic(const char *cred, size_t len, char *buf,
+                                      size_t bufcap, bbt_cred_t *out)
+{
+    size_t dlen = 0;
+
+    if (bbt_cred_decode(cred, len, buf, bufcap, &dlen) != 0)
+        return bbt_cred_fail(out, "Basic credential is not valid base64");
+    return bbt_cred_basic_decoded(buf, dlen, out);
+}
+
 static bbt_cred_kind_t bbt_cred_bearer(const char *cred, size_t len,
                                        bbt_cred_t *out)
 {
     const unsigned char *u = (const unsigned char *)cred;
     size_t i = 0;
 
+    /* A token has no padding: all of it is token68, seen in one pass. */
+    if (len && !(bbt_bytes_or(bbt_cred_class, u, len) & BBT_C_NOT_TOKEN68))
+        i = len;
     while (i < len && (bbt_cred_class[u[i]] & BBT_C_TOKEN68))
         i++;
     if (i == 0)
@@ -153,6 +166,43 @@ static bbt_cred_kind_t bbt_cred_bearer(const char *cred, size_t len,
     out->secret_len = len;
     out->why = NULL;
     return out->kind;
+}
+
+/* The common case, a well-formed Basic or Bearer credential, without the
+ * passes over the whole header for bytes it cannot hold: 1 with *out as
+ * the full parse below would set it, or 0 and the full parse judges the
+ * header, with its reasons in its order.  What the quick parse accepts
+ * holds no control, non-ASCII, comma or space byte the full parse would
+ * have refused first: the scheme is tchars, then spaces, then a credential
+ * of token68 (Bearer) or of strict base64 (Basic).  A Basic credential
+ * that decodes is judged on its decoded bytes exactly as there. */
+static int bbt_cred_quick(const char *header, size_t len, char *buf,
+                          size_t bufcap, bbt_cred_t *out)
+{
+    const unsigned char *h = (const unsigned char *)header;
+    size_t slen, i, dlen = 0;
+    int basic;
+
+    for (slen = 0; slen < len && h[slen] != ' '; slen++) {
+        if (!bbt_is_tchar(h[slen]))
+            return 0;
+    }
+    if (bbt_scheme_is(header, slen, "basic"))
+        basic = 1;
+    else if (bbt_scheme_is(header, slen, "bearer"))
+        basic = 0;
+    else
+        return 0;
+    for (i = slen; i < len && h[i] == ' '; i++)
+        ;
+    if (i == len)
+        return 0;
+    if (!basic)
+        return bbt_cred_bearer(header + i, len - i, out) == BBT_CRED_BEARER;
+    if (bbt_cred_decode(header + i, len - i, buf, bufcap, &dlen) != 0)
+        return 0;
+    bbt_cred_basic_decoded(buf, dlen, out);
+    return 1;
 }
 
 bbt_cred_kind_t bbt_cred_parse(const char *header, char *buf, size_t bufcap,
@@ -178,6 +228,9 @@ bbt_cred_kind_t bbt_cred_parse(const char *header, char *buf, size_t bufcap,
         return bbt_cred_fail(out, "Authorization header is too long");
     if (len == 0)
         return bbt_cred_fail(out, "Authorization header is empty");
+    if (bbt_cred_quick(header, len, buf, bufcap, out))
+        return out->kind;
+    memset(out, 0, sizeof(*out));
 
     for (i = 0; i < len; i++) {
         unsigned char cl = bbt_cred_class[h[i]];

@@ -50,9 +50,12 @@ enum { BBT_LG_READING = 1, BBT_LG_NODUMP = 2 };
 
 static const char bbt_lg_key[] = "bbtoken-logguard";
 
-/* Built in post_config, read-only afterwards. */
+/* Built in post_config, read-only afterwards.  Whether any server has a
+ * cap of each kind: at the usual LogLevels none has, and a request need
+ * not look its server up. */
 static apr_hash_t *bbt_lg_servers;
 static int bbt_lg_http_index = -1;
+static int bbt_lg_any_reading, bbt_lg_any_nodump;
 
 static int bbt_lg_level(const struct ap_logconf *l, int index)
 {
@@ -106,15 +109,19 @@ static const bbt_lg_server_t *bbt_lg_server(const server_rec *s)
 
 static void bbt_lg_pre_read_request(request_rec *r, conn_rec *c)
 {
-    const bbt_lg_server_t *ls = bbt_lg_server(c->base_server);
+    const bbt_lg_server_t *ls;
     struct ap_logconf *cap;
     bbt_lg_req_t *lr;
 
     if (r->log) {
         return;
     }
-    cap = c->log ? bbt_lg_capped(r->pool, c->log, -1, APLOG_NOTICE)
-                 : (ls ? ls->reading : NULL);
+    if (c->log) {
+        cap = bbt_lg_capped(r->pool, c->log, -1, APLOG_NOTICE);
+    } else {
+        ls = bbt_lg_any_reading ? bbt_lg_server(c->base_server) : NULL;
+        cap = ls ? ls->reading : NULL;
+    }
     if (!cap) {
         return;
     }
@@ -149,10 +156,13 @@ static int bbt_lg_post_read_request(request_rec *r)
     if (r->log || r->main || bbt_lg_http_index < 0) {
         return DECLINED;
     }
-    ls = bbt_lg_server(r->server);
-    cap = r->connection->log ? bbt_lg_capped(r->pool, r->connection->log,
-                                             bbt_lg_http_index, APLOG_TRACE3)
-                             : (ls ? ls->nodump : NULL);
+    if (r->connection->log) {
+        cap = bbt_lg_capped(r->pool, r->connection->log, bbt_lg_http_index,
+                            APLOG_TRACE3);
+    } else {
+        ls = bbt_lg_any_nodump ? bbt_lg_server(r->server) : NULL;
+        cap = ls ? ls->nodump : NULL;
+    }
     if (!cap) {
         return DECLINED;
     }
@@ -254,6 +264,7 @@ void bbt_logguard_post_config(apr_pool_t *pconf, server_rec *s)
 
     bbt_lg_http_index = http ? http->module_index : -1;
     bbt_lg_servers = apr_hash_make(pconf);
+    bbt_lg_any_reading = bbt_lg_any_nodump = 0;
     for (sp = s; sp; sp = sp->next) {
         bbt_lg_server_t *ls = apr_pcalloc(pconf, sizeof(*ls));
         server_rec **key = apr_palloc(pconf, sizeof(*key));
@@ -263,6 +274,8 @@ void bbt_logguard_post_config(apr_pool_t *pconf, server_rec *s)
             ls->nodump =
                 bbt_lg_capped(pconf, &sp->log, bbt_lg_http_index, APLOG_TRACE3);
         }
+        bbt_lg_any_reading |= ls->reading != NULL;
+        bbt_lg_any_nodump |= ls->nodump != NULL;
         *key = sp;
         apr_hash_set(bbt_lg_servers, key, sizeof(*key), ls);
     }

@@ -22,6 +22,9 @@ typedef struct {
     int verified;  /* the credentials were proven for this HTTP request */
     int presented; /* a token was presented: challenge with invalid_token */
     int allowed;   /* authorized: the request went on to its handler */
+    /* The gate found access allowed (bbt_decide), so Require bbtoken need
+     * not decide the same access again. */
+    int gate_allowed;
     /* The password user's name (access.password). */
     const char *user;
     /* The AuthBBTokenProvider list that accepted the password. */

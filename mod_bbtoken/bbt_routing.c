@@ -20,6 +20,7 @@
 #include "bbt_perm.h"
 #include "bbt_reqbody.h"
 #include "bbt_request.h"
+#include "bbt_rmemo.h"
 #include "bbt_routing.h"
 #include "bbt_rules.h"
 
@@ -76,24 +77,23 @@ typedef struct {
     bbt_match_t m;
 } bbt_route_memo_t;
 
-static void bbt_memo_put(request_rec *r, const bbt_rules_t *rules,
-                         int dest_lookup, bbt_route_result_t rv,
-                         const bbt_match_t *m)
+/* Keep mm, whose match (mm->m) translate_name made in place. */
+static void bbt_memo_put(request_rec *r, bbt_route_memo_t *mm,
+                         const bbt_rules_t *rules, int dest_lookup,
+                         bbt_route_result_t rv)
 {
-    bbt_route_memo_t *mm = apr_palloc(r->pool, sizeof(*mm));
-
     mm->rules = rules;
     mm->method = apr_pstrdup(r->pool, r->method);
     mm->uri = apr_pstrdup(r->pool, r->uri);
     mm->args = r->args ? apr_pstrdup(r->pool, r->args) : NULL;
     mm->dest_lookup = dest_lookup;
     mm->rv = rv;
-    mm->m = *m;
     bbt_request_set_memo(r, mm);
 }
 
-static int bbt_memo_get(request_rec *r, const bbt_rules_t *rules,
-                        int dest_lookup, bbt_route_result_t *rv, bbt_match_t *m)
+/* The memo when it is for this very match, or NULL. */
+static const bbt_route_memo_t *
+bbt_memo_get(request_rec *r, const bbt_rules_t *rules, int dest_lookup)
 {
     const bbt_route_memo_t *mm = bbt_request_memo(r);
 
@@ -101,11 +101,9 @@ static int bbt_memo_get(request_rec *r, const bbt_rules_t *rules,
         strcmp(mm->method, r->method) != 0 || strcmp(mm->uri, r->uri) != 0 ||
         (mm->args == NULL) != (r->args == NULL) ||
         (mm->args && strcmp(mm->args, r->args) != 0)) {
-        return 0;
+        return NULL;
     }
-    *rv = mm->rv;
-    *m = mm->m;
-    return 1;
+    return mm;
 }
 
 static void bbt_no_route(bbt_req_t *rq, const char *why)
@@ -117,21 +115,27 @@ static void bbt_no_route(bbt_req_t *rq, const char *why)
     rq->access.has_dest = 0;
 }
 
-/* Match r, reading its body when a route asks for it: the match result,
- * or with *status set (not OK), a refusal of the body. */
+/* Match r, reading its body when a route asks for it: the match result
+ * and *mp the match (translate_name's where it lies, or made in *m), or
+ * with *status set (not OK), a refusal of the body. */
 static bbt_route_result_t bbt_match_request(request_rec *r,
                                             const bbt_dir_conf_t *conf,
                                             int dest_lookup, bbt_match_t *m,
-                                            int *status)
+                                            const bbt_match_t **mp, int *status)
 {
+    const bbt_route_memo_t *mm = bbt_memo_get(r, conf->rules, dest_lookup);
     const bbt_body_t *body;
     bbt_route_result_t rv;
 
     *status = OK;
-    if (!bbt_memo_get(r, conf->rules, dest_lookup, &rv, m)) {
-        rv = bbt_rules_match(conf->rules, r->method, r->uri, r->args,
-                             dest_lookup, m);
+    /* Only a match or no route is kept, and neither is changed below. */
+    if (mm && mm->rv != BBT_ROUTE_NEED_BODY) {
+        *mp = &mm->m;
+        return mm->rv;
     }
+    *mp = m;
+    rv = bbt_rmemo_match(conf->rules, r->method, r->uri, r->args, dest_lookup,
+                         m);
     if (rv != BBT_ROUTE_NEED_BODY) {
         return rv;
     }
@@ -173,6 +177,7 @@ static bbt_route_result_t bbt_match_request(request_rec *r,
 int bbt_routing_route(request_rec *r, const bbt_dir_conf_t *conf, bbt_req_t *rq)
 {
     bbt_match_t m;
+    const bbt_match_t *mp;
     const char *dpath;
     int dest_lookup = bbt_is_dest_lookup(r), status;
 
@@ -180,19 +185,19 @@ int bbt_routing_route(request_rec *r, const bbt_dir_conf_t *conf, bbt_req_t *rq)
         bbt_no_route(rq, "no BBTokenRoutes apply here");
         return OK;
     }
-    rq->routed =
-        bbt_match_request(r, conf, dest_lookup, &m, &status) == BBT_ROUTE_MATCH;
-    rq->access.target = m.target;
-    rq->route = bbt_rule_origin(m.rule);
+    rq->routed = bbt_match_request(r, conf, dest_lookup, &m, &mp, &status) ==
+                 BBT_ROUTE_MATCH;
+    rq->access.target = mp->target;
+    rq->route = bbt_rule_origin(mp->rule);
     if (status != OK || !rq->routed) {
         rq->routed = 0;
         return status;
     }
-    if (!m.key_exact) {
+    if (!mp->key_exact) {
         bbt_no_route(rq, "project key not spelled canonically");
         return OK;
     }
-    rq->access.token_need = m.token_need;
+    rq->access.token_need = mp->token_need;
     if (dest_lookup || !bbt_is_copymove(r->method)) {
         return OK;
     }
@@ -251,36 +256,39 @@ void bbt_routing_env(request_rec *r, const bbt_req_t *rq)
 static int bbt_translate(request_rec *r)
 {
     const bbt_dir_conf_t *conf;
+    bbt_route_memo_t *mm;
     bbt_route_result_t rv;
-    bbt_match_t m;
+    const bbt_match_t *m;
     char *uri;
     int dest_lookup;
 
-    if (!r->uri || !bbt_request_is_ours(r)) {
-        return DECLINED;
-    }
+    /* The routes first: the AuthType is an expression httpd evaluates
+     * on every look, and most requests have no routes to look for. */
     conf = bbt_config_dir(r);
-    if (!conf || !conf->rules) {
+    if (!r->uri || !conf || !conf->rules || !bbt_request_is_ours(r)) {
         return DECLINED;
     }
     /* A route that reads the body knows its key before the body is read;
      * no body is read this early. */
     dest_lookup = bbt_is_dest_lookup(r);
-    rv = bbt_rules_match(conf->rules, r->method, r->uri, r->args, dest_lookup,
-                         &m);
-    if ((rv != BBT_ROUTE_MATCH && rv != BBT_ROUTE_NEED_BODY) || m.key_exact ||
-        m.key_len == 0) {
+    /* Matched straight into the memo it may become. */
+    mm = apr_palloc(r->pool, sizeof(*mm));
+    m = &mm->m;
+    rv = bbt_rmemo_match(conf->rules, r->method, r->uri, r->args, dest_lookup,
+                         &mm->m);
+    if ((rv != BBT_ROUTE_MATCH && rv != BBT_ROUTE_NEED_BODY) || m->key_exact ||
+        m->key_len == 0) {
         /* A body is matched with the body, later. */
         if (rv == BBT_ROUTE_MATCH || rv == BBT_ROUTE_NONE) {
-            bbt_memo_put(r, conf->rules, dest_lookup, rv, &m);
+            bbt_memo_put(r, mm, conf->rules, dest_lookup, rv);
         }
         return DECLINED;
     }
     uri = apr_pstrdup(r->pool, r->uri);
-    memcpy(uri + m.key_off, m.target.key, m.key_len);
+    memcpy(uri + m->key_off, m->target.key, m->key_len);
     ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
-                  "BBT020: project key %.*s in %s mapped to %s", (int)m.key_len,
-                  r->uri + m.key_off, r->uri, m.target.key);
+                  "BBT020: project key %.*s in %s mapped to %s",
+                  (int)m->key_len, r->uri + m->key_off, r->uri, m->target.key);
     r->uri = uri;
     return DECLINED;
 }

@@ -53,6 +53,7 @@ struct bbt_rules {
     pcre2_match_context *mctx;
     /* The most ovector pairs any pattern, or query pattern, needs. */
     uint32_t path_pairs, query_pairs;
+    unsigned long serial;
 };
 
 /* One thread's match data: for the path, and for the query string (matched
@@ -68,6 +69,7 @@ static int bbt_tls_ok;
 /* Every allocation matching makes goes through here and is counted. */
 static pcre2_general_context *bbt_match_gctx;
 static unsigned long bbt_match_allocs;
+static unsigned long bbt_rules_serials;
 
 static void *bbt_match_malloc(PCRE2_SIZE size, void *data)
 {
@@ -182,6 +184,7 @@ bbt_rules_t *bbt_rules_new(void)
     }
     pcre2_set_match_limit(rs->mctx, BBT_MATCH_LIMIT);
     pcre2_set_depth_limit(rs->mctx, BBT_DEPTH_LIMIT);
+    rs->serial = __atomic_add_fetch(&bbt_rules_serials, 1, __ATOMIC_RELAXED);
     return rs;
 }
 
@@ -217,6 +220,11 @@ void bbt_rules_free(bbt_rules_t *rs)
 size_t bbt_rules_count(const bbt_rules_t *rs)
 {
     return rs ? rs->n : 0;
+}
+
+unsigned long bbt_rules_serial(const bbt_rules_t *rs)
+{
+    return rs ? rs->serial : 0;
 }
 
 const char *bbt_rule_origin(const bbt_rule_t *r)
@@ -580,8 +588,11 @@ bbt_route_result_t bbt_rules_match_body(const bbt_rules_t *rs,
     if (alen > BBT_RULES_MAX_ARGS)
         return bbt_none(out, NULL, "query string too long");
     t = bbt_match_tls(rs);
-    if (!t)
-        return bbt_none(out, NULL, "out of memory");
+    if (!t) {
+        bbt_none(out, NULL, "out of memory");
+        out->errored = 1;
+        return BBT_ROUTE_NONE;
+    }
 
     for (i = 0; i < rs->n; i++) {
         const bbt_rule_t *r = rs->v[i];
@@ -599,8 +610,11 @@ bbt_route_result_t bbt_rules_match_body(const bbt_rules_t *rs,
                         t->query, rs->mctx);
         if (m == 0)
             continue;
-        if (m < 0)
-            return bbt_none(out, r, "route pattern hit its match limit");
+        if (m < 0) {
+            bbt_none(out, r, "route pattern hit its match limit");
+            out->errored = 1;
+            return BBT_ROUTE_NONE;
+        }
         if (r->json_name && !body) {
             /* Read the body only for a target worth deciding. */
             if (!r->deny &&

@@ -65,6 +65,10 @@ typedef struct {
     int key_exact;
     /* The route that decided (a match or a deny), or NULL. */
     const bbt_rule_t *rule;
+    /* No answer at all: a pattern could not be run to its end (its match
+     * limit, the JIT's stack, memory).  Whatever else is the same every
+     * time for the same request and rules. */
+    int errored;
 } bbt_match_t;
 
 /* An empty list; NULL when out of memory. */
@@ -73,6 +77,10 @@ bbt_rules_t *bbt_rules_new(void);
 void bbt_rules_free(bbt_rules_t *rules);
 
 size_t bbt_rules_count(const bbt_rules_t *rules);
+
+/* A number no other list of this process has had: a list freed and another
+ * made at the same address are still told apart. */
+unsigned long bbt_rules_serial(const bbt_rules_t *rules);
 
 /* Compile one route and append it.  opts has nopts words.  origin ("file:line"
  * or a set's name and line) is copied and names the route in messages.

@@ -28,15 +28,16 @@ static int bbt_b64_char(unsigned char c)
     return bbt_is_alnum(c) || c == '+' || c == '/';
 }
 
-/* bbt_b64_char, looked up: every token request checks each of its bytes. */
-static unsigned char bbt_b64_ok[256];
+/* Not bbt_b64_char, looked up: every token request checks each of its
+ * bytes (bbt_bytes_or). */
+static unsigned char bbt_b64_bad[256];
 
 __attribute__((constructor)) static void bbt_b64_table(void)
 {
     unsigned c;
 
     for (c = 0; c < 256; c++) {
-        bbt_b64_ok[c] = (unsigned char)bbt_b64_char((unsigned char)c);
+        bbt_b64_bad[c] = (unsigned char)!bbt_b64_char((unsigned char)c);
     }
 }
 
@@ -57,7 +58,7 @@ int bbt_b64_decode_strict(const char *in, size_t len, unsigned char *out,
 {
     const unsigned char *u = (const unsigned char *)in;
     unsigned char last[3];
-    size_t pad = 0, body, need, i;
+    size_t pad = 0, body, need;
 
     if (outlen)
         *outlen = 0;
@@ -75,10 +76,8 @@ int bbt_b64_decode_strict(const char *in, size_t len, unsigned char *out,
         if (u[len - 2] == '=')
             pad = 2;
     }
-    for (i = 0; i < len - pad; i++) {
-        if (!bbt_b64_ok[u[i]])
-            return -1;
-    }
+    if (bbt_bytes_or(bbt_b64_bad, u, len - pad))
+        return -1;
     /* Canonical form only (RFC 4648 section 3.5): the bits that padding
      * leaves over must be zero, so each byte string has one spelling. */
     if (pad == 1 && (bbt_b64_value(u[len - 2]) & 0x03) != 0)

@@ -21,6 +21,9 @@ ScriptAlias /pw/ "@DIR@/cgi-bin/env.cgi/"
     AuthUserFile "@DIR@/htpasswd"
     BBTokenRoutes git /pw
     Require bbtoken
+    # Variables under the module's names, set before it authenticates,
+    # are taken away.
+    SetEnvIf Request_URI "^/pw/" BBTOKEN_ID=spoofed BBTOKEN_NAME=spoofed
     # 403, not 401, for a password user's missing grant (git keeps the
     # password); tokens get 403 regardless.
     AuthzSendForbiddenOnFailure On
@@ -42,7 +45,7 @@ ScriptAlias /pwv/ "@DIR@/cgi-bin/env.cgi/"
     AuthzSendForbiddenOnFailure On
 </Location>
 EOC
-my $env = BBT::Env->new(extra_conf => $extra, modules => [qw(authn_file authz_user)])->start;
+my $env = BBT::Env->new(extra_conf => $extra, modules => [qw(authn_file authz_user setenvif)])->start;
 my %pw = (carol => 'carol-Pa55-word', dave => 'dave-Pa55-word');
 $env->htpasswd(%pw);
 
@@ -62,7 +65,8 @@ subtest 'Require bbtoken: a password user gets the routes, with the user\'s gran
     my ($res, $v) = $env->cgi_call(GET => "/pw/$UP", auth_basic('carol', $pw{carol}));
     is_ok_res($res, 'carol reads PROJ/repo with her password (PROJECT_READ)');
     is($v->{REMOTE_USER}, 'carol', '  REMOTE_USER is carol');
-    ok(!defined $v->{BBTOKEN_ID}, '  no BBTOKEN_ID');
+    ok(!defined $v->{BBTOKEN_ID}, '  no BBTOKEN_ID, not even the one SetEnvIf set');
+    ok(!defined $v->{BBTOKEN_NAME}, '  nor the BBTOKEN_NAME SetEnvIf set');
     ok(!defined $v->{HTTP_AUTHORIZATION}, '  the backend does not get her password');
     is($v->{BBTOKEN_PERMISSION}, 'REPO_READ', '  the route\'s permission is passed on');
     is($v->{BBTOKEN_TARGET}, 'PROJ/repo', '  and its target');
