@@ -9,6 +9,9 @@
 #               host with BBTokenCache off) without it
 #   /adbd/...   the same files behind mod_authn_dbd (a {SHA} password, one
 #               query per request), /adbdc/... with mod_authn_socache too
+#   /afile/...  the same behind mod_authn_file ({SHA}, a one-line file), and
+#   /anon/...   behind mod_authn_anon, which checks nothing: the floor, what
+#               httpd's own authn and authz phases cost a location
 #   /open/...   git-http-backend with no auth; /scm/... behind the module
 #
 # Then forged tokens (a valid checksum: an unknown id, a known id with a
@@ -93,6 +96,8 @@ my @cases = (
     ['token, BBTokenCache off (Bearer)', "$base2/dumb$file", "Bearer $token"],
     ['mod_authn_dbd, {SHA} password', "$base/adbd$file", $env->basic('alice', $pw)],
     ['mod_authn_dbd + mod_authn_socache', "$base/adbdc$file", $env->basic('alice', $pw)],
+    ['mod_authn_file, {SHA} password', "$base/afile$file", $env->basic('alice', $pw)],
+    ['floor: mod_authn_anon, no check', "$base/anon$file", BBT::Peers::anon($env)],
     ['forged: unknown id (401)', "$base/dumb$file", 'Bearer ' . forge_token('000000000042'), 1],
     ['forged: known id, wrong secret (401)', "$base/dumb$file", 'Bearer ' . forge_token($id), 1],
     ['forged: 1000 distinct, in turn (401)', "$base/dumb$file", undef, 1, $lua],

@@ -3,7 +3,11 @@ package BBT::Peers;
 # What the benchmarks (bench/bench.pl, bench/profile.pl) serve the same
 # file through: a repository's files with no auth (/raw), behind the
 # module (/dumb), behind mod_authn_dbd with a {SHA} password (/adbd) and
-# with mod_authn_socache in front of it (/adbdc).
+# with mod_authn_socache in front of it (/adbdc); and two measures of what
+# httpd's own Basic authentication costs a location: mod_authn_file with a
+# {SHA} password in a one-line file (/afile), and mod_authn_anon, which
+# takes any password for "anonymous" and checks nothing (/anon): no
+# module that authenticates and authorizes in httpd's phases can cost less.
 #
 #   extra_conf => BBT::Peers::conf() . ...,
 #   modules    => [@BBT::Peers::MODULES, ...],
@@ -14,7 +18,7 @@ use warnings;
 use Digest::SHA qw(sha1);
 use MIME::Base64 qw(encode_base64);
 
-our @MODULES = qw(auth_basic authn_dbd authn_socache authz_user);
+our @MODULES = qw(auth_basic authn_dbd authn_socache authn_file authn_anon authz_user);
 our $PASSWORD = 'correct horse battery staple';
 
 sub conf {
@@ -23,6 +27,8 @@ Alias /raw/ "@DIR@/repos/"
 Alias /dumb/ "@DIR@/repos/"
 Alias /adbd/ "@DIR@/repos/"
 Alias /adbdc/ "@DIR@/repos/"
+Alias /afile/ "@DIR@/repos/"
+Alias /anon/ "@DIR@/repos/"
 <Directory "@DIR@/repos">
     Require all granted
 </Directory>
@@ -49,16 +55,46 @@ AuthnCacheSOCache shmcb
     AuthDBDUserPWQuery "SELECT password FROM bench_users WHERE name = %s"
     Require valid-user
 </Location>
+<Location /afile>
+    AuthType Basic
+    AuthName "file"
+    AuthBasicProvider file
+    AuthUserFile "@DIR@/bench.htpasswd"
+    Require valid-user
+</Location>
+<Location /anon>
+    AuthType Basic
+    AuthName "anon"
+    AuthBasicProvider anon
+    Anonymous anonymous
+    Anonymous_NoUserID off
+    Anonymous_MustGiveEmail off
+    Anonymous_VerifyEmail off
+    Require valid-user
+</Location>
 EOC
 }
 
-# mod_authn_dbd's table, with alice's password; returns the password.
+# mod_authn_dbd's table and mod_authn_file's file, each with alice's
+# password; returns the password.
 sub setup {
     my ($env) = @_;
+    my $sha = '{SHA}' . encode_base64(sha1($PASSWORD), '');
     $env->psql("CREATE TABLE bench_users (name text PRIMARY KEY, password text NOT NULL)");
-    $env->psql("INSERT INTO bench_users VALUES ('alice', '{SHA}" . encode_base64(sha1($PASSWORD), '') . "')");
+    $env->psql("INSERT INTO bench_users VALUES ('alice', '$sha')");
     $env->psql("GRANT SELECT ON bench_users TO bbtoken_httpd");
+    my $file = $env->dir . '/bench.htpasswd';
+    open my $h, '>', $file or die "$file: $!";
+    print $h "alice:$sha\n";
+    close $h or die "$file: $!";
+    chmod 0644, $file;
     return $PASSWORD;
+}
+
+# The credential /anon takes.
+sub anon {
+    my ($env) = @_;
+    return $env->basic('anonymous', 'bench');
 }
 
 1;
