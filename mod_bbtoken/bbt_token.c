@@ -125,7 +125,10 @@ static EVP_MAC *bbt_hmac_fetched;
 
 /* Each thread keeps one HMAC context with its digest set, and gives it a
  * key (the salt) for each hash: setting the digest by name looks it up
- * again, which cost more than the hashing (twice the time, measured). */
+ * again, which cost more than the hashing (twice the time, measured).
+ * The context holds the last salt until the thread's next hash: a salt is
+ * no secret (the table keeps it beside the hash, and it proves nothing
+ * alone), while nothing of the token stays (bbt_hmac_sha256). */
 static pthread_key_t bbt_hmac_tls_key;
 static int bbt_hmac_tls_ok;
 
