@@ -62,7 +62,7 @@ CORE    := bbt_input bbt_token bbt_perm bbt_cred bbt_route bbt_rules bbt_sqlstat
            bbt_rules_load bbt_decide bbt_cachectl bbt_rest_req bbt_expo bbt_body \
            bbt_verdict bbt_centry bbt_kind
 CORE    += bbt_inventory bbt_agroup bbt_saltmemo
-CORE    += bbt_rmemo
+CORE    += bbt_rmemo bbt_tls
 GLUE    := mod_bbtoken bbt_config bbt_confcheck bbt_request bbt_routing \
            bbt_authn bbt_authz bbt_db bbt_dbgate bbt_logguard bbt_private \
            bbt_rest bbt_rest_json bbt_rest_db bbt_rest_tokens bbt_configtest \
@@ -140,7 +140,7 @@ $(OBJ)/cli/migrations.o: $(MIGRATIONS_H)
 $(OUT)/bbtoken: $(CLI_O) $(CORE_O) $(PGJSON_O) | $(OUT)
 	$(CC) $(LDFLAGS) $(SAN_LDFLAGS) -o $@ $(CLI_O) $(CORE_O) $(PGJSON_O) -lpq -lcrypto -lpcre2-8 $(JANSSON_LIBS)
 
-$(OUT)/t/%: t/unit/%.c t/unit/tap.h $(CORE_O) | $(OUT)/t
+$(OUT)/t/%: t/unit/%.c t/unit/tap.h t/unit/rules_fixture.h $(CORE_O) | $(OUT)/t
 	$(CC) $(BASEFLAGS) -Imod_bbtoken -It/unit $(JANSSON_CFLAGS) -o $@ $< $(CORE_O) -lcrypto -lpcre2-8 $(JANSSON_LIBS)
 
 # The CLI's command line and output, without libpq or a database.

@@ -1,7 +1,6 @@
 /*
  * The cache's entries: keys, bytes, validity (see bbt_centry.h).
  */
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -11,6 +10,7 @@
 #include <openssl/params.h>
 
 #include "bbt_centry.h"
+#include "bbt_tls.h"
 
 struct bbt_ckeyer {
     EVP_MAC *mac;
@@ -53,9 +53,6 @@ typedef struct {
     unsigned int next;                      /* the slot to reuse next */
 } bbt_ckey_tls_t;
 
-static pthread_once_t bbt_ckey_once = PTHREAD_ONCE_INIT;
-static pthread_key_t bbt_ckey_tls_key;
-static int bbt_ckey_tls_ok;
 static unsigned long bbt_ckey_serial;
 
 static void bbt_ckey_tls_free(void *v)
@@ -71,37 +68,16 @@ static void bbt_ckey_tls_free(void *v)
     free(t);
 }
 
-static void bbt_ckey_tls_init(void)
-{
-    bbt_ckey_tls_ok =
-        pthread_key_create(&bbt_ckey_tls_key, bbt_ckey_tls_free) == 0;
-}
-
-/* httpd unloads the module and loads it again on every restart, and each
- * load makes a key: give it back (see bbt_rules.c). */
-__attribute__((destructor)) static void bbt_ckey_tls_unload(void)
-{
-    if (bbt_ckey_tls_ok) {
-        pthread_key_delete(bbt_ckey_tls_key);
-    }
-}
+static bbt_tls_t bbt_ckey_tls_kind =
+    BBT_TLS_INIT(sizeof(bbt_ckey_tls_t), bbt_ckey_tls_free);
 
 /* This thread's state, its copy of k's keyed state made, or NULL. */
 static bbt_ckey_tls_t *bbt_ckey_thread(const bbt_ckeyer_t *k)
 {
-    bbt_ckey_tls_t *t;
+    bbt_ckey_tls_t *t = bbt_tls_get(&bbt_ckey_tls_kind);
 
-    if (pthread_once(&bbt_ckey_once, bbt_ckey_tls_init) != 0 ||
-        !bbt_ckey_tls_ok) {
-        return NULL;
-    }
-    t = pthread_getspecific(bbt_ckey_tls_key);
     if (!t) {
-        t = calloc(1, sizeof(*t));
-        if (!t || pthread_setspecific(bbt_ckey_tls_key, t) != 0) {
-            free(t);
-            return NULL;
-        }
+        return NULL;
     }
     if (t->serial != k->serial || !t->ctx) {
         int i;

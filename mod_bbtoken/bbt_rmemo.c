@@ -2,8 +2,8 @@
  * Each thread's last routed requests (see bbt_rmemo.h).
  */
 #include "bbt_rmemo.h"
+#include "bbt_tls.h"
 
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -25,43 +25,9 @@ typedef struct {
     unsigned int next; /* the slot to reuse next */
 } bbt_rmemo_tls_t;
 
-static pthread_once_t bbt_rmemo_once = PTHREAD_ONCE_INIT;
-static pthread_key_t bbt_rmemo_key;
-static int bbt_rmemo_ok;
+static bbt_tls_t bbt_rmemo_tls = BBT_TLS_INIT(sizeof(bbt_rmemo_tls_t), free);
 /* Per thread: a count every thread bumped would bounce between cores. */
 static __thread unsigned long bbt_rmemo_hit_count;
-
-static void bbt_rmemo_init(void)
-{
-    bbt_rmemo_ok = pthread_key_create(&bbt_rmemo_key, free) == 0;
-}
-
-/* httpd unloads the module and loads it again on every restart, and each
- * load makes a key: give it back (see bbt_rules.c). */
-__attribute__((destructor)) static void bbt_rmemo_unload(void)
-{
-    if (bbt_rmemo_ok) {
-        pthread_key_delete(bbt_rmemo_key);
-    }
-}
-
-static bbt_rmemo_tls_t *bbt_rmemo_tls(void)
-{
-    bbt_rmemo_tls_t *t;
-
-    if (pthread_once(&bbt_rmemo_once, bbt_rmemo_init) != 0 || !bbt_rmemo_ok) {
-        return NULL;
-    }
-    t = pthread_getspecific(bbt_rmemo_key);
-    if (!t) {
-        t = calloc(1, sizeof(*t));
-        if (!t || pthread_setspecific(bbt_rmemo_key, t) != 0) {
-            free(t);
-            return NULL;
-        }
-    }
-    return t;
-}
 
 unsigned long bbt_rmemo_hits(void)
 {
@@ -85,7 +51,7 @@ bbt_route_result_t bbt_rmemo_match(const bbt_rules_t *rs, const char *method,
         (plen = strnlen(path, BBT_RMEMO_TEXT)) >= BBT_RMEMO_TEXT - mlen ||
         (alen = args ? strnlen(args, BBT_RMEMO_TEXT) : 0) >=
             BBT_RMEMO_TEXT - mlen - plen ||
-        !(t = bbt_rmemo_tls())) {
+        !(t = bbt_tls_get(&bbt_rmemo_tls))) {
         return bbt_rules_match(rs, method, path, args, destination, out);
     }
     for (i = 0; i < BBT_RMEMO_SLOTS; i++) {

@@ -12,6 +12,7 @@
  */
 #include "bbt_rules.h"
 #include "bbt_input.h"
+#include "bbt_tls.h"
 
 #include <pthread.h>
 #include <stdint.h>
@@ -63,9 +64,10 @@ typedef struct {
     uint32_t path_pairs, query_pairs;
 } bbt_match_tls_t;
 
-static pthread_once_t bbt_tls_once = PTHREAD_ONCE_INIT;
-static pthread_key_t bbt_tls_key;
-static int bbt_tls_ok;
+static void bbt_match_tls_free(void *v);
+static bbt_tls_t bbt_match_tls_kind =
+    BBT_TLS_INIT(sizeof(bbt_match_tls_t), bbt_match_tls_free);
+static pthread_once_t bbt_gctx_once = PTHREAD_ONCE_INIT;
 /* Every allocation matching makes goes through here and is counted. */
 static pcre2_general_context *bbt_match_gctx;
 static unsigned long bbt_match_allocs;
@@ -89,7 +91,7 @@ unsigned long bbt_rules_match_allocations(void)
     return __atomic_load_n(&bbt_match_allocs, __ATOMIC_RELAXED);
 }
 
-static void bbt_tls_free(void *v)
+static void bbt_match_tls_free(void *v)
 {
     bbt_match_tls_t *t = v;
 
@@ -98,22 +100,12 @@ static void bbt_tls_free(void *v)
     free(t);
 }
 
-static void bbt_tls_init(void)
+/* Made once and never freed: a thread of a dying process may still be
+ * matching when the module is unloaded. */
+static void bbt_gctx_init(void)
 {
     bbt_match_gctx =
         pcre2_general_context_create(bbt_match_malloc, bbt_match_free, NULL);
-    bbt_tls_ok =
-        bbt_match_gctx && pthread_key_create(&bbt_tls_key, bbt_tls_free) == 0;
-}
-
-/* httpd unloads the module and loads it again on every restart, and each
- * load makes a key: give it back, or a long-lived server runs out of keys
- * (1024) and cannot load its routes.  The general context stays: a thread
- * of a dying process may still be matching. */
-__attribute__((destructor)) static void bbt_tls_unload(void)
-{
-    if (bbt_tls_ok)
-        pthread_key_delete(bbt_tls_key);
 }
 
 /* md, made or grown to hold pairs ovector pairs (have: what it holds). */
@@ -131,18 +123,10 @@ static pcre2_match_data *bbt_md_fit(pcre2_match_data **md, uint32_t *have,
 /* This thread's match data, big enough for every pattern of rs. */
 static bbt_match_tls_t *bbt_match_tls(const bbt_rules_t *rs)
 {
-    bbt_match_tls_t *t;
+    bbt_match_tls_t *t = bbt_tls_get(&bbt_match_tls_kind);
 
-    if (pthread_once(&bbt_tls_once, bbt_tls_init) != 0 || !bbt_tls_ok)
+    if (!t)
         return NULL;
-    t = pthread_getspecific(bbt_tls_key);
-    if (!t) {
-        t = calloc(1, sizeof(*t));
-        if (!t || pthread_setspecific(bbt_tls_key, t) != 0) {
-            free(t);
-            return NULL;
-        }
-    }
     if (!bbt_md_fit(&t->path, &t->path_pairs, rs->path_pairs) ||
         !bbt_md_fit(&t->query, &t->query_pairs, rs->query_pairs))
         return NULL;
@@ -173,7 +157,8 @@ bbt_rules_t *bbt_rules_new(void)
     if (!rs)
         return NULL;
     rs->path_pairs = rs->query_pairs = 1;
-    if (pthread_once(&bbt_tls_once, bbt_tls_init) != 0 || !bbt_tls_ok) {
+    if (pthread_once(&bbt_gctx_once, bbt_gctx_init) != 0 || !bbt_match_gctx ||
+        !bbt_tls_ready(&bbt_match_tls_kind)) {
         free(rs);
         return NULL;
     }

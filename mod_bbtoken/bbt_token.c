@@ -4,9 +4,11 @@
  * acceptable input before handing bytes to it.
  */
 #include "bbt_token.h"
+#include "bbt_tls.h"
 
 #include <limits.h>
 #include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <openssl/core_names.h>
@@ -123,37 +125,32 @@ static pthread_once_t bbt_fetch_once = PTHREAD_ONCE_INIT;
 static EVP_MD *bbt_sha256_fetched;
 static EVP_MAC *bbt_hmac_fetched;
 
+static void bbt_fetch(void)
+{
+    bbt_sha256_fetched = EVP_MD_fetch(NULL, "SHA256", NULL);
+    bbt_hmac_fetched = EVP_MAC_fetch(NULL, "HMAC", NULL);
+}
+
 /* Each thread keeps one HMAC context with its digest set, and gives it a
  * key (the salt) for each hash: setting the digest by name looks it up
  * again, which cost more than the hashing (twice the time, measured).
  * The context holds the last salt until the thread's next hash: a salt is
  * no secret (the table keeps it beside the hash, and it proves nothing
  * alone), while nothing of the token stays (bbt_hmac_sha256). */
-static pthread_key_t bbt_hmac_tls_key;
-static int bbt_hmac_tls_ok;
+typedef struct {
+    EVP_MAC_CTX *ctx;
+} bbt_hmac_tls_t;
 
 static void bbt_hmac_tls_free(void *v)
 {
-    EVP_MAC_CTX_free(v);
+    bbt_hmac_tls_t *t = v;
+
+    EVP_MAC_CTX_free(t->ctx);
+    free(t);
 }
 
-static void bbt_fetch(void)
-{
-    bbt_sha256_fetched = EVP_MD_fetch(NULL, "SHA256", NULL);
-    bbt_hmac_fetched = EVP_MAC_fetch(NULL, "HMAC", NULL);
-    bbt_hmac_tls_ok =
-        pthread_key_create(&bbt_hmac_tls_key, bbt_hmac_tls_free) == 0;
-}
-
-/* httpd unloads the module and loads it again on every restart, and each
- * load makes a key: give it back, so that no thread's destructor points
- * into code that is gone (see bbt_rules.c). */
-__attribute__((destructor)) static void bbt_hmac_tls_unload(void)
-{
-    if (bbt_hmac_tls_ok) {
-        pthread_key_delete(bbt_hmac_tls_key);
-    }
-}
+static bbt_tls_t bbt_hmac_tls_kind =
+    BBT_TLS_INIT(sizeof(bbt_hmac_tls_t), bbt_hmac_tls_free);
 
 static const EVP_MD *bbt_sha256(void)
 {
@@ -167,24 +164,22 @@ static const EVP_MD *bbt_sha256(void)
 static EVP_MAC_CTX *bbt_hmac_ctx(void)
 {
     OSSL_PARAM params[2];
-    EVP_MAC_CTX *c;
+    bbt_hmac_tls_t *t;
 
     if (pthread_once(&bbt_fetch_once, bbt_fetch) != 0 || !bbt_hmac_fetched ||
-        !bbt_hmac_tls_ok)
+        !(t = bbt_tls_get(&bbt_hmac_tls_kind)))
         return NULL;
-    c = pthread_getspecific(bbt_hmac_tls_key);
-    if (c)
-        return c;
-    c = EVP_MAC_CTX_new(bbt_hmac_fetched);
+    if (t->ctx)
+        return t->ctx;
+    t->ctx = EVP_MAC_CTX_new(bbt_hmac_fetched);
     params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST,
                                                  (char *)"SHA256", 0);
     params[1] = OSSL_PARAM_construct_end();
-    if (!c || !EVP_MAC_CTX_set_params(c, params) ||
-        pthread_setspecific(bbt_hmac_tls_key, c) != 0) {
-        EVP_MAC_CTX_free(c);
-        return NULL;
+    if (t->ctx && !EVP_MAC_CTX_set_params(t->ctx, params)) {
+        EVP_MAC_CTX_free(t->ctx);
+        t->ctx = NULL;
     }
-    return c;
+    return t->ctx;
 }
 
 /* HMAC-SHA-256(key, msg) into md (BBT_HASH_LEN bytes); 0 or -1. */

@@ -5,23 +5,10 @@
  * not run to its end. */
 #include "bbt_rmemo.h"
 #include "tap.h"
+#include "rules_fixture.h"
 
 #include <stdio.h>
 #include <string.h>
-
-static bbt_rules_t *git_rules(void)
-{
-    char err[BBT_RULES_ERR_MAX];
-    bbt_rules_t *rs = bbt_rules_new();
-
-    if (!rs || bbt_rules_load(rs, bbt_rules_builtin("git", NULL), "/scm", "git",
-                              err, sizeof(err)) != 0) {
-        diag("load failed: %s", err);
-        bbt_rules_free(rs);
-        return NULL;
-    }
-    return rs;
-}
 
 static bbt_rules_t *one_route(const char *methods, const char *pattern,
                               const char *perm, const char *opt)

@@ -4,6 +4,7 @@
  * own, and get the same answers as one thread alone. */
 #include "bbt_rules.h"
 #include "tap.h"
+#include "rules_fixture.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -11,20 +12,6 @@
 
 #define THREADS 4
 #define ROUNDS 500
-
-static bbt_rules_t *git_rules(void)
-{
-    char err[BBT_RULES_ERR_MAX];
-    bbt_rules_t *rs = bbt_rules_new();
-
-    if (!rs || bbt_rules_load(rs, bbt_rules_builtin("git", NULL), "/scm", "git",
-                              err, sizeof(err)) != 0) {
-        diag("load failed: %s", err);
-        bbt_rules_free(rs);
-        return NULL;
-    }
-    return rs;
-}
 
 /* A mix of what a git server sees: routes with and without a query
  * pattern, no route, a deny, a bad key.  Returns how many answers were
