@@ -1,7 +1,7 @@
 # The shipped fail2ban filter (conf/fail2ban/filter.d/bbtoken.conf), run
 # with fail2ban-regex on the error log of a real httpd that refused logins
 # and throttled an address: it finds every failure line, with the
-# client's address; never a request without credentials; and, in mode
+# client's address (a right token from outside its allow-list included); never a request without credentials; and, in mode
 # throttled, the throttle's one line per address.
 use strict;
 use warnings;
@@ -35,6 +35,8 @@ $env->user_add('alice');
 $env->grant('alice', 'PROJECT_READ', 'PROJ');
 $env->make_repo('PROJ', 'repo');
 my ($tok) = $env->token_create('alice', name => 'ci');
+my $office = $env->cli_ok('create', 'alice', '--name', 'office', '--allow-from', '127.0.0.1');
+chomp $office;
 my $UP = '/scm/PROJ/repo.git/info/refs?service=git-upload-pack';
 
 sub get {
@@ -55,17 +57,20 @@ is(get('127.0.0.1', auth_bearer(mistype_token($tok))), 401, '.1: a token is stil
 is(get('127.0.0.2', auth_basic('carol', 'wrong')), 401, '.2: a wrong password');
 is(get('127.0.0.3'), 401, '.3: no credentials') for 1 .. 5;
 is(get('127.0.0.3', auth_basic('carol', 'carol-Pa55-word')), 200, '.3: the password');
+# 127.0.0.4: a right token, but from outside its allow-list.
+is(get('127.0.0.4', auth_bearer($office)), 401, '.4: a token from outside its allow-list');
 ok(wait_log($env, 0, qr/BBT505: client 127\.0\.0\.1 throttled/), 'the throttle logged .1');
 $env->httpd_stop;    # every line written
 
 my $log = $env->error_log_text;
 my %lines;
 for (split /\n/, $log) {
-    $lines{"$2 $1"}++ if /\[client (127\.0\.0\.\d+):\d+\] (BBT0(?:31|34|35|40)|BBT505): /;
+    $lines{"$2 $1"}++ if /\[client (127\.0\.0\.\d+):\d+\] (BBT0(?:31|34|35|40)|BBT505|BBT600): /;
 }
 is_deeply(\%lines, {
     'BBT040 127.0.0.1' => 2, 'BBT034 127.0.0.1' => 2, 'BBT035 127.0.0.1' => 1,
     'BBT505 127.0.0.1' => 1, 'BBT040 127.0.0.2' => 1, 'BBT031 127.0.0.3' => 5,
+    'BBT600 127.0.0.4' => 1,
 }, 'the error log holds the lines the requests made') or diag explain \%lines;
 
 # fail2ban's own includes, and the filter as shipped.
@@ -86,12 +91,13 @@ sub hosts {
     return \%h;
 }
 
-is_deeply(hosts('bbtoken'), { '127.0.0.1' => 5, '127.0.0.2' => 1 },
+is_deeply(hosts('bbtoken'), { '127.0.0.1' => 5, '127.0.0.2' => 1, '127.0.0.4' => 1 },
           'mode normal: every failure, by address; no request without credentials');
 is_deeply(hosts('bbtoken[mode=throttled]'), { '127.0.0.1' => 1 }, 'mode throttled: the throttle\'s line');
-is_deeply(hosts('bbtoken[mode=aggressive]'), { '127.0.0.1' => 6, '127.0.0.2' => 1 }, 'mode aggressive: both');
+is_deeply(hosts('bbtoken[mode=aggressive]'), { '127.0.0.1' => 6, '127.0.0.2' => 1, '127.0.0.4' => 1 },
+          'mode aggressive: both');
 
 my ($rc, $out) = run_cmd(cmd => ['fail2ban-regex', '--config', $conf, $env->error_log_path, 'bbtoken'],
                          timeout => 120);
-like($out, qr/^Lines: \d+ lines, 0 ignored, 6 matched/m, 'fail2ban-regex\'s own count: 6 matched');
+like($out, qr/^Lines: \d+ lines, 0 ignored, 7 matched/m, 'fail2ban-regex\'s own count: 7 matched');
 done_testing;
