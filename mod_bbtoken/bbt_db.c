@@ -99,8 +99,10 @@ enum {
  * bbtoken_token_nets here cost more than the rest of the lookup).
  *
  * Last, the owner's live level on the target (key, slug), but only when
- * the caller sent the token's hash and it is the stored one, for a
- * personal token that the verdict will accept: live, not expired, of an
+ * the caller sent the SHA-256 of the token's hash and it is the stored
+ * hash's (bbt_token_hash_digest_hex: the hash itself is never a parameter,
+ * which statement logging would write out), for a personal token that the
+ * verdict will accept: live, not expired, of an
  * active owner, presented under the owner's name when in Basic, and with no
  * allow-list (whether the client is inside one is APR's to say, in C: such
  * a token's level comes from the second statement); NULL otherwise.  PostgreSQL
@@ -109,9 +111,9 @@ enum {
  * The level is a PL/pgSQL function (sql/migrations/0015): the same query
  * inlined here as a subquery ran only when taken too (EXPLAIN ANALYZE:
  * "never executed"), but the executor set it up on every run, which cost
- * every lookup about half as much again.  The hash is only what the table
- * holds; C still verifies the secret itself and uses the level only then
- * (bbt_verify.c). */
+ * every lookup about half as much again.  The digest is compared last, so
+ * only a row that passes the cheap tests pays for it.  C still verifies
+ * the secret itself and uses the level only then (bbt_verify.c). */
 static const char bbt_sql_lookup[] =
     "SELECT t.salt, t.secret_hash, t.name, u.name, u.active,"
     " t.project_perm, t.repo_perm, t.revoked_at IS NOT NULL, u.id,"
@@ -121,11 +123,12 @@ static const char bbt_sql_lookup[] =
     " (date_part('epoch', now()) * 1000000)::bigint,"
     " t.project_key, t.repo_slug, array_to_string(t.allowed_nets, ' '),"
     " array_to_string(t.seen_nets, ' '),"
-    " CASE WHEN t.secret_hash = %s AND t.user_id IS NOT NULL"
+    " CASE WHEN t.user_id IS NOT NULL"
     " AND t.revoked_at IS NULL AND u.active"
     " AND (t.expires_at IS NULL OR t.expires_at > now())"
     " AND t.allowed_nets IS NULL"
     " AND lower(u.name) = lower(COALESCE(%s, u.name))"
+    " AND encode(sha256(decode(t.secret_hash, 'hex')), 'hex') = %s"
     " THEN bbtoken_owner_level_of(u, %s, %s) END"
     " FROM bbtoken_tokens t LEFT JOIN bbtoken_users u ON u.id = t.user_id"
     " WHERE t.id = %s";
@@ -141,7 +144,7 @@ static const char bbt_sql_owner_level[] =
 static const struct {
     const char *label, *sql, *what;
 } bbt_db_stmts[BBT_STMT_COUNT] = {
-    [BBT_STMT_LOOKUP] = {"bbtoken_lookup_v9", bbt_sql_lookup,
+    [BBT_STMT_LOOKUP] = {"bbtoken_lookup_v10", bbt_sql_lookup,
                          "the token lookup"},
     [BBT_STMT_LEVEL] = {"bbtoken_owner_level_v1", bbt_sql_owner_level,
                         "the owner's level"},
@@ -390,7 +393,7 @@ static int bbt_db_copy_hex(char *dst, size_t n, const char *src)
 }
 
 bbt_db_status_t bbt_db_lookup(bbt_db_conn_t *c, const char *id, int interval,
-                              const char *hash, const char *basic_user,
+                              const char *digest, const char *basic_user,
                               const char *key, const char *slug,
                               bbt_db_token_t *out)
 {
@@ -400,8 +403,8 @@ bbt_db_status_t bbt_db_lookup(bbt_db_conn_t *c, const char *id, int interval,
     apr_int64_t now;
     int rows = 0, bad = 0;
     /* In the order of the statement's placeholders.  No target, no
-     * level: then no hash either. */
-    const char *args[] = {key ? hash : NULL, basic_user, key, slug, id};
+     * level: then no digest either. */
+    const char *args[] = {basic_user, key ? digest : NULL, key, slug, id};
 
     if (bbt_db_run(c, BBT_STMT_LOOKUP, "BBT074", &res,
                    (int)(sizeof(args) / sizeof(args[0])), args) != 0) {

@@ -65,8 +65,9 @@ void bbt_db_close(bbt_db_conn_t *c);
  * BBTokenLastUseInterval) decides out->stale and out->refusal_due.  Strings
  * are copied into the request's pool.
  *
- * hash (hex, or NULL) is the presented token's hash under a salt the
- * database gave before: if it is the stored hash, for a target key (slug
+ * digest (hex, or NULL) is bbt_token_hash_digest_hex of the presented
+ * token's hash under a salt the database gave before: if it is the stored
+ * hash's, for a target key (slug
  * NULL: the project) and a personal token the verdict will accept (live,
  * not expired, an active owner named basic_user when that is not NULL, no
  * allow-list), the same statement computes the owner's live level on it,
@@ -74,7 +75,7 @@ void bbt_db_close(bbt_db_conn_t *c);
  * that no refusal computes it.  That proves nothing of the secret: the
  * caller verifies it as ever, and uses the level only then. */
 bbt_db_status_t bbt_db_lookup(bbt_db_conn_t *c, const char *id, int interval,
-                              const char *hash, const char *basic_user,
+                              const char *digest, const char *basic_user,
                               const char *key, const char *slug,
                               bbt_db_token_t *out);
 

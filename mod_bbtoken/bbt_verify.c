@@ -239,10 +239,10 @@ static void bbt_verify_keep(request_rec *r, bbt_req_t *rq,
  * else by bbt_token_verify.  Both compare in constant time; a hash is
  * lower-case hex, both as made and as the schema lets it be stored. */
 static int bbt_verify_secret(const bbt_token_t *tok, const bbt_db_token_t *row,
-                             const char *memo_salt, const char *sent)
+                             const char *memo_salt, const char *mine)
 {
-    if (sent && strcmp(row->salt, memo_salt) == 0) {
-        return CRYPTO_memcmp(sent, row->hash, BBT_HASH_HEX_LEN) == 0;
+    if (mine && strcmp(row->salt, memo_salt) == 0) {
+        return CRYPTO_memcmp(mine, row->hash, BBT_HASH_HEX_LEN) == 0;
     }
     return bbt_token_verify(row->salt, row->hash, tok);
 }
@@ -255,7 +255,8 @@ static int bbt_verify_db(request_rec *r, bbt_req_t *rq, bbt_cache_view_t *v,
     int level_asked = 0, rv = OK;
     apr_int64_t now = apr_time_now(), group_failed_us = 0;
     char memo_salt[BBT_SALT_HEX_LEN + 1], hash[BBT_HASH_HEX_LEN + 1];
-    const char *sent = NULL;
+    char digest[BBT_HASH_HEX_LEN + 1];
+    const char *mine = NULL, *sent = NULL;
     bbt_db_token_t row;
     bbt_db_status_t st;
     bbt_db_conn_t *c;
@@ -271,8 +272,10 @@ static int bbt_verify_db(request_rec *r, bbt_req_t *rq, bbt_cache_view_t *v,
     v->use = bbt_cache_note_db(r, bbt_db_native(c));
     /* The level is worth asking for with the lookup only for a target. */
     if (tok && key && bbt_saltmemo_get(rq->token_id, memo_salt) &&
-        bbt_token_hash_hex(memo_salt, tok, hash) == 0) {
-        sent = hash;
+        bbt_token_hash_hex(memo_salt, tok, hash) == 0 &&
+        bbt_token_hash_digest_hex(hash, digest) == 0) {
+        mine = hash;
+        sent = digest;
     }
     st = bbt_db_lookup(c, rq->token_id, interval, sent, basic_user, key, slug,
                        &row);
@@ -286,7 +289,7 @@ static int bbt_verify_db(request_rec *r, bbt_req_t *rq, bbt_cache_view_t *v,
         }
         out->verdict = bbt_verdict(NULL, 0, basic_user);
     } else {
-        secret_ok = !tok || bbt_verify_secret(tok, &row, memo_salt, sent);
+        secret_ok = !tok || bbt_verify_secret(tok, &row, memo_salt, mine);
         /* Only a token proven right takes a slot; any answer refreshes
          * the slot its id has (the salt is the row's, right secret or
          * wrong).  So made-up tokens, even for ids that exist, never push
@@ -350,6 +353,7 @@ done:
     bbt_db_close(c);
     OPENSSL_cleanse(memo_salt, sizeof(memo_salt));
     OPENSSL_cleanse(hash, sizeof(hash));
+    OPENSSL_cleanse(digest, sizeof(digest));
     OPENSSL_cleanse(row.salt, sizeof(row.salt));
     OPENSSL_cleanse(row.hash, sizeof(row.hash));
     if (rv != OK) {

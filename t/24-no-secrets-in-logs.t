@@ -1,7 +1,8 @@
 # At LogLevel trace8 (and with PostgreSQL logging every statement), no
 # token, Basic password, salt or hash may appear in any log -- through
-# successes, refusals, malformed headers and a database outage.  The logs
-# must still say something: they are non-empty and name the token ids.
+# successes, refusals, malformed headers, a database outage and, with the
+# cache off, lookups that send what a thread remembers of a token.  The
+# logs must still say something: they are non-empty and name the token ids.
 use strict;
 use warnings;
 use FindBin;
@@ -11,8 +12,17 @@ use BBT::Env qw(pct b64 forge_token parse_token mistype_token);
 use BBT::Assert;
 use BBT::Secrets qw(token_forms no_secrets_in);
 use BBT::Cache ();
+use BBT::Util ();
+use HTTP::Tiny;
 
-my $env = BBT::Env->new(loglevel => 'trace8')->start;
+# A virtual host with the cache off: every request there is a lookup.
+my $off_port = BBT::Util::free_port();
+my $env = BBT::Env->new(loglevel => 'trace8', extra_conf => <<"EOC")->start;
+Listen 127.0.0.1:$off_port
+<VirtualHost 127.0.0.1:$off_port>
+    BBTokenCache off
+</VirtualHost>
+EOC
 $env->make_repo('PROJ', 'repo');
 my $port = $env->port;
 my $UP = '/scm/PROJ/repo.git/info/refs?service=git-upload-pack';
@@ -108,6 +118,18 @@ subtest 'traffic' => sub {
     my $ok;
     for (1 .. 20) { $ok = $env->get($UP, { Authorization => "Bearer $t_bearer" }); last if $ok->{status} == 200; sleep 1 }
     is_ok_res($ok, 'works again after the database is back');
+
+    # More requests than httpd has threads (2 children of 8): some thread
+    # serves the token twice, and the second time its lookup carries what
+    # the thread remembers of the token (checked below).
+    my $off = HTTP::Tiny->new(timeout => 30, keep_alive => 0);
+    for my $auth ("Bearer $t_bearer", $env->basic('alice', $t_basic)) {
+        my $bad = 0;
+        for (1 .. 40) {
+            $bad++ if $off->get("http://127.0.0.1:$off_port$UP", { headers => { Authorization => $auth } })->{status} != 200;
+        }
+        is($bad, 0, 'cache off: 40 requests with one token, all 200');
+    }
 };
 
 # Give the servers a moment to flush.
@@ -158,6 +180,10 @@ like($acc, qr/ alice ".*" 200 \Q$id_basic\E$/m, 'access_log has the Basic token 
 like($acc, qr/ alice ".*" 200 \Q$id_bearer\E$/m, 'access_log has the Bearer token id');
 like($pgl, qr/bbtoken_httpd/, 'postgres log shows the httpd role at work');
 like($pgl, qr/\Q$id_bearer\E/, "postgres log has the module's queries with the token id");
+# A lookup's parameters, $1 the Basic user (or NULL) and $2 what it sends
+# for a token the thread has verified before: some lookups sent it.
+like($pgl, qr/parameters: \$1 = (?:NULL|'[^']*'), \$2 = '[0-9a-f]{64}'/,
+     'postgres log has lookups that sent a digest (checked for the hash below)');
 
 for my $log (sort keys %logs) {
     no_secrets_in($log, $logs{$log}, \%secret, 'no token, password, salt or hash');
