@@ -220,8 +220,9 @@ int bbt_rest_leaked_revoke(bbt_rest_t *x, const bbt_rest_user_t *caller,
 
     (void)caller;
     (void)owner;
-    toks =
-        apr_pcalloc(x->r->pool, sizeof(*toks) * (json_array_size(x->body) + 1));
+    /* Sized by the limit, not by the body: a body of 20,000 elements is
+     * refused before anything is made of them. */
+    toks = apr_pcalloc(x->r->pool, sizeof(*toks) * BBT_LEAK_TOKENS_MAX);
     if ((why = bbt_leak_tokens(x, toks, &ntok))) {
         rc = bbt_rest_error(x->r, HTTP_BAD_REQUEST, BBT_REST_EX_ARG, why);
         goto done;
