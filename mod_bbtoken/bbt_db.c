@@ -102,12 +102,12 @@ enum {
  * the caller sent the SHA-256 of the token's hash and it is the stored
  * hash's (bbt_token_hash_digest_hex: the hash itself is never a parameter,
  * which statement logging would write out), for a personal token that the
- * verdict will accept: live, not expired, of an
- * active owner, presented under the owner's name when in Basic, and with no
- * allow-list (whether the client is inside one is APR's to say, in C: such
- * a token's level comes from the second statement); NULL otherwise.  PostgreSQL
- * evaluates a CASE branch only when it is taken, so a refusal still reads the
- * token and owner rows and nothing else (t/75 and t/95 count the level's runs).
+ * verdict will accept: live, not expired, of an active owner, presented
+ * under the owner's name when in Basic, and with no allow-list (whether the
+ * client is inside one is APR's to say, in C: such a token's level comes
+ * from the second statement); NULL otherwise.  PostgreSQL evaluates a CASE
+ * branch only when it is taken, so a refusal still reads the token and
+ * owner rows and nothing else (t/75 and t/95 count the level's runs).
  * The level is a PL/pgSQL function (sql/migrations/0015): the same query
  * inlined here as a subquery ran only when taken too (EXPLAIN ANALYZE:
  * "never executed"), but the executor set it up on every run, which cost

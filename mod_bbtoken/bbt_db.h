@@ -67,13 +67,13 @@ void bbt_db_close(bbt_db_conn_t *c);
  *
  * digest (hex, or NULL) is bbt_token_hash_digest_hex of the presented
  * token's hash under a salt the database gave before: if it is the stored
- * hash's, for a target key (slug
- * NULL: the project) and a personal token the verdict will accept (live,
- * not expired, an active owner named basic_user when that is not NULL, no
- * allow-list), the same statement computes the owner's live level on it,
- * as bbt_db_owner_level would (out->level_given, out->owner_level), so
- * that no refusal computes it.  That proves nothing of the secret: the
- * caller verifies it as ever, and uses the level only then. */
+ * hash's, for a target key (slug NULL: the project) and a personal token
+ * the verdict will accept (live, not expired, an active owner named
+ * basic_user when that is not NULL, no allow-list), the same statement
+ * computes the owner's live level on it, as bbt_db_owner_level would
+ * (out->level_given, out->owner_level), so that no refusal computes it.  That
+ * proves nothing of the secret: the caller verifies it as ever, and uses the
+ * level only then. */
 bbt_db_status_t bbt_db_lookup(bbt_db_conn_t *c, const char *id, int interval,
                               const char *digest, const char *basic_user,
                               const char *key, const char *slug,
