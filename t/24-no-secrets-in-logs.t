@@ -119,9 +119,9 @@ subtest 'traffic' => sub {
     for (1 .. 20) { $ok = $env->get($UP, { Authorization => "Bearer $t_bearer" }); last if $ok->{status} == 200; sleep 1 }
     is_ok_res($ok, 'works again after the database is back');
 
-    # More requests than httpd has threads (2 children of 8): some thread
-    # serves the token twice, and the second time its lookup carries what
-    # the thread remembers of the token (checked below).
+    # More requests than httpd has workers (the harness gives every MPM at
+    # most 16): some worker serves the token twice, and the second time its
+    # lookup carries what the worker remembers of the token (checked below).
     my $off = HTTP::Tiny->new(timeout => 30, keep_alive => 0);
     for my $auth ("Bearer $t_bearer", $env->basic('alice', $t_basic)) {
         my $bad = 0;
