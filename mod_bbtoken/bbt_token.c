@@ -142,19 +142,19 @@ static void bbt_fetch(void)
 typedef struct {
     EVP_MAC_CTX *ctx;
     EVP_MD_CTX *md;
-} bbt_hmac_tls_t;
+} bbt_crypto_tls_t;
 
-static void bbt_hmac_tls_free(void *v)
+static void bbt_crypto_tls_free(void *v)
 {
-    bbt_hmac_tls_t *t = v;
+    bbt_crypto_tls_t *t = v;
 
     EVP_MAC_CTX_free(t->ctx);
     EVP_MD_CTX_free(t->md);
     free(t);
 }
 
-static bbt_tls_t bbt_hmac_tls_kind =
-    BBT_TLS_INIT(sizeof(bbt_hmac_tls_t), bbt_hmac_tls_free);
+static bbt_tls_t bbt_crypto_tls_kind =
+    BBT_TLS_INIT(sizeof(bbt_crypto_tls_t), bbt_crypto_tls_free);
 
 static const EVP_MD *bbt_sha256(void)
 {
@@ -168,10 +168,10 @@ static const EVP_MD *bbt_sha256(void)
 static EVP_MAC_CTX *bbt_hmac_ctx(void)
 {
     OSSL_PARAM params[2];
-    bbt_hmac_tls_t *t;
+    bbt_crypto_tls_t *t;
 
     if (pthread_once(&bbt_fetch_once, bbt_fetch) != 0 || !bbt_hmac_fetched ||
-        !(t = bbt_tls_get(&bbt_hmac_tls_kind)))
+        !(t = bbt_tls_get(&bbt_crypto_tls_kind)))
         return NULL;
     if (t->ctx)
         return t->ctx;
@@ -191,7 +191,7 @@ static EVP_MAC_CTX *bbt_hmac_ctx(void)
 static int bbt_sha256_of(const unsigned char *msg, size_t mlen,
                          unsigned char *md)
 {
-    bbt_hmac_tls_t *t = bbt_tls_get(&bbt_hmac_tls_kind);
+    bbt_crypto_tls_t *t = bbt_tls_get(&bbt_crypto_tls_kind);
     const EVP_MD *sha = bbt_sha256();
     unsigned int n = 0;
 
