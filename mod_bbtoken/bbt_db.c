@@ -100,8 +100,9 @@ enum {
  *
  * Last, the owner's live level on the target (key, slug), but only when
  * the caller sent the SHA-256 of the token's hash and it is the stored
- * hash's (bbt_token_hash_digest_hex: the hash itself is never a parameter,
- * which statement logging would write out), for a personal token that the
+ * hash's, which the row keeps (bbt_token_hash_digest_hex; secret_digest,
+ * sql/migrations/0017: the hash itself is never a parameter, which
+ * statement logging would write out), for a personal token that the
  * verdict will accept: live, not expired, of an active owner, presented
  * under the owner's name when in Basic, and with no allow-list (whether the
  * client is inside one is APR's to say, in C: such a token's level comes
@@ -111,9 +112,8 @@ enum {
  * The level is a PL/pgSQL function (sql/migrations/0015): the same query
  * inlined here as a subquery ran only when taken too (EXPLAIN ANALYZE:
  * "never executed"), but the executor set it up on every run, which cost
- * every lookup about half as much again.  The digest is compared last, so
- * only a row that passes the cheap tests pays for it.  C still verifies
- * the secret itself and uses the level only then (bbt_verify.c). */
+ * every lookup about half as much again.  C still verifies the secret
+ * itself and uses the level only then (bbt_verify.c). */
 static const char bbt_sql_lookup[] =
     "SELECT t.salt, t.secret_hash, t.name, u.name, u.active,"
     " t.project_perm, t.repo_perm, t.revoked_at IS NOT NULL, u.id,"
@@ -128,7 +128,7 @@ static const char bbt_sql_lookup[] =
     " AND (t.expires_at IS NULL OR t.expires_at > now())"
     " AND t.allowed_nets IS NULL"
     " AND lower(u.name) = lower(COALESCE(%s, u.name))"
-    " AND encode(sha256(decode(t.secret_hash, 'hex')), 'hex') = %s"
+    " AND t.secret_digest = %s"
     " THEN bbtoken_owner_level_of(u, %s, %s) END"
     " FROM bbtoken_tokens t LEFT JOIN bbtoken_users u ON u.id = t.user_id"
     " WHERE t.id = %s";
@@ -144,7 +144,7 @@ static const char bbt_sql_owner_level[] =
 static const struct {
     const char *label, *sql, *what;
 } bbt_db_stmts[BBT_STMT_COUNT] = {
-    [BBT_STMT_LOOKUP] = {"bbtoken_lookup_v10", bbt_sql_lookup,
+    [BBT_STMT_LOOKUP] = {"bbtoken_lookup_v11", bbt_sql_lookup,
                          "the token lookup"},
     [BBT_STMT_LEVEL] = {"bbtoken_owner_level_v1", bbt_sql_owner_level,
                         "the owner's level"},

@@ -83,3 +83,8 @@ COMMIT;
 BEGIN;
 \ir migrations/0016_user_details_audit.sql
 COMMIT;
+
+-- Version 17: each token's hash's SHA-256 on its row, for httpd's lookup.
+BEGIN;
+\ir migrations/0017_secret_digest.sql
+COMMIT;
