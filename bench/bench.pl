@@ -8,7 +8,8 @@
 #               server with the token cache, on a second port (a virtual
 #               host with BBTokenCache off) without it
 #   /adbd/...   the same files behind mod_authn_dbd (a {SHA} password, one
-#               query per request), /adbdc/... with mod_authn_socache too
+#               query per request), /adbdc/... with mod_authn_socache too,
+#               /adbdz/... with mod_authz_dbd's group query too (two)
 #   /afile/...  the same behind mod_authn_file ({SHA}, a one-line file), and
 #   /anon/...   behind mod_authn_anon, which checks nothing: the floor, what
 #               httpd's own authn and authz phases cost a location
@@ -96,6 +97,7 @@ my @cases = (
     ['token, BBTokenCache off (Bearer)', "$base2/dumb$file", "Bearer $token"],
     ['mod_authn_dbd, {SHA} password', "$base/adbd$file", $env->basic('alice', $pw)],
     ['mod_authn_dbd + mod_authn_socache', "$base/adbdc$file", $env->basic('alice', $pw)],
+    ['mod_authn_dbd + mod_authz_dbd group', "$base/adbdz$file", $env->basic('alice', $pw)],
     ['mod_authn_file, {SHA} password', "$base/afile$file", $env->basic('alice', $pw)],
     ['floor: mod_authn_anon, no check', "$base/anon$file", BBT::Peers::anon($env)],
     ['forged: unknown id (401)', "$base/dumb$file", 'Bearer ' . forge_token('000000000042'), 1],

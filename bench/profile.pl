@@ -87,6 +87,7 @@ my @cases = (
     ['token, BBTokenCache off (Bearer)', "$base2/dumb$file", "Bearer $token"],
     ['mod_authn_dbd, {SHA} password', "$base/adbd$file", $env->basic('alice', $pw)],
     ['mod_authn_dbd + mod_authn_socache', "$base/adbdc$file", $env->basic('alice', $pw)],
+    ['mod_authn_dbd + mod_authz_dbd group', "$base/adbdz$file", $env->basic('alice', $pw)],
     ['mod_authn_file, {SHA} password', "$base/afile$file", $env->basic('alice', $pw)],
     ['floor: mod_authn_anon, no check', "$base/anon$file", BBT::Peers::anon($env)],
     ['forged: unknown id (401)', "$base/dumb$file", 'Bearer ' . forge_token('000000000042')],

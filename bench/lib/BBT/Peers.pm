@@ -2,8 +2,11 @@ package BBT::Peers;
 
 # What the benchmarks (bench/bench.pl, bench/profile.pl) serve the same
 # file through: a repository's files with no auth (/raw), behind the
-# module (/dumb), behind mod_authn_dbd with a {SHA} password (/adbd) and
-# with mod_authn_socache in front of it (/adbdc); and two measures of what
+# module (/dumb), behind mod_authn_dbd with a {SHA} password (/adbd),
+# with mod_authn_socache in front of it (/adbdc), and with mod_authz_dbd
+# asking the database for the user's group as well (/adbdz: like the
+# module, the database both authenticates and authorizes each request,
+# though in two queries, not one); and two measures of what
 # httpd's own Basic authentication costs a location: mod_authn_file with a
 # {SHA} password in a one-line file (/afile), and mod_authn_anon, which
 # takes any password for "anonymous" and checks nothing (/anon): no
@@ -18,7 +21,7 @@ use warnings;
 use Digest::SHA qw(sha1);
 use MIME::Base64 qw(encode_base64);
 
-our @MODULES = qw(auth_basic authn_dbd authn_socache authn_file authn_anon authz_user);
+our @MODULES = qw(auth_basic authn_dbd authn_socache authn_file authn_anon authz_user authz_dbd);
 our $PASSWORD = 'correct horse battery staple';
 
 sub conf {
@@ -27,6 +30,7 @@ Alias /raw/ "@DIR@/repos/"
 Alias /dumb/ "@DIR@/repos/"
 Alias /adbd/ "@DIR@/repos/"
 Alias /adbdc/ "@DIR@/repos/"
+Alias /adbdz/ "@DIR@/repos/"
 Alias /afile/ "@DIR@/repos/"
 Alias /anon/ "@DIR@/repos/"
 <Directory "@DIR@/repos">
@@ -55,6 +59,14 @@ AuthnCacheSOCache shmcb
     AuthDBDUserPWQuery "SELECT password FROM bench_users WHERE name = %s"
     Require valid-user
 </Location>
+<Location /adbdz>
+    AuthType Basic
+    AuthName "dbd"
+    AuthBasicProvider dbd
+    AuthDBDUserPWQuery "SELECT password FROM bench_users WHERE name = %s"
+    AuthzDBDQuery "SELECT grp FROM bench_groups WHERE name = %s"
+    Require dbd-group readers
+</Location>
 <Location /afile>
     AuthType Basic
     AuthName "file"
@@ -76,13 +88,17 @@ EOC
 }
 
 # mod_authn_dbd's table and mod_authn_file's file, each with alice's
-# password; returns the password.
+# password, and mod_authz_dbd's, with alice in "readers"; returns the
+# password.
 sub setup {
     my ($env) = @_;
     my $sha = '{SHA}' . encode_base64(sha1($PASSWORD), '');
     $env->psql("CREATE TABLE bench_users (name text PRIMARY KEY, password text NOT NULL)");
     $env->psql("INSERT INTO bench_users VALUES ('alice', '$sha')");
     $env->psql("GRANT SELECT ON bench_users TO bbtoken_httpd");
+    $env->psql("CREATE TABLE bench_groups (name text NOT NULL, grp text NOT NULL, PRIMARY KEY (name, grp))");
+    $env->psql("INSERT INTO bench_groups VALUES ('alice', 'readers')");
+    $env->psql("GRANT SELECT ON bench_groups TO bbtoken_httpd");
     my $file = $env->dir . '/bench.htpasswd';
     open my $h, '>', $file or die "$file: $!";
     print $h "alice:$sha\n";
