@@ -70,6 +70,7 @@ GLUE    := mod_bbtoken bbt_config bbt_confcheck bbt_request bbt_routing \
            bbt_socache bbt_throttle
 GLUE    += bbt_rest_leaked bbt_rest_inventory bbt_where
 GLUE    += bbt_rest_rotate bbt_rest_places
+GLUE    += bbt_rest_refuse
 # Shared by the module and the CLI: libpq and jansson, nothing of httpd.
 PGJSON  := bbt_pgjson
 PGJSON  += bbt_inventory_json

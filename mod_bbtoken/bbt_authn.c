@@ -29,6 +29,7 @@
 #include "bbt_db.h"
 #include "bbt_input.h"
 #include "bbt_request.h"
+#include "bbt_rest_refuse.h"
 #include "bbt_routing.h"
 #include "bbt_throttle.h"
 #include "bbt_token.h"
@@ -349,7 +350,7 @@ static int bbt_password_user(request_rec *r, bbt_req_t *rq, const char *user)
     return OK;
 }
 
-static int bbt_check_authn(request_rec *r)
+static int bbt_authn(request_rec *r)
 {
     const bbt_dir_conf_t *conf;
     const bbt_req_t *prior;
@@ -433,6 +434,12 @@ static int bbt_check_authn(request_rec *r)
         bbt_routing_env(r, rq);
     }
     return status;
+}
+
+/* Whatever refuses the login, on the API's location it is told in JSON. */
+static int bbt_check_authn(request_rec *r)
+{
+    return bbt_rest_refuse(r, bbt_authn(r));
 }
 
 void bbt_authn_register_hooks(apr_pool_t *p)

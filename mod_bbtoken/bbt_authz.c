@@ -29,6 +29,7 @@
 #include "bbt_decide.h"
 #include "bbt_perm.h"
 #include "bbt_request.h"
+#include "bbt_rest_refuse.h"
 
 APLOG_USE_MODULE(bbtoken);
 
@@ -99,7 +100,7 @@ static int bbt_authz_gate(request_rec *r)
                   apr_pstrcat(r->pool, "Bearer realm=\"",
                               ap_escape_quotes(r->pool, ap_auth_name(r)),
                               "\", error=\"insufficient_scope\"", NULL));
-    return HTTP_FORBIDDEN;
+    return bbt_rest_refuse(r, HTTP_FORBIDDEN);
 }
 
 static authz_status bbt_authz_check(request_rec *r, const char *require_line,

@@ -45,8 +45,6 @@
 
 APLOG_USE_MODULE(bbtoken);
 
-#define BBT_REST_HANDLER "bbtoken-rest"
-
 typedef int (*bbt_rest_endpoint_t)(bbt_rest_t *x, const bbt_rest_user_t *caller,
                                    const bbt_rest_user_t *owner);
 

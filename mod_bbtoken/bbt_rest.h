@@ -8,6 +8,9 @@
 
 #include "httpd.h"
 
+/* The handler's name, as SetHandler gives it. */
+#define BBT_REST_HANDLER "bbtoken-rest"
+
 /* Register the handler (called from bbt_register_hooks). */
 void bbt_rest_register_hooks(apr_pool_t *p);
 

@@ -27,7 +27,7 @@ int bbt_rest_send(request_rec *r, int status, json_t *json)
         return HTTP_INTERNAL_SERVER_ERROR;
     }
     r->status = status;
-    ap_set_content_type(r, "application/json;charset=UTF-8");
+    ap_set_content_type(r, BBT_REST_JSON_TYPE);
     apr_table_setn(r->headers_out, "Cache-Control", "no-store");
     apr_table_setn(r->headers_out, "X-Content-Type-Options", "nosniff");
     ap_rputs(out, r);
@@ -35,11 +35,16 @@ int bbt_rest_send(request_rec *r, int status, json_t *json)
     return OK;
 }
 
+json_t *bbt_rest_envelope(const char *exception, const char *message)
+{
+    return json_pack("{s:[{s:n, s:s, s:s}]}", "errors", "context", "message",
+                     message, "exceptionName", exception);
+}
+
 int bbt_rest_error(request_rec *r, int status, const char *exception,
                    const char *message)
 {
-    json_t *e = json_pack("{s:[{s:n, s:s, s:s}]}", "errors", "context",
-                          "message", message, "exceptionName", exception);
+    json_t *e = bbt_rest_envelope(exception, message);
 
     if (status == HTTP_SERVICE_UNAVAILABLE) {
         apr_table_setn(r->headers_out, "Retry-After", BBT_RETRY_AFTER);

@@ -33,6 +33,9 @@
 #define BBT_REST_EX_RATE                                                       \
     "com.atlassian.bitbucket.ratelimit.RateLimitedException"
 
+/* The media type of every JSON answer. */
+#define BBT_REST_JSON_TYPE "application/json;charset=UTF-8"
+
 /* The largest body read. */
 #define BBT_REST_MAX_BODY (64 * 1024)
 
@@ -45,6 +48,11 @@ int bbt_rest_send(request_rec *r, int status, json_t *json);
  * a listing from start of at most limit; last says no item follows.  NULL
  * when out of memory. */
 json_t *bbt_rest_page_json(json_t *values, long start, long limit, int last);
+
+/* The error envelope around message (NULL when out of memory).  The one
+ * home of its shape: the handler's errors and the refusals made before it
+ * runs (bbt_rest_refuse.c) both come from here. */
+json_t *bbt_rest_envelope(const char *exception, const char *message);
 
 /* Answer the error envelope; a 503 carries Retry-After.  The handler's
  * return value. */

@@ -55,6 +55,7 @@
 #include "bbt_private.h"
 #include "bbt_reqbody.h"
 #include "bbt_rest.h"
+#include "bbt_rest_refuse.h"
 #include "bbt_routing.h"
 #include "bbt_throttle.h"
 
@@ -122,6 +123,7 @@ static void bbt_register_hooks(apr_pool_t *p)
     bbt_authz_register_hooks(p);
     bbt_private_register_hooks(p);
     bbt_rest_register_hooks(p);
+    bbt_rest_refuse_register_hooks(p);
     bbt_dbgate_register_hooks(p);
     bbt_confcheck_register_hooks(p);
 }

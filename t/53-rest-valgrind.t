@@ -1,7 +1,8 @@
 # The access-tokens REST API in httpd with the module, one process (-X),
 # under valgrind's memcheck: every endpoint, bodies that are refused (too
 # large, over LimitRequestBody, a broken chunk, not JSON), a request
-# without a login, one with a token, a path and a method that are not the
+# without a login, one with a token, what AuthType BBToken refuses before
+# the handler (in JSON), a path and a method that are not the
 # API's, the cross-site check, a project's and a repository's tokens,
 # rotation, the places a user may manage tokens of, a database outage.
 # Any invalid read or write, use of uninitialised memory or bad free fails
@@ -21,10 +22,19 @@ my $valgrind = `sh -c 'command -v valgrind'`;
 chomp $valgrind;
 plan skip_all => 'valgrind is not installed' unless $valgrind;
 
+# /rest/access-tokens/early logs in with AuthType BBToken and keeps tokens
+# out: its refusals come before the handler, in JSON all the same.
 my $extra = <<'EOC';
 <Location /rest/access-tokens/1.0/revoke-by-value>
     AuthType None
     Require all granted
+</Location>
+<Location /rest/access-tokens/early>
+    AuthType BBToken
+    AuthName "Bitbucket"
+    AuthBBTokenProvider file
+    AuthUserFile "@DIR@/htpasswd"
+    BBTokenRoutes none
 </Location>
 EOC
 # httpd starts below, under valgrind.
@@ -83,6 +93,15 @@ is_status(raw_put($B, "Transfer-Encoding: chunked\r\n\r\nzz\r\n{}\r\n0\r\n\r\n")
 is_status(req(GET => '/rest/access-tokens/1.0/users/carol', {}), 401, 'no login');
 is_status(req(GET => '/rest/access-tokens/1.0/users/carol', { Authorization => "Bearer $carol_tok" }), 401,
           'a token');
+my $E = '/rest/access-tokens/early/users/alice';
+for ([{}, 401, 'no login'], [{ Authorization => $env->basic('alice', 'wrong') }, 401, 'a wrong password'],
+     [{ Authorization => "Bearer $carol_tok" }, 403, 'a token']) {
+    my ($h, $want, $name) = @$_;
+    $res = req(GET => $E, $h);
+    is_status($res, $want, "before the handler: $name");
+    is($res->{headers}{'content-type'}, 'application/json;charset=UTF-8', '  in JSON');
+}
+is_status(req(HEAD => $E, {}), 401, 'before the handler: HEAD, no login');
 is_status(req(GET => '/rest/access-tokens/2.0/users/alice', { Authorization => $auth }), 404, 'not a path of ours');
 is_status(req(PATCH => $B, \%json, '{}'), 405, 'another method');
 is_status(req(PUT => $B, { %json, Origin => 'http://evil.example' }, '{}'), 403, 'cross-site');

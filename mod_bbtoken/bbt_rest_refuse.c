@@ -1,0 +1,133 @@
+/*
+ * Early refusals on the access-tokens REST API's location, in JSON
+ * (bbt_rest_refuse.h).
+ *
+ * API clients read Bitbucket's envelope for every error, those of its
+ * login included; git, WebDAV and svn clients expect httpd's page, so
+ * only a location whose handler is bbtoken-rest changes.  httpd writes
+ * the answer itself (ap_die, ap_send_error_response): a custom response
+ * given at the refusal becomes its body, and since httpd then forces
+ * text/html, a filter put in by the insert_error_filter hook sets the
+ * JSON media type back before the headers go out.  Status, challenge,
+ * Retry-After and every other header stay httpd's.
+ *
+ * The body is a fixed message per status: nothing from the request (a
+ * user name, a token) is in it, and it never tells whether a user exists.
+ * Should the JSON not be made, the request is refused all the same, with
+ * httpd's page.
+ */
+#include "httpd.h"
+#include "http_config.h"
+#include "http_core.h"
+#include "http_protocol.h"
+#include "util_filter.h"
+#include "ap_expr.h"
+#include "apr_strings.h"
+
+#include <stdlib.h>
+#include <strings.h>
+
+#include <jansson.h>
+
+#include "bbt_rest.h"
+#include "bbt_rest_json.h"
+#include "bbt_rest_refuse.h"
+
+/* The mark: the refused status, whose custom response is the envelope. */
+#define BBT_REST_REFUSE_NOTE "bbtoken-rest-refused"
+
+static ap_filter_rec_t *bbt_rest_refuse_filter_handle;
+
+/* Whether the request's handler will be bbtoken-rest.  Core sets
+ * r->handler from SetHandler only in the fixups, after authentication,
+ * so until then it is read from the location's configuration the same
+ * way; a handler something else set already wins, as it would. */
+static int bbt_rest_refuse_here(request_rec *r)
+{
+    core_dir_config *d = ap_get_core_module_config(r->per_dir_config);
+    const char *h = r->handler, *err = NULL;
+
+    if (!h && d->expr_handler) {
+        h = ap_expr_str_exec(r, d->expr_handler, &err);
+    } else if (!h) {
+        h = d->handler;
+    }
+    return h && !err && strcasecmp(h, BBT_REST_HANDLER) == 0;
+}
+
+int bbt_rest_refuse(request_rec *r, int status)
+{
+    const char *exception, *message;
+    json_t *e;
+    char *out;
+
+    switch (status) {
+    case HTTP_UNAUTHORIZED:
+        exception = BBT_REST_EX_AUTH;
+        message = "Authentication failed. Please check your credentials and "
+                  "try again.";
+        break;
+    case HTTP_FORBIDDEN:
+        /* Only a token is refused here: a password's 403 comes from the
+         * handler. */
+        exception = BBT_REST_EX_AUTH;
+        message = "Access tokens cannot be used to manage access tokens: "
+                  "log in with your password.";
+        break;
+    case HTTP_TOO_MANY_REQUESTS:
+        exception = BBT_REST_EX_RATE;
+        message = "Too many failed logins from your address: try again "
+                  "after the time Retry-After gives.";
+        break;
+    default:
+        return status;
+    }
+    /* A sub-request's refusal is never sent. */
+    if (r->main || !bbt_rest_refuse_here(r)) {
+        return status;
+    }
+    e = bbt_rest_envelope(exception, message);
+    out = e ? json_dumps(e, JSON_COMPACT) : NULL;
+    json_decref(e);
+    if (out) {
+        /* It starts with '{': httpd takes it for text to send, not for a
+         * URL to redirect to, and copies it. */
+        ap_custom_response(r, status, out);
+        free(out);
+        apr_table_setn(r->notes, BBT_REST_REFUSE_NOTE,
+                       apr_itoa(r->pool, status));
+    }
+    return status;
+}
+
+/* Runs once, on the first brigade of the error response, after httpd
+ * has set text/html and before the header filter. */
+static apr_status_t bbt_rest_refuse_filter(ap_filter_t *f,
+                                           apr_bucket_brigade *bb)
+{
+    ap_set_content_type(f->r, BBT_REST_JSON_TYPE);
+    ap_remove_output_filter(f);
+    return ap_pass_brigade(f->next, bb);
+}
+
+/* Only the marked status: should the request end in another error, its
+ * body is httpd's page again, and so is its type. */
+static void bbt_rest_refuse_insert(request_rec *r)
+{
+    const char *mark = apr_table_get(r->notes, BBT_REST_REFUSE_NOTE);
+
+    if (mark && atoi(mark) == r->status) {
+        ap_add_output_filter_handle(bbt_rest_refuse_filter_handle, NULL, r,
+                                    r->connection);
+    }
+}
+
+void bbt_rest_refuse_register_hooks(apr_pool_t *p)
+{
+    (void)p;
+    bbt_rest_refuse_filter_handle = ap_register_output_filter(
+        "BBTOKEN_REST_REFUSED", bbt_rest_refuse_filter, NULL,
+        AP_FTYPE_CONTENT_SET);
+    ap_hook_insert_error_filter(bbt_rest_refuse_insert, NULL, NULL,
+                                APR_HOOK_MIDDLE);
+}

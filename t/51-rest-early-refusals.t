@@ -1,0 +1,104 @@
+# What is refused before the access-tokens API's handler runs is answered,
+# on the handler's location, in Bitbucket's JSON error envelope with
+# Content-Type application/json, and otherwise as httpd answers it: no
+# login or a wrong one (401 with the challenge), a token where
+# BBTokenRoutes none keeps tokens out (403), an address the failed-login
+# throttle holds back (429 with Retry-After); a HEAD gets no body.  A git
+# location keeps httpd's HTML page.  The body is a fixed message: nothing
+# of the request is in it.
+use strict;
+use warnings;
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use Test::More;
+use HTTP::Tiny;
+use JSON::PP;
+use BBT::Assert;
+use BBT::Rest qw(rest_env);
+
+my $FAILS = 4;
+my $pw = 'alice-Pa55-word';
+my $env = rest_env(login => 'bbtoken', passwords => [alice => $pw], users => ['alice'],
+                   env => { throttle => "BBTokenThrottleFailures $FAILS\nBBTokenThrottleWindow 3600" });
+my $tok = $env->token_create('alice', name => 'ci', perms => ['REPO_READ']);
+my $API = '/rest/access-tokens/1.0/users/alice';
+my $host = '127.0.0.1:' . $env->port;
+
+sub header1 {
+    my ($res, $name) = @_;
+    my $v = $res->{headers}{$name};
+    return ref $v ? join(', ', @$v) : $v;
+}
+
+# The response is the envelope with this status, exception and message,
+# as application/json;charset=UTF-8, and names nothing of the request.
+sub is_refusal {
+    my ($res, $status, $ex_re, $msg_re, $name) = @_;
+    local $Test::Builder::Level = $Test::Builder::Level + 1;
+    my $body = $res->{content} // $res->{body} // '';
+    my $j = eval { decode_json($body) };
+    my $e = ref $j eq 'HASH' && ref $j->{errors} eq 'ARRAY' && @{ $j->{errors} } == 1 ? $j->{errors}[0] : undef;
+    my $ok = $res->{status} == $status && (header1($res, 'content-type') // '') eq 'application/json;charset=UTF-8'
+        && ref $e eq 'HASH' && exists $e->{context} && !defined $e->{context}
+        && ($e->{exceptionName} // '') =~ $ex_re && ($e->{message} // '') =~ $msg_re;
+    ok($ok, "$name: $status in the JSON envelope, application/json") or diag res_summary($res);
+    unlike($body, qr/alice|\Q$pw\E|\Q$tok\E|wrong-pw/, "$name: the body names nothing of the request");
+    return $ok;
+}
+
+subtest 'no login: 401 in JSON, with the challenge' => sub {
+    my $res = $env->get($API);
+    is_refusal($res, 401, qr/AuthorisationException$/, qr/^Authentication failed\. Please check your credentials/,
+               'no Authorization');
+    ok(grep({ /^Basic realm="Bitbucket"/ } challenges($res)), '  the Basic challenge is kept');
+};
+
+subtest 'a wrong password: 401 in JSON, with the challenge' => sub {
+    my $res = $env->get($API, { Authorization => $env->basic('alice', 'wrong-pw') });
+    is_refusal($res, 401, qr/AuthorisationException$/, qr/^Authentication failed\./, 'a wrong password');
+    ok(grep({ /^Basic realm="Bitbucket"/ } challenges($res)), '  the Basic challenge is kept');
+    $res = $env->get($API, { Authorization => $env->basic('nobody', 'wrong-pw') });
+    is_refusal($res, 401, qr/AuthorisationException$/, qr/^Authentication failed\./, 'an unknown user');
+};
+
+subtest 'HEAD: the same head, no body' => sub {
+    my $res = $env->raw_request("HEAD $API HTTP/1.1\r\nHost: $host\r\nConnection: close\r\n\r\n");
+    is($res->{status}, 401, 'HEAD without a login: 401');
+    is(header1($res, 'content-type'), 'application/json;charset=UTF-8', '  application/json');
+    ok(grep({ /^Basic realm="Bitbucket"/ } challenges($res)), '  the challenge');
+    is($res->{body} // '', '', '  and no body');
+};
+
+subtest 'a token: 403 in JSON (BBTokenRoutes none)' => sub {
+    for my $auth ($env->bearer($tok), $env->basic('alice', $tok)) {
+        my $res = $env->get($API, { Authorization => $auth });
+        is_refusal($res, 403, qr/AuthorisationException$/, qr/tokens cannot be used/i,
+                   'a token (' . (split / /, $auth)[0] . ')');
+    }
+};
+
+subtest 'the right password still reaches the handler' => sub {
+    my $res = $env->get($API, { Authorization => $env->basic('alice', $pw) });
+    is_status($res, 200, 'alice lists her tokens: 200');
+};
+
+subtest 'a git location keeps httpd\'s page' => sub {
+    my $res = $env->get('/scm/PROJ/repo.git/info/refs?service=git-upload-pack');
+    is_status($res, 401, 'no login on /scm: 401');
+    like(header1($res, 'content-type') // '', qr{^text/html}, '  text/html');
+    like($res->{content} // '', qr/<html>/i, '  httpd\'s HTML page');
+};
+
+subtest 'a throttled address: 429 in JSON, with Retry-After' => sub {
+    my $ua = HTTP::Tiny->new(timeout => 30, max_redirect => 0, local_address => '127.0.0.7');
+    my $bad = { Authorization => $env->basic('alice', 'wrong-pw') };
+    for my $i (1 .. $FAILS) {
+        is($ua->get($env->url($API), { headers => $bad })->{status}, 401, "failure $i: 401");
+    }
+    my $res = $ua->get($env->url($API), { headers => { Authorization => $env->basic('alice', $pw) } });
+    is_refusal($res, 429, qr/RateLimitedException$/, qr/^Too many failed logins/, 'the right password, throttled');
+    like(header1($res, 'retry-after') // '', qr/^[1-9]\d*$/, '  Retry-After in seconds');
+};
+
+is(scalar($env->crash_lines), 0, 'no httpd child crashed') or diag join "\n", $env->crash_lines;
+done_testing;
