@@ -26,8 +26,7 @@ int bbt_rest_unavailable(bbt_rest_t *x, const char *what)
                   "BBT200: access-tokens API: %s failed: %s", what,
                   x->pg ? PQerrorMessage(x->pg) : "no connection");
     return bbt_rest_error(x->r, HTTP_SERVICE_UNAVAILABLE, BBT_REST_EX_DB,
-                          "The token database is unavailable; try again "
-                          "later.");
+                          BBT_REST_MSG_DB);
 }
 
 PGresult *bbt_rest_exec(bbt_rest_t *x, const char *sql, int n,

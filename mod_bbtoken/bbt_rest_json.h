@@ -33,6 +33,9 @@
 #define BBT_REST_EX_RATE                                                       \
     "com.atlassian.bitbucket.ratelimit.RateLimitedException"
 
+/* What a 503 says, the handler's and the login's alike. */
+#define BBT_REST_MSG_DB "The token database is unavailable; try again later."
+
 /* The media type of every JSON answer. */
 #define BBT_REST_JSON_TYPE "application/json;charset=UTF-8"
 

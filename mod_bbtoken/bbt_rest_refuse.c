@@ -79,6 +79,16 @@ int bbt_rest_refuse(request_rec *r, int status)
         message = "Too many failed logins from your address: try again "
                   "after the time Retry-After gives.";
         break;
+    case HTTP_BAD_REQUEST:
+        /* What was wrong with it stays in the error log: a fixed message
+         * echoes nothing of the header. */
+        exception = BBT_REST_EX_ARG;
+        message = "The Authorization header is malformed.";
+        break;
+    case HTTP_SERVICE_UNAVAILABLE:
+        exception = BBT_REST_EX_DB;
+        message = BBT_REST_MSG_DB;
+        break;
     default:
         return status;
     }

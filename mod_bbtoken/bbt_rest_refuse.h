@@ -1,6 +1,7 @@
 /*
  * What the module refuses before the access-tokens REST API's handler
- * runs (a login missing or wrong, a token, a throttled address), answered
+ * runs (a login missing or wrong, a token, a throttled address, a
+ * malformed Authorization header, the database unavailable), answered
  * on the handler's location in Bitbucket's JSON error envelope instead of
  * httpd's HTML page.  See README, "Self-service: the access-tokens REST
  * API".
@@ -11,8 +12,8 @@
 #include "httpd.h"
 
 /* status, as the hook that refuses returns it.  On a location whose
- * handler is bbtoken-rest, a 401, 403 or 429 is marked for the envelope
- * first; anything else, or anywhere else, is left alone. */
+ * handler is bbtoken-rest, a 400, 401, 403, 429 or 503 is marked for the
+ * envelope first; anything else, or anywhere else, is left alone. */
 int bbt_rest_refuse(request_rec *r, int status);
 
 /* Register the error filter's hook (called from bbt_register_hooks). */

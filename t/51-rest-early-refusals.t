@@ -3,9 +3,10 @@
 # Content-Type application/json, and otherwise as httpd answers it: no
 # login or a wrong one (401 with the challenge), a token where
 # BBTokenRoutes none keeps tokens out (403), an address the failed-login
-# throttle holds back (429 with Retry-After); a HEAD gets no body.  A git
-# location keeps httpd's HTML page.  The body is a fixed message: nothing
-# of the request is in it.
+# throttle holds back (429 with Retry-After), a malformed Authorization
+# header (400), the database unavailable (503 with Retry-After); a HEAD
+# gets no body.  A git location keeps httpd's HTML page.  The body is a
+# fixed message: nothing of the request is in it.
 use strict;
 use warnings;
 use FindBin;
@@ -97,6 +98,22 @@ subtest 'a throttled address: 429 in JSON, with Retry-After' => sub {
     }
     my $res = $ua->get($env->url($API), { headers => { Authorization => $env->basic('alice', $pw) } });
     is_refusal($res, 429, qr/RateLimitedException$/, qr/^Too many failed logins/, 'the right password, throttled');
+    like(header1($res, 'retry-after') // '', qr/^[1-9]\d*$/, '  Retry-After in seconds');
+};
+
+subtest 'a malformed Authorization header: 400 in JSON' => sub {
+    my $res = $env->get($API, { Authorization => 'Basic !!!not-base64' });
+    is_refusal($res, 400, qr/ArgumentValidationException$/, qr/^The Authorization header is malformed\.$/,
+               'Basic with no base64');
+    unlike($res->{content} // '', qr/not-base64/, '  the body echoes nothing of the header');
+};
+
+# Last: the database stays down.
+subtest 'the database unavailable: 503 in JSON, with Retry-After' => sub {
+    $env->pg_stop;
+    my $res = $env->get($API, { Authorization => $env->bearer($tok) });
+    is_refusal($res, 503, qr/ServiceUnavailableException$/, qr/^The token database is unavailable/,
+               'a token, the database stopped');
     like(header1($res, 'retry-after') // '', qr/^[1-9]\d*$/, '  Retry-After in seconds');
 };
 
