@@ -10,8 +10,8 @@
 -- httpd's lookup never sends a token's hash, which statement logging would
 -- write out, but the SHA-256 of the hash it computed (mod_bbtoken/bbt_db.c),
 -- and PostgreSQL computed the stored hash's digest on every lookup that
--- passed the cheap tests: a seventh of the statement's time (pgbench, one
--- prepared statement, 11-18% more a second with the column).  A digest of
+-- passed the cheap tests: about a seventh of the statement's time (pgbench,
+-- 4 clients: 11-19% more lookups a second with the column).  A digest of
 -- the hash tells nothing the hash beside it does not.  Only a well-formed
 -- hash has one, so a malformed one still meets the column's own CHECK
 -- rather than decode()'s error.  No NOTIFY: the column changes only with
