@@ -25,7 +25,7 @@
 #include "apr_strings.h"
 
 #include <stdlib.h>
-#include <strings.h>
+#include <string.h>
 
 #include <jansson.h>
 
@@ -52,7 +52,9 @@ static int bbt_rest_refuse_here(request_rec *r)
     } else if (!h) {
         h = d->handler;
     }
-    return h && !err && strcasecmp(h, BBT_REST_HANDLER) == 0;
+    /* The handler's own test (bbt_rest.c), so a refusal is told in JSON
+     * exactly where the handler would have answered. */
+    return h && !err && strcmp(h, BBT_REST_HANDLER) == 0;
 }
 
 int bbt_rest_refuse(request_rec *r, int status)
