@@ -77,8 +77,27 @@ static apr_status_t bbt_private_filter(ap_filter_t *f, apr_bucket_brigade *bb)
     return ap_pass_brigade(f->next, bb);
 }
 
+/* Whether a request before r in this HTTP request was ours: its
+ * Authorization header, which r shares (an internal redirect) or copied
+ * (a sub-request), was read by the module. */
+static int bbt_private_read_before(const request_rec *r)
+{
+    const request_rec *o;
+
+    for (o = r->prev ? r->prev : r->main; o; o = o->prev ? o->prev : o->main) {
+        if (bbt_req(o)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 /* The backend (a CGI, a proxy) has no use for the token: take it away.
- * What it answers was for the token's holder only: keep it out of caches. */
+ * What it answers was for the token's holder only: keep it out of caches.
+ * A refused request never gets here, but its error page does (an
+ * ErrorDocument is an internal redirect), in a section that may not be
+ * ours: the credentials it was refused with, a right token short of
+ * permission, a password nearly right, are not that page's either. */
 static int bbt_private_fixups(request_rec *r)
 {
     bbt_req_t *rq = bbt_req(r);
@@ -101,6 +120,8 @@ static int bbt_private_fixups(request_rec *r)
         r->no_cache = 1;
         ap_add_output_filter_handle(bbt_private_filter_handle, NULL, r,
                                     r->connection);
+    } else if (bbt_private_read_before(r)) {
+        apr_table_unset(r->headers_in, "Authorization");
     }
     return DECLINED;
 }

@@ -1,0 +1,78 @@
+# A refused request's credentials never reach the backend of its error
+# page.  httpd answers a refusal (400, 401, 403, 429) with the
+# ErrorDocument by an internal redirect that shares the request's headers;
+# the fixups that take the Authorization header away never ran for the
+# refused request.  So an error page served by a CGI with CGIPassAuth On
+# (or by a proxy, which forwards every header) would be handed the token
+# that was right but not allowed (403), a mistyped token or a password
+# that was nearly right (401), a password in a malformed header (400).
+# /open-env shows that the header does reach that CGI when nobody takes it.
+# Over an h2c upgrade the error page is what mod_http2 replays as stream 1
+# (headers and all): not with the credentials either.
+use strict;
+use warnings;
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use Test::More;
+use BBT::Env qw(b64 run_cmd);
+use BBT::Assert;
+
+my $extra = <<'EOC';
+Protocols h2c http/1.1
+<Location /env/PROJ/errdoc.git>
+    ErrorDocument 400 /open-env/error400
+    ErrorDocument 401 /open-env/error401
+    ErrorDocument 403 /open-env/error403
+    AuthBBTokenProvider file
+    AuthUserFile "@DIR@/htpasswd"
+</Location>
+EOC
+my $env = BBT::Env->new(extra_conf => $extra, modules => [qw(authn_file http2)])->start;
+$env->htpasswd(carol => 'carol-Pa55-word');
+$env->make_repo('PROJ', 'errdoc');
+$env->user_add('alice');
+$env->grant('alice', 'PROJECT_WRITE', 'PROJ');
+my $tok = $env->token_create('alice', name => 'ro', perms => ['REPO_READ']);
+my $base = '/env/PROJ/errdoc.git/info/refs?service=';
+
+my $r = $env->get('/open-env/x', { Authorization => "Bearer $tok" });
+like($r->{content}, qr/^HTTP_AUTHORIZATION=Bearer /m,
+    'control: the error page\'s CGI is handed the header when nobody takes it');
+
+$r = $env->get("${base}git-upload-pack", { Authorization => "Bearer $tok" });
+is_status($r, 200, 'the token reads the repository');
+like($r->{content}, qr/^HTTP_AUTHORIZATION unset$/m, '... and its backend does not see it');
+
+my @cases = (
+    ['a right token refused a push (403)', 403, 'error403',
+     "${base}git-receive-pack", "Bearer $tok"],
+    ['a mistyped token (401)', 401, 'error401', "${base}git-upload-pack", "Bearer ${tok}x"],
+    ['a wrong secret in Basic (401)', 401, 'error401', "${base}git-upload-pack",
+     $env->basic('alice', substr($tok, 0, -1) . (substr($tok, -1) eq 'A' ? 'B' : 'A'))],
+    ['a wrong password (401)', 401, 'error401', "${base}git-upload-pack",
+     $env->basic('carol', 'carol-Pa55-wore')],
+    ['a password in a malformed header (400)', 400, 'error400', "${base}git-upload-pack",
+     'Basic carol:carol-Pa55-word'],
+);
+for my $c (@cases) {
+    my ($name, $status, $page, $url, $hdr) = @$c;
+    $r = $env->get($url, { Authorization => $hdr });
+    is($r->{status}, $status, "$name: refused");
+    like($r->{content}, qr{^PATH_INFO=/\Q$page\E$}m, "$name: the error page's CGI answered")
+        or diag $r->{content};
+    like($r->{content}, qr/^HTTP_AUTHORIZATION unset$/m,
+        "$name: the error page's CGI is not handed the credentials");
+    unlike($r->{content}, qr/\Q$tok\E|carol-Pa55/, "$name: nothing of them in the page");
+}
+
+# curl --http2 over http:// asks for the upgrade (Upgrade: h2c).
+my $url = 'http://127.0.0.1:' . $env->port . "${base}git-receive-pack";
+my ($rc, $out, $err) = run_cmd(cmd => ['curl', '-sS', '--http2', '-w', '\nPROTO=%{http_version}\n',
+                                       '-H', "Authorization: Bearer $tok", $url],
+                               timeout => 60, tmp => $env->dir);
+is($rc, 0, 'curl --http2 ran') or diag $err;
+like($out, qr/^PROTO=2$/m, 'the refused push was upgraded to h2c: its error page is stream 1');
+like($out, qr{^PATH_INFO=/error403$}m, 'the error page\'s CGI answered stream 1') or diag $out;
+like($out, qr/^HTTP_AUTHORIZATION unset$/m, '... and was not handed the token');
+
+done_testing;
