@@ -1,8 +1,9 @@
 /*
  * The route language (see bbt_rules.h).  Patterns are PCRE2, compiled once
- * at configuration time, anchored at both ends, without UTF (a path is
- * bytes), and matched under a match limit: a pattern that backtracks too
- * much refuses the request instead of holding a worker.
+ * at configuration time, anchored at both ends, without UTF and with "."
+ * matching any byte (a path is bytes), and matched under a match limit: a
+ * pattern that backtracks too much refuses the request instead of holding a
+ * worker.
  *
  * Matching allocates nothing per request.  Each thread keeps its own match
  * data (PCRE2 keeps its backtracking frames there too), made on the
@@ -247,8 +248,11 @@ static pcre2_code *bbt_compile(const char *pattern, const char *origin,
     unsigned char msg[160];
     char buf[320];
 
+    /* DOTALL: a path is bytes, not lines.  A decoded path may hold a
+     * newline (%0A), and "." stopping there would let one carry a request
+     * past a deny route written with ".*". */
     re = pcre2_compile((PCRE2_SPTR)pattern, PCRE2_ZERO_TERMINATED,
-                       PCRE2_ANCHORED | PCRE2_ENDANCHORED |
+                       PCRE2_ANCHORED | PCRE2_ENDANCHORED | PCRE2_DOTALL |
                            PCRE2_DOLLAR_ENDONLY | PCRE2_NEVER_UTF |
                            PCRE2_NEVER_UCP | PCRE2_NEVER_BACKSLASH_C,
                        &code, &off, NULL);

@@ -8,7 +8,8 @@
  *             case-sensitive), or "*".
  * PATTERN     a PCRE2 regular expression that must match the whole decoded,
  *             normalized URL path (it is anchored at both ends whatever it
- *             says).  (?<project>...) captures the project key,
+ *             says; "." matches any byte, newline included).
+ *             (?<project>...) captures the project key,
  *             (?<repo>...) the repository slug.
  * PERMISSION  PROJECT_READ ... REPO_ADMIN, or deny.
  * OPTION      project=KEY      a fixed project, for layouts without a key

@@ -109,6 +109,8 @@ static void test_language(void)
     /* First match wins: the deny before the broader read. */
     m(rs, "GET", "/b/PROJ/secret", NULL, 0, NULL, NULL);
     m(rs, "GET", "/b/PROJ/other", NULL, 0, "PROJECT_READ", "PROJ");
+    /* A path is bytes, not lines: "." is any byte, a newline (%0A) too. */
+    m(rs, "GET", "/b/PROJ/x\ny", NULL, 0, "PROJECT_READ", "PROJ");
     bbt_rules_match(rs, "GET", "/b/PROJ/secret", NULL, 0, &out);
     ok(out.rule && strcmp(bbt_rule_origin(out.rule), "t:5") == 0 &&
            strcmp(out.target.why, "a deny route matched") == 0,
@@ -517,6 +519,28 @@ static const struct {
      {0, 0, 1, 0, 1, 1}},
 };
 
+/* The REST set's ";" deny holds whatever else the path holds: Tomcat
+ * strips path parameters and resolves "..;" as "..", so a newline must not
+ * carry a ";" past the deny to the project read's [^/]+. */
+static void test_rest_semicolon(void)
+{
+    bbt_rules_t *rs = rules_of(bbt_rules_builtin("bitbucket-rest", NULL), "");
+    const char *const paths[] = {
+        "/rest/api/latest/projects/PROJ/\n/..;/..;/SECRET/repos/sec",
+        "/rest/api/latest/projects/PROJ/x\n;/..;/..;/SECRET/repos/sec",
+        "/rest/api/latest/projects/PROJ/x;\n/..;/..;/SECRET/repos/sec",
+        "/rest/api/latest/projects/PROJ/repos/repo/x\n/..;/..;/..;/SECRET",
+        "/rest/api/latest/projects/PROJ/\r/..;/..;/SECRET/repos/sec",
+    };
+    size_t i;
+
+    if (!rs)
+        return;
+    for (i = 0; i < sizeof(paths) / sizeof(paths[0]); i++)
+        m(rs, "GET", paths[i], NULL, 0, NULL, NULL);
+    bbt_rules_free(rs);
+}
+
 static void test_seed_matrix(void)
 {
     static const bbt_level_t pairs[6][2] = {{R, R}, {R, W}, {R, A},
@@ -566,5 +590,6 @@ int main(void)
     test_builtin_files();
     test_dav();
     test_seed_matrix();
+    test_rest_semicolon();
     return done_testing();
 }
