@@ -576,6 +576,11 @@ bbt_route_result_t bbt_rules_match_body(const bbt_rules_t *rs,
         return bbt_none(out, NULL, "path too long");
     if (alen > BBT_RULES_MAX_ARGS)
         return bbt_none(out, NULL, "query string too long");
+    /* httpd merges doubled slashes before routing unless MergeSlashes is
+     * off.  The filesystem reads "repo//" as the repository itself, which a
+     * route's ".+" would take for a path inside it. */
+    if (strstr(path, "//"))
+        return bbt_none(out, NULL, "empty path segment");
     t = bbt_match_tls(rs);
     if (!t) {
         bbt_none(out, NULL, "out of memory");

@@ -111,6 +111,9 @@ static void test_language(void)
     m(rs, "GET", "/b/PROJ/other", NULL, 0, "PROJECT_READ", "PROJ");
     /* A path is bytes, not lines: "." is any byte, a newline (%0A) too. */
     m(rs, "GET", "/b/PROJ/x\ny", NULL, 0, "PROJECT_READ", "PROJ");
+    /* An empty segment (httpd under MergeSlashes Off) is no route. */
+    m(rs, "GET", "/b/PROJ//x", NULL, 0, NULL, NULL);
+    m(rs, "GET", "/b/PROJ/x//", NULL, 0, NULL, NULL);
     bbt_rules_match(rs, "GET", "/b/PROJ/secret", NULL, 0, &out);
     ok(out.rule && strcmp(bbt_rule_origin(out.rule), "t:5") == 0 &&
            strcmp(out.target.why, "a deny route matched") == 0,
@@ -394,6 +397,10 @@ static void test_dav(void)
         m(rs, reads[i], "/dav/PROJ/", NULL, 0, "PROJECT_READ", "PROJ");
         m(rs, reads[i], "/dav/", NULL, 0, NULL, NULL);
     }
+    /* "repo//" is the repository itself to the filesystem: not "inside". */
+    m(rs, "DELETE", "/dav/PROJ/repo//", NULL, 0, NULL, NULL);
+    m(rs, "MKCOL", "/dav/PROJ/repo//", NULL, 0, NULL, NULL);
+    m(rs, "MOVE", "/dav/PROJ/repo//", NULL, 1, NULL, NULL);
     for (i = 0; i < sizeof(writes) / sizeof(writes[0]); i++) {
         const char *want =
             strcmp(writes[i], "COPY") == 0 ? "REPO_READ" : "REPO_WRITE";
