@@ -549,6 +549,27 @@ static const char *bbt_captures(const bbt_rule_t *r, const char *path,
     return NULL;
 }
 
+/* 0 if path has an empty segment ("//") or a dot segment ("." or "..").
+ * httpd resolves dot segments and merges doubled slashes before it routes,
+ * but not everywhere: MergeSlashes Off keeps "//", and a [PT] rewrite's
+ * substitution is not normalized again.  The filesystem reads "repo//" as
+ * the repository itself and "repo/../../OTHER" as another project, which
+ * a route's ".+" would take for paths inside repo. */
+static int bbt_path_normal(const char *path)
+{
+    const char *p;
+
+    for (p = strchr(path, '/'); p; p = strchr(p + 1, '/')) {
+        const char *s = p + 1;
+
+        if (*s == '/' ||
+            (s[0] == '.' && (s[1] == '/' || s[1] == '\0' ||
+                             (s[1] == '.' && (s[2] == '/' || s[2] == '\0')))))
+            return 0;
+    }
+    return 1;
+}
+
 bbt_route_result_t bbt_rules_match(const bbt_rules_t *rs, const char *method,
                                    const char *path, const char *args,
                                    int destination, bbt_match_t *out)
@@ -576,11 +597,8 @@ bbt_route_result_t bbt_rules_match_body(const bbt_rules_t *rs,
         return bbt_none(out, NULL, "path too long");
     if (alen > BBT_RULES_MAX_ARGS)
         return bbt_none(out, NULL, "query string too long");
-    /* httpd merges doubled slashes before routing unless MergeSlashes is
-     * off.  The filesystem reads "repo//" as the repository itself, which a
-     * route's ".+" would take for a path inside it. */
-    if (strstr(path, "//"))
-        return bbt_none(out, NULL, "empty path segment");
+    if (!bbt_path_normal(path))
+        return bbt_none(out, NULL, "empty or dot segment in the path");
     t = bbt_match_tls(rs);
     if (!t) {
         bbt_none(out, NULL, "out of memory");

@@ -104,7 +104,7 @@ int bbt_rules_load(bbt_rules_t *rules, const char *text, const char *prefix,
  * (for the Destination URL of COPY and MOVE) instead of the others.
  * Returns BBT_ROUTE_MATCH (a permission route matched and its captures are
  * valid) or BBT_ROUTE_NONE (no route, a deny route, an invalid key or slug,
- * a path too long or with an empty segment "//": out->target.why says
+ * a path too long or with an empty or dot segment: out->target.why says
  * which), or, on reaching a json=
  * route, BBT_ROUTE_NEED_BODY. */
 bbt_route_result_t bbt_rules_match(const bbt_rules_t *rules, const char *method,

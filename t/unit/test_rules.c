@@ -111,9 +111,17 @@ static void test_language(void)
     m(rs, "GET", "/b/PROJ/other", NULL, 0, "PROJECT_READ", "PROJ");
     /* A path is bytes, not lines: "." is any byte, a newline (%0A) too. */
     m(rs, "GET", "/b/PROJ/x\ny", NULL, 0, "PROJECT_READ", "PROJ");
-    /* An empty segment (httpd under MergeSlashes Off) is no route. */
+    /* An empty segment (httpd under MergeSlashes Off) or a dot segment (a
+     * [PT] rewrite's) is no route; a trailing slash or dots in a name are
+     * fine. */
     m(rs, "GET", "/b/PROJ//x", NULL, 0, NULL, NULL);
     m(rs, "GET", "/b/PROJ/x//", NULL, 0, NULL, NULL);
+    m(rs, "GET", "/b/PROJ/x/../../OTHER/y", NULL, 0, NULL, NULL);
+    m(rs, "GET", "/b/PROJ/./x", NULL, 0, NULL, NULL);
+    m(rs, "GET", "/b/PROJ/x/..", NULL, 0, NULL, NULL);
+    m(rs, "GET", "/b/PROJ/x/.", NULL, 0, NULL, NULL);
+    m(rs, "GET", "/b/PROJ/x/", NULL, 0, "PROJECT_READ", "PROJ");
+    m(rs, "GET", "/b/PROJ/..x/x../.x./...", NULL, 0, "PROJECT_READ", "PROJ");
     bbt_rules_match(rs, "GET", "/b/PROJ/secret", NULL, 0, &out);
     ok(out.rule && strcmp(bbt_rule_origin(out.rule), "t:5") == 0 &&
            strcmp(out.target.why, "a deny route matched") == 0,

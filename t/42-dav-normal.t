@@ -1,8 +1,11 @@
-# With MergeSlashes Off, httpd leaves a doubled slash in the path it routes
-# and serves.  The filesystem reads "repo//" as the repository itself, so a
-# route's ".+" inside a repository must not take it: a REPO_WRITE token
-# would delete (REPO_ADMIN) or create (PROJECT_ADMIN) a whole repository.
-# An empty segment matches no route.
+# Routes see the path httpd serves, and decide only a normalized one.  With
+# MergeSlashes Off, httpd leaves a doubled slash in it: the filesystem
+# reads "repo//" as the repository itself, so a route's ".+" inside a
+# repository must not take it (a REPO_WRITE token would delete, REPO_ADMIN,
+# or create, PROJECT_ADMIN, a whole repository).  A [PT] rewrite whose
+# substitution holds raw request text (the query string here) can put dot
+# segments in the path, which the filesystem resolves into another
+# project.  An empty or dot segment matches no route.
 use strict;
 use warnings;
 use FindBin;
@@ -14,6 +17,8 @@ use BBT::Assert;
 
 my $extra = <<'EOC';
 MergeSlashes Off
+RewriteEngine On
+RewriteRule "^/q$" "/dav/%{QUERY_STRING}" [PT,QSD]
 DavLockDB "@DIR@/davlock/lockdb"
 Alias /dav "@DIR@/dav"
 <Location /dav>
@@ -24,10 +29,11 @@ Alias /dav "@DIR@/dav"
     Require bbtoken
 </Location>
 EOC
-my $env = BBT::Env->new(extra_conf => $extra, modules => [qw(dav dav_fs)])->start;
+my $env = BBT::Env->new(extra_conf => $extra, modules => [qw(dav dav_fs rewrite)])->start;
 my $d = $env->dir;
 my $root = "$d/dav";
-make_path("$root/PROJ/repo", "$root/PROJ/victim");
+make_path("$root/PROJ/repo", "$root/PROJ/victim", "$root/OTHER/secret");
+BBT::Env::spew("$root/OTHER/secret/s.txt", "OTHER secret\n");
 BBT::Env::spew("$root/PROJ/repo/a.txt", "PROJ a\n");
 BBT::Env::spew("$root/PROJ/victim/v.txt", "victim\n");
 make_path("$d/davlock");
@@ -38,8 +44,8 @@ my $wtok = $env->token_create('alice', name => 'rw', perms => ['REPO_WRITE']);
 
 sub dav {
     my ($method, $path, %o) = @_;
-    my ($st) = $env->curl($path, method => $method, auth => $env->bearer($wtok), %o);
-    return $st;
+    my ($st, $body) = $env->curl($path, method => $method, auth => $env->bearer($wtok), %o);
+    return wantarray ? ($st, $body) : $st;
 }
 
 is(dav('PUT', '/dav/PROJ/repo/b.txt', data => "b\n"), 201, 'control: a REPO_WRITE token writes inside a repository');
@@ -53,5 +59,14 @@ is(dav('MKCOL', '/dav/PROJ/newrepo'), 403, 'control: creating a repository needs
 is(dav('MKCOL', '/dav/PROJ/newrepo//'), 403, 'nor with a doubled slash after it');
 ok(!-e "$root/PROJ/newrepo", '  no repository was made');
 is(dav('GET', '/dav/PROJ/repo//a.txt'), 403, 'an empty segment inside a repository: no route either');
+
+
+is((dav('GET', '/q?PROJ/repo/a.txt'))[0], 200, 'control: a [PT] rewrite onto PROJ/repo is served');
+for my $q ('PROJ/repo/../../OTHER/secret/s.txt', 'PROJ/repo/./../../OTHER/secret/s.txt',
+           'PROJ/repo/..', 'PROJ/repo/x/.') {
+    my ($st, $body) = dav('GET', "/q?$q");
+    is($st, 403, "a [PT] rewrite onto /dav/$q: dot segments match no route");
+    unlike($body // '', qr/OTHER secret/, '  and nothing of OTHER is served');
+}
 
 done_testing;
