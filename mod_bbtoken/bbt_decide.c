@@ -32,6 +32,12 @@ bbt_decision_t bbt_decide(const bbt_access_t *a, const bbt_target_t **on,
             return BBT_DECIDE_OUT_OF_SCOPE;
         }
         d = bbt_kind_decide(kind, a->dest.need, tp, tr, a->dest_owner_level);
+        if (d == BBT_DECIDE_ALLOW && !a->password &&
+            a->dest_token_need.level != BBT_LEVEL_NONE) {
+            *what = a->dest_token_need;
+            d = bbt_kind_decide(kind, a->dest_token_need, tp, tr,
+                                BBT_LEVEL_ADMIN);
+        }
     }
     return d;
 }

@@ -31,17 +31,19 @@ typedef struct {
     /* The route's token= minimum, level NONE when it has none; a password
      * user has no token to hold it against. */
     bbt_perm_t token_need;
-    /* COPY and MOVE: the Destination is a second target. */
+    /* COPY and MOVE: the Destination is a second target, with its own
+     * route's token= minimum (level NONE when it has none). */
     int has_dest;
     bbt_target_t dest;
     bbt_level_t dest_owner_level;
+    bbt_perm_t dest_token_need;
 } bbt_access_t;
 
 /* Decide a request: its target, then the token's own minimum, then the
- * Destination must all be allowed, and for a project or repository token
- * both targets must lie inside its scope (BBT_DECIDE_OUT_OF_SCOPE).  *on
- * and *what say which target and which permission decided (the one
- * refused, or the last one checked). */
+ * Destination and its route's minimum must all be allowed, and for a
+ * project or repository token both targets must lie inside its scope
+ * (BBT_DECIDE_OUT_OF_SCOPE).  *on and *what say which target and which
+ * permission decided (the one refused, or the last one checked). */
 bbt_decision_t bbt_decide(const bbt_access_t *a, const bbt_target_t **on,
                           bbt_perm_t *what);
 

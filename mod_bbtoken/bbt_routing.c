@@ -217,6 +217,7 @@ int bbt_routing_route(request_rec *r, const bbt_dir_conf_t *conf, bbt_req_t *rq)
     }
     rq->access.has_dest = 1;
     rq->access.dest = m.target;
+    rq->access.dest_token_need = m.token_need;
     return OK;
 }
 

@@ -1,8 +1,9 @@
 /*
  * The route language (see bbt_rules.h).  Patterns are PCRE2, compiled once
- * at configuration time, anchored at both ends, without UTF (a path is
- * bytes), and matched under a match limit: a pattern that backtracks too
- * much refuses the request instead of holding a worker.
+ * at configuration time, anchored at both ends, without UTF and with "."
+ * matching any byte (a path is bytes), and matched under a match limit: a
+ * pattern that backtracks too much refuses the request instead of holding a
+ * worker.
  *
  * Matching allocates nothing per request.  Each thread keeps its own match
  * data (PCRE2 keeps its backtracking frames there too), made on the
@@ -247,8 +248,11 @@ static pcre2_code *bbt_compile(const char *pattern, const char *origin,
     unsigned char msg[160];
     char buf[320];
 
+    /* DOTALL: a path is bytes, not lines.  A decoded path may hold a
+     * newline (%0A), and "." stopping there would let one carry a request
+     * past a deny route written with ".*". */
     re = pcre2_compile((PCRE2_SPTR)pattern, PCRE2_ZERO_TERMINATED,
-                       PCRE2_ANCHORED | PCRE2_ENDANCHORED |
+                       PCRE2_ANCHORED | PCRE2_ENDANCHORED | PCRE2_DOTALL |
                            PCRE2_DOLLAR_ENDONLY | PCRE2_NEVER_UTF |
                            PCRE2_NEVER_UCP | PCRE2_NEVER_BACKSLASH_C,
                        &code, &off, NULL);
@@ -545,6 +549,27 @@ static const char *bbt_captures(const bbt_rule_t *r, const char *path,
     return NULL;
 }
 
+/* 0 if path has an empty segment ("//") or a dot segment ("." or "..").
+ * httpd resolves dot segments and merges doubled slashes before it routes,
+ * but not everywhere: MergeSlashes Off keeps "//", and a [PT] rewrite's
+ * substitution is not normalized again.  The filesystem reads "repo//" as
+ * the repository itself and "repo/../../OTHER" as another project, which
+ * a route's ".+" would take for paths inside repo. */
+static int bbt_path_normal(const char *path)
+{
+    const char *p;
+
+    for (p = strchr(path, '/'); p; p = strchr(p + 1, '/')) {
+        const char *s = p + 1;
+
+        if (*s == '/' ||
+            (s[0] == '.' && (s[1] == '/' || s[1] == '\0' ||
+                             (s[1] == '.' && (s[2] == '/' || s[2] == '\0')))))
+            return 0;
+    }
+    return 1;
+}
+
 bbt_route_result_t bbt_rules_match(const bbt_rules_t *rs, const char *method,
                                    const char *path, const char *args,
                                    int destination, bbt_match_t *out)
@@ -572,6 +597,8 @@ bbt_route_result_t bbt_rules_match_body(const bbt_rules_t *rs,
         return bbt_none(out, NULL, "path too long");
     if (alen > BBT_RULES_MAX_ARGS)
         return bbt_none(out, NULL, "query string too long");
+    if (!bbt_path_normal(path))
+        return bbt_none(out, NULL, "empty or dot segment in the path");
     t = bbt_match_tls(rs);
     if (!t) {
         bbt_none(out, NULL, "out of memory");

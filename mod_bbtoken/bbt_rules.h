@@ -8,7 +8,8 @@
  *             case-sensitive), or "*".
  * PATTERN     a PCRE2 regular expression that must match the whole decoded,
  *             normalized URL path (it is anchored at both ends whatever it
- *             says).  (?<project>...) captures the project key,
+ *             says; "." matches any byte, newline included).
+ *             (?<project>...) captures the project key,
  *             (?<repo>...) the repository slug.
  * PERMISSION  PROJECT_READ ... REPO_ADMIN, or deny.
  * OPTION      project=KEY      a fixed project, for layouts without a key
@@ -103,7 +104,8 @@ int bbt_rules_load(bbt_rules_t *rules, const char *text, const char *prefix,
  * (for the Destination URL of COPY and MOVE) instead of the others.
  * Returns BBT_ROUTE_MATCH (a permission route matched and its captures are
  * valid) or BBT_ROUTE_NONE (no route, a deny route, an invalid key or slug,
- * or a path too long: out->target.why says which), or, on reaching a json=
+ * a path too long or with an empty or dot segment: out->target.why says
+ * which), or, on reaching a json=
  * route, BBT_ROUTE_NEED_BODY. */
 bbt_route_result_t bbt_rules_match(const bbt_rules_t *rules, const char *method,
                                    const char *path, const char *args,

@@ -86,6 +86,9 @@ my @denied = (
     ['GET', "$A/projects/PROJ/repos/repo;x/commits"],
     ['GET', "$A/projects/PROJ/repos/repo/pull-requests/..;/..;/..;/..;/SECRET/repos/sec/permissions"],
     ['GET', "$A/projects/PROJ/repos/repo/browse;jsessionid=x/README.md"],
+    # A newline (%0A) anywhere must not take a ';' past its deny.
+    ['GET', "$A/projects/PROJ/%0A/..;/..;/SECRET/repos/sec/permissions"],
+    ['GET', "$A/projects/PROJ/x%0A;/..;/..;/SECRET/repos/sec"],
     ['GET', "$A/projects/PR-OJ/repos/repo"],
     ['GET', '/rest/api/2.0/projects/PROJ'],
     ['PATCH', "$A/projects/PROJ/repos/repo"],

@@ -153,6 +153,18 @@ static void test_dest(void)
     check(&a, BBT_DECIDE_OWNER, &a.target, repo(W),
           "a refused source decides before the Destination");
 
+    a = token(W, W, W, repo(R));
+    with_dest(&a, repo(W), W);
+    a.dest_token_need = project(A);
+    check(&a, BBT_DECIDE_TOKEN_SCOPE, &a.dest, project(A),
+          "the Destination route's token= holds the token to it too");
+
+    a = token(A, A, W, repo(R));
+    with_dest(&a, repo(W), W);
+    a.dest_token_need = project(A);
+    check(&a, BBT_DECIDE_ALLOW, &a.dest, project(A),
+          "  and caps the token alone, not its owner");
+
     a = token(A, A, A, repo(R));
     with_dest(&a, project(A), A);
     a.token_need = project(A);
@@ -191,6 +203,13 @@ static void test_password(void)
     with_dest(&a, repo(W), R);
     check(&a, BBT_DECIDE_OWNER, &a.dest, repo(W),
           "a password user's Destination is held to the user's grants");
+
+    a = token(N, N, W, repo(R));
+    a.password = 1;
+    with_dest(&a, repo(W), W);
+    a.dest_token_need = project(A);
+    check(&a, BBT_DECIDE_ALLOW, &a.dest, repo(W),
+          "nor does the Destination's token=");
 
     a = token(N, N, N, repo(R));
     a.password = 1;

@@ -109,6 +109,19 @@ static void test_language(void)
     /* First match wins: the deny before the broader read. */
     m(rs, "GET", "/b/PROJ/secret", NULL, 0, NULL, NULL);
     m(rs, "GET", "/b/PROJ/other", NULL, 0, "PROJECT_READ", "PROJ");
+    /* A path is bytes, not lines: "." is any byte, a newline (%0A) too. */
+    m(rs, "GET", "/b/PROJ/x\ny", NULL, 0, "PROJECT_READ", "PROJ");
+    /* An empty segment (httpd under MergeSlashes Off) or a dot segment (a
+     * [PT] rewrite's) is no route; a trailing slash or dots in a name are
+     * fine. */
+    m(rs, "GET", "/b/PROJ//x", NULL, 0, NULL, NULL);
+    m(rs, "GET", "/b/PROJ/x//", NULL, 0, NULL, NULL);
+    m(rs, "GET", "/b/PROJ/x/../../OTHER/y", NULL, 0, NULL, NULL);
+    m(rs, "GET", "/b/PROJ/./x", NULL, 0, NULL, NULL);
+    m(rs, "GET", "/b/PROJ/x/..", NULL, 0, NULL, NULL);
+    m(rs, "GET", "/b/PROJ/x/.", NULL, 0, NULL, NULL);
+    m(rs, "GET", "/b/PROJ/x/", NULL, 0, "PROJECT_READ", "PROJ");
+    m(rs, "GET", "/b/PROJ/..x/x../.x./...", NULL, 0, "PROJECT_READ", "PROJ");
     bbt_rules_match(rs, "GET", "/b/PROJ/secret", NULL, 0, &out);
     ok(out.rule && strcmp(bbt_rule_origin(out.rule), "t:5") == 0 &&
            strcmp(out.target.why, "a deny route matched") == 0,
@@ -392,6 +405,10 @@ static void test_dav(void)
         m(rs, reads[i], "/dav/PROJ/", NULL, 0, "PROJECT_READ", "PROJ");
         m(rs, reads[i], "/dav/", NULL, 0, NULL, NULL);
     }
+    /* "repo//" is the repository itself to the filesystem: not "inside". */
+    m(rs, "DELETE", "/dav/PROJ/repo//", NULL, 0, NULL, NULL);
+    m(rs, "MKCOL", "/dav/PROJ/repo//", NULL, 0, NULL, NULL);
+    m(rs, "MOVE", "/dav/PROJ/repo//", NULL, 1, NULL, NULL);
     for (i = 0; i < sizeof(writes) / sizeof(writes[0]); i++) {
         const char *want =
             strcmp(writes[i], "COPY") == 0 ? "REPO_READ" : "REPO_WRITE";
@@ -517,6 +534,28 @@ static const struct {
      {0, 0, 1, 0, 1, 1}},
 };
 
+/* The REST set's ";" deny holds whatever else the path holds: Tomcat
+ * strips path parameters and resolves "..;" as "..", so a newline must not
+ * carry a ";" past the deny to the project read's [^/]+. */
+static void test_rest_semicolon(void)
+{
+    bbt_rules_t *rs = rules_of(bbt_rules_builtin("bitbucket-rest", NULL), "");
+    const char *const paths[] = {
+        "/rest/api/latest/projects/PROJ/\n/..;/..;/SECRET/repos/sec",
+        "/rest/api/latest/projects/PROJ/x\n;/..;/..;/SECRET/repos/sec",
+        "/rest/api/latest/projects/PROJ/x;\n/..;/..;/SECRET/repos/sec",
+        "/rest/api/latest/projects/PROJ/repos/repo/x\n/..;/..;/..;/SECRET",
+        "/rest/api/latest/projects/PROJ/\r/..;/..;/SECRET/repos/sec",
+    };
+    size_t i;
+
+    if (!rs)
+        return;
+    for (i = 0; i < sizeof(paths) / sizeof(paths[0]); i++)
+        m(rs, "GET", paths[i], NULL, 0, NULL, NULL);
+    bbt_rules_free(rs);
+}
+
 static void test_seed_matrix(void)
 {
     static const bbt_level_t pairs[6][2] = {{R, R}, {R, W}, {R, A},
@@ -566,5 +605,6 @@ int main(void)
     test_builtin_files();
     test_dav();
     test_seed_matrix();
+    test_rest_semicolon();
     return done_testing();
 }
