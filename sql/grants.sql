@@ -35,7 +35,9 @@ REVOKE EXECUTE ON FUNCTION bbtoken_api_create(text, text, text, text, text,
                            bbtoken_api_rotate(text, text, text, text, text,
                                               text, text, text),
                            bbtoken_api_set_nets(text, text, text, text, text,
-                                                text)
+                                                text),
+                           bbtoken_api_leak_throttle(text, integer, integer),
+                           bbtoken_api_revoke_leaked(text, text[], text[])
                            FROM :"role";
 REVOKE ALL ON bbtoken_projects FROM :"role";
 GRANT EXECUTE ON FUNCTION bbtoken_owner_level(bigint, text, text),

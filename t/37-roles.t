@@ -137,6 +137,28 @@ subtest 'a GRANT revoked in the database: 500 or 503 and logged, never 401' => s
     is_ok_res($env->get($UP, { Authorization => "Bearer $tok" }), '  and so do tokens');
 };
 
+subtest 'grants.sql after grants-api.sql takes the API back from a role that held both' => sub {
+    # The README's way out of one role for everything: grants-api.sql
+    # once gave the lookup role the API's functions; grants.sql, run after
+    # it, must leave it none of them.  The lookup role reads every hash, so
+    # revoke-by-value's function would let it revoke any token.
+    $env->psql(undef, file => "$BBT::Env::ROOT/sql/grants-api.sql", vars => ['role=bbtoken_httpd']);
+    $env->psql(undef, file => "$BBT::Env::ROOT/sql/grants.sql", vars => ['role=bbtoken_httpd']);
+    my (undef, $vid) = $env->token_create('alice', name => 'not for the lookup role');
+    my $left = $env->psql("SELECT string_agg(p.oid::regprocedure::text, ' ' ORDER BY 1) FROM pg_proc p"
+                          . " WHERE p.proname LIKE 'bbtoken\\_api\\_%'"
+                          . " AND has_function_privilege('bbtoken_httpd', p.oid, 'EXECUTE')");
+    is($left, '', 'no bbtoken_api_ function is left to the lookup role');
+    for my $sql ("SELECT bbtoken_api_revoke_leaked('192.0.2.7', ARRAY[id], ARRAY[secret_hash])"
+                 . " FROM bbtoken_tokens WHERE id = '$vid'",
+                 "SELECT bbtoken_api_leak_throttle('192.0.2.7', 30, 3600)") {
+        my ($rc, $out, $err) = as('bbtoken_httpd', $sql);
+        ok($rc != 0 && $err =~ /permission denied/, "may not: $sql") or diag "exit $rc: $out$err";
+    }
+    is($env->token_row($vid)->{revoked_at}, '', 'the token is live');
+    $env->grants_apply;
+};
+
 subtest 'neither role may create in the schema, where the owner\'s functions look' => sub {
     # PostgreSQL 14 and earlier let PUBLIC create in schema public (and
     # pg_upgrade keeps that).  A SECURITY DEFINER function's search_path
