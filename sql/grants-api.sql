@@ -17,6 +17,9 @@
 -- `bbtoken db upgrade`:
 --   psql -v ON_ERROR_STOP=1 -v role=bbtoken_api -f sql/grants-api.sql
 GRANT USAGE ON SCHEMA public TO :"role";
+-- Nothing of its own in the schema: a function made there could stand in
+-- for one the SECURITY DEFINER functions call, and run as their owner.
+REVOKE CREATE ON SCHEMA public FROM :"role";
 GRANT SELECT ON bbtoken_users, bbtoken_project_grants, bbtoken_repo_grants,
                 bbtoken_tokens, bbtoken_schema, bbtoken_policy,
                 bbtoken_projects, bbtoken_token_nets TO :"role";

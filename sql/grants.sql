@@ -9,6 +9,9 @@
 -- after every `bbtoken db upgrade`:
 --   psql -v ON_ERROR_STOP=1 -v role=bbtoken_httpd -f sql/grants.sql
 GRANT USAGE ON SCHEMA public TO :"role";
+-- Nothing of its own in the schema: a function made there could stand in
+-- for one the SECURITY DEFINER functions call, and run as their owner.
+REVOKE CREATE ON SCHEMA public FROM :"role";
 GRANT SELECT ON bbtoken_users, bbtoken_project_grants, bbtoken_repo_grants,
                 bbtoken_tokens, bbtoken_schema, bbtoken_token_nets TO :"role";
 -- The first release let httpd update last_authenticated itself; earlier
@@ -32,7 +35,9 @@ REVOKE EXECUTE ON FUNCTION bbtoken_api_create(text, text, text, text, text,
                            bbtoken_api_rotate(text, text, text, text, text,
                                               text, text, text),
                            bbtoken_api_set_nets(text, text, text, text, text,
-                                                text)
+                                                text),
+                           bbtoken_api_leak_throttle(text, integer, integer),
+                           bbtoken_api_revoke_leaked(text, text[], text[])
                            FROM :"role";
 REVOKE ALL ON bbtoken_projects FROM :"role";
 GRANT EXECUTE ON FUNCTION bbtoken_owner_level(bigint, text, text),

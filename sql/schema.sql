@@ -88,3 +88,8 @@ COMMIT;
 BEGIN;
 \ir migrations/0017_secret_digest.sql
 COMMIT;
+
+-- Version 18: only the schema's owner creates objects in it.
+BEGIN;
+\ir migrations/0018_schema_closed.sql
+COMMIT;

@@ -137,4 +137,70 @@ subtest 'a GRANT revoked in the database: 500 or 503 and logged, never 401' => s
     is_ok_res($env->get($UP, { Authorization => "Bearer $tok" }), '  and so do tokens');
 };
 
+subtest 'grants.sql after grants-api.sql takes the API back from a role that held both' => sub {
+    # The README's way out of one role for everything: grants-api.sql
+    # once gave the lookup role the API's functions; grants.sql, run after
+    # it, must leave it none of them.  The lookup role reads every hash, so
+    # revoke-by-value's function would let it revoke any token.
+    $env->psql(undef, file => "$BBT::Env::ROOT/sql/grants-api.sql", vars => ['role=bbtoken_httpd']);
+    $env->psql(undef, file => "$BBT::Env::ROOT/sql/grants.sql", vars => ['role=bbtoken_httpd']);
+    my (undef, $vid) = $env->token_create('alice', name => 'not for the lookup role');
+    my $left = $env->psql("SELECT string_agg(p.oid::regprocedure::text, ' ' ORDER BY 1) FROM pg_proc p"
+                          . " WHERE p.proname LIKE 'bbtoken\\_api\\_%'"
+                          . " AND has_function_privilege('bbtoken_httpd', p.oid, 'EXECUTE')");
+    is($left, '', 'no bbtoken_api_ function is left to the lookup role');
+    for my $sql ("SELECT bbtoken_api_revoke_leaked('192.0.2.7', ARRAY[id], ARRAY[secret_hash])"
+                 . " FROM bbtoken_tokens WHERE id = '$vid'",
+                 "SELECT bbtoken_api_leak_throttle('192.0.2.7', 30, 3600)") {
+        my ($rc, $out, $err) = as('bbtoken_httpd', $sql);
+        ok($rc != 0 && $err =~ /permission denied/, "may not: $sql") or diag "exit $rc: $out$err";
+    }
+    is($env->token_row($vid)->{revoked_at}, '', 'the token is live');
+    $env->grants_apply;
+};
+
+subtest 'neither role may create in the schema, where the owner\'s functions look' => sub {
+    # PostgreSQL 14 and earlier let PUBLIC create in schema public (and
+    # pg_upgrade keeps that).  A SECURITY DEFINER function's search_path
+    # then holds a schema every role writes to: bbtoken_touch's
+    # make_interval(secs => integer) would call a make_interval(secs
+    # integer) made there, as the functions' owner.
+    my $db = 'bbtoken_pg14';
+    $env->psql("CREATE DATABASE $db", db => 'postgres');
+    $env->psql('GRANT CREATE ON SCHEMA public TO PUBLIC', db => $db);
+    $env->psql(undef, db => $db, file => "$BBT::Env::ROOT/sql/schema.sql");
+    for my $g (['grants.sql', 'bbtoken_httpd'], ['grants-api.sql', 'bbtoken_api']) {
+        $env->psql(undef, db => $db, file => "$BBT::Env::ROOT/sql/$g->[0]", vars => ["role=$g->[1]"]);
+    }
+    $env->psql("INSERT INTO bbtoken_users (name) VALUES ('alice')", db => $db);
+    my $victim = '100000000009';
+    $env->psql("INSERT INTO bbtoken_tokens (id, user_id, name, project_perm, repo_perm, salt, secret_hash)"
+               . " SELECT '$victim', id, 'victim', 'PROJECT_READ', 'REPO_READ', repeat('a', 32), repeat('b', 64)"
+               . " FROM bbtoken_users; UPDATE bbtoken_tokens SET last_authenticated = now() - interval '1 hour'",
+               db => $db);
+    my $evil = "CREATE FUNCTION public.make_interval(secs integer) RETURNS interval LANGUAGE sql AS"
+             . " 'GRANT UPDATE ON bbtoken_tokens TO bbtoken_httpd; SELECT interval ''1 second'''";
+    for my $role ('bbtoken_httpd', 'bbtoken_api') {
+        my ($rc, $out, $err) = $env->psql_try($evil, db => $db, user => $role);
+        ok($rc != 0 && $err =~ /permission denied for schema public/, "$role may not create a function there")
+            or diag "exit $rc: $out$err";
+        $env->psql('DROP FUNCTION IF EXISTS public.make_interval(integer)', db => $db);
+    }
+    $env->psql_try($evil, db => $db, user => 'bbtoken_httpd');
+    $env->psql_try("SELECT bbtoken_touch('$victim', '192.0.2.1', 60)", db => $db, user => 'bbtoken_httpd');
+    my ($rc, $out, $err) = $env->psql_try("UPDATE bbtoken_tokens SET revoked_at = now() WHERE id = '$victim'",
+                                          db => $db, user => 'bbtoken_httpd');
+    ok($rc != 0 && $err =~ /permission denied/, '  so the lookup role still cannot revoke a token')
+        or diag "exit $rc: $out$err";
+    is($env->psql("SELECT revoked_at IS NULL FROM bbtoken_tokens WHERE id = '$victim'", db => $db), 't',
+       '  and the token is live');
+    # A grant of its own is taken away by the role's grants file.
+    $env->psql('GRANT CREATE ON SCHEMA public TO bbtoken_httpd, bbtoken_api', db => $db);
+    for my $g (['grants.sql', 'bbtoken_httpd'], ['grants-api.sql', 'bbtoken_api']) {
+        $env->psql(undef, db => $db, file => "$BBT::Env::ROOT/sql/$g->[0]", vars => ["role=$g->[1]"]);
+        is($env->psql("SELECT has_schema_privilege('$g->[1]', 'public', 'CREATE')", db => $db), 'f',
+           "$g->[0] takes CREATE on the schema from $g->[1]");
+    }
+};
+
 done_testing;

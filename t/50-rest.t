@@ -345,6 +345,36 @@ subtest 'the database down: 503, never 401' => sub {
     ok($ok, 'back after the database is') or diag res_summary($res);
 };
 
+subtest 'statement logging: create and rotate send the new salt and hash, which the README\'s advice keeps out' => sub {
+    my $logged = sub {
+        my ($id) = @_;
+        my $row = $env->token_row($id) or return -1;
+        my $log = $env->pg_log_text;
+        return scalar grep { index($log, $_) >= 0 } $row->{salt}, $row->{secret_hash};
+    };
+    my $set = sub {
+        $env->psql("ALTER SYSTEM SET $_") for @_;
+        $env->psql('SELECT pg_reload_conf()');
+        sleep 1;
+    };
+    $set->("log_statement = 'all'");
+    my $made = call(PUT => "$BASE/alice", json => { name => 'logged', permissions => ['REPO_READ'] });
+    is_ok_res($made, 'PUT with every statement logged');
+    my $id = $made->{json}{id} // '';
+    is($logged->($id), 2, '  its salt and hash are in the PostgreSQL log (parameters of bbtoken_api_create)');
+    my $rot = call(POST => "$BASE/alice/$id/rotate", headers => { 'X-Atlassian-Token' => 'no-check' });
+    is_ok_res($rot, 'rotate');
+    is($logged->($rot->{json}{id} // ''), 2, '  so are the new token\'s (bbtoken_api_rotate)');
+    $set->('log_parameter_max_length = 0', 'log_parameter_max_length_on_error = 0');
+    $made = call(PUT => "$BASE/alice", json => { name => 'not logged', permissions => ['REPO_READ'] });
+    is_ok_res($made, 'PUT with log_parameter_max_length = 0');
+    is($logged->($made->{json}{id} // ''), 0, '  neither is in the log');
+    $rot = call(POST => "$BASE/alice/$made->{json}{id}/rotate", headers => { 'X-Atlassian-Token' => 'no-check' });
+    is($logged->($rot->{json}{id} // ''), 0, '  nor a rotated one\'s');
+    $env->psql("ALTER SYSTEM RESET $_") for qw(log_statement log_parameter_max_length log_parameter_max_length_on_error);
+    $env->psql('SELECT pg_reload_conf()');
+};
+
 my $logs = $env->error_log_text . $env->access_log_text;
 my @tokens = $env->rest_tokens;    # every raw token seen: none may be logged
 ok(@tokens >= 5, 'tokens were made (' . scalar(@tokens) . ')');
