@@ -70,24 +70,26 @@ APLOG_USE_MODULE(bbtoken);
 #define BBT_LISTEN_BACKOFF_MAX_US apr_time_from_sec(8)
 /* An old schema: look again now and then (an upgrade needs no restart). */
 #define BBT_LISTEN_SCHEMA_RETRY_US apr_time_from_sec(10)
-/* The tables that decide access and their notifying triggers, as the
- * catalog knows them now, and how many of those triggers fire always.  A
- * table dropped and made again, or its triggers disabled, changes what
- * decides access without a word: a restore (pg_restore --clean) loads a
- * table's rows before it makes the table's triggers, a data-only restore
- * may disable them while it loads.  Read with every heartbeat, in its
+/* The tables that decide access and their notifying triggers (with how
+ * each fires), as the catalog knows them now, and how many of those
+ * triggers fire for an ordinary session.  A table dropped and made again,
+ * or its triggers disabled, changes what decides access without a word:
+ * a restore (pg_restore --clean) loads a table's rows before it makes the
+ * table's triggers; a data-only one (--disable-triggers) disables them
+ * while it loads, and its ENABLE TRIGGER ALL leaves them firing for
+ * ordinary sessions, no longer always.  Read with every heartbeat, in its
  * transaction. */
 #define BBT_LISTEN_TABLES_SQL                                                  \
     "SELECT 'bbtoken_tokens'::regclass::oid, 'bbtoken_users'::regclass::oid, " \
     "'bbtoken_project_grants'::regclass::oid, "                                \
     "'bbtoken_repo_grants'::regclass::oid, "                                   \
-    "(SELECT count(*) || ' ' || COALESCE(string_agg(oid::text, ',' "           \
-    "ORDER BY oid), '') FROM pg_trigger "                                      \
-    "WHERE tgfoid = to_regproc('bbtoken_notify') AND tgenabled = 'A')"
+    "(SELECT count(*) || ' ' || COALESCE(string_agg(oid::text || "             \
+    "tgenabled::text, ',' ORDER BY oid), '') FROM pg_trigger "                 \
+    "WHERE tgfoid = to_regproc('bbtoken_notify') AND tgenabled IN ('A', 'O'))"
 #define BBT_LISTEN_TABLES_N 5
 /* The schema's notifying triggers (sql/migrations/0004, 0008, 0012): two
  * on the tokens, two on the users, one on each grants table.  With fewer
- * firing always, a change could go unheard: the cache is not believed. */
+ * firing, a change could go unheard: the cache is not believed. */
 #define BBT_LISTEN_TRIGGERS 6
 
 static APR_OPTIONAL_FN_TYPE(ap_watchdog_get_instance) * bbt_wd_get;
@@ -392,8 +394,8 @@ static int bbt_listen_triggers_ok(void)
     ap_log_error(APLOG_MARK, L.told_triggers ? APLOG_DEBUG : APLOG_WARNING, 0,
                  L.s,
                  "BBT710: %d of the %d triggers that notify the token cache "
-                 "fire always (dropped or disabled: a restore?): the cache "
-                 "is not believed until they do",
+                 "fire (dropped or disabled: a restore?): the cache is not "
+                 "believed until they do",
                  n, BBT_LISTEN_TRIGGERS);
     L.told_triggers = 1;
     return 0;
