@@ -67,6 +67,7 @@ enum { BBT_SRV_UNKNOWN = 0, BBT_SRV_CHECKING, BBT_SRV_KNOWN };
 typedef struct {
     server_rec *s;
     volatile apr_uint32_t state;
+    volatile apr_uint32_t warned; /* BBT306 said (in this child) */
     unsigned char fp[32];
 } bbt_cache_srv_t;
 
@@ -560,10 +561,32 @@ void bbt_cache_fingerprint(const PQconninfoOption *opts, unsigned char out[32])
     EVP_MD_CTX_free(md);
 }
 
+/* A virtual host that reads another database than the listener's is
+ * told of once per child, as soon as both are known: a child may see the
+ * host before the listener has first connected, and its database is
+ * learnt once. */
+static void bbt_cache_warn_other(request_rec *r, bbt_cache_srv_t *st)
+{
+    bbt_cache_shared_t *sh = bbt_cache.shared;
+
+    if (r->server == bbt_cache.main ||
+        apr_atomic_read32(&st->state) != BBT_SRV_KNOWN ||
+        apr_atomic_read32(&st->warned) || !apr_atomic_read32(&sh->source_set) ||
+        memcmp(st->fp, sh->source, sizeof(st->fp)) == 0 ||
+        apr_atomic_cas32(&st->warned, 1, 0) != 0) {
+        return;
+    }
+    ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
+                  "BBT306: virtual host %s:%u reads another database "
+                  "(its own DBDParams) than the one the token cache's "
+                  "listener hears: its tokens are not cached",
+                  r->server->server_hostname ? r->server->server_hostname : "",
+                  (unsigned)r->server->port);
+}
+
 int bbt_cache_note_db(request_rec *r, PGconn *pg)
 {
     bbt_cache_srv_t *st = bbt_cache_srv(r);
-    bbt_cache_shared_t *sh = bbt_cache.shared;
     PQconninfoOption *opts;
 
     if (!st || !pg || !bbt_config_cache(r->server)) {
@@ -571,6 +594,7 @@ int bbt_cache_note_db(request_rec *r, PGconn *pg)
     }
     if (apr_atomic_cas32(&st->state, BBT_SRV_CHECKING, BBT_SRV_UNKNOWN) !=
         BBT_SRV_UNKNOWN) {
+        bbt_cache_warn_other(r, st);
         return bbt_cache_same_source(st);
     }
     opts = PQconninfo(pg);
@@ -581,16 +605,7 @@ int bbt_cache_note_db(request_rec *r, PGconn *pg)
     bbt_cache_fingerprint(opts, st->fp);
     PQconninfoFree(opts);
     apr_atomic_set32(&st->state, BBT_SRV_KNOWN);
-    if (r->server != bbt_cache.main && apr_atomic_read32(&sh->source_set) &&
-        memcmp(st->fp, sh->source, sizeof(st->fp)) != 0) {
-        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
-                      "BBT306: virtual host %s:%u reads another database "
-                      "(its own DBDParams) than the one the token cache's "
-                      "listener hears: its tokens are not cached",
-                      r->server->server_hostname ? r->server->server_hostname
-                                                 : "",
-                      (unsigned)r->server->port);
-    }
+    bbt_cache_warn_other(r, st);
     return bbt_cache_same_source(st);
 }
 

@@ -23,6 +23,11 @@
  *                comes back, every change committed before it was sent has
  *                been delivered (and has moved the generation) already.
  *                Only then is the send time published as the heartbeat.
+ *                The heartbeat's transaction reads the tables that decide
+ *                access and their notifying triggers too: made anew since
+ *                (a restore), every entry is forgotten before the
+ *                heartbeat is published; while a trigger does not fire,
+ *                none is published.
  *
  * Children believe the cache while the heartbeat is younger than
  * BBT_CACHE_FRESH_US (bbt_centry.h).  A lost connection sets it to zero at
@@ -65,6 +70,27 @@ APLOG_USE_MODULE(bbtoken);
 #define BBT_LISTEN_BACKOFF_MAX_US apr_time_from_sec(8)
 /* An old schema: look again now and then (an upgrade needs no restart). */
 #define BBT_LISTEN_SCHEMA_RETRY_US apr_time_from_sec(10)
+/* The tables that decide access and their notifying triggers (with how
+ * each fires), as the catalog knows them now, and how many of those
+ * triggers fire for an ordinary session.  A table dropped and made again,
+ * or its triggers disabled, changes what decides access without a word:
+ * a restore (pg_restore --clean) loads a table's rows before it makes the
+ * table's triggers; a data-only one (--disable-triggers) disables them
+ * while it loads, and its ENABLE TRIGGER ALL leaves them firing for
+ * ordinary sessions, no longer always.  Read with every heartbeat, in its
+ * transaction. */
+#define BBT_LISTEN_TABLES_SQL                                                  \
+    "SELECT 'bbtoken_tokens'::regclass::oid, 'bbtoken_users'::regclass::oid, " \
+    "'bbtoken_project_grants'::regclass::oid, "                                \
+    "'bbtoken_repo_grants'::regclass::oid, "                                   \
+    "(SELECT count(*) || ' ' || COALESCE(string_agg(oid::text || "             \
+    "tgenabled::text, ',' ORDER BY oid), '') FROM pg_trigger "                 \
+    "WHERE tgfoid = to_regproc('bbtoken_notify') AND tgenabled IN ('A', 'O'))"
+#define BBT_LISTEN_TABLES_N 5
+/* The schema's notifying triggers (sql/migrations/0004, 0008, 0012): two
+ * on the tokens, two on the users, one on each grants table.  With fewer
+ * firing, a change could go unheard: the cache is not believed. */
+#define BBT_LISTEN_TRIGGERS 6
 
 static APR_OPTIONAL_FN_TYPE(ap_watchdog_get_instance) * bbt_wd_get;
 static APR_OPTIONAL_FN_TYPE(ap_watchdog_register_callback) * bbt_wd_register;
@@ -88,14 +114,16 @@ static struct {
     PostgresPollingStatusType want; /* connecting: what PQconnectPoll waits */
     apr_int64_t deadline;           /* of connecting or subscribing */
     apr_int64_t next_try, backoff;
-    int version;     /* subscribing: the schema's, -1 until read */
-    char error[256]; /* subscribing: the first error */
-    int busy;        /* a statement is in flight */
+    int version;          /* subscribing: the schema's, -1 until read */
+    char error[256];      /* the first error of a statement */
+    char tables[256];     /* the tables' identity the entries were made under */
+    char tables_now[256]; /* as the last statement read it; "" until read */
+    int busy;             /* a statement is in flight */
     char channel[32];
     apr_uint64_t seq; /* the last heartbeat sent */
     apr_int64_t sent; /* when it was sent, monotonic */
     int waiting;      /* it has not come back yet */
-    int was_up, told_down, told_schema, told_params;
+    int was_up, told_down, told_schema, told_params, told_triggers;
 } L;
 
 int bbt_listen_available(void)
@@ -308,7 +336,7 @@ static int bbt_listen_send(const char *sql)
 
 static void bbt_listen_subscribe(void)
 {
-    char sql[128];
+    char sql[sizeof(BBT_LISTEN_TABLES_SQL) + 128];
 
     if (PQsetnonblocking(L.pg, 1) != 0) {
         bbt_listen_failed(bbt_listen_pqerr());
@@ -319,10 +347,10 @@ static void bbt_listen_subscribe(void)
                  PQbackendPID(L.pg));
     apr_snprintf(sql, sizeof(sql),
                  "LISTEN bbtoken; LISTEN %s; "
-                 "SELECT version FROM bbtoken_schema",
+                 "SELECT version FROM bbtoken_schema; " BBT_LISTEN_TABLES_SQL,
                  L.channel);
     L.version = -1;
-    L.error[0] = '\0';
+    L.error[0] = L.tables_now[0] = '\0';
     if (!bbt_listen_send(sql)) {
         bbt_listen_failed(bbt_listen_pqerr());
         return;
@@ -333,11 +361,14 @@ static void bbt_listen_subscribe(void)
 
 static void bbt_listen_ping(void)
 {
-    char sql[96];
+    char sql[sizeof(BBT_LISTEN_TABLES_SQL) + 96];
 
     L.seq++;
-    apr_snprintf(sql, sizeof(sql), "NOTIFY %s, '%" APR_UINT64_T_FMT "'",
+    /* One transaction: the tables are read after the heartbeat's time. */
+    apr_snprintf(sql, sizeof(sql),
+                 "NOTIFY %s, '%" APR_UINT64_T_FMT "'; " BBT_LISTEN_TABLES_SQL,
                  L.channel, L.seq);
+    L.tables_now[0] = '\0';
     /* Taken before the NOTIFY leaves: a change committed before this
      * moment is ahead of it in PostgreSQL's queue. */
     L.sent = bbt_cache_mono_now();
@@ -345,6 +376,29 @@ static void bbt_listen_ping(void)
     if (!bbt_listen_send(sql)) {
         bbt_listen_lost(bbt_listen_pqerr());
     }
+}
+
+/* Whether every notifying trigger fires (the identity starts with their
+ * count); said once when they do not.  The heartbeat is withheld
+ * meanwhile: nothing is believed until they fire again, and then the
+ * identity has changed, so every entry is forgotten first. */
+static int bbt_listen_triggers_ok(void)
+{
+    int n = atoi(L.tables_now);
+
+    if (n >= BBT_LISTEN_TRIGGERS) {
+        L.told_triggers = 0;
+        return 1;
+    }
+    bbt_cache_listener_down();
+    ap_log_error(APLOG_MARK, L.told_triggers ? APLOG_DEBUG : APLOG_WARNING, 0,
+                 L.s,
+                 "BBT710: %d of the %d triggers that notify the token cache "
+                 "fire (dropped or disabled: a restore?): the cache is not "
+                 "believed until they do",
+                 n, BBT_LISTEN_TRIGGERS);
+    L.told_triggers = 1;
+    return 0;
 }
 
 /* Notifications that arrived: a change, or the heartbeat back. */
@@ -356,11 +410,18 @@ static void bbt_listen_notifies(void)
         if (strcmp(n->relname, "bbtoken") == 0) {
             bbt_cache_forget_all();
             bbt_cache_count_notification();
-        } else if (L.state == BBT_L_UP && L.waiting &&
+        } else if (L.state == BBT_L_UP && L.waiting && L.tables_now[0] &&
                    strcmp(n->relname, L.channel) == 0 &&
                    strtoull(n->extra, NULL, 10) == L.seq) {
             L.waiting = 0;
-            bbt_cache_heartbeat(L.sent);
+            /* Made anew since the entries were: none of them holds. */
+            if (strcmp(L.tables_now, L.tables) != 0) {
+                bbt_cache_forget_all();
+                apr_cpystrn(L.tables, L.tables_now, sizeof(L.tables));
+            }
+            if (bbt_listen_triggers_ok()) {
+                bbt_cache_heartbeat(L.sent);
+            }
         }
         PQfreemem(n);
     }
@@ -384,6 +445,13 @@ static int bbt_listen_read(void)
         if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1 &&
             PQnfields(res) == 1) {
             L.version = atoi(PQgetvalue(res, 0, 0));
+        } else if (PQresultStatus(res) == PGRES_TUPLES_OK &&
+                   PQntuples(res) == 1 &&
+                   PQnfields(res) == BBT_LISTEN_TABLES_N) {
+            apr_snprintf(L.tables_now, sizeof(L.tables_now), "%s %s %s %s %s",
+                         PQgetvalue(res, 0, 4), PQgetvalue(res, 0, 0),
+                         PQgetvalue(res, 0, 1), PQgetvalue(res, 0, 2),
+                         PQgetvalue(res, 0, 3));
         } else if (PQresultStatus(res) != PGRES_COMMAND_OK && !L.error[0]) {
             apr_cpystrn(L.error, bbt_listen_pqerr(), sizeof(L.error));
         }
@@ -396,8 +464,10 @@ static int bbt_listen_read(void)
 /* The subscription came back: LISTEN is in effect. */
 static void bbt_listen_subscribed(void)
 {
-    if (L.error[0] || L.version < 0) {
-        bbt_listen_failed(L.error[0] ? L.error : "no schema version");
+    if (L.error[0] || L.version < 0 || !L.tables_now[0]) {
+        bbt_listen_failed(L.error[0]      ? L.error
+                          : L.version < 0 ? "no schema version"
+                                          : "the tables cannot be read");
         return;
     }
     if (L.version < BBT_LISTEN_SCHEMA) {
@@ -415,6 +485,7 @@ static void bbt_listen_subscribed(void)
     bbt_cache_set_source(L.source);
     /* Whatever changed while no one listened is forgotten with the rest. */
     bbt_cache_forget_all();
+    apr_cpystrn(L.tables, L.tables_now, sizeof(L.tables));
     L.state = BBT_L_UP;
     L.backoff = 0;
     ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, L.s,
@@ -443,6 +514,12 @@ static void bbt_listen_step(apr_int64_t until)
             } else {
                 bbt_listen_failed(bbt_listen_pqerr());
             }
+            return;
+        }
+        /* The heartbeat's transaction failed (its NOTIFY with it): a table
+         * gone, as in the middle of a restore. */
+        if (L.state == BBT_L_UP && L.error[0]) {
+            bbt_listen_lost(L.error);
             return;
         }
         if (L.state == BBT_L_SUBSCRIBING && !L.busy) {
