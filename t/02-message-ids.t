@@ -9,9 +9,10 @@ use warnings;
 use Test::More;
 
 # Each kind's ranges of ids: the REST API's files BBT200-BBT299, the rest
-# of the module BBT001-BBT199, BBT300-BBT499, BBT500-BBT549, BBT550-BBT599
-# and BBT600-BBT619.
-my %range = (module => [[1, 199], [300, 499], [500, 549], [550, 599], [600, 619]], rest => [[200, 299]]);
+# of the module BBT001-BBT199, BBT300-BBT499, BBT500-BBT549, BBT550-BBT599,
+# BBT600-BBT619 and BBT740-BBT749.
+my %range = (module => [[1, 199], [300, 499], [500, 549], [550, 599], [600, 619], [740, 749]],
+             rest => [[200, 299]]);
 my (%where, @calls, @rest_calls, $rest_files);
 for my $f (sort glob 'mod_bbtoken/*.c') {
     my $kind = $f =~ m{/bbt_rest[^/]*\.c$} ? 'rest' : 'module';
