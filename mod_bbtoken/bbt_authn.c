@@ -296,7 +296,8 @@ static int bbt_authn_verify_token(request_rec *r, bbt_req_t *rq,
     return OK;
 }
 
-/* The live levels of the user named user on the target and the Destination:
+/* The live levels of the user named user on the target and the Destination
+ * (or the project a body names, the user's own for body-project-absent=):
  * for a password user, and for a personal token's Destination (the owner's
  * level on the target came with the token; a project's or a repository's
  * token has no owner). */
@@ -307,6 +308,14 @@ static int bbt_user_levels(request_rec *r, bbt_req_t *rq, const char *user,
     bbt_db_conn_t *c;
     bbt_db_status_t st = BBT_DB_OK;
 
+    if (a->has_dest && a->dest_personal &&
+        (a->password || a->scope.kind == BBT_KIND_PERSONAL)) {
+        /* The user's own project, ~name: left without a key (refused) if
+         * the name could not be one. */
+        const char *own = apr_pstrcat(r->pool, "~", user, NULL);
+
+        bbt_input_key(own, strlen(own), a->dest.key);
+    }
     if (!(target && rq->routed) &&
         (!a->has_dest ||
          (!a->password && a->scope.kind != BBT_KIND_PERSONAL))) {

@@ -41,10 +41,13 @@ static const char *bbt_authz_out_of_scope(request_rec *r, const bbt_req_t *rq,
     char scope[BBT_KIND_ID_MAX + 16];
 
     bbt_kind_describe(&rq->access.scope, scope, sizeof(scope));
+    /* A target without a key is a personal project such a token has not
+     * (body-project-absent=). */
     ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
                   "BBT550: token %s of %s: %s %s is on %s%s%s, outside the "
                   "token's %s (route %s)",
-                  rq->token_id, r->user, r->method, r->uri, on->key,
+                  rq->token_id, r->user, r->method, r->uri,
+                  on->key[0] ? on->key : "a personal project",
                   on->slug[0] ? "/" : "", on->slug, scope, rq->route);
     return apr_pstrcat(r->pool, "This access token is for ", scope, " only.",
                        NULL);

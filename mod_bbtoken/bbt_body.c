@@ -83,27 +83,75 @@ static int bbt_body_twin(const char *key, const char *name)
     return name[i] == '\0';
 }
 
+/* The member of object obj called name: 1 (*found its value), 0 absent
+ * or -1 ambiguous (*found NULL). */
+static int bbt_body_find(json_t *obj, const char *name, json_t **found)
+{
+    const char *key;
+    json_t *v;
+
+    *found = NULL;
+    json_object_foreach(obj, key, v)
+    {
+        if (strcmp(key, name) == 0) {
+            *found = v;
+        } else if (bbt_body_twin(key, name)) {
+            *found = NULL;
+            return -1;
+        }
+    }
+    return *found ? 1 : 0;
+}
+
 bbt_member_t bbt_body_member(const bbt_body_t *b, const char *name,
                              const char **value, size_t *len)
 {
-    const char *key;
-    json_t *v, *found = NULL;
+    json_t *found;
+    int m;
 
     *value = NULL;
     *len = 0;
     if (!b || !name) {
         return BBT_MEMBER_ABSENT;
     }
-    json_object_foreach(b->json, key, v)
-    {
-        if (strcmp(key, name) == 0) {
-            found = v;
-        } else if (bbt_body_twin(key, name)) {
+    m = bbt_body_find(b->json, name, &found);
+    if (m < 0) {
+        return BBT_MEMBER_AMBIGUOUS;
+    }
+    if (m == 0 || !json_is_string(found)) {
+        return BBT_MEMBER_ABSENT;
+    }
+    *value = json_string_value(found);
+    *len = json_string_length(found);
+    return BBT_MEMBER_STRING;
+}
+
+bbt_member_t bbt_body_path(const bbt_body_t *b, const char *const *names,
+                           size_t n, const char **value, size_t *len)
+{
+    json_t *at, *found = NULL;
+    size_t i;
+    int m;
+
+    *value = NULL;
+    *len = 0;
+    if (!b || !names || n == 0) {
+        return BBT_MEMBER_ABSENT;
+    }
+    for (i = 0, at = b->json; i < n; i++, at = found) {
+        if (!json_is_object(at)) {
+            return BBT_MEMBER_MISSHAPEN;
+        }
+        m = bbt_body_find(at, names[i], &found);
+        if (m < 0) {
             return BBT_MEMBER_AMBIGUOUS;
         }
+        if (m == 0) {
+            return i == 0 ? BBT_MEMBER_ABSENT : BBT_MEMBER_MISSHAPEN;
+        }
     }
-    if (!found || !json_is_string(found)) {
-        return BBT_MEMBER_ABSENT;
+    if (!json_is_string(found)) {
+        return BBT_MEMBER_MISSHAPEN;
     }
     *value = json_string_value(found);
     *len = json_string_length(found);

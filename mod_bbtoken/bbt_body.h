@@ -34,9 +34,10 @@ const char *bbt_body_parse(const char *buf, size_t len, bbt_body_t **out,
 void bbt_body_free(bbt_body_t *b);
 
 typedef enum {
-    BBT_MEMBER_ABSENT = 0,    /* no such member, or not a string */
-    BBT_MEMBER_STRING = 1,    /* *value, *len: the string (no NUL inside) */
-    BBT_MEMBER_AMBIGUOUS = -1 /* another member could be taken for it */
+    BBT_MEMBER_ABSENT = 0,     /* no such member, or not a string */
+    BBT_MEMBER_STRING = 1,     /* *value, *len: the string (no NUL inside) */
+    BBT_MEMBER_AMBIGUOUS = -1, /* another member could be taken for it */
+    BBT_MEMBER_MISSHAPEN = -2  /* bbt_body_path: there, but not a string */
 } bbt_member_t;
 
 /* The top-level member called name (ASCII).  AMBIGUOUS when another
@@ -45,5 +46,16 @@ typedef enum {
  * the Kelvin sign to k, the long s to s). */
 bbt_member_t bbt_body_member(const bbt_body_t *b, const char *name,
                              const char **value, size_t *len);
+
+/* The string at a path of n nested members (names[0] at the top,
+ * names[1] in the object it holds, ...), each name ASCII.  ABSENT when
+ * names[0] is absent; AMBIGUOUS when any name on the way has a twin (as
+ * bbt_body_member says); MISSHAPEN when names[0] is there but the path
+ * does not end in a string: a member on the way is not an object (null
+ * included), or the last one is absent or not a string.  A backend may
+ * read what is misshapen its own way (a default for null, a number for a
+ * key), so it is never taken for absent. */
+bbt_member_t bbt_body_path(const bbt_body_t *b, const char *const *names,
+                           size_t n, const char **value, size_t *len);
 
 #endif

@@ -28,7 +28,8 @@ bbt_decision_t bbt_decide(const bbt_access_t *a, const bbt_target_t **on,
     if (d == BBT_DECIDE_ALLOW && a->has_dest) {
         *on = &a->dest;
         *what = a->dest.need;
-        if (!a->password && !bbt_kind_covers(&a->scope, &a->dest)) {
+        if (!a->dest.key[0] ||
+            (!a->password && !bbt_kind_covers(&a->scope, &a->dest))) {
             return BBT_DECIDE_OUT_OF_SCOPE;
         }
         d = bbt_kind_decide(kind, a->dest.need, tp, tr, a->dest_owner_level);

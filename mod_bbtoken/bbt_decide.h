@@ -32,8 +32,13 @@ typedef struct {
      * user has no token to hold it against. */
     bbt_perm_t token_need;
     /* COPY and MOVE: the Destination is a second target, with its own
-     * route's token= minimum (level NONE when it has none). */
+     * route's token= minimum (level NONE when it has none).  A route with
+     * body-project= makes the project its body names one (no minimum).
+     * dest_personal: that is the personal project of whoever asks, its key
+     * filled in once the user is known; a project's or a repository's
+     * token has none, and a second target without a key is refused. */
     int has_dest;
+    int dest_personal;
     bbt_target_t dest;
     bbt_level_t dest_owner_level;
     bbt_perm_t dest_token_need;
@@ -42,8 +47,9 @@ typedef struct {
 /* Decide a request: its target, then the token's own minimum, then the
  * Destination and its route's minimum must all be allowed, and for a
  * project or repository token both targets must lie inside its scope
- * (BBT_DECIDE_OUT_OF_SCOPE).  *on and *what say which target and which
- * permission decided (the one refused, or the last one checked). */
+ * (BBT_DECIDE_OUT_OF_SCOPE, as for a second target without a key).  *on and
+ * *what say which target and which permission decided (the one refused, or the
+ * last one checked). */
 bbt_decision_t bbt_decide(const bbt_access_t *a, const bbt_target_t **on,
                           bbt_perm_t *what);
 

@@ -113,6 +113,7 @@ static void bbt_no_route(bbt_req_t *rq, const char *why)
     rq->access.target.why = why;
     rq->routed = 0;
     rq->access.has_dest = 0;
+    rq->access.dest_personal = 0;
 }
 
 /* Match r, reading its body when a route asks for it: the match result
@@ -167,8 +168,37 @@ static bbt_route_result_t bbt_match_request(request_rec *r,
                        "The request body names a member twice, in other "
                        "cases.");
         *status = HTTP_BAD_REQUEST;
+    } else if (rv == BBT_ROUTE_BAD_PROJECT) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                      "BBT740: the request body of %s %s is refused: %s "
+                      "(route %s)",
+                      r->method, r->uri, m->target.why,
+                      bbt_rule_origin(m->rule));
+        apr_table_setn(r->notes, "error-notes",
+                       apr_pstrcat(r->pool,
+                                   "The request body cannot be "
+                                   "decided by: ",
+                                   m->target.why, ".", NULL));
+        *status = HTTP_BAD_REQUEST;
     }
     return rv;
+}
+
+/* The project a body-project= route's body names, as the request's
+ * second target. */
+static void bbt_route_into(bbt_req_t *rq, const bbt_match_t *m)
+{
+    bbt_target_t *d = &rq->access.dest;
+
+    memset(d, 0, sizeof(*d));
+    d->need = m->into_need;
+    if (m->into == BBT_INTO_KEY) {
+        memcpy(d->key, m->into_key, sizeof(d->key));
+    }
+    rq->access.dest_personal = m->into == BBT_INTO_PERSONAL;
+    rq->access.dest_token_need.scope = BBT_SCOPE_PROJECT;
+    rq->access.dest_token_need.level = BBT_LEVEL_NONE;
+    rq->access.has_dest = 1;
 }
 
 /* A key not spelled canonically was not mapped by bbt_translate (routes in
@@ -198,6 +228,11 @@ int bbt_routing_route(request_rec *r, const bbt_dir_conf_t *conf, bbt_req_t *rq)
         return OK;
     }
     rq->access.token_need = mp->token_need;
+    if (mp->into != BBT_INTO_NONE) {
+        /* Never a COPY or MOVE (bbt_bodyproj_check): one second end. */
+        bbt_route_into(rq, mp);
+        return OK;
+    }
     if (dest_lookup || !bbt_is_copymove(r->method)) {
         return OK;
     }

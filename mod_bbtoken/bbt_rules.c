@@ -12,6 +12,7 @@
  * once, and a thread-specific block needs no lock.
  */
 #include "bbt_rules.h"
+#include "bbt_bodyproj.h"
 #include "bbt_input.h"
 #include "bbt_tls.h"
 
@@ -46,6 +47,7 @@ struct bbt_rule {
     bbt_perm_t need;
     bbt_perm_t token_need;
     char *json_name, *json_value; /* json=: NULL for none */
+    bbt_bodyproj_t *bodyproj;     /* body-project=: NULL for none */
     char *origin;
 };
 
@@ -144,8 +146,17 @@ static uint32_t bbt_pairs(const pcre2_code *re)
     return n + 1;
 }
 
-static const char *const bbt_option_names[] = {
-    "project=", "query=", "token=", "destination", "json="};
+/* body-project= and its modifiers come last, in bbt_bodyproj_opt_t's
+ * order. */
+static const char *const bbt_option_names[] = {"project=",
+                                               "query=",
+                                               "token=",
+                                               "destination",
+                                               "json=",
+                                               "body-project=",
+                                               "body-project-absent=",
+                                               "body-project-same="};
+#define BBT_OPT_BODYPROJ 5
 
 #define BBT_NOPTIONS (sizeof(bbt_option_names) / sizeof(bbt_option_names[0]))
 /* The longest member name json= may ask for. */
@@ -186,6 +197,7 @@ static void bbt_rule_free(bbt_rule_t *r)
     pcre2_code_free(r->query);
     free(r->json_name);
     free(r->json_value);
+    bbt_bodyproj_free(r->bodyproj);
     free(r->origin);
     free(r);
 }
@@ -382,8 +394,12 @@ static int bbt_parse_option(bbt_rule_t *r, const char *opt, int *seen,
     case 3:
         r->destination = 1;
         return 0;
-    default:
+    case 4:
         return bbt_parse_json(r, v, origin, err, errlen);
+    default:
+        return bbt_bodyproj_option(&r->bodyproj,
+                                   (bbt_bodyproj_opt_t)(i - BBT_OPT_BODYPROJ),
+                                   v, origin, err, errlen);
     }
 }
 
@@ -393,6 +409,7 @@ int bbt_rules_add(bbt_rules_t *rs, const char *methods, const char *pattern,
 {
     bbt_rule_t *r;
     int seen[BBT_NOPTIONS] = {0};
+    const char *why;
     size_t i;
 
     if (err && errlen)
@@ -438,6 +455,11 @@ int bbt_rules_add(bbt_rules_t *rs, const char *methods, const char *pattern,
     if (r->destination && r->json_name) {
         bbt_err(err, errlen, origin,
                 "json= cannot decide a destination route:", pattern);
+        goto fail;
+    }
+    if ((why = bbt_bodyproj_check(r->bodyproj, r->deny, r->destination,
+                                  r->methods, r->nmethods)) != NULL) {
+        bbt_err(err, errlen, origin, why, pattern);
         goto fail;
     }
     r->project_group = bbt_group(r->re, "project");
@@ -627,7 +649,7 @@ bbt_route_result_t bbt_rules_match_body(const bbt_rules_t *rs,
             out->errored = 1;
             return BBT_ROUTE_NONE;
         }
-        if (r->json_name && !body) {
+        if ((r->json_name || r->bodyproj) && !body) {
             /* Read the body only for a target worth deciding. */
             if (!r->deny &&
                 (why = bbt_captures(r, path, pcre2_get_ovector_pointer(t->path),
@@ -659,6 +681,11 @@ bbt_route_result_t bbt_rules_match_body(const bbt_rules_t *rs,
         out->token_need = r->token_need;
         out->rule = r;
         out->target.why = NULL;
+        if (r->bodyproj &&
+            (why = bbt_bodyproj_eval(r->bodyproj, body, out)) != NULL) {
+            bbt_none(out, r, why);
+            return BBT_ROUTE_BAD_PROJECT;
+        }
         return BBT_ROUTE_MATCH;
     }
     return bbt_none(out, NULL,

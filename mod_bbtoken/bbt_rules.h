@@ -20,6 +20,24 @@
  *                              COPY and MOVE instead of the request URL
  *             json=NAME:VALUE  the request body is a JSON object whose
  *                              member NAME is the string VALUE (bbt_body.h)
+ *             body-project=PATH:PERMISSION
+ *                              the request puts a repository into the
+ *                              project whose key the body holds at PATH
+ *                              (nested member names joined by ".": a
+ *                              fork's or a move's project.key), which
+ *                              also needs PERMISSION (a PROJECT_ one):
+ *                              a second target, as a COPY's Destination
+ *                              is.  No such member: no second target.
+ *                              Anything else there (not an object on the
+ *                              way, not a string, not a key, a twin) is a
+ *                              body refused (bbt_bodyproj.h)
+ *             body-project-absent=personal
+ *                              no such member: the second target is the
+ *                              personal project of whoever asks, which a
+ *                              project's or a repository's token has not
+ *             body-project-same=skip
+ *                              the route's own project is no second
+ *                              target (moving within it creates nothing)
  *
  * The first route whose methods, pattern, query and body match decides; no
  * match is no route, which the module refuses.  This file knows nothing of
@@ -43,13 +61,24 @@
 typedef enum {
     BBT_ROUTE_NONE = 0,
     BBT_ROUTE_MATCH = 1,
-    /* A json= route matched all but the body, which was not given: read it
+    /* A json= or body-project= route matched all but the body, which was
+     * not given: read it
      * and match again.  The key's place in the path is set, as for a
      * match (the route's captures are valid). */
     BBT_ROUTE_NEED_BODY = 2,
     /* The body names a json= route's member ambiguously: refuse it. */
-    BBT_ROUTE_BAD_BODY = 3
+    BBT_ROUTE_BAD_BODY = 3,
+    /* The body of a body-project= route names its project in a way it
+     * cannot be decided by: refuse it. */
+    BBT_ROUTE_BAD_PROJECT = 4
 } bbt_route_result_t;
+
+/* Where a body-project= route's request puts a repository. */
+typedef enum {
+    BBT_INTO_NONE = 0,    /* nowhere but the route's target */
+    BBT_INTO_KEY = 1,     /* into_key, the project the body names */
+    BBT_INTO_PERSONAL = 2 /* the personal project of whoever asks */
+} bbt_into_t;
 
 typedef struct bbt_rule bbt_rule_t;
 typedef struct bbt_rules bbt_rules_t;
@@ -64,6 +93,11 @@ typedef struct {
      * project.  key_exact: the captured text is already canonical. */
     size_t key_off, key_len;
     int key_exact;
+    /* A body-project= route matched with its body: the second target
+     * (into_key canonical, for BBT_INTO_KEY) and what it needs there. */
+    bbt_into_t into;
+    char into_key[BBT_KEY_BUF];
+    bbt_perm_t into_need;
     /* The route that decided (a match or a deny), or NULL. */
     const bbt_rule_t *rule;
     /* No answer at all: a pattern could not be run to its end (its match
@@ -105,15 +139,17 @@ int bbt_rules_load(bbt_rules_t *rules, const char *text, const char *prefix,
  * Returns BBT_ROUTE_MATCH (a permission route matched and its captures are
  * valid) or BBT_ROUTE_NONE (no route, a deny route, an invalid key or slug,
  * a path too long or with an empty or dot segment: out->target.why says
- * which), or, on reaching a json=
+ * which), or, on reaching a json= or body-project=
  * route, BBT_ROUTE_NEED_BODY. */
 bbt_route_result_t bbt_rules_match(const bbt_rules_t *rules, const char *method,
                                    const char *path, const char *args,
                                    int destination, bbt_match_t *out);
 
 /* The same with the request's body (NULL: not read, as bbt_rules_match),
- * for json= routes: BBT_ROUTE_BAD_BODY when the body names a member one of
- * them asks for ambiguously. */
+ * for json= and body-project= routes: BBT_ROUTE_BAD_BODY when the body
+ * names a member a json= route asks for ambiguously, BBT_ROUTE_BAD_PROJECT
+ * when the matching body-project= route cannot take the project it names
+ * (out->target.why says why). */
 bbt_route_result_t bbt_rules_match_body(const bbt_rules_t *rules,
                                         const char *method, const char *path,
                                         const char *args, int destination,

@@ -5,26 +5,65 @@
  * length given; the batch is REPO_READ exactly when the body's operation
  * is "download", REPO_WRITE exactly when it is "upload", refused as
  * ambiguous exactly when bbt_body_member says so, and no route otherwise.
+ * The REST set's fork (body-project=) goes into the project the body's
+ * project.key names, canonical, or with no project member the personal
+ * project; anything else there is refused, never taken for absent.
  */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "bbt_body.h"
+#include "bbt_input.h"
 #include "bbt_rules.h"
 
-static bbt_rules_t *git;
+static bbt_rules_t *git, *rest;
 
-static void load(void)
+static bbt_rules_t *load_set(const char *name)
 {
     char err[BBT_RULES_ERR_MAX];
     const char *prefix = NULL;
-    const char *text = bbt_rules_builtin("git", &prefix);
+    const char *text = bbt_rules_builtin(name, &prefix);
+    bbt_rules_t *rs = bbt_rules_new();
 
-    git = bbt_rules_new();
-    if (!text ||
-        bbt_rules_load(git, text, prefix, "git", err, sizeof(err)) != 0)
+    if (!rs || !text ||
+        bbt_rules_load(rs, text, prefix, name, err, sizeof(err)) != 0)
         abort();
+    return rs;
+}
+
+static void load(void)
+{
+    git = load_set("git");
+    rest = load_set("bitbucket-rest");
+}
+
+/* The fork's second project, from the body b. */
+static void fork_into(const bbt_body_t *b)
+{
+    static const char *const pk[] = {"project", "key"};
+    char key[BBT_KEY_BUF];
+    bbt_match_t m;
+    bbt_member_t at;
+    bbt_route_result_t rv;
+    const char *v;
+    size_t len;
+
+    at = bbt_body_path(b, pk, 2, &v, &len);
+    rv = bbt_rules_match_body(rest, "POST",
+                              "/rest/api/latest/projects/PROJ/repos/repo", NULL,
+                              0, b, &m);
+    if (at == BBT_MEMBER_ABSENT) {
+        if (rv != BBT_ROUTE_MATCH || m.into != BBT_INTO_PERSONAL)
+            abort();
+    } else if (at == BBT_MEMBER_STRING && bbt_input_key(v, len, key) == 0) {
+        if (rv != BBT_ROUTE_MATCH || m.into != BBT_INTO_KEY ||
+            strcmp(m.into_key, key) != 0 ||
+            m.into_need.level != BBT_LEVEL_ADMIN)
+            abort();
+    } else if (rv != BBT_ROUTE_BAD_PROJECT) {
+        abort();
+    }
 }
 
 static int is(const char *v, size_t len, const char *want)
@@ -71,6 +110,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     } else if (rv != BBT_ROUTE_NONE) {
         abort();
     }
+    fork_into(b);
     bbt_body_free(b);
     return 0;
 }

@@ -131,6 +131,62 @@ static void test_member(void)
     member("{\"a\":\"\"}", "a", 1, "", "an empty string");
 }
 
+/* The string at names (n of them) in the body s: want 1 (and the value),
+ * 0, -1 or -2. */
+static void path(const char *s, const char *const *names, size_t n, int want,
+                 const char *value, const char *what)
+{
+    bbt_body_t *b = NULL;
+    const char *v = NULL;
+    size_t len = 0;
+    int got = -9;
+
+    if (parse(s, strlen(s), &b) == NULL)
+        got = bbt_body_path(b, names, n, &v, &len);
+    ok(got == want &&
+           (want != 1 || (len == strlen(value) && memcmp(v, value, len) == 0)),
+       "path: %s", what);
+    if (got != want)
+        diag("got %d", got);
+    bbt_body_free(b);
+}
+
+static void test_path(void)
+{
+    static const char *const pk[] = {"project", "key"};
+    static const char *const deep[] = {"a", "b", "c"};
+
+    path("{\"project\":{\"key\":\"OTHER\"}}", pk, 2, 1, "OTHER", "project.key");
+    path("{\"name\":\"x\",\"project\":{\"id\":1,\"key\":\"K\"}}", pk, 2, 1, "K",
+         "among other members");
+    path("{\"name\":\"x\"}", pk, 2, 0, NULL, "no project: absent");
+    path("{}", pk, 2, 0, NULL, "an empty object: absent");
+    path("{\"project\":null}", pk, 2, -2, NULL, "project null: misshapen");
+    path("{\"project\":\"OTHER\"}", pk, 2, -2, NULL,
+         "project a string: misshapen");
+    path("{\"project\":[{\"key\":\"OTHER\"}]}", pk, 2, -2, NULL,
+         "project an array: misshapen");
+    path("{\"project\":{}}", pk, 2, -2, NULL, "project without key: misshapen");
+    path("{\"project\":{\"key\":7}}", pk, 2, -2, NULL,
+         "key a number: misshapen");
+    path("{\"project\":{\"key\":null}}", pk, 2, -2, NULL,
+         "key null: misshapen");
+    path("{\"project\":{\"key\":{\"key\":\"X\"}}}", pk, 2, -2, NULL,
+         "key an object: misshapen");
+    path("{\"project\":{\"key\":\"A\"},\"Project\":{\"key\":\"B\"}}", pk, 2, -1,
+         NULL, "a twin of project: ambiguous");
+    path("{\"PROJECT\":{\"key\":\"B\"}}", pk, 2, -1, NULL,
+         "only a twin of project: ambiguous, not absent");
+    path("{\"project\":{\"key\":\"A\",\"KEY\":\"B\"}}", pk, 2, -1, NULL,
+         "a twin of key: ambiguous");
+    path("{\"project\":{\"\u212aey\":\"B\"}}", pk, 2, -1, NULL,
+         "the Kelvin sign for k: ambiguous");
+    path("{\"a\":{\"b\":{\"c\":\"\"}}}", deep, 3, 1, "", "three deep");
+    path("{\"a\":{\"b\":1}}", deep, 3, -2, NULL, "a number on the way");
+    path("{\"project\":{\"key\":\"OTHER\"}}", pk, 1, -2, NULL,
+         "a path ending in an object: misshapen");
+}
+
 static bbt_rules_t *lfs_rules(void)
 {
     char err[BBT_RULES_ERR_MAX];
@@ -357,6 +413,7 @@ int main(void)
 {
     test_parse();
     test_member();
+    test_path();
     test_json_routes();
     test_json_errors();
     test_lfs_routes();

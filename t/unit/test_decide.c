@@ -178,6 +178,87 @@ static void test_dest(void)
           "fail closed: a Destination that needs nothing valid is refused");
 }
 
+/* A fork or a move (body-project=): the project the body names is the
+ * second target, a project with no slug, decided like a Destination. */
+static void into(bbt_access_t *a, const char *key, bbt_level_t owner)
+{
+    a->has_dest = 1;
+    strcpy(a->dest.key, key);
+    a->dest.need = project(A);
+    a->dest_owner_level = owner;
+    a->dest_token_need = project(N);
+}
+
+static void test_body_project(void)
+{
+    bbt_access_t a;
+
+    a = token(A, A, A, repo(A));
+    into(&a, "OTHER", A);
+    check(&a, BBT_DECIDE_ALLOW, &a.dest, project(A),
+          "a move by a full token whose owner administers both projects");
+
+    a = token(R, A, A, repo(A));
+    into(&a, "OTHER", A);
+    check(&a, BBT_DECIDE_TOKEN_SCOPE, &a.dest, project(A),
+          "a REPO_ADMIN token cannot move into another project, even where "
+          "its owner may");
+
+    a = token(A, A, A, repo(A));
+    into(&a, "OTHER", W);
+    check(&a, BBT_DECIDE_OWNER, &a.dest, project(A),
+          "nor a full token whose owner is no project admin there");
+
+    a = token(A, A, A, repo(A));
+    a.scope.kind = BBT_KIND_PROJECT;
+    strcpy(a.scope.key, "PROJ");
+    into(&a, "OTHER", A);
+    check(&a, BBT_DECIDE_OUT_OF_SCOPE, &a.dest, project(A),
+          "a project token cannot move out of its project");
+
+    a = token(A, A, N, repo(R));
+    a.scope.kind = BBT_KIND_PROJECT;
+    strcpy(a.scope.key, "PROJ");
+    into(&a, "PROJ", N);
+    check(&a, BBT_DECIDE_ALLOW, &a.dest, project(A),
+          "  but may fork inside it (no owner to ask)");
+
+    a = token(N, A, N, repo(R));
+    a.scope.kind = BBT_KIND_REPO;
+    strcpy(a.scope.key, "PROJ");
+    strcpy(a.scope.slug, "repo");
+    into(&a, "PROJ", N);
+    check(&a, BBT_DECIDE_OUT_OF_SCOPE, &a.dest, project(A),
+          "a repository token cannot fork, even into its own project");
+
+    a = token(A, A, N, repo(R));
+    a.scope.kind = BBT_KIND_PROJECT;
+    strcpy(a.scope.key, "PROJ");
+    into(&a, "", N);
+    a.dest_personal = 1;
+    check(&a, BBT_DECIDE_OUT_OF_SCOPE, &a.dest, project(A),
+          "a personal project a project token has not: no key, refused");
+
+    a = token(A, A, A, repo(R));
+    into(&a, "", A);
+    a.dest_personal = 1;
+    check(&a, BBT_DECIDE_OUT_OF_SCOPE, &a.dest, project(A),
+          "fail closed: a personal project never filled in is refused");
+
+    a = token(A, A, A, repo(R));
+    into(&a, "~alice", A);
+    a.dest_personal = 1;
+    check(&a, BBT_DECIDE_ALLOW, &a.dest, project(A),
+          "a personal token forks into its owner's project");
+
+    a = token(N, N, R, repo(R));
+    a.password = 1;
+    into(&a, "", A);
+    a.dest_personal = 1;
+    check(&a, BBT_DECIDE_OUT_OF_SCOPE, &a.dest, project(A),
+          "  a password user too is refused a project without a key");
+}
+
 static void test_password(void)
 {
     bbt_access_t a;
@@ -239,6 +320,7 @@ int main(void)
     test_matrix();
     test_token_need();
     test_dest();
+    test_body_project();
     test_password();
     test_fail_closed();
     return done_testing();

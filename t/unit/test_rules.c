@@ -1,6 +1,7 @@
 /* The route language: compiling, matching, errors, route files, the
  * built-in sets (identical to routes/NAME.conf), and the seed's matrix decided
  * through the built-in routes. */
+#include "bbt_body.h"
 #include "bbt_rules.h"
 #include "tap.h"
 
@@ -443,10 +444,13 @@ static void test_dav(void)
 }
 
 /* The seed's table, decided through the built-in routes: for each action,
- * which of the six token combinations may do it (the owner an admin). */
+ * which of the six token combinations may do it (the owner an admin), on
+ * the route's target and, for a fork or a move, the project the body puts
+ * the repository into. */
 static const struct {
     const char *set, *prefix, *method, *path, *args, *what;
-    int allowed[6]; /* RR RW RA WW WA AA */
+    int allowed[6];   /* RR RW RA WW WA AA */
+    const char *body; /* NULL: none */
 } seed[] = {
     {"git",
      "/scm",
@@ -454,84 +458,120 @@ static const struct {
      "/scm/P/r.git/info/refs",
      "service=git-upload-pack",
      "clone",
-     {1, 1, 1, 1, 1, 1}},
+     {1, 1, 1, 1, 1, 1},
+     NULL},
     {"git",
      "/scm",
      "POST",
      "/scm/P/r.git/git-upload-pack",
      NULL,
      "pull",
-     {1, 1, 1, 1, 1, 1}},
+     {1, 1, 1, 1, 1, 1},
+     NULL},
     {"git",
      "/scm",
      "POST",
      "/scm/P/r.git/git-receive-pack",
      NULL,
      "push",
-     {0, 1, 1, 1, 1, 1}},
+     {0, 1, 1, 1, 1, 1},
+     NULL},
     {"bitbucket-rest",
      "",
      "POST",
      "/rest/api/latest/projects/P/repos/r/pull-requests/1/merge",
      NULL,
      "pull-request action",
-     {0, 1, 1, 1, 1, 1}},
+     {0, 1, 1, 1, 1, 1},
+     NULL},
     {"bitbucket-rest",
      "",
      "PUT",
      "/rest/api/latest/projects/P/repos/r/permissions/users",
      NULL,
      "repository permissions",
-     {0, 0, 1, 0, 1, 1}},
+     {0, 0, 1, 0, 1, 1},
+     NULL},
     {"bitbucket-rest",
      "",
      "PUT",
      "/rest/api/latest/projects/P/repos/r",
      NULL,
      "repository update",
-     {0, 0, 1, 0, 1, 1}},
+     {0, 0, 1, 0, 1, 1},
+     "{\"name\":\"r2\"}"},
+    {"bitbucket-rest",
+     "",
+     "PUT",
+     "/rest/api/latest/projects/P/repos/r",
+     NULL,
+     "repository update naming its own project",
+     {0, 0, 1, 0, 1, 1},
+     "{\"project\":{\"key\":\"p\"}}"},
+    {"bitbucket-rest",
+     "",
+     "PUT",
+     "/rest/api/latest/projects/P/repos/r",
+     NULL,
+     "repository move into another project",
+     {0, 0, 0, 0, 0, 1},
+     "{\"project\":{\"key\":\"Q\"}}"},
     {"bitbucket-rest",
      "",
      "PUT",
      "/rest/api/latest/projects/P/permissions/users",
      NULL,
      "project permissions",
-     {0, 0, 0, 0, 0, 1}},
+     {0, 0, 0, 0, 0, 1},
+     NULL},
     {"bitbucket-rest",
      "",
      "POST",
      "/rest/api/latest/projects/P/repos",
      NULL,
      "create repository",
-     {0, 0, 0, 0, 0, 1}},
+     {0, 0, 0, 0, 0, 1},
+     NULL},
     {"bitbucket-rest",
      "",
      "POST",
      "/rest/api/latest/projects/P/repos/r",
      NULL,
      "fork",
-     {0, 0, 0, 0, 0, 1}},
+     {0, 0, 0, 0, 0, 1},
+     "{}"},
+    {"bitbucket-rest",
+     "",
+     "POST",
+     "/rest/api/latest/projects/P/repos/r",
+     NULL,
+     "fork into another project",
+     {0, 0, 0, 0, 0, 1},
+     "{\"project\":{\"key\":\"Q\"}}"},
     {"dav",
      "/dav",
      "MKCOL",
      "/dav/P/new/",
      NULL,
      "create repository (dav)",
-     {0, 0, 0, 0, 0, 1}},
+     {0, 0, 0, 0, 0, 1},
+     NULL},
     {"dav",
      "/dav",
      "PUT",
      "/dav/P/r/x",
      NULL,
      "write a file (dav)",
-     {0, 1, 1, 1, 1, 1}},
+     {0, 1, 1, 1, 1, 1},
+     NULL},
     {"dav",
      "/dav",
      "DELETE",
      "/dav/P/r/",
      NULL,
      "delete repository (dav)",
-     {0, 0, 1, 0, 1, 1}},
+     {0, 0, 1, 0, 1, 1},
+     NULL},
 };
 
 /* The REST set's ";" deny holds whatever else the path holds: Tomcat
@@ -565,20 +605,28 @@ static void test_seed_matrix(void)
     for (i = 0; i < sizeof(seed) / sizeof(seed[0]); i++) {
         bbt_rules_t *rs =
             rules_of(bbt_rules_builtin(seed[i].set, NULL), seed[i].prefix);
+        bbt_body_t *b = NULL;
         bbt_match_t out;
         int rv;
 
         if (!rs)
             continue;
-        rv = bbt_rules_match(rs, seed[i].method, seed[i].path, seed[i].args, 0,
-                             &out);
+        if (seed[i].body &&
+            bbt_body_parse(seed[i].body, strlen(seed[i].body), &b, NULL, 0))
+            diag("the body of %s does not parse", seed[i].what);
+        rv = bbt_rules_match_body(rs, seed[i].method, seed[i].path,
+                                  seed[i].args, 0, b, &out);
+        bbt_body_free(b);
         for (j = 0; j < 6; j++) {
             bbt_level_t p = pairs[j][0], r = pairs[j][1];
             int allow =
                 rv == BBT_ROUTE_MATCH &&
                 bbt_perm_decide(out.target.need, p, r, A) == BBT_DECIDE_ALLOW &&
                 (out.token_need.level == N ||
-                 bbt_perm_decide(out.token_need, p, r, A) == BBT_DECIDE_ALLOW);
+                 bbt_perm_decide(out.token_need, p, r, A) ==
+                     BBT_DECIDE_ALLOW) &&
+                (out.into == BBT_INTO_NONE ||
+                 bbt_perm_decide(out.into_need, p, r, A) == BBT_DECIDE_ALLOW);
 
             is_int(allow, seed[i].allowed[j], "%s with PROJECT_%s + REPO_%s",
                    seed[i].what,
