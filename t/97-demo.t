@@ -87,9 +87,12 @@ ok(!-e "$roots/httpd.conf", '  nothing made through it');
 kill 'TERM', $victim, $pg_victim_pid;
 waitpid $_, 0 for $victim, $pg_victim;
 
-# The demo itself, in a directory of its own.
-my $dir = "$base/demo";
+# The demo itself, in a directory of its own, right under BBT_TMPDIR, where
+# build/test.sh stops whatever a killed test left running.
+my $dir = ($ENV{BBT_TMPDIR} || '/tmp') . "/bbt-demo-$$";
 my $port = free_port();
+my $started = 1;
+END { demo($dir, 'stop', 0) if $started && -e $dir }
 ($rc, $out, $err) = demo($dir, 'start', $port);
 is($rc, 0, 'demo.sh start') or diag "$out$err";
 my ($clone) = $out =~ /^\s+(git clone \S+)$/m;
