@@ -125,6 +125,9 @@ for my $role (qw(postgres bbtoken_httpd bbtoken_api)) {
 my @open = split /\n/, `find '$dir' -xdev \\( -perm -0002 -o -perm -0020 \\) ! -type l ! -type s -print`;
 is_deeply(\@open, [], 'nothing in it is group- or world-writable');
 ok(-s "$dir/pgpass", 'the password is in pgpass');
+my ($pw) = slurp("$dir/pgpass") =~ /:([0-9a-f]{32,})$/m;
+($rc, $out, $err) = as_other('grep', '-rsl', '--', $pw, $dir);
+is($out, '', "no file $OTHER may read holds the password");
 for my $f ("$dir/httpd.conf", "$dir/pgpass") {
     my ($rc) = as_other('sh', '-c', "cat '$f' >/dev/null 2>&1");
     isnt($rc, 0, "$OTHER cannot read $f");

@@ -172,9 +172,20 @@ sub pg_load_schema {
     my ($self) = @_;
     $self->psql('CREATE DATABASE bbtoken', db => 'postgres');
     $self->psql(undef, file => $_) for @{ $self->{schema_files} };
-    my $pw = $self->{db_pw} ? " PASSWORD '$self->{db_pw}'" : '';
-    $self->psql("CREATE ROLE bbtoken_httpd LOGIN$pw");
-    $self->psql("CREATE ROLE bbtoken_api LOGIN$pw");
+    if (my $pw = $self->{db_pw}) {
+        # From a file of root's, not psql's command line, which anyone may
+        # read in /proc while it runs.
+        my $f = "$self->{dir}/run/roles.sql";
+        my $old = umask 077;
+        spew($f, "CREATE ROLE bbtoken_httpd LOGIN PASSWORD '$pw';\n"
+                 . "CREATE ROLE bbtoken_api LOGIN PASSWORD '$pw';\n");
+        umask $old;
+        $self->psql(undef, file => $f);
+        unlink $f;
+    } else {
+        $self->psql('CREATE ROLE bbtoken_httpd LOGIN');
+        $self->psql('CREATE ROLE bbtoken_api LOGIN');
+    }
     $self->grants_apply if $self->{grants};
 }
 
