@@ -16,7 +16,11 @@ my $port = $ENV{BBTOKEN_DEMO_PORT} || 8080;
 if (BBT::Env::port_open($port)) {
     die "demo: port $port is taken; set BBTOKEN_DEMO_PORT to another\n";
 }
-my $env = BBT::Env->new(dir => $dir, port => $port, loglevel => 'warn bbtoken:info')->start;
+# The demo stays up on a machine that may have other users: its database
+# takes a password (root's alone, in $dir/pgpass), not every local user as
+# its superuser.
+my $env = BBT::Env->new(dir => $dir, port => $port, loglevel => 'warn bbtoken:info',
+                        db_password => 1)->start;
 
 $env->make_repo('DEMO', 'hello');
 $env->user_add('demo');
@@ -27,7 +31,7 @@ $env->detach;
 my $base = $env->base_url;
 my $url = $env->clone_url('demo', $token, 'DEMO', 'hello');
 my $plain_url = $env->clone_url(undef, undef, 'DEMO', 'hello');
-my $cli = $env->cli_path;
+my $cli = "PGPASSFILE=$dir/pgpass " . $env->cli_path;
 my $db = $env->superuser_conninfo;
 print <<"EOT";
 
@@ -35,6 +39,7 @@ mod_bbtoken demo is running (state in $dir).
 
   httpd:      $base  (config: $dir/httpd.conf, log: $dir/logs/error_log)
   PostgreSQL: $db
+              (its password in $dir/pgpass, for PGPASSFILE)
   user:       demo, with REPO_WRITE on DEMO/hello
   token:      $token
               (PROJECT_READ + REPO_WRITE, named "demo clone")

@@ -11,7 +11,25 @@ cd "$(dirname "$0")/.."
 
 dir=${BBTOKEN_DEMO_DIR:-/tmp/bbtoken-demo}
 
+# The demo runs as root, by default under /tmp: a directory there that is
+# not root's alone (someone else's, or a link) is never read, or its
+# httpd.conf and pg/data would have root and postgres load and signal what
+# they name.
+ours() {
+    [ ! -L "$dir" ] && [ -d "$dir" ] && [ -O "$dir" ] &&
+        [ -z "$(find "$dir" -maxdepth 0 -perm /022)" ]
+}
+
+not_ours() {
+    echo "demo: $dir is not the demo's (not a directory that only $(id -un) may write): remove it, or set BBTOKEN_DEMO_DIR" >&2
+    exit 1
+}
+
 stop() {
+    if [ ! -e "$dir" ] && [ ! -L "$dir" ]; then
+        return 0
+    fi
+    ours || not_ours
     if [ -f "$dir/httpd.conf" ]; then
         /usr/sbin/apache2 -f "$dir/httpd.conf" -k stop 2>/dev/null || true
     fi
@@ -35,7 +53,8 @@ stop)
     echo "demo stopped"
     ;;
 start)
-    if [ -e "$dir" ]; then
+    if [ -e "$dir" ] || [ -L "$dir" ]; then
+        ours || not_ours
         echo "demo: a demo is already set up in $dir; restarting it" >&2
         stop
     fi

@@ -32,6 +32,11 @@ package BBT::Env;
 #                     (default "BBTokenThrottle off": tests refuse credentials
 #                     by the dozen from one address)
 #   dir      => PATH  use this directory (must not exist) instead of a temp dir
+#   db_password => 0|1  PostgreSQL lets in only those who hold a password made
+#                     here (dir/pgpass, root's alone; PGPASSFILE names it),
+#                     and httpd.conf, which holds it too, is root's alone: for
+#                     the demo, which stays up on a machine with other users
+#                     (default 0: trust, for throw-away clusters)
 #   port     => N     httpd's port instead of a free one
 #   schema_files => [..] SQL files that make the schema, in order (default
 #                     sql/schema.sql; the upgrade test loads an old release)
@@ -62,6 +67,7 @@ package BBT::Env;
 use strict;
 use warnings;
 use File::Path qw(make_path remove_tree);
+use File::Basename qw(dirname);
 use File::Temp qw(tempdir);
 use BBT::Util ();
 use BBT::Token ();
@@ -118,6 +124,7 @@ sub new {
         modules    => $o{modules} || [],
         throttle   => $o{throttle},
         fixed_dir  => $o{dir},
+        db_password => $o{db_password},
         port       => $o{port},
         schema_files => $o{schema_files} || ["$ROOT/sql/schema.sql"],
         grants     => exists $o{grants} ? $o{grants} : 1,
@@ -133,8 +140,11 @@ sub start {
     # Under /tmp, not the checkout: httpd's User and postgres must reach
     # every directory on the way, and a checkout may sit under /root.
     if ($self->{fixed_dir}) {
-        die "$self->{fixed_dir} exists: stop and remove it first\n" if -e $self->{fixed_dir};
-        make_path($self->{fixed_dir});
+        # mkdir, not a test then make_path: a directory someone else makes
+        # meanwhile (under /tmp) is refused, never used.
+        make_path(dirname($self->{fixed_dir}));
+        mkdir $self->{fixed_dir}
+            or die "$self->{fixed_dir}: $!: stop and remove it first\n";
         $self->{dir} = $self->{fixed_dir};
     } else {
         my $base = $ENV{BBT_TMPDIR} || '/tmp';

@@ -176,6 +176,7 @@ EOS
     my $dbd_user = $self->{dbd_user} || 'bbtoken_httpd';
     my $dbd_options = $self->{dbd_options} // '-cstatement_timeout=5000';
     $dbd_options = " options=$dbd_options" if length $dbd_options;
+    my $dbd_pw = $self->{db_pw} ? " password=$self->{db_pw}" : '';
     if (defined $self->{api_conf}) {
         (my $api = $self->{api_conf}) =~ s/\@DIR\@/$d/g;
         $self->{api_port} ||= free_port();
@@ -185,7 +186,7 @@ EOS
 Listen 127.0.0.1:$self->{api_port}
 <VirtualHost 127.0.0.1:$self->{api_port}>
     ServerName 127.0.0.1:$self->{api_port}
-    DBDParams "host=127.0.0.1 port=$pgport dbname=bbtoken user=bbtoken_api connect_timeout=2 options=-cstatement_timeout=5000"
+    DBDParams "host=127.0.0.1 port=$pgport dbname=bbtoken user=bbtoken_api$dbd_pw connect_timeout=2 options=-cstatement_timeout=5000"
 $api
 </VirtualHost>
 EOV
@@ -232,7 +233,7 @@ CustomLog "$d/logs/access_log" bbt
 ScriptSock "$d/run/cgid.sock"
 
 DBDriver pgsql
-DBDParams "host=127.0.0.1 port=$pgport dbname=bbtoken user=$dbd_user connect_timeout=2$dbd_options"
+DBDParams "host=127.0.0.1 port=$pgport dbname=bbtoken user=$dbd_user$dbd_pw connect_timeout=2$dbd_options"
 
 SetEnv GIT_PROJECT_ROOT $d/repos
 SetEnv GIT_HTTP_EXPORT_ALL
@@ -263,7 +264,12 @@ EOS
 sub _write_conf {
     my ($self) = @_;
     $self->{conf} = "$self->{dir}/httpd.conf";
-    spew($self->{conf}, $self->_conf_text, 0644);
+    # With the database's password in it, root's alone (httpd reads it as
+    # root).
+    my $mode = $self->{db_pw} ? 0600 : 0644;
+    my $old = umask($self->{db_pw} ? 077 : umask);
+    spew($self->{conf}, $self->_conf_text, $mode);
+    umask $old;
 }
 
 # Write httpd.conf and the CGI without starting httpd (for a test that runs

@@ -13,7 +13,7 @@ use warnings;
 use Carp qw(croak confess);
 use Digest::SHA ();
 use File::Path qw(make_path);
-use BBT::Util qw(run_cmd free_port slurp);
+use BBT::Util qw(run_cmd free_port slurp spew);
 use BBT::Token qw(forge_token parse_token);
 
 our $PGBIN = $ENV{BBT_PGBIN} || '/usr/lib/postgresql/15/bin';
@@ -39,10 +39,30 @@ sub pg_init {
     $self->{pgsock} = "$pg/sock";
     $self->{pglog} = "$pg/postgres.log";
     $self->{pgport} = free_port();
+    my @auth = ('--auth=trust');
+    my $pwfile;
+    if ($self->{db_password}) {
+        # Over TCP, the password; through the socket, postgres alone (peer).
+        # The password is in dir/pgpass, root's alone, which every client
+        # started from here finds through PGPASSFILE.
+        open my $r, '<:raw', '/dev/urandom' or die "/dev/urandom: $!";
+        read($r, my $bytes, 24) == 24 or die "/dev/urandom: short read";
+        close $r;
+        $self->{db_pw} = unpack('H*', $bytes);
+        my $old = umask 077;
+        spew("$d/pgpass", "127.0.0.1:$self->{pgport}:*:*:$self->{db_pw}\n", 0600);
+        $pwfile = "$pg/pwfile";
+        spew($pwfile, "$self->{db_pw}\n", 0600);
+        umask $old;
+        chown((getpwnam('postgres'))[2, 3], $pwfile) if $BBT::Util::IS_ROOT;
+        $ENV{PGPASSFILE} = "$d/pgpass";
+        @auth = ('--auth-local=peer', '--auth-host=scram-sha-256', "--pwfile=$pwfile");
+    }
     my ($rc, $out, $err) = run_cmd(
         cmd => [$self->_as_pg("$PGBIN/initdb", '-D', $self->{pgdata}, '-U', 'postgres',
-                              '--auth=trust', '-E', 'UTF8', '--locale=C', '--no-instructions')],
+                              @auth, '-E', 'UTF8', '--locale=C', '--no-instructions')],
         tmp => "$d/run", timeout => 120);
+    unlink $pwfile if $pwfile;
     die "initdb failed ($rc):\n$out$err" if $rc;
     my %conf = (
         listen_addresses        => "'127.0.0.1'",
@@ -152,8 +172,20 @@ sub pg_load_schema {
     my ($self) = @_;
     $self->psql('CREATE DATABASE bbtoken', db => 'postgres');
     $self->psql(undef, file => $_) for @{ $self->{schema_files} };
-    $self->psql('CREATE ROLE bbtoken_httpd LOGIN');
-    $self->psql('CREATE ROLE bbtoken_api LOGIN');
+    if (my $pw = $self->{db_pw}) {
+        # From a file of root's, not psql's command line, which anyone may
+        # read in /proc while it runs.
+        my $f = "$self->{dir}/run/roles.sql";
+        my $old = umask 077;
+        spew($f, "CREATE ROLE bbtoken_httpd LOGIN PASSWORD '$pw';\n"
+                 . "CREATE ROLE bbtoken_api LOGIN PASSWORD '$pw';\n");
+        umask $old;
+        $self->psql(undef, file => $f);
+        unlink $f;
+    } else {
+        $self->psql('CREATE ROLE bbtoken_httpd LOGIN');
+        $self->psql('CREATE ROLE bbtoken_api LOGIN');
+    }
     $self->grants_apply if $self->{grants};
 }
 

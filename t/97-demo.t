@@ -1,0 +1,141 @@
+# The demo (build/demo.sh) on a machine with other users: it runs as root
+# and stays up, so nobody else may steer it or get into what it leaves
+# running.  A directory someone else made where the demo's goes (in /tmp,
+# by default) is refused, never read: its httpd.conf would have root load
+# modules or signal any process, and its pg/data have postgres stop any
+# cluster.  The demo's PostgreSQL lets in only those who hold the password
+# it made (root's alone), not every local user as its superuser; the clone
+# and management commands it prints work as printed; stop removes it all.
+use strict;
+use warnings;
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use Test::More;
+use File::Temp qw(tempdir);
+use BBT::Env qw(run_cmd);
+use BBT::Util qw(free_port port_open slurp spew);
+
+plan skip_all => 'the demo runs as root' unless $> == 0;
+my $ROOT = $BBT::Env::ROOT;
+my $OTHER = 'nobody';
+my $base = tempdir('demo-XXXXXX', DIR => $ENV{BBT_TMPDIR} || '/tmp', CLEANUP => 1);
+chmod 0755, $base;
+# A /tmp of this test's own: anyone may make a directory in it.
+my $tmp = "$base/tmp";
+mkdir $tmp or die $!;
+chmod 01777, $tmp;
+
+sub demo {
+    my ($dir, $what, $port) = @_;
+    return run_cmd(cmd => ['bash', "$ROOT/build/demo.sh", $what], timeout => 600,
+                   env => { BBTOKEN_DEMO_DIR => $dir, BBTOKEN_DEMO_PORT => $port });
+}
+# Running, not a zombie (a child of this test's stays one until waited for).
+sub alive {
+    my ($pid) = @_;
+    my $stat = slurp("/proc/$pid/stat");
+    return $stat =~ /^\d+ \(.*\) ([A-Z])/ && $1 ne 'Z';
+}
+sub as_other {
+    my (@cmd) = @_;
+    return run_cmd(cmd => ['runuser', '-u', $OTHER, '--', @cmd], timeout => 60, cwd => '/');
+}
+
+# Another user's directory where the demo's goes: a configuration whose
+# PidFile names a process of root's, and a "cluster" whose postmaster.pid
+# names one of postgres's.
+my $victim = fork // die $!;
+if (!$victim) { exec 'sleep', '600' }
+my $pg_victim = fork // die $!;
+if (!$pg_victim) {
+    exec 'runuser', '-u', 'postgres', '--', 'sleep', '600';
+}
+sleep 1;
+my $pg_victim_pid = slurp("/proc/$pg_victim/task/$pg_victim/children") =~ s/\s+//gr || $pg_victim;
+my $planted = "$tmp/bbtoken-demo";
+my ($rc, $out, $err) = as_other('sh', '-c', <<"EOS");
+set -e
+mkdir -p $planted/pg/data $planted/run
+cat > $planted/httpd.conf <<EOF
+ServerRoot $planted
+ServerName localhost
+LoadModule mpm_event_module /usr/lib/apache2/modules/mod_mpm_event.so
+PidFile $planted/run/httpd.pid
+ErrorLog /dev/null
+Listen 127.0.0.1:1
+EOF
+echo $victim > $planted/run/httpd.pid
+echo 15 > $planted/pg/data/PG_VERSION
+printf '%s\\n' $pg_victim_pid $planted/pg/data 0 0 > $planted/pg/data/postmaster.pid
+EOS
+is($rc, 0, "$OTHER plants a demo directory") or diag $err;
+for my $what (qw(stop start)) {
+    my ($rc, $out, $err) = demo($planted, $what, free_port());
+    isnt($rc, 0, "demo.sh $what: refused, another user's directory") or diag "$out$err";
+    like($err, qr/\Q$planted\E/, "  and says which directory");
+    ok(alive($victim), '  root\'s process is not signalled through its httpd.conf');
+    ok(alive($pg_victim_pid), '  postgres\'s process is not signalled through its pg/data');
+    ok(-e "$planted/httpd.conf", '  nothing in it removed');
+}
+# A link there, even to a directory of root's, is not followed.
+my $roots = "$base/roots";
+mkdir $roots or die $!;
+symlink($roots, "$tmp/linked") or die $!;
+($rc, $out, $err) = demo("$tmp/linked", 'start', free_port());
+isnt($rc, 0, 'demo.sh start: refused, a symbolic link') or diag "$out$err";
+ok(!-e "$roots/httpd.conf", '  nothing made through it');
+kill 'TERM', $victim, $pg_victim_pid;
+waitpid $_, 0 for $victim, $pg_victim;
+
+# The demo itself, in a directory of its own, right under BBT_TMPDIR, where
+# build/test.sh stops whatever a killed test left running.
+my $dir = ($ENV{BBT_TMPDIR} || '/tmp') . "/bbt-demo-$$";
+my $port = free_port();
+my $started = 1;
+END { demo($dir, 'stop', 0) if $started && -e $dir }
+($rc, $out, $err) = demo($dir, 'start', $port);
+is($rc, 0, 'demo.sh start') or diag "$out$err";
+my ($clone) = $out =~ /^\s+(git clone \S+)$/m;
+my ($pgport) = $out =~ /PostgreSQL:.*\bport=(\d+)/;
+my ($list) = $out =~ /^\s+(\S.*\blist demo)$/m;
+ok($clone && $pgport && $list, 'it prints a clone command, the database and how to list tokens') or diag $out;
+ok(port_open($port), 'httpd answers on the port');
+
+my $work = tempdir('clone-XXXXXX', DIR => $base);
+($rc, my $gout, my $gerr) = run_cmd(cmd => ['sh', '-c', "$clone $work/hello"], timeout => 120,
+                                    env => { GIT_TERMINAL_PROMPT => 0, GIT_CONFIG_NOSYSTEM => 1,
+                                             HOME => $work });
+is($rc, 0, 'the printed clone command clones') or diag "$gout$gerr";
+($rc, my $lout, my $lerr) = run_cmd(cmd => ['sh', '-c', $list], timeout => 60, env => { PGPASSFILE => undef });
+is($rc, 0, 'the printed list command lists') or diag "$lout$lerr";
+like($lout, qr/demo clone/, '  the demo\'s token');
+
+# Another local user, as the database's superuser or as httpd's role, over
+# TCP and through the socket.
+for my $role (qw(postgres bbtoken_httpd bbtoken_api)) {
+    for my $host ('127.0.0.1', "$dir/pg/sock") {
+        my ($rc, $out, $err) = as_other('/usr/lib/postgresql/15/bin/psql', '-X', '-At', '-h', $host,
+                                        '-p', $pgport, '-U', $role, '-d', 'bbtoken', '-w', '-c',
+                                        'SELECT count(*) FROM bbtoken_tokens');
+        isnt($rc, 0, "$OTHER cannot connect as $role through $host") or diag $out;
+    }
+}
+# Nothing under the demo's directory that another user may write, or read
+# the database's password from.
+my @open = split /\n/, `find '$dir' -xdev \\( -perm -0002 -o -perm -0020 \\) ! -type l ! -type s -print`;
+is_deeply(\@open, [], 'nothing in it is group- or world-writable');
+ok(-s "$dir/pgpass", 'the password is in pgpass');
+my ($pw) = slurp("$dir/pgpass") =~ /:([0-9a-f]{32,})$/m;
+($rc, $out, $err) = as_other('grep', '-rsl', '--', $pw, $dir);
+is($out, '', "no file $OTHER may read holds the password");
+for my $f ("$dir/httpd.conf", "$dir/pgpass") {
+    my ($rc) = as_other('sh', '-c', "cat '$f' >/dev/null 2>&1");
+    isnt($rc, 0, "$OTHER cannot read $f");
+}
+like(slurp("/proc/net/tcp"), qr/:\s*0100007F:\Q${\ sprintf('%04X', $port)}\E /, 'httpd listens on 127.0.0.1');
+
+($rc, $out, $err) = demo($dir, 'stop', $port);
+is($rc, 0, 'demo.sh stop') or diag "$out$err";
+ok(!-e $dir, '  removes its directory');
+ok(!port_open($port), '  httpd is gone');
+done_testing;
