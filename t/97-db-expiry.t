@@ -8,7 +8,8 @@
 # (version 19), and the upgrade to it turns an existing one into "never
 # expires" (NULL), which is what it meant, past the trigger that keeps an
 # expiry fixed, which is then in force again.  The latest expiry the
-# schema takes is read by the lookup.
+# schema takes is read by the lookup.  An expiry at the epoch itself, which
+# the lookup read as 0, "never expires", is expired.
 use strict;
 use warnings;
 use FindBin;
@@ -45,7 +46,20 @@ for my $bad ("'infinity'", "'-infinity'", "'294250-01-01 00:00:00+00'", "'10000-
 subtest 'the latest expiry the schema takes: the lookup reads it' => sub {
     my ($tok, $err) = try_insert("'9999-12-31 23:59:59+00'");
     ok(defined $tok, 'stored') or diag $err;
-    is_ok_res($env->get($UP, auth_bearer($tok)), '200');
+    is_ok_res($env->get($UP, auth_bearer($tok)), 'the token is taken');
+};
+
+# The lookup reads no expiry (NULL) as 0, never: a stored expiry at the
+# epoch itself is a time, long past, not none.  (Only a row written with
+# triggers off can be made before 1970.)
+subtest 'an expiry at the epoch is expired, not never' => sub {
+    my ($tok, $id) = $env->token_insert('alice', name => 'epoch', created => "'1969-12-31 00:00:00+00'",
+                                        expires => "'1970-01-01 00:00:00+00'");
+    is_401($env->get($UP, auth_bearer($tok)), 1, 'refused as expired');
+    is_401($env->get($UP, auth_bearer($tok)), 1, 'again (from the cache, if kept)');
+    my ($old) = $env->token_insert('alice', name => 'before', created => "'1969-12-30 00:00:00+00'",
+                                   expires => "'1969-12-31 23:59:59+00'");
+    is_401($env->get($UP, auth_bearer($old)), 1, 'control: a second before the epoch, expired too');
 };
 
 subtest 'the upgrade turns an existing one into never, and the expiry stays fixed' => sub {
