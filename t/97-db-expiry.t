@@ -4,7 +4,7 @@
 # REST API never make them): httpd's lookup, which reads the expiry as
 # microseconds since the epoch, failed on each of them ("bigint out of
 # range"), so such a token was answered 503 on every request, for ever.
-# The schema refuses an expiry that is not a date before the year 10000
+# The schema refuses an expiry that is not a date before the year 100000
 # (version 19), and the upgrade to it turns an existing one into "never
 # expires" (NULL), which is what it meant, past the trigger that keeps an
 # expiry fixed, which is then in force again.  The latest expiry the
@@ -32,7 +32,7 @@ sub try_insert {
     return ($tok, $@);
 }
 
-for my $bad ("'infinity'", "'-infinity'", "'294250-01-01 00:00:00+00'", "'10000-01-01 00:00:00+00'") {
+for my $bad ("'infinity'", "'-infinity'", "'294250-01-01 00:00:00+00'", "'100000-01-01 00:00:00+00'") {
     subtest "expires_at $bad" => sub {
         my ($tok, $err) = try_insert($bad);
         ok(!defined $tok, 'the schema refuses it');
@@ -44,9 +44,18 @@ for my $bad ("'infinity'", "'-infinity'", "'294250-01-01 00:00:00+00'", "'10000-
 }
 
 subtest 'the latest expiry the schema takes: the lookup reads it' => sub {
-    my ($tok, $err) = try_insert("'9999-12-31 23:59:59+00'");
+    my ($tok, $err) = try_insert("'99999-12-31 23:59:59+00'");
     ok(defined $tok, 'stored') or diag $err;
     is_ok_res($env->get($UP, auth_bearer($tok)), 'the token is taken');
+};
+
+subtest "a '9999-12-31' token rotates (the new one keeps its lifetime)" => sub {
+    my ($tok, $id) = $env->token_insert('alice', name => 'never-ish', expires => "'9999-12-31 23:59:59+00'");
+    my ($rc, $out, $err) = $env->cli('rotate', $id);
+    is($rc, 0, 'bbtoken rotate') or diag $err;
+    my ($new) = $out =~ /(BBDC-\S+)/;
+    ok($new, 'printed the new token') or diag $out;
+    is_ok_res($env->get($UP, auth_bearer($new)), 'the new token is taken') if $new;
 };
 
 # The lookup reads no expiry (NULL) as 0, never: a stored expiry at the
