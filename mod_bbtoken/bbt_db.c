@@ -194,6 +194,8 @@ bbt_db_conn_t *bbt_db_open(request_rec *r)
     c->r = r;
     /* Never into mod_dbd's wait without end: a place first, or 503. */
     if (bbt_dbgate_enter(r->server, apr_time_from_sec(wait), &max) != 0) {
+        /* No connection from the pool, as when mod_dbd has none. */
+        bbt_stats_count(BBT_STAT_DB_CONNECTION_ERRORS);
         bbt_db_say(c, APLOG_ERR, "BBT350",
                    apr_psprintf(p,
                                 "no database connection within %d s "

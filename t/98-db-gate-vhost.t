@@ -8,7 +8,8 @@
 # DBDMax 2, a virtual host that spells the main server's pool otherwise;
 # the token table locked (no statement_timeout) so that two requests hold
 # both connections: a request to the virtual host is 503 with Retry-After
-# after BBTokenDBWait, never left hanging.
+# after BBTokenDBWait, never left hanging, and the metrics count it among
+# the requests that had no database connection.
 use strict;
 use warnings;
 use FindBin;
@@ -25,6 +26,7 @@ plan skip_all => 'one child with threads: the event or worker MPM' if ($ENV{BBT_
 my @port = map { BBT::Util::free_port() } 1 .. 3;
 # The token cache off: every request needs a pooled connection.
 my $extra = "BBTokenCache off\nDBDMax 2\nBBTokenDBWait 2\n"
+    . "<Location /metrics>\n    SetHandler bbtoken-metrics\n</Location>\n"
     . "Listen 127.0.0.1:$port[0]\n<VirtualHost 127.0.0.1:$port[0]>\n    DBDPersist On\n</VirtualHost>\n"
     . "Listen 127.0.0.1:$port[1]\n<VirtualHost 127.0.0.1:$port[1]>\n    DBDMax 02\n</VirtualHost>\n"
     . "Listen 127.0.0.1:$port[2]\n<VirtualHost 127.0.0.1:$port[2]>\n    DBDKeep 2\n    DBDMin 1\n</VirtualHost>\n";
@@ -45,6 +47,11 @@ $env->grant('alice', 'PROJECT_WRITE', 'PROJ');
 my $tok = $env->token_create('alice', name => 'ci');
 my $UP = '/scm/PROJ/repo.git/info/refs?service=git-upload-pack';
 sub url_on { my ($port) = @_; return "http://127.0.0.1:$port$UP" }
+# The metrics' count of requests that had no database connection.
+sub connection_errors {
+    my $m = HTTP::Tiny->new(timeout => 20)->get($env->url('/metrics'))->{content} // '';
+    return $m =~ /^bbtoken_db_errors_total\{kind="connection"\} (\d+)$/m ? $1 : -1;
+}
 
 my $locker;
 sub lock_tokens {
@@ -94,9 +101,11 @@ for my $i (0 .. $#port) {
         my $n = 0;
         for (1 .. 100) { last if ($n = waiting_on_lock()) >= 2; sleep 0.1 }
         is($n, 2, 'two requests hold both connections, waiting for the lock');
+        my $before = connection_errors();
         # A client that gives up after 15 s, seven times the bound, met a hang.
         my $r = HTTP::Tiny->new(timeout => 15, keep_alive => 0)->get(url_on($port[$i]), { headers => auth_bearer($tok) });
         is_503($r, 'the virtual host: 503 after BBTokenDBWait, not a hang');
+        is(connection_errors() - $before, 1, '  counted as a request without a database connection (the metrics)');
         unlock_tokens();
         my $ok = 0;
         for my $pid (@holders) { waitpid($pid, 0); $ok++ if $? == 0 }
