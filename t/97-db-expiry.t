@@ -8,7 +8,10 @@
 # (version 19), and the upgrade to it turns an existing one into "never
 # expires" (NULL), which is what it meant, past the trigger that keeps an
 # expiry fixed, which is then in force again.  The latest expiry the
-# schema takes is read by the lookup.  An expiry at the epoch itself, which
+# schema takes is read by the lookup.  A token's last use and an expired
+# token's last refusal, read by the lookup alike, are bounded alike; the
+# upgrade makes an existing one past the end now (a last use, so that the
+# token is not taken for unused) or none, one before the start none.  An expiry at the epoch itself, which
 # the lookup read as 0, "never expires", is expired.
 use strict;
 use warnings;
@@ -43,6 +46,19 @@ for my $bad ("'infinity'", "'-infinity'", "'294250-01-01 00:00:00+00'", "'100000
     };
 }
 
+# Last use and an expired token's last refusal are read the same way.
+for my $col (qw(last_authenticated expired_refused_at)) {
+    subtest "$col past what the lookup reads" => sub {
+        my ($tok, $id) = $env->token_create('alice', name => "use $col");
+        for my $bad ("'infinity'", "'-infinity'", "'294250-01-01 00:00:00+00'") {
+            my ($rc, $out, $err) = $env->psql_try("UPDATE bbtoken_tokens SET $col = $bad WHERE id = '$id'");
+            ok($rc != 0 && $err =~ /violates check constraint "bbtoken_tokens_use_finite"/, "$bad: refused by the CHECK")
+                or diag $err;
+        }
+        is_ok_res($env->get($UP, auth_bearer($tok)), 'the token is taken');
+    };
+}
+
 subtest 'the latest expiry the schema takes: the lookup reads it' => sub {
     my ($tok, $err) = try_insert("'99999-12-31 23:59:59+00'");
     ok(defined $tok, 'stored') or diag $err;
@@ -72,13 +88,25 @@ subtest 'an expiry at the epoch is expired, not never' => sub {
 };
 
 subtest 'the upgrade turns an existing one into never, and the expiry stays fixed' => sub {
-    # The database before migration 19: no such CHECK, a row of each kind.
+    my ($late, $late_id) = $env->token_create('alice', name => 'late');
+    my ($early, $early_id) = $env->token_create('alice', name => 'early');
+    my ($refd, $refd_id) = $env->token_create('alice', name => 'refused');
+    $env->expire_token($refd_id);
+    # The database before migration 19: no such CHECKs, a row of each kind.
     $env->psql('ALTER TABLE bbtoken_tokens DROP CONSTRAINT bbtoken_tokens_expires_finite; '
+               . 'ALTER TABLE bbtoken_tokens DROP CONSTRAINT bbtoken_tokens_use_finite; '
                . 'UPDATE bbtoken_schema SET version = 18');
     my ($inf, $inf_id) = $env->token_insert('alice', name => 'inf', expires => "'infinity'");
     my ($far, $far_id) = $env->token_insert('alice', name => 'far', expires => "'294250-01-01 00:00:00+00'");
     my ($ok, $ok_id) = $env->token_insert('alice', name => 'ok', expires => "now() + interval '1 day'");
     my $ok_exp = $env->token_row($ok_id)->{expires_at};
+    # Used at the end of time, at its beginning, and refused at its end.
+    $env->psql("UPDATE bbtoken_tokens SET last_authenticated = 'infinity' WHERE id = '$late_id'; "
+               . "UPDATE bbtoken_tokens SET last_authenticated = '-infinity' WHERE id = '$early_id'; "
+               . "UPDATE bbtoken_tokens SET expired_refused_at = 'infinity' WHERE id = '$refd_id'");
+    is($env->get($UP, auth_bearer($late))->{status}, 503, 'before: last use at infinity is 503');
+    is($env->get($UP, auth_bearer($early))->{status}, 503, 'before: last use at -infinity is 503');
+    is($env->get($UP, auth_bearer($refd))->{status}, 503, 'before: an expired token refused at infinity is 503');
     is($env->get($UP, auth_bearer($inf))->{status}, 503, 'before: infinity is 503 ("bigint out of range")');
     is($env->get($UP, auth_bearer($far))->{status}, 503, 'before: the year 294250 is 503');
     my $file = $env->dir . '/scratch/upgrade19.sql';
@@ -90,6 +118,14 @@ subtest 'the upgrade turns an existing one into never, and the expiry stays fixe
     is($env->token_row($ok_id)->{expires_at}, $ok_exp, 'a finite expiry is unchanged');
     is_ok_res($env->get($UP, auth_bearer($inf)), 'after: the infinity token is 200');
     is_ok_res($env->get($UP, auth_bearer($far)), 'after: the far token is 200');
+    is($env->psql("SELECT last_authenticated > now() - interval '1 hour' FROM bbtoken_tokens WHERE id = '$late_id'"),
+       't', 'last use at infinity became now (never revoked as unused for it)');
+    is($env->token_row($early_id)->{last_authenticated}, '', 'last use at -infinity became never (NULL)');
+    is($env->psql("SELECT expired_refused_at IS NULL FROM bbtoken_tokens WHERE id = '$refd_id'"), 't',
+       'a refusal at infinity became none');
+    is_ok_res($env->get($UP, auth_bearer($late)), 'after: the late token is 200');
+    is_ok_res($env->get($UP, auth_bearer($early)), 'after: the early token is 200');
+    is_401($env->get($UP, auth_bearer($refd)), 1, 'after: the expired token is 401');
     my ($rc, $out, $err) = $env->psql_try("UPDATE bbtoken_tokens SET expires_at = now() + interval '2 days' WHERE id = '$inf_id'");
     ok($rc != 0 && $err =~ /bbtoken_tokens_fixed/, 'the expiry is fixed again (the trigger is back on)') or diag $err;
     is($env->psql("SELECT tgenabled FROM pg_trigger WHERE tgname = 'bbtoken_tokens_fixed'"), 'O',

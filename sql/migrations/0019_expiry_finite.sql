@@ -1,4 +1,5 @@
--- Migration 19: a token's expiry is a date before the year 100000, or none.
+-- Migration 19: a token's expiry, last use and last refusal of an expired
+-- token are each a date before the year 100000, or none.
 --
 -- Applied inside one transaction by `bbtoken db upgrade` (or by
 -- sql/schema.sql), never on its own: no BEGIN/COMMIT here.
@@ -26,5 +27,32 @@ ALTER TABLE bbtoken_tokens ENABLE TRIGGER bbtoken_tokens_fixed;
 ALTER TABLE bbtoken_tokens ADD CONSTRAINT bbtoken_tokens_expires_finite
     CHECK (isfinite(expires_at)
            AND expires_at < '100000-01-01 00:00:00+00');
+
+-- The lookup reads the last use and the last refusal of an expired token
+-- the same way.  Only httpd's functions write them, with now(), but
+-- plain SQL could write anything.  A last use at the end of time becomes
+-- now, so that no token the row says was used is revoked as unused; one
+-- at its beginning becomes never (NULL); a refusal becomes none.
+UPDATE bbtoken_tokens
+   SET last_authenticated = CASE
+           WHEN NOT isfinite(last_authenticated)
+                AND last_authenticated < now() THEN NULL
+           WHEN NOT isfinite(last_authenticated)
+                OR last_authenticated >= '100000-01-01 00:00:00+00'
+           THEN now() ELSE last_authenticated END,
+       expired_refused_at = CASE
+           WHEN NOT isfinite(expired_refused_at)
+                OR expired_refused_at >= '100000-01-01 00:00:00+00'
+           THEN NULL ELSE expired_refused_at END
+ WHERE NOT isfinite(last_authenticated)
+    OR last_authenticated >= '100000-01-01 00:00:00+00'
+    OR NOT isfinite(expired_refused_at)
+    OR expired_refused_at >= '100000-01-01 00:00:00+00';
+
+ALTER TABLE bbtoken_tokens ADD CONSTRAINT bbtoken_tokens_use_finite
+    CHECK (isfinite(last_authenticated)
+           AND last_authenticated < '100000-01-01 00:00:00+00'
+           AND isfinite(expired_refused_at)
+           AND expired_refused_at < '100000-01-01 00:00:00+00');
 
 UPDATE bbtoken_schema SET version = 19;
