@@ -194,6 +194,8 @@ bbt_db_conn_t *bbt_db_open(request_rec *r)
     c->r = r;
     /* Never into mod_dbd's wait without end: a place first, or 503. */
     if (bbt_dbgate_enter(r->server, apr_time_from_sec(wait), &max) != 0) {
+        /* No connection from the pool, as when mod_dbd has none. */
+        bbt_stats_count(BBT_STAT_DB_CONNECTION_ERRORS);
         bbt_db_say(c, APLOG_ERR, "BBT350",
                    apr_psprintf(p,
                                 "no database connection within %d s "
@@ -376,6 +378,16 @@ static apr_int64_t bbt_db_int64(const char *v)
     return v ? apr_atoi64(v) : 0;
 }
 
+/* An expiry in microseconds, 0 for none (the driver gives "" for NULL):
+ * an expiry at the epoch itself is a time, and is kept one earlier, still
+ * long past, so that it never reads as none. */
+static apr_int64_t bbt_db_expiry(const char *v)
+{
+    apr_int64_t us = bbt_db_int64(v);
+
+    return us == 0 && v && *v ? -1 : us;
+}
+
 /* A text column, NULL for SQL NULL: the driver gives "" for both, and the
  * schema lets no key or slug be empty. */
 static const char *bbt_db_text(const char *v)
@@ -437,7 +449,7 @@ bbt_db_status_t bbt_db_lookup(bbt_db_conn_t *c, const char *id, int interval,
         out->tok_repo = bbt_db_level(v[COL_REPO_PERM], BBT_SCOPE_REPO);
         out->revoked = bbt_db_flag(v[COL_REVOKED]);
         out->user_id = bbt_db_int64(v[COL_USER_ID]);
-        out->expires_us = bbt_db_int64(v[COL_EXPIRES_US]);
+        out->expires_us = bbt_db_expiry(v[COL_EXPIRES_US]);
         out->last_use_us = bbt_db_int64(v[COL_LAST_USE_US]);
         out->refused_us = bbt_db_int64(v[COL_REFUSED_US]);
         /* By the database's clock, as its write functions judge. */

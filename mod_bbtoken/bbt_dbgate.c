@@ -7,8 +7,10 @@
  * (DBDriver, DBDParams, DBDPersist, DBDMin, DBDKeep, DBDExptime), at the
  * top level and in each <VirtualHost>, a virtual host inheriting what it
  * does not set.  Servers with the same settings share one counter, as they
- * share one pool.  Conditional sections and included files are already
- * spliced into the tree where they stood.
+ * share one pool: two counters for one pool would let the module ask it
+ * for more connections than it has, and the rest would wait in mod_dbd.
+ * Conditional sections and included files are already spliced into the tree
+ * where they stood.
  *
  * The count is of the module's own connections: another module drawing on
  * the same pool (mod_authn_dbd, mod_session_dbd) can still leave the
@@ -30,8 +32,9 @@
 
 APLOG_USE_MODULE(bbtoken);
 
-/* mod_dbd's default DBDMax. */
-#define BBT_DBD_DEFAULT_MAX 10
+/* mod_dbd's defaults of the numbers, in the order of bbt_dbd_names from
+ * DBDMin. */
+static const int bbt_dbd_default[] = {1, 2, 300, 10};
 
 typedef struct {
     int max; /* DBDMax; 0: no pool (DBDPersist Off), nothing to wait for */
@@ -46,6 +49,7 @@ static const char *const bbt_dbd_names[BBT_DBD_NSET] = {
     "DBDriver", "DBDParams",  "DBDPersist", "DBDMin",
     "DBDKeep",  "DBDExptime", "DBDMax"};
 #define BBT_DBD_PERSIST 2
+#define BBT_DBD_MIN 3
 #define BBT_DBD_MAX 6
 
 /* This generation's gates: by the pool's settings, and by server. */
@@ -75,29 +79,32 @@ static void bbt_dbd_read(apr_pool_t *p, const ap_directive_t *d,
     }
 }
 
-/* The gate for settings set, made on first sight. */
+/* The gate for settings set, made on first sight.  Keyed as mod_dbd
+ * compares them: the driver and its parameters as written, the numbers by
+ * their values (an unset one is its default: "DBDMax 10" or "DBDMax 010"
+ * is the pool of a server that says nothing), and a server without a pool
+ * (DBDPersist Off) apart. */
 static bbt_gate_t *bbt_gate_for(apr_pool_t *p, const char *const *set)
 {
-    const char *key = "";
+    const char *key;
     bbt_gate_t *g;
-    int i;
+    int i, n[BBT_DBD_NSET - BBT_DBD_MIN];
+    int pooled =
+        !set[BBT_DBD_PERSIST] || strcasecmp(set[BBT_DBD_PERSIST], "off") != 0;
 
-    for (i = 0; i < BBT_DBD_NSET; i++) {
-        key = apr_pstrcat(p, key, set[i] ? set[i] : "-", "\n", NULL);
+    for (i = BBT_DBD_MIN; i < BBT_DBD_NSET; i++) {
+        n[i - BBT_DBD_MIN] =
+            set[i] ? atoi(set[i]) : bbt_dbd_default[i - BBT_DBD_MIN];
     }
+    key = apr_psprintf(p, "%s\n%s\n%d\n%d %d %d %d", set[0] ? set[0] : "-",
+                       set[1] ? set[1] : "-", pooled, n[0], n[1], n[2], n[3]);
     if ((g = apr_hash_get(bbt_gates, key, APR_HASH_KEY_STRING)) != NULL) {
         return g;
     }
     g = apr_pcalloc(p, sizeof(*g));
-    if (set[BBT_DBD_PERSIST] && strcasecmp(set[BBT_DBD_PERSIST], "off") == 0) {
-        g->max = 0;
-    } else {
-        g->max =
-            set[BBT_DBD_MAX] ? atoi(set[BBT_DBD_MAX]) : BBT_DBD_DEFAULT_MAX;
-        if (g->max < 0) {
-            g->max = 0;
-        }
-    }
+    g->max = pooled && n[BBT_DBD_MAX - BBT_DBD_MIN] > 0
+                 ? n[BBT_DBD_MAX - BBT_DBD_MIN]
+                 : 0;
     apr_hash_set(bbt_gates, key, APR_HASH_KEY_STRING, g);
     return g;
 }

@@ -3,7 +3,7 @@
  * the schema's own: sql/migrations/0001 (bbtoken_tokens_pkey and the
  * columns' CHECKs), 0002 (bbtoken_policy_*, bbtoken_tokens_fixed,
  * bbtoken_tokens_live_name), 0005 (bbtoken_tokens_name, and the API
- * functions' class BT).
+ * functions' class BT), 0019 (bbtoken_tokens_expires_finite).
  */
 #include "bbt_sqlstate.h"
 
@@ -24,6 +24,8 @@ static const struct {
     {"bbtoken_tokens_repo_perm_check", "not a repository permission"},
     {"bbtoken_tokens_expires_at_check",
      "the expiry must be after the creation time"},
+    {"bbtoken_tokens_expires_finite",
+     "the expiry must be a date before the year 100000"},
     {"bbtoken_users_name_check", "not a valid user name"},
     {"bbtoken_users_name_key", "a user of that name exists"},
     {"bbtoken_project_grants_project_key_check", "not a valid project key"},

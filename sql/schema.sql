@@ -93,3 +93,8 @@ COMMIT;
 BEGIN;
 \ir migrations/0018_schema_closed.sql
 COMMIT;
+
+-- Version 19: a token's expiry and last use are dates httpd can read.
+BEGIN;
+\ir migrations/0019_expiry_finite.sql
+COMMIT;

@@ -361,6 +361,10 @@ static void test_sqlstate_messages(void)
          "\"bbtoken_tokens_combination\"",
          "invalid permissions: the repository permission must be at least the "
          "project permission"},
+        {"23514", "bbtoken_tokens_expires_finite",
+         "new row for relation \"bbtoken_tokens\" violates check constraint "
+         "\"bbtoken_tokens_expires_finite\"",
+         "the expiry must be a date before the year 100000"},
         {"23514", "bbtoken_tokens_fixed",
          "update of token 1 violates bbtoken_tokens_fixed: a revocation is for "
          "good",
