@@ -16,6 +16,9 @@
 
 int bbtoken_opt_error(const char *usage, int c, char **argv)
 {
+    const char *arg = argv[optind - 1];
+    const char *eq = strncmp(arg, "--", 2) == 0 ? strchr(arg, '=') : NULL;
+
     if (c == ':') {
         return bbtoken_usage_error(usage, "option needs a value: %s",
                                    argv[optind - 1]);
@@ -24,8 +27,13 @@ int bbtoken_opt_error(const char *usage, int c, char **argv)
         return bbtoken_usage_error(usage, "unknown option: -%c", optopt);
     }
     /* An unknown long option, a value given to a flag, or another
-     * command's option. */
-    return bbtoken_usage_error(usage, "bad option: %s", argv[optind - 1]);
+     * command's option.  Its value is not repeated: --db=CONNINFO after
+     * the command, or mistyped, may hold a password. */
+    if (eq) {
+        return bbtoken_usage_error(usage, "bad option: %.*s=...",
+                                   (int)(eq - arg), arg);
+    }
+    return bbtoken_usage_error(usage, "bad option: %s", arg);
 }
 
 /* Global options stop at the first operand, the command: "+". */

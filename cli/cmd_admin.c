@@ -272,14 +272,16 @@ int bbtoken_cmd_db_status(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
  * records version 1; the later ones are run inside ours and record their
  * version themselves, which is checked.  prev is the version of the
  * migration before m in the list: the database must be at exactly that
- * one (versions increase, and need not be consecutive). */
+ * one (versions increase, and need not be consecutive).  *done is 1 when
+ * this run applied it, 0 when another upgrade had. */
 static int bbtoken_migrate(bbtoken_ctx_t *ctx, const bbtoken_migration_t *m,
-                           int prev)
+                           int prev, int *done)
 {
     char what[128];
     PGresult *res;
     int version;
 
+    *done = 0;
     snprintf(what, sizeof(what), "applying migration %s", m->name);
     if (m->version == 1) {
         res = PQexec(ctx->conn, m->sql);
@@ -290,6 +292,7 @@ static int bbtoken_migrate(bbtoken_ctx_t *ctx, const bbtoken_migration_t *m,
             return BBTOKEN_EXIT_FAIL;
         }
         PQclear(res);
+        *done = 1;
         return 0;
     }
     if (!(res = bbtoken_exec(ctx, what, "BEGIN", 0, NULL))) {
@@ -330,13 +333,14 @@ static int bbtoken_migrate(bbtoken_ctx_t *ctx, const bbtoken_migration_t *m,
         return BBTOKEN_EXIT_FAIL;
     }
     PQclear(res);
+    *done = 1;
     return 0;
 }
 
 int bbtoken_cmd_db_upgrade(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
                            const bbtoken_args_t *a)
 {
-    int rc, version, i, applied = 0;
+    int rc, version, i, done, applied = 0;
 
     (void)cmd;
     ctx->any_schema = 1;
@@ -363,12 +367,14 @@ int bbtoken_cmd_db_upgrade(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
             continue;
         }
         if ((rc = bbtoken_migrate(ctx, &bbtoken_migration_list[i],
-                                  i ? bbtoken_migration_list[i - 1].version
-                                    : 0))) {
+                                  i ? bbtoken_migration_list[i - 1].version : 0,
+                                  &done))) {
             return rc;
         }
-        printf("applied %s\n", bbtoken_migration_list[i].name);
-        applied++;
+        if (done) {
+            printf("applied %s\n", bbtoken_migration_list[i].name);
+            applied++;
+        }
     }
     printf("schema version: %d%s\n", BBTOKEN_SCHEMA_LATEST,
            applied ? "" : " (already up to date)");

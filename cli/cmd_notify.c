@@ -161,35 +161,61 @@ static bbtoken_note_kind_t bbtoken_note_kind(const PGresult *res, int row)
                                               : BBTOKEN_NOTE_UNUSED;
 }
 
-/* Settle rows [first, end) of res: recorded as told, mailed to `to` (or
- * not mailed: NULL).  Tokens purged meanwhile are left out. */
+/* 1 if row's owner can be mailed: active, with an address fit for a
+ * header. */
+static int bbtoken_notify_mailable(const PGresult *res, int row)
+{
+    return PQgetvalue(res, row, BBTOKEN_N_ACTIVE)[0] == 't' &&
+           bbtoken_mail_addr_ok(bbtoken_get(res, row, BBTOKEN_N_EMAIL, NULL));
+}
+
+/* The ids and the kinds of rows [first, end) of res whose owner's
+ * bbtoken_notify_mailable is `mailable` (or all of them: -1), as two
+ * array literals; the caller frees both.  Ids are 12 digits and kinds
+ * fixed words (the schema's CHECKs), so they need no quoting. */
+static int bbtoken_notify_arrays(const PGresult *res, int first, int end,
+                                 int mailable, char **ids, char **kinds)
+{
+    size_t cap = (size_t)(end - first) * 16 + 3, li = 0, lk = 0;
+    int i;
+
+    *ids = malloc(cap);
+    *kinds = malloc(cap);
+    if (!*ids || !*kinds) {
+        free(*ids);
+        free(*kinds);
+        return bbtoken_fail("out of memory");
+    }
+    for (i = first; i < end; i++) {
+        if (mailable >= 0 && bbtoken_notify_mailable(res, i) != mailable) {
+            continue;
+        }
+        li += (size_t)snprintf(*ids + li, cap - li, "%c%s", li ? ',' : '{',
+                               PQgetvalue(res, i, BBTOKEN_N_ID));
+        lk += (size_t)snprintf(*kinds + lk, cap - lk, "%c%s", lk ? ',' : '{',
+                               PQgetvalue(res, i, BBTOKEN_N_KIND));
+    }
+    snprintf(*ids + li, cap - li, "%s", li ? "}" : "{}");
+    snprintf(*kinds + lk, cap - lk, "%s", lk ? "}" : "{}");
+    return 0;
+}
+
+/* Record rows [first, end) of res as told, mailed to `to`.  Tokens
+ * purged meanwhile are left out. */
 static int bbtoken_notify_record(bbtoken_notify_t *n, const PGresult *res,
                                  int first, int end, const char *to)
 {
-    size_t cap = (size_t)(end - first) * 16 + 3;
-    char *ids = malloc(cap), *kinds = malloc(cap);
-    const char *params[3] = {ids, kinds, to};
-    size_t li = 0, lk = 0;
+    char *ids, *kinds;
+    const char *params[3];
     long rows;
-    int i, rc;
+    int rc;
 
-    if (!ids || !kinds) {
-        free(ids);
-        free(kinds);
-        return bbtoken_fail("out of memory");
+    if ((rc = bbtoken_notify_arrays(res, first, end, -1, &ids, &kinds))) {
+        return rc;
     }
-    /* Ids are 12 digits and kinds fixed words (the schema's CHECKs), so
-     * they need no quoting inside the array literals. */
-    for (i = first; i < end; i++) {
-        li +=
-            (size_t)snprintf(ids + li, cap - li, "%c%s", i == first ? '{' : ',',
-                             PQgetvalue(res, i, BBTOKEN_N_ID));
-        lk += (size_t)snprintf(kinds + lk, cap - lk, "%c%s",
-                               i == first ? '{' : ',',
-                               PQgetvalue(res, i, BBTOKEN_N_KIND));
-    }
-    snprintf(ids + li, cap - li, "}");
-    snprintf(kinds + lk, cap - lk, "}");
+    params[0] = ids;
+    params[1] = kinds;
+    params[2] = to;
     rc = bbtoken_exec_rows(
         n->ctx, "recording the notices",
         "INSERT INTO bbtoken_notices (token_id, kind, mailed_to)"
@@ -201,6 +227,46 @@ static int bbtoken_notify_record(bbtoken_notify_t *n, const PGresult *res,
         3, params, &rows);
     free(ids);
     free(kinds);
+    return rc;
+}
+
+/* Settle, as told without mail, the notices of owners who cannot be
+ * mailed, unless someone else is to be told the same notice (a project's
+ * token has several admins): then whether it is told is that mail's to
+ * say, and a mail sendmail refused is sent again next run. */
+static int bbtoken_notify_settle(bbtoken_notify_t *n, const PGresult *res)
+{
+    char *ids = NULL, *kinds = NULL, *mids = NULL, *mkinds = NULL;
+    const char *params[4];
+    long rows;
+    int rc;
+
+    if ((rc = bbtoken_notify_arrays(res, 0, PQntuples(res), 0, &ids, &kinds)) ||
+        (rc = bbtoken_notify_arrays(res, 0, PQntuples(res), 1, &mids,
+                                    &mkinds))) {
+        free(ids);
+        free(kinds);
+        return rc;
+    }
+    params[0] = ids;
+    params[1] = kinds;
+    params[2] = mids;
+    params[3] = mkinds;
+    rc = bbtoken_exec_rows(
+        n->ctx, "recording the notices",
+        "INSERT INTO bbtoken_notices (token_id, kind, mailed_to)"
+        " SELECT DISTINCT x.id, x.kind, NULL::text"
+        " FROM unnest($1::text[], $2::text[]) AS x(id, kind)"
+        " WHERE EXISTS (SELECT 1 FROM bbtoken_tokens t WHERE t.id = x.id)"
+        " AND NOT EXISTS (SELECT 1 FROM unnest($3::text[], $4::text[])"
+        " AS y(id, kind) WHERE y.id = x.id AND y.kind = x.kind)"
+        " ON CONFLICT (token_id, kind) DO UPDATE"
+        " SET sent_at = now(), mailed_to = EXCLUDED.mailed_to",
+        4, params, &rows);
+    free(ids);
+    free(kinds);
+    free(mids);
+    free(mkinds);
     return rc;
 }
 
@@ -219,8 +285,7 @@ static int bbtoken_notify_owner(bbtoken_notify_t *n, const PGresult *res,
     char *msg;
     size_t len;
 
-    if (PQgetvalue(res, first, BBTOKEN_N_ACTIVE)[0] != 't' || !to ||
-        !bbtoken_mail_addr_ok(to)) {
+    if (!bbtoken_notify_mailable(res, first)) {
         if (PQgetvalue(res, first, BBTOKEN_N_ACTIVE)[0] != 't') {
             printf("not mailed: %s is disabled (%d notice%s)\n", user, count,
                    s);
@@ -232,7 +297,8 @@ static int bbtoken_notify_owner(bbtoken_notify_t *n, const PGresult *res,
                    "%s (%d notice%s)\n",
                    user, to, count, s);
         }
-        return n->dry_run ? 0 : bbtoken_notify_record(n, res, first, end, NULL);
+        /* Settled after every owner is tried: bbtoken_notify_settle. */
+        return 0;
     }
     if (!(notes = calloc((size_t)count, sizeof(*notes)))) {
         return bbtoken_fail("out of memory");
@@ -433,6 +499,10 @@ int bbtoken_cmd_notify(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
             PQclear(res);
             return rc;
         }
+    }
+    if (!n.dry_run && (rc = bbtoken_notify_settle(&n, res))) {
+        PQclear(res);
+        return rc;
     }
     PQclear(res);
     if (n.failed) {

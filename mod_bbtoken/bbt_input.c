@@ -139,6 +139,8 @@ const char *bbt_input_email(const char *s)
 {
     const unsigned char *p;
     const char *at;
+    size_t n = 0;
+    long cp;
 
     if (!s || !*s) {
         return "e-mail address must not be empty";
@@ -146,8 +148,11 @@ const char *bbt_input_email(const char *s)
     if (strlen(s) > BBT_EMAIL_MAX) {
         return "e-mail address is longer than 254 bytes";
     }
-    for (p = (const unsigned char *)s; *p; p++) {
-        if (*p <= 0x20 || *p == 0x7f) {
+    for (p = (const unsigned char *)s; *p; p += n) {
+        if ((cp = bbt_utf8_next(p, &n)) < 0) {
+            return "e-mail address is not valid UTF-8";
+        }
+        if (cp == ' ' || bbt_is_control(cp)) {
             return "e-mail address must not contain spaces or control "
                    "characters";
         }

@@ -141,8 +141,9 @@ const char *bbt_input_token_name(const char *s);
 const char *bbt_input_display_name(const char *s);
 
 /* NULL if the NUL-terminated s is an acceptable e-mail address, else a
- * static English reason: exactly one "@" with something on either side, no
- * control characters or spaces, at most BBT_EMAIL_MAX bytes.  Whether the
+ * static English reason: exactly one "@" with something on either side,
+ * UTF-8 with no control characters (bbt_is_control) or spaces, at most
+ * BBT_EMAIL_MAX bytes.  Whether the
  * address exists is nobody's to check here. */
 const char *bbt_input_email(const char *s);
 

@@ -4,9 +4,9 @@
 # (rows inserted by SQL, tokens hashed here as its CLI hashed them), is
 # upgraded in place by `bbtoken db upgrade`: no data lost, the old tokens
 # still authenticate through httpd.  Also: db status, upgrading twice,
-# --init, a failing migration changing nothing, the CLI refusing a database
-# at another version, and sql/schema.sql making exactly the schema that the
-# upgrade makes.
+# --init, two upgrades at once, a failing migration changing nothing, the
+# CLI refusing a database at another version, and sql/schema.sql making
+# exactly the schema that the upgrade makes.
 use strict;
 use warnings;
 use FindBin;
@@ -223,6 +223,45 @@ subtest 'users who would share a slug stop the upgrade, which changes nothing' =
     is($rc, 0, 'once one is renamed, the upgrade goes through') or diag $err;
     is($env->psql("SELECT string_agg(name || '=' || slug, ' ' ORDER BY name) FROM bbtoken_users", db => 'clash'),
        'carol.c=carol.c carol@corp=carol_corp dave=dave', 'each user has their slug');
+};
+
+subtest 'two upgrades at once: the second waits, and does not claim what the first applied' => sub {
+    $env->psql('CREATE DATABASE racing', db => 'postgres');
+    $env->psql(undef, db => 'racing', file => "$ROOT/sql/migrations/0001_initial.sql");
+    # The first upgrade: a session that holds the upgrade's lock and applies
+    # every later migration in one transaction, as db upgrade would.
+    open my $first, '|-', "$BBT::Env::PGBIN/psql", '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-h', '127.0.0.1',
+        '-p', $env->pg_port, '-U', 'postgres', '-d', 'racing'
+        or die "psql: $!";
+    $first->autoflush(1);
+    print $first "BEGIN;\nLOCK TABLE bbtoken_schema IN EXCLUSIVE MODE;\n";
+    my $locked = "SELECT count(*) FROM pg_locks l JOIN pg_database d ON d.oid = l.database"
+               . " WHERE d.datname = 'racing' AND l.relation = 'bbtoken_schema'::regclass"
+               . " AND l.mode = 'ExclusiveLock' AND l.granted";
+    for (1 .. 600) { last if $env->psql($locked, db => 'racing'); select undef, undef, undef, 0.1 }
+    is($env->psql($locked, db => 'racing'), 1, 'the first holds the lock');
+    # The second, meanwhile.
+    my $out = $env->dir . '/run/racing.out';
+    my $pid = fork // die "fork: $!";
+    if (!$pid) {
+        open STDOUT, '>', $out or die $!;
+        open STDERR, '>', "$out.err" or die $!;
+        exec $env->cli_path, '--db', conninfo('racing'), 'db', 'upgrade' or die "exec: $!";
+    }
+    my $waits = "SELECT count(*) FROM pg_stat_activity WHERE datname = 'racing'"
+              . " AND application_name = 'bbtoken' AND wait_event_type = 'Lock'";
+    for (1 .. 600) { last if $env->psql($waits, db => 'postgres'); select undef, undef, undef, 0.1 }
+    is($env->psql($waits, db => 'postgres'), 1, 'the second waits for it');
+    print $first "\\i $ROOT/sql/migrations/$_.sql\n" for @LATER;
+    print $first "COMMIT;\n";
+    ok(close($first), 'the first upgrade commits');
+    waitpid $pid, 0;
+    my $rc = $? >> 8;
+    my $stdout = do { local (@ARGV, $/) = $out; <> };
+    my $stderr = do { local (@ARGV, $/) = "$out.err"; <> };
+    is($rc, 0, 'the second exits 0') or diag $stderr;
+    is($stdout, "schema version: $LATEST (already up to date)\n", 'and says it applied nothing');
+    is($env->psql('SELECT max(version) FROM bbtoken_schema', db => 'racing'), $LATEST, "at version $LATEST");
 };
 
 done_testing;

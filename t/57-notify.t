@@ -9,7 +9,8 @@
 # no token value in any message; headers that nothing can be injected into;
 # the dry run changes and sends nothing; the policy's
 # --revoke-unused-after; a project's and a repository's tokens, told to
-# the project's active admins.  Last use and creation are faked with SQL as the
+# the project's active admins (one without an address does not settle a
+# notice another admin's sendmail refused).  Last use and creation are faked with SQL as the
 # table's owner (creation and expiry only with the triggers off).
 use strict;
 use warnings;
@@ -498,6 +499,31 @@ subtest 'headers' => sub {
         is($h->{'auto-submitted'}[0], 'auto-generated', 'Auto-Submitted: no auto-replies');
     }
     isnt($m->[0]{headers}{'message-id'}[0], $m->[1]{headers}{'message-id'}[0], 'Message-IDs differ');
+};
+
+subtest 'a shared token: an admin who cannot be mailed does not settle a notice another admin\'s sendmail refused' => sub {
+    $env->user_add('sa1');                             # no address
+    $env->user_add('sa2', '--email', 'sa2@example.com');
+    $env->grant('sa1', 'PROJECT_ADMIN', 'SHARED');
+    $env->grant('sa2', 'PROJECT_ADMIN', 'SHARED');
+    my $tok = $env->cli_ok('create', '--project', 'SHARED', '--name', 'nightly', '--expiry-days', 5);
+    chomp $tok;
+    push @SECRETS, $tok;
+    my $id = $env->psql("SELECT id FROM bbtoken_tokens WHERE project_key = 'SHARED' AND name = 'nightly'");
+    $env->psql("SET session_replication_role = replica; UPDATE bbtoken_tokens SET created_at = now() - "
+               . "interval '100 days' WHERE id = '$id'");
+    my ($rc, $out, $err, $m) = notify(env => { BBT_SENDMAIL_EXIT => 75 });
+    is($rc, 1, 'sendmail refused: exit 1') or diag $err;
+    like($out, qr/^not mailed: sa1 has no e-mail address \(1 notice\)$/m, 'the admin without an address: said');
+    like($out, qr/^not mailed: sendmail failed for sa2 <sa2\@example\.com> \(1 notice kept for the next run\)$/m,
+         'the admin whose mail failed: kept, it says');
+    is_deeply(notices($id), {}, 'so nothing is recorded yet');
+    ($rc, $out, $err, $m) = notify();
+    is($rc, 0, 'next run: exit 0') or diag $err;
+    is_deeply([map { to_of($_) } @$m], ['sa2@example.com'], 'the admin with an address is told now');
+    is_deeply(notices($id), { expires_7d => 'sa2@example.com' }, 'and it is recorded as mailed to them');
+    ($rc, $out, $err, $m) = notify();
+    ok($rc == 0 && $out eq '' && @$m == 0, 'then nothing') or diag "$rc $out $err";
 };
 
 done_testing;

@@ -129,7 +129,12 @@ static void test_parse_args(void)
     usage_error(&create_cmd, ARGV("create", "alice", "-x"),
                 "unknown option: -x", "an unknown short option");
     usage_error(&user_add_cmd, ARGV("add", "x", "--admin=1"),
-                "bad option: --admin=1", "a value given to a flag");
+                "bad option: --admin=...", "a value given to a flag");
+    /* --db after the command is not an option there; its conninfo may
+     * hold a password, and the message may be mailed (cron) or logged. */
+    usage_error(&create_cmd,
+                ARGV("create", "alice", "--db=postgresql://u:s3cr3t@h/db"),
+                "bad option: --db=...", "--db=CONNINFO after the command");
     usage_error(&create_cmd, ARGV("create"), "create takes one NAME",
                 "no operand");
     usage_error(&create_cmd, ARGV("create", "a", "b", "--name", "x"),
@@ -262,6 +267,11 @@ static void test_parse_global(void)
            BBTOKEN_EXIT_USAGE, "an unknown global option: exit 2");
     ok(starts(capture_err, "bbtoken: bad option: --bogus\n\nUsage:"),
        "names it");
+    is_int(global(ARGV("bbtoken", "--dbx=host=h password=s3cr3t", "list"), &db,
+                  &cmd),
+           BBTOKEN_EXIT_USAGE, "a mistyped --db=CONNINFO: exit 2");
+    ok(starts(capture_err, "bbtoken: bad option: --dbx=...\n\nUsage:"),
+       "names it without its value");
 }
 
 /* A check that must fail with exactly this one line on stderr. */

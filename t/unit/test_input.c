@@ -264,6 +264,16 @@ static void test_emails(void)
     email("carol@corp\n", 0, "with a newline");
     email("carol@corp\x7f", 0, "with DEL");
     email("carol\t@corp", 0, "with a tab");
+    /* Unicode's other control characters (Cc), as in a token name: CSI
+     * would start a terminal's escape sequence where the address is
+     * shown, NEL a new line. */
+    email("carol\xc2\x9b"
+          "31m@corp",
+          0, "with U+009B (CSI)");
+    email("carol@corp\xc2\x85", 0, "with U+0085 (NEL)");
+    email("carol\xc2\x80@corp", 0, "with U+0080");
+    email("carol\xc2\xa0@corp", 1, "with U+00A0 (no control character)");
+    email("carol\xc2@corp", 0, "not UTF-8");
     memset(addr, 'a', sizeof(addr));
     addr[1] = '@';
     addr[BBT_EMAIL_MAX] = '\0';
