@@ -108,6 +108,22 @@ static const bbtoken_cmd_t *bbtoken_find(const bbtoken_cmd_t *cmds,
     return NULL;
 }
 
+/* Whether s could be a mistyped command: a short word of letters, digits
+ * and hyphens. */
+static int bbtoken_wordlike(const char *s)
+{
+    size_t n = 0;
+
+    for (; s[n]; n++) {
+        if (n >= 32 ||
+            !((s[n] >= 'a' && s[n] <= 'z') || (s[n] >= 'A' && s[n] <= 'Z') ||
+              (s[n] >= '0' && s[n] <= '9') || s[n] == '-')) {
+            return 0;
+        }
+    }
+    return n > 0;
+}
+
 static int bbtoken_main(bbtoken_ctx_t *ctx, int argc, char **argv)
 {
     const bbtoken_cmd_t *cmd;
@@ -124,8 +140,15 @@ static int bbtoken_main(bbtoken_ctx_t *ctx, int argc, char **argv)
         return bbtoken_usage_error(bbtoken_usage_main, "no command given");
     }
     if (!(cmd = bbtoken_find(bbtoken_cmds, argv[0]))) {
-        return bbtoken_usage_error(bbtoken_usage_main, "unknown command: %s",
-                                   argv[0]);
+        /* A mistyped name is repeated; a word no name could be is not: a
+         * connection string whose --db was forgotten may hold a password. */
+        if (bbtoken_wordlike(argv[0])) {
+            return bbtoken_usage_error(bbtoken_usage_main,
+                                       "unknown command: %s", argv[0]);
+        }
+        return bbtoken_usage_error(bbtoken_usage_main,
+                                   "unknown command (not repeated: it is not "
+                                   "a word; a --db value without its --db?)");
     }
     if (!cmd->run) {
         /* A group (user, db): "user --help", or "user SUBCOMMAND ...". */

@@ -64,6 +64,10 @@ subtest 'bad usage: exit 2' => sub {
         $env->cli_is("bbtoken @$a", $a, 2);
     }
     $env->cli_is('--db without a value', ['--db'], 2, raw => 1);
+    $env->cli_is('a mistyped command is named', ['lsit'], 2, stderr => qr/unknown command: lsit$/m);
+    my (undef, undef, $err) = $env->cli_is('a connection string for a command', ['postgresql://u:s3cretPW\@127.0.0.1:1/db', 'list'], 2,
+        raw => 1, stderr => qr/unknown command/);
+    unlike($err, qr/s3cretPW/, 'the connection string is not repeated: its password stays off stderr');
     is(count_tokens(), $before, 'no token was created by a bad command line');
 };
 
