@@ -10,6 +10,7 @@ use Cwd qw(abs_path);
 use File::Basename qw(dirname);
 use File::Spec;
 use IO::Socket::INET;
+use Fcntl qw(O_WRONLY O_CREAT O_EXCL);
 use POSIX qw(WNOHANG);
 use Time::HiRes qw(sleep time);
 
@@ -77,7 +78,30 @@ sub run_cmd {
     return ($rc, $out, $err);
 }
 
+# A loopback port no one listens on, for a server a test is about to start.
+# Not one the kernel hands out as a client's source port (git, curl, libpq
+# and wrk in the tests running beside this one connect all the time, and
+# one of them could take the port before the server binds it): one below
+# the ephemeral range, at random, reserved for this run by a file under
+# $BBT_TMPDIR so that no other test of the run picks it too.  The kernel's
+# choice only when that range leaves no room below it.
 sub free_port {
+    my ($lo) = split ' ', (slurp('/proc/sys/net/ipv4/ip_local_port_range') || '');
+    my $top = ($lo && $lo =~ /\A\d+\z/ && $lo > 12000) ? $lo : 0;
+    my $dir = $ENV{BBT_TMPDIR} ? "$ENV{BBT_TMPDIR}/ports" : undef;
+    mkdir $dir if $dir;
+    for (1 .. ($top ? 500 : 0)) {
+        my $p = 10000 + int(rand($top - 10000));
+        if ($dir && -d $dir) {
+            sysopen(my $h, "$dir/$p", O_WRONLY | O_CREAT | O_EXCL) or next;
+            close $h;
+        }
+        my $s = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => $p,
+                                      Proto => 'tcp', Listen => 1, ReuseAddr => 1)
+            or next;
+        close $s;
+        return $p;
+    }
     my $s = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => 0,
                                   Proto => 'tcp', Listen => 1, ReuseAddr => 1)
         or die "cannot bind a free port: $!";
