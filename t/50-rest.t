@@ -359,7 +359,7 @@ subtest 'PostgreSQL restarted under the API\'s pooled connections: no failure' =
     is($burst->(), 0, 'concurrent calls fill the pools');
     my $before = $env->psql("SELECT count(*) FROM pg_stat_activity WHERE usename = 'bbtoken_api'");
     note "bbtoken_api connections before the restart: $before";
-    ok($before >= 2, 'several pooled connections');
+    ok($before >= 1, 'pooled connections to lose');
     $env->pg_restart;
     my @st;
     for my $i (1 .. 16) {
