@@ -256,6 +256,15 @@ static void bbt_db_log(bbt_db_conn_t *c, int level, int rv, const char *id,
                            " failed: ", err ? err : "unknown error", NULL));
 }
 
+int bbt_db_reconnected(bbt_db_conn_t *c)
+{
+    /* libpq marks the connection bad only once a statement has failed on
+     * it; the pgsql driver's check then resets it. */
+    return PQstatus(c->pg) != CONNECTION_OK &&
+           apr_dbd_check_conn(c->dbd->driver, c->pool, c->dbd->handle) ==
+               APR_SUCCESS;
+}
+
 /* Statement `which`, prepared on this connection's current backend.
  * fresh: prepare it again even if it looks prepared. */
 static apr_dbd_prepared_t *bbt_db_stmt(bbt_db_conn_t *c, bbt_stmt_t which,
@@ -302,9 +311,7 @@ static apr_dbd_prepared_t *bbt_db_stmt(bbt_db_conn_t *c, bbt_stmt_t which,
  * or on a live connection, the statement is prepared afresh. */
 static apr_dbd_prepared_t *bbt_db_recover(bbt_db_conn_t *c, bbt_stmt_t which)
 {
-    if (PQstatus(c->pg) != CONNECTION_OK &&
-        apr_dbd_check_conn(c->dbd->driver, c->pool, c->dbd->handle) !=
-            APR_SUCCESS) {
+    if (PQstatus(c->pg) != CONNECTION_OK && !bbt_db_reconnected(c)) {
         return NULL;
     }
     return bbt_db_stmt(c, which, 1);
@@ -590,8 +597,7 @@ bbt_db_status_t bbt_db_user_level(bbt_db_conn_t *c, const char *name,
                           slug, name);
     bbt_db_counted(start, rv);
     /* A connection PostgreSQL dropped: reset it and try once more. */
-    if (rv != 0 && PQstatus(c->pg) != CONNECTION_OK &&
-        apr_dbd_check_conn(drv, c->pool, c->dbd->handle) == APR_SUCCESS) {
+    if (rv != 0 && bbt_db_reconnected(c)) {
         start = apr_time_now();
         rv = apr_dbd_pvselect(drv, c->pool, c->dbd->handle, &res, stmt, 1, key,
                               slug, name);

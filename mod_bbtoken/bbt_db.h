@@ -121,4 +121,10 @@ bbt_db_status_t bbt_db_user_level(bbt_db_conn_t *c, const char *name,
 struct pg_conn;
 struct pg_conn *bbt_db_native(bbt_db_conn_t *c);
 
+/* After a failed statement: 1 if PostgreSQL had dropped the connection
+ * (a restart, an idle kill) and the driver has now connected it again, so
+ * the statement may be tried once more; 0 if the connection was live (the
+ * statement itself failed) or cannot be connected again. */
+int bbt_db_reconnected(bbt_db_conn_t *c);
+
 #endif

@@ -118,13 +118,18 @@ int bbt_inventory_sql(const bbt_inventory_t *f, int revoke, long limit,
     }
     if (f->project) {
         bbt_inv_param(q, q->key, n);
+        /* Whoever the module lets in there (bbtoken_owner_levels): a
+         * global admin and a personal project's owner need no grant.  A
+         * disabled owner's tokens are listed as well: enabling the owner
+         * again brings their reach back. */
         snprintf(buf, sizeof(buf),
-                 " AND (t.project_key = %s"
+                 " AND (t.project_key = %s OR u.is_admin"
+                 " OR %s = '~' || lower(u.name)"
                  " OR EXISTS (SELECT 1 FROM bbtoken_project_grants g"
                  " WHERE g.user_id = u.id AND g.project_key = %s)"
                  " OR EXISTS (SELECT 1 FROM bbtoken_repo_grants g"
                  " WHERE g.user_id = u.id AND g.project_key = %s))",
-                 n, n, n);
+                 n, n, n, n);
         rc |= bbt_inv_cat(q, buf);
     }
     rc |= bbt_inv_cat(q, bbt_inv_kinds[f->kind].sql);

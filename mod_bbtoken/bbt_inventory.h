@@ -7,7 +7,8 @@
  *   owner       the owner's name, in any case (a user's tokens only)
  *   project     tokens that can reach project KEY: a user's whose owner
  *               holds a grant on the project or on one of its
- *               repositories, and the project's and its repositories' own
+ *               repositories, owns it (a personal project) or is a global
+ *               admin, and the project's and its repositories' own
  *   kind        only tokens of that kind
  *   expired     only tokens past their expiry
  *   never_used  only tokens never used

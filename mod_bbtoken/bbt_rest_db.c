@@ -29,15 +29,42 @@ int bbt_rest_unavailable(bbt_rest_t *x, const char *what)
                           BBT_REST_MSG_DB);
 }
 
+/* A failed statement outside a transaction on a connection PostgreSQL
+ * had dropped (every pooled one, after a restart) is asked again once the
+ * driver has connected it again, as the token lookup does (bbt_db.c).  In
+ * a transaction it is not: its earlier statements died with the
+ * connection. */
+static int bbt_rest_again(bbt_rest_t *x, const PGresult *res, int idle)
+{
+    ExecStatusType st = PQresultStatus(res);
+
+    if (!idle || st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK ||
+        PQstatus(x->pg) == CONNECTION_OK) {
+        return 0;
+    }
+    ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, x->r,
+                  "BBT280: access-tokens API: the database connection was "
+                  "lost (will reconnect and retry once): %s",
+                  PQerrorMessage(x->pg));
+    return bbt_db_reconnected(x->db);
+}
+
 PGresult *bbt_rest_exec(bbt_rest_t *x, const char *sql, int n,
                         const char *const *params)
 {
-    return PQexecParams(x->pg, sql, n, NULL, params, NULL, NULL, 0);
+    int idle = PQtransactionStatus(x->pg) == PQTRANS_IDLE;
+    PGresult *res = PQexecParams(x->pg, sql, n, NULL, params, NULL, NULL, 0);
+
+    if (bbt_rest_again(x, res, idle)) {
+        PQclear(res);
+        res = PQexecParams(x->pg, sql, n, NULL, params, NULL, NULL, 0);
+    }
+    return res;
 }
 
 int bbt_rest_cmd(bbt_rest_t *x, const char *sql)
 {
-    PGresult *res = PQexec(x->pg, sql);
+    PGresult *res = bbt_rest_exec(x, sql, 0, NULL);
     int ok = PQresultStatus(res) == PGRES_COMMAND_OK ||
              PQresultStatus(res) == PGRES_TUPLES_OK;
 

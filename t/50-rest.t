@@ -8,7 +8,7 @@ use FindBin;
 use lib "$FindBin::Bin/lib";
 use Test::More;
 use JSON::PP;
-use BBT::Env qw(b64);
+use BBT::Env qw(b64 in_children);
 use BBT::Assert;
 use BBT::Rest qw(rest_env);
 
@@ -343,6 +343,36 @@ subtest 'the database down: 503, never 401' => sub {
     my $ok;
     for (1 .. 20) { $res = call(GET => "$BASE/alice"); last if ($ok = $res->{status} == 200); select(undef, undef, undef, 0.25) }
     ok($ok, 'back after the database is') or diag res_summary($res);
+};
+
+# Every pooled connection dies in a restart, and libpq learns it only when
+# a statement fails: the handler must reset the connection and ask again,
+# as the token lookup does, not answer 503 once per stale connection.
+subtest 'PostgreSQL restarted under the API\'s pooled connections: no failure' => sub {
+    my $burst = sub {
+        return scalar grep { $_ != 0 } in_children(8, sub {
+            my $bad = 0;
+            for (1 .. 3) { $bad++ unless call(GET => "$BASE/alice")->{status} == 200 }
+            return $bad ? 1 : 0;
+        });
+    };
+    is($burst->(), 0, 'concurrent calls fill the pools');
+    my $before = $env->psql("SELECT count(*) FROM pg_stat_activity WHERE usename = 'bbtoken_api'");
+    note "bbtoken_api connections before the restart: $before";
+    ok($before >= 1, 'pooled connections to lose');
+    $env->pg_restart;
+    my @st;
+    for my $i (1 .. 16) {
+        my $res = call($i % 2 ? 'GET' : 'PUT', "$BASE/alice",
+                       $i % 2 ? () : (json => { name => "after restart $i", permissions => ['REPO_READ'] }));
+        push @st, $res->{status};
+        ok(defined $res->{headers}{'retry-after'}, "  call $i: 503 with Retry-After") if $res->{status} == 503;
+    }
+    note "statuses after the restart: @st";
+    ok(!(grep { $_ != 200 } @st), 'every call answered as if nothing happened') or diag "@st";
+    is($burst->(), 0, 'a concurrent burst after the restart all succeeds');
+    like($env->error_log_text, qr/BBT280: access-tokens API: the database connection was lost/,
+         'the lost connection was logged (BBT280)');
 };
 
 subtest 'statement logging: create and rotate send the new salt and hash, which the README\'s advice keeps out' => sub {

@@ -4,7 +4,8 @@
 # without a login, one with a token, what AuthType BBToken refuses before
 # the handler (in JSON), a path and a method that are not the
 # API's, the cross-site check, a project's and a repository's tokens,
-# rotation, the places a user may manage tokens of, a database outage.
+# rotation, the places a user may manage tokens of, a database outage,
+# a PostgreSQL restart under the pooled connection.
 # Any invalid read or write, use of uninitialised memory or bad free fails
 # the test.
 use strict;
@@ -157,6 +158,11 @@ is_status(req(GET => $I, $root), 503, 'inventory, database down: 503');
 is_status(req(GET => $PL, { Authorization => $auth }), 503, 'places, database down: 503');
 is_status(req(POST => "$PB/000000000001/rotate", \%nock), 503, 'rotate, database down: 503');
 $env->pg_start;
+is_status(req(GET => $B, { Authorization => $auth }), 200, 'the database back: 200');
+$env->pg_restart;
+is_status(req(GET => $B, { Authorization => $auth }), 200,
+          'the database restarted under the pooled connection: 200, asked again');
+like($env->error_log_text, qr/BBT280: /, '  after a reconnection (BBT280)');
 
 kill 'TERM', $pid;
 my $waited = 0;

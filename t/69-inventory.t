@@ -8,7 +8,8 @@
 # repositories' tokens are in it too, named by their holder: the kind
 # filter, the project filter that finds them, their JSON (project {key},
 # repository {slug, project {key}}, a repository token's one permission),
-# and their bulk revocation.
+# and their bulk revocation.  The project filter finds every token that can
+# reach the project, a global admin's and a personal project's owner's too.
 use strict;
 use warnings;
 use FindBin;
@@ -238,6 +239,32 @@ subtest 'projects\' and repositories\' tokens: their holder, the kind and projec
     is($env->psql("SELECT user_name FROM bbtoken_audit WHERE token_id = '$id{'r-deploy'}' AND event = 'revoked'"),
        'repo:PROJ/one', 'audited, naming the repository');
     is_deeply(names(), ['a-new', 'b-admin', 'p-ci', 'o-deploy'], 'the others stay');
+};
+
+# A global admin's token reaches every project, and a personal project's
+# owner's reaches it, with no grant: the project filter must find them as
+# the module lets them in, or a bulk revocation of what can reach a
+# project leaves the strongest tokens alive.
+subtest '--project: also a global admin\'s tokens and a personal project\'s owner\'s' => sub {
+    $env->make_repo('PROJ', 'one');
+    $env->make_repo('~dave', 'home');
+    mk_cli('root', 'root-admin', 'PROJECT_ADMIN');
+    mk_cli('dave', 'd-home', 'REPO_WRITE');
+    my $git = sub {
+        my ($name, $path) = @_;
+        return $env->get("/scm/$path.git/info/refs?service=git-upload-pack",
+                         { Authorization => $env->bearer($tok{$name}) })->{status};
+    };
+    is($git->('root-admin', 'PROJ/one'), 200, 'root\'s token reaches PROJ with no grant');
+    is($git->('d-home', '~dave/home'), 200, 'dave\'s token reaches ~dave with no grant');
+    is_deeply(names('--project', 'PROJ'), ['a-new', 'p-ci', 'root-admin'], '--project PROJ: root\'s too');
+    is_deeply(names('--project', '~DAVE'), ['d-home', 'root-admin'], '--project ~dave: dave\'s (and root\'s)');
+    my $res = $env->rest(GET => '/rest/access-tokens/latest/inventory?project=PROJ', as => 'root');
+    is_deeply([map { $_->{name} } @{ $res->{json}{values} || [] }], names('--project', 'PROJ'),
+              'REST ?project=PROJ: as the CLI\'s');
+    my $out = $env->cli_is('revoke what can reach PROJ', ['list', '--all', '--project', 'PROJ', '--revoke'], 0);
+    like($out, qr/^revoked 3 tokens\n\z/m, 'revoked 3 tokens');
+    is($git->('root-admin', 'PROJ/one'), 401, 'root\'s token no longer reaches PROJ');
 };
 
 done_testing;

@@ -100,8 +100,10 @@ static void test_filters(void)
        "owner: $1, in any case");
     ok(strcmp(q.params[1], "PROJ") == 0 && has(&q, "g.project_key = $2"),
        "project: $2, canonical");
-    ok(has(&q, "(t.project_key = $2 OR EXISTS"),
+    ok(has(&q, "(t.project_key = $2 OR "),
        "project: the project's and its repositories' own tokens too");
+    ok(has(&q, " OR u.is_admin OR $2 = '~' || lower(u.name) OR EXISTS"),
+       "project: a global admin's and the personal project owner's too");
     ok(has(&q, "t.expires_at <= now()"), "expired");
     ok(has(&q, "t.last_authenticated IS NULL"), "never used");
     ok(strcmp(q.params[2], "2592000") == 0 &&
