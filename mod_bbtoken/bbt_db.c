@@ -36,6 +36,7 @@
 #include "bbt_config.h"
 #include "bbt_db.h"
 #include "bbt_dbgate.h"
+#include "bbt_sqlstate.h"
 #include "bbt_stats.h"
 
 APLOG_USE_MODULE(bbtoken);
@@ -249,11 +250,13 @@ void bbt_db_close(bbt_db_conn_t *c)
 static void bbt_db_log(bbt_db_conn_t *c, int level, int rv, const char *id,
                        const char *what)
 {
-    const char *err = apr_dbd_error(c->dbd->driver, c->dbd->handle, rv);
+    char line[512];
+    const char *err = bbt_sql_line(
+        line, sizeof(line), apr_dbd_error(c->dbd->driver, c->dbd->handle, rv),
+        "unknown error");
 
     bbt_db_say(c, level, id,
-               apr_pstrcat(c->pool, what,
-                           " failed: ", err ? err : "unknown error", NULL));
+               apr_pstrcat(c->pool, what, " failed: ", err, NULL));
 }
 
 int bbt_db_reconnected(bbt_db_conn_t *c)

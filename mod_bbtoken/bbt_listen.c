@@ -55,6 +55,7 @@
 
 #include "bbt_cache.h"
 #include "bbt_listen.h"
+#include "bbt_sqlstate.h"
 
 APLOG_USE_MODULE(bbtoken);
 
@@ -136,19 +137,13 @@ int bbt_listen_available(void)
            bbt_listen_dbd_close;
 }
 
-/* libpq's message without its newline. */
+/* libpq's message on one line. */
 static const char *bbt_listen_pqerr(void)
 {
     static char buf[256];
-    const char *m = L.pg ? PQerrorMessage(L.pg) : NULL;
-    size_t n;
 
-    apr_cpystrn(buf, m && *m ? m : "connection failed", sizeof(buf));
-    n = strlen(buf);
-    while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == ' ')) {
-        buf[--n] = '\0';
-    }
-    return buf;
+    return bbt_sql_line(buf, sizeof(buf), L.pg ? PQerrorMessage(L.pg) : NULL,
+                        "connection failed");
 }
 
 static void bbt_listen_close(void)

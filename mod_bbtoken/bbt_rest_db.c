@@ -22,9 +22,13 @@ APLOG_USE_MODULE(bbtoken);
 
 int bbt_rest_unavailable(bbt_rest_t *x, const char *what)
 {
+    char line[512];
+
     ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, x->r,
                   "BBT200: access-tokens API: %s failed: %s", what,
-                  x->pg ? PQerrorMessage(x->pg) : "no connection");
+                  bbt_sql_line(line, sizeof(line),
+                               x->pg ? PQerrorMessage(x->pg) : NULL,
+                               "no connection"));
     return bbt_rest_error(x->r, HTTP_SERVICE_UNAVAILABLE, BBT_REST_EX_DB,
                           BBT_REST_MSG_DB);
 }
@@ -37,15 +41,17 @@ int bbt_rest_unavailable(bbt_rest_t *x, const char *what)
 static int bbt_rest_again(bbt_rest_t *x, const PGresult *res, int idle)
 {
     ExecStatusType st = PQresultStatus(res);
+    char line[512];
 
     if (!idle || st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK ||
         PQstatus(x->pg) == CONNECTION_OK) {
         return 0;
     }
-    ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, x->r,
-                  "BBT280: access-tokens API: the database connection was "
-                  "lost (will reconnect and retry once): %s",
-                  PQerrorMessage(x->pg));
+    ap_log_rerror(
+        APLOG_MARK, APLOG_WARNING, 0, x->r,
+        "BBT280: access-tokens API: the database connection was "
+        "lost (will reconnect and retry once): %s",
+        bbt_sql_line(line, sizeof(line), PQerrorMessage(x->pg), "no message"));
     return bbt_db_reconnected(x->db);
 }
 

@@ -141,3 +141,29 @@ const char *bbt_sql_message(const char *state, const char *constraint,
     }
     return "the database refused the value: it breaks a rule of the schema";
 }
+
+const char *bbt_sql_line(char *buf, size_t n, const char *message,
+                         const char *fallback)
+{
+    size_t o = 0;
+    int space = 0;
+
+    for (; message && *message && o + 1 < n; message++) {
+        char ch = *message;
+
+        if (ch == ' ' || ch == '\t' || ch == '\n' || ch == '\r') {
+            space = o > 0;
+            continue;
+        }
+        if (space) {
+            if (o + 2 >= n) {
+                break;
+            }
+            buf[o++] = ' ';
+            space = 0;
+        }
+        buf[o++] = ch;
+    }
+    buf[o] = '\0';
+    return o > 0 ? buf : fallback;
+}

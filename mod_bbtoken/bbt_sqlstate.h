@@ -12,6 +12,8 @@
 #ifndef BBT_SQLSTATE_H
 #define BBT_SQLSTATE_H
 
+#include <stddef.h>
+
 typedef enum {
     BBT_SQL_FAULT = 0,     /* anything else: the server's fault (503/500) */
     BBT_SQL_PRIVILEGE,     /* the database refused the role a privilege (a
@@ -39,5 +41,12 @@ bbt_sql_class_t bbt_sql_classify(const char *state, const char *constraint,
  * bbt_sql_classify. */
 const char *bbt_sql_message(const char *state, const char *constraint,
                             const char *message);
+
+/* libpq's error text as one log line, into buf (n bytes, n > 0): its
+ * trailing newline gone and each run of white space inside (the newline
+ * and tab before a HINT or a second sentence) one space, so an error log
+ * line ends where its message does.  fallback when there is no text. */
+const char *bbt_sql_line(char *buf, size_t n, const char *message,
+                         const char *fallback);
 
 #endif

@@ -36,6 +36,9 @@ ok((grep { /BBT070: no database connection available/ } @lines), '  that no conn
 for my $l (@lines) {
     like($l, qr/\[client 127\.0\.0\.1:\d+\] BBT07\d: /, '  on a line of the request, naming its client')
         or diag $l;
+    # libpq ends its messages with a newline and breaks longer ones with
+    # newline and tab, which the error log would write as "\n" and "\t".
+    unlike($l, qr/\\[nt]/, '  on one line, with no escaped newline or tab') or diag $l;
 }
 $env->pg_start;
 done_testing;

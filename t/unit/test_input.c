@@ -313,6 +313,26 @@ static void test_ids_and_numbers(void)
        "leading zeros are digits");
 }
 
+static void test_sql_line(void)
+{
+    char buf[64], tiny[8];
+
+    is_str(bbt_sql_line(buf, sizeof(buf), "server closed the connection "
+                        "unexpectedly\n\tThis probably means\n", "x"),
+           "server closed the connection unexpectedly This probably means",
+           "libpq's newline and tab become one space; the last one goes");
+    is_str(bbt_sql_line(buf, sizeof(buf), "  \n lead \r\n", "x"), "lead",
+           "white space at either end goes");
+    is_str(bbt_sql_line(buf, sizeof(buf), "\n\t \n", "none"), "none",
+           "only white space: the fallback");
+    is_str(bbt_sql_line(buf, sizeof(buf), NULL, "none"), "none",
+           "no message: the fallback");
+    is_str(bbt_sql_line(tiny, sizeof(tiny), "abcdefghijk", "x"), "abcdefg",
+           "a long message is cut to the buffer, terminated");
+    is_str(bbt_sql_line(tiny, sizeof(tiny), "abcdef gh", "x"), "abcdef",
+           "a space is not left at the cut");
+}
+
 static void test_sqlstate(void)
 {
     is_int(bbt_sql_classify("23505", "bbtoken_tokens_pkey", "dup"),
@@ -493,6 +513,7 @@ int main(void)
     test_emails();
     test_ids_and_numbers();
     test_sqlstate();
+    test_sql_line();
     test_sqlstate_messages();
     test_mint();
     test_nets();
