@@ -141,6 +141,7 @@ static void bbt_leak_verify(bbt_rest_t *x, const PGresult *rows,
                             const char **hashes)
 {
     const char *salt, *hash;
+    char mine[BBT_HASH_HEX_LEN + 1];
     int i, j, nrows = PQntuples(rows), found;
 
     *ids = "{";
@@ -156,11 +157,15 @@ static void bbt_leak_verify(bbt_rest_t *x, const PGresult *rows,
                 found = 1;
             }
         }
-        if (bbt_token_verify(salt, hash, &toks[i]) && found) {
+        /* The hash sent is the one computed from the presented secret, not
+         * the row's: the database compares the two again, and that check
+         * means something only if they come from different places. */
+        if (bbt_token_verify(salt, hash, &toks[i]) && found &&
+            bbt_token_hash_hex(salt, &toks[i], mine) == 0) {
             *ids = apr_pstrcat(x->r->pool, *ids, (*ids)[1] ? "," : "",
                                toks[i].id, NULL);
             *hashes = apr_pstrcat(x->r->pool, *hashes, (*hashes)[1] ? "," : "",
-                                  hash, NULL);
+                                  mine, NULL);
         }
     }
     *ids = apr_pstrcat(x->r->pool, *ids, "}", NULL);
