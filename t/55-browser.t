@@ -21,7 +21,8 @@
 # back or replaces some of the API's answers: a paging that goes nowhere is
 # not followed for ever, a row's buttons work while the list reloads and an
 # older list does not come back over a newer one, and editing a token's
-# permissions leaves its name as it is.  This file only sets the stack up
+# permissions leaves its name as it is; a maximum expiry shorter than every
+# choice is the number of days filled in.  This file only sets the stack up
 # and relays the TAP that node prints.
 #
 # Needs /usr/bin/chromium (Debian's chromium; BBT_CHROMIUM elsewhere) and

@@ -240,6 +240,8 @@
     }
     if (sel.selectedOptions.length === 0 || sel.selectedOptions[0].disabled) {
       sel.value = best !== null ? best : 'custom';
+      // No choice is short enough: the longest allowed is the maximum.
+      if (best === null && max !== null) $('f-days').value = String(max);
     }
     $('f-days').max = String(max !== null ? max : 36500);
     const hint = [];

@@ -8,9 +8,11 @@
 //   BBT_BASE       the page's and the API's host
 //   BBT_ANSWERS_USER, BBT_ANSWERS_PASSWORD   a password user of its own,
 //                  with no tokens (the other specs' lists stay theirs)
+//   BBT_CLI, BBT_DB  the bbtoken CLI and its --db, for the expiry policy
 //   BBT_CHROMIUM   the browser
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -194,4 +196,31 @@ test('editing a token\'s permissions keeps its name as it is', async () => {
   await page.locator('#status', { hasText: 'updated' }).waitFor();
   assert.equal((await listed()).find((x) => x.id === t.id).name, 'Spaced in');
   await rest('DELETE', '/' + t.id);
+});
+
+test('a maximum expiry shorter than every choice is the one chosen', { skip: !env.BBT_CLI }, async () => {
+  const policy = (...args) => execFileSync(env.BBT_CLI, ['--db', env.BBT_DB, 'policy', ...args]);
+  policy('--expiry-required', '--max-expiry-days', '5');
+  try {
+    await open();
+    await settled();
+    await page.getByRole('button', { name: 'Create token' }).click();
+    const dialog = page.getByRole('dialog', { name: 'Create token' });
+    await dialog.waitFor();
+    for (const v of ['', '7', '30', '60', '90', '365']) {
+      assert.equal(await dialog.locator(`#f-expiry option[value="${v}"]`).isDisabled(), true, `"${v}" is not offered`);
+    }
+    assert.equal(await dialog.locator('#f-expiry').inputValue(), 'custom');
+    assert.equal(await dialog.getByLabel('Days until expiry').inputValue(), '5', 'the longest allowed, 5 days');
+    await dialog.getByLabel('Token name').fill('Short lived');
+    await dialog.getByRole('button', { name: 'Create' }).click();
+    const shown = page.getByRole('dialog', { name: 'Token created' });
+    await shown.waitFor();
+    await shown.getByRole('button', { name: 'Done' }).click();
+    const made = (await listed()).find((t) => t.name === 'Short lived');
+    assert.equal(made.expiryDays, 5);
+    await rest('DELETE', '/' + made.id);
+  } finally {
+    policy('--expiry-optional', '--max-expiry-days', 'none');
+  }
 });
