@@ -224,3 +224,26 @@ test('a maximum expiry shorter than every choice is the one chosen', { skip: !en
     policy('--expiry-optional', '--max-expiry-days', 'none');
   }
 });
+
+test('more than a page: "Show more tokens", and a change reloads as many as were shown', async () => {
+  const made = [];
+  for (let i = 0; i < 27; i++) made.push((await rest('PUT', '', { name: `Many ${i}`, permissions: ['REPO_READ'] })).id);
+  const rows = page.locator('#tokens-body tr[data-id]');
+  await open();
+  await settled();
+  assert.equal(await rows.count(), 25, 'a page of 25');
+  await page.getByRole('button', { name: 'Show more tokens' }).click();
+  await page.locator('#status', { hasText: 'Showing 27 tokens' }).waitFor();
+  assert.equal(await rows.count(), 27);
+  assert.equal(await page.locator('#more').isVisible(), false, 'nothing more');
+  const last = made[0];   // the oldest, on the second page
+  await page.locator(`tr[data-id="${last}"]`).getByRole('button', { name: /^Revoke / }).click();
+  const relisted = page.waitForResponse((r) => /[?&]start=25&/.test(r.url()));
+  await page.getByRole('alertdialog', { name: 'Revoke token?' }).getByRole('button', { name: 'Revoke' }).click();
+  await relisted;
+  await page.locator(`tr[data-id="${last}"]`).waitFor({ state: 'detached' });
+  await page.waitForFunction(() => document.querySelectorAll('#tokens-body tr[data-id]').length === 26);
+  assert.deepEqual((await rows.evaluateAll((rs) => rs.map((r) => r.dataset.id))).sort(), made.slice(1).sort(),
+    'both pages again, without the revoked one');
+  for (const id of made.slice(1)) await rest('DELETE', '/' + id);
+});
