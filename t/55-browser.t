@@ -22,7 +22,8 @@
 # not followed for ever, a row's buttons work while the list reloads and an
 # older list does not come back over a newer one, and editing a token's
 # permissions leaves its name as it is; a maximum expiry shorter than every
-# choice is the number of days filled in.  This file only sets the stack up
+# choice is the number of days filled in; "Show more tokens"; names and
+# refusals that are markup shown as text.  This file only sets the stack up
 # and relays the TAP that node prints.
 #
 # Needs /usr/bin/chromium (Debian's chromium; BBT_CHROMIUM elsewhere) and

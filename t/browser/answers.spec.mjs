@@ -1,9 +1,10 @@
 // The Personal access tokens page against what the API answers, and when,
 // in headless Chromium, run by t/55-browser.t: a list whose paging never
-// ends, a list that answers after the user changed something, and a token
-// whose name the user did not touch.  The page and the API are the real
-// ones; a few answers are held back or replaced (Playwright's routing) to
-// play a slow or broken server.
+// ends, a list that answers after the user changed something, a token
+// whose name the user did not touch, a short maximum expiry, a second
+// page, and markup in names and messages.  The page and the API are the
+// real ones; a few answers are held back or replaced (Playwright's
+// routing) to play a slow or broken server.
 // Environment (t/55-browser.t sets it):
 //   BBT_BASE       the page's and the API's host
 //   BBT_ANSWERS_USER, BBT_ANSWERS_PASSWORD   a password user of its own,
@@ -246,4 +247,30 @@ test('more than a page: "Show more tokens", and a change reloads as many as were
   assert.deepEqual((await rows.evaluateAll((rs) => rs.map((r) => r.dataset.id))).sort(), made.slice(1).sort(),
     'both pages again, without the revoked one');
   for (const id of made.slice(1)) await rest('DELETE', '/' + id);
+});
+
+test('names and the server\'s messages are shown as text, never as markup', async () => {
+  const name = '<img src=x id=pwned onerror="document.title=\'pwned\'"><b>bold</b>';
+  const t = await rest('PUT', '', { name, permissions: ['REPO_READ'] });
+  await open();
+  const row = page.locator(`tr[data-id="${t.id}"]`);
+  await row.waitFor();
+  assert.equal(await row.locator('.name').innerText(), name, 'the name, character for character');
+  await row.getByRole('button', { name: /^Revoke / }).click();
+  const confirm = page.getByRole('alertdialog', { name: 'Revoke token?' });
+  assert.match(await confirm.innerText(), /<b>bold<\/b>/);
+  await page.keyboard.press('Escape');
+  // A refusal whose message is markup, as a broken or hostile server might
+  // send it.
+  await page.route(LIST, (route) => route.fulfill({ status: 503, contentType: 'application/json',
+    json: { errors: [{ context: null, message: name, exceptionName: 'x' }] } }));
+  try {
+    await page.locator('#holder-show').click();   // the user's own tokens again, asked anew
+    await page.locator('#alert', { hasText: '<b>bold</b>' }).waitFor();
+  } finally {
+    await page.unroute(LIST);
+  }
+  assert.equal(await page.locator('#pwned, #tokens-body b, #alert b, dialog b').count(), 0, 'no element made of it');
+  assert.notEqual(await page.title(), 'pwned');
+  await rest('DELETE', '/' + t.id);
 });
