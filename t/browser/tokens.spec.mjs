@@ -45,6 +45,7 @@ let token = '';          // the raw token, as read from the page
 let tokenId = '';
 let cloneLine = '';      // the page's ready git clone line
 let bearerLine = '';
+const refused = [];      // CSP violations and uncaught errors seen
 
 function git(args, opts = {}) {
   const genv = {
@@ -126,6 +127,10 @@ before(async () => {
   await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: BASE });
   page = await context.newPage();
   page.setDefaultTimeout(15000);
+  // What the page's Content-Security-Policy refused, and the page's own
+  // uncaught errors, for the last test.
+  page.on('console', (m) => { if (/Content.Security.Policy/i.test(m.text())) refused.push(m.text()); });
+  page.on('pageerror', (e) => refused.push('uncaught: ' + e.message));
 });
 
 after(async () => {
@@ -622,4 +627,8 @@ test('a list that answers after another place was chosen is dropped', { skip: !e
   assert.equal(await page.locator('#tokens-body tr', { hasText: 'Pipeline' }).count(), 0,
     'the project\'s token is not shown among the user\'s own');
   assert.equal(await page.locator('#alert').isHidden(), true, await page.locator('#alert').innerText());
+});
+
+test('all along, the Content-Security-Policy refused nothing and no script failed', async () => {
+  assert.deepEqual(refused, []);
 });
