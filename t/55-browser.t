@@ -23,8 +23,9 @@
 # older list does not come back over a newer one, and editing a token's
 # permissions leaves its name as it is; a maximum expiry shorter than every
 # choice is the number of days filled in; "Show more tokens"; names and
-# refusals that are markup shown as text.  This file only sets the stack up
-# and relays the TAP that node prints.
+# refusals that are markup shown as text; Back to the page does not bring a
+# new token back.  This file only sets the stack up and relays the TAP that
+# node prints.
 #
 # Needs /usr/bin/chromium (Debian's chromium; BBT_CHROMIUM elsewhere) and
 # Node.js 20 with npm; runs `npm ci` in t/browser when node_modules is

@@ -2,9 +2,10 @@
 // in headless Chromium, run by t/55-browser.t: a list whose paging never
 // ends, a list that answers after the user changed something, a token
 // whose name the user did not touch, a short maximum expiry, a second
-// page, and markup in names and messages.  The page and the API are the
-// real ones; a few answers are held back or replaced (Playwright's
-// routing) to play a slow or broken server.
+// page, markup in names and messages, and Back to the page after a new
+// token was shown.  The page and the API are the real ones; a few
+// answers are held back or replaced (Playwright's routing) to play a slow
+// or broken server.
 // Environment (t/55-browser.t sets it):
 //   BBT_BASE       the page's and the API's host
 //   BBT_ANSWERS_USER, BBT_ANSWERS_PASSWORD   a password user of its own,
@@ -15,6 +16,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
+import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
@@ -273,4 +275,60 @@ test('names and the server\'s messages are shown as text, never as markup', asyn
   assert.equal(await page.locator('#pwned, #tokens-body b, #alert b, dialog b').count(), 0, 'no element made of it');
   assert.notEqual(await page.title(), 'pwned');
   await rest('DELETE', '/' + t.id);
+});
+
+test('Back to the page after leaving it with a new token shown does not show the token again', async (t) => {
+  // Playwright turns the back/forward cache off; a browser of its own with
+  // the cache on, as a user's browser has it.
+  const dir = mkdtempSync(join(tmpdir(), 'bbt-chromium-'));
+  const browser = await chromium.launchPersistentContext(dir, {
+    executablePath: env.BBT_CHROMIUM || '/usr/bin/chromium',
+    headless: true,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking'],
+    ignoreDefaultArgs: ['--disable-back-forward-cache'],
+    httpCredentials: { username: USER, password: PASSWORD },
+  });
+  // A control: a page with no Cache-Control of its own, which the cache
+  // keeps (else this browser keeps nothing, and the test proves nothing).
+  const plain = http.createServer((q, r) => { r.writeHead(200, { 'Content-Type': 'text/html' }); r.end('<!doctype html><p>plain'); });
+  await new Promise((r) => plain.listen(0, '127.0.0.1', r));
+  try {
+    const p = await browser.newPage();
+    p.setDefaultTimeout(15000);
+    const away = `http://127.0.0.1:${plain.address().port}/away`;
+    await p.goto(`http://127.0.0.1:${plain.address().port}/control`);
+    await p.evaluate(() => { window.kept = 1; });
+    await p.goto(away);
+    await p.goBack({ waitUntil: 'commit' });
+    await p.waitForFunction(() => document.readyState === 'complete');
+    if (!(await p.evaluate(() => window.kept))) {
+      t.skip('this browser keeps no page in its back/forward cache');
+      return;
+    }
+
+    await p.goto(BASE + '/account/tokens/');
+    await p.getByRole('heading', { level: 1, name: 'Personal access tokens' }).waitFor();
+    await p.getByRole('button', { name: 'Create token' }).click();
+    await p.locator('#f-name').fill('Back again');
+    await p.getByRole('button', { name: 'Create', exact: true }).click();
+    await p.getByRole('dialog', { name: 'Token created' }).waitFor();
+    const secret = await p.locator('#new-token').inputValue();
+    assert.match(secret, /^BBDC-/);
+    await p.evaluate(() => { window.kept = 1; });
+    await p.goto(away);
+    await p.goBack({ waitUntil: 'commit' });
+    await p.waitForFunction(() => document.readyState === 'complete');
+    assert.equal(await p.evaluate(() => window.kept), undefined, 'the page is loaded anew, not restored');
+    await p.getByRole('heading', { level: 1, name: 'Personal access tokens' }).waitFor();
+    assert.equal(await p.locator('#new-dialog').evaluate((d) => d.open), false);
+    assert.equal(await p.evaluate((s) => Array.from(document.querySelectorAll('input, textarea'))
+      .some((e) => e.value.includes(s)) || document.documentElement.outerHTML.includes(s), secret), false,
+    'the token is nowhere on the page');
+    const made = (await listed()).find((x) => x.name === 'Back again');
+    await rest('DELETE', '/' + made.id);
+  } finally {
+    plain.close();
+    await browser.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
