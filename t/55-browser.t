@@ -17,7 +17,14 @@
 # below).  t/browser/sandbox.spec.mjs
 # plays a page uploaded over WebDAV onto the page's host that drives the
 # API in its reader's name: BBTokenSandbox stops it, and without it the
-# attack works.  This file only sets the stack up and relays the TAP that
+# attack works.  t/browser/answers.spec.mjs, as a user of its own, holds
+# back or replaces some of the API's answers: a paging that goes nowhere is
+# not followed for ever, a row's buttons work while the list reloads and an
+# older list does not come back over a newer one, and editing a token's
+# permissions leaves its name as it is; a maximum expiry shorter than every
+# choice is the number of days filled in; "Show more tokens"; names and
+# refusals that are markup shown as text; Back to the page does not bring a
+# new token back.  This file only sets the stack up and relays the TAP that
 # node prints.
 #
 # Needs /usr/bin/chromium (Debian's chromium; BBT_CHROMIUM elsewhere) and
@@ -49,6 +56,8 @@ unless (-d "$BDIR/node_modules/playwright-core") {
 }
 
 my ($user, $password) = ('alice', 'alice-Pa55-word');
+# t/browser/answers.spec.mjs's user, whose list no other spec touches.
+my ($user2, $password2) = ('carol', 'carol-Pa55-word');
 
 # The page as the README serves it: on the API's host, behind the site's
 # ordinary login (AuthType BBToken with mod_authn_file), the user's name
@@ -136,11 +145,12 @@ $html =~ s{<meta name="bbtoken-scm" content="/scm">}{<meta name="bbtoken-scm" co
 BBT::Env::spew("$d/www/tokens.html", $html, 0644);
 make_path("$d/dav/PROJ/site", "$d/davlock");
 $env->give_to_httpd("$d/dav", "$d/davlock");
-$env->htpasswd($user => $password);
+$env->htpasswd($user => $password, $user2 => $password2);
 $env->httpd_start;
 
 $env->make_repo('PROJ', 'repo');
 $env->user_add($user);
+$env->user_add($user2);
 $env->grant($user, 'PROJECT_READ', 'PROJ');
 # A project the user administers, for its tokens' view.
 $env->make_repo('TEAM', 'app');
@@ -200,10 +210,11 @@ my $api_base = $env->api_base_url;
 my $shots = $ENV{BBT_BROWSER_SHOTS} || "$d/screenshots";
 ($rc, $out, $err) = run_cmd(
     cmd => ['node', '--test', '--test-concurrency=1', '--test-reporter=tap', "$BDIR/tokens.spec.mjs",
-            "$BDIR/sandbox.spec.mjs"],
+            "$BDIR/sandbox.spec.mjs", "$BDIR/answers.spec.mjs"],
     cwd => $BDIR, timeout => 300, tmp => "$d/run",
     env => {
         BBT_BASE => $api_base, BBT_SCM_BASE => $env->base_url, BBT_USER => $user, BBT_PASSWORD => $password,
+        BBT_ANSWERS_USER => $user2, BBT_ANSWERS_PASSWORD => $password2,
         BBT_ATTACKER_TOKEN => $mallory, BBT_EVIL => '/PROJ/site/evil.html',
         BBT_PROJECT => 'PROJ', BBT_REPO => 'repo', BBT_ADMIN_PROJECT => 'TEAM', BBT_ADMIN_REPO => 'app',
         BBT_PLACES => $places,

@@ -12,8 +12,8 @@
   const LEVEL_WORD = { READ: 'Read', WRITE: 'Write', ADMIN: 'Admin' };
   const DAY = 86400000;
 
-  // A list asked for before the user chose another holder: its answer is
-  // dropped, never shown as the new holder's.
+  // A list asked for before the list was asked for again (a change, or
+  // another holder): its answer is dropped, never shown over the newer one.
   class Superseded extends Error {}
 
   // ------------------------------------------------------------------
@@ -59,8 +59,13 @@
   // ------------------------------------------------------------------
   // The list
 
-  const tokens = new Map();
+  // The tokens shown, by id.  A reload fills a map of its own and puts it
+  // here when it is done, so the rows shown meanwhile keep working.
+  let tokens = new Map();
   let nextStart = null;
+  // Counts the times the list was asked for anew: an answer to an older
+  // ask is superseded.
+  let generation = 0;
 
   function rowFor(t) {
     const perms = t.permissions || [];
@@ -122,22 +127,30 @@
     $('more-wrap').hidden = nextStart === null;
   }
 
-  async function loadPage(start) {
-    const asked = bbt.holder;
+  // One page of the list from start into the map into: where the next
+  // page starts (null: none), and whether the page added a token.  A next
+  // page that does not start further on is none: a paging that goes
+  // nowhere would be followed for ever.
+  async function loadPage(start, into, gen) {
     const page = await api('GET', base() + '?start=' + start + '&limit=' + PAGE_SIZE);
-    if (bbt.holder !== asked) throw new Superseded();
+    if (gen !== generation) throw new Superseded();
     if (page && page.policy) policy = page.policy;
-    for (const t of (page && page.values) || []) tokens.set(String(t.id), t);
-    nextStart = page && !page.isLastPage && typeof page.nextPageStart === 'number' ? page.nextPageStart : null;
+    const before = into.size;
+    for (const t of (page && page.values) || []) into.set(String(t.id), t);
+    const next = page && !page.isLastPage && typeof page.nextPageStart === 'number'
+      && page.nextPageStart > start ? page.nextPageStart : null;
+    return { next, added: into.size > before };
   }
 
   async function reload() {
-    // Reload as many tokens as are shown now.
+    // Reload as many tokens as are shown now, while a page adds any.
+    const gen = ++generation;
     const shown = Math.max(PAGE_SIZE, tokens.size);
-    tokens.clear();
-    nextStart = null;
-    await loadPage(0);
-    while (nextStart !== null && tokens.size < shown) await loadPage(nextStart);
+    const fresh = new Map();
+    let page = await loadPage(0, fresh, gen);
+    while (page.next !== null && page.added && fresh.size < shown) page = await loadPage(page.next, fresh, gen);
+    tokens = fresh;
+    nextStart = page.next;
     render();
   }
 
@@ -159,8 +172,11 @@
 
   $('more').addEventListener('click', async () => {
     if (nextStart === null) return;
+    const shown = tokens;
     try {
-      await loadPage(nextStart);
+      const page = await loadPage(nextStart, shown, generation);
+      if (shown !== tokens) return;   // a reload answered first
+      nextStart = page.next;
       render();
       say('Showing ' + tokens.size + ' tokens.');
     } catch (e) { if (!(e instanceof Superseded)) showError('alert', e); }
@@ -224,6 +240,8 @@
     }
     if (sel.selectedOptions.length === 0 || sel.selectedOptions[0].disabled) {
       sel.value = best !== null ? best : 'custom';
+      // No choice is short enough: the longest allowed is the maximum.
+      if (best === null && max !== null) $('f-days').value = String(max);
     }
     $('f-days').max = String(max !== null ? max : 36500);
     const hint = [];
@@ -299,7 +317,8 @@
 
   form.addEventListener('submit', async (e) => {
     e.preventDefault();
-    const name = $('f-name').value.trim();
+    const typed = $('f-name').value;
+    const name = typed.trim();
     if (!name) {
       showError('edit-error', new Error('Give the token a name.'));
       $('f-name').focus();
@@ -322,7 +341,9 @@
       } else {
         const old = tokens.get(editing);
         const body = {};
-        if (name !== old.name) body.name = name;
+        // A name left as it was stays as it is, spaces and all (a valid
+        // name); one the user typed is taken trimmed.
+        if (typed !== old.name && name !== old.name) body.name = name;
         const perms = chosenPermissions();
         const oldPerms = (old.permissions || []).slice().sort().join(',');
         if (perms.slice().sort().join(',') !== oldPerms) body.permissions = perms;
@@ -492,7 +513,8 @@
   // The list as tokens-places.js needs it: emptied when the page turns to
   // another holder, and loaded again.
   function clearList() {
-    tokens.clear();
+    generation++;
+    tokens = new Map();
     nextStart = null;
     $('tokens-body').textContent = '';
   }

@@ -45,6 +45,7 @@ let token = '';          // the raw token, as read from the page
 let tokenId = '';
 let cloneLine = '';      // the page's ready git clone line
 let bearerLine = '';
+const refused = [];      // CSP violations and uncaught errors seen
 
 function git(args, opts = {}) {
   const genv = {
@@ -88,6 +89,20 @@ function argv(line) {
   return out;
 }
 
+// Whether the page still holds secret anywhere a script or a later visitor
+// of the page could read it: a field's value (which page.content() does not
+// show), the document, the storages, the address.
+async function holds(secret) {
+  return page.evaluate((forms) => {
+    const places = [document.documentElement.outerHTML, location.href,
+      ...Array.from(document.querySelectorAll('input, textarea'), (e) => e.value)];
+    for (const store of [localStorage, sessionStorage]) {
+      for (let i = 0; i < store.length; i++) places.push(store.key(i), store.getItem(store.key(i)));
+    }
+    return places.some((text) => forms.some((f) => text.includes(f)));
+  }, [secret, encodeURIComponent(secret)]);
+}
+
 async function shot(name) {
   if (!SHOTS) return;
   mkdirSync(SHOTS, { recursive: true });
@@ -112,6 +127,10 @@ before(async () => {
   await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: BASE });
   page = await context.newPage();
   page.setDefaultTimeout(15000);
+  // What the page's Content-Security-Policy refused, and the page's own
+  // uncaught errors, for the last test.
+  page.on('console', (m) => { if (/Content.Security.Policy/i.test(m.text())) refused.push(m.text()); });
+  page.on('pageerror', (e) => refused.push('uncaught: ' + e.message));
 });
 
 after(async () => {
@@ -246,6 +265,7 @@ test('the new token is shown once, with a copy button and clone lines', async ()
   await dialog.getByRole('button', { name: 'Done' }).click();
   await dialog.waitFor({ state: 'hidden' });
   assert.equal(await page.locator('#new-token').inputValue(), '', 'the token is gone from the page');
+  assert.equal(await holds(token), false, 'nor in the clone lines, the storages or the address');
   const row = page.locator(`tr[data-id="${tokenId}"]`);
   await row.waitFor();
   const text = await row.innerText();
@@ -315,6 +335,7 @@ test('rotate after confirming: a new token in its place, shown once; git refuses
   await shown.getByRole('button', { name: 'Done' }).click();
   await shown.waitFor({ state: 'hidden' });
   assert.equal(await page.locator('#new-token').inputValue(), '', 'the token is gone from the page');
+  assert.equal(await holds(token), false, 'nor in the clone lines, the storages or the address');
   const fresh = page.locator(`tr[data-id="${tokenId}"]`);
   await fresh.waitFor();
   const text = await fresh.innerText();
@@ -606,4 +627,8 @@ test('a list that answers after another place was chosen is dropped', { skip: !e
   assert.equal(await page.locator('#tokens-body tr', { hasText: 'Pipeline' }).count(), 0,
     'the project\'s token is not shown among the user\'s own');
   assert.equal(await page.locator('#alert').isHidden(), true, await page.locator('#alert').innerText());
+});
+
+test('all along, the Content-Security-Policy refused nothing and no script failed', async () => {
+  assert.deepEqual(refused, []);
 });

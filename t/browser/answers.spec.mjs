@@ -1,0 +1,334 @@
+// The Personal access tokens page against what the API answers, and when,
+// in headless Chromium, run by t/55-browser.t: a list whose paging never
+// ends, a list that answers after the user changed something, a token
+// whose name the user did not touch, a short maximum expiry, a second
+// page, markup in names and messages, and Back to the page after a new
+// token was shown.  The page and the API are the real ones; a few
+// answers are held back or replaced (Playwright's routing) to play a slow
+// or broken server.
+// Environment (t/55-browser.t sets it):
+//   BBT_BASE       the page's and the API's host
+//   BBT_ANSWERS_USER, BBT_ANSWERS_PASSWORD   a password user of its own,
+//                  with no tokens (the other specs' lists stay theirs)
+//   BBT_CLI, BBT_DB  the bbtoken CLI and its --db, for the expiry policy
+//   BBT_CHROMIUM   the browser
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import http from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chromium } from 'playwright-core';
+
+const env = process.env;
+const BASE = env.BBT_BASE;
+const USER = env.BBT_ANSWERS_USER;
+const PASSWORD = env.BBT_ANSWERS_PASSWORD;
+const API = `${BASE}/rest/access-tokens/latest/users/${USER}`;
+const asUser = { Authorization: 'Basic ' + Buffer.from(USER + ':' + PASSWORD).toString('base64') };
+// The page's requests for the user's list, and no other.
+const LIST = new RegExp(`/rest/access-tokens/latest/users/${USER}\\?start=`);
+
+let context, page, profile;
+
+async function rest(method, path, body) {
+  const headers = { ...asUser, 'Content-Type': 'application/json' };
+  const res = await fetch(API + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  const text = await res.text();
+  assert.ok(res.ok, `${method} ${path}: ${res.status} ${text}`);
+  return text ? JSON.parse(text) : null;
+}
+
+async function listed() {
+  return (await rest('GET', '?limit=1000')).values;
+}
+
+async function open() {
+  const res = await page.goto(BASE + '/account/tokens/');
+  assert.equal(res.status(), 200);
+  await page.getByRole('heading', { level: 1, name: 'Personal access tokens' }).waitFor();
+}
+
+// Until the list is shown: its rows, or the "no tokens" line, or an error.
+async function settled() {
+  await page.locator('#tokens-body tr[data-id], #tokens-body tr.placeholder:not(:has-text("Loading")), #alert:not([hidden])')
+    .first().waitFor();
+}
+
+before(async () => {
+  profile = mkdtempSync(join(tmpdir(), 'bbt-chromium-'));
+  context = await chromium.launchPersistentContext(profile, {
+    executablePath: env.BBT_CHROMIUM || '/usr/bin/chromium',
+    headless: true,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+           '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    httpCredentials: { username: USER, password: PASSWORD },
+  });
+  page = await context.newPage();
+  page.setDefaultTimeout(15000);
+});
+
+after(async () => {
+  if (context) await context.close();
+  if (profile) rmSync(profile, { recursive: true, force: true });
+});
+
+test('a list whose paging goes nowhere is not followed for ever', async () => {
+  const made = await rest('PUT', '', { name: 'Paged', permissions: ['REPO_READ'] });
+  // The server says there is more, at the start it was asked for (or one
+  // further, with the same token again): a broken paging the page must not
+  // follow for ever.  Past the third request the answer is a network error,
+  // which the page would show.
+  for (const step of [0, 1]) {
+    let asked = 0;
+    await page.route(LIST, async (route) => {
+      asked++;
+      if (asked > 3) { await route.abort(); return; }
+      const url = new URL(route.request().url());
+      const start = Number(url.searchParams.get('start'));
+      url.searchParams.set('start', '0');
+      const res = await route.fetch({ url: url.href });
+      const first = await res.json();
+      await route.fulfill({ response: res, json: { ...first, isLastPage: false, nextPageStart: start + step } });
+    });
+    try {
+      await open();
+      await settled();
+      assert.equal(await page.locator('#alert').isHidden(), true, await page.locator('#alert').innerText());
+      assert.equal(await page.locator(`tr[data-id="${made.id}"]`).count(), 1, 'the token is listed');
+      // At the start: no next page.  One further: the next page adds no
+      // token, and the page stops there.
+      assert.equal(asked, step ? 2 : 1, `nextPageStart ${step ? 'one past' : 'at'} start: asked for ${step ? 'twice' : 'once'}`);
+      assert.equal(await page.locator('#more').isVisible(), !!step, 'more to show only where the start moves on');
+    } finally {
+      await page.unroute(LIST);
+    }
+  }
+  await rest('DELETE', '/' + made.id);
+});
+
+test('while a list is on its way, a row\'s buttons work, and an older answer is not shown', async () => {
+  const a = await rest('PUT', '', { name: 'Race A', permissions: ['REPO_READ'] });
+  const b = await rest('PUT', '', { name: 'Race B', permissions: ['REPO_READ'] });
+  await open();
+  await page.locator(`tr[data-id="${b.id}"]`).waitFor();
+
+  // The list asked for after the rename is answered by the server at once
+  // (so it still holds B) but reaches the page only at the end.
+  let release, asked;
+  const held = new Promise((r) => { release = r; });
+  const seen = new Promise((r) => { asked = r; });
+  let first = true;
+  await page.route(LIST, async (route) => {
+    if (!first) { await route.continue(); return; }
+    first = false;
+    const res = await route.fetch();
+    asked();
+    await held;
+    // After a failure the route may be gone already.
+    await route.fulfill({ response: res }).catch(() => {});
+  });
+  try {
+    await page.locator(`tr[data-id="${a.id}"]`).getByRole('button', { name: /^Edit / }).click();
+    const edit = page.getByRole('dialog', { name: 'Edit token' });
+    await edit.waitFor();
+    await page.locator('#f-name').fill('Race A renamed');
+    await edit.getByRole('button', { name: 'Save' }).click();
+    await edit.waitFor({ state: 'hidden' });
+    await seen;
+
+    // The list is still on its way: B's Revoke opens its dialog.
+    await page.locator(`tr[data-id="${b.id}"]`).getByRole('button', { name: /^Revoke / }).click();
+    const confirm = page.getByRole('alertdialog', { name: 'Revoke token?' });
+    assert.equal(await confirm.isVisible(), true, 'Revoke does something while the list is reloading');
+    assert.match(await confirm.innerText(), /Race B/);
+    const relisted = page.waitForResponse((r) => LIST.test(r.url()));
+    await confirm.getByRole('button', { name: 'Revoke' }).click();
+    await page.locator('#status', { hasText: 'revoked' }).waitFor();
+    await relisted;
+    await page.locator(`tr[data-id="${b.id}"]`).waitFor({ state: 'detached' });
+    assert.deepEqual((await listed()).map((t) => t.id).filter((id) => id === a.id || id === b.id), [a.id],
+      'the server has A, not B');
+
+    // Now the older answer, from before the revoke, arrives.
+    const late = page.waitForResponse((r) => LIST.test(r.url()));
+    release();
+    await (await late).finished();
+    // Let the page's script take the answer (a few turns of its event loop).
+    await page.evaluate(() => new Promise((r) => setTimeout(r, 200)));
+  } finally {
+    release();
+    await page.unroute(LIST);
+  }
+  assert.equal(await page.locator(`tr[data-id="${b.id}"]`).count(), 0, 'the revoked token is not shown again');
+  assert.match(await page.locator(`tr[data-id="${a.id}"]`).innerText(), /Race A renamed/);
+  await rest('DELETE', '/' + a.id);
+});
+
+test('editing a token\'s permissions keeps its name as it is', async () => {
+  // A name with spaces around it is a valid name (the CLI's rule).
+  const name = '  Spaced out  ';
+  const t = await rest('PUT', '', { name, permissions: ['PROJECT_READ', 'REPO_READ'] });
+  assert.equal(t.name, name);
+  await open();
+  const row = page.locator(`tr[data-id="${t.id}"]`);
+  await row.getByRole('button', { name: /^Edit / }).click();
+  const dialog = page.getByRole('dialog', { name: 'Edit token' });
+  await dialog.waitFor();
+  await dialog.getByRole('group', { name: 'Repository permission' }).getByLabel('Write').check();
+  await dialog.getByRole('button', { name: 'Save' }).click();
+  await dialog.waitFor({ state: 'hidden' });
+  await page.locator('#status', { hasText: 'updated' }).waitFor();
+  const now = (await listed()).find((x) => x.id === t.id);
+  assert.deepEqual(now.permissions, ['PROJECT_READ', 'REPO_WRITE'], 'the permission changed');
+  assert.equal(now.name, name, 'the name is unchanged');
+
+  // Nothing changed: nothing is sent.
+  await row.getByRole('button', { name: /^Edit / }).click();
+  await dialog.waitFor();
+  await dialog.getByRole('button', { name: 'Save' }).click();
+  await page.locator('#status', { hasText: 'No changes' }).waitFor();
+  assert.equal((await listed()).find((x) => x.id === t.id).name, name);
+
+  // A name the user typed is taken without the spaces around it.
+  await row.getByRole('button', { name: /^Edit / }).click();
+  await dialog.waitFor();
+  await page.locator('#f-name').fill('  Spaced in ');
+  await dialog.getByRole('button', { name: 'Save' }).click();
+  await page.locator('#status', { hasText: 'updated' }).waitFor();
+  assert.equal((await listed()).find((x) => x.id === t.id).name, 'Spaced in');
+  await rest('DELETE', '/' + t.id);
+});
+
+test('a maximum expiry shorter than every choice is the one chosen', { skip: !env.BBT_CLI }, async () => {
+  const policy = (...args) => execFileSync(env.BBT_CLI, ['--db', env.BBT_DB, 'policy', ...args]);
+  policy('--expiry-required', '--max-expiry-days', '5');
+  try {
+    await open();
+    await settled();
+    await page.getByRole('button', { name: 'Create token' }).click();
+    const dialog = page.getByRole('dialog', { name: 'Create token' });
+    await dialog.waitFor();
+    for (const v of ['', '7', '30', '60', '90', '365']) {
+      assert.equal(await dialog.locator(`#f-expiry option[value="${v}"]`).isDisabled(), true, `"${v}" is not offered`);
+    }
+    assert.equal(await dialog.locator('#f-expiry').inputValue(), 'custom');
+    assert.equal(await dialog.getByLabel('Days until expiry').inputValue(), '5', 'the longest allowed, 5 days');
+    await dialog.getByLabel('Token name').fill('Short lived');
+    await dialog.getByRole('button', { name: 'Create' }).click();
+    const shown = page.getByRole('dialog', { name: 'Token created' });
+    await shown.waitFor();
+    await shown.getByRole('button', { name: 'Done' }).click();
+    const made = (await listed()).find((t) => t.name === 'Short lived');
+    assert.equal(made.expiryDays, 5);
+    await rest('DELETE', '/' + made.id);
+  } finally {
+    policy('--expiry-optional', '--max-expiry-days', 'none');
+  }
+});
+
+test('more than a page: "Show more tokens", and a change reloads as many as were shown', async () => {
+  const made = [];
+  for (let i = 0; i < 27; i++) made.push((await rest('PUT', '', { name: `Many ${i}`, permissions: ['REPO_READ'] })).id);
+  const rows = page.locator('#tokens-body tr[data-id]');
+  await open();
+  await settled();
+  assert.equal(await rows.count(), 25, 'a page of 25');
+  await page.getByRole('button', { name: 'Show more tokens' }).click();
+  await page.locator('#status', { hasText: 'Showing 27 tokens' }).waitFor();
+  assert.equal(await rows.count(), 27);
+  assert.equal(await page.locator('#more').isVisible(), false, 'nothing more');
+  const last = made[0];   // the oldest, on the second page
+  await page.locator(`tr[data-id="${last}"]`).getByRole('button', { name: /^Revoke / }).click();
+  const relisted = page.waitForResponse((r) => /[?&]start=25&/.test(r.url()));
+  await page.getByRole('alertdialog', { name: 'Revoke token?' }).getByRole('button', { name: 'Revoke' }).click();
+  await relisted;
+  await page.locator(`tr[data-id="${last}"]`).waitFor({ state: 'detached' });
+  await page.waitForFunction(() => document.querySelectorAll('#tokens-body tr[data-id]').length === 26);
+  assert.deepEqual((await rows.evaluateAll((rs) => rs.map((r) => r.dataset.id))).sort(), made.slice(1).sort(),
+    'both pages again, without the revoked one');
+  for (const id of made.slice(1)) await rest('DELETE', '/' + id);
+});
+
+test('names and the server\'s messages are shown as text, never as markup', async () => {
+  const name = '<img src=x id=pwned onerror="document.title=\'pwned\'"><b>bold</b>';
+  const t = await rest('PUT', '', { name, permissions: ['REPO_READ'] });
+  await open();
+  const row = page.locator(`tr[data-id="${t.id}"]`);
+  await row.waitFor();
+  assert.equal(await row.locator('.name').innerText(), name, 'the name, character for character');
+  await row.getByRole('button', { name: /^Revoke / }).click();
+  const confirm = page.getByRole('alertdialog', { name: 'Revoke token?' });
+  assert.match(await confirm.innerText(), /<b>bold<\/b>/);
+  await page.keyboard.press('Escape');
+  // A refusal whose message is markup, as a broken or hostile server might
+  // send it.
+  await page.route(LIST, (route) => route.fulfill({ status: 503, contentType: 'application/json',
+    json: { errors: [{ context: null, message: name, exceptionName: 'x' }] } }));
+  try {
+    await page.locator('#holder-show').click();   // the user's own tokens again, asked anew
+    await page.locator('#alert', { hasText: '<b>bold</b>' }).waitFor();
+  } finally {
+    await page.unroute(LIST);
+  }
+  assert.equal(await page.locator('#pwned, #tokens-body b, #alert b, dialog b').count(), 0, 'no element made of it');
+  assert.notEqual(await page.title(), 'pwned');
+  await rest('DELETE', '/' + t.id);
+});
+
+test('Back to the page after leaving it with a new token shown does not show the token again', async (t) => {
+  // Playwright turns the back/forward cache off; a browser of its own with
+  // the cache on, as a user's browser has it.
+  const dir = mkdtempSync(join(tmpdir(), 'bbt-chromium-'));
+  const browser = await chromium.launchPersistentContext(dir, {
+    executablePath: env.BBT_CHROMIUM || '/usr/bin/chromium',
+    headless: true,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking'],
+    ignoreDefaultArgs: ['--disable-back-forward-cache'],
+    httpCredentials: { username: USER, password: PASSWORD },
+  });
+  // A control: a page with no Cache-Control of its own, which the cache
+  // keeps (else this browser keeps nothing, and the test proves nothing).
+  const plain = http.createServer((q, r) => { r.writeHead(200, { 'Content-Type': 'text/html' }); r.end('<!doctype html><p>plain'); });
+  await new Promise((r) => plain.listen(0, '127.0.0.1', r));
+  try {
+    const p = await browser.newPage();
+    p.setDefaultTimeout(15000);
+    const away = `http://127.0.0.1:${plain.address().port}/away`;
+    await p.goto(`http://127.0.0.1:${plain.address().port}/control`);
+    await p.evaluate(() => { window.kept = 1; });
+    await p.goto(away);
+    await p.goBack({ waitUntil: 'commit' });
+    await p.waitForFunction(() => document.readyState === 'complete');
+    if (!(await p.evaluate(() => window.kept))) {
+      t.skip('this browser keeps no page in its back/forward cache');
+      return;
+    }
+
+    await p.goto(BASE + '/account/tokens/');
+    await p.getByRole('heading', { level: 1, name: 'Personal access tokens' }).waitFor();
+    await p.getByRole('button', { name: 'Create token' }).click();
+    await p.locator('#f-name').fill('Back again');
+    await p.getByRole('button', { name: 'Create', exact: true }).click();
+    await p.getByRole('dialog', { name: 'Token created' }).waitFor();
+    const secret = await p.locator('#new-token').inputValue();
+    assert.match(secret, /^BBDC-/);
+    await p.evaluate(() => { window.kept = 1; });
+    await p.goto(away);
+    await p.goBack({ waitUntil: 'commit' });
+    await p.waitForFunction(() => document.readyState === 'complete');
+    assert.equal(await p.evaluate(() => window.kept), undefined, 'the page is loaded anew, not restored');
+    await p.getByRole('heading', { level: 1, name: 'Personal access tokens' }).waitFor();
+    assert.equal(await p.locator('#new-dialog').evaluate((d) => d.open), false);
+    assert.equal(await p.evaluate((s) => Array.from(document.querySelectorAll('input, textarea'))
+      .some((e) => e.value.includes(s)) || document.documentElement.outerHTML.includes(s), secret), false,
+    'the token is nowhere on the page');
+    const made = (await listed()).find((x) => x.name === 'Back again');
+    await rest('DELETE', '/' + made.id);
+  } finally {
+    plain.close();
+    await browser.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
