@@ -122,16 +122,22 @@ Alias /dav-open "@DIR@/dav"
     Require bbtoken
 </Location>
 EOC
+# Git is on the main server's port: the page learns its URL from the
+# configuration (SetEnv, through mod_include), as a packaged page whose file
+# an upgrade replaces must; its clone lines then clone from there.
+my $port = BBT::Env::free_port();
+$api =~ s{(<Directory "\@DIR\@/www">\n)}{$1    SetEnv BBTOKEN_PAGE_SCM http://127.0.0.1:$port/scm\n}
+    or BAIL_OUT('no page <Directory> to set the git URL in');
 my $env = BBT::Env->new(api_conf => $api, extra_conf => "DavLockDB \"\@DIR\@/davlock/lockdb\"\n"
                             # Only the types the page needs: no mime.types file is assumed.
                             . "TypesConfig /dev/null\n",
-                        port => BBT::Env::free_port(),
-                        modules => [qw(authn_file authz_user include mime dir headers dav dav_fs)],
+                        port => $port,
+                        modules => [qw(authn_file authz_user include mime dir headers env dav dav_fs)],
                         httpd => 0)->start;
 my $d = $env->dir;
 
-# The page's files, where httpd's User can read them (a checkout may sit
-# where it cannot), with git's host in bbtoken-scm.
+# The page's files as they are shipped, where httpd's User can read them (a
+# checkout may sit where it cannot).
 make_path("$d/www");
 chmod 0755, "$d/www";
 # Every file in www/, as make install and the package take them all.
@@ -139,10 +145,6 @@ for my $f (map { s{.*/}{}r } glob "$ROOT/www/*") {
     copy("$ROOT/www/$f", "$d/www/$f") or BAIL_OUT("copy www/$f: $!");
     chmod 0644, "$d/www/$f";
 }
-my $html = BBT::Env::slurp("$d/www/tokens.html");
-$html =~ s{<meta name="bbtoken-scm" content="/scm">}{<meta name="bbtoken-scm" content="${\ $env->base_url}/scm">}
-    or BAIL_OUT('tokens.html has no bbtoken-scm meta tag');
-BBT::Env::spew("$d/www/tokens.html", $html, 0644);
 make_path("$d/dav/PROJ/site", "$d/davlock");
 $env->give_to_httpd("$d/dav", "$d/davlock");
 $env->htpasswd($user => $password, $user2 => $password2);

@@ -38,12 +38,19 @@ const BBToken = (function () {
   // ------------------------------------------------------------------
   // Who and where
 
+  // What mod_include filled into a hidden span: an unprocessed directive is
+  // a comment node, so its text is empty; "(none)" is mod_include's word for
+  // an unset variable where the page's echomsg was not honoured.
+  const served = (id) => {
+    const el = $(id);
+    const t = el ? el.textContent.trim() : '';
+    return t && !t.startsWith('<!--') && !t.startsWith('(none)') ? t : '';
+  };
+
   function currentUser() {
-    // 1. filled in by mod_include (an unprocessed directive is a comment
-    //    node, so its text is empty);
-    const ssi = $('bbtoken-user');
-    const fromSsi = ssi ? ssi.textContent.trim() : '';
-    if (fromSsi && !fromSsi.startsWith('<!--') && !fromSsi.startsWith('(none)')) return fromSsi;
+    // 1. filled in by mod_include;
+    const fromSsi = served('bbtoken-user');
+    if (fromSsi) return fromSsi;
     // 2. a server that templates the page fills the meta tag in;
     const fromMeta = meta('bbtoken-user');
     if (fromMeta && !fromMeta.startsWith('<!--')) return fromMeta;
@@ -52,10 +59,12 @@ const BBToken = (function () {
   }
 
   const USER = currentUser();
-  const API = (meta('bbtoken-api') || '/rest/access-tokens/latest').replace(/\/+$/, '');
+  // The server's configuration first, then the meta tags.
+  const API = (served('bbtoken-api') || meta('bbtoken-api')
+               || '/rest/access-tokens/latest').replace(/\/+$/, '');
   // Where git is served: a path on this host, or (when the page has a host
   // name of its own, as it should) a URL: https://git.example.com/scm.
-  const SCM = (meta('bbtoken-scm') || '/scm').replace(/\/+$/, '');
+  const SCM = (served('bbtoken-scm') || meta('bbtoken-scm') || '/scm').replace(/\/+$/, '');
   const SCM_URL = /^https?:\/\//i.test(SCM) ? new URL(SCM) : null;
   const userBase = () => API + '/users/' + encodeURIComponent(USER);
 
