@@ -365,7 +365,13 @@ void bbt_throttle_gauge(void)
     apr_int64_t now, total = 0;
     int i;
 
-    if (!bbt_throttle.ring || !bbt_socache_lock(&bbt_throttle.sc)) {
+    if (!bbt_throttle.ring) {
+        /* The gauge outlives a restart; a generation without a throttle
+         * holds nobody back. */
+        bbt_stats_gauge_set(BBT_GAUGE_THROTTLED_CLIENTS, 0);
+        return;
+    }
+    if (!bbt_socache_lock(&bbt_throttle.sc)) {
         return;
     }
     now = apr_time_sec(apr_time_now());
