@@ -217,6 +217,15 @@ static unsigned int bbt_throttle_key(const request_rec *r,
     return bbt_throttle_spread(key, 6);
 }
 
+/* Whether a window that ends at end is open at now.  One that would end
+ * more than a window from now opened in what is now the future: the clock
+ * was set back since.  It is over, as after a restart, rather than
+ * stretched by the step (hours of 429 with a Retry-After to match). */
+static int bbt_throttle_open(apr_time_t end, apr_time_t now)
+{
+    return now < end && end - now <= apr_time_from_sec(bbt_throttle.window);
+}
+
 /* The address's entry: 1, or 0 if it has none (or it has ended).  The
  * lock held. */
 static int bbt_throttle_fetch(request_rec *r, const unsigned char *key,
@@ -232,7 +241,7 @@ static int bbt_throttle_fetch(request_rec *r, const unsigned char *key,
         return 0;
     }
     memcpy(e, buf, sizeof(*e));
-    return now < e->end;
+    return bbt_throttle_open(e->end, now);
 }
 
 static int bbt_throttle_lock(request_rec *r)
@@ -319,7 +328,8 @@ void bbt_throttle_failed(request_rec *r)
     if (!bbt_throttle_applies(r) || (klen = bbt_throttle_key(r, key)) == 0) {
         return;
     }
-    if (bbt_throttle_seen.klen == klen && now < bbt_throttle_seen.end &&
+    if (bbt_throttle_seen.klen == klen &&
+        bbt_throttle_open(bbt_throttle_seen.end, now) &&
         memcmp(bbt_throttle_seen.key, key, klen) == 0) {
         return;
     }
@@ -376,7 +386,9 @@ void bbt_throttle_gauge(void)
     }
     now = apr_time_sec(apr_time_now());
     for (i = 0; i < BBT_THROTTLE_RING; i++) {
-        if (bbt_throttle.ring[i].sec > now) {
+        /* As bbt_throttle_open: past the window, the clock went back. */
+        if (bbt_throttle.ring[i].sec > now &&
+            bbt_throttle.ring[i].sec <= now + bbt_throttle.window + 1) {
             total += bbt_throttle.ring[i].n;
         }
     }
