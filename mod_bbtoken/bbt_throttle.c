@@ -340,8 +340,9 @@ int bbt_throttle_gate(request_rec *r, int token)
     return HTTP_TOO_MANY_REQUESTS;
 }
 
-/* One more throttled client until end.  The lock held. */
-static void bbt_throttle_ring_add(apr_time_t end)
+/* One more throttled client until end (delta 1), or one fewer (-1: it
+ * was pushed out).  The lock held. */
+static void bbt_throttle_ring_add(apr_time_t end, int delta)
 {
     apr_int64_t sec = apr_time_sec(end - 1) + 1;
     bbt_tslot_t *slot = &bbt_throttle.ring[sec % BBT_THROTTLE_RING];
@@ -350,7 +351,11 @@ static void bbt_throttle_ring_add(apr_time_t end)
         slot->sec = sec;
         slot->n = 0;
     }
-    slot->n++;
+    if (delta > 0) {
+        slot->n++;
+    } else if (slot->n > 0) {
+        slot->n--;
+    }
 }
 
 void bbt_throttle_failed(request_rec *r)
@@ -377,6 +382,10 @@ void bbt_throttle_failed(request_rec *r)
     if (!slot || !bbt_throttle_open(slot->end, now)) {
         if (!slot) {
             slot = bbt_throttle_room(set, now);
+            if (bbt_throttle_open(slot->end, now) &&
+                slot->count >= (apr_uint32_t)bbt_throttle.failures) {
+                bbt_throttle_ring_add(slot->end, -1);
+            }
         }
         memcpy(slot->key, key, klen);
         slot->klen = (unsigned char)klen;
@@ -387,7 +396,7 @@ void bbt_throttle_failed(request_rec *r)
         slot->count++;
     }
     if (slot->count == (apr_uint32_t)bbt_throttle.failures) {
-        bbt_throttle_ring_add(slot->end);
+        bbt_throttle_ring_add(slot->end, 1);
     }
     e = *slot;
     apr_global_mutex_unlock(bbt_throttle.mutex);

@@ -7,7 +7,8 @@
 # keeps its count through failures from two thousand other loopback
 # addresses.  An address has its place in one set of eight: failures from
 # eight other addresses of its set, whose windows end later, push its count
-# out, and it starts again.  shmcb (the token cache's) lays out each of
+# out, and it starts again; a throttled address pushed out is held back no
+# more, and bbtoken_throttled_clients stops counting it.  shmcb (the token cache's) lays out each of
 # its caches from the hints it is given and does not check that room is
 # left for the data: every subcache's data must lie inside the subcache.
 # Every child stays alive, and a fresh address is still throttled after
@@ -23,7 +24,8 @@ use BBT::Cache qw(log_mark log_since wait_log);
 
 my $FAILS = 3;
 my $THROTTLE = "BBTokenThrottleFailures $FAILS\nBBTokenThrottleWindow 3600";
-my $env = BBT::Env->new(loglevel => 'warn bbtoken:debug socache_shmcb:debug', throttle => $THROTTLE)->start;
+my $env = BBT::Env->new(loglevel => 'warn bbtoken:debug socache_shmcb:debug', throttle => $THROTTLE,
+                        extra_conf => "<Location /metrics>\n    SetHandler bbtoken-metrics\n</Location>\n")->start;
 my $UP = '/scm/PROJ/repo.git/info/refs?service=git-upload-pack';
 $env->make_repo('PROJ', 'repo');
 
@@ -86,6 +88,11 @@ sub set_of {
     return $h % $sets;
 }
 
+sub throttled_clients {
+    my $r = HTTP::Tiny->new(timeout => 30)->get($env->url('/metrics'));
+    return ($r->{content} // '') =~ /^bbtoken_throttled_clients (\d+)$/m ? $1 : undef;
+}
+
 # The throttle's room, from BBT503 since $mark: (bytes, entries).
 sub room {
     my ($mark) = @_;
@@ -122,6 +129,18 @@ subtest 'BBTokenThrottleSize 65536: a full set pushes out the count that ends fi
     is(after_flood($who, $FAILS, 1, @mates[0 .. 7]), 401, 'then counted afresh: 401, not 429');
     is_deeply([map { fail_from('127.2.0.2') } 1 .. $FAILS + 1], [(401) x $FAILS, 429],
               "a fresh address: $FAILS failures, then 429");
+
+    # A throttled address pushed out is held back no more, and the gauge
+    # says so: sixteen later windows in its set leave no room for it.
+    my $held = throttled_clients();
+    my $x = '127.3.0.5';
+    is_deeply([map { fail_from($x) } 1 .. $FAILS + 1], [(401) x $FAILS, 429], "$x: $FAILS failures, then 429");
+    is(throttled_clients(), $held + 1, 'one more throttled client');
+    my @more = grep { set_of($_, $sets) == set_of($x, $sets) } addresses(6, 8000);
+    cmp_ok(scalar @more, '>=', 16, "sixteen addresses of $x\'s set");
+    is(token_from($_), 401, "$_ of its set: a failure") for @more[0 .. 15];
+    is(fail_from($x), 401, "$x pushed out: counted afresh (401)");
+    is(throttled_clients(), $held, 'bbtoken_throttled_clients no longer counts it');
 };
 
 subtest 'BBTokenThrottleSize is checked at startup' => sub {
