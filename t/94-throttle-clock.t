@@ -26,8 +26,16 @@ my ($rc, $out, $err) = run_cmd(cmd => ['cc', '-shared', '-fPIC', '-O2', '-o', $s
                                        "$FindBin::Bin/dso/clockback.c", '-ldl']);
 is($rc, 0, 'the clock for httpd builds') or BAIL_OUT("cc: $out$err");
 {
+    # On top of what the harness preloads (the sanitizers' runtime, with
+    # BBT_SANITIZE).
     no warnings 'redefine';
-    *BBT::Httpd::httpd_env = sub { { LD_PRELOAD => $so, BBT_CLOCK_BACK => "$_[0]{dir}/clock-back" } };
+    my $harness = \&BBT::Httpd::httpd_env;
+    *BBT::Httpd::httpd_env = sub {
+        my %e = %{ $harness->(@_) };
+        $e{LD_PRELOAD} = join ' ', grep { defined } $e{LD_PRELOAD}, $so;
+        $e{BBT_CLOCK_BACK} = "$_[0]{dir}/clock-back";
+        return \%e;
+    };
 }
 
 my $env = BBT::Env->new(throttle => "BBTokenThrottleFailures $FAILS\nBBTokenThrottleWindow $WINDOW",
