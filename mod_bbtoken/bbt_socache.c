@@ -1,6 +1,6 @@
 /*
  * A shared socache with its mutex (see bbt_socache.h): one way of making
- * and locking them for the token cache and the throttle, the way mod_ssl
+ * and locking them for the token cache, the way mod_ssl
  * keeps its session cache.
  */
 #include "httpd.h"

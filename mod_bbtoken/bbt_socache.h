@@ -1,6 +1,6 @@
 /*
- * A socache in shared memory for every child, as the token cache and the
- * throttle keep theirs: mod_socache_shmcb's provider, made before the
+ * A socache in shared memory for every child, as the token cache keeps
+ * its own: mod_socache_shmcb's provider, made before the
  * children are forked, with the global mutex shmcb asks for (it is not
  * safe across processes by itself), reopened in each child.
  */

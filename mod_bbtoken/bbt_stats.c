@@ -79,6 +79,7 @@ int bbt_stats_init(server_rec *s)
     apr_status_t rv;
     void *v = NULL;
     char key[64];
+    int i;
 
     /* A module whose counters are laid out otherwise (an upgrade loaded by
      * a restart) gets a segment of its own. */
@@ -89,6 +90,13 @@ int bbt_stats_init(server_rec *s)
     apr_pool_userdata_get(&v, key, pp);
     if (v) {
         bbt_seg = bbt_stats_aligned(v);
+        /* A restart: the counters go on, but a gauge says what this
+         * generation holds (its listener, its throttle's addresses), and
+         * that starts at none; the last generation's need not have said
+         * when it let go. */
+        for (i = 0; i < BBT_GAUGE_COUNT; i++) {
+            apr_atomic_set64(&bbt_seg->gauge[i], 0);
+        }
         return 0;
     }
     rv = apr_shm_create(&shm, sizeof(bbt_stats_seg_t) + BBT_STATS_LINE, NULL,

@@ -1,13 +1,21 @@
 /*
  * The failed-login throttle in httpd (see bbt_throttle.h).
  *
- * An address's entry is the end of its window and its count of failures,
- * under the address's bytes (a v4-mapped IPv6 address as the IPv4 one),
- * kept in shmcb until the window ends.  The window opens with the first
- * failure and does not slide: a client learns from Retry-After when it
- * may try again, and the count starts afresh then.  A success resets
- * nothing: behind one NAT address, one user's good login must not wipe
- * out the record of another's guessing.
+ * An address's entry is its key (a v4-mapped IPv6 address as the IPv4
+ * one), the end of its window and its count of failures, in a table of
+ * BBTokenThrottleSize bytes of shared memory, under one global mutex.  A
+ * failure adds to the entry where it lies: an address takes one entry
+ * however often it fails (a socache, which stores a copy each time and
+ * frees the old one only when it has scrolled out, would hold a few
+ * hundred addresses failing thirty times where it holds ten thousand
+ * failing once).  An address's entry lies in one set of
+ * BBT_THROTTLE_WAYS, picked by a hash of its key; when its set is full,
+ * the entry whose window ends soonest makes room.
+ *
+ * The window opens with the first failure and does not slide: a client
+ * learns from Retry-After when it may try again, and the count starts
+ * afresh then.  A success resets nothing: behind one NAT address, one
+ * user's good login must not wipe out the record of another's guessing.
  *
  * For the throttled-clients gauge, a ring in shared memory counts the
  * addresses whose throttling ends in each second to come; the gauge is
@@ -18,6 +26,8 @@
 #include "http_core.h"
 #include "http_log.h"
 #include "http_protocol.h"
+#include "util_mutex.h"
+#include "apr_global_mutex.h"
 #include "apr_shm.h"
 #include "apr_strings.h"
 
@@ -28,24 +38,25 @@
 #endif
 
 #include "bbt_config.h"
-#include "bbt_socache.h"
 #include "bbt_stats.h"
 #include "bbt_throttle.h"
 
 APLOG_USE_MODULE(bbtoken);
 
 #define BBT_THROTTLE_MUTEX "bbtoken-throttle"
-/* An entry is its key (at most 9 bytes) and 16 bytes, about 60 with
- * shmcb's own: the default 1 MiB (BBTokenThrottleSize) holds over ten
- * thousand addresses.  When it is full the entries that end soonest go
- * first. */
-#define BBT_THROTTLE_KEY_MAX 10
+/* A key: the family ('4' or '6') and the address (an IPv6 one's /64). */
+#define BBT_THROTTLE_KEY_MAX 9
+/* An address's set: eight entries, so that a few addresses that share
+ * one are not pushed out of it while the table has room. */
+#define BBT_THROTTLE_WAYS 8
 /* One slot per second a window may still run, and one to spare. */
 #define BBT_THROTTLE_RING (BBT_THROTTLE_WINDOW_MAX + 2)
 
 typedef struct {
-    apr_time_t end;
+    apr_time_t end; /* 0: a free entry */
     apr_uint32_t count;
+    unsigned char klen;
+    unsigned char key[BBT_THROTTLE_KEY_MAX];
 } bbt_tentry_t;
 
 typedef struct {
@@ -54,8 +65,10 @@ typedef struct {
 } bbt_tslot_t;
 
 static struct {
-    bbt_socache_t sc;
-    bbt_tslot_t *ring; /* shared; under sc's lock */
+    apr_global_mutex_t *mutex; /* NULL: no throttle (off, or failed) */
+    bbt_tentry_t *table;       /* shared; under the mutex */
+    apr_size_t sets;
+    bbt_tslot_t *ring; /* shared; under the mutex */
     int failures;
     int window;
     int tokens; /* 1: a token from a throttled address is refused too */
@@ -66,7 +79,7 @@ static struct {
  * (the window does not slide; only the count in BBT506 stops rising), so a
  * flood from one address is not counted further, and takes no lock, which
  * every child's threads would otherwise queue on.  The entry itself may
- * be pushed out of shmcb before its window ends (the soonest to end go
+ * be pushed out of its set before its window ends (the soonest to end go
  * first): the gate, which reads it, then forgets the thread's memory of
  * it, so the failures count again. */
 static __thread struct {
@@ -77,7 +90,7 @@ static __thread struct {
 
 void bbt_throttle_pre_config(apr_pool_t *pconf)
 {
-    bbt_socache_pre_config(pconf, BBT_THROTTLE_MUTEX);
+    ap_mutex_register(pconf, BBT_THROTTLE_MUTEX, NULL, APR_LOCK_DEFAULT, 0);
 }
 
 static apr_status_t bbt_throttle_cleanup(void *data)
@@ -87,33 +100,37 @@ static apr_status_t bbt_throttle_cleanup(void *data)
     return APR_SUCCESS;
 }
 
-static const char *bbt_throttle_make(apr_pool_t *pconf, apr_pool_t *ptemp,
-                                     server_rec *s)
+/* Shared memory of size bytes, zeroed, gone with pconf; NULL if none. */
+static void *bbt_throttle_shm(apr_pool_t *pconf, apr_size_t size)
 {
-    struct ap_socache_hints hints;
-    apr_size_t size = BBT_THROTTLE_RING * sizeof(bbt_tslot_t);
     apr_shm_t *shm;
-    const char *err;
+    void *base;
 
-    /* shmcb sizes its index from these, at one record (24 bytes) per
-     * average entry, and does not check that room is left for the data:
-     * hints that add up to less than its record would give each subcache
-     * a data area past its end.  An entry is about 26 bytes; these leave
-     * each about 70 of data. */
-    hints.avg_id_len = BBT_THROTTLE_KEY_MAX;
-    hints.avg_obj_size = 64 + sizeof(bbt_tentry_t);
-    hints.expiry_interval = apr_time_from_sec(60);
-    err = bbt_socache_make(
-        &bbt_throttle.sc, "bbtoken-throttle", BBT_THROTTLE_MUTEX, NULL,
-        bbt_config_throttle_size(s), &hints, pconf, ptemp, s);
-    if (err) {
-        return err;
-    }
     if (apr_shm_create(&shm, size, NULL, pconf) != APR_SUCCESS) {
+        return NULL;
+    }
+    base = apr_shm_baseaddr_get(shm);
+    memset(base, 0, size);
+    return base;
+}
+
+static const char *bbt_throttle_make(apr_pool_t *pconf, server_rec *s)
+{
+    apr_size_t size = bbt_config_throttle_size(s);
+
+    bbt_throttle.sets = size / (BBT_THROTTLE_WAYS * sizeof(bbt_tentry_t));
+    bbt_throttle.table = bbt_throttle_shm(
+        pconf, bbt_throttle.sets * BBT_THROTTLE_WAYS * sizeof(bbt_tentry_t));
+    bbt_throttle.ring =
+        bbt_throttle_shm(pconf, BBT_THROTTLE_RING * sizeof(bbt_tslot_t));
+    if (!bbt_throttle.table || !bbt_throttle.ring) {
         return "cannot make its shared memory";
     }
-    bbt_throttle.ring = apr_shm_baseaddr_get(shm);
-    memset(bbt_throttle.ring, 0, size);
+    if (ap_global_mutex_create(&bbt_throttle.mutex, NULL, BBT_THROTTLE_MUTEX,
+                               NULL, s, pconf, 0) != APR_SUCCESS) {
+        bbt_throttle.mutex = NULL;
+        return "cannot create its mutex";
+    }
     return NULL;
 }
 
@@ -124,6 +141,7 @@ int bbt_throttle_post_config(apr_pool_t *pconf, apr_pool_t *ptemp,
     server_rec *sv;
     int any = 0;
 
+    (void)ptemp;
     memset(&bbt_throttle, 0, sizeof(bbt_throttle));
     if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG) {
         return OK;
@@ -136,16 +154,10 @@ int bbt_throttle_post_config(apr_pool_t *pconf, apr_pool_t *ptemp,
                      "BBT500: failed-login throttle off (BBTokenThrottle off)");
         return OK;
     }
-    if (bbt_socache_find(&bbt_throttle.sc) != 0) {
-        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s,
-                     "BBT501: failed-login throttle off: it needs "
-                     "mod_socache_shmcb (LoadModule socache_shmcb_module "
-                     "...)");
-        return OK;
-    }
     apr_pool_cleanup_register(pconf, NULL, bbt_throttle_cleanup,
                               apr_pool_cleanup_null);
-    if ((err = bbt_throttle_make(pconf, ptemp, s)) != NULL) {
+    if ((err = bbt_throttle_make(pconf, s)) != NULL) {
+        memset(&bbt_throttle, 0, sizeof(bbt_throttle));
         ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s,
                      "BBT502: the failed-login throttle %s", err);
         return HTTP_INTERNAL_SERVER_ERROR;
@@ -153,91 +165,120 @@ int bbt_throttle_post_config(apr_pool_t *pconf, apr_pool_t *ptemp,
     bbt_throttle.failures = bbt_config_throttle_failures(s);
     bbt_throttle.window = bbt_config_throttle_window(s);
     bbt_throttle.tokens = bbt_config_throttle_tokens(s);
-    ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s,
-                 "BBT503: failed-login throttle on: %d failures from one "
-                 "address in %d s, then 429 for the rest of the window%s; "
-                 "%" APR_SIZE_T_FMT " bytes of shmcb",
-                 bbt_throttle.failures, bbt_throttle.window,
-                 bbt_throttle.tokens ? ", tokens too" : "",
-                 bbt_config_throttle_size(s));
+    ap_log_error(
+        APLOG_MARK, APLOG_NOTICE, 0, s,
+        "BBT503: failed-login throttle on: %d failures from one "
+        "address in %d s, then 429 for the rest of the window%s; "
+        "%" APR_SIZE_T_FMT " bytes of shared memory, room for %" APR_SIZE_T_FMT
+        " addresses",
+        bbt_throttle.failures, bbt_throttle.window,
+        bbt_throttle.tokens ? ", tokens too" : "", bbt_config_throttle_size(s),
+        bbt_throttle.sets * BBT_THROTTLE_WAYS);
     return OK;
 }
 
 void bbt_throttle_child_init(apr_pool_t *pchild, server_rec *s)
 {
-    if (bbt_socache_child_init(&bbt_throttle.sc, pchild) != 0) {
+    if (bbt_throttle.mutex &&
+        apr_global_mutex_child_init(
+            &bbt_throttle.mutex, apr_global_mutex_lockfile(bbt_throttle.mutex),
+            pchild) != APR_SUCCESS) {
+        bbt_throttle.mutex = NULL;
         ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s,
                      "BBT504: the failed-login throttle's mutex cannot be "
                      "opened in this child: the child does not throttle");
     }
 }
 
-/* shmcb picks an entry's subcache by the key's first byte: make it a mix
- * of the rest, or every client would share the one or two subcaches of a
- * family byte (or of 10., or of 127.). */
-static unsigned int bbt_throttle_spread(unsigned char *key, unsigned int len)
-{
-    unsigned int i, h = 2166136261u;
-
-    for (i = 1; i < len; i++) {
-        h = (h ^ key[i]) * 16777619u;
-    }
-    key[0] = (unsigned char)(h ^ (h >> 8) ^ (h >> 16) ^ (h >> 24));
-    return len;
-}
-
-/* The address r's client is counted under; its length, or 0 if none. */
+/* The key r's client is counted under, with its length (0 if none), and
+ * its set's number. */
 static unsigned int bbt_throttle_key(const request_rec *r,
-                                     unsigned char key[BBT_THROTTLE_KEY_MAX])
+                                     unsigned char key[BBT_THROTTLE_KEY_MAX],
+                                     apr_size_t *set)
 {
     const apr_sockaddr_t *a = r->useragent_addr;
     const unsigned char *ip;
+    unsigned int i, len, h = 2166136261u;
 
     if (!a || !a->ipaddr_ptr) {
         return 0;
     }
     ip = a->ipaddr_ptr;
+    if (a->family == AF_INET) {
+        key[0] = '4';
+        memcpy(key + 1, ip, 4);
+        len = 5;
+    }
 #if APR_HAVE_IPV6
-    if (a->family == AF_INET6) {
-        if (IN6_IS_ADDR_V4MAPPED((const struct in6_addr *)a->ipaddr_ptr)) {
-            ip += 12;
-        } else {
-            /* The /64: a host commonly has the whole of one. */
-            key[1] = '6';
-            memcpy(key + 2, ip, 8);
-            return bbt_throttle_spread(key, 10);
-        }
-    } else
+    else if (a->family == AF_INET6 &&
+             IN6_IS_ADDR_V4MAPPED((const struct in6_addr *)ip)) {
+        key[0] = '4';
+        memcpy(key + 1, ip + 12, 4);
+        len = 5;
+    } else if (a->family == AF_INET6) {
+        /* The /64: a host commonly has the whole of one. */
+        key[0] = '6';
+        memcpy(key + 1, ip, 8);
+        len = 9;
+    }
 #endif
-        if (a->family != AF_INET) {
+    else {
         return 0;
     }
-    key[1] = '4';
-    memcpy(key + 2, ip, 4);
-    return bbt_throttle_spread(key, 6);
+    for (i = 0; i < len; i++) {
+        h = (h ^ key[i]) * 16777619u;
+    }
+    *set = h % bbt_throttle.sets;
+    return len;
 }
 
-/* The address's entry: 1, or 0 if it has none (or it has ended).  The
- * lock held. */
-static int bbt_throttle_fetch(request_rec *r, const unsigned char *key,
-                              unsigned int klen, apr_time_t now,
-                              bbt_tentry_t *e)
+/* Whether a window that ends at end is open at now.  One that would end
+ * more than a window from now opened in what is now the future: the clock
+ * was set back since.  It is over, as after a restart, rather than
+ * stretched by the step (hours of 429 with a Retry-After to match). */
+static int bbt_throttle_open(apr_time_t end, apr_time_t now)
 {
-    unsigned char buf[sizeof(bbt_tentry_t)];
-    unsigned int len = sizeof(buf);
+    return now < end && end - now <= apr_time_from_sec(bbt_throttle.window);
+}
 
-    if (bbt_socache_get(&bbt_throttle.sc, r->server, key, klen, buf, &len,
-                        r->pool) != APR_SUCCESS ||
-        len != sizeof(buf)) {
-        return 0;
+/* The address's entry in its set, whatever its window: NULL if none.
+ * The lock held. */
+static bbt_tentry_t *bbt_throttle_find(const unsigned char *key,
+                                       unsigned int klen, apr_size_t set)
+{
+    bbt_tentry_t *e = bbt_throttle.table + set * BBT_THROTTLE_WAYS;
+    int i;
+
+    for (i = 0; i < BBT_THROTTLE_WAYS; i++) {
+        if (e[i].end && e[i].klen == klen && memcmp(e[i].key, key, klen) == 0) {
+            return &e[i];
+        }
     }
-    memcpy(e, buf, sizeof(*e));
-    return now < e->end;
+    return NULL;
+}
+
+/* Room in the set for another address: a free entry, one whose window has
+ * ended, or else the one whose window ends soonest.  The lock held. */
+static bbt_tentry_t *bbt_throttle_room(apr_size_t set, apr_time_t now)
+{
+    bbt_tentry_t *e = bbt_throttle.table + set * BBT_THROTTLE_WAYS;
+    bbt_tentry_t *soonest = &e[0];
+    int i;
+
+    for (i = 0; i < BBT_THROTTLE_WAYS; i++) {
+        if (!bbt_throttle_open(e[i].end, now)) {
+            return &e[i];
+        }
+        if (e[i].end < soonest->end) {
+            soonest = &e[i];
+        }
+    }
+    return soonest;
 }
 
 static int bbt_throttle_lock(request_rec *r)
 {
-    if (bbt_socache_lock(&bbt_throttle.sc)) {
+    if (apr_global_mutex_lock(bbt_throttle.mutex) == APR_SUCCESS) {
         return 1;
     }
     /* Open, not closed: a broken lock must not lock everyone out. */
@@ -250,27 +291,31 @@ static int bbt_throttle_lock(request_rec *r)
 
 static int bbt_throttle_applies(const request_rec *r)
 {
-    return bbt_throttle.sc.inst && bbt_throttle.ring &&
-           bbt_config_throttle(r->server);
+    return bbt_throttle.mutex && bbt_config_throttle(r->server);
 }
 
 int bbt_throttle_gate(request_rec *r, int token)
 {
     unsigned char key[BBT_THROTTLE_KEY_MAX];
     unsigned int klen;
+    apr_size_t set;
     apr_time_t now;
-    bbt_tentry_t e;
-    int found;
+    bbt_tentry_t e, *found;
     apr_int64_t secs;
 
     if (!bbt_throttle_applies(r) || (token && !bbt_throttle.tokens) ||
-        (klen = bbt_throttle_key(r, key)) == 0 || !bbt_throttle_lock(r)) {
+        (klen = bbt_throttle_key(r, key, &set)) == 0 || !bbt_throttle_lock(r)) {
         return OK;
     }
     /* The clock is read only for a request the throttle looks at. */
     now = apr_time_now();
-    found = bbt_throttle_fetch(r, key, klen, now, &e);
-    bbt_socache_unlock(&bbt_throttle.sc);
+    found = bbt_throttle_find(key, klen, set);
+    if (found && bbt_throttle_open(found->end, now)) {
+        e = *found;
+    } else {
+        found = NULL;
+    }
+    apr_global_mutex_unlock(bbt_throttle.mutex);
     if (!found || e.count < (apr_uint32_t)bbt_throttle.failures) {
         if (bbt_throttle_seen.klen == klen &&
             memcmp(bbt_throttle_seen.key, key, klen) == 0) {
@@ -295,8 +340,9 @@ int bbt_throttle_gate(request_rec *r, int token)
     return HTTP_TOO_MANY_REQUESTS;
 }
 
-/* One more throttled client until end.  The lock held. */
-static void bbt_throttle_ring_add(apr_time_t end)
+/* One more throttled client until end (delta 1), or one fewer (-1: it
+ * was pushed out).  The lock held. */
+static void bbt_throttle_ring_add(apr_time_t end, int delta)
 {
     apr_int64_t sec = apr_time_sec(end - 1) + 1;
     bbt_tslot_t *slot = &bbt_throttle.ring[sec % BBT_THROTTLE_RING];
@@ -305,51 +351,61 @@ static void bbt_throttle_ring_add(apr_time_t end)
         slot->sec = sec;
         slot->n = 0;
     }
-    slot->n++;
+    if (delta > 0) {
+        slot->n++;
+    } else if (slot->n > 0) {
+        slot->n--;
+    }
 }
 
 void bbt_throttle_failed(request_rec *r)
 {
     unsigned char key[BBT_THROTTLE_KEY_MAX];
     unsigned int klen;
+    apr_size_t set;
     apr_time_t now = apr_time_now();
-    bbt_tentry_t e;
-    apr_status_t rv;
+    bbt_tentry_t e, *slot;
 
-    if (!bbt_throttle_applies(r) || (klen = bbt_throttle_key(r, key)) == 0) {
+    if (!bbt_throttle_applies(r) ||
+        (klen = bbt_throttle_key(r, key, &set)) == 0) {
         return;
     }
-    if (bbt_throttle_seen.klen == klen && now < bbt_throttle_seen.end &&
+    if (bbt_throttle_seen.klen == klen &&
+        bbt_throttle_open(bbt_throttle_seen.end, now) &&
         memcmp(bbt_throttle_seen.key, key, klen) == 0) {
         return;
     }
     if (!bbt_throttle_lock(r)) {
         return;
     }
-    if (!bbt_throttle_fetch(r, key, klen, now, &e)) {
-        e.end = now + apr_time_from_sec(bbt_throttle.window);
-        e.count = 0;
+    slot = bbt_throttle_find(key, klen, set);
+    if (!slot || !bbt_throttle_open(slot->end, now)) {
+        if (!slot) {
+            slot = bbt_throttle_room(set, now);
+            if (bbt_throttle_open(slot->end, now) &&
+                slot->count >= (apr_uint32_t)bbt_throttle.failures) {
+                bbt_throttle_ring_add(slot->end, -1);
+            }
+        }
+        memcpy(slot->key, key, klen);
+        slot->klen = (unsigned char)klen;
+        slot->end = now + apr_time_from_sec(bbt_throttle.window);
+        slot->count = 0;
     }
-    if (e.count < APR_UINT32_MAX) {
-        e.count++;
+    if (slot->count < APR_UINT32_MAX) {
+        slot->count++;
     }
-    rv = bbt_socache_put(&bbt_throttle.sc, r->server, key, klen, e.end,
-                         (unsigned char *)&e, sizeof(e), r->pool);
-    if (rv == APR_SUCCESS && e.count == (apr_uint32_t)bbt_throttle.failures) {
-        bbt_throttle_ring_add(e.end);
+    if (slot->count == (apr_uint32_t)bbt_throttle.failures) {
+        bbt_throttle_ring_add(slot->end, 1);
     }
-    bbt_socache_unlock(&bbt_throttle.sc);
-    if (rv == APR_SUCCESS && e.count >= (apr_uint32_t)bbt_throttle.failures) {
+    e = *slot;
+    apr_global_mutex_unlock(bbt_throttle.mutex);
+    if (e.count >= (apr_uint32_t)bbt_throttle.failures) {
         memcpy(bbt_throttle_seen.key, key, klen);
         bbt_throttle_seen.klen = klen;
         bbt_throttle_seen.end = e.end;
     }
-    if (rv != APR_SUCCESS) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r,
-                      "BBT508: the failed-login throttle could not count "
-                      "client %s",
-                      r->useragent_ip);
-    } else if (e.count == (apr_uint32_t)bbt_throttle.failures) {
+    if (e.count == (apr_uint32_t)bbt_throttle.failures) {
         /* Once per window: the line fail2ban's filter also knows. */
         ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
                       "BBT505: client %s throttled: %u failed logins in %d "
@@ -365,15 +421,23 @@ void bbt_throttle_gauge(void)
     apr_int64_t now, total = 0;
     int i;
 
-    if (!bbt_throttle.ring || !bbt_socache_lock(&bbt_throttle.sc)) {
+    if (!bbt_throttle.mutex) {
+        /* The gauge outlives a restart; a generation without a throttle
+         * holds nobody back. */
+        bbt_stats_gauge_set(BBT_GAUGE_THROTTLED_CLIENTS, 0);
+        return;
+    }
+    if (apr_global_mutex_lock(bbt_throttle.mutex) != APR_SUCCESS) {
         return;
     }
     now = apr_time_sec(apr_time_now());
     for (i = 0; i < BBT_THROTTLE_RING; i++) {
-        if (bbt_throttle.ring[i].sec > now) {
+        /* As bbt_throttle_open: past the window, the clock went back. */
+        if (bbt_throttle.ring[i].sec > now &&
+            bbt_throttle.ring[i].sec <= now + bbt_throttle.window + 1) {
             total += bbt_throttle.ring[i].n;
         }
     }
-    bbt_socache_unlock(&bbt_throttle.sc);
+    apr_global_mutex_unlock(bbt_throttle.mutex);
     bbt_stats_gauge_set(BBT_GAUGE_THROTTLED_CLIENTS, total);
 }

@@ -3,7 +3,7 @@
  *
  * Each address (an IPv6 one by its /64, which one host commonly holds
  * whole) has a count of failed logins in a window that opens with its
- * first failure, kept in a socache (bbt_socache.c) of its own.  Once the
+ * first failure, kept in a table in shared memory.  Once the
  * count reaches BBTokenThrottleFailures, credentials that are not a token
  * (passwords, for the AuthBBTokenProvider providers, or anything a guesser
  * types) are answered 429 with Retry-After until the window closes,

@@ -7,7 +7,9 @@
 # seen before is answered from it, so the database is asked once per
 # distinct token; a virtual host with BBTokenCache off asks it every time.
 # Then a database outage (503, database errors), mod_status's section, and
-# no token, user name or path anywhere in the metrics.
+# no token, user name or path anywhere in the metrics; a graceful restart
+# keeps the counters, and one into BBTokenCache off leaves no listener
+# counted.
 use strict;
 use warnings;
 use FindBin;
@@ -312,6 +314,33 @@ subtest 'a graceful restart keeps the counters' => sub {
     for my $s ('bbtoken_requests_total{outcome="allowed"}', 'bbtoken_db_queries_total') {
         is($a->{$s}, $b->{$s}, "$s as before ($b->{$s})");
     }
+};
+
+subtest 'a graceful restart into BBTokenCache off: no listener, and the gauge says so' => sub {
+    # The generation the restart above made: its listener comes up soon.
+    my $b;
+    for (1 .. 100) {
+        (undef, $b) = scrape();
+        last if ($b->{bbtoken_cache_listeners} // 0) == 1;
+        select(undef, undef, undef, 0.1);
+    }
+    is($b->{bbtoken_cache_listeners}, 1, 'before: the listener is up');
+    my $mark = BBT::Cache::log_mark($env);
+    $env->{extra_conf} = "BBTokenCache off\n$env->{extra_conf}";
+    $env->_write_conf;
+    my ($rc, $out, $err) = BBT::Env::run_cmd(cmd => [$BBT::Env::APACHE, '-f', $env->{conf}, '-k', 'graceful'],
+                                             tmp => "$env->{dir}/run", timeout => 60);
+    is($rc, 0, 'apache2 -k graceful') or diag "$out$err";
+    ok(wait_log($env, $mark, qr/BBT300: token cache off/), 'the new generation has no cache');
+    my $a;
+    for (1 .. 100) {
+        (undef, $a) = scrape();
+        last if defined $a->{bbtoken_cache_listeners} && $a->{bbtoken_cache_listeners} == 0;
+        select(undef, undef, undef, 0.1);
+    }
+    is($a->{bbtoken_cache_listeners}, 0, 'bbtoken_cache_listeners: 0');
+    is($a->{'bbtoken_requests_total{outcome="allowed"}'}, $b->{'bbtoken_requests_total{outcome="allowed"}'},
+       'the counters went on');
 };
 
 is_deeply([$env->crash_lines], [], 'no child crashed');

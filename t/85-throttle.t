@@ -293,6 +293,29 @@ subtest 'BBTokenThrottleTokens refuse: tokens are refused too, without the datab
        'from another address: 200');
 };
 
+subtest 'a graceful restart into BBTokenThrottle off: the gauge holds nobody back' => sub {
+    # The counters outlive a graceful restart; the throttle's counts do not.
+    is(scrape()->{bbtoken_throttled_clients}, 1, 'before: 127.0.0.5 is held back');
+    my $m = log_mark($env);
+    $env->{throttle} = "BBTokenThrottle off";
+    $env->_write_conf;
+    my ($rc, $out, $err) = run_cmd(cmd => [$BBT::Env::APACHE, '-f', $env->{conf}, '-k', 'graceful'],
+                                   tmp => "$env->{dir}/run", timeout => 60, env => $env->httpd_env);
+    is($rc, 0, 'apache2 -k graceful') or diag "$out$err";
+    ok(wait_log($env, $m, qr/BBT500: failed-login throttle off/), 'the new generation has no throttle');
+    # A scrape by a child of the new generation (the old ones were idle and
+    # have gone): the throttle the old one had is gone with them.
+    my $v = scrape();
+    for (1 .. 300) {
+        last if defined $v->{bbtoken_throttled_clients} && $v->{bbtoken_throttled_clients} == 0;
+        sleep 0.1;
+        $v = scrape();
+    }
+    is($v->{bbtoken_throttled_clients}, 0, 'bbtoken_throttled_clients: 0');
+    is(ua('127.0.0.5')->get($env->url($UP), { headers => auth_bearer($tok) })->{status}, 200,
+       'and the address it held back is served');
+};
+
 subtest 'BBTokenThrottle off' => sub {
     $env->httpd_restart(throttle => "BBTokenThrottle off");
     ok(wait_log($env, 0, qr/BBT500: failed-login throttle off/), 'BBT500 at startup');

@@ -1,14 +1,17 @@
 # The failed-login throttle's shared memory holds under many addresses, and
-# BBTokenThrottleSize sizes it.  shmcb lays out each of its caches from the
-# hints it is given and does not check that room is left for the data; it
-# says at debug level how it laid them out, and every subcache's data must
-# lie inside the subcache, at the default size and at the least one.  Then
-# an address one failure short of the threshold, failures from two
-# thousand other loopback addresses (each a new entry), and the first
-# address's last failure: the default 1 MiB holds them all, so the address
-# is throttled (429); 64 KiB holds about a thousand, so its count, the
-# first to end, was pushed out and starts again (401).  Every child stays
-# alive, and a fresh address is still throttled after
+# BBTokenThrottleSize sizes it.  An address takes one entry however often
+# it fails: at the least size (64 KiB, room for 2728), an address twenty
+# failures short keeps its count through nineteen failures from each of 150
+# others (2850 failures; a socache, which stores a copy per failure, held
+# about a thousand).  At the default 1 MiB, an address one failure short
+# keeps its count through failures from two thousand other loopback
+# addresses.  An address has its place in one set of eight: failures from
+# eight other addresses of its set, whose windows end later, push its count
+# out, and it starts again; a throttled address pushed out is held back no
+# more, and bbtoken_throttled_clients stops counting it.  shmcb (the token cache's) lays out each of
+# its caches from the hints it is given and does not check that room is
+# left for the data: every subcache's data must lie inside the subcache.
+# Every child stays alive, and a fresh address is still throttled after
 # BBTokenThrottleFailures of them.
 use strict;
 use warnings;
@@ -21,7 +24,8 @@ use BBT::Cache qw(log_mark log_since wait_log);
 
 my $FAILS = 3;
 my $THROTTLE = "BBTokenThrottleFailures $FAILS\nBBTokenThrottleWindow 3600";
-my $env = BBT::Env->new(loglevel => 'warn bbtoken:debug socache_shmcb:debug', throttle => $THROTTLE)->start;
+my $env = BBT::Env->new(loglevel => 'warn bbtoken:debug socache_shmcb:debug', throttle => $THROTTLE,
+                        extra_conf => "<Location /metrics>\n    SetHandler bbtoken-metrics\n</Location>\n")->start;
 my $UP = '/scm/PROJ/repo.git/info/refs?service=git-upload-pack';
 $env->make_repo('PROJ', 'repo');
 
@@ -32,57 +36,111 @@ sub fail_from {
         ->get($env->url($UP), { headers => { Authorization => $env->basic('nobody', 'wrong') } })->{status};
 }
 
-# shmcb's own account of each cache it made (the token cache, the
-# throttle) in $log: every subcache's data inside it.
+# shmcb's own account of each cache it made (the token cache's segments)
+# in $log: every subcache's data inside it.
 sub layout_ok {
     my ($log, $what) = @_;
     my @size = $log =~ /subcache_size = (\d+)/g;
     my @offset = $log =~ /subcache_data_offset = (\d+)/g;
     my @data = $log =~ /subcache_data_size = (\d+)/g;
-    cmp_ok(scalar(@size), '>=', 2, "$what: shmcb described both caches") or diag $log;
+    cmp_ok(scalar(@size), '>=', 2, "$what: shmcb described the token cache's segments") or diag $log;
     for my $i (0 .. $#size) {
         ok(defined $offset[$i] && defined $data[$i] && $offset[$i] + $data[$i] <= $size[$i],
            "$what: cache $i: its data ($offset[$i] + $data[$i]) lies inside its subcache ($size[$i])");
     }
 }
 
-# Address $who one failure short, a token-shaped wrong credential from
-# each of 2000 addresses in 127.$net.0.0/16 (each a failure, each a new
-# entry), then $who's last failure and one more request: its status.
+# A token-shaped wrong credential (a failure) from address $from: the
+# status.
+sub token_from {
+    my ($from) = @_;
+    return HTTP::Tiny->new(timeout => 30, local_address => $from)
+        ->get($env->url($UP), { headers => { Authorization => 'Bearer BBDC-x' } })->{status};
+}
+
+# Address $who one failure short ($fails in all), then $each failures from
+# each of @others, then $who's last failure and one more request: its
+# status.
 sub after_flood {
-    my ($who, $net) = @_;
-    is(fail_from($who), 401, "$who: failure $_") for 1 .. $FAILS - 1;
+    my ($who, $fails, $each, @others) = @_;
+    is(fail_from($who), 401, "$who: failure $_") for 1 .. $fails - 1;
     my $n = 0;
-    for my $b (1 .. 8) {
-        for my $c (1 .. 250) {
-            my $r = HTTP::Tiny->new(timeout => 30, local_address => "127.$net.$b.$c")
-                ->get($env->url($UP), { headers => { Authorization => 'Bearer BBDC-x' } });
-            $n++ if $r->{status} == 401;
-        }
+    for my $a (@others) {
+        $n += token_from($a) == 401 for 1 .. $each;
     }
-    is($n, 2000, 'two thousand other addresses, each refused (401)');
-    is(fail_from($who), 401, "$who: failure $FAILS");
+    is($n, $each * @others, scalar(@others) . " other addresses, $each failures each, each refused (401)");
+    is(fail_from($who), 401, "$who: failure $fails");
     return fail_from($who);
 }
 
+# Addresses 127.$net.$b.$c: $n of them.
+sub addresses {
+    my ($net, $n) = @_;
+    return map { "127.$net." . (1 + int($_ / 250)) . '.' . (1 + $_ % 250) } 0 .. $n - 1;
+}
+
+# The throttle's set of an IPv4 address when it has $sets: FNV-1a of the
+# family byte and the address, as bbt_throttle.c keys it.
+sub set_of {
+    my ($ip, $sets) = @_;
+    my $h = 2166136261;
+    $h = (($h ^ $_) * 16777619) & 0xffffffff for (ord('4'), split /\./, $ip);
+    return $h % $sets;
+}
+
+sub throttled_clients {
+    my $r = HTTP::Tiny->new(timeout => 30)->get($env->url('/metrics'));
+    return ($r->{content} // '') =~ /^bbtoken_throttled_clients (\d+)$/m ? $1 : undef;
+}
+
+# The throttle's room, from BBT503 since $mark: (bytes, entries).
+sub room {
+    my ($mark) = @_;
+    return log_since($env, $mark) =~ /BBT503: .*; (\d+) bytes of shared memory, room for (\d+) addresses/;
+}
+
 subtest 'the default size, 1 MiB: the count outlives two thousand other addresses' => sub {
-    ok(wait_log($env, 0, qr/BBT503: failed-login throttle on: .*; 1048576 bytes of shmcb/),
-       'BBT503 says the size');
+    ok(wait_log($env, 0, qr/BBT503: failed-login throttle on: .*; 1048576 bytes of shared memory, room for 43688 addresses/),
+       'BBT503 says the size, and the addresses it holds');
     layout_ok($env->error_log_text, 'default');
-    is(after_flood('127.3.0.1', 1), 429, 'then throttled: 429');
+    is(after_flood('127.3.0.1', $FAILS, 1, addresses(1, 2000)), 429, 'then throttled: 429');
     is_deeply([map { fail_from('127.2.0.1') } 1 .. $FAILS + 1], [(401) x $FAILS, 429],
               "a fresh address: $FAILS failures, then 429");
 };
 
-subtest 'BBTokenThrottleSize 65536: the count, first to end, is pushed out' => sub {
+subtest 'BBTokenThrottleSize 65536: an address takes one entry however often it fails' => sub {
+    my $mark = log_mark($env);
+    $env->httpd_restart(throttle => "BBTokenThrottleFailures 20\nBBTokenThrottleWindow 3600\nBBTokenThrottleSize 65536");
+    ok(wait_log($env, $mark, qr/BBT503: failed-login throttle on: .*; 65536 bytes of shared memory, room for 2728 addresses/),
+       'BBT503 says the size, and the addresses it holds');
+    layout_ok(log_since($env, $mark), 'at 64 KiB');
+    is(after_flood('127.3.0.3', 20, 19, addresses(5, 150)), 429, 'then throttled: 429');
+};
+
+subtest 'BBTokenThrottleSize 65536: a full set pushes out the count that ends first' => sub {
     my $mark = log_mark($env);
     $env->httpd_restart(throttle => "$THROTTLE\nBBTokenThrottleSize 65536");
-    ok(wait_log($env, $mark, qr/BBT503: failed-login throttle on: .*; 65536 bytes of shmcb/),
-       'BBT503 says the size');
-    layout_ok(log_since($env, $mark), 'at 64 KiB');
-    is(after_flood('127.3.0.2', 4), 401, 'then counted afresh: 401, not 429');
+    ok(wait_log($env, $mark, qr/BBT503: /), 'restarted');
+    my (undef, $room) = room($mark);
+    my $sets = $room / 8;
+    my $who = '127.3.0.2';
+    my @mates = grep { set_of($_, $sets) == set_of($who, $sets) } addresses(4, 8000);
+    cmp_ok(scalar @mates, '>=', 8, "eight addresses of $who\'s set (of $sets)");
+    is(after_flood($who, $FAILS, 1, @mates[0 .. 7]), 401, 'then counted afresh: 401, not 429');
     is_deeply([map { fail_from('127.2.0.2') } 1 .. $FAILS + 1], [(401) x $FAILS, 429],
               "a fresh address: $FAILS failures, then 429");
+
+    # A throttled address pushed out is held back no more, and the gauge
+    # says so: sixteen later windows in its set leave no room for it.
+    my $held = throttled_clients();
+    my $x = '127.3.0.5';
+    is_deeply([map { fail_from($x) } 1 .. $FAILS + 1], [(401) x $FAILS, 429], "$x: $FAILS failures, then 429");
+    is(throttled_clients(), $held + 1, 'one more throttled client');
+    my @more = grep { set_of($_, $sets) == set_of($x, $sets) } addresses(6, 8000);
+    cmp_ok(scalar @more, '>=', 16, "sixteen addresses of $x\'s set");
+    is(token_from($_), 401, "$_ of its set: a failure") for @more[0 .. 15];
+    is(fail_from($x), 401, "$x pushed out: counted afresh (401)");
+    is(throttled_clients(), $held, 'bbtoken_throttled_clients no longer counts it');
 };
 
 subtest 'BBTokenThrottleSize is checked at startup' => sub {

@@ -1,0 +1,63 @@
+/*
+ * LD_PRELOAD for httpd: the wall clock, as gettimeofday (APR's
+ * apr_time_now) and clock_gettime(CLOCK_REALTIME) give it, set back by
+ * the number of seconds in the file BBT_CLOCK_BACK names (read at every
+ * call, so a test moves the clock of a running httpd by writing it).  No
+ * file, or no number in it: the real clock.
+ */
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+static long long bbt_back_seconds(void)
+{
+    const char *path = getenv("BBT_CLOCK_BACK");
+    char buf[32];
+    ssize_t n;
+    int fd;
+
+    if (!path || (fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
+        return 0;
+    }
+    n = read(fd, buf, sizeof(buf) - 1);
+    close(fd);
+    if (n <= 0) {
+        return 0;
+    }
+    buf[n] = '\0';
+    return strtoll(buf, NULL, 10);
+}
+
+int gettimeofday(struct timeval *restrict tv, void *restrict tz)
+{
+    static int (*real)(struct timeval *restrict, void *restrict);
+    int rc;
+
+    if (!real) {
+        *(void **)&real = dlsym(RTLD_NEXT, "gettimeofday");
+    }
+    rc = real(tv, tz);
+    if (rc == 0) {
+        tv->tv_sec -= bbt_back_seconds();
+    }
+    return rc;
+}
+
+int clock_gettime(clockid_t id, struct timespec *tp)
+{
+    static int (*real)(clockid_t, struct timespec *);
+    int rc;
+
+    if (!real) {
+        *(void **)&real = dlsym(RTLD_NEXT, "clock_gettime");
+    }
+    rc = real(id, tp);
+    if (rc == 0 && (id == CLOCK_REALTIME || id == CLOCK_REALTIME_COARSE)) {
+        tp->tv_sec -= bbt_back_seconds();
+    }
+    return rc;
+}
