@@ -97,7 +97,10 @@ static int bbt_private_read_before(const request_rec *r)
  * A refused request never gets here, but its error page does (an
  * ErrorDocument is an internal redirect), in a section that may not be
  * ours: the credentials it was refused with, a right token short of
- * permission, a password nearly right, are not that page's either. */
+ * permission, a password nearly right, are not that page's either.  Nor
+ * are the credentials of a request in our section that httpd let in
+ * without asking for a login (Require ip in a <RequireAny>, Require all
+ * granted): nobody read them, and the backend still must not see them. */
 static int bbt_private_fixups(request_rec *r)
 {
     bbt_req_t *rq = bbt_req(r);
@@ -120,7 +123,7 @@ static int bbt_private_fixups(request_rec *r)
         r->no_cache = 1;
         ap_add_output_filter_handle(bbt_private_filter_handle, NULL, r,
                                     r->connection);
-    } else if (bbt_private_read_before(r)) {
+    } else if (bbt_request_ours(r, rq) || bbt_private_read_before(r)) {
         apr_table_unset(r->headers_in, "Authorization");
     }
     return DECLINED;

@@ -1,0 +1,85 @@
+# A request in a section of AuthType BBToken that httpd lets in without a
+# login never hands its credentials to the backend.  mod_authz_core grants
+# a <RequireAny> whose Require ip matches (or Require all granted) before
+# any authentication hook runs, so the module never reads the header; its
+# fixups must still take it away, or a CGI with CGIPassAuth On (or a
+# proxy, which forwards every header) is handed the token or password the
+# client sent.  The same client from outside the network is asked to log
+# in, and its token works as everywhere else.
+use strict;
+use warnings;
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use Test::More;
+use BBT::Env;
+use BBT::Assert;
+
+my $extra = <<'EOC';
+ScriptAlias /anyip/ "@DIR@/cgi-bin/env.cgi/"
+<Location /anyip>
+    CGIPassAuth On
+    AuthType BBToken
+    AuthName "Git"
+    AuthBBTokenProvider file
+    AuthUserFile "@DIR@/htpasswd"
+    BBTokenRoutes git /anyip
+    <RequireAny>
+        Require ip 127.0.0.1
+        Require bbtoken
+    </RequireAny>
+</Location>
+ScriptAlias /outside/ "@DIR@/cgi-bin/env.cgi/"
+<Location /outside>
+    CGIPassAuth On
+    AuthType BBToken
+    AuthName "Git"
+    BBTokenRoutes git /outside
+    <RequireAny>
+        Require ip 192.0.2.1
+        Require bbtoken
+    </RequireAny>
+</Location>
+<Location /env/PROJ/public.git>
+    Require all granted
+</Location>
+EOC
+my $env = BBT::Env->new(extra_conf => $extra, modules => [qw(authz_host authn_file)])->start;
+$env->htpasswd(carol => 'carol-Pa55-word');
+$env->make_repo('PROJ', $_) for qw(repo public);
+$env->user_add('alice');
+$env->grant('alice', 'PROJECT_READ', 'PROJ');
+my $tok = $env->token_create('alice', name => 'ci', perms => ['REPO_READ']);
+(my $secret = $tok) =~ s/^BBDC-//;
+my $UP = 'info/refs?service=git-upload-pack';
+
+my $r = $env->get("/open-env/PROJ/repo.git/$UP", { Authorization => "Bearer $tok" });
+like($r->{content}, qr/^HTTP_AUTHORIZATION=Bearer /m,
+    'control: a CGI with CGIPassAuth On is handed the header when nobody takes it');
+
+my @creds = (
+    ['a token (Bearer)', "Bearer $tok"],
+    ['a token (Basic)', $env->basic('alice', $tok)],
+    ['a password', $env->basic('carol', 'carol-Pa55-word')],
+    ['a wrong token', 'Bearer ' . BBT::Env::mistype_token($tok)],
+);
+for my $c (@creds) {
+    my ($what, $hdr) = @$c;
+    for my $url ("/anyip/PROJ/repo.git/$UP", "/env/PROJ/public.git/$UP") {
+        $r = $env->get($url, { Authorization => $hdr });
+        is_status($r, 200, "$what, $url: let in without a login");
+        like($r->{content}, qr/^REMOTE_USER unset$/m, "$what, $url: nobody logged in");
+        like($r->{content}, qr/^HTTP_AUTHORIZATION unset$/m,
+            "$what, $url: the CGI is not handed the credentials") or diag $r->{content};
+        unlike($r->{content}, qr/\Q$secret\E|carol-Pa55/, "$what, $url: nothing of them reaches it");
+    }
+}
+
+# From an address the list does not name, the same section asks for the
+# token and checks it as ever.
+is_status($env->get("/outside/PROJ/repo.git/$UP"), 401, 'outside the network: no credentials, 401');
+$r = $env->get("/outside/PROJ/repo.git/$UP", { Authorization => "Bearer $tok" });
+is_status($r, 200, 'outside the network: the token is let in');
+like($r->{content}, qr/^REMOTE_USER=alice$/m, '... as its owner');
+like($r->{content}, qr/^HTTP_AUTHORIZATION unset$/m, '... and the CGI is not handed it');
+
+done_testing;
