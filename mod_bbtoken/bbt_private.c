@@ -28,9 +28,10 @@
  * it would get 401, and git would erase its stored token.  So the header
  * the fixups took away is put back at the switch itself (protocol_switch,
  * before mod_http2's), when no handler or fixup of this request will run
- * any more, and taken away again before the request is logged.  Requests
- * that are not upgraded (mod_http2 declines any with a body) never see it
- * again.
+ * any more, and taken away again before the request is logged: to a
+ * request the module authenticated, whose stream 1 it authenticates
+ * again.  Requests that are not upgraded (mod_http2 declines any with a
+ * body) never see it again.
  */
 #include "httpd.h"
 #include "http_config.h"
@@ -148,16 +149,22 @@ static const char *bbt_private_taken(const request_rec *r)
 
 /* The request becomes stream 1 of an HTTP/2 session, which mod_http2
  * builds from its headers: give the credentials back to it alone.  The
- * stream is authenticated again, and its own fixups take them away. */
+ * stream is authenticated again, and its own fixups take them away.  Only
+ * when the module authenticated this very request: the one upgraded may
+ * be an internal redirect of the one that was (a POST is not upgraded,
+ * the GET its CGI's local Location makes is) into a section the module
+ * does not guard, whose backend would be handed the token. */
 static int bbt_private_protocol_switch(conn_rec *c, request_rec *r,
                                        server_rec *s, const char *protocol)
 {
+    const bbt_req_t *rq;
     const char *auth;
 
     (void)c;
     (void)s;
     if (!r || r->main ||
-        (strcmp(protocol, "h2c") != 0 && strcmp(protocol, "h2") != 0)) {
+        (strcmp(protocol, "h2c") != 0 && strcmp(protocol, "h2") != 0) ||
+        !(rq = bbt_req(r)) || !rq->verified) {
         return DECLINED;
     }
     if ((auth = bbt_private_taken(r)) != NULL) {
