@@ -152,7 +152,7 @@ static int bbt_read_credentials(request_rec *r, const bbt_dir_conf_t *conf,
                                 bbt_req_t *rq, bbt_token_t *tok,
                                 const char **user, int *password)
 {
-    const char *hdr = apr_table_get(r->headers_in, "Authorization");
+    const char *hdr = bbt_request_authorization(r);
     /* On the stack: wiped before this returns, nothing in it outlives the
      * call, and 4 KiB from the request's pool would take a block of its
      * own in most requests. */

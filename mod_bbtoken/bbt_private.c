@@ -115,7 +115,7 @@ static int bbt_private_fixups(request_rec *r)
         apr_table_setn(r->err_headers_out, "X-Content-Type-Options", "nosniff");
     }
     if (rq && rq->verified) {
-        const char *auth = apr_table_get(r->headers_in, "Authorization");
+        const char *auth = bbt_request_authorization(r);
 
         if (auth) {
             rq->authorization = auth;
@@ -124,7 +124,17 @@ static int bbt_private_fixups(request_rec *r)
         r->no_cache = 1;
         ap_add_output_filter_handle(bbt_private_filter_handle, NULL, r,
                                     r->connection);
-    } else if (bbt_request_ours(r, rq) || bbt_private_read_before(r)) {
+    } else if (bbt_request_ours(r, rq)) {
+        /* Kept for a later request of this one that asks for a login (an
+         * internal redirect into a guarded section), as the header would
+         * have been. */
+        const char *auth = apr_table_get(r->headers_in, "Authorization");
+
+        if (auth) {
+            bbt_request_set_taken(r, auth);
+            apr_table_unset(r->headers_in, "Authorization");
+        }
+    } else if (bbt_private_read_before(r)) {
         apr_table_unset(r->headers_in, "Authorization");
     }
     return DECLINED;

@@ -15,10 +15,12 @@
 APLOG_USE_MODULE(bbtoken);
 
 /* The module's slot in r->request_config: the record check_authn makes,
- * and the route translate_name matched. */
+ * the route translate_name matched, and the Authorization header the
+ * fixups took away from a request nobody authenticated. */
 typedef struct {
     bbt_req_t *rq;
     void *memo;
+    const char *taken;
 } bbt_req_slot_t;
 
 static bbt_req_slot_t *bbt_slot(request_rec *r)
@@ -61,6 +63,23 @@ void *bbt_request_memo(const request_rec *r)
 void bbt_request_set_memo(request_rec *r, void *memo)
 {
     bbt_slot(r)->memo = memo;
+}
+
+void bbt_request_set_taken(request_rec *r, const char *authorization)
+{
+    bbt_slot(r)->taken = authorization;
+}
+
+const char *bbt_request_authorization(const request_rec *r)
+{
+    const char *h = apr_table_get(r->headers_in, "Authorization");
+    const bbt_req_slot_t *sl;
+
+    for (; !h && r; r = r->prev ? r->prev : r->main) {
+        sl = ap_get_module_config(r->request_config, &bbtoken_module);
+        h = sl ? sl->taken : NULL;
+    }
+    return h;
 }
 
 /* The fixups hook strips the Authorization header, so a later internal

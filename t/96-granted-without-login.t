@@ -5,7 +5,10 @@
 # fixups must still take it away, or a CGI with CGIPassAuth On (or a
 # proxy, which forwards every header) is handed the token or password the
 # client sent.  The same client from outside the network is asked to log
-# in, and its token works as everywhere else.
+# in, and its token works as everywhere else.  A request let in takes its
+# credentials along all the same: an internal redirect of it into a
+# section that does ask for a login (its CGI's local Location) is
+# authenticated with them, as if the header were still there.
 use strict;
 use warnings;
 use FindBin;
@@ -42,8 +45,25 @@ ScriptAlias /outside/ "@DIR@/cgi-bin/env.cgi/"
 <Location /env/PROJ/public.git>
     Require all granted
 </Location>
+ScriptAlias /anyip-redirect/ "@DIR@/cgi-bin/redirect.cgi/"
+<Location /anyip-redirect>
+    AuthType BBToken
+    AuthName "Git"
+    BBTokenRoutes git /anyip-redirect
+    <RequireAny>
+        Require ip 127.0.0.1
+        Require bbtoken
+    </RequireAny>
+</Location>
 EOC
-my $env = BBT::Env->new(extra_conf => $extra, modules => [qw(authz_host authn_file)])->start;
+my $env = BBT::Env->new(extra_conf => $extra, modules => [qw(authz_host authn_file)],
+                        httpd => 0)->start;
+BBT::Util::spew($env->dir . '/cgi-bin/redirect.cgi', <<'EOS', 0755);
+#!/bin/sh
+printf 'Location: /env/PROJ/repo.git/info/refs?service=git-upload-pack\r\n\r\n'
+EOS
+$env->write_cgi;
+$env->httpd_start;
 $env->htpasswd(carol => 'carol-Pa55-word');
 $env->make_repo('PROJ', $_) for qw(repo public);
 $env->user_add('alice');
@@ -73,6 +93,18 @@ for my $c (@creds) {
         unlike($r->{content}, qr/\Q$secret\E|carol-Pa55/, "$what, $url: nothing of them reaches it");
     }
 }
+
+# Redirected into /env, which asks for a login: the credentials the
+# request was let in with are read there.
+my $rd = "/anyip-redirect/PROJ/repo.git/$UP";
+is_status($env->get($rd), 401, 'redirected into a guarded section without credentials: 401');
+$r = $env->get($rd, { Authorization => "Bearer $tok" });
+is_status($r, 200, 'redirected into a guarded section with a token: 200');
+like($r->{content}, qr/^REMOTE_USER=alice$/m, '... authenticated there, as alice');
+like($r->{content}, qr{^PATH_INFO=/PROJ/repo\.git/info/refs$}m, '... served by its CGI');
+like($r->{content}, qr/^HTTP_AUTHORIZATION unset$/m, '... which is not handed the token');
+is_status($env->get($rd, { Authorization => 'Bearer ' . BBT::Env::mistype_token($tok) }), 401,
+          'redirected with a wrong token: 401');
 
 # From an address the list does not name, the same section asks for the
 # token and checks it as ever.
