@@ -127,12 +127,14 @@ static int bbt_private_fixups(request_rec *r)
     } else if (bbt_request_ours(r, rq)) {
         /* Kept for a later request of this one that asks for a login (an
          * internal redirect into a guarded section), as the header would
-         * have been. */
+         * have been; and mod_cache, which stores no answer to a request
+         * with credentials, is told so without it. */
         const char *auth = apr_table_get(r->headers_in, "Authorization");
 
         if (auth) {
             bbt_request_set_taken(r, auth);
             apr_table_unset(r->headers_in, "Authorization");
+            r->no_cache = 1;
         }
     } else if (bbt_private_read_before(r)) {
         apr_table_unset(r->headers_in, "Authorization");

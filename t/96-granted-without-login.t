@@ -55,9 +55,32 @@ ScriptAlias /anyip-redirect/ "@DIR@/cgi-bin/redirect.cgi/"
         Require bbtoken
     </RequireAny>
 </Location>
+# The same files behind mod_cache, which leaves alone a request with
+# credentials: in the handler phase (CacheQuickHandler off), after the
+# fixups took them away, as in the quick handler before.
+Alias /anyip-files/ "@DIR@/repos/"
+<Directory "@DIR@/repos">
+    Require all granted
+</Directory>
+<Location /anyip-files>
+    AuthType BBToken
+    AuthName "Git"
+    BBTokenRoutes git /anyip-files
+    <RequireAny>
+        Require ip 127.0.0.1
+        Require bbtoken
+    </RequireAny>
+</Location>
+CacheRoot "@DIR@/cache"
+CacheEnable disk /anyip-files
+CacheQuickHandler off
+CacheHeader on
+CacheIgnoreNoLastMod On
 EOC
-my $env = BBT::Env->new(extra_conf => $extra, modules => [qw(authz_host authn_file)],
+my $env = BBT::Env->new(extra_conf => $extra, modules => [qw(authz_host authn_file cache cache_disk)],
                         httpd => 0)->start;
+mkdir $env->dir . '/cache';
+system('chown', '-R', 'www-data:www-data', $env->dir . '/cache') if $> == 0;
 BBT::Util::spew($env->dir . '/cgi-bin/redirect.cgi', <<'EOS', 0755);
 #!/bin/sh
 printf 'Location: /env/PROJ/repo.git/info/refs?service=git-upload-pack\r\n\r\n'
@@ -105,6 +128,19 @@ like($r->{content}, qr{^PATH_INFO=/PROJ/repo\.git/info/refs$}m, '... served by i
 like($r->{content}, qr/^HTTP_AUTHORIZATION unset$/m, '... which is not handed the token');
 is_status($env->get($rd, { Authorization => 'Bearer ' . BBT::Env::mistype_token($tok) }), 401,
           'redirected with a wrong token: 401');
+
+# Old enough for mod_cache's heuristic freshness.
+system('touch', '-d', '10 days ago', map { $env->dir . "/repos/PROJ/$_.git/HEAD" } qw(repo public));
+my $open = '/anyip-files/PROJ/public.git/HEAD';
+is_status($env->get($open), 200, 'control: a file let in without credentials');
+sleep 1;
+like($env->get($open)->{headers}{'x-cache'} // '', qr/HIT/, 'control: ... is stored by mod_cache');
+my $file = '/anyip-files/PROJ/repo.git/HEAD';
+is_status($env->get($file, { Authorization => "Bearer $tok" }), 200, 'a file let in with a token');
+sleep 1;
+$r = $env->get($file);
+unlike($r->{headers}{'x-cache'} // '', qr/HIT/, '... is not stored: the next request is not a hit')
+    or diag explain $r->{headers};
 
 # From an address the list does not name, the same section asks for the
 # token and checks it as ever.
