@@ -414,6 +414,15 @@ static int bbt_authn(request_rec *r)
         if (status == OK) {
             status = bbt_user_levels(r, rq, r->user, 0);
         }
+    } else if (bbt_request_refused_before(r)) {
+        /* The error page (ErrorDocument) of a request refused for its
+         * credentials: the same ones, refused and counted once already. */
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
+                      "BBT730: credentials refused earlier in this request: "
+                      "not read again for %s",
+                      r->uri);
+        rq->presented = 1;
+        return bbt_unauthorized(r);
     } else {
         status = bbt_read_credentials(r, conf, rq, &tok, &user, &password);
         if (status != OK) {

@@ -98,6 +98,20 @@ const bbt_req_t *bbt_request_prior(const request_rec *r)
     return NULL;
 }
 
+int bbt_request_refused_before(const request_rec *r)
+{
+    const request_rec *o;
+
+    for (o = r->prev ? r->prev : r->main; o; o = o->prev ? o->prev : o->main) {
+        const bbt_req_t *rq = bbt_req(o);
+
+        if (rq && rq->presented && !rq->verified) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 int bbt_request_is_ours(request_rec *r)
 {
     const char *type = ap_auth_type(r);

@@ -71,6 +71,10 @@ const char *bbt_request_authorization(const request_rec *r);
  * or parent of a sub-request) whose credentials were verified, or NULL. */
 const bbt_req_t *bbt_request_prior(const request_rec *r);
 
+/* 1 if an earlier request of this same HTTP request read credentials and
+ * did not accept them: r (its error page) has the same ones. */
+int bbt_request_refused_before(const request_rec *r);
+
 /* 1 if r's AuthType is BBToken. */
 int bbt_request_is_ours(request_rec *r);
 
