@@ -417,10 +417,11 @@ static int bbt_authn(request_rec *r)
     } else if (bbt_request_refused_before(r)) {
         /* The error page (ErrorDocument) of a request refused for its
          * credentials: the same ones, refused and counted once already. */
-        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
-                      "BBT730: credentials refused earlier in this request: "
-                      "not read again for %s",
-                      r->uri);
+        ap_log_rerror(
+            APLOG_MARK, APLOG_INFO, 0, r,
+            "BBT730: credentials not accepted earlier in this request: "
+            "not read again for %s",
+            r->uri);
         rq->presented = 1;
         return bbt_unauthorized(r);
     } else {

@@ -44,7 +44,7 @@ for my $i (1 .. $FAILS - 1) {
 my @challenges = map { ref $_ ? @$_ : $_ } $r->{headers}{'www-authenticate'} // ();
 ok((grep { /^Bearer .*error="invalid_token"/ } @challenges), 'the 401 still says invalid_token');
 is(count_log(qr/BBT034: /), $FAILS - 1, 'one BBT034 line per refused request (what fail2ban counts)');
-is(count_log(qr/BBT730: credentials refused earlier in this request: not read again for \/env\/errors\/401/),
+is(count_log(qr/BBT730: credentials not accepted earlier in this request: not read again for \/env\/errors\/401/),
    $FAILS - 1, 'each error page says it did not read them again (BBT730)');
 is(count_log(qr/BBT505: /), 0, 'the address is not throttled');
 
