@@ -152,7 +152,7 @@ static int bbt_read_credentials(request_rec *r, const bbt_dir_conf_t *conf,
                                 bbt_req_t *rq, bbt_token_t *tok,
                                 const char **user, int *password)
 {
-    const char *hdr = apr_table_get(r->headers_in, "Authorization");
+    const char *hdr = bbt_request_authorization(r);
     /* On the stack: wiped before this returns, nothing in it outlives the
      * call, and 4 KiB from the request's pool would take a block of its
      * own in most requests. */
@@ -414,6 +414,16 @@ static int bbt_authn(request_rec *r)
         if (status == OK) {
             status = bbt_user_levels(r, rq, r->user, 0);
         }
+    } else if (bbt_request_refused_before(r)) {
+        /* The error page (ErrorDocument) of a request refused for its
+         * credentials: the same ones, refused and counted once already. */
+        ap_log_rerror(
+            APLOG_MARK, APLOG_INFO, 0, r,
+            "BBT730: credentials not accepted earlier in this request: "
+            "not read again for %s",
+            r->uri);
+        rq->presented = 1;
+        return bbt_unauthorized(r);
     } else {
         status = bbt_read_credentials(r, conf, rq, &tok, &user, &password);
         if (status != OK) {

@@ -28,9 +28,10 @@
  * it would get 401, and git would erase its stored token.  So the header
  * the fixups took away is put back at the switch itself (protocol_switch,
  * before mod_http2's), when no handler or fixup of this request will run
- * any more, and taken away again before the request is logged.  Requests
- * that are not upgraded (mod_http2 declines any with a body) never see it
- * again.
+ * any more, and taken away again before the request is logged: to a
+ * request the module authenticated, whose stream 1 it authenticates
+ * again.  Requests that are not upgraded (mod_http2 declines any with a
+ * body) never see it again.
  */
 #include "httpd.h"
 #include "http_config.h"
@@ -97,7 +98,10 @@ static int bbt_private_read_before(const request_rec *r)
  * A refused request never gets here, but its error page does (an
  * ErrorDocument is an internal redirect), in a section that may not be
  * ours: the credentials it was refused with, a right token short of
- * permission, a password nearly right, are not that page's either. */
+ * permission, a password nearly right, are not that page's either.  Nor
+ * are the credentials of a request in our section that httpd let in
+ * without asking for a login (Require ip in a <RequireAny>, Require all
+ * granted): nobody read them, and the backend still must not see them. */
 static int bbt_private_fixups(request_rec *r)
 {
     bbt_req_t *rq = bbt_req(r);
@@ -111,7 +115,7 @@ static int bbt_private_fixups(request_rec *r)
         apr_table_setn(r->err_headers_out, "X-Content-Type-Options", "nosniff");
     }
     if (rq && rq->verified) {
-        const char *auth = apr_table_get(r->headers_in, "Authorization");
+        const char *auth = bbt_request_authorization(r);
 
         if (auth) {
             rq->authorization = auth;
@@ -120,6 +124,18 @@ static int bbt_private_fixups(request_rec *r)
         r->no_cache = 1;
         ap_add_output_filter_handle(bbt_private_filter_handle, NULL, r,
                                     r->connection);
+    } else if (bbt_request_ours(r, rq)) {
+        /* Kept for a later request of this one that asks for a login (an
+         * internal redirect into a guarded section), as the header would
+         * have been; and mod_cache, which stores no answer to a request
+         * with credentials, is told so without it. */
+        const char *auth = apr_table_get(r->headers_in, "Authorization");
+
+        if (auth) {
+            bbt_request_set_taken(r, auth);
+            apr_table_unset(r->headers_in, "Authorization");
+            r->no_cache = 1;
+        }
     } else if (bbt_private_read_before(r)) {
         apr_table_unset(r->headers_in, "Authorization");
     }
@@ -145,16 +161,22 @@ static const char *bbt_private_taken(const request_rec *r)
 
 /* The request becomes stream 1 of an HTTP/2 session, which mod_http2
  * builds from its headers: give the credentials back to it alone.  The
- * stream is authenticated again, and its own fixups take them away. */
+ * stream is authenticated again, and its own fixups take them away.  Only
+ * when the module authenticated this very request: the one upgraded may
+ * be an internal redirect of the one that was (a POST is not upgraded,
+ * the GET its CGI's local Location makes is) into a section the module
+ * does not guard, whose backend would be handed the token. */
 static int bbt_private_protocol_switch(conn_rec *c, request_rec *r,
                                        server_rec *s, const char *protocol)
 {
+    const bbt_req_t *rq;
     const char *auth;
 
     (void)c;
     (void)s;
     if (!r || r->main ||
-        (strcmp(protocol, "h2c") != 0 && strcmp(protocol, "h2") != 0)) {
+        (strcmp(protocol, "h2c") != 0 && strcmp(protocol, "h2") != 0) ||
+        !(rq = bbt_req(r)) || !rq->verified) {
         return DECLINED;
     }
     if ((auth = bbt_private_taken(r)) != NULL) {

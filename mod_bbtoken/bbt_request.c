@@ -15,10 +15,12 @@
 APLOG_USE_MODULE(bbtoken);
 
 /* The module's slot in r->request_config: the record check_authn makes,
- * and the route translate_name matched. */
+ * the route translate_name matched, and the Authorization header the
+ * fixups took away from a request nobody authenticated. */
 typedef struct {
     bbt_req_t *rq;
     void *memo;
+    const char *taken;
 } bbt_req_slot_t;
 
 static bbt_req_slot_t *bbt_slot(request_rec *r)
@@ -63,6 +65,23 @@ void bbt_request_set_memo(request_rec *r, void *memo)
     bbt_slot(r)->memo = memo;
 }
 
+void bbt_request_set_taken(request_rec *r, const char *authorization)
+{
+    bbt_slot(r)->taken = authorization;
+}
+
+const char *bbt_request_authorization(const request_rec *r)
+{
+    const char *h = apr_table_get(r->headers_in, "Authorization");
+    const bbt_req_slot_t *sl;
+
+    for (; !h && r; r = r->prev ? r->prev : r->main) {
+        sl = ap_get_module_config(r->request_config, &bbtoken_module);
+        h = sl ? sl->taken : NULL;
+    }
+    return h;
+}
+
 /* The fixups hook strips the Authorization header, so a later internal
  * request must inherit the identity from here rather than read it again. */
 const bbt_req_t *bbt_request_prior(const request_rec *r)
@@ -77,6 +96,20 @@ const bbt_req_t *bbt_request_prior(const request_rec *r)
         }
     }
     return NULL;
+}
+
+int bbt_request_refused_before(const request_rec *r)
+{
+    const request_rec *o;
+
+    for (o = r->prev ? r->prev : r->main; o; o = o->prev ? o->prev : o->main) {
+        const bbt_req_t *rq = bbt_req(o);
+
+        if (rq && rq->presented && !rq->verified) {
+            return 1;
+        }
+    }
+    return 0;
 }
 
 int bbt_request_is_ours(request_rec *r)

@@ -57,9 +57,23 @@ bbt_req_t *bbt_req(const request_rec *r);
 void *bbt_request_memo(const request_rec *r);
 void bbt_request_set_memo(request_rec *r, void *memo);
 
+/* The fixups took r's Authorization header away, unread: r was let into
+ * a section of the module's without a login (bbt_private.c). */
+void bbt_request_set_taken(request_rec *r, const char *authorization);
+
+/* The Authorization header as the client sent it: r's own, or the one the
+ * fixups took away unread from r or from an earlier request of this HTTP
+ * request (an internal redirect's original, a sub-request's parent), which
+ * a request that does ask for a login reads instead; NULL when none. */
+const char *bbt_request_authorization(const request_rec *r);
+
 /* The nearest earlier request of this same HTTP request (internal redirect
  * or parent of a sub-request) whose credentials were verified, or NULL. */
 const bbt_req_t *bbt_request_prior(const request_rec *r);
+
+/* 1 if an earlier request of this same HTTP request read credentials and
+ * did not accept them: r (its error page) has the same ones. */
+int bbt_request_refused_before(const request_rec *r);
 
 /* 1 if r's AuthType is BBToken. */
 int bbt_request_is_ours(request_rec *r);

@@ -109,7 +109,7 @@ static bbt_rest_endpoint_t bbt_rest_route(request_rec *r,
  * bbt_request_used_token. */
 static int bbt_rest_header_token(request_rec *r)
 {
-    const char *h = apr_table_get(r->headers_in, "Authorization");
+    const char *h = bbt_request_authorization(r);
     char *buf;
     bbt_cred_t cred;
     int is_token;

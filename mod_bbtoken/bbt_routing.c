@@ -142,8 +142,7 @@ static bbt_route_result_t bbt_match_request(request_rec *r,
     }
     /* Only for someone to decide about: a request without credentials is
      * refused for that, body unread. */
-    if (!apr_table_get(r->headers_in, "Authorization") &&
-        !bbt_request_prior(r)) {
+    if (!bbt_request_authorization(r) && !bbt_request_prior(r)) {
         m->target.why = "the route reads the body, which is not read "
                         "without credentials";
         return BBT_ROUTE_NONE;
