@@ -98,3 +98,8 @@ COMMIT;
 BEGIN;
 \ir migrations/0019_expiry_finite.sql
 COMMIT;
+
+-- Version 20: no C1 control character in an e-mail address.
+BEGIN;
+\ir migrations/0020_email_controls.sql
+COMMIT;

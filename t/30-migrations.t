@@ -225,6 +225,52 @@ subtest 'users who would share a slug stop the upgrade, which changes nothing' =
        'carol.c=carol.c carol@corp=carol_corp dave=dave', 'each user has their slug');
 };
 
+subtest 'no C1 control character in an e-mail address, from plain SQL either' => sub {
+    # bbt_input_email refuses Unicode's Cc (U+0080 to U+009F too); the
+    # schema's CHECK once let the C1 ones in, so CSI (U+009B) set by SQL
+    # reached an administrator's terminal through user show and audit.
+    my $c1 = "E'erin\\u009b31m\@example.com'";
+    for my $sql ("INSERT INTO bbtoken_users (name, email) VALUES ('erin', $c1)",
+                 "UPDATE bbtoken_users SET email = $c1 WHERE name = 'alice'",
+                 "UPDATE bbtoken_users SET email = E'alice\@exa\\u0085mple.com' WHERE name = 'alice'",
+                 "UPDATE bbtoken_users SET email = E'alice\\u0080\@example.com' WHERE name = 'alice'",
+                 "UPDATE bbtoken_users SET email = E'alice\@example.com\\u009f' WHERE name = 'alice'") {
+        my ($rc, $out, $err) = $env->psql_try($sql);
+        ok($rc != 0 && $err =~ /bbtoken_users_email/, "refused: $sql") or diag "exit $rc: $out$err";
+    }
+    is($env->psql("SELECT count(*) FROM bbtoken_users WHERE email ~ '[\\u0080-\\u009f]'"), 0, 'none stored');
+    $env->psql("UPDATE bbtoken_users SET email = E'jos\\u00e9\\u00a0\@example.com' WHERE name = 'alice'");
+    is($env->psql("SELECT email = E'jos\\u00e9\\u00a0\@example.com' FROM bbtoken_users WHERE name = 'alice'"), 't',
+       'other non-ASCII characters stay allowed, as bbt_input_email allows them');
+    $env->psql("UPDATE bbtoken_users SET email = NULL WHERE name = 'alice'");
+
+    # A database from before: such an address becomes none, and the audit
+    # trail says so with each control as "?".
+    my @before = grep { /\/(\d{4})_/ && $1 < 20 } sort glob "$ROOT/sql/migrations/0*.sql";
+    my ($last) = $before[-1] =~ /\/0*(\d+)_/;
+    $env->psql('CREATE DATABASE c1mail', db => 'postgres');
+    my $file = $env->dir . '/scratch/c1mail.sql';
+    BBT::Util::spew($file, join '', "\\ir $before[0]\n", map {"BEGIN;\n\\ir $_\nCOMMIT;\n"} @before[1 .. $#before]);
+    $env->psql(undef, db => 'c1mail', file => $file);
+    $env->psql("INSERT INTO bbtoken_users (name, email) VALUES ('erin', $c1), ('fred', 'fred\@example.com'),"
+               . " ('gina', E'gina\@exa\\u0085mple.com'), ('hal', NULL)", db => 'c1mail');
+    is($env->psql("SELECT count(*) FROM bbtoken_users WHERE email ~ '[\\u0080-\\u009f]'", db => 'c1mail'), 2,
+       "control: version $last took two such addresses");
+    my ($rc, $out, $err) = cli_db('c1mail', 'db', 'upgrade');
+    is($rc, 0, 'db upgrade') or diag $err;
+    is($env->psql("SELECT string_agg(name || '=' || COALESCE(email, '-'), ' ' ORDER BY name) FROM bbtoken_users",
+                  db => 'c1mail'),
+       'erin=- fred=fred@example.com gina=- hal=-', 'the two addresses became none; the others are as they were');
+    is($env->psql("SELECT string_agg(user_name || ' ' || source || ' ' || detail, ', ' ORDER BY user_name)"
+                  . " FROM bbtoken_audit WHERE event = 'user_details_changed'", db => 'c1mail'),
+       "erin upgrade e-mail none (was 'erin?31m\@example.com'), gina upgrade e-mail none (was 'gina\@exa?mple.com')",
+       'recorded by the upgrade, each control shown as "?"');
+    is($env->psql("SELECT count(*) FROM bbtoken_audit WHERE detail ~ '[\\u0001-\\u001f\\u007f-\\u009f]'",
+                  db => 'c1mail'), 0, 'no control character in the audit trail');
+    ($rc, $out, $err) = $env->psql_try("UPDATE bbtoken_users SET email = $c1 WHERE name = 'fred'", db => 'c1mail');
+    ok($rc != 0 && $err =~ /bbtoken_users_email/, 'and refused from then on') or diag "exit $rc: $out$err";
+};
+
 subtest 'two upgrades at once: the second waits, and does not claim what the first applied' => sub {
     $env->psql('CREATE DATABASE racing', db => 'postgres');
     $env->psql(undef, db => 'racing', file => "$ROOT/sql/migrations/0001_initial.sql");
