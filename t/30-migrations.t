@@ -310,4 +310,44 @@ subtest 'two upgrades at once: the second waits, and does not claim what the fir
     is($env->psql('SELECT max(version) FROM bbtoken_schema', db => 'racing'), $LATEST, "at version $LATEST");
 };
 
+subtest 'two db upgrade --init at once: the second waits for the first\'s tables, and exits 0' => sub {
+    # No table exists to lock before the first migration: db upgrade --init
+    # takes a session lock of the database's first (cli/cmd_admin.c,
+    # BBTOKEN_INIT_LOCK).  Without it the second made the tables too and
+    # failed on the first's, exit 1, "the database refused the value".
+    my $key = '27692799942681966';
+    $env->psql('CREATE DATABASE initrace', db => 'postgres');
+    open my $first, '|-', "$BBT::Env::PGBIN/psql", '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-h', '127.0.0.1',
+        '-p', $env->pg_port, '-U', 'postgres', '-d', 'initrace', '-o', '/dev/null'
+        or die "psql: $!";
+    $first->autoflush(1);
+    print $first "SELECT pg_advisory_lock($key);\n";
+    my $locked = "SELECT count(*) FROM pg_locks l JOIN pg_database d ON d.oid = l.database"
+               . " WHERE d.datname = 'initrace' AND l.locktype = 'advisory' AND l.granted";
+    for (1 .. 600) { last if $env->psql($locked, db => 'postgres'); select undef, undef, undef, 0.1 }
+    is($env->psql($locked, db => 'postgres'), 1, 'the first holds the lock');
+    my $out = $env->dir . '/run/initrace.out';
+    my $pid = fork // die "fork: $!";
+    if (!$pid) {
+        open STDOUT, '>', $out or die $!;
+        open STDERR, '>', "$out.err" or die $!;
+        exec $env->cli_path, '--db', conninfo('initrace'), 'db', 'upgrade', '--init' or die "exec: $!";
+    }
+    my $waits = "SELECT count(*) FROM pg_stat_activity WHERE datname = 'initrace'"
+              . " AND application_name = 'bbtoken' AND wait_event_type = 'Lock'";
+    for (1 .. 600) { last if $env->psql($waits, db => 'postgres'); select undef, undef, undef, 0.1 }
+    is($env->psql($waits, db => 'postgres'), 1, 'the second waits for it');
+    print $first "\\i $ROOT/sql/migrations/0001_initial.sql\n";
+    print $first "BEGIN;\n\\i $ROOT/sql/migrations/$_.sql\nCOMMIT;\n" for @LATER;
+    print $first "SELECT pg_advisory_unlock($key);\n";
+    ok(close($first), 'the first makes the schema');
+    waitpid $pid, 0;
+    my $rc = $? >> 8;
+    my $stdout = do { local (@ARGV, $/) = $out; <> };
+    my $stderr = do { local (@ARGV, $/) = "$out.err"; <> };
+    is($rc, 0, 'the second exits 0') or diag $stderr;
+    is($stdout, "schema version: $LATEST (already up to date)\n", 'and says it applied nothing');
+    is($env->psql('SELECT max(version) FROM bbtoken_schema', db => 'initrace'), $LATEST, "at version $LATEST");
+};
+
 done_testing;
