@@ -5,8 +5,9 @@
 # upgraded in place by `bbtoken db upgrade`: no data lost, the old tokens
 # still authenticate through httpd.  Also: db status, upgrading twice,
 # --init, two upgrades at once, a failing migration changing nothing, the
-# CLI refusing a database at another version, and sql/schema.sql making
-# exactly the schema that the upgrade makes.
+# CLI refusing a database at another version, sql/schema.sql making
+# exactly the schema that the upgrade makes, and so does the upgrade from
+# databases at later versions holding rows of every kind.
 use strict;
 use warnings;
 use FindBin;
@@ -186,6 +187,81 @@ subtest 'sql/schema.sql makes the same schema as 0001 + db upgrade, and so does 
     ok(dump_schema('empty') eq $b, '--init makes the same schema as sql/schema.sql');
     ($rc, $out, $err) = cli_db('empty', 'db', 'upgrade', '--init');
     ok($rc == 1 && $err =~ /already/, '--init on a database with a schema: refused') or diag $err;
+};
+
+subtest 'from a database at any earlier version, with rows of every kind: the same schema as a fresh one' => sub {
+    # A migration may read or mend rows; none may leave a schema that
+    # depends on them.  Each database is made as that version's release
+    # made it (sql/schema.sql of the day: the migrations up to it), holds
+    # what the schema of the day could hold, then is upgraded.
+    my $fresh = dump_schema('fresh');
+    my @all = sort glob "$ROOT/sql/migrations/0*.sql";
+    for my $v (5, 10, 15, 18, $LATEST - 1) {
+        my @upto = grep { m{/(\d{4})_} && $1 <= $v } @all;
+        my ($at) = $upto[-1] =~ m{/0*(\d+)_};
+        my $db = "at$v";
+        $env->psql("CREATE DATABASE $db", db => 'postgres');
+        my $file = $env->dir . "/scratch/$db.sql";
+        BBT::Util::spew($file, join '', "\\ir $upto[0]\n", map {"BEGIN;\n\\ir $_\nCOMMIT;\n"} @upto[1 .. $#upto]);
+        $env->psql(undef, db => $db, file => $file);
+        my @sql = (
+            "INSERT INTO bbtoken_users (name, is_admin) VALUES ('alice', false), ('Bob', false), ('root', true),"
+            . " ('gone', false)",
+            "UPDATE bbtoken_users SET active = false WHERE name = 'gone'",
+            "INSERT INTO bbtoken_project_grants SELECT id, 'PROJ', 'PROJECT_WRITE' FROM bbtoken_users"
+            . " WHERE name = 'alice'",
+            "INSERT INTO bbtoken_repo_grants SELECT id, 'PROJ', 'repo', 'REPO_READ' FROM bbtoken_users"
+            . " WHERE name = 'Bob'",
+            # Live, expired, revoked, used and never used, restored as rows
+            # from the past are (triggers off).
+            "SET session_replication_role = replica; INSERT INTO bbtoken_tokens (id, user_id, name,"
+            . " project_perm, repo_perm, salt, secret_hash, created_at, expires_at, last_authenticated,"
+            . " revoked_at) SELECT '10000000000' || n, (SELECT id FROM bbtoken_users WHERE name ="
+            . " CASE WHEN n < 6 THEN 'alice' ELSE 'Bob' END), 'tok ' || n, 'PROJECT_READ', 'REPO_READ',"
+            . " substr(md5(n::text), 1, 32), md5(n::text) || md5(n::text || 'x'), now() - interval '100 days',"
+            . " CASE WHEN n IN (2, 7) THEN now() - interval '3 days' WHEN n = 3 THEN now() + interval '30 days' END,"
+            . " CASE WHEN n IN (1, 3) THEN now() - interval '5 days' END,"
+            . " CASE WHEN n IN (4, 8) THEN now() - interval '2 days' END FROM generate_series(1, 9) n");
+        push @sql, "UPDATE bbtoken_policy SET max_tokens_per_user = 50" if $at >= 2;
+        push @sql, "UPDATE bbtoken_users SET email = name || '\@example.com', display_name = 'The ' || name"
+                   . " WHERE name <> 'root'" if $at >= 6;
+        push @sql, "INSERT INTO bbtoken_notices (token_id, kind, mailed_to) VALUES ('100000000002', 'expired',"
+                   . " 'alice\@example.com')" if $at >= 7;
+        push @sql, "INSERT INTO bbtoken_projects VALUES ('PROJ', false)",
+                   "SET session_replication_role = replica; INSERT INTO bbtoken_tokens (id, project_key,"
+                   . " repo_slug, name, project_perm, repo_perm, salt, secret_hash, created_at, expires_at,"
+                   . " revoked_at) VALUES ('200000000001', 'PROJ', NULL, 'proj ci', 'PROJECT_READ',"
+                   . " 'REPO_WRITE', repeat('a', 32), repeat('c', 64), now() - interval '10 days', NULL, NULL),"
+                   . " ('200000000002', 'PROJ', 'repo', 'repo ci', NULL, 'REPO_READ', repeat('b', 32),"
+                   . " repeat('d', 64), now() - interval '10 days', now() - interval '1 day', NULL),"
+                   . " ('200000000003', 'PROJ', 'repo', 'repo old', NULL, 'REPO_ADMIN', repeat('b', 32),"
+                   . " repeat('e', 64), now() - interval '10 days', NULL, now() - interval '1 day')" if $at >= 8;
+        push @sql, "UPDATE bbtoken_tokens SET allowed_nets = '{10.0.0.0/8,2001:db8::/32}'"
+                   . " WHERE id = '100000000001'",
+                   "INSERT INTO bbtoken_token_nets (token_id, net, first_addr) VALUES"
+                   . " ('100000000001', '10.1.2.0/24', '10.1.2.3')" if $at >= 12;
+        $env->psql($_, db => $db) for @sql;
+        my $tokens = "SELECT string_agg(id || ' ' || COALESCE(revoked_at::text, '-') || ' '"
+                   . " || COALESCE(expires_at::text, '-'), ',' ORDER BY id) FROM bbtoken_tokens";
+        my $before = $env->psql($tokens, db => $db);
+        my ($rc, $out, $err) = cli_db($db, 'db', 'upgrade');
+        is($rc, 0, "version $at: db upgrade") or diag $err;
+        $env->psql(undef, db => $db, file => "$ROOT/sql/grants.sql", vars => ['role=bbtoken_httpd']);
+        $env->psql(undef, db => $db, file => "$ROOT/sql/grants-api.sql", vars => ['role=bbtoken_api']);
+        my $dump = dump_schema($db);
+        ok($dump eq $fresh, "version $at: pg_dump --schema-only as a fresh one's (functions, triggers, grants,"
+                            . " constraints)") or do {
+            my @a = split /\n/, $fresh; my @b = split /\n/, $dump;
+            for my $i (0 .. $#a) { if (($a[$i] // '') ne ($b[$i] // '')) { diag "line $i:\n< $a[$i]\n> " . ($b[$i] // ''); last } }
+        };
+        is($env->psql($tokens, db => $db), $before, "version $at: every token kept, revoked and expiry as they were");
+        # httpd's listener believes its cache only while these six fire
+        # (BBT710), for every session (ENABLE ALWAYS).
+        is($env->psql("SELECT string_agg(tgrelid::regclass || ' ' || tgenabled::text, ',' ORDER BY tgname) FROM pg_trigger"
+                      . " WHERE tgfoid = to_regproc('bbtoken_notify')", db => $db),
+           'bbtoken_project_grants A,bbtoken_repo_grants A,bbtoken_tokens A,bbtoken_tokens A,bbtoken_users A,'
+           . 'bbtoken_users A', "version $at: the six notifying triggers fire always");
+    }
 };
 
 subtest 'a failing migration changes nothing; a newer database is refused' => sub {
