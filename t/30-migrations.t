@@ -96,8 +96,12 @@ subtest 'before the upgrade' => sub {
     ($rc, $out, $err) = $env->cli('list', 'alice');
     ok($rc == 1 && $err =~ /version 1.*bbtoken db upgrade/, 'other commands refuse: run bbtoken db upgrade')
         or diag "exit $rc: $err";
+    my $mark = log_mark($env->error_log_path);
     my $res = $env->get($UP, { Authorization => "Bearer $t{laptop}[0]" });
     is_503($res, 'the new module on the old schema fails closed: 503, not 401, not access');
+    like(join("\n", log_lines_since($env->error_log_path, $mark)),
+         qr/BBT770: the database's schema is version 1, older than this module needs \(17\): .*bbtoken db upgrade/,
+         '  and says why, and what to do (BBT770), not only which column is missing');
 };
 
 my $before = $env->psql($SNAP, sep => '|');
