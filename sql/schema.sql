@@ -99,7 +99,7 @@ BEGIN;
 \ir migrations/0019_expiry_finite.sql
 COMMIT;
 
--- Version 20: no C1 control character in an e-mail address.
+-- Version 20: control characters read alike in names and addresses.
 BEGIN;
-\ir migrations/0020_email_controls.sql
+\ir migrations/0020_controls.sql
 COMMIT;

@@ -351,6 +351,46 @@ subtest 'no C1 control character in an e-mail address, from plain SQL either' =>
     ok($rc != 0 && $err =~ /bbtoken_users_email/, 'and refused from then on') or diag "exit $rc: $out$err";
 };
 
+subtest 'SQL_ASCII: a control character is read as the database stores it, and other characters pass' => sub {
+    # What initdb makes under the C locale without -E: the database holds
+    # the CLI's UTF-8 bytes as they come, and its regular expressions read
+    # bytes.  A C1 control is C2 80 to C2 9F there; a lone byte in 80 to
+    # 9F is part of another character (S with acute, C5 9A), which the old
+    # rules refused as a control: a display name, a token name, and (with
+    # the new rule read as in UTF8) an address.
+    my ($S, $s, $nel) = ("\xc5\x9a", "\xc5\x9b", "\xc2\x85");
+    my @before = grep { /\/(\d{4})_/ && $1 < 20 } sort glob "$ROOT/sql/migrations/0*.sql";
+    $env->psql("CREATE DATABASE ascii ENCODING 'SQL_ASCII' TEMPLATE template0 LC_COLLATE 'C' LC_CTYPE 'C'",
+               db => 'postgres');
+    my $file = $env->dir . '/scratch/ascii.sql';
+    BBT::Util::spew($file, join '', "\\ir $before[0]\n", map {"BEGIN;\n\\ir $_\nCOMMIT;\n"} @before[1 .. $#before]);
+    $env->psql(undef, db => 'ascii', file => $file);
+    is($env->psql('SELECT getdatabaseencoding()', db => 'ascii'), 'SQL_ASCII', 'control: the database is SQL_ASCII');
+    $env->psql("INSERT INTO bbtoken_users (name, email) VALUES ('zofia', '${s}liwa\@example.pl'),"
+               . " ('bad', 'bad${nel}x\@example.pl'), ('ok', 'ok\@example.pl')", db => 'ascii');
+    my ($rc, $out, $err) = cli_db('ascii', 'db', 'upgrade');
+    is($rc, 0, 'db upgrade') or diag $err;
+    is($env->psql("SELECT string_agg(name || '=' || COALESCE(email, '-'), ' ' ORDER BY name) FROM bbtoken_users",
+                  db => 'ascii'),
+       "bad=- ok=ok\@example.pl zofia=${s}liwa\@example.pl",
+       'the address with a control became none; one with a non-ASCII letter is kept');
+    is($env->psql("SELECT detail FROM bbtoken_audit WHERE event = 'user_details_changed'", db => 'ascii'),
+       "e-mail none (was 'bad?x\@example.pl')", '  recorded, the control (both its bytes) as "?"');
+    ($rc, $out, $err) = cli_db('ascii', 'user', 'set', 'zofia', '--display-name', "Zofia ${S}liwa");
+    is($rc, 0, "user set --display-name 'Zofia Sliwa' (S with acute)") or diag $err;
+    ($rc, $out, $err) = cli_db('ascii', 'user', 'set', 'ok', '--email', "${s}\@example.pl");
+    is($rc, 0, 'user set --email with a non-ASCII letter') or diag $err;
+    ($rc, $out, $err) = cli_db('ascii', 'create', 'zofia', '--name', "${S}liwa laptop");
+    is($rc, 0, "create --name 'Sliwa laptop' (S with acute)") or diag $err;
+    for my $sql ("UPDATE bbtoken_users SET display_name = 'Zofia${nel}' WHERE name = 'zofia'",
+                 "UPDATE bbtoken_users SET email = 'ok${nel}\@example.pl' WHERE name = 'ok'",
+                 "UPDATE bbtoken_tokens SET name = 'laptop${nel}'") {
+        ($rc, $out, $err) = $env->psql_try($sql, db => 'ascii');
+        ok($rc != 0 && $err =~ /display_name|users_email|control characters/, 'a C1 control is still refused')
+            or diag "exit $rc: $out$err";
+    }
+};
+
 subtest 'two upgrades at once: the second waits, and does not claim what the first applied' => sub {
     $env->psql('CREATE DATABASE racing', db => 'postgres');
     $env->psql(undef, db => 'racing', file => "$ROOT/sql/migrations/0001_initial.sql");
