@@ -311,24 +311,29 @@ static void bbt_db_schema_check(bbt_db_conn_t *c)
     const apr_dbd_driver_t *drv = c->dbd->driver;
     apr_dbd_results_t *res = NULL;
     apr_dbd_row_t *row = NULL;
-    const char *v = NULL;
+    const char *v;
+    int version = -1;
 
     if (PQstatus(c->pg) != CONNECTION_OK ||
         apr_dbd_select(drv, c->pool, c->dbd->handle, &res,
                        "SELECT max(version) FROM bbtoken_schema", 1) != 0) {
         return;
     }
+    /* Read before the next row is asked for: past the last, the driver
+     * frees the result the entries point into. */
     while (apr_dbd_get_row(drv, c->pool, res, &row, -1) == 0) {
-        v = apr_dbd_get_entry(drv, row, 0);
+        if ((v = apr_dbd_get_entry(drv, row, 0)) != NULL) {
+            version = atoi(v);
+        }
     }
-    if (v && atoi(v) < BBT_DB_SCHEMA_MIN) {
+    if (version >= 0 && version < BBT_DB_SCHEMA_MIN) {
         bbt_db_say(c, APLOG_ERR, "BBT770",
                    apr_psprintf(c->pool,
                                 "the database's schema is version %d, older "
                                 "than this module needs (%d): token requests "
                                 "are answered 503 until `bbtoken db upgrade` "
                                 "brings it up to date",
-                                atoi(v), BBT_DB_SCHEMA_MIN));
+                                version, BBT_DB_SCHEMA_MIN));
     }
 }
 
