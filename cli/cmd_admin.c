@@ -267,6 +267,48 @@ int bbtoken_cmd_db_status(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
     return 0;
 }
 
+/* A session lock of the database's that every `db upgrade --init` takes
+ * before it makes the tables: there is no table to lock yet, and two at
+ * once would both make them, the second failing on the first's. */
+#define BBTOKEN_INIT_LOCK "27692799942681966"
+
+/* The first migration, under that lock: one waiting for another finds the
+ * schema made (*done 0) and goes on as an upgrade. */
+static int bbtoken_migrate_init(bbtoken_ctx_t *ctx,
+                                const bbtoken_migration_t *m, const char *what,
+                                int *done)
+{
+    PGresult *res;
+    int version, rc = BBTOKEN_EXIT_FAIL;
+
+    if (!(res = bbtoken_exec(ctx, what,
+                             "SELECT pg_advisory_lock(" BBTOKEN_INIT_LOCK ")",
+                             0, NULL))) {
+        return BBTOKEN_EXIT_FAIL;
+    }
+    PQclear(res);
+    if (bbtoken_schema_version(ctx, &version) != 0) {
+        goto unlock;
+    }
+    if (version >= 0) {
+        rc = 0;
+        goto unlock;
+    }
+    res = PQexec(ctx->conn, m->sql);
+    if (PQresultStatus(res) != PGRES_COMMAND_OK &&
+        PQresultStatus(res) != PGRES_TUPLES_OK) {
+        bbtoken_db_fail(ctx, res, what);
+        bbtoken_exec_quiet(ctx, "ROLLBACK");
+        goto unlock;
+    }
+    PQclear(res);
+    *done = 1;
+    rc = 0;
+unlock:
+    bbtoken_exec_quiet(ctx, "SELECT pg_advisory_unlock(" BBTOKEN_INIT_LOCK ")");
+    return rc;
+}
+
 /* Apply one migration in its own transaction.  The first one (the first
  * release's schema.sql, kept as it was) makes its own transaction and
  * records version 1; the later ones are run inside ours and record their
@@ -284,16 +326,7 @@ static int bbtoken_migrate(bbtoken_ctx_t *ctx, const bbtoken_migration_t *m,
     *done = 0;
     snprintf(what, sizeof(what), "applying migration %s", m->name);
     if (m->version == 1) {
-        res = PQexec(ctx->conn, m->sql);
-        if (PQresultStatus(res) != PGRES_COMMAND_OK &&
-            PQresultStatus(res) != PGRES_TUPLES_OK) {
-            bbtoken_db_fail(ctx, res, what);
-            bbtoken_exec_quiet(ctx, "ROLLBACK");
-            return BBTOKEN_EXIT_FAIL;
-        }
-        PQclear(res);
-        *done = 1;
-        return 0;
+        return bbtoken_migrate_init(ctx, m, what, done);
     }
     if (!(res = bbtoken_exec(ctx, what, "BEGIN", 0, NULL))) {
         return BBTOKEN_EXIT_FAIL;

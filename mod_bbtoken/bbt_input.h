@@ -125,7 +125,7 @@ int bbt_input_user_slug(const char *s, size_t len, char *out);
 
 /* 1 if code point cp is a control character: Unicode's general category
  * Cc, U+0000 to U+001F, U+007F and U+0080 to U+009F.  The schema's
- * bbtoken_token_name_problem (sql/migrations/0005) says the same. */
+ * bbtoken_token_name_problem (sql/migrations/0005, 0020) says the same. */
 static inline int bbt_is_control(long cp)
 {
     return cp < 0x20 || (cp >= 0x7f && cp <= 0x9f);

@@ -98,3 +98,8 @@ COMMIT;
 BEGIN;
 \ir migrations/0019_expiry_finite.sql
 COMMIT;
+
+-- Version 20: control characters read alike in names and addresses.
+BEGIN;
+\ir migrations/0020_controls.sql
+COMMIT;

@@ -5,8 +5,9 @@
 # upgraded in place by `bbtoken db upgrade`: no data lost, the old tokens
 # still authenticate through httpd.  Also: db status, upgrading twice,
 # --init, two upgrades at once, a failing migration changing nothing, the
-# CLI refusing a database at another version, and sql/schema.sql making
-# exactly the schema that the upgrade makes.
+# CLI refusing a database at another version, sql/schema.sql making
+# exactly the schema that the upgrade makes, and so does the upgrade from
+# databases at later versions holding rows of every kind.
 use strict;
 use warnings;
 use FindBin;
@@ -95,8 +96,12 @@ subtest 'before the upgrade' => sub {
     ($rc, $out, $err) = $env->cli('list', 'alice');
     ok($rc == 1 && $err =~ /version 1.*bbtoken db upgrade/, 'other commands refuse: run bbtoken db upgrade')
         or diag "exit $rc: $err";
+    my $mark = log_mark($env->error_log_path);
     my $res = $env->get($UP, { Authorization => "Bearer $t{laptop}[0]" });
     is_503($res, 'the new module on the old schema fails closed: 503, not 401, not access');
+    like(join("\n", log_lines_since($env->error_log_path, $mark)),
+         qr/BBT770: the database's schema is version 1, older than this module needs \(17\): .*bbtoken db upgrade/,
+         '  and says why, and what to do (BBT770), not only which column is missing');
 };
 
 my $before = $env->psql($SNAP, sep => '|');
@@ -188,6 +193,81 @@ subtest 'sql/schema.sql makes the same schema as 0001 + db upgrade, and so does 
     ok($rc == 1 && $err =~ /already/, '--init on a database with a schema: refused') or diag $err;
 };
 
+subtest 'from a database at any earlier version, with rows of every kind: the same schema as a fresh one' => sub {
+    # A migration may read or mend rows; none may leave a schema that
+    # depends on them.  Each database is made as that version's release
+    # made it (sql/schema.sql of the day: the migrations up to it), holds
+    # what the schema of the day could hold, then is upgraded.
+    my $fresh = dump_schema('fresh');
+    my @all = sort glob "$ROOT/sql/migrations/0*.sql";
+    for my $v (5, 10, 15, 18, $LATEST - 1) {
+        my @upto = grep { m{/(\d{4})_} && $1 <= $v } @all;
+        my ($at) = $upto[-1] =~ m{/0*(\d+)_};
+        my $db = "at$v";
+        $env->psql("CREATE DATABASE $db", db => 'postgres');
+        my $file = $env->dir . "/scratch/$db.sql";
+        BBT::Util::spew($file, join '', "\\ir $upto[0]\n", map {"BEGIN;\n\\ir $_\nCOMMIT;\n"} @upto[1 .. $#upto]);
+        $env->psql(undef, db => $db, file => $file);
+        my @sql = (
+            "INSERT INTO bbtoken_users (name, is_admin) VALUES ('alice', false), ('Bob', false), ('root', true),"
+            . " ('gone', false)",
+            "UPDATE bbtoken_users SET active = false WHERE name = 'gone'",
+            "INSERT INTO bbtoken_project_grants SELECT id, 'PROJ', 'PROJECT_WRITE' FROM bbtoken_users"
+            . " WHERE name = 'alice'",
+            "INSERT INTO bbtoken_repo_grants SELECT id, 'PROJ', 'repo', 'REPO_READ' FROM bbtoken_users"
+            . " WHERE name = 'Bob'",
+            # Live, expired, revoked, used and never used, restored as rows
+            # from the past are (triggers off).
+            "SET session_replication_role = replica; INSERT INTO bbtoken_tokens (id, user_id, name,"
+            . " project_perm, repo_perm, salt, secret_hash, created_at, expires_at, last_authenticated,"
+            . " revoked_at) SELECT '10000000000' || n, (SELECT id FROM bbtoken_users WHERE name ="
+            . " CASE WHEN n < 6 THEN 'alice' ELSE 'Bob' END), 'tok ' || n, 'PROJECT_READ', 'REPO_READ',"
+            . " substr(md5(n::text), 1, 32), md5(n::text) || md5(n::text || 'x'), now() - interval '100 days',"
+            . " CASE WHEN n IN (2, 7) THEN now() - interval '3 days' WHEN n = 3 THEN now() + interval '30 days' END,"
+            . " CASE WHEN n IN (1, 3) THEN now() - interval '5 days' END,"
+            . " CASE WHEN n IN (4, 8) THEN now() - interval '2 days' END FROM generate_series(1, 9) n");
+        push @sql, "UPDATE bbtoken_policy SET max_tokens_per_user = 50" if $at >= 2;
+        push @sql, "UPDATE bbtoken_users SET email = name || '\@example.com', display_name = 'The ' || name"
+                   . " WHERE name <> 'root'" if $at >= 6;
+        push @sql, "INSERT INTO bbtoken_notices (token_id, kind, mailed_to) VALUES ('100000000002', 'expired',"
+                   . " 'alice\@example.com')" if $at >= 7;
+        push @sql, "INSERT INTO bbtoken_projects VALUES ('PROJ', false)",
+                   "SET session_replication_role = replica; INSERT INTO bbtoken_tokens (id, project_key,"
+                   . " repo_slug, name, project_perm, repo_perm, salt, secret_hash, created_at, expires_at,"
+                   . " revoked_at) VALUES ('200000000001', 'PROJ', NULL, 'proj ci', 'PROJECT_READ',"
+                   . " 'REPO_WRITE', repeat('a', 32), repeat('c', 64), now() - interval '10 days', NULL, NULL),"
+                   . " ('200000000002', 'PROJ', 'repo', 'repo ci', NULL, 'REPO_READ', repeat('b', 32),"
+                   . " repeat('d', 64), now() - interval '10 days', now() - interval '1 day', NULL),"
+                   . " ('200000000003', 'PROJ', 'repo', 'repo old', NULL, 'REPO_ADMIN', repeat('b', 32),"
+                   . " repeat('e', 64), now() - interval '10 days', NULL, now() - interval '1 day')" if $at >= 8;
+        push @sql, "UPDATE bbtoken_tokens SET allowed_nets = '{10.0.0.0/8,2001:db8::/32}'"
+                   . " WHERE id = '100000000001'",
+                   "INSERT INTO bbtoken_token_nets (token_id, net, first_addr) VALUES"
+                   . " ('100000000001', '10.1.2.0/24', '10.1.2.3')" if $at >= 12;
+        $env->psql($_, db => $db) for @sql;
+        my $tokens = "SELECT string_agg(id || ' ' || COALESCE(revoked_at::text, '-') || ' '"
+                   . " || COALESCE(expires_at::text, '-'), ',' ORDER BY id) FROM bbtoken_tokens";
+        my $before = $env->psql($tokens, db => $db);
+        my ($rc, $out, $err) = cli_db($db, 'db', 'upgrade');
+        is($rc, 0, "version $at: db upgrade") or diag $err;
+        $env->psql(undef, db => $db, file => "$ROOT/sql/grants.sql", vars => ['role=bbtoken_httpd']);
+        $env->psql(undef, db => $db, file => "$ROOT/sql/grants-api.sql", vars => ['role=bbtoken_api']);
+        my $dump = dump_schema($db);
+        ok($dump eq $fresh, "version $at: pg_dump --schema-only as a fresh one's (functions, triggers, grants,"
+                            . " constraints)") or do {
+            my @a = split /\n/, $fresh; my @b = split /\n/, $dump;
+            for my $i (0 .. $#a) { if (($a[$i] // '') ne ($b[$i] // '')) { diag "line $i:\n< $a[$i]\n> " . ($b[$i] // ''); last } }
+        };
+        is($env->psql($tokens, db => $db), $before, "version $at: every token kept, revoked and expiry as they were");
+        # httpd's listener believes its cache only while these six fire
+        # (BBT710), for every session (ENABLE ALWAYS).
+        is($env->psql("SELECT string_agg(tgrelid::regclass || ' ' || tgenabled::text, ',' ORDER BY tgname) FROM pg_trigger"
+                      . " WHERE tgfoid = to_regproc('bbtoken_notify')", db => $db),
+           'bbtoken_project_grants A,bbtoken_repo_grants A,bbtoken_tokens A,bbtoken_tokens A,bbtoken_users A,'
+           . 'bbtoken_users A', "version $at: the six notifying triggers fire always");
+    }
+};
+
 subtest 'a failing migration changes nothing; a newer database is refused' => sub {
     $env->psql('CREATE DATABASE broken', db => 'postgres');
     $env->psql(undef, db => 'broken', file => "$ROOT/sql/migrations/0001_initial.sql");
@@ -223,6 +303,92 @@ subtest 'users who would share a slug stop the upgrade, which changes nothing' =
     is($rc, 0, 'once one is renamed, the upgrade goes through') or diag $err;
     is($env->psql("SELECT string_agg(name || '=' || slug, ' ' ORDER BY name) FROM bbtoken_users", db => 'clash'),
        'carol.c=carol.c carol@corp=carol_corp dave=dave', 'each user has their slug');
+};
+
+subtest 'no C1 control character in an e-mail address, from plain SQL either' => sub {
+    # bbt_input_email refuses Unicode's Cc (U+0080 to U+009F too); the
+    # schema's CHECK once let the C1 ones in, so CSI (U+009B) set by SQL
+    # reached an administrator's terminal through user show and audit.
+    my $c1 = "E'erin\\u009b31m\@example.com'";
+    for my $sql ("INSERT INTO bbtoken_users (name, email) VALUES ('erin', $c1)",
+                 "UPDATE bbtoken_users SET email = $c1 WHERE name = 'alice'",
+                 "UPDATE bbtoken_users SET email = E'alice\@exa\\u0085mple.com' WHERE name = 'alice'",
+                 "UPDATE bbtoken_users SET email = E'alice\\u0080\@example.com' WHERE name = 'alice'",
+                 "UPDATE bbtoken_users SET email = E'alice\@example.com\\u009f' WHERE name = 'alice'") {
+        my ($rc, $out, $err) = $env->psql_try($sql);
+        ok($rc != 0 && $err =~ /bbtoken_users_email/, "refused: $sql") or diag "exit $rc: $out$err";
+    }
+    is($env->psql("SELECT count(*) FROM bbtoken_users WHERE email ~ '[\\u0080-\\u009f]'"), 0, 'none stored');
+    $env->psql("UPDATE bbtoken_users SET email = E'jos\\u00e9\\u00a0\@example.com' WHERE name = 'alice'");
+    is($env->psql("SELECT email = E'jos\\u00e9\\u00a0\@example.com' FROM bbtoken_users WHERE name = 'alice'"), 't',
+       'other non-ASCII characters stay allowed, as bbt_input_email allows them');
+    $env->psql("UPDATE bbtoken_users SET email = NULL WHERE name = 'alice'");
+
+    # A database from before: such an address becomes none, and the audit
+    # trail says so with each control as "?".
+    my @before = grep { /\/(\d{4})_/ && $1 < 20 } sort glob "$ROOT/sql/migrations/0*.sql";
+    my ($last) = $before[-1] =~ /\/0*(\d+)_/;
+    $env->psql('CREATE DATABASE c1mail', db => 'postgres');
+    my $file = $env->dir . '/scratch/c1mail.sql';
+    BBT::Util::spew($file, join '', "\\ir $before[0]\n", map {"BEGIN;\n\\ir $_\nCOMMIT;\n"} @before[1 .. $#before]);
+    $env->psql(undef, db => 'c1mail', file => $file);
+    $env->psql("INSERT INTO bbtoken_users (name, email) VALUES ('erin', $c1), ('fred', 'fred\@example.com'),"
+               . " ('gina', E'gina\@exa\\u0085mple.com'), ('hal', NULL)", db => 'c1mail');
+    is($env->psql("SELECT count(*) FROM bbtoken_users WHERE email ~ '[\\u0080-\\u009f]'", db => 'c1mail'), 2,
+       "control: version $last took two such addresses");
+    my ($rc, $out, $err) = cli_db('c1mail', 'db', 'upgrade');
+    is($rc, 0, 'db upgrade') or diag $err;
+    is($env->psql("SELECT string_agg(name || '=' || COALESCE(email, '-'), ' ' ORDER BY name) FROM bbtoken_users",
+                  db => 'c1mail'),
+       'erin=- fred=fred@example.com gina=- hal=-', 'the two addresses became none; the others are as they were');
+    is($env->psql("SELECT string_agg(user_name || ' ' || source || ' ' || detail, ', ' ORDER BY user_name)"
+                  . " FROM bbtoken_audit WHERE event = 'user_details_changed'", db => 'c1mail'),
+       "erin upgrade e-mail none (was 'erin?31m\@example.com'), gina upgrade e-mail none (was 'gina\@exa?mple.com')",
+       'recorded by the upgrade, each control shown as "?"');
+    is($env->psql("SELECT count(*) FROM bbtoken_audit WHERE detail ~ '[\\u0001-\\u001f\\u007f-\\u009f]'",
+                  db => 'c1mail'), 0, 'no control character in the audit trail');
+    ($rc, $out, $err) = $env->psql_try("UPDATE bbtoken_users SET email = $c1 WHERE name = 'fred'", db => 'c1mail');
+    ok($rc != 0 && $err =~ /bbtoken_users_email/, 'and refused from then on') or diag "exit $rc: $out$err";
+};
+
+subtest 'SQL_ASCII: a control character is read as the database stores it, and other characters pass' => sub {
+    # What initdb makes under the C locale without -E: the database holds
+    # the CLI's UTF-8 bytes as they come, and its regular expressions read
+    # bytes.  A C1 control is C2 80 to C2 9F there; a lone byte in 80 to
+    # 9F is part of another character (S with acute, C5 9A), which the old
+    # rules refused as a control: a display name, a token name, and (with
+    # the new rule read as in UTF8) an address.
+    my ($S, $s, $nel) = ("\xc5\x9a", "\xc5\x9b", "\xc2\x85");
+    my @before = grep { /\/(\d{4})_/ && $1 < 20 } sort glob "$ROOT/sql/migrations/0*.sql";
+    $env->psql("CREATE DATABASE ascii ENCODING 'SQL_ASCII' TEMPLATE template0 LC_COLLATE 'C' LC_CTYPE 'C'",
+               db => 'postgres');
+    my $file = $env->dir . '/scratch/ascii.sql';
+    BBT::Util::spew($file, join '', "\\ir $before[0]\n", map {"BEGIN;\n\\ir $_\nCOMMIT;\n"} @before[1 .. $#before]);
+    $env->psql(undef, db => 'ascii', file => $file);
+    is($env->psql('SELECT getdatabaseencoding()', db => 'ascii'), 'SQL_ASCII', 'control: the database is SQL_ASCII');
+    $env->psql("INSERT INTO bbtoken_users (name, email) VALUES ('zofia', '${s}liwa\@example.pl'),"
+               . " ('bad', 'bad${nel}x\@example.pl'), ('ok', 'ok\@example.pl')", db => 'ascii');
+    my ($rc, $out, $err) = cli_db('ascii', 'db', 'upgrade');
+    is($rc, 0, 'db upgrade') or diag $err;
+    is($env->psql("SELECT string_agg(name || '=' || COALESCE(email, '-'), ' ' ORDER BY name) FROM bbtoken_users",
+                  db => 'ascii'),
+       "bad=- ok=ok\@example.pl zofia=${s}liwa\@example.pl",
+       'the address with a control became none; one with a non-ASCII letter is kept');
+    is($env->psql("SELECT detail FROM bbtoken_audit WHERE event = 'user_details_changed'", db => 'ascii'),
+       "e-mail none (was 'bad?x\@example.pl')", '  recorded, the control (both its bytes) as "?"');
+    ($rc, $out, $err) = cli_db('ascii', 'user', 'set', 'zofia', '--display-name', "Zofia ${S}liwa");
+    is($rc, 0, "user set --display-name 'Zofia Sliwa' (S with acute)") or diag $err;
+    ($rc, $out, $err) = cli_db('ascii', 'user', 'set', 'ok', '--email', "${s}\@example.pl");
+    is($rc, 0, 'user set --email with a non-ASCII letter') or diag $err;
+    ($rc, $out, $err) = cli_db('ascii', 'create', 'zofia', '--name', "${S}liwa laptop");
+    is($rc, 0, "create --name 'Sliwa laptop' (S with acute)") or diag $err;
+    for my $sql ("UPDATE bbtoken_users SET display_name = 'Zofia${nel}' WHERE name = 'zofia'",
+                 "UPDATE bbtoken_users SET email = 'ok${nel}\@example.pl' WHERE name = 'ok'",
+                 "UPDATE bbtoken_tokens SET name = 'laptop${nel}'") {
+        ($rc, $out, $err) = $env->psql_try($sql, db => 'ascii');
+        ok($rc != 0 && $err =~ /display_name|users_email|control characters/, 'a C1 control is still refused')
+            or diag "exit $rc: $out$err";
+    }
 };
 
 subtest 'two upgrades at once: the second waits, and does not claim what the first applied' => sub {
@@ -262,6 +428,46 @@ subtest 'two upgrades at once: the second waits, and does not claim what the fir
     is($rc, 0, 'the second exits 0') or diag $stderr;
     is($stdout, "schema version: $LATEST (already up to date)\n", 'and says it applied nothing');
     is($env->psql('SELECT max(version) FROM bbtoken_schema', db => 'racing'), $LATEST, "at version $LATEST");
+};
+
+subtest 'two db upgrade --init at once: the second waits for the first\'s tables, and exits 0' => sub {
+    # No table exists to lock before the first migration: db upgrade --init
+    # takes a session lock of the database's first (cli/cmd_admin.c,
+    # BBTOKEN_INIT_LOCK).  Without it the second made the tables too and
+    # failed on the first's, exit 1, "the database refused the value".
+    my $key = '27692799942681966';
+    $env->psql('CREATE DATABASE initrace', db => 'postgres');
+    open my $first, '|-', "$BBT::Env::PGBIN/psql", '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-h', '127.0.0.1',
+        '-p', $env->pg_port, '-U', 'postgres', '-d', 'initrace', '-o', '/dev/null'
+        or die "psql: $!";
+    $first->autoflush(1);
+    print $first "SELECT pg_advisory_lock($key);\n";
+    my $locked = "SELECT count(*) FROM pg_locks l JOIN pg_database d ON d.oid = l.database"
+               . " WHERE d.datname = 'initrace' AND l.locktype = 'advisory' AND l.granted";
+    for (1 .. 600) { last if $env->psql($locked, db => 'postgres'); select undef, undef, undef, 0.1 }
+    is($env->psql($locked, db => 'postgres'), 1, 'the first holds the lock');
+    my $out = $env->dir . '/run/initrace.out';
+    my $pid = fork // die "fork: $!";
+    if (!$pid) {
+        open STDOUT, '>', $out or die $!;
+        open STDERR, '>', "$out.err" or die $!;
+        exec $env->cli_path, '--db', conninfo('initrace'), 'db', 'upgrade', '--init' or die "exec: $!";
+    }
+    my $waits = "SELECT count(*) FROM pg_stat_activity WHERE datname = 'initrace'"
+              . " AND application_name = 'bbtoken' AND wait_event_type = 'Lock'";
+    for (1 .. 600) { last if $env->psql($waits, db => 'postgres'); select undef, undef, undef, 0.1 }
+    is($env->psql($waits, db => 'postgres'), 1, 'the second waits for it');
+    print $first "\\i $ROOT/sql/migrations/0001_initial.sql\n";
+    print $first "BEGIN;\n\\i $ROOT/sql/migrations/$_.sql\nCOMMIT;\n" for @LATER;
+    print $first "SELECT pg_advisory_unlock($key);\n";
+    ok(close($first), 'the first makes the schema');
+    waitpid $pid, 0;
+    my $rc = $? >> 8;
+    my $stdout = do { local (@ARGV, $/) = $out; <> };
+    my $stderr = do { local (@ARGV, $/) = "$out.err"; <> };
+    is($rc, 0, 'the second exits 0') or diag $stderr;
+    is($stdout, "schema version: $LATEST (already up to date)\n", 'and says it applied nothing');
+    is($env->psql('SELECT max(version) FROM bbtoken_schema', db => 'initrace'), $LATEST, "at version $LATEST");
 };
 
 done_testing;
