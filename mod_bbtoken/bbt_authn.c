@@ -127,20 +127,24 @@ static int bbt_check_password(request_rec *r, const bbt_dir_conf_t *conf,
             *user = r->user;
         }
         return OK;
-    case AUTH_GENERAL_ERROR:
-        r->user = NULL;
-        ap_log_rerror(
-            APLOG_MARK, APLOG_ERR, 0, r,
-            "BBT039: password check for user %s failed in its provider",
-            bbt_loggable(r, *user));
-        return HTTP_INTERNAL_SERVER_ERROR;
-    default:
+    case AUTH_DENIED:
+    case AUTH_USER_NOT_FOUND:
         r->user = NULL;
         ap_log_rerror(
             APLOG_MARK, APLOG_ERR, 0, r,
             "BBT040: password refused for user %s: %s", bbt_loggable(r, *user),
             st == AUTH_USER_NOT_FOUND ? "unknown user" : "wrong password");
         return bbt_unauthorized(r);
+    default:
+        /* A failure, or an answer httpd 2.4's providers do not give (trunk's
+         * AUTH_HANDLED, say): the server's fault, 500 as mod_auth_basic
+         * answers it.  A 401 would make git forget a good password. */
+        r->user = NULL;
+        ap_log_rerror(
+            APLOG_MARK, APLOG_ERR, 0, r,
+            "BBT039: password check for user %s failed in its provider",
+            bbt_loggable(r, *user));
+        return HTTP_INTERNAL_SERVER_ERROR;
     }
 }
 

@@ -2,7 +2,10 @@
 # given and what it decides stays as it left it (t/keeper/mod_bbt_keeper.c,
 # a test-only provider built here, keeps the password it was given and
 # names the user itself, as mod_authnz_ldap can), and a password carried by
-# an internal redirect into another section with the same providers.
+# an internal redirect into another section with the same providers.  Where
+# mod_auth_basic is the measure (an answer outside the providers'
+# contract), a location of AuthType Basic with the same provider answers
+# beside the module's.
 use strict;
 use warnings;
 use FindBin;
@@ -31,6 +34,14 @@ ScriptAlias /kp/ "@DIR@/cgi-bin/env.cgi/"
     BBTokenRoutes git /kp
     Require bbtoken
     AuthzSendForbiddenOnFailure On
+</Location>
+# mod_auth_basic with the same providers, to compare the module with.
+ScriptAlias /kb/ "@DIR@/cgi-bin/env.cgi/"
+<Location /kb>
+    AuthType Basic
+    AuthName "Git"
+    AuthBasicProvider keeper
+    Require valid-user
 </Location>
 <AuthnProviderAlias file file2>
     AuthUserFile "@DIR@/htpasswd"
@@ -74,7 +85,7 @@ ScriptAlias /pwc/ "@DIR@/cgi-bin/env.cgi/"
 </Location>
 EOC
 my $env = BBT::Env->new(httpd => 0, extra_conf => $extra,
-                        modules => [qw(authn_file authz_user)])->start;
+                        modules => [qw(auth_basic authn_file authz_user)])->start;
 
 # The test-only provider, built into this test's own directory.
 my $apr_config = `apxs -q APR_CONFIG`;
@@ -160,6 +171,20 @@ subtest 'a password is carried into a section with the same providers' => sub {
     unlike($r->{content} // '', qr/^REMOTE_USER=dave$/m,
         'a redirect into /pwc (file2, another list) does not carry dave');
     isnt($r->{status}, 200, '  and is no success');
+};
+
+subtest 'an answer outside the providers\' contract is a server error, as with mod_auth_basic' => sub {
+    # httpd 2.4's authn_status has no AUTH_HANDLED (trunk's): the keeper's
+    # user odd answers that value with r->status 503.
+    my $odd = { Authorization => $env->basic('odd', 'odd-Pa55-word') };
+    my ($basic) = cgi('kb/x', $odd);
+    is($basic->{status}, 500, 'mod_auth_basic answers it 500') or diag res_summary($basic);
+    my ($res) = cgi("kv/$UP", $odd);
+    is($res->{headers}{'x-keeper-asked'}, 'odd', 'the module asked the provider');
+    is($res->{status}, $basic->{status}, '  and answers it as mod_auth_basic does, not 401')
+        or diag res_summary($res);
+    ok(!grep({ /^Basic/i } challenges($res)),
+       '  with no challenge (a client keeps its password)') or diag res_summary($res);
 };
 
 my $logs = $env->error_log_text . $env->access_log_text;
