@@ -3,9 +3,9 @@
 # a test-only provider built here, keeps the password it was given and
 # names the user itself, as mod_authnz_ldap can), and a password carried by
 # an internal redirect into another section with the same providers.  Where
-# mod_auth_basic is the measure (an answer outside the providers'
-# contract), a location of AuthType Basic with the same provider answers
-# beside the module's.
+# mod_auth_basic is the measure (an answer outside the providers' contract,
+# a UTF-8 user name), a location of AuthType Basic with the same provider
+# answers beside the module's.
 use strict;
 use warnings;
 use FindBin;
@@ -41,6 +41,14 @@ ScriptAlias /kb/ "@DIR@/cgi-bin/env.cgi/"
     AuthType Basic
     AuthName "Git"
     AuthBasicProvider keeper
+    Require valid-user
+</Location>
+ScriptAlias /fb/ "@DIR@/cgi-bin/env.cgi/"
+<Location /fb>
+    AuthType Basic
+    AuthName "Git"
+    AuthBasicProvider file
+    AuthUserFile "@DIR@/htpasswd"
     Require valid-user
 </Location>
 <AuthnProviderAlias file file2>
@@ -187,8 +195,28 @@ subtest 'an answer outside the providers\' contract is a server error, as with m
        '  with no challenge (a client keeps its password)') or diag res_summary($res);
 };
 
+subtest 'a UTF-8 user name is a password user\'s, as with mod_auth_basic' => sub {
+    my $zoe = "zo\xc3\xab";    # zoe with a diaeresis, in UTF-8
+    system('htpasswd', '-b', '-B', $h, $zoe, 'zoe-Pa55-word') == 0
+        or BAIL_OUT('htpasswd failed');
+    my $ok = { Authorization => $env->basic($zoe, 'zoe-Pa55-word') };
+    my ($basic, $bv) = cgi('fb/x', $ok);
+    is_ok_res($basic, 'mod_auth_basic lets the UTF-8 user in');
+    is($bv->{REMOTE_USER}, $zoe, '  as that user');
+    my ($res, $v) = cgi("pwb/$UP", $ok);
+    is_ok_res($res, 'so does AuthType BBToken with the same provider');
+    is($v->{REMOTE_USER}, $zoe, '  as that user');
+    is_401($env->get("/pwb/$UP", { Authorization => $env->basic($zoe, 'wrong') }), 1,
+           'a wrong password for that user is 401, not 400');
+    my $tok = $env->token_create('kimberly', name => 'utf8', perms => ['PROJECT_READ']);
+    is_401($env->get("/kv/$UP", { Authorization => $env->basic($zoe, $tok) }), 1,
+           'a token under that name is not its owner\'s: 401');
+    is($env->get("/pwb/$UP", { Authorization => $env->basic("zo\xeb", 'zoe-Pa55-word') })->{status},
+       400, 'a user name that is not UTF-8 (the challenge says charset="UTF-8") is malformed');
+};
+
 my $logs = $env->error_log_text . $env->access_log_text;
-for my $pw (qw(kim-Pa55-word lee-Pa55-word dave-Pa55-word)) {
+for my $pw (qw(kim-Pa55-word lee-Pa55-word dave-Pa55-word zoe-Pa55-word)) {
     unlike($logs, qr/\Q$pw\E/, "the password $pw is in no log");
 }
 is(scalar($env->crash_lines), 0, 'no httpd child crashed') or diag join "\n", $env->crash_lines;
