@@ -105,11 +105,14 @@ static int bbt_check_password(request_rec *r, const bbt_dir_conf_t *conf,
     const char *name = NULL;
     int i;
 
-    /* Nobody is authenticated yet; what a provider sets here is its word. */
-    r->user = NULL;
     for (i = 0; i < conf->authn->nelts; i++) {
         const bbt_authn_t *a = &APR_ARRAY_IDX(conf->authn, i, bbt_authn_t);
 
+        /* Each provider is asked as mod_auth_basic asks it, with the user
+         * in r->user too: mod_authnz_fcgi hands its application that
+         * (REMOTE_USER), not the argument.  A name it leaves there is
+         * its word; any answer but AUTH_GRANTED takes it away. */
+        r->user = (char *)*user;
         apr_table_setn(r->notes, AUTHN_PROVIDER_NAME_NOTE, a->name);
         st = a->provider->check_password(r, *user, password);
         apr_table_unset(r->notes, AUTHN_PROVIDER_NAME_NOTE);

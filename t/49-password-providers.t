@@ -5,7 +5,8 @@
 # an internal redirect into another section with the same providers.  Where
 # mod_auth_basic is the measure (an answer outside the providers' contract,
 # a UTF-8 user name), a location of AuthType Basic with the same provider
-# answers beside the module's.
+# answers beside the module's; mod_authnz_fcgi (with a stand-in FastCGI
+# authenticator, t/keeper/fcgi-authn.pl) is asked for a user in r->user.
 use strict;
 use warnings;
 use FindBin;
@@ -51,6 +52,23 @@ ScriptAlias /fb/ "@DIR@/cgi-bin/env.cgi/"
     AuthUserFile "@DIR@/htpasswd"
     Require valid-user
 </Location>
+# mod_authnz_fcgi: its application reads the user from REMOTE_USER.
+AuthnzFcgiDefineProvider authn fcauth fcgi://127.0.0.1:@FCPORT@/
+ScriptAlias /fcb/ "@DIR@/cgi-bin/env.cgi/"
+<Location /fcb>
+    AuthType Basic
+    AuthName "Git"
+    AuthBasicProvider fcauth
+    Require valid-user
+</Location>
+ScriptAlias /fck/ "@DIR@/cgi-bin/env.cgi/"
+<Location /fck>
+    AuthType BBToken
+    AuthName "Git"
+    AuthBBTokenProvider fcauth
+    BBTokenRoutes git /fck
+    Require valid-user
+</Location>
 <AuthnProviderAlias file file2>
     AuthUserFile "@DIR@/htpasswd"
 </AuthnProviderAlias>
@@ -92,8 +110,23 @@ ScriptAlias /pwc/ "@DIR@/cgi-bin/env.cgi/"
     Require valid-user
 </Location>
 EOC
+my $fcport = BBT::Env::free_port();
+$extra =~ s/\@FCPORT\@/$fcport/g;
 my $env = BBT::Env->new(httpd => 0, extra_conf => $extra,
-                        modules => [qw(auth_basic authn_file authz_user)])->start;
+                        modules => [qw(auth_basic authn_file authz_user authnz_fcgi)])->start;
+
+# The FastCGI authenticator, a child of this test's alone.
+my $fclog = $env->dir . '/fcgi-users';
+my $fcpid = fork() // BAIL_OUT("fork: $!");
+if (!$fcpid) {
+    exec($^X, "$FindBin::Bin/keeper/fcgi-authn.pl", $fcport, $fclog);
+    exit 127;
+}
+END { kill 'TERM', $fcpid if $fcpid; }
+for (1 .. 100) {
+    last if BBT::Env::port_open($fcport);
+    select(undef, undef, undef, 0.05);
+}
 
 # The test-only provider, built into this test's own directory.
 my $apr_config = `apxs -q APR_CONFIG`;
@@ -215,8 +248,23 @@ subtest 'a UTF-8 user name is a password user\'s, as with mod_auth_basic' => sub
        400, 'a user name that is not UTF-8 (the challenge says charset="UTF-8") is malformed');
 };
 
+subtest 'a provider that reads the user from the request gets it, as with mod_auth_basic' => sub {
+    my $fc = { Authorization => $env->basic('fc', 'fc-Pa55-word') };
+    my ($basic, $bv) = cgi('fcb/x', $fc);
+    is_ok_res($basic, 'mod_auth_basic: mod_authnz_fcgi lets fc in');
+    is($bv->{REMOTE_USER}, 'fc', '  as fc');
+    my ($res, $v) = cgi("fck/$UP", $fc);
+    is_ok_res($res, 'AuthType BBToken: so does the same provider');
+    is($v->{REMOTE_USER}, 'fc', '  as fc');
+    is_401($env->get("/fck/$UP", { Authorization => $env->basic('fc', 'wrong') }), 1,
+           'a wrong password is still refused');
+    my @asked = split /\n/, BBT::Env::slurp($fclog);
+    is_deeply(\@asked, [qw(fc fc fc)], 'the application was given the user each time')
+        or diag explain \@asked;
+};
+
 my $logs = $env->error_log_text . $env->access_log_text;
-for my $pw (qw(kim-Pa55-word lee-Pa55-word dave-Pa55-word zoe-Pa55-word)) {
+for my $pw (qw(kim-Pa55-word lee-Pa55-word dave-Pa55-word zoe-Pa55-word fc-Pa55-word)) {
     unlike($logs, qr/\Q$pw\E/, "the password $pw is in no log");
 }
 is(scalar($env->crash_lines), 0, 'no httpd child crashed') or diag join "\n", $env->crash_lines;
