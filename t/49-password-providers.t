@@ -123,7 +123,7 @@ if (!$fcpid) {
     exit 127;
 }
 END { kill 'TERM', $fcpid if $fcpid; }
-for (1 .. 100) {
+for (1 .. 400) {
     last if BBT::Env::port_open($fcport);
     select(undef, undef, undef, 0.05);
 }
