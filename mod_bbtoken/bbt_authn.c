@@ -105,11 +105,14 @@ static int bbt_check_password(request_rec *r, const bbt_dir_conf_t *conf,
     const char *name = NULL;
     int i;
 
-    /* Nobody is authenticated yet; what a provider sets here is its word. */
-    r->user = NULL;
     for (i = 0; i < conf->authn->nelts; i++) {
         const bbt_authn_t *a = &APR_ARRAY_IDX(conf->authn, i, bbt_authn_t);
 
+        /* Each provider is asked as mod_auth_basic asks it, with the user
+         * in r->user too: mod_authnz_fcgi hands its application that
+         * (REMOTE_USER), not the argument.  A name it leaves there is
+         * its word; any answer but AUTH_GRANTED takes it away. */
+        r->user = (char *)*user;
         apr_table_setn(r->notes, AUTHN_PROVIDER_NAME_NOTE, a->name);
         st = a->provider->check_password(r, *user, password);
         apr_table_unset(r->notes, AUTHN_PROVIDER_NAME_NOTE);
@@ -127,20 +130,24 @@ static int bbt_check_password(request_rec *r, const bbt_dir_conf_t *conf,
             *user = r->user;
         }
         return OK;
-    case AUTH_GENERAL_ERROR:
-        r->user = NULL;
-        ap_log_rerror(
-            APLOG_MARK, APLOG_ERR, 0, r,
-            "BBT039: password check for user %s failed in its provider",
-            bbt_loggable(r, *user));
-        return HTTP_INTERNAL_SERVER_ERROR;
-    default:
+    case AUTH_DENIED:
+    case AUTH_USER_NOT_FOUND:
         r->user = NULL;
         ap_log_rerror(
             APLOG_MARK, APLOG_ERR, 0, r,
             "BBT040: password refused for user %s: %s", bbt_loggable(r, *user),
             st == AUTH_USER_NOT_FOUND ? "unknown user" : "wrong password");
         return bbt_unauthorized(r);
+    default:
+        /* A failure, or an answer httpd 2.4's providers do not give (trunk's
+         * AUTH_HANDLED, say): the server's fault, 500 as mod_auth_basic
+         * answers it.  A 401 would make git forget a good password. */
+        r->user = NULL;
+        ap_log_rerror(
+            APLOG_MARK, APLOG_ERR, 0, r,
+            "BBT039: password check for user %s failed in its provider",
+            bbt_loggable(r, *user));
+        return HTTP_INTERNAL_SERVER_ERROR;
     }
 }
 

@@ -97,10 +97,15 @@ static bbt_cred_kind_t bbt_cred_basic_decoded(char *buf, size_t dlen,
         why = "Basic user name is too long";
         goto fail;
     }
-    /* No user name can be non-ASCII (the schema says so); refusing here
-     * keeps such bytes out of anything that might log the name. */
-    if (bbt_bytes_or(bbt_cred_class, u, colon) & BBT_C_NONASCII) {
-        why = "Basic user name is not ASCII";
+    /* The challenge says charset="UTF-8", and a password provider's user
+     * may be named in it, as mod_auth_basic lets through; no token's owner
+     * is (the schema's names are ASCII), so with a token such a name is
+     * simply not the owner's.  Bytes that are not UTF-8, or a C1 control,
+     * are no name at all. */
+    buf[colon] = '\0';
+    if ((bbt_bytes_or(bbt_cred_class, u, colon) & BBT_C_NONASCII) &&
+        !bbt_input_utf8(buf)) {
+        why = "Basic user name is not UTF-8";
         goto fail;
     }
     if (colon + 1 == dlen) {
@@ -315,9 +320,10 @@ int bbt_cred_is_password(const bbt_cred_t *c)
 {
     if (!c || c->kind != BBT_CRED_BASIC || !c->secret)
         return 0;
-    /* A token typed into the user name field: a provider would log it
-     * (mod_authn_file's "user not found").  A token in the password field,
-     * prefixed or not, with a right or a wrong checksum, is a token. */
+    /* A token typed into the user name field: a provider may log it
+     * (mod_authnz_ldap's "user ... authentication failed").  A token in the
+     * password field, prefixed or not, with a right or a wrong checksum, is a
+     * token. */
     return !(c->user && bbt_token_shaped(c->user, c->user_len)) &&
            !bbt_token_shaped(c->secret, c->secret_len);
 }

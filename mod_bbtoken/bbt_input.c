@@ -88,6 +88,23 @@ static long bbt_utf8_next(const unsigned char *s, size_t *len)
     return cp;
 }
 
+int bbt_input_utf8(const char *s)
+{
+    const unsigned char *p;
+    size_t n = 0;
+    long cp;
+
+    if (!s) {
+        return 0;
+    }
+    for (p = (const unsigned char *)s; *p; p += n) {
+        if ((cp = bbt_utf8_next(p, &n)) < 0 || bbt_is_control(cp)) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
 /* What a label (a token name, a display name) may not be, in the words of
  * its kind. */
 typedef struct {

@@ -131,6 +131,10 @@ static inline int bbt_is_control(long cp)
     return cp < 0x20 || (cp >= 0x7f && cp <= 0x9f);
 }
 
+/* 1 if the NUL-terminated s is UTF-8 with no control character
+ * (bbt_is_control); the empty string is. */
+int bbt_input_utf8(const char *s);
+
 /* NULL if the NUL-terminated s is a valid token name, else a static English
  * reason: empty, not valid UTF-8, a control character (bbt_is_control), or
  * longer than BBT_NAME_MAX characters.  The database's CHECK and trigger on

@@ -2,7 +2,11 @@
 # given and what it decides stays as it left it (t/keeper/mod_bbt_keeper.c,
 # a test-only provider built here, keeps the password it was given and
 # names the user itself, as mod_authnz_ldap can), and a password carried by
-# an internal redirect into another section with the same providers.
+# an internal redirect into another section with the same providers.  Where
+# mod_auth_basic is the measure (an answer outside the providers' contract,
+# a UTF-8 user name), a location of AuthType Basic with the same provider
+# answers beside the module's; mod_authnz_fcgi (with a stand-in FastCGI
+# authenticator, t/keeper/fcgi-authn.pl) is asked for a user in r->user.
 use strict;
 use warnings;
 use FindBin;
@@ -31,6 +35,39 @@ ScriptAlias /kp/ "@DIR@/cgi-bin/env.cgi/"
     BBTokenRoutes git /kp
     Require bbtoken
     AuthzSendForbiddenOnFailure On
+</Location>
+# mod_auth_basic with the same providers, to compare the module with.
+ScriptAlias /kb/ "@DIR@/cgi-bin/env.cgi/"
+<Location /kb>
+    AuthType Basic
+    AuthName "Git"
+    AuthBasicProvider keeper
+    Require valid-user
+</Location>
+ScriptAlias /fb/ "@DIR@/cgi-bin/env.cgi/"
+<Location /fb>
+    AuthType Basic
+    AuthName "Git"
+    AuthBasicProvider file
+    AuthUserFile "@DIR@/htpasswd"
+    Require valid-user
+</Location>
+# mod_authnz_fcgi: its application reads the user from REMOTE_USER.
+AuthnzFcgiDefineProvider authn fcauth fcgi://127.0.0.1:@FCPORT@/
+ScriptAlias /fcb/ "@DIR@/cgi-bin/env.cgi/"
+<Location /fcb>
+    AuthType Basic
+    AuthName "Git"
+    AuthBasicProvider fcauth
+    Require valid-user
+</Location>
+ScriptAlias /fck/ "@DIR@/cgi-bin/env.cgi/"
+<Location /fck>
+    AuthType BBToken
+    AuthName "Git"
+    AuthBBTokenProvider fcauth
+    BBTokenRoutes git /fck
+    Require valid-user
 </Location>
 <AuthnProviderAlias file file2>
     AuthUserFile "@DIR@/htpasswd"
@@ -73,8 +110,23 @@ ScriptAlias /pwc/ "@DIR@/cgi-bin/env.cgi/"
     Require valid-user
 </Location>
 EOC
+my $fcport = BBT::Env::free_port();
+$extra =~ s/\@FCPORT\@/$fcport/g;
 my $env = BBT::Env->new(httpd => 0, extra_conf => $extra,
-                        modules => [qw(authn_file authz_user)])->start;
+                        modules => [qw(auth_basic authn_file authz_user authnz_fcgi)])->start;
+
+# The FastCGI authenticator, a child of this test's alone.
+my $fclog = $env->dir . '/fcgi-users';
+my $fcpid = fork() // BAIL_OUT("fork: $!");
+if (!$fcpid) {
+    exec($^X, "$FindBin::Bin/keeper/fcgi-authn.pl", $fcport, $fclog);
+    exit 127;
+}
+END { kill 'TERM', $fcpid if $fcpid; }
+for (1 .. 400) {
+    last if BBT::Env::port_open($fcport);
+    select(undef, undef, undef, 0.05);
+}
 
 # The test-only provider, built into this test's own directory.
 my $apr_config = `apxs -q APR_CONFIG`;
@@ -162,8 +214,57 @@ subtest 'a password is carried into a section with the same providers' => sub {
     isnt($r->{status}, 200, '  and is no success');
 };
 
+subtest 'an answer outside the providers\' contract is a server error, as with mod_auth_basic' => sub {
+    # httpd 2.4's authn_status has no AUTH_HANDLED (trunk's): the keeper's
+    # user odd answers that value with r->status 503.
+    my $odd = { Authorization => $env->basic('odd', 'odd-Pa55-word') };
+    my ($basic) = cgi('kb/x', $odd);
+    is($basic->{status}, 500, 'mod_auth_basic answers it 500') or diag res_summary($basic);
+    my ($res) = cgi("kv/$UP", $odd);
+    is($res->{headers}{'x-keeper-asked'}, 'odd', 'the module asked the provider');
+    is($res->{status}, $basic->{status}, '  and answers it as mod_auth_basic does, not 401')
+        or diag res_summary($res);
+    ok(!grep({ /^Basic/i } challenges($res)),
+       '  with no challenge (a client keeps its password)') or diag res_summary($res);
+};
+
+subtest 'a UTF-8 user name is a password user\'s, as with mod_auth_basic' => sub {
+    my $zoe = "zo\xc3\xab";    # zoe with a diaeresis, in UTF-8
+    system('htpasswd', '-b', '-B', $h, $zoe, 'zoe-Pa55-word') == 0
+        or BAIL_OUT('htpasswd failed');
+    my $ok = { Authorization => $env->basic($zoe, 'zoe-Pa55-word') };
+    my ($basic, $bv) = cgi('fb/x', $ok);
+    is_ok_res($basic, 'mod_auth_basic lets the UTF-8 user in');
+    is($bv->{REMOTE_USER}, $zoe, '  as that user');
+    my ($res, $v) = cgi("pwb/$UP", $ok);
+    is_ok_res($res, 'so does AuthType BBToken with the same provider');
+    is($v->{REMOTE_USER}, $zoe, '  as that user');
+    is_401($env->get("/pwb/$UP", { Authorization => $env->basic($zoe, 'wrong') }), 1,
+           'a wrong password for that user is 401, not 400');
+    my $tok = $env->token_create('kimberly', name => 'utf8', perms => ['PROJECT_READ']);
+    is_401($env->get("/kv/$UP", { Authorization => $env->basic($zoe, $tok) }), 1,
+           'a token under that name is not its owner\'s: 401');
+    is($env->get("/pwb/$UP", { Authorization => $env->basic("zo\xeb", 'zoe-Pa55-word') })->{status},
+       400, 'a user name that is not UTF-8 (the challenge says charset="UTF-8") is malformed');
+};
+
+subtest 'a provider that reads the user from the request gets it, as with mod_auth_basic' => sub {
+    my $fc = { Authorization => $env->basic('fc', 'fc-Pa55-word') };
+    my ($basic, $bv) = cgi('fcb/x', $fc);
+    is_ok_res($basic, 'mod_auth_basic: mod_authnz_fcgi lets fc in');
+    is($bv->{REMOTE_USER}, 'fc', '  as fc');
+    my ($res, $v) = cgi("fck/$UP", $fc);
+    is_ok_res($res, 'AuthType BBToken: so does the same provider');
+    is($v->{REMOTE_USER}, 'fc', '  as fc');
+    is_401($env->get("/fck/$UP", { Authorization => $env->basic('fc', 'wrong') }), 1,
+           'a wrong password is still refused');
+    my @asked = split /\n/, BBT::Env::slurp($fclog);
+    is_deeply(\@asked, [qw(fc fc fc)], 'the application was given the user each time')
+        or diag explain \@asked;
+};
+
 my $logs = $env->error_log_text . $env->access_log_text;
-for my $pw (qw(kim-Pa55-word lee-Pa55-word dave-Pa55-word)) {
+for my $pw (qw(kim-Pa55-word lee-Pa55-word dave-Pa55-word zoe-Pa55-word fc-Pa55-word)) {
     unlike($logs, qr/\Q$pw\E/, "the password $pw is in no log");
 }
 is(scalar($env->crash_lines), 0, 'no httpd child crashed') or diag join "\n", $env->crash_lines;

@@ -10,7 +10,10 @@
  *   - for user kim it names the user itself, as AuthLDAPRemoteUserAttribute
  *     does: r->user becomes "kimberly";
  *   - it says it was asked ("X-Keeper-Asked: USER", on any answer, 401
- *     included), so a test can tell what reached a provider at all.
+ *     included), so a test can tell what reached a provider at all;
+ *   - for user odd it gives an answer httpd 2.4's check_password contract
+ *     does not have: the value httpd's trunk calls AUTH_HANDLED, with
+ *     r->status set to 503, as a provider built for that API would.
  *
  * It grants kim (password kim-Pa55-word) and lee (lee-Pa55-word).  Never
  * load it outside the tests.
@@ -38,6 +41,10 @@ static authn_status keeper_check_password(request_rec *r, const char *user,
 
     apr_table_setn(r->err_headers_out, "X-Keeper-Asked",
                    apr_pstrdup(r->pool, user));
+    if (strcmp(user, "odd") == 0) {
+        r->status = HTTP_SERVICE_UNAVAILABLE;
+        return (authn_status)(AUTH_GENERAL_ERROR + 1);
+    }
     if (strcmp(user, "kim") != 0 && strcmp(user, "lee") != 0) {
         return AUTH_USER_NOT_FOUND;
     }

@@ -259,8 +259,26 @@ static void test_malformed(void)
     malformed(basic("al\tice:pw"), "tab in the user", NULL);
     malformed(basic("alice:p\x7fw"), "DEL in the password", NULL);
     malformed(basic("alice:\x1b[31m"), "escape sequence", NULL);
-    malformed(basic("\xc3\xa4lice:pw"), "non-ASCII user",
-              "Basic user name is not ASCII");
+    malformed(basic("\xe4lice:pw"), "user not UTF-8 (Latin-1)",
+              "Basic user name is not UTF-8");
+    malformed(basic("al\xc3ice:pw"), "user with a cut UTF-8 sequence",
+              "Basic user name is not UTF-8");
+    malformed(basic("\xc0\xa1lice:pw"), "user with an overlong encoding",
+              "Basic user name is not UTF-8");
+    malformed(basic("al\xc2\x9bice:pw"), "user with a C1 control (CSI)",
+              "Basic user name is not UTF-8");
+    {
+        bbt_cred_t c;
+        is_int(parse(basic("\xc3\xa4lice:pw"), &c), BBT_CRED_BASIC,
+               "UTF-8 user (the challenge's charset): a password user's");
+        is_str(c.user, "\xc3\xa4lice", "  user as sent");
+        is_str(c.secret, "pw", "  secret");
+        ok(bbt_cred_is_password(&c), "  a password for the providers");
+        is_int(parse(basic("\xc3\xa4lice:" TOKEN), &c), BBT_CRED_BASIC,
+               "UTF-8 user with a token");
+        ok(bbt_cred_carries_token(&c) && !bbt_cred_is_password(&c),
+           "  a token, never a password");
+    }
 
     /* User name length: 255 is fine, 256 is not. */
     memset(plain, 'u', 255);

@@ -234,6 +234,27 @@ static void test_display_names(void)
 }
 
 /* name: how the test calls s (it may hold control characters). */
+/* UTF-8 text: the token name's rule without its length. */
+static void test_utf8_text(void)
+{
+    char cp[5];
+
+    is_int(bbt_input_utf8(""), 1, "utf8: empty");
+    is_int(bbt_input_utf8("J\xc3\xbcrgen \xe2\x82\xac \xf0\x9f\x94\x91"), 1,
+           "utf8: two-, three- and four-byte characters");
+    is_int(bbt_input_utf8("a\xff"), 0, "utf8: a byte that starts nothing");
+    is_int(bbt_input_utf8("a\xc3"), 0, "utf8: a cut sequence");
+    is_int(bbt_input_utf8("\xc0\xa1"), 0, "utf8: an overlong encoding");
+    is_int(bbt_input_utf8("\xed\xa0\x80"), 0, "utf8: a surrogate");
+    is_int(bbt_input_utf8("a\tb"), 0, "utf8: a C0 control");
+    is_int(bbt_input_utf8("a\x7f"), 0, "utf8: DEL");
+    utf8(0x9b, cp);
+    is_int(bbt_input_utf8(cp), 0, "utf8: a C1 control (CSI)");
+    utf8(0xa0, cp);
+    is_int(bbt_input_utf8(cp), 1, "utf8: U+00A0, the first after C1");
+    is_int(bbt_input_utf8(NULL), 0, "utf8: NULL");
+}
+
 static void email(const char *s, int good, const char *name)
 {
     const char *why = bbt_input_email(s);
@@ -317,8 +338,10 @@ static void test_sql_line(void)
 {
     char buf[64], tiny[8];
 
-    is_str(bbt_sql_line(buf, sizeof(buf), "server closed the connection "
-                        "unexpectedly\n\tThis probably means\n", "x"),
+    is_str(bbt_sql_line(buf, sizeof(buf),
+                        "server closed the connection "
+                        "unexpectedly\n\tThis probably means\n",
+                        "x"),
            "server closed the connection unexpectedly This probably means",
            "libpq's newline and tab become one space; the last one goes");
     is_str(bbt_sql_line(buf, sizeof(buf), "  \n lead \r\n", "x"), "lead",
@@ -510,6 +533,7 @@ int main(void)
     test_token_names();
     test_user_slugs();
     test_display_names();
+    test_utf8_text();
     test_emails();
     test_ids_and_numbers();
     test_sqlstate();
