@@ -46,6 +46,15 @@ for my $c (['project', $pt, $pt_id], ['repository', $rt, $rt_id]) {
          '  the log says why');
     is_401($env->get($home, { Authorization => $env->basic('x-token-auth', $c->[1]) }), 1,
            '  in Basic too');
+    my $from_cache = 0;
+    for (1 .. 50) {
+        $mark = log_mark($env->error_log_path);
+        my $st = $env->get($home, { Authorization => $env->bearer($c->[1]) })->{status};
+        last if $st != 401;
+        $from_cache = join("\n", log_lines_since($env->error_log_path, $mark))
+            =~ /\Q$c->[2]\E refused: owner disabled \(from the cache\)/ and last;
+    }
+    ok($from_cache, '  refused from the cache too');
 }
 is($env->get($one, { Authorization => $env->bearer($ot) })->{status}, 200,
    'a token of an ordinary project is not stopped');
