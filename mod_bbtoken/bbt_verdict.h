@@ -18,7 +18,7 @@ typedef struct {
     bbt_kind_t kind;       /* zero: a personal token */
     const char *user_name; /* the owner's name (a personal token's) */
     const char *key;       /* a project's or a repository's token's project
-                              key, else NULL */
+                              key (a personal token's: empty or NULL) */
     int user_active;       /* the owner's; for a token of a personal project
                               ~name, ~name's owner's */
     int revoked;
