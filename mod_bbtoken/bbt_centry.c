@@ -589,6 +589,7 @@ bbt_verdict_t bbt_centry_verdict(const bbt_centry_t *e, int64_t now_us,
     }
     row.kind = e->scope.kind;
     row.user_name = e->user_name;
+    row.key = e->scope.key;
     row.user_active = e->user_active;
     row.revoked = e->revoked;
     row.expired = bbt_centry_expired(e->expires_us, now_us);

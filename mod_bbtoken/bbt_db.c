@@ -95,7 +95,10 @@ enum {
  * is decided in C: every expression here is built again each time the
  * prepared statement runs, and that cost more than the query.
  * A project's or a repository's token has no owner (the users are a LEFT
- * JOIN); its key and slug come next.  Then the allow-list and the
+ * JOIN); its key and slug come next.  Whether the owner is active is, for
+ * such a token of a personal project ~name, whether ~name's owner is: a
+ * personal project lives and dies with its owner, whoever made the token
+ * (NULL for any other project's).  Then the allow-list and the
  * address groups the token is known to have been used from, as text, both
  * from the token's row (sql/migrations/0013: aggregating
  * bbtoken_token_nets here cost more than the rest of the lookup).
@@ -117,7 +120,11 @@ enum {
  * every lookup about half as much again.  C still verifies the secret
  * itself and uses the level only then (bbt_verify.c). */
 static const char bbt_sql_lookup[] =
-    "SELECT t.salt, t.secret_hash, t.name, u.name, u.active,"
+    "SELECT t.salt, t.secret_hash, t.name, u.name,"
+    " CASE WHEN t.user_id IS NOT NULL THEN u.active"
+    " WHEN left(t.project_key, 1) = '~' THEN EXISTS (SELECT 1"
+    " FROM bbtoken_users o WHERE lower(o.name) = substr(t.project_key, 2)"
+    " AND o.active) END,"
     " t.project_perm, t.repo_perm, t.revoked_at IS NOT NULL, u.id,"
     " (date_part('epoch', t.expires_at) * 1000000)::bigint,"
     " (date_part('epoch', t.last_authenticated) * 1000000)::bigint,"
@@ -146,7 +153,7 @@ static const char bbt_sql_owner_level[] =
 static const struct {
     const char *label, *sql, *what;
 } bbt_db_stmts[BBT_STMT_COUNT] = {
-    [BBT_STMT_LOOKUP] = {"bbtoken_lookup_v11", bbt_sql_lookup,
+    [BBT_STMT_LOOKUP] = {"bbtoken_lookup_v12", bbt_sql_lookup,
                          "the token lookup"},
     [BBT_STMT_LEVEL] = {"bbtoken_owner_level_v1", bbt_sql_owner_level,
                         "the owner's level"},

@@ -29,7 +29,7 @@ typedef struct {
     const char *token_name;
     const char *user_name;
     apr_int64_t user_id;
-    int user_active;
+    int user_active; /* a personal project's token: its owner's */
     bbt_level_t tok_project;
     bbt_level_t tok_repo;
     int revoked;

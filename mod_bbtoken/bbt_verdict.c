@@ -25,6 +25,9 @@ bbt_verdict_t bbt_verdict(const bbt_tokrow_t *row, int secret_ok,
         return BBT_VERDICT_EXPIRED;
     }
     if (row->kind != BBT_KIND_PERSONAL) {
+        if (row->key && row->key[0] == '~' && !row->user_active) {
+            return BBT_VERDICT_DISABLED;
+        }
         if (basic_user && strcasecmp(basic_user, BBT_KIND_BASIC_USER) != 0) {
             return BBT_VERDICT_NOT_OWNER;
         }

@@ -17,7 +17,10 @@
 typedef struct {
     bbt_kind_t kind;       /* zero: a personal token */
     const char *user_name; /* the owner's name (a personal token's) */
-    int user_active;
+    const char *key;       /* a project's or a repository's token's project
+                              key (a personal token's: empty or NULL) */
+    int user_active;       /* the owner's; for a token of a personal project
+                              ~name, ~name's owner's */
     int revoked;
     int expired; /* by the clock of whoever read the row */
     bbt_level_t tok_project;
@@ -48,7 +51,9 @@ typedef enum {
  * is the Basic user name, or NULL for Bearer (and internal requests); it
  * must name the owner, regardless of case, or for a project or repository
  * token be BBT_KIND_BASIC_USER.  A project or repository token has no
- * owner to be disabled. */
+ * owner to be disabled, except in a personal project ~name: it is refused
+ * as disabled while ~name's owner is (or is gone), as everything in a
+ * personal project follows its owner. */
 bbt_verdict_t bbt_verdict(const bbt_tokrow_t *row, int secret_ok,
                           const char *basic_user);
 

@@ -299,6 +299,7 @@ static int bbt_verify_db(request_rec *r, bbt_req_t *rq, bbt_cache_view_t *v,
         }
         tr.kind = row.scope.kind;
         tr.user_name = row.user_name;
+        tr.key = row.scope.key;
         tr.user_active = row.user_active;
         tr.revoked = row.revoked;
         tr.expired = row.expired;

@@ -8,6 +8,7 @@ static bbt_tokrow_t good(void)
 
     r.kind = BBT_KIND_PERSONAL;
     r.user_name = "alice";
+    r.key = NULL;
     r.user_active = 1;
     r.revoked = 0;
     r.expired = 0;
@@ -84,6 +85,28 @@ int main(void)
     r.tok_project = BBT_LEVEL_NONE;
     is_int(bbt_verdict(&r, 1, NULL), BBT_VERDICT_OK,
            "a repository token with none: in");
+    /* A personal project's: only while ~name's owner is active. */
+    r = good();
+    r.kind = BBT_KIND_PROJECT;
+    r.user_name = NULL;
+    r.key = "PROJ";
+    r.user_active = 0;
+    is_int(bbt_verdict(&r, 1, NULL), BBT_VERDICT_OK,
+           "an ordinary project's token: no owner to be active");
+    r.key = "~alice";
+    is_int(bbt_verdict(&r, 1, NULL), BBT_VERDICT_DISABLED,
+           "~alice's token, alice disabled or gone: refused");
+    is_int(bbt_verdict(&r, 1, "bob"), BBT_VERDICT_DISABLED,
+           "  disabled before not owner");
+    r.kind = BBT_KIND_REPO;
+    r.tok_project = BBT_LEVEL_NONE;
+    is_int(bbt_verdict(&r, 1, NULL), BBT_VERDICT_DISABLED,
+           "  a repository token of ~alice too");
+    r.user_active = 1;
+    is_int(bbt_verdict(&r, 1, NULL), BBT_VERDICT_OK, "  alice active: in");
+    r.revoked = 1;
+    is_int(bbt_verdict(&r, 1, NULL), BBT_VERDICT_REVOKED,
+           "  revoked before disabled");
     r = good();
     r.user_name = "x-token-auth";
     is_int(bbt_verdict(&r, 1, "x-token-auth"), BBT_VERDICT_OK,
