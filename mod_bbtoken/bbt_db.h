@@ -29,7 +29,8 @@ typedef struct {
     const char *token_name;
     const char *user_name;
     apr_int64_t user_id;
-    int user_active; /* a personal project's token: its owner's */
+    int user_active; /* the owner's; for another kind of token in a
+                        personal project, 0 until bbt_db_personal_active */
     bbt_level_t tok_project;
     bbt_level_t tok_repo;
     int revoked;
@@ -118,6 +119,12 @@ bbt_db_status_t bbt_db_user_level(bbt_db_conn_t *c, const char *name,
 
 /* The connection's libpq handle (PGconn *), for statements and
  * transactions of the caller's own (the REST API). */
+/* For a project's or a repository's token in personal project key
+ * (~name), asked only once its secret is verified: whether ~name's owner
+ * exists and is active.  BBT_DB_OK or BBT_DB_UNAVAILABLE. */
+bbt_db_status_t bbt_db_personal_active(bbt_db_conn_t *c, const char *key,
+                                       int *active);
+
 struct pg_conn;
 struct pg_conn *bbt_db_native(bbt_db_conn_t *c);
 

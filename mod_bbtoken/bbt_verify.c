@@ -290,6 +290,13 @@ static int bbt_verify_db(request_rec *r, bbt_req_t *rq, bbt_cache_view_t *v,
         out->verdict = bbt_verdict(NULL, 0, basic_user);
     } else {
         secret_ok = !tok || bbt_verify_secret(tok, &row, memo_salt, mine);
+        if (secret_ok && row.scope.kind != BBT_KIND_PERSONAL &&
+            row.scope.key[0] == '~' &&
+            bbt_db_personal_active(c, row.scope.key, &row.user_active) !=
+                BBT_DB_OK) {
+            rv = HTTP_SERVICE_UNAVAILABLE;
+            goto done;
+        }
         /* Only a token proven right takes a slot; any answer refreshes
          * the slot its id has (the salt is the row's, right secret or
          * wrong).  So made-up tokens, even for ids that exist, never push
