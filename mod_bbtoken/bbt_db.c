@@ -6,16 +6,16 @@
  * it), and so are the owner's level and a personal project's owner, asked
  * only once the token's secret is verified: a refusal (an unknown id, a
  * wrong secret) reads the token and owner rows and nothing else, so it
- * takes the same work whoever owns the id and whatever the owner may do.  It is not registered with mod_dbd's
- * ap_dbd_prepare, whose statements vanish for good when the pgsql driver
- * reconnects with PQreset after a PostgreSQL restart, and exist only on
- * connections of the server that registered them.  Instead each pooled
- * connection prepares it on first use and remembers, in the connection's own
- * pool, which backend process it was prepared on: a reconnected connection has
- * a new backend and prepares it again.  A failed statement is retried once,
- * after the driver has reset a dropped connection and the statement has been
- * prepared afresh (which also cures "cached plan must not change result type"
- * after a schema change).
+ * takes the same work whoever owns the id and whatever the owner may do.
+ * None is registered with mod_dbd's ap_dbd_prepare, whose statements
+ * vanish for good when the pgsql driver reconnects with PQreset after a
+ * PostgreSQL restart, and exist only on connections of the server that
+ * registered them.  Instead each pooled connection prepares each on first
+ * use and remembers, in the connection's own pool, which backend process it
+ * was prepared on: a reconnected connection has a new backend and prepares
+ * it again.  A failed statement is retried once, after the driver has reset
+ * a dropped connection and the statement is prepared afresh (which also
+ * cures "cached plan must not change result type" after a schema change).
  *
  * The module speaks PostgreSQL only (the schema is PostgreSQL's), so it may
  * ask libpq directly for what apr_dbd does not say: the connection's status
