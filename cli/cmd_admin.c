@@ -267,6 +267,24 @@ int bbtoken_cmd_db_status(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
     return 0;
 }
 
+/* Run migration m's script, which may hold many statements: 0, or -1
+ * with the database's word printed and the transaction rolled back. */
+static int bbtoken_migrate_script(bbtoken_ctx_t *ctx,
+                                  const bbtoken_migration_t *m,
+                                  const char *what)
+{
+    PGresult *res = PQexec(ctx->conn, m->sql);
+
+    if (PQresultStatus(res) != PGRES_COMMAND_OK &&
+        PQresultStatus(res) != PGRES_TUPLES_OK) {
+        bbtoken_db_fail(ctx, res, what);
+        bbtoken_exec_quiet(ctx, "ROLLBACK");
+        return -1;
+    }
+    PQclear(res);
+    return 0;
+}
+
 /* A session lock of the database's that every `db upgrade --init` takes
  * before it makes the tables: there is no table to lock yet, and two at
  * once would both make them, the second failing on the first's. */
@@ -294,14 +312,9 @@ static int bbtoken_migrate_init(bbtoken_ctx_t *ctx,
         rc = 0;
         goto unlock;
     }
-    res = PQexec(ctx->conn, m->sql);
-    if (PQresultStatus(res) != PGRES_COMMAND_OK &&
-        PQresultStatus(res) != PGRES_TUPLES_OK) {
-        bbtoken_db_fail(ctx, res, what);
-        bbtoken_exec_quiet(ctx, "ROLLBACK");
+    if (bbtoken_migrate_script(ctx, m, what) != 0) {
         goto unlock;
     }
-    PQclear(res);
     *done = 1;
     rc = 0;
 unlock:
@@ -349,14 +362,9 @@ static int bbtoken_migrate(bbtoken_ctx_t *ctx, const bbtoken_migration_t *m,
         bbtoken_exec_quiet(ctx, "ROLLBACK");
         return bbtoken_fail("%s: the database is at version %d", what, version);
     }
-    res = PQexec(ctx->conn, m->sql);
-    if (PQresultStatus(res) != PGRES_COMMAND_OK &&
-        PQresultStatus(res) != PGRES_TUPLES_OK) {
-        bbtoken_db_fail(ctx, res, what);
-        bbtoken_exec_quiet(ctx, "ROLLBACK");
+    if (bbtoken_migrate_script(ctx, m, what) != 0) {
         return BBTOKEN_EXIT_FAIL;
     }
-    PQclear(res);
     if (bbtoken_schema_version(ctx, &version) != 0 || version != m->version) {
         bbtoken_exec_quiet(ctx, "ROLLBACK");
         return bbtoken_fail("%s: it did not record version %d", what,
