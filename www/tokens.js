@@ -183,6 +183,25 @@
   });
 
   // ------------------------------------------------------------------
+  // Dialogs.  Each showing of a dialog has its own number: an answer that
+  // arrives after the user closed the dialog and opened it again (for
+  // another token, or to create one) closes only the showing it was asked
+  // from, and its error goes to the page's alert, not to the newer showing.
+
+  const showings = new Map();
+  function show(id) {
+    showings.set(id, (showings.get(id) || 0) + 1);
+    $(id).showModal();
+  }
+  const showing = (id) => showings.get(id) || 0;
+  function closeShowing(id, n) {
+    if (showing(id) === n) $(id).close();
+  }
+  function showErrorIn(id, n, errorId, err) {
+    showError(showing(id) === n && $(id).open ? errorId : 'alert', err);
+  }
+
+  // ------------------------------------------------------------------
   // Permission pickers: the repository level can never be below the
   // project level, so those choices are disabled.
 
@@ -270,9 +289,12 @@
     $('f-expiry-wrap').hidden = false;
     applyPolicy();
     $('f-days-wrap').hidden = $('f-expiry').value !== 'custom';
-    setPicks('PROJECT_READ', 'REPO_READ');
+    // Bitbucket's default: the owner's own level, which the owner's live
+    // access caps anyway (the CLI's default too); the hint asks to lower it.
+    setPicks('PROJECT_ADMIN', 'REPO_ADMIN');
+    $('f-perm-hint').hidden = false;
     showError('edit-error', null);
-    $('edit-dialog').showModal();
+    show('edit-dialog');
     $('f-name').focus();
   }
 
@@ -288,9 +310,10 @@
     const p = level(t.permissions, 'PROJECT_');
     const r = level(t.permissions, 'REPO_');
     setPicks(p ? 'PROJECT_' + p : '', r ? 'REPO_' + r : 'REPO_READ');
+    $('f-perm-hint').hidden = true;
     $('f-nets').value = (t.allowedAddresses || []).join('\n');
     showError('edit-error', null);
-    $('edit-dialog').showModal();
+    show('edit-dialog');
     $('f-name').focus();
   }
 
@@ -325,6 +348,7 @@
       return;
     }
     const submit = $('edit-submit');
+    const n = showing('edit-dialog');
     submit.disabled = true;
     try {
       if (editing === null) {
@@ -335,7 +359,7 @@
         const nets = chosenNets();
         if (nets.length) body.allowedAddresses = nets;
         const created = await api('PUT', base(), body);
-        $('edit-dialog').close();
+        closeShowing('edit-dialog', n);
         showNewToken(created);
         refresh();
       } else {
@@ -355,14 +379,14 @@
           return;
         }
         const updated = await api('POST', base() + '/' + encodeURIComponent(editing), body);
-        $('edit-dialog').close();
+        closeShowing('edit-dialog', n);
         if (updated && updated.id) tokens.set(String(updated.id), updated);
         render();
         say('Token “' + name + '” updated.');
         refresh();
       }
     } catch (err) {
-      showError('edit-error', err);
+      showErrorIn('edit-dialog', n, 'edit-error', err);
     } finally {
       submit.disabled = false;
     }
@@ -452,23 +476,24 @@
     rotating = String(id);
     $('rotate-name').textContent = t.name;
     showError('rotate-error', null);
-    $('rotate-dialog').showModal();
+    show('rotate-dialog');
     $('rotate-cancel').focus();   // the safe choice first
   }
 
   $('rotate-cancel').addEventListener('click', () => $('rotate-dialog').close());
   $('rotate-confirm').addEventListener('click', async () => {
     const btn = $('rotate-confirm');
+    const id = rotating, n = showing('rotate-dialog');
     btn.disabled = true;
     try {
-      const rotated = await api('POST', base() + '/' + encodeURIComponent(rotating) + '/rotate');
-      $('rotate-dialog').close();
-      tokens.delete(rotating);
+      const rotated = await api('POST', base() + '/' + encodeURIComponent(id) + '/rotate');
+      closeShowing('rotate-dialog', n);
+      tokens.delete(id);
       render();
       showNewToken(rotated, 'rotated');
       refresh();
     } catch (err) {
-      showError('rotate-error', err);
+      showErrorIn('rotate-dialog', n, 'rotate-error', err);
     } finally {
       btn.disabled = false;
     }
@@ -485,7 +510,7 @@
     revoking = String(id);
     $('revoke-name').textContent = t.name;
     showError('revoke-error', null);
-    $('revoke-dialog').showModal();
+    show('revoke-dialog');
     $('revoke-cancel').focus();   // the safe choice first
   }
 
@@ -494,17 +519,18 @@
     const id = revoking;
     const t = tokens.get(id);
     const btn = $('revoke-confirm');
+    const n = showing('revoke-dialog');
     btn.disabled = true;
     try {
       await api('DELETE', base() + '/' + encodeURIComponent(id));
-      $('revoke-dialog').close();
+      closeShowing('revoke-dialog', n);
       tokens.delete(id);
       render();
       say('Token “' + (t ? t.name : id) + '” revoked.');
       $('create-open').focus();
       refresh();
     } catch (err) {
-      showError('revoke-error', err);
+      showErrorIn('revoke-dialog', n, 'revoke-error', err);
     } finally {
       btn.disabled = false;
     }

@@ -1,7 +1,8 @@
 // The Personal access tokens page against what the API answers, and when,
 // in headless Chromium, run by t/55-browser.t: a list whose paging never
 // ends, a list that answers after the user changed something, a token
-// whose name the user did not touch, a short maximum expiry, a second
+// whose name the user did not touch, a rotation answered after its
+// dialog was closed, a short maximum expiry, a second
 // page, markup in names and messages, and Back to the page after a new
 // token was shown.  The page and the API are the real ones; a few
 // answers are held back or replaced (Playwright's routing) to play a slow
@@ -199,6 +200,57 @@ test('editing a token\'s permissions keeps its name as it is', async () => {
   await page.locator('#status', { hasText: 'updated' }).waitFor();
   assert.equal((await listed()).find((x) => x.id === t.id).name, 'Spaced in');
   await rest('DELETE', '/' + t.id);
+});
+
+test('a rotation answered after its dialog was closed closes no other dialog', async () => {
+  const a = await rest('PUT', '', { name: 'Late A', permissions: ['REPO_READ'] });
+  const b = await rest('PUT', '', { name: 'Late B', permissions: ['REPO_READ'] });
+  await open();
+  await page.locator(`tr[data-id="${b.id}"]`).waitFor();
+
+  // A's rotation is done by the server at once, but its answer reaches the
+  // page only after the user has closed that dialog and opened B's.
+  const ROTATE = new RegExp(`/users/${USER}/${a.id}/rotate$`);
+  let release, asked;
+  const held = new Promise((r) => { release = r; });
+  const seen = new Promise((r) => { asked = r; });
+  await page.route(ROTATE, async (route) => {
+    const res = await route.fetch();
+    asked();
+    await held;
+    await route.fulfill({ response: res }).catch(() => {});
+  });
+  const confirm = page.getByRole('alertdialog', { name: 'Rotate token?' });
+  try {
+    await page.locator(`tr[data-id="${a.id}"]`).getByRole('button', { name: /^Rotate / }).click();
+    await confirm.waitFor();
+    await confirm.getByRole('button', { name: 'Rotate' }).click();
+    await seen;
+    await page.keyboard.press('Escape');
+    await confirm.waitFor({ state: 'hidden' });
+    await page.locator(`tr[data-id="${b.id}"]`).getByRole('button', { name: /^Rotate / }).click();
+    await confirm.waitFor();
+    assert.match(await confirm.innerText(), /Late B/);
+    release();
+    // The new token of A is shown all the same: it cannot be shown again.
+    const shown = page.getByRole('dialog', { name: 'Token rotated' });
+    await shown.waitFor();
+    assert.match(await shown.innerText(), /Late A/);
+    assert.notEqual(await page.locator('#new-token').inputValue(), '', 'the new token is shown');
+    await shown.getByRole('button', { name: 'Done' }).click();
+    await shown.waitFor({ state: 'hidden' });
+  } finally {
+    release();
+    await page.unroute(ROTATE);
+  }
+  assert.equal(await confirm.isVisible(), true, 'B\'s dialog is still open');
+  assert.match(await confirm.innerText(), /Late B/);
+  assert.equal(await page.locator(`tr[data-id="${b.id}"]`).count(), 1, 'B is still listed');
+  await confirm.getByRole('button', { name: 'Cancel' }).click();
+  await confirm.waitFor({ state: 'hidden' });
+  for (const t of await listed()) {
+    if (t.name === 'Late A' || t.name === 'Late B') await rest('DELETE', '/' + t.id);
+  }
 });
 
 test('a maximum expiry shorter than every choice is the one chosen', { skip: !env.BBT_CLI }, async () => {

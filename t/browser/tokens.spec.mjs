@@ -185,14 +185,18 @@ test('keyboard only: open the dialog, pick permissions, close it', async () => {
   const dialog = page.getByRole('dialog', { name: 'Create token' });
   await dialog.waitFor();
   assert.equal(await page.evaluate(() => document.activeElement.id), 'f-name');
-  await page.keyboard.press('Tab');   // the project permission group (Read)
-  assert.equal(await page.evaluate(() => document.activeElement.value), 'PROJECT_READ');
-  await page.keyboard.press('ArrowRight');   // Write
+  await page.keyboard.press('Tab');   // the project permission group (Admin, the default)
+  assert.equal(await page.evaluate(() => document.activeElement.value), 'PROJECT_ADMIN');
+  await page.keyboard.press('ArrowLeft');   // Write
   assert.equal(await page.evaluate(() => document.activeElement.value), 'PROJECT_WRITE');
   const repo = dialog.getByRole('group', { name: 'Repository permission' });
   assert.equal(await repo.getByLabel('Read').isDisabled(), true);
-  await page.keyboard.press('Tab');   // the repository group: Write, Read is skipped
+  await page.keyboard.press('Tab');   // the repository group (Admin)
+  assert.equal(await page.evaluate(() => document.activeElement.value), 'REPO_ADMIN');
+  await page.keyboard.press('ArrowLeft');   // Write
   assert.equal(await page.evaluate(() => document.activeElement.value), 'REPO_WRITE');
+  await page.keyboard.press('ArrowLeft');   // Read is skipped: round to Admin
+  assert.equal(await page.evaluate(() => document.activeElement.value), 'REPO_ADMIN');
   await page.keyboard.press('Escape');
   await dialog.waitFor({ state: 'hidden' });
 });
@@ -205,8 +209,17 @@ test('the create dialog: labelled controls, impossible combinations disabled', a
   assert.equal(await page.evaluate(() => document.activeElement.id), 'f-name');
   await page.keyboard.type(NAME);
 
-  await dialog.getByRole('group', { name: 'Project permission' }).getByLabel('Write').check();
+  // Bitbucket's default: the user's own level, with a line asking for less.
+  const project = dialog.getByRole('group', { name: 'Project permission' });
   const repo = dialog.getByRole('group', { name: 'Repository permission' });
+  assert.equal(await project.getByLabel('Admin').isChecked(), true, 'project Admin by default');
+  assert.equal(await repo.getByLabel('Admin').isChecked(), true, 'repository Admin by default');
+  assert.match(await dialog.innerText(), /starts at your own level of access/);
+  assert.match(await page.locator('#f-what').innerText(), /update project settings and permissions/);
+
+  await project.getByLabel('Read').check();
+  await repo.getByLabel('Read').check();
+  await project.getByLabel('Write').check();
   assert.equal(await repo.getByLabel('Read').isDisabled(), true, 'project Write + repository Read is disabled');
   assert.equal(await repo.getByLabel('Write').isDisabled(), false);
   assert.equal(await repo.getByLabel('Write').isChecked(), true, 'the repository level follows the project up');
@@ -293,6 +306,7 @@ test('rename the token and change its permissions', async () => {
   const dialog = page.getByRole('dialog', { name: 'Edit token' });
   await dialog.waitFor();
   assert.equal(await page.locator('#f-name').inputValue(), NAME);
+  assert.equal(await page.locator('#f-perm-hint').isHidden(), true, 'the default\'s line is for new tokens');
   await page.locator('#f-name').fill(NAME + ' (read only)');
   await dialog.getByRole('group', { name: 'Repository permission' }).getByLabel('Read').check();
   assert.equal(await dialog.getByLabel('Expiry', { exact: true }).isVisible(), false, 'an expiry cannot be changed');
@@ -475,6 +489,8 @@ test('a project\'s tokens, as its admin', { skip: !env.BBT_ADMIN_PROJECT }, asyn
   await dialog.waitFor();
   await dialog.getByLabel('Token name').fill('Pipeline');
   assert.equal(await dialog.getByRole('group', { name: 'Project permission' }).isVisible(), true);
+  assert.equal(await dialog.getByRole('group', { name: 'Project permission' }).getByLabel('Admin').isChecked(), true,
+    'a project token starts at Admin too');
   assert.match(await page.locator('#f-what').innerText(), /in this project and its repositories only/);
   await dialog.getByRole('button', { name: 'Create' }).click();
   const shown = page.getByRole('dialog', { name: 'Token created' });
@@ -493,6 +509,8 @@ test('a project\'s tokens, as its admin', { skip: !env.BBT_ADMIN_PROJECT }, asyn
   }
   await shown.getByRole('button', { name: 'Done' }).click();
   await page.locator('#tokens-body tr', { hasText: 'Pipeline' }).waitFor();
+  assert.match(await page.locator('#tokens-body tr', { hasText: 'Pipeline' }).innerText(), /Project: Admin/,
+    'created with the default');
   await shot('08-project-tokens');
 
   // A repository's: a repository permission only.
@@ -504,6 +522,8 @@ test('a project\'s tokens, as its admin', { skip: !env.BBT_ADMIN_PROJECT }, asyn
   await dialog.getByLabel('Token name').fill('Deploy');
   assert.equal(await dialog.getByRole('group', { name: 'Project permission' }).isVisible(), false,
     'no project permission for a repository token');
+  assert.equal(await dialog.getByRole('group', { name: 'Repository permission' }).getByLabel('Admin').isChecked(), true,
+    'a repository token starts at Admin');
   await dialog.getByRole('group', { name: 'Repository permission' }).getByLabel('Write').check();
   await dialog.getByRole('button', { name: 'Create' }).click();
   await shown.waitFor();
