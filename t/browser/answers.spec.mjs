@@ -2,7 +2,8 @@
 // in headless Chromium, run by t/55-browser.t: a list whose paging never
 // ends, a list that answers after the user changed something, a token
 // whose name the user did not touch, a rotation answered after its
-// dialog was closed, a short maximum expiry, a second
+// dialog was closed, a long name outside the BMP, a short maximum
+// expiry, a second
 // page, markup in names and messages, and Back to the page after a new
 // token was shown.  The page and the API are the real ones; a few
 // answers are held back or replaced (Playwright's routing) to play a slow
@@ -301,6 +302,33 @@ test('more than a page: "Show more tokens", and a change reloads as many as were
   assert.deepEqual((await rows.evaluateAll((rs) => rs.map((r) => r.dataset.id))).sort(), made.slice(1).sort(),
     'both pages again, without the revoked one');
   for (const id of made.slice(1)) await rest('DELETE', '/' + id);
+});
+
+test('a name of 255 characters outside the BMP is taken whole, one more is refused with the server\'s words', async () => {
+  // 255 characters, 510 UTF-16 units: the API counts characters.
+  const name = '\u{1F511}'.repeat(255);
+  await open();
+  await page.getByRole('button', { name: 'Create token' }).click();
+  const dialog = page.getByRole('dialog', { name: 'Create token' });
+  await dialog.waitFor();
+  await page.locator('#f-name').fill(name);
+  assert.equal(await page.locator('#f-name').inputValue(), name, 'the field holds all of it');
+  await dialog.getByRole('button', { name: 'Create' }).click();
+  const shown = page.getByRole('dialog', { name: 'Token created' });
+  await shown.waitFor();
+  await shown.getByRole('button', { name: 'Done' }).click();
+  const made = (await listed()).find((x) => x.name === name);
+  assert.ok(made, 'created with the whole name');
+
+  await page.getByRole('button', { name: 'Create token' }).click();
+  await dialog.waitFor();
+  await page.locator('#f-name').fill(name + 'x');
+  await dialog.getByRole('button', { name: 'Create' }).click();
+  await page.locator('#edit-error', { hasText: 'longer than 255 characters' }).waitFor();
+  await page.keyboard.press('Escape');
+  await dialog.waitFor({ state: 'hidden' });
+  assert.equal((await listed()).filter((x) => x.name.startsWith('\u{1F511}')).length, 1, 'no second token');
+  await rest('DELETE', '/' + made.id);
 });
 
 test('names and the server\'s messages are shown as text, never as markup', async () => {
