@@ -45,8 +45,8 @@ typedef struct {
 #define BBT_CACHE_SIZE_DEFAULT (4 * 1024 * 1024)
 #define BBT_CACHE_SIZE_MIN (64 * 1024)
 #define BBT_CACHE_SIZE_MAX (64 * 1024 * 1024 - 1)
-/* The throttle's shmcb, in the same bounds: an address takes about 60
- * bytes, so 1 MiB holds over ten thousand. */
+/* The throttle's table, in the same bounds: an address takes one entry
+ * of 24 bytes, so 1 MiB holds over forty thousand. */
 #define BBT_THROTTLE_SIZE_DEFAULT (1024 * 1024)
 /* A few dozen a minute: more than anyone mistypes, few enough that a
  * guesser gets nowhere. */
