@@ -6,7 +6,8 @@
 # the test loads Debian's own serve-cgi-bin.conf beside the shipped line,
 # both with their filesystem paths moved under a directory of the test's
 # (the same move for both), puts the stand-in LFS server (t/lfs/lfs.cgi)
-# where the line says, and asks for it at every URL but the module's.
+# where the line says, and asks for it at every URL but the module's.  And
+# the line hands the server only what the git routes decide as LFS.
 use strict;
 use warnings;
 use FindBin;
@@ -59,6 +60,7 @@ $env->make_repo('PROJ', 'repo');
 $env->user_add('alice');
 $env->grant('alice', 'PROJECT_WRITE', 'PROJ');
 my $read = $env->token_create('alice', name => 'r', perms => ['REPO_READ']);
+my $write = $env->token_create('alice', name => 'w', perms => ['REPO_WRITE']);
 
 sub backend { my $t = slurp("$D/lfs/log") // ''; return [split /\n/, $t] }
 my $LFS = '/PROJ/repo.git/info/lfs';
@@ -87,5 +89,21 @@ for my $url (@around) {
     }
 }
 is_deeply([@{ backend() }[$n .. $#{ backend() }]], [], 'the LFS server was given none of them');
+
+# The alias's capture is the routes' shape, {KEY}/{slug}.git/info/lfs/...,
+# and no more: the refs/ routes (for git over WebDAV) take any name under
+# refs/, so refs/OTHER/secret.git/info/lfs/... is decided as a ref of
+# PROJ/repo, and must not reach the LFS server, which would read another
+# repository into it.
+my $oid = 'b' x 64;
+$n = @{ backend() };
+for my $req (['GET', 'read', "/lscm/PROJ/repo.git/refs/OTHER/secret.git/info/lfs/objects/$oid"],
+             ['PUT', 'write', "/lscm/PROJ/repo.git/refs/OTHER/secret.git/info/lfs/objects/$oid"],
+             ['GET', 'read', '/lscm/PROJ/repo.git/refs/heads/x.git/info/lfs/locks']) {
+    my ($method, $t, $url) = @$req;
+    $env->request($method, $url, auth_bearer($t eq 'read' ? $read : $write), $method eq 'PUT' ? 'x' : undef);
+}
+is_deeply([@{ backend() }[$n .. $#{ backend() }]], [],
+          'ref paths ending in .git/info/lfs/...: the LFS server was given none of them');
 
 done_testing;
