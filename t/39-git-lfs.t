@@ -22,7 +22,7 @@ plan skip_all => 'git-lfs is not installed (build/deps.sh installs it)' unless -
 
 my $extra = <<'EOC';
 SetEnv LFS_DIR "@DIR@/lfs"
-ScriptAliasMatch "^/git/(.+\.git/info/lfs/.*)$" "@DIR@/cgi-bin/lfs.cgi/$1"
+ScriptAliasMatch "^/git/([^/]+/[^/]+\.git/info/lfs/.*)$" "@DIR@/cgi-bin/lfs.cgi/$1"
 ScriptAlias /git/ /usr/lib/git-core/git-http-backend/
 <Location /git>
     AuthType BBToken
