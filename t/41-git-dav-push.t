@@ -15,6 +15,8 @@ my $extra = <<'EOC';
 DavLockDB "@DIR@/davlock/lockdb"
 Alias /dgit "@DIR@/repos"
 <Directory "@DIR@/repos">
+    Options None
+    AllowOverride None
     Require all granted
 </Directory>
 <Location /dgit>
