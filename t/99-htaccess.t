@@ -49,6 +49,7 @@ $env->give_to_httpd("$d/dav", "$d/davlock");
 # The owner's own password file, in the tree: a user of their choosing.
 $env->htpasswd(admin => 'chosen-Pa55');
 rename "$d/htpasswd", "$d/dav/PROJ/provider/pw" or die $!;
+chmod 0644, "$d/dav/PROJ/provider/pw";
 $env->httpd_start;
 $env->user_add('alice');
 $env->user_add('admin');
