@@ -73,6 +73,7 @@ void *bbt_config_merge_dir(apr_pool_t *p, void *basev, void *addv)
     /* Replace, never append: a nested section's routes are read alone, so
      * a parent's broader route can never win over the section's own. */
     conf->rules = add->rules ? add->rules : base->rules;
+    conf->routes_none = add->rules ? add->routes_none : base->routes_none;
     conf->authn = add->authn ? add->authn : base->authn;
     conf->sandbox = add->sandbox != -1 ? add->sandbox : base->sandbox;
     return conf;
@@ -204,6 +205,14 @@ static apr_status_t bbt_rules_cleanup(void *data)
     return APR_SUCCESS;
 }
 
+static const char *bbt_where(cmd_parms *cmd)
+{
+    return cmd->directive
+               ? apr_psprintf(cmd->pool, "%s:%d", cmd->directive->filename,
+                              cmd->directive->line_num)
+               : "BBTokenRoute";
+}
+
 /* Who gets in, and whether what is served may run as the site, are the
  * site's to say: never a .htaccess file's, even where AllowOverrideList
  * names the directive (httpd then lets in whatever it names). */
@@ -215,6 +224,13 @@ static const char *bbt_not_htaccess(cmd_parms *cmd)
 /* This section's own route list, created on its first route. */
 static const char *bbt_section_rules(cmd_parms *cmd, bbt_dir_conf_t *conf)
 {
+    if (conf->routes_none) {
+        return apr_psprintf(cmd->pool,
+                            "%s: %s: this section said 'BBTokenRoutes none' "
+                            "(nothing here is open to tokens): it takes no "
+                            "other routes",
+                            cmd->cmd->name, bbt_where(cmd));
+    }
     if (!conf->rules) {
         conf->rules = bbt_rules_new();
         if (!conf->rules) {
@@ -224,14 +240,6 @@ static const char *bbt_section_rules(cmd_parms *cmd, bbt_dir_conf_t *conf)
                                   apr_pool_cleanup_null);
     }
     return NULL;
-}
-
-static const char *bbt_where(cmd_parms *cmd)
-{
-    return cmd->directive
-               ? apr_psprintf(cmd->pool, "%s:%d", cmd->directive->filename,
-                              cmd->directive->line_num)
-               : "BBTokenRoute";
 }
 
 /* BBTokenRoute METHODS PATTERN PERMISSION [OPTION]... */
@@ -323,8 +331,7 @@ static const char *bbt_set_routes(cmd_parms *cmd, void *dconf, const char *name,
     char err[BBT_RULES_ERR_MAX];
     size_t len, from;
 
-    if ((e = bbt_not_htaccess(cmd)) != NULL ||
-        (e = bbt_section_rules(cmd, conf)) != NULL) {
+    if ((e = bbt_not_htaccess(cmd)) != NULL) {
         return e;
     }
     if (strcmp(name, "none") == 0) {
@@ -334,7 +341,23 @@ static const char *bbt_set_routes(cmd_parms *cmd, void *dconf, const char *name,
                                 "prefix (it sets an empty route list)",
                                 bbt_where(cmd));
         }
+        /* It appends nothing: after routes, it would say "nothing here"
+         * of a section that lets tokens in. */
+        if (conf->rules && !conf->routes_none) {
+            return apr_psprintf(cmd->pool,
+                                "BBTokenRoutes: %s: 'none' (nothing here is "
+                                "open to tokens) in a section that sets other "
+                                "routes before it",
+                                bbt_where(cmd));
+        }
+        if (!conf->rules && (e = bbt_section_rules(cmd, conf)) != NULL) {
+            return e;
+        }
+        conf->routes_none = 1;
         return NULL; /* an empty list: nothing is open to tokens here */
+    }
+    if ((e = bbt_section_rules(cmd, conf)) != NULL) {
+        return e;
     }
     text = bbt_rules_builtin(name, &deflt);
     if (text) {
