@@ -73,6 +73,7 @@ void *bbt_config_merge_dir(apr_pool_t *p, void *basev, void *addv)
     /* Replace, never append: a nested section's routes are read alone, so
      * a parent's broader route can never win over the section's own. */
     conf->rules = add->rules ? add->rules : base->rules;
+    conf->routes_none = add->rules ? add->routes_none : base->routes_none;
     conf->authn = add->authn ? add->authn : base->authn;
     conf->sandbox = add->sandbox != -1 ? add->sandbox : base->sandbox;
     return conf;
@@ -204,9 +205,32 @@ static apr_status_t bbt_rules_cleanup(void *data)
     return APR_SUCCESS;
 }
 
+static const char *bbt_where(cmd_parms *cmd)
+{
+    return cmd->directive
+               ? apr_psprintf(cmd->pool, "%s:%d", cmd->directive->filename,
+                              cmd->directive->line_num)
+               : "BBTokenRoute";
+}
+
+/* Who gets in, and whether what is served may run as the site, are the
+ * site's to say: never a .htaccess file's, even where AllowOverrideList
+ * names the directive (httpd then lets in whatever it names). */
+static const char *bbt_not_htaccess(cmd_parms *cmd)
+{
+    return ap_check_cmd_context(cmd, NOT_IN_HTACCESS);
+}
+
 /* This section's own route list, created on its first route. */
 static const char *bbt_section_rules(cmd_parms *cmd, bbt_dir_conf_t *conf)
 {
+    if (conf->routes_none) {
+        return apr_psprintf(cmd->pool,
+                            "%s: %s: this section said 'BBTokenRoutes none' "
+                            "(nothing here is open to tokens): it takes no "
+                            "other routes",
+                            cmd->cmd->name, bbt_where(cmd));
+    }
     if (!conf->rules) {
         conf->rules = bbt_rules_new();
         if (!conf->rules) {
@@ -218,14 +242,6 @@ static const char *bbt_section_rules(cmd_parms *cmd, bbt_dir_conf_t *conf)
     return NULL;
 }
 
-static const char *bbt_where(cmd_parms *cmd)
-{
-    return cmd->directive
-               ? apr_psprintf(cmd->pool, "%s:%d", cmd->directive->filename,
-                              cmd->directive->line_num)
-               : "BBTokenRoute";
-}
-
 /* BBTokenRoute METHODS PATTERN PERMISSION [OPTION]... */
 static const char *bbt_set_route(cmd_parms *cmd, void *dconf, const char *args)
 {
@@ -235,6 +251,9 @@ static const char *bbt_set_route(cmd_parms *cmd, void *dconf, const char *args)
     const char *e;
     size_t from;
 
+    if ((e = bbt_not_htaccess(cmd)) != NULL) {
+        return e;
+    }
     while (*args) {
         char *word = ap_getword_conf(cmd->temp_pool, &args);
 
@@ -312,7 +331,7 @@ static const char *bbt_set_routes(cmd_parms *cmd, void *dconf, const char *name,
     char err[BBT_RULES_ERR_MAX];
     size_t len, from;
 
-    if ((e = bbt_section_rules(cmd, conf)) != NULL) {
+    if ((e = bbt_not_htaccess(cmd)) != NULL) {
         return e;
     }
     if (strcmp(name, "none") == 0) {
@@ -322,7 +341,23 @@ static const char *bbt_set_routes(cmd_parms *cmd, void *dconf, const char *name,
                                 "prefix (it sets an empty route list)",
                                 bbt_where(cmd));
         }
+        /* It appends nothing: after routes, it would say "nothing here"
+         * of a section that lets tokens in. */
+        if (conf->rules && !conf->routes_none) {
+            return apr_psprintf(cmd->pool,
+                                "BBTokenRoutes: %s: 'none' (nothing here is "
+                                "open to tokens) in a section that sets other "
+                                "routes before it",
+                                bbt_where(cmd));
+        }
+        if (!conf->rules && (e = bbt_section_rules(cmd, conf)) != NULL) {
+            return e;
+        }
+        conf->routes_none = 1;
         return NULL; /* an empty list: nothing is open to tokens here */
+    }
+    if ((e = bbt_section_rules(cmd, conf)) != NULL) {
+        return e;
     }
     text = bbt_rules_builtin(name, &deflt);
     if (text) {
@@ -364,7 +399,11 @@ static const char *bbt_set_authn(cmd_parms *cmd, void *dconf, const char *arg)
     bbt_dir_conf_t *conf = dconf;
     bbt_authn_t *a;
     const authn_provider *prov;
+    const char *e = bbt_not_htaccess(cmd);
 
+    if (e) {
+        return e;
+    }
     prov =
         ap_lookup_provider(AUTHN_PROVIDER_GROUP, arg, AUTHN_PROVIDER_VERSION);
     if (!prov) {
@@ -385,6 +424,17 @@ static const char *bbt_set_authn(cmd_parms *cmd, void *dconf, const char *arg)
     a = apr_array_push(conf->authn);
     a->name = apr_pstrdup(cmd->pool, arg);
     a->provider = prov;
+    return NULL;
+}
+
+static const char *bbt_set_sandbox(cmd_parms *cmd, void *dconf, int on)
+{
+    const char *e = bbt_not_htaccess(cmd);
+
+    if (e) {
+        return e;
+    }
+    ((bbt_dir_conf_t *)dconf)->sandbox = on;
     return NULL;
 }
 
@@ -571,7 +621,8 @@ const command_rec bbt_config_cmds[] = {
                   "BBTokenLastUseInterval seconds: write a token's last use "
                   "(and audit an expired token's refusal) at most once per "
                   "interval per token; default 60, 0 on every request"),
-    /* Not in .htaccess: a repository's owner must not rewrite who gets in. */
+    /* Not in .htaccess (bbt_not_htaccess): a repository's owner must not
+     * rewrite who gets in. */
     AP_INIT_TAKE12("BBTokenRoutes", bbt_set_routes, NULL,
                    RSRC_CONF | ACCESS_CONF,
                    "BBTokenRoutes NAME|FILE|none [URL-prefix]: append a route "
@@ -582,8 +633,7 @@ const command_rec bbt_config_cmds[] = {
                      "append one route"),
     /* Not in .htaccess: a repository's owner must not let its files run
      * as the site. */
-    AP_INIT_FLAG("BBTokenSandbox", ap_set_flag_slot,
-                 (void *)APR_OFFSETOF(bbt_dir_conf_t, sandbox),
+    AP_INIT_FLAG("BBTokenSandbox", bbt_set_sandbox, NULL,
                  RSRC_CONF | ACCESS_CONF,
                  "BBTokenSandbox On|Off: serve with Content-Security-Policy: "
                  "sandbox and X-Content-Type-Options: nosniff; default on "

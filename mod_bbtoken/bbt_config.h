@@ -23,6 +23,9 @@ typedef struct {
     /* The routes of this section; NULL: none set here (inherit).  A
      * section that sets any route replaces its parent's list. */
     bbt_rules_t *rules;
+    /* BBTokenRoutes none was said in this section, which then may set no
+     * route (read only while the section's directives are). */
+    int routes_none;
     /* AuthBBTokenProvider, bbt_authn_t in order; NULL: not set here
      * (inherit). */
     apr_array_header_t *authn;

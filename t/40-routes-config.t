@@ -62,6 +62,9 @@ my @bad = (
      qr/unknown permission 'ADMIN'/],
     ['unknown route set', 'BBTokenRoutes svn', qr/unknown route set 'svn'.*git, dav, bitbucket-rest/],
     ['none with a prefix', 'BBTokenRoutes none /x', qr/BBTokenRoutes: .*'none' takes no URL prefix/],
+    # "Nothing here is open to tokens" must not be said of a section that
+    # opens something: none appends nothing, so the routes before it stay.
+    ['none after a route', 'BBTokenRoutes none', qr/BBTokenRoutes: .*'none' .*other routes before it/],
     ['prefix with a bad character', 'BBTokenRoutes git "/s(c)m"', qr/URL prefix must/],
     ['@PREFIX@ in a hand-written route', 'BBTokenRoute GET "@PREFIX@/(?<project>[A-Z]+)" PROJECT_READ',
      qr/\@PREFIX\@ is replaced only/],
@@ -74,6 +77,15 @@ for my $c (@bad) {
     like($out, $re, "  the message says why");
     like($out, qr/(line $n\b.*httpd-test\.conf|httpd-test\.conf:$n\b)/, "  and names the line ($n)") or diag $out;
 }
+
+for my $later ('BBTokenRoutes dav /t', 'BBTokenRoute GET "/t/(?<project>[A-Z]+)" PROJECT_READ') {
+    ($rc, $out) = $env->config_test(conf_with("    BBTokenRoutes none\n    $later"));
+    my $n = line_of($later);
+    isnt($rc, 0, "a route after 'BBTokenRoutes none' in the same section: refused ($later)");
+    like($out, qr/httpd-test\.conf:$n: .*'(BBTokenRoutes )?none' .*other routes/, '  naming its line') or diag $out;
+}
+($rc, $out) = $env->config_test(conf_with("    BBTokenRoutes none\n    BBTokenRoutes none"));
+is($rc, 0, "'BBTokenRoutes none' twice says the same thing") or diag $out;
 
 # A route file: its own lines are named, and @PREFIX@ is its prefix.
 BBT::Env::spew("$dir/my-routes.conf", <<'EOR');
