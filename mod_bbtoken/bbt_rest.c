@@ -277,6 +277,7 @@ static int bbt_rest_handler(request_rec *r)
         return rc;
     }
     x.pg = bbt_db_native(x.db);
+    bbt_rest_hold(r);
     if (PQstatus(x.pg) != CONNECTION_OK) {
         rc = bbt_rest_unavailable(&x, "connecting to the database");
     } else if (open) {
@@ -288,6 +289,7 @@ static int bbt_rest_handler(request_rec *r)
         bbt_rest_cmd(&x, "ROLLBACK");
     }
     bbt_db_close(x.db);
+    bbt_rest_release(r);
     json_decref(x.body);
     return rc;
 }

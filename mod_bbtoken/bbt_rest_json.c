@@ -18,9 +18,63 @@
 
 APLOG_USE_MODULE(bbtoken);
 
+/* An answer made while the handler holds a pooled connection: a client
+ * that reads slowly would hold the connection for as long as it reads,
+ * so the answer waits here until the connection is given back.  Kept in
+ * the request pool's user data, which dies with the request. */
+#define BBT_REST_HELD_KEY "bbtoken-rest-held"
+
+typedef struct {
+    apr_array_header_t *parts; /* of char *, from json_dumps */
+} bbt_rest_held_t;
+
+static bbt_rest_held_t *bbt_rest_held(request_rec *r)
+{
+    void *held = NULL;
+
+    apr_pool_userdata_get(&held, BBT_REST_HELD_KEY, r->pool);
+    return held;
+}
+
+static apr_status_t bbt_rest_held_free(void *data)
+{
+    bbt_rest_held_t *h = data;
+    int i;
+
+    for (i = 0; i < h->parts->nelts; i++) {
+        free(APR_ARRAY_IDX(h->parts, i, char *));
+    }
+    h->parts->nelts = 0;
+    return APR_SUCCESS;
+}
+
+void bbt_rest_hold(request_rec *r)
+{
+    bbt_rest_held_t *h = apr_pcalloc(r->pool, sizeof(*h));
+
+    h->parts = apr_array_make(r->pool, 1, sizeof(char *));
+    apr_pool_userdata_setn(h, BBT_REST_HELD_KEY, bbt_rest_held_free, r->pool);
+}
+
+void bbt_rest_release(request_rec *r)
+{
+    bbt_rest_held_t *h = bbt_rest_held(r);
+    int i;
+
+    if (!h) {
+        return;
+    }
+    apr_pool_userdata_setn(NULL, BBT_REST_HELD_KEY, NULL, r->pool);
+    for (i = 0; i < h->parts->nelts; i++) {
+        ap_rputs(APR_ARRAY_IDX(h->parts, i, char *), r);
+    }
+    bbt_rest_held_free(h);
+}
+
 int bbt_rest_send(request_rec *r, int status, json_t *json)
 {
     char *out = json ? json_dumps(json, JSON_COMPACT) : NULL;
+    bbt_rest_held_t *h;
 
     json_decref(json);
     if (!out) {
@@ -30,6 +84,10 @@ int bbt_rest_send(request_rec *r, int status, json_t *json)
     ap_set_content_type(r, BBT_REST_JSON_TYPE);
     apr_table_setn(r->headers_out, "Cache-Control", "no-store");
     apr_table_setn(r->headers_out, "X-Content-Type-Options", "nosniff");
+    if ((h = bbt_rest_held(r)) != NULL) {
+        APR_ARRAY_PUSH(h->parts, char *) = out;
+        return OK;
+    }
     ap_rputs(out, r);
     free(out);
     return OK;

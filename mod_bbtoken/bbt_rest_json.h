@@ -47,6 +47,14 @@
  * or cannot be written. */
 int bbt_rest_send(request_rec *r, int status, json_t *json);
 
+/* From bbt_rest_hold until bbt_rest_release, bbt_rest_send keeps what it
+ * answers instead of writing it; bbt_rest_release writes it.  The handler
+ * holds the answer while it holds a pooled connection, so that a client
+ * reading slowly holds a worker, never the connection.  Not written at
+ * all if the request ends first. */
+void bbt_rest_hold(request_rec *r);
+void bbt_rest_release(request_rec *r);
+
 /* Bitbucket's paged answer around values (stolen): this page's items of
  * a listing from start of at most limit; last says no item follows.  NULL
  * when out of memory. */

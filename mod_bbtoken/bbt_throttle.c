@@ -9,8 +9,10 @@
  * frees the old one only when it has scrolled out, would hold a few
  * hundred addresses failing thirty times where it holds ten thousand
  * failing once).  An address's entry lies in one set of
- * BBT_THROTTLE_WAYS, picked by a hash of its key; when its set is full,
- * the entry whose window ends soonest makes room.
+ * BBT_THROTTLE_WAYS, picked by a keyed hash of its key (bbt_tset.c: a
+ * secret made in post_config, the same in every child of a generation,
+ * which inherit it); when its set is full, the entry whose window ends
+ * soonest makes room.
  *
  * The window opens with the first failure and does not slide: a client
  * learns from Retry-After when it may try again, and the count starts
@@ -33,6 +35,9 @@
 
 #include <string.h>
 
+#include <openssl/crypto.h>
+#include <openssl/rand.h>
+
 #if APR_HAVE_NETINET_IN_H
 #include <netinet/in.h>
 #endif
@@ -40,6 +45,7 @@
 #include "bbt_config.h"
 #include "bbt_stats.h"
 #include "bbt_throttle.h"
+#include "bbt_tset.h"
 
 APLOG_USE_MODULE(bbtoken);
 
@@ -68,7 +74,8 @@ static struct {
     apr_global_mutex_t *mutex; /* NULL: no throttle (off, or failed) */
     bbt_tentry_t *table;       /* shared; under the mutex */
     apr_size_t sets;
-    bbt_tslot_t *ring; /* shared; under the mutex */
+    bbt_tslot_t *ring;     /* shared; under the mutex */
+    bbt_tsetter_t *setter; /* this generation's key; only ever read */
     int failures;
     int window;
     int tokens; /* 1: a token from a throttled address is refused too */
@@ -96,6 +103,7 @@ void bbt_throttle_pre_config(apr_pool_t *pconf)
 static apr_status_t bbt_throttle_cleanup(void *data)
 {
     (void)data;
+    bbt_tsetter_free(bbt_throttle.setter);
     memset(&bbt_throttle, 0, sizeof(bbt_throttle));
     return APR_SUCCESS;
 }
@@ -117,6 +125,7 @@ static void *bbt_throttle_shm(apr_pool_t *pconf, apr_size_t size)
 static const char *bbt_throttle_make(apr_pool_t *pconf, server_rec *s)
 {
     apr_size_t size = bbt_config_throttle_size(s);
+    unsigned char secret[BBT_TSET_SECRET_LEN];
 
     bbt_throttle.sets = size / (BBT_THROTTLE_WAYS * sizeof(bbt_tentry_t));
     bbt_throttle.table = bbt_throttle_shm(
@@ -125,6 +134,14 @@ static const char *bbt_throttle_make(apr_pool_t *pconf, server_rec *s)
         bbt_throttle_shm(pconf, BBT_THROTTLE_RING * sizeof(bbt_tslot_t));
     if (!bbt_throttle.table || !bbt_throttle.ring) {
         return "cannot make its shared memory";
+    }
+    if (RAND_bytes(secret, sizeof(secret)) != 1) {
+        return "cannot make its key: the random generator failed";
+    }
+    bbt_throttle.setter = bbt_tsetter_new(secret, sizeof(secret));
+    OPENSSL_cleanse(secret, sizeof(secret));
+    if (!bbt_throttle.setter) {
+        return "cannot make its key: OpenSSL has no SipHash";
     }
     if (ap_global_mutex_create(&bbt_throttle.mutex, NULL, BBT_THROTTLE_MUTEX,
                                NULL, s, pconf, 0) != APR_SUCCESS) {
@@ -157,6 +174,7 @@ int bbt_throttle_post_config(apr_pool_t *pconf, apr_pool_t *ptemp,
     apr_pool_cleanup_register(pconf, NULL, bbt_throttle_cleanup,
                               apr_pool_cleanup_null);
     if ((err = bbt_throttle_make(pconf, s)) != NULL) {
+        bbt_tsetter_free(bbt_throttle.setter);
         memset(&bbt_throttle, 0, sizeof(bbt_throttle));
         ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s,
                      "BBT502: the failed-login throttle %s", err);
@@ -198,7 +216,7 @@ static unsigned int bbt_throttle_key(const request_rec *r,
 {
     const apr_sockaddr_t *a = r->useragent_addr;
     const unsigned char *ip;
-    unsigned int i, len, h = 2166136261u;
+    unsigned int len;
 
     if (!a || !a->ipaddr_ptr) {
         return 0;
@@ -225,10 +243,15 @@ static unsigned int bbt_throttle_key(const request_rec *r,
     else {
         return 0;
     }
-    for (i = 0; i < len; i++) {
-        h = (h ^ key[i]) * 16777619u;
+    /* Not counted, rather than counted where anyone could say. */
+    if (bbt_tset_of(bbt_throttle.setter, key, len, bbt_throttle.sets, set) !=
+        0) {
+        return 0;
     }
-    *set = h % bbt_throttle.sets;
+    ap_log_rerror(APLOG_MARK, APLOG_TRACE1, 0, r,
+                  "BBT780: client %s is counted in the failed-login "
+                  "throttle's set %" APR_SIZE_T_FMT,
+                  r->useragent_ip, *set);
     return len;
 }
 

@@ -103,3 +103,8 @@ COMMIT;
 BEGIN;
 \ir migrations/0020_controls.sql
 COMMIT;
+
+-- Version 21: a personal project's tokens end with its owner.
+BEGIN;
+\ir migrations/0021_personal_owner.sql
+COMMIT;

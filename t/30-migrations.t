@@ -351,6 +351,29 @@ subtest 'no C1 control character in an e-mail address, from plain SQL either' =>
     ok($rc != 0 && $err =~ /bbtoken_users_email/, 'and refused from then on') or diag "exit $rc: $out$err";
 };
 
+subtest 'version 21: live tokens of a personal project without a user are revoked by the upgrade' => sub {
+    my @before = grep { /\/(\d{4})_/ && $1 < 21 } sort glob "$ROOT/sql/migrations/0*.sql";
+    $env->psql('CREATE DATABASE orphans', db => 'postgres');
+    my $file = $env->dir . '/scratch/orphans.sql';
+    BBT::Util::spew($file, join '', "\\ir $before[0]\n", map {"BEGIN;\n\\ir $_\nCOMMIT;\n"} @before[1 .. $#before]);
+    $env->psql(undef, db => 'orphans', file => $file);
+    $env->psql("INSERT INTO bbtoken_users (name) VALUES ('Alice')", db => 'orphans');
+    # ~ghost's user was deleted, or never existed; ~alice's is Alice.
+    $env->psql("INSERT INTO bbtoken_tokens (id, project_key, repo_slug, name, project_perm, repo_perm, salt,"
+               . " secret_hash) VALUES ('300000000001', '~ghost', NULL, 'g', 'PROJECT_READ', 'REPO_READ',"
+               . " repeat('a', 32), repeat('c', 64)), ('300000000002', '~ghost', 'x', 'g', NULL, 'REPO_READ',"
+               . " repeat('a', 32), repeat('d', 64)), ('300000000003', '~alice', NULL, 'a', 'PROJECT_READ',"
+               . " 'REPO_READ', repeat('a', 32), repeat('e', 64))", db => 'orphans');
+    my ($rc, $out, $err) = cli_db('orphans', 'db', 'upgrade');
+    is($rc, 0, 'db upgrade') or diag $err;
+    is($env->psql("SELECT string_agg(id || ' ' || (revoked_at IS NOT NULL), ',' ORDER BY id) FROM bbtoken_tokens",
+                  db => 'orphans'),
+       '300000000001 true,300000000002 true,300000000003 false', "~ghost's two revoked, Alice's ~alice kept");
+    is($env->psql("SELECT string_agg(token_id || ' ' || source, ',' ORDER BY token_id) FROM bbtoken_audit"
+                  . " WHERE event = 'revoked'", db => 'orphans'),
+       '300000000001 upgrade,300000000002 upgrade', 'audited, by the upgrade');
+};
+
 subtest 'SQL_ASCII: a control character is read as the database stores it, and other characters pass' => sub {
     # What initdb makes under the C locale without -E: the database holds
     # the CLI's UTF-8 bytes as they come, and its regular expressions read

@@ -3,7 +3,9 @@
 # token of ~alice/home are refused (401, "owner disabled") while alice is
 # disabled or once she is deleted, through the cache as from the database,
 # and work again when she is enabled; a token of an ordinary project is
-# stopped by nobody.
+# stopped by nobody.  Deleting or renaming the owner revokes them, so a
+# new user given the name never inherits them, and no token is made for
+# the personal project of a user who does not exist.
 use strict;
 use warnings;
 use FindBin;
@@ -24,6 +26,25 @@ sub scope_token {
     chomp $out;
     my $p = parse_token($out) or die "no token printed: $out";
     return ($out, $p->{id});
+}
+
+# Asks until the token is refused for being revoked (the cache may answer
+# from what it knew for its bound); letting it in once is a failure.
+sub refused_as_revoked {
+    my ($path, $token, $id) = @_;
+    my $deadline = time + $BBT::Cache::LIMIT;
+    while (time < $deadline) {
+        my $mark = log_mark($env->error_log_path);
+        my $st = $env->get($path, { Authorization => $env->bearer($token) })->{status};
+        if ($st != 401) {
+            diag "token $id: $st";
+            return 0;
+        }
+        return 1 if join("\n", log_lines_since($env->error_log_path, $mark)) =~ /\Q$id\E refused: token revoked/;
+        sleep 0.02;
+    }
+    diag "token $id: never refused as revoked";
+    return 0;
 }
 
 my ($pt, $pt_id) = scope_token('--project', '~alice', 'home ci');
@@ -70,6 +91,59 @@ for my $c (['project', $pt], ['repository', $rt]) {
 }
 is($env->get($one, { Authorization => $env->bearer($ot) })->{status}, 200,
    'the ordinary project\'s token still works');
+
+# A new person given the name is not the old owner: ~alice's tokens were
+# revoked with her row, in the same transaction, and stay revoked.
+$env->user_add('alice');
+my ($nt) = scope_token('--project', '~alice', 'new home ci');
+($ok, $n, $seen) = until_status($env, $home, { Authorization => $env->bearer($nt) }, 200);
+ok($ok, 'a new alice: a token of ~alice made now works') or diag $seen;
+for my $c (['project', $pt, $pt_id], ['repository', $rt, $rt_id]) {
+    ok(refused_as_revoked($home, @$c[1, 2]), "a new alice: the old $c->[0] token of ~alice is refused, as revoked");
+}
+is($env->psql("SELECT count(*) FROM bbtoken_tokens WHERE id IN ('$pt_id', '$rt_id') AND revoked_at IS NOT NULL"),
+   2, '  both are revoked in the database');
+
+# Renamed: Bitbucket moves a personal project with its owner (~carol becomes
+# ~dave), and a new carol gets a new, empty ~carol.  Here a token is held by
+# its key, not by a project's identity, and the repositories stay where they
+# are on disk: the rename revokes ~carol's tokens, so neither the new carol
+# nor dave's ~dave reaches anything with them.
+$env->make_repo('~carol', 'home');
+$env->make_repo('~dave', 'home');
+$env->user_add('carol');
+my ($ct, $ct_id) = scope_token('--project', '~carol', 'carol ci');
+my ($crt, $crt_id) = scope_token('--repo', '~carol/home', 'carol deploy');
+my $chome = '/scm/~carol/home.git/info/refs?service=git-upload-pack';
+my $dhome = '/scm/~dave/home.git/info/refs?service=git-upload-pack';
+is($env->get($chome, { Authorization => $env->bearer($ct) })->{status}, 200, 'the token of ~carol reads ~carol/home');
+$env->psql("UPDATE bbtoken_users SET name = 'Carol' WHERE name = 'carol'");
+is($env->get($chome, { Authorization => $env->bearer($ct) })->{status}, 200,
+   'carol renamed Carol (the same name in another case): her project\'s token still works');
+is($env->psql("SELECT count(*) FROM bbtoken_tokens WHERE id IN ('$ct_id', '$crt_id') AND revoked_at IS NULL"),
+   2, '  and neither is revoked');
+$env->psql("UPDATE bbtoken_users SET name = 'dave' WHERE name = 'Carol'");
+for my $c (['project', $ct], ['repository', $crt]) {
+    ($ok, $n, $seen) = until_status($env, $chome, { Authorization => $env->bearer($c->[1]) }, 401);
+    ok($ok, "carol renamed dave: the $c->[0] token of ~carol is refused") or diag $seen;
+}
+$env->user_add('carol');
+my ($nct) = scope_token('--project', '~carol', 'new carol ci');
+($ok, $n, $seen) = until_status($env, $chome, { Authorization => $env->bearer($nct) }, 200);
+ok($ok, 'a new carol: a token of ~carol made now works') or diag $seen;
+for my $c (['project', $ct, $ct_id], ['repository', $crt, $crt_id]) {
+    ok(refused_as_revoked($chome, @$c[1, 2]), "a new carol: the old $c->[0] token of ~carol is refused, as revoked");
+    ok(refused_as_revoked($dhome, @$c[1, 2]), '  and on ~dave/home');
+}
+
+# Only an existing user's personal project may hold a token: one made for
+# ~nobody would otherwise wait for whoever is given the name.
+my ($rc, $out, $err) = $env->cli('create', '--project', '~nobody', '--name', 'early');
+ok($rc == 1 && $err =~ /personal project ~nobody has no user/, 'a token of ~nobody (no such user): refused')
+    or diag "exit $rc: $out$err";
+($rc, $out, $err) = $env->cli('create', '--repo', '~nobody/x', '--name', 'early');
+ok($rc == 1 && $err =~ /personal project ~nobody has no user/, 'a token of ~nobody/x: refused')
+    or diag "exit $rc: $out$err";
 
 is(scalar($env->crash_lines), 0, 'no httpd child crashed') or diag join "\n", $env->crash_lines;
 

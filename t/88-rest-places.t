@@ -205,6 +205,12 @@ subtest 'the list and the per-place check agree' => sub {
     ok((grep { $_ eq 'ZZZ' } @$after) && (grep { $_ eq 'ZZZ/app' } @$after),
        'now ZZZ and ZZZ/app are listed for root: a token names them') or diag "@$after";
     ok(!grep({ $_ eq 'ZZZ' || $_ eq 'ZZZ/app' } @{ places('padmin') || [] }), 'but not for padmin');
+    # A personal project without its user: no token would have an owner
+    # to follow, and the user later given the name would inherit it.
+    for my $place ('~nobody', '~nobody/x') {
+        is_error(call(root => PUT => tokens_path($place), json => { name => 'n', permissions => ['REPO_READ'] }),
+                 400, qr/the personal project ~nobody has no user/, "root makes no token of $place");
+    }
 };
 
 subtest 'the project\'s setting changes the list at once' => sub {

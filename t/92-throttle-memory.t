@@ -8,7 +8,11 @@
 # addresses.  An address has its place in one set of eight: failures from
 # eight other addresses of its set, whose windows end later, push its count
 # out, and it starts again; a throttled address pushed out is held back no
-# more, and bbtoken_throttled_clients stops counting it.  shmcb (the token cache's) lays out each of
+# more, and bbtoken_throttled_clients stops counting it.  Which set is a
+# keyed hash's, under a key made at each start: addresses that share one
+# under the old public hash (FNV-1a), as an attacker would choose them, do
+# not push a count out; the sets are learnt from BBT780 (LogLevel
+# bbtoken:trace1) of requests that fail nothing.  shmcb (the token cache's) lays out each of
 # its caches from the hints it is given and does not check that room is
 # left for the data: every subcache's data must lie inside the subcache.
 # Every child stays alive, and a fresh address is still throttled after
@@ -24,10 +28,13 @@ use BBT::Cache qw(log_mark log_since wait_log);
 
 my $FAILS = 3;
 my $THROTTLE = "BBTokenThrottleFailures $FAILS\nBBTokenThrottleWindow 3600";
-my $env = BBT::Env->new(loglevel => 'warn bbtoken:debug socache_shmcb:debug', throttle => $THROTTLE,
+my $env = BBT::Env->new(loglevel => 'warn bbtoken:trace1 socache_shmcb:debug', throttle => $THROTTLE,
                         extra_conf => "<Location /metrics>\n    SetHandler bbtoken-metrics\n</Location>\n")->start;
 my $UP = '/scm/PROJ/repo.git/info/refs?service=git-upload-pack';
 $env->make_repo('PROJ', 'repo');
+$env->user_add('probe');
+$env->grant('probe', 'PROJECT_READ', 'PROJ');
+my $probe_tok = $env->token_create('probe', name => 'probe');
 
 # A wrong password from address $from: the status.
 sub fail_from {
@@ -79,9 +86,9 @@ sub addresses {
     return map { "127.$net." . (1 + int($_ / 250)) . '.' . (1 + $_ % 250) } 0 .. $n - 1;
 }
 
-# The throttle's set of an IPv4 address when it has $sets: FNV-1a of the
-# family byte and the address, as bbt_throttle.c keys it.
-sub set_of {
+# The set of an IPv4 address among $sets under the old public hash, FNV-1a
+# of the family byte and the address, as bbt_throttle.c picked it once.
+sub fnv_set_of {
     my ($ip, $sets) = @_;
     my $h = 2166136261;
     $h = (($h ^ $_) * 16777619) & 0xffffffff for (ord('4'), split /\./, $ip);
@@ -117,15 +124,40 @@ subtest 'BBTokenThrottleSize 65536: an address takes one entry however often it 
     is(after_flood('127.3.0.3', 20, 19, addresses(5, 150)), 429, 'then throttled: 429');
 };
 
+# The throttle's set of each address of @from since $mark, from BBT780.
+sub sets_since {
+    my ($mark, @from) = @_;
+    my %want = map { $_ => 1 } @from;
+    my ($text, %set) = (log_since($env, $mark));
+    $want{$1} and $set{$1} = $2
+        while $text =~ /BBT780: client (\S+) is counted in the failed-login throttle's set (\d+)/g;
+    return \%set;
+}
+
 subtest 'BBTokenThrottleSize 65536: a full set pushes out the count that ends first' => sub {
     my $mark = log_mark($env);
-    $env->httpd_restart(throttle => "$THROTTLE\nBBTokenThrottleSize 65536");
+    # Tokens are gated too: a good token's request asks for its address's
+    # set, and fails nothing.
+    $env->httpd_restart(throttle => "$THROTTLE\nBBTokenThrottleSize 65536\nBBTokenThrottleTokens refuse");
     ok(wait_log($env, $mark, qr/BBT503: /), 'restarted');
     my (undef, $room) = room($mark);
     my $sets = $room / 8;
-    my $who = '127.3.0.2';
-    my @mates = grep { set_of($_, $sets) == set_of($who, $sets) } addresses(4, 8000);
-    cmp_ok(scalar @mates, '>=', 8, "eight addresses of $who\'s set (of $sets)");
+    my @probes = addresses(4, 5000);
+    my $ok = 0;
+    for my $a (@probes) {
+        $ok += HTTP::Tiny->new(timeout => 30, local_address => $a)
+            ->get($env->url($UP), { headers => { Authorization => "Bearer $probe_tok" } })->{status} == 200;
+    }
+    is($ok, scalar @probes, scalar(@probes) . ' addresses with a good token: each served');
+    my $set = sets_since($mark, @probes);
+    is(scalar(keys %$set), scalar @probes, '  and each told its set (BBT780)');
+    my %in;
+    push @{ $in{ $set->{$_} } }, $_ for grep { defined $set->{$_} } @probes;
+    # Two sets with the most addresses: nine of one, seventeen of the other.
+    my ($one, $two) = sort { @{ $in{$b} } <=> @{ $in{$a} } || $a <=> $b } keys %in;
+    my ($who, @mates) = @{ $in{ $one // -1 } || [] };
+    my ($x, @more) = @{ $in{ $two // -1 } || [] };
+    cmp_ok(scalar @mates, '>=', 8, "eight addresses of $who\'s set ($one of $sets)");
     is(after_flood($who, $FAILS, 1, @mates[0 .. 7]), 401, 'then counted afresh: 401, not 429');
     is_deeply([map { fail_from('127.2.0.2') } 1 .. $FAILS + 1], [(401) x $FAILS, 429],
               "a fresh address: $FAILS failures, then 429");
@@ -133,14 +165,28 @@ subtest 'BBTokenThrottleSize 65536: a full set pushes out the count that ends fi
     # A throttled address pushed out is held back no more, and the gauge
     # says so: sixteen later windows in its set leave no room for it.
     my $held = throttled_clients();
-    my $x = '127.3.0.5';
     is_deeply([map { fail_from($x) } 1 .. $FAILS + 1], [(401) x $FAILS, 429], "$x: $FAILS failures, then 429");
     is(throttled_clients(), $held + 1, 'one more throttled client');
-    my @more = grep { set_of($_, $sets) == set_of($x, $sets) } addresses(6, 8000);
-    cmp_ok(scalar @more, '>=', 16, "sixteen addresses of $x\'s set");
+    cmp_ok(scalar @more, '>=', 16, "sixteen addresses of $x\'s set ($two)");
     is(token_from($_), 401, "$_ of its set: a failure") for @more[0 .. 15];
     is(fail_from($x), 401, "$x pushed out: counted afresh (401)");
     is(throttled_clients(), $held, 'bbtoken_throttled_clients no longer counts it');
+};
+
+subtest 'addresses of one set under the old public hash (FNV-1a) do not share one' => sub {
+    my $mark = log_mark($env);
+    $env->httpd_restart(throttle => "$THROTTLE\nBBTokenThrottleSize 65536");
+    ok(wait_log($env, $mark, qr/BBT503: /), 'restarted');
+    my (undef, $room) = room($mark);
+    my $sets = $room / 8;
+    my $who = '127.3.0.9';
+    my @mates = (grep { fnv_set_of($_, $sets) == fnv_set_of($who, $sets) } addresses(7, 8000))[0 .. 7];
+    ok(!grep(!defined, @mates), "eight addresses an attacker would choose: $who\'s set under FNV-1a (of $sets)");
+    is(after_flood($who, $FAILS, 1, @mates), 429, "their failures leave $who\'s count alone: 429");
+    my $set = sets_since($mark, $who, @mates);
+    is(scalar(keys %$set), 9, 'each failing address told its set (BBT780)');
+    my %distinct = map { $_ => 1 } values %$set;
+    cmp_ok(scalar(keys %distinct), '>', 1, 'they lie in ' . scalar(keys %distinct) . ' sets, not one');
 };
 
 subtest 'BBTokenThrottleSize is checked at startup' => sub {
