@@ -104,7 +104,7 @@ BEGIN;
 \ir migrations/0020_controls.sql
 COMMIT;
 
--- Version 21: a personal project's tokens end with its owner.
+-- Version 21: a personal project's tokens, and others' grants on it, end with its owner.
 BEGIN;
 \ir migrations/0021_personal_owner.sql
 COMMIT;

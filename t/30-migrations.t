@@ -351,7 +351,7 @@ subtest 'no C1 control character in an e-mail address, from plain SQL either' =>
     ok($rc != 0 && $err =~ /bbtoken_users_email/, 'and refused from then on') or diag "exit $rc: $out$err";
 };
 
-subtest 'version 21: live tokens of a personal project without a user are revoked by the upgrade' => sub {
+subtest 'version 21: live tokens of, and grants on, a personal project without a user are gone after the upgrade' => sub {
     my @before = grep { /\/(\d{4})_/ && $1 < 21 } sort glob "$ROOT/sql/migrations/0*.sql";
     $env->psql('CREATE DATABASE orphans', db => 'postgres');
     my $file = $env->dir . '/scratch/orphans.sql';
@@ -364,8 +364,22 @@ subtest 'version 21: live tokens of a personal project without a user are revoke
                . " repeat('a', 32), repeat('c', 64)), ('300000000002', '~ghost', 'x', 'g', NULL, 'REPO_READ',"
                . " repeat('a', 32), repeat('d', 64)), ('300000000003', '~alice', NULL, 'a', 'PROJECT_READ',"
                . " 'REPO_READ', repeat('a', 32), repeat('e', 64))", db => 'orphans');
+    # Bob's grants on ~ghost, left by its deleted user, and on Alice's.
+    $env->psql("INSERT INTO bbtoken_users (name) VALUES ('bob')", db => 'orphans');
+    $env->psql("INSERT INTO bbtoken_project_grants (user_id, project_key, permission) SELECT id, k, 'PROJECT_READ'"
+               . " FROM bbtoken_users, unnest(ARRAY['~ghost', '~alice']) k WHERE name = 'bob'", db => 'orphans');
+    $env->psql("INSERT INTO bbtoken_repo_grants (user_id, project_key, repo_slug, permission)"
+               . " SELECT id, k, 'x', 'REPO_WRITE' FROM bbtoken_users, unnest(ARRAY['~ghost', '~alice']) k"
+               . " WHERE name = 'bob'", db => 'orphans');
     my ($rc, $out, $err) = cli_db('orphans', 'db', 'upgrade');
     is($rc, 0, 'db upgrade') or diag $err;
+    is($env->psql("SELECT (SELECT string_agg(project_key, ',') FROM bbtoken_project_grants) || ' '"
+                  . " || (SELECT string_agg(project_key || '/' || repo_slug, ',') FROM bbtoken_repo_grants)",
+                  db => 'orphans'),
+       '~alice ~alice/x', "bob's grants on ~ghost removed, on Alice's ~alice kept");
+    is($env->psql("SELECT count(*) FROM bbtoken_audit WHERE event = 'ungranted' AND source = 'upgrade'",
+                  db => 'orphans'),
+       2, '  audited, by the upgrade');
     is($env->psql("SELECT string_agg(id || ' ' || (revoked_at IS NOT NULL), ',' ORDER BY id) FROM bbtoken_tokens",
                   db => 'orphans'),
        '300000000001 true,300000000002 true,300000000003 false', "~ghost's two revoked, Alice's ~alice kept");

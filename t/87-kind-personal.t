@@ -136,6 +136,38 @@ for my $c (['project', $ct, $ct_id], ['repository', $crt, $crt_id]) {
     ok(refused_as_revoked($dhome, @$c[1, 2]), '  and on ~dave/home');
 }
 
+# Other users' grants on a personal project go with its owner too: bob's
+# grant on the old erin's project must not open the new erin's to him.  A
+# rename takes them the same way (frank to gina).
+$env->make_repo('~erin', 'home');
+$env->make_repo('~frank', 'home');
+$env->user_add($_) for qw(erin frank bob);
+$env->cli_ok('grant', 'bob', 'PROJECT_READ', '~erin');
+$env->cli_ok('grant', 'bob', 'REPO_WRITE', '~erin/home');
+$env->cli_ok('grant', 'bob', 'REPO_READ', '~frank/home');
+$env->cli_ok('grant', 'bob', 'PROJECT_READ', 'PROJ');
+my $bob = $env->cli_ok('create', 'bob', '--name', 'bob laptop');
+chomp $bob;
+my $ehome = '/scm/~erin/home.git/info/refs?service=git-upload-pack';
+my $fhome = '/scm/~frank/home.git/info/refs?service=git-upload-pack';
+for my $p ($ehome, $fhome, $one) {
+    is($env->get($p, { Authorization => $env->bearer($bob) })->{status}, 200, "bob's token reads $p");
+}
+$env->psql("DELETE FROM bbtoken_users WHERE name = 'erin'");
+$env->psql("UPDATE bbtoken_users SET name = 'gina' WHERE name = 'frank'");
+$env->user_add('erin');
+$env->user_add('frank');
+for my $p ($ehome, $fhome) {
+    ($ok, $n, $seen) = until_status($env, $p, { Authorization => $env->bearer($bob) }, 403);
+    ok($ok, "erin deleted and frank renamed, both names given anew: bob's token is refused on $p") or diag $seen;
+}
+is($env->get($one, { Authorization => $env->bearer($bob) })->{status}, 200, '  his grant on PROJ is kept');
+is($env->psql("SELECT count(*) FROM bbtoken_project_grants WHERE project_key IN ('~erin', '~frank')")
+       + $env->psql("SELECT count(*) FROM bbtoken_repo_grants WHERE project_key IN ('~erin', '~frank')"),
+   0, '  no grant on ~erin or ~frank is left');
+is($env->psql("SELECT count(*) FROM bbtoken_audit WHERE event = 'ungranted' AND user_name = 'bob'"), 3,
+   '  each removal audited');
+
 # Only an existing user's personal project may hold a token: one made for
 # ~nobody would otherwise wait for whoever is given the name.
 my ($rc, $out, $err) = $env->cli('create', '--project', '~nobody', '--name', 'early');

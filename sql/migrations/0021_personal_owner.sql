@@ -1,4 +1,4 @@
--- Migration 21: a personal project's tokens end with its owner.
+-- Migration 21: a personal project's tokens, and others' grants on it, end with its owner.
 --
 -- Applied inside one transaction by `bbtoken db upgrade` (or by
 -- sql/schema.sql), never on its own: no BEGIN/COMMIT here.
@@ -16,6 +16,11 @@
 -- transaction (audited "revoked" beside "user_deleted", and announced to
 -- httpd's caches by bbtoken_tokens_notify_upd, as every revocation is).
 -- A rename in case only (alice to Alice) keeps the key, and the tokens.
+-- Other users' grants on ~name and its repositories go the same way
+-- (audited "ungranted", announced as every grant change is): bob's grant
+-- on the old alice's project must not open the new alice's to him.  The
+-- upgrade removes such grants where ~name has no user already: left by
+-- a deletion, they cannot be told from a grant made before the user.
 --
 -- A token is made only for the personal project of a user that exists
 -- (bbtoken_policy_personal_owner): one made for ~nobody would wait for
@@ -36,6 +41,10 @@ BEGIN
     UPDATE bbtoken_tokens SET revoked_at = now()
      WHERE user_id IS NULL AND project_key = '~' || lower(OLD.name)
        AND revoked_at IS NULL;
+    DELETE FROM bbtoken_project_grants
+     WHERE project_key = '~' || lower(OLD.name);
+    DELETE FROM bbtoken_repo_grants
+     WHERE project_key = '~' || lower(OLD.name);
     RETURN NULL;
 END
 $$;
@@ -80,5 +89,14 @@ UPDATE bbtoken_tokens t SET revoked_at = now()
  WHERE t.user_id IS NULL AND t.project_key LIKE '~%' AND t.revoked_at IS NULL
    AND NOT EXISTS (SELECT 1 FROM bbtoken_users u
                     WHERE lower(u.name) = substr(t.project_key, 2));
+
+DELETE FROM bbtoken_project_grants g
+ WHERE g.project_key LIKE '~%'
+   AND NOT EXISTS (SELECT 1 FROM bbtoken_users u
+                    WHERE lower(u.name) = substr(g.project_key, 2));
+DELETE FROM bbtoken_repo_grants g
+ WHERE g.project_key LIKE '~%'
+   AND NOT EXISTS (SELECT 1 FROM bbtoken_users u
+                    WHERE lower(u.name) = substr(g.project_key, 2));
 
 UPDATE bbtoken_schema SET version = 21;
