@@ -2,10 +2,12 @@
 # Bounded libFuzzer runs over the input rules (bbt_input: names, keys,
 # slugs, UTF-8, e-mail addresses, numbers, networks), the inventory's
 # statement from hostile filters, hostile route text loaded and matched,
-# and the CLI's command line and notify's mail: a crash, an
+# client addresses and address groups, a backend's Cache-Control, and the
+# CLI's command line and notify's mail: a crash, an
 # AddressSanitizer report or a broken contract (an accepted value outside
 # its rule, a filter's value in the statement's text, a match naming
-# anything but a canonical key, a header a name could start, a conninfo
+# anything but a canonical key, a group that does not read back as
+# itself, a private response's value a shared cache may store, a header a name could start, a conninfo
 # repeated in a message) fails the test.
 use strict;
 use warnings;
@@ -15,7 +17,8 @@ use File::Temp qw(tempdir);
 # Runs per target: the CLI's targets print into memory on every run and
 # are slower.
 my %runs = (input => 500000, inventory => 300000, cli_mail => 100000,
-            cli_args => 20000, rules_load => 20000);
+            cli_args => 20000, rules_load => 20000, agroup => 300000,
+            cachectl => 300000);
 for my $t (sort keys %runs) {
     my $runs = $ENV{BBT_FUZZ_RUNS} || $runs{$t};
     my $bin = "build/out/fuzz/fuzz_$t";
