@@ -3,11 +3,11 @@
 # slugs, UTF-8, e-mail addresses, numbers, networks), the inventory's
 # statement from hostile filters, hostile route text loaded and matched,
 # client addresses and address groups, a backend's Cache-Control, and the
-# CLI's command line and notify's mail: a crash, an
-# AddressSanitizer report or a broken contract (an accepted value outside
-# its rule, a filter's value in the statement's text, a match naming
-# anything but a canonical key, a group that does not read back as
-# itself, a private response's value a shared cache may store, a header a name could start, a conninfo
+# CLI's command line and notify's mail: a crash, an AddressSanitizer report
+# or a broken contract (an accepted value outside its rule, a filter's
+# value in the statement's text, a match naming anything but a canonical
+# key, a group that does not read back as itself, a private response's
+# value a shared cache may store, a header a name could start, a conninfo
 # repeated in a message) fails the test.
 use strict;
 use warnings;
