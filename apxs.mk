@@ -156,6 +156,10 @@ unit: $(UNITS)
 $(OUT)/fuzz/%: t/fuzz/%.c $(CORE:%=mod_bbtoken/%.c) $(SETS_C) $(HEADERS) | $(OUT)/fuzz
 	$(FUZZ_CC) -g -O1 -pthread $(VERSION_DEF) -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -Imod_bbtoken $(JANSSON_CFLAGS) -o $@ $< $(CORE:%=mod_bbtoken/%.c) $(SETS_C) -lcrypto -lpcre2-8 $(JANSSON_LIBS)
 
+# The CLI's fuzzers (fuzz_cli_*) take its code without libpq as well.
+$(OUT)/fuzz/fuzz_cli_%: t/fuzz/fuzz_cli_%.c $(CORE:%=mod_bbtoken/%.c) $(SETS_C) $(CLI_NOPQ:%=cli/%.c) $(HEADERS) $(CLI_HEADERS) | $(OUT)/fuzz
+	$(FUZZ_CC) -g -O1 -pthread $(VERSION_DEF) -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -Imod_bbtoken -Icli $(JANSSON_CFLAGS) -o $@ $< $(CORE:%=mod_bbtoken/%.c) $(SETS_C) $(CLI_NOPQ:%=cli/%.c) -lcrypto -lpcre2-8 $(JANSSON_LIBS)
+
 fuzz: $(FUZZERS)
 
 # ---- sanitizers -------------------------------------------------------------

@@ -23,8 +23,17 @@ int bbtoken_opt_error(const char *usage, int c, char **argv)
         return bbtoken_usage_error(usage, "option needs a value: %s",
                                    argv[optind - 1]);
     }
-    if (c == '?' && optopt > 0 && optopt < 256) {
-        return bbtoken_usage_error(usage, "unknown option: -%c", optopt);
+    /* A short option.  getopt gives its byte as a char, negative for a
+     * non-ASCII one (an "-é"), and stays on its word while the rest is
+     * unread: argv[optind - 1] is then the word before, maybe --db's
+     * value. */
+    if (c == '?' && optopt != 0 && optopt < 256) {
+        unsigned char b = (unsigned char)optopt;
+
+        if (b > 0x20 && b < 0x7f) {
+            return bbtoken_usage_error(usage, "unknown option: -%c", b);
+        }
+        return bbtoken_usage_error(usage, "unknown option: -\\x%02x", b);
     }
     /* An unknown long option, a value given to a flag, or another
      * command's option.  Its value is not repeated: --db=CONNINFO after

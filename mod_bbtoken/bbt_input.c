@@ -303,7 +303,6 @@ const char *bbt_input_net_problem(const char *s, size_t len)
 {
     char buf[BBT_NET_TEXT_MAX + 1], *slash;
     struct in6_addr a6;
-    long bits;
 
     if (!bbt_net_shaped(s, len)) {
         return "not a network (an IPv4 or IPv6 address, or one with /bits)";
@@ -312,8 +311,9 @@ const char *bbt_input_net_problem(const char *s, size_t len)
     buf[len] = '\0';
     if ((slash = strchr(buf, '/')) != NULL) {
         *slash++ = '\0';
-        /* Other masks are the database's to judge. */
-        if (bbt_input_number(slash, 0, 128, &bits) == 0 && bits == 0) {
+        /* Other masks are the database's to judge.  Zero bits in any
+         * number of digits: PostgreSQL reads an IPv4 "/000...0" as /0. */
+        if (slash[strspn(slash, "0")] == '\0') {
             return "a /0 network, which httpd cannot match: a token "
                    "without an allow-list is taken from anywhere";
         }

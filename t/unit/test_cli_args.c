@@ -135,6 +135,10 @@ static void test_parse_args(void)
     usage_error(&create_cmd,
                 ARGV("create", "alice", "--db=postgresql://u:s3cr3t@h/db"),
                 "bad option: --db=...", "--db=CONNINFO after the command");
+    usage_error(&create_cmd,
+                ARGV("create", "alice", "--name", "s3cr3t", "-\xc3\xa9"),
+                "unknown option: -\\xc3", "a non-ASCII short option");
+    ok(!strstr(capture_err, "s3cr3t"), "  the value before it is not repeated");
     usage_error(&create_cmd, ARGV("create"), "create takes one NAME",
                 "no operand");
     usage_error(&create_cmd, ARGV("create", "a", "b", "--name", "x"),
@@ -272,6 +276,16 @@ static void test_parse_global(void)
            BBTOKEN_EXIT_USAGE, "a mistyped --db=CONNINFO: exit 2");
     ok(starts(capture_err, "bbtoken: bad option: --dbx=...\n\nUsage:"),
        "names it without its value");
+    /* A non-ASCII byte typed after "-" (an "-é"): getopt stays on that
+     * word while the rest of it is unread, and the word before is --db's
+     * value. */
+    is_int(global(ARGV("bbtoken", "--db", "host=h password=s3cr3t", "-\xc3\xa9",
+                       "list"),
+                  &db, &cmd),
+           BBTOKEN_EXIT_USAGE, "-\\xc3\\xa9 after --db CONNINFO: exit 2");
+    ok(!strstr(capture_err, "s3cr3t"), "the conninfo is not repeated");
+    ok(starts(capture_err, "bbtoken: unknown option: -\\xc3\n"),
+       "names the option as unknown");
 }
 
 /* A check that must fail with exactly this one line on stderr. */
