@@ -42,6 +42,7 @@
 #include "http_log.h"
 #include "apr_dbd.h"
 #include "apr_optional.h"
+#include "apr_portable.h"
 #include "apr_strings.h"
 #include "mod_dbd.h"
 #include "mod_watchdog.h"
@@ -107,7 +108,8 @@ typedef enum {
 
 static struct {
     server_rec *s;
-    apr_pool_t *pool; /* the watchdog thread's, for the thread's life */
+    apr_pool_t *pool;     /* the watchdog thread's, for the thread's life */
+    apr_os_thread_t self; /* that thread */
     const char **keys, **vals; /* libpq options, NULL-terminated */
     unsigned char source[32];  /* their fingerprint */
     PGconn *pg;
@@ -554,6 +556,7 @@ static apr_status_t bbt_listen_tick(int state, void *data, apr_pool_t *pool)
     case AP_WATCHDOG_STATE_STARTING:
         memset(&L, 0, sizeof(L));
         L.s = data;
+        L.self = apr_os_thread_current();
         /* The callback's pool lives for one call; its parent for the
          * thread's life. */
         apr_pool_create(&L.pool, apr_pool_parent_get(pool));
@@ -568,10 +571,18 @@ static apr_status_t bbt_listen_tick(int state, void *data, apr_pool_t *pool)
         }
         return APR_SUCCESS;
     default:
-        /* The child is stopping (and this may be another thread): the
-         * connection goes with the process; the cache must not outlive
-         * the heartbeat. */
+        /* The child is stopping: the cache must not outlive the
+         * heartbeat. */
         bbt_cache_listener_down();
+        /* Called by the watchdog's thread when its loop ends (a graceful
+         * restart or stop), the connection goes now: the child may serve
+         * its last requests for long, and a listener nobody reads is one
+         * more connection for each such restart.  Called by another thread
+         * (the child's pool going), the watchdog's may be in a tick: the
+         * connection goes with the process. */
+        if (L.pool && apr_os_thread_equal(L.self, apr_os_thread_current())) {
+            bbt_listen_close();
+        }
         return APR_SUCCESS;
     }
 }
