@@ -16,24 +16,10 @@ use Socket qw(SOL_SOCKET SO_RCVBUF);
 use JSON::PP;
 use BBT::Env;
 use BBT::Assert;
+use BBT::Rest qw(rest_env);
 
 plan skip_all => 'one child with threads: the event or worker MPM' if ($ENV{BBT_MPM} // '') eq 'prefork';
 
-my $extra = <<'EOC';
-DBDMax 1
-DBDKeep 1
-BBTokenDBWait 2
-SendBufferSize 4096
-<Location /rest/access-tokens>
-    SetHandler bbtoken-rest
-    AuthType BBToken
-    AuthName "Bitbucket"
-    AuthBBTokenProvider file
-    AuthUserFile "@DIR@/htpasswd"
-    BBTokenRoutes none
-    Require valid-user
-</Location>
-EOC
 my $one_child = <<'EOM';
 StartServers 1
 ServerLimit 1
@@ -43,11 +29,14 @@ MinSpareThreads 1
 MaxSpareThreads 16
 MaxRequestWorkers 16
 EOM
-my $env = BBT::Env->new(extra_conf => $extra, mpm_conf => $one_child, modules => [qw(authn_file authz_user)],
-                        dbd_user => 'bbtoken_api')->start;
 my $pw = 'alice-Pa55-word';
-$env->htpasswd(alice => $pw);
-$env->user_add('alice');
+my $env = rest_env(login => 'bbtoken', env => { mpm_conf => $one_child }, passwords => [alice => $pw],
+                   users => ['alice'], extra_conf => <<'EOC');
+DBDMax 1
+DBDKeep 1
+BBTokenDBWait 2
+SendBufferSize 4096
+EOC
 # A thousand tokens with long names, as rows restored from elsewhere are
 # (triggers off): a page of them is several hundred kilobytes of JSON.
 $env->psql("SET session_replication_role = replica; INSERT INTO bbtoken_tokens (id, user_id, name, project_perm,"
