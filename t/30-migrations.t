@@ -49,6 +49,45 @@ sub dump_schema {
     $out =~ s/^\\(?:un)?restrict .*\n//mg;    # pg_dump's random per-dump key
     return $out;
 }
+# A new database $db as the release of version $v made it (sql/schema.sql of
+# the day: the migrations up to $v); CREATE DATABASE takes $how after the
+# name.  The version it is at.
+sub db_at {
+    my ($db, $v, $how) = @_;
+    my @upto = grep { m{/(\d{4})_} && $1 <= $v } sort glob "$ROOT/sql/migrations/0*.sql";
+    $env->psql("CREATE DATABASE $db" . ($how ? " $how" : ''), db => 'postgres');
+    my $file = $env->dir . "/scratch/$db.sql";
+    BBT::Util::spew($file, join '', "\\ir $upto[0]\n", map {"BEGIN;\n\\ir $_\nCOMMIT;\n"} @upto[1 .. $#upto]);
+    $env->psql(undef, db => $db, file => $file);
+    my ($at) = $upto[-1] =~ m{/0*(\d+)_};
+    return $at;
+}
+
+# `bbtoken db upgrade @args` on $db, started while another session holds
+# the lock it needs: once it waits for that lock, a sub that gives its exit
+# status, stdout and stderr when it has ended.
+sub upgrade_waiting {
+    my ($db, @args) = @_;
+    my $out = $env->dir . "/run/$db.out";
+    my $pid = fork // die "fork: $!";
+    if (!$pid) {
+        open STDOUT, '>', $out or die $!;
+        open STDERR, '>', "$out.err" or die $!;
+        exec $env->cli_path, '--db', conninfo($db), 'db', 'upgrade', @args or die "exec: $!";
+    }
+    my $waits = "SELECT count(*) FROM pg_stat_activity WHERE datname = '$db'"
+              . " AND application_name = 'bbtoken' AND wait_event_type = 'Lock'";
+    for (1 .. 600) { last if $env->psql($waits, db => 'postgres'); select undef, undef, undef, 0.1 }
+    is($env->psql($waits, db => 'postgres'), 1, 'the second waits for it');
+    return sub {
+        waitpid $pid, 0;
+        my $rc = $? >> 8;
+        my $stdout = do { local (@ARGV, $/) = $out; <> };
+        my $stderr = do { local (@ARGV, $/) = "$out.err"; <> };
+        return ($rc, $stdout, $stderr);
+    };
+}
+
 my $SNAP = "SELECT id, user_id, name, project_perm, repo_perm, salt, secret_hash, created_at, expires_at, "
          . "last_authenticated, revoked_at FROM bbtoken_tokens ORDER BY id";
 my $SNAP_OTHER = "SELECT u.id, u.name, u.active, u.is_admin, u.created_at, "
@@ -199,15 +238,9 @@ subtest 'from a database at any earlier version, with rows of every kind: the sa
     # made it (sql/schema.sql of the day: the migrations up to it), holds
     # what the schema of the day could hold, then is upgraded.
     my $fresh = dump_schema('fresh');
-    my @all = sort glob "$ROOT/sql/migrations/0*.sql";
     for my $v (5, 10, 15, 18, $LATEST - 1) {
-        my @upto = grep { m{/(\d{4})_} && $1 <= $v } @all;
-        my ($at) = $upto[-1] =~ m{/0*(\d+)_};
         my $db = "at$v";
-        $env->psql("CREATE DATABASE $db", db => 'postgres');
-        my $file = $env->dir . "/scratch/$db.sql";
-        BBT::Util::spew($file, join '', "\\ir $upto[0]\n", map {"BEGIN;\n\\ir $_\nCOMMIT;\n"} @upto[1 .. $#upto]);
-        $env->psql(undef, db => $db, file => $file);
+        my $at = db_at($db, $v);
         my @sql = (
             "INSERT INTO bbtoken_users (name, is_admin) VALUES ('alice', false), ('Bob', false), ('root', true),"
             . " ('gone', false)",
@@ -326,12 +359,7 @@ subtest 'no C1 control character in an e-mail address, from plain SQL either' =>
 
     # A database from before: such an address becomes none, and the audit
     # trail says so with each control as "?".
-    my @before = grep { /\/(\d{4})_/ && $1 < 20 } sort glob "$ROOT/sql/migrations/0*.sql";
-    my ($last) = $before[-1] =~ /\/0*(\d+)_/;
-    $env->psql('CREATE DATABASE c1mail', db => 'postgres');
-    my $file = $env->dir . '/scratch/c1mail.sql';
-    BBT::Util::spew($file, join '', "\\ir $before[0]\n", map {"BEGIN;\n\\ir $_\nCOMMIT;\n"} @before[1 .. $#before]);
-    $env->psql(undef, db => 'c1mail', file => $file);
+    my $last = db_at('c1mail', 19);
     $env->psql("INSERT INTO bbtoken_users (name, email) VALUES ('erin', $c1), ('fred', 'fred\@example.com'),"
                . " ('gina', E'gina\@exa\\u0085mple.com'), ('hal', NULL)", db => 'c1mail');
     is($env->psql("SELECT count(*) FROM bbtoken_users WHERE email ~ '[\\u0080-\\u009f]'", db => 'c1mail'), 2,
@@ -352,11 +380,7 @@ subtest 'no C1 control character in an e-mail address, from plain SQL either' =>
 };
 
 subtest 'version 21: live tokens of, and grants on, a personal project without a user are gone after the upgrade' => sub {
-    my @before = grep { /\/(\d{4})_/ && $1 < 21 } sort glob "$ROOT/sql/migrations/0*.sql";
-    $env->psql('CREATE DATABASE orphans', db => 'postgres');
-    my $file = $env->dir . '/scratch/orphans.sql';
-    BBT::Util::spew($file, join '', "\\ir $before[0]\n", map {"BEGIN;\n\\ir $_\nCOMMIT;\n"} @before[1 .. $#before]);
-    $env->psql(undef, db => 'orphans', file => $file);
+    db_at('orphans', 20);
     $env->psql("INSERT INTO bbtoken_users (name) VALUES ('Alice')", db => 'orphans');
     # ~ghost's user was deleted, or never existed; ~alice's is Alice.
     $env->psql("INSERT INTO bbtoken_tokens (id, project_key, repo_slug, name, project_perm, repo_perm, salt,"
@@ -396,12 +420,7 @@ subtest 'SQL_ASCII: a control character is read as the database stores it, and o
     # rules refused as a control: a display name, a token name, and (with
     # the new rule read as in UTF8) an address.
     my ($S, $s, $nel) = ("\xc5\x9a", "\xc5\x9b", "\xc2\x85");
-    my @before = grep { /\/(\d{4})_/ && $1 < 20 } sort glob "$ROOT/sql/migrations/0*.sql";
-    $env->psql("CREATE DATABASE ascii ENCODING 'SQL_ASCII' TEMPLATE template0 LC_COLLATE 'C' LC_CTYPE 'C'",
-               db => 'postgres');
-    my $file = $env->dir . '/scratch/ascii.sql';
-    BBT::Util::spew($file, join '', "\\ir $before[0]\n", map {"BEGIN;\n\\ir $_\nCOMMIT;\n"} @before[1 .. $#before]);
-    $env->psql(undef, db => 'ascii', file => $file);
+    db_at('ascii', 19, "ENCODING 'SQL_ASCII' TEMPLATE template0 LC_COLLATE 'C' LC_CTYPE 'C'");
     is($env->psql('SELECT getdatabaseencoding()', db => 'ascii'), 'SQL_ASCII', 'control: the database is SQL_ASCII');
     $env->psql("INSERT INTO bbtoken_users (name, email) VALUES ('zofia', '${s}liwa\@example.pl'),"
                . " ('bad', 'bad${nel}x\@example.pl'), ('ok', 'ok\@example.pl')", db => 'ascii');
@@ -444,24 +463,11 @@ subtest 'two upgrades at once: the second waits, and does not claim what the fir
     for (1 .. 600) { last if $env->psql($locked, db => 'racing'); select undef, undef, undef, 0.1 }
     is($env->psql($locked, db => 'racing'), 1, 'the first holds the lock');
     # The second, meanwhile.
-    my $out = $env->dir . '/run/racing.out';
-    my $pid = fork // die "fork: $!";
-    if (!$pid) {
-        open STDOUT, '>', $out or die $!;
-        open STDERR, '>', "$out.err" or die $!;
-        exec $env->cli_path, '--db', conninfo('racing'), 'db', 'upgrade' or die "exec: $!";
-    }
-    my $waits = "SELECT count(*) FROM pg_stat_activity WHERE datname = 'racing'"
-              . " AND application_name = 'bbtoken' AND wait_event_type = 'Lock'";
-    for (1 .. 600) { last if $env->psql($waits, db => 'postgres'); select undef, undef, undef, 0.1 }
-    is($env->psql($waits, db => 'postgres'), 1, 'the second waits for it');
+    my $done = upgrade_waiting('racing');
     print $first "\\i $ROOT/sql/migrations/$_.sql\n" for @LATER;
     print $first "COMMIT;\n";
     ok(close($first), 'the first upgrade commits');
-    waitpid $pid, 0;
-    my $rc = $? >> 8;
-    my $stdout = do { local (@ARGV, $/) = $out; <> };
-    my $stderr = do { local (@ARGV, $/) = "$out.err"; <> };
+    my ($rc, $stdout, $stderr) = $done->();
     is($rc, 0, 'the second exits 0') or diag $stderr;
     is($stdout, "schema version: $LATEST (already up to date)\n", 'and says it applied nothing');
     is($env->psql('SELECT max(version) FROM bbtoken_schema', db => 'racing'), $LATEST, "at version $LATEST");
@@ -483,25 +489,12 @@ subtest 'two db upgrade --init at once: the second waits for the first\'s tables
                . " WHERE d.datname = 'initrace' AND l.locktype = 'advisory' AND l.granted";
     for (1 .. 600) { last if $env->psql($locked, db => 'postgres'); select undef, undef, undef, 0.1 }
     is($env->psql($locked, db => 'postgres'), 1, 'the first holds the lock');
-    my $out = $env->dir . '/run/initrace.out';
-    my $pid = fork // die "fork: $!";
-    if (!$pid) {
-        open STDOUT, '>', $out or die $!;
-        open STDERR, '>', "$out.err" or die $!;
-        exec $env->cli_path, '--db', conninfo('initrace'), 'db', 'upgrade', '--init' or die "exec: $!";
-    }
-    my $waits = "SELECT count(*) FROM pg_stat_activity WHERE datname = 'initrace'"
-              . " AND application_name = 'bbtoken' AND wait_event_type = 'Lock'";
-    for (1 .. 600) { last if $env->psql($waits, db => 'postgres'); select undef, undef, undef, 0.1 }
-    is($env->psql($waits, db => 'postgres'), 1, 'the second waits for it');
+    my $done = upgrade_waiting('initrace', '--init');
     print $first "\\i $ROOT/sql/migrations/0001_initial.sql\n";
     print $first "BEGIN;\n\\i $ROOT/sql/migrations/$_.sql\nCOMMIT;\n" for @LATER;
     print $first "SELECT pg_advisory_unlock($key);\n";
     ok(close($first), 'the first makes the schema');
-    waitpid $pid, 0;
-    my $rc = $? >> 8;
-    my $stdout = do { local (@ARGV, $/) = $out; <> };
-    my $stderr = do { local (@ARGV, $/) = "$out.err"; <> };
+    my ($rc, $stdout, $stderr) = $done->();
     is($rc, 0, 'the second exits 0') or diag $stderr;
     is($stdout, "schema version: $LATEST (already up to date)\n", 'and says it applied nothing');
     is($env->psql('SELECT max(version) FROM bbtoken_schema', db => 'initrace'), $LATEST, "at version $LATEST");
