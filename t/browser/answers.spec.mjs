@@ -17,11 +17,8 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
 import http from 'node:http';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { chromium } from 'playwright-core';
+import { launch } from './chromium.mjs';
 
 const env = process.env;
 const BASE = env.BBT_BASE;
@@ -32,7 +29,7 @@ const asUser = { Authorization: 'Basic ' + Buffer.from(USER + ':' + PASSWORD).to
 // The page's requests for the user's list, and no other.
 const LIST = new RegExp(`/rest/access-tokens/latest/users/${USER}\\?start=`);
 
-let context, page, profile;
+let context, page, close;
 
 async function rest(method, path, body) {
   const headers = { ...asUser, 'Content-Type': 'application/json' };
@@ -59,21 +56,13 @@ async function settled() {
 }
 
 before(async () => {
-  profile = mkdtempSync(join(tmpdir(), 'bbt-chromium-'));
-  context = await chromium.launchPersistentContext(profile, {
-    executablePath: env.BBT_CHROMIUM || '/usr/bin/chromium',
-    headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-           '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    httpCredentials: { username: USER, password: PASSWORD },
-  });
+  ({ context, close } = await launch(USER, PASSWORD));
   page = await context.newPage();
   page.setDefaultTimeout(15000);
 });
 
 after(async () => {
-  if (context) await context.close();
-  if (profile) rmSync(profile, { recursive: true, force: true });
+  if (close) await close();
 });
 
 test('a list whose paging goes nowhere is not followed for ever', async () => {
@@ -360,13 +349,8 @@ test('names and the server\'s messages are shown as text, never as markup', asyn
 test('Back to the page after leaving it with a new token shown does not show the token again', async (t) => {
   // Playwright turns the back/forward cache off; a browser of its own with
   // the cache on, as a user's browser has it.
-  const dir = mkdtempSync(join(tmpdir(), 'bbt-chromium-'));
-  const browser = await chromium.launchPersistentContext(dir, {
-    executablePath: env.BBT_CHROMIUM || '/usr/bin/chromium',
-    headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking'],
+  const { context: browser, close: closeBrowser } = await launch(USER, PASSWORD, {
     ignoreDefaultArgs: ['--disable-back-forward-cache'],
-    httpCredentials: { username: USER, password: PASSWORD },
   });
   // A control: a page with no Cache-Control of its own, which the cache
   // keeps (else this browser keeps nothing, and the test proves nothing).
@@ -408,7 +392,6 @@ test('Back to the page after leaving it with a new token shown does not show the
     await rest('DELETE', '/' + made.id);
   } finally {
     plain.close();
-    await browser.close();
-    rmSync(dir, { recursive: true, force: true });
+    await closeBrowser();
   }
 });

@@ -19,10 +19,7 @@
 //   BBT_CHROMIUM   the browser
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { chromium } from 'playwright-core';
+import { launch } from './chromium.mjs';
 
 const env = process.env;
 const BASE = env.BBT_BASE;
@@ -34,7 +31,7 @@ const LOOT = (variant) => `${BASE}/${variant}${EVIL.replace(/[^/]*$/, '')}loot-$
 const asVictim = { Authorization: 'Basic ' + Buffer.from(USER + ':' + PASSWORD).toString('base64') };
 const asAttacker = { Authorization: 'Bearer ' + env.BBT_ATTACKER_TOKEN };
 
-let context, page, profile;
+let context, page, close;
 
 // The victim's token names, as the API lists them.
 async function victimTokens() {
@@ -44,14 +41,7 @@ async function victimTokens() {
 }
 
 before(async () => {
-  profile = mkdtempSync(join(tmpdir(), 'bbt-chromium-'));
-  context = await chromium.launchPersistentContext(profile, {
-    executablePath: env.BBT_CHROMIUM || '/usr/bin/chromium',
-    headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-           '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    httpCredentials: { username: USER, password: PASSWORD },
-  });
+  ({ context, close } = await launch(USER, PASSWORD));
   page = await context.newPage();
   page.setDefaultTimeout(15000);
   // The victim is logged in to the tokens page.
@@ -61,8 +51,7 @@ before(async () => {
 });
 
 after(async () => {
-  if (context) await context.close();
-  if (profile) rmSync(profile, { recursive: true, force: true });
+  if (close) await close();
 });
 
 test('the uploaded page is there for anyone who may read the repository', async () => {

@@ -25,7 +25,7 @@ import { execFile, execFileSync } from 'node:child_process';
 import { mkdtempSync, mkdirSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium } from 'playwright-core';
+import { launch } from './chromium.mjs';
 
 const env = process.env;
 const BASE = env.BBT_BASE || 'http://127.0.0.1:18080';
@@ -40,7 +40,7 @@ const WORK = env.BBT_WORK || mkdtempSync(join(tmpdir(), 'bbt-browser-'));
 const PAGE_URL = BASE + '/account/tokens/';
 const NAME = 'Browser test ' + process.pid;
 
-let context, page, profile;
+let context, page, close;
 let token = '';          // the raw token, as read from the page
 let tokenId = '';
 let cloneLine = '';      // the page's ready git clone line
@@ -110,20 +110,12 @@ async function shot(name) {
 }
 
 before(async () => {
-  profile = mkdtempSync(join(tmpdir(), 'bbt-chromium-'));
-  // A fresh profile directory of our own (Playwright passes it as
-  // --user-data-dir).
-  context = await chromium.launchPersistentContext(profile, {
-    executablePath: env.BBT_CHROMIUM || '/usr/bin/chromium',
-    headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-           '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    httpCredentials: { username: USER, password: PASSWORD },
+  ({ context, close } = await launch(USER, PASSWORD, {
     viewport: { width: 1100, height: 720 },
     deviceScaleFactor: 1,
     locale: 'en-GB',
     timezoneId: 'UTC',
-  });
+  }));
   await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: BASE });
   page = await context.newPage();
   page.setDefaultTimeout(15000);
@@ -134,8 +126,7 @@ before(async () => {
 });
 
 after(async () => {
-  if (context) await context.close();
-  if (profile) rmSync(profile, { recursive: true, force: true });
+  if (close) await close();
   if (!env.BBT_WORK) rmSync(WORK, { recursive: true, force: true });
 });
 
