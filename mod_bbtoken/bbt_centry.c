@@ -4,24 +4,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/core_names.h>
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/params.h>
 
 #include "bbt_centry.h"
 #include "bbt_tls.h"
 
-struct bbt_ckeyer {
-    EVP_MAC *mac;
-    EVP_MAC_CTX *keyed;   /* initialised with the key; only ever copied */
-    unsigned long serial; /* tells this maker from any before it */
-};
-
-/* Each thread makes keys on a copy of the keyed state of its own, made on
- * its first key and reset (keeping the key) for every next one: copying
- * the shared state for each key costs several times the MAC itself, most
- * of it on reference counts every thread touches. */
 /* What bbt_ckey_level MACs: domain, owner, key, slug, with lengths. */
 #define BBT_CKEY_LEVEL_IN (1 + 8 + 2 + BBT_KEY_BUF + 1 + 2 + BBT_SLUG_MAX)
 
@@ -43,24 +30,21 @@ typedef struct {
  * fetches), and the key is the same every time.  It names an owner and a
  * target, nothing secret, and holds for its maker only. */
 typedef struct {
-    unsigned long serial; /* of the maker whose key ctx holds */
-    EVP_MAC_CTX *ctx;
-    unsigned long lserial; /* of the maker that made lout; 0: none */
+    bbt_keymac_copy_t copy; /* the thread's copy of the maker's state */
+    unsigned long lserial;  /* of the maker that made lout; 0: none */
     size_t llen;
     unsigned char lin[BBT_CKEY_LEVEL_IN];
     unsigned char lout[BBT_CKEY_LEN];
-    bbt_cnear_slot_t near[BBT_CNEAR_SLOTS]; /* keyed by ctx's maker */
+    bbt_cnear_slot_t near[BBT_CNEAR_SLOTS]; /* keyed by copy's maker */
     unsigned int next;                      /* the slot to reuse next */
 } bbt_ckey_tls_t;
-
-static unsigned long bbt_ckey_serial;
 
 static void bbt_ckey_tls_free(void *v)
 {
     bbt_ckey_tls_t *t = v;
     int i;
 
-    EVP_MAC_CTX_free(t->ctx);
+    bbt_keymac_copy_free(&t->copy);
     for (i = 0; i < BBT_CNEAR_SLOTS; i++) {
         free(t->near[i].bytes);
         free(t->near[i].entry);
@@ -79,26 +63,15 @@ static bbt_ckey_tls_t *bbt_ckey_thread(const bbt_ckeyer_t *k)
     if (!t) {
         return NULL;
     }
-    if (t->serial != k->serial || !t->ctx) {
+    if (bbt_keymac_copy(k, &t->copy) != 0) {
         int i;
 
         /* Another maker's keys mean nothing to this one. */
         for (i = 0; i < BBT_CNEAR_SLOTS; i++) {
             t->near[i].len = 0;
         }
-        EVP_MAC_CTX_free(t->ctx);
-        t->ctx = EVP_MAC_CTX_dup(k->keyed);
-        t->serial = t->ctx ? k->serial : 0;
     }
-    return t->ctx ? t : NULL;
-}
-
-/* This thread's copy of k's keyed state, or NULL. */
-static EVP_MAC_CTX *bbt_ckey_tls(const bbt_ckeyer_t *k)
-{
-    bbt_ckey_tls_t *t = bbt_ckey_thread(k);
-
-    return t ? t->ctx : NULL;
+    return t->copy.ctx ? t : NULL;
 }
 
 /* Domain bytes: a token's key and a level's key can never be equal. */
@@ -110,64 +83,14 @@ static EVP_MAC_CTX *bbt_ckey_tls(const bbt_ckeyer_t *k)
 #define BBT_CLEVEL_MAGIC 'L'
 #define BBT_CENTRY_VERSION 4
 
-/* The same input MACed on a fresh copy of k's keyed state and again on that
- * copy reset after other input: 0 when the two agree. */
-static int bbt_ckeyer_check(const bbt_ckeyer_t *k)
-{
-    static const unsigned char in[] = "bbtoken", other[] = "other input";
-    unsigned char a[BBT_CKEY_LEN], b[BBT_CKEY_LEN];
-    EVP_MAC_CTX *c = EVP_MAC_CTX_dup(k->keyed);
-    size_t n = 0, m = 0;
-    int ok;
-
-    ok = c && EVP_MAC_update(c, in, sizeof(in)) &&
-         EVP_MAC_final(c, a, &n, sizeof(a)) && n == sizeof(a) &&
-         EVP_MAC_init(c, NULL, 0, NULL) &&
-         EVP_MAC_update(c, other, sizeof(other)) &&
-         EVP_MAC_final(c, b, &m, sizeof(b)) && EVP_MAC_init(c, NULL, 0, NULL) &&
-         EVP_MAC_update(c, in, sizeof(in)) &&
-         EVP_MAC_final(c, b, &m, sizeof(b)) && m == sizeof(b) &&
-         memcmp(a, b, sizeof(a)) == 0;
-    EVP_MAC_CTX_free(c);
-    return ok ? 0 : -1;
-}
-
 bbt_ckeyer_t *bbt_ckeyer_new(const unsigned char *secret, size_t len)
 {
-    bbt_ckeyer_t *k = calloc(1, sizeof(*k));
-    size_t outlen = BBT_CKEY_LEN;
-    OSSL_PARAM params[2];
-
-    if (!k || len != BBT_CKEY_SECRET_LEN) {
-        free(k);
-        return NULL;
-    }
-    params[0] = OSSL_PARAM_construct_size_t(OSSL_MAC_PARAM_SIZE, &outlen);
-    params[1] = OSSL_PARAM_construct_end();
-    k->mac = EVP_MAC_fetch(NULL, "SIPHASH", NULL);
-    k->keyed = k->mac ? EVP_MAC_CTX_new(k->mac) : NULL;
-    if (!k->keyed || !EVP_MAC_init(k->keyed, secret, len, params)) {
-        bbt_ckeyer_free(k);
-        return NULL;
-    }
-    /* Each key is made on a copy of the keyed state, reset with no key
-     * (OpenSSL's SipHash keeps the one it was given): make sure it does, or
-     * keys would hang on what the thread hashed before. */
-    if (bbt_ckeyer_check(k) != 0) {
-        bbt_ckeyer_free(k);
-        return NULL;
-    }
-    k->serial = __atomic_add_fetch(&bbt_ckey_serial, 1, __ATOMIC_RELAXED);
-    return k;
+    return bbt_keymac_new(secret, len, BBT_CKEY_LEN);
 }
 
 void bbt_ckeyer_free(bbt_ckeyer_t *k)
 {
-    if (k) {
-        EVP_MAC_CTX_free(k->keyed);
-        EVP_MAC_free(k->mac);
-        free(k);
-    }
+    bbt_keymac_free(k);
 }
 
 /* The MAC of the parts, on this thread's copy of the keyed state (reset, the
@@ -176,17 +99,10 @@ static int bbt_ckey_mac(const bbt_ckeyer_t *k, const unsigned char *a,
                         size_t alen, const unsigned char *b, size_t blen,
                         unsigned char out[BBT_CKEY_LEN])
 {
-    EVP_MAC_CTX *c = bbt_ckey_tls(k);
-    size_t n = 0;
+    bbt_ckey_tls_t *t = bbt_ckey_thread(k);
 
-    if (!c) {
-        return -1;
-    }
-    return EVP_MAC_init(c, NULL, 0, NULL) && EVP_MAC_update(c, a, alen) &&
-                   (!blen || EVP_MAC_update(c, b, blen)) &&
-                   EVP_MAC_final(c, out, &n, BBT_CKEY_LEN) && n == BBT_CKEY_LEN
-               ? 0
-               : -1;
+    return t ? bbt_keymac_mac(&t->copy, a, alen, b, blen, out, BBT_CKEY_LEN)
+             : -1;
 }
 
 int bbt_ckey_token(const bbt_ckeyer_t *k, const bbt_token_t *tok,
@@ -361,7 +277,7 @@ int bbt_ckey_level(const bbt_ckeyer_t *k, int64_t owner, const char *key,
     p += slen;
     len = (size_t)(p - buf);
     t = bbt_ckey_thread(k);
-    if (t && t->lserial == k->serial && t->llen == len &&
+    if (t && t->lserial == bbt_keymac_serial(k) && t->llen == len &&
         memcmp(t->lin, buf, len) == 0) {
         memcpy(out, t->lout, BBT_CKEY_LEN);
         return 0;
@@ -373,7 +289,7 @@ int bbt_ckey_level(const bbt_ckeyer_t *k, int64_t owner, const char *key,
         memcpy(t->lin, buf, len);
         memcpy(t->lout, out, BBT_CKEY_LEN);
         t->llen = len;
-        t->lserial = k->serial;
+        t->lserial = bbt_keymac_serial(k);
     }
     return 0;
 }

@@ -32,6 +32,7 @@
 
 #include "bbt_agroup.h"
 #include "bbt_input.h"
+#include "bbt_keymac.h"
 #include "bbt_kind.h"
 #include "bbt_perm.h"
 #include "bbt_token.h"
@@ -39,7 +40,7 @@
 
 #define BBT_CKEY_LEN 16
 /* The server key's length, in bytes. */
-#define BBT_CKEY_SECRET_LEN 16
+#define BBT_CKEY_SECRET_LEN BBT_KEYMAC_SECRET_LEN
 
 /* How old the listener's heartbeat may be, in microseconds of the
  * monotonic clock, for the cache to be believed.  This is the bound on how
@@ -50,7 +51,7 @@
  * with one maker from several threads at once is safe (each thread makes them
  * on a copy of the maker's state of its own).  Free a maker only when no thread
  * makes keys with it any more. */
-typedef struct bbt_ckeyer bbt_ckeyer_t;
+typedef bbt_keymac_t bbt_ckeyer_t;
 
 /* A maker for secret[0..len), len BBT_CKEY_SECRET_LEN; NULL if OpenSSL
  * fails. */

@@ -11,10 +11,12 @@
 
 #include <stddef.h>
 
-/* The secret's length: SipHash's key. */
-#define BBT_TSET_SECRET_LEN 16
+#include "bbt_keymac.h"
 
-typedef struct bbt_tsetter bbt_tsetter_t;
+/* The secret's length: SipHash's key. */
+#define BBT_TSET_SECRET_LEN BBT_KEYMAC_SECRET_LEN
+
+typedef bbt_keymac_t bbt_tsetter_t;
 
 /* A maker of set numbers under secret (BBT_TSET_SECRET_LEN bytes, copied
  * into OpenSSL's state only); NULL when OpenSSL has no SipHash or
