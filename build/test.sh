@@ -55,8 +55,18 @@ for f in $slow t/*.t; do
     *) parallel+=("$f") ;;
     esac
 done
+# CI shows only the end of what a run prints, and the parallel part's
+# summary scrolls away under the serial part's verbose output: keep it,
+# and say again at the end which tests failed, and how.
+log="$BBT_TMPDIR/parallel.log"
 rc=0
-prove -j"$jobs" --timer "${parallel[@]}" || rc=1
+prove -j"$jobs" --timer "${parallel[@]}" 2>&1 | tee "$log" || rc=1
 # shellcheck disable=SC2086
 prove -v --timer $serial || rc=1
+if [ $rc -ne 0 ] && grep -q '^Test Summary Report' "$log"; then
+    echo
+    echo "# The parallel part failed; what its failing tests said:"
+    grep -E '^ *(not ok|#   Failed test|#   (at|in) |#\s+(got|expected):|Dubious|Bailout)' "$log" || true
+    sed -n '/^Test Summary Report/,$p' "$log"
+fi
 exit $rc
