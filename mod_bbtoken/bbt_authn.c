@@ -17,6 +17,7 @@
 #include "http_protocol.h"
 #include "http_request.h"
 #include "mod_auth.h"
+#include "apr_atomic.h"
 #include "apr_strings.h"
 
 #include <string.h>
@@ -462,6 +463,29 @@ static int bbt_authn(request_rec *r)
     return status;
 }
 
+/* Under "Satisfy Any" (mod_access_compat) httpd skips authentication
+ * whenever the host rules allow, and no rule at all allows: a section of
+ * ours would then serve anyone.  Here the access check never grants: its
+ * "no" sends such a request on to authentication, and a Require the
+ * section states (Require ip, Require all granted) still lets in whom it
+ * names.  Under Satisfy All this hook stays out of the way. */
+static int bbt_check_access(request_rec *r)
+{
+    static apr_uint32_t told;
+
+    if (ap_satisfies(r) != SATISFY_ANY || !bbt_request_is_ours(r)) {
+        return DECLINED;
+    }
+    if (apr_atomic_cas32(&told, 1, 0) == 0) {
+        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
+                      "BBT781: Satisfy Any does not apply where AuthType is "
+                      "%s (here %s): host rules never let a request past the "
+                      "login; use Require ip in a <RequireAny> instead",
+                      BBT_AUTH_TYPE, r->uri);
+    }
+    return HTTP_UNAUTHORIZED;
+}
+
 /* Whatever refuses the login, on the API's location it is told in JSON. */
 static int bbt_check_authn(request_rec *r)
 {
@@ -475,4 +499,6 @@ void bbt_authn_register_hooks(apr_pool_t *p)
      * same section is decided again for the URI it really serves. */
     ap_hook_check_authn(bbt_check_authn, NULL, NULL, APR_HOOK_MIDDLE,
                         AP_AUTH_INTERNAL_PER_URI);
+    ap_hook_check_access(bbt_check_access, NULL, NULL, APR_HOOK_FIRST,
+                         AP_AUTH_INTERNAL_PER_URI);
 }
