@@ -20,7 +20,7 @@ my $valgrind = `sh -c 'command -v valgrind'`;
 chomp $valgrind;
 plan skip_all => 'valgrind is not installed' unless $valgrind;
 
-my $env = BBT::Env->new(httpd => 0)->start;
+my $env = BBT::Env->new(httpd => 0, http_timeout => 300)->start;
 $env->make_repo('PROJ', 'repo');
 $env->user_add('alice');
 $env->user_add('bob');

@@ -39,7 +39,7 @@ my $extra = <<'EOC';
 </Location>
 EOC
 # httpd starts below, under valgrind.
-my $env = rest_env(env => { httpd => 0 }, error_paths => 1, extra_conf => $extra,
+my $env = rest_env(env => { httpd => 0, http_timeout => 300 }, error_paths => 1, extra_conf => $extra,
                    passwords => [alice => 'alice-pw', root => 'root-pw'],
                    users => ['alice', [root => '--admin'], 'carol'],
                    grants => [[alice => PROJECT_ADMIN => 'PROJ']]);

@@ -38,6 +38,11 @@ package BBT::Env;
 #                     the demo, which stays up on a machine with other users
 #                     (default 0: trust, for throw-away clusters)
 #   port     => N     httpd's port instead of a free one
+#   http_timeout => S how long a request may wait for its answer before the
+#                     client gives up (default 20 s; 15 s for raw requests,
+#                     30 s for curl; git gets 60 s more than this):
+#                     a guard against a hang, never a measure.  An httpd
+#                     under valgrind on a loaded machine needs minutes
 #   schema_files => [..] SQL files that make the schema, in order (default
 #                     sql/schema.sql; the upgrade test loads an old release)
 #   grants   => 0|1   run sql/grants.sql for bbtoken_httpd and
@@ -126,6 +131,7 @@ sub new {
         fixed_dir  => $o{dir},
         db_password => $o{db_password},
         port       => $o{port},
+        http_timeout => $o{http_timeout},
         schema_files => $o{schema_files} || ["$ROOT/sql/schema.sql"],
         grants     => exists $o{grants} ? $o{grants} : 1,
         pg_from    => $o{pg_from},

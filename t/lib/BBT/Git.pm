@@ -57,7 +57,7 @@ sub git {
     my ($self, @args) = @_;
     my %o = ref $args[0] eq 'HASH' ? %{ shift @args } : ();
     return run_cmd(cmd => ['git', @args], env => $self->git_env, tmp => "$self->{dir}/run",
-                   timeout => $o{timeout} || 60, cwd => $o{cwd});
+                   timeout => $o{timeout} || ($self->{http_timeout} || 0) + 60, cwd => $o{cwd});
 }
 
 sub git_ok {

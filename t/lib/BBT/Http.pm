@@ -23,7 +23,7 @@ our @EXPORT_OK = qw(auth_bearer auth_basic header_list cgi_vars);
 
 sub http {
     my ($self) = @_;
-    return $self->{ua} ||= HTTP::Tiny->new(timeout => 20, max_redirect => 0,
+    return $self->{ua} ||= HTTP::Tiny->new(timeout => $self->{http_timeout} || 20, max_redirect => 0,
                                            agent => 'bbt-test/1');
 }
 
@@ -63,7 +63,7 @@ sub raw_request {
     $s->autoflush(1);
     print $s $bytes;
     my $raw = '';
-    my $deadline = time + 15;
+    my $deadline = time + ($self->{http_timeout} || 15);
     $s->blocking(1);
     while (time < $deadline) {
         my $n = sysread($s, my $buf, 65536);
@@ -138,7 +138,8 @@ sub curl {
         push @cmd, '--data-binary', "\@$in";
     }
     push @cmd, $self->url($path);
-    my ($rc, $out, $err) = run_cmd(cmd => \@cmd, tmp => "$self->{dir}/run", timeout => 30,
+    my ($rc, $out, $err) = run_cmd(cmd => \@cmd, tmp => "$self->{dir}/run",
+                                   timeout => $self->{http_timeout} || 30,
                                    env => { http_proxy => undef, HTTP_PROXY => undef });
     my $content = slurp($body);
     unlink $body, "$body.in";
