@@ -73,6 +73,7 @@ GLUE    := mod_bbtoken bbt_config bbt_confcheck bbt_request bbt_routing \
 GLUE    += bbt_rest_leaked bbt_rest_inventory bbt_where
 GLUE    += bbt_rest_rotate bbt_rest_places
 GLUE    += bbt_rest_refuse
+GLUE    += bbt_rest_args
 # Shared by the module and the CLI: libpq and jansson, nothing of httpd.
 PGJSON  := bbt_pgjson
 PGJSON  += bbt_inventory_json

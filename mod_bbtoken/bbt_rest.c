@@ -34,6 +34,7 @@
 #include "bbt_db.h"
 #include "bbt_request.h"
 #include "bbt_rest.h"
+#include "bbt_rest_args.h"
 #include "bbt_rest_db.h"
 #include "bbt_rest_inventory.h"
 #include "bbt_rest_json.h"
@@ -211,7 +212,7 @@ static int bbt_rest_dispatch(bbt_rest_t *x, bbt_rest_endpoint_t endpoint)
 static int bbt_rest_handler(request_rec *r)
 {
     bbt_rest_endpoint_t endpoint;
-    const char *allow;
+    const char *allow, *why;
     bbt_rest_t x;
     int rc, body, open;
 
@@ -264,6 +265,11 @@ static int bbt_rest_handler(request_rec *r)
                               "Sec-Fetch-Site), and a PUT or POST must send "
                               "Content-Type: application/json or "
                               "X-Atlassian-Token: no-check.");
+    }
+    /* Every endpoint's arguments by one rule, and a malformed query
+     * refused before the body is read or a connection is taken. */
+    if ((why = bbt_rest_args_read(r, &x.args))) {
+        return bbt_rest_error(r, HTTP_BAD_REQUEST, BBT_REST_EX_ARG, why);
     }
     /* The whole body before a pooled connection: a client that sends it
      * slowly holds a worker, never one of the few connections every login

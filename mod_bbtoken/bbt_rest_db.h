@@ -12,6 +12,7 @@
 #define BBT_REST_DB_H
 
 #include "httpd.h"
+#include "apr_hash.h"
 
 #include <jansson.h>
 #include <libpq-fe.h>
@@ -28,6 +29,8 @@ typedef struct {
                              token id it names */
     json_t *body;         /* a PUT's or POST's JSON object, read before any
                              database work; the handler frees it */
+    apr_hash_t *args;     /* the query's arguments, decoded
+                             (bbt_rest_args.h) */
 } bbt_rest_t;
 
 /* The caller or the user of the path, from bbtoken_users. */

@@ -1,7 +1,8 @@
 /*
  * The token inventory over REST (bbt_rest_inventory.h): the filters of
- * `bbtoken list --all` as query arguments, the same statement
- * (bbt_inventory.h), Bitbucket's page envelope.
+ * `bbtoken list --all` as query arguments (decoded by the handler,
+ * bbt_rest_args.h), the same statement (bbt_inventory.h), Bitbucket's page
+ * envelope.
  *
  *   owner=NAME  project=KEY  kind=personal|project|repository
  *   expired=true  neverUsed=true  unusedDays=N  minPermission=PERM
@@ -9,7 +10,7 @@
  */
 #include "httpd.h"
 #include "http_protocol.h"
-#include "util_script.h"
+#include "apr_hash.h"
 #include "apr_strings.h"
 
 #include <string.h>
@@ -21,6 +22,7 @@
 #include "bbt_inventory.h"
 #include "bbt_inventory_json.h"
 #include "bbt_perm.h"
+#include "bbt_rest_args.h"
 #include "bbt_rest_db.h"
 #include "bbt_rest_inventory.h"
 #include "bbt_rest_json.h"
@@ -32,27 +34,23 @@ static const char *const bbt_inv_args[] = {
     "owner",      "project",       "kind",  "expired", "neverUsed",
     "unusedDays", "minPermission", "start", "limit",   NULL};
 
-/* Refuse an unknown query argument (apr_table_do's callback: non-zero
- * goes on). */
-static int bbt_inv_known(void *rec, const char *key, const char *value)
+/* 1 if name is an argument this endpoint reads. */
+static int bbt_inv_known(const char *name)
 {
-    const char **why = rec;
     size_t i;
 
-    (void)value;
     for (i = 0; bbt_inv_args[i]; i++) {
-        if (strcmp(key, bbt_inv_args[i]) == 0) {
+        if (strcmp(name, bbt_inv_args[i]) == 0) {
             return 1;
         }
     }
-    *why = "unknown query argument";
     return 0;
 }
 
 /* A boolean argument: 0 or 1 into *out, or the reason. */
-static const char *bbt_inv_bool(apr_table_t *t, const char *name, int *out)
+static const char *bbt_inv_bool(const bbt_rest_t *x, const char *name, int *out)
 {
-    const char *v = apr_table_get(t, name);
+    const char *v = bbt_rest_arg(x, name);
 
     *out = 0;
     if (!v || strcmp(v, "false") == 0) {
@@ -66,56 +64,51 @@ static const char *bbt_inv_bool(apr_table_t *t, const char *name, int *out)
 }
 
 /* The filter of the query: NULL, or the reason it is refused. */
-static const char *bbt_inv_filter(request_rec *r, bbt_inventory_t *f)
+static const char *bbt_inv_filter(const bbt_rest_t *x, bbt_inventory_t *f)
 {
-    apr_table_t *t = NULL;
-    const char *why = NULL, *v;
+    apr_hash_index_t *hi;
+    const char *why, *v;
+    const void *name;
     long days;
     char key[BBT_KEY_BUF];
 
     memset(f, 0, sizeof(*f));
-    ap_args_to_table(r, &t);
-    if (!t) {
-        return "the query cannot be read";
+    for (hi = apr_hash_first(x->r->pool, x->args); hi; hi = apr_hash_next(hi)) {
+        apr_hash_this(hi, &name, NULL, NULL);
+        if (!bbt_inv_known(name)) {
+            return "unknown query argument: the filters are owner, project, "
+                   "kind, expired, neverUsed, unusedDays and minPermission";
+        }
     }
-    apr_table_do(bbt_inv_known, &why, t, NULL);
-    if (why) {
-        return apr_psprintf(r->pool,
-                            "%s: the filters are owner, project, kind, "
-                            "expired, neverUsed, unusedDays and "
-                            "minPermission",
-                            why);
-    }
-    if ((v = apr_table_get(t, "owner"))) {
+    if ((v = bbt_rest_arg(x, "owner"))) {
         if (!bbt_input_user_name(v, strlen(v))) {
             return "owner is not a user name";
         }
         f->owner = v;
     }
-    if ((v = apr_table_get(t, "project"))) {
+    if ((v = bbt_rest_arg(x, "project"))) {
         if (bbt_input_key(v, strlen(v), key) != 0) {
             return "project is not a project key";
         }
         f->project = v;
     }
-    if ((v = apr_table_get(t, "kind")) &&
-        bbt_inventory_kind(v, &f->kind) != 0) {
+    if ((v = bbt_rest_arg(x, "kind")) && bbt_inventory_kind(v, &f->kind) != 0) {
         return "kind: expected " BBT_INV_KIND_NAMES;
     }
-    if ((why = bbt_inv_bool(t, "expired", &f->expired)) ||
-        (why = bbt_inv_bool(t, "neverUsed", &f->never_used))) {
+    if ((why = bbt_inv_bool(x, "expired", &f->expired)) ||
+        (why = bbt_inv_bool(x, "neverUsed", &f->never_used))) {
         return why;
     }
-    if ((v = apr_table_get(t, "unusedDays"))) {
+    if ((v = bbt_rest_arg(x, "unusedDays"))) {
         if (bbt_input_number(v, 1, BBT_EXPIRY_DAYS_MAX, &days) != 0) {
-            return apr_psprintf(r->pool,
+            return apr_psprintf(x->r->pool,
                                 "unusedDays must be a whole number from 1 "
                                 "to %d",
                                 BBT_EXPIRY_DAYS_MAX);
         }
         f->unused = (long long)days * 86400;
     }
-    if ((v = apr_table_get(t, "minPermission")) &&
+    if ((v = bbt_rest_arg(x, "minPermission")) &&
         bbt_perm_parse(v, &f->min) != 0) {
         return "minPermission: expected " BBT_PERM_NAMES;
     }
@@ -138,14 +131,14 @@ int bbt_rest_inventory_list(bbt_rest_t *x, const bbt_rest_user_t *caller,
     const char *why;
     PGresult *res;
     long start, limit;
+    int rc;
 
     (void)caller;
     (void)owner;
-    if (bbt_rest_page_args(x->r->args, &start, &limit) != 0) {
-        return bbt_rest_error(x->r, HTTP_BAD_REQUEST, BBT_REST_EX_ARG,
-                              "start and limit must be whole numbers");
+    if (bbt_rest_page(x, &start, &limit, &rc) != 0) {
+        return rc;
     }
-    if ((why = bbt_inv_filter(x->r, &f))) {
+    if ((why = bbt_inv_filter(x, &f))) {
         return bbt_rest_error(x->r, HTTP_BAD_REQUEST, BBT_REST_EX_ARG, why);
     }
     if (bbt_inventory_sql(&f, 0, limit + 1, start, &q) != 0) {

@@ -18,6 +18,7 @@
 #include <jansson.h>
 #include <libpq-fe.h>
 
+#include "bbt_rest_args.h"
 #include "bbt_rest_db.h"
 #include "bbt_rest_json.h"
 #include "bbt_rest_places.h"
@@ -84,9 +85,8 @@ int bbt_rest_places_list(bbt_rest_t *x, const bbt_rest_user_t *caller,
     int rc;
 
     (void)owner;
-    if (bbt_rest_page_args(x->r->args, &start, &limit) != 0) {
-        return bbt_rest_error(x->r, HTTP_BAD_REQUEST, BBT_REST_EX_ARG,
-                              "start and limit must be whole numbers");
+    if (bbt_rest_page(x, &start, &limit, &rc) != 0) {
+        return rc;
     }
     params[0] = caller->id;
     params[1] = apr_ltoa(x->r->pool, limit + 1);

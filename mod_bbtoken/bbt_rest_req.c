@@ -1,7 +1,7 @@
 /*
  * What an access-tokens REST request asks (bbt_rest_req.h).  The rules for
  * names and ids are bbt_input's; this file only knows where they are in a
- * path and a query string.
+ * path, and what the paging arguments may be.
  */
 #include "bbt_rest_req.h"
 
@@ -145,52 +145,29 @@ bbt_rest_shape_t bbt_rest_path_parse(const char *uri, bbt_rest_path_t *out)
     return shape;
 }
 
-/* The value of the first "name=" argument: 1 and *v, *vlen set; 0 if there
- * is none.  Arguments without "=" are not that argument. */
-static int bbt_rest_arg(const char *args, const char *name, const char **v,
-                        size_t *vlen)
+/* A non-negative whole number argument's decoded value v (NULL when
+ * absent): 0 and *out (dflt when absent), or -1 when it is not 1 to
+ * BBT_REST_ARG_DIGITS digits. */
+static int bbt_rest_count(const char *v, long dflt, long *out)
 {
-    size_t nlen = strlen(name), alen;
-    const char *p = args, *amp;
-
-    while (p && *p) {
-        amp = strchr(p, '&');
-        alen = amp ? (size_t)(amp - p) : strlen(p);
-        if (alen > nlen && strncmp(p, name, nlen) == 0 && p[nlen] == '=') {
-            *v = p + nlen + 1;
-            *vlen = alen - nlen - 1;
-            return 1;
-        }
-        p = amp ? amp + 1 : NULL;
-    }
-    return 0;
-}
-
-/* A non-negative whole number argument: 0 and *out (dflt when absent), or
- * -1 when it is there but not 1 to BBT_REST_ARG_DIGITS digits. */
-static int bbt_rest_count(const char *args, const char *name, long dflt,
-                          long *out)
-{
-    char digits[BBT_REST_ARG_DIGITS + 1];
-    const char *v;
     size_t n;
 
-    if (!bbt_rest_arg(args, name, &v, &n)) {
+    if (!v) {
         *out = dflt;
         return 0;
     }
+    n = strlen(v);
     if (n == 0 || n > BBT_REST_ARG_DIGITS) {
         return -1;
     }
-    memcpy(digits, v, n);
-    digits[n] = '\0';
-    return bbt_input_number(digits, 0, 999999999L, out);
+    return bbt_input_number(v, 0, 999999999L, out);
 }
 
-int bbt_rest_page_args(const char *args, long *start, long *limit)
+int bbt_rest_page_args(const char *start_arg, const char *limit_arg,
+                       long *start, long *limit)
 {
-    if (bbt_rest_count(args, "start", 0, start) != 0 ||
-        bbt_rest_count(args, "limit", BBT_REST_DEFAULT_LIMIT, limit) != 0) {
+    if (bbt_rest_count(start_arg, 0, start) != 0 ||
+        bbt_rest_count(limit_arg, BBT_REST_DEFAULT_LIMIT, limit) != 0) {
         return -1;
     }
     if (*limit == 0) {

@@ -2,8 +2,9 @@
  * What an access-tokens REST request asks, read without httpd: the parts of
  * its path, its paging arguments, whether its body is declared JSON, and
  * whether a change may come from where it comes from (the cross-site
- * check).  The handler (bbt_rest.c) gathers the request's URI and headers
- * and asks these; every byte they read is the client's.
+ * check).  The handler (bbt_rest.c) gathers the request's URI, decoded
+ * query arguments and headers and asks these; every byte they read is the
+ * client's.
  *
  * Nothing here knows httpd, APR, libpq or jansson.
  */
@@ -56,11 +57,13 @@ typedef struct {
  * BBT_REST_NONE (and *out cleared) for anything else. */
 bbt_rest_shape_t bbt_rest_path_parse(const char *uri, bbt_rest_path_t *out);
 
-/* start and limit from a query string (NULL for none): the first
- * "start=N" and "limit=N" count, each N 1 to 9 ASCII digits.  A missing
- * start is 0; a missing or 0 limit is BBT_REST_DEFAULT_LIMIT, one over
+/* start and limit from the decoded values of the query's "start" and
+ * "limit" arguments (NULL when absent; the handler's glue decodes the
+ * query, bbt_rest_args.h): each 1 to 9 ASCII digits.  A missing start is
+ * 0; a missing or 0 limit is BBT_REST_DEFAULT_LIMIT, one over
  * BBT_REST_MAX_LIMIT is that maximum.  0, or -1 if either is malformed. */
-int bbt_rest_page_args(const char *args, long *start, long *limit);
+int bbt_rest_page_args(const char *start_arg, const char *limit_arg,
+                       long *start, long *limit);
 
 /* 1 if a Content-Type value (NULL for none) is application/json, with or
  * without parameters, in any case. */

@@ -21,6 +21,7 @@
 #include "bbt_kind.h"
 #include "bbt_perm.h"
 #include "bbt_pgjson.h"
+#include "bbt_rest_args.h"
 #include "bbt_rest_db.h"
 #include "bbt_rest_json.h"
 #include "bbt_rest_req.h"
@@ -92,11 +93,11 @@ int bbt_rest_tokens_list(bbt_rest_t *x, const bbt_rest_user_t *caller,
     json_t *page;
     PGresult *res;
     long start, limit;
+    int rc;
 
     (void)caller;
-    if (bbt_rest_page_args(x->r->args, &start, &limit) != 0) {
-        return bbt_rest_error(x->r, HTTP_BAD_REQUEST, BBT_REST_EX_ARG,
-                              "start and limit must be whole numbers");
+    if (bbt_rest_page(x, &start, &limit, &rc) != 0) {
+        return rc;
     }
     params[0] = apr_ltoa(x->r->pool, limit + 1);
     params[1] = apr_ltoa(x->r->pool, start);

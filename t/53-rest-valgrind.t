@@ -3,7 +3,7 @@
 # large, over LimitRequestBody, a broken chunk, not JSON), a request
 # without a login, one with a token, what AuthType BBToken refuses before
 # the handler (in JSON), a path and a method that are not the
-# API's, the cross-site check, a project's and a repository's tokens,
+# API's, query strings to decode and malformed ones, the cross-site check, a project's and a repository's tokens,
 # rotation, the places a user may manage tokens of, a database outage,
 # a PostgreSQL restart under the pooled connection.
 # Any invalid read or write, use of uninitialised memory or bad free fails
@@ -77,6 +77,11 @@ my $res = req(PUT => $B, \%json, '{"name":"vg","permissions":["REPO_WRITE"],"exp
 is_status($res, 200, 'create');
 my $id = eval { decode_json($res->{content})->{id} } // '000000000000';
 is_status(req(GET => "$B?start=0&limit=2", { Authorization => $auth }), 200, 'list');
+is_status(req(GET => "$B?%73tart=0&limit=%32&limit=3&x=%C3%A9+b&y", { Authorization => $auth }), 200,
+          'list, a query to decode');
+for my $q ('x=a%00b', 'x=%zz', 'x=%', 'x=%FF', '%00') {
+    is_status(req(GET => "$B?limit=2&$q", { Authorization => $auth }), 400, "list, a malformed query ($q)");
+}
 is_status(req(GET => "$B/$id", { Authorization => $auth }), 200, 'get');
 is_status(req(POST => "$B/$id", \%json, '{"name":"vg 2","permissions":["PROJECT_READ"]}'), 200, 'update');
 is_status(req(POST => "$B/$id", \%json, '{"name":"vg 2","permissions":["REPO_PUSH"]}'), 400, 'bad permission');

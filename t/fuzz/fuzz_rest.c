@@ -1,7 +1,8 @@
 /*
  * libFuzzer target: what the REST handler asks of a request (bbt_rest_req),
- * on hostile input.  The input is up to eight lines: URI, query string,
- * method, Origin, this server's URL, X-Atlassian-Token, Content-Type,
+ * on hostile input.  The input is up to eight lines: URI, the decoded
+ * start and limit arguments (split at the first "&"; without one, no
+ * limit), method, Origin, this server's URL, X-Atlassian-Token, Content-Type,
  * Sec-Fetch-Site (a missing line is an absent header).  Any crash, overread
  * (ASan) or broken invariant aborts.
  */
@@ -119,7 +120,7 @@ static void check_path(const char *uri)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    char *copy = malloc(size + 1), *f[NFIELDS] = {0}, *p, *nl;
+    char *copy = malloc(size + 1), *f[NFIELDS] = {0}, *p, *nl, *amp;
     long start, limit;
     int i, ok;
 
@@ -139,7 +140,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     check_path(f[0]);
 
-    if (bbt_rest_page_args(f[1], &start, &limit) == 0 &&
+    amp = f[1] ? strchr(f[1], '&') : NULL;
+    if (amp) {
+        *amp = '\0';
+    }
+    if (bbt_rest_page_args(f[1], amp ? amp + 1 : NULL, &start, &limit) == 0 &&
         (start < 0 || start > 999999999L || limit < 1 ||
          limit > BBT_REST_MAX_LIMIT)) {
         abort();

@@ -1,0 +1,32 @@
+/*
+ * The access-tokens REST API's query arguments (internal to the bbt_rest_*
+ * files): the query string read once, decoded, before any endpoint runs,
+ * so that every argument an endpoint reads is read by one rule (README,
+ * "Query arguments").  Endpoints see decoded values only, never r->args.
+ */
+#ifndef BBT_REST_ARGS_H
+#define BBT_REST_ARGS_H
+
+#include "httpd.h"
+#include "apr_hash.h"
+
+#include "bbt_rest_db.h"
+
+/* The arguments of r's query string into *out (name to value, both
+ * decoded; an empty hash when there is none): "&"-separated, each split
+ * at its first "=" (none: the empty value), "+" a space, %XX a byte; a
+ * name given twice has its last value.  NULL, or why the query is
+ * refused, in words for a 400: a "%" not followed by two hexadecimal
+ * digits, a %00, or a name or value that is not UTF-8 text without
+ * control characters (bbt_input_utf8). */
+const char *bbt_rest_args_read(request_rec *r, apr_hash_t **out);
+
+/* The decoded value of x's query argument name, or NULL if it is not
+ * there.  Names are matched exactly, case and all. */
+const char *bbt_rest_arg(const bbt_rest_t *x, const char *name);
+
+/* x's start and limit (bbt_rest_page_args): 0; or -1 when either is out
+ * of shape, the 400 answered and *rc the handler's return value. */
+int bbt_rest_page(bbt_rest_t *x, long *start, long *limit, int *rc);
+
+#endif
