@@ -460,10 +460,13 @@ static void test_sqlstate_messages(void)
          "new row for relation \"bbtoken_tokens\" violates check constraint "
          "\"bbtoken_tokens_name\"",
          "token name must not be empty, longer than 255 characters or contain "
-         "control characters"},
+         "control or invisible formatting characters"},
         {"23514", "bbtoken_policy_name",
          "token name must not contain control characters",
          "token name must not contain control characters"},
+        {"23514", "bbtoken_policy_name",
+         "token name must not contain invisible formatting characters",
+         "token name must not contain invisible formatting characters"},
         {"23514", "bbtoken_tokens_combination",
          "new row for relation \"bbtoken_tokens\" violates check constraint "
          "\"bbtoken_tokens_combination\"",
