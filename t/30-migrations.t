@@ -475,6 +475,10 @@ subtest 'version 22: invisible formatting characters leave names; a personal pro
     is($env->psql("SELECT detail = E'''deploy-ci\\u200b'' -> ''deploy-ci #400000000002''' FROM bbtoken_audit"
                   . " WHERE event = 'renamed' AND token_id = '400000000002'", db => 'invisible'),
        't', '  with the old name as it was');
+    ($rc, $out, $err) = cli_db('invisible', 'audit', '--token', '400000000003');
+    ok($rc == 0 && $out =~ /'ci\?yolped' -> 'ciyolped #400000000003'/ && $out =~ /name 'ci\?yolped'/
+       && $out !~ /\xe2\x80\xae/, '  which `bbtoken audit` shows with "?" for U+202E, in the rename and before it')
+        or diag "exit $rc: $out$err";
     is($env->psql("SELECT string_agg(name || '=' || COALESCE(display_name, '-'), ',' ORDER BY name)"
                   . " FROM bbtoken_users", db => 'invisible'),
        "alice=Mallory nimda,bob=-,carl=Carl \xe2\x9c\x94\xef\xb8\x8f",
