@@ -192,7 +192,8 @@ int bbtoken_width(const char *s);
 
 /* Print rows x cols cells (row-major, the first row the header), each
  * column as wide as its widest cell and at least min[c] (min may be
- * NULL), two spaces apart; the last column is not padded. */
+ * NULL), two spaces apart; the last column is not padded.  Each cell is
+ * printed as bbt_input_shown shows it. */
 void bbtoken_table(const char *const *cells, int rows, int cols,
                    const int *min);
 

@@ -15,6 +15,7 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
+#include "bbt_input.h"
 #include "mail.h"
 
 /* An encoded word's payload: 39 bytes make 52 base64 characters, so that
@@ -67,15 +68,23 @@ int bbtoken_mail_addr_ok(const char *addr)
     }
 }
 
-/* Text from the database as printable text: a control character (which
- * the schema's rules already keep out of names) becomes '?'. */
+/* Text from the database as it may be shown (bbt_input_shown): a control
+ * or an invisible formatting character (which the schema's rules already
+ * keep out of names), or a byte that is not UTF-8, becomes '?'. */
 static void bbtoken_mail_text(FILE *f, const char *s)
 {
-    for (; s && *s; s++) {
-        unsigned char c = (unsigned char)*s;
+    char *shown;
 
-        fputc(c < 0x20 || c == 0x7f ? '?' : c, f);
+    if (!s || !*s) {
+        return;
     }
+    if (!(shown = malloc(strlen(s) + 1))) {
+        fputc('?', f);
+        return;
+    }
+    bbt_input_shown(s, shown);
+    fputs(shown, f);
+    free(shown);
 }
 
 /* fprintf with every %s argument through bbtoken_mail_text is more than

@@ -74,10 +74,28 @@ int bbtoken_width(const char *s)
     return w;
 }
 
-void bbtoken_table(const char *const *cells, int rows, int cols, const int *min)
+/* A table goes to a terminal: what a cell holds is shown as it reads
+ * (bbt_input_shown), so an old audit record's name with U+202E, or an
+ * actor holding an escape sequence, cannot reorder or restyle the rows. */
+void bbtoken_table(const char *const *raw, int rows, int cols, const int *min)
 {
     int w[BBTOKEN_TABLE_COLS] = {0}, r, c, x;
+    size_t i, n = (size_t)rows * (size_t)cols;
+    char **shown = calloc(n ? n : 1, sizeof(*shown));
+    const char *const *cells = (const char *const *)shown;
 
+    for (i = 0; shown && i < n; i++) {
+        const char *v = raw[i] ? raw[i] : "";
+
+        if (!(shown[i] = malloc(strlen(v) + 1))) {
+            break;
+        }
+        bbt_input_shown(v, shown[i]);
+    }
+    if (!shown || i < n) {
+        bbtoken_fail("out of memory");
+        goto done;
+    }
     for (c = 0; c < cols && c < BBTOKEN_TABLE_COLS; c++) {
         w[c] = min ? min[c] : 0;
         for (r = 0; r < rows; r++) {
@@ -98,6 +116,11 @@ void bbtoken_table(const char *const *cells, int rows, int cols, const int *min)
             printf("%s%*s  ", v, x > 0 ? x : 0, "");
         }
     }
+done:
+    for (i = 0; shown && i < n; i++) {
+        free(shown[i]);
+    }
+    free(shown);
 }
 
 char *bbtoken_grid_buf(bbtoken_grid_t *g, int i, int k)

@@ -108,8 +108,8 @@ const char bbtoken_usage_user[] =
     "                       and a domain after it, no spaces or control\n"
     "                       characters, at most 254 bytes\n"
     "  --display-name TEXT  how to show the user (1-255 characters, no\n"
-    "                       control characters); the REST API shows the\n"
-    "                       name when there is none\n"
+    "                       control or invisible formatting characters);\n"
+    "                       the REST API shows the name when there is none\n"
     "Disabling a disabled user, or enabling an enabled one, succeeds.\n";
 
 const char bbtoken_usage_grant[] =
@@ -145,7 +145,8 @@ const char bbtoken_usage_create[] =
     "                     repositories only, and belongs to no person\n"
     "  --repo KEY/slug    a repository's token: that repository only; it\n"
     "                     takes one REPO_ permission (default REPO_ADMIN)\n"
-    "  --name LABEL       what the token is for (1-255 characters)\n"
+    "  --name LABEL       what the token is for (1-255 characters, no\n"
+    "                     control or invisible formatting characters)\n"
     "  --perm PERMISSION  at most one PROJECT_ and one REPO_ permission.\n"
     "                     None: PROJECT_ADMIN and REPO_ADMIN, the owner's\n"
     "                     full level.  Only REPO_x: PROJECT_READ with it.\n"

@@ -105,10 +105,70 @@ int bbt_input_utf8(const char *s)
     return 1;
 }
 
+/* Characters that change how the text around them reads, or show nothing:
+ * Unicode's Default_Ignorable_Code_Point (the bidi embeddings, overrides
+ * and isolates, the zero-width characters, the soft hyphen, the tags, the
+ * Hangul fillers, the unassigned rest of those blocks) but its variation
+ * selectors, which only pick a glyph for the character before them (an
+ * emoji typed on a phone carries U+FE0F); and the line and paragraph
+ * separators and the interlinear annotation characters, which break or
+ * hide text.  Sorted, for the search. */
+static const struct {
+    long lo, hi;
+} bbt_invisible[] = {
+    {0x00ad, 0x00ad},   {0x034f, 0x034f},   {0x061c, 0x061c},
+    {0x115f, 0x1160},   {0x17b4, 0x17b5},   {0x180e, 0x180e},
+    {0x200b, 0x200f},   {0x2028, 0x202e},   {0x2060, 0x206f},
+    {0x3164, 0x3164},   {0xfeff, 0xfeff},   {0xffa0, 0xffa0},
+    {0xfff0, 0xfffb},   {0x1bca0, 0x1bca3}, {0x1d173, 0x1d17a},
+    {0xe0000, 0xe00ff}, {0xe01f0, 0xe0fff},
+};
+
+int bbt_is_invisible(long cp)
+{
+    size_t lo = 0, hi = sizeof(bbt_invisible) / sizeof(bbt_invisible[0]);
+
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+
+        if (cp < bbt_invisible[mid].lo) {
+            hi = mid;
+        } else if (cp > bbt_invisible[mid].hi) {
+            lo = mid + 1;
+        } else {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+size_t bbt_input_shown(const char *s, char *out)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    char *w = out;
+    size_t n = 0;
+    long cp;
+
+    while (*p) {
+        if ((cp = bbt_utf8_next(p, &n)) < 0) {
+            n = 1;
+            *w++ = '?';
+        } else if (bbt_is_control(cp) || bbt_is_invisible(cp)) {
+            *w++ = '?';
+        } else {
+            memcpy(w, p, n);
+            w += n;
+        }
+        p += n;
+    }
+    *w = '\0';
+    return (size_t)(w - out);
+}
+
 /* What a label (a token name, a display name) may not be, in the words of
  * its kind. */
 typedef struct {
-    const char *empty, *utf8, *control, *too_long;
+    const char *empty, *utf8, *control, *invisible, *too_long;
 } bbt_label_msgs_t;
 
 static const char *bbt_label(const char *s, const bbt_label_msgs_t *m)
@@ -127,6 +187,9 @@ static const char *bbt_label(const char *s, const bbt_label_msgs_t *m)
         if (bbt_is_control(cp)) {
             return m->control;
         }
+        if (bbt_is_invisible(cp)) {
+            return m->invisible;
+        }
         chars++;
     }
     return chars > BBT_NAME_MAX ? m->too_long : NULL;
@@ -137,6 +200,7 @@ const char *bbt_input_token_name(const char *s)
     static const bbt_label_msgs_t m = {
         "token name must not be empty", "token name is not valid UTF-8",
         "token name must not contain control characters",
+        "token name must not contain invisible formatting characters",
         "token name is longer than 255 characters"};
 
     return bbt_label(s, &m);
@@ -147,6 +211,7 @@ const char *bbt_input_display_name(const char *s)
     static const bbt_label_msgs_t m = {
         "display name must not be empty", "display name is not valid UTF-8",
         "display name must not contain control characters",
+        "display name must not contain invisible formatting characters",
         "display name is longer than 255 characters"};
 
     return bbt_label(s, &m);

@@ -131,13 +131,30 @@ static inline int bbt_is_control(long cp)
     return cp < 0x20 || (cp >= 0x7f && cp <= 0x9f);
 }
 
+/* 1 if code point cp is an invisible formatting character, one that
+ * reorders, hides or breaks the text around it (U+202E shows what follows
+ * reversed): Unicode's default-ignorable code points but the variation
+ * selectors, U+2028, U+2029 and U+FFF9 to U+FFFB.  The list is in
+ * bbt_input.c; the schema's bbtoken_token_name_problem (sql/migrations/0022)
+ * says the same. */
+int bbt_is_invisible(long cp);
+
+/* The NUL-terminated s as it may be shown on a terminal or in a page:
+ * each control character, invisible formatting character and byte that
+ * is not UTF-8 becomes "?".  For text that no rule held when it was
+ * stored: an audit record's detail written before a rule, an actor a
+ * client named.  Writes into out, which holds strlen(s) + 1 bytes (no
+ * character grows), and returns the length written. */
+size_t bbt_input_shown(const char *s, char *out);
+
 /* 1 if the NUL-terminated s is UTF-8 with no control character
  * (bbt_is_control); the empty string is. */
 int bbt_input_utf8(const char *s);
 
 /* NULL if the NUL-terminated s is a valid token name, else a static English
- * reason: empty, not valid UTF-8, a control character (bbt_is_control), or
- * longer than BBT_NAME_MAX characters.  The database's CHECK and trigger on
+ * reason: empty, not valid UTF-8, a control character (bbt_is_control), an
+ * invisible formatting character (bbt_is_invisible), or longer than
+ * BBT_NAME_MAX characters.  The database's CHECK and trigger on
  * bbtoken_tokens apply the same rule with the same words. */
 const char *bbt_input_token_name(const char *s);
 

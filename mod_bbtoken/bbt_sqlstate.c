@@ -3,7 +3,8 @@
  * the schema's own: sql/migrations/0001 (bbtoken_tokens_pkey and the
  * columns' CHECKs), 0002 (bbtoken_policy_*, bbtoken_tokens_fixed,
  * bbtoken_tokens_live_name), 0005 (bbtoken_tokens_name, and the API
- * functions' class BT), 0019 (bbtoken_tokens_expires_finite).
+ * functions' class BT), 0019 (bbtoken_tokens_expires_finite), 0022 (the
+ * name's invisible formatting characters).
  */
 #include "bbt_sqlstate.h"
 
@@ -15,8 +16,9 @@ static const struct {
     const char *constraint;
     const char *text;
 } bbt_sql_checks[] = {
-    {"bbtoken_tokens_name", "token name must not be empty, longer than 255 "
-                            "characters or contain control characters"},
+    {"bbtoken_tokens_name",
+     "token name must not be empty, longer than 255 characters or contain "
+     "control or invisible formatting characters"},
     {"bbtoken_tokens_combination",
      "invalid permissions: the repository permission must be at least the "
      "project permission"},

@@ -108,3 +108,9 @@ COMMIT;
 BEGIN;
 \ir migrations/0021_personal_owner.sql
 COMMIT;
+
+-- Version 22: no invisible formatting characters in names; a personal
+-- project's settings end with its owner.
+BEGIN;
+\ir migrations/0022_invisible.sql
+COMMIT;

@@ -412,6 +412,109 @@ subtest 'version 21: live tokens of, and grants on, a personal project without a
        '300000000001 upgrade,300000000002 upgrade', 'audited, by the upgrade');
 };
 
+# The invisible formatting characters (bbt_is_invisible), written out again.
+my $INVISIBLE = '00AD 034F 061C 115F-1160 17B4-17B5 180E 200B-200F 2028-202E 2060-206F 3164 FEFF FFA0 FFF0-FFFB'
+              . ' 1BCA0-1BCA3 1D173-1D17A E0000-E00FF E01F0-E0FFF';
+
+# What bbtoken_token_name_problem says of "n" and each code point from
+# U+0080 up, in $db, each given as its UTF-8 bytes whatever the database's
+# encoding: "reason: ranges" per reason.
+sub name_rule_sweep {
+    my ($db) = @_;
+    my $b = sub { "(128 + ((cp >> $_[0]) & 63))" };
+    my $utf8 = "CASE WHEN cp < 2048 THEN decode(lpad(to_hex(((192 + (cp >> 6)) << 8) + ${\ $b->(0)}), 4, '0'), 'hex')"
+             . " WHEN cp < 65536 THEN decode(lpad(to_hex(((224 + (cp >> 12)) << 16) + (${\ $b->(6)} << 8)"
+             . " + ${\ $b->(0)}), 6, '0'), 'hex')"
+             . " ELSE decode(lpad(to_hex(((240 + (cp >> 18))::bigint << 24) + (${\ $b->(12)} << 16)"
+             . " + (${\ $b->(6)} << 8) + ${\ $b->(0)}), 8, '0'), 'hex') END";
+    my $rows = $env->psql("SELECT cp, p FROM (SELECT cp, bbtoken_token_name_problem('n' || convert_from($utf8,"
+                          . " getdatabaseencoding())) p FROM generate_series(128, 1114111) cp"
+                          . " WHERE cp NOT BETWEEN 55296 AND 57343) s WHERE p IS NOT NULL ORDER BY cp",
+                          db => $db, sep => '|');
+    my (%r, @order);
+    for (split /\n/, $rows) {
+        my ($cp, $why) = split /\|/;
+        push @order, $why unless $r{$why};
+        my $l = $r{$why} ||= [];
+        if (@$l && $l->[-1][1] == $cp - 1) { $l->[-1][1] = $cp } else { push @$l, [$cp, $cp] }
+    }
+    return join '; ', map {
+        my $why = $_;
+        "$why: " . join ' ', map { $_->[0] == $_->[1] ? sprintf('%04X', $_->[0]) : sprintf('%04X-%04X', @$_) }
+                                 @{ $r{$why} }
+    } @order;
+}
+
+subtest 'version 22: invisible formatting characters leave names; a personal project\'s settings leave with its owner' => sub {
+    db_at('invisible', 21);
+    # Characters that reorder or hide text, in names version 21 took.
+    $env->psql("INSERT INTO bbtoken_users (name, display_name) VALUES ('alice', E'Mallory \\u202enimda'),"
+               . " ('bob', E'\\u200b'), ('carl', E'Carl \\u2714\\ufe0f')", db => 'invisible');
+    $env->psql("INSERT INTO bbtoken_tokens (id, user_id, project_key, name, project_perm, repo_perm, salt, secret_hash)"
+               . " SELECT '40000000000' || n, CASE WHEN n <> 4 THEN (SELECT id FROM bbtoken_users WHERE name = 'alice')"
+               . " END, CASE WHEN n = 4 THEN 'PROJ' END, v, 'PROJECT_READ', 'REPO_READ', repeat('a', 32),"
+               . " repeat(n::text, 64) FROM (VALUES (1, 'deploy-ci'), (2, E'deploy-ci\\u200b'),"
+               . " (3, E'ci\\u202eyolped'), (4, E'\\u2066\\u2069'), (5, E'ok \\u2714\\ufe0f'),"
+               . " (6, repeat('x', 250) || E'\\U000e0041')) t(n, v)", db => 'invisible');
+    $env->psql("UPDATE bbtoken_tokens SET revoked_at = now() WHERE id = '400000000003'", db => 'invisible');
+    $env->psql("INSERT INTO bbtoken_projects VALUES ('~ghost', false), ('~alice', false), ('PROJ', false)",
+               db => 'invisible');
+    is($env->psql("SELECT count(*) FROM bbtoken_tokens WHERE name ~ '[\\u200b\\u202e\\u2066\\U000e0041]'",
+                  db => 'invisible'), 4, 'control: version 21 took four such token names');
+    my ($rc, $out, $err) = cli_db('invisible', 'db', 'upgrade');
+    is($rc, 0, 'db upgrade') or diag $err;
+    my $x241 = 'x' x 241;
+    is($env->psql("SELECT string_agg(id || '=' || name, ',' ORDER BY id) FROM bbtoken_tokens", db => 'invisible'),
+       "400000000001=deploy-ci,400000000002=deploy-ci #400000000002,400000000003=ciyolped #400000000003,"
+       . "400000000004=#400000000004,400000000005=ok \xe2\x9c\x94\xef\xb8\x8f,400000000006=$x241 #400000000006",
+       'the characters are removed and the id appended (no two live names meet, 255 at most); a variation'
+       . ' selector and clean names are kept');
+    is($env->psql("SELECT string_agg(token_id, ',' ORDER BY token_id) FROM bbtoken_audit WHERE event = 'renamed'"
+                  . " AND source = 'upgrade'", db => 'invisible'),
+       '400000000002,400000000003,400000000004,400000000006', '  each rename audited, by the upgrade');
+    is($env->psql("SELECT detail = E'''deploy-ci\\u200b'' -> ''deploy-ci #400000000002''' FROM bbtoken_audit"
+                  . " WHERE event = 'renamed' AND token_id = '400000000002'", db => 'invisible'),
+       't', '  with the old name as it was');
+    ($rc, $out, $err) = cli_db('invisible', 'audit', '--token', '400000000003');
+    ok($rc == 0 && $out =~ /'ci\?yolped' -> 'ciyolped #400000000003'/ && $out =~ /name 'ci\?yolped'/
+       && $out !~ /\xe2\x80\xae/, '  which `bbtoken audit` shows with "?" for U+202E, in the rename and before it')
+        or diag "exit $rc: $out$err";
+    is($env->psql("SELECT string_agg(name || '=' || COALESCE(display_name, '-'), ',' ORDER BY name)"
+                  . " FROM bbtoken_users", db => 'invisible'),
+       "alice=Mallory nimda,bob=-,carl=Carl \xe2\x9c\x94\xef\xb8\x8f",
+       'display names: the characters removed, none when nothing is left');
+    is($env->psql("SELECT string_agg(user_name, ',' ORDER BY user_name) FROM bbtoken_audit"
+                  . " WHERE event = 'user_details_changed' AND source = 'upgrade'", db => 'invisible'),
+       'alice,bob', '  audited, by the upgrade');
+    is($env->psql("SELECT string_agg(conname || ' ' || convalidated, ',' ORDER BY conname) FROM pg_constraint"
+                  . " WHERE conname IN ('bbtoken_tokens_name', 'bbtoken_users_display_name')", db => 'invisible'),
+       'bbtoken_tokens_name true,bbtoken_users_display_name true', 'both CHECKs hold for every row (not NOT VALID)');
+    for my $c (["UPDATE bbtoken_tokens SET name = E'deploy\\u202eic' WHERE id = '400000000001'",
+                qr/token name must not contain invisible formatting characters/],
+               ["INSERT INTO bbtoken_tokens (id, user_id, name, project_perm, repo_perm, salt, secret_hash)"
+                . " SELECT '400000000007', id, E'\\ufeffci', 'PROJECT_READ', 'REPO_READ', repeat('a', 32),"
+                . " repeat('7', 64) FROM bbtoken_users WHERE name = 'carl'",
+                qr/token name must not contain invisible formatting characters/],
+               ["UPDATE bbtoken_users SET display_name = E'Carl \\u2066x' WHERE name = 'carl'",
+                qr/bbtoken_users_display_name/],
+               ["INSERT INTO bbtoken_projects VALUES ('~nobody', true)", qr/personal project ~nobody has no user/]) {
+        ($rc, $out, $err) = $env->psql_try($c->[0], db => 'invisible');
+        ok($rc != 0 && $err =~ $c->[1], "refused: $c->[0]") or diag "exit $rc: $out$err";
+    }
+    is($env->psql("SELECT string_agg(project_key, ',' ORDER BY project_key) FROM bbtoken_projects",
+                  db => 'invisible'),
+       'PROJ,~alice', "~ghost's settings (no such user) deleted; alice's and PROJ's kept");
+    is($env->psql("SELECT string_agg(user_name || ' ' || source, ',') FROM bbtoken_audit"
+                  . " WHERE event = 'project_changed' AND detail = 'repository admins may manage repository tokens'",
+                  db => 'invisible'),
+       'project:~ghost upgrade', '  audited, by the upgrade');
+    is(name_rule_sweep('invisible'),
+       "token name must not contain control characters: 0080-009F; token name must not contain invisible"
+       . " formatting characters: $INVISIBLE",
+       'every code point from U+0080: the database refuses the C1 controls and the invisible characters, and'
+       . ' nothing else, as bbt_input_token_name');
+};
+
 subtest 'SQL_ASCII: a control character is read as the database stores it, and other characters pass' => sub {
     # What initdb makes under the C locale without -E: the database holds
     # the CLI's UTF-8 bytes as they come, and its regular expressions read
@@ -445,6 +548,28 @@ subtest 'SQL_ASCII: a control character is read as the database stores it, and o
         ok($rc != 0 && $err =~ /display_name|users_email|control characters/, 'a C1 control is still refused')
             or diag "exit $rc: $out$err";
     }
+    # The invisible formatting characters as their bytes: U+FEFF, U+202E,
+    # U+200B; from before version 22, and from then on.
+    db_at('ascii21', 21, "ENCODING 'SQL_ASCII' TEMPLATE template0 LC_COLLATE 'C' LC_CTYPE 'C'");
+    $env->psql("INSERT INTO bbtoken_users (name, display_name) VALUES ('ok', 'O\xef\xbb\xbfK')", db => 'ascii21');
+    $env->psql("INSERT INTO bbtoken_tokens (id, user_id, name, project_perm, repo_perm, salt, secret_hash)"
+               . " SELECT '500000000001', id, 'laptop\xe2\x80\xae', 'PROJECT_READ', 'REPO_READ', repeat('a', 32),"
+               . " repeat('c', 64) FROM bbtoken_users", db => 'ascii21');
+    ($rc, $out, $err) = cli_db('ascii21', 'db', 'upgrade');
+    is($rc, 0, 'db upgrade of a database in SQL_ASCII at version 21') or diag $err;
+    is($env->psql("SELECT display_name || ',' || (SELECT name FROM bbtoken_tokens) FROM bbtoken_users",
+                  db => 'ascii21'), 'OK,laptop #500000000001',
+       '  the characters, as their bytes, removed from a display name and a token name');
+    for my $sql ("UPDATE bbtoken_users SET display_name = 'Zofia\xe2\x80\xae' WHERE name = 'zofia'",
+                 "UPDATE bbtoken_tokens SET name = 'laptop\xe2\x80\x8b'") {
+        ($rc, $out, $err) = $env->psql_try($sql, db => 'ascii');
+        ok($rc != 0 && $err =~ /display_name|invisible formatting characters/,
+           'an invisible formatting character is refused as its bytes') or diag "exit $rc: $out$err";
+    }
+    is(name_rule_sweep('ascii'),
+       "token name must not contain control characters: 0080-009F; token name must not contain invisible"
+       . " formatting characters: $INVISIBLE",
+       'every code point from U+0080 as its UTF-8 bytes: the same refusals as in UTF8');
 };
 
 subtest 'two upgrades at once: the second waits, and does not claim what the first applied' => sub {

@@ -1,5 +1,7 @@
 # One rule for token names, the same everywhere: 1 to 255 characters of
-# UTF-8, no control character (Unicode's Cc: C0, DEL and C1).  The CLI, the
+# UTF-8, no control character (Unicode's Cc: C0, DEL and C1), no invisible
+# formatting character (U+202E and its kind, which make a name read as
+# another: bbt_is_invisible).  The CLI, the
 # REST API and the database refuse the same names with the same words; a
 # refusal the database makes names no rule of the schema to the client,
 # and none leaves the row (salt and hash) in PostgreSQL's log.  A database
@@ -16,6 +18,12 @@ use BBT::Assert;
 
 my $ROOT = $BBT::Env::ROOT;
 my $CTL = qr/token name must not contain control characters/;
+my $INV = qr/token name must not contain invisible formatting characters/;
+# The invisible formatting characters (bbt_is_invisible), as a condition on
+# code point cp.
+my $INVISIBLE_CP = join ' OR ', map { /-/ ? 'cp BETWEEN ' . join(' AND ', map { hex } split /-/) : 'cp = ' . hex }
+    qw(00AD 034F 061C 115F-1160 17B4-17B5 180E 200B-200F 2028-202E 2060-206F 3164 FEFF FFA0 FFF0-FFFB
+       1BCA0-1BCA3 1D173-1D17A E0000-E00FF E01F0-E0FFF);
 my $extra = <<'EOC';
 <Location /rest/access-tokens>
     SetHandler bbtoken-rest
@@ -45,15 +53,16 @@ subtest 'the schema holds the rule once: its CHECK and its trigger call the same
     is($env->psql("SELECT count(*) FROM pg_constraint WHERE conrelid = 'bbtoken_tokens'::regclass"
                   . " AND pg_get_constraintdef(oid) ~ 'cntrl'"), 0, 'no locale-dependent [[:cntrl:]] left');
     # Every code point there is (but the surrogates, which text cannot
-    # hold): refused exactly when it is in Cc, the rule the module's unit
-    # test checks bbt_input_token_name against.
-    my $wrong = $env->psql(<<'EOS');
+    # hold): refused exactly when it is in Cc or invisible, the rule the
+    # module's unit test checks bbt_input_token_name against.
+    my $wrong = $env->psql(<<"EOS");
 SELECT count(*) FROM generate_series(1, 1114111) cp
  WHERE cp NOT BETWEEN 55296 AND 57343
    AND (bbtoken_token_name_problem('n' || chr(cp)) IS NOT NULL)
-       <> (cp < 32 OR cp BETWEEN 127 AND 159)
+       <> (cp < 32 OR cp BETWEEN 127 AND 159 OR $INVISIBLE_CP)
 EOS
-    is($wrong, 0, 'the database refuses exactly the controls, every code point checked');
+    is($wrong, 0, 'the database refuses exactly the controls and the invisible formatting characters, every'
+                  . ' code point checked');
     is($env->psql("SELECT bbtoken_token_name_problem(repeat('é', 256))"),
        'token name is longer than 255 characters', 'length in characters, the same words as the module');
     is($env->psql("SELECT bbtoken_token_name_problem('')"), 'token name must not be empty', 'empty');
@@ -61,17 +70,28 @@ EOS
 
 my @bad = (["U+0085 (NEL)", "build\x{85}bot"], ["U+009B (CSI)", "ci \x{9b}31m"], ["U+0080", "\x{80}"],
            ['a tab', "a\tb"], ['DEL', "x\x{7f}"]);
-my @good = (["U+00A0", "no\x{a0}break"], ["U+2028", "line\x{2028}sep"], ['a check mark', "deploy ✓"]);
+my @hidden = (["U+202E (right-to-left override)", "ci\x{202e}yolped"], ["U+200B (zero-width space)", "de\x{200b}ploy"],
+              ["U+2066 and U+2069 (an isolate)", "x\x{2066}y\x{2069}"], ["U+2028", "line\x{2028}sep"],
+              ["U+FEFF", "\x{feff}ci"], ['a tag character', "ci\x{e0041}"]);
+my @good = (["U+00A0", "no\x{a0}break"], ['a check mark', "deploy ✓"], ['a variation selector', "ok ✔\x{fe0f}"],
+            ['Hebrew letters', "שלום ci"]);
 
 subtest 'the CLI' => sub {
     for my $c (@bad) {
         $env->cli_is("create, name with $c->[0]", ['create', 'alice', '--name', encode('UTF-8', $c->[1])], 1,
                      stderr => $CTL);
     }
+    for my $c (@hidden) {
+        $env->cli_is("create, name with $c->[0]", ['create', 'alice', '--name', encode('UTF-8', $c->[1])], 1,
+                     stderr => $INV);
+    }
     for my $c (@good) {
         $env->cli_is("create, name with $c->[0]", ['create', 'alice', '--name', encode('UTF-8', $c->[1])], 0,
                      shape => 0);
     }
+    $env->cli_is('user set --display-name with U+202E',
+                 ['user', 'set', 'alice', '--display-name', encode('UTF-8', "Mallory \x{202e}nimda")], 1,
+                 stderr => qr/display name must not contain invisible formatting characters/);
     $env->cli_is('create, a name that is not UTF-8', ['create', 'alice', '--name', "caf\xe9"], 1,
                  stderr => qr/token name is not valid UTF-8/);
 };
@@ -82,6 +102,11 @@ subtest 'the REST API' => sub {
         is_status($r, 400, "PUT, name with $c->[0]");
         like(message($r), $CTL, '  the module\'s words');
     }
+    for my $c (@hidden) {
+        my $r = put_name($c->[1]);
+        is_status($r, 400, "PUT, name with $c->[0]");
+        like(message($r), $INV, '  the module\'s words');
+    }
     for my $c (@good) {
         is_status(put_name("$c->[1] (REST)"), 200, "PUT, name with $c->[0]");
     }
@@ -89,17 +114,20 @@ subtest 'the REST API' => sub {
     my $r = $env->rest(POST => "$B/$id", as => 'alice', json => $J->encode({ name => "re\x{85}named" }));
     is_status($r, 400, 'POST, a rename to a C1 name');
     like(message($r), $CTL, '  the same words');
+    $r = $env->rest(POST => "$B/$id", as => 'alice', json => $J->encode({ name => "deploy\x{202e}ic" }));
+    is_status($r, 400, 'POST, a rename to a name with U+202E');
+    like(message($r), $INV, '  the same words');
 };
 
 subtest 'the database, asked directly, says the same and logs no row' => sub {
     my $uid = $env->psql("SELECT id FROM bbtoken_users WHERE name = 'alice'");
-    for my $c (@bad) {
+    for my $c ((map { [@$_, $CTL] } @bad), (map { [@$_, $INV] } @hidden)) {
         (my $lit = $c->[1]) =~ s/'/''/g;
         my ($rc, $out, $err) = $env->psql_try(
             "INSERT INTO bbtoken_tokens (id, user_id, name, project_perm, repo_perm, salt, secret_hash)"
             . " VALUES ('100000000099', $uid, '" . encode('UTF-8', $lit) . "', 'PROJECT_READ', 'REPO_READ',"
             . " repeat('a', 32), repeat('b', 64))");
-        ok($rc != 0 && $err =~ $CTL, "INSERT, name with $c->[0]: refused in the module's words")
+        ok($rc != 0 && $err =~ $c->[2], "INSERT, name with $c->[0]: refused in the module's words")
             or diag "exit $rc: $err";
         unlike($err, qr/Failing row/, '  with no row in the message');
     }

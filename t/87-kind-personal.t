@@ -5,7 +5,8 @@
 # and work again when she is enabled; a token of an ordinary project is
 # stopped by nobody.  Deleting or renaming the owner revokes them, so a
 # new user given the name never inherits them, and no token is made for
-# the personal project of a user who does not exist.
+# the personal project of a user who does not exist.  Its settings' row
+# (bbtoken_projects) goes with the owner, or follows a rename.
 use strict;
 use warnings;
 use FindBin;
@@ -176,6 +177,33 @@ ok($rc == 1 && $err =~ /personal project ~nobody has no user/, 'a token of ~nobo
 ($rc, $out, $err) = $env->cli('create', '--repo', '~nobody/x', '--name', 'early');
 ok($rc == 1 && $err =~ /personal project ~nobody has no user/, 'a token of ~nobody/x: refused')
     or diag "exit $rc: $out$err";
+
+# A personal project's settings (who manages its repositories' tokens) go
+# with its owner as well: a new hank starts with the default, not with what
+# the old hank chose; a renamed ivan takes his to ~jack.  None is kept for
+# ~nobody, to wait for whoever is given the name.
+$env->user_add($_) for qw(hank ivan);
+$env->cli_ok('project', "~$_", '--repo-admins-manage-tokens', 'no') for qw(hank ivan);
+like($env->cli_ok('project', '~hank'), qr/^repo-admins-manage-tokens: no$/m, 'control: ~hank says no');
+$env->psql("DELETE FROM bbtoken_users WHERE name = 'hank'");
+is($env->psql("SELECT count(*) FROM bbtoken_projects WHERE project_key = '~hank'"), 0,
+   "hank deleted: ~hank's settings are gone with him");
+like($env->psql("SELECT detail FROM bbtoken_audit WHERE event = 'project_changed' AND user_name = 'project:~hank'"
+                . " ORDER BY id DESC LIMIT 1"),
+     qr/^repository admins may manage repository tokens$/, '  audited, back to the default');
+$env->user_add('hank');
+like($env->cli_ok('project', '~hank'), qr/^repo-admins-manage-tokens: yes$/m,
+     '  a new hank starts with the default');
+$env->psql("UPDATE bbtoken_users SET name = 'jack' WHERE name = 'ivan'");
+like($env->cli_ok('project', '~jack'), qr/^repo-admins-manage-tokens: no$/m, 'ivan renamed jack: ~jack says no');
+is($env->psql("SELECT string_agg(project_key, ',') FROM bbtoken_projects WHERE project_key IN ('~ivan', '~jack')"),
+   '~jack', "  ivan's row moved to ~jack, none left for ~ivan");
+$env->user_add('ivan');
+like($env->cli_ok('project', '~ivan'), qr/^repo-admins-manage-tokens: yes$/m, '  a new ivan starts with the default');
+($rc, $out, $err) = $env->cli('project', '~nobody', '--repo-admins-manage-tokens', 'no');
+ok($rc == 1 && $err =~ /personal project ~nobody has no user/, 'settings for ~nobody (no such user): refused')
+    or diag "exit $rc: $out$err";
+is($env->psql("SELECT count(*) FROM bbtoken_projects WHERE project_key = '~nobody'"), 0, '  and none stored');
 
 is(scalar($env->crash_lines), 0, 'no httpd child crashed') or diag join "\n", $env->crash_lines;
 

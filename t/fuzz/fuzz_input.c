@@ -30,8 +30,9 @@ static iconv_t bbt_fz_cd = (iconv_t)-1;
 
 /* The number of code points in s[0..len) when iconv takes it as UTF-8
  * and none is a control character; -1 when it refuses, -2 for a control
+ * character.  *hidden says whether one is an invisible formatting
  * character. */
-static long bbt_fz_chars(const char *s, size_t len)
+static long bbt_fz_chars(const char *s, size_t len, int *hidden)
 {
     uint32_t out[8];
     char *in = (char *)s;
@@ -43,6 +44,7 @@ static long bbt_fz_chars(const char *s, size_t len)
         abort();
     }
     iconv(bbt_fz_cd, NULL, NULL, NULL, NULL);
+    *hidden = 0;
     while (il > 0) {
         char *o = (char *)out;
         size_t ol = sizeof(out), i, got;
@@ -56,6 +58,7 @@ static long bbt_fz_chars(const char *s, size_t len)
             if (bbt_is_control((long)out[i])) {
                 return -2;
             }
+            *hidden |= bbt_is_invisible((long)out[i]);
         }
         chars += (long)got;
     }
@@ -177,7 +180,8 @@ static void bbt_fz_slug(const char *s, size_t len)
 static void bbt_fz_text(const char *s)
 {
     size_t len = strlen(s);
-    long chars = bbt_fz_chars(s, len);
+    int hidden;
+    long chars = bbt_fz_chars(s, len, &hidden);
     const char *why;
     const char *at;
 
@@ -185,7 +189,7 @@ static void bbt_fz_text(const char *s)
         abort();
     }
     why = bbt_input_token_name(s);
-    if ((why == NULL) != (chars > 0 && chars <= BBT_NAME_MAX)) {
+    if ((why == NULL) != (chars > 0 && chars <= BBT_NAME_MAX && !hidden)) {
         abort();
     }
     if ((bbt_input_display_name(s) == NULL) != (why == NULL)) {

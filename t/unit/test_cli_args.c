@@ -512,6 +512,9 @@ static void test_values(void)
             "an empty name");
     REFUSED(bbtoken_check_label("a\tb"),
             "token name must not contain control characters", "a tab");
+    REFUSED(bbtoken_check_label("ci\xe2\x80\xaeyolped"),
+            "token name must not contain invisible formatting characters",
+            "U+202E");
     for (i = 0; i < BBT_NAME_MAX; i++) {
         memcpy(name + 2 * i, "\xc3\xa9", 2);
     }
@@ -535,6 +538,9 @@ static void test_values(void)
     REFUSED(bbtoken_check_display_name("a\nb"),
             "display name must not contain control characters",
             "display name with a newline");
+    REFUSED(bbtoken_check_display_name("Carol\xe2\x80\x8b"),
+            "display name must not contain invisible formatting characters",
+            "display name with U+200B");
     REFUSED(bbtoken_check_display_name(""), "display name must not be empty",
             "an empty display name");
 }

@@ -411,6 +411,15 @@ static void test_compose_encodings(void)
     ok(msg && strstr(msg, "Token \"a?Bcc: evil@example.net\""),
        "  it shows as ?");
     free(msg);
+
+    /* Nor can one with U+202E read as another (a name stored before the
+     * schema refused it). */
+    n.name = "ci\xe2\x80\xaeyolped";
+    msg = compose(&n, 1, "alice@example.com", NULL, &len);
+    ok(msg && strstr(msg, "Token \"ci?yolped\"") &&
+           !strstr(msg, "\xe2\x80\xae"),
+       "a right-to-left override in a name shows as ?");
+    free(msg);
 }
 
 static void test_compose_refusals(void)

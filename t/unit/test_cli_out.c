@@ -74,6 +74,23 @@ static void test_table(void)
     bbtoken_table(&cells[1][0], 1, 1, NULL);
     capture_end();
     is_str(capture_out, "123456789012\n", "one column: no padding at all");
+
+    {
+        /* An audit record from before the rules: a name with U+202E (and
+         * U+2066), an actor with an escape sequence, a stray byte. */
+        static const char *const old[2][3] = {
+            {"renamed", "'ci\xe2\x80\xaeyolped' -> 'x'", "a"},
+            {"created", "\x1b[2Jmallory\xff", "b\xe2\x81\xa6"}};
+
+        capture_start();
+        bbtoken_table(&old[0][0], 2, 3, NULL);
+        capture_end();
+        is_str(capture_out,
+               "renamed  'ci?yolped' -> 'x'  a\n"
+               "created  ?[2Jmallory?        b?\n",
+               "a table shows controls, invisible formatting characters and "
+               "bytes that are not UTF-8 as ?, aligned");
+    }
 }
 
 /* A row of the grid test: the id from arg, the other two cells written

@@ -69,8 +69,27 @@ static void utf8(long cp, char *buf)
     }
 }
 
+/* The invisible formatting characters, written out again from Unicode's
+ * DerivedCoreProperties (Default_Ignorable_Code_Point but the variation
+ * selectors FE00..FE0F, E0100..E01EF and the Mongolian free ones) and its
+ * General_Category (Zl, Zp; the interlinear annotation Cf FFF9..FFFB): the
+ * rule says the same, or this test fails. */
+static int invisible(long cp)
+{
+    return cp == 0xad || cp == 0x34f || cp == 0x61c ||
+           (cp >= 0x115f && cp <= 0x1160) || (cp >= 0x17b4 && cp <= 0x17b5) ||
+           cp == 0x180e || (cp >= 0x200b && cp <= 0x200f) ||
+           (cp >= 0x2028 && cp <= 0x2029) || (cp >= 0x202a && cp <= 0x202e) ||
+           (cp >= 0x2060 && cp <= 0x206f) || cp == 0x3164 || cp == 0xfeff ||
+           cp == 0xffa0 || (cp >= 0xfff0 && cp <= 0xfff8) ||
+           (cp >= 0xfff9 && cp <= 0xfffb) || (cp >= 0x1bca0 && cp <= 0x1bca3) ||
+           (cp >= 0x1d173 && cp <= 0x1d17a) ||
+           (cp >= 0xe0000 && cp <= 0xe00ff) || (cp >= 0xe01f0 && cp <= 0xe0fff);
+}
+
 /* One rule with the database (bbtoken_token_name_problem): Unicode's
- * controls, C0, DEL and C1, and nothing else; and only valid UTF-8. */
+ * controls, C0, DEL and C1, and the invisible formatting characters, and
+ * nothing else; and only valid UTF-8. */
 static void test_token_name_controls(void)
 {
     static const char *const bad_utf8[] = {"a\xff",
@@ -84,8 +103,10 @@ static void test_token_name_controls(void)
                                            "a\x80"
                                            "b"};
     const char *ctl = "token name must not contain control characters";
+    const char *inv =
+        "token name must not contain invisible formatting characters";
     char buf[16];
-    long cp, wrong = 0, refused = 0;
+    long cp, wrong = 0, refused = 0, hidden = 0;
     size_t i;
 
     is_str(bbt_input_token_name("a\xc2\x85"), ctl, "U+0085 (NEL) refused");
@@ -93,8 +114,26 @@ static void test_token_name_controls(void)
     is_str(bbt_input_token_name("x\xc2\x9f"), ctl, "U+009F refused");
     is_str(bbt_input_token_name("x\xc2\xa0"), NULL,
            "U+00A0 (no-break space) accepted");
-    is_str(bbt_input_token_name("x\xe2\x80\xa8"), NULL,
-           "U+2028 (a separator, not a control) accepted");
+    is_str(bbt_input_token_name("x\xe2\x80\xa8"), inv,
+           "U+2028 (a line separator) refused as invisible formatting");
+    is_str(bbt_input_token_name("ci\xe2\x80\xaeyolped"), inv,
+           "U+202E (right-to-left override) refused");
+    is_str(bbt_input_token_name("ci\xe2\x81\xa6x\xe2\x81\xa9"), inv,
+           "U+2066..U+2069 (isolates) refused");
+    is_str(bbt_input_token_name("de\xe2\x80\x8bploy"), inv,
+           "U+200B (zero-width space) refused");
+    is_str(bbt_input_token_name("\xef\xbb\xbf"
+                                "ci"),
+           inv, "U+FEFF (byte order mark) refused");
+    is_str(bbt_input_token_name("ci\xf3\xa0\x80\x81\xf3\xa0\x81\xbf"), inv,
+           "tag characters refused");
+    is_str(bbt_input_token_name("ok \xe2\x9c\x94\xef\xb8\x8f"), NULL,
+           "a variation selector (U+FE0F after a check mark) accepted");
+    is_str(bbt_input_token_name("x\xf3\xa0\x84\x80"), NULL,
+           "a variation selector above the BMP (U+E0100) accepted");
+    is_str(bbt_input_token_name("\xd7\xa9\xd7\x9c\xd7\x95\xd7\x9d ci"), NULL,
+           "right-to-left letters (Hebrew) accepted: only the invisible "
+           "characters go");
     is_str(bbt_input_token_name("\xf0\x9f\x94\x91 key"), NULL,
            "a four-byte character accepted");
     for (i = 0; i < sizeof(bad_utf8) / sizeof(bad_utf8[0]); i++) {
@@ -102,10 +141,12 @@ static void test_token_name_controls(void)
                "token name is not valid UTF-8", "invalid UTF-8 #%zu refused",
                i);
     }
-    /* Every scalar value: refused exactly when it is in Cc. */
+    /* Every scalar value: refused exactly when it is in Cc, or invisible,
+     * each with its reason. */
     for (cp = 1; cp <= 0x10ffff; cp++) {
         const char *why;
         int cc = cp <= 0x1f || (cp >= 0x7f && cp <= 0x9f);
+        int inv_cp = invisible(cp);
 
         if (cp >= 0xd800 && cp <= 0xdfff) {
             continue;
@@ -113,15 +154,26 @@ static void test_token_name_controls(void)
         buf[0] = 'n';
         utf8(cp, buf + 1);
         why = bbt_input_token_name(buf);
-        refused += why != NULL;
-        if (cc ? (why == NULL || strcmp(why, ctl) != 0) : why != NULL) {
+        refused += why != NULL && cc;
+        hidden += why != NULL && inv_cp;
+        if ((cc || inv_cp) ? (why == NULL || strcmp(why, cc ? ctl : inv) != 0)
+                           : why != NULL) {
             if (wrong++ < 5) {
                 diag("U+%04lX: %s", cp, why ? why : "accepted");
             }
         }
     }
-    is_int(wrong, 0, "every code point: refused exactly when a control");
+    is_int(wrong, 0,
+           "every code point: refused exactly when a control or invisible");
     is_int(refused, 31 + 1 + 32, "64 controls refused (C0 but NUL, DEL, C1)");
+    is_int(hidden,
+           1 + 1 + 1 + 2 + 2 + 1 + 5 + 7 + 16 + 1 + 1 + 1 + 12 + 4 + 8 + 256 +
+               3600,
+           "3919 invisible formatting characters refused");
+    is_int(bbt_is_invisible(0x202e) && bbt_is_invisible(0xe0fff) &&
+               !bbt_is_invisible(0xe1000) && !bbt_is_invisible(0xfe0f) &&
+               !bbt_is_invisible(0x2027) && !bbt_is_invisible(0xac),
+           1, "bbt_is_invisible's edges");
     is_int(bbt_is_control(0x9f) && !bbt_is_control(0xa0) &&
                bbt_is_control(0x7f) && !bbt_is_control(0x7e),
            1, "bbt_is_control's edges");
@@ -224,6 +276,9 @@ static void test_display_names(void)
            "empty refused");
     is_str(bbt_input_display_name("a\tb"),
            "display name must not contain control characters", "tab refused");
+    is_str(bbt_input_display_name("Mallory \xe2\x80\xaenimda"),
+           "display name must not contain invisible formatting characters",
+           "U+202E refused, as in a token name");
     memset(name, 'x', BBT_NAME_MAX + 1);
     name[BBT_NAME_MAX + 1] = '\0';
     is_str(bbt_input_display_name(name),
@@ -405,10 +460,13 @@ static void test_sqlstate_messages(void)
          "new row for relation \"bbtoken_tokens\" violates check constraint "
          "\"bbtoken_tokens_name\"",
          "token name must not be empty, longer than 255 characters or contain "
-         "control characters"},
+         "control or invisible formatting characters"},
         {"23514", "bbtoken_policy_name",
          "token name must not contain control characters",
          "token name must not contain control characters"},
+        {"23514", "bbtoken_policy_name",
+         "token name must not contain invisible formatting characters",
+         "token name must not contain invisible formatting characters"},
         {"23514", "bbtoken_tokens_combination",
          "new row for relation \"bbtoken_tokens\" violates check constraint "
          "\"bbtoken_tokens_combination\"",
