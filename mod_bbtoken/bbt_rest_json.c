@@ -9,6 +9,7 @@
 #include "apr_strings.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 #include <jansson.h>
 
@@ -243,6 +244,21 @@ static int bbt_rest_body(request_rec *r, char **out, apr_size_t *outlen)
     return status;
 }
 
+/* jansson's reason, as the envelope may carry it (UTF-8 alone): its quote
+ * of where it stopped can end inside a character (after a backslash it
+ * quotes a character's first byte alone), and is then left out. */
+static const char *bbt_rest_json_why(apr_pool_t *p, const json_error_t *err)
+{
+    const char *near;
+
+    if (bbt_input_utf8(err->text)) {
+        return err->text;
+    }
+    near = strstr(err->text, " near '");
+    return near ? apr_pstrmemdup(p, err->text, (apr_size_t)(near - err->text))
+                : "malformed";
+}
+
 json_t *bbt_rest_json_body(request_rec *r, int array, int *rc)
 {
     json_error_t err;
@@ -276,7 +292,7 @@ json_t *bbt_rest_json_body(request_rec *r, int array, int *rc)
             r, HTTP_BAD_REQUEST, BBT_REST_EX_ARG,
             apr_psprintf(r->pool, "the request body is not a JSON %s%s%s",
                          array ? "array" : "object", j ? "" : ": ",
-                         j ? "" : err.text));
+                         j ? "" : bbt_rest_json_why(r->pool, &err)));
         return NULL;
     }
     return j;
