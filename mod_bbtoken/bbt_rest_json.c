@@ -148,15 +148,24 @@ static apr_status_t bbt_rest_catch(ap_filter_t *f, apr_bucket_brigade *bb)
 static int bbt_rest_read(request_rec *r, char *buf, apr_size_t *len,
                          apr_status_t *rv)
 {
+    const char *cl = apr_table_get(r->headers_in, "Content-Length");
     apr_bucket_brigade *bb =
         apr_brigade_create(r->pool, r->connection->bucket_alloc);
     apr_bucket *e;
-    apr_off_t got;
+    apr_off_t got, want;
     apr_size_t n;
     int eos = 0, status = OK;
 
     *len = 0;
     *rv = APR_SUCCESS;
+    /* Said to be too large to a client that waits to be asked for it:
+     * refused rather than invited ("100 Continue") and cut off.  Not
+     * otherwise: the client sends it anyway, and an HTTP/2 client that is
+     * answered before it has sent it may never read the answer. */
+    if (r->expecting_100 && cl && ap_parse_strict_length(&want, cl) &&
+        want > BBT_REST_MAX_BODY) {
+        status = HTTP_REQUEST_ENTITY_TOO_LARGE;
+    }
     while (!eos && status == OK) {
         *rv = ap_get_brigade(r->input_filters, bb, AP_MODE_READBYTES,
                              APR_BLOCK_READ, BBT_REST_MAX_BODY + 1 - *len);

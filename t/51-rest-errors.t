@@ -79,6 +79,12 @@ subtest 'a body over LimitRequestBody: 413 in JSON' => sub {
     $res = raw_put('/rest/access-tokens/1.0/users/alice', 'Transfer-Encoding: chunked',
                    $chunked->(('x' x 40000) x 2));
     is_envelope($res, 413, qr/too large/, qr/RequestTooLargeException/, 'chunked, over 64 KiB');
+    # Said to be over 64 KiB to a client that waits to be asked for it:
+    # refused at once, rather than invited ("100 Continue") and cut off.
+    $res = raw_put('/rest/access-tokens/1.0/users/alice', "Content-Length: 100000000\r\nExpect: 100-continue", '');
+    is_envelope($res, 413, qr/too large/, qr/RequestTooLargeException/,
+                'Content-Length over 64 KiB with Expect: 100-continue: no invitation');
+    unlike($res->{raw}, qr{^HTTP/1\.1 100}, '  no 100 Continue');
 };
 
 subtest 'a body that cannot be read: 400 in JSON' => sub {
