@@ -9,6 +9,7 @@
 #include "apr_strings.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 #include <jansson.h>
 
@@ -147,15 +148,24 @@ static apr_status_t bbt_rest_catch(ap_filter_t *f, apr_bucket_brigade *bb)
 static int bbt_rest_read(request_rec *r, char *buf, apr_size_t *len,
                          apr_status_t *rv)
 {
+    const char *cl = apr_table_get(r->headers_in, "Content-Length");
     apr_bucket_brigade *bb =
         apr_brigade_create(r->pool, r->connection->bucket_alloc);
     apr_bucket *e;
-    apr_off_t got;
+    apr_off_t got, want;
     apr_size_t n;
     int eos = 0, status = OK;
 
     *len = 0;
     *rv = APR_SUCCESS;
+    /* Said to be too large to a client that waits to be asked for it:
+     * refused rather than invited ("100 Continue") and cut off.  Not
+     * otherwise: the client sends it anyway, and an HTTP/2 client that is
+     * answered before it has sent it may never read the answer. */
+    if (r->expecting_100 && cl && ap_parse_strict_length(&want, cl) &&
+        want > BBT_REST_MAX_BODY) {
+        status = HTTP_REQUEST_ENTITY_TOO_LARGE;
+    }
     while (!eos && status == OK) {
         *rv = ap_get_brigade(r->input_filters, bb, AP_MODE_READBYTES,
                              APR_BLOCK_READ, BBT_REST_MAX_BODY + 1 - *len);
@@ -243,6 +253,21 @@ static int bbt_rest_body(request_rec *r, char **out, apr_size_t *outlen)
     return status;
 }
 
+/* jansson's reason, as the envelope may carry it (UTF-8 alone): its quote
+ * of where it stopped can end inside a character (after a backslash it
+ * quotes a character's first byte alone), and is then left out. */
+static const char *bbt_rest_json_why(apr_pool_t *p, const json_error_t *err)
+{
+    const char *near;
+
+    if (bbt_input_utf8(err->text)) {
+        return err->text;
+    }
+    near = strstr(err->text, " near '");
+    return near ? apr_pstrmemdup(p, err->text, (apr_size_t)(near - err->text))
+                : "malformed";
+}
+
 json_t *bbt_rest_json_body(request_rec *r, int array, int *rc)
 {
     json_error_t err;
@@ -276,7 +301,7 @@ json_t *bbt_rest_json_body(request_rec *r, int array, int *rc)
             r, HTTP_BAD_REQUEST, BBT_REST_EX_ARG,
             apr_psprintf(r->pool, "the request body is not a JSON %s%s%s",
                          array ? "array" : "object", j ? "" : ": ",
-                         j ? "" : err.text));
+                         j ? "" : bbt_rest_json_why(r->pool, &err)));
         return NULL;
     }
     return j;

@@ -32,6 +32,8 @@ APLOG_USE_MODULE(bbtoken);
 
 /* More permission names than the six there are is a mistake, not a list. */
 #define BBT_REST_MAX_PERMS 8
+/* How much of an unknown permission name a refusal quotes, in bytes. */
+#define BBT_REST_PERM_QUOTE 64
 
 /* The kind of token the path is about: a user's, a project's or a
  * repository's. */
@@ -161,6 +163,8 @@ static const char *bbt_rest_perms(apr_pool_t *p, json_t *arr, bbt_kind_t kind,
     const char *why = NULL;
     size_t i, n;
     json_t *v;
+    const char *s;
+    size_t q;
 
     if (!json_is_array(arr)) {
         return "permissions must be a list of permission names";
@@ -177,11 +181,21 @@ static const char *bbt_rest_perms(apr_pool_t *p, json_t *arr, bbt_kind_t kind,
         if (!json_is_string(v)) {
             return "permissions must be a list of permission names";
         }
-        if (strlen(json_string_value(v)) != json_string_length(v) ||
-            bbt_perm_parse(json_string_value(v), &list[i]) != 0) {
+        s = json_string_value(v);
+        if (strlen(s) != json_string_length(v) ||
+            bbt_perm_parse(s, &list[i]) != 0) {
+            /* Cut between characters, never inside one: the envelope
+             * holds UTF-8 alone. */
+            q = strlen(s);
+            if (q > BBT_REST_PERM_QUOTE) {
+                q = BBT_REST_PERM_QUOTE;
+                while (q && ((unsigned char)s[q] & 0xc0) == 0x80) {
+                    q--;
+                }
+            }
             return apr_psprintf(
-                p, "unknown permission %.64s: expected " BBT_PERM_NAMES,
-                json_string_value(v));
+                p, "unknown permission %.*s: expected " BBT_PERM_NAMES, (int)q,
+                s);
         }
     }
     if (bbt_kind_perms_from_list(kind, list, n, project, repo, &why) != 0) {

@@ -20,6 +20,9 @@ my $extra = <<'EOC';
 <Location /rest/access-tokens/1.0/users/erin>
     Require all granted
 </Location>
+<Location /rest/access-tokens/1.0/revoke-by-value>
+    Require all granted
+</Location>
 EOC
 my $pw = 'alice-Pa55-word';
 my $env = rest_env(error_paths => 1, extra_conf => $extra, passwords => [alice => $pw],
@@ -76,6 +79,12 @@ subtest 'a body over LimitRequestBody: 413 in JSON' => sub {
     $res = raw_put('/rest/access-tokens/1.0/users/alice', 'Transfer-Encoding: chunked',
                    $chunked->(('x' x 40000) x 2));
     is_envelope($res, 413, qr/too large/, qr/RequestTooLargeException/, 'chunked, over 64 KiB');
+    # Said to be over 64 KiB to a client that waits to be asked for it:
+    # refused at once, rather than invited ("100 Continue") and cut off.
+    $res = raw_put('/rest/access-tokens/1.0/users/alice', "Content-Length: 100000000\r\nExpect: 100-continue", '');
+    is_envelope($res, 413, qr/too large/, qr/RequestTooLargeException/,
+                'Content-Length over 64 KiB with Expect: 100-continue: no invitation');
+    unlike($res->{raw}, qr{^HTTP/1\.1 100}, '  no 100 Continue');
 };
 
 subtest 'a body that cannot be read: 400 in JSON' => sub {
@@ -86,6 +95,37 @@ subtest 'a body that cannot be read: 400 in JSON' => sub {
                    "2\r\n{}XX\r\n0\r\n\r\n");
     is_envelope($res, 400, qr/could not be read/, qr/ArgumentValidationException/, 'a chunk longer than it said');
     is(scalar(grep { /^\d{12}/ } split /\n/, $env->cli_ok('list', 'alice')), 1, 'only the one good token was made');
+};
+
+subtest 'a body that is not the JSON asked for: 400 in JSON, never 500' => sub {
+    my $U = '/rest/access-tokens/1.0/users/alice';
+    my %h = (Authorization => $auth, 'Content-Type' => 'application/json');
+    # Raw bytes: jansson's message quotes where it stopped, and a character
+    # after a backslash is quoted by its first byte alone; a permission name
+    # is quoted up to a length, which can fall inside a character.
+    my @cases = (
+        ['a backslash before a 2-byte character', PUT => $U, qq({"name":"\\\xc3\xa9","permissions":["REPO_READ"]}),
+         qr/not a JSON object: invalid escape/],
+        ['a backslash before a 4-byte character (update)', POST => "$U/123456789012", qq({"name":"\\\xf0\x9f\x98\x80"}),
+         qr/not a JSON object: invalid escape/],
+        ['an unknown permission of 2-byte characters', PUT => $U,
+         qq({"name":"x","permissions":["a) . ("\xc3\xa9" x 40) . '"]}', qr/^unknown permission a(\x{e9})+: expected PROJECT_READ/],
+        ['a backslash before a character, reported without a login', POST => '/rest/access-tokens/1.0/revoke-by-value',
+         qq(["\\\xc3\xa9"]), qr/not a JSON array: invalid escape/, { 'Content-Type' => 'application/json' }],
+        ['nested 60,000 deep', PUT => $U, '[' x 60000, qr/not a JSON object: maximum parsing depth/],
+        ['a key twice', PUT => $U, '{"name":"a","name":"b","permissions":["REPO_READ"]}', qr/duplicate object key/],
+        ['1e999', PUT => $U, '{"name":"a","permissions":["REPO_READ"],"expiryDays":1e999}', qr/real number overflow/],
+        ['-0 days', PUT => $U, '{"name":"a","permissions":["REPO_READ"],"expiryDays":-0}', qr/expiryDays must be/],
+        ['\\u0000 in a name', PUT => $U, '{"name":"a\\u0000b","permissions":["REPO_READ"]}', qr/\\u0000 is not allowed/],
+        ['a lone surrogate', PUT => $U, '{"name":"\\ud800","permissions":["REPO_READ"]}', qr/invalid Unicode/],
+        ['a byte that is no UTF-8', PUT => $U, qq({"name":"\xff","permissions":["REPO_READ"]}), qr/unable to decode byte/],
+    );
+    for my $c (@cases) {
+        my ($name, $method, $path, $body, $msg_re, $hdrs) = @$c;
+        my $res = $env->request($method => $path, $hdrs || \%h, $body);
+        is_envelope($res, 400, $msg_re, qr/ArgumentValidationException/, $name);
+    }
+    is(scalar(grep { /^\d{12}/ } split /\n/, $env->cli_ok('list', 'alice')), 1, 'no token was made');
 };
 
 subtest 'no login: authentication is required' => sub {
