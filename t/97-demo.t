@@ -107,7 +107,7 @@ ok($clone && $bearer && $token && $pgport && $list,
 ok(port_open($port), 'httpd answers on the port');
 
 # Each printed clone command, as printed, by someone who answers git's
-# prompts with the user and the token.  A clone keeps its URL in
+# prompt with the token.  A clone keeps its URL in
 # .git/config, which other users may read: the token must not be kept
 # there, or in any file of the clone.
 my $work = tempdir('clone-XXXXXX', DIR => $base);
