@@ -29,8 +29,11 @@ my $token = $env->token_create('demo', name => 'demo clone', perms => ['PROJECT_
 $env->detach;
 
 my $base = $env->base_url;
-my $url = $env->clone_url('demo', $token, 'DEMO', 'hello');
+# The user's name in the clone URL, as Bitbucket's clone dialog gives it,
+# and not the token: git keeps a clone's URL in its .git/config, which
+# other users may read.  git asks for the password instead.
 my $plain_url = $env->clone_url(undef, undef, 'DEMO', 'hello');
+(my $url = $plain_url) =~ s{^http://}{http://demo\@};
 my $cli = "PGPASSFILE=$dir/pgpass " . $env->cli_path;
 my $db = $env->superuser_conninfo;
 print <<"EOT";
@@ -44,7 +47,8 @@ mod_bbtoken demo is running (state in $dir).
   token:      $token
               (PROJECT_READ + REPO_WRITE, named "demo clone")
 
-Clone it (the token is the password, percent-encoded in the URL):
+Clone it (git asks for the password: paste the token.  Not in the URL:
+git would keep it in the clone's .git/config, which other users may read):
 
   git clone $url
 

@@ -89,6 +89,16 @@ static bbt_cred_kind_t bbt_cred_basic_decoded(char *buf, size_t dlen,
         goto fail;
     }
     colon = (size_t)(c - u);
+    /* No password is no credential: 401 and the challenge, as without the
+     * header.  Given a clone URL with a user name in it, libcurl sends the
+     * name with no password before git has asked for one, and git asks
+     * only after a 401. */
+    if (colon + 1 == dlen) {
+        OPENSSL_cleanse(buf, dlen);
+        memset(out, 0, sizeof(*out));
+        out->kind = BBT_CRED_NONE;
+        return out->kind;
+    }
     if (colon == 0) {
         why = "Basic credential has an empty user name";
         goto fail;
@@ -108,11 +118,6 @@ static bbt_cred_kind_t bbt_cred_basic_decoded(char *buf, size_t dlen,
         why = "Basic user name is not UTF-8";
         goto fail;
     }
-    if (colon + 1 == dlen) {
-        why = "Basic credential has an empty password";
-        goto fail;
-    }
-
     buf[colon] = '\0';
     buf[dlen] = '\0';
     out->kind = BBT_CRED_BASIC;

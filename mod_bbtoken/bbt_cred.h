@@ -15,7 +15,7 @@
 #define BBT_CRED_MAX_USER 255
 
 typedef enum {
-    BBT_CRED_NONE = 0, /* no header */
+    BBT_CRED_NONE = 0, /* no header, or a Basic user without a password */
     BBT_CRED_BASIC,    /* user and secret set */
     BBT_CRED_BEARER,   /* secret set, user NULL */
     BBT_CRED_OTHER,    /* a scheme we do not speak (Digest, Negotiate...) */

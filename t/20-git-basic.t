@@ -59,6 +59,17 @@ subtest 'Basic, token with prefix, percent-encoded in the URL' => sub {
     round_trip('basic', $env->clone_url('alice', $tok, 'PROJ', 'repo'));
 };
 
+# Bitbucket's clone dialog gives the URL with the user's name in it, and
+# git asks for the password (here its askpass answers, as a person would).
+# Before it asks, libcurl sends the name with an empty password; git asks
+# only when that is answered 401.
+subtest 'Basic, the user in the URL, the token typed at git\'s prompt' => sub {
+    my $askpass = $env->dir . '/run/askpass';
+    BBT::Env::spew($askpass, "#!/bin/sh\ncase \"\$1\" in Password*) echo '$tok' ;; *) exit 1 ;; esac\n",
+                   0700);
+    round_trip('basic-prompt', $plain_url =~ s{^http://}{http://alice\@}r, '-c', "core.askPass=$askpass");
+};
+
 subtest 'Basic, token without the BBDC- prefix' => sub {
     round_trip('basic-noprefix', $env->clone_url('alice', $bare, 'PROJ', 'repo'));
 };

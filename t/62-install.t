@@ -4,19 +4,30 @@
 # what install put there.  Then each configuration snippet in a copy of
 # Debian's /etc/apache2, enabled the Debian way (a2enmod, a2enconf): httpd's
 # configtest passes with what it needs, and refuses, saying what is missing,
-# without it (never a location served unguarded).
+# without it (never a location served unguarded).  The system's /etc/apache2
+# and /etc/fail2ban are left as they were.
 use strict;
 use warnings;
 use FindBin;
+use lib "$FindBin::Bin/lib";
 use Test::More;
 use Fcntl qw(:flock);
 use File::Find;
 use File::Temp qw(tempdir);
+use BBT::Util qw(snapshot snapshot_diff);
 
 my $root = "$FindBin::Bin/..";
 chdir $root or die "$root: $!";
 my $tmp = tempdir('bbt-install-XXXXXX', DIR => $ENV{BBT_TMPDIR} || '/tmp', CLEANUP => !$ENV{BBT_KEEP});
 chmod 0755, $tmp;
+# Everything here installs into DESTDIR, a prefix and a copy of
+# /etc/apache2 of its own: the system's configuration is left as it was.
+# The package test, which changes it, waits meanwhile, and so do we for it.
+open my $lock, '<', '/etc/apache2' or die "/etc/apache2: $!";
+flock($lock, LOCK_SH) or die "flock /etc/apache2: $!";
+my @system = ('/etc/apache2', '/etc/fail2ban');
+my %system_before = map { $_ => snapshot($_) } @system;
+
 my $libexec = qx{apxs -q LIBEXECDIR};
 chomp $libexec;
 my @snippets = map {"bbtoken-$_.conf"} qw(git dav svn rest page metrics);
@@ -177,15 +188,10 @@ SKIP: {
 }
 
 sub snippets {
-    # A copy of this machine's httpd configuration (the package test may
-    # be changing the real one: wait for it).
+    # A copy of this machine's httpd configuration.
     my $conf = "$tmp/etc/apache2";
     mkdir "$tmp/etc";
-    {
-        open my $lock, '<', '/etc/apache2' or die "/etc/apache2: $!";
-        flock($lock, LOCK_SH) or die "flock /etc/apache2: $!";
-        system('cp', '-a', '/etc/apache2', $conf) == 0 or die 'cp /etc/apache2';
-    }
+    system('cp', '-a', '/etc/apache2', $conf) == 0 or die 'cp /etc/apache2';
     unlink glob "$conf/$_" for 'mods-enabled/bbtoken.*', 'conf-enabled/bbtoken-*';
     unlink "$conf/bbtoken-dbd.conf";
     for my $sub (qw(run lock log state)) { mkdir "$tmp/$sub" }
@@ -196,7 +202,9 @@ sub snippets {
     local $ENV{APACHE_CONFDIR} = $conf;
     local $ENV{APACHE_STATE_DIRECTORY} = "$tmp/state";
 
-    my ($rc, $out) = make_("install PREFIX=$tmp/usr LIBEXECDIR=$tmp/modules APACHE_CONFDIR=$conf");
+    # FAIL2BAN_DIR names a directory that is not there, so no filter or
+    # jail is installed: the system's /etc/fail2ban is not this test's.
+    my ($rc, $out) = make_("install PREFIX=$tmp/usr LIBEXECDIR=$tmp/modules APACHE_CONFDIR=$conf FAIL2BAN_DIR=$tmp/etc/fail2ban");
     is($rc, 0, 'make install into the copy') or diag $out;
     ok(-f "$conf/mods-available/bbtoken.load", 'the layout exists, so the .load is installed');
 
@@ -271,6 +279,10 @@ EOS
     # serve the location without it.
     $a2->('a2dismod -q bbtoken');
     $refused->('a snippet without the module', qr/bbtoken-\w+\.conf needs mod_bbtoken/);
+}
+
+for my $dir (@system) {
+    is_deeply([snapshot_diff($system_before{$dir}, snapshot($dir))], [], "$dir is as it was");
 }
 
 done_testing;

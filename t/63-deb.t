@@ -12,7 +12,6 @@ use warnings;
 use FindBin;
 use lib "$FindBin::Bin/lib";
 use Test::More;
-use Digest::MD5;
 use Fcntl qw(:flock);
 use File::Find;
 use File::Temp qw(tempdir);
@@ -20,6 +19,7 @@ use IO::Socket::INET;
 use MIME::Base64 qw(encode_base64);
 use Time::HiRes qw(sleep time);
 use BBT::Env;
+use BBT::Util qw(snapshot snapshot_diff);
 
 my $PKG = 'libapache2-mod-bbtoken';
 
@@ -53,30 +53,6 @@ sub spew {
     open my $h, '>', $f or die "$f: $!";
     print $h $s;
     close $h or die "$f: $!";
-}
-
-# Every path under $dir: type, mode, owner, and content or link target.
-sub snapshot {
-    my ($dir) = @_;
-    my %s;
-    find({ no_chdir => 1, wanted => sub {
-        my @st = lstat $_;
-        my $v = sprintf('%o %d:%d ', $st[2], $st[4], $st[5]);
-        if (-l _) { $v .= 'link ' . readlink $_ }
-        elsif (-f _) { open my $h, '<', $_ or die "$_: $!"; binmode $h; $v .= Digest::MD5->new->addfile($h)->hexdigest }
-        $s{$_} = $v;
-    } }, $dir);
-    return \%s;
-}
-
-sub snapshot_diff {
-    my ($a, $b) = @_;
-    my @d;
-    for my $p (sort keys %{ { %$a, %$b } }) {
-        my ($x, $y) = ($a->{$p} // 'absent', $b->{$p} // 'absent');
-        push @d, "$p: $x -> $y" if $x ne $y;
-    }
-    return @d;
 }
 
 # Another run of this test, or t/62 copying /etc/apache2, waits for us.

@@ -5,14 +5,16 @@
 # modules or signal any process, and its pg/data have postgres stop any
 # cluster.  The demo's PostgreSQL lets in only those who hold the password
 # it made (root's alone), not every local user as its superuser; the clone
-# and management commands it prints work as printed; stop removes it all.
+# and management commands it prints work as printed, and a clone keeps no
+# token in its files (.git/config, which others may read); stop removes it
+# all.
 use strict;
 use warnings;
 use FindBin;
 use lib "$FindBin::Bin/lib";
 use Test::More;
 use File::Temp qw(tempdir);
-use BBT::Env qw(run_cmd);
+use BBT::Env qw(run_cmd pct);
 use BBT::Util qw(free_port port_open slurp spew);
 
 plan skip_all => 'the demo runs as root' unless $> == 0;
@@ -96,16 +98,33 @@ END { demo($dir, 'stop', 0) if $started && -e $dir }
 ($rc, $out, $err) = demo($dir, 'start', $port);
 is($rc, 0, 'demo.sh start') or diag "$out$err";
 my ($clone) = $out =~ /^\s+(git clone \S+)$/m;
+my ($bearer) = $out =~ /^\s+(git -c \S.* clone \S+)$/m;
+my ($token) = $out =~ /^\s+token:\s+(\S+)$/m;
 my ($pgport) = $out =~ /PostgreSQL:.*\bport=(\d+)/;
 my ($list) = $out =~ /^\s+(\S.*\blist demo)$/m;
-ok($clone && $pgport && $list, 'it prints a clone command, the database and how to list tokens') or diag $out;
+ok($clone && $bearer && $token && $pgport && $list,
+   'it prints the token, a clone command, its Bearer form, the database and how to list tokens') or diag $out;
 ok(port_open($port), 'httpd answers on the port');
 
+# Each printed clone command, as printed, by someone who answers git's
+# prompt with the token.  A clone keeps its URL in
+# .git/config, which other users may read: the token must not be kept
+# there, or in any file of the clone.
 my $work = tempdir('clone-XXXXXX', DIR => $base);
-($rc, my $gout, my $gerr) = run_cmd(cmd => ['sh', '-c', "$clone $work/hello"], timeout => 120,
-                                    env => { GIT_TERMINAL_PROMPT => 0, GIT_CONFIG_NOSYSTEM => 1,
-                                             HOME => $work });
-is($rc, 0, 'the printed clone command clones') or diag "$gout$gerr";
+my $askpass = "$work/askpass";
+spew($askpass, "#!/bin/sh\ncase \"\$1\" in Username*) echo demo ;; Password*) echo '$token' ;; *) exit 1 ;; esac\n",
+     0700);
+for ([clone => $clone], [Bearer => $bearer]) {
+    my ($what, $cmd) = @$_;
+    ($rc, my $gout, my $gerr) = run_cmd(cmd => ['sh', '-c', "$cmd $work/$what"], timeout => 120,
+                                        env => { GIT_ASKPASS => $askpass, GIT_TERMINAL_PROMPT => 0,
+                                                 GIT_CONFIG_NOSYSTEM => 1, HOME => $work });
+    is($rc, 0, "the printed $what command clones") or diag "$gout$gerr";
+    ok(-f "$work/$what/README", '  the repository\'s README');
+    ($rc, $gout) = run_cmd(cmd => ['grep', '-rlF', '-e', $token, '-e', pct($token), "$work/$what"],
+                           timeout => 60);
+    is($gout, '', '  no file of the clone holds the token, as it is or percent-encoded');
+}
 ($rc, my $lout, my $lerr) = run_cmd(cmd => ['sh', '-c', $list], timeout => 60, env => { PGPASSFILE => undef });
 is($rc, 0, 'the printed list command lists') or diag "$lout$lerr";
 like($lout, qr/demo clone/, '  the demo\'s token');

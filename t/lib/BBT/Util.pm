@@ -7,7 +7,9 @@ package BBT::Util;
 use strict;
 use warnings;
 use Cwd qw(abs_path);
+use Digest::MD5;
 use File::Basename qw(dirname);
+use File::Find ();
 use File::Spec;
 use IO::Socket::INET;
 use Fcntl qw(O_WRONLY O_CREAT O_EXCL);
@@ -15,7 +17,7 @@ use POSIX qw(WNOHANG);
 use Time::HiRes qw(sleep time);
 
 use Exporter 'import';
-our @EXPORT_OK = qw(run_cmd free_port port_open slurp spew in_children);
+our @EXPORT_OK = qw(run_cmd free_port port_open slurp spew in_children snapshot snapshot_diff);
 
 # The checkout this harness belongs to.
 our $ROOT = abs_path(dirname(__FILE__) . '/../../..');
@@ -134,6 +136,34 @@ sub spew {
     print $h $s;
     close $h;
     chmod $mode, $f if defined $mode;
+}
+
+# Every path under $dir: type, mode, owner, and content or link target;
+# none when $dir does not exist.  For the tests that change the system's
+# configuration: what they must leave as they found it.
+sub snapshot {
+    my ($dir) = @_;
+    my %s;
+    return \%s unless -e $dir;
+    File::Find::find({ no_chdir => 1, wanted => sub {
+        my @st = lstat $_;
+        my $v = sprintf('%o %d:%d ', $st[2], $st[4], $st[5]);
+        if (-l _) { $v .= 'link ' . readlink $_ }
+        elsif (-f _) { open my $h, '<', $_ or die "$_: $!"; binmode $h; $v .= Digest::MD5->new->addfile($h)->hexdigest }
+        $s{$_} = $v;
+    } }, $dir);
+    return \%s;
+}
+
+# What differs between two snapshots, one line a path.
+sub snapshot_diff {
+    my ($a, $b) = @_;
+    my @d;
+    for my $p (sort keys %{ { %$a, %$b } }) {
+        my ($x, $y) = ($a->{$p} // 'absent', $b->{$p} // 'absent');
+        push @d, "$p: $x -> $y" if $x ne $y;
+    }
+    return @d;
 }
 
 # Run $code->($i) for $i = 1 .. $n, each in a child process of its own, all
