@@ -68,7 +68,11 @@ const char *bbt_rest_args_read(request_rec *r, apr_hash_t **out)
             (why = bbt_rest_args_decode(value))) {
             return why;
         }
-        apr_hash_set(h, p, APR_HASH_KEY_STRING, value);
+        /* The first of a repeated name counts, as with Bitbucket's
+         * REST layer (Jersey's single-valued @QueryParam). */
+        if (!apr_hash_get(h, p, APR_HASH_KEY_STRING)) {
+            apr_hash_set(h, p, APR_HASH_KEY_STRING, value);
+        }
     }
     return NULL;
 }

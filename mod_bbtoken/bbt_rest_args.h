@@ -15,7 +15,7 @@
 /* The arguments of r's query string into *out (name to value, both
  * decoded; an empty hash when there is none): "&"-separated, each split
  * at its first "=" (none: the empty value), "+" a space, %XX a byte; a
- * name given twice has its last value.  NULL, or why the query is
+ * name given twice has its first value.  NULL, or why the query is
  * refused, in words for a 400: a "%" not followed by two hexadecimal
  * digits, a %00, or a name or value that is not UTF-8 text without
  * control characters (bbt_input_utf8). */

@@ -1,6 +1,6 @@
 # The access-tokens REST API's query arguments, read one way for every
-# endpoint: percent-decoded (names too), "+" a space, a repeated name's last
-# value, names matched exactly, a name without "=" an empty value; paging
+# endpoint: percent-decoded (names too), "+" a space, a repeated name's first
+# value (as Bitbucket's Jersey reads it), names matched exactly, a name without "=" an empty value; paging
 # (start, limit) and the inventory's filters alike.  A bad escape, a %00,
 # or a name or value that is not UTF-8 text is 400 in the API's error
 # envelope, before anything is done (a PUT with one creates nothing), and
@@ -44,17 +44,17 @@ my $ESC = qr/a % must be followed by two hexadecimal digits/;
 my $NUL = qr/%00 \(a NUL byte\) is not allowed/;
 my $UTF8 = qr/not UTF-8 text, or holds a control character/;
 
-subtest 'paging: decoded, the last of a repeated name, names exact' => sub {
+subtest 'paging: decoded, the first of a repeated name, names exact' => sub {
     my $p = page("$U?limit=%32");
     is_deeply([$p->{limit}, $p->{size}, $p->{isLastPage} ? 1 : 0], [2, 2, 0], 'limit=%32 is limit=2');
     $p = page("$U?%6cimit=%32&%73tart=%31");
     is_deeply([$p->{start}, $p->{limit}, $p->{size}], [1, 2, 2], 'encoded names: start=1, limit=2');
     $p = page("$U?limit=1&limit=2");
-    is($p->{limit}, 2, 'limit=1&limit=2: the last counts');
-    $p = page("$U?limit=x&limit=2");
-    is($p->{limit}, 2, 'limit=x&limit=2: the malformed first one is replaced');
-    is_refused($env->rest(GET => "$U?limit=2&limit=x", as => 'alice'), qr/start and limit/,
-               'limit=2&limit=x: the last, malformed');
+    is($p->{limit}, 1, 'limit=1&limit=2: the first counts');
+    $p = page("$U?limit=2&limit=x");
+    is($p->{limit}, 2, 'limit=2&limit=x: a malformed later one is not read');
+    is_refused($env->rest(GET => "$U?limit=x&limit=2", as => 'alice'), qr/start and limit/,
+               'limit=x&limit=2: the first, malformed');
     $p = page("$U?Limit=1&LIMIT=1");
     is($p->{limit}, 25, 'Limit and LIMIT are not limit');
     is_refused($env->rest(GET => "$U?limit", as => 'alice'), qr/start and limit/, 'limit without =: empty');
@@ -84,8 +84,10 @@ subtest 'inventory: filters and paging by the same rule' => sub {
     my $names = sub { [sort map { $_->{name} } @{ $_[0]{values} || [] }] };
     my $p = page("$INV?owner=%61lice", 'root');
     is_deeply($names->($p), [qw(a1 a2 a3)], 'owner=%61lice');
+    $p = page("$INV?owner=alice&owner=bob", 'root');
+    is_deeply($names->($p), [qw(a1 a2 a3)], 'owner=alice&owner=bob: the first counts');
     $p = page("$INV?owner=bob&owner=alice", 'root');
-    is_deeply($names->($p), [qw(a1 a2 a3)], 'owner=bob&owner=alice: the last counts');
+    is_deeply($names->($p), [qw(b1)], 'owner=bob&owner=alice: the first counts');
     $p = page("$INV?owner=alice&limit=%31", 'root');
     is_deeply([$p->{limit}, $p->{size}], [1, 1], 'limit=%31 beside a filter: limit=1');
     is_refused($env->rest(GET => "$INV?owner=alice%00bob", as => 'root'), $NUL,
