@@ -24,15 +24,7 @@ use BBT::Assert;
 my $pw_hash = '{SHA}' . sha1_base64('password') . '=';
 my $env = BBT::Env->new(
     modules  => [qw(auth_basic authn_dbd authz_user)],
-    mpm_conf => <<'EOM',
-StartServers 1
-ServerLimit 1
-ThreadLimit 8
-ThreadsPerChild 8
-MinSpareThreads 1
-MaxSpareThreads 8
-MaxRequestWorkers 8
-EOM
+    mpm_conf => BBT::Util::one_child_mpm(8),
     extra_conf => <<"EOC",
 # Off, so that every request with the token really needs the database.
 BBTokenCache off

@@ -44,15 +44,7 @@ BBTokenDBWait 2
     AuthUserFile "@DIR@/htpasswd"
 </Location>
 EOC
-my $one_child = <<'EOM';
-StartServers 1
-ServerLimit 1
-ThreadLimit 32
-ThreadsPerChild 32
-MinSpareThreads 1
-MaxSpareThreads 32
-MaxRequestWorkers 32
-EOM
+my $one_child = BBT::Util::one_child_mpm(32);
 # No statement_timeout: a query behind a lock waits for the lock.
 my $env = BBT::Env->new(extra_conf => $extra, mpm_conf => $one_child, modules => [qw(authn_file authz_user)],
                         dbd_user => 'bbtoken_api', dbd_options => '')->start;

@@ -20,15 +20,7 @@ use BBT::Rest qw(rest_env);
 
 plan skip_all => 'one child with threads: the event or worker MPM' if ($ENV{BBT_MPM} // '') eq 'prefork';
 
-my $one_child = <<'EOM';
-StartServers 1
-ServerLimit 1
-ThreadLimit 16
-ThreadsPerChild 16
-MinSpareThreads 1
-MaxSpareThreads 16
-MaxRequestWorkers 16
-EOM
+my $one_child = BBT::Util::one_child_mpm(16);
 my $pw = 'alice-Pa55-word';
 my $env = rest_env(login => 'bbtoken', env => { mpm_conf => $one_child }, passwords => [alice => $pw],
                    users => ['alice'], extra_conf => <<'EOC');

@@ -13,15 +13,7 @@ use BBT::Env qw(auth_bearer parse_token);
 use BBT::Assert;
 use BBT::Cache qw(log_mark log_since wait_log);
 
-my $env = BBT::Env->new(httpd => 0, mpm => 'event', mpm_conf => <<'EOM')->start;
-StartServers 1
-ServerLimit 1
-ThreadLimit 8
-ThreadsPerChild 8
-MinSpareThreads 1
-MaxSpareThreads 8
-MaxRequestWorkers 8
-EOM
+my $env = BBT::Env->new(httpd => 0, mpm => 'event', mpm_conf => BBT::Util::one_child_mpm(8))->start;
 my $port2 = BBT::Util::free_port();
 $env->psql('CREATE DATABASE other', db => 'postgres');
 $env->psql(undef, db => 'other', file => "$BBT::Env::ROOT/sql/schema.sql");

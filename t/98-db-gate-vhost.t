@@ -30,15 +30,7 @@ my $extra = "BBTokenCache off\nDBDMax 2\nBBTokenDBWait 2\n"
     . "Listen 127.0.0.1:$port[0]\n<VirtualHost 127.0.0.1:$port[0]>\n    DBDPersist On\n</VirtualHost>\n"
     . "Listen 127.0.0.1:$port[1]\n<VirtualHost 127.0.0.1:$port[1]>\n    DBDMax 02\n</VirtualHost>\n"
     . "Listen 127.0.0.1:$port[2]\n<VirtualHost 127.0.0.1:$port[2]>\n    DBDKeep 2\n    DBDMin 1\n</VirtualHost>\n";
-my $one_child = <<'EOM';
-StartServers 1
-ServerLimit 1
-ThreadLimit 32
-ThreadsPerChild 32
-MinSpareThreads 1
-MaxSpareThreads 32
-MaxRequestWorkers 32
-EOM
+my $one_child = BBT::Util::one_child_mpm(32);
 # No statement_timeout: a query behind a lock waits for the lock.
 my $env = BBT::Env->new(extra_conf => $extra, mpm_conf => $one_child, dbd_options => '')->start;
 $env->make_repo('PROJ', 'repo');

@@ -17,7 +17,7 @@ use POSIX qw(WNOHANG);
 use Time::HiRes qw(sleep time);
 
 use Exporter 'import';
-our @EXPORT_OK = qw(run_cmd free_port port_open slurp spew in_children snapshot snapshot_diff);
+our @EXPORT_OK = qw(run_cmd free_port port_open slurp spew in_children snapshot snapshot_diff one_child_mpm);
 
 # The checkout this harness belongs to.
 our $ROOT = abs_path(dirname(__FILE__) . '/../../..');
@@ -153,6 +153,14 @@ sub snapshot {
         $s{$_} = $v;
     } }, $dir);
     return \%s;
+}
+
+# The event or worker MPM's sizing for one child of $threads threads (an
+# Env's mpm_conf): for tests that watch one process's pool, memory or log.
+sub one_child_mpm {
+    my ($threads) = @_;
+    return "StartServers 1\nServerLimit 1\nThreadLimit $threads\nThreadsPerChild $threads\n"
+        . "MinSpareThreads 1\nMaxSpareThreads $threads\nMaxRequestWorkers $threads\n";
 }
 
 # What differs between two snapshots, one line a path.
