@@ -3,6 +3,7 @@
  */
 #include "bbt_body.h"
 #include "bbt_input.h"
+#include "bbt_jshape.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +14,12 @@
 struct bbt_body {
     json_t *json;
 };
+
+/* The shape of the largest body a route can read: a git LFS batch of as
+ * many objects as 64 KiB holds (each {"oid": 64 hex digits, "size": n},
+ * some 780 of them, 2,400 values), or a body-project= path of
+ * BBT_BODYPROJ_DEPTH names (8) with room to spare. */
+static const bbt_jshape_t bbt_body_shape = {16, 1024, 4096};
 
 const char *bbt_body_parse(const char *buf, size_t len, bbt_body_t **out,
                            char *err, size_t errlen)
@@ -27,14 +34,19 @@ const char *bbt_body_parse(const char *buf, size_t len, bbt_body_t **out,
     if (!buf || len > BBT_BODY_MAX) {
         return "the request body is too large";
     }
-    /* Strict by default: one value and nothing after it, valid UTF-8, no
-     * \u0000; duplicates refused here, at every depth. */
-    j = json_loadb(buf, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
-    if (!j) {
+    switch (bbt_jshape_load(buf, len, &bbt_body_shape, &j, &jerr)) {
+    case BBT_JSHAPE_OK:
+        break;
+    case BBT_JSHAPE_MALFORMED:
         if (err && errlen) {
             snprintf(err, errlen, "%s at byte %d", jerr.text, jerr.position);
         }
         return "the request body is not JSON";
+    default:
+        if (err && errlen) {
+            snprintf(err, errlen, "%s (at byte %d)", jerr.text, jerr.position);
+        }
+        return "the request body holds more than any route reads";
     }
     if (!json_is_object(j)) {
         json_decref(j);

@@ -6,11 +6,12 @@
  *
  * The body is hostile and a backend reads it after us, perhaps with a
  * laxer decoder: what could be read two ways is refused, never guessed.
- * So the whole body must be one JSON object (jansson, strict: no trailing
+ * So the whole body must be one JSON object (bbt_jshape_load: no trailing
  * bytes, no duplicate member names at any depth, valid UTF-8, no NUL), and
  * a member asked for must not have a twin that another decoder could take
  * for it (Go's encoding/json matches member names regardless of case, and
- * the last one wins).
+ * the last one wins).  Its shape is bounded before it is parsed, to what
+ * the largest git LFS batch needs (bbt_body.c).
  *
  * Nothing here knows httpd.
  */

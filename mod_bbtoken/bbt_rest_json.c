@@ -14,6 +14,7 @@
 #include <jansson.h>
 
 #include "bbt_input.h"
+#include "bbt_jshape.h"
 #include "bbt_rest_json.h"
 #include "bbt_rest_req.h"
 
@@ -268,8 +269,21 @@ static const char *bbt_rest_json_why(apr_pool_t *p, const json_error_t *err)
                 : "malformed";
 }
 
+/* The shape of the largest body an endpoint reads (bbt_jshape.h), so
+ * that a body no endpoint could use costs one pass over its bytes and
+ * nothing more.  An object (create, update): four members, the longest
+ * array allowedAddresses' BBT_NETS_MAX (permissions: 8), two deep, some
+ * 30 values; members it does not read are ignored, and the bound leaves
+ * them room (a token sent back as the API answers it is 5 deep and some
+ * 60 values), and an array just over its limit (17 networks) the
+ * endpoint's own reason.  An array (revoke-by-value): 1 to 100 strings. */
+static const bbt_jshape_t bbt_rest_object_shape = {6, 2 * BBT_NETS_MAX, 128};
+static const bbt_jshape_t bbt_rest_array_shape = {1, BBT_LEAK_TOKENS_MAX,
+                                                  BBT_LEAK_TOKENS_MAX + 1};
+
 json_t *bbt_rest_json_body(request_rec *r, int array, int *rc)
 {
+    bbt_jshape_rc_t shape;
     json_error_t err;
     json_t *j;
     char *body;
@@ -294,7 +308,17 @@ json_t *bbt_rest_json_body(request_rec *r, int array, int *rc)
                                    "the request body could not be read");
         return NULL;
     }
-    j = json_loadb(body, len, JSON_REJECT_DUPLICATES, &err);
+    shape = bbt_jshape_load(
+        body, len, array ? &bbt_rest_array_shape : &bbt_rest_object_shape, &j,
+        &err);
+    if (shape != BBT_JSHAPE_OK && shape != BBT_JSHAPE_MALFORMED) {
+        *rc = bbt_rest_error(
+            r, HTTP_BAD_REQUEST, BBT_REST_EX_ARG,
+            apr_pstrcat(r->pool,
+                        "the request body holds more than this call reads: ",
+                        err.text, NULL));
+        return NULL;
+    }
     if (!j || (array ? !json_is_array(j) : !json_is_object(j))) {
         json_decref(j);
         *rc = bbt_rest_error(

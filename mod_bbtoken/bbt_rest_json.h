@@ -71,9 +71,10 @@ int bbt_rest_error(request_rec *r, int status, const char *exception,
                    const char *message);
 
 /* The body of a PUT or POST as a JSON object, or with array non-zero a
- * JSON array (the caller owns it).  NULL when the body is not declared
- * JSON, cannot be read, is too large or is not what was asked for: then
- * the answer is given and *rc is the handler's return value. */
+ * JSON array (the caller owns it), read by bbt_jshape_load.  NULL when the
+ * body is not declared JSON, cannot be read, is too large, is larger in
+ * shape than any endpoint's body of that kind, or is not what was asked
+ * for: then the answer is given and *rc is the handler's return value. */
 json_t *bbt_rest_json_body(request_rec *r, int array, int *rc);
 
 /* Register the filter that keeps httpd's own refusals of a body for the

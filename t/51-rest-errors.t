@@ -112,7 +112,7 @@ subtest 'a body that is not the JSON asked for: 400 in JSON, never 500' => sub {
          qq({"name":"x","permissions":["a) . ("\xc3\xa9" x 40) . '"]}', qr/^unknown permission a(\x{e9})+: expected PROJECT_READ/],
         ['a backslash before a character, reported without a login', POST => '/rest/access-tokens/1.0/revoke-by-value',
          qq(["\\\xc3\xa9"]), qr/not a JSON array: invalid escape/, { 'Content-Type' => 'application/json' }],
-        ['nested 60,000 deep', PUT => $U, '[' x 60000, qr/not a JSON object: maximum parsing depth/],
+        ['nested 60,000 deep', PUT => $U, '[' x 60000, qr/^the request body holds more than this call reads: arrays and objects nest more than 6 deep$/],
         ['a key twice', PUT => $U, '{"name":"a","name":"b","permissions":["REPO_READ"]}', qr/duplicate object key/],
         ['1e999', PUT => $U, '{"name":"a","permissions":["REPO_READ"],"expiryDays":1e999}', qr/real number overflow/],
         ['-0 days', PUT => $U, '{"name":"a","permissions":["REPO_READ"],"expiryDays":-0}', qr/expiryDays must be/],

@@ -82,6 +82,71 @@ static void test_parse(void)
        "jansson says where: %s", err);
 }
 
+/* n objects of an oid and a size in a git LFS batch (free it). */
+static char *lfs_batch(unsigned n)
+{
+    char *s = malloc(64 + (size_t)n * 96), *at = s;
+    unsigned i;
+
+    at += sprintf(at, "{\"operation\":\"upload\",\"objects\":[");
+    for (i = 0; i < n; i++)
+        at += sprintf(at, "%s{\"oid\":\"%064x\",\"size\":%u}", i ? "," : "", i,
+                      i);
+    strcpy(at, "]}");
+    return s;
+}
+
+/* The shape a route reads at most: 16 deep, 1,024 items in one array or
+ * object, 4,096 values. */
+static void test_shape(void)
+{
+    const char *over = "the request body holds more than any route reads";
+    char err[160], deep[64];
+    bbt_body_t *b = NULL;
+    const char *v;
+    size_t len;
+    char *s;
+
+    s = lfs_batch(700);
+    ok(strlen(s) <= BBT_BODY_MAX && parse(s, strlen(s), &b) == NULL &&
+           bbt_body_member(b, "operation", &v, &len) == BBT_MEMBER_STRING,
+       "a git LFS batch of 700 objects (%zu bytes) is read", strlen(s));
+    bbt_body_free(b);
+    free(s);
+    s = malloc(64 + 1025 * 2);
+    strcpy(s, "{\"operation\":\"upload\",\"objects\":[0");
+    for (len = 1; len < 1025; len++)
+        strcat(s, ",0");
+    strcat(s, "]}");
+    ok(bbt_body_parse(s, strlen(s), &b, err, sizeof(err)) &&
+           strstr(err, "an array or object holds more than 1024 items") && !b,
+       "1,025 items in a list: refused (%s)", err);
+    free(s);
+    /* {"x":[[...]]}: the object and n - 1 arrays, n deep. */
+    memset(deep, 0, sizeof(deep));
+    strcpy(deep, "{\"x\":");
+    memset(deep + 5, '[', 15);
+    memset(deep + 20, ']', 15);
+    strcat(deep, "}");
+    ok(parse(deep, strlen(deep), &b) == NULL, "16 deep: read");
+    bbt_body_free(b);
+    memset(deep, 0, sizeof(deep));
+    strcpy(deep, "{\"x\":");
+    memset(deep + 5, '[', 16);
+    memset(deep + 21, ']', 16);
+    strcat(deep, "}");
+    refused_s(deep, over, "17 deep");
+    s = malloc(16 * 1024);
+    strcpy(s, "{\"x\":[");
+    for (len = 0; len < 820; len++)
+        strcat(s, len ? ",[0,0,0,0]" : "[0,0,0,0]");
+    strcat(s, "]}");
+    ok(bbt_body_parse(s, strlen(s), &b, err, sizeof(err)) &&
+           strstr(err, "more than 4096 values") && !b,
+       "820 lists of 4: refused (%s)", err);
+    free(s);
+}
+
 /* The member name of the body s: want 1 (and the value), 0 or -1. */
 static void member(const char *s, const char *name, int want, const char *value,
                    const char *what)
@@ -412,6 +477,7 @@ static void test_lfs_routes(void)
 int main(void)
 {
     test_parse();
+    test_shape();
     test_member();
     test_path();
     test_json_routes();
