@@ -32,6 +32,12 @@ LIBEXECDIR := $(shell $(APXS) -q LIBEXECDIR)
 # BBT_VERSION, debian/changelog must agree (make deb checks).
 VERSION := $(shell cat VERSION)
 VERSION_DEF := -DBBT_VERSION='"$(VERSION)"'
+# The schema version this release's migrations end at, which the module
+# expects (bbt_schema.c says when the database is behind or ahead of it); the
+# CLI counts its compiled-in migrations instead.
+MIGRATION_FILES := $(sort $(wildcard sql/migrations/*.sql))
+SCHEMA_LATEST := $(shell echo $(notdir $(lastword $(MIGRATION_FILES))) | sed 's/^0*\([0-9][0-9]*\)_.*/\1/')
+SCHEMA_DEF := -DBBT_SCHEMA_LATEST=$(SCHEMA_LATEST)
 
 # Warnings are errors here and in CI; a packager whose compiler warns where
 # ours does not can build with `make -f apxs.mk WERROR=`.
@@ -74,6 +80,7 @@ GLUE    += bbt_rest_leaked bbt_rest_inventory bbt_where
 GLUE    += bbt_rest_rotate bbt_rest_places
 GLUE    += bbt_rest_refuse
 GLUE    += bbt_rest_args
+GLUE    += bbt_schema
 # Shared by the module and the CLI: libpq and jansson, nothing of httpd.
 PGJSON  := bbt_pgjson
 PGJSON  += bbt_inventory_json
@@ -119,7 +126,10 @@ $(OBJ)/bbt_sets.o: $(SETS_C) mod_bbtoken/bbt_rules.h
 	$(CC) $(BASEFLAGS) -Imod_bbtoken -c -o $@ $<
 
 $(GLUE_O): $(OBJ)/%.o: mod_bbtoken/%.c $(HEADERS) | $(OBJ)
-	$(CC) $(BASEFLAGS) $(HTTPD_INC) $(PQ_INC) $(JANSSON_CFLAGS) -c -o $@ $<
+	$(CC) $(BASEFLAGS) $(SCHEMA_DEF) $(HTTPD_INC) $(PQ_INC) $(JANSSON_CFLAGS) -c -o $@ $<
+
+# A new migration moves the version the module expects.
+$(OBJ)/bbt_schema.o: $(MIGRATION_FILES)
 
 $(PGJSON_O): $(OBJ)/%.o: mod_bbtoken/%.c $(HEADERS) | $(OBJ)
 	$(CC) $(BASEFLAGS) $(PQ_INC) $(JANSSON_CFLAGS) -c -o $@ $<
@@ -129,8 +139,8 @@ $(OUT)/mod_bbtoken.so: $(GLUE_O) $(PGJSON_O) $(CORE_O) | $(OUT)
 
 # The CLI embeds sql/migrations/*.sql (generated header in $(OBJ)), so the
 # installed bbtoken can create and upgrade the schema on its own.
-$(MIGRATIONS_H): cli/embed-sql.sh $(sort $(wildcard sql/migrations/*.sql)) | $(OBJ)
-	sh cli/embed-sql.sh $(sort $(wildcard sql/migrations/*.sql)) > $@.tmp
+$(MIGRATIONS_H): cli/embed-sql.sh $(MIGRATION_FILES) | $(OBJ)
+	sh cli/embed-sql.sh $(MIGRATION_FILES) > $@.tmp
 	mv $@.tmp $@
 
 $(CLI_NOPQ_O): $(OBJ)/cli/%.o: cli/%.c $(CLI_HEADERS) $(HEADERS) | $(OBJ)/cli
