@@ -11,7 +11,9 @@
 #                              man pages, bash completion, the cron example, and the
 #                              .load, .conf and snippets into /etc/apache2 (when that
 #                              layout exists, or under DESTDIR), with the fail2ban
-#                              filter and jail into /etc/fail2ban; honours DESTDIR
+#                              filter and jail into /etc/fail2ban, an edited one
+#                              kept and the new one put beside it (.dist); honours
+#                              DESTDIR
 #   make -f apxs.mk uninstall  removes what install put there
 #   make -f apxs.mk deb        build/out/libapache2-mod-bbtoken_VERSION_ARCH.deb,
 #                              with dpkg-buildpackage from a copy of the tree
@@ -32,6 +34,12 @@ LIBEXECDIR := $(shell $(APXS) -q LIBEXECDIR)
 # BBT_VERSION, debian/changelog must agree (make deb checks).
 VERSION := $(shell cat VERSION)
 VERSION_DEF := -DBBT_VERSION='"$(VERSION)"'
+# The schema version this release's migrations end at, which the module
+# expects (bbt_schema.c says when the database is behind or ahead of it); the
+# CLI counts its compiled-in migrations instead.
+MIGRATION_FILES := $(sort $(wildcard sql/migrations/*.sql))
+SCHEMA_LATEST := $(shell echo $(notdir $(lastword $(MIGRATION_FILES))) | sed 's/^0*\([0-9][0-9]*\)_.*/\1/')
+SCHEMA_DEF := -DBBT_SCHEMA_LATEST=$(SCHEMA_LATEST)
 
 # Warnings are errors here and in CI; a packager whose compiler warns where
 # ours does not can build with `make -f apxs.mk WERROR=`.
@@ -74,6 +82,7 @@ GLUE    += bbt_rest_leaked bbt_rest_inventory bbt_where
 GLUE    += bbt_rest_rotate bbt_rest_places
 GLUE    += bbt_rest_refuse
 GLUE    += bbt_rest_args
+GLUE    += bbt_schema
 # Shared by the module and the CLI: libpq and jansson, nothing of httpd.
 PGJSON  := bbt_pgjson
 PGJSON  += bbt_inventory_json
@@ -119,7 +128,10 @@ $(OBJ)/bbt_sets.o: $(SETS_C) mod_bbtoken/bbt_rules.h
 	$(CC) $(BASEFLAGS) -Imod_bbtoken -c -o $@ $<
 
 $(GLUE_O): $(OBJ)/%.o: mod_bbtoken/%.c $(HEADERS) | $(OBJ)
-	$(CC) $(BASEFLAGS) $(HTTPD_INC) $(PQ_INC) $(JANSSON_CFLAGS) -c -o $@ $<
+	$(CC) $(BASEFLAGS) $(SCHEMA_DEF) $(HTTPD_INC) $(PQ_INC) $(JANSSON_CFLAGS) -c -o $@ $<
+
+# A new migration moves the version the module expects.
+$(OBJ)/bbt_schema.o: $(MIGRATION_FILES)
 
 $(PGJSON_O): $(OBJ)/%.o: mod_bbtoken/%.c $(HEADERS) | $(OBJ)
 	$(CC) $(BASEFLAGS) $(PQ_INC) $(JANSSON_CFLAGS) -c -o $@ $<
@@ -129,8 +141,8 @@ $(OUT)/mod_bbtoken.so: $(GLUE_O) $(PGJSON_O) $(CORE_O) | $(OUT)
 
 # The CLI embeds sql/migrations/*.sql (generated header in $(OBJ)), so the
 # installed bbtoken can create and upgrade the schema on its own.
-$(MIGRATIONS_H): cli/embed-sql.sh $(sort $(wildcard sql/migrations/*.sql)) | $(OBJ)
-	sh cli/embed-sql.sh $(sort $(wildcard sql/migrations/*.sql)) > $@.tmp
+$(MIGRATIONS_H): cli/embed-sql.sh $(MIGRATION_FILES) | $(OBJ)
+	sh cli/embed-sql.sh $(MIGRATION_FILES) > $@.tmp
 	mv $@.tmp $@
 
 $(CLI_NOPQ_O): $(OBJ)/cli/%.o: cli/%.c $(CLI_HEADERS) $(HEADERS) | $(OBJ)/cli
@@ -218,6 +230,11 @@ CONF_GEN := bbtoken.load bbtoken.conf $(DBD_CONF) bbtoken.cron $(SNIPPETS:%=%.co
 SUBST = sed -e 's|@LIBEXECDIR@|$(LIBEXECDIR)|g' -e 's|@SHAREDIR@|$(SHAREDIR)|g' \
 	-e 's|@BINDIR@|$(BINDIR)|g' -e 's|@APACHE_CONFDIR@|$(APACHE_CONFDIR)|g' \
 	-e 's|@DOCDIR@|$(DOCDIR)|g'
+# The files in /etc are the administrator's once installed: build/conffile.sh
+# keeps an edited one (the new one beside it, .dist), as dpkg keeps a
+# conffile, telling edited from untouched by what install recorded here.
+CONFFILE  = sh build/conffile.sh
+CONFFILES = $(SHAREDIR)/conffiles.sha256
 APACHE_ENABLED := mods-enabled/bbtoken.load mods-enabled/bbtoken.conf $(SNIPPETS:%=conf-enabled/%.conf)
 APACHE_FILES := mods-available/bbtoken.load mods-available/bbtoken.conf $(SNIPPETS:%=conf-available/%.conf)
 
@@ -236,9 +253,10 @@ install: all man
 	install -m 0644 $(OUT)/conf/bbtoken.cron $(DESTDIR)$(DOCDIR)/examples/bbtoken.cron
 	for f in $(DBD_CONF); do install -m 0644 $(OUT)/conf/$$f $(DESTDIR)$(SHAREDIR)/$$f || exit 1; done
 ifeq ($(APACHE_CONF),yes)
-	install -d $(DESTDIR)$(APACHE_CONFDIR)/mods-available $(DESTDIR)$(APACHE_CONFDIR)/conf-available
-	install -m 0644 $(OUT)/conf/bbtoken.load $(OUT)/conf/bbtoken.conf $(DESTDIR)$(APACHE_CONFDIR)/mods-available/
-	install -m 0644 $(SNIPPETS:%=$(OUT)/conf/%.conf) $(DESTDIR)$(APACHE_CONFDIR)/conf-available/
+	for f in bbtoken.load bbtoken.conf; do $(CONFFILE) install 0644 $(OUT)/conf/$$f "$(DESTDIR)" \
+		$(APACHE_CONFDIR)/mods-available/$$f $(CONFFILES) || exit 1; done
+	for f in $(SNIPPETS:%=%.conf); do $(CONFFILE) install 0644 $(OUT)/conf/$$f "$(DESTDIR)" \
+		$(APACHE_CONFDIR)/conf-available/$$f $(CONFFILES) || exit 1; done
 	@# DBDParams will hold a password: root's alone, and never overwritten.
 	for f in $(DBD_CONF); do test -e $(DESTDIR)$(APACHE_CONFDIR)/$$f || \
 		install -m 0600 $(OUT)/conf/$$f $(DESTDIR)$(APACHE_CONFDIR)/$$f || exit 1; done
@@ -246,18 +264,20 @@ else
 	@echo "install: no $(APACHE_CONFDIR)/mods-available, so no .load, .conf or snippets (see the README's Configuration)"
 endif
 ifeq ($(FAIL2BAN_CONF),yes)
-	for f in $(FAIL2BAN_FILES); do install -D -m 0644 conf/fail2ban/$$f $(DESTDIR)$(FAIL2BAN_DIR)/$$f || exit 1; done
+	for f in $(FAIL2BAN_FILES); do $(CONFFILE) install 0644 conf/fail2ban/$$f "$(DESTDIR)" \
+		$(FAIL2BAN_DIR)/$$f $(CONFFILES) || exit 1; done
 endif
 
 # What install put there.  bbtoken-dbd.conf and bbtoken-api-dbd.conf go only
-# while they are the template: once edited they hold the site's DBDParams.
-# Enabled links to the removed files go too, so that httpd still starts.
+# while they are the template: once edited they hold the site's DBDParams;
+# the other files in /etc only while they are what install put there.
+# Enabled links to them go in any case, so that httpd still starts.
 uninstall:
 ifeq ($(APACHE_CONF),yes)
 	for l in $(APACHE_ENABLED); do \
 		if [ -L $(DESTDIR)$(APACHE_CONFDIR)/$$l ]; then rm -f $(DESTDIR)$(APACHE_CONFDIR)/$$l && echo "uninstall: removed $$l"; fi; \
 	done
-	rm -f $(APACHE_FILES:%=$(DESTDIR)$(APACHE_CONFDIR)/%)
+	for f in $(APACHE_FILES); do $(CONFFILE) remove "$(DESTDIR)" $(APACHE_CONFDIR)/$$f $(CONFFILES) || exit 1; done
 	for f in $(DBD_CONF); do \
 		if [ -e $(DESTDIR)$(APACHE_CONFDIR)/$$f ]; then \
 			if cmp -s $(DESTDIR)$(APACHE_CONFDIR)/$$f $(DESTDIR)$(SHAREDIR)/$$f; then \
@@ -267,9 +287,9 @@ ifeq ($(APACHE_CONF),yes)
 	done
 endif
 ifeq ($(FAIL2BAN_CONF),yes)
-	rm -f $(FAIL2BAN_FILES:%=$(DESTDIR)$(FAIL2BAN_DIR)/%)
+	for f in $(FAIL2BAN_FILES); do $(CONFFILE) remove "$(DESTDIR)" $(FAIL2BAN_DIR)/$$f $(CONFFILES) || exit 1; done
 endif
-	rm -f $(DESTDIR)$(LIBEXECDIR)/mod_bbtoken.so $(DESTDIR)$(BINDIR)/bbtoken \
+	rm -f $(DESTDIR)$(CONFFILES) $(DESTDIR)$(LIBEXECDIR)/mod_bbtoken.so $(DESTDIR)$(BINDIR)/bbtoken \
 		$(DESTDIR)$(MANDIR)/man1/bbtoken.1 $(DESTDIR)$(MANDIR)/man5/mod_bbtoken.5 \
 		$(DESTDIR)$(COMPLETIONSDIR)/bbtoken $(DESTDIR)$(DOCDIR)/examples/bbtoken.cron \
 		$(DBD_CONF:%=$(DESTDIR)$(SHAREDIR)/%) $(SHARE_FILES:%=$(DESTDIR)$(SHAREDIR)/%)

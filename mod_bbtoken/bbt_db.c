@@ -37,6 +37,7 @@
 #include "bbt_config.h"
 #include "bbt_db.h"
 #include "bbt_dbgate.h"
+#include "bbt_schema.h"
 #include "bbt_sqlstate.h"
 #include "bbt_stats.h"
 
@@ -242,6 +243,7 @@ bbt_db_conn_t *bbt_db_open(request_rec *r)
      * from PQerrorMessage, and a refused write's DETAIL would repeat the
      * token row, salt and hash included. */
     c->verbosity = PQsetErrorVerbosity(c->pg, PQERRORS_TERSE);
+    bbt_schema_note(r, c->pg);
     return c;
 }
 
@@ -323,45 +325,6 @@ static apr_dbd_prepared_t *bbt_db_stmt(bbt_db_conn_t *c, bbt_stmt_t which,
     return stmt;
 }
 
-/* The schema version the statements need: the lookup reads secret_digest
- * (sql/migrations/0017). */
-#define BBT_DB_SCHEMA_MIN 17
-
-/* A statement that cannot be prepared on a live connection.  After the
- * module alone was upgraded, the schema is older than it needs, which the
- * database's word (a column or function that does not exist) leaves the
- * administrator to work out: say it. */
-static void bbt_db_schema_check(bbt_db_conn_t *c)
-{
-    const apr_dbd_driver_t *drv = c->dbd->driver;
-    apr_dbd_results_t *res = NULL;
-    apr_dbd_row_t *row = NULL;
-    const char *v;
-    int version = -1;
-
-    if (PQstatus(c->pg) != CONNECTION_OK ||
-        apr_dbd_select(drv, c->pool, c->dbd->handle, &res,
-                       "SELECT max(version) FROM bbtoken_schema", 1) != 0) {
-        return;
-    }
-    /* Read before the next row is asked for: past the last, the driver
-     * frees the result the entries point into. */
-    while (apr_dbd_get_row(drv, c->pool, res, &row, -1) == 0) {
-        if ((v = apr_dbd_get_entry(drv, row, 0)) != NULL) {
-            version = atoi(v);
-        }
-    }
-    if (version >= 0 && version < BBT_DB_SCHEMA_MIN) {
-        bbt_db_say(c, APLOG_ERR, "BBT770",
-                   apr_psprintf(c->pool,
-                                "the database's schema is version %d, older "
-                                "than this module needs (%d): token requests "
-                                "are answered 503 until `bbtoken db upgrade` "
-                                "brings it up to date",
-                                version, BBT_DB_SCHEMA_MIN));
-    }
-}
-
 /* After a failed statement: can one more try succeed?  A connection that
  * PostgreSQL dropped (restart, idle kill) is reset here by the driver; then,
  * or on a live connection, the statement is prepared afresh. */
@@ -384,7 +347,7 @@ static int bbt_db_run(bbt_db_conn_t *c, bbt_stmt_t which, const char *errid,
     int attempt, rv;
 
     if (!stmt && !(stmt = bbt_db_recover(c, which))) {
-        bbt_db_schema_check(c);
+        bbt_schema_too_old(c->r, c->pg);
         return -1;
     }
     for (attempt = 0; attempt < 2; attempt++) {

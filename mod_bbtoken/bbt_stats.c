@@ -44,6 +44,7 @@ typedef struct {
     volatile apr_uint64_t gauge[BBT_GAUGE_COUNT];
     volatile apr_uint64_t db_bucket[BBT_STATS_DB_BOUNDS + 1];
     volatile apr_uint64_t db_usec;
+    volatile apr_uint32_t once[BBT_ONCE_COUNT];
 } bbt_stats_seg_t;
 
 /* NULL until post_config has found or made the segment. */
@@ -83,10 +84,10 @@ int bbt_stats_init(server_rec *s)
 
     /* A module whose counters are laid out otherwise (an upgrade loaded by
      * a restart) gets a segment of its own. */
-    snprintf(key, sizeof(key), "bbtoken-stats-%d-%d-%d-%lu-s%d-l%d",
-             BBT_STAT_COUNTERS, BBT_GAUGE_COUNT, BBT_STATS_DB_BOUNDS,
-             (unsigned long)sizeof(bbt_stats_seg_t), BBT_STATS_STRIPES,
-             BBT_STATS_LINE);
+    snprintf(key, sizeof(key), "bbtoken-stats-%d-%d-%d-%d-%lu-s%d-l%d",
+             BBT_STAT_COUNTERS, BBT_GAUGE_COUNT, BBT_ONCE_COUNT,
+             BBT_STATS_DB_BOUNDS, (unsigned long)sizeof(bbt_stats_seg_t),
+             BBT_STATS_STRIPES, BBT_STATS_LINE);
     apr_pool_userdata_get(&v, key, pp);
     if (v) {
         bbt_seg = bbt_stats_aligned(v);
@@ -96,6 +97,11 @@ int bbt_stats_init(server_rec *s)
          * when it let go. */
         for (i = 0; i < BBT_GAUGE_COUNT; i++) {
             apr_atomic_set64(&bbt_seg->gauge[i], 0);
+        }
+        /* What was said once is said again to the new generation: a
+         * restart is when an administrator looks. */
+        for (i = 0; i < BBT_ONCE_COUNT; i++) {
+            apr_atomic_set32(&bbt_seg->once[i], 0);
         }
         return 0;
     }
@@ -126,6 +132,14 @@ void bbt_stats_add(bbt_stat_t which, uint64_t n)
     if (bbt_seg && (unsigned)which < BBT_STAT_COUNTERS) {
         apr_atomic_add64(&bbt_stripe()->counter[which], n);
     }
+}
+
+int bbt_stats_once(bbt_once_t which)
+{
+    if (!bbt_seg || (unsigned)which >= BBT_ONCE_COUNT) {
+        return 1;
+    }
+    return apr_atomic_cas32(&bbt_seg->once[which], 1, 0) == 0;
 }
 
 /* Gauges are kept as two's complement in an unsigned word, so that adding

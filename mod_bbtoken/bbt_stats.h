@@ -69,6 +69,15 @@ typedef enum {
     BBT_GAUGE_COUNT
 } bbt_gauge_t;
 
+/* What is said once per start (and again after each restart), by
+ * whichever child comes to it first, rather than once by every child. */
+typedef enum {
+    /* The database's schema is not the version the module expects
+     * (bbt_schema.c). */
+    BBT_ONCE_SCHEMA = 0,
+    BBT_ONCE_COUNT
+} bbt_once_t;
+
 /* The database latency histogram: upper bounds in microseconds, the
  * buckets' "le" labels (seconds), and one bucket more for the rest. */
 #define BBT_STATS_DB_BOUNDS 13
@@ -107,6 +116,11 @@ void bbt_stats_gauge_add(bbt_gauge_t which, int64_t delta);
  * (BBT_STAT_DB_QUERIES), its time in the histogram, and, when !ok, a
  * BBT_STAT_DB_QUERY_ERRORS. */
 void bbt_stats_db_query(uint64_t usec, int ok);
+
+/* 1 for the first caller since this generation of children was started,
+ * 0 for the others; 1 for every caller when there is no segment (each
+ * caller must then keep to once per child on its own). */
+int bbt_stats_once(bbt_once_t which);
 
 /* Copy the counters into *snap; -1 when there are none (no segment). */
 int bbt_stats_snapshot(bbt_stats_snap_t *snap);

@@ -14,6 +14,7 @@ use Test::More;
 use Fcntl qw(:flock);
 use File::Find;
 use File::Temp qw(tempdir);
+use Digest::SHA ();
 use BBT::Util qw(snapshot snapshot_diff);
 
 my $root = "$FindBin::Bin/..";
@@ -76,7 +77,8 @@ my @expected = sort("$libexec/mod_bbtoken.so", '/opt/bbt/bin/bbtoken',
                     '/opt/bbt/share/bash-completion/completions/bbtoken',
                     '/opt/bbt/share/doc/mod-bbtoken/examples/bbtoken.cron',
                     '/opt/bbt/share/mod-bbtoken/bbtoken-dbd.conf',
-                    '/opt/bbt/share/mod-bbtoken/bbtoken-api-dbd.conf', (map {"/opt/bbt$_"} @share), @apache);
+                    '/opt/bbt/share/mod-bbtoken/bbtoken-api-dbd.conf',
+                    '/opt/bbt/share/mod-bbtoken/conffiles.sha256', (map {"/opt/bbt$_"} @share), @apache);
 
 subtest 'DESTDIR and PREFIX' => sub {
     my $d = "$tmp/dest";
@@ -158,6 +160,78 @@ subtest 'DESTDIR and PREFIX' => sub {
     ($rc, $out) = make_("uninstall DESTDIR=$d PREFIX=/opt/bbt");
     is($rc, 0, 'uninstall') or diag $out;
     is_deeply(files($d), [], 'nothing left at all');
+};
+
+# The files in /etc are kept as dpkg keeps conffiles: an edited one stays,
+# the new one beside it (.dist), and install says so; one still as an
+# earlier install put it is replaced; uninstall keeps an edited one.
+subtest 'an edited configuration file is kept' => sub {
+    my $d = "$tmp/conffiles";
+    my $git = '/etc/apache2/conf-available/bbtoken-git.conf';
+    my $dav = '/etc/apache2/conf-available/bbtoken-dav.conf';
+    my $jail = '/etc/fail2ban/jail.d/bbtoken.conf';
+    my $manifest = "$d/opt/bbt/share/mod-bbtoken/conffiles.sha256";
+    my ($rc, $out) = make_("install DESTDIR=$d PREFIX=/opt/bbt");
+    is($rc, 0, 'make install') or diag $out;
+    unlike($out, qr/kept/, 'a first install keeps nothing');
+    my %new = map { $_ => slurp("$d$_") } grep {m{^/etc/}} @expected;
+    like(slurp($manifest), qr{^[0-9a-f]{64}  \Q$git\E$}m, 'what install put there is recorded');
+
+    # The administrator enables the jail and edits the git snippet; the
+    # dav snippet is still as an earlier release put it (its record says so).
+    (my $enabled = $new{$jail}) =~ s/^enabled\s*=\s*false$/enabled = true/m or die 'the jail is not disabled';
+    spew("$d$jail", $enabled);
+    spew("$d$git", "$new{$git}# mine\n");
+    my $old = "# an earlier release's\n$new{$dav}";
+    spew("$d$dav", $old);
+    my $old_sum = Digest::SHA::sha256_hex($old);
+    my $m = slurp($manifest);
+    $m =~ s{^[0-9a-f]{64}(  \Q$dav\E)$}{$old_sum$1}m or die 'no record of the dav snippet';
+    spew($manifest, $m);
+
+    my $before = files($d);
+    ($rc, $out) = make_("install DESTDIR=$d PREFIX=/opt/bbt");
+    is($rc, 0, 'install again') or diag $out;
+    is(slurp("$d$jail"), $enabled, 'the edited jail is kept');
+    is(slurp("$d$git"), "$new{$git}# mine\n", 'the edited snippet is kept');
+    is(slurp("$d$jail.dist"), $new{$jail}, 'the new jail is beside it, .dist');
+    is(slurp("$d$git.dist"), $new{$git}, 'the new snippet too');
+    like($out, qr{^install: kept \Q$git\E, .*the new one is \Q$git\E\.dist$}m, 'install says so');
+    like($out, qr{^install: kept \Q$jail\E, .*the new one is \Q$jail\E\.dist$}m, '  for each');
+    is(slurp("$d$dav"), $new{$dav}, 'a snippet as the earlier install put it is replaced');
+    is_deeply(files($d), [sort @$before, "$git.dist", "$jail.dist"], 'no other file kept or added');
+    is(() = $out =~ /^install: kept/mg, 2, 'and nothing else is said to be kept');
+    is(sprintf('%o', (stat "$d$git.dist")[2] & 07777), '644', '.dist 0644');
+
+    # A file an install before this one put there, with no record: it
+    # cannot be told from an edited one, so it is kept.
+    spew("$d$dav", $old);
+    $m = slurp($manifest);
+    $m =~ s{^[0-9a-f]{64}  \Q$dav\E\n}{}m or die 'no record of the dav snippet';
+    spew($manifest, $m);
+    ($rc, $out) = make_("install DESTDIR=$d PREFIX=/opt/bbt");
+    is($rc, 0, 'install over a snippet it has no record of') or diag $out;
+    is(slurp("$d$dav"), $old, 'it is kept');
+    like($out, qr{^install: kept \Q$dav\E,}m, 'and said so');
+
+    # The administrator takes the new snippet in: the next install says
+    # nothing of it, and the spent .dist goes.
+    spew("$d$dav", $new{$dav});
+    ($rc, $out) = make_("install DESTDIR=$d PREFIX=/opt/bbt");
+    is($rc, 0, 'install once the new dav snippet is taken in') or diag $out;
+    unlike($out, qr{kept \Q$dav\E}, 'nothing said of it');
+    ok(!-e "$d$dav.dist", 'its .dist is gone');
+
+    # uninstall: the edited ones stay, said so; their .dist and everything
+    # else go, enabled links too.
+    mkdir "$d/etc/apache2/conf-enabled";
+    symlink('../conf-available/bbtoken-git.conf', "$d/etc/apache2/conf-enabled/bbtoken-git.conf");
+    ($rc, $out) = make_("uninstall DESTDIR=$d PREFIX=/opt/bbt");
+    is($rc, 0, 'make uninstall') or diag $out;
+    like($out, qr{^uninstall: kept \Q$git\E}m, 'uninstall keeps the edited snippet, and says so');
+    like($out, qr{^uninstall: kept \Q$jail\E}m, 'and the edited jail');
+    is_deeply(files($d), [sort $git, $jail], 'they alone are left: no .dist, no record')
+        or diag explain files($d);
 };
 
 subtest 'no Debian layout, no DESTDIR: no httpd configuration files' => sub {

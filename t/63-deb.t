@@ -193,8 +193,10 @@ subtest 'the package holds what make install installs' => sub {
     is($rc, 0, 'make install DESTDIR PREFIX=/usr') or diag $out;
     my @inst;
     find({ no_chdir => 1, wanted => sub { push @inst, substr($_, length $staged) unless -d $_ } }, $staged);
-    # the postinst makes them
-    my %skip = map { $_ => 1 } '/etc/apache2/bbtoken-dbd.conf', '/etc/apache2/bbtoken-api-dbd.conf';
+    # the postinst makes them; dpkg, not make install's record, keeps the
+    # conffiles
+    my %skip = map { $_ => 1 } '/etc/apache2/bbtoken-dbd.conf', '/etc/apache2/bbtoken-api-dbd.conf',
+        '/usr/share/mod-bbtoken/conffiles.sha256';
     my @want = sort grep { !$skip{$_} } @inst;
     my @got;
     for (split /\n/, qx{dpkg-deb -c $deb}) {
@@ -265,8 +267,16 @@ subtest 'installed files' => sub {
     my $cron = "/usr/share/doc/$PKG/examples/bbtoken.cron";
     ok(-f $cron, 'the cron example') unless dpkg_excludes($cron);
     ok(-f "/etc/fail2ban/$_", "/etc/fail2ban/$_") for 'filter.d/bbtoken.conf', 'jail.d/bbtoken.conf';
-    like(qx{dpkg-query -W -f='\${Conffiles}' $PKG}, qr{^ /etc/fail2ban/filter\.d/bbtoken\.conf }m,
-         'the fail2ban filter is a conffile');
+    my $conffiles = qx{dpkg-query -W -f='\${Conffiles}' $PKG};
+    like($conffiles, qr{^ /etc/fail2ban/filter\.d/bbtoken\.conf }m, 'the fail2ban filter is a conffile');
+    # Every file the package puts into /etc is dpkg's to keep an edit of.
+    my @etc = grep {m{^/etc/}} map { (split ' ', $_, 6)[5] =~ s{^\.}{}r }
+        grep { !/^d/ } split /\n/, qx{dpkg-deb -c $deb};
+    is(scalar @etc, 10, 'ten files in /etc: the .load, the .conf, six snippets, the filter and the jail')
+        or diag explain \@etc;
+    for my $f (@etc) {
+        like($conffiles, qr{^ \Q$f\E }m, "$f is a conffile");
+    }
     for (['bbtoken', 1, 'bbtoken - '], ['mod_bbtoken', 5, 'mod_bbtoken - ']) {
         my ($name, $sec, $re) = @$_;
         if (dpkg_excludes("/usr/share/man/man$sec/$name.$sec.gz")) {

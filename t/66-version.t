@@ -1,7 +1,9 @@
 # One version, everywhere: VERSION is what the module logs when httpd
 # starts (BBT404, at notice: written whatever the LogLevel), once per start
-# and not for httpd's first, dry-run pass over the configuration, and what
-# `bbtoken --version` prints.
+# and not for httpd's first, dry-run pass over the configuration, what
+# `bbtoken --version` prints, and the Debian package's version (the top
+# entry of debian/changelog, which `make deb` checks too).  The metrics'
+# bbtoken_build_info is checked by t/65, the man pages get it from apxs.mk.
 use strict;
 use warnings;
 use FindBin;
@@ -12,6 +14,10 @@ use BBT::Env;
 my $version = BBT::Env::slurp("$BBT::Env::ROOT/VERSION");
 chomp $version;
 like($version, qr/^\d+\.\d+\.\d+$/, "VERSION holds a version ($version)");
+
+my ($top) = BBT::Env::slurp("$BBT::Env::ROOT/debian/changelog") =~ /\A(.*)$/m;
+like($top, qr/^libapache2-mod-bbtoken \(\Q$version\E\) /, "debian/changelog's top entry is $version")
+    or diag $top;
 
 my ($rc, $out) = BBT::Env::run_cmd(cmd => ["$BBT::Env::ROOT/build/out/bbtoken", '--version']);
 is($rc, 0, 'bbtoken --version');

@@ -1,0 +1,81 @@
+#!/bin/sh
+# A configuration file that make install puts into /etc, kept the way dpkg
+# keeps a conffile: an administrator's edits are never overwritten.
+#
+#   conffile.sh install MODE NEW DESTDIR FILE MANIFEST
+#       FILE (under DESTDIR) becomes NEW where there is none, or where it
+#       is still what install last put there; where it is NEW already,
+#       nothing changes.  Otherwise it was edited (or install cannot tell:
+#       no record of what it put there), and it is kept; NEW goes beside
+#       it as FILE.dist, and install says so.
+#   conffile.sh remove DESTDIR FILE MANIFEST
+#       FILE goes while it is what install put there, and FILE.dist with
+#       it; an edited FILE is kept, and uninstall says so.
+#
+# MANIFEST (under DESTDIR) records what install put at each FILE, one line
+# "SHA-256  FILE" a file, FILE and MANIFEST named without DESTDIR as the
+# installed system sees them.  It is the only way to tell an edited file
+# from the one an earlier install put there.
+set -e
+
+sum() { sha256sum < "$1" | cut -d' ' -f1; }
+
+# The hash recorded for $file, or nothing.
+recorded() {
+    [ -f "$manifest" ] || return 0
+    awk -v f="$file" 'substr($0, 67) == f { print substr($0, 1, 64) }' "$manifest"
+}
+
+# Record $1 for $file (or, with no $1, forget it).
+record() {
+    tmp="$manifest.tmp"
+    mkdir -p "$(dirname "$manifest")"
+    if [ -f "$manifest" ]; then
+        awk -v f="$file" 'substr($0, 67) != f' "$manifest" > "$tmp"
+    else
+        : > "$tmp"
+    fi
+    [ -z "$1" ] || printf '%s  %s\n' "$1" "$file" >> "$tmp"
+    chmod 0644 "$tmp"
+    mv "$tmp" "$manifest"
+}
+
+case "$1" in
+install)
+    [ $# -eq 6 ] || { echo "usage: $0 install MODE NEW DESTDIR FILE MANIFEST" >&2; exit 2; }
+    mode=$2 new=$3 file=$5 dest=$4$5 manifest=$4$6
+    install -d "$(dirname "$dest")"
+    if [ ! -e "$dest" ] || [ "$(sum "$dest")" = "$(recorded)" ]; then
+        install -m "$mode" "$new" "$dest"
+    elif ! cmp -s "$new" "$dest"; then
+        install -m "$mode" "$new" "$dest.dist"
+        echo "install: kept $file, which is not what install put there (edited?); the new one is $file.dist"
+    fi
+    # Once the file is the new one (the administrator took it in), the copy
+    # an earlier install left beside it is spent.
+    if cmp -s "$new" "$dest" && cmp -s "$new" "$dest.dist"; then
+        rm -f "$dest.dist"
+    fi
+    record "$(sum "$new")"
+    ;;
+remove)
+    [ $# -eq 4 ] || { echo "usage: $0 remove DESTDIR FILE MANIFEST" >&2; exit 2; }
+    file=$3 dest=$2$3 manifest=$2$4
+    if [ -e "$dest" ]; then
+        if [ "$(sum "$dest")" = "$(recorded)" ]; then
+            rm -f "$dest"
+        else
+            echo "uninstall: kept $file, which is not what install put there (edited?)"
+        fi
+    fi
+    rm -f "$dest.dist"
+    if [ -f "$manifest" ]; then
+        record ""
+        [ -s "$manifest" ] || rm -f "$manifest"
+    fi
+    ;;
+*)
+    echo "usage: $0 install|remove ..." >&2
+    exit 2
+    ;;
+esac

@@ -1,0 +1,102 @@
+/*
+ * The database's schema version against the module's (see bbt_schema.h).
+ *
+ * The version is read with libpq on the pooled connection itself, outside
+ * any transaction (none is open when a connection is handed out), so a
+ * failure leaves nothing behind.  Each child reads it once, on the first
+ * connection that answers: one statement per child, not per request.
+ * Which child tells is bbt_stats_once's: the first to find the schema
+ * behind or ahead, so the error log holds one line per start whatever the
+ * number of children.
+ */
+#include "httpd.h"
+#include "http_log.h"
+#include "apr_atomic.h"
+
+#include <stdlib.h>
+
+#include <libpq-fe.h>
+
+#include "bbt_schema.h"
+#include "bbt_stats.h"
+
+APLOG_USE_MODULE(bbtoken);
+
+#ifndef BBT_SCHEMA_LATEST
+#error "BBT_SCHEMA_LATEST: apxs.mk gives the last migration's version"
+#endif
+
+static const char bbt_schema_sql[] = "SELECT max(version) FROM bbtoken_schema";
+
+/* This child: 0 not read yet, 1 being read or read. */
+static apr_uint32_t bbt_schema_read;
+
+/* The schema's version, or -1: the statement failed (no such table, no
+ * grant, a lost connection) or gave no version. */
+static int bbt_schema_version(PGconn *pg)
+{
+    PGresult *res = PQexec(pg, bbt_schema_sql);
+    int version = -1;
+
+    if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1 &&
+        !PQgetisnull(res, 0, 0)) {
+        version = atoi(PQgetvalue(res, 0, 0));
+    }
+    PQclear(res);
+    return version;
+}
+
+void bbt_schema_note(request_rec *r, PGconn *pg)
+{
+    int version;
+
+    if (!pg || apr_atomic_read32(&bbt_schema_read) ||
+        PQstatus(pg) != CONNECTION_OK ||
+        apr_atomic_cas32(&bbt_schema_read, 1, 0) != 0) {
+        return;
+    }
+    version = bbt_schema_version(pg);
+    if (version < 0) {
+        /* A connection that died meanwhile: the next one reads it.  On a
+         * live one the statement fails for good (no table, no grant), and
+         * the lookup will say what is wrong. */
+        if (PQstatus(pg) != CONNECTION_OK) {
+            apr_atomic_set32(&bbt_schema_read, 0);
+        }
+        return;
+    }
+    if (version < BBT_SCHEMA_LATEST && version >= BBT_SCHEMA_MIN &&
+        bbt_stats_once(BBT_ONCE_SCHEMA)) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, r->server,
+                     "BBT760: the database's schema is version %d, this "
+                     "module expects %d: tokens are served, but the rules "
+                     "of the later migrations are not enforced (README, "
+                     "Upgrading); run `bbtoken db upgrade`, then "
+                     "sql/grants.sql and sql/grants-api.sql again",
+                     version, BBT_SCHEMA_LATEST);
+    } else if (version > BBT_SCHEMA_LATEST && bbt_stats_once(BBT_ONCE_SCHEMA)) {
+        ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, r->server,
+                     "BBT761: the database's schema is version %d, newer "
+                     "than this module knows (%d): install the module of "
+                     "the release whose bbtoken upgraded the database",
+                     version, BBT_SCHEMA_LATEST);
+    }
+}
+
+void bbt_schema_too_old(request_rec *r, PGconn *pg)
+{
+    int version;
+
+    if (!pg || PQstatus(pg) != CONNECTION_OK) {
+        return;
+    }
+    version = bbt_schema_version(pg);
+    if (version >= 0 && version < BBT_SCHEMA_MIN) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                      "BBT770: the database's schema is version %d, older "
+                      "than this module needs (%d): token requests are "
+                      "answered 503 until `bbtoken db upgrade` brings it up "
+                      "to date",
+                      version, BBT_SCHEMA_MIN);
+    }
+}

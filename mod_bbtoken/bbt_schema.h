@@ -1,0 +1,32 @@
+/*
+ * The database's schema version against the module's (bbt_schema.c).
+ *
+ * The module works on any schema from BBT_SCHEMA_MIN on, but each later
+ * migration adds a rule the database enforces (README, Upgrading): an
+ * administrator who upgraded the package and not the database is told so,
+ * once per start, and how to catch up.
+ */
+#ifndef BBT_SCHEMA_H
+#define BBT_SCHEMA_H
+
+#include "httpd.h"
+
+/* The oldest schema the module's statements run on: the lookup reads
+ * secret_digest (sql/migrations/0017). */
+#define BBT_SCHEMA_MIN 17
+
+struct pg_conn;
+
+/* A connection was just taken from mod_dbd's pool for r.  The first time
+ * in this child that one answers, read the schema's version, and when it
+ * is not the one this release's migrations end at (BBT_SCHEMA_LATEST,
+ * from apxs.mk), say so, once per start: BBT760 behind, BBT761 ahead. */
+void bbt_schema_note(request_rec *r, struct pg_conn *pg);
+
+/* The token lookup could not be prepared on a live connection: when the
+ * schema is older than BBT_SCHEMA_MIN, say so and what to do (BBT770),
+ * which the database's word (a column that does not exist) leaves the
+ * administrator to work out. */
+void bbt_schema_too_old(request_rec *r, struct pg_conn *pg);
+
+#endif

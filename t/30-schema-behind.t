@@ -1,0 +1,120 @@
+# The module on a schema behind or ahead of the one it expects (the last
+# migration's version, compiled in): it serves tokens all the same and says
+# so once per start, whichever child connects first, not per request and
+# not per child (BBT760 behind, at warn; BBT761 ahead, at notice); a
+# graceful restart says it again; on the schema it expects, nothing.  The
+# module reads only bbtoken_schema's version, so the version is set there;
+# t/30-migrations upgrades real databases of every older version.
+use strict;
+use warnings;
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use Test::More;
+use HTTP::Tiny;
+use BBT::Env qw(run_cmd);
+use BBT::Assert;
+
+my $ROOT = $BBT::Env::ROOT;
+my ($LATEST) = (sort glob "$ROOT/sql/migrations/0*.sql")[-1] =~ m{/0*(\d+)_\w+\.sql\z};
+ok($LATEST > 17, "the last migration is version $LATEST");
+
+# Prefork: a kept-alive connection holds its child, so each client below
+# is served by a child of its own.  No cache, so that every request asks
+# the database.
+my $env = BBT::Env->new(mpm => 'prefork', extra_conf => "BBTokenCache off\nKeepAliveTimeout 120\n")->start;
+$env->make_repo('PROJ', 'repo');
+$env->user_add('alice');
+$env->grant('alice', 'PROJECT_READ', 'PROJ');
+my $token = $env->token_create('alice');
+my $UP = '/scm/PROJ/repo.git/info/refs?service=git-upload-pack';
+
+sub set_version { $env->psql("UPDATE bbtoken_schema SET version = $_[0]") }
+
+# Three clients, each on a connection of its own kept alive, so each by a
+# child of its own, three requests each in turn: the number that got 200.
+sub load {
+    my @ua = map { HTTP::Tiny->new(keep_alive => 1, timeout => 60) } 1 .. 3;
+    my $ok = 0;
+    for my $round (1 .. 3) {
+        for my $ua (@ua) {
+            $ok++ if $ua->get($env->url($UP), { headers => { Authorization => "Bearer $token" } })->{status} == 200;
+        }
+    }
+    return $ok;
+}
+
+sub lines_since {
+    my ($mark, $id) = @_;
+    return grep {/\b$id: /} log_lines_since($env->error_log_path, $mark);
+}
+
+sub graceful {
+    my $started = () = $env->error_log_text =~ /BBT404: /g;
+    my ($rc, $out, $err) = run_cmd(cmd => [$BBT::Env::APACHE, '-f', $env->{conf}, '-k', 'graceful'],
+                                   tmp => "$env->{dir}/run", timeout => 60);
+    is($rc, 0, 'apache2 -k graceful') or diag "$out$err";
+    for (1 .. 300) {
+        my $n = () = $env->error_log_text =~ /BBT404: /g;
+        return if $n > $started;
+        select(undef, undef, undef, 0.1);
+    }
+    fail('the new generation started');
+}
+
+my $behind = $LATEST - 3;
+subtest "schema version $behind: served, and said once per start" => sub {
+    set_version($behind);
+    $env->httpd_restart;
+    my $mark = log_mark($env->error_log_path);
+    is(load(), 9, 'every client is served (200)');
+    my %pids = map { /\[pid (\d+)/ ? ($1 => 1) : () } lines_since($mark, 'BBT037');
+    is(scalar keys %pids, 3, 'by three children (the pids of their BBT037 lines)');
+    my @told = lines_since($mark, 'BBT760');
+    is(scalar @told, 1, 'BBT760 once, not per request or per child') or diag explain \@told;
+    like($told[0] // '', qr/\[bbtoken:warn\] .*BBT760: the database's schema is version $behind, this module expects $LATEST: .*`bbtoken db upgrade`.*grants\.sql/,
+         '  at warn: the two versions and what to run');
+    is(scalar lines_since($mark, 'BBT761'), 0, '  and no BBT761');
+
+    $mark = log_mark($env->error_log_path);
+    graceful();
+    is(load(), 9, 'after a graceful restart every client is served');
+    is(scalar lines_since($mark, 'BBT760'), 1, '  and BBT760 is said again, once');
+};
+
+subtest "schema version $LATEST: nothing said" => sub {
+    set_version($LATEST);
+    $env->httpd_restart;
+    my $mark = log_mark($env->error_log_path);
+    is(load(), 9, 'every client is served');
+    is_deeply([lines_since($mark, 'BBT76\d')], [], 'no BBT760 or BBT761');
+};
+
+my $ahead = $LATEST + 1;
+subtest "schema version $ahead: served, and said once" => sub {
+    set_version($ahead);
+    $env->httpd_restart;
+    my $mark = log_mark($env->error_log_path);
+    is(load(), 9, 'every client is served');
+    my @told = lines_since($mark, 'BBT761');
+    is(scalar @told, 1, 'BBT761 once') or diag explain \@told;
+    like($told[0] // '', qr/\[bbtoken:notice\] .*BBT761: the database's schema is version $ahead, newer than this module knows \($LATEST\)/,
+         '  at notice: the two versions');
+    is(scalar lines_since($mark, 'BBT760'), 0, '  and no BBT760');
+};
+
+subtest 'the CLI: behind and ahead refused, with what to do' => sub {
+    set_version($behind);
+    my ($rc, undef, $err) = $env->cli('list', 'alice');
+    ok($rc == 1 && $err =~ /version $behind, this bbtoken needs $LATEST: run bbtoken db upgrade/,
+       "behind: bbtoken says so and what to run") or diag $err;
+    my ($r2, $out) = $env->cli('db', 'status');
+    like($out, qr/^schema version: $behind$/m, 'db status: the version');
+    set_version($ahead);
+    ($rc, undef, $err) = $env->cli('list', 'alice');
+    ok($rc == 1 && $err =~ /version $ahead, newer than this bbtoken knows \($LATEST\)/, 'ahead: refused too')
+        or diag $err;
+    set_version($LATEST);
+};
+
+is_deeply([$env->crash_lines], [], 'no child crashed');
+done_testing;
