@@ -3,9 +3,9 @@
 # PGCLIENTENCODING say: a name goes in and comes out as the characters it
 # is, never as mojibake.  A database in LATIN1 holds fewer characters than
 # a name may have: one it cannot hold is refused in words (REST 400 in
-# Bitbucket's envelope, the CLI's exit 1), never answered 500 or 503.  A
-# database in SQL_ASCII, which checks no text, works, and httpd says what
-# it is.
+# Bitbucket's envelope, the CLI's exit 1), never answered 500 or 503.  The
+# schema is not made in SQL_ASCII, which checks no text; a database an
+# earlier release made there still works, and httpd says what it is.
 use strict;
 use warnings;
 use utf8;
@@ -168,7 +168,25 @@ subtest 'a UTF8 database, httpd with PGCLIENTENCODING=LATIN1, then its role with
     ok(scalar(keys %sets) < $requests, "  on fewer connections than requests ($requests)");
 };
 
-subtest 'a database in SQL_ASCII: httpd warns once, and names go in as UTF-8' => sub {
+subtest 'SQL_ASCII: no schema is made there; a database an earlier release made there works, and is named' => sub {
+    my $env = BBT::Env->new(httpd => 0)->start;
+    $env->psql('CREATE DATABASE ascii' . $env->db_create_options('SQL_ASCII'), db => 'postgres');
+    my ($rc, $out, $err) = $env->psql_try(undef, db => 'ascii', file => "$ROOT/sql/schema.sql");
+    isnt($rc, 0, 'psql -v ON_ERROR_STOP=1 -f sql/schema.sql: refused');
+    like($err, qr/this database's encoding is SQL_ASCII, which stores any bytes unchecked/, '  says why');
+    like($err, qr/createdb -E UTF8 -T template0/, '  and what to do');
+    # Without ON_ERROR_STOP psql goes on after an error: the file stops itself.
+    my @psql = ("$BBT::Env::PGBIN/psql", '-X', '-q', '-h', '127.0.0.1', '-p', $env->pg_port, '-U', 'postgres');
+    ($rc, $out, $err) = run_cmd(cmd => [@psql, '-d', 'ascii', '-f', "$ROOT/sql/schema.sql"], tmp => $env->dir . '/run');
+    is($env->psql("SELECT count(*) FROM pg_tables WHERE tablename LIKE 'bbtoken%'", db => 'ascii'), 0,
+       '  without ON_ERROR_STOP too: no table made');
+    $env->cli_is('bbtoken db upgrade --init', ['--db', $env->superuser_conninfo('ascii'), 'db', 'upgrade', '--init'], 1,
+                 raw => 1, stderr => qr/--init: this database's encoding is SQL_ASCII.*createdb -E UTF8/);
+    is($env->psql("SELECT count(*) FROM pg_tables WHERE tablename LIKE 'bbtoken%'", db => 'ascii'), 0,
+       '  no table made');
+};
+
+subtest 'SQL_ASCII made by an earlier release: httpd warns once, and names go in as UTF-8' => sub {
     # The migrations one by one, as the releases before this one applied them.
     my $file = "$BBT::Env::ROOT/sql/migrations";
     my @m = sort glob "$file/0*.sql";
