@@ -205,6 +205,14 @@ subtest 'SQL_ASCII made by an earlier release: httpd warns once, and names go in
     is_deeply(listed($env), [sort $LATIN, $CJK], '  listed as they are');
     my @warned = grep { /BBT751: the token database's encoding is SQL_ASCII/ } split /\n/, $env->error_log_text;
     ok(@warned >= 1 && @warned <= 2, 'BBT751 said, once per child (' . scalar(@warned) . ')');
+
+    # Bytes that are not UTF-8, as a client in LATIN1 would store them.
+    $env->token_insert('alice', name => "caf\xe9 (latin1)");
+    my $r = $env->rest(GET => $B, as => 'alice');
+    is_status($r, 503, 'a name that is not UTF-8: the list fails, never taken for text');
+    like($env->error_log_text, qr/BBT200: access-tokens API: listing tokens failed: .*invalid byte sequence for encoding "UTF8": 0xe9/,
+         "  logged in the database's words");
+    $env->cli_is('bbtoken list', ['list', 'alice'], 1, stderr => qr/invalid byte sequence for encoding "UTF8": 0xe9/);
 };
 
 done_testing;
