@@ -122,6 +122,14 @@ subtest 'a database in LATIN1: the characters it has are kept, the others refuse
                  . " encoding (LATIN1): a database in UTF8 holds every character\n", '  in words');
         $env->psql("DELETE FROM bbtoken_tokens WHERE name LIKE '% (cli)'");
     }
+    # What the module hands a CGI: the name in UTF-8.
+    $env->make_repo('PROJ', 'repo');
+    $env->grant('alice', 'PROJECT_READ', 'PROJ');
+    my ($tok) = $env->token_create('alice', name => encode('UTF-8', 'Zoë ci'), perms => ['REPO_READ']);
+    my (undef, $v) = $env->env_cgi('PROJ/repo.git/info/refs?service=git-upload-pack',
+                                   { Authorization => "Bearer $tok" });
+    is($v->{BBTOKEN_NAME}, encode('UTF-8', 'Zoë ci'), 'the CGI gets BBTOKEN_NAME in UTF-8');
+    $env->psql("DELETE FROM bbtoken_tokens WHERE name = 'Zo' || chr(235) || ' ci'");
     my $list = $env->list_json('alice');
     is_deeply([map { $_->{name} } @{ $list || [] }], ['Zoë'], 'bbtoken list --json: the name as it is');
     is_deeply([failures($env)], [], 'no error logged: nothing failed');
