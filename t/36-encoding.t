@@ -27,6 +27,20 @@ my $CJK = '日本 CI';             # none of these two is
 my $MACRON = 'Ā dev';            # U+0100: its UTF-8 bytes, C4 80, read as
                                  # LATIN1, end in a C1 control
 
+# Password users beside tokens, on git's routes.
+my $PASSWORDS = <<'EOC';
+ScriptAlias /pw/ "@DIR@/cgi-bin/env.cgi/"
+<Location /pw>
+    AuthType BBToken
+    AuthName "Git"
+    AuthBBTokenProvider file
+    AuthUserFile "@DIR@/htpasswd"
+    BBTokenRoutes git /pw
+    Require bbtoken
+    AuthzSendForbiddenOnFailure On
+</Location>
+EOC
+
 sub put_name {
     my ($env, $name) = @_;
     return $env->rest(PUT => $B, as => 'alice', json => $J->encode({ name => $name, permissions => ['REPO_READ'] }));
@@ -54,10 +68,11 @@ sub listed {
     return [sort map { $_->{name} } @{ $r->{json}{values} }];
 }
 
-# The lines of the error log that say the API or the lookup failed.
+# The lines of the error log that say something failed: errors but a
+# refused request's (BBT054: a user without the grant a route needs).
 sub failures {
     my ($env) = @_;
-    return grep { /\] \[bbtoken:(error|crit)\]/ } split /\n/, $env->error_log_text;
+    return grep { /\] \[bbtoken:(error|crit)\]/ && !/ BBT054: / } split /\n/, $env->error_log_text;
 }
 
 # bbtoken's output as text (it writes UTF-8), with a CLI environment.
@@ -68,7 +83,8 @@ sub cli_text {
 }
 
 subtest 'a database in LATIN1: the characters it has are kept, the others refused in words' => sub {
-    my $env = rest_env(passwords => [alice => 'pw'], users => ['alice'], env => { db_encoding => 'LATIN1' });
+    my $env = rest_env(passwords => [alice => 'pw', encode('UTF-8', '日本') => 'pw'], users => ['alice'],
+                       env => { db_encoding => 'LATIN1' }, extra_conf => $PASSWORDS);
     is($env->psql('SELECT getdatabaseencoding()'), 'LATIN1', 'control: the database is LATIN1');
 
     my $r = put_name($env, $LATIN);
@@ -130,6 +146,13 @@ subtest 'a database in LATIN1: the characters it has are kept, the others refuse
                                    { Authorization => "Bearer $tok" });
     is($v->{BBTOKEN_NAME}, encode('UTF-8', 'Zoë ci'), 'the CGI gets BBTOKEN_NAME in UTF-8');
     $env->psql("DELETE FROM bbtoken_tokens WHERE name = 'Zo' || chr(235) || ' ci'");
+    # A login name that no user can have (the users' names are ASCII) and
+    # that LATIN1 cannot even hold: nobody, not a database failure.
+    $r = $env->rest(GET => $B, as => encode('UTF-8', '日本'));
+    is_status($r, 401, 'REST, a login that no user can have, in characters LATIN1 has not: not permitted');
+    is_status($env->get('/pw/PROJ/repo.git/info/refs?service=git-upload-pack',
+                        { Authorization => $env->basic(encode('UTF-8', '日本'), 'pw') }),
+              403, '  and so on git\'s routes, as a password user: no grant');
     my $list = $env->list_json('alice');
     is_deeply([map { $_->{name} } @{ $list || [] }], ['Zoë'], 'bbtoken list --json: the name as it is');
     is_deeply([failures($env)], [], 'no error logged: nothing failed');
