@@ -83,6 +83,7 @@ GLUE    += bbt_rest_rotate bbt_rest_places
 GLUE    += bbt_rest_refuse
 GLUE    += bbt_rest_args
 GLUE    += bbt_schema
+GLUE    += bbt_dbenc
 # Shared by the module and the CLI: libpq and jansson, nothing of httpd.
 PGJSON  := bbt_pgjson
 PGJSON  += bbt_inventory_json

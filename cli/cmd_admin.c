@@ -382,6 +382,7 @@ int bbtoken_cmd_db_upgrade(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
                            const bbtoken_args_t *a)
 {
     int rc, version, i, done, applied = 0;
+    const char *enc;
 
     (void)cmd;
     ctx->any_schema = 1;
@@ -392,6 +393,15 @@ int bbtoken_cmd_db_upgrade(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
     if (version < 0 && !a->init) {
         return bbtoken_fail("this database has no mod_bbtoken schema: "
                             "bbtoken db upgrade --init creates it here");
+    }
+    if (version < 0 &&
+        (enc = PQparameterStatus(ctx->conn, "server_encoding")) != NULL &&
+        strcmp(enc, "SQL_ASCII") == 0) {
+        /* As sql/schema.sql: PostgreSQL would check no text there. */
+        return bbtoken_fail("--init: this database's encoding is SQL_ASCII, "
+                            "which stores any bytes unchecked: create it "
+                            "with ENCODING UTF8 (createdb -E UTF8 -T "
+                            "template0 NAME)");
     }
     if (version >= 0 && a->init) {
         return bbtoken_fail("--init: this database has a mod_bbtoken schema "

@@ -156,7 +156,7 @@ int bbtoken_db_fail(bbtoken_ctx_t *ctx, PGresult *res, const char *what)
 {
     const char *msg =
         res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
-    const char *state, *constraint, *text;
+    const char *state, *constraint, *text, *enc;
     int rc;
 
     if (!msg) {
@@ -176,6 +176,14 @@ int bbtoken_db_fail(bbtoken_ctx_t *ctx, PGresult *res, const char *what)
     case BBT_SQL_NAME_TAKEN:
         rc = bbtoken_fail("%s: the owner already has a token with that name",
                           what);
+        break;
+    case BBT_SQL_UNSTORABLE:
+        /* The server's message names bytes; the database is the reason. */
+        enc = PQparameterStatus(ctx->conn, "server_encoding");
+        rc = bbtoken_fail("%s: %s (%s): a database in UTF8 holds every "
+                          "character",
+                          what, bbt_sql_message(state, constraint, msg),
+                          enc ? enc : "unknown");
         break;
     case BBT_SQL_FAULT:
     case BBT_SQL_PRIVILEGE:

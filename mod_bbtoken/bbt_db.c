@@ -36,7 +36,9 @@
 #include "bbt_centry.h"
 #include "bbt_config.h"
 #include "bbt_db.h"
+#include "bbt_dbenc.h"
 #include "bbt_dbgate.h"
+#include "bbt_input.h"
 #include "bbt_schema.h"
 #include "bbt_sqlstate.h"
 #include "bbt_stats.h"
@@ -243,6 +245,13 @@ bbt_db_conn_t *bbt_db_open(request_rec *r)
      * from PQerrorMessage, and a refused write's DETAIL would repeat the
      * token row, salt and hash included. */
     c->verbosity = PQsetErrorVerbosity(c->pg, PQERRORS_TERSE);
+    /* UTF-8 before any text goes either way; a connection PostgreSQL
+     * dropped fails the SET and is connected again (and set) at once. */
+    if (bbt_dbenc_utf8(r, c->pg) != 0 && !bbt_db_reconnected(c)) {
+        bbt_stats_count(BBT_STAT_DB_CONNECTION_ERRORS);
+        bbt_db_close(c);
+        return NULL;
+    }
     bbt_schema_note(r, c->pg);
     return c;
 }
@@ -278,10 +287,11 @@ static void bbt_db_log(bbt_db_conn_t *c, int level, int rv, const char *id,
 int bbt_db_reconnected(bbt_db_conn_t *c)
 {
     /* libpq marks the connection bad only once a statement has failed on
-     * it; the pgsql driver's check then resets it. */
+     * it; the pgsql driver's check then resets it, to libpq's defaults. */
     return PQstatus(c->pg) != CONNECTION_OK &&
            apr_dbd_check_conn(c->dbd->driver, c->pool, c->dbd->handle) ==
-               APR_SUCCESS;
+               APR_SUCCESS &&
+           bbt_dbenc_utf8(c->r, c->pg) == 0;
 }
 
 /* Statement `which`, prepared on this connection's current backend.
@@ -622,6 +632,10 @@ bbt_db_status_t bbt_db_user_level(bbt_db_conn_t *c, const char *name,
     int rv;
 
     *level = BBT_LEVEL_NONE;
+    /* A name the users' CHECK refuses is nobody's (bbt_rest_user). */
+    if (!bbt_input_user_name(name, strlen(name))) {
+        return BBT_DB_OK;
+    }
     if (apr_dbd_prepare(drv, c->pool, c->dbd->handle, bbt_sql_user_level, NULL,
                         &stmt) != 0) {
         bbt_stats_count(BBT_STAT_DB_QUERY_ERRORS);

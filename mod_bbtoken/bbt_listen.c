@@ -228,18 +228,24 @@ static int bbt_listen_params(void)
     for (o = opts; o->keyword; o++) {
         n++;
     }
-    L.keys = apr_pcalloc(L.pool, (n + 2) * sizeof(char *));
-    L.vals = apr_pcalloc(L.pool, (n + 2) * sizeof(char *));
+    L.keys = apr_pcalloc(L.pool, (n + 3) * sizeof(char *));
+    L.vals = apr_pcalloc(L.pool, (n + 3) * sizeof(char *));
     for (o = opts; o->keyword; o++) {
         if (o->val && *o->val && strcmp(o->keyword, "application_name") != 0 &&
-            strcmp(o->keyword, "fallback_application_name") != 0) {
+            strcmp(o->keyword, "fallback_application_name") != 0 &&
+            strcmp(o->keyword, "client_encoding") != 0) {
             L.keys[i] = apr_pstrdup(L.pool, o->keyword);
             L.vals[i++] = apr_pstrdup(L.pool, o->val);
         }
     }
     /* So that an administrator can tell it in pg_stat_activity. */
     L.keys[i] = "application_name";
-    L.vals[i] = "mod_bbtoken listener";
+    L.vals[i++] = "mod_bbtoken listener";
+    /* As every connection of the module's (bbt_dbenc.h), whatever
+     * PGCLIENTENCODING, the role or the database say: asked for when
+     * connecting, it costs no round trip. */
+    L.keys[i] = "client_encoding";
+    L.vals[i] = "UTF8";
     PQconninfoFree(opts);
     return 1;
 }

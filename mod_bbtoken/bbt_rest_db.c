@@ -101,6 +101,15 @@ int bbt_rest_begin(bbt_rest_t *x, const char *caller)
     return 0;
 }
 
+/* The database's encoding as the server reported it when connecting: no
+ * round trip. */
+static const char *bbt_rest_encoding(const bbt_rest_t *x)
+{
+    const char *v = PQparameterStatus(x->pg, "server_encoding");
+
+    return v ? v : "unknown";
+}
+
 int bbt_rest_refusal(bbt_rest_t *x, PGresult *res, int *retry)
 {
     const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
@@ -145,6 +154,16 @@ int bbt_rest_refusal(bbt_rest_t *x, PGresult *res, int *retry)
     case BBT_SQL_NO_SUCH_TOKEN:
         rc = bbt_rest_error(x->r, HTTP_NOT_FOUND, BBT_REST_EX_NO_TOKEN, msg);
         break;
+    case BBT_SQL_UNSTORABLE:
+        /* The API's only text that is not ASCII is a token's name. */
+        rc = bbt_rest_error(
+            x->r, HTTP_BAD_REQUEST, BBT_REST_EX_ARG,
+            apr_psprintf(x->r->pool,
+                         "The token name cannot be stored: it holds a "
+                         "character that the token database's encoding (%s) "
+                         "does not have.",
+                         bbt_rest_encoding(x)));
+        break;
     case BBT_SQL_NAME_TAKEN:
     case BBT_SQL_POLICY:
     case BBT_SQL_REFUSED:
@@ -172,7 +191,16 @@ int bbt_rest_user(bbt_rest_t *x, const char *key, int by_name,
                   bbt_rest_user_t *u, int *found)
 {
     const char *params[1] = {key};
-    PGresult *res = bbt_rest_exec(
+    PGresult *res;
+
+    /* A name the users' CHECK refuses is nobody's, and may be text the
+     * database's encoding cannot take (a password provider's user named in
+     * Chinese, a LATIN1 database): not asked. */
+    if (by_name && (!key || !bbt_input_user_name(key, strlen(key)))) {
+        *found = 0;
+        return 0;
+    }
+    res = bbt_rest_exec(
         x,
         by_name ? "SELECT id, name, active, is_admin, slug, email,"
                   " display_name FROM bbtoken_users WHERE name = $1"

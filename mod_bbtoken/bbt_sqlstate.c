@@ -94,6 +94,12 @@ bbt_sql_class_t bbt_sql_classify(const char *state, const char *constraint,
         }
         return BBT_SQL_POLICY;
     }
+    /* untranslatable_character: the connection speaks UTF-8 (bbt_dbenc.h,
+     * the CLI's), so the text was valid, and only the database's own
+     * encoding lacks it. */
+    if (bbt_is(state, "22P05")) {
+        return BBT_SQL_UNSTORABLE;
+    }
     if (strncmp(state, "22", 2) == 0 || strncmp(state, "23", 2) == 0) {
         return BBT_SQL_REFUSED;
     }
@@ -127,6 +133,10 @@ const char *bbt_sql_message(const char *state, const char *constraint,
             return after + strlen(constraint) + 2;
         }
         return message ? message : "refused by the token policy";
+    case BBT_SQL_UNSTORABLE:
+        /* The server's message names bytes, not the character. */
+        return "a character of the text has no equivalent in the "
+               "database's encoding";
     case BBT_SQL_REFUSED:
         break;
     }

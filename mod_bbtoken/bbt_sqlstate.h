@@ -25,6 +25,9 @@ typedef enum {
     BBT_SQL_NO_SUCH_TOKEN, /* the API found no such token */
     BBT_SQL_NAME_TAKEN,    /* the owner has a live token of that name */
     BBT_SQL_POLICY,        /* a schema rule whose message is for people */
+    BBT_SQL_UNSTORABLE,    /* a character the database's encoding does not
+                              have (a CJK name in LATIN1): the client's
+                              text, refused as such, never a fault */
     BBT_SQL_REFUSED        /* other invalid input (classes 22 and 23) */
 } bbt_sql_class_t;
 

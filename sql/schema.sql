@@ -10,6 +10,20 @@
 -- A new migration is sql/migrations/NNNN_name.sql, ending with
 -- "UPDATE bbtoken_schema SET version = NNNN;", and one block below.
 
+-- Not in a database in SQL_ASCII (what initdb makes under the C locale
+-- without -E): PostgreSQL checks no text there, so any client may store
+-- bytes that are not UTF-8, which the module's JSON cannot carry, and a
+-- name's length is counted in bytes.  `bbtoken db upgrade --init` refuses
+-- it too; a database an earlier release made there is still upgraded.
+SELECT getdatabaseencoding() = 'SQL_ASCII' AS bbtoken_sql_ascii \gset
+\if :bbtoken_sql_ascii
+DO $$ BEGIN
+    RAISE EXCEPTION 'this database''s encoding is SQL_ASCII, which stores any bytes unchecked: the schema is not made here'
+        USING HINT = 'Create the database with ENCODING UTF8: createdb -E UTF8 -T template0 bbtoken';
+END $$;
+\quit
+\endif
+
 -- Version 1, the first release (makes its own transaction).
 \ir migrations/0001_initial.sql
 

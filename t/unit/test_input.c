@@ -445,6 +445,9 @@ static void test_sqlstate(void)
            "connection failure: a fault");
     is_int(bbt_sql_classify("42P01", NULL, "no such table"), BBT_SQL_FAULT,
            "undefined table: a fault");
+    is_int(bbt_sql_classify("22P05", NULL, "character ... has no equivalent"),
+           BBT_SQL_UNSTORABLE,
+           "untranslatable_character: text the database cannot store");
     is_int(bbt_sql_classify("23514", "bbtoken_policy_required_needs_max",
                             "new row violates"),
            BBT_SQL_REFUSED, "the policy table's own CHECK: refused input");
@@ -493,6 +496,11 @@ static void test_sqlstate_messages(void)
          "the database refused the value: it breaks a rule of the schema"},
         {"22021", NULL, "invalid byte sequence for encoding \"UTF8\": 0xff",
          "invalid byte sequence for encoding \"UTF8\": 0xff"},
+        {"22P05", NULL,
+         "character with byte sequence 0xe6 0x97 0xa5 in encoding \"UTF8\" "
+         "has no equivalent in encoding \"LATIN1\"",
+         "a character of the text has no equivalent in the database's "
+         "encoding"},
         {"BT001", NULL, "not permitted to manage the tokens of bob",
          "not permitted to manage the tokens of bob"},
         {"42501", NULL, "permission denied for function bbtoken_api_create",

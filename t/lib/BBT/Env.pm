@@ -45,6 +45,11 @@ package BBT::Env;
 #                     under valgrind on a loaded machine needs minutes
 #   schema_files => [..] SQL files that make the schema, in order (default
 #                     sql/schema.sql; the upgrade test loads an old release)
+#   db_encoding => STR  the bbtoken database's encoding (CREATE DATABASE
+#                     ... ENCODING, from template0 under the C locale), e.g.
+#                     LATIN1 or SQL_ASCII (default: the cluster's, UTF8)
+#   httpd_vars => {k => v}  more environment variables for httpd (a
+#                     PGCLIENTENCODING its libpq would take as the default)
 #   grants   => 0|1   run sql/grants.sql for bbtoken_httpd and
 #                     sql/grants-api.sql for bbtoken_api (default 1)
 #   pg_from  => ENV   no PostgreSQL of its own: use (and never stop) that
@@ -134,6 +139,8 @@ sub new {
         http_timeout => $o{http_timeout},
         schema_files => $o{schema_files} || ["$ROOT/sql/schema.sql"],
         grants     => exists $o{grants} ? $o{grants} : 1,
+        db_encoding => $o{db_encoding},
+        httpd_vars => $o{httpd_vars} || {},
         pg_from    => $o{pg_from},
         owner_pid  => $$,
         git_n      => 0,

@@ -55,10 +55,10 @@ sub module_path {
 my $LIBASAN;
 sub httpd_env {
     my ($self) = @_;
-    return {} unless $ENV{BBT_SANITIZE};
+    return { %{ $self->{httpd_vars} || {} } } unless $ENV{BBT_SANITIZE};
     $LIBASAN //= do { my $p = `gcc -print-file-name=libasan.so`; chomp $p; $p };
     my $log = $ENV{BBT_SANITIZER_LOG} || "$self->{dir}/logs/sanitizer";
-    return { LD_PRELOAD => $LIBASAN,
+    return { %{ $self->{httpd_vars} || {} }, LD_PRELOAD => $LIBASAN,
              ASAN_OPTIONS => "detect_leaks=0:halt_on_error=1:log_path=$log",
              UBSAN_OPTIONS => "halt_on_error=1:print_stacktrace=1:log_path=$log" };
 }

@@ -165,12 +165,23 @@ sub psql {
     return $out;
 }
 
+# What CREATE DATABASE takes after the name for the environment's
+# db_encoding ('' for the cluster's own, UTF8): another encoding needs
+# template0, and the C locale, which suits every encoding.
+sub db_create_options {
+    my ($self, $enc) = @_;
+    $enc //= $self->{db_encoding};
+    return '' unless $enc;
+    croak "bad encoding $enc" unless $enc =~ /^\w+\z/;
+    return " ENCODING '$enc' TEMPLATE template0 LC_COLLATE 'C' LC_CTYPE 'C'";
+}
+
 # The bbtoken database from schema_files, httpd's two roles, and their
 # grants: bbtoken_httpd looks tokens up (sql/grants.sql), bbtoken_api
 # serves the access-tokens REST API (sql/grants-api.sql).
 sub pg_load_schema {
     my ($self) = @_;
-    $self->psql('CREATE DATABASE bbtoken', db => 'postgres');
+    $self->psql('CREATE DATABASE bbtoken' . $self->db_create_options, db => 'postgres');
     $self->psql(undef, file => $_) for @{ $self->{schema_files} };
     if (my $pw = $self->{db_pw}) {
         # From a file of root's, not psql's command line, which anyone may
