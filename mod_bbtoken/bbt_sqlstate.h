@@ -25,7 +25,11 @@ typedef enum {
     BBT_SQL_NO_SUCH_TOKEN, /* the API found no such token */
     BBT_SQL_NAME_TAKEN,    /* the owner has a live token of that name */
     BBT_SQL_POLICY,        /* a schema rule whose message is for people */
-    BBT_SQL_REFUSED        /* other invalid input (classes 22 and 23) */
+    BBT_SQL_REFUSED,       /* other invalid input (classes 22 and 23) */
+    BBT_SQL_CONFLICT       /* the server aborted the transaction to let a
+                              concurrent one go on (40P01 deadlock, 40001
+                              serialization failure): it did nothing, and
+                              run again it may well succeed */
 } bbt_sql_class_t;
 
 /* Classify an error.  state is the SQLSTATE (NULL when libpq had none: a
