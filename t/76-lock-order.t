@@ -23,10 +23,12 @@ $env->psql("SET session_replication_role = replica;"
            . " WHERE u.name = 'filler'; ANALYZE");
 
 # Two live tokens of $user, made in the order given: (lower id, higher id).
+my $made = 0;
 sub two_tokens {
     my ($user) = @_;
-    my (undef, $a) = $env->token_insert($user, name => "$user one");
-    my (undef, $b) = $env->token_insert($user, name => "$user two");
+    $made++;
+    my (undef, $a) = $env->token_insert($user, name => "$user one $made");
+    my (undef, $b) = $env->token_insert($user, name => "$user two $made");
     return $a lt $b ? ($a, $b) : ($b, $a);
 }
 
@@ -154,6 +156,56 @@ subtest 'a rotation and the deletion of its owner at once: neither aborted by a 
                       . " AND (project_key = '~$user' OR user_id IS NOT NULL AND user_id NOT IN"
                       . " (SELECT id FROM bbtoken_users))"), 0, "$kind: nothing of $user is live");
         $env->user_add($user) if $env->psql("SELECT count(*) FROM bbtoken_users WHERE name = '$user'") == 0;
+    }
+};
+
+subtest 'a leak report and the deletion of the tokens\' owner at once: neither aborted' => sub {
+    $env->user_add('frank');
+    # As for revoke --user: the rows lie higher id first.
+    my ($lo, $hi) = ('100000000011', '100000000012');
+    for my $id ($hi, $lo) {
+        $env->psql("INSERT INTO bbtoken_tokens (id, user_id, name, project_perm, repo_perm, salt, secret_hash)"
+                   . " SELECT '$id', id, 'frank $id', 'PROJECT_READ', 'REPO_READ', repeat('a', 32),"
+                   . " repeat('f', 64) FROM bbtoken_users WHERE name = 'frank'");
+    }
+    my $h = $env->pg_session('hold6');
+    $h->send("BEGIN; SELECT 1 FROM bbtoken_tokens WHERE id = '$lo' FOR UPDATE;");
+    ok($h->done, 'a third session holds the lower token');
+    my $a = $env->pg_session('leak6')->send(leak_sql('192.0.2.6', $lo, $hi));
+    ok($a->blocked, 'the report waits');
+    my $d = $env->pg_session('delete6')->send("DELETE FROM bbtoken_users WHERE name = 'frank';");
+    ok($d->blocked, 'the deletion waits');
+    $h->send('ROLLBACK;');
+    ok($h->done && $a->done && $d->done, 'all three finish');
+    my $out = $a->finish . $d->finish;
+    $h->finish;
+    unlike($out, qr/deadlock|ERROR/, 'neither was aborted') or diag $out;
+    is($env->psql("SELECT count(*) FROM bbtoken_users WHERE name = 'frank'"), 0, 'frank is deleted');
+    is($env->psql("SELECT count(*) FROM bbtoken_audit WHERE event = 'revoked_leaked'"
+                  . " AND token_id IN ('$lo', '$hi')"), 2, 'and the report revoked both tokens first');
+};
+
+subtest 'a rotation and a rename of the same token at once: neither aborted' => sub {
+    for my $first (qw(rotation rename)) {
+        my ($id) = two_tokens('alice');
+        my $h = $env->pg_session("hold7$first");
+        $h->send("BEGIN; SELECT 1 FROM bbtoken_tokens WHERE id = '$id' FOR UPDATE;");
+        ok($h->done, "$first first: a third session holds the token");
+        my $new = $first eq 'rotation' ? '999999999907' : '999999999908';
+        my $rot = "SELECT 'rotated ' || COALESCE(bbtoken_rotate('$id', '$new', repeat('c', 32),"
+                . " repeat('d', 64))::text, 'for good');";
+        my $ren = "UPDATE bbtoken_tokens SET name = 'renamed $first' WHERE id = '$id' AND revoked_at IS NULL;";
+        my ($s1, $s2) = map { $env->pg_session("$_$first") } qw(one7 two7);
+        $s1->send($first eq 'rotation' ? $rot : $ren);
+        ok($s1->blocked, "$first first: the first waits");
+        $s2->send($first eq 'rotation' ? $ren : $rot);
+        ok($s2->blocked, "$first first: the second waits");
+        $h->send('ROLLBACK;');
+        ok($h->done && $s1->done && $s2->done, "$first first: all three finish");
+        my $out = $s1->finish . $s2->finish;
+        $h->finish;
+        unlike($out, qr/deadlock|ERROR/, "$first first: neither was aborted") or diag $out;
+        like($out, qr/^rotated /m, "$first first: the rotation is made");
     }
 };
 

@@ -22,6 +22,10 @@
 -- (which waits for a deletion or rename and lets a disable or a new token
 -- of the same user go on), then the token.
 --
+-- A deleted user's tokens.  ON DELETE CASCADE deletes them in the order of
+-- the index on user_id; a trigger now locks them by id first, after the
+-- user's row, as a rotation and a leak report take them.
+--
 -- Leak report counts.  A call swept every address's ended window, waiting
 -- for any row another call held, then counted its own address's row:
 -- while a window ended between two calls' clocks, one could hold the
@@ -208,6 +212,19 @@ BEGIN
 END
 $$;
 
+-- Before the cascade deletes them: the user's row is locked by now.
+CREATE FUNCTION bbtoken_users_lock_tokens() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER AS $$
+BEGIN
+    PERFORM 1 FROM bbtoken_tokens WHERE user_id = OLD.id
+      ORDER BY id FOR UPDATE;
+    RETURN OLD;
+END
+$$;
+
+CREATE TRIGGER bbtoken_users_lock_tokens BEFORE DELETE ON bbtoken_users
+    FOR EACH ROW EXECUTE FUNCTION bbtoken_users_lock_tokens();
+
 -- As migration 2 on: the schema's own objects first, whatever the caller's
 -- search_path (CREATE OR REPLACE drops the setting; privileges stay).
 DO $$
@@ -219,7 +236,8 @@ BEGIN
         'bbtoken_api_leak_throttle(text, integer, integer)',
         'bbtoken_rotate(text, text, text, text)',
         'bbtoken_users_personal_revoke()',
-        'bbtoken_touch(text, text, integer)']
+        'bbtoken_touch(text, text, integer)',
+        'bbtoken_users_lock_tokens()']
     LOOP
         EXECUTE format('ALTER FUNCTION %s SET search_path = %I, pg_temp', f,
                        current_schema());
