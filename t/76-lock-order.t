@@ -185,6 +185,38 @@ subtest 'a leak report and the deletion of the tokens\' owner at once: neither a
                   . " AND token_id IN ('$lo', '$hi')"), 2, 'and the report revoked both tokens first');
 };
 
+subtest 'a leak report and bbtoken notify revoking unused tokens at once: neither aborted' => sub {
+    $env->user_add('gina');
+    $env->psql("UPDATE bbtoken_policy SET revoke_unused_after = interval '30 days'");
+    # Two tokens of gina's unused for 60 days and warned 8 days ago, the
+    # higher id first on disk.
+    my ($lo, $hi) = ('100000000021', '100000000022');
+    for my $id ($hi, $lo) {
+        $env->psql("SET session_replication_role = replica;"
+                   . " INSERT INTO bbtoken_tokens (id, user_id, name, project_perm, repo_perm, salt, secret_hash,"
+                   . " created_at) SELECT '$id', id, 'gina $id', 'PROJECT_READ', 'REPO_READ', repeat('a', 32),"
+                   . " repeat('f', 64), now() - interval '60 days' FROM bbtoken_users WHERE name = 'gina';"
+                   . " INSERT INTO bbtoken_notices (token_id, kind, sent_at)"
+                   . " VALUES ('$id', 'unused', now() - interval '8 days')");
+    }
+    my $h = $env->pg_session('hold8');
+    $h->send("BEGIN; SELECT 1 FROM bbtoken_tokens WHERE id = '$lo' FOR UPDATE;");
+    ok($h->done, 'a third session holds the lower token');
+    my $a = $env->pg_session('leak8')->send(leak_sql('192.0.2.8', $lo, $hi));
+    ok($a->blocked, 'the report waits');
+    my $wait = cli_bg('notify8', 'notify', '--sendmail', '/bin/true');
+    ok($env->pg_wait_backend('bbt-notify8', "wait_event_type = 'Lock'"), 'notify waits');
+    $h->send('ROLLBACK;');
+    ok($h->done && $a->done, 'the holder and the report finish');
+    my ($rc, $stdout, $stderr) = $wait->();
+    my $out = $a->finish;
+    $h->finish;
+    unlike($out, qr/deadlock|ERROR/, 'the report was not aborted') or diag $out;
+    is($rc, 0, 'notify exits 0') or diag $stderr;
+    is(live_of('gina'), 0, 'no token of gina is live');
+    $env->psql("UPDATE bbtoken_policy SET revoke_unused_after = NULL");
+};
+
 subtest 'a rotation and a rename of the same token at once: neither aborted' => sub {
     for my $first (qw(rotation rename)) {
         my ($id) = two_tokens('alice');
