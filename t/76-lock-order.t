@@ -217,6 +217,34 @@ subtest 'a leak report and bbtoken notify revoking unused tokens at once: neithe
     $env->psql("UPDATE bbtoken_policy SET revoke_unused_after = NULL");
 };
 
+subtest 'a rotation and user disable at once: neither aborted' => sub {
+    $env->user_add('hana');
+    my ($id) = two_tokens('hana');
+    my $h = $env->pg_session('hold9');
+    $h->send("BEGIN; SELECT 1 FROM bbtoken_tokens WHERE id = '$id' FOR UPDATE;");
+    ok($h->done, 'a third session holds the token');
+    my $r = $env->pg_session('rotate9');
+    $r->send("SELECT 'rotated ' || COALESCE(bbtoken_rotate('$id', '999999999909', repeat('c', 32),"
+             . " repeat('d', 64))::text, 'for good');");
+    ok($r->blocked, 'the rotation waits');
+    # It waits for the rotation (which holds hana's row FOR KEY SHARE), or
+    # it is done: either way the rotation then goes on.
+    my $wait = cli_bg('disable9', 'user', 'disable', 'hana');
+    ok($env->pg_wait_backend('bbt-disable9', "wait_event_type = 'Lock'")
+       || $env->psql("SELECT NOT active FROM bbtoken_users WHERE name = 'hana'") eq 't',
+       'user disable waits or is done');
+    $h->send('ROLLBACK;');
+    ok($h->done && $r->done, 'the holder and the rotation finish');
+    my ($rc, undef, $err) = $wait->();
+    my $out = $r->finish;
+    $h->finish;
+    unlike($out, qr/deadlock/, 'no deadlock') or diag $out;
+    like($out, qr/^rotated |user is disabled: hana/m, 'the rotation is made, or refused as its owner is disabled')
+        or diag $out;
+    is($rc, 0, 'user disable exits 0') or diag $err;
+    is($env->psql("SELECT active FROM bbtoken_users WHERE name = 'hana'"), 'f', 'hana is disabled');
+};
+
 subtest 'a rotation and a rename of the same token at once: neither aborted' => sub {
     for my $first (qw(rotation rename)) {
         my ($id) = two_tokens('alice');

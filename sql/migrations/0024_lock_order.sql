@@ -19,8 +19,9 @@
 -- new token's checks) its owner's row, or for a token of ~name the row of
 -- user name; deleting or renaming that user locks the user first, then
 -- its tokens.  A rotation now takes the holder's row first, FOR KEY SHARE
--- (which waits for a deletion or rename and lets a disable or a new token
--- of the same user go on), then the token.
+-- (a deletion, a rename or a disable of the user waits for it, or it for
+-- them; another rotation or a new token of the same user does not), then
+-- the token.
 --
 -- A deleted user's tokens.  ON DELETE CASCADE deletes them in the order of
 -- the index on user_id; a trigger now locks them by id first, after the
@@ -53,6 +54,7 @@ BEGIN
     -- Lowest id first, whatever the order of the list.
     PERFORM 1 FROM bbtoken_tokens t, unnest(p_ids, p_hashes) AS v(id, hash)
      WHERE t.id = v.id AND t.secret_hash = v.hash AND t.revoked_at IS NULL
+       AND (t.expires_at IS NULL OR t.expires_at > now())
      ORDER BY t.id FOR UPDATE OF t;
     RETURN QUERY
         UPDATE bbtoken_tokens t SET revoked_at = now()
