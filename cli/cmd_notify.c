@@ -390,10 +390,15 @@ static int bbtoken_notify_revoke(bbtoken_notify_t *n)
             return BBTOKEN_EXIT_FAIL;
         }
         PQclear(res);
+        /* Lowest id first, as every revocation of more than one token
+         * (sql/migrations/0024_lock_order.sql): a leak report naming two
+         * of them never waits for this one in a circle. */
         snprintf(sql, sizeof(sql),
                  "UPDATE bbtoken_tokens t SET revoked_at = now()"
-                 " FROM bbtoken_policy p WHERE%s RETURNING%s",
-                 BBTOKEN_UNUSED_DUE, cols);
+                 " FROM bbtoken_policy p WHERE t.id IN (SELECT t.id"
+                 " FROM bbtoken_tokens t, bbtoken_policy p WHERE%s"
+                 " ORDER BY t.id FOR UPDATE OF t) AND%s RETURNING%s",
+                 BBTOKEN_UNUSED_DUE, BBTOKEN_UNUSED_DUE, cols);
         res = bbtoken_exec(n->ctx, "revoking unused tokens", sql, 0, NULL);
         if (!res) {
             bbtoken_exec_quiet(n->ctx, "ROLLBACK");

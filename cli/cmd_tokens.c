@@ -399,8 +399,16 @@ int bbtoken_cmd_update(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
     return rc;
 }
 
+/* Passes of bbtoken_revoke_all at most: one more than the tokens rotated
+ * meanwhile, in practice two. */
+#define BBTOKEN_REVOKE_PASSES 100
+
 /* Revoke every live token of a user, a project (its own) or a
- * repository. */
+ * repository.  Lowest id first, as every revocation of more than one token
+ * (sql/migrations/0024_lock_order.sql), so that it never waits in a circle
+ * with a leak report or the deletion of a user; and again until a pass
+ * finds none: a rotation that held one of the tokens meanwhile made its new
+ * token after this statement began, which that statement cannot see. */
 static int bbtoken_revoke_all(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
                               const bbtoken_args_t *a)
 {
@@ -408,8 +416,9 @@ static int bbtoken_revoke_all(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
     char *user[1];
     bbtoken_holder_t h;
     const char *params[2];
-    long rows;
-    int rc;
+    const char *sql;
+    long rows, total = 0;
+    int rc, pass, n;
 
     /* --user NAME is the holder's NAME operand. */
     if (a->user) {
@@ -422,22 +431,31 @@ static int bbtoken_revoke_all(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
     }
     if (h.kind == BBT_KIND_PERSONAL) {
         params[0] = h.user.id;
-        rc = bbtoken_exec_rows(ctx, "revoking the tokens",
-                               "UPDATE bbtoken_tokens SET revoked_at = now()"
-                               " WHERE user_id = $1 AND revoked_at IS NULL",
-                               1, params, &rows);
+        n = 1;
+        sql = "UPDATE bbtoken_tokens SET revoked_at = now()"
+              " WHERE id IN (SELECT id FROM bbtoken_tokens"
+              " WHERE user_id = $1 AND revoked_at IS NULL"
+              " ORDER BY id FOR UPDATE)";
     } else {
         params[0] = h.scope.key;
         params[1] = h.scope.slug;
-        rc = bbtoken_exec_rows(ctx, "revoking the tokens",
-                               "UPDATE bbtoken_tokens SET revoked_at = now()"
-                               " WHERE user_id IS NULL AND project_key = $1"
-                               " AND repo_slug IS NOT DISTINCT FROM $2"
-                               " AND revoked_at IS NULL",
-                               2, params, &rows);
+        n = 2;
+        sql = "UPDATE bbtoken_tokens SET revoked_at = now()"
+              " WHERE id IN (SELECT id FROM bbtoken_tokens"
+              " WHERE user_id IS NULL AND project_key = $1"
+              " AND repo_slug IS NOT DISTINCT FROM $2"
+              " AND revoked_at IS NULL ORDER BY id FOR UPDATE)";
+    }
+    for (pass = 0; pass < BBTOKEN_REVOKE_PASSES; pass++) {
+        if ((rc = bbtoken_exec_rows(ctx, "revoking the tokens", sql, n, params,
+                                    &rows)) != 0 ||
+            rows == 0) {
+            break;
+        }
+        total += rows;
     }
     if (rc == 0) {
-        printf("revoked %ld token%s of %s\n", rows, rows == 1 ? "" : "s",
+        printf("revoked %ld token%s of %s\n", total, total == 1 ? "" : "s",
                h.kind == BBT_KIND_PERSONAL ? h.user.name : h.what);
     }
     return rc;

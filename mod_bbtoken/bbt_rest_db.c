@@ -110,6 +110,24 @@ static const char *bbt_rest_encoding(const bbt_rest_t *x)
     return v ? v : "unknown";
 }
 
+int bbt_rest_conflict(bbt_rest_t *x, const PGresult *res, int attempt,
+                      const char *what)
+{
+    const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+
+    if (bbt_sql_classify(state, NULL, NULL) != BBT_SQL_CONFLICT ||
+        attempt + 1 >= BBT_REST_CONFLICT_TRIES) {
+        return 0;
+    }
+    /* Nothing of it was done: the database undid the whole transaction. */
+    ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, x->r,
+                  "BBT295: access-tokens API: %s: the database aborted it to "
+                  "let a concurrent change go on (SQLSTATE %s); running it "
+                  "again",
+                  what, state);
+    return 1;
+}
+
 int bbt_rest_refusal(bbt_rest_t *x, PGresult *res, int *retry)
 {
     const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
@@ -124,6 +142,14 @@ int bbt_rest_refusal(bbt_rest_t *x, PGresult *res, int *retry)
         *retry = 0;
     }
     switch (cls) {
+    case BBT_SQL_CONFLICT:
+        if (retry && bbt_rest_conflict(x, res, 0, "changing a token")) {
+            *retry = 1;
+            rc = OK;
+        } else {
+            rc = -1;
+        }
+        break;
     case BBT_SQL_ID_TAKEN:
         if (retry) {
             *retry = 1;

@@ -79,11 +79,24 @@ int bbt_rest_cmd(bbt_rest_t *x, const char *sql);
  * back). */
 int bbt_rest_begin(bbt_rest_t *x, const char *caller);
 
+/* How many times a statement or transaction the database aborted to let
+ * a concurrent one go on (BBT_SQL_CONFLICT) is run in all. */
+#define BBT_REST_CONFLICT_TRIES 4
+
+/* Whether failed res is such an abort and attempt (0 for the first) may be
+ * followed by another: then 1, logged (BBT295; what: "revoking a
+ * token"...), and the caller rolls back and runs it again; else 0.  res is
+ * left to the caller. */
+int bbt_rest_conflict(bbt_rest_t *x, const PGresult *res, int attempt,
+                      const char *what);
+
 /* Answer a failed call of an API function (res is cleared), as
  * bbt_sql_classify reads it, in bbt_sql_message's words: the caller's
  * refusals 400, 401 or 404; a privilege the database refused httpd's role
- * 500 (logged); -1 (nothing answered) for any other server fault.
- * With retry non-NULL, a taken token id sets *retry and answers nothing. */
+ * 500 (logged); -1 (nothing answered) for any other server fault, an
+ * abort of the database's (BBT_SQL_CONFLICT) among them.  With retry
+ * non-NULL, a taken token id or such an abort (logged, BBT295) sets
+ * *retry and answers nothing: the caller mints again and runs it again. */
 int bbt_rest_refusal(bbt_rest_t *x, PGresult *res, int *retry);
 
 /* A user by name exactly as given (by_name: the caller, whom a password

@@ -83,12 +83,21 @@ static int bbt_leak_throttle(bbt_rest_t *x)
     const char *params[3] = {x->r->useragent_ip,
                              apr_itoa(x->r->pool, BBT_LEAK_CALLS),
                              apr_itoa(x->r->pool, BBT_LEAK_WINDOW_SECS)};
-    PGresult *res = bbt_rest_exec(
-        x, "SELECT bbtoken_api_leak_throttle($1, $2::integer, $3::integer)", 3,
-        params);
+    PGresult *res;
     const char *wait;
-    int rc;
+    int rc, attempt = 0;
 
+    for (;;) {
+        res = bbt_rest_exec(x,
+                            "SELECT bbtoken_api_leak_throttle($1, $2::integer,"
+                            " $3::integer)",
+                            3, params);
+        if (PQresultStatus(res) == PGRES_TUPLES_OK ||
+            !bbt_rest_conflict(x, res, attempt++, "counting a leak report")) {
+            break;
+        }
+        PQclear(res);
+    }
     if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
         rc = bbt_rest_refusal(x, res, NULL);
         return rc < 0 ? bbt_rest_unavailable(x, "counting a leak report") : rc;
@@ -178,15 +187,23 @@ static int bbt_leak_revoke(bbt_rest_t *x, const char *ids, const char *hashes)
 {
     const char *params[3] = {x->r->useragent_ip, ids, hashes};
     PGresult *res;
-    int i, n, rc;
+    int i, n, rc, attempt;
 
-    if (bbt_rest_cmd(x, "BEGIN") != 0) {
-        return bbt_rest_unavailable(x, "starting a transaction");
+    for (attempt = 0;; attempt++) {
+        if (bbt_rest_cmd(x, "BEGIN") != 0) {
+            return bbt_rest_unavailable(x, "starting a transaction");
+        }
+        res = bbt_rest_exec(x,
+                            "SELECT bbtoken_api_revoke_leaked($1, $2::text[],"
+                            " $3::text[])",
+                            3, params);
+        if (PQresultStatus(res) == PGRES_TUPLES_OK ||
+            !bbt_rest_conflict(x, res, attempt, "revoking leaked tokens")) {
+            break;
+        }
+        PQclear(res);
+        bbt_rest_cmd(x, "ROLLBACK");
     }
-    res = bbt_rest_exec(x,
-                        "SELECT bbtoken_api_revoke_leaked($1, $2::text[],"
-                        " $3::text[])",
-                        3, params);
     if (PQresultStatus(res) != PGRES_TUPLES_OK) {
         rc = bbt_rest_refusal(x, res, NULL);
         bbt_rest_cmd(x, "ROLLBACK");

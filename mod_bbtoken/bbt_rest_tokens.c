@@ -259,10 +259,12 @@ static const char *bbt_rest_nets(apr_pool_t *p, const json_t *body,
 }
 
 /* Set token id's allow-list to nets (bbt_rest_nets) in the transaction:
- * 0, or -1 after answering the refusal (the caller rolls back). */
+ * 0; 1 if the database aborted it to let a concurrent change go on and
+ * attempt may be followed by another; or -1 after answering the refusal
+ * (the caller rolls back). */
 static int bbt_rest_set_nets(bbt_rest_t *x, const bbt_rest_user_t *caller,
                              const bbt_rest_user_t *owner, const char *id,
-                             const char *nets, int *rc)
+                             const char *nets, int attempt, int *rc)
 {
     const char *params[6] = {caller->name,
                              owner ? owner->name : NULL,
@@ -276,6 +278,11 @@ static int bbt_rest_set_nets(bbt_rest_t *x, const bbt_rest_user_t *caller,
                                   6, params);
 
     if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        if (bbt_rest_conflict(x, res, attempt,
+                              "setting a token's allow-list")) {
+            PQclear(res);
+            return 1;
+        }
         *rc = bbt_rest_refusal(x, res, NULL);
         if (*rc < 0) {
             *rc = bbt_rest_unavailable(x, "setting a token's allow-list");
@@ -412,6 +419,61 @@ done:
     return rc;
 }
 
+/* The update's transaction, its statements params (and nets, when the
+ * allow-list changes too): 0 and *out (the token's JSON, committed), 1 if
+ * the database aborted it to let a concurrent change go on and it may run
+ * again, or -1 and *rc answered. */
+static int bbt_rest_update_once(bbt_rest_t *x, const bbt_rest_user_t *caller,
+                                const bbt_rest_user_t *owner,
+                                const char *const *params, const char *nets,
+                                int attempt, json_t **out, int *rc)
+{
+    PGresult *res;
+    int got;
+
+    *out = NULL;
+    if (bbt_rest_begin(x, caller->name) != 0) {
+        *rc = bbt_rest_unavailable(x, "starting a transaction");
+        return -1;
+    }
+    res = owner ? bbt_rest_exec(x,
+                                "SELECT bbtoken_api_update($1, $2, $3, $4, $5,"
+                                " $6)",
+                                6, params)
+                : bbt_rest_exec(x,
+                                "SELECT bbtoken_api_scope_update($1, $2, $3,"
+                                " $4, $5, $6, $7)",
+                                7, params);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        if (bbt_rest_conflict(x, res, attempt, "updating a token")) {
+            PQclear(res);
+            bbt_rest_cmd(x, "ROLLBACK");
+            return 1;
+        }
+        *rc = bbt_rest_refusal(x, res, NULL);
+        bbt_rest_cmd(x, "ROLLBACK");
+        if (*rc < 0) {
+            *rc = bbt_rest_unavailable(x, "updating a token");
+        }
+        return -1;
+    }
+    PQclear(res);
+    if (nets && (got = bbt_rest_set_nets(x, caller, owner, x->path.id, nets,
+                                         attempt, rc)) != 0) {
+        bbt_rest_cmd(x, "ROLLBACK");
+        return got;
+    }
+    if (bbt_rest_load_one(x, owner, x->path.id, out) != 0 || !*out ||
+        bbt_rest_cmd(x, "COMMIT") != 0) {
+        json_decref(*out);
+        *out = NULL;
+        bbt_rest_cmd(x, "ROLLBACK");
+        *rc = bbt_rest_unavailable(x, "updating a token");
+        return -1;
+    }
+    return 0;
+}
+
 int bbt_rest_tokens_update(bbt_rest_t *x, const bbt_rest_user_t *caller,
                            const bbt_rest_user_t *owner)
 {
@@ -423,8 +485,7 @@ int bbt_rest_tokens_update(bbt_rest_t *x, const bbt_rest_user_t *caller,
     const char *why = NULL, *nets = NULL;
     bbt_level_t project, repo;
     json_t *body = x->body, *v, *out = NULL;
-    PGresult *res;
-    int rc;
+    int rc, attempt, got;
 
     if ((v = json_object_get(body, "name")) && !json_is_null(v)) {
         if (!json_is_string(v) ||
@@ -452,32 +513,15 @@ int bbt_rest_tokens_update(bbt_rest_t *x, const bbt_rest_user_t *caller,
     if (why) {
         return bbt_rest_error(x->r, HTTP_BAD_REQUEST, BBT_REST_EX_ARG, why);
     }
-    if (bbt_rest_begin(x, caller->name) != 0) {
-        return bbt_rest_unavailable(x, "starting a transaction");
-    }
-    res = owner ? bbt_rest_exec(x,
-                                "SELECT bbtoken_api_update($1, $2, $3, $4, $5,"
-                                " $6)",
-                                6, params)
-                : bbt_rest_exec(x,
-                                "SELECT bbtoken_api_scope_update($1, $2, $3,"
-                                " $4, $5, $6, $7)",
-                                7, params);
-    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-        rc = bbt_rest_refusal(x, res, NULL);
-        bbt_rest_cmd(x, "ROLLBACK");
-        return rc < 0 ? bbt_rest_unavailable(x, "updating a token") : rc;
-    }
-    PQclear(res);
-    if (nets && bbt_rest_set_nets(x, caller, owner, x->path.id, nets, &rc)) {
-        bbt_rest_cmd(x, "ROLLBACK");
-        return rc;
-    }
-    if (bbt_rest_load_one(x, owner, x->path.id, &out) != 0 || !out ||
-        bbt_rest_cmd(x, "COMMIT") != 0) {
-        json_decref(out);
-        bbt_rest_cmd(x, "ROLLBACK");
-        return bbt_rest_unavailable(x, "updating a token");
+    for (attempt = 0;; attempt++) {
+        got = bbt_rest_update_once(x, caller, owner, params, nets, attempt,
+                                   &out, &rc);
+        if (got == 0) {
+            break;
+        }
+        if (got < 0) {
+            return rc;
+        }
     }
     /* This server sees its own change at once; the others when
      * PostgreSQL tells them. */
@@ -492,18 +536,26 @@ int bbt_rest_tokens_revoke(bbt_rest_t *x, const bbt_rest_user_t *caller,
                              owner ? x->path.id : bbt_rest_repo_param(x),
                              x->path.id};
     PGresult *res;
-    int rc;
+    int rc, attempt;
 
-    if (bbt_rest_begin(x, caller->name) != 0) {
-        return bbt_rest_unavailable(x, "starting a transaction");
-    }
-    res = owner ? bbt_rest_exec(x, "SELECT bbtoken_api_revoke($1, $2, $3)", 3,
-                                params)
-                : bbt_rest_exec(x,
-                                "SELECT bbtoken_api_scope_revoke($1, $2, $3,"
-                                " $4)",
-                                4, params);
-    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+    for (attempt = 0;; attempt++) {
+        if (bbt_rest_begin(x, caller->name) != 0) {
+            return bbt_rest_unavailable(x, "starting a transaction");
+        }
+        res = owner ? bbt_rest_exec(x, "SELECT bbtoken_api_revoke($1, $2, $3)",
+                                    3, params)
+                    : bbt_rest_exec(x,
+                                    "SELECT bbtoken_api_scope_revoke($1, $2,"
+                                    " $3, $4)",
+                                    4, params);
+        if (PQresultStatus(res) == PGRES_TUPLES_OK) {
+            break;
+        }
+        if (bbt_rest_conflict(x, res, attempt, "revoking a token")) {
+            PQclear(res);
+            bbt_rest_cmd(x, "ROLLBACK");
+            continue;
+        }
         rc = bbt_rest_refusal(x, res, NULL);
         bbt_rest_cmd(x, "ROLLBACK");
         return rc < 0 ? bbt_rest_unavailable(x, "revoking a token") : rc;

@@ -65,6 +65,11 @@ bbt_sql_class_t bbt_sql_classify(const char *state, const char *constraint,
          bbt_is(constraint, "bbtoken_policy_fresh_id"))) {
         return BBT_SQL_ID_TAKEN;
     }
+    /* Class 40, transaction rollback: a deadlock broken, or a serializable
+     * transaction (a hot standby's conflict with recovery too) aborted. */
+    if (bbt_is(state, "40P01") || bbt_is(state, "40001")) {
+        return BBT_SQL_CONFLICT;
+    }
     /* PostgreSQL's own "permission denied": a GRANT is missing. */
     if (bbt_is(state, "42501")) {
         return BBT_SQL_PRIVILEGE;
@@ -118,6 +123,9 @@ const char *bbt_sql_message(const char *state, const char *constraint,
         return NULL;
     case BBT_SQL_ID_TAKEN:
         return "the new token's id was taken: try again";
+    case BBT_SQL_CONFLICT:
+        return "the database gave way to another change made at the same "
+               "moment, and did nothing: try again";
     case BBT_SQL_NAME_TAKEN:
         return "a token with that name already exists";
     case BBT_SQL_NOT_PERMITTED:

@@ -28,7 +28,11 @@ typedef enum {
     BBT_SQL_UNSTORABLE,    /* a character the database's encoding does not
                               have (a CJK name in LATIN1): the client's
                               text, refused as such, never a fault */
-    BBT_SQL_REFUSED        /* other invalid input (classes 22 and 23) */
+    BBT_SQL_REFUSED,       /* other invalid input (classes 22 and 23) */
+    BBT_SQL_CONFLICT       /* the server aborted the transaction to let a
+                              concurrent one go on (40P01 deadlock, 40001
+                              serialization failure): it did nothing, and
+                              run again it may well succeed */
 } bbt_sql_class_t;
 
 /* Classify an error.  state is the SQLSTATE (NULL when libpq had none: a

@@ -128,3 +128,8 @@ COMMIT;
 BEGIN;
 \ir migrations/0022_invisible.sql
 COMMIT;
+
+-- Version 24: concurrent token operations take their rows in one order.
+BEGIN;
+\ir migrations/0024_lock_order.sql
+COMMIT;

@@ -448,6 +448,12 @@ static void test_sqlstate(void)
     is_int(bbt_sql_classify("22P05", NULL, "character ... has no equivalent"),
            BBT_SQL_UNSTORABLE,
            "untranslatable_character: text the database cannot store");
+    is_int(bbt_sql_classify("40P01", NULL, "deadlock detected"),
+           BBT_SQL_CONFLICT, "a deadlock broken: run it again");
+    is_int(bbt_sql_classify("40001", NULL, "could not serialize access"),
+           BBT_SQL_CONFLICT, "a serialization failure: run it again");
+    is_int(bbt_sql_classify("40002", NULL, "integrity constraint"),
+           BBT_SQL_FAULT, "another rollback of class 40: a fault");
     is_int(bbt_sql_classify("23514", "bbtoken_policy_required_needs_max",
                             "new row violates"),
            BBT_SQL_REFUSED, "the policy table's own CHECK: refused input");
@@ -506,6 +512,9 @@ static void test_sqlstate_messages(void)
         {"42501", NULL, "permission denied for function bbtoken_api_create",
          NULL},
         {"57014", NULL, "canceling statement due to statement timeout", NULL},
+        {"40P01", NULL, "deadlock detected",
+         "the database gave way to another change made at the same moment, "
+         "and did nothing: try again"},
     };
     size_t i;
 

@@ -268,4 +268,108 @@ sub token_row {
     return \%h;
 }
 
+
+# A psql session of its own, fed one statement at a time, for tests of
+# what sessions do at once: send() writes SQL to it, done() waits until it
+# has run everything sent so far, blocked() until its backend waits for a
+# lock, out() is what it printed (errors too).  Its backend is the one
+# whose application_name is bbt-NAME.
+sub pg_session {
+    my ($self, $name) = @_;
+    my $out = "$self->{dir}/run/session-$name.out";
+    my @cmd = ("$PGBIN/psql", '-X', '-q', '-A', '-t', '-h', '127.0.0.1', '-p', $self->{pgport},
+               '-U', 'postgres', '-d', 'bbtoken');
+    my $pid = open(my $h, '|-') // die "fork: $!";
+    if (!$pid) {
+        $ENV{PGAPPNAME} = "bbt-$name";
+        open STDOUT, '>', $out or die "$out: $!";
+        open STDERR, '>&', \*STDOUT or die "stderr: $!";
+        exec @cmd or die "psql: $!";
+    }
+    $h->autoflush(1);
+    return bless { env => $self, name => $name, h => $h, out => $out, n => 0 }, 'BBT::Pg::Session';
+}
+
+# Wait (up to a minute, polling) until SQL $cond about the backends of
+# application_name $app (a LIKE pattern) holds for $n of them (default 1):
+# 1, or 0.
+sub pg_wait_backend {
+    my ($self, $app, $cond, $n) = @_;
+    my $sql = "SELECT count(*) FROM pg_stat_activity WHERE application_name LIKE '$app' AND ($cond)";
+    for (1 .. 1200) {
+        return 1 if $self->psql($sql, db => 'postgres') >= ($n || 1);
+        select undef, undef, undef, 0.05;
+    }
+    return 0;
+}
+
+# Wait until a backend running a statement like $pattern waits for a lock.
+sub pg_wait_blocked {
+    my ($self, $pattern) = @_;
+    $pattern =~ s/'/''/g;
+    return $self->pg_wait_backend('%', "wait_event_type = 'Lock' AND query LIKE '$pattern'");
+}
+
+package BBT::Pg::Session;
+
+use BBT::Util qw(slurp);
+
+sub send {
+    my ($self, $sql) = @_;
+    print { $self->{h} } "$sql\n";
+    return $self;
+}
+
+# Every statement sent so far has run: 1, or 0 after a minute.
+sub done {
+    my ($self) = @_;
+    my $mark = "bbt-mark-" . ++$self->{n};
+    $self->send("\\echo $mark");
+    for (1 .. 1200) {
+        return 1 if slurp($self->{out}) =~ /^\Q$mark\E$/m;
+        select undef, undef, undef, 0.05;
+    }
+    return 0;
+}
+
+# Everything sent so far has run, or its backend waits for a lock:
+# 'done', 'blocked', or '' after a minute.
+sub settled {
+    my ($self) = @_;
+    my $mark = "bbt-mark-" . ++$self->{n};
+    $self->send("\\echo $mark");
+    my $sql = "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'bbt-$self->{name}'"
+            . " AND wait_event_type = 'Lock'";
+    for (1 .. 1200) {
+        return 'done' if slurp($self->{out}) =~ /^\Q$mark\E$/m;
+        return 'blocked' if $self->{env}->psql($sql, db => 'postgres') > 0;
+        select undef, undef, undef, 0.05;
+    }
+    return '';
+}
+
+# Its backend waits for a lock: 1, or 0 after a minute.
+sub blocked {
+    my ($self) = @_;
+    return $self->{env}->pg_wait_backend("bbt-$self->{name}", "wait_event_type = 'Lock'");
+}
+
+# What it printed, the marks left out.
+sub out {
+    my ($self) = @_;
+    my $o = slurp($self->{out});
+    $o =~ s/^bbt-mark-\d+\n//mg;
+    return $o;
+}
+
+# Ends it (psql quits at the end of its input): what it printed.
+sub finish {
+    my ($self) = @_;
+    close $self->{h} if $self->{h};
+    delete $self->{h};
+    return $self->out;
+}
+
+sub DESTROY { my ($self) = @_; close $self->{h} if $self->{h} }
+
 1;

@@ -1,0 +1,310 @@
+# Concurrent token operations take their rows in one order, so PostgreSQL
+# never has to abort one of two to break a deadlock (40P01), and a
+# revocation of all a holder's tokens misses none made meanwhile by a
+# rotation.  Each race is made deterministic with sessions of psql: one
+# holds a row, the others queue behind it (pg_stat_activity says they wait
+# for a lock), then it lets go; no sleep decides anything.
+use strict;
+use warnings;
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use Test::More;
+use BBT::Env;
+
+my $env = BBT::Env->new(httpd => 0)->start;
+$env->user_add($_) for qw(alice bob carol dave erin filler);
+# A table of realistic size, so that the planner reads rows by index (in
+# the order it is handed ids) rather than in one sequential scan.
+$env->psql("UPDATE bbtoken_policy SET max_tokens_per_user = 100000");
+$env->psql("SET session_replication_role = replica;"
+           . " INSERT INTO bbtoken_tokens (id, user_id, name, project_perm, repo_perm, salt, secret_hash)"
+           . " SELECT lpad((g * 7919)::text, 12, '0'), u.id, 'filler ' || g, 'PROJECT_READ', 'REPO_READ',"
+           . " repeat('a', 32), repeat('b', 64) FROM generate_series(1, 3000) g, bbtoken_users u"
+           . " WHERE u.name = 'filler'; ANALYZE");
+
+# Two live tokens of $user, made in the order given: (lower id, higher id).
+my $made = 0;
+sub two_tokens {
+    my ($user) = @_;
+    $made++;
+    my (undef, $a) = $env->token_insert($user, name => "$user one $made");
+    my (undef, $b) = $env->token_insert($user, name => "$user two $made");
+    return $a lt $b ? ($a, $b) : ($b, $a);
+}
+
+sub hash_of { $env->psql("SELECT secret_hash FROM bbtoken_tokens WHERE id = '$_[0]'") }
+
+sub live_of {
+    my ($user) = @_;
+    return $env->psql("SELECT count(*) FROM bbtoken_tokens t JOIN bbtoken_users u ON u.id = t.user_id"
+                      . " WHERE u.name = '$user' AND t.revoked_at IS NULL");
+}
+
+sub leak_sql {
+    my ($addr, @ids) = @_;
+    return "SELECT 'revoked ' || bbtoken_api_revoke_leaked('$addr', ARRAY['" . join("','", @ids)
+        . "'], ARRAY['" . join("','", map { hash_of($_) } @ids) . "']);";
+}
+
+# Run the CLI in the background: a function that waits for it and
+# returns (exit code, stdout, stderr).
+sub cli_bg {
+    my ($app, @args) = @_;
+    my $f = $env->dir . "/run/cli-$app";
+    my $pid = fork // die "fork: $!";
+    if (!$pid) {
+        my ($rc, $out, $err) = $env->cli_env({ PGAPPNAME => "bbt-$app" }, '--db',
+                                             $env->superuser_conninfo, @args);
+        BBT::Util::spew($f, "$rc\n$out\0$err");
+        POSIX::_exit(0);
+    }
+    return sub {
+        waitpid($pid, 0);
+        my ($rc, $rest) = split /\n/, BBT::Util::slurp($f), 2;
+        return ($rc, split(/\0/, $rest, 2));
+    };
+}
+
+subtest 'two leak reports of the same tokens in opposite orders: both answered, none aborted' => sub {
+    my ($lo, $hi) = two_tokens('alice');
+    my $h = $env->pg_session('hold1');
+    $h->send("BEGIN; SELECT 1 FROM bbtoken_tokens WHERE id = '$lo' FOR UPDATE;");
+    ok($h->done, 'a third session holds the lower token');
+    my $a = $env->pg_session('leak1a')->send(leak_sql('192.0.2.1', $lo, $hi));
+    ok($a->blocked, 'the report [lower, higher] waits');
+    my $b = $env->pg_session('leak1b')->send(leak_sql('192.0.2.2', $hi, $lo));
+    ok($b->blocked, 'the report [higher, lower] waits');
+    $h->send('ROLLBACK;');
+    ok($h->done && $a->done && $b->done, 'all three finish');
+    my $out = $a->finish . $b->finish;
+    $h->finish;
+    unlike($out, qr/deadlock|ERROR/, 'neither was aborted') or diag $out;
+    is(() = $out =~ /^revoked /mg, 2, 'each token revoked once, by one report or the other');
+    is(live_of('alice'), 0, 'no token of alice is live');
+};
+
+subtest 'a leak report and bbtoken revoke --user at once: both done, none aborted' => sub {
+    # The higher id made first: the user's rows lie in the other order on
+    # disk (and in the index of user_id).
+    my ($lo, $hi) = ('100000000001', '100000000002');
+    for my $id ($hi, $lo) {
+        $env->psql("INSERT INTO bbtoken_tokens (id, user_id, name, project_perm, repo_perm, salt, secret_hash)"
+                   . " SELECT '$id', id, 'carol $id', 'PROJECT_READ', 'REPO_READ', repeat('a', 32),"
+                   . " repeat('f', 64) FROM bbtoken_users WHERE name = 'carol'");
+    }
+    my $h = $env->pg_session('hold2');
+    $h->send("BEGIN; SELECT 1 FROM bbtoken_tokens WHERE id = '$lo' FOR UPDATE;");
+    ok($h->done, 'a third session holds the lower token');
+    my $a = $env->pg_session('leak2')->send(leak_sql('192.0.2.3', $lo, $hi));
+    ok($a->blocked, 'the report waits');
+    my $wait = cli_bg('revoke2', 'revoke', '--user', 'carol');
+    ok($env->pg_wait_backend('bbt-revoke2', "wait_event_type = 'Lock'"), 'revoke --user waits');
+    $h->send('ROLLBACK;');
+    ok($h->done && $a->done, 'the holder and the report finish');
+    my ($rc, $stdout, $stderr) = $wait->();
+    my $out = $a->finish;
+    $h->finish;
+    unlike($out, qr/deadlock|ERROR/, 'the report was not aborted') or diag $out;
+    is($rc, 0, 'revoke --user exits 0') or diag $stderr;
+    is(live_of('carol'), 0, 'no token of carol is live');
+};
+
+subtest 'bbtoken revoke --user while a rotation commits: the new token is revoked too' => sub {
+    my ($id) = two_tokens('dave');
+    my $r = $env->pg_session('rotate3');
+    $r->send("BEGIN; SELECT 'rotated ' || COALESCE(bbtoken_rotate('$id', '999999999901', repeat('c', 32), repeat('d', 64))::text, 'for good');");
+    ok($r->done, 'a rotation has made its new token, not committed yet');
+    my $wait = cli_bg('revoke3', 'revoke', '--user', 'dave');
+    ok($env->pg_wait_backend('bbt-revoke3', "wait_event_type = 'Lock'"), 'revoke --user waits for it');
+    $r->send('COMMIT;');
+    ok($r->done, 'the rotation commits');
+    my ($rc, $stdout, $stderr) = $wait->();
+    is($rc, 0, 'revoke --user exits 0') or diag $stderr;
+    my $out = $r->finish;
+    like($out, qr/^rotated /m, 'the rotation succeeded') or diag $out;
+    is(live_of('dave'), 0, 'no token of dave is live: not the rotated one either');
+};
+
+subtest 'a rotation and the deletion of its owner at once: neither aborted by a deadlock' => sub {
+    for my $case (['personal', 'erin'], ['~erin', 'erin']) {
+        my ($kind, $user) = @$case;
+        my $id;
+        if ($kind eq 'personal') {
+            ($id) = two_tokens($user);
+        } else {
+            $id = sprintf('%012d', 424242424242);
+            $env->psql("INSERT INTO bbtoken_tokens (id, project_key, name, project_perm, repo_perm, salt,"
+                       . " secret_hash) VALUES ('$id', '~$user', 'erin project', 'PROJECT_READ', 'REPO_READ',"
+                       . " repeat('a', 32), repeat('e', 64))");
+        }
+        my $h = $env->pg_session("hold4$kind");
+        $h->send("BEGIN; SELECT 1 FROM bbtoken_tokens WHERE id = '$id' FOR UPDATE;");
+        ok($h->done, "$kind: a third session holds the token");
+        my $new = $kind eq 'personal' ? '999999999902' : '999999999903';
+        my $r = $env->pg_session("rotate4$kind");
+        $r->send("SELECT bbtoken_rotate('$id', '$new', repeat('c', 32), repeat('d', 64)) IS NOT NULL;");
+        ok($r->blocked, "$kind: the rotation waits");
+        my $d = $env->pg_session("delete4$kind");
+        $d->send("DELETE FROM bbtoken_users WHERE name = '$user';");
+        ok($d->blocked, "$kind: the deletion waits");
+        $h->send('ROLLBACK;');
+        ok($h->done && $r->done && $d->done, "$kind: all three finish");
+        my $out = $r->finish . $d->finish;
+        $h->finish;
+        unlike($out, qr/deadlock/, "$kind: no deadlock") or diag $out;
+        is($env->psql("SELECT count(*) FROM bbtoken_tokens WHERE revoked_at IS NULL"
+                      . " AND (project_key = '~$user' OR user_id IS NOT NULL AND user_id NOT IN"
+                      . " (SELECT id FROM bbtoken_users))"), 0, "$kind: nothing of $user is live");
+        $env->user_add($user) if $env->psql("SELECT count(*) FROM bbtoken_users WHERE name = '$user'") == 0;
+    }
+};
+
+subtest 'a leak report and the deletion of the tokens\' owner at once: neither aborted' => sub {
+    $env->user_add('frank');
+    # As for revoke --user: the rows lie higher id first.
+    my ($lo, $hi) = ('100000000011', '100000000012');
+    for my $id ($hi, $lo) {
+        $env->psql("INSERT INTO bbtoken_tokens (id, user_id, name, project_perm, repo_perm, salt, secret_hash)"
+                   . " SELECT '$id', id, 'frank $id', 'PROJECT_READ', 'REPO_READ', repeat('a', 32),"
+                   . " repeat('f', 64) FROM bbtoken_users WHERE name = 'frank'");
+    }
+    my $h = $env->pg_session('hold6');
+    $h->send("BEGIN; SELECT 1 FROM bbtoken_tokens WHERE id = '$lo' FOR UPDATE;");
+    ok($h->done, 'a third session holds the lower token');
+    my $a = $env->pg_session('leak6')->send(leak_sql('192.0.2.6', $lo, $hi));
+    ok($a->blocked, 'the report waits');
+    my $d = $env->pg_session('delete6')->send("DELETE FROM bbtoken_users WHERE name = 'frank';");
+    ok($d->blocked, 'the deletion waits');
+    $h->send('ROLLBACK;');
+    ok($h->done && $a->done && $d->done, 'all three finish');
+    my $out = $a->finish . $d->finish;
+    $h->finish;
+    unlike($out, qr/deadlock|ERROR/, 'neither was aborted') or diag $out;
+    is($env->psql("SELECT count(*) FROM bbtoken_users WHERE name = 'frank'"), 0, 'frank is deleted');
+    is($env->psql("SELECT count(*) FROM bbtoken_audit WHERE event = 'revoked_leaked'"
+                  . " AND token_id IN ('$lo', '$hi')"), 2, 'and the report revoked both tokens first');
+};
+
+subtest 'a leak report and bbtoken notify revoking unused tokens at once: neither aborted' => sub {
+    $env->user_add('gina');
+    $env->psql("UPDATE bbtoken_policy SET revoke_unused_after = interval '30 days'");
+    # Two tokens of gina's unused for 60 days and warned 8 days ago, the
+    # higher id first on disk.
+    my ($lo, $hi) = ('100000000021', '100000000022');
+    for my $id ($hi, $lo) {
+        $env->psql("SET session_replication_role = replica;"
+                   . " INSERT INTO bbtoken_tokens (id, user_id, name, project_perm, repo_perm, salt, secret_hash,"
+                   . " created_at) SELECT '$id', id, 'gina $id', 'PROJECT_READ', 'REPO_READ', repeat('a', 32),"
+                   . " repeat('f', 64), now() - interval '60 days' FROM bbtoken_users WHERE name = 'gina';"
+                   . " INSERT INTO bbtoken_notices (token_id, kind, sent_at)"
+                   . " VALUES ('$id', 'unused', now() - interval '8 days')");
+    }
+    my $h = $env->pg_session('hold8');
+    $h->send("BEGIN; SELECT 1 FROM bbtoken_tokens WHERE id = '$lo' FOR UPDATE;");
+    ok($h->done, 'a third session holds the lower token');
+    my $a = $env->pg_session('leak8')->send(leak_sql('192.0.2.8', $lo, $hi));
+    ok($a->blocked, 'the report waits');
+    my $wait = cli_bg('notify8', 'notify', '--sendmail', '/bin/true');
+    ok($env->pg_wait_backend('bbt-notify8', "wait_event_type = 'Lock'"), 'notify waits');
+    $h->send('ROLLBACK;');
+    ok($h->done && $a->done, 'the holder and the report finish');
+    my ($rc, $stdout, $stderr) = $wait->();
+    my $out = $a->finish;
+    $h->finish;
+    unlike($out, qr/deadlock|ERROR/, 'the report was not aborted') or diag $out;
+    is($rc, 0, 'notify exits 0') or diag $stderr;
+    is(live_of('gina'), 0, 'no token of gina is live');
+    $env->psql("UPDATE bbtoken_policy SET revoke_unused_after = NULL");
+};
+
+subtest 'a rotation and user disable at once: neither aborted' => sub {
+    $env->user_add('hana');
+    my ($id) = two_tokens('hana');
+    my $h = $env->pg_session('hold9');
+    $h->send("BEGIN; SELECT 1 FROM bbtoken_tokens WHERE id = '$id' FOR UPDATE;");
+    ok($h->done, 'a third session holds the token');
+    my $r = $env->pg_session('rotate9');
+    $r->send("SELECT 'rotated ' || COALESCE(bbtoken_rotate('$id', '999999999909', repeat('c', 32),"
+             . " repeat('d', 64))::text, 'for good');");
+    ok($r->blocked, 'the rotation waits');
+    # It waits for the rotation (which holds hana's row FOR KEY SHARE), or
+    # it is done: either way the rotation then goes on.
+    my $wait = cli_bg('disable9', 'user', 'disable', 'hana');
+    ok($env->pg_wait_backend('bbt-disable9', "wait_event_type = 'Lock'")
+       || $env->psql("SELECT NOT active FROM bbtoken_users WHERE name = 'hana'") eq 't',
+       'user disable waits or is done');
+    $h->send('ROLLBACK;');
+    ok($h->done && $r->done, 'the holder and the rotation finish');
+    my ($rc, undef, $err) = $wait->();
+    my $out = $r->finish;
+    $h->finish;
+    unlike($out, qr/deadlock/, 'no deadlock') or diag $out;
+    like($out, qr/^rotated |user is disabled: hana/m, 'the rotation is made, or refused as its owner is disabled')
+        or diag $out;
+    is($rc, 0, 'user disable exits 0') or diag $err;
+    is($env->psql("SELECT active FROM bbtoken_users WHERE name = 'hana'"), 'f', 'hana is disabled');
+};
+
+subtest 'a rotation and a rename of the same token at once: neither aborted' => sub {
+    for my $first (qw(rotation rename)) {
+        my ($id) = two_tokens('alice');
+        my $h = $env->pg_session("hold7$first");
+        $h->send("BEGIN; SELECT 1 FROM bbtoken_tokens WHERE id = '$id' FOR UPDATE;");
+        ok($h->done, "$first first: a third session holds the token");
+        my $new = $first eq 'rotation' ? '999999999907' : '999999999908';
+        my $rot = "SELECT 'rotated ' || COALESCE(bbtoken_rotate('$id', '$new', repeat('c', 32),"
+                . " repeat('d', 64))::text, 'for good');";
+        my $ren = "UPDATE bbtoken_tokens SET name = 'renamed $first' WHERE id = '$id' AND revoked_at IS NULL;";
+        my ($s1, $s2) = map { $env->pg_session("$_$first") } qw(one7 two7);
+        $s1->send($first eq 'rotation' ? $rot : $ren);
+        ok($s1->blocked, "$first first: the first waits");
+        $s2->send($first eq 'rotation' ? $ren : $rot);
+        ok($s2->blocked, "$first first: the second waits");
+        $h->send('ROLLBACK;');
+        ok($h->done && $s1->done && $s2->done, "$first first: all three finish");
+        my $out = $s1->finish . $s2->finish;
+        $h->finish;
+        unlike($out, qr/deadlock|ERROR/, "$first first: neither was aborted") or diag $out;
+        like($out, qr/^rotated /m, "$first first: the rotation is made");
+    }
+};
+
+subtest 'two leak reports counted while a window ends: none aborted' => sub {
+    # y: the first caller's count, its window ending between the two
+    # callers' clocks; r: another address's, long over, after y on disk.
+    $env->psql("DELETE FROM bbtoken_leak_throttle");
+    my $a = $env->pg_session('thr5a');
+    my $b = $env->pg_session('thr5b');
+    # As a table where most counts are over would be read: in the order
+    # of the rows on disk, not of the window_start index.
+    $_->send('SET enable_indexscan = off; SET enable_bitmapscan = off;') for $a, $b;
+    $a->send("BEGIN; SELECT 'now ' || (extract(epoch FROM now()) * 1000000)::bigint;");
+    ok($a->done, 'the first caller has its clock');
+    $b->send("BEGIN; SELECT 'now ' || (extract(epoch FROM now()) * 1000000)::bigint;");
+    ok($b->done, 'the second caller has its clock');
+    my ($ta) = $a->out =~ /^now (\d+)$/m;
+    my ($tb) = $b->out =~ /^now (\d+)$/m;
+    ok($tb > $ta, 'the second clock is later');
+    my $mid = int(($ta + $tb) / 2);
+    $env->psql("INSERT INTO bbtoken_leak_throttle (client_net, window_start, calls) VALUES"
+               . " ('192.0.2.50', to_timestamp($mid / 1000000.0) - interval '3600 s', 3),"
+               . " ('192.0.2.60', now() - interval '2 hours', 7)");
+    my $h = $env->pg_session('hold5');
+    $h->send("BEGIN; SELECT 1 FROM bbtoken_leak_throttle WHERE client_net = '192.0.2.60' FOR UPDATE;");
+    ok($h->done, 'a third session holds the other address\'s count');
+    # Each has waited or finished before the next goes on.
+    $a->send("SELECT 'wait ' || bbtoken_api_leak_throttle('192.0.2.50', 30, 3600);");
+    ok($a->settled, 'the first caller has counted or waits');
+    $b->send("SELECT 'wait ' || bbtoken_api_leak_throttle('192.0.2.70', 30, 3600);");
+    ok($b->settled, 'the second caller has counted or waits');
+    $h->send('ROLLBACK;');
+    $a->send('COMMIT;');
+    $b->send('COMMIT;');
+    ok($h->done && $a->done && $b->done, 'all three finish');
+    my $out = $a->finish . $b->finish;
+    $h->finish;
+    unlike($out, qr/deadlock|ERROR/, 'neither caller was aborted') or diag $out;
+    is(() = $out =~ /^wait 0$/mg, 2, 'both may go on');
+};
+
+done_testing;
