@@ -114,3 +114,8 @@ COMMIT;
 BEGIN;
 \ir migrations/0022_invisible.sql
 COMMIT;
+
+-- Version 23: each grant's permission level on its row, for httpd's lookup.
+BEGIN;
+\ir migrations/0023_grant_level.sql
+COMMIT;
