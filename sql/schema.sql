@@ -129,6 +129,11 @@ BEGIN;
 \ir migrations/0022_invisible.sql
 COMMIT;
 
+-- Version 23: each grant's permission level on its row, for httpd's lookup.
+BEGIN;
+\ir migrations/0023_grant_level.sql
+COMMIT;
+
 -- Version 24: concurrent token operations take their rows in one order.
 BEGIN;
 \ir migrations/0024_lock_order.sql

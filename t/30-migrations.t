@@ -515,6 +515,51 @@ subtest 'version 22: invisible formatting characters leave names; a personal pro
        . ' nothing else, as bbt_input_token_name');
 };
 
+subtest 'version 23: each grant keeps its level; every owner\'s level is what it was' => sub {
+    db_at('levels', 22);
+    $env->psql("INSERT INTO bbtoken_users (name, active, is_admin) VALUES ('alice', true, false),"
+               . " ('Bob', true, false), ('carol', false, false), ('root', true, true)", db => 'levels');
+    $env->psql("INSERT INTO bbtoken_project_grants SELECT u.id, g.k, g.p FROM bbtoken_users u JOIN (VALUES"
+               . " ('alice', 'PROJ', 'PROJECT_WRITE'), ('Bob', '~alice', 'PROJECT_READ'),"
+               . " ('carol', 'PROJ', 'PROJECT_ADMIN'), ('Bob', 'OTHER', 'PROJECT_ADMIN')) g(n, k, p) ON u.name = g.n",
+               db => 'levels');
+    $env->psql("INSERT INTO bbtoken_repo_grants SELECT u.id, g.k, g.s, g.p FROM bbtoken_users u JOIN (VALUES"
+               . " ('alice', 'PROJ', 'repo', 'REPO_ADMIN'), ('alice', 'OTHER', 'x', 'REPO_READ'),"
+               . " ('Bob', 'PROJ', 'repo', 'REPO_WRITE'), ('Bob', 'OTHER', 'x', 'REPO_READ')) g(n, k, s, p)"
+               . " ON u.name = g.n", db => 'levels');
+    # Every user on every kind of target, by both functions the lookup and
+    # the API read it through.
+    my $levels = "SELECT string_agg(u.name || ' ' || COALESCE(t.k, '-') || '/' || COALESCE(t.s, '-') || '='"
+               . " || (SELECT l.level FROM bbtoken_owner_levels(u, t.k, t.s) l) || ','"
+               . " || bbtoken_owner_level_of(u, t.k, t.s), ' ' ORDER BY u.name, t.k, t.s)"
+               . " FROM bbtoken_users u, (VALUES ('PROJ', NULL), ('PROJ', 'repo'), ('PROJ', 'other'),"
+               . " ('OTHER', NULL), ('OTHER', 'x'), ('~alice', NULL), ('~alice', 'x'), ('~bob', NULL),"
+               . " (NULL, NULL)) t(k, s)";
+    my $before = $env->psql($levels, db => 'levels');
+    my @t = ('OTHER/x', 'OTHER/-', 'PROJ/other', 'PROJ/repo', 'PROJ/-', '~alice/x', '~alice/-', '~bob/-', '-/-');
+    my %want = (Bob => [3, 3, 0, 2, 0, 1, 1, 3, 0], alice => [1, 0, 2, 3, 2, 3, 3, 0, 0],
+                carol => [(0) x 9], root => [(3) x 8, 0]);
+    is($before, join(' ', map { my $n = $_; map {"$n $t[$_]=$want{$n}[$_],$want{$n}[$_]"} 0 .. $#t }
+                              qw(Bob alice carol root)),
+       'control: version 22 computes them (grants, the personal project\'s owner, an admin, a disabled user)');
+    my ($rc, $out, $err) = cli_db('levels', 'db', 'upgrade');
+    is($rc, 0, 'db upgrade') or diag $err;
+    is($env->psql($levels, db => 'levels'), $before, 'every owner\'s level on every target is what it was');
+    is($env->psql("SELECT count(*) FROM (SELECT permission, perm_level FROM bbtoken_project_grants UNION ALL"
+                  . " SELECT permission, perm_level FROM bbtoken_repo_grants) g"
+                  . " WHERE g.perm_level IS DISTINCT FROM bbtoken_perm_level(g.permission)", db => 'levels'),
+       0, 'each grant\'s perm_level is its permission\'s level');
+    $env->psql("UPDATE bbtoken_repo_grants SET permission = 'REPO_READ' WHERE project_key = 'PROJ'"
+               . " AND user_id = (SELECT id FROM bbtoken_users WHERE name = 'alice')", db => 'levels');
+    $env->psql("INSERT INTO bbtoken_project_grants VALUES ((SELECT id FROM bbtoken_users WHERE name = 'Bob'),"
+               . " 'PROJ', 'PROJECT_ADMIN')", db => 'levels');
+    is($env->psql("SELECT string_agg(u.name || '=' || bbtoken_owner_level_of(u, 'PROJ', 'repo'), ' '"
+                  . " ORDER BY u.name) FROM bbtoken_users u", db => 'levels'),
+       'Bob=3 alice=2 carol=0 root=3', 'a grant changed or made (by a plain INSERT) is read at its new level');
+    ($rc, $out, $err) = $env->psql_try("UPDATE bbtoken_project_grants SET perm_level = 3", db => 'levels');
+    ok($rc != 0 && $err =~ /generated column/, 'perm_level cannot be written') or diag "exit $rc: $out$err";
+};
+
 subtest 'SQL_ASCII: a control character is read as the database stores it, and other characters pass' => sub {
     # What initdb makes under the C locale without -E: the database holds
     # the CLI's UTF-8 bytes as they come, and its regular expressions read

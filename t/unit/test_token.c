@@ -380,6 +380,16 @@ static void test_salt_hash(void)
     is_int(bbt_token_verify(VEC1_SALT, VEC1_HASH, &t), 1,
            "verify: known vector matches");
 
+    /* The thread's HMAC context keeps the last key: the same salt again
+     * is hashed under it, a salt one bit away is not. */
+    is_int(bbt_token_hash_hex(VEC1_SALT, &t, h), 0, "vector 1 again");
+    is_str(h, VEC1_HASH, "  the same hash under the salt the context holds");
+    is_int(bbt_token_hash_hex("101112131415161718191a1b1c1d1e1e", &t, h2), 0,
+           "vector 1 under a salt whose last bit differs");
+    ok(strcmp(h, h2) != 0, "  another hash");
+    is_int(bbt_token_verify(VEC1_SALT, VEC1_HASH, &t), 1,
+           "  and vector 1's salt after it verifies again");
+
     is_int(bbt_token_hash_hex(s1, &t, h), 0, "hash under a random salt");
     ok(strlen(h) == 64 && strspn(h, "0123456789abcdef") == 64,
        "hash is 64 lower-case hex digits");
