@@ -188,7 +188,9 @@ cmp_ok($after->{bbtoken_cache_resyncs_total} // 0, '>=', 1, 'the listener\'s fir
 ok(delta($before, $after, 'bbtoken_db_query_duration_seconds_sum') > 0, 'the statements took some time');
 
 # Who served what: every counted request's child held its connection, so
-# three children served them, and the scrapes were served by another.
+# three children served them.  The scrape whose figures were read (the
+# last: a scrape too early is made again, maybe by connection 3's child,
+# free once the 400 closed it) counted requests other children served.
 my @log = map { [split / /] } split /\n/, BBT::Env::slurp("$env->{dir}/logs/pid_log");
 my %by_conn;
 my @scm = grep { $_->[3] =~ m{^/scm/} } @log;
@@ -196,7 +198,8 @@ is(scalar @scm, 8, 'eight requests logged');
 my %scm_pids = map { $_->[0] => 1 } @scm;
 is(scalar keys %scm_pids, 3, 'served by three children') or diag explain \@scm;
 my @scrapes = grep { $_->[3] eq '/metrics' } @log;
-ok(!$scm_pids{ $scrapes[-1][0] }, 'the scrape by a fourth, which served none of them: the counts are every child\'s')
+my $own = grep { $_->[0] eq $scrapes[-1][0] } @scm;
+cmp_ok($own, '<', scalar @scm, "the scrape's child served $own of them: the counts read are every child's")
     or diag explain \@log;
 
 subtest 'the page passes promtool check metrics' => sub {
