@@ -157,7 +157,7 @@ $(OBJ)/cli/migrations.o: $(MIGRATIONS_H)
 $(OUT)/bbtoken: $(CLI_O) $(CORE_O) $(PGJSON_O) | $(OUT)
 	$(CC) $(LDFLAGS) $(SAN_LDFLAGS) -o $@ $(CLI_O) $(CORE_O) $(PGJSON_O) -lpq -lcrypto -lpcre2-8 $(JANSSON_LIBS)
 
-$(OUT)/t/%: t/unit/%.c t/unit/tap.h t/unit/rules_fixture.h $(CORE_O) | $(OUT)/t
+$(OUT)/t/%: t/unit/%.c t/unit/tap.h t/unit/rules_fixture.h t/unit/jshape_oracle.h $(CORE_O) | $(OUT)/t
 	$(CC) $(BASEFLAGS) -Imod_bbtoken -It/unit $(JANSSON_CFLAGS) -o $@ $< $(CORE_O) -lcrypto -lpcre2-8 $(JANSSON_LIBS)
 
 # The CLI's command line and output, without libpq or a database.
@@ -167,8 +167,8 @@ $(OUT)/t/test_cli_%: t/unit/test_cli_%.c t/unit/tap.h t/unit/cli_capture.h $(CLI
 unit: $(UNITS)
 
 # The fuzzers compile the core from source with sanitizers of their own.
-$(OUT)/fuzz/%: t/fuzz/%.c $(CORE:%=mod_bbtoken/%.c) $(SETS_C) $(HEADERS) | $(OUT)/fuzz
-	$(FUZZ_CC) -g -O1 -pthread $(VERSION_DEF) -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -Imod_bbtoken $(JANSSON_CFLAGS) -o $@ $< $(CORE:%=mod_bbtoken/%.c) $(SETS_C) -lcrypto -lpcre2-8 $(JANSSON_LIBS)
+$(OUT)/fuzz/%: t/fuzz/%.c $(CORE:%=mod_bbtoken/%.c) $(SETS_C) $(HEADERS) t/unit/jshape_oracle.h | $(OUT)/fuzz
+	$(FUZZ_CC) -g -O1 -pthread $(VERSION_DEF) -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -Imod_bbtoken -It/unit $(JANSSON_CFLAGS) -o $@ $< $(CORE:%=mod_bbtoken/%.c) $(SETS_C) -lcrypto -lpcre2-8 $(JANSSON_LIBS)
 
 # The CLI's fuzzers (fuzz_cli_*) take its code without libpq as well.
 $(OUT)/fuzz/fuzz_cli_%: t/fuzz/fuzz_cli_%.c $(CORE:%=mod_bbtoken/%.c) $(SETS_C) $(CLI_NOPQ:%=cli/%.c) $(HEADERS) $(CLI_HEADERS) | $(OUT)/fuzz

@@ -14,37 +14,7 @@
 #include <string.h>
 
 #include "bbt_jshape.h"
-
-static void tree(json_t *j, unsigned d, bbt_jshape_t *s)
-{
-    const char *k;
-    json_t *v;
-    size_t i, n;
-
-    s->values++;
-    if (!json_is_array(j) && !json_is_object(j)) {
-        return;
-    }
-    if (d > s->depth) {
-        s->depth = d;
-    }
-    if (json_is_array(j)) {
-        n = json_array_size(j);
-        json_array_foreach(j, i, v)
-        {
-            tree(v, d + 1, s);
-        }
-    } else {
-        n = json_object_size(j);
-        json_object_foreach(j, k, v)
-        {
-            tree(v, d + 1, s);
-        }
-    }
-    if (n > s->items) {
-        s->items = (unsigned)n;
-    }
-}
+#include "jshape_oracle.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -66,7 +36,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     rc = bbt_jshape_measure(buf, size, &unbounded, &seen, &at);
     j = json_loadb(buf, size, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &err);
     if (j) {
-        tree(j, 1, &want);
+        jshape_oracle(j, 1, &want);
         if (want.depth <= BBT_JSHAPE_DEPTH_MAX &&
             (rc != BBT_JSHAPE_OK || seen.depth != want.depth ||
              seen.items != want.items || seen.values != want.values)) {
@@ -86,7 +56,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     switch (bbt_jshape_load(buf, size, &small, &j, &err)) {
     case BBT_JSHAPE_OK:
         want.depth = want.items = want.values = 0;
-        tree(j, 1, &want);
+        jshape_oracle(j, 1, &want);
         if (want.depth > small.depth || want.items > small.items ||
             want.values > small.values) {
             abort();

@@ -3,6 +3,7 @@
  * spaced; each bound refused one past it and not at it; what goes on to
  * jansson is read strictly. */
 #include "bbt_jshape.h"
+#include "jshape_oracle.h"
 #include "tap.h"
 
 #include <stdio.h>
@@ -14,37 +15,6 @@ static const bbt_jshape_t unbounded = {BBT_JSHAPE_DEPTH_MAX, 1u << 30,
 
 /* jansson's own count of j's shape, j at depth d (the top one's 1 if it
  * is an array or object). */
-static void tree(json_t *j, unsigned d, bbt_jshape_t *s)
-{
-    const char *k;
-    json_t *v;
-    size_t i, n = 0;
-
-    s->values++;
-    if (!json_is_array(j) && !json_is_object(j)) {
-        return;
-    }
-    if (d > s->depth) {
-        s->depth = d;
-    }
-    if (json_is_array(j)) {
-        n = json_array_size(j);
-        json_array_foreach(j, i, v)
-        {
-            tree(v, d + 1, s);
-        }
-    } else {
-        n = json_object_size(j);
-        json_object_foreach(j, k, v)
-        {
-            tree(v, d + 1, s);
-        }
-    }
-    if (n > s->items) {
-        s->items = (unsigned)n;
-    }
-}
-
 /* The measured shape of text is jansson's: 1, or 0 after saying why
  * (and with quiet non-zero, nothing printed when it is). */
 static int same_shape_q(const char *text, size_t len, const char *name,
@@ -59,7 +29,7 @@ static int same_shape_q(const char *text, size_t len, const char *name,
     if (!j) {
         return ok(0, "%s: jansson reads it (%s)", name, err.text);
     }
-    tree(j, 1, &want);
+    jshape_oracle(j, 1, &want);
     json_decref(j);
     rc = bbt_jshape_measure(text, len, &unbounded, &got, &at);
     if (quiet && rc == BBT_JSHAPE_OK && got.depth == want.depth &&
