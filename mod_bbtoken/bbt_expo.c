@@ -44,6 +44,8 @@ enum {
     F_CACHE_RESYNCS,
     F_CACHE_LISTENER_LOSSES,
     F_CACHE_LISTENERS,
+    F_SCHEMA_VERSION,
+    F_SCHEMA_EXPECTED,
     F_THROTTLED,
     F_COUNT
 };
@@ -93,6 +95,13 @@ static const struct {
     [F_CACHE_LISTENERS] = {"bbtoken_cache_listeners", "gauge",
                            "Cache listeners holding their LISTEN connection "
                            "to PostgreSQL (one per server)."},
+    [F_SCHEMA_VERSION] = {"bbtoken_schema_version", "gauge",
+                          "The database's schema version, as a child last "
+                          "read it (once per child, on its first "
+                          "connection); 0 until one has."},
+    [F_SCHEMA_EXPECTED] = {"bbtoken_schema_version_expected", "gauge",
+                           "The schema version this module's release "
+                           "expects: the last of its migrations."},
     [F_THROTTLED] = {"bbtoken_throttled_clients", "gauge",
                      "Clients refused for now by a throttle."},
 };
@@ -139,6 +148,9 @@ static const bbt_series_t bbt_counter[BBT_STAT_COUNTERS] = {
 
 static const bbt_series_t bbt_gauge[BBT_GAUGE_COUNT] = {
     [BBT_GAUGE_CACHE_LISTENERS] = {F_CACHE_LISTENERS, NULL, "CacheListeners"},
+    [BBT_GAUGE_SCHEMA_VERSION] = {F_SCHEMA_VERSION, NULL, "SchemaVersion"},
+    [BBT_GAUGE_SCHEMA_EXPECTED] = {F_SCHEMA_EXPECTED, NULL,
+                                   "SchemaVersionExpected"},
     [BBT_GAUGE_THROTTLED_CLIENTS] = {F_THROTTLED, NULL, "ThrottledClients"},
 };
 

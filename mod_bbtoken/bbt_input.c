@@ -238,6 +238,10 @@ const char *bbt_input_email(const char *s)
             return "e-mail address must not contain spaces or control "
                    "characters";
         }
+        if (bbt_is_invisible(cp)) {
+            return "e-mail address must not contain invisible formatting "
+                   "characters";
+        }
     }
     at = strchr(s, '@');
     if (!at || strchr(at + 1, '@') || at == s || !at[1]) {

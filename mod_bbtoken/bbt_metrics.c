@@ -23,6 +23,7 @@
 #include "bbt_expo.h"
 #include "bbt_metrics.h"
 #include "bbt_request.h"
+#include "bbt_schema.h"
 #include "bbt_stats.h"
 #include "bbt_throttle.h"
 
@@ -131,7 +132,9 @@ static int bbt_metrics_post_config(apr_pool_t *pconf, apr_pool_t *plog,
     (void)pconf;
     (void)plog;
     (void)ptemp;
-    bbt_stats_init(s);
+    if (bbt_stats_init(s) == 0) {
+        bbt_schema_post_config();
+    }
     return OK;
 }
 

@@ -7,7 +7,8 @@
  * connection that answers: one statement per child, not per request.
  * Which child tells is bbt_stats_once's: the first to find the schema
  * behind or ahead, so the error log holds one line per start whatever the
- * number of children.
+ * number of children.  Every child that reads it sets the metrics' gauge,
+ * so a child started after `bbtoken db upgrade` shows the new version.
  */
 #include "httpd.h"
 #include "http_log.h"
@@ -65,6 +66,7 @@ void bbt_schema_note(request_rec *r, PGconn *pg)
         }
         return;
     }
+    bbt_stats_gauge_set(BBT_GAUGE_SCHEMA_VERSION, version);
     if (version < BBT_SCHEMA_LATEST && version >= BBT_SCHEMA_MIN &&
         bbt_stats_once(BBT_ONCE_SCHEMA)) {
         ap_log_error(APLOG_MARK, APLOG_WARNING, 0, r->server,
@@ -81,6 +83,11 @@ void bbt_schema_note(request_rec *r, PGconn *pg)
                      "the release whose bbtoken upgraded the database",
                      version, BBT_SCHEMA_LATEST);
     }
+}
+
+void bbt_schema_post_config(void)
+{
+    bbt_stats_gauge_set(BBT_GAUGE_SCHEMA_EXPECTED, BBT_SCHEMA_LATEST);
 }
 
 void bbt_schema_too_old(request_rec *r, PGconn *pg)

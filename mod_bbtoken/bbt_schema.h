@@ -23,6 +23,10 @@ struct pg_conn;
  * from apxs.mk), say so, once per start: BBT760 behind, BBT761 ahead. */
 void bbt_schema_note(request_rec *r, struct pg_conn *pg);
 
+/* post_config, once the counters' segment is found or made: the metrics'
+ * bbtoken_schema_version_expected. */
+void bbt_schema_post_config(void);
+
 /* The token lookup could not be prepared on a live connection: when the
  * schema is older than BBT_SCHEMA_MIN, say so and what to do (BBT770),
  * which the database's word (a column that does not exist) leaves the

@@ -64,6 +64,11 @@ typedef enum {
     /* Cache listeners holding their LISTEN connection to PostgreSQL: 1 or
      * 0 (one per server). */
     BBT_GAUGE_CACHE_LISTENERS = 0,
+    /* The database's schema version as a child of this generation last
+     * read it, 0 until one has (bbt_schema.c); and the version this
+     * module expects, set when httpd starts or restarts. */
+    BBT_GAUGE_SCHEMA_VERSION,
+    BBT_GAUGE_SCHEMA_EXPECTED,
     /* Clients refused for now by a throttle. */
     BBT_GAUGE_THROTTLED_CLIENTS,
     BBT_GAUGE_COUNT

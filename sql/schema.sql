@@ -138,3 +138,8 @@ COMMIT;
 BEGIN;
 \ir migrations/0024_lock_order.sql
 COMMIT;
+
+-- Version 25: no invisible formatting characters in e-mail addresses.
+BEGIN;
+\ir migrations/0025_email_invisible.sql
+COMMIT;

@@ -418,17 +418,19 @@ my $INVISIBLE = '00AD 034F 061C 115F-1160 17B4-17B5 180E 200B-200F 2028-202E 206
 
 # What bbtoken_token_name_problem says of "n" and each code point from
 # U+0080 up, in $db, each given as its UTF-8 bytes whatever the database's
-# encoding: "reason: ranges" per reason.
+# encoding: "reason: ranges" per reason.  $rule, if given, is another rule
+# of c (the code point as text) whose result is the reason or NULL.
 sub name_rule_sweep {
-    my ($db) = @_;
+    my ($db, $rule) = @_;
+    $rule //= "bbtoken_token_name_problem('n' || c)";
     my $b = sub { "(128 + ((cp >> $_[0]) & 63))" };
     my $utf8 = "CASE WHEN cp < 2048 THEN decode(lpad(to_hex(((192 + (cp >> 6)) << 8) + ${\ $b->(0)}), 4, '0'), 'hex')"
              . " WHEN cp < 65536 THEN decode(lpad(to_hex(((224 + (cp >> 12)) << 16) + (${\ $b->(6)} << 8)"
              . " + ${\ $b->(0)}), 6, '0'), 'hex')"
              . " ELSE decode(lpad(to_hex(((240 + (cp >> 18))::bigint << 24) + (${\ $b->(12)} << 16)"
              . " + (${\ $b->(6)} << 8) + ${\ $b->(0)}), 8, '0'), 'hex') END";
-    my $rows = $env->psql("SELECT cp, p FROM (SELECT cp, bbtoken_token_name_problem('n' || convert_from($utf8,"
-                          . " getdatabaseencoding())) p FROM generate_series(128, 1114111) cp"
+    my $rows = $env->psql("SELECT cp, p FROM (SELECT cp, $rule p FROM generate_series(128, 1114111) cp,"
+                          . " convert_from($utf8, getdatabaseencoding()) c"
                           . " WHERE cp NOT BETWEEN 55296 AND 57343) s WHERE p IS NOT NULL ORDER BY cp",
                           db => $db, sep => '|');
     my (%r, @order);
@@ -560,6 +562,44 @@ subtest 'version 23: each grant keeps its level; every owner\'s level is what it
     ok($rc != 0 && $err =~ /generated column/, 'perm_level cannot be written') or diag "exit $rc: $out$err";
 };
 
+# bbtoken_valid_email of "a" c "@b", as name_rule_sweep's rule.
+my $EMAIL_RULE = "CASE WHEN NOT bbtoken_valid_email('a' || c || '\@b') THEN 'refused' END";
+
+subtest 'version 25: no invisible formatting character in an e-mail address' => sub {
+    # An address is shown to administrators and mailed to by notify: what
+    # reorders or hides text makes it read as another address.
+    db_at('invmail', 24);
+    $env->psql("INSERT INTO bbtoken_users (name, email) VALUES ('alice', E'alice\@corp\\u202eelpmaxe.'),"
+               . " ('bob', E'b\\u200bob\@corp.example'), ('carl', E'carl\@corp.example\\U000e0041'),"
+               . " ('dave', 'dave\@corp.example'), ('erin', E'erin\\u2714\\ufe0f\@corp.example'), ('fred', NULL)",
+               db => 'invmail');
+    is($env->psql("SELECT count(*) FROM bbtoken_users WHERE email ~ '[\\u200b\\u202e\\U000e0041]'", db => 'invmail'),
+       3, 'control: version 24 took three such addresses');
+    my ($rc, $out, $err) = cli_db('invmail', 'db', 'upgrade');
+    is($rc, 0, 'db upgrade') or diag $err;
+    is($env->psql("SELECT string_agg(name || '=' || COALESCE(email, '-'), ' ' ORDER BY name) FROM bbtoken_users",
+                  db => 'invmail'),
+       "alice=- bob=- carl=- dave=dave\@corp.example erin=erin\xe2\x9c\x94\xef\xb8\x8f\@corp.example fred=-",
+       'the three became none; the others, a variation selector too, are as they were');
+    is($env->psql("SELECT string_agg(user_name || ' ' || source || ' ' || detail, ', ' ORDER BY user_name)"
+                  . " FROM bbtoken_audit WHERE event = 'user_details_changed'", db => 'invmail'),
+       "alice upgrade e-mail none (was 'alice\@corp?elpmaxe.'), bob upgrade e-mail none (was 'b?ob\@corp.example'),"
+       . " carl upgrade e-mail none (was 'carl\@corp.example?')",
+       'recorded by the upgrade, each such character shown as "?"');
+    is($env->psql("SELECT count(*) FROM bbtoken_audit WHERE detail ~ '[\\u200b\\u202e\\U000e0041]'",
+                  db => 'invmail'), 0, 'none of them in the audit trail');
+    is($env->psql("SELECT convalidated FROM pg_constraint WHERE conname = 'bbtoken_users_email'", db => 'invmail'),
+       't', 'the CHECK holds for every row');
+    for my $e ("E'dave\@corp\\u202eelpmaxe.'", "E'da\\u200bve\@corp.example'", "E'\\ufeffdave\@corp.example'") {
+        ($rc, $out, $err) = $env->psql_try("UPDATE bbtoken_users SET email = $e WHERE name = 'dave'",
+                                           db => 'invmail');
+        ok($rc != 0 && $err =~ /bbtoken_users_email/, "refused from then on: $e") or diag "exit $rc: $out$err";
+    }
+    is(name_rule_sweep('invmail', $EMAIL_RULE), "refused: 0080-009F $INVISIBLE",
+       'every code point from U+0080: the database refuses the C1 controls and the invisible characters in an'
+       . ' address, as bbt_input_email does, and nothing else');
+};
+
 subtest 'SQL_ASCII: a control character is read as the database stores it, and other characters pass' => sub {
     # What initdb makes under the C locale without -E: the database holds
     # the CLI's UTF-8 bytes as they come, and its regular expressions read
@@ -615,6 +655,19 @@ subtest 'SQL_ASCII: a control character is read as the database stores it, and o
        "token name must not contain control characters: 0080-009F; token name must not contain invisible"
        . " formatting characters: $INVISIBLE",
        'every code point from U+0080 as its UTF-8 bytes: the same refusals as in UTF8');
+    # An address, likewise from before version 25 and from then on.
+    db_at('ascii24', 24, "ENCODING 'SQL_ASCII' TEMPLATE template0 LC_COLLATE 'C' LC_CTYPE 'C'");
+    $env->psql("INSERT INTO bbtoken_users (name, email) VALUES ('rlo', 'rlo\@corp\xe2\x80\xae.example'),"
+               . " ('zofia', '${s}liwa\@example.pl')", db => 'ascii24');
+    ($rc, $out, $err) = cli_db('ascii24', 'db', 'upgrade');
+    is($rc, 0, 'db upgrade of a database in SQL_ASCII at version 24') or diag $err;
+    is($env->psql("SELECT string_agg(name || '=' || COALESCE(email, '-'), ' ' ORDER BY name) FROM bbtoken_users",
+                  db => 'ascii24'), "rlo=- zofia=${s}liwa\@example.pl",
+       '  the address with U+202E, as its bytes, became none; one with a non-ASCII letter is kept');
+    is($env->psql("SELECT detail FROM bbtoken_audit WHERE event = 'user_details_changed'", db => 'ascii24'),
+       "e-mail none (was 'rlo\@corp?.example')", '  recorded, the character (its three bytes) as "?"');
+    is(name_rule_sweep('ascii', $EMAIL_RULE), "refused: 0080-009F $INVISIBLE",
+       'every code point from U+0080 in an address, as its UTF-8 bytes: the same refusals as in UTF8');
 };
 
 subtest 'two upgrades at once: the second waits, and does not claim what the first applied' => sub {

@@ -3,8 +3,9 @@
 # so once per start, whichever child connects first, not per request and
 # not per child (BBT760 behind, at warn; BBT761 ahead, at notice); a
 # graceful restart says it again; on the schema it expects, nothing.  The
-# module reads only bbtoken_schema's version, so the version is set there;
-# t/30-migrations upgrades real databases of every older version.
+# metrics show both versions: the database's 0 until a child has read it.
+# The module reads only bbtoken_schema's version, so the version is set
+# there; t/30-migrations upgrades real databases of every older version.
 use strict;
 use warnings;
 use FindBin;
@@ -21,7 +22,14 @@ ok($LATEST > 17, "the last migration is version $LATEST");
 # Prefork: a kept-alive connection holds its child, so each client below
 # is served by a child of its own.  No cache, so that every request asks
 # the database.
-my $env = BBT::Env->new(mpm => 'prefork', extra_conf => "BBTokenCache off\nKeepAliveTimeout 120\n")->start;
+my $env = BBT::Env->new(mpm => 'prefork', extra_conf => <<'EOC')->start;
+BBTokenCache off
+KeepAliveTimeout 120
+<Location /metrics>
+    SetHandler bbtoken-metrics
+    Require all granted
+</Location>
+EOC
 $env->make_repo('PROJ', 'repo');
 $env->user_add('alice');
 $env->grant('alice', 'PROJECT_READ', 'PROJ');
@@ -41,6 +49,13 @@ sub load {
         }
     }
     return $ok;
+}
+
+# The schema gauges of a scrape: "database's expected".
+sub schema_gauges {
+    my $r = HTTP::Tiny->new(timeout => 30, keep_alive => 0)->get($env->url('/metrics'));
+    my %v = ($r->{content} // '') =~ /^(bbtoken_schema_version(?:_expected)?) (-?\d+)$/mg;
+    return join ' ', map { $_ // 'absent' } @v{qw(bbtoken_schema_version bbtoken_schema_version_expected)};
 }
 
 sub lines_since {
@@ -65,8 +80,10 @@ my $behind = $LATEST - 3;
 subtest "schema version $behind: served, and said once per start" => sub {
     set_version($behind);
     $env->httpd_restart;
+    is(schema_gauges(), "0 $LATEST", 'metrics: the database\'s version 0 (not read yet), the expected one');
     my $mark = log_mark($env->error_log_path);
     is(load(), 9, 'every client is served (200)');
+    is(schema_gauges(), "$behind $LATEST", 'metrics: the database\'s version as read, and the expected one');
     my %pids = map { /\[pid (\d+)/ ? ($1 => 1) : () } lines_since($mark, 'BBT037');
     is(scalar keys %pids, 3, 'by three children (the pids of their BBT037 lines)');
     my @told = lines_since($mark, 'BBT760');
@@ -79,6 +96,7 @@ subtest "schema version $behind: served, and said once per start" => sub {
     graceful();
     is(load(), 9, 'after a graceful restart every client is served');
     is(scalar lines_since($mark, 'BBT760'), 1, '  and BBT760 is said again, once');
+    is(schema_gauges(), "$behind $LATEST", '  metrics: the new generation read it again');
 };
 
 subtest "schema version $LATEST: nothing said" => sub {
@@ -87,6 +105,7 @@ subtest "schema version $LATEST: nothing said" => sub {
     my $mark = log_mark($env->error_log_path);
     is(load(), 9, 'every client is served');
     is_deeply([lines_since($mark, 'BBT76\d')], [], 'no BBT760 or BBT761');
+    is(schema_gauges(), "$LATEST $LATEST", 'metrics: the two versions agree');
 };
 
 my $ahead = $LATEST + 1;
@@ -100,6 +119,7 @@ subtest "schema version $ahead: served, and said once" => sub {
     like($told[0] // '', qr/\[bbtoken:notice\] .*BBT761: the database's schema is version $ahead, newer than this module knows \($LATEST\)/,
          '  at notice: the two versions');
     is(scalar lines_since($mark, 'BBT760'), 0, '  and no BBT760');
+    is(schema_gauges(), "$ahead $LATEST", 'metrics: the database\'s version is ahead');
 };
 
 subtest 'the CLI: behind and ahead refused, with what to do' => sub {

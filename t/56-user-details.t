@@ -78,6 +78,15 @@ subtest 'user set changes, clears and keeps' => sub {
     $env->cli_is('an unknown user', ['user', 'set', 'nobody', '--no-email'], 1,
                  stderr => qr/^bbtoken: no such user: nobody$/);
     $env->cli_is('a bad address', ['user', 'set', 'dave', '--email', 'a@b@c'], 1, stderr => qr/one \@/);
+    # What reorders or hides text makes an address read as another one:
+    # right-to-left override, zero-width space, word joiner.
+    for my $c ("\x{e2}\x{80}\x{ae}", "\x{e2}\x{80}\x{8b}", "\x{e2}\x{81}\x{a0}") {
+        $env->cli_is('an address with an invisible formatting character',
+                     ['user', 'set', 'dave', '--email', "dave\@corp${c}.example"], 1,
+                     stderr => qr/^bbtoken: e-mail address must not contain invisible formatting characters$/);
+    }
+    $env->cli_is('user add likewise', ['user', 'add', 'erin', '--email', "er\x{e2}\x{80}\x{8b}in\@corp"], 1,
+                 stderr => qr/^bbtoken: e-mail address must not contain invisible formatting characters$/);
     is(row('dave'), 'dave|d@x|-', 'unchanged by the refusals');
 };
 
@@ -92,7 +101,8 @@ subtest 'user show' => sub {
 };
 
 subtest 'the schema refuses what the CLI refuses' => sub {
-    for my $bad ("'a b\@c'", "'abc'", "'\@c'", "'a\@'", "'a\@b\@c'", "'a\@' || repeat('x', 253)", "E'a\@b\\n'") {
+    for my $bad ("'a b\@c'", "'abc'", "'\@c'", "'a\@'", "'a\@b\@c'", "'a\@' || repeat('x', 253)", "E'a\@b\\n'",
+                 "E'a\@b\\u202e'", "E'a\\u200b\@b'") {
         my ($rc, $out, $err) = $env->psql_try("UPDATE bbtoken_users SET email = $bad WHERE name = 'dave'");
         ok($rc != 0 && $err =~ /bbtoken_users_email/, "email $bad: refused by the CHECK") or diag $err;
     }

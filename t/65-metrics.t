@@ -143,6 +143,11 @@ my %want = (
 for my $s (sort keys %want) {
     is(delta($before, $after, $s), $want{$s}, "$s moved by $want{$s}") or diag "before $before->{$s}, after $after->{$s}";
 }
+# The schema's version, read by the children that asked the database
+# (t/30-schema-behind: before any has, and behind or ahead).
+my ($latest) = (sort glob "$BBT::Env::ROOT/sql/migrations/0*.sql")[-1] =~ m{/0*(\d+)_\w+\.sql\z};
+is($after->{bbtoken_schema_version}, $latest, "bbtoken_schema_version: the database's, $latest");
+is($after->{bbtoken_schema_version_expected}, $latest, 'bbtoken_schema_version_expected: the last migration\'s');
 # Five requests carried a token that reached a lookup (a mistyped token
 # is refused by its checksum, before the cache): each was answered by the
 # cache or sent to the database, for one of three reasons.

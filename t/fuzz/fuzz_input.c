@@ -198,8 +198,8 @@ static void bbt_fz_text(const char *s)
     why = bbt_input_email(s);
     at = strchr(s, '@');
     if ((why == NULL) !=
-        (chars > 0 && len <= BBT_EMAIL_MAX && !strchr(s, ' ') && at &&
-         at != s && at[1] && !strchr(at + 1, '@'))) {
+        (chars > 0 && len <= BBT_EMAIL_MAX && !strchr(s, ' ') && !hidden &&
+         at && at != s && at[1] && !strchr(at + 1, '@'))) {
         abort();
     }
 }

@@ -143,6 +143,10 @@ static void test_prometheus(void)
     line(&o, "# TYPE bbtoken_cache_listeners gauge");
     line(&o, "bbtoken_cache_misses_total{reason=\"stale\"} 1013");
     line(&o, "bbtoken_throttled_clients -3");
+    line(&o, "# TYPE bbtoken_schema_version gauge");
+    line(&o, "bbtoken_schema_version 2001");
+    line(&o, "# TYPE bbtoken_schema_version_expected gauge");
+    line(&o, "bbtoken_schema_version_expected 2002");
     line(&o, "bbtoken_build_info{version=\"1.0\\\"x\\\\\"} 1");
     /* Every counter and gauge has its row in the tables. */
     for (i = 0; i < BBT_STAT_COUNTERS; i++) {
@@ -173,6 +177,8 @@ static void test_status(void)
     line(&a, "BBTokenDBQueries: 1008");
     line(&a, "BBTokenDBQuerySeconds: 1.234567");
     line(&a, "BBTokenThrottledClients: -3");
+    line(&a, "BBTokenSchemaVersion: 2001");
+    line(&a, "BBTokenSchemaVersionExpected: 2002");
     ok(strchr(a.buf, '<') == NULL, "?auto: no HTML");
     bbt_expo_status(&s, 1, emit, &h);
     line(&h, "<h2>mod_bbtoken</h2>");

@@ -350,6 +350,18 @@ static void test_emails(void)
     email("carol\xc2\x80@corp", 0, "with U+0080");
     email("carol\xc2\xa0@corp", 1, "with U+00A0 (no control character)");
     email("carol\xc2@corp", 0, "not UTF-8");
+    /* An address is shown to administrators and mailed to: what reorders
+     * or hides text could make it read as another one. */
+    email("carol@corp\xe2\x80\xae"
+          "elpmaxe.",
+          0, "with U+202E (right-to-left override)");
+    email("ca\xe2\x80\x8brol@corp", 0, "with U+200B (zero-width space)");
+    email("carol@corp\xef\xbb\xbf", 0, "with U+FEFF");
+    email("carol@corp\xf3\xa0\x80\x81", 0, "with U+E0001 (a tag)");
+    is_str(bbt_input_email("carol\xe2\x81\xa0@corp"),
+           "e-mail address must not contain invisible formatting characters",
+           "the refusal says why");
+    email("carol@corp\xef\xb8\x8f", 1, "with U+FE0F (a variation selector)");
     memset(addr, 'a', sizeof(addr));
     addr[1] = '@';
     addr[BBT_EMAIL_MAX] = '\0';
