@@ -165,6 +165,21 @@ subtest 'a body a route reads (git LFS\'s batch)' => sub {
        '"operation" twice: 400');
 };
 
+# Anyone may send these, before any token is checked: at error each would
+# write a line at the default LogLevel, so they are at info, as httpd logs
+# a bad request.
+subtest 'a client\'s malformed body or Authorization header is logged at info' => sub {
+    is(call(POST => $BATCH, 'not json', 'Bearer made-up')->{status}, 400, 'a batch that is not JSON: 400');
+    is(call(POST => $BATCH, '{"operation":"upload","Operation":"download"}', 'Bearer made-up')->{status}, 400,
+       'a batch whose operation has a twin: 400');
+    is(call(GET => $BATCH, undef, 'Basic !!!')->{status}, 400, 'a malformed Authorization header: 400');
+    my $log = $env->error_log_text;
+    like($log, qr/\[bbtoken:info\] [^\n]*BBT452: [^\n]*not JSON/, 'the body that is not JSON: BBT452 at info');
+    like($log, qr/\[bbtoken:info\] [^\n]*BBT453: /, 'the twin: BBT453 at info');
+    like($log, qr/\[bbtoken:info\] [^\n]*BBT033: /, 'the header: BBT033 at info');
+    unlike($log, qr/\[bbtoken:error\] [^\n]*BBT(?:033|45[0-3]|740): /, 'none of them at error');
+};
+
 # The one child that serves (threaded: mod_cgid's daemon is a child too):
 # its pid and peak resident size in kB.
 sub child_peak {
