@@ -128,7 +128,26 @@ int bbt_rest_conflict(bbt_rest_t *x, const PGresult *res, int attempt,
     return 1;
 }
 
-int bbt_rest_refusal(bbt_rest_t *x, PGresult *res, int *retry)
+int bbt_rest_tries_spent(bbt_rest_t *x, const bbt_rest_tries_t *t,
+                         const char *state)
+{
+    ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, x->r,
+                  "BBT200: access-tokens API: %s failed: %s", t->what,
+                  t->aborted >= BBT_REST_CONFLICT_TRIES
+                      ? apr_psprintf(x->r->pool,
+                                     "the database aborted it each time, "
+                                     "%d times, to let a concurrent change "
+                                     "go on (SQLSTATE %s)",
+                                     t->aborted, state ? state : "unknown")
+                      : apr_psprintf(x->r->pool,
+                                     "every fresh token id was taken, %d "
+                                     "times",
+                                     t->taken));
+    return bbt_rest_error(x->r, HTTP_SERVICE_UNAVAILABLE, BBT_REST_EX_DB,
+                          BBT_REST_MSG_DB);
+}
+
+int bbt_rest_refusal(bbt_rest_t *x, PGresult *res, bbt_rest_tries_t *tries)
 {
     const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
     const char *constraint = PQresultErrorField(res, PG_DIAG_CONSTRAINT_NAME);
@@ -138,24 +157,28 @@ int bbt_rest_refusal(bbt_rest_t *x, PGresult *res, int *retry)
     int rc;
 
     msg = apr_pstrdup(x->r->pool, msg ? msg : "refused by the database");
-    if (retry) {
-        *retry = 0;
+    if (tries) {
+        tries->again = 0;
     }
     switch (cls) {
     case BBT_SQL_CONFLICT:
-        if (retry && bbt_rest_conflict(x, res, 0, "changing a token")) {
-            *retry = 1;
+        if (!tries) {
+            rc = -1;
+        } else if (bbt_rest_conflict(x, res, tries->aborted++, tries->what)) {
+            tries->again = 1;
             rc = OK;
         } else {
-            rc = -1;
+            rc = bbt_rest_tries_spent(x, tries, state);
         }
         break;
     case BBT_SQL_ID_TAKEN:
-        if (retry) {
-            *retry = 1;
+        if (!tries) {
+            rc = bbt_rest_error(x->r, HTTP_BAD_REQUEST, BBT_REST_EX_ARG, msg);
+        } else if (++tries->taken < BBT_MINT_TRIES) {
+            tries->again = 1;
             rc = OK;
         } else {
-            rc = bbt_rest_error(x->r, HTTP_BAD_REQUEST, BBT_REST_EX_ARG, msg);
+            rc = bbt_rest_tries_spent(x, tries, state);
         }
         break;
     case BBT_SQL_PRIVILEGE:
