@@ -183,7 +183,7 @@ static int bbt_read_credentials(request_rec *r, const bbt_dir_conf_t *conf,
         status = bbt_unauthorized(r);
         break;
     case BBT_CRED_MALFORMED:
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
                       "BBT033: malformed Authorization header: %s", cred.why);
         apr_table_setn(r->notes, "error-notes",
                        apr_pstrcat(r->pool, "Malformed Authorization header: ",

@@ -19,7 +19,7 @@ struct bbt_body {
  * many objects as 64 KiB holds (each {"oid": 64 hex digits, "size": n},
  * some 780 of them, 2,400 values), or a body-project= path of
  * BBT_BODYPROJ_DEPTH names (8) with room to spare. */
-static const bbt_jshape_t bbt_body_shape = {16, 1024, 4096};
+static const bbt_jshape_t bbt_body_shape = {16, 1024, 4096, 0};
 
 const char *bbt_body_parse(const char *buf, size_t len, bbt_body_t **out,
                            char *err, size_t errlen)
@@ -68,33 +68,6 @@ void bbt_body_free(bbt_body_t *b)
     }
 }
 
-/* 1 if key might be name under some decoder's case-insensitive match: as
- * many code points, each an ASCII letter equal but for case, or not ASCII
- * (a fold of its own).  key is valid UTF-8 (jansson's). */
-static int bbt_body_twin(const char *key, const char *name)
-{
-    const unsigned char *k = (const unsigned char *)key;
-    size_t i = 0;
-
-    while (*k) {
-        if (!name[i]) {
-            return 0;
-        }
-        if (*k < 0x80) {
-            if (bbt_to_lower(*k) != bbt_to_lower((unsigned char)name[i])) {
-                return 0;
-            }
-            k++;
-        } else {
-            /* Skip the rest of this code point. */
-            for (k++; (*k & 0xc0) == 0x80; k++) {
-            }
-        }
-        i++;
-    }
-    return name[i] == '\0';
-}
-
 /* The member of object obj called name: 1 (*found its value), 0 absent
  * or -1 ambiguous (*found NULL). */
 static int bbt_body_find(json_t *obj, const char *name, json_t **found)
@@ -107,7 +80,7 @@ static int bbt_body_find(json_t *obj, const char *name, json_t **found)
     {
         if (strcmp(key, name) == 0) {
             *found = v;
-        } else if (bbt_body_twin(key, name)) {
+        } else if (bbt_jshape_twin(key, name)) {
             *found = NULL;
             return -1;
         }

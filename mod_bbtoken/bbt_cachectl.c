@@ -3,6 +3,13 @@
  * Directives are split at every comma outside a quoted string (a value such
  * as no-cache="Set-Cookie, Authorization" is one directive) and trimmed of
  * spaces and tabs; empty ones are dropped.
+ *
+ * A quoted string that is never closed (RFC 9110's quoted-string ends with
+ * its DQUOTE) leaves no way to tell where its directive ends: a reader
+ * that honours the quote sees one directive to the end of the value, one
+ * that splits at commas sees every "no-store" or "public" inside it.  So
+ * that directive and the rest of the value, all inside the quote, are
+ * dropped: nothing in it is read as a directive or passed on.
  */
 #include "bbt_cachectl.h"
 
@@ -62,6 +69,9 @@ char *bbt_cachectl_private(const char *value, char *out, size_t outlen)
                 quoted = !quoted;
             }
             p++;
+        }
+        if (quoted) {
+            break; /* unclosed: see above */
         }
         end = p;
         if (*p == ',') {

@@ -10,6 +10,7 @@
  * count at least what jansson would build.
  */
 #include "bbt_jshape.h"
+#include "bbt_input.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -108,6 +109,78 @@ bbt_jshape_rc_t bbt_jshape_measure(const char *buf, size_t len,
     return rc;
 }
 
+/* Past the UTF-8 character at p. */
+static const unsigned char *bbt_jshape_next(const unsigned char *p)
+{
+    for (p++; (*p & 0xc0) == 0x80; p++) {
+    }
+    return p;
+}
+
+int bbt_jshape_twin(const char *a, const char *b)
+{
+    const unsigned char *p = (const unsigned char *)a;
+    const unsigned char *q = (const unsigned char *)b;
+
+    for (; *p && *q; p = bbt_jshape_next(p), q = bbt_jshape_next(q)) {
+        if (*p < 0x80 && *q < 0x80 && bbt_to_lower(*p) != bbt_to_lower(*q)) {
+            return 0;
+        }
+    }
+    return !*p && !*q;
+}
+
+/* The first two member names of one object in j, at any depth, that are
+ * twins: 1 and *a, *b, or 0.  Pairs in each object: as many as its items
+ * squared, which the shape bounded before. */
+static int bbt_jshape_twins(json_t *j, const char **a, const char **b)
+{
+    void *it, *other;
+    size_t i;
+    json_t *v;
+
+    if (json_is_array(j)) {
+        json_array_foreach(j, i, v)
+        {
+            if (bbt_jshape_twins(v, a, b)) {
+                return 1;
+            }
+        }
+        return 0;
+    }
+    if (!json_is_object(j)) {
+        return 0;
+    }
+    for (it = json_object_iter(j); it; it = json_object_iter_next(j, it)) {
+        *a = json_object_iter_key(it);
+        for (other = json_object_iter_next(j, it); other;
+             other = json_object_iter_next(j, other)) {
+            *b = json_object_iter_key(other);
+            if (bbt_jshape_twin(*a, *b)) {
+                return 1;
+            }
+        }
+        if (bbt_jshape_twins(json_object_iter_value(it), a, b)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* The length of s cut to at most max bytes, at a character's start. */
+static int bbt_jshape_clip(const char *s, size_t max)
+{
+    size_t n = strlen(s);
+
+    if (n > max) {
+        n = max;
+        while (n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80) {
+            n--;
+        }
+    }
+    return (int)n;
+}
+
 bbt_jshape_rc_t bbt_jshape_load(const char *buf, size_t len,
                                 const bbt_jshape_t *lim, json_t **out,
                                 json_error_t *err)
@@ -143,5 +216,22 @@ bbt_jshape_rc_t bbt_jshape_load(const char *buf, size_t len,
      * \u0000; duplicates refused here, at every depth. */
     *out = json_loadb(buf ? buf : "", buf ? len : 0,
                       JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, err);
-    return *out ? BBT_JSHAPE_OK : BBT_JSHAPE_MALFORMED;
+    if (!*out) {
+        return BBT_JSHAPE_MALFORMED;
+    }
+    if (lim->twins) {
+        const char *a, *b;
+
+        if (bbt_jshape_twins(*out, &a, &b)) {
+            snprintf(err->text, sizeof(err->text),
+                     "the member names \"%.*s\" and \"%.*s\" are one name "
+                     "but for case",
+                     bbt_jshape_clip(a, 48), a, bbt_jshape_clip(b, 48), b);
+            err->position = 0;
+            json_decref(*out);
+            *out = NULL;
+            return BBT_JSHAPE_TWIN;
+        }
+    }
+    return BBT_JSHAPE_OK;
 }

@@ -109,7 +109,7 @@ static int bbt_reqbody_read(request_rec *r, struct bbt_kept *k)
     }
     apr_brigade_destroy(bb);
     if (status == HTTP_REQUEST_ENTITY_TOO_LARGE) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
                       "BBT450: the request body of %s %s is over %d bytes, "
                       "which its route reads",
                       r->method, r->uri, BBT_BODY_MAX);
@@ -120,7 +120,7 @@ static int bbt_reqbody_read(request_rec *r, struct bbt_kept *k)
     if (status != OK) {
         /* AP_FILTER_ERROR: httpd's own refusal (LimitRequestBody, a broken
          * chunked encoding), answered already. */
-        ap_log_rerror(APLOG_MARK, APLOG_ERR,
+        ap_log_rerror(APLOG_MARK, APLOG_INFO,
                       status == AP_FILTER_ERROR ? APR_SUCCESS : rv, r,
                       "BBT451: the request body of %s %s could not be read: "
                       "%s",
@@ -153,7 +153,7 @@ int bbt_reqbody_get(request_rec *r, const bbt_body_t **body)
         }
         why = bbt_body_parse(k->data, k->len, &k->body, err, sizeof(err));
         if (why) {
-            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+            ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
                           "BBT452: the request body of %s %s is refused: "
                           "%s%s%s",
                           r->method, r->uri, why, err[0] ? ": " : "", err);

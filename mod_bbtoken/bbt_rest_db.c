@@ -20,17 +20,24 @@
 
 APLOG_USE_MODULE(bbtoken);
 
+/* 503 for what failed, and why (BBT200): the one line for every way the
+ * API loses the database. */
+static int bbt_rest_failed(bbt_rest_t *x, const char *what, const char *why)
+{
+    ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, x->r,
+                  "BBT200: access-tokens API: %s failed: %s", what, why);
+    return bbt_rest_error(x->r, HTTP_SERVICE_UNAVAILABLE, BBT_REST_EX_DB,
+                          BBT_REST_MSG_DB);
+}
+
 int bbt_rest_unavailable(bbt_rest_t *x, const char *what)
 {
     char line[512];
 
-    ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, x->r,
-                  "BBT200: access-tokens API: %s failed: %s", what,
-                  bbt_sql_line(line, sizeof(line),
-                               x->pg ? PQerrorMessage(x->pg) : NULL,
-                               "no connection"));
-    return bbt_rest_error(x->r, HTTP_SERVICE_UNAVAILABLE, BBT_REST_EX_DB,
-                          BBT_REST_MSG_DB);
+    return bbt_rest_failed(x, what,
+                           bbt_sql_line(line, sizeof(line),
+                                        x->pg ? PQerrorMessage(x->pg) : NULL,
+                                        "no connection"));
 }
 
 /* A failed statement outside a transaction on a connection PostgreSQL
@@ -128,7 +135,22 @@ int bbt_rest_conflict(bbt_rest_t *x, const PGresult *res, int attempt,
     return 1;
 }
 
-int bbt_rest_refusal(bbt_rest_t *x, PGresult *res, int *retry)
+int bbt_rest_tries_spent(bbt_rest_t *x, const bbt_rest_tries_t *t,
+                         const char *state)
+{
+    return bbt_rest_failed(
+        x, t->what,
+        t->aborted >= BBT_REST_CONFLICT_TRIES
+            ? apr_psprintf(x->r->pool,
+                           "the database aborted it each time, %d times, to "
+                           "let a concurrent change go on (SQLSTATE %s)",
+                           t->aborted, state ? state : "unknown")
+            : apr_psprintf(x->r->pool,
+                           "every fresh token id was taken, %d times",
+                           t->taken));
+}
+
+int bbt_rest_refusal(bbt_rest_t *x, PGresult *res, bbt_rest_tries_t *tries)
 {
     const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
     const char *constraint = PQresultErrorField(res, PG_DIAG_CONSTRAINT_NAME);
@@ -138,24 +160,28 @@ int bbt_rest_refusal(bbt_rest_t *x, PGresult *res, int *retry)
     int rc;
 
     msg = apr_pstrdup(x->r->pool, msg ? msg : "refused by the database");
-    if (retry) {
-        *retry = 0;
+    if (tries) {
+        tries->again = 0;
     }
     switch (cls) {
     case BBT_SQL_CONFLICT:
-        if (retry && bbt_rest_conflict(x, res, 0, "changing a token")) {
-            *retry = 1;
+        if (!tries) {
+            rc = -1;
+        } else if (bbt_rest_conflict(x, res, tries->aborted++, tries->what)) {
+            tries->again = 1;
             rc = OK;
         } else {
-            rc = -1;
+            rc = bbt_rest_tries_spent(x, tries, state);
         }
         break;
     case BBT_SQL_ID_TAKEN:
-        if (retry) {
-            *retry = 1;
+        if (!tries) {
+            rc = bbt_rest_error(x->r, HTTP_BAD_REQUEST, BBT_REST_EX_ARG, msg);
+        } else if (++tries->taken < BBT_MINT_TRIES) {
+            tries->again = 1;
             rc = OK;
         } else {
-            rc = bbt_rest_error(x->r, HTTP_BAD_REQUEST, BBT_REST_EX_ARG, msg);
+            rc = bbt_rest_tries_spent(x, tries, state);
         }
         break;
     case BBT_SQL_PRIVILEGE:

@@ -90,14 +90,33 @@ int bbt_rest_begin(bbt_rest_t *x, const char *caller);
 int bbt_rest_conflict(bbt_rest_t *x, const PGresult *res, int attempt,
                       const char *what);
 
+/* The tries of a call that mints a token id (create, rotate), each
+ * bounded on its own: a fresh id that was taken mints another, up to
+ * BBT_MINT_TRIES in all; a try the database aborted
+ * (BBT_SQL_CONFLICT) is run again, up to BBT_REST_CONFLICT_TRIES in all. */
+typedef struct {
+    const char *what; /* "creating a token", "rotating a token" */
+    int taken;        /* tries refused for a taken id */
+    int aborted;      /* tries the database aborted */
+    int again;        /* set by bbt_rest_refusal: mint again, run again */
+} bbt_rest_tries_t;
+
+/* The 503 when the tries are used up: BBT200 saying what was being done
+ * and which ran out ("the database aborted it each time", "every fresh
+ * token id was taken"). */
+int bbt_rest_tries_spent(bbt_rest_t *x, const bbt_rest_tries_t *t,
+                         const char *state);
+
 /* Answer a failed call of an API function (res is cleared), as
  * bbt_sql_classify reads it, in bbt_sql_message's words: the caller's
  * refusals 400, 401 or 404; a privilege the database refused httpd's role
  * 500 (logged); -1 (nothing answered) for any other server fault, an
- * abort of the database's (BBT_SQL_CONFLICT) among them.  With retry
- * non-NULL, a taken token id or such an abort (logged, BBT295) sets
- * *retry and answers nothing: the caller mints again and runs it again. */
-int bbt_rest_refusal(bbt_rest_t *x, PGresult *res, int *retry);
+ * abort of the database's (BBT_SQL_CONFLICT) among them.  With tries
+ * non-NULL, a taken token id or such an abort (logged, BBT295) is counted
+ * there and, while its bound allows another try, sets tries->again and
+ * answers nothing: the caller mints again and runs it again; once it does
+ * not, the answer is bbt_rest_tries_spent's. */
+int bbt_rest_refusal(bbt_rest_t *x, PGresult *res, bbt_rest_tries_t *tries);
 
 /* A user by name exactly as given (by_name: the caller, whom a password
  * file may tell from another spelling), or by slug (the user of the path,

@@ -276,10 +276,13 @@ static const char *bbt_rest_json_why(apr_pool_t *p, const json_error_t *err)
  * 30 values; members it does not read are ignored, and the bound leaves
  * them room (a token sent back as the API answers it is 5 deep and some
  * 60 values), and an array just over its limit (17 networks) the
- * endpoint's own reason.  An array (revoke-by-value): 1 to 100 strings. */
-static const bbt_jshape_t bbt_rest_object_shape = {6, 2 * BBT_NETS_MAX, 128};
+ * endpoint's own reason.  An array (revoke-by-value): 1 to 100 strings.
+ * No member name in two cases ("Name" beside "name"): the API reads the
+ * one spelled as documented, and a proxy or client that matches names
+ * regardless of case could read the other. */
+static const bbt_jshape_t bbt_rest_object_shape = {6, 2 * BBT_NETS_MAX, 128, 1};
 static const bbt_jshape_t bbt_rest_array_shape = {1, BBT_LEAK_TOKENS_MAX,
-                                                  BBT_LEAK_TOKENS_MAX + 1};
+                                                  BBT_LEAK_TOKENS_MAX + 1, 1};
 
 json_t *bbt_rest_json_body(request_rec *r, int array, int *rc)
 {
@@ -311,6 +314,13 @@ json_t *bbt_rest_json_body(request_rec *r, int array, int *rc)
     shape = bbt_jshape_load(
         body, len, array ? &bbt_rest_array_shape : &bbt_rest_object_shape, &j,
         &err);
+    if (shape == BBT_JSHAPE_TWIN) {
+        *rc = bbt_rest_error(
+            r, HTTP_BAD_REQUEST, BBT_REST_EX_ARG,
+            apr_pstrcat(r->pool, "the request body is refused: ", err.text,
+                        NULL));
+        return NULL;
+    }
     if (shape != BBT_JSHAPE_OK && shape != BBT_JSHAPE_MALFORMED) {
         *rc = bbt_rest_error(
             r, HTTP_BAD_REQUEST, BBT_REST_EX_ARG,

@@ -26,10 +26,12 @@
 APLOG_USE_MODULE(bbtoken);
 
 /* One attempt with a freshly minted m: 0 and *out (the new token's JSON,
- * committed), 1 if the new id was taken, or -1 and *rc answered. */
+ * committed), 1 if it may be made again (the new id was taken, or the
+ * database aborted it; counted in tries), or -1 and *rc answered. */
 static int bbt_rest_rotate_once(bbt_rest_t *x, const bbt_rest_user_t *caller,
                                 const bbt_rest_user_t *owner,
-                                const bbt_minted_t *m, json_t **out, int *rc)
+                                const bbt_minted_t *m, bbt_rest_tries_t *tries,
+                                json_t **out, int *rc)
 {
     /* bbtoken_api_rotate(caller, user, key, slug, id, new id, salt, hash) */
     const char *params[8] = {caller->name,
@@ -41,7 +43,6 @@ static int bbt_rest_rotate_once(bbt_rest_t *x, const bbt_rest_user_t *caller,
                              m->salt,
                              m->hash};
     PGresult *res;
-    int retry;
 
     *out = NULL;
     if (bbt_rest_begin(x, caller->name) != 0) {
@@ -53,9 +54,9 @@ static int bbt_rest_rotate_once(bbt_rest_t *x, const bbt_rest_user_t *caller,
                         " $8)",
                         8, params);
     if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-        *rc = bbt_rest_refusal(x, res, &retry);
+        *rc = bbt_rest_refusal(x, res, tries);
         bbt_rest_cmd(x, "ROLLBACK");
-        if (retry) {
+        if (tries->again) {
             return 1;
         }
         if (*rc < 0) {
@@ -80,7 +81,8 @@ int bbt_rest_rotate(bbt_rest_t *x, const bbt_rest_user_t *caller,
 {
     bbt_minted_t m;
     json_t *out = NULL;
-    int rc = HTTP_INTERNAL_SERVER_ERROR, attempt, got = 1;
+    bbt_rest_tries_t tries = {"rotating a token", 0, 0, 0};
+    int rc = HTTP_INTERNAL_SERVER_ERROR, got = 1;
 
     /* Rotation makes a token: as for create, a person's tokens are their
      * own to make (the database says so again). */
@@ -89,15 +91,14 @@ int bbt_rest_rotate(bbt_rest_t *x, const bbt_rest_user_t *caller,
                               "tokens can only be rotated by their owner");
     }
     memset(&m, 0, sizeof(m));
-    for (attempt = 0; attempt < BBT_MINT_TRIES && got == 1; attempt++) {
+    /* bbt_rest_refusal bounds the tries: a taken id and an abort each by
+     * its own count. */
+    while (got == 1) {
         if (bbt_token_mint(&m) != 0) {
             got = -1;
             break;
         }
-        got = bbt_rest_rotate_once(x, caller, owner, &m, &out, &rc);
-    }
-    if (got == 1) {
-        rc = bbt_rest_unavailable(x, "finding a free token id");
+        got = bbt_rest_rotate_once(x, caller, owner, &m, &tries, &out, &rc);
     }
     if (got != 0) {
         bbt_minted_wipe(&m);

@@ -302,7 +302,8 @@ int bbt_rest_tokens_create(bbt_rest_t *x, const bbt_rest_user_t *caller,
     bbt_level_t project, repo;
     json_t *body = x->body, *v, *out = NULL;
     PGresult *res;
-    int rc, retry, attempt, o;
+    bbt_rest_tries_t tries = {"creating a token", 0, 0, 0};
+    int rc, o;
 
     v = json_object_get(body, "name");
     if (!v || json_is_null(v)) {
@@ -359,7 +360,9 @@ int bbt_rest_tokens_create(bbt_rest_t *x, const bbt_rest_user_t *caller,
     /* The list goes into the INSERT: the created record carries it. */
     params[9 + o] = nets && *nets ? nets : NULL;
     memset(&m, 0, sizeof(m));
-    for (attempt = 0; attempt < BBT_MINT_TRIES; attempt++) {
+    /* bbt_rest_refusal bounds the tries: a taken id and an abort each by
+     * its own count. */
+    do {
         if (bbt_token_mint(&m) != 0) {
             rc = HTTP_INTERNAL_SERVER_ERROR;
             goto done;
@@ -378,9 +381,9 @@ int bbt_rest_tokens_create(bbt_rest_t *x, const bbt_rest_user_t *caller,
                                     " $10::integer, $11)",
                                     11, params);
         if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-            rc = bbt_rest_refusal(x, res, &retry);
+            rc = bbt_rest_refusal(x, res, &tries);
             bbt_rest_cmd(x, "ROLLBACK");
-            if (retry) {
+            if (tries.again) {
                 continue;
             }
             if (rc < 0) {
@@ -397,12 +400,7 @@ int bbt_rest_tokens_create(bbt_rest_t *x, const bbt_rest_user_t *caller,
             rc = bbt_rest_unavailable(x, "creating a token");
             goto done;
         }
-        break;
-    }
-    if (!out) {
-        rc = bbt_rest_unavailable(x, "finding a free token id");
-        goto done;
-    }
+    } while (!out);
     json_object_set_new(out, "token", json_string(m.token));
     if (owner) {
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, x->r,

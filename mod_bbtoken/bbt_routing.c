@@ -158,7 +158,7 @@ static bbt_route_result_t bbt_match_request(request_rec *r,
     rv = bbt_rules_match_body(conf->rules, r->method, r->uri, r->args,
                               dest_lookup, body, m);
     if (rv == BBT_ROUTE_BAD_BODY) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
                       "BBT453: the request body of %s %s is refused: %s "
                       "(route %s)",
                       r->method, r->uri, m->target.why,
@@ -168,7 +168,7 @@ static bbt_route_result_t bbt_match_request(request_rec *r,
                        "cases.");
         *status = HTTP_BAD_REQUEST;
     } else if (rv == BBT_ROUTE_BAD_PROJECT) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
                       "BBT740: the request body of %s %s is refused: %s "
                       "(route %s)",
                       r->method, r->uri, m->target.why,

@@ -11,8 +11,11 @@
 # (PostgreSQL fires them in name order) and, for the first N draws, either
 # leaves the 'created' audit record that a purged token leaves behind, so
 # that the schema itself refuses the id as used before, or raises the
-# primary key's unique_violation.  A sequence counts the draws: it is not
-# rolled back with the refused INSERT.
+# primary key's unique_violation, or aborts the transaction as PostgreSQL
+# does to break a deadlock (40P01): that is not a taken id but a try to
+# run again, four in all (BBT_REST_CONFLICT_TRIES), logged as what was
+# being done.  A sequence counts the draws: it is not rolled back with the
+# refused INSERT.
 use strict;
 use warnings;
 use FindBin;
@@ -41,6 +44,9 @@ BEGIN
         IF r.how = 'reused' THEN
             PERFORM bbtoken_audit_write('created', NEW.id, NULL,
                                         'a token since purged');
+        ELSIF r.how = 'aborted' THEN
+            RAISE EXCEPTION 'deadlock detected'
+                USING ERRCODE = 'deadlock_detected';
         ELSE
             RAISE EXCEPTION 'duplicate key value violates unique constraint "bbtoken_tokens_pkey"'
                 USING ERRCODE = 'unique_violation',
@@ -70,7 +76,7 @@ END
 $$;
 SQL
 
-# Refuse the next $n draws, by $how ('reused' or 'taken').
+# Refuse the next $n draws, by $how ('reused', 'taken' or 'aborted').
 sub refuse {
     my ($n, $how) = @_;
     $env->psql("UPDATE bbt_test_refuse SET n = $n, how = '$how'; "
@@ -225,6 +231,42 @@ subtest 'create and rotate, REST: every id refused: 503, nothing made, the old t
         refuse(0, $how);
         is_ok_res($env->get($UP, { Authorization => "Bearer $old" }), "$how: and works");
     }
+};
+
+subtest 'create and rotate, REST: tries the database aborts are run again, four in all, and said so' => sub {
+    my ($old, $old_id) = $env->token_create('alice', name => 'rest aborted');
+    my ($tokens, $created) = (ntokens(), ncreated());
+    my %what = (create => 'creating a token', rotate => 'rotating a token');
+    for my $call ('create', 'rotate') {
+        my $send = sub {
+            return $call eq 'create'
+                ? $env->rest(PUT => $R, as => 'alice', %NOCHECK,
+                             json => { name => 'rest aborted made', permissions => ['REPO_READ'] })
+                : $env->rest(POST => "$R/$old_id/rotate", as => 'alice', %NOCHECK);
+        };
+        my $log = length $env->error_log_text;
+        refuse(1000, 'aborted');
+        my $res = $send->();
+        is($res->{status}, 503, "$call, aborted each time: 503") or diag res_summary($res);
+        ok(!defined $res->{json}{token}, "$call: no token in the answer");
+        is(draws(), 4, "$call: four tries (BBT_REST_CONFLICT_TRIES), not five (BBT_MINT_TRIES)");
+        my $new = substr($env->error_log_text, $log);
+        my @again = $new =~ /BBT295: access-tokens API: \Q$what{$call}\E: the database aborted it .*40P01/g;
+        is(scalar @again, 3, "$call: each of the first three logged as $what{$call} (BBT295)");
+        like($new, qr/BBT200: access-tokens API: \Q$what{$call}\E failed: the database aborted it each time, 4 times.*40P01/,
+             "$call: the 503 says what it was and that the database aborted it each time (BBT200)");
+        unlike($new, qr/changing a token|free token id/, "$call: in no other words");
+    }
+    is(ntokens(), $tokens, 'no token row');
+    is(ncreated(), $created, 'no created record');
+    is(revoked($old_id), 'f', 'the old token is not revoked');
+    refuse(3, 'aborted');
+    my $res = $env->rest(PUT => $R, as => 'alice', %NOCHECK,
+                         json => { name => 'rest aborted 3', permissions => ['REPO_READ'] });
+    is_ok_res($res, 'three aborts, then the fourth try: created');
+    is(draws(), 4, '  on the fourth draw');
+    refuse(0, 'reused');
+    is_ok_res($env->get($UP, { Authorization => "Bearer $old" }), 'the old token works');
 };
 
 refuse(0, 'reused');

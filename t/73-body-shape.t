@@ -139,6 +139,26 @@ subtest 'a member named twice: 400, whichever a proxy would read' => sub {
     is(tokens(), $before, 'nothing made');
 };
 
+subtest 'a member name in two cases: 400, saying which' => sub {
+    my $before = tokens();
+    is_refused(call(PUT => $U, '{"name":"a","Name":"b","permissions":["REPO_READ"]}'),
+               qr/^the request body is refused: the member names "name" and "Name" are one name but for case$/,
+               'create, "name" and "Name"');
+    is_refused(call(PUT => $U, '{"PERMISSIONS":["REPO_ADMIN"],"name":"a","permissions":["REPO_READ"]}'),
+               qr/"PERMISSIONS" and "permissions"/, 'create, "PERMISSIONS" before "permissions"');
+    is_refused(call(PUT => $U, qq({"name":"a","permissions":["REPO_READ"],"\x{e2}\x{84}\x{aa}ey":1,"key":2})),
+               qr/are one name but for case/, 'create, "key" and the Kelvin sign\'s "\x{212a}ey"');
+    is_refused(call(POST => "$U/123456789012", '{"expiryDays":1,"expirydays":null}'),
+               qr/"expiryDays" and "expirydays"/, 'update, "expiryDays" and "expirydays"');
+    is_refused(call(PUT => $U, '{"name":"a","permissions":["REPO_READ"],"x":[{"k":1,"K":2}]}'),
+               qr/"k" and "K"/, 'create, in a member it does not read, deeper');
+    is(tokens(), $before, 'nothing made');
+    is(call(PUT => $U, '{"name":"two cases","permissions":["REPO_READ"],"x":{"name":1}}')->{status}, 200,
+       'one name in two objects: 200');
+    is(call(POST => $BATCH, '{"operation":"upload","x":{"k":1,"K":2}}', "Bearer $write")->{status}, 200,
+       'a route\'s body: twins only of the members it reads are refused (git LFS\'s batch: 200)');
+};
+
 subtest 'a body a route reads (git LFS\'s batch)' => sub {
     my $objects = join(',', map { sprintf '{"oid":"%064x","size":%d}', $_, $_ } 1 .. 740);
     my $batch = qq({"operation":"upload","transfers":["basic"],"ref":{"name":"refs/heads/main"},"objects":[$objects]});
@@ -163,6 +183,21 @@ subtest 'a body a route reads (git LFS\'s batch)' => sub {
        200, '16 deep: routed');
     is(call(POST => $BATCH, '{"operation":"upload","operation":"download"}', "Bearer $write")->{status}, 400,
        '"operation" twice: 400');
+};
+
+# Anyone may send these, before any token is checked: at error each would
+# write a line at the default LogLevel, so they are at info, as httpd logs
+# a bad request.
+subtest 'a client\'s malformed body or Authorization header is logged at info' => sub {
+    is(call(POST => $BATCH, 'not json', 'Bearer made-up')->{status}, 400, 'a batch that is not JSON: 400');
+    is(call(POST => $BATCH, '{"operation":"upload","Operation":"download"}', 'Bearer made-up')->{status}, 400,
+       'a batch whose operation has a twin: 400');
+    is(call(GET => $BATCH, undef, 'Basic !!!')->{status}, 400, 'a malformed Authorization header: 400');
+    my $log = $env->error_log_text;
+    like($log, qr/\[bbtoken:info\] [^\n]*BBT452: [^\n]*not JSON/, 'the body that is not JSON: BBT452 at info');
+    like($log, qr/\[bbtoken:info\] [^\n]*BBT453: /, 'the twin: BBT453 at info');
+    like($log, qr/\[bbtoken:info\] [^\n]*BBT033: /, 'the header: BBT033 at info');
+    unlike($log, qr/\[bbtoken:error\] [^\n]*BBT(?:033|45[0-3]|740): /, 'none of them at error');
 };
 
 # The one child that serves (threaded: mod_cgid's daemon is a child too):

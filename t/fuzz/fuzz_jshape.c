@@ -19,11 +19,11 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static const bbt_jshape_t unbounded = {BBT_JSHAPE_DEPTH_MAX, 1u << 30,
-                                           1u << 30};
-    static const bbt_jshape_t small = {3, 5, 12};
+                                           1u << 30, 0};
+    static const bbt_jshape_t small = {3, 5, 12, 0};
     /* A copy of exactly size bytes, so that ASan sees any overread. */
     char *buf = malloc(size ? size : 1);
-    bbt_jshape_t want = {0, 0, 0}, seen;
+    bbt_jshape_t want = {0, 0, 0, 0}, seen;
     json_error_t err;
     json_t *j;
     size_t at;

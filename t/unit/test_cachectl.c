@@ -51,8 +51,21 @@ static void test_values(void)
     is_private("no-cache=\"x, no-store\"", "private, no-cache=\"x, no-store\"");
     is_private("no-cache=\"a\\\", public\", s-maxage=1",
                "private, no-cache=\"a\\\", public\"");
-    is_private("no-cache=\"unterminated, public",
-               "private, no-cache=\"unterminated, public");
+    /* A quoted string never closed: nothing after its opening quote is a
+     * directive (a reader that splits at commas would see one), and the
+     * directive it is in goes too, never passed on half-quoted. */
+    is_private("no-cache=\"unterminated, public", "private");
+    is_private("no-cache=\"x, no-store", "private");
+    is_private("max-age=5, no-cache=\"x, no-store, public",
+               "private, max-age=5");
+    is_private("no-store, no-cache=\"x", "no-store");
+    is_private("public, no-cache=\"s-maxage=60, public", "private");
+    is_private("max-age=5, no-cache=\"a\\\"", "private, max-age=5");
+    is_private("max-age=5, no-cache=\"a\\", "private, max-age=5");
+    is_private("\"", "private");
+    is_private("no-cache=\"x\", public, no-cache=\"",
+               "private, no-cache=\"x\"");
+    is_private("a\"b, no-store", "private");
 }
 
 /* The size bound holds for the worst case: many one-letter directives. */

@@ -10,8 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const bbt_jshape_t unbounded = {BBT_JSHAPE_DEPTH_MAX, 1u << 30,
-                                       1u << 30};
+static const bbt_jshape_t unbounded = {BBT_JSHAPE_DEPTH_MAX, 1u << 30, 1u << 30,
+                                       0};
 
 /* jansson's own count of j's shape, j at depth d (the top one's 1 if it
  * is an array or object). */
@@ -22,7 +22,7 @@ static int same_shape_q(const char *text, size_t len, const char *name,
 {
     json_error_t err;
     json_t *j = json_loadb(text, len, JSON_DECODE_ANY, &err);
-    bbt_jshape_t want = {0, 0, 0}, got;
+    bbt_jshape_t want = {0, 0, 0, 0}, got;
     size_t at;
     int rc;
 
@@ -183,7 +183,7 @@ static char *fill(const char *open, const char *item, const char *close,
 
 static void test_bounds(void)
 {
-    const bbt_jshape_t lim = {3, 4, 10};
+    const bbt_jshape_t lim = {3, 4, 10, 0};
     char *t;
 
     bound("[[[0]]]", &lim, BBT_JSHAPE_OK, 0, "3 deep: within 3");
@@ -218,7 +218,7 @@ static void test_bounds(void)
 
 static void test_load(void)
 {
-    const bbt_jshape_t lim = {2, 4, 8};
+    const bbt_jshape_t lim = {2, 4, 8, 0};
     json_error_t err;
     json_t *j;
     char *t;
@@ -279,10 +279,80 @@ static void test_load(void)
     free(t);
 }
 
+static bbt_jshape_rc_t twins_load(const char *s, const bbt_jshape_t *lim,
+                                  json_t **j, json_error_t *err)
+{
+    return bbt_jshape_load(s, strlen(s), lim, j, err);
+}
+
+static void test_twins(void)
+{
+    const bbt_jshape_t lim = {4, 8, 32, 1};
+    const bbt_jshape_t lax = {4, 8, 32, 0};
+    char long_a[80], long_b[80];
+    json_error_t err;
+    json_t *j;
+
+    ok(bbt_jshape_twin("name", "Name") && bbt_jshape_twin("NAME", "name"),
+       "twin: ASCII letters equal but for case");
+    ok(!bbt_jshape_twin("name", "names") && !bbt_jshape_twin("name", "nam"),
+       "twin: not of another length");
+    ok(!bbt_jshape_twin("name", "nome") && !bbt_jshape_twin("a_b", "a-b"),
+       "twin: not another letter, nor '_' for '-'");
+    ok(bbt_jshape_twin("\xe2\x84\xaa"
+                       "ey",
+                       "key") &&
+           bbt_jshape_twin("key", "\xe2\x84\xaa"
+                                  "ey"),
+       "twin: a character not ASCII (the Kelvin sign) matches either way");
+    ok(!bbt_jshape_twin("\xc3\xa9t\xc3\xa9", "\xc3\xa9t"),
+       "twin: counted in characters, not bytes");
+    ok(twins_load("{\"name\":\"a\",\"Name\":\"b\"}", &lim, &j, &err) ==
+               BBT_JSHAPE_TWIN &&
+           !j,
+       "load, twins asked: \"name\" beside \"Name\" refused");
+    is_str(err.text,
+           "the member names \"name\" and \"Name\" are one name but for case",
+           "  saying which");
+    ok(twins_load("{\"a\":[{\"x\":1,\"X\":2}]}", &lim, &j, &err) ==
+               BBT_JSHAPE_TWIN &&
+           !j,
+       "  in an object in an array in an object too");
+    ok(twins_load("{\"name\":\"a\",\"Name\":\"b\"}", &lax, &j, &err) ==
+               BBT_JSHAPE_OK &&
+           j,
+       "load, twins not asked: loaded (the route reader asks per member)");
+    json_decref(j);
+    ok(twins_load("{\"name\":\"a\",\"nome\":{\"name\":1}}", &lim, &j, &err) ==
+               BBT_JSHAPE_OK &&
+           j,
+       "one name in two objects, or two names: loaded");
+    json_decref(j);
+    /* Names cut to 48 bytes, never inside a character: the message
+     * stays UTF-8, whole. */
+    memset(long_a, 'a', 60);
+    memcpy(long_a + 47, "\xc3\xa9", 2);
+    long_a[60] = '\0';
+    memcpy(long_b, long_a, sizeof(long_b));
+    long_b[0] = 'A';
+    {
+        char buf[256];
+
+        snprintf(buf, sizeof(buf), "{\"%s\":1,\"%s\":2}", long_a, long_b);
+        ok(bbt_jshape_load(buf, strlen(buf), &lim, &j, &err) ==
+                   BBT_JSHAPE_TWIN &&
+               !strstr(err.text, "\xc3\"") && strstr(err.text, "aaa\" and") &&
+               strlen(err.text) < sizeof(err.text) - 1,
+           "long names: cut before a character 48 bytes would split (%s)",
+           err.text);
+    }
+}
+
 int main(void)
 {
     test_exact();
     test_bounds();
     test_load();
+    test_twins();
     return done_testing();
 }
