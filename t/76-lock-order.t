@@ -46,6 +46,28 @@ sub leak_sql {
         . "'], ARRAY['" . join("','", map { hash_of($_) } @ids) . "']);";
 }
 
+# A leak report of $lo and $hi waiting behind a third session's hold on
+# $lo, and the CLI command @args started meanwhile, until it waits too;
+# then the hold goes.  Both must finish, the report not aborted, the
+# command with exit 0.
+sub report_and_cli {
+    my ($n, $addr, $lo, $hi, $app, @args) = @_;
+    my $h = $env->pg_session("hold$n");
+    $h->send("BEGIN; SELECT 1 FROM bbtoken_tokens WHERE id = '$lo' FOR UPDATE;");
+    ok($h->done, 'a third session holds the lower token');
+    my $a = $env->pg_session("leak$n")->send(leak_sql($addr, $lo, $hi));
+    ok($a->blocked, 'the report waits');
+    my $wait = cli_bg($app, @args);
+    ok($env->pg_wait_backend("bbt-$app", "wait_event_type = 'Lock'"), "$args[0] waits");
+    $h->send('ROLLBACK;');
+    ok($h->done && $a->done, 'the holder and the report finish');
+    my ($rc, $stdout, $stderr) = $wait->();
+    my $out = $a->finish;
+    $h->finish;
+    unlike($out, qr/deadlock|ERROR/, 'the report was not aborted') or diag $out;
+    is($rc, 0, "$args[0] exits 0") or diag $stderr;
+}
+
 # Run the CLI in the background: a function that waits for it and
 # returns (exit code, stdout, stderr).
 sub cli_bg {
@@ -92,20 +114,7 @@ subtest 'a leak report and bbtoken revoke --user at once: both done, none aborte
                    . " SELECT '$id', id, 'carol $id', 'PROJECT_READ', 'REPO_READ', repeat('a', 32),"
                    . " repeat('f', 64) FROM bbtoken_users WHERE name = 'carol'");
     }
-    my $h = $env->pg_session('hold2');
-    $h->send("BEGIN; SELECT 1 FROM bbtoken_tokens WHERE id = '$lo' FOR UPDATE;");
-    ok($h->done, 'a third session holds the lower token');
-    my $a = $env->pg_session('leak2')->send(leak_sql('192.0.2.3', $lo, $hi));
-    ok($a->blocked, 'the report waits');
-    my $wait = cli_bg('revoke2', 'revoke', '--user', 'carol');
-    ok($env->pg_wait_backend('bbt-revoke2', "wait_event_type = 'Lock'"), 'revoke --user waits');
-    $h->send('ROLLBACK;');
-    ok($h->done && $a->done, 'the holder and the report finish');
-    my ($rc, $stdout, $stderr) = $wait->();
-    my $out = $a->finish;
-    $h->finish;
-    unlike($out, qr/deadlock|ERROR/, 'the report was not aborted') or diag $out;
-    is($rc, 0, 'revoke --user exits 0') or diag $stderr;
+    report_and_cli(2, '192.0.2.3', $lo, $hi, 'revoke2', 'revoke', '--user', 'carol');
     is(live_of('carol'), 0, 'no token of carol is live');
 };
 
@@ -199,20 +208,7 @@ subtest 'a leak report and bbtoken notify revoking unused tokens at once: neithe
                    . " INSERT INTO bbtoken_notices (token_id, kind, sent_at)"
                    . " VALUES ('$id', 'unused', now() - interval '8 days')");
     }
-    my $h = $env->pg_session('hold8');
-    $h->send("BEGIN; SELECT 1 FROM bbtoken_tokens WHERE id = '$lo' FOR UPDATE;");
-    ok($h->done, 'a third session holds the lower token');
-    my $a = $env->pg_session('leak8')->send(leak_sql('192.0.2.8', $lo, $hi));
-    ok($a->blocked, 'the report waits');
-    my $wait = cli_bg('notify8', 'notify', '--sendmail', '/bin/true');
-    ok($env->pg_wait_backend('bbt-notify8', "wait_event_type = 'Lock'"), 'notify waits');
-    $h->send('ROLLBACK;');
-    ok($h->done && $a->done, 'the holder and the report finish');
-    my ($rc, $stdout, $stderr) = $wait->();
-    my $out = $a->finish;
-    $h->finish;
-    unlike($out, qr/deadlock|ERROR/, 'the report was not aborted') or diag $out;
-    is($rc, 0, 'notify exits 0') or diag $stderr;
+    report_and_cli(8, '192.0.2.8', $lo, $hi, 'notify8', 'notify', '--sendmail', '/bin/true');
     is(live_of('gina'), 0, 'no token of gina is live');
     $env->psql("UPDATE bbtoken_policy SET revoke_unused_after = NULL");
 };
