@@ -294,9 +294,10 @@ static int bbt_authn_verify_token(request_rec *r, bbt_req_t *rq,
     r->user = (char *)v.user_name;
     r->ap_auth_type = (char *)BBT_AUTH_TYPE;
     /* Added, not set: check_authn took any earlier ones away, and the
-     * table would compare every BBTOKEN_ key (they share a checksum). */
-    apr_table_addn(r->subprocess_env, "BBTOKEN_ID",
-                   apr_pstrdup(r->pool, rq->token_id));
+     * table would compare every BBTOKEN_ key (they share a checksum).  The
+     * id as rq holds it, not a copy: rq is in the request's pool, as the
+     * table is, and nothing writes the id once it is verified. */
+    apr_table_addn(r->subprocess_env, "BBTOKEN_ID", rq->token_id);
     apr_table_addn(r->subprocess_env, "BBTOKEN_NAME", v.token_name);
     ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
                   "BBT037: token %s of %s authenticated for %s%s", rq->token_id,
