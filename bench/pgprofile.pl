@@ -16,7 +16,7 @@
 # backends' totals, over N, is one run's.  Like bench/profile.pl's count,
 # it does not move with the machine's load.
 #
-# The lookup is read from mod_bbtoken/bbt_db.c and run as a Bearer request
+# The lookup is read from mod_bbtoken/bbt_dblookup.c and run as a Bearer request
 # asks it (no Basic user): for a verified token whose digest is the stored
 # hash's (its owner's level computed with it), and for a wrong secret.
 use strict;
@@ -30,12 +30,12 @@ use File::Temp qw(tempdir);
 my $n = $ARGV[0] || 1000;
 my $warm = 300;
 
-# The lookup statement, as bbt_db.c spells it.
+# The lookup statement, as bbt_dblookup.c spells it.
 sub lookup_sql {
-    open my $h, '<', "$FindBin::Bin/../mod_bbtoken/bbt_db.c" or die "bbt_db.c: $!";
+    open my $h, '<', "$FindBin::Bin/../mod_bbtoken/bbt_dblookup.c" or die "bbt_dblookup.c: $!";
     my $src = do { local $/; <$h> };
     $src =~ /static const char bbt_sql_lookup\[\] =\s*((?:"(?:[^"\\]|\\.)*"\s*)+);/
-        or die "bbt_sql_lookup not found in bbt_db.c\n";
+        or die "bbt_sql_lookup not found in bbt_dblookup.c\n";
     my $sql = join '', $1 =~ /"((?:[^"\\]|\\.)*)"/g;
     my $i = 0;
     $sql =~ s/%s/'$' . ++$i/ge;

@@ -85,8 +85,8 @@ int bbt_token_hash_hex(const char *salt_hex, const bbt_token_t *tok,
                        char out[BBT_HASH_HEX_LEN + 1]);
 
 /* SHA-256 of the hash's bytes, as lower-case hex: what the token lookup
- * sends for the database to tell a right secret by (bbt_db.c), so that the
- * hash itself is never a statement's parameter, which PostgreSQL may log.
+ * sends for the database to tell a right secret by (bbt_dblookup.c), so that
+ * the hash itself is never a statement's parameter, which PostgreSQL may log.
  * hash_hex must be BBT_HASH_HEX_LEN lower-case hex digits.  Returns 0, or
  * -1 (out empty). */
 int bbt_token_hash_digest_hex(const char *hash_hex,

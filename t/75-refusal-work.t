@@ -38,7 +38,7 @@ for my $u (qw(alice root carol dave)) {
 $env->cli_ok('user', 'disable', 'carol');
 my $UP = '/scm/PROJ/repo.git/info/refs?service=git-upload-pack';
 
-# The owner's level, as the module asks it (mod_bbtoken/bbt_db.c), in
+# The owner's level, as the module asks it (mod_bbtoken/bbt_dblookup.c), in
 # pg_stat_statements' spelling (constants become parameters).
 sub level_calls { $env->statement_calls('bbtoken_owner_levels(u, $1, $2) ol ON $5 WHERE u.id = $3::bigint') }
 # Anything else that reads grants or an admin flag, by any route (the

@@ -44,7 +44,7 @@ my $RP = '/scm/PROJ/repo.git/info/refs?service=git-receive-pack';
 level_probe_on($env);
 sub probe { level_computed($env) }
 
-# The owner's level statement (mod_bbtoken/bbt_db.c), as
+# The owner's level statement (mod_bbtoken/bbt_dblookup.c), as
 # pg_stat_statements spells it.
 sub level_calls { $env->statement_calls('WHERE u.id = $3::bigint') }
 # Every statement httpd's role ran.
