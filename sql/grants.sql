@@ -13,7 +13,8 @@ GRANT USAGE ON SCHEMA public TO :"role";
 -- for one the SECURITY DEFINER functions call, and run as their owner.
 REVOKE CREATE ON SCHEMA public FROM :"role";
 GRANT SELECT ON bbtoken_users, bbtoken_project_grants, bbtoken_repo_grants,
-                bbtoken_tokens, bbtoken_schema, bbtoken_token_nets TO :"role";
+                bbtoken_tokens, bbtoken_schema, bbtoken_token_nets,
+                bbtoken_lookup TO :"role";
 -- The first release let httpd update last_authenticated itself; earlier
 -- grants gave this role the REST API's functions and the policy too.
 REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON bbtoken_tokens FROM :"role";
@@ -42,7 +43,6 @@ REVOKE EXECUTE ON FUNCTION bbtoken_api_create(text, text, text, text, text,
 REVOKE ALL ON bbtoken_projects FROM :"role";
 GRANT EXECUTE ON FUNCTION bbtoken_owner_level(bigint, text, text),
                           bbtoken_owner_levels(bbtoken_users, text, text),
-                          bbtoken_owner_level_of(bbtoken_users, text, text),
                           bbtoken_perm_level(text),
                           bbtoken_touch(text, text, integer),
                           bbtoken_note_expired(text, text, integer),
