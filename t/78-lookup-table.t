@@ -2,21 +2,23 @@
 # (sql/migrations/0026_lookup.sql), is kept true by triggers.  With the
 # token cache off, each kind of change that decides access is seen by the
 # very next request: a revocation, a disabled owner, a token's permission
-# lowered, a project grant lowered or removed, a repository grant removed,
-# the admin flag removed, the owner renamed, an expiry in the past, an
-# allow-list.  After a battery of changes through the CLI, the REST API,
-# httpd's own writes and plain SQL (TRUNCATE too), the table is what
-# bbtoken_lookup_rows computes from the live tables, for every token.  The
-# owner's level map gives what bbtoken_owner_levels gives, for every user
-# and target of a fixture.  And two transactions at once never leave a row
-# computed from what the other changed under it.
+# lowered, a project grant lowered or removed, a repository grant lowered
+# or removed, the admin flag removed, the owner renamed, an expiry in the
+# past, an allow-list.  After a battery of changes through the CLI, the
+# REST API, httpd's own writes and plain SQL (TRUNCATE too), the table is
+# what bbtoken_lookup_rows computes from the live tables, for every token.
+# The owner's level map gives what bbtoken_owner_levels gives, for every
+# user and target of a fixture.  Two transactions at once never leave a
+# row computed from what the other changed under it, and a rotation and a
+# change of its owner take turns.  pg_restore, with --clean or data only,
+# restores the table as dumped, true.
 use strict;
 use warnings;
 use FindBin;
 use lib "$FindBin::Bin/lib";
 use Test::More;
 use Digest::SHA qw(hmac_sha256_hex);
-use BBT::Env qw(forge_token);
+use BBT::Env qw(forge_token run_cmd);
 use BBT::Token qw(parse_token);
 use BBT::Assert;
 use BBT::Rest qw(rest_env);
@@ -77,8 +79,11 @@ subtest 'each change that decides access, on the next request' => sub {
     $env->grant('alice', 'PROJECT_WRITE', 'PROJ');
     is(status(push_adv('PROJ/repo'), $bearer), 200, 'granted again: push allowed');
 
-    # A repository grant removed.
+    # A repository grant lowered, then removed.
     is(status(push_adv('OTHER/x'), $bearer), 200, 'OTHER/x: push allowed by the repository grant');
+    $env->grant('alice', 'REPO_READ', 'OTHER/x');
+    is(status(push_adv('OTHER/x'), $bearer), 403, 'the repository grant lowered: push refused');
+    is(status(up('OTHER/x'), $bearer), 200, '  read allowed');
     $env->cli_ok('ungrant', 'alice', 'OTHER/x');
     is(status(up('OTHER/x'), $bearer), 403, 'the repository grant removed: read refused');
 
@@ -151,20 +156,40 @@ subtest 'a battery of changes: the table is what it derives from' => sub {
     $env->cli_ok('user', 'disable', 'bob');
     $env->cli_ok('user', 'enable', 'bob');
     table_true('after the CLI and the REST API');
-    # Plain SQL: many rows at once, a user deleted (its tokens go with it).
-    $env->psql("INSERT INTO bbtoken_project_grants (user_id, project_key, permission)"
-               . " SELECT id, 'K' || g, 'PROJECT_READ' FROM bbtoken_users, generate_series(1, 3) g");
-    $env->psql("UPDATE bbtoken_project_grants SET permission = 'PROJECT_ADMIN' WHERE project_key LIKE 'K%'");
-    $env->psql("UPDATE bbtoken_users SET active = NOT active");
-    $env->psql("UPDATE bbtoken_users SET active = NOT active");
+    # Plain SQL: many rows at once, each kind of statement on each table,
+    # with tokens whose owners have grants of both kinds.
+    $env->token_create($_, name => 'sql', perms => ['REPO_READ']) for qw(alice bob);
+    my %sql = (
+        'project grants made' => "INSERT INTO bbtoken_project_grants (user_id, project_key, permission)"
+            . " SELECT id, 'K' || g, 'PROJECT_READ' FROM bbtoken_users, generate_series(1, 3) g",
+        'project grants raised' => "UPDATE bbtoken_project_grants SET permission = 'PROJECT_ADMIN'"
+            . " WHERE project_key LIKE 'K%'",
+        'project grants removed' => "DELETE FROM bbtoken_project_grants WHERE project_key = 'K2'",
+        'repository grants made' => "INSERT INTO bbtoken_repo_grants (user_id, project_key, repo_slug, permission)"
+            . " SELECT id, 'K' || g, 's', 'REPO_READ' FROM bbtoken_users, generate_series(1, 3) g",
+        'repository grants raised' => "UPDATE bbtoken_repo_grants SET permission = 'REPO_ADMIN'"
+            . " WHERE repo_slug = 's'",
+        'repository grants removed' => "DELETE FROM bbtoken_repo_grants WHERE project_key = 'K2'",
+        'users disabled' => "UPDATE bbtoken_users SET active = false WHERE name <> 'root'",
+        'users enabled' => "UPDATE bbtoken_users SET active = true",
+        'tokens changed' => "UPDATE bbtoken_tokens SET name = name || ' 2' WHERE revoked_at IS NULL",
+    );
+    for my $k ('project grants made', 'project grants raised', 'project grants removed',
+               'repository grants made', 'repository grants raised', 'repository grants removed',
+               'users disabled', 'users enabled', 'tokens changed') {
+        $env->psql($sql{$k});
+        table_true("plain SQL: $k");
+    }
     $env->user_add('gone');
     $env->token_create('gone', name => 'gone', perms => ['REPO_READ']);
     $env->psql("DELETE FROM bbtoken_users WHERE name = 'gone'");
-    table_true('after plain SQL');
+    table_true('plain SQL: a user deleted, with its tokens');
     is($env->psql("SELECT count(*) FROM bbtoken_lookup l LEFT JOIN bbtoken_tokens t ON t.id = l.id"
                   . " WHERE t.id IS NULL"), 0, 'no row for a token that is gone');
     # TRUNCATE of each table it derives from: rebuilt.
     for my $t (qw(bbtoken_repo_grants bbtoken_project_grants)) {
+        isnt($env->psql("SELECT count(*) FROM bbtoken_lookup WHERE levels LIKE '%K1%'"), 0,
+             "control: maps hold what $t grants");
         is($env->psql("BEGIN; TRUNCATE $t; $DIFF; ROLLBACK"), '', "TRUNCATE $t: rebuilt");
     }
     is($env->psql("BEGIN; TRUNCATE bbtoken_tokens CASCADE; SELECT count(*) FROM bbtoken_lookup; ROLLBACK"), 0,
@@ -233,18 +258,20 @@ sub insert_sql {
 
 subtest 'two transactions at once: the later computes with the earlier\'s change' => sub {
     my (undef, $id) = $env->token_create('alice', name => 'race', perms => ['REPO_READ']);
-    # A user disabled, and meanwhile the token renamed: the rename's row
-    # waits for the disable's, and is computed after it.
+    # A user disabled, and meanwhile the token's permission changed: the
+    # change's row waits for the disable's, and is computed after it.
     my $s1 = $env->pg_session('disable');
-    my $s2 = $env->pg_session('rename');
+    my $s2 = $env->pg_session('perm');
     $s1->send("BEGIN; UPDATE bbtoken_users SET active = false WHERE name = 'alice';");
     ok($s1->done, 'the owner disabled, not committed');
-    $s2->send("BEGIN; UPDATE bbtoken_tokens SET name = 'raced' WHERE id = '$id';");
-    ok($s2->blocked, 'the token renamed: its row waits');
+    # A change of the permission takes no lock of the owner's (a rename
+    # would: the policy trigger).
+    $s2->send("BEGIN; UPDATE bbtoken_tokens SET repo_perm = 'REPO_WRITE' WHERE id = '$id';");
+    ok($s2->blocked, 'the token\'s permission changed: its row waits');
     $s1->send('COMMIT;');
     ok($s1->done, 'the disable committed');
     $s2->send('COMMIT;');
-    ok($s2->done, 'the rename committed');
+    ok($s2->done, 'the change committed');
     is($env->psql("SELECT user_active FROM bbtoken_lookup WHERE id = '$id'"), 'f', 'the row says disabled');
     table_true('  and all rows are true');
     $s1->finish;
@@ -289,6 +316,82 @@ subtest 'two transactions at once: the later computes with the earlier\'s change
     table_true('  and all rows are true');
     $s1->finish;
     $s2->finish;
+};
+
+subtest 'a rotation and a change of its owner: one waits, neither deadlocks' => sub {
+    # A rotation writes the old token's lookup row, then takes its owner's
+    # row for the new token; a change of the owner holds the owner's row and
+    # writes the lookup rows of all its tokens.  They take turns at the
+    # owner's row, which the rotation takes first (FOR KEY SHARE, migration
+    # 24), whichever comes first.
+    for my $first (qw(change rotation)) {
+        my (undef, $id) = $env->token_create('alice', name => "rotated $first", perms => ['REPO_READ']);
+        my $new_id = sprintf('%012d', int(rand(1e12)));
+        my $salt = join '', map { sprintf '%02x', int rand 256 } 1 .. 16;
+        my $hash = hmac_sha256_hex(parse_token(forge_token($new_id))->{raw}, pack('H*', $salt));
+        my $h = $env->pg_session("hold-$first");
+        my $s1 = $env->pg_session("owner-$first");
+        my $s2 = $env->pg_session("rotate-$first");
+        my $change = "BEGIN; UPDATE bbtoken_users SET is_admin = NOT is_admin WHERE name = 'alice';";
+        my $rotate = "BEGIN; SELECT bbtoken_rotate('$id', '$new_id', '$salt', '$hash') IS NOT NULL;";
+        if ($first eq 'change') {
+            $s1->send($change);
+            ok($s1->done, 'the owner changed, not committed');
+            $s2->send($rotate);
+            ok($s2->blocked, '  a rotation of their token waits');
+        } else {
+            # The rotation holds the owner's row and waits for its token.
+            $h->send("BEGIN; SELECT 1 FROM bbtoken_tokens WHERE id = '$id' FOR UPDATE;");
+            ok($h->done, 'a third session holds the token');
+            $s2->send($rotate);
+            ok($s2->blocked, '  a rotation of it waits');
+            $s1->send($change);
+            ok($s1->blocked, '  a change of its owner waits');
+            $h->send('ROLLBACK;');
+        }
+        $s1->send('COMMIT;');
+        $s2->send('COMMIT;');
+        ok($s1->done && $s2->done && $h->done, "$first first: both committed");
+        my $out = $s1->finish . $s2->finish . $h->finish;
+        unlike($out, qr/ERROR|deadlock/, "$first first: no error, no deadlock") or diag $out;
+        is($env->psql("SELECT string_agg(revoked::text, ' ' ORDER BY id) FROM bbtoken_lookup"
+                      . " WHERE id IN ('$id', '$new_id')"), $id lt $new_id ? 'true false' : 'false true',
+           "$first first: the old token revoked, the new one live");
+        table_true("$first first: all rows are true");
+    }
+    $env->psql("UPDATE bbtoken_users SET is_admin = false WHERE name = 'alice'");
+};
+
+subtest 'pg_dump and pg_restore: the table as dumped, with what it derives from' => sub {
+    my ($tok, $id) = $env->token_create('alice', name => 'dumped', perms => ['REPO_READ']);
+    is(status(up('PROJ/repo'), $env->bearer($tok)), 200, 'the token works');
+    my $dump = $env->dir . '/scratch/bbtoken.dump';
+    my @conn = ('-h', '127.0.0.1', '-p', $env->pg_port, '-U', 'postgres');
+    my $pg = sub {
+        my ($cmd, @args) = @_;
+        my ($rc, $out, $err) = run_cmd(cmd => ["$BBT::Env::PGBIN/$cmd", @conn, @args],
+                                       tmp => $env->dir . '/run', timeout => 120);
+        return $rc ? "exit $rc: $err" : 'ok';
+    };
+    is($pg->('pg_dump', '-Fc', '-f', $dump, 'bbtoken'), 'ok', 'dumped');
+    $env->cli_ok('revoke', $id);
+    is(status(up('PROJ/repo'), $env->bearer($tok)), 401, 'revoked after the dump');
+    is($pg->('pg_restore', '--clean', '--if-exists', '-d', 'bbtoken', $dump), 'ok', 'restored (--clean)');
+    table_true('  the table is true');
+    is(status(up('PROJ/repo'), $env->bearer($tok)), 200, '  the token as dumped: live');
+    is($env->psql("SELECT count(*) FROM pg_trigger WHERE tgname LIKE '%lookup%' AND tgenabled = 'A'"), 13,
+       '  the triggers made again, firing always');
+    $env->cli_ok('revoke', $id);
+    is(status(up('PROJ/repo'), $env->bearer($tok)), 401, '  revoked again: refused');
+    # Data only, into emptied tables: the lookup's rows come from the dump,
+    # its triggers off while they load.
+    $env->psql('TRUNCATE bbtoken_users, bbtoken_audit, bbtoken_projects, bbtoken_policy,'
+               . ' bbtoken_leak_throttle, bbtoken_schema CASCADE');
+    is($env->psql('SELECT count(*) FROM bbtoken_lookup'), 0, 'emptied');
+    is($pg->('pg_restore', '--data-only', '--disable-triggers', '-d', 'bbtoken', $dump), 'ok',
+       'restored (--data-only --disable-triggers)');
+    table_true('  the table is true');
+    is(status(up('PROJ/repo'), $env->bearer($tok)), 200, '  the token as dumped: live');
 };
 
 is_deeply([$env->crash_lines], [], 'no child crashed');

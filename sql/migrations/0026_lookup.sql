@@ -253,9 +253,9 @@ CREATE TRIGGER bbtoken_repo_grants_lookup_del
     AFTER DELETE ON bbtoken_repo_grants
     REFERENCING OLD TABLE AS lookup_old
     FOR EACH STATEMENT EXECUTE FUNCTION bbtoken_lookup_grants();
+-- A TRUNCATE of the users truncates the tokens too (it must CASCADE, or
+-- their foreign key refuses it), so the tokens' trigger covers it.
 CREATE TRIGGER bbtoken_tokens_lookup_truncate AFTER TRUNCATE ON bbtoken_tokens
-    FOR EACH STATEMENT EXECUTE FUNCTION bbtoken_lookup_rebuild();
-CREATE TRIGGER bbtoken_users_lookup_truncate AFTER TRUNCATE ON bbtoken_users
     FOR EACH STATEMENT EXECUTE FUNCTION bbtoken_lookup_rebuild();
 CREATE TRIGGER bbtoken_project_grants_lookup_truncate
     AFTER TRUNCATE ON bbtoken_project_grants
