@@ -1,7 +1,8 @@
 -- Least privilege for the lookup role: the role httpd's token requests
 -- connect as (DBDParams of every server or virtual host that serves
--- repositories).  It reads tokens, their owners and grants, and writes
--- nothing directly: last use and expired-token refusals go through two
+-- repositories).  It reads tokens, their owners and grants (and
+-- bbtoken_lookup, the row per token the schema derives from them), and
+-- writes nothing directly: last use and expired-token refusals go through two
 -- SECURITY DEFINER functions that write at most once per interval per token
 -- and only the columns (and audit records) they are for.  It cannot create,
 -- change or revoke a token: that is the API role's (sql/grants-api.sql),
