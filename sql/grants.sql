@@ -44,6 +44,7 @@ REVOKE EXECUTE ON FUNCTION bbtoken_api_create(text, text, text, text, text,
 REVOKE ALL ON bbtoken_projects FROM :"role";
 GRANT EXECUTE ON FUNCTION bbtoken_owner_level(bigint, text, text),
                           bbtoken_owner_levels(bbtoken_users, text, text),
+                          bbtoken_owner_level_of(bbtoken_users, text, text),
                           bbtoken_perm_level(text),
                           bbtoken_touch(text, text, integer),
                           bbtoken_note_expired(text, text, integer),

@@ -139,7 +139,7 @@ subtest 'before the upgrade' => sub {
     my $res = $env->get($UP, { Authorization => "Bearer $t{laptop}[0]" });
     is_503($res, 'the new module on the old schema fails closed: 503, not 401, not access');
     like(join("\n", log_lines_since($env->error_log_path, $mark)),
-         qr/BBT770: the database's schema is version 1, older than this module needs \(17\): .*bbtoken db upgrade/,
+         qr/BBT770: the database's schema is version 1, older than this module needs \(26\): .*bbtoken db upgrade/,
          '  and says why, and what to do (BBT770), not only which column is missing');
 };
 

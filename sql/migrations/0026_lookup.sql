@@ -308,11 +308,10 @@ BEGIN
 END
 $$;
 
--- Only the lookup used them: it compared the digest of the hash httpd
--- sent (migration 17), and computed the level with bbtoken_owner_level_of
--- (migration 15), which bbtoken_owner_level_map replaces.
-ALTER TABLE bbtoken_tokens DROP COLUMN secret_digest;
-DROP FUNCTION bbtoken_owner_level_of(bbtoken_users, text, text);
+-- The lookup no longer reads secret_digest (migration 17) nor calls
+-- bbtoken_owner_level_of (migration 15), but the previous release's module
+-- does, and an upgrade leaves it running until httpd is next reloaded
+-- (README, Upgrading): both stay until a later migration.
 
 -- Every token's row, with every table it derives from held still.
 LOCK TABLE bbtoken_users, bbtoken_project_grants, bbtoken_repo_grants,
