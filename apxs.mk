@@ -69,12 +69,12 @@ PQ_INC   := -I$(shell pg_config --includedir 2>/dev/null || echo /usr/include/po
 CORE    := bbt_input bbt_token bbt_perm bbt_cred bbt_route bbt_rules bbt_sqlstate \
            bbt_rules_load bbt_decide bbt_cachectl bbt_rest_req bbt_expo bbt_body \
            bbt_verdict bbt_centry bbt_kind
-CORE    += bbt_inventory bbt_agroup bbt_saltmemo
+CORE    += bbt_inventory bbt_agroup bbt_levelmap
 CORE    += bbt_rmemo bbt_tls
 CORE    += bbt_bodyproj bbt_jshape
 CORE    += bbt_tset bbt_keymac
 GLUE    := mod_bbtoken bbt_config bbt_confcheck bbt_request bbt_routing \
-           bbt_authn bbt_authz bbt_db bbt_dbgate bbt_logguard bbt_private \
+           bbt_authn bbt_authz bbt_db bbt_dblookup bbt_dbgate bbt_logguard bbt_private \
            bbt_rest bbt_rest_json bbt_rest_db bbt_rest_tokens bbt_configtest \
            bbt_stats bbt_metrics bbt_reqbody bbt_verify bbt_cache bbt_listen \
            bbt_socache bbt_throttle

@@ -16,9 +16,13 @@
 # backends' totals, over N, is one run's.  Like bench/profile.pl's count,
 # it does not move with the machine's load.
 #
-# The lookup is read from mod_bbtoken/bbt_db.c and run as a Bearer request
-# asks it (no Basic user): for a verified token whose digest is the stored
-# hash's (its owner's level computed with it), and for a wrong secret.
+# The lookup is read from mod_bbtoken/bbt_dblookup.c: one row of
+# bbtoken_lookup by its id, for a token that exists (whether its secret is
+# right is C's to say: the database does the same work either way) and for
+# an unknown id.  Beside it: the same row with the database's clock asked
+# too (what the lookup did until version 26; bbt_dblookup.c says why it
+# no longer does), and the owner's level statement, which runs only for an
+# owner with more grants than the level map holds.
 use strict;
 use warnings;
 use FindBin;
@@ -30,16 +34,17 @@ use File::Temp qw(tempdir);
 my $n = $ARGV[0] || 1000;
 my $warm = 300;
 
-# The lookup statement, as bbt_db.c spells it.
-sub lookup_sql {
-    open my $h, '<', "$FindBin::Bin/../mod_bbtoken/bbt_db.c" or die "bbt_db.c: $!";
+# Statement $name, as bbt_dblookup.c spells it, with its $want placeholders.
+sub module_sql {
+    my ($name, $want) = @_;
+    open my $h, '<', "$FindBin::Bin/../mod_bbtoken/bbt_dblookup.c" or die "bbt_dblookup.c: $!";
     my $src = do { local $/; <$h> };
-    $src =~ /static const char bbt_sql_lookup\[\] =\s*((?:"(?:[^"\\]|\\.)*"\s*)+);/
-        or die "bbt_sql_lookup not found in bbt_db.c\n";
+    $src =~ /static const char \Q$name\E\[\] =\s*((?:"(?:[^"\\]|\\.)*"\s*)+);/
+        or die "$name not found in bbt_dblookup.c\n";
     my $sql = join '', $1 =~ /"((?:[^"\\]|\\.)*)"/g;
     my $i = 0;
     $sql =~ s/%s/'$' . ++$i/ge;
-    die "the lookup has $i placeholders, not 5\n" unless $i == 5;
+    die "$name has $i placeholders, not $want\n" unless $i == $want;
     return $sql;
 }
 
@@ -49,11 +54,16 @@ $env->user_add('alice');
 $env->grant('alice', 'REPO_READ', 'PROJ/repo');
 my ($token, $id) = $env->token_create('alice', name => 'profile', perms => ['REPO_READ']);
 BBT::Peers::setup($env);
-my $digest = $env->psql("SELECT secret_digest FROM bbtoken_tokens WHERE id = '$id'");
-my $lookup = lookup_sql();
+my $uid = $env->psql("SELECT id FROM bbtoken_users WHERE name = 'alice'");
+my $lookup = module_sql('bbt_sql_lookup', 1);
+(my $clocked = $lookup) =~ s/ FROM /, (date_part('epoch', now()) * 1000000)::bigint FROM /
+    or die "no FROM in the lookup\n";
 my @cases = (
-    ['token lookup, verified (with the level)', $lookup, ['NULL', $digest, 'PROJ', 'repo', $id]],
-    ['token lookup, refused (wrong secret)', $lookup, ['NULL', '0' x 64, 'PROJ', 'repo', $id]],
+    ['token lookup (a token)', $lookup, [$id]],
+    ['token lookup (an unknown id)', $lookup, ['000000000042']],
+    ['token lookup, the database\'s clock too', $clocked, [$id]],
+    ['owner\'s level (too many grants for a map)', module_sql('bbt_sql_owner_level', 3),
+     ['PROJ', 'repo', $uid]],
     ['mod_authn_dbd: SELECT password', 'SELECT password FROM bench_users WHERE name = $1', ['alice']],
     ['mod_authz_dbd: SELECT grp', 'SELECT grp FROM bench_groups WHERE name = $1', ['alice']],
     ['SELECT 1', 'SELECT 1', []],

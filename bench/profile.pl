@@ -148,6 +148,6 @@ print $env->psql("SELECT rpad(left(regexp_replace(query, '\\s+', ' ', 'g'), 60),
                  . "|| ' plans ' || plans || ' exec ' || round(mean_exec_time::numeric * 1000, 1) "
                  . "|| ' us plan ' || round(mean_plan_time::numeric * 1000, 1) || ' us blks ' "
                  . "|| round((shared_blks_hit + shared_blks_read)::numeric / greatest(calls, 1), 1) "
-                 . "FROM pg_stat_statements WHERE query ~ 'bbtoken_(tokens|users)|bench_users' "
+                 . "FROM pg_stat_statements WHERE query ~ 'bbtoken_(lookup|tokens|users)|bench_users' "
                  . "AND userid = 'bbtoken_httpd'::regrole ORDER BY calls DESC", sep => ' '), "\n";
 print "callgrind files kept in $out\n" if $ENV{BENCH_PROFILE_KEEP};

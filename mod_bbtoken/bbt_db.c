@@ -1,12 +1,11 @@
 /*
- * mod_dbd glue.
+ * mod_dbd glue: connections, the prepared statements' machinery, and the
+ * writes.  The statements a request's verification runs are
+ * bbt_dblookup.c's.
  *
  * The lookup runs on every request, so it is a server-side prepared
  * statement (parsing and planning it each time would cost more than running
- * it), and so are the owner's level and a personal project's owner, asked
- * only once the token's secret is verified: a refusal (an unknown id, a
- * wrong secret) reads the token and owner rows and nothing else, so it
- * takes the same work whoever owns the id and whatever the owner may do.
+ * it), and so are the owner's level and a personal project's owner.
  * None is registered with mod_dbd's ap_dbd_prepare, whose statements
  * vanish for good when the pgsql driver reconnects with PQreset after a
  * PostgreSQL restart, and exist only on connections of the server that
@@ -37,6 +36,7 @@
 #include "bbt_config.h"
 #include "bbt_db.h"
 #include "bbt_dbenc.h"
+#include "bbt_dbrun.h"
 #include "bbt_dbgate.h"
 #include "bbt_input.h"
 #include "bbt_schema.h"
@@ -58,14 +58,6 @@ struct bbt_db_conn {
     int gated;             /* holds a place of bbt_dbgate's */
 };
 
-/* The statements each pooled connection prepares once. */
-typedef enum {
-    BBT_STMT_LOOKUP = 0,
-    BBT_STMT_LEVEL,
-    BBT_STMT_PERSONAL,
-    BBT_STMT_COUNT
-} bbt_stmt_t;
-
 /* Kept in a pooled connection's own pool, which only the connection's
  * current holder touches. */
 typedef struct {
@@ -75,99 +67,6 @@ typedef struct {
 
 static const char bbt_db_state_key[] = "bbtoken-db-state";
 
-/* Columns, in order; the query below must agree. */
-enum {
-    COL_SALT,
-    COL_HASH,
-    COL_TOKEN_NAME,
-    COL_USER_NAME,
-    COL_ACTIVE,
-    COL_PROJECT_PERM,
-    COL_REPO_PERM,
-    COL_REVOKED,
-    COL_USER_ID,
-    COL_EXPIRES_US,
-    COL_LAST_USE_US,
-    COL_REFUSED_US,
-    COL_NOW_US,
-    COL_PROJECT_KEY,
-    COL_REPO_SLUG,
-    COL_NETS,
-    COL_GROUPS,
-    COL_LEVEL,
-    COL_COUNT
-};
-
-/* Times come as microseconds since the epoch, the database's clock
- * included, and whether the token has expired or a throttled write is due
- * is decided in C: every expression here is built again each time the
- * prepared statement runs, and that cost more than the query.
- * A project's or a repository's token has no owner (the users are a LEFT
- * JOIN); its key and slug come next.  Then the allow-list and the
- * address groups the token is known to have been used from, as text, both
- * from the token's row (sql/migrations/0013: aggregating
- * bbtoken_token_nets here cost more than the rest of the lookup).
- *
- * Last, the owner's live level on the target (key, slug), but only when
- * the caller sent the SHA-256 of the token's hash and it is the stored
- * hash's, which the row keeps (bbt_token_hash_digest_hex; secret_digest,
- * sql/migrations/0017: the hash itself is never a parameter, which
- * statement logging would write out), for a personal token that the
- * verdict will accept: live, not expired, of an active owner, presented
- * under the owner's name when in Basic, and with no allow-list (whether the
- * client is inside one is APR's to say, in C: such a token's level comes
- * from the second statement); NULL otherwise.  PostgreSQL evaluates a CASE
- * branch only when it is taken, so a refusal still reads the token and
- * owner rows and nothing else (t/75 and t/95 count the level's runs).
- * The level is a PL/pgSQL function (sql/migrations/0015): the same query
- * inlined here as a subquery ran only when taken too (EXPLAIN ANALYZE:
- * "never executed"), but the executor set it up on every run, which cost
- * every lookup about half as much again.  C still verifies the secret
- * itself and uses the level only then (bbt_verify.c). */
-static const char bbt_sql_lookup[] =
-    "SELECT t.salt, t.secret_hash, t.name, u.name, u.active, t.project_perm,"
-    " t.repo_perm, t.revoked_at IS NOT NULL, u.id,"
-    " (date_part('epoch', t.expires_at) * 1000000)::bigint,"
-    " (date_part('epoch', t.last_authenticated) * 1000000)::bigint,"
-    " (date_part('epoch', t.expired_refused_at) * 1000000)::bigint,"
-    " (date_part('epoch', now()) * 1000000)::bigint,"
-    " t.project_key, t.repo_slug, array_to_string(t.allowed_nets, ' '),"
-    " array_to_string(t.seen_nets, ' '),"
-    " CASE WHEN t.user_id IS NOT NULL"
-    " AND t.revoked_at IS NULL AND u.active"
-    " AND (t.expires_at IS NULL OR t.expires_at > now())"
-    " AND t.allowed_nets IS NULL"
-    " AND lower(u.name) = lower(COALESCE(%s, u.name))"
-    " AND t.secret_digest = %s"
-    " THEN bbtoken_owner_level_of(u, %s, %s) END"
-    " FROM bbtoken_tokens t LEFT JOIN bbtoken_users u ON u.id = t.user_id"
-    " WHERE t.id = %s";
-
-/* The verified token's owner's live level on (key, slug). */
-static const char bbt_sql_owner_level[] =
-    "SELECT COALESCE(ol.level, 0) FROM bbtoken_users u"
-    " LEFT JOIN LATERAL bbtoken_owner_levels(u, %s, %s) ol ON true"
-    " WHERE u.id = %s::bigint";
-
-/* Apart: in the lookup, even in a CASE branch never taken, the executor
- * would set it up on every run (17% fewer lookups a second, pgbench). */
-static const char bbt_sql_personal[] =
-    "SELECT EXISTS (SELECT 1 FROM bbtoken_users"
-    " WHERE lower(name) = lower(substr(%s, 2)) AND active)";
-
-/* Labels are pasted unquoted into PREPARE by the driver: plain
- * identifiers, new ones whenever a statement's columns change. */
-static const struct {
-    const char *label, *sql, *what;
-} bbt_db_stmts[BBT_STMT_COUNT] = {
-    [BBT_STMT_LOOKUP] = {"bbtoken_lookup_v11", bbt_sql_lookup,
-                         "the token lookup"},
-    [BBT_STMT_PERSONAL] = {"bbtoken_personal_v1", bbt_sql_personal,
-                           "the personal project's owner"},
-    [BBT_STMT_LEVEL] = {"bbtoken_owner_level_v1", bbt_sql_owner_level,
-                        "the owner's level"},
-};
-
 /* The writes go through SECURITY DEFINER functions (sql/migrations/0002):
  * httpd's role may not update a token row itself, and the functions check
  * the interval again under the row lock, so concurrent requests make one
@@ -176,6 +75,16 @@ static const char bbt_sql_touch[] = "SELECT bbtoken_touch(%s, %s, %s::integer)";
 static const char bbt_sql_note_expired[] =
     "SELECT bbtoken_note_expired(%s, %s, %s::integer)";
 static const char bbt_sql_note_net[] = "SELECT bbtoken_note_net(%s, %s, %s)";
+
+const apr_dbd_driver_t *bbt_db_driver(const bbt_db_conn_t *c)
+{
+    return c->dbd->driver;
+}
+
+apr_pool_t *bbt_db_pool(const bbt_db_conn_t *c)
+{
+    return c->pool;
+}
 
 int bbt_db_init(void)
 {
@@ -193,10 +102,8 @@ static void bbt_db_counted(apr_time_t start, int rv)
     bbt_stats_db_query(t > 0 ? (uint64_t)t : 0, rv == 0);
 }
 
-/* Log a line under its message id, with the request, so the line names
- * its client. */
-static void bbt_db_say(const bbt_db_conn_t *c, int level, const char *id,
-                       const char *text)
+void bbt_db_say(const bbt_db_conn_t *c, int level, const char *id,
+                const char *text)
 {
     ap_log_rerror(APLOG_MARK, level, 0, c->r, "%s: %s", id, text);
 }
@@ -294,10 +201,10 @@ int bbt_db_reconnected(bbt_db_conn_t *c)
            bbt_dbenc_utf8(c->r, c->pg) == 0;
 }
 
-/* Statement `which`, prepared on this connection's current backend.
+/* Statement def, prepared on this connection's current backend.
  * fresh: prepare it again even if it looks prepared. */
-static apr_dbd_prepared_t *bbt_db_stmt(bbt_db_conn_t *c, bbt_stmt_t which,
-                                       int fresh)
+static apr_dbd_prepared_t *bbt_db_stmt(bbt_db_conn_t *c,
+                                       const bbt_db_stmt_t *def, int fresh)
 {
     void *v = NULL;
     bbt_db_state_t *st;
@@ -310,53 +217,51 @@ static apr_dbd_prepared_t *bbt_db_stmt(bbt_db_conn_t *c, bbt_stmt_t which,
         st = apr_pcalloc(c->dbd->pool, sizeof(*st));
         apr_pool_userdata_setn(st, bbt_db_state_key, NULL, c->dbd->pool);
     }
-    if (st->stmt[which] && st->backend_pid[which] == pid) {
+    if (st->stmt[def->slot] && st->backend_pid[def->slot] == pid) {
         if (!fresh) {
-            return st->stmt[which];
+            return st->stmt[def->slot];
         }
         /* Same backend: the old statement may still be there.  An error
          * (it is not) leaves nothing behind outside a transaction. */
         apr_dbd_query(c->dbd->driver, c->dbd->handle, &nrows,
-                      apr_pstrcat(c->pool, "DEALLOCATE ",
-                                  bbt_db_stmts[which].label, NULL));
+                      apr_pstrcat(c->pool, "DEALLOCATE ", def->label, NULL));
     }
-    st->stmt[which] = NULL;
-    if (apr_dbd_prepare(c->dbd->driver, c->dbd->pool, c->dbd->handle,
-                        bbt_db_stmts[which].sql, bbt_db_stmts[which].label,
-                        &stmt) != 0) {
+    st->stmt[def->slot] = NULL;
+    if (apr_dbd_prepare(c->dbd->driver, c->dbd->pool, c->dbd->handle, def->sql,
+                        def->label, &stmt) != 0) {
         bbt_stats_count(BBT_STAT_DB_QUERY_ERRORS);
-        bbt_db_log(
-            c, APLOG_ERR, 0, "BBT072",
-            apr_pstrcat(c->pool, "preparing ", bbt_db_stmts[which].what, NULL));
+        bbt_db_log(c, APLOG_ERR, 0, "BBT072",
+                   apr_pstrcat(c->pool, "preparing ", def->what, NULL));
         return NULL;
     }
-    st->stmt[which] = stmt;
-    st->backend_pid[which] = pid;
+    st->stmt[def->slot] = stmt;
+    st->backend_pid[def->slot] = pid;
     return stmt;
 }
 
 /* After a failed statement: can one more try succeed?  A connection that
  * PostgreSQL dropped (restart, idle kill) is reset here by the driver; then,
  * or on a live connection, the statement is prepared afresh. */
-static apr_dbd_prepared_t *bbt_db_recover(bbt_db_conn_t *c, bbt_stmt_t which)
+static apr_dbd_prepared_t *bbt_db_recover(bbt_db_conn_t *c,
+                                          const bbt_db_stmt_t *def)
 {
     if (PQstatus(c->pg) != CONNECTION_OK && !bbt_db_reconnected(c)) {
         return NULL;
     }
-    return bbt_db_stmt(c, which, 1);
+    return bbt_db_stmt(c, def, 1);
 }
 
-/* Run prepared statement `which` with its nargs args (a NULL one is SQL
+/* Run prepared statement def with its nargs args (a NULL one is SQL
  * NULL), once more after a failure the connection can be recovered from:
  * 0, or -1 (logged: BBT073 for a failure tried again, errid for the
  * last). */
-static int bbt_db_run(bbt_db_conn_t *c, bbt_stmt_t which, const char *errid,
-                      apr_dbd_results_t **res, int nargs, const char **args)
+int bbt_db_run(bbt_db_conn_t *c, const bbt_db_stmt_t *def, const char *errid,
+               apr_dbd_results_t **res, int nargs, const char **args)
 {
-    apr_dbd_prepared_t *stmt = bbt_db_stmt(c, which, 0);
+    apr_dbd_prepared_t *stmt = bbt_db_stmt(c, def, 0);
     int attempt, rv;
 
-    if (!stmt && !(stmt = bbt_db_recover(c, which))) {
+    if (!stmt && !(stmt = bbt_db_recover(c, def))) {
         bbt_schema_too_old(c->r, c->pg);
         return -1;
     }
@@ -371,193 +276,27 @@ static int bbt_db_run(bbt_db_conn_t *c, bbt_stmt_t which, const char *errid,
             return 0;
         }
         if (attempt == 0) {
-            bbt_db_log(c, APLOG_WARNING, rv, "BBT073",
-                       apr_pstrcat(c->pool, bbt_db_stmts[which].what,
-                                   " (will retry once)", NULL));
-            if ((stmt = bbt_db_recover(c, which)) != NULL) {
+            bbt_db_log(
+                c, APLOG_WARNING, rv, "BBT073",
+                apr_pstrcat(c->pool, def->what, " (will retry once)", NULL));
+            if ((stmt = bbt_db_recover(c, def)) != NULL) {
                 continue;
             }
         } else {
-            bbt_db_log(c, APLOG_ERR, rv, errid, bbt_db_stmts[which].what);
+            bbt_db_log(c, APLOG_ERR, rv, errid, def->what);
         }
         break;
     }
     return -1;
 }
 
-static int bbt_db_flag(const char *v)
+bbt_level_t bbt_db_int_level(const char *v)
 {
-    return v && v[0] == 't';
-}
-
-static bbt_level_t bbt_db_level(const char *v, bbt_scope_t scope)
-{
-    bbt_perm_t perm;
-
-    if (!v || bbt_perm_parse(v, &perm) != 0 || perm.scope != scope) {
-        return BBT_LEVEL_NONE;
-    }
-    return perm.level;
-}
-
-static bbt_level_t bbt_db_int_level(const char *v)
-{
-    /* The SQL function returns 0..3; anything else is none. */
+    /* The SQL functions give 0..3; anything else is none. */
     if (v && v[0] >= '0' && v[0] <= '3' && v[1] == '\0') {
         return (bbt_level_t)(v[0] - '0');
     }
     return BBT_LEVEL_NONE;
-}
-
-/* A bigint column (NULL: 0). */
-static apr_int64_t bbt_db_int64(const char *v)
-{
-    return v ? apr_atoi64(v) : 0;
-}
-
-/* An expiry in microseconds, 0 for none (the driver gives "" for NULL):
- * an expiry at the epoch itself is a time, and is kept one earlier, still
- * long past, so that it never reads as none. */
-static apr_int64_t bbt_db_expiry(const char *v)
-{
-    apr_int64_t us = bbt_db_int64(v);
-
-    return us == 0 && v && *v ? -1 : us;
-}
-
-/* A text column, NULL for SQL NULL: the driver gives "" for both, and the
- * schema lets no key or slug be empty. */
-static const char *bbt_db_text(const char *v)
-{
-    return v && *v ? v : NULL;
-}
-
-static int bbt_db_copy_hex(char *dst, size_t n, const char *src)
-{
-    if (!src || strlen(src) != n) {
-        return -1;
-    }
-    memcpy(dst, src, n + 1);
-    return 0;
-}
-
-bbt_db_status_t bbt_db_lookup(bbt_db_conn_t *c, const char *id, int interval,
-                              const char *digest, const char *basic_user,
-                              const char *key, const char *slug,
-                              bbt_db_token_t *out)
-{
-    const apr_dbd_driver_t *drv = c->dbd->driver;
-    apr_dbd_results_t *res = NULL;
-    apr_dbd_row_t *row = NULL;
-    apr_int64_t now;
-    int rows = 0, bad = 0;
-    /* In the order of the statement's placeholders.  No target, no
-     * level: then no digest either. */
-    const char *args[] = {basic_user, key ? digest : NULL, key, slug, id};
-
-    if (bbt_db_run(c, BBT_STMT_LOOKUP, "BBT074", &res,
-                   (int)(sizeof(args) / sizeof(args[0])), args) != 0) {
-        return BBT_DB_UNAVAILABLE;
-    }
-    /* Read every row to the end so the result is released. */
-    while (apr_dbd_get_row(drv, c->pool, res, &row, -1) == 0) {
-        const char *v[COL_COUNT];
-        int i;
-
-        if (rows++ > 0) {
-            continue;
-        }
-        for (i = 0; i < COL_COUNT; i++) {
-            v[i] = apr_dbd_get_entry(drv, row, i);
-        }
-        if (bbt_db_copy_hex(out->salt, BBT_SALT_HEX_LEN, v[COL_SALT]) ||
-            bbt_db_copy_hex(out->hash, BBT_HASH_HEX_LEN, v[COL_HASH])) {
-            /* The schema's CHECKs make this impossible; fail closed. */
-            bbt_db_say(c, APLOG_ERR, "BBT075",
-                       apr_pstrcat(c->pool, "token ", id,
-                                   " has a malformed stored hash", NULL));
-            bad = 1;
-            continue;
-        }
-        out->token_name = apr_pstrdup(c->pool, v[COL_TOKEN_NAME]);
-        out->user_name = apr_pstrdup(c->pool, v[COL_USER_NAME]);
-        out->user_active = bbt_db_flag(v[COL_ACTIVE]);
-        out->tok_project = bbt_db_level(v[COL_PROJECT_PERM], BBT_SCOPE_PROJECT);
-        out->tok_repo = bbt_db_level(v[COL_REPO_PERM], BBT_SCOPE_REPO);
-        out->revoked = bbt_db_flag(v[COL_REVOKED]);
-        out->user_id = bbt_db_int64(v[COL_USER_ID]);
-        out->expires_us = bbt_db_expiry(v[COL_EXPIRES_US]);
-        out->last_use_us = bbt_db_int64(v[COL_LAST_USE_US]);
-        out->refused_us = bbt_db_int64(v[COL_REFUSED_US]);
-        /* By the database's clock, as its write functions judge. */
-        now = bbt_db_int64(v[COL_NOW_US]);
-        out->expired = bbt_centry_expired(out->expires_us, now);
-        out->stale = bbt_centry_due(out->last_use_us, interval, now);
-        out->refusal_due = bbt_centry_due(out->refused_us, interval, now);
-        /* A project's or a repository's token has no owner row (the LEFT
-         * JOIN's NULLs); a row of no kind is refused as broken. */
-        bbt_kind_from_row(bbt_db_text(v[COL_PROJECT_KEY]),
-                          bbt_db_text(v[COL_REPO_SLUG]), &out->scope);
-        out->nets = apr_pstrdup(c->pool, v[COL_NETS] ? v[COL_NETS] : "");
-        out->ngroups =
-            v[COL_GROUPS]
-                ? bbt_agroup_list(v[COL_GROUPS], out->groups, BBT_AGROUPS_MAX)
-                : 0;
-        /* NULL (or the driver's "") when the level was not computed. */
-        out->level_given = v[COL_LEVEL] && *v[COL_LEVEL];
-        out->owner_level = bbt_db_int_level(v[COL_LEVEL]);
-    }
-    if (bad) {
-        return BBT_DB_UNAVAILABLE;
-    }
-    return rows == 0 ? BBT_DB_NOT_FOUND : BBT_DB_OK;
-}
-
-bbt_db_status_t bbt_db_owner_level(bbt_db_conn_t *c, apr_int64_t user_id,
-                                   const char *key, const char *slug,
-                                   bbt_level_t *level)
-{
-    const apr_dbd_driver_t *drv = c->dbd->driver;
-    apr_dbd_results_t *res = NULL;
-    apr_dbd_row_t *row = NULL;
-    const char *args[3];
-
-    *level = BBT_LEVEL_NONE;
-    if (!key) {
-        return BBT_DB_OK;
-    }
-    args[0] = key;
-    args[1] = slug;
-    args[2] = apr_psprintf(c->pool, "%" APR_INT64_T_FMT, user_id);
-    if (bbt_db_run(c, BBT_STMT_LEVEL, "BBT320", &res,
-                   (int)(sizeof(args) / sizeof(args[0])), args) != 0) {
-        return BBT_DB_UNAVAILABLE;
-    }
-    while (apr_dbd_get_row(drv, c->pool, res, &row, -1) == 0) {
-        bbt_level_t l = bbt_db_int_level(apr_dbd_get_entry(drv, row, 0));
-
-        if (l > *level) {
-            *level = l;
-        }
-    }
-    return BBT_DB_OK;
-}
-
-bbt_db_status_t bbt_db_personal_active(bbt_db_conn_t *c, const char *key,
-                                       int *active)
-{
-    const apr_dbd_driver_t *drv = c->dbd->driver;
-    apr_dbd_results_t *res = NULL;
-    apr_dbd_row_t *row = NULL;
-
-    *active = 0;
-    if (bbt_db_run(c, BBT_STMT_PERSONAL, "BBT321", &res, 1, &key) != 0) {
-        return BBT_DB_UNAVAILABLE;
-    }
-    while (apr_dbd_get_row(drv, c->pool, res, &row, -1) == 0) {
-        *active = bbt_db_flag(apr_dbd_get_entry(drv, row, 0));
-    }
-    return BBT_DB_OK;
 }
 
 /* Run one of the write functions; failure is logged, not fatal. */

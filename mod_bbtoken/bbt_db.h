@@ -20,9 +20,9 @@ typedef enum {
     BBT_DB_UNAVAILABLE /* the database could not answer: 503 */
 } bbt_db_status_t;
 
-/* One token row, with its owner.  Times are microseconds since the epoch,
- * 0 when unset.  A project's or a repository's token (scope) has no owner:
- * user_name NULL, user_id 0. */
+/* One token's row of the lookup, with its owner's.  Times are microseconds
+ * since the epoch, 0 when unset.  A project's or a repository's token (scope)
+ * has no owner: user_name NULL, user_id 0. */
 typedef struct {
     char salt[BBT_SALT_HEX_LEN + 1];
     char hash[BBT_HASH_HEX_LEN + 1];
@@ -44,8 +44,8 @@ typedef struct {
     const char *nets;        /* allowed_nets, space-separated; "": any */
     int ngroups;             /* the address groups it was used from */
     bbt_agroup_t groups[BBT_AGROUPS_MAX];
-    int level_given;         /* the lookup computed owner_level */
-    bbt_level_t owner_level; /* the owner's live level on the target */
+    const char *levels; /* the owner's level map (bbt_levelmap.h), or
+                           NULL: then bbt_db_owner_level asks */
 } bbt_db_token_t;
 
 /* Fetch mod_dbd's optional functions.  Returns 0, or -1 if mod_dbd is not
@@ -61,27 +61,18 @@ bbt_db_conn_t *bbt_db_open(request_rec *r);
 /* Give it back. */
 void bbt_db_close(bbt_db_conn_t *c);
 
-/* Load token `id` and its owner's row (nothing else: a refusal costs the
- * same whoever owns the id).  interval (seconds, the
- * BBTokenLastUseInterval) decides out->stale and out->refusal_due.  Strings
- * are copied into the request's pool.
- *
- * digest (hex, or NULL) is bbt_token_hash_digest_hex of the presented
- * token's hash under a salt the database gave before: if it is the stored
- * hash's, for a target key (slug NULL: the project) and a personal token
- * the verdict will accept (live, not expired, an active owner named
- * basic_user when that is not NULL, no allow-list), the same statement
- * computes the owner's live level on it, as bbt_db_owner_level would
- * (out->level_given, out->owner_level), so that no refusal computes it.  That
- * proves nothing of the secret: the caller verifies it as ever, and uses the
- * level only then. */
+/* Load token `id`'s row of bbtoken_lookup (nothing else: a refusal costs
+ * the same whoever owns the id): the token, its owner's name and state,
+ * and the owner's level map.  now (httpd's clock) and interval (seconds,
+ * the BBTokenLastUseInterval) decide out->expired, out->stale and
+ * out->refusal_due.  Strings are copied into the request's pool.  A token
+ * without a row is BBT_DB_NOT_FOUND. */
 bbt_db_status_t bbt_db_lookup(bbt_db_conn_t *c, const char *id, int interval,
-                              const char *digest, const char *basic_user,
-                              const char *key, const char *slug,
-                              bbt_db_token_t *out);
+                              apr_int64_t now, bbt_db_token_t *out);
 
 /* The live level of the owner with id user_id on (key, slug), as
- * bbtoken_owner_levels computes it: asked only for a verified token.  key
+ * bbtoken_owner_levels computes it: asked only for a verified token whose
+ * row has no level map (bbt_levelmap_level refuses it).  key
  * NULL means no target (NONE, and no query); slug NULL means the project
  * itself.  BBT_DB_OK or BBT_DB_UNAVAILABLE. */
 bbt_db_status_t bbt_db_owner_level(bbt_db_conn_t *c, apr_int64_t user_id,
@@ -117,14 +108,14 @@ bbt_db_status_t bbt_db_user_level(bbt_db_conn_t *c, const char *name,
                                   const char *key, const char *slug,
                                   bbt_level_t *level);
 
-/* The connection's libpq handle (PGconn *), for statements and
- * transactions of the caller's own (the REST API). */
 /* For a project's or a repository's token in personal project key
  * (~name), asked only once its secret is verified: whether ~name's owner
  * exists and is active.  BBT_DB_OK or BBT_DB_UNAVAILABLE. */
 bbt_db_status_t bbt_db_personal_active(bbt_db_conn_t *c, const char *key,
                                        int *active);
 
+/* The connection's libpq handle (PGconn *), for statements and
+ * transactions of the caller's own (the REST API). */
 struct pg_conn;
 struct pg_conn *bbt_db_native(bbt_db_conn_t *c);
 

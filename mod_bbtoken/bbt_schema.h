@@ -12,8 +12,8 @@
 #include "httpd.h"
 
 /* The oldest schema the module's statements run on: the lookup reads
- * secret_digest (sql/migrations/0017). */
-#define BBT_SCHEMA_MIN 17
+ * bbtoken_lookup (sql/migrations/0026). */
+#define BBT_SCHEMA_MIN 26
 
 struct pg_conn;
 

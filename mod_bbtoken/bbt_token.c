@@ -533,26 +533,6 @@ int bbt_token_hash_hex(const char *salt_hex, const bbt_token_t *tok,
     return 0;
 }
 
-int bbt_token_hash_digest_hex(const char *hash_hex,
-                              char out[BBT_HASH_HEX_LEN + 1])
-{
-    unsigned char raw[BBT_HASH_LEN], md[BBT_HASH_LEN];
-    int rv = -1;
-
-    if (!out)
-        return -1;
-    out[0] = '\0';
-    if (bbt_unhex(hash_hex, raw, sizeof(raw)) != 0 ||
-        bbt_sha256_of(raw, sizeof(raw), md) != 0)
-        goto done;
-    bbt_hex(md, sizeof(md), out);
-    rv = 0;
-done:
-    OPENSSL_cleanse(raw, sizeof(raw));
-    OPENSSL_cleanse(md, sizeof(md));
-    return rv;
-}
-
 int bbt_token_verify(const char *salt_hex, const char *hash_hex,
                      const bbt_token_t *tok)
 {

@@ -84,14 +84,6 @@ int bbt_salt_generate(char hex[BBT_SALT_HEX_LEN + 1]);
 int bbt_token_hash_hex(const char *salt_hex, const bbt_token_t *tok,
                        char out[BBT_HASH_HEX_LEN + 1]);
 
-/* SHA-256 of the hash's bytes, as lower-case hex: what the token lookup
- * sends for the database to tell a right secret by (bbt_db.c), so that the
- * hash itself is never a statement's parameter, which PostgreSQL may log.
- * hash_hex must be BBT_HASH_HEX_LEN lower-case hex digits.  Returns 0, or
- * -1 (out empty). */
-int bbt_token_hash_digest_hex(const char *hash_hex,
-                              char out[BBT_HASH_HEX_LEN + 1]);
-
 /* 1 if the token hashes to hash_hex under salt_hex, else 0.  The comparison
  * is constant time; malformed stored values compare unequal. */
 int bbt_token_verify(const char *salt_hex, const char *hash_hex,

@@ -9,16 +9,12 @@
  * by the owner's tokens.  Both must be believable (bbt_cache_usable), or
  * the database decides.
  *
- * From the database: the token and its owner's row first, and the owner's
- * level on the target only once the secret has proven right (and the
- * token is usable), so a refusal does the same work whoever owns the id.
- * For a token this thread has seen, one statement does both: the token is
- * hashed under the salt the database gave last time (bbt_saltmemo.h), and
- * the lookup computes the level only if that hash is the stored one.  C
- * still decides: it verifies the secret against the row as returned, and
- * uses that level only for a token it verified; any other way (no salt
- * remembered, the token rotated since, a wrong secret) the level is asked
- * by a second statement, as before.
+ * From the database: the token's row of the lookup, which holds its
+ * owner's name, state and level map too, so one statement answers, and a
+ * refusal does the same work whoever owns the id.  The owner's level on
+ * the target is read from the map only once the secret has proven right
+ * (and the token is usable); an owner with too many grants for a map has
+ * it asked by a second statement.
  * The generation is read before the queries and stamps what is kept, so a
  * change committed while they ran leaves an entry that is already out of
  * date, never a stale one that looks current.
@@ -34,7 +30,7 @@
 #include "bbt_cache.h"
 #include "bbt_config.h"
 #include "bbt_db.h"
-#include "bbt_saltmemo.h"
+#include "bbt_levelmap.h"
 #include "bbt_verify.h"
 #include "bbt_where.h"
 
@@ -234,19 +230,6 @@ static void bbt_verify_keep(request_rec *r, bbt_req_t *rq,
     bbt_cache_put_token(r, rq->cache_key, &e);
 }
 
-/* Whether tok's secret is right for row: by the hash already made under
- * the remembered salt when the row's salt is that one (one MAC, not two),
- * else by bbt_token_verify.  Both compare in constant time; a hash is
- * lower-case hex, both as made and as the schema lets it be stored. */
-static int bbt_verify_secret(const bbt_token_t *tok, const bbt_db_token_t *row,
-                             const char *memo_salt, const char *mine)
-{
-    if (mine && strcmp(row->salt, memo_salt) == 0) {
-        return CRYPTO_memcmp(mine, row->hash, BBT_HASH_HEX_LEN) == 0;
-    }
-    return bbt_token_verify(row->salt, row->hash, tok);
-}
-
 static int bbt_verify_db(request_rec *r, bbt_req_t *rq, bbt_cache_view_t *v,
                          const bbt_token_t *tok, const char *basic_user,
                          const char *key, const char *slug, bbt_verified_t *out)
@@ -254,9 +237,6 @@ static int bbt_verify_db(request_rec *r, bbt_req_t *rq, bbt_cache_view_t *v,
     int interval = bbt_config_last_use_interval(r->server), secret_ok = 0;
     int level_asked = 0, rv = OK;
     apr_int64_t now = apr_time_now(), group_failed_us = 0;
-    char memo_salt[BBT_SALT_HEX_LEN + 1], hash[BBT_HASH_HEX_LEN + 1];
-    char digest[BBT_HASH_HEX_LEN + 1];
-    const char *mine = NULL, *sent = NULL;
     bbt_db_token_t row;
     bbt_db_status_t st;
     bbt_db_conn_t *c;
@@ -270,15 +250,7 @@ static int bbt_verify_db(request_rec *r, bbt_req_t *rq, bbt_cache_view_t *v,
     /* Only now, the first time in this child, is it known whether this
      * server's database is the listener's. */
     v->use = bbt_cache_note_db(r, bbt_db_native(c));
-    /* The level is worth asking for with the lookup only for a target. */
-    if (tok && key && bbt_saltmemo_get(rq->token_id, memo_salt) &&
-        bbt_token_hash_hex(memo_salt, tok, hash) == 0 &&
-        bbt_token_hash_digest_hex(hash, digest) == 0) {
-        mine = hash;
-        sent = digest;
-    }
-    st = bbt_db_lookup(c, rq->token_id, interval, sent, basic_user, key, slug,
-                       &row);
+    st = bbt_db_lookup(c, rq->token_id, interval, now, &row);
     if (st == BBT_DB_UNAVAILABLE) {
         rv = HTTP_SERVICE_UNAVAILABLE;
         goto done;
@@ -289,20 +261,13 @@ static int bbt_verify_db(request_rec *r, bbt_req_t *rq, bbt_cache_view_t *v,
         }
         out->verdict = bbt_verdict(NULL, 0, basic_user);
     } else {
-        secret_ok = !tok || bbt_verify_secret(tok, &row, memo_salt, mine);
+        secret_ok = !tok || bbt_token_verify(row.salt, row.hash, tok);
         if (secret_ok && row.scope.kind != BBT_KIND_PERSONAL &&
             row.scope.key[0] == '~' &&
             bbt_db_personal_active(c, row.scope.key, &row.user_active) !=
                 BBT_DB_OK) {
             rv = HTTP_SERVICE_UNAVAILABLE;
             goto done;
-        }
-        /* Only a token proven right takes a slot; any answer refreshes
-         * the slot its id has (the salt is the row's, right secret or
-         * wrong).  So made-up tokens, even for ids that exist, never push
-         * out a thread's good ones. */
-        if (tok) {
-            bbt_saltmemo_put(rq->token_id, row.salt, secret_ok);
         }
         tr.kind = row.scope.kind;
         tr.user_name = row.user_name;
@@ -321,14 +286,14 @@ static int bbt_verify_db(request_rec *r, bbt_req_t *rq, bbt_cache_view_t *v,
         out->tok_project = row.tok_project;
         out->tok_repo = row.tok_repo;
         out->scope = row.scope;
-        /* The lookup's level is the owner's, read with the row: good for
-         * a token C has verified, and only then. */
+        /* The owner's level, from the map read with the row, for a token
+         * C has verified, and only then; an owner without a map (too many
+         * grants) has it asked. */
         if (out->verdict == BBT_VERDICT_OK && key &&
             row.scope.kind == BBT_KIND_PERSONAL) {
-            if (row.level_given) {
-                out->owner = row.owner_level;
-            } else if (bbt_db_owner_level(c, row.user_id, key, slug,
-                                          &out->owner) != BBT_DB_OK) {
+            if (bbt_levelmap_level(row.levels, key, slug, &out->owner) != 0 &&
+                bbt_db_owner_level(c, row.user_id, key, slug, &out->owner) !=
+                    BBT_DB_OK) {
                 rv = HTTP_SERVICE_UNAVAILABLE;
                 goto done;
             }
@@ -359,9 +324,6 @@ static int bbt_verify_db(request_rec *r, bbt_req_t *rq, bbt_cache_view_t *v,
 
 done:
     bbt_db_close(c);
-    OPENSSL_cleanse(memo_salt, sizeof(memo_salt));
-    OPENSSL_cleanse(hash, sizeof(hash));
-    OPENSSL_cleanse(digest, sizeof(digest));
     OPENSSL_cleanse(row.salt, sizeof(row.salt));
     OPENSSL_cleanse(row.hash, sizeof(row.hash));
     if (rv != OK) {

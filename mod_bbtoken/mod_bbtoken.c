@@ -21,7 +21,9 @@
  *   bbt_cache.c     the cache's socache and shared memory; bbt_listen.c
  *                   its listener (PostgreSQL's notifications, through
  *                   mod_watchdog); bbt_socache.c the shared socache
- *   bbt_db.c        mod_dbd; bbt_dbgate.c bounds the wait for one of its
+ *   bbt_db.c        mod_dbd, the prepared statements, the writes;
+ *                   bbt_dblookup.c the statements a verification runs;
+ *                   bbt_dbgate.c bounds the wait for one of its
  *                   connections; bbt_logguard.c keeps httpd's logs free of
  *                   credentials; bbt_rest.c the access-tokens REST API
  *   bbt_configtest.c  the mistakes configtest refuses (check_config)

@@ -22,7 +22,8 @@ GRANT USAGE ON SCHEMA public TO :"role";
 REVOKE CREATE ON SCHEMA public FROM :"role";
 GRANT SELECT ON bbtoken_users, bbtoken_project_grants, bbtoken_repo_grants,
                 bbtoken_tokens, bbtoken_schema, bbtoken_policy,
-                bbtoken_projects, bbtoken_token_nets TO :"role";
+                bbtoken_projects, bbtoken_token_nets,
+                bbtoken_lookup TO :"role";
 GRANT EXECUTE ON FUNCTION bbtoken_owner_level(bigint, text, text),
                           bbtoken_owner_levels(bbtoken_users, text, text),
                           bbtoken_may_manage(bbtoken_users, text, text),

@@ -1,7 +1,8 @@
 -- Least privilege for the lookup role: the role httpd's token requests
 -- connect as (DBDParams of every server or virtual host that serves
--- repositories).  It reads tokens, their owners and grants, and writes
--- nothing directly: last use and expired-token refusals go through two
+-- repositories).  It reads tokens, their owners and grants (and
+-- bbtoken_lookup, the row per token the schema derives from them), and
+-- writes nothing directly: last use and expired-token refusals go through two
 -- SECURITY DEFINER functions that write at most once per interval per token
 -- and only the columns (and audit records) they are for.  It cannot create,
 -- change or revoke a token: that is the API role's (sql/grants-api.sql),
@@ -13,7 +14,8 @@ GRANT USAGE ON SCHEMA public TO :"role";
 -- for one the SECURITY DEFINER functions call, and run as their owner.
 REVOKE CREATE ON SCHEMA public FROM :"role";
 GRANT SELECT ON bbtoken_users, bbtoken_project_grants, bbtoken_repo_grants,
-                bbtoken_tokens, bbtoken_schema, bbtoken_token_nets TO :"role";
+                bbtoken_tokens, bbtoken_schema, bbtoken_token_nets,
+                bbtoken_lookup TO :"role";
 -- The first release let httpd update last_authenticated itself; earlier
 -- grants gave this role the REST API's functions and the policy too.
 REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON bbtoken_tokens FROM :"role";

@@ -143,3 +143,8 @@ COMMIT;
 BEGIN;
 \ir migrations/0025_email_invisible.sql
 COMMIT;
+
+-- Version 26: what httpd's token lookup reads, in one table kept by triggers.
+BEGIN;
+\ir migrations/0026_lookup.sql
+COMMIT;

@@ -139,7 +139,7 @@ subtest 'before the upgrade' => sub {
     my $res = $env->get($UP, { Authorization => "Bearer $t{laptop}[0]" });
     is_503($res, 'the new module on the old schema fails closed: 503, not 401, not access');
     like(join("\n", log_lines_since($env->error_log_path, $mark)),
-         qr/BBT770: the database's schema is version 1, older than this module needs \(17\): .*bbtoken db upgrade/,
+         qr/BBT770: the database's schema is version 1, older than this module needs \(26\): .*bbtoken db upgrade/,
          '  and says why, and what to do (BBT770), not only which column is missing');
 };
 
@@ -517,6 +517,13 @@ subtest 'version 22: invisible formatting characters leave names; a personal pro
        . ' nothing else, as bbt_input_token_name');
 };
 
+# An owner's level on target (t.k, t.s) read from u's level map as httpd
+# reads it (mod_bbtoken/bbt_levelmap.c): the largest of the entries "*",
+# key and key/slug.
+our $MAP_LEVEL = "(SELECT COALESCE(max(split_part(e, ':', 2)::integer), 0)"
+    . " FROM unnest(string_to_array(bbtoken_owner_level_map(u), ' ')) e"
+    . " WHERE t.k IS NOT NULL AND split_part(e, ':', 1) IN ('*', t.k, t.k || '/' || t.s))";
+
 subtest 'version 23: each grant keeps its level; every owner\'s level is what it was' => sub {
     db_at('levels', 22);
     $env->psql("INSERT INTO bbtoken_users (name, active, is_admin) VALUES ('alice', true, false),"
@@ -529,15 +536,17 @@ subtest 'version 23: each grant keeps its level; every owner\'s level is what it
                . " ('alice', 'PROJ', 'repo', 'REPO_ADMIN'), ('alice', 'OTHER', 'x', 'REPO_READ'),"
                . " ('Bob', 'PROJ', 'repo', 'REPO_WRITE'), ('Bob', 'OTHER', 'x', 'REPO_READ')) g(n, k, s, p)"
                . " ON u.name = g.n", db => 'levels');
-    # Every user on every kind of target, by both functions the lookup and
-    # the API read it through.
+    # Every user on every kind of target, by bbtoken_owner_levels and by the
+    # level map httpd reads (version 26; before it, bbtoken_owner_level_of,
+    # which it replaced).
+    my $v22_level = "bbtoken_owner_level_of(u, t.k, t.s)";
     my $levels = "SELECT string_agg(u.name || ' ' || COALESCE(t.k, '-') || '/' || COALESCE(t.s, '-') || '='"
                . " || (SELECT l.level FROM bbtoken_owner_levels(u, t.k, t.s) l) || ','"
-               . " || bbtoken_owner_level_of(u, t.k, t.s), ' ' ORDER BY u.name, t.k, t.s)"
+               . " || $MAP_LEVEL, ' ' ORDER BY u.name, t.k, t.s)"
                . " FROM bbtoken_users u, (VALUES ('PROJ', NULL), ('PROJ', 'repo'), ('PROJ', 'other'),"
                . " ('OTHER', NULL), ('OTHER', 'x'), ('~alice', NULL), ('~alice', 'x'), ('~bob', NULL),"
                . " (NULL, NULL)) t(k, s)";
-    my $before = $env->psql($levels, db => 'levels');
+    my $before = $env->psql($levels =~ s/\Q$MAP_LEVEL\E/$v22_level/r, db => 'levels');
     my @t = ('OTHER/x', 'OTHER/-', 'PROJ/other', 'PROJ/repo', 'PROJ/-', '~alice/x', '~alice/-', '~bob/-', '-/-');
     my %want = (Bob => [3, 3, 0, 2, 0, 1, 1, 3, 0], alice => [1, 0, 2, 3, 2, 3, 3, 0, 0],
                 carol => [(0) x 9], root => [(3) x 8, 0]);
@@ -555,8 +564,8 @@ subtest 'version 23: each grant keeps its level; every owner\'s level is what it
                . " AND user_id = (SELECT id FROM bbtoken_users WHERE name = 'alice')", db => 'levels');
     $env->psql("INSERT INTO bbtoken_project_grants VALUES ((SELECT id FROM bbtoken_users WHERE name = 'Bob'),"
                . " 'PROJ', 'PROJECT_ADMIN')", db => 'levels');
-    is($env->psql("SELECT string_agg(u.name || '=' || bbtoken_owner_level_of(u, 'PROJ', 'repo'), ' '"
-                  . " ORDER BY u.name) FROM bbtoken_users u", db => 'levels'),
+    is($env->psql("SELECT string_agg(u.name || '=' || l.level, ' ' ORDER BY u.name) FROM bbtoken_users u,"
+                  . " bbtoken_owner_levels(u, 'PROJ', 'repo') l", db => 'levels'),
        'Bob=3 alice=2 carol=0 root=3', 'a grant changed or made (by a plain INSERT) is read at its new level');
     ($rc, $out, $err) = $env->psql_try("UPDATE bbtoken_project_grants SET perm_level = 3", db => 'levels');
     ok($rc != 0 && $err =~ /generated column/, 'perm_level cannot be written') or diag "exit $rc: $out$err";

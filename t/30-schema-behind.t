@@ -76,7 +76,13 @@ sub graceful {
     fail('the new generation started');
 }
 
-my $behind = $LATEST - 3;
+# The oldest schema the module serves (BBT_SCHEMA_MIN): below it the
+# lookup cannot be prepared and the module says BBT770 (t/30-migrations).
+my ($MIN) = BBT::Env::slurp("$ROOT/mod_bbtoken/bbt_schema.h") =~ /^#define BBT_SCHEMA_MIN (\d+)$/m;
+ok($MIN && $MIN <= $LATEST, "the module serves schema $MIN on");
+my $behind = $LATEST - 3 < $MIN ? $MIN : $LATEST - 3;
+SKIP: {
+skip "no schema is behind this module's and served by it (it needs $MIN, the latest)", 1 if $behind >= $LATEST;
 subtest "schema version $behind: served, and said once per start" => sub {
     set_version($behind);
     $env->httpd_restart;
@@ -98,6 +104,7 @@ subtest "schema version $behind: served, and said once per start" => sub {
     is(scalar lines_since($mark, 'BBT760'), 1, '  and BBT760 is said again, once');
     is(schema_gauges(), "$behind $LATEST", '  metrics: the new generation read it again');
 };
+}
 
 subtest "schema version $LATEST: nothing said" => sub {
     set_version($LATEST);
@@ -123,12 +130,13 @@ subtest "schema version $ahead: served, and said once" => sub {
 };
 
 subtest 'the CLI: behind and ahead refused, with what to do' => sub {
-    set_version($behind);
+    my $old = $LATEST - 3;
+    set_version($old);
     my ($rc, undef, $err) = $env->cli('list', 'alice');
-    ok($rc == 1 && $err =~ /version $behind, this bbtoken needs $LATEST: run bbtoken db upgrade/,
+    ok($rc == 1 && $err =~ /version $old, this bbtoken needs $LATEST: run bbtoken db upgrade/,
        "behind: bbtoken says so and what to run") or diag $err;
     my ($r2, $out) = $env->cli('db', 'status');
-    like($out, qr/^schema version: $behind$/m, 'db status: the version');
+    like($out, qr/^schema version: $old$/m, 'db status: the version');
     set_version($ahead);
     ($rc, undef, $err) = $env->cli('list', 'alice');
     ok($rc == 1 && $err =~ /version $ahead, newer than this bbtoken knows \($LATEST\)/, 'ahead: refused too')

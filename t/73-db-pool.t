@@ -102,8 +102,8 @@ subtest 'a dozen slow request bodies hold no database connection' => sub {
     is($done, 12, 'and the slow PUTs are answered once their bodies are in');
 };
 
-# Lock tables (the tokens', and the users' that a password user's grants
-# are read with) from a session of our own until released.
+# Lock tables (the token lookup's, and the users' that a password user's
+# grants are read with) from a session of our own until released.
 my $locker;
 sub lock_tables {
     my @tables = @_;
@@ -133,7 +133,7 @@ sub waiting_on_lock {
 }
 
 subtest 'every pooled connection stuck: 503 with Retry-After after BBTokenDBWait, never a hang' => sub {
-    lock_tables('bbtoken_tokens');
+    lock_tables('bbtoken_lookup');
     # Two requests take both of the child's connections and wait in the
     # database for the lock.
     my @holders;
@@ -168,7 +168,7 @@ subtest 'every pooled connection stuck: 503 with Retry-After after BBTokenDBWait
 
 subtest 'a table locked past statement_timeout: 503' => sub {
     $env->httpd_restart(dbd_options => '-cstatement_timeout=1000');
-    lock_tables('bbtoken_tokens', 'bbtoken_users');
+    lock_tables('bbtoken_lookup', 'bbtoken_users');
     my $r = probe('token');
     is_503($r, 'a token request');
     is_503(probe('password'), 'a password request (its user\'s grants are read too)');

@@ -52,12 +52,12 @@ sub lock_tokens {
         open STDOUT, '>', '/dev/null';
         open STDERR, '>', '/dev/null';
         { exec("$BBT::Env::PGBIN/psql", '-X', '-q', '-h', '127.0.0.1', '-p', $env->pg_port, '-U', 'postgres',
-               '-d', 'bbtoken', '-c', "BEGIN; LOCK TABLE bbtoken_tokens IN ACCESS EXCLUSIVE MODE;"
+               '-d', 'bbtoken', '-c', "BEGIN; LOCK TABLE bbtoken_lookup IN ACCESS EXCLUSIVE MODE;"
                . " SELECT pg_sleep(300); COMMIT;") }
         POSIX::_exit(127);
     }
     for (1 .. 100) {
-        last if $env->psql("SELECT count(*) FROM pg_locks WHERE relation = 'bbtoken_tokens'::regclass"
+        last if $env->psql("SELECT count(*) FROM pg_locks WHERE relation = 'bbtoken_lookup'::regclass"
                            . " AND mode = 'AccessExclusiveLock' AND granted") > 0;
         sleep 0.1;
     }

@@ -493,42 +493,6 @@ static void b64_bad(const char *in, size_t len, const char *name)
     ok(rv == -1 && n == 0, "base64 refused: %s", name);
 }
 
-/* What the lookup sends instead of the hash: SHA-256 of the hash's 32
- * bytes, here against Python's hashlib. */
-static void test_hash_digest(void)
-{
-    char d[BBT_HASH_HEX_LEN + 1];
-    char bad[BBT_HASH_HEX_LEN + 2];
-
-    is_int(bbt_token_hash_digest_hex(VEC1_HASH, d), 0, "digest of vector 1");
-    is_str(d,
-           "4762e934261cb8a974b09488bbf8a44932dbae41"
-           "55a2aa659a173c4a80183b94",
-           "digest matches an independent SHA-256 of the hash's bytes");
-    is_int(bbt_token_hash_digest_hex("0000000000000000000000000000000000000000"
-                                     "000000000000000000000000",
-                                     d),
-           0, "digest of 32 zero bytes");
-    is_str(d,
-           "66687aadf862bd776c8fc18b8e9f8e20089714856ee233b3902a591d0d5f2925",
-           "digest of 32 zero bytes matches");
-    memcpy(bad, VEC1_HASH, BBT_HASH_HEX_LEN + 1);
-    bad[63] = '\0';
-    is_int(bbt_token_hash_digest_hex(bad, d), -1, "digest: 63 digits refused");
-    is_str(d, "", "digest: output emptied on failure");
-    memcpy(bad, VEC1_HASH, BBT_HASH_HEX_LEN + 1);
-    bad[64] = '0';
-    bad[65] = '\0';
-    is_int(bbt_token_hash_digest_hex(bad, d), -1, "digest: 65 digits refused");
-    is_int(bbt_token_hash_digest_hex("479F3AF3BF8024F8A328CA8ABA6DD73876635CF9"
-                                     "5F7992A3DBE1CC3C9668AE4E",
-                                     d),
-           -1, "digest: upper-case hash refused");
-    is_int(bbt_token_hash_digest_hex(NULL, d), -1, "digest: NULL refused");
-    is_int(bbt_token_hash_digest_hex(VEC1_HASH, NULL), -1,
-           "digest: NULL output refused");
-}
-
 static void test_b64(void)
 {
     unsigned char src[64], enc[100], out[256];
@@ -628,7 +592,6 @@ int main(void)
     test_token_shaped();
     test_status_str();
     test_salt_hash();
-    test_hash_digest();
     test_b64();
     return done_testing();
 }

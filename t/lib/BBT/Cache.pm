@@ -25,9 +25,9 @@ our @EXPORT_OK = qw(lookup_calls log_mark log_since wait_log served_from_cache
 # PostgreSQL settings for counting statements.
 our $PG_CONF = { shared_preload_libraries => "'pg_stat_statements'" };
 
-# Words of the module's token lookup (mod_bbtoken/bbt_db.c) that no other
+# Words of the module's token lookup (mod_bbtoken/bbt_dblookup.c) that no other
 # statement has.
-our $LOOKUP = 't.salt, t.secret_hash';
+our $LOOKUP = 'FROM bbtoken_lookup WHERE id';
 
 # How long to wait for anything before calling it a failure: generous,
 # because the machine may be busy; the tests pass as soon as it happens.

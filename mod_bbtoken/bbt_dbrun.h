@@ -1,0 +1,49 @@
+/*
+ * For the files that run the module's prepared statements on a
+ * connection of bbt_db.c's (bbt_dblookup.c): each statement has a slot of
+ * its own, and each pooled connection prepares each on first use (see
+ * bbt_db.c for why, and for the retry).
+ */
+#ifndef BBT_DBRUN_H
+#define BBT_DBRUN_H
+
+#include "apr_dbd.h"
+#include "bbt_db.h"
+
+/* The slots, one for each prepared statement. */
+typedef enum {
+    BBT_STMT_LOOKUP = 0,
+    BBT_STMT_LEVEL,
+    BBT_STMT_PERSONAL,
+    BBT_STMT_COUNT
+} bbt_stmt_slot_t;
+
+/* A statement: its slot, its label (pasted unquoted into PREPARE by the
+ * driver: a plain identifier, a new one whenever its columns change), its
+ * SQL with %s placeholders, and what it is, for the log. */
+typedef struct {
+    bbt_stmt_slot_t slot;
+    const char *label, *sql, *what;
+} bbt_db_stmt_t;
+
+/* Run statement def with its nargs args (a NULL one is SQL NULL), once
+ * more after a failure the connection can be recovered from: 0 and *res,
+ * whose rows the caller reads to the end, or -1 (logged: BBT073 for a
+ * failure tried again, errid for the last). */
+int bbt_db_run(bbt_db_conn_t *c, const bbt_db_stmt_t *def, const char *errid,
+               apr_dbd_results_t **res, int nargs, const char **args);
+
+/* The connection's driver, and the pool (the request's) that results and
+ * what is copied from them live in. */
+const apr_dbd_driver_t *bbt_db_driver(const bbt_db_conn_t *c);
+apr_pool_t *bbt_db_pool(const bbt_db_conn_t *c);
+
+/* Log a line under its message id, with the request, so the line names
+ * its client. */
+void bbt_db_say(const bbt_db_conn_t *c, int level, const char *id,
+                const char *text);
+
+/* A level the SQL functions give, 0..3; anything else is none. */
+bbt_level_t bbt_db_int_level(const char *v);
+
+#endif

@@ -1,0 +1,59 @@
+/* An owner's level map as the lookup gives it: the largest matching
+ * entry, exact matches only, and any malformed map refused whole. */
+#include "bbt_levelmap.h"
+#include "tap.h"
+
+static int level(const char *map, const char *key, const char *slug)
+{
+    bbt_level_t l = BBT_LEVEL_ADMIN;
+
+    if (bbt_levelmap_level(map, key, slug, &l) != 0) {
+        return l == BBT_LEVEL_NONE ? -1 : -2;
+    }
+    return (int)l;
+}
+
+int main(void)
+{
+    const char *m =
+        "~alice:3 PROJ:1 TEAM:2 PROJ/repo:2 PROJ/re:3 OTHER/x.y-z:1";
+
+    is_int(level(m, "~alice", NULL), 3, "personal project");
+    is_int(level(m, "~alice", "r"), 3, "a repository of the personal project");
+    is_int(level(m, "PROJ", NULL), 1, "project grant");
+    is_int(level(m, "PROJ", "repo"), 2, "repository grant above the project's");
+    is_int(level(m, "PROJ", "re"), 3, "another repository's grant");
+    is_int(level(m, "PROJ", "rep"), 1,
+           "a slug that is a prefix of none: the project's");
+    is_int(level(m, "PROJ", "repos"), 1, "a slug a grant's is a prefix of");
+    is_int(level(m, "PRO", NULL), 0, "a key a grant's starts with");
+    is_int(level(m, "PROJX", NULL), 0, "a key that starts with a grant's");
+    is_int(level(m, "TEAM", "any"), 2,
+           "project grant reaches its repositories");
+    is_int(level(m, "OTHER", NULL), 0,
+           "a repository grant is not the project's");
+    is_int(level(m, "OTHER", "x.y-z"), 1, "repository grant");
+    is_int(level(m, "~bob", NULL), 0, "someone else's personal project");
+    is_int(level(m, "~alice/r", NULL), 0, "a key spelled with the separator");
+    is_int(level("*:3", "ANY", "thing"), 3, "administrator");
+    is_int(level("~a:3 *:3", "X", NULL), 3,
+           "administrator anywhere in the map");
+    is_int(level("~a:3 X:1 X:2", "X", NULL), 2, "the largest of two entries");
+    is_int(level("~a:3 X:2 X:1", "X", NULL), 2, "whatever their order");
+    is_int(level("~a:3 X:0", "X", NULL), 0, "level 0");
+    is_int(level("~a:3", "", NULL), -1, "no key: refused");
+    is_int(level("~a:3", NULL, NULL), -1, "NULL key: refused");
+    is_int(level(NULL, "X", NULL), -1, "no map");
+    is_int(level("", "X", NULL), -1, "empty map");
+    is_int(level("~a:3 ", "X", NULL), -1, "trailing space");
+    is_int(level(" ~a:3", "X", NULL), -1, "leading space");
+    is_int(level("~a:3  X:1", "X", NULL), -1, "two spaces");
+    is_int(level("~a:3 X:4", "X", NULL), -1, "level 4");
+    is_int(level("~a:3 X:", "X", NULL), -1, "no level");
+    is_int(level("~a:3 X:12", "X", NULL), -1, "two digits");
+    is_int(level("~a:3 :1", "X", NULL), -1, "no target");
+    is_int(level("~a:3 X:1:1", "X", NULL), -1, "two colons");
+    is_int(level("~a:3 X1", "X", NULL), -1, "no colon");
+    is_int(level("X:1 ~a:9", "X", NULL), -1, "a bad entry after a match");
+    return done_testing();
+}
