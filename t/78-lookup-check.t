@@ -6,14 +6,15 @@
 # row again and the token is refused; on a true database it exits 0.
 # httpd says that the triggers do not all fire always: at start (the cache
 # off, so no listener), and from the cache's listener when their number
-# changes while it runs, once until it changes again.
+# changes while it runs, once until it changes again.  A repair tells the
+# caches: an entry made from a stale row is not believed after it.
 use strict;
 use warnings;
 use FindBin;
 use lib "$FindBin::Bin/lib";
 use Test::More;
 use BBT::Env qw(auth_bearer);
-use BBT::Cache qw(wait_log log_mark log_since);
+use BBT::Cache qw(wait_log log_mark log_since served_from_cache until_status settle);
 
 my $env = BBT::Env->new(extra_conf => "BBTokenCache off\n")->start;
 $env->make_repo('PROJ', 'repo');
@@ -123,6 +124,21 @@ subtest 'the listener says it when their number changes' => sub {
     my @eleven = $log =~ /BBT720: 11 of/g;
     is(scalar @twelve + scalar @eleven, 2, 'once each, not with every heartbeat');
     is(status($other), 200, 'the cache is believed all the same') ;
+};
+
+subtest 'the cache on: a repair forgets the entries made from a stale row' => sub {
+    my ($t3, $id3) = $env->token_create('alice', name => 'ci');
+    ok(served_from_cache($env, $UP, auth_bearer($t3), $id3), 'a token answered from the cache');
+    # Only the lookup's trigger off: the revocation still notifies, the
+    # entry is forgotten, and the next request reads the stale row.
+    $env->psql("ALTER TABLE bbtoken_tokens DISABLE TRIGGER bbtoken_tokens_lookup_upd");
+    $env->cli_ok('revoke', $id3);
+    settle();
+    ok(served_from_cache($env, $UP, auth_bearer($t3), $id3), 'revoked: answered from an entry of the stale row');
+    $env->psql("ALTER TABLE bbtoken_tokens ENABLE ALWAYS TRIGGER bbtoken_tokens_lookup_upd");
+    $env->cli_is('db check --repair', ['db', 'check', '--repair'], 0, stdout => qr/^repaired 1 row$/m);
+    my ($ok, $tries, $seen) = until_status($env, $UP, auth_bearer($t3), 401);
+    ok($ok, 'the repair notified: the entry is forgotten and the token refused') or diag "statuses: $seen";
 };
 
 done_testing;
