@@ -101,6 +101,7 @@ CLI      := bbtoken args usage out mail sendmail db migrations cmd_users \
             cmd_tokens cmd_reports cmd_admin cmd_notify
 CLI      += cmd_inventory
 CLI      += cmd_rotate
+CLI      += cmd_dbcheck
 CLI      += mint
 CLI_NOPQ := args usage out mail sendmail
 CLI_O    := $(CLI:%=$(OBJ)/cli/%.o)

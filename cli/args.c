@@ -86,6 +86,7 @@ static const struct option bbtoken_cmd_opts[] = {
     {"expiry-days", required_argument, NULL, BBTOKEN_OPT_EXPIRY},
     {"json", no_argument, NULL, BBTOKEN_OPT_JSON},
     {"init", no_argument, NULL, BBTOKEN_OPT_INIT},
+    {"repair", no_argument, NULL, BBTOKEN_OPT_REPAIR},
     {"user", required_argument, NULL, BBTOKEN_OPT_USER},
     {"since", required_argument, NULL, BBTOKEN_OPT_SINCE},
     {"token", required_argument, NULL, BBTOKEN_OPT_TOKEN},
@@ -168,6 +169,9 @@ int bbtoken_parse_args(const bbtoken_cmd_t *cmd, int argc, char **argv,
             break;
         case BBTOKEN_OPT_INIT:
             a->init = 1;
+            break;
+        case BBTOKEN_OPT_REPAIR:
+            a->repair = 1;
             break;
         case BBTOKEN_OPT_USER:
             a->user = optarg;

@@ -11,9 +11,9 @@
  *
  * Exit status: 0 success; 1 failure with exactly one line on stderr;
  * 2 bad usage (a reason and the usage on stderr).  Only reports (list,
- * policy, audit, expiring, db status, what notify did), create and rotate
- * (the token alone) and the counts of revoke --user and purge go to
- * stdout; their notes go to stderr.
+ * policy, audit, expiring, db status, db check, what notify did), create
+ * and rotate (the token alone) and the counts of revoke --user and purge
+ * go to stdout; their notes go to stderr.
  *
  * This file holds the command table and the dispatch; args.c the command
  * line, usage.c the help texts, out.c the output, db.c the database
@@ -50,6 +50,8 @@ static const bbtoken_cmd_t bbtoken_db_cmds[] = {
      "no operands"},
     {"upgrade", bbtoken_cmd_db_upgrade, bbtoken_usage_db, BBTOKEN_B(INIT), 0,
      "db upgrade", "no operands"},
+    {"check", bbtoken_cmd_db_check, bbtoken_usage_db, BBTOKEN_B(REPAIR), 0,
+     "db check", "no operands"},
     {NULL, NULL, NULL, 0, 0, NULL, NULL}};
 
 static const bbtoken_cmd_t bbtoken_cmds[] = {

@@ -71,7 +71,9 @@ enum {
     BBTOKEN_OPT_KIND,
     /* create, update: the token's allow-list */
     BBTOKEN_OPT_ALLOW_FROM,
-    BBTOKEN_OPT_ALLOW_FROM_ANY
+    BBTOKEN_OPT_ALLOW_FROM_ANY,
+    /* db check --repair */
+    BBTOKEN_OPT_REPAIR
 };
 /* More options than an unsigned int has bits. */
 #define BBTOKEN_BIT(opt) (1ull << ((opt)-BBTOKEN_OPT_DB))
@@ -93,6 +95,7 @@ typedef struct {
     int admin;
     int json;
     int init;               /* db upgrade --init */
+    int repair;             /* db check --repair */
     const char *user;       /* revoke --user */
     const char *since;      /* audit --since */
     const char *token;      /* audit --token */
@@ -337,6 +340,8 @@ int bbtoken_cmd_purge(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
                       const bbtoken_args_t *a);
 int bbtoken_cmd_db_status(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
                           const bbtoken_args_t *a);
+int bbtoken_cmd_db_check(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
+                         const bbtoken_args_t *a);
 int bbtoken_cmd_db_upgrade(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
                            const bbtoken_args_t *a);
 int bbtoken_cmd_project(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,

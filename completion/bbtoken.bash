@@ -81,8 +81,9 @@ _bbtoken()
             ;;
         db)
             case $sub in
-                "") words="status upgrade" ;;
+                "") words="status upgrade check" ;;
                 upgrade) opts="--init" ;;
+                check) opts="--repair" ;;
             esac
             ;;
         grant)

@@ -56,6 +56,8 @@
 
 #include "bbt_cache.h"
 #include "bbt_listen.h"
+#include "bbt_lookupsql.h"
+#include "bbt_schema.h"
 #include "bbt_sqlstate.h"
 
 APLOG_USE_MODULE(bbtoken);
@@ -80,15 +82,17 @@ APLOG_USE_MODULE(bbtoken);
  * table's triggers; a data-only one (--disable-triggers) disables them
  * while it loads, and its ENABLE TRIGGER ALL leaves them firing for
  * ordinary sessions, no longer always.  Read with every heartbeat, in its
- * transaction. */
+ * transaction, with how many of bbtoken_lookup's triggers fire always
+ * (not part of the identity: see bbt_listen_lookup_ok). */
 #define BBT_LISTEN_TABLES_SQL                                                  \
     "SELECT 'bbtoken_tokens'::regclass::oid, 'bbtoken_users'::regclass::oid, " \
     "'bbtoken_project_grants'::regclass::oid, "                                \
     "'bbtoken_repo_grants'::regclass::oid, "                                   \
     "(SELECT count(*) || ' ' || COALESCE(string_agg(oid::text || "             \
     "tgenabled::text, ',' ORDER BY oid), '') FROM pg_trigger "                 \
-    "WHERE tgfoid = to_regproc('bbtoken_notify') AND tgenabled IN ('A', 'O'))"
-#define BBT_LISTEN_TABLES_N 5
+    "WHERE tgfoid = to_regproc('bbtoken_notify') AND tgenabled IN ('A', "      \
+    "'O')), " BBT_LOOKUP_FIRING_SQL
+#define BBT_LISTEN_TABLES_N 6
 /* The schema's notifying triggers (sql/migrations/0004, 0008, 0012): two
  * on the tokens, two on the users, one on each grants table.  With fewer
  * firing, a change could go unheard: the cache is not believed. */
@@ -127,6 +131,8 @@ static struct {
     apr_int64_t sent; /* when it was sent, monotonic */
     int waiting;      /* it has not come back yet */
     int was_up, told_down, told_schema, told_params, told_triggers;
+    int lookup_now;  /* the lookup's triggers firing always, as last read */
+    int lookup_told; /* as last said (BBT720); BBT_LOOKUP_TRIGGERS: all */
 } L;
 
 int bbt_listen_available(void)
@@ -404,6 +410,27 @@ static int bbt_listen_triggers_ok(void)
     return 0;
 }
 
+/* Whether every trigger that keeps bbtoken_lookup fires always; said
+ * once until their number changes.  The cache is believed all the same,
+ * unlike when a notifying trigger is off: a change the lookup's triggers
+ * miss still notifies (and forgets every entry), and what a miss then
+ * reads is that same stale table, which is what every request reads with
+ * the cache off.  Not believing the cache would move every request to
+ * that table and change no answer; a notifying trigger off is the other
+ * way round (the table true, the entries stale).  What helps is the
+ * administrator: enable the triggers and run `bbtoken db check
+ * --repair`, which notifies, so that the entries made from stale rows go
+ * too. */
+static void bbt_listen_lookup_ok(void)
+{
+    int n = L.lookup_now < 0 ? BBT_LOOKUP_TRIGGERS : L.lookup_now;
+
+    if (n != L.lookup_told) {
+        bbt_schema_lookup_warn(L.s, n);
+        L.lookup_told = n;
+    }
+}
+
 /* Notifications that arrived: a change, or the heartbeat back. */
 static void bbt_listen_notifies(void)
 {
@@ -422,6 +449,7 @@ static void bbt_listen_notifies(void)
                 bbt_cache_forget_all();
                 apr_cpystrn(L.tables, L.tables_now, sizeof(L.tables));
             }
+            bbt_listen_lookup_ok();
             if (bbt_listen_triggers_ok()) {
                 bbt_cache_heartbeat(L.sent);
             }
@@ -455,6 +483,7 @@ static int bbt_listen_read(void)
                          PQgetvalue(res, 0, 4), PQgetvalue(res, 0, 0),
                          PQgetvalue(res, 0, 1), PQgetvalue(res, 0, 2),
                          PQgetvalue(res, 0, 3));
+            L.lookup_now = atoi(PQgetvalue(res, 0, 5));
         } else if (PQresultStatus(res) != PGRES_COMMAND_OK && !L.error[0]) {
             apr_cpystrn(L.error, bbt_listen_pqerr(), sizeof(L.error));
         }
@@ -561,6 +590,7 @@ static apr_status_t bbt_listen_tick(int state, void *data, apr_pool_t *pool)
     switch (state) {
     case AP_WATCHDOG_STATE_STARTING:
         memset(&L, 0, sizeof(L));
+        L.lookup_told = BBT_LOOKUP_TRIGGERS;
         L.s = data;
         L.self = apr_os_thread_current();
         /* The callback's pool lives for one call; its parent for the

@@ -18,6 +18,7 @@
 
 #include <libpq-fe.h>
 
+#include "bbt_lookupsql.h"
 #include "bbt_schema.h"
 #include "bbt_stats.h"
 
@@ -27,36 +28,59 @@ APLOG_USE_MODULE(bbtoken);
 #error "BBT_SCHEMA_LATEST: apxs.mk gives the last migration's version"
 #endif
 
-static const char bbt_schema_sql[] = "SELECT max(version) FROM bbtoken_schema";
+/* The version, and how many of the lookup's triggers fire always: the
+ * catalog is readable by every role, httpd's too. */
+static const char bbt_schema_sql[] =
+    "SELECT max(version), " BBT_LOOKUP_FIRING_SQL " FROM bbtoken_schema";
 
 /* This child: 0 not read yet, 1 being read or read. */
 static apr_uint32_t bbt_schema_read;
 
 /* The schema's version, or -1: the statement failed (no such table, no
- * grant, a lost connection) or gave no version. */
-static int bbt_schema_version(PGconn *pg)
+ * grant, a lost connection) or gave no version.  *lookup, when given, gets
+ * how many of the lookup's triggers fire always (-1: no lookup). */
+static int bbt_schema_version(PGconn *pg, int *lookup)
 {
     PGresult *res = PQexec(pg, bbt_schema_sql);
     int version = -1;
 
     if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1 &&
-        !PQgetisnull(res, 0, 0)) {
+        PQnfields(res) == 2 && !PQgetisnull(res, 0, 0)) {
         version = atoi(PQgetvalue(res, 0, 0));
+        if (lookup) {
+            *lookup = atoi(PQgetvalue(res, 0, 1));
+        }
     }
     PQclear(res);
     return version;
 }
 
+void bbt_schema_lookup_warn(server_rec *s, int n)
+{
+    if (n < 0 || n >= BBT_LOOKUP_TRIGGERS) {
+        return;
+    }
+    ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s,
+                 "BBT720: %d of the %d triggers that keep bbtoken_lookup "
+                 "fire always (disabled, or enabled for ordinary sessions "
+                 "only: a data-only restore?): what token requests read is "
+                 "not kept true, and a token revoked or a grant lowered "
+                 "meanwhile may still be honoured; enable them (ALTER "
+                 "TABLE ... ENABLE ALWAYS TRIGGER), then run `bbtoken db "
+                 "check --repair`",
+                 n, BBT_LOOKUP_TRIGGERS);
+}
+
 void bbt_schema_note(request_rec *r, PGconn *pg)
 {
-    int version;
+    int version, lookup = -1;
 
     if (!pg || apr_atomic_read32(&bbt_schema_read) ||
         PQstatus(pg) != CONNECTION_OK ||
         apr_atomic_cas32(&bbt_schema_read, 1, 0) != 0) {
         return;
     }
-    version = bbt_schema_version(pg);
+    version = bbt_schema_version(pg, &lookup);
     if (version < 0) {
         /* A connection that died meanwhile: the next one reads it.  On a
          * live one the statement fails for good (no table, no grant), and
@@ -67,6 +91,10 @@ void bbt_schema_note(request_rec *r, PGconn *pg)
         return;
     }
     bbt_stats_gauge_set(BBT_GAUGE_SCHEMA_VERSION, version);
+    if (lookup >= 0 && lookup < BBT_LOOKUP_TRIGGERS &&
+        bbt_stats_once(BBT_ONCE_LOOKUP)) {
+        bbt_schema_lookup_warn(r->server, lookup);
+    }
     if (version < BBT_SCHEMA_LATEST && version >= BBT_SCHEMA_MIN &&
         bbt_stats_once(BBT_ONCE_SCHEMA)) {
         ap_log_error(APLOG_MARK, APLOG_WARNING, 0, r->server,
@@ -97,7 +125,7 @@ void bbt_schema_too_old(request_rec *r, PGconn *pg)
     if (!pg || PQstatus(pg) != CONNECTION_OK) {
         return;
     }
-    version = bbt_schema_version(pg);
+    version = bbt_schema_version(pg, NULL);
     if (version >= 0 && version < BBT_SCHEMA_MIN) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
                       "BBT770: the database's schema is version %d, older "

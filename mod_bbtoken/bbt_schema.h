@@ -20,8 +20,17 @@ struct pg_conn;
 /* A connection was just taken from mod_dbd's pool for r.  The first time
  * in this child that one answers, read the schema's version, and when it
  * is not the one this release's migrations end at (BBT_SCHEMA_LATEST,
- * from apxs.mk), say so, once per start: BBT760 behind, BBT761 ahead. */
+ * from apxs.mk), say so, once per start: BBT760 behind, BBT761 ahead.
+ * Read with it how many of bbtoken_lookup's triggers fire always, and
+ * when not all, say so once per start (bbt_schema_lookup_warn). */
 void bbt_schema_note(request_rec *r, struct pg_conn *pg);
+
+/* n of the BBT_LOOKUP_TRIGGERS triggers that keep bbtoken_lookup fire
+ * always (bbt_lookupsql.h): when fewer, say (BBT720, at warning) that the
+ * lookup is not kept true and what to do.  The caller says it once until n
+ * changes: at start by whichever child reads the schema first, and by the
+ * cache's listener whenever it sees n change. */
+void bbt_schema_lookup_warn(server_rec *s, int n);
 
 /* post_config, once the counters' segment is found or made: the metrics'
  * bbtoken_schema_version_expected. */

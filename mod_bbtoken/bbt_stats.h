@@ -80,6 +80,9 @@ typedef enum {
     /* The database's schema is not the version the module expects
      * (bbt_schema.c). */
     BBT_ONCE_SCHEMA = 0,
+    /* Not every trigger that keeps bbtoken_lookup fires always
+     * (bbt_schema.c). */
+    BBT_ONCE_LOOKUP,
     BBT_ONCE_COUNT
 } bbt_once_t;
 

@@ -1,0 +1,31 @@
+/*
+ * The triggers that keep bbtoken_lookup (sql/migrations/0026_lookup.sql),
+ * as httpd (bbt_schema.c, bbt_listen.c) and `bbtoken db check` find them
+ * in the catalog.  No httpd, APR or libpq here: the CLI includes it too.
+ */
+#ifndef BBT_LOOKUPSQL_H
+#define BBT_LOOKUPSQL_H
+
+/* How many the schema makes: on the tokens, an insert's, an update's, a
+ * delete's and a truncate's; one on the users' updates; on each grants
+ * table the tokens' four. */
+#define BBT_LOOKUP_TRIGGERS 13
+
+/* They are the triggers that call one of these four functions. */
+#define BBT_LOOKUP_TRIGGER_WHERE                                               \
+    "tgfoid IN (to_regproc('bbtoken_lookup_tokens'), "                         \
+    "to_regproc('bbtoken_lookup_users_upd'), "                                 \
+    "to_regproc('bbtoken_lookup_grants'), "                                    \
+    "to_regproc('bbtoken_lookup_rebuild'))"
+
+/* One value: how many of them fire always (ENABLE ALWAYS, tgenabled 'A',
+ * as the schema makes them), or -1 on a schema without the table (before
+ * version 26), where there is nothing to keep.  A trigger disabled, or
+ * enabled for ordinary sessions only (what a data-only restore's ENABLE
+ * TRIGGER ALL leaves), is not counted. */
+#define BBT_LOOKUP_FIRING_SQL                                                  \
+    "(SELECT CASE WHEN to_regproc('bbtoken_lookup_tokens') IS NULL "           \
+    "THEN -1 ELSE count(*) END FROM pg_trigger WHERE tgenabled = 'A' "         \
+    "AND " BBT_LOOKUP_TRIGGER_WHERE ")"
+
+#endif
