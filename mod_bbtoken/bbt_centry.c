@@ -25,15 +25,20 @@ typedef struct {
     int decoded; /* 1: entry holds the bytes, -1: they are none, 0: not yet */
 } bbt_cnear_slot_t;
 
-/* The thread also keeps the last level key it made (lin, lout): a thread
- * serves the same owner and repository over and over (a CI job's
- * fetches), and the key is the same every time.  It names an owner and a
- * target, nothing secret, and holds for its maker only. */
+/* The thread also keeps the last level key it made (lout) with what it was
+ * made of (owner, key, slug): a thread serves the same owner and
+ * repository over and over (a CI job's fetches), and the key is the same
+ * every time.  It names an owner and a target, nothing secret, and holds
+ * for its maker only.  Compared part by part, before the MAC's input is
+ * put together: most requests need only the comparison. */
 struct bbt_cthread {
     bbt_keymac_copy_t copy; /* the thread's copy of the maker's state */
     unsigned long lserial;  /* of the maker that made lout; 0: none */
-    size_t llen;
-    unsigned char lin[BBT_CKEY_LEVEL_IN];
+    int64_t lowner;
+    int lslugged; /* a slug was given (NULL is the project itself) */
+    size_t lklen, lslen;
+    char lkey[BBT_KEY_BUF];
+    char lslug[BBT_SLUG_MAX];
     unsigned char lout[BBT_CKEY_LEN];
     bbt_cnear_slot_t near[BBT_CNEAR_SLOTS]; /* keyed by copy's maker */
     unsigned int next;                      /* the slot to reuse next */
@@ -260,6 +265,13 @@ int bbt_ckey_level(bbt_cthread_t *t, int64_t owner, const char *key,
     if (!t || klen >= BBT_KEY_BUF || slen > BBT_SLUG_MAX) {
         return -1;
     }
+    if (t->lserial == t->copy.serial && t->lowner == owner &&
+        t->lslugged == (slug != NULL) && t->lklen == klen && t->lslen == slen &&
+        memcmp(t->lkey, key, klen) == 0 &&
+        (!slen || memcmp(t->lslug, slug, slen) == 0)) {
+        memcpy(out, t->lout, BBT_CKEY_LEN);
+        return 0;
+    }
     *p++ = BBT_CKEY_LEVEL;
     p = bbt_put64(p, (uint64_t)owner);
     p = bbt_put16(p, klen);
@@ -270,17 +282,16 @@ int bbt_ckey_level(bbt_cthread_t *t, int64_t owner, const char *key,
     memcpy(p, slug ? slug : "", slen);
     p += slen;
     len = (size_t)(p - buf);
-    if (t->lserial == t->copy.serial && t->llen == len &&
-        memcmp(t->lin, buf, len) == 0) {
-        memcpy(out, t->lout, BBT_CKEY_LEN);
-        return 0;
-    }
     if (bbt_ckey_mac(t, buf, len, NULL, 0, out) != 0) {
         return -1;
     }
-    memcpy(t->lin, buf, len);
+    t->lowner = owner;
+    t->lslugged = slug != NULL;
+    t->lklen = klen;
+    t->lslen = slen;
+    memcpy(t->lkey, key, klen);
+    memcpy(t->lslug, slug ? slug : "", slen);
     memcpy(t->lout, out, BBT_CKEY_LEN);
-    t->llen = len;
     t->lserial = t->copy.serial;
     return 0;
 }
