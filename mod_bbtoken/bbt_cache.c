@@ -290,6 +290,7 @@ void bbt_cache_begin(request_rec *r, bbt_cache_view_t *v)
     if (!bbt_cache.sc[0].inst || !bbt_config_cache(r->server)) {
         return;
     }
+    v->thread = bbt_cthread(bbt_cache.keyer);
     st = bbt_cache_srv(r);
     v->use = bbt_cache_same_source(st);
     /* In this order: the listener moves the generation before it
@@ -298,9 +299,10 @@ void bbt_cache_begin(request_rec *r, bbt_cache_view_t *v)
     v->generation = apr_atomic_read64(&sh->generation);
 }
 
-int bbt_cache_token_key(const bbt_token_t *tok, unsigned char key[BBT_CKEY_LEN])
+int bbt_cache_token_key(const bbt_cache_view_t *v, const bbt_token_t *tok,
+                        unsigned char key[BBT_CKEY_LEN])
 {
-    return bbt_cache.keyer ? bbt_ckey_token(bbt_cache.keyer, tok, key) : -1;
+    return bbt_ckey_token(v->thread, tok, key);
 }
 
 /* The bytes under key into buf, under its segment's lock; their length,
@@ -320,8 +322,9 @@ static unsigned int bbt_cache_fetch(request_rec *r, const unsigned char *key,
     return rv == APR_SUCCESS ? len : 0;
 }
 
-static void bbt_cache_store(request_rec *r, const unsigned char *key,
-                            unsigned char *buf, unsigned int len)
+static void bbt_cache_store(request_rec *r, const bbt_cache_view_t *v,
+                            const unsigned char *key, unsigned char *buf,
+                            unsigned int len)
 {
     bbt_socache_t *sc = bbt_cache_shard(key);
     apr_status_t rv = APR_EGENERAL;
@@ -334,7 +337,7 @@ static void bbt_cache_store(request_rec *r, const unsigned char *key,
     }
     /* Stamped like the shared one, so as good whether or not it was
      * kept there. */
-    bbt_cnear_put(bbt_cache.keyer, key, buf, len);
+    bbt_cnear_put(v->thread, key, buf, len);
     bbt_stats_count(rv == APR_SUCCESS ? BBT_STAT_CACHE_STORES
                                       : BBT_STAT_CACHE_STORE_FAILURES);
 }
@@ -370,6 +373,7 @@ static int bbt_cache_wants_level(const bbt_centry_t *e, const char *key,
  * whose bytes then become this thread's copies. */
 typedef struct {
     int near;
+    bbt_cthread_t *thread;
     unsigned char buf[BBT_CENTRY_BUF];
 } bbt_cache_reader_t;
 
@@ -379,13 +383,13 @@ static const unsigned char *bbt_cache_read(request_rec *r,
                                            size_t *len)
 {
     if (rd->near) {
-        return bbt_cnear_get(bbt_cache.keyer, key, len);
+        return bbt_cnear_get(rd->thread, key, len);
     }
     *len = bbt_cache_fetch(r, key, rd->buf, sizeof(rd->buf));
     if (!*len) {
         return NULL;
     }
-    bbt_cnear_put(bbt_cache.keyer, key, rd->buf, *len);
+    bbt_cnear_put(rd->thread, key, rd->buf, *len);
     return rd->buf;
 }
 
@@ -409,7 +413,7 @@ static void bbt_cache_look(request_rec *r, bbt_cache_reader_t *rd,
     /* A thread's copy is decoded once, not on every request, and read
      * where it is kept: nothing below puts a copy that could replace it. */
     if (rd->near) {
-        e = bbt_cnear_entry(bbt_cache.keyer, tkey);
+        e = bbt_cnear_entry(rd->thread, tkey);
     } else if ((b = bbt_cache_read(r, rd, tkey, &len)) != NULL &&
                bbt_centry_decode(b, len, buf) == 0) {
         e = buf;
@@ -419,7 +423,7 @@ static void bbt_cache_look(request_rec *r, bbt_cache_reader_t *rd,
         *tgot = bbt_cache_judge(v, e->stamp);
     }
     if (*tgot == BBT_CACHE_HIT && bbt_cache_wants_level(e, key, now) &&
-        bbt_ckey_level(bbt_cache.keyer, e->owner_id, key, slug, lkey) == 0 &&
+        bbt_ckey_level(rd->thread, e->owner_id, key, slug, lkey) == 0 &&
         (b = bbt_cache_read(r, rd, lkey, &len)) != NULL &&
         bbt_clevel_decode(b, len, &stamp, level) == 0) {
         *lgot = bbt_cache_judge(v, stamp);
@@ -437,10 +441,11 @@ bbt_cache_got_t bbt_cache_get(request_rec *r, const bbt_cache_view_t *v,
 
     *level = BBT_LEVEL_NONE;
     *e = buf;
-    if (!v->use) {
+    if (!v->use || !v->thread) {
         return BBT_CACHE_UNUSED;
     }
     rd.near = !shared;
+    rd.thread = v->thread;
     bbt_cache_look(r, &rd, v, tkey, key, slug, now, buf, e, level, &tgot,
                    &lgot);
     if (tgot != BBT_CACHE_HIT || !bbt_cache_wants_level(*e, key, now) ||
@@ -472,8 +477,8 @@ const char *bbt_cache_got_str(bbt_cache_got_t got)
     return "the cache is off here";
 }
 
-void bbt_cache_put_token(request_rec *r, const unsigned char *key,
-                         const bbt_centry_t *e)
+void bbt_cache_put_token(request_rec *r, const bbt_cache_view_t *v,
+                         const unsigned char *key, const bbt_centry_t *e)
 {
     unsigned char buf[BBT_CENTRY_BUF];
     size_t len;
@@ -483,21 +488,22 @@ void bbt_cache_put_token(request_rec *r, const unsigned char *key,
     }
     len = bbt_centry_encode(e, buf, sizeof(buf));
     if (len) {
-        bbt_cache_store(r, key, buf, (unsigned int)len);
+        bbt_cache_store(r, v, key, buf, (unsigned int)len);
     }
 }
 
-void bbt_cache_put_level(request_rec *r, apr_uint64_t stamp, apr_int64_t owner,
-                         const char *key, const char *slug, bbt_level_t level)
+void bbt_cache_put_level(request_rec *r, const bbt_cache_view_t *v,
+                         apr_int64_t owner, const char *key, const char *slug,
+                         bbt_level_t level)
 {
     unsigned char lkey[BBT_CKEY_LEN], buf[BBT_CLEVEL_LEN];
 
     if (!bbt_cache.sc[0].inst ||
-        bbt_ckey_level(bbt_cache.keyer, owner, key, slug, lkey)) {
+        bbt_ckey_level(v->thread, owner, key, slug, lkey)) {
         return;
     }
-    bbt_clevel_encode(stamp, level, buf);
-    bbt_cache_store(r, lkey, buf, sizeof(buf));
+    bbt_clevel_encode(v->generation, level, buf);
+    bbt_cache_store(r, v, lkey, buf, sizeof(buf));
 }
 
 void bbt_cache_count_hit(int shared)

@@ -27,17 +27,21 @@ void bbt_cache_child_init(apr_pool_t *pchild, server_rec *s);
 
 /* What one request saw when it began: whether it may use the cache at
  * all (it is on, for this server, whose database is the listener's), and
- * the heartbeat and generation, read in that order. */
+ * the heartbeat and generation, read in that order; and the thread's state
+ * for the cache's keys and copies, looked up once for every look and store
+ * the request makes (NULL when the cache is off: it makes no key).  For
+ * the call that began it only, on its thread. */
 typedef struct {
     int use;
     apr_uint64_t generation;
     apr_int64_t heartbeat;
+    bbt_cthread_t *thread;
 } bbt_cache_view_t;
 
 void bbt_cache_begin(request_rec *r, bbt_cache_view_t *v);
 
 /* The key of a token's entry into key; 0, or -1 (then use no cache). */
-int bbt_cache_token_key(const bbt_token_t *tok,
+int bbt_cache_token_key(const bbt_cache_view_t *v, const bbt_token_t *tok,
                         unsigned char key[BBT_CKEY_LEN]);
 
 /* What a look into the cache found. */
@@ -67,11 +71,13 @@ bbt_cache_got_t bbt_cache_get(request_rec *r, const bbt_cache_view_t *v,
 /* Why a look found nothing believable, for the debug log. */
 const char *bbt_cache_got_str(bbt_cache_got_t got);
 
-/* Keep an entry (its stamp says which generation it belongs to). */
-void bbt_cache_put_token(request_rec *r, const unsigned char *key,
-                         const bbt_centry_t *e);
-void bbt_cache_put_level(request_rec *r, apr_uint64_t stamp, apr_int64_t owner,
-                         const char *key, const char *slug, bbt_level_t level);
+/* Keep an entry (its stamp says which generation it belongs to), in the
+ * shared cache and as this thread's copy (v's). */
+void bbt_cache_put_token(request_rec *r, const bbt_cache_view_t *v,
+                         const unsigned char *key, const bbt_centry_t *e);
+void bbt_cache_put_level(request_rec *r, const bbt_cache_view_t *v,
+                         apr_int64_t owner, const char *key, const char *slug,
+                         bbt_level_t level);
 
 /* The cache's shared memory as shmcb accounts for it (its entries among
  * them), for mod_status's HTML page; nothing when the cache is off.  ?auto

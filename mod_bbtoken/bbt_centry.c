@@ -25,23 +25,28 @@ typedef struct {
     int decoded; /* 1: entry holds the bytes, -1: they are none, 0: not yet */
 } bbt_cnear_slot_t;
 
-/* The thread also keeps the last level key it made (lin, lout): a thread
- * serves the same owner and repository over and over (a CI job's
- * fetches), and the key is the same every time.  It names an owner and a
- * target, nothing secret, and holds for its maker only. */
-typedef struct {
+/* The thread also keeps the last level key it made (lout) with what it was
+ * made of (owner, key, slug): a thread serves the same owner and
+ * repository over and over (a CI job's fetches), and the key is the same
+ * every time.  It names an owner and a target, nothing secret, and holds
+ * for its maker only.  Compared part by part, before the MAC's input is
+ * put together: most requests need only the comparison. */
+struct bbt_cthread {
     bbt_keymac_copy_t copy; /* the thread's copy of the maker's state */
     unsigned long lserial;  /* of the maker that made lout; 0: none */
-    size_t llen;
-    unsigned char lin[BBT_CKEY_LEVEL_IN];
+    int64_t lowner;
+    int lslugged; /* a slug was given (NULL is the project itself) */
+    size_t lklen, lslen;
+    char lkey[BBT_KEY_BUF];
+    char lslug[BBT_SLUG_MAX];
     unsigned char lout[BBT_CKEY_LEN];
     bbt_cnear_slot_t near[BBT_CNEAR_SLOTS]; /* keyed by copy's maker */
     unsigned int next;                      /* the slot to reuse next */
-} bbt_ckey_tls_t;
+};
 
 static void bbt_ckey_tls_free(void *v)
 {
-    bbt_ckey_tls_t *t = v;
+    bbt_cthread_t *t = v;
     int i;
 
     bbt_keymac_copy_free(&t->copy);
@@ -53,12 +58,11 @@ static void bbt_ckey_tls_free(void *v)
 }
 
 static bbt_tls_t bbt_ckey_tls_kind =
-    BBT_TLS_INIT(sizeof(bbt_ckey_tls_t), bbt_ckey_tls_free);
+    BBT_TLS_INIT(sizeof(bbt_cthread_t), bbt_ckey_tls_free);
 
-/* This thread's state, its copy of k's keyed state made, or NULL. */
-static bbt_ckey_tls_t *bbt_ckey_thread(const bbt_ckeyer_t *k)
+bbt_cthread_t *bbt_cthread(const bbt_ckeyer_t *k)
 {
-    bbt_ckey_tls_t *t = bbt_tls_get(&bbt_ckey_tls_kind);
+    bbt_cthread_t *t = k ? bbt_tls_get(&bbt_ckey_tls_kind) : NULL;
 
     if (!t) {
         return NULL;
@@ -70,6 +74,7 @@ static bbt_ckey_tls_t *bbt_ckey_thread(const bbt_ckeyer_t *k)
         for (i = 0; i < BBT_CNEAR_SLOTS; i++) {
             t->near[i].len = 0;
         }
+        t->lserial = 0;
     }
     return t->copy.ctx ? t : NULL;
 }
@@ -95,17 +100,15 @@ void bbt_ckeyer_free(bbt_ckeyer_t *k)
 
 /* The MAC of the parts, on this thread's copy of the keyed state (reset, the
  * key kept); the shared state is only ever read, to be copied. */
-static int bbt_ckey_mac(const bbt_ckeyer_t *k, const unsigned char *a,
-                        size_t alen, const unsigned char *b, size_t blen,
+static int bbt_ckey_mac(bbt_cthread_t *t, const unsigned char *a, size_t alen,
+                        const unsigned char *b, size_t blen,
                         unsigned char out[BBT_CKEY_LEN])
 {
-    bbt_ckey_tls_t *t = bbt_ckey_thread(k);
-
     return t ? bbt_keymac_mac(&t->copy, a, alen, b, blen, out, BBT_CKEY_LEN)
              : -1;
 }
 
-int bbt_ckey_token(const bbt_ckeyer_t *k, const bbt_token_t *tok,
+int bbt_ckey_token(bbt_cthread_t *t, const bbt_token_t *tok,
                    unsigned char out[BBT_CKEY_LEN])
 {
     /* One update of the domain and the token together: each update has
@@ -115,16 +118,15 @@ int bbt_ckey_token(const bbt_ckeyer_t *k, const bbt_token_t *tok,
 
     in[0] = BBT_CKEY_TOKEN;
     memcpy(in + 1, tok->raw, sizeof(tok->raw));
-    rv = bbt_ckey_mac(k, in, sizeof(in), NULL, 0, out);
+    rv = bbt_ckey_mac(t, in, sizeof(in), NULL, 0, out);
     OPENSSL_cleanse(in, sizeof(in));
     return rv;
 }
 
-const unsigned char *bbt_cnear_get(const bbt_ckeyer_t *k,
+const unsigned char *bbt_cnear_get(bbt_cthread_t *t,
                                    const unsigned char key[BBT_CKEY_LEN],
                                    size_t *len)
 {
-    bbt_ckey_tls_t *t = bbt_ckey_thread(k);
     int i;
 
     if (!t) {
@@ -144,10 +146,9 @@ const unsigned char *bbt_cnear_get(const bbt_ckeyer_t *k,
     return NULL;
 }
 
-void bbt_cnear_put(const bbt_ckeyer_t *k, const unsigned char key[BBT_CKEY_LEN],
+void bbt_cnear_put(bbt_cthread_t *t, const unsigned char key[BBT_CKEY_LEN],
                    const unsigned char *bytes, size_t len)
 {
-    bbt_ckey_tls_t *t = bbt_ckey_thread(k);
     bbt_cnear_slot_t *n = NULL;
     int i;
 
@@ -192,10 +193,9 @@ void bbt_cnear_put(const bbt_ckeyer_t *k, const unsigned char key[BBT_CKEY_LEN],
     n->decoded = 0;
 }
 
-const bbt_centry_t *bbt_cnear_entry(const bbt_ckeyer_t *k,
+const bbt_centry_t *bbt_cnear_entry(bbt_cthread_t *t,
                                     const unsigned char key[BBT_CKEY_LEN])
 {
-    bbt_ckey_tls_t *t = bbt_ckey_thread(k);
     bbt_cnear_slot_t *n = NULL;
     int i;
 
@@ -253,7 +253,7 @@ static size_t bbt_get16(const unsigned char *p)
     return (size_t)p[0] | ((size_t)p[1] << 8);
 }
 
-int bbt_ckey_level(const bbt_ckeyer_t *k, int64_t owner, const char *key,
+int bbt_ckey_level(bbt_cthread_t *t, int64_t owner, const char *key,
                    const char *slug, unsigned char out[BBT_CKEY_LEN])
 {
     /* Domain, owner, the key with its length, whether there is a slug, the
@@ -261,10 +261,16 @@ int bbt_ckey_level(const bbt_ckeyer_t *k, int64_t owner, const char *key,
     unsigned char buf[BBT_CKEY_LEVEL_IN];
     unsigned char *p = buf;
     size_t klen = strlen(key), slen = slug ? strlen(slug) : 0, len;
-    bbt_ckey_tls_t *t;
 
-    if (klen >= BBT_KEY_BUF || slen > BBT_SLUG_MAX) {
+    if (!t || klen >= BBT_KEY_BUF || slen > BBT_SLUG_MAX) {
         return -1;
+    }
+    if (t->lserial == t->copy.serial && t->lowner == owner &&
+        t->lslugged == (slug != NULL) && t->lklen == klen && t->lslen == slen &&
+        memcmp(t->lkey, key, klen) == 0 &&
+        (!slen || memcmp(t->lslug, slug, slen) == 0)) {
+        memcpy(out, t->lout, BBT_CKEY_LEN);
+        return 0;
     }
     *p++ = BBT_CKEY_LEVEL;
     p = bbt_put64(p, (uint64_t)owner);
@@ -276,21 +282,17 @@ int bbt_ckey_level(const bbt_ckeyer_t *k, int64_t owner, const char *key,
     memcpy(p, slug ? slug : "", slen);
     p += slen;
     len = (size_t)(p - buf);
-    t = bbt_ckey_thread(k);
-    if (t && t->lserial == bbt_keymac_serial(k) && t->llen == len &&
-        memcmp(t->lin, buf, len) == 0) {
-        memcpy(out, t->lout, BBT_CKEY_LEN);
-        return 0;
-    }
-    if (bbt_ckey_mac(k, buf, len, NULL, 0, out) != 0) {
+    if (bbt_ckey_mac(t, buf, len, NULL, 0, out) != 0) {
         return -1;
     }
-    if (t) {
-        memcpy(t->lin, buf, len);
-        memcpy(t->lout, out, BBT_CKEY_LEN);
-        t->llen = len;
-        t->lserial = bbt_keymac_serial(k);
-    }
+    t->lowner = owner;
+    t->lslugged = slug != NULL;
+    t->lklen = klen;
+    t->lslen = slen;
+    memcpy(t->lkey, key, klen);
+    memcpy(t->lslug, slug ? slug : "", slen);
+    memcpy(t->lout, out, BBT_CKEY_LEN);
+    t->lserial = t->copy.serial;
     return 0;
 }
 

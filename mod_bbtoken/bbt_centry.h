@@ -58,13 +58,25 @@ typedef bbt_keymac_t bbt_ckeyer_t;
 bbt_ckeyer_t *bbt_ckeyer_new(const unsigned char *secret, size_t len);
 void bbt_ckeyer_free(bbt_ckeyer_t *k);
 
-/* The key of a token's entry.  0, or -1 if OpenSSL fails. */
-int bbt_ckey_token(const bbt_ckeyer_t *k, const bbt_token_t *tok,
+/* This thread's state for maker k: its copy of k's keyed state (made the
+ * first time, or anew after another maker's) and its copies of entries
+ * (bbt_cnear_get); NULL if it cannot be had (no memory, OpenSSL fails).
+ * Looked up once for a request's look into the cache and handed to the
+ * calls below, which use it without looking it up again: it is this
+ * thread's only, and holds for k only until this thread asks for another
+ * maker's.  Kept nowhere past the call that looked it up. */
+typedef struct bbt_cthread bbt_cthread_t;
+bbt_cthread_t *bbt_cthread(const bbt_ckeyer_t *k);
+
+/* The key of a token's entry, made on t (bbt_cthread).  0, or -1 if t is
+ * NULL or OpenSSL fails. */
+int bbt_ckey_token(bbt_cthread_t *t, const bbt_token_t *tok,
                    unsigned char out[BBT_CKEY_LEN]);
 
-/* The key of owner's level on (key, slug); slug NULL for the project
- * itself.  0, or -1 if OpenSSL fails or key or slug is too long. */
-int bbt_ckey_level(const bbt_ckeyer_t *k, int64_t owner, const char *key,
+/* The key of owner's level on (key, slug), made on t; slug NULL for the
+ * project itself.  0, or -1 if t is NULL, OpenSSL fails or key or slug is
+ * too long. */
+int bbt_ckey_level(bbt_cthread_t *t, int64_t owner, const char *key,
                    const char *slug, unsigned char out[BBT_CKEY_LEN]);
 
 typedef enum {
@@ -124,35 +136,34 @@ size_t bbt_centry_encode(const bbt_centry_t *e, unsigned char *buf, size_t cap);
 int bbt_centry_decode(const unsigned char *buf, size_t len, bbt_centry_t *e);
 
 /* Each thread's copies of the entries it last read from the shared cache
- * or wrote to it, under the same keys (of maker k; another maker's are
- * dropped).  The shared cache is behind locks (one per segment) that
- * every request of every child would take; under load the threads queue
- * on them.  A copy is
- * believed by the very rule the shared entry is (its stamp must be the
- * current generation, the heartbeat fresh: bbt_cache_usable), so it is
- * never staler than the shared one may be.  What a copy may lag on is the
- * entry's record of throttled writes (last use, an expired refusal, the
- * address groups), which only ever moves forward: a copy that says no
- * write is due agrees with the shared entry, and one that says a write is
- * due must be checked against the shared entry first.  At most
+ * or wrote to it, under the same keys (of the maker bbt_cthread was last
+ * asked for; another maker's are dropped).  The shared cache is behind locks
+ * (one per segment) that every request of every child would take; under load
+ * the threads queue on them.  A copy is believed by the very rule the shared
+ * entry is (its stamp must be the current generation, the heartbeat fresh:
+ * bbt_cache_usable), so it is never staler than the shared one may be.  What a
+ * copy may lag on is the entry's record of throttled writes (last use, an
+ * expired refusal, the address groups), which only ever moves forward: a copy
+ * that says no write is due agrees with the shared entry, and one that says a
+ * write is due must be checked against the shared entry first.  At most
  * BBT_CNEAR_SLOTS copies per thread, each at most BBT_CENTRY_BUF bytes. */
 #define BBT_CNEAR_SLOTS 8
 
-/* This thread's copy under key: its bytes (*len of them, valid until the
- * thread's next bbt_cnear_put), or NULL. */
-const unsigned char *bbt_cnear_get(const bbt_ckeyer_t *k,
+/* This thread's copy under key (t from bbt_cthread): its bytes (*len of
+ * them, valid until the thread's next bbt_cnear_put), or NULL. */
+const unsigned char *bbt_cnear_get(bbt_cthread_t *t,
                                    const unsigned char key[BBT_CKEY_LEN],
                                    size_t *len);
 /* Keep bytes[0..len) as this thread's copy under key, in place of an older
  * copy under it or of the thread's oldest. */
-void bbt_cnear_put(const bbt_ckeyer_t *k, const unsigned char key[BBT_CKEY_LEN],
+void bbt_cnear_put(bbt_cthread_t *t, const unsigned char key[BBT_CKEY_LEN],
                    const unsigned char *bytes, size_t len);
 
 /* This thread's copy under key, decoded as a token's entry (read-only,
  * valid until the thread's next bbt_cnear_put), or NULL with no copy or
  * when its bytes are no entry.  The decoding is done once per copy and
  * kept with it (at most one bbt_centry_t more per slot). */
-const bbt_centry_t *bbt_cnear_entry(const bbt_ckeyer_t *k,
+const bbt_centry_t *bbt_cnear_entry(bbt_cthread_t *t,
                                     const unsigned char key[BBT_CKEY_LEN]);
 
 /* An owner's level entry. */

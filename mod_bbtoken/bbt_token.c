@@ -91,10 +91,12 @@ int bbt_b64_decode_strict(const char *in, size_t len, unsigned char *out,
     if (need > outcap)
         return -1;
 
-    /* Without padding every byte EVP_DecodeBlock writes is a real one. */
-    if (pad == 0) {
-        if (EVP_DecodeBlock(out, u, (int)len) != (int)need) {
-            OPENSSL_cleanse(out, need);
+    /* Without padding every byte EVP_DecodeBlock writes is a real one; with
+     * it, the padding's zero bytes follow them, and out may take those too
+     * (a Basic header's buffer does): one call either way. */
+    if (pad == 0 || outcap >= need + pad) {
+        if (EVP_DecodeBlock(out, u, (int)len) != (int)(need + pad)) {
+            OPENSSL_cleanse(out, need + pad);
             return -1;
         }
         *outlen = need;

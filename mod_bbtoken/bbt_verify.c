@@ -178,7 +178,7 @@ static bbt_cache_got_t bbt_verify_cached(request_rec *r, bbt_req_t *rq,
         if (expired) {
             e.refused_us = now;
         }
-        bbt_cache_put_token(r, rq->cache_key, &e);
+        bbt_cache_put_token(r, v, rq->cache_key, &e);
     }
     bbt_cache_count_hit(shared);
     return BBT_CACHE_HIT;
@@ -223,11 +223,10 @@ static void bbt_verify_keep(request_rec *r, bbt_req_t *rq,
          * level was not, and a project's or a repository's token has no
          * owner to level. */
         if (key && owner && row->scope.kind == BBT_KIND_PERSONAL) {
-            bbt_cache_put_level(r, v->generation, row->user_id, key, slug,
-                                *owner);
+            bbt_cache_put_level(r, v, row->user_id, key, slug, *owner);
         }
     }
-    bbt_cache_put_token(r, rq->cache_key, &e);
+    bbt_cache_put_token(r, v, rq->cache_key, &e);
 }
 
 static int bbt_verify_db(request_rec *r, bbt_req_t *rq, bbt_cache_view_t *v,
@@ -350,7 +349,7 @@ int bbt_verify_token(request_rec *r, bbt_req_t *rq, const bbt_token_t *tok,
     bbt_cache_begin(r, &v);
     /* With BBTokenCache off no entry is read or kept: no key to make. */
     if (tok && bbt_config_cache(r->server)) {
-        rq->cache_keyed = bbt_cache_token_key(tok, rq->cache_key) == 0;
+        rq->cache_keyed = bbt_cache_token_key(&v, tok, rq->cache_key) == 0;
     }
     /* The checksum is not checked for a token the cache knows: an entry
      * is only ever made for one that passed it, and only these very bytes

@@ -50,31 +50,37 @@ static void test_keys(void)
     char big[BBT_KEY_BUF + 1];
 
     ok(k1 && k1b && k2, "key makers made");
-    ok(bbt_ckey_token(k1, &t, a) == 0 && bbt_ckey_token(k1b, &t, b) == 0 &&
-           same(a, b),
+    ok(bbt_ckey_token(bbt_cthread(k1), &t, a) == 0 &&
+           bbt_ckey_token(bbt_cthread(k1b), &t, b) == 0 && same(a, b),
        "the same token under the same key: the same entry key");
-    ok(bbt_ckey_token(k2, &t, c) == 0 && !same(a, c),
+    ok(bbt_ckey_token(bbt_cthread(k2), &t, c) == 0 && !same(a, c),
        "another server key (another start): another entry key");
     u.raw[BBT_TOKEN_RAW_LEN - 1] ^= 1;
-    ok(bbt_ckey_token(k1, &u, b) == 0 && !same(a, b),
+    ok(bbt_ckey_token(bbt_cthread(k1), &u, b) == 0 && !same(a, b),
        "one bit of the secret changed: another entry key");
     ok(!holds(a, BBT_CKEY_LEN, t.raw + BBT_TOKEN_ID_LEN + 1, 4),
        "the key does not hold the secret's bytes");
 
-    ok(bbt_ckey_level(k1, 7, "PROJ", "repo", a) == 0 &&
-           bbt_ckey_level(k1b, 7, "PROJ", "repo", b) == 0 && same(a, b),
+    ok(bbt_ckey_level(bbt_cthread(k1), 7, "PROJ", "repo", a) == 0 &&
+           bbt_ckey_level(bbt_cthread(k1b), 7, "PROJ", "repo", b) == 0 &&
+           same(a, b),
        "a level key is stable");
-    ok(bbt_ckey_level(k1, 8, "PROJ", "repo", b) == 0 && !same(a, b),
+    ok(bbt_ckey_level(bbt_cthread(k1), 8, "PROJ", "repo", b) == 0 &&
+           !same(a, b),
        "another owner");
-    ok(bbt_ckey_level(k1, 7, "PROJ", "repo2", b) == 0 && !same(a, b),
+    ok(bbt_ckey_level(bbt_cthread(k1), 7, "PROJ", "repo2", b) == 0 &&
+           !same(a, b),
        "another slug");
-    ok(bbt_ckey_level(k1, 7, "PROJX", "repo", b) == 0 && !same(a, b),
+    ok(bbt_ckey_level(bbt_cthread(k1), 7, "PROJX", "repo", b) == 0 &&
+           !same(a, b),
        "another key");
-    ok(bbt_ckey_level(k1, 7, "PROJ", NULL, a) == 0 &&
-           bbt_ckey_level(k1, 7, "PROJ", "", b) == 0 && !same(a, b),
+    ok(bbt_ckey_level(bbt_cthread(k1), 7, "PROJ", NULL, a) == 0 &&
+           bbt_ckey_level(bbt_cthread(k1), 7, "PROJ", "", b) == 0 &&
+           !same(a, b),
        "the project itself is not an empty slug");
-    ok(bbt_ckey_level(k1, 7, "PROJr", "epo", a) == 0 &&
-           bbt_ckey_level(k1, 7, "PROJ", "repo", b) == 0 && !same(a, b),
+    ok(bbt_ckey_level(bbt_cthread(k1), 7, "PROJr", "epo", a) == 0 &&
+           bbt_ckey_level(bbt_cthread(k1), 7, "PROJ", "repo", b) == 0 &&
+           !same(a, b),
        "the boundary between key and slug counts");
     /* The thread keeps its last level key: asked again, the same key; asked
      * of another maker, that maker's; asked of another target, that
@@ -82,20 +88,26 @@ static void test_keys(void)
     {
         unsigned char x[BBT_CKEY_LEN], y[BBT_CKEY_LEN], z[BBT_CKEY_LEN];
 
-        ok(bbt_ckey_level(k1, 7, "PROJ", "repo", x) == 0 &&
-               bbt_ckey_level(k1, 7, "PROJ", "repo", y) == 0 && same(x, y),
+        ok(bbt_ckey_level(bbt_cthread(k1), 7, "PROJ", "repo", x) == 0 &&
+               bbt_ckey_level(bbt_cthread(k1), 7, "PROJ", "repo", y) == 0 &&
+               same(x, y),
            "the same level key twice running");
-        ok(bbt_ckey_level(k2, 7, "PROJ", "repo", z) == 0 && !same(x, z),
+        ok(bbt_ckey_level(bbt_cthread(k2), 7, "PROJ", "repo", z) == 0 &&
+               !same(x, z),
            "then from another maker: its own key, not the kept one");
-        ok(bbt_ckey_level(k1, 7, "PROJ", "repo", y) == 0 && same(x, y),
+        ok(bbt_ckey_level(bbt_cthread(k1), 7, "PROJ", "repo", y) == 0 &&
+               same(x, y),
            "and back: the first maker's again");
-        ok(bbt_ckey_level(k1, 7, "PROJ", "rep", z) == 0 && !same(x, z) &&
-               bbt_ckey_level(k1, 7, "PROJ", "repo", y) == 0 && same(x, y),
+        ok(bbt_ckey_level(bbt_cthread(k1), 7, "PROJ", "rep", z) == 0 &&
+               !same(x, z) &&
+               bbt_ckey_level(bbt_cthread(k1), 7, "PROJ", "repo", y) == 0 &&
+               same(x, y),
            "a target one byte shorter is another key");
     }
     memset(big, 'A', sizeof(big) - 1);
     big[sizeof(big) - 1] = '\0';
-    ok(bbt_ckey_level(k1, 7, big, NULL, a) == -1, "an over-long key: -1");
+    ok(bbt_ckey_level(bbt_cthread(k1), 7, big, NULL, a) == -1,
+       "an over-long key: -1");
     bbt_ckeyer_free(k1);
     bbt_ckeyer_free(k1b);
     bbt_ckeyer_free(k2);
@@ -413,36 +425,41 @@ static void test_near(void)
     for (i = 0; i <= BBT_CNEAR_SLOTS; i++) {
         keys[i][0] = (unsigned char)(i + 1);
     }
-    ok(bbt_cnear_get(k1, keys[0], &len) == NULL, "nothing before a put");
-    bbt_cnear_put(k1, keys[0], (const unsigned char *)"first", 5);
-    got = bbt_cnear_get(k1, keys[0], &len);
+    ok(bbt_cnear_get(bbt_cthread(k1), keys[0], &len) == NULL,
+       "nothing before a put");
+    bbt_cnear_put(bbt_cthread(k1), keys[0], (const unsigned char *)"first", 5);
+    got = bbt_cnear_get(bbt_cthread(k1), keys[0], &len);
     ok(got && len == 5 && memcmp(got, "first", 5) == 0, "the bytes put");
-    ok(bbt_cnear_get(k1, keys[1], &len) == NULL, "not under another key");
-    bbt_cnear_put(k1, keys[0], (const unsigned char *)"second!", 7);
-    got = bbt_cnear_get(k1, keys[0], &len);
+    ok(bbt_cnear_get(bbt_cthread(k1), keys[1], &len) == NULL,
+       "not under another key");
+    bbt_cnear_put(bbt_cthread(k1), keys[0], (const unsigned char *)"second!",
+                  7);
+    got = bbt_cnear_get(bbt_cthread(k1), keys[0], &len);
     ok(got && len == 7 && memcmp(got, "second!", 7) == 0,
        "a put under the same key replaces the copy");
     for (i = 1; i <= BBT_CNEAR_SLOTS; i++) {
-        bbt_cnear_put(k1, keys[i], (const unsigned char *)"x", 1);
+        bbt_cnear_put(bbt_cthread(k1), keys[i], (const unsigned char *)"x", 1);
     }
     for (found = 0, i = 0; i <= BBT_CNEAR_SLOTS; i++) {
-        found += bbt_cnear_get(k1, keys[i], &len) != NULL;
+        found += bbt_cnear_get(bbt_cthread(k1), keys[i], &len) != NULL;
     }
     ok(found == BBT_CNEAR_SLOTS, "at most BBT_CNEAR_SLOTS copies");
-    ok(bbt_cnear_get(k1, keys[0], &len) == NULL, "the oldest went first");
+    ok(bbt_cnear_get(bbt_cthread(k1), keys[0], &len) == NULL,
+       "the oldest went first");
     memset(bytes, 7, sizeof(bytes));
-    bbt_cnear_put(k1, keys[1], bytes, BBT_CENTRY_BUF);
-    got = bbt_cnear_get(k1, keys[1], &len);
+    bbt_cnear_put(bbt_cthread(k1), keys[1], bytes, BBT_CENTRY_BUF);
+    got = bbt_cnear_get(bbt_cthread(k1), keys[1], &len);
     ok(got && len == BBT_CENTRY_BUF && memcmp(got, bytes, len) == 0,
        "the largest entry is kept whole");
-    ok(bbt_cnear_get(k1, keys[2], &len) != NULL, "a copy under a key");
-    bbt_cnear_put(k1, keys[2], bytes, BBT_CENTRY_BUF + 1);
-    ok(bbt_cnear_get(k1, keys[2], &len) == NULL,
+    ok(bbt_cnear_get(bbt_cthread(k1), keys[2], &len) != NULL,
+       "a copy under a key");
+    bbt_cnear_put(bbt_cthread(k1), keys[2], bytes, BBT_CENTRY_BUF + 1);
+    ok(bbt_cnear_get(bbt_cthread(k1), keys[2], &len) == NULL,
        "nothing larger than an entry is kept, nor the older copy");
-    ok(bbt_cnear_get(k2, keys[1], &len) == NULL,
+    ok(bbt_cnear_get(bbt_cthread(k2), keys[1], &len) == NULL,
        "another key maker (a restart) finds none of them");
-    bbt_cnear_put(k2, keys[3], (const unsigned char *)"k2", 2);
-    ok(bbt_cnear_get(k1, keys[1], &len) == NULL,
+    bbt_cnear_put(bbt_cthread(k2), keys[3], (const unsigned char *)"k2", 2);
+    ok(bbt_cnear_get(bbt_cthread(k1), keys[1], &len) == NULL,
        "nor does the first maker find them again");
     bbt_ckeyer_free(k1);
     bbt_ckeyer_free(k2);
@@ -472,36 +489,38 @@ static void test_near_entry(void)
     e.scope.kind = BBT_KIND_PERSONAL;
     strcpy(e.user_name, "alice");
     strcpy(e.token_name, "ci");
-    ok(bbt_cnear_entry(k1, key) == NULL, "no copy: no entry");
+    ok(bbt_cnear_entry(bbt_cthread(k1), key) == NULL, "no copy: no entry");
     n = bbt_centry_encode(&e, buf, sizeof(buf));
-    bbt_cnear_put(k1, key, buf, n);
-    got = bbt_cnear_entry(k1, key);
+    bbt_cnear_put(bbt_cthread(k1), key, buf, n);
+    got = bbt_cnear_entry(bbt_cthread(k1), key);
     ok(got && got->owner_id == 42 && strcmp(got->user_name, "alice") == 0 &&
            got->stamp == 7 && strcmp(got->token_name, "ci") == 0,
        "a copy decodes to its entry");
-    again = bbt_cnear_entry(k1, key);
+    again = bbt_cnear_entry(bbt_cthread(k1), key);
     ok(again == got && again->owner_id == 42,
        "and is kept decoded for the next request");
     e.stamp = 8;
     e.revoked = 1;
     strcpy(e.user_name, "bob");
     n = bbt_centry_encode(&e, buf, sizeof(buf));
-    bbt_cnear_put(k1, key, buf, n);
-    got = bbt_cnear_entry(k1, key);
+    bbt_cnear_put(bbt_cthread(k1), key, buf, n);
+    got = bbt_cnear_entry(bbt_cthread(k1), key);
     ok(got && got->stamp == 8 && got->revoked &&
            strcmp(got->user_name, "bob") == 0,
        "a put under the key: the new bytes are decoded, not the old");
-    ok(bbt_cnear_entry(k1, other) == NULL, "not under another key");
-    bbt_cnear_put(k1, other, (const unsigned char *)"junk", 4);
-    ok(bbt_cnear_entry(k1, other) == NULL, "bytes that are no entry: none");
-    ok(bbt_cnear_entry(k1, other) == NULL, "and none again");
-    bbt_cnear_put(k1, other, buf, n);
-    got = bbt_cnear_entry(k1, other);
+    ok(bbt_cnear_entry(bbt_cthread(k1), other) == NULL,
+       "not under another key");
+    bbt_cnear_put(bbt_cthread(k1), other, (const unsigned char *)"junk", 4);
+    ok(bbt_cnear_entry(bbt_cthread(k1), other) == NULL,
+       "bytes that are no entry: none");
+    ok(bbt_cnear_entry(bbt_cthread(k1), other) == NULL, "and none again");
+    bbt_cnear_put(bbt_cthread(k1), other, buf, n);
+    got = bbt_cnear_entry(bbt_cthread(k1), other);
     ok(got && got->stamp == 8, "an entry put where junk was decodes");
-    bbt_cnear_put(k1, key, (const unsigned char *)"junk", 4);
-    ok(bbt_cnear_entry(k1, key) == NULL,
+    bbt_cnear_put(bbt_cthread(k1), key, (const unsigned char *)"junk", 4);
+    ok(bbt_cnear_entry(bbt_cthread(k1), key) == NULL,
        "junk put over an entry: its decoding is gone too");
-    ok(bbt_cnear_entry(k2, other) == NULL,
+    ok(bbt_cnear_entry(bbt_cthread(k2), other) == NULL,
        "another key maker finds no decoded copy");
     bbt_ckeyer_free(k1);
     bbt_ckeyer_free(k2);

@@ -564,6 +564,25 @@ static void test_b64(void)
     }
     ok(all, "round trips of lengths 0..63, exact buffers");
 
+    /* With room for the padding's bytes too, as a Basic header's buffer
+     * has: decoded in one call, nothing written past the room. */
+    for (all = 1, len = 0; len < sizeof(src); len++) {
+        int m, i;
+
+        for (i = 0; i < (int)len; i++)
+            src[i] = (unsigned char)(i * 41 + len * 7);
+        m = EVP_EncodeBlock(enc, src, (int)len);
+        rv = dec((char *)enc, (size_t)m, len + 2, out, &n, &over);
+        if (rv != 0 || n != len || memcmp(out, src, len) != 0 || over) {
+            all = 0;
+            diag("round trip with room failed at length %zu", len);
+        }
+    }
+    ok(all, "round trips of lengths 0..63, buffers with room for padding");
+    rv = dec("Zh==", 4, 8, out, &n, &over);
+    ok(rv == -1 && n == 0 && !over,
+       "non-zero bits under '==' refused with room as well");
+
     /* Every byte value. */
     {
         unsigned char every[256];
