@@ -116,9 +116,10 @@ RETURNS SETOF bbtoken_lookup LANGUAGE sql STABLE AS $$
 $$;
 
 -- As migration 26's, naming the columns written: a generated column takes
--- no value.  packed is computed from the others, so they alone say
--- whether a row changed (not EXCLUDED's packed, whose computing before
--- the comparison PostgreSQL does not promise).
+-- no value.  EXCLUDED holds packed as computed for the row proposed
+-- (PostgreSQL computes a stored generated column before it looks for a
+-- conflict), so a stored packed that is not what its row computes now is
+-- written again too, by the update that computes it afresh.
 CREATE OR REPLACE FUNCTION bbtoken_lookup_write(p_ids text[]) RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER AS $$
 BEGIN
@@ -152,17 +153,7 @@ BEGIN
            project_key = EXCLUDED.project_key, repo_slug = EXCLUDED.repo_slug,
            allowed_nets = EXCLUDED.allowed_nets,
            seen_nets = EXCLUDED.seen_nets, levels = EXCLUDED.levels
-     WHERE (l.salt, l.secret_hash, l.token_name, l.user_name, l.user_active,
-            l.project_perm, l.repo_perm, l.revoked, l.user_id, l.expires_us,
-            l.last_use_us, l.refused_us, l.project_key, l.repo_slug,
-            l.allowed_nets, l.seen_nets, l.levels)
-           IS DISTINCT FROM
-           (EXCLUDED.salt, EXCLUDED.secret_hash, EXCLUDED.token_name,
-            EXCLUDED.user_name, EXCLUDED.user_active, EXCLUDED.project_perm,
-            EXCLUDED.repo_perm, EXCLUDED.revoked, EXCLUDED.user_id,
-            EXCLUDED.expires_us, EXCLUDED.last_use_us, EXCLUDED.refused_us,
-            EXCLUDED.project_key, EXCLUDED.repo_slug, EXCLUDED.allowed_nets,
-            EXCLUDED.seen_nets, EXCLUDED.levels);
+     WHERE l IS DISTINCT FROM EXCLUDED;
 END
 $$;
 
