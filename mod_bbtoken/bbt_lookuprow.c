@@ -46,24 +46,13 @@ static int bbt_lr_digit(char ch)
     return ch >= '0' && ch <= '9';
 }
 
-/* n lower-case hex digits into dst[0..n], NUL-ended. */
-static int bbt_lr_hex(bbt_lr_cur_t *c, char *dst, size_t n)
+/* 2n lower-case hex digits as n bytes into dst. */
+static int bbt_lr_hex(bbt_lr_cur_t *c, unsigned char *dst, size_t n)
 {
-    size_t i;
-
-    if ((size_t)(c->end - c->p) < n) {
+    if ((size_t)(c->end - c->p) < 2 * n || bbt_token_unhex(c->p, dst, n) != 0) {
         return -1;
     }
-    for (i = 0; i < n; i++) {
-        char ch = c->p[i];
-
-        if (!bbt_lr_digit(ch) && !(ch >= 'a' && ch <= 'f')) {
-            return -1;
-        }
-    }
-    memcpy(dst, c->p, n);
-    dst[n] = '\0';
-    c->p += n;
+    c->p += 2 * n;
     return 0;
 }
 
@@ -200,8 +189,8 @@ typedef struct {
 static int bbt_lr_fields(bbt_lr_cur_t *c, bbt_lookuprow_t *out,
                          bbt_lr_fields_t *f)
 {
-    return (bbt_lr_hex(c, out->salt, BBT_SALT_HEX_LEN) || bbt_lr_sep(c, 0) ||
-            bbt_lr_hex(c, out->hash, BBT_HASH_HEX_LEN) || bbt_lr_sep(c, 0) ||
+    return (bbt_lr_hex(c, out->salt, BBT_SALT_LEN) || bbt_lr_sep(c, 0) ||
+            bbt_lr_hex(c, out->hash, BBT_HASH_LEN) || bbt_lr_sep(c, 0) ||
             bbt_lr_flag(c, &out->revoked, NULL) || bbt_lr_sep(c, 0) ||
             bbt_lr_flag(c, &out->user_active, &f->active_null) ||
             bbt_lr_sep(c, 0) || bbt_lr_int(c, &out->user_id, &f->id_null) ||

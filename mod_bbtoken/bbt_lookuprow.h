@@ -45,8 +45,8 @@
  * microseconds since the epoch, 0 when unset.  A project's or a
  * repository's token (scope) has no owner: user_name NULL, user_id 0. */
 typedef struct {
-    char salt[BBT_SALT_HEX_LEN + 1];
-    char hash[BBT_HASH_HEX_LEN + 1];
+    unsigned char salt[BBT_SALT_LEN]; /* decoded from the row's hex */
+    unsigned char hash[BBT_HASH_LEN]; /* HMAC-SHA-256(salt, raw) */
     const char *token_name;
     const char *user_name;
     int64_t user_id;
