@@ -157,23 +157,15 @@ BEGIN
 END
 $$;
 
--- As migration 26's, naming the columns written.
+-- As migration 26's, through bbtoken_lookup_write, the one statement that
+-- names the columns written (into an emptied table: no conflict).
 CREATE OR REPLACE FUNCTION bbtoken_lookup_rebuild() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER AS $$
 BEGIN
     LOCK TABLE bbtoken_lookup IN EXCLUSIVE MODE;
     DELETE FROM bbtoken_lookup;
-    INSERT INTO bbtoken_lookup
-           (id, salt, secret_hash, token_name, user_name, user_active,
-            project_perm, repo_perm, revoked, user_id, expires_us,
-            last_use_us, refused_us, project_key, repo_slug, allowed_nets,
-            seen_nets, levels)
-    SELECT r.id, r.salt, r.secret_hash, r.token_name, r.user_name,
-           r.user_active, r.project_perm, r.repo_perm, r.revoked, r.user_id,
-           r.expires_us, r.last_use_us, r.refused_us, r.project_key,
-           r.repo_slug, r.allowed_nets, r.seen_nets, r.levels
-      FROM bbtoken_lookup_rows(ARRAY(SELECT id FROM bbtoken_tokens)) r
-     ORDER BY r.id;
+    PERFORM bbtoken_lookup_write(ARRAY(SELECT id FROM bbtoken_tokens
+                                        ORDER BY id));
     RETURN NULL;
 END
 $$;
