@@ -13,7 +13,9 @@
  *   project_perm, repo_perm, token_name, user_name, project_key,
  *   repo_slug, allowed_nets, seen_nets, levels
  *                       text: its length in bytes in decimal (no leading
- *                       zero), ":", then exactly that many bytes; or -
+ *                       zero), ":", then exactly that many bytes; or -.
+ *                       The bytes are the text as httpd receives it, in
+ *                       UTF-8 (the client_encoding bbt_dbenc sets)
  *
  * A name may hold any byte but NUL: only its length says where it ends.
  * The parser is strict, as for any bytes it did not make: anything but a

@@ -30,17 +30,30 @@
 --   project_perm, repo_perm, token_name, user_name, project_key,
 --   repo_slug, allowed_nets (space-separated), seen_nets (space-
 --   separated), levels (the owner's level map)
---                         text: its length in bytes, ":", then the bytes;
---                         or - (NULL)
+--                         text: its length in bytes as httpd receives it
+--                         (UTF-8), ":", then the bytes; or - (NULL)
 -- A name may hold spaces, colons and digits: only its length says where
 -- it ends, never a character in it.  A later format starts with another
 -- version, which this release's httpd refuses (fail closed) rather than
 -- misread.
 
--- A row's packed column, version 1, from its other columns.  Built-in
--- operators only, so that no caller's search_path can change what it
--- computes: a text field is COALESCE(length || ':' || t, '-'), NULL when
--- t is.
+-- Text field t of the format: "-" for NULL, else its length in bytes as
+-- httpd receives it, ":" and t.  httpd's connections speak UTF-8 (the
+-- module sets client_encoding), so the length is the UTF-8 form's, which
+-- in a database of another encoding (LATIN1, WIN1252) is not the stored
+-- text's; a database in SQL_ASCII converts nothing either way, and a
+-- conversion there would refuse the bytes it holds, so it counts them as
+-- they are.  The database's encoding never changes: IMMUTABLE holds.
+CREATE FUNCTION bbtoken_lookup_text(t text) RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT CASE WHEN t IS NULL THEN '-'
+                WHEN getdatabaseencoding() = 'SQL_ASCII'
+                THEN octet_length(t)::text || ':' || t
+                ELSE octet_length(convert_to(t, 'UTF8'))::text || ':' || t
+           END
+$$;
+
+-- A row's packed column, version 1, from its other columns.
 CREATE FUNCTION bbtoken_lookup_pack(
     salt text, secret_hash text, revoked boolean, user_active boolean,
     user_id bigint, expires_us bigint, last_use_us bigint, refused_us bigint,
@@ -56,24 +69,26 @@ RETURNS text LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
         || ' ' || COALESCE(expires_us::text, '-')
         || ' ' || COALESCE(last_use_us::text, '-')
         || ' ' || COALESCE(refused_us::text, '-')
-        || ' ' || COALESCE(octet_length(project_perm)::text || ':' ||
-                           project_perm, '-')
-        || ' ' || COALESCE(octet_length(repo_perm)::text || ':' ||
-                           repo_perm, '-')
-        || ' ' || COALESCE(octet_length(token_name)::text || ':' ||
-                           token_name, '-')
-        || ' ' || COALESCE(octet_length(user_name)::text || ':' ||
-                           user_name, '-')
-        || ' ' || COALESCE(octet_length(project_key)::text || ':' ||
-                           project_key, '-')
-        || ' ' || COALESCE(octet_length(repo_slug)::text || ':' ||
-                           repo_slug, '-')
-        || ' ' || COALESCE(octet_length(allowed_nets)::text || ':' ||
-                           allowed_nets, '-')
-        || ' ' || COALESCE(octet_length(seen_nets)::text || ':' ||
-                           seen_nets, '-')
-        || ' ' || COALESCE(octet_length(levels)::text || ':' ||
-                           levels, '-')
+        || ' ' || bbtoken_lookup_text(project_perm)
+        || ' ' || bbtoken_lookup_text(repo_perm)
+        || ' ' || bbtoken_lookup_text(token_name)
+        || ' ' || bbtoken_lookup_text(user_name)
+        || ' ' || bbtoken_lookup_text(project_key)
+        || ' ' || bbtoken_lookup_text(repo_slug)
+        || ' ' || bbtoken_lookup_text(allowed_nets)
+        || ' ' || bbtoken_lookup_text(seen_nets)
+        || ' ' || bbtoken_lookup_text(levels)
+$$;
+
+-- The schema's own function whatever the writer's search_path (the
+-- column is computed in every session that writes a row).
+DO $$
+BEGIN
+    EXECUTE format('ALTER FUNCTION bbtoken_lookup_pack(text, text, boolean,'
+                   ' boolean, bigint, bigint, bigint, bigint, text, text,'
+                   ' text, text, text, text, text, text, text)'
+                   ' SET search_path = %I, pg_temp', current_schema());
+END
 $$;
 
 -- Every row's is computed here, the table held while it is rewritten.  A
