@@ -7,10 +7,7 @@
 #define BBT_DB_H
 
 #include "httpd.h"
-#include "bbt_agroup.h"
-#include "bbt_kind.h"
-#include "bbt_perm.h"
-#include "bbt_token.h"
+#include "bbt_lookuprow.h"
 
 typedef struct bbt_db_conn bbt_db_conn_t;
 
@@ -20,33 +17,8 @@ typedef enum {
     BBT_DB_UNAVAILABLE /* the database could not answer: 503 */
 } bbt_db_status_t;
 
-/* One token's row of the lookup, with its owner's.  Times are microseconds
- * since the epoch, 0 when unset.  A project's or a repository's token (scope)
- * has no owner: user_name NULL, user_id 0. */
-typedef struct {
-    char salt[BBT_SALT_HEX_LEN + 1];
-    char hash[BBT_HASH_HEX_LEN + 1];
-    const char *token_name;
-    const char *user_name;
-    apr_int64_t user_id;
-    int user_active; /* the owner's; for another kind of token in a
-                        personal project, 0 until bbt_db_personal_active */
-    bbt_level_t tok_project;
-    bbt_level_t tok_repo;
-    int revoked;
-    int expired;
-    int stale;               /* last_authenticated is due for a refresh */
-    int refusal_due;         /* an expired-token refusal is due for the audit */
-    apr_int64_t expires_us;  /* expires_at */
-    apr_int64_t last_use_us; /* last_authenticated */
-    apr_int64_t refused_us;  /* expired_refused_at */
-    bbt_tokscope_t scope;    /* project_key, repo_slug */
-    const char *nets;        /* allowed_nets, space-separated; "": any */
-    int ngroups;             /* the address groups it was used from */
-    bbt_agroup_t groups[BBT_AGROUPS_MAX];
-    const char *levels; /* the owner's level map (bbt_levelmap.h), or
-                           NULL: then bbt_db_owner_level asks */
-} bbt_db_token_t;
+/* One token's row of the lookup, with its owner's (bbt_lookuprow.h). */
+typedef bbt_lookuprow_t bbt_db_token_t;
 
 /* Fetch mod_dbd's optional functions.  Returns 0, or -1 if mod_dbd is not
  * loaded (then the server must not start). */

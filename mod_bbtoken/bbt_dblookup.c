@@ -3,10 +3,11 @@
  * lookup, the owner's level when the lookup does not give it, and a
  * personal project's owner.
  *
- * The lookup reads one row of bbtoken_lookup by its primary key, plain
- * columns only (sql/migrations/0026_lookup.sql): the token, its owner's
- * name and state, and the owner's level map, computed by the database's
- * triggers when a row they derive from is written.  Reading the live
+ * The lookup reads one row of bbtoken_lookup by its primary key
+ * (sql/migrations/0026_lookup.sql), and of it one column, packed
+ * (0027_lookup_packed.sql), which bbt_lookuprow.c parses: the token, its
+ * owner's name and state, and the owner's level map, computed by the
+ * database's triggers when a row they derive from is written.  Reading the live
  * tables instead (a join of the token and its owner, the level from the
  * grants) cost PostgreSQL's executor several times as much on every run,
  * most of it setting up the joins, scans and expressions again for each
@@ -32,39 +33,15 @@
 #include "bbt_centry.h"
 #include "bbt_db.h"
 #include "bbt_dbrun.h"
+#include "bbt_lookuprow.h"
 
 APLOG_USE_MODULE(bbtoken);
 
-/* Columns, in order; the query below must agree. */
-enum {
-    COL_SALT,
-    COL_HASH,
-    COL_TOKEN_NAME,
-    COL_USER_NAME,
-    COL_ACTIVE,
-    COL_PROJECT_PERM,
-    COL_REPO_PERM,
-    COL_REVOKED,
-    COL_USER_ID,
-    COL_EXPIRES_US,
-    COL_LAST_USE_US,
-    COL_REFUSED_US,
-    COL_PROJECT_KEY,
-    COL_REPO_SLUG,
-    COL_NETS,
-    COL_GROUPS,
-    COL_LEVELS,
-    COL_COUNT
-};
-
-/* A project's or a repository's token has no owner (NULL name, state, id
- * and levels); its key and slug come next.  Then the allow-list and the
- * address groups the token is known to have been used from, as text. */
+/* One column, every field of the row (bbt_lookuprow.h): read as many
+ * columns, each cost the backend its projection and output function, and
+ * httpd libpq's and apr_dbd's work and a copy. */
 static const char bbt_sql_lookup[] =
-    "SELECT salt, secret_hash, token_name, user_name, user_active,"
-    " project_perm, repo_perm, revoked, user_id, expires_us, last_use_us,"
-    " refused_us, project_key, repo_slug, allowed_nets, seen_nets, levels"
-    " FROM bbtoken_lookup WHERE id = %s";
+    "SELECT packed FROM bbtoken_lookup WHERE id = %s";
 
 /* The verified token's owner's live level on (key, slug), for an owner
  * whose map the lookup does not hold (too many grants). */
@@ -80,7 +57,7 @@ static const char bbt_sql_personal[] =
     " WHERE lower(name) = lower(substr(%s, 2)) AND active)";
 
 static const bbt_db_stmt_t bbt_stmt_lookup = {
-    BBT_STMT_LOOKUP, "bbtoken_lookup_v12", bbt_sql_lookup, "the token lookup"};
+    BBT_STMT_LOOKUP, "bbtoken_lookup_v13", bbt_sql_lookup, "the token lookup"};
 static const bbt_db_stmt_t bbt_stmt_level = {
     BBT_STMT_LEVEL, "bbtoken_owner_level_v1", bbt_sql_owner_level,
     "the owner's level"};
@@ -93,83 +70,23 @@ static int bbt_dblookup_flag(const char *v)
     return v && v[0] == 't';
 }
 
-static bbt_level_t bbt_dblookup_level(const char *v, bbt_scope_t scope)
+/* Row v (the packed column) into out: one copy into the request's pool,
+ * cut in place.  BBT_LOOKUPROW_OK, or why not (out then zeroed). */
+static bbt_lookuprow_status_t bbt_dblookup_row(bbt_db_conn_t *c, const char *v,
+                                               int interval, apr_int64_t now,
+                                               bbt_db_token_t *out)
 {
-    bbt_perm_t perm;
+    size_t len = v ? strlen(v) : 0;
+    bbt_lookuprow_status_t st;
 
-    if (!v || bbt_perm_parse(v, &perm) != 0 || perm.scope != scope) {
-        return BBT_LEVEL_NONE;
+    st = bbt_lookuprow_parse(apr_pstrmemdup(bbt_db_pool(c), v ? v : "", len),
+                             len, out);
+    if (st == BBT_LOOKUPROW_OK) {
+        out->expired = bbt_centry_expired(out->expires_us, now);
+        out->stale = bbt_centry_due(out->last_use_us, interval, now);
+        out->refusal_due = bbt_centry_due(out->refused_us, interval, now);
     }
-    return perm.level;
-}
-
-/* A bigint column (NULL: 0). */
-static apr_int64_t bbt_dblookup_int64(const char *v)
-{
-    return v ? apr_atoi64(v) : 0;
-}
-
-/* An expiry in microseconds, 0 for none (the driver gives "" for NULL):
- * an expiry at the epoch itself is a time, and is kept one earlier, still
- * long past, so that it never reads as none. */
-static apr_int64_t bbt_dblookup_expiry(const char *v)
-{
-    apr_int64_t us = bbt_dblookup_int64(v);
-
-    return us == 0 && v && *v ? -1 : us;
-}
-
-/* A text column, NULL for SQL NULL: the driver gives "" for both, and the
- * schema lets no key, slug or level map that means something be empty. */
-static const char *bbt_dblookup_text(const char *v)
-{
-    return v && *v ? v : NULL;
-}
-
-static int bbt_dblookup_copy_hex(char *dst, size_t n, const char *src)
-{
-    if (!src || strlen(src) != n) {
-        return -1;
-    }
-    memcpy(dst, src, n + 1);
-    return 0;
-}
-
-/* Row v into out; -1 if its salt or hash is malformed. */
-static int bbt_dblookup_row(bbt_db_conn_t *c, const char **v, int interval,
-                            apr_int64_t now, bbt_db_token_t *out)
-{
-    apr_pool_t *p = bbt_db_pool(c);
-
-    if (bbt_dblookup_copy_hex(out->salt, BBT_SALT_HEX_LEN, v[COL_SALT]) ||
-        bbt_dblookup_copy_hex(out->hash, BBT_HASH_HEX_LEN, v[COL_HASH])) {
-        return -1;
-    }
-    out->token_name = apr_pstrdup(p, v[COL_TOKEN_NAME]);
-    out->user_name = apr_pstrdup(p, v[COL_USER_NAME]);
-    out->user_active = bbt_dblookup_flag(v[COL_ACTIVE]);
-    out->tok_project =
-        bbt_dblookup_level(v[COL_PROJECT_PERM], BBT_SCOPE_PROJECT);
-    out->tok_repo = bbt_dblookup_level(v[COL_REPO_PERM], BBT_SCOPE_REPO);
-    out->revoked = bbt_dblookup_flag(v[COL_REVOKED]);
-    out->user_id = bbt_dblookup_int64(v[COL_USER_ID]);
-    out->expires_us = bbt_dblookup_expiry(v[COL_EXPIRES_US]);
-    out->last_use_us = bbt_dblookup_int64(v[COL_LAST_USE_US]);
-    out->refused_us = bbt_dblookup_int64(v[COL_REFUSED_US]);
-    out->expired = bbt_centry_expired(out->expires_us, now);
-    out->stale = bbt_centry_due(out->last_use_us, interval, now);
-    out->refusal_due = bbt_centry_due(out->refused_us, interval, now);
-    /* A project's or a repository's token has no owner; a row of no kind
-     * is refused as broken. */
-    bbt_kind_from_row(bbt_dblookup_text(v[COL_PROJECT_KEY]),
-                      bbt_dblookup_text(v[COL_REPO_SLUG]), &out->scope);
-    out->nets = apr_pstrdup(p, v[COL_NETS] ? v[COL_NETS] : "");
-    out->ngroups = v[COL_GROUPS] ? bbt_agroup_list(v[COL_GROUPS], out->groups,
-                                                   BBT_AGROUPS_MAX)
-                                 : 0;
-    out->levels =
-        bbt_dblookup_text(v[COL_LEVELS]) ? apr_pstrdup(p, v[COL_LEVELS]) : NULL;
-    return 0;
+    return st;
 }
 
 bbt_db_status_t bbt_db_lookup(bbt_db_conn_t *c, const char *id, int interval,
@@ -179,31 +96,35 @@ bbt_db_status_t bbt_db_lookup(bbt_db_conn_t *c, const char *id, int interval,
     apr_pool_t *p = bbt_db_pool(c);
     apr_dbd_results_t *res = NULL;
     apr_dbd_row_t *row = NULL;
-    int rows = 0, bad = 0;
+    bbt_lookuprow_status_t st = BBT_LOOKUPROW_MALFORMED;
+    int rows = 0;
 
     if (bbt_db_run(c, &bbt_stmt_lookup, "BBT074", &res, 1, &id) != 0) {
         return BBT_DB_UNAVAILABLE;
     }
     /* Read every row to the end so the result is released. */
     while (apr_dbd_get_row(drv, p, res, &row, -1) == 0) {
-        const char *v[COL_COUNT];
-        int i;
-
         if (rows++ > 0) {
             continue;
         }
-        for (i = 0; i < COL_COUNT; i++) {
-            v[i] = apr_dbd_get_entry(drv, row, i);
-        }
-        if (bbt_dblookup_row(c, v, interval, now, out) != 0) {
-            /* The schema's CHECKs make this impossible; fail closed. */
-            bbt_db_say(c, APLOG_ERR, "BBT075",
-                       apr_pstrcat(p, "token ", id,
-                                   " has a malformed stored hash", NULL));
-            bad = 1;
-        }
+        st = bbt_dblookup_row(c, apr_dbd_get_entry(drv, row, 0), interval, now,
+                              out);
     }
-    if (bad) {
+    if (rows > 0 && st != BBT_LOOKUPROW_OK) {
+        /* The schema makes no such row: fail closed, as for an outage,
+         * and name the token by its id only. */
+        bbt_db_say(c, APLOG_ERR,
+                   st == BBT_LOOKUPROW_UNKNOWN ? "BBT790" : "BBT075",
+                   apr_pstrcat(p, "token ", id,
+                               st == BBT_LOOKUPROW_UNKNOWN
+                                   ? ": its row of bbtoken_lookup is in a "
+                                     "format this module does not know "
+                                     "(the database's schema is newer): "
+                                     "upgrade the module"
+                                   : ": its row of bbtoken_lookup is "
+                                     "malformed; bbtoken db check --repair "
+                                     "writes it again",
+                               NULL));
         return BBT_DB_UNAVAILABLE;
     }
     return rows == 0 ? BBT_DB_NOT_FOUND : BBT_DB_OK;

@@ -12,8 +12,8 @@
 #include "httpd.h"
 
 /* The oldest schema the module's statements run on: the lookup reads
- * bbtoken_lookup (sql/migrations/0026). */
-#define BBT_SCHEMA_MIN 26
+ * bbtoken_lookup.packed (sql/migrations/0027). */
+#define BBT_SCHEMA_MIN 27
 
 struct pg_conn;
 

@@ -456,13 +456,28 @@ static void bbt_hex(const unsigned char *in, size_t n, char *out)
     out[2 * n] = '\0';
 }
 
-static int bbt_hex_nibble(char c)
+/* Each lower-case hex digit's value plus one; 0 for any other byte. */
+static const unsigned char bbt_hex_value[256] = {
+    ['0'] = 1,  ['1'] = 2,  ['2'] = 3,  ['3'] = 4,  ['4'] = 5,  ['5'] = 6,
+    ['6'] = 7,  ['7'] = 8,  ['8'] = 9,  ['9'] = 10, ['a'] = 11, ['b'] = 12,
+    ['c'] = 13, ['d'] = 14, ['e'] = 15, ['f'] = 16};
+
+int bbt_token_unhex(const char *hex, unsigned char *out, size_t n)
 {
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    return -1;
+    size_t i;
+
+    if (!hex)
+        return -1;
+    for (i = 0; i < n; i++) {
+        unsigned hi = bbt_hex_value[(unsigned char)hex[2 * i]];
+        unsigned lo;
+
+        /* Not past a NUL: a short value stops at it. */
+        if (!hi || !(lo = bbt_hex_value[(unsigned char)hex[2 * i + 1]]))
+            return -1;
+        out[i] = (unsigned char)((hi - 1) << 4 | (lo - 1));
+    }
+    return 0;
 }
 
 /* Decode exactly 2n lower-case hex digits followed by a NUL.  Stored values
@@ -470,20 +485,7 @@ static int bbt_hex_nibble(char c)
  * at most 2n + 1 bytes of hex. */
 static int bbt_unhex(const char *hex, unsigned char *out, size_t n)
 {
-    size_t i;
-
-    if (!hex)
-        return -1;
-    for (i = 0; i < n; i++) {
-        int hi, lo;
-
-        if ((hi = bbt_hex_nibble(hex[2 * i])) < 0)
-            return -1;
-        if ((lo = bbt_hex_nibble(hex[2 * i + 1])) < 0)
-            return -1;
-        out[i] = (unsigned char)(hi << 4 | lo);
-    }
-    return hex[2 * n] == '\0' ? 0 : -1;
+    return bbt_token_unhex(hex, out, n) == 0 && hex[2 * n] == '\0' ? 0 : -1;
 }
 
 int bbt_salt_generate(char hex[BBT_SALT_HEX_LEN + 1])
@@ -500,7 +502,7 @@ int bbt_salt_generate(char hex[BBT_SALT_HEX_LEN + 1])
     return 0;
 }
 
-/* HMAC-SHA-256(salt bytes, raw) into md. */
+/* HMAC-SHA-256(salt_hex as bytes, raw) into md. */
 static int bbt_token_mac(const char *salt_hex, const bbt_token_t *tok,
                          unsigned char md[BBT_HASH_LEN])
 {
@@ -535,20 +537,33 @@ int bbt_token_hash_hex(const char *salt_hex, const bbt_token_t *tok,
     return 0;
 }
 
+int bbt_token_verify_raw(const unsigned char salt[BBT_SALT_LEN],
+                         const unsigned char hash[BBT_HASH_LEN],
+                         const bbt_token_t *tok)
+{
+    unsigned char md[BBT_HASH_LEN];
+    int ok = 0;
+
+    /* One fixed-size CRYPTO_memcmp. */
+    if (tok && salt && hash &&
+        bbt_hmac_sha256(salt, BBT_SALT_LEN, tok->raw, sizeof(tok->raw), md) ==
+            0)
+        ok = CRYPTO_memcmp(md, hash, sizeof(md)) == 0;
+    OPENSSL_cleanse(md, sizeof(md));
+    return ok;
+}
+
 int bbt_token_verify(const char *salt_hex, const char *hash_hex,
                      const bbt_token_t *tok)
 {
-    unsigned char md[BBT_HASH_LEN], stored[BBT_HASH_LEN];
+    unsigned char salt[BBT_SALT_LEN], stored[BBT_HASH_LEN];
     int ok = 0;
 
-    /* Compare bytes, not hex: one fixed-size CRYPTO_memcmp. */
-    if (bbt_unhex(hash_hex, stored, sizeof(stored)) != 0)
-        goto done;
-    if (bbt_token_mac(salt_hex, tok, md) != 0)
-        goto done;
-    ok = CRYPTO_memcmp(md, stored, sizeof(md)) == 0;
-done:
-    OPENSSL_cleanse(md, sizeof(md));
+    /* Compare bytes, not hex. */
+    if (bbt_unhex(salt_hex, salt, sizeof(salt)) == 0 &&
+        bbt_unhex(hash_hex, stored, sizeof(stored)) == 0)
+        ok = bbt_token_verify_raw(salt, stored, tok);
+    OPENSSL_cleanse(salt, sizeof(salt));
     OPENSSL_cleanse(stored, sizeof(stored));
     return ok;
 }

@@ -89,6 +89,16 @@ int bbt_token_hash_hex(const char *salt_hex, const bbt_token_t *tok,
 int bbt_token_verify(const char *salt_hex, const char *hash_hex,
                      const bbt_token_t *tok);
 
+/* The same with the salt and hash as bytes (a row the caller decoded). */
+int bbt_token_verify_raw(const unsigned char salt[BBT_SALT_LEN],
+                         const unsigned char hash[BBT_HASH_LEN],
+                         const bbt_token_t *tok);
+
+/* Decode exactly 2n lower-case hex digits, hex[0..2n), into out[0..n): 0,
+ * or -1 if any is not one (nothing read past a NUL).  What follows them is
+ * the caller's to check. */
+int bbt_token_unhex(const char *hex, unsigned char *out, size_t n);
+
 /* A new token and what the database stores of it. */
 typedef struct {
     char token[BBT_TOKEN_MAX_LEN + 1]; /* shown once, to its owner */

@@ -36,11 +36,10 @@
 
 APLOG_USE_MODULE(bbtoken);
 
-/* A salt and hash of the right shape that no token matches, so an unknown
- * id costs the same hashing work as a known one. */
-static const char bbt_dummy_salt[] = "00000000000000000000000000000000";
-static const char bbt_dummy_hash[] =
-    "0000000000000000000000000000000000000000000000000000000000000000";
+/* A salt and hash that no token matches, so an unknown id costs the same
+ * hashing work as a known one. */
+static const unsigned char bbt_dummy_salt[BBT_SALT_LEN];
+static const unsigned char bbt_dummy_hash[BBT_HASH_LEN];
 
 /* A new address group g of token id: recorded (and audited by the
  * database, unless another child was first).  0, or -1 if it could not be
@@ -256,11 +255,11 @@ static int bbt_verify_db(request_rec *r, bbt_req_t *rq, bbt_cache_view_t *v,
     }
     if (st == BBT_DB_NOT_FOUND) {
         if (tok) {
-            bbt_token_verify(bbt_dummy_salt, bbt_dummy_hash, tok);
+            bbt_token_verify_raw(bbt_dummy_salt, bbt_dummy_hash, tok);
         }
         out->verdict = bbt_verdict(NULL, 0, basic_user);
     } else {
-        secret_ok = !tok || bbt_token_verify(row.salt, row.hash, tok);
+        secret_ok = !tok || bbt_token_verify_raw(row.salt, row.hash, tok);
         if (secret_ok && row.scope.kind != BBT_KIND_PERSONAL &&
             row.scope.key[0] == '~' &&
             bbt_db_personal_active(c, row.scope.key, &row.user_active) !=

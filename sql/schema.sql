@@ -148,3 +148,8 @@ COMMIT;
 BEGIN;
 \ir migrations/0026_lookup.sql
 COMMIT;
+
+-- Version 27: the token lookup reads one packed column of bbtoken_lookup.
+BEGIN;
+\ir migrations/0027_lookup_packed.sql
+COMMIT;

@@ -1,8 +1,9 @@
 #!/usr/bin/perl
 # Bounded libFuzzer runs over the parsers a request reaches before any
 # database work: the Authorization parser with the token codec, the token
-# codec and strict base64 alone, and the git route matcher; and the cache
-# entries' decoders.  A crash, an AddressSanitizer report or a broken
+# codec and strict base64 alone, and the git route matcher; the cache
+# entries' decoders; and the parser of a token's packed lookup row, the
+# database's bytes.  A crash, an AddressSanitizer report or a broken
 # invariant fails the test.
 use strict;
 use warnings;
@@ -10,7 +11,7 @@ use Test::More;
 use File::Temp qw(tempdir);
 
 my $runs = $ENV{BBT_FUZZ_RUNS} || 1000000;
-my @targets = qw(cred token route centry);
+my @targets = qw(cred token route centry lookuprow);
 for my $t (@targets) {
     my $bin = "build/out/fuzz/fuzz_$t";
     ok(-x $bin, "$bin is built") or next;

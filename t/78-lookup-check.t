@@ -47,7 +47,7 @@ subtest 'revoked with the triggers disabled: found, repaired, refused' => sub {
 
     my $secrets = $env->psql("SELECT salt || ' ' || secret_hash FROM bbtoken_tokens WHERE id = '$id'");
     my ($rc, $out, $err) = $env->cli_is('db check, stale', ['db', 'check'], 1, shape => 0,
-                                        stdout => qr/^token \Q$id\E: differs \(revoked\)$/m,
+                                        stdout => qr/^token \Q$id\E: differs \(packed, revoked\)$/m,
                                         stderr => qr/\Abbtoken: the lookup's triggers do not all fire always[^\n]*\n\z/);
     like($out, qr/^trigger bbtoken_tokens_lookup_upd on bbtoken_tokens: disabled$/m, 'a disabled trigger is named');
     my @triggers = $out =~ /^trigger /mg;
@@ -74,7 +74,7 @@ subtest 'revoked with the triggers disabled: found, repaired, refused' => sub {
     }
     is($env->psql($TRIGGERS), $before, 'the triggers put back as they were');
     $env->cli_is('db check, triggers back', ['db', 'check'], 1, shape => 0,
-                 stdout => qr/^token \Q$id\E: differs \(revoked\)$/m,
+                 stdout => qr/^token \Q$id\E: differs \(packed, revoked\)$/m,
                  stderr => qr/\Abbtoken: bbtoken_lookup is not true: run bbtoken db check --repair\n\z/);
     # No request with the token here: its last use, written through the
     # triggers now firing, would write its row again.
@@ -83,8 +83,8 @@ subtest 'revoked with the triggers disabled: found, repaired, refused' => sub {
     # group, went unwritten too.
     my $out2 = $env->cli_is('db check --repair', ['db', 'check', '--repair'], 0,
                             stdout => qr/^repaired 2 rows$/m);
-    like($out2, qr/^token \Q$id\E: differs \(revoked\)$/m, '  the revoked token\'s row');
-    like($out2, qr/^token \Q$other_id\E: differs \(last_use_us, seen_nets\)$/m, '  the other\'s last use');
+    like($out2, qr/^token \Q$id\E: differs \(packed, revoked\)$/m, '  the revoked token\'s row');
+    like($out2, qr/^token \Q$other_id\E: differs \(last_use_us, packed, seen_nets\)$/m, '  the other\'s last use');
     is(status($tok), 401, 'repaired: the revoked token is refused, the cache off');
     is(status($other), 200, 'the other still accepted');
     $env->cli_is('db check after the repair', ['db', 'check'], 0, stdout => qr/0 rows wrong/);

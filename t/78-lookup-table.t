@@ -6,7 +6,9 @@
 # or removed, the admin flag removed, the owner renamed, an expiry in the
 # past, an allow-list.  After a battery of changes through the CLI, the
 # REST API, httpd's own writes and plain SQL (TRUNCATE too), the table is
-# what bbtoken_lookup_rows computes from the live tables, for every token.
+# what bbtoken_lookup_rows computes from the live tables, for every token,
+# and its packed column, read by the format alone, holds the live tables'
+# fields.
 # The owner's level map gives what bbtoken_owner_levels gives, for every
 # user and target of a fixture.  Two transactions at once never leave a
 # row computed from what the other changed under it, and a rotation and a
@@ -18,6 +20,8 @@ use FindBin;
 use lib "$FindBin::Bin/lib";
 use Test::More;
 use Digest::SHA qw(hmac_sha256_hex);
+use Encode ();
+use JSON::PP ();
 use BBT::Env qw(forge_token run_cmd);
 use BBT::Token qw(parse_token);
 use BBT::Assert;
@@ -45,6 +49,66 @@ sub table_true {
     my ($name) = @_;
     local $Test::Builder::Level = $Test::Builder::Level + 1;
     is($env->psql($DIFF), '', $name);
+    packed_true("$name; packed holds the live tables' fields");
+}
+
+# The fields of packed, as bbtoken_lookup_pack writes them and
+# mod_bbtoken/bbt_lookuprow.c reads them (version 1): read here from the
+# format alone, not from either.
+my @PACKED = (qw(salt secret_hash), [flag => 'revoked'], [flag => 'user_active'],
+              (map { [int => $_] } qw(user_id expires_us last_use_us refused_us)),
+              (map { [text => $_] } qw(project_perm repo_perm token_name user_name project_key
+                                       repo_slug allowed_nets seen_nets levels)));
+sub unpack_packed {
+    my ($b) = @_;    # bytes
+    my %r;
+    $b =~ s/\A1 // or return "no version 1: $b";
+    $b =~ s/\A([0-9a-f]{32}) ([0-9a-f]{64})// or return 'no salt and hash';
+    @r{qw(salt secret_hash)} = ($1, $2);
+    for my $f (@PACKED[2 .. $#PACKED]) {
+        my ($type, $col) = @$f;
+        $b =~ s/\A // or return "no space before $col";
+        if ($b =~ s/\A-(?= |\z)//) {
+            $r{$col} = undef;
+        } elsif ($type eq 'flag') {
+            $b =~ s/\A([tf])// or return "$col: not a flag";
+            $r{$col} = $1 eq 't' ? JSON::PP::true : JSON::PP::false;
+        } elsif ($type eq 'int') {
+            $b =~ s/\A(-?(?:0|[1-9][0-9]*))// or return "$col: not an integer";
+            $r{$col} = $1 + 0;
+        } else {
+            $b =~ s/\A(0|[1-9][0-9]*)://a or return "$col: no length";
+            length($b) >= $1 or return "$col: shorter than its length";
+            $r{$col} = Encode::decode('UTF-8', substr($b, 0, $1, ''), Encode::FB_CROAK);
+        }
+    }
+    return $b eq '' ? \%r : "more after the last field: $b";
+}
+
+# Every row's packed, read by the format, against the fields
+# bbtoken_lookup_rows computes from the live tables.
+sub packed_true {
+    my ($name) = @_;
+    local $Test::Builder::Level = $Test::Builder::Level + 1;
+    my $cols = join ', ', map { ref $_ ? "r.$_->[1]" : "r.$_" } @PACKED;
+    my $json = $env->psql("SELECT COALESCE(json_agg(json_build_array(l.packed, json_build_object("
+                          . join(', ', map { my $c = ref $_ ? $_->[1] : $_; "'$c', r.$c" } @PACKED)
+                          . ")) ORDER BY r.id), '[]') FROM bbtoken_lookup l"
+                          . " JOIN bbtoken_lookup_rows(ARRAY(SELECT id FROM bbtoken_tokens)) r ON r.id = l.id");
+    my $rows = JSON::PP->new->utf8->decode($json);
+    my @wrong;
+    for my $row (@$rows) {
+        my ($packed, $live) = @$row;
+        my $got = unpack_packed(Encode::encode('UTF-8', $packed));
+        push @wrong, ref $got ? () : "$got";
+        next unless ref $got;
+        for my $c (keys %$live) {
+            my ($g, $w) = ($got->{$c}, $live->{$c});
+            push @wrong, "$c: " . ($g // 'NULL') . ' against ' . ($w // 'NULL')
+                unless (!defined $g && !defined $w) || (defined $g && defined $w && "$g" eq "$w");
+        }
+    }
+    ok(@$rows && !@wrong, $name . ' (' . scalar(@$rows) . ' rows)') or diag join "\n", @wrong;
 }
 
 subtest 'control: the comparison sees a row that is not what it derives from' => sub {

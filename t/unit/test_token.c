@@ -435,6 +435,38 @@ static void test_salt_hash(void)
     is_int(bbt_token_verify("101112131415161718191a1b1c1d1e1g", VEC1_HASH, &t),
            0, "verify: non-hex salt");
 
+    /* The same from bytes, as the lookup's row gives them. */
+    {
+        unsigned char sb[BBT_SALT_LEN], hb[BBT_HASH_LEN];
+
+        ok(bbt_token_unhex(VEC1_SALT, sb, sizeof(sb)) == 0 &&
+               bbt_token_unhex(VEC1_HASH, hb, sizeof(hb)) == 0,
+           "unhex: vector 1's salt and hash");
+        is_int(sb[0] << 8 | sb[15], 0x101f,
+               "  the salt's first and last bytes");
+        is_int(bbt_token_verify_raw(sb, hb, &t), 1, "verify_raw: vector 1");
+        is_int(bbt_token_verify_raw(sb, hb, &u), 0,
+               "verify_raw: another token");
+        hb[BBT_HASH_LEN - 1] ^= 1;
+        is_int(bbt_token_verify_raw(sb, hb, &t), 0,
+               "verify_raw: the hash's last bit changed");
+        hb[BBT_HASH_LEN - 1] ^= 1;
+        sb[0] ^= 0x80;
+        is_int(bbt_token_verify_raw(sb, hb, &t), 0,
+               "verify_raw: the salt's first bit changed");
+        sb[0] ^= 0x80;
+        is_int(bbt_token_verify_raw(sb, hb, NULL), 0, "verify_raw: NULL token");
+        is_int(bbt_token_verify_raw(NULL, hb, &t), 0, "verify_raw: NULL salt");
+        is_int(bbt_token_unhex("0f", sb, 1) == 0 && sb[0] == 0x0f, 1,
+               "unhex: 0f");
+        is_int(bbt_token_unhex("0f ", sb, 1), 0,
+               "unhex: what follows is the caller's");
+        is_int(bbt_token_unhex("0F", sb, 1), -1, "unhex: upper case refused");
+        is_int(bbt_token_unhex("0", sb, 1), -1, "unhex: a NUL stops it");
+        is_int(bbt_token_unhex("g0", sb, 1), -1, "unhex: not hex");
+        is_int(bbt_token_unhex(NULL, sb, 1), -1, "unhex: NULL");
+    }
+
     is_int(bbt_token_hash_hex("xyz", &t, h), -1, "hash: bad salt refused");
     is_str(h, "", "hash: output emptied on failure");
     is_int(bbt_token_hash_hex(NULL, &t, h), -1, "hash: NULL salt refused");
