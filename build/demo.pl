@@ -52,9 +52,10 @@ git would keep it in the clone's .git/config, which other users may read):
 
   git clone $url
 
-or with the token alone, as a Bearer token:
+or with the token alone, as a Bearer token (in git's environment, not its
+arguments, which any local user can read with ps):
 
-  git -c http.extraHeader="Authorization: Bearer $token" clone $plain_url
+  GIT_CONFIG_COUNT=1 GIT_CONFIG_KEY_0=http.extraHeader GIT_CONFIG_VALUE_0="Authorization: Bearer $token" git clone $plain_url
 
 Manage tokens:
 

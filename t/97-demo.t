@@ -98,13 +98,18 @@ END { demo($dir, 'stop', 0) if $started && -e $dir }
 ($rc, $out, $err) = demo($dir, 'start', $port);
 is($rc, 0, 'demo.sh start') or diag "$out$err";
 my ($clone) = $out =~ /^\s+(git clone \S+)$/m;
-my ($bearer) = $out =~ /^\s+(git -c \S.* clone \S+)$/m;
+my ($bearer) = $out =~ /^\s+(GIT_CONFIG_COUNT=\S.* git clone \S+)$/m;
 my ($token) = $out =~ /^\s+token:\s+(\S+)$/m;
 my ($pgport) = $out =~ /PostgreSQL:.*\bport=(\d+)/;
 my ($list) = $out =~ /^\s+(\S.*\blist demo)$/m;
 ok($clone && $bearer && $token && $pgport && $list,
    'it prints the token, a clone command, its Bearer form, the database and how to list tokens') or diag $out;
 ok(port_open($port), 'httpd answers on the port');
+# Any local user can read a running command's arguments (ps): the Bearer
+# form hands git the token in its environment.
+my ($assigned, $args) = ($bearer // '') =~ /^((?:[A-Z_0-9]+=(?:"[^"]*"|[^\s"]+) )+)(git .*)$/;
+ok($assigned && $token && index($assigned, $token) >= 0 && index($args, $token) < 0,
+   'the Bearer form: the token in git\'s environment, not its arguments') or diag $bearer;
 
 # Each printed clone command, as printed, by someone who answers git's
 # prompt with the token.  A clone keeps its URL in

@@ -412,8 +412,11 @@
     const who = bbt.holder ? 'x-token-auth' : USER;
     $('clone-basic').value = 'git clone ' + origin + encodeURIComponent(who) + ':' + encodeURIComponent(secret)
       + '@' + host + path;
-    $('clone-bearer').value = 'git -c http.extraHeader="Authorization: Bearer ' + secret + '" clone '
-      + origin + host + path;
+    // The header in git's environment, not its arguments: any local user
+    // can read a running command's arguments (ps), only its owner its
+    // environment.
+    $('clone-bearer').value = 'GIT_CONFIG_COUNT=1 GIT_CONFIG_KEY_0=http.extraHeader '
+      + 'GIT_CONFIG_VALUE_0="Authorization: Bearer ' + secret + '" git clone ' + origin + host + path;
   }
 
   // done: 'created' or 'rotated', for the title and the announcement.

@@ -50,7 +50,7 @@ const refused = [];      // CSP violations and uncaught errors seen
 function git(args, opts = {}) {
   const genv = {
     PATH: env.PATH, HOME: env.BBT_GIT_HOME || WORK, GIT_CONFIG_NOSYSTEM: '1',
-    GIT_TERMINAL_PROMPT: '0', LC_ALL: 'C', no_proxy: '127.0.0.1,localhost',
+    GIT_TERMINAL_PROMPT: '0', LC_ALL: 'C', no_proxy: '127.0.0.1,localhost', ...opts.env,
   };
   return new Promise((resolve) => {
     execFile('git', args, { env: genv, cwd: opts.cwd || WORK, timeout: 60000 }, (err, stdout, stderr) => {
@@ -87,6 +87,18 @@ function argv(line) {
   }
   if (cur !== null) out.push(cur);
   return out;
+}
+
+// A command line as sh runs it: its leading NAME=value words go to the
+// command's environment, the rest are its arguments.
+function command(line) {
+  const args = argv(line);
+  const cenv = {};
+  while (args.length && /^[A-Za-z_][A-Za-z_0-9]*=/.test(args[0])) {
+    const w = args.shift();
+    cenv[w.slice(0, w.indexOf('='))] = w.slice(w.indexOf('=') + 1);
+  }
+  return { env: cenv, args };
 }
 
 // Whether the page still holds secret anywhere a script or a later visitor
@@ -248,7 +260,8 @@ test('the new token is shown once, with a copy button and clone lines', async ()
   bearerLine = await page.locator('#clone-bearer').inputValue();
   const host = new URL(SCM_BASE).host;
   assert.equal(cloneLine, `git clone http://${encodeURIComponent(USER)}:${encodeURIComponent(token)}@${host}/scm/${PROJECT}/${REPO}.git`);
-  assert.equal(bearerLine, `git -c http.extraHeader="Authorization: Bearer ${token}" clone http://${host}/scm/${PROJECT}/${REPO}.git`);
+  assert.equal(bearerLine, 'GIT_CONFIG_COUNT=1 GIT_CONFIG_KEY_0=http.extraHeader '
+    + `GIT_CONFIG_VALUE_0="Authorization: Bearer ${token}" git clone http://${host}/scm/${PROJECT}/${REPO}.git`);
   // Hide the secret in the committed screenshot.
   await page.evaluate(() => {
     for (const id of ['new-token', 'clone-basic', 'clone-bearer']) {
@@ -285,8 +298,11 @@ test('the page\'s clone line clones the repository with the real git client', { 
   const r = await git([...args.slice(1), 'basic-clone']);
   assert.equal(r.code, 0, r.stderr);
   assert.ok(existsSync(join(WORK, 'basic-clone', 'README')), 'the work tree is there');
-  const b = argv(bearerLine);
-  const r2 = await git([...b.slice(1), 'bearer-clone']);
+  // Any local user can read git's arguments (ps): the token must not be one.
+  const b = command(bearerLine);
+  assert.deepEqual(b.args.slice(0, 2), ['git', 'clone']);
+  assert.ok(b.args.every((a) => !a.includes(token)), 'the token is not among git\'s arguments');
+  const r2 = await git([...b.args.slice(1), 'bearer-clone'], { env: b.env });
   assert.equal(r2.code, 0, r2.stderr);
   assert.ok(existsSync(join(WORK, 'bearer-clone', 'README')), 'the Bearer form clones too');
 });
@@ -431,8 +447,8 @@ test('git with the revoked token is refused (401)', { skip: NO_GIT }, async () =
   const r = await git([...args.slice(1), 'after-revoke']);
   assert.notEqual(r.code, 0, 'the clone fails');
   assert.match(r.stderr, /Authentication failed|401/, r.stderr);
-  const b = argv(bearerLine);
-  const r2 = await git([...b.slice(1), 'after-revoke-bearer']);
+  const b = command(bearerLine);
+  const r2 = await git([...b.args.slice(1), 'after-revoke-bearer'], { env: b.env });
   assert.notEqual(r2.code, 0, 'the Bearer form fails too');
   // With no user name in the URL, git answers the 401 by asking for one.
   assert.match(r2.stderr, /Authentication failed|401|could not read Username/, r2.stderr);
