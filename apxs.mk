@@ -103,6 +103,7 @@ CLI      += cmd_inventory
 CLI      += cmd_rotate
 CLI      += cmd_dbcheck
 CLI      += mint
+CLI      += tx
 CLI_NOPQ := args usage out mail sendmail
 CLI_O    := $(CLI:%=$(OBJ)/cli/%.o)
 CLI_NOPQ_O := $(CLI_NOPQ:%=$(OBJ)/cli/%.o)

@@ -50,8 +50,8 @@ static const bbtoken_cmd_t bbtoken_db_cmds[] = {
      "no operands"},
     {"upgrade", bbtoken_cmd_db_upgrade, bbtoken_usage_db, BBTOKEN_B(INIT), 0,
      "db upgrade", "no operands"},
-    {"check", bbtoken_cmd_db_check, bbtoken_usage_db, BBTOKEN_B(REPAIR), 0,
-     "db check", "no operands"},
+    {"check", bbtoken_cmd_db_check, bbtoken_usage_db,
+     BBTOKEN_B(REPAIR) | BBTOKEN_B(JSON), 0, "db check", "no operands"},
     {NULL, NULL, NULL, 0, 0, NULL, NULL}};
 
 static const bbtoken_cmd_t bbtoken_cmds[] = {
@@ -203,7 +203,7 @@ static int bbtoken_std_fds(void)
 
 int main(int argc, char **argv)
 {
-    bbtoken_ctx_t ctx = {NULL, NULL, 0};
+    bbtoken_ctx_t ctx = {NULL, NULL, 0, 0, ""};
     int rc;
 
     if (bbtoken_std_fds() != 0) {

@@ -232,6 +232,10 @@ int bbtoken_json_out(json_t *v);
 /* All of buf to fd 1, without stdio.  0, or -1 with errno set. */
 int bbtoken_write_all(const char *buf, size_t len);
 
+/* list, items joined by sep ("a,b,c" and ","), as a JSON array of
+ * strings; "" is []. NULL when out of memory or an item is not UTF-8. */
+json_t *bbtoken_json_split(const char *list, const char *sep);
+
 /* A token's permissions as JSON: [project, repo], or [repo] alone for a
  * repository's token (project NULL).  NULL when out of memory. */
 json_t *bbtoken_perms_json(const char *project, const char *repo);

@@ -24,13 +24,69 @@ static const char *bbtoken_secs_text(const char *secs, char *buf, size_t len)
     return buf;
 }
 
+/* The change policy makes, checked against the row it changes. */
+typedef struct {
+    const bbtoken_args_t *a;
+    const char *unused; /* --revoke-unused-after in seconds, or "none" */
+} bbtoken_policy_t;
+
+static int bbtoken_policy_body(bbtoken_ctx_t *ctx, void *arg)
+{
+    const bbtoken_policy_t *p = arg;
+    const bbtoken_args_t *a = p->a;
+    const char *params[4];
+    PGresult *res;
+    int required, has_max;
+
+    res = bbtoken_exec(ctx, "reading the policy",
+                       "SELECT expiry_required, max_expiry_days IS NOT NULL"
+                       " FROM bbtoken_policy FOR UPDATE",
+                       0, NULL);
+    if (!res || PQntuples(res) != 1) {
+        PQclear(res);
+        return res ? bbtoken_fail("the policy row is missing")
+                   : BBTOKEN_EXIT_FAIL;
+    }
+    required =
+        a->required != -1 ? a->required : PQgetvalue(res, 0, 0)[0] == 't';
+    has_max = a->max_days ? strcmp(a->max_days, "none") != 0
+                          : PQgetvalue(res, 0, 1)[0] == 't';
+    PQclear(res);
+    if (required && !has_max) {
+        return bbtoken_fail("a required expiry needs a maximum: give "
+                            "--max-expiry-days N");
+    }
+    params[0] = a->required == -1 ? NULL : a->required ? "true" : "false";
+    params[1] = a->max_days;
+    params[2] = a->max_tokens;
+    params[3] = a->revoke_unused ? p->unused : NULL;
+    res = bbtoken_exec(
+        ctx, "changing the policy",
+        "UPDATE bbtoken_policy SET"
+        " expiry_required = COALESCE($1::boolean, expiry_required),"
+        " max_expiry_days = CASE WHEN $2::text IS NULL THEN max_expiry_days"
+        " WHEN $2 = 'none' THEN NULL ELSE $2::integer END,"
+        " max_tokens_per_user = COALESCE($3::integer, max_tokens_per_user),"
+        " revoke_unused_after = CASE WHEN $4::text IS NULL"
+        " THEN revoke_unused_after WHEN $4 = 'none' THEN NULL"
+        " ELSE make_interval(secs => $4::bigint) END",
+        4, params);
+    if (!res) {
+        return BBTOKEN_EXIT_FAIL;
+    }
+    PQclear(res);
+    return 0;
+}
+
 int bbtoken_cmd_policy(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
                        const bbtoken_args_t *a)
 {
-    const char *params[4] = {NULL, NULL, NULL, NULL};
     char unused[32], shown[32];
+    bbtoken_policy_t p = {a, unused};
+    const bbtoken_tx_t tx = {"changing the policy", "BEGIN", NULL,
+                             bbtoken_policy_body, &p};
     PGresult *res;
-    int rc, required, has_max;
+    int rc;
 
     (void)cmd;
     if ((a->max_days &&
@@ -46,54 +102,10 @@ int bbtoken_cmd_policy(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
     if ((rc = bbtoken_connect(ctx))) {
         return rc;
     }
-    if (a->required != -1 || a->max_days || a->max_tokens || a->revoke_unused) {
-        if (!(res =
-                  bbtoken_exec(ctx, "changing the policy", "BEGIN", 0, NULL))) {
-            return BBTOKEN_EXIT_FAIL;
-        }
-        PQclear(res);
-        res = bbtoken_exec(ctx, "reading the policy",
-                           "SELECT expiry_required, max_expiry_days IS NOT NULL"
-                           " FROM bbtoken_policy FOR UPDATE",
-                           0, NULL);
-        if (!res || PQntuples(res) != 1) {
-            PQclear(res);
-            return res ? bbtoken_fail("the policy row is missing")
-                       : BBTOKEN_EXIT_FAIL;
-        }
-        required =
-            a->required != -1 ? a->required : PQgetvalue(res, 0, 0)[0] == 't';
-        has_max = a->max_days ? strcmp(a->max_days, "none") != 0
-                              : PQgetvalue(res, 0, 1)[0] == 't';
-        PQclear(res);
-        if (required && !has_max) {
-            return bbtoken_fail("a required expiry needs a maximum: give "
-                                "--max-expiry-days N");
-        }
-        params[0] = a->required == -1 ? NULL : a->required ? "true" : "false";
-        params[1] = a->max_days;
-        params[2] = a->max_tokens;
-        params[3] = a->revoke_unused ? unused : NULL;
-        res = bbtoken_exec(
-            ctx, "changing the policy",
-            "UPDATE bbtoken_policy SET"
-            " expiry_required = COALESCE($1::boolean, expiry_required),"
-            " max_expiry_days = CASE WHEN $2::text IS NULL THEN max_expiry_days"
-            " WHEN $2 = 'none' THEN NULL ELSE $2::integer END,"
-            " max_tokens_per_user = COALESCE($3::integer, max_tokens_per_user),"
-            " revoke_unused_after = CASE WHEN $4::text IS NULL"
-            " THEN revoke_unused_after WHEN $4 = 'none' THEN NULL"
-            " ELSE make_interval(secs => $4::bigint) END",
-            4, params);
-        if (!res) {
-            return BBTOKEN_EXIT_FAIL;
-        }
-        PQclear(res);
-        if (!(res = bbtoken_exec(ctx, "changing the policy", "COMMIT", 0,
-                                 NULL))) {
-            return BBTOKEN_EXIT_FAIL;
-        }
-        PQclear(res);
+    if ((a->required != -1 || a->max_days || a->max_tokens ||
+         a->revoke_unused) &&
+        (rc = bbtoken_tx(ctx, &tx))) {
+        return rc;
     }
     res = bbtoken_exec(ctx, "reading the policy",
                        "SELECT expiry_required, max_expiry_days,"
@@ -322,6 +334,49 @@ unlock:
     return rc;
 }
 
+/* A migration after the first, in a transaction: what it applies, and
+ * what the try that committed did. */
+typedef struct {
+    const bbtoken_migration_t *m;
+    const char *what;
+    int prev;
+    int done;
+} bbtoken_migrating_t;
+
+static int bbtoken_migrate_body(bbtoken_ctx_t *ctx, void *arg)
+{
+    bbtoken_migrating_t *g = arg;
+    PGresult *res;
+    int version;
+
+    g->done = 0;
+    /* One upgrade at a time; the second finds the work done.  httpd only
+     * reads this table, which the lock lets it do. */
+    if (!(res = bbtoken_exec(ctx, g->what,
+                             "LOCK TABLE bbtoken_schema IN EXCLUSIVE MODE", 0,
+                             NULL)) ||
+        (PQclear(res), bbtoken_schema_version(ctx, &version) != 0)) {
+        return BBTOKEN_EXIT_FAIL;
+    }
+    if (version >= g->m->version) {
+        return 0;
+    }
+    if (version != g->prev) {
+        return bbtoken_fail("%s: the database is at version %d", g->what,
+                            version);
+    }
+    if (bbtoken_migrate_script(ctx, g->m, g->what) != 0) {
+        return BBTOKEN_EXIT_FAIL;
+    }
+    if (bbtoken_schema_version(ctx, &version) != 0 ||
+        version != g->m->version) {
+        return bbtoken_fail("%s: it did not record version %d", g->what,
+                            g->m->version);
+    }
+    g->done = 1;
+    return 0;
+}
+
 /* Apply one migration in its own transaction.  The first one (the first
  * release's schema.sql, kept as it was) makes its own transaction and
  * records version 1; the later ones are run inside ours and record their
@@ -333,49 +388,19 @@ static int bbtoken_migrate(bbtoken_ctx_t *ctx, const bbtoken_migration_t *m,
                            int prev, int *done)
 {
     char what[128];
-    PGresult *res;
-    int version;
+    bbtoken_migrating_t g = {m, what, prev, 0};
+    const bbtoken_tx_t tx = {what, "BEGIN", NULL, bbtoken_migrate_body, &g};
+    int rc;
 
     *done = 0;
     snprintf(what, sizeof(what), "applying migration %s", m->name);
     if (m->version == 1) {
         return bbtoken_migrate_init(ctx, m, what, done);
     }
-    if (!(res = bbtoken_exec(ctx, what, "BEGIN", 0, NULL))) {
-        return BBTOKEN_EXIT_FAIL;
+    if ((rc = bbtoken_tx(ctx, &tx)) == 0) {
+        *done = g.done;
     }
-    PQclear(res);
-    /* One upgrade at a time; the second finds the work done.  httpd only
-     * reads this table, which the lock lets it do. */
-    if (!(res = bbtoken_exec(ctx, what,
-                             "LOCK TABLE bbtoken_schema IN EXCLUSIVE MODE", 0,
-                             NULL)) ||
-        (PQclear(res), bbtoken_schema_version(ctx, &version) != 0)) {
-        bbtoken_exec_quiet(ctx, "ROLLBACK");
-        return BBTOKEN_EXIT_FAIL;
-    }
-    if (version >= m->version) {
-        bbtoken_exec_quiet(ctx, "ROLLBACK");
-        return 0;
-    }
-    if (version != prev) {
-        bbtoken_exec_quiet(ctx, "ROLLBACK");
-        return bbtoken_fail("%s: the database is at version %d", what, version);
-    }
-    if (bbtoken_migrate_script(ctx, m, what) != 0) {
-        return BBTOKEN_EXIT_FAIL;
-    }
-    if (bbtoken_schema_version(ctx, &version) != 0 || version != m->version) {
-        bbtoken_exec_quiet(ctx, "ROLLBACK");
-        return bbtoken_fail("%s: it did not record version %d", what,
-                            m->version);
-    }
-    if (!(res = bbtoken_exec(ctx, what, "COMMIT", 0, NULL))) {
-        return BBTOKEN_EXIT_FAIL;
-    }
-    PQclear(res);
-    *done = 1;
-    return 0;
+    return rc;
 }
 
 int bbtoken_cmd_db_upgrade(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,

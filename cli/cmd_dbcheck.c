@@ -1,7 +1,7 @@
 /*
- * db check [--repair]: whether bbtoken_lookup, what httpd's token lookup
- * reads, holds what the live tables say (bbtoken_lookup_rows, the one home
- * of a row, sql/migrations/0026_lookup.sql), and whether the triggers that
+ * db check [--repair] [--json]: whether bbtoken_lookup, what httpd's token
+ * lookup reads, holds what the live tables say (bbtoken_lookup_rows, the one
+ * home of a row, sql/migrations/0026_lookup.sql), and whether the triggers that
  * keep it fire always.  A change made with them disabled leaves the table
  * stale, and httpd believes it: a token revoked that way is still
  * accepted.  Tokens are named by id only; a row's salt and hash are
@@ -37,76 +37,68 @@
     "SELECT (SELECT count(*) FROM pg_trigger WHERE " BBT_LOOKUP_TRIGGER_WHERE  \
     "), (SELECT count(*) FROM bbtoken_tokens)"
 
-static const char *bbtoken_tgenabled(const char *e)
+/* What a trigger's tgenabled says: for people, and as JSON's "fires". */
+static const char *bbtoken_tgenabled(const char *e, int json)
 {
     switch (e[0]) {
     case 'D':
         return "disabled";
     case 'O':
-        return "fires for ordinary sessions only, not always";
+        return json ? "origin" : "fires for ordinary sessions only, not always";
     case 'R':
-        return "fires for replica sessions only";
+        return json ? "replica" : "fires for replica sessions only";
     default:
-        return "does not fire always";
+        return json ? e : "does not fire always";
     }
 }
 
-/* Print the triggers that do not fire always; *bad gets how many, those
- * missing counted in. */
-static int bbtoken_check_triggers(bbtoken_ctx_t *ctx, long *bad, long *tokens)
+/* What one try of the check found, kept for the report after it
+ * commits. */
+typedef struct {
+    const bbtoken_args_t *a;
+    long tokens;
+    long missing;   /* lookup triggers the schema makes that do not exist */
+    long triggers;  /* those missing and those not firing always */
+    PGresult *tgs;  /* the triggers not firing always */
+    PGresult *rows; /* the rows that differ, as found */
+    long left;      /* rows still wrong after a repair */
+} bbtoken_dbcheck_t;
+
+static void bbtoken_dbcheck_clear(bbtoken_dbcheck_t *c)
+{
+    PQclear(c->tgs);
+    PQclear(c->rows);
+    c->tgs = c->rows = NULL;
+}
+
+/* How many lookup triggers exist and which do not fire always. */
+static int bbtoken_check_triggers(bbtoken_ctx_t *ctx, bbtoken_dbcheck_t *c)
 {
     PGresult *res;
     long exist;
-    int i;
 
     if (!(res = bbtoken_exec(ctx, "reading the lookup's triggers",
                              BBTOKEN_LOOKUP_COUNT_SQL, 0, NULL))) {
         return BBTOKEN_EXIT_FAIL;
     }
     exist = atol(PQgetvalue(res, 0, 0));
-    *tokens = atol(PQgetvalue(res, 0, 1));
+    c->tokens = atol(PQgetvalue(res, 0, 1));
     PQclear(res);
-    *bad = 0;
-    if (exist < BBT_LOOKUP_TRIGGERS) {
-        printf("lookup triggers: %ld of the %d the schema makes exist\n", exist,
-               BBT_LOOKUP_TRIGGERS);
-        *bad += BBT_LOOKUP_TRIGGERS - exist;
-    }
-    if (!(res = bbtoken_exec(ctx, "reading the lookup's triggers",
-                             BBTOKEN_LOOKUP_TRIGGERS_SQL, 0, NULL))) {
+    c->missing = exist < BBT_LOOKUP_TRIGGERS ? BBT_LOOKUP_TRIGGERS - exist : 0;
+    if (!(c->tgs = bbtoken_exec(ctx, "reading the lookup's triggers",
+                                BBTOKEN_LOOKUP_TRIGGERS_SQL, 0, NULL))) {
         return BBTOKEN_EXIT_FAIL;
     }
-    for (i = 0; i < PQntuples(res); i++) {
-        printf("trigger %s on %s: %s\n", PQgetvalue(res, i, 0),
-               PQgetvalue(res, i, 1), bbtoken_tgenabled(PQgetvalue(res, i, 2)));
-    }
-    *bad += PQntuples(res);
-    PQclear(res);
+    c->triggers = c->missing + PQntuples(c->tgs);
     return 0;
 }
 
-/* Print the rows that differ; *n gets how many. */
-static int bbtoken_check_rows(bbtoken_ctx_t *ctx, long *n)
+/* The rows that differ, ordered by id; *res gets them. */
+static int bbtoken_check_rows(bbtoken_ctx_t *ctx, PGresult **res)
 {
-    PGresult *res;
-    int i;
-
-    if (!(res = bbtoken_exec(ctx, "comparing bbtoken_lookup",
-                             BBTOKEN_LOOKUP_DIFF_SQL " ORDER BY 1", 0, NULL))) {
-        return BBTOKEN_EXIT_FAIL;
-    }
-    for (i = 0; i < PQntuples(res); i++) {
-        if (PQgetisnull(res, i, 2)) {
-            printf("token %s: %s\n", PQgetvalue(res, i, 0),
-                   PQgetvalue(res, i, 1));
-        } else {
-            printf("token %s: %s (%s)\n", PQgetvalue(res, i, 0),
-                   PQgetvalue(res, i, 1), PQgetvalue(res, i, 2));
-        }
-    }
-    *n = PQntuples(res);
-    PQclear(res);
-    return 0;
+    *res = bbtoken_exec(ctx, "comparing bbtoken_lookup",
+                        BBTOKEN_LOOKUP_DIFF_SQL " ORDER BY 1", 0, NULL);
+    return *res ? 0 : BBTOKEN_EXIT_FAIL;
 }
 
 /* Write the rows that differ again, lowest id first, through the function
@@ -128,67 +120,152 @@ static int bbtoken_repair_rows(bbtoken_ctx_t *ctx)
     return 0;
 }
 
-int bbtoken_cmd_db_check(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
-                         const bbtoken_args_t *a)
+/* The check's transaction: one snapshot for the comparison.  A repair
+ * holds the tables the rows derive from still, as the triggers' writers
+ * would wait for it, so that what it writes is what it compared. */
+static int bbtoken_dbcheck_body(bbtoken_ctx_t *ctx, void *arg)
 {
-    PGresult *res;
-    long rows, triggers, tokens, left = 0;
+    bbtoken_dbcheck_t *c = arg;
+    PGresult *res, *after;
     int rc;
 
-    (void)cmd;
-    if ((rc = bbtoken_connect(ctx))) {
-        return rc;
-    }
-    /* One snapshot for the comparison.  A repair holds the tables the rows
-     * derive from still, as the triggers' writers would wait for it, so
-     * that what it writes is what it compared. */
-    if (!(res = bbtoken_exec(ctx, "checking bbtoken_lookup",
-                             a->repair ? "BEGIN"
-                                       : "BEGIN ISOLATION LEVEL REPEATABLE "
-                                         "READ READ ONLY",
-                             0, NULL))) {
-        return BBTOKEN_EXIT_FAIL;
-    }
-    PQclear(res);
-    if (a->repair) {
+    bbtoken_dbcheck_clear(c);
+    if (c->a->repair) {
         if (!(res = bbtoken_exec(
                   ctx, "repairing bbtoken_lookup",
                   "LOCK TABLE bbtoken_users, bbtoken_project_grants,"
                   " bbtoken_repo_grants, bbtoken_tokens,"
                   " bbtoken_lookup IN SHARE ROW EXCLUSIVE MODE",
                   0, NULL))) {
-            bbtoken_exec_quiet(ctx, "ROLLBACK");
             return BBTOKEN_EXIT_FAIL;
         }
         PQclear(res);
     }
-    if ((rc = bbtoken_check_triggers(ctx, &triggers, &tokens)) ||
-        (rc = bbtoken_check_rows(ctx, &rows)) ||
-        (a->repair && rows && (rc = bbtoken_repair_rows(ctx))) ||
-        (a->repair && rows && (rc = bbtoken_check_rows(ctx, &left)))) {
-        bbtoken_exec_quiet(ctx, "ROLLBACK");
+    if ((rc = bbtoken_check_triggers(ctx, c)) ||
+        (rc = bbtoken_check_rows(ctx, &c->rows))) {
         return rc;
     }
-    if (left) {
-        bbtoken_exec_quiet(ctx, "ROLLBACK");
+    c->left = 0;
+    if (!c->a->repair || PQntuples(c->rows) == 0) {
+        return 0;
+    }
+    if ((rc = bbtoken_repair_rows(ctx)) ||
+        (rc = bbtoken_check_rows(ctx, &after))) {
+        return rc;
+    }
+    c->left = PQntuples(after);
+    PQclear(after);
+    if (c->left) {
         return bbtoken_fail("the repair left %ld row%s of bbtoken_lookup "
                             "wrong: nothing was changed",
-                            left, left == 1 ? "" : "s");
+                            c->left, c->left == 1 ? "" : "s");
     }
-    if (!(res = bbtoken_exec(ctx, "checking bbtoken_lookup", "COMMIT", 0,
-                             NULL))) {
-        return BBTOKEN_EXIT_FAIL;
+    return 0;
+}
+
+/* The findings for people: a line each, then the summary. */
+static void bbtoken_dbcheck_text(const bbtoken_dbcheck_t *c, long rows)
+{
+    const PGresult *r = c->rows;
+    int i, n = PQntuples(r);
+
+    if (c->missing) {
+        printf("lookup triggers: %ld of the %d the schema makes exist\n",
+               BBT_LOOKUP_TRIGGERS - c->missing, BBT_LOOKUP_TRIGGERS);
     }
-    PQclear(res);
-    if (a->repair) {
-        printf("repaired %ld row%s\n", rows, rows == 1 ? "" : "s");
-        rows = 0;
+    for (i = 0; i < PQntuples(c->tgs); i++) {
+        printf("trigger %s on %s: %s\n", PQgetvalue(c->tgs, i, 0),
+               PQgetvalue(c->tgs, i, 1),
+               bbtoken_tgenabled(PQgetvalue(c->tgs, i, 2), 0));
+    }
+    for (i = 0; i < n; i++) {
+        if (PQgetisnull(r, i, 2)) {
+            printf("token %s: %s\n", PQgetvalue(r, i, 0), PQgetvalue(r, i, 1));
+        } else {
+            printf("token %s: %s (%s)\n", PQgetvalue(r, i, 0),
+                   PQgetvalue(r, i, 1), PQgetvalue(r, i, 2));
+        }
+    }
+    if (c->a->repair) {
+        printf("repaired %d row%s\n", n, n == 1 ? "" : "s");
     }
     printf("bbtoken_lookup: %ld token%s, %ld row%s wrong; %d lookup "
            "triggers, %ld not firing always\n",
-           tokens, tokens == 1 ? "" : "s", rows, rows == 1 ? "" : "s",
-           BBT_LOOKUP_TRIGGERS, triggers);
-    if (triggers) {
+           c->tokens, c->tokens == 1 ? "" : "s", rows, rows == 1 ? "" : "s",
+           BBT_LOOKUP_TRIGGERS, c->triggers);
+}
+
+/* The findings as one JSON document (README, The CLI): each with its kind
+ * and whether this run repaired it, then the counts. */
+static int bbtoken_dbcheck_json(const bbtoken_dbcheck_t *c, long rows)
+{
+    const PGresult *r = c->rows;
+    json_t *found = json_array(), *f;
+    int i;
+
+    if (found && c->missing &&
+        json_array_append_new(
+            found, json_pack("{s:s, s:I, s:b}", "kind", "triggers-missing",
+                             "count", (json_int_t)c->missing, "repaired", 0))) {
+        goto fail;
+    }
+    for (i = 0; found && i < PQntuples(c->tgs); i++) {
+        f = json_pack("{s:s, s:s, s:s, s:s, s:b}", "kind", "trigger", "trigger",
+                      PQgetvalue(c->tgs, i, 0), "table",
+                      PQgetvalue(c->tgs, i, 1), "fires",
+                      bbtoken_tgenabled(PQgetvalue(c->tgs, i, 2), 1),
+                      "repaired", 0);
+        if (json_array_append_new(found, f)) {
+            goto fail;
+        }
+    }
+    for (i = 0; found && i < PQntuples(r); i++) {
+        /* "o" steals its reference even when json_pack fails. */
+        f = json_pack("{s:s, s:s, s:o, s:b}", "kind", PQgetvalue(r, i, 1),
+                      "token", PQgetvalue(r, i, 0), "columns",
+                      bbtoken_json_split(bbtoken_get(r, i, 2, ""), ", "),
+                      "repaired", c->a->repair);
+        if (json_array_append_new(found, f)) {
+            goto fail;
+        }
+    }
+    return bbtoken_json_out(json_pack(
+        "{s:I, s:I, s:i, s:I, s:I, s:b, s:o}", "tokens", (json_int_t)c->tokens,
+        "rowsWrong", (json_int_t)rows, "lookupTriggers", BBT_LOOKUP_TRIGGERS,
+        "triggersNotFiringAlways", (json_int_t)c->triggers, "rowsRepaired",
+        (json_int_t)(c->a->repair ? PQntuples(r) : 0), "ok",
+        rows == 0 && c->triggers == 0, "findings", found));
+fail:
+    json_decref(found);
+    return bbtoken_fail("out of memory");
+}
+
+int bbtoken_cmd_db_check(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
+                         const bbtoken_args_t *a)
+{
+    bbtoken_dbcheck_t c = {a, 0, 0, 0, NULL, NULL, 0};
+    const bbtoken_tx_t tx = {"checking bbtoken_lookup",
+                             a->repair ? "BEGIN"
+                                       : "BEGIN ISOLATION LEVEL REPEATABLE "
+                                         "READ READ ONLY",
+                             NULL, bbtoken_dbcheck_body, &c};
+    long rows;
+    int rc;
+
+    (void)cmd;
+    if ((rc = bbtoken_connect(ctx)) || (rc = bbtoken_tx(ctx, &tx))) {
+        bbtoken_dbcheck_clear(&c);
+        return rc;
+    }
+    /* What is wrong now: nothing of what a repair wrote again. */
+    rows = a->repair ? 0 : PQntuples(c.rows);
+    rc = a->json ? bbtoken_dbcheck_json(&c, rows)
+                 : (bbtoken_dbcheck_text(&c, rows), 0);
+    bbtoken_dbcheck_clear(&c);
+    if (rc) {
+        return rc;
+    }
+    if (c.triggers) {
         return bbtoken_fail("the lookup's triggers do not all fire always: "
                             "bbtoken_lookup is not kept true; enable them "
                             "(ALTER TABLE ... ENABLE ALWAYS TRIGGER), then "

@@ -359,6 +359,31 @@ static int bbtoken_notify_owner(bbtoken_notify_t *n, const PGresult *res,
     return bbtoken_notify_record(n, res, first, end, to);
 }
 
+/* The revocation's statement, and what it returned. */
+typedef struct {
+    const char *sql;
+    PGresult *res;
+} bbtoken_unused_t;
+
+static int bbtoken_unused_body(bbtoken_ctx_t *ctx, void *arg)
+{
+    bbtoken_unused_t *u = arg;
+    PGresult *res;
+
+    /* A try before this one returned rows that it did not commit. */
+    PQclear(u->res);
+    u->res = NULL;
+    if (!(res = bbtoken_exec(ctx, "revoking unused tokens",
+                             "SELECT set_config('bbtoken.revoke_reason',"
+                             " 'unused', true)",
+                             0, NULL))) {
+        return BBTOKEN_EXIT_FAIL;
+    }
+    PQclear(res);
+    u->res = bbtoken_exec(ctx, "revoking unused tokens", u->sql, 0, NULL);
+    return u->res ? 0 : BBTOKEN_EXIT_FAIL;
+}
+
 /* Revoke the unused tokens that are due (dry run: say which would be).
  * The reason makes the audit trigger write 'revoked_unused'. */
 static int bbtoken_notify_revoke(bbtoken_notify_t *n)
@@ -367,7 +392,10 @@ static int bbtoken_notify_revoke(bbtoken_notify_t *n)
         " t.id, " BBTOKEN_HOLDER_NAME ", t.name,"
         " to_char(" BBTOKEN_IDLE " AT TIME ZONE 'UTC', " BBTOKEN_ISO ")";
     char sql[2048];
-    PGresult *res, *done;
+    bbtoken_unused_t u = {sql, NULL};
+    const bbtoken_tx_t tx = {"revoking unused tokens", "BEGIN", NULL,
+                             bbtoken_unused_body, &u};
+    PGresult *res;
     int i;
 
     if (n->dry_run) {
@@ -377,19 +405,6 @@ static int bbtoken_notify_revoke(bbtoken_notify_t *n)
                  cols, BBTOKEN_UNUSED_DUE);
         res = bbtoken_exec(n->ctx, "finding unused tokens", sql, 0, NULL);
     } else {
-        if (!(res = bbtoken_exec(n->ctx, "revoking unused tokens", "BEGIN", 0,
-                                 NULL))) {
-            return BBTOKEN_EXIT_FAIL;
-        }
-        PQclear(res);
-        if (!(res = bbtoken_exec(n->ctx, "revoking unused tokens",
-                                 "SELECT set_config('bbtoken.revoke_reason',"
-                                 " 'unused', true)",
-                                 0, NULL))) {
-            bbtoken_exec_quiet(n->ctx, "ROLLBACK");
-            return BBTOKEN_EXIT_FAIL;
-        }
-        PQclear(res);
         /* Lowest id first, as every revocation of more than one token
          * (sql/migrations/0024_lock_order.sql): a leak report naming two
          * of them never waits for this one in a circle. */
@@ -399,17 +414,11 @@ static int bbtoken_notify_revoke(bbtoken_notify_t *n)
                  " FROM bbtoken_tokens t, bbtoken_policy p WHERE%s"
                  " ORDER BY t.id FOR UPDATE OF t) AND%s RETURNING%s",
                  BBTOKEN_UNUSED_DUE, BBTOKEN_UNUSED_DUE, cols);
-        res = bbtoken_exec(n->ctx, "revoking unused tokens", sql, 0, NULL);
-        if (!res) {
-            bbtoken_exec_quiet(n->ctx, "ROLLBACK");
+        if (bbtoken_tx(n->ctx, &tx) != 0) {
+            PQclear(u.res);
             return BBTOKEN_EXIT_FAIL;
         }
-        if (!(done = bbtoken_exec(n->ctx, "revoking unused tokens", "COMMIT", 0,
-                                  NULL))) {
-            PQclear(res);
-            return BBTOKEN_EXIT_FAIL;
-        }
-        PQclear(done);
+        res = u.res;
     }
     if (!res) {
         return BBTOKEN_EXIT_FAIL;

@@ -227,25 +227,6 @@ static const char bbtoken_sql_list_scope[] =
                      " AND repo_slug IS NOT DISTINCT FROM $2"
                      " AND revoked_at IS NULL ORDER BY created_at, id";
 
-/* "a,b,c" as a JSON array of strings. */
-static json_t *bbtoken_json_split(const char *list)
-{
-    json_t *arr = json_array();
-    const char *p = list, *comma;
-
-    while (arr && *p) {
-        comma = strchr(p, ',');
-        if (json_array_append_new(arr,
-                                  json_stringn(p, comma ? (size_t)(comma - p)
-                                                        : strlen(p))) != 0) {
-            json_decref(arr);
-            return NULL;
-        }
-        p = comma ? comma + 1 : p + strlen(p);
-    }
-    return arr;
-}
-
 static int bbtoken_list_json(const PGresult *res, const bbtoken_holder_t *h)
 {
     json_t *arr = json_array();
@@ -266,11 +247,11 @@ static int bbtoken_list_json(const PGresult *res, const bbtoken_holder_t *h)
                                PQgetvalue(res, i, BBTOKEN_L_REPO)),
             "expired", PQgetvalue(res, i, BBTOKEN_L_EXPIRED)[0] == 't',
             "lastAddresses",
-            bbtoken_json_split(PQgetvalue(res, i, BBTOKEN_L_ADDRS)),
+            bbtoken_json_split(PQgetvalue(res, i, BBTOKEN_L_ADDRS), ","),
             "allowedAddresses",
             PQgetisnull(res, i, BBTOKEN_L_NETS)
                 ? NULL
-                : bbtoken_json_split(PQgetvalue(res, i, BBTOKEN_L_NETS)),
+                : bbtoken_json_split(PQgetvalue(res, i, BBTOKEN_L_NETS), ","),
             "addressGroups", bbt_pgjson_int(res, i, BBTOKEN_L_GROUPS));
         if (!obj ||
             bbtoken_holder_json(

@@ -168,6 +168,12 @@ int bbtoken_db_fail(bbtoken_ctx_t *ctx, PGresult *res, const char *what)
     }
     state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
     constraint = PQresultErrorField(res, PG_DIAG_CONSTRAINT_NAME);
+    if (ctx->in_tx && bbtoken_classify(res) == BBT_SQL_CONFLICT) {
+        /* Not yet a failure: bbtoken_tx may run the transaction again. */
+        snprintf(ctx->aborted, sizeof(ctx->aborted), "%s", state);
+        PQclear(res);
+        return BBTOKEN_EXIT_FAIL;
+    }
     switch (bbtoken_classify(res)) {
     case BBT_SQL_POLICY:
         /* The schema's own rules: their messages are written for people. */
@@ -203,8 +209,9 @@ int bbtoken_db_fail(bbtoken_ctx_t *ctx, PGresult *res, const char *what)
     return rc;
 }
 
-PGresult *bbtoken_exec(bbtoken_ctx_t *ctx, const char *what, const char *sql,
-                       int n, const char *const *params)
+static PGresult *bbtoken_exec_once(bbtoken_ctx_t *ctx, const char *what,
+                                   const char *sql, int n,
+                                   const char *const *params)
 {
     PGresult *res =
         PQexecParams(ctx->conn, sql, n, NULL, params, NULL, NULL, 0);
@@ -215,6 +222,36 @@ PGresult *bbtoken_exec(bbtoken_ctx_t *ctx, const char *what, const char *sql,
         return NULL;
     }
     return res;
+}
+
+/* A statement outside any transaction: a transaction of its own. */
+typedef struct {
+    const char *what, *sql;
+    int n;
+    const char *const *params;
+    PGresult *res;
+} bbtoken_alone_t;
+
+static int bbtoken_alone_body(bbtoken_ctx_t *ctx, void *arg)
+{
+    bbtoken_alone_t *s = arg;
+
+    s->res = bbtoken_exec_once(ctx, s->what, s->sql, s->n, s->params);
+    return s->res ? 0 : BBTOKEN_EXIT_FAIL;
+}
+
+PGresult *bbtoken_exec(bbtoken_ctx_t *ctx, const char *what, const char *sql,
+                       int n, const char *const *params)
+{
+    bbtoken_alone_t s = {what, sql, n, params, NULL};
+    const bbtoken_tx_t tx = {what, NULL, NULL, bbtoken_alone_body, &s};
+
+    /* Inside a transaction, an abort is its runner's to judge: running
+     * one statement of it again would not undo the others. */
+    if (ctx->in_tx || PQtransactionStatus(ctx->conn) != PQTRANS_IDLE) {
+        return bbtoken_exec_once(ctx, what, sql, n, params);
+    }
+    return bbtoken_tx(ctx, &tx) == 0 ? s.res : NULL;
 }
 
 int bbtoken_exec_rows(bbtoken_ctx_t *ctx, const char *what, const char *sql,

@@ -18,6 +18,10 @@ struct bbtoken_ctx {
     const char *db; /* --db, or NULL: libpq's environment alone */
     PGconn *conn;   /* opened once a command has checked its arguments */
     int any_schema; /* db commands: connect whatever the schema version */
+    /* In a try of bbtoken_tx: an abort of the database's (40P01, 40001)
+     * is bbtoken_tx's to judge, kept in aborted, not reported. */
+    int in_tx;
+    char aborted[8]; /* its SQLSTATE, or "" */
 };
 
 /* The schema's migrations, compiled in (migrations.c). */
@@ -64,7 +68,9 @@ bbt_sql_class_t bbtoken_classify(const PGresult *res);
  * BBTOKEN_EXIT_FAIL. */
 int bbtoken_db_fail(bbtoken_ctx_t *ctx, PGresult *res, const char *what);
 
-/* Run a statement; NULL (reported as `what`) unless it succeeded. */
+/* Run a statement; NULL (reported as `what`) unless it succeeded.  Run
+ * outside a transaction, the statement is its own and bbtoken_tx runs it
+ * (again when the database aborted it). */
 PGresult *bbtoken_exec(bbtoken_ctx_t *ctx, const char *what, const char *sql,
                        int n, const char *const *params);
 
@@ -125,6 +131,31 @@ typedef struct {
  * 0, or an exit status after reporting. */
 int bbtoken_token_table(const PGresult *res, const bbtoken_column_t *cols,
                         int ncols);
+
+/* A transaction (tx.c): its statements, then COMMIT. */
+typedef struct {
+    const char *what;   /* what it does, in messages */
+    const char *begin;  /* "BEGIN ..."; NULL: body is one statement, its
+                           own transaction, and there is no COMMIT */
+    const char *commit; /* the COMMIT, in messages; NULL: what */
+    /* The statements, through bbtoken_exec: 0 to commit, or an exit status
+     * (BBTOKEN_EXIT_FAIL after reporting, or the caller's own) to roll
+     * back.  A try may be run again: it keeps in arg what the next one
+     * needs, and shows nothing it would show twice. */
+    int (*body)(bbtoken_ctx_t *ctx, void *arg);
+    void *arg;
+} bbtoken_tx_t;
+
+/* How many times bbtoken_tx runs a transaction the database aborts. */
+#define BBTOKEN_TX_TRIES 5
+
+/* Run tx: BEGIN, its body, COMMIT.  A try the database aborted to let a
+ * concurrent transaction go on (deadlock, serialization failure:
+ * BBT_SQL_CONFLICT), in any statement or the COMMIT, did nothing, and is
+ * run again from BEGIN after a short random pause, up to BBTOKEN_TX_TRIES
+ * in all; then one line naming the SQLSTATE.  Any other failure is final.
+ * The body's status, or an exit status after reporting. */
+int bbtoken_tx(bbtoken_ctx_t *ctx, const bbtoken_tx_t *tx);
 
 /* A new token's transaction (mint.c): what create and rotate each say and
  * store. */

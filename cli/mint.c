@@ -1,6 +1,7 @@
 /*
  * A new token's transaction, for create and rotate (db.h): mint it, store
- * it, print it once on stdout, commit; a taken id is drawn again.
+ * it, print it once on stdout, commit (bbtoken_tx); a taken id is drawn
+ * again.
  */
 #include <errno.h>
 #include <signal.h>
@@ -11,78 +12,86 @@
 
 #include "db.h"
 
-/* bbtoken_mint_once: the id drawn was taken; not an exit status. */
+/* A try's body: the id drawn was taken; not an exit status. */
 #define BBTOKEN_MINT_AGAIN (-1)
 
-static int bbtoken_mint_once(bbtoken_ctx_t *ctx, const bbtoken_mint_t *mt)
-{
-    char line[BBT_TOKEN_MAX_LEN + 2]; /* the token and a newline */
+/* A token's transaction, across the tries bbtoken_tx makes of it. */
+typedef struct {
+    const bbtoken_mint_t *mt;
+    bbtoken_tx_t tx;
     bbt_minted_t m;
+    int shown; /* m is on stdout */
+} bbtoken_minting_t;
+
+/* Store the token, and print it before bbtoken_tx commits: a token nobody
+ * saw must not become valid.  Once printed, a try the database aborted is
+ * run again with the same token, not printed again: the abort undid the
+ * row, so what the next try stores is what stdout shows. */
+static int bbtoken_mint_body(bbtoken_ctx_t *ctx, void *arg)
+{
+    bbtoken_minting_t *g = arg;
+    const bbtoken_mint_t *mt = g->mt;
+    char line[BBT_TOKEN_MAX_LEN + 2]; /* the token and a newline */
     PGresult *res;
     size_t len;
-    int rc = BBTOKEN_EXIT_FAIL, in_tx = 0;
+    int rc;
 
-    if (bbt_token_mint(&m) != 0) {
-        rc = bbtoken_fail("the random number generator failed");
-        goto done;
+    if (!g->shown && bbt_token_mint(&g->m) != 0) {
+        return bbtoken_fail("the random number generator failed");
     }
-    if (!(res = bbtoken_exec(ctx, mt->what, "BEGIN", 0, NULL))) {
-        goto done;
-    }
-    PQclear(res);
-    in_tx = 1;
-    res = mt->store(ctx, &m, mt->arg);
+    res = mt->store(ctx, &g->m, mt->arg);
     if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-        /* Only a taken id is worth another try: one a live token holds,
+        /* Only a taken id is worth another draw: one a live token holds,
          * or one a purged token used (ids are never reused). */
-        if (bbtoken_classify(res) == BBT_SQL_ID_TAKEN) {
-            PQclear(res);
-            rc = BBTOKEN_MINT_AGAIN;
-        } else {
-            rc = bbtoken_db_fail(ctx, res, mt->what);
+        if (bbtoken_classify(res) != BBT_SQL_ID_TAKEN) {
+            return bbtoken_db_fail(ctx, res, mt->what);
         }
-        goto done;
-    }
-    if ((rc = mt->stored(ctx, res, &m, mt->arg)) != 0) {
-        goto done;
-    }
-    rc = BBTOKEN_EXIT_FAIL;
-    /* Print before committing: a token nobody saw must not become valid. */
-    len = strlen(m.token);
-    memcpy(line, m.token, len);
-    line[len] = '\n';
-    if (bbtoken_write_all(line, len + 1) != 0) {
-        rc = bbtoken_fail("cannot write the token to stdout (%s); %s",
-                          strerror(errno), mt->unwritten);
-        goto done;
-    }
-    in_tx = 0;
-    if ((res = bbtoken_exec(ctx, mt->commit, "COMMIT", 0, NULL))) {
         PQclear(res);
-        rc = 0;
+        if (g->shown) {
+            return bbtoken_fail("%s: its id was taken meanwhile", mt->commit);
+        }
+        return BBTOKEN_MINT_AGAIN;
     }
-
-done:
-    if (in_tx) {
-        bbtoken_exec_quiet(ctx, "ROLLBACK");
+    if ((rc = mt->stored(ctx, res, &g->m, mt->arg)) != 0 || g->shown) {
+        return rc;
     }
-    bbt_minted_wipe(&m);
+    len = strlen(g->m.token);
+    memcpy(line, g->m.token, len);
+    line[len] = '\n';
+    rc = bbtoken_write_all(line, len + 1);
     OPENSSL_cleanse(line, sizeof(line));
-    return rc;
+    if (rc != 0) {
+        return bbtoken_fail("cannot write the token to stdout (%s); %s",
+                            strerror(errno), mt->unwritten);
+    }
+    /* From here on, any failure leaves the token printed invalid. */
+    g->shown = 1;
+    g->tx.what = mt->commit;
+    return 0;
 }
 
 int bbtoken_mint_commit(bbtoken_ctx_t *ctx, const bbtoken_mint_t *mt)
 {
-    int rc, tries;
+    bbtoken_minting_t g;
+    int rc = BBTOKEN_MINT_AGAIN, tries;
 
+    memset(&g, 0, sizeof(g));
+    g.mt = mt;
+    g.tx.commit = mt->commit;
+    g.tx.begin = "BEGIN";
+    g.tx.body = bbtoken_mint_body;
+    g.tx.arg = &g;
     /* A closed stdout must come back as EPIPE, so that the token is rolled
      * back with a message rather than by a silent death. */
     signal(SIGPIPE, SIG_IGN);
-    for (tries = 0; tries < BBT_MINT_TRIES; tries++) {
-        rc = bbtoken_mint_once(ctx, mt);
-        if (rc != BBTOKEN_MINT_AGAIN) {
-            return rc;
-        }
+    for (tries = 0; tries < BBT_MINT_TRIES && rc == BBTOKEN_MINT_AGAIN;
+         tries++) {
+        g.tx.what = mt->what;
+        rc = bbtoken_tx(ctx, &g.tx);
     }
-    return bbtoken_fail("no free token id after %d tries", BBT_MINT_TRIES);
+    bbt_minted_wipe(&g.m);
+    if (rc == BBTOKEN_MINT_AGAIN) {
+        return bbtoken_fail("no free token id after %d tries", BBT_MINT_TRIES);
+    }
+    return rc;
 }

@@ -187,6 +187,24 @@ int bbtoken_write_all(const char *buf, size_t len)
     return 0;
 }
 
+json_t *bbtoken_json_split(const char *list, const char *sep)
+{
+    json_t *arr = json_array();
+    size_t seplen = strlen(sep);
+    const char *p = list, *at;
+
+    while (arr && *p) {
+        at = strstr(p, sep);
+        if (json_array_append_new(
+                arr, json_stringn(p, at ? (size_t)(at - p) : strlen(p))) != 0) {
+            json_decref(arr);
+            return NULL;
+        }
+        p = at ? at + seplen : p + strlen(p);
+    }
+    return arr;
+}
+
 json_t *bbtoken_perms_json(const char *project, const char *repo)
 {
     return project ? json_pack("[s,s]", project, repo) : json_pack("[s]", repo);

@@ -57,7 +57,7 @@ const char bbtoken_usage_main[] =
     "  notify [--dry-run] [--sendmail PATH] [--from ADDRESS]\n"
     "                                mail owners about expiring, expired\n"
     "                                and revoked tokens; revoke unused ones\n"
-    "  db status | db upgrade [--init] | db check [--repair]\n"
+    "  db status | db upgrade [--init] | db check [--repair] [--json]\n"
     "                                schema version; apply migrations;\n"
     "                                check (repair) what httpd's lookup reads\n"
     "\n"
@@ -374,7 +374,7 @@ const char bbtoken_usage_notify[] =
 const char bbtoken_usage_db[] =
     "Usage: bbtoken db status\n"
     "       bbtoken db upgrade [--init]\n"
-    "       bbtoken db check [--repair]\n"
+    "       bbtoken db check [--repair] [--json]\n"
     "\n"
     "  status   show the database's schema version and the latest this\n"
     "           bbtoken knows, with the migrations still to apply\n"
@@ -393,5 +393,7 @@ const char bbtoken_usage_db[] =
     "  --repair write the rows that differ again, in one transaction, and\n"
     "           say how many.  Enable the triggers first (ALTER TABLE ...\n"
     "           ENABLE ALWAYS TRIGGER ...): repair does not.\n"
+    "  --json   print the findings as one JSON document (for monitoring);\n"
+    "           the exit status is the same\n"
     "The migrations are compiled into bbtoken.  Other commands refuse to run\n"
     "against a database at another schema version.\n";

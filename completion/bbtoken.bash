@@ -83,7 +83,7 @@ _bbtoken()
             case $sub in
                 "") words="status upgrade check" ;;
                 upgrade) opts="--init" ;;
-                check) opts="--repair" ;;
+                check) opts="--repair --json" ;;
             esac
             ;;
         grant)

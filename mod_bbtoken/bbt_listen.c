@@ -132,7 +132,8 @@ static struct {
     int waiting;      /* it has not come back yet */
     int was_up, told_down, told_schema, told_params, told_triggers;
     int lookup_now;  /* the lookup's triggers firing always, as last read */
-    int lookup_told; /* as last said (BBT720); BBT_LOOKUP_TRIGGERS: all */
+    int lookup_told; /* as last said (BBT720); BBT_LOOKUP_TRIGGERS: all;
+                        -1: none read yet */
 } L;
 
 int bbt_listen_available(void)
@@ -425,10 +426,20 @@ static void bbt_listen_lookup_ok(void)
 {
     int n = L.lookup_now < 0 ? BBT_LOOKUP_TRIGGERS : L.lookup_now;
 
-    if (n != L.lookup_told) {
-        bbt_schema_lookup_warn(L.s, n);
-        L.lookup_told = n;
+    if (n == L.lookup_told) {
+        return;
     }
+    /* The first count this listener reads is what the start found, which
+     * the first child to read the schema says too (bbt_schema_note), and
+     * a listener that takes over from an exited child reads it again:
+     * said once per start, by whichever comes first.  A change after that
+     * only the listener sees, and says. */
+    if (L.lookup_told < 0) {
+        bbt_schema_lookup_start(L.s, n);
+    } else {
+        bbt_schema_lookup_warn(L.s, n);
+    }
+    L.lookup_told = n;
 }
 
 /* Notifications that arrived: a change, or the heartbeat back. */
@@ -590,7 +601,7 @@ static apr_status_t bbt_listen_tick(int state, void *data, apr_pool_t *pool)
     switch (state) {
     case AP_WATCHDOG_STATE_STARTING:
         memset(&L, 0, sizeof(L));
-        L.lookup_told = BBT_LOOKUP_TRIGGERS;
+        L.lookup_told = -1;
         L.s = data;
         L.self = apr_os_thread_current();
         /* The callback's pool lives for one call; its parent for the

@@ -71,6 +71,19 @@ void bbt_schema_lookup_warn(server_rec *s, int n)
                  n, BBT_LOOKUP_TRIGGERS);
 }
 
+void bbt_schema_lookup_start(server_rec *s, int n)
+{
+    /* Not once per process: the first request's child and the listener's
+     * (often the same process, two threads) read the same count at start,
+     * and httpd starts a listener anew in another child when the one that
+     * held it exits.  Nothing is said in post_config, which httpd runs
+     * twice at start (a configuration pass, then the real one): the
+     * parent never reads the database. */
+    if (n >= 0 && n < BBT_LOOKUP_TRIGGERS && bbt_stats_once(BBT_ONCE_LOOKUP)) {
+        bbt_schema_lookup_warn(s, n);
+    }
+}
+
 void bbt_schema_note(request_rec *r, PGconn *pg)
 {
     int version, lookup = -1;
@@ -91,10 +104,7 @@ void bbt_schema_note(request_rec *r, PGconn *pg)
         return;
     }
     bbt_stats_gauge_set(BBT_GAUGE_SCHEMA_VERSION, version);
-    if (lookup >= 0 && lookup < BBT_LOOKUP_TRIGGERS &&
-        bbt_stats_once(BBT_ONCE_LOOKUP)) {
-        bbt_schema_lookup_warn(r->server, lookup);
-    }
+    bbt_schema_lookup_start(r->server, lookup);
     if (version < BBT_SCHEMA_LATEST && version >= BBT_SCHEMA_MIN &&
         bbt_stats_once(BBT_ONCE_SCHEMA)) {
         ap_log_error(APLOG_MARK, APLOG_WARNING, 0, r->server,

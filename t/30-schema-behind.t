@@ -12,7 +12,7 @@ use FindBin;
 use lib "$FindBin::Bin/lib";
 use Test::More;
 use HTTP::Tiny;
-use BBT::Env qw(run_cmd);
+use BBT::Env;
 use BBT::Assert;
 
 my $ROOT = $BBT::Env::ROOT;
@@ -64,16 +64,8 @@ sub lines_since {
 }
 
 sub graceful {
-    my $started = () = $env->error_log_text =~ /BBT404: /g;
-    my ($rc, $out, $err) = run_cmd(cmd => [$BBT::Env::APACHE, '-f', $env->{conf}, '-k', 'graceful'],
-                                   tmp => "$env->{dir}/run", timeout => 60);
-    is($rc, 0, 'apache2 -k graceful') or diag "$out$err";
-    for (1 .. 300) {
-        my $n = () = $env->error_log_text =~ /BBT404: /g;
-        return if $n > $started;
-        select(undef, undef, undef, 0.1);
-    }
-    fail('the new generation started');
+    my $why = $env->httpd_graceful;
+    is($why, '', 'apache2 -k graceful: the new generation started');
 }
 
 # The oldest schema the module serves (BBT_SCHEMA_MIN): below it the

@@ -5,8 +5,10 @@
 # always, and exits 1; once the triggers are enabled, --repair writes the
 # row again and the token is refused; on a true database it exits 0.
 # httpd says that the triggers do not all fire always: at start (the cache
-# off, so no listener), and from the cache's listener when their number
-# changes while it runs, once until it changes again.  A repair tells the
+# off, so no listener), once per start and per graceful restart with the
+# cache on too (a child and the listener both read them then), and from the
+# cache's listener when their number changes while it runs, once until it
+# changes again.  A repair tells the
 # caches: an entry made from a stale row is not believed after it.
 use strict;
 use warnings;
@@ -103,6 +105,29 @@ subtest 'a row missing, and one for no token' => sub {
     $env->cli_is('db check --repair', ['db', 'check', '--repair'], 0, stdout => qr/^repaired 2 rows$/m);
     is($env->psql("SELECT count(*) FROM bbtoken_lookup WHERE id = '999999999999'"), 0, 'the extra row gone');
     is(status($other), 200, 'the missing row back: accepted');
+};
+
+# The first child to read the schema and the cache's listener both read
+# the count at start: once a request has been answered from the cache, the
+# listener has read it (before its first heartbeat) and so has a child (on
+# the miss that made the entry).  One of them says it.
+sub said_once_since {
+    my ($mark, $name) = @_;
+    local $Test::Builder::Level = $Test::Builder::Level + 1;
+    ok(served_from_cache($env, $UP, auth_bearer($other), $other_id), "$name: a request answered from the cache");
+    my @said = log_since($env, $mark) =~ /BBT720: 12 of the 13 triggers/g;
+    is(scalar @said, 1, "$name: BBT720 said once, by a child or the listener, not by both");
+}
+
+subtest 'the cache on: said once per start, and once per graceful restart' => sub {
+    $env->psql("ALTER TABLE bbtoken_users DISABLE TRIGGER bbtoken_users_lookup_upd");
+    my $mark = log_mark($env);
+    $env->httpd_restart(extra_conf => '');
+    said_once_since($mark, 'a start');
+    $mark = log_mark($env);
+    is($env->httpd_graceful, '', 'apache2 -k graceful: the new generation started') or return;
+    said_once_since($mark, 'a graceful restart');
+    $env->psql("ALTER TABLE bbtoken_users ENABLE ALWAYS TRIGGER bbtoken_users_lookup_upd");
 };
 
 subtest 'the listener says it when their number changes' => sub {

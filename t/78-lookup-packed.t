@@ -5,7 +5,8 @@
 # later format's version) is refused with 503, as a database fault, never
 # 401 and never access; it is logged by the token's id alone (BBT075, or
 # BBT790 for another format), and no child crashes.  `bbtoken db check`
-# names the row and --repair writes it again, and then the token works.
+# names the row and --repair writes it again, and then the token works;
+# `db check --json` reports the same as one JSON document.
 use strict;
 use warnings;
 use FindBin;
@@ -14,6 +15,7 @@ use Test::More;
 use BBT::Env qw(auth_bearer);
 use BBT::Assert;
 use BBT::Cache qw(log_mark log_since);
+use JSON::PP ();
 
 my $env = BBT::Env->new(extra_conf => "BBTokenCache off\n")->start;
 $env->make_repo('PROJ', 'repo');
@@ -85,6 +87,51 @@ subtest 'another format\'s version' => sub {
     like(refused_as_broken('BBT790', 'format 2'), qr/BBT790: .*format this module does not know.*upgrade the module/,
          '  BBT790 says what to do');
     repaired('packed', 'format 2');
+};
+
+# db check --json: one document for monitoring, read here by a real JSON
+# parser; the exit status as without --json.
+sub check_json {
+    my ($name, $args, $rc_want) = @_;
+    local $Test::Builder::Level = $Test::Builder::Level + 1;
+    my ($rc, $out, $err) = $env->cli(@$args, '--json');
+    is($rc, $rc_want, "$name: exit $rc_want");
+    like($err, $rc_want ? qr/\Abbtoken: [^\n]+\n\z/ : qr/\A\z/, "$name: stderr as without --json");
+    my $j = eval { JSON::PP->new->utf8->decode($out) };
+    ok(ref $j eq 'HASH', "$name: stdout is one JSON object") or diag "$@$out";
+    return $j || {};
+}
+
+subtest 'db check --json: the broken row and a trigger, then repaired' => sub {
+    my $j = check_json('a true database', ['db', 'check'], 0);
+    is_deeply($j->{findings}, [], '  no findings');
+    ok($j->{ok}, '  ok');
+    is($j->{tokens}, 2, '  two tokens');
+
+    $env->psql("UPDATE bbtoken_lookup SET secret_hash = 'abc' WHERE id = '$id';"
+               . " ALTER TABLE bbtoken_users DISABLE TRIGGER bbtoken_users_lookup_upd");
+    $j = check_json('broken', ['db', 'check'], 1);
+    is_deeply($j->{findings},
+              [{ kind => 'trigger', trigger => 'bbtoken_users_lookup_upd', table => 'bbtoken_users',
+                 fires => 'disabled', repaired => JSON::PP::false },
+               { kind => 'differs', token => $id, columns => ['packed', 'secret_hash'],
+                 repaired => JSON::PP::false }],
+              '  the trigger and the row (by id, the columns by name)') or diag explain $j;
+    is_deeply([@$j{qw(rowsWrong rowsRepaired triggersNotFiringAlways lookupTriggers)}], [1, 0, 1, 13],
+              '  the counts');
+    ok(!$j->{ok}, '  not ok');
+    my $text = JSON::PP->new->encode($j);
+    is_deeply([grep { index($text, $_) >= 0 } split(/ /, $secrets), $tok], [], '  no salt, hash or token in it');
+
+    $env->psql("ALTER TABLE bbtoken_users ENABLE ALWAYS TRIGGER bbtoken_users_lookup_upd");
+    $j = check_json('--repair', ['db', 'check', '--repair'], 0);
+    is_deeply($j->{findings}, [{ kind => 'differs', token => $id, columns => ['packed', 'secret_hash'],
+                                 repaired => JSON::PP::true }],
+              '  the row, repaired') or diag explain $j;
+    is_deeply([@$j{qw(rowsWrong rowsRepaired triggersNotFiringAlways)}], [0, 1, 0], '  the counts');
+    ok($j->{ok}, '  ok');
+    is(get($tok)->{status}, 200, 'the token is accepted');
+    is_deeply(check_json('after', ['db', 'check'], 0)->{findings}, [], 'no findings after');
 };
 
 is_deeply([$env->crash_lines], [], 'no child crashed');

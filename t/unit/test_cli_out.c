@@ -5,6 +5,7 @@
 #include "cli_capture.h"
 #include "tap.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 static void said(const char *reason, const char *want, const char *what)
@@ -156,11 +157,35 @@ static void test_json(void)
     is_str(capture_out, "", "  and prints nothing");
 }
 
+/* list split at sep, as compact JSON. */
+static void split_is(const char *list, const char *sep, const char *want)
+{
+    json_t *v = bbtoken_json_split(list, sep);
+    char *got = v ? json_dumps(v, JSON_COMPACT) : NULL;
+
+    is_str(got ? got : "(null)", want, "split \"%s\" at \"%s\"", list, sep);
+    free(got);
+    json_decref(v);
+}
+
+static void test_split(void)
+{
+    split_is("", ",", "[]");
+    split_is("a", ",", "[\"a\"]");
+    split_is("10.0.0.0/8,::1/128", ",", "[\"10.0.0.0/8\",\"::1/128\"]");
+    split_is("packed, revoked, salt", ", ",
+             "[\"packed\",\"revoked\",\"salt\"]");
+    split_is("a,b", ", ", "[\"a,b\"]");
+    split_is("a,,b", ",", "[\"a\",\"\",\"b\"]");
+    split_is("\xff", ",", "(null)");
+}
+
 int main(void)
 {
     test_messages();
     test_table();
     test_grid();
     test_json();
+    test_split();
     return done_testing();
 }

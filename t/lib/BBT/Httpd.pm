@@ -335,6 +335,23 @@ sub httpd_restart {
     return $self->httpd_start;
 }
 
+# `apache2 -k graceful`, then wait (60 s at most) for the new generation to
+# say it started (BBT404): '' once it has, else what went wrong.
+sub httpd_graceful {
+    my ($self) = @_;
+    my $started = () = $self->error_log_text =~ /BBT404: /g;
+    my ($rc, $out, $err) = run_cmd(cmd => [$APACHE, '-f', $self->{conf}, '-k', 'graceful'],
+                                   tmp => "$self->{dir}/run", timeout => 60, env => $self->httpd_env);
+    return "apache2 -k graceful: exit $rc: $out$err" if $rc;
+    my $deadline = time + 60;
+    while (time < $deadline) {
+        my $n = () = $self->error_log_text =~ /BBT404: /g;
+        return '' if $n > $started;
+        sleep 0.1;
+    }
+    return 'the new generation did not start (no BBT404) within 60 s';
+}
+
 # `apache2 -t` on the configuration this environment would write with
 # extra_conf replaced: (exit code, output).  httpd need not be running.
 # $edit, if given, gets the configuration's text and returns it changed.

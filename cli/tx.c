@@ -1,0 +1,98 @@
+/*
+ * The CLI's transactions (db.h): every write the CLI makes runs here,
+ * whether a transaction of several statements or one statement that is its
+ * own (bbtoken_exec), so that the one rule for an abort of the
+ * database's lives here.
+ *
+ * PostgreSQL breaks a deadlock (40P01) or a serialization failure (40001)
+ * by aborting one of the transactions involved: it undid all of that
+ * one's work, and the other went on, so run again from its BEGIN it will
+ * most likely succeed.  Two administrators' commands at once, or one and
+ * the REST API, should not fail for that.  Anything else is final at
+ * once: running again a statement the database refused for a reason
+ * would be refused again.
+ */
+#include <errno.h>
+#include <stdint.h>
+#include <time.h>
+
+#include <openssl/rand.h>
+
+#include "db.h"
+
+/* The pause before try n + 1 (n >= 1): a random time from base to twice
+ * base, base doubling from 20 ms, so that two commands aborted by the
+ * same deadlock do not meet again at once; at most about 600 ms in all. */
+static void bbtoken_tx_pause(int n)
+{
+    long base = 20000000L << (n - 1); /* nanoseconds */
+    uint32_t r = 0;
+    struct timespec ts;
+
+    if (RAND_bytes((unsigned char *)&r, (int)sizeof(r)) != 1) {
+        r = 0; /* the pause alone, without its random part */
+    }
+    base += (long)(r % (uint32_t)base);
+    ts.tv_sec = base / 1000000000L;
+    ts.tv_nsec = base % 1000000000L;
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+    }
+}
+
+/* One try: 0, or the body's or an exit status; ctx->aborted says
+ * whether the database aborted it, *where in what words. */
+static int bbtoken_tx_once(bbtoken_ctx_t *ctx, const bbtoken_tx_t *tx,
+                           const char **where)
+{
+    PGresult *res;
+    int rc = 0;
+
+    *where = tx->what;
+    ctx->aborted[0] = '\0';
+    ctx->in_tx = 1;
+    if (tx->begin) {
+        if (!(res = bbtoken_exec(ctx, tx->what, tx->begin, 0, NULL))) {
+            rc = BBTOKEN_EXIT_FAIL;
+        } else {
+            PQclear(res);
+        }
+    }
+    if (rc == 0) {
+        rc = tx->body(ctx, tx->arg);
+    }
+    if (rc == 0 && tx->begin) {
+        /* A serializable transaction may be aborted by its COMMIT, and
+         * a deferred trigger runs there. */
+        *where = tx->commit ? tx->commit : tx->what;
+        if (!(res = bbtoken_exec(ctx, *where, "COMMIT", 0, NULL))) {
+            rc = BBTOKEN_EXIT_FAIL;
+        } else {
+            PQclear(res);
+        }
+    }
+    ctx->in_tx = 0;
+    if (rc != 0 && PQtransactionStatus(ctx->conn) != PQTRANS_IDLE) {
+        bbtoken_exec_quiet(ctx, "ROLLBACK");
+    }
+    return rc;
+}
+
+int bbtoken_tx(bbtoken_ctx_t *ctx, const bbtoken_tx_t *tx)
+{
+    const char *where;
+    int rc, n;
+
+    for (n = 1;; n++) {
+        rc = bbtoken_tx_once(ctx, tx, &where);
+        if (!ctx->aborted[0]) {
+            return rc;
+        }
+        if (n == BBTOKEN_TX_TRIES) {
+            return bbtoken_fail("%s: the database aborted it each time, %d "
+                                "times, to let a concurrent change go on "
+                                "(SQLSTATE %s): nothing was changed",
+                                where, n, ctx->aborted);
+        }
+        bbtoken_tx_pause(n);
+    }
+}
