@@ -91,26 +91,30 @@ APLOG_USE_MODULE(bbtoken);
     "('bbtoken_repo_grants'::regclass::oid, 'bbtoken_repo_grants_notify'))"
 /* The tables that decide access and the triggers that notify (with how
  * each fires), as the catalog knows them now, and how many of the six
- * above fire for an ordinary session.  A table dropped and made again,
- * or its triggers disabled, changes what decides access without a word:
- * a restore (pg_restore --clean) loads a table's rows before it makes the
- * table's triggers; a data-only one (--disable-triggers) disables them
- * while it loads, and its ENABLE TRIGGER ALL leaves them firing for
- * ordinary sessions, no longer always.  Read with every heartbeat, in its
- * transaction, with how many of bbtoken_lookup's triggers fire always
- * (not part of the identity: see bbt_listen_lookup_ok). */
+ * above fire always.  A table dropped and made again, or its triggers
+ * disabled, changes what decides access without a word: a restore
+ * (pg_restore --clean) loads a table's rows before it makes the table's
+ * triggers; a data-only one (--disable-triggers) disables them while it
+ * loads, and its ENABLE TRIGGER ALL leaves them firing for ordinary
+ * sessions only.  A trigger that fires for ordinary sessions only does
+ * not count: a change made by a replica session (a logical
+ * subscription's apply, session_replication_role = replica) would go
+ * unheard.  Read with every heartbeat, in its transaction, with how many
+ * of bbtoken_lookup's triggers fire always (not part of the identity: see
+ * bbt_listen_lookup_ok). */
 #define BBT_LISTEN_TABLES_SQL                                                  \
     "SELECT 'bbtoken_tokens'::regclass::oid, 'bbtoken_users'::regclass::oid, " \
     "'bbtoken_project_grants'::regclass::oid, "                                \
     "'bbtoken_repo_grants'::regclass::oid, "                                   \
-    "(SELECT count(*) FILTER (WHERE " BBT_LISTEN_SIX_SQL ") || ' ' || "        \
+    "(SELECT count(*) FILTER (WHERE tgenabled = 'A' AND " BBT_LISTEN_SIX_SQL   \
+    ") || ' ' || "                                                             \
     "COALESCE(string_agg(oid::text || tgenabled::text, ',' ORDER BY oid), "    \
     "'') FROM pg_trigger "                                                     \
     "WHERE tgfoid = to_regproc('bbtoken_notify') AND tgenabled IN ('A', "      \
     "'O')), " BBT_LOOKUP_FIRING_SQL
 #define BBT_LISTEN_TABLES_N 6
-/* How many of them there are (BBT_LISTEN_SIX_SQL).  With fewer firing, a
- * change could go unheard: the cache is not believed. */
+/* How many of them there are (BBT_LISTEN_SIX_SQL).  With fewer firing
+ * always, a change could go unheard: the cache is not believed. */
 #define BBT_LISTEN_TRIGGERS 6
 
 static APR_OPTIONAL_FN_TYPE(ap_watchdog_get_instance) * bbt_wd_get;
@@ -402,8 +406,8 @@ static void bbt_listen_ping(void)
     }
 }
 
-/* Whether every notifying trigger fires (the identity starts with their
- * count); said once when they do not.  The heartbeat is withheld
+/* Whether every notifying trigger fires always (the identity starts with
+ * their count); said once when they do not.  The heartbeat is withheld
  * meanwhile: nothing is believed until they fire again, and then the
  * identity has changed, so every entry is forgotten first. */
 static int bbt_listen_triggers_ok(void)
@@ -418,8 +422,9 @@ static int bbt_listen_triggers_ok(void)
     ap_log_error(APLOG_MARK, L.told_triggers ? APLOG_DEBUG : APLOG_WARNING, 0,
                  L.s,
                  "BBT710: %d of the %d triggers that notify the token cache "
-                 "fire (dropped or disabled: a restore?): the cache is not "
-                 "believed until they do",
+                 "fire always (dropped, disabled, or enabled for ordinary "
+                 "sessions only: a restore?  ALTER TABLE ... ENABLE ALWAYS "
+                 "TRIGGER): the cache is not believed until they do",
                  n, BBT_LISTEN_TRIGGERS);
     L.told_triggers = 1;
     return 0;
