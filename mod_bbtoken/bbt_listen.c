@@ -451,7 +451,9 @@ static void bbt_listen_lookup_ok(void)
     }
 }
 
-/* Notifications that arrived: a change, or the heartbeat back. */
+/* Notifications that arrived: a change, or the heartbeat back.  Any
+ * role may NOTIFY any channel: a heartbeat counts only from this
+ * listener's own session (its backend's pid), with the number it sent. */
 static void bbt_listen_notifies(void)
 {
     PGnotify *n;
@@ -461,6 +463,7 @@ static void bbt_listen_notifies(void)
             bbt_cache_forget_all();
             bbt_cache_count_notification();
         } else if (L.state == BBT_L_UP && L.waiting && L.tables_now[0] &&
+                   n->be_pid == PQbackendPID(L.pg) &&
                    strcmp(n->relname, L.channel) == 0 &&
                    strtoull(n->extra, NULL, 10) == L.seq) {
             L.waiting = 0;
