@@ -74,28 +74,47 @@ APLOG_USE_MODULE(bbtoken);
 #define BBT_LISTEN_BACKOFF_MAX_US apr_time_from_sec(8)
 /* An old schema: look again now and then (an upgrade needs no restart). */
 #define BBT_LISTEN_SCHEMA_RETRY_US apr_time_from_sec(10)
-/* The tables that decide access and their notifying triggers (with how
- * each fires), as the catalog knows them now, and how many of those
- * triggers fire for an ordinary session.  A table dropped and made again,
- * or its triggers disabled, changes what decides access without a word:
- * a restore (pg_restore --clean) loads a table's rows before it makes the
- * table's triggers; a data-only one (--disable-triggers) disables them
- * while it loads, and its ENABLE TRIGGER ALL leaves them firing for
- * ordinary sessions, no longer always.  Read with every heartbeat, in its
- * transaction, with how many of bbtoken_lookup's triggers fire always
- * (not part of the identity: see bbt_listen_lookup_ok). */
+/* The schema's notifying triggers (sql/migrations/0004, 0008, 0012), each
+ * on its table: two on the tokens, two on the users, one on each grants
+ * table.  Only these count as firing: any role that may make a trigger
+ * may make one that calls bbtoken_notify() too, on a table of its own,
+ * and such a trigger fires for none of the changes the cache must hear
+ * of, so it must not stand in for one of these that is disabled. */
+#define BBT_LISTEN_SIX_SQL                                                     \
+    "(tgrelid, tgname::text) IN ("                                             \
+    "('bbtoken_tokens'::regclass::oid, 'bbtoken_tokens_notify'), "             \
+    "('bbtoken_tokens'::regclass::oid, 'bbtoken_tokens_notify_upd'), "         \
+    "('bbtoken_users'::regclass::oid, 'bbtoken_users_notify'), "               \
+    "('bbtoken_users'::regclass::oid, 'bbtoken_users_notify_upd'), "           \
+    "('bbtoken_project_grants'::regclass::oid, "                               \
+    "'bbtoken_project_grants_notify'), "                                       \
+    "('bbtoken_repo_grants'::regclass::oid, 'bbtoken_repo_grants_notify'))"
+/* The tables that decide access and the triggers that notify (with how
+ * each fires), as the catalog knows them now, and how many of the six
+ * above fire always.  A table dropped and made again, or its triggers
+ * disabled, changes what decides access without a word: a restore
+ * (pg_restore --clean) loads a table's rows before it makes the table's
+ * triggers; a data-only one (--disable-triggers) disables them while it
+ * loads, and its ENABLE TRIGGER ALL leaves them firing for ordinary
+ * sessions only.  A trigger that fires for ordinary sessions only does
+ * not count: a change made by a replica session (a logical
+ * subscription's apply, session_replication_role = replica) would go
+ * unheard.  Read with every heartbeat, in its transaction, with how many
+ * of bbtoken_lookup's triggers fire always (not part of the identity: see
+ * bbt_listen_lookup_ok). */
 #define BBT_LISTEN_TABLES_SQL                                                  \
     "SELECT 'bbtoken_tokens'::regclass::oid, 'bbtoken_users'::regclass::oid, " \
     "'bbtoken_project_grants'::regclass::oid, "                                \
     "'bbtoken_repo_grants'::regclass::oid, "                                   \
-    "(SELECT count(*) || ' ' || COALESCE(string_agg(oid::text || "             \
-    "tgenabled::text, ',' ORDER BY oid), '') FROM pg_trigger "                 \
+    "(SELECT count(*) FILTER (WHERE tgenabled = 'A' AND " BBT_LISTEN_SIX_SQL   \
+    ") || ' ' || "                                                             \
+    "COALESCE(string_agg(oid::text || tgenabled::text, ',' ORDER BY oid), "    \
+    "'') FROM pg_trigger "                                                     \
     "WHERE tgfoid = to_regproc('bbtoken_notify') AND tgenabled IN ('A', "      \
     "'O')), " BBT_LOOKUP_FIRING_SQL
 #define BBT_LISTEN_TABLES_N 6
-/* The schema's notifying triggers (sql/migrations/0004, 0008, 0012): two
- * on the tokens, two on the users, one on each grants table.  With fewer
- * firing, a change could go unheard: the cache is not believed. */
+/* How many of them there are (BBT_LISTEN_SIX_SQL).  With fewer firing
+ * always, a change could go unheard: the cache is not believed. */
 #define BBT_LISTEN_TRIGGERS 6
 
 static APR_OPTIONAL_FN_TYPE(ap_watchdog_get_instance) * bbt_wd_get;
@@ -388,8 +407,8 @@ static void bbt_listen_ping(void)
     }
 }
 
-/* Whether every notifying trigger fires (the identity starts with their
- * count); said once when they do not.  The heartbeat is withheld
+/* Whether every notifying trigger fires always (the identity starts with
+ * their count); said once when they do not.  The heartbeat is withheld
  * meanwhile: nothing is believed until they fire again, and then the
  * identity has changed, so every entry is forgotten first. */
 static int bbt_listen_triggers_ok(void)
@@ -404,8 +423,9 @@ static int bbt_listen_triggers_ok(void)
     ap_log_error(APLOG_MARK, L.told_triggers ? APLOG_DEBUG : APLOG_WARNING, 0,
                  L.s,
                  "BBT710: %d of the %d triggers that notify the token cache "
-                 "fire (dropped or disabled: a restore?): the cache is not "
-                 "believed until they do",
+                 "fire always (dropped, disabled, or enabled for ordinary "
+                 "sessions only: a restore?  ALTER TABLE ... ENABLE ALWAYS "
+                 "TRIGGER): the cache is not believed until they do",
                  n, BBT_LISTEN_TRIGGERS);
     L.told_triggers = 1;
     return 0;
@@ -442,7 +462,9 @@ static void bbt_listen_lookup_ok(void)
     L.lookup_told = n;
 }
 
-/* Notifications that arrived: a change, or the heartbeat back. */
+/* Notifications that arrived: a change, or the heartbeat back.  Any
+ * role may NOTIFY any channel: a heartbeat counts only from this
+ * listener's own session (its backend's pid), with the number it sent. */
 static void bbt_listen_notifies(void)
 {
     PGnotify *n;
@@ -452,6 +474,7 @@ static void bbt_listen_notifies(void)
             bbt_cache_forget_all();
             bbt_cache_count_notification();
         } else if (L.state == BBT_L_UP && L.waiting && L.tables_now[0] &&
+                   n->be_pid == PQbackendPID(L.pg) &&
                    strcmp(n->relname, L.channel) == 0 &&
                    strtoull(n->extra, NULL, 10) == L.seq) {
             L.waiting = 0;

@@ -1,0 +1,72 @@
+# The cache is believed only while the schema's six notifying triggers
+# fire: those six, on their tables, not any six that call bbtoken_notify().
+# A trigger of someone else's that calls the function too (on a table of
+# their own, or a second one on a table of the schema's) must not stand in
+# for one of the six that is disabled: a revocation would then go unheard,
+# and the cache would answer the revoked token for as long as nothing else
+# notified.  A seventh trigger alone changes nothing: the cache is believed.
+use strict;
+use warnings;
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use Test::More;
+use BBT::Env qw(auth_bearer);
+use BBT::Assert;
+use BBT::Cache qw(served_from_cache until_status wait_log settle log_mark);
+
+my $env = BBT::Env->new->start;
+$env->make_repo('PROJ', 'repo');
+$env->user_add('alice');
+$env->grant('alice', 'PROJECT_WRITE', 'PROJ');
+my $UP = '/scm/PROJ/repo.git/info/refs?service=git-upload-pack';
+ok(wait_log($env, 0, qr/BBT309: the token cache's listener hears PostgreSQL/), 'the listener is up');
+
+subtest 'a seventh trigger that notifies: the cache is believed' => sub {
+    $env->psql('CREATE TABLE bbt_extra (x integer); '
+               . 'CREATE TRIGGER bbt_extra_notify AFTER INSERT ON bbt_extra '
+               . 'FOR EACH STATEMENT EXECUTE FUNCTION bbtoken_notify()');
+    my ($tok, $id) = $env->token_create('alice', name => 'seventh');
+    settle();
+    ok(served_from_cache($env, $UP, auth_bearer($tok), $id), 'a token: from the cache');
+};
+
+# A token cached; then $table's trigger $trigger disabled, with another
+# trigger that calls bbtoken_notify() in place: BBT710 must say so, and
+# what $change->($id) takes away (a CLI command) must be refused, though
+# no notification tells of it.
+sub unheard_refused {
+    my ($name, $table, $trigger, $change) = @_;
+    my ($tok, $id) = $env->token_create('alice', name => $name);
+    settle();
+    ok(served_from_cache($env, $UP, auth_bearer($tok), $id), 'the token: from the cache');
+    my $mark = log_mark($env);
+    $env->psql("ALTER TABLE $table DISABLE TRIGGER $trigger");
+    ok(wait_log($env, $mark, qr/BBT710: 5 of the 6 triggers that notify the token cache fire/),
+       'BBT710 counts the six alone');
+    # The disabled trigger changed the triggers' identity, which forgot
+    # every entry: the token is used again (and cached, if the cache were
+    # believed) before the change.
+    settle();
+    $env->get($UP, auth_bearer($tok)) for 1 .. 3;
+    my @cmd = $change->($id);
+    $env->cli_ok(@cmd);
+    my ($ok, $tries, $seen) = until_status($env, $UP, auth_bearer($tok), 401);
+    ok($ok, "@cmd unheard, refused all the same ($tries requests)") or diag $seen;
+    $env->psql("ALTER TABLE $table ENABLE ALWAYS TRIGGER $trigger");
+}
+
+subtest 'one of the six disabled, a seventh firing: not believed' => sub {
+    unheard_refused('masked', 'bbtoken_tokens', 'bbtoken_tokens_notify_upd',
+                    sub { ('revoke', $_[0]) });
+};
+
+subtest 'a second trigger on the same table does not stand in either' => sub {
+    $env->psql('DROP TABLE bbt_extra; '
+               . 'CREATE TRIGGER bbt_users_twin AFTER INSERT ON bbtoken_users '
+               . 'FOR EACH STATEMENT EXECUTE FUNCTION bbtoken_notify()');
+    unheard_refused('twin', 'bbtoken_users', 'bbtoken_users_notify_upd',
+                    sub { ('user', 'disable', 'alice') });
+};
+
+is(scalar($env->crash_lines), 0, 'no httpd child crashed') or diag join "\n", $env->crash_lines;
+done_testing;
