@@ -12,7 +12,8 @@ use strict;
 use warnings;
 use Carp qw(croak confess);
 use Digest::SHA ();
-use File::Path qw(make_path);
+use Fcntl qw(:flock);
+use File::Path qw(make_path remove_tree);
 use BBT::Util qw(run_cmd free_port slurp spew);
 use BBT::Token qw(forge_token parse_token);
 
@@ -58,12 +59,13 @@ sub pg_init {
         $ENV{PGPASSFILE} = "$d/pgpass";
         @auth = ('--auth-local=peer', '--auth-host=scram-sha-256', "--pwfile=$pwfile");
     }
-    my ($rc, $out, $err) = run_cmd(
-        cmd => [$self->_as_pg("$PGBIN/initdb", '-D', $self->{pgdata}, '-U', 'postgres',
-                              @auth, '-E', 'UTF8', '--locale=C', '--no-instructions')],
-        tmp => "$d/run", timeout => 120);
+    my @initdb = ('-U', 'postgres', @auth, '-E', 'UTF8', '--locale=C', '--no-instructions');
+    if ($pwfile || !$ENV{BBT_TMPDIR}) {
+        $self->_initdb($self->{pgdata}, @initdb);
+    } else {
+        $self->_pg_copy_template(@initdb);
+    }
     unlink $pwfile if $pwfile;
-    die "initdb failed ($rc):\n$out$err" if $rc;
     my %conf = (
         listen_addresses        => "'127.0.0.1'",
         port                    => $self->{pgport},
@@ -80,6 +82,39 @@ sub pg_init {
     print $h "\n# bbt test harness\n";
     print $h "$_ = $conf{$_}\n" for sort keys %conf;
     close $h;
+}
+
+sub _initdb {
+    my ($self, $data, @args) = @_;
+    my ($rc, $out, $err) = run_cmd(cmd => [$self->_as_pg("$PGBIN/initdb", '-D', $data, @args)],
+                                   tmp => "$self->{dir}/run", timeout => 120);
+    die "initdb failed ($rc):\n$out$err" if $rc;
+}
+
+# The cluster initdb makes with these arguments, copied from a template
+# that the first test of a run (one BBT_TMPDIR) to need it makes.  initdb
+# writes the same files each time, and takes a second and a half of CPU
+# on a slow machine; the suite makes well over a hundred clusters.  Each
+# test still gets a cluster of its own, never started before.  Not for a
+# cluster with a password: that is made anew each time.
+sub _pg_copy_template {
+    my ($self, @args) = @_;
+    my $tpl = "$ENV{BBT_TMPDIR}/pg-template-" . Digest::SHA::sha1_hex(join "\0", $PGBIN, @args);
+    open my $lock, '>>', "$tpl.lock" or die "$tpl.lock: $!";
+    flock($lock, LOCK_EX) or die "flock $tpl.lock: $!";
+    if (!-e "$tpl/ready") {
+        remove_tree($tpl);
+        make_path($tpl);
+        chown((getpwnam('postgres'))[2, 3], $tpl) if $BBT::Util::IS_ROOT;
+        chmod 0755, $tpl;
+        $self->_initdb("$tpl/data", @args);
+        spew("$tpl/ready", "");
+    }
+    close $lock;
+    # cp -a keeps the owner (postgres) and the modes initdb gave.
+    my ($rc, $out, $err) = run_cmd(cmd => ['cp', '-a', "$tpl/data", $self->{pgdata}],
+                                   tmp => "$self->{dir}/run", timeout => 120);
+    die "copying the cluster template $tpl failed ($rc):\n$out$err" if $rc;
 }
 
 # pg_ctl with these arguments; dies with what it said on failure.
