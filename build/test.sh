@@ -20,14 +20,16 @@ cleanup() {
     local d
     for d in "$BBT_TMPDIR"/*/; do
         [ -f "$d/httpd.conf" ] && /usr/sbin/apache2 -f "$d/httpd.conf" -k stop 2>/dev/null
-        if [ -f "$d/pg/data/PG_VERSION" ]; then
+        # A test's cluster, or the template of a run's clusters (t/lib/BBT/Pg.pm).
+        for pg in "$d/pg/data" "$d/data"; do
+            [ -f "$pg/PG_VERSION" ] || continue
             if [ "$(id -u)" -eq 0 ]; then
-                runuser -u postgres -- /usr/lib/postgresql/15/bin/pg_ctl -D "$d/pg/data" \
+                runuser -u postgres -- /usr/lib/postgresql/15/bin/pg_ctl -D "$pg" \
                     -m immediate stop >/dev/null 2>&1
             else
-                /usr/lib/postgresql/15/bin/pg_ctl -D "$d/pg/data" -m immediate stop >/dev/null 2>&1
+                /usr/lib/postgresql/15/bin/pg_ctl -D "$pg" -m immediate stop >/dev/null 2>&1
             fi
-        fi
+        done
     done
     rm -rf "$BBT_TMPDIR"
     return 0

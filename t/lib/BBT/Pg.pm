@@ -63,7 +63,7 @@ sub pg_init {
     if ($pwfile || !$ENV{BBT_TMPDIR}) {
         $self->_initdb($self->{pgdata}, @initdb);
     } else {
-        $self->_pg_copy_template(@initdb);
+        $self->_pg_copy_template(\@initdb, $self->_pg_schema_default);
     }
     unlink $pwfile if $pwfile;
     my %conf = (
@@ -94,20 +94,26 @@ sub _initdb {
 # The cluster initdb makes with these arguments, copied from a template
 # that the first test of a run (one BBT_TMPDIR) to need it makes.  initdb
 # writes the same files each time, and takes a second and a half of CPU
-# on a slow machine; the suite makes well over a hundred clusters.  Each
-# test still gets a cluster of its own, never started before.  Not for a
-# cluster with a password: that is made anew each time.
+# on a slow machine; the suite makes well over a hundred clusters.  With
+# $schema, the template holds what pg_load_schema makes too (the default
+# schema, roles and grants: six psql runs and a CREATE DATABASE), and the
+# copy is marked so that start() skips it.  Each test still gets a cluster
+# of its own, which no test has started before.  Not for a cluster with a
+# password: that is made anew each time.
 sub _pg_copy_template {
-    my ($self, @args) = @_;
-    my $tpl = "$ENV{BBT_TMPDIR}/pg-template-" . Digest::SHA::sha1_hex(join "\0", $PGBIN, @args);
+    my ($self, $args, $schema) = @_;
+    my @key = ($PGBIN, @$args);
+    push @key, map { Digest::SHA->new(256)->addfile($_)->hexdigest } $self->_pg_schema_inputs if $schema;
+    my $tpl = "$ENV{BBT_TMPDIR}/pg-template-" . Digest::SHA::sha1_hex(join "\0", @key);
     open my $lock, '>>', "$tpl.lock" or die "$tpl.lock: $!";
     flock($lock, LOCK_EX) or die "flock $tpl.lock: $!";
     if (!-e "$tpl/ready") {
         remove_tree($tpl);
-        make_path($tpl);
-        chown((getpwnam('postgres'))[2, 3], $tpl) if $BBT::Util::IS_ROOT;
-        chmod 0755, $tpl;
-        $self->_initdb("$tpl/data", @args);
+        make_path("$tpl/sock");
+        chown((getpwnam('postgres'))[2, 3], $tpl, "$tpl/sock") if $BBT::Util::IS_ROOT;
+        chmod 0755, $tpl, "$tpl/sock";
+        $self->_initdb("$tpl/data", @$args);
+        $self->_pg_template_schema($tpl) if $schema;
         spew("$tpl/ready", "");
     }
     close $lock;
@@ -115,6 +121,35 @@ sub _pg_copy_template {
     my ($rc, $out, $err) = run_cmd(cmd => ['cp', '-a', "$tpl/data", $self->{pgdata}],
                                    tmp => "$self->{dir}/run", timeout => 120);
     die "copying the cluster template $tpl failed ($rc):\n$out$err" if $rc;
+    $self->{pg_schema_copied} = 1 if $schema;
+}
+
+# Whether this environment's database is the default one: the schema of
+# sql/schema.sql, in the cluster's encoding, with the grants.
+sub _pg_schema_default {
+    my ($self) = @_;
+    my $f = $self->{schema_files};
+    return @$f == 1 && $f->[0] eq "$BBT::Util::ROOT/sql/schema.sql" && !$self->{db_encoding}
+        && $self->{grants} ? 1 : 0;
+}
+
+sub _pg_schema_inputs {
+    return map {"$BBT::Util::ROOT/sql/$_"} qw(schema.sql grants.sql grants-api.sql);
+}
+
+# pg_load_schema on the template at $tpl: started on a port of its own,
+# loaded, and stopped cleanly (its copies start without recovery).
+sub _pg_template_schema {
+    my ($self, $tpl) = @_;
+    local @$self{qw(pgdata pglog pgport)} = ("$tpl/data", "$tpl/postgres.log", free_port());
+    $self->_pg_ctl('start', '-l', $self->{pglog}, '-o',
+                   "-c listen_addresses=127.0.0.1 -c port=$self->{pgport} -c unix_socket_directories=$tpl/sock"
+                   . " -c fsync=off");
+    my $ok = eval { $self->pg_load_schema; 1 };
+    my $why = $@;
+    $self->_pg_ctl('stop', '-m', 'fast');
+    die $why unless $ok;
+    unlink "$tpl/data/postmaster.opts";
 }
 
 # pg_ctl with these arguments; dies with what it said on failure.
