@@ -168,13 +168,37 @@ $(OUT)/t/test_cli_%: t/unit/test_cli_%.c t/unit/tap.h t/unit/cli_capture.h $(CLI
 
 unit: $(UNITS)
 
-# The fuzzers compile the core from source with sanitizers of their own.
-$(OUT)/fuzz/%: t/fuzz/%.c $(CORE:%=mod_bbtoken/%.c) $(SETS_C) $(HEADERS) t/unit/jshape_oracle.h | $(OUT)/fuzz
-	$(FUZZ_CC) -g -O1 -pthread $(VERSION_DEF) -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -Imod_bbtoken -It/unit $(JANSSON_CFLAGS) -o $@ $< $(CORE:%=mod_bbtoken/%.c) $(SETS_C) -lcrypto -lpcre2-8 $(JANSSON_LIBS)
+# The fuzzers link the core (and the CLI's code without libpq) built with
+# sanitizers of their own and libFuzzer's coverage (fuzzer-no-link: the
+# instrumentation -fsanitize=fuzzer gives, without libFuzzer's main), in a
+# tree of their own.  Compiled once for every fuzzer: compiling it again for
+# each of them was most of the build's time.
+FUZZ_OBJ   := $(OBJ)/fuzz
+FUZZ_FLAGS := -g -O1 -pthread $(VERSION_DEF) -fno-sanitize-recover=undefined -Imod_bbtoken -Icli -It/unit \
+              $(JANSSON_CFLAGS)
+FUZZ_CORE_O := $(CORE:%=$(FUZZ_OBJ)/%.o) $(FUZZ_OBJ)/bbt_sets.o
+FUZZ_CLI_O := $(CLI_NOPQ:%=$(FUZZ_OBJ)/cli/%.o)
+FUZZ_LIBS  := -lcrypto -lpcre2-8 $(JANSSON_LIBS)
+
+$(FUZZ_OBJ) $(FUZZ_OBJ)/cli:
+	mkdir -p $@
+
+$(CORE:%=$(FUZZ_OBJ)/%.o): $(FUZZ_OBJ)/%.o: mod_bbtoken/%.c $(HEADERS) | $(FUZZ_OBJ)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link,address,undefined -c -o $@ $<
+
+$(FUZZ_OBJ)/bbt_sets.o: $(SETS_C) $(HEADERS) | $(FUZZ_OBJ)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link,address,undefined -c -o $@ $<
+
+$(FUZZ_CLI_O): $(FUZZ_OBJ)/cli/%.o: cli/%.c $(CLI_HEADERS) $(HEADERS) | $(FUZZ_OBJ)/cli
+	$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link,address,undefined -c -o $@ $<
+
+$(OUT)/fuzz/%: t/fuzz/%.c $(FUZZ_CORE_O) $(HEADERS) t/unit/jshape_oracle.h | $(OUT)/fuzz
+	$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer,address,undefined -o $@ $< $(FUZZ_CORE_O) $(FUZZ_LIBS)
 
 # The CLI's fuzzers (fuzz_cli_*) take its code without libpq as well.
-$(OUT)/fuzz/fuzz_cli_%: t/fuzz/fuzz_cli_%.c $(CORE:%=mod_bbtoken/%.c) $(SETS_C) $(CLI_NOPQ:%=cli/%.c) $(HEADERS) $(CLI_HEADERS) | $(OUT)/fuzz
-	$(FUZZ_CC) -g -O1 -pthread $(VERSION_DEF) -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -Imod_bbtoken -Icli $(JANSSON_CFLAGS) -o $@ $< $(CORE:%=mod_bbtoken/%.c) $(SETS_C) $(CLI_NOPQ:%=cli/%.c) -lcrypto -lpcre2-8 $(JANSSON_LIBS)
+$(OUT)/fuzz/fuzz_cli_%: t/fuzz/fuzz_cli_%.c $(FUZZ_CORE_O) $(FUZZ_CLI_O) $(HEADERS) $(CLI_HEADERS) | $(OUT)/fuzz
+	$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer,address,undefined -o $@ $< $(FUZZ_CORE_O) $(FUZZ_CLI_O) \
+		$(FUZZ_LIBS)
 
 fuzz: $(FUZZERS)
 
@@ -190,7 +214,7 @@ asan:
 
 # Everything compiled carries VERSION (objects that do not exist yet are
 # built anyway).
-$(wildcard $(OBJ)/*.o $(OBJ)/*/*.o $(OUT)/t/* $(OUT)/fuzz/*) $(OUT)/bbtoken: VERSION
+$(wildcard $(OBJ)/*.o $(OBJ)/*/*.o $(OBJ)/*/*/*.o $(OUT)/t/* $(OUT)/fuzz/*) $(OUT)/bbtoken: VERSION
 
 # ---- man pages --------------------------------------------------------------
 # bbtoken(1) and mod_bbtoken(5) are sections of the README turned into roff

@@ -176,7 +176,7 @@ sub start {
     } else {
         $self->pg_init;
         $self->pg_start;
-        $self->pg_load_schema;
+        $self->pg_load_schema unless $self->{pg_schema_copied};
     }
     if ($self->{httpd}) {
         $self->write_cgi;

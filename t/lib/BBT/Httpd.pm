@@ -12,9 +12,8 @@ package BBT::Httpd;
 
 use strict;
 use warnings;
-use Errno qw(ESRCH);
 use Time::HiRes qw(sleep time);
-use BBT::Util qw(run_cmd free_port port_open slurp spew);
+use BBT::Util qw(run_cmd free_port port_open slurp spew exited);
 
 our $APACHE = $ENV{BBT_APACHE} || '/usr/sbin/apache2';
 our $MODDIR = $ENV{BBT_MODDIR} || '/usr/lib/apache2/modules';
@@ -312,10 +311,10 @@ sub httpd_stop {
             timeout => 30, env => $self->httpd_env);
     my $deadline = time + 15;
     while (time < $deadline) {
-        last unless kill(0, $pid) || $! != ESRCH;
+        last if exited($pid);
         sleep 0.1;
     }
-    if (kill 0, $pid) {
+    if (!exited($pid)) {
         warn "# httpd pid $pid still alive, killing it\n";
         kill 'KILL', $pid;
         sleep 0.5;

@@ -12,7 +12,8 @@ use strict;
 use warnings;
 use Carp qw(croak confess);
 use Digest::SHA ();
-use File::Path qw(make_path);
+use Fcntl qw(:flock);
+use File::Path qw(make_path remove_tree);
 use BBT::Util qw(run_cmd free_port slurp spew);
 use BBT::Token qw(forge_token parse_token);
 
@@ -58,12 +59,13 @@ sub pg_init {
         $ENV{PGPASSFILE} = "$d/pgpass";
         @auth = ('--auth-local=peer', '--auth-host=scram-sha-256', "--pwfile=$pwfile");
     }
-    my ($rc, $out, $err) = run_cmd(
-        cmd => [$self->_as_pg("$PGBIN/initdb", '-D', $self->{pgdata}, '-U', 'postgres',
-                              @auth, '-E', 'UTF8', '--locale=C', '--no-instructions')],
-        tmp => "$d/run", timeout => 120);
+    my @initdb = ('-U', 'postgres', @auth, '-E', 'UTF8', '--locale=C', '--no-instructions');
+    if ($pwfile || !$ENV{BBT_TMPDIR}) {
+        $self->_initdb($self->{pgdata}, @initdb);
+    } else {
+        $self->_pg_copy_template(\@initdb, $self->_pg_schema_default);
+    }
     unlink $pwfile if $pwfile;
-    die "initdb failed ($rc):\n$out$err" if $rc;
     my %conf = (
         listen_addresses        => "'127.0.0.1'",
         port                    => $self->{pgport},
@@ -80,6 +82,74 @@ sub pg_init {
     print $h "\n# bbt test harness\n";
     print $h "$_ = $conf{$_}\n" for sort keys %conf;
     close $h;
+}
+
+sub _initdb {
+    my ($self, $data, @args) = @_;
+    my ($rc, $out, $err) = run_cmd(cmd => [$self->_as_pg("$PGBIN/initdb", '-D', $data, @args)],
+                                   tmp => "$self->{dir}/run", timeout => 120);
+    die "initdb failed ($rc):\n$out$err" if $rc;
+}
+
+# The cluster initdb makes with these arguments, copied from a template
+# that the first test of a run (one BBT_TMPDIR) to need it makes.  initdb
+# writes the same files each time, and takes a second and a half of CPU
+# on a slow machine; the suite makes well over a hundred clusters.  With
+# $schema, the template holds what pg_load_schema makes too (the default
+# schema, roles and grants: six psql runs and a CREATE DATABASE), and the
+# copy is marked so that start() skips it.  Each test still gets a cluster
+# of its own, which no test has started before.  Not for a cluster with a
+# password: that is made anew each time.
+sub _pg_copy_template {
+    my ($self, $args, $schema) = @_;
+    my @key = ($PGBIN, @$args);
+    push @key, map { Digest::SHA->new(256)->addfile($_)->hexdigest } $self->_pg_schema_inputs if $schema;
+    my $tpl = "$ENV{BBT_TMPDIR}/pg-template-" . Digest::SHA::sha1_hex(join "\0", @key);
+    open my $lock, '>>', "$tpl.lock" or die "$tpl.lock: $!";
+    flock($lock, LOCK_EX) or die "flock $tpl.lock: $!";
+    if (!-e "$tpl/ready") {
+        remove_tree($tpl);
+        make_path("$tpl/sock");
+        chown((getpwnam('postgres'))[2, 3], $tpl, "$tpl/sock") if $BBT::Util::IS_ROOT;
+        chmod 0755, $tpl, "$tpl/sock";
+        $self->_initdb("$tpl/data", @$args);
+        $self->_pg_template_schema($tpl) if $schema;
+        spew("$tpl/ready", "");
+    }
+    close $lock;
+    # cp -a keeps the owner (postgres) and the modes initdb gave.
+    my ($rc, $out, $err) = run_cmd(cmd => ['cp', '-a', "$tpl/data", $self->{pgdata}],
+                                   tmp => "$self->{dir}/run", timeout => 120);
+    die "copying the cluster template $tpl failed ($rc):\n$out$err" if $rc;
+    $self->{pg_schema_copied} = 1 if $schema;
+}
+
+# Whether this environment's database is the default one: the schema of
+# sql/schema.sql, in the cluster's encoding, with the grants.
+sub _pg_schema_default {
+    my ($self) = @_;
+    my $f = $self->{schema_files};
+    return @$f == 1 && $f->[0] eq "$BBT::Util::ROOT/sql/schema.sql" && !$self->{db_encoding}
+        && $self->{grants} ? 1 : 0;
+}
+
+sub _pg_schema_inputs {
+    return map {"$BBT::Util::ROOT/sql/$_"} qw(schema.sql grants.sql grants-api.sql);
+}
+
+# pg_load_schema on the template at $tpl: started on a port of its own,
+# loaded, and stopped cleanly (its copies start without recovery).
+sub _pg_template_schema {
+    my ($self, $tpl) = @_;
+    local @$self{qw(pgdata pglog pgport)} = ("$tpl/data", "$tpl/postgres.log", free_port());
+    $self->_pg_ctl('start', '-l', $self->{pglog}, '-o',
+                   "-c listen_addresses=127.0.0.1 -c port=$self->{pgport} -c unix_socket_directories=$tpl/sock"
+                   . " -c fsync=off");
+    my $ok = eval { $self->pg_load_schema; 1 };
+    my $why = $@;
+    $self->_pg_ctl('stop', '-m', 'fast');
+    die $why unless $ok;
+    unlink "$tpl/data/postmaster.opts";
 }
 
 # pg_ctl with these arguments; dies with what it said on failure.
@@ -227,6 +297,38 @@ sub expire_token {
 # (token, id).
 sub token_insert {
     my ($self, $user, %o) = @_;
+    my ($sql, $tok, $id) = $self->_token_insert_sql($user, $self->_token_insert_audited(%o), %o);
+    $self->psql($sql);
+    return wantarray ? ($tok, $id) : $tok;
+}
+
+# $n such rows for $user, named "NAME 1" to "NAME $n", in one psql (each
+# is a process and a connection: a tenth of a second and more on a slow
+# machine).  Returns their ids.
+sub tokens_insert {
+    my ($self, $user, $n, %o) = @_;
+    my $audited = $self->_token_insert_audited(%o);
+    my $base = $o{name} // 'inserted';
+    my (@sql, @ids);
+    for my $i (1 .. $n) {
+        my ($sql, undef, $id) = $self->_token_insert_sql($user, $audited, %o, name => "$base $i");
+        push @sql, $sql;
+        push @ids, $id;
+    }
+    $self->psql(join ";\n", @sql);
+    return @ids;
+}
+
+# Whether a row inserted with these options records its creation by hand:
+# a row from the past (created given) where there is an audit trail.
+sub _token_insert_audited {
+    my ($self, %o) = @_;
+    return defined $o{created}
+        && $self->psql("SELECT to_regproc('bbtoken_audit_write') IS NOT NULL") eq 't';
+}
+
+sub _token_insert_sql {
+    my ($self, $user, $audited, %o) = @_;
     my $id = sprintf('%012d', int(rand(1e12)));
     my $tok = forge_token($id);
     my $p = parse_token($tok);
@@ -241,17 +343,15 @@ sub token_insert {
     # written as the table owner restoring data would, with triggers off.
     my $replica = defined $o{created} ? 'SET session_replication_role = replica; ' : '';
     # ... and its creation is recorded by hand where there is an audit trail.
-    my $audited = $replica
-        && $self->psql("SELECT to_regproc('bbtoken_audit_write') IS NOT NULL") eq 't';
-    $self->psql($replica . "INSERT INTO bbtoken_tokens (id, user_id, name, project_perm, repo_perm, salt, "
-                . "secret_hash, created_at, expires_at, revoked_at) SELECT '$id', id, '$name', '"
-                . ($o{project} || 'PROJECT_ADMIN') . "', '" . ($o{repo} || 'REPO_ADMIN')
-                . "', '$salt', '$hash', $created, $expires, $revoked FROM bbtoken_users "
-                . "WHERE lower(name) = lower('$user')"
-                . ($audited ? "; SELECT bbtoken_audit_write('created', '$id', u.name, "
-                              . "'restored row', 'sql') FROM bbtoken_users u "
-                              . "WHERE lower(u.name) = lower('$user')" : ''));
-    return wantarray ? ($tok, $id) : $tok;
+    my $sql = $replica . "INSERT INTO bbtoken_tokens (id, user_id, name, project_perm, repo_perm, salt, "
+        . "secret_hash, created_at, expires_at, revoked_at) SELECT '$id', id, '$name', '"
+        . ($o{project} || 'PROJECT_ADMIN') . "', '" . ($o{repo} || 'REPO_ADMIN')
+        . "', '$salt', '$hash', $created, $expires, $revoked FROM bbtoken_users "
+        . "WHERE lower(name) = lower('$user')"
+        . ($audited ? "; SELECT bbtoken_audit_write('created', '$id', u.name, "
+                      . "'restored row', 'sql') FROM bbtoken_users u "
+                      . "WHERE lower(u.name) = lower('$user')" : '');
+    return ($sql, $tok, $id);
 }
 
 # One token row as a hash (all columns as text).

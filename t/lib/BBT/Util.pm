@@ -17,7 +17,8 @@ use POSIX qw(WNOHANG);
 use Time::HiRes qw(sleep time);
 
 use Exporter 'import';
-our @EXPORT_OK = qw(run_cmd free_port port_open slurp spew in_children snapshot snapshot_diff one_child_mpm);
+our @EXPORT_OK = qw(run_cmd free_port port_open slurp spew in_children snapshot snapshot_diff one_child_mpm
+                    exited);
 
 # The checkout this harness belongs to.
 our $ROOT = abs_path(dirname(__FILE__) . '/../../..');
@@ -119,6 +120,16 @@ sub port_open {
     return 0 unless $s;
     close $s;
     return 1;
+}
+
+# Whether process $pid has exited: gone, or a zombie.  A daemon's parent
+# is init, which here may reap it a second or two after it exited; waiting
+# for kill 0 to fail waits for that, not for the process.
+sub exited {
+    my ($pid) = @_;
+    return 1 unless kill 0, $pid;
+    my ($state) = slurp("/proc/$pid/stat") =~ /\) (\S) /;
+    return defined $state && $state eq 'Z' ? 1 : 0;
 }
 
 sub slurp {
