@@ -133,8 +133,12 @@ sub _pg_schema_default {
         && $self->{grants} ? 1 : 0;
 }
 
+# What the default schema is made from: schema.sql includes the
+# migrations (\ir), so a migration edited between two runs in one
+# BBT_TMPDIR must make a new template too.
 sub _pg_schema_inputs {
-    return map {"$BBT::Util::ROOT/sql/$_"} qw(schema.sql grants.sql grants-api.sql);
+    return (map({"$BBT::Util::ROOT/sql/$_"} qw(schema.sql grants.sql grants-api.sql)),
+            sort glob("$BBT::Util::ROOT/sql/migrations/*.sql"));
 }
 
 # pg_load_schema on the template at $tpl: started on a port of its own,
