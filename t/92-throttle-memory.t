@@ -28,8 +28,24 @@ use BBT::Cache qw(log_mark log_since wait_log);
 
 my $FAILS = 3;
 my $THROTTLE = "BBTokenThrottleFailures $FAILS\nBBTokenThrottleWindow 3600";
+# The probes of many addresses with a good token ask for a file httpd
+# serves itself (/dumb: the same routes, no CGI), thousands of times.
 my $env = BBT::Env->new(loglevel => 'warn bbtoken:trace1 socache_shmcb:debug', throttle => $THROTTLE,
-                        extra_conf => "<Location /metrics>\n    SetHandler bbtoken-metrics\n</Location>\n")->start;
+                        extra_conf => <<'EOC')->start;
+<Location /metrics>
+    SetHandler bbtoken-metrics
+</Location>
+Alias /dumb/ "@DIR@/repos/"
+<Directory "@DIR@/repos">
+    Require all granted
+</Directory>
+<Location /dumb>
+    AuthType BBToken
+    AuthName "Git"
+    BBTokenRoutes git /dumb
+    Require bbtoken
+</Location>
+EOC
 my $UP = '/scm/PROJ/repo.git/info/refs?service=git-upload-pack';
 $env->make_repo('PROJ', 'repo');
 $env->user_add('probe');
@@ -146,7 +162,8 @@ subtest 'BBTokenThrottleSize 65536: a full set pushes out the count that ends fi
     my $ok = 0;
     for my $a (@probes) {
         $ok += HTTP::Tiny->new(timeout => 30, local_address => $a)
-            ->get($env->url($UP), { headers => { Authorization => "Bearer $probe_tok" } })->{status} == 200;
+            ->get($env->url('/dumb/PROJ/repo.git/HEAD'), { headers => { Authorization => "Bearer $probe_tok" } })
+            ->{status} == 200;
     }
     is($ok, scalar @probes, scalar(@probes) . ' addresses with a good token: each served');
     my $set = sets_since($mark, @probes);
