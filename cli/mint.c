@@ -44,7 +44,9 @@ static int bbtoken_mint_body(bbtoken_ctx_t *ctx, void *arg)
         /* Only a taken id is worth another draw: one a live token holds,
          * or one a purged token used (ids are never reused). */
         if (bbtoken_classify(res) != BBT_SQL_ID_TAKEN) {
-            return bbtoken_db_fail(ctx, res, mt->what);
+            /* On a try after the token was printed, the message must say
+             * that what stdout shows is not valid, whatever the reason. */
+            return bbtoken_db_fail(ctx, res, g->shown ? mt->commit : mt->what);
         }
         PQclear(res);
         if (g->shown) {

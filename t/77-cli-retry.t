@@ -132,6 +132,38 @@ subtest 'create: another error is not run again' => sub {
     }
 };
 
+subtest 'create: aborted at COMMIT, then refused for another reason: the token printed is said not valid' => sub {
+    # The try after the abort stores the token printed, and is refused
+    # there for a reason of its own.
+    $env->psql(<<'SQL');
+CREATE SEQUENCE bbt_test_later;
+CREATE FUNCTION bbt_test_refuse_later() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF nextval('bbt_test_later') >= 2 THEN
+        RAISE EXCEPTION 'test refusal on a later try' USING ERRCODE = 'P0001';
+    END IF;
+    RETURN NEW;
+END
+$$;
+CREATE TRIGGER bbt_test_refuse_later BEFORE INSERT ON bbtoken_tokens FOR EACH ROW
+    EXECUTE FUNCTION bbt_test_refuse_later();
+SQL
+    aborting($AT_COMMIT, 1, '40001', sub {
+        my ($tokens, $created) = (ntokens(), ncreated());
+        my ($rc, $out, $err) = $env->cli('create', 'alice', '--name', 'refused later');
+        is($rc, 1, 'exit 1');
+        like($out, qr{\ABBDC-[A-Za-z0-9+/]{44}\n\z}, 'one token on stdout, printed once');
+        like($err, qr/\Abbtoken: committing the token \(the token printed is not valid\): .*test refusal on a later try/,
+             'the refusal, saying the token printed is not valid') or diag $err;
+        is($env->psql("SELECT last_value FROM bbt_test_later"), 2, 'two tries');
+        is(ntokens(), $tokens, 'no token row');
+        is(ncreated(), $created, 'no created record');
+        chomp $out;
+        is(status_with($out), 401, 'the token printed is refused');
+    });
+    $env->psql('DROP TRIGGER bbt_test_refuse_later ON bbtoken_tokens');
+};
+
 subtest 'revoke, one statement its own transaction: run again' => sub {
     my ($tok, $id) = $env->token_create('alice', name => 'to revoke');
     is(status_with($tok), 200, 'the token works');
