@@ -46,16 +46,19 @@ if [ $# -gt 0 ]; then
 fi
 
 # The whole suite: most tests in parallel (each has its own PostgreSQL,
-# httpd, ports and directories), BBT_JOBS at a time; then, one at a time,
-# those that cannot share the machine: they install into the system
-# (t/62, t/63: /etc/apache2, the package), or touch the README and
-# rebuild in the tree (t/60).  The slowest go first, longest first (as they
-# took on a 2-core machine), so that none of them starts late and the
-# parallel part ends sooner; the rest follow in name order.
+# httpd, ports and directories), BBT_JOBS at a time; then, alone, the one
+# that cannot share the tree: t/60 makes the README newer and checks that
+# the man pages are then out of date, which any other test's make install
+# would make true again.  The tests that install into the system (t/62,
+# t/63: /etc/apache2, the package) run in parallel with the rest, which
+# use neither, and wait for each other (a lock on /etc/apache2).  The
+# slowest go first, longest first (as they took on a 2-core machine), so
+# that none of them starts late and the parallel part ends sooner; the
+# rest follow in name order.
 jobs=${BBT_JOBS:-3}
-serial='t/60-man.t t/62-install.t t/63-deb.t'
-slow='t/79-sanitizers.t t/92-throttle-memory.t t/55-browser.t t/30-migrations.t t/74-mpms.t
-      t/95-one-trip.t t/83-cache-mpm.t t/32-last-use.t t/72-memory.t t/47-fuzz-input.t t/22-cli.t
+serial='t/60-man.t'
+slow='t/79-sanitizers.t t/30-migrations.t t/55-browser.t t/95-one-trip.t t/74-mpms.t t/63-deb.t
+      t/47-fuzz-input.t t/83-cache-mpm.t t/32-last-use.t t/72-memory.t t/22-cli.t
       t/14-fuzz.t t/71-db-faults-load.t t/36-encoding.t t/78-lookup-table.t t/69-inventory.t
       t/57-notify.t t/03-json-one-home.t t/31-policy.t t/73-db-pool.t t/35-create-id-retry.t
       t/47-fuzz-jshape.t t/83-cache-graceful.t t/24-no-secrets-in-logs.t t/21-git-denied.t
