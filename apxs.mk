@@ -338,7 +338,7 @@ deb:
 		{ echo "deb: debian/changelog is at version $$v, VERSION says $(VERSION)" >&2; exit 1; }
 	rm -rf $(DEB_DIR)
 	mkdir -p $(DEB_DIR)/src $(OUT)
-	tar -cf - --exclude=./.git --exclude=./build/out --exclude=./build/obj --exclude=./build/deb \
+	tar -cf - --exclude=./.git --exclude=./build/out --exclude=./build/obj --exclude=./build/deb --exclude=./build/asan \
 		--exclude=./t/browser/node_modules . | tar -xf - -C $(DEB_DIR)/src
 	cd $(DEB_DIR)/src && dpkg-buildpackage -b -us -uc -jauto
 	cp $(DEB_DIR)/$(DEB_PACKAGE)_$(VERSION)_$(DEB_ARCH).deb $(OUT)/
