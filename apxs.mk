@@ -123,7 +123,16 @@ $(OBJ) $(OBJ)/cli $(OUT) $(OUT)/t $(OUT)/fuzz:
 $(CORE_SO): $(OBJ)/%.o: mod_bbtoken/%.c $(HEADERS) | $(OBJ)
 	$(CC) $(BASEFLAGS) $(JANSSON_CFLAGS) -c -o $@ $<
 
-$(SETS_C): build/gen-sets.pl $(wildcard routes/*.conf) | $(OBJ)
+# A removed file leaves nothing newer behind it, so what embeds a set of
+# files also depends on the set's list, a file rewritten only when the
+# list changes: removing a migration or a route file remakes what held it.
+ROUTE_FILES := $(sort $(wildcard routes/*.conf))
+$(OBJ)/migrations.list: FORCE | $(OBJ)
+	@echo '$(MIGRATION_FILES)' | cmp -s - $@ || echo '$(MIGRATION_FILES)' > $@
+$(OBJ)/routes.list: FORCE | $(OBJ)
+	@echo '$(ROUTE_FILES)' | cmp -s - $@ || echo '$(ROUTE_FILES)' > $@
+
+$(SETS_C): build/gen-sets.pl $(ROUTE_FILES) $(OBJ)/routes.list | $(OBJ)
 	perl build/gen-sets.pl > $@.tmp
 	mv $@.tmp $@
 
@@ -134,7 +143,7 @@ $(GLUE_O): $(OBJ)/%.o: mod_bbtoken/%.c $(HEADERS) | $(OBJ)
 	$(CC) $(BASEFLAGS) $(SCHEMA_DEF) $(HTTPD_INC) $(PQ_INC) $(JANSSON_CFLAGS) -c -o $@ $<
 
 # A new migration moves the version the module expects.
-$(OBJ)/bbt_schema.o: $(MIGRATION_FILES)
+$(OBJ)/bbt_schema.o: $(MIGRATION_FILES) $(OBJ)/migrations.list
 
 $(PGJSON_O): $(OBJ)/%.o: mod_bbtoken/%.c $(HEADERS) | $(OBJ)
 	$(CC) $(BASEFLAGS) $(PQ_INC) $(JANSSON_CFLAGS) -c -o $@ $<
@@ -144,7 +153,7 @@ $(OUT)/mod_bbtoken.so: $(GLUE_O) $(PGJSON_O) $(CORE_O) | $(OUT)
 
 # The CLI embeds sql/migrations/*.sql (generated header in $(OBJ)), so the
 # installed bbtoken can create and upgrade the schema on its own.
-$(MIGRATIONS_H): cli/embed-sql.sh $(MIGRATION_FILES) | $(OBJ)
+$(MIGRATIONS_H): cli/embed-sql.sh $(MIGRATION_FILES) $(OBJ)/migrations.list | $(OBJ)
 	sh cli/embed-sql.sh $(MIGRATION_FILES) > $@.tmp
 	mv $@.tmp $@
 
@@ -346,4 +355,4 @@ deb:
 clean:
 	rm -rf $(OUT) $(OBJ) $(DEB_DIR) $(ASAN_DIR)
 
-.PHONY: all unit fuzz asan man install uninstall deb clean
+.PHONY: all unit fuzz asan man install uninstall deb clean FORCE
