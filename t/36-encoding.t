@@ -158,8 +158,13 @@ subtest 'a database in LATIN1: the characters it has are kept, the others refuse
     is_deeply([failures($env)], [], 'no error logged: nothing failed');
 };
 
+# The environment of the UTF8 database, whose PostgreSQL the SQL_ASCII
+# subtest borrows for a database of its own (a cluster less to copy, start
+# and stop).
+my $UTF8_ENV;
+
 subtest 'a UTF8 database, httpd with PGCLIENTENCODING=LATIN1, then its role with client_encoding WIN1252' => sub {
-    my $env = rest_env(passwords => [alice => 'pw'], users => ['alice'],
+    my $env = $UTF8_ENV = rest_env(passwords => [alice => 'pw'], users => ['alice'],
                        env => { httpd_vars => { PGCLIENTENCODING => 'LATIN1' },
                                 pg_conf => { log_statement => "'all'" } });
     my ($requests, @names) = (0);
@@ -200,7 +205,7 @@ subtest 'a UTF8 database, httpd with PGCLIENTENCODING=LATIN1, then its role with
 };
 
 subtest 'SQL_ASCII: no schema is made there; a database an earlier release made there works, and is named' => sub {
-    my $env = BBT::Env->new(httpd => 0)->start;
+    my $env = BBT::Env->new(httpd => 0, pg_from => $UTF8_ENV)->start;
     $env->psql('CREATE DATABASE ascii' . $env->db_create_options('SQL_ASCII'), db => 'postgres');
     my ($rc, $out, $err) = $env->psql_try(undef, db => 'ascii', file => "$ROOT/sql/schema.sql");
     isnt($rc, 0, 'psql -v ON_ERROR_STOP=1 -f sql/schema.sql: refused');

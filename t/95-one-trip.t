@@ -19,7 +19,7 @@ use Digest::SHA qw(hmac_sha256_hex);
 use BBT::Env qw(forge_token);
 use BBT::Token qw(parse_token);
 use BBT::Assert;
-use BBT::Cache qw(lookup_calls level_probe_on level_computed);
+use BBT::Cache qw(level_probe_on);
 
 my $env = BBT::Env->new(
     mpm        => 'prefork',
@@ -33,32 +33,39 @@ $env->make_repo('PROJ', 'repo');
 $env->user_add('alice');
 $env->grant('alice', 'PROJECT_WRITE', 'PROJ');
 my ($tok, $id) = $env->token_create('alice', name => 'ci', perms => ['REPO_WRITE']);
-# Other ids that exist.
+# Other ids that exist: rows inserted in one psql (the CLI is a process
+# and a connection per token), whose lookup rows the triggers make as for
+# any token.
 $env->user_add('bob');
-my @others = map { ($env->token_create('bob', name => "t$_", perms => ['REPO_READ']))[1] } 1 .. 10;
+my @others = $env->tokens_insert('bob', 10, name => 't', project => 'PROJECT_READ', repo => 'REPO_READ');
 my $UP = '/scm/PROJ/repo.git/info/refs?service=git-upload-pack';
 my $RP = '/scm/PROJ/repo.git/info/refs?service=git-receive-pack';
 
 level_probe_on($env);
-sub probe { level_computed($env) }
 
-# The owner's level statement (mod_bbtoken/bbt_dblookup.c), as
-# pg_stat_statements spells it.
-sub level_calls { $env->statement_calls('WHERE u.id = $3::bigint') }
-# Every statement httpd's role ran.
-sub all_calls {
-    return $env->psql("SELECT coalesce(sum(calls), 0) FROM pg_stat_statements "
-                      . "WHERE userid = 'bbtoken_httpd'::regrole");
-}
+# What PostgreSQL did so far, read in one statement (a psql is a process
+# and a connection, and a request is measured before and after): every
+# statement httpd's role ran, the lookups (BBT::Cache's words of it), the
+# owner's level statements (mod_bbtoken/bbt_dblookup.c, as
+# pg_stat_statements spells it), and the times the owner's level was
+# computed (the sequence of level_probe_on).  The literals here are
+# constants to pg_stat_statements, so this statement counts as none of
+# them.
+my $CALLS = 'SELECT coalesce(sum(calls), 0) FROM pg_stat_statements WHERE';
+my $COUNTS = "SELECT ($CALLS userid = 'bbtoken_httpd'::regrole),"
+           . " ($CALLS strpos(query, '$BBT::Cache::LOOKUP') > 0),"
+           . " ($CALLS strpos(query, 'WHERE u.id = \$3::bigint') > 0),"
+           . " (SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM bbt_level_probe)";
+sub counts { return split /\|/, $env->psql($COUNTS, sep => '|') }
 
 # One request and what it made PostgreSQL do:
 # { all => statements, lookup => lookups, level => level statements,
 #   computed => times the owner's level was computed }.
 sub work {
     my ($path, $auth) = @_;
-    my @before = (all_calls(), lookup_calls($env), level_calls(), probe());
+    my @before = counts();
     my $r = $env->get($path, { Authorization => $auth });
-    my @after = (all_calls(), lookup_calls($env), level_calls(), probe());
+    my @after = counts();
     my %w;
     @w{qw(all lookup level computed)} = map { $after[$_] - $before[$_] } 0 .. 3;
     return ($r, \%w);
