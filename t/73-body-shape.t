@@ -216,21 +216,54 @@ sub child_peak {
     return @kids == 1 ? @{ $kids[0] } : (undef);
 }
 
-# 16 clients at once, each sending body to path 4 times; how many 400s.
-sub storm {
-    my ($path, $body, $login) = @_;
-    my @kids;
+# 16 clients, each a process of its own, made once and given every storm:
+# a fork of this test for each client of each storm cost more than all
+# their requests.  Each client sends job $key's body (%$jobs: $key =>
+# [path, body, login]) to its path 4 times when told $key.
+sub clients {
+    my ($jobs) = @_;
+    my @c;
     for (1 .. 16) {
+        pipe(my $job_r, my $job_w) or die "pipe: $!";
+        pipe(my $res_r, my $res_w) or die "pipe: $!";
         my $k = fork // die "fork: $!";
         if (!$k) {
-            my $n = 0;
-            for (1 .. 4) { $n++ if call(POST => $path, $body, $login)->{status} == 400 }
-            POSIX::_exit($n == 4 ? 0 : 1);
+            close $job_w;
+            close $res_r;
+            $res_w->autoflush(1);
+            while (defined(my $key = <$job_r>)) {
+                chomp $key;
+                my ($path, $body, $login) = @{ $jobs->{$key} };
+                my $n = 0;
+                for (1 .. 4) { $n++ if eval { call(POST => $path, $body, $login)->{status} == 400 } }
+                print $res_w "$n\n";
+            }
+            POSIX::_exit(0);
         }
-        push @kids, $k;
+        close $job_r;
+        close $res_w;
+        $job_w->autoflush(1);
+        push @c, { pid => $k, job => $job_w, res => $res_r };
     }
+    return \@c;
+}
+
+sub clients_end {
+    my ($c) = @_;
+    close $_->{job} for @$c;
+    waitpid($_->{pid}, 0) for @$c;
+}
+
+# The 16 clients at once, each sending job $key's body 4 times; how many
+# had all 4 refused (400).
+sub storm {
+    my ($c, $key) = @_;
+    print { $_->{job} } "$key\n" for @$c;
     my $all = 0;
-    for (@kids) { waitpid($_, 0); $all++ if $? == 0 }
+    for (@$c) {
+        my $n = readline($_->{res});
+        $all++ if defined $n && $n == 4;
+    }
     return $all;
 }
 
@@ -243,18 +276,27 @@ subtest 'one child\'s memory under 64 KiB of empty objects, 16 at a time' => sub
     # malloc's arenas to what serving costs anyway.
     my $batch = '{"operation":"upload","objects":[' . join(',', ('{}') x 21825) . ']}';
     cmp_ok(length $batch, '<=', 65536, 'and the batch');
+    my $c = clients({
+        small_leak => [$LEAK, '[{}]', 0],
+        small_update => ["$U/123456789012", '{"x":[[[[[[{}]]]]]]}', 1],
+        small_batch => [$BATCH, '{"x":' . ('[' x 16) . (']' x 16) . '}', 'Bearer made-up'],
+        leak => [$LEAK, $objects, 0],
+        update => ["$U/123456789012", $member, 1],
+        batch => [$BATCH, $batch, 'Bearer made-up'],
+    });
     for (1 .. 3) {
-        is(storm($LEAK, '[{}]', 0), 16, 'small: every client refused 4 times');
-        is(storm("$U/123456789012", '{"x":[[[[[[{}]]]]]]}', 1), 16, '  and for update');
-        is(storm($BATCH, '{"x":' . ('[' x 16) . (']' x 16) . '}', 'Bearer made-up'), 16, '  and for the batch');
+        is(storm($c, 'small_leak'), 16, 'small: every client refused 4 times');
+        is(storm($c, 'small_update'), 16, '  and for update');
+        is(storm($c, 'small_batch'), 16, '  and for the batch');
     }
     my ($pid, $base) = child_peak();
     ok($pid, "one child, peak $base kB");
     for (1 .. 3) {
-        is(storm($LEAK, $objects, 0), 16, '64 KiB: every client refused 4 times (revoke-by-value)');
-        is(storm("$U/123456789012", $member, 1), 16, '  and for update');
-        is(storm($BATCH, $batch, 'Bearer made-up'), 16, '  and for the batch, with a made-up token');
+        is(storm($c, 'leak'), 16, '64 KiB: every client refused 4 times (revoke-by-value)');
+        is(storm($c, 'update'), 16, '  and for update');
+        is(storm($c, 'batch'), 16, '  and for the batch, with a made-up token');
     }
+    clients_end($c);
     my ($pid2, $peak) = child_peak();
     is($pid2, $pid, 'the same child');
     my $growth = $peak - $base;
