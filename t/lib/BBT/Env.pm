@@ -72,7 +72,8 @@ package BBT::Env;
 # and the plain functions from BBT::Token (token codecs) and BBT::Util
 # (commands, ports, files) are exported from here as well.
 #
-# Only core Perl modules are used.
+# Only core Perl modules are used, and DBI with DBD::Pg where installed
+# (BBT::PgDirect).
 
 use strict;
 use warnings;

@@ -16,6 +16,7 @@ use Fcntl qw(:flock);
 use File::Path qw(make_path remove_tree);
 use BBT::Util qw(run_cmd free_port slurp spew);
 use BBT::Token qw(forge_token parse_token);
+use BBT::PgDirect ();
 
 our $PGBIN = $ENV{BBT_PGBIN} || '/usr/lib/postgresql/15/bin';
 
@@ -159,6 +160,8 @@ sub _pg_template_schema {
 # pg_ctl with these arguments; dies with what it said on failure.
 sub _pg_ctl {
     my ($self, $what, @args) = @_;
+    # Not a session of ours to wait for or to be cut off.
+    BBT::PgDirect::disconnect($self->{pgport}) if $what ne 'start';
     my ($rc, $out, $err) = run_cmd(
         cmd => [$self->_as_pg("$PGBIN/pg_ctl", '-D', $self->{pgdata}, @args, '-w', '-t', '60', $what)],
         tmp => "$self->{dir}/run", timeout => 90);
@@ -216,9 +219,14 @@ sub superuser_conninfo {
         . " user=postgres connect_timeout=5";
 }
 
-# psql as superuser: (rc, stdout, stderr).  Unaligned, tuples only.
+# psql as superuser: (rc, stdout, stderr).  Unaligned, tuples only.  Over
+# this process's own connection where that gives the same (BBT::PgDirect).
 sub psql_try {
     my ($self, $sql, %o) = @_;
+    if (!defined $o{user} && !defined $o{file} && !$o{vars}) {
+        my @r = BBT::PgDirect::query($self->{pgport}, $o{db} || 'bbtoken', $sql, $o{sep});
+        return @r if @r;
+    }
     my @cmd = ("$PGBIN/psql", '-X', '-q', '-A', '-t', '-v', 'ON_ERROR_STOP=1',
                '-h', '127.0.0.1', '-p', $self->{pgport}, '-U', $o{user} || 'postgres',
                '-d', $o{db} || 'bbtoken');
