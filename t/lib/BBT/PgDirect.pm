@@ -96,6 +96,9 @@ sub query {
         $dbh = _connect($port, $db) or return;
         $CONN{$key} = $dbh;
     }
+    # The bytes exec would hand psql: a string of characters in Perl's
+    # encoding of them, UTF-8.
+    utf8::encode($sql) if utf8::is_utf8($sql);
     my $err = '';
     local $SIG{__WARN__} = sub { $err .= $_[0] };
     my $sth = $dbh->prepare($sql, { pg_placeholder_dollaronly => 1, pg_placeholder_nocolons => 1 });
