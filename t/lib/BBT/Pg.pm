@@ -60,7 +60,10 @@ sub pg_init {
         $ENV{PGPASSFILE} = "$d/pgpass";
         @auth = ('--auth-local=peer', '--auth-host=scram-sha-256', "--pwfile=$pwfile");
     }
-    my @initdb = ('-U', 'postgres', @auth, '-E', 'UTF8', '--locale=C', '--no-instructions');
+    # WAL in segments of 1 MB, not 16: a new cluster holds one, and every
+    # test copies the template and removes its copy at the end.
+    my @initdb = ('-U', 'postgres', @auth, '-E', 'UTF8', '--locale=C', '--no-instructions',
+                  '--wal-segsize=1');
     if ($pwfile || !$ENV{BBT_TMPDIR}) {
         $self->_initdb($self->{pgdata}, @initdb);
     } else {
