@@ -20,9 +20,11 @@ use BBT::PgDirect ();
 
 our $PGBIN = $ENV{BBT_PGBIN} || '/usr/lib/postgresql/15/bin';
 
-sub _as_pg {
-    my ($self, @cmd) = @_;
-    return $BBT::Util::IS_ROOT ? ('runuser', '-u', 'postgres', '--', @cmd) : @cmd;
+# Run a server program as postgres (as root) or as ourselves.
+sub _pg_run {
+    my ($self, $timeout, @cmd) = @_;
+    return run_cmd(cmd => \@cmd, user => ($BBT::Util::IS_ROOT ? 'postgres' : undef),
+                   tmp => "$self->{dir}/run", timeout => $timeout);
 }
 
 # initdb a cluster under dir/pg, listening on a free loopback port.
@@ -90,8 +92,7 @@ sub pg_init {
 
 sub _initdb {
     my ($self, $data, @args) = @_;
-    my ($rc, $out, $err) = run_cmd(cmd => [$self->_as_pg("$PGBIN/initdb", '-D', $data, @args)],
-                                   tmp => "$self->{dir}/run", timeout => 120);
+    my ($rc, $out, $err) = $self->_pg_run(120, "$PGBIN/initdb", '-D', $data, @args);
     die "initdb failed ($rc):\n$out$err" if $rc;
 }
 
@@ -165,9 +166,7 @@ sub _pg_ctl {
     my ($self, $what, @args) = @_;
     # Not a session of ours to wait for or to be cut off.
     BBT::PgDirect::disconnect($self->{pgport}) if $what ne 'start';
-    my ($rc, $out, $err) = run_cmd(
-        cmd => [$self->_as_pg("$PGBIN/pg_ctl", '-D', $self->{pgdata}, @args, '-w', '-t', '60', $what)],
-        tmp => "$self->{dir}/run", timeout => 90);
+    my ($rc, $out, $err) = $self->_pg_run(90, "$PGBIN/pg_ctl", '-D', $self->{pgdata}, @args, '-w', '-t', '60', $what);
     return unless $rc;
     my $msg = "pg_ctl $what failed ($rc):\n$out$err";
     $msg .= "\n" . slurp($self->{pglog}) if $what eq 'start';
