@@ -12,13 +12,15 @@ pkgs=(
     postgresql-15 postgresql-client-15 libpq-dev
     libssl-dev libjansson-dev libpcre2-dev
     clang libclang-rt-14-dev valgrind
-    git git-lfs perl curl ca-certificates
+    git git-lfs perl libdbd-pg-perl curl ca-certificates
     litmus subversion libapache2-mod-svn
     chromium
     debhelper dpkg-dev lintian man-db bash-completion
     prometheus libaprutil1-dbd-sqlite3
     fail2ban
 )
+# DBD::Pg runs the test harness's own SQL over a connection it keeps
+# (t/lib/BBT/PgDirect.pm): a psql process for each statement costs more.
 # litmus (t/58) and svn with mod_dav_svn (t/59) are real WebDAV clients.
 # git-lfs is the real LFS client of t/39; the tests' git reads only its own
 # configuration (GIT_CONFIG_NOSYSTEM), not the filter its package may add to

@@ -72,7 +72,8 @@ package BBT::Env;
 # and the plain functions from BBT::Token (token codecs) and BBT::Util
 # (commands, ports, files) are exported from here as well.
 #
-# Only core Perl modules are used.
+# Only core Perl modules are used, and DBI with DBD::Pg where installed
+# (BBT::PgDirect).
 
 use strict;
 use warnings;
@@ -231,7 +232,8 @@ sub cleanup {
         print STDERR "# --- last lines of error_log ---\n", map {"#   $_\n"} @l;
     }
     eval { $self->httpd_stop if $self->{httpd_pid} };
-    eval { $self->pg_stop if $self->{pg_running} };
+    # The cluster is thrown away: no shutdown checkpoint, unless it is kept.
+    eval { $self->pg_stop($ENV{BBT_KEEP} ? 'fast' : 'immediate') if $self->{pg_running} };
     if ($ENV{BBT_KEEP}) {
         print STDERR "# BBT_KEEP: kept $self->{dir}\n";
     } else {

@@ -16,12 +16,15 @@ use Fcntl qw(:flock);
 use File::Path qw(make_path remove_tree);
 use BBT::Util qw(run_cmd free_port slurp spew);
 use BBT::Token qw(forge_token parse_token);
+use BBT::PgDirect ();
 
 our $PGBIN = $ENV{BBT_PGBIN} || '/usr/lib/postgresql/15/bin';
 
-sub _as_pg {
-    my ($self, @cmd) = @_;
-    return $BBT::Util::IS_ROOT ? ('runuser', '-u', 'postgres', '--', @cmd) : @cmd;
+# Run a server program as postgres (as root) or as ourselves.
+sub _pg_run {
+    my ($self, $timeout, @cmd) = @_;
+    return run_cmd(cmd => \@cmd, user => ($BBT::Util::IS_ROOT ? 'postgres' : undef),
+                   tmp => "$self->{dir}/run", timeout => $timeout);
 }
 
 # initdb a cluster under dir/pg, listening on a free loopback port.
@@ -59,7 +62,10 @@ sub pg_init {
         $ENV{PGPASSFILE} = "$d/pgpass";
         @auth = ('--auth-local=peer', '--auth-host=scram-sha-256', "--pwfile=$pwfile");
     }
-    my @initdb = ('-U', 'postgres', @auth, '-E', 'UTF8', '--locale=C', '--no-instructions');
+    # WAL in segments of 1 MB, not 16: a new cluster holds one, and every
+    # test copies the template and removes its copy at the end.
+    my @initdb = ('-U', 'postgres', @auth, '-E', 'UTF8', '--locale=C', '--no-instructions',
+                  '--wal-segsize=1');
     if ($pwfile || !$ENV{BBT_TMPDIR}) {
         $self->_initdb($self->{pgdata}, @initdb);
     } else {
@@ -86,8 +92,7 @@ sub pg_init {
 
 sub _initdb {
     my ($self, $data, @args) = @_;
-    my ($rc, $out, $err) = run_cmd(cmd => [$self->_as_pg("$PGBIN/initdb", '-D', $data, @args)],
-                                   tmp => "$self->{dir}/run", timeout => 120);
+    my ($rc, $out, $err) = $self->_pg_run(120, "$PGBIN/initdb", '-D', $data, @args);
     die "initdb failed ($rc):\n$out$err" if $rc;
 }
 
@@ -159,9 +164,9 @@ sub _pg_template_schema {
 # pg_ctl with these arguments; dies with what it said on failure.
 sub _pg_ctl {
     my ($self, $what, @args) = @_;
-    my ($rc, $out, $err) = run_cmd(
-        cmd => [$self->_as_pg("$PGBIN/pg_ctl", '-D', $self->{pgdata}, @args, '-w', '-t', '60', $what)],
-        tmp => "$self->{dir}/run", timeout => 90);
+    # Not a session of ours to wait for or to be cut off.
+    BBT::PgDirect::disconnect($self->{pgport}) if $what ne 'start';
+    my ($rc, $out, $err) = $self->_pg_run(90, "$PGBIN/pg_ctl", '-D', $self->{pgdata}, @args, '-w', '-t', '60', $what);
     return unless $rc;
     my $msg = "pg_ctl $what failed ($rc):\n$out$err";
     $msg .= "\n" . slurp($self->{pglog}) if $what eq 'start';
@@ -216,9 +221,14 @@ sub superuser_conninfo {
         . " user=postgres connect_timeout=5";
 }
 
-# psql as superuser: (rc, stdout, stderr).  Unaligned, tuples only.
+# psql as superuser: (rc, stdout, stderr).  Unaligned, tuples only.  Over
+# this process's own connection where that gives the same (BBT::PgDirect).
 sub psql_try {
     my ($self, $sql, %o) = @_;
+    if (!defined $o{user} && !defined $o{file} && !$o{vars}) {
+        my @r = BBT::PgDirect::query($self->{pgport}, $o{db} || 'bbtoken', $sql, $o{sep});
+        return @r if @r;
+    }
     my @cmd = ("$PGBIN/psql", '-X', '-q', '-A', '-t', '-v', 'ON_ERROR_STOP=1',
                '-h', '127.0.0.1', '-p', $self->{pgport}, '-U', $o{user} || 'postgres',
                '-d', $o{db} || 'bbtoken');
