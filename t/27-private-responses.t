@@ -13,17 +13,7 @@ use Test::More;
 use BBT::Env;
 use BBT::Assert;
 
-my $extra = <<'EOC';
-Alias /dumb/ "@DIR@/repos/"
-<Directory "@DIR@/repos">
-    Require all granted
-</Directory>
-<Location /dumb>
-    AuthType BBToken
-    AuthName "Git"
-    BBTokenRoutes git /dumb
-    Require bbtoken
-</Location>
+my $extra = $BBT::Env::DUMB_CONF . <<'EOC';
 # The control: the same files with no authentication at all.
 Alias /open-files/ "@DIR@/repos/"
 CacheRoot "@DIR@/cache"

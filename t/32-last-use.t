@@ -22,20 +22,7 @@ use BBT::Assert;
 # (/dumb: a read, as a clone's info/refs is), not git-http-backend: what
 # is counted is the module's writes, and a CGI per request would be most
 # of the test's time.
-my $REMOTEIP = <<'EOC';
-RemoteIPHeader X-Forwarded-For
-RemoteIPInternalProxy 127.0.0.1
-Alias /dumb/ "@DIR@/repos/"
-<Directory "@DIR@/repos">
-    Require all granted
-</Directory>
-<Location /dumb>
-    AuthType BBToken
-    AuthName "Git"
-    BBTokenRoutes git /dumb
-    Require bbtoken
-</Location>
-EOC
+my $REMOTEIP = "RemoteIPHeader X-Forwarded-For\nRemoteIPInternalProxy 127.0.0.1\n$BBT::Env::DUMB_CONF";
 my $env = BBT::Env->new(modules => ['remoteip'], extra_conf => $REMOTEIP)->start;
 $env->make_repo('PROJ', 'repo');
 $env->user_add('alice');

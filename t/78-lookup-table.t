@@ -31,23 +31,11 @@ use BBT::Rest qw(rest_env);
 # REPO_READ as a clone's info/refs is), and push advertisements go to the
 # CGI that prints what it was given (/env, the same routes): what is asked
 # is the module's decision, not git-http-backend's answer.
-my $DUMB = <<'EOC';
-Alias /dumb/ "@DIR@/repos/"
-<Directory "@DIR@/repos">
-    Require all granted
-</Directory>
-<Location /dumb>
-    AuthType BBToken
-    AuthName "Git"
-    BBTokenRoutes git /dumb
-    Require bbtoken
-</Location>
-EOC
 my %pw = (alice => 'alice-Pa55-word', root => 'root-Pa55-word');
 my $env = rest_env(passwords => [%pw], repos => [[PROJ => 'repo'], [OTHER => 'x']],
                    users => ['alice', 'bob', [root => '--admin']],
                    grants => [[alice => PROJECT_WRITE => 'PROJ'], [alice => REPO_WRITE => 'OTHER/x']],
-                   extra_conf => "BBTokenCache off\n$DUMB");
+                   extra_conf => "BBTokenCache off\n$BBT::Env::DUMB_CONF");
 my $R = '/rest/access-tokens/latest';
 my %NOCHECK = (headers => { 'X-Atlassian-Token' => 'no-check' });
 sub call { my ($as, $method, $path, %o) = @_; return $env->rest($method, $path, as => $as, %NOCHECK, %o) }

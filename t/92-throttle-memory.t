@@ -31,21 +31,8 @@ my $THROTTLE = "BBTokenThrottleFailures $FAILS\nBBTokenThrottleWindow 3600";
 # The probes of many addresses with a good token ask for a file httpd
 # serves itself (/dumb: the same routes, no CGI), thousands of times.
 my $env = BBT::Env->new(loglevel => 'warn bbtoken:trace1 socache_shmcb:debug', throttle => $THROTTLE,
-                        extra_conf => <<'EOC')->start;
-<Location /metrics>
-    SetHandler bbtoken-metrics
-</Location>
-Alias /dumb/ "@DIR@/repos/"
-<Directory "@DIR@/repos">
-    Require all granted
-</Directory>
-<Location /dumb>
-    AuthType BBToken
-    AuthName "Git"
-    BBTokenRoutes git /dumb
-    Require bbtoken
-</Location>
-EOC
+                        extra_conf => "<Location /metrics>\n    SetHandler bbtoken-metrics\n</Location>\n"
+                                    . $BBT::Env::DUMB_CONF)->start;
 my $UP = '/scm/PROJ/repo.git/info/refs?service=git-upload-pack';
 $env->make_repo('PROJ', 'repo');
 $env->user_add('probe');

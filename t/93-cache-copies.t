@@ -25,9 +25,7 @@ my $env = BBT::Env->new(
                 . "<VirtualHost 127.0.0.1:$port_nc>\n    BBTokenCache off\n</VirtualHost>\n"
                 # A repository's files served by httpd itself: requests
                 # that cost little but the module's work.
-                . "Alias /dumb/ \"\@DIR\@/repos/\"\n<Directory \"\@DIR\@/repos\">\n    Require all granted\n"
-                . "</Directory>\n<Location /dumb>\n    AuthType BBToken\n    AuthName \"Git\"\n"
-                . "    BBTokenRoutes git /dumb\n    Require bbtoken\n</Location>\n",
+                . $BBT::Env::DUMB_CONF,
 )->start;
 $env->stat_statements_on;
 $env->make_repo('PROJ', 'repo');

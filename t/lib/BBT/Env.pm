@@ -108,7 +108,7 @@ BEGIN {
         *{$f} = \&{"BBT::Http::$f"};
     }
 }
-our ($ROOT, $IS_ROOT, $PGBIN, $APACHE, $MODDIR, $GIT_BACKEND, $RUN_USER);
+our ($ROOT, $IS_ROOT, $PGBIN, $APACHE, $MODDIR, $GIT_BACKEND, $RUN_USER, $DUMB_CONF);
 *ROOT = \$BBT::Util::ROOT;
 *IS_ROOT = \$BBT::Util::IS_ROOT;
 *PGBIN = \$BBT::Pg::PGBIN;
@@ -116,6 +116,7 @@ our ($ROOT, $IS_ROOT, $PGBIN, $APACHE, $MODDIR, $GIT_BACKEND, $RUN_USER);
 *MODDIR = \$BBT::Httpd::MODDIR;
 *GIT_BACKEND = \$BBT::Httpd::GIT_BACKEND;
 *RUN_USER = \$BBT::Httpd::RUN_USER;
+*DUMB_CONF = \$BBT::Httpd::DUMB_CONF;
 
 my @LIVE;    # every started environment, for the END block
 

@@ -19,6 +19,22 @@ our $APACHE = $ENV{BBT_APACHE} || '/usr/sbin/apache2';
 our $MODDIR = $ENV{BBT_MODDIR} || '/usr/lib/apache2/modules';
 our $GIT_BACKEND = '/usr/lib/git-core/git-http-backend';
 our $RUN_USER = 'www-data';
+# What a test adds (extra_conf) to have the module guard a repository's
+# files that httpd serves itself (/dumb, the git routes): a request that
+# costs little besides the module's work, where git-http-backend's answer
+# is not what is tested and a CGI per request would be most of the time.
+our $DUMB_CONF = <<'EOC';
+Alias /dumb/ "@DIR@/repos/"
+<Directory "@DIR@/repos">
+    Require all granted
+</Directory>
+<Location /dumb>
+    AuthType BBToken
+    AuthName "Git"
+    BBTokenRoutes git /dumb
+    Require bbtoken
+</Location>
+EOC
 
 sub port { $_[0]{port} }
 sub base_url { "http://127.0.0.1:$_[0]{port}" }
