@@ -20,28 +20,20 @@ use strict;
 use warnings;
 use Digest::SHA qw(sha1);
 use MIME::Base64 qw(encode_base64);
+use BBT::Httpd ();
 
 our @MODULES = qw(auth_basic authn_dbd authn_socache authn_file authn_anon authz_user authz_dbd);
 our $PASSWORD = 'correct horse battery staple';
 
 sub conf {
-    return <<'EOC';
+    # /dumb as the tests have it; the Directory it opens serves the rest.
+    return $BBT::Httpd::DUMB_CONF . <<'EOC';
 Alias /raw/ "@DIR@/repos/"
-Alias /dumb/ "@DIR@/repos/"
 Alias /adbd/ "@DIR@/repos/"
 Alias /adbdc/ "@DIR@/repos/"
 Alias /adbdz/ "@DIR@/repos/"
 Alias /afile/ "@DIR@/repos/"
 Alias /anon/ "@DIR@/repos/"
-<Directory "@DIR@/repos">
-    Require all granted
-</Directory>
-<Location /dumb>
-    AuthType BBToken
-    AuthName "Git"
-    BBTokenRoutes git /dumb
-    Require bbtoken
-</Location>
 <Location /adbd>
     AuthType Basic
     AuthName "dbd"
