@@ -74,6 +74,16 @@ if (!-e $policy) {
     $made_policy = 1;
 }
 
+# man-db's trigger re-indexes every manual page on the machine after the
+# install and again after dpkg -r: seconds each, and it can fail nothing
+# (its postinst runs mandb "|| true").  man finds the package's pages
+# without the index (checked below); the file that turns the trigger on is
+# put back at the end (man-db only asks whether it is there; it is empty),
+# the index being as it was.
+my $mandb_auto = '/var/lib/man-db/auto-update';
+my @mandb_auto = -z $mandb_auto ? stat _ : ();
+unlink $mandb_auto or die "$mandb_auto: $!" if @mandb_auto;
+
 my @instances;
 my $cleaned;
 
@@ -95,6 +105,16 @@ sub cleanup {
         warn "# $dir still differs:\n", map {"#   $_\n"} @d if @d;
     }
     unlink $policy if $made_policy;
+    if (@mandb_auto && !-e $mandb_auto) {
+        if (open my $h, '>', $mandb_auto) {
+            close $h;
+            chmod $mandb_auto[2] & 07777, $mandb_auto;
+            chown @mandb_auto[4, 5], $mandb_auto;
+            utime @mandb_auto[8, 9], $mandb_auto;
+        } else {
+            warn "putting back $mandb_auto failed: $!\n";
+        }
+    }
 }
 END { cleanup() }
 
