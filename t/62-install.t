@@ -80,9 +80,16 @@ my @expected = sort("$libexec/mod_bbtoken.so", '/opt/bbt/bin/bbtoken',
                     '/opt/bbt/share/mod-bbtoken/bbtoken-api-dbd.conf',
                     '/opt/bbt/share/mod-bbtoken/conffiles.sha256', (map {"/opt/bbt$_"} @share), @apache);
 
+# The first two subtests start from the same install into an empty
+# DESTDIR: one make install, and a copy of what it put there for the
+# second (what each proves of that install is still checked in each).
+my $fresh = "$tmp/dest";
+my ($fresh_rc, $fresh_out) = make_("install DESTDIR=$fresh PREFIX=/opt/bbt");
+system('cp', '-a', $fresh, "$tmp/conffiles") == 0 or die 'cp' if -d $fresh;
+
 subtest 'DESTDIR and PREFIX' => sub {
-    my $d = "$tmp/dest";
-    my ($rc, $out) = make_("install DESTDIR=$d PREFIX=/opt/bbt");
+    my $d = $fresh;
+    my ($rc, $out) = ($fresh_rc, $fresh_out);
     is($rc, 0, 'make install DESTDIR PREFIX=/opt/bbt') or diag $out;
     is_deeply(files($d), \@expected, 'exactly the documented files');
     my %mode = map { $_ => (stat "$d$_")[2] & 07777 } @expected;
@@ -171,7 +178,7 @@ subtest 'an edited configuration file is kept' => sub {
     my $dav = '/etc/apache2/conf-available/bbtoken-dav.conf';
     my $jail = '/etc/fail2ban/jail.d/bbtoken.conf';
     my $manifest = "$d/opt/bbt/share/mod-bbtoken/conffiles.sha256";
-    my ($rc, $out) = make_("install DESTDIR=$d PREFIX=/opt/bbt");
+    my ($rc, $out) = ($fresh_rc, $fresh_out);
     is($rc, 0, 'make install') or diag $out;
     unlike($out, qr/kept/, 'a first install keeps nothing');
     my %new = map { $_ => slurp("$d$_") } grep {m{^/etc/}} @expected;
