@@ -51,7 +51,8 @@ fi
 # the man pages are then out of date, which any other test's make install
 # would make true again.  The tests that install into the system (t/62,
 # t/63: /etc/apache2, the package) run in parallel with the rest, which
-# use neither, and wait for each other (a lock on /etc/apache2).  The
+# read nothing they change, and wait for each other (a lock on
+# /etc/apache2).  The
 # slowest go first, longest first (as they took on a 2-core machine), so
 # that none of them starts late and the parallel part ends sooner; the
 # rest follow in name order.
