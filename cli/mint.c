@@ -54,8 +54,16 @@ static int bbtoken_mint_body(bbtoken_ctx_t *ctx, void *arg)
         }
         return BBTOKEN_MINT_AGAIN;
     }
-    if ((rc = mt->stored(ctx, res, &g->m, mt->arg)) != 0 || g->shown) {
+    if ((rc = mt->stored(ctx, res, &g->m, mt->arg)) != 0) {
+        /* stored said why in its own words; after the token was printed,
+         * also that what stdout shows is not valid. */
+        if (g->shown) {
+            bbtoken_fail("%s", mt->commit);
+        }
         return rc;
+    }
+    if (g->shown) {
+        return 0;
     }
     len = strlen(g->m.token);
     memcpy(line, g->m.token, len);

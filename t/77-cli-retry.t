@@ -17,6 +17,7 @@ use lib "$FindBin::Bin/lib";
 use Test::More;
 use BBT::Env qw(auth_bearer parse_token);
 use BBT::Assert;
+use BBT::Cache qw(until_status);
 
 my $env = BBT::Env->new->start;
 $env->make_repo('PROJ', 'repo');
@@ -132,36 +133,48 @@ subtest 'create: another error is not run again' => sub {
     }
 };
 
-subtest 'create: aborted at COMMIT, then refused for another reason: the token printed is said not valid' => sub {
-    # The try after the abort stores the token printed, and is refused
-    # there for a reason of its own.
-    $env->psql(<<'SQL');
+# The try after an abort at COMMIT stores the token printed, and a test
+# trigger on the tokens does $action to it there (on the second insert of
+# a row, counted by a sequence): whatever the reason it is refused for, the
+# message says the token printed is not valid, matching $said.
+sub refused_later {
+    my ($name, $action, $said) = @_;
+    $env->psql(<<"SQL");
 CREATE SEQUENCE bbt_test_later;
-CREATE FUNCTION bbt_test_refuse_later() RETURNS trigger LANGUAGE plpgsql AS $$
+CREATE FUNCTION bbt_test_refuse_later() RETURNS trigger LANGUAGE plpgsql AS \$\$
 BEGIN
     IF nextval('bbt_test_later') >= 2 THEN
-        RAISE EXCEPTION 'test refusal on a later try' USING ERRCODE = 'P0001';
+        $action;
     END IF;
     RETURN NEW;
 END
-$$;
+\$\$;
 CREATE TRIGGER bbt_test_refuse_later BEFORE INSERT ON bbtoken_tokens FOR EACH ROW
     EXECUTE FUNCTION bbt_test_refuse_later();
 SQL
     aborting($AT_COMMIT, 1, '40001', sub {
         my ($tokens, $created) = (ntokens(), ncreated());
-        my ($rc, $out, $err) = $env->cli('create', 'alice', '--name', 'refused later');
-        is($rc, 1, 'exit 1');
-        like($out, qr{\ABBDC-[A-Za-z0-9+/]{44}\n\z}, 'one token on stdout, printed once');
-        like($err, qr/\Abbtoken: committing the token \(the token printed is not valid\): .*test refusal on a later try/,
-             'the refusal, saying the token printed is not valid') or diag $err;
-        is($env->psql("SELECT last_value FROM bbt_test_later"), 2, 'two tries');
-        is(ntokens(), $tokens, 'no token row');
-        is(ncreated(), $created, 'no created record');
+        my ($rc, $out, $err) = $env->cli('create', 'alice', '--name', $name);
+        is($rc, 1, "$name: exit 1");
+        like($out, qr{\ABBDC-[A-Za-z0-9+/]{44}\n\z}, "$name: one token on stdout, printed once");
+        like($err, $said, "$name: why, and that the token printed is not valid") or diag $err;
+        is($env->psql("SELECT last_value FROM bbt_test_later"), 2, "$name: two tries");
+        is(ntokens(), $tokens, "$name: no token row");
+        is(ncreated(), $created, "$name: no created record");
         chomp $out;
-        is(status_with($out), 401, 'the token printed is refused');
+        is(status_with($out), 401, "$name: the token printed is refused");
     });
-    $env->psql('DROP TRIGGER bbt_test_refuse_later ON bbtoken_tokens');
+    $env->psql('DROP TRIGGER bbt_test_refuse_later ON bbtoken_tokens; DROP FUNCTION bbt_test_refuse_later();'
+               . ' DROP SEQUENCE bbt_test_later');
+}
+
+subtest 'create: aborted at COMMIT, then refused for another reason: the token printed is said not valid' => sub {
+    # An error of the database's.
+    refused_later('refused later', "RAISE EXCEPTION 'test refusal on a later try' USING ERRCODE = 'P0001'",
+                  qr/\Abbtoken: committing the token \(the token printed is not valid\): .*test refusal on a later try/);
+    # No row stored, as when the owner was disabled between the tries.
+    refused_later('no row later', 'RETURN NULL',
+                  qr/\Abbtoken: user is disabled: alice\nbbtoken: committing the token \(the token printed is not valid\)\n\z/);
 };
 
 subtest 'revoke, one statement its own transaction: run again' => sub {
@@ -174,7 +187,10 @@ subtest 'revoke, one statement its own transaction: run again' => sub {
     is($env->psql("SELECT revoked_at IS NOT NULL FROM bbtoken_tokens WHERE id = '$id'"), 't', 'revoked');
     is($env->psql("SELECT count(*) FROM bbtoken_audit WHERE event = 'revoked' AND token_id = '$id'"), 1,
        'one revoked record');
-    is(status_with($tok), 401, 'the token is refused');
+    # Another process revoked it: the cache learns so through the
+    # listener, within its bound.
+    my ($ok, $n, $seen) = until_status($env, $UP, auth_bearer($tok), 401);
+    ok($ok, "the token is refused ($n requests)") or diag $seen;
 };
 
 subtest 'grant: run again, one row; aborted each time: nothing written' => sub {
