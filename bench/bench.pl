@@ -23,13 +23,16 @@
 # The measurements run in rounds (BENCH_ROUNDS, default 3), each round
 # every case once, in turn, so that a machine busy with something else
 # for a while weighs on every case alike; each figure is the median of its
-# rounds, each ratio the median of the round's ratios.
+# rounds, each ratio the median of the round's ratios (and their range).
+# A warm-up of BENCH_WARMUP seconds a case (default 2; 0 for none) runs
+# first.
 use strict;
 use warnings;
 use FindBin;
 use lib "$FindBin::Bin/../t/lib", "$FindBin::Bin/lib";
 use BBT::Peers;
 use HTTP::Tiny;
+use List::Util qw(shuffle);
 use Time::HiRes qw(time sleep);
 use BBT::Env qw(mistype_token forge_token auth_bearer);
 
@@ -66,10 +69,11 @@ my $base2 = "http://127.0.0.1:$port2";
 sleep 1;    # the listeners connect
 
 sub wrk {
-    my ($url, $auth, $script) = @_;
+    my ($url, $auth, $script, $for) = @_;
+    $for //= $secs;
     my @h = $auth ? ('-H', "Authorization: $auth") : ();
     my @s = $script ? ('-s', $script) : ();
-    my $out = `wrk -t2 -c$conns -d${secs}s --latency @{[ map { "'$_'" } @h, @s ]} '$url' 2>&1`;
+    my $out = `wrk -t2 -c$conns -d${for}s --latency @{[ map { "'$_'" } @h, @s ]} '$url' 2>&1`;
     my ($rps) = $out =~ /Requests\/sec:\s+([\d.]+)/;
     my ($p50) = $out =~ /^\s+50%\s+(\S+)/m;
     my ($p99) = $out =~ /^\s+99%\s+(\S+)/m;
@@ -105,28 +109,47 @@ my @cases = (
     ['forged: 1000 distinct, in turn (401)', "$base/dumb$file", undef, 1, $lua],
     ['mistyped token (401, no lookup)', "$base/dumb$file", 'Bearer ' . mistype_token($token), 1],
 );
+# Every case once before the rounds, not counted: the first requests of a
+# run fill what a steady stream finds filled (httpd's threads and pools,
+# the cache and each thread's copies of its entries, mod_dbd's
+# connections), and in the first round they fell on whichever case came
+# first.  Then each round takes the cases in an order of its own (the same
+# orders in every run), so that no case always comes first, or after the
+# same one.
+my $warm = $ENV{BENCH_WARMUP} // 2;
+if ($warm) {
+    wrk(@{$_}[1, 2, 4], $warm) for @cases;
+}
 my @runs;    # [case][round]
+srand(1);
 for my $round (1 .. $rounds) {
-    for my $i (0 .. $#cases) {
+    for my $i (shuffle(0 .. $#cases)) {
         my (undef, $url, $auth, undef, $script) = @{ $cases[$i] };
         push @{ $runs[$i] }, wrk($url, $auth, $script);
     }
 }
+srand();
 
 print "mod_bbtoken benchmark: wrk -t2 -c$conns -d${secs}s on 127.0.0.1, httpd event MPM, ",
       "PostgreSQL 15 on loopback; median of $rounds rounds\n\n";
-printf "%-38s %10s %8s   %8s %8s\n", '', 'req/s', 'x static', 'p50', 'p99';
+# A round's ratios move by several hundredths on a busy or slow machine:
+# their range is printed beside their median.
+printf "%-38s %10s %8s %11s   %8s %8s\n", '', 'req/s', 'x static', 'rounds', 'p50', 'p99';
 for my $i (0 .. $#cases) {
     my ($label, undef, undef, $refused) = @{ $cases[$i] };
     my @r = @{ $runs[$i] };
     my $rps = median(map { $_->{rps} } @r);
-    my $ratio = median(map { $runs[0][$_]{rps} ? $r[$_]{rps} / $runs[0][$_]{rps} : 0 } 0 .. $#r);
+    my @ratios = sort { $a <=> $b }
+        map { $runs[0][$_]{rps} ? $r[$_]{rps} / $runs[0][$_]{rps} : 0 } 0 .. $#r;
+    my $ratio = median(@ratios);
+    my $range = sprintf '%.2f-%.2f', $ratios[0], $ratios[-1];
     my ($mid) = grep { $_->{rps} == $rps } @r;
     my $non2xx = 0;
     $non2xx += $_->{non2xx} for @r;
     my $note = $refused ? ($non2xx ? '   (refused, as it should be)' : '   (NOT refused!)')
              : ($non2xx ? "   ($non2xx failed!)" : '');
-    printf "%-38s %10.0f %7.2fx   %8s %8s%s\n", $label, $rps, $ratio, $mid->{p50}, $mid->{p99}, $note;
+    printf "%-38s %10.0f %7.2fx %11s   %8s %8s%s\n", $label, $rps, $ratio, $range, $mid->{p50},
+        $mid->{p99}, $note;
 }
 
 # Revocation: a token both servers answer from their caches is revoked
