@@ -17,7 +17,9 @@
 # and when in the run it was first and last seen.
 #
 # With BBT_OLD_MODULE=path/to/mod_bbtoken.so and BBT_OLD_GRANTS=path/to/
-# grants.sql (the previous release's, which serves schema FROM), httpd runs
+# grants.sql (of a release that serves schema FROM: for 20, the tree before
+# the commit that added migration 21, `git archive 5067dc9^ | tar -x -C DIR`
+# and `make -f apxs.mk` there), httpd runs
 # that module through every run: a vhost with the token cache on and one
 # with it off (BBTokenCache off), each asked in a loop for a file behind
 # the module with a good token and with a revoked one; every status is

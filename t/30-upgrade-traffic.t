@@ -17,10 +17,11 @@
 #   - A rewrite of bbtoken_lookup committed while a lookup waits for it:
 #     the lookup sees the rewritten rows (200), not a table that looks
 #     empty to a snapshot taken before the rewrite (401).  PostgreSQL takes
-#     a statement's locks on the tables it names before its snapshot; the
-#     previous release's lookup read the grants inside a function, which
-#     locks them after, and refused a good token with 403 when it waited
-#     on migration 23's rewrite of the grant tables (bench/upgrade.pl).
+#     a statement's locks on the tables it names before its snapshot (the
+#     module of version 20 read the grants inside a function, which locks
+#     them after, and refused a good token with 403 when it waited on
+#     migration 23's rewrite of the grant tables, until 23 took the locks
+#     of the tables that lookup names first: bench/upgrade.pl).
 use strict;
 use warnings;
 use FindBin;
