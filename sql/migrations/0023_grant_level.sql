@@ -9,6 +9,23 @@
 -- Benchmark).  The stored column is computed by the same function when a
 -- grant is written, so the rule keeps its one home.
 
+-- Adding a stored column rewrites both grant tables, and a rewritten table
+-- looks empty to a snapshot taken before the rewrite committed.  The
+-- previous release's lookup reads the grants inside bbtoken_owner_level_of
+-- (PL/pgSQL), which takes its locks after the statement's snapshot: one
+-- that waited here read no grant and refused a good token, 403, and the
+-- cache kept that (bench/upgrade.pl, README: Upgrading).  Each of the
+-- token lookup's statements names bbtoken_tokens or bbtoken_users, whose
+-- locks PostgreSQL takes before the snapshot: held first, they keep each
+-- lookup out until the commit, and it then reads the new rows.  In the
+-- order the lookups take them (the tokens, their owners, then inside the
+-- functions the grants), so that none holds one that this waits for while
+-- it waits for one that this holds: in another order, a lookup and the
+-- migration stalled each other until PostgreSQL's deadlock check (a
+-- second) ended one of them.
+LOCK TABLE bbtoken_tokens, bbtoken_users, bbtoken_project_grants,
+           bbtoken_repo_grants IN ACCESS EXCLUSIVE MODE;
+
 ALTER TABLE bbtoken_project_grants
     ADD COLUMN perm_level integer
         GENERATED ALWAYS AS (bbtoken_perm_level(permission)) STORED;
