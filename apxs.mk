@@ -264,6 +264,9 @@ FAIL2BAN_CONF = $(if $(APACHE_CONF),$(if $(DESTDIR)$(wildcard $(FAIL2BAN_DIR)/fi
 FAIL2BAN_FILES := filter.d/bbtoken.conf jail.d/bbtoken.conf
 
 SHARE_FILES := $(wildcard sql/*.sql sql/migrations/*.sql routes/*.conf www/*)
+# One install a directory, not one a file.
+SHARE_DIRS := $(sort $(dir $(SHARE_FILES)))
+share_in = $(foreach f,$(SHARE_FILES),$(if $(filter $(1),$(dir $(f))),$(f)))
 SNIPPETS := bbtoken-git bbtoken-dav bbtoken-svn bbtoken-rest bbtoken-page bbtoken-metrics
 # conf/*.in with the installed paths filled in.
 # DBDParams: the lookup role's (server-wide) and the API role's (its host).
@@ -286,7 +289,8 @@ install: all man
 		$(DESTDIR)$(DOCDIR)/examples
 	install -m 0644 $(OUT)/mod_bbtoken.so $(DESTDIR)$(LIBEXECDIR)/mod_bbtoken.so
 	install -m 0755 $(OUT)/bbtoken $(DESTDIR)$(BINDIR)/bbtoken
-	for f in $(SHARE_FILES); do install -D -m 0644 $$f $(DESTDIR)$(SHAREDIR)/$$f || exit 1; done
+	install -d $(SHARE_DIRS:%=$(DESTDIR)$(SHAREDIR)/%)
+	$(foreach d,$(SHARE_DIRS),install -m 0644 -t $(DESTDIR)$(SHAREDIR)/$(d) $(call share_in,$(d)) &&) true
 	install -m 0644 $(OUT)/man/bbtoken.1 $(DESTDIR)$(MANDIR)/man1/bbtoken.1
 	install -m 0644 $(OUT)/man/mod_bbtoken.5 $(DESTDIR)$(MANDIR)/man5/mod_bbtoken.5
 	install -m 0644 completion/bbtoken.bash $(DESTDIR)$(COMPLETIONSDIR)/bbtoken
