@@ -54,7 +54,7 @@ level_probe_on($env);
 my $CALLS = 'SELECT coalesce(sum(calls), 0) FROM pg_stat_statements WHERE';
 my $COUNTS = "SELECT ($CALLS userid = 'bbtoken_httpd'::regrole),"
            . " ($CALLS strpos(query, '$BBT::Cache::LOOKUP') > 0),"
-           . " ($CALLS strpos(query, 'WHERE u.id = \$3::bigint') > 0),"
+           . " ($CALLS strpos(query, " . BBT::Pg::sql_text('WHERE u.id = $3::bigint') . ") > 0),"
            . " (SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM bbt_level_probe)";
 sub counts { return split /\|/, $env->psql($COUNTS, sep => '|') }
 
