@@ -26,20 +26,26 @@ CC      ?= cc
 OUT     := build/out
 OBJ     := build/obj
 
-APR_CONFIG := $(firstword $(subst ;, ,$(shell $(APXS) -q APR_CONFIG)))
-APU_CONFIG := $(lastword $(subst ;, ,$(shell $(APXS) -q APU_CONFIG)))
-LIBEXECDIR := $(shell $(APXS) -q LIBEXECDIR)
+# What the helper programs (apxs, a perl script, apr-1-config, pkg-config,
+# pg_config) answer is asked the first time a recipe needs it, and kept:
+# `VAR = $(eval VAR := ...)$(VAR)` turns itself into a simple variable on
+# first use.  Asking them all while reading this file cost some twenty
+# processes on every make run, install, uninstall and clean included.
+APR_CONFIG = $(eval APR_CONFIG := $$(firstword $$(subst ;, ,$$(shell $$(APXS) -q APR_CONFIG))))$(APR_CONFIG)
+APU_CONFIG = $(eval APU_CONFIG := $$(lastword $$(subst ;, ,$$(shell $$(APXS) -q APU_CONFIG))))$(APU_CONFIG)
+LIBEXECDIR = $(eval LIBEXECDIR := $$(shell $$(APXS) -q LIBEXECDIR))$(LIBEXECDIR)
 
 # The one place the version is written; the module and the CLI get it as
 # BBT_VERSION, debian/changelog must agree (make deb checks).
-VERSION := $(shell cat VERSION)
+VERSION := $(strip $(file < VERSION))
 VERSION_DEF := -DBBT_VERSION='"$(VERSION)"'
 # The schema version this release's migrations end at, which the module
 # expects (bbt_schema.c says when the database is behind or ahead of it); the
 # CLI counts its compiled-in migrations instead.
 MIGRATION_FILES := $(sort $(wildcard sql/migrations/*.sql))
-SCHEMA_LATEST := $(shell echo $(notdir $(lastword $(MIGRATION_FILES))) | sed 's/^0*\([0-9][0-9]*\)_.*/\1/')
-SCHEMA_DEF := -DBBT_SCHEMA_LATEST=$(SCHEMA_LATEST)
+SCHEMA_LATEST = $(eval SCHEMA_LATEST := $$(shell echo $$(notdir $$(lastword $$(MIGRATION_FILES))) \
+                | sed 's/^0*\([0-9][0-9]*\)_.*/\1/'))$(SCHEMA_LATEST)
+SCHEMA_DEF = -DBBT_SCHEMA_LATEST=$(SCHEMA_LATEST)
 
 # Warnings are errors here and in CI; a packager whose compiler warns where
 # ours does not can build with `make -f apxs.mk WERROR=`.
@@ -60,11 +66,11 @@ SAN_LDFLAGS :=
 endif
 BASEFLAGS := $(OPTFLAGS) -fPIC -fstack-protector-strong \
              -fvisibility=hidden -pthread $(WARN) $(VERSION_DEF) $(CPPFLAGS) $(CFLAGS)
-HTTPD_INC := -I$(shell $(APXS) -q INCLUDEDIR) $(shell $(APR_CONFIG) --includes --cppflags) $(shell $(APU_CONFIG) --includes)
-JANSSON  := $(shell pkg-config --cflags --libs jansson)
-JANSSON_CFLAGS := $(shell pkg-config --cflags jansson)
-JANSSON_LIBS := $(shell pkg-config --libs jansson)
-PQ_INC   := -I$(shell pg_config --includedir 2>/dev/null || echo /usr/include/postgresql)
+HTTPD_INC = $(eval HTTPD_INC := -I$$(shell $$(APXS) -q INCLUDEDIR) \
+            $$(shell $$(APR_CONFIG) --includes --cppflags) $$(shell $$(APU_CONFIG) --includes))$(HTTPD_INC)
+JANSSON_CFLAGS = $(eval JANSSON_CFLAGS := $$(shell pkg-config --cflags jansson))$(JANSSON_CFLAGS)
+JANSSON_LIBS = $(eval JANSSON_LIBS := $$(shell pkg-config --libs jansson))$(JANSSON_LIBS)
+PQ_INC = $(eval PQ_INC := -I$$(shell pg_config --includedir 2>/dev/null || echo /usr/include/postgresql))$(PQ_INC)
 
 CORE    := bbt_input bbt_token bbt_perm bbt_cred bbt_route bbt_rules bbt_sqlstate \
            bbt_rules_load bbt_decide bbt_cachectl bbt_rest_req bbt_expo bbt_body \
@@ -183,11 +189,11 @@ unit: $(UNITS)
 # tree of their own.  Compiled once for every fuzzer: compiling it again for
 # each of them was most of the build's time.
 FUZZ_OBJ   := $(OBJ)/fuzz
-FUZZ_FLAGS := -g -O1 -pthread $(VERSION_DEF) -fno-sanitize-recover=undefined -Imod_bbtoken -Icli -It/unit \
+FUZZ_FLAGS = -g -O1 -pthread $(VERSION_DEF) -fno-sanitize-recover=undefined -Imod_bbtoken -Icli -It/unit \
               $(JANSSON_CFLAGS)
 FUZZ_CORE_O := $(CORE:%=$(FUZZ_OBJ)/%.o) $(FUZZ_OBJ)/bbt_sets.o
 FUZZ_CLI_O := $(CLI_NOPQ:%=$(FUZZ_OBJ)/cli/%.o)
-FUZZ_LIBS  := -lcrypto -lpcre2-8 $(JANSSON_LIBS)
+FUZZ_LIBS  = -lcrypto -lpcre2-8 $(JANSSON_LIBS)
 
 $(FUZZ_OBJ) $(FUZZ_OBJ)/cli:
 	mkdir -p $@
@@ -258,6 +264,9 @@ FAIL2BAN_CONF = $(if $(APACHE_CONF),$(if $(DESTDIR)$(wildcard $(FAIL2BAN_DIR)/fi
 FAIL2BAN_FILES := filter.d/bbtoken.conf jail.d/bbtoken.conf
 
 SHARE_FILES := $(wildcard sql/*.sql sql/migrations/*.sql routes/*.conf www/*)
+# One install a directory, not one a file.
+SHARE_DIRS := $(sort $(dir $(SHARE_FILES)))
+share_in = $(foreach f,$(SHARE_FILES),$(if $(filter $(1),$(dir $(f))),$(f)))
 SNIPPETS := bbtoken-git bbtoken-dav bbtoken-svn bbtoken-rest bbtoken-page bbtoken-metrics
 # conf/*.in with the installed paths filled in.
 # DBDParams: the lookup role's (server-wide) and the API role's (its host).
@@ -280,7 +289,8 @@ install: all man
 		$(DESTDIR)$(DOCDIR)/examples
 	install -m 0644 $(OUT)/mod_bbtoken.so $(DESTDIR)$(LIBEXECDIR)/mod_bbtoken.so
 	install -m 0755 $(OUT)/bbtoken $(DESTDIR)$(BINDIR)/bbtoken
-	for f in $(SHARE_FILES); do install -D -m 0644 $$f $(DESTDIR)$(SHAREDIR)/$$f || exit 1; done
+	install -d $(SHARE_DIRS:%=$(DESTDIR)$(SHAREDIR)/%)
+	$(foreach d,$(SHARE_DIRS),install -m 0644 -t $(DESTDIR)$(SHAREDIR)/$(d) $(call share_in,$(d)) &&) true
 	install -m 0644 $(OUT)/man/bbtoken.1 $(DESTDIR)$(MANDIR)/man1/bbtoken.1
 	install -m 0644 $(OUT)/man/mod_bbtoken.5 $(DESTDIR)$(MANDIR)/man5/mod_bbtoken.5
 	install -m 0644 completion/bbtoken.bash $(DESTDIR)$(COMPLETIONSDIR)/bbtoken

@@ -18,22 +18,33 @@
 # from the one an earlier install put there.
 set -e
 
-sum() { sha256sum < "$1" | cut -d' ' -f1; }
+# make install runs this for every file, every time: shell built-ins
+# where they do the job, so that a file costs a few processes, not fifteen.
 
-# The hash recorded for $file, or nothing.
+# The SHA-256 of file $1, into $sum.
+sum() {
+    sum=$(sha256sum < "$1")
+    sum=${sum%% *}
+}
+
+# The hash recorded for $file, into $recorded (empty when there is none).
 recorded() {
+    recorded=
     [ -f "$manifest" ] || return 0
-    awk -v f="$file" 'substr($0, 67) == f { print substr($0, 1, 64) }' "$manifest"
+    while IFS= read -r line || [ -n "$line" ]; do
+        [ "${line#*  }" != "$file" ] || recorded=${line%%  *}
+    done < "$manifest"
 }
 
 # Record $1 for $file (or, with no $1, forget it).
 record() {
     tmp="$manifest.tmp"
-    mkdir -p "$(dirname "$manifest")"
+    [ -d "${manifest%/*}" ] || mkdir -p "${manifest%/*}"
+    : > "$tmp"
     if [ -f "$manifest" ]; then
-        awk -v f="$file" 'substr($0, 67) != f' "$manifest" > "$tmp"
-    else
-        : > "$tmp"
+        while IFS= read -r line || [ -n "$line" ]; do
+            [ "${line#*  }" = "$file" ] || printf '%s\n' "$line" >> "$tmp"
+        done < "$manifest"
     fi
     [ -z "$1" ] || printf '%s  %s\n' "$1" "$file" >> "$tmp"
     chmod 0644 "$tmp"
@@ -44,8 +55,12 @@ case "$1" in
 install)
     [ $# -eq 6 ] || { echo "usage: $0 install MODE NEW DESTDIR FILE MANIFEST" >&2; exit 2; }
     mode=$2 new=$3 file=$5 dest=$4$5 manifest=$4$6
-    install -d "$(dirname "$dest")"
-    if [ ! -e "$dest" ] || [ "$(sum "$dest")" = "$(recorded)" ]; then
+    [ -d "${dest%/*}" ] || install -d "${dest%/*}"
+    if [ -e "$dest" ]; then
+        sum "$dest"
+        recorded
+    fi
+    if [ ! -e "$dest" ] || [ "$sum" = "$recorded" ]; then
         install -m "$mode" "$new" "$dest"
     elif ! cmp -s "$new" "$dest"; then
         install -m "$mode" "$new" "$dest.dist"
@@ -56,13 +71,16 @@ install)
     if cmp -s "$new" "$dest" && cmp -s "$new" "$dest.dist"; then
         rm -f "$dest.dist"
     fi
-    record "$(sum "$new")"
+    sum "$new"
+    record "$sum"
     ;;
 remove)
     [ $# -eq 4 ] || { echo "usage: $0 remove DESTDIR FILE MANIFEST" >&2; exit 2; }
     file=$3 dest=$2$3 manifest=$2$4
     if [ -e "$dest" ]; then
-        if [ "$(sum "$dest")" = "$(recorded)" ]; then
+        sum "$dest"
+        recorded
+        if [ "$sum" = "$recorded" ]; then
             rm -f "$dest"
         else
             echo "uninstall: kept $file, which is not what install put there (edited?)"

@@ -74,8 +74,8 @@ my @WORK = ('bbtoken_api_leak_throttle(', 'id = ANY($1::text[]) AND revoked_at I
             'bbtoken_api_revoke_leaked(');
 # All three in one psql (statement_calls' count, each a column).
 sub work {
-    my @cols = map { (my $t = $_) =~ s/'/''/g;
-                     "(SELECT coalesce(sum(calls), 0) FROM pg_stat_statements WHERE strpos(query, '$t') > 0)" } @WORK;
+    my @cols = map { "(SELECT coalesce(sum(calls), 0) FROM pg_stat_statements WHERE strpos(query, "
+                     . BBT::Pg::sql_text($_) . ") > 0)" } @WORK;
     return [split /\|/, $env->psql('SELECT ' . join(', ', @cols), sep => '|')];
 }
 sub work_of {

@@ -322,9 +322,12 @@ subtest 'concurrent new groups: the token row keeps both' => sub {
              . "EXIT WHEN EXISTS (SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
              . "AND query LIKE '%10.7.2.0/24%' AND pid <> pg_backend_pid()); "
              . "PERFORM pg_sleep(0.05); END LOOP; END \$\$; COMMIT;";
+    # What the first session's psql said, for the parent to show if it failed.
+    my $said = $env->dir . '/scratch/first-session.err';
     my $pid = fork // die "fork: $!";
     if (!$pid) {
-        my ($rc) = $env->psql_try($hold);
+        my ($rc, undef, $err) = $env->psql_try($hold);
+        BBT::Env::spew($said, $err // '');
         POSIX::_exit($rc ? 1 : 0);
     }
     my $held;
@@ -336,7 +339,7 @@ subtest 'concurrent new groups: the token row keeps both' => sub {
     ok($held, 'the first session holds its write open');
     is($env->psql("SELECT bbtoken_note_net('$id', '10.7.2.0/24', '10.7.2.1')"), 't', 'the second writes');
     waitpid($pid, 0);
-    is($?, 0, 'the first committed');
+    is($?, 0, 'the first committed') or diag 'the first session said: ' . BBT::Env::slurp($said);
     is($env->psql("SELECT array_to_string(seen_nets, ' ') FROM bbtoken_tokens WHERE id = '$id'"),
        '10.7.1.0/24 10.7.2.0/24', 'the token row has both groups');
 };

@@ -54,7 +54,7 @@ level_probe_on($env);
 my $CALLS = 'SELECT coalesce(sum(calls), 0) FROM pg_stat_statements WHERE';
 my $COUNTS = "SELECT ($CALLS userid = 'bbtoken_httpd'::regrole),"
            . " ($CALLS strpos(query, '$BBT::Cache::LOOKUP') > 0),"
-           . " ($CALLS strpos(query, 'WHERE u.id = \$3::bigint') > 0),"
+           . " ($CALLS strpos(query, " . BBT::Pg::sql_text('WHERE u.id = $3::bigint') . ") > 0),"
            . " (SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM bbt_level_probe)";
 sub counts { return split /\|/, $env->psql($COUNTS, sep => '|') }
 
@@ -187,7 +187,9 @@ subtest 'the right secret, refused all the same: no level either' => sub {
     is_ok_res($r, 'in Basic under the owner\'s name in another case');
     work_is($w, { all => 1, lookup => 1, level => 0, computed => 0 }, '  one statement');
 
-    force_update($id, "expires_at = now() - interval '1 second'");
+    # Expired a second ago, or, for a token made less than a second ago,
+    # just after it was made (an expiry must follow the creation).
+    force_update($id, "expires_at = greatest(now() - interval '1 second', created_at + interval '1 microsecond')");
     ($r, $w) = work($UP, "Bearer $tok");
     is_401($r, 1, 'expired');
     is($w->{computed}, 0, '  no level computed');

@@ -208,9 +208,19 @@ sub stat_statements_on {
 # (every database, every role), as pg_stat_statements counts them.
 sub statement_calls {
     my ($self, $text) = @_;
-    $text =~ s/'/''/g;
     return $self->psql("SELECT coalesce(sum(calls), 0) FROM pg_stat_statements "
-                       . "WHERE strpos(query, '$text') > 0");
+                       . "WHERE strpos(query, " . sql_text($text) . ") > 0");
+}
+
+# $text as an SQL expression, string literals joined by chr(36) for each $:
+# pg_stat_statements spells parameters $1, $2..., and a statement with a $
+# and a digit would go to a psql of its own (psql_try), a process and a
+# connection each time.  Each literal is a constant to pg_stat_statements,
+# so a statement comparing with this text does not contain it.
+sub sql_text {
+    my ($text) = @_;
+    return "''" if $text eq '';
+    return join ' || chr(36) || ', map { (my $s = $_) =~ s/'/''/g; "'$s'" } split /\$/, $text, -1;
 }
 
 sub pg_log_text { slurp($_[0]{pglog}) }
