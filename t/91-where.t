@@ -314,7 +314,10 @@ subtest 'without the cache: the lookup knows the groups, no write per request' =
 # ends with both (a copy made from the second's first snapshot would lose
 # the first's).  The first session holds its transaction open until
 # PostgreSQL shows the second waiting for a lock (pg_stat_activity read
-# afresh each time: a transaction keeps its first view of it).
+# afresh each time: a transaction keeps its first view of it).  The second
+# starts only once the first sleeps in its loop, past its write: its
+# statements show in pg_stat_activity from the start, and a second that
+# came first would write, commit and leave the first waiting for nothing.
 subtest 'concurrent new groups: the token row keeps both' => sub {
     my (undef, $id) = create('two-at-once');
     my $hold = "BEGIN; SELECT bbtoken_note_net('$id', '10.7.1.0/24', '10.7.1.1'); "
@@ -333,10 +336,11 @@ subtest 'concurrent new groups: the token row keeps both' => sub {
     my $held;
     for (1 .. 600) {
         last if $held = $env->psql("SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%10.7.1.0/24%' "
-                                   . "AND query LIKE '%pg_sleep%' AND pid <> pg_backend_pid()");
+                                   . "AND query LIKE '%pg_sleep%' AND wait_event = 'PgSleep' "
+                                   . "AND pid <> pg_backend_pid()");
         select(undef, undef, undef, 0.05);
     }
-    ok($held, 'the first session holds its write open');
+    ok($held, 'the first session holds its write open (it sleeps in its loop)');
     is($env->psql("SELECT bbtoken_note_net('$id', '10.7.2.0/24', '10.7.2.1')"), 't', 'the second writes');
     waitpid($pid, 0);
     is($?, 0, 'the first committed') or diag 'the first session said: ' . BBT::Env::slurp($said);

@@ -135,7 +135,7 @@ subtest 'the upgrade turns an existing one into never, and the expiry stays fixe
     is_ok_res($env->get($UP, auth_bearer($late)), 'after: the late token is 200');
     is_ok_res($env->get($UP, auth_bearer($early)), 'after: the early token is 200');
     is_401($env->get($UP, auth_bearer($refd)), 1, 'after: the expired token is 401');
-    my ($rc, $out, $err) = $env->psql_try("UPDATE bbtoken_tokens SET expires_at = now() + interval '2 days' WHERE id = '$inf_id'");
+    ($rc, $out, $err) = $env->psql_try("UPDATE bbtoken_tokens SET expires_at = now() + interval '2 days' WHERE id = '$inf_id'");
     ok($rc != 0 && $err =~ /bbtoken_tokens_fixed/, 'the expiry is fixed again (the trigger is back on)') or diag $err;
     is($env->psql("SELECT tgenabled FROM pg_trigger WHERE tgname = 'bbtoken_tokens_fixed'"), 'O',
        '  and fires as before');
