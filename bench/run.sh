@@ -2,8 +2,8 @@
 # Run the benchmark: installs what it needs (wrk too), builds, and prints
 # figures for the same file behind each way in (see bench/bench.pl), then
 # one child's memory after a stream of refused requests (bench/memory.pl).
-# BENCH_SECONDS, BENCH_CONNECTIONS, BENCH_ROUNDS, BENCH_REVOKES and
-# BENCH_CLONES tune it.
+# BENCH_SECONDS, BENCH_CONNECTIONS, BENCH_ROUNDS, BENCH_WARMUP,
+# BENCH_CASES, BENCH_REVOKES and BENCH_CLONES tune it (bench/bench.pl).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build/deps.sh
