@@ -153,3 +153,9 @@ COMMIT;
 BEGIN;
 \ir migrations/0027_lookup_packed.sql
 COMMIT;
+
+-- Version 28: the owner's trigger functions for its triggers alone; rules
+-- read with a snapshot of their own.
+BEGIN;
+\ir migrations/0028_fresh_reads.sql
+COMMIT;

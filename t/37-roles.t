@@ -203,4 +203,67 @@ subtest 'neither role may create in the schema, where the owner\'s functions loo
     }
 };
 
+subtest 'a trigger of its own runs none of the schema\'s SECURITY DEFINER functions' => sub {
+    # Either role may make a temporary table and put a trigger on it that
+    # runs any trigger function it may EXECUTE, which PUBLIC may unless
+    # revoked; a SECURITY DEFINER one then runs as the schema's owner on
+    # rows the role wrote.  bbtoken_users_personal_revoke so run revoked a
+    # personal project's tokens and dropped others' grants on it;
+    # bbtoken_users_lock_tokens and bbtoken_tokens_personal locked a
+    # user's tokens or row for as long as the role's transaction lasted.
+    $env->user_add('bob');
+    $env->grant('bob', 'PROJECT_WRITE', '~alice');
+    my $pid = '100000000010';
+    $env->psql("INSERT INTO bbtoken_tokens (id, project_key, name, project_perm, repo_perm, salt, secret_hash)"
+               . " VALUES ('$pid', '~alice', 'personal ci', 'PROJECT_READ', 'REPO_READ', repeat('a', 32),"
+               . " repeat('e', 64))");
+    my $alice = $env->psql("SELECT id FROM bbtoken_users WHERE name = 'alice'");
+    my $table = "CREATE TEMP TABLE bbt_own (id bigint, name text, project_key text);";
+    my $rows = "INSERT INTO bbt_own VALUES ($alice, 'alice', '~alice'); UPDATE bbt_own SET name = 'bob';"
+             . " DELETE FROM bbt_own;";
+    for my $role ('bbtoken_httpd', 'bbtoken_api') {
+        for my $t (['AFTER UPDATE OR DELETE', 'bbtoken_users_personal_revoke'],
+                   ['BEFORE DELETE', 'bbtoken_users_lock_tokens'],
+                   ['BEFORE INSERT', 'bbtoken_tokens_personal']) {
+            my ($rc, $out, $err) = as($role, "$table CREATE TRIGGER bbt_own $t->[0] ON bbt_own FOR EACH ROW"
+                                          . " EXECUTE FUNCTION public.$t->[1](); $rows");
+            ok($rc != 0 && $err =~ /permission denied for function (?:public\.)?$t->[1]/, "$role may not: $t->[1]")
+                or diag "exit $rc: $out$err";
+        }
+    }
+    is($env->token_row($pid)->{revoked_at}, '', '~alice\'s token is live');
+    is($env->psql("SELECT count(*) FROM bbtoken_project_grants WHERE project_key = '~alice'"), 1,
+       'bob\'s grant on ~alice is there');
+    # Each role calls exactly the SECURITY DEFINER functions its README
+    # section names, and PUBLIC none: a new one is PUBLIC's until revoked.
+    my $mine = "SELECT string_agg(p.proname, ' ' ORDER BY p.proname) FROM pg_proc p"
+             . " WHERE p.prosecdef AND p.pronamespace = 'public'::regnamespace AND %s";
+    is($env->psql(sprintf $mine, "EXISTS (SELECT 1 FROM aclexplode(COALESCE(p.proacl, acldefault('f', p.proowner))) a"
+                                 . " WHERE a.grantee = 0 AND a.privilege_type = 'EXECUTE')"),
+       '', 'PUBLIC may call no SECURITY DEFINER function');
+    is($env->psql(sprintf $mine, "has_function_privilege('bbtoken_httpd', p.oid, 'EXECUTE')"),
+       'bbtoken_note_expired bbtoken_note_net bbtoken_touch', 'the lookup role: last use, expiry, address groups');
+    is($env->psql(sprintf $mine, "has_function_privilege('bbtoken_api', p.oid, 'EXECUTE')"),
+       join(' ', sort((map {"bbtoken_api_$_"} qw(create update revoke may scope_create scope_update scope_revoke
+                                                  project_set rotate set_nets leak_throttle revoke_leaked)),
+                      qw(bbtoken_note_expired bbtoken_note_net bbtoken_touch))),
+       'the API role: those and the API\'s');
+};
+
+subtest 'neither role may turn a trigger off' => sub {
+    # The triggers keep bbtoken_lookup and notify httpd's caches; a change
+    # made with them off leaves both stale (t/78-lookup-check).
+    for my $role ('bbtoken_httpd', 'bbtoken_api') {
+        for my $sql ('ALTER TABLE bbtoken_tokens DISABLE TRIGGER bbtoken_tokens_lookup_upd',
+                     'ALTER TABLE bbtoken_users DISABLE TRIGGER ALL',
+                     'SET session_replication_role = replica') {
+            my ($rc, $out, $err) = as($role, $sql);
+            ok($rc != 0 && $err =~ /must be owner|permission denied/, "$role may not: $sql")
+                or diag "exit $rc: $out$err";
+        }
+    }
+    is($env->psql("SELECT count(*) FROM pg_trigger WHERE tgrelid IN ('bbtoken_tokens'::regclass,"
+                  . " 'bbtoken_users'::regclass) AND tgenabled NOT IN ('O', 'A')"), 0, 'every trigger fires');
+};
+
 done_testing;
