@@ -30,14 +30,15 @@
 -- admins may manage its tokens" (no row says yes), and let a repository's
 -- admin, where its project lets only its admins, list the repository's
 -- tokens, or create or revoke one where the change's own check waited so;
--- and it read empty grant tables as no level, refusing a project's admins.  bbtoken_owner_level_map, by which the lookup's
--- triggers write an owner's levels into each of their tokens' rows in
--- bbtoken_lookup, so wrote them without the grants, and every such token
--- was refused its owner's projects until the next change to the owner.
--- A VOLATILE function takes a snapshot of its own after it has locked
--- what it reads (t/30-upgrade-rest).  Likewise the two older level
--- functions, bbtoken_owner_level and bbtoken_owner_level_of (the previous
--- release's lookup, which refused good tokens so: README, Upgrading).
+-- and it read empty grant tables as no level, refusing a project's
+-- admins.  bbtoken_owner_level_map, by which the lookup's triggers write
+-- an owner's levels into each of their tokens' rows in bbtoken_lookup, so
+-- wrote them without the grants, and every such token was refused its
+-- owner's projects until the next change to the owner.  A VOLATILE
+-- function takes a snapshot of its own after it has locked what it reads
+-- (t/30-upgrade-rest).  Likewise the two older level functions,
+-- bbtoken_owner_level and bbtoken_owner_level_of (the previous release's
+-- lookup, which refused good tokens so: README, Upgrading).
 -- bbtoken_owner_levels and bbtoken_lookup_rows stay STABLE: a statement's
 -- plan takes them in whole, tables and all, which only a STABLE function
 -- allows.
