@@ -7,25 +7,34 @@
 # configuration tells the two apart: such a host must not use the cache,
 # neither to believe the main server's entries (a token its own database
 # does not know would be let in) nor to leave its own there (the main
-# server's token would be refused).  One child, so that both hosts' requests
-# meet in one child's view of the cache.
+# server's token would be refused).  mod_dbd runs one host's DBDInitSQL
+# for every host of the same pool settings: a host with those settings and
+# none of its own reads as that host does, and is not cached either.  A
+# host with the main server's settings still is.  One child, so that the
+# hosts' requests meet in one child's view of the cache.
 use strict;
 use warnings;
 use FindBin;
 use lib "$FindBin::Bin/lib";
 use Test::More;
 use HTTP::Tiny;
+use Time::HiRes qw(sleep time);
 use BBT::Env qw(auth_bearer parse_token);
 use BBT::Assert;
 use BBT::Cache qw(log_mark log_since wait_log settle);
 
 my $env = BBT::Env->new(httpd => 0, mpm => 'event', mpm_conf => BBT::Util::one_child_mpm(8))->start;
-my $port2 = BBT::Util::free_port();
+my ($port2, $port3, $port4) = map { BBT::Util::free_port() } 1 .. 3;
 $env->psql('CREATE SCHEMA tenantb; CREATE TABLE tenantb.bbtoken_lookup (LIKE public.bbtoken_lookup);'
            . ' GRANT USAGE ON SCHEMA tenantb TO bbtoken_httpd;'
            . ' GRANT SELECT ON tenantb.bbtoken_lookup TO bbtoken_httpd');
-$env->{extra_conf} = "Listen 127.0.0.1:$port2\n<VirtualHost 127.0.0.1:$port2>\n"
-    . "    DBDMin 0\n    DBDInitSQL \"SET search_path TO tenantb, public\"\n</VirtualHost>\n";
+# httpd lists virtual hosts last defined first, and mod_dbd runs the
+# DBDInitSQL of the first host of a pool it meets: the sibling ($port4),
+# defined first, reads as the other host ($port2) does.
+$env->{extra_conf} = "Listen 127.0.0.1:$port4\n<VirtualHost 127.0.0.1:$port4>\n    DBDMin 0\n</VirtualHost>\n"
+    . "Listen 127.0.0.1:$port2\n<VirtualHost 127.0.0.1:$port2>\n"
+    . "    DBDMin 0\n    DBDInitSQL \"SET search_path TO tenantb, public\"\n</VirtualHost>\n"
+    . "Listen 127.0.0.1:$port3\n<VirtualHost 127.0.0.1:$port3>\n</VirtualHost>\n";
 my $mark = log_mark($env);
 $env->write_cgi;
 $env->httpd_start;
@@ -69,8 +78,32 @@ for my $i (1 .. 3) {
         or diag log_since($env, $mark);
 }
 
-my @warned = $env->error_log_text =~ /(BBT810: virtual host \S*:$port2 sets its database sessions up itself)/g;
-is(scalar @warned, 1, 'BBT810 says, once, that the host is not cached');
+# The other hosts.
+my $plain = "http://127.0.0.1:$port3$path";
+my $sibling = "http://127.0.0.1:$port4$path";
+my $deadline = time + 60;
+my $cached = 0;
+while (!$cached && time < $deadline) {
+    $mark = log_mark($env);
+    my $st = $ua->get($plain, { headers => auth_bearer($tok2) })->{status};
+    $cached = $st == 200 && log_since($env, $mark) =~ /BBT037: token \Q$id2\E .*\(from the cache\)/;
+    sleep 0.05 unless $cached;
+}
+ok($cached, "a host with the main server's settings is answered from the cache");
+for my $i (1 .. 3) {
+    $mark = log_mark($env);
+    my $st = $ua->get($sibling, { headers => auth_bearer($tok2) })->{status};
+    my $log = log_since($env, $mark);
+    ok($st == 401 && $log !~ /\(from the cache\)/,
+       "a host with the other host's pool settings reads as it does, not from the cache ($i)")
+        or diag "$st\n$log";
+}
+
+for my $p ($port2, $port4) {
+    my @warned = $env->error_log_text =~ /(BBT810: virtual host \S*:$p sets its database sessions up itself)/g;
+    is(scalar @warned, 1, "BBT810 says, once, that the host on $p is not cached");
+}
+unlike($env->error_log_text, qr/BBT810: virtual host \S*:$port3 /, 'nor of the host with the main settings');
 
 is(scalar($env->crash_lines), 0, 'no httpd child crashed') or diag join "\n", $env->crash_lines;
 done_testing;
