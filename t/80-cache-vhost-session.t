@@ -56,27 +56,30 @@ sub token {
     return ($out, $p->{id});
 }
 
+# Three times $tok on $url: each answered $want, and never from the cache
+# when $cache is 0.
+sub thrice {
+    my ($url, $tok, $want, $cache, $name) = @_;
+    for my $i (1 .. 3) {
+        my $mark = log_mark($env);
+        my $st = $ua->get($url, { headers => auth_bearer($tok) })->{status};
+        my $log = log_since($env, $mark);
+        ok($st == $want && ($cache || $log !~ /\(from the cache\)/), "$name ($i): $want")
+            or diag "$st\n$log";
+    }
+}
+
 # The host first: its database does not know the token.
 my ($tok) = token('first');
 is($ua->get($other, { headers => auth_bearer($tok) })->{status}, 401,
    "the other host's database knows no such token: 401");
-for my $i (1 .. 3) {
-    $mark = log_mark($env);
-    my $st = $ua->get($main, { headers => auth_bearer($tok) })->{status};
-    is($st, 200, "the main server's token after the other host refused it ($i): 200")
-        or diag log_since($env, $mark);
-}
+thrice($main, $tok, 200, 1, "the main server's token after the other host refused it");
 
 # The main server first: its entry is its own.
 my ($tok2, $id2) = token('second');
 ok(BBT::Cache::served_from_cache($env, $path, auth_bearer($tok2), $id2),
    "the main server's token is answered from the cache");
-for my $i (1 .. 3) {
-    $mark = log_mark($env);
-    my $st = $ua->get($other, { headers => auth_bearer($tok2) })->{status};
-    is($st, 401, "the same token on the other host, after the main server cached it ($i): 401")
-        or diag log_since($env, $mark);
-}
+thrice($other, $tok2, 401, 0, 'the same token on the other host, after the main server cached it');
 
 # The other hosts.
 my $plain = "http://127.0.0.1:$port3$path";
@@ -90,14 +93,7 @@ while (!$cached && time < $deadline) {
     sleep 0.05 unless $cached;
 }
 ok($cached, "a host with the main server's settings is answered from the cache");
-for my $i (1 .. 3) {
-    $mark = log_mark($env);
-    my $st = $ua->get($sibling, { headers => auth_bearer($tok2) })->{status};
-    my $log = log_since($env, $mark);
-    ok($st == 401 && $log !~ /\(from the cache\)/,
-       "a host with the other host's pool settings reads as it does, not from the cache ($i)")
-        or diag "$st\n$log";
-}
+thrice($sibling, $tok2, 401, 0, "a host with the other host's pool settings reads as it does, not from the cache");
 
 for my $p ($port2, $port4) {
     my @warned = $env->error_log_text =~ /(BBT810: virtual host \S*:$p sets its database sessions up itself)/g;
