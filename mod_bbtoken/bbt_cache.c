@@ -14,7 +14,9 @@
  * database; a virtual host uses the cache only when its database is the
  * same: each child checks that from the first connection mod_dbd gives it
  * for the virtual host (the options libpq reports, password aside, must be
- * the listener's).
+ * the listener's), and the host's sessions must be set up as the main
+ * server's (no DBDInitSQL of its own in its pool: bbt_dbgate.h), which
+ * those options do not show.
  */
 #include "httpd.h"
 #include "http_config.h"
@@ -36,6 +38,7 @@
 
 #include "bbt_cache.h"
 #include "bbt_config.h"
+#include "bbt_dbgate.h"
 #include "bbt_socache.h"
 #include "bbt_stats.h"
 #include "bbt_where.h"
@@ -66,8 +69,9 @@ typedef struct {
 enum { BBT_SRV_UNKNOWN = 0, BBT_SRV_CHECKING, BBT_SRV_KNOWN };
 typedef struct {
     server_rec *s;
+    int own_session; /* its pool's sessions are not the main server's */
     volatile apr_uint32_t state;
-    volatile apr_uint32_t warned; /* BBT306 said (in this child) */
+    volatile apr_uint32_t warned; /* BBT306 or BBT810 said (in this child) */
     unsigned char fp[32];
 } bbt_cache_srv_t;
 
@@ -247,6 +251,7 @@ void bbt_cache_child_init(apr_pool_t *pchild, server_rec *s)
         bbt_cache_srv_t *st = apr_pcalloc(pchild, sizeof(*st));
 
         st->s = sv;
+        st->own_session = !bbt_dbgate_main_session(sv);
         apr_hash_set(bbt_cache.servers, &st->s, sizeof(st->s), st);
         if (sv == s) {
             bbt_cache.main_st = st;
@@ -270,7 +275,7 @@ static int bbt_cache_same_source(bbt_cache_srv_t *st)
 {
     bbt_cache_shared_t *sh = bbt_cache.shared;
 
-    if (!st || !apr_atomic_read32(&sh->source_set)) {
+    if (!st || st->own_session || !apr_atomic_read32(&sh->source_set)) {
         return 0;
     }
     /* The listener reads the main server's DBDParams: no need to ask. */
@@ -596,6 +601,19 @@ int bbt_cache_note_db(request_rec *r, PGconn *pg)
     PQconninfoOption *opts;
 
     if (!st || !pg || !bbt_config_cache(r->server)) {
+        return 0;
+    }
+    if (st->own_session) {
+        if (apr_atomic_cas32(&st->warned, 1, 0) == 0) {
+            ap_log_rerror(
+                APLOG_MARK, APLOG_WARNING, 0, r,
+                "BBT810: virtual host %s:%u sets its database "
+                "sessions up itself (DBDInitSQL in its pool), "
+                "which may read other rows than the token "
+                "cache's: its tokens are not cached",
+                r->server->server_hostname ? r->server->server_hostname : "",
+                (unsigned)r->server->port);
+        }
         return 0;
     }
     if (apr_atomic_cas32(&st->state, BBT_SRV_CHECKING, BBT_SRV_UNKNOWN) !=

@@ -15,6 +15,13 @@
  * The count is of the module's own connections: another module drawing on
  * the same pool (mod_authn_dbd, mod_session_dbd) can still leave the
  * module waiting in mod_dbd for its share.
+ *
+ * The same reading says whose sessions a pool's connections are.  mod_dbd
+ * runs the DBDInitSQL of the first server of a pool for all of its
+ * connections, and compares no DBDInitSQL before servers share one: a
+ * virtual host's own (SET search_path, SET ROLE) can make connections with
+ * the main server's very DBDParams read other rows, which libpq's options
+ * (the cache's test of a host's database) do not show.
  */
 #include "httpd.h"
 #include "http_config.h"
@@ -38,6 +45,7 @@ static const int bbt_dbd_default[] = {1, 2, 300, 10};
 
 typedef struct {
     int max; /* DBDMax; 0: no pool (DBDPersist Off), nothing to wait for */
+    int own_session; /* a virtual host of these settings has DBDInitSQL */
     int busy;
     apr_thread_mutex_t *mutex; /* NULL: this child could not make it */
     apr_thread_cond_t *cond;
@@ -77,6 +85,17 @@ static void bbt_dbd_read(apr_pool_t *p, const ap_directive_t *d,
             }
         }
     }
+}
+
+/* Whether the directives from d on (one level) hold DBDInitSQL. */
+static int bbt_dbd_init_sql(const ap_directive_t *d)
+{
+    for (; d; d = d->next) {
+        if (strcasecmp(d->directive, "DBDInitSQL") == 0) {
+            return 1;
+        }
+    }
+    return 0;
 }
 
 /* The gate for settings set, made on first sight.  Keyed as mod_dbd
@@ -141,13 +160,20 @@ static int bbt_dbgate_post_config(apr_pool_t *pconf, apr_pool_t *plog,
     bbt_dbd_read(ptemp, ap_conftree, main_set);
     for (sp = s; sp; sp = sp->next) {
         const char *set[BBT_DBD_NSET];
+        bbt_gate_t *g;
 
         memcpy(set, main_set, sizeof(set));
         if ((vh = bbt_vhost_section(sp)) != NULL) {
             bbt_dbd_read(ptemp, vh->first_child, set);
         }
+        g = bbt_gate_for(pconf, set);
+        /* Any host's, whether mod_dbd runs it for its pool or not: which
+         * host's it runs depends on the order and DBDPrepareSQL too. */
+        if (vh && bbt_dbd_init_sql(vh->first_child)) {
+            g->own_session = 1;
+        }
         apr_hash_set(bbt_gate_of, apr_pmemdup(pconf, &sp, sizeof(sp)),
-                     sizeof(sp), bbt_gate_for(pconf, set));
+                     sizeof(sp), g);
     }
     return OK;
 }
@@ -183,6 +209,17 @@ static bbt_gate_t *bbt_gate(server_rec *s)
         bbt_gate_of ? apr_hash_get(bbt_gate_of, &s, sizeof(s)) : NULL;
 
     return g && g->max > 0 && g->mutex ? g : NULL;
+}
+
+int bbt_dbgate_main_session(server_rec *s)
+{
+    const bbt_gate_t *g;
+
+    if (!s->is_virtual) {
+        return 1;
+    }
+    g = bbt_gate_of ? apr_hash_get(bbt_gate_of, &s, sizeof(s)) : NULL;
+    return g && !g->own_session;
 }
 
 int bbt_dbgate_enter(server_rec *s, apr_interval_time_t wait, int *max)

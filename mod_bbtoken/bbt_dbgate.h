@@ -18,6 +18,12 @@
  * child's counters. */
 void bbt_dbgate_register_hooks(apr_pool_t *p);
 
+/* Whether the connections of server s are sessions as the main server's:
+ * s is the main server, or no virtual host with s's pool settings has
+ * DBDInitSQL of its own (which mod_dbd may run for every server of the
+ * pool).  0 as well when s is not known. */
+int bbt_dbgate_main_session(server_rec *s);
+
 /* Take a place in the pool of server s, waiting up to wait.  0, or -1 when
  * the deadline passed with all *max places taken. */
 int bbt_dbgate_enter(server_rec *s, apr_interval_time_t wait, int *max);

@@ -2,16 +2,16 @@
 # Bounded libFuzzer runs over the parsers a request reaches before any
 # database work: the Authorization parser with the token codec, the token
 # codec and strict base64 alone, and the git route matcher; the cache
-# entries' decoders; and the parser of a token's packed lookup row, the
-# database's bytes.  A crash, an AddressSanitizer report or a broken
-# invariant fails the test.
+# entries' decoders; and the parsers of the database's bytes, a token's
+# packed lookup row and its owner's level map.  A crash, an
+# AddressSanitizer report or a broken invariant fails the test.
 use strict;
 use warnings;
 use Test::More;
 use File::Temp qw(tempdir);
 
 my $runs = $ENV{BBT_FUZZ_RUNS} || 1000000;
-my @targets = qw(cred token route centry lookuprow);
+my @targets = qw(cred token route centry lookuprow levelmap);
 for my $t (@targets) {
     my $bin = "build/out/fuzz/fuzz_$t";
     ok(-x $bin, "$bin is built") or next;
