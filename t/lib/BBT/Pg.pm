@@ -237,10 +237,11 @@ sub pg_standby_stop {
 }
 
 # Wait (polling, up to a minute) until the standby has replayed the WAL the
-# primary had written when called: 1, or 0.
+# primary had when called (inserted: with synchronous_commit off, what is
+# written may be short of the last commit): 1, or 0.
 sub pg_standby_caught_up {
     my ($self) = @_;
-    my $lsn = $self->psql('SELECT pg_current_wal_lsn()');
+    my $lsn = $self->psql('SELECT pg_current_wal_insert_lsn()');
     for (1 .. 1200) {
         return 1 if $self->pg_standby_psql("SELECT pg_last_wal_replay_lsn() >= '$lsn'::pg_lsn") eq 't';
         select undef, undef, undef, 0.05;
