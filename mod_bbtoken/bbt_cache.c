@@ -16,7 +16,8 @@
  * for the virtual host (the options libpq reports, password aside, must be
  * the listener's), and the host's sessions must be set up as the main
  * server's (no DBDInitSQL of its own in its pool: bbt_dbgate.h), which
- * those options do not show.
+ * those options do not show.  Whatever the server, what a hot standby
+ * answered is never kept (bbt_cache_note_db).
  */
 #include "httpd.h"
 #include "http_config.h"
@@ -33,11 +34,11 @@
 
 #include <libpq-fe.h>
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
 #include <openssl/rand.h>
 
 #include "bbt_cache.h"
 #include "bbt_config.h"
+#include "bbt_db.h"
 #include "bbt_dbgate.h"
 #include "bbt_socache.h"
 #include "bbt_stats.h"
@@ -84,6 +85,9 @@ static struct {
     /* The main server's, without a hash look-up: most requests are its. */
     bbt_cache_srv_t *main_st;
 } bbt_cache;
+
+/* This child has said that lookups read a hot standby (BBT811). */
+static volatile apr_uint32_t bbt_cache_told_standby;
 
 apr_int64_t bbt_cache_mono_now(void)
 {
@@ -537,41 +541,6 @@ void bbt_cache_count_miss(bbt_cache_got_t got)
     }
 }
 
-void bbt_cache_fingerprint(const PQconninfoOption *opts, unsigned char out[32])
-{
-    /* Options that say how to connect, not what is read there. */
-    static const char *const ignored[] = {"password",
-                                          "sslpassword",
-                                          "passfile",
-                                          "application_name",
-                                          "fallback_application_name",
-                                          "connect_timeout",
-                                          NULL};
-    EVP_MD_CTX *md = EVP_MD_CTX_new();
-    const PQconninfoOption *o;
-    int i, skip;
-
-    memset(out, 0, 32);
-    if (!md || !EVP_DigestInit_ex(md, EVP_sha256(), NULL)) {
-        EVP_MD_CTX_free(md);
-        return;
-    }
-    for (o = opts; o && o->keyword; o++) {
-        for (skip = 0, i = 0; ignored[i] && !skip; i++) {
-            skip = strcmp(o->keyword, ignored[i]) == 0;
-        }
-        if (!skip && o->val && *o->val) {
-            /* With their lengths, so no two lists spell the same bytes. */
-            size_t kl = strlen(o->keyword) + 1, vl = strlen(o->val) + 1;
-
-            EVP_DigestUpdate(md, o->keyword, kl);
-            EVP_DigestUpdate(md, o->val, vl);
-        }
-    }
-    EVP_DigestFinal_ex(md, out, NULL);
-    EVP_MD_CTX_free(md);
-}
-
 /* A virtual host that reads another database than the listener's is
  * told of once per child, as soon as both are known: a child may see the
  * host before the listener has first connected, and its database is
@@ -595,7 +564,34 @@ static void bbt_cache_warn_other(request_rec *r, bbt_cache_srv_t *st)
                   (unsigned)r->server->port);
 }
 
-int bbt_cache_note_db(request_rec *r, PGconn *pg)
+/* What a hot standby answers is never kept: it replays the primary's
+ * changes late, so it can read a token as live after the change's
+ * notification has moved the generation, and an entry stamped with the
+ * new generation would be believed until the next change.  Said once per
+ * child, cache or not: without it too, a change takes effect only once
+ * the standby has replayed it. */
+static int bbt_cache_standby(request_rec *r, PGconn *pg)
+{
+    if (!bbt_db_standby(pg)) {
+        return 0;
+    }
+    if (apr_atomic_cas32(&bbt_cache_told_standby, 1, 0) == 0) {
+        ap_log_rerror(
+            APLOG_MARK, APLOG_WARNING, 0, r,
+            "BBT811: token lookups read a hot standby (%s port %s): a "
+            "revocation, or any other change, takes effect here only once "
+            "the standby has replayed it, and what it answers is never "
+            "cached; point DBDParams at the primary (add "
+            "target_session_attrs=primary, or name the primary's host "
+            "alone); once per child",
+            PQhost(pg) ? PQhost(pg) : "", PQport(pg) ? PQport(pg) : "");
+    }
+    return 1;
+}
+
+/* Does the server read the listener's database (learnt from its first
+ * connection in this child)? */
+static int bbt_cache_note_source(request_rec *r, PGconn *pg)
 {
     bbt_cache_srv_t *st = bbt_cache_srv(r);
     PQconninfoOption *opts;
@@ -631,6 +627,13 @@ int bbt_cache_note_db(request_rec *r, PGconn *pg)
     apr_atomic_set32(&st->state, BBT_SRV_KNOWN);
     bbt_cache_warn_other(r, st);
     return bbt_cache_same_source(st);
+}
+
+int bbt_cache_note_db(request_rec *r, PGconn *pg)
+{
+    int same = bbt_cache_note_source(r, pg);
+
+    return pg && !bbt_cache_standby(r, pg) && same;
 }
 
 void bbt_cache_forget_all(void)

@@ -90,9 +90,11 @@ void bbt_cache_count_hit(int shared);
 void bbt_cache_count_miss(bbt_cache_got_t got);
 
 /* The database connection a request of r->server got from mod_dbd (a
- * PGconn): the first one a child sees for a server decides whether that
- * server reads the listener's database, and so may use the cache.  Returns
- * whether it may (as bbt_cache_view_t's use). */
+ * PGconn), once it has answered: the first one a child sees for a server
+ * decides whether that server reads the listener's database, and so may
+ * use the cache; and what a hot standby answered is never kept (BBT811).
+ * Returns whether what the connection answered may be kept (as
+ * bbt_cache_view_t's use). */
 struct pg_conn;
 int bbt_cache_note_db(request_rec *r, struct pg_conn *pg);
 
@@ -109,7 +111,8 @@ void bbt_cache_count_notification(void);
 
 /* The database's identity as libpq's options say it (an array of
  * PQconninfoOption): a digest of every option but the password and those
- * that do not choose the data (application_name, connect_timeout...). */
+ * that do not choose the data (application_name, connect_timeout...).
+ * In bbt_cachefp.c. */
 struct _PQconninfoOption;
 void bbt_cache_fingerprint(const struct _PQconninfoOption *opts,
                            unsigned char out[32]);

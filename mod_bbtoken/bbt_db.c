@@ -18,10 +18,12 @@
  *
  * The module speaks PostgreSQL only (the schema is PostgreSQL's), so it may
  * ask libpq directly for what apr_dbd does not say: the connection's status
- * and backend process id.
+ * and backend process id, whether its server is a hot standby, and a
+ * failed write's SQLSTATE.
  */
 #include "httpd.h"
 #include "http_log.h"
+#include "apr_atomic.h"
 #include "apr_dbd.h"
 #include "apr_optional.h"
 #include "apr_strings.h"
@@ -71,10 +73,13 @@ static const char bbt_db_state_key[] = "bbtoken-db-state";
  * httpd's role may not update a token row itself, and the functions check
  * the interval again under the row lock, so concurrent requests make one
  * write between them. */
-static const char bbt_sql_touch[] = "SELECT bbtoken_touch(%s, %s, %s::integer)";
+static const char bbt_sql_touch[] = "SELECT bbtoken_touch($1, $2, $3::integer)";
 static const char bbt_sql_note_expired[] =
-    "SELECT bbtoken_note_expired(%s, %s, %s::integer)";
-static const char bbt_sql_note_net[] = "SELECT bbtoken_note_net(%s, %s, %s)";
+    "SELECT bbtoken_note_expired($1, $2, $3::integer)";
+static const char bbt_sql_note_net[] = "SELECT bbtoken_note_net($1, $2, $3)";
+
+/* This child has said that the writes are not recorded (BBT812). */
+static volatile apr_uint32_t bbt_db_told_read_only;
 
 const apr_dbd_driver_t *bbt_db_driver(const bbt_db_conn_t *c)
 {
@@ -299,35 +304,72 @@ bbt_level_t bbt_db_int_level(const char *v)
     return BBT_LEVEL_NONE;
 }
 
-/* Run one of the write functions; failure is logged, not fatal. */
+int bbt_db_standby(const PGconn *pg)
+{
+    const char *v = PQparameterStatus(pg, "in_hot_standby");
+
+    return v && strcmp(v, "on") == 0;
+}
+
+/* A write a read-only database cannot take: said once per child, since
+ * every request whose write is due would say it again, and the cause is
+ * the configuration's, not the request's. */
+static void bbt_db_read_only(bbt_db_conn_t *c, const char *what,
+                             const char *why)
+{
+    if (apr_atomic_cas32(&bbt_db_told_read_only, 1, 0) != 0) {
+        return;
+    }
+    ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, c->r,
+                  "BBT812: the throttled writes (a token's last use and "
+                  "address, an expired token's refusal, a new address "
+                  "group) are not recorded while the database connections "
+                  "reach a read-only server (%s; the first not recorded: "
+                  "%s); the requests are served; point DBDParams at the "
+                  "primary (once per child)",
+                  why, what);
+}
+
+/* Run one of the write functions, with libpq itself: apr_dbd keeps no
+ * SQLSTATE, and a read-only database must be told from other failures.
+ * The request goes on whatever happens: the write is bookkeeping.  0, or
+ * -1 (logged). */
 static int bbt_db_write(bbt_db_conn_t *c, const char *sql, const char *msgid,
                         const char *what, const char *id, const char *a2,
                         const char *a3)
 {
-    apr_dbd_prepared_t *stmt = NULL;
-    apr_dbd_results_t *res = NULL;
-    apr_dbd_row_t *row = NULL;
+    const char *args[3];
     apr_time_t start;
-    int rv;
+    PGresult *res;
+    int ok;
 
-    if (apr_dbd_prepare(c->dbd->driver, c->pool, c->dbd->handle, sql, NULL,
-                        &stmt) != 0) {
-        bbt_stats_count(BBT_STAT_DB_QUERY_ERRORS);
-        bbt_db_log(c, APLOG_ERR, 0, msgid, what);
+    /* Not even tried: it would fail, and write an ERROR into the
+     * standby's own log, for every request. */
+    if (bbt_db_standby(c->pg)) {
+        bbt_db_read_only(c, what, "a hot standby");
         return -1;
     }
+    args[0] = id;
+    args[1] = a2 ? a2 : "";
+    args[2] = a3 ? a3 : "";
     start = apr_time_now();
-    rv = apr_dbd_pvselect(c->dbd->driver, c->pool, c->dbd->handle, &res, stmt,
-                          1, id, a2 ? a2 : "", a3 ? a3 : "");
-    bbt_db_counted(start, rv);
-    if (rv != 0) {
-        bbt_db_log(c, APLOG_ERR, rv, msgid, what);
-        return -1;
+    res = PQexecParams(c->pg, sql, 3, NULL, args, NULL, NULL, 0);
+    ok = PQresultStatus(res) == PGRES_TUPLES_OK;
+    bbt_db_counted(start, ok ? 0 : -1);
+    if (!ok && bbt_sql_read_only(PQresultErrorField(res, PG_DIAG_SQLSTATE))) {
+        bbt_db_read_only(c, what, "it refuses writes: SQLSTATE 25006");
+    } else if (!ok) {
+        char line[512];
+
+        bbt_db_say(
+            c, APLOG_ERR, msgid,
+            apr_pstrcat(c->pool, what, " failed: ",
+                        bbt_sql_line(line, sizeof(line), PQerrorMessage(c->pg),
+                                     "unknown error"),
+                        NULL));
     }
-    while (apr_dbd_get_row(c->dbd->driver, c->pool, res, &row, -1) == 0) {
-        /* Read to the end so the result is released. */
-    }
-    return 0;
+    PQclear(res);
+    return ok ? 0 : -1;
 }
 
 void bbt_db_touch(bbt_db_conn_t *c, const char *id, const char *addr,

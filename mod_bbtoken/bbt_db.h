@@ -54,7 +54,9 @@ bbt_db_status_t bbt_db_owner_level(bbt_db_conn_t *c, apr_int64_t user_id,
 /* Record that token `id` authenticated now from client address addr,
  * unless that was recorded less than interval seconds ago.  Failure is
  * logged, not fatal: freshness is not worth refusing a verified request
- * for. */
+ * for.  None of the throttled writes (this one and the two below) is tried
+ * on a hot standby, and one a read-only database refuses is said once per
+ * child (BBT812), not once per request. */
 void bbt_db_touch(bbt_db_conn_t *c, const char *id, const char *addr,
                   int interval);
 
@@ -90,6 +92,12 @@ bbt_db_status_t bbt_db_personal_active(bbt_db_conn_t *c, const char *key,
  * transactions of the caller's own (the REST API). */
 struct pg_conn;
 struct pg_conn *bbt_db_native(bbt_db_conn_t *c);
+
+/* Whether the server of libpq connection pg says it is a hot standby
+ * (in_hot_standby on: PostgreSQL 14 and later report it, and report its
+ * promotion too; an older server says nothing, and is taken for a
+ * primary). */
+int bbt_db_standby(const struct pg_conn *pg);
 
 /* After a failed statement: 1 if PostgreSQL had dropped the connection
  * (a restart, an idle kill) and the driver has now connected it again, so

@@ -9,7 +9,8 @@
  *   down         wait out the backoff, then start connecting with the
  *                main server's connection options, read once from a
  *                connection of mod_dbd's pool (PQconninfo), so DBDParams
- *                is written once and the password never leaves memory;
+ *                is written once and the password never leaves memory,
+ *                and asking for the primary among their hosts;
  *   connecting   PQconnectPoll until connected (or ten seconds pass);
  *   subscribing  one round trip: LISTEN bbtoken, LISTEN on a heartbeat
  *                channel of its own, and the schema's version (4 or later
@@ -231,7 +232,7 @@ static int bbt_listen_params(void)
     PQconninfoOption *opts = NULL, *o;
     apr_pool_t *tmp;
     ap_dbd_t *dbd;
-    int n = 0, i = 0;
+    int n = 0, i = 0, primary = PQlibVersion() >= 140000;
 
     if (L.keys) {
         return 1;
@@ -254,15 +255,25 @@ static int bbt_listen_params(void)
     for (o = opts; o->keyword; o++) {
         n++;
     }
-    L.keys = apr_pcalloc(L.pool, (n + 3) * sizeof(char *));
-    L.vals = apr_pcalloc(L.pool, (n + 3) * sizeof(char *));
+    L.keys = apr_pcalloc(L.pool, (n + 4) * sizeof(char *));
+    L.vals = apr_pcalloc(L.pool, (n + 4) * sizeof(char *));
     for (o = opts; o->keyword; o++) {
         if (o->val && *o->val && strcmp(o->keyword, "application_name") != 0 &&
             strcmp(o->keyword, "fallback_application_name") != 0 &&
-            strcmp(o->keyword, "client_encoding") != 0) {
+            strcmp(o->keyword, "client_encoding") != 0 &&
+            (!primary || strcmp(o->keyword, "target_session_attrs") != 0)) {
             L.keys[i] = apr_pstrdup(L.pool, o->keyword);
             L.vals[i++] = apr_pstrdup(L.pool, o->val);
         }
+    }
+    /* A hot standby neither delivers NOTIFY nor takes LISTEN, whatever
+     * DBDParams let the pool read: among several hosts libpq finds the
+     * primary itself, and a standby alone is refused when connecting
+     * (BBT308), as LISTEN would refuse it.  (libpq before 14 has no
+     * "primary": there LISTEN decides.) */
+    if (primary) {
+        L.keys[i] = "target_session_attrs";
+        L.vals[i++] = "primary";
     }
     /* So that an administrator can tell it in pg_stat_activity. */
     L.keys[i] = "application_name";

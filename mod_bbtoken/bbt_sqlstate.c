@@ -52,6 +52,11 @@ static int bbt_is(const char *a, const char *b)
     return a && strcmp(a, b) == 0;
 }
 
+int bbt_sql_read_only(const char *state)
+{
+    return bbt_is(state, "25006");
+}
+
 bbt_sql_class_t bbt_sql_classify(const char *state, const char *constraint,
                                  const char *message)
 {

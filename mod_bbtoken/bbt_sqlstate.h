@@ -41,6 +41,12 @@ typedef enum {
 bbt_sql_class_t bbt_sql_classify(const char *state, const char *constraint,
                                  const char *message);
 
+/* Whether state (NULL when libpq had none) says the database refused a
+ * write because it is read-only (25006: a hot standby, or a session whose
+ * transactions are read-only): no retry can succeed until the writes reach
+ * a primary. */
+int bbt_sql_read_only(const char *state);
+
 /* What to tell the person whose request was refused, for any class but
  * BBT_SQL_FAULT and BBT_SQL_PRIVILEGE (NULL for those): a static text, or
  * the database's message (or the part of it after the rule's name) where

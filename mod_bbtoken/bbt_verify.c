@@ -50,14 +50,17 @@ static int bbt_verify_note_net(request_rec *r, bbt_db_conn_t *c, const char *id,
 {
     char buf[BBT_AGROUP_TEXT];
 
-    if (!bbt_agroup_str(g, buf, sizeof(buf))) {
+    if (!bbt_agroup_str(g, buf, sizeof(buf)) ||
+        bbt_db_note_net(c, id, buf, r->useragent_ip) != 0) {
         return -1;
     }
+    /* Once written: a group that cannot be (a read-only database) is
+     * tried by every request from it, which would each say it again. */
     ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
                   "BBT601: token %s used from a new address group %s "
                   "(client %s)",
                   id, buf, r->useragent_ip);
-    return bbt_db_note_net(c, id, buf, r->useragent_ip);
+    return 0;
 }
 
 /* Last use (touch), an expired token's refusal (expired), or a new address
@@ -245,9 +248,6 @@ static int bbt_verify_db(request_rec *r, bbt_req_t *rq, bbt_cache_view_t *v,
     if (!c) {
         return HTTP_SERVICE_UNAVAILABLE;
     }
-    /* Only now, the first time in this child, is it known whether this
-     * server's database is the listener's. */
-    v->use = bbt_cache_note_db(r, bbt_db_native(c));
     st = bbt_db_lookup(c, rq->token_id, interval, now, &row);
     if (st == BBT_DB_UNAVAILABLE) {
         rv = HTTP_SERVICE_UNAVAILABLE;
@@ -321,6 +321,14 @@ static int bbt_verify_db(request_rec *r, bbt_req_t *rq, bbt_cache_view_t *v,
     }
 
 done:
+    /* Whether what the database said may be kept: asked of the connection
+     * once it has answered (a statement tried again after a reconnection
+     * may have been answered by another of DBDParams' hosts), and, the
+     * first time in this child, whether this server's database is the
+     * listener's. */
+    if (rv == OK) {
+        v->use = bbt_cache_note_db(r, bbt_db_native(c));
+    }
     bbt_db_close(c);
     OPENSSL_cleanse(row.salt, sizeof(row.salt));
     OPENSSL_cleanse(row.hash, sizeof(row.hash));

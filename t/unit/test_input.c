@@ -469,6 +469,11 @@ static void test_sqlstate(void)
     is_int(bbt_sql_classify("23514", "bbtoken_policy_required_needs_max",
                             "new row violates"),
            BBT_SQL_REFUSED, "the policy table's own CHECK: refused input");
+    is_int(bbt_sql_read_only("25006"), 1,
+           "read_only_sql_transaction: a read-only database");
+    is_int(bbt_sql_read_only("25001"), 0, "another of class 25: not that");
+    is_int(bbt_sql_read_only("42501"), 0, "permission denied: not that");
+    is_int(bbt_sql_read_only(NULL), 0, "no SQLSTATE: not that");
 }
 
 /* What people are told: never a constraint's name, never the row. */

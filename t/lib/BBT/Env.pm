@@ -23,6 +23,12 @@ package BBT::Env;
 #                     bbtoken_httpd, the lookup role; bbtoken_api is the API's)
 #   dbd_options => STR  libpq's options= of the main server's DBDParams
 #                     (default -cstatement_timeout=5000; '' for none)
+#   dbd_ports => [..] the main server's DBDParams name these PostgreSQL
+#                     ports on loopback, in order (host=127.0.0.1,...),
+#                     not the cluster's alone: a standby's (pg_standby) and
+#                     the primary's
+#   dbd_conninfo => STR  more of libpq's keyword=value for the main
+#                     server's DBDParams (target_session_attrs=any)
 #   api_conf => STR   configuration for a virtual host of its own, on a port
 #                     of its own (api_port, api_url), whose DBDParams use
 #                     the API role: where the README puts the REST API and
@@ -132,6 +138,8 @@ sub new {
         mpm_conf   => $o{mpm_conf},
         dbd_user   => $o{dbd_user},
         dbd_options => $o{dbd_options},
+        dbd_ports  => $o{dbd_ports},
+        dbd_conninfo => $o{dbd_conninfo},
         api_conf   => $o{api_conf},
         modules    => $o{modules} || [],
         throttle   => $o{throttle},
@@ -233,6 +241,7 @@ sub cleanup {
         print STDERR "# --- last lines of error_log ---\n", map {"#   $_\n"} @l;
     }
     eval { $self->httpd_stop if $self->{httpd_pid} };
+    eval { $self->pg_standby_stop if $self->{pg_standby} };
     # The cluster is thrown away: no shutdown checkpoint, unless it is kept.
     eval { $self->pg_stop($ENV{BBT_KEEP} ? 'fast' : 'immediate') if $self->{pg_running} };
     if ($ENV{BBT_KEEP}) {

@@ -192,6 +192,10 @@ EOS
     my $dbd_options = $self->{dbd_options} // '-cstatement_timeout=5000';
     $dbd_options = " options=$dbd_options" if length $dbd_options;
     my $dbd_pw = $self->{db_pw} ? " password=$self->{db_pw}" : '';
+    my @dbd_ports = @{ $self->{dbd_ports} || [$pgport] };
+    my $dbd_hosts = join ',', ('127.0.0.1') x @dbd_ports;
+    my $dbd_port = join ',', @dbd_ports;
+    my $dbd_more = $self->{dbd_conninfo} ? " $self->{dbd_conninfo}" : '';
     if (defined $self->{api_conf}) {
         (my $api = $self->{api_conf}) =~ s/\@DIR\@/$d/g;
         $self->{api_port} ||= free_port();
@@ -248,7 +252,7 @@ CustomLog "$d/logs/access_log" bbt
 ScriptSock "$d/run/cgid.sock"
 
 DBDriver pgsql
-DBDParams "host=127.0.0.1 port=$pgport dbname=bbtoken user=$dbd_user$dbd_pw connect_timeout=2$dbd_options"
+DBDParams "host=$dbd_hosts port=$dbd_port dbname=bbtoken user=$dbd_user$dbd_pw connect_timeout=2$dbd_options$dbd_more"
 
 SetEnv GIT_PROJECT_ROOT $d/repos
 SetEnv GIT_HTTP_EXPORT_ALL

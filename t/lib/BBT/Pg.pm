@@ -197,6 +197,58 @@ sub pg_restart {
 
 sub pg_port { $_[0]{pgport} }
 
+# A hot standby of the cluster, on a port of its own: a base backup with
+# streaming replication set up (pg_basebackup -R), started.  Returns its
+# port; pg_standby_psql queries it, and it is stopped with the cluster.
+sub pg_standby {
+    my ($self) = @_;
+    croak 'one standby at most' if $self->{pg_standby};
+    my $data = "$self->{dir}/pg/standby";
+    my $port = free_port();
+    my ($rc, $out, $err) = $self->_pg_run(120, "$PGBIN/pg_basebackup", '-h', '127.0.0.1', '-p', $self->{pgport},
+                                          '-U', 'postgres', '-D', $data, '-R', '-X', 'stream', '-c', 'fast');
+    die "pg_basebackup failed ($rc):\n$out$err" if $rc;
+    open my $h, '>>', "$data/postgresql.conf" or die "$data/postgresql.conf: $!";
+    print $h "\n# bbt test harness: the standby\nport = $port\nhot_standby = on\n";
+    close $h;
+    $self->{pg_standby} = { data => $data, port => $port, log => "$self->{dir}/pg/standby.log" };
+    $self->_pg_on_standby(sub { $self->_pg_ctl('start', '-l', $self->{pglog}) });
+    return $port;
+}
+
+# $code with the cluster's data, log and port the standby's.
+sub _pg_on_standby {
+    my ($self, $code) = @_;
+    my $sb = $self->{pg_standby} or croak 'no standby';
+    local @$self{qw(pgdata pglog pgport)} = @$sb{qw(data log port)};
+    return $code->();
+}
+
+# psql as superuser on the standby, as psql on the cluster.
+sub pg_standby_psql {
+    my ($self, $sql, %o) = @_;
+    return $self->_pg_on_standby(sub { $self->psql($sql, %o) });
+}
+
+sub pg_standby_stop {
+    my ($self) = @_;
+    $self->_pg_on_standby(sub { $self->_pg_ctl('stop', '-m', 'immediate') });
+    delete $self->{pg_standby};
+}
+
+# Wait (polling, up to a minute) until the standby has replayed the WAL the
+# primary had when called (inserted: with synchronous_commit off, what is
+# written may be short of the last commit): 1, or 0.
+sub pg_standby_caught_up {
+    my ($self) = @_;
+    my $lsn = $self->psql('SELECT pg_current_wal_insert_lsn()');
+    for (1 .. 1200) {
+        return 1 if $self->pg_standby_psql("SELECT pg_last_wal_replay_lsn() >= '$lsn'::pg_lsn") eq 't';
+        select undef, undef, undef, 0.05;
+    }
+    return 0;
+}
+
 # pg_stat_statements (the cluster must preload it: pg_conf =>
 # { shared_preload_libraries => "'pg_stat_statements'" }).
 sub stat_statements_on {
