@@ -141,7 +141,12 @@ sub query {
     my $err = '';
     local $SIG{__WARN__} = sub { $err .= $_[0] };
     my ($rc, $out) = (0, '');
-    $dbh->begin_work if $end;
+    # Without the transaction, a statement that fails would leave the ones
+    # before it done, and psql would run them again.
+    if ($end && !$dbh->begin_work) {
+        _discard($key, $dbh);
+        return;
+    }
     for my $s (@st) {
         my $o = _run($dbh, $s, $sep);
         if (!defined $o) {
