@@ -10,10 +10,16 @@ package BBT::PgDirect;
 # give it: rows by newline, columns by the separator, NULL empty, every
 # value as the server's text (booleans t/f, arrays and bytea as text), the
 # server's error and notices on stderr as psql prints them, exit 1 on an
-# error.  What psql alone can give exactly is left to psql (query() returns
-# nothing): several statements (psql prints the results of each, DBD::Pg
-# the last), backslash commands, COPY, a file, variables, another user.
-# Statements about databases and roles go to psql too, and close these
+# error.  Several statements, as psql -c sends them (one query string, one
+# transaction unless it says BEGIN and COMMIT or ROLLBACK itself, the rows
+# of each printed in turn), run one by one in a transaction of DBD::Pg's,
+# where the text splits without a doubt (no $, comment or backslash): the
+# same rows, now() the same throughout, only statement_timestamp() each
+# statement's own.  If one fails, the transaction is rolled back and psql
+# runs the text again, to fail as it does and say so in its words.  What
+# psql alone can give exactly is left to psql (query() returns nothing):
+# backslash commands, COPY, a file, variables, another user.  Statements
+# about databases and roles go to psql too, and close these
 # connections first: CREATE DATABASE from a template, DROP DATABASE and
 # ALTER ... SET (read when a session starts) each need a session of their
 # own, or none at all.
@@ -36,8 +42,27 @@ my %CONN;    # "pid port db env" => database handle
 # What psql alone can run as a test wrote it (see above).
 sub _needs_psql {
     my ($sql) = @_;
-    return $sql =~ /[;\\]|\$\d|\bcopy\b/i ? 1 : 0;
+    return $sql =~ /\\|\$\d|\bcopy\b/i ? 1 : 0;
 }
+
+# The statements of $sql, split at its semicolons outside quotes, or
+# nothing where that could split them otherwise than the server does
+# (dollar quoting, comments).
+sub _statements {
+    my ($sql) = @_;
+    return ($sql) unless $sql =~ /;/;
+    return if $sql =~ /\$|--|\/\*/;
+    my @st = ('');
+    for my $tok ($sql =~ /('[^']*'|"[^"]*"|;|[^'";]+)/g) {
+        if ($tok eq ';') { push @st, '' }
+        else { $st[-1] .= $tok }
+    }
+    # Unbalanced quotes: the tokens do not spell the text again.
+    return unless join(';', @st) eq $sql;
+    return grep {/\S/} @st;
+}
+
+my $TXN = qr/\A\s*(?:begin|start|commit|end|rollback|abort|savepoint|release|prepare\s+transaction)\b/i;
 
 sub _needs_new_sessions {
     my ($sql) = @_;
@@ -89,6 +114,23 @@ sub query {
         return;
     }
     return if _needs_psql($sql);
+    # The bytes exec would hand psql: a string of characters in Perl's
+    # encoding of them, UTF-8.
+    utf8::encode($sql) if utf8::is_utf8($sql);
+    my @st = _statements($sql) or return;
+    # Several statements are one transaction: the server's implicit one,
+    # or the text's own from its BEGIN to its COMMIT or ROLLBACK.
+    my $end;
+    if (@st > 1) {
+        $end = 'commit';
+        if ($st[0] =~ $TXN) {
+            return unless $st[0] =~ /\A\s*begin(?:\s+(?:work|transaction))?\s*\z/i
+                && $st[-1] =~ /\A\s*(commit|end|rollback|abort)(?:\s+(?:work|transaction))?\s*\z/i;
+            $end = $1 =~ /\A(?:rollback|abort)\z/i ? 'rollback' : 'commit';
+            @st = @st[1 .. $#st - 1];
+        }
+        return if grep { $_ =~ $TXN } @st;
+    }
     my $key = _key($port, $db);
     my $dbh = $CONN{$key};
     if (!$dbh || !$dbh->ping) {
@@ -96,40 +138,72 @@ sub query {
         $dbh = _connect($port, $db) or return;
         $CONN{$key} = $dbh;
     }
-    # The bytes exec would hand psql: a string of characters in Perl's
-    # encoding of them, UTF-8.
-    utf8::encode($sql) if utf8::is_utf8($sql);
     my $err = '';
     local $SIG{__WARN__} = sub { $err .= $_[0] };
-    my $sth = $dbh->prepare($sql, { pg_placeholder_dollaronly => 1, pg_placeholder_nocolons => 1 });
     my ($rc, $out) = (0, '');
-    if ($sth && $sth->execute) {
-        if ($sth->{NUM_OF_FIELDS}) {
-            my @bytea = map { $_ eq 'bytea' } @{ $sth->{pg_type} };
-            $sep //= '|';
-            while (my $r = $sth->fetchrow_arrayref) {
-                # DBD::Pg hands bytea over decoded; psql prints it hex.
-                $out .= join($sep, map {
-                    !defined $r->[$_] ? '' : $bytea[$_] ? '\\x' . unpack('H*', $r->[$_]) : $r->[$_]
-                } 0 .. $#$r) . "\n";
-            }
+    # Without the transaction, a statement that fails would leave the ones
+    # before it done, and psql would run them again.
+    if ($end && !$dbh->begin_work) {
+        _discard($key, $dbh);
+        return;
+    }
+    for my $s (@st) {
+        my $o = _run($dbh, $s, $sep);
+        if (!defined $o) {
+            $rc = 1;
+            $out = '';
+            my $e = $dbh->errstr // 'unknown error';
+            $err .= $e =~ /\n\z/ ? $e : "$e\n";
+            last;
         }
-        $sth->finish;
-    } else {
-        $rc = 1;
-        $out = '';
-        my $e = $dbh->errstr // 'unknown error';
-        $err .= $e =~ /\n\z/ ? $e : "$e\n";
+        $out .= $o;
     }
-    undef $sth;
-    if (!$dbh->do('DISCARD ALL')) {
-        # An open transaction, or a connection lost: psql's session would
-        # have ended here too.
-        $rc = 2 if $rc && !$dbh->ping;
-        delete $CONN{$key};
-        $dbh->disconnect;
+    if ($end) {
+        my $ok = !$rc && ($end eq 'commit' ? $dbh->commit : $dbh->rollback);
+        if (!$ok) {
+            # Nothing of it stays (psql's transaction would end the same
+            # way): psql runs it again, for its own output of the failure.
+            $dbh->rollback if !$dbh->{AutoCommit};
+            _discard($key, $dbh);
+            return;
+        }
     }
+    # A connection lost: psql's exit code for it.
+    $rc = 2 if !_discard($key, $dbh) && $rc;
     return ($rc, $out, $err);
+}
+
+# One statement's rows as psql -A -t prints them ('' for none), or undef
+# when it fails.
+sub _run {
+    my ($dbh, $sql, $sep) = @_;
+    my $sth = $dbh->prepare($sql, { pg_placeholder_dollaronly => 1, pg_placeholder_nocolons => 1 });
+    return undef unless $sth && $sth->execute;
+    my $out = '';
+    if ($sth->{NUM_OF_FIELDS}) {
+        my @bytea = map { $_ eq 'bytea' } @{ $sth->{pg_type} };
+        $sep //= '|';
+        while (my $r = $sth->fetchrow_arrayref) {
+            # DBD::Pg hands bytea over decoded; psql prints it hex.
+            $out .= join($sep, map {
+                !defined $r->[$_] ? '' : $bytea[$_] ? '\\x' . unpack('H*', $r->[$_]) : $r->[$_]
+            } 0 .. $#$r) . "\n";
+        }
+    }
+    $sth->finish;
+    return $out;
+}
+
+# The session as psql's next run would find it; where that fails (an
+# open transaction, a connection lost: psql's session would have ended
+# here too), none, and whether the connection is alive.
+sub _discard {
+    my ($key, $dbh) = @_;
+    return 1 if $dbh->do('DISCARD ALL');
+    my $alive = $dbh->ping;
+    delete $CONN{$key};
+    $dbh->disconnect;
+    return $alive;
 }
 
 1;
