@@ -12,7 +12,7 @@ use lib "$FindBin::Bin/lib";
 use Test::More;
 use File::Find;
 use File::Path qw(make_path);
-use BBT::Env qw(parse_token);
+use BBT::Env;
 use BBT::Assert;
 
 my $extra = <<'EOC';
@@ -44,13 +44,8 @@ $env->give_to_httpd($root, "$d/davlock");
 
 $env->user_add('alice');
 $env->grant('alice', 'PROJECT_WRITE', 'PROJ');
-my %tok = (user => scalar $env->token_create('alice', name => 'read', perms => ['REPO_READ']));
-{
-    my $out = $env->cli_ok('create', '--repo', 'PROJ/repo', '--name', 'repo read', '--perm', 'REPO_READ');
-    chomp $out;
-    parse_token($out) or die "no token printed: $out";
-    $tok{repo} = $out;
-}
+my %tok = (user => scalar $env->token_create('alice', name => 'read', perms => ['REPO_READ']),
+           repo => $env->scoped_token_create('--repo', 'PROJ/repo', perms => ['REPO_READ']));
 my $host = 'Host: 127.0.0.1:' . $env->port;
 my $base = 'http://127.0.0.1:' . $env->port;
 

@@ -63,9 +63,7 @@ $env->user_add('alice');
 $env->grant('alice', 'PROJECT_WRITE', 'PROJ');
 $env->user_add('bob');
 my ($tok) = $env->token_create('alice', name => 'read', perms => ['REPO_READ']);
-my $repo_tok = $env->cli_ok('create', '--repo', 'PROJ/repo', '--name', 'repo read', '--perm', 'REPO_READ');
-chomp $repo_tok;
-BBT::Env::parse_token($repo_tok) or die "no token printed: $repo_tok";
+my $repo_tok = $env->scoped_token_create('--repo', 'PROJ/repo', perms => ['REPO_READ']);
 our $auth = 'Authorization: ' . $env->bearer($tok);
 my $host = 'Host: 127.0.0.1:' . $env->port;
 

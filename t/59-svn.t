@@ -125,8 +125,7 @@ subtest 'a repository token reaches no other repository of its project' => sub {
     BBT::Env::spew("$src/otherfile-zz.txt", "OTHER-REPO-CONTENT\n");
     my $other = $env->url('/svn/PROJ/other');
     svn_ok('control: a REPO_WRITE token imports into PROJ/other', $wtok, 'import', '-m', 'o', $src, $other);
-    my $tok = $env->cli_ok('create', '--repo', 'PROJ/repo', '--name', 'svn repo ro', '--perm', 'REPO_READ');
-    chomp $tok;
+    my $tok = $env->scoped_token_create('--repo', 'PROJ/repo', perms => ['REPO_READ']);
     local $svn_user = 'x-token-auth';
     svn_ok('control: the repository token reads PROJ/repo', $tok, 'log', '-q', $env->url('/svn/PROJ/repo'));
     svn_refused('its cat of PROJ/other', qr/403|[Ff]orbidden/, $tok, 'cat', "$other/otherfile-zz.txt");
