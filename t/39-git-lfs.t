@@ -223,6 +223,41 @@ subtest 'batch bodies the module cannot decide by' => sub {
     like($env->error_log_text, qr/BBT453: /, 'and an ambiguous one (BBT453)');
 };
 
+subtest 'a read token cannot spell an upload batch as a download' => sub {
+    my $n = @{ backend() };
+    my $gz = do {
+        require IO::Compress::Gzip;
+        my $out;
+        IO::Compress::Gzip::gzip(\'{"operation":"upload","objects":[]}' => \$out) or die "gzip";
+        $out;
+    };
+    # Each body is one a JSON decoder may read as an upload.
+    my @bodies = (
+        ['an escaped letter in the value', '{"operation":"\u0075pload","objects":[]}', 403],
+        ['an escaped letter in the name', '{"operatio\u006e":"upload","objects":[]}', 403],
+        ['the name twice, once escaped', '{"operation":"download","op\u0065ration":"upload"}', 400],
+        ['a NUL after the value', '{"operation":"upload\u0000","objects":[]}', 400],
+        ['download, then a NUL and more', "{\"operation\":\"download\"}\0{\"operation\":\"upload\"}", 400],
+        ['a byte-order mark', "\xEF\xBB\xBF" . '{"operation":"upload","objects":[]}', 400],
+        ['upper case', '{"operation":"UPLOAD","objects":[]}', 403],
+        ['an overlong UTF-8 letter', "{\"operation\":\"\xC1\xB5pload\"}", 400],
+        ['the name alone in another case (Go reads it)', '{"Operation":"upload","objects":[]}', 400],
+        ['a download with an upload nested', '{"objects":[{"operation":"upload"}],"operation":"download"}', undef],
+        ['a gzip body', $gz, 400, 'Content-Encoding' => 'gzip'],
+    );
+    for my $b (@bodies) {
+        my ($name, $body, $want, %h) = @$b;
+        my $res = $env->request('POST', "$LFS/objects/batch", auth_bearer($tok{read}, \%h), $body);
+        if (defined $want) {
+            is_status($res, $want, "$name: $want");
+        } else {
+            ok($res->{status} == 200 || $res->{status} == 400, "$name: 200 or 400 (status $res->{status})");
+        }
+    }
+    my @up = grep {/op=upload/} @{ backend_since($n) };
+    is_deeply(\@up, [], 'no upload batch reached the backend') or diag join "\n", @up;
+};
+
 my $logs = $env->error_log_text . $env->access_log_text;
 for my $k (sort keys %tok) {
     ok(index($logs, $tok{$k}) < 0 && index($logs, pct($tok{$k})) < 0, "the $k token is in no log");

@@ -4,7 +4,9 @@
 # backend itself: /env is a CGI that prints the PATH_INFO, QUERY_STRING and
 # method it was given, so a 200 shows exactly what was served.  alice's
 # token is REPO_READ; alice has PROJECT_WRITE on PROJ and nothing on OTHER
-# or ~bob.  Anything served must be a read of a PROJ repository.
+# or ~bob.  Anything served must be a read of a PROJ repository.  Each
+# spelling is sent again with a repository token for PROJ/repo alone:
+# anything served to it must be a read of PROJ/repo.
 use strict;
 use warnings;
 use FindBin;
@@ -61,7 +63,8 @@ $env->user_add('alice');
 $env->grant('alice', 'PROJECT_WRITE', 'PROJ');
 $env->user_add('bob');
 my ($tok) = $env->token_create('alice', name => 'read', perms => ['REPO_READ']);
-my $auth = 'Authorization: ' . $env->bearer($tok);
+my $repo_tok = $env->scoped_token_create('--repo', 'PROJ/repo', perms => ['REPO_READ']);
+our $auth = 'Authorization: ' . $env->bearer($tok);
 my $host = 'Host: 127.0.0.1:' . $env->port;
 
 sub raw {
@@ -76,6 +79,9 @@ sub unesc { my $s = shift // ''; $s =~ s/%([0-9A-Fa-f]{2})/chr hex $1/ge; $s =~ 
 
 # Whatever came back grants nothing beyond a read of a PROJ repository.
 my $n = 0;
+# The PATH_INFO a served request may have: PROJ's repositories, or for the
+# repository token (which sets it while its spellings are sent) PROJ/repo's.
+our $served = qr{^/PROJ/[A-Za-z0-9._-]+\.git/};
 sub nothing_beyond {
     my ($name, $res, $want) = @_;
     local $Test::Builder::Level = $Test::Builder::Level + 1;
@@ -85,7 +91,7 @@ sub nothing_beyond {
     my @bad;
     if ($res->{status} =~ /^2/) {
         push @bad, "served outside PROJ: $v{PATH_INFO}"
-            if defined $v{PATH_INFO} && $v{PATH_INFO} !~ m{^/PROJ/[A-Za-z0-9._-]+\.git/};
+            if defined $v{PATH_INFO} && $v{PATH_INFO} !~ $served;
         push @bad, 'a push was served'
             if unesc($v{QUERY_STRING}) =~ /receive/i || ($v{PATH_INFO} // '') =~ /receive/i;
         push @bad, "method $v{REQUEST_METHOD}"
@@ -202,6 +208,26 @@ for my $c (@other) {
 nothing_beyond('raw NUL in the request line',
                $env->raw_request("GET /env/OTHER/secret.git/HEAD\0/../../PROJ/repo.git/HEAD HTTP/1.1\r\n$host\r\n$auth\r\nConnection: close\r\n\r\n"));
 cmp_ok($n, '>=', 60, "$n hostile spellings tried");
+
+# The same spellings from a token for PROJ/repo alone: what its owner may
+# read elsewhere in PROJ is not the token's.
+{
+    local $auth = 'Authorization: ' . $env->bearer($repo_tok);
+    local $served = qr{^/PROJ/repo\.git/};
+    for my $c (@get, ['control: PROJ/other', '/env/PROJ/other.git/HEAD', 403],
+               ['dot-dot into PROJ/other', '/env/PROJ/repo.git/../other.git/HEAD'],
+               ['%2e%2e into PROJ/other', '/env/PROJ/repo.git/%2e%2e/other.git/HEAD'],
+               ['slug in another case', '/env/PROJ/Repo.git/HEAD', 403],
+               ['slug with a trailing dot', '/env/PROJ/repo..git/HEAD', 403],
+               ['lower-case key, PROJ/other', '/env/proj/other.git/HEAD', 403]) {
+        my ($name, $path, $want) = @$c;
+        nothing_beyond("repository token: GET $name", raw('GET', $path), $want);
+    }
+    for my $c (@other) {
+        my ($name, $m, $path, $want, @h) = @$c;
+        nothing_beyond("repository token: $name", raw($m, $path, 'BODY', '0000', @h), $want);
+    }
+}
 
 # The include's own content is there, and only the allowed part of it.
 my $inc = raw('GET', '/inc/PROJ/repo/page.shtml');

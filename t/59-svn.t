@@ -54,9 +54,10 @@ my $wtok = $env->token_create('alice', name => 'svn rw', perms => ['REPO_WRITE']
 my $rtok = $env->token_create('alice', name => 'svn ro', perms => ['REPO_READ']);
 
 my $n = 0;
+our $svn_user = 'alice';
 sub svn {
     my ($tok, @args) = @_;
-    my @auth = defined $tok ? ('--username', 'alice', '--password', $tok) : ();
+    my @auth = defined $tok ? ('--username', $svn_user, '--password', $tok) : ();
     my ($rc, $out, $err) = run_cmd(
         cmd => ['svn', '--non-interactive', '--no-auth-cache', '--config-dir', "$d/svnconf", @auth, @args],
         cwd => "$d/work", timeout => 120);
@@ -111,6 +112,48 @@ for my $p (qw(PROJ OLD)) {
         unlike($log, qr/^r4 /m, 'no revision came from the read token');
     };
 }
+
+# A token for PROJ/repo alone, against PROJ/other in the same SVNParentPath:
+# through the client, and through reports whose body names the other
+# repository (mod_dav_svn must take them for this repository's, or refuse).
+subtest 'a repository token reaches no other repository of its project' => sub {
+    my ($rc, $out, $err) = run_cmd(cmd => ['svnadmin', 'create', "$d/svn/PROJ/other"]);
+    is($rc, 0, 'svnadmin create PROJ/other') or diag $err;
+    $env->give_to_httpd("$d/svn/PROJ/other");
+    my $src = "$d/work/other-src";
+    make_path($src);
+    BBT::Env::spew("$src/otherfile-zz.txt", "OTHER-REPO-CONTENT\n");
+    my $other = $env->url('/svn/PROJ/other');
+    svn_ok('control: a REPO_WRITE token imports into PROJ/other', $wtok, 'import', '-m', 'o', $src, $other);
+    my $tok = $env->scoped_token_create('--repo', 'PROJ/repo', perms => ['REPO_READ']);
+    local $svn_user = 'x-token-auth';
+    svn_ok('control: the repository token reads PROJ/repo', $tok, 'log', '-q', $env->url('/svn/PROJ/repo'));
+    svn_refused('its cat of PROJ/other', qr/403|[Ff]orbidden/, $tok, 'cat', "$other/otherfile-zz.txt");
+    svn_refused('its diff against PROJ/other', qr/403|[Ff]orbidden/, $tok, 'diff',
+                $env->url('/svn/PROJ/repo'), $other);
+    my $repo = $env->url('/svn/PROJ/repo');
+    for my $c (['dst-path', "<S:src-path>$repo</S:src-path><S:dst-path>$other</S:dst-path>"],
+               ['src-path', "<S:src-path>$other</S:src-path>"]) {
+        my ($what, $paths) = @$c;
+        my $body = qq(<?xml version="1.0" encoding="utf-8"?><S:update-report xmlns:S="svn:" send-all="true">)
+            . qq($paths<S:target-revision>1</S:target-revision><S:depth>infinity</S:depth>)
+            . qq(<S:entry rev="0" depth="infinity" start-empty="true"></S:entry></S:update-report>);
+        if ($what eq 'src-path') {
+            my $res = $env->request('REPORT', '/svn/PROJ/other/!svn/me',
+                                    { Authorization => $env->bearer($wtok), 'Content-Type' => 'text/xml' }, $body);
+            like($res->{content} // '', qr/otherfile-zz/, 'control: the report at PROJ/other itself names its file');
+        }
+        for my $at ('/svn/PROJ/repo/!svn/me', '/svn/PROJ/repo') {
+            my $res = $env->request('REPORT', $at, { Authorization => $env->bearer($tok),
+                                                     'Content-Type' => 'text/xml' }, $body);
+            my $txt = $res->{content} // '';
+            ok($res->{status} && $txt !~ /otherfile-zz|OTHER-REPO-CONTENT/,
+               "an update report at $at whose $what names PROJ/other reads nothing of it (status $res->{status})")
+                or diag substr($txt, 0, 800);
+        }
+    }
+    unlike($env->error_log_text . $env->access_log_text, qr/\Q$tok\E/, 'the repository token is in no log');
+};
 
 svn_refused('a project without a grant: refused', qr/403|[Ff]orbidden/, $wtok, 'checkout',
             $env->url('/svn/OTHER/repo'), "$d/work/other");

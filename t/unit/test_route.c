@@ -122,6 +122,16 @@ static void test_dumb_push(void)
     X("LOCK", REPO "config", NULL, "LOCK config");
     X("PROPPATCH", REPO "refs/heads/main", NULL, "PROPPATCH");
     X("PUT", REPO "refs/heads/main", "x", "PUT with a query");
+    /* Nothing under refs/ that git-http-backend would serve from a
+     * repository of the writer's making there. */
+    match("/scm", "GET", REPO "refs/heads/x/main", NULL, "PROJ", "repo", R);
+    X("GET", REPO "refs/heads/x/info/refs", NULL, "GET refs/.../info/refs");
+    X("HEAD", REPO "refs/heads/x/HEAD", NULL, "HEAD refs/.../HEAD");
+    X("GET", REPO "refs/HEAD", NULL, "GET refs/HEAD");
+    X("GET", REPO "refs/heads/x/objects/info/packs", NULL,
+      "GET refs/.../objects/info/packs");
+    X("GET", REPO "refs/heads/x/objects/2d/" H38, NULL,
+      "GET refs/.../objects/XX/...");
     X("MKCOL", "/scm/PROJ/new.git/", NULL, "MKCOL a repository");
     X("PUT", "/scm/PROJ/new.git", NULL, "PUT a repository");
     X("PROPFIND", "/scm/PROJ/", NULL, "PROPFIND a project");

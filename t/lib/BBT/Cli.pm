@@ -102,6 +102,17 @@ sub cli_is {
     return wantarray ? ($rc, $out, $err) : $out;
 }
 
+# create a project's or a repository's token: scoped_token_create('--repo',
+# 'PROJ/repo', name => ..., perms => [...]); returns the token.
+sub scoped_token_create {
+    my ($self, $opt, $what, %o) = @_;
+    my $out = $self->cli_ok('create', $opt, $what, '--name', $o{name} || "t $what",
+                            map { ('--perm', $_) } @{ $o{perms} || [] });
+    chomp $out;
+    parse_token($out) or confess "bbtoken create printed no token: '$out'";
+    return $out;
+}
+
 # bbtoken @args --json, decoded; dies when the CLI fails.
 sub cli_json {
     my ($self, @args) = @_;
