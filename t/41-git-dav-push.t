@@ -7,30 +7,12 @@ use warnings;
 use FindBin;
 use lib "$FindBin::Bin/lib";
 use Test::More;
-use File::Path qw(make_path);
 use BBT::Env;
+use BBT::GitDav;
 use BBT::Assert;
 
-my $extra = <<'EOC';
-DavLockDB "@DIR@/davlock/lockdb"
-Alias /dgit "@DIR@/repos"
-<Directory "@DIR@/repos">
-    Options None
-    AllowOverride None
-    Require all granted
-</Directory>
-<Location /dgit>
-    Dav On
-    AuthType BBToken
-    AuthName "Git"
-    BBTokenRoutes git /dgit
-    Require bbtoken
-</Location>
-EOC
-my $env = BBT::Env->new(extra_conf => $extra, modules => [qw(dav dav_fs)])->start;
+my $env = BBT::GitDav::start();
 my $d = $env->dir;
-make_path("$d/davlock");
-$env->give_to_httpd("$d/davlock");
 
 sub server_info {
     my ($key, $slug) = @_;

@@ -1,0 +1,36 @@
+package BBT::GitDav;
+# The git route set on a WebDAV location over the repositories' tree, as
+# README's mod_dav configuration for git http-push has it: /dgit, mod_dav_fs
+# with its lock database, beside git-http-backend at /scm on the same tree.
+use strict;
+use warnings;
+use File::Path qw(make_path);
+use BBT::Env;
+
+my $CONF = <<'EOC';
+DavLockDB "@DIR@/davlock/lockdb"
+Alias /dgit "@DIR@/repos"
+<Directory "@DIR@/repos">
+    Options None
+    AllowOverride None
+    Require all granted
+</Directory>
+<Location /dgit>
+    Dav On
+    AuthType BBToken
+    AuthName "Git"
+    BBTokenRoutes git /dgit
+    Require bbtoken
+</Location>
+EOC
+
+# A started BBT::Env with that location, its lock database's directory
+# (httpd's to write) made.
+sub start {
+    my $env = BBT::Env->new(extra_conf => $CONF, modules => [qw(dav dav_fs)])->start;
+    make_path($env->dir . '/davlock');
+    $env->give_to_httpd($env->dir . '/davlock');
+    return $env;
+}
+
+1;
