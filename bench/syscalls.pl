@@ -40,6 +40,11 @@ use BBT::Util;
 my $n = $ARGV[0] || 300;
 my $load = $ENV{BENCH_SYSCALLS_LOAD} || 0;
 my $file = '/PROJ/repo.git/HEAD';
+# Not in build/deps.sh: the tools this alone needs.
+for my $tool ('strace', $load ? ('perf', 'wrk') : ()) {
+    system("command -v $tool >/dev/null") == 0 or die "bench/syscalls.pl needs $tool (apt-get install "
+        . ($tool eq 'perf' ? 'linux-perf' : $tool) . ")\n";
+}
 
 # An httpd (and its database) with the token and the cases.
 sub setup {
