@@ -320,6 +320,43 @@ subtest 'sendmail failing: notices kept for the next run' => sub {
        'a sendmail that is not there: exit 1 before anything') or diag "$rc $err";
 };
 
+# notify runs from cron or under sudo as root: the mailer it runs is the
+# one named, never one that the working directory happens to hold, and it
+# is not handed the database password that PGPASSWORD gave bbtoken.
+subtest 'the mailer: an absolute path, and no database password' => sub {
+    my $wrap = $env->dir . '/env-sendmail';
+    BBT::Env::spew($wrap, "#!/bin/sh\nenv > \"\$BBT_MAILDIR/env\"\nexec '$SENDMAIL' \"\$@\"\n", 0755);
+    mk('dave', 'pw', created => "now() - interval '100 days'", expires => "now() - interval '1 hour'");
+    my ($rc, $out, $err, $m) = notify(sendmail => $wrap, env => { PGPASSWORD => 'pg-S3cret-pw' });
+    is($rc, 0, 'mailed with PGPASSWORD set') or diag $err;
+    is(scalar @$m, 1, '  one message');
+    my $seen = BBT::Env::slurp("$MAILDIR/env");
+    like($seen, qr/^BBT_MAILDIR=/m, '  the mailer has the rest of the environment');
+    ok(index($seen, 'pg-S3cret-pw') < 0, '  but not PGPASSWORD');
+
+    my $cwd = $env->dir . '/cwd';
+    make_path($cwd);
+    BBT::Env::spew("$cwd/sendmail", "#!/bin/sh\ntouch '$cwd/ran'\ncat >/dev/null\n", 0755);
+    mk('erin', 'pw', created => "now() - interval '100 days'", expires => "now() - interval '1 hour'");
+    for my $how ('--sendmail', 'BBTOKEN_SENDMAIL') {
+        my @args = ('--db', $env->superuser_conninfo, 'notify', '--from', $FROM);
+        my %e = (BBT_MAILDIR => $MAILDIR);
+        if ($how eq '--sendmail') { push @args, '--sendmail', 'sendmail' } else { $e{BBTOKEN_SENDMAIL} = 'sendmail' }
+        for my $dry (0, 1) {
+            ($rc, $out, $err) = BBT::Util::run_cmd(cmd => [$env->cli_path, @args, $dry ? '--dry-run' : ()],
+                                                   cwd => $cwd, tmp => $env->dir . '/run', timeout => 60, env => \%e);
+            is($rc, 1, "$how sendmail" . ($dry ? ' --dry-run' : '') . ': exit 1');
+            like($err, qr/\Abbtoken: sendmail: not an absolute path: sendmail \(give --sendmail \/PATH\)\n\z/,
+                 '  saying why') or diag $err;
+            is($out, '', '  nothing done');
+        }
+        ok(!-e "$cwd/ran", '  the working directory\'s sendmail did not run');
+    }
+    is(scalar @{ new_mails() }, 0, 'nothing mailed');
+    ($rc, $out, $err, $m) = notify();
+    ok($rc == 0 && @$m == 1, 'the notice goes out through an absolute path') or diag "$rc $err";
+};
+
 subtest 'the policy: --revoke-unused-after' => sub {
     $env->cli_is('the default', ['policy'], 0, stdout => qr/^revoke-unused-after: none\n\z/m);
     is($env->cli_json('policy')->{revokeUnusedAfterSeconds}, undef, '--json: null');
