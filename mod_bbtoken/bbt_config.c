@@ -389,6 +389,16 @@ static const char *bbt_set_routes(cmd_parms *cmd, void *dconf, const char *name,
         0) {
         return apr_pstrcat(cmd->pool, "BBTokenRoutes: ", err, NULL);
     }
+    /* A file emptied by a failed copy or a wrong path (/dev/null) would
+     * leave the section refusing every token with nothing said; `none`
+     * is how to mean that. */
+    if (bbt_rules_count(conf->rules) == from) {
+        return apr_psprintf(cmd->pool,
+                            "BBTokenRoutes: %s: %s holds no route (say "
+                            "'BBTokenRoutes none' if nothing here is open "
+                            "to tokens)",
+                            bbt_where(cmd), origin);
+    }
     bbt_configtest_methods(cmd, conf->rules, from);
     return NULL;
 }

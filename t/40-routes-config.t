@@ -108,6 +108,17 @@ BBT::Env::spew("$dir/other.conf", "Require all granted\n");
 ($rc, $out) = $env->config_test(conf_with("    BBTokenRoutes $dir/other.conf"));
 like($out, qr/other\.conf:1: a route file holds only BBTokenRoute lines/, 'a route file holds nothing else')
     or diag $out;
+# A file that holds no route (emptied, only comments, /dev/null) is a
+# mistake until said otherwise: every token would be refused there.
+for my $c (['empty', ''], ['only comments', "# BBTokenRoute GET \"/t/.*\" PROJECT_READ project=X\n\n"]) {
+    BBT::Env::spew("$dir/empty.conf", $c->[1]);
+    ($rc, $out) = $env->config_test(conf_with("    BBTokenRoutes $dir/empty.conf /t"));
+    isnt($rc, 0, "a route file that is $c->[0] is refused");
+    like($out, qr{BBTokenRoutes: \S+httpd-test\.conf:\d+: \Q$dir\E/empty\.conf holds no route \(say 'BBTokenRoutes none'},
+         '  saying so') or diag $out;
+}
+($rc, $out) = $env->config_test(conf_with("    BBTokenRoutes /dev/null"));
+like($out, qr{/dev/null holds no route}, '/dev/null is refused too') or diag $out;
 ($rc, $out) = $env->config_test(conf_with("    BBTokenRoutes $dir/missing.conf"));
 like($out, qr/cannot open/, 'a missing route file is refused') or diag $out;
 
