@@ -292,8 +292,20 @@ static const char *bbt_read_route_file(cmd_parms *cmd, const char *name,
     char *buf;
 
     *path = ap_server_root_relative(cmd->temp_pool, name);
-    if (!*path || apr_file_open(&f, *path, APR_FOPEN_READ, APR_OS_DEFAULT,
-                                cmd->temp_pool) != APR_SUCCESS) {
+    if (!*path) {
+        return apr_psprintf(cmd->pool, "BBTokenRoutes: %s: cannot open %s",
+                            bbt_where(cmd), name);
+    }
+    /* Looked at before it is opened: opening a FIFO waits for a writer,
+     * and httpd's start with it, before anything is said. */
+    if (apr_stat(&fi, *path, APR_FINFO_TYPE, cmd->temp_pool) == APR_SUCCESS &&
+        fi.filetype != APR_REG) {
+        return apr_psprintf(cmd->pool,
+                            "BBTokenRoutes: %s: %s is not a regular file",
+                            bbt_where(cmd), name);
+    }
+    if (apr_file_open(&f, *path, APR_FOPEN_READ, APR_OS_DEFAULT,
+                      cmd->temp_pool) != APR_SUCCESS) {
         return apr_psprintf(cmd->pool, "BBTokenRoutes: %s: cannot open %s",
                             bbt_where(cmd), name);
     }
@@ -389,9 +401,8 @@ static const char *bbt_set_routes(cmd_parms *cmd, void *dconf, const char *name,
         0) {
         return apr_pstrcat(cmd->pool, "BBTokenRoutes: ", err, NULL);
     }
-    /* A file emptied by a failed copy or a wrong path (/dev/null) would
-     * leave the section refusing every token with nothing said; `none`
-     * is how to mean that. */
+    /* A file emptied by a failed copy would leave the section refusing
+     * every token with nothing said; `none` is how to mean that. */
     if (bbt_rules_count(conf->rules) == from) {
         return apr_psprintf(cmd->pool,
                             "BBTokenRoutes: %s: %s holds no route (say "
