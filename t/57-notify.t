@@ -189,6 +189,17 @@ subtest 'an address that would put more into a header is not used' => sub {
         or diag "$rc $err";
     ($rc, $out, $err) = $env->cli('notify', '--dry-run', '--from', 'a@b, c@d');
     ok($rc == 1 && $err =~ /From: header/, 'a --from with a comma: refused') or diag "$rc $err";
+    # An address that reads like an option is only ever a header's value:
+    # sendmail's arguments are fixed, and -t reads the recipients.
+    $env->user_add('hank', '--email', '-oQ/tmp/q@example.com');
+    mk('hank', 'h', created => "now() - interval '100 days'", expires => "now() + interval '3 days'");
+    ($rc, $out, $err, $m) = notify();
+    is($rc, 0, 'an address starting with "-": mailed') or diag $err;
+    is(scalar @$m, 1, '  one message') or return;
+    is($m->[0]{args}, "-t\n-oi\n", '  sendmail run with -t -oi alone');
+    is(to_of($m->[0]), '-oQ/tmp/q@example.com', '  the address in To: only');
+    # Gone, token and all, so that the later runs have no news of hank.
+    $env->psql("DELETE FROM bbtoken_users WHERE name = 'hank'");
 };
 
 subtest 'revoked by an administrator: the CLI, a global admin over HTTP; not the owner' => sub {
