@@ -469,6 +469,14 @@ int bbtoken_cmd_notify(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
     (void)cmd;
     n.sendmail = sm && *sm ? sm : BBTOKEN_SENDMAIL_DEFAULT;
     n.from = from;
+    /* posix_spawn takes a bare name as relative to the working directory:
+     * from cron, or through sudo as root, that would run whatever program
+     * of that name the directory holds. */
+    if (n.sendmail[0] != '/') {
+        return bbtoken_fail("sendmail: not an absolute path: %s (give "
+                            "--sendmail /PATH)",
+                            n.sendmail);
+    }
     if ((rc = bbtoken_notify_from(a, from, sizeof(from)))) {
         return rc;
     }

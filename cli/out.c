@@ -14,10 +14,14 @@
 
 /* Print "bbtoken: REASON" as exactly one line: control characters from
  * argv or server messages become spaces, so a script reading stderr line
- * by line sees one line per failure. */
+ * by line sees one line per failure.  What else would act on a terminal
+ * rather than show (a C1 control such as CSI, an invisible formatting
+ * character, a byte that is not UTF-8) is shown as a table shows it
+ * (bbt_input_shown): the reason may repeat what a wrapper script was
+ * given by someone else. */
 static void bbtoken_vsay(const char *fmt, va_list ap)
 {
-    char buf[1024];
+    char buf[1024], shown[sizeof(buf)];
     char *r, *w;
     int pending = 0;
 
@@ -38,7 +42,8 @@ static void bbtoken_vsay(const char *fmt, va_list ap)
         *w++ = (char)c;
     }
     *w = '\0';
-    fprintf(stderr, "bbtoken: %s\n", buf);
+    bbt_input_shown(buf, shown);
+    fprintf(stderr, "bbtoken: %s\n", shown);
 }
 
 int bbtoken_fail(const char *fmt, ...)

@@ -7,6 +7,8 @@
 #include <errno.h>
 #include <signal.h>
 #include <spawn.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -34,20 +36,51 @@ static int bbtoken_write_fd(int fd, const char *buf, size_t len)
     return 0;
 }
 
+/* Our environment but the database password: PGPASSWORD was given to
+ * bbtoken for libpq (README: The CLI), and the mailer, or a wrapper that
+ * logs what it is run with, has no use for it.  The strings stay environ's;
+ * the caller frees the array. */
+static char **bbtoken_mailer_env(void)
+{
+    static const char pw[] = "PGPASSWORD=";
+    size_t n = 0, i, k = 0;
+    char **env;
+
+    while (environ[n]) {
+        n++;
+    }
+    if (!(env = calloc(n + 1, sizeof(*env)))) {
+        return NULL;
+    }
+    for (i = 0; i < n; i++) {
+        if (strncmp(environ[i], pw, sizeof(pw) - 1) != 0) {
+            env[k++] = environ[i];
+        }
+    }
+    return env;
+}
+
 int bbtoken_sendmail(const char *path, const char *msg, size_t len)
 {
     char *argv[] = {(char *)path, "-t", "-oi", NULL};
     posix_spawn_file_actions_t fa;
     struct sigaction ign, old;
     int fds[2], rc, status, saved;
+    char **env;
     pid_t pid;
 
+    if (!(env = bbtoken_mailer_env())) {
+        errno = ENOMEM;
+        return -1;
+    }
     if (pipe(fds) != 0) {
+        free(env);
         return -1;
     }
     if ((rc = posix_spawn_file_actions_init(&fa)) != 0) {
         close(fds[0]);
         close(fds[1]);
+        free(env);
         errno = rc;
         return -1;
     }
@@ -55,14 +88,16 @@ int bbtoken_sendmail(const char *path, const char *msg, size_t len)
         (rc = posix_spawn_file_actions_adddup2(&fa, 2, 1)) != 0 ||
         (rc = posix_spawn_file_actions_addclose(&fa, fds[0])) != 0 ||
         (rc = posix_spawn_file_actions_addclose(&fa, fds[1])) != 0 ||
-        (rc = posix_spawn(&pid, path, &fa, NULL, argv, environ)) != 0) {
+        (rc = posix_spawn(&pid, path, &fa, NULL, argv, env)) != 0) {
         posix_spawn_file_actions_destroy(&fa);
         close(fds[0]);
         close(fds[1]);
+        free(env);
         errno = rc;
         return -1;
     }
     posix_spawn_file_actions_destroy(&fa);
+    free(env);
     close(fds[0]);
 
     ign.sa_handler = SIG_IGN;

@@ -367,7 +367,8 @@ const char bbtoken_usage_notify[] =
     "  --dry-run         print the revocations and the messages instead;\n"
     "                    change and send nothing\n"
     "  --sendmail PATH   the mailer, run as PATH -t -oi (default\n"
-    "                    $BBTOKEN_SENDMAIL, else /usr/sbin/sendmail)\n"
+    "                    $BBTOKEN_SENDMAIL, else /usr/sbin/sendmail); an\n"
+    "                    absolute path\n"
     "  --from ADDRESS    the sender (default $BBTOKEN_MAIL_FROM, else\n"
     "                    bbtoken@ and this host's name)\n";
 

@@ -292,8 +292,20 @@ static const char *bbt_read_route_file(cmd_parms *cmd, const char *name,
     char *buf;
 
     *path = ap_server_root_relative(cmd->temp_pool, name);
-    if (!*path || apr_file_open(&f, *path, APR_FOPEN_READ, APR_OS_DEFAULT,
-                                cmd->temp_pool) != APR_SUCCESS) {
+    if (!*path) {
+        return apr_psprintf(cmd->pool, "BBTokenRoutes: %s: cannot open %s",
+                            bbt_where(cmd), name);
+    }
+    /* Looked at before it is opened: opening a FIFO waits for a writer,
+     * and httpd's start with it, before anything is said. */
+    if (apr_stat(&fi, *path, APR_FINFO_TYPE, cmd->temp_pool) == APR_SUCCESS &&
+        fi.filetype != APR_REG) {
+        return apr_psprintf(cmd->pool,
+                            "BBTokenRoutes: %s: %s is not a regular file",
+                            bbt_where(cmd), name);
+    }
+    if (apr_file_open(&f, *path, APR_FOPEN_READ, APR_OS_DEFAULT,
+                      cmd->temp_pool) != APR_SUCCESS) {
         return apr_psprintf(cmd->pool, "BBTokenRoutes: %s: cannot open %s",
                             bbt_where(cmd), name);
     }
@@ -388,6 +400,15 @@ static const char *bbt_set_routes(cmd_parms *cmd, void *dconf, const char *name,
     if (bbt_rules_load(conf->rules, text, prefix, origin, err, sizeof(err)) !=
         0) {
         return apr_pstrcat(cmd->pool, "BBTokenRoutes: ", err, NULL);
+    }
+    /* A file emptied by a failed copy would leave the section refusing
+     * every token with nothing said; `none` is how to mean that. */
+    if (bbt_rules_count(conf->rules) == from) {
+        return apr_psprintf(cmd->pool,
+                            "BBTokenRoutes: %s: %s holds no route (say "
+                            "'BBTokenRoutes none' if nothing here is open "
+                            "to tokens)",
+                            bbt_where(cmd), origin);
     }
     bbt_configtest_methods(cmd, conf->rules, from);
     return NULL;

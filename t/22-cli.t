@@ -71,6 +71,20 @@ subtest 'bad usage: exit 2' => sub {
     is(count_tokens(), $before, 'no token was created by a bad command line');
 };
 
+# The reason on stderr goes to an administrator's terminal, and may repeat
+# what a wrapper script passed on (a user name someone typed into a form):
+# a C1 control (CSI, OSC and ST in UTF-8), an invisible formatting
+# character or a byte that is not UTF-8 is shown as "?", as in a table.
+subtest 'stderr: no terminal control sequence from the command line' => sub {
+    my %bad = (CSI => "\xc2\x9b2J", OSC => "\xc2\x9d0;x\xc2\x9c", RLO => "\xe2\x80\xae", 'not UTF-8' => "\xff",
+               NEL => "\xc2\x85");
+    for my $k (sort keys %bad) {
+        my (undef, undef, $err) = $env->cli_is("user add with $k in the name", ['user', 'add', "zz$bad{$k}y"], 1,
+                                               stderr => qr/^bbtoken: invalid user name: zz\?/);
+        unlike($err, qr/\Q$bad{$k}\E/, "  $k is not written to the terminal");
+    }
+};
+
 subtest 'database unreachable: exit 1, one line' => sub {
     for my $a (['list', 'usage'], ['user', 'add', 'zed'], ['create', 'usage', '--name', 'x']) {
         $env->cli_is("@$a against a closed port", ['--db', $dead_db, @$a], 1, raw => 1);

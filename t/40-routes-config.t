@@ -6,6 +6,7 @@ use warnings;
 use FindBin;
 use lib "$FindBin::Bin/lib";
 use Test::More;
+use POSIX ();
 use BBT::Env;
 
 my $env = BBT::Env->new(httpd => 0)->start;
@@ -108,6 +109,27 @@ BBT::Env::spew("$dir/other.conf", "Require all granted\n");
 ($rc, $out) = $env->config_test(conf_with("    BBTokenRoutes $dir/other.conf"));
 like($out, qr/other\.conf:1: a route file holds only BBTokenRoute lines/, 'a route file holds nothing else')
     or diag $out;
+# A file that holds no route (emptied, only comments) is a
+# mistake until said otherwise: every token would be refused there.
+for my $c (['empty', ''], ['only comments', "# BBTokenRoute GET \"/t/.*\" PROJECT_READ project=X\n\n"]) {
+    BBT::Env::spew("$dir/empty.conf", $c->[1]);
+    ($rc, $out) = $env->config_test(conf_with("    BBTokenRoutes $dir/empty.conf /t"));
+    isnt($rc, 0, "a route file that is $c->[0] is refused");
+    like($out, qr{BBTokenRoutes: \S+httpd-test\.conf:\d+: \Q$dir\E/empty\.conf holds no route \(say 'BBTokenRoutes none'},
+         '  saying so') or diag $out;
+}
+# Only a regular file: opening a FIFO would wait for a writer, and httpd
+# with it, before any message.
+($rc, $out) = $env->config_test(conf_with("    BBTokenRoutes /dev/null"));
+like($out, qr{BBTokenRoutes: \S+httpd-test\.conf:\d+: /dev/null is not a regular file}, '/dev/null is refused')
+    or diag $out;
+POSIX::mkfifo("$dir/fifo.conf", 0600) or die "mkfifo: $!";
+mkdir "$dir/dir.conf";
+for my $f ('fifo.conf', 'dir.conf') {
+    ($rc, $out) = $env->config_test(conf_with("    BBTokenRoutes $dir/$f"));
+    isnt($rc, 0, "a route file that is a " . ($f =~ /fifo/ ? 'FIFO' : 'directory') . ' is refused at once');
+    like($out, qr{\Q$dir/$f\E is not a regular file}, '  saying so') or diag $out;
+}
 ($rc, $out) = $env->config_test(conf_with("    BBTokenRoutes $dir/missing.conf"));
 like($out, qr/cannot open/, 'a missing route file is refused') or diag $out;
 

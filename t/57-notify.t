@@ -189,6 +189,17 @@ subtest 'an address that would put more into a header is not used' => sub {
         or diag "$rc $err";
     ($rc, $out, $err) = $env->cli('notify', '--dry-run', '--from', 'a@b, c@d');
     ok($rc == 1 && $err =~ /From: header/, 'a --from with a comma: refused') or diag "$rc $err";
+    # An address that reads like an option is only ever a header's value:
+    # sendmail's arguments are fixed, and -t reads the recipients.
+    $env->user_add('hank', '--email', '-oQ/tmp/q@example.com');
+    mk('hank', 'h', created => "now() - interval '100 days'", expires => "now() + interval '3 days'");
+    ($rc, $out, $err, $m) = notify();
+    is($rc, 0, 'an address starting with "-": mailed') or diag $err;
+    is(scalar @$m, 1, '  one message') or return;
+    is($m->[0]{args}, "-t\n-oi\n", '  sendmail run with -t -oi alone');
+    is(to_of($m->[0]), '-oQ/tmp/q@example.com', '  the address in To: only');
+    # Gone, token and all, so that the later runs have no news of hank.
+    $env->psql("DELETE FROM bbtoken_users WHERE name = 'hank'");
 };
 
 subtest 'revoked by an administrator: the CLI, a global admin over HTTP; not the owner' => sub {
@@ -318,6 +329,43 @@ subtest 'sendmail failing: notices kept for the next run' => sub {
     ($rc, $out, $err) = notify(sendmail => $env->dir . '/no-such-sendmail');
     ok($rc == 1 && $err =~ /\Abbtoken: cannot run sendmail \S+no-such-sendmail: No such file/,
        'a sendmail that is not there: exit 1 before anything') or diag "$rc $err";
+};
+
+# notify runs from cron or under sudo as root: the mailer it runs is the
+# one named, never one that the working directory happens to hold, and it
+# is not handed the database password that PGPASSWORD gave bbtoken.
+subtest 'the mailer: an absolute path, and no database password' => sub {
+    my $wrap = $env->dir . '/env-sendmail';
+    BBT::Env::spew($wrap, "#!/bin/sh\nenv > \"\$BBT_MAILDIR/env\"\nexec '$SENDMAIL' \"\$@\"\n", 0755);
+    mk('dave', 'pw', created => "now() - interval '100 days'", expires => "now() - interval '1 hour'");
+    my ($rc, $out, $err, $m) = notify(sendmail => $wrap, env => { PGPASSWORD => 'pg-S3cret-pw' });
+    is($rc, 0, 'mailed with PGPASSWORD set') or diag $err;
+    is(scalar @$m, 1, '  one message');
+    my $seen = BBT::Env::slurp("$MAILDIR/env");
+    like($seen, qr/^BBT_MAILDIR=/m, '  the mailer has the rest of the environment');
+    ok(index($seen, 'pg-S3cret-pw') < 0, '  but not PGPASSWORD');
+
+    my $cwd = $env->dir . '/cwd';
+    make_path($cwd);
+    BBT::Env::spew("$cwd/sendmail", "#!/bin/sh\ntouch '$cwd/ran'\ncat >/dev/null\n", 0755);
+    mk('erin', 'pw', created => "now() - interval '100 days'", expires => "now() - interval '1 hour'");
+    for my $how ('--sendmail', 'BBTOKEN_SENDMAIL') {
+        my @args = ('--db', $env->superuser_conninfo, 'notify', '--from', $FROM);
+        my %e = (BBT_MAILDIR => $MAILDIR);
+        if ($how eq '--sendmail') { push @args, '--sendmail', 'sendmail' } else { $e{BBTOKEN_SENDMAIL} = 'sendmail' }
+        for my $dry (0, 1) {
+            ($rc, $out, $err) = BBT::Util::run_cmd(cmd => [$env->cli_path, @args, $dry ? '--dry-run' : ()],
+                                                   cwd => $cwd, tmp => $env->dir . '/run', timeout => 60, env => \%e);
+            is($rc, 1, "$how sendmail" . ($dry ? ' --dry-run' : '') . ': exit 1');
+            like($err, qr/\Abbtoken: sendmail: not an absolute path: sendmail \(give --sendmail \/PATH\)\n\z/,
+                 '  saying why') or diag $err;
+            is($out, '', '  nothing done');
+        }
+        ok(!-e "$cwd/ran", '  the working directory\'s sendmail did not run');
+    }
+    is(scalar @{ new_mails() }, 0, 'nothing mailed');
+    ($rc, $out, $err, $m) = notify();
+    ok($rc == 0 && @$m == 1, 'the notice goes out through an absolute path') or diag "$rc $err";
 };
 
 subtest 'the policy: --revoke-unused-after' => sub {

@@ -6,6 +6,8 @@
 # httpd's AllowOverrideList, which lets any directive it names into
 # .htaccess whatever the directive itself allows, does not let them in
 # either: the request is answered 500 with the file and the reason.
+# httpd's own AuthType and Require, which AllowOverride AuthConfig lets in,
+# cannot open a <Location> of AuthType BBToken: it is merged after them.
 use strict;
 use warnings;
 use FindBin;
@@ -29,6 +31,18 @@ Alias /dav "@DIR@/dav"
     AllowOverride None
     AllowOverrideList BBTokenRoutes BBTokenRoute AuthBBTokenProvider BBTokenSandbox AuthUserFile
 </Directory>
+Alias /loc "@DIR@/loc"
+<Directory "@DIR@/loc">
+    AllowOverride AuthConfig
+    Require all granted
+</Directory>
+<Location /loc>
+    Dav On
+    AuthType BBToken
+    AuthName "Files"
+    BBTokenRoutes dav /loc
+    Require bbtoken
+</Location>
 EOC
 my $env = BBT::Env->new(extra_conf => $extra, modules => [qw(dav dav_fs mime authn_file)], httpd => 0)->start;
 my $d = $env->dir;
@@ -45,7 +59,16 @@ for my $r (sort keys %htaccess) {
     BBT::Env::spew("$d/dav/PROJ/$r/x.html", "<script>1</script>\n");
     BBT::Env::spew("$d/dav/PROJ/$r/.htaccess", $htaccess{$r});
 }
-$env->give_to_httpd("$d/dav", "$d/davlock");
+# httpd's own AuthType and Require, which AllowOverride AuthConfig lets a
+# .htaccess set, are merged before a <Location>: there the file cannot
+# open the tree (README, Security model).
+make_path("$d/loc/PROJ/open");
+BBT::Env::spew("$d/loc/PROJ/open/x.html", "<script>1</script>\n");
+BBT::Env::spew("$d/loc/PROJ/open/.htaccess", "AuthType None\nRequire all granted\n");
+# A control: .htaccess files are read there.
+make_path("$d/loc/PROJ/read");
+BBT::Env::spew("$d/loc/PROJ/read/.htaccess", "AuthName \"a\" \"b\" \"c\"\n");
+$env->give_to_httpd("$d/dav", "$d/davlock", "$d/loc");
 # The owner's own password file, in the tree: a user of their choosing.
 $env->htpasswd(admin => 'chosen-Pa55');
 rename "$d/htpasswd", "$d/dav/PROJ/provider/pw" or die $!;
@@ -83,6 +106,15 @@ subtest 'BBTokenSandbox Off from .htaccess' => sub {
 subtest 'AuthBBTokenProvider from .htaccess' => sub {
     my $res = $env->get('/dav/PROJ/provider/x.html', { Authorization => $env->basic('admin', 'chosen-Pa55') });
     is_status($res, 500, 'a password from the owner\'s own file lets nobody in');
+};
+
+subtest 'AuthConfig in .htaccess under a <Location> of AuthType BBToken' => sub {
+    is_status($env->get('/loc/PROJ/read/', \%auth), 500, '.htaccess files are read there (one that is wrong: 500)');
+    is_status($env->get('/loc/PROJ/open/x.html', {}), 401, '"Require all granted" there lets no one in without a login');
+    is_status($env->get('/loc/PROJ/open/x.html', \%auth), 200, 'a REPO_READ token reads');
+    my ($st) = $env->curl('/loc/PROJ/open/y.html', method => 'PUT', auth => "Bearer $ro", data => "y\n");
+    is($st, 403, '  and does not write');
+    ok(!-e "$d/loc/PROJ/open/y.html", '  nothing written');
 };
 
 my $log = $env->error_log_text;
