@@ -148,9 +148,31 @@ test('without credentials the page asks for a login', async () => {
   assert.match(res.headers.get('www-authenticate') || '', /^Basic /);
 });
 
+// A Content-Security-Policy header as directive => its source list.
+function csp(value) {
+  const out = {};
+  for (const d of (value || '').split(';')) {
+    const [name, ...sources] = d.trim().split(/\s+/);
+    if (name) out[name.toLowerCase()] = sources.join(' ');
+  }
+  return out;
+}
+
 test('logs in and shows the page for the logged-in user', async () => {
   const res = await page.goto(BASE + '/account/tokens');
   assert.equal(res.status(), 200);
+  // No other site may frame it (clickjacking), an injected <base> cannot
+  // move its scripts' relative URLs, and no form of it (it submits none:
+  // its scripts send the API's requests) can be sent anywhere; nothing of
+  // it is kept in a cache.
+  const h = res.headers();
+  const policy = csp(h['content-security-policy']);
+  assert.equal(policy['default-src'], "'self'", 'CSP default-src \'self\'');
+  assert.equal(policy['frame-ancestors'], "'none'", 'CSP frame-ancestors \'none\'');
+  assert.equal(policy['base-uri'], "'none'", 'CSP base-uri \'none\'');
+  assert.equal(policy['form-action'], "'none'", 'CSP form-action \'none\'');
+  assert.equal(h['x-frame-options'], 'DENY');
+  assert.equal(h['cache-control'], 'no-store');
   await page.getByRole('heading', { level: 1, name: 'Personal access tokens' }).waitFor();
   assert.equal((await page.locator('#who').innerText()).trim().split(/\s+/).pop(), USER);
   // The list has loaded (a row or the "no tokens" line), with no error.
@@ -237,7 +259,15 @@ test('the create dialog: labelled controls, impossible combinations disabled', a
   assert.equal(await repo.getByLabel('Read').isDisabled(), false);
   await repo.getByLabel('Write').check();
   await dialog.getByLabel('Expiry', { exact: true }).selectOption('30');
+  const created = page.waitForResponse((r) => r.request().method() === 'PUT' && r.url().includes('/users/'));
   await dialog.getByRole('button', { name: 'Create' }).click();
+  // The API's answer holds the new token: no cache may keep it, and no
+  // browser may read it as anything but JSON.
+  const res = await created;
+  assert.equal(res.status(), 200);
+  assert.match(res.headers()['content-type'] || '', /^application\/json/);
+  assert.equal(res.headers()['cache-control'], 'no-store', 'the new token\'s answer: Cache-Control: no-store');
+  assert.equal(res.headers()['x-content-type-options'], 'nosniff');
 });
 
 test('the new token is shown once, with a copy button and clone lines', async () => {
