@@ -7,10 +7,9 @@
 # it made (root's alone), not every local user as its superuser, and
 # httpd's password (which its children hold) is not the superuser's; it and
 # httpd listen on loopback alone, and no file others may read holds the
-# token; the clone
-# and management commands it prints work as printed, and a clone keeps no
-# token in its files (.git/config, which others may read); stop removes it
-# all.
+# token; the clone and management commands it prints work as printed, and
+# a clone keeps no token in its files (.git/config, which others may read);
+# stop removes it all.
 use strict;
 use warnings;
 use FindBin;
