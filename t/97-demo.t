@@ -9,7 +9,7 @@
 # httpd listen on loopback alone, and no file others may read holds the
 # token; the clone and management commands it prints work as printed, and
 # a clone keeps no token in its files (.git/config, which others may read);
-# stop removes it all.
+# a second start replaces the running demo; stop removes it all.
 use strict;
 use warnings;
 use FindBin;
@@ -205,6 +205,14 @@ for my $role (qw(bbtoken_httpd postgres)) {
     }
 }
 
+# A second start over the running demo replaces it: the old servers
+# stopped, new ones on the same port, a new token.
+($rc, $out, $err) = demo($dir, 'start', $port);
+is($rc, 0, 'demo.sh start again, over the running demo') or diag "$out$err";
+my ($token2) = $out =~ /^\s+token:\s+(\S+)$/m;
+ok($token2 && $token2 ne $token, '  a new token');
+ok(!alive($_), "  the old server $_ is gone") for @procs;
+ok(port_open($port), '  httpd answers on the port');
 ($rc, $out, $err) = demo($dir, 'stop', $port);
 is($rc, 0, 'demo.sh stop') or diag "$out$err";
 ok(!-e $dir, '  removes its directory');
