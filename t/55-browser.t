@@ -85,9 +85,7 @@ Alias /account/tokens "@DIR@/www"
     AddOutputFilter INCLUDES .html
     AddType text/css .css
     AddType text/javascript .js
-    Header set Cache-Control "no-store"
-    Header set X-Frame-Options "DENY"
-    Header set Content-Security-Policy "default-src 'self'; frame-ancestors 'none'"
+@PAGE_HEADERS@
 </Directory>
 <Location /account/tokens>
     AuthType BBToken
@@ -122,6 +120,12 @@ Alias /dav-open "@DIR@/dav"
     Require bbtoken
 </Location>
 EOC
+# The page's response headers as the package ships them (its
+# Content-Security-Policy, framing and caching): the spec checks them, and
+# the page must work under them.
+my @headers = grep { /^\s*Header\s/ } split /\n/, BBT::Env::slurp("$ROOT/conf/bbtoken-page.conf.in");
+BAIL_OUT('no Header lines in conf/bbtoken-page.conf.in') unless @headers;
+$api =~ s{\@PAGE_HEADERS\@}{join "\n", @headers}e;
 # Git is on the main server's port: the page learns its URL from the
 # configuration (SetEnv, through mod_include), as a packaged page whose file
 # an upgrade replaces must; its clone lines then clone from there.

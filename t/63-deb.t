@@ -3,7 +3,8 @@
 # README explains them); apt-get install ./the.deb; a2enmod bbtoken (which
 # enables mod_dbd); a2enconf bbtoken-git; DBDParams; then the system's
 # apache2, with the installed configuration on a free loopback port, serves
-# a git clone with a token made by the installed bbtoken.  dpkg -r leaves a
+# a git clone with a token made by the installed bbtoken; a reinstall keeps
+# the admin's DBDParams files (mode 0600) and what was enabled.  dpkg -r leaves a
 # configuration that passes configtest and starts; dpkg --purge leaves
 # /etc/apache2 as it was.  Whatever happens, the package is purged and
 # /etc/apache2 and /var/lib/apache2 are put back at the end.
@@ -371,6 +372,30 @@ subtest 'the installed configuration serves a clone' => sub {
     unlike(slurp("$i->{dir}/log/error.log") . join('', map { slurp($_) } glob "$i->{dir}/log/*access*"),
            qr/\Q@{[ substr($token, -20) ]}\E/, 'the token is in no log');
     httpd_stop($i);
+};
+
+# The postinst again (a reinstall, as an upgrade runs it): the admin's
+# DBDParams files are theirs, kept as they are, root's alone, and what the
+# admin enabled stays enabled.
+subtest 'a reinstall keeps the admin\'s DBDParams and what was enabled' => sub {
+    my %was;
+    for my $f ('/etc/apache2/bbtoken-dbd.conf', '/etc/apache2/bbtoken-api-dbd.conf') {
+        spew($f, slurp($f) . "# the admin's edit\n#DBDParams \"user=x password=admin-secret-$$\"\n");
+        $was{$f} = slurp($f);
+    }
+    my ($rc, $out) = run("dpkg -i $deb", DEBIAN_FRONTEND => 'noninteractive');
+    is($rc, 0, 'dpkg -i the.deb again') or diag $out;
+    for my $f (sort keys %was) {
+        is(slurp($f), $was{$f}, "$f as the admin left it");
+        my @st = stat $f;
+        is(sprintf('%o', ($st[2] // 0) & 07777), '600', '  mode 0600');
+        is($st[4], 0, '  owned by root');
+    }
+    ok(!glob('/etc/apache2/*.dpkg-tmp'), 'no .dpkg-tmp left');
+    ok(-l '/etc/apache2/mods-enabled/bbtoken.load', 'the module still enabled');
+    ok(-l '/etc/apache2/conf-enabled/bbtoken-git.conf', 'bbtoken-git still enabled');
+    ($rc, $out) = run("runuser -u nobody -- grep -rlsF admin-secret-$$ /etc/apache2 /usr/share/mod-bbtoken");
+    is($out, '', 'no file another user may read holds the password');
 };
 
 subtest 'lintian' => sub {

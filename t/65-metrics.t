@@ -7,9 +7,10 @@
 # seen before is answered from it, so the database is asked once per
 # distinct token; a virtual host with BBTokenCache off asks it every time.
 # Then a database outage (503, database errors), mod_status's section, and
-# no token, user name or path anywhere in the metrics; a graceful restart
-# keeps the counters, and one into BBTokenCache off leaves no listener
-# counted.
+# no token, user name or path anywhere in the metrics, nor what a token id
+# that exists is (a wrong secret for it counts as an unknown id does); a
+# graceful restart keeps the counters, scraped whole all through it, and
+# one into BBTokenCache off leaves no listener counted.
 use strict;
 use warnings;
 use FindBin;
@@ -236,6 +237,33 @@ subtest 'only GET and HEAD' => sub {
     is($r->{content} // '', '', 'with no body');
 };
 
+# Whoever reads the metrics cannot tell a token id that exists from one
+# that does not: a wrong secret for a real id moves every counter as an
+# unknown id does (each distinct token is a miss, a statement and a stored
+# refusal alike).  Timings aside (the histogram's buckets and sum), and the
+# misses by reason summed (a late heartbeat makes one "untrusted").
+subtest 'a wrong secret for a real id moves the counters as an unknown id does' => sub {
+    my $ua = HTTP::Tiny->new(timeout => 30, keep_alive => 0);
+    my $moved = sub {
+        my ($what, @tokens) = @_;
+        my (undef, $b) = scrape();
+        is_401($ua->get($env->url($UP), { headers => { Authorization => "Bearer $_" } }), 1, $what)
+            for @tokens;
+        my (undef, $a) = scrape_after($b, scalar @tokens);
+        my %d;
+        for my $s (keys %$a) {
+            next if $s =~ /^bbtoken_db_query_duration_seconds_(?:bucket|sum)\b/;
+            (my $k = $s) =~ s/^(bbtoken_cache_misses_total)\{.*\}\z/$1/;
+            $d{$k} += delta($b, $a, $s);
+        }
+        return \%d;
+    };
+    my $known = $moved->('the real id, a wrong secret', forge_token($id), forge_token($id));
+    my $unknown = $moved->('an unknown id', forge_token('000000000043'), forge_token('000000000044'));
+    is($known->{'bbtoken_requests_total{outcome="401"}'}, 2, 'two 401s counted');
+    is_deeply($known, $unknown, 'every series moved alike') or diag explain [$known, $unknown];
+};
+
 subtest 'BBTokenCache off: every token request asks the database' => sub {
     my (undef, $b) = scrape();
     my $ua = HTTP::Tiny->new(timeout => 30, keep_alive => 0);
@@ -310,14 +338,25 @@ subtest 'a graceful restart keeps the counters' => sub {
     my ($rc, $out, $err) = BBT::Env::run_cmd(cmd => [$BBT::Env::APACHE, '-f', $env->{conf}, '-k', 'graceful'],
                                              tmp => "$env->{dir}/run", timeout => 60);
     is($rc, 0, 'apache2 -k graceful') or diag "$out$err";
-    # The new generation says so when it has started.
-    my $n = 0;
+    # Scraped while the restart is under way, and until the new generation
+    # says it has started: every scrape answered in full, and no counter
+    # goes back.
+    my ($n, @bad) = (0);
+    my $last = $b;
     for (1 .. 300) {
+        my $r = HTTP::Tiny->new(timeout => 30, keep_alive => 0)->get($env->url('/metrics'));
+        my %v = map { /^(\S+) (\S+)$/ ? ($1 => $2) : () } grep { !/^#/ } split /\n/, $r->{content} // '';
+        push @bad, "status $r->{status}" if $r->{status} != 200;
+        push @bad, 'no bbtoken_db_queries_total' unless defined $v{bbtoken_db_queries_total};
+        push @bad, map {"$_ went from $last->{$_} to $v{$_}"}
+            grep { /_total(?:\{|\z)/ && defined $v{$_} && $v{$_} < $last->{$_} } keys %$last;
+        $last = \%v if $r->{status} == 200;
         $n = () = $env->error_log_text =~ /BBT404: /g;
         last if $n > $started;
-        select(undef, undef, undef, 0.1);
+        select(undef, undef, undef, 0.05);
     }
     is($n, $started + 1, 'restarted (BBT404 once more)');
+    is_deeply(\@bad, [], 'each scrape meanwhile: 200, whole, no counter going back');
     my (undef, $a) = scrape();
     for my $s ('bbtoken_requests_total{outcome="allowed"}', 'bbtoken_db_queries_total') {
         is($a->{$s}, $b->{$s}, "$s as before ($b->{$s})");

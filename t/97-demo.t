@@ -4,10 +4,12 @@
 # by default) is refused, never read: its httpd.conf would have root load
 # modules or signal any process, and its pg/data have postgres stop any
 # cluster.  The demo's PostgreSQL lets in only those who hold the password
-# it made (root's alone), not every local user as its superuser; the clone
-# and management commands it prints work as printed, and a clone keeps no
-# token in its files (.git/config, which others may read); stop removes it
-# all.
+# it made (root's alone), not every local user as its superuser, and
+# httpd's password (which its children hold) is not the superuser's; it and
+# httpd listen on loopback alone, and no file others may read holds the
+# token; the clone and management commands it prints work as printed, and
+# a clone keeps no token in its files (.git/config, which others may read);
+# a second start replaces the running demo; stop removes it all.
 use strict;
 use warnings;
 use FindBin;
@@ -148,16 +150,69 @@ for my $role (qw(postgres bbtoken_httpd bbtoken_api)) {
 # the database's password from.
 my @open = split /\n/, `find '$dir' -xdev \\( -perm -0002 -o -perm -0020 \\) ! -type l ! -type s -print`;
 is_deeply(\@open, [], 'nothing in it is group- or world-writable');
-ok(-s "$dir/pgpass", 'the password is in pgpass');
-my ($pw) = slurp("$dir/pgpass") =~ /:([0-9a-f]{32,})$/m;
-($rc, $out, $err) = as_other('grep', '-rsl', '--', $pw, $dir);
-is($out, '', "no file $OTHER may read holds the password");
+# The superuser's password and httpd's roles'.
+my %pw = map { $_ => 1 } slurp("$dir/pgpass") =~ /:([0-9a-f]{32,})$/mg;
+is(scalar keys %pw, 2, 'the passwords are in pgpass: the superuser\'s, and httpd\'s roles\'');
+for my $pw (sort keys %pw) {
+    ($rc, $out, $err) = as_other('grep', '-rsl', '--', $pw, $dir);
+    is($out, '', "no file $OTHER may read holds either");
+}
 for my $f ("$dir/httpd.conf", "$dir/pgpass") {
     my ($rc) = as_other('sh', '-c', "cat '$f' >/dev/null 2>&1");
     isnt($rc, 0, "$OTHER cannot read $f");
 }
 like(slurp("/proc/net/tcp"), qr/:\s*0100007F:\Q${\ sprintf('%04X', $port)}\E /, 'httpd listens on 127.0.0.1');
+# Every socket httpd and PostgreSQL listen on, whatever their
+# configurations say: loopback, or a Unix socket.
+my @procs = grep { defined && /^\d+$/ } (slurp("$dir/run/httpd.pid") =~ /(\d+)/, slurp("$dir/pg/data/postmaster.pid") =~ /\A(\d+)/);
+is(scalar @procs, 2, 'httpd\'s and the postmaster\'s pids') or diag "@procs";
+my %inode;
+for my $pid (@procs) {
+    for my $fd (glob "/proc/$pid/fd/*") {
+        my $l = readlink($fd) // next;
+        $inode{$1} = $pid if $l =~ /^socket:\[(\d+)\]$/;
+    }
+}
+my @listening;
+for my $f ('/proc/net/tcp', '/proc/net/tcp6', '/proc/net/udp', '/proc/net/udp6') {
+    for (split /\n/, slurp($f)) {
+        my @c = split ' ';
+        my ($addr, $p) = @c > 9 && $inode{ $c[9] } ? $c[1] =~ /^([0-9A-F]+):([0-9A-F]{4})$/ : ();
+        # TCP's LISTEN (0A); any bound UDP socket.
+        next if !$addr || ($f =~ /tcp/ && $c[3] ne '0A');
+        push @listening, "$f $addr:" . hex($p);
+    }
+}
+ok(@listening >= 2, 'found the sockets httpd and PostgreSQL listen on') or diag explain \@listening;
+is_deeply([grep { !m{^/proc/net/tcp (?:0100007F|0+1000000|0000000000000000FFFF00000100007F):} } @listening], [],
+          'each on loopback, none on every address') or diag explain \@listening;
+# The token is printed, never written where another user may read it.
+($rc, $out, $err) = as_other('grep', '-rslF', '--', $token, $dir);
+is($out, '', "no file $OTHER may read holds the token");
+# httpd's children hold their roles' password (from httpd.conf); it must
+# not be the superuser's, which would let code in a child do anything in
+# the database (and, through it, run commands as postgres).
+my ($role_pw) = slurp("$dir/httpd.conf") =~ /\bpassword=(\S+?)[\s"]/;
+ok($role_pw, 'httpd.conf holds the roles\' password');
+for my $role (qw(bbtoken_httpd postgres)) {
+    my ($rc, $out, $err) = run_cmd(cmd => ['/usr/lib/postgresql/15/bin/psql', '-X', '-At', '-h', '127.0.0.1', '-p', $pgport,
+                                           '-U', $role, '-d', 'bbtoken', '-w', '-c', 'SELECT 1'],
+                                   timeout => 60, env => { PGPASSWORD => $role_pw, PGPASSFILE => '/dev/null' });
+    if ($role eq 'postgres') {
+        isnt($rc, 0, 'httpd\'s password does not log in as the superuser') or diag $out;
+    } else {
+        is($rc, 0, 'httpd\'s password logs in as bbtoken_httpd') or diag $err;
+    }
+}
 
+# A second start over the running demo replaces it: the old servers
+# stopped, new ones on the same port, a new token.
+($rc, $out, $err) = demo($dir, 'start', $port);
+is($rc, 0, 'demo.sh start again, over the running demo') or diag "$out$err";
+my ($token2) = $out =~ /^\s+token:\s+(\S+)$/m;
+ok($token2 && $token2 ne $token, '  a new token');
+ok(!alive($_), "  the old server $_ is gone") for @procs;
+ok(port_open($port), '  httpd answers on the port');
 ($rc, $out, $err) = demo($dir, 'stop', $port);
 is($rc, 0, 'demo.sh stop') or diag "$out$err";
 ok(!-e $dir, '  removes its directory');

@@ -408,10 +408,12 @@
     const origin = (SCM_URL ? SCM_URL.protocol : location.protocol) + '//';
     const host = SCM_URL ? SCM_URL.host : location.host;
     // A project's or repository's token goes with Bitbucket's user name for
-    // such tokens: it belongs to no user.
+    // such tokens: it belongs to no user.  The name alone: git asks for the
+    // password, the token.  A token in the URL would be among git's
+    // arguments (ps) and stay in the clone's .git/config, which other users
+    // may read.
     const who = bbt.holder ? 'x-token-auth' : USER;
-    $('clone-basic').value = 'git clone ' + origin + encodeURIComponent(who) + ':' + encodeURIComponent(secret)
-      + '@' + host + path;
+    $('clone-basic').value = 'git clone ' + origin + encodeURIComponent(who) + '@' + host + path;
     // The header in git's environment, not its arguments: any local user
     // can read a running command's arguments (ps), only its owner its
     // environment.

@@ -22,7 +22,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, execFileSync } from 'node:child_process';
-import { mkdtempSync, mkdirSync, rmSync, existsSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, rmSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { launch } from './chromium.mjs';
@@ -47,11 +47,18 @@ let cloneLine = '';      // the page's ready git clone line
 let bearerLine = '';
 const refused = [];      // CSP violations and uncaught errors seen
 
+// git as a user runs it; opts.password answers git's password prompt (as
+// the user pastes the token), through GIT_ASKPASS.
 function git(args, opts = {}) {
   const genv = {
     PATH: env.PATH, HOME: env.BBT_GIT_HOME || WORK, GIT_CONFIG_NOSYSTEM: '1',
     GIT_TERMINAL_PROMPT: '0', LC_ALL: 'C', no_proxy: '127.0.0.1,localhost', ...opts.env,
   };
+  if (opts.password !== undefined) {
+    const askpass = join(WORK, 'askpass');
+    if (!existsSync(askpass)) writeFileSync(askpass, '#!/bin/sh\nprintf "%s\\n" "$BBT_ASKPASS"\n', { mode: 0o700 });
+    Object.assign(genv, { GIT_ASKPASS: askpass, BBT_ASKPASS: opts.password });
+  }
   return new Promise((resolve) => {
     execFile('git', args, { env: genv, cwd: opts.cwd || WORK, timeout: 60000 }, (err, stdout, stderr) => {
       resolve({ code: err ? (typeof err.code === 'number' ? err.code : -1) : 0, stdout, stderr });
@@ -148,9 +155,31 @@ test('without credentials the page asks for a login', async () => {
   assert.match(res.headers.get('www-authenticate') || '', /^Basic /);
 });
 
+// A Content-Security-Policy header as directive => its source list.
+function csp(value) {
+  const out = {};
+  for (const d of (value || '').split(';')) {
+    const [name, ...sources] = d.trim().split(/\s+/);
+    if (name) out[name.toLowerCase()] = sources.join(' ');
+  }
+  return out;
+}
+
 test('logs in and shows the page for the logged-in user', async () => {
   const res = await page.goto(BASE + '/account/tokens');
   assert.equal(res.status(), 200);
+  // No other site may frame it (clickjacking), an injected <base> cannot
+  // move its scripts' relative URLs, and no form of it (it submits none:
+  // its scripts send the API's requests) can be sent anywhere; nothing of
+  // it is kept in a cache.
+  const h = res.headers();
+  const policy = csp(h['content-security-policy']);
+  assert.equal(policy['default-src'], "'self'", 'CSP default-src \'self\'');
+  assert.equal(policy['frame-ancestors'], "'none'", 'CSP frame-ancestors \'none\'');
+  assert.equal(policy['base-uri'], "'none'", 'CSP base-uri \'none\'');
+  assert.equal(policy['form-action'], "'none'", 'CSP form-action \'none\'');
+  assert.equal(h['x-frame-options'], 'DENY');
+  assert.equal(h['cache-control'], 'no-store');
   await page.getByRole('heading', { level: 1, name: 'Personal access tokens' }).waitFor();
   assert.equal((await page.locator('#who').innerText()).trim().split(/\s+/).pop(), USER);
   // The list has loaded (a row or the "no tokens" line), with no error.
@@ -237,7 +266,15 @@ test('the create dialog: labelled controls, impossible combinations disabled', a
   assert.equal(await repo.getByLabel('Read').isDisabled(), false);
   await repo.getByLabel('Write').check();
   await dialog.getByLabel('Expiry', { exact: true }).selectOption('30');
+  const created = page.waitForResponse((r) => r.request().method() === 'PUT' && r.url().includes('/users/'));
   await dialog.getByRole('button', { name: 'Create' }).click();
+  // The API's answer holds the new token: no cache may keep it, and no
+  // browser may read it as anything but JSON.
+  const res = await created;
+  assert.equal(res.status(), 200);
+  assert.match(res.headers()['content-type'] || '', /^application\/json/);
+  assert.equal(res.headers()['cache-control'], 'no-store', 'the new token\'s answer: Cache-Control: no-store');
+  assert.equal(res.headers()['x-content-type-options'], 'nosniff');
 });
 
 test('the new token is shown once, with a copy button and clone lines', async () => {
@@ -259,7 +296,10 @@ test('the new token is shown once, with a copy button and clone lines', async ()
   cloneLine = await page.locator('#clone-basic').inputValue();
   bearerLine = await page.locator('#clone-bearer').inputValue();
   const host = new URL(SCM_BASE).host;
-  assert.equal(cloneLine, `git clone http://${encodeURIComponent(USER)}:${encodeURIComponent(token)}@${host}/scm/${PROJECT}/${REPO}.git`);
+  // The user's name in the URL, not the token: git keeps the URL in the
+  // clone's .git/config, which other users may read, and any local user
+  // sees git's arguments (ps).  git asks for the password: the token.
+  assert.equal(cloneLine, `git clone http://${encodeURIComponent(USER)}@${host}/scm/${PROJECT}/${REPO}.git`);
   assert.equal(bearerLine, 'GIT_CONFIG_COUNT=1 GIT_CONFIG_KEY_0=http.extraHeader '
     + `GIT_CONFIG_VALUE_0="Authorization: Bearer ${token}" git clone http://${host}/scm/${PROJECT}/${REPO}.git`);
   // Hide the secret in the committed screenshot.
@@ -295,9 +335,14 @@ test('the new token is shown once, with a copy button and clone lines', async ()
 test('the page\'s clone line clones the repository with the real git client', { skip: NO_GIT }, async () => {
   const args = argv(cloneLine);
   assert.deepEqual(args.slice(0, 2), ['git', 'clone']);
-  const r = await git([...args.slice(1), 'basic-clone']);
+  assert.ok(args.every((a) => !a.includes(token) && !a.includes(encodeURIComponent(token))),
+    'the token is not among git\'s arguments');
+  const r = await git([...args.slice(1), 'basic-clone'], { password: token });
   assert.equal(r.code, 0, r.stderr);
   assert.ok(existsSync(join(WORK, 'basic-clone', 'README')), 'the work tree is there');
+  const config = readFileSync(join(WORK, 'basic-clone', '.git', 'config'), 'utf8');
+  assert.ok(!config.includes(token) && !config.includes(encodeURIComponent(token)),
+    'the clone\'s .git/config does not hold the token');
   // Any local user can read git's arguments (ps): the token must not be one.
   const b = command(bearerLine);
   assert.deepEqual(b.args.slice(0, 2), ['git', 'clone']);
@@ -352,7 +397,7 @@ test('rotate after confirming: a new token in its place, shown once; git refuses
   await shown.getByLabel('Repository', { exact: true }).fill(REPO);
   cloneLine = await page.locator('#clone-basic').inputValue();
   bearerLine = await page.locator('#clone-bearer').inputValue();
-  assert.ok(cloneLine.includes(encodeURIComponent(token)), 'the clone line has the new token');
+  assert.ok(!cloneLine.includes(encodeURIComponent(token)), 'the clone line does not hold the token');
   await shown.getByRole('button', { name: 'Done' }).click();
   await shown.waitFor({ state: 'hidden' });
   assert.equal(await page.locator('#new-token').inputValue(), '', 'the token is gone from the page');
@@ -365,10 +410,10 @@ test('rotate after confirming: a new token in its place, shown once; git refuses
   assert.match(text, /Repository: Read/, 'the same permissions');
   assert.equal(await page.locator(`tr[data-id="${oldId}"]`).count(), 0, 'the old one is no longer listed');
   if (NO_GIT) return;
-  const r = await git([...argv(oldClone).slice(1), 'after-rotate-old']);
+  const r = await git([...argv(oldClone).slice(1), 'after-rotate-old'], { password: oldToken });
   assert.notEqual(r.code, 0, 'the old token\'s clone fails');
   assert.match(r.stderr, /Authentication failed|401/, r.stderr);
-  const r2 = await git([...argv(cloneLine).slice(1), 'after-rotate-new']);
+  const r2 = await git([...argv(cloneLine).slice(1), 'after-rotate-new'], { password: token });
   assert.equal(r2.code, 0, r2.stderr);
   assert.ok(existsSync(join(WORK, 'after-rotate-new', 'README')), 'the new token clones');
 });
@@ -444,7 +489,7 @@ test('revoke after confirming; git is refused afterwards', async () => {
 
 test('git with the revoked token is refused (401)', { skip: NO_GIT }, async () => {
   const args = argv(cloneLine);
-  const r = await git([...args.slice(1), 'after-revoke']);
+  const r = await git([...args.slice(1), 'after-revoke'], { password: token });
   assert.notEqual(r.code, 0, 'the clone fails');
   assert.match(r.stderr, /Authentication failed|401/, r.stderr);
   const b = command(bearerLine);
@@ -506,9 +551,9 @@ test('a project\'s tokens, as its admin', { skip: !env.BBT_ADMIN_PROJECT }, asyn
   assert.equal(await shown.getByLabel('Project key', { exact: true }).inputValue(), key, 'the project filled in');
   await shown.getByLabel('Repository', { exact: true }).fill(slug);
   const line = await page.locator('#clone-basic').inputValue();
-  assert.match(line, new RegExp('^git clone http://x-token-auth:'), 'the clone line uses x-token-auth');
+  assert.match(line, new RegExp('^git clone http://x-token-auth@'), 'the clone line uses x-token-auth');
   if (!NO_GIT) {
-    const r = await git([...argv(line).slice(1), 'project-clone']);
+    const r = await git([...argv(line).slice(1), 'project-clone'], { password: secret });
     assert.equal(r.code, 0, r.stderr);
     const other = await fetch(`${SCM_BASE}/scm/${PROJECT}/${REPO}.git/info/refs?service=git-upload-pack`,
       { headers: { Authorization: 'Bearer ' + secret } });

@@ -39,9 +39,10 @@ package BBT::Env;
 #                     by the dozen from one address)
 #   dir      => PATH  use this directory (must not exist) instead of a temp dir
 #   db_password => 0|1  PostgreSQL lets in only those who hold a password made
-#                     here (dir/pgpass, root's alone; PGPASSFILE names it),
-#                     and httpd.conf, which holds it too, is root's alone: for
-#                     the demo, which stays up on a machine with other users
+#                     here (dir/pgpass, root's alone; PGPASSFILE names it):
+#                     one for the superuser, another for httpd's roles, which
+#                     httpd.conf holds (root's alone too): for the demo,
+#                     which stays up on a machine with other users
 #                     (default 0: trust, for throw-away clusters)
 #   port     => N     httpd's port instead of a free one
 #   http_timeout => S how long a request may wait for its answer before the

@@ -191,7 +191,7 @@ EOS
     my $dbd_user = $self->{dbd_user} || 'bbtoken_httpd';
     my $dbd_options = $self->{dbd_options} // '-cstatement_timeout=5000';
     $dbd_options = " options=$dbd_options" if length $dbd_options;
-    my $dbd_pw = $self->{db_pw} ? " password=$self->{db_pw}" : '';
+    my $dbd_pw = $self->{db_role_pw} ? " password=$self->{db_role_pw}" : '';
     my @dbd_ports = @{ $self->{dbd_ports} || [$pgport] };
     my $dbd_hosts = join ',', ('127.0.0.1') x @dbd_ports;
     my $dbd_port = join ',', @dbd_ports;
@@ -285,8 +285,8 @@ sub _write_conf {
     $self->{conf} = "$self->{dir}/httpd.conf";
     # With the database's password in it, root's alone (httpd reads it as
     # root).
-    my $mode = $self->{db_pw} ? 0600 : 0644;
-    my $old = umask($self->{db_pw} ? 077 : umask);
+    my $mode = $self->{db_role_pw} ? 0600 : 0644;
+    my $old = umask($self->{db_role_pw} ? 077 : umask);
     spew($self->{conf}, $self->_conf_text, $mode);
     umask $old;
 }

@@ -49,12 +49,16 @@ sub pg_init {
         # Over TCP, the password; through the socket, postgres alone (peer).
         # The password is in dir/pgpass, root's alone, which every client
         # started from here finds through PGPASSFILE.
+        # httpd's two roles get a password of their own: httpd.conf holds
+        # it, and so do httpd's children, which must not hold the
+        # superuser's.
         open my $r, '<:raw', '/dev/urandom' or die "/dev/urandom: $!";
-        read($r, my $bytes, 24) == 24 or die "/dev/urandom: short read";
+        read($r, my $bytes, 48) == 48 or die "/dev/urandom: short read";
         close $r;
-        $self->{db_pw} = unpack('H*', $bytes);
+        ($self->{db_pw}, $self->{db_role_pw}) = unpack('(H48)2', $bytes);
         my $old = umask 077;
-        spew("$d/pgpass", "127.0.0.1:$self->{pgport}:*:*:$self->{db_pw}\n", 0600);
+        spew("$d/pgpass", join('', map {"127.0.0.1:$self->{pgport}:*:$_:$self->{db_role_pw}\n"} qw(bbtoken_httpd bbtoken_api))
+                          . "127.0.0.1:$self->{pgport}:*:*:$self->{db_pw}\n", 0600);
         $pwfile = "$pg/pwfile";
         spew($pwfile, "$self->{db_pw}\n", 0600);
         umask $old;
@@ -329,7 +333,7 @@ sub pg_load_schema {
     my ($self) = @_;
     $self->psql('CREATE DATABASE bbtoken' . $self->db_create_options, db => 'postgres');
     $self->psql(undef, file => $_) for @{ $self->{schema_files} };
-    if (my $pw = $self->{db_pw}) {
+    if (my $pw = $self->{db_role_pw}) {
         # From a file of root's, not psql's command line, which anyone may
         # read in /proc while it runs.
         my $f = "$self->{dir}/run/roles.sql";
