@@ -38,6 +38,7 @@ use Test::More;
 use BBT::Env qw(run_cmd);
 use File::Copy qw(copy);
 use File::Path qw(make_path);
+use File::Spec::Functions qw(rel2abs);
 
 my $ROOT = $BBT::Env::ROOT;
 my $BDIR = "$ROOT/t/browser";
@@ -213,7 +214,8 @@ my $api_base = $env->api_base_url;
 # Into the test's own directory: every run renders new pixels (times,
 # names), and t/browser/screenshots/ holds the reviewed set.  To refresh
 # that set: BBT_BROWSER_SHOTS=t/browser/screenshots build/test.sh t/55-browser.t
-my $shots = $ENV{BBT_BROWSER_SHOTS} || "$d/screenshots";
+# The specs run in t/browser: a relative name is the caller's.
+my $shots = $ENV{BBT_BROWSER_SHOTS} ? rel2abs($ENV{BBT_BROWSER_SHOTS}) : "$d/screenshots";
 ($rc, $out, $err) = run_cmd(
     cmd => ['node', '--test', '--test-concurrency=1', '--test-reporter=tap', "$BDIR/tokens.spec.mjs",
             "$BDIR/sandbox.spec.mjs", "$BDIR/answers.spec.mjs"],
