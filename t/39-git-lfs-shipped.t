@@ -90,11 +90,11 @@ for my $url (@around) {
 }
 is_deeply([@{ backend() }[$n .. $#{ backend() }]], [], 'the LFS server was given none of them');
 
-# The alias's capture is the routes' shape, {KEY}/{slug}.git/info/lfs/...,
-# and no more: the refs/ routes (for git over WebDAV) take any name under
-# refs/, so refs/OTHER/secret.git/info/lfs/... is decided as a ref of
-# PROJ/repo, and must not reach the LFS server, which would read another
-# repository into it.
+# A path under PROJ/repo's refs/ holding OTHER/secret.git/info/lfs/ must
+# not reach the LFS server, which would read another repository into it:
+# the git set refuses such a name under refs/ (a component ending in .git,
+# or info), and the alias's capture is the routes' shape,
+# {KEY}/{slug}.git/info/lfs/..., and no more.
 my $oid = 'b' x 64;
 $n = @{ backend() };
 for my $req (['GET', 'read', "/lscm/PROJ/repo.git/refs/OTHER/secret.git/info/lfs/objects/$oid"],

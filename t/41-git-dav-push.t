@@ -55,9 +55,30 @@ my $w3 = $env->workdir('dumb-again');
 is($rc, 0, '  and a dumb clone sees it') or diag $err;
 ok(-f "$w3/rw.txt", '  with the pushed file');
 
+# Refs with slashes: git http-push makes their collections (MKCOL
+# refs/heads/feature/), then locks, writes and unlocks the ref.
+$env->git_ok({ cwd => $w2 }, 'checkout', '-q', '-b', 'feature/x');
+my $f = $env->commit_file($w2, 'f.txt', "on a branch with a slash\n");
+$env->git_ok({ cwd => $w2 }, 'tag', '-a', '-m', 'v1.0', 'v1.0');
+$env->git_ok({ cwd => $w2 }, 'tag', 'rel/v2.0');
+for my $ref ('feature/x', 'v1.0', 'rel/v2.0') {
+    ($rc, $out, $err) = $env->git({ cwd => $w2 }, 'push', 'origin', $ref);
+    is($rc, 0, "push of $ref over WebDAV") or diag "$out\n$err";
+}
+my $bare = $env->repo_root . '/PROJ/repo.git';
+is($env->repo_head('PROJ', 'repo', 'feature/x'), $f, '  refs/heads/feature/x reached the repository');
+for my $tag ('v1.0', 'rel/v2.0') {
+    my ($trc, $tout) = $env->git('--git-dir', $bare, 'rev-parse', '--verify', '-q', "refs/tags/$tag^{commit}");
+    chomp $tout;
+    is($tout, $f, "  refs/tags/$tag reached the repository");
+}
+($rc, $out, $err) = $env->git({ cwd => $w2 }, 'push', 'origin', ':feature/x');
+is($rc, 0, 'deleting refs/heads/feature/x over WebDAV') or diag "$out\n$err";
+ok(!defined $env->repo_head('PROJ', 'repo', 'feature/x'), '  it is gone');
+
 my @access = grep { m{/dgit/} } split /\n/, $env->access_log_text;
 my %methods = map { m{"([A-Z]+) /dgit/} ? ($1 => 1) : () } @access;
-ok($methods{$_}, "  the push used $_") for qw(PROPFIND LOCK PUT MOVE UNLOCK);
+ok($methods{$_}, "  the pushes used $_") for qw(PROPFIND MKCOL LOCK PUT MOVE UNLOCK DELETE);
 
 # What the push may never do.
 my $h = { Authorization => $env->bearer($wtok) };
