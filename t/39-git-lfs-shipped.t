@@ -92,8 +92,9 @@ is_deeply([@{ backend() }[$n .. $#{ backend() }]], [], 'the LFS server was given
 
 # A path under PROJ/repo's refs/ holding OTHER/secret.git/info/lfs/ must
 # not reach the LFS server, which would read another repository into it:
-# the git set refuses such a name under refs/ (a component ending in .git,
-# or info), and the alias's capture is the routes' shape,
+# the git set refuses to write such a name under refs/ (a component ending
+# in .git, or info), but a GET of one that is there is a read of a ref
+# (the last below); the alias's capture is the routes' shape,
 # {KEY}/{slug}.git/info/lfs/..., and no more.
 my $oid = 'b' x 64;
 $n = @{ backend() };

@@ -46,10 +46,19 @@ spew("$heads/y/HEAD", "ref: refs/heads/z\n");
 spew("$heads/y/refs/heads/z", ('1234567890' x 4) . "\n");
 $env->give_to_httpd("$heads/x.git", "$heads/y");
 
+# A ref is a file of its writer's making: refs/heads/w, a name git takes,
+# written over WebDAV as "gitdir: ...", is a "gitdir:" file for
+# git-http-backend at .../refs/heads/w/info/refs.  No rule on names can
+# refuse that write; the reads below are what hold.
+is($env->request('PUT', '/dgit/PROJ/repo.git/refs/heads/w', { Authorization => $env->bearer($wtok) },
+                 "gitdir: ../../../../OTHER/secret.git\n")->{status}, 201,
+   'PUT refs/heads/w as a "gitdir:" file over WebDAV (a ref name git takes)');
+
 for my $tok ([read => $rtok], [write => $wtok]) {
     my ($who, $t) = @$tok;
     for my $path ('/scm/PROJ/repo.git/refs/heads/x/info/refs', '/scm/PROJ/repo.git/refs/heads/x/HEAD',
-                  '/scm/PROJ/repo.git/refs/heads/x/objects/info/packs') {
+                  '/scm/PROJ/repo.git/refs/heads/x/objects/info/packs', '/scm/PROJ/repo.git/refs/heads/w/info/refs',
+                  '/scm/PROJ/repo.git/refs/heads/w/HEAD') {
         my $res = $env->request('GET', $path, { Authorization => $env->bearer($t) });
         my $body = $res->{content} // '';
         ok(index($body, $other_head) < 0 && $res->{status} !~ /^2/,

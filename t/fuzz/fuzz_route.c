@@ -2,9 +2,10 @@
  * libFuzzer target: the git route matcher.  The input is split at the first
  * two NUL bytes into method, path and query.  A match must always name a
  * canonical key, a valid slug and a REPO_ permission of read or write; and
- * under a repository's refs/, only names git takes for refs and none that
- * would make a directory there a repository (checked here without the
- * route's regular expression).
+ * under a repository's refs/, a write only to names git takes for refs and
+ * none that would make a directory there a repository, a GET or HEAD never
+ * of a path ending as a dumb service of git-http-backend's (checked here
+ * without the routes' regular expressions).
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -47,6 +48,17 @@ static int refs_ok(const char *rest)
         }
     }
     return 1;
+}
+
+/* 1 if rest ends as git-http-backend's dumb services do (HEAD, info/refs,
+ * objects/...): it takes what comes before for a repository. */
+static int dumb_service(const char *rest)
+{
+    size_t n = strlen(rest);
+
+    return (n >= 5 && strcmp(rest + n - 5, "/HEAD") == 0) ||
+           (n >= 10 && strcmp(rest + n - 10, "/info/refs") == 0) ||
+           strstr(rest, "/objects/") != NULL;
 }
 
 /* The part of path after its repository's refs, or NULL if it is not
@@ -100,7 +112,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
              t.need.level != BBT_LEVEL_WRITE)) {
             abort();
         }
-        if ((rest = under_refs(path)) != NULL && !refs_ok(rest))
+        if ((rest = under_refs(path)) != NULL &&
+            (t.need.level == BBT_LEVEL_WRITE ? !refs_ok(rest)
+                                             : (strcmp(method, "GET") == 0 ||
+                                                strcmp(method, "HEAD") == 0) &&
+                                                   dumb_service(rest)))
             abort();
     }
     free(in);

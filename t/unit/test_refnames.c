@@ -11,10 +11,9 @@
 
 #define REFS "/scm/PROJ/repo.git/refs/"
 
-static const char *const methods[] = {
-    "PUT", "MKCOL",    "LOCK", "UNLOCK", "DELETE",
-    "GET", "PROPFIND", "MOVE", "COPY",   "PROPPATCH"};
-#define NMETHODS (sizeof(methods) / sizeof(methods[0]))
+static const char *const writes[] = {"PUT",    "MKCOL", "LOCK", "UNLOCK",
+                                     "DELETE", "MOVE",  "COPY", "PROPPATCH"};
+#define NWRITES (sizeof(writes) / sizeof(writes[0]))
 
 /* The permission a path under refs/ needs, or NULL for none. */
 static const char *need(const bbt_rules_t *rs, const char *method,
@@ -47,8 +46,24 @@ static void allowed(const bbt_rules_t *rs, const char *method, const char *rest,
         diag("got %s", got);
 }
 
-/* Refused by the wall itself (its deny route), for every method, with and
- * without a trailing slash, and as a COPY's or MOVE's Destination. */
+/* 1 if refs/REST ends as a service of git-http-backend's dumb HTTP does
+ * (HEAD, info/refs, objects/...): it would take what comes before for a
+ * repository. */
+static int service(const char *rest)
+{
+    char s[600];
+    size_t n;
+
+    snprintf(s, sizeof(s), "/%s", rest);
+    n = strlen(s);
+    return (n >= 5 && strcmp(s + n - 5, "/HEAD") == 0) ||
+           (n >= 10 && strcmp(s + n - 10, "/info/refs") == 0) ||
+           strstr(s, "/objects/") != NULL;
+}
+
+/* Refused to every write by the wall itself (its deny route), with and
+ * without a trailing slash, and as a COPY's or MOVE's Destination; read
+ * (GET, PROPFIND) as any ref is, unless it names a dumb service. */
 static void walled(const bbt_rules_t *rs, const char *rest)
 {
     char path[600];
@@ -56,16 +71,16 @@ static void walled(const bbt_rules_t *rs, const char *rest)
     size_t i;
     int bad = 0;
 
-    for (i = 0; i < NMETHODS; i++) {
+    for (i = 0; i < NWRITES; i++) {
         snprintf(path, sizeof(path), REFS "%s", rest);
-        got = need(rs, methods[i], path, 0, &why);
+        got = need(rs, writes[i], path, 0, &why);
         if (got || strcmp(why, "a deny route matched") != 0) {
-            diag("%s %s: %s", methods[i], path, got ? got : why);
+            diag("%s %s: %s", writes[i], path, got ? got : why);
             bad = 1;
         }
         snprintf(path, sizeof(path), REFS "%s/", rest);
-        if ((got = need(rs, methods[i], path, 0, &why)) != NULL) {
-            diag("%s %s: %s", methods[i], path, got);
+        if ((got = need(rs, writes[i], path, 0, &why)) != NULL) {
+            diag("%s %s: %s", writes[i], path, got);
             bad = 1;
         }
     }
@@ -75,7 +90,18 @@ static void walled(const bbt_rules_t *rs, const char *rest)
         diag("destination %s: %s", path, got);
         bad = 1;
     }
-    ok(!bad, "refs/%s: refused to every method, and as a Destination", rest);
+    got = need(rs, "GET", path, 0, &why);
+    if (service(rest) ? got != NULL : !got || strcmp(got, "REPO_READ") != 0) {
+        diag("GET %s: %s", path, got ? got : why);
+        bad = 1;
+    }
+    got = need(rs, "PROPFIND", path, 0, &why);
+    if (!got || strcmp(got, "REPO_READ") != 0) {
+        diag("PROPFIND %s: %s", path, got ? got : why);
+        bad = 1;
+    }
+    ok(!bad, "refs/%s: refused to every write and as a Destination; %s", rest,
+       service(rest) ? "a dumb service: not read" : "read as a ref");
 }
 
 /* What git http-push sent for a push of main, feature/x, v1.0 and
