@@ -20,7 +20,10 @@ static int bbt_err(char *err, size_t errlen, const char *origin,
     return -1;
 }
 
-/* One word of a configuration line, as httpd's ap_getword_conf splits it.
+/* One word of a configuration line, split as httpd's ap_getword_conf
+ * splits it, except that a quoted word keeps "\\" as two characters
+ * (httpd makes them one): the shipped route files' patterns are written
+ * for this.
  * Writes it NUL-terminated into out (which holds at least strlen(*line)+1)
  * and advances *line.  Returns 0 at the end of the line. */
 static int bbt_word(const char **line, char *out)
