@@ -160,9 +160,16 @@ done:
     return rc;
 }
 
+/* jansson escapes C0 controls only: text the database holds from before
+ * its CHECKs (an audit record quotes a name as it was) may carry a C1
+ * control or a bidirectional override, which a terminal would act on.
+ * On a terminal every non-ASCII character is written as \uXXXX, which a
+ * JSON reader takes as the same string; a pipe gets UTF-8 as it is. */
 int bbtoken_json_out(json_t *v)
 {
-    char *out = v ? json_dumps(v, JSON_INDENT(2)) : NULL;
+    size_t flags =
+        JSON_INDENT(2) | (isatty(STDOUT_FILENO) ? JSON_ENSURE_ASCII : 0);
+    char *out = v ? json_dumps(v, flags) : NULL;
 
     json_decref(v);
     if (!out) {

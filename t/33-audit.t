@@ -10,7 +10,8 @@ use warnings;
 use FindBin;
 use lib "$FindBin::Bin/lib";
 use Test::More;
-use BBT::Env qw(parse_token);
+use BBT::Env qw(parse_token run_cmd);
+use JSON::PP;
 use BBT::Assert;
 
 my $env = BBT::Env->new(httpd => 0)->start;
@@ -232,6 +233,34 @@ subtest 'bbtoken audit: filters, --json, errors' => sub {
     }
     ($rc, $out, $err) = $env->cli('audit', 'a', 'b');
     is($rc, 2, 'two names: usage');
+};
+
+# An audit record quotes a name as it was, so text from before the
+# database's CHECKs (or a superuser's) may hold a C1 control or a
+# bidirectional override.  A table shows them as '?'; --json on a terminal
+# writes them as \u escapes (the same string to a JSON reader), and into a
+# pipe as UTF-8.
+subtest 'audit: terminal controls from the database are not written to a terminal' => sub {
+    my $detail = "was \x{9b}31m\x{202e}evil";
+    my $raw = qr/\xc2\x9b|\xe2\x80\xae/;
+    $env->psql("INSERT INTO bbtoken_audit (event, user_name, actor, db_role, source, detail) "
+               . "VALUES ('renamed', 'ctrluser', 'x', 'x', 'sql', E'was \\u009b31m\\u202eevil')");
+    my ($rc, $out, $err) = $env->cli('audit', 'ctrluser');
+    ok($rc == 0 && $out =~ /was \?31m\?evil/ && $out !~ $raw, 'the table shows ? for each') or diag "$rc $out $err";
+    ($rc, $out, $err) = $env->cli('audit', 'ctrluser', '--json');
+    ok($rc == 0 && $out =~ $raw, '--json into a pipe: UTF-8 as it is') or diag "$rc $out $err";
+    my $j = eval { JSON::PP->new->utf8->decode($out) };
+    is($j && $j->[0]{detail}, $detail, '  the detail, whole');
+    # script(1) gives the command a terminal for its standard output.
+    my $q = sub { my $s = shift; $s =~ s/'/'\\''/g; "'$s'" };
+    my $cmd = join ' ', map { $q->($_) } $env->cli_path, '--db', $env->superuser_conninfo, 'audit', 'ctrluser', '--json';
+    ($rc, $out, $err) = run_cmd(cmd => ['script', '-qec', $cmd, '/dev/null'], tmp => $env->dir . '/run',
+                                          timeout => 60);
+    $out =~ s/\r\n/\n/g;
+    ok($rc == 0 && $out !~ $raw && $out =~ /\\u009b31m\\u202eevil/i, '--json on a terminal: \u escapes')
+        or diag "$rc $out $err";
+    $j = eval { JSON::PP->new->utf8->decode($out) };
+    is($j && $j->[0]{detail}, $detail, '  the same detail to a JSON reader');
 };
 
 done_testing;
