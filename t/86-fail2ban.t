@@ -2,7 +2,8 @@
 # with fail2ban-regex on the error log of a real httpd that refused logins
 # and throttled an address: it finds every failure line, with the
 # client's address (a right token from outside its allow-list included); never a request without credentials; and, in mode
-# throttled, the throttle's one line per address.
+# throttled, the throttle's one line per address.  Over HTTP/2 too, where
+# httpd writes the client as [remote ADDRESS:PORT].
 use strict;
 use warnings;
 use FindBin;
@@ -135,5 +136,32 @@ SKIP: {
     my %h;
     $h{$_}++ for grep {/\S/ && !/^(?:Use|Results|Lines|$)/} split /\n/, $out;
     is_deeply(\%h, { '::1' => 3 }, 'fail2ban counts all three for ::1') or diag "$out$err";
+}
+# HTTP/2: httpd writes a stream's client as [remote ADDRESS:PORT], not
+# [client ...] (a stream's connection has no scoreboard slot of its own).
+# A filter that knew only [client ...] let every failure over HTTP/2 (h2
+# by ALPN, which browsers and libcurl pick, or h2c) past fail2ban.
+SKIP: {
+    skip 'no mod_http2', 5 unless -f '/usr/lib/apache2/modules/mod_http2.so';
+    my $env2 = BBT::Env->new(extra_conf => "$extra\nProtocols h2c http/1.1\nH2Direct on\n",
+                             modules => [qw(authn_file http2)])->start;
+    $env2->htpasswd(carol => 'carol-Pa55-word');
+    $env2->user_add('carol');
+    my ($rc, $out, $err);
+    for (1 .. 3) {
+        ($rc, $out, $err) = run_cmd(cmd => ['curl', '-s', '-o', '/dev/null', '-w', '%{http_code} %{http_version}',
+                                            '--http2-prior-knowledge', '--interface', '127.0.0.5',
+                                            '-u', 'carol:wrong', $env2->url($UP)], timeout => 60);
+        is($out, '401 2', "a wrong password over HTTP/2: 401") or diag "$out$err";
+    }
+    $env2->httpd_stop;
+    my @lines = grep {/BBT040: /} split /\n/, $env2->error_log_text;
+    is(scalar(grep {/\[(?:client|remote) 127\.0\.0\.5:\d+\] BBT040: /} @lines), 3, 'logged, each with 127.0.0.5')
+        or diag join "\n", @lines;
+    ($rc, $out, $err) = run_cmd(cmd => ['fail2ban-regex', '--config', $conf, '-o', '<ip>',
+                                        $env2->error_log_path, 'bbtoken'], timeout => 120);
+    my %h;
+    $h{$_}++ for grep {/^\d+\.\d+\.\d+\.\d+$/} split /\n/, $out;
+    is_deeply(\%h, { '127.0.0.5' => 3 }, 'fail2ban counts all three for 127.0.0.5') or diag "$out$err";
 }
 done_testing;
