@@ -12,7 +12,7 @@
  * BBT_THROTTLE_WAYS, picked by a keyed hash of its key (bbt_tset.c: a
  * secret made in post_config, the same in every child of a generation,
  * which inherit it); when its set is full, the entry whose window ends
- * soonest makes room.
+ * soonest makes room, a throttled one only when all eight are.
  *
  * The window opens with the first failure and does not slide: a client
  * learns from Retry-After when it may try again, and the count starts
@@ -281,22 +281,32 @@ static bbt_tentry_t *bbt_throttle_find(const unsigned char *key,
 }
 
 /* Room in the set for another address: a free entry, one whose window has
- * ended, or else the one whose window ends soonest.  The lock held. */
+ * ended, else the one not throttled whose window ends soonest, else the
+ * throttled one whose window ends soonest.  A throttled address goes last:
+ * were it the soonest to end, as it mostly is (its window opened first),
+ * addresses failing once each would push it out, and anyone with enough of
+ * them (an IPv6 /48 has 65536 /64s) could have a guesser forgotten at the
+ * price of one failure per entry rather than of BBTokenThrottleFailures.
+ * The lock held. */
 static bbt_tentry_t *bbt_throttle_room(apr_size_t set, apr_time_t now)
 {
     bbt_tentry_t *e = bbt_throttle.table + set * BBT_THROTTLE_WAYS;
-    bbt_tentry_t *soonest = &e[0];
+    bbt_tentry_t *soonest = NULL, *held = NULL;
     int i;
 
     for (i = 0; i < BBT_THROTTLE_WAYS; i++) {
         if (!bbt_throttle_open(e[i].end, now)) {
             return &e[i];
         }
-        if (e[i].end < soonest->end) {
+        if (e[i].count >= (apr_uint32_t)bbt_throttle.failures) {
+            if (!held || e[i].end < held->end) {
+                held = &e[i];
+            }
+        } else if (!soonest || e[i].end < soonest->end) {
             soonest = &e[i];
         }
     }
-    return soonest;
+    return soonest ? soonest : held;
 }
 
 static int bbt_throttle_lock(request_rec *r)

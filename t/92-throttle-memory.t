@@ -7,8 +7,10 @@
 # keeps its count through failures from two thousand other loopback
 # addresses.  An address has its place in one set of eight: failures from
 # eight other addresses of its set, whose windows end later, push its count
-# out, and it starts again; a throttled address pushed out is held back no
-# more, and bbtoken_throttled_clients stops counting it.  Which set is a
+# out, and it starts again.  A throttled address makes room only for
+# throttled ones: failures from any number of others of its set leave it
+# held back, until eight of them are throttled; pushed out, it is held back
+# no more, and bbtoken_throttled_clients stops counting it.  Which set is a
 # keyed hash's, under a key made at each start: addresses that share one
 # under the old public hash (FNV-1a), as an attacker would choose them, do
 # not push a count out; the sets are learnt from BBT780 (LogLevel
@@ -166,15 +168,26 @@ subtest 'BBTokenThrottleSize 65536: a full set pushes out the count that ends fi
     is_deeply([map { fail_from('127.2.0.2') } 1 .. $FAILS + 1], [(401) x $FAILS, 429],
               "a fresh address: $FAILS failures, then 429");
 
-    # A throttled address pushed out is held back no more, and the gauge
-    # says so: sixteen later windows in its set leave no room for it.
+    # A throttled address makes room last: a flood of addresses failing
+    # once each pushes out each other, not it (else anyone with enough
+    # addresses could have a guesser forgotten at the price of one failure
+    # per entry).  Only a set of eight throttled addresses pushes it out;
+    # it is held back no more then, and the gauge says so.
     my $held = throttled_clients();
     is_deeply([map { fail_from($x) } 1 .. $FAILS + 1], [(401) x $FAILS, 429], "$x: $FAILS failures, then 429");
     is(throttled_clients(), $held + 1, 'one more throttled client');
     cmp_ok(scalar @more, '>=', 16, "sixteen addresses of $x\'s set ($two)");
     is(token_from($_), 401, "$_ of its set: a failure") for @more[0 .. 15];
-    is(fail_from($x), 401, "$x pushed out: counted afresh (401)");
-    is(throttled_clients(), $held, 'bbtoken_throttled_clients no longer counts it');
+    is(fail_from($x), 429, "$x kept through sixteen later windows of its set: still 429");
+    is(throttled_clients(), $held + 1, '  and still counted as throttled');
+    # Pushed out by the later ones, each starts afresh: $FAILS failures.
+    for my $m (@more[0 .. 7]) {
+        is(token_from($m), 401, "$m of its set: failure $_") for 1 .. $FAILS;
+    }
+    is(fail_from($x), 401, "$x pushed out by eight throttled addresses: counted afresh (401)");
+    # Its own new count took the place of the first of the eight, the set
+    # being full of throttled addresses: nine held back, two pushed out.
+    is(throttled_clients(), $held + 7, 'bbtoken_throttled_clients no longer counts it, nor the one its count pushed out');
 };
 
 subtest 'addresses of one set under the old public hash (FNV-1a) do not share one' => sub {

@@ -1,0 +1,66 @@
+# The failed-login throttle counts the client httpd names (r->useragent_ip),
+# never an address the client claims.  Without mod_remoteip, X-Forwarded-For
+# is only a header: failures each claiming another address still throttle
+# the sender.  With mod_remoteip, an untrusted sender's header is ignored
+# too; through a trusted proxy each forwarded client is counted apart, and
+# an address prepended to the header (the client's own claim) does not
+# move the count.  Real httpd and PostgreSQL.
+use strict;
+use warnings;
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use Test::More;
+use HTTP::Tiny;
+use BBT::Env qw(auth_basic);
+
+my $FAILS = 3;
+my $p2 = BBT::Env::free_port();
+my $extra = <<"EOC";
+Listen 127.0.0.1:$p2
+<Location /scm>
+    AuthBBTokenProvider file
+    AuthUserFile "\@DIR\@/htpasswd"
+</Location>
+<VirtualHost *:$p2>
+    RemoteIPHeader X-Forwarded-For
+    RemoteIPInternalProxy 127.0.0.7
+</VirtualHost>
+EOC
+my $env = BBT::Env->new(extra_conf => $extra, modules => [qw(authn_file remoteip)],
+                        throttle => "BBTokenThrottleFailures $FAILS\nBBTokenThrottleWindow 3600")->start;
+$env->htpasswd(carol => 'carol-Pa55-word');
+$env->user_add('carol');
+$env->grant('carol', 'PROJECT_READ', 'PROJ');
+$env->make_repo('PROJ', 'repo');
+my $UP = '/scm/PROJ/repo.git/info/refs?service=git-upload-pack';
+my $BEHIND = "http://127.0.0.1:$p2$UP";
+my $bad = auth_basic('carol', 'wrong');
+my $good = auth_basic('carol', 'carol-Pa55-word');
+
+# A request from $from to $url with headers $h and X-Forwarded-For $xff:
+# its status.
+sub get {
+    my ($from, $url, $h, $xff) = @_;
+    return HTTP::Tiny->new(timeout => 30, keep_alive => 0, local_address => $from)
+        ->get($url, { headers => { %$h, (defined $xff ? ('X-Forwarded-For' => $xff) : ()) } })->{status};
+}
+
+is(get('127.0.0.5', $env->url($UP), $bad, "192.0.2.$_"), 401, "no mod_remoteip: failure $_, claiming 192.0.2.$_")
+    for 1 .. $FAILS;
+is(get('127.0.0.5', $env->url($UP), $good, '192.0.2.99'), 429, '  the sender is throttled, whatever it claims');
+
+is(get('127.0.0.8', $BEHIND, $bad, "192.0.2.$_"), 401, "untrusted sender: failure $_, claiming 192.0.2.$_")
+    for 1 .. $FAILS;
+is(get('127.0.0.8', $BEHIND, $good, '192.0.2.98'), 429, '  the sender is throttled');
+
+is(get('127.0.0.7', $BEHIND, $bad, '198.51.100.1'), 401, "through the trusted proxy: failure $_ of 198.51.100.1")
+    for 1 .. $FAILS;
+is(get('127.0.0.7', $BEHIND, $good, '198.51.100.1'), 429, '  198.51.100.1 is throttled');
+is(get('127.0.0.7', $BEHIND, $good, '198.51.100.2'), 200, '  198.51.100.2 is not, nor the proxy');
+is(get('127.0.0.7', $BEHIND, $good, '198.51.100.2, 198.51.100.1'), 429,
+   '  198.51.100.1 claiming to forward for another: still throttled');
+$env->httpd_stop;
+like($env->error_log_text, qr/\[client 198\.51\.100\.1:\d+\] BBT505: client 198\.51\.100\.1 throttled/,
+     'the log names the forwarded client, as the fail2ban filter reads it');
+is(scalar($env->crash_lines), 0, 'no httpd child crashed');
+done_testing;
