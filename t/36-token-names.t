@@ -14,6 +14,7 @@ use lib "$FindBin::Bin/lib";
 use Test::More;
 use Encode qw(encode);
 use POSIX ();
+use JSON::PP ();
 use BBT::Env;
 use BBT::Assert;
 

@@ -10,6 +10,7 @@ use warnings;
 use FindBin;
 use lib "$FindBin::Bin/lib";
 use Test::More;
+use JSON::PP ();
 use BBT::Env qw(parse_token);
 use BBT::Assert;
 use BBT::Cache qw(until_status);

@@ -10,7 +10,6 @@ package BBT::Cli;
 use strict;
 use warnings;
 use Carp qw(confess);
-use JSON::PP ();
 use BBT::Util qw(run_cmd);
 use BBT::Token qw(parse_token);
 
@@ -116,6 +115,7 @@ sub scoped_token_create {
 # bbtoken @args --json, decoded; dies when the CLI fails.
 sub cli_json {
     my ($self, @args) = @_;
+    require JSON::PP;
     return JSON::PP->new->utf8->decode(scalar $self->cli_ok(@args, '--json'));
 }
 
@@ -132,7 +132,7 @@ sub _list_json {
     my ($self, $user) = @_;
     my ($rc, $out, $err) = $self->cli('list', $user, '--json');
     return (undef, "exit $rc: $err") if $rc;
-    my $j = eval { JSON::PP->new->utf8->decode($out) };
+    my $j = eval { require JSON::PP; JSON::PP->new->utf8->decode($out) };
     return (undef, "invalid JSON: $@\n$out") unless $j;
     $j = $j->{values} if ref $j eq 'HASH' && $j->{values};
     return (undef, "not a list: $out") unless ref $j eq 'ARRAY';

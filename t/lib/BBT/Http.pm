@@ -13,7 +13,6 @@ use warnings;
 use Carp qw(croak);
 use HTTP::Tiny;
 use IO::Socket::INET;
-use JSON::PP ();
 use Time::HiRes qw(time);
 use BBT::Util qw(run_cmd slurp spew);
 use BBT::Token qw(b64);
@@ -146,7 +145,13 @@ sub curl {
     return ($rc == 0 ? $out + 0 : 0, $content);
 }
 
-my $JSON = JSON::PP->new->canonical;
+# JSON::PP at the first call, not with the harness: most test files make
+# none.
+my $JSON;
+sub _json {
+    require JSON::PP;
+    return $JSON //= JSON::PP->new->canonical;
+}
 
 # A call of a JSON REST API (the access-tokens API): rest(METHOD, PATH, %o).
 #   as => NAME    Basic with the password htpasswd() was given for NAME
@@ -173,7 +178,7 @@ sub rest {
     }
     my $content;
     if (exists $o{json}) {
-        $content = ref $o{json} ? $JSON->encode($o{json}) : $o{json};
+        $content = ref $o{json} ? _json()->encode($o{json}) : $o{json};
         $h{'Content-Type'} = 'application/json';
     }
     $content = $o{body} if exists $o{body};
@@ -181,7 +186,7 @@ sub rest {
     my $res = $o{api} ? $self->http->request($method, $self->api_url($path),
                                              { headers => \%h, defined $content ? (content => $content) : () })
                       : $self->request($method, $path, \%h, $content);
-    $res->{json} = eval { JSON::PP::decode_json($res->{content}) } if length($res->{content} // '');
+    $res->{json} = eval { require JSON::PP; JSON::PP::decode_json($res->{content}) } if length($res->{content} // '');
     push @{ $self->{rest_tokens} }, $res->{json}{token}
         if ref $res->{json} eq 'HASH' && $res->{json}{token};
     return $res;

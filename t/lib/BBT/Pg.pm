@@ -84,6 +84,13 @@ sub pg_init {
         synchronous_commit      => 'off',
         full_page_writes        => 'off',
         max_connections         => 60,
+        # Two background processes that start as sessions of their own (a
+        # backend's start, some tens of milliseconds of CPU on a slow
+        # machine) and that no test uses: the autovacuum launcher, and
+        # logical replication's.  A test that needs either sets it in
+        # pg_conf.
+        autovacuum              => 'off',
+        max_logical_replication_workers => 0,
         shared_buffers          => "'32MB'",
         log_line_prefix         => "'%m [%p] %u@%d '",
         %{ $self->{pg_conf} },

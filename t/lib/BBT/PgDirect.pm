@@ -35,7 +35,14 @@ package BBT::PgDirect;
 use strict;
 use warnings;
 
-my $HAVE_DBD = !$ENV{BBT_PSQL_PROCESS} && eval { require DBI; require DBD::Pg; 1 };
+# Loaded at the first statement, not with the harness: DBD::Pg brings
+# libpq and its libraries (Kerberos, LDAP, GnuTLS), some fifty
+# milliseconds of CPU to link, and most test files never send one.
+my $HAVE_DBD;
+sub _have_dbd {
+    $HAVE_DBD //= !$ENV{BBT_PSQL_PROCESS} && eval { require DBI; require DBD::Pg; 1 } ? 1 : 0;
+    return $HAVE_DBD;
+}
 
 my %CONN;    # "pid port db env" => database handle
 
@@ -108,7 +115,7 @@ sub disconnect {
 # when psql must run it.
 sub query {
     my ($port, $db, $sql, $sep) = @_;
-    return unless $HAVE_DBD && defined $sql && $sql =~ /\S/;
+    return unless defined $sql && $sql =~ /\S/ && _have_dbd();
     if (_needs_new_sessions($sql)) {
         disconnect($port);
         return;
