@@ -84,12 +84,11 @@ sub pg_init {
         synchronous_commit      => 'off',
         full_page_writes        => 'off',
         max_connections         => 60,
-        # Two background processes that start as sessions of their own (a
+        # Logical replication's launcher starts as a session of its own (a
         # backend's start, some tens of milliseconds of CPU on a slow
-        # machine) and that no test uses: the autovacuum launcher, and
-        # logical replication's.  A test that needs either sets it in
-        # pg_conf.
-        autovacuum              => 'off',
+        # machine) and no test uses it.  Autovacuum stays: without its
+        # ANALYZE the planner has no statistics for the tables a long test
+        # fills, and such a test ran slower with it off.
         max_logical_replication_workers => 0,
         shared_buffers          => "'32MB'",
         log_line_prefix         => "'%m [%p] %u@%d '",
