@@ -264,6 +264,12 @@ static int bbt_throttle_open(apr_time_t end, apr_time_t now)
     return now < end && end - now <= apr_time_from_sec(bbt_throttle.window);
 }
 
+/* The one test of whether an entry's address is being answered 429. */
+static int bbt_throttle_held(apr_uint32_t count)
+{
+    return count >= (apr_uint32_t)bbt_throttle.failures;
+}
+
 /* The address's entry in its set, whatever its window: NULL if none.
  * The lock held. */
 static bbt_tentry_t *bbt_throttle_find(const unsigned char *key,
@@ -298,7 +304,7 @@ static bbt_tentry_t *bbt_throttle_room(apr_size_t set, apr_time_t now)
         if (!bbt_throttle_open(e[i].end, now)) {
             return &e[i];
         }
-        if (e[i].count >= (apr_uint32_t)bbt_throttle.failures) {
+        if (bbt_throttle_held(e[i].count)) {
             if (!held || e[i].end < held->end) {
                 held = &e[i];
             }
@@ -349,7 +355,7 @@ int bbt_throttle_gate(request_rec *r, int token)
         found = NULL;
     }
     apr_global_mutex_unlock(bbt_throttle.mutex);
-    if (!found || e.count < (apr_uint32_t)bbt_throttle.failures) {
+    if (!found || !bbt_throttle_held(e.count)) {
         if (bbt_throttle_seen.klen == klen &&
             memcmp(bbt_throttle_seen.key, key, klen) == 0) {
             bbt_throttle_seen.klen = 0;
@@ -416,7 +422,7 @@ void bbt_throttle_failed(request_rec *r)
         if (!slot) {
             slot = bbt_throttle_room(set, now);
             if (bbt_throttle_open(slot->end, now) &&
-                slot->count >= (apr_uint32_t)bbt_throttle.failures) {
+                bbt_throttle_held(slot->count)) {
                 bbt_throttle_ring_add(slot->end, -1);
             }
         }
@@ -433,7 +439,7 @@ void bbt_throttle_failed(request_rec *r)
     }
     e = *slot;
     apr_global_mutex_unlock(bbt_throttle.mutex);
-    if (e.count >= (apr_uint32_t)bbt_throttle.failures) {
+    if (bbt_throttle_held(e.count)) {
         memcpy(bbt_throttle_seen.key, key, klen);
         bbt_throttle_seen.klen = klen;
         bbt_throttle_seen.end = e.end;
