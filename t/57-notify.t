@@ -574,4 +574,45 @@ subtest 'a shared token: an admin who cannot be mailed does not settle a notice 
     ok($rc == 0 && $out eq '' && @$m == 0, 'then nothing') or diag "$rc $out $err";
 };
 
+subtest 'a project with no admin to tell: reported, settled, and the unused-token policy still applies' => sub {
+    # LONE has a repository admin and no project admin: its tokens' notices
+    # have nobody to go to, yet must not be left undecided for ever (the
+    # policy's revocation waits for a recorded warning).
+    $env->user_add('lra', '--email', 'lra@example.com');
+    $env->grant('lra', 'REPO_ADMIN', 'LONE/app');
+    $env->cli_ok('policy', '--revoke-unused-after', '30d');
+    my %k;
+    for my $c (['--project', 'LONE', 'lone pipeline'], ['--repo', 'LONE/app', 'lone deploy']) {
+        my $tok = $env->cli_ok('create', $c->[0], $c->[1], '--name', $c->[2]);
+        chomp $tok;
+        push @SECRETS, $tok;
+        $k{ $c->[1] } = $env->psql("SELECT id FROM bbtoken_tokens WHERE name = '$c->[2]' AND user_id IS NULL");
+    }
+    $env->psql("SET session_replication_role = replica; UPDATE bbtoken_tokens SET created_at = now() - "
+               . "interval '40 days' WHERE project_key = 'LONE'");
+    my ($rc, $out, $err, $m) = notify();
+    is($rc, 0, 'exit 0') or diag $err;
+    like($out, qr/^not mailed: project LONE has no active project admin \(1 notice\)$/m, 'the project\'s: said')
+        or diag $out;
+    like($out, qr/^not mailed: repository LONE\/app has no active project admin \(1 notice\)$/m,
+         'the repository\'s: said') or diag $out;
+    ok(!grep({ to_of($_) eq 'lra@example.com' } @$m), 'the repository admin is not mailed (README: project admins)');
+    is_deeply(notices($k{$_}), { unused => '' }, "$_: the warning counts as told, mailed to no one")
+        for sort keys %k;
+    ($rc, $out, $err, $m) = notify();
+    ok($rc == 0 && $out !~ /LONE/, 'not said again') or diag $out;
+    $env->psql("UPDATE bbtoken_notices SET sent_at = now() - interval '8 days' WHERE kind = 'unused'"
+               . " AND token_id IN ('$k{LONE}', '$k{'LONE/app'}')");
+    ($rc, $out, $err, $m) = notify();
+    my ($pid, $rid) = ($k{LONE}, $k{'LONE/app'});
+    is($rc, 0, 'a week later: exit 0') or diag $err;
+    like($out, qr/^revoked $pid of project:LONE \("lone pipeline"\): unused since \S+Z$/m,
+         'the project\'s unused token is revoked') or diag $out;
+    like($out, qr/^revoked $rid of repo:LONE\/app \("lone deploy"\): unused since \S+Z$/m,
+         'the repository\'s too') or diag $out;
+    isnt($env->token_row($k{$_})->{revoked_at}, '', "$_: revoked") for sort keys %k;
+    $env->cli_ok('policy', '--revoke-unused-after', 'none');
+    notify();
+};
+
 done_testing;
