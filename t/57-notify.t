@@ -10,7 +10,8 @@
 # the dry run changes and sends nothing; the policy's
 # --revoke-unused-after; a project's and a repository's tokens, told to
 # the project's active admins (one without an address does not settle a
-# notice another admin's sendmail refused).  Last use and creation are faked with SQL as the
+# notice another admin's sendmail refused; a project with no active admin
+# is reported and settled, so its unused tokens are still revoked).  Last use and creation are faked with SQL as the
 # table's owner (creation and expiry only with the triggers off).
 use strict;
 use warnings;
