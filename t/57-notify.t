@@ -92,6 +92,16 @@ sub mk_cli {
     return $id;
 }
 
+# A project's (--project KEY) or a repository's (--repo KEY/slug) token
+# named $name, made by the CLI with @more; its id.
+sub mk_scoped {
+    my ($opt, $what, $name, @more) = @_;
+    my $tok = $env->cli_ok('create', $opt, $what, '--name', $name, @more);
+    chomp $tok;
+    push @SECRETS, $tok;
+    return $env->psql("SELECT id FROM bbtoken_tokens WHERE name = '$name' AND user_id IS NULL");
+}
+
 $env->user_add('alice', '--email', 'alice@example.com', '--display-name', "Alice Lid\x{c3}\x{a9}n");
 $env->user_add('bob');
 $env->user_add('carol', '--email', 'carol@example.com');
@@ -470,12 +480,8 @@ subtest 'a project\'s and a repository\'s tokens: their project\'s admins are to
     $env->grant('ra', 'REPO_ADMIN', 'TEAM/app');
     $env->grant('dave', 'PROJECT_WRITE', 'TEAM');
     my %k;
-    for my $c (['--project', 'TEAM', 'pipeline'], ['--repo', 'TEAM/app', 'deploy']) {
-        my $tok = $env->cli_ok('create', $c->[0], $c->[1], '--name', $c->[2], '--expiry-days', 5);
-        chomp $tok;
-        push @SECRETS, $tok;
-        $k{ $c->[2] } = $env->psql("SELECT id FROM bbtoken_tokens WHERE name = '$c->[2]' AND user_id IS NULL");
-    }
+    $k{pipeline} = mk_scoped('--project', 'TEAM', 'pipeline', '--expiry-days', 5);
+    $k{deploy} = mk_scoped('--repo', 'TEAM/app', 'deploy', '--expiry-days', 5);
     # Made long ago (a token made inside its window gets no notice).
     $env->psql("SET session_replication_role = replica; UPDATE bbtoken_tokens SET created_at = now() - "
                . "interval '100 days' WHERE user_id IS NULL");
@@ -555,10 +561,7 @@ subtest 'a shared token: an admin who cannot be mailed does not settle a notice 
     $env->user_add('sa2', '--email', 'sa2@example.com');
     $env->grant('sa1', 'PROJECT_ADMIN', 'SHARED');
     $env->grant('sa2', 'PROJECT_ADMIN', 'SHARED');
-    my $tok = $env->cli_ok('create', '--project', 'SHARED', '--name', 'nightly', '--expiry-days', 5);
-    chomp $tok;
-    push @SECRETS, $tok;
-    my $id = $env->psql("SELECT id FROM bbtoken_tokens WHERE project_key = 'SHARED' AND name = 'nightly'");
+    my $id = mk_scoped('--project', 'SHARED', 'nightly', '--expiry-days', 5);
     $env->psql("SET session_replication_role = replica; UPDATE bbtoken_tokens SET created_at = now() - "
                . "interval '100 days' WHERE id = '$id'");
     my ($rc, $out, $err, $m) = notify(env => { BBT_SENDMAIL_EXIT => 75 });
@@ -582,13 +585,8 @@ subtest 'a project with no admin to tell: reported, settled, and the unused-toke
     $env->user_add('lra', '--email', 'lra@example.com');
     $env->grant('lra', 'REPO_ADMIN', 'LONE/app');
     $env->cli_ok('policy', '--revoke-unused-after', '30d');
-    my %k;
-    for my $c (['--project', 'LONE', 'lone pipeline'], ['--repo', 'LONE/app', 'lone deploy']) {
-        my $tok = $env->cli_ok('create', $c->[0], $c->[1], '--name', $c->[2]);
-        chomp $tok;
-        push @SECRETS, $tok;
-        $k{ $c->[1] } = $env->psql("SELECT id FROM bbtoken_tokens WHERE name = '$c->[2]' AND user_id IS NULL");
-    }
+    my %k = (LONE => mk_scoped('--project', 'LONE', 'lone pipeline'),
+             'LONE/app' => mk_scoped('--repo', 'LONE/app', 'lone deploy'));
     $env->psql("SET session_replication_role = replica; UPDATE bbtoken_tokens SET created_at = now() - "
                . "interval '40 days' WHERE project_key = 'LONE'");
     my ($rc, $out, $err, $m) = notify();

@@ -30,12 +30,11 @@ my $env = BBT::Env->new(extra_conf => $extra)->start;
 $env->user_add('alice');
 $env->grant('alice', 'PROJECT_ADMIN', 'PROJ');
 
+# (token, id)
 sub scope_token {
     my ($opt, $what, $name, @perms) = @_;
-    my $out = $env->cli_ok('create', $opt, $what, '--name', $name, map { ('--perm', $_) } @perms);
-    chomp $out;
-    my $p = parse_token($out) or die "no token printed: $out";
-    return ($out, $p->{id});
+    my $tok = $env->scoped_token_create($opt, $what, name => $name, perms => \@perms);
+    return ($tok, parse_token($tok)->{id});
 }
 
 my ($ptok, $pid) = scope_token('--project', 'PROJ', 'proj admin', 'PROJECT_ADMIN');
