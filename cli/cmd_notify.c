@@ -51,7 +51,10 @@
  * reason over a plain 'revoked'; of 'revoked' and 'rotated' the later, so
  * a rotation's old token is told as rotated, and its new one, revoked
  * later, as revoked), unless the owner revoked or rotated it over HTTP
- * themself. */
+ * themself.  A project's or a repository's token whose project has no
+ * active admin to tell gets one row without a user, grouped by holder:
+ * left out, its notices would never be settled, and revoke-unused-after,
+ * which waits for a recorded warning, would never revoke it. */
 static const char bbtoken_notes_sql[] =
     "WITH p AS (SELECT revoke_unused_after AS after FROM bbtoken_policy),"
     " live AS (SELECT t.*, " BBTOKEN_IDLE " AS idle FROM bbtoken_tokens t"
@@ -103,12 +106,14 @@ static const char bbtoken_notes_sql[] =
     " THEN 'repository ' || t.project_key || '/' || t.repo_slug"
     " WHEN t.user_id IS NULL THEN 'project ' || t.project_key END"
     " FROM notes n JOIN bbtoken_tokens t ON t.id = n.id"
-    " JOIN bbtoken_users u ON u.id = n.user_id OR (n.user_id IS NULL"
+    " LEFT JOIN bbtoken_users u ON u.id = n.user_id OR (n.user_id IS NULL"
     " AND u.active AND (t.project_key = '~' || lower(u.name)"
     " OR EXISTS (SELECT 1 FROM bbtoken_project_grants g"
     " WHERE g.user_id = u.id AND g.project_key = t.project_key"
     " AND g.permission = 'PROJECT_ADMIN')))"
-    " ORDER BY u.id, CASE WHEN n.event = 'revoked_leaked' THEN 0"
+    " ORDER BY u.id, CASE WHEN u.id IS NULL THEN t.project_key END,"
+    " CASE WHEN u.id IS NULL THEN t.repo_slug END,"
+    " CASE WHEN n.event = 'revoked_leaked' THEN 0"
     " WHEN n.event IN ('revoked', 'rotated') THEN 1"
     " WHEN n.event = 'revoked_unused' THEN 2"
     " WHEN n.kind = 'expired' THEN 3 WHEN n.kind = 'expires_7d' THEN 4"
@@ -270,6 +275,21 @@ static int bbtoken_notify_settle(bbtoken_notify_t *n, const PGresult *res)
     return rc;
 }
 
+/* 1 if rows a and b of res go in one message: the same owner, or, for a
+ * token nobody can be told of, the same holder. */
+static int bbtoken_notify_same(const PGresult *res, int a, int b)
+{
+    if (PQgetisnull(res, a, BBTOKEN_N_UID) ||
+        PQgetisnull(res, b, BBTOKEN_N_UID)) {
+        return PQgetisnull(res, a, BBTOKEN_N_UID) &&
+               PQgetisnull(res, b, BBTOKEN_N_UID) &&
+               strcmp(PQgetvalue(res, a, BBTOKEN_N_HOLDER),
+                      PQgetvalue(res, b, BBTOKEN_N_HOLDER)) == 0;
+    }
+    return strcmp(PQgetvalue(res, a, BBTOKEN_N_UID),
+                  PQgetvalue(res, b, BBTOKEN_N_UID)) == 0;
+}
+
 /* One owner's notices, rows [first, end) of res: mailed, shown (dry
  * run), or, for an owner who cannot be mailed, reported and settled. */
 static int bbtoken_notify_owner(bbtoken_notify_t *n, const PGresult *res,
@@ -286,7 +306,11 @@ static int bbtoken_notify_owner(bbtoken_notify_t *n, const PGresult *res,
     size_t len;
 
     if (!bbtoken_notify_mailable(res, first)) {
-        if (PQgetvalue(res, first, BBTOKEN_N_ACTIVE)[0] != 't') {
+        if (PQgetisnull(res, first, BBTOKEN_N_UID)) {
+            printf("not mailed: %s has no active project admin (%d "
+                   "notice%s)\n",
+                   PQgetvalue(res, first, BBTOKEN_N_HOLDER), count, s);
+        } else if (PQgetvalue(res, first, BBTOKEN_N_ACTIVE)[0] != 't') {
             printf("not mailed: %s is disabled (%d notice%s)\n", user, count,
                    s);
         } else if (!to) {
@@ -512,9 +536,7 @@ int bbtoken_cmd_notify(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
     }
     rows = PQntuples(res);
     for (first = 0; first < rows; first = i) {
-        for (i = first + 1;
-             i < rows && strcmp(PQgetvalue(res, i, BBTOKEN_N_UID),
-                                PQgetvalue(res, first, BBTOKEN_N_UID)) == 0;
+        for (i = first + 1; i < rows && bbtoken_notify_same(res, first, i);
              i++) {
         }
         if ((rc = bbtoken_notify_owner(&n, res, first, i))) {

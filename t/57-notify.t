@@ -10,7 +10,8 @@
 # the dry run changes and sends nothing; the policy's
 # --revoke-unused-after; a project's and a repository's tokens, told to
 # the project's active admins (one without an address does not settle a
-# notice another admin's sendmail refused).  Last use and creation are faked with SQL as the
+# notice another admin's sendmail refused; a project with no active admin
+# is reported and settled, so its unused tokens are still revoked).  Last use and creation are faked with SQL as the
 # table's owner (creation and expiry only with the triggers off).
 use strict;
 use warnings;
@@ -89,6 +90,16 @@ sub mk_cli {
     my ($tok, $id) = $env->token_create($user, name => $name, %o);
     push @SECRETS, $tok;
     return $id;
+}
+
+# A project's (--project KEY) or a repository's (--repo KEY/slug) token
+# named $name, made by the CLI with @more; its id.
+sub mk_scoped {
+    my ($opt, $what, $name, @more) = @_;
+    my $tok = $env->cli_ok('create', $opt, $what, '--name', $name, @more);
+    chomp $tok;
+    push @SECRETS, $tok;
+    return $env->psql("SELECT id FROM bbtoken_tokens WHERE name = '$name' AND user_id IS NULL");
 }
 
 $env->user_add('alice', '--email', 'alice@example.com', '--display-name', "Alice Lid\x{c3}\x{a9}n");
@@ -469,12 +480,8 @@ subtest 'a project\'s and a repository\'s tokens: their project\'s admins are to
     $env->grant('ra', 'REPO_ADMIN', 'TEAM/app');
     $env->grant('dave', 'PROJECT_WRITE', 'TEAM');
     my %k;
-    for my $c (['--project', 'TEAM', 'pipeline'], ['--repo', 'TEAM/app', 'deploy']) {
-        my $tok = $env->cli_ok('create', $c->[0], $c->[1], '--name', $c->[2], '--expiry-days', 5);
-        chomp $tok;
-        push @SECRETS, $tok;
-        $k{ $c->[2] } = $env->psql("SELECT id FROM bbtoken_tokens WHERE name = '$c->[2]' AND user_id IS NULL");
-    }
+    $k{pipeline} = mk_scoped('--project', 'TEAM', 'pipeline', '--expiry-days', 5);
+    $k{deploy} = mk_scoped('--repo', 'TEAM/app', 'deploy', '--expiry-days', 5);
     # Made long ago (a token made inside its window gets no notice).
     $env->psql("SET session_replication_role = replica; UPDATE bbtoken_tokens SET created_at = now() - "
                . "interval '100 days' WHERE user_id IS NULL");
@@ -554,10 +561,7 @@ subtest 'a shared token: an admin who cannot be mailed does not settle a notice 
     $env->user_add('sa2', '--email', 'sa2@example.com');
     $env->grant('sa1', 'PROJECT_ADMIN', 'SHARED');
     $env->grant('sa2', 'PROJECT_ADMIN', 'SHARED');
-    my $tok = $env->cli_ok('create', '--project', 'SHARED', '--name', 'nightly', '--expiry-days', 5);
-    chomp $tok;
-    push @SECRETS, $tok;
-    my $id = $env->psql("SELECT id FROM bbtoken_tokens WHERE project_key = 'SHARED' AND name = 'nightly'");
+    my $id = mk_scoped('--project', 'SHARED', 'nightly', '--expiry-days', 5);
     $env->psql("SET session_replication_role = replica; UPDATE bbtoken_tokens SET created_at = now() - "
                . "interval '100 days' WHERE id = '$id'");
     my ($rc, $out, $err, $m) = notify(env => { BBT_SENDMAIL_EXIT => 75 });
@@ -572,6 +576,42 @@ subtest 'a shared token: an admin who cannot be mailed does not settle a notice 
     is_deeply(notices($id), { expires_7d => 'sa2@example.com' }, 'and it is recorded as mailed to them');
     ($rc, $out, $err, $m) = notify();
     ok($rc == 0 && $out eq '' && @$m == 0, 'then nothing') or diag "$rc $out $err";
+};
+
+subtest 'a project with no admin to tell: reported, settled, and the unused-token policy still applies' => sub {
+    # LONE has a repository admin and no project admin: its tokens' notices
+    # have nobody to go to, yet must not be left undecided for ever (the
+    # policy's revocation waits for a recorded warning).
+    $env->user_add('lra', '--email', 'lra@example.com');
+    $env->grant('lra', 'REPO_ADMIN', 'LONE/app');
+    $env->cli_ok('policy', '--revoke-unused-after', '30d');
+    my %k = (LONE => mk_scoped('--project', 'LONE', 'lone pipeline'),
+             'LONE/app' => mk_scoped('--repo', 'LONE/app', 'lone deploy'));
+    $env->psql("SET session_replication_role = replica; UPDATE bbtoken_tokens SET created_at = now() - "
+               . "interval '40 days' WHERE project_key = 'LONE'");
+    my ($rc, $out, $err, $m) = notify();
+    is($rc, 0, 'exit 0') or diag $err;
+    like($out, qr/^not mailed: project LONE has no active project admin \(1 notice\)$/m, 'the project\'s: said')
+        or diag $out;
+    like($out, qr/^not mailed: repository LONE\/app has no active project admin \(1 notice\)$/m,
+         'the repository\'s: said') or diag $out;
+    ok(!grep({ to_of($_) eq 'lra@example.com' } @$m), 'the repository admin is not mailed (README: project admins)');
+    is_deeply(notices($k{$_}), { unused => '' }, "$_: the warning counts as told, mailed to no one")
+        for sort keys %k;
+    ($rc, $out, $err, $m) = notify();
+    ok($rc == 0 && $out !~ /LONE/, 'not said again') or diag $out;
+    $env->psql("UPDATE bbtoken_notices SET sent_at = now() - interval '8 days' WHERE kind = 'unused'"
+               . " AND token_id IN ('$k{LONE}', '$k{'LONE/app'}')");
+    ($rc, $out, $err, $m) = notify();
+    my ($pid, $rid) = ($k{LONE}, $k{'LONE/app'});
+    is($rc, 0, 'a week later: exit 0') or diag $err;
+    like($out, qr/^revoked $pid of project:LONE \("lone pipeline"\): unused since \S+Z$/m,
+         'the project\'s unused token is revoked') or diag $out;
+    like($out, qr/^revoked $rid of repo:LONE\/app \("lone deploy"\): unused since \S+Z$/m,
+         'the repository\'s too') or diag $out;
+    isnt($env->token_row($k{$_})->{revoked_at}, '', "$_: revoked") for sort keys %k;
+    $env->cli_ok('policy', '--revoke-unused-after', 'none');
+    notify();
 };
 
 done_testing;
