@@ -134,6 +134,26 @@ static int bbt_reqbody_read(request_rec *r, struct bbt_kept *k)
     return OK;
 }
 
+/* Whether r's body is declared in a content coding: Content-Encoding
+ * present and anything but "identity".  The module decides by the bytes as
+ * they come; a backend may decode them first, and read another body (a
+ * brotli stream may begin as JSON does and hold bytes its decoder skips). */
+static int bbt_reqbody_coded(const request_rec *r)
+{
+    const char *ce = apr_table_get(r->headers_in, "Content-Encoding");
+    apr_size_t n;
+
+    if (!ce) {
+        return 0;
+    }
+    ce += strspn(ce, " \t");
+    n = strlen(ce);
+    while (n && (ce[n - 1] == ' ' || ce[n - 1] == '\t')) {
+        n--;
+    }
+    return n != 8 || ap_cstr_casecmpn(ce, "identity", 8) != 0;
+}
+
 int bbt_reqbody_get(request_rec *r, const bbt_body_t **body)
 {
     struct bbt_kept *k = bbt_reqbody_kept(r);
@@ -147,6 +167,16 @@ int bbt_reqbody_get(request_rec *r, const bbt_body_t **body)
         return DECLINED;
     }
     if (!k) {
+        if (bbt_reqbody_coded(r)) {
+            ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
+                          "BBT825: the request body of %s %s is refused: it "
+                          "is declared in a content coding, which the module "
+                          "does not decode (415)",
+                          r->method, r->uri);
+            return bbt_reqbody_refuse(r, HTTP_UNSUPPORTED_MEDIA_TYPE,
+                                      "The request body must be sent "
+                                      "without a Content-Encoding.");
+        }
         k = apr_pcalloc(r->pool, sizeof(*k));
         if ((status = bbt_reqbody_read(r, k)) != OK) {
             return status;
