@@ -134,24 +134,53 @@ static int bbt_reqbody_read(request_rec *r, struct bbt_kept *k)
     return OK;
 }
 
-/* Whether r's body is declared in a content coding: Content-Encoding
- * present and anything but "identity".  The module decides by the bytes as
- * they come; a backend may decode them first, and read another body (a
- * brotli stream may begin as JSON does and hold bytes its decoder skips). */
-static int bbt_reqbody_coded(const request_rec *r)
+/* Whether s, without the spaces and tabs around it, is one of words, in
+ * any case. */
+static int bbt_reqbody_one_of(const char *s, const char *const *words)
 {
-    const char *ce = apr_table_get(r->headers_in, "Content-Encoding");
     apr_size_t n;
 
-    if (!ce) {
-        return 0;
-    }
-    ce += strspn(ce, " \t");
-    n = strlen(ce);
-    while (n && (ce[n - 1] == ' ' || ce[n - 1] == '\t')) {
+    s += strspn(s, " \t");
+    n = strlen(s);
+    while (n && (s[n - 1] == ' ' || s[n - 1] == '\t')) {
         n--;
     }
-    return n != 8 || ap_cstr_casecmpn(ce, "identity", 8) != 0;
+    for (; *words; words++) {
+        if (strlen(*words) == n && ap_cstr_casecmpn(s, *words, n) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Why r's body is not to be read as the bytes of a UTF-8 JSON text, or
+ * NULL.  The module decides by the bytes as they come, read as UTF-8; a
+ * backend may decode them first, by the Content-Encoding or the charset
+ * the client names, and read another body: a brotli stream may begin as
+ * JSON does and hold bytes its decoder skips, and in UTF-7 "+ACIALAAi-"
+ * inside a string is '","', which starts a member of its own. */
+static const char *bbt_reqbody_undecidable(const request_rec *r)
+{
+    static const char *const identity[] = {"identity", NULL};
+    static const char *const utf8[] = {"charset=utf-8", "charset=\"utf-8\"",
+                                       "charset=utf8", NULL};
+    const char *ce = apr_table_get(r->headers_in, "Content-Encoding");
+    const char *ct = apr_table_get(r->headers_in, "Content-Type");
+    const char *params;
+
+    if (ce && !bbt_reqbody_one_of(ce, identity)) {
+        return "it is declared in a content coding, which the module does "
+               "not decode";
+    }
+    /* A charset parameter, and nothing but "charset=utf-8" after the media
+     * type: none, or another, or more, may be read otherwise. */
+    if (ct && ap_strcasestr(ct, "charset") &&
+        (!(params = strchr(ct, ';')) ||
+         !bbt_reqbody_one_of(params + 1, utf8))) {
+        return "its Content-Type names a charset other than UTF-8, which the "
+               "module reads it in";
+    }
+    return NULL;
 }
 
 int bbt_reqbody_get(request_rec *r, const bbt_body_t **body)
@@ -167,15 +196,14 @@ int bbt_reqbody_get(request_rec *r, const bbt_body_t **body)
         return DECLINED;
     }
     if (!k) {
-        if (bbt_reqbody_coded(r)) {
+        if ((why = bbt_reqbody_undecidable(r)) != NULL) {
             ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
-                          "BBT825: the request body of %s %s is refused: it "
-                          "is declared in a content coding, which the module "
-                          "does not decode (415)",
-                          r->method, r->uri);
-            return bbt_reqbody_refuse(r, HTTP_UNSUPPORTED_MEDIA_TYPE,
-                                      "The request body must be sent "
-                                      "without a Content-Encoding.");
+                          "BBT825: the request body of %s %s is refused "
+                          "unread: %s (415)",
+                          r->method, r->uri, why);
+            return bbt_reqbody_refuse(
+                r, HTTP_UNSUPPORTED_MEDIA_TYPE,
+                "The request body must be UTF-8, with no Content-Encoding.");
         }
         k = apr_pcalloc(r->pool, sizeof(*k));
         if ((status = bbt_reqbody_read(r, k)) != OK) {

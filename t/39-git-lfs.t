@@ -278,8 +278,10 @@ subtest 'a read token cannot spell an upload batch as a download' => sub {
             ok($res->{status} == 200 || $res->{status} == 400, "$name: 200 or 400 (status $res->{status})");
         }
     }
-    like($env->error_log_text, qr/BBT825: the request body of POST \S+ is refused: it is declared in a content coding/,
+    like($env->error_log_text, qr/BBT825: the request body of POST \S+ is refused unread: it is declared in a content coding/,
          'a body in a content coding is logged (BBT825)');
+    like($env->error_log_text, qr/BBT825: the request body of POST \S+ is refused unread: its Content-Type names a charset/,
+         'and one in another charset');
     my @up = grep {/op=upload/} @{ backend_since($n) };
     is_deeply(\@up, [], 'no upload batch reached the backend') or diag join "\n", @up;
 };
