@@ -134,55 +134,6 @@ static int bbt_reqbody_read(request_rec *r, struct bbt_kept *k)
     return OK;
 }
 
-/* Whether s, without the spaces and tabs around it, is one of words, in
- * any case. */
-static int bbt_reqbody_one_of(const char *s, const char *const *words)
-{
-    apr_size_t n;
-
-    s += strspn(s, " \t");
-    n = strlen(s);
-    while (n && (s[n - 1] == ' ' || s[n - 1] == '\t')) {
-        n--;
-    }
-    for (; *words; words++) {
-        if (strlen(*words) == n && ap_cstr_casecmpn(s, *words, n) == 0) {
-            return 1;
-        }
-    }
-    return 0;
-}
-
-/* Why r's body is not to be read as the bytes of a UTF-8 JSON text, or
- * NULL.  The module decides by the bytes as they come, read as UTF-8; a
- * backend may decode them first, by the Content-Encoding or the charset
- * the client names, and read another body: a brotli stream may begin as
- * JSON does and hold bytes its decoder skips, and in UTF-7 "+ACIALAAi-"
- * inside a string is '","', which starts a member of its own. */
-static const char *bbt_reqbody_undecidable(const request_rec *r)
-{
-    static const char *const identity[] = {"identity", NULL};
-    static const char *const utf8[] = {"charset=utf-8", "charset=\"utf-8\"",
-                                       "charset=utf8", NULL};
-    const char *ce = apr_table_get(r->headers_in, "Content-Encoding");
-    const char *ct = apr_table_get(r->headers_in, "Content-Type");
-    const char *params;
-
-    if (ce && !bbt_reqbody_one_of(ce, identity)) {
-        return "it is declared in a content coding, which the module does "
-               "not decode";
-    }
-    /* A charset parameter, and nothing but "charset=utf-8" after the media
-     * type: none, or another, or more, may be read otherwise. */
-    if (ct && ap_strcasestr(ct, "charset") &&
-        (!(params = strchr(ct, ';')) ||
-         !bbt_reqbody_one_of(params + 1, utf8))) {
-        return "its Content-Type names a charset other than UTF-8, which the "
-               "module reads it in";
-    }
-    return NULL;
-}
-
 int bbt_reqbody_get(request_rec *r, const bbt_body_t **body)
 {
     struct bbt_kept *k = bbt_reqbody_kept(r);
@@ -196,7 +147,10 @@ int bbt_reqbody_get(request_rec *r, const bbt_body_t **body)
         return DECLINED;
     }
     if (!k) {
-        if ((why = bbt_reqbody_undecidable(r)) != NULL) {
+        why = bbt_body_undecidable(
+            apr_table_get(r->headers_in, "Content-Encoding"),
+            apr_table_get(r->headers_in, "Content-Type"));
+        if (why) {
             ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
                           "BBT825: the request body of %s %s is refused "
                           "unread: %s (415)",
