@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <jansson.h>
 
@@ -141,4 +142,56 @@ bbt_member_t bbt_body_path(const bbt_body_t *b, const char *const *names,
     *value = json_string_value(found);
     *len = json_string_length(found);
     return BBT_MEMBER_STRING;
+}
+
+/* Whether s, without the spaces and tabs around it, is one of words, in
+ * any case. */
+static int bbt_body_one_of(const char *s, const char *const *words)
+{
+    size_t n;
+
+    s += strspn(s, " \t");
+    n = strlen(s);
+    while (n && (s[n - 1] == ' ' || s[n - 1] == '\t')) {
+        n--;
+    }
+    for (; *words; words++) {
+        if (strlen(*words) == n && strncasecmp(s, *words, n) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Whether s holds "charset", in any case. */
+static int bbt_body_names_charset(const char *s)
+{
+    for (; *s; s++) {
+        if (strncasecmp(s, "charset", 7) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+const char *bbt_body_undecidable(const char *content_encoding,
+                                 const char *content_type)
+{
+    static const char *const identity[] = {"identity", NULL};
+    static const char *const utf8[] = {"charset=utf-8", "charset=\"utf-8\"",
+                                       "charset=utf8", NULL};
+    const char *params;
+
+    if (content_encoding && !bbt_body_one_of(content_encoding, identity)) {
+        return "it is declared in a content coding, which the module does "
+               "not decode";
+    }
+    /* None, another, or more than one, may be read otherwise. */
+    if (content_type && bbt_body_names_charset(content_type) &&
+        (!(params = strchr(content_type, ';')) ||
+         !bbt_body_one_of(params + 1, utf8))) {
+        return "its Content-Type names a charset other than UTF-8, which the "
+               "module reads it in";
+    }
+    return NULL;
 }

@@ -34,6 +34,19 @@ const char *bbt_body_parse(const char *buf, size_t len, bbt_body_t **out,
 
 void bbt_body_free(bbt_body_t *b);
 
+/* Why a body declared with these Content-Encoding and Content-Type values
+ * (NULL: absent) is not to be read as the bytes of a UTF-8 JSON text, or
+ * NULL: a static English reason.  bbt_body_parse reads the bytes as they
+ * come, as UTF-8; a backend may decode them first, by the coding or the
+ * charset the client names, and read another body (a brotli stream may
+ * begin as JSON does and hold bytes its decoder skips; in UTF-7
+ * "+ACIALAAi-" inside a string is '","', which starts a member of its
+ * own).  So a Content-Encoding other than identity, and a Content-Type
+ * that names a charset with anything but charset=utf-8 after the media
+ * type, are refused. */
+const char *bbt_body_undecidable(const char *content_encoding,
+                                 const char *content_type);
+
 typedef enum {
     BBT_MEMBER_ABSENT = 0,     /* no such member, or not a string */
     BBT_MEMBER_STRING = 1,     /* *value, *len: the string (no NUL inside) */

@@ -147,6 +147,18 @@ int bbt_reqbody_get(request_rec *r, const bbt_body_t **body)
         return DECLINED;
     }
     if (!k) {
+        why = bbt_body_undecidable(
+            apr_table_get(r->headers_in, "Content-Encoding"),
+            apr_table_get(r->headers_in, "Content-Type"));
+        if (why) {
+            ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
+                          "BBT825: the request body of %s %s is refused "
+                          "unread: %s (415)",
+                          r->method, r->uri, why);
+            return bbt_reqbody_refuse(
+                r, HTTP_UNSUPPORTED_MEDIA_TYPE,
+                "The request body must be UTF-8, with no Content-Encoding.");
+        }
         k = apr_pcalloc(r->pool, sizeof(*k));
         if ((status = bbt_reqbody_read(r, k)) != OK) {
             return status;

@@ -6,7 +6,8 @@
 # before the backend sees it) nor lock.  The batch is decided by the
 # operation in its JSON body, which the module reads in the auth phase and
 # gives back to the backend; bodies it cannot decide by are refused (400,
-# 413), and none without credentials is read.
+# 413, 415 in a content coding or a charset but UTF-8), and none without
+# credentials is read.
 use strict;
 use warnings;
 use FindBin;
@@ -231,6 +232,10 @@ subtest 'a read token cannot spell an upload batch as a download' => sub {
         IO::Compress::Gzip::gzip(\'{"operation":"upload","objects":[]}' => \$out) or die "gzip";
         $out;
     };
+    my $utf7 = '{"operation":"download","x":"+ACIALAAi-operation+ACIAOgAi-upload","objects":[]}';
+    require Encode;
+    is(Encode::decode('UTF-7', $utf7), '{"operation":"download","x":"","operation":"upload","objects":[]}',
+       'decoded as UTF-7, the body below names "upload" last');
     # Each body is one a JSON decoder may read as an upload.
     my @bodies = (
         ['an escaped letter in the value', '{"operation":"\u0075pload","objects":[]}', 403],
@@ -243,7 +248,26 @@ subtest 'a read token cannot spell an upload batch as a download' => sub {
         ['an overlong UTF-8 letter', "{\"operation\":\"\xC1\xB5pload\"}", 400],
         ['the name alone in another case (Go reads it)', '{"Operation":"upload","objects":[]}', 400],
         ['a download with an upload nested', '{"objects":[{"operation":"upload"}],"operation":"download"}', undef],
-        ['a gzip body', $gz, 400, 'Content-Encoding' => 'gzip'],
+        ['a gzip body', $gz, 415, 'Content-Encoding' => 'gzip'],
+        # JSON bytes the module could decide by, declared in a coding a
+        # backend may decode first (to another body: brotli has blocks a
+        # decoder skips): refused whatever the bytes, 415.
+        (map { ["JSON declared $_", '{"operation":"download","objects":[]}', 415, 'Content-Encoding' => $_] }
+         'br', 'deflate', 'gzip', 'identity, br', 'IDENTITY,gzip', ''),
+        ['JSON declared identity (no coding): decided', '{"operation":"download","objects":[]}', 200,
+         'Content-Encoding' => ' Identity '],
+        # A download to the module, which reads UTF-8; an upload to a
+        # backend that decodes by the charset the client names (UTF-7:
+        # "+ACIALAAi-" is '","', a member of its own, and the last twin
+        # wins): refused, 415, as is any charset but UTF-8.
+        ['a UTF-7 download that is an upload', $utf7, 415, 'Content-Type' => 'application/json; charset=utf-7'],
+        (map { ["JSON declared $_", '{"operation":"download","objects":[]}', 415, 'Content-Type' => $_] }
+         'application/json; charset=iso-8859-1', 'application/json; charset="utf-7"',
+         'application/json; charset=utf-8; charset=utf-7', 'application/json; CHARSET=UTF-16',
+         'application/json, application/json; charset=utf-7', 'application/json; charset'),
+        (map { ["JSON declared $_: decided", '{"operation":"download","objects":[]}', 200, 'Content-Type' => $_] }
+         'application/vnd.git-lfs+json; charset=utf-8', 'application/json;charset=UTF-8',
+         'application/json; charset="utf-8"', 'application/json'),
     );
     for my $b (@bodies) {
         my ($name, $body, $want, %h) = @$b;
@@ -254,6 +278,10 @@ subtest 'a read token cannot spell an upload batch as a download' => sub {
             ok($res->{status} == 200 || $res->{status} == 400, "$name: 200 or 400 (status $res->{status})");
         }
     }
+    like($env->error_log_text, qr/BBT825: the request body of POST \S+ is refused unread: it is declared in a content coding/,
+         'a body in a content coding is logged (BBT825)');
+    like($env->error_log_text, qr/BBT825: the request body of POST \S+ is refused unread: its Content-Type names a charset/,
+         'and one in another charset');
     my @up = grep {/op=upload/} @{ backend_since($n) };
     is_deeply(\@up, [], 'no upload batch reached the backend') or diag join "\n", @up;
 };

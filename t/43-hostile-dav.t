@@ -4,7 +4,8 @@
 # that may only read: alice's REPO_READ token (alice has PROJECT_WRITE on
 # PROJ, nothing on OTHER) and a repository token for PROJ/repo alone.  The
 # oracle is the tree itself: nothing in it may change, and no response may
-# carry what lies outside what the token reads.
+# carry what lies outside what the token reads.  Then a writer: no request
+# of a REPO_WRITE token reaches mod_dav_fs's .DAV property store.
 use strict;
 use warnings;
 use FindBin;
@@ -147,5 +148,83 @@ for my $who (qw(user repo)) {
 }
 cmp_ok($n, '>=', 80, "$n probes sent");
 is(tree(), $before, 'the tree is as it was: no probe wrote anything');
+
+# mod_dav_fs keeps a resource's dead properties (and a collection's
+# lock-null list) in the .DAV directory beside it; a repository's own
+# properties, its settings, which only REPO_ADMIN may PROPPATCH, live in the
+# repository's .DAV/.state_for_dir.  httpd before 2.4.69 served and wrote
+# .DAV like any file (a GET read the properties, a PUT rewrote them), so a
+# writer of the repository could change its settings.  The dav set refuses
+# every .DAV path itself, whatever mod_dav_fs would do: each probe of a
+# REPO_WRITE token is answered 403 by the module (BBT050 names it), and the
+# properties are as the admin set them.
+subtest 'a writer reaches no .DAV, mod_dav_fs\'s property store' => sub {
+    $env->user_add('carol');
+    $env->grant('carol', 'PROJECT_ADMIN', 'PROJ');
+    my $admin = $env->token_create('carol', name => 'admin', perms => ['REPO_ADMIN']);
+    my $write = $env->token_create('carol', name => 'write', perms => ['REPO_WRITE']);
+
+    my $dav = sub {
+        my ($tok, $method, $path, $body, %h) = @_;
+        return $env->request($method, $path, { Authorization => $env->bearer($tok), %h }, $body);
+    };
+    my $setting = sub {
+        my ($v) = @_;
+        return '<?xml version="1.0"?><D:propertyupdate xmlns:D="DAV:" xmlns:Z="urn:bbt-test"><D:set><D:prop>'
+            . "<Z:setting>$v</Z:setting></D:prop></D:set></D:propertyupdate>";
+    };
+    my $repo_setting = sub {
+        my $res = $dav->($admin, 'PROPFIND', '/dav/PROJ/repo/', '<?xml version="1.0"?><D:propfind xmlns:D="DAV:">'
+                      . '<D:prop><Z:setting xmlns:Z="urn:bbt-test"/></D:prop></D:propfind>', Depth => '0');
+        return ($res->{content} // '') =~ /<\w+:setting[^>]*>([^<]*)</ ? $1 : undef;
+    };
+
+    # Controls: the admin sets the repository's property (its .DAV appears),
+    # and a file's; the writer may not set the repository's.
+    is($dav->($admin, 'PROPPATCH', '/dav/PROJ/repo/', $setting->('by-admin'))->{status}, 207,
+       'control: the admin sets a property of the repository');
+    is($dav->($write, 'PROPPATCH', '/dav/PROJ/repo/a.txt', $setting->('file'))->{status}, 207,
+       'control: the writer sets one of a file in it');
+    is($dav->($write, 'PROPPATCH', '/dav/PROJ/repo/', $setting->('by-writer'))->{status}, 403,
+       'control: the writer may not set the repository\'s own');
+    is($repo_setting->(), 'by-admin', 'the repository\'s property is the admin\'s');
+    ok(-d "$root/PROJ/repo/.DAV", 'mod_dav_fs keeps it in the repository\'s .DAV');
+    my @state = map { substr($_, length "$root/PROJ/repo/.DAV/") } glob("$root/PROJ/repo/.DAV/.state_for_dir*");
+    ok(@state, "  in @state");
+
+    my $lockinfo = '<?xml version="1.0"?><D:lockinfo xmlns:D="DAV:"><D:lockscope><D:exclusive/></D:lockscope>'
+        . '<D:locktype><D:write/></D:locktype></D:lockinfo>';
+    my $bytes = '';
+    { open my $h, '<:raw', "$root/PROJ/repo/.DAV/$state[0]" or die $!; local $/; $bytes = <$h> }
+    my @probes = (
+        ['GET', '/dav/PROJ/repo/.DAV/'],
+        (map { (['GET', "/dav/PROJ/repo/.DAV/$_"], ['PUT', "/dav/PROJ/repo/.DAV/$_", $bytes],
+                ['DELETE', "/dav/PROJ/repo/.DAV/$_"]) } @state),
+        ['GET', '/dav/PROJ/repo/sub/.DAV/a.txt'],
+        ['PROPFIND', '/dav/PROJ/repo/.DAV/', undef, Depth => '1'],
+        ['PROPPATCH', '/dav/PROJ/repo/.DAV/', $setting->('x')],
+        ['MKCOL', '/dav/PROJ/repo/sub/x/.DAV/'],
+        ['MKCOL', '/dav/PROJ/repo/sub/x/.dav'],
+        ['DELETE', '/dav/PROJ/repo/.DAV'],
+        ['LOCK', '/dav/PROJ/repo/.DAV/new', $lockinfo],
+        ['MOVE', '/dav/PROJ/repo/.DAV', undef, Destination => "$base/dav/PROJ/repo/moved"],
+        ['COPY', '/dav/PROJ/repo/.DAV/', undef, Destination => "$base/dav/PROJ/repo/copied"],
+        ['COPY', '/dav/PROJ/repo/a.txt', undef, Destination => "$base/dav/PROJ/repo/.DAV/$state[0]", Overwrite => 'T'],
+        ['MOVE', '/dav/PROJ/repo/a.txt', undef, Destination => "$base/dav/PROJ/repo/sub/.DAV/a.txt", Overwrite => 'T'],
+        ['COPY', '/dav/PROJ/repo/a.txt', undef, Destination => "$base/dav/PROJ/repo/sub/%2EDAV/x"],
+    );
+    for my $p (@probes) {
+        my ($m, $path, $body, %h) = @$p;
+        my $mark = BBT::Assert::log_mark($env->error_log_path);
+        my $res = $dav->($write, $m, $path, $body, %h);
+        my $by = join "\n", BBT::Assert::log_lines_since($env->error_log_path, $mark);
+        ok($res->{status} == 403 && $by =~ /BBT050: token \S+ of carol: no route for \Q$m\E /,
+           "$m $path" . ($h{Destination} ? " to $h{Destination}" : '') . ': 403 from the module')
+            or diag "status $res->{status}\n$by";
+    }
+    is($repo_setting->(), 'by-admin', 'the repository\'s property is still the admin\'s');
+    ok(-f "$root/PROJ/repo/a.txt" && !-e "$root/PROJ/repo/moved" && !-e "$root/PROJ/repo/sub/x",
+       'nothing moved, copied or made');
+};
 is(scalar($env->crash_lines), 0, 'no httpd child crashed') or diag join "\n", $env->crash_lines;
 done_testing;

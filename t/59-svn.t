@@ -1,10 +1,13 @@
 # Subversion through mod_dav_svn behind the dav route set, driven by the
 # real svn client with the token as the password: checkout, commit, copy,
 # move, lock and unlock with a REPO_WRITE token; a REPO_READ token reads
-# but every commit and lock is forbidden; a project the owner has no grant
+# (log, blame) but every commit, lock and revision property change is
+# forbidden; a project the owner has no grant
 # on is refused.  Both of mod_dav_svn's protocols: HTTPv2 (POST to !svn/me)
 # and the older one (MKACTIVITY, CHECKOUT, MERGE), which a <Location> turns
-# on by not advertising v2.
+# on by not advertising v2.  A MERGE at a repository whose body names
+# another repository's pending transaction is refused (mod_dav_svn would
+# commit it there).
 use strict;
 use warnings;
 use FindBin;
@@ -108,6 +111,12 @@ for my $p (qw(PROJ OLD)) {
                     "$url/d.txt");
         svn_refused('its lock too', qr/403|[Ff]orbidden|Not authorized/, $rtok, 'lock', "$rwc/c.txt");
         like($env->access_log_text, qr{"LOCK /svn/$p/repo/c\.txt [^"]*" 403 }, 'the module answered the LOCK 403');
+        like(svn_ok('it blames', $rtok, 'blame', "$url/a.txt"), qr/^\s*1\s+alice one$/m, '  by line');
+        svn_refused('its change of a revision property is forbidden', qr/403|[Ff]orbidden/, $rtok, 'propset',
+                    '--revprop', '-r', '1', 'svn:log', 'ro', $url);
+        # A writer's reaches Subversion, which refuses it for want of a hook.
+        svn_refused('a write token\'s reaches the repository', qr/pre-revprop-change/, $wtok, 'propset',
+                    '--revprop', '-r', '1', 'svn:log', 'rw', $url);
         $log = svn_ok('the log', $wtok, 'log', '-q', $url);
         unlike($log, qr/^r4 /m, 'no revision came from the read token');
     };
@@ -153,6 +162,59 @@ subtest 'a repository token reaches no other repository of its project' => sub {
         }
     }
     unlike($env->error_log_text . $env->access_log_text, qr/\Q$tok\E/, 'the repository token is in no log');
+};
+
+# A MERGE names the transaction it commits in its body, and mod_dav_svn
+# commits that transaction in whichever repository holds it, not in the one
+# the request URL names.  mod_dav looks the source up in a sub-request with
+# the MERGE method; the module routes that sub-request, and nothing else
+# stands between a writer of PROJ/repo and another repository's pending
+# transaction (HTTPv2: a txn, whose names are guessable; the older protocol:
+# an activity).
+subtest 'a MERGE at a repository commits no other repository\'s transaction' => sub {
+    $env->user_add('bob');
+    my $rtw = $env->scoped_token_create('--repo', 'PROJ/repo', name => 'merge', perms => ['REPO_WRITE']);
+    my %who = (bob => $env->bearer(scalar $env->token_create('bob', name => 'bob rw', perms => ['REPO_WRITE'])),
+               'the repository token' => $env->bearer($rtw));
+    my $act = 0;
+    for my $p (qw(PROJ OLD)) {
+        my ($rc, $out, $err) = run_cmd(cmd => ['svnadmin', 'create', "$d/svn/$p/pending"]);
+        is($rc, 0, "svnadmin create $p/pending") or diag $err;
+        $env->give_to_httpd("$d/svn/$p/pending");
+        $env->grant('bob', 'REPO_WRITE', "$p/repo");
+        $env->grant('bob', 'REPO_READ', "$p/pending");
+        # alice's commit to $p/pending, begun and not yet merged.
+        my ($res, $src);
+        if ($p eq 'PROJ') {
+            $res = $env->request('POST', "/svn/$p/pending/!svn/me",
+                                 { Authorization => $env->bearer($wtok),
+                                   'Content-Type' => 'application/vnd.svn-skel' }, '( create-txn )');
+            my ($txn) = BBT::Env::header_list($res, 'SVN-Txn-Name');
+            $src = "/svn/$p/pending/!svn/txn/" . ($txn // 'none');
+        } else {
+            $src = sprintf '/svn/%s/pending/!svn/act/00000000-0000-4000-8000-%012d', $p, ++$act;
+            $res = $env->request('MKACTIVITY', $src, { Authorization => $env->bearer($wtok) });
+        }
+        is($res->{status}, 201, "$p: alice begins a commit to $p/pending ($src)");
+        my $body = qq(<?xml version="1.0" encoding="utf-8"?><D:merge xmlns:D="DAV:"><D:source><D:href>$src)
+            . qq(</D:href></D:source><D:no-auto-merge/><D:no-checkout/><D:prop><D:checked-in/></D:prop></D:merge>);
+        my $youngest = sub { my (undef, $o) = run_cmd(cmd => ['svnlook', 'youngest', "$d/svn/$p/pending"]); $o =~ s/\s+//gr };
+        # (The repository token is PROJ/repo's: a writer there alone.)
+        for my $w (grep { $p eq 'PROJ' || $_ eq 'bob' } sort keys %who) {
+            my $res = $env->request('MERGE', "/svn/$p/repo/",
+                                    { Authorization => $who{$w}, 'Content-Type' => 'text/xml' }, $body);
+            is($res->{status}, 403, "$p: $w, a writer of $p/repo, MERGEs it there: 403");
+            is($youngest->(), '0', '  and it stays uncommitted');
+        }
+        like($env->error_log_text, qr/BBT051: token \d+ of bob: MERGE \Q$src\E needs REPO_WRITE on $p\/pending/,
+             "$p: refused for the source, in the MERGE's sub-request (BBT051)");
+        my $res2 = $env->request('MERGE', "/svn/$p/repo/",
+                                 { Authorization => $env->bearer($wtok), 'Content-Type' => 'text/xml' }, $body);
+        is($res2->{status}, 200, "$p: control: alice, a writer of both, MERGEs it at $p/repo");
+        is($youngest->(), '1', "  and mod_dav_svn commits it in $p/pending");
+    }
+    like($env->error_log_text, qr/BBT550: .*MERGE \/svn\/PROJ\/pending\/!svn\/txn\/\S+ is on PROJ\/pending, outside/,
+         'the repository token: refused for the source, outside its repository (BBT550)');
 };
 
 svn_refused('a project without a grant: refused', qr/403|[Ff]orbidden/, $wtok, 'checkout',

@@ -7,11 +7,14 @@
  * ambiguous exactly when bbt_body_member says so, and no route otherwise.
  * The REST set's fork (body-project=) goes into the project the body's
  * project.key names, canonical, or with no project member the personal
- * project; anything else there is refused, never taken for absent.
+ * project; anything else there is refused, never taken for absent.  And
+ * the input as the Content-Encoding and Content-Type it is declared with:
+ * read only without a coding (bbt_body_undecidable).
  */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "bbt_body.h"
 #include "bbt_input.h"
@@ -71,6 +74,32 @@ static int is(const char *v, size_t len, const char *want)
     return len == strlen(want) && memcmp(v, want, len) == 0;
 }
 
+/* The input as the two headers a body is declared with (split at its
+ * first newline): one is read only when its Content-Encoding, trimmed, is
+ * "identity" in some case. */
+static void undecidable(const uint8_t *data, size_t size)
+{
+    char *ce = malloc(size + 1), *ct;
+    const char *s;
+    size_t n;
+
+    if (!ce)
+        abort();
+    memcpy(ce, data, size);
+    ce[size] = '\0';
+    ct = strchr(ce, '\n');
+    if (ct)
+        *ct++ = '\0';
+    if (!bbt_body_undecidable(ce, ct)) {
+        s = ce + strspn(ce, " \t");
+        for (n = strlen(s); n && (s[n - 1] == ' ' || s[n - 1] == '\t'); n--)
+            ;
+        if (n != 8 || strncasecmp(s, "identity", 8) != 0)
+            abort();
+    }
+    free(ce);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static const char *const names[] = {"operation", "a", "ref", "K"};
@@ -83,6 +112,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     if (!git)
         load();
+    undecidable(data, size);
     if (bbt_body_parse((const char *)data, size, &b, NULL, 0) != NULL) {
         if (b)
             abort();

@@ -474,6 +474,72 @@ static void test_lfs_routes(void)
     bbt_rules_free(rs);
 }
 
+/* The headers a body is declared with: a coding or a charset a backend
+ * could decode by is refused; identity and UTF-8 are the bytes as read. */
+static void undecidable(const char *ce, const char *ct, int want)
+{
+    const char *why = bbt_body_undecidable(ce, ct);
+
+    ok(want ? why != NULL : why == NULL,
+       "Content-Encoding %s%s%s, "
+       "Content-Type %s%s%s: %s",
+       ce ? "'" : "", ce ? ce : "absent", ce ? "'" : "", ct ? "'" : "",
+       ct ? ct : "absent", ct ? "'" : "", want ? "refused" : "read");
+    if (why && !want)
+        diag("refused: %s", why);
+}
+
+static void test_undecidable(void)
+{
+    static const char *const coded[] = {"gzip",
+                                        "br",
+                                        "deflate",
+                                        "x-gzip",
+                                        "identity, gzip",
+                                        "gzip, identity",
+                                        "IDENTITY,br",
+                                        "",
+                                        "identityx",
+                                        "identity;q=1",
+                                        "\tbr"};
+    static const char *const other[] = {
+        "application/json; charset=utf-7",
+        "application/json; charset=\"UTF-7\"",
+        "application/json; charset=iso-8859-1",
+        "application/json; charset=utf-8; charset=utf-7",
+        "application/json; charset=utf-7; charset=utf-8",
+        "application/json; x=1; charset=utf-8",
+        "application/json, application/json; charset=utf-7",
+        "application/json; charset",
+        "application/json; charset=",
+        "application/json; charset = utf-8",
+        "application/json; CHARSET=UTF-16",
+        "application/json charset=utf-8",
+        "application/charset+json; a=b"};
+    static const char *const read[] = {
+        "application/json",
+        "application/vnd.git-lfs+json",
+        "application/vnd.git-lfs+json; charset=utf-8",
+        "application/json;charset=UTF-8",
+        "application/json; charset=\"utf-8\"",
+        "application/json; charset=utf8 ",
+        "text/plain; format=flowed",
+        ""};
+    size_t i;
+
+    undecidable(NULL, NULL, 0);
+    undecidable("identity", NULL, 0);
+    undecidable(" Identity\t", "application/json", 0);
+    for (i = 0; i < sizeof(coded) / sizeof(coded[0]); i++)
+        undecidable(coded[i], "application/json", 1);
+    for (i = 0; i < sizeof(other) / sizeof(other[0]); i++)
+        undecidable(NULL, other[i], 1);
+    for (i = 0; i < sizeof(read) / sizeof(read[0]); i++)
+        undecidable(NULL, read[i], 0);
+    undecidable("gzip", "application/json; charset=utf-8", 1);
+    undecidable("identity", "application/json; charset=utf-7", 1);
+}
+
 int main(void)
 {
     test_parse();
@@ -483,5 +549,6 @@ int main(void)
     test_json_routes();
     test_json_errors();
     test_lfs_routes();
+    test_undecidable();
     return done_testing();
 }

@@ -434,6 +434,17 @@ static void test_dav(void)
     m(rs, "GET", "/dav/PROJ/repo.git/x", NULL, 0, NULL, NULL);
     m(rs, "GET", "/dav/~alice/r/x", NULL, 0, "REPO_READ", "~alice/r");
     m(rs, "GET", "/davx/PROJ/repo/x", NULL, 0, NULL, NULL);
+    /* mod_dav_fs's property store: never, at either end, in any case. */
+    m(rs, "PUT", "/dav/PROJ/repo/.DAV/.state_for_dir", NULL, 0, NULL, NULL);
+    m(rs, "GET", "/dav/PROJ/repo/sub/.DAV/a.txt", NULL, 0, NULL, NULL);
+    m(rs, "PROPFIND", "/dav/PROJ/repo/.dav", NULL, 0, NULL, NULL);
+    m(rs, "MKCOL", "/dav/PROJ/repo/x/.Dav/", NULL, 0, NULL, NULL);
+    m(rs, "COPY", "/dav/PROJ/repo/.DAV", NULL, 1, NULL, NULL);
+    m(rs, "MOVE", "/dav/PROJ/repo/sub/.DAV/a.txt", NULL, 1, NULL, NULL);
+    m(rs, "GET", "/dav/PROJ/repo/a.DAV", NULL, 0, "REPO_READ", "PROJ/repo");
+    m(rs, "PUT", "/dav/PROJ/repo/.DAVx/y", NULL, 0, "REPO_WRITE", "PROJ/repo");
+    m(rs, "COPY", "/dav/PROJ/repo/x/.DAV.txt", NULL, 1, "REPO_WRITE",
+      "PROJ/repo");
     /* Destinations. */
     m(rs, "COPY", "/dav/PROJ/repo/x", NULL, 1, "REPO_WRITE", "PROJ/repo");
     m(rs, "MOVE", "/dav/PROJ/repo/", NULL, 1, "PROJECT_ADMIN", "PROJ");
