@@ -38,30 +38,41 @@ static void bbtoken_actor(char *buf, size_t len)
     }
 }
 
-int bbtoken_schema_version(bbtoken_ctx_t *ctx, int *version)
+/* Whether the database has the schema's version table: a statement that
+ * named it while it is missing would fail as a whole. */
+#define BBTOKEN_SQL_NO_SCHEMA "to_regclass('bbtoken_schema') IS NULL"
+
+/* The version the schema records, once its table is known to be there. */
+static int bbtoken_schema_recorded(bbtoken_ctx_t *ctx, int *version)
 {
     PGresult *res = bbtoken_exec(
         ctx, "reading the schema version",
-        "SELECT CASE WHEN to_regclass('bbtoken_schema') IS NULL THEN -1 END", 0,
-        NULL);
+        "SELECT COALESCE(max(version), 0) FROM bbtoken_schema", 0, NULL);
 
-    if (!res) {
-        return BBTOKEN_EXIT_FAIL;
-    }
-    *version = PQgetisnull(res, 0, 0) ? 0 : -1;
-    PQclear(res);
-    if (*version == -1) {
-        return 0;
-    }
-    res = bbtoken_exec(ctx, "reading the schema version",
-                       "SELECT COALESCE(max(version), 0) FROM bbtoken_schema",
-                       0, NULL);
     if (!res) {
         return BBTOKEN_EXIT_FAIL;
     }
     *version = atoi(PQgetvalue(res, 0, 0));
     PQclear(res);
     return 0;
+}
+
+int bbtoken_schema_version(bbtoken_ctx_t *ctx, int *version)
+{
+    PGresult *res = bbtoken_exec(ctx, "reading the schema version",
+                                 "SELECT " BBTOKEN_SQL_NO_SCHEMA, 0, NULL);
+    int none;
+
+    if (!res) {
+        return BBTOKEN_EXIT_FAIL;
+    }
+    none = PQgetvalue(res, 0, 0)[0] == 't';
+    PQclear(res);
+    if (none) {
+        *version = -1;
+        return 0;
+    }
+    return bbtoken_schema_recorded(ctx, version);
 }
 
 /* Tell the database who acts (its audit triggers read these), and check
@@ -71,26 +82,29 @@ static int bbtoken_session(bbtoken_ctx_t *ctx)
     char actor[256];
     const char *params[1] = {actor};
     PGresult *res;
-    int version;
+    int version, none;
 
     bbtoken_actor(actor, sizeof(actor));
-    res = bbtoken_exec(ctx, "starting the session",
-                       "SELECT set_config('bbtoken.source', 'cli', false),"
-                       " set_config('bbtoken.actor', $1, false)",
-                       1, params);
+    /* One round trip: the settings, and whether there is a schema. */
+    res = bbtoken_exec(
+        ctx, "starting the session",
+        "SELECT set_config('bbtoken.source', 'cli', false),"
+        " set_config('bbtoken.actor', $1, false), " BBTOKEN_SQL_NO_SCHEMA,
+        1, params);
     if (!res) {
         return BBTOKEN_EXIT_FAIL;
     }
+    none = PQgetvalue(res, 0, 2)[0] == 't';
     PQclear(res);
     if (ctx->any_schema) {
         return 0;
     }
-    if (bbtoken_schema_version(ctx, &version) != 0) {
-        return BBTOKEN_EXIT_FAIL;
-    }
-    if (version < 0) {
+    if (none) {
         return bbtoken_fail("this database has no mod_bbtoken schema "
                             "(bbtoken db upgrade --init creates it)");
+    }
+    if (bbtoken_schema_recorded(ctx, &version) != 0) {
+        return BBTOKEN_EXIT_FAIL;
     }
     if (version < BBTOKEN_SCHEMA_LATEST) {
         return bbtoken_fail("the database schema is version %d, this bbtoken "
@@ -109,8 +123,12 @@ int bbtoken_connect(bbtoken_ctx_t *ctx)
 {
     /* dbname with expand_dbname takes a conninfo, a URI or a bare database
      * name; a NULL value is skipped, leaving libpq's environment. */
-    const char *const keys[] = {"dbname", "fallback_application_name", NULL};
-    const char *const vals[] = {ctx->db, "bbtoken", NULL};
+    const char *const keys[] = {"dbname", "fallback_application_name",
+                                "client_encoding", NULL};
+    /* Labels travel as UTF-8 whatever the terminal, PGCLIENTENCODING or
+     * --db say (JSON needs it): set in the startup packet, a later key
+     * than dbname's, it overrides theirs without a round trip of its own. */
+    const char *const vals[] = {ctx->db, "bbtoken", "UTF8", NULL};
 
     if (ctx->db && bbtoken_is_conninfo(ctx->db)) {
         /* libpq's parse errors quote the text around the fault, which may
@@ -132,11 +150,6 @@ int bbtoken_connect(bbtoken_ctx_t *ctx)
     if (PQstatus(ctx->conn) != CONNECTION_OK) {
         /* libpq never puts the password into its messages. */
         return bbtoken_fail("cannot connect to the database: %s",
-                            PQerrorMessage(ctx->conn));
-    }
-    /* Labels travel as UTF-8 whatever the terminal says; JSON needs it. */
-    if (PQsetClientEncoding(ctx->conn, "UTF8") != 0) {
-        return bbtoken_fail("cannot set client encoding: %s",
                             PQerrorMessage(ctx->conn));
     }
     return bbtoken_session(ctx);
