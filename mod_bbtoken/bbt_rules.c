@@ -155,6 +155,7 @@ static void bbt_rule_free(bbt_rule_t *r)
     free(r->json_name);
     free(r->json_value);
     bbt_bodyproj_free(r->bodyproj);
+    bbt_namedrepo_free(r->named);
     free(r->origin);
     free(r);
 }
@@ -185,6 +186,11 @@ unsigned long bbt_rules_serial(const bbt_rules_t *rs)
 const char *bbt_rule_origin(const bbt_rule_t *r)
 {
     return r ? r->origin : NULL;
+}
+
+const bbt_namedrepo_t *bbt_rule_named(const bbt_rule_t *r)
+{
+    return r ? r->named : NULL;
 }
 
 const char *bbt_rules_origin_at(const bbt_rules_t *rs, size_t i)
@@ -263,6 +269,11 @@ int bbt_rules_add(bbt_rules_t *rs, const char *methods, const char *pattern,
     }
     if ((why = bbt_bodyproj_check(r->bodyproj, r->deny, r->destination,
                                   r->methods, r->nmethods)) != NULL) {
+        bbt_rules_err(err, errlen, origin, why, pattern);
+        goto fail;
+    }
+    if ((why = bbt_namedrepo_check(r->named, r->deny, r->destination)) !=
+        NULL) {
         bbt_rules_err(err, errlen, origin, why, pattern);
         goto fail;
     }

@@ -10,8 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* body-project= and its modifiers come last, in bbt_bodyproj_opt_t's
- * order. */
+/* body-project= and its modifiers in bbt_bodyproj_opt_t's order, then
+ * query-repo= and body-repo= in bbt_namedrepo_opt_t's. */
 static const char *const bbt_option_names[] = {"project=",
                                                "query=",
                                                "token=",
@@ -19,8 +19,11 @@ static const char *const bbt_option_names[] = {"project=",
                                                "json=",
                                                "body-project=",
                                                "body-project-absent=",
-                                               "body-project-same="};
+                                               "body-project-same=",
+                                               "query-repo=",
+                                               "body-repo="};
 #define BBT_OPT_BODYPROJ 5
+#define BBT_OPT_NAMEDREPO 8
 
 /* bbt_rules_priv.h counts them, for bbt_rules_add. */
 _Static_assert(sizeof(bbt_option_names) / sizeof(bbt_option_names[0]) ==
@@ -182,6 +185,11 @@ int bbt_rules_parse_option(bbt_rule_t *r, const char *opt, int *seen,
         return 0;
     case 4:
         return bbt_parse_json(r, v, origin, err, errlen);
+    case BBT_OPT_NAMEDREPO:
+    case BBT_OPT_NAMEDREPO + 1:
+        return bbt_namedrepo_option(
+            &r->named, (bbt_namedrepo_opt_t)(i - BBT_OPT_NAMEDREPO), v, origin,
+            err, errlen);
     default:
         return bbt_bodyproj_option(&r->bodyproj,
                                    (bbt_bodyproj_opt_t)(i - BBT_OPT_BODYPROJ),

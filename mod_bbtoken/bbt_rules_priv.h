@@ -7,6 +7,7 @@
 #define BBT_RULES_PRIV_H
 
 #include "bbt_bodyproj.h"
+#include "bbt_namedrepo.h"
 #include "bbt_rules.h"
 
 #define PCRE2_CODE_UNIT_WIDTH 8
@@ -33,11 +34,12 @@ struct bbt_rule {
     bbt_perm_t token_need;
     char *json_name, *json_value; /* json=: NULL for none */
     bbt_bodyproj_t *bodyproj;     /* body-project=: NULL for none */
+    bbt_namedrepo_t *named;       /* query-repo=, body-repo=: NULL */
     char *origin;
 };
 
 /* Options a route may have, for bbt_rules_add's record of those seen. */
-#define BBT_RULES_NOPTIONS 8
+#define BBT_RULES_NOPTIONS 10
 
 /* "origin: what 'detail'" into err; returns -1. */
 int bbt_rules_err(char *err, size_t errlen, const char *origin,

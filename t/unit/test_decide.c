@@ -259,6 +259,43 @@ static void test_body_project(void)
           "  a password user too is refused a project without a key");
 }
 
+/* A repository the request names elsewhere (query-repo=, body-repo=),
+ * found outside a project's or a repository's token's scope. */
+static void test_named(void)
+{
+    bbt_access_t a;
+    const bbt_target_t *on = NULL;
+    bbt_perm_t what;
+
+    a = token(N, R, N, repo(R));
+    a.scope.kind = BBT_KIND_REPO;
+    strcpy(a.scope.key, "PROJ");
+    strcpy(a.scope.slug, "repo");
+    check(&a, BBT_DECIDE_ALLOW, &a.target, repo(R),
+          "a repository token reads its repository");
+    a.named_outside = 1;
+    strcpy(a.named.repo.key, "OTHER");
+    strcpy(a.named.repo.slug, "secret");
+    is_int(bbt_decide(&a, &on, &what), BBT_DECIDE_OUT_OF_SCOPE,
+           "  but not when it names OTHER/secret elsewhere");
+    ok(on == &a.named.repo, "  decided on the repository named");
+
+    a = token(R, R, N, repo(R));
+    a.scope.kind = BBT_KIND_PROJECT;
+    strcpy(a.scope.key, "PROJ");
+    a.named_outside = 1;
+    is_int(bbt_decide(&a, &on, &what), BBT_DECIDE_OUT_OF_SCOPE,
+           "a project token naming one it cannot be shown to hold");
+
+    a = token(R, R, N, repo(R));
+    a.scope.kind = BBT_KIND_PROJECT;
+    strcpy(a.scope.key, "OTHER");
+    a.named_outside = 1;
+    is_int(bbt_decide(&a, &on, &what), BBT_DECIDE_OUT_OF_SCOPE,
+           "  the target outside is said first");
+    ok(on == &a.target, "  decided on the target");
+}
+
 static void test_password(void)
 {
     bbt_access_t a;
@@ -321,6 +358,7 @@ int main(void)
     test_token_need();
     test_dest();
     test_body_project();
+    test_named();
     test_password();
     test_fail_closed();
     return done_testing();
