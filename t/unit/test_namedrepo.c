@@ -6,6 +6,7 @@
 #include "bbt_namedrepo.h"
 #include "bbt_rules.h"
 #include "tap.h"
+#include "rules_fixture.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,19 +17,6 @@
 
 static bbt_rules_t *rest;
 static bbt_tokscope_t personal, project, repo;
-
-static void bad_route(const char *line, const char *want)
-{
-    char err[BBT_RULES_ERR_MAX] = "";
-    bbt_rules_t *rs = bbt_rules_new();
-
-    ok(bbt_rules_load(rs, line, NULL, "t", err, sizeof(err)) == -1 &&
-           strstr(err, want),
-       "refused: %s", want);
-    if (!strstr(err, want))
-        diag("got: %s", err);
-    bbt_rules_free(rs);
-}
 
 static void test_errors(void)
 {
@@ -81,29 +69,59 @@ static int cmp_inside(const bbt_tokscope_t *s, const char *args, bbt_named_t *n)
     return bbt_namedrepo_inside(nr, s, args, NULL, n);
 }
 
-static void q_out(const bbt_tokscope_t *s, const char *args, const char *key,
-                  const char *slug, const char *name)
-{
-    bbt_named_t n;
-
-    if (!ok(cmp_inside(s, args, &n) == 0 && strcmp(n.repo.key, key) == 0 &&
-                strcmp(n.repo.slug, slug) == 0 && n.why && n.where &&
-                strcmp(n.where, "fromRepo") == 0,
-            "refused: %s (%s)", args, name))
-        diag("  why: %s; named %s/%s", n.why ? n.why : "-", n.repo.key,
-             n.repo.slug);
-}
-
-static void q_in(const bbt_tokscope_t *s, const char *args, const char *name)
-{
-    bbt_named_t n;
-
-    ok(cmp_inside(s, args, &n) == 1, "inside: %s (%s)", args, name);
-}
+/* A query for a scope: inside (key NULL), or refused naming key/slug
+ * ("" when it names none that could be decided). */
+static const struct {
+    const bbt_tokscope_t *s;
+    const char *args, *key, *slug, *name;
+} queries[] = {
+    {&repo, "from=a&to=b&fromRepo=OTHER/secret", "OTHER", "secret",
+     "another project's repository"},
+    {&project, "from=a&to=b&fromRepo=OTHER/secret", "OTHER", "secret",
+     "a project token: another project"},
+    {&repo, "fromRepo=PROJ/other", "PROJ", "other",
+     "a repository token: another repository of its project"},
+    {&project, "fromRepo=PROJ/other", NULL, NULL,
+     "a project token: a repository of its project"},
+    {&repo, "from=a&to=b&fromRepo=PROJ/repo", NULL, NULL, "its own repository"},
+    {&repo, "fromRepo=proj/repo", NULL, NULL, "its own, the key in lower case"},
+    {&repo, "fromRepo=PROJ%2Frepo", NULL, NULL, "its own, the slash %-encoded"},
+    {&repo, "from=a&to=b", NULL, NULL, "no fromRepo"},
+    {&repo, "", NULL, NULL, "an empty query"},
+    {&repo, "fromRepo=OTHER%2Fsecret", "OTHER", "secret",
+     "the value %-encoded"},
+    {&repo, "fromRepo=%4FTHER/secret", "OTHER", "secret", "the key %-encoded"},
+    {&repo, "fromRep%6F=OTHER/secret", "OTHER", "secret", "the name %-encoded"},
+    {&repo, "FROMREPO=OTHER/secret", "OTHER", "secret",
+     "the name in another case"},
+    {&repo, "fromRepo=PROJ/repo&fromRepo=OTHER/secret", "OTHER", "secret",
+     "repeated, the second outside"},
+    {&repo, "fromRepo=OTHER/secret&fromRepo=PROJ/repo", "OTHER", "secret",
+     "repeated, the first outside"},
+    {&repo, "from=a;fromRepo=OTHER/secret", "OTHER", "secret", "after a ';'"},
+    {&repo, "fromRepo=PROJ/REPO", "PROJ", "REPO", "the slug in another case"},
+    {&repo, "fromRepo=12", "", "", "a numeric id"},
+    {&project, "fromRepo=12", "", "", "a numeric id, project token"},
+    {&repo, "fromRepo=", "", "", "empty"},
+    {&repo, "fromRepo", "", "", "without a value"},
+    {&repo, "fromRepo=PROJ", "", "", "a key alone"},
+    {&repo, "fromRepo=PROJ/repo.git", "", "", "a slug with .git"},
+    {&repo, "fromRepo=PROJ/repo%00", "", "", "a NUL after the slug"},
+    {&repo, "fromRepo=+PROJ/repo", "", "", "a '+' (a space) before"},
+    {&repo, "fromRepo=PROJ/repo/x", "", "", "a path after the slug"},
+    {&repo, "fromRepo=%zzPROJ/repo", "", "", "a broken escape"},
+    {&repo, "fromRepo=PROJ/repo%2", "", "", "an escape cut short"},
+    {&repo, "fromRep%=PROJ/repo", "", "",
+     "a broken escape in a parameter's name"},
+    {&personal, "fromRepo=OTHER/secret", NULL, NULL,
+     "a personal token: the backend's"},
+    {&personal, "fromRepo=12", NULL, NULL, "a personal token: an id too"},
+};
 
 static void test_query(void)
 {
     bbt_named_t n;
+    size_t i;
 
     ok(named_of("GET", A "/compare/changes", "fromRepo=OTHER/x") != NULL,
        "compare/changes reads fromRepo");
@@ -111,51 +129,20 @@ static void test_query(void)
        "compare/commits reads fromRepo");
     ok(named_of("GET", A "/browse", "fromRepo=OTHER/x") == NULL,
        "another read does not");
+    for (i = 0; i < sizeof(queries) / sizeof(queries[0]); i++) {
+        int rc = cmp_inside(queries[i].s, queries[i].args, &n);
 
-    q_out(&repo, "from=a&to=b&fromRepo=OTHER/secret", "OTHER", "secret",
-          "another project's repository");
-    q_out(&project, "from=a&to=b&fromRepo=OTHER/secret", "OTHER", "secret",
-          "a project token: another project");
-    q_out(&repo, "fromRepo=PROJ/other", "PROJ", "other",
-          "a repository token: another repository of its project");
-    q_in(&project, "fromRepo=PROJ/other",
-         "a project token: a repository of its project");
-    q_in(&repo, "from=a&to=b&fromRepo=PROJ/repo", "its own repository");
-    q_in(&repo, "fromRepo=proj/repo", "its own, the key in lower case");
-    q_in(&repo, "fromRepo=PROJ%2Frepo", "its own, the slash %-encoded");
-    q_in(&repo, "from=a&to=b", "no fromRepo");
-    q_in(&repo, "", "an empty query");
-    q_out(&repo, "fromRepo=OTHER%2Fsecret", "OTHER", "secret",
-          "the value %-encoded");
-    q_out(&repo, "fromRepo=%4FTHER/secret", "OTHER", "secret",
-          "the key %-encoded");
-    q_out(&repo, "fromRep%6F=OTHER/secret", "OTHER", "secret",
-          "the name %-encoded");
-    q_out(&repo, "FROMREPO=OTHER/secret", "OTHER", "secret",
-          "the name in another case");
-    q_out(&repo, "fromRepo=PROJ/repo&fromRepo=OTHER/secret", "OTHER", "secret",
-          "repeated, the second outside");
-    q_out(&repo, "fromRepo=OTHER/secret&fromRepo=PROJ/repo", "OTHER", "secret",
-          "repeated, the first outside");
-    q_out(&repo, "from=a;fromRepo=OTHER/secret", "OTHER", "secret",
-          "after a ';'");
-    q_out(&repo, "fromRepo=PROJ/REPO", "PROJ", "REPO",
-          "the slug in another case");
-    q_out(&repo, "fromRepo=12", "", "", "a numeric id");
-    q_out(&project, "fromRepo=12", "", "", "a numeric id, project token");
-    q_out(&repo, "fromRepo=", "", "", "empty");
-    q_out(&repo, "fromRepo", "", "", "without a value");
-    q_out(&repo, "fromRepo=PROJ", "", "", "a key alone");
-    q_out(&repo, "fromRepo=PROJ/repo.git", "", "", "a slug with .git");
-    q_out(&repo, "fromRepo=PROJ/repo%00", "", "", "a NUL after the slug");
-    q_out(&repo, "fromRepo=+PROJ/repo", "", "", "a '+' (a space) before");
-    q_out(&repo, "fromRepo=PROJ/repo/x", "", "", "a path after the slug");
-    q_out(&repo, "fromRepo=%zzPROJ/repo", "", "", "a broken escape");
-    q_out(&repo, "fromRepo=PROJ/repo%2", "", "", "an escape cut short");
-    q_out(&repo, "fromRep%=PROJ/repo", "", "",
-          "a broken escape in a parameter's name");
-    q_in(&personal, "fromRepo=OTHER/secret", "a personal token: the backend's");
-    q_in(&personal, "fromRepo=12", "a personal token: an id too");
+        if (!queries[i].key) {
+            ok(rc == 1, "inside: %s (%s)", queries[i].args, queries[i].name);
+            continue;
+        }
+        if (!ok(rc == 0 && strcmp(n.repo.key, queries[i].key) == 0 &&
+                    strcmp(n.repo.slug, queries[i].slug) == 0 && n.why &&
+                    n.where && strcmp(n.where, "fromRepo") == 0,
+                "refused: %s (%s)", queries[i].args, queries[i].name))
+            diag("  why: %s; named %s/%s", n.why ? n.why : "-", n.repo.key,
+                 n.repo.slug);
+    }
     ok(cmp_inside(&repo, "fromRepo=12", &n) == 0 && strstr(n.why, "id"),
        "an id is refused as one: %s", n.why ? n.why : "");
 }
