@@ -77,7 +77,7 @@ CORE    := bbt_input bbt_token bbt_perm bbt_cred bbt_route bbt_rules bbt_sqlstat
            bbt_verdict bbt_centry bbt_kind
 CORE    += bbt_inventory bbt_agroup bbt_levelmap bbt_lookuprow
 CORE    += bbt_rmemo bbt_tls
-CORE    += bbt_bodyproj bbt_jshape
+CORE    += bbt_bodyproj bbt_jshape bbt_rules_opts bbt_namedrepo
 CORE    += bbt_tset bbt_keymac
 GLUE    := mod_bbtoken bbt_config bbt_confcheck bbt_request bbt_routing \
            bbt_authn bbt_authz bbt_db bbt_dblookup bbt_dbgate bbt_logguard bbt_private \

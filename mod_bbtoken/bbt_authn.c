@@ -459,6 +459,9 @@ static int bbt_authn(request_rec *r)
         }
     }
     if (status == OK) {
+        status = bbt_routing_named(r, rq);
+    }
+    if (status == OK) {
         bbt_routing_env(r, rq);
     }
     return status;

@@ -53,6 +53,28 @@ static const char *bbt_authz_out_of_scope(request_rec *r, const bbt_req_t *rq,
                        NULL);
 }
 
+/* A project's or a repository's token's request names a repository
+ * (query-repo=, body-repo=) outside its scope, or one that could not be
+ * decided: logged, and the 403's words. */
+static const char *bbt_authz_named(request_rec *r, const bbt_req_t *rq)
+{
+    const bbt_named_t *n = &rq->access.named;
+    char scope[BBT_KIND_ID_MAX + 16];
+    const char *what = n->repo.key[0] ? apr_pstrcat(r->pool, n->repo.key, "/",
+                                                    n->repo.slug, NULL)
+                                      : n->why;
+
+    bbt_kind_describe(&rq->access.scope, scope, sizeof(scope));
+    ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                  "BBT820: token %s of %s: %s %s: the repository %s names is "
+                  "not inside the token's %s: %s (route %s)",
+                  rq->token_id, r->user, r->method, r->uri, n->where, scope,
+                  what, rq->route);
+    return apr_pstrcat(r->pool, "This access token is for ", scope,
+                       " only: the repository ", n->where, " names is ", what,
+                       n->repo.key[0] ? ", outside it." : ".", NULL);
+}
+
 /* The gate: runs before mod_authz_core, so too little permission is 403
  * regardless of Require and of AuthzSendForbiddenOnFailure.  For tokens
  * only: what a password user may do is the Require lines' business
@@ -81,6 +103,8 @@ static int bbt_authz_gate(request_rec *r)
     } else if ((d = bbt_decide(&rq->access, &on, &what)) == BBT_DECIDE_ALLOW) {
         rq->gate_allowed = 1;
         return DECLINED;
+    } else if (d == BBT_DECIDE_OUT_OF_SCOPE && on == &rq->access.named.repo) {
+        msg = bbt_authz_named(r, rq);
     } else if (d == BBT_DECIDE_OUT_OF_SCOPE) {
         msg = bbt_authz_out_of_scope(r, rq, on);
     } else {

@@ -17,6 +17,10 @@ bbt_decision_t bbt_decide(const bbt_access_t *a, const bbt_target_t **on,
     if (!a->password && !bbt_kind_covers(&a->scope, &a->target)) {
         return BBT_DECIDE_OUT_OF_SCOPE;
     }
+    if (!a->password && a->named_outside) {
+        *on = &a->named.repo;
+        return BBT_DECIDE_OUT_OF_SCOPE;
+    }
     d = bbt_kind_decide(kind, a->target.need, tp, tr, a->owner_level);
     if (d == BBT_DECIDE_ALLOW && !a->password &&
         a->token_need.level != BBT_LEVEL_NONE) {

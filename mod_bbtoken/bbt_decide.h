@@ -10,6 +10,7 @@
 #define BBT_DECIDE_H
 
 #include "bbt_kind.h"
+#include "bbt_namedrepo.h"
 #include "bbt_perm.h"
 #include "bbt_target.h"
 
@@ -42,12 +43,19 @@ typedef struct {
     bbt_target_t dest;
     bbt_level_t dest_owner_level;
     bbt_perm_t dest_token_need;
+    /* A project's or a repository's token: a repository the request names
+     * outside its path (query-repo=, body-repo=) was not shown to lie
+     * inside the token's scope; named says which, or why not. */
+    int named_outside;
+    bbt_named_t named;
 } bbt_access_t;
 
 /* Decide a request: its target, then the token's own minimum, then the
  * Destination and its route's minimum must all be allowed, and for a
- * project or repository token both targets must lie inside its scope
- * (BBT_DECIDE_OUT_OF_SCOPE, as for a second target without a key).  *on and
+ * project or repository token both targets, and any repository the
+ * request names elsewhere, must lie inside its scope
+ * (BBT_DECIDE_OUT_OF_SCOPE, as for a second target without a key; *on is
+ * &a->named.repo for a named one).  *on and
  * *what say which target and which permission decided (the one refused, or the
  * last one checked). */
 bbt_decision_t bbt_decide(const bbt_access_t *a, const bbt_target_t **on,

@@ -10,6 +10,7 @@
 
 #include "bbt_centry.h"
 #include "bbt_decide.h"
+#include "bbt_namedrepo.h"
 #include "bbt_token.h"
 
 #define BBT_AUTH_TYPE "BBToken"
@@ -36,6 +37,8 @@ typedef struct {
     int cache_keyed;
     int routed;
     const char *route; /* the route that decided, "file:line" */
+    /* Its query-repo= and body-repo=, or NULL (bbt_routing_named). */
+    const bbt_namedrepo_t *named;
     /* What the route asks for and what the token and its owner hold:
      * levels, targets, and whether a password rather than a token. */
     bbt_access_t access;

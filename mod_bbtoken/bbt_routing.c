@@ -227,6 +227,7 @@ int bbt_routing_route(request_rec *r, const bbt_dir_conf_t *conf, bbt_req_t *rq)
         return OK;
     }
     rq->access.token_need = mp->token_need;
+    rq->named = bbt_rule_named(mp->rule);
     if (mp->into != BBT_INTO_NONE) {
         /* Never a COPY or MOVE (bbt_bodyproj_check): one second end. */
         bbt_route_into(rq, mp);
@@ -252,6 +253,29 @@ int bbt_routing_route(request_rec *r, const bbt_dir_conf_t *conf, bbt_req_t *rq)
     rq->access.has_dest = 1;
     rq->access.dest = m.target;
     rq->access.dest_token_need = m.token_need;
+    return OK;
+}
+
+int bbt_routing_named(request_rec *r, bbt_req_t *rq)
+{
+    bbt_access_t *a = &rq->access;
+    const bbt_body_t *body = NULL;
+    int status;
+
+    a->named_outside = 0;
+    if (!rq->routed || !rq->named || a->password ||
+        a->scope.kind == BBT_KIND_PERSONAL) {
+        return OK;
+    }
+    if (bbt_namedrepo_wants_body(rq->named)) {
+        status = bbt_reqbody_get(r, &body);
+        if (status != OK && status != DECLINED) {
+            return status;
+        }
+        /* A sub-request has no body: body stays NULL, which is outside. */
+    }
+    a->named_outside =
+        !bbt_namedrepo_inside(rq->named, &a->scope, r->args, body, &a->named);
     return OK;
 }
 

@@ -23,6 +23,15 @@ void bbt_routing_register_hooks(apr_pool_t *p);
 int bbt_routing_route(request_rec *r, const bbt_dir_conf_t *conf,
                       bbt_req_t *rq);
 
+/* For a project's or a repository's token, once it is verified: whether
+ * the repositories the route's query-repo= and body-repo= find in the
+ * request lie inside its scope, into rq->access.named_outside and .named
+ * (bbt_decide refuses what does not).  The body is read for it only then:
+ * a personal token or a password user is decided on the path alone, as the
+ * backend decides the other repository for that person.  OK, or the
+ * status that refuses a body that cannot be read (bbt_reqbody.h). */
+int bbt_routing_named(request_rec *r, bbt_req_t *rq);
+
 /* Tell the backend which route decided, for what: BBTOKEN_ROUTE,
  * BBTOKEN_PERMISSION, BBTOKEN_TARGET.  Added to r->subprocess_env, which
  * must hold none of them (check_authn takes them away first). */

@@ -11,8 +11,7 @@
  * than any before; httpd's worker and event MPMs match on many threads at
  * once, and a thread-specific block needs no lock.
  */
-#include "bbt_rules.h"
-#include "bbt_bodyproj.h"
+#include "bbt_rules_priv.h"
 #include "bbt_input.h"
 #include "bbt_tls.h"
 
@@ -22,34 +21,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define PCRE2_CODE_UNIT_WIDTH 8
-#include <pcre2.h>
-
-#define BBT_RULE_MAX_METHODS 32
 #define BBT_MATCH_LIMIT 100000
 #define BBT_DEPTH_LIMIT 10000
-
-struct bbt_rule {
-    char *methods[BBT_RULE_MAX_METHODS];
-    size_t nmethods; /* 0: any method ("*") */
-    pcre2_code *re;
-    pcre2_code *query; /* NULL: any query string */
-    /* Compiled to machine code: matched through the JIT's own entry,
-     * which skips pcre2_match's checks of what a route never passes. */
-    int re_jit, query_jit;
-    /* query= with nothing after it: no query string at all, or an empty
-     * one, which is all that pattern matches (anchored at both ends). */
-    int query_empty;
-    int project_group, repo_group; /* -1: none */
-    char fixed_project[BBT_KEY_BUF];
-    int deny;
-    int destination;
-    bbt_perm_t need;
-    bbt_perm_t token_need;
-    char *json_name, *json_value; /* json=: NULL for none */
-    bbt_bodyproj_t *bodyproj;     /* body-project=: NULL for none */
-    char *origin;
-};
 
 struct bbt_rules {
     bbt_rule_t **v;
@@ -146,22 +119,6 @@ static uint32_t bbt_pairs(const pcre2_code *re)
     return n + 1;
 }
 
-/* body-project= and its modifiers come last, in bbt_bodyproj_opt_t's
- * order. */
-static const char *const bbt_option_names[] = {"project=",
-                                               "query=",
-                                               "token=",
-                                               "destination",
-                                               "json=",
-                                               "body-project=",
-                                               "body-project-absent=",
-                                               "body-project-same="};
-#define BBT_OPT_BODYPROJ 5
-
-#define BBT_NOPTIONS (sizeof(bbt_option_names) / sizeof(bbt_option_names[0]))
-/* The longest member name json= may ask for. */
-#define BBT_JSON_NAME_MAX 64
-
 bbt_rules_t *bbt_rules_new(void)
 {
     bbt_rules_t *rs = calloc(1, sizeof(*rs));
@@ -198,6 +155,7 @@ static void bbt_rule_free(bbt_rule_t *r)
     free(r->json_name);
     free(r->json_value);
     bbt_bodyproj_free(r->bodyproj);
+    bbt_namedrepo_free(r->named);
     free(r->origin);
     free(r);
 }
@@ -230,6 +188,11 @@ const char *bbt_rule_origin(const bbt_rule_t *r)
     return r ? r->origin : NULL;
 }
 
+const bbt_namedrepo_t *bbt_rule_named(const bbt_rule_t *r)
+{
+    return r ? r->named : NULL;
+}
+
 const char *bbt_rules_origin_at(const bbt_rules_t *rs, size_t i)
 {
     return rs && i < rs->n ? rs->v[i]->origin : NULL;
@@ -241,50 +204,6 @@ const char *bbt_rules_method_at(const bbt_rules_t *rs, size_t i, size_t k)
                                                      : NULL;
 }
 
-static int bbt_err(char *err, size_t errlen, const char *origin,
-                   const char *what, const char *detail)
-{
-    if (err && errlen)
-        snprintf(err, errlen, "%s: %s%s%s%s", origin ? origin : "route", what,
-                 detail ? " '" : "", detail ? detail : "", detail ? "'" : "");
-    return -1;
-}
-
-static pcre2_code *bbt_compile(const char *pattern, const char *origin,
-                               const char *what, int *jit, char *err,
-                               size_t errlen)
-{
-    int code = 0;
-    PCRE2_SIZE off = 0;
-    pcre2_code *re;
-    unsigned char msg[160];
-    char buf[320];
-
-    /* DOTALL: a path is bytes, not lines.  A decoded path may hold a
-     * newline (%0A), and "." stopping there would let one carry a request
-     * past a deny route written with ".*". */
-    re = pcre2_compile((PCRE2_SPTR)pattern, PCRE2_ZERO_TERMINATED,
-                       PCRE2_ANCHORED | PCRE2_ENDANCHORED | PCRE2_DOTALL |
-                           PCRE2_DOLLAR_ENDONLY | PCRE2_NEVER_UTF |
-                           PCRE2_NEVER_UCP | PCRE2_NEVER_BACKSLASH_C,
-                       &code, &off, NULL);
-    if (!re) {
-        if (pcre2_get_error_message(code, msg, sizeof(msg)) < 0)
-            strcpy((char *)msg, "unknown error");
-        snprintf(buf, sizeof(buf),
-                 "%s does not compile (%s at offset %lu):", what,
-                 (const char *)msg, (unsigned long)off);
-        bbt_err(err, errlen, origin, buf, pattern);
-        return NULL;
-    }
-    /* Every request matches its routes: compiled to machine code once
-     * here, where PCRE2 can (otherwise it interprets, as before).  The
-     * match limit holds for JIT code too; a match that runs out of JIT
-     * stack is an error, and an error is no route. */
-    *jit = pcre2_jit_compile(re, PCRE2_JIT_COMPLETE) == 0;
-    return re;
-}
-
 static int bbt_group(const pcre2_code *re, const char *name)
 {
     int n = pcre2_substring_number_from_name(re, (PCRE2_SPTR)name);
@@ -292,193 +211,91 @@ static int bbt_group(const pcre2_code *re, const char *name)
     return n > 0 ? n : -1;
 }
 
-static int bbt_parse_methods(bbt_rule_t *r, const char *methods,
-                             const char *origin, char *err, size_t errlen)
-{
-    const char *p = methods, *end;
-
-    if (strcmp(methods, "*") == 0)
-        return 0;
-    for (;;) {
-        size_t len, i;
-
-        end = strchr(p, ',');
-        len = end ? (size_t)(end - p) : strlen(p);
-        if (len == 0)
-            return bbt_err(err, errlen, origin, "empty method in", methods);
-        for (i = 0; i < len; i++) {
-            if (!bbt_is_tchar((unsigned char)p[i]) || p[i] == '*')
-                return bbt_err(err, errlen, origin, "invalid method list",
-                               methods);
-        }
-        /* Methods are case-sensitive and every method in use is upper
-         * case: "get" would never match a client's GET. */
-        for (i = 0; i < len; i++) {
-            if (p[i] >= 'a' && p[i] <= 'z')
-                return bbt_err(err, errlen, origin,
-                               "methods are case-sensitive: write them in "
-                               "upper case, as clients send them:",
-                               methods);
-        }
-        if (r->nmethods == BBT_RULE_MAX_METHODS)
-            return bbt_err(err, errlen, origin, "too many methods in", methods);
-        r->methods[r->nmethods] = malloc(len + 1);
-        if (!r->methods[r->nmethods])
-            return bbt_err(err, errlen, origin, "out of memory", NULL);
-        memcpy(r->methods[r->nmethods], p, len);
-        r->methods[r->nmethods][len] = '\0';
-        r->nmethods++;
-        if (!end)
-            return 0;
-        p = end + 1;
-    }
-}
-
-/* json=NAME:VALUE: NAME is ASCII letters, digits and "_-", VALUE anything
- * (even empty), compared exactly. */
-static int bbt_parse_json(bbt_rule_t *r, const char *v, const char *origin,
-                          char *err, size_t errlen)
-{
-    const char *colon = strchr(v, ':');
-    size_t n = colon ? (size_t)(colon - v) : 0, i;
-
-    if (n == 0 || n > BBT_JSON_NAME_MAX)
-        return bbt_err(err, errlen, origin,
-                       "json= needs NAME:VALUE, NAME 1 to 64 characters:", v);
-    for (i = 0; i < n; i++) {
-        if (!bbt_is_alnum((unsigned char)v[i]) && v[i] != '_' && v[i] != '-')
-            return bbt_err(
-                err, errlen, origin,
-                "json= NAME may hold only letters, digits, _ and -:", v);
-    }
-    r->json_name = strndup(v, n);
-    r->json_value = strdup(colon + 1);
-    if (!r->json_name || !r->json_value)
-        return bbt_err(err, errlen, origin, "out of memory", NULL);
-    return 0;
-}
-
-static int bbt_parse_option(bbt_rule_t *r, const char *opt, int *seen,
-                            const char *origin, char *err, size_t errlen)
-{
-    size_t i, n = BBT_NOPTIONS;
-    const char *v;
-
-    for (i = 0; i < n; i++) {
-        size_t len = strlen(bbt_option_names[i]);
-
-        if (strncmp(opt, bbt_option_names[i], len) == 0 &&
-            (bbt_option_names[i][len - 1] == '=' || opt[len] == '\0'))
-            break;
-    }
-    if (i == n)
-        return bbt_err(err, errlen, origin, "unknown route option", opt);
-    if (seen[i])
-        return bbt_err(err, errlen, origin, "route option given twice", opt);
-    seen[i] = 1;
-    v = strchr(opt, '=') ? strchr(opt, '=') + 1 : NULL;
-    switch (i) {
-    case 0:
-        if (bbt_input_key(v, strlen(v), r->fixed_project) != 0)
-            return bbt_err(err, errlen, origin, "invalid project key", v);
-        return 0;
-    case 1:
-        r->query =
-            bbt_compile(v, origin, "query pattern", &r->query_jit, err, errlen);
-        r->query_empty = v[0] == '\0';
-        return r->query ? 0 : -1;
-    case 2:
-        if (bbt_perm_parse(v, &r->token_need) != 0)
-            return bbt_err(err, errlen, origin, "unknown permission", v);
-        return 0;
-    case 3:
-        r->destination = 1;
-        return 0;
-    case 4:
-        return bbt_parse_json(r, v, origin, err, errlen);
-    default:
-        return bbt_bodyproj_option(&r->bodyproj,
-                                   (bbt_bodyproj_opt_t)(i - BBT_OPT_BODYPROJ),
-                                   v, origin, err, errlen);
-    }
-}
-
 int bbt_rules_add(bbt_rules_t *rs, const char *methods, const char *pattern,
                   const char *perm, const char *const *opts, size_t nopts,
                   const char *origin, char *err, size_t errlen)
 {
     bbt_rule_t *r;
-    int seen[BBT_NOPTIONS] = {0};
+    int seen[BBT_RULES_NOPTIONS] = {0};
     const char *why;
     size_t i;
 
     if (err && errlen)
         err[0] = '\0';
     if (!rs || !methods || !pattern || !perm)
-        return bbt_err(err, errlen, origin, "incomplete route", NULL);
+        return bbt_rules_err(err, errlen, origin, "incomplete route", NULL);
     if (!origin)
         origin = "route";
     r = calloc(1, sizeof(*r));
     if (!r || !(r->origin = strdup(origin))) {
         free(r);
-        return bbt_err(err, errlen, origin, "out of memory", NULL);
+        return bbt_rules_err(err, errlen, origin, "out of memory", NULL);
     }
     r->project_group = r->repo_group = -1;
 
     if (strcmp(perm, "deny") == 0) {
         r->deny = 1;
     } else if (bbt_perm_parse(perm, &r->need) != 0) {
-        bbt_err(err, errlen, origin,
-                "unknown permission (PROJECT_READ, PROJECT_WRITE, "
-                "PROJECT_ADMIN, REPO_READ, REPO_WRITE, REPO_ADMIN or deny):",
-                perm);
+        bbt_rules_err(
+            err, errlen, origin,
+            "unknown permission (PROJECT_READ, PROJECT_WRITE, "
+            "PROJECT_ADMIN, REPO_READ, REPO_WRITE, REPO_ADMIN or deny):",
+            perm);
         goto fail;
     }
-    if (bbt_parse_methods(r, methods, origin, err, errlen) != 0)
+    if (bbt_rules_parse_methods(r, methods, origin, err, errlen) != 0)
         goto fail;
     if (strstr(pattern, "@PREFIX@")) {
-        bbt_err(err, errlen, origin,
-                "@PREFIX@ is replaced only in a route file loaded with "
-                "BBTokenRoutes FILE PREFIX:",
-                pattern);
+        bbt_rules_err(err, errlen, origin,
+                      "@PREFIX@ is replaced only in a route file loaded with "
+                      "BBTokenRoutes FILE PREFIX:",
+                      pattern);
         goto fail;
     }
-    r->re = bbt_compile(pattern, origin, "pattern", &r->re_jit, err, errlen);
+    r->re =
+        bbt_rules_compile(pattern, origin, "pattern", &r->re_jit, err, errlen);
     if (!r->re)
         goto fail;
     for (i = 0; i < nopts; i++) {
-        if (bbt_parse_option(r, opts[i], seen, origin, err, errlen) != 0)
+        if (bbt_rules_parse_option(r, opts[i], seen, origin, err, errlen) != 0)
             goto fail;
     }
     /* A Destination has no body of its own: mod_dav's look-up of it has
      * none at all. */
     if (r->destination && r->json_name) {
-        bbt_err(err, errlen, origin,
-                "json= cannot decide a destination route:", pattern);
+        bbt_rules_err(err, errlen, origin,
+                      "json= cannot decide a destination route:", pattern);
         goto fail;
     }
     if ((why = bbt_bodyproj_check(r->bodyproj, r->deny, r->destination,
                                   r->methods, r->nmethods)) != NULL) {
-        bbt_err(err, errlen, origin, why, pattern);
+        bbt_rules_err(err, errlen, origin, why, pattern);
+        goto fail;
+    }
+    if ((why = bbt_namedrepo_check(r->named, r->deny, r->destination)) !=
+        NULL) {
+        bbt_rules_err(err, errlen, origin, why, pattern);
         goto fail;
     }
     r->project_group = bbt_group(r->re, "project");
     r->repo_group = bbt_group(r->re, "repo");
     if (r->project_group > 0 && r->fixed_project[0]) {
-        bbt_err(err, errlen, origin,
-                "both a (?<project>...) capture and project= in", pattern);
+        bbt_rules_err(err, errlen, origin,
+                      "both a (?<project>...) capture and project= in",
+                      pattern);
         goto fail;
     }
     if (!r->deny && r->project_group < 0 && !r->fixed_project[0]) {
-        bbt_err(err, errlen, origin,
-                "a permission route needs a (?<project>...) capture or "
-                "project=KEY:",
-                pattern);
+        bbt_rules_err(err, errlen, origin,
+                      "a permission route needs a (?<project>...) capture or "
+                      "project=KEY:",
+                      pattern);
         goto fail;
     }
     if (!r->deny && r->need.scope == BBT_SCOPE_REPO && r->repo_group < 0) {
-        bbt_err(err, errlen, origin,
-                "a REPO_ permission needs a (?<repo>...) capture in", pattern);
+        bbt_rules_err(err, errlen, origin,
+                      "a REPO_ permission needs a (?<repo>...) capture in",
+                      pattern);
         goto fail;
     }
 
@@ -487,7 +304,7 @@ int bbt_rules_add(bbt_rules_t *rs, const char *methods, const char *pattern,
         bbt_rule_t **v = realloc(rs->v, cap * sizeof(*v));
 
         if (!v) {
-            bbt_err(err, errlen, origin, "out of memory", NULL);
+            bbt_rules_err(err, errlen, origin, "out of memory", NULL);
             goto fail;
         }
         rs->v = v;

@@ -38,6 +38,15 @@
  *             body-project-same=skip
  *                              the route's own project is no second
  *                              target (moving within it creates nothing)
+ *             query-repo=NAME  the query parameter NAME names a second
+ *                              repository (KEY/slug, or an id), which a
+ *                              project's or a repository's token must
+ *                              have inside its scope (bbt_namedrepo.h)
+ *             body-repo=PATH[,PATH]...
+ *                              so does the body's repository object at
+ *                              each PATH ({"slug", "project": {"key"}});
+ *                              read after the token is known, and only
+ *                              for such a token
  *
  * The first route whose methods, pattern, query and body match decides; no
  * match is no route, which the module refuses.  This file knows nothing of
@@ -49,6 +58,7 @@
 #include <stddef.h>
 
 #include "bbt_body.h"
+#include "bbt_namedrepo.h"
 #include "bbt_perm.h"
 #include "bbt_target.h"
 
@@ -164,6 +174,9 @@ unsigned long bbt_rules_match_allocations(void);
 
 /* "origin" of a route, for logs and the backend's environment. */
 const char *bbt_rule_origin(const bbt_rule_t *rule);
+
+/* A route's query-repo= and body-repo=, or NULL when it has neither. */
+const bbt_namedrepo_t *bbt_rule_named(const bbt_rule_t *rule);
 
 /* Route i's origin, and its k-th method name (NULL past the last; a "*"
  * route has none): for checks that need more than this file knows, such as

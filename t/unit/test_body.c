@@ -4,6 +4,7 @@
 #include "bbt_body.h"
 #include "bbt_rules.h"
 #include "tap.h"
+#include "rules_fixture.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -353,19 +354,6 @@ static void test_json_routes(void)
     ok(post(rs, "/proj/repo/b", NULL, &m) == BBT_ROUTE_NEED_BODY &&
            !m.key_exact && strcmp(m.target.key, "PROJ") == 0,
        "a key to canonicalize is known before the body");
-    bbt_rules_free(rs);
-}
-
-static void bad_route(const char *line, const char *want)
-{
-    char err[BBT_RULES_ERR_MAX];
-    bbt_rules_t *rs = bbt_rules_new();
-
-    ok(bbt_rules_load(rs, line, NULL, "t", err, sizeof(err)) == -1 &&
-           strstr(err, want),
-       "refused: %s", want);
-    if (!strstr(err, want))
-        diag("got: %s", err);
     bbt_rules_free(rs);
 }
 

@@ -5,25 +5,13 @@
 #include "bbt_body.h"
 #include "bbt_rules.h"
 #include "tap.h"
+#include "rules_fixture.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define P "/(?<project>[A-Za-z~]+)/(?<repo>[a-z]+)"
-
-static void bad_route(const char *line, const char *want)
-{
-    char err[BBT_RULES_ERR_MAX] = "";
-    bbt_rules_t *rs = bbt_rules_new();
-
-    ok(bbt_rules_load(rs, line, NULL, "t", err, sizeof(err)) == -1 &&
-           strstr(err, want),
-       "refused: %s", want);
-    if (!strstr(err, want))
-        diag("got: %s", err);
-    bbt_rules_free(rs);
-}
 
 static void test_errors(void)
 {

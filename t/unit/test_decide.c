@@ -259,6 +259,55 @@ static void test_body_project(void)
           "  a password user too is refused a project without a key");
 }
 
+/* A token request on PROJ/repo by a token of kind bound to key (PROJ/repo
+ * for a repository's), that names a repository elsewhere (query-repo=,
+ * body-repo=) found outside its scope. */
+static bbt_access_t named(bbt_kind_t kind, const char *key)
+{
+    bbt_access_t a = token(kind == BBT_KIND_REPO ? N : R, R, N, repo(R));
+
+    a.scope.kind = kind;
+    strcpy(a.scope.key, key);
+    if (kind == BBT_KIND_REPO)
+        strcpy(a.scope.slug, "repo");
+    a.named_outside = 1;
+    strcpy(a.named.repo.key, "OTHER");
+    strcpy(a.named.repo.slug, "secret");
+    return a;
+}
+
+static void test_named(void)
+{
+    bbt_access_t a;
+    const bbt_target_t *on = NULL;
+    bbt_perm_t what;
+
+    a = named(BBT_KIND_REPO, "PROJ");
+    a.named_outside = 0;
+    check(&a, BBT_DECIDE_ALLOW, &a.target, repo(R),
+          "a repository token reads its repository");
+    a.named_outside = 1;
+    is_int(bbt_decide(&a, &on, &what), BBT_DECIDE_OUT_OF_SCOPE,
+           "  but not when it names OTHER/secret elsewhere");
+    ok(on == &a.named.repo, "  decided on the repository named");
+
+    a = named(BBT_KIND_PROJECT, "PROJ");
+    is_int(bbt_decide(&a, &on, &what), BBT_DECIDE_OUT_OF_SCOPE,
+           "a project token naming one outside its project");
+    ok(on == &a.named.repo, "  decided on the repository named");
+
+    a = named(BBT_KIND_PROJECT, "OTHER");
+    is_int(bbt_decide(&a, &on, &what), BBT_DECIDE_OUT_OF_SCOPE,
+           "  the target outside is said first");
+    ok(on == &a.target, "  decided on the target");
+
+    a = named(BBT_KIND_PERSONAL, "");
+    a.password = 1;
+    a.owner_level = R;
+    check(&a, BBT_DECIDE_ALLOW, &a.target, repo(R),
+          "a password user is decided on the path alone");
+}
+
 static void test_password(void)
 {
     bbt_access_t a;
@@ -321,6 +370,7 @@ int main(void)
     test_token_need();
     test_dest();
     test_body_project();
+    test_named();
     test_password();
     test_fail_closed();
     return done_testing();

@@ -1,0 +1,345 @@
+/*
+ * The route options query-repo= and body-repo= (see bbt_namedrepo.h).
+ */
+#include "bbt_namedrepo.h"
+#include "bbt_input.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct {
+    char *text; /* as the route says it: fromRef.repository */
+    char *names[BBT_NAMEDREPO_DEPTH];
+    size_t n;
+} bbt_namedpath_t;
+
+struct bbt_namedrepo {
+    char *query; /* query-repo=: NULL for none */
+    bbt_namedpath_t paths[BBT_NAMEDREPO_PATHS];
+    size_t npaths; /* body-repo=: 0 for none */
+};
+
+/* The longest value a query parameter naming KEY/slug can have, decoded. */
+#define BBT_NAMED_VALUE_MAX (BBT_KEY_BUF + 1 + BBT_SLUG_MAX)
+
+static int bbt_named_err(char *err, size_t errlen, const char *origin,
+                         const char *what, const char *v)
+{
+    if (err && errlen)
+        snprintf(err, errlen, "%s: %s '%s'", origin ? origin : "route", what,
+                 v ? v : "");
+    return -1;
+}
+
+/* 1 if s[0..n) is 1 to BBT_NAMEDREPO_NAME_MAX letters, digits, _ and -. */
+static int bbt_named_name_ok(const char *s, size_t n)
+{
+    size_t i;
+
+    if (n == 0 || n > BBT_NAMEDREPO_NAME_MAX)
+        return 0;
+    for (i = 0; i < n; i++) {
+        if (!bbt_is_alnum((unsigned char)s[i]) && s[i] != '_' && s[i] != '-')
+            return 0;
+    }
+    return 1;
+}
+
+/* One PATH of body-repo= (s[0..n)), names joined by ".". */
+static int bbt_named_path(bbt_namedpath_t *p, const char *s, size_t n,
+                          const char *v, const char *origin, char *err,
+                          size_t errlen)
+{
+    const char *end = s + n;
+
+    if (!(p->text = strndup(s, n)))
+        return bbt_named_err(err, errlen, origin, "out of memory", v);
+    for (;;) {
+        const char *dot = memchr(s, '.', (size_t)(end - s));
+        size_t len = (size_t)((dot ? dot : end) - s);
+
+        if (!bbt_named_name_ok(s, len) || p->n == BBT_NAMEDREPO_DEPTH)
+            return bbt_named_err(err, errlen, origin,
+                                 "body-repo= PATHs are 1 to 6 names of 1 to "
+                                 "64 letters, digits, _ and -, joined by '.':",
+                                 v);
+        if (!(p->names[p->n] = strndup(s, len)))
+            return bbt_named_err(err, errlen, origin, "out of memory", v);
+        p->n++;
+        if (!dot)
+            return 0;
+        s = dot + 1;
+    }
+}
+
+int bbt_namedrepo_option(bbt_namedrepo_t **nrp, bbt_namedrepo_opt_t opt,
+                         const char *v, const char *origin, char *err,
+                         size_t errlen)
+{
+    bbt_namedrepo_t *nr = *nrp;
+    const char *s = v;
+
+    if (!nr && !(nr = *nrp = calloc(1, sizeof(*nr))))
+        return bbt_named_err(err, errlen, origin, "out of memory", v);
+    if (opt == BBT_NAMEDREPO_OPT_QUERY) {
+        if (!bbt_named_name_ok(v, strlen(v)))
+            return bbt_named_err(err, errlen, origin,
+                                 "query-repo= needs a NAME of 1 to 64 "
+                                 "letters, digits, _ and -:",
+                                 v);
+        if (!(nr->query = strdup(v)))
+            return bbt_named_err(err, errlen, origin, "out of memory", v);
+        return 0;
+    }
+    for (;;) {
+        const char *comma = strchr(s, ',');
+        size_t len = comma ? (size_t)(comma - s) : strlen(s);
+
+        if (nr->npaths == BBT_NAMEDREPO_PATHS)
+            return bbt_named_err(err, errlen, origin,
+                                 "body-repo= takes at most 4 PATHs:", v);
+        if (bbt_named_path(&nr->paths[nr->npaths++], s, len, v, origin, err,
+                           errlen) != 0)
+            return -1;
+        if (!comma)
+            return 0;
+        s = comma + 1;
+    }
+}
+
+const char *bbt_namedrepo_check(const bbt_namedrepo_t *nr, int deny,
+                                int destination)
+{
+    if (!nr)
+        return NULL;
+    if (deny)
+        return "query-repo= and body-repo= cannot be on a deny route:";
+    if (destination)
+        return "query-repo= and body-repo= cannot decide a destination "
+               "route:";
+    return NULL;
+}
+
+int bbt_namedrepo_wants_body(const bbt_namedrepo_t *nr)
+{
+    return nr && nr->npaths > 0;
+}
+
+static int bbt_named_hex(unsigned char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* s[0..n) as a query decodes it (%XX a byte, "+" a space) into out (cap
+ * bytes): its length; -1 for a broken escape, which no decoder reads as
+ * this one does; -2 when it does not fit. */
+static long bbt_named_decode(const char *s, size_t n, char *out, size_t cap)
+{
+    size_t i, o = 0;
+
+    for (i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+
+        if (c == '%') {
+            int hi, lo;
+
+            if (i + 2 >= n)
+                return -1;
+            hi = bbt_named_hex((unsigned char)s[i + 1]);
+            lo = bbt_named_hex((unsigned char)s[i + 2]);
+            if (hi < 0 || lo < 0)
+                return -1;
+            c = (unsigned char)(hi * 16 + lo);
+            i += 2;
+        } else if (c == '+') {
+            c = ' ';
+        }
+        if (o == cap)
+            return -2;
+        out[o++] = (char)c;
+    }
+    return (long)o;
+}
+
+/* 1 if a and b (n bytes each) are equal ignoring ASCII case: the backend
+ * may read parameter names so, and reading one more as ours refuses no
+ * more than that request. */
+static int bbt_named_eq(const char *a, const char *b, size_t n)
+{
+    size_t i;
+
+    for (i = 0; i < n; i++) {
+        unsigned char x = (unsigned char)a[i], y = (unsigned char)b[i];
+
+        if (x >= 'A' && x <= 'Z')
+            x = (unsigned char)(x - 'A' + 'a');
+        if (y >= 'A' && y <= 'Z')
+            y = (unsigned char)(y - 'A' + 'a');
+        if (x != y)
+            return 0;
+    }
+    return 1;
+}
+
+static int bbt_named_outside(bbt_named_t *out, const char *where,
+                             const char *why)
+{
+    memset(&out->repo, 0, sizeof(out->repo));
+    out->where = where;
+    out->why = why;
+    return 0;
+}
+
+/* The repository key[0..klen) / slug[0..slen) inside s: 1, or 0 (*out). */
+static int bbt_named_repo(const bbt_tokscope_t *s, const char *key, size_t klen,
+                          const char *slug, size_t slen, const char *where,
+                          bbt_named_t *out)
+{
+    bbt_target_t t;
+
+    memset(&t, 0, sizeof(t));
+    if (bbt_input_key(key, klen, t.key) != 0 || !bbt_input_slug(slug, slen))
+        return bbt_named_outside(out, where,
+                                 "not a valid project key and slug");
+    memcpy(t.slug, slug, slen);
+    t.slug[slen] = '\0';
+    if (bbt_kind_covers(s, &t))
+        return 1;
+    bbt_named_outside(out, where, "outside the token's scope");
+    out->repo = t;
+    out->repo.why = NULL;
+    return 0;
+}
+
+/* A query parameter's decoded value v[0..n): KEY/slug inside s. */
+static int bbt_named_value(const bbt_tokscope_t *s, const char *v, size_t n,
+                           const char *where, bbt_named_t *out)
+{
+    const char *slash = memchr(v, '/', n);
+    size_t i;
+
+    for (i = 0; i < n && v[i] >= '0' && v[i] <= '9'; i++)
+        ;
+    if (n > 0 && i == n)
+        return bbt_named_outside(out, where,
+                                 "a repository id, which the module cannot "
+                                 "resolve to a project and slug");
+    if (!slash)
+        return bbt_named_outside(out, where, "not KEY/slug");
+    return bbt_named_repo(s, v, (size_t)(slash - v), slash + 1,
+                          n - (size_t)(slash - v) - 1, where, out);
+}
+
+/* Every parameter of args called nr->query.  "&" and ";" both end one:
+ * a backend that splits only at "&" reads a value holding ";", which
+ * names no repository it could serve. */
+static int bbt_named_query(const bbt_namedrepo_t *nr, const bbt_tokscope_t *s,
+                           const char *args, bbt_named_t *out)
+{
+    size_t qlen = strlen(nr->query);
+    const char *p = args, *end = args + strlen(args);
+    char name[BBT_NAMEDREPO_NAME_MAX];
+    char value[BBT_NAMED_VALUE_MAX];
+
+    while (p <= end) {
+        const char *q = p, *eq;
+        long nlen, vlen;
+
+        while (q < end && *q != '&' && *q != ';')
+            q++;
+        eq = memchr(p, '=', (size_t)(q - p));
+        nlen = bbt_named_decode(p, (size_t)((eq ? eq : q) - p), name,
+                                sizeof(name));
+        if (nlen == -1)
+            return bbt_named_outside(out, nr->query,
+                                     "a parameter name with a broken "
+                                     "%-escape");
+        if (nlen >= 0 && (size_t)nlen == qlen &&
+            bbt_named_eq(name, nr->query, qlen)) {
+            vlen = eq ? bbt_named_decode(eq + 1, (size_t)(q - eq - 1), value,
+                                         sizeof(value))
+                      : 0;
+            if (vlen == -1)
+                return bbt_named_outside(out, nr->query, "a broken %-escape");
+            if (vlen == -2)
+                return bbt_named_outside(out, nr->query, "not KEY/slug");
+            if (!bbt_named_value(s, value, (size_t)vlen, nr->query, out))
+                return 0;
+        }
+        p = q + 1;
+    }
+    return 1;
+}
+
+/* The repository object at PATH: {"slug": ..., "project": {"key": ...}}.
+ * Only these are read: a backend that could take the repository by another
+ * member (an id beside them) is not held to what was decided. */
+static int bbt_named_body(const bbt_namedpath_t *p, const bbt_tokscope_t *s,
+                          const bbt_body_t *body, bbt_named_t *out)
+{
+    const char *names[BBT_NAMEDREPO_DEPTH + 2];
+    const char *slug, *key;
+    size_t slen, klen;
+    bbt_member_t ms, mk;
+
+    memcpy(names, p->names, p->n * sizeof(names[0]));
+    names[p->n] = "slug";
+    ms = bbt_body_path(body, names, p->n + 1, &slug, &slen);
+    names[p->n] = "project";
+    names[p->n + 1] = "key";
+    mk = bbt_body_path(body, names, p->n + 2, &key, &klen);
+    /* ABSENT is the first name's absence, the same for both. */
+    if (ms == BBT_MEMBER_ABSENT && mk == BBT_MEMBER_ABSENT)
+        return 1;
+    if (ms == BBT_MEMBER_AMBIGUOUS || mk == BBT_MEMBER_AMBIGUOUS)
+        return bbt_named_outside(out, p->text,
+                                 "named ambiguously (a member's twin in "
+                                 "another case)");
+    if (ms != BBT_MEMBER_STRING || mk != BBT_MEMBER_STRING)
+        return bbt_named_outside(out, p->text,
+                                 "not an object with a string slug and a "
+                                 "project with a string key");
+    return bbt_named_repo(s, key, klen, slug, slen, p->text, out);
+}
+
+int bbt_namedrepo_inside(const bbt_namedrepo_t *nr, const bbt_tokscope_t *s,
+                         const char *args, const bbt_body_t *body,
+                         bbt_named_t *out)
+{
+    size_t i;
+
+    if (!nr || s->kind == BBT_KIND_PERSONAL)
+        return 1;
+    if (nr->query && args && !bbt_named_query(nr, s, args, out))
+        return 0;
+    if (nr->npaths && !body)
+        return bbt_named_outside(out, nr->paths[0].text,
+                                 "in a request body that was not read");
+    for (i = 0; i < nr->npaths; i++) {
+        if (!bbt_named_body(&nr->paths[i], s, body, out))
+            return 0;
+    }
+    return 1;
+}
+
+void bbt_namedrepo_free(bbt_namedrepo_t *nr)
+{
+    size_t i, k;
+
+    if (!nr)
+        return;
+    free(nr->query);
+    for (i = 0; i < nr->npaths; i++) {
+        free(nr->paths[i].text);
+        for (k = 0; k < nr->paths[i].n; k++)
+            free(nr->paths[i].names[k]);
+    }
+    free(nr);
+}
