@@ -65,6 +65,17 @@ static int bbt_reqbody_refuse(request_rec *r, int status, const char *note)
     return status;
 }
 
+/* A body not to be read as the bytes of a UTF-8 JSON text (why): 415. */
+static int bbt_reqbody_undecidable(request_rec *r, int unread, const char *why)
+{
+    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
+                  "BBT825: the request body of %s %s is refused%s: %s (415)",
+                  r->method, r->uri, unread ? " unread" : "", why);
+    return bbt_reqbody_refuse(
+        r, HTTP_UNSUPPORTED_MEDIA_TYPE,
+        "The request body must be UTF-8, with no Content-Encoding.");
+}
+
 /* Read the whole body into k: OK, or the status that refuses it. */
 static int bbt_reqbody_read(request_rec *r, struct bbt_kept *k)
 {
@@ -151,17 +162,26 @@ int bbt_reqbody_get(request_rec *r, const bbt_body_t **body)
             apr_table_get(r->headers_in, "Content-Encoding"),
             apr_table_get(r->headers_in, "Content-Type"));
         if (why) {
-            ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
-                          "BBT825: the request body of %s %s is refused "
-                          "unread: %s (415)",
-                          r->method, r->uri, why);
-            return bbt_reqbody_refuse(
-                r, HTTP_UNSUPPORTED_MEDIA_TYPE,
-                "The request body must be UTF-8, with no Content-Encoding.");
+            return bbt_reqbody_undecidable(r, 1, why);
         }
         k = apr_pcalloc(r->pool, sizeof(*k));
         if ((status = bbt_reqbody_read(r, k)) != OK) {
             return status;
+        }
+        /* A chunked body's trailer fields come with its end, after the
+         * headers were looked at, and under MergeTrailers On httpd adds
+         * them to headers_in: the handler, a CGI or a proxied backend,
+         * would be given a coding or a charset the client declared late,
+         * or a second Content-Type to take instead.  Neither belongs in a
+         * trailer (RFC 9110 6.5.1): refused, whatever MergeTrailers says. */
+        if (r->trailers_in &&
+            (apr_table_get(r->trailers_in, "Content-Encoding") ||
+             apr_table_get(r->trailers_in, "Content-Type"))) {
+            return bbt_reqbody_undecidable(
+                r, 0,
+                "its trailer declares a Content-Encoding or a "
+                "Content-Type, which httpd may add to its headers after "
+                "the module decided");
         }
         why = bbt_body_parse(k->data, k->len, &k->body, err, sizeof(err));
         if (why) {

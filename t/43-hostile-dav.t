@@ -155,7 +155,9 @@ is(tree(), $before, 'the tree is as it was: no probe wrote anything');
 # repository's .DAV/.state_for_dir.  httpd before 2.4.69 served and wrote
 # .DAV like any file (a GET read the properties, a PUT rewrote them), so a
 # writer of the repository could change its settings.  The dav set refuses
-# every .DAV path itself, whatever mod_dav_fs would do: each probe of a
+# every .DAV path itself, whatever mod_dav_fs would do, and every file
+# named .state_for_dir, whose properties mod_dav_fs keeps where its
+# directory's own are (on every httpd): each probe of a
 # REPO_WRITE token is answered 403 by the module (BBT050 names it), and the
 # properties are as the admin set them.
 subtest 'a writer reaches no .DAV, mod_dav_fs\'s property store' => sub {
@@ -212,6 +214,16 @@ subtest 'a writer reaches no .DAV, mod_dav_fs\'s property store' => sub {
         ['COPY', '/dav/PROJ/repo/a.txt', undef, Destination => "$base/dav/PROJ/repo/.DAV/$state[0]", Overwrite => 'T'],
         ['MOVE', '/dav/PROJ/repo/a.txt', undef, Destination => "$base/dav/PROJ/repo/sub/.DAV/a.txt", Overwrite => 'T'],
         ['COPY', '/dav/PROJ/repo/a.txt', undef, Destination => "$base/dav/PROJ/repo/sub/%2EDAV/x"],
+        # A file's dead properties live in .DAV/NAME beside it, and the
+        # directory's own in .DAV/.state_for_dir: a file named
+        # .state_for_dir shares the repository's property store, so its
+        # PROPPATCH, COPY, MOVE or DELETE would be the repository's.
+        ['PUT', '/dav/PROJ/repo/.state_for_dir', 'x'],
+        ['PROPPATCH', '/dav/PROJ/repo/.state_for_dir', $setting->('by-writer')],
+        ['PUT', '/dav/PROJ/repo/.STATE_FOR_DIR', 'x'],
+        ['COPY', '/dav/PROJ/repo/a.txt', undef, Destination => "$base/dav/PROJ/repo/.state_for_dir", Overwrite => 'T'],
+        ['MOVE', '/dav/PROJ/repo/a.txt', undef, Destination => "$base/dav/PROJ/repo/%2Estate_for_dir", Overwrite => 'T'],
+        ['DELETE', '/dav/PROJ/repo/sub/.state_for_dir'],
     );
     for my $p (@probes) {
         my ($m, $path, $body, %h) = @$p;
@@ -223,8 +235,8 @@ subtest 'a writer reaches no .DAV, mod_dav_fs\'s property store' => sub {
             or diag "status $res->{status}\n$by";
     }
     is($repo_setting->(), 'by-admin', 'the repository\'s property is still the admin\'s');
-    ok(-f "$root/PROJ/repo/a.txt" && !-e "$root/PROJ/repo/moved" && !-e "$root/PROJ/repo/sub/x",
-       'nothing moved, copied or made');
+    ok(-f "$root/PROJ/repo/a.txt" && !-e "$root/PROJ/repo/moved" && !-e "$root/PROJ/repo/sub/x"
+       && !-e "$root/PROJ/repo/.state_for_dir", 'nothing moved, copied or made');
 };
 is(scalar($env->crash_lines), 0, 'no httpd child crashed') or diag join "\n", $env->crash_lines;
 done_testing;

@@ -445,6 +445,13 @@ static void test_dav(void)
     m(rs, "PUT", "/dav/PROJ/repo/.DAVx/y", NULL, 0, "REPO_WRITE", "PROJ/repo");
     m(rs, "COPY", "/dav/PROJ/repo/x/.DAV.txt", NULL, 1, "REPO_WRITE",
       "PROJ/repo");
+    /* A file named .state_for_dir: its properties are its directory's. */
+    m(rs, "PUT", "/dav/PROJ/repo/.state_for_dir", NULL, 0, NULL, NULL);
+    m(rs, "PROPPATCH", "/dav/PROJ/repo/sub/.STATE_FOR_DIR", NULL, 0, NULL,
+      NULL);
+    m(rs, "MOVE", "/dav/PROJ/repo/.state_for_dir", NULL, 1, NULL, NULL);
+    m(rs, "PUT", "/dav/PROJ/repo/.state_for_dir.txt", NULL, 0, "REPO_WRITE",
+      "PROJ/repo");
     /* Destinations. */
     m(rs, "COPY", "/dav/PROJ/repo/x", NULL, 1, "REPO_WRITE", "PROJ/repo");
     m(rs, "MOVE", "/dav/PROJ/repo/", NULL, 1, "PROJECT_ADMIN", "PROJ");
