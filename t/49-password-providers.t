@@ -192,12 +192,24 @@ subtest 'nothing shaped like a token reaches a provider' => sub {
     my $res = $env->get("/kv/$UP", { Authorization => $env->basic('kim', 'wrong') });
     is($res->{headers}{'x-keeper-asked'}, 'kim',
        'a wrong password is asked of the provider (the test can see it)');
-    for ([$typo, 'a mistyped token'], [$bare, 'a mistyped token without its BBDC- prefix']) {
+    (my $body = $tok) =~ s/^BBDC-//;
+    # A token pasted with what surrounds it (a space, quotes, the scheme),
+    # or with its prefix in another case, is still the token.
+    for ([$typo, 'a mistyped token'], [$bare, 'a mistyped token without its BBDC- prefix'],
+         ["$tok ", 'a token with a trailing space'], [" $tok", 'a token with a leading space'],
+         ["$body ", 'a token without its prefix, with a trailing space'],
+         ["bbdc-$body", 'a token with its prefix in lower case'],
+         ["\"$tok\"", 'a token in quotes'], ["Bearer $tok", 'a token after its scheme'],
+         ["  BBDC-x", 'a token\'s prefix after spaces']) {
         my ($secret, $what) = @$_;
-        $res = $env->get("/kv/$UP", { Authorization => $env->basic('kim', $secret) });
-        is_401($res, 1, "$what as the password is 401");
-        ok(!defined $res->{headers}{'x-keeper-asked'}, '  and never reaches the provider')
-            or diag res_summary($res);
+        for my $user ('kim', $secret) {
+            my $pass = $user eq 'kim' ? $secret : 'kim-Pa55-word';
+            my $as = $user eq 'kim' ? 'the password' : 'the user name';
+            $res = $env->get("/kv/$UP", { Authorization => $env->basic($user, $pass) });
+            is_401($res, 1, "$what as $as is 401");
+            ok(!defined $res->{headers}{'x-keeper-asked'}, '  and never reaches the provider')
+                or diag res_summary($res);
+        }
     }
 };
 
