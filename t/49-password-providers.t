@@ -69,6 +69,17 @@ ScriptAlias /fck/ "@DIR@/cgi-bin/env.cgi/"
     BBTokenRoutes git /fck
     Require valid-user
 </Location>
+# The same, where mod_authnz_fcgi logs at trace8: it dumps what it sends
+# its application at trace5, the password among it.
+ScriptAlias /fct/ "@DIR@/cgi-bin/env.cgi/"
+<Location /fct>
+    LogLevel authnz_fcgi:trace8
+    AuthType BBToken
+    AuthName "Git"
+    AuthBBTokenProvider fcauth
+    BBTokenRoutes git /fct
+    Require valid-user
+</Location>
 <AuthnProviderAlias file file2>
     AuthUserFile "@DIR@/htpasswd"
 </AuthnProviderAlias>
@@ -273,6 +284,20 @@ subtest 'a provider that reads the user from the request gets it, as with mod_au
     my @asked = split /\n/, BBT::Env::slurp($fclog);
     is_deeply(\@asked, [qw(fc fc fc)], 'the application was given the user each time')
         or diag explain \@asked;
+};
+
+subtest 'mod_authnz_fcgi at trace8 does not log the password' => sub {
+    my $fc = { Authorization => $env->basic('fc', 'fc-Pa55-word') };
+    my $before = length $env->error_log_text;
+    my ($res, $v) = cgi("fct/$UP", $fc);
+    is_ok_res($res, 'fc logs in through mod_authnz_fcgi at trace8');
+    ok(!defined $v->{REMOTE_PASSWD}, '  the backend is not given the password');
+    my $log = substr($env->error_log_text, $before);
+    like($log, qr/mod_authnz_fcgi\.c/, '  mod_authnz_fcgi did log (the test can see it)');
+    # Its dumps are hex, 16 bytes a line: read them back into bytes.
+    my $bytes = join '', map { pack 'H*', join '', split ' ', $_ }
+        $log =~ /^\[[^\]]*\] \[authnz_fcgi:trace\d\].*?\b[0-9a-f]{4}: ((?:[0-9a-f]{2} ?){1,16})/mg;
+    unlike($log . $bytes, qr/fc-Pa55-word/, '  nor in its dumps');
 };
 
 my $logs = $env->error_log_text . $env->access_log_text;
