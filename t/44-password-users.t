@@ -112,6 +112,8 @@ subtest 'a password user is the name the provider accepted, and the grants are l
     $env->cli_ok('user', 'disable', 'carol');
     ($res) = $env->cgi_call(GET => "/pw/$UP", auth_basic('carol', $pw{carol}));
     is($res->{status}, 403, 'carol disabled: refused at once') or diag res_summary($res);
+    ($res) = $env->cgi_call(GET => "/pwv/$UP", auth_basic('carol', $pw{carol}));
+    is_ok_res($res, '  but let in under Require valid-user, as before the module');
     $env->cli_ok('user', 'enable', 'carol');
     ($res) = $env->cgi_call(GET => "/pw/$UP", auth_basic('carol', $pw{carol}));
     is_ok_res($res, 'enabled again: she reads at once');
