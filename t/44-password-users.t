@@ -101,6 +101,17 @@ subtest 'wrong passwords' => sub {
     is_401($env->get("/pw/$UP", auth_basic('carol', $pw{dave})), 1, "another user's password");
     is_401($env->get("/pw/$UP", { Authorization => "Bearer $pw{carol}" }), 1,
            'a password as a Bearer token');
+    # Whether the user exists is not told: the same answer, header for header.
+    my $shape = sub {
+        my ($res) = @_;
+        my %h = %{ $res->{headers} };
+        delete @h{qw(date)};
+        return [ $res->{status}, $res->{content} // '',
+                 map { my $v = $h{$_}; "$_: " . (ref $v ? join('|', @$v) : $v) } sort keys %h ];
+    };
+    is_deeply($shape->($env->get("/pw/$UP", auth_basic('nobody', 'x'))),
+              $shape->($env->get("/pw/$UP", auth_basic('carol', 'x'))),
+              'an unknown user and a wrong password get the same answer');
 };
 
 subtest 'a password user is the name the provider accepted, and the grants are live' => sub {
