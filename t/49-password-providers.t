@@ -2,7 +2,8 @@
 # given and what it decides stays as it left it (t/keeper/mod_bbt_keeper.c,
 # a test-only provider built here, keeps the password it was given and
 # names the user itself, as mod_authnz_ldap can), and a password carried by
-# an internal redirect into another section with the same providers.  Where
+# an internal redirect into another section, whose own providers (and
+# their settings: another AuthUserFile) are asked again.  Where
 # mod_auth_basic is the measure (an answer outside the providers' contract,
 # a UTF-8 user name), a location of AuthType Basic with the same provider
 # answers beside the module's; mod_authnz_fcgi (with a stand-in FastCGI
@@ -101,6 +102,25 @@ Alias /pwa2 "@DIR@/scratch"
     Require valid-user
     ErrorDocument 404 /pwc/PROJ/repo.git/info/refs?service=git-upload-pack
 </Location>
+Alias /pwa3 "@DIR@/scratch"
+<Location /pwa3>
+    AuthType BBToken
+    AuthName "Git"
+    AuthBBTokenProvider file
+    AuthUserFile "@DIR@/htpasswd"
+    Require valid-user
+    ErrorDocument 404 /pwd/PROJ/repo.git/info/refs?service=git-upload-pack
+</Location>
+# The same provider, with a password file of its own that dave is not in.
+ScriptAlias /pwd/ "@DIR@/cgi-bin/env.cgi/"
+<Location /pwd>
+    AuthType BBToken
+    AuthName "Git"
+    AuthBBTokenProvider file
+    AuthUserFile "@DIR@/htpasswd-admins"
+    BBTokenRoutes git /pwd
+    Require valid-user
+</Location>
 # The same provider list as /pwa, written again: a list of its own.
 ScriptAlias /pwb/ "@DIR@/cgi-bin/env.cgi/"
 <Location /pwb>
@@ -155,6 +175,9 @@ my $h = $env->dir . '/htpasswd';
 system('htpasswd', '-b', '-c', '-B', $h, 'dave', 'dave-Pa55-word') == 0
     or BAIL_OUT('htpasswd failed');
 chmod 0644, $h;
+system('htpasswd', '-b', '-c', '-B', $env->dir . '/htpasswd-admins', 'root', 'root-Pa55-word') == 0
+    or BAIL_OUT('htpasswd failed');
+chmod 0644, $env->dir . '/htpasswd-admins';
 $env->make_repo('PROJ', 'repo');
 $env->user_add('kimberly');
 $env->grant('kimberly', 'PROJECT_READ', 'PROJ');
@@ -224,7 +247,7 @@ subtest 'nothing shaped like a token reaches a provider' => sub {
     }
 };
 
-subtest 'a password is carried into a section with the same providers' => sub {
+subtest 'a password carried into another section is asked of its providers again' => sub {
     is_ok_res($env->get("/pwb/$UP", $auth), '/pwb takes the password asked directly');
     is_ok_res($env->get("/pwc/$UP", $auth), '/pwc takes it too, through file2');
     my $r = $env->get('/pwa/nothing-here', $auth);
@@ -232,9 +255,14 @@ subtest 'a password is carried into a section with the same providers' => sub {
         'an ErrorDocument redirect from /pwa to /pwb (the same list, written twice) '
         . 'carries dave') or diag res_summary($r);
     $r = $env->get('/pwa2/nothing-here', $auth);
+    like($r->{content} // '', qr/^REMOTE_USER=dave$/m,
+        'a redirect into /pwc (file2, the same file) lets dave in, asked again')
+        or diag res_summary($r);
+    is_status($env->get("/pwd/$UP", $auth), 401, '/pwd, whose own file has no dave, refuses him');
+    $r = $env->get('/pwa3/nothing-here', $auth);
     unlike($r->{content} // '', qr/^REMOTE_USER=dave$/m,
-        'a redirect into /pwc (file2, another list) does not carry dave');
-    isnt($r->{status}, 200, '  and is no success');
+        'a redirect into /pwd (the same provider, another file) does not carry dave');
+    isnt($r->{status}, 200, '  and is no success') or diag res_summary($r);
 };
 
 subtest 'an answer outside the providers\' contract is a server error, as with mod_auth_basic' => sub {
