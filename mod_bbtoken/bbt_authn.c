@@ -126,6 +126,19 @@ static int bbt_check_password(request_rec *r, const bbt_dir_conf_t *conf,
     }
     switch (st) {
     case AUTH_GRANTED:
+        if (r->user && strchr(r->user, ':')) {
+            /* No Basic user name has a colon, and the module names project
+             * and repository tokens with one (project:KEY): a provider's
+             * name for the user (an LDAP attribute a user may set) must not
+             * pass for one. */
+            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                          "BBT829: provider %s names user %s with a colon, "
+                          "as project and repository tokens are named: "
+                          "refused",
+                          name, bbt_loggable(r, *user));
+            r->user = NULL;
+            return HTTP_INTERNAL_SERVER_ERROR;
+        }
         if (r->user && *r->user && strcmp(r->user, *user) != 0) {
             ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
                           "BBT038: provider %s names user %s %s", name,

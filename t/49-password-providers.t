@@ -217,6 +217,16 @@ subtest 'the user a provider names is the user' => sub {
         or diag res_summary($res);
     is_401($env->get("/kp/$UP", { Authorization => $env->basic('kim', 'wrong') }), 1,
            'a wrong password is 401');
+    # project:KEY and repo:KEY/slug are project and repository tokens: a
+    # name no Basic user name can be (it has a colon), but a provider can.
+    my $proj = { Authorization => $env->basic('proj', 'proj-Pa55-word') };
+    ($res, $v) = cgi("kv/$UP", $proj);
+    is($res->{headers}{'x-keeper-asked'}, 'proj', 'the provider names proj project:PROJ');
+    isnt($v->{REMOTE_USER} // '', 'project:PROJ', '  a name the module never lets a password user have')
+        or diag res_summary($res);
+    is($res->{status}, 500, '  the provider\'s answer is a server error') or diag res_summary($res);
+    like($env->error_log_text, qr/BBT829: provider keeper names user proj with a colon/,
+         '  and BBT829 says why');
 };
 
 subtest 'nothing shaped like a token reaches a provider' => sub {
