@@ -8,7 +8,9 @@
  *
  * An internal redirect or sub-request does not read the credentials again
  * (the fixups hook removed them): it inherits the identity of the request
- * before it, and the token is loaded again for the new target.
+ * before it, and the token is loaded again for the new target.  A password
+ * is inherited under the same configuration alone; elsewhere the section's
+ * own providers are asked again, with the header the fixups kept.
  */
 #include "httpd.h"
 #include "http_config.h"
@@ -124,6 +126,19 @@ static int bbt_check_password(request_rec *r, const bbt_dir_conf_t *conf,
     }
     switch (st) {
     case AUTH_GRANTED:
+        if (r->user && strchr(r->user, ':')) {
+            /* No Basic user name has a colon, and the module names project
+             * and repository tokens with one (project:KEY): a provider's
+             * name for the user (an LDAP attribute a user may set) must not
+             * pass for one. */
+            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                          "BBT829: provider %s names user %s with a colon, "
+                          "as project and repository tokens are named: "
+                          "refused",
+                          name, bbt_loggable(r, *user));
+            r->user = NULL;
+            return HTTP_INTERNAL_SERVER_ERROR;
+        }
         if (r->user && *r->user && strcmp(r->user, *user) != 0) {
             ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
                           "BBT038: provider %s names user %s %s", name,
@@ -157,10 +172,10 @@ static int bbt_check_password(request_rec *r, const bbt_dir_conf_t *conf,
  * the Basic password was not a token and an AuthBBTokenProvider accepted it
  * for *user (the name the provider settled on). */
 static int bbt_read_credentials(request_rec *r, const bbt_dir_conf_t *conf,
-                                bbt_req_t *rq, bbt_token_t *tok,
-                                const char **user, int *password)
+                                const char *hdr, bbt_req_t *rq,
+                                bbt_token_t *tok, const char **user,
+                                int *password)
 {
-    const char *hdr = bbt_request_authorization(r);
     /* On the stack: wiped before this returns, nothing in it outlives the
      * call, and 4 KiB from the request's pool would take a block of its
      * own in most requests. */
@@ -400,11 +415,12 @@ static int bbt_authn(request_rec *r)
 
     prior = bbt_request_prior(r);
     if (prior && prior->access.password) {
-        /* Carried only where the same providers would have checked it: a
-         * section that takes no passwords, or other ones, must not accept
-         * a user someone else's provider let in. */
-        if (!conf->authn || conf->authn->nelts == 0 ||
-            !bbt_config_same_providers(conf->authn, prior->authn)) {
+        /* Carried only under the very configuration that checked it.
+         * Anywhere else this section's providers are asked again: the same
+         * provider names may read another password file (AuthUserFile),
+         * and a section that takes no passwords must not accept a user
+         * someone else's provider let in. */
+        if (!conf->authn || conf->authn->nelts == 0) {
             ap_log_rerror(
                 APLOG_MARK, APLOG_ERR, 0, r,
                 "BBT042: user %s authenticated by password elsewhere; "
@@ -412,8 +428,22 @@ static int bbt_authn(request_rec *r)
                 bbt_loggable(r, prior->user), r->uri);
             return bbt_unauthorized(r);
         }
-        status = bbt_password_user(r, rq, prior->user);
-        rq->authn = prior->authn;
+        if (prior->dir == r->per_dir_config) {
+            status = bbt_password_user(r, rq, prior->user);
+        } else {
+            status = bbt_read_credentials(r, conf,
+                                          bbt_request_verified_authorization(r),
+                                          rq, &tok, &user, &password);
+            if (status == OK && !password) {
+                /* The header a password came in cannot hold a token. */
+                bbt_token_wipe(&tok);
+                return bbt_unauthorized(r);
+            }
+            if (status != OK) {
+                return status;
+            }
+            status = bbt_password_user(r, rq, user);
+        }
     } else if (prior) {
         memcpy(rq->token_id, prior->token_id, sizeof(rq->token_id));
         memcpy(rq->cache_key, prior->cache_key, sizeof(rq->cache_key));
@@ -434,7 +464,8 @@ static int bbt_authn(request_rec *r)
         rq->presented = 1;
         return bbt_unauthorized(r);
     } else {
-        status = bbt_read_credentials(r, conf, rq, &tok, &user, &password);
+        status = bbt_read_credentials(r, conf, bbt_request_authorization(r), rq,
+                                      &tok, &user, &password);
         if (status != OK) {
             /* Credentials refused count; none at all (git's first
              * request) or an unknown scheme does not. */
@@ -445,7 +476,6 @@ static int bbt_authn(request_rec *r)
         }
         if (password) {
             status = bbt_password_user(r, rq, user);
-            rq->authn = conf->authn;
         } else {
             memcpy(rq->token_id, tok.id, sizeof(rq->token_id));
             status = bbt_authn_verify_token(r, rq, &tok, user);

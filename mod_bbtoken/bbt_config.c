@@ -459,23 +459,6 @@ static const char *bbt_set_sandbox(cmd_parms *cmd, void *dconf, int on)
     return NULL;
 }
 
-int bbt_config_same_providers(const apr_array_header_t *a,
-                              const apr_array_header_t *b)
-{
-    int i;
-
-    if (!a || !b || a->nelts != b->nelts) {
-        return 0;
-    }
-    for (i = 0; i < a->nelts; i++) {
-        if (strcmp(APR_ARRAY_IDX(a, i, bbt_authn_t).name,
-                   APR_ARRAY_IDX(b, i, bbt_authn_t).name) != 0) {
-            return 0;
-        }
-    }
-    return 1;
-}
-
 /* Seconds from 0 to max: digits only, so " 5", "+5" and "5s" are
  * refused, not guessed.  -1 if arg is not one. */
 static int bbt_seconds(const char *arg, int max)

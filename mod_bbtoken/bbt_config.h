@@ -44,11 +44,6 @@ extern const command_rec bbt_config_cmds[];
 /* The section's settings for r. */
 const bbt_dir_conf_t *bbt_config_dir(const request_rec *r);
 
-/* 1 if two AuthBBTokenProvider lists name the same providers in the same
- * order (each section parses its own list, so pointers differ). */
-int bbt_config_same_providers(const apr_array_header_t *a,
-                              const apr_array_header_t *b);
-
 /* 1 if what this section serves must not run as the site's origin
  * (BBTokenSandbox): On, or not set where the section has routes and is
  * ours (AuthType BBToken). */

@@ -85,7 +85,9 @@ bbt_decision_t bbt_kind_decide(bbt_kind_t kind, bbt_perm_t need,
 
 /* Who a project or repository token is, for r->user and the access log:
  * "project:KEY" or "repo:KEY/slug".  User names hold neither ':' nor '/'
- * (bbt_input_user_name), so no user can be mistaken for one.  Writes into
+ * (bbt_input_user_name), and a password user's holds no ':' (a Basic
+ * user name cannot, and bbt_authn.c refuses a provider's that does), so no
+ * user can be mistaken for one.  Writes into
  * buf (at least BBT_KIND_ID_MAX bytes) and returns it; "" for a personal
  * token (its identity is its owner's name). */
 const char *bbt_kind_identity(const bbt_tokscope_t *s, char *buf, size_t len);

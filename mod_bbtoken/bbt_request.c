@@ -82,6 +82,18 @@ const char *bbt_request_authorization(const request_rec *r)
     return h;
 }
 
+const char *bbt_request_verified_authorization(const request_rec *r)
+{
+    const char *h = bbt_request_authorization(r);
+    const bbt_req_t *rq;
+
+    for (; !h && r; r = r->prev ? r->prev : r->main) {
+        rq = bbt_req(r);
+        h = rq ? rq->authorization : NULL;
+    }
+    return h;
+}
+
 /* The fixups hook strips the Authorization header, so a later internal
  * request must inherit the identity from here rather than read it again. */
 const bbt_req_t *bbt_request_prior(const request_rec *r)

@@ -28,8 +28,6 @@ typedef struct {
     int gate_allowed;
     /* The password user's name (access.password). */
     const char *user;
-    /* The AuthBBTokenProvider list that accepted the password. */
-    const apr_array_header_t *authn;
     char token_id[BBT_TOKEN_ID_LEN + 1];
     /* The key of the token's cache entry (it reveals nothing of the
      * token), for the internal requests after this one. */
@@ -69,6 +67,11 @@ void bbt_request_set_taken(request_rec *r, const char *authorization);
  * request (an internal redirect's original, a sub-request's parent), which
  * a request that does ask for a login reads instead; NULL when none. */
 const char *bbt_request_authorization(const request_rec *r);
+
+/* The Authorization header of a request after one the module verified:
+ * as bbt_request_authorization, or the one the fixups of a verified
+ * earlier request took away (bbt_req_t.authorization); NULL when none. */
+const char *bbt_request_verified_authorization(const request_rec *r);
 
 /* The nearest earlier request of this same HTTP request (internal redirect
  * or parent of a sub-request) whose credentials were verified, or NULL. */

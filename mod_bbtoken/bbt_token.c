@@ -346,21 +346,43 @@ bbt_token_status_t bbt_token_parse(const char *s, size_t len, bbt_token_t *out)
     return st;
 }
 
-int bbt_token_shaped(const char *s, size_t len)
+/* 1 if the 44 characters at s are a token's, its checksum right or wrong
+ * (so not looked at). */
+static int bbt_token_body_at(const char *s)
 {
     bbt_token_t tok;
-    bbt_token_status_t st;
+    bbt_token_status_t st =
+        bbt_token_parse_unchecked(s, BBT_TOKEN_B64_LEN, &tok);
+
+    bbt_token_wipe(&tok);
+    return st == BBT_TOKEN_OK;
+}
+
+int bbt_token_shaped(const char *s, size_t len)
+{
+    size_t i, run;
 
     if (!s) {
         return 0;
     }
-    if (len >= BBT_TOKEN_PREFIX_LEN &&
-        memcmp(s, BBT_TOKEN_PREFIX, BBT_TOKEN_PREFIX_LEN) == 0) {
+    /* A token is pasted with what surrounded it: spaces, quotes, its
+     * scheme ("Bearer BBDC-..."), its prefix in lower case.  Then it still
+     * starts with the prefix once the spaces are gone, or its 44
+     * characters are somewhere in a run of base64 characters. */
+    for (i = 0; i < len && s[i] == ' '; i++)
+        ;
+    if (len - i >= BBT_TOKEN_PREFIX_LEN &&
+        memcmp(s + i, BBT_TOKEN_PREFIX, BBT_TOKEN_PREFIX_LEN) == 0) {
         return 1;
     }
-    st = bbt_token_parse(s, len, &tok);
-    bbt_token_wipe(&tok);
-    return st == BBT_TOKEN_OK || st == BBT_TOKEN_BAD_CHECKSUM;
+    for (i = 0, run = 0; i < len; i++) {
+        run = bbt_b64_bad[(unsigned char)s[i]] ? 0 : run + 1;
+        if (run >= BBT_TOKEN_B64_LEN &&
+            bbt_token_body_at(s + i + 1 - BBT_TOKEN_B64_LEN)) {
+            return 1;
+        }
+    }
+    return 0;
 }
 
 const char *bbt_token_status_str(bbt_token_status_t st)

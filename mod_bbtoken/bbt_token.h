@@ -61,9 +61,9 @@ bbt_token_status_t bbt_token_parse_unchecked(const char *s, size_t len,
 int bbt_token_checksum_ok(const bbt_token_t *tok);
 
 /* 1 if len bytes at s look like a token, right or wrong: they start with
- * the prefix, or are a token whose checksum may be wrong (a mistyped one).
- * Such a string is never logged, nor handed to a password provider as a
- * user name. */
+ * the prefix (after any spaces), or hold a token's 44 characters, its
+ * checksum right or wrong (a mistyped one), whatever surrounds them.  Such
+ * a string is never logged, nor handed to a password provider. */
 int bbt_token_shaped(const char *s, size_t len);
 
 /* A short English reason for a status, for logs and error bodies. */

@@ -38,6 +38,16 @@ ScriptAlias /pwv/ "@DIR@/cgi-bin/env.cgi/"
     BBTokenRoutes git /pwv
     Require valid-user
 </Location>
+# A password file that cannot be read: mod_authn_file's AUTH_GENERAL_ERROR.
+ScriptAlias /pwx/ "@DIR@/cgi-bin/env.cgi/"
+<Location /pwx>
+    AuthType BBToken
+    AuthName "Git"
+    AuthBBTokenProvider file
+    AuthUserFile "@DIR@/no-such-htpasswd"
+    BBTokenRoutes git /pwx
+    Require valid-user
+</Location>
 # The git location of the harness, with passwords too.
 <Location /scm>
     AuthBBTokenProvider file
@@ -46,7 +56,9 @@ ScriptAlias /pwv/ "@DIR@/cgi-bin/env.cgi/"
 </Location>
 EOC
 my $env = BBT::Env->new(extra_conf => $extra, modules => [qw(authn_file authz_user setenvif)])->start;
-my %pw = (carol => 'carol-Pa55-word', dave => 'dave-Pa55-word');
+# Carol is another user than carol to the password file, which tells
+# case apart; the module's users are carol alone.
+my %pw = (carol => 'carol-Pa55-word', dave => 'dave-Pa55-word', Carol => 'Carol-Pa55-word');
 $env->htpasswd(%pw);
 
 $env->make_repo('PROJ', 'repo');
@@ -89,6 +101,47 @@ subtest 'wrong passwords' => sub {
     is_401($env->get("/pw/$UP", auth_basic('carol', $pw{dave})), 1, "another user's password");
     is_401($env->get("/pw/$UP", { Authorization => "Bearer $pw{carol}" }), 1,
            'a password as a Bearer token');
+    # Whether the user exists is not told: the same answer, header for header.
+    my $shape = sub {
+        my ($res) = @_;
+        my %h = %{ $res->{headers} };
+        delete @h{qw(date)};
+        return [ $res->{status}, $res->{content} // '',
+                 map { my $v = $h{$_}; "$_: " . (ref $v ? join('|', @$v) : $v) } sort keys %h ];
+    };
+    is_deeply($shape->($env->get("/pw/$UP", auth_basic('nobody', 'x'))),
+              $shape->($env->get("/pw/$UP", auth_basic('carol', 'x'))),
+              'an unknown user and a wrong password get the same answer');
+};
+
+subtest 'a password user is the name the provider accepted, and the grants are live' => sub {
+    my ($res, $v) = $env->cgi_call(GET => "/pw/$UP", auth_basic('Carol', $pw{Carol}));
+    is($res->{status}, 403, "Carol (the file's other user) does not get carol's grant")
+        or diag res_summary($res);
+    ($res) = $env->cgi_call(GET => "/pw/$UP", auth_basic('CAROL', $pw{carol}));
+    is_401($res, 1, "carol's password under another case of her name is not hers");
+    $env->cli_ok('user', 'disable', 'carol');
+    ($res) = $env->cgi_call(GET => "/pw/$UP", auth_basic('carol', $pw{carol}));
+    is($res->{status}, 403, 'carol disabled: refused at once') or diag res_summary($res);
+    ($res) = $env->cgi_call(GET => "/pwv/$UP", auth_basic('carol', $pw{carol}));
+    is_ok_res($res, '  but let in under Require valid-user, as before the module');
+    $env->cli_ok('user', 'enable', 'carol');
+    ($res) = $env->cgi_call(GET => "/pw/$UP", auth_basic('carol', $pw{carol}));
+    is_ok_res($res, 'enabled again: she reads at once');
+    $env->cli_ok('ungrant', 'carol', 'PROJ');
+    ($res) = $env->cgi_call(GET => "/pw/$UP", auth_basic('carol', $pw{carol}));
+    is($res->{status}, 403, 'her grant taken away: refused at once') or diag res_summary($res);
+    $env->grant('carol', 'PROJECT_READ', 'PROJ');
+    ($res) = $env->cgi_call(GET => "/pw/$UP", auth_basic('carol', $pw{carol}));
+    is_ok_res($res, 'given back: she reads at once');
+};
+
+subtest 'a provider that fails is 500, never a pass' => sub {
+    my ($res) = $env->cgi_call(GET => "/pwx/$UP", auth_basic('carol', $pw{carol}));
+    is($res->{status}, 500, 'an unreadable password file is 500') or diag res_summary($res);
+    ok(!grep({ /^Basic/i } challenges($res)), '  with no challenge (git keeps the password)');
+    like($env->error_log_text, qr/BBT039: password check for user carol failed in its provider/,
+         '  and BBT039 says so');
 };
 
 subtest 'Require valid-user: existing users keep working, tokens stay capped' => sub {

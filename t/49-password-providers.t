@@ -2,7 +2,8 @@
 # given and what it decides stays as it left it (t/keeper/mod_bbt_keeper.c,
 # a test-only provider built here, keeps the password it was given and
 # names the user itself, as mod_authnz_ldap can), and a password carried by
-# an internal redirect into another section with the same providers.  Where
+# an internal redirect into another section, whose own providers (and
+# their settings: another AuthUserFile) are asked again.  Where
 # mod_auth_basic is the measure (an answer outside the providers' contract,
 # a UTF-8 user name), a location of AuthType Basic with the same provider
 # answers beside the module's; mod_authnz_fcgi (with a stand-in FastCGI
@@ -69,6 +70,17 @@ ScriptAlias /fck/ "@DIR@/cgi-bin/env.cgi/"
     BBTokenRoutes git /fck
     Require valid-user
 </Location>
+# The same, where mod_authnz_fcgi logs at trace8: it dumps what it sends
+# its application at trace5, the password among it.
+ScriptAlias /fct/ "@DIR@/cgi-bin/env.cgi/"
+<Location /fct>
+    LogLevel authnz_fcgi:trace8
+    AuthType BBToken
+    AuthName "Git"
+    AuthBBTokenProvider fcauth
+    BBTokenRoutes git /fct
+    Require valid-user
+</Location>
 <AuthnProviderAlias file file2>
     AuthUserFile "@DIR@/htpasswd"
 </AuthnProviderAlias>
@@ -89,6 +101,25 @@ Alias /pwa2 "@DIR@/scratch"
     AuthUserFile "@DIR@/htpasswd"
     Require valid-user
     ErrorDocument 404 /pwc/PROJ/repo.git/info/refs?service=git-upload-pack
+</Location>
+Alias /pwa3 "@DIR@/scratch"
+<Location /pwa3>
+    AuthType BBToken
+    AuthName "Git"
+    AuthBBTokenProvider file
+    AuthUserFile "@DIR@/htpasswd"
+    Require valid-user
+    ErrorDocument 404 /pwd/PROJ/repo.git/info/refs?service=git-upload-pack
+</Location>
+# The same provider, with a password file of its own that dave is not in.
+ScriptAlias /pwd/ "@DIR@/cgi-bin/env.cgi/"
+<Location /pwd>
+    AuthType BBToken
+    AuthName "Git"
+    AuthBBTokenProvider file
+    AuthUserFile "@DIR@/htpasswd-admins"
+    BBTokenRoutes git /pwd
+    Require valid-user
 </Location>
 # The same provider list as /pwa, written again: a list of its own.
 ScriptAlias /pwb/ "@DIR@/cgi-bin/env.cgi/"
@@ -144,6 +175,9 @@ my $h = $env->dir . '/htpasswd';
 system('htpasswd', '-b', '-c', '-B', $h, 'dave', 'dave-Pa55-word') == 0
     or BAIL_OUT('htpasswd failed');
 chmod 0644, $h;
+system('htpasswd', '-b', '-c', '-B', $env->dir . '/htpasswd-admins', 'root', 'root-Pa55-word') == 0
+    or BAIL_OUT('htpasswd failed');
+chmod 0644, $env->dir . '/htpasswd-admins';
 $env->make_repo('PROJ', 'repo');
 $env->user_add('kimberly');
 $env->grant('kimberly', 'PROJECT_READ', 'PROJ');
@@ -183,6 +217,16 @@ subtest 'the user a provider names is the user' => sub {
         or diag res_summary($res);
     is_401($env->get("/kp/$UP", { Authorization => $env->basic('kim', 'wrong') }), 1,
            'a wrong password is 401');
+    # project:KEY and repo:KEY/slug are project and repository tokens: a
+    # name no Basic user name can be (it has a colon), but a provider can.
+    my $proj = { Authorization => $env->basic('proj', 'proj-Pa55-word') };
+    ($res, $v) = cgi("kv/$UP", $proj);
+    is($res->{headers}{'x-keeper-asked'}, 'proj', 'the provider names proj project:PROJ');
+    isnt($v->{REMOTE_USER} // '', 'project:PROJ', '  a name the module never lets a password user have')
+        or diag res_summary($res);
+    is($res->{status}, 500, '  the provider\'s answer is a server error') or diag res_summary($res);
+    like($env->error_log_text, qr/BBT829: provider keeper names user proj with a colon/,
+         '  and BBT829 says why');
 };
 
 subtest 'nothing shaped like a token reaches a provider' => sub {
@@ -192,16 +236,28 @@ subtest 'nothing shaped like a token reaches a provider' => sub {
     my $res = $env->get("/kv/$UP", { Authorization => $env->basic('kim', 'wrong') });
     is($res->{headers}{'x-keeper-asked'}, 'kim',
        'a wrong password is asked of the provider (the test can see it)');
-    for ([$typo, 'a mistyped token'], [$bare, 'a mistyped token without its BBDC- prefix']) {
+    (my $body = $tok) =~ s/^BBDC-//;
+    # A token pasted with what surrounds it (a space, quotes, the scheme),
+    # or with its prefix in another case, is still the token.
+    for ([$typo, 'a mistyped token'], [$bare, 'a mistyped token without its BBDC- prefix'],
+         ["$tok ", 'a token with a trailing space'], [" $tok", 'a token with a leading space'],
+         ["$body ", 'a token without its prefix, with a trailing space'],
+         ["bbdc-$body", 'a token with its prefix in lower case'],
+         ["\"$tok\"", 'a token in quotes'], ["Bearer $tok", 'a token after its scheme'],
+         ["  BBDC-x", 'a token\'s prefix after spaces']) {
         my ($secret, $what) = @$_;
-        $res = $env->get("/kv/$UP", { Authorization => $env->basic('kim', $secret) });
-        is_401($res, 1, "$what as the password is 401");
-        ok(!defined $res->{headers}{'x-keeper-asked'}, '  and never reaches the provider')
-            or diag res_summary($res);
+        for my $user ('kim', $secret) {
+            my $pass = $user eq 'kim' ? $secret : 'kim-Pa55-word';
+            my $as = $user eq 'kim' ? 'the password' : 'the user name';
+            $res = $env->get("/kv/$UP", { Authorization => $env->basic($user, $pass) });
+            is_401($res, 1, "$what as $as is 401");
+            ok(!defined $res->{headers}{'x-keeper-asked'}, '  and never reaches the provider')
+                or diag res_summary($res);
+        }
     }
 };
 
-subtest 'a password is carried into a section with the same providers' => sub {
+subtest 'a password carried into another section is asked of its providers again' => sub {
     is_ok_res($env->get("/pwb/$UP", $auth), '/pwb takes the password asked directly');
     is_ok_res($env->get("/pwc/$UP", $auth), '/pwc takes it too, through file2');
     my $r = $env->get('/pwa/nothing-here', $auth);
@@ -209,9 +265,14 @@ subtest 'a password is carried into a section with the same providers' => sub {
         'an ErrorDocument redirect from /pwa to /pwb (the same list, written twice) '
         . 'carries dave') or diag res_summary($r);
     $r = $env->get('/pwa2/nothing-here', $auth);
+    like($r->{content} // '', qr/^REMOTE_USER=dave$/m,
+        'a redirect into /pwc (file2, the same file) lets dave in, asked again')
+        or diag res_summary($r);
+    is_status($env->get("/pwd/$UP", $auth), 401, '/pwd, whose own file has no dave, refuses him');
+    $r = $env->get('/pwa3/nothing-here', $auth);
     unlike($r->{content} // '', qr/^REMOTE_USER=dave$/m,
-        'a redirect into /pwc (file2, another list) does not carry dave');
-    isnt($r->{status}, 200, '  and is no success');
+        'a redirect into /pwd (the same provider, another file) does not carry dave');
+    isnt($r->{status}, 200, '  and is no success') or diag res_summary($r);
 };
 
 subtest 'an answer outside the providers\' contract is a server error, as with mod_auth_basic' => sub {
@@ -261,6 +322,20 @@ subtest 'a provider that reads the user from the request gets it, as with mod_au
     my @asked = split /\n/, BBT::Env::slurp($fclog);
     is_deeply(\@asked, [qw(fc fc fc)], 'the application was given the user each time')
         or diag explain \@asked;
+};
+
+subtest 'mod_authnz_fcgi at trace8 does not log the password' => sub {
+    my $fc = { Authorization => $env->basic('fc', 'fc-Pa55-word') };
+    my $before = length $env->error_log_text;
+    my ($res, $v) = cgi("fct/$UP", $fc);
+    is_ok_res($res, 'fc logs in through mod_authnz_fcgi at trace8');
+    ok(!defined $v->{REMOTE_PASSWD}, '  the backend is not given the password');
+    my $log = substr($env->error_log_text, $before);
+    like($log, qr/mod_authnz_fcgi\.c/, '  mod_authnz_fcgi did log (the test can see it)');
+    # Its dumps are hex, 16 bytes a line: read them back into bytes.
+    my $bytes = join '', map { pack 'H*', join '', split ' ', $_ }
+        $log =~ /^\[[^\]]*\] \[authnz_fcgi:trace\d\].*?\b[0-9a-f]{4}: ((?:[0-9a-f]{2} ?){1,16})/mg;
+    unlike($log . $bytes, qr/fc-Pa55-word/, '  nor in its dumps');
 };
 
 my $logs = $env->error_log_text . $env->access_log_text;

@@ -8,14 +8,16 @@
  *     kept pointer with a copy taken at check time and answers
  *     "X-Keeper-Password: intact" or "changed";
  *   - for user kim it names the user itself, as AuthLDAPRemoteUserAttribute
- *     does: r->user becomes "kimberly";
+ *     does: r->user becomes "kimberly"; for user proj, "project:PROJ" (an
+ *     attribute a user may set to anything);
  *   - it says it was asked ("X-Keeper-Asked: USER", on any answer, 401
  *     included), so a test can tell what reached a provider at all;
  *   - for user odd it gives an answer httpd 2.4's check_password contract
  *     does not have: the value httpd's trunk calls AUTH_HANDLED, with
  *     r->status set to 503, as a provider built for that API would.
  *
- * It grants kim (password kim-Pa55-word) and lee (lee-Pa55-word).  Never
+ * It grants kim (password kim-Pa55-word), lee (lee-Pa55-word) and proj
+ * (proj-Pa55-word).  Never
  * load it outside the tests.
  */
 #include "httpd.h"
@@ -45,7 +47,8 @@ static authn_status keeper_check_password(request_rec *r, const char *user,
         r->status = HTTP_SERVICE_UNAVAILABLE;
         return (authn_status)(AUTH_GENERAL_ERROR + 1);
     }
-    if (strcmp(user, "kim") != 0 && strcmp(user, "lee") != 0) {
+    if (strcmp(user, "kim") != 0 && strcmp(user, "lee") != 0 &&
+        strcmp(user, "proj") != 0) {
         return AUTH_USER_NOT_FOUND;
     }
     if (strcmp(password, apr_pstrcat(r->pool, user, "-Pa55-word", NULL))) {
@@ -57,6 +60,8 @@ static authn_status keeper_check_password(request_rec *r, const char *user,
     ap_set_module_config(r->request_config, &bbt_keeper_module, k);
     if (strcmp(user, "kim") == 0) {
         r->user = apr_pstrdup(r->pool, "kimberly");
+    } else if (strcmp(user, "proj") == 0) {
+        r->user = apr_pstrdup(r->pool, "project:PROJ");
     }
     return AUTH_GRANTED;
 }

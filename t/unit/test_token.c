@@ -339,6 +339,24 @@ static void test_token_shaped(void)
     ok(!bbt_token_shaped("YWxpY2UtbGFwdG9wLXdpdGgtYS12ZXJ5LWxvbmctbmFtZQ", 46),
        "not shaped: base64 of something else");
     ok(!bbt_token_shaped(NULL, 0), "not shaped: NULL");
+    /* What a token is pasted with does not make it a password. */
+    ok(bbt_token_shaped("  BBDC-x", 8), "shaped: the prefix after spaces");
+    ok(bbt_token_shaped(" MDAwMDAwMDAwMDQyOgABAgMEBQYHCAkKCwwNDg/w0LwU ", 46),
+       "shaped: a token between spaces");
+    ok(bbt_token_shaped("bbdc-MDAwMDAwMDAwMDQyOgABAgMEBQYHCAkKCwwNDg/w0LwU",
+                        49),
+       "shaped: a token with its prefix in lower case");
+    ok(bbt_token_shaped("Bearer \"BBDC-MDAwMDAwMDAwMDQyOgABAgMEBQYHCAkKCwwNDg/"
+                        "w0LwV\"",
+                        58),
+       "shaped: a mistyped token in quotes after its scheme");
+    ok(bbt_token_shaped("xMDAwMDAwMDAwMDQyOgABAgMEBQYHCAkKCwwNDg/w0LwUx", 46),
+       "shaped: a token run together with other base64 characters");
+    ok(!bbt_token_shaped("bbdc-x", 6), "not shaped: bbdc- with no token");
+    ok(!bbt_token_shaped("x BBDC-x", 8),
+       "not shaped: the prefix after other text, with no token");
+    ok(!bbt_token_shaped("MDAwMDAwMDAwMDQyOgABAgMEBQYHCAkKCwwNDg/w0Lw", 43),
+       "not shaped: a token's first 43 characters");
 }
 
 static void test_status_str(void)
