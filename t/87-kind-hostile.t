@@ -8,9 +8,10 @@
 # token may name (the backend decides it for the owner) and a project's or
 # a repository's token only inside its scope.  A stand-in CGI echoes what
 # it was let through with, so "refused" also means the backend never saw
-# it.  Then the life cycle an administrator relies on when a project goes
-# away: `revoke --project` is the project's own tokens only, and the
-# inventory's --kind repository --revoke takes its repositories'.
+# it.  Then the life cycle an administrator relies on
+# when a project goes away: `revoke --project` is the project's own tokens
+# only, and the inventory's --kind repository --revoke takes its
+# repositories'.
 use strict;
 use warnings;
 use FindBin;
@@ -67,6 +68,22 @@ sub refused {
     ok(!defined $v->{BBTOKEN_TARGET}, '  the backend never saw it');
 }
 
+# A request on PROJ/repo naming a second repository or project: refused
+# for the token's scope, or let through decided on PROJ/repo.
+sub out_of_scope {
+    my ($m, $who, $path, $name, $body) = @_;
+    my ($res, $v) = call($m, $who, $path, $body);
+    is_403($res, "$who token, $m $path: refused ($name)");
+    ok(!defined $v->{BBTOKEN_TARGET}, '  the backend never saw it');
+}
+
+sub in_scope {
+    my ($m, $who, $path, $name, $body) = @_;
+    my ($res, $v) = call($m, $who, $path, $body);
+    is_ok_res($res, "$who token, $m $path: allowed ($name)") or return;
+    is($v->{BBTOKEN_TARGET}, 'PROJ/repo', '  decided on PROJ/repo');
+}
+
 subtest 'a project token: its project, nothing else' => sub {
     allowed(GET => project => "$A/projects/PROJ", 'PROJ', 'its project');
     allowed(GET => project => "$A/projects/proj/repos/repo/browse", 'PROJ/repo', 'the key in lower case');
@@ -116,46 +133,40 @@ subtest 'a second repository named outside the path: inside the scope, or refuse
     my $prs = "$A/projects/PROJ/repos/repo/pull-requests";
     my $ref = sub { qq({"id":"refs/heads/x","repository":{"slug":"$_[1]","project":{"key":"$_[0]"}}}) };
 
-    my $out = sub {
-        my ($m, $who, $path, $name, $body) = @_;
-        my ($res, $v) = call($m, $who, $path, $body);
-        is_403($res, "$who token, $m $path: refused ($name)");
-        ok(!defined $v->{BBTOKEN_TARGET}, '  the backend never saw it');
-    };
-    my $in = sub {
-        my ($m, $who, $path, $name, $body) = @_;
-        my ($res, $v) = call($m, $who, $path, $body);
-        is_ok_res($res, "$who token, $m $path: allowed ($name)") or return;
-        is($v->{BBTOKEN_TARGET}, 'PROJ/repo', '  decided on PROJ/repo');
-    };
 
     # compare's fromRepo=, for a repository's token.
     my $mark = log_mark($env->error_log_path);
-    $out->(GET => reader => "$cmp/diff?from=a&to=b&fromRepo=OTHER/secret", 'OTHER/secret');
+    out_of_scope(GET => reader => "$cmp/diff?from=a&to=b&fromRepo=OTHER/secret", 'OTHER/secret');
     like(join('', log_lines_since($env->error_log_path, $mark)),
          qr/BBT820: token \Q$rread_id\E of repo:PROJ\/repo: GET \S+compare\/diff: the repository fromRepo names is not inside the token's repository PROJ\/repo: OTHER\/secret/,
          '  the log says which repository, with the token\'s id (BBT820)');
-    $out->(GET => reader => "$cmp/diff?fromRepo=OTHER%2Fsecret", 'the value %-encoded');
-    $out->(GET => reader => "$cmp/diff?fromRepo=%4FTHER/secret", 'the key %-encoded');
-    $out->(GET => reader => "$cmp/diff?from%52epo=OTHER/secret", 'the name %-encoded');
-    $out->(GET => reader => "$cmp/diff?fromRepo=PROJ/repo&fromRepo=OTHER/secret", 'repeated');
-    $out->(GET => reader => "$cmp/diff?from=a;fromRepo=OTHER/secret", 'after a ";"');
-    $out->(GET => reader => "$cmp/diff?fromRepo=PROJ/other", 'another repository of its project');
+    out_of_scope(GET => reader => "$cmp/diff?fromRepo=OTHER%2Fsecret", 'the value %-encoded');
+    out_of_scope(GET => reader => "$cmp/diff?fromRepo=%4FTHER/secret", 'the key %-encoded');
+    out_of_scope(GET => reader => "$cmp/diff?from%52epo=OTHER/secret", 'the name %-encoded');
+    out_of_scope(GET => reader => "$cmp/diff?fromRepo=PROJ/repo&fromRepo=OTHER/secret", 'repeated');
+    out_of_scope(GET => reader => "$cmp/diff?from=a;fromRepo=OTHER/secret", 'after a ";"');
+    out_of_scope(GET => reader => "$cmp/diff?fromRepo=PROJ/repo%00", 'its own with a %00');
+    out_of_scope(GET => reader => "$cmp/diff?fromRepo=%zzPROJ/repo", 'a broken %-escape');
+    out_of_scope(GET => reader => "$cmp/diff?fromRepo=PROJ/repo%2", 'an escape cut short');
+    out_of_scope(GET => reader => "$cmp/diff?fr%zzom=a&fromRepo=PROJ/repo", 'a name with a broken %-escape');
+    out_of_scope(GET => reader => "$cmp/diff?fromRepo=+PROJ/repo", 'a "+", which decodes to a space');
+    out_of_scope(GET => reader => "$cmp/diff?fromRepo=PROJ/other", 'another repository of its project');
     $mark = log_mark($env->error_log_path);
-    $out->(GET => reader => "$cmp/diff?fromRepo=42", 'a repository id');
+    out_of_scope(GET => reader => "$cmp/diff?fromRepo=42", 'a repository id');
     like(join('', log_lines_since($env->error_log_path, $mark)),
          qr/BBT820: .* fromRepo names is not inside .*: a repository id, which the module cannot resolve/,
          '  the log says an id cannot be decided');
-    $out->(GET => reader => "$cmp/changes?fromRepo=OTHER/secret", 'compare/changes');
-    $out->(GET => reader => "$cmp/commits?fromRepo=OTHER/secret", 'compare/commits');
-    $in->(GET => reader => "$cmp/diff?from=a&to=b&fromRepo=PROJ/repo", 'its own repository');
-    $in->(GET => reader => "$cmp/diff?fromRepo=proj%2Frepo", 'its own, spelled otherwise');
-    $in->(GET => reader => "$cmp/diff?from=a&to=b", 'no fromRepo');
+    out_of_scope(GET => reader => "$cmp/changes?fromRepo=OTHER/secret", 'compare/changes');
+    out_of_scope(GET => reader => "$cmp/commits?fromRepo=OTHER/secret", 'compare/commits');
+    in_scope(GET => reader => "$cmp/diff?from=a&to=b&fromRepo=PROJ/repo", 'its own repository');
+    in_scope(GET => reader => "$cmp/diff?fromRepo=proj%2Frepo", 'its own, spelled otherwise');
+    in_scope(GET => reader => "$cmp/diff?from=a&to=b", 'no fromRepo');
+    in_scope(GET => reader => "$cmp/diff?to=%zz&FROMREPO=PROJ%2frepo", 'another parameter\'s value is not read');
 
     # A project's token: its project's repositories, nothing else.
-    $in->(GET => project => "$cmp/diff?fromRepo=PROJ/other", 'a repository of its project');
-    $out->(GET => project => "$cmp/diff?fromRepo=OTHER/secret", 'another project');
-    $out->(GET => project => "$cmp/commits?fromRepo=7", 'a repository id');
+    in_scope(GET => project => "$cmp/diff?fromRepo=PROJ/other", 'a repository of its project');
+    out_of_scope(GET => project => "$cmp/diff?fromRepo=OTHER/secret", 'another project');
+    out_of_scope(GET => project => "$cmp/commits?fromRepo=7", 'a repository id');
 
     # A personal token: the backend decides the other repository for the owner.
     my ($res, $v) = $env->cgi_call(GET => "$cmp/diff?fromRepo=OTHER/fork", auth_bearer($tok{alice}));
@@ -168,26 +179,26 @@ subtest 'a second repository named outside the path: inside the scope, or refuse
     my $own = '{"title":"t","fromRef":' . $ref->('PROJ', 'repo') . ',"toRef":' . $ref->('PROJ', 'repo') . '}';
     my $fork = '{"title":"t","fromRef":' . $ref->('OTHER', 'fork') . ',"toRef":' . $ref->('PROJ', 'repo') . '}';
     my $pfork = '{"title":"t","fromRef":' . $ref->('PROJ', 'fork') . ',"toRef":' . $ref->('PROJ', 'repo') . '}';
-    $in->(POST => repo => $prs, 'a pull request within its repository', $own);
-    $in->(PUT => repo => "$prs/1", 'an update naming no ref', '{"version":0,"title":"u"}');
+    in_scope(POST => repo => $prs, 'a pull request within its repository', $own);
+    in_scope(PUT => repo => "$prs/1", 'an update naming no ref', '{"version":0,"title":"u"}');
     $mark = log_mark($env->error_log_path);
-    $out->(POST => repo => $prs, 'a pull request from a fork in another project', $fork);
+    out_of_scope(POST => repo => $prs, 'a pull request from a fork in another project', $fork);
     like(join('', log_lines_since($env->error_log_path, $mark)),
          qr/BBT820: token \Q$rid\E of repo:PROJ\/repo: POST \S+: the repository fromRef\.repository names is not inside the token's repository PROJ\/repo: OTHER\/fork/,
          '  the log says which (BBT820)');
-    $out->(POST => repo => $prs, 'from a fork in its own project', $pfork);
-    $out->(POST => repo => "$prs/", 'the same, with a trailing slash', $fork);
-    $out->(PUT => repo => "$prs/1", 'an update moving toRef to another project',
+    out_of_scope(POST => repo => $prs, 'from a fork in its own project', $pfork);
+    out_of_scope(POST => repo => "$prs/", 'the same, with a trailing slash', $fork);
+    out_of_scope(PUT => repo => "$prs/1", 'an update moving toRef to another project',
            '{"version":0,"toRef":' . $ref->('OTHER', 'x') . '}');
-    $out->(POST => repo => $prs, 'a ref whose repository is named by its id',
+    out_of_scope(POST => repo => $prs, 'a ref whose repository is named by its id',
            '{"fromRef":{"id":"refs/heads/x","repository":{"id":7}}}');
-    $out->(POST => repo => $prs, 'a twin in another case',
+    out_of_scope(POST => repo => $prs, 'a twin in another case',
            '{"fromRef":' . $ref->('PROJ', 'repo') . ',"FromRef":' . $ref->('OTHER', 'fork') . '}');
     ($res, $v) = call(POST => repo => $prs, 'fromRef=OTHER/fork');
     is_status($res, 400, 'a body that is no JSON object: 400');
     ok(!defined $v->{BBTOKEN_TARGET}, '  the backend never saw it');
-    $in->(POST => project => $prs, 'a project token: from a fork in its project', $pfork);
-    $out->(POST => project => $prs, 'a project token: from another project', $fork);
+    in_scope(POST => project => $prs, 'a project token: from a fork in its project', $pfork);
+    out_of_scope(POST => project => $prs, 'a project token: from another project', $fork);
 
     my $h = auth_bearer($tok{alice});
     $h->{'Content-Type'} = 'application/json';
