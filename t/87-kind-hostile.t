@@ -6,9 +6,10 @@
 # in the query (compare's fromRepo=, in every spelling the backend would
 # decode) or in a pull request's body (fromRef, toRef), which a personal
 # token may name (the backend decides it for the owner) and a project's or
-# a repository's token only inside its scope.  A stand-in CGI echoes what
-# it was let through with, so "refused" also means the backend never saw
-# it.  Then the life cycle an administrator relies on
+# a repository's token only inside its scope, and never with an id beside
+# the slug or key (nor the project a fork or a move names).  A stand-in
+# CGI echoes what it was let through with, so "refused" also means the
+# backend never saw it.  Then the life cycle an administrator relies on
 # when a project goes away: `revoke --project` is the project's own tokens
 # only, and the inventory's --kind repository --revoke takes its
 # repositories'.
@@ -209,6 +210,47 @@ subtest 'a second repository named outside the path: inside the scope, or refuse
     is_ok_res($res, '  its body is not read: the backend\'s to judge, as before');
     # Not one of the repository's tokens the next subtest counts.
     $env->cli_ok('revoke', $rread_id);
+};
+
+subtest 'a repository or project given with its id: refused to a scoped token' => sub {
+    my $prs = "$A/projects/PROJ/repos/repo/pull-requests";
+    my $repo = "$A/projects/PROJ/repos/repo";
+    my $obj = sub { qq({"id":"refs/heads/x","repository":{$_[0]"slug":"repo","project":{$_[1]"key":"PROJ"}}}) };
+
+    # A client that sends back a whole repository object from a GET.
+    in_scope(POST => repo => $prs, 'its own repository, no id', '{"fromRef":' . $obj->('', '') . '}');
+    my $mark = log_mark($env->error_log_path);
+    out_of_scope(POST => repo => $prs, 'its own slug and key beside a repository id',
+           '{"fromRef":' . $obj->('"id":7,', '') . '}');
+    like(join('', log_lines_since($env->error_log_path, $mark)),
+         qr/BBT820: token \Q$rid\E of repo:PROJ\/repo: POST \S+: the repository fromRef\.repository names is not inside the token's repository PROJ\/repo: a repository's id, which the module cannot resolve/,
+         '  the log says an id cannot be resolved (BBT820)');
+    out_of_scope(POST => repo => $prs, 'its own project key beside a project id',
+           '{"toRef":' . $obj->('', '"id":3,') . '}');
+    out_of_scope(POST => project => $prs, 'a project token: a repository id beside slug and key',
+           '{"fromRef":' . $obj->('"id":7,', '') . '}');
+    out_of_scope(PUT => project => "$prs/1", 'a project token: an id that is null',
+           '{"toRef":' . $obj->('"ID":null,', '') . '}');
+
+    # body-project=: the project a fork or a move names.
+    in_scope(POST => project => $repo, 'a fork into its own project', '{"project":{"key":"PROJ"}}');
+    in_scope(PUT => project => $repo, 'a rename in place', '{"name":"repo","project":{"key":"PROJ"}}');
+    $mark = log_mark($env->error_log_path);
+    out_of_scope(POST => project => $repo, 'a fork: its own key beside a project id',
+           '{"project":{"key":"PROJ","id":9}}');
+    like(join('', log_lines_since($env->error_log_path, $mark)),
+         qr/BBT820: token \Q$pid\E of project:PROJ: POST \S+: the repository project names is not inside the token's project PROJ: a project's id, which the module cannot resolve/,
+         '  the log says an id cannot be resolved (BBT820)');
+    out_of_scope(PUT => project => $repo, 'a move: its own key beside a project id',
+           '{"project":{"id":9,"key":"PROJ"}}');
+
+    # A personal token: unchanged, the backend checks its owner.
+    my $h = auth_bearer($tok{alice});
+    $h->{'Content-Type'} = 'application/json';
+    my ($res) = $env->cgi_call(POST => $prs, $h, '{"fromRef":' . $obj->('"id":7,', '"id":3,') . '}');
+    is_ok_res($res, 'a personal token: ids beside slug and key, the backend\'s to judge');
+    ($res) = $env->cgi_call(POST => $repo, $h, '{"project":{"key":"PROJ","id":9}}');
+    is_ok_res($res, 'a personal token: a fork naming a project id too');
 };
 
 subtest 'when a project goes: revoke --project is its own tokens; the inventory takes its repositories\'' => sub {

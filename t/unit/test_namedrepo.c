@@ -324,6 +324,29 @@ static void test_body(void)
           "", "fromRef.repository", "a slug's twin");
     b_out(&repo, "{\"fromRef\":" REF("PROJ", "re po") "}", "",
           "fromRef.repository", "not a slug");
+    /* A client sending back a whole repository object, as a GET gave it. */
+    b_out(&repo,
+          "{\"fromRef\":{\"repository\":{\"id\":7,\"slug\":\"repo\","
+          "\"project\":{\"key\":\"PROJ\"}}}}",
+          "", "fromRef.repository", "its own slug and key beside an id");
+    b_out(&repo,
+          "{\"toRef\":{\"repository\":{\"slug\":\"repo\","
+          "\"project\":{\"key\":\"PROJ\",\"id\":3}}}}",
+          "", "toRef.repository", "its own key beside a project id");
+    b_out(&project,
+          "{\"fromRef\":{\"repository\":{\"slug\":\"repo\",\"ID\":null,"
+          "\"project\":{\"key\":\"PROJ\"}}}}",
+          "", "fromRef.repository", "a project token: an id's twin, null");
+    b_in(&personal, "POST", A "/pull-requests",
+         "{\"fromRef\":{\"repository\":{\"id\":7,\"slug\":\"x\","
+         "\"project\":{\"key\":\"OTHER\",\"id\":3}}}}",
+         "a personal token: ids are the backend's");
+    ok(pr_inside(&repo, "POST", A "/pull-requests",
+                 "{\"fromRef\":{\"repository\":{\"id\":7,\"slug\":"
+                 "\"repo\",\"project\":{\"key\":\"PROJ\"}}}}",
+                 &n) == 0 &&
+           strstr(n.why, "repository's id, which the module cannot resolve"),
+       "an id is refused as one: %s", n.why ? n.why : "");
     ok(pr_inside(&repo, "POST", A "/pull-requests", NULL, &n) == 0 &&
            n.repo.key[0] == '\0',
        "no body read: refused");
