@@ -213,9 +213,19 @@ static int bbt_named_query(const bbt_namedrepo_t *nr, const bbt_tokscope_t *s,
     return 1;
 }
 
+/* 1 if the object at names[0..n) holds an "id" member (or its twin),
+ * names having room for one more. */
+static int bbt_named_has_id(const bbt_body_t *body, const char **names,
+                            size_t n)
+{
+    names[n] = "id";
+    return bbt_body_has(body, names, n + 1);
+}
+
 /* The repository object at PATH: {"slug": ..., "project": {"key": ...}}.
- * Only these are read: a backend that could take the repository by another
- * member (an id beside them) is not held to what was decided. */
+ * Bitbucket may take a repository or a project by an "id" member instead,
+ * which the module cannot map to a key and slug: an object holding one is
+ * refused, even beside the slug and key it would be decided by. */
 static int bbt_named_body(const bbt_namedpath_t *p, const bbt_tokscope_t *s,
                           const bbt_body_t *body, bbt_named_t *out)
 {
@@ -241,6 +251,12 @@ static int bbt_named_body(const bbt_namedpath_t *p, const bbt_tokscope_t *s,
         return bbt_named_outside(out, p->text,
                                  "not an object with a string slug and a "
                                  "project with a string key");
+    /* The project's first: the repository's overwrites "project". */
+    if (bbt_named_has_id(body, names, p->n + 1) ||
+        bbt_named_has_id(body, names, p->n))
+        return bbt_named_outside(out, p->text,
+                                 "a repository's id, which the module "
+                                 "cannot resolve");
     return bbt_named_repo(s, key, klen, slug, slen, p->text, out);
 }
 
@@ -249,7 +265,13 @@ int bbt_namedrepo_inside(const bbt_namedrepo_t *nr, const bbt_tokscope_t *s,
 {
     size_t i;
 
-    if (!nr || s->kind == BBT_KIND_PERSONAL)
+    if (s->kind == BBT_KIND_PERSONAL)
+        return 1;
+    if (q->project_id)
+        return bbt_named_outside(out, q->project_id,
+                                 "a project's id, which the module cannot "
+                                 "resolve");
+    if (!nr)
         return 1;
     if (nr->query && !bbt_named_query(nr, s, q, out))
         return 0;

@@ -11,7 +11,8 @@
  * here is asked.  A project's or a repository's token is nobody
  * (REMOTE_USER project:KEY or repo:KEY/slug): the second repository must
  * lie inside its scope (bbt_kind_covers), and one that cannot be decided
- * (a numeric id the module cannot resolve, an encoding that does not
+ * (a numeric id the module cannot resolve, an id beside a slug or a key,
+ * which the backend may take instead of them, an encoding that does not
  * decode, a body of another shape) is refused, never guessed.
  *
  * Nothing here knows httpd.
@@ -72,6 +73,9 @@ typedef struct {
     size_t nparams;
     /* The parsed body, or NULL when it is not to be had (body-repo=). */
     const bbt_body_t *body;
+    /* A body-project= route's project object, as its PATH names it, when
+     * it holds an "id" member (bbt_match_t.into_id), or NULL. */
+    const char *project_id;
 } bbt_named_req_t;
 
 /* What bbt_namedrepo_inside found outside the scope. */
@@ -85,8 +89,9 @@ typedef struct {
     const char *why;
 } bbt_named_t;
 
-/* 1 if every repository request q names where nr looks lies inside scope
- * s; 0 with *out saying which does not.  A personal scope holds
+/* 1 if every repository request q names where nr looks (nr NULL: nowhere)
+ * lies inside scope s, and no project object q->project_id says holds an
+ * id; 0 with *out saying which does not.  A personal scope holds
  * everything.  q->body NULL under body-repo= is 0. */
 int bbt_namedrepo_inside(const bbt_namedrepo_t *nr, const bbt_tokscope_t *s,
                          const bbt_named_req_t *q, bbt_named_t *out);

@@ -229,6 +229,7 @@ int bbt_routing_route(request_rec *r, const bbt_dir_conf_t *conf, bbt_req_t *rq)
     }
     rq->access.token_need = mp->token_need;
     rq->named = bbt_rule_named(mp->rule);
+    rq->into_id = mp->into_id;
     if (mp->into != BBT_INTO_NONE) {
         /* Never a COPY or MOVE (bbt_bodyproj_check): one second end. */
         bbt_route_into(rq, mp);
@@ -307,11 +308,12 @@ int bbt_routing_named(request_rec *r, bbt_req_t *rq)
     int status;
 
     a->named_outside = 0;
-    if (!rq->routed || !rq->named || a->password ||
+    if (!rq->routed || (!rq->named && !rq->into_id) || a->password ||
         a->scope.kind == BBT_KIND_PERSONAL) {
         return OK;
     }
     memset(&q, 0, sizeof(q));
+    q.project_id = rq->into_id;
     if (bbt_namedrepo_wants_query(rq->named)) {
         q.nparams = bbt_routing_params(r, &params);
         q.params = params;

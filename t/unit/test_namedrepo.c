@@ -352,6 +352,61 @@ static void test_body(void)
        "no body read: refused");
 }
 
+/* body-project=: the object holding the key a fork or a move names, when
+ * it holds an id too, for scope s (1 inside, 0 with *n). */
+static int proj_inside(const bbt_tokscope_t *s, const char *method,
+                       const char *json, bbt_named_t *n)
+{
+    bbt_match_t m;
+    bbt_body_t *b = NULL;
+    bbt_named_req_t q;
+
+    memset(n, 0, sizeof(*n));
+    memset(&q, 0, sizeof(q));
+    if (bbt_body_parse(json, strlen(json), &b, NULL, 0) ||
+        bbt_rules_match_body(rest, method, A, NULL, 0, b, &m) !=
+            BBT_ROUTE_MATCH) {
+        bbt_body_free(b);
+        diag("%s %s: no match", method, json);
+        return -1;
+    }
+    bbt_body_free(b);
+    q.project_id = m.into_id;
+    return bbt_namedrepo_inside(bbt_rule_named(m.rule), s, &q, n);
+}
+
+static void test_project_id(void)
+{
+    static const char *const ids[] = {
+        "{\"project\":{\"key\":\"PROJ\",\"id\":9}}",
+        "{\"project\":{\"id\":\"9\",\"key\":\"PROJ\"}}",
+        "{\"project\":{\"key\":\"PROJ\",\"Id\":null}}",
+    };
+    bbt_named_t n;
+    size_t i;
+
+    for (i = 0; i < sizeof(ids) / sizeof(ids[0]); i++) {
+        ok(proj_inside(&project, "POST", ids[i], &n) == 0 && n.where &&
+               strcmp(n.where, "project") == 0 && n.repo.key[0] == '\0' &&
+               strstr(n.why, "project's id"),
+           "a fork, project token: refused %s", ids[i]);
+        ok(proj_inside(&repo, "PUT", ids[i], &n) == 0,
+           "a move, repository token: refused %s", ids[i]);
+        ok(proj_inside(&personal, "POST", ids[i], &n) == 1,
+           "a fork, personal token: the backend's %s", ids[i]);
+    }
+    ok(proj_inside(&project, "POST", "{\"project\":{\"key\":\"PROJ\"}}", &n) ==
+           1,
+       "a fork, project token: its key alone");
+    ok(proj_inside(&project, "PUT",
+                   "{\"name\":\"r\",\"id\":4,\"project\":{\"key\":"
+                   "\"PROJ\"}}",
+                   &n) == 1,
+       "a move: the repository's own id is not the project's");
+    ok(proj_inside(&project, "POST", "{\"name\":\"r\",\"id\":4}", &n) == 1,
+       "a fork without a project names no project object");
+}
+
 int main(void)
 {
     char err[BBT_RULES_ERR_MAX];
@@ -373,6 +428,7 @@ int main(void)
     test_errors();
     test_query();
     test_body();
+    test_project_id();
     bbt_rules_free(rest);
     return done_testing();
 }
