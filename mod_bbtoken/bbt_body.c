@@ -112,23 +112,25 @@ bbt_member_t bbt_body_member(const bbt_body_t *b, const char *name,
     return BBT_MEMBER_STRING;
 }
 
-bbt_member_t bbt_body_path(const bbt_body_t *b, const char *const *names,
-                           size_t n, const char **value, size_t *len)
+/* Walk names[0..n) from the top: BBT_MEMBER_STRING with *found the last
+ * member's value, whatever it is, or why there is none (as bbt_body_path
+ * says). */
+static bbt_member_t bbt_body_walk(const bbt_body_t *b, const char *const *names,
+                                  size_t n, json_t **found)
 {
-    json_t *at, *found = NULL;
+    json_t *at;
     size_t i;
     int m;
 
-    *value = NULL;
-    *len = 0;
+    *found = NULL;
     if (!b || !names || n == 0) {
         return BBT_MEMBER_ABSENT;
     }
-    for (i = 0, at = b->json; i < n; i++, at = found) {
+    for (i = 0, at = b->json; i < n; i++, at = *found) {
         if (!json_is_object(at)) {
             return BBT_MEMBER_MISSHAPEN;
         }
-        m = bbt_body_find(at, names[i], &found);
+        m = bbt_body_find(at, names[i], found);
         if (m < 0) {
             return BBT_MEMBER_AMBIGUOUS;
         }
@@ -136,12 +138,34 @@ bbt_member_t bbt_body_path(const bbt_body_t *b, const char *const *names,
             return i == 0 ? BBT_MEMBER_ABSENT : BBT_MEMBER_MISSHAPEN;
         }
     }
+    return BBT_MEMBER_STRING;
+}
+
+bbt_member_t bbt_body_path(const bbt_body_t *b, const char *const *names,
+                           size_t n, const char **value, size_t *len)
+{
+    json_t *found;
+    bbt_member_t m = bbt_body_walk(b, names, n, &found);
+
+    *value = NULL;
+    *len = 0;
+    if (m != BBT_MEMBER_STRING) {
+        return m;
+    }
     if (!json_is_string(found)) {
         return BBT_MEMBER_MISSHAPEN;
     }
     *value = json_string_value(found);
     *len = json_string_length(found);
     return BBT_MEMBER_STRING;
+}
+
+int bbt_body_has(const bbt_body_t *b, const char *const *names, size_t n)
+{
+    json_t *found;
+    bbt_member_t m = bbt_body_walk(b, names, n, &found);
+
+    return m == BBT_MEMBER_STRING || m == BBT_MEMBER_AMBIGUOUS;
 }
 
 /* Whether s, without the spaces and tabs around it, is one of words, in

@@ -72,4 +72,9 @@ bbt_member_t bbt_body_member(const bbt_body_t *b, const char *name,
 bbt_member_t bbt_body_path(const bbt_body_t *b, const char *const *names,
                            size_t n, const char **value, size_t *len);
 
+/* 1 if the member at a path of n nested members (as bbt_body_path walks
+ * it) is there, whatever its value (null included), or another member
+ * could be taken for one on the way (a twin); 0 if it is absent. */
+int bbt_body_has(const bbt_body_t *b, const char *const *names, size_t n);
+
 #endif

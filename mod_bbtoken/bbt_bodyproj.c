@@ -11,6 +11,9 @@
 struct bbt_bodyproj {
     char *names[BBT_BODYPROJ_DEPTH];
     size_t n; /* 0: body-project= not given (yet) */
+    /* PATH without its last name, the object holding the key ("project");
+     * "body" when that is the body itself. */
+    char *object;
     bbt_perm_t need;
     /* body-project-absent=personal: a body without the member puts the
      * repository into the personal project of whoever asks (Bitbucket's
@@ -72,6 +75,10 @@ static int bbt_bodyproj_path(bbt_bodyproj_t *bp, const char *v,
             return bbt_bodyproj_err(err, errlen, origin,
                                     "body-project= PATH ends in '.':", v);
     }
+    for (p = colon; p > v && *p != '.'; p--)
+        ;
+    if (!(bp->object = p > v ? strndup(v, (size_t)(p - v)) : strdup("body")))
+        return bbt_bodyproj_err(err, errlen, origin, "out of memory", v);
     return 0;
 }
 
@@ -126,6 +133,16 @@ const char *bbt_bodyproj_check(const bbt_bodyproj_t *bp, int deny,
     return NULL;
 }
 
+/* 1 if the object holding the key holds an "id" member (or its twin). */
+static int bbt_bodyproj_has_id(const bbt_bodyproj_t *bp, const bbt_body_t *body)
+{
+    const char *names[BBT_BODYPROJ_DEPTH];
+
+    memcpy(names, bp->names, bp->n * sizeof(names[0]));
+    names[bp->n - 1] = "id";
+    return bbt_body_has(body, names, bp->n);
+}
+
 const char *bbt_bodyproj_eval(const bbt_bodyproj_t *bp, const bbt_body_t *body,
                               bbt_match_t *out)
 {
@@ -134,6 +151,7 @@ const char *bbt_bodyproj_eval(const bbt_bodyproj_t *bp, const bbt_body_t *body,
 
     out->into = BBT_INTO_NONE;
     out->into_key[0] = '\0';
+    out->into_id = NULL;
     out->into_need = bp->need;
     switch (
         bbt_body_path(body, (const char *const *)bp->names, bp->n, &v, &len)) {
@@ -144,6 +162,8 @@ const char *bbt_bodyproj_eval(const bbt_bodyproj_t *bp, const bbt_body_t *body,
     case BBT_MEMBER_STRING:
         if (bbt_input_key(v, len, out->into_key) != 0)
             return "the body's project key is not a project key";
+        if (bbt_bodyproj_has_id(bp, body))
+            out->into_id = bp->object;
         if (!(bp->same_skip && strcmp(out->into_key, out->target.key) == 0))
             out->into = BBT_INTO_KEY;
         return NULL;
@@ -163,5 +183,6 @@ void bbt_bodyproj_free(bbt_bodyproj_t *bp)
         return;
     for (i = 0; i < bp->n; i++)
         free(bp->names[i]);
+    free(bp->object);
     free(bp);
 }

@@ -20,9 +20,6 @@ struct bbt_namedrepo {
     size_t npaths; /* body-repo=: 0 for none */
 };
 
-/* The longest value a query parameter naming KEY/slug can have, decoded. */
-#define BBT_NAMED_VALUE_MAX (BBT_KEY_BUF + 1 + BBT_SLUG_MAX)
-
 static int bbt_named_err(char *err, size_t errlen, const char *origin,
                          const char *what, const char *v)
 {
@@ -126,66 +123,21 @@ int bbt_namedrepo_wants_body(const bbt_namedrepo_t *nr)
     return nr && nr->npaths > 0;
 }
 
-static int bbt_named_hex(unsigned char c)
+int bbt_namedrepo_wants_query(const bbt_namedrepo_t *nr)
 {
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
+    return nr && nr->query;
 }
 
-/* s[0..n) as a query decodes it (%XX a byte, "+" a space) into out (cap
- * bytes): its length; -1 for a broken escape, which no decoder reads as
- * this one does; -2 when it does not fit. */
-static long bbt_named_decode(const char *s, size_t n, char *out, size_t cap)
+/* 1 if a and b are equal ignoring ASCII case: the backend may read
+ * parameter names so, and reading one more as ours refuses no more than
+ * that request. */
+static int bbt_named_eq(const char *a, const char *b)
 {
-    size_t i, o = 0;
-
-    for (i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-
-        if (c == '%') {
-            int hi, lo;
-
-            if (i + 2 >= n)
-                return -1;
-            hi = bbt_named_hex((unsigned char)s[i + 1]);
-            lo = bbt_named_hex((unsigned char)s[i + 2]);
-            if (hi < 0 || lo < 0)
-                return -1;
-            c = (unsigned char)(hi * 16 + lo);
-            i += 2;
-        } else if (c == '+') {
-            c = ' ';
-        }
-        if (o == cap)
-            return -2;
-        out[o++] = (char)c;
-    }
-    return (long)o;
-}
-
-/* 1 if a and b (n bytes each) are equal ignoring ASCII case: the backend
- * may read parameter names so, and reading one more as ours refuses no
- * more than that request. */
-static int bbt_named_eq(const char *a, const char *b, size_t n)
-{
-    size_t i;
-
-    for (i = 0; i < n; i++) {
-        unsigned char x = (unsigned char)a[i], y = (unsigned char)b[i];
-
-        if (x >= 'A' && x <= 'Z')
-            x = (unsigned char)(x - 'A' + 'a');
-        if (y >= 'A' && y <= 'Z')
-            y = (unsigned char)(y - 'A' + 'a');
-        if (x != y)
-            return 0;
-    }
-    return 1;
+    for (; *a &&
+           bbt_to_lower((unsigned char)*a) == bbt_to_lower((unsigned char)*b);
+         a++, b++)
+        ;
+    return *a == '\0' && *b == '\0';
 }
 
 static int bbt_named_outside(bbt_named_t *out, const char *where,
@@ -237,50 +189,43 @@ static int bbt_named_value(const bbt_tokscope_t *s, const char *v, size_t n,
                           n - (size_t)(slash - v) - 1, where, out);
 }
 
-/* Every parameter of args called nr->query.  "&" and ";" both end one:
- * a backend that splits only at "&" reads a value holding ";", which
- * names no repository it could serve. */
+/* Every parameter of q called nr->query, however often. */
 static int bbt_named_query(const bbt_namedrepo_t *nr, const bbt_tokscope_t *s,
-                           const char *args, bbt_named_t *out)
+                           const bbt_named_req_t *q, bbt_named_t *out)
 {
-    size_t qlen = strlen(nr->query);
-    const char *p = args, *end = args + strlen(args);
-    char name[BBT_NAMEDREPO_NAME_MAX];
-    char value[BBT_NAMED_VALUE_MAX];
+    size_t i;
 
-    while (p <= end) {
-        const char *q = p, *eq;
-        long nlen, vlen;
+    for (i = 0; i < q->nparams; i++) {
+        const bbt_qparam_t *p = &q->params[i];
 
-        while (q < end && *q != '&' && *q != ';')
-            q++;
-        eq = memchr(p, '=', (size_t)(q - p));
-        nlen = bbt_named_decode(p, (size_t)((eq ? eq : q) - p), name,
-                                sizeof(name));
-        if (nlen == -1)
+        if (!p->name)
             return bbt_named_outside(out, nr->query,
                                      "a parameter name with a broken "
-                                     "%-escape");
-        if (nlen >= 0 && (size_t)nlen == qlen &&
-            bbt_named_eq(name, nr->query, qlen)) {
-            vlen = eq ? bbt_named_decode(eq + 1, (size_t)(q - eq - 1), value,
-                                         sizeof(value))
-                      : 0;
-            if (vlen == -1)
-                return bbt_named_outside(out, nr->query, "a broken %-escape");
-            if (vlen == -2)
-                return bbt_named_outside(out, nr->query, "not KEY/slug");
-            if (!bbt_named_value(s, value, (size_t)vlen, nr->query, out))
-                return 0;
-        }
-        p = q + 1;
+                                     "%-escape or a %00");
+        if (!bbt_named_eq(p->name, nr->query))
+            continue;
+        if (!p->value)
+            return bbt_named_outside(out, nr->query,
+                                     "a broken %-escape or a %00");
+        if (!bbt_named_value(s, p->value, strlen(p->value), nr->query, out))
+            return 0;
     }
     return 1;
 }
 
+/* 1 if the object at names[0..n) holds an "id" member (or its twin),
+ * names having room for one more. */
+static int bbt_named_has_id(const bbt_body_t *body, const char **names,
+                            size_t n)
+{
+    names[n] = "id";
+    return bbt_body_has(body, names, n + 1);
+}
+
 /* The repository object at PATH: {"slug": ..., "project": {"key": ...}}.
- * Only these are read: a backend that could take the repository by another
- * member (an id beside them) is not held to what was decided. */
+ * Bitbucket may take a repository or a project by an "id" member instead,
+ * which the module cannot map to a key and slug: an object holding one is
+ * refused, even beside the slug and key it would be decided by. */
 static int bbt_named_body(const bbt_namedpath_t *p, const bbt_tokscope_t *s,
                           const bbt_body_t *body, bbt_named_t *out)
 {
@@ -306,24 +251,35 @@ static int bbt_named_body(const bbt_namedpath_t *p, const bbt_tokscope_t *s,
         return bbt_named_outside(out, p->text,
                                  "not an object with a string slug and a "
                                  "project with a string key");
+    /* The project's first: the repository's overwrites "project". */
+    if (bbt_named_has_id(body, names, p->n + 1) ||
+        bbt_named_has_id(body, names, p->n))
+        return bbt_named_outside(out, p->text,
+                                 "a repository's id, which the module "
+                                 "cannot resolve");
     return bbt_named_repo(s, key, klen, slug, slen, p->text, out);
 }
 
 int bbt_namedrepo_inside(const bbt_namedrepo_t *nr, const bbt_tokscope_t *s,
-                         const char *args, const bbt_body_t *body,
-                         bbt_named_t *out)
+                         const bbt_named_req_t *q, bbt_named_t *out)
 {
     size_t i;
 
-    if (!nr || s->kind == BBT_KIND_PERSONAL)
+    if (s->kind == BBT_KIND_PERSONAL)
         return 1;
-    if (nr->query && args && !bbt_named_query(nr, s, args, out))
+    if (q->project_id)
+        return bbt_named_outside(out, q->project_id,
+                                 "a project's id, which the module cannot "
+                                 "resolve");
+    if (!nr)
+        return 1;
+    if (nr->query && !bbt_named_query(nr, s, q, out))
         return 0;
-    if (nr->npaths && !body)
+    if (nr->npaths && !q->body)
         return bbt_named_outside(out, nr->paths[0].text,
                                  "in a request body that was not read");
     for (i = 0; i < nr->npaths; i++) {
-        if (!bbt_named_body(&nr->paths[i], s, body, out))
+        if (!bbt_named_body(&nr->paths[i], s, q->body, out))
             return 0;
     }
     return 1;

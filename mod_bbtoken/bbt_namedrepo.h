@@ -11,8 +11,9 @@
  * here is asked.  A project's or a repository's token is nobody
  * (REMOTE_USER project:KEY or repo:KEY/slug): the second repository must
  * lie inside its scope (bbt_kind_covers), and one that cannot be decided
- * (a numeric id the module cannot resolve, an encoding it cannot read, a
- * body of another shape) is refused, never guessed.
+ * (a numeric id the module cannot resolve, an id beside a slug or a key,
+ * which the backend may take instead of them, an encoding that does not
+ * decode, a body of another shape) is refused, never guessed.
  *
  * Nothing here knows httpd.
  */
@@ -53,6 +54,30 @@ const char *bbt_namedrepo_check(const bbt_namedrepo_t *nr, int deny,
 /* 1 if deciding needs the request body (body-repo=). */
 int bbt_namedrepo_wants_body(const bbt_namedrepo_t *nr);
 
+/* 1 if deciding needs the query's parameters (query-repo=). */
+int bbt_namedrepo_wants_query(const bbt_namedrepo_t *nr);
+
+/* One query parameter, split and %-decoded by the caller (httpd's glue,
+ * with APR's decoder: "+" a space).  name or value NULL: it could not be
+ * decoded (a broken %-escape, or a %00, which a C string cannot hold);
+ * value "" for a parameter without "=". */
+typedef struct {
+    const char *name;
+    const char *value;
+} bbt_qparam_t;
+
+/* What a request says where a route looks for a second repository. */
+typedef struct {
+    /* The query's parameters, in order (query-repo=). */
+    const bbt_qparam_t *params;
+    size_t nparams;
+    /* The parsed body, or NULL when it is not to be had (body-repo=). */
+    const bbt_body_t *body;
+    /* A body-project= route's project object, as its PATH names it, when
+     * it holds an "id" member (bbt_match_t.into_id), or NULL. */
+    const char *project_id;
+} bbt_named_req_t;
+
 /* What bbt_namedrepo_inside found outside the scope. */
 typedef struct {
     /* The repository named (canonical key, slug); key empty when what is
@@ -64,13 +89,12 @@ typedef struct {
     const char *why;
 } bbt_named_t;
 
-/* 1 if every repository the request names where nr looks (args: the raw
- * query string or NULL; body: the parsed body, or NULL when it is not to
- * be had) lies inside scope s; 0 with *out saying which does not.  A
- * personal scope holds everything.  body NULL under body-repo= is 0. */
+/* 1 if every repository request q names where nr looks (nr NULL: nowhere)
+ * lies inside scope s, and no project object q->project_id says holds an
+ * id; 0 with *out saying which does not.  A personal scope holds
+ * everything.  q->body NULL under body-repo= is 0. */
 int bbt_namedrepo_inside(const bbt_namedrepo_t *nr, const bbt_tokscope_t *s,
-                         const char *args, const bbt_body_t *body,
-                         bbt_named_t *out);
+                         const bbt_named_req_t *q, bbt_named_t *out);
 
 void bbt_namedrepo_free(bbt_namedrepo_t *nr);
 

@@ -35,8 +35,11 @@ typedef struct {
     int cache_keyed;
     int routed;
     const char *route; /* the route that decided, "file:line" */
-    /* Its query-repo= and body-repo=, or NULL (bbt_routing_named). */
+    /* Its query-repo= and body-repo=, or NULL; and its body-project=
+     * object when that holds an id (bbt_match_t.into_id), or NULL: what
+     * bbt_routing_named decides. */
     const bbt_namedrepo_t *named;
+    const char *into_id;
     /* What the route asks for and what the token and its owner hold:
      * levels, targets, and whether a password rather than a token. */
     bbt_access_t access;

@@ -11,6 +11,7 @@
 #include "http_core.h"
 #include "http_log.h"
 #include "http_request.h"
+#include "apr_escape.h"
 #include "apr_strings.h"
 #include "apr_uri.h"
 
@@ -228,6 +229,7 @@ int bbt_routing_route(request_rec *r, const bbt_dir_conf_t *conf, bbt_req_t *rq)
     }
     rq->access.token_need = mp->token_need;
     rq->named = bbt_rule_named(mp->rule);
+    rq->into_id = mp->into_id;
     if (mp->into != BBT_INTO_NONE) {
         /* Never a COPY or MOVE (bbt_bodyproj_check): one second end. */
         bbt_route_into(rq, mp);
@@ -256,26 +258,75 @@ int bbt_routing_route(request_rec *r, const bbt_dir_conf_t *conf, bbt_req_t *rq)
     return OK;
 }
 
+/* s decoded in place by APR ("+" a space), or NULL when it does not
+ * decode: a broken %-escape, or a %00 (APR_BADCH), which would end the C
+ * string early. */
+static const char *bbt_routing_unescape(char *s)
+{
+    apr_status_t rv =
+        apr_unescape_url(s, s, APR_ESCAPE_STRING, NULL, NULL, 1, NULL);
+
+    return rv == APR_SUCCESS || rv == APR_NOTFOUND ? s : NULL;
+}
+
+/* r's query string as parameters (bbt_qparam_t), into *out: their count.
+ * Both "&" and ";" end one: a backend that splits only at "&" reads a
+ * value holding ";", which names no repository it could serve, while one
+ * that splits at ";" too reads what follows as a parameter of its own. */
+static size_t bbt_routing_params(request_rec *r, bbt_qparam_t **out)
+{
+    const char *c;
+    char *p, *next, *eq;
+    size_t n = 1, i = 0;
+
+    *out = NULL;
+    if (!r->args) {
+        return 0;
+    }
+    for (c = r->args; *c; c++) {
+        n += *c == '&' || *c == ';';
+    }
+    *out = apr_palloc(r->pool, n * sizeof(**out));
+    for (p = apr_pstrdup(r->pool, r->args); p; p = next, i++) {
+        if ((next = strpbrk(p, "&;"))) {
+            *next++ = '\0';
+        }
+        if ((eq = strchr(p, '='))) {
+            *eq = '\0';
+        }
+        (*out)[i].name = bbt_routing_unescape(p);
+        (*out)[i].value = eq ? bbt_routing_unescape(eq + 1) : "";
+    }
+    return i;
+}
+
 int bbt_routing_named(request_rec *r, bbt_req_t *rq)
 {
     bbt_access_t *a = &rq->access;
-    const bbt_body_t *body = NULL;
+    bbt_named_req_t q;
+    bbt_qparam_t *params;
     int status;
 
     a->named_outside = 0;
-    if (!rq->routed || !rq->named || a->password ||
+    if (!rq->routed || (!rq->named && !rq->into_id) || a->password ||
         a->scope.kind == BBT_KIND_PERSONAL) {
         return OK;
     }
+    memset(&q, 0, sizeof(q));
+    q.project_id = rq->into_id;
+    if (bbt_namedrepo_wants_query(rq->named)) {
+        q.nparams = bbt_routing_params(r, &params);
+        q.params = params;
+    }
     if (bbt_namedrepo_wants_body(rq->named)) {
-        status = bbt_reqbody_get(r, &body);
+        status = bbt_reqbody_get(r, &q.body);
         if (status != OK && status != DECLINED) {
             return status;
         }
-        /* A sub-request has no body: body stays NULL, which is outside. */
+        /* A sub-request has no body: q.body stays NULL, which is outside. */
     }
     a->named_outside =
-        !bbt_namedrepo_inside(rq->named, &a->scope, r->args, body, &a->named);
+        !bbt_namedrepo_inside(rq->named, &a->scope, &q, &a->named);
     return OK;
 }
 

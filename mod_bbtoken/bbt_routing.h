@@ -25,7 +25,8 @@ int bbt_routing_route(request_rec *r, const bbt_dir_conf_t *conf,
 
 /* For a project's or a repository's token, once it is verified: whether
  * the repositories the route's query-repo= and body-repo= find in the
- * request lie inside its scope, into rq->access.named_outside and .named
+ * request lie inside its scope, and its body-project= object holds no id,
+ * into rq->access.named_outside and .named
  * (bbt_decide refuses what does not).  The body is read for it only then:
  * a personal token or a password user is decided on the path alone, as the
  * backend decides the other repository for that person.  OK, or the

@@ -108,6 +108,11 @@ typedef struct {
     bbt_into_t into;
     char into_key[BBT_KEY_BUF];
     bbt_perm_t into_need;
+    /* The object holding that key, as its PATH names it ("project"), when
+     * it holds an "id" member too, or NULL: the backend may take the
+     * project by the id, so a project's or a repository's token is refused
+     * it (bbt_namedrepo_inside). */
+    const char *into_id;
     /* The route that decided (a match or a deny), or NULL. */
     const bbt_rule_t *rule;
     /* No answer at all: a pattern could not be run to its end (its match

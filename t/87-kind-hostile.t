@@ -6,11 +6,13 @@
 # in the query (compare's fromRepo=, in every spelling the backend would
 # decode) or in a pull request's body (fromRef, toRef), which a personal
 # token may name (the backend decides it for the owner) and a project's or
-# a repository's token only inside its scope.  A stand-in CGI echoes what
-# it was let through with, so "refused" also means the backend never saw
-# it.  Then the life cycle an administrator relies on when a project goes
-# away: `revoke --project` is the project's own tokens only, and the
-# inventory's --kind repository --revoke takes its repositories'.
+# a repository's token only inside its scope, and never with an id beside
+# the slug or key (nor the project a fork or a move names).  A stand-in
+# CGI echoes what it was let through with, so "refused" also means the
+# backend never saw it.  Then the life cycle an administrator relies on
+# when a project goes away: `revoke --project` is the project's own tokens
+# only, and the inventory's --kind repository --revoke takes its
+# repositories'.
 use strict;
 use warnings;
 use FindBin;
@@ -67,6 +69,22 @@ sub refused {
     ok(!defined $v->{BBTOKEN_TARGET}, '  the backend never saw it');
 }
 
+# A request on PROJ/repo naming a second repository or project: refused
+# for the token's scope, or let through decided on PROJ/repo.
+sub out_of_scope {
+    my ($m, $who, $path, $name, $body) = @_;
+    my ($res, $v) = call($m, $who, $path, $body);
+    is_403($res, "$who token, $m $path: refused ($name)");
+    ok(!defined $v->{BBTOKEN_TARGET}, '  the backend never saw it');
+}
+
+sub in_scope {
+    my ($m, $who, $path, $name, $body) = @_;
+    my ($res, $v) = call($m, $who, $path, $body);
+    is_ok_res($res, "$who token, $m $path: allowed ($name)") or return;
+    is($v->{BBTOKEN_TARGET}, 'PROJ/repo', '  decided on PROJ/repo');
+}
+
 subtest 'a project token: its project, nothing else' => sub {
     allowed(GET => project => "$A/projects/PROJ", 'PROJ', 'its project');
     allowed(GET => project => "$A/projects/proj/repos/repo/browse", 'PROJ/repo', 'the key in lower case');
@@ -116,46 +134,40 @@ subtest 'a second repository named outside the path: inside the scope, or refuse
     my $prs = "$A/projects/PROJ/repos/repo/pull-requests";
     my $ref = sub { qq({"id":"refs/heads/x","repository":{"slug":"$_[1]","project":{"key":"$_[0]"}}}) };
 
-    my $out = sub {
-        my ($m, $who, $path, $name, $body) = @_;
-        my ($res, $v) = call($m, $who, $path, $body);
-        is_403($res, "$who token, $m $path: refused ($name)");
-        ok(!defined $v->{BBTOKEN_TARGET}, '  the backend never saw it');
-    };
-    my $in = sub {
-        my ($m, $who, $path, $name, $body) = @_;
-        my ($res, $v) = call($m, $who, $path, $body);
-        is_ok_res($res, "$who token, $m $path: allowed ($name)") or return;
-        is($v->{BBTOKEN_TARGET}, 'PROJ/repo', '  decided on PROJ/repo');
-    };
 
     # compare's fromRepo=, for a repository's token.
     my $mark = log_mark($env->error_log_path);
-    $out->(GET => reader => "$cmp/diff?from=a&to=b&fromRepo=OTHER/secret", 'OTHER/secret');
+    out_of_scope(GET => reader => "$cmp/diff?from=a&to=b&fromRepo=OTHER/secret", 'OTHER/secret');
     like(join('', log_lines_since($env->error_log_path, $mark)),
          qr/BBT820: token \Q$rread_id\E of repo:PROJ\/repo: GET \S+compare\/diff: the repository fromRepo names is not inside the token's repository PROJ\/repo: OTHER\/secret/,
          '  the log says which repository, with the token\'s id (BBT820)');
-    $out->(GET => reader => "$cmp/diff?fromRepo=OTHER%2Fsecret", 'the value %-encoded');
-    $out->(GET => reader => "$cmp/diff?fromRepo=%4FTHER/secret", 'the key %-encoded');
-    $out->(GET => reader => "$cmp/diff?from%52epo=OTHER/secret", 'the name %-encoded');
-    $out->(GET => reader => "$cmp/diff?fromRepo=PROJ/repo&fromRepo=OTHER/secret", 'repeated');
-    $out->(GET => reader => "$cmp/diff?from=a;fromRepo=OTHER/secret", 'after a ";"');
-    $out->(GET => reader => "$cmp/diff?fromRepo=PROJ/other", 'another repository of its project');
+    out_of_scope(GET => reader => "$cmp/diff?fromRepo=OTHER%2Fsecret", 'the value %-encoded');
+    out_of_scope(GET => reader => "$cmp/diff?fromRepo=%4FTHER/secret", 'the key %-encoded');
+    out_of_scope(GET => reader => "$cmp/diff?from%52epo=OTHER/secret", 'the name %-encoded');
+    out_of_scope(GET => reader => "$cmp/diff?fromRepo=PROJ/repo&fromRepo=OTHER/secret", 'repeated');
+    out_of_scope(GET => reader => "$cmp/diff?from=a;fromRepo=OTHER/secret", 'after a ";"');
+    out_of_scope(GET => reader => "$cmp/diff?fromRepo=PROJ/repo%00", 'its own with a %00');
+    out_of_scope(GET => reader => "$cmp/diff?fromRepo=%zzPROJ/repo", 'a broken %-escape');
+    out_of_scope(GET => reader => "$cmp/diff?fromRepo=PROJ/repo%2", 'an escape cut short');
+    out_of_scope(GET => reader => "$cmp/diff?fr%zzom=a&fromRepo=PROJ/repo", 'a name with a broken %-escape');
+    out_of_scope(GET => reader => "$cmp/diff?fromRepo=+PROJ/repo", 'a "+", which decodes to a space');
+    out_of_scope(GET => reader => "$cmp/diff?fromRepo=PROJ/other", 'another repository of its project');
     $mark = log_mark($env->error_log_path);
-    $out->(GET => reader => "$cmp/diff?fromRepo=42", 'a repository id');
+    out_of_scope(GET => reader => "$cmp/diff?fromRepo=42", 'a repository id');
     like(join('', log_lines_since($env->error_log_path, $mark)),
          qr/BBT820: .* fromRepo names is not inside .*: a repository id, which the module cannot resolve/,
          '  the log says an id cannot be decided');
-    $out->(GET => reader => "$cmp/changes?fromRepo=OTHER/secret", 'compare/changes');
-    $out->(GET => reader => "$cmp/commits?fromRepo=OTHER/secret", 'compare/commits');
-    $in->(GET => reader => "$cmp/diff?from=a&to=b&fromRepo=PROJ/repo", 'its own repository');
-    $in->(GET => reader => "$cmp/diff?fromRepo=proj%2Frepo", 'its own, spelled otherwise');
-    $in->(GET => reader => "$cmp/diff?from=a&to=b", 'no fromRepo');
+    out_of_scope(GET => reader => "$cmp/changes?fromRepo=OTHER/secret", 'compare/changes');
+    out_of_scope(GET => reader => "$cmp/commits?fromRepo=OTHER/secret", 'compare/commits');
+    in_scope(GET => reader => "$cmp/diff?from=a&to=b&fromRepo=PROJ/repo", 'its own repository');
+    in_scope(GET => reader => "$cmp/diff?fromRepo=proj%2Frepo", 'its own, spelled otherwise');
+    in_scope(GET => reader => "$cmp/diff?from=a&to=b", 'no fromRepo');
+    in_scope(GET => reader => "$cmp/diff?to=%zz&FROMREPO=PROJ%2frepo", 'another parameter\'s value is not read');
 
     # A project's token: its project's repositories, nothing else.
-    $in->(GET => project => "$cmp/diff?fromRepo=PROJ/other", 'a repository of its project');
-    $out->(GET => project => "$cmp/diff?fromRepo=OTHER/secret", 'another project');
-    $out->(GET => project => "$cmp/commits?fromRepo=7", 'a repository id');
+    in_scope(GET => project => "$cmp/diff?fromRepo=PROJ/other", 'a repository of its project');
+    out_of_scope(GET => project => "$cmp/diff?fromRepo=OTHER/secret", 'another project');
+    out_of_scope(GET => project => "$cmp/commits?fromRepo=7", 'a repository id');
 
     # A personal token: the backend decides the other repository for the owner.
     my ($res, $v) = $env->cgi_call(GET => "$cmp/diff?fromRepo=OTHER/fork", auth_bearer($tok{alice}));
@@ -168,26 +180,26 @@ subtest 'a second repository named outside the path: inside the scope, or refuse
     my $own = '{"title":"t","fromRef":' . $ref->('PROJ', 'repo') . ',"toRef":' . $ref->('PROJ', 'repo') . '}';
     my $fork = '{"title":"t","fromRef":' . $ref->('OTHER', 'fork') . ',"toRef":' . $ref->('PROJ', 'repo') . '}';
     my $pfork = '{"title":"t","fromRef":' . $ref->('PROJ', 'fork') . ',"toRef":' . $ref->('PROJ', 'repo') . '}';
-    $in->(POST => repo => $prs, 'a pull request within its repository', $own);
-    $in->(PUT => repo => "$prs/1", 'an update naming no ref', '{"version":0,"title":"u"}');
+    in_scope(POST => repo => $prs, 'a pull request within its repository', $own);
+    in_scope(PUT => repo => "$prs/1", 'an update naming no ref', '{"version":0,"title":"u"}');
     $mark = log_mark($env->error_log_path);
-    $out->(POST => repo => $prs, 'a pull request from a fork in another project', $fork);
+    out_of_scope(POST => repo => $prs, 'a pull request from a fork in another project', $fork);
     like(join('', log_lines_since($env->error_log_path, $mark)),
          qr/BBT820: token \Q$rid\E of repo:PROJ\/repo: POST \S+: the repository fromRef\.repository names is not inside the token's repository PROJ\/repo: OTHER\/fork/,
          '  the log says which (BBT820)');
-    $out->(POST => repo => $prs, 'from a fork in its own project', $pfork);
-    $out->(POST => repo => "$prs/", 'the same, with a trailing slash', $fork);
-    $out->(PUT => repo => "$prs/1", 'an update moving toRef to another project',
+    out_of_scope(POST => repo => $prs, 'from a fork in its own project', $pfork);
+    out_of_scope(POST => repo => "$prs/", 'the same, with a trailing slash', $fork);
+    out_of_scope(PUT => repo => "$prs/1", 'an update moving toRef to another project',
            '{"version":0,"toRef":' . $ref->('OTHER', 'x') . '}');
-    $out->(POST => repo => $prs, 'a ref whose repository is named by its id',
+    out_of_scope(POST => repo => $prs, 'a ref whose repository is named by its id',
            '{"fromRef":{"id":"refs/heads/x","repository":{"id":7}}}');
-    $out->(POST => repo => $prs, 'a twin in another case',
+    out_of_scope(POST => repo => $prs, 'a twin in another case',
            '{"fromRef":' . $ref->('PROJ', 'repo') . ',"FromRef":' . $ref->('OTHER', 'fork') . '}');
     ($res, $v) = call(POST => repo => $prs, 'fromRef=OTHER/fork');
     is_status($res, 400, 'a body that is no JSON object: 400');
     ok(!defined $v->{BBTOKEN_TARGET}, '  the backend never saw it');
-    $in->(POST => project => $prs, 'a project token: from a fork in its project', $pfork);
-    $out->(POST => project => $prs, 'a project token: from another project', $fork);
+    in_scope(POST => project => $prs, 'a project token: from a fork in its project', $pfork);
+    out_of_scope(POST => project => $prs, 'a project token: from another project', $fork);
 
     my $h = auth_bearer($tok{alice});
     $h->{'Content-Type'} = 'application/json';
@@ -198,6 +210,47 @@ subtest 'a second repository named outside the path: inside the scope, or refuse
     is_ok_res($res, '  its body is not read: the backend\'s to judge, as before');
     # Not one of the repository's tokens the next subtest counts.
     $env->cli_ok('revoke', $rread_id);
+};
+
+subtest 'a repository or project given with its id: refused to a scoped token' => sub {
+    my $prs = "$A/projects/PROJ/repos/repo/pull-requests";
+    my $repo = "$A/projects/PROJ/repos/repo";
+    my $obj = sub { qq({"id":"refs/heads/x","repository":{$_[0]"slug":"repo","project":{$_[1]"key":"PROJ"}}}) };
+
+    # A client that sends back a whole repository object from a GET.
+    in_scope(POST => repo => $prs, 'its own repository, no id', '{"fromRef":' . $obj->('', '') . '}');
+    my $mark = log_mark($env->error_log_path);
+    out_of_scope(POST => repo => $prs, 'its own slug and key beside a repository id',
+           '{"fromRef":' . $obj->('"id":7,', '') . '}');
+    like(join('', log_lines_since($env->error_log_path, $mark)),
+         qr/BBT820: token \Q$rid\E of repo:PROJ\/repo: POST \S+: the repository fromRef\.repository names is not inside the token's repository PROJ\/repo: a repository's id, which the module cannot resolve/,
+         '  the log says an id cannot be resolved (BBT820)');
+    out_of_scope(POST => repo => $prs, 'its own project key beside a project id',
+           '{"toRef":' . $obj->('', '"id":3,') . '}');
+    out_of_scope(POST => project => $prs, 'a project token: a repository id beside slug and key',
+           '{"fromRef":' . $obj->('"id":7,', '') . '}');
+    out_of_scope(PUT => project => "$prs/1", 'a project token: an id that is null',
+           '{"toRef":' . $obj->('"ID":null,', '') . '}');
+
+    # body-project=: the project a fork or a move names.
+    in_scope(POST => project => $repo, 'a fork into its own project', '{"project":{"key":"PROJ"}}');
+    in_scope(PUT => project => $repo, 'a rename in place', '{"name":"repo","project":{"key":"PROJ"}}');
+    $mark = log_mark($env->error_log_path);
+    out_of_scope(POST => project => $repo, 'a fork: its own key beside a project id',
+           '{"project":{"key":"PROJ","id":9}}');
+    like(join('', log_lines_since($env->error_log_path, $mark)),
+         qr/BBT820: token \Q$pid\E of project:PROJ: POST \S+: the repository project names is not inside the token's project PROJ: a project's id, which the module cannot resolve/,
+         '  the log says an id cannot be resolved (BBT820)');
+    out_of_scope(PUT => project => $repo, 'a move: its own key beside a project id',
+           '{"project":{"id":9,"key":"PROJ"}}');
+
+    # A personal token: unchanged, the backend checks its owner.
+    my $h = auth_bearer($tok{alice});
+    $h->{'Content-Type'} = 'application/json';
+    my ($res) = $env->cgi_call(POST => $prs, $h, '{"fromRef":' . $obj->('"id":7,', '"id":3,') . '}');
+    is_ok_res($res, 'a personal token: ids beside slug and key, the backend\'s to judge');
+    ($res) = $env->cgi_call(POST => $repo, $h, '{"project":{"key":"PROJ","id":9}}');
+    is_ok_res($res, 'a personal token: a fork naming a project id too');
 };
 
 subtest 'when a project goes: revoke --project is its own tokens; the inventory takes its repositories\'' => sub {

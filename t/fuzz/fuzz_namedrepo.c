@@ -1,13 +1,16 @@
 /*
  * libFuzzer target: the bitbucket-rest set's query-repo= (compare's
  * fromRepo) and body-repo= (a pull request's fromRef and toRef) reading
- * hostile query strings and bodies for a token of each kind.  The first
- * byte picks the kind and whether the rest is a query string or a body.
- * Whatever they say: a personal token is never refused here; a refusal
- * says where and why, and names either nothing or a canonical key and a
- * valid slug its scope does not cover; a query with no fromRepo in any
- * spelling is let through, and one that ends naming another project's
- * repository is refused.
+ * hostile query parameters and bodies for a token of each kind.  The
+ * first byte picks the kind and whether the rest is a query or a body.  A
+ * query is given as the glue gives it, decoded: split here at "&", each
+ * parameter at its first "=", a name or value that starts with "%" taken
+ * as one that did not decode (NULL).  Whatever they say: a personal token
+ * is never refused here; a refusal says where and why, and names either
+ * nothing or a canonical key and a valid slug its scope does not cover; a
+ * query with no fromRepo in any case and every name decoded is let
+ * through, and one that ends naming another project's repository is
+ * refused.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -63,13 +66,71 @@ static void check(const bbt_tokscope_t *s, int rc, const bbt_named_t *n)
         abort();
 }
 
+/* 1 if name is fromRepo in any ASCII case. */
+static int is_fromrepo(const char *name)
+{
+    const char *want = "fromrepo";
+
+    for (; *name && *want; name++, want++) {
+        char c = *name >= 'A' && *name <= 'Z' ? (char)(*name + 32) : *name;
+
+        if (c != *want)
+            return 0;
+    }
+    return !*name && !*want;
+}
+
+/* The query in `in` (modified) for scope s, checked as the header says. */
+static void query(const bbt_tokscope_t *s, char *in, size_t len)
+{
+    /* One more parameter than there are "&", and one appended below. */
+    size_t max = 2, n = 0, i;
+    bbt_qparam_t *params;
+    bbt_named_req_t q;
+    bbt_named_t out;
+    char *p, *next, *eq;
+    int maybe = 0, rc;
+
+    for (i = 0; i < len; i++)
+        max += in[i] == '&';
+    if (!(params = malloc(max * sizeof(*params))))
+        abort();
+    for (p = in; p; p = next, n++) {
+        if ((next = strchr(p, '&')))
+            *next++ = '\0';
+        if ((eq = strchr(p, '=')))
+            *eq++ = '\0';
+        params[n].name = p[0] == '%' ? NULL : p;
+        params[n].value = !eq ? "" : eq[0] == '%' ? NULL : eq;
+        maybe |= !params[n].name || is_fromrepo(params[n].name);
+    }
+    memset(&q, 0, sizeof(q));
+    memset(&out, 0, sizeof(out));
+    q.params = params;
+    q.nparams = n;
+    rc = bbt_namedrepo_inside(cmp, s, &q, &out);
+    check(s, rc, &out);
+    if (!maybe && rc != 1)
+        abort();
+    /* Another project's repository after it: refused, whatever came
+     * before. */
+    params[n].name = "fromRepo";
+    params[n].value = "OTHER/secret";
+    q.nparams = n + 1;
+    memset(&out, 0, sizeof(out));
+    rc = bbt_namedrepo_inside(cmp, s, &q, &out);
+    check(s, rc, &out);
+    if (s->kind != BBT_KIND_PERSONAL && rc != 0)
+        abort();
+    free(params);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     bbt_tokscope_t s;
     bbt_named_t n;
     char *in;
     unsigned sel;
-    int rc;
 
     if (!rest)
         load();
@@ -90,35 +151,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     memset(&n, 0, sizeof(n));
     if ((sel / 3) & 1) {
         bbt_body_t *b = NULL;
+        bbt_named_req_t q;
 
+        memset(&q, 0, sizeof(q));
         if (bbt_body_parse(in, size - 1, &b, NULL, 0) == NULL) {
-            check(&s, bbt_namedrepo_inside(prs, &s, NULL, b, &n), &n);
+            q.body = b;
+            check(&s, bbt_namedrepo_inside(prs, &s, &q, &n), &n);
             bbt_body_free(b);
         }
     } else {
-        size_t len = strlen(in), i;
-        char *more = malloc(len + 32), *lower = malloc(len + 1);
-
-        if (!more || !lower)
-            abort();
-        rc = bbt_namedrepo_inside(cmp, &s, in, NULL, &n);
-        check(&s, rc, &n);
-        /* No fromRepo in any spelling a decoder could make of it: none. */
-        for (i = 0; i <= len; i++)
-            lower[i] =
-                (char)(in[i] >= 'A' && in[i] <= 'Z' ? in[i] + 32 : in[i]);
-        if (!strchr(in, '%') && !strstr(lower, "fromrepo") && rc != 1)
-            abort();
-        /* Another project's repository after it: refused, whatever came
-         * before. */
-        memcpy(more, in, len);
-        strcpy(more + len, "&fromRepo=OTHER/secret");
-        rc = bbt_namedrepo_inside(cmp, &s, more, NULL, &n);
-        check(&s, rc, &n);
-        if (s.kind != BBT_KIND_PERSONAL && rc != 0)
-            abort();
-        free(more);
-        free(lower);
+        query(&s, in, strlen(in));
     }
     free(in);
     return 0;

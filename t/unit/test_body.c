@@ -253,6 +253,40 @@ static void test_path(void)
          "a path ending in an object: misshapen");
 }
 
+/* Whether the body s has a member at names (n of them), whatever its
+ * value. */
+static void has(const char *s, const char *const *names, size_t n, int want,
+                const char *what)
+{
+    bbt_body_t *b = NULL;
+    int got = -9;
+
+    if (parse(s, strlen(s), &b) == NULL)
+        got = bbt_body_has(b, names, n);
+    ok(got == want, "has: %s", what);
+    bbt_body_free(b);
+}
+
+static void test_has(void)
+{
+    static const char *const pid[] = {"project", "id"};
+
+    has("{\"project\":{\"key\":\"K\",\"id\":9}}", pid, 2, 1, "a number");
+    has("{\"project\":{\"id\":\"9\"}}", pid, 2, 1, "a string");
+    has("{\"project\":{\"id\":null}}", pid, 2, 1, "null");
+    has("{\"project\":{\"id\":{}}}", pid, 2, 1, "an object");
+    has("{\"project\":{\"ID\":1}}", pid, 2, 1, "only a twin");
+    has("{\"project\":{\"\u0131d\":1}}", pid, 2, 1,
+        "a non-ASCII letter that may fold to i");
+    has("{\"project\":{\"key\":\"K\"}}", pid, 2, 0, "absent");
+    has("{\"project\":{\"key\":\"K\",\"ids\":[1]}}", pid, 2, 0,
+        "a longer name is another");
+    has("{\"id\":1}", pid, 2, 0, "no project");
+    has("{\"project\":null}", pid, 2, 0, "project null: nothing there");
+    has("{\"project\":{\"id\":1},\"Project\":{}}", pid, 2, 1,
+        "a twin of project on the way");
+}
+
 static bbt_rules_t *lfs_rules(void)
 {
     char err[BBT_RULES_ERR_MAX];
@@ -534,6 +568,7 @@ int main(void)
     test_shape();
     test_member();
     test_path();
+    test_has();
     test_json_routes();
     test_json_errors();
     test_lfs_routes();

@@ -56,70 +56,136 @@ static const bbt_namedrepo_t *named_of(const char *method, const char *path,
     return bbt_rule_named(m.rule);
 }
 
-/* The compare route's fromRepo=, for scope s: 1 inside, 0 with *n. */
-static int cmp_inside(const bbt_tokscope_t *s, const char *args, bbt_named_t *n)
+/* The most parameters a case below has. */
+#define NPARAMS 3
+
+/* The compare route's fromRepo=, for scope s, the query's parameters
+ * given as the glue decodes them (name NULL ends the list; a name or
+ * value BROKEN did not decode): 1 inside, 0 with *n. */
+static const char BROKEN[] = "broken";
+
+static int cmp_inside(const bbt_tokscope_t *s, const bbt_qparam_t *in,
+                      bbt_named_t *n)
 {
-    const bbt_namedrepo_t *nr = named_of("GET", A "/compare/diff/a.txt", args);
+    const bbt_namedrepo_t *nr = named_of("GET", A "/compare/diff/a.txt", NULL);
+    bbt_qparam_t params[NPARAMS];
+    bbt_named_req_t q;
+    size_t i;
 
     memset(n, 0, sizeof(*n));
-    if (!nr) {
+    memset(&q, 0, sizeof(q));
+    if (!nr || !bbt_namedrepo_wants_query(nr)) {
         diag("no query-repo= on the compare route");
         return -1;
     }
-    return bbt_namedrepo_inside(nr, s, args, NULL, n);
+    for (i = 0; i < NPARAMS && in[i].name; i++) {
+        params[i].name = in[i].name == BROKEN ? NULL : in[i].name;
+        params[i].value = in[i].value == BROKEN ? NULL : in[i].value;
+    }
+    q.params = params;
+    q.nparams = i;
+    return bbt_namedrepo_inside(nr, s, &q, n);
 }
 
 /* A query for a scope: inside (key NULL), or refused naming key/slug
  * ("" when it names none that could be decided). */
 static const struct {
     const bbt_tokscope_t *s;
-    const char *args, *key, *slug, *name;
+    bbt_qparam_t params[NPARAMS];
+    const char *key, *slug, *name;
 } queries[] = {
-    {&repo, "from=a&to=b&fromRepo=OTHER/secret", "OTHER", "secret",
+    {&repo,
+     {{"from", "a"}, {"to", "b"}, {"fromRepo", "OTHER/secret"}},
+     "OTHER",
+     "secret",
      "another project's repository"},
-    {&project, "from=a&to=b&fromRepo=OTHER/secret", "OTHER", "secret",
+    {&project,
+     {{"from", "a"}, {"fromRepo", "OTHER/secret"}},
+     "OTHER",
+     "secret",
      "a project token: another project"},
-    {&repo, "fromRepo=PROJ/other", "PROJ", "other",
+    {&repo,
+     {{"fromRepo", "PROJ/other"}},
+     "PROJ",
+     "other",
      "a repository token: another repository of its project"},
-    {&project, "fromRepo=PROJ/other", NULL, NULL,
+    {&project,
+     {{"fromRepo", "PROJ/other"}},
+     NULL,
+     NULL,
      "a project token: a repository of its project"},
-    {&repo, "from=a&to=b&fromRepo=PROJ/repo", NULL, NULL, "its own repository"},
-    {&repo, "fromRepo=proj/repo", NULL, NULL, "its own, the key in lower case"},
-    {&repo, "fromRepo=PROJ%2Frepo", NULL, NULL, "its own, the slash %-encoded"},
-    {&repo, "from=a&to=b", NULL, NULL, "no fromRepo"},
-    {&repo, "", NULL, NULL, "an empty query"},
-    {&repo, "fromRepo=OTHER%2Fsecret", "OTHER", "secret",
-     "the value %-encoded"},
-    {&repo, "fromRepo=%4FTHER/secret", "OTHER", "secret", "the key %-encoded"},
-    {&repo, "fromRep%6F=OTHER/secret", "OTHER", "secret", "the name %-encoded"},
-    {&repo, "FROMREPO=OTHER/secret", "OTHER", "secret",
+    {&repo,
+     {{"from", "a"}, {"fromRepo", "PROJ/repo"}},
+     NULL,
+     NULL,
+     "its own repository"},
+    {&repo,
+     {{"fromRepo", "proj/repo"}},
+     NULL,
+     NULL,
+     "its own, the key in lower case"},
+    {&repo, {{"from", "a"}, {"to", "b"}}, NULL, NULL, "no fromRepo"},
+    {&repo, {{NULL, NULL}}, NULL, NULL, "no parameters"},
+    {&repo, {{"", ""}, {"", ""}}, NULL, NULL, "empty parameters"},
+    {&repo,
+     {{"FROMREPO", "OTHER/secret"}},
+     "OTHER",
+     "secret",
      "the name in another case"},
-    {&repo, "fromRepo=PROJ/repo&fromRepo=OTHER/secret", "OTHER", "secret",
+    {&repo,
+     {{"fromrepo", "OTHER/secret"}},
+     "OTHER",
+     "secret",
+     "the name in lower case"},
+    {&repo,
+     {{"fromRepo", "PROJ/repo"}, {"fromRepo", "OTHER/secret"}},
+     "OTHER",
+     "secret",
      "repeated, the second outside"},
-    {&repo, "fromRepo=OTHER/secret&fromRepo=PROJ/repo", "OTHER", "secret",
+    {&repo,
+     {{"fromRepo", "OTHER/secret"}, {"fromRepo", "PROJ/repo"}},
+     "OTHER",
+     "secret",
      "repeated, the first outside"},
-    {&repo, "from=a;fromRepo=OTHER/secret", "OTHER", "secret", "after a ';'"},
-    {&repo, "fromRepo=PROJ/REPO", "PROJ", "REPO", "the slug in another case"},
-    {&repo, "fromRepo=12", "", "", "a numeric id"},
-    {&project, "fromRepo=12", "", "", "a numeric id, project token"},
-    {&repo, "fromRepo=", "", "", "empty"},
-    {&repo, "fromRepo", "", "", "without a value"},
-    {&repo, "fromRepo=PROJ", "", "", "a key alone"},
-    {&repo, "fromRepo=PROJ/repo.git", "", "", "a slug with .git"},
-    {&repo, "fromRepo=PROJ/repo%00", "", "", "a NUL after the slug"},
-    {&repo, "fromRepo=+PROJ/repo", "", "", "a '+' (a space) before"},
-    {&repo, "fromRepo=PROJ/repo/x", "", "", "a path after the slug"},
-    {&repo, "fromRepo=%zzPROJ/repo", "", "", "a broken escape"},
-    {&repo, "fromRepo=PROJ/repo%2", "", "", "an escape cut short"},
-    {&repo, "fromRep%=PROJ/repo", "", "",
-     "a broken escape in a parameter's name"},
-    {&personal, "fromRepo=OTHER/secret", NULL, NULL,
+    {&repo,
+     {{"fromRepo", "PROJ/REPO"}},
+     "PROJ",
+     "REPO",
+     "the slug in another case"},
+    {&repo, {{"fromRepo", "12"}}, "", "", "a numeric id"},
+    {&project, {{"fromRepo", "12"}}, "", "", "a numeric id, project token"},
+    {&repo, {{"fromRepo", ""}}, "", "", "empty, or without a value"},
+    {&repo, {{"fromRepo", "PROJ"}}, "", "", "a key alone"},
+    {&repo, {{"fromRepo", "PROJ/repo.git"}}, "", "", "a slug with .git"},
+    {&repo, {{"fromRepo", " PROJ/repo"}}, "", "", "a space (a '+') before"},
+    {&repo, {{"fromRepo", "PROJ/repo/x"}}, "", "", "a path after the slug"},
+    {&repo, {{"fromRepo", "PROJ/re po"}}, "", "", "not a slug"},
+    {&repo, {{"fromRepo", BROKEN}}, "", "", "a value that did not decode"},
+    {&repo,
+     {{BROKEN, "PROJ/repo"}, {"fromRepo", "PROJ/repo"}},
+     "",
+     "",
+     "a name that did not decode: perhaps fromRepo"},
+    {&repo,
+     {{"from", BROKEN}, {"fromRepo", "PROJ/repo"}},
+     NULL,
+     NULL,
+     "another parameter's value that did not decode"},
+    {&personal,
+     {{"fromRepo", "OTHER/secret"}},
+     NULL,
+     NULL,
      "a personal token: the backend's"},
-    {&personal, "fromRepo=12", NULL, NULL, "a personal token: an id too"},
+    {&personal,
+     {{"fromRepo", "12"}, {BROKEN, BROKEN}},
+     NULL,
+     NULL,
+     "a personal token: an id and a broken parameter too"},
 };
 
 static void test_query(void)
 {
+    static const bbt_qparam_t id[] = {{"fromRepo", "12"}, {NULL, NULL}};
     bbt_named_t n;
     size_t i;
 
@@ -129,21 +195,23 @@ static void test_query(void)
        "compare/commits reads fromRepo");
     ok(named_of("GET", A "/browse", "fromRepo=OTHER/x") == NULL,
        "another read does not");
+    ok(!bbt_namedrepo_wants_query(named_of("POST", A "/pull-requests", NULL)),
+       "a pull request's route reads no query");
     for (i = 0; i < sizeof(queries) / sizeof(queries[0]); i++) {
-        int rc = cmp_inside(queries[i].s, queries[i].args, &n);
+        int rc = cmp_inside(queries[i].s, queries[i].params, &n);
 
         if (!queries[i].key) {
-            ok(rc == 1, "inside: %s (%s)", queries[i].args, queries[i].name);
+            ok(rc == 1, "inside: %s", queries[i].name);
             continue;
         }
         if (!ok(rc == 0 && strcmp(n.repo.key, queries[i].key) == 0 &&
                     strcmp(n.repo.slug, queries[i].slug) == 0 && n.why &&
                     n.where && strcmp(n.where, "fromRepo") == 0,
-                "refused: %s (%s)", queries[i].args, queries[i].name))
+                "refused: %s", queries[i].name))
             diag("  why: %s; named %s/%s", n.why ? n.why : "-", n.repo.key,
                  n.repo.slug);
     }
-    ok(cmp_inside(&repo, "fromRepo=12", &n) == 0 && strstr(n.why, "id"),
+    ok(cmp_inside(&repo, id, &n) == 0 && strstr(n.why, "id"),
        "an id is refused as one: %s", n.why ? n.why : "");
 }
 
@@ -153,6 +221,7 @@ static int pr_inside(const bbt_tokscope_t *s, const char *method,
 {
     const bbt_namedrepo_t *nr = named_of(method, path, NULL);
     bbt_body_t *b = NULL;
+    bbt_named_req_t q;
     const char *why;
     int rc;
 
@@ -165,7 +234,9 @@ static int pr_inside(const bbt_tokscope_t *s, const char *method,
         diag("body refused: %s", why);
         return -1;
     }
-    rc = bbt_namedrepo_inside(nr, s, NULL, b, n);
+    memset(&q, 0, sizeof(q));
+    q.body = b;
+    rc = bbt_namedrepo_inside(nr, s, &q, n);
     bbt_body_free(b);
     return rc;
 }
@@ -253,9 +324,87 @@ static void test_body(void)
           "", "fromRef.repository", "a slug's twin");
     b_out(&repo, "{\"fromRef\":" REF("PROJ", "re po") "}", "",
           "fromRef.repository", "not a slug");
+    /* A client sending back a whole repository object, as a GET gave it. */
+    b_out(&repo,
+          "{\"fromRef\":{\"repository\":{\"id\":7,\"slug\":\"repo\","
+          "\"project\":{\"key\":\"PROJ\"}}}}",
+          "", "fromRef.repository", "its own slug and key beside an id");
+    b_out(&repo,
+          "{\"toRef\":{\"repository\":{\"slug\":\"repo\","
+          "\"project\":{\"key\":\"PROJ\",\"id\":3}}}}",
+          "", "toRef.repository", "its own key beside a project id");
+    b_out(&project,
+          "{\"fromRef\":{\"repository\":{\"slug\":\"repo\",\"ID\":null,"
+          "\"project\":{\"key\":\"PROJ\"}}}}",
+          "", "fromRef.repository", "a project token: an id's twin, null");
+    b_in(&personal, "POST", A "/pull-requests",
+         "{\"fromRef\":{\"repository\":{\"id\":7,\"slug\":\"x\","
+         "\"project\":{\"key\":\"OTHER\",\"id\":3}}}}",
+         "a personal token: ids are the backend's");
+    ok(pr_inside(&repo, "POST", A "/pull-requests",
+                 "{\"fromRef\":{\"repository\":{\"id\":7,\"slug\":"
+                 "\"repo\",\"project\":{\"key\":\"PROJ\"}}}}",
+                 &n) == 0 &&
+           strstr(n.why, "repository's id, which the module cannot resolve"),
+       "an id is refused as one: %s", n.why ? n.why : "");
     ok(pr_inside(&repo, "POST", A "/pull-requests", NULL, &n) == 0 &&
            n.repo.key[0] == '\0',
        "no body read: refused");
+}
+
+/* body-project=: the object holding the key a fork or a move names, when
+ * it holds an id too, for scope s (1 inside, 0 with *n). */
+static int proj_inside(const bbt_tokscope_t *s, const char *method,
+                       const char *json, bbt_named_t *n)
+{
+    bbt_match_t m;
+    bbt_body_t *b = NULL;
+    bbt_named_req_t q;
+
+    memset(n, 0, sizeof(*n));
+    memset(&q, 0, sizeof(q));
+    if (bbt_body_parse(json, strlen(json), &b, NULL, 0) ||
+        bbt_rules_match_body(rest, method, A, NULL, 0, b, &m) !=
+            BBT_ROUTE_MATCH) {
+        bbt_body_free(b);
+        diag("%s %s: no match", method, json);
+        return -1;
+    }
+    bbt_body_free(b);
+    q.project_id = m.into_id;
+    return bbt_namedrepo_inside(bbt_rule_named(m.rule), s, &q, n);
+}
+
+static void test_project_id(void)
+{
+    static const char *const ids[] = {
+        "{\"project\":{\"key\":\"PROJ\",\"id\":9}}",
+        "{\"project\":{\"id\":\"9\",\"key\":\"PROJ\"}}",
+        "{\"project\":{\"key\":\"PROJ\",\"Id\":null}}",
+    };
+    bbt_named_t n;
+    size_t i;
+
+    for (i = 0; i < sizeof(ids) / sizeof(ids[0]); i++) {
+        ok(proj_inside(&project, "POST", ids[i], &n) == 0 && n.where &&
+               strcmp(n.where, "project") == 0 && n.repo.key[0] == '\0' &&
+               strstr(n.why, "project's id"),
+           "a fork, project token: refused %s", ids[i]);
+        ok(proj_inside(&repo, "PUT", ids[i], &n) == 0,
+           "a move, repository token: refused %s", ids[i]);
+        ok(proj_inside(&personal, "POST", ids[i], &n) == 1,
+           "a fork, personal token: the backend's %s", ids[i]);
+    }
+    ok(proj_inside(&project, "POST", "{\"project\":{\"key\":\"PROJ\"}}", &n) ==
+           1,
+       "a fork, project token: its key alone");
+    ok(proj_inside(&project, "PUT",
+                   "{\"name\":\"r\",\"id\":4,\"project\":{\"key\":"
+                   "\"PROJ\"}}",
+                   &n) == 1,
+       "a move: the repository's own id is not the project's");
+    ok(proj_inside(&project, "POST", "{\"name\":\"r\",\"id\":4}", &n) == 1,
+       "a fork without a project names no project object");
 }
 
 int main(void)
@@ -279,6 +428,7 @@ int main(void)
     test_errors();
     test_query();
     test_body();
+    test_project_id();
     bbt_rules_free(rest);
     return done_testing();
 }
