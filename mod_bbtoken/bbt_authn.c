@@ -106,6 +106,10 @@ static int bbt_check_password(request_rec *r, const bbt_dir_conf_t *conf,
 {
     authn_status st = AUTH_USER_NOT_FOUND;
     const char *name = NULL;
+    /* Kept across the providers: mod_authnz_fcgi sets r->status from its
+     * application's answer (200), and in an error page asked again (an
+     * ErrorDocument into another section) that status is the error's. */
+    int status = r->status;
     int i;
 
     for (i = 0; i < conf->authn->nelts; i++) {
@@ -119,6 +123,7 @@ static int bbt_check_password(request_rec *r, const bbt_dir_conf_t *conf,
         apr_table_setn(r->notes, AUTHN_PROVIDER_NAME_NOTE, a->name);
         st = a->provider->check_password(r, *user, password);
         apr_table_unset(r->notes, AUTHN_PROVIDER_NAME_NOTE);
+        r->status = status;
         if (st != AUTH_USER_NOT_FOUND) {
             name = a->name;
             break;

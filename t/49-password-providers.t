@@ -70,6 +70,16 @@ ScriptAlias /fck/ "@DIR@/cgi-bin/env.cgi/"
     BBTokenRoutes git /fck
     Require valid-user
 </Location>
+# A page missing here is answered by a CGI in /fck, whose providers are
+# asked again for the password (another section): its status stays 404.
+Alias /fce "@DIR@/scratch"
+<Location /fce>
+    AuthType BBToken
+    AuthName "Git"
+    AuthBBTokenProvider fcauth
+    Require valid-user
+    ErrorDocument 404 /fck/PROJ/repo.git/info/refs?service=git-upload-pack
+</Location>
 # The same, where mod_authnz_fcgi logs at trace8: it dumps what it sends
 # its application at trace5, the password among it.
 ScriptAlias /fct/ "@DIR@/cgi-bin/env.cgi/"
@@ -322,6 +332,20 @@ subtest 'a provider that reads the user from the request gets it, as with mod_au
     my @asked = split /\n/, BBT::Env::slurp($fclog);
     is_deeply(\@asked, [qw(fc fc fc)], 'the application was given the user each time')
         or diag explain \@asked;
+};
+
+subtest 'a provider asked again in an error page leaves its status alone' => sub {
+    # mod_authnz_fcgi sets r->status from its application's answer (200):
+    # the 404 whose page this is must stay a 404, as under one section.
+    my $fc = { Authorization => $env->basic('fc', 'fc-Pa55-word') };
+    my $before = my @b = split /\n/, BBT::Env::slurp($fclog);
+    my ($res, $v) = cgi('fce/nothing-here', $fc);
+    is($v->{PATH_INFO}, '/PROJ/repo.git/info/refs', 'the error page is the CGI in /fck')
+        or diag res_summary($res);
+    is($v->{REMOTE_USER}, 'fc', '  which lets fc in');
+    my $after = my @a = split /\n/, BBT::Env::slurp($fclog);
+    is($after - $before, 2, '  asked of the provider again there (another section)');
+    is($res->{status}, 404, '  and the answer is still the 404') or diag res_summary($res);
 };
 
 subtest 'mod_authnz_fcgi at trace8 does not log the password' => sub {
