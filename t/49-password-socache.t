@@ -62,15 +62,7 @@ my $env = BBT::Env->new(httpd => 0, extra_conf => $extra,
                         modules => [qw(dav dav_fs authn_file authn_socache socache_shmcb)])->start;
 my $d = $env->dir;
 
-my $apr_config = `apxs -q APR_CONFIG`;
-chomp $apr_config;
-my @inc = ('-I' . `apxs -q INCLUDEDIR`, split ' ', `$apr_config --includes --cppflags`);
-chomp @inc;
-my ($rc, $out, $err) = BBT::Env::run_cmd(
-    cmd => ['cc', '-shared', '-fPIC', '-O2', '-Wall', @inc, '-o', "$d/mod_bbt_keeper.so",
-            "$FindBin::Bin/keeper/mod_bbt_keeper.c"],
-    tmp => "$d/run");
-is($rc, 0, 'the test provider builds') or BAIL_OUT("cc: $out$err");
+$env->build_keeper;
 # Each collection is a context of its own in the cache (AuthnCacheContext
 # directory, the default): a user is cached afresh under each.
 make_path("$d/dav/PROJ/$_", "$d/davlock") for qw(repo other named);
@@ -78,10 +70,7 @@ for my $c (qw(repo other named)) {
     BBT::Env::spew("$d/dav/PROJ/$c/f$_.txt", "f$_\n") for 1 .. $N;
 }
 $env->give_to_httpd("$d/dav", "$d/davlock");
-my $h = "$d/htpasswd";
-system('htpasswd', '-b', '-c', '-B', $h, 'dave', 'dave-Pa55-word') == 0
-    or BAIL_OUT('htpasswd failed');
-chmod 0644, $h;
+$env->htpasswd(dave => 'dave-Pa55-word');
 $env->write_conf;
 $env->httpd_start;
 for my $u (qw(lee kimberly dave)) {
@@ -160,8 +149,7 @@ subtest 'mod_authn_file: a changed password is not seen until AuthnCacheTimeout'
     is($st, 207, 'dave lists the collection through socache and file');
     is($members, $N + 1, "  the collection and its $N members");
     is((propfind('/fdav/PROJ/repo/', 'dave', 'wrong'))[0], 401, 'a wrong password is 401');
-    system('htpasswd', '-b', '-B', $h, 'dave', 'new-Pa55-word') == 0
-        or BAIL_OUT('htpasswd failed');
+    $env->htpasswd(dave => 'new-Pa55-word');
     is((propfind('/fdav/PROJ/repo/', 'dave', 'dave-Pa55-word'))[0], 207,
        'after the password file changes, the old password still works (cached hash)');
     is((propfind('/fdav/PROJ/repo/', 'dave', 'new-Pa55-word'))[0], 401,
