@@ -5,8 +5,10 @@
 # "AuthnCacheProvideFor keeper"), answers them from what the provider
 # stored (t/keeper/mod_bbt_keeper.c stores through ap_authn_cache_store, as
 # mod_authn_file does, and logs each call so that the calls are counted).
-# A wrong password is refused from the cache; with mod_authn_file, a
-# changed password is not seen until AuthnCacheTimeout.
+# A wrong password is refused from the cache, a disabled user is refused
+# by the module as without it, a name the provider gives the user is not
+# cached; with mod_authn_file, a changed password is not seen until
+# AuthnCacheTimeout.
 use strict;
 use warnings;
 use FindBin;
@@ -126,6 +128,17 @@ subtest 'a wrong password is never answered from the cache' => sub {
     is($st, 207, 'the right one, after it, lists the collection');
     is($members, $N + 1, "  the collection and its $N members");
     is($calls, 0, '  from the hash the provider stored on refusing');
+};
+
+subtest 'the module\'s own checks are not cached' => sub {
+    $env->cli_ok('user', 'disable', 'lee');
+    my ($st, $members, $calls) = propfind('/cdav/PROJ/repo/', 'lee', 'lee-Pa55-word');
+    is($st, 401, 'lee disabled is refused at once, his password cached or not '
+       . '(401: no AuthzSendForbiddenOnFailure)');
+    is($calls, 0, '  the password answered from the cache');
+    like($last_log, qr/BBT054: user lee: PROPFIND \/cdav\/PROJ\/repo\/ needs REPO_READ/,
+         '  by the module\'s authorization (a disabled user has no level)')
+        or diag $last_log;
 };
 
 subtest 'a name the provider gives the user is not in the cache' => sub {
