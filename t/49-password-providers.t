@@ -170,15 +170,7 @@ for (1 .. 400) {
 }
 
 # The test-only provider, built into this test's own directory.
-my $apr_config = `apxs -q APR_CONFIG`;
-chomp $apr_config;
-my @inc = ('-I' . `apxs -q INCLUDEDIR`, split ' ', `$apr_config --includes --cppflags`);
-chomp @inc;
-my ($rc, $out, $err) = BBT::Env::run_cmd(
-    cmd => ['cc', '-shared', '-fPIC', '-O2', '-Wall', @inc, '-o', $env->dir . '/mod_bbt_keeper.so',
-            "$FindBin::Bin/keeper/mod_bbt_keeper.c"],
-    tmp => $env->dir . '/run');
-is($rc, 0, 'the test provider builds') or BAIL_OUT("cc: $out$err");
+$env->build_keeper;
 $env->write_conf;
 $env->httpd_start;
 my $h = $env->dir . '/htpasswd';

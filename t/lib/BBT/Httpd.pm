@@ -114,6 +114,26 @@ sub htpasswd {
     return $file;
 }
 
+# Build t/keeper/mod_bbt_keeper.c, the test-only authn provider, into dir
+# (the "@DIR@/mod_bbt_keeper.so" a test's LoadModule names), before
+# write_conf.
+sub build_keeper {
+    my ($self) = @_;
+    require File::Basename;
+    my $src = File::Basename::dirname(__FILE__) . '/../../keeper/mod_bbt_keeper.c';
+    chomp(my $apr_config = `apxs -q APR_CONFIG`);
+    chomp(my $incdir = `apxs -q INCLUDEDIR`);
+    my @inc = ("-I$incdir", split ' ', `$apr_config --includes --cppflags`);
+    my ($rc, $out, $err) = run_cmd(
+        cmd => ['cc', '-shared', '-fPIC', '-O2', '-Wall', @inc, '-o',
+                "$self->{dir}/mod_bbt_keeper.so", $src],
+        tmp => "$self->{dir}/run", timeout => 120);
+    if ($rc) {
+        require Test::More;
+        Test::More::BAIL_OUT("cc mod_bbt_keeper.c failed ($rc): $out$err");
+    }
+}
+
 sub write_cgi {
     my ($self) = @_;
     my $cgi = "$self->{dir}/cgi-bin/env.cgi";
