@@ -65,12 +65,15 @@ static int bbt_reqbody_refuse(request_rec *r, int status, const char *note)
     return status;
 }
 
-/* A body not to be read as the bytes of a UTF-8 JSON text (why): 415. */
+/* A body not to be read as the bytes of a UTF-8 JSON text (why): 415.
+ * Accept-Encoding names the one coding the module reads (RFC 9110 15.5.16:
+ * a client that compressed the body learns to send it as it is). */
 static int bbt_reqbody_undecidable(request_rec *r, int unread, const char *why)
 {
     ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
                   "BBT825: the request body of %s %s is refused%s: %s (415)",
                   r->method, r->uri, unread ? " unread" : "", why);
+    apr_table_setn(r->err_headers_out, "Accept-Encoding", "identity");
     return bbt_reqbody_refuse(
         r, HTTP_UNSUPPORTED_MEDIA_TYPE,
         "The request body must be UTF-8, with no Content-Encoding.");

@@ -13,6 +13,7 @@
 
 #include <jansson.h>
 
+#include "bbt_body.h"
 #include "bbt_input.h"
 #include "bbt_jshape.h"
 #include "bbt_rest_json.h"
@@ -286,17 +287,32 @@ static const bbt_jshape_t bbt_rest_array_shape = {1, BBT_LEAK_TOKENS_MAX,
 
 json_t *bbt_rest_json_body(request_rec *r, int array, int *rc)
 {
+    const char *ct = apr_table_get(r->headers_in, "Content-Type");
     bbt_jshape_rc_t shape;
     json_error_t err;
+    const char *why;
     json_t *j;
     char *body;
     apr_size_t len;
     int st;
 
     *rc = OK;
-    if (!bbt_rest_is_json(apr_table_get(r->headers_in, "Content-Type"))) {
+    if (!bbt_rest_is_json(ct)) {
         *rc = bbt_rest_error(r, HTTP_UNSUPPORTED_MEDIA_TYPE, BBT_REST_EX_MEDIA,
                              "the request body must be application/json");
+        return NULL;
+    }
+    /* The API decodes no content coding: a compressed body is refused for
+     * what it is, unread, as the routes refuse one, not as malformed JSON.
+     * Its charset is not asked about: the API is the body's only reader,
+     * and reads it as UTF-8 whatever it is labelled (an ASCII body a Java
+     * client calls ISO-8859-1 is read as Bitbucket would read it). */
+    if ((why = bbt_body_undecidable(
+             apr_table_get(r->headers_in, "Content-Encoding"), NULL))) {
+        apr_table_setn(r->err_headers_out, "Accept-Encoding", "identity");
+        *rc = bbt_rest_error(
+            r, HTTP_UNSUPPORTED_MEDIA_TYPE, BBT_REST_EX_MEDIA,
+            apr_pstrcat(r->pool, "the request body is refused: ", why, NULL));
         return NULL;
     }
     if ((st = bbt_rest_body(r, &body, &len)) == AP_FILTER_ERROR) {

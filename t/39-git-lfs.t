@@ -274,6 +274,8 @@ subtest 'a read token cannot spell an upload batch as a download' => sub {
         my $res = $env->request('POST', "$LFS/objects/batch", auth_bearer($tok{read}, \%h), $body);
         if (defined $want) {
             is_status($res, $want, "$name: $want");
+            is($res->{headers}{'accept-encoding'}, $want == 415 ? 'identity' : undef,
+               $want == 415 ? "$name: Accept-Encoding says identity" : "$name: no Accept-Encoding");
         } else {
             ok($res->{status} == 200 || $res->{status} == 400, "$name: 200 or 400 (status $res->{status})");
         }

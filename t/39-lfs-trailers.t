@@ -62,6 +62,7 @@ for my $t (['Content-Encoding: br', 'a content coding'],
            ['Content-Type: application/json', 'a Content-Type at all (it may be read instead of none)']) {
     $res = chunked($t->[0]);
     is($res->{status}, 415, "a trailer naming $t->[1] ($t->[0]): 415") or diag $res->{raw};
+    like($res->{raw} // '', qr/^Accept-Encoding: identity\r?$/mi, '  saying Accept-Encoding: identity');
     unlike($res->{body} // '', qr/^BODY=/m, '  the backend never saw it');
 }
 like($env->error_log_text, qr/BBT825: the request body of POST \S+ is refused: its trailer/,

@@ -128,6 +128,27 @@ subtest 'a body that is not the JSON asked for: 400 in JSON, never 500' => sub {
     is(scalar(grep { /^\d{12}/ } split /\n/, $env->cli_ok('list', 'alice')), 1, 'no token was made');
 };
 
+subtest 'a compressed body: 415 unread, Accept-Encoding: identity' => sub {
+    my $U = '/rest/access-tokens/1.0/users/alice';
+    my $body = '{"name":"coded","permissions":["REPO_READ"]}';
+    require IO::Compress::Gzip;
+    IO::Compress::Gzip::gzip(\$body => \my $gz) or die 'gzip';
+    for my $c (['gzip', $gz], ['br', $body], ['identity, gzip', $gz]) {
+        my $res = $env->request(PUT => $U, { Authorization => $auth, 'Content-Type' => 'application/json',
+                                             'Content-Encoding' => $c->[0] }, $c->[1]);
+        is_envelope($res, 415, qr/content coding/, qr/UnsupportedMediaType|Media/, "Content-Encoding: $c->[0]");
+        is($res->{headers}{'accept-encoding'}, 'identity', '  Accept-Encoding: identity');
+    }
+    is(scalar(grep { /^\d{12}/ } split /\n/, $env->cli_ok('list', 'alice')), 1, 'no token was made');
+    # Control: the API reads UTF-8 whatever the charset says, as before (an
+    # ASCII body a Java client labels ISO-8859-1), and identity is no coding.
+    my $res = $env->request(PUT => $U, { Authorization => $auth, 'Content-Type' => 'application/json; charset=ISO-8859-1',
+                                         'Content-Encoding' => 'identity' }, $body);
+    is_status($res, 200, 'identity, labelled ISO-8859-1: made');
+    ok(!defined $res->{headers}{'accept-encoding'}, '  no Accept-Encoding');
+    $env->cli_ok('revoke', decode_json($res->{content} // $res->{body})->{id});
+};
+
 subtest 'no login: authentication is required' => sub {
     my $res = $env->get('/rest/access-tokens/1.0/users/carol');
     is_envelope($res, 401, qr/[Aa]uthentication is required/, qr/AuthorisationException/,
