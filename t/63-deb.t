@@ -398,6 +398,26 @@ subtest 'a reinstall keeps the admin\'s DBDParams and what was enabled' => sub {
     is($out, '', 'no file another user may read holds the password');
 };
 
+# 0.2.0 said to enable the API and the tokens page with a2enconf; this
+# release's stop httpd so (their Error), and an upgrade from 0.2.0 leaves
+# them disabled rather than an httpd that no longer starts.  The postinst as
+# dpkg runs it for that upgrade (building 0.2.0 here would cost minutes).
+subtest 'an upgrade from 0.2.0 disables the API\'s and the page\'s snippets' => sub {
+    my ($rc, $out) = run('a2enconf -q bbtoken-rest bbtoken-page');
+    is($rc, 0, 'a2enconf bbtoken-rest bbtoken-page, as 0.2.0 said') or diag $out;
+    ($rc, $out) = run("/var/lib/dpkg/info/$PKG.postinst configure 0.2.0");
+    is($rc, 0, 'the postinst, configure 0.2.0') or diag $out;
+    ok(!-e "/etc/apache2/conf-enabled/$_.conf", "$_ disabled") for qw(bbtoken-rest bbtoken-page);
+    like($out, qr/disabled bbtoken-rest, which now goes inside/, 'and it says why');
+    ok(-l '/etc/apache2/conf-enabled/bbtoken-git.conf', 'bbtoken-git still enabled');
+    ($rc, $out) = run('a2enconf -q bbtoken-rest');
+    is($rc, 0, 'a2enconf bbtoken-rest again') or diag $out;
+    ($rc, $out) = run("/var/lib/dpkg/info/$PKG.postinst configure $version");
+    ok(-l '/etc/apache2/conf-enabled/bbtoken-rest.conf', 'a reinstall of this release changes nothing enabled');
+    ($rc, $out) = run('a2disconf -q bbtoken-rest');
+    is($rc, 0, 'a2disconf bbtoken-rest') or diag $out;
+};
+
 subtest 'lintian' => sub {
     waitpid $lintian, 0;
     my $status = $?;
