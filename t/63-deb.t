@@ -240,12 +240,16 @@ subtest 'the package holds what make install installs' => sub {
         my @f = split ' ', $_, 6;
         next if $f[0] =~ /^d/;
         (my $p = $f[5]) =~ s{^\.}{};
-        next if $p =~ m{^/usr/share/doc/$PKG/(?:changelog|copyright|README|NOTICE)}
+        next if $p =~ m{^/usr/share/doc/$PKG/(?:changelog|copyright|README|NOTICE|NEWS\.Debian)}
              || $p =~ m{^/usr/share/lintian/overrides/};
         $p =~ s{\.gz$}{} if $p =~ m{^/usr/share/man/};
         push @got, $p;
     }
     is_deeply([sort @got], \@want, 'same files in the .deb as make install puts there');
+    # What apt-listchanges shows before an upgrade: the steps it needs.
+    my $news = qx{dpkg-deb --fsys-tarfile $deb | tar -xOf - ./usr/share/doc/$PKG/NEWS.Debian.gz | gzip -dc};
+    like($news, qr/^libapache2-mod-bbtoken \(\Q$version\E\)/, 'NEWS.Debian, for this version');
+    like($news, qr/bbtoken --db dbname=bbtoken db upgrade/, '  says to upgrade the database');
 };
 
 ($rc, $out) = run("apt-get install -y --no-install-recommends ./$deb", DEBIAN_FRONTEND => 'noninteractive');
