@@ -223,8 +223,8 @@ subtest 'a body a route reads, over HTTP/2' => sub {
     # connection's next stream is served.
     my $mark = length $env->error_log_text;
     $a = h2([{ headers => post($BATCH), data => [[0, substr($json, 0, 10)]], end => JSON::PP::false,
-               reset_after => 1 },
-             { headers => post($BATCH, ['content-length', $len]), data => [[2, $json]] }]);
+               reset_after => 3 },
+             { headers => post($BATCH, ['content-length', $len]), data => [[4, $json]] }]);
     is($a->[0]{reset}, 'sent', 'a stream reset half-way through its body');
     is($a->[1]{status}, 200, '... the next stream on that connection: 200');
     my $log = substr($env->error_log_text, $mark);
