@@ -18,6 +18,7 @@ pkgs=(
     debhelper dpkg-dev lintian man-db bash-completion
     prometheus libaprutil1-dbd-sqlite3
     fail2ban
+    python3-h2
 )
 # DBD::Pg runs the test harness's own SQL over a connection it keeps
 # (t/lib/BBT/PgDirect.pm): a psql process for each statement costs more.
@@ -30,6 +31,8 @@ pkgs=(
 # bash-completion loads the completion (t/60, t/63).
 # promtool, which checks the metrics page (t/65), comes only in Debian's
 # prometheus package (its server is kept from starting, like the others).
+# python3-h2 frames the HTTP/2 that curl will not send (a header field
+# twice, trailers, RST_STREAM) for t/84-http2-hostile's small client.
 # fail2ban-regex checks the shipped fail2ban filter against the error log
 # lines of a real throttle (t/86); the service is kept from starting.
 # A second DBD driver, sqlite3, lets t/64 show that configtest refuses
