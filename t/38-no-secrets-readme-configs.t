@@ -18,18 +18,7 @@ use BBT::Assert;
 use BBT::Secrets qw(token_forms no_secrets_in);
 
 my $ROOT = $BBT::Env::ROOT;
-sub snippet {
-    my ($name) = @_;
-    my $t = BBT::Env::slurp("$ROOT/conf/bbtoken-$name.conf.in");
-    $t ne '' or BAIL_OUT("no conf/bbtoken-$name.conf.in");
-    $t =~ s{\@APACHE_CONFDIR\@/bitbucket\.htpasswd}{"\@DIR\@/htpasswd"}g;
-    $t =~ s{\@SHAREDIR\@/www}{"\@DIR\@/www"}g;
-    $t =~ s{/srv/git\b}{\@DIR\@/repos}g;
-    $t =~ s{/srv/dav\b}{\@DIR\@/dav}g;
-    unlike(join("\n", grep { !/^\s*#/ } split /\n/, $t), qr/\@(?!DIR\@)[A-Z_]+\@/,
-           "bbtoken-$name.conf: every path made local");
-    return $t;
-}
+sub snippet { BBT::Httpd::shipped_conf(@_) }
 
 # The README's "password users beside tokens", on a prefix of its own.
 my $password_users = <<'EOC';

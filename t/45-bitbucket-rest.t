@@ -6,7 +6,7 @@ use warnings;
 use FindBin;
 use lib "$FindBin::Bin/lib";
 use Test::More;
-use BBT::Env qw(auth_bearer);
+use BBT::Env qw(auth_basic auth_bearer);
 use BBT::Assert;
 
 my $extra = <<'EOC';
@@ -127,5 +127,20 @@ for my $row (@denied) {
 }
 # Another project: alice has no grant there.
 is_403((call('GET', "$A/projects/OTHER/repos/x", $tok{full}))[0], "a project alice has no grant on");
+
+# The seed's `curl -u username:token`: Basic with the owner's name is the
+# same credential as Bearer, bounded the same way; another user's name with
+# it is no login at all.
+$env->user_add('bob');
+$env->grant('bob', 'PROJECT_ADMIN', 'PROJ');
+my ($res, $v) = $env->cgi_call('GET', "$A/projects/PROJ/repos/repo/commits?limit=5", auth_basic('alice', $tok{read}));
+is_ok_res($res, 'Basic alice:<REPO_READ token> (curl -u): a read passes');
+is($v->{BBTOKEN_PERMISSION}, 'REPO_READ', '  as REPO_READ');
+is_403(($env->cgi_call('POST', "$A/projects/PROJ/repos/repo/pull-requests/1/merge", auth_basic('alice', $tok{read}),
+                       '{}'))[0], '  a pull-request action needs REPO_WRITE: the read token is refused');
+is_ok_res(($env->cgi_call('POST', "$A/projects/PROJ/repos/repo/pull-requests/1/merge",
+                          auth_basic('alice', $tok{write}), '{}'))[0], '  the write token merges');
+is_401(($env->cgi_call('GET', "$A/projects/PROJ/repos/repo/commits", auth_basic('bob', $tok{full})))[0], 1,
+       "Basic bob:<alice's token>, bob a project admin too");
 
 done_testing;

@@ -408,4 +408,22 @@ sub config_test {
     return ($rc, $out . $err);
 }
 
+# A configuration snippet as the package ships it (conf/bbtoken-NAME.conf.in,
+# which the README's sections show), with its paths made local to an
+# environment's dir (@DIR@): the password file, the page's files, the git
+# and WebDAV trees.  Dies on a path left unmade, so a snippet that gains one
+# is never tested half-made.
+sub shipped_conf {
+    my ($name) = @_;
+    my $t = slurp("$BBT::Util::ROOT/conf/bbtoken-$name.conf.in");
+    die "no conf/bbtoken-$name.conf.in\n" if $t eq '';
+    $t =~ s{\@APACHE_CONFDIR\@/bitbucket\.htpasswd}{"\@DIR\@/htpasswd"}g;
+    $t =~ s{\@SHAREDIR\@/www}{"\@DIR\@/www"}g;
+    $t =~ s{/srv/git\b}{\@DIR\@/repos}g;
+    $t =~ s{/srv/dav\b}{\@DIR\@/dav}g;
+    my ($left) = join("\n", grep { !/^\s*#/ } split /\n/, $t) =~ /(\@(?!DIR\@)[A-Z_]+\@)/;
+    die "bbtoken-$name.conf: $left is not made local\n" if $left;
+    return $t;
+}
+
 1;
