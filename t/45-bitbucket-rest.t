@@ -77,6 +77,13 @@ my @denied = (
     ['DELETE', '/rest/access-tokens/1.0/users/alice/123456789012'],
     ['PUT', "$A/users/alice"],
     ['PUT', "$A/users/credentials"],
+    # Account details (the seed: no changes on the user's behalf): keys
+    # that would log in as the user, the user's settings and avatar.
+    ['POST', '/rest/ssh/1.0/keys'],
+    ['POST', '/rest/ssh/latest/keys?user=alice'],
+    ['POST', '/rest/gpg/1.0/keys'],
+    ['PUT', "$A/users/alice/settings"],
+    ['POST', "$A/users/alice/avatar.png"],
     ['PUT', "$A/users"],
     ['GET', "$A/admin/users"],
     ['GET', "$A/projects"],
