@@ -11,24 +11,15 @@ use warnings;
 use FindBin;
 use lib "$FindBin::Bin/lib";
 use Test::More;
-use File::Copy qw(copy);
-use File::Path qw(make_path);
 use BBT::Env qw(b64 auth_basic auth_bearer);
 use BBT::Assert;
 
-my $ROOT = $BBT::Env::ROOT;
 my $api = "Define BBTOKEN_API_HOST\n" . BBT::Httpd::shipped_conf('rest') . BBT::Httpd::shipped_conf('page')
     . "UnDefine BBTOKEN_API_HOST\n";
 # The harness's own /scm is the git control.
 my $env = BBT::Env->new(extra_conf => "TypesConfig /dev/null\n", api_conf => $api, httpd => 0,
                         modules => [qw(auth_basic authn_file authz_user include mime dir headers)])->start;
-my $d = $env->dir;
-make_path("$d/www");
-chmod 0755, "$d/www";
-for my $f (map { s{.*/}{}r } glob "$ROOT/www/*") {
-    copy("$ROOT/www/$f", "$d/www/$f") or BAIL_OUT("copy www/$f: $!");
-    chmod 0644, "$d/www/$f";
-}
+$env->install_page;
 my $pw = 'alice-Pa55-word';
 $env->htpasswd(alice => $pw);
 $env->httpd_start;

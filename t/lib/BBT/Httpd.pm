@@ -13,6 +13,8 @@ package BBT::Httpd;
 use strict;
 use warnings;
 use Time::HiRes qw(sleep time);
+use File::Copy qw(copy);
+use File::Path qw(make_path);
 use BBT::Util qw(run_cmd free_port port_open slurp spew exited);
 
 our $APACHE = $ENV{BBT_APACHE} || '/usr/sbin/apache2';
@@ -91,6 +93,22 @@ sub give_to_httpd {
     my ($self, @paths) = @_;
     return unless $BBT::Util::IS_ROOT;
     run_cmd(cmd => ['chown', '-R', "$RUN_USER:$RUN_USER", @paths], tmp => "$self->{dir}/run");
+}
+
+# The tokens page's files as they are shipped (every file in www/, as make
+# install and the package take them all) in dir/www, where httpd's User can
+# read them (a checkout may sit where it cannot): what shipped_conf('page')
+# serves.
+sub install_page {
+    my ($self) = @_;
+    my $www = "$self->{dir}/www";
+    make_path($www);
+    chmod 0755, $www;
+    for my $f (map { s{.*/}{}r } glob "$BBT::Util::ROOT/www/*") {
+        copy("$BBT::Util::ROOT/www/$f", "$www/$f") or die "copy www/$f: $!\n";
+        chmod 0644, "$www/$f";
+    }
+    return $www;
 }
 
 # Add users to dir/htpasswd (made on first use), the file a test's
