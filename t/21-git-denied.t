@@ -1,7 +1,8 @@
 # Everything that must be refused, and with which status: 403 for too
 # little permission (token's or owner's) and for URLs no route covers, 401
-# for bad/revoked/expired tokens, disabled users and user-name mismatch, 400
-# for malformed Authorization headers -- and httpd survives them all.
+# for bad/revoked/expired tokens, disabled or deleted users and user-name
+# mismatch, 400 for malformed Authorization headers -- and httpd survives
+# them all.
 use strict;
 use warnings;
 use FindBin;
@@ -158,6 +159,23 @@ subtest 'disabled user -> 401' => sub {
     settle();
     is_401($env->get($UP, auth_bearer($t)), 1, 'disabled, Bearer');
     is_401($env->get($UP, auth_basic('dave', $t)), 1, 'disabled, Basic');
+};
+
+subtest 'deleted user -> 401, and the name given again brings no token back' => sub {
+    $env->user_add('erin');
+    $env->grant('erin', 'PROJECT_READ', 'PROJ');
+    my $t = $env->token_create('erin', name => 'erin');
+    is_ok_res($env->get($UP, auth_bearer($t)), 'erin reads before being deleted');
+    is_ok_res($env->get($UP, auth_basic('erin', $t)), '  Basic too (now in the cache)');
+    # No CLI command deletes a user: an administrator does it in SQL.
+    $env->psql("DELETE FROM bbtoken_users WHERE name = 'erin'");
+    settle();
+    is_401($env->get($UP, auth_bearer($t)), 1, 'deleted, Bearer');
+    is_401($env->get($UP, auth_basic('erin', $t)), 1, 'deleted, Basic');
+    $env->user_add('erin');
+    $env->grant('erin', 'PROJECT_READ', 'PROJ');
+    settle();
+    is_401($env->get($UP, auth_bearer($t)), 1, 'a new erin with the same grant: the old token stays dead');
 };
 
 subtest 'no credentials -> 401 with both challenges' => sub {

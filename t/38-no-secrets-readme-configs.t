@@ -11,25 +11,12 @@ use warnings;
 use FindBin;
 use lib "$FindBin::Bin/lib";
 use Test::More;
-use File::Copy qw(copy);
 use File::Path qw(make_path);
 use BBT::Env qw(b64 mistype_token);
 use BBT::Assert;
 use BBT::Secrets qw(token_forms no_secrets_in);
 
-my $ROOT = $BBT::Env::ROOT;
-sub snippet {
-    my ($name) = @_;
-    my $t = BBT::Env::slurp("$ROOT/conf/bbtoken-$name.conf.in");
-    $t ne '' or BAIL_OUT("no conf/bbtoken-$name.conf.in");
-    $t =~ s{\@APACHE_CONFDIR\@/bitbucket\.htpasswd}{"\@DIR\@/htpasswd"}g;
-    $t =~ s{\@SHAREDIR\@/www}{"\@DIR\@/www"}g;
-    $t =~ s{/srv/git\b}{\@DIR\@/repos}g;
-    $t =~ s{/srv/dav\b}{\@DIR\@/dav}g;
-    unlike(join("\n", grep { !/^\s*#/ } split /\n/, $t), qr/\@(?!DIR\@)[A-Z_]+\@/,
-           "bbtoken-$name.conf: every path made local");
-    return $t;
-}
+sub snippet { BBT::Httpd::shipped_conf(@_) }
 
 # The README's "password users beside tokens", on a prefix of its own.
 my $password_users = <<'EOC';
@@ -50,13 +37,8 @@ my $api = "Define BBTOKEN_API_HOST\n" . snippet('rest') . snippet('page') . "UnD
 my $env = BBT::Env->new(loglevel => 'trace8', extra_conf => $main, api_conf => $api, httpd => 0,
                         modules => [qw(auth_basic authn_file authz_user include mime dir headers dav dav_fs)])->start;
 my $d = $env->dir;
-make_path("$d/www", "$d/dav/PROJ/repo", "$d/davlock");
-chmod 0755, "$d/www";
-# Every file in www/, as make install and the package take them all.
-for my $f (map { s{.*/}{}r } glob "$ROOT/www/*") {
-    copy("$ROOT/www/$f", "$d/www/$f") or BAIL_OUT("copy www/$f: $!");
-    chmod 0644, "$d/www/$f";
-}
+make_path("$d/dav/PROJ/repo", "$d/davlock");
+$env->install_page;
 BBT::Env::spew("$d/dav/PROJ/repo/a.txt", "a\n");
 $env->give_to_httpd("$d/dav", "$d/davlock");
 my $pw = 'alice-Pa55-word';

@@ -6,7 +6,7 @@ use warnings;
 use FindBin;
 use lib "$FindBin::Bin/lib";
 use Test::More;
-use BBT::Env qw(auth_bearer);
+use BBT::Env qw(auth_basic auth_bearer);
 use BBT::Assert;
 
 my $extra = <<'EOC';
@@ -77,6 +77,13 @@ my @denied = (
     ['DELETE', '/rest/access-tokens/1.0/users/alice/123456789012'],
     ['PUT', "$A/users/alice"],
     ['PUT', "$A/users/credentials"],
+    # Account details (the seed: no changes on the user's behalf): keys
+    # that would log in as the user, the user's settings and avatar.
+    ['POST', '/rest/ssh/1.0/keys'],
+    ['POST', '/rest/ssh/latest/keys?user=alice'],
+    ['POST', '/rest/gpg/1.0/keys'],
+    ['PUT', "$A/users/alice/settings"],
+    ['POST', "$A/users/alice/avatar.png"],
     ['PUT', "$A/users"],
     ['GET', "$A/admin/users"],
     ['GET', "$A/projects"],
@@ -127,5 +134,20 @@ for my $row (@denied) {
 }
 # Another project: alice has no grant there.
 is_403((call('GET', "$A/projects/OTHER/repos/x", $tok{full}))[0], "a project alice has no grant on");
+
+# The seed's `curl -u username:token`: Basic with the owner's name is the
+# same credential as Bearer, bounded the same way; another user's name with
+# it is no login at all.
+$env->user_add('bob');
+$env->grant('bob', 'PROJECT_ADMIN', 'PROJ');
+my ($res, $v) = $env->cgi_call('GET', "$A/projects/PROJ/repos/repo/commits?limit=5", auth_basic('alice', $tok{read}));
+is_ok_res($res, 'Basic alice:<REPO_READ token> (curl -u): a read passes');
+is($v->{BBTOKEN_PERMISSION}, 'REPO_READ', '  as REPO_READ');
+is_403(($env->cgi_call('POST', "$A/projects/PROJ/repos/repo/pull-requests/1/merge", auth_basic('alice', $tok{read}),
+                       '{}'))[0], '  a pull-request action needs REPO_WRITE: the read token is refused');
+is_ok_res(($env->cgi_call('POST', "$A/projects/PROJ/repos/repo/pull-requests/1/merge",
+                          auth_basic('alice', $tok{write}), '{}'))[0], '  the write token merges');
+is_401(($env->cgi_call('GET', "$A/projects/PROJ/repos/repo/commits", auth_basic('bob', $tok{full})))[0], 1,
+       "Basic bob:<alice's token>, bob a project admin too");
 
 done_testing;

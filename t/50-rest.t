@@ -102,6 +102,10 @@ subtest 'get one, list' => sub {
     ok(!exists $p->{nextPageStart}, 'no nextPageStart on the last page');
     is_deeply([map { $_->{name} } @{ $p->{values} || [] }], ['ci', 'laptop'], 'values, newest first');
     ok(!grep({ exists $_->{token} } @{ $p->{values} || [] }), 'no raw token in a list');
+    # The seed: "You can see the expiry dates for all your tokens".
+    my %by = map { $_->{name} => $_ } @{ $p->{values} || [] };
+    is($by{laptop}{expiryDate}, $made{laptop}{expiryDate}, 'the list shows the expiry date given at creation');
+    ok(!exists $by{ci}{expiryDate}, '  and none for the token without one');
 };
 
 subtest 'a token made over REST clones with git; its use shows' => sub {

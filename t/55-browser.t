@@ -36,7 +36,6 @@ use FindBin;
 use lib "$FindBin::Bin/lib";
 use Test::More;
 use BBT::Env qw(run_cmd);
-use File::Copy qw(copy);
 use File::Path qw(make_path);
 use File::Spec::Functions qw(rel2abs);
 
@@ -141,15 +140,7 @@ my $env = BBT::Env->new(api_conf => $api, extra_conf => "DavLockDB \"\@DIR\@/dav
                         httpd => 0)->start;
 my $d = $env->dir;
 
-# The page's files as they are shipped, where httpd's User can read them (a
-# checkout may sit where it cannot).
-make_path("$d/www");
-chmod 0755, "$d/www";
-# Every file in www/, as make install and the package take them all.
-for my $f (map { s{.*/}{}r } glob "$ROOT/www/*") {
-    copy("$ROOT/www/$f", "$d/www/$f") or BAIL_OUT("copy www/$f: $!");
-    chmod 0644, "$d/www/$f";
-}
+$env->install_page;
 make_path("$d/dav/PROJ/site", "$d/davlock");
 $env->give_to_httpd("$d/dav", "$d/davlock");
 $env->htpasswd($user => $password, $user2 => $password2);

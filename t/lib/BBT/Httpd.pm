@@ -13,6 +13,8 @@ package BBT::Httpd;
 use strict;
 use warnings;
 use Time::HiRes qw(sleep time);
+use File::Copy qw(copy);
+use File::Path qw(make_path);
 use BBT::Util qw(run_cmd free_port port_open slurp spew exited);
 
 our $APACHE = $ENV{BBT_APACHE} || '/usr/sbin/apache2';
@@ -91,6 +93,22 @@ sub give_to_httpd {
     my ($self, @paths) = @_;
     return unless $BBT::Util::IS_ROOT;
     run_cmd(cmd => ['chown', '-R', "$RUN_USER:$RUN_USER", @paths], tmp => "$self->{dir}/run");
+}
+
+# The tokens page's files as they are shipped (every file in www/, as make
+# install and the package take them all) in dir/www, where httpd's User can
+# read them (a checkout may sit where it cannot): what shipped_conf('page')
+# serves.
+sub install_page {
+    my ($self) = @_;
+    my $www = "$self->{dir}/www";
+    make_path($www);
+    chmod 0755, $www;
+    for my $f (map { s{.*/}{}r } glob "$BBT::Util::ROOT/www/*") {
+        copy("$BBT::Util::ROOT/www/$f", "$www/$f") or die "copy www/$f: $!\n";
+        chmod 0644, "$www/$f";
+    }
+    return $www;
 }
 
 # Add users to dir/htpasswd (made on first use), the file a test's
@@ -406,6 +424,24 @@ sub config_test {
     my ($rc, $out, $err) = run_cmd(cmd => [$APACHE, '-t', '-f', $conf],
                                    tmp => "$self->{dir}/run", timeout => 60, env => $self->httpd_env);
     return ($rc, $out . $err);
+}
+
+# A configuration snippet as the package ships it (conf/bbtoken-NAME.conf.in,
+# which the README's sections show), with its paths made local to an
+# environment's dir (@DIR@): the password file, the page's files, the git
+# and WebDAV trees.  Dies on a path left unmade, so a snippet that gains one
+# is never tested half-made.
+sub shipped_conf {
+    my ($name) = @_;
+    my $t = slurp("$BBT::Util::ROOT/conf/bbtoken-$name.conf.in");
+    die "no conf/bbtoken-$name.conf.in\n" if $t eq '';
+    $t =~ s{\@APACHE_CONFDIR\@/bitbucket\.htpasswd}{"\@DIR\@/htpasswd"}g;
+    $t =~ s{\@SHAREDIR\@/www}{"\@DIR\@/www"}g;
+    $t =~ s{/srv/git\b}{\@DIR\@/repos}g;
+    $t =~ s{/srv/dav\b}{\@DIR\@/dav}g;
+    my ($left) = join("\n", grep { !/^\s*#/ } split /\n/, $t) =~ /(\@(?!DIR\@)[A-Z_]+\@)/;
+    die "bbtoken-$name.conf: $left is not made local\n" if $left;
+    return $t;
 }
 
 1;
