@@ -2,7 +2,8 @@
 # owns: what a normal user's request reads must not grow with the site.
 # A few thousand users, grants and tokens (most of them revoked, as a
 # real site keeps them) fill the tables; then, as a user with one project
-# grant, GET .../places, a project's and a repository's token list.  The
+# grant, GET .../places, a project's and a repository's token list (and
+# the CLI's list and revoke of a project's or a repository's tokens).  The
 # API role's sessions log each statement's plan with the rows each scan
 # returned and removed (auto_explain, log_analyze): no scan of
 # bbtoken_users, bbtoken_repo_grants or bbtoken_tokens may read more than
@@ -85,6 +86,22 @@ for my $case (["places", "$R/places"], ["a project's tokens", "$R/projects/P7"],
     ok @big >= 2, "$what: the plans were logged (" . scalar(@big) . " scans)";
     my @wide = grep { $_->[1] > 50 } @big;
     ok !@wide, "$what: no scan reads more than 50 rows"
+        or diag join "\n", map {"$_->[0]: $_->[1] rows"} @wide;
+}
+
+# The CLI's lists and revocations of a project's and a repository's
+# tokens: the same rule over its own statements (as the superuser).
+$env->psql("ALTER ROLE postgres SET session_preload_libraries = 'auto_explain'");
+$env->psql("ALTER ROLE postgres SET auto_explain.$_") for
+    'log_min_duration = 0', 'log_analyze = on', 'log_nested_statements = on', 'log_timing = off';
+for my $args (['list', '--project', 'P7'], ['list', '--repo', 'P7/r7'], ['revoke', '--repo', 'P7/r9']) {
+    my $from = length $env->pg_log_text;
+    my ($rc, $out, $err) = $env->cli(@$args);
+    is $rc, 0, "bbtoken @$args: exit 0" or diag $err;
+    my @big = grep { $_->[0] eq 'bbtoken_tokens' } scans_since($from);
+    ok @big >= 1, "bbtoken @$args: the plans were logged";
+    my @wide = grep { $_->[1] > 50 } @big;
+    ok !@wide, "bbtoken @$args: no scan of bbtoken_tokens reads more than 50 rows"
         or diag join "\n", map {"$_->[0]: $_->[1] rows"} @wide;
 }
 
