@@ -18,6 +18,11 @@ CREATE INDEX bbtoken_repo_grants_project ON bbtoken_repo_grants (project_key, re
 CREATE INDEX bbtoken_tokens_repo ON bbtoken_tokens (project_key, repo_slug)
     WHERE repo_slug IS NOT NULL;
 
+-- `bbtoken notify` tells a project's (or a repository's) token to the
+-- project's admins: by project, which the grants' key (user first) does
+-- not serve.
+CREATE INDEX bbtoken_project_grants_project ON bbtoken_project_grants (project_key);
+
 -- Migration 8's policy, with each holder's count of live tokens and its
 -- name check spelled so that an index finds the holder's rows (the
 -- partial unique indexes on live names): IS NOT DISTINCT FROM, which no
