@@ -55,6 +55,11 @@
  * active admin to tell gets one row without a user, grouped by holder:
  * left out, its notices would never be settled, and revoke-unused-after,
  * which waits for a recorded warning, would never revoke it. */
+/* Whom a notice goes to: its token's owner; for a token without one, the
+ * personal project's owner and the project's admins, each found by an
+ * index (one join with their OR read every user for every notice). */
+#define BBTOKEN_NOTE_USER                                                      \
+    "SELECT u.id, u.name, u.display_name, u.email, u.active"
 static const char bbtoken_notes_sql[] =
     "WITH p AS (SELECT revoke_unused_after AS after FROM bbtoken_policy),"
     " live AS (SELECT t.*, " BBTOKEN_IDLE " AS idle FROM bbtoken_tokens t"
@@ -106,11 +111,15 @@ static const char bbtoken_notes_sql[] =
     " THEN 'repository ' || t.project_key || '/' || t.repo_slug"
     " WHEN t.user_id IS NULL THEN 'project ' || t.project_key END"
     " FROM notes n JOIN bbtoken_tokens t ON t.id = n.id"
-    " LEFT JOIN bbtoken_users u ON u.id = n.user_id OR (n.user_id IS NULL"
-    " AND u.active AND (t.project_key = '~' || lower(u.name)"
-    " OR EXISTS (SELECT 1 FROM bbtoken_project_grants g"
-    " WHERE g.user_id = u.id AND g.project_key = t.project_key"
-    " AND g.permission = 'PROJECT_ADMIN')))"
+    " LEFT JOIN LATERAL (" BBTOKEN_NOTE_USER " FROM bbtoken_users u"
+    " WHERE u.id = n.user_id"
+    " UNION " BBTOKEN_NOTE_USER " FROM bbtoken_users u"
+    " WHERE n.user_id IS NULL AND u.active AND left(t.project_key, 1) = '~'"
+    " AND lower(u.name) = substr(t.project_key, 2)"
+    " UNION " BBTOKEN_NOTE_USER " FROM bbtoken_project_grants g"
+    " JOIN bbtoken_users u ON u.id = g.user_id"
+    " WHERE n.user_id IS NULL AND u.active AND g.project_key = t.project_key"
+    " AND g.permission = 'PROJECT_ADMIN') u ON true"
     " ORDER BY u.id, CASE WHEN u.id IS NULL THEN t.project_key END,"
     " CASE WHEN u.id IS NULL THEN t.repo_slug END,"
     " CASE WHEN n.event = 'revoked_leaked' THEN 0"

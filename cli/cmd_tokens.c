@@ -222,10 +222,22 @@ enum {
 static const char bbtoken_sql_list[] =
     BBTOKEN_SQL_LIST " WHERE user_id = $1 AND revoked_at IS NULL"
                      " ORDER BY created_at, id";
-static const char bbtoken_sql_list_scope[] =
-    BBTOKEN_SQL_LIST " WHERE user_id IS NULL AND project_key = $1"
-                     " AND repo_slug IS NOT DISTINCT FROM $2"
-                     " AND revoked_at IS NULL ORDER BY created_at, id";
+/* A project's (SLUG " IS NULL") or a repository's (" = $2") tokens.  Not
+ * IS NOT DISTINCT FROM, which no index serves: each would read every
+ * project and repository token of the site, where the partial unique
+ * indexes on the holder's live names find the holder's. */
+#define BBTOKEN_SQL_SCOPE(slug)                                                \
+    "user_id IS NULL AND project_key = $1 AND repo_slug" slug
+/* Revoke every live token of the holder WHO names (a condition). */
+#define BBTOKEN_SQL_REVOKE(who)                                                \
+    "UPDATE bbtoken_tokens SET revoked_at = now()"                             \
+    " WHERE id IN (SELECT id FROM bbtoken_tokens WHERE " who                   \
+    " AND revoked_at IS NULL ORDER BY id FOR UPDATE)"
+static const char *const bbtoken_sql_list_scope[2] = {
+    BBTOKEN_SQL_LIST " WHERE " BBTOKEN_SQL_SCOPE(
+        " IS NULL") " AND revoked_at IS NULL ORDER BY created_at, id",
+    BBTOKEN_SQL_LIST " WHERE " BBTOKEN_SQL_SCOPE(
+        " = $2") " AND revoked_at IS NULL ORDER BY created_at, id"};
 
 static int bbtoken_list_json(const PGresult *res, const bbtoken_holder_t *h)
 {
@@ -299,8 +311,9 @@ int bbtoken_cmd_list(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
     } else {
         params[0] = h.scope.key;
         params[1] = h.scope.slug;
-        res = bbtoken_exec(ctx, "listing tokens", bbtoken_sql_list_scope, 2,
-                           params);
+        res = bbtoken_exec(ctx, "listing tokens",
+                           bbtoken_sql_list_scope[h.scope.slug != NULL],
+                           h.scope.slug ? 2 : 1, params);
     }
     if (!res) {
         return BBTOKEN_EXIT_FAIL;
@@ -413,19 +426,13 @@ static int bbtoken_revoke_all(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
     if (h.kind == BBT_KIND_PERSONAL) {
         params[0] = h.user.id;
         n = 1;
-        sql = "UPDATE bbtoken_tokens SET revoked_at = now()"
-              " WHERE id IN (SELECT id FROM bbtoken_tokens"
-              " WHERE user_id = $1 AND revoked_at IS NULL"
-              " ORDER BY id FOR UPDATE)";
+        sql = BBTOKEN_SQL_REVOKE("user_id = $1");
     } else {
         params[0] = h.scope.key;
         params[1] = h.scope.slug;
-        n = 2;
-        sql = "UPDATE bbtoken_tokens SET revoked_at = now()"
-              " WHERE id IN (SELECT id FROM bbtoken_tokens"
-              " WHERE user_id IS NULL AND project_key = $1"
-              " AND repo_slug IS NOT DISTINCT FROM $2"
-              " AND revoked_at IS NULL ORDER BY id FOR UPDATE)";
+        n = h.scope.slug ? 2 : 1;
+        sql = h.scope.slug ? BBTOKEN_SQL_REVOKE(BBTOKEN_SQL_SCOPE(" = $2"))
+                           : BBTOKEN_SQL_REVOKE(BBTOKEN_SQL_SCOPE(" IS NULL"));
     }
     for (pass = 0; pass < BBTOKEN_REVOKE_PASSES; pass++) {
         if ((rc = bbtoken_exec_rows(ctx, "revoking the tokens", sql, n, params,

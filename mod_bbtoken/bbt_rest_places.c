@@ -31,8 +31,9 @@
  * admins manage its repositories' tokens); every place the database knows
  * of only for a global admin, whose arms the planner skips for anyone
  * else (a condition on the caller's row alone is checked once).  So a
- * page costs a user with a few grants a few index scans, not a pass over
- * every grant and token. */
+ * page costs a user with a few grants a few index scans (by project, on
+ * the repository grants and tokens: schema 29), not a pass over every
+ * grant and token. */
 #define BBT_PLACES_MINE                                                        \
     "(SELECT '~' || lower(u.name) UNION SELECT g.project_key"                  \
     " FROM bbtoken_project_grants g WHERE g.user_id = u.id)"

@@ -82,6 +82,14 @@ static void bbt_rest_add_policy(bbt_rest_t *x, json_t *page)
     PQclear(res);
 }
 
+/* A project's or a repository's live tokens, newest first: $1 how many, $2
+ * from where, $3 the key; SLUG the condition on the slug. */
+#define BBT_REST_SCOPE_LIST(slug)                                              \
+    BBT_REST_COLS " WHERE t.user_id IS NULL AND t.project_key = $3"            \
+                  " AND t.repo_slug" slug " AND t.revoked_at IS NULL"          \
+                  " ORDER BY t.created_at DESC, t.id DESC"                     \
+                  " LIMIT $1::integer OFFSET $2::integer"
+
 static json_t *bbt_rest_list_row(const bbt_rest_t *x, const PGresult *res,
                                  int row, const void *owner)
 {
@@ -113,16 +121,16 @@ int bbt_rest_tokens_list(bbt_rest_t *x, const bbt_rest_user_t *caller,
                                           " OFFSET $2::integer",
                             3, params);
     } else {
+        /* The slug spelled as = or IS NULL, not IS NOT DISTINCT FROM,
+         * which no index serves: the partial unique indexes on a project's
+         * and a repository's live names then find the holder's tokens,
+         * instead of every project and repository token of the site. */
         params[2] = x->path.key;
         params[3] = bbt_rest_repo_param(x);
         res = bbt_rest_exec(x,
-                            BBT_REST_COLS
-                            " WHERE t.user_id IS NULL AND t.project_key = $3"
-                            " AND t.repo_slug IS NOT DISTINCT FROM $4"
-                            " AND t.revoked_at IS NULL"
-                            " ORDER BY t.created_at DESC, t.id DESC"
-                            " LIMIT $1::integer OFFSET $2::integer",
-                            4, params);
+                            params[3] ? BBT_REST_SCOPE_LIST(" = $4")
+                                      : BBT_REST_SCOPE_LIST(" IS NULL"),
+                            params[3] ? 4 : 3, params);
     }
     if (PQresultStatus(res) != PGRES_TUPLES_OK) {
         PQclear(res);

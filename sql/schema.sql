@@ -159,3 +159,8 @@ COMMIT;
 BEGIN;
 \ir migrations/0028_fresh_reads.sql
 COMMIT;
+
+-- Version 29: indexes for the API's reads by exact name and by project.
+BEGIN;
+\ir migrations/0029_big_site_indexes.sql
+COMMIT;
