@@ -288,6 +288,7 @@ static const bbt_jshape_t bbt_rest_array_shape = {1, BBT_LEAK_TOKENS_MAX,
 json_t *bbt_rest_json_body(request_rec *r, int array, int *rc)
 {
     const char *ct = apr_table_get(r->headers_in, "Content-Type");
+    const char *ce;
     bbt_jshape_rc_t shape;
     json_error_t err;
     const char *why;
@@ -306,9 +307,12 @@ json_t *bbt_rest_json_body(request_rec *r, int array, int *rc)
      * what it is, unread, as the routes refuse one, not as malformed JSON.
      * Its charset is not asked about: the API is the body's only reader,
      * and reads it as UTF-8 whatever it is labelled (an ASCII body a Java
-     * client calls ISO-8859-1 is read as Bitbucket would read it). */
-    if ((why = bbt_body_undecidable(
-             apr_table_get(r->headers_in, "Content-Encoding"), NULL))) {
+     * client calls ISO-8859-1 is read as Bitbucket would read it).  An
+     * empty field is an empty list, no coding (RFC 9110 5.6.1), and with
+     * no other reader nothing decodes the body by it: a client that sends
+     * one is served, as before the API asked about codings. */
+    ce = apr_table_get(r->headers_in, "Content-Encoding");
+    if (ce && ce[strspn(ce, " \t")] && (why = bbt_body_undecidable(ce, NULL))) {
         apr_table_setn(r->err_headers_out, "Accept-Encoding", "identity");
         *rc = bbt_rest_error(
             r, HTTP_UNSUPPORTED_MEDIA_TYPE, BBT_REST_EX_MEDIA,

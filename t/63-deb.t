@@ -420,6 +420,22 @@ subtest 'an upgrade from 0.2.0 disables the API\'s and the page\'s snippets' => 
     ok(-l '/etc/apache2/conf-enabled/bbtoken-rest.conf', 'a reinstall of this release changes nothing enabled');
     ($rc, $out) = run('a2disconf -q bbtoken-rest');
     is($rc, 0, 'a2disconf bbtoken-rest') or diag $out;
+
+    # One the admin edited and kept is still 0.2.0's (the new one beside it
+    # as .dpkg-dist), with no guard that stops httpd: left as it was.
+    my $f = '/etc/apache2/conf-available/bbtoken-page.conf';
+    my $new = slurp($f);
+    (my $kept = $new) =~ s{^<IfDefine !BBTOKEN_API_HOST>\n.*?^</IfDefine>\n}{}ms;
+    isnt($kept, $new, 'the page\'s snippet without its guard, as 0.2.0\'s was');
+    spew($f, $kept);
+    ($rc, $out) = run('a2enconf -q bbtoken-page');
+    is($rc, 0, 'a2enconf bbtoken-page, edited and kept') or diag $out;
+    ($rc, $out) = run("/var/lib/dpkg/info/$PKG.postinst configure 0.2.0");
+    is($rc, 0, 'the postinst, configure 0.2.0') or diag $out;
+    ok(-l '/etc/apache2/conf-enabled/bbtoken-page.conf', 'the edited one is left enabled');
+    unlike($out, qr/disabled bbtoken-page/, '  and not said to be disabled');
+    run('a2disconf -q bbtoken-page');
+    spew($f, $new);
 };
 
 subtest 'lintian' => sub {

@@ -12,14 +12,15 @@ streams.json is a list; each stream:
      "data": [[delay_s, "text"], ...],  # each piece delay_s after the last
      "trailers": [[name, value]],       # HEADERS after DATA, ending it
      "end": false,                      # leave the stream open
-     "reset_after": seconds}            # RST_STREAM (CANCEL) then
+     "reset_after": seconds,            # RST_STREAM (CANCEL) then
+     "reset_on_interim": true}          # or on the first 1xx answer
 The first may instead be {"upgrade": {"path": P, "headers": [[n, v]]}}: an
 HTTP/1.1 GET with Upgrade: h2c, whose answer is stream 1.
 
 answers.json has one object per stream, in order: status (null if none),
 headers, body, reset (the server's error code, or "sent"), switch (the
-upgrade's status line), goaway (the server's error code, if it ended the
-connection)."""
+upgrade's status line), interim (the 1xx statuses), goaway (the server's
+error code, if it ended the connection)."""
 import base64
 import json
 import select
@@ -77,6 +78,8 @@ def main():
         conn.send_headers(sid, hdrs, end_stream=ends)
         out[sid] = {"i": i + (1 if up else 0), "status": None, "headers": [],
                     "body": "", "reset": None}
+        if st.get("reset_on_interim"):
+            out[sid]["reset_on_interim"] = True
         at = 0.0
         for delay, text in st.get("data") or []:
             at += delay
@@ -133,6 +136,15 @@ def main():
                         o["status"] = int(v)
                     else:
                         o["headers"].append([n.decode(), v.decode()])
+            elif isinstance(ev, h2.events.InformationalResponseReceived):
+                o.setdefault("interim", []).append(
+                    int(dict(ev.headers).get(b":status", b"0")))
+                # The server has begun to read the body: the moment to
+                # reset, told by the server, not guessed by a clock.
+                if o.get("reset_on_interim") and ev.stream_id not in done:
+                    conn.reset_stream(ev.stream_id, error_code=8)
+                    o["reset"] = "sent"
+                    done.add(ev.stream_id)
             elif isinstance(ev, h2.events.DataReceived):
                 o["body"] += ev.data.decode("utf-8", "replace")
                 conn.acknowledge_received_data(ev.flow_controlled_length,
