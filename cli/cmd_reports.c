@@ -91,6 +91,28 @@ static json_t *bbtoken_expiring_json(const PGresult *res, int i,
     return obj;
 }
 
+static const bbtoken_report_t bbtoken_expiring_report = {
+    "listing expiring tokens",
+    "SELECT COALESCE(u.name,"
+    " bbtoken_scope_name(t.project_key, t.repo_slug)), t.id, t.name,"
+    " to_char(t.expires_at AT TIME ZONE 'UTC', " BBTOKEN_ISO "),"
+    " (extract(epoch FROM t.expires_at) * 1000)::bigint,"
+    " t.expires_at <= now(),"
+    " extract(epoch FROM t.expires_at - now())::bigint,"
+    " to_char(t.last_authenticated AT TIME ZONE 'UTC', " BBTOKEN_ISO "),"
+    " (extract(epoch FROM t.last_authenticated) * 1000)::bigint,"
+    " t.project_perm, t.repo_perm, COALESCE(u.active, true),"
+    " t.project_key, t.repo_slug"
+    " FROM bbtoken_tokens t LEFT JOIN bbtoken_users u ON u.id = t.user_id"
+    " WHERE t.revoked_at IS NULL AND t.expires_at IS NOT NULL"
+    " AND t.expires_at <= now() + make_interval(secs => $1::bigint)"
+    " ORDER BY t.expires_at, t.id",
+    bbtoken_expiring_head,
+    6,
+    bbtoken_expiring_row,
+    bbtoken_expiring_json,
+    1};
+
 int bbtoken_cmd_expiring(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
                          const bbtoken_args_t *a)
 {
@@ -98,7 +120,6 @@ int bbtoken_cmd_expiring(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
     long long secs = bbtoken_duration(within);
     char secbuf[32];
     const char *params[1] = {secbuf};
-    bbtoken_stream_t s;
     int rc = 0;
 
     (void)cmd;
@@ -110,32 +131,9 @@ int bbtoken_cmd_expiring(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
     if ((rc = bbtoken_connect(ctx))) {
         return rc;
     }
-    if ((rc = bbtoken_stream_open(
-             ctx, &s, "listing expiring tokens",
-             "SELECT COALESCE(u.name,"
-             " bbtoken_scope_name(t.project_key, t.repo_slug)), t.id, t.name,"
-             " to_char(t.expires_at AT TIME ZONE 'UTC', " BBTOKEN_ISO "),"
-             " (extract(epoch FROM t.expires_at) * 1000)::bigint,"
-             " t.expires_at <= now(),"
-             " extract(epoch FROM t.expires_at - now())::bigint,"
-             " to_char(t.last_authenticated AT TIME ZONE 'UTC', " BBTOKEN_ISO
-             "),"
-             " (extract(epoch FROM t.last_authenticated) * 1000)::bigint,"
-             " t.project_perm, t.repo_perm, COALESCE(u.active, true),"
-             " t.project_key, t.repo_slug"
-             " FROM bbtoken_tokens t LEFT JOIN bbtoken_users u ON u.id = "
-             "t.user_id"
-             " WHERE t.revoked_at IS NULL AND t.expires_at IS NOT NULL"
-             " AND t.expires_at <= now() + make_interval(secs => $1::bigint)"
-             " ORDER BY t.expires_at, t.id",
-             1, params, !a->json))) {
-        return rc;
-    }
     /* Nothing to say: say nothing, so that cron sends no mail. */
-    rc = a->json ? bbtoken_stream_json(&s, bbtoken_expiring_json, NULL)
-                 : bbtoken_stream_table(&s, bbtoken_expiring_head, 6, NULL,
-                                        bbtoken_expiring_row, NULL, 1, NULL);
-    return bbtoken_stream_close(&s, rc);
+    return bbtoken_stream_report(ctx, &bbtoken_expiring_report, 1, params,
+                                 a->json);
 }
 
 /* ---- audit ------------------------------------------------------------ */
@@ -198,6 +196,26 @@ static json_t *bbtoken_audit_json(const PGresult *res, int i, const void *arg)
                      bbtoken_json_str(res, i, BBTOKEN_A_DETAIL));
 }
 
+static const bbtoken_report_t bbtoken_audit_report = {
+    "reading the audit trail",
+    "SELECT to_char(at AT TIME ZONE 'UTC', " BBTOKEN_ISO "),"
+    " (extract(epoch FROM at) * 1000)::bigint, event, token_id,"
+    " user_name, actor, db_role, source, host(client_addr), detail, id,"
+    " CASE WHEN actor = db_role THEN actor"
+    " ELSE actor || ' (db ' || db_role || ')' END,"
+    " source || COALESCE(' ' || host(client_addr), '')"
+    " FROM bbtoken_audit"
+    " WHERE ($1::text IS NULL OR lower(user_name) = lower($1))"
+    " AND (($2::text IS NULL AND $3::text IS NULL)"
+    " OR at >= " BBTOKEN_WHEN_23 ")"
+    " AND ($4::text IS NULL OR token_id = $4)"
+    " ORDER BY at, id",
+    bbtoken_audit_head,
+    7,
+    bbtoken_audit_row,
+    bbtoken_audit_json,
+    0};
+
 int bbtoken_cmd_audit(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
                       const bbtoken_args_t *a)
 {
@@ -205,7 +223,6 @@ int bbtoken_cmd_audit(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
     const char *params[4] = {a->noperands ? a->operands[0] : NULL, NULL, NULL,
                              a->token};
     char holder[BBT_KIND_ID_MAX];
-    bbtoken_stream_t s;
     int rc;
 
     if (a->project || a->repo) {
@@ -230,26 +247,6 @@ int bbtoken_cmd_audit(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
         params[1] = since.abs;
         params[2] = since.ago;
     }
-    if ((rc = bbtoken_stream_open(
-             ctx, &s, "reading the audit trail",
-             "SELECT to_char(at AT TIME ZONE 'UTC', " BBTOKEN_ISO "),"
-             " (extract(epoch FROM at) * 1000)::bigint, event, token_id,"
-             " user_name, actor, db_role, source, host(client_addr), detail, "
-             "id,"
-             " CASE WHEN actor = db_role THEN actor"
-             " ELSE actor || ' (db ' || db_role || ')' END,"
-             " source || COALESCE(' ' || host(client_addr), '')"
-             " FROM bbtoken_audit"
-             " WHERE ($1::text IS NULL OR lower(user_name) = lower($1))"
-             " AND (($2::text IS NULL AND $3::text IS NULL)"
-             " OR at >= " BBTOKEN_WHEN_23 ")"
-             " AND ($4::text IS NULL OR token_id = $4)"
-             " ORDER BY at, id",
-             4, params, !a->json))) {
-        return rc;
-    }
-    rc = a->json ? bbtoken_stream_json(&s, bbtoken_audit_json, NULL)
-                 : bbtoken_stream_table(&s, bbtoken_audit_head, 7, NULL,
-                                        bbtoken_audit_row, NULL, 0, NULL);
-    return bbtoken_stream_close(&s, rc);
+    return bbtoken_stream_report(ctx, &bbtoken_audit_report, 4, params,
+                                 a->json);
 }

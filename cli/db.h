@@ -162,6 +162,23 @@ typedef json_t *bbtoken_stream_json_fn(const PGresult *res, int i,
 int bbtoken_stream_json(bbtoken_stream_t *s, bbtoken_stream_json_fn *elem,
                         const void *arg);
 
+/* A report read through a stream: its statement, and its rows as a table
+ * or as JSON. */
+typedef struct {
+    const char *what; /* in messages */
+    const char *sql;
+    const char *const *head; /* the table's */
+    int cols;
+    bbtoken_stream_fill_fn *fill;
+    bbtoken_stream_json_fn *json;
+    int quiet_empty; /* no rows: no table, not even its header */
+} bbtoken_report_t;
+
+/* Run r's statement with its n params and print its rows (as JSON when
+ * json).  0, or an exit status after reporting. */
+int bbtoken_stream_report(bbtoken_ctx_t *ctx, const bbtoken_report_t *r, int n,
+                          const char *const *params, int json);
+
 /* One column of a token table: its header, its least width, and what of
  * the result it shows. */
 typedef enum {

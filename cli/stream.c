@@ -224,3 +224,19 @@ int bbtoken_stream_json(bbtoken_stream_t *s, bbtoken_stream_json_fn *elem,
     puts(n ? "\n]" : "[]");
     return 0;
 }
+
+int bbtoken_stream_report(bbtoken_ctx_t *ctx, const bbtoken_report_t *r, int n,
+                          const char *const *params, int json)
+{
+    bbtoken_stream_t s;
+    int rc;
+
+    if ((rc =
+             bbtoken_stream_open(ctx, &s, r->what, r->sql, n, params, !json))) {
+        return rc;
+    }
+    rc = json ? bbtoken_stream_json(&s, r->json, NULL)
+              : bbtoken_stream_table(&s, r->head, r->cols, NULL, r->fill, NULL,
+                                     r->quiet_empty, NULL);
+    return bbtoken_stream_close(&s, rc);
+}
