@@ -200,6 +200,12 @@ int bbtoken_width(const char *s);
 void bbtoken_table(const char *const *cells, int rows, int cols,
                    const int *min);
 
+/* bbtoken_table a row at a time, for rows read twice (stream.c): widen
+ * w[c] to each of row's cells as shown, then print row with those widths.
+ * 0, or an exit status after reporting. */
+int bbtoken_table_measure(const char *const *row, int cols, int *w);
+int bbtoken_table_row(const char *const *row, int cols, const int *w);
+
 /* A table filled a row at a time.  Its cells point at strings that
  * outlive it (a result's values, literals) or at the scratch buffers it
  * owns, BBTOKEN_CELL_MAX bytes each and nscratch per row, so that cells

@@ -67,21 +67,10 @@ static int bbtoken_inv_filter(const bbtoken_args_t *a, bbt_inventory_t *f)
     return 0;
 }
 
-static int bbtoken_inv_json(const PGresult *res)
+static json_t *bbtoken_inv_element(const PGresult *res, int i, const void *arg)
 {
-    json_t *arr = json_array();
-    json_t *obj;
-    int i;
-
-    for (i = 0; arr && i < PQntuples(res); i++) {
-        obj = bbt_inventory_json(res, i);
-        if (!obj || json_array_append_new(arr, obj)) {
-            json_decref(arr);
-            return bbtoken_fail("cannot build JSON for token %s",
-                                PQgetvalue(res, i, BBT_INV_ID));
-        }
-    }
-    return bbtoken_json_out(arr);
+    (void)arg;
+    return bbt_inventory_json(res, i);
 }
 
 static const bbtoken_column_t bbtoken_inv_cols[] = {
@@ -101,8 +90,10 @@ static int bbtoken_inventory(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
 {
     bbt_inventory_query_t q;
     bbt_inventory_t f;
+    bbtoken_stream_t s;
     PGresult *res;
-    int rc, n, revoke = a->revoke && !a->dry_run;
+    long n = 0;
+    int rc, revoke = a->revoke && !a->dry_run;
 
     if (a->dry_run && !a->revoke) {
         return bbtoken_usage_error(cmd->usage, "--dry-run goes with --revoke");
@@ -121,20 +112,25 @@ static int bbtoken_inventory(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
     if ((rc = bbtoken_connect(ctx))) {
         return rc;
     }
-    res = bbtoken_exec(ctx, revoke ? "revoking the tokens" : "listing tokens",
-                       q.sql, q.nparams, q.params);
-    if (!res) {
-        return BBTOKEN_EXIT_FAIL;
+    if (revoke) {
+        /* An UPDATE ... RETURNING cannot feed a cursor: its rows, the
+         * tokens it revoked, come as one result. */
+        if (!(res = bbtoken_exec(ctx, "revoking the tokens", q.sql, q.nparams,
+                                 q.params))) {
+            return BBTOKEN_EXIT_FAIL;
+        }
+        bbtoken_stream_result(&s, res);
+    } else if ((rc = bbtoken_stream_open(ctx, &s, "listing tokens", q.sql,
+                                         q.nparams, q.params, !a->json))) {
+        return rc;
     }
-    n = PQntuples(res);
-    rc = a->json ? bbtoken_inv_json(res)
-                 : bbtoken_token_table(res, bbtoken_inv_cols,
-                                       BBTOKEN_NCOLS(bbtoken_inv_cols));
-    if (rc == 0 && !a->json && a->revoke) {
-        printf("%s %d token%s\n", revoke ? "revoked" : "would revoke", n,
+    rc = a->json ? bbtoken_stream_json(&s, bbtoken_inv_element, NULL)
+                 : bbtoken_token_table(&s, bbtoken_inv_cols,
+                                       BBTOKEN_NCOLS(bbtoken_inv_cols), &n);
+    if ((rc = bbtoken_stream_close(&s, rc)) == 0 && !a->json && a->revoke) {
+        printf("%s %ld token%s\n", revoke ? "revoked" : "would revoke", n,
                n == 1 ? "" : "s");
     }
-    PQclear(res);
     return rc;
 }
 

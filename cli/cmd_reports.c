@@ -47,21 +47,71 @@ static const char *bbtoken_left(const char *secs, char *buf, size_t len)
 static const char *const bbtoken_expiring_head[6] = {
     "EXPIRES", "STATUS", "USER", "ID", "NAME", "LAST USED"};
 
-static void bbtoken_expiring_row(bbtoken_grid_t *g, int i, const char **row,
+static void bbtoken_expiring_row(const PGresult *res, int i, const char **row,
+                                 char (*scratch)[BBTOKEN_CELL_MAX],
                                  const void *arg)
 {
-    const PGresult *res = arg;
-
+    (void)arg;
     row[0] = PQgetvalue(res, i, BBTOKEN_E_EXPIRES);
     row[1] = PQgetvalue(res, i, BBTOKEN_E_EXPIRED)[0] == 't'
                  ? "expired"
-                 : bbtoken_left(PQgetvalue(res, i, BBTOKEN_E_LEFT),
-                                bbtoken_grid_buf(g, i, 0), BBTOKEN_CELL_MAX);
+                 : bbtoken_left(PQgetvalue(res, i, BBTOKEN_E_LEFT), scratch[0],
+                                BBTOKEN_CELL_MAX);
     row[2] = PQgetvalue(res, i, BBTOKEN_E_USER);
     row[3] = PQgetvalue(res, i, BBTOKEN_E_ID);
     row[4] = PQgetvalue(res, i, BBTOKEN_E_NAME);
     row[5] = bbtoken_get(res, i, BBTOKEN_E_LAST, "never");
 }
+
+static json_t *bbtoken_expiring_json(const PGresult *res, int i,
+                                     const void *arg)
+{
+    json_t *obj = json_pack(
+        "{s:s, s:s, s:o, s:b, s:o*, s:o}", "id",
+        PQgetvalue(res, i, BBTOKEN_E_ID), "name",
+        PQgetvalue(res, i, BBTOKEN_E_NAME), "expiryDate",
+        bbt_pgjson_int(res, i, BBTOKEN_E_EXPIRES_MS), "expired",
+        PQgetvalue(res, i, BBTOKEN_E_EXPIRED)[0] == 't', "lastAuthenticated",
+        bbt_pgjson_int(res, i, BBTOKEN_E_LAST_MS), "permissions",
+        bbtoken_perms_json(bbtoken_get(res, i, BBTOKEN_E_PROJECT, NULL),
+                           PQgetvalue(res, i, BBTOKEN_E_REPO)));
+
+    (void)arg;
+    if (obj &&
+        bbtoken_holder_json(obj,
+                            PQgetisnull(res, i, BBTOKEN_E_KEY)
+                                ? PQgetvalue(res, i, BBTOKEN_E_USER)
+                                : NULL,
+                            PQgetvalue(res, i, BBTOKEN_E_ACTIVE)[0] == 't',
+                            bbtoken_get(res, i, BBTOKEN_E_KEY, NULL),
+                            bbtoken_get(res, i, BBTOKEN_E_SLUG, NULL)) != 0) {
+        json_decref(obj);
+        obj = NULL;
+    }
+    return obj;
+}
+
+static const bbtoken_report_t bbtoken_expiring_report = {
+    "listing expiring tokens",
+    "SELECT COALESCE(u.name,"
+    " bbtoken_scope_name(t.project_key, t.repo_slug)), t.id, t.name,"
+    " to_char(t.expires_at AT TIME ZONE 'UTC', " BBTOKEN_ISO "),"
+    " (extract(epoch FROM t.expires_at) * 1000)::bigint,"
+    " t.expires_at <= now(),"
+    " extract(epoch FROM t.expires_at - now())::bigint,"
+    " to_char(t.last_authenticated AT TIME ZONE 'UTC', " BBTOKEN_ISO "),"
+    " (extract(epoch FROM t.last_authenticated) * 1000)::bigint,"
+    " t.project_perm, t.repo_perm, COALESCE(u.active, true),"
+    " t.project_key, t.repo_slug"
+    " FROM bbtoken_tokens t LEFT JOIN bbtoken_users u ON u.id = t.user_id"
+    " WHERE t.revoked_at IS NULL AND t.expires_at IS NOT NULL"
+    " AND t.expires_at <= now() + make_interval(secs => $1::bigint)"
+    " ORDER BY t.expires_at, t.id",
+    bbtoken_expiring_head,
+    6,
+    bbtoken_expiring_row,
+    bbtoken_expiring_json,
+    1};
 
 int bbtoken_cmd_expiring(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
                          const bbtoken_args_t *a)
@@ -70,9 +120,7 @@ int bbtoken_cmd_expiring(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
     long long secs = bbtoken_duration(within);
     char secbuf[32];
     const char *params[1] = {secbuf};
-    PGresult *res;
-    json_t *arr, *obj;
-    int i, n, rc = 0;
+    int rc = 0;
 
     (void)cmd;
     if (secs < 0) {
@@ -83,68 +131,9 @@ int bbtoken_cmd_expiring(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
     if ((rc = bbtoken_connect(ctx))) {
         return rc;
     }
-    res = bbtoken_exec(
-        ctx, "listing expiring tokens",
-        "SELECT COALESCE(u.name,"
-        " bbtoken_scope_name(t.project_key, t.repo_slug)), t.id, t.name,"
-        " to_char(t.expires_at AT TIME ZONE 'UTC', " BBTOKEN_ISO "),"
-        " (extract(epoch FROM t.expires_at) * 1000)::bigint,"
-        " t.expires_at <= now(),"
-        " extract(epoch FROM t.expires_at - now())::bigint,"
-        " to_char(t.last_authenticated AT TIME ZONE 'UTC', " BBTOKEN_ISO "),"
-        " (extract(epoch FROM t.last_authenticated) * 1000)::bigint,"
-        " t.project_perm, t.repo_perm, COALESCE(u.active, true),"
-        " t.project_key, t.repo_slug"
-        " FROM bbtoken_tokens t LEFT JOIN bbtoken_users u ON u.id = t.user_id"
-        " WHERE t.revoked_at IS NULL AND t.expires_at IS NOT NULL"
-        " AND t.expires_at <= now() + make_interval(secs => $1::bigint)"
-        " ORDER BY t.expires_at, t.id",
-        1, params);
-    if (!res) {
-        return BBTOKEN_EXIT_FAIL;
-    }
-    n = PQntuples(res);
-    if (a->json) {
-        arr = json_array();
-        for (i = 0; arr && i < n; i++) {
-            obj = json_pack(
-                "{s:s, s:s, s:o, s:b, s:o*, s:o}", "id",
-                PQgetvalue(res, i, BBTOKEN_E_ID), "name",
-                PQgetvalue(res, i, BBTOKEN_E_NAME), "expiryDate",
-                bbt_pgjson_int(res, i, BBTOKEN_E_EXPIRES_MS), "expired",
-                PQgetvalue(res, i, BBTOKEN_E_EXPIRED)[0] == 't',
-                "lastAuthenticated", bbt_pgjson_int(res, i, BBTOKEN_E_LAST_MS),
-                "permissions",
-                bbtoken_perms_json(bbtoken_get(res, i, BBTOKEN_E_PROJECT, NULL),
-                                   PQgetvalue(res, i, BBTOKEN_E_REPO)));
-            if (obj && bbtoken_holder_json(
-                           obj,
-                           PQgetisnull(res, i, BBTOKEN_E_KEY)
-                               ? PQgetvalue(res, i, BBTOKEN_E_USER)
-                               : NULL,
-                           PQgetvalue(res, i, BBTOKEN_E_ACTIVE)[0] == 't',
-                           bbtoken_get(res, i, BBTOKEN_E_KEY, NULL),
-                           bbtoken_get(res, i, BBTOKEN_E_SLUG, NULL)) != 0) {
-                json_decref(obj);
-                obj = NULL;
-            }
-            if (!obj || json_array_append_new(arr, obj)) {
-                json_decref(arr);
-                arr = NULL;
-            }
-        }
-        PQclear(res);
-        return bbtoken_json_out(arr);
-    }
     /* Nothing to say: say nothing, so that cron sends no mail. */
-    if (n == 0) {
-        PQclear(res);
-        return 0;
-    }
-    rc = bbtoken_grid_table(bbtoken_expiring_head, 6, NULL, n, 1,
-                            bbtoken_expiring_row, res);
-    PQclear(res);
-    return rc;
+    return bbtoken_stream_report(ctx, &bbtoken_expiring_report, 1, params,
+                                 a->json);
 }
 
 /* ---- audit ------------------------------------------------------------ */
@@ -176,12 +165,12 @@ static const char *const bbtoken_audit_head[7] = {
     "TIME", "EVENT", "TOKEN", "USER", "BY", "FROM", "DETAIL"};
 
 /* BY and FROM come made by the query: nothing to format here. */
-static void bbtoken_audit_row(bbtoken_grid_t *g, int i, const char **row,
+static void bbtoken_audit_row(const PGresult *res, int i, const char **row,
+                              char (*scratch)[BBTOKEN_CELL_MAX],
                               const void *arg)
 {
-    const PGresult *res = arg;
-
-    (void)g;
+    (void)scratch;
+    (void)arg;
     row[0] = PQgetvalue(res, i, BBTOKEN_A_TIME);
     row[1] = PQgetvalue(res, i, BBTOKEN_A_EVENT);
     row[2] = bbtoken_get(res, i, BBTOKEN_A_TOKEN, "-");
@@ -191,6 +180,42 @@ static void bbtoken_audit_row(bbtoken_grid_t *g, int i, const char **row,
     row[6] = bbtoken_get(res, i, BBTOKEN_A_DETAIL, "");
 }
 
+static json_t *bbtoken_audit_json(const PGresult *res, int i, const void *arg)
+{
+    (void)arg;
+    return json_pack("{s:o, s:o, s:s, s:o*, s:o*, s:s, s:s, s:s, s:o*, s:o*}",
+                     "id", bbt_pgjson_int(res, i, BBTOKEN_A_ID), "time",
+                     bbt_pgjson_int(res, i, BBTOKEN_A_MS), "event",
+                     PQgetvalue(res, i, BBTOKEN_A_EVENT), "tokenId",
+                     bbtoken_json_str(res, i, BBTOKEN_A_TOKEN), "user",
+                     bbtoken_json_str(res, i, BBTOKEN_A_USER), "actor",
+                     PQgetvalue(res, i, BBTOKEN_A_ACTOR), "dbRole",
+                     PQgetvalue(res, i, BBTOKEN_A_ROLE), "source",
+                     PQgetvalue(res, i, BBTOKEN_A_SOURCE), "clientAddress",
+                     bbtoken_json_str(res, i, BBTOKEN_A_ADDR), "detail",
+                     bbtoken_json_str(res, i, BBTOKEN_A_DETAIL));
+}
+
+static const bbtoken_report_t bbtoken_audit_report = {
+    "reading the audit trail",
+    "SELECT to_char(at AT TIME ZONE 'UTC', " BBTOKEN_ISO "),"
+    " (extract(epoch FROM at) * 1000)::bigint, event, token_id,"
+    " user_name, actor, db_role, source, host(client_addr), detail, id,"
+    " CASE WHEN actor = db_role THEN actor"
+    " ELSE actor || ' (db ' || db_role || ')' END,"
+    " source || COALESCE(' ' || host(client_addr), '')"
+    " FROM bbtoken_audit"
+    " WHERE ($1::text IS NULL OR lower(user_name) = lower($1))"
+    " AND (($2::text IS NULL AND $3::text IS NULL)"
+    " OR at >= " BBTOKEN_WHEN_23 ")"
+    " AND ($4::text IS NULL OR token_id = $4)"
+    " ORDER BY at, id",
+    bbtoken_audit_head,
+    7,
+    bbtoken_audit_row,
+    bbtoken_audit_json,
+    0};
+
 int bbtoken_cmd_audit(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
                       const bbtoken_args_t *a)
 {
@@ -198,9 +223,7 @@ int bbtoken_cmd_audit(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
     const char *params[4] = {a->noperands ? a->operands[0] : NULL, NULL, NULL,
                              a->token};
     char holder[BBT_KIND_ID_MAX];
-    PGresult *res;
-    json_t *arr, *obj;
-    int i, n, rc;
+    int rc;
 
     if (a->project || a->repo) {
         bbt_tokscope_t s;
@@ -224,50 +247,6 @@ int bbtoken_cmd_audit(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
         params[1] = since.abs;
         params[2] = since.ago;
     }
-    res = bbtoken_exec(
-        ctx, "reading the audit trail",
-        "SELECT to_char(at AT TIME ZONE 'UTC', " BBTOKEN_ISO "),"
-        " (extract(epoch FROM at) * 1000)::bigint, event, token_id,"
-        " user_name, actor, db_role, source, host(client_addr), detail, id,"
-        " CASE WHEN actor = db_role THEN actor"
-        " ELSE actor || ' (db ' || db_role || ')' END,"
-        " source || COALESCE(' ' || host(client_addr), '')"
-        " FROM bbtoken_audit"
-        " WHERE ($1::text IS NULL OR lower(user_name) = lower($1))"
-        " AND (($2::text IS NULL AND $3::text IS NULL)"
-        " OR at >= " BBTOKEN_WHEN_23 ")"
-        " AND ($4::text IS NULL OR token_id = $4)"
-        " ORDER BY at, id",
-        4, params);
-    if (!res) {
-        return BBTOKEN_EXIT_FAIL;
-    }
-    n = PQntuples(res);
-    if (a->json) {
-        arr = json_array();
-        for (i = 0; arr && i < n; i++) {
-            obj = json_pack(
-                "{s:o, s:o, s:s, s:o*, s:o*, s:s, s:s, s:s, s:o*, s:o*}", "id",
-                bbt_pgjson_int(res, i, BBTOKEN_A_ID), "time",
-                bbt_pgjson_int(res, i, BBTOKEN_A_MS), "event",
-                PQgetvalue(res, i, BBTOKEN_A_EVENT), "tokenId",
-                bbtoken_json_str(res, i, BBTOKEN_A_TOKEN), "user",
-                bbtoken_json_str(res, i, BBTOKEN_A_USER), "actor",
-                PQgetvalue(res, i, BBTOKEN_A_ACTOR), "dbRole",
-                PQgetvalue(res, i, BBTOKEN_A_ROLE), "source",
-                PQgetvalue(res, i, BBTOKEN_A_SOURCE), "clientAddress",
-                bbtoken_json_str(res, i, BBTOKEN_A_ADDR), "detail",
-                bbtoken_json_str(res, i, BBTOKEN_A_DETAIL));
-            if (!obj || json_array_append_new(arr, obj)) {
-                json_decref(arr);
-                arr = NULL;
-            }
-        }
-        PQclear(res);
-        return bbtoken_json_out(arr);
-    }
-    rc = bbtoken_grid_table(bbtoken_audit_head, 7, NULL, n, 0,
-                            bbtoken_audit_row, res);
-    PQclear(res);
-    return rc;
+    return bbtoken_stream_report(ctx, &bbtoken_audit_report, 4, params,
+                                 a->json);
 }

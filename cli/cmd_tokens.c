@@ -298,6 +298,7 @@ int bbtoken_cmd_list(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
                      const bbtoken_args_t *a)
 {
     bbtoken_holder_t h;
+    bbtoken_stream_t s;
     const char *params[2];
     PGresult *res;
     int rc;
@@ -318,11 +319,16 @@ int bbtoken_cmd_list(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
     if (!res) {
         return BBTOKEN_EXIT_FAIL;
     }
-    rc = a->json ? bbtoken_list_json(res, &h)
-                 : bbtoken_token_table(res, bbtoken_list_cols,
-                                       BBTOKEN_NCOLS(bbtoken_list_cols));
-    PQclear(res);
-    return rc;
+    if (a->json) {
+        rc = bbtoken_list_json(res, &h);
+        PQclear(res);
+        return rc;
+    }
+    /* One holder's tokens, which a limit per holder bounds: one result. */
+    bbtoken_stream_result(&s, res);
+    rc = bbtoken_token_table(&s, bbtoken_list_cols,
+                             BBTOKEN_NCOLS(bbtoken_list_cols), NULL);
+    return bbtoken_stream_close(&s, rc);
 }
 
 /* ---- update, revoke --------------------------------------------------- */

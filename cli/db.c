@@ -370,55 +370,55 @@ const char *bbtoken_expires_cell(const PGresult *res, int row, int expires_col,
     return buf;
 }
 
-typedef struct {
-    const PGresult *res;
-    const bbtoken_column_t *cols;
-} bbtoken_token_rows_t;
-
-static void bbtoken_token_row(bbtoken_grid_t *g, int i, const char **row,
+static void bbtoken_token_row(const PGresult *res, int i, const char **row,
+                              char (*scratch)[BBTOKEN_CELL_MAX],
                               const void *arg)
 {
-    const bbtoken_token_rows_t *t = arg;
-    const bbtoken_column_t *c;
+    const bbtoken_column_t *cols = arg, *c;
     int j, k = 0;
 
-    for (j = 0; j < g->cols; j++) {
-        c = &t->cols[j];
+    for (j = 0; cols[j].head; j++) {
+        c = &cols[j];
         switch (c->kind) {
         case BBTOKEN_COL_PERMS:
-            row[j] = bbtoken_perms_cell(t->res, i, c->col, c->col2,
-                                        bbtoken_grid_buf(g, i, k++),
+            row[j] = bbtoken_perms_cell(res, i, c->col, c->col2, scratch[k++],
                                         BBTOKEN_CELL_MAX);
             break;
         case BBTOKEN_COL_EXPIRES:
-            row[j] = bbtoken_expires_cell(t->res, i, c->col, c->col2,
-                                          bbtoken_grid_buf(g, i, k++),
+            row[j] = bbtoken_expires_cell(res, i, c->col, c->col2, scratch[k++],
                                           BBTOKEN_CELL_MAX);
             break;
         default:
-            row[j] = c->null ? bbtoken_get(t->res, i, c->col, c->null)
-                             : PQgetvalue(t->res, i, c->col);
+            row[j] = c->null ? bbtoken_get(res, i, c->col, c->null)
+                             : PQgetvalue(res, i, c->col);
             break;
         }
     }
 }
 
-int bbtoken_token_table(const PGresult *res, const bbtoken_column_t *cols,
-                        int ncols)
+int bbtoken_token_table(bbtoken_stream_t *s, const bbtoken_column_t *cols,
+                        int ncols, long *rows)
 {
     const char *head[BBTOKEN_TOKEN_COLS];
     int min[BBTOKEN_TOKEN_COLS];
-    bbtoken_token_rows_t t = {res, cols};
+    /* The row's columns end at the first without a head. */
+    bbtoken_column_t row[BBTOKEN_TOKEN_COLS + 1];
     int j, nscratch = 0;
 
     if (ncols > BBTOKEN_TOKEN_COLS) {
         return bbtoken_fail("a table of %d columns: too wide", ncols);
     }
+    memset(row, 0, sizeof(row));
     for (j = 0; j < ncols; j++) {
         head[j] = cols[j].head;
         min[j] = cols[j].min;
+        row[j] = cols[j];
         nscratch += cols[j].kind != BBTOKEN_COL_VALUE;
     }
-    return bbtoken_grid_table(head, ncols, min, PQntuples(res), nscratch,
-                              bbtoken_token_row, &t);
+    if (nscratch > BBTOKEN_STREAM_SCRATCH) {
+        return bbtoken_fail("a table of %d formatted columns: too many",
+                            nscratch);
+    }
+    return bbtoken_stream_table(s, head, ncols, min, bbtoken_token_row, row, 0,
+                                rows);
 }

@@ -106,6 +106,79 @@ const char *bbtoken_perms_cell(const PGresult *res, int row, int project_col,
 const char *bbtoken_expires_cell(const PGresult *res, int row, int expires_col,
                                  int expired_col, char *buf, size_t len);
 
+/* Rows read a batch at a time (stream.c): from a cursor in a read-only
+ * transaction of their own, or from one result already in hand. */
+typedef struct {
+    bbtoken_ctx_t *ctx;
+    const char *what; /* in messages */
+    PGresult *res;    /* the batch in hand */
+    int cursor;       /* a cursor is open; else res is all of the rows */
+    int done;         /* res, all of the rows, was handed out */
+} bbtoken_stream_t;
+
+/* Open a cursor over sql, SCROLL to be read twice (a table).  0, or an
+ * exit status after reporting. */
+int bbtoken_stream_open(bbtoken_ctx_t *ctx, bbtoken_stream_t *s,
+                        const char *what, const char *sql, int n,
+                        const char *const *params, int scroll);
+
+/* The rows of res, which the stream frees. */
+void bbtoken_stream_result(bbtoken_stream_t *s, PGresult *res);
+
+/* The next batch into s->res: 1, 0 at the end, -1 after reporting. */
+int bbtoken_stream_next(bbtoken_stream_t *s);
+
+/* Back before the first row.  0, or an exit status after reporting. */
+int bbtoken_stream_rewind(bbtoken_stream_t *s);
+
+/* End the stream: COMMIT when rc is 0, else ROLLBACK.  rc, or an exit
+ * status after reporting. */
+int bbtoken_stream_close(bbtoken_stream_t *s, int rc);
+
+/* The most scratch cells a row fills. */
+#define BBTOKEN_STREAM_SCRATCH 4
+
+/* Set a table's row from row i of res; formatted cells go into scratch. */
+typedef void bbtoken_stream_fill_fn(const PGresult *res, int i,
+                                    const char **row,
+                                    char (*scratch)[BBTOKEN_CELL_MAX],
+                                    const void *arg);
+
+/* Print the rows as a table under head, as bbtoken_table would (the rows
+ * are read twice: the widths, then the lines); nothing at all for no rows
+ * when quiet_empty.  *rows (if rows) gets how many.  0, or an exit status
+ * after reporting, after whatever was printed. */
+int bbtoken_stream_table(bbtoken_stream_t *s, const char *const *head, int cols,
+                         const int *min, bbtoken_stream_fill_fn *fill,
+                         const void *arg, int quiet_empty, long *rows);
+
+/* Row i of res as a JSON array's element; NULL is out of memory. */
+typedef json_t *bbtoken_stream_json_fn(const PGresult *res, int i,
+                                       const void *arg);
+
+/* Print the rows as one JSON array, as bbtoken_json_out would, an element
+ * at a time.  0, or an exit status after reporting, after whatever was
+ * printed (then no whole document). */
+int bbtoken_stream_json(bbtoken_stream_t *s, bbtoken_stream_json_fn *elem,
+                        const void *arg);
+
+/* A report read through a stream: its statement, and its rows as a table
+ * or as JSON. */
+typedef struct {
+    const char *what; /* in messages */
+    const char *sql;
+    const char *const *head; /* the table's */
+    int cols;
+    bbtoken_stream_fill_fn *fill;
+    bbtoken_stream_json_fn *json;
+    int quiet_empty; /* no rows: no table, not even its header */
+} bbtoken_report_t;
+
+/* Run r's statement with its n params and print its rows (as JSON when
+ * json).  0, or an exit status after reporting. */
+int bbtoken_stream_report(bbtoken_ctx_t *ctx, const bbtoken_report_t *r, int n,
+                          const char *const *params, int json);
+
 /* One column of a token table: its header, its least width, and what of
  * the result it shows. */
 typedef enum {
@@ -127,10 +200,11 @@ typedef struct {
 #define BBTOKEN_TOKEN_COLS 12
 #define BBTOKEN_NCOLS(cols) ((int)(sizeof(cols) / sizeof((cols)[0])))
 
-/* Print res as a table of ncols columns (at most BBTOKEN_TOKEN_COLS).
- * 0, or an exit status after reporting. */
-int bbtoken_token_table(const PGresult *res, const bbtoken_column_t *cols,
-                        int ncols);
+/* Print the rows of s as a table of ncols columns (at most
+ * BBTOKEN_TOKEN_COLS); *rows (if rows) gets how many.  0, or an exit
+ * status after reporting. */
+int bbtoken_token_table(bbtoken_stream_t *s, const bbtoken_column_t *cols,
+                        int ncols, long *rows);
 
 /* A transaction (tx.c): its statements, then COMMIT. */
 typedef struct {

@@ -81,51 +81,79 @@ int bbtoken_width(const char *s)
 
 /* A table goes to a terminal: what a cell holds is shown as it reads
  * (bbt_input_shown), so an old audit record's name with U+202E, or an
- * actor holding an escape sequence, cannot reorder or restyle the rows. */
-void bbtoken_table(const char *const *raw, int rows, int cols, const int *min)
+ * actor holding an escape sequence, cannot reorder or restyle the rows.
+ * A cell is shown into buf when it fits, else into memory of its own
+ * (*own, to free); NULL is out of memory. */
+static const char *bbtoken_shown(const char *raw, char *buf, size_t len,
+                                 char **own)
 {
-    int w[BBTOKEN_TABLE_COLS] = {0}, r, c, x;
-    size_t i, n = (size_t)rows * (size_t)cols;
-    char **shown = calloc(n ? n : 1, sizeof(*shown));
-    const char *const *cells = (const char *const *)shown;
+    const char *v = raw ? raw : "";
+    size_t need = strlen(v) + 1;
 
-    for (i = 0; shown && i < n; i++) {
-        const char *v = raw[i] ? raw[i] : "";
+    *own = NULL;
+    if (need > len && !(buf = *own = malloc(need))) {
+        return NULL;
+    }
+    bbt_input_shown(v, buf);
+    return buf;
+}
 
-        if (!(shown[i] = malloc(strlen(v) + 1))) {
-            break;
-        }
-        bbt_input_shown(v, shown[i]);
-    }
-    if (!shown || i < n) {
-        bbtoken_fail("out of memory");
-        goto done;
-    }
+int bbtoken_table_measure(const char *const *row, int cols, int *w)
+{
+    char buf[512], *own;
+    const char *v;
+    int c, x;
+
     for (c = 0; c < cols && c < BBTOKEN_TABLE_COLS; c++) {
-        w[c] = min ? min[c] : 0;
-        for (r = 0; r < rows; r++) {
-            if ((x = bbtoken_width(cells[r * cols + c])) > w[c]) {
-                w[c] = x;
-            }
+        if (!(v = bbtoken_shown(row[c], buf, sizeof(buf), &own))) {
+            return bbtoken_fail("out of memory");
         }
+        if ((x = bbtoken_width(v)) > w[c]) {
+            w[c] = x;
+        }
+        free(own);
     }
-    for (r = 0; r < rows; r++) {
-        for (c = 0; c < cols; c++) {
-            const char *v = cells[r * cols + c];
+    return 0;
+}
 
-            if (c == cols - 1) {
-                printf("%s\n", v);
-                continue;
-            }
+int bbtoken_table_row(const char *const *row, int cols, const int *w)
+{
+    char buf[512], *own;
+    const char *v;
+    int c, x;
+
+    for (c = 0; c < cols; c++) {
+        if (!(v = bbtoken_shown(row[c], buf, sizeof(buf), &own))) {
+            return bbtoken_fail("out of memory");
+        }
+        if (c == cols - 1) {
+            printf("%s\n", v);
+        } else {
             x = c < BBTOKEN_TABLE_COLS ? w[c] - bbtoken_width(v) : 0;
             printf("%s%*s  ", v, x > 0 ? x : 0, "");
         }
+        free(own);
     }
-done:
-    for (i = 0; shown && i < n; i++) {
-        free(shown[i]);
+    return 0;
+}
+
+void bbtoken_table(const char *const *raw, int rows, int cols, const int *min)
+{
+    int w[BBTOKEN_TABLE_COLS] = {0}, r, c;
+
+    for (c = 0; c < cols && c < BBTOKEN_TABLE_COLS; c++) {
+        w[c] = min ? min[c] : 0;
     }
-    free(shown);
+    for (r = 0; r < rows; r++) {
+        if (bbtoken_table_measure(raw + (size_t)r * (size_t)cols, cols, w)) {
+            return;
+        }
+    }
+    for (r = 0; r < rows; r++) {
+        if (bbtoken_table_row(raw + (size_t)r * (size_t)cols, cols, w)) {
+            return;
+        }
+    }
 }
 
 char *bbtoken_grid_buf(bbtoken_grid_t *g, int i, int k)

@@ -1,0 +1,242 @@
+/*
+ * The reports that grow with the site (audit, list --all, expiring), read
+ * a batch of rows at a time and printed as they come, so that the CLI's
+ * memory stays bounded whatever the row count (db.h).  The rows come from
+ * a cursor in a read-only REPEATABLE READ transaction: one snapshot, so
+ * a table, which needs every row's width before its first line, reads
+ * them twice (a SCROLL cursor: the server keeps the result, not the CLI)
+ * and prints what it measured.  JSON needs one pass: the array's
+ * elements are printed one by one, laid out as the whole array would be.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "db.h"
+
+/* Rows a batch holds: a few hundred kilobytes of the widest report. */
+#define BBTOKEN_STREAM_BATCH "1000"
+
+int bbtoken_stream_open(bbtoken_ctx_t *ctx, bbtoken_stream_t *s,
+                        const char *what, const char *sql, int n,
+                        const char *const *params, int scroll)
+{
+    static const char *const declare[2] = {
+        "DECLARE bbtoken_rows NO SCROLL CURSOR FOR ",
+        "DECLARE bbtoken_rows SCROLL CURSOR FOR "};
+    PGresult *res;
+    char *q;
+
+    memset(s, 0, sizeof(*s));
+    s->ctx = ctx;
+    s->what = what;
+    if (!(q = malloc(strlen(declare[scroll != 0]) + strlen(sql) + 1))) {
+        return bbtoken_fail("out of memory");
+    }
+    strcpy(q, declare[scroll != 0]);
+    strcat(q, sql);
+    res = bbtoken_exec(
+        ctx, what, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", 0, NULL);
+    if (res) {
+        PQclear(res);
+        s->cursor = 1;
+        res = bbtoken_exec(ctx, what, q, n, params);
+    }
+    free(q);
+    if (!res) {
+        bbtoken_stream_close(s, BBTOKEN_EXIT_FAIL);
+        return BBTOKEN_EXIT_FAIL;
+    }
+    PQclear(res);
+    return 0;
+}
+
+void bbtoken_stream_result(bbtoken_stream_t *s, PGresult *res)
+{
+    memset(s, 0, sizeof(*s));
+    s->res = res;
+}
+
+int bbtoken_stream_next(bbtoken_stream_t *s)
+{
+    if (!s->cursor) {
+        if (s->done) {
+            return 0;
+        }
+        s->done = 1;
+        return PQntuples(s->res) > 0;
+    }
+    PQclear(s->res);
+    /* What came so far is out before the next batch is asked for: a
+     * failure's message follows it. */
+    fflush(stdout);
+    s->res = bbtoken_exec(
+        s->ctx, s->what,
+        "FETCH FORWARD " BBTOKEN_STREAM_BATCH " FROM bbtoken_rows", 0, NULL);
+    if (!s->res) {
+        return -1;
+    }
+    return PQntuples(s->res) > 0;
+}
+
+int bbtoken_stream_rewind(bbtoken_stream_t *s)
+{
+    PGresult *res;
+
+    if (!s->cursor) {
+        s->done = 0;
+        return 0;
+    }
+    if (!(res = bbtoken_exec(s->ctx, s->what, "MOVE ABSOLUTE 0 IN bbtoken_rows",
+                             0, NULL))) {
+        return BBTOKEN_EXIT_FAIL;
+    }
+    PQclear(res);
+    return 0;
+}
+
+int bbtoken_stream_close(bbtoken_stream_t *s, int rc)
+{
+    PGresult *res;
+
+    PQclear(s->res);
+    s->res = NULL;
+    if (!s->cursor) {
+        return rc;
+    }
+    s->cursor = 0;
+    if (rc != 0) {
+        bbtoken_exec_quiet(s->ctx, "ROLLBACK");
+        return rc;
+    }
+    /* Read only: the COMMIT ends the snapshot, and has nothing to lose. */
+    if (!(res = bbtoken_exec(s->ctx, s->what, "COMMIT", 0, NULL))) {
+        return BBTOKEN_EXIT_FAIL;
+    }
+    PQclear(res);
+    return 0;
+}
+
+/* One pass over the rows, each filled into row: measuring (w), or
+ * printing with the widths measured (print). */
+static int bbtoken_stream_pass(bbtoken_stream_t *s, int cols, int *w, int print,
+                               bbtoken_stream_fill_fn *fill, const void *arg,
+                               long *rows)
+{
+    const char *row[BBTOKEN_TABLE_COLS];
+    char scratch[BBTOKEN_STREAM_SCRATCH][BBTOKEN_CELL_MAX];
+    int i, more, rc;
+
+    *rows = 0;
+    while ((more = bbtoken_stream_next(s)) > 0) {
+        for (i = 0; i < PQntuples(s->res); i++) {
+            fill(s->res, i, row, scratch, arg);
+            rc = print ? bbtoken_table_row(row, cols, w)
+                       : bbtoken_table_measure(row, cols, w);
+            if (rc) {
+                return rc;
+            }
+            ++*rows;
+        }
+    }
+    return more < 0 ? BBTOKEN_EXIT_FAIL : 0;
+}
+
+int bbtoken_stream_table(bbtoken_stream_t *s, const char *const *head, int cols,
+                         const int *min, bbtoken_stream_fill_fn *fill,
+                         const void *arg, int quiet_empty, long *rows)
+{
+    int w[BBTOKEN_TABLE_COLS] = {0}, c, rc;
+    long n;
+
+    if (cols > BBTOKEN_TABLE_COLS) {
+        return bbtoken_fail("a table of %d columns: too wide", cols);
+    }
+    for (c = 0; c < cols; c++) {
+        w[c] = min ? min[c] : 0;
+    }
+    if ((rc = bbtoken_table_measure(head, cols, w)) ||
+        (rc = bbtoken_stream_pass(s, cols, w, 0, fill, arg, &n))) {
+        return rc;
+    }
+    if (rows) {
+        *rows = n;
+    }
+    if (n == 0 && quiet_empty) {
+        return 0;
+    }
+    if ((rc = bbtoken_table_row(head, cols, w)) || n == 0 ||
+        (rc = bbtoken_stream_rewind(s))) {
+        return rc;
+    }
+    rc = bbtoken_stream_pass(s, cols, w, 1, fill, arg, &n);
+    return rc;
+}
+
+/* An element as json_dumps lays it out inside the array: one level
+ * deeper.  A JSON text's strings hold no raw newline, so each newline is
+ * the layout's. */
+static int bbtoken_stream_element(json_t *v, size_t flags, int first)
+{
+    char *out = json_dumps(v, flags), *p;
+
+    if (!out) {
+        return -1;
+    }
+    fputs(first ? "[\n  " : ",\n  ", stdout);
+    for (p = out; *p; p++) {
+        putchar(*p);
+        if (*p == '\n') {
+            fputs("  ", stdout);
+        }
+    }
+    free(out);
+    return 0;
+}
+
+int bbtoken_stream_json(bbtoken_stream_t *s, bbtoken_stream_json_fn *elem,
+                        const void *arg)
+{
+    size_t flags =
+        JSON_INDENT(2) | (isatty(STDOUT_FILENO) ? JSON_ENSURE_ASCII : 0);
+    long n = 0;
+    json_t *v;
+    int i, more;
+
+    while ((more = bbtoken_stream_next(s)) > 0) {
+        for (i = 0; i < PQntuples(s->res); i++) {
+            v = elem(s->res, i, arg);
+            if (!v || bbtoken_stream_element(v, flags, n++ == 0) != 0) {
+                json_decref(v);
+                /* What was printed is no whole document: a reader
+                 * notices, as the exit status says. */
+                fflush(stdout);
+                return bbtoken_fail("%s: cannot build JSON for row %ld",
+                                    s->what, n);
+            }
+            json_decref(v);
+        }
+    }
+    if (more < 0) {
+        return BBTOKEN_EXIT_FAIL;
+    }
+    puts(n ? "\n]" : "[]");
+    return 0;
+}
+
+int bbtoken_stream_report(bbtoken_ctx_t *ctx, const bbtoken_report_t *r, int n,
+                          const char *const *params, int json)
+{
+    bbtoken_stream_t s;
+    int rc;
+
+    if ((rc =
+             bbtoken_stream_open(ctx, &s, r->what, r->sql, n, params, !json))) {
+        return rc;
+    }
+    rc = json ? bbtoken_stream_json(&s, r->json, NULL)
+              : bbtoken_stream_table(&s, r->head, r->cols, NULL, r->fill, NULL,
+                                     r->quiet_empty, NULL);
+    return bbtoken_stream_close(&s, rc);
+}

@@ -1,0 +1,115 @@
+# The reports that grow with the site stream: `bbtoken audit` (and with it
+# list --all and expiring, which print through the same code, cli/stream.c)
+# holds a batch of rows, not the whole result, so its peak memory does not
+# grow with the row count; its table is still laid out over every row (the
+# rows are read twice); and a failure after the first rows are out exits
+# non-zero with a message, after what was printed.
+use strict;
+use warnings;
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use Test::More;
+use BBT::Env qw(run_cmd);
+use BBT::Util qw(slurp);
+use JSON::PP;
+use POSIX ();
+
+my $env = BBT::Env->new(httpd => 0)->start;
+my $TIME = '/usr/bin/time';
+plan skip_all => "$TIME is not installed" unless -x $TIME;
+
+# n more audit records, each with a detail of some length, all old enough
+# to come before anything the CLI records itself.
+sub add_rows {
+    my ($n, $wide) = @_;
+    $env->psql("INSERT INTO bbtoken_audit (at, event, token_id, user_name, actor, db_role, source, detail) "
+               . "SELECT now() - interval '1 day' + g * interval '1 ms', 'renamed', "
+               . "lpad(g::text, 12, '0'), 'user' || (g % 5000), "
+               . "CASE WHEN g = " . ($wide // 0) . " THEN repeat('w', 90) ELSE 'loader' END, 'postgres', 'sql', "
+               . "'name ' || repeat('x', 60) || ' -> ' || g FROM generate_series(1, $n) g");
+}
+
+# (peak RSS in kB, exit code, stdout) of bbtoken @args.
+sub peak {
+    my (@args) = @_;
+    my $f = "$env->{dir}/run/time.$$";
+    my ($rc, $out, $err) = run_cmd(cmd => [$TIME, '-f', '%M', '-o', $f, $env->cli_path, '--db',
+                                           $env->superuser_conninfo, @args],
+                                   tmp => "$env->{dir}/run", timeout => 300);
+    my ($kb) = slurp($f) =~ /(\d+)\s*\z/;
+    diag "bbtoken @args: $err" if $rc;
+    return ($kb, $rc, $out);
+}
+
+my %small;
+add_rows(20_000);
+for my $form ([], ['--json']) {
+    my ($kb, $rc, $out) = peak('audit', @$form);
+    is($rc, 0, join(' ', 'audit', @$form, 'of 20,000 rows'));
+    $small{"@$form"} = $kb;
+}
+# One actor far wider than the rest, in the middle: every line's columns
+# are as wide as it needs, as a table built from all rows at once would be.
+add_rows(180_000, 90_000);
+my $rows = $env->psql('SELECT count(*) FROM bbtoken_audit');
+cmp_ok($rows, '>=', 200_000, 'loaded');
+
+subtest 'text: the memory of a batch, and one layout over all rows' => sub {
+    my ($kb, $rc, $out) = peak('audit');
+    is($rc, 0, 'exit 0');
+    my @lines = split /\n/, $out;
+    is(scalar @lines, $rows + 1, 'the header and every row');
+    my %at = map { index($_, ' ' x 2 . 'sql') => 1 } grep { /  sql  / } @lines[1 .. $#lines];
+    is(scalar keys %at, 1, 'the FROM column starts at the same place on every line');
+    is(index($lines[0], 'FROM') - index($lines[0], 'BY'), length('w' x 90 . ' (db postgres)') + 2,
+       'the BY column as wide as its widest cell');
+    cmp_ok($kb, '<', 2 * $small{''},
+           "peak RSS for 10x the rows: $kb kB, against $small{''} kB for 20,000");
+};
+
+subtest 'JSON: one document, streamed, the memory of a batch' => sub {
+    my ($kb, $rc, $out) = peak('audit', '--json');
+    is($rc, 0, 'exit 0');
+    my $doc = eval { JSON::PP->new->decode($out) };
+    is(ref $doc, 'ARRAY', 'one valid JSON document') or diag $@;
+    is(scalar @{ $doc || [] }, $rows, 'every row, one element each');
+    is_deeply([sort keys %{ $doc->[0] }],
+              [qw(actor dbRole detail event id source time tokenId user)], 'the members of a record');
+    cmp_ok($kb, '<', 2 * $small{'--json'},
+           "peak RSS for 10x the rows: $kb kB, against $small{'--json'} kB for 20,000");
+};
+
+subtest 'list --all and expiring, through the same code, run' => sub {
+    my ($kb, $rc) = peak('list', '--all');
+    is($rc, 0, 'list --all');
+    ($kb, $rc) = peak('expiring', '--json');
+    is($rc, 0, 'expiring --json');
+};
+
+subtest 'the connection lost mid-stream: non-zero, after what was printed' => sub {
+    my $err = "$env->{dir}/run/stream-err.$$";
+    my $pid = open(my $fh, '-|') // die "fork: $!";
+    if (!$pid) {
+        open STDERR, '>', $err or POSIX::_exit(126);
+        { exec $env->cli_path, '--db', $env->superuser_conninfo, 'audit', '--json' }
+        POSIX::_exit(127);
+    }
+    # The pipe holds far less than the report: the CLI waits on it, its
+    # cursor open, until this reads on.
+    my $first = <$fh>;
+    is($first, "[\n", 'the first rows are out');
+    my $killed = $env->psql("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                            . "WHERE application_name = 'bbtoken'");
+    is($killed, 1, 'its backend terminated');
+    my $rest = do { local $/; <$fh> };
+    close $fh;
+    my $rc = $? >> 8;
+    isnt($rc, 0, "exit $rc, not 0");
+    like(slurp($err), qr/^bbtoken: reading the audit trail: .+/m, 'a one-line reason on stderr');
+    my $doc = eval { JSON::PP->new->decode($first . $rest) };
+    ok(!$doc, 'what was printed is no whole document');
+    my $n = () = ($first . $rest) =~ /"event"/g;
+    cmp_ok($n, '<', $rows, "a partial listing: $n of $rows records");
+};
+
+done_testing;
