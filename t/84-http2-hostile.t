@@ -122,11 +122,13 @@ sub statuses { join ' ', map { $_->{status} // ('reset ' . ($_->{reset} // '-'))
 sub kept_out { my $s = $_[0]{status} // 0;
                $s == 415 || ($s == 200 && $_[0]{body} =~ /^CE=-\nCT=application\/vnd\.git-lfs\+json\n/) }
 # Under load mod_http2 now and then resets such a stream (INTERNAL_ERROR)
-# before its body, mostly after its 200's header, once in a while before
-# it: the response was done before the session read that stream's trailer
-# frame (its debug log shows the module's read of the body, the 200, the
-# reset, and the frame never read).  Without the body, the backend's
-# words, the stream says nothing either way.
+# before its body: the trailer frame comes after mod_http2 has sent the
+# response's header (or queued it) and before its body, and mod_http2
+# refuses any header field of a stream it has answered
+# (h2_stream_add_header), so nghttp2 resets the stream and never delivers
+# the frame (the debug log shows the module's read of the body, the 200,
+# the reset).  Without the body, the backend's words, the stream says
+# nothing either way.
 sub cut_short { (($_[0]{status} // 200) == 200) && defined $_[0]{reset} && $_[0]{reset} =~ /^\d+$/
                 && $_[0]{body} eq '' }
 
