@@ -117,6 +117,20 @@ sub bearer { ['authorization', "Bearer $_[0]"] }
 sub basic { ['authorization', auth_basic(@_)->{Authorization}] }
 sub hdr { my ($a, $n) = @_; my ($v) = map { $_->[1] } grep { $_->[0] eq $n } @{ $a->{headers} }; $v }
 sub statuses { join ' ', map { $_->{status} // ('reset ' . ($_->{reset} // '-')) } @{ $_[0] } }
+# A stream whose trailer declares a coding and a type, with a length:
+# 415, or 200 and the backend (show.cgi) handed neither field.
+sub kept_out { my $s = $_[0]{status} // 0;
+               $s == 415 || ($s == 200 && $_[0]{body} =~ /^CE=-\nCT=application\/vnd\.git-lfs\+json\n/) }
+# Under load mod_http2 now and then resets such a stream (INTERNAL_ERROR)
+# before its body: the trailer frame comes after mod_http2 has sent the
+# response's header (or queued it) and before its body, and mod_http2
+# refuses any header field of a stream it has answered
+# (h2_stream_add_header), so nghttp2 resets the stream and never delivers
+# the frame (the debug log shows the module's read of the body, the 200,
+# the reset).  Without the body, the backend's words, the stream says
+# nothing either way.
+sub cut_short { (($_[0]{status} // 200) == 200) && defined $_[0]{reset} && $_[0]{reset} =~ /^\d+$/
+                && $_[0]{body} eq '' }
 
 subtest 'one connection, its streams each their own' => sub {
     # Interleaved: a token on every other stream, nothing on the others.
@@ -194,20 +208,31 @@ subtest 'a body a route reads, over HTTP/2' => sub {
     # comes after the module read it is never read by anyone (the handler
     # reads the kept bytes), so it is not merged into the headers either.
     # One that has come by then is seen, and refused.
-    ok(($a->[4]{status} // 0) == 415
-       || (($a->[4]{status} // 0) == 200 && $a->[4]{body} =~ /^CE=-\nCT=application\/vnd\.git-lfs\+json\n/),
-       'with a length: 415, or the backend is handed neither field (' . statuses([$a->[4]]) . ')')
+    ok(kept_out($a->[4]) || cut_short($a->[4]),
+       'with a length: 415, or the backend is handed neither field (' . statuses([$a->[4]])
+       . (cut_short($a->[4]) ? ', reset before its body' : '') . ')')
         or diag $a->[4]{body};
-    # The same, many times: whichever way the race goes.
+    # The same, many times: whichever way the race goes; most answered
+    # whole, so that a leak cannot hide in the ones cut short.
     my $many = h2([map { { headers => post($BATCH, ['content-length', $len]), data => [[0, $json]],
                           trailers => [['content-encoding', 'gzip'], ['content-type', 'text/plain']] } } 1 .. 20]);
     is(scalar(@$many), 20, 'twenty streams answered');
-    my @odd = grep { !(($_->{status} // 0) == 415
-                       || (($_->{status} // 0) == 200 && $_->{body} =~ /^CE=-\nCT=application\/vnd\.git-lfs\+json\n/)) }
-              @$many;
+    my @cut = grep { cut_short($_) } @$many;
+    my @odd = grep { !kept_out($_) && !cut_short($_) } @$many;
     is(scalar(@odd), 0, 'twenty such streams: none hands the backend the trailer\'s fields')
         or diag statuses($many), "\n", explain \@odd;
+    cmp_ok(20 - @cut, '>=', 15, '... at least fifteen of them answered whole (' . scalar(@cut)
+           . ' reset by mod_http2 before their body)');
     note('of those, ' . scalar(grep { ($_->{status} // 0) == 415 } @$many) . ' answered 415');
+    # The trailer held back a second after the body: the module has read
+    # the body by then (on a loaded machine it may still be 415), and a
+    # trailer read by nobody reaches no backend.
+    $many = h2([map { { headers => post($BATCH, ['content-length', $len]), data => [[0, $json], [1, '']],
+                       trailers => [['content-encoding', 'gzip'], ['content-type', 'text/plain']] } } 1 .. 10]);
+    @odd = grep { !kept_out($_) } @$many;
+    is(scalar(@odd), 0, 'ten streams whose trailer comes a second after the body: 415, or neither field')
+        or diag statuses($many), "\n", explain \@odd;
+    note('of those, ' . scalar(grep { ($_->{status} // 0) == 200 } @$many) . ' answered 200');
     is($a->[5]{status}, 200, 'another trailer field: 200');
     like($a->[5]{body}, qr/^NOTE=fine$/m, '... and reaches the backend (MergeTrailers On)');
 
