@@ -18,7 +18,7 @@ pkgs=(
     debhelper dpkg-dev lintian man-db bash-completion
     prometheus libaprutil1-dbd-sqlite3
     fail2ban
-    python3-h2
+    python3-h2 time
 )
 # DBD::Pg runs the test harness's own SQL over a connection it keeps
 # (t/lib/BBT/PgDirect.pm): a psql process for each statement costs more.
@@ -32,7 +32,10 @@ pkgs=(
 # promtool, which checks the metrics page (t/65), comes only in Debian's
 # prometheus package (its server is kept from starting, like the others).
 # python3-h2 frames the HTTP/2 that curl will not send (a header field
-# twice, trailers, RST_STREAM) for t/84-http2-hostile's small client.
+# twice, trailers, RST_STREAM) for t/84-http2-hostile's small client; its
+# python3 also checks t/33-audit-stream's 200,000-record JSON document.
+# GNU time (/usr/bin/time, optional in Debian) measures the CLI's peak
+# memory there: without it that test skips and proves nothing.
 # fail2ban-regex checks the shipped fail2ban filter against the error log
 # lines of a real throttle (t/86); the service is kept from starting.
 # A second DBD driver, sqlite3, lets t/64 show that configtest refuses
