@@ -6,14 +6,15 @@
 # PROJECT_WRITE does not.  In front of a stand-in CGI for the REST API and
 # git-http-backend for pushes; lowering the grant is refused within the
 # cache's bound; a user whose grants are too many for the level map (the
-# module asks bbtoken_owner_level_of) is decided the same.
+# module asks bbtoken_owner_level_of), and a password user (the module asks
+# bbtoken_owner_levels), are decided the same.
 use strict;
 use warnings;
 use FindBin;
 use lib "$FindBin::Bin/lib";
 use Test::More;
 use Time::HiRes qw(sleep time);
-use BBT::Env qw(auth_bearer);
+use BBT::Env qw(auth_basic auth_bearer);
 use BBT::Assert;
 use BBT::Cache qw(served_from_cache);
 
@@ -25,8 +26,21 @@ ScriptAlias /rest/ "@DIR@/cgi-bin/env.cgi/"
     BBTokenRoutes bitbucket-rest
     Require bbtoken
 </Location>
+# Password users: their own grants decide.
+ScriptAlias /pw/rest/ "@DIR@/cgi-bin/env.cgi/"
+<Location /pw>
+    AuthType BBToken
+    AuthName "Git"
+    AuthBBTokenProvider file
+    AuthUserFile "@DIR@/htpasswd"
+    BBTokenRoutes bitbucket-rest /pw
+    Require bbtoken
+    AuthzSendForbiddenOnFailure On
+</Location>
 EOC
-my $env = BBT::Env->new(extra_conf => $extra)->start;
+my $env = BBT::Env->new(extra_conf => $extra, modules => [qw(authn_file authz_user)])->start;
+my %pw = (carol => 'carol-Pa55-word', dave => 'dave-Pa55-word');
+$env->htpasswd(%pw);
 $env->make_repo('PROJ', 'repo');
 $env->make_repo('SRC', 'lib');
 $env->user_add('carol');
@@ -161,6 +175,23 @@ subtest 'too many grants for the level map: the database decides alike' => sub {
     is_ok_res((call('POST', "$A/projects/PROJ/repos/repo/pull-requests", $t))[0], 'and writes in PROJ/repo');
     is_403((call('PUT', "$A/projects/PROJ", $t))[0], 'but is no project admin');
     is_403((call('PUT', "$A/projects/PROJ/repos/repo/settings/pull-requests", $t))[0], 'nor a repository admin');
+};
+
+subtest 'a password user: the same rule from the database' => sub {
+    my $pw = sub {
+        my ($m, $user, $path, $body) = @_;
+        my $h = auth_basic($user, $pw{$user});
+        $h->{'Content-Type'} = 'application/json';
+        return ($env->cgi_call($m, "/pw$path", $h, $body // ($m =~ /^(POST|PUT)$/ ? '{}' : undef)))[0];
+    };
+    is_ok_res($pw->('POST', 'carol', "$A/projects/PROJ/repos"), 'carol by password creates a repository in PROJ');
+    is_ok_res($pw->('POST', 'carol', "$A/projects/SRC/repos/lib", '{"project":{"key":"PROJ"}}'),
+              '  and forks into it');
+    is_ok_res($pw->('POST', 'carol', "$A/projects/PROJ/repos/repo/pull-requests"), '  and writes in PROJ/repo');
+    is_status($pw->('PUT', 'carol', "$A/projects/PROJ"), 403, '  but is no project admin');
+    is_status($pw->('PUT', 'carol', "$A/projects/PROJ/repos/repo/settings/pull-requests"), 403,
+              '  nor a repository admin');
+    is_status($pw->('POST', 'dave', "$A/projects/PROJ/repos"), 403, 'dave by password cannot create');
 };
 
 subtest 'lowering the grant to write is refused within the cache\'s bound' => sub {
