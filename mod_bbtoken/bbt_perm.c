@@ -66,19 +66,6 @@ int bbt_perm_parse(const char *name, bbt_perm_t *out)
     return 0;
 }
 
-int bbt_level_from_db(int v, bbt_level_t *out)
-{
-    static const bbt_level_t from_db[] = {BBT_LEVEL_NONE, BBT_LEVEL_READ,
-                                          BBT_LEVEL_WRITE, BBT_LEVEL_ADMIN,
-                                          BBT_LEVEL_CREATE};
-
-    *out = BBT_LEVEL_NONE;
-    if (v < 0 || v >= (int)(sizeof(from_db) / sizeof(from_db[0])))
-        return -1;
-    *out = from_db[v];
-    return 0;
-}
-
 int bbt_level_to_db(bbt_level_t level)
 {
     switch (level) {

@@ -50,8 +50,20 @@ const char *bbt_perm_name(bbt_scope_t scope, bbt_level_t level);
  * sql/migrations/0030_repo_create.sql): 0 none, 1 read, 2 write, 3 admin,
  * 4 create.  Create is 4, above admin's 3, so that a module from before it
  * reads it as garbage and refuses (never as admin).  bbt_level_from_db
- * gives -1 for any other number. */
-int bbt_level_from_db(int v, bbt_level_t *out);
+ * gives -1 (and none) for any other number; inline, as the level map's
+ * reader maps each entry of a map on every uncached request. */
+static inline int bbt_level_from_db(int v, bbt_level_t *out)
+{
+    static const bbt_level_t from_db[] = {BBT_LEVEL_NONE, BBT_LEVEL_READ,
+                                          BBT_LEVEL_WRITE, BBT_LEVEL_ADMIN,
+                                          BBT_LEVEL_CREATE};
+
+    *out = BBT_LEVEL_NONE;
+    if (v < 0 || v >= (int)(sizeof(from_db) / sizeof(from_db[0])))
+        return -1;
+    *out = from_db[v];
+    return 0;
+}
 int bbt_level_to_db(bbt_level_t level);
 
 /* 1 if (project, repo) is one of the six combinations the seed allows. */
