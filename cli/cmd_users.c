@@ -195,8 +195,11 @@ int bbtoken_cmd_grant(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
     int rc;
 
     (void)cmd;
-    if ((rc = bbtoken_perm_parse(arg[1], &perm)) ||
-        (rc = bbtoken_parse_target(arg[2], &t))) {
+    if (bbt_perm_parse_grant(arg[1], &perm) != 0) {
+        return bbtoken_fail("unknown permission %s: expected " BBT_GRANT_NAMES,
+                            arg[1]);
+    }
+    if ((rc = bbtoken_parse_target(arg[2], &t))) {
         return rc;
     }
     /* A project grant on a repository (or the reverse) has no meaning in

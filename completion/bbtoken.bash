@@ -10,6 +10,8 @@ _bbtoken()
     local cur=${COMP_WORDS[COMP_CWORD]}
     local prev=${COMP_WORDS[COMP_CWORD - 1]}
     local perms="PROJECT_READ PROJECT_WRITE PROJECT_ADMIN REPO_READ REPO_WRITE REPO_ADMIN"
+    # A grant's, never a token's.
+    local grants="$perms REPO_CREATE"
     local cmd="" sub="" nargs=0 i w
     COMPREPLY=()
 
@@ -88,7 +90,7 @@ _bbtoken()
             ;;
         grant)
             # grant NAME PERMISSION TARGET
-            ((nargs == 1)) && words=$perms
+            ((nargs == 1)) && words=$grants
             ;;
         create) opts="--name --perm --expiry-days --project --repo --allow-from" ;;
         list) opts="--json --all --owner --project --repo --expired --never-used --unused-for --min-perm --revoke --dry-run --kind" ;;

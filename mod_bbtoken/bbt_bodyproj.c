@@ -34,7 +34,8 @@ static int bbt_bodyproj_err(char *err, size_t errlen, const char *origin,
 }
 
 /* PATH:PERMISSION.  PATH is names joined by ".", each 1 to 64 letters,
- * digits, _ and -; PERMISSION a PROJECT_ one (a body names a project). */
+ * digits, _ and -; PERMISSION a project one (a body names a project):
+ * PROJECT_ or REPO_CREATE. */
 static int bbt_bodyproj_path(bbt_bodyproj_t *bp, const char *v,
                              const char *origin, char *err, size_t errlen)
 {
@@ -43,11 +44,11 @@ static int bbt_bodyproj_path(bbt_bodyproj_t *bp, const char *v,
     if (!colon || colon == v)
         return bbt_bodyproj_err(err, errlen, origin,
                                 "body-project= needs PATH:PERMISSION:", v);
-    if (bbt_perm_parse(colon + 1, &bp->need) != 0 ||
+    if (bbt_perm_parse_grant(colon + 1, &bp->need) != 0 ||
         bp->need.scope != BBT_SCOPE_PROJECT)
         return bbt_bodyproj_err(
             err, errlen, origin,
-            "body-project= needs a PROJECT_ permission:", v);
+            "body-project= needs a PROJECT_ permission or REPO_CREATE:", v);
     while (p < colon) {
         const char *end = memchr(p, '.', (size_t)(colon - p));
         size_t len = (size_t)((end ? end : colon) - p), i;

@@ -83,10 +83,13 @@ bbt_cthread_t *bbt_cthread(const bbt_ckeyer_t *k)
 #define BBT_CKEY_TOKEN 'T'
 #define BBT_CKEY_LEVEL 'L'
 
-/* The first bytes of an encoded entry, and its version. */
+/* The first bytes of an encoded entry, and its version.  Levels are kept as
+ * bbt_level_t's numbers, which changed when create came between write and
+ * admin (version 5, level magic 'M'): an entry an earlier module wrote is
+ * refused, never read as another level. */
 #define BBT_CENTRY_MAGIC 'T'
-#define BBT_CLEVEL_MAGIC 'L'
-#define BBT_CENTRY_VERSION 4
+#define BBT_CLEVEL_MAGIC 'M'
+#define BBT_CENTRY_VERSION 5
 
 bbt_ckeyer_t *bbt_ckeyer_new(const unsigned char *secret, size_t len)
 {

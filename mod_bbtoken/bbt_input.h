@@ -60,6 +60,10 @@
 #define BBT_PERM_NAMES                                                         \
     "PROJECT_READ, PROJECT_WRITE, PROJECT_ADMIN, REPO_READ, REPO_WRITE or "    \
     "REPO_ADMIN"
+/* What a grant gives: those, or a project's REPO_CREATE. */
+#define BBT_GRANT_NAMES                                                        \
+    "PROJECT_READ, PROJECT_WRITE, REPO_CREATE, PROJECT_ADMIN, REPO_READ, "     \
+    "REPO_WRITE or REPO_ADMIN"
 
 /* ASCII character classes: locale-free, unlike <ctype.h>. */
 static inline int bbt_is_alpha(unsigned char c)

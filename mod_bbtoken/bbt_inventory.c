@@ -101,6 +101,7 @@ int bbt_inventory_sql(const bbt_inventory_t *f, int revoke, long limit,
     memset(q, 0, sizeof(*q));
     if (f->unused < 0 || f->unused > BBT_INVENTORY_UNUSED_MAX ||
         f->min.level < BBT_LEVEL_NONE || f->min.level > BBT_LEVEL_ADMIN ||
+        f->min.level == BBT_LEVEL_CREATE ||
         (unsigned)f->kind >= BBT_INV_NKINDS ||
         (f->owner && !bbt_input_user_name(f->owner, strlen(f->owner))) ||
         (f->project &&
@@ -150,7 +151,7 @@ int bbt_inventory_sql(const bbt_inventory_t *f, int revoke, long limit,
         snprintf(buf, sizeof(buf), " AND bbtoken_perm_level(%s) >= %s::integer",
                  f->min.scope == BBT_SCOPE_PROJECT ? "t.project_perm"
                                                    : "t.repo_perm",
-                 bbt_inv_num(q, (long long)f->min.level, n));
+                 bbt_inv_num(q, bbt_level_to_db(f->min.level), n));
         rc |= bbt_inv_cat(q, buf);
     }
     if (revoke) {

@@ -30,7 +30,7 @@ int bbt_levelmap_level(const char *map, const char *key, const char *slug,
                        bbt_level_t *level)
 {
     const char *p = map;
-    int best = BBT_LEVEL_NONE;
+    bbt_level_t best = BBT_LEVEL_NONE;
 
     *level = BBT_LEVEL_NONE;
     if (!map || !*map || !key || !*key) {
@@ -39,17 +39,17 @@ int bbt_levelmap_level(const char *map, const char *key, const char *slug,
     for (;;) {
         const char *end = p + strcspn(p, " ");
         const char *colon;
-        int l;
+        bbt_level_t l;
 
-        /* target ":" one digit 0-3, the target not empty. */
-        if (end - p < 3 || end[-2] != ':' || end[-1] < '0' || end[-1] > '3') {
+        /* target ":" one digit the database gives, the target not empty. */
+        if (end - p < 3 || end[-2] != ':' || end[-1] < '0' || end[-1] > '9' ||
+            bbt_level_from_db(end[-1] - '0', &l) != 0) {
             return -1;
         }
         colon = end - 2;
         if (memchr(p, ':', (size_t)(colon - p))) {
             return -1;
         }
-        l = end[-1] - '0';
         if (l > best && bbt_levelmap_match(p, (size_t)(colon - p), key, slug)) {
             best = l;
         }
@@ -62,6 +62,6 @@ int bbt_levelmap_level(const char *map, const char *key, const char *slug,
             return -1;
         }
     }
-    *level = (bbt_level_t)best;
+    *level = best;
     return 0;
 }

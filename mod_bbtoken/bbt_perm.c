@@ -17,12 +17,21 @@ static const struct {
     {"REPO_READ", BBT_SCOPE_REPO, BBT_LEVEL_READ},
     {"REPO_WRITE", BBT_SCOPE_REPO, BBT_LEVEL_WRITE},
     {"REPO_ADMIN", BBT_SCOPE_REPO, BBT_LEVEL_ADMIN},
+    /* Bitbucket's name for the project grant, despite its prefix. */
+    {"REPO_CREATE", BBT_SCOPE_PROJECT, BBT_LEVEL_CREATE},
 };
 #define BBT_PERM_COUNT (sizeof(bbt_perm_names) / sizeof(bbt_perm_names[0]))
 
+/* A level some grant gives. */
 static int bbt_level_real(int level)
 {
     return level >= BBT_LEVEL_READ && level <= BBT_LEVEL_ADMIN;
+}
+
+/* A level a token may hold: never create. */
+static int bbt_token_level_real(int level)
+{
+    return bbt_level_real(level) && level != BBT_LEVEL_CREATE;
 }
 
 static int bbt_scope_real(int scope)
@@ -30,7 +39,7 @@ static int bbt_scope_real(int scope)
     return scope == BBT_SCOPE_PROJECT || scope == BBT_SCOPE_REPO;
 }
 
-int bbt_perm_parse(const char *name, bbt_perm_t *out)
+int bbt_perm_parse_grant(const char *name, bbt_perm_t *out)
 {
     size_t i;
 
@@ -44,6 +53,33 @@ int bbt_perm_parse(const char *name, bbt_perm_t *out)
         }
     }
     return -1;
+}
+
+int bbt_perm_parse(const char *name, bbt_perm_t *out)
+{
+    bbt_perm_t p;
+
+    if (!out || bbt_perm_parse_grant(name, &p) != 0 ||
+        !bbt_token_level_real((int)p.level))
+        return -1;
+    *out = p;
+    return 0;
+}
+
+int bbt_level_to_db(bbt_level_t level)
+{
+    switch (level) {
+    case BBT_LEVEL_READ:
+        return 1;
+    case BBT_LEVEL_WRITE:
+        return 2;
+    case BBT_LEVEL_ADMIN:
+        return 3;
+    case BBT_LEVEL_CREATE:
+        return 4;
+    default:
+        return 0;
+    }
 }
 
 const char *bbt_perm_name(bbt_scope_t scope, bbt_level_t level)
@@ -60,8 +96,8 @@ const char *bbt_perm_name(bbt_scope_t scope, bbt_level_t level)
 
 int bbt_perm_combination_valid(bbt_level_t project, bbt_level_t repo)
 {
-    return bbt_level_real((int)project) && bbt_level_real((int)repo) &&
-           (int)repo >= (int)project;
+    return bbt_token_level_real((int)project) &&
+           bbt_token_level_real((int)repo) && (int)repo >= (int)project;
 }
 
 int bbt_perm_from_list(const bbt_perm_t *list, size_t n, bbt_level_t *project,
@@ -93,6 +129,10 @@ int bbt_perm_from_list(const bbt_perm_t *list, size_t n, bbt_level_t *project,
         if (!bbt_scope_real((int)list[i].scope) ||
             !bbt_level_real((int)list[i].level)) {
             reason = "unknown permission";
+            goto fail;
+        }
+        if (list[i].level == BBT_LEVEL_CREATE) {
+            reason = "REPO_CREATE is a user's project grant, never a token's";
             goto fail;
         }
         if (list[i].scope == BBT_SCOPE_PROJECT) {
@@ -139,11 +179,13 @@ bbt_decision_t bbt_perm_decide(bbt_perm_t need, bbt_level_t tok_project,
         !bbt_perm_combination_valid(tok_project, tok_repo))
         return BBT_DECIDE_TOKEN_SCOPE;
 
+    /* A need of create is reached by a token's PROJECT_ADMIN alone, the
+     * next level a token may hold: the order says so. */
     have = need.scope == BBT_SCOPE_REPO ? (int)tok_repo : (int)tok_project;
     if (have < (int)need.level)
         return BBT_DECIDE_TOKEN_SCOPE;
 
-    /* An owner level outside 0..3 is garbage, not "more than admin". */
+    /* An owner level outside the enum is garbage, not "more than admin". */
     if (!bbt_level_real((int)owner) || (int)owner < (int)need.level)
         return BBT_DECIDE_OWNER;
     return BBT_DECIDE_ALLOW;

@@ -6,17 +6,26 @@
  * repository level is never below the project level: six combinations.
  * A request needs one permission; it is allowed when both the token and the
  * owner's live grants reach it.
+ *
+ * A user's project grant has one more level, Bitbucket's "Create
+ * repository" (REPO_CREATE): write on every repository of the project and
+ * the right to create repositories in it, below admin.  A token never holds
+ * it: a token needs PROJECT_ADMIN to reach it, as in the seed's table, and
+ * its owner's create grant then caps it there.
  */
 #ifndef BBT_PERM_H
 #define BBT_PERM_H
 
 #include <stddef.h>
 
+/* In Bitbucket's order, so that "at least" is ">=".  The database spells
+ * levels otherwise (bbt_level_from_db). */
 typedef enum {
     BBT_LEVEL_NONE = 0,
     BBT_LEVEL_READ = 1,
     BBT_LEVEL_WRITE = 2,
-    BBT_LEVEL_ADMIN = 3
+    BBT_LEVEL_CREATE = 3,
+    BBT_LEVEL_ADMIN = 4
 } bbt_level_t;
 
 typedef enum { BBT_SCOPE_PROJECT = 0, BBT_SCOPE_REPO = 1 } bbt_scope_t;
@@ -26,11 +35,36 @@ typedef struct {
     bbt_level_t level;
 } bbt_perm_t;
 
-/* "PROJECT_READ" ... "REPO_ADMIN", exact upper case.  0 or -1. */
+/* A token's permission: "PROJECT_READ" ... "REPO_ADMIN", exact upper case.
+ * 0 or -1 (REPO_CREATE too: no token holds it). */
 int bbt_perm_parse(const char *name, bbt_perm_t *out);
+
+/* What a grant gives or a request needs: the six, or REPO_CREATE (scope
+ * project, level create).  0 or -1. */
+int bbt_perm_parse_grant(const char *name, bbt_perm_t *out);
 
 /* The name of a permission, or NULL for BBT_LEVEL_NONE / out of range. */
 const char *bbt_perm_name(bbt_scope_t scope, bbt_level_t level);
+
+/* The database's number for a level (bbtoken_perm_level,
+ * sql/migrations/0030_repo_create.sql): 0 none, 1 read, 2 write, 3 admin,
+ * 4 create.  Create is 4, above admin's 3, so that a module from before it
+ * reads it as garbage and refuses (never as admin).  bbt_level_from_db
+ * gives -1 (and none) for any other number; inline, as the level map's
+ * reader maps each entry of a map on every uncached request. */
+static inline int bbt_level_from_db(int v, bbt_level_t *out)
+{
+    static const bbt_level_t from_db[] = {BBT_LEVEL_NONE, BBT_LEVEL_READ,
+                                          BBT_LEVEL_WRITE, BBT_LEVEL_ADMIN,
+                                          BBT_LEVEL_CREATE};
+
+    *out = BBT_LEVEL_NONE;
+    if (v < 0 || v >= (int)(sizeof(from_db) / sizeof(from_db[0])))
+        return -1;
+    *out = from_db[v];
+    return 0;
+}
+int bbt_level_to_db(bbt_level_t level);
 
 /* 1 if (project, repo) is one of the six combinations the seed allows. */
 int bbt_perm_combination_valid(bbt_level_t project, bbt_level_t repo);

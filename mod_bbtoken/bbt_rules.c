@@ -235,12 +235,10 @@ int bbt_rules_add(bbt_rules_t *rs, const char *methods, const char *pattern,
 
     if (strcmp(perm, "deny") == 0) {
         r->deny = 1;
-    } else if (bbt_perm_parse(perm, &r->need) != 0) {
+    } else if (bbt_perm_parse_grant(perm, &r->need) != 0) {
         bbt_rules_err(
             err, errlen, origin,
-            "unknown permission (PROJECT_READ, PROJECT_WRITE, "
-            "PROJECT_ADMIN, REPO_READ, REPO_WRITE, REPO_ADMIN or deny):",
-            perm);
+            "unknown permission (" BBT_GRANT_NAMES " or deny):", perm);
         goto fail;
     }
     if (bbt_rules_parse_methods(r, methods, origin, err, errlen) != 0)

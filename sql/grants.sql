@@ -46,6 +46,7 @@ GRANT EXECUTE ON FUNCTION bbtoken_owner_level(bigint, text, text),
                           bbtoken_owner_levels(bbtoken_users, text, text),
                           bbtoken_owner_level_of(bbtoken_users, text, text),
                           bbtoken_perm_level(text),
+                          bbtoken_level_order(integer),
                           bbtoken_touch(text, text, integer),
                           bbtoken_note_expired(text, text, integer),
                           bbtoken_note_net(text, text, text)

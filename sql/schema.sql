@@ -164,3 +164,8 @@ COMMIT;
 BEGIN;
 \ir migrations/0029_big_site_indexes.sql
 COMMIT;
+
+-- Version 30: a project's Create repository grant (REPO_CREATE).
+BEGIN;
+\ir migrations/0030_repo_create.sql
+COMMIT;

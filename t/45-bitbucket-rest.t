@@ -58,7 +58,7 @@ my @table = (
     ['POST', "$A/projects/PROJ/repos/repo/webhooks", 'REPO_ADMIN', 'PROJ/repo'],
     ['PUT', "$A/projects/PROJ/repos/repo", 'REPO_ADMIN', 'PROJ/repo'],
     ['DELETE', "$A/projects/PROJ/repos/repo", 'REPO_ADMIN', 'PROJ/repo'],
-    ['POST', "$A/projects/PROJ/repos", 'PROJECT_ADMIN', 'PROJ'],
+    ['POST', "$A/projects/PROJ/repos", 'REPO_CREATE', 'PROJ'],
     ['POST', "$A/projects/PROJ/repos/repo", 'REPO_READ', 'PROJ/repo', 'PROJECT_ADMIN'],
     ['PUT', "$A/projects/PROJ", 'PROJECT_ADMIN', 'PROJ'],
     ['DELETE', "$A/projects/PROJ", 'PROJECT_ADMIN', 'PROJ'],
@@ -115,7 +115,9 @@ for my $row (@table) {
     is($v->{BBTOKEN_PERMISSION}, $perm, "  the route needs $perm");
     is($v->{BBTOKEN_TARGET}, $target, "  on $target");
     like($v->{BBTOKEN_ROUTE} // '', qr{^routes/bitbucket-rest\.conf:\d+$}, "  route $v->{BBTOKEN_ROUTE}");
-    my ($scope, $lvl) = $perm =~ /^(PROJECT|REPO)_(\w+)$/;
+    # REPO_CREATE is a project's grant; a token reaches it with
+    # PROJECT_ADMIN alone.
+    my ($scope, $lvl) = $perm eq 'REPO_CREATE' ? ('PROJECT', 'ADMIN') : $perm =~ /^(PROJECT|REPO)_(\w+)$/;
     for my $t (qw(read write radmin)) {
         my $have = $holds{$t}[$scope eq 'PROJECT' ? 0 : 1] >= $level{$lvl};
         if ($tmin) {

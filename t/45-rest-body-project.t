@@ -4,7 +4,8 @@
 # second target (body-project=), in front of a stand-in CGI that echoes
 # what it was let through with.  A project or repository token reaches no
 # other project that way, a personal token needs PROJECT_ADMIN there of its
-# own and from its owner, and a body that names its project in a way it
+# own and from its owner (who may hold Create repository there for a fork:
+# t/45-rest-repo-create.t), and a body that names its project in a way it
 # cannot be decided by is refused with 400.
 use strict;
 use warnings;
@@ -96,7 +97,7 @@ allowed('POST', 'alice_full', $into_other,
         'a full token of an admin of both projects forks into OTHER', 'REPO_READ');
 refused('POST', 'bob_full', $into_other,
         'a full token whose owner only writes in OTHER forks there',
-        qr/BBT051: .* needs PROJECT_ADMIN on OTHER .*the owner lacks it/);
+        qr/BBT051: .* needs REPO_CREATE on OTHER .*the owner lacks it/);
 refused('POST', 'project', $into_other,
         "PROJ's project token forks into OTHER",
         qr/BBT550: .* is on OTHER, outside the token's project PROJ/);

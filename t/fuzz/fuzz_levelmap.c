@@ -24,7 +24,8 @@ static const char *const fz_keys[] = {"PROJ", "P", "~alice", "PROJ/repo"};
 static const char *const fz_slugs[] = {NULL, "repo", "r", ""};
 
 /* The largest level of the entries of map (one space between them, each
- * TARGET:DIGIT) that apply to key and slug. */
+ * TARGET:DIGIT) that apply to key and slug, in Bitbucket's order: the
+ * database writes admin 3 and create 4, and create is below admin. */
 static int fz_oracle(const char *map, const char *key, const char *slug)
 {
     size_t klen = strlen(key);
@@ -33,7 +34,10 @@ static int fz_oracle(const char *map, const char *key, const char *slug)
 
     while (*p) {
         size_t n = strcspn(p, " "), t = n - 2;
-        int l = p[n - 1] - '0';
+        static const int order[] = {BBT_LEVEL_NONE, BBT_LEVEL_READ,
+                                    BBT_LEVEL_WRITE, BBT_LEVEL_ADMIN,
+                                    BBT_LEVEL_CREATE};
+        int l = order[p[n - 1] - '0'];
 
         if (l > best &&
             ((t == 1 && p[0] == '*') || (t == klen && !memcmp(p, key, t)) ||

@@ -26,6 +26,9 @@ static void test_errors(void)
               " REPO_READ body-project=project.key:deny\n",
               "body-project= needs a PROJECT_ permission");
     bad_route("BBTokenRoute POST " P
+              " REPO_READ body-project=project.key:PROJECT_CREATE\n",
+              "body-project= needs a PROJECT_ permission or REPO_CREATE");
+    bad_route("BBTokenRoute POST " P
               " REPO_READ body-project=project..key:PROJECT_ADMIN\n",
               "body-project= PATH is 1 to 8 names");
     bad_route("BBTokenRoute POST " P
@@ -99,22 +102,31 @@ static int match(const bbt_rules_t *rs, const char *method, const char *path,
 }
 
 /* A match whose second project is `into` (want_key for BBT_INTO_KEY). */
-static void into(const bbt_rules_t *rs, const char *method, const char *path,
-                 const char *s, bbt_into_t want, const char *want_key,
-                 const char *what)
+static void into_level(const bbt_rules_t *rs, const char *method,
+                       const char *path, const char *s, bbt_into_t want,
+                       const char *want_key, bbt_level_t level,
+                       const char *what)
 {
     bbt_match_t m;
     int rv = match(rs, method, path, s, &m);
 
     ok(rv == BBT_ROUTE_MATCH && m.into == want &&
            (want == BBT_INTO_NONE || (m.into_need.scope == BBT_SCOPE_PROJECT &&
-                                      m.into_need.level == BBT_LEVEL_ADMIN)) &&
+                                      m.into_need.level == level)) &&
            (want != BBT_INTO_KEY || strcmp(m.into_key, want_key) == 0),
        "%s", what);
     if (rv != BBT_ROUTE_MATCH)
         diag("result %d: %s", rv, rv >= 0 && m.target.why ? m.target.why : "");
     else if (m.into != want)
         diag("into %d (%s)", (int)m.into, m.into_key);
+}
+
+/* The same, where the project named needs PROJECT_ADMIN. */
+static void into(const bbt_rules_t *rs, const char *method, const char *path,
+                 const char *s, bbt_into_t want, const char *want_key,
+                 const char *what)
+{
+    into_level(rs, method, path, s, want, want_key, BBT_LEVEL_ADMIN, what);
 }
 
 /* A body refused as naming its project in a way it cannot be decided by. */
@@ -242,10 +254,11 @@ static void test_rest_set(void)
     ok(match(rs, "DELETE", repo, NULL, &m) == BBT_ROUTE_MATCH &&
            m.target.need.level == BBT_LEVEL_ADMIN,
        "a delete does not");
-    into(rs, "POST", repo, "{\"name\":\"f\",\"project\":{\"key\":\"OTHER\"}}",
-         BBT_INTO_KEY, "OTHER", "fork into OTHER: PROJECT_ADMIN there");
-    into(rs, "POST", repo, "{\"name\":\"f\"}", BBT_INTO_PERSONAL, NULL,
-         "fork without project: the personal project");
+    into_level(rs, "POST", repo,
+               "{\"name\":\"f\",\"project\":{\"key\":\"OTHER\"}}", BBT_INTO_KEY,
+               "OTHER", BBT_LEVEL_CREATE, "fork into OTHER: REPO_CREATE there");
+    into_level(rs, "POST", repo, "{\"name\":\"f\"}", BBT_INTO_PERSONAL, NULL,
+               BBT_LEVEL_CREATE, "fork without project: the personal project");
     into(rs, "PUT", repo, "{\"project\":{\"key\":\"OTHER\"}}", BBT_INTO_KEY,
          "OTHER", "move into OTHER: PROJECT_ADMIN there");
     into(rs, "PUT", repo, "{\"name\":\"renamed\"}", BBT_INTO_NONE, NULL,

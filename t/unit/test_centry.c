@@ -141,6 +141,10 @@ static void test_encoding(void)
     bbt_centry_t e = row_entry(), d;
     size_t n, i;
     int bad = 0;
+    unsigned char ver;
+/* Where a token entry's flags are: magic, version, kind, stamp, five
+ * times. */
+#define BBT_TEST_FLAGS (3 + 8 + 5 * 8)
 
     n = bbt_centry_encode(&e, buf, sizeof(buf));
     ok(n > 0, "a row entry encodes (%zu bytes)", n);
@@ -161,19 +165,22 @@ static void test_encoding(void)
     buf[0] = 'X';
     ok(bbt_centry_decode(buf, n, &d) == -1, "another magic is refused");
     buf[0] = 'T';
-    buf[1] = 1;
-    ok(bbt_centry_decode(buf, n, &d) == -1, "another version is refused");
-    buf[1] = 2;
+    ver = buf[1];
+    buf[1] = 4;
+    ok(bbt_centry_decode(buf, n, &d) == -1,
+       "version 4 (levels before create) is refused");
+    buf[1] = ver;
+    ok(bbt_centry_decode(buf, n, &d) == 0, "this version decodes");
     buf[2] = 9;
     ok(bbt_centry_decode(buf, n, &d) == -1, "an unknown kind is refused");
     buf[2] = BBT_CENTRY_TOKEN;
-    buf[3 + 8 + 32 + 1] = 4;
+    buf[BBT_TEST_FLAGS + 1] = BBT_LEVEL_ADMIN + 1;
     ok(bbt_centry_decode(buf, n, &d) == -1, "a level over ADMIN is refused");
-    buf[3 + 8 + 32 + 1] = BBT_LEVEL_READ;
-    buf[3 + 8 + 32] = 4;
+    buf[BBT_TEST_FLAGS + 1] = BBT_LEVEL_READ;
+    buf[BBT_TEST_FLAGS] = 4;
     ok(bbt_centry_decode(buf, n, &d) == -1, "unknown flags are refused");
-    buf[3 + 8 + 32] = 2;
-    buf[3 + 8 + 32 + 3 + 2 + 1] = '\0';
+    buf[BBT_TEST_FLAGS] = 2;
+    buf[BBT_TEST_FLAGS + 3 + 2 + 1] = '\0';
     ok(bbt_centry_decode(buf, n, &d) == -1, "a NUL in a name is refused");
     ok(bbt_centry_decode(buf, 0, &d) == -1, "nothing is refused");
 
@@ -237,9 +244,17 @@ static void test_levels(void)
        "a level entry round trip");
     ok(bbt_clevel_decode(b, sizeof(b) - 1, &stamp, &l) == -1,
        "a short level entry is refused");
-    b[9] = 4;
+    bbt_clevel_encode(98, BBT_LEVEL_CREATE, b);
+    ok(bbt_clevel_decode(b, sizeof(b), &stamp, &l) == 0 && stamp == 98 &&
+           l == BBT_LEVEL_CREATE,
+       "a create level entry round trip");
+    b[9] = BBT_LEVEL_ADMIN + 1;
     ok(bbt_clevel_decode(b, sizeof(b), &stamp, &l) == -1,
        "a level over ADMIN is refused");
+    bbt_clevel_encode(98, BBT_LEVEL_CREATE, b);
+    b[0] = 'L';
+    ok(bbt_clevel_decode(b, sizeof(b), &stamp, &l) == -1,
+       "an entry of the levels before create ('L') is refused");
     b[9] = 0;
     b[0] = 'T';
     ok(bbt_clevel_decode(b, sizeof(b), &stamp, &l) == -1,

@@ -141,8 +141,15 @@ static void test_refused(void)
     f.unused = BBT_INVENTORY_UNUSED_MAX + 1;
     ok(bbt_inventory_sql(&f, 0, -1, 0, &q) == -1, "unused for too long");
     f.unused = 0;
-    f.min.level = (bbt_level_t)4;
+    f.min.level = (bbt_level_t)(BBT_LEVEL_ADMIN + 1);
     ok(bbt_inventory_sql(&f, 0, -1, 0, &q) == -1, "a level out of range");
+    f.min.scope = BBT_SCOPE_PROJECT;
+    f.min.level = BBT_LEVEL_CREATE;
+    ok(bbt_inventory_sql(&f, 0, -1, 0, &q) == -1, "create: no token holds it");
+    f.min.level = BBT_LEVEL_ADMIN;
+    ok(bbt_inventory_sql(&f, 0, -1, 0, &q) == 0 &&
+           strcmp(q.params[q.nparams - 1], "3") == 0,
+       "admin: the database's number for it, 3");
 }
 
 int main(void)

@@ -1,5 +1,7 @@
 /* An owner's level map as the lookup gives it: the largest matching
- * entry, exact matches only, and any malformed map refused whole. */
+ * entry in Bitbucket's order, exact matches only, and any malformed map
+ * refused whole.  Levels are written as the database numbers them (3
+ * admin, 4 create). */
 #include "bbt_levelmap.h"
 #include "tap.h"
 
@@ -10,7 +12,7 @@ static int level(const char *map, const char *key, const char *slug)
     if (bbt_levelmap_level(map, key, slug, &l) != 0) {
         return l == BBT_LEVEL_NONE ? -1 : -2;
     }
-    return (int)l;
+    return bbt_level_to_db(l);
 }
 
 int main(void)
@@ -48,7 +50,17 @@ int main(void)
     is_int(level("~a:3 ", "X", NULL), -1, "trailing space");
     is_int(level(" ~a:3", "X", NULL), -1, "leading space");
     is_int(level("~a:3  X:1", "X", NULL), -1, "two spaces");
-    is_int(level("~a:3 X:4", "X", NULL), -1, "level 4");
+    is_int(level("~a:3 X:4", "X", NULL), 4, "level 4, create");
+    is_int(level("~a:3 X:4 X/r:3", "X", "r"), 3,
+           "admin on a repository is above create on its project");
+    is_int(level("~a:3 X/r:3 X:4", "X", "r"), 3, "whatever their order");
+    is_int(level("~a:3 X:4 X/r:2", "X", "r"), 4,
+           "create on a project is above write on its repository");
+    is_int(level("~a:3 X:4", "X", "r"), 4,
+           "create on a project reaches its repositories");
+    is_int(level("*:3 X:4", "X", NULL), 3, "an administrator with create");
+    is_int(level("~a:3 X:5", "X", NULL), -1, "level 5");
+    is_int(level("~a:3 X:9", "X", NULL), -1, "level 9");
     is_int(level("~a:3 X:", "X", NULL), -1, "no level");
     is_int(level("~a:3 X:12", "X", NULL), -1, "two digits");
     is_int(level("~a:3 :1", "X", NULL), -1, "no target");

@@ -6,6 +6,7 @@
 
 #define R BBT_LEVEL_READ
 #define W BBT_LEVEL_WRITE
+#define C BBT_LEVEL_CREATE
 #define A BBT_LEVEL_ADMIN
 #define N BBT_LEVEL_NONE
 
@@ -24,7 +25,11 @@ static void test_parse_name(void)
         is_int(bbt_perm_parse(names[i], &p), 0, "parse %s", names[i]);
         is_int(p.scope, i < 3 ? BBT_SCOPE_PROJECT : BBT_SCOPE_REPO, "%s scope",
                names[i]);
-        is_int(p.level, (int)(i % 3) + 1, "%s level", names[i]);
+        is_int(p.level,
+               i % 3 == 0   ? R
+               : i % 3 == 1 ? W
+                            : A,
+               "%s level", names[i]);
         is_str(bbt_perm_name(p.scope, p.level), names[i], "%s name round trip",
                names[i]);
     }
@@ -48,9 +53,65 @@ static void test_parse_name(void)
     is_str(bbt_perm_name(BBT_SCOPE_REPO, N), NULL, "no name for REPO_NONE");
     is_str(bbt_perm_name(BBT_SCOPE_PROJECT, N), NULL,
            "no name for PROJECT_NONE");
-    is_str(bbt_perm_name(BBT_SCOPE_REPO, (bbt_level_t)4), NULL,
-           "no name for level 4");
+    is_str(bbt_perm_name(BBT_SCOPE_REPO, (bbt_level_t)5), NULL,
+           "no name for level 5");
     is_str(bbt_perm_name((bbt_scope_t)2, R), NULL, "no name for scope 2");
+
+    /* A grant's names: the six and REPO_CREATE, a project's. */
+    for (i = 0; i < 6; i++) {
+        bbt_perm_t g;
+
+        ok(bbt_perm_parse_grant(names[i], &g) == 0 &&
+               bbt_perm_parse(names[i], &p) == 0 && g.scope == p.scope &&
+               g.level == p.level,
+           "parse_grant %s as parse does", names[i]);
+    }
+    p.scope = BBT_SCOPE_REPO;
+    p.level = N;
+    is_int(bbt_perm_parse_grant("REPO_CREATE", &p), 0,
+           "parse_grant REPO_CREATE");
+    ok(p.scope == BBT_SCOPE_PROJECT && p.level == C,
+       "REPO_CREATE is the project level create");
+    is_str(bbt_perm_name(BBT_SCOPE_PROJECT, C), "REPO_CREATE",
+           "create's name is REPO_CREATE");
+    is_str(bbt_perm_name(BBT_SCOPE_REPO, C), NULL,
+           "no repository permission create");
+    p.level = A;
+    is_int(bbt_perm_parse("REPO_CREATE", &p), -1,
+           "a token's parse refuses REPO_CREATE");
+    is_int(p.level, A, "and leaves out alone");
+    {
+        static const char *const bad[] = {"PROJECT_CREATE", "repo_create",
+                                          "REPO_CREATE ", "CREATE", ""};
+        for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+            is_int(bbt_perm_parse_grant(bad[i], &p), -1,
+                   "parse_grant refuses '%s'", bad[i]);
+    }
+    is_int(bbt_perm_parse_grant(NULL, &p), -1, "parse_grant refuses NULL");
+
+    /* Bitbucket's order, so that "at least" is a comparison. */
+    ok(N < R && R < W && W < C && C < A, "read < write < create < admin");
+}
+
+/* The database's numbers: 3 admin, 4 create (never the other way: a module
+ * from before create reads 3 as admin). */
+static void test_db_levels(void)
+{
+    static const bbt_level_t want[] = {N, R, W, A, C};
+    bbt_level_t l;
+    int v;
+
+    for (v = 0; v <= 4; v++) {
+        l = (bbt_level_t)9;
+        ok(bbt_level_from_db(v, &l) == 0 && l == want[v], "db %d is %s", v,
+           v ? bbt_perm_name(BBT_SCOPE_PROJECT, want[v]) : "none");
+        is_int(bbt_level_to_db(want[v]), v, "and back");
+    }
+    for (v = -2; v <= 12; v += (v == -1 ? 6 : 1)) {
+        l = A;
+        ok(bbt_level_from_db(v, &l) == -1 && l == N, "db %d refused, none", v);
+    }
+    is_int(bbt_level_to_db((bbt_level_t)7), 0, "no number for level 7");
 }
 
 /* The seed's table, written out rather than computed. */
@@ -85,7 +146,10 @@ static void test_matrix(void)
     is_int(bbt_perm_combination_valid(N, N), 0, "NONE + NONE invalid");
     is_int(bbt_perm_combination_valid(N, R), 0, "no project level invalid");
     is_int(bbt_perm_combination_valid(R, N), 0, "no repo level invalid");
-    is_int(bbt_perm_combination_valid(A, (bbt_level_t)4), 0, "level 4 invalid");
+    is_int(bbt_perm_combination_valid(A, (bbt_level_t)5), 0, "level 5 invalid");
+    is_int(bbt_perm_combination_valid(C, C), 0, "a token never holds create");
+    is_int(bbt_perm_combination_valid(R, C), 0, "nor as its repo level");
+    is_int(bbt_perm_combination_valid(C, A), 0, "nor as its project level");
 }
 
 /* from_list on names; expect (p, r) or refusal (p == N). */
@@ -140,7 +204,8 @@ static void test_from_list(void)
     /* All nine pairs, in both orders. */
     for (pi = 0; pi < 3; pi++)
         for (ri = 0; ri < 3; ri++) {
-            bbt_level_t lp = (bbt_level_t)(pi + 1), lr = (bbt_level_t)(ri + 1);
+            static const bbt_level_t lv[] = {R, W, A};
+            bbt_level_t lp = lv[pi], lr = lv[ri];
             int valid = lr >= lp;
 
             fl(names[pi], names[3 + ri], NULL, valid ? lp : N, lr);
@@ -160,9 +225,14 @@ static void test_from_list(void)
     is_int(bbt_perm_from_list(list, 1, &p, &r, &why), -1,
            "from_list refuses level NONE");
     ok(why != NULL, "with a reason");
-    list[0].level = (bbt_level_t)4;
+    list[0].level = (bbt_level_t)5;
     is_int(bbt_perm_from_list(list, 1, &p, &r, &why), -1,
-           "from_list refuses level 4");
+           "from_list refuses level 5");
+    why = NULL;
+    bbt_perm_parse_grant("REPO_CREATE", &list[0]);
+    is_int(bbt_perm_from_list(list, 1, &p, &r, &why), -1,
+           "from_list refuses REPO_CREATE");
+    ok(why && strstr(why, "REPO_CREATE"), "saying why: %s", why ? why : "-");
     list[0].scope = (bbt_scope_t)5;
     list[0].level = R;
     is_int(bbt_perm_from_list(list, 1, &p, &r, &why), -1,
@@ -182,20 +252,25 @@ static void test_from_list(void)
            "from_list refuses NULL project out");
 }
 
-/* An independent statement of the rule, for the exhaustive sweep. */
+/* An independent statement of the rule, for the exhaustive sweep: levels
+ * 0 none, 1 read, 2 write, 3 create, 4 admin; a token holds read, write or
+ * admin, its repository level at least its project level. */
 static bbt_decision_t oracle(int scope, int need, int tp, int tr, int owner)
 {
-    static const int valid[4][4] = {
-        {0, 0, 0, 0}, {0, 1, 1, 1}, {0, 0, 1, 1}, {0, 0, 0, 1}};
+    static const int valid[5][5] = {{0, 0, 0, 0, 0},
+                                    {0, 1, 1, 0, 1},
+                                    {0, 0, 1, 0, 1},
+                                    {0, 0, 0, 0, 0},
+                                    {0, 0, 0, 0, 1}};
     int tok;
 
-    if (need < 1 || need > 3 || (scope != 0 && scope != 1) || tp < 0 ||
-        tp > 3 || tr < 0 || tr > 3 || !valid[tp][tr])
+    if (need < 1 || need > 4 || (scope != 0 && scope != 1) || tp < 0 ||
+        tp > 4 || tr < 0 || tr > 4 || !valid[tp][tr])
         return BBT_DECIDE_TOKEN_SCOPE;
     tok = scope ? tr : tp;
     if (tok < need)
         return BBT_DECIDE_TOKEN_SCOPE;
-    if (owner < need || owner > 3)
+    if (owner < need || owner > 4)
         return BBT_DECIDE_OWNER;
     return BBT_DECIDE_ALLOW;
 }
@@ -242,6 +317,28 @@ static void test_decide(void)
     is_int(dc(P, W, R, A, A), BBT_DECIDE_TOKEN_SCOPE,
            "PROJECT_WRITE need, project-read token: token too low");
 
+    /* Create repository (REPO_CREATE, a project's). */
+    is_int(dc(P, C, A, A, C), BBT_DECIDE_ALLOW,
+           "create a repository: admin token, create owner");
+    is_int(dc(P, C, A, A, A), BBT_DECIDE_ALLOW,
+           "create a repository: admin token, admin owner");
+    is_int(dc(P, C, W, W, C), BBT_DECIDE_TOKEN_SCOPE,
+           "create a repository: PROJECT_WRITE token too low");
+    is_int(dc(P, C, R, A, A), BBT_DECIDE_TOKEN_SCOPE,
+           "create a repository: REPO_ADMIN token too low");
+    is_int(dc(P, C, A, A, W), BBT_DECIDE_OWNER,
+           "create a repository: write owner too low");
+    is_int(dc(P, A, A, A, C), BBT_DECIDE_OWNER,
+           "create owner, admin token: project settings refused");
+    is_int(dc(S, A, A, A, C), BBT_DECIDE_OWNER,
+           "create owner: repository admin refused");
+    is_int(dc(S, W, A, A, C), BBT_DECIDE_ALLOW, "create owner pushes");
+    is_int(dc(P, W, A, A, C), BBT_DECIDE_ALLOW, "create owner writes");
+    is_int(dc(S, R, R, C, A), BBT_DECIDE_TOKEN_SCOPE,
+           "token repo level create refused");
+    is_int(dc(P, R, C, A, A), BBT_DECIDE_TOKEN_SCOPE,
+           "token project level create refused");
+
     /* Fail closed. */
     is_int(dc(S, R, W, R, A), BBT_DECIDE_TOKEN_SCOPE,
            "impossible token pair is refused even for read");
@@ -249,25 +346,25 @@ static void test_decide(void)
            "token without project level refused");
     is_int(dc(S, R, R, N, A), BBT_DECIDE_TOKEN_SCOPE,
            "token without repo level refused");
-    is_int(dc(S, R, R, (bbt_level_t)4, A), BBT_DECIDE_TOKEN_SCOPE,
-           "token repo level 4 refused");
+    is_int(dc(S, R, R, (bbt_level_t)5, A), BBT_DECIDE_TOKEN_SCOPE,
+           "token repo level 5 refused");
     is_int(dc(S, N, A, A, A), BBT_DECIDE_TOKEN_SCOPE,
            "need level NONE refused (route said nothing)");
-    is_int(dc(S, (bbt_level_t)4, A, A, A), BBT_DECIDE_TOKEN_SCOPE,
-           "need level 4 refused");
+    is_int(dc(S, (bbt_level_t)5, A, A, A), BBT_DECIDE_TOKEN_SCOPE,
+           "need level 5 refused");
     is_int(dc((bbt_scope_t)2, R, A, A, A), BBT_DECIDE_TOKEN_SCOPE,
            "need scope 2 refused");
-    is_int(dc(S, R, R, R, (bbt_level_t)4), BBT_DECIDE_OWNER,
-           "owner level 4 is garbage, refused");
+    is_int(dc(S, R, R, R, (bbt_level_t)5), BBT_DECIDE_OWNER,
+           "owner level 5 is garbage, refused");
     is_int(dc(S, R, R, R, (bbt_level_t)-1), BBT_DECIDE_OWNER,
            "owner level -1 refused");
 
     /* Everything, against the oracle. */
     for (s = -1; s <= 2; s++)
-        for (need = -1; need <= 4; need++)
-            for (tp = -1; tp <= 4; tp++)
-                for (tr = -1; tr <= 4; tr++)
-                    for (ow = -1; ow <= 4; ow++) {
+        for (need = -1; need <= 5; need++)
+            for (tp = -1; tp <= 5; tp++)
+                for (tr = -1; tr <= 5; tr++)
+                    for (ow = -1; ow <= 5; ow++) {
                         bbt_decision_t got = dc(
                             (bbt_scope_t)s, (bbt_level_t)need, (bbt_level_t)tp,
                             (bbt_level_t)tr, (bbt_level_t)ow);
@@ -280,13 +377,15 @@ static void test_decide(void)
                         allowed += got == BBT_DECIDE_ALLOW;
                     }
     is_int(mismatches, 0, "exhaustive sweep agrees with the rule");
-    /* Per valid pair: owner levels >= need, summed over needs and scopes. */
-    is_int(allowed, 56, "exactly 56 allowed cases in the sweep");
+    /* Per valid pair: owner levels >= need, summed over needs and scopes:
+     * 36 on a project, 48 on a repository. */
+    is_int(allowed, 84, "exactly 84 allowed cases in the sweep");
 }
 
 int main(void)
 {
     test_parse_name();
+    test_db_levels();
     test_matrix();
     test_from_list();
     test_decide();

@@ -253,6 +253,12 @@ static void test_errors(void)
         "query pattern does not compile");
     bad("BBTokenRoute GET /(?<project>x) PROJECT_READ token=READ\n", NULL,
         "unknown permission 'READ'");
+    /* A route may need REPO_CREATE; a token's minimum is one of a token's
+     * six, never create. */
+    bad("BBTokenRoute POST /(?<project>x) PROJECT_READ token=REPO_CREATE\n",
+        NULL, "unknown permission 'REPO_CREATE'");
+    bad("BBTokenRoute POST /(?<project>x) PROJECT_CREATE\n", NULL,
+        "unknown permission");
     bad("BBTokenRoute GET /(?<project>x) PROJECT_READ project=X\n", NULL,
         "both a (?<project>...) capture and project=");
     bad("BBTokenRoute GET /x PROJECT_READ project=1\n", NULL,
@@ -416,9 +422,9 @@ static void test_dav(void)
         m(rs, writes[i], "/dav/PROJ/repo/a/b.txt", NULL, 0, want, "PROJ/repo");
         m(rs, writes[i], "/dav/", NULL, 0, NULL, NULL);
     }
-    m(rs, "MKCOL", "/dav/PROJ/new/", NULL, 0, "PROJECT_ADMIN", "PROJ");
-    m(rs, "PUT", "/dav/PROJ/new", NULL, 0, "PROJECT_ADMIN", "PROJ");
-    m(rs, "LOCK", "/dav/PROJ/new", NULL, 0, "PROJECT_ADMIN", "PROJ");
+    m(rs, "MKCOL", "/dav/PROJ/new/", NULL, 0, "REPO_CREATE", "PROJ");
+    m(rs, "PUT", "/dav/PROJ/new", NULL, 0, "REPO_CREATE", "PROJ");
+    m(rs, "LOCK", "/dav/PROJ/new", NULL, 0, "REPO_CREATE", "PROJ");
     m(rs, "DELETE", "/dav/PROJ/repo/", NULL, 0, "REPO_ADMIN", "PROJ/repo");
     m(rs, "MOVE", "/dav/PROJ/repo", NULL, 0, "REPO_ADMIN", "PROJ/repo");
     m(rs, "PROPPATCH", "/dav/PROJ/repo/", NULL, 0, "REPO_ADMIN", "PROJ/repo");
