@@ -7,6 +7,8 @@
  * them twice (a SCROLL cursor: the server keeps the result, not the CLI)
  * and prints what it measured.  JSON needs one pass: the array's
  * elements are printed one by one, laid out as the whole array would be.
+ * A command that writes between batches reads a cursor WITH HOLD, a group
+ * of rows that go together at a time (bbtoken_groups_next).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -116,6 +118,96 @@ int bbtoken_stream_close(bbtoken_stream_t *s, int rc)
     }
     PQclear(res);
     return 0;
+}
+
+int bbtoken_stream_hold(bbtoken_ctx_t *ctx, const char *what, const char *name,
+                        const char *sql)
+{
+    static const char fmt[] = "DECLARE %s SCROLL CURSOR WITH HOLD FOR ";
+    size_t len = sizeof(fmt) + strlen(name) + strlen(sql);
+    PGresult *res;
+    char *q;
+
+    if (!(q = malloc(len))) {
+        return bbtoken_fail("out of memory");
+    }
+    snprintf(q, len, fmt, name);
+    strcat(q, sql);
+    res = bbtoken_exec(ctx, what, q, 0, NULL);
+    free(q);
+    if (!res) {
+        return BBTOKEN_EXIT_FAIL;
+    }
+    PQclear(res);
+    return 0;
+}
+
+void bbtoken_groups_init(bbtoken_groups_t *g, bbtoken_ctx_t *ctx,
+                         const char *what, const char *cursor,
+                         bbtoken_same_fn *same)
+{
+    memset(g, 0, sizeof(*g));
+    g->ctx = ctx;
+    g->what = what;
+    g->cursor = cursor;
+    g->same = same;
+    g->size = atol(BBTOKEN_STREAM_BATCH);
+}
+
+int bbtoken_groups_next(bbtoken_groups_t *g, int *first, int *end)
+{
+    char sql[128];
+    PGresult *res;
+    int rows, i;
+
+    for (;;) {
+        rows = g->res ? PQntuples(g->res) : 0;
+        if (g->next < rows) {
+            for (i = g->next + 1; i < rows && g->same(g->res, g->next, i);
+                 i++) {
+            }
+            if (i < rows || g->last) {
+                *first = g->next;
+                *end = g->next = i;
+                return 1;
+            }
+            /* The group may go on past the batch: the next batch starts
+             * with it, and holds twice as many rows when the group filled
+             * this one. */
+            if (g->next == 0) {
+                g->size *= 2;
+            }
+            snprintf(sql, sizeof(sql), "MOVE BACKWARD %d IN %s", rows - g->next,
+                     g->cursor);
+            if (!(res = bbtoken_exec(g->ctx, g->what, sql, 0, NULL))) {
+                return -1;
+            }
+            PQclear(res);
+        } else if (g->last) {
+            return 0;
+        }
+        PQclear(g->res);
+        /* What came so far is out before the next batch is asked for: a
+         * failure's message follows it. */
+        fflush(stdout);
+        snprintf(sql, sizeof(sql), "FETCH FORWARD %ld FROM %s", g->size,
+                 g->cursor);
+        if (!(g->res = bbtoken_exec(g->ctx, g->what, sql, 0, NULL))) {
+            return -1;
+        }
+        g->next = 0;
+        g->last = PQntuples(g->res) < g->size;
+    }
+}
+
+void bbtoken_groups_close(bbtoken_groups_t *g)
+{
+    char sql[128];
+
+    PQclear(g->res);
+    g->res = NULL;
+    snprintf(sql, sizeof(sql), "CLOSE %s", g->cursor);
+    bbtoken_exec_quiet(g->ctx, sql);
 }
 
 /* One pass over the rows, each filled into row: measuring (w), or
