@@ -13,7 +13,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "db.h"
 
@@ -266,32 +265,10 @@ int bbtoken_stream_table(bbtoken_stream_t *s, const char *const *head, int cols,
     return rc;
 }
 
-/* An element as json_dumps lays it out inside the array: one level
- * deeper.  A JSON text's strings hold no raw newline, so each newline is
- * the layout's. */
-static int bbtoken_stream_element(json_t *v, size_t flags, int first)
-{
-    char *out = json_dumps(v, flags), *p;
-
-    if (!out) {
-        return -1;
-    }
-    fputs(first ? "[\n  " : ",\n  ", stdout);
-    for (p = out; *p; p++) {
-        putchar(*p);
-        if (*p == '\n') {
-            fputs("  ", stdout);
-        }
-    }
-    free(out);
-    return 0;
-}
-
 int bbtoken_stream_json(bbtoken_stream_t *s, bbtoken_stream_json_fn *elem,
                         const void *arg)
 {
-    size_t flags =
-        JSON_INDENT(2) | (isatty(STDOUT_FILENO) ? JSON_ENSURE_ASCII : 0);
+    size_t flags = bbtoken_json_flags();
     long n = 0;
     json_t *v;
     int i, more;
@@ -299,7 +276,7 @@ int bbtoken_stream_json(bbtoken_stream_t *s, bbtoken_stream_json_fn *elem,
     while ((more = bbtoken_stream_next(s)) > 0) {
         for (i = 0; i < PQntuples(s->res); i++) {
             v = elem(s->res, i, arg);
-            if (!v || bbtoken_stream_element(v, flags, n++ == 0) != 0) {
+            if (!v || bbtoken_json_element(v, flags, 1, n++ == 0) != 0) {
                 json_decref(v);
                 /* What was printed is no whole document: a reader
                  * notices, as the exit status says. */
