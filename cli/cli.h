@@ -235,6 +235,17 @@ char *bbtoken_grid_buf(bbtoken_grid_t *g, int i, int k);
 /* Print a JSON value on stdout, then free it; NULL is out of memory. */
 int bbtoken_json_out(json_t *v);
 
+/* The flags bbtoken_json_out dumps with. */
+size_t bbtoken_json_flags(void);
+
+/* Print v, an element of an array `depth` levels deep in a document (the
+ * document's own array: 1), as json_dumps with flags lays it out there,
+ * after the array's opening (first) or the element before; so an array
+ * is printed an element at a time.  The caller closes the array: "[]"
+ * when it printed none, else a newline, 2 * (depth - 1) spaces and "]".
+ * 0, or -1 when out of memory. */
+int bbtoken_json_element(json_t *v, size_t flags, int depth, int first);
+
 /* All of buf to fd 1, without stdio.  0, or -1 with errno set. */
 int bbtoken_write_all(const char *buf, size_t len);
 

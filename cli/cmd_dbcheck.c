@@ -9,6 +9,7 @@
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "bbt_lookupsql.h"
 #include "db.h"
@@ -195,49 +196,75 @@ static void bbtoken_dbcheck_text(const bbtoken_dbcheck_t *c, long rows)
            BBT_LOOKUP_TRIGGERS, c->triggers);
 }
 
-/* The findings as one JSON document (README, The CLI): each with its kind
- * and whether this run repaired it, then the counts. */
+/* One finding, an element of the document's "findings", printed (first:
+ * the array's first); v is freed.  0, or an exit status. */
+static int bbtoken_dbcheck_finding(json_t *v, size_t flags, int *n)
+{
+    int rc = v ? bbtoken_json_element(v, flags, 2, (*n)++ == 0) : -1;
+
+    json_decref(v);
+    return rc ? bbtoken_fail("out of memory") : 0;
+}
+
+/* The findings as one JSON document (README, The CLI): the counts, then
+ * each finding with its kind and whether this run repaired it.  The
+ * findings, a row's each, are printed one at a time, as json_dumps would
+ * lay them out in the whole document, so that a site whose every row is
+ * wrong is not held as a JSON tree as well. */
 static int bbtoken_dbcheck_json(const bbtoken_dbcheck_t *c, long rows)
 {
     const PGresult *r = c->rows;
-    json_t *found = json_array(), *f;
-    int i;
+    size_t flags = bbtoken_json_flags();
+    json_t *head;
+    char *out;
+    int i, n = 0, rc = 0;
 
-    if (found && c->missing &&
-        json_array_append_new(
-            found, json_pack("{s:s, s:I, s:b}", "kind", "triggers-missing",
-                             "count", (json_int_t)c->missing, "repaired", 0))) {
-        goto fail;
-    }
-    for (i = 0; found && i < PQntuples(c->tgs); i++) {
-        f = json_pack("{s:s, s:s, s:s, s:s, s:b}", "kind", "trigger", "trigger",
-                      PQgetvalue(c->tgs, i, 0), "table",
-                      PQgetvalue(c->tgs, i, 1), "fires",
-                      bbtoken_tgenabled(PQgetvalue(c->tgs, i, 2), 1),
-                      "repaired", 0);
-        if (json_array_append_new(found, f)) {
-            goto fail;
-        }
-    }
-    for (i = 0; found && i < PQntuples(r); i++) {
-        /* "o" steals its reference even when json_pack fails. */
-        f = json_pack("{s:s, s:s, s:o, s:b}", "kind", PQgetvalue(r, i, 1),
-                      "token", PQgetvalue(r, i, 0), "columns",
-                      bbtoken_json_split(bbtoken_get(r, i, 2, ""), ", "),
-                      "repaired", c->a->repair);
-        if (json_array_append_new(found, f)) {
-            goto fail;
-        }
-    }
-    return bbtoken_json_out(json_pack(
-        "{s:I, s:I, s:i, s:I, s:I, s:b, s:o}", "tokens", (json_int_t)c->tokens,
+    head = json_pack(
+        "{s:I, s:I, s:i, s:I, s:I, s:b}", "tokens", (json_int_t)c->tokens,
         "rowsWrong", (json_int_t)rows, "lookupTriggers", BBT_LOOKUP_TRIGGERS,
         "triggersNotFiringAlways", (json_int_t)c->triggers, "rowsRepaired",
         (json_int_t)(c->a->repair ? PQntuples(r) : 0), "ok",
-        rows == 0 && c->triggers == 0, "findings", found));
-fail:
-    json_decref(found);
-    return bbtoken_fail("out of memory");
+        rows == 0 && c->triggers == 0);
+    out = head ? json_dumps(head, flags) : NULL;
+    json_decref(head);
+    if (!out) {
+        return bbtoken_fail("out of memory");
+    }
+    /* The object without its last member: all but its closing "\n}". */
+    printf("%.*s,\n  \"findings\": ", (int)strlen(out) - 2, out);
+    free(out);
+    if (c->missing) {
+        rc = bbtoken_dbcheck_finding(
+            json_pack("{s:s, s:I, s:b}", "kind", "triggers-missing", "count",
+                      (json_int_t)c->missing, "repaired", 0),
+            flags, &n);
+    }
+    for (i = 0; rc == 0 && i < PQntuples(c->tgs); i++) {
+        rc = bbtoken_dbcheck_finding(
+            json_pack("{s:s, s:s, s:s, s:s, s:b}", "kind", "trigger", "trigger",
+                      PQgetvalue(c->tgs, i, 0), "table",
+                      PQgetvalue(c->tgs, i, 1), "fires",
+                      bbtoken_tgenabled(PQgetvalue(c->tgs, i, 2), 1),
+                      "repaired", 0),
+            flags, &n);
+    }
+    for (i = 0; rc == 0 && i < PQntuples(r); i++) {
+        /* "o" steals its reference even when json_pack fails. */
+        rc = bbtoken_dbcheck_finding(
+            json_pack("{s:s, s:s, s:o, s:b}", "kind", PQgetvalue(r, i, 1),
+                      "token", PQgetvalue(r, i, 0), "columns",
+                      bbtoken_json_split(bbtoken_get(r, i, 2, ""), ", "),
+                      "repaired", c->a->repair),
+            flags, &n);
+    }
+    if (rc) {
+        /* What was printed is no whole document: the exit status says
+         * so. */
+        fflush(stdout);
+        return rc;
+    }
+    puts(n ? "\n  ]\n}" : "[]\n}");
+    return 0;
 }
 
 int bbtoken_cmd_db_check(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,

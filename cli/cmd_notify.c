@@ -60,66 +60,69 @@
  * index (one join with their OR read every user for every notice). */
 #define BBTOKEN_NOTE_USER                                                      \
     "SELECT u.id, u.name, u.display_name, u.email, u.active"
-static const char bbtoken_notes_sql[] =
-    "WITH p AS (SELECT revoke_unused_after AS after FROM bbtoken_policy),"
-    " live AS (SELECT t.*, " BBTOKEN_IDLE " AS idle FROM bbtoken_tokens t"
-    " WHERE t.revoked_at IS NULL),"
-    " stage AS (SELECT l.*, CASE WHEN l.expires_at <= now() THEN 'expired'"
-    " WHEN l.expires_at <= now() + interval '7 days' THEN 'expires_7d'"
-    " WHEN l.expires_at <= now() + interval '30 days' THEN 'expires_30d'"
-    " END AS kind FROM live l WHERE l.expires_at IS NOT NULL),"
-    " notes AS ("
-    "SELECT s.kind, NULL::text AS event, s.id, s.user_id, s.expires_at AS at,"
-    " false AS never_used, NULL::timestamptz AS until, NULL::inet AS addr,"
-    " NULL::text AS after FROM stage s"
-    " WHERE s.kind IS NOT NULL AND (s.kind = 'expired' OR s.created_at"
-    " < s.expires_at - CASE s.kind WHEN 'expires_7d' THEN interval '7 days'"
-    " ELSE interval '30 days' END)"
-    " AND NOT EXISTS (SELECT 1 FROM bbtoken_notices n"
-    " WHERE n.token_id = s.id AND n.kind = s.kind)"
-    " UNION ALL "
-    "SELECT 'unused', NULL, l.id, l.user_id, l.idle,"
-    " l.last_authenticated IS NULL,"
-    " GREATEST(l.idle + p.after, now() + " BBTOKEN_UNUSED_NOTICE "), NULL,"
-    " bbtoken_duration_text(p.after) FROM live l, p"
-    " WHERE p.after IS NOT NULL"
-    " AND l.idle + p.after - " BBTOKEN_UNUSED_NOTICE " <= now()"
-    " AND (l.expires_at IS NULL OR l.expires_at > GREATEST(l.idle + p.after,"
-    " now() + " BBTOKEN_UNUSED_NOTICE "))"
-    " AND NOT EXISTS (SELECT 1 FROM bbtoken_notices n WHERE n.token_id = l.id"
-    " AND n.kind = 'unused' AND n.sent_at >= l.idle)"
-    " UNION ALL "
-    "SELECT 'revoked', r.event, r.id, r.user_id, r.at, false, NULL, r.addr,"
-    " (extract(epoch FROM r.at - r.idle)::bigint / 86400) || ' days'"
-    " FROM (SELECT DISTINCT ON (t.id) t.id, t.user_id, u.name AS owner,"
-    " " BBTOKEN_IDLE " AS idle, a.event, a.source, a.actor, a.at,"
-    " a.client_addr AS addr"
-    " FROM bbtoken_tokens t LEFT JOIN bbtoken_users u ON u.id = t.user_id"
-    " JOIN bbtoken_audit a ON a.token_id = t.id"
-    " AND a.event IN ('revoked', 'revoked_unused', 'revoked_leaked',"
-    " 'rotated')"
-    " WHERE t.revoked_at IS NOT NULL AND NOT EXISTS (SELECT 1"
-    " FROM bbtoken_notices n WHERE n.token_id = t.id AND n.kind = 'revoked')"
-    " ORDER BY t.id, a.event IN ('revoked', 'rotated'), a.id DESC) r"
-    " WHERE r.event NOT IN ('revoked', 'rotated') OR r.source <> 'http'"
-    " OR lower(r.actor) <> lower(COALESCE(r.owner, '')))"
-    " SELECT n.kind, n.event, n.id, t.name,"
-    " to_char(n.at AT TIME ZONE 'UTC', " BBTOKEN_ISO "), n.never_used,"
-    " to_char(n.until AT TIME ZONE 'UTC', " BBTOKEN_ISO "), host(n.addr),"
-    " n.after, u.id, u.name, u.display_name, u.email, u.active,"
-    " CASE WHEN t.repo_slug IS NOT NULL"
-    " THEN 'repository ' || t.project_key || '/' || t.repo_slug"
-    " WHEN t.user_id IS NULL THEN 'project ' || t.project_key END"
-    " FROM notes n JOIN bbtoken_tokens t ON t.id = n.id"
-    " LEFT JOIN LATERAL (" BBTOKEN_NOTE_USER " FROM bbtoken_users u"
-    " WHERE u.id = n.user_id"
-    " UNION " BBTOKEN_NOTE_USER " FROM bbtoken_users u"
-    " WHERE n.user_id IS NULL AND u.active AND left(t.project_key, 1) = '~'"
-    " AND lower(u.name) = substr(t.project_key, 2)"
-    " UNION " BBTOKEN_NOTE_USER " FROM bbtoken_project_grants g"
-    " JOIN bbtoken_users u ON u.id = g.user_id"
-    " WHERE n.user_id IS NULL AND u.active AND g.project_key = t.project_key"
+#define BBTOKEN_NOTES                                                          \
+    "WITH p AS (SELECT revoke_unused_after AS after FROM bbtoken_policy),"     \
+    " live AS (SELECT t.*, " BBTOKEN_IDLE " AS idle FROM bbtoken_tokens t"     \
+    " WHERE t.revoked_at IS NULL),"                                            \
+    " stage AS (SELECT l.*, CASE WHEN l.expires_at <= now() THEN 'expired'"    \
+    " WHEN l.expires_at <= now() + interval '7 days' THEN 'expires_7d'"        \
+    " WHEN l.expires_at <= now() + interval '30 days' THEN 'expires_30d'"      \
+    " END AS kind FROM live l WHERE l.expires_at IS NOT NULL),"                \
+    " notes AS ("                                                              \
+    "SELECT s.kind, NULL::text AS event, s.id, s.user_id, s.expires_at AS at," \
+    " false AS never_used, NULL::timestamptz AS until, NULL::inet AS addr,"    \
+    " NULL::text AS after FROM stage s"                                        \
+    " WHERE s.kind IS NOT NULL AND (s.kind = 'expired' OR s.created_at"        \
+    " < s.expires_at - CASE s.kind WHEN 'expires_7d' THEN interval '7 days'"   \
+    " ELSE interval '30 days' END)"                                            \
+    " AND NOT EXISTS (SELECT 1 FROM bbtoken_notices n"                         \
+    " WHERE n.token_id = s.id AND n.kind = s.kind)"                            \
+    " UNION ALL "                                                              \
+    "SELECT 'unused', NULL, l.id, l.user_id, l.idle,"                          \
+    " l.last_authenticated IS NULL,"                                           \
+    " GREATEST(l.idle + p.after, now() + " BBTOKEN_UNUSED_NOTICE "), NULL,"    \
+    " bbtoken_duration_text(p.after) FROM live l, p"                           \
+    " WHERE p.after IS NOT NULL"                                               \
+    " AND l.idle + p.after - " BBTOKEN_UNUSED_NOTICE " <= now()"               \
+    " AND (l.expires_at IS NULL OR l.expires_at > GREATEST(l.idle + p.after,"  \
+    " now() + " BBTOKEN_UNUSED_NOTICE "))"                                     \
+    " AND NOT EXISTS (SELECT 1 FROM bbtoken_notices n WHERE n.token_id = l.id" \
+    " AND n.kind = 'unused' AND n.sent_at >= l.idle)"                          \
+    " UNION ALL "                                                              \
+    "SELECT 'revoked', r.event, r.id, r.user_id, r.at, false, NULL, r.addr,"   \
+    " (extract(epoch FROM r.at - r.idle)::bigint / 86400) || ' days'"          \
+    " FROM (SELECT DISTINCT ON (t.id) t.id, t.user_id, u.name AS owner,"       \
+    " " BBTOKEN_IDLE " AS idle, a.event, a.source, a.actor, a.at,"             \
+    " a.client_addr AS addr"                                                   \
+    " FROM bbtoken_tokens t LEFT JOIN bbtoken_users u ON u.id = t.user_id"     \
+    " JOIN bbtoken_audit a ON a.token_id = t.id"                               \
+    " AND a.event IN ('revoked', 'revoked_unused', 'revoked_leaked',"          \
+    " 'rotated')"                                                              \
+    " WHERE t.revoked_at IS NOT NULL AND NOT EXISTS (SELECT 1"                 \
+    " FROM bbtoken_notices n WHERE n.token_id = t.id AND n.kind = 'revoked')"  \
+    " ORDER BY t.id, a.event IN ('revoked', 'rotated'), a.id DESC) r"          \
+    " WHERE r.event NOT IN ('revoked', 'rotated') OR r.source <> 'http'"       \
+    " OR lower(r.actor) <> lower(COALESCE(r.owner, '')))"                      \
+    " SELECT n.kind, n.event, n.id, t.name,"                                   \
+    " to_char(n.at AT TIME ZONE 'UTC', " BBTOKEN_ISO "), n.never_used,"        \
+    " to_char(n.until AT TIME ZONE 'UTC', " BBTOKEN_ISO "), host(n.addr),"     \
+    " n.after, u.id, u.name, u.display_name, u.email, u.active,"               \
+    " CASE WHEN t.repo_slug IS NOT NULL"                                       \
+    " THEN 'repository ' || t.project_key || '/' || t.repo_slug"               \
+    " WHEN t.user_id IS NULL THEN 'project ' || t.project_key END"             \
+    " FROM notes n JOIN bbtoken_tokens t ON t.id = n.id"                       \
+    " LEFT JOIN LATERAL (" BBTOKEN_NOTE_USER " FROM bbtoken_users u"           \
+    " WHERE u.id = n.user_id"                                                  \
+    " UNION " BBTOKEN_NOTE_USER " FROM bbtoken_users u"                        \
+    " WHERE n.user_id IS NULL AND u.active AND left(t.project_key, 1) = '~'"   \
+    " AND lower(u.name) = substr(t.project_key, 2)"                            \
+    " UNION " BBTOKEN_NOTE_USER " FROM bbtoken_project_grants g"               \
+    " JOIN bbtoken_users u ON u.id = g.user_id"                                \
+    " WHERE n.user_id IS NULL AND u.active AND g.project_key = t.project_key"  \
     " AND g.permission = 'PROJECT_ADMIN') u ON true"
+/* By owner, for the messages: one owner's rows in a row, in the order
+ * their message lists them. */
+static const char bbtoken_notes_sql[] = BBTOKEN_NOTES
     " ORDER BY u.id, CASE WHEN u.id IS NULL THEN t.project_key END,"
     " CASE WHEN u.id IS NULL THEN t.repo_slug END,"
     " CASE WHEN n.event = 'revoked_leaked' THEN 0"
@@ -127,6 +130,9 @@ static const char bbtoken_notes_sql[] =
     " WHEN n.event = 'revoked_unused' THEN 2"
     " WHEN n.kind = 'expired' THEN 3 WHEN n.kind = 'expires_7d' THEN 4"
     " WHEN n.kind = 'expires_30d' THEN 5 ELSE 6 END, n.id";
+/* By notice, for settling those nobody could be mailed: a notice's
+ * recipients in a row. */
+static const char bbtoken_settle_sql[] = BBTOKEN_NOTES " ORDER BY n.id, n.kind";
 
 enum {
     BBTOKEN_N_KIND,
@@ -183,12 +189,11 @@ static int bbtoken_notify_mailable(const PGresult *res, int row)
            bbtoken_mail_addr_ok(bbtoken_get(res, row, BBTOKEN_N_EMAIL, NULL));
 }
 
-/* The ids and the kinds of rows [first, end) of res whose owner's
- * bbtoken_notify_mailable is `mailable` (or all of them: -1), as two
- * array literals; the caller frees both.  Ids are 12 digits and kinds
- * fixed words (the schema's CHECKs), so they need no quoting. */
+/* The ids and the kinds of rows [first, end) of res, as two array
+ * literals; the caller frees both.  Ids are 12 digits and kinds fixed
+ * words (the schema's CHECKs), so they need no quoting. */
 static int bbtoken_notify_arrays(const PGresult *res, int first, int end,
-                                 int mailable, char **ids, char **kinds)
+                                 char **ids, char **kinds)
 {
     size_t cap = (size_t)(end - first) * 16 + 3, li = 0, lk = 0;
     int i;
@@ -201,9 +206,6 @@ static int bbtoken_notify_arrays(const PGresult *res, int first, int end,
         return bbtoken_fail("out of memory");
     }
     for (i = first; i < end; i++) {
-        if (mailable >= 0 && bbtoken_notify_mailable(res, i) != mailable) {
-            continue;
-        }
         li += (size_t)snprintf(*ids + li, cap - li, "%c%s", li ? ',' : '{',
                                PQgetvalue(res, i, BBTOKEN_N_ID));
         lk += (size_t)snprintf(*kinds + lk, cap - lk, "%c%s", lk ? ',' : '{',
@@ -224,7 +226,7 @@ static int bbtoken_notify_record(bbtoken_notify_t *n, const PGresult *res,
     long rows;
     int rc;
 
-    if ((rc = bbtoken_notify_arrays(res, first, end, -1, &ids, &kinds))) {
+    if ((rc = bbtoken_notify_arrays(res, first, end, &ids, &kinds))) {
         return rc;
     }
     params[0] = ids;
@@ -244,44 +246,88 @@ static int bbtoken_notify_record(bbtoken_notify_t *n, const PGresult *res,
     return rc;
 }
 
+/* Notices a statement settles. */
+#define BBTOKEN_SETTLE_BATCH 1000
+
+/* 1 if rows a and b of res are one notice (to several recipients). */
+static int bbtoken_notify_notice_same(const PGresult *res, int a, int b)
+{
+    return strcmp(PQgetvalue(res, a, BBTOKEN_N_ID),
+                  PQgetvalue(res, b, BBTOKEN_N_ID)) == 0 &&
+           strcmp(PQgetvalue(res, a, BBTOKEN_N_KIND),
+                  PQgetvalue(res, b, BBTOKEN_N_KIND)) == 0;
+}
+
+/* Record as told without mail the notices of ids and kinds, two array
+ * literals of count elements so far (closed here).  Tokens purged
+ * meanwhile are left out. */
+static int bbtoken_notify_settled(bbtoken_notify_t *n, char *ids, size_t li,
+                                  char *kinds, size_t lk)
+{
+    const char *params[2] = {ids, kinds};
+    long rows;
+
+    strcpy(ids + li, "}");
+    strcpy(kinds + lk, "}");
+    return bbtoken_exec_rows(
+        n->ctx, "recording the notices",
+        "INSERT INTO bbtoken_notices (token_id, kind, mailed_to)"
+        " SELECT x.id, x.kind, NULL::text"
+        " FROM unnest($1::text[], $2::text[]) AS x(id, kind)"
+        " WHERE EXISTS (SELECT 1 FROM bbtoken_tokens t WHERE t.id = x.id)"
+        " ON CONFLICT (token_id, kind) DO UPDATE"
+        " SET sent_at = now(), mailed_to = EXCLUDED.mailed_to",
+        2, params, &rows);
+}
+
 /* Settle, as told without mail, the notices of owners who cannot be
  * mailed, unless someone else is to be told the same notice (a project's
  * token has several admins): then whether it is told is that mail's to
- * say, and a mail sendmail refused is sent again next run. */
-static int bbtoken_notify_settle(bbtoken_notify_t *n, const PGresult *res)
+ * say, and a mail sendmail refused is sent again next run.  The notices
+ * come by notice from the run's snapshot (bbtoken_settle), after every
+ * owner was tried. */
+static int bbtoken_notify_settle(bbtoken_notify_t *n)
 {
-    char *ids = NULL, *kinds = NULL, *mids = NULL, *mkinds = NULL;
-    const char *params[4];
-    long rows;
-    int rc;
+    /* Ids are 12 digits and kinds fixed words (the schema's CHECKs), so
+     * they need no quoting. */
+    size_t cap = BBTOKEN_SETTLE_BATCH * 16 + 3, li = 0, lk = 0;
+    char *ids = malloc(cap), *kinds = malloc(cap);
+    bbtoken_groups_t g;
+    int count = 0, more = 0, first, end, i, rc = 0;
 
-    if ((rc = bbtoken_notify_arrays(res, 0, PQntuples(res), 0, &ids, &kinds)) ||
-        (rc = bbtoken_notify_arrays(res, 0, PQntuples(res), 1, &mids,
-                                    &mkinds))) {
+    if (!ids || !kinds) {
         free(ids);
         free(kinds);
-        return rc;
+        return bbtoken_fail("out of memory");
     }
-    params[0] = ids;
-    params[1] = kinds;
-    params[2] = mids;
-    params[3] = mkinds;
-    rc = bbtoken_exec_rows(
-        n->ctx, "recording the notices",
-        "INSERT INTO bbtoken_notices (token_id, kind, mailed_to)"
-        " SELECT DISTINCT x.id, x.kind, NULL::text"
-        " FROM unnest($1::text[], $2::text[]) AS x(id, kind)"
-        " WHERE EXISTS (SELECT 1 FROM bbtoken_tokens t WHERE t.id = x.id)"
-        " AND NOT EXISTS (SELECT 1 FROM unnest($3::text[], $4::text[])"
-        " AS y(id, kind) WHERE y.id = x.id AND y.kind = x.kind)"
-        " ON CONFLICT (token_id, kind) DO UPDATE"
-        " SET sent_at = now(), mailed_to = EXCLUDED.mailed_to",
-        4, params, &rows);
+    bbtoken_groups_init(&g, n->ctx, "finding the notices due", "bbtoken_settle",
+                        bbtoken_notify_notice_same);
+    while (rc == 0 && (more = bbtoken_groups_next(&g, &first, &end)) >= 0) {
+        for (i = first; more && i < end && !bbtoken_notify_mailable(g.res, i);
+             i++) {
+        }
+        if (more && i == end) {
+            li +=
+                (size_t)snprintf(ids + li, cap - li, "%c%s", count ? ',' : '{',
+                                 PQgetvalue(g.res, first, BBTOKEN_N_ID));
+            lk += (size_t)snprintf(kinds + lk, cap - lk, "%c%s",
+                                   count ? ',' : '{',
+                                   PQgetvalue(g.res, first, BBTOKEN_N_KIND));
+            count++;
+        }
+        if (count && (count == BBTOKEN_SETTLE_BATCH || !more)) {
+            rc = bbtoken_notify_settled(n, ids, li, kinds, lk);
+            count = 0;
+            li = lk = 0;
+        }
+        if (!more) {
+            break;
+        }
+    }
+    bbtoken_groups_close(&g);
     free(ids);
     free(kinds);
-    free(mids);
-    free(mkinds);
-    return rc;
+    return rc ? rc : more < 0 ? BBTOKEN_EXIT_FAIL : 0;
 }
 
 /* 1 if rows a and b of res go in one message: the same owner, or, for a
@@ -392,9 +438,15 @@ static int bbtoken_notify_owner(bbtoken_notify_t *n, const PGresult *res,
     return bbtoken_notify_record(n, res, first, end, to);
 }
 
-/* The revocation's statement, and what it returned. */
+/* Tokens a revocation's transaction revokes at most: a big site's first
+ * run holds a batch in memory and in locks, not every token due. */
+#define BBTOKEN_UNUSED_BATCH "1000"
+
+/* A batch's statement, the last id revoked before it, and what it
+ * returned. */
 typedef struct {
     const char *sql;
+    const char *after;
     PGresult *res;
 } bbtoken_unused_t;
 
@@ -413,8 +465,20 @@ static int bbtoken_unused_body(bbtoken_ctx_t *ctx, void *arg)
         return BBTOKEN_EXIT_FAIL;
     }
     PQclear(res);
-    u->res = bbtoken_exec(ctx, "revoking unused tokens", u->sql, 0, NULL);
+    u->res = bbtoken_exec(ctx, "revoking unused tokens", u->sql, 1, &u->after);
     return u->res ? 0 : BBTOKEN_EXIT_FAIL;
+}
+
+static void bbtoken_unused_print(const bbtoken_notify_t *n, const PGresult *res)
+{
+    int i;
+
+    for (i = 0; i < PQntuples(res); i++) {
+        printf("%s %s of %s (\"%s\"): unused since %s\n",
+               n->dry_run ? "would revoke" : "revoked", PQgetvalue(res, i, 0),
+               PQgetvalue(res, i, 1), PQgetvalue(res, i, 2),
+               PQgetvalue(res, i, 3));
+    }
 }
 
 /* Revoke the unused tokens that are due (dry run: say which would be).
@@ -424,46 +488,72 @@ static int bbtoken_notify_revoke(bbtoken_notify_t *n)
     static const char cols[] =
         " t.id, " BBTOKEN_HOLDER_NAME ", t.name,"
         " to_char(" BBTOKEN_IDLE " AT TIME ZONE 'UTC', " BBTOKEN_ISO ")";
-    char sql[2048];
-    bbtoken_unused_t u = {sql, NULL};
+    char sql[2048], after[64] = "";
+    bbtoken_unused_t u = {sql, after, NULL};
     const bbtoken_tx_t tx = {"revoking unused tokens", "BEGIN", NULL,
                              bbtoken_unused_body, &u};
-    PGresult *res;
-    int i;
+    bbtoken_stream_t s;
+    int more, rows;
 
     if (n->dry_run) {
         snprintf(sql, sizeof(sql),
                  "SELECT%s FROM bbtoken_tokens t, bbtoken_policy p"
                  " WHERE%s ORDER BY t.id",
                  cols, BBTOKEN_UNUSED_DUE);
-        res = bbtoken_exec(n->ctx, "finding unused tokens", sql, 0, NULL);
-    } else {
-        /* Lowest id first, as every revocation of more than one token
-         * (sql/migrations/0024_lock_order.sql): a leak report naming two
-         * of them never waits for this one in a circle. */
-        snprintf(sql, sizeof(sql),
-                 "UPDATE bbtoken_tokens t SET revoked_at = now()"
-                 " FROM bbtoken_policy p WHERE t.id IN (SELECT t.id"
-                 " FROM bbtoken_tokens t, bbtoken_policy p WHERE%s"
-                 " ORDER BY t.id FOR UPDATE OF t) AND%s RETURNING%s",
-                 BBTOKEN_UNUSED_DUE, BBTOKEN_UNUSED_DUE, cols);
+        if (bbtoken_stream_open(n->ctx, &s, "finding unused tokens", sql, 0,
+                                NULL, 0)) {
+            return BBTOKEN_EXIT_FAIL;
+        }
+        while ((more = bbtoken_stream_next(&s)) > 0) {
+            bbtoken_unused_print(n, s.res);
+        }
+        return bbtoken_stream_close(&s, more < 0 ? BBTOKEN_EXIT_FAIL : 0);
+    }
+    /* A batch at a time, the lowest ids first (keyset: after the last id
+     * revoked), each batch its own transaction: a run stopped midway
+     * keeps the batches it committed, whose owners are told from the
+     * audit trail.  Lowest id first, as every revocation of more than one
+     * token (sql/migrations/0024_lock_order.sql): a leak report naming two
+     * of them never waits for this one in a circle. */
+    snprintf(sql, sizeof(sql),
+             "WITH r AS (UPDATE bbtoken_tokens t SET revoked_at = now()"
+             " FROM bbtoken_policy p WHERE t.id IN (SELECT t.id"
+             " FROM bbtoken_tokens t, bbtoken_policy p WHERE%s AND t.id > $1"
+             " ORDER BY t.id LIMIT " BBTOKEN_UNUSED_BATCH " FOR UPDATE OF t)"
+             " AND%s RETURNING%s) SELECT * FROM r ORDER BY 1",
+             BBTOKEN_UNUSED_DUE, BBTOKEN_UNUSED_DUE, cols);
+    do {
         if (bbtoken_tx(n->ctx, &tx) != 0) {
             PQclear(u.res);
             return BBTOKEN_EXIT_FAIL;
         }
-        res = u.res;
-    }
-    if (!res) {
+        bbtoken_unused_print(n, u.res);
+        if ((rows = PQntuples(u.res)) > 0) {
+            snprintf(after, sizeof(after), "%s",
+                     PQgetvalue(u.res, rows - 1, 0));
+        }
+        PQclear(u.res);
+        u.res = NULL;
+    } while (rows > 0);
+    return 0;
+}
+
+/* The notices due, two cursors over one snapshot, which outlive its
+ * transaction: notify records each message's notices as it goes, and
+ * reads them by owner a group at a time, and then, to settle those
+ * nobody could be mailed, by notice.  The server holds the rows. */
+static int bbtoken_notes_body(bbtoken_ctx_t *ctx, void *arg)
+{
+    const bbtoken_notify_t *n = arg;
+
+    if (bbtoken_stream_hold(ctx, "finding the notices due", "bbtoken_notes",
+                            bbtoken_notes_sql)) {
         return BBTOKEN_EXIT_FAIL;
     }
-    for (i = 0; i < PQntuples(res); i++) {
-        printf("%s %s of %s (\"%s\"): unused since %s\n",
-               n->dry_run ? "would revoke" : "revoked", PQgetvalue(res, i, 0),
-               PQgetvalue(res, i, 1), PQgetvalue(res, i, 2),
-               PQgetvalue(res, i, 3));
-    }
-    PQclear(res);
-    return 0;
+    return n->dry_run
+               ? 0
+               : bbtoken_stream_hold(ctx, "finding the notices due",
+                                     "bbtoken_settle", bbtoken_settle_sql);
 }
 
 /* The sender: --from, BBTOKEN_MAIL_FROM, or bbtoken@ this host's name. */
@@ -496,8 +586,13 @@ int bbtoken_cmd_notify(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
     bbtoken_notify_t n = {ctx, NULL, NULL, a->dry_run, 0, -1, 0};
     char from[300];
     const char *sm = a->sendmail ? a->sendmail : getenv("BBTOKEN_SENDMAIL");
+    const bbtoken_tx_t notes_tx = {"finding the notices due",
+                                   "BEGIN ISOLATION LEVEL REPEATABLE READ"
+                                   " READ ONLY",
+                                   NULL, bbtoken_notes_body, &n};
+    bbtoken_groups_t g;
     PGresult *res;
-    int rc, i, first, rows;
+    int rc, first, end, more;
 
     (void)cmd;
     n.sendmail = sm && *sm ? sm : BBTOKEN_SENDMAIL_DEFAULT;
@@ -536,28 +631,21 @@ int bbtoken_cmd_notify(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
             return bbtoken_fail("another bbtoken notify is running");
         }
     }
-    if ((rc = bbtoken_notify_revoke(&n))) {
+    if ((rc = bbtoken_notify_revoke(&n)) || (rc = bbtoken_tx(ctx, &notes_tx))) {
         return rc;
     }
-    if (!(res = bbtoken_exec(ctx, "finding the notices due", bbtoken_notes_sql,
-                             0, NULL))) {
-        return BBTOKEN_EXIT_FAIL;
+    bbtoken_groups_init(&g, ctx, "finding the notices due", "bbtoken_notes",
+                        bbtoken_notify_same);
+    while ((more = bbtoken_groups_next(&g, &first, &end)) > 0 &&
+           (rc = bbtoken_notify_owner(&n, g.res, first, end)) == 0) {
     }
-    rows = PQntuples(res);
-    for (first = 0; first < rows; first = i) {
-        for (i = first + 1; i < rows && bbtoken_notify_same(res, first, i);
-             i++) {
-        }
-        if ((rc = bbtoken_notify_owner(&n, res, first, i))) {
-            PQclear(res);
-            return rc;
-        }
+    bbtoken_groups_close(&g);
+    if (rc || more < 0) {
+        return rc ? rc : BBTOKEN_EXIT_FAIL;
     }
-    if (!n.dry_run && (rc = bbtoken_notify_settle(&n, res))) {
-        PQclear(res);
+    if (!n.dry_run && (rc = bbtoken_notify_settle(&n))) {
         return rc;
     }
-    PQclear(res);
     if (n.failed) {
         if (n.first_status < 0) {
             return bbtoken_fail("sendmail %s could not take %d message%s (%s); "

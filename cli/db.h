@@ -162,6 +162,41 @@ typedef json_t *bbtoken_stream_json_fn(const PGresult *res, int i,
 int bbtoken_stream_json(bbtoken_stream_t *s, bbtoken_stream_json_fn *elem,
                         const void *arg);
 
+/* Declare cursor `name` (an identifier) over sql WITH HOLD, in the
+ * caller's transaction: the server keeps its rows past the COMMIT, so
+ * that statements of their own (writes a read-only snapshot cannot
+ * make) run between its batches.  0, or an exit status after
+ * reporting. */
+int bbtoken_stream_hold(bbtoken_ctx_t *ctx, const char *what, const char *name,
+                        const char *sql);
+
+/* Whether rows a and b of res go together. */
+typedef int bbtoken_same_fn(const PGresult *res, int a, int b);
+
+/* A held cursor's rows a group at a time: the rows that go together
+ * (same), each group whole however big, the rest a batch at a time. */
+typedef struct {
+    bbtoken_ctx_t *ctx;
+    const char *what;   /* in messages */
+    const char *cursor; /* its name */
+    bbtoken_same_fn *same;
+    PGresult *res; /* the batch in hand */
+    long size;     /* rows a batch asks for */
+    int next;      /* the next group's first row in res */
+    int last;      /* res ends with the cursor's last row */
+} bbtoken_groups_t;
+
+void bbtoken_groups_init(bbtoken_groups_t *g, bbtoken_ctx_t *ctx,
+                         const char *what, const char *cursor,
+                         bbtoken_same_fn *same);
+
+/* The next group: rows [*first, *end) of g->res, valid until the next
+ * call.  1; 0 after the last; -1 after a failure (reported). */
+int bbtoken_groups_next(bbtoken_groups_t *g, int *first, int *end);
+
+/* Free the batch in hand and close the cursor. */
+void bbtoken_groups_close(bbtoken_groups_t *g);
+
 /* A report read through a stream: its statement, and its rows as a table
  * or as JSON. */
 typedef struct {

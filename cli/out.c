@@ -193,17 +193,40 @@ done:
  * control or a bidirectional override, which a terminal would act on.
  * On a terminal every non-ASCII character is written as \uXXXX, which a
  * JSON reader takes as the same string; a pipe gets UTF-8 as it is. */
+size_t bbtoken_json_flags(void)
+{
+    return JSON_INDENT(2) | (isatty(STDOUT_FILENO) ? JSON_ENSURE_ASCII : 0);
+}
+
 int bbtoken_json_out(json_t *v)
 {
-    size_t flags =
-        JSON_INDENT(2) | (isatty(STDOUT_FILENO) ? JSON_ENSURE_ASCII : 0);
-    char *out = v ? json_dumps(v, flags) : NULL;
+    char *out = v ? json_dumps(v, bbtoken_json_flags()) : NULL;
 
     json_decref(v);
     if (!out) {
         return bbtoken_fail("out of memory");
     }
     puts(out);
+    free(out);
+    return 0;
+}
+
+/* Each level indents by two spaces.  A JSON text's strings hold no raw
+ * newline, so each newline is the layout's. */
+int bbtoken_json_element(json_t *v, size_t flags, int depth, int first)
+{
+    char *out = json_dumps(v, flags), *p;
+
+    if (!out) {
+        return -1;
+    }
+    printf("%s\n%*s", first ? "[" : ",", 2 * depth, "");
+    for (p = out; *p; p++) {
+        putchar(*p);
+        if (*p == '\n') {
+            printf("%*s", 2 * depth, "");
+        }
+    }
     free(out);
     return 0;
 }

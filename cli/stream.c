@@ -7,11 +7,12 @@
  * them twice (a SCROLL cursor: the server keeps the result, not the CLI)
  * and prints what it measured.  JSON needs one pass: the array's
  * elements are printed one by one, laid out as the whole array would be.
+ * A command that writes between batches reads a cursor WITH HOLD, a group
+ * of rows that go together at a time (bbtoken_groups_next).
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "db.h"
 
@@ -118,6 +119,96 @@ int bbtoken_stream_close(bbtoken_stream_t *s, int rc)
     return 0;
 }
 
+int bbtoken_stream_hold(bbtoken_ctx_t *ctx, const char *what, const char *name,
+                        const char *sql)
+{
+    static const char fmt[] = "DECLARE %s SCROLL CURSOR WITH HOLD FOR ";
+    size_t len = sizeof(fmt) + strlen(name) + strlen(sql);
+    PGresult *res;
+    char *q;
+
+    if (!(q = malloc(len))) {
+        return bbtoken_fail("out of memory");
+    }
+    snprintf(q, len, fmt, name);
+    strcat(q, sql);
+    res = bbtoken_exec(ctx, what, q, 0, NULL);
+    free(q);
+    if (!res) {
+        return BBTOKEN_EXIT_FAIL;
+    }
+    PQclear(res);
+    return 0;
+}
+
+void bbtoken_groups_init(bbtoken_groups_t *g, bbtoken_ctx_t *ctx,
+                         const char *what, const char *cursor,
+                         bbtoken_same_fn *same)
+{
+    memset(g, 0, sizeof(*g));
+    g->ctx = ctx;
+    g->what = what;
+    g->cursor = cursor;
+    g->same = same;
+    g->size = atol(BBTOKEN_STREAM_BATCH);
+}
+
+int bbtoken_groups_next(bbtoken_groups_t *g, int *first, int *end)
+{
+    char sql[128];
+    PGresult *res;
+    int rows, i;
+
+    for (;;) {
+        rows = g->res ? PQntuples(g->res) : 0;
+        if (g->next < rows) {
+            for (i = g->next + 1; i < rows && g->same(g->res, g->next, i);
+                 i++) {
+            }
+            if (i < rows || g->last) {
+                *first = g->next;
+                *end = g->next = i;
+                return 1;
+            }
+            /* The group may go on past the batch: the next batch starts
+             * with it, and holds twice as many rows when the group filled
+             * this one. */
+            if (g->next == 0) {
+                g->size *= 2;
+            }
+            snprintf(sql, sizeof(sql), "MOVE BACKWARD %d IN %s", rows - g->next,
+                     g->cursor);
+            if (!(res = bbtoken_exec(g->ctx, g->what, sql, 0, NULL))) {
+                return -1;
+            }
+            PQclear(res);
+        } else if (g->last) {
+            return 0;
+        }
+        PQclear(g->res);
+        /* What came so far is out before the next batch is asked for: a
+         * failure's message follows it. */
+        fflush(stdout);
+        snprintf(sql, sizeof(sql), "FETCH FORWARD %ld FROM %s", g->size,
+                 g->cursor);
+        if (!(g->res = bbtoken_exec(g->ctx, g->what, sql, 0, NULL))) {
+            return -1;
+        }
+        g->next = 0;
+        g->last = PQntuples(g->res) < g->size;
+    }
+}
+
+void bbtoken_groups_close(bbtoken_groups_t *g)
+{
+    char sql[128];
+
+    PQclear(g->res);
+    g->res = NULL;
+    snprintf(sql, sizeof(sql), "CLOSE %s", g->cursor);
+    bbtoken_exec_quiet(g->ctx, sql);
+}
+
 /* One pass over the rows, each filled into row: measuring (w), or
  * printing with the widths measured (print). */
 static int bbtoken_stream_pass(bbtoken_stream_t *s, int cols, int *w, int print,
@@ -174,32 +265,10 @@ int bbtoken_stream_table(bbtoken_stream_t *s, const char *const *head, int cols,
     return rc;
 }
 
-/* An element as json_dumps lays it out inside the array: one level
- * deeper.  A JSON text's strings hold no raw newline, so each newline is
- * the layout's. */
-static int bbtoken_stream_element(json_t *v, size_t flags, int first)
-{
-    char *out = json_dumps(v, flags), *p;
-
-    if (!out) {
-        return -1;
-    }
-    fputs(first ? "[\n  " : ",\n  ", stdout);
-    for (p = out; *p; p++) {
-        putchar(*p);
-        if (*p == '\n') {
-            fputs("  ", stdout);
-        }
-    }
-    free(out);
-    return 0;
-}
-
 int bbtoken_stream_json(bbtoken_stream_t *s, bbtoken_stream_json_fn *elem,
                         const void *arg)
 {
-    size_t flags =
-        JSON_INDENT(2) | (isatty(STDOUT_FILENO) ? JSON_ENSURE_ASCII : 0);
+    size_t flags = bbtoken_json_flags();
     long n = 0;
     json_t *v;
     int i, more;
@@ -207,7 +276,7 @@ int bbtoken_stream_json(bbtoken_stream_t *s, bbtoken_stream_json_fn *elem,
     while ((more = bbtoken_stream_next(s)) > 0) {
         for (i = 0; i < PQntuples(s->res); i++) {
             v = elem(s->res, i, arg);
-            if (!v || bbtoken_stream_element(v, flags, n++ == 0) != 0) {
+            if (!v || bbtoken_json_element(v, flags, 1, n++ == 0) != 0) {
                 json_decref(v);
                 /* What was printed is no whole document: a reader
                  * notices, as the exit status says. */

@@ -1,0 +1,199 @@
+# bbtoken notify on a big site: the notices due are read a group (an
+# owner's, or a notice's recipients) at a time from cursors the server
+# holds, and unused tokens are revoked in batches, so the CLI's peak memory
+# does not grow with the notices due (a big site's first run); an owner
+# whose notices fill more than a batch still gets one message; and a run
+# killed while sendmail takes a message neither loses a notice nor repeats
+# more than that message.
+use strict;
+use warnings;
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use Test::More;
+use File::Path qw(make_path);
+use BBT::Env;
+use BBT::Util qw(run_cmd slurp);
+
+my $env = BBT::Env->new(httpd => 0)->start;
+my $TIME = '/usr/bin/time';
+plan skip_all => "$TIME is not installed" unless -x $TIME;
+my $SENDMAIL = "$BBT::Env::ROOT/t/mail/sendmail";
+my $FROM = 'tokens@git.example.com';
+
+# Owners owner$from .. owner$to, each with a token that expires in 3 days
+# (one notice each), mailable (an address) or not.  Made as
+# bench/bigsite.sql makes its rows: the triggers off, which would refuse a
+# creation in the past.
+sub add_owners {
+    my ($from, $to, %o) = @_;
+    my $email = $o{mailable} ? "'owner' || g || '\@example.com'" : 'NULL';
+    $env->psql("SET session_replication_role = replica; "
+               . "INSERT INTO bbtoken_users (name, active, email) "
+               . "SELECT 'owner' || g, true, $email FROM generate_series($from, $to) g; "
+               . "INSERT INTO bbtoken_tokens (id, user_id, name, project_perm, repo_perm, salt, secret_hash, "
+               . "created_at, expires_at) "
+               . "SELECT lpad((200000000000 + g)::text, 12, '0'), u.id, 'ci', 'PROJECT_READ', 'REPO_READ', "
+               . "md5('s' || g), md5('h' || g) || md5('k' || g), now() - interval '100 days', "
+               . "now() + interval '3 days' FROM generate_series($from, $to) g "
+               . "JOIN bbtoken_users u ON u.name = 'owner' || g");
+}
+
+# (peak RSS in kB, exit code, stdout) of bbtoken notify @args.
+sub peak {
+    my ($maildir, @args) = @_;
+    my $f = "$env->{dir}/run/time.$$";
+    my ($rc, $out, $err) = run_cmd(cmd => [$TIME, '-f', '%M', '-o', $f, $env->cli_path, '--db',
+                                           $env->superuser_conninfo, 'notify', '--from', $FROM,
+                                           '--sendmail', $SENDMAIL, @args],
+                                   env => { BBT_MAILDIR => $maildir }, tmp => "$env->{dir}/run",
+                                   timeout => 600);
+    my ($kb) = slurp($f) =~ /(\d+)\s*\z/;
+    diag "bbtoken notify @args: $err" if $rc;
+    return ($kb, $rc, $out);
+}
+
+# Peak RSS $kb, against $small kB for a tenth of the notices: not twice
+# as much.  Not under the sanitizers: their quarantine keeps freed memory,
+# so the RSS grows with what was ever allocated.
+sub rss_ok {
+    my ($kb, $small, $what) = @_;
+  SKIP: {
+        skip 'the sanitizers keep freed memory', 1 if $ENV{BBT_SANITIZE};
+        cmp_ok($kb, '<', 2 * $small, "$what: peak RSS for 10x the notices: $kb kB, against $small kB");
+    }
+}
+
+sub maildir {
+    my ($name) = @_;
+    my $d = $env->dir . "/mail-$name";
+    make_path($d);
+    return $d;
+}
+
+sub mails {
+    my ($d) = @_;
+    opendir my $h, $d or die "$d: $!";
+    return [sort grep {/\.eml\z/} readdir $h];
+}
+
+my $told = "SELECT count(*) FROM bbtoken_notices";
+
+# Every owner, token and notice gone, for the next subtest.
+sub clear {
+    $env->psql('SET session_replication_role = replica; DELETE FROM bbtoken_notices; '
+               . 'DELETE FROM bbtoken_audit; DELETE FROM bbtoken_tokens; DELETE FROM bbtoken_users');
+}
+
+subtest 'peak memory: the same for 10x the notices due' => sub {
+    add_owners(1, 5_000);
+    my ($small, $rc) = peak(maildir('dry'), '--dry-run');
+    is($rc, 0, 'dry run of 5,000 notices');
+    add_owners(5_001, 50_000);
+    my ($kb, $out);
+    ($kb, $rc, $out) = peak(maildir('dry'), '--dry-run');
+    is($rc, 0, 'dry run of 50,000 notices');
+    my @lines = split /\n/, $out;
+    is(scalar @lines, 50_000, 'a line per owner');
+    is(scalar(grep { /^not mailed: owner\d+ has no e-mail address \(1 notice\)$/ } @lines), 50_000,
+       'each says why it was not mailed');
+    is($env->psql($told), 0, 'the dry run settled nothing');
+    rss_ok($kb, $small, 'dry run');
+
+    ($kb, $rc, $out) = peak(maildir('real'));
+    is($rc, 0, 'the run of 50,000 notices');
+    is(scalar(my @l = split /\n/, $out), 50_000, 'a line per owner');
+    is($env->psql($told), 50_000, 'every notice settled');
+    rss_ok($kb, $small, 'the run');
+    ($kb, $rc, $out) = peak(maildir('real'));
+    is("$rc $out", '0 ', 'the next run: nothing due, nothing said');
+    clear();
+};
+
+subtest 'an owner with notices over several batches: one message' => sub {
+    add_owners(1, 3, mailable => 1);
+    # owner2's token and 2,499 more: more than two batches of rows.
+    $env->psql("SET session_replication_role = replica; "
+               . "INSERT INTO bbtoken_tokens (id, user_id, name, project_perm, repo_perm, salt, secret_hash, "
+               . "created_at, expires_at) "
+               . "SELECT lpad((300000000000 + g)::text, 12, '0'), u.id, 'ci ' || g, 'PROJECT_READ', "
+               . "'REPO_READ', md5('s' || g), md5('h' || g) || md5('k' || g), "
+               . "now() - interval '100 days', now() + interval '3 days' "
+               . "FROM generate_series(1, 2499) g, bbtoken_users u WHERE u.name = 'owner2'");
+    my $d = maildir('big');
+    my ($kb, $rc, $out) = peak($d);
+    is($rc, 0, 'exit 0');
+    is($out, "mailed owner1 <owner1\@example.com>: 1 notice\n"
+             . "mailed owner2 <owner2\@example.com>: 2500 notices\n"
+             . "mailed owner3 <owner3\@example.com>: 1 notice\n", 'one message per owner');
+    my $m = mails($d);
+    is(scalar @$m, 3, 'three messages');
+    my $body = slurp("$d/$m->[1]");
+    is(scalar(() = $body =~ /^Token "ci[ "]/mg), 2500, "owner2's message names every token");
+    is($env->psql($told), 2502, 'every notice recorded');
+    clear();
+};
+
+subtest 'unused tokens revoked in batches, each told' => sub {
+    add_owners(1, 2_500);
+    # Idle for a year, warned 8 days ago: due under a 90-day policy.
+    $env->psql("SET session_replication_role = replica; "
+               . "UPDATE bbtoken_tokens SET created_at = now() - interval '1 year', expires_at = NULL; "
+               . "INSERT INTO bbtoken_notices (token_id, kind, sent_at) "
+               . "SELECT id, 'unused', now() - interval '8 days' FROM bbtoken_tokens");
+    $env->cli_ok('policy', '--revoke-unused-after', '90d');
+    my ($kb, $rc, $out) = peak(maildir('unused'), '--dry-run');
+    is($rc, 0, 'dry run');
+    my @would = grep {/^would revoke /} split /\n/, $out;
+    is(scalar @would, 2_500, 'would revoke each');
+    ($kb, $rc, $out) = peak(maildir('unused'));
+    is($rc, 0, 'the run') or diag $out;
+    my @ids = map { /^revoked (\d+) of owner\d+ \("ci"\): unused since \S+$/ ? $1 : () } split /\n/, $out;
+    is(scalar @ids, 2_500, 'a line per token revoked');
+    is_deeply(\@ids, [sort @ids], 'lowest id first');
+    is($env->psql("SELECT count(*) FROM bbtoken_tokens WHERE revoked_at IS NULL"), 0, 'all revoked');
+    is($env->psql("SELECT count(*) FROM bbtoken_audit WHERE event = 'revoked_unused'"), 2_500,
+       'each in the audit trail');
+    is($env->psql("SELECT count(*) FROM bbtoken_notices WHERE kind = 'revoked'"), 2_500,
+       'each revocation told (settled: nobody has an address) in the same run');
+    $env->cli_ok('policy', '--revoke-unused-after', 'none');
+    clear();
+};
+
+subtest 'killed while sendmail takes a message: nothing lost, that message alone repeated' => sub {
+    add_owners(1, 30, mailable => 1);
+    my $d = maildir('kill');
+    my ($rc, $out, $err) = $env->cli_env({ BBT_MAILDIR => $d, BBT_SENDMAIL_KILL => 10 }, '--db',
+                                         $env->superuser_conninfo, 'notify',
+                                         '--from', $FROM, '--sendmail', $SENDMAIL);
+    isnt($rc, 0, "killed (exit $rc)");
+    my $m = mails($d);
+    is(scalar @$m, 10, 'ten messages handed over');
+    my @to = map { slurp("$d/$_") =~ /^To: (\S+)$/m ? $1 : '?' } @$m;
+    my %recorded = map { $_ => 1 } split /\n/, $env->psql("SELECT mailed_to FROM bbtoken_notices");
+    is(scalar keys %recorded, 9, 'nine recorded');
+    ok((!grep { !$recorded{$_} } @to[0 .. 8]), 'the nine whose mail was taken before');
+    ok(!$recorded{ $to[9] }, 'not the one in flight');
+    # Its backend ends, and with it the notify lock, once it sees the
+    # connection closed.
+    my $left = 1;
+    for (1 .. 300) {
+        last unless $left = $env->psql("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'bbtoken'");
+        select undef, undef, undef, 0.1;
+    }
+    is($left, 0, 'the killed run has left the database');
+
+    ($rc, $out, $err) = $env->cli_env({ BBT_MAILDIR => $d }, '--db', $env->superuser_conninfo, 'notify',
+                                      '--from', $FROM,
+                                      '--sendmail', $SENDMAIL);
+    is($rc, 0, 'the next run') or diag $err;
+    my @all = @{ mails($d) };
+    my @again = map { slurp("$d/$_") =~ /^To: (\S+)$/m ? $1 : '?' } @all[10 .. $#all];
+    is(scalar @again, 21, 'sends 21');
+    my %n;
+    $n{$_}++ for @to, @again;
+    is(scalar(grep { $n{$_} == 1 } keys %n), 29, 'once to 29 owners');
+    is_deeply([grep { $n{$_} > 1 } keys %n], [$to[9]], 'twice to the one in flight alone');
+    is($env->psql($told), 30, 'all 30 recorded');
+};
+
+done_testing;
