@@ -35,6 +35,8 @@ typedef struct {
     int use;
     apr_uint64_t generation;
     apr_int64_t heartbeat;
+    apr_int64_t behind; /* bbt_clock.h: how far this host's clock is behind
+                           the database's, at least; 0 when not known */
     bbt_cthread_t *thread;
 } bbt_cache_view_t;
 
@@ -106,6 +108,10 @@ void bbt_cache_forget_all(void);
 apr_int64_t bbt_cache_mono_now(void);
 void bbt_cache_heartbeat(apr_int64_t sent);
 void bbt_cache_listener_down(void);
+/* How far this host's clock is behind the listener's database's, at least
+ * (0: not behind, or not known), for every request of a server that reads
+ * that database (bbt_clock.h). */
+void bbt_cache_clock_behind(apr_int64_t us);
 void bbt_cache_set_source(const unsigned char fp[32]);
 void bbt_cache_count_notification(void);
 
