@@ -14,27 +14,14 @@ use lib "$FindBin::Bin/lib";
 use Test::More;
 use HTTP::Tiny;
 use POSIX ();
-use File::Temp qw(tempdir);
 use Time::HiRes qw(sleep time);
-use BBT::Env qw(run_cmd);
+use BBT::Env ();
+use BBT::Clock qw(clock_preload);
 use BBT::Assert;
 
 plan skip_all => 'one child with threads: the event or worker MPM' if ($ENV{BBT_MPM} // '') eq 'prefork';
 
-my $so = tempdir('bbt-clock-XXXXXX', TMPDIR => 1, CLEANUP => 1) . '/clockback.so';
-my ($rc, $out, $err) = run_cmd(cmd => ['cc', '-shared', '-fPIC', '-O2', '-o', $so,
-                                       "$FindBin::Bin/dso/clockback.c", '-ldl']);
-is($rc, 0, 'the clock for httpd builds') or BAIL_OUT("cc: $out$err");
-{
-    no warnings 'redefine';
-    my $harness = \&BBT::Httpd::httpd_env;
-    *BBT::Httpd::httpd_env = sub {
-        my %e = %{ $harness->(@_) };
-        $e{LD_PRELOAD} = join ' ', grep { defined } $e{LD_PRELOAD}, $so;
-        $e{BBT_CLOCK_BACK} = "$_[0]{dir}/clock-back";
-        return \%e;
-    };
-}
+clock_preload();
 
 # The token cache off: a token answered from memory takes no pooled
 # connection.  No statement_timeout: a query behind a lock waits for it.
@@ -47,10 +34,7 @@ $env->grant('alice', 'PROJECT_WRITE', 'PROJ');
 my $tok = $env->token_create('alice', name => 'ci');
 my $UP = '/scm/PROJ/repo.git/info/refs?service=git-upload-pack';
 
-sub set_back {
-    my ($seconds) = @_;
-    BBT::Env::spew("$env->{dir}/clock-back", "$seconds\n", 0644);
-}
+sub set_back { BBT::Clock::set_back($env, $_[0]) }
 
 # Both connections made and their statements prepared (a statement is
 # prepared on a connection's first use: a PREPARE behind the lock below

@@ -12,27 +12,14 @@ use warnings;
 use FindBin;
 use lib "$FindBin::Bin/lib";
 use Test::More;
-use File::Temp qw(tempdir);
 use Time::HiRes qw(sleep time);
-use BBT::Env qw(run_cmd auth_bearer);
+use BBT::Env qw(auth_bearer);
+use BBT::Clock qw(clock_preload);
 use BBT::Cache qw(log_mark log_since wait_log);
 
 my $BACK = 3 * 3600;
 
-my $so = tempdir('bbt-clock-XXXXXX', TMPDIR => 1, CLEANUP => 1) . '/clockback.so';
-my ($rc, $out, $err) = run_cmd(cmd => ['cc', '-shared', '-fPIC', '-O2', '-o', $so,
-                                       "$FindBin::Bin/dso/clockback.c", '-ldl']);
-is($rc, 0, 'the clock for httpd builds') or BAIL_OUT("cc: $out$err");
-{
-    no warnings 'redefine';
-    my $harness = \&BBT::Httpd::httpd_env;
-    *BBT::Httpd::httpd_env = sub {
-        my %e = %{ $harness->(@_) };
-        $e{LD_PRELOAD} = join ' ', grep { defined } $e{LD_PRELOAD}, $so;
-        $e{BBT_CLOCK_BACK} = "$_[0]{dir}/clock-back";
-        return \%e;
-    };
-}
+clock_preload();
 
 my $env = BBT::Env->new(extra_conf => $BBT::Env::DUMB_CONF)->start;
 $env->make_repo('PROJ', 'repo');
@@ -40,10 +27,7 @@ $env->user_add('alice');
 $env->grant('alice', 'PROJECT_WRITE', 'PROJ');
 my $UP = '/dumb/PROJ/repo.git/HEAD';
 
-sub set_back {
-    my ($seconds) = @_;
-    BBT::Env::spew("$env->{dir}/clock-back", "$seconds\n", 0644);
-}
+sub set_back { BBT::Clock::set_back($env, $_[0]) }
 
 # A token that expires $secs from now by the database's clock.
 sub token_expiring {
