@@ -49,24 +49,8 @@ is($env->psql("SELECT count(*) FROM pg_stat_activity WHERE usename = 'bbtoken_ht
    'the child holds its two connections');
 
 # bbtoken_lookup locked from a session of our own until released.
-my $locker = fork // die "fork: $!";
-if (!$locker) {
-    open STDOUT, '>', '/dev/null';
-    open STDERR, '>', '/dev/null';
-    { exec("$BBT::Env::PGBIN/psql", '-X', '-q', '-h', '127.0.0.1', '-p', $env->pg_port, '-U', 'postgres',
-           '-d', 'bbtoken', '-c', "BEGIN; LOCK TABLE bbtoken_lookup IN ACCESS EXCLUSIVE MODE; "
-           . "SELECT pg_sleep(300); COMMIT;") }
-    POSIX::_exit(127);
-}
-for (1 .. 100) {
-    last if $env->psql("SELECT count(*) FROM pg_locks WHERE relation = 'bbtoken_lookup'::regclass"
-                       . " AND mode = 'AccessExclusiveLock' AND granted") > 0;
-    sleep 0.1;
-}
-sub waiting_on_lock {
-    return $env->psql("SELECT count(*) FROM pg_stat_activity WHERE usename = 'bbtoken_httpd'"
-                      . " AND wait_event_type = 'Lock'");
-}
+$env->lock_tables('bbtoken_lookup');
+sub waiting_on_lock { $env->waiting_on_lock('bbtoken_httpd') }
 
 # Two requests hold the child's two connections, waiting for the lock.
 my @holders;
@@ -109,9 +93,7 @@ set_back(0);
 my $before = query_seconds();
 ok(defined $before, "the statements' time so far: $before s") or diag 'no metrics';
 set_back(-3600);
-$env->psql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query LIKE '%pg_sleep(300)%'"
-           . " AND pid <> pg_backend_pid()");
-waitpid($locker, 0);
+$env->unlock_tables;
 my $ok = 0;
 for my $pid (@holders) { waitpid($pid, 0); $ok++ if $? == 0 }
 is($ok, 2, 'the lock gone, the two holding connections are served (200)');
