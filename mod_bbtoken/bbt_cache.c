@@ -64,6 +64,7 @@ typedef struct {
     volatile apr_uint32_t source_set;
     unsigned char source[32];          /* the listener's database */
     volatile apr_uint32_t listener_up; /* 1 while a heartbeat is published */
+    volatile apr_uint64_t behind;      /* bbt_cache_clock_behind's; 0: not */
 } bbt_cache_shared_t;
 
 /* Per server, per child: does it read the listener's database? */
@@ -306,6 +307,9 @@ void bbt_cache_begin(request_rec *r, bbt_cache_view_t *v)
      * publishes the heartbeat that vouches for the move. */
     v->heartbeat = (apr_int64_t)apr_atomic_read64(&sh->heartbeat);
     v->generation = apr_atomic_read64(&sh->generation);
+    /* Measured on the listener's database: this server's only if the
+     * same. */
+    v->behind = v->use ? (apr_int64_t)apr_atomic_read64(&sh->behind) : 0;
 }
 
 int bbt_cache_token_key(const bbt_cache_view_t *v, const bbt_token_t *tok,
@@ -671,6 +675,14 @@ void bbt_cache_listener_down(void)
             bbt_stats_count(BBT_STAT_CACHE_LISTENER_LOSSES);
             bbt_stats_gauge_set(BBT_GAUGE_CACHE_LISTENERS, 0);
         }
+    }
+}
+
+void bbt_cache_clock_behind(apr_int64_t us)
+{
+    if (bbt_cache.shared) {
+        apr_atomic_set64(&bbt_cache.shared->behind,
+                         (apr_uint64_t)(us > 0 ? us : 0));
     }
 }
 

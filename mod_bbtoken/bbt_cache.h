@@ -35,6 +35,8 @@ typedef struct {
     int use;
     apr_uint64_t generation;
     apr_int64_t heartbeat;
+    apr_int64_t behind; /* bbt_clock.h: how far this host's clock is behind
+                           the database's, at least; 0 when not known */
     bbt_cthread_t *thread;
 } bbt_cache_view_t;
 
@@ -102,10 +104,17 @@ int bbt_cache_note_db(request_rec *r, struct pg_conn *pg);
  * notification, and the REST API after a change it committed itself. */
 void bbt_cache_forget_all(void);
 
-/* For the listener (bbt_listen.c). */
+/* Microseconds on the monotonic clock, system-wide: for spans and for
+ * the heartbeat, which no step of the wall clock may stretch. */
 apr_int64_t bbt_cache_mono_now(void);
+
+/* For the listener (bbt_listen.c). */
 void bbt_cache_heartbeat(apr_int64_t sent);
 void bbt_cache_listener_down(void);
+/* How far this host's clock is behind the listener's database's, at least
+ * (0: not behind, or not known), for every request of a server that reads
+ * that database (bbt_clock.h). */
+void bbt_cache_clock_behind(apr_int64_t us);
 void bbt_cache_set_source(const unsigned char fp[32]);
 void bbt_cache_count_notification(void);
 

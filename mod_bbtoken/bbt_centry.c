@@ -530,5 +530,12 @@ int bbt_centry_expired(int64_t expires_us, int64_t now_us)
 
 int bbt_centry_due(int64_t last_us, int interval, int64_t now_us)
 {
-    return last_us == 0 || now_us - last_us >= (int64_t)interval * 1000000;
+    int64_t span = (int64_t)interval * 1000000;
+
+    /* A time an interval or more ahead was written by a clock ahead of
+     * this one (the database's, or this host's before a step back): due,
+     * or nothing would be written until this clock caught up, hours
+     * maybe.  The database's functions judge again by its own clock.
+     * Compared, not subtracted: the row's time is any 64-bit number. */
+    return last_us == 0 || last_us <= now_us - span || last_us >= now_us + span;
 }

@@ -192,7 +192,8 @@ bbt_verdict_t bbt_centry_verdict(const bbt_centry_t *e, int64_t now_us,
 int bbt_centry_expired(int64_t expires_us, int64_t now_us);
 
 /* Is a write throttled to once per `interval` seconds due, when the last
- * one was at last_us (0: never), at now_us? */
+ * one was at last_us (0: never), at now_us?  Also when last_us is an
+ * interval or more ahead of now_us (a clock behind the writer's). */
 int bbt_centry_due(int64_t last_us, int interval, int64_t now_us);
 
 #endif

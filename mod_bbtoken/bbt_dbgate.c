@@ -28,12 +28,13 @@
 #include "http_log.h"
 #include "apr_hash.h"
 #include "apr_strings.h"
-#include "apr_thread_cond.h"
-#include "apr_thread_mutex.h"
 
+#include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "bbt_dbgate.h"
 
@@ -47,8 +48,12 @@ typedef struct {
     int max; /* DBDMax; 0: no pool (DBDPersist Off), nothing to wait for */
     int own_session; /* a virtual host of these settings has DBDInitSQL */
     int busy;
-    apr_thread_mutex_t *mutex; /* NULL: this child could not make it */
-    apr_thread_cond_t *cond;
+    /* POSIX's, not APR's: APR's condition waits until a time of the wall
+     * clock, which a step back stretches by the step; this one waits on
+     * the monotonic clock. */
+    pthread_mutex_t mutex;
+    pthread_cond_t cond;
+    int ready; /* 0: this child could not make them */
 } bbt_gate_t;
 
 /* What decides a server's pool, in the order of bbt_dbd_names. */
@@ -178,6 +183,39 @@ static int bbt_dbgate_post_config(apr_pool_t *pconf, apr_pool_t *plog,
     return OK;
 }
 
+/* g's mutex and condition, this child's: 0, or -1 (none). */
+static int bbt_gate_make(bbt_gate_t *g)
+{
+    pthread_condattr_t a;
+    int made = 0;
+
+    if (pthread_condattr_init(&a) != 0) {
+        return -1;
+    }
+    if (pthread_condattr_setclock(&a, CLOCK_MONOTONIC) == 0 &&
+        pthread_mutex_init(&g->mutex, NULL) == 0) {
+        made = pthread_cond_init(&g->cond, &a) == 0;
+        if (!made) {
+            pthread_mutex_destroy(&g->mutex);
+        }
+    }
+    pthread_condattr_destroy(&a);
+    g->ready = made;
+    return made ? 0 : -1;
+}
+
+static apr_status_t bbt_gate_unmake(void *data)
+{
+    bbt_gate_t *g = data;
+
+    if (g->ready) {
+        g->ready = 0;
+        pthread_cond_destroy(&g->cond);
+        pthread_mutex_destroy(&g->mutex);
+    }
+    return APR_SUCCESS;
+}
+
 static void bbt_dbgate_child_init(apr_pool_t *pchild, server_rec *s)
 {
     apr_hash_index_t *hi;
@@ -191,10 +229,10 @@ static void bbt_dbgate_child_init(apr_pool_t *pchild, server_rec *s)
         if (g->max == 0) {
             continue;
         }
-        if (apr_thread_mutex_create(&g->mutex, APR_THREAD_MUTEX_DEFAULT,
-                                    pchild) != APR_SUCCESS ||
-            apr_thread_cond_create(&g->cond, pchild) != APR_SUCCESS) {
-            g->mutex = NULL;
+        if (bbt_gate_make(g) == 0) {
+            apr_pool_cleanup_register(pchild, g, bbt_gate_unmake,
+                                      apr_pool_cleanup_null);
+        } else {
             ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s,
                          "BBT351: cannot make the counter of database "
                          "connections: this child waits for one as long as "
@@ -208,7 +246,7 @@ static bbt_gate_t *bbt_gate(server_rec *s)
     bbt_gate_t *g =
         bbt_gate_of ? apr_hash_get(bbt_gate_of, &s, sizeof(s)) : NULL;
 
-    return g && g->max > 0 && g->mutex ? g : NULL;
+    return g && g->max > 0 && g->ready ? g : NULL;
 }
 
 int bbt_dbgate_main_session(server_rec *s)
@@ -225,27 +263,34 @@ int bbt_dbgate_main_session(server_rec *s)
 int bbt_dbgate_enter(server_rec *s, apr_interval_time_t wait, int *max)
 {
     bbt_gate_t *g = bbt_gate(s);
-    apr_time_t deadline, left;
+    struct timespec until;
     int rc = 0;
 
     if (!g) {
         return 0;
     }
     *max = g->max;
-    deadline = apr_time_now() + wait;
-    apr_thread_mutex_lock(g->mutex);
+    /* A span, on the clock the condition waits on: no step of the wall
+     * clock stretches it or cuts it short. */
+    clock_gettime(CLOCK_MONOTONIC, &until);
+    until.tv_sec += (time_t)apr_time_sec(wait);
+    until.tv_nsec += (long)apr_time_usec(wait) * 1000;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&g->mutex);
     while (g->busy >= g->max) {
-        left = deadline - apr_time_now();
-        if (left <= 0) {
+        if (pthread_cond_timedwait(&g->cond, &g->mutex, &until) == ETIMEDOUT &&
+            g->busy >= g->max) {
             rc = -1;
             break;
         }
-        apr_thread_cond_timedwait(g->cond, g->mutex, left);
     }
     if (rc == 0) {
         g->busy++;
     }
-    apr_thread_mutex_unlock(g->mutex);
+    pthread_mutex_unlock(&g->mutex);
     return rc;
 }
 
@@ -256,10 +301,10 @@ void bbt_dbgate_leave(server_rec *s)
     if (!g) {
         return;
     }
-    apr_thread_mutex_lock(g->mutex);
+    pthread_mutex_lock(&g->mutex);
     g->busy--;
-    apr_thread_cond_signal(g->cond);
-    apr_thread_mutex_unlock(g->mutex);
+    pthread_cond_signal(&g->cond);
+    pthread_mutex_unlock(&g->mutex);
 }
 
 void bbt_dbgate_register_hooks(apr_pool_t *p)

@@ -17,8 +17,9 @@
  * else, whoever owns the id and whatever the owner may do.
  *
  * Times come as microseconds since the epoch, and whether the token has
- * expired or a throttled write is due is decided in C by httpd's clock,
- * as the cache does: asking the database's clock with the row cost the
+ * expired or a throttled write is due is decided in C by httpd's clock
+ * (bbt_clock.h: moved forward where it is behind the database's), as the
+ * cache does: asking the database's clock with the row cost the
  * backend more (an expression the executor builds for every run) and would
  * make the two paths judge an expiry by two clocks.  The write functions
  * check again by the database's clock under the row lock.

@@ -56,6 +56,7 @@
 #include <libpq-fe.h>
 
 #include "bbt_cache.h"
+#include "bbt_clock.h"
 #include "bbt_listen.h"
 #include "bbt_lookupsql.h"
 #include "bbt_schema.h"
@@ -112,8 +113,9 @@ APLOG_USE_MODULE(bbtoken);
     "COALESCE(string_agg(oid::text || tgenabled::text, ',' ORDER BY oid), "    \
     "'') FROM pg_trigger "                                                     \
     "WHERE tgfoid = to_regproc('bbtoken_notify') AND tgenabled IN ('A', "      \
-    "'O')), " BBT_LOOKUP_FIRING_SQL
-#define BBT_LISTEN_TABLES_N 6
+    "'O')), " BBT_LOOKUP_FIRING_SQL ", "                                       \
+    "(extract(epoch FROM clock_timestamp()) * 1000000)::bigint"
+#define BBT_LISTEN_TABLES_N 7
 /* How many of them there are (BBT_LISTEN_SIX_SQL).  With fewer firing
  * always, a change could go unheard: the cache is not believed. */
 #define BBT_LISTEN_TRIGGERS 6
@@ -147,9 +149,10 @@ static struct {
     char tables_now[256]; /* as the last statement read it; "" until read */
     int busy;             /* a statement is in flight */
     char channel[32];
-    apr_uint64_t seq; /* the last heartbeat sent */
-    apr_int64_t sent; /* when it was sent, monotonic */
-    int waiting;      /* it has not come back yet */
+    apr_uint64_t seq;     /* the last heartbeat sent */
+    apr_int64_t sent;     /* when it was sent, monotonic */
+    apr_time_t sent_wall; /* the last statement's sending, wall clock */
+    int waiting;          /* it has not come back yet */
     int was_up, told_down, told_schema, told_params, told_triggers;
     int lookup_now;  /* the lookup's triggers firing always, as last read */
     int lookup_told; /* as last said (BBT720); BBT_LOOKUP_TRIGGERS: all;
@@ -366,6 +369,8 @@ static void bbt_listen_connect(apr_int64_t until)
 
 static int bbt_listen_send(const char *sql)
 {
+    /* Before the statement reads the database's clock (bbt_clock.h). */
+    L.sent_wall = apr_time_now();
     if (!PQsendQuery(L.pg, sql)) {
         return 0;
     }
@@ -529,6 +534,9 @@ static int bbt_listen_read(void)
                          PQgetvalue(res, 0, 1), PQgetvalue(res, 0, 2),
                          PQgetvalue(res, 0, 3));
             L.lookup_now = atoi(PQgetvalue(res, 0, 5));
+            bbt_clock_heard(L.s, L.sent_wall, apr_time_now(),
+                            PQgetisnull(res, 0, 6) ? NULL
+                                                   : PQgetvalue(res, 0, 6));
         } else if (PQresultStatus(res) != PGRES_COMMAND_OK && !L.error[0]) {
             apr_cpystrn(L.error, bbt_listen_pqerr(), sizeof(L.error));
         }

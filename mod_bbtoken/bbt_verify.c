@@ -28,6 +28,7 @@
 #include <openssl/crypto.h>
 
 #include "bbt_cache.h"
+#include "bbt_clock.h"
 #include "bbt_config.h"
 #include "bbt_db.h"
 #include "bbt_levelmap.h"
@@ -129,7 +130,7 @@ static bbt_cache_got_t bbt_verify_cached(request_rec *r, bbt_req_t *rq,
                                          int shared, bbt_verified_t *out)
 {
     int interval = bbt_config_last_use_interval(r->server);
-    apr_int64_t now = apr_time_now();
+    apr_int64_t now = bbt_clock_now(v);
     bbt_cache_got_t got;
     bbt_centry_t e;
     const bbt_centry_t *ep;
@@ -237,7 +238,7 @@ static int bbt_verify_db(request_rec *r, bbt_req_t *rq, bbt_cache_view_t *v,
 {
     int interval = bbt_config_last_use_interval(r->server), secret_ok = 0;
     int level_asked = 0, rv = OK;
-    apr_int64_t now = apr_time_now(), group_failed_us = 0;
+    apr_int64_t now = bbt_clock_now(v), group_failed_us = 0;
     bbt_db_token_t row;
     bbt_db_status_t st;
     bbt_db_conn_t *c;

@@ -3,7 +3,7 @@
 # database work: the Authorization parser with the token codec, the token
 # codec and strict base64 alone, and the git route matcher; the cache
 # entries' decoders; and the parsers of the database's bytes, a token's
-# packed lookup row and its owner's level map.  A crash, an
+# packed lookup row, its owner's level map and its clock.  A crash, an
 # AddressSanitizer report or a broken invariant fails the test.
 use strict;
 use warnings;
@@ -11,7 +11,7 @@ use Test::More;
 use File::Temp qw(tempdir);
 
 my $runs = $ENV{BBT_FUZZ_RUNS} || 1000000;
-my @targets = qw(cred token route centry lookuprow levelmap);
+my @targets = qw(cred token route centry lookuprow levelmap clockcmp);
 for my $t (@targets) {
     my $bin = "build/out/fuzz/fuzz_$t";
     ok(-x $bin, "$bin is built") or next;

@@ -102,35 +102,11 @@ subtest 'a dozen slow request bodies hold no database connection' => sub {
     is($done, 12, 'and the slow PUTs are answered once their bodies are in');
 };
 
-# Lock tables (the token lookup's, and the users' that a password user's
+# Tables locked (the token lookup's, and the users' that a password user's
 # grants are read with) from a session of our own until released.
-my $locker;
-sub lock_tables {
-    my @tables = @_;
-    $locker = fork // die "fork: $!";
-    if (!$locker) {
-        open STDOUT, '>', '/dev/null';
-        open STDERR, '>', '/dev/null';
-        { exec("$BBT::Env::PGBIN/psql", '-X', '-q', '-h', '127.0.0.1', '-p', $env->pg_port, '-U', 'postgres',
-               '-d', 'bbtoken', '-c', "BEGIN; LOCK TABLE " . join(', ', @tables)
-               . " IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(300); COMMIT;") }
-        POSIX::_exit(127);
-    }
-    for (1 .. 100) {
-        last if $env->psql("SELECT count(*) FROM pg_locks WHERE relation = '$tables[0]'::regclass"
-                           . " AND mode = 'AccessExclusiveLock' AND granted") > 0;
-        sleep 0.1;
-    }
-}
-sub unlock_tables {
-    $env->psql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query LIKE '%pg_sleep(300)%'"
-               . " AND pid <> pg_backend_pid()");
-    waitpid($locker, 0);
-}
-sub waiting_on_lock {
-    return $env->psql("SELECT count(*) FROM pg_stat_activity WHERE usename = 'bbtoken_api'"
-                      . " AND wait_event_type = 'Lock'");
-}
+sub lock_tables { $env->lock_tables(@_) }
+sub unlock_tables { $env->unlock_tables }
+sub waiting_on_lock { $env->waiting_on_lock('bbtoken_api') }
 
 subtest 'every pooled connection stuck: 503 with Retry-After after BBTokenDBWait, never a hang' => sub {
     lock_tables('bbtoken_lookup');

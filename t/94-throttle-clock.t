@@ -12,41 +12,23 @@ use FindBin;
 use lib "$FindBin::Bin/lib";
 use Test::More;
 use HTTP::Tiny;
-use File::Temp qw(tempdir);
 use Time::Local qw(timegm);
-use BBT::Env qw(run_cmd);
+use BBT::Env ();
+use BBT::Clock qw(clock_preload);
 use BBT::Cache qw(log_mark log_since wait_log);
 
 my $FAILS = 2;
 my $WINDOW = 60;
 my $BACK = 3 * 3600;
 
-my $so = tempdir('bbt-clock-XXXXXX', TMPDIR => 1, CLEANUP => 1) . '/clockback.so';
-my ($rc, $out, $err) = run_cmd(cmd => ['cc', '-shared', '-fPIC', '-O2', '-o', $so,
-                                       "$FindBin::Bin/dso/clockback.c", '-ldl']);
-is($rc, 0, 'the clock for httpd builds') or BAIL_OUT("cc: $out$err");
-{
-    # On top of what the harness preloads (the sanitizers' runtime, with
-    # BBT_SANITIZE).
-    no warnings 'redefine';
-    my $harness = \&BBT::Httpd::httpd_env;
-    *BBT::Httpd::httpd_env = sub {
-        my %e = %{ $harness->(@_) };
-        $e{LD_PRELOAD} = join ' ', grep { defined } $e{LD_PRELOAD}, $so;
-        $e{BBT_CLOCK_BACK} = "$_[0]{dir}/clock-back";
-        return \%e;
-    };
-}
+clock_preload();
 
 my $env = BBT::Env->new(throttle => "BBTokenThrottleFailures $FAILS\nBBTokenThrottleWindow $WINDOW",
                         extra_conf => "<Location /metrics>\n    SetHandler bbtoken-metrics\n</Location>\n")->start;
 my $UP = '/scm/PROJ/repo.git/info/refs?service=git-upload-pack';
 $env->make_repo('PROJ', 'repo');
 
-sub set_back {
-    my ($seconds) = @_;
-    BBT::Env::spew("$env->{dir}/clock-back", "$seconds\n", 0644);
-}
+sub set_back { BBT::Clock::set_back($env, $_[0]) }
 
 # A credential that is no token (a failure) from 127.0.0.8: the response.
 sub attempt {

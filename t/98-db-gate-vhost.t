@@ -45,32 +45,9 @@ sub connection_errors {
     return $m =~ /^bbtoken_db_errors_total\{kind="connection"\} (\d+)$/m ? $1 : -1;
 }
 
-my $locker;
-sub lock_tokens {
-    $locker = fork // die "fork: $!";
-    if (!$locker) {
-        open STDOUT, '>', '/dev/null';
-        open STDERR, '>', '/dev/null';
-        { exec("$BBT::Env::PGBIN/psql", '-X', '-q', '-h', '127.0.0.1', '-p', $env->pg_port, '-U', 'postgres',
-               '-d', 'bbtoken', '-c', "BEGIN; LOCK TABLE bbtoken_lookup IN ACCESS EXCLUSIVE MODE;"
-               . " SELECT pg_sleep(300); COMMIT;") }
-        POSIX::_exit(127);
-    }
-    for (1 .. 100) {
-        last if $env->psql("SELECT count(*) FROM pg_locks WHERE relation = 'bbtoken_lookup'::regclass"
-                           . " AND mode = 'AccessExclusiveLock' AND granted") > 0;
-        sleep 0.1;
-    }
-}
-sub unlock_tokens {
-    $env->psql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query LIKE '%pg_sleep(300)%'"
-               . " AND pid <> pg_backend_pid()");
-    waitpid($locker, 0);
-}
-sub waiting_on_lock {
-    return $env->psql("SELECT count(*) FROM pg_stat_activity WHERE usename = 'bbtoken_httpd'"
-                      . " AND wait_event_type = 'Lock'");
-}
+sub lock_tokens { $env->lock_tables('bbtoken_lookup') }
+sub unlock_tokens { $env->unlock_tables }
+sub waiting_on_lock { $env->waiting_on_lock('bbtoken_httpd') }
 
 for my $i (0 .. $#port) {
     is_ok_res(HTTP::Tiny->new(timeout => 20)->get(url_on($port[$i]), { headers => auth_bearer($tok) }),

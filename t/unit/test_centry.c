@@ -389,6 +389,15 @@ static void test_due(void)
     ok(bbt_centry_due(now - 60000000, 60, now), "written 60 s ago: due");
     ok(bbt_centry_due(now, 0, now), "interval 0: always due");
     ok(!bbt_centry_due(now, 86400, now + 1000000), "a day's interval");
+    /* Written by a clock ahead of this one (the database's; this host's
+     * before it was set back). */
+    ok(!bbt_centry_due(now + 59999999, 60, now), "59.99 s ahead: not");
+    ok(bbt_centry_due(now + 60000000, 60, now), "60 s ahead: due");
+    ok(bbt_centry_due(now + 3LL * 3600 * 1000000, 60, now),
+       "3 hours ahead (a clock set back): due, not in 3 hours");
+    ok(bbt_centry_due(INT64_MAX, 60, now), "the end of 64-bit time: due");
+    ok(bbt_centry_due(INT64_MIN, 60, now), "its beginning: due");
+    ok(!bbt_centry_due(now + 1, 60, now), "a microsecond ahead: not");
 }
 
 /* The allow-list and the known address groups ride in a row's entry. */

@@ -13,6 +13,7 @@ use warnings;
 use Carp qw(croak confess);
 use Digest::SHA ();
 use Fcntl qw(:flock);
+use POSIX ();
 use File::Path qw(make_path remove_tree);
 use BBT::Util qw(run_cmd free_port slurp spew);
 use BBT::Token qw(forge_token parse_token);
@@ -373,6 +374,45 @@ sub expire_token {
     $self->psql("SET session_replication_role = replica; "
                 . "UPDATE bbtoken_tokens SET created_at = now() - interval '$days_ago days', "
                 . "expires_at = now() - interval '1 second' WHERE id = '$id'");
+}
+
+# Hold @tables locked (ACCESS EXCLUSIVE) from a session of our own until
+# unlock_tables, so that the module's statements on them wait: the first
+# table is granted when this returns (or 10 seconds have passed).  No
+# statement_timeout on the module's connections, or theirs ends the wait.
+sub lock_tables {
+    my ($self, @tables) = @_;
+    croak 'lock_tables: one lock at a time' if $self->{locker};
+    my $pid = fork // die "fork: $!";
+    if (!$pid) {
+        open STDOUT, '>', '/dev/null';
+        open STDERR, '>', '/dev/null';
+        { exec("$PGBIN/psql", '-X', '-q', '-h', '127.0.0.1', '-p', $self->{pgport}, '-U', 'postgres',
+               '-d', 'bbtoken', '-c', 'BEGIN; LOCK TABLE ' . join(', ', @tables)
+               . ' IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(300); COMMIT;') }
+        POSIX::_exit(127);
+    }
+    $self->{locker} = $pid;
+    for (1 .. 100) {
+        last if $self->psql("SELECT count(*) FROM pg_locks WHERE relation = '$tables[0]'::regclass"
+                            . " AND mode = 'AccessExclusiveLock' AND granted") > 0;
+        select(undef, undef, undef, 0.1);
+    }
+}
+
+sub unlock_tables {
+    my ($self) = @_;
+    my $pid = delete $self->{locker} or return;
+    $self->psql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query LIKE '%pg_sleep(300)%'"
+                . " AND pid <> pg_backend_pid()");
+    waitpid($pid, 0);
+}
+
+# How many sessions of database role $role wait for a lock.
+sub waiting_on_lock {
+    my ($self, $role) = @_;
+    return $self->psql("SELECT count(*) FROM pg_stat_activity WHERE usename = '$role'"
+                       . " AND wait_event_type = 'Lock'");
 }
 
 # Insert a token row straight into the database, hashing it as the CLI does

@@ -1,0 +1,105 @@
+# The bounded wait for a pooled connection (BBTokenDBWait) when the clock
+# is set back while a request waits (an NTP step, a VM resumed): the bound
+# is a span of time, measured on a clock no step moves.  On the wall clock
+# the request would wait for the step's length on top (here an hour,
+# every worker thread that came meanwhile with it), not BBTokenDBWait.
+# So is a statement's time in the metrics: a clock set forward while a
+# statement runs does not add the step to bbtoken_db_query_duration_seconds.
+# httpd runs with a preloaded clock (t/dso/clockback.c) that a file of the
+# test's sets back.
+use strict;
+use warnings;
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use Test::More;
+use HTTP::Tiny;
+use POSIX ();
+use Time::HiRes qw(sleep time);
+use BBT::Env ();
+use BBT::Clock qw(clock_preload);
+use BBT::Assert;
+
+plan skip_all => 'one child with threads: the event or worker MPM' if ($ENV{BBT_MPM} // '') eq 'prefork';
+
+clock_preload();
+
+# The token cache off: a token answered from memory takes no pooled
+# connection.  No statement_timeout: a query behind a lock waits for it.
+my $env = BBT::Env->new(extra_conf => "BBTokenCache off\nDBDMax 2\nBBTokenDBWait 2\n"
+                                      . "<Location /metrics>\n    SetHandler bbtoken-metrics\n</Location>\n",
+                        mpm_conf => BBT::Util::one_child_mpm(8), dbd_options => '')->start;
+$env->make_repo('PROJ', 'repo');
+$env->user_add('alice');
+$env->grant('alice', 'PROJECT_WRITE', 'PROJ');
+my $tok = $env->token_create('alice', name => 'ci');
+my $UP = '/scm/PROJ/repo.git/info/refs?service=git-upload-pack';
+
+sub set_back { BBT::Clock::set_back($env, $_[0]) }
+
+# Both connections made and their statements prepared (a statement is
+# prepared on a connection's first use: a PREPARE behind the lock below
+# would not be a statement timed).
+for (1 .. 3) {
+    my @st = BBT::Util::in_children(6, sub {
+        HTTP::Tiny->new(timeout => 30)->get($env->url($UP), { headers => { Authorization => "Bearer $tok" } })
+            ->{status} == 200 ? 0 : 1 });
+    is(scalar(grep { $_ } @st), 0, "warming up, round $_: six requests at once, 200");
+}
+is($env->psql("SELECT count(*) FROM pg_stat_activity WHERE usename = 'bbtoken_httpd'"), 2,
+   'the child holds its two connections');
+
+# bbtoken_lookup locked from a session of our own until released.
+$env->lock_tables('bbtoken_lookup');
+sub waiting_on_lock { $env->waiting_on_lock('bbtoken_httpd') }
+
+# Two requests hold the child's two connections, waiting for the lock.
+my @holders;
+for (1 .. 2) {
+    my $pid = fork // die "fork: $!";
+    if (!$pid) {
+        my $r = HTTP::Tiny->new(timeout => 120, keep_alive => 0)
+            ->get($env->url($UP), { headers => { Authorization => "Bearer $tok" } });
+        POSIX::_exit($r->{status} == 200 ? 0 : 1);
+    }
+    push @holders, $pid;
+}
+my $n = 0;
+for (1 .. 100) { last if ($n = waiting_on_lock()) >= 2; sleep 0.1 }
+is($n, 2, 'two requests hold both connections, waiting for the lock');
+
+# Another waits for the connection; the clock goes back an hour meanwhile.
+my $t0 = time;
+my $waiter = fork // die "fork: $!";
+if (!$waiter) {
+    my $r = HTTP::Tiny->new(timeout => 30, keep_alive => 0)
+        ->get($env->url($UP), { headers => { Authorization => "Bearer $tok" } });
+    POSIX::_exit($r->{status} == 503 ? 0 : $r->{status} == 599 ? 2 : 1);
+}
+sleep 0.8;
+set_back(3600);
+waitpid($waiter, 0);
+my $status = $? >> 8;
+my $took = time - $t0;
+is($status, 0, 'the waiting request is answered 503 (2: the client gave up after 30 s)');
+cmp_ok($took, '<', 15, "within BBTokenDBWait and some, not the step ($took s)");
+
+# The two statements waiting for the lock end after the clock went
+# forward an hour.
+sub query_seconds {
+    my $r = HTTP::Tiny->new(timeout => 30)->get($env->url('/metrics'));
+    return ($r->{content} // '') =~ /^bbtoken_db_query_duration_seconds_sum (\S+)$/m ? $1 : undef;
+}
+set_back(0);
+my $before = query_seconds();
+ok(defined $before, "the statements' time so far: $before s") or diag 'no metrics';
+set_back(-3600);
+$env->unlock_tables;
+my $ok = 0;
+for my $pid (@holders) { waitpid($pid, 0); $ok++ if $? == 0 }
+is($ok, 2, 'the lock gone, the two holding connections are served (200)');
+set_back(0);
+my $after = query_seconds();
+cmp_ok($after - $before, '<', 600, "their time in the metrics is theirs, not the step's ("
+       . ($after - $before) . ' s)');
+is(scalar($env->crash_lines), 0, 'no httpd child crashed');
+done_testing;

@@ -1,0 +1,86 @@
+# httpd's clock against the database's.  A token's expiry is judged by
+# httpd's clock (README, The cache): a host whose clock is behind would
+# serve a token the database calls expired for as long as it is behind.
+# The cache's listener reads the database's clock with every heartbeat:
+# a host behind judges expiries by the database's clock (never later than
+# it by more than a heartbeat's round trip), and says so (BBT826, BBT827
+# once in time again), as it does for a clock ahead, which refuses tokens
+# early.  httpd runs with a preloaded clock (t/dso/clockback.c) that a
+# file of the test's sets back (or, negative, forward).
+use strict;
+use warnings;
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use Test::More;
+use Time::HiRes qw(sleep time);
+use BBT::Env qw(auth_bearer);
+use BBT::Clock qw(clock_preload);
+use BBT::Cache qw(log_mark log_since wait_log);
+
+my $BACK = 3 * 3600;
+
+clock_preload();
+
+my $env = BBT::Env->new(extra_conf => $BBT::Env::DUMB_CONF)->start;
+$env->make_repo('PROJ', 'repo');
+$env->user_add('alice');
+$env->grant('alice', 'PROJECT_WRITE', 'PROJ');
+my $UP = '/dumb/PROJ/repo.git/HEAD';
+
+sub set_back { BBT::Clock::set_back($env, $_[0]) }
+
+# A token that expires $secs from now by the database's clock.
+sub token_expiring {
+    my ($name, $secs) = @_;
+    my ($tok, $id) = $env->token_create('alice', name => $name, expiry_days => 1);
+    $env->psql("SET session_replication_role = replica; UPDATE bbtoken_tokens SET "
+               . "created_at = now() - interval '1 day', "
+               . "expires_at = now() + make_interval(secs => $secs) WHERE id = '$id'");
+    return $tok;
+}
+
+sub status { $env->get($UP, auth_bearer($_[0]))->{status} }
+
+ok(wait_log($env, 0, qr/BBT309: /), 'the listener hears PostgreSQL');
+my $gone = token_expiring('gone', -60);
+my $alive = token_expiring('alive', 3600);
+is(status($gone), 401, 'in time: a token expired a minute ago is refused');
+is(status($alive), 200, 'one that expires in an hour is served');
+
+my $m = log_mark($env);
+set_back($BACK);
+ok(wait_log($env, $m, qr/BBT826: this host's clock is 10(?:79\d|800) s behind the database's/),
+   "the clock set back by $BACK s: said (BBT826)");
+is(status($gone), 401, 'the token expired a minute ago (by the database) is still refused');
+is(status($alive), 200, 'the one that expires in an hour is still served');
+is(status($gone), 401, 'and again, from the cache') for 1 .. 2;
+is(status($alive), 200, 'and again, from the cache') for 1 .. 2;
+my @said = log_since($env, $m) =~ /(BBT826: [^\n]*)/g;
+is(scalar(@said), 1, 'said once') or diag explain \@said;
+
+$m = log_mark($env);
+set_back(0);
+ok(wait_log($env, $m, qr/BBT827: this host's clock agrees with the database's again/),
+   'in time again: said (BBT827)');
+is(status($gone), 401, 'refused');
+is(status($alive), 200, 'served');
+
+$m = log_mark($env);
+set_back(-$BACK);
+ok(wait_log($env, $m, qr/BBT826: this host's clock is 10(?:79\d|800) s ahead of the database's/),
+   "the clock set forward by $BACK s: said (BBT826)");
+is(status($alive), 401, 'ahead, a token is refused early (fail closed), as the README says');
+set_back(0);
+ok(wait_log($env, $m, qr/BBT827: /), 'in time again');
+
+subtest 'BBTokenCache off: no listener, the host\'s own clock' => sub {
+    $env->httpd_restart(extra_conf => "$BBT::Env::DUMB_CONF\nBBTokenCache off\n");
+    set_back($BACK);
+    is(status($gone), 200, 'a token expired a minute ago is served by a host 3 h behind (README: keep it in time)');
+    set_back(0);
+    is(status($gone), 401, 'refused in time');
+};
+
+set_back(0);
+is(scalar($env->crash_lines), 0, 'no httpd child crashed');
+done_testing;
