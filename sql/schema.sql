@@ -164,3 +164,8 @@ COMMIT;
 BEGIN;
 \ir migrations/0029_big_site_indexes.sql
 COMMIT;
+
+-- Version 31: indexes in the order of the admin's REST lists.
+BEGIN;
+\ir migrations/0031_page_order.sql
+COMMIT;
