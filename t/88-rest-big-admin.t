@@ -28,59 +28,20 @@ use FindBin;
 use lib "$FindBin::Bin/lib";
 use Test::More;
 use BBT::Rest qw(rest_env);
+use BBT::BigSite qw(big_site_fill log_plans scans_since);
 
 my $env = rest_env(passwords => [root => 'root-Pa55-word'], users => [[root => '--admin']]);
 
-# The filler, as t/88-rest-big-site.t's: 2,000 users; a project grant and a
-# repository grant each, over 1,000 projects of 10 repositories; 6,000
-# tokens (personal, of projects, of repositories), four in five revoked.
-# Half the projects have settings; the admin's own personal project has a
-# repository token.
-$env->psql(<<'EOS');
-INSERT INTO bbtoken_users (name) SELECT 'filler' || i FROM generate_series(1, 2000) i;
-INSERT INTO bbtoken_project_grants (user_id, project_key, permission)
-SELECT id, 'P' || (id % 1000), 'PROJECT_READ' FROM bbtoken_users WHERE name LIKE 'filler%';
-INSERT INTO bbtoken_repo_grants (user_id, project_key, repo_slug, permission)
-SELECT id, 'P' || ((id * 7) % 1000), 'r' || (id % 10), 'REPO_READ' FROM bbtoken_users WHERE name LIKE 'filler%';
+# The filler (BBT::BigSite).  Half the projects have settings; the admin's
+# own personal project has a repository token.
+big_site_fill($env, <<'EOS');
 INSERT INTO bbtoken_projects (project_key) SELECT 'P' || (2 * i) FROM generate_series(0, 499) i;
-INSERT INTO bbtoken_tokens (id, user_id, name, project_perm, repo_perm, salt, secret_hash, expires_at,
-                            project_key, repo_slug, revoked_at)
-SELECT lpad((500000000000 + i)::text, 12, '0'),
-       CASE WHEN i % 3 = 0 THEN (SELECT id FROM bbtoken_users WHERE name = 'filler' || (1 + i % 2000)) END,
-       'filler ' || i, CASE WHEN i % 3 <> 2 THEN 'PROJECT_READ' END, 'REPO_READ',
-       md5('s' || i), md5('h' || i) || md5('k' || i), now() + interval '30 days',
-       CASE WHEN i % 3 <> 0 THEN 'P' || (i % 1000) END,
-       CASE WHEN i % 3 = 2 THEN 'r' || (i % 10) END,
-       CASE WHEN i % 5 <> 0 THEN now() END
-  FROM generate_series(1, 6000) i;
 INSERT INTO bbtoken_tokens (id, user_id, name, repo_perm, salt, secret_hash, expires_at, project_key, repo_slug)
 VALUES ('599999999999', NULL, 'mine', 'REPO_READ', md5('m'), md5('m') || md5('n'), now() + interval '30 days',
         '~root', 'own');
-ANALYZE;
 EOS
-
-$env->psql("ALTER ROLE bbtoken_api SET session_preload_libraries = 'auto_explain'");
-$env->psql("ALTER ROLE bbtoken_api SET auto_explain.$_") for
-    'log_min_duration = 0', 'log_analyze = on', 'log_nested_statements = on', 'log_timing = off';
+log_plans($env, 'bbtoken_api');
 $env->httpd_restart;
-
-# Each scan of one of the site's tables in the plans logged since $from:
-# [table, rows read (returned and removed by its filter, times loops)].
-sub scans_since {
-    my ($from) = @_;
-    my @lines = split /\n/, substr($env->pg_log_text, $from);
-    my @scans;
-    for my $i (0 .. $#lines) {
-        next unless $lines[$i] =~ /\bScan (?:using \S+ )?on (bbtoken_\w+)\b.*\(actual rows=(\d+) loops=(\d+)\)/;
-        my ($table, $rows, $loops) = ($1, $2, $3);
-        for my $j ($i + 1 .. $#lines) {
-            last if $lines[$j] =~ /->|^\S/;
-            $rows += $1 if $lines[$j] =~ /Rows Removed by (?:Filter|Index Recheck): (\d+)/;
-        }
-        push @scans, [$table, $rows * $loops];
-    }
-    return @scans;
-}
 
 # The lists in their order, as one sort over everything.
 my $INVENTORY = "SELECT t.id FROM bbtoken_tokens t LEFT JOIN bbtoken_users u ON u.id = t.user_id"
@@ -118,7 +79,7 @@ for my $case (['the inventory', 'inventory', $INVENTORY, sub { $_[0]{id} }, 0, i
         ok !$json->{isLastPage} && $json->{nextPageStart} == $start + 25, "$what from $start: the next page"
             if $more;
         my @scans = grep { $_->[0] =~ /^bbtoken_(?:repo_grants|project_grants|projects|tokens)$/ }
-                    scans_since($from);
+                    scans_since($env, $from);
         ok @scans >= 2, "$what from $start: the plans were logged (" . scalar(@scans) . ' scans)';
         my $bound = $start + 26 + 50;
         my @wide = grep { $_->[1] > $bound } @scans;
