@@ -8,7 +8,7 @@
 
 #define BBT_INV_ISO "'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'"
 
-static const char bbt_inv_select[] =
+static const char bbt_inv_cols[] =
     "SELECT t.id, COALESCE(u.name, bbtoken_scope_name(t.project_key,"
     " t.repo_slug)), t.name, t.project_perm, t.repo_perm,"
     " to_char(t.created_at AT TIME ZONE 'UTC', " BBT_INV_ISO "),"
@@ -21,9 +21,36 @@ static const char bbt_inv_select[] =
     " array_to_string(ARRAY(SELECT host(a) FROM unnest(t.last_addresses)"
     " WITH ORDINALITY AS x(a, n) ORDER BY n), ','),"
     " t.project_key, t.repo_slug, array_to_string(t.allowed_nets, ','),"
-    " (SELECT count(*) FROM bbtoken_token_nets n WHERE n.token_id = t.id)"
+    " (SELECT count(*) FROM bbtoken_token_nets n WHERE n.token_id = t.id)";
+
+/* Every live token, with its owner if it has one. */
+static const char bbt_inv_from_any[] =
     " FROM bbtoken_tokens t LEFT JOIN bbtoken_users u ON u.id = t.user_id"
     " WHERE t.revoked_at IS NULL";
+
+/* A page is read from two halves, each in the order of an index (schema
+ * 31), so that LIMIT stops each after start + limit rows rather than
+ * after sorting every live token: the users' tokens, user by user in name
+ * order; and the projects' and repositories' tokens, by their holder's
+ * name.  Each half gives only the order's columns (holder, creation, id);
+ * the merge of the two is cut to the page, and only the page's tokens are
+ * read for the columns above. */
+static const char bbt_inv_from_users[] =
+    "SELECT t.id, u.name AS h, t.created_at AS at FROM bbtoken_users u"
+    " JOIN bbtoken_tokens t ON t.user_id = u.id WHERE t.revoked_at IS NULL";
+#define BBT_INV_ORDER_USERS " ORDER BY u.name, t.created_at, t.id"
+static const char bbt_inv_from_scopes[] =
+    "SELECT t.id, bbtoken_scope_name(t.project_key, t.repo_slug) AS h,"
+    " t.created_at AS at FROM bbtoken_tokens t LEFT JOIN bbtoken_users u"
+    " ON u.id = t.user_id WHERE t.revoked_at IS NULL AND t.user_id IS NULL";
+#define BBT_INV_ORDER_SCOPES                                                   \
+    " ORDER BY bbtoken_scope_name(t.project_key, t.repo_slug), t.created_at,"  \
+    " t.id"
+/* The page's tokens, in the same order. */
+static const char bbt_inv_page[] =
+    ") p JOIN bbtoken_tokens t ON t.id = p.id"
+    " LEFT JOIN bbtoken_users u ON u.id = t.user_id"
+    " ORDER BY p.h, p.at, p.id";
 
 /* By holder (the second column), then oldest first. */
 #define BBT_INV_ORDER " ORDER BY 2, t.created_at, t.id"
@@ -92,33 +119,23 @@ static const char *bbt_inv_num(bbt_inventory_query_t *q, long long v,
     return bbt_inv_param(q, q->nums[q->nparams], num);
 }
 
-int bbt_inventory_sql(const bbt_inventory_t *f, int revoke, long limit,
-                      long offset, bbt_inventory_query_t *q)
+/* The names of a filter's parameters ("$1"; "" when it has none). */
+typedef struct {
+    char owner[16], project[16], unused[16], min[16];
+} bbt_inv_names_t;
+
+/* f's conditions, each parameter by its name in nm. */
+static int bbt_inv_where(bbt_inventory_query_t *q, const bbt_inventory_t *f,
+                         const bbt_inv_names_t *nm)
 {
-    char n[16], buf[512];
+    char buf[512];
     int rc = 0;
 
-    memset(q, 0, sizeof(*q));
-    if (f->unused < 0 || f->unused > BBT_INVENTORY_UNUSED_MAX ||
-        f->min.level < BBT_LEVEL_NONE || f->min.level > BBT_LEVEL_ADMIN ||
-        f->min.level == BBT_LEVEL_CREATE ||
-        (unsigned)f->kind >= BBT_INV_NKINDS ||
-        (f->owner && !bbt_input_user_name(f->owner, strlen(f->owner))) ||
-        (f->project &&
-         bbt_input_key(f->project, strlen(f->project), q->key) != 0)) {
-        return -1;
-    }
-    if (revoke) {
-        rc |= bbt_inv_cat(q, "WITH sel AS (");
-    }
-    rc |= bbt_inv_cat(q, bbt_inv_select);
     if (f->owner) {
-        snprintf(buf, sizeof(buf), " AND lower(u.name) = lower(%s)",
-                 bbt_inv_param(q, f->owner, n));
+        snprintf(buf, sizeof(buf), " AND lower(u.name) = lower(%s)", nm->owner);
         rc |= bbt_inv_cat(q, buf);
     }
     if (f->project) {
-        bbt_inv_param(q, q->key, n);
         /* Whoever the module lets in there (bbtoken_owner_levels): a
          * global admin and a personal project's owner need no grant.  A
          * disabled owner's tokens are listed as well: enabling the owner
@@ -130,7 +147,7 @@ int bbt_inventory_sql(const bbt_inventory_t *f, int revoke, long limit,
                  " WHERE g.user_id = u.id AND g.project_key = %s)"
                  " OR EXISTS (SELECT 1 FROM bbtoken_repo_grants g"
                  " WHERE g.user_id = u.id AND g.project_key = %s))",
-                 n, n, n, n);
+                 nm->project, nm->project, nm->project, nm->project);
         rc |= bbt_inv_cat(q, buf);
     }
     rc |= bbt_inv_cat(q, bbt_inv_kinds[f->kind].sql);
@@ -144,16 +161,103 @@ int bbt_inventory_sql(const bbt_inventory_t *f, int revoke, long limit,
         snprintf(buf, sizeof(buf),
                  " AND COALESCE(t.last_authenticated, t.created_at) <="
                  " now() - make_interval(secs => %s::bigint)",
-                 bbt_inv_num(q, f->unused, n));
+                 nm->unused);
         rc |= bbt_inv_cat(q, buf);
     }
     if (f->min.level != BBT_LEVEL_NONE) {
         snprintf(buf, sizeof(buf), " AND bbtoken_perm_level(%s) >= %s::integer",
                  f->min.scope == BBT_SCOPE_PROJECT ? "t.project_perm"
                                                    : "t.repo_perm",
-                 bbt_inv_num(q, bbt_level_to_db(f->min.level), n));
+                 nm->min);
         rc |= bbt_inv_cat(q, buf);
     }
+    return rc;
+}
+
+/* One half of a page (bbt_inv_from_users): its rows up to the page's end,
+ * in its index's order.  parens: as one arm of the merge. */
+static int bbt_inv_half(bbt_inventory_query_t *q, const bbt_inventory_t *f,
+                        const bbt_inv_names_t *nm, const char *from,
+                        const char *order, const char *lim, int parens)
+{
+    int rc = 0;
+
+    rc |= bbt_inv_cat(q, parens ? "(" : "");
+    rc |= bbt_inv_cat(q, from);
+    rc |= bbt_inv_where(q, f, nm);
+    rc |= bbt_inv_cat(q, order);
+    rc |= bbt_inv_cat(q, lim);
+    rc |= bbt_inv_cat(q, parens ? ")" : "");
+    return rc;
+}
+
+int bbt_inventory_sql(const bbt_inventory_t *f, int revoke, long limit,
+                      long offset, bbt_inventory_query_t *q)
+{
+    bbt_inv_names_t nm;
+    char l[16], o[16], lim[80], end[80];
+    int rc = 0, users, scopes;
+
+    memset(q, 0, sizeof(*q));
+    memset(&nm, 0, sizeof(nm));
+    if (f->unused < 0 || f->unused > BBT_INVENTORY_UNUSED_MAX ||
+        f->min.level < BBT_LEVEL_NONE || f->min.level > BBT_LEVEL_ADMIN ||
+        f->min.level == BBT_LEVEL_CREATE ||
+        (unsigned)f->kind >= BBT_INV_NKINDS ||
+        (f->owner && !bbt_input_user_name(f->owner, strlen(f->owner))) ||
+        (f->project &&
+         bbt_input_key(f->project, strlen(f->project), q->key) != 0)) {
+        return -1;
+    }
+    if (f->owner) {
+        bbt_inv_param(q, f->owner, nm.owner);
+    }
+    if (f->project) {
+        bbt_inv_param(q, q->key, nm.project);
+    }
+    if (f->unused > 0) {
+        bbt_inv_num(q, f->unused, nm.unused);
+    }
+    if (f->min.level != BBT_LEVEL_NONE) {
+        bbt_inv_num(q, bbt_level_to_db(f->min.level), nm.min);
+    }
+    if (limit >= 0 && !revoke) {
+        bbt_inv_num(q, limit, l);
+        bbt_inv_num(q, offset, o);
+        snprintf(end, sizeof(end), " LIMIT %s::bigint OFFSET %s::bigint", l, o);
+        /* A query, not a number: PostgreSQL plans a LIMIT it cannot read
+         * as one that takes a tenth of the rows, so each half is read in
+         * index order whatever start is; given the number, it would sort
+         * the whole half once start passed a guess of its size. */
+        snprintf(lim, sizeof(lim), " LIMIT (SELECT %s::bigint + %s::bigint)", l,
+                 o);
+        users = f->kind == BBT_INV_KIND_ANY || f->kind == BBT_INV_KIND_PERSONAL;
+        scopes = f->kind != BBT_INV_KIND_PERSONAL;
+        rc |= bbt_inv_cat(q, bbt_inv_cols);
+        rc |= bbt_inv_cat(q, " FROM (");
+        if (users && scopes) {
+            rc |= bbt_inv_cat(q, "SELECT * FROM (");
+            rc |= bbt_inv_half(q, f, &nm, bbt_inv_from_users,
+                               BBT_INV_ORDER_USERS, lim, 1);
+            rc |= bbt_inv_cat(q, " UNION ALL ");
+            rc |= bbt_inv_half(q, f, &nm, bbt_inv_from_scopes,
+                               BBT_INV_ORDER_SCOPES, lim, 1);
+            rc |= bbt_inv_cat(q, ") s ORDER BY h, at, id");
+            rc |= bbt_inv_cat(q, end);
+        } else {
+            rc |= bbt_inv_half(
+                q, f, &nm, users ? bbt_inv_from_users : bbt_inv_from_scopes,
+                users ? BBT_INV_ORDER_USERS : BBT_INV_ORDER_SCOPES, end, 0);
+        }
+        rc |= bbt_inv_cat(q, bbt_inv_page);
+        return rc ? -1 : 0;
+    }
+    if (revoke) {
+        rc |= bbt_inv_cat(q, "WITH sel AS (");
+    }
+    rc |= bbt_inv_cat(q, bbt_inv_cols);
+    rc |= bbt_inv_cat(q, bbt_inv_from_any);
+    rc |= bbt_inv_where(q, f, &nm);
     if (revoke) {
         /* The revoking UPDATE sees the rows as the SELECT read them; a
          * token revoked meanwhile is not counted twice. */
@@ -167,12 +271,10 @@ int bbt_inventory_sql(const bbt_inventory_t *f, int revoke, long limit,
         rc |= bbt_inv_cat(q, BBT_INV_ORDER);
     }
     if (limit >= 0) {
-        snprintf(buf, sizeof(buf), " LIMIT %s::bigint",
-                 bbt_inv_num(q, limit, n));
-        rc |= bbt_inv_cat(q, buf);
-        snprintf(buf, sizeof(buf), " OFFSET %s::bigint",
-                 bbt_inv_num(q, offset, n));
-        rc |= bbt_inv_cat(q, buf);
+        bbt_inv_num(q, limit, l);
+        bbt_inv_num(q, offset, o);
+        snprintf(end, sizeof(end), " LIMIT %s::bigint OFFSET %s::bigint", l, o);
+        rc |= bbt_inv_cat(q, end);
     }
     return rc ? -1 : 0;
 }

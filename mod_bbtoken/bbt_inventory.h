@@ -82,7 +82,7 @@ enum {
 
 /* A statement and its text parameters (pointing into f and into nums). */
 typedef struct {
-    char sql[3072];
+    char sql[6144]; /* a page: two halves (bbt_inventory.c) */
     const char *params[BBT_INVENTORY_MAX_PARAMS];
     int nparams;
     char nums[BBT_INVENTORY_MAX_PARAMS][24];

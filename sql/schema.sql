@@ -169,3 +169,8 @@ COMMIT;
 BEGIN;
 \ir migrations/0030_repo_create.sql
 COMMIT;
+
+-- Version 31: indexes in the order of the admin's REST lists.
+BEGIN;
+\ir migrations/0031_page_order.sql
+COMMIT;

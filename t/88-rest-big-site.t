@@ -24,56 +24,18 @@ use FindBin;
 use lib "$FindBin::Bin/lib";
 use Test::More;
 use BBT::Rest qw(rest_env);
+use BBT::BigSite qw(big_site_fill log_plans scans_since);
 
 my $env = rest_env(passwords => [alice => 'alice-Pa55-word'], users => ['alice'],
                    grants => [[alice => PROJECT_ADMIN => 'P7'], [alice => REPO_ADMIN => 'P8/r3']]);
 
-# The filler: 2,000 users; a project grant and a repository grant each,
-# over 1,000 projects of 10 repositories; 6,000 tokens (personal, of
-# projects, of repositories), four in five revoked.  P7 gets tokens too.
-$env->psql(<<'EOS');
-INSERT INTO bbtoken_users (name) SELECT 'filler' || i FROM generate_series(1, 2000) i;
-INSERT INTO bbtoken_project_grants (user_id, project_key, permission)
-SELECT id, 'P' || (id % 1000), 'PROJECT_READ' FROM bbtoken_users WHERE name LIKE 'filler%';
-INSERT INTO bbtoken_repo_grants (user_id, project_key, repo_slug, permission)
-SELECT id, 'P' || ((id * 7) % 1000), 'r' || (id % 10), 'REPO_READ' FROM bbtoken_users WHERE name LIKE 'filler%';
-INSERT INTO bbtoken_tokens (id, user_id, name, project_perm, repo_perm, salt, secret_hash, expires_at,
-                            project_key, repo_slug, revoked_at)
-SELECT lpad((500000000000 + i)::text, 12, '0'),
-       CASE WHEN i % 3 = 0 THEN (SELECT id FROM bbtoken_users WHERE name = 'filler' || (1 + i % 2000)) END,
-       'filler ' || i, CASE WHEN i % 3 <> 2 THEN 'PROJECT_READ' END, 'REPO_READ',
-       md5('s' || i), md5('h' || i) || md5('k' || i), now() + interval '30 days',
-       CASE WHEN i % 3 <> 0 THEN 'P' || (i % 1000) END,
-       CASE WHEN i % 3 = 2 THEN 'r' || (i % 10) END,
-       CASE WHEN i % 5 <> 0 THEN now() END
-  FROM generate_series(1, 6000) i;
-ANALYZE;
-EOS
+# The filler (BBT::BigSite); P7 gets tokens too.
+big_site_fill($env);
 
 # From here on, every statement of the API role's new sessions leaves its
 # plan in PostgreSQL's log.
-$env->psql("ALTER ROLE bbtoken_api SET session_preload_libraries = 'auto_explain'");
-$env->psql("ALTER ROLE bbtoken_api SET auto_explain.$_") for
-    'log_min_duration = 0', 'log_analyze = on', 'log_nested_statements = on', 'log_timing = off';
+log_plans($env, 'bbtoken_api');
 $env->httpd_restart;
-
-# Each scan of one of the tables in the plans logged since $from: [table,
-# rows read (returned and removed by its filter, times loops)].
-sub scans_since {
-    my ($from) = @_;
-    my @lines = split /\n/, substr($env->pg_log_text, $from);
-    my @scans;
-    for my $i (0 .. $#lines) {
-        next unless $lines[$i] =~ /\bScan (?:using \S+ )?on (bbtoken_\w+)\b.*\(actual rows=(\d+) loops=(\d+)\)/;
-        my ($table, $rows, $loops) = ($1, $2, $3);
-        for my $j ($i + 1 .. $#lines) {
-            last if $lines[$j] =~ /->|^\S/;
-            $rows += $1 if $lines[$j] =~ /Rows Removed by (?:Filter|Index Recheck): (\d+)/;
-        }
-        push @scans, [$table, $rows * $loops];
-    }
-    return @scans;
-}
 
 my $R = '/rest/access-tokens/1.0';
 for my $case (["places", "$R/places"], ["a project's tokens", "$R/projects/P7"],
@@ -82,7 +44,7 @@ for my $case (["places", "$R/places"], ["a project's tokens", "$R/projects/P7"],
     my $from = length $env->pg_log_text;
     my $res = $env->rest(GET => $path, as => 'alice');
     is $res->{status}, 200, "$what: 200";
-    my @scans = scans_since($from);
+    my @scans = scans_since($env, $from);
     my @big = grep { $_->[0] =~ /^bbtoken_(?:users|repo_grants|project_grants|tokens)$/ } @scans;
     ok @big >= 2, "$what: the plans were logged (" . scalar(@big) . " scans)";
     my @wide = grep { $_->[1] > 50 } @big;
@@ -99,7 +61,7 @@ for my $case (["places", "$R/places"], ["a project's tokens", "$R/projects/P7"],
     my $res = $env->rest(PUT => "$R/projects/P7/repos/r7", as => 'alice',
                          json => { name => 'ci', permissions => ['REPO_READ'], expiryDays => 30 });
     is $res->{status}, 200, "a repository's token: created";
-    my @big = grep { $_->[0] eq 'bbtoken_tokens' } scans_since($from);
+    my @big = grep { $_->[0] eq 'bbtoken_tokens' } scans_since($env, $from);
     ok @big >= 2, 'a repository\'s token: the plans were logged (' . scalar(@big) . ' scans)';
     my @wide = grep { $_->[1] > 50 } @big;
     ok !@wide, "a repository's token: no scan of bbtoken_tokens reads more than 50 rows"
@@ -108,14 +70,12 @@ for my $case (["places", "$R/places"], ["a project's tokens", "$R/projects/P7"],
 
 # The CLI's lists and revocations of a project's and a repository's
 # tokens: the same rule over its own statements (as the superuser).
-$env->psql("ALTER ROLE postgres SET session_preload_libraries = 'auto_explain'");
-$env->psql("ALTER ROLE postgres SET auto_explain.$_") for
-    'log_min_duration = 0', 'log_analyze = on', 'log_nested_statements = on', 'log_timing = off';
+log_plans($env, 'postgres');
 for my $args (['list', '--project', 'P7'], ['list', '--repo', 'P7/r7'], ['revoke', '--repo', 'P7/r9']) {
     my $from = length $env->pg_log_text;
     my ($rc, $out, $err) = $env->cli(@$args);
     is $rc, 0, "bbtoken @$args: exit 0" or diag $err;
-    my @big = grep { $_->[0] eq 'bbtoken_tokens' } scans_since($from);
+    my @big = grep { $_->[0] eq 'bbtoken_tokens' } scans_since($env, $from);
     ok @big >= 1, "bbtoken @$args: the plans were logged";
     my @wide = grep { $_->[1] > 50 } @big;
     ok !@wide, "bbtoken @$args: no scan of bbtoken_tokens reads more than 50 rows"

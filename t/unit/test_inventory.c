@@ -23,10 +23,6 @@ static void test_plain(void)
            has(&q, "ORDER BY 2, t.created_at, t.id") && !has(&q, "LIMIT") &&
            !has(&q, "UPDATE"),
        "live tokens only, ordered, no limit, no change");
-    ok(bbt_inventory_sql(&f, 0, 26, 50, &q) == 0 && q.nparams == 2 &&
-           strcmp(q.params[0], "26") == 0 && strcmp(q.params[1], "50") == 0 &&
-           has(&q, "LIMIT $1::bigint OFFSET $2::bigint"),
-       "a page: LIMIT and OFFSET as parameters");
     ok(has(&q, "LEFT JOIN bbtoken_users u ON u.id = t.user_id") &&
            !has(&q, "FROM bbtoken_tokens t JOIN"),
        "every kind of token: the owner LEFT JOINed");
@@ -39,6 +35,71 @@ static void test_plain(void)
                    " WHERE n.token_id = t.id) FROM"),
        "then its allow-list and how many address groups it was used from");
     ok(!has(&q, "t.user_id IS"), "no kind: no condition on the holder");
+}
+
+/* A page: two halves in their indexes' order, each cut at the page's end,
+ * merged in the one order of the list. */
+static void test_page(void)
+{
+    bbt_inventory_t f;
+    bbt_inventory_query_t q;
+    const char *users, *scopes;
+
+    memset(&f, 0, sizeof(f));
+    ok(bbt_inventory_sql(&f, 0, 26, 50, &q) == 0 && q.nparams == 2 &&
+           strcmp(q.params[0], "26") == 0 && strcmp(q.params[1], "50") == 0,
+       "a page: LIMIT and OFFSET as parameters");
+    users = strstr(q.sql, "(SELECT t.id, u.name AS h, t.created_at AS at"
+                          " FROM bbtoken_users u JOIN bbtoken_tokens t"
+                          " ON t.user_id = u.id WHERE t.revoked_at IS NULL"
+                          " ORDER BY u.name, t.created_at, t.id"
+                          " LIMIT (SELECT $1::bigint + $2::bigint))");
+    scopes = strstr(q.sql, "(SELECT t.id, bbtoken_scope_name(t.project_key,"
+                           " t.repo_slug) AS h, t.created_at AS at"
+                           " FROM bbtoken_tokens t"
+                           " LEFT JOIN bbtoken_users u ON u.id = t.user_id"
+                           " WHERE t.revoked_at IS NULL AND t.user_id IS NULL"
+                           " ORDER BY bbtoken_scope_name(t.project_key,"
+                           " t.repo_slug), t.created_at, t.id"
+                           " LIMIT (SELECT $1::bigint + $2::bigint))");
+    ok(users && scopes && users < scopes && has(&q, ") UNION ALL ("),
+       "the users' tokens by name, then the others' by holder, each cut at "
+       "start + limit");
+    ok(has(&q, ") s ORDER BY h, at, id LIMIT $1::bigint OFFSET $2::bigint) p"
+               " JOIN bbtoken_tokens t ON t.id = p.id LEFT JOIN bbtoken_users u"
+               " ON u.id = t.user_id ORDER BY p.h, p.at, p.id") &&
+           strncmp(q.sql, "SELECT t.id, COALESCE(u.name,", 29) == 0,
+       "merged, cut to the page, and only the page's tokens read in full");
+    f.kind = BBT_INV_KIND_PERSONAL;
+    f.owner = "alice";
+    ok(bbt_inventory_sql(&f, 0, 26, 50, &q) == 0 && q.nparams == 3 &&
+           !has(&q, "UNION") &&
+           !has(&q, "AS h, t.created_at AS at FROM"
+                    " bbtoken_tokens t") &&
+           has(&q, "lower(u.name) = lower($1) AND t.user_id IS NOT NULL"
+                   " ORDER BY u.name, t.created_at, t.id"
+                   " LIMIT $2::bigint OFFSET $3::bigint) p"),
+       "the users' tokens alone: one half, the page's LIMIT and OFFSET");
+    f.kind = BBT_INV_KIND_REPO;
+    f.owner = NULL;
+    f.project = "p1";
+    ok(bbt_inventory_sql(&f, 0, 26, 50, &q) == 0 && q.nparams == 3 &&
+           !has(&q, "UNION") &&
+           !has(&q, "JOIN bbtoken_tokens t ON t.user_id") &&
+           has(&q, "t.user_id IS NULL AND t.repo_slug IS NOT NULL ORDER BY"
+                   " bbtoken_scope_name(t.project_key, t.repo_slug),"
+                   " t.created_at, t.id LIMIT $2::bigint OFFSET $3::bigint) p"),
+       "repositories' tokens alone: the other half");
+    f.kind = BBT_INV_KIND_ANY;
+    f.owner = "alice";
+    ok(bbt_inventory_sql(&f, 0, 26, 50, &q) == 0 && q.nparams == 4 &&
+           has(&q, "lower(u.name) = lower($1) AND (t.project_key = $2 OR") &&
+           strstr(strstr(q.sql, "UNION ALL"),
+                  "lower(u.name) = lower($1) AND (t.project_key = $2 OR"),
+       "both halves filtered alike, by the same parameters");
+    ok(bbt_inventory_sql(&f, 1, 26, 50, &q) == 0 && !has(&q, "UNION") &&
+           has(&q, " ORDER BY 2, 6, 1 LIMIT $3::bigint OFFSET $4::bigint"),
+       "a revocation: one statement, as before");
 }
 
 static void test_kind(void)
@@ -155,6 +216,7 @@ static void test_refused(void)
 int main(void)
 {
     test_plain();
+    test_page();
     test_filters();
     test_kind();
     test_refused();

@@ -1,0 +1,70 @@
+package BBT::BigSite;
+
+# A site many times larger than what one request should read, and the
+# plans PostgreSQL logs for a role's statements, read scan by scan: the
+# tests that check what a request reads on a big site (t/88-rest-big-*).
+#
+#   big_site_fill($env);                  # the filler, then ANALYZE
+#   log_plans($env, 'bbtoken_api');       # its new sessions log plans
+#   my @scans = scans_since($env, $from); # [table, rows read], ...
+
+use strict;
+use warnings;
+use Exporter 'import';
+
+our @EXPORT_OK = qw(big_site_fill log_plans scans_since);
+
+# 2,000 users; a project grant and a repository grant each, over 1,000
+# projects of 10 repositories; 6,000 tokens (personal, of projects, of
+# repositories), four in five revoked, as a real site keeps them.  $more:
+# SQL run before the ANALYZE.
+sub big_site_fill {
+    my ($env, $more) = @_;
+    $env->psql(<<'EOS' . ($more // '') . "\nANALYZE;\n");
+INSERT INTO bbtoken_users (name) SELECT 'filler' || i FROM generate_series(1, 2000) i;
+INSERT INTO bbtoken_project_grants (user_id, project_key, permission)
+SELECT id, 'P' || (id % 1000), 'PROJECT_READ' FROM bbtoken_users WHERE name LIKE 'filler%';
+INSERT INTO bbtoken_repo_grants (user_id, project_key, repo_slug, permission)
+SELECT id, 'P' || ((id * 7) % 1000), 'r' || (id % 10), 'REPO_READ' FROM bbtoken_users WHERE name LIKE 'filler%';
+INSERT INTO bbtoken_tokens (id, user_id, name, project_perm, repo_perm, salt, secret_hash, expires_at,
+                            project_key, repo_slug, revoked_at)
+SELECT lpad((500000000000 + i)::text, 12, '0'),
+       CASE WHEN i % 3 = 0 THEN (SELECT id FROM bbtoken_users WHERE name = 'filler' || (1 + i % 2000)) END,
+       'filler ' || i, CASE WHEN i % 3 <> 2 THEN 'PROJECT_READ' END, 'REPO_READ',
+       md5('s' || i), md5('h' || i) || md5('k' || i), now() + interval '30 days',
+       CASE WHEN i % 3 <> 0 THEN 'P' || (i % 1000) END,
+       CASE WHEN i % 3 = 2 THEN 'r' || (i % 10) END,
+       CASE WHEN i % 5 <> 0 THEN now() END
+  FROM generate_series(1, 6000) i;
+EOS
+}
+
+# From here on, every statement of $role's new sessions leaves its plan,
+# with the rows each scan returned and removed, in PostgreSQL's log.
+sub log_plans {
+    my ($env, $role) = @_;
+    $env->psql("ALTER ROLE $role SET session_preload_libraries = 'auto_explain'");
+    $env->psql("ALTER ROLE $role SET auto_explain.$_") for
+        'log_min_duration = 0', 'log_analyze = on', 'log_nested_statements = on', 'log_timing = off';
+}
+
+# Each scan of one of the schema's tables in the plans logged since $from
+# (a length of the log): [table, rows read (returned and removed by its
+# filter, times loops)].
+sub scans_since {
+    my ($env, $from) = @_;
+    my @lines = split /\n/, substr($env->pg_log_text, $from);
+    my @scans;
+    for my $i (0 .. $#lines) {
+        next unless $lines[$i] =~ /\bScan (?:using \S+ )?on (bbtoken_\w+)\b.*\(actual rows=(\d+) loops=(\d+)\)/;
+        my ($table, $rows, $loops) = ($1, $2, $3);
+        for my $j ($i + 1 .. $#lines) {
+            last if $lines[$j] =~ /->|^\S/;
+            $rows += $1 if $lines[$j] =~ /Rows Removed by (?:Filter|Index Recheck): (\d+)/;
+        }
+        push @scans, [$table, $rows * $loops];
+    }
+    return @scans;
+}
+
+1;
