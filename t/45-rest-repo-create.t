@@ -83,6 +83,10 @@ subtest 'the grant' => sub {
     is($env->psql("SELECT bbtoken_owner_level_of(u, 'PROJ', NULL) || ' ' || bbtoken_owner_level_of(u, 'PROJ', 'x')"
                   . " FROM bbtoken_users u WHERE name = 'carol'"),
        '4 4', 'bbtoken_owner_level_of gives 4 on the project and its repositories');
+    # 0.2.0's module asks bbtoken_owner_level instead, and reads 0 to 3.
+    is($env->psql("SELECT bbtoken_owner_level(u.id, 'PROJ', NULL) || ' ' || bbtoken_owner_level(u.id, 'PROJ', 'x')"
+                  . " FROM bbtoken_users u WHERE name = 'carol'"),
+       '4 4', 'so does bbtoken_owner_level');
     like($env->psql("SELECT bbtoken_owner_level_map(u) FROM bbtoken_users u WHERE name = 'carol'"),
          qr/(^| )PROJ:4( |$)/, 'the level map has PROJ:4');
 };
