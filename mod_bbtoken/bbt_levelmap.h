@@ -5,7 +5,9 @@
  * a target is "*" (every project), a project key or "key/slug".  The rules
  * that make it (an administrator, the personal project, each grant) are
  * the database's; here only the reading: the level on (key, slug) is the
- * largest of the entries "*", "key" and "key/slug".
+ * largest of the entries "*", "key" and "key/slug" in Bitbucket's order,
+ * each written as the database numbers it (bbt_level_from_db: create's 4
+ * is below admin's 3).
  *
  * This file knows nothing of httpd.
  */

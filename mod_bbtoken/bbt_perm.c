@@ -68,18 +68,17 @@ int bbt_perm_parse(const char *name, bbt_perm_t *out)
 
 int bbt_level_to_db(bbt_level_t level)
 {
-    switch (level) {
-    case BBT_LEVEL_READ:
-        return 1;
-    case BBT_LEVEL_WRITE:
-        return 2;
-    case BBT_LEVEL_ADMIN:
-        return 3;
-    case BBT_LEVEL_CREATE:
-        return 4;
-    default:
-        return 0;
+    bbt_level_t l;
+    int v;
+
+    /* bbt_level_from_db's table, read the other way: one home for the
+     * database's numbers. */
+    for (v = 1; bbt_level_from_db(v, &l) == 0; v++) {
+        if (l == level) {
+            return v;
+        }
     }
+    return 0;
 }
 
 const char *bbt_perm_name(bbt_scope_t scope, bbt_level_t level)

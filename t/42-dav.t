@@ -1,6 +1,9 @@
 # The dav route set in front of mod_dav_fs, driven by curl: reads and
 # writes inside a repository, a repository-level collection needing
-# PROJECT_ADMIN, COPY and MOVE checked at both ends (by the module, and
+# REPO_CREATE (a token's PROJECT_ADMIN; its owner's Create repository grant
+# or admin, never more for that grant's holder: the repository's deletion,
+# move, properties and a COPY onto the repository level stay refused), COPY
+# and MOVE checked at both ends (by the module, and
 # again in mod_dav's sub-request for the Destination), project keys mapped
 # to their canonical directory, and nested sections replacing routes.
 use strict;
@@ -118,7 +121,7 @@ X
     }
 };
 
-subtest 'the repository level: create needs PROJECT_ADMIN, delete REPO_ADMIN' => sub {
+subtest 'the repository level: create needs REPO_CREATE, delete REPO_ADMIN' => sub {
     is(dav($wtok, 'MKCOL', '/dav/PROJ/newrepo/'), 403, 'MKCOL a repository with REPO_WRITE');
     is(dav($atok, 'MKCOL', '/dav/PROJ/newrepo/'), 403, '  with a full token whose owner has PROJECT_WRITE');
     is(dav($root_tok, 'MKCOL', '/dav/PROJ/newrepo/'), 201, '  with a global admin');
@@ -130,6 +133,30 @@ subtest 'the repository level: create needs PROJECT_ADMIN, delete REPO_ADMIN' =>
     is(dav($root_tok, 'MKCOL', '/dav/NEWPROJ/'), 403, '  even as a global admin (no route)');
     is(dav($root_tok, 'DELETE', '/dav/PROJ/'), 403, 'DELETE a project (no route)');
     is(dav($root_tok, 'DELETE', '/dav/PROJ/newrepo/'), 204, 'a global admin deletes the repository');
+};
+
+subtest 'a Create repository grant: creates a repository, and no more' => sub {
+    $env->user_add('maker');
+    $env->grant('maker', 'REPO_CREATE', 'PROJ');
+    my $mtok = $env->token_create('maker', name => 'full');
+    my $mwtok = $env->token_create('maker', name => 'pw', perms => ['PROJECT_WRITE']);
+    is(dav($mwtok, 'MKCOL', '/dav/PROJ/made/'), 403, 'MKCOL a repository with her PROJECT_WRITE token');
+    ok(!-e "$root/PROJ/made", '  nothing created');
+    is(dav($mtok, 'MKCOL', '/dav/PROJ/made/'), 201, 'MKCOL a repository with her PROJECT_ADMIN token');
+    is(dav($mtok, 'PUT', '/dav/PROJ/made/f.txt', data => "f\n"), 201, '  and writes in it');
+    is(dav($mtok, 'PUT', '/dav/PROJ/repo/m.txt', data => "m\n"), 201, 'writes in PROJ/repo too');
+    is(dav($mtok, 'MKCOL', '/dav/OTHER/made/'), 403, 'no repository in OTHER, where she has no grant');
+    is(dav($mtok, 'PROPPATCH', '/dav/PROJ/repo/', data => <<'X'), 403, 'PROPPATCH a repository (its settings)');
+<?xml version="1.0"?><D:propertyupdate xmlns:D="DAV:" xmlns:Z="urn:t"><D:set><D:prop><Z:x>1</Z:x></D:prop></D:set></D:propertyupdate>
+X
+    is(dav($mtok, 'MOVE', '/dav/PROJ/repo/', dest('/dav/PROJ/moved/')), 403, 'MOVE a repository');
+    is(dav($mtok, 'COPY', '/dav/PROJ/repo/', dest('/dav/PROJ/made/'), depth => 'infinity',
+           headers => ['Overwrite: T']), 403, 'COPY onto a repository (it would replace it)');
+    is(dav($mtok, 'DELETE', '/dav/PROJ/made/'), 403, 'DELETE a repository, even one she made');
+    is(dav($mtok, 'DELETE', '/dav/PROJ/repo/'), 403, '  or another');
+    ok(-e "$root/PROJ/repo/a.txt" && -e "$root/PROJ/made/f.txt", '  both are there');
+    is(dav($root_tok, 'DELETE', '/dav/PROJ/made/'), 204, 'a global admin deletes hers');
+    is(dav($root_tok, 'DELETE', '/dav/PROJ/repo/m.txt'), 204, '  and her file');
 };
 
 subtest 'COPY and MOVE: both ends' => sub {

@@ -83,6 +83,10 @@ subtest 'the grant' => sub {
     is($env->psql("SELECT bbtoken_owner_level_of(u, 'PROJ', NULL) || ' ' || bbtoken_owner_level_of(u, 'PROJ', 'x')"
                   . " FROM bbtoken_users u WHERE name = 'carol'"),
        '4 4', 'bbtoken_owner_level_of gives 4 on the project and its repositories');
+    # 0.2.0's module asks bbtoken_owner_level instead, and reads 0 to 3.
+    is($env->psql("SELECT bbtoken_owner_level(u.id, 'PROJ', NULL) || ' ' || bbtoken_owner_level(u.id, 'PROJ', 'x')"
+                  . " FROM bbtoken_users u WHERE name = 'carol'"),
+       '4 4', 'so does bbtoken_owner_level');
     like($env->psql("SELECT bbtoken_owner_level_map(u) FROM bbtoken_users u WHERE name = 'carol'"),
          qr/(^| )PROJ:4( |$)/, 'the level map has PROJ:4');
 };
@@ -149,6 +153,18 @@ subtest 'not the project admin' => sub {
     is_ok_res((call('POST', "$A/projects/PROJ/repos/repo/pull-requests", $tok{admin}))[0],
               'a pull request in PROJ/repo: write is hers');
     is_ok_res((call('GET', "$A/projects/PROJ", $tok{admin}))[0], 'reading the project is hers');
+    is_403((call('PUT', "$A/projects/PROJ/repos/repo", $tok{admin}, '{"name":"renamed"}'))[0],
+           'renaming PROJ/repo is refused');
+    # A move into PROJ needs PROJECT_ADMIN there, not REPO_CREATE.
+    $env->grant('carol', 'REPO_ADMIN', 'SRC/lib');
+    is_ok_res((call('PUT', "$A/projects/SRC/repos/lib", $tok{admin}, '{"name":"lib2"}'))[0],
+              'control: she renames SRC/lib, hers to administer');
+    my $mark = log_mark($env->error_log_path);
+    is_403((call('PUT', "$A/projects/SRC/repos/lib", $tok{admin}, '{"project":{"key":"PROJ"}}'))[0],
+           'but moving it into PROJ is refused');
+    like(join('', log_lines_since($env->error_log_path, $mark)),
+         qr/BBT051: .* needs PROJECT_ADMIN on PROJ .*the owner lacks it/, '  the owner lacks PROJECT_ADMIN there');
+    $env->cli_ok('ungrant', 'carol', 'SRC/lib');
 };
 
 subtest 'pushing to the project\'s repositories' => sub {

@@ -134,6 +134,8 @@ subtest 'update (POST): absent fields unchanged' => sub {
              'a name in use (the database\'s message)');
     is_error(call(POST => "$BASE/alice/$id", json => { permissions => ['PROJECT_ADMIN', 'REPO_READ'] }), 400,
              qr/invalid permissions/, 'an impossible combination');
+    is_error(call(POST => "$BASE/alice/$id", json => { permissions => ['REPO_CREATE'] }), 400,
+             qr/unknown permission REPO_CREATE/, 'REPO_CREATE, a grant no token holds');
     is_error(call(POST => "$BASE/alice/999999999999", json => { name => 'x' }), 404, qr/no such token/,
              'an unknown token');
 };
@@ -148,6 +150,9 @@ subtest 'create: refusals with the CLI\'s messages' => sub {
         'empty permissions'      => [{ name => 'x', permissions => [] }, qr/permission is required/],
         'unknown permission'     => [{ name => 'x', permissions => ['REPO_PUSH'] }, qr/unknown permission REPO_PUSH: expected PROJECT_READ/],
         'lower-case permission'  => [{ name => 'x', permissions => ['repo_read'] }, qr/unknown permission/],
+        # A user's project grant (Create repository), never a token's.
+        'REPO_CREATE'            => [{ name => 'x', permissions => ['REPO_CREATE'] }, qr/unknown permission REPO_CREATE: expected PROJECT_READ/],
+        'REPO_CREATE beside one' => [{ name => 'x', permissions => ['REPO_CREATE', 'REPO_ADMIN'] }, qr/unknown permission REPO_CREATE/],
         'duplicate scope'        => [{ name => 'x', permissions => ['PROJECT_READ', 'PROJECT_WRITE'] }, qr/invalid permissions/],
         'impossible combination' => [{ name => 'x', permissions => ['PROJECT_WRITE', 'REPO_READ'] }, qr/invalid permissions/],
         'duplicate name'         => [{ name => 'ci', permissions => ['REPO_READ'] }, qr/already has a token named 'ci'/],

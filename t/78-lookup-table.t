@@ -281,6 +281,11 @@ subtest 'the level map gives what bbtoken_owner_levels gives' => sub {
     $env->grant('alice', 'REPO_ADMIN', 'PROJ/repo');
     $env->grant('alice', 'PROJECT_READ', '~bob');
     $env->grant('alice', 'REPO_WRITE', 'PROJ/re');
+    # Create repository (REPO_CREATE) is numbered 4, above admin's 3, but
+    # comes below admin: PROJ/repo is admin (her repository grant), PROJ/re
+    # and PROJ/rep create (the project's).
+    $env->grant('alice', 'REPO_CREATE', 'PROJ');
+    $env->grant('bob', 'REPO_CREATE', 'OTHER');
     $env->token_create($_, name => 'map', perms => ['REPO_READ']) for qw(alice bob carol erin);
     $env->cli_ok('user', 'disable', 'carol');
     $env->cli_ok('user', 'disable', 'dave');
@@ -293,7 +298,8 @@ subtest 'the level map gives what bbtoken_owner_levels gives' => sub {
        'a disabled user: an empty map');
     # Every user on every target any grant names, and more, read from the
     # map as httpd reads it (mod_bbtoken/bbt_levelmap.c: the largest of the
-    # entries "*", key and key/slug) against bbtoken_owner_levels.
+    # entries "*", key and key/slug, in Bitbucket's order) against
+    # bbtoken_owner_levels.
     my $targets = "SELECT DISTINCT k, s FROM (SELECT project_key, NULL FROM bbtoken_project_grants"
                 . " UNION SELECT project_key, repo_slug FROM bbtoken_repo_grants"
                 . " UNION SELECT project_key, 'other' FROM bbtoken_repo_grants"
@@ -301,7 +307,7 @@ subtest 'the level map gives what bbtoken_owner_levels gives' => sub {
                 . " UNION SELECT '~' || lower(name), NULL FROM bbtoken_users"
                 . " UNION SELECT '~' || lower(name), 'x' FROM bbtoken_users"
                 . " UNION VALUES ('NONE', NULL), ('NONE', 'x'), ('PRO', NULL), ('PROJ', 'rep')) t(k, s)";
-    my $map_level = "(SELECT COALESCE(max(split_part(e, ':', 2)::integer), 0)"
+    my $map_level = "(SELECT bbtoken_level_order(COALESCE(max(bbtoken_level_order(split_part(e, ':', 2)::integer)), 0))"
                   . " FROM unnest(string_to_array(bbtoken_owner_level_map(u), ' ')) e"
                   . " WHERE split_part(e, ':', 1) IN ('*', t.k, t.k || '/' || t.s))";
     my $n = $env->psql("SELECT count(*) FROM bbtoken_users u, ($targets) t WHERE bbtoken_owner_level_map(u) IS NOT NULL");
@@ -314,6 +320,11 @@ subtest 'the level map gives what bbtoken_owner_levels gives' => sub {
                   . " WHERE bbtoken_owner_level_map(u) IS NOT NULL AND ol.level = 3"), 
        $env->psql("SELECT count(*) FROM bbtoken_users u, ($targets) t WHERE bbtoken_owner_level_map(u) IS NOT NULL"
                   . " AND $map_level = 3"), 'control: they agree on level 3 too, which many pairs have');
+    is($env->psql("SELECT string_agg(u.name || ' ' || t.k || '/' || COALESCE(t.s, '-') || '=' || ol.level, ', '"
+                  . " ORDER BY t.s COLLATE \"C\") FROM bbtoken_users u, ($targets) t, bbtoken_owner_levels(u, t.k, t.s) ol"
+                  . " WHERE u.name = 'alice' AND t.k = 'PROJ'"),
+       'alice PROJ/other=4, alice PROJ/re=4, alice PROJ/rep=4, alice PROJ/repo=3, alice PROJ/-=4',
+       'control: create on PROJ, admin only where her repository grant says');
     table_true('the table is true');
 };
 

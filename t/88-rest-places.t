@@ -8,6 +8,8 @@
 # every user and every place, the place is listed exactly when the user may
 # list and create its tokens.  Bitbucket's paging, its error envelope for
 # bad paging arguments, and a login (401 without one, or with a token).
+# A project's Create repository grant (REPO_CREATE) manages none of its
+# tokens: it is below admin, though the database numbers it 4.
 use strict;
 use warnings;
 use FindBin;
@@ -17,7 +19,7 @@ use JSON::PP;
 use BBT::Assert;
 use BBT::Rest qw(rest_env);
 
-my @people = qw(plain padmin radmin carol dave root);
+my @people = qw(plain padmin radmin carol dave maker root);
 # /latest logs in with AuthType BBToken, and a route lets a token in to
 # latest/places: the handler itself must refuse it.
 my $extra = <<'EOC';
@@ -26,11 +28,12 @@ my $extra = <<'EOC';
 </Location>
 EOC
 my $env = rest_env(latest_bbtoken => 1, extra_conf => $extra, passwords => [map { ($_ => "$_-Pa55-word") } @people],
-                   users => [qw(plain padmin radmin carol dave), [root => '--admin']],
+                   users => [qw(plain padmin radmin carol dave maker), [root => '--admin']],
                    grants => [[plain => PROJECT_WRITE => 'PROJ'], [plain => REPO_WRITE => 'PROJ/one'],
                               [plain => REPO_READ => 'PROJ/two'], [padmin => PROJECT_ADMIN => 'PROJ'],
                               [radmin => REPO_ADMIN => 'PROJ/one'], [radmin => REPO_ADMIN => 'SHUT/web'],
-                              [dave => REPO_ADMIN => '~carol/notes']]);
+                              [dave => REPO_ADMIN => '~carol/notes'], [maker => REPO_CREATE => 'PROJ'],
+                              [maker => REPO_ADMIN => 'PROJ/two']]);
 $env->cli_ok('project', 'SHUT', '--repo-admins-manage-tokens', 'no');
 
 my $R = '/rest/access-tokens/1.0';
@@ -89,6 +92,7 @@ my %want = (
     radmin => ['~radmin', 'PROJ/one'],
     carol => ['~carol', '~carol/notes'],
     dave => ['~dave', '~carol/notes'],
+    maker => ['~maker', 'PROJ/two'],
     root => ['~root', 'PROJ', 'SHUT', '~carol', 'PROJ/one', 'PROJ/two', 'SHUT/web', '~carol/notes'],
 );
 
@@ -100,6 +104,8 @@ subtest 'each caller\'s places' => sub {
               'REPO_ADMIN: PROJ/one, not SHUT/web (SHUT lets only its admins manage them)');
     is_deeply(places('carol'), $want{carol}, 'the owner of ~carol: it and its repository');
     is_deeply(places('dave'), $want{dave}, 'REPO_ADMIN in another\'s personal project');
+    is_deeply(places('maker'), $want{maker},
+              'REPO_CREATE on PROJ: not PROJ, nor its repositories but the one of her REPO_ADMIN');
     is_deeply(places('root'), $want{root}, 'a global admin: every place the database knows of');
 };
 

@@ -10,13 +10,13 @@
 -- permissions.  Tokens keep their six permissions: a token reaches it with
 -- PROJECT_ADMIN, and its owner's grant caps it there (README, Permissions).
 --
--- Its level number is 4, above admin's 3, not between write and admin: the
--- previous release's module reads a level 0 to 3 and takes anything else
--- as malformed, so on this schema it refuses a create grant's holder on
--- that project (its level map fails to parse, and the level it then asks
--- bbtoken_owner_level_of for is outside 0..3: no access) and never reads
--- it as admin.  Every comparison of levels that is not "= 3" (admin) goes
--- through bbtoken_level_order below.
+-- Its level number is 4, above admin's 3, not between write and admin: a
+-- module from before it reads a level 0 to 3 and takes anything else as
+-- malformed, so on this schema it refuses a create grant's holder on that
+-- project (0.2.0's asks bbtoken_owner_level; a later one's level map fails
+-- to parse, and it asks bbtoken_owner_level_of: either gives 4, outside
+-- 0..3, no access) and never reads it as admin.  Every comparison of
+-- levels that is not "= 3" (admin) goes through bbtoken_level_order below.
 
 ALTER TABLE bbtoken_project_grants
     DROP CONSTRAINT bbtoken_project_grants_permission_check,
