@@ -514,7 +514,11 @@ static int bbtoken_notify_revoke(bbtoken_notify_t *n)
      * keeps the batches it committed, whose owners are told from the
      * audit trail.  Lowest id first, as every revocation of more than one
      * token (sql/migrations/0024_lock_order.sql): a leak report naming two
-     * of them never waits for this one in a circle. */
+     * of them never waits for this one in a circle.  A token that stops
+     * being due while the batch waits for its lock (used, or revoked by
+     * someone else) is dropped by the lock's recheck before the LIMIT
+     * counts it: the batch takes the next one due instead, so only an
+     * empty batch ends the revoking (t/57-notify-stream). */
     snprintf(sql, sizeof(sql),
              "WITH r AS (UPDATE bbtoken_tokens t SET revoked_at = now()"
              " FROM bbtoken_policy p WHERE t.id IN (SELECT t.id"
