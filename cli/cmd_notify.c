@@ -189,61 +189,70 @@ static int bbtoken_notify_mailable(const PGresult *res, int row)
            bbtoken_mail_addr_ok(bbtoken_get(res, row, BBTOKEN_N_EMAIL, NULL));
 }
 
-/* The ids and the kinds of rows [first, end) of res, as two array
- * literals; the caller frees both.  Ids are 12 digits and kinds fixed
- * words (the schema's CHECKs), so they need no quoting. */
-static int bbtoken_notify_arrays(const PGresult *res, int first, int end,
-                                 char **ids, char **kinds)
-{
-    size_t cap = (size_t)(end - first) * 16 + 3, li = 0, lk = 0;
-    int i;
+/* Notices to record, as two array literals of count elements so far:
+ * their ids and their kinds.  Ids are 12 digits and kinds fixed words
+ * (the schema's CHECKs), so they need no quoting, and 16 bytes an
+ * element is room for either. */
+typedef struct {
+    char *ids, *kinds;
+    size_t cap, li, lk;
+    int count;
+} bbtoken_notices_t;
 
-    *ids = malloc(cap);
-    *kinds = malloc(cap);
-    if (!*ids || !*kinds) {
-        free(*ids);
-        free(*kinds);
+/* Room for max notices.  0, or an exit status after reporting. */
+static int bbtoken_notices_init(bbtoken_notices_t *b, int max)
+{
+    memset(b, 0, sizeof(*b));
+    b->cap = (size_t)max * 16 + 3;
+    b->ids = malloc(b->cap);
+    b->kinds = malloc(b->cap);
+    if (!b->ids || !b->kinds) {
+        free(b->ids);
+        free(b->kinds);
         return bbtoken_fail("out of memory");
     }
-    for (i = first; i < end; i++) {
-        li += (size_t)snprintf(*ids + li, cap - li, "%c%s", li ? ',' : '{',
-                               PQgetvalue(res, i, BBTOKEN_N_ID));
-        lk += (size_t)snprintf(*kinds + lk, cap - lk, "%c%s", lk ? ',' : '{',
-                               PQgetvalue(res, i, BBTOKEN_N_KIND));
-    }
-    snprintf(*ids + li, cap - li, "%s", li ? "}" : "{}");
-    snprintf(*kinds + lk, cap - lk, "%s", lk ? "}" : "{}");
     return 0;
 }
 
-/* Record rows [first, end) of res as told, mailed to `to`.  Tokens
- * purged meanwhile are left out. */
-static int bbtoken_notify_record(bbtoken_notify_t *n, const PGresult *res,
-                                 int first, int end, const char *to)
+/* Add row's notice. */
+static void bbtoken_notices_add(bbtoken_notices_t *b, const PGresult *res,
+                                int row)
 {
-    char *ids, *kinds;
-    const char *params[3];
-    long rows;
-    int rc;
+    char sep = b->count++ ? ',' : '{';
 
-    if ((rc = bbtoken_notify_arrays(res, first, end, &ids, &kinds))) {
-        return rc;
-    }
-    params[0] = ids;
-    params[1] = kinds;
-    params[2] = to;
-    rc = bbtoken_exec_rows(
+    b->li += (size_t)snprintf(b->ids + b->li, b->cap - b->li, "%c%s", sep,
+                              PQgetvalue(res, row, BBTOKEN_N_ID));
+    b->lk += (size_t)snprintf(b->kinds + b->lk, b->cap - b->lk, "%c%s", sep,
+                              PQgetvalue(res, row, BBTOKEN_N_KIND));
+}
+
+/* Record the notices as told, mailed to `to` (NULL: settled, told
+ * without mail), and empty b.  Tokens purged meanwhile are left out. */
+static int bbtoken_notices_record(bbtoken_notify_t *n, bbtoken_notices_t *b,
+                                  const char *to)
+{
+    const char *params[3] = {b->ids, b->kinds, to};
+    long rows;
+
+    snprintf(b->ids + b->li, b->cap - b->li, "%s", b->count ? "}" : "{}");
+    snprintf(b->kinds + b->lk, b->cap - b->lk, "%s", b->count ? "}" : "{}");
+    b->count = 0;
+    b->li = b->lk = 0;
+    return bbtoken_exec_rows(
         n->ctx, "recording the notices",
         "INSERT INTO bbtoken_notices (token_id, kind, mailed_to)"
-        " SELECT x.id, x.kind, $3 FROM unnest($1::text[], $2::text[])"
+        " SELECT x.id, x.kind, $3::text FROM unnest($1::text[], $2::text[])"
         " AS x(id, kind) WHERE EXISTS (SELECT 1 FROM bbtoken_tokens t"
         " WHERE t.id = x.id)"
         " ON CONFLICT (token_id, kind) DO UPDATE"
         " SET sent_at = now(), mailed_to = EXCLUDED.mailed_to",
         3, params, &rows);
-    free(ids);
-    free(kinds);
-    return rc;
+}
+
+static void bbtoken_notices_free(bbtoken_notices_t *b)
+{
+    free(b->ids);
+    free(b->kinds);
 }
 
 /* Notices a statement settles. */
@@ -258,28 +267,6 @@ static int bbtoken_notify_notice_same(const PGresult *res, int a, int b)
                   PQgetvalue(res, b, BBTOKEN_N_KIND)) == 0;
 }
 
-/* Record as told without mail the notices of ids and kinds, two array
- * literals of count elements so far (closed here).  Tokens purged
- * meanwhile are left out. */
-static int bbtoken_notify_settled(bbtoken_notify_t *n, char *ids, size_t li,
-                                  char *kinds, size_t lk)
-{
-    const char *params[2] = {ids, kinds};
-    long rows;
-
-    strcpy(ids + li, "}");
-    strcpy(kinds + lk, "}");
-    return bbtoken_exec_rows(
-        n->ctx, "recording the notices",
-        "INSERT INTO bbtoken_notices (token_id, kind, mailed_to)"
-        " SELECT x.id, x.kind, NULL::text"
-        " FROM unnest($1::text[], $2::text[]) AS x(id, kind)"
-        " WHERE EXISTS (SELECT 1 FROM bbtoken_tokens t WHERE t.id = x.id)"
-        " ON CONFLICT (token_id, kind) DO UPDATE"
-        " SET sent_at = now(), mailed_to = EXCLUDED.mailed_to",
-        2, params, &rows);
-}
-
 /* Settle, as told without mail, the notices of owners who cannot be
  * mailed, unless someone else is to be told the same notice (a project's
  * token has several admins): then whether it is told is that mail's to
@@ -288,45 +275,30 @@ static int bbtoken_notify_settled(bbtoken_notify_t *n, char *ids, size_t li,
  * owner was tried. */
 static int bbtoken_notify_settle(bbtoken_notify_t *n)
 {
-    /* Ids are 12 digits and kinds fixed words (the schema's CHECKs), so
-     * they need no quoting. */
-    size_t cap = BBTOKEN_SETTLE_BATCH * 16 + 3, li = 0, lk = 0;
-    char *ids = malloc(cap), *kinds = malloc(cap);
+    bbtoken_notices_t b;
     bbtoken_groups_t g;
-    int count = 0, more = 0, first, end, i, rc = 0;
+    int more = 0, first, end, i, rc;
 
-    if (!ids || !kinds) {
-        free(ids);
-        free(kinds);
-        return bbtoken_fail("out of memory");
+    if ((rc = bbtoken_notices_init(&b, BBTOKEN_SETTLE_BATCH))) {
+        return rc;
     }
     bbtoken_groups_init(&g, n->ctx, "finding the notices due", "bbtoken_settle",
                         bbtoken_notify_notice_same);
-    while (rc == 0 && (more = bbtoken_groups_next(&g, &first, &end)) >= 0) {
-        for (i = first; more && i < end && !bbtoken_notify_mailable(g.res, i);
-             i++) {
+    while (rc == 0 && (more = bbtoken_groups_next(&g, &first, &end)) > 0) {
+        for (i = first; i < end && !bbtoken_notify_mailable(g.res, i); i++) {
         }
-        if (more && i == end) {
-            li +=
-                (size_t)snprintf(ids + li, cap - li, "%c%s", count ? ',' : '{',
-                                 PQgetvalue(g.res, first, BBTOKEN_N_ID));
-            lk += (size_t)snprintf(kinds + lk, cap - lk, "%c%s",
-                                   count ? ',' : '{',
-                                   PQgetvalue(g.res, first, BBTOKEN_N_KIND));
-            count++;
+        if (i == end) {
+            bbtoken_notices_add(&b, g.res, first);
         }
-        if (count && (count == BBTOKEN_SETTLE_BATCH || !more)) {
-            rc = bbtoken_notify_settled(n, ids, li, kinds, lk);
-            count = 0;
-            li = lk = 0;
-        }
-        if (!more) {
-            break;
+        if (b.count == BBTOKEN_SETTLE_BATCH) {
+            rc = bbtoken_notices_record(n, &b, NULL);
         }
     }
+    if (rc == 0 && more == 0 && b.count) {
+        rc = bbtoken_notices_record(n, &b, NULL);
+    }
     bbtoken_groups_close(&g);
-    free(ids);
-    free(kinds);
+    bbtoken_notices_free(&b);
     return rc ? rc : more < 0 ? BBTOKEN_EXIT_FAIL : 0;
 }
 
@@ -352,10 +324,11 @@ static int bbtoken_notify_owner(bbtoken_notify_t *n, const PGresult *res,
 {
     const char *user = PQgetvalue(res, first, BBTOKEN_N_USER);
     const char *to = bbtoken_get(res, first, BBTOKEN_N_EMAIL, NULL);
-    int count = end - first, i, status, why;
+    int count = end - first, i, status, why, rc;
     const char *s = count == 1 ? "" : "s";
     char date[64], msgid[400];
     bbtoken_note_t *notes;
+    bbtoken_notices_t b;
     bbtoken_mail_t m;
     char *msg;
     size_t len;
@@ -435,7 +408,14 @@ static int bbtoken_notify_owner(bbtoken_notify_t *n, const PGresult *res,
         return 0;
     }
     printf("mailed %s <%s>: %d notice%s\n", user, to, count, s);
-    return bbtoken_notify_record(n, res, first, end, to);
+    if ((rc = bbtoken_notices_init(&b, count)) == 0) {
+        for (i = first; i < end; i++) {
+            bbtoken_notices_add(&b, res, i);
+        }
+        rc = bbtoken_notices_record(n, &b, to);
+        bbtoken_notices_free(&b);
+    }
+    return rc;
 }
 
 /* Tokens a revocation's transaction revokes at most: a big site's first
@@ -514,7 +494,11 @@ static int bbtoken_notify_revoke(bbtoken_notify_t *n)
      * keeps the batches it committed, whose owners are told from the
      * audit trail.  Lowest id first, as every revocation of more than one
      * token (sql/migrations/0024_lock_order.sql): a leak report naming two
-     * of them never waits for this one in a circle. */
+     * of them never waits for this one in a circle.  A token that stops
+     * being due while the batch waits for its lock (used, or revoked by
+     * someone else) is dropped by the lock's recheck before the LIMIT
+     * counts it: the batch takes the next one due instead, so only an
+     * empty batch ends the revoking (t/57-notify-stream). */
     snprintf(sql, sizeof(sql),
              "WITH r AS (UPDATE bbtoken_tokens t SET revoked_at = now()"
              " FROM bbtoken_policy p WHERE t.id IN (SELECT t.id"

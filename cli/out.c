@@ -212,10 +212,11 @@ int bbtoken_json_out(json_t *v)
 }
 
 /* Each level indents by two spaces.  A JSON text's strings hold no raw
- * newline, so each newline is the layout's. */
+ * newline, so each newline is the layout's.  An element may be a number
+ * or a string, which json_dumps refuses without JSON_ENCODE_ANY. */
 int bbtoken_json_element(json_t *v, size_t flags, int depth, int first)
 {
-    char *out = json_dumps(v, flags), *p;
+    char *out = json_dumps(v, flags | JSON_ENCODE_ANY), *p;
 
     if (!out) {
         return -1;

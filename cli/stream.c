@@ -19,37 +19,53 @@
 /* Rows a batch holds: a few hundred kilobytes of the widest report. */
 #define BBTOKEN_STREAM_BATCH "1000"
 
+/* Declare cursor `name` (how: its options) over sql with its parameters.
+ * 0, or an exit status after reporting. */
+static int bbtoken_stream_declare(bbtoken_ctx_t *ctx, const char *what,
+                                  const char *name, const char *how,
+                                  const char *sql, int n,
+                                  const char *const *params)
+{
+    static const char fmt[] = "DECLARE %s %s FOR %s";
+    size_t len = sizeof(fmt) + strlen(name) + strlen(how) + strlen(sql);
+    PGresult *res;
+    char *q;
+
+    if (!(q = malloc(len))) {
+        return bbtoken_fail("out of memory");
+    }
+    snprintf(q, len, fmt, name, how, sql);
+    res = bbtoken_exec(ctx, what, q, n, params);
+    free(q);
+    if (!res) {
+        return BBTOKEN_EXIT_FAIL;
+    }
+    PQclear(res);
+    return 0;
+}
+
 int bbtoken_stream_open(bbtoken_ctx_t *ctx, bbtoken_stream_t *s,
                         const char *what, const char *sql, int n,
                         const char *const *params, int scroll)
 {
-    static const char *const declare[2] = {
-        "DECLARE bbtoken_rows NO SCROLL CURSOR FOR ",
-        "DECLARE bbtoken_rows SCROLL CURSOR FOR "};
     PGresult *res;
-    char *q;
 
     memset(s, 0, sizeof(*s));
     s->ctx = ctx;
     s->what = what;
-    if (!(q = malloc(strlen(declare[scroll != 0]) + strlen(sql) + 1))) {
-        return bbtoken_fail("out of memory");
-    }
-    strcpy(q, declare[scroll != 0]);
-    strcat(q, sql);
     res = bbtoken_exec(
         ctx, what, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", 0, NULL);
-    if (res) {
-        PQclear(res);
-        s->cursor = 1;
-        res = bbtoken_exec(ctx, what, q, n, params);
-    }
-    free(q);
     if (!res) {
-        bbtoken_stream_close(s, BBTOKEN_EXIT_FAIL);
         return BBTOKEN_EXIT_FAIL;
     }
     PQclear(res);
+    s->cursor = 1;
+    if (bbtoken_stream_declare(ctx, what, "bbtoken_rows",
+                               scroll ? "SCROLL CURSOR" : "NO SCROLL CURSOR",
+                               sql, n, params)) {
+        bbtoken_stream_close(s, BBTOKEN_EXIT_FAIL);
+        return BBTOKEN_EXIT_FAIL;
+    }
     return 0;
 }
 
@@ -122,23 +138,8 @@ int bbtoken_stream_close(bbtoken_stream_t *s, int rc)
 int bbtoken_stream_hold(bbtoken_ctx_t *ctx, const char *what, const char *name,
                         const char *sql)
 {
-    static const char fmt[] = "DECLARE %s SCROLL CURSOR WITH HOLD FOR ";
-    size_t len = sizeof(fmt) + strlen(name) + strlen(sql);
-    PGresult *res;
-    char *q;
-
-    if (!(q = malloc(len))) {
-        return bbtoken_fail("out of memory");
-    }
-    snprintf(q, len, fmt, name);
-    strcat(q, sql);
-    res = bbtoken_exec(ctx, what, q, 0, NULL);
-    free(q);
-    if (!res) {
-        return BBTOKEN_EXIT_FAIL;
-    }
-    PQclear(res);
-    return 0;
+    return bbtoken_stream_declare(ctx, what, name, "SCROLL CURSOR WITH HOLD",
+                                  sql, 0, NULL);
 }
 
 void bbtoken_groups_init(bbtoken_groups_t *g, bbtoken_ctx_t *ctx,

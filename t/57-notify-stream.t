@@ -2,9 +2,11 @@
 # owner's, or a notice's recipients) at a time from cursors the server
 # holds, and unused tokens are revoked in batches, so the CLI's peak memory
 # does not grow with the notices due (a big site's first run); an owner
-# whose notices fill more than a batch still gets one message; and a run
-# killed while sendmail takes a message neither loses a notice nor repeats
-# more than that message.
+# whose notices fill more than a batch still gets one message; a token
+# used while notify waits for its lock is not revoked, and does not end the
+# revoking; a second run while one is under way stops and mails nothing;
+# and a run killed while sendmail takes a message neither loses a notice
+# nor repeats more than that message.
 use strict;
 use warnings;
 use FindBin;
@@ -12,7 +14,8 @@ use lib "$FindBin::Bin/lib";
 use Test::More;
 use File::Path qw(make_path);
 use BBT::Env;
-use BBT::Util qw(run_cmd slurp);
+use BBT::Util qw(run_cmd slurp spew);
+use POSIX ();
 
 my $env = BBT::Env->new(httpd => 0)->start;
 my $TIME = '/usr/bin/time';
@@ -78,6 +81,37 @@ sub mails {
 
 my $told = "SELECT count(*) FROM bbtoken_notices";
 
+# bbtoken notify @args started in the background, its backend's
+# application_name bbt-$app, with %$env; returns a sub that waits for it
+# and returns (exit code, stdout, stderr).
+sub notify_bg {
+    my ($app, $env_of, @args) = @_;
+    my $f = $env->dir . "/run/notify-$app";
+    my $pid = fork // die "fork: $!";
+    if (!$pid) {
+        my ($rc, $out, $err) = $env->cli_env({ %$env_of, PGAPPNAME => "bbt-$app" }, '--db',
+                                             $env->superuser_conninfo, 'notify', '--from', $FROM,
+                                             '--sendmail', $SENDMAIL, @args);
+        spew($f, "$rc\n$out\0$err");
+        POSIX::_exit(0);
+    }
+    return sub {
+        waitpid($pid, 0);
+        my ($rc, $rest) = split /\n/, slurp($f), 2;
+        return ($rc, split(/\0/, $rest, 2));
+    };
+}
+
+# Every token idle for a year and warned 8 days ago, and the policy 90
+# days: each is due for revocation.
+sub all_due {
+    $env->psql("SET session_replication_role = replica; "
+               . "UPDATE bbtoken_tokens SET created_at = now() - interval '1 year', expires_at = NULL; "
+               . "INSERT INTO bbtoken_notices (token_id, kind, sent_at) "
+               . "SELECT id, 'unused', now() - interval '8 days' FROM bbtoken_tokens");
+    $env->cli_ok('policy', '--revoke-unused-after', '90d');
+}
+
 # Every owner, token and notice gone, for the next subtest.
 sub clear {
     $env->psql('SET session_replication_role = replica; DELETE FROM bbtoken_notices; '
@@ -135,12 +169,7 @@ subtest 'an owner with notices over several batches: one message' => sub {
 
 subtest 'unused tokens revoked in batches, each told' => sub {
     add_owners(1, 2_500);
-    # Idle for a year, warned 8 days ago: due under a 90-day policy.
-    $env->psql("SET session_replication_role = replica; "
-               . "UPDATE bbtoken_tokens SET created_at = now() - interval '1 year', expires_at = NULL; "
-               . "INSERT INTO bbtoken_notices (token_id, kind, sent_at) "
-               . "SELECT id, 'unused', now() - interval '8 days' FROM bbtoken_tokens");
-    $env->cli_ok('policy', '--revoke-unused-after', '90d');
+    all_due();
     my ($kb, $rc, $out) = peak(maildir('unused'), '--dry-run');
     is($rc, 0, 'dry run');
     my @would = grep {/^would revoke /} split /\n/, $out;
@@ -156,6 +185,64 @@ subtest 'unused tokens revoked in batches, each told' => sub {
     is($env->psql("SELECT count(*) FROM bbtoken_notices WHERE kind = 'revoked'"), 2_500,
        'each revocation told (settled: nobody has an address) in the same run');
     $env->cli_ok('policy', '--revoke-unused-after', 'none');
+    clear();
+};
+
+subtest 'unused tokens used while notify waits for their locks: not revoked, the rest still are' => sub {
+    add_owners(1, 2_500);
+    all_due();
+    # The first batch's thousand tokens are used (their last use written)
+    # while notify waits for their locks: once it has them, none is due.
+    my $lowest = "SELECT id FROM bbtoken_tokens ORDER BY id LIMIT 1000";
+    my $h = $env->pg_session('use');
+    $h->send("BEGIN; UPDATE bbtoken_tokens SET last_authenticated = now() WHERE id IN ($lowest);");
+    ok($h->done, 'a session has used the lowest thousand, not committed yet');
+    my $wait = notify_bg('race', { BBT_MAILDIR => maildir('race') });
+    ok($env->pg_wait_backend('bbt-race', "wait_event_type = 'Lock'"), 'notify waits for them');
+    $h->send('COMMIT;');
+    ok($h->done, 'they are used');
+    $h->finish;
+    my ($rc, $out, $err) = $wait->();
+    is($rc, 0, 'the run') or diag $err;
+    is(scalar(() = $out =~ /^revoked \d+ of /mg), 1_500, 'a line per token revoked');
+    is($env->psql("SELECT count(*) FROM bbtoken_tokens WHERE revoked_at IS NOT NULL"), 1_500,
+       'the 1,500 still due revoked in the same run');
+    is($env->psql("SELECT count(*) FROM bbtoken_tokens WHERE revoked_at IS NOT NULL"
+                  . " AND last_authenticated IS NOT NULL"), 0, 'none of those used');
+    $env->cli_ok('policy', '--revoke-unused-after', 'none');
+    clear();
+};
+
+subtest 'two runs at once: the second stops, each notice goes out once' => sub {
+    add_owners(1, 30, mailable => 1);
+    my ($d1, $d2) = (maildir('first'), maildir('second'));
+    my $go = $env->dir . '/run/sendmail-go';
+    # The first run holds its snapshot of the notices due, and is held by
+    # sendmail on its first message, before it records it.
+    my $wait = notify_bg('first', { BBT_MAILDIR => $d1, BBT_SENDMAIL_WAIT => $go });
+    my $held = 0;
+    for (1 .. 1200) {
+        last if $held = @{ mails($d1) };
+        select undef, undef, undef, 0.05;
+    }
+    is($held, 1, 'the first run is in sendmail with its first message');
+    my ($rc, $out, $err) = $env->cli_env({ BBT_MAILDIR => $d2 }, '--db', $env->superuser_conninfo, 'notify',
+                                         '--from', $FROM, '--sendmail', $SENDMAIL);
+    is($rc, 1, 'a second run meanwhile: exit 1');
+    like($err, qr/another bbtoken notify is running/, '... and says why');
+    is($out, '', '... and nothing on stdout');
+    is(scalar @{ mails($d2) }, 0, '... and mails nothing');
+    spew($go, '');
+    ($rc, $out, $err) = $wait->();
+    is($rc, 0, 'the first run') or diag $err;
+    my @to = map { slurp("$d1/$_") =~ /^To: (\S+)$/m ? $1 : '?' } @{ mails($d1) };
+    my %n;
+    $n{$_}++ for @to;
+    is(scalar(grep { $n{$_} == 1 } keys %n), 30, 'each of 30 owners mailed once');
+    is($env->psql($told), 30, 'all 30 recorded');
+    ($rc, $out, $err) = $env->cli_env({ BBT_MAILDIR => $d2 }, '--db', $env->superuser_conninfo, 'notify',
+                                      '--from', $FROM, '--sendmail', $SENDMAIL);
+    is("$rc $out", '0 ', 'a run after it: nothing due, nothing said');
     clear();
 };
 

@@ -1,6 +1,7 @@
 /* What the bbtoken CLI prints (cli/out.c): the one-line failure whatever
  * the reason holds, the usage error, the one table printer that list,
- * expiring and audit share, and the JSON output. */
+ * expiring and audit share, and the JSON output, whole or an array's
+ * element at a time. */
 #include "cli.h"
 #include "cli_capture.h"
 #include "tap.h"
@@ -157,6 +158,65 @@ static void test_json(void)
     is_str(capture_out, "", "  and prints nothing");
 }
 
+/* The elements of arr printed one at a time at depth, after pre and
+ * followed by the array's closing as bbtoken_json_element's caller
+ * writes it, then post: the bytes json_dumps makes of doc. */
+static void elements_are(json_t *doc, json_t *arr, int depth, size_t flags,
+                         const char *pre, const char *post, const char *what)
+{
+    char *want = json_dumps(doc, flags);
+    size_t i;
+    int rc = 0;
+
+    capture_start();
+    fputs(pre, stdout);
+    for (i = 0; i < json_array_size(arr); i++) {
+        rc |=
+            bbtoken_json_element(json_array_get(arr, i), flags, depth, i == 0);
+    }
+    if (json_array_size(arr) == 0) {
+        fputs("[]", stdout);
+    } else {
+        printf("\n%*s]", 2 * (depth - 1), "");
+    }
+    fputs(post, stdout);
+    capture_end();
+    is_int(rc, 0, "%s: 0", what);
+    is_str(capture_out, want ? want : "(null)", "%s: as json_dumps", what);
+    free(want);
+}
+
+static void test_json_element(void)
+{
+    size_t flags[2] = {JSON_INDENT(2), JSON_INDENT(2) | JSON_ENSURE_ASCII};
+    json_t *arr, *doc;
+    int k;
+
+    for (k = 0; k < 2; k++) {
+        /* Nested objects and arrays, and a string holding a newline: it
+         * is escaped, so it gets no indentation. */
+        arr = json_pack("[{s:s, s:[s, s], s:{s:[]}}, i, [], {}, s]", "kind",
+                        "missing", "columns", "salt", "line\none", "x", "y", 7,
+                        "caf\xc3\xa9");
+        elements_are(arr, arr, 1, flags[k], "", "",
+                     k ? "the document's own array, ASCII"
+                       : "the document's own array");
+        doc = json_pack("{s:i, s:O}", "tokens", 3, "findings", arr);
+        elements_are(doc, arr, 2, flags[k],
+                     "{\n  \"tokens\": 3,\n  \"findings\": ", "\n}",
+                     k ? "an object's member, ASCII" : "an object's member");
+        json_decref(doc);
+        json_decref(arr);
+    }
+    arr = json_array();
+    doc = json_pack("{s:i, s:O}", "tokens", 0, "findings", arr);
+    elements_are(doc, arr, 2, JSON_INDENT(2),
+                 "{\n  \"tokens\": 0,\n  \"findings\": ", "\n}",
+                 "an empty member");
+    json_decref(doc);
+    json_decref(arr);
+}
+
 /* list split at sep, as compact JSON. */
 static void split_is(const char *list, const char *sep, const char *want)
 {
@@ -186,6 +246,7 @@ int main(void)
     test_table();
     test_grid();
     test_json();
+    test_json_element();
     test_split();
     return done_testing();
 }
