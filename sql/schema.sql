@@ -174,3 +174,9 @@ COMMIT;
 BEGIN;
 \ir migrations/0031_page_order.sql
 COMMIT;
+
+-- Version 32: last use recorded again soon after the database's clock is
+-- set back.
+BEGIN;
+\ir migrations/0032_clock_back.sql
+COMMIT;

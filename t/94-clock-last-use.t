@@ -77,6 +77,41 @@ for my $mode ('on', 'off') {
     };
 }
 
+# The database's clock set back instead: the times it wrote before the
+# step lie in its own future (written here directly, as such a step leaves
+# them), and httpd's clock is right.  The database must record the next
+# use and refusal, not wait for its clock to catch up.
+for my $mode ('on', 'off') {
+    subtest "BBTokenCache $mode, the database's clock set back $BACK s" => sub {
+        set_back(0);
+        $env->httpd_restart(extra_conf => "$REMOTEIP\nBBTokenCache $mode\n");
+        my ($tok, $id) = $env->token_create('alice', name => "db-back-$mode");
+        my ($ok, $seen) = until_done($tok, '192.0.2.3',
+                                     sub { $env->token_row($id)->{last_authenticated} ne '' });
+        ok($ok, 'a use is recorded') or diag explain $seen;
+        $env->psql("SET session_replication_role = replica; UPDATE bbtoken_tokens SET "
+                   . "last_authenticated = now() + interval '$BACK seconds' WHERE id = '$id'");
+        my $addrs = sub { $env->psql("SELECT array_to_string(last_addresses, ',') FROM bbtoken_tokens "
+                                     . "WHERE id = '$id'") };
+        ($ok, $seen) = until_done($tok, '192.0.2.4', sub { $addrs->() =~ /^192\.0\.2\.4\b/ });
+        is_deeply([keys %$seen], [200], 'served (200)');
+        ok($ok, 'a later use and its address are recorded within seconds, not hours')
+            or diag 'last addresses: ' . $addrs->();
+        is($env->psql("SELECT last_authenticated <= now() FROM bbtoken_tokens WHERE id = '$id'"), 't',
+           'the last use is now by the database\'s clock');
+
+        my ($etok, $eid) = $env->token_create('alice', name => "db-back-expired-$mode", expiry_days => 1);
+        $env->psql("SET session_replication_role = replica; UPDATE bbtoken_tokens SET "
+                   . "created_at = now() - interval '3 days', expires_at = now() - interval '4 hours', "
+                   . "expired_refused_at = now() + interval '$BACK seconds' WHERE id = '$eid'");
+        my $audit = sub { $env->psql("SELECT count(*) FROM bbtoken_audit WHERE token_id = '$eid' "
+                                     . "AND event = 'expired_refused'") };
+        ($ok, $seen) = until_done($etok, '198.51.100.3', sub { $audit->() >= 1 });
+        is_deeply([keys %$seen], [401], 'refused (401)');
+        ok($ok, 'a refusal is audited within seconds, not hours');
+    };
+}
+
 set_back(0);
 is(scalar($env->crash_lines), 0, 'no httpd child crashed');
 done_testing;
