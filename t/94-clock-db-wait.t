@@ -5,6 +5,8 @@
 # every worker thread that came meanwhile with it), not BBTokenDBWait.
 # So is a statement's time in the metrics: a clock set forward while a
 # statement runs does not add the step to bbtoken_db_query_duration_seconds.
+# And a request that waits is served once a connection frees, a step of
+# the clock meanwhile: the deadline is on the condition's own clock.
 # httpd runs with a preloaded clock (t/dso/clockback.c) that a file of the
 # test's sets back.
 use strict;
@@ -101,5 +103,53 @@ set_back(0);
 my $after = query_seconds();
 cmp_ok($after - $before, '<', 600, "their time in the metrics is theirs, not the step's ("
        . ($after - $before) . ' s)');
+# Nor does a step cut a wait short, and the wait is a wait: a request that
+# finds both connections taken is served once one is free, well within
+# BBTokenDBWait (here a minute), the clock set forward meanwhile.  The
+# preload moves only httpd's user-space clocks: the kernel's side of the
+# wait is on CLOCK_MONOTONIC because the condition says so
+# (pthread_condattr_setclock); what this proves is that the deadline is
+# on the condition's clock (on another, the wait would end at once or
+# never).
+subtest 'a waiting request is served when a connection frees' => sub {
+    set_back(0);
+    $env->httpd_restart(extra_conf => "BBTokenCache off\nDBDMax 2\nBBTokenDBWait 60\n");
+    my @st = BBT::Util::in_children(2, sub {
+        HTTP::Tiny->new(timeout => 30)->get($env->url($UP), { headers => { Authorization => "Bearer $tok" } })
+            ->{status} == 200 ? 0 : 1 });
+    is(scalar(grep { $_ } @st), 0, 'warming up: two requests, 200');
+    $env->lock_tables('bbtoken_lookup');
+    my @hold;
+    for (1 .. 2) {
+        my $pid = fork // die "fork: $!";
+        if (!$pid) {
+            my $r = HTTP::Tiny->new(timeout => 120, keep_alive => 0)
+                ->get($env->url($UP), { headers => { Authorization => "Bearer $tok" } });
+            POSIX::_exit($r->{status} == 200 ? 0 : 1);
+        }
+        push @hold, $pid;
+    }
+    my $held = 0;
+    for (1 .. 100) { last if ($held = waiting_on_lock()) >= 2; sleep 0.1 }
+    is($held, 2, 'two requests hold both connections, waiting for the lock');
+    my $pid = fork // die "fork: $!";
+    if (!$pid) {
+        my $r = HTTP::Tiny->new(timeout => 120, keep_alive => 0)
+            ->get($env->url($UP), { headers => { Authorization => "Bearer $tok" } });
+        POSIX::_exit($r->{status} == 200 ? 0 : $r->{status} == 503 ? 3 : 1);
+    }
+    # Long enough for the request to be waiting for a connection; were it
+    # not yet, it would find one free and prove nothing, never fail.
+    sleep 1;
+    set_back(-3600);
+    $env->unlock_tables;
+    waitpid($pid, 0);
+    is($? >> 8, 0, 'the waiting request is served (200; 3: answered 503)');
+    my $ok = 0;
+    for (@hold) { waitpid($_, 0); $ok++ if $? == 0 }
+    is($ok, 2, 'and the two that held the connections');
+    set_back(0);
+};
+
 is(scalar($env->crash_lines), 0, 'no httpd child crashed');
 done_testing;
