@@ -252,9 +252,10 @@ static int bbt_verify_db(request_rec *r, bbt_req_t *rq, bbt_cache_view_t *v,
     /* A child's first request for a virtual host learns from its
      * connection whether the host reads the listener's database: judged
      * by that database's clock (bbt_clock.h) from this request on, or a
-     * host behind would serve this one an expired token. */
-    if (!v->use) {
-        v->use = bbt_cache_note_db(r, bbt_db_native(c));
+     * host behind would serve this one an expired token.  Not asked
+     * without the cache, which has no listener. */
+    if (!v->use && bbt_config_cache(r->server) &&
+        (v->use = bbt_cache_note_db(r, bbt_db_native(c))) != 0) {
         now = bbt_clock_now(v);
     }
     st = bbt_db_lookup(c, rq->token_id, interval, now, &row);
