@@ -50,33 +50,36 @@ for (1 .. 3) {
 is($env->psql("SELECT count(*) FROM pg_stat_activity WHERE usename = 'bbtoken_httpd'"), 2,
    'the child holds its two connections');
 
-# bbtoken_lookup locked from a session of our own until released.
-$env->lock_tables('bbtoken_lookup');
-sub waiting_on_lock { $env->waiting_on_lock('bbtoken_httpd') }
-
-# Two requests hold the child's two connections, waiting for the lock.
-my @holders;
-for (1 .. 2) {
+# A request from a child process, which gives up after $timeout s: its
+# pid; the process exits with $exit{status} (1 for another status).
+sub request_in_child {
+    my ($timeout, %exit) = @_;
     my $pid = fork // die "fork: $!";
     if (!$pid) {
-        my $r = HTTP::Tiny->new(timeout => 120, keep_alive => 0)
+        my $r = HTTP::Tiny->new(timeout => $timeout, keep_alive => 0)
             ->get($env->url($UP), { headers => { Authorization => "Bearer $tok" } });
-        POSIX::_exit($r->{status} == 200 ? 0 : 1);
+        POSIX::_exit($exit{ $r->{status} } // 1);
     }
-    push @holders, $pid;
+    return $pid;
 }
-my $n = 0;
-for (1 .. 100) { last if ($n = waiting_on_lock()) >= 2; sleep 0.1 }
-is($n, 2, 'two requests hold both connections, waiting for the lock');
+
+# bbtoken_lookup locked from a session of our own until released, and two
+# requests holding the child's two connections, waiting for the lock:
+# their pids (each exits 0 once served).
+sub hold_both {
+    $env->lock_tables('bbtoken_lookup');
+    my @pids = map { request_in_child(120, 200 => 0) } 1 .. 2;
+    my $n = 0;
+    for (1 .. 100) { last if ($n = $env->waiting_on_lock('bbtoken_httpd')) >= 2; sleep 0.1 }
+    is($n, 2, 'two requests hold both connections, waiting for the lock');
+    return @pids;
+}
+
+my @holders = hold_both();
 
 # Another waits for the connection; the clock goes back an hour meanwhile.
 my $t0 = time;
-my $waiter = fork // die "fork: $!";
-if (!$waiter) {
-    my $r = HTTP::Tiny->new(timeout => 30, keep_alive => 0)
-        ->get($env->url($UP), { headers => { Authorization => "Bearer $tok" } });
-    POSIX::_exit($r->{status} == 503 ? 0 : $r->{status} == 599 ? 2 : 1);
-}
+my $waiter = request_in_child(30, 503 => 0, 599 => 2);
 sleep 0.8;
 set_back(3600);
 waitpid($waiter, 0);
@@ -118,26 +121,8 @@ subtest 'a waiting request is served when a connection frees' => sub {
         HTTP::Tiny->new(timeout => 30)->get($env->url($UP), { headers => { Authorization => "Bearer $tok" } })
             ->{status} == 200 ? 0 : 1 });
     is(scalar(grep { $_ } @st), 0, 'warming up: two requests, 200');
-    $env->lock_tables('bbtoken_lookup');
-    my @hold;
-    for (1 .. 2) {
-        my $pid = fork // die "fork: $!";
-        if (!$pid) {
-            my $r = HTTP::Tiny->new(timeout => 120, keep_alive => 0)
-                ->get($env->url($UP), { headers => { Authorization => "Bearer $tok" } });
-            POSIX::_exit($r->{status} == 200 ? 0 : 1);
-        }
-        push @hold, $pid;
-    }
-    my $held = 0;
-    for (1 .. 100) { last if ($held = waiting_on_lock()) >= 2; sleep 0.1 }
-    is($held, 2, 'two requests hold both connections, waiting for the lock');
-    my $pid = fork // die "fork: $!";
-    if (!$pid) {
-        my $r = HTTP::Tiny->new(timeout => 120, keep_alive => 0)
-            ->get($env->url($UP), { headers => { Authorization => "Bearer $tok" } });
-        POSIX::_exit($r->{status} == 200 ? 0 : $r->{status} == 503 ? 3 : 1);
-    }
+    my @hold = hold_both();
+    my $pid = request_in_child(120, 200 => 0, 503 => 3);
     # Long enough for the request to be waiting for a connection; were it
     # not yet, it would find one free and prove nothing, never fail.
     sleep 1;
