@@ -308,8 +308,8 @@ void bbt_cache_begin(request_rec *r, bbt_cache_view_t *v)
     v->heartbeat = (apr_int64_t)apr_atomic_read64(&sh->heartbeat);
     v->generation = apr_atomic_read64(&sh->generation);
     /* Measured on the listener's database: this server's only if the
-     * same. */
-    v->behind = v->use ? (apr_int64_t)apr_atomic_read64(&sh->behind) : 0;
+     * same (bbt_clock_now), which a lookup may learn after this. */
+    v->behind = (apr_int64_t)apr_atomic_read64(&sh->behind);
 }
 
 int bbt_cache_token_key(const bbt_cache_view_t *v, const bbt_token_t *tok,

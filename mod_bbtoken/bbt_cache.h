@@ -36,7 +36,8 @@ typedef struct {
     apr_uint64_t generation;
     apr_int64_t heartbeat;
     apr_int64_t behind; /* bbt_clock.h: how far this host's clock is behind
-                           the database's, at least; 0 when not known */
+                           the listener's database's, at least; 0 when not
+                           known; this server's only when use */
     bbt_cthread_t *thread;
 } bbt_cache_view_t;
 

@@ -249,6 +249,15 @@ static int bbt_verify_db(request_rec *r, bbt_req_t *rq, bbt_cache_view_t *v,
     if (!c) {
         return HTTP_SERVICE_UNAVAILABLE;
     }
+    /* A child's first request for a virtual host learns from its
+     * connection whether the host reads the listener's database: judged
+     * by that database's clock (bbt_clock.h) from this request on, or a
+     * host behind would serve this one an expired token.  Not asked
+     * without the cache, which has no listener. */
+    if (!v->use && bbt_config_cache(r->server) &&
+        (v->use = bbt_cache_note_db(r, bbt_db_native(c))) != 0) {
+        now = bbt_clock_now(v);
+    }
     st = bbt_db_lookup(c, rq->token_id, interval, now, &row);
     if (st == BBT_DB_UNAVAILABLE) {
         rv = HTTP_SERVICE_UNAVAILABLE;
@@ -322,11 +331,10 @@ static int bbt_verify_db(request_rec *r, bbt_req_t *rq, bbt_cache_view_t *v,
     }
 
 done:
-    /* Whether what the database said may be kept: asked of the connection
-     * once it has answered (a statement tried again after a reconnection
-     * may have been answered by another of DBDParams' hosts), and, the
-     * first time in this child, whether this server's database is the
-     * listener's. */
+    /* Whether what the database said may be kept: asked again of the
+     * connection once it has answered (a statement tried again after a
+     * reconnection may have been answered by another of DBDParams' hosts,
+     * a hot standby). */
     if (rv == OK) {
         v->use = bbt_cache_note_db(r, bbt_db_native(c));
     }

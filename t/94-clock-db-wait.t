@@ -5,6 +5,8 @@
 # every worker thread that came meanwhile with it), not BBTokenDBWait.
 # So is a statement's time in the metrics: a clock set forward while a
 # statement runs does not add the step to bbtoken_db_query_duration_seconds.
+# And a request that waits is served once a connection frees, a step of
+# the clock meanwhile: the deadline is on the condition's own clock.
 # httpd runs with a preloaded clock (t/dso/clockback.c) that a file of the
 # test's sets back.
 use strict;
@@ -48,33 +50,36 @@ for (1 .. 3) {
 is($env->psql("SELECT count(*) FROM pg_stat_activity WHERE usename = 'bbtoken_httpd'"), 2,
    'the child holds its two connections');
 
-# bbtoken_lookup locked from a session of our own until released.
-$env->lock_tables('bbtoken_lookup');
-sub waiting_on_lock { $env->waiting_on_lock('bbtoken_httpd') }
-
-# Two requests hold the child's two connections, waiting for the lock.
-my @holders;
-for (1 .. 2) {
+# A request from a child process, which gives up after $timeout s: its
+# pid; the process exits with $exit{status} (1 for another status).
+sub request_in_child {
+    my ($timeout, %exit) = @_;
     my $pid = fork // die "fork: $!";
     if (!$pid) {
-        my $r = HTTP::Tiny->new(timeout => 120, keep_alive => 0)
+        my $r = HTTP::Tiny->new(timeout => $timeout, keep_alive => 0)
             ->get($env->url($UP), { headers => { Authorization => "Bearer $tok" } });
-        POSIX::_exit($r->{status} == 200 ? 0 : 1);
+        POSIX::_exit($exit{ $r->{status} } // 1);
     }
-    push @holders, $pid;
+    return $pid;
 }
-my $n = 0;
-for (1 .. 100) { last if ($n = waiting_on_lock()) >= 2; sleep 0.1 }
-is($n, 2, 'two requests hold both connections, waiting for the lock');
+
+# bbtoken_lookup locked from a session of our own until released, and two
+# requests holding the child's two connections, waiting for the lock:
+# their pids (each exits 0 once served).
+sub hold_both {
+    $env->lock_tables('bbtoken_lookup');
+    my @pids = map { request_in_child(120, 200 => 0) } 1 .. 2;
+    my $n = 0;
+    for (1 .. 100) { last if ($n = $env->waiting_on_lock('bbtoken_httpd')) >= 2; sleep 0.1 }
+    is($n, 2, 'two requests hold both connections, waiting for the lock');
+    return @pids;
+}
+
+my @holders = hold_both();
 
 # Another waits for the connection; the clock goes back an hour meanwhile.
 my $t0 = time;
-my $waiter = fork // die "fork: $!";
-if (!$waiter) {
-    my $r = HTTP::Tiny->new(timeout => 30, keep_alive => 0)
-        ->get($env->url($UP), { headers => { Authorization => "Bearer $tok" } });
-    POSIX::_exit($r->{status} == 503 ? 0 : $r->{status} == 599 ? 2 : 1);
-}
+my $waiter = request_in_child(30, 503 => 0, 599 => 2);
 sleep 0.8;
 set_back(3600);
 waitpid($waiter, 0);
@@ -101,5 +106,35 @@ set_back(0);
 my $after = query_seconds();
 cmp_ok($after - $before, '<', 600, "their time in the metrics is theirs, not the step's ("
        . ($after - $before) . ' s)');
+# Nor does a step cut a wait short, and the wait is a wait: a request that
+# finds both connections taken is served once one is free, well within
+# BBTokenDBWait (here a minute), the clock set forward meanwhile.  The
+# preload moves only httpd's user-space clocks: the kernel's side of the
+# wait is on CLOCK_MONOTONIC because the condition says so
+# (pthread_condattr_setclock); what this proves is that the deadline is
+# on the condition's clock (on another, the wait would end at once or
+# never).
+subtest 'a waiting request is served when a connection frees' => sub {
+    set_back(0);
+    $env->httpd_restart(extra_conf => "BBTokenCache off\nDBDMax 2\nBBTokenDBWait 60\n");
+    my @st = BBT::Util::in_children(2, sub {
+        HTTP::Tiny->new(timeout => 30)->get($env->url($UP), { headers => { Authorization => "Bearer $tok" } })
+            ->{status} == 200 ? 0 : 1 });
+    is(scalar(grep { $_ } @st), 0, 'warming up: two requests, 200');
+    my @hold = hold_both();
+    my $pid = request_in_child(120, 200 => 0, 503 => 3);
+    # Long enough for the request to be waiting for a connection; were it
+    # not yet, it would find one free and prove nothing, never fail.
+    sleep 1;
+    set_back(-3600);
+    $env->unlock_tables;
+    waitpid($pid, 0);
+    is($? >> 8, 0, 'the waiting request is served (200; 3: answered 503)');
+    my $ok = 0;
+    for (@hold) { waitpid($_, 0); $ok++ if $? == 0 }
+    is($ok, 2, 'and the two that held the connections');
+    set_back(0);
+};
+
 is(scalar($env->crash_lines), 0, 'no httpd child crashed');
 done_testing;

@@ -13,6 +13,7 @@ use FindBin;
 use lib "$FindBin::Bin/lib";
 use Test::More;
 use Time::HiRes qw(sleep time);
+use HTTP::Tiny;
 use BBT::Env qw(auth_bearer);
 use BBT::Clock qw(clock_preload);
 use BBT::Cache qw(log_mark log_since wait_log);
@@ -72,6 +73,27 @@ ok(wait_log($env, $m, qr/BBT826: this host's clock is 10(?:79\d|800) s ahead of 
 is(status($alive), 401, 'ahead, a token is refused early (fail closed), as the README says');
 set_back(0);
 ok(wait_log($env, $m, qr/BBT827: /), 'in time again');
+
+# A virtual host that reads the listener's database judges by its clock
+# too, from a child's first request for it on: the child learns that the
+# host's database is the listener's from the connection that request uses.
+subtest 'a virtual host of the same database, its first request in a child' => sub {
+    my $port2 = BBT::Util::free_port();
+    set_back(0);
+    my $m = log_mark($env);
+    $env->httpd_restart(extra_conf => "$BBT::Env::DUMB_CONF\nListen 127.0.0.1:$port2\n"
+                                      . "<VirtualHost 127.0.0.1:$port2>\n</VirtualHost>\n");
+    ok(wait_log($env, $m, qr/BBT309: /), 'the listener hears PostgreSQL');
+    $m = log_mark($env);
+    set_back($BACK);
+    ok(wait_log($env, $m, qr/BBT826: /), 'the clock set back: said (BBT826)');
+    my $ua = HTTP::Tiny->new(timeout => 20);
+    for my $n (1 .. 2) {
+        is($ua->get("http://127.0.0.1:$port2$UP", { headers => auth_bearer($gone) })->{status}, 401,
+           "the virtual host refuses the token expired a minute ago (request $n)");
+    }
+    set_back(0);
+};
 
 subtest 'BBTokenCache off: no listener, the host\'s own clock' => sub {
     $env->httpd_restart(extra_conf => "$BBT::Env::DUMB_CONF\nBBTokenCache off\n");
