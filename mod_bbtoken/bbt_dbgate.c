@@ -29,7 +29,6 @@
 #include "apr_hash.h"
 #include "apr_strings.h"
 
-#include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -281,7 +280,10 @@ int bbt_dbgate_enter(server_rec *s, apr_interval_time_t wait, int *max)
     }
     pthread_mutex_lock(&g->mutex);
     while (g->busy >= g->max) {
-        if (pthread_cond_timedwait(&g->cond, &g->mutex, &until) == ETIMEDOUT &&
+        /* Its time up, or any error (none is expected of a wait set up as
+         * above): no connection, which is a 503, never a wait without
+         * end. */
+        if (pthread_cond_timedwait(&g->cond, &g->mutex, &until) != 0 &&
             g->busy >= g->max) {
             rc = -1;
             break;
