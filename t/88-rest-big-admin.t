@@ -29,7 +29,7 @@ use FindBin;
 use lib "$FindBin::Bin/lib";
 use Test::More;
 use BBT::Rest qw(rest_env);
-use BBT::BigSite qw(big_site_fill log_plans scans_since);
+use BBT::BigSite qw(big_site_fill log_plans scans_since admin_places_sql place_text);
 
 my $env = rest_env(passwords => [root => 'root-Pa55-word'], users => [[root => '--admin']]);
 
@@ -48,13 +48,7 @@ $env->httpd_restart;
 my $INVENTORY = "SELECT t.id FROM bbtoken_tokens t LEFT JOIN bbtoken_users u ON u.id = t.user_id"
     . " WHERE t.revoked_at IS NULL"
     . " ORDER BY COALESCE(u.name, bbtoken_scope_name(t.project_key, t.repo_slug)), t.created_at, t.id";
-my $PLACES = "SELECT CASE WHEN s IS NULL THEN k ELSE k || '/' || s END FROM"
-    . " (SELECT '~root', NULL UNION SELECT project_key, NULL FROM bbtoken_project_grants"
-    . " UNION SELECT project_key, NULL FROM bbtoken_repo_grants UNION SELECT project_key, NULL FROM bbtoken_projects"
-    . " UNION SELECT project_key, NULL FROM bbtoken_tokens WHERE project_key IS NOT NULL"
-    . " UNION SELECT project_key, repo_slug FROM bbtoken_repo_grants"
-    . " UNION SELECT project_key, repo_slug FROM bbtoken_tokens WHERE repo_slug IS NOT NULL) a (k, s)"
-    . " ORDER BY k = '~root' DESC, s IS NOT NULL, k COLLATE \"C\", s COLLATE \"C\"";
+my $PLACES = admin_places_sql('root');
 my $live = $env->psql("SELECT count(*) FROM bbtoken_tokens WHERE revoked_at IS NULL");
 my $places = $env->psql("SELECT count(*) FROM ($PLACES) a");
 cmp_ok $live, '>', 1000, "the inventory: $live live tokens";
@@ -63,7 +57,7 @@ cmp_ok $places, '>', 2000, "places: $places";
 my $R = '/rest/access-tokens/1.0';
 for my $case (['the inventory', 'inventory', $INVENTORY, sub { $_[0]{id} }, 0, int($live / 2)],
               ['places', 'places', $PLACES,
-               sub { $_[0]{project} ? $_[0]{project}{key} : "$_[0]{repository}{project}{key}/$_[0]{repository}{slug}" },
+               \&place_text,
                0, int($places / 2)]) {
     my ($what, $path, $sql, $name, @starts) = @$case;
     for my $start (@starts) {
@@ -104,8 +98,8 @@ for my $start (0, int($places / 2)) {
     my $from = length $env->pg_log_text;
     my $res = $env->rest(GET => "$R/places?start=$start&limit=25", as => 'root');
     my $want = $env->psql("SELECT string_agg(x, ' ') FROM ($PLACES LIMIT 25 OFFSET $start) a (x)");
-    is join(' ', map { $_->{project} ? $_->{project}{key} : "$_->{repository}{project}{key}/$_->{repository}{slug}" }
-            @{ ($res->{json} || {})->{values} || [] }), $want, "schema 30, places from $start: the list's own order";
+    is join(' ', map { place_text($_) } @{ ($res->{json} || {})->{values} || [] }), $want,
+        "schema 30, places from $start: the list's own order";
     my @scans = grep { $_->[0] eq 'bbtoken_tokens' } scans_since($env, $from);
     my $read = 0;
     $read += $_->[1] for @scans;

@@ -11,13 +11,15 @@
 # repositories' holder names, a user's, a project's and a repository's
 # tokens on one key.  Past 10,000 places, where a page first counts the
 # rows that can name a place, a page that holds places still shows them.
-# Hostile paging arguments are a 400 on both lists.
+# Hostile paging arguments are a 400 on both lists, and so is the
+# inventory's minPermission=REPO_CREATE, a level no token holds.
 use strict;
 use warnings;
 use FindBin;
 use lib "$FindBin::Bin/lib";
 use Test::More;
 use BBT::Rest qw(rest_env);
+use BBT::BigSite qw(admin_places_sql place_text);
 
 my $env = rest_env(passwords => [root => 'root-Pa55-word'], users => [[root => '--admin']]);
 
@@ -112,20 +114,10 @@ ok((grep { !defined $_->{user} } @every) && (grep { defined $_->{user} } @every)
    'it holds users\' tokens and the others\'');
 
 # A global admin's places, as one sort over everything.
-my $PLACES = "SELECT CASE WHEN s IS NULL THEN k ELSE k || '/' || s END FROM"
-    . " (SELECT '~root', NULL UNION SELECT project_key, NULL FROM bbtoken_project_grants"
-    . " UNION SELECT project_key, NULL FROM bbtoken_repo_grants UNION SELECT project_key, NULL FROM bbtoken_projects"
-    . " UNION SELECT project_key, NULL FROM bbtoken_tokens WHERE project_key IS NOT NULL"
-    . " UNION SELECT project_key, repo_slug FROM bbtoken_repo_grants"
-    . " UNION SELECT project_key, repo_slug FROM bbtoken_tokens WHERE repo_slug IS NOT NULL) a (k, s)"
-    . " ORDER BY k = '~root' DESC, s IS NOT NULL, k COLLATE \"C\", s COLLATE \"C\"";
-my $place = sub {
-    my ($v) = @_;
-    return $v->{project} ? $v->{project}{key} : "$v->{repository}{project}{key}/$v->{repository}{slug}";
-};
+my $PLACES = admin_places_sql('root');
 my @places = split / /, $env->psql("SELECT string_agg(x, ' ') FROM ($PLACES) a (x)");
 ok((grep { m{^~root/} } @places) && (grep { m{^~alice/} } @places), 'places: the admin\'s repositories and another\'s');
-pages_match('places', 'places', '', $place, \@places);
+pages_match('places', 'places', '', \&place_text, \@places);
 
 # Past 10,000 places a page first compares start with a bound on their
 # number: a page among them still holds them, and the end is where it is.
@@ -139,7 +131,7 @@ for my $start (9999, 10000, 10001, $n - 30, $n - 1, $n, $n + 1) {
     my $j = $res->{json} || {};
     my $more = @want > 25;
     splice @want, 25;
-    is join(' ', map { $place->($_) } @{ $j->{values} || [] }), "@want", "places from $start of $n: the list's";
+    is join(' ', map { place_text($_) } @{ $j->{values} || [] }), "@want", "places from $start of $n: the list's";
     ok(($j->{isLastPage} ? 1 : 0) == ($more ? 0 : 1), "places from $start of $n: the last page or not");
 }
 
@@ -150,6 +142,11 @@ for my $path ('inventory', 'places') {
                  'limit=-1', 'limit=9223372036854775807') {
         my $res = $env->rest(GET => "$R/$path?$bad", as => 'root');
         is $res->{status}, 400, "$path?$bad: 400";
+    }
+    if ($path eq 'inventory') {
+        # A project's Create repository is a grant's, never a token's.
+        my $res = $env->rest(GET => "$R/$path?minPermission=REPO_CREATE&start=1", as => 'root');
+        is $res->{status}, 400, "$path?minPermission=REPO_CREATE: 400";
     }
     my $res = $env->rest(GET => "$R/$path?start=999999999&limit=1000", as => 'root');
     ok $res->{status} == 200 && $res->{json}{isLastPage} && $res->{json}{size} == 0,
