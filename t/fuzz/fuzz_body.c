@@ -6,8 +6,9 @@
  * is "download", REPO_WRITE exactly when it is "upload", refused as
  * ambiguous exactly when bbt_body_member says so, and no route otherwise.
  * The REST set's fork (body-project=) goes into the project the body's
- * project.key names, canonical, or with no project member the personal
- * project; anything else there is refused, never taken for absent.  And
+ * project.key names, canonical, needing REPO_CREATE there, or with no
+ * project member the personal project; anything else there is refused,
+ * never taken for absent.  And
  * the input as the Content-Encoding and Content-Type it is declared with:
  * read only without a coding (bbt_body_undecidable).
  */
@@ -62,7 +63,7 @@ static void fork_into(const bbt_body_t *b)
     } else if (at == BBT_MEMBER_STRING && bbt_input_key(v, len, key) == 0) {
         if (rv != BBT_ROUTE_MATCH || m.into != BBT_INTO_KEY ||
             strcmp(m.into_key, key) != 0 ||
-            m.into_need.level != BBT_LEVEL_ADMIN)
+            m.into_need.level != BBT_LEVEL_CREATE)
             abort();
     } else if (rv != BBT_ROUTE_BAD_PROJECT) {
         abort();

@@ -5,8 +5,8 @@
  * unused-for, limit and offset.  Held to its contract:
  *
  * - it is refused exactly when a part is out of range (an owner that is not
- *   a user name, a project that is not a key, ...), and otherwise always
- *   fits;
+ *   a user name, a project that is not a key, a level no token holds:
+ *   REPO_CREATE, ...), and otherwise always fits;
  * - the values travel as parameters only: the statement's text is the same
  *   for any owner, any spelling of a project, any number, and names as
  *   many parameters as it has; the project parameter is the canonical key;
@@ -69,6 +69,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     rc = bbt_inventory_sql(&f, revoke, limit, offset, &q);
     fit = f.unused >= 0 && f.unused <= BBT_INVENTORY_UNUSED_MAX &&
           f.min.level >= BBT_LEVEL_NONE && f.min.level <= BBT_LEVEL_ADMIN &&
+          f.min.level != BBT_LEVEL_CREATE &&
           (unsigned)f.kind <= BBT_INV_KIND_REPO &&
           (!f.owner || bbt_input_user_name(f.owner, strlen(f.owner))) &&
           (!f.project || bbt_input_key(f.project, strlen(f.project), key) == 0);

@@ -7,12 +7,14 @@ package BBT::BigSite;
 #   big_site_fill($env);                  # the filler, then ANALYZE
 #   log_plans($env, 'bbtoken_api');       # its new sessions log plans
 #   my @scans = scans_since($env, $from); # [table, rows read], ...
+#   my $sql = admin_places_sql('root');   # a global admin's places, whole
+#   my $text = place_text($value);        # KEY or KEY/slug, of a value
 
 use strict;
 use warnings;
 use Exporter 'import';
 
-our @EXPORT_OK = qw(big_site_fill log_plans scans_since);
+our @EXPORT_OK = qw(big_site_fill log_plans scans_since admin_places_sql place_text);
 
 # 2,000 users; a project grant and a repository grant each, over 1,000
 # projects of 10 repositories; 6,000 tokens (personal, of projects, of
@@ -65,6 +67,28 @@ sub scans_since {
         push @scans, [$table, $rows * $loops];
     }
     return @scans;
+}
+
+# The places of global admin $admin (a name in lower case) as one sort over
+# everything, each as text (KEY or KEY/slug), in the list's order: the
+# admin's personal project, its repositories, the other projects, the other
+# repositories, each by key and slug in byte order.
+sub admin_places_sql {
+    my ($admin) = @_;
+    die "admin_places_sql: bad name\n" unless $admin =~ /^[a-z0-9][a-z0-9._@-]*\z/;
+    return "SELECT CASE WHEN s IS NULL THEN k ELSE k || '/' || s END FROM"
+        . " (SELECT '~$admin', NULL UNION SELECT project_key, NULL FROM bbtoken_project_grants"
+        . " UNION SELECT project_key, NULL FROM bbtoken_repo_grants UNION SELECT project_key, NULL FROM bbtoken_projects"
+        . " UNION SELECT project_key, NULL FROM bbtoken_tokens WHERE project_key IS NOT NULL"
+        . " UNION SELECT project_key, repo_slug FROM bbtoken_repo_grants"
+        . " UNION SELECT project_key, repo_slug FROM bbtoken_tokens WHERE repo_slug IS NOT NULL) a (k, s)"
+        . " ORDER BY k = '~$admin' DESC, s IS NOT NULL, k COLLATE \"C\", s COLLATE \"C\"";
+}
+
+# A value of GET .../places as text: KEY or KEY/slug.
+sub place_text {
+    my ($v) = @_;
+    return $v->{project} ? $v->{project}{key} : "$v->{repository}{project}{key}/$v->{repository}{slug}";
 }
 
 1;
