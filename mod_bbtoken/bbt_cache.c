@@ -30,7 +30,6 @@
 #include "apr_strings.h"
 
 #include <string.h>
-#include <time.h>
 
 #include <libpq-fe.h>
 #include <openssl/crypto.h>
@@ -40,6 +39,7 @@
 #include "bbt_config.h"
 #include "bbt_db.h"
 #include "bbt_dbgate.h"
+#include "bbt_mono.h"
 #include "bbt_socache.h"
 #include "bbt_stats.h"
 #include "bbt_where.h"
@@ -89,16 +89,6 @@ static struct {
 
 /* This child has said that lookups read a hot standby (BBT811). */
 static volatile apr_uint32_t bbt_cache_told_standby;
-
-apr_int64_t bbt_cache_mono_now(void)
-{
-    struct timespec ts;
-
-    /* Monotonic and system-wide: a heartbeat written by one process means
-     * the same to every other, and no clock step makes it look fresh. */
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (apr_int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
 
 void bbt_cache_pre_config(apr_pool_t *pconf)
 {
@@ -359,7 +349,7 @@ static void bbt_cache_store(request_rec *r, const bbt_cache_view_t *v,
 static bbt_cache_got_t bbt_cache_judge(const bbt_cache_view_t *v,
                                        apr_uint64_t stamp)
 {
-    apr_int64_t now = bbt_cache_mono_now();
+    apr_int64_t now = bbt_mono_now();
 
     if (bbt_cache_usable(stamp, v->generation, v->heartbeat, now)) {
         return BBT_CACHE_HIT;

@@ -105,10 +105,6 @@ int bbt_cache_note_db(request_rec *r, struct pg_conn *pg);
  * notification, and the REST API after a change it committed itself. */
 void bbt_cache_forget_all(void);
 
-/* Microseconds on the monotonic clock, system-wide: for spans and for
- * the heartbeat, which no step of the wall clock may stretch. */
-apr_int64_t bbt_cache_mono_now(void);
-
 /* For the listener (bbt_listen.c). */
 void bbt_cache_heartbeat(apr_int64_t sent);
 void bbt_cache_listener_down(void);

@@ -42,6 +42,7 @@
 #include "bbt_dbrun.h"
 #include "bbt_dbgate.h"
 #include "bbt_input.h"
+#include "bbt_mono.h"
 #include "bbt_schema.h"
 #include "bbt_sqlstate.h"
 #include "bbt_stats.h"
@@ -99,12 +100,12 @@ int bbt_db_init(void)
     return (bbt_dbd_open && bbt_dbd_close) ? 0 : -1;
 }
 
-/* A statement that started at start (bbt_cache_mono_now: a step of the
+/* A statement that started at start (bbt_mono_now: a step of the
  * wall clock is no statement's time) has returned rv: counted, with its
  * time, for the metrics. */
 static void bbt_db_counted(apr_time_t start, int rv)
 {
-    apr_time_t t = bbt_cache_mono_now() - start;
+    apr_time_t t = bbt_mono_now() - start;
 
     bbt_stats_db_query(t > 0 ? (uint64_t)t : 0, rv == 0);
 }
@@ -273,7 +274,7 @@ int bbt_db_run(bbt_db_conn_t *c, const bbt_db_stmt_t *def, const char *errid,
         return -1;
     }
     for (attempt = 0; attempt < 2; attempt++) {
-        apr_time_t start = bbt_cache_mono_now();
+        apr_time_t start = bbt_mono_now();
 
         *res = NULL;
         rv = apr_dbd_pselect(c->dbd->driver, c->pool, c->dbd->handle, res, stmt,
@@ -356,7 +357,7 @@ static int bbt_db_write(bbt_db_conn_t *c, const char *sql, const char *msgid,
     args[0] = id;
     args[1] = a2 ? a2 : "";
     args[2] = a3 ? a3 : "";
-    start = bbt_cache_mono_now();
+    start = bbt_mono_now();
     res = PQexecParams(c->pg, sql, 3, NULL, args, NULL, NULL, 0);
     ok = PQresultStatus(res) == PGRES_TUPLES_OK;
     bbt_db_counted(start, ok ? 0 : -1);
@@ -428,13 +429,13 @@ bbt_db_status_t bbt_db_user_level(bbt_db_conn_t *c, const char *name,
                    "preparing the user level lookup");
         return BBT_DB_UNAVAILABLE;
     }
-    start = bbt_cache_mono_now();
+    start = bbt_mono_now();
     rv = apr_dbd_pvselect(drv, c->pool, c->dbd->handle, &res, stmt, 1, key,
                           slug, name);
     bbt_db_counted(start, rv);
     /* A connection PostgreSQL dropped: reset it and try once more. */
     if (rv != 0 && bbt_db_reconnected(c)) {
-        start = bbt_cache_mono_now();
+        start = bbt_mono_now();
         rv = apr_dbd_pvselect(drv, c->pool, c->dbd->handle, &res, stmt, 1, key,
                               slug, name);
         bbt_db_counted(start, rv);

@@ -59,6 +59,7 @@
 #include "bbt_clock.h"
 #include "bbt_listen.h"
 #include "bbt_lookupsql.h"
+#include "bbt_mono.h"
 #include "bbt_schema.h"
 #include "bbt_sqlstate.h"
 
@@ -190,7 +191,7 @@ static void bbt_listen_close(void)
 
 static void bbt_listen_retry_later(apr_int64_t delay)
 {
-    L.next_try = bbt_cache_mono_now() + delay;
+    L.next_try = bbt_mono_now() + delay;
 }
 
 static void bbt_listen_backoff(void)
@@ -295,7 +296,7 @@ static int bbt_listen_params(void)
 static int bbt_listen_wait(int writable, apr_int64_t until)
 {
     struct pollfd p;
-    apr_int64_t left = until - bbt_cache_mono_now();
+    apr_int64_t left = until - bbt_mono_now();
     int rc;
 
     if (left <= 0) {
@@ -320,7 +321,7 @@ static void bbt_listen_connect(apr_int64_t until)
     int rc;
 
     if (L.state == BBT_L_DOWN) {
-        if (bbt_cache_mono_now() < L.next_try) {
+        if (bbt_mono_now() < L.next_try) {
             return;
         }
         if (!bbt_listen_params()) {
@@ -341,7 +342,7 @@ static void bbt_listen_connect(apr_int64_t until)
         }
         L.state = BBT_L_CONNECTING;
         L.want = PGRES_POLLING_WRITING;
-        L.deadline = bbt_cache_mono_now() + BBT_LISTEN_CONNECT_US;
+        L.deadline = bbt_mono_now() + BBT_LISTEN_CONNECT_US;
     }
     for (;;) {
         rc = bbt_listen_wait(L.want == PGRES_POLLING_WRITING, until);
@@ -350,7 +351,7 @@ static void bbt_listen_connect(apr_int64_t until)
             return;
         }
         if (rc == 0) {
-            if (bbt_cache_mono_now() > L.deadline) {
+            if (bbt_mono_now() > L.deadline) {
                 bbt_listen_failed("no connection within 10 seconds");
             }
             return;
@@ -401,7 +402,7 @@ static void bbt_listen_subscribe(void)
         return;
     }
     L.state = BBT_L_SUBSCRIBING;
-    L.deadline = bbt_cache_mono_now() + BBT_LISTEN_CONNECT_US;
+    L.deadline = bbt_mono_now() + BBT_LISTEN_CONNECT_US;
 }
 
 static void bbt_listen_ping(void)
@@ -416,7 +417,7 @@ static void bbt_listen_ping(void)
     L.tables_now[0] = '\0';
     /* Taken before the NOTIFY leaves: a change committed before this
      * moment is ahead of it in PostgreSQL's queue. */
-    L.sent = bbt_cache_mono_now();
+    L.sent = bbt_mono_now();
     L.waiting = 1;
     if (!bbt_listen_send(sql)) {
         bbt_listen_lost(bbt_listen_pqerr());
@@ -618,11 +619,11 @@ static void bbt_listen_step(apr_int64_t until)
             return;
         }
         if (L.state == BBT_L_UP && L.waiting &&
-            bbt_cache_mono_now() - L.sent > BBT_LISTEN_ANSWER_US) {
+            bbt_mono_now() - L.sent > BBT_LISTEN_ANSWER_US) {
             bbt_listen_lost("no answer to the heartbeat for 2 seconds");
             return;
         }
-        if (L.state == BBT_L_SUBSCRIBING && bbt_cache_mono_now() > L.deadline) {
+        if (L.state == BBT_L_SUBSCRIBING && bbt_mono_now() > L.deadline) {
             bbt_listen_failed("no answer to LISTEN within 10 seconds");
             return;
         }
@@ -651,7 +652,7 @@ static apr_status_t bbt_listen_tick(int state, void *data, apr_pool_t *pool)
         apr_pool_create(&L.pool, apr_pool_parent_get(pool));
         return APR_SUCCESS;
     case AP_WATCHDOG_STATE_RUNNING:
-        until = bbt_cache_mono_now() + BBT_LISTEN_BUDGET_US;
+        until = bbt_mono_now() + BBT_LISTEN_BUDGET_US;
         if (L.state == BBT_L_UP && !L.waiting && !L.busy) {
             bbt_listen_ping();
         }

@@ -19,6 +19,13 @@
  * afresh then.  A success resets nothing: behind one NAT address, one
  * user's good login must not wipe out the record of another's guessing.
  *
+ * Windows are on the monotonic clock (bbt_twindow.h), which no step of the
+ * wall clock moves.  Its readings mean something only within one boot, and
+ * the table only ever holds readings of this one: it is made afresh,
+ * zeroed, in every generation's post_config (a graceful restart too; the
+ * old generation's children keep the table they inherited until they
+ * exit), and a reboot ends every httpd.
+ *
  * For the throttled-clients gauge, a ring in shared memory counts the
  * addresses whose throttling ends in each second to come; the gauge is
  * their sum, worked out when the metrics are read.
@@ -43,9 +50,11 @@
 #endif
 
 #include "bbt_config.h"
+#include "bbt_mono.h"
 #include "bbt_stats.h"
 #include "bbt_throttle.h"
 #include "bbt_tset.h"
+#include "bbt_twindow.h"
 
 APLOG_USE_MODULE(bbtoken);
 
@@ -59,14 +68,15 @@ APLOG_USE_MODULE(bbtoken);
 #define BBT_THROTTLE_RING (BBT_THROTTLE_WINDOW_MAX + 2)
 
 typedef struct {
-    apr_time_t end; /* 0: a free entry */
+    apr_int64_t end; /* monotonic (bbt_twindow.h); 0: a free entry */
     apr_uint32_t count;
     unsigned char klen;
     unsigned char key[BBT_THROTTLE_KEY_MAX];
 } bbt_tentry_t;
 
 typedef struct {
-    apr_int64_t sec; /* the second the throttles counted here end */
+    apr_int64_t sec; /* the second the throttles counted here end
+                      * (bbt_twindow_second) */
     apr_uint32_t n;
 } bbt_tslot_t;
 
@@ -92,7 +102,7 @@ static struct {
 static __thread struct {
     unsigned char key[BBT_THROTTLE_KEY_MAX];
     unsigned int klen; /* 0: none */
-    apr_time_t end;
+    apr_int64_t end;
 } bbt_throttle_seen;
 
 void bbt_throttle_pre_config(apr_pool_t *pconf)
@@ -255,15 +265,6 @@ static unsigned int bbt_throttle_key(const request_rec *r,
     return len;
 }
 
-/* Whether a window that ends at end is open at now.  One that would end
- * more than a window from now opened in what is now the future: the clock
- * was set back since.  It is over, as after a restart, rather than
- * stretched by the step (hours of 429 with a Retry-After to match). */
-static int bbt_throttle_open(apr_time_t end, apr_time_t now)
-{
-    return now < end && end - now <= apr_time_from_sec(bbt_throttle.window);
-}
-
 /* The one test of whether an entry's address is being answered 429. */
 static int bbt_throttle_held(apr_uint32_t count)
 {
@@ -294,14 +295,14 @@ static bbt_tentry_t *bbt_throttle_find(const unsigned char *key,
  * them (an IPv6 /48 has 65536 /64s) could have a guesser forgotten at the
  * price of one failure per entry rather than of BBTokenThrottleFailures.
  * The lock held. */
-static bbt_tentry_t *bbt_throttle_room(apr_size_t set, apr_time_t now)
+static bbt_tentry_t *bbt_throttle_room(apr_size_t set, apr_int64_t now)
 {
     bbt_tentry_t *e = bbt_throttle.table + set * BBT_THROTTLE_WAYS;
     bbt_tentry_t *soonest = NULL, *held = NULL;
     int i;
 
     for (i = 0; i < BBT_THROTTLE_WAYS; i++) {
-        if (!bbt_throttle_open(e[i].end, now)) {
+        if (!bbt_twindow_open(e[i].end, now)) {
             return &e[i];
         }
         if (bbt_throttle_held(e[i].count)) {
@@ -338,7 +339,7 @@ int bbt_throttle_gate(request_rec *r, int token)
     unsigned char key[BBT_THROTTLE_KEY_MAX];
     unsigned int klen;
     apr_size_t set;
-    apr_time_t now;
+    apr_int64_t now;
     bbt_tentry_t e, *found;
     apr_int64_t secs;
 
@@ -347,9 +348,9 @@ int bbt_throttle_gate(request_rec *r, int token)
         return OK;
     }
     /* The clock is read only for a request the throttle looks at. */
-    now = apr_time_now();
+    now = bbt_mono_now();
     found = bbt_throttle_find(key, klen, set);
-    if (found && bbt_throttle_open(found->end, now)) {
+    if (found && bbt_twindow_open(found->end, now)) {
         e = *found;
     } else {
         found = NULL;
@@ -362,7 +363,7 @@ int bbt_throttle_gate(request_rec *r, int token)
         }
         return OK;
     }
-    secs = (e.end - now + APR_USEC_PER_SEC - 1) / APR_USEC_PER_SEC;
+    secs = bbt_twindow_left(e.end, now);
     apr_table_setn(r->err_headers_out, "Retry-After",
                    apr_psprintf(r->pool, "%" APR_INT64_T_FMT, secs));
     ap_custom_response(r, HTTP_TOO_MANY_REQUESTS,
@@ -381,9 +382,9 @@ int bbt_throttle_gate(request_rec *r, int token)
 
 /* One more throttled client until end (delta 1), or one fewer (-1: it
  * was pushed out).  The lock held. */
-static void bbt_throttle_ring_add(apr_time_t end, int delta)
+static void bbt_throttle_ring_add(apr_int64_t end, int delta)
 {
-    apr_int64_t sec = apr_time_sec(end - 1) + 1;
+    apr_int64_t sec = bbt_twindow_second(end);
     bbt_tslot_t *slot = &bbt_throttle.ring[sec % BBT_THROTTLE_RING];
 
     if (slot->sec != sec) {
@@ -402,7 +403,7 @@ void bbt_throttle_failed(request_rec *r)
     unsigned char key[BBT_THROTTLE_KEY_MAX];
     unsigned int klen;
     apr_size_t set;
-    apr_time_t now = apr_time_now();
+    apr_int64_t now = bbt_mono_now();
     bbt_tentry_t e, *slot;
 
     if (!bbt_throttle_applies(r) ||
@@ -410,7 +411,7 @@ void bbt_throttle_failed(request_rec *r)
         return;
     }
     if (bbt_throttle_seen.klen == klen &&
-        bbt_throttle_open(bbt_throttle_seen.end, now) &&
+        bbt_twindow_open(bbt_throttle_seen.end, now) &&
         memcmp(bbt_throttle_seen.key, key, klen) == 0) {
         return;
     }
@@ -418,17 +419,17 @@ void bbt_throttle_failed(request_rec *r)
         return;
     }
     slot = bbt_throttle_find(key, klen, set);
-    if (!slot || !bbt_throttle_open(slot->end, now)) {
+    if (!slot || !bbt_twindow_open(slot->end, now)) {
         if (!slot) {
             slot = bbt_throttle_room(set, now);
-            if (bbt_throttle_open(slot->end, now) &&
+            if (bbt_twindow_open(slot->end, now) &&
                 bbt_throttle_held(slot->count)) {
                 bbt_throttle_ring_add(slot->end, -1);
             }
         }
         memcpy(slot->key, key, klen);
         slot->klen = (unsigned char)klen;
-        slot->end = now + apr_time_from_sec(bbt_throttle.window);
+        slot->end = bbt_twindow_end(now, bbt_throttle.window);
         slot->count = 0;
     }
     if (slot->count < APR_UINT32_MAX) {
@@ -448,10 +449,10 @@ void bbt_throttle_failed(request_rec *r)
         /* Once per window: the line fail2ban's filter also knows. */
         ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
                       "BBT505: client %s throttled: %u failed logins in %d "
-                      "s; its passwords are answered 429 for %" APR_TIME_T_FMT
+                      "s; its passwords are answered 429 for %" APR_INT64_T_FMT
                       " s",
                       r->useragent_ip, e.count, bbt_throttle.window,
-                      apr_time_sec(e.end - now + APR_USEC_PER_SEC - 1));
+                      bbt_twindow_left(e.end, now));
     }
 }
 
@@ -469,11 +470,9 @@ void bbt_throttle_gauge(void)
     if (apr_global_mutex_lock(bbt_throttle.mutex) != APR_SUCCESS) {
         return;
     }
-    now = apr_time_sec(apr_time_now());
+    now = bbt_mono_now();
     for (i = 0; i < BBT_THROTTLE_RING; i++) {
-        /* As bbt_throttle_open: past the window, the clock went back. */
-        if (bbt_throttle.ring[i].sec > now &&
-            bbt_throttle.ring[i].sec <= now + bbt_throttle.window + 1) {
+        if (bbt_twindow_second_open(bbt_throttle.ring[i].sec, now)) {
             total += bbt_throttle.ring[i].n;
         }
     }
