@@ -21,7 +21,7 @@ use BBT::Clock qw(clock_preload);
 use BBT::Cache qw(log_mark wait_log);
 
 my $FAILS = 2;
-my $WINDOW = 20;
+my $WINDOW = 8;
 my $AHEAD = $WINDOW + 3600;
 my $BACK = 3 * 3600;
 
