@@ -2,12 +2,13 @@
  * notify: tell owners about their tokens by mail, for cron.  Each notice
  * goes out once to each of its recipients (bbtoken_notice_copies records
  * each copy, only after sendmail said yes, and bbtoken_notices the notice
- * once every recipient who can be mailed has one): an expiry 30 days and 7 days
- * ahead and the expiry itself, a revocation or a rotation by an administrator,
- * a revocation as leaked or for not being used, and a warning before an unused
- * token is revoked. With the policy's revoke_unused_after set it also revokes
- * the unused tokens whose warning is at least BBTOKEN_UNUSED_NOTICE old.  One
- * message per owner per run, composed by mail.c.  A project's or a repository's
+ * once every recipient who can be mailed has one): an expiry 30 days and
+ * 7 days ahead and the expiry itself, a revocation or a rotation by an
+ * administrator, a revocation as leaked or for not being used, and a
+ * warning before an unused token is revoked.  With the policy's
+ * revoke_unused_after set it also revokes the unused tokens whose warning
+ * is at least BBTOKEN_UNUSED_NOTICE old (notify_unused.c).  One message
+ * per owner per run, composed by mail.c.  A project's or a repository's
  * token has no owner: its notices go to the project's admins (a
  * PROJECT_ADMIN grant, or the owner of a personal project) who are active.
  */
@@ -27,6 +28,10 @@
  * the warning of an earlier spell. */
 #define BBTOKEN_COPY_COUNTS(kind, idle)                                        \
     "(" kind " <> 'unused' OR c.sent_at >= " idle ")"
+/* ... for a row of the notices due (n), and for a notice named by the
+ * statement that tells it (x, its token t). */
+#define BBTOKEN_NOTE_COPY_COUNTS BBTOKEN_COPY_COUNTS("n.kind", "n.at")
+#define BBTOKEN_TOLD_COPY_COUNTS BBTOKEN_COPY_COUNTS("x.kind", BBTOKEN_IDLE)
 
 /* Every notice due, one row each, by owner.  Expiry: the stage a token is
  * in now, unless it was created inside it (a 20-day token gets no 30-day
@@ -110,17 +115,14 @@
 static const char bbtoken_notes_sql[] = BBTOKEN_NOTES
     " WHERE NOT EXISTS (SELECT 1 FROM bbtoken_notice_copies c"
     " WHERE c.token_id = n.id AND c.kind = n.kind AND c.user_id = u.id"
-    " AND " BBTOKEN_COPY_COUNTS(
-        "n.kind",
-        "n.at") ")"
-                " ORDER BY u.id, CASE WHEN u.id IS NULL THEN t.project_key END,"
-                " CASE WHEN u.id IS NULL THEN t.repo_slug END,"
-                " CASE WHEN n.event = 'revoked_leaked' THEN 0"
-                " WHEN n.event IN ('revoked', 'rotated') THEN 1"
-                " WHEN n.event = 'revoked_unused' THEN 2"
-                " WHEN n.kind = 'expired' THEN 3 WHEN n.kind = 'expires_7d' "
-                "THEN 4"
-                " WHEN n.kind = 'expires_30d' THEN 5 ELSE 6 END, n.id";
+    " AND " BBTOKEN_NOTE_COPY_COUNTS ")"
+    " ORDER BY u.id, CASE WHEN u.id IS NULL THEN t.project_key END,"
+    " CASE WHEN u.id IS NULL THEN t.repo_slug END,"
+    " CASE WHEN n.event = 'revoked_leaked' THEN 0"
+    " WHEN n.event IN ('revoked', 'rotated') THEN 1"
+    " WHEN n.event = 'revoked_unused' THEN 2"
+    " WHEN n.kind = 'expired' THEN 3 WHEN n.kind = 'expires_7d' THEN 4"
+    " WHEN n.kind = 'expires_30d' THEN 5 ELSE 6 END, n.id";
 /* By notice, for telling those whose recipients have their copies, or
  * nobody could be mailed: a notice's recipients in a row. */
 static const char bbtoken_settle_sql[] = BBTOKEN_NOTES " ORDER BY n.id, n.kind";
@@ -282,24 +284,17 @@ static int bbtoken_notices_told(bbtoken_notify_t *n, bbtoken_notices_t *b)
         " JOIN bbtoken_tokens t ON t.id = x.id"
         " LEFT JOIN bbtoken_notice_copies c ON c.token_id = x.id"
         " AND c.kind = x.kind AND c.user_id = x.uid"
-        " AND " BBTOKEN_COPY_COUNTS(
-            "x.kind",
-            BBTOKEN_IDLE) "),"
-                          " told AS (INSERT INTO bbtoken_notices (token_id, "
-                          "kind, sent_at,"
-                          " mailed_to) SELECT id, kind, COALESCE(max(sent_at), "
-                          "now()),"
-                          " string_agg(mailed_to, ', ' ORDER BY sent_at, "
-                          "mailed_to)"
-                          " FROM x GROUP BY id, kind"
-                          " HAVING bool_and(uid IS NULL OR copied IS NOT NULL)"
-                          " ON CONFLICT (token_id, kind) DO UPDATE"
-                          " SET sent_at = EXCLUDED.sent_at, mailed_to = "
-                          "EXCLUDED.mailed_to"
-                          " RETURNING token_id, kind)"
-                          " DELETE FROM bbtoken_notice_copies c USING told"
-                          " WHERE c.token_id = told.token_id AND c.kind = "
-                          "told.kind",
+        " AND " BBTOKEN_TOLD_COPY_COUNTS "),"
+        " told AS (INSERT INTO bbtoken_notices (token_id, kind, sent_at,"
+        " mailed_to) SELECT id, kind, COALESCE(max(sent_at), now()),"
+        " string_agg(mailed_to, ', ' ORDER BY sent_at, mailed_to)"
+        " FROM x GROUP BY id, kind"
+        " HAVING bool_and(uid IS NULL OR copied IS NOT NULL)"
+        " ON CONFLICT (token_id, kind) DO UPDATE"
+        " SET sent_at = EXCLUDED.sent_at, mailed_to = EXCLUDED.mailed_to"
+        " RETURNING token_id, kind)"
+        " DELETE FROM bbtoken_notice_copies c USING told"
+        " WHERE c.token_id = told.token_id AND c.kind = told.kind",
         NULL);
 }
 
@@ -484,9 +479,10 @@ static int bbtoken_notify_owner(bbtoken_notify_t *n, const PGresult *res,
 }
 
 /* The notices due, two cursors over one snapshot, which outlive its
- * transaction: notify records each message's notices as it goes, and
- * reads them by owner a group at a time, and then, to settle those
- * nobody could be mailed, by notice.  The server holds the rows. */
+ * transaction: notify records each message's copies as it goes, and
+ * reads them by owner a group at a time, and then, to tell those whose
+ * copies are all sent or that nobody could be mailed, by notice.  The
+ * server holds the rows. */
 static int bbtoken_notes_body(bbtoken_ctx_t *ctx, void *arg)
 {
     const bbtoken_notify_t *n = arg;
