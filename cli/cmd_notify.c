@@ -1,11 +1,13 @@
 /*
  * notify: tell owners about their tokens by mail, for cron.  Each notice
- * goes out once (bbtoken_notices records it, only after sendmail said
- * yes): an expiry 30 days and 7 days ahead and the expiry itself, a
- * revocation or a rotation by an administrator, a revocation as leaked or
- * for not being used, and a warning before an unused token is revoked.
- * With the policy's revoke_unused_after set it also revokes the unused
- * tokens whose warning is at least BBTOKEN_UNUSED_NOTICE old.  One message
+ * goes out once to each of its recipients (bbtoken_notice_copies records
+ * each copy, only after sendmail said yes, and bbtoken_notices the notice
+ * once every recipient who can be mailed has one): an expiry 30 days and
+ * 7 days ahead and the expiry itself, a revocation or a rotation by an
+ * administrator, a revocation as leaked or for not being used, and a
+ * warning before an unused token is revoked.  With the policy's
+ * revoke_unused_after set it also revokes the unused tokens whose warning
+ * is at least BBTOKEN_UNUSED_NOTICE old (notify_unused.c).  One message
  * per owner per run, composed by mail.c.  A project's or a repository's
  * token has no owner: its notices go to the project's admins (a
  * PROJECT_ADMIN grant, or the owner of a personal project) who are active.
@@ -18,31 +20,18 @@
 
 #include "db.h"
 #include "mail.h"
+#include "notify.h"
 
 #define BBTOKEN_SENDMAIL_DEFAULT "/usr/sbin/sendmail"
-/* How long before its revocation an unused token's owner is warned, and
- * the least time between the warning and the revocation. */
-#define BBTOKEN_UNUSED_NOTICE "interval '7 days'"
-
-/* Live tokens idle since: the last use, or the creation. */
-#define BBTOKEN_IDLE "COALESCE(t.last_authenticated, t.created_at)"
-
-/* Who a token is for messages: its owner's name, or project:KEY or
- * repo:KEY/slug. */
-#define BBTOKEN_HOLDER_NAME                                                    \
-    "COALESCE((SELECT o.name FROM bbtoken_users o WHERE o.id = t.user_id),"    \
-    " bbtoken_scope_name(t.project_key, t.repo_slug))"
-
-/* Unused tokens due for revocation: idle for the policy's time, and warned
- * (after their last use) at least BBTOKEN_UNUSED_NOTICE ago.  t is the
- * token, p the policy. */
-#define BBTOKEN_UNUSED_DUE                                                     \
-    " p.revoke_unused_after IS NOT NULL AND t.revoked_at IS NULL"              \
-    " AND (t.expires_at IS NULL OR t.expires_at > now())"                      \
-    " AND " BBTOKEN_IDLE " + p.revoke_unused_after <= now()"                   \
-    " AND EXISTS (SELECT 1 FROM bbtoken_notices n WHERE n.token_id = t.id"     \
-    " AND n.kind = 'unused' AND n.sent_at >= " BBTOKEN_IDLE                    \
-    " AND n.sent_at <= now() - " BBTOKEN_UNUSED_NOTICE ")"
+/* A copy (alias c) of a notice of this kind counts as sent, unless it is of
+ * an unused token's warning and older than the token's idle spell (idle):
+ * the warning of an earlier spell. */
+#define BBTOKEN_COPY_COUNTS(kind, idle)                                        \
+    "(" kind " <> 'unused' OR c.sent_at >= " idle ")"
+/* ... for a row of the notices due (n), and for a notice named by the
+ * statement that tells it (x, its token t). */
+#define BBTOKEN_NOTE_COPY_COUNTS BBTOKEN_COPY_COUNTS("n.kind", "n.at")
+#define BBTOKEN_TOLD_COPY_COUNTS BBTOKEN_COPY_COUNTS("x.kind", BBTOKEN_IDLE)
 
 /* Every notice due, one row each, by owner.  Expiry: the stage a token is
  * in now, unless it was created inside it (a 20-day token gets no 30-day
@@ -121,8 +110,12 @@
     " WHERE n.user_id IS NULL AND u.active AND g.project_key = t.project_key"  \
     " AND g.permission = 'PROJECT_ADMIN') u ON true"
 /* By owner, for the messages: one owner's rows in a row, in the order
- * their message lists them. */
+ * their message lists them; not the copies already sent (a run before was
+ * stopped, or sendmail refused another recipient's). */
 static const char bbtoken_notes_sql[] = BBTOKEN_NOTES
+    " WHERE NOT EXISTS (SELECT 1 FROM bbtoken_notice_copies c"
+    " WHERE c.token_id = n.id AND c.kind = n.kind AND c.user_id = u.id"
+    " AND " BBTOKEN_NOTE_COPY_COUNTS ")"
     " ORDER BY u.id, CASE WHEN u.id IS NULL THEN t.project_key END,"
     " CASE WHEN u.id IS NULL THEN t.repo_slug END,"
     " CASE WHEN n.event = 'revoked_leaked' THEN 0"
@@ -130,8 +123,8 @@ static const char bbtoken_notes_sql[] = BBTOKEN_NOTES
     " WHEN n.event = 'revoked_unused' THEN 2"
     " WHEN n.kind = 'expired' THEN 3 WHEN n.kind = 'expires_7d' THEN 4"
     " WHEN n.kind = 'expires_30d' THEN 5 ELSE 6 END, n.id";
-/* By notice, for settling those nobody could be mailed: a notice's
- * recipients in a row. */
+/* By notice, for telling those whose recipients have their copies, or
+ * nobody could be mailed: a notice's recipients in a row. */
 static const char bbtoken_settle_sql[] = BBTOKEN_NOTES " ORDER BY n.id, n.kind";
 
 enum {
@@ -189,34 +182,50 @@ static int bbtoken_notify_mailable(const PGresult *res, int row)
            bbtoken_mail_addr_ok(bbtoken_get(res, row, BBTOKEN_N_EMAIL, NULL));
 }
 
-/* Notices to record, as two array literals of count elements so far:
- * their ids and their kinds.  Ids are 12 digits and kinds fixed words
- * (the schema's CHECKs), so they need no quoting, and 16 bytes an
- * element is room for either. */
+/* Notices (or their copies) to record, as three array literals of count
+ * elements so far: their ids, their kinds and their recipients' user ids
+ * (NULL: none).  Ids are 12 digits, kinds fixed words (the schema's
+ * CHECKs) and user ids numbers, so they need no quoting, and
+ * BBTOKEN_ELEM bytes an element is room for any. */
+#define BBTOKEN_ELEM 24
 typedef struct {
-    char *ids, *kinds;
-    size_t cap, li, lk;
+    char *ids, *kinds, *uids;
+    size_t cap, li, lk, lu;
     int count;
 } bbtoken_notices_t;
 
-/* Room for max notices.  0, or an exit status after reporting. */
-static int bbtoken_notices_init(bbtoken_notices_t *b, int max)
+/* Room for more elements.  0, or an exit status after reporting. */
+static int bbtoken_notices_room(bbtoken_notices_t *b, int more)
 {
-    memset(b, 0, sizeof(*b));
-    b->cap = (size_t)max * 16 + 3;
-    b->ids = malloc(b->cap);
-    b->kinds = malloc(b->cap);
-    if (!b->ids || !b->kinds) {
-        free(b->ids);
-        free(b->kinds);
-        return bbtoken_fail("out of memory");
+    size_t need = ((size_t)b->count + (size_t)more) * BBTOKEN_ELEM + 3;
+    char **buf[3] = {&b->ids, &b->kinds, &b->uids};
+    char *p;
+    int i;
+
+    if (need <= b->cap) {
+        return 0;
     }
+    need *= 2;
+    for (i = 0; i < 3; i++) {
+        if (!(p = realloc(*buf[i], need))) {
+            return bbtoken_fail("out of memory");
+        }
+        *buf[i] = p;
+    }
+    b->cap = need;
     return 0;
 }
 
-/* Add row's notice. */
+/* Room for max elements.  0, or an exit status after reporting. */
+static int bbtoken_notices_init(bbtoken_notices_t *b, int max)
+{
+    memset(b, 0, sizeof(*b));
+    return bbtoken_notices_room(b, max);
+}
+
+/* Add row's notice, to the recipient uid ("NULL": none). */
 static void bbtoken_notices_add(bbtoken_notices_t *b, const PGresult *res,
-                                int row)
+                                int row, const char *uid)
 {
     char sep = b->count++ ? ',' : '{';
 
@@ -224,38 +233,79 @@ static void bbtoken_notices_add(bbtoken_notices_t *b, const PGresult *res,
                               PQgetvalue(res, row, BBTOKEN_N_ID));
     b->lk += (size_t)snprintf(b->kinds + b->lk, b->cap - b->lk, "%c%s", sep,
                               PQgetvalue(res, row, BBTOKEN_N_KIND));
+    b->lu +=
+        (size_t)snprintf(b->uids + b->lu, b->cap - b->lu, "%c%s", sep, uid);
 }
 
-/* Record the notices as told, mailed to `to` (NULL: settled, told
- * without mail), and empty b.  Tokens purged meanwhile are left out. */
-static int bbtoken_notices_record(bbtoken_notify_t *n, bbtoken_notices_t *b,
-                                  const char *to)
+/* Run sql over the array literals (its $1 to $3) and, unless NULL, p4,
+ * and empty b.  0, or an exit status after reporting. */
+static int bbtoken_notices_exec(bbtoken_notify_t *n, bbtoken_notices_t *b,
+                                const char *sql, const char *p4)
 {
-    const char *params[3] = {b->ids, b->kinds, to};
+    const char *params[4] = {b->ids, b->kinds, b->uids, p4};
     long rows;
 
     snprintf(b->ids + b->li, b->cap - b->li, "%s", b->count ? "}" : "{}");
     snprintf(b->kinds + b->lk, b->cap - b->lk, "%s", b->count ? "}" : "{}");
+    snprintf(b->uids + b->lu, b->cap - b->lu, "%s", b->count ? "}" : "{}");
     b->count = 0;
-    b->li = b->lk = 0;
-    return bbtoken_exec_rows(
-        n->ctx, "recording the notices",
-        "INSERT INTO bbtoken_notices (token_id, kind, mailed_to)"
-        " SELECT x.id, x.kind, $3::text FROM unnest($1::text[], $2::text[])"
-        " AS x(id, kind) WHERE EXISTS (SELECT 1 FROM bbtoken_tokens t"
-        " WHERE t.id = x.id)"
-        " ON CONFLICT (token_id, kind) DO UPDATE"
+    b->li = b->lk = b->lu = 0;
+    return bbtoken_exec_rows(n->ctx, "recording the notices", sql, p4 ? 4 : 3,
+                             params, &rows);
+}
+
+/* Record the copies mailed to address to.  Tokens purged meanwhile are
+ * left out; a copy of an earlier idle spell's warning is written over. */
+static int bbtoken_copies_record(bbtoken_notify_t *n, bbtoken_notices_t *b,
+                                 const char *to)
+{
+    return bbtoken_notices_exec(
+        n, b,
+        "INSERT INTO bbtoken_notice_copies (token_id, kind, user_id,"
+        " mailed_to) SELECT x.id, x.kind, x.uid, $4::text"
+        " FROM unnest($1::text[], $2::text[], $3::bigint[]) AS x(id, kind, uid)"
+        " WHERE EXISTS (SELECT 1 FROM bbtoken_tokens t WHERE t.id = x.id)"
+        " ON CONFLICT (token_id, kind, user_id) DO UPDATE"
         " SET sent_at = now(), mailed_to = EXCLUDED.mailed_to",
-        3, params, &rows);
+        to);
+}
+
+/* Record as told each notice whose listed recipients all have their copy
+ * (one listed as NULL needs none: nobody could be mailed), with every
+ * address it went to and the time of the last copy, and delete its
+ * copies.  Tokens purged meanwhile are left out. */
+static int bbtoken_notices_told(bbtoken_notify_t *n, bbtoken_notices_t *b)
+{
+    return bbtoken_notices_exec(
+        n, b,
+        "WITH x AS (SELECT x.id, x.kind, x.uid, c.user_id AS copied,"
+        " c.sent_at, c.mailed_to FROM unnest($1::text[], $2::text[],"
+        " $3::bigint[]) AS x(id, kind, uid)"
+        " JOIN bbtoken_tokens t ON t.id = x.id"
+        " LEFT JOIN bbtoken_notice_copies c ON c.token_id = x.id"
+        " AND c.kind = x.kind AND c.user_id = x.uid"
+        " AND " BBTOKEN_TOLD_COPY_COUNTS "),"
+        " told AS (INSERT INTO bbtoken_notices (token_id, kind, sent_at,"
+        " mailed_to) SELECT id, kind, COALESCE(max(sent_at), now()),"
+        " string_agg(mailed_to, ', ' ORDER BY sent_at, mailed_to)"
+        " FROM x GROUP BY id, kind"
+        " HAVING bool_and(uid IS NULL OR copied IS NOT NULL)"
+        " ON CONFLICT (token_id, kind) DO UPDATE"
+        " SET sent_at = EXCLUDED.sent_at, mailed_to = EXCLUDED.mailed_to"
+        " RETURNING token_id, kind)"
+        " DELETE FROM bbtoken_notice_copies c USING told"
+        " WHERE c.token_id = told.token_id AND c.kind = told.kind",
+        NULL);
 }
 
 static void bbtoken_notices_free(bbtoken_notices_t *b)
 {
     free(b->ids);
     free(b->kinds);
+    free(b->uids);
 }
 
-/* Notices a statement settles. */
+/* Notices a statement tells (a notice's copies go in one). */
 #define BBTOKEN_SETTLE_BATCH 1000
 
 /* 1 if rows a and b of res are one notice (to several recipients). */
@@ -267,17 +317,19 @@ static int bbtoken_notify_notice_same(const PGresult *res, int a, int b)
                   PQgetvalue(res, b, BBTOKEN_N_KIND)) == 0;
 }
 
-/* Settle, as told without mail, the notices of owners who cannot be
- * mailed, unless someone else is to be told the same notice (a project's
- * token has several admins): then whether it is told is that mail's to
- * say, and a mail sendmail refused is sent again next run.  The notices
- * come by notice from the run's snapshot (bbtoken_settle), after every
- * owner was tried. */
+/* Tell the notices whose recipients have their copies: each of those who
+ * can be mailed (a project's token has several admins; those who cannot
+ * be mailed need none), or nobody, when none can (settled: told without
+ * mail).  A copy sendmail refused, or a run stopped midway, leaves its
+ * notice due: the next run sends the copies missing.  The notices come by
+ * notice from the run's snapshot (bbtoken_settle), after every owner was
+ * tried, each with all its recipients, and whether each has a copy is
+ * read as the statement runs. */
 static int bbtoken_notify_settle(bbtoken_notify_t *n)
 {
     bbtoken_notices_t b;
     bbtoken_groups_t g;
-    int more = 0, first, end, i, rc;
+    int more = 0, first, end, i, count, rc;
 
     if ((rc = bbtoken_notices_init(&b, BBTOKEN_SETTLE_BATCH))) {
         return rc;
@@ -285,17 +337,25 @@ static int bbtoken_notify_settle(bbtoken_notify_t *n)
     bbtoken_groups_init(&g, n->ctx, "finding the notices due", "bbtoken_settle",
                         bbtoken_notify_notice_same);
     while (rc == 0 && (more = bbtoken_groups_next(&g, &first, &end)) > 0) {
-        for (i = first; i < end && !bbtoken_notify_mailable(g.res, i); i++) {
+        if ((rc = bbtoken_notices_room(&b, end - first))) {
+            break;
         }
-        if (i == end) {
-            bbtoken_notices_add(&b, g.res, first);
+        count = b.count;
+        for (i = first; i < end; i++) {
+            if (bbtoken_notify_mailable(g.res, i)) {
+                bbtoken_notices_add(&b, g.res, i,
+                                    PQgetvalue(g.res, i, BBTOKEN_N_UID));
+            }
         }
-        if (b.count == BBTOKEN_SETTLE_BATCH) {
-            rc = bbtoken_notices_record(n, &b, NULL);
+        if (b.count == count) {
+            bbtoken_notices_add(&b, g.res, first, "NULL");
+        }
+        if (b.count >= BBTOKEN_SETTLE_BATCH) {
+            rc = bbtoken_notices_told(n, &b);
         }
     }
     if (rc == 0 && more == 0 && b.count) {
-        rc = bbtoken_notices_record(n, &b, NULL);
+        rc = bbtoken_notices_told(n, &b);
     }
     bbtoken_groups_close(&g);
     bbtoken_notices_free(&b);
@@ -410,122 +470,19 @@ static int bbtoken_notify_owner(bbtoken_notify_t *n, const PGresult *res,
     printf("mailed %s <%s>: %d notice%s\n", user, to, count, s);
     if ((rc = bbtoken_notices_init(&b, count)) == 0) {
         for (i = first; i < end; i++) {
-            bbtoken_notices_add(&b, res, i);
+            bbtoken_notices_add(&b, res, i, PQgetvalue(res, i, BBTOKEN_N_UID));
         }
-        rc = bbtoken_notices_record(n, &b, to);
+        rc = bbtoken_copies_record(n, &b, to);
         bbtoken_notices_free(&b);
     }
     return rc;
 }
 
-/* Tokens a revocation's transaction revokes at most: a big site's first
- * run holds a batch in memory and in locks, not every token due. */
-#define BBTOKEN_UNUSED_BATCH "1000"
-
-/* A batch's statement, the last id revoked before it, and what it
- * returned. */
-typedef struct {
-    const char *sql;
-    const char *after;
-    PGresult *res;
-} bbtoken_unused_t;
-
-static int bbtoken_unused_body(bbtoken_ctx_t *ctx, void *arg)
-{
-    bbtoken_unused_t *u = arg;
-    PGresult *res;
-
-    /* A try before this one returned rows that it did not commit. */
-    PQclear(u->res);
-    u->res = NULL;
-    if (!(res = bbtoken_exec(ctx, "revoking unused tokens",
-                             "SELECT set_config('bbtoken.revoke_reason',"
-                             " 'unused', true)",
-                             0, NULL))) {
-        return BBTOKEN_EXIT_FAIL;
-    }
-    PQclear(res);
-    u->res = bbtoken_exec(ctx, "revoking unused tokens", u->sql, 1, &u->after);
-    return u->res ? 0 : BBTOKEN_EXIT_FAIL;
-}
-
-static void bbtoken_unused_print(const bbtoken_notify_t *n, const PGresult *res)
-{
-    int i;
-
-    for (i = 0; i < PQntuples(res); i++) {
-        printf("%s %s of %s (\"%s\"): unused since %s\n",
-               n->dry_run ? "would revoke" : "revoked", PQgetvalue(res, i, 0),
-               PQgetvalue(res, i, 1), PQgetvalue(res, i, 2),
-               PQgetvalue(res, i, 3));
-    }
-}
-
-/* Revoke the unused tokens that are due (dry run: say which would be).
- * The reason makes the audit trigger write 'revoked_unused'. */
-static int bbtoken_notify_revoke(bbtoken_notify_t *n)
-{
-    static const char cols[] =
-        " t.id, " BBTOKEN_HOLDER_NAME ", t.name,"
-        " to_char(" BBTOKEN_IDLE " AT TIME ZONE 'UTC', " BBTOKEN_ISO ")";
-    char sql[2048], after[64] = "";
-    bbtoken_unused_t u = {sql, after, NULL};
-    const bbtoken_tx_t tx = {"revoking unused tokens", "BEGIN", NULL,
-                             bbtoken_unused_body, &u};
-    bbtoken_stream_t s;
-    int more, rows;
-
-    if (n->dry_run) {
-        snprintf(sql, sizeof(sql),
-                 "SELECT%s FROM bbtoken_tokens t, bbtoken_policy p"
-                 " WHERE%s ORDER BY t.id",
-                 cols, BBTOKEN_UNUSED_DUE);
-        if (bbtoken_stream_open(n->ctx, &s, "finding unused tokens", sql, 0,
-                                NULL, 0)) {
-            return BBTOKEN_EXIT_FAIL;
-        }
-        while ((more = bbtoken_stream_next(&s)) > 0) {
-            bbtoken_unused_print(n, s.res);
-        }
-        return bbtoken_stream_close(&s, more < 0 ? BBTOKEN_EXIT_FAIL : 0);
-    }
-    /* A batch at a time, the lowest ids first (keyset: after the last id
-     * revoked), each batch its own transaction: a run stopped midway
-     * keeps the batches it committed, whose owners are told from the
-     * audit trail.  Lowest id first, as every revocation of more than one
-     * token (sql/migrations/0024_lock_order.sql): a leak report naming two
-     * of them never waits for this one in a circle.  A token that stops
-     * being due while the batch waits for its lock (used, or revoked by
-     * someone else) is dropped by the lock's recheck before the LIMIT
-     * counts it: the batch takes the next one due instead, so only an
-     * empty batch ends the revoking (t/57-notify-stream). */
-    snprintf(sql, sizeof(sql),
-             "WITH r AS (UPDATE bbtoken_tokens t SET revoked_at = now()"
-             " FROM bbtoken_policy p WHERE t.id IN (SELECT t.id"
-             " FROM bbtoken_tokens t, bbtoken_policy p WHERE%s AND t.id > $1"
-             " ORDER BY t.id LIMIT " BBTOKEN_UNUSED_BATCH " FOR UPDATE OF t)"
-             " AND%s RETURNING%s) SELECT * FROM r ORDER BY 1",
-             BBTOKEN_UNUSED_DUE, BBTOKEN_UNUSED_DUE, cols);
-    do {
-        if (bbtoken_tx(n->ctx, &tx) != 0) {
-            PQclear(u.res);
-            return BBTOKEN_EXIT_FAIL;
-        }
-        bbtoken_unused_print(n, u.res);
-        if ((rows = PQntuples(u.res)) > 0) {
-            snprintf(after, sizeof(after), "%s",
-                     PQgetvalue(u.res, rows - 1, 0));
-        }
-        PQclear(u.res);
-        u.res = NULL;
-    } while (rows > 0);
-    return 0;
-}
-
 /* The notices due, two cursors over one snapshot, which outlive its
- * transaction: notify records each message's notices as it goes, and
- * reads them by owner a group at a time, and then, to settle those
- * nobody could be mailed, by notice.  The server holds the rows. */
+ * transaction: notify records each message's copies as it goes, and
+ * reads them by owner a group at a time, and then, to tell those whose
+ * copies are all sent or that nobody could be mailed, by notice.  The
+ * server holds the rows. */
 static int bbtoken_notes_body(bbtoken_ctx_t *ctx, void *arg)
 {
     const bbtoken_notify_t *n = arg;
@@ -615,7 +572,8 @@ int bbtoken_cmd_notify(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
             return bbtoken_fail("another bbtoken notify is running");
         }
     }
-    if ((rc = bbtoken_notify_revoke(&n)) || (rc = bbtoken_tx(ctx, &notes_tx))) {
+    if ((rc = bbtoken_notify_revoke(ctx, n.dry_run)) ||
+        (rc = bbtoken_tx(ctx, &notes_tx))) {
         return rc;
     }
     bbtoken_groups_init(&g, ctx, "finding the notices due", "bbtoken_notes",

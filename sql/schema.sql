@@ -180,3 +180,8 @@ COMMIT;
 BEGIN;
 \ir migrations/0032_clock_back.sql
 COMMIT;
+
+-- Version 33: each copy of a notice recorded, one per recipient.
+BEGIN;
+\ir migrations/0033_notice_copies.sql
+COMMIT;

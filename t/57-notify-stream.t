@@ -256,7 +256,7 @@ subtest 'killed while sendmail takes a message: nothing lost, that message alone
     my $m = mails($d);
     is(scalar @$m, 10, 'ten messages handed over');
     my @to = map { slurp("$d/$_") =~ /^To: (\S+)$/m ? $1 : '?' } @$m;
-    my %recorded = map { $_ => 1 } split /\n/, $env->psql("SELECT mailed_to FROM bbtoken_notices");
+    my %recorded = map { $_ => 1 } split /\n/, $env->psql("SELECT mailed_to FROM bbtoken_notice_copies");
     is(scalar keys %recorded, 9, 'nine recorded');
     ok((!grep { !$recorded{$_} } @to[0 .. 8]), 'the nine whose mail was taken before');
     ok(!$recorded{ $to[9] }, 'not the one in flight');

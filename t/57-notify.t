@@ -497,7 +497,8 @@ subtest 'a project\'s and a repository\'s tokens: their project\'s admins are to
          'the project\'s token, named with its project');
     like($msg->{body}, qr/^Token "deploy" \(id $k{deploy}\) of repository TEAM\/app\n  expires on/m,
          'the repository\'s, with its repository');
-    is_deeply(notices($k{pipeline}), { expires_7d => 'pa2@example.com' }, 'recorded once');
+    is_deeply(notices($k{pipeline}), { expires_7d => 'pa1@example.com, pa2@example.com' },
+              'recorded once, with both addresses');
     ($rc, $out, $err, $m) = notify();
     ok($rc == 0 && $out eq '' && @$m == 0, 'run again: nothing') or diag "$rc $out $err";
     $env->cli_ok('revoke', '--repo', 'TEAM/app');

@@ -1,0 +1,22 @@
+/*
+ * What `bbtoken notify`'s two halves share: the notices (cmd_notify.c)
+ * and the revocation of unused tokens (notify_unused.c).
+ */
+#ifndef BBTOKEN_NOTIFY_H
+#define BBTOKEN_NOTIFY_H
+
+#include "db.h"
+
+/* How long before its revocation an unused token's owner is warned, and
+ * the least time between the warning and the revocation. */
+#define BBTOKEN_UNUSED_NOTICE "interval '7 days'"
+
+/* Live tokens idle since: the last use, or the creation. */
+#define BBTOKEN_IDLE "COALESCE(t.last_authenticated, t.created_at)"
+
+/* Revoke the unused tokens that are due (dry run: say which would be),
+ * printing a line for each.  The reason makes the audit trigger write
+ * 'revoked_unused'.  0, or an exit status after reporting. */
+int bbtoken_notify_revoke(bbtoken_ctx_t *ctx, int dry_run);
+
+#endif
