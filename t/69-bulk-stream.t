@@ -11,11 +11,9 @@ use FindBin;
 use lib "$FindBin::Bin/lib";
 use Test::More;
 use BBT::Env;
-use BBT::Util qw(run_cmd slurp);
 
 my $env = BBT::Env->new(httpd => 0)->start;
-my $TIME = '/usr/bin/time';
-plan skip_all => "$TIME is not installed" unless -x $TIME;
+plan skip_all => "$BBT::Cli::TIME is not installed" unless -x $BBT::Cli::TIME;
 
 $env->user_add('bulk');
 $env->user_add('other');
@@ -38,27 +36,13 @@ sub add_tokens {
 }
 
 # (peak RSS in kB, exit code, stdout) of bbtoken @args.
-sub peak {
-    my (@args) = @_;
-    my $f = "$env->{dir}/run/time.$$";
-    my ($rc, $out, $err) = run_cmd(cmd => [$TIME, '-f', '%M', '-o', $f, $env->cli_path, '--db',
-                                           $env->superuser_conninfo, @args],
-                                   tmp => "$env->{dir}/run", timeout => 600);
-    my ($kb) = slurp($f) =~ /(\d+)\s*\z/;
-    diag "bbtoken @args: $err" if $rc;
-    return ($kb, $rc, $out);
-}
+sub peak { return ($env->cli_peak({}, @_))[0 .. 2] }
 
-# Peak RSS $kb, against $small kB for a twentieth of the tokens: not half
-# as much again (holding the rows whole, it was 1.6 times as much).  Not
-# under the sanitizers: their quarantine keeps freed memory, so the
-# RSS grows with what was ever allocated.
+# Not half as much again for 20x the tokens (holding the rows whole, it
+# was 1.6 times as much).
 sub rss_ok {
     my ($kb, $small, $what) = @_;
-  SKIP: {
-        skip 'the sanitizers keep freed memory', 1 if $ENV{BBT_SANITIZE};
-        cmp_ok($kb, '<', 1.5 * $small, "$what: peak RSS for 20x the tokens: $kb kB, against $small kB");
-    }
+    $env->rss_below($kb, $small, 1.5, "$what, 20x the tokens");
 }
 
 my $live = "SELECT count(*) FROM bbtoken_tokens WHERE revoked_at IS NULL";
