@@ -3,7 +3,8 @@
 # and revokes each batch in a transaction of its own before printing it,
 # so the CLI's peak memory does not grow with the tokens revoked;
 # `revoke --project` revokes in batches too; each revocation is audited
-# as one; and a revoke of a project or a repository the database knows
+# as one; killed midway it leaves whole batches revoked, and run again it
+# revokes the rest; and a revoke of a project or a repository the database knows
 # nothing of fails, as one of an unknown user or token does.
 use strict;
 use warnings;
@@ -11,6 +12,7 @@ use FindBin;
 use lib "$FindBin::Bin/lib";
 use Test::More;
 use BBT::Env;
+use BBT::Util qw(slurp);
 
 my $env = BBT::Env->new(httpd => 0)->start;
 plan skip_all => "$BBT::Cli::TIME is not installed" unless -x $BBT::Cli::TIME;
@@ -98,12 +100,58 @@ subtest 'list --all --revoke --json: a batch at a time, one document' => sub {
     is($env->psql($live), 0, 'every token revoked');
 };
 
+subtest 'list --all --revoke killed midway: whole batches revoked, run again for the rest' => sub {
+    add_tokens(50_001, 52_500);
+    # The second batch waits for a token another session holds; then the
+    # CLI is killed and its connection ends.
+    my $h = $env->pg_session('holder');
+    $h->send("BEGIN; SELECT id FROM bbtoken_tokens WHERE id = '300000051500' FOR UPDATE;");
+    ok($h->done, 'a session holds a token of the second batch');
+    my $out = "$env->{dir}/run/killed.out";
+    my $pid = fork // die "fork: $!";
+    if (!$pid) {
+        $ENV{PGAPPNAME} = 'bbt-killed';
+        open STDOUT, '>', $out or die "$out: $!";
+        exec $env->cli_path, '--db', $env->superuser_conninfo, 'list', '--all', '--owner', 'bulk', '--revoke'
+            or die "exec: $!";
+    }
+    ok($env->pg_wait_backend('bbt-killed', "wait_event_type = 'Lock'"), 'the CLI waits in its second batch');
+    kill 'KILL', $pid;
+    waitpid($pid, 0);
+    $env->psql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'bbt-killed'",
+               db => 'postgres');
+    my $gone = 0;
+    for (1 .. 1200) {
+        last if $gone = $env->psql("SELECT count(*) = 0 FROM pg_stat_activity"
+                                   . " WHERE application_name = 'bbt-killed'", db => 'postgres') eq 't';
+        select undef, undef, undef, 0.05;
+    }
+    ok($gone, 'its connection ended');
+    $h->send('ROLLBACK;');
+    ok($h->done, 'the token let go');
+    $h->finish;
+    my @printed = map { /^(3000000\d{5})\s/ ? $1 : () } split /\n/, slurp($out);
+    is(scalar @printed, 1_000, 'the first batch printed');
+    my $range = "id BETWEEN '300000050001' AND '300000052500'";
+    is($env->psql("SELECT string_agg(id, ' ' ORDER BY id) FROM bbtoken_tokens"
+                  . " WHERE $range AND revoked_at IS NOT NULL"), join(' ', sort @printed),
+       'those revoked, and only those');
+    is($env->psql("SELECT count(*) FROM bbtoken_tokens t WHERE $range AND (t.revoked_at IS NOT NULL)"
+                  . " <> EXISTS (SELECT 1 FROM bbtoken_audit a WHERE a.token_id = t.id AND a.event = 'revoked')"),
+       0, 'each token revoked and audited, or neither');
+    $env->cli_is('db check: the lookup table agrees', ['db', 'check'], 0);
+    $env->cli_is('run again', ['list', '--all', '--owner', 'bulk', '--revoke'], 0,
+                 stdout => qr/\nrevoked 1500 tokens\n\z/);
+    is($env->psql("$live AND $range"), 0, 'every token revoked');
+};
+
 subtest 'revoke --project: in batches, every one' => sub {
     add_tokens(30_001, 32_500, project => 'BULK');
     $env->cli_is('revoke --project', ['revoke', '--project', 'BULK'], 0,
                  stdout => qr/^revoked 2500 tokens of project BULK$/);
     is($env->psql($live), 0, 'every token revoked');
-    is($env->psql("SELECT count(*) FROM bbtoken_audit WHERE event = 'revoked' AND token_id > '300000030000'"),
+    is($env->psql("SELECT count(*) FROM bbtoken_audit WHERE event = 'revoked'"
+                  . " AND token_id BETWEEN '300000030001' AND '300000032500'"),
        2_500, 'each audited');
     $env->cli_is('again', ['revoke', '--project', 'BULK'], 0,
                  stdout => qr/^revoked 0 tokens of project BULK$/);
