@@ -6,6 +6,7 @@
  * (--dry-run: only what would be revoked).
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <jansson.h>
@@ -85,13 +86,46 @@ static const bbtoken_column_t bbtoken_inv_cols[] = {
     {"LAST USED", 20, BBTOKEN_COL_VALUE, BBT_INV_LAST, 0, "never"},
     {"FROM", 0, BBTOKEN_COL_VALUE, BBT_INV_ADDRS, 0, NULL}};
 
+/* Revoke a batch of the listing (bbtoken_stream_act_fn), arg the
+ * revocation's statement: its ids, space-separated, its last parameter.
+ * One statement, its own transaction: a run stopped midway keeps the
+ * batches it committed (each token's revocation whole), and running it
+ * again revokes the rest. */
+static int bbtoken_inv_revoke(bbtoken_ctx_t *ctx, const PGresult *res,
+                              PGresult **kept, void *arg)
+{
+    bbt_inventory_query_t *q = arg;
+    size_t len = 1, at = 0, n;
+    char *ids;
+    int i;
+
+    for (i = 0; i < PQntuples(res); i++) {
+        len += (size_t)PQgetlength(res, i, BBT_INV_ID) + 1;
+    }
+    if (!(ids = malloc(len))) {
+        return bbtoken_fail("out of memory");
+    }
+    for (i = 0; i < PQntuples(res); i++) {
+        n = (size_t)PQgetlength(res, i, BBT_INV_ID);
+        memcpy(ids + at, PQgetvalue(res, i, BBT_INV_ID), n);
+        at += n;
+        ids[at++] = ' ';
+    }
+    ids[at ? at - 1 : 0] = '\0';
+    q->params[q->nparams - 1] = ids;
+    *kept =
+        bbtoken_exec(ctx, "revoking the tokens", q->sql, q->nparams, q->params);
+    q->params[q->nparams - 1] = NULL;
+    free(ids);
+    return *kept ? 0 : BBTOKEN_EXIT_FAIL;
+}
+
 static int bbtoken_inventory(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
                              const bbtoken_args_t *a)
 {
-    bbt_inventory_query_t q;
+    bbt_inventory_query_t q, rq;
     bbt_inventory_t f;
     bbtoken_stream_t s;
-    PGresult *res;
     long n = 0;
     int rc, revoke = a->revoke && !a->dry_run;
 
@@ -106,22 +140,22 @@ static int bbtoken_inventory(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
                                    "--revoke needs a filter: it does not "
                                    "revoke every token");
     }
-    if (bbt_inventory_sql(&f, revoke, -1, 0, &q) != 0) {
+    if (bbt_inventory_sql(&f, 0, -1, 0, &q) != 0 ||
+        (revoke && bbt_inventory_sql(&f, 1, -1, 0, &rq) != 0)) {
         return bbtoken_fail("the filters cannot be combined into a query");
     }
     if ((rc = bbtoken_connect(ctx))) {
         return rc;
     }
-    if (revoke) {
-        /* An UPDATE ... RETURNING cannot feed a cursor: its rows, the
-         * tokens it revoked, come as one result. */
-        if (!(res = bbtoken_exec(ctx, "revoking the tokens", q.sql, q.nparams,
-                                 q.params))) {
-            return BBTOKEN_EXIT_FAIL;
-        }
-        bbtoken_stream_result(&s, res);
-    } else if ((rc = bbtoken_stream_open(ctx, &s, "listing tokens", q.sql,
-                                         q.nparams, q.params, !a->json))) {
+    /* Revoking: what the filters selected when it began, a batch at a
+     * time, each revoked before it is printed (a table's widths are
+     * measured over the selection first). */
+    rc = revoke ? bbtoken_stream_open_held(ctx, &s, "listing tokens", q.sql,
+                                           q.nparams, q.params,
+                                           bbtoken_inv_revoke, &rq)
+                : bbtoken_stream_open(ctx, &s, "listing tokens", q.sql,
+                                      q.nparams, q.params, !a->json);
+    if (rc) {
         return rc;
     }
     rc = a->json ? bbtoken_stream_json(&s, bbtoken_inv_element, NULL)

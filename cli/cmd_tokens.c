@@ -5,6 +5,7 @@
  * keeps a salted hash.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "bbt_pgjson.h"
@@ -228,11 +229,13 @@ static const char bbtoken_sql_list[] =
  * indexes on the holder's live names find the holder's. */
 #define BBTOKEN_SQL_SCOPE(slug)                                                \
     "user_id IS NULL AND project_key = $1 AND repo_slug" slug
-/* Revoke every live token of the holder WHO names (a condition). */
+/* Revoke a batch of the live tokens of the holder WHO names (a
+ * condition), lowest id first. */
 #define BBTOKEN_SQL_REVOKE(who)                                                \
     "UPDATE bbtoken_tokens SET revoked_at = now()"                             \
     " WHERE id IN (SELECT id FROM bbtoken_tokens WHERE " who                   \
-    " AND revoked_at IS NULL ORDER BY id FOR UPDATE)"
+    " AND revoked_at IS NULL ORDER BY id LIMIT " BBTOKEN_WRITE_BATCH           \
+    " FOR UPDATE)"
 static const char *const bbtoken_sql_list_scope[2] = {
     BBTOKEN_SQL_LIST " WHERE " BBTOKEN_SQL_SCOPE(
         " IS NULL") " AND revoked_at IS NULL ORDER BY created_at, id",
@@ -399,12 +402,56 @@ int bbtoken_cmd_update(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
     return rc;
 }
 
-/* Passes of bbtoken_revoke_all at most: one more than the tokens rotated
- * meanwhile, in practice two. */
+/* Passes of bbtoken_revoke_all that find less than a batch, at most: one
+ * more than the tokens rotated meanwhile, in practice two. */
 #define BBTOKEN_REVOKE_PASSES 100
 
+/* Whether the database knows a project (a token of it or of one of its
+ * repositories, a grant, its setting, its owner for ~name) or a
+ * repository (a token of it, a grant): which projects and repositories
+ * exist is the disk's to say, which the CLI does not read. */
+static const char *const bbtoken_sql_known[2] = {
+    "SELECT EXISTS (SELECT 1 FROM bbtoken_tokens WHERE project_key = $1)"
+    " OR EXISTS (SELECT 1 FROM bbtoken_project_grants WHERE project_key = $1)"
+    " OR EXISTS (SELECT 1 FROM bbtoken_repo_grants WHERE project_key = $1)"
+    " OR EXISTS (SELECT 1 FROM bbtoken_projects WHERE project_key = $1)"
+    " OR EXISTS (SELECT 1 FROM bbtoken_users WHERE left($1, 1) = '~'"
+    " AND lower(name) = substr($1, 2))",
+    "SELECT EXISTS (SELECT 1 FROM bbtoken_tokens WHERE project_key = $1"
+    " AND repo_slug = $2)"
+    " OR EXISTS (SELECT 1 FROM bbtoken_repo_grants WHERE project_key = $1"
+    " AND repo_slug = $2)"};
+
+/* A holder that revoke found no token of: a user (known, or the look-up
+ * failed), or a project or a repository the database knows, is no
+ * failure; one it knows nothing of is, as an unknown user or token is
+ * (most likely a typing mistake).  0, or an exit status after
+ * reporting. */
+static int bbtoken_holder_known(bbtoken_ctx_t *ctx, const bbtoken_holder_t *h,
+                                const char *const *params, int n)
+{
+    PGresult *res;
+    int known;
+
+    if (h->kind == BBT_KIND_PERSONAL) {
+        return 0;
+    }
+    if (!(res = bbtoken_exec(ctx, "revoking the tokens",
+                             bbtoken_sql_known[h->kind == BBT_KIND_REPO], n,
+                             params))) {
+        return BBTOKEN_EXIT_FAIL;
+    }
+    known = PQntuples(res) == 1 && PQgetvalue(res, 0, 0)[0] == 't';
+    PQclear(res);
+    return known ? 0
+                 : bbtoken_fail("no such %s: nothing in the database names it",
+                                h->what);
+}
+
 /* Revoke every live token of a user, a project (its own) or a
- * repository.  Lowest id first, as every revocation of more than one token
+ * repository, a batch at a time, each its own transaction: a run stopped
+ * midway keeps the batches it committed, and running it again revokes
+ * the rest.  Lowest id first, as every revocation of more than one token
  * (sql/migrations/0024_lock_order.sql), so that it never waits in a circle
  * with a leak report or the deletion of a user; and again until a pass
  * finds none: a rotation that held one of the tokens meanwhile made its new
@@ -418,7 +465,7 @@ static int bbtoken_revoke_all(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
     const char *params[2];
     const char *sql;
     long rows, total = 0;
-    int rc, pass, n;
+    int rc, pass = 0, n;
 
     /* --user NAME is the holder's NAME operand. */
     if (a->user) {
@@ -440,13 +487,17 @@ static int bbtoken_revoke_all(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
         sql = h.scope.slug ? BBTOKEN_SQL_REVOKE(BBTOKEN_SQL_SCOPE(" = $2"))
                            : BBTOKEN_SQL_REVOKE(BBTOKEN_SQL_SCOPE(" IS NULL"));
     }
-    for (pass = 0; pass < BBTOKEN_REVOKE_PASSES; pass++) {
-        if ((rc = bbtoken_exec_rows(ctx, "revoking the tokens", sql, n, params,
-                                    &rows)) != 0 ||
-            rows == 0) {
+    while ((rc = bbtoken_exec_rows(ctx, "revoking the tokens", sql, n, params,
+                                   &rows)) == 0 &&
+           rows > 0) {
+        total += rows;
+        if (rows < atol(BBTOKEN_WRITE_BATCH) &&
+            ++pass == BBTOKEN_REVOKE_PASSES) {
             break;
         }
-        total += rows;
+    }
+    if (rc == 0 && total == 0) {
+        rc = bbtoken_holder_known(ctx, &h, params, n);
     }
     if (rc == 0) {
         printf("revoked %ld token%s of %s\n", total, total == 1 ? "" : "s",

@@ -106,14 +106,28 @@ const char *bbtoken_perms_cell(const PGresult *res, int row, int project_col,
 const char *bbtoken_expires_cell(const PGresult *res, int row, int expires_col,
                                  int expired_col, char *buf, size_t len);
 
+/* What a stream does to each batch before printing it (a revocation):
+ * *kept gets a result of a row per row of res, in order, whose first
+ * column is true for a row to print.  0, or an exit status after
+ * reporting. */
+typedef int bbtoken_stream_act_fn(bbtoken_ctx_t *ctx, const PGresult *res,
+                                  PGresult **kept, void *arg);
+
 /* Rows read a batch at a time (stream.c): from a cursor in a read-only
- * transaction of their own, or from one result already in hand. */
+ * transaction of their own, or held past it, or from one result already
+ * in hand. */
 typedef struct {
     bbtoken_ctx_t *ctx;
     const char *what; /* in messages */
     PGresult *res;    /* the batch in hand */
     int cursor;       /* a cursor is open; else res is all of the rows */
+    int held;         /* ... WITH HOLD, its transaction committed */
     int done;         /* res, all of the rows, was handed out */
+    /* NULL, or what a printing pass does first to each batch (a held
+     * cursor's: it writes), and its verdict on res's rows. */
+    bbtoken_stream_act_fn *act;
+    void *act_arg;
+    PGresult *kept;
 } bbtoken_stream_t;
 
 /* Open a cursor over sql, SCROLL to be read twice (a table).  0, or an
@@ -121,6 +135,15 @@ typedef struct {
 int bbtoken_stream_open(bbtoken_ctx_t *ctx, bbtoken_stream_t *s,
                         const char *what, const char *sql, int n,
                         const char *const *params, int scroll);
+
+/* Open a SCROLL cursor over sql WITH HOLD: one snapshot, whose rows the
+ * server keeps past its transaction, so that act (a stream's, which may
+ * be NULL) writes in transactions of its own, each as short as a batch,
+ * while the rows are printed.  0, or an exit status after reporting. */
+int bbtoken_stream_open_held(bbtoken_ctx_t *ctx, bbtoken_stream_t *s,
+                             const char *what, const char *sql, int n,
+                             const char *const *params,
+                             bbtoken_stream_act_fn *act, void *arg);
 
 /* The rows of res, which the stream frees. */
 void bbtoken_stream_result(bbtoken_stream_t *s, PGresult *res);
@@ -131,8 +154,8 @@ int bbtoken_stream_next(bbtoken_stream_t *s);
 /* Back before the first row.  0, or an exit status after reporting. */
 int bbtoken_stream_rewind(bbtoken_stream_t *s);
 
-/* End the stream: COMMIT when rc is 0, else ROLLBACK.  rc, or an exit
- * status after reporting. */
+/* End the stream: COMMIT when rc is 0, else ROLLBACK (a held cursor:
+ * CLOSE).  rc, or an exit status after reporting. */
 int bbtoken_stream_close(bbtoken_stream_t *s, int rc);
 
 /* The most scratch cells a row fills. */
@@ -145,9 +168,10 @@ typedef void bbtoken_stream_fill_fn(const PGresult *res, int i,
                                     const void *arg);
 
 /* Print the rows as a table under head, as bbtoken_table would (the rows
- * are read twice: the widths, then the lines); nothing at all for no rows
- * when quiet_empty.  *rows (if rows) gets how many.  0, or an exit status
- * after reporting, after whatever was printed. */
+ * are read twice: the widths, then the lines, which s's act may leave
+ * out); nothing at all for no rows when quiet_empty.  *rows (if rows)
+ * gets how many lines.  0, or an exit status after reporting, after
+ * whatever was printed. */
 int bbtoken_stream_table(bbtoken_stream_t *s, const char *const *head, int cols,
                          const int *min, bbtoken_stream_fill_fn *fill,
                          const void *arg, int quiet_empty, long *rows);
@@ -240,6 +264,10 @@ typedef struct {
  * status after reporting. */
 int bbtoken_token_table(bbtoken_stream_t *s, const bbtoken_column_t *cols,
                         int ncols, long *rows);
+
+/* Tokens a bulk write's transaction (a revocation's) takes at most: a big
+ * site's run holds a batch in memory and in locks, not every token. */
+#define BBTOKEN_WRITE_BATCH "1000"
 
 /* A transaction (tx.c): its statements, then COMMIT. */
 typedef struct {

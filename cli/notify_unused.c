@@ -26,10 +26,6 @@
     " AND n.kind = 'unused' AND n.sent_at >= " BBTOKEN_IDLE                    \
     " AND n.sent_at <= now() - " BBTOKEN_UNUSED_NOTICE ")"
 
-/* Tokens a revocation's transaction revokes at most: a big site's first
- * run holds a batch in memory and in locks, not every token due. */
-#define BBTOKEN_UNUSED_BATCH "1000"
-
 /* A batch's statement, the last id revoked before it, and what it
  * returned. */
 typedef struct {
@@ -109,7 +105,7 @@ int bbtoken_notify_revoke(bbtoken_ctx_t *ctx, int dry_run)
              "WITH r AS (UPDATE bbtoken_tokens t SET revoked_at = now()"
              " FROM bbtoken_policy p WHERE t.id IN (SELECT t.id"
              " FROM bbtoken_tokens t, bbtoken_policy p WHERE%s AND t.id > $1"
-             " ORDER BY t.id LIMIT " BBTOKEN_UNUSED_BATCH " FOR UPDATE OF t)"
+             " ORDER BY t.id LIMIT " BBTOKEN_WRITE_BATCH " FOR UPDATE OF t)"
              " AND%s RETURNING%s) SELECT * FROM r ORDER BY 1",
              BBTOKEN_UNUSED_DUE, BBTOKEN_UNUSED_DUE, cols);
     do {

@@ -7,8 +7,10 @@
  * them twice (a SCROLL cursor: the server keeps the result, not the CLI)
  * and prints what it measured.  JSON needs one pass: the array's
  * elements are printed one by one, laid out as the whole array would be.
- * A command that writes between batches reads a cursor WITH HOLD, a group
- * of rows that go together at a time (bbtoken_groups_next).
+ * A command that writes between batches reads a cursor WITH HOLD: a
+ * group of rows that go together at a time (bbtoken_groups_next), or,
+ * printed as a report is, a batch at a time, each acted on first in a
+ * transaction of its own (bbtoken_stream_open_held: list --all --revoke).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,9 +46,12 @@ static int bbtoken_stream_declare(bbtoken_ctx_t *ctx, const char *what,
     return 0;
 }
 
-int bbtoken_stream_open(bbtoken_ctx_t *ctx, bbtoken_stream_t *s,
-                        const char *what, const char *sql, int n,
-                        const char *const *params, int scroll)
+/* Open cursor bbtoken_rows (how: its options) in a read-only snapshot,
+ * its transaction left open. */
+static int bbtoken_stream_begin(bbtoken_ctx_t *ctx, bbtoken_stream_t *s,
+                                const char *what, const char *how,
+                                const char *sql, int n,
+                                const char *const *params)
 {
     PGresult *res;
 
@@ -60,12 +65,38 @@ int bbtoken_stream_open(bbtoken_ctx_t *ctx, bbtoken_stream_t *s,
     }
     PQclear(res);
     s->cursor = 1;
-    if (bbtoken_stream_declare(ctx, what, "bbtoken_rows",
-                               scroll ? "SCROLL CURSOR" : "NO SCROLL CURSOR",
-                               sql, n, params)) {
+    if (bbtoken_stream_declare(ctx, what, "bbtoken_rows", how, sql, n,
+                               params)) {
         bbtoken_stream_close(s, BBTOKEN_EXIT_FAIL);
         return BBTOKEN_EXIT_FAIL;
     }
+    return 0;
+}
+
+int bbtoken_stream_open(bbtoken_ctx_t *ctx, bbtoken_stream_t *s,
+                        const char *what, const char *sql, int n,
+                        const char *const *params, int scroll)
+{
+    return bbtoken_stream_begin(ctx, s, what,
+                                scroll ? "SCROLL CURSOR" : "NO SCROLL CURSOR",
+                                sql, n, params);
+}
+
+int bbtoken_stream_open_held(bbtoken_ctx_t *ctx, bbtoken_stream_t *s,
+                             const char *what, const char *sql, int n,
+                             const char *const *params,
+                             bbtoken_stream_act_fn *act, void *arg)
+{
+    int rc;
+
+    if ((rc = bbtoken_stream_begin(ctx, s, what, "SCROLL CURSOR WITH HOLD", sql,
+                                   n, params)) ||
+        (rc = bbtoken_stream_close(s, 0))) {
+        return rc;
+    }
+    s->cursor = s->held = 1;
+    s->act = act;
+    s->act_arg = arg;
     return 0;
 }
 
@@ -118,11 +149,25 @@ int bbtoken_stream_close(bbtoken_stream_t *s, int rc)
     PGresult *res;
 
     PQclear(s->res);
-    s->res = NULL;
+    PQclear(s->kept);
+    s->res = s->kept = NULL;
     if (!s->cursor) {
         return rc;
     }
     s->cursor = 0;
+    if (s->held) {
+        /* Outside any transaction: the server frees its rows. */
+        s->held = 0;
+        if (rc != 0) {
+            bbtoken_exec_quiet(s->ctx, "CLOSE bbtoken_rows");
+        } else if (!(res = bbtoken_exec(s->ctx, s->what, "CLOSE bbtoken_rows",
+                                        0, NULL))) {
+            return BBTOKEN_EXIT_FAIL;
+        } else {
+            PQclear(res);
+        }
+        return rc;
+    }
     if (rc != 0) {
         bbtoken_exec_quiet(s->ctx, "ROLLBACK");
         return rc;
@@ -210,6 +255,34 @@ void bbtoken_groups_close(bbtoken_groups_t *g)
     bbtoken_exec_quiet(g->ctx, sql);
 }
 
+/* The next batch of a pass (bbtoken_stream_next) that prints it: s's
+ * act, if any, done to it first.  1, 0 at the end, -1 after reporting. */
+static int bbtoken_stream_next_acted(bbtoken_stream_t *s)
+{
+    int more;
+
+    PQclear(s->kept);
+    s->kept = NULL;
+    if ((more = bbtoken_stream_next(s)) <= 0 || !s->act) {
+        return more;
+    }
+    if (s->act(s->ctx, s->res, &s->kept, s->act_arg)) {
+        return -1;
+    }
+    if (PQntuples(s->kept) != PQntuples(s->res) || PQnfields(s->kept) < 1) {
+        bbtoken_fail("%s: %d answers for a batch of %d rows", s->what,
+                     PQntuples(s->kept), PQntuples(s->res));
+        return -1;
+    }
+    return 1;
+}
+
+/* Whether row i of the batch is printed: not left out by s's act. */
+static int bbtoken_stream_kept(const bbtoken_stream_t *s, int i)
+{
+    return !s->kept || PQgetvalue(s->kept, i, 0)[0] == 't';
+}
+
 /* One pass over the rows, each filled into row: measuring (w), or
  * printing with the widths measured (print). */
 static int bbtoken_stream_pass(bbtoken_stream_t *s, int cols, int *w, int print,
@@ -221,8 +294,12 @@ static int bbtoken_stream_pass(bbtoken_stream_t *s, int cols, int *w, int print,
     int i, more, rc;
 
     *rows = 0;
-    while ((more = bbtoken_stream_next(s)) > 0) {
+    while ((more = print ? bbtoken_stream_next_acted(s)
+                         : bbtoken_stream_next(s)) > 0) {
         for (i = 0; i < PQntuples(s->res); i++) {
+            if (print && !bbtoken_stream_kept(s, i)) {
+                continue;
+            }
             fill(s->res, i, row, scratch, arg);
             rc = print ? bbtoken_table_row(row, cols, w)
                        : bbtoken_table_measure(row, cols, w);
@@ -248,12 +325,12 @@ int bbtoken_stream_table(bbtoken_stream_t *s, const char *const *head, int cols,
     for (c = 0; c < cols; c++) {
         w[c] = min ? min[c] : 0;
     }
+    if (rows) {
+        *rows = 0;
+    }
     if ((rc = bbtoken_table_measure(head, cols, w)) ||
         (rc = bbtoken_stream_pass(s, cols, w, 0, fill, arg, &n))) {
         return rc;
-    }
-    if (rows) {
-        *rows = n;
     }
     if (n == 0 && quiet_empty) {
         return 0;
@@ -263,6 +340,9 @@ int bbtoken_stream_table(bbtoken_stream_t *s, const char *const *head, int cols,
         return rc;
     }
     rc = bbtoken_stream_pass(s, cols, w, 1, fill, arg, &n);
+    if (rows) {
+        *rows = n;
+    }
     return rc;
 }
 
@@ -274,8 +354,11 @@ int bbtoken_stream_json(bbtoken_stream_t *s, bbtoken_stream_json_fn *elem,
     json_t *v;
     int i, more;
 
-    while ((more = bbtoken_stream_next(s)) > 0) {
+    while ((more = bbtoken_stream_next_acted(s)) > 0) {
         for (i = 0; i < PQntuples(s->res); i++) {
+            if (!bbtoken_stream_kept(s, i)) {
+                continue;
+            }
             v = elem(s->res, i, arg);
             if (!v || bbtoken_json_element(v, flags, 1, n++ == 0) != 0) {
                 json_decref(v);

@@ -215,7 +215,9 @@ const char bbtoken_usage_list[] =
     "  --min-perm PERMISSION   tokens whose level in that scope is at least\n"
     "                          PERMISSION's (REPO_WRITE: tokens that push)\n"
     "  --revoke                revoke what the FILTERs select (at least one\n"
-    "                          is needed), print it and how many\n"
+    "                          is needed), print it and how many; a\n"
+    "                          thousand a transaction: stopped midway, run\n"
+    "                          it again to revoke the rest\n"
     "  --dry-run               with --revoke: print what would be revoked,\n"
     "                          revoke nothing\n"
     "  --json                  as list NAME --json (user, project or\n"
@@ -250,7 +252,10 @@ const char bbtoken_usage_revoke[] =
     "               bbtoken user disable.\n"
     "  --project KEY, --repo KEY/slug\n"
     "               the same for every token of a project (its own) or of\n"
-    "               a repository\n";
+    "               a repository; fails for one the database knows nothing\n"
+    "               of (no token, grant or setting names it)\n"
+    "A holder's tokens are revoked a thousand a transaction: stopped\n"
+    "midway, the same command run again revokes the rest.\n";
 
 const char bbtoken_usage_rotate[] =
     "Usage: bbtoken rotate ID\n"

@@ -195,7 +195,7 @@ int bbt_inventory_sql(const bbt_inventory_t *f, int revoke, long limit,
                       long offset, bbt_inventory_query_t *q)
 {
     bbt_inv_names_t nm;
-    char l[16], o[16], lim[80], end[80];
+    char l[16], o[16], ids[16], lim[80], end[80], buf[256];
     int rc = 0, users, scopes;
 
     memset(q, 0, sizeof(*q));
@@ -253,23 +253,31 @@ int bbt_inventory_sql(const bbt_inventory_t *f, int revoke, long limit,
         return rc ? -1 : 0;
     }
     if (revoke) {
-        rc |= bbt_inv_cat(q, "WITH sel AS (");
+        /* A batch of the ids the listing read: those the filter still
+         * selects now (a token used, or revoked, since is left alone),
+         * locked lowest id first as every revocation of more than one
+         * token (sql/migrations/0024_lock_order.sql), then revoked; a row
+         * per id given, in its order, says which. */
+        bbt_inv_param(q, NULL, ids);
+        rc |=
+            bbt_inv_cat(q, "WITH rev AS (UPDATE bbtoken_tokens"
+                           " SET revoked_at = now() WHERE id IN (SELECT t.id");
+        rc |= bbt_inv_cat(q, bbt_inv_from_any);
+        rc |= bbt_inv_where(q, f, &nm);
+        snprintf(buf, sizeof(buf),
+                 " AND t.id = ANY (string_to_array(%s, ' '))"
+                 " ORDER BY t.id FOR UPDATE OF t) RETURNING id)"
+                 " SELECT x.id IN (SELECT id FROM rev)"
+                 " FROM unnest(string_to_array(%s, ' ')) WITH ORDINALITY"
+                 " AS x(id, n) ORDER BY x.n",
+                 ids, ids);
+        rc |= bbt_inv_cat(q, buf);
+        return rc ? -1 : 0;
     }
     rc |= bbt_inv_cat(q, bbt_inv_cols);
     rc |= bbt_inv_cat(q, bbt_inv_from_any);
     rc |= bbt_inv_where(q, f, &nm);
-    if (revoke) {
-        /* The revoking UPDATE sees the rows as the SELECT read them; a
-         * token revoked meanwhile is not counted twice. */
-        rc |= bbt_inv_cat(q, "), rev AS (UPDATE bbtoken_tokens t"
-                             " SET revoked_at = now() FROM sel"
-                             " WHERE t.id = sel.id AND t.revoked_at IS NULL"
-                             " RETURNING t.id)"
-                             " SELECT sel.* FROM sel JOIN rev USING (id)"
-                             " ORDER BY 2, 6, 1");
-    } else {
-        rc |= bbt_inv_cat(q, BBT_INV_ORDER);
-    }
+    rc |= bbt_inv_cat(q, BBT_INV_ORDER);
     if (limit >= 0) {
         bbt_inv_num(q, limit, l);
         bbt_inv_num(q, offset, o);

@@ -90,10 +90,13 @@ typedef struct {
 } bbt_inventory_query_t;
 
 /* The SELECT of what f selects, ordered by owner, creation and id; with
- * limit >= 0 at most limit rows from offset on.  With revoke, the
- * statement revokes what it selects and returns those rows (a revocation
- * by an administrator).  0, or -1 if f is out of range (an owner that is
- * not a user name, a project that is not a key...). */
+ * limit >= 0 at most limit rows from offset on.  With revoke (limit and
+ * offset unused), the revocation by an administrator of a batch of what
+ * the SELECT read: its last parameter, left NULL for the caller, is the
+ * batch's ids, space-separated; it revokes those f still selects and
+ * returns a row per id given, in order, a boolean: revoked.  0, or -1 if
+ * f is out of range (an owner that is not a user name, a project that is
+ * not a key...). */
 int bbt_inventory_sql(const bbt_inventory_t *f, int revoke, long limit,
                       long offset, bbt_inventory_query_t *q);
 

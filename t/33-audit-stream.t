@@ -15,8 +15,7 @@ use JSON::PP;
 use POSIX ();
 
 my $env = BBT::Env->new(httpd => 0)->start;
-my $TIME = '/usr/bin/time';
-plan skip_all => "$TIME is not installed" unless -x $TIME;
+plan skip_all => "$BBT::Cli::TIME is not installed" unless -x $BBT::Cli::TIME;
 
 # n more audit records, each with a detail of some length, all old enough
 # to come before anything the CLI records itself.
@@ -30,16 +29,7 @@ sub add_rows {
 }
 
 # (peak RSS in kB, exit code, stdout) of bbtoken @args.
-sub peak {
-    my (@args) = @_;
-    my $f = "$env->{dir}/run/time.$$";
-    my ($rc, $out, $err) = run_cmd(cmd => [$TIME, '-f', '%M', '-o', $f, $env->cli_path, '--db',
-                                           $env->superuser_conninfo, @args],
-                                   tmp => "$env->{dir}/run", timeout => 300);
-    my ($kb) = slurp($f) =~ /(\d+)\s*\z/;
-    diag "bbtoken @args: $err" if $rc;
-    return ($kb, $rc, $out);
-}
+sub peak { return ($env->cli_peak({}, @_))[0 .. 2] }
 
 my %small;
 add_rows(20_000);
@@ -63,8 +53,7 @@ subtest 'text: the memory of a batch, and one layout over all rows' => sub {
     is(scalar keys %at, 1, 'the FROM column starts at the same place on every line');
     is(index($lines[0], 'FROM') - index($lines[0], 'BY'), length('w' x 90 . ' (db postgres)') + 2,
        'the BY column as wide as its widest cell');
-    cmp_ok($kb, '<', 2 * $small{''},
-           "peak RSS for 10x the rows: $kb kB, against $small{''} kB for 20,000");
+    $env->rss_below($kb, $small{''}, 2, '10x the rows, against 20,000');
 };
 
 subtest 'JSON: one document, streamed, the memory of a batch' => sub {
@@ -83,8 +72,7 @@ subtest 'JSON: one document, streamed, the memory of a batch' => sub {
     like($summary, qr/ actor dbRole detail event id source time tokenId user$/m, 'the members of a record')
         or diag $summary;
     unlink $f;
-    cmp_ok($kb, '<', 2 * $small{'--json'},
-           "peak RSS for 10x the rows: $kb kB, against $small{'--json'} kB for 20,000");
+    $env->rss_below($kb, $small{'--json'}, 2, '10x the rows, against 20,000');
 };
 
 subtest 'list --all and expiring, through the same code, run' => sub {

@@ -18,8 +18,7 @@ use BBT::Util qw(run_cmd slurp spew);
 use POSIX ();
 
 my $env = BBT::Env->new(httpd => 0)->start;
-my $TIME = '/usr/bin/time';
-plan skip_all => "$TIME is not installed" unless -x $TIME;
+plan skip_all => "$BBT::Cli::TIME is not installed" unless -x $BBT::Cli::TIME;
 my $SENDMAIL = "$BBT::Env::ROOT/t/mail/sendmail";
 my $FROM = 'tokens@git.example.com';
 
@@ -44,26 +43,15 @@ sub add_owners {
 # (peak RSS in kB, exit code, stdout) of bbtoken notify @args.
 sub peak {
     my ($maildir, @args) = @_;
-    my $f = "$env->{dir}/run/time.$$";
-    my ($rc, $out, $err) = run_cmd(cmd => [$TIME, '-f', '%M', '-o', $f, $env->cli_path, '--db',
-                                           $env->superuser_conninfo, 'notify', '--from', $FROM,
-                                           '--sendmail', $SENDMAIL, @args],
-                                   env => { BBT_MAILDIR => $maildir }, tmp => "$env->{dir}/run",
-                                   timeout => 600);
-    my ($kb) = slurp($f) =~ /(\d+)\s*\z/;
-    diag "bbtoken notify @args: $err" if $rc;
-    return ($kb, $rc, $out);
+    return ($env->cli_peak({ BBT_MAILDIR => $maildir }, 'notify', '--from', $FROM,
+                           '--sendmail', $SENDMAIL, @args))[0 .. 2];
 }
 
 # Peak RSS $kb, against $small kB for a tenth of the notices: not twice
-# as much.  Not under the sanitizers: their quarantine keeps freed memory,
-# so the RSS grows with what was ever allocated.
+# as much.
 sub rss_ok {
     my ($kb, $small, $what) = @_;
-  SKIP: {
-        skip 'the sanitizers keep freed memory', 1 if $ENV{BBT_SANITIZE};
-        cmp_ok($kb, '<', 2 * $small, "$what: peak RSS for 10x the notices: $kb kB, against $small kB");
-    }
+    $env->rss_below($kb, $small, 2, "$what, 10x the notices");
 }
 
 sub maildir {

@@ -98,8 +98,9 @@ static void test_page(void)
                   "lower(u.name) = lower($1) AND (t.project_key = $2 OR"),
        "both halves filtered alike, by the same parameters");
     ok(bbt_inventory_sql(&f, 1, 26, 50, &q) == 0 && !has(&q, "UNION") &&
-           has(&q, " ORDER BY 2, 6, 1 LIMIT $3::bigint OFFSET $4::bigint"),
-       "a revocation: one statement, as before");
+           !has(&q, "LIMIT") && q.nparams == 3 && q.params[2] == NULL &&
+           has(&q, "string_to_array($3, ' ')"),
+       "a revocation: a batch of ids, no page");
 }
 
 static void test_kind(void)
@@ -178,11 +179,15 @@ static void test_filters(void)
     ok(bbt_inventory_sql(&f, 0, -1, 0, &q) == 0 &&
            has(&q, "bbtoken_perm_level(t.project_perm) >="),
        "level at least: the project's");
-    ok(bbt_inventory_sql(&f, 1, -1, 0, &q) == 0 &&
-           strncmp(q.sql, "WITH sel AS (SELECT", 19) == 0 &&
-           has(&q, "UPDATE bbtoken_tokens t SET revoked_at = now() FROM sel") &&
-           has(&q, "RETURNING t.id"),
-       "revoke: the selection, revoked, returned");
+    ok(bbt_inventory_sql(&f, 1, -1, 0, &q) == 0 && q.nparams == 5 &&
+           q.params[4] == NULL &&
+           strncmp(q.sql, "WITH rev AS (UPDATE bbtoken_tokens", 34) == 0 &&
+           has(&q, "bbtoken_perm_level(t.project_perm) >= $4::integer") &&
+           has(&q, "AND t.id = ANY (string_to_array($5, ' '))"
+                   " ORDER BY t.id FOR UPDATE OF t) RETURNING id)") &&
+           has(&q, "FROM unnest(string_to_array($5, ' ')) WITH ORDINALITY"),
+       "revoke: a batch of ids, the caller's last parameter, rechecked, "
+       "locked lowest first, a row each");
 }
 
 static void test_refused(void)

@@ -10,8 +10,11 @@ package BBT::Cli;
 use strict;
 use warnings;
 use Carp qw(confess);
-use BBT::Util qw(run_cmd);
+use BBT::Util qw(run_cmd slurp);
 use BBT::Token qw(parse_token);
+
+# What measures a command's peak memory (cli_peak); a test skips without it.
+our $TIME = '/usr/bin/time';
 
 # BBT_SANITIZE=1: the CLI of `make -f apxs.mk asan`, its reports (leaks
 # included) where httpd's go (BBT::Httpd::httpd_env).
@@ -41,6 +44,35 @@ sub cli_env {
     my ($self, $env, @args) = @_;
     local $self->{cli_env} = $env;
     return $self->cli_raw(@args);
+}
+
+# (peak RSS in kB, exit code, stdout, stderr) of bbtoken --db <superuser
+# conninfo> @args, with %$env_of in its environment, as $TIME measures it:
+# the tests that the CLI's memory stays the same on a big site.
+sub cli_peak {
+    my ($self, $env_of, @args) = @_;
+    my $f = "$self->{dir}/run/time.$$";
+    my ($rc, $out, $err) = run_cmd(cmd => [$TIME, '-f', '%M', '-o', $f, $self->cli_path, '--db',
+                                           $self->superuser_conninfo, @args],
+                                   env => { %{ $self->_cli_san_env }, %$env_of },
+                                   tmp => "$self->{dir}/run", timeout => 600);
+    my ($kb) = slurp($f) =~ /(\d+)\s*\z/;
+    Test::More::diag("bbtoken @args: $err") if $rc;
+    return ($kb, $rc, $out, $err);
+}
+
+# A Test::More check: peak RSS $kb is below $factor times $small kB, the
+# same command's on a smaller site.  Skipped under the sanitizers: their
+# quarantine keeps freed memory, so the RSS grows with what was ever
+# allocated.
+sub rss_below {
+    my ($self, $kb, $small, $factor, $what) = @_;
+    require Test::More;
+    local $Test::Builder::Level = $Test::Builder::Level + 1;
+  SKIP: {
+        Test::More::skip('the sanitizers keep freed memory', 1) if $ENV{BBT_SANITIZE};
+        Test::More::cmp_ok($kb, '<', $factor * $small, "$what: peak RSS $kb kB, against $small kB");
+    }
 }
 
 # Like cli but dies on a non-zero exit; returns stdout.

@@ -1,0 +1,160 @@
+# The CLI's bulk revocations on a big site: `list --all --revoke` reads
+# what its filters select a batch at a time from a cursor the server holds
+# and revokes each batch in a transaction of its own before printing it,
+# so the CLI's peak memory does not grow with the tokens revoked;
+# `revoke --project` revokes in batches too; each revocation is audited
+# as one; killed midway it leaves whole batches revoked, and run again it
+# revokes the rest; and a revoke of a project or a repository the database knows
+# nothing of fails, as one of an unknown user or token does.
+use strict;
+use warnings;
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use Test::More;
+use BBT::Env;
+use BBT::Util qw(slurp);
+
+my $env = BBT::Env->new(httpd => 0)->start;
+plan skip_all => "$BBT::Cli::TIME is not installed" unless -x $BBT::Cli::TIME;
+
+$env->user_add('bulk');
+$env->user_add('other');
+my $bulk = $env->psql("SELECT id FROM bbtoken_users WHERE name = 'bulk'");
+
+# Tokens $from .. $to of user bulk (or, with project => KEY, of project
+# KEY), never used, named 'bulk N' and dots to 200 characters (a wide row
+# is what the CLI held whole), made as bench/bigsite.sql makes its rows: one INSERT,
+# the ordinary triggers off (the limit on live tokens would refuse them;
+# those that keep the lookup table fire always).
+sub add_tokens {
+    my ($from, $to, %o) = @_;
+    my ($uid, $key) = $o{project} ? ('NULL', "'$o{project}'") : ($bulk, 'NULL');
+    $env->psql("SET session_replication_role = replica; "
+               . "INSERT INTO bbtoken_tokens (id, user_id, project_key, name, project_perm, repo_perm, "
+               . "salt, secret_hash) "
+               . "SELECT lpad((300000000000 + g)::text, 12, '0'), $uid, $key, rpad('bulk ' || g, 200, '.'), "
+               . "'PROJECT_READ', 'REPO_READ', md5('s' || g), md5('h' || g) || md5('k' || g) "
+               . "FROM generate_series($from, $to) g");
+}
+
+# (peak RSS in kB, exit code, stdout) of bbtoken @args.
+sub peak { return ($env->cli_peak({}, @_))[0 .. 2] }
+
+# Not half as much again for 20x the tokens (holding the rows whole, it
+# was 1.6 times as much).
+sub rss_ok {
+    my ($kb, $small, $what) = @_;
+    $env->rss_below($kb, $small, 1.5, "$what, 20x the tokens");
+}
+
+my $live = "SELECT count(*) FROM bbtoken_tokens WHERE revoked_at IS NULL";
+my $audited = "SELECT count(*) FROM bbtoken_audit WHERE event = 'revoked' AND source = 'cli'";
+
+subtest 'unknown targets: a failure, as an unknown user is' => sub {
+    $env->cli_is('revoke --project of nothing', ['revoke', '--project', 'NOPE'], 1,
+                 stderr => qr/^bbtoken: no such project NOPE: /);
+    $env->cli_is('revoke --repo of nothing', ['revoke', '--repo', 'NOPE/x'], 1,
+                 stderr => qr/^bbtoken: no such repository NOPE\/x: /);
+    $env->cli_is('revoke --user of nobody', ['revoke', '--user', 'nobody'], 1,
+                 stderr => qr/^bbtoken: no such user: nobody$/);
+    # Known without a live token: none revoked is no failure.
+    $env->grant('other', 'PROJECT_READ', 'KNOWN');
+    $env->grant('other', 'REPO_READ', 'KNOWN/r');
+    $env->cli_is('revoke --project known by a grant', ['revoke', '--project', 'KNOWN'], 0,
+                 stdout => qr/^revoked 0 tokens of project KNOWN$/);
+    $env->cli_is('revoke --repo known by a grant', ['revoke', '--repo', 'KNOWN/r'], 0,
+                 stdout => qr/^revoked 0 tokens of repository KNOWN\/r$/);
+    $env->cli_is('revoke --project ~other, a user\'s', ['revoke', '--project', '~other'], 0,
+                 stdout => qr/^revoked 0 tokens of project ~OTHER$/i);
+    $env->cli_is('revoke --user without tokens', ['revoke', '--user', 'other'], 0,
+                 stdout => qr/^revoked 0 tokens of other$/);
+};
+
+subtest 'list --all --revoke: the same peak memory for 20x the tokens' => sub {
+    add_tokens(1, 500);
+    my ($small, $rc, $out) = peak('list', '--all', '--owner', 'bulk', '--revoke');
+    is($rc, 0, 'revoked 500');
+    like($out, qr/\nrevoked 500 tokens\n\z/, '  says so');
+    add_tokens(501, 10_500);
+    my $kb;
+    ($kb, $rc, $out) = peak('list', '--all', '--owner', 'bulk', '--revoke');
+    is($rc, 0, 'revoked 10,000');
+    my @lines = split /\n/, $out;
+    is(scalar @lines, 10_002, 'a header, a line per token, the count');
+    like($lines[0], qr/^ID\s+OWNER\s+NAME\s/, '  the header');
+    is($lines[-1], 'revoked 10000 tokens', '  the count');
+    is(scalar(grep { /^3000000\d{5}\s+bulk\s+bulk \d+\.+\s/ } @lines), 10_000, '  each token once');
+    is($env->psql($live), 0, 'every token revoked');
+    is($env->psql($audited), 10_500, 'each audited as a revocation from the CLI');
+    rss_ok($kb, $small, 'list --all --revoke');
+    ($kb, $rc, $out) = peak('list', '--all', '--owner', 'bulk', '--revoke');
+    is($rc, 0, 'again');
+    like($out, qr/\Arevoked 0 tokens\n\z|\nrevoked 0 tokens\n\z/, '  nothing left');
+};
+
+subtest 'list --all --revoke --json: a batch at a time, one document' => sub {
+    add_tokens(20_001, 22_500);
+    my $j = $env->cli_json('list', '--all', '--owner', 'bulk', '--revoke');
+    is(scalar @$j, 2_500, 'each revoked token once, over three batches');
+    is(scalar(grep { $_->{user}{name} eq 'bulk' } @$j), 2_500, '  as the inventory shows it');
+    is($env->psql($live), 0, 'every token revoked');
+};
+
+subtest 'list --all --revoke killed midway: whole batches revoked, run again for the rest' => sub {
+    add_tokens(50_001, 52_500);
+    # The second batch waits for a token another session holds; then the
+    # CLI is killed and its connection ends.
+    my $h = $env->pg_session('holder');
+    $h->send("BEGIN; SELECT id FROM bbtoken_tokens WHERE id = '300000051500' FOR UPDATE;");
+    ok($h->done, 'a session holds a token of the second batch');
+    my $out = "$env->{dir}/run/killed.out";
+    my $pid = fork // die "fork: $!";
+    if (!$pid) {
+        $ENV{PGAPPNAME} = 'bbt-killed';
+        open STDOUT, '>', $out or die "$out: $!";
+        exec $env->cli_path, '--db', $env->superuser_conninfo, 'list', '--all', '--owner', 'bulk', '--revoke'
+            or die "exec: $!";
+    }
+    ok($env->pg_wait_backend('bbt-killed', "wait_event_type = 'Lock'"), 'the CLI waits in its second batch');
+    kill 'KILL', $pid;
+    waitpid($pid, 0);
+    $env->psql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'bbt-killed'",
+               db => 'postgres');
+    my $gone = 0;
+    for (1 .. 1200) {
+        last if $gone = $env->psql("SELECT count(*) = 0 FROM pg_stat_activity"
+                                   . " WHERE application_name = 'bbt-killed'", db => 'postgres') eq 't';
+        select undef, undef, undef, 0.05;
+    }
+    ok($gone, 'its connection ended');
+    $h->send('ROLLBACK;');
+    ok($h->done, 'the token let go');
+    $h->finish;
+    my @printed = map { /^(3000000\d{5})\s/ ? $1 : () } split /\n/, slurp($out);
+    is(scalar @printed, 1_000, 'the first batch printed');
+    my $range = "id BETWEEN '300000050001' AND '300000052500'";
+    is($env->psql("SELECT string_agg(id, ' ' ORDER BY id) FROM bbtoken_tokens"
+                  . " WHERE $range AND revoked_at IS NOT NULL"), join(' ', sort @printed),
+       'those revoked, and only those');
+    is($env->psql("SELECT count(*) FROM bbtoken_tokens t WHERE $range AND (t.revoked_at IS NOT NULL)"
+                  . " <> EXISTS (SELECT 1 FROM bbtoken_audit a WHERE a.token_id = t.id AND a.event = 'revoked')"),
+       0, 'each token revoked and audited, or neither');
+    $env->cli_is('db check: the lookup table agrees', ['db', 'check'], 0);
+    $env->cli_is('run again', ['list', '--all', '--owner', 'bulk', '--revoke'], 0,
+                 stdout => qr/\nrevoked 1500 tokens\n\z/);
+    is($env->psql("$live AND $range"), 0, 'every token revoked');
+};
+
+subtest 'revoke --project: in batches, every one' => sub {
+    add_tokens(30_001, 32_500, project => 'BULK');
+    $env->cli_is('revoke --project', ['revoke', '--project', 'BULK'], 0,
+                 stdout => qr/^revoked 2500 tokens of project BULK$/);
+    is($env->psql($live), 0, 'every token revoked');
+    is($env->psql("SELECT count(*) FROM bbtoken_audit WHERE event = 'revoked'"
+                  . " AND token_id BETWEEN '300000030001' AND '300000032500'"),
+       2_500, 'each audited');
+    $env->cli_is('again', ['revoke', '--project', 'BULK'], 0,
+                 stdout => qr/^revoked 0 tokens of project BULK$/);
+};
+
+done_testing;
