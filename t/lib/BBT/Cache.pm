@@ -18,7 +18,7 @@ use Time::HiRes qw(sleep time);
 use BBT::Assert ();
 
 use Exporter 'import';
-our @EXPORT_OK = qw(lookup_calls log_mark log_since wait_log served_from_cache
+our @EXPORT_OK = qw(lookup_calls log_mark log_since wait_log wait_lines served_from_cache
                     until_status listener_count settle level_probe_on
                     level_computed);
 
@@ -72,16 +72,30 @@ sub log_since {
     return join "\n", BBT::Assert::log_lines_since($env->error_log_path, $mark);
 }
 
+# The lines of the log file $path after $mark, once they hold what is
+# wanted ($want: a pattern for the lines joined by newlines, or code given
+# the lines), or as they are after the limit: the caller asserts on them.
+# A line may come after the answer it is about: httpd writes a request's
+# access log line (log_transaction) once its response has been sent, so a
+# client can have read the answer before the line is there.
+sub wait_lines {
+    my ($path, $mark, $want, $limit) = @_;
+    my $ok = ref $want eq 'CODE' ? $want : sub { join("\n", @_) =~ $want };
+    my $deadline = time + ($limit || $LIMIT);
+    while (1) {
+        my @l = BBT::Assert::log_lines_since($path, $mark);
+        return @l if $ok->(@l) || time >= $deadline;
+        sleep 0.05;
+    }
+}
+
 # Wait until the error log, after $mark, matches $re: 1, or 0 after the
 # limit.
 sub wait_log {
     my ($env, $mark, $re, $limit) = @_;
-    my $deadline = time + ($limit || $LIMIT);
-    while (time < $deadline) {
-        return 1 if log_since($env, $mark) =~ $re;
-        sleep 0.05;
-    }
-    return 0;
+    my $found = 0;
+    wait_lines($env->error_log_path, $mark, sub { $found = join("\n", @_) =~ $re }, $limit);
+    return $found ? 1 : 0;
 }
 
 # Let the notifications of changes just made reach the cache: each one
