@@ -19,7 +19,7 @@ use BBT::Assert ();
 
 use Exporter 'import';
 our @EXPORT_OK = qw(lookup_calls log_mark log_since wait_log wait_lines served_from_cache
-                    until_status listener_count settle level_probe_on
+                    until_answer until_status listener_count settle level_probe_on
                     level_computed);
 
 # PostgreSQL settings for counting statements.
@@ -123,18 +123,26 @@ sub served_from_cache {
     return 0;
 }
 
-# Request until the status is $want: (1, tries), or (0, tries, statuses).
-sub until_status {
-    my ($env, $path, $h, $want, $limit) = @_;
+# Ask (code that makes a request and returns its status) until the status
+# is $want: (1, tries), or (0, tries, the last statuses).  A change reaches
+# a cached entry within the cache's bound, not at once.
+sub until_answer {
+    my ($ask, $want, $limit) = @_;
     my $deadline = time + ($limit || $LIMIT);
     my @seen;
     while (time < $deadline) {
-        my $st = $env->get($path, $h)->{status};
+        my $st = $ask->();
         push @seen, $st;
         return (1, scalar @seen) if $st == $want;
         sleep 0.02;
     }
     return (0, scalar @seen, join ' ', @seen > 10 ? @seen[-10 .. -1] : @seen);
+}
+
+# GET $path with headers $h until the status is $want, as until_answer.
+sub until_status {
+    my ($env, $path, $h, $want, $limit) = @_;
+    return until_answer(sub { $env->get($path, $h)->{status} }, $want, $limit);
 }
 
 # Connections of the cache's listener to this database.
