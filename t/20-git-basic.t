@@ -9,6 +9,7 @@ use lib "$FindBin::Bin/lib";
 use Test::More;
 use BBT::Env qw(pct parse_token);
 use BBT::Assert;
+use BBT::Cache qw(wait_lines);
 
 my $env = BBT::Env->new->start;
 my $port = $env->port;
@@ -90,8 +91,9 @@ subtest 'Basic user name is matched case-insensitively; %u is the stored name' =
     my $mark = log_mark($env->access_log_path);
     my ($rc, $out, $err) = $env->git('ls-remote', $env->clone_url('ALICE', $tok, 'PROJ', 'repo'));
     is($rc, 0, 'ls-remote as ALICE works') or diag $err;
-    my @l = grep {m{/scm/PROJ/repo\.git/info/refs\?service=git-upload-pack}}
-        log_lines_since($env->access_log_path, $mark);
+    my $adv = qr{/scm/PROJ/repo\.git/info/refs\?service=git-upload-pack};
+    # Its line once the authenticated request's (200, whoever it names) is there.
+    my @l = grep {/$adv/} wait_lines($env->access_log_path, $mark, qr{$adv[^"]*" 200 });
     ok((grep {/^127\.0\.0\.1 alice ".*" 200 \Q$id\E$/} @l), 'access log shows "alice", not "ALICE"')
         or diag explain \@l;
 };

@@ -341,7 +341,7 @@ subtest 'last authenticated is set by an authenticated request' => sub {
     my ($e) = grep { $_->{id} eq $id } @{ $j || [] };
     ok($e && !exists $e->{lastAuthenticated}, 'not set before use');
     is_ok_res($env->get($UP, { Authorization => "Bearer $tok" }), 'an authenticated request');
-    my $deadline = time + 5;
+    my $deadline = time + $BBT::Cache::LIMIT;
     while (time < $deadline) {
         last if $env->token_row($id)->{last_authenticated} ne '';
         select undef, undef, undef, 0.1;
@@ -367,7 +367,7 @@ subtest 'last authenticated is set by an authenticated request' => sub {
     settle();
     my $old = $env->token_row($id)->{last_authenticated};
     is_ok_res($env->get($UP, { Authorization => "Bearer $tok" }), 'a request two minutes later');
-    $deadline = time + 5;
+    $deadline = time + $BBT::Cache::LIMIT;
     while (time < $deadline) {
         last if $env->token_row($id)->{last_authenticated} ne $old;
         select undef, undef, undef, 0.1;

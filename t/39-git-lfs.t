@@ -18,6 +18,7 @@ use File::Copy qw(copy);
 use BBT::Env qw(pct auth_bearer);
 use BBT::Util qw(spew slurp);
 use BBT::Assert;
+use BBT::Cache qw(wait_lines);
 
 plan skip_all => 'git-lfs is not installed (build/deps.sh installs it)' unless -x '/usr/bin/git-lfs';
 
@@ -128,8 +129,8 @@ subtest 'a read token\'s upload is refused before the backend' => sub {
     my ($rc, $out, $err) = $env->git({ cwd => $r, timeout => 120 }, as('read'), 'lfs', 'push', 'origin', 'main');
     isnt($rc, 0, 'git lfs push fails');
     like($err, qr{Authorization error: \S+/info/lfs/objects/batch}, '  on the batch');
-    like($env->access_log_text, qr{"POST /git/PROJ/repo\.git/info/lfs/objects/batch HTTP/1\.1" 403 }m,
-         'the batch got 403');
+    my $batch = qr{"POST /git/PROJ/repo\.git/info/lfs/objects/batch HTTP/1\.1" 403 }m;
+    like(join("\n", wait_lines($env->access_log_path, 0, $batch)), $batch, 'the batch got 403');
     my $oid2 = sha256_hex($two);
     my @seen = @{ backend_since($n) };
     is(scalar(grep { /op=upload|^PUT / } @seen), 0, 'no upload batch and no PUT reached the backend')

@@ -10,6 +10,7 @@ use Test::More;
 use BBT::Env;
 use BBT::GitDav;
 use BBT::Assert;
+use BBT::Cache qw(wait_lines);
 
 my $env = BBT::GitDav::start();
 my $d = $env->dir;
@@ -76,9 +77,11 @@ for my $tag ('v1.0', 'rel/v2.0') {
 is($rc, 0, 'deleting refs/heads/feature/x over WebDAV') or diag "$out\n$err";
 ok(!defined $env->repo_head('PROJ', 'repo', 'feature/x'), '  it is gone');
 
-my @access = grep { m{/dgit/} } split /\n/, $env->access_log_text;
+my @dav = qw(PROPFIND MKCOL LOCK PUT MOVE UNLOCK DELETE);
+my @access = grep { m{/dgit/} }
+    wait_lines($env->access_log_path, 0, sub { my $t = join "\n", @_; !grep { $t !~ m{"$_ /dgit/} } @dav });
 my %methods = map { m{"([A-Z]+) /dgit/} ? ($1 => 1) : () } @access;
-ok($methods{$_}, "  the pushes used $_") for qw(PROPFIND MKCOL LOCK PUT MOVE UNLOCK DELETE);
+ok($methods{$_}, "  the pushes used $_") for @dav;
 
 # What the push may never do.
 my $h = { Authorization => $env->bearer($wtok) };

@@ -13,10 +13,9 @@ use warnings;
 use FindBin;
 use lib "$FindBin::Bin/lib";
 use Test::More;
-use Time::HiRes qw(sleep time);
 use BBT::Env qw(auth_basic auth_bearer);
 use BBT::Assert;
-use BBT::Cache qw(served_from_cache);
+use BBT::Cache qw(served_from_cache until_answer);
 
 my $extra = <<'EOC';
 ScriptAlias /rest/ "@DIR@/cgi-bin/env.cgi/"
@@ -66,19 +65,12 @@ sub call {
     return $env->cgi_call($m, $path, $h, $body // ($m =~ /^(POST|PUT)$/ ? '{}' : undef));
 }
 
-# A grant changed, METHOD PATH with this token (and body) until it answers
-# $want: the statuses seen.  The change reaches a cached entry within the
-# cache's bound, not at once.
+# METHOD PATH with this token (and body) until it answers $want, as
+# BBT::Cache::until_answer: a grant changed reaches a cached entry within
+# the cache's bound, not at once.
 sub until_call {
     my ($want, $m, $path, $tok, $body) = @_;
-    my $deadline = time + $BBT::Cache::LIMIT;
-    my @seen;
-    while (time < $deadline) {
-        push @seen, (call($m, $path, $tok, $body))[0]{status};
-        last if $seen[-1] == $want;
-        sleep 0.02;
-    }
-    return @seen;
+    return until_answer(sub { (call($m, $path, $tok, $body))[0]{status} }, $want);
 }
 
 subtest 'the grant' => sub {
@@ -120,8 +112,8 @@ subtest 'the highest grant applies, in Bitbucket\'s order' => sub {
            'but its settings are not hers');
     $env->cli_ok('ungrant', 'carol', 'PROJ/repo');
     $env->cli_ok('ungrant', 'carol', 'PROJ/other');
-    my @seen = until_call(403, 'PUT', "$A/projects/PROJ/repos/repo/settings/pull-requests", $tok{admin});
-    is($seen[-1], 403, 'ungranted: the settings of PROJ/repo are hers no more') or diag "statuses: @seen[-10 .. -1]";
+    my ($ok, $n, $seen) = until_call(403, 'PUT', "$A/projects/PROJ/repos/repo/settings/pull-requests", $tok{admin});
+    ok($ok, 'ungranted: the settings of PROJ/repo are hers no more') or diag "statuses: $seen";
     is($env->psql("SELECT bbtoken_owner_level_of(u, 'PROJ', 'repo') FROM bbtoken_users u WHERE name = 'carol'"),
        '4', 'ungranted: create again');
 };
@@ -174,8 +166,8 @@ subtest 'not the project admin' => sub {
            'renaming PROJ/repo is refused');
     # A move into PROJ needs PROJECT_ADMIN there, not REPO_CREATE.
     $env->grant('carol', 'REPO_ADMIN', 'SRC/lib');
-    my @seen = until_call(200, 'PUT', "$A/projects/SRC/repos/lib", $tok{admin}, '{"name":"lib2"}');
-    is($seen[-1], 200, 'control: she renames SRC/lib, hers to administer') or diag "statuses: @seen[-10 .. -1]";
+    my ($ok, $n, $seen) = until_call(200, 'PUT', "$A/projects/SRC/repos/lib", $tok{admin}, '{"name":"lib2"}');
+    ok($ok, 'control: she renames SRC/lib, hers to administer') or diag "statuses: $seen";
     my $mark = log_mark($env->error_log_path);
     is_403((call('PUT', "$A/projects/SRC/repos/lib", $tok{admin}, '{"project":{"key":"PROJ"}}'))[0],
            'but moving it into PROJ is refused');
@@ -238,12 +230,12 @@ subtest 'lowering the grant to write is refused within the cache\'s bound' => su
                   . " WHERE u.name = 'carol' AND g.project_key = 'PROJ'"),
        'PROJECT_WRITE', 'granting again replaced the grant');
     my $until = sub { until_call($_[0], 'POST', "$A/projects/PROJ/repos", $t) };
-    my @seen = $until->(403);
-    is($seen[-1], 403, 'creating a repository is refused') or diag "statuses: @seen[-10 .. -1]";
+    my ($ok, $n, $seen) = $until->(403);
+    ok($ok, 'creating a repository is refused') or diag "statuses: $seen";
     is_ok_res((call('POST', "$A/projects/PROJ/repos/repo/pull-requests", $t))[0], 'writing still is not');
     $env->grant('carol', 'REPO_CREATE', 'PROJ');
-    @seen = $until->(200);
-    is($seen[-1], 200, 'raised to create again, it creates again') or diag "statuses: @seen[-10 .. -1]";
+    ($ok, $n, $seen) = $until->(200);
+    ok($ok, 'raised to create again, it creates again') or diag "statuses: $seen";
 };
 
 done_testing;

@@ -16,6 +16,7 @@ use Test::More;
 use File::Path qw(make_path);
 use BBT::Env qw(run_cmd);
 use BBT::Assert;
+use BBT::Cache qw(wait_lines);
 
 my $moddir = $BBT::Env::MODDIR;
 plan skip_all => 'svn or mod_dav_svn missing (apt-get install subversion libapache2-mod-svn)'
@@ -96,8 +97,8 @@ for my $p (qw(PROJ OLD)) {
         svn_ok('unlock', $wtok, 'unlock', "$wc/a.txt");
         my $log = svn_ok('log', $wtok, 'log', '-q', $url);
         like($log, qr/^r3 \| alice /m, 'three revisions, committed as alice (the token\'s owner)');
-        my @lines = BBT::Assert::log_lines_since($env->access_log_path, $mark);
         my $verbs = $p eq 'OLD' ? qr/"(?:MKACTIVITY|CHECKOUT|MERGE) / : qr/"POST [^"]*!svn\/me /;
+        my @lines = wait_lines($env->access_log_path, $mark, qr/^\S+ alice $verbs[^"]*" 20\d \d{12}$/m);
         ok(scalar(grep { /^\S+ alice $verbs[^"]*" 20\d \d{12}$/ } @lines),
            $p eq 'OLD' ? 'through MKACTIVITY, CHECKOUT and MERGE' : 'through POST to !svn/me')
             or diag join "\n", @lines[0 .. ($#lines > 30 ? 30 : $#lines)];
@@ -110,7 +111,8 @@ for my $p (qw(PROJ OLD)) {
         svn_refused('its copy too', qr/403|[Ff]orbidden/, $rtok, 'copy', '-m', 'ro', "$url/a.txt",
                     "$url/d.txt");
         svn_refused('its lock too', qr/403|[Ff]orbidden|Not authorized/, $rtok, 'lock', "$rwc/c.txt");
-        like($env->access_log_text, qr{"LOCK /svn/$p/repo/c\.txt [^"]*" 403 }, 'the module answered the LOCK 403');
+        my $lock = qr{"LOCK /svn/$p/repo/c\.txt [^"]*" 403 };
+        like(join("\n", wait_lines($env->access_log_path, 0, $lock)), $lock, 'the module answered the LOCK 403');
         like(svn_ok('it blames', $rtok, 'blame', "$url/a.txt"), qr/^\s*1\s+alice one$/m, '  by line');
         svn_refused('its change of a revision property is forbidden', qr/403|[Ff]orbidden/, $rtok, 'propset',
                     '--revprop', '-r', '1', 'svn:log', 'ro', $url);

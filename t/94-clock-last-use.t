@@ -15,6 +15,7 @@ use Test::More;
 use Time::HiRes qw(sleep time);
 use BBT::Env qw(auth_bearer);
 use BBT::Clock qw(clock_preload);
+use BBT::Cache ();
 
 my $BACK = 3 * 3600;
 
@@ -35,7 +36,7 @@ sub set_back { BBT::Clock::set_back($env, $_[0]) }
 sub until_done {
     my ($tok, $addr, $done) = @_;
     my %seen;
-    my $deadline = time + 20;
+    my $deadline = time + $BBT::Cache::LIMIT;
     while (time < $deadline) {
         $seen{ $env->get($UP, auth_bearer($tok, { 'X-Forwarded-For' => $addr }))->{status} }++;
         return (1, \%seen) if $done->();

@@ -18,8 +18,8 @@ use Time::HiRes qw(sleep time);
 use BBT::Assert ();
 
 use Exporter 'import';
-our @EXPORT_OK = qw(lookup_calls log_mark log_since wait_log served_from_cache
-                    until_status listener_count settle level_probe_on
+our @EXPORT_OK = qw(lookup_calls log_mark log_since wait_log wait_lines served_from_cache
+                    until_answer until_status listener_count settle level_probe_on
                     level_computed);
 
 # PostgreSQL settings for counting statements.
@@ -72,16 +72,30 @@ sub log_since {
     return join "\n", BBT::Assert::log_lines_since($env->error_log_path, $mark);
 }
 
+# The lines of the log file $path after $mark, once they hold what is
+# wanted ($want: a pattern for the lines joined by newlines, or code given
+# the lines), or as they are after the limit: the caller asserts on them.
+# A line may come after the answer it is about: httpd writes a request's
+# access log line (log_transaction) once its response has been sent, so a
+# client can have read the answer before the line is there.
+sub wait_lines {
+    my ($path, $mark, $want, $limit) = @_;
+    my $ok = ref $want eq 'CODE' ? $want : sub { join("\n", @_) =~ $want };
+    my $deadline = time + ($limit || $LIMIT);
+    while (1) {
+        my @l = BBT::Assert::log_lines_since($path, $mark);
+        return @l if $ok->(@l) || time >= $deadline;
+        sleep 0.05;
+    }
+}
+
 # Wait until the error log, after $mark, matches $re: 1, or 0 after the
 # limit.
 sub wait_log {
     my ($env, $mark, $re, $limit) = @_;
-    my $deadline = time + ($limit || $LIMIT);
-    while (time < $deadline) {
-        return 1 if log_since($env, $mark) =~ $re;
-        sleep 0.05;
-    }
-    return 0;
+    my $found = 0;
+    wait_lines($env->error_log_path, $mark, sub { $found = join("\n", @_) =~ $re }, $limit);
+    return $found ? 1 : 0;
 }
 
 # Let the notifications of changes just made reach the cache: each one
@@ -109,18 +123,26 @@ sub served_from_cache {
     return 0;
 }
 
-# Request until the status is $want: (1, tries), or (0, tries, statuses).
-sub until_status {
-    my ($env, $path, $h, $want, $limit) = @_;
+# Ask (code that makes a request and returns its status) until the status
+# is $want: (1, tries), or (0, tries, the last statuses).  A change reaches
+# a cached entry within the cache's bound, not at once.
+sub until_answer {
+    my ($ask, $want, $limit) = @_;
     my $deadline = time + ($limit || $LIMIT);
     my @seen;
     while (time < $deadline) {
-        my $st = $env->get($path, $h)->{status};
+        my $st = $ask->();
         push @seen, $st;
         return (1, scalar @seen) if $st == $want;
         sleep 0.02;
     }
     return (0, scalar @seen, join ' ', @seen > 10 ? @seen[-10 .. -1] : @seen);
+}
+
+# GET $path with headers $h until the status is $want, as until_answer.
+sub until_status {
+    my ($env, $path, $h, $want, $limit) = @_;
+    return until_answer(sub { $env->get($path, $h)->{status} }, $want, $limit);
 }
 
 # Connections of the cache's listener to this database.
