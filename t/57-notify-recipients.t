@@ -143,4 +143,55 @@ subtest 'an unused-token warning: a copy from an earlier idle spell does not cou
     $env->cli_ok('policy', '--revoke-unused-after', 'none');
 };
 
+# A project's token warned as unused: revoked on time once any admin's copy
+# of the warning went out, even while another admin's sendmail keeps
+# refusing it (that copy is retried meanwhile), and the week runs from the
+# first copy, also once the notice is told.
+sub revoked { return $env->psql("SELECT revoked_at IS NOT NULL FROM bbtoken_tokens WHERE id = '$_[0]'") }
+
+subtest 'an unused-token warning counts once one admin\'s copy went out' => sub {
+    $env->cli_ok('policy', '--revoke-unused-after', '30d');
+    my $id = project_token('TEAM', 'forgotten');
+    $env->psql("SET session_replication_role = replica; UPDATE bbtoken_tokens SET expires_at = NULL,"
+               . " created_at = now() - interval '40 days' WHERE id = '$id'");
+    my $d = maildir('dead-mailbox');
+    my ($rc, $out, $err) = notify($d, BBT_SENDMAIL_REFUSE => 'pa2@example.com');
+    is($rc, 1, 'pa2 refused: exit 1') or diag $err;
+    is_deeply(copies($id), ['unused pa1'], 'pa1 warned');
+    ($rc, $out, $err) = notify($d, BBT_SENDMAIL_REFUSE => 'pa2@example.com');
+    like($out, qr/^not mailed: sendmail failed for pa2 <pa2\@example\.com> \(1 notice kept/m,
+         'pa2\'s copy is retried') or diag $out;
+    is(revoked($id), 'f', 'not revoked within the week');
+    # A week later, pa2's mailbox still dead.
+    $env->psql("UPDATE bbtoken_notice_copies SET sent_at = now() - interval '8 days' WHERE token_id = '$id'");
+    ($rc, $out, $err) = notify($d, BBT_SENDMAIL_REFUSE => 'pa2@example.com');
+    like($out, qr/^revoked $id of project:TEAM \("forgotten"\)/m, 'revoked: pa1 was warned a week ago') or diag $out;
+    is(revoked($id), 't', 'the token is revoked');
+    ($rc, $out, $err) = notify($d);
+    is($rc, 0, 'pa2\'s mailbox back') or diag $err;
+    is($env->psql("SELECT mailed_to FROM bbtoken_notices WHERE token_id = '$id' AND kind = 'revoked'"),
+       'pa1@example.com, pa2@example.com', 'both told of the revocation');
+    $env->cli_ok('policy', '--revoke-unused-after', 'none');
+};
+
+subtest 'an unused-token warning told late: the week runs from the first copy' => sub {
+    $env->cli_ok('policy', '--revoke-unused-after', '30d');
+    my $id = project_token('TEAM', 'slow');
+    $env->psql("SET session_replication_role = replica; UPDATE bbtoken_tokens SET expires_at = NULL,"
+               . " created_at = now() - interval '40 days' WHERE id = '$id'");
+    my $d = maildir('late');
+    my ($rc, $out, $err) = notify($d, BBT_SENDMAIL_REFUSE => 'pa2@example.com');
+    is_deeply(copies($id), ['unused pa1'], 'pa1 warned');
+    # Five days later pa2's copy goes out too.
+    $env->psql("UPDATE bbtoken_notice_copies SET sent_at = now() - interval '5 days' WHERE token_id = '$id'");
+    ($rc, $out, $err) = notify($d);
+    is($rc, 0, 'pa2 warned') or diag $err;
+    is($env->psql("SELECT count(*) FROM bbtoken_notices WHERE token_id = '$id' AND kind = 'unused'"), 1, 'told');
+    # Three days later: a week and a day after pa1's warning.
+    $env->psql("UPDATE bbtoken_notices SET sent_at = sent_at - interval '3 days' WHERE token_id = '$id'");
+    ($rc, $out, $err) = notify($d);
+    is(revoked($id), 't', 'revoked a week after the first copy') or diag $out;
+    $env->cli_ok('policy', '--revoke-unused-after', 'none');
+};
+
 done_testing;
