@@ -272,8 +272,9 @@ static int bbtoken_copies_record(bbtoken_notify_t *n, bbtoken_notices_t *b,
 
 /* Record as told each notice whose listed recipients all have their copy
  * (one listed as NULL needs none: nobody could be mailed), with every
- * address it went to and the time of the last copy, and delete its
- * copies.  Tokens purged meanwhile are left out. */
+ * address it went to and the time of the first copy (an unused token's
+ * week before its revocation runs from there: notify_unused.c), and
+ * delete its copies.  Tokens purged meanwhile are left out. */
 static int bbtoken_notices_told(bbtoken_notify_t *n, bbtoken_notices_t *b)
 {
     return bbtoken_notices_exec(
@@ -286,7 +287,7 @@ static int bbtoken_notices_told(bbtoken_notify_t *n, bbtoken_notices_t *b)
         " AND c.kind = x.kind AND c.user_id = x.uid"
         " AND " BBTOKEN_TOLD_COPY_COUNTS "),"
         " told AS (INSERT INTO bbtoken_notices (token_id, kind, sent_at,"
-        " mailed_to) SELECT id, kind, COALESCE(max(sent_at), now()),"
+        " mailed_to) SELECT id, kind, COALESCE(min(sent_at), now()),"
         " string_agg(mailed_to, ', ' ORDER BY sent_at, mailed_to)"
         " FROM x GROUP BY id, kind"
         " HAVING bool_and(uid IS NULL OR copied IS NOT NULL)"

@@ -15,16 +15,24 @@
     "COALESCE((SELECT o.name FROM bbtoken_users o WHERE o.id = t.user_id),"    \
     " bbtoken_scope_name(t.project_key, t.repo_slug))"
 
+/* A warning (alias a: told, or one recipient's copy) of token t's idle
+ * spell, given at least BBTOKEN_UNUSED_NOTICE ago. */
+#define BBTOKEN_WARNED(table, a)                                               \
+    " EXISTS (SELECT 1 FROM " table " " a " WHERE " a ".token_id = t.id"       \
+    " AND " a ".kind = 'unused' AND " a ".sent_at >= " BBTOKEN_IDLE " AND " a  \
+    ".sent_at <= now() - " BBTOKEN_UNUSED_NOTICE ")"
+
 /* Unused tokens due for revocation: idle for the policy's time, and warned
- * (after their last use) at least BBTOKEN_UNUSED_NOTICE ago.  t is the
- * token, p the policy. */
+ * (after their last use) at least BBTOKEN_UNUSED_NOTICE ago: told, or a
+ * project's token's first admin's copy, so that an admin whose mail keeps
+ * failing cannot keep a forgotten token alive (the copies missing are
+ * still sent).  t is the token, p the policy. */
 #define BBTOKEN_UNUSED_DUE                                                     \
     " p.revoke_unused_after IS NOT NULL AND t.revoked_at IS NULL"              \
     " AND (t.expires_at IS NULL OR t.expires_at > now())"                      \
     " AND " BBTOKEN_IDLE " + p.revoke_unused_after <= now()"                   \
-    " AND EXISTS (SELECT 1 FROM bbtoken_notices n WHERE n.token_id = t.id"     \
-    " AND n.kind = 'unused' AND n.sent_at >= " BBTOKEN_IDLE                    \
-    " AND n.sent_at <= now() - " BBTOKEN_UNUSED_NOTICE ")"
+    " AND (" BBTOKEN_WARNED("bbtoken_notices", "n") " OR" BBTOKEN_WARNED(      \
+        "bbtoken_notice_copies", "c") ")"
 
 /* Tokens a revocation's transaction revokes at most: a big site's first
  * run holds a batch in memory and in locks, not every token due. */
@@ -74,7 +82,7 @@ int bbtoken_notify_revoke(bbtoken_ctx_t *ctx, int dry_run)
     static const char cols[] =
         " t.id, " BBTOKEN_HOLDER_NAME ", t.name,"
         " to_char(" BBTOKEN_IDLE " AT TIME ZONE 'UTC', " BBTOKEN_ISO ")";
-    char sql[2048], after[64] = "";
+    char sql[4096], after[64] = "";
     bbtoken_unused_t u = {sql, after, NULL};
     const bbtoken_tx_t tx = {"revoking unused tokens", "BEGIN", NULL,
                              bbtoken_unused_body, &u};
