@@ -188,6 +188,13 @@ subtest 'an unused-token warning told late: the week runs from the first copy' =
     $env->psql("UPDATE bbtoken_notice_copies SET sent_at = now() - interval '5 days' WHERE token_id = '$id'");
     ($rc, $out, $err) = notify($d);
     is($rc, 0, 'pa2 warned') or diag $err;
+    # The date pa2 is given is the revocation's: a week after pa1's copy.
+    opendir my $h, $d or die "$d: $!";
+    my ($last) = reverse sort grep {/\.eml\z/} readdir $h;
+    my ($on) = slurp("$d/$last") =~ /^To: pa2\@example\.com\n.*revoked\s+on or after (\S+Z) unless/ms;
+    ok($on, "pa2's warning names a date") or return;
+    is($env->psql("SELECT '$on'::timestamptz BETWEEN now() + interval '1 day' AND now() + interval '3 days'"), 't',
+       "pa2 is told the token goes in 2 days, a week after pa1's warning: $on");
     is($env->psql("SELECT count(*) FROM bbtoken_notices WHERE token_id = '$id' AND kind = 'unused'"), 1, 'told');
     # Three days later: a week and a day after pa1's warning.
     $env->psql("UPDATE bbtoken_notices SET sent_at = sent_at - interval '3 days' WHERE token_id = '$id'");
