@@ -32,15 +32,20 @@
  * statement that tells it (x, its token t). */
 #define BBTOKEN_NOTE_COPY_COUNTS BBTOKEN_COPY_COUNTS("n.kind", "n.at")
 #define BBTOKEN_TOLD_COPY_COUNTS BBTOKEN_COPY_COUNTS("x.kind", BBTOKEN_IDLE)
+/* ... and for a live token's (l) warning: its first copy that counts starts
+ * the week before the revocation (notify_unused.c), so an admin whose copy
+ * goes out late is given that date. */
+#define BBTOKEN_UNUSED_COPY_COUNTS BBTOKEN_COPY_COUNTS("'unused'", "l.idle")
 
 /* Every notice due, one row each, by owner.  Expiry: the stage a token is
  * in now, unless it was created inside it (a 20-day token gets no 30-day
  * notice).  Unused: the warning, once per idle spell, unless the token
- * expires first.  Revoked: the revocation's most telling audit event (a
- * reason over a plain 'revoked'; of 'revoked' and 'rotated' the later, so
- * a rotation's old token is told as rotated, and its new one, revoked
- * later, as revoked), unless the owner revoked or rotated it over HTTP
- * themself.  A project's or a repository's token whose project has no
+ * expires before it would be revoked (at, the date the warning gives: a
+ * week after its first copy, or from now).  Revoked: the revocation's most
+ * telling audit event (a reason over a plain 'revoked'; of 'revoked' and
+ * 'rotated' the later, so a rotation's old token is told as rotated, and its
+ * new one, revoked later, as revoked), unless the owner revoked or rotated it
+ * over HTTP themself.  A project's or a repository's token whose project has no
  * active admin to tell gets one row without a user, grouped by holder:
  * left out, its notices would never be settled, and revoke-unused-after,
  * which waits for a recorded warning, would never revoke it. */
@@ -68,13 +73,15 @@
     " WHERE n.token_id = s.id AND n.kind = s.kind)"                            \
     " UNION ALL "                                                              \
     "SELECT 'unused', NULL, l.id, l.user_id, l.idle,"                          \
-    " l.last_authenticated IS NULL,"                                           \
-    " GREATEST(l.idle + p.after, now() + " BBTOKEN_UNUSED_NOTICE "), NULL,"    \
-    " bbtoken_duration_text(p.after) FROM live l, p"                           \
+    " l.last_authenticated IS NULL, r.at, NULL,"                               \
+    " bbtoken_duration_text(p.after) FROM live l CROSS JOIN p"                 \
+    " CROSS JOIN LATERAL (SELECT GREATEST(l.idle + p.after, COALESCE((SELECT"  \
+    " min(c.sent_at) FROM bbtoken_notice_copies c WHERE c.token_id = l.id"     \
+    " AND c.kind = 'unused' AND " BBTOKEN_UNUSED_COPY_COUNTS                   \
+    "), now()) + " BBTOKEN_UNUSED_NOTICE ") AS at) r"                          \
     " WHERE p.after IS NOT NULL"                                               \
     " AND l.idle + p.after - " BBTOKEN_UNUSED_NOTICE " <= now()"               \
-    " AND (l.expires_at IS NULL OR l.expires_at > GREATEST(l.idle + p.after,"  \
-    " now() + " BBTOKEN_UNUSED_NOTICE "))"                                     \
+    " AND (l.expires_at IS NULL OR l.expires_at > r.at)"                       \
     " AND NOT EXISTS (SELECT 1 FROM bbtoken_notices n WHERE n.token_id = l.id" \
     " AND n.kind = 'unused' AND n.sent_at >= l.idle)"                          \
     " UNION ALL "                                                              \
