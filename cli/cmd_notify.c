@@ -32,15 +32,20 @@
  * statement that tells it (x, its token t). */
 #define BBTOKEN_NOTE_COPY_COUNTS BBTOKEN_COPY_COUNTS("n.kind", "n.at")
 #define BBTOKEN_TOLD_COPY_COUNTS BBTOKEN_COPY_COUNTS("x.kind", BBTOKEN_IDLE)
+/* ... and for a live token's (l) warning: its first copy that counts starts
+ * the week before the revocation (notify_unused.c), so an admin whose copy
+ * goes out late is given that date. */
+#define BBTOKEN_UNUSED_COPY_COUNTS BBTOKEN_COPY_COUNTS("'unused'", "l.idle")
 
 /* Every notice due, one row each, by owner.  Expiry: the stage a token is
  * in now, unless it was created inside it (a 20-day token gets no 30-day
  * notice).  Unused: the warning, once per idle spell, unless the token
- * expires first.  Revoked: the revocation's most telling audit event (a
- * reason over a plain 'revoked'; of 'revoked' and 'rotated' the later, so
- * a rotation's old token is told as rotated, and its new one, revoked
- * later, as revoked), unless the owner revoked or rotated it over HTTP
- * themself.  A project's or a repository's token whose project has no
+ * expires before it would be revoked (at, the date the warning gives: a
+ * week after its first copy, or from now).  Revoked: the revocation's most
+ * telling audit event (a reason over a plain 'revoked'; of 'revoked' and
+ * 'rotated' the later, so a rotation's old token is told as rotated, and its
+ * new one, revoked later, as revoked), unless the owner revoked or rotated it
+ * over HTTP themself.  A project's or a repository's token whose project has no
  * active admin to tell gets one row without a user, grouped by holder:
  * left out, its notices would never be settled, and revoke-unused-after,
  * which waits for a recorded warning, would never revoke it. */
@@ -68,13 +73,15 @@
     " WHERE n.token_id = s.id AND n.kind = s.kind)"                            \
     " UNION ALL "                                                              \
     "SELECT 'unused', NULL, l.id, l.user_id, l.idle,"                          \
-    " l.last_authenticated IS NULL,"                                           \
-    " GREATEST(l.idle + p.after, now() + " BBTOKEN_UNUSED_NOTICE "), NULL,"    \
-    " bbtoken_duration_text(p.after) FROM live l, p"                           \
+    " l.last_authenticated IS NULL, r.at, NULL,"                               \
+    " bbtoken_duration_text(p.after) FROM live l CROSS JOIN p"                 \
+    " CROSS JOIN LATERAL (SELECT GREATEST(l.idle + p.after, COALESCE((SELECT"  \
+    " min(c.sent_at) FROM bbtoken_notice_copies c WHERE c.token_id = l.id"     \
+    " AND c.kind = 'unused' AND " BBTOKEN_UNUSED_COPY_COUNTS                   \
+    "), now()) + " BBTOKEN_UNUSED_NOTICE ") AS at) r"                          \
     " WHERE p.after IS NOT NULL"                                               \
     " AND l.idle + p.after - " BBTOKEN_UNUSED_NOTICE " <= now()"               \
-    " AND (l.expires_at IS NULL OR l.expires_at > GREATEST(l.idle + p.after,"  \
-    " now() + " BBTOKEN_UNUSED_NOTICE "))"                                     \
+    " AND (l.expires_at IS NULL OR l.expires_at > r.at)"                       \
     " AND NOT EXISTS (SELECT 1 FROM bbtoken_notices n WHERE n.token_id = l.id" \
     " AND n.kind = 'unused' AND n.sent_at >= l.idle)"                          \
     " UNION ALL "                                                              \
@@ -272,8 +279,9 @@ static int bbtoken_copies_record(bbtoken_notify_t *n, bbtoken_notices_t *b,
 
 /* Record as told each notice whose listed recipients all have their copy
  * (one listed as NULL needs none: nobody could be mailed), with every
- * address it went to and the time of the last copy, and delete its
- * copies.  Tokens purged meanwhile are left out. */
+ * address it went to and the time of the first copy (an unused token's
+ * week before its revocation runs from there: notify_unused.c), and
+ * delete its copies.  Tokens purged meanwhile are left out. */
 static int bbtoken_notices_told(bbtoken_notify_t *n, bbtoken_notices_t *b)
 {
     return bbtoken_notices_exec(
@@ -286,7 +294,7 @@ static int bbtoken_notices_told(bbtoken_notify_t *n, bbtoken_notices_t *b)
         " AND c.kind = x.kind AND c.user_id = x.uid"
         " AND " BBTOKEN_TOLD_COPY_COUNTS "),"
         " told AS (INSERT INTO bbtoken_notices (token_id, kind, sent_at,"
-        " mailed_to) SELECT id, kind, COALESCE(max(sent_at), now()),"
+        " mailed_to) SELECT id, kind, COALESCE(min(sent_at), now()),"
         " string_agg(mailed_to, ', ' ORDER BY sent_at, mailed_to)"
         " FROM x GROUP BY id, kind"
         " HAVING bool_and(uid IS NULL OR copied IS NOT NULL)"

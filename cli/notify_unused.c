@@ -16,15 +16,21 @@
     " bbtoken_scope_name(t.project_key, t.repo_slug))"
 
 /* Unused tokens due for revocation: idle for the policy's time, and warned
- * (after their last use) at least BBTOKEN_UNUSED_NOTICE ago.  t is the
+ * (after their last use) at least BBTOKEN_UNUSED_NOTICE ago: told, or a
+ * project's token's first admin's copy, so that an admin whose mail keeps
+ * failing cannot keep a forgotten token alive (the copies missing are
+ * still sent).  One EXISTS over both tables, which the planner makes a
+ * semi-join: two ORed would be two probes for every live token.  t is the
  * token, p the policy. */
 #define BBTOKEN_UNUSED_DUE                                                     \
     " p.revoke_unused_after IS NOT NULL AND t.revoked_at IS NULL"              \
     " AND (t.expires_at IS NULL OR t.expires_at > now())"                      \
     " AND " BBTOKEN_IDLE " + p.revoke_unused_after <= now()"                   \
-    " AND EXISTS (SELECT 1 FROM bbtoken_notices n WHERE n.token_id = t.id"     \
-    " AND n.kind = 'unused' AND n.sent_at >= " BBTOKEN_IDLE                    \
-    " AND n.sent_at <= now() - " BBTOKEN_UNUSED_NOTICE ")"
+    " AND EXISTS (SELECT 1 FROM (SELECT token_id, kind, sent_at"               \
+    " FROM bbtoken_notices UNION ALL SELECT token_id, kind, sent_at"           \
+    " FROM bbtoken_notice_copies) w WHERE w.token_id = t.id"                   \
+    " AND w.kind = 'unused' AND w.sent_at >= " BBTOKEN_IDLE                    \
+    " AND w.sent_at <= now() - " BBTOKEN_UNUSED_NOTICE ")"
 
 /* A batch's statement, the last id revoked before it, and what it
  * returned. */
@@ -70,7 +76,7 @@ int bbtoken_notify_revoke(bbtoken_ctx_t *ctx, int dry_run)
     static const char cols[] =
         " t.id, " BBTOKEN_HOLDER_NAME ", t.name,"
         " to_char(" BBTOKEN_IDLE " AT TIME ZONE 'UTC', " BBTOKEN_ISO ")";
-    char sql[2048], after[64] = "";
+    char sql[4096], after[64] = "";
     bbtoken_unused_t u = {sql, after, NULL};
     const bbtoken_tx_t tx = {"revoking unused tokens", "BEGIN", NULL,
                              bbtoken_unused_body, &u};

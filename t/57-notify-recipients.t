@@ -4,7 +4,9 @@
 # takes one admin's copy and refuses another's, leaves the admin not yet
 # told to the next run, which sends exactly the copies not yet recorded; and
 # a copy from an earlier idle spell does not count for a new unused-token
-# warning.  Mail goes through the stand-in sendmail (t/mail/sendmail).
+# warning, while one of this spell starts the week before the revocation,
+# whatever the other admins' mail does.  Mail goes through the stand-in
+# sendmail (t/mail/sendmail).
 use strict;
 use warnings;
 use FindBin;
@@ -118,15 +120,29 @@ subtest 'sendmail refuses one admin\'s copy: the next run sends that one alone' 
        'pa1@example.com, pa2@example.com', 'the notice is told, to both');
 };
 
-subtest 'an unused-token warning: a copy from an earlier idle spell does not count' => sub {
+# Under a 30-day policy, a project's token named $name on TEAM, never
+# expiring, made 40 days ago and never used, warned as unused by a run
+# whose sendmail refuses pa2's copy: pa1's alone is recorded.  Its id and
+# the run's maildir.
+sub warned_pa1 {
+    my ($name) = @_;
     $env->cli_ok('policy', '--revoke-unused-after', '30d');
-    my $id = project_token('TEAM', 'idle');
+    my $id = project_token('TEAM', $name);
     $env->psql("SET session_replication_role = replica; UPDATE bbtoken_tokens SET expires_at = NULL,"
                . " created_at = now() - interval '40 days' WHERE id = '$id'");
-    my $d = maildir('unused');
+    my $d = maildir($name);
     my ($rc, $out, $err) = notify($d, BBT_SENDMAIL_REFUSE => 'pa2@example.com');
     is($rc, 1, 'pa2 refused: exit 1') or diag $err;
     is_deeply(copies($id), ['unused pa1'], 'pa1 warned');
+    return ($id, $d);
+}
+
+# Whether token $_[0] is revoked: 't' or 'f'.
+sub revoked { return $env->psql("SELECT revoked_at IS NOT NULL FROM bbtoken_tokens WHERE id = '$_[0]'") }
+
+subtest 'an unused-token warning: a copy from an earlier idle spell does not count' => sub {
+    my ($id, $d) = warned_pa1('idle');
+    my ($rc, $out, $err);
     # pa1's warning was 30 days ago; the token was used after it, and has
     # been idle again for 25 days: due for a warning again.
     $env->psql("UPDATE bbtoken_notice_copies SET sent_at = now() - interval '30 days' WHERE token_id = '$id'");
@@ -140,6 +156,50 @@ subtest 'an unused-token warning: a copy from an earlier idle spell does not cou
        'and does not revoke it');
     is($env->psql("SELECT sent_at > now() - interval '1 hour' FROM bbtoken_notices"
                   . " WHERE token_id = '$id' AND kind = 'unused'"), 't', 'the warning is told as of now');
+    $env->cli_ok('policy', '--revoke-unused-after', 'none');
+};
+
+# A project's token warned as unused: revoked on time once any admin's copy
+# of the warning went out, even while another admin's sendmail keeps
+# refusing it (that copy is retried meanwhile), and the week runs from the
+# first copy, also once the notice is told.
+subtest 'an unused-token warning counts once one admin\'s copy went out' => sub {
+    my ($id, $d) = warned_pa1('forgotten');
+    my ($rc, $out, $err) = notify($d, BBT_SENDMAIL_REFUSE => 'pa2@example.com');
+    like($out, qr/^not mailed: sendmail failed for pa2 <pa2\@example\.com> \(1 notice kept/m,
+         'pa2\'s copy is retried') or diag $out;
+    is(revoked($id), 'f', 'not revoked within the week');
+    # A week later, pa2's mailbox still dead.
+    $env->psql("UPDATE bbtoken_notice_copies SET sent_at = now() - interval '8 days' WHERE token_id = '$id'");
+    ($rc, $out, $err) = notify($d, BBT_SENDMAIL_REFUSE => 'pa2@example.com');
+    like($out, qr/^revoked $id of project:TEAM \("forgotten"\)/m, 'revoked: pa1 was warned a week ago') or diag $out;
+    is(revoked($id), 't', 'the token is revoked');
+    ($rc, $out, $err) = notify($d);
+    is($rc, 0, 'pa2\'s mailbox back') or diag $err;
+    is($env->psql("SELECT mailed_to FROM bbtoken_notices WHERE token_id = '$id' AND kind = 'revoked'"),
+       'pa1@example.com, pa2@example.com', 'both told of the revocation');
+    $env->cli_ok('policy', '--revoke-unused-after', 'none');
+};
+
+subtest 'an unused-token warning told late: the week runs from the first copy' => sub {
+    my ($id, $d) = warned_pa1('slow');
+    my ($rc, $out, $err);
+    # Five days later pa2's copy goes out too.
+    $env->psql("UPDATE bbtoken_notice_copies SET sent_at = now() - interval '5 days' WHERE token_id = '$id'");
+    ($rc, $out, $err) = notify($d);
+    is($rc, 0, 'pa2 warned') or diag $err;
+    # The date pa2 is given is the revocation's: a week after pa1's copy.
+    opendir my $h, $d or die "$d: $!";
+    my ($last) = reverse sort grep {/\.eml\z/} readdir $h;
+    my ($on) = slurp("$d/$last") =~ /^To: pa2\@example\.com\n.*revoked\s+on or after (\S+Z) unless/ms;
+    ok($on, "pa2's warning names a date") or return;
+    is($env->psql("SELECT '$on'::timestamptz BETWEEN now() + interval '1 day' AND now() + interval '3 days'"), 't',
+       "pa2 is told the token goes in 2 days, a week after pa1's warning: $on");
+    is($env->psql("SELECT count(*) FROM bbtoken_notices WHERE token_id = '$id' AND kind = 'unused'"), 1, 'told');
+    # Three days later: a week and a day after pa1's warning.
+    $env->psql("UPDATE bbtoken_notices SET sent_at = sent_at - interval '3 days' WHERE token_id = '$id'");
+    ($rc, $out, $err) = notify($d);
+    is(revoked($id), 't', 'revoked a week after the first copy') or diag $out;
     $env->cli_ok('policy', '--revoke-unused-after', 'none');
 };
 
