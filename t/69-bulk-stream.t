@@ -70,6 +70,43 @@ subtest 'unknown targets: a failure, as an unknown user is' => sub {
                  stdout => qr/^revoked 0 tokens of other$/);
 };
 
+subtest 'list of an unknown target: a failure, as list nobody is' => sub {
+    $env->cli_is('list nobody', ['list', 'nobody'], 1, stderr => qr/^bbtoken: no such user: nobody$/);
+    for my $json ([], ['--json']) {
+        my $j = @$json ? ' --json' : '';
+        $env->cli_is("list --project of nothing$j", ['list', '--project', 'NOPE', @$json], 1,
+                     stderr => qr/^bbtoken: no such project NOPE: /);
+        $env->cli_is("list --repo of nothing$j", ['list', '--repo', 'NOPE/x', @$json], 1,
+                     stderr => qr/^bbtoken: no such repository NOPE\/x: /);
+        $env->cli_is("list --all --owner nobody$j", ['list', '--all', '--owner', 'nobody', @$json], 1,
+                     stderr => qr/^bbtoken: no such user: nobody$/);
+        $env->cli_is("list --all --project of nothing$j",
+                     ['list', '--all', '--project', 'nope', @$json], 1,
+                     stderr => qr/^bbtoken: no such project NOPE: /);
+    }
+    for my $rev (['--revoke'], ['--revoke', '--dry-run']) {
+        $env->cli_is("list --all --owner nobody @$rev", ['list', '--all', '--owner', 'nobody', @$rev], 1,
+                     stderr => qr/^bbtoken: no such user: nobody$/);
+        $env->cli_is("list --all --project of nothing @$rev",
+                     ['list', '--all', '--project', 'NOPE', @$rev], 1,
+                     stderr => qr/^bbtoken: no such project NOPE: /);
+    }
+    $env->cli_is('list --all --project ~nobody', ['list', '--all', '--project', '~nobody'], 1,
+                 stderr => qr/^bbtoken: no such project ~NOBODY: /i);
+    # Known without a live token: an empty listing, no failure.
+    $env->cli_is('list --project known by a grant', ['list', '--project', 'KNOWN'], 0,
+                 stdout => qr/^ID .*\n\z/);
+    $env->cli_is('list --repo known by a grant', ['list', '--repo', 'KNOWN/r', '--json'], 0,
+                 stdout => qr/^\[\]\n\z/);
+    $env->cli_is('list --all --owner of a user without tokens', ['list', '--all', '--owner', 'OTHER'], 0,
+                 stdout => qr/^ID .*\n\z/);
+    $env->cli_is('list --all --project ~other, a user\'s', ['list', '--all', '--project', '~other',
+                 '--kind', 'project', '--revoke'], 0, stdout => qr/\nrevoked 0 tokens\n\z/);
+    $env->cli_is('list --all --project known by a grant', ['list', '--all', '--project', 'known',
+                 '--kind', 'repository', '--revoke', '--dry-run'], 0,
+                 stdout => qr/\nwould revoke 0 tokens\n\z/);
+};
+
 subtest 'list --all --revoke: the same peak memory for 20x the tokens' => sub {
     add_tokens(1, 500);
     my ($small, $rc, $out) = peak('list', '--all', '--owner', 'bulk', '--revoke');
