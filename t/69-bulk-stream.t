@@ -182,6 +182,50 @@ subtest 'list --all --revoke killed midway: whole batches revoked, run again for
     is($env->psql("$live AND $range"), 0, 'every token revoked');
 };
 
+subtest 'two list --all --revoke at once: each token revoked, printed and audited once' => sub {
+    add_tokens(60_001, 62_500);
+    my $range = "id BETWEEN '300000060001' AND '300000062500'";
+    # Both wait on a token of the first batch, so that they go on together.
+    my $h = $env->pg_session('holder2');
+    $h->send("BEGIN; SELECT id FROM bbtoken_tokens WHERE id = '300000060500' FOR UPDATE;");
+    ok($h->done, 'a session holds a token of the first batch');
+    my %run;
+    for my $name ('bbt-twin-a', 'bbt-twin-b') {
+        my $out = "$env->{dir}/run/$name.out";
+        my $pid = fork // die "fork: $!";
+        if (!$pid) {
+            $ENV{PGAPPNAME} = $name;
+            open STDOUT, '>', $out or die "$out: $!";
+            open STDERR, '>', "$out.err" or die "$out.err: $!";
+            exec $env->cli_path, '--db', $env->superuser_conninfo, 'list', '--all', '--owner', 'bulk', '--revoke'
+                or die "exec: $!";
+        }
+        $run{$name} = [$pid, $out];
+    }
+    ok($env->pg_wait_backend('bbt-twin-%', "wait_event_type = 'Lock'", 2), 'both wait in their first batch');
+    $h->send('ROLLBACK;');
+    ok($h->done, 'the token let go');
+    $h->finish;
+    my (%seen, $total);
+    for my $name (sort keys %run) {
+        my ($pid, $out) = @{ $run{$name} };
+        waitpid($pid, 0);
+        is($? >> 8, 0, "$name: exit 0");
+        is(slurp("$out.err"), '', "$name: nothing on stderr");
+        my $text = slurp($out);
+        my @ids = map { /^(3000000\d{5})\s/ ? $1 : () } split /\n/, $text;
+        my ($said) = $text =~ /\nrevoked (\d+) tokens?\n\z/;
+        is($said, scalar @ids, "$name: says how many it printed");
+        $seen{$_}++ for @ids;
+        $total += @ids;
+    }
+    is($total, 2_500, 'together they printed every token');
+    is(scalar(grep { $_ > 1 } values %seen), 0, 'none printed twice');
+    is($env->psql("$live AND $range"), 0, 'every token revoked');
+    is($env->psql("SELECT count(*) FROM bbtoken_audit WHERE event = 'revoked' AND token_id BETWEEN"
+                  . " '300000060001' AND '300000062500'"), 2_500, 'each audited once');
+};
+
 subtest 'revoke --project: in batches, every one' => sub {
     add_tokens(30_001, 32_500, project => 'BULK');
     $env->cli_is('revoke --project', ['revoke', '--project', 'BULK'], 0,
