@@ -226,6 +226,38 @@ subtest 'two list --all --revoke at once: each token revoked, printed and audite
                   . " '300000060001' AND '300000062500'"), 2_500, 'each audited once');
 };
 
+subtest 'revoke --user: a batch that another revocation took whole is not the end' => sub {
+    $env->user_add('twice');
+    my $uid = $env->psql("SELECT id FROM bbtoken_users WHERE name = 'twice'");
+    $env->psql("SET session_replication_role = replica; "
+               . "INSERT INTO bbtoken_tokens (id, user_id, name, project_perm, repo_perm, salt, secret_hash) "
+               . "SELECT lpad((300000000000 + g)::text, 12, '0'), $uid, 'twice ' || g, "
+               . "'PROJECT_READ', 'REPO_READ', md5('s' || g), md5('h' || g) || md5('k' || g) "
+               . "FROM generate_series(70001, 71500) g");
+    # Another revocation holds the lowest thousand, which the CLI's first
+    # batch picks and then finds revoked when it gets them.
+    my $h = $env->pg_session('other-revoke');
+    $h->send("BEGIN; UPDATE bbtoken_tokens SET revoked_at = now()"
+             . " WHERE id BETWEEN '300000070001' AND '300000071000';");
+    ok($h->done, 'another session revokes the first thousand, not committed');
+    my $out = "$env->{dir}/run/twice.out";
+    my $pid = fork // die "fork: $!";
+    if (!$pid) {
+        $ENV{PGAPPNAME} = 'bbt-twice';
+        open STDOUT, '>', $out or die "$out: $!";
+        open STDERR, '>', "$out.err" or die "$out.err: $!";
+        exec $env->cli_path, '--db', $env->superuser_conninfo, 'revoke', '--user', 'twice' or die "exec: $!";
+    }
+    ok($env->pg_wait_backend('bbt-twice', "wait_event_type = 'Lock'"), 'the CLI waits for them');
+    $h->send('COMMIT;');
+    ok($h->done, 'the other revocation commits');
+    $h->finish;
+    waitpid($pid, 0);
+    is($? >> 8, 0, 'exit 0');
+    is(slurp($out), "revoked 500 tokens of twice\n", 'it revoked the other 500');
+    is($env->psql("$live AND user_id = $uid"), 0, 'no token of the user left live');
+};
+
 subtest 'revoke --project: in batches, every one' => sub {
     add_tokens(30_001, 32_500, project => 'BULK');
     $env->cli_is('revoke --project', ['revoke', '--project', 'BULK'], 0,
