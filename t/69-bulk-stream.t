@@ -4,8 +4,11 @@
 # so the CLI's peak memory does not grow with the tokens revoked;
 # `revoke --project` revokes in batches too; each revocation is audited
 # as one; killed midway it leaves whole batches revoked, and run again it
-# revokes the rest; and a revoke of a project or a repository the database knows
-# nothing of fails, as one of an unknown user or token does.
+# revokes the rest; each batch selects again (a token used or revoked
+# meanwhile is left out, and not printed), so two runs at once revoke,
+# print and audit each token once; and a revoke or list of a project, a
+# repository or an owner the database knows nothing of fails, as one of
+# an unknown user or token does.
 use strict;
 use warnings;
 use FindBin;
@@ -224,6 +227,44 @@ subtest 'two list --all --revoke at once: each token revoked, printed and audite
     is($env->psql("$live AND $range"), 0, 'every token revoked');
     is($env->psql("SELECT count(*) FROM bbtoken_audit WHERE event = 'revoked' AND token_id BETWEEN"
                   . " '300000060001' AND '300000062500'"), 2_500, 'each audited once');
+};
+
+subtest 'list --all --revoke: the filters again at each batch, and only what it did printed' => sub {
+    add_tokens(80_001, 82_500);
+    my ($used, $gone) = ('300000081500', '300000081600');
+    # Between the listing and the second batch: one token used, another
+    # revoked by someone else.
+    my $h = $env->pg_session('changer');
+    $h->send("BEGIN; UPDATE bbtoken_tokens SET last_authenticated = now() WHERE id = '$used';"
+             . " UPDATE bbtoken_tokens SET revoked_at = now() WHERE id = '$gone';");
+    ok($h->done, 'a session uses one token and revokes another, not committed');
+    my $out = "$env->{dir}/run/recheck.out";
+    my $pid = fork // die "fork: $!";
+    if (!$pid) {
+        $ENV{PGAPPNAME} = 'bbt-recheck';
+        open STDOUT, '>', $out or die "$out: $!";
+        open STDERR, '>', "$out.err" or die "$out.err: $!";
+        exec $env->cli_path, '--db', $env->superuser_conninfo, 'list', '--all', '--owner', 'bulk',
+            '--never-used', '--revoke' or die "exec: $!";
+    }
+    ok($env->pg_wait_backend('bbt-recheck', "wait_event_type = 'Lock'"), 'the CLI waits in its second batch');
+    $h->send('COMMIT;');
+    ok($h->done, 'the session commits');
+    $h->finish;
+    waitpid($pid, 0);
+    is($? >> 8, 0, 'exit 0');
+    is(slurp("$out.err"), '', 'nothing on stderr');
+    my $text = slurp($out);
+    my @printed = map { /^(3000000\d{5})\s/ ? $1 : () } split /\n/, $text;
+    like($text, qr/\nrevoked 2498 tokens\n\z/, 'says 2,498 revoked');
+    is(scalar @printed, 2_498, '  and prints as many');
+    ok(!(grep { $_ eq $used || $_ eq $gone } @printed), 'neither the used one nor the one revoked meanwhile printed');
+    is($env->psql("SELECT revoked_at IS NULL FROM bbtoken_tokens WHERE id = '$used'"), 't', 'the used one live');
+    is($env->psql("SELECT count(*) FROM bbtoken_audit WHERE token_id = '$gone' AND event = 'revoked'"), 1,
+       'the other revoked and audited once, by the other session');
+    is($env->psql("SELECT count(*) FROM bbtoken_audit WHERE event = 'revoked' AND source = 'cli'"
+                  . " AND token_id BETWEEN '300000080001' AND '300000082500'"), 2_498, 'each printed one audited');
+    $env->cli_ok('revoke', $used);
 };
 
 subtest 'revoke --user: a batch that another revocation took whole is not the end' => sub {
