@@ -332,12 +332,19 @@ int bbtoken_token_missing(bbtoken_ctx_t *ctx, const char *id,
 /* Whether the database knows a project (a token of it or of one of its
  * repositories, a grant, its setting, its owner for ~name) or a
  * repository (a token of it, a grant): which projects and repositories
- * exist is the disk's to say, which the CLI does not read. */
+ * exist is the disk's to say, which the CLI does not read.  A project's
+ * key is compared in the C collation, the one of the indexes by project
+ * alone (schema 31; equality is the same in any deterministic one):
+ * compared in the default one, an unknown key read every token. */
 static const char *const bbtoken_sql_known[2] = {
-    "SELECT EXISTS (SELECT 1 FROM bbtoken_tokens WHERE project_key = $1)"
-    " OR EXISTS (SELECT 1 FROM bbtoken_project_grants WHERE project_key = $1)"
-    " OR EXISTS (SELECT 1 FROM bbtoken_repo_grants WHERE project_key = $1)"
-    " OR EXISTS (SELECT 1 FROM bbtoken_projects WHERE project_key = $1)"
+    "SELECT EXISTS (SELECT 1 FROM bbtoken_tokens"
+    " WHERE project_key COLLATE \"C\" = $1)"
+    " OR EXISTS (SELECT 1 FROM bbtoken_project_grants"
+    " WHERE project_key COLLATE \"C\" = $1)"
+    " OR EXISTS (SELECT 1 FROM bbtoken_repo_grants"
+    " WHERE project_key COLLATE \"C\" = $1)"
+    " OR EXISTS (SELECT 1 FROM bbtoken_projects"
+    " WHERE project_key COLLATE \"C\" = $1)"
     " OR EXISTS (SELECT 1 FROM bbtoken_users WHERE left($1, 1) = '~'"
     " AND lower(name) = substr($1, 2))",
     "SELECT EXISTS (SELECT 1 FROM bbtoken_tokens WHERE project_key = $1"
