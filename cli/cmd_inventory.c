@@ -120,6 +120,26 @@ static int bbtoken_inv_revoke(bbtoken_ctx_t *ctx, const PGresult *res,
     return *kept ? 0 : BBTOKEN_EXIT_FAIL;
 }
 
+/* The owner and the project the filters name, which the database must
+ * know (before the listing: a table's head is printed before its first
+ * row is read), key the project's canonical key.  0, or an exit status
+ * after reporting. */
+static int bbtoken_inv_known(bbtoken_ctx_t *ctx, const bbt_inventory_t *f,
+                             const char *key)
+{
+    char what[BBT_KIND_ID_MAX + 16];
+    int rc;
+
+    if (f->owner && (rc = bbtoken_user_known(ctx, f->owner))) {
+        return rc;
+    }
+    if (f->project) {
+        snprintf(what, sizeof(what), "project %s", key);
+        return bbtoken_scope_known(ctx, what, key, NULL);
+    }
+    return 0;
+}
+
 static int bbtoken_inventory(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
                              const bbtoken_args_t *a)
 {
@@ -144,7 +164,8 @@ static int bbtoken_inventory(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
         (revoke && bbt_inventory_sql(&f, 1, -1, 0, &rq) != 0)) {
         return bbtoken_fail("the filters cannot be combined into a query");
     }
-    if ((rc = bbtoken_connect(ctx))) {
+    if ((rc = bbtoken_connect(ctx)) ||
+        (rc = bbtoken_inv_known(ctx, &f, q.key))) {
         return rc;
     }
     /* Revoking: what the filters selected when it began, a batch at a

@@ -216,6 +216,37 @@ static const bbtoken_report_t bbtoken_audit_report = {
     bbtoken_audit_json,
     0};
 
+/* The holder an audit names (s, or the user params[0] when s is NULL):
+ * known to the trail (a user since deleted, a project's tokens since
+ * purged) or to the database, or else a failure, as list of one is
+ * (bbtoken_scope_known).  Before the report: a table's head comes first.
+ * 0, or an exit status after reporting. */
+static int bbtoken_audit_known(bbtoken_ctx_t *ctx, const char *const *params,
+                               const bbt_tokscope_t *s)
+{
+    char what[BBT_KIND_ID_MAX + 16];
+    PGresult *res;
+    int known;
+
+    if (!(res = bbtoken_exec(ctx, "reading the audit trail",
+                             "SELECT EXISTS (SELECT 1 FROM bbtoken_audit"
+                             " WHERE lower(user_name) = lower($1))",
+                             1, params))) {
+        return BBTOKEN_EXIT_FAIL;
+    }
+    known = PQntuples(res) == 1 && PQgetvalue(res, 0, 0)[0] == 't';
+    PQclear(res);
+    if (known) {
+        return 0;
+    }
+    if (!s) {
+        return bbtoken_user_known(ctx, params[0]);
+    }
+    return bbtoken_scope_known(ctx, bbt_kind_describe(s, what, sizeof(what)),
+                               s->key,
+                               s->kind == BBT_KIND_REPO ? s->slug : NULL);
+}
+
 int bbtoken_cmd_audit(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
                       const bbtoken_args_t *a)
 {
@@ -223,10 +254,10 @@ int bbtoken_cmd_audit(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
     const char *params[4] = {a->noperands ? a->operands[0] : NULL, NULL, NULL,
                              a->token};
     char holder[BBT_KIND_ID_MAX];
+    bbt_tokscope_t s;
     int rc;
 
     if (a->project || a->repo) {
-        bbt_tokscope_t s;
         bbt_kind_t kind;
         bbtoken_target_t t;
 
@@ -240,7 +271,9 @@ int bbtoken_cmd_audit(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
     }
     if ((a->token && (rc = bbtoken_check_id(a->token))) ||
         (a->since && (rc = bbtoken_when(a->since, "--since", &since))) ||
-        (rc = bbtoken_connect(ctx))) {
+        (rc = bbtoken_connect(ctx)) ||
+        (params[0] && (rc = bbtoken_audit_known(
+                           ctx, params, a->project || a->repo ? &s : NULL)))) {
         return rc;
     }
     if (a->since) {

@@ -39,6 +39,17 @@ static int bbtoken_holder(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
     return bbtoken_connect(ctx);
 }
 
+/* A holder that list or revoke found no token of: a user (known, or the
+ * look-up failed), or a project or a repository the database knows, is
+ * no failure; one it knows nothing of is (bbtoken_scope_known).  0, or
+ * an exit status after reporting. */
+static int bbtoken_holder_known(bbtoken_ctx_t *ctx, const bbtoken_holder_t *h)
+{
+    return h->kind == BBT_KIND_PERSONAL
+               ? 0
+               : bbtoken_scope_known(ctx, h->what, h->scope.key, h->scope.slug);
+}
+
 /* ---- create ----------------------------------------------------------- */
 
 /* The allow-list given (--allow-from) as one parameter, the networks
@@ -322,6 +333,10 @@ int bbtoken_cmd_list(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
     if (!res) {
         return BBTOKEN_EXIT_FAIL;
     }
+    if (PQntuples(res) == 0 && (rc = bbtoken_holder_known(ctx, &h))) {
+        PQclear(res);
+        return rc;
+    }
     if (a->json) {
         rc = bbtoken_list_json(res, &h);
         PQclear(res);
@@ -406,48 +421,6 @@ int bbtoken_cmd_update(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
  * more than the tokens rotated meanwhile, in practice two. */
 #define BBTOKEN_REVOKE_PASSES 100
 
-/* Whether the database knows a project (a token of it or of one of its
- * repositories, a grant, its setting, its owner for ~name) or a
- * repository (a token of it, a grant): which projects and repositories
- * exist is the disk's to say, which the CLI does not read. */
-static const char *const bbtoken_sql_known[2] = {
-    "SELECT EXISTS (SELECT 1 FROM bbtoken_tokens WHERE project_key = $1)"
-    " OR EXISTS (SELECT 1 FROM bbtoken_project_grants WHERE project_key = $1)"
-    " OR EXISTS (SELECT 1 FROM bbtoken_repo_grants WHERE project_key = $1)"
-    " OR EXISTS (SELECT 1 FROM bbtoken_projects WHERE project_key = $1)"
-    " OR EXISTS (SELECT 1 FROM bbtoken_users WHERE left($1, 1) = '~'"
-    " AND lower(name) = substr($1, 2))",
-    "SELECT EXISTS (SELECT 1 FROM bbtoken_tokens WHERE project_key = $1"
-    " AND repo_slug = $2)"
-    " OR EXISTS (SELECT 1 FROM bbtoken_repo_grants WHERE project_key = $1"
-    " AND repo_slug = $2)"};
-
-/* A holder that revoke found no token of: a user (known, or the look-up
- * failed), or a project or a repository the database knows, is no
- * failure; one it knows nothing of is, as an unknown user or token is
- * (most likely a typing mistake).  0, or an exit status after
- * reporting. */
-static int bbtoken_holder_known(bbtoken_ctx_t *ctx, const bbtoken_holder_t *h,
-                                const char *const *params, int n)
-{
-    PGresult *res;
-    int known;
-
-    if (h->kind == BBT_KIND_PERSONAL) {
-        return 0;
-    }
-    if (!(res = bbtoken_exec(ctx, "revoking the tokens",
-                             bbtoken_sql_known[h->kind == BBT_KIND_REPO], n,
-                             params))) {
-        return BBTOKEN_EXIT_FAIL;
-    }
-    known = PQntuples(res) == 1 && PQgetvalue(res, 0, 0)[0] == 't';
-    PQclear(res);
-    return known ? 0
-                 : bbtoken_fail("no such %s: nothing in the database names it",
-                                h->what);
-}
-
 /* Revoke every live token of a user, a project (its own) or a
  * repository, a batch at a time, each its own transaction: a run stopped
  * midway keeps the batches it committed, and running it again revokes
@@ -497,7 +470,7 @@ static int bbtoken_revoke_all(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
         }
     }
     if (rc == 0 && total == 0) {
-        rc = bbtoken_holder_known(ctx, &h, params, n);
+        rc = bbtoken_holder_known(ctx, &h);
     }
     if (rc == 0) {
         printf("revoked %ld token%s of %s\n", total, total == 1 ? "" : "s",

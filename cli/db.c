@@ -329,6 +329,55 @@ int bbtoken_token_missing(bbtoken_ctx_t *ctx, const char *id,
     return rc;
 }
 
+/* Whether the database knows a project (a token of it or of one of its
+ * repositories, a grant, its setting, its owner for ~name) or a
+ * repository (a token of it, a grant): which projects and repositories
+ * exist is the disk's to say, which the CLI does not read.  A project's
+ * key is compared in the C collation, the one of the indexes by project
+ * alone (schema 31; equality is the same in any deterministic one):
+ * compared in the default one, an unknown key read every token. */
+static const char *const bbtoken_sql_known[2] = {
+    "SELECT EXISTS (SELECT 1 FROM bbtoken_tokens"
+    " WHERE project_key COLLATE \"C\" = $1)"
+    " OR EXISTS (SELECT 1 FROM bbtoken_project_grants"
+    " WHERE project_key COLLATE \"C\" = $1)"
+    " OR EXISTS (SELECT 1 FROM bbtoken_repo_grants"
+    " WHERE project_key COLLATE \"C\" = $1)"
+    " OR EXISTS (SELECT 1 FROM bbtoken_projects"
+    " WHERE project_key COLLATE \"C\" = $1)"
+    " OR EXISTS (SELECT 1 FROM bbtoken_users WHERE left($1, 1) = '~'"
+    " AND lower(name) = substr($1, 2))",
+    "SELECT EXISTS (SELECT 1 FROM bbtoken_tokens WHERE project_key = $1"
+    " AND repo_slug = $2)"
+    " OR EXISTS (SELECT 1 FROM bbtoken_repo_grants WHERE project_key = $1"
+    " AND repo_slug = $2)"};
+
+int bbtoken_scope_known(bbtoken_ctx_t *ctx, const char *what, const char *key,
+                        const char *slug)
+{
+    const char *params[2] = {key, slug};
+    PGresult *res;
+    int known;
+
+    if (!(res = bbtoken_exec(ctx, "looking up the target",
+                             bbtoken_sql_known[slug != NULL], slug ? 2 : 1,
+                             params))) {
+        return BBTOKEN_EXIT_FAIL;
+    }
+    known = PQntuples(res) == 1 && PQgetvalue(res, 0, 0)[0] == 't';
+    PQclear(res);
+    return known ? 0
+                 : bbtoken_fail("no such %s: nothing in the database names it",
+                                what);
+}
+
+int bbtoken_user_known(bbtoken_ctx_t *ctx, const char *name)
+{
+    bbtoken_user_t u;
+
+    return bbtoken_user_find(ctx, name, &u);
+}
+
 int bbtoken_connect_user(bbtoken_ctx_t *ctx, const char *name,
                          bbtoken_user_t *u)
 {

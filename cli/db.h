@@ -86,6 +86,17 @@ void bbtoken_exec_quiet(bbtoken_ctx_t *ctx, const char *sql);
 int bbtoken_connect_user(bbtoken_ctx_t *ctx, const char *name,
                          bbtoken_user_t *u);
 
+/* A command that names a holder or a filter's target and finds nothing
+ * of it fails when the database knows nothing of it either, as one of an
+ * unknown token does (most likely a typing mistake): project key (slug
+ * NULL) or repository key/slug, what in the message ("project KEY").  0
+ * when it is known, or an exit status after reporting. */
+int bbtoken_scope_known(bbtoken_ctx_t *ctx, const char *what, const char *key,
+                        const char *slug);
+
+/* The same for a user, by name (regardless of case). */
+int bbtoken_user_known(bbtoken_ctx_t *ctx, const char *name);
+
 /* An UPDATE by token id changed nothing: say whether the token is unknown
  * or revoked (revoked_msg). */
 int bbtoken_token_missing(bbtoken_ctx_t *ctx, const char *id,

@@ -221,7 +221,9 @@ const char bbtoken_usage_list[] =
     "  --dry-run               with --revoke: print what would be revoked,\n"
     "                          revoke nothing\n"
     "  --json                  as list NAME --json (user, project or\n"
-    "                          repository), without expiryDays\n";
+    "                          repository), without expiryDays\n"
+    "Fails for a user, project or repository the database knows nothing\n"
+    "of (no token, grant or setting names it).\n";
 
 const char bbtoken_usage_update[] =
     "Usage: bbtoken update ID [--name LABEL] [--perm PERMISSION]...\n"
@@ -318,7 +320,9 @@ const char bbtoken_usage_audit[] =
     "  --token ID  only records about token ID\n"
     "  --json      a JSON array: id, time (epoch ms), event, tokenId, user,\n"
     "              actor, dbRole, source, clientAddress, detail (absent\n"
-    "              when not set)\n";
+    "              when not set)\n"
+    "Fails for a user, project or repository that neither the trail nor the\n"
+    "database names.\n";
 
 const char bbtoken_usage_policy[] =
     "Usage: bbtoken policy [--expiry-required | --expiry-optional]\n"

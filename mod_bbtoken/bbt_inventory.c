@@ -278,11 +278,5 @@ int bbt_inventory_sql(const bbt_inventory_t *f, int revoke, long limit,
     rc |= bbt_inv_cat(q, bbt_inv_from_any);
     rc |= bbt_inv_where(q, f, &nm);
     rc |= bbt_inv_cat(q, BBT_INV_ORDER);
-    if (limit >= 0) {
-        bbt_inv_num(q, limit, l);
-        bbt_inv_num(q, offset, o);
-        snprintf(end, sizeof(end), " LIMIT %s::bigint OFFSET %s::bigint", l, o);
-        rc |= bbt_inv_cat(q, end);
-    }
     return rc ? -1 : 0;
 }

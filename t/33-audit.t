@@ -226,7 +226,22 @@ subtest 'bbtoken audit: filters, --json, errors' => sub {
     is(scalar @{ $env->cli_json('audit', '--since', '2099-01-01') }, 0, '--since a future date: nothing');
     is(scalar @{ $env->cli_json('audit', '--since', '1h') }, scalar @$all, '--since 1h: everything (all made just now)');
     is(scalar @{ $env->cli_json('audit', '--since', '2000-01-01T00:00:00Z') }, scalar @$all, '--since an ISO time');
-    is_deeply($env->cli_json('audit', 'nobody'), [], 'a user without records: empty');
+    is_deeply($env->cli_json('audit', 'alice', '--since', '2099-01-01'), [], 'a user without records since: empty');
+    # Nothing names them, in the trail or the database: most likely a
+    # typing mistake, a failure as list of one is.
+    $env->cli_is('audit of an unknown user', ['audit', 'nobody'], 1, stderr => qr/^bbtoken: no such user: nobody$/);
+    $env->cli_is('audit of an unknown project', ['audit', '--project', 'nope', '--json'], 1,
+                 stderr => qr/^bbtoken: no such project NOPE: /);
+    $env->cli_is('audit of an unknown repository', ['audit', '--repo', 'NOPE/x'], 1,
+                 stderr => qr/^bbtoken: no such repository NOPE\/x: /);
+    # Gone from the database, still in the trail: its records.
+    $env->user_add('gone');
+    $env->psql("DELETE FROM bbtoken_users WHERE name = 'gone'");
+    $env->cli_is('audit of a deleted user', ['audit', 'gone'], 0, stdout => qr/\buser_added\b.*\bgone\b/);
+    # Known to the database, no record: an empty report.
+    $env->grant('alice', 'PROJECT_READ', 'QUIET');
+    $env->cli_is('audit of a project without records', ['audit', '--project', 'QUIET', '--json'], 0,
+                 stdout => qr/^\[\]\n\z/);
     for my $bad (['--since', 'yesterday'], ['--since', '2026-1-1'], ['--token', '123'], ['bad name!']) {
         ($rc, $out, $err) = $env->cli('audit', @$bad);
         ok($rc == 1 && $err =~ /\Abbtoken: [^\n]+\n\z/ && $out eq '', "audit @$bad: exit 1") or diag "$rc $err";

@@ -4,8 +4,11 @@
 # so the CLI's peak memory does not grow with the tokens revoked;
 # `revoke --project` revokes in batches too; each revocation is audited
 # as one; killed midway it leaves whole batches revoked, and run again it
-# revokes the rest; and a revoke of a project or a repository the database knows
-# nothing of fails, as one of an unknown user or token does.
+# revokes the rest; each batch selects again (a token used or revoked
+# meanwhile is left out, and not printed), so two runs at once revoke,
+# print and audit each token once; and a revoke or list of a project, a
+# repository or an owner the database knows nothing of fails, as one of
+# an unknown user or token does.
 use strict;
 use warnings;
 use FindBin;
@@ -68,6 +71,43 @@ subtest 'unknown targets: a failure, as an unknown user is' => sub {
                  stdout => qr/^revoked 0 tokens of project ~OTHER$/i);
     $env->cli_is('revoke --user without tokens', ['revoke', '--user', 'other'], 0,
                  stdout => qr/^revoked 0 tokens of other$/);
+};
+
+subtest 'list of an unknown target: a failure, as list nobody is' => sub {
+    $env->cli_is('list nobody', ['list', 'nobody'], 1, stderr => qr/^bbtoken: no such user: nobody$/);
+    for my $json ([], ['--json']) {
+        my $j = @$json ? ' --json' : '';
+        $env->cli_is("list --project of nothing$j", ['list', '--project', 'NOPE', @$json], 1,
+                     stderr => qr/^bbtoken: no such project NOPE: /);
+        $env->cli_is("list --repo of nothing$j", ['list', '--repo', 'NOPE/x', @$json], 1,
+                     stderr => qr/^bbtoken: no such repository NOPE\/x: /);
+        $env->cli_is("list --all --owner nobody$j", ['list', '--all', '--owner', 'nobody', @$json], 1,
+                     stderr => qr/^bbtoken: no such user: nobody$/);
+        $env->cli_is("list --all --project of nothing$j",
+                     ['list', '--all', '--project', 'nope', @$json], 1,
+                     stderr => qr/^bbtoken: no such project NOPE: /);
+    }
+    for my $rev (['--revoke'], ['--revoke', '--dry-run']) {
+        $env->cli_is("list --all --owner nobody @$rev", ['list', '--all', '--owner', 'nobody', @$rev], 1,
+                     stderr => qr/^bbtoken: no such user: nobody$/);
+        $env->cli_is("list --all --project of nothing @$rev",
+                     ['list', '--all', '--project', 'NOPE', @$rev], 1,
+                     stderr => qr/^bbtoken: no such project NOPE: /);
+    }
+    $env->cli_is('list --all --project ~nobody', ['list', '--all', '--project', '~nobody'], 1,
+                 stderr => qr/^bbtoken: no such project ~NOBODY: /i);
+    # Known without a live token: an empty listing, no failure.
+    $env->cli_is('list --project known by a grant', ['list', '--project', 'KNOWN'], 0,
+                 stdout => qr/^ID .*\n\z/);
+    $env->cli_is('list --repo known by a grant', ['list', '--repo', 'KNOWN/r', '--json'], 0,
+                 stdout => qr/^\[\]\n\z/);
+    $env->cli_is('list --all --owner of a user without tokens', ['list', '--all', '--owner', 'OTHER'], 0,
+                 stdout => qr/^ID .*\n\z/);
+    $env->cli_is('list --all --project ~other, a user\'s', ['list', '--all', '--project', '~other',
+                 '--kind', 'project', '--revoke'], 0, stdout => qr/\nrevoked 0 tokens\n\z/);
+    $env->cli_is('list --all --project known by a grant', ['list', '--all', '--project', 'known',
+                 '--kind', 'repository', '--revoke', '--dry-run'], 0,
+                 stdout => qr/\nwould revoke 0 tokens\n\z/);
 };
 
 subtest 'list --all --revoke: the same peak memory for 20x the tokens' => sub {
@@ -143,6 +183,120 @@ subtest 'list --all --revoke killed midway: whole batches revoked, run again for
     $env->cli_is('run again', ['list', '--all', '--owner', 'bulk', '--revoke'], 0,
                  stdout => qr/\nrevoked 1500 tokens\n\z/);
     is($env->psql("$live AND $range"), 0, 'every token revoked');
+};
+
+subtest 'two list --all --revoke at once: each token revoked, printed and audited once' => sub {
+    add_tokens(60_001, 62_500);
+    my $range = "id BETWEEN '300000060001' AND '300000062500'";
+    # Both wait on a token of the first batch, so that they go on together.
+    my $h = $env->pg_session('holder2');
+    $h->send("BEGIN; SELECT id FROM bbtoken_tokens WHERE id = '300000060500' FOR UPDATE;");
+    ok($h->done, 'a session holds a token of the first batch');
+    my %run;
+    for my $name ('bbt-twin-a', 'bbt-twin-b') {
+        my $out = "$env->{dir}/run/$name.out";
+        my $pid = fork // die "fork: $!";
+        if (!$pid) {
+            $ENV{PGAPPNAME} = $name;
+            open STDOUT, '>', $out or die "$out: $!";
+            open STDERR, '>', "$out.err" or die "$out.err: $!";
+            exec $env->cli_path, '--db', $env->superuser_conninfo, 'list', '--all', '--owner', 'bulk', '--revoke'
+                or die "exec: $!";
+        }
+        $run{$name} = [$pid, $out];
+    }
+    ok($env->pg_wait_backend('bbt-twin-%', "wait_event_type = 'Lock'", 2), 'both wait in their first batch');
+    $h->send('ROLLBACK;');
+    ok($h->done, 'the token let go');
+    $h->finish;
+    my (%seen, $total);
+    for my $name (sort keys %run) {
+        my ($pid, $out) = @{ $run{$name} };
+        waitpid($pid, 0);
+        is($? >> 8, 0, "$name: exit 0");
+        is(slurp("$out.err"), '', "$name: nothing on stderr");
+        my $text = slurp($out);
+        my @ids = map { /^(3000000\d{5})\s/ ? $1 : () } split /\n/, $text;
+        my ($said) = $text =~ /\nrevoked (\d+) tokens?\n\z/;
+        is($said, scalar @ids, "$name: says how many it printed");
+        $seen{$_}++ for @ids;
+        $total += @ids;
+    }
+    is($total, 2_500, 'together they printed every token');
+    is(scalar(grep { $_ > 1 } values %seen), 0, 'none printed twice');
+    is($env->psql("$live AND $range"), 0, 'every token revoked');
+    is($env->psql("SELECT count(*) FROM bbtoken_audit WHERE event = 'revoked' AND token_id BETWEEN"
+                  . " '300000060001' AND '300000062500'"), 2_500, 'each audited once');
+};
+
+subtest 'list --all --revoke: the filters again at each batch, and only what it did printed' => sub {
+    add_tokens(80_001, 82_500);
+    my ($used, $gone) = ('300000081500', '300000081600');
+    # Between the listing and the second batch: one token used, another
+    # revoked by someone else.
+    my $h = $env->pg_session('changer');
+    $h->send("BEGIN; UPDATE bbtoken_tokens SET last_authenticated = now() WHERE id = '$used';"
+             . " UPDATE bbtoken_tokens SET revoked_at = now() WHERE id = '$gone';");
+    ok($h->done, 'a session uses one token and revokes another, not committed');
+    my $out = "$env->{dir}/run/recheck.out";
+    my $pid = fork // die "fork: $!";
+    if (!$pid) {
+        $ENV{PGAPPNAME} = 'bbt-recheck';
+        open STDOUT, '>', $out or die "$out: $!";
+        open STDERR, '>', "$out.err" or die "$out.err: $!";
+        exec $env->cli_path, '--db', $env->superuser_conninfo, 'list', '--all', '--owner', 'bulk',
+            '--never-used', '--revoke' or die "exec: $!";
+    }
+    ok($env->pg_wait_backend('bbt-recheck', "wait_event_type = 'Lock'"), 'the CLI waits in its second batch');
+    $h->send('COMMIT;');
+    ok($h->done, 'the session commits');
+    $h->finish;
+    waitpid($pid, 0);
+    is($? >> 8, 0, 'exit 0');
+    is(slurp("$out.err"), '', 'nothing on stderr');
+    my $text = slurp($out);
+    my @printed = map { /^(3000000\d{5})\s/ ? $1 : () } split /\n/, $text;
+    like($text, qr/\nrevoked 2498 tokens\n\z/, 'says 2,498 revoked');
+    is(scalar @printed, 2_498, '  and prints as many');
+    ok(!(grep { $_ eq $used || $_ eq $gone } @printed), 'neither the used one nor the one revoked meanwhile printed');
+    is($env->psql("SELECT revoked_at IS NULL FROM bbtoken_tokens WHERE id = '$used'"), 't', 'the used one live');
+    is($env->psql("SELECT count(*) FROM bbtoken_audit WHERE token_id = '$gone' AND event = 'revoked'"), 1,
+       'the other revoked and audited once, by the other session');
+    is($env->psql("SELECT count(*) FROM bbtoken_audit WHERE event = 'revoked' AND source = 'cli'"
+                  . " AND token_id BETWEEN '300000080001' AND '300000082500'"), 2_498, 'each printed one audited');
+    $env->cli_ok('revoke', $used);
+};
+
+subtest 'revoke --user: a batch that another revocation took whole is not the end' => sub {
+    $env->user_add('twice');
+    my $uid = $env->psql("SELECT id FROM bbtoken_users WHERE name = 'twice'");
+    $env->psql("SET session_replication_role = replica; "
+               . "INSERT INTO bbtoken_tokens (id, user_id, name, project_perm, repo_perm, salt, secret_hash) "
+               . "SELECT lpad((300000000000 + g)::text, 12, '0'), $uid, 'twice ' || g, "
+               . "'PROJECT_READ', 'REPO_READ', md5('s' || g), md5('h' || g) || md5('k' || g) "
+               . "FROM generate_series(70001, 71500) g");
+    # Another revocation holds the lowest thousand, which the CLI's first
+    # batch picks and then finds revoked when it gets them.
+    my $h = $env->pg_session('other-revoke');
+    $h->send("BEGIN; UPDATE bbtoken_tokens SET revoked_at = now()"
+             . " WHERE id BETWEEN '300000070001' AND '300000071000';");
+    ok($h->done, 'another session revokes the first thousand, not committed');
+    my $out = "$env->{dir}/run/twice.out";
+    my $pid = fork // die "fork: $!";
+    if (!$pid) {
+        $ENV{PGAPPNAME} = 'bbt-twice';
+        open STDOUT, '>', $out or die "$out: $!";
+        open STDERR, '>', "$out.err" or die "$out.err: $!";
+        exec $env->cli_path, '--db', $env->superuser_conninfo, 'revoke', '--user', 'twice' or die "exec: $!";
+    }
+    ok($env->pg_wait_backend('bbt-twice', "wait_event_type = 'Lock'"), 'the CLI waits for them');
+    $h->send('COMMIT;');
+    ok($h->done, 'the other revocation commits');
+    $h->finish;
+    waitpid($pid, 0);
+    is($? >> 8, 0, 'exit 0');
+    is(slurp($out), "revoked 500 tokens of twice\n", 'it revoked the other 500');
+    is($env->psql("$live AND user_id = $uid"), 0, 'no token of the user left live');
 };
 
 subtest 'revoke --project: in batches, every one' => sub {

@@ -89,7 +89,11 @@ subtest 'each filter, and filters together' => sub {
     is_deeply(names('--owner', 'ALICE'), ['a-old', 'a-expired', 'a-new'], '--owner, any case');
     is_deeply(names('--project', 'proj'), ['a-old', 'a-expired', 'a-new'], '--project: a project grant');
     is_deeply(names('--project', 'OTHER'), ['b-admin'], '--project: a repository grant in it');
+    # A project the database knows (its setting) that no token reaches.
+    $env->cli_ok('project', 'NONE', '--repo-admins-manage-tokens', 'no');
     is_deeply(names('--project', 'NONE'), [], '--project nobody can reach: none');
+    $env->cli_is('--project the database knows nothing of', ['list', '--all', '--project', 'NOTHING'], 1,
+                 stderr => qr/^bbtoken: no such project NOTHING: /);
     is_deeply(names('--expired'), ['a-expired'], '--expired');
     is_deeply(names('--never-used'), ['a-expired', 'a-new', 'c-read'], '--never-used');
     is_deeply(names('--unused-for', '30d'), ['a-old', 'a-expired'],
@@ -100,7 +104,8 @@ subtest 'each filter, and filters together' => sub {
     is_deeply(names('--min-perm', 'PROJECT_ADMIN'), ['b-admin'], '--min-perm PROJECT_ADMIN');
     is_deeply(names('--owner', 'alice', '--never-used', '--min-perm', 'REPO_WRITE'), ['a-expired', 'a-new'],
               'owner, never used and at least REPO_WRITE together');
-    is_deeply(names('--owner', 'nobody'), [], 'an owner who does not exist: none');
+    $env->cli_is('an owner who does not exist', ['list', '--all', '--owner', 'nobody', '--json'], 1,
+                 stderr => qr/^bbtoken: no such user: nobody$/);
 };
 
 subtest 'usage errors' => sub {

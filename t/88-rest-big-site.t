@@ -69,12 +69,20 @@ for my $case (["places", "$R/places"], ["a project's tokens", "$R/projects/P7"],
 }
 
 # The CLI's lists and revocations of a project's and a repository's
-# tokens: the same rule over its own statements (as the superuser).
+# tokens: the same rule over its own statements (as the superuser),
+# whether it finds tokens, finds none of a holder the database knows
+# (QUIET, by a grant), or finds nothing that names the holder (exit 1).
+$env->user_add('quiet');
+$env->grant('quiet', 'PROJECT_READ', 'QUIET');
 log_plans($env, 'postgres');
-for my $args (['list', '--project', 'P7'], ['list', '--repo', 'P7/r7'], ['revoke', '--repo', 'P7/r9']) {
+for my $case ([0, 'list', '--project', 'P7'], [0, 'list', '--repo', 'P7/r7'], [1, 'revoke', '--repo', 'P7/r9'],
+              [0, 'list', '--project', 'QUIET'], [0, 'revoke', '--project', 'QUIET'],
+              [1, 'list', '--project', 'NOPE'], [1, 'list', '--repo', 'P7/r9']) {
+    my ($want, @args) = @$case;
+    my $args = \@args;
     my $from = length $env->pg_log_text;
     my ($rc, $out, $err) = $env->cli(@$args);
-    is $rc, 0, "bbtoken @$args: exit 0" or diag $err;
+    is $rc, $want, "bbtoken @$args: exit $want" or diag $err;
     my @big = grep { $_->[0] eq 'bbtoken_tokens' } scans_since($env, $from);
     ok @big >= 1, "bbtoken @$args: the plans were logged";
     my @wide = grep { $_->[1] > 50 } @big;
