@@ -565,14 +565,6 @@ int bbtoken_cmd_notify(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
     if ((rc = bbtoken_connect(ctx))) {
         return rc;
     }
-    /* On a big site the planner's estimates for the notices due pass
-     * jit_above_cost, and compiling each of the two cursors' queries costs
-     * seconds that their few thousand rows never win back. */
-    if (!(res = bbtoken_exec(ctx, "starting the session", "SET jit = off", 0,
-                             NULL))) {
-        return BBTOKEN_EXIT_FAIL;
-    }
-    PQclear(res);
     if (!n.dry_run) {
         /* Two runs at once would mail the same news twice. */
         res = bbtoken_exec(ctx, "taking the notify lock",

@@ -76,7 +76,10 @@ int bbtoken_schema_version(bbtoken_ctx_t *ctx, int *version)
 }
 
 /* Tell the database who acts (its audit triggers read these), and check
- * that it has the schema this program speaks. */
+ * that it has the schema this program speaks.  JIT off for the session: on
+ * a big site the planner's estimates for the reports, the bulk revocations
+ * and notify's notices pass jit_above_cost, and compiling a statement
+ * costs more than its run ever wins back (README, The CLI). */
 static int bbtoken_session(bbtoken_ctx_t *ctx)
 {
     char actor[256];
@@ -85,11 +88,13 @@ static int bbtoken_session(bbtoken_ctx_t *ctx)
     int version, none;
 
     bbtoken_actor(actor, sizeof(actor));
-    /* One round trip: the settings, and whether there is a schema. */
+    /* One round trip: the settings, and whether there is a schema (the
+     * third column). */
     res = bbtoken_exec(
         ctx, "starting the session",
         "SELECT set_config('bbtoken.source', 'cli', false),"
-        " set_config('bbtoken.actor', $1, false), " BBTOKEN_SQL_NO_SCHEMA,
+        " set_config('bbtoken.actor', $1, false), " BBTOKEN_SQL_NO_SCHEMA
+        ", set_config('jit', 'off', false)",
         1, params);
     if (!res) {
         return BBTOKEN_EXIT_FAIL;
