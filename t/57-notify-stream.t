@@ -77,6 +77,8 @@ sub notify_bg {
     my $f = $env->dir . "/run/notify-$app";
     my $pid = fork // die "fork: $!";
     if (!$pid) {
+        # A run that waits for a test's locks: its time is the test's.
+        local $env->{cli_timeout} = 600;
         my ($rc, $out, $err) = $env->cli_env({ %$env_of, PGAPPNAME => "bbt-$app" }, '--db',
                                              $env->superuser_conninfo, 'notify', '--from', $FROM,
                                              '--sendmail', $SENDMAIL, @args);

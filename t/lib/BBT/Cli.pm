@@ -33,10 +33,11 @@ sub cli {
     return $self->cli_raw('--db', $self->superuser_conninfo, @args);
 }
 
-# bbtoken @args with no --db added; %env via cli_env.
+# bbtoken @args with no --db added; %env via cli_env; killed after
+# $self->{cli_timeout} seconds (60 unless a test sets it: local).
 sub cli_raw {
     my ($self, @args) = @_;
-    return run_cmd(cmd => [$self->cli_path, @args], tmp => "$self->{dir}/run", timeout => 60,
+    return run_cmd(cmd => [$self->cli_path, @args], tmp => "$self->{dir}/run", timeout => $self->{cli_timeout} || 60,
                    env => { %{ $self->_cli_san_env }, %{ $self->{cli_env} || {} } });
 }
 
