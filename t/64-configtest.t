@@ -75,6 +75,24 @@ subtest 'no DBDriver' => sub {
             qr/BBT401: \Q$inc\E:3: SetHandler bbtoken-rest, but the main server has no DBDriver:/);
 };
 
+# The README shows this refusal for the shipped bbtoken-git.conf: that is
+# what httpd says for it, its line included.
+subtest "the README's example: bbtoken-git.conf without DBDriver" => sub {
+    my ($example) = BBT::Env::slurp("$FindBin::Bin/../README") =~ /^For example, with DBDriver missing:\n\n(.*?)\n\n/ms
+        or die 'README: no example of BBT401';
+    $example =~ s/\s+/ /g;
+    $example =~ s/^ //;
+    my $git = "$dir/bbtoken-git.conf";
+    BBT::Env::spew($git, BBT::Env::slurp("$FindBin::Bin/../conf/bbtoken-git.conf.in"));
+    my ($rc, $out) = $env->config_test("Include $git\n", sub { head_only(shift) . "\nInclude $git\n" });
+    isnt($rc, 0, 'configtest fails');
+    my ($said) = $out =~ /^(BBT401: .*)$/m;
+    $said //= '';
+    $said =~ s{\Q$git\E}{/etc/apache2/conf-enabled/bbtoken-git.conf};
+    $said =~ s/\s+/ /g;
+    is($said, $example, '  with the README\'s words and line') or diag $out;
+};
+
 SKIP: {
     skip 'no sqlite3 driver for apr_dbd (libaprutil1-dbd-sqlite3): mod_dbd would refuse the name itself', 2
         unless glob('/usr/lib/*/apr-util-1/apr_dbd_sqlite3*.so');
