@@ -75,6 +75,50 @@ subtest 'no DBDriver' => sub {
             qr/BBT401: \Q$inc\E:3: SetHandler bbtoken-rest, but the main server has no DBDriver:/);
 };
 
+# The README shows this refusal for the shipped bbtoken-git.conf: that is
+# what httpd says for it, its line included.
+subtest "the README's example: bbtoken-git.conf without DBDriver" => sub {
+    my ($example) = BBT::Env::slurp("$FindBin::Bin/../README") =~ /^For example, with DBDriver missing:\n\n(.*?)\n\n/ms
+        or die 'README: no example of BBT401';
+    $example =~ s/\s+/ /g;
+    $example =~ s/^ //;
+    my $git = "$dir/bbtoken-git.conf";
+    BBT::Env::spew($git, BBT::Env::slurp("$FindBin::Bin/../conf/bbtoken-git.conf.in"));
+    my ($rc, $out) = $env->config_test("Include $git\n", sub { head_only(shift) . "\nInclude $git\n" });
+    isnt($rc, 0, 'configtest fails');
+    my ($said) = $out =~ /^(BBT401: .*)$/m;
+    $said //= '';
+    $said =~ s{\Q$git\E}{/etc/apache2/conf-enabled/bbtoken-git.conf};
+    $said =~ s/\s+/ /g;
+    is($said, $example, '  with the README\'s words and line') or diag $out;
+};
+
+# The README's configuration examples, each as a site pastes it into
+# Debian's apache2: a code block is a run of lines indented by four or more
+# (blank ones within), and these are the ones that are httpd's
+# configuration.  Debian's envvars and default modules come first (and
+# mod_dav's, for the example that adds git to the WebDAV section's).  Only
+# what this machine cannot have is changed: the DBDParams files are the
+# environment's, and TLS is left out.
+subtest "the README's configuration examples pass configtest" => sub {
+    my $readme = BBT::Env::slurp("$FindBin::Bin/../README");
+    my @blocks = grep { /^    (?:LoadModule |DavLockDB |# The lookup role|<Location|<LocationMatch )/ }
+        $readme =~ /(?:^|\n\n)((?: {4,}\S[^\n]*\n(?:\n(?= {4}))?)+)/g;
+    cmp_ok(scalar @blocks, '>=', 8, 'the README has its examples') or diag scalar @blocks;
+    BBT::Env::spew("$dir/dbd.conf", "DBDParams \"dbname=bbtoken\"\n");
+    my $debian = "Define APACHE_LOG_DIR $dir/logs\n" . join '', map {
+        "<IfModule !${_}_module>\n    LoadModule ${_}_module /usr/lib/apache2/modules/mod_$_.so\n</IfModule>\n"
+    } qw(authn_file authz_user authz_host dav dav_fs);
+    for my $block (@blocks) {
+        (my $text = $block) =~ s/^    //mg;
+        $text =~ s{/etc/apache2/bbtoken-(?:api-)?dbd\.conf}{$dir/dbd.conf}g;
+        $text =~ s/^\s*SSLEngine on\n//mg;
+        my ($rc, $out) = $env->config_test($debian . $text);
+        my ($first) = $text =~ /^([^\n]*)/;
+        is($rc, 0, "configtest: the example that starts '$first'") or diag "$text\n$out";
+    }
+};
+
 SKIP: {
     skip 'no sqlite3 driver for apr_dbd (libaprutil1-dbd-sqlite3): mod_dbd would refuse the name itself', 2
         unless glob('/usr/lib/*/apr-util-1/apr_dbd_sqlite3*.so');
