@@ -247,6 +247,31 @@ static int bbtoken_audit_known(bbtoken_ctx_t *ctx, const char *const *params,
                                s->kind == BBT_KIND_REPO ? s->slug : NULL);
 }
 
+/* The token --token names: known to the trail (purged since) or to the
+ * database (a row written without the CLI or the API has no record), or
+ * else a failure, as an unknown holder is.  0, or an exit status after
+ * reporting. */
+static int bbtoken_audit_token_known(bbtoken_ctx_t *ctx, const char *id)
+{
+    const char *params[1] = {id};
+    PGresult *res;
+    int known;
+
+    if (!(res = bbtoken_exec(
+              ctx, "reading the audit trail",
+              "SELECT EXISTS (SELECT 1 FROM bbtoken_audit WHERE token_id = $1)"
+              " OR EXISTS (SELECT 1 FROM bbtoken_tokens WHERE id = $1)",
+              1, params))) {
+        return BBTOKEN_EXIT_FAIL;
+    }
+    known = PQntuples(res) == 1 && PQgetvalue(res, 0, 0)[0] == 't';
+    PQclear(res);
+    return known ? 0
+                 : bbtoken_fail("no such token: %s: neither the audit trail "
+                                "nor the database names it",
+                                id);
+}
+
 int bbtoken_cmd_audit(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
                       const bbtoken_args_t *a)
 {
@@ -273,7 +298,8 @@ int bbtoken_cmd_audit(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
         (a->since && (rc = bbtoken_when(a->since, "--since", &since))) ||
         (rc = bbtoken_connect(ctx)) ||
         (params[0] && (rc = bbtoken_audit_known(
-                           ctx, params, a->project || a->repo ? &s : NULL)))) {
+                           ctx, params, a->project || a->repo ? &s : NULL))) ||
+        (a->token && (rc = bbtoken_audit_token_known(ctx, a->token)))) {
         return rc;
     }
     if (a->since) {

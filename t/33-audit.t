@@ -234,6 +234,10 @@ subtest 'bbtoken audit: filters, --json, errors' => sub {
                  stderr => qr/^bbtoken: no such project NOPE: /);
     $env->cli_is('audit of an unknown repository', ['audit', '--repo', 'NOPE/x'], 1,
                  stderr => qr/^bbtoken: no such repository NOPE\/x: /);
+    $env->cli_is('audit of an unknown token', ['audit', '--token', '999999999999'], 1,
+                 stderr => qr/^bbtoken: no such token: 999999999999: /);
+    $env->cli_is('audit of a user with an unknown token', ['audit', 'alice', '--token', '999999999999', '--json'],
+                 1, stderr => qr/^bbtoken: no such token: 999999999999: /);
     # Gone from the database, still in the trail: its records.
     $env->user_add('gone');
     $env->psql("DELETE FROM bbtoken_users WHERE name = 'gone'");
