@@ -36,14 +36,13 @@
  * committed after the last heartbeat is believed stale for longer than
  * the bound.
  *
- * The state below is this process's and only the watchdog thread touches
- * it (the stopping call touches shared memory alone).
+ * The state below is this process's.  The watchdog's thread touches it,
+ * and the child's exit once (bbt_wdcall.h), never at the same time.
  */
 #include "httpd.h"
 #include "http_log.h"
 #include "apr_dbd.h"
 #include "apr_optional.h"
-#include "apr_portable.h"
 #include "apr_strings.h"
 #include "mod_dbd.h"
 #include "mod_watchdog.h"
@@ -62,6 +61,7 @@
 #include "bbt_mono.h"
 #include "bbt_schema.h"
 #include "bbt_sqlstate.h"
+#include "bbt_wdcall.h"
 
 APLOG_USE_MODULE(bbtoken);
 
@@ -92,8 +92,7 @@ typedef enum {
 
 static struct {
     server_rec *s;
-    apr_pool_t *pool;     /* the watchdog thread's, for the thread's life */
-    apr_os_thread_t self; /* that thread */
+    apr_pool_t *pool; /* the watchdog thread's, for the thread's life */
     const char **keys, **vals; /* libpq options, NULL-terminated */
     unsigned char source[32];  /* their fingerprint */
     PGconn *pg;
@@ -594,7 +593,20 @@ static void bbt_listen_step(apr_int64_t until)
     }
 }
 
-static apr_status_t bbt_listen_tick(int state, void *data, apr_pool_t *pool)
+/* The listener ends: the cache must not outlive the heartbeat, and the
+ * connection goes now (the child may serve its last requests for long,
+ * and a listener nobody reads is one more connection for each graceful
+ * restart).  Later calls do nothing. */
+static void bbt_listen_end(void)
+{
+    if (L.pool) {
+        bbt_cache_listener_down();
+        bbt_listen_close();
+        L.pool = NULL;
+    }
+}
+
+static apr_status_t bbt_listen_call(int state, void *data, apr_pool_t *pool)
 {
     apr_int64_t until;
 
@@ -603,7 +615,6 @@ static apr_status_t bbt_listen_tick(int state, void *data, apr_pool_t *pool)
         memset(&L, 0, sizeof(L));
         L.lookup_told = -1;
         L.s = data;
-        L.self = apr_os_thread_current();
         /* The callback's pool lives for one call; its parent for the
          * thread's life. */
         apr_pool_create(&L.pool, apr_pool_parent_get(pool));
@@ -618,20 +629,28 @@ static apr_status_t bbt_listen_tick(int state, void *data, apr_pool_t *pool)
         }
         return APR_SUCCESS;
     default:
-        /* The child is stopping: the cache must not outlive the
-         * heartbeat. */
-        bbt_cache_listener_down();
-        /* Called by the watchdog's thread when its loop ends (a graceful
-         * restart or stop), the connection goes now: the child may serve
-         * its last requests for long, and a listener nobody reads is one
-         * more connection for each such restart.  Called by another thread
-         * (the child's pool going), the watchdog's may be in a tick: the
-         * connection goes with the process. */
-        if (L.pool && apr_os_thread_equal(L.self, apr_os_thread_current())) {
-            bbt_listen_close();
-        }
+        bbt_listen_end();
         return APR_SUCCESS;
     }
+}
+
+/* Every call inside the fence (bbt_wdcall.h): none runs while the
+ * child's pool goes or after. */
+static apr_status_t bbt_listen_tick(int state, void *data, apr_pool_t *pool)
+{
+    apr_status_t rv;
+
+    if (!bbt_wdcall_enter()) {
+        return APR_EOF;
+    }
+    rv = bbt_listen_call(state, data, pool);
+    bbt_wdcall_leave();
+    return rv;
+}
+
+void bbt_listen_child_init(apr_pool_t *pchild, server_rec *s)
+{
+    bbt_wdcall_child_init(pchild, s, bbt_listen_end);
 }
 
 const char *bbt_listen_register(apr_pool_t *pconf, server_rec *s)
