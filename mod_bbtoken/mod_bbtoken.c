@@ -104,6 +104,7 @@ static int bbt_post_config(apr_pool_t *pconf, apr_pool_t *plog,
 
 static void bbt_child_init(apr_pool_t *pchild, server_rec *s)
 {
+    bbt_db_child_init(pchild);
     bbt_cache_child_init(pchild, s);
     bbt_listen_child_init(pchild, s);
     bbt_throttle_child_init(pchild, s);
