@@ -30,6 +30,8 @@
 #include "apr_strings.h"
 #include "mod_dbd.h"
 
+#include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -93,6 +95,19 @@ static volatile apr_uint32_t bbt_db_told_read_only;
 static int bbt_db_single;
 static ap_dbd_t *bbt_db_held;
 static server_rec *bbt_db_held_s;
+
+/* While a connection changes hands, the signals prefork ends a child with
+ * wait: the handler finds it either out and held, or back in the pool,
+ * never half given back. */
+static void bbt_db_signals_wait(sigset_t *old)
+{
+    sigset_t set;
+
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &set, old);
+}
 
 const apr_dbd_driver_t *bbt_db_driver(const bbt_db_conn_t *c)
 {
@@ -173,10 +188,18 @@ bbt_db_conn_t *bbt_db_open(request_rec *r)
         return NULL;
     }
     c->gated = 1;
-    c->dbd = bbt_dbd_open(p, r->server);
-    if (c->dbd && bbt_db_single && !bbt_db_held) {
-        bbt_db_held_s = r->server;
-        bbt_db_held = c->dbd;
+    if (bbt_db_single) {
+        sigset_t old;
+
+        bbt_db_signals_wait(&old);
+        c->dbd = bbt_dbd_open(p, r->server);
+        if (c->dbd && !bbt_db_held) {
+            bbt_db_held_s = r->server;
+            bbt_db_held = c->dbd;
+        }
+        pthread_sigmask(SIG_SETMASK, &old, NULL);
+    } else {
+        c->dbd = bbt_dbd_open(p, r->server);
     }
     if (!c->dbd) {
         /* mod_dbd has logged why. */
@@ -218,12 +241,19 @@ void bbt_db_close(bbt_db_conn_t *c)
         if (c->pg) {
             PQsetErrorVerbosity(c->pg, c->verbosity);
         }
-        /* Not held before it is given back: never given back twice. */
-        if (bbt_db_held == dbd) {
-            bbt_db_held = NULL;
-        }
         c->dbd = NULL;
-        bbt_dbd_close(c->s, dbd);
+        if (bbt_db_single) {
+            sigset_t old;
+
+            bbt_db_signals_wait(&old);
+            bbt_dbd_close(c->s, dbd);
+            if (bbt_db_held == dbd) {
+                bbt_db_held = NULL;
+            }
+            pthread_sigmask(SIG_SETMASK, &old, NULL);
+        } else {
+            bbt_dbd_close(c->s, dbd);
+        }
     }
     if (c && c->gated) {
         bbt_dbgate_leave(c->s);
