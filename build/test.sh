@@ -76,7 +76,7 @@ slow='t/79-sanitizers.t t/63-deb.t t/47-fuzz-input.t t/14-fuzz.t t/57-notify-str
       t/47-fuzz-jshape.t t/47-fuzz-body.t t/83-cache-mpm.t t/32-last-use.t t/72-memory.t
       t/92-throttle-memory.t t/47-fuzz-rules.t t/57-notify.t t/69-bulk-stream.t t/94-throttle-clock.t
       t/78-lookup-table.t
-      t/81-cache-nodes.t t/80-cache.t t/69-inventory.t t/53-rest-valgrind.t t/28-valgrind.t
+      t/81-cache-nodes.t t/80-cache.t t/83-cache-child-exit.t t/69-inventory.t t/53-rest-valgrind.t t/28-valgrind.t
       t/31-policy.t t/21-git-denied.t t/85-throttle.t t/91-where.t t/50-rest.t t/20-git-basic.t'
 parallel=()
 for f in $slow t/*.t; do

@@ -23,12 +23,15 @@
  */
 #include "httpd.h"
 #include "http_log.h"
+#include "ap_mpm.h"
 #include "apr_atomic.h"
 #include "apr_dbd.h"
 #include "apr_optional.h"
 #include "apr_strings.h"
 #include "mod_dbd.h"
 
+#include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -83,6 +86,29 @@ static const char bbt_sql_note_net[] = "SELECT bbtoken_note_net($1, $2, $3)";
 /* This child has said that the writes are not recorded (BBT812). */
 static volatile apr_uint32_t bbt_db_told_read_only;
 
+/* Under an MPM with one request thread per child (prefork), the pooled
+ * connection that thread holds.  Its SIGTERM handler destroys the child's
+ * pool wherever the request was, a query included, and apr_reslist's
+ * cleanup aborts the child (assert ntotal == 0) for a connection still
+ * out: it is given back first.  The request never resumes: the child
+ * exits.  Threaded MPMs join their workers before the pool goes. */
+static int bbt_db_single;
+static ap_dbd_t *bbt_db_held;
+static server_rec *bbt_db_held_s;
+
+/* While a connection changes hands, the signals prefork ends a child with
+ * wait: the handler finds it either out and held, or back in the pool,
+ * never half given back. */
+static void bbt_db_signals_wait(sigset_t *old)
+{
+    sigset_t set;
+
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &set, old);
+}
+
 const apr_dbd_driver_t *bbt_db_driver(const bbt_db_conn_t *c)
 {
     return c->dbd->driver;
@@ -91,6 +117,30 @@ const apr_dbd_driver_t *bbt_db_driver(const bbt_db_conn_t *c)
 apr_pool_t *bbt_db_pool(const bbt_db_conn_t *c)
 {
     return c->pool;
+}
+
+static apr_status_t bbt_db_child_exit(void *data)
+{
+    ap_dbd_t *dbd = bbt_db_held;
+
+    (void)data;
+    if (dbd) {
+        bbt_db_held = NULL;
+        bbt_dbd_close(bbt_db_held_s, dbd);
+    }
+    return APR_SUCCESS;
+}
+
+void bbt_db_child_init(apr_pool_t *pchild)
+{
+    int threaded = AP_MPMQ_NOT_SUPPORTED;
+
+    ap_mpm_query(AP_MPMQ_IS_THREADED, &threaded);
+    bbt_db_single = threaded == AP_MPMQ_NOT_SUPPORTED;
+    if (bbt_db_single) {
+        /* Before mod_dbd's pool, a subpool, goes. */
+        apr_pool_pre_cleanup_register(pchild, NULL, bbt_db_child_exit);
+    }
 }
 
 int bbt_db_init(void)
@@ -138,7 +188,19 @@ bbt_db_conn_t *bbt_db_open(request_rec *r)
         return NULL;
     }
     c->gated = 1;
-    c->dbd = bbt_dbd_open(p, r->server);
+    if (bbt_db_single) {
+        sigset_t old;
+
+        bbt_db_signals_wait(&old);
+        c->dbd = bbt_dbd_open(p, r->server);
+        if (c->dbd && !bbt_db_held) {
+            bbt_db_held_s = r->server;
+            bbt_db_held = c->dbd;
+        }
+        pthread_sigmask(SIG_SETMASK, &old, NULL);
+    } else {
+        c->dbd = bbt_dbd_open(p, r->server);
+    }
     if (!c->dbd) {
         /* mod_dbd has logged why. */
         bbt_stats_count(BBT_STAT_DB_CONNECTION_ERRORS);
@@ -174,11 +236,24 @@ bbt_db_conn_t *bbt_db_open(request_rec *r)
 void bbt_db_close(bbt_db_conn_t *c)
 {
     if (c && c->dbd) {
+        ap_dbd_t *dbd = c->dbd;
+
         if (c->pg) {
             PQsetErrorVerbosity(c->pg, c->verbosity);
         }
-        bbt_dbd_close(c->s, c->dbd);
         c->dbd = NULL;
+        if (bbt_db_single) {
+            sigset_t old;
+
+            bbt_db_signals_wait(&old);
+            bbt_dbd_close(c->s, dbd);
+            if (bbt_db_held == dbd) {
+                bbt_db_held = NULL;
+            }
+            pthread_sigmask(SIG_SETMASK, &old, NULL);
+        } else {
+            bbt_dbd_close(c->s, dbd);
+        }
     }
     if (c && c->gated) {
         bbt_dbgate_leave(c->s);

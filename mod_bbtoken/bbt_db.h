@@ -24,6 +24,10 @@ typedef bbt_lookuprow_t bbt_db_token_t;
  * loaded (then the server must not start). */
 int bbt_db_init(void);
 
+/* In child_init: under prefork, the connection a request holds when the
+ * child is killed goes back to mod_dbd's pool before that pool goes. */
+void bbt_db_child_init(apr_pool_t *pchild);
+
 /* Take a pooled connection for request r; NULL if the database cannot be
  * reached, or no connection of the pool is free within BBTokenDBWait
  * (bbt_dbgate).  Errors on it are logged with the request (its client, its

@@ -36,14 +36,13 @@
  * committed after the last heartbeat is believed stale for longer than
  * the bound.
  *
- * The state below is this process's and only the watchdog thread touches
- * it (the stopping call touches shared memory alone).
+ * The state below is this process's.  The watchdog's thread touches it,
+ * and the child's exit once (bbt_wdcall.h), never at the same time.
  */
 #include "httpd.h"
 #include "http_log.h"
 #include "apr_dbd.h"
 #include "apr_optional.h"
-#include "apr_portable.h"
 #include "apr_strings.h"
 #include "mod_dbd.h"
 #include "mod_watchdog.h"
@@ -58,10 +57,11 @@
 #include "bbt_cache.h"
 #include "bbt_clock.h"
 #include "bbt_listen.h"
-#include "bbt_lookupsql.h"
+#include "bbt_listensql.h"
 #include "bbt_mono.h"
 #include "bbt_schema.h"
 #include "bbt_sqlstate.h"
+#include "bbt_wdcall.h"
 
 APLOG_USE_MODULE(bbtoken);
 
@@ -77,49 +77,6 @@ APLOG_USE_MODULE(bbtoken);
 #define BBT_LISTEN_BACKOFF_MAX_US apr_time_from_sec(8)
 /* An old schema: look again now and then (an upgrade needs no restart). */
 #define BBT_LISTEN_SCHEMA_RETRY_US apr_time_from_sec(10)
-/* The schema's notifying triggers (sql/migrations/0004, 0008, 0012), each
- * on its table: two on the tokens, two on the users, one on each grants
- * table.  Only these count as firing: any role that may make a trigger
- * may make one that calls bbtoken_notify() too, on a table of its own,
- * and such a trigger fires for none of the changes the cache must hear
- * of, so it must not stand in for one of these that is disabled. */
-#define BBT_LISTEN_SIX_SQL                                                     \
-    "(tgrelid, tgname::text) IN ("                                             \
-    "('bbtoken_tokens'::regclass::oid, 'bbtoken_tokens_notify'), "             \
-    "('bbtoken_tokens'::regclass::oid, 'bbtoken_tokens_notify_upd'), "         \
-    "('bbtoken_users'::regclass::oid, 'bbtoken_users_notify'), "               \
-    "('bbtoken_users'::regclass::oid, 'bbtoken_users_notify_upd'), "           \
-    "('bbtoken_project_grants'::regclass::oid, "                               \
-    "'bbtoken_project_grants_notify'), "                                       \
-    "('bbtoken_repo_grants'::regclass::oid, 'bbtoken_repo_grants_notify'))"
-/* The tables that decide access and the triggers that notify (with how
- * each fires), as the catalog knows them now, and how many of the six
- * above fire always.  A table dropped and made again, or its triggers
- * disabled, changes what decides access without a word: a restore
- * (pg_restore --clean) loads a table's rows before it makes the table's
- * triggers; a data-only one (--disable-triggers) disables them while it
- * loads, and its ENABLE TRIGGER ALL leaves them firing for ordinary
- * sessions only.  A trigger that fires for ordinary sessions only does
- * not count: a change made by a replica session (a logical
- * subscription's apply, session_replication_role = replica) would go
- * unheard.  Read with every heartbeat, in its transaction, with how many
- * of bbtoken_lookup's triggers fire always (not part of the identity: see
- * bbt_listen_lookup_ok). */
-#define BBT_LISTEN_TABLES_SQL                                                  \
-    "SELECT 'bbtoken_tokens'::regclass::oid, 'bbtoken_users'::regclass::oid, " \
-    "'bbtoken_project_grants'::regclass::oid, "                                \
-    "'bbtoken_repo_grants'::regclass::oid, "                                   \
-    "(SELECT count(*) FILTER (WHERE tgenabled = 'A' AND " BBT_LISTEN_SIX_SQL   \
-    ") || ' ' || "                                                             \
-    "COALESCE(string_agg(oid::text || tgenabled::text, ',' ORDER BY oid), "    \
-    "'') FROM pg_trigger "                                                     \
-    "WHERE tgfoid = to_regproc('bbtoken_notify') AND tgenabled IN ('A', "      \
-    "'O')), " BBT_LOOKUP_FIRING_SQL ", "                                       \
-    "(extract(epoch FROM clock_timestamp()) * 1000000)::bigint"
-#define BBT_LISTEN_TABLES_N 7
-/* How many of them there are (BBT_LISTEN_SIX_SQL).  With fewer firing
- * always, a change could go unheard: the cache is not believed. */
-#define BBT_LISTEN_TRIGGERS 6
 
 static APR_OPTIONAL_FN_TYPE(ap_watchdog_get_instance) * bbt_wd_get;
 static APR_OPTIONAL_FN_TYPE(ap_watchdog_register_callback) * bbt_wd_register;
@@ -135,8 +92,7 @@ typedef enum {
 
 static struct {
     server_rec *s;
-    apr_pool_t *pool;     /* the watchdog thread's, for the thread's life */
-    apr_os_thread_t self; /* that thread */
+    apr_pool_t *pool; /* the watchdog thread's, for the thread's life */
     const char **keys, **vals; /* libpq options, NULL-terminated */
     unsigned char source[32];  /* their fingerprint */
     PGconn *pg;
@@ -637,7 +593,20 @@ static void bbt_listen_step(apr_int64_t until)
     }
 }
 
-static apr_status_t bbt_listen_tick(int state, void *data, apr_pool_t *pool)
+/* The listener ends: the cache must not outlive the heartbeat, and the
+ * connection goes now (the child may serve its last requests for long,
+ * and a listener nobody reads is one more connection for each graceful
+ * restart).  Later calls do nothing. */
+static void bbt_listen_end(void)
+{
+    if (L.pool) {
+        bbt_cache_listener_down();
+        bbt_listen_close();
+        L.pool = NULL;
+    }
+}
+
+static apr_status_t bbt_listen_call(int state, void *data, apr_pool_t *pool)
 {
     apr_int64_t until;
 
@@ -646,7 +615,6 @@ static apr_status_t bbt_listen_tick(int state, void *data, apr_pool_t *pool)
         memset(&L, 0, sizeof(L));
         L.lookup_told = -1;
         L.s = data;
-        L.self = apr_os_thread_current();
         /* The callback's pool lives for one call; its parent for the
          * thread's life. */
         apr_pool_create(&L.pool, apr_pool_parent_get(pool));
@@ -661,20 +629,28 @@ static apr_status_t bbt_listen_tick(int state, void *data, apr_pool_t *pool)
         }
         return APR_SUCCESS;
     default:
-        /* The child is stopping: the cache must not outlive the
-         * heartbeat. */
-        bbt_cache_listener_down();
-        /* Called by the watchdog's thread when its loop ends (a graceful
-         * restart or stop), the connection goes now: the child may serve
-         * its last requests for long, and a listener nobody reads is one
-         * more connection for each such restart.  Called by another thread
-         * (the child's pool going), the watchdog's may be in a tick: the
-         * connection goes with the process. */
-        if (L.pool && apr_os_thread_equal(L.self, apr_os_thread_current())) {
-            bbt_listen_close();
-        }
+        bbt_listen_end();
         return APR_SUCCESS;
     }
+}
+
+/* Every call inside the fence (bbt_wdcall.h): none runs while the
+ * child's pool goes or after. */
+static apr_status_t bbt_listen_tick(int state, void *data, apr_pool_t *pool)
+{
+    apr_status_t rv;
+
+    if (!bbt_wdcall_enter()) {
+        return APR_EOF;
+    }
+    rv = bbt_listen_call(state, data, pool);
+    bbt_wdcall_leave();
+    return rv;
+}
+
+void bbt_listen_child_init(apr_pool_t *pchild, server_rec *s)
+{
+    bbt_wdcall_child_init(pchild, s, bbt_listen_end);
 }
 
 const char *bbt_listen_register(apr_pool_t *pconf, server_rec *s)

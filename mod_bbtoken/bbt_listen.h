@@ -18,4 +18,8 @@ int bbt_listen_available(void);
  * mod_watchdog's own).  NULL, or what failed. */
 const char *bbt_listen_register(apr_pool_t *pconf, server_rec *s);
 
+/* In child_init: the listener, if this child runs it, ends before
+ * anything of pchild goes, and runs no more. */
+void bbt_listen_child_init(apr_pool_t *pchild, server_rec *s);
+
 #endif

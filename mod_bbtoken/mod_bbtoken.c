@@ -20,7 +20,8 @@
  *   bbt_verify.c    a token's verdict: from the cache or the database
  *   bbt_cache.c     the cache's socache and shared memory; bbt_listen.c
  *                   its listener (PostgreSQL's notifications, through
- *                   mod_watchdog); bbt_socache.c the shared socache
+ *                   mod_watchdog; bbt_wdcall.c keeps its calls off the
+ *                   child's exit); bbt_socache.c the shared socache
  *   bbt_db.c        mod_dbd, the prepared statements, the writes;
  *                   bbt_dblookup.c the statements a verification runs;
  *                   bbt_dbgate.c bounds the wait for one of its
@@ -103,7 +104,9 @@ static int bbt_post_config(apr_pool_t *pconf, apr_pool_t *plog,
 
 static void bbt_child_init(apr_pool_t *pchild, server_rec *s)
 {
+    bbt_db_child_init(pchild);
     bbt_cache_child_init(pchild, s);
+    bbt_listen_child_init(pchild, s);
     bbt_throttle_child_init(pchild, s);
 }
 

@@ -1,0 +1,54 @@
+/*
+ * The listener's statements (bbt_listen.c): what its heartbeat reads of
+ * the catalog, in the same transaction as the heartbeat's NOTIFY.
+ */
+#ifndef BBT_LISTENSQL_H
+#define BBT_LISTENSQL_H
+
+#include "bbt_lookupsql.h"
+
+/* The schema's notifying triggers (sql/migrations/0004, 0008, 0012), each
+ * on its table: two on the tokens, two on the users, one on each grants
+ * table.  Only these count as firing: any role that may make a trigger
+ * may make one that calls bbtoken_notify() too, on a table of its own,
+ * and such a trigger fires for none of the changes the cache must hear
+ * of, so it must not stand in for one of these that is disabled. */
+#define BBT_LISTEN_SIX_SQL                                                     \
+    "(tgrelid, tgname::text) IN ("                                             \
+    "('bbtoken_tokens'::regclass::oid, 'bbtoken_tokens_notify'), "             \
+    "('bbtoken_tokens'::regclass::oid, 'bbtoken_tokens_notify_upd'), "         \
+    "('bbtoken_users'::regclass::oid, 'bbtoken_users_notify'), "               \
+    "('bbtoken_users'::regclass::oid, 'bbtoken_users_notify_upd'), "           \
+    "('bbtoken_project_grants'::regclass::oid, "                               \
+    "'bbtoken_project_grants_notify'), "                                       \
+    "('bbtoken_repo_grants'::regclass::oid, 'bbtoken_repo_grants_notify'))"
+/* The tables that decide access and the triggers that notify (with how
+ * each fires), as the catalog knows them now, and how many of the six
+ * above fire always.  A table dropped and made again, or its triggers
+ * disabled, changes what decides access without a word: a restore
+ * (pg_restore --clean) loads a table's rows before it makes the table's
+ * triggers; a data-only one (--disable-triggers) disables them while it
+ * loads, and its ENABLE TRIGGER ALL leaves them firing for ordinary
+ * sessions only.  A trigger that fires for ordinary sessions only does
+ * not count: a change made by a replica session (a logical
+ * subscription's apply, session_replication_role = replica) would go
+ * unheard.  Read with every heartbeat, in its transaction, with how many
+ * of bbtoken_lookup's triggers fire always (not part of the identity: see
+ * bbt_listen_lookup_ok). */
+#define BBT_LISTEN_TABLES_SQL                                                  \
+    "SELECT 'bbtoken_tokens'::regclass::oid, 'bbtoken_users'::regclass::oid, " \
+    "'bbtoken_project_grants'::regclass::oid, "                                \
+    "'bbtoken_repo_grants'::regclass::oid, "                                   \
+    "(SELECT count(*) FILTER (WHERE tgenabled = 'A' AND " BBT_LISTEN_SIX_SQL   \
+    ") || ' ' || "                                                             \
+    "COALESCE(string_agg(oid::text || tgenabled::text, ',' ORDER BY oid), "    \
+    "'') FROM pg_trigger "                                                     \
+    "WHERE tgfoid = to_regproc('bbtoken_notify') AND tgenabled IN ('A', "      \
+    "'O')), " BBT_LOOKUP_FIRING_SQL ", "                                       \
+    "(extract(epoch FROM clock_timestamp()) * 1000000)::bigint"
+#define BBT_LISTEN_TABLES_N 7
+/* How many of them there are (BBT_LISTEN_SIX_SQL).  With fewer firing
+ * always, a change could go unheard: the cache is not believed. */
+#define BBT_LISTEN_TRIGGERS 6
+
+#endif
