@@ -59,7 +59,7 @@ is(get('127.0.0.7', $BEHIND, $good, '198.51.100.1'), 429, '  198.51.100.1 is thr
 is(get('127.0.0.7', $BEHIND, $good, '198.51.100.2'), 200, '  198.51.100.2 is not, nor the proxy');
 is(get('127.0.0.7', $BEHIND, $good, '198.51.100.2, 198.51.100.1'), 429,
    '  198.51.100.1 claiming to forward for another: still throttled');
-$env->httpd_stop;
+$env->httpd_stop(graceful => 1);
 like($env->error_log_text, qr/\[client 198\.51\.100\.1:\d+\] BBT505: client 198\.51\.100\.1 throttled/,
      'the log names the forwarded client, as the fail2ban filter reads it');
 is(scalar($env->crash_lines), 0, 'no httpd child crashed');
