@@ -65,19 +65,21 @@ fi
 # read nothing they change, and wait for each other (a lock on
 # /etc/apache2).  The
 # slowest go first, longest first (as they took on a 2-core machine, a
-# fresh clone's .ci/run on 2026-12-01), so that none of them starts late
+# fresh clone's .ci/run on 2026-12-02; the fuzz tests as they take since
+# their runs are bounded, see BBT::Fuzz), so that none of them starts late
 # and the parallel part ends sooner; the rest follow in name order.  Not
 # t/62: started early it would hold a place while it waits for t/63's
 # lock; in name order it starts after t/63 has ended.
 jobs=${BBT_JOBS:-3}
 serial='t/60-man.t'
-slow='t/79-sanitizers.t t/63-deb.t t/47-fuzz-input.t t/14-fuzz.t t/57-notify-stream.t t/55-browser.t
-      t/30-migrations.t t/74-mpms.t t/22-cli.t t/73-rest-memory.t t/30-upgrade-traffic.t
-      t/47-fuzz-jshape.t t/47-fuzz-body.t t/83-cache-mpm.t t/32-last-use.t t/72-memory.t
-      t/92-throttle-memory.t t/47-fuzz-rules.t t/57-notify.t t/69-bulk-stream.t t/94-throttle-clock.t
-      t/78-lookup-table.t
-      t/81-cache-nodes.t t/80-cache.t t/83-cache-child-exit.t t/69-inventory.t t/53-rest-valgrind.t t/28-valgrind.t
-      t/31-policy.t t/21-git-denied.t t/85-throttle.t t/91-where.t t/50-rest.t t/20-git-basic.t'
+slow='t/79-sanitizers.t t/63-deb.t t/55-browser.t t/30-migrations.t t/57-notify-stream.t t/74-mpms.t
+      t/69-bulk-stream.t t/22-cli.t t/30-upgrade-traffic.t t/92-throttle-memory.t t/83-cache-child-exit.t
+      t/32-last-use.t
+      t/83-cache-mpm.t t/53-rest-valgrind.t t/21-git-denied.t t/28-valgrind.t t/33-audit-stream.t
+      t/71-db-faults-load.t t/94-throttle-clock.t t/57-notify.t t/72-memory.t t/39-git-lfs.t
+      t/14-fuzz.t t/78-lookup-check-json.t t/88-rest-page-answers.t t/73-rest-memory.t
+      t/81-cache-nodes.t t/69-inventory.t t/73-db-pool.t t/36-encoding.t t/85-throttle.t t/31-policy.t
+      t/47-fuzz-input.t t/80-cache.t t/33-audit.t'
 parallel=()
 for f in $slow t/*.t; do
     case " $serial ${parallel[*]} " in

@@ -7,19 +7,10 @@
 # AddressSanitizer report or a broken invariant fails the test.
 use strict;
 use warnings;
+use FindBin;
+use lib "$FindBin::Bin/lib";
 use Test::More;
-use File::Temp qw(tempdir);
+use BBT::Fuzz qw(fuzz_ok);
 
-my $runs = $ENV{BBT_FUZZ_RUNS} || 1000000;
-my @targets = qw(cred token route centry lookuprow levelmap clockcmp);
-for my $t (@targets) {
-    my $bin = "build/out/fuzz/fuzz_$t";
-    ok(-x $bin, "$bin is built") or next;
-    my $work = tempdir(CLEANUP => 1);
-    my $out = `$bin -runs=$runs -max_len=6000 -timeout=10 $work t/fuzz/corpus/$t 2>&1`;
-    my $rc = $? >> 8;
-    is($rc, 0, "fuzz_$t: $runs runs without a fault")
-        or diag(join("\n", (split /\n/, $out)[-30 .. -1]));
-    like($out, qr/Done \d+ runs/, "fuzz_$t ran to the end");
-}
+fuzz_ok($_, 100_000) for qw(cred token route centry lookuprow levelmap clockcmp);
 done_testing();

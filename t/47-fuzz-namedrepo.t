@@ -8,15 +8,10 @@
 # the test.
 use strict;
 use warnings;
+use FindBin;
+use lib "$FindBin::Bin/lib";
 use Test::More;
-use File::Temp qw(tempdir);
+use BBT::Fuzz qw(fuzz_ok);
 
-my $runs = $ENV{BBT_FUZZ_RUNS} || 1000000;
-my $bin = 'build/out/fuzz/fuzz_namedrepo';
-ok(-x $bin, "$bin is built (make -f apxs.mk fuzz)") or done_testing(), exit;
-my $work = tempdir(CLEANUP => 1);
-my $out = `$bin -runs=$runs -max_len=6000 -timeout=10 $work t/fuzz/corpus/namedrepo 2>&1`;
-is($? >> 8, 0, "fuzz_namedrepo: $runs runs without a fault")
-    or diag(join("\n", (split /\n/, $out)[-30 .. -1]));
-like($out, qr/Done \d+ runs/, 'fuzz_namedrepo ran to the end');
+fuzz_ok('namedrepo', 100_000);
 done_testing();
