@@ -104,9 +104,16 @@ static int bbt_post_config(apr_pool_t *pconf, apr_pool_t *plog,
 
 static void bbt_child_init(apr_pool_t *pchild, server_rec *s)
 {
-    bbt_db_child_init(pchild);
     bbt_cache_child_init(pchild, s);
     bbt_listen_child_init(pchild, s);
+    /* After the listener's: pchild's pre-cleanups run last registered
+     * first.  A prefork request's connection goes back before the child
+     * waits for the listener's call, which may itself be waiting in
+     * mod_dbd's pool (no time limit) for that connection when all DBDMax
+     * are out: the other way round the child would wait its 5 s, and the
+     * connection given back after would let that call run on as the
+     * child's pool goes. */
+    bbt_db_child_init(pchild);
     bbt_throttle_child_init(pchild, s);
 }
 
