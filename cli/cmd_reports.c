@@ -225,19 +225,13 @@ static int bbtoken_audit_known(bbtoken_ctx_t *ctx, const char *const *params,
                                const bbt_tokscope_t *s)
 {
     char what[BBT_KIND_ID_MAX + 16];
-    PGresult *res;
-    int known;
+    int known = bbtoken_exec_bool(ctx, "reading the audit trail",
+                                  "SELECT EXISTS (SELECT 1 FROM bbtoken_audit"
+                                  " WHERE lower(user_name) = lower($1))",
+                                  1, params);
 
-    if (!(res = bbtoken_exec(ctx, "reading the audit trail",
-                             "SELECT EXISTS (SELECT 1 FROM bbtoken_audit"
-                             " WHERE lower(user_name) = lower($1))",
-                             1, params))) {
-        return BBTOKEN_EXIT_FAIL;
-    }
-    known = PQntuples(res) == 1 && PQgetvalue(res, 0, 0)[0] == 't';
-    PQclear(res);
     if (known) {
-        return 0;
+        return known < 0 ? BBTOKEN_EXIT_FAIL : 0;
     }
     if (!s) {
         return bbtoken_user_known(ctx, params[0]);
@@ -254,18 +248,15 @@ static int bbtoken_audit_known(bbtoken_ctx_t *ctx, const char *const *params,
 static int bbtoken_audit_token_known(bbtoken_ctx_t *ctx, const char *id)
 {
     const char *params[1] = {id};
-    PGresult *res;
-    int known;
+    int known = bbtoken_exec_bool(
+        ctx, "reading the audit trail",
+        "SELECT EXISTS (SELECT 1 FROM bbtoken_audit WHERE token_id = $1)"
+        " OR EXISTS (SELECT 1 FROM bbtoken_tokens WHERE id = $1)",
+        1, params);
 
-    if (!(res = bbtoken_exec(
-              ctx, "reading the audit trail",
-              "SELECT EXISTS (SELECT 1 FROM bbtoken_audit WHERE token_id = $1)"
-              " OR EXISTS (SELECT 1 FROM bbtoken_tokens WHERE id = $1)",
-              1, params))) {
+    if (known < 0) {
         return BBTOKEN_EXIT_FAIL;
     }
-    known = PQntuples(res) == 1 && PQgetvalue(res, 0, 0)[0] == 't';
-    PQclear(res);
     return known ? 0
                  : bbtoken_fail("no such token: %s: neither the audit trail "
                                 "nor the database names it",

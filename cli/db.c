@@ -357,20 +357,31 @@ static const char *const bbtoken_sql_known[2] = {
     " OR EXISTS (SELECT 1 FROM bbtoken_repo_grants WHERE project_key = $1"
     " AND repo_slug = $2)"};
 
+int bbtoken_exec_bool(bbtoken_ctx_t *ctx, const char *doing, const char *sql,
+                      int nparams, const char *const *params)
+{
+    PGresult *res = bbtoken_exec(ctx, doing, sql, nparams, params);
+    int yes;
+
+    if (!res) {
+        return -1;
+    }
+    yes = PQntuples(res) == 1 && PQgetvalue(res, 0, 0)[0] == 't';
+    PQclear(res);
+    return yes;
+}
+
 int bbtoken_scope_known(bbtoken_ctx_t *ctx, const char *what, const char *key,
                         const char *slug)
 {
     const char *params[2] = {key, slug};
-    PGresult *res;
-    int known;
+    int known = bbtoken_exec_bool(ctx, "looking up the target",
+                                  bbtoken_sql_known[slug != NULL], slug ? 2 : 1,
+                                  params);
 
-    if (!(res = bbtoken_exec(ctx, "looking up the target",
-                             bbtoken_sql_known[slug != NULL], slug ? 2 : 1,
-                             params))) {
+    if (known < 0) {
         return BBTOKEN_EXIT_FAIL;
     }
-    known = PQntuples(res) == 1 && PQgetvalue(res, 0, 0)[0] == 't';
-    PQclear(res);
     return known ? 0
                  : bbtoken_fail("no such %s: nothing in the database names it",
                                 what);

@@ -86,6 +86,11 @@ void bbtoken_exec_quiet(bbtoken_ctx_t *ctx, const char *sql);
 int bbtoken_connect_user(bbtoken_ctx_t *ctx, const char *name,
                          bbtoken_user_t *u);
 
+/* The one boolean a statement answers (SELECT EXISTS ...): 1 or 0, or
+ * -1 after reporting its failure (doing says what was being done). */
+int bbtoken_exec_bool(bbtoken_ctx_t *ctx, const char *doing, const char *sql,
+                      int nparams, const char *const *params);
+
 /* A command that names a holder or a filter's target and finds nothing
  * of it fails when the database knows nothing of it either, as one of an
  * unknown token does (most likely a typing mistake): project key (slug
