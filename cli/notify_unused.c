@@ -32,30 +32,51 @@
     " AND w.kind = 'unused' AND w.sent_at >= " BBTOKEN_IDLE                    \
     " AND w.sent_at <= now() - " BBTOKEN_UNUSED_NOTICE ")"
 
-/* A batch's statement, the last id revoked before it, and what it
- * returned. */
+/* A batch's statements, the last id looked at before it, the last it looks
+ * at (empty: none left), and what it revoked. */
 typedef struct {
-    const char *sql;
+    const char *find, *lock, *revoke;
     const char *after;
+    char last[64];
     PGresult *res;
 } bbtoken_unused_t;
 
 static int bbtoken_unused_body(bbtoken_ctx_t *ctx, void *arg)
 {
+    static const char what[] = "revoking unused tokens";
     bbtoken_unused_t *u = arg;
-    PGresult *res;
+    PGresult *res, *locked;
+    const char *ids;
 
     /* A try before this one returned rows that it did not commit. */
     PQclear(u->res);
     u->res = NULL;
-    if (!(res = bbtoken_exec(ctx, "revoking unused tokens",
+    u->last[0] = '\0';
+    if (!(res = bbtoken_exec(ctx, what,
                              "SELECT set_config('bbtoken.revoke_reason',"
                              " 'unused', true)",
                              0, NULL))) {
         return BBTOKEN_EXIT_FAIL;
     }
     PQclear(res);
-    u->res = bbtoken_exec(ctx, "revoking unused tokens", u->sql, 1, &u->after);
+    if (!(res = bbtoken_exec(ctx, what, u->find, 1, &u->after))) {
+        return BBTOKEN_EXIT_FAIL;
+    }
+    if (PQgetisnull(res, 0, 1)) {
+        PQclear(res);
+        return 0;
+    }
+    snprintf(u->last, sizeof(u->last), "%s", PQgetvalue(res, 0, 1));
+    ids = PQgetvalue(res, 0, 0);
+    /* The result of one statement is read as the parameter of the next
+     * two: it is cleared after them. */
+    if (!(locked = bbtoken_exec(ctx, what, u->lock, 1, &ids))) {
+        PQclear(res);
+        return BBTOKEN_EXIT_FAIL;
+    }
+    PQclear(locked);
+    u->res = bbtoken_exec(ctx, what, u->revoke, 1, &ids);
+    PQclear(res);
     return u->res ? 0 : BBTOKEN_EXIT_FAIL;
 }
 
@@ -76,12 +97,21 @@ int bbtoken_notify_revoke(bbtoken_ctx_t *ctx, int dry_run)
     static const char cols[] =
         " t.id, " BBTOKEN_HOLDER_NAME ", t.name,"
         " to_char(" BBTOKEN_IDLE " AT TIME ZONE 'UTC', " BBTOKEN_ISO ")";
-    char sql[4096], after[64] = "";
-    bbtoken_unused_t u = {sql, after, NULL};
-    const bbtoken_tx_t tx = {"revoking unused tokens", "BEGIN", NULL,
+    char find[2048], sql[4096], after[64] = "";
+    bbtoken_unused_t u = {find,
+                          "SELECT FROM bbtoken_tokens t"
+                          " WHERE t.id = ANY ($1::text[])"
+                          " AND t.revoked_at IS NULL ORDER BY t.id"
+                          " FOR UPDATE",
+                          sql,
+                          after,
+                          "",
+                          NULL};
+    const bbtoken_tx_t tx = {"revoking unused tokens",
+                             "BEGIN ISOLATION LEVEL READ COMMITTED", NULL,
                              bbtoken_unused_body, &u};
     bbtoken_stream_t s;
-    int more, rows;
+    int more;
 
     if (dry_run) {
         snprintf(sql, sizeof(sql),
@@ -98,34 +128,42 @@ int bbtoken_notify_revoke(bbtoken_ctx_t *ctx, int dry_run)
         return bbtoken_stream_close(&s, more < 0 ? BBTOKEN_EXIT_FAIL : 0);
     }
     /* A batch at a time, the lowest ids first (keyset: after the last id
-     * revoked), each batch its own transaction: a run stopped midway
+     * looked at), each batch its own transaction: a run stopped midway
      * keeps the batches it committed, whose owners are told from the
-     * audit trail.  Lowest id first, as every revocation of more than one
-     * token (sql/migrations/0024_lock_order.sql): a leak report naming two
-     * of them never waits for this one in a circle.  A token that stops
-     * being due while the batch waits for its lock (used, or revoked by
-     * someone else) is dropped by the lock's recheck before the LIMIT
-     * counts it: the batch takes the next one due instead, so only an
-     * empty batch ends the revoking (t/57-notify-stream). */
+     * audit trail.  Three statements, so that a token changed while the
+     * batch waits for its lock costs nothing: the candidates are read
+     * without a lock; their rows are locked, lowest id first as every
+     * revocation of more than one token (sql/migrations/0024_lock_order.sql,
+     * so a leak report naming two of them never waits for this one in a
+     * circle), by a statement whose recheck of a row changed meanwhile is
+     * that row's own columns alone; and the revocation, whose snapshot is
+     * taken after the locks (READ COMMITTED: a snapshot per statement),
+     * sees each row as it stays and keeps the ones still due.  A statement that
+     * rechecked the whole rule, the notices with it, for each row changed under
+     * it ran for minutes on a thousand.  A batch whose candidates were all used
+     * meanwhile revokes none and the run goes on: only a batch with no
+     * candidates ends it (t/57-notify-stream). */
+    snprintf(find, sizeof(find),
+             "SELECT array_agg(id ORDER BY id), max(id) FROM (SELECT t.id"
+             " FROM bbtoken_tokens t, bbtoken_policy p WHERE%s AND t.id > $1"
+             " ORDER BY t.id LIMIT " BBTOKEN_WRITE_BATCH ") c",
+             BBTOKEN_UNUSED_DUE);
     snprintf(sql, sizeof(sql),
              "WITH r AS (UPDATE bbtoken_tokens t SET revoked_at = now()"
-             " FROM bbtoken_policy p WHERE t.id IN (SELECT t.id"
-             " FROM bbtoken_tokens t, bbtoken_policy p WHERE%s AND t.id > $1"
-             " ORDER BY t.id LIMIT " BBTOKEN_WRITE_BATCH " FOR UPDATE OF t)"
-             " AND%s RETURNING%s) SELECT * FROM r ORDER BY 1",
-             BBTOKEN_UNUSED_DUE, BBTOKEN_UNUSED_DUE, cols);
+             " FROM bbtoken_policy p WHERE t.id = ANY ($1::text[]) AND%s"
+             " RETURNING%s) SELECT * FROM r ORDER BY 1",
+             BBTOKEN_UNUSED_DUE, cols);
     do {
         if (bbtoken_tx(ctx, &tx) != 0) {
             PQclear(u.res);
             return BBTOKEN_EXIT_FAIL;
         }
-        bbtoken_unused_print(dry_run, u.res);
-        if ((rows = PQntuples(u.res)) > 0) {
-            snprintf(after, sizeof(after), "%s",
-                     PQgetvalue(u.res, rows - 1, 0));
+        if (u.res) {
+            bbtoken_unused_print(dry_run, u.res);
         }
         PQclear(u.res);
         u.res = NULL;
-    } while (rows > 0);
+        snprintf(after, sizeof(after), "%s", u.last);
+    } while (after[0]);
     return 0;
 }
