@@ -117,8 +117,8 @@ subtest "a connection that dies without a word (the listener's backend frozen)" 
     ok($tries, "frozen: it reads nothing, answers nothing, and its socket stays open ($tries tries)");
     # Delivered to nobody: the backend that would pass it on is frozen.
     $env->cli_ok('revoke', $id);
-    my ($ok, $tries, $seen) = until_status($env, $UP, auth_bearer($tok), 401);
-    ok($ok, "refused all the same ($tries requests)") or diag $seen;
+    my ($ok, $n, $seen) = until_status($env, $UP, auth_bearer($tok), 401);
+    ok($ok, "refused all the same ($n requests)") or diag $seen;
     like(log_since($env, $mark), qr/BBT312: token \Q$id\E not answered from the cache: the listener's heartbeat is not fresh/,
          'because the heartbeat went stale, not because anything was heard');
     ok(wait_log($env, $mark, qr/BBT307: the token cache's listener lost its connection to PostgreSQL \(no answer/),
