@@ -189,6 +189,14 @@ subtest 'unused tokens used while notify waits for their locks: not revoked, the
     ok($h->done, 'a session has used the lowest thousand, not committed yet');
     my $wait = notify_bg('race', { BBT_MAILDIR => maildir('race') });
     ok($env->pg_wait_backend('bbt-race', "wait_event_type = 'Lock'"), 'notify waits for them');
+    # What it waits in reads the tokens' rows alone: PostgreSQL rechecks
+    # a statement's conditions for each row changed while it waited, and
+    # a recheck that reached the notices read them again for each of the
+    # thousand (a CI run timed out so).  Not a time: the statement.
+    my $waits = $env->psql("SELECT query FROM pg_stat_activity WHERE application_name = 'bbt-race'"
+                           . " AND wait_event_type = 'Lock'", db => 'postgres');
+    like($waits, qr/\bFOR UPDATE\b/, 'it waits in a statement that locks rows');
+    unlike($waits, qr/bbtoken_(?!tokens\b)\w+/, '... which reads no table but the tokens');
     $h->send('COMMIT;');
     ok($h->done, 'they are used');
     $h->finish;
