@@ -248,14 +248,15 @@ subtest 'a leak report and the deletion of the tokens\' owner at once: neither a
 
 subtest 'a leak report and the deletion or rename of a user with ~name tokens: neither aborted' => sub {
     my $n = 0;
-    for my $sql ("DELETE FROM bbtoken_users WHERE name = 'kate';",
-                 "UPDATE bbtoken_users SET name = 'kate2' WHERE name = 'kate';") {
+    for my $case (['kate', "DELETE FROM bbtoken_users WHERE name = 'kate';"],
+                  ['lena', "UPDATE bbtoken_users SET name = 'lena2' WHERE name = 'lena';"]) {
+        my ($user, $sql) = @$case;
         $n++;
-        $env->user_add('kate');
+        $env->user_add($user);
         my ($lo, $hi) = ("1000000005${n}1", "1000000005${n}2");
-        two_rows_hi_first($lo, $hi, project_key => "'~kate'");
+        two_rows_hi_first($lo, $hi, project_key => "'~$user'");
         report_and_psql("10$n", "192.0.2.10$n", $lo, $hi, $sql);
-        is(live_ids($lo, $hi), 0, "$sql: neither token is live");
+        is(live_ids($lo, $hi), 0, "~$user: neither token is live");
     }
 };
 
