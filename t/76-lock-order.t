@@ -3,7 +3,12 @@
 # revocation of all a holder's tokens misses none made meanwhile by a
 # rotation.  Each race is made deterministic with sessions of psql: one
 # holds a row, the others queue behind it (pg_stat_activity says they wait
-# for a lock), then it lets go; no sleep decides anything.
+# for a lock), then it lets go; no sleep decides anything.  A bulk
+# revocation's rows lie on disk higher id first and are read without an
+# index, so that only the statement's own order takes them lowest id
+# first.  Which of two PostgreSQL aborts is down to timing, and the CLI
+# runs an aborted transaction again: the deadlocks in PostgreSQL's log
+# are counted too.
 use strict;
 use warnings;
 use FindBin;
@@ -40,6 +45,43 @@ sub live_of {
                       . " WHERE u.name = '$user' AND t.revoked_at IS NULL");
 }
 
+# Tokens $lo and $hi of a holder, the higher id inserted first: on disk
+# (and in the index of a holder's tokens by creation) the rows lie in the
+# other order.  $holder: the holder's columns and their values, SQL (a
+# user's id, a project's key, a repository's key and slug, whose token has
+# a repository permission alone).
+sub two_rows_hi_first {
+    my ($lo, $hi, %holder) = @_;
+    my %perm = (project_perm => "'PROJECT_READ'", repo_perm => "'REPO_READ'");
+    delete $perm{project_perm} if $holder{repo_slug};
+    my %col = (%holder, %perm, salt => "repeat('a', 32)", secret_hash => "repeat('f', 64)");
+    my @cols = sort keys %col;
+    for my $id ($hi, $lo) {
+        $env->psql("INSERT INTO bbtoken_tokens (id, name, " . join(', ', @cols) . ")"
+                   . " SELECT '$id', 'lock $id', " . join(', ', @col{@cols}));
+    }
+}
+
+sub user_id_sql { "(SELECT id FROM bbtoken_users WHERE name = '$_[0]')" }
+
+sub live_ids {
+    my @ids = @_;
+    return $env->psql("SELECT count(*) FROM bbtoken_tokens WHERE revoked_at IS NULL"
+                      . " AND id IN ('" . join("','", @ids) . "')");
+}
+
+# How many deadlocks PostgreSQL has broken so far, as its log says: the
+# CLI runs again a transaction aborted for one (and exits 0), so only the
+# log tells that it was.
+sub deadlocks { scalar(() = $env->pg_log_text =~ /deadlock detected/g) }
+
+# Index scans off: a statement reads the rows in their order on disk, so
+# that only its own ORDER BY takes them lowest id first.  For the CLI
+# (PGOPTIONS) and for a session of psql.
+my @no_index = qw(enable_indexscan enable_indexonlyscan);
+my $no_index_cli = join ' ', map {"-c $_=off"} @no_index;
+my $no_index_sql = join ' ', map {"SET $_ = off;"} @no_index;
+
 sub leak_sql {
     my ($addr, @ids) = @_;
     return "SELECT 'revoked ' || bbtoken_api_revoke_leaked('$addr', ARRAY['" . join("','", @ids)
@@ -49,9 +91,10 @@ sub leak_sql {
 # A leak report of $lo and $hi waiting behind a third session's hold on
 # $lo, and the CLI command @args started meanwhile, until it waits too;
 # then the hold goes.  Both must finish, the report not aborted, the
-# command with exit 0.
+# command with exit 0, and no deadlock broken on the way.
 sub report_and_cli {
     my ($n, $addr, $lo, $hi, $app, @args) = @_;
+    my $broken = deadlocks();
     my $h = $env->pg_session("hold$n");
     $h->send("BEGIN; SELECT 1 FROM bbtoken_tokens WHERE id = '$lo' FOR UPDATE;");
     ok($h->done, 'a third session holds the lower token');
@@ -66,6 +109,28 @@ sub report_and_cli {
     $h->finish;
     unlike($out, qr/deadlock|ERROR/, 'the report was not aborted') or diag $out;
     is($rc, 0, "$args[0] exits 0") or diag $stderr;
+    is(deadlocks(), $broken, "no deadlock: $args[0] was not aborted and run again either");
+}
+
+# As report_and_cli, with SQL $sql in a session of psql (index scans off)
+# in place of the command: both end without an error.
+sub report_and_psql {
+    my ($n, $addr, $lo, $hi, $sql) = @_;
+    my $broken = deadlocks();
+    my $h = $env->pg_session("hold$n");
+    $h->send("BEGIN; SELECT 1 FROM bbtoken_tokens WHERE id = '$lo' FOR UPDATE;");
+    ok($h->done, 'a third session holds the lower token');
+    my $a = $env->pg_session("leak$n")->send(leak_sql($addr, $lo, $hi));
+    ok($a->blocked, 'the report waits');
+    my $d = $env->pg_session("sql$n");
+    $d->send("$no_index_sql $sql");
+    ok($d->blocked, 'the statement waits');
+    $h->send('ROLLBACK;');
+    ok($h->done && $a->done && $d->done, 'all three finish');
+    my $out = $a->finish . $d->finish;
+    $h->finish;
+    unlike($out, qr/deadlock|ERROR/, 'neither was aborted') or diag $out;
+    is(deadlocks(), $broken, 'no deadlock');
 }
 
 # Run the CLI in the background (with %cli_env in its environment): a
@@ -106,17 +171,19 @@ subtest 'two leak reports of the same tokens in opposite orders: both answered, 
     is(live_of('alice'), 0, 'no token of alice is live');
 };
 
-subtest 'a leak report and bbtoken revoke --user at once: both done, none aborted' => sub {
-    # The higher id made first: the user's rows lie in the other order on
-    # disk (and in the index of user_id).
-    my ($lo, $hi) = ('100000000001', '100000000002');
-    for my $id ($hi, $lo) {
-        $env->psql("INSERT INTO bbtoken_tokens (id, user_id, name, project_perm, repo_perm, salt, secret_hash)"
-                   . " SELECT '$id', id, 'carol $id', 'PROJECT_READ', 'REPO_READ', repeat('a', 32),"
-                   . " repeat('f', 64) FROM bbtoken_users WHERE name = 'carol'");
+subtest 'a leak report and bbtoken revoke --user, --project or --repo at once: none aborted' => sub {
+    local %cli_env = (PGOPTIONS => $no_index_cli);
+    my $n = 0;
+    for my $case (['--user', 'carol', user_id => user_id_sql('carol')],
+                  ['--project', 'LOCK', project_key => "'LOCK'"],
+                  ['--repo', 'LOCK/rep', project_key => "'LOCK'", repo_slug => "'rep'"]) {
+        my ($opt, $who, %holder) = @$case;
+        $n++;
+        my ($lo, $hi) = ("1000000003${n}1", "1000000003${n}2");
+        two_rows_hi_first($lo, $hi, %holder);
+        report_and_cli("2$n", "192.0.2.3$n", $lo, $hi, "revoke2$n", 'revoke', $opt, $who);
+        is(live_ids($lo, $hi), 0, "revoke $opt: neither token is live");
     }
-    report_and_cli(2, '192.0.2.3', $lo, $hi, 'revoke2', 'revoke', '--user', 'carol');
-    is(live_of('carol'), 0, 'no token of carol is live');
 };
 
 subtest 'bbtoken revoke --user while a rotation commits: the new token is revoked too' => sub {
@@ -171,28 +238,42 @@ subtest 'a rotation and the deletion of its owner at once: neither aborted by a 
 
 subtest 'a leak report and the deletion of the tokens\' owner at once: neither aborted' => sub {
     $env->user_add('frank');
-    # As for revoke --user: the rows lie higher id first.
     my ($lo, $hi) = ('100000000011', '100000000012');
-    for my $id ($hi, $lo) {
-        $env->psql("INSERT INTO bbtoken_tokens (id, user_id, name, project_perm, repo_perm, salt, secret_hash)"
-                   . " SELECT '$id', id, 'frank $id', 'PROJECT_READ', 'REPO_READ', repeat('a', 32),"
-                   . " repeat('f', 64) FROM bbtoken_users WHERE name = 'frank'");
-    }
-    my $h = $env->pg_session('hold6');
-    $h->send("BEGIN; SELECT 1 FROM bbtoken_tokens WHERE id = '$lo' FOR UPDATE;");
-    ok($h->done, 'a third session holds the lower token');
-    my $a = $env->pg_session('leak6')->send(leak_sql('192.0.2.6', $lo, $hi));
-    ok($a->blocked, 'the report waits');
-    my $d = $env->pg_session('delete6')->send("DELETE FROM bbtoken_users WHERE name = 'frank';");
-    ok($d->blocked, 'the deletion waits');
-    $h->send('ROLLBACK;');
-    ok($h->done && $a->done && $d->done, 'all three finish');
-    my $out = $a->finish . $d->finish;
-    $h->finish;
-    unlike($out, qr/deadlock|ERROR/, 'neither was aborted') or diag $out;
+    two_rows_hi_first($lo, $hi, user_id => user_id_sql('frank'));
+    report_and_psql(6, '192.0.2.6', $lo, $hi, "DELETE FROM bbtoken_users WHERE name = 'frank';");
     is($env->psql("SELECT count(*) FROM bbtoken_users WHERE name = 'frank'"), 0, 'frank is deleted');
     is($env->psql("SELECT count(*) FROM bbtoken_audit WHERE event = 'revoked_leaked'"
                   . " AND token_id IN ('$lo', '$hi')"), 2, 'and the report revoked both tokens first');
+};
+
+subtest 'a leak report and the deletion or rename of a user with ~name tokens: neither aborted' => sub {
+    my $n = 0;
+    for my $case (['kate', "DELETE FROM bbtoken_users WHERE name = 'kate';"],
+                  ['lena', "UPDATE bbtoken_users SET name = 'lena2' WHERE name = 'lena';"]) {
+        my ($user, $sql) = @$case;
+        $n++;
+        $env->user_add($user);
+        my ($lo, $hi) = ("1000000005${n}1", "1000000005${n}2");
+        two_rows_hi_first($lo, $hi, project_key => "'~$user'");
+        report_and_psql("10$n", "192.0.2.10$n", $lo, $hi, $sql);
+        is(live_ids($lo, $hi), 0, "~$user: neither token is live");
+    }
+};
+
+subtest 'a leak report and bbtoken list --all --revoke at once: none aborted' => sub {
+    $env->user_add('jill');
+    local %cli_env = (PGOPTIONS => $no_index_cli);
+    my $n = 0;
+    for my $case (['--owner', 'jill', user_id => user_id_sql('jill')],
+                  ['--project', 'LOCKINV', project_key => "'LOCKINV'"]) {
+        my ($opt, $who, %holder) = @$case;
+        $n++;
+        my ($lo, $hi) = ("1000000006${n}1", "1000000006${n}2");
+        two_rows_hi_first($lo, $hi, %holder);
+        report_and_cli("11$n", "192.0.2.11$n", $lo, $hi, "inventory11$n", 'list', '--all', $opt, $who,
+                       '--revoke');
+        is(live_ids($lo, $hi), 0, "list --all $opt --revoke: neither token is live");
+    }
 };
 
 subtest 'a leak report and bbtoken notify revoking unused tokens at once: neither aborted' => sub {
@@ -209,9 +290,7 @@ subtest 'a leak report and bbtoken notify revoking unused tokens at once: neithe
                    . " INSERT INTO bbtoken_notices (token_id, kind, sent_at)"
                    . " VALUES ('$id', 'unused', now() - interval '8 days')");
     }
-    # Read without an index, the rows come in the order on disk: only the
-    # statement's own order takes them lowest id first.
-    local %cli_env = (PGOPTIONS => '-c enable_indexscan=off -c enable_indexonlyscan=off');
+    local %cli_env = (PGOPTIONS => $no_index_cli);
     report_and_cli(8, '192.0.2.8', $lo, $hi, 'notify8', 'notify', '--sendmail', '/bin/true');
     is(live_of('gina'), 0, 'no token of gina is live');
     $env->psql("UPDATE bbtoken_policy SET revoke_unused_after = NULL");
