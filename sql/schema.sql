@@ -185,3 +185,8 @@ COMMIT;
 BEGIN;
 \ir migrations/0033_notice_copies.sql
 COMMIT;
+
+-- Version 35: a rotated token's successor names it (rotated_from).
+BEGIN;
+\ir migrations/0035_rotated_from.sql
+COMMIT;
