@@ -242,7 +242,7 @@ static int bbtoken_inv_revoke(bbtoken_ctx_t *ctx, const PGresult *res,
     size_t len = 1, at = 0, n;
     const char *p;
     char *ids;
-    int i, rc;
+    int i, rc, committed;
 
     for (i = 0; i < PQntuples(res); i++) {
         len += (size_t)PQgetlength(res, i, BBT_INV_ID) + 1;
@@ -259,17 +259,16 @@ static int bbtoken_inv_revoke(bbtoken_ctx_t *ctx, const PGresult *res,
     ids[at ? at - 1 : 0] = '\0';
     b.ids = ids;
     b.q->params[b.q->nparams - 1] = ids;
-    rc = bbtoken_tx(ctx, &tx);
+    committed = (rc = bbtoken_tx(ctx, &tx)) == 0;
     b.q->params[b.q->nparams - 1] = NULL;
     free(ids);
-    if (rc == 0 &&
-        !(*kept = bbtoken_inv_kept(res, b.res, b.succ ? b.succ : ""))) {
-        rc = bbtoken_fail("out of memory");
-    } else if (rc != 0) {
+    if (!committed) {
         PQclear(b.res);
+    } else if (!(*kept = bbtoken_inv_kept(res, b.res, b.succ ? b.succ : ""))) {
+        rc = bbtoken_fail("out of memory");
     }
     /* Committed: said once, whatever the tries before. */
-    for (p = rc == 0 ? b.succ : NULL; p && *p; p = strchr(p, '\n') + 1) {
+    for (p = committed ? b.succ : NULL; p && *p; p = strchr(p, '\n') + 1) {
         n = strcspn(p, " ");
         fprintf(stderr,
                 "bbtoken: token %.*s was rotated while the run went on: "
