@@ -8,7 +8,8 @@
 # revoked token does; a token made (not rotated) meanwhile is left alone.
 # Each race is made deterministic with sessions of psql holding rows, as in
 # t/76-lock-order.t: pg_stat_activity says who waits for whom; no sleep
-# decides anything.
+# decides anything.  Also `bbtoken revoke --user` racing a rotation of the
+# user's only token.
 use strict;
 use warnings;
 use FindBin;
@@ -18,7 +19,7 @@ use POSIX ();
 use BBT::Env;
 
 my $env = BBT::Env->new(httpd => 0)->start;
-$env->user_add($_) for qw(rina rory ruth);
+$env->user_add($_) for qw(rina rory ruth rhea);
 
 # Token $id of $user, named after it.
 sub token_at {
@@ -168,6 +169,27 @@ subtest 'a rotation that holds the successor while the batch reads it: its own s
     is(live_of('ruth'), '', 'no token of ruth is live');
     like($err, qr/^bbtoken: token $id was rotated .*: its successor $end is revoked too$/m,
          'the successor revoked is named');
+};
+
+# `bbtoken revoke --user` revokes a batch at a time, again until none is
+# left: a pass that waited for a rotation of the user's only token revokes
+# none, and the new token must not be taken for none.
+subtest 'revoke --user while a rotation of the user\'s only token commits: the new token is revoked' => sub {
+    my ($id, $new) = ('400000000001', '400000000051');
+    token_at('rhea', $id);
+    my $r = $env->pg_session('rotate4');
+    $r->send('BEGIN;');
+    $r->send(rotate_sql($id, $new));
+    ok($r->done, 'a rotation has made its new token, not committed yet');
+    my $wait = cli_bg('revoke4', 'revoke', '--user', 'rhea');
+    ok(waits_for('revoke4', 'rotate4'), 'revoke --user waits for it');
+    $r->send('COMMIT;');
+    ok($r->done, 'the rotation commits');
+    my ($rc, $out, $err) = $wait->();
+    is($rc, 0, 'revoke --user exits 0') or diag $err;
+    like($r->finish, qr/^rotated $id /m, 'the rotation succeeded');
+    is(live_of('rhea'), '', 'no token of rhea is live: not the new one either');
+    is($out, "revoked 1 token of rhea\n", 'the new token is the one it revoked');
 };
 
 done_testing;
