@@ -18,9 +18,11 @@
 -- have none: their rotation was over before any run could select them.
 -- The index serves the walk from a batch's ids to their successors.
 --
--- Adding a column without a default changes no row; the index is built
--- over rows that all have NULL there, holding SHARE on bbtoken_tokens for
--- the moment of one scan (writes wait, reads go on).
+-- Adding a column without a default changes no row (no rewrite), but it
+-- takes ACCESS EXCLUSIVE on bbtoken_tokens until the upgrade commits:
+-- for that moment, one scan of the table to build an index of no rows,
+-- its readers and writers wait (httpd's lookup reads bbtoken_lookup, not
+-- this table; a last use written meanwhile waits).
 
 ALTER TABLE bbtoken_tokens ADD COLUMN rotated_from text;
 
