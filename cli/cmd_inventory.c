@@ -86,18 +86,163 @@ static const bbtoken_column_t bbtoken_inv_cols[] = {
     {"LAST USED", 20, BBTOKEN_COL_VALUE, BBT_INV_LAST, 0, "never"},
     {"FROM", 0, BBTOKEN_COL_VALUE, BBT_INV_ADDRS, 0, NULL}};
 
+/* A batch's tokens and their successors: each id of the batch (the
+ * parameter, space-separated) and every token a rotation made of it, of
+ * one made of it, and so on (migration 34), those live locked lowest id
+ * first (sql/migrations/0024_lock_order.sql) and the successors among
+ * them revoked.  One row: how many it saw live but did not lock (revoked
+ * or deleted by a transaction that held them meanwhile: a rotation that
+ * held one made a successor that this statement cannot see), then, by
+ * row, each successor revoked and the batch's id it comes from. */
+static const char bbtoken_inv_chain_sql[] =
+    "WITH RECURSIVE c(root, id) AS (SELECT x, x"
+    " FROM unnest(string_to_array($1, ' ')) AS x"
+    " UNION SELECT c.root, t.id FROM c"
+    " JOIN bbtoken_tokens t ON t.rotated_from = c.id),"
+    " live AS (SELECT c.root, c.id FROM c JOIN bbtoken_tokens t"
+    " ON t.id = c.id WHERE t.revoked_at IS NULL),"
+    " lk AS (SELECT t.id FROM bbtoken_tokens t"
+    " WHERE t.id IN (SELECT id FROM live) AND t.revoked_at IS NULL"
+    " ORDER BY t.id FOR UPDATE OF t),"
+    " rev AS (UPDATE bbtoken_tokens t SET revoked_at = now() FROM live l"
+    " WHERE t.id = l.id AND l.id <> l.root AND t.id IN (SELECT id FROM lk)"
+    " RETURNING l.root, t.id)"
+    " SELECT (SELECT count(*) FROM live) - (SELECT count(*) FROM lk),"
+    " r.root, r.id FROM (SELECT 1) n LEFT JOIN rev r ON true ORDER BY r.id";
+
+/* Passes of the successors' statement in one batch, at most: each after
+ * the first follows a rotation that committed while the one before
+ * waited for its token. */
+#define BBTOKEN_INV_CHAIN_PASSES 100
+
+/* A batch's revocation, one transaction (bbtoken_tx's body): the ids; the
+ * revocation's statement, its ids its last parameter; its result; and the
+ * successors revoked, "ROOT ID\n" each, in succ (len of cap bytes). */
+typedef struct {
+    bbt_inventory_query_t *q;
+    const char *ids;
+    PGresult *res;
+    char *succ;
+    size_t len, cap;
+} bbtoken_inv_batch_t;
+
+/* One pass of bbtoken_inv_chain_sql: *lost gets its count. */
+static int bbtoken_inv_chain(bbtoken_ctx_t *ctx, bbtoken_inv_batch_t *b,
+                             long *lost)
+{
+    PGresult *res = bbtoken_exec(ctx, "revoking the tokens' successors",
+                                 bbtoken_inv_chain_sql, 1, &b->ids);
+    size_t n;
+    char *p;
+    int i;
+
+    if (!res) {
+        return BBTOKEN_EXIT_FAIL;
+    }
+    *lost = atol(PQgetvalue(res, 0, 0));
+    for (i = 0; i < PQntuples(res); i++) {
+        if (PQgetisnull(res, i, 2)) {
+            continue;
+        }
+        n = (size_t)PQgetlength(res, i, 1) + (size_t)PQgetlength(res, i, 2) + 2;
+        if (b->len + n + 1 > b->cap) {
+            if (!(p = realloc(b->succ, b->cap + n + 256))) {
+                PQclear(res);
+                return bbtoken_fail("out of memory");
+            }
+            b->succ = p;
+            b->cap += n + 256;
+        }
+        b->len +=
+            (size_t)snprintf(b->succ + b->len, b->cap - b->len, "%s %s\n",
+                             PQgetvalue(res, i, 1), PQgetvalue(res, i, 2));
+    }
+    PQclear(res);
+    return 0;
+}
+
+/* The batch's tokens and their successors locked, the successors a
+ * rotation made since the listing began revoked (their holder keeps no
+ * live token by rotating one while the run goes), then the batch's
+ * tokens the filters still select; the successors' statement again while
+ * a rotation it waited for made one it could not see. */
+static int bbtoken_inv_batch(bbtoken_ctx_t *ctx, void *arg)
+{
+    bbtoken_inv_batch_t *b = arg;
+    long lost;
+    int rc, pass = 1;
+
+    /* A try before this one read rows that it did not commit. */
+    PQclear(b->res);
+    b->res = NULL;
+    b->len = 0;
+    if ((rc = bbtoken_inv_chain(ctx, b, &lost))) {
+        return rc;
+    }
+    if (!(b->res = bbtoken_exec(ctx, "revoking the tokens", b->q->sql,
+                                b->q->nparams, b->q->params))) {
+        return BBTOKEN_EXIT_FAIL;
+    }
+    while (lost > 0) {
+        if (++pass > BBTOKEN_INV_CHAIN_PASSES) {
+            return bbtoken_fail("revoking the tokens: rotated again each "
+                                "time, %d times: this batch is not revoked; "
+                                "run the command again",
+                                BBTOKEN_INV_CHAIN_PASSES);
+        }
+        if ((rc = bbtoken_inv_chain(ctx, b, &lost))) {
+            return rc;
+        }
+    }
+    return 0;
+}
+
+/* The batch's verdict: a row of res (the listing's) is printed when it was
+ * revoked, or when a successor of it was (the ids are the first of each
+ * line of succ).  NULL: out of memory. */
+static PGresult *bbtoken_inv_kept(const PGresult *res, PGresult *kept,
+                                  const char *succ)
+{
+    PGresult *out;
+    const char *p, *id;
+    size_t n;
+    int i;
+
+    if (!*succ) {
+        return kept;
+    }
+    out = PQcopyResult(kept, PG_COPYRES_ATTRS | PG_COPYRES_TUPLES);
+    PQclear(kept);
+    for (i = 0; out && i < PQntuples(res); i++) {
+        id = PQgetvalue(res, i, BBT_INV_ID);
+        n = strlen(id);
+        for (p = succ; *p; p = strchr(p, '\n') + 1) {
+            if (strncmp(p, id, n) == 0 && p[n] == ' ' &&
+                !PQsetvalue(out, i, 0, "t", 1)) {
+                PQclear(out);
+                return NULL;
+            }
+        }
+    }
+    return out;
+}
+
 /* Revoke a batch of the listing (bbtoken_stream_act_fn), arg the
  * revocation's statement: its ids, space-separated, its last parameter.
- * One statement, its own transaction: a run stopped midway keeps the
- * batches it committed (each token's revocation whole), and running it
- * again revokes the rest. */
+ * A transaction of its own: a run stopped midway keeps the batches it
+ * committed (each token's revocation whole, its successors' with it), and
+ * running it again revokes the rest. */
 static int bbtoken_inv_revoke(bbtoken_ctx_t *ctx, const PGresult *res,
                               PGresult **kept, void *arg)
 {
-    bbt_inventory_query_t *q = arg;
+    bbtoken_inv_batch_t b = {arg, NULL, NULL, NULL, 0, 0};
+    const bbtoken_tx_t tx = {"revoking the tokens",
+                             "BEGIN ISOLATION LEVEL READ COMMITTED", NULL,
+                             bbtoken_inv_batch, &b};
     size_t len = 1, at = 0, n;
+    const char *p;
     char *ids;
-    int i;
+    int i, rc, committed;
 
     for (i = 0; i < PQntuples(res); i++) {
         len += (size_t)PQgetlength(res, i, BBT_INV_ID) + 1;
@@ -112,12 +257,26 @@ static int bbtoken_inv_revoke(bbtoken_ctx_t *ctx, const PGresult *res,
         ids[at++] = ' ';
     }
     ids[at ? at - 1 : 0] = '\0';
-    q->params[q->nparams - 1] = ids;
-    *kept =
-        bbtoken_exec(ctx, "revoking the tokens", q->sql, q->nparams, q->params);
-    q->params[q->nparams - 1] = NULL;
+    b.ids = ids;
+    b.q->params[b.q->nparams - 1] = ids;
+    committed = (rc = bbtoken_tx(ctx, &tx)) == 0;
+    b.q->params[b.q->nparams - 1] = NULL;
     free(ids);
-    return *kept ? 0 : BBTOKEN_EXIT_FAIL;
+    if (!committed) {
+        PQclear(b.res);
+    } else if (!(*kept = bbtoken_inv_kept(res, b.res, b.succ ? b.succ : ""))) {
+        rc = bbtoken_fail("out of memory");
+    }
+    /* Committed: said once, whatever the tries before. */
+    for (p = committed ? b.succ : NULL; p && *p; p = strchr(p, '\n') + 1) {
+        n = strcspn(p, " ");
+        fprintf(stderr,
+                "bbtoken: token %.*s was rotated while the run went on: "
+                "its successor %.*s is revoked too\n",
+                (int)n, p, (int)strcspn(p + n + 1, "\n"), p + n + 1);
+    }
+    free(b.succ);
+    return rc;
 }
 
 /* The owner and the project the filters name, which the database must

@@ -247,6 +247,10 @@ static const char bbtoken_sql_list[] =
     " WHERE id IN (SELECT id FROM bbtoken_tokens WHERE " who                   \
     " AND revoked_at IS NULL ORDER BY id LIMIT " BBTOKEN_WRITE_BATCH           \
     " FOR UPDATE)"
+/* Whether the holder WHO names has a token not revoked. */
+#define BBTOKEN_SQL_ANY_LIVE(who)                                              \
+    "SELECT EXISTS (SELECT 1 FROM bbtoken_tokens WHERE " who                   \
+    " AND revoked_at IS NULL)"
 static const char *const bbtoken_sql_list_scope[2] = {
     BBTOKEN_SQL_LIST " WHERE " BBTOKEN_SQL_SCOPE(
         " IS NULL") " AND revoked_at IS NULL ORDER BY created_at, id",
@@ -418,7 +422,7 @@ int bbtoken_cmd_update(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
 }
 
 /* Passes of bbtoken_revoke_all that find less than a batch, at most: one
- * more than the tokens rotated meanwhile, in practice two. */
+ * more than the rotations it waited for, in practice two. */
 #define BBTOKEN_REVOKE_PASSES 100
 
 /* Revoke every live token of a user, a project (its own) or a
@@ -426,9 +430,12 @@ int bbtoken_cmd_update(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
  * midway keeps the batches it committed, and running it again revokes
  * the rest.  Lowest id first, as every revocation of more than one token
  * (sql/migrations/0024_lock_order.sql), so that it never waits in a circle
- * with a leak report or the deletion of a user; and again until a pass
- * finds none: a rotation that held one of the tokens meanwhile made its new
- * token after this statement began, which that statement cannot see. */
+ * with a leak report or the deletion of a user; and again until none is
+ * left: a rotation that held one of the tokens meanwhile made its new
+ * token after this statement began, which that statement cannot see (it
+ * revokes none when it waited for the only one), and no pass that waited
+ * sees the new token: a check after a pass revoked none, of a snapshot of
+ * its own, sees it, or the old token while the rotation is under way. */
 static int bbtoken_revoke_all(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
                               const bbtoken_args_t *a)
 {
@@ -436,9 +443,9 @@ static int bbtoken_revoke_all(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
     char *user[1];
     bbtoken_holder_t h;
     const char *params[2];
-    const char *sql;
+    const char *sql, *live;
     long rows, total = 0;
-    int rc, pass = 0, n;
+    int rc, pass = 0, n, left = 1;
 
     /* --user NAME is the holder's NAME operand. */
     if (a->user) {
@@ -453,19 +460,32 @@ static int bbtoken_revoke_all(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
         params[0] = h.user.id;
         n = 1;
         sql = BBTOKEN_SQL_REVOKE("user_id = $1");
+        live = BBTOKEN_SQL_ANY_LIVE("user_id = $1");
     } else {
         params[0] = h.scope.key;
         params[1] = h.scope.slug;
         n = h.scope.slug ? 2 : 1;
         sql = h.scope.slug ? BBTOKEN_SQL_REVOKE(BBTOKEN_SQL_SCOPE(" = $2"))
                            : BBTOKEN_SQL_REVOKE(BBTOKEN_SQL_SCOPE(" IS NULL"));
+        live = h.scope.slug
+                   ? BBTOKEN_SQL_ANY_LIVE(BBTOKEN_SQL_SCOPE(" = $2"))
+                   : BBTOKEN_SQL_ANY_LIVE(BBTOKEN_SQL_SCOPE(" IS NULL"));
     }
     while ((rc = bbtoken_exec_rows(ctx, "revoking the tokens", sql, n, params,
-                                   &rows)) == 0 &&
-           rows > 0) {
+                                   &rows)) == 0) {
         total += rows;
+        if (rows == 0 && (left = bbtoken_exec_bool(ctx, "revoking the tokens",
+                                                   live, n, params)) <= 0) {
+            rc = left < 0 ? BBTOKEN_EXIT_FAIL : 0;
+            break;
+        }
         if (rows < atol(BBTOKEN_WRITE_BATCH) &&
             ++pass == BBTOKEN_REVOKE_PASSES) {
+            /* Fail closed: rotated again each time. */
+            rc = bbtoken_fail("revoking the tokens: rotated again each "
+                              "time, %d times: %ld revoked, some left; run "
+                              "the command again",
+                              pass, total);
             break;
         }
     }

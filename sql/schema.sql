@@ -185,3 +185,8 @@ COMMIT;
 BEGIN;
 \ir migrations/0033_notice_copies.sql
 COMMIT;
+
+-- Version 34: a rotated token's successor names it (rotated_from).
+BEGIN;
+\ir migrations/0034_rotated_from.sql
+COMMIT;
