@@ -185,3 +185,8 @@ COMMIT;
 BEGIN;
 \ir migrations/0033_notice_copies.sql
 COMMIT;
+
+-- Version 36: a rotation takes its holder's row before any lookup row.
+BEGIN;
+\ir migrations/0036_lookup_order.sql
+COMMIT;
