@@ -131,6 +131,44 @@ subtest 'a rotation of a ~name token and a rename of user name at once: neither 
        0, 'no token of ~pia is live: not the rotated one either');
 };
 
+# A grant of user $user lowered or removed (the CLI's @args) while the
+# deletion of $user waits for a third session's hold on the user's row,
+# and starts first when it goes: a grant change that changed the grant
+# before it took the user's row would hold the grant the deletion
+# deletes, and wait for the user's row the deletion holds.  Neither is
+# aborted by a deadlock; the change, made after the deletion, is refused
+# with $refused.
+sub grant_and_delete {
+    my ($user, $refused, @args) = @_;
+    $n++;
+    my $broken = deadlocks();
+    my $h = $env->pg_session("hold$n");
+    $h->send("BEGIN; SELECT 1 FROM bbtoken_users WHERE name = '$user' FOR NO KEY UPDATE;");
+    ok($h->done, "$args[0]: a third session holds the user's row");
+    my $d = $env->pg_session("delete$n");
+    $d->send("DELETE FROM bbtoken_users WHERE name = '$user';");
+    ok($d->blocked, "$args[0]: the deletion waits");
+    my $wait = cli_bg("change$n", @args);
+    ok($env->pg_wait_backend("bbt-change$n", "wait_event_type = 'Lock'", 1), "$args[0] waits");
+    $h->send('ROLLBACK;');
+    ok($h->done && $d->done, "$args[0]: the holder and the deletion finish");
+    my $out = $d->finish;
+    $h->finish;
+    unlike($out, qr/ERROR|deadlock/, "$args[0]: the deletion was not aborted") or diag $out;
+    my ($rc, undef, $err) = $wait->();
+    isnt($rc, 0, "$args[0] is refused: the user is gone");
+    like($err, $refused, "$args[0] says so") or diag $err;
+    is(deadlocks(), $broken, "$args[0]: no deadlock: neither was aborted and run again either");
+    is($env->psql("SELECT count(*) FROM bbtoken_users WHERE name = '$user'"), 0, "$user is deleted");
+}
+
+subtest 'a grant lowered or removed and the deletion of its user at once: neither aborted' => sub {
+    $env->user_add($_) for qw(rua ruth);
+    $env->grant($_, 'PROJECT_WRITE', 'LKD') for qw(rua ruth);
+    grant_and_delete('rua', qr/^bbtoken: no such user: rua$/m, 'grant', 'rua', 'PROJECT_READ', 'LKD');
+    grant_and_delete('ruth', qr/^bbtoken: ruth has no grant on LKD$/m, 'ungrant', 'ruth', 'LKD');
+};
+
 # Every lookup row as the live tables compute it: what each change and
 # rotation wrote is what they made.
 my ($rc, $out, $err) = $env->cli('db', 'check');
