@@ -186,7 +186,8 @@ BEGIN;
 \ir migrations/0033_notice_copies.sql
 COMMIT;
 
--- Version 36: a rotation takes its holder's row before any lookup row.
+-- Version 36: a rotation takes its holder's row before any lookup row; a
+-- change of user name its grantees' rows before their grants on ~name.
 BEGIN;
 \ir migrations/0036_lookup_order.sql
 COMMIT;

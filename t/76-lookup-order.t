@@ -10,7 +10,10 @@
 # in PostgreSQL's log are counted too.  A rotation that took no holder's
 # row before the lookup row fails every race; one that took the owner's
 # FOR KEY SHARE alone (migration 24) the grants' (an update of a user's
-# row waits for KEY SHARE: sql/migrations/0036_lookup_order.sql).
+# row waits for KEY SHARE: sql/migrations/0036_lookup_order.sql).  A
+# grant change, or the removal of the grants on ~name with user name,
+# and the deletion of a grantee take the grantee's row and the grant in
+# one order too.
 use strict;
 use warnings;
 use FindBin;
@@ -167,6 +170,41 @@ subtest 'a grant lowered or removed and the deletion of its user at once: neithe
     $env->grant($_, 'PROJECT_WRITE', 'LKD') for qw(rua ruth);
     grant_and_delete('rua', qr/^bbtoken: no such user: rua$/m, 'grant', 'rua', 'PROJECT_READ', 'LKD');
     grant_and_delete('ruth', qr/^bbtoken: ruth has no grant on LKD$/m, 'ungrant', 'ruth', 'LKD');
+};
+
+subtest 'a rename or deletion of user name and the deletion of a user granted on ~name at once: neither aborted' => sub {
+    my $m = 0;
+    for my $case (['sia', "UPDATE bbtoken_users SET name = 'sia2' WHERE name = 'sia';"],
+                  ['tia', "DELETE FROM bbtoken_users WHERE name = 'tia';"]) {
+        my ($owner, $sql) = @$case;
+        my $grantee = "${owner}g";
+        $m++;
+        $n++;
+        $env->user_add($_) for $owner, $grantee;
+        $env->grant($grantee, 'PROJECT_WRITE', "~$owner");
+        my $broken = deadlocks();
+        # The deletion of the grantee waits for a third session's hold on
+        # its row, and starts first when it goes; the change of user name
+        # then takes the grantee's row too: had it deleted the grant on
+        # ~name first, it would hold what the deletion deletes.
+        my $h = $env->pg_session("hold$n");
+        $h->send("BEGIN; SELECT 1 FROM bbtoken_users WHERE name = '$grantee' FOR NO KEY UPDATE;");
+        ok($h->done, "$owner: a third session holds the grantee's row");
+        my $d = $env->pg_session("delete$n");
+        $d->send("DELETE FROM bbtoken_users WHERE name = '$grantee';");
+        ok($d->blocked, "$owner: the deletion of the grantee waits");
+        my $c = $env->pg_session("change$n");
+        $c->send($sql);
+        ok($c->blocked, "$owner: the change of user $owner waits");
+        $h->send('ROLLBACK;');
+        ok($h->done && $d->done && $c->done, "$owner: all three finish");
+        my $out = $d->finish . $c->finish;
+        $h->finish;
+        unlike($out, qr/ERROR|deadlock/, "$owner: neither was aborted") or diag $out;
+        is(deadlocks(), $broken, "$owner: no deadlock");
+        is($env->psql("SELECT count(*) FROM bbtoken_project_grants WHERE project_key = '~$owner'"), 0,
+           "$owner: no grant on ~$owner is left");
+    }
 };
 
 # Every lookup row as the live tables compute it: what each change and

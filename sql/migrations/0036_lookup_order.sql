@@ -1,4 +1,5 @@
--- Migration 36: a rotation takes its holder's row before any lookup row.
+-- Migration 36: a rotation takes its holder's row before any lookup row;
+-- a change of user name takes its grantees' rows before their grants.
 --
 -- Applied inside one transaction by `bbtoken db upgrade` (or by
 -- sql/schema.sql), never on its own: no BEGIN/COMMIT here.
@@ -30,6 +31,8 @@
 -- rename of the user holds its row, then revokes the ~name tokens), and
 -- an own token's takes its owner's FOR NO KEY UPDATE before the lookup
 -- row.  Only those two locks of bbtoken_rotate change.
+--
+-- (t/76-lookup-order races each of these.)
 
 CREATE OR REPLACE FUNCTION bbtoken_rotate(p_id text, p_new_id text, p_salt text,
                                           p_hash text)
@@ -105,12 +108,57 @@ BEGIN
 END
 $$;
 
+-- A rename or a deletion of user name deletes the others' grants on ~name,
+-- each holding the grant, then (bbtoken_lookup_users) its user's row FOR
+-- SHARE; a deletion of such a user holds its row and deletes its grants:
+-- each waited for the other.  The grantees' rows are now taken first,
+-- lowest id first, as a deletion of one of them takes its row before its
+-- grants (and `bbtoken grant`/`ungrant` the grantee's before the grant's).
+-- Otherwise as migration 24's.
+CREATE OR REPLACE FUNCTION bbtoken_users_personal_revoke() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER AS $$
+BEGIN
+    -- Lowest id first, as every revocation of more than one token.
+    UPDATE bbtoken_tokens SET revoked_at = now()
+     WHERE id IN (SELECT k.id FROM bbtoken_tokens k
+                   WHERE k.user_id IS NULL
+                     AND k.project_key = '~' || lower(OLD.name)
+                     AND k.revoked_at IS NULL
+                   ORDER BY k.id FOR UPDATE);
+    PERFORM 1 FROM bbtoken_users
+      WHERE id IN (SELECT g.user_id FROM bbtoken_project_grants g
+                    WHERE g.project_key = '~' || lower(OLD.name)
+                   UNION
+                   SELECT g.user_id FROM bbtoken_repo_grants g
+                    WHERE g.project_key = '~' || lower(OLD.name))
+      ORDER BY id FOR SHARE;
+    DELETE FROM bbtoken_project_grants
+     WHERE project_key = '~' || lower(OLD.name);
+    DELETE FROM bbtoken_repo_grants
+     WHERE project_key = '~' || lower(OLD.name);
+    IF TG_OP = 'UPDATE' THEN
+        UPDATE bbtoken_projects SET project_key = '~' || lower(NEW.name)
+         WHERE project_key = '~' || lower(OLD.name);
+    ELSE
+        DELETE FROM bbtoken_projects
+         WHERE project_key = '~' || lower(OLD.name);
+    END IF;
+    RETURN NULL;
+END
+$$;
+
 -- As migration 2 on: the schema's own objects first, whatever the caller's
 -- search_path (CREATE OR REPLACE drops the setting; privileges stay).
 DO $$
+DECLARE
+    f text;
 BEGIN
-    EXECUTE format('ALTER FUNCTION bbtoken_rotate(text, text, text, text)'
-                   ' SET search_path = %I, pg_temp', current_schema());
+    FOREACH f IN ARRAY ARRAY['bbtoken_rotate(text, text, text, text)',
+                             'bbtoken_users_personal_revoke()']
+    LOOP
+        EXECUTE format('ALTER FUNCTION %s SET search_path = %I, pg_temp', f,
+                       current_schema());
+    END LOOP;
 END
 $$;
 
