@@ -166,13 +166,21 @@ int bbtoken_cmd_purge(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
     params[0] = before.abs;
     params[1] = before.ago;
     /* Dead rows only, whatever WHEN says: a revoked token, or one whose
-     * expiry is past.  The audit trigger records each deletion. */
-    rc = bbtoken_exec_rows(ctx, "purging tokens",
-                           "WITH t(cut) AS (SELECT " BBTOKEN_WHEN_12 ")"
-                           " DELETE FROM bbtoken_tokens USING t WHERE"
-                           " (revoked_at IS NOT NULL AND revoked_at < t.cut)"
-                           " OR (expires_at <= now() AND expires_at < t.cut)",
-                           2, params, &rows);
+     * expiry is past.  The audit trigger records each deletion.  Locked
+     * lowest id first, as every statement taking several tokens
+     * (sql/migrations/0024_lock_order.sql): taken in the order of the rows
+     * on disk, the expired ones could each be held by a purge and by a
+     * revoke --user or the deletion of their owner, waiting for another
+     * the other holds. */
+    rc = bbtoken_exec_rows(
+        ctx, "purging tokens",
+        "WITH t(cut) AS (SELECT " BBTOKEN_WHEN_12 "),"
+        " d AS (SELECT k.id FROM bbtoken_tokens k, t WHERE"
+        " (k.revoked_at IS NOT NULL AND k.revoked_at < t.cut)"
+        " OR (k.expires_at <= now() AND k.expires_at < t.cut)"
+        " ORDER BY k.id FOR UPDATE OF k)"
+        " DELETE FROM bbtoken_tokens WHERE id IN (SELECT id FROM d)",
+        2, params, &rows);
     if (rc == 0) {
         printf("purged %ld token%s\n", rows, rows == 1 ? "" : "s");
     }

@@ -183,6 +183,15 @@ int bbtoken_cmd_user_set(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
 
 /* ---- grant, ungrant --------------------------------------------------- */
 
+/* The grantee's row ($1, its id), FOR SHARE, before the grant's: the
+ * triggers that rewrite the user's lookup rows take it so after the grant
+ * changes, and a deletion of the user, which holds the user's row,
+ * deletes its grants (sql/migrations/0035_lookup_order.sql).  Taken in
+ * this order, neither holds what the other waits for; a user deleted
+ * meanwhile leaves no row. */
+#define BBTOKEN_SQL_GRANTEE                                                    \
+    "WITH u AS (SELECT id FROM bbtoken_users WHERE id = $1 FOR SHARE) "
+
 int bbtoken_cmd_grant(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
                       const bbtoken_args_t *a)
 {
@@ -221,22 +230,25 @@ int bbtoken_cmd_grant(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
     params[1] = t.key;
     params[2] = bbt_perm_name(perm.scope, perm.level);
     params[3] = t.slug;
-    if (!t.slug) {
-        return bbtoken_exec_rows(
-            ctx, "granting",
-            "INSERT INTO bbtoken_project_grants"
-            " (user_id, project_key, permission) VALUES ($1, $2, $3)"
-            " ON CONFLICT (user_id, project_key)"
-            " DO UPDATE SET permission = EXCLUDED.permission",
-            3, params, &rows);
+    rc = bbtoken_exec_rows(
+        ctx, "granting",
+        t.slug ? BBTOKEN_SQL_GRANTEE "INSERT INTO bbtoken_repo_grants"
+                                     " (user_id, project_key, permission,"
+                                     " repo_slug) SELECT id, $2, $3, $4 FROM u"
+                                     " ON CONFLICT (user_id, project_key,"
+                                     " repo_slug) DO UPDATE"
+                                     " SET permission = EXCLUDED.permission"
+               : BBTOKEN_SQL_GRANTEE "INSERT INTO bbtoken_project_grants"
+                                     " (user_id, project_key, permission)"
+                                     " SELECT id, $2, $3 FROM u"
+                                     " ON CONFLICT (user_id, project_key)"
+                                     " DO UPDATE"
+                                     " SET permission = EXCLUDED.permission",
+        t.slug ? 4 : 3, params, &rows);
+    if (rc == 0 && rows == 0) {
+        rc = bbtoken_fail("no such user: %s", u.name);
     }
-    return bbtoken_exec_rows(ctx, "granting",
-                             "INSERT INTO bbtoken_repo_grants"
-                             " (user_id, project_key, permission, repo_slug)"
-                             " VALUES ($1, $2, $3, $4)"
-                             " ON CONFLICT (user_id, project_key, repo_slug)"
-                             " DO UPDATE SET permission = EXCLUDED.permission",
-                             4, params, &rows);
+    return rc;
 }
 
 int bbtoken_cmd_ungrant(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
@@ -256,13 +268,15 @@ int bbtoken_cmd_ungrant(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
     params[0] = u.id;
     params[1] = t.key;
     params[2] = t.slug;
-    rc = bbtoken_exec_rows(ctx, "removing the grant",
-                           t.slug ? "DELETE FROM bbtoken_repo_grants"
-                                    " WHERE user_id = $1 AND project_key = $2"
-                                    " AND repo_slug = $3"
-                                  : "DELETE FROM bbtoken_project_grants"
-                                    " WHERE user_id = $1 AND project_key = $2",
-                           t.slug ? 3 : 2, params, &rows);
+    rc = bbtoken_exec_rows(
+        ctx, "removing the grant",
+        t.slug ? BBTOKEN_SQL_GRANTEE "DELETE FROM bbtoken_repo_grants"
+                                     " WHERE user_id = (SELECT id FROM u)"
+                                     " AND project_key = $2 AND repo_slug = $3"
+               : BBTOKEN_SQL_GRANTEE "DELETE FROM bbtoken_project_grants"
+                                     " WHERE user_id = (SELECT id FROM u)"
+                                     " AND project_key = $2",
+        t.slug ? 3 : 2, params, &rows);
     if (rc == 0 && rows == 0) {
         rc = bbtoken_fail("%s has no grant on %s%s%s", u.name, t.key,
                           t.slug ? "/" : "", t.slug ? t.slug : "");

@@ -190,3 +190,9 @@ COMMIT;
 BEGIN;
 \ir migrations/0034_rotated_from.sql
 COMMIT;
+
+-- Version 35: a rotation takes its holder's row before any lookup row; a
+-- change of user name its grantees' rows before their grants on ~name.
+BEGIN;
+\ir migrations/0035_lookup_order.sql
+COMMIT;

@@ -296,6 +296,38 @@ subtest 'a leak report and bbtoken notify revoking unused tokens at once: neithe
     $env->psql("UPDATE bbtoken_policy SET revoke_unused_after = NULL");
 };
 
+subtest 'bbtoken purge and bbtoken revoke --user at once over expired tokens: neither aborted' => sub {
+    $env->user_add('uma');
+    # Two tokens of uma's expired two days ago, the higher id first on
+    # disk: revoke --user takes live ones, expired too; purge dead ones.
+    my ($lo, $hi) = ('100000000071', '100000000072');
+    for my $id ($hi, $lo) {
+        $env->psql("SET session_replication_role = replica;"
+                   . " INSERT INTO bbtoken_tokens (id, user_id, name, project_perm, repo_perm, salt, secret_hash,"
+                   . " created_at, expires_at) SELECT '$id', id, 'uma $id', 'PROJECT_READ', 'REPO_READ',"
+                   . " repeat('a', 32), repeat('f', 64), now() - interval '3 days', now() - interval '2 days'"
+                   . " FROM bbtoken_users WHERE name = 'uma'");
+    }
+    local %cli_env = (PGOPTIONS => $no_index_cli);
+    my $broken = deadlocks();
+    my $h = $env->pg_session('hold12');
+    $h->send("BEGIN; SELECT 1 FROM bbtoken_tokens WHERE id = '$lo' FOR UPDATE;");
+    ok($h->done, 'a third session holds the lower token');
+    my $r = cli_bg('revoke12', 'revoke', '--user', 'uma');
+    ok($env->pg_wait_backend('bbt-revoke12', "wait_event_type = 'Lock'"), 'revoke --user waits');
+    my $p = cli_bg('purge12', 'purge', '--expired-before', '1d');
+    ok($env->pg_wait_backend('bbt-purge12', "wait_event_type = 'Lock'"), 'purge waits');
+    $h->send('ROLLBACK;');
+    ok($h->done, 'the holder lets go');
+    $h->finish;
+    my ($rc, undef, $err) = $r->();
+    is($rc, 0, 'revoke --user exits 0') or diag $err;
+    ($rc, undef, $err) = $p->();
+    is($rc, 0, 'purge exits 0') or diag $err;
+    is(deadlocks(), $broken, 'no deadlock: neither was aborted and run again either');
+    is($env->psql("SELECT count(*) FROM bbtoken_tokens WHERE id IN ('$lo', '$hi')"), 0, 'both are purged');
+};
+
 subtest 'a rotation and user disable at once: neither aborted' => sub {
     $env->user_add('hana');
     my ($id) = two_tokens('hana');
