@@ -172,10 +172,14 @@ static int bbtoken_inv_batch(bbtoken_ctx_t *ctx, void *arg)
     long lost;
     int rc, pass = 1;
 
-    /* A try before this one read rows that it did not commit. */
+    /* A try before this one read rows that it did not commit, and named
+     * successors that it did not revoke: the text goes with its length. */
     PQclear(b->res);
     b->res = NULL;
     b->len = 0;
+    if (b->succ) {
+        b->succ[0] = '\0';
+    }
     if ((rc = bbtoken_inv_chain(ctx, b, &lost))) {
         return rc;
     }

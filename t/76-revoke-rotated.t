@@ -19,7 +19,7 @@ use POSIX ();
 use BBT::Env;
 
 my $env = BBT::Env->new(httpd => 0)->start;
-$env->user_add($_) for qw(rina rory ruth rhea);
+$env->user_add($_) for qw(rina rory ruth rhea rosa);
 
 # Token $id of $user, named after it.
 sub token_at {
@@ -190,6 +190,54 @@ subtest 'revoke --user while a rotation of the user\'s only token commits: the n
     like($r->finish, qr/^rotated $id /m, 'the rotation succeeded');
     is(live_of('rhea'), '', 'no token of rhea is live: not the new one either');
     is($out, "revoked 1 token of rhea\n", 'the new token is the one it revoked');
+};
+
+# A batch's transaction the database aborts (a deadlock, say) is run
+# again, and what the new try finds is all that counts: a successor the
+# aborted try revoked, revoked by someone else before the new try reads
+# it, is not the run's.  The abort is a trigger's, once, while the
+# aborted try, at its COMMIT, holds the successor and a session waits to
+# revoke it.
+subtest 'a batch run again after an abort: a successor only the aborted try revoked is not claimed' => sub {
+    my ($lo, $id, $mid) = map {"5000000000$_"} qw(01 02 51);
+    token_at('rosa', $_) for $lo, $id;
+    $env->psql("CREATE TABLE t76_gate (x int); INSERT INTO t76_gate VALUES (1);"
+               . " CREATE SEQUENCE t76_once;"
+               . " CREATE FUNCTION t76_abort() RETURNS trigger LANGUAGE plpgsql AS \$\$"
+               . " BEGIN PERFORM 1 FROM t76_gate FOR UPDATE;"
+               . " IF nextval('t76_once') = 1 THEN RAISE EXCEPTION 't76 abort'"
+               . " USING ERRCODE = 'serialization_failure'; END IF; RETURN NEW; END \$\$;"
+               . " CREATE CONSTRAINT TRIGGER t76_abort AFTER UPDATE ON bbtoken_tokens"
+               . " DEFERRABLE INITIALLY DEFERRED FOR EACH ROW"
+               . " WHEN (NEW.id = '$lo' AND NEW.revoked_at IS NOT NULL) EXECUTE FUNCTION t76_abort();");
+    my $g = $env->pg_session('gate5');
+    $g->send('BEGIN; SELECT 1 FROM t76_gate FOR UPDATE;');
+    ok($g->done, 'a session holds the gate of the batch\'s own revocation');
+    my $wait = run_held(5, 'rosa', $lo, sub {
+        my $r = $env->pg_session('rotate5');
+        $r->send(rotate_sql($id, $mid));
+        ok($r->done, 'the token is rotated meanwhile');
+        $r->finish;
+    });
+    ok(waits_for('run5', 'gate5'), 'the first try revoked the successor, and its COMMIT waits at the gate');
+    my $v = $env->pg_session('revoke5');
+    $v->send("BEGIN; UPDATE bbtoken_tokens SET revoked_at = now() WHERE id = '$mid';");
+    ok($v->blocked, 'a session revoking the successor waits for the first try');
+    $g->send('ROLLBACK;');
+    ok($g->done, 'the gate opens: the first try is aborted');
+    ok(waits_for('run5', 'revoke5'), 'the second try waits for the session that revoked the successor');
+    $v->send('COMMIT;');
+    ok($v->done, 'that session commits');
+    my ($rc, $out, $err) = $wait->();
+    $g->finish;
+    $v->finish;
+    $env->psql('DROP TRIGGER t76_abort ON bbtoken_tokens; DROP FUNCTION t76_abort();'
+               . ' DROP SEQUENCE t76_once; DROP TABLE t76_gate;');
+    is($rc, 0, 'the run exits 0') or diag $err;
+    is(live_of('rosa'), '', 'no token of rosa is live');
+    unlike($out, qr/^$id /m, 'the rotated token, whose successor the run did not revoke, is not printed');
+    like($out, qr/^$lo .*\nrevoked 1 token\n\z/ms, 'one token is counted');
+    unlike($err, qr/successor/, 'no successor is named') or diag $err;
 };
 
 done_testing;
