@@ -17,6 +17,7 @@ use lib "$FindBin::Bin/lib";
 use Test::More;
 use POSIX ();
 use BBT::Env;
+use BBT::BigSite qw(big_site_fill log_plans);
 
 my $env = BBT::Env->new(httpd => 0)->start;
 $env->user_add($_) for qw(rina rory ruth rhea rosa);
@@ -199,7 +200,7 @@ subtest 'revoke --user while a rotation of the user\'s only token commits: the n
 # aborted try, at its COMMIT, holds the successor and a session waits to
 # revoke it.
 subtest 'a batch run again after an abort: a successor only the aborted try revoked is not claimed' => sub {
-    my ($lo, $id, $mid) = map {"5000000000$_"} qw(01 02 51);
+    my ($lo, $id, $mid) = map {"8000000000$_"} qw(01 02 51);
     token_at('rosa', $_) for $lo, $id;
     $env->psql("CREATE TABLE t76_gate (x int); INSERT INTO t76_gate VALUES (1);"
                . " CREATE SEQUENCE t76_once;"
@@ -238,6 +239,35 @@ subtest 'a batch run again after an abort: a successor only the aborted try revo
     unlike($out, qr/^$id /m, 'the rotated token, whose successor the run did not revoke, is not printed');
     like($out, qr/^$lo .*\nrevoked 1 token\n\z/ms, 'one token is counted');
     unlike($err, qr/successor/, 'no successor is named') or diag $err;
+};
+
+# The successors' statement looks each batch's chains up by index: a batch
+# of a thousand on a site of many tokens reads no more of bbtoken_tokens
+# than its own chains (PostgreSQL, guessing the chains ten times the batch,
+# would otherwise hash the whole table, twice a look, for every batch).
+subtest 'a batch of a thousand reads its chains by index, not the whole table' => sub {
+    $env->user_add('rita');
+    # Past the policy's cap of live tokens per holder: its trigger off.
+    big_site_fill($env, "SET session_replication_role = replica; INSERT INTO bbtoken_tokens (id, user_id, name, project_perm, repo_perm, salt, secret_hash)"
+                  . " SELECT lpad((600000000000 + i)::text, 12, '0'), u.id, 'rita ' || i, 'PROJECT_READ', 'REPO_READ',"
+                  . " md5('s' || i), md5('h' || i) || md5('k' || i)"
+                  . " FROM generate_series(1, 1100) i, bbtoken_users u WHERE u.name = 'rita';"
+                  . " INSERT INTO bbtoken_tokens (id, project_key, name, project_perm, repo_perm, salt, secret_hash)"
+                  . " SELECT lpad((700000000000 + i)::text, 12, '0'), 'P' || (i % 1000), 'more ' || i,"
+                  . " 'PROJECT_READ', 'REPO_READ', md5('s' || i), md5('h' || i) || md5('k' || i)"
+                  . " FROM generate_series(1, 20000) i; SET session_replication_role = origin;");
+    log_plans($env, 'postgres');
+    my $from = length $env->pg_log_text;
+    my ($rc, $out, $err) = $env->cli('--db', $env->superuser_conninfo, 'list', '--all', '--owner', 'rita', '--revoke');
+    is($rc, 0, 'the run exits 0') or diag $err;
+    like($out, qr/\nrevoked 1100 tokens\n\z/, 'it revokes rita\'s tokens');
+    # The plans of the successors' statement (its passes), each a log entry.
+    my @plans = grep {/Query Text: WITH RECURSIVE c\(root, id\)/}
+        split /\n(?=\S)/, substr($env->pg_log_text, $from);
+    ok(@plans >= 2, 'the successors\' statement ran for each batch') or diag scalar @plans;
+    my @big = grep { $_ > 5000 } map {/Scan (?:using \S+ )?on bbtoken_tokens\b.*\(actual rows=(\d+) loops=(\d+)\)/g} @plans;
+    is(scalar @big, 0, 'none of its scans of bbtoken_tokens reads more than 5,000 rows (of 27,100)')
+        or diag "@big";
 };
 
 done_testing;
