@@ -17,9 +17,10 @@ use lib "$FindBin::Bin/lib";
 use Test::More;
 use POSIX ();
 use BBT::Env;
+use BBT::BigSite qw(big_site_fill log_plans);
 
 my $env = BBT::Env->new(httpd => 0)->start;
-$env->user_add($_) for qw(rina rory ruth rhea);
+$env->user_add($_) for qw(rina rory ruth rhea rosa);
 
 # Token $id of $user, named after it.
 sub token_at {
@@ -190,6 +191,83 @@ subtest 'revoke --user while a rotation of the user\'s only token commits: the n
     like($r->finish, qr/^rotated $id /m, 'the rotation succeeded');
     is(live_of('rhea'), '', 'no token of rhea is live: not the new one either');
     is($out, "revoked 1 token of rhea\n", 'the new token is the one it revoked');
+};
+
+# A batch's transaction the database aborts (a deadlock, say) is run
+# again, and what the new try finds is all that counts: a successor the
+# aborted try revoked, revoked by someone else before the new try reads
+# it, is not the run's.  The abort is a trigger's, once, while the
+# aborted try, at its COMMIT, holds the successor and a session waits to
+# revoke it.
+subtest 'a batch run again after an abort: a successor only the aborted try revoked is not claimed' => sub {
+    my ($lo, $id, $mid) = map {"8000000000$_"} qw(01 02 51);
+    token_at('rosa', $_) for $lo, $id;
+    $env->psql("CREATE TABLE t76_gate (x int); INSERT INTO t76_gate VALUES (1);"
+               . " CREATE SEQUENCE t76_once;"
+               . " CREATE FUNCTION t76_abort() RETURNS trigger LANGUAGE plpgsql AS \$\$"
+               . " BEGIN PERFORM 1 FROM t76_gate FOR UPDATE;"
+               . " IF nextval('t76_once') = 1 THEN RAISE EXCEPTION 't76 abort'"
+               . " USING ERRCODE = 'serialization_failure'; END IF; RETURN NEW; END \$\$;"
+               . " CREATE CONSTRAINT TRIGGER t76_abort AFTER UPDATE ON bbtoken_tokens"
+               . " DEFERRABLE INITIALLY DEFERRED FOR EACH ROW"
+               . " WHEN (NEW.id = '$lo' AND NEW.revoked_at IS NOT NULL) EXECUTE FUNCTION t76_abort();");
+    my $g = $env->pg_session('gate5');
+    $g->send('BEGIN; SELECT 1 FROM t76_gate FOR UPDATE;');
+    ok($g->done, 'a session holds the gate of the batch\'s own revocation');
+    my $wait = run_held(5, 'rosa', $lo, sub {
+        my $r = $env->pg_session('rotate5');
+        $r->send(rotate_sql($id, $mid));
+        ok($r->done, 'the token is rotated meanwhile');
+        $r->finish;
+    });
+    ok(waits_for('run5', 'gate5'), 'the first try revoked the successor, and its COMMIT waits at the gate');
+    my $v = $env->pg_session('revoke5');
+    $v->send("BEGIN; UPDATE bbtoken_tokens SET revoked_at = now() WHERE id = '$mid';");
+    ok($v->blocked, 'a session revoking the successor waits for the first try');
+    $g->send('ROLLBACK;');
+    ok($g->done, 'the gate opens: the first try is aborted');
+    ok(waits_for('run5', 'revoke5'), 'the second try waits for the session that revoked the successor');
+    $v->send('COMMIT;');
+    ok($v->done, 'that session commits');
+    my ($rc, $out, $err) = $wait->();
+    $g->finish;
+    $v->finish;
+    $env->psql('DROP TRIGGER t76_abort ON bbtoken_tokens; DROP FUNCTION t76_abort();'
+               . ' DROP SEQUENCE t76_once; DROP TABLE t76_gate;');
+    is($rc, 0, 'the run exits 0') or diag $err;
+    is(live_of('rosa'), '', 'no token of rosa is live');
+    unlike($out, qr/^$id /m, 'the rotated token, whose successor the run did not revoke, is not printed');
+    like($out, qr/^$lo .*\nrevoked 1 token\n\z/ms, 'one token is counted');
+    unlike($err, qr/successor/, 'no successor is named') or diag $err;
+};
+
+# The successors' statement looks each batch's chains up by index: a batch
+# of a thousand on a site of many tokens reads no more of bbtoken_tokens
+# than its own chains (PostgreSQL, guessing the chains ten times the batch,
+# would otherwise hash the whole table, twice a look, for every batch).
+subtest 'a batch of a thousand reads its chains by index, not the whole table' => sub {
+    $env->user_add('rita');
+    # Past the policy's cap of live tokens per holder: its trigger off.
+    big_site_fill($env, "SET session_replication_role = replica; INSERT INTO bbtoken_tokens (id, user_id, name, project_perm, repo_perm, salt, secret_hash)"
+                  . " SELECT lpad((600000000000 + i)::text, 12, '0'), u.id, 'rita ' || i, 'PROJECT_READ', 'REPO_READ',"
+                  . " md5('s' || i), md5('h' || i) || md5('k' || i)"
+                  . " FROM generate_series(1, 1100) i, bbtoken_users u WHERE u.name = 'rita';"
+                  . " INSERT INTO bbtoken_tokens (id, project_key, name, project_perm, repo_perm, salt, secret_hash)"
+                  . " SELECT lpad((700000000000 + i)::text, 12, '0'), 'P' || (i % 1000), 'more ' || i,"
+                  . " 'PROJECT_READ', 'REPO_READ', md5('s' || i), md5('h' || i) || md5('k' || i)"
+                  . " FROM generate_series(1, 20000) i; SET session_replication_role = origin;");
+    log_plans($env, 'postgres');
+    my $from = length $env->pg_log_text;
+    my ($rc, $out, $err) = $env->cli('--db', $env->superuser_conninfo, 'list', '--all', '--owner', 'rita', '--revoke');
+    is($rc, 0, 'the run exits 0') or diag $err;
+    like($out, qr/\nrevoked 1100 tokens\n\z/, 'it revokes rita\'s tokens');
+    # The plans of the successors' statement (its passes), each a log entry.
+    my @plans = grep {/Query Text: WITH RECURSIVE c\(root, id\)/}
+        split /\n(?=\S)/, substr($env->pg_log_text, $from);
+    ok(@plans >= 2, 'the successors\' statement ran for each batch') or diag scalar @plans;
+    my @big = grep { $_ > 5000 } map {/Scan (?:using \S+ )?on bbtoken_tokens\b.*\(actual rows=(\d+) loops=(\d+)\)/g} @plans;
+    is(scalar @big, 0, 'none of its scans of bbtoken_tokens reads more than 5,000 rows (of 27,100)')
+        or diag "@big";
 };
 
 done_testing;
