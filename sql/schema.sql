@@ -196,3 +196,8 @@ COMMIT;
 BEGIN;
 \ir migrations/0035_lookup_order.sql
 COMMIT;
+
+-- Version 36: a lookup row's packed column computed by one function run.
+BEGIN;
+\ir migrations/0036_lookup_write_plan.sql
+COMMIT;
