@@ -76,10 +76,12 @@ sub wrk {
     my @s = $script ? ('-s', $script) : ();
     my $out = `wrk -t2 -c$conns -d${for}s --latency @{[ map { "'$_'" } @h, @s ]} '$url' 2>&1`;
     my ($rps) = $out =~ /Requests\/sec:\s+([\d.]+)/;
+    # No figure is a failed run (wrk missing, the server gone), not 0 req/s.
+    die "bench: wrk measured nothing for $url: $out\n" unless defined $rps;
     my ($p50) = $out =~ /^\s+50%\s+(\S+)/m;
     my ($p99) = $out =~ /^\s+99%\s+(\S+)/m;
     my ($non2xx) = $out =~ /Non-2xx or 3xx responses:\s+(\d+)/;
-    return { rps => $rps // 0, p50 => $p50 // '?', p99 => $p99 // '?', non2xx => $non2xx // 0 };
+    return { rps => $rps, p50 => $p50 // '?', p99 => $p99 // '?', non2xx => $non2xx // 0 };
 }
 
 sub median {
