@@ -9,7 +9,8 @@
  *   Require bbtoken  grants exactly when the request is allowed: a token
  *                    within its routes, or a password user with the grants.
  *   challenges       both Basic and Bearer with every 401, Bearer's
- *                    error="invalid_token" when a token was presented.
+ *                    error="invalid_token" when credentials (a token, or
+ *                    a Basic password) were presented.
  *
  * The decision itself is bbt_decide (core).
  */

@@ -20,9 +20,11 @@ typedef struct {
     /* The configuration under which check_authn found the AuthType to be
      * BBToken: with the same one, it still is (bbt_request_ours). */
     const struct ap_conf_vector_t *dir;
-    int verified;  /* the credentials were proven for this HTTP request */
-    int presented; /* a token was presented: challenge with invalid_token */
-    int allowed;   /* authorized: the request went on to its handler */
+    int verified; /* the credentials were proven for this HTTP request */
+    /* Credentials were presented, a token or a Basic password: a refusal
+     * counts for the throttle, and challenges with invalid_token. */
+    int presented;
+    int allowed; /* authorized: the request went on to its handler */
     /* The gate found access allowed (bbt_decide), so Require bbtoken need
      * not decide the same access again. */
     int gate_allowed;
