@@ -10,7 +10,9 @@
  *                    within its routes, or a password user with the grants.
  *   challenges       both Basic and Bearer with every 401, Bearer's
  *                    error="invalid_token" when credentials (a token, or
- *                    a Basic password) were presented.
+ *                    a Basic password) were presented and not proven: a
+ *                    client told so drops them, which is wrong for a right
+ *                    password whose grants are too few (httpd's 401).
  *
  * The decision itself is bbt_decide (core).
  */
@@ -203,11 +205,12 @@ static int bbt_note_auth_failure(request_rec *r, const char *auth_type)
     apr_table_add(r->err_headers_out, hdr,
                   apr_pstrcat(r->pool, "Basic realm=\"", realm,
                               "\", charset=\"UTF-8\"", NULL));
-    apr_table_add(
-        r->err_headers_out, hdr,
-        apr_pstrcat(r->pool, "Bearer realm=\"", realm, "\"",
-                    rq && rq->presented ? ", error=\"invalid_token\"" : "",
-                    NULL));
+    apr_table_add(r->err_headers_out, hdr,
+                  apr_pstrcat(r->pool, "Bearer realm=\"", realm, "\"",
+                              rq && rq->presented && !rq->verified
+                                  ? ", error=\"invalid_token\""
+                                  : "",
+                              NULL));
     return OK;
 }
 

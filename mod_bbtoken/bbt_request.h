@@ -22,7 +22,8 @@ typedef struct {
     const struct ap_conf_vector_t *dir;
     int verified; /* the credentials were proven for this HTTP request */
     /* Credentials were presented, a token or a Basic password: a refusal
-     * counts for the throttle, and challenges with invalid_token. */
+     * counts for the throttle, and, unless they were verified, challenges
+     * with invalid_token. */
     int presented;
     int allowed; /* authorized: the request went on to its handler */
     /* The gate found access allowed (bbt_decide), so Require bbtoken need

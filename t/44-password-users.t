@@ -38,6 +38,17 @@ ScriptAlias /pwv/ "@DIR@/cgi-bin/env.cgi/"
     BBTokenRoutes git /pwv
     Require valid-user
 </Location>
+# Require bbtoken without AuthzSendForbiddenOnFailure: too few grants are
+# httpd's 401.
+ScriptAlias /pwn/ "@DIR@/cgi-bin/env.cgi/"
+<Location /pwn>
+    AuthType BBToken
+    AuthName "Git"
+    AuthBBTokenProvider file
+    AuthUserFile "@DIR@/htpasswd"
+    BBTokenRoutes git /pwn
+    Require bbtoken
+</Location>
 # A password file that cannot be read: mod_authn_file's AUTH_GENERAL_ERROR.
 ScriptAlias /pwx/ "@DIR@/cgi-bin/env.cgi/"
 <Location /pwx>
@@ -112,6 +123,14 @@ subtest 'wrong passwords' => sub {
     is_deeply($shape->($env->get("/pw/$UP", auth_basic('nobody', 'x'))),
               $shape->($env->get("/pw/$UP", auth_basic('carol', 'x'))),
               'an unknown user and a wrong password get the same answer');
+};
+
+subtest 'a right password with too few grants: httpd\'s 401 calls no credentials invalid' => sub {
+    my ($res) = $env->cgi_call(GET => "/pwn/$UP", auth_basic('dave', $pw{dave}));
+    is_401($res, 0, 'dave (no grants), without AuthzSendForbiddenOnFailure');
+    ($res) = $env->cgi_call(GET => "/pwn/$UP", auth_basic('carol', $pw{carol}));
+    is_ok_res($res, 'carol (PROJECT_READ) reads there');
+    is_401($env->get("/pwn/$UP", auth_basic('carol', 'wrong')), 1, '  a wrong password still is invalid');
 };
 
 subtest 'a password user is the name the provider accepted, and the grants are live' => sub {
