@@ -57,12 +57,18 @@ WARN     := -Wall -Wextra $(WERROR)
 # SANITIZE=1 (make asan) builds with ASan and UBSan instead of _FORTIFY_SOURCE
 # (which ASan replaces), every fault fatal.
 SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+# The sanitized CLI carries both runtimes inside it: at every exit its leak
+# check scans each runtime's own zeroed globals, some 6 MB apiece, which
+# linked as two shared libraries was two thirds of a command's time.  The
+# module stays linked to the shared runtime that httpd preloads.
 ifeq ($(SANITIZE),1)
 OPTFLAGS  := -O1 -g $(SAN_FLAGS)
 SAN_LDFLAGS := $(SAN_FLAGS)
+SAN_CLI_LDFLAGS := $(SAN_FLAGS) -static-libasan -static-libubsan
 else
 OPTFLAGS  := -O2 -g -D_FORTIFY_SOURCE=2
 SAN_LDFLAGS :=
+SAN_CLI_LDFLAGS :=
 endif
 BASEFLAGS := $(OPTFLAGS) -fPIC -fstack-protector-strong \
              -fvisibility=hidden -pthread $(WARN) $(VERSION_DEF) $(CPPFLAGS) $(CFLAGS)
@@ -177,7 +183,7 @@ $(CLI_PQ_O): $(OBJ)/cli/%.o: cli/%.c $(CLI_HEADERS) $(HEADERS) | $(OBJ)/cli
 $(OBJ)/cli/migrations.o: $(MIGRATIONS_H)
 
 $(OUT)/bbtoken: $(CLI_O) $(CORE_O) $(PGJSON_O) | $(OUT)
-	$(CC) $(LDFLAGS) $(SAN_LDFLAGS) -o $@ $(CLI_O) $(CORE_O) $(PGJSON_O) -lpq -lcrypto -lpcre2-8 $(JANSSON_LIBS)
+	$(CC) $(LDFLAGS) $(SAN_CLI_LDFLAGS) -o $@ $(CLI_O) $(CORE_O) $(PGJSON_O) -lpq -lcrypto -lpcre2-8 $(JANSSON_LIBS)
 
 $(OUT)/t/%: t/unit/%.c t/unit/tap.h t/unit/rules_fixture.h t/unit/jshape_oracle.h $(CORE_O) | $(OUT)/t
 	$(CC) $(BASEFLAGS) -Imod_bbtoken -It/unit $(JANSSON_CFLAGS) -o $@ $< $(CORE_O) -lcrypto -lpcre2-8 $(JANSSON_LIBS)
