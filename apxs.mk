@@ -226,13 +226,18 @@ $(FUZZ_OBJ)/bbt_sets.o: $(SETS_C) $(HEADERS) | $(FUZZ_OBJ)
 $(FUZZ_CLI_O): $(FUZZ_OBJ)/cli/%.o: cli/%.c $(CLI_HEADERS) $(HEADERS) | $(FUZZ_OBJ)/cli
 	$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link,address,undefined -c -o $@ $<
 
-$(OUT)/fuzz/%: t/fuzz/%.c $(FUZZ_CORE_O) $(HEADERS) t/unit/jshape_oracle.h | $(OUT)/fuzz
-	$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer,address,undefined -o $@ $< $(FUZZ_CORE_O) $(FUZZ_LIBS)
+# From an archive, as the unit tests: each fuzzer links what it calls.
+FUZZ_A := $(FUZZ_OBJ)/libbbtfuzz.a
+$(FUZZ_A): $(FUZZ_CORE_O) $(FUZZ_CLI_O)
+	rm -f $@
+	$(AR) rcs $@ $^
+
+$(OUT)/fuzz/%: t/fuzz/%.c $(FUZZ_A) $(HEADERS) t/unit/jshape_oracle.h | $(OUT)/fuzz
+	$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer,address,undefined -o $@ $< $(FUZZ_A) $(FUZZ_LIBS)
 
 # The CLI's fuzzers (fuzz_cli_*) take its code without libpq as well.
-$(OUT)/fuzz/fuzz_cli_%: t/fuzz/fuzz_cli_%.c $(FUZZ_CORE_O) $(FUZZ_CLI_O) $(HEADERS) $(CLI_HEADERS) | $(OUT)/fuzz
-	$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer,address,undefined -o $@ $< $(FUZZ_CORE_O) $(FUZZ_CLI_O) \
-		$(FUZZ_LIBS)
+$(OUT)/fuzz/fuzz_cli_%: t/fuzz/fuzz_cli_%.c $(FUZZ_A) $(HEADERS) $(CLI_HEADERS) | $(OUT)/fuzz
+	$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer,address,undefined -o $@ $< $(FUZZ_A) $(FUZZ_LIBS)
 
 fuzz: $(FUZZERS)
 
