@@ -251,6 +251,12 @@ ASAN_DIR := build/asan
 asan:
 	$(MAKE) -f apxs.mk all OUT=$(ASAN_DIR)/out OBJ=$(ASAN_DIR)/obj SANITIZE=1
 
+# How the sanitized CLI is linked is written here: a tree's CLI linked
+# otherwise is linked again.
+ifeq ($(SANITIZE),1)
+$(OUT)/bbtoken: apxs.mk
+endif
+
 # Everything compiled carries VERSION (objects that do not exist yet are
 # built anyway).
 $(wildcard $(OBJ)/*.o $(OBJ)/*/*.o $(OBJ)/*/*/*.o $(OUT)/t/* $(OUT)/fuzz/*) $(OUT)/bbtoken: VERSION
