@@ -201,3 +201,8 @@ COMMIT;
 BEGIN;
 \ir migrations/0036_lookup_write_plan.sql
 COMMIT;
+
+-- Version 37: a token name's check inlined where it is planned.
+BEGIN;
+\ir migrations/0037_name_check_inline.sql
+COMMIT;
