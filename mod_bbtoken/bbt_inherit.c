@@ -9,10 +9,10 @@
  * CGI's local Location to its own path with another query string (a read
  * turned into git's push advertisement), a per-directory RewriteRule that
  * rewrites only the query, a sub-request for the same URI with another
- * method.  Nor was an error page at the URI of the request it reports
+ * method.  Nor was an error page at the URL of the request it reports
  * ever allowed.  So when the module decided the request before and the
- * method, URI or query string is not what it decided, or it refused it,
- * the hooks httpd skipped are run here, first thing in the fixups, as
+ * method, URI or query string is not what it decided, or it did not allow
+ * it, the hooks httpd skipped are run here, first thing in the fixups, as
  * httpd would have run them.
  */
 #include "httpd.h"
@@ -49,7 +49,7 @@ static int bbt_inherit_same(const char *a, const char *b)
 
 /* Whether r was let through on a decision of the module's that is not
  * r's: the nearest request r inherited from that the module decided was
- * refused, or was another method, URI or query string. */
+ * not allowed, or was another method, URI or query string. */
 static int bbt_inherit_undecided(const request_rec *r)
 {
     const request_rec *o = r;
@@ -60,7 +60,10 @@ static int bbt_inherit_undecided(const request_rec *r)
     if (!rq) {
         return 0;
     }
-    return !rq->verified || !bbt_inherit_same(rq->method, r->method) ||
+    /* Allowed is set in the fixups (bbt_metrics.c): a request refused in
+     * check_authn or check_authz never has it, and its error page may be
+     * the very URL refused. */
+    return !rq->allowed || !bbt_inherit_same(rq->method, r->method) ||
            !bbt_inherit_same(rq->uri, r->uri) ||
            !bbt_inherit_same(rq->args, r->args);
 }

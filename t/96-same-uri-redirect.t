@@ -4,9 +4,10 @@
 # user.  A route depends on the method and the query string too: a CGI
 # answering a read of info/refs with a local Location to its own path and
 # another query string (git's push advertisement) must not be served on
-# the read's decision, nor an error page that is the refused URL with
-# another query string to a client that was refused.  The redirected
-# request is decided as if it had been sent: a writer's is served.
+# the read's decision, nor an error page that is the refused URL (with
+# another query string, or the very same) to a client that was refused.
+# The redirected request is decided as if it had been sent: a writer's is
+# served.
 use strict;
 use warnings;
 use FindBin;
@@ -24,6 +25,14 @@ ScriptAlias /rd/ "@DIR@/cgi-bin/rd.cgi/"
     BBTokenRoutes git /rd
     Require bbtoken
     ErrorDocument 401 /rd/PROJ/repo.git/info/refs?service=git-upload-pack
+</Location>
+ScriptAlias /rd403/ "@DIR@/cgi-bin/rd.cgi/"
+<Location /rd403>
+    AuthType BBToken
+    AuthName "Git"
+    BBTokenRoutes git /rd403
+    Require bbtoken
+    ErrorDocument 403 /rd403/PROJ/repo.git/info/refs?service=git-receive-pack
 </Location>
 EOC
 my $env = BBT::Env->new(extra_conf => $extra, httpd => 0)->start;
@@ -68,6 +77,14 @@ unlike($r->{content}, qr/SERVED/, '  and its error page, the read at the same pa
     or diag $r->{content};
 like($env->error_log_text, qr/BBT782: GET \Q$refs\E inherited a decision/,
      'the error page was decided again (BBT782)');
+
+# The error page of a push refused for want of permission is the very URL
+# refused: not served either.
+$r = $env->get('/rd403/PROJ/repo.git/info/refs?service=git-receive-pack',
+               { Authorization => "Bearer $read" });
+is($r->{status}, 403, 'the read token is refused the push advertisement at /rd403');
+unlike($r->{content}, qr/SERVED/, '  and its error page, that very URL, is not served to it')
+    or diag $r->{content};
 
 is(scalar($env->crash_lines), 0, 'no httpd child crashed') or diag join "\n", $env->crash_lines;
 done_testing;
