@@ -34,8 +34,20 @@ ScriptAlias /rd403/ "@DIR@/cgi-bin/rd.cgi/"
     Require bbtoken
     ErrorDocument 403 /rd403/PROJ/repo.git/info/refs?service=git-receive-pack
 </Location>
+# A per-directory RewriteRule (the fixups' internal redirect) that
+# changes the query string alone.
+ScriptAlias /rwq/ "@DIR@/cgi-bin/env.cgi/"
+<Location /rwq>
+    AuthType BBToken
+    AuthName "Git"
+    BBTokenRoutes git /rwq
+    Require bbtoken
+    RewriteEngine On
+    RewriteCond %{QUERY_STRING} ^service=git-upload-pack$
+    RewriteRule ^ /rwq/PROJ/repo.git/info/refs?service=git-receive-pack [PT]
+</Location>
 EOC
-my $env = BBT::Env->new(extra_conf => $extra, httpd => 0)->start;
+my $env = BBT::Env->new(extra_conf => $extra, modules => ['rewrite'], httpd => 0)->start;
 my $d = $env->dir;
 # Asked for the upload-pack advertisement, it sends the client on to the
 # push advertisement of the same repository, at the same path.
@@ -84,6 +96,14 @@ $r = $env->get('/rd403/PROJ/repo.git/info/refs?service=git-receive-pack',
                { Authorization => "Bearer $read" });
 is($r->{status}, 403, 'the read token is refused the push advertisement at /rd403');
 unlike($r->{content}, qr/SERVED/, '  and its error page, that very URL, is not served to it')
+    or diag $r->{content};
+
+$r = $env->get('/rwq/PROJ/repo.git/info/refs?service=git-upload-pack', { Authorization => "Bearer $read" });
+is_status($r, 403, 'rewritten to the push advertisement in the fixups, the read token is refused it');
+unlike($r->{content}, qr/QUERY_STRING=service=git-receive-pack/, '  and the CGI did not serve it')
+    or diag $r->{content};
+$r = $env->get('/rwq/PROJ/repo.git/info/refs?service=git-upload-pack', { Authorization => "Bearer $write" });
+like($r->{content}, qr/^QUERY_STRING=service=git-receive-pack$/m, '  the write token is served it')
     or diag $r->{content};
 
 is(scalar($env->crash_lines), 0, 'no httpd child crashed') or diag join "\n", $env->crash_lines;
