@@ -98,6 +98,7 @@ GLUE    += bbt_rest_args
 GLUE    += bbt_schema
 GLUE    += bbt_dbenc
 GLUE    += bbt_clock
+GLUE    += bbt_inherit
 GLUE    += bbt_wdcall
 # Shared by the module and the CLI: libpq and jansson, nothing of httpd.
 PGJSON  := bbt_pgjson

@@ -80,13 +80,16 @@ static apr_status_t bbt_private_filter(ap_filter_t *f, apr_bucket_brigade *bb)
 
 /* Whether a request before r in this HTTP request was ours: its
  * Authorization header, which r shares (an internal redirect) or copied
- * (a sub-request), was read by the module. */
-static int bbt_private_read_before(const request_rec *r)
+ * (a sub-request), was read by the module, or was sent into a section of
+ * the module's and refused there before any authentication hook ran (a
+ * Require ip in a <RequireAll>, Require not, Deny from, a RewriteRule's
+ * [F]): the module never saw that request, and its error page is r. */
+static int bbt_private_ours_before(const request_rec *r)
 {
-    const request_rec *o;
+    request_rec *o;
 
     for (o = r->prev ? r->prev : r->main; o; o = o->prev ? o->prev : o->main) {
-        if (bbt_req(o)) {
+        if (bbt_req(o) || bbt_request_is_ours(o)) {
             return 1;
         }
     }
@@ -98,7 +101,8 @@ static int bbt_private_read_before(const request_rec *r)
  * A refused request never gets here, but its error page does (an
  * ErrorDocument is an internal redirect), in a section that may not be
  * ours: the credentials it was refused with, a right token short of
- * permission, a password nearly right, are not that page's either.  Nor
+ * permission, a password nearly right, a token httpd's own access checks
+ * turned away before the module read it, are not that page's either.  Nor
  * are the credentials of a request in our section that httpd let in
  * without asking for a login (Require ip in a <RequireAny>, Require all
  * granted): nobody read them, and the backend still must not see them. */
@@ -136,7 +140,7 @@ static int bbt_private_fixups(request_rec *r)
             apr_table_unset(r->headers_in, "Authorization");
             r->no_cache = 1;
         }
-    } else if (bbt_private_read_before(r)) {
+    } else if (bbt_private_ours_before(r)) {
         apr_table_unset(r->headers_in, "Authorization");
     }
     return DECLINED;

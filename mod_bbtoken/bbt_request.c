@@ -40,6 +40,9 @@ bbt_req_t *bbt_request_new(request_rec *r)
     bbt_req_t *rq = apr_pcalloc(r->pool, sizeof(*rq));
 
     rq->dir = r->per_dir_config;
+    rq->method = r->method;
+    rq->uri = r->uri;
+    rq->args = r->args;
     bbt_slot(r)->rq = rq;
     return rq;
 }

@@ -20,6 +20,10 @@ typedef struct {
     /* The configuration under which check_authn found the AuthType to be
      * BBToken: with the same one, it still is (bbt_request_ours). */
     const struct ap_conf_vector_t *dir;
+    /* The method, URI and query string check_authn decided (r's own, not
+     * copies: httpd replaces them, never writes into them), for a request
+     * httpd lets through on this decision (bbt_inherit.c). */
+    const char *method, *uri, *args;
     int verified; /* the credentials were proven for this HTTP request */
     /* Credentials were presented, a token or a Basic password: a refusal
      * counts for the throttle, and, unless they were verified, challenges

@@ -201,6 +201,39 @@ static void bbt_route_into(bbt_req_t *rq, const bbt_match_t *m)
     rq->access.has_dest = 1;
 }
 
+/* Whether the route r matched (mp) holds for r's path with its encoded
+ * slashes read as slashes.  Under AllowEncodedSlashes NoDecode r->uri
+ * keeps a %2F as it came, the filesystem reads it as a name, and a proxy
+ * forwards it as it is: a backend that decodes it and then resolves dot
+ * segments reads repo/x%2F..%2F..%2FOTHER%2Fsecret as OTHER's.  So that
+ * reading must match the very route on the very target too, or the
+ * request is not routed (a dot or empty segment in it matches nothing). */
+static int bbt_slashes_agree(request_rec *r, const bbt_dir_conf_t *conf,
+                             int dest_lookup, const bbt_match_t *mp)
+{
+    const char *p = strchr(r->uri, '%');
+    char *alt, *w;
+    bbt_match_t m;
+
+    if (!p || !ap_strcasestr(p, "%2f")) {
+        return 1;
+    }
+    alt = apr_palloc(r->pool, strlen(r->uri) + 1);
+    for (p = r->uri, w = alt; *p;) {
+        if (p[0] == '%' && p[1] == '2' && (p[2] == 'f' || p[2] == 'F')) {
+            *w++ = '/';
+            p += 3;
+        } else {
+            *w++ = *p++;
+        }
+    }
+    *w = '\0';
+    return bbt_rules_match(conf->rules, r->method, alt, r->args, dest_lookup,
+                           &m) == BBT_ROUTE_MATCH &&
+           m.rule == mp->rule && strcmp(m.target.key, mp->target.key) == 0 &&
+           strcmp(m.target.slug, mp->target.slug) == 0;
+}
+
 /* A key not spelled canonically was not mapped by bbt_translate (routes in
  * a <Directory>, or a sub-request's Destination): refused, so that what is
  * decided is what the filesystem serves. */
@@ -225,6 +258,11 @@ int bbt_routing_route(request_rec *r, const bbt_dir_conf_t *conf, bbt_req_t *rq)
     }
     if (!mp->key_exact) {
         bbt_no_route(rq, "project key not spelled canonically");
+        return OK;
+    }
+    if (!bbt_slashes_agree(r, conf, dest_lookup, mp)) {
+        bbt_no_route(rq, "an encoded slash (%2F) makes the path another "
+                         "one's to a backend that decodes it");
         return OK;
     }
     rq->access.token_need = mp->token_need;

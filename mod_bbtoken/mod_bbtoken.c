@@ -52,6 +52,7 @@
 #include "bbt_configtest.h"
 #include "bbt_db.h"
 #include "bbt_dbgate.h"
+#include "bbt_inherit.h"
 #include "bbt_listen.h"
 #include "bbt_logguard.h"
 #include "bbt_metrics.h"
@@ -127,6 +128,8 @@ static void bbt_register_hooks(apr_pool_t *p)
     ap_hook_post_config(bbt_post_config, NULL, watchdog, APR_HOOK_MIDDLE);
     ap_hook_child_init(bbt_child_init, NULL, watchdog, APR_HOOK_MIDDLE);
     bbt_configtest_register_hooks(p);
+    /* Its fixups first: the others act on the decision it may make. */
+    bbt_inherit_register_hooks(p);
     bbt_metrics_register_hooks(p);
     bbt_logguard_register_hooks(p);
     bbt_routing_register_hooks(p);

@@ -7,6 +7,11 @@
 # that was right but not allowed (403), a mistyped token or a password
 # that was nearly right (401), a password in a malformed header (400).
 # /open-env shows that the header does reach that CGI when nobody takes it.
+# Nor when httpd itself refuses the request in a section of the module's
+# before any authentication hook runs, so that the module never reads the
+# header: mod_authz_core's check of a <RequireAll> whose Require ip does
+# not match (or a Require not ip that does), mod_access_compat's Deny
+# from, a server-wide RewriteRule's [F].
 # Over an h2c upgrade the error page is what mod_http2 replays as stream 1
 # (headers and all): not with the credentials either.
 use strict;
@@ -26,8 +31,33 @@ Protocols h2c http/1.1
     AuthBBTokenProvider file
     AuthUserFile "@DIR@/htpasswd"
 </Location>
+<Location /env/PROJ/netonly.git>
+    <RequireAll>
+        Require bbtoken
+        Require ip 192.0.2.0/24
+    </RequireAll>
+    ErrorDocument 403 /open-env/error403
+</Location>
+<Location /env/PROJ/notlocal.git>
+    <RequireAll>
+        Require bbtoken
+        Require not ip 127.0.0.1
+    </RequireAll>
+    ErrorDocument 403 /open-env/error403
+</Location>
+<Location /env/PROJ/denied.git>
+    Order allow,deny
+    Deny from all
+    ErrorDocument 403 /open-env/error403
+</Location>
+RewriteEngine On
+RewriteRule "^/env/PROJ/forbidden\.git/" - [F]
+<Location /env/PROJ/forbidden.git>
+    ErrorDocument 403 /open-env/error403
+</Location>
 EOC
-my $env = BBT::Env->new(extra_conf => $extra, modules => [qw(authn_file http2)])->start;
+my $env = BBT::Env->new(extra_conf => $extra,
+                        modules => [qw(authn_file http2 authz_host access_compat rewrite)])->start;
 $env->htpasswd(carol => 'carol-Pa55-word');
 $env->make_repo('PROJ', 'errdoc');
 $env->user_add('alice');
@@ -53,6 +83,10 @@ my @cases = (
      $env->basic('carol', 'carol-Pa55-wore')],
     ['a password in a malformed header (400)', 400, 'error400', "${base}git-upload-pack",
      'Basic carol:carol-Pa55-word'],
+    (map { ["a token refused by $_->[0] before a login (403)", 403, 'error403',
+            "/env/PROJ/$_->[1].git/info/refs?service=git-upload-pack", "Bearer $tok"] }
+     ['a Require ip in a <RequireAll>', 'netonly'], ['Require not ip', 'notlocal'],
+     ['Deny from', 'denied'], ['a RewriteRule\'s [F]', 'forbidden']),
 );
 for my $c (@cases) {
     my ($name, $status, $page, $url, $hdr) = @$c;
@@ -74,5 +108,13 @@ is($rc, 0, 'curl --http2 ran') or diag $err;
 like($out, qr/^PROTO=2$/m, 'the refused push was upgraded to h2c: its error page is stream 1');
 like($out, qr{^PATH_INFO=/error403$}m, 'the error page\'s CGI answered stream 1') or diag $out;
 like($out, qr/^HTTP_AUTHORIZATION unset$/m, '... and was not handed the token');
+$url = 'http://127.0.0.1:' . $env->port . '/env/PROJ/netonly.git/info/refs?service=git-upload-pack';
+($rc, $out, $err) = run_cmd(cmd => ['curl', '-sS', '--http2', '-w', '\nPROTO=%{http_version}\n',
+                                    '-H', "Authorization: Bearer $tok", $url],
+                            timeout => 60, tmp => $env->dir);
+is($rc, 0, 'curl --http2 ran, into a Require ip that does not match') or diag $err;
+like($out, qr/^PROTO=2$/m, '  the refusal was upgraded to h2c');
+like($out, qr{^PATH_INFO=/error403$}m, '  its error page\'s CGI answered stream 1') or diag $out;
+like($out, qr/^HTTP_AUTHORIZATION unset$/m, '  and was not handed the token');
 
 done_testing;

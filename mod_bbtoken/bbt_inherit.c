@@ -1,0 +1,124 @@
+/*
+ * Access decided again where httpd would take it over unasked.
+ *
+ * httpd runs no access, authentication or authorization hook for an
+ * internal redirect or a sub-request whose configuration is the very one
+ * of the request before it (the same URI in the same sections): it copies
+ * that request's user and goes on to the handler.  A route depends on the
+ * method and the query string as well, which such a request may change: a
+ * CGI's local Location to its own path with another query string (a read
+ * turned into git's push advertisement), a per-directory RewriteRule that
+ * rewrites only the query, a sub-request for the same URI with another
+ * method.  Nor was an error page at the URL of the request it reports
+ * ever allowed.  So when the module decided the request before and the
+ * method, URI or query string is not what it decided, or it did not allow
+ * it, the hooks httpd skipped are run here, first thing in the fixups, as
+ * httpd would have run them.
+ */
+#include "httpd.h"
+#include "http_config.h"
+#include "http_core.h"
+#include "http_log.h"
+#include "http_request.h"
+
+#include <string.h>
+
+#include "bbt_inherit.h"
+#include "bbt_request.h"
+
+APLOG_USE_MODULE(bbtoken);
+
+/* The request r took its user from when httpd skipped its checks: the one
+ * before it with the same configuration, as ap_process_request_internal
+ * picks it; NULL when the checks ran for r. */
+static const request_rec *bbt_inherit_source(const request_rec *r)
+{
+    if (r->prev && r->prev->per_dir_config == r->per_dir_config) {
+        return r->prev;
+    }
+    if (r->main && r->main->per_dir_config == r->per_dir_config) {
+        return r->main;
+    }
+    return NULL;
+}
+
+static int bbt_inherit_same(const char *a, const char *b)
+{
+    return a == b || (a && b && strcmp(a, b) == 0);
+}
+
+/* Whether r was let through on a decision of the module's that is not
+ * r's: the nearest request r inherited from that the module decided was
+ * not allowed, or was another method, URI or query string. */
+static int bbt_inherit_undecided(const request_rec *r)
+{
+    const request_rec *o = r;
+    const bbt_req_t *rq = NULL;
+
+    while ((o = bbt_inherit_source(o)) != NULL && !(rq = bbt_req(o))) {
+    }
+    if (!rq) {
+        return 0;
+    }
+    /* Allowed is set in the fixups (bbt_metrics.c): a request refused in
+     * check_authn or check_authz never has it, and its error page may be
+     * the very URL refused. */
+    return !rq->allowed || !bbt_inherit_same(rq->method, r->method) ||
+           !bbt_inherit_same(rq->uri, r->uri) ||
+           !bbt_inherit_same(rq->args, r->args);
+}
+
+/* The checks ap_process_request_internal skipped, in its order, on r as
+ * it is now: OK, or the status that refuses it. */
+static int bbt_inherit_check(request_rec *r)
+{
+    int status;
+
+    r->user = NULL;
+    r->ap_auth_type = NULL;
+    if (ap_satisfies(r) == SATISFY_ANY) {
+        if (ap_run_access_checker(r) == OK) {
+            return OK;
+        }
+    } else if ((status = ap_run_access_checker(r)) != OK) {
+        return status;
+    }
+    status = ap_run_access_checker_ex(r);
+    if (status == OK) {
+        return OK;
+    }
+    if (status != DECLINED) {
+        return status;
+    }
+    if ((status = ap_run_check_user_id(r)) != OK) {
+        return status == DECLINED ? HTTP_INTERNAL_SERVER_ERROR : status;
+    }
+    if (!r->user) {
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    status = ap_run_auth_checker(r);
+    return status == DECLINED ? HTTP_INTERNAL_SERVER_ERROR : status;
+}
+
+static int bbt_inherit_fixups(request_rec *r)
+{
+    int status;
+
+    if ((!r->prev && !r->main) || bbt_req(r) || !bbt_inherit_undecided(r)) {
+        return DECLINED;
+    }
+    /* Not the query string: the URI alone, as the module's other lines. */
+    ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
+                  "BBT782: %s %s inherited a decision made for another "
+                  "request: decided again",
+                  r->method, r->uri);
+    status = bbt_inherit_check(r);
+    return status == OK ? DECLINED : status;
+}
+
+void bbt_inherit_register_hooks(apr_pool_t *p)
+{
+    (void)p;
+    /* Before the module's other fixups, which act on the decision. */
+    ap_hook_fixups(bbt_inherit_fixups, NULL, NULL, APR_HOOK_REALLY_FIRST);
+}

@@ -1,0 +1,57 @@
+# Under AllowEncodedSlashes NoDecode httpd keeps a %2F in the path it
+# maps, and a proxy forwards it as it came: routes see repo/x%2F..%2F..
+# as one segment of the repository's, while a backend that decodes %2F and
+# then resolves dot segments (Tomcat allowed to, say) reads another
+# repository.  A path is routed only when its encoded slashes read as
+# slashes give the very route and target: the CGI here shows what it was
+# handed.  Without encoded slashes, and with ones that name the same
+# place, nothing changes.
+use strict;
+use warnings;
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use Test::More;
+use BBT::Env qw(cgi_vars);
+use BBT::Assert;
+
+my $extra = <<'EOC';
+AllowEncodedSlashes NoDecode
+ScriptAlias /nd/ "@DIR@/cgi-bin/env.cgi/"
+<Location /nd>
+    AuthType BBToken
+    AuthName "Files"
+    BBTokenRoute GET,HEAD "/nd/(?<project>[A-Z][A-Z0-9_]*)/(?<repo>[a-z0-9][a-z0-9._-]*)(/.*)?" REPO_READ
+    Require bbtoken
+</Location>
+EOC
+my $env = BBT::Env->new(extra_conf => $extra)->start;
+$env->user_add('alice');
+$env->grant('alice', 'PROJECT_READ', 'PROJ');
+my $tok = $env->token_create('alice', name => 'read', perms => ['REPO_READ']);
+my $auth = { Authorization => "Bearer $tok" };
+
+my $r = $env->get('/nd/PROJ/repo/raw/file', $auth);
+is_status($r, 200, 'control: a read in PROJ/repo');
+is(cgi_vars($r->{content})->{PATH_INFO}, '/PROJ/repo/raw/file', '  served as asked');
+
+$r = $env->get('/nd/OTHER/secret/raw/file', $auth);
+is_status($r, 403, 'control: OTHER is refused');
+
+for my $c (['%2F..%2F..%2F into OTHER', '/nd/PROJ/repo/raw%2F..%2F..%2F..%2FOTHER%2Fsecret%2Fraw'],
+           ['%2f lower case', '/nd/PROJ/repo/raw%2f..%2f..%2f..%2fOTHER%2fsecret%2fraw'],
+           ['%2F. and %2F%2F', '/nd/PROJ/repo%2F.%2F%2F..%2Fother%2Fraw'],
+           ['%2F.. into PROJ/other', '/nd/PROJ/repo/x%2F..%2F..%2Fother%2Fraw']) {
+    my ($name, $path) = @$c;
+    $r = $env->get($path, $auth);
+    is_status($r, 403, "$name: refused");
+    unlike($r->{content}, qr/^PATH_INFO=/m, '  the CGI was not run') or diag $r->{content};
+}
+
+# An encoded slash that names the same place is served as before.
+$r = $env->get('/nd/PROJ/repo/raw%2Fsub%2Ffile', $auth);
+is_status($r, 200, 'encoded slashes inside PROJ/repo: served');
+is(cgi_vars($r->{content})->{PATH_INFO}, '/PROJ/repo/raw%2Fsub%2Ffile', '  as they came');
+like($env->error_log_text, qr/BBT050: .*an encoded slash \(%2F\)/, 'the refusal says why (BBT050)');
+
+is(scalar($env->crash_lines), 0, 'no httpd child crashed') or diag join "\n", $env->crash_lines;
+done_testing;
