@@ -413,7 +413,9 @@ static int bbt_listen_triggers_ok(void)
  * that table and change no answer; a notifying trigger off is the other
  * way round (the table true, the entries stale).  What helps is the
  * administrator: enable the triggers and run `bbtoken db check
- * --repair`, which notifies, so that the entries made from stale rows go
+ * --repair`.  A row written again notifies (bbtoken_lookup's own
+ * triggers, sql/migrations/0038), whether the repair or the token's next
+ * last use writes it, so that the entries made from the stale row go
  * too. */
 static void bbt_listen_lookup_ok(void)
 {

@@ -32,17 +32,24 @@
  * sessions only.  A trigger that fires for ordinary sessions only does
  * not count: a change made by a replica session (a logical
  * subscription's apply, session_replication_role = replica) would go
- * unheard.  Read with every heartbeat, in its transaction, with how many
- * of bbtoken_lookup's triggers fire always (not part of the identity: see
- * bbt_listen_lookup_ok). */
+ * unheard.  A trigger turned off and on again (or made again in place,
+ * CREATE OR REPLACE TRIGGER) within one transaction, which no heartbeat
+ * sees off, leaves its row of pg_trigger written again, and so does a
+ * change of bbtoken_notify() its row of pg_proc: their xmin is part of
+ * the identity.  The triggers' part as a SHA-256, so that the identity
+ * has one length however many triggers call the function (any role may
+ * make one on a table of its own).  Read with every heartbeat, in its
+ * transaction, with how many of bbtoken_lookup's triggers fire always
+ * (not part of the identity: see bbt_listen_lookup_ok). */
 #define BBT_LISTEN_TABLES_SQL                                                  \
     "SELECT 'bbtoken_tokens'::regclass::oid, 'bbtoken_users'::regclass::oid, " \
     "'bbtoken_project_grants'::regclass::oid, "                                \
     "'bbtoken_repo_grants'::regclass::oid, "                                   \
     "(SELECT count(*) FILTER (WHERE tgenabled = 'A' AND " BBT_LISTEN_SIX_SQL   \
-    ") || ' ' || "                                                             \
-    "COALESCE(string_agg(oid::text || tgenabled::text, ',' ORDER BY oid), "    \
-    "'') FROM pg_trigger "                                                     \
+    ") || ' ' || encode(sha256(convert_to(COALESCE(string_agg(oid::text || "   \
+    "tgenabled::text || xmin::text, ',' ORDER BY oid), '') || ' ' || "         \
+    "COALESCE((SELECT xmin::text FROM pg_proc WHERE oid = "                    \
+    "to_regproc('bbtoken_notify')), ''), 'UTF8')), 'hex') FROM pg_trigger "    \
     "WHERE tgfoid = to_regproc('bbtoken_notify') AND tgenabled IN ('A', "      \
     "'O')), " BBT_LOOKUP_FIRING_SQL ", "                                       \
     "(extract(epoch FROM clock_timestamp()) * 1000000)::bigint"

@@ -206,3 +206,8 @@ COMMIT;
 BEGIN;
 \ir migrations/0037_name_check_inline.sql
 COMMIT;
+
+-- Version 38: a change of bbtoken_lookup that decides access notifies.
+BEGIN;
+\ir migrations/0038_lookup_notify.sql
+COMMIT;

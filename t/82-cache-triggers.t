@@ -5,6 +5,8 @@
 # for one of the six that is disabled: a revocation would then go unheard,
 # and the cache would answer the revoked token for as long as nothing else
 # notified.  A seventh trigger alone changes nothing: the cache is believed.
+# Nor may the tables' owner turn notifying triggers off and on again within
+# one transaction unseen: the cache forgets what it held.
 use strict;
 use warnings;
 use FindBin;
@@ -66,6 +68,29 @@ subtest 'a second trigger on the same table does not stand in either' => sub {
                . 'FOR EACH STATEMENT EXECUTE FUNCTION bbtoken_notify()');
     unheard_refused('twin', 'bbtoken_users', 'bbtoken_users_notify_upd',
                     sub { ('user', 'disable', 'alice') });
+};
+
+# The tables' owner turns the notifying triggers off and on again, ENABLE
+# ALWAYS as before, within one transaction: no heartbeat ever sees one
+# off, and the change made meanwhile notified nothing.  Each trigger's row
+# in the catalog was written again all the same (its xmin), and so the
+# listener forgets every entry: the lookup, written by its own triggers,
+# refuses the token, and so must the cache.
+subtest 'notifying triggers off and on again within one transaction: forgotten' => sub {
+    $env->cli_ok('user', 'enable', 'alice');
+    my ($tok, $id) = $env->token_create('alice', name => 'toggled');
+    settle();
+    ok(served_from_cache($env, $UP, auth_bearer($tok), $id), 'the token: from the cache');
+    my @off = (['bbtoken_tokens', 'bbtoken_tokens_notify_upd'], ['bbtoken_lookup', 'bbtoken_lookup_notify_upd']);
+    $env->psql(join('; ', map { "ALTER TABLE $_->[0] DISABLE TRIGGER $_->[1]" } @off)
+               . "; UPDATE bbtoken_tokens SET revoked_at = now() WHERE id = '$id'; "
+               . join('; ', map { "ALTER TABLE $_->[0] ENABLE ALWAYS TRIGGER $_->[1]" } @off));
+    is($env->psql("SELECT string_agg(tgenabled::text, '') FROM pg_trigger WHERE tgname IN "
+                  . "('bbtoken_tokens_notify_upd', 'bbtoken_lookup_notify_upd')"), 'AA', 'both fire always again');
+    my ($ok, $tries, $seen) = until_status($env, $UP, auth_bearer($tok), 401);
+    ok($ok, "revoked unheard: refused ($tries requests)") or diag $seen;
+    my ($again, $aid) = $env->token_create('alice', name => 'after the toggle');
+    ok(served_from_cache($env, $UP, auth_bearer($again), $aid), 'and the cache is believed');
 };
 
 is(scalar($env->crash_lines), 0, 'no httpd child crashed') or diag join "\n", $env->crash_lines;
