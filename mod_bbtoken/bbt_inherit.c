@@ -84,10 +84,12 @@ static int bbt_inherit_check(request_rec *r)
         return status;
     }
     status = ap_run_access_checker_ex(r);
-    if (status == OK) {
+    /* Let in unasked, unless a module insists on a login all the same
+     * (the force_authn hook), as httpd decides. */
+    if (status == OK && ap_run_force_authn(r) != OK) {
         return OK;
     }
-    if (status != DECLINED) {
+    if (status != OK && status != DECLINED) {
         return status;
     }
     if ((status = ap_run_check_user_id(r)) != OK) {
@@ -119,6 +121,8 @@ static int bbt_inherit_fixups(request_rec *r)
 void bbt_inherit_register_hooks(apr_pool_t *p)
 {
     (void)p;
-    /* Before the module's other fixups, which act on the decision. */
-    ap_hook_fixups(bbt_inherit_fixups, NULL, NULL, APR_HOOK_REALLY_FIRST);
+    /* Before the module's other fixups, which act on the decision: they
+     * are APR_HOOK_REALLY_FIRST too, and hooks of one order are not kept
+     * in the order they were registered. */
+    ap_hook_fixups(bbt_inherit_fixups, NULL, NULL, APR_HOOK_REALLY_FIRST - 1);
 }
