@@ -386,9 +386,16 @@ static void bbt_listen_ping(void)
  * identity has changed, so every entry is forgotten first. */
 static int bbt_listen_triggers_ok(void)
 {
+    const char *slash = strchr(L.tables_now, '/');
     int n = atoi(L.tables_now);
+    int wanted = slash ? atoi(slash + 1) : 0;
 
-    if (n >= BBT_LISTEN_TRIGGERS) {
+    /* Never fewer than the oldest schema's: a count that did not read
+     * wants them all the same. */
+    if (wanted < BBT_LISTEN_TRIGGERS_MIN) {
+        wanted = BBT_LISTEN_TRIGGERS_MIN;
+    }
+    if (n >= wanted) {
         L.told_triggers = 0;
         return 1;
     }
@@ -399,7 +406,7 @@ static int bbt_listen_triggers_ok(void)
                  "fire always (dropped, disabled, or enabled for ordinary "
                  "sessions only: a restore?  ALTER TABLE ... ENABLE ALWAYS "
                  "TRIGGER): the cache is not believed until they do",
-                 n, BBT_LISTEN_TRIGGERS);
+                 n, wanted);
     L.told_triggers = 1;
     return 0;
 }

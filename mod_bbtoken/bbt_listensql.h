@@ -7,13 +7,17 @@
 
 #include "bbt_lookupsql.h"
 
-/* The schema's notifying triggers (sql/migrations/0004, 0008, 0012), each
- * on its table: two on the tokens, two on the users, one on each grants
- * table.  Only these count as firing: any role that may make a trigger
- * may make one that calls bbtoken_notify() too, on a table of its own,
- * and such a trigger fires for none of the changes the cache must hear
- * of, so it must not stand in for one of these that is disabled. */
-#define BBT_LISTEN_SIX_SQL                                                     \
+/* The schema's notifying triggers (sql/migrations/0004, 0008, 0012, 0038),
+ * each on its table: two on the tokens, two on the users, one on each
+ * grants table, and from version 38 three on bbtoken_lookup (whose rows
+ * may be written again with nothing else notifying).  Only these count as
+ * firing: any role that may make a trigger may make one that calls
+ * bbtoken_notify() too, on a table of its own, and such a trigger fires
+ * for none of the changes the cache must hear of, so it must not stand in
+ * for one of these that is disabled.  How many the schema has is read
+ * with them, so that an upgrade made while the listener is up counts the
+ * new ones from its next heartbeat. */
+#define BBT_LISTEN_NAMED_SQL                                                   \
     "(tgrelid, tgname::text) IN ("                                             \
     "('bbtoken_tokens'::regclass::oid, 'bbtoken_tokens_notify'), "             \
     "('bbtoken_tokens'::regclass::oid, 'bbtoken_tokens_notify_upd'), "         \
@@ -21,14 +25,20 @@
     "('bbtoken_users'::regclass::oid, 'bbtoken_users_notify_upd'), "           \
     "('bbtoken_project_grants'::regclass::oid, "                               \
     "'bbtoken_project_grants_notify'), "                                       \
-    "('bbtoken_repo_grants'::regclass::oid, 'bbtoken_repo_grants_notify'))"
+    "('bbtoken_repo_grants'::regclass::oid, 'bbtoken_repo_grants_notify'), "   \
+    "('bbtoken_lookup'::regclass::oid, 'bbtoken_lookup_notify_row'), "         \
+    "('bbtoken_lookup'::regclass::oid, 'bbtoken_lookup_notify_upd'), "         \
+    "('bbtoken_lookup'::regclass::oid, 'bbtoken_lookup_notify_truncate'))"
+#define BBT_LISTEN_NAMED_WANTED_SQL                                            \
+    "(SELECT CASE WHEN max(version) >= 38 THEN 9 ELSE 6 END "                  \
+    "FROM bbtoken_schema)"
 /* The tables that decide access and the triggers that notify (with how
- * each fires), as the catalog knows them now, and how many of the six
- * above fire always.  A table dropped and made again, or its triggers
- * disabled, changes what decides access without a word: a restore
- * (pg_restore --clean) loads a table's rows before it makes the table's
- * triggers; a data-only one (--disable-triggers) disables them while it
- * loads, and its ENABLE TRIGGER ALL leaves them firing for ordinary
+ * each fires), as the catalog knows them now, and how many of the named
+ * ones above fire always, of how many the schema has ("8/9").  A table dropped
+ * and made again, or its triggers disabled, changes what decides access without
+ * a word: a restore (pg_restore --clean) loads a table's rows before it makes
+ * the table's triggers; a data-only one (--disable-triggers) disables them
+ * while it loads, and its ENABLE TRIGGER ALL leaves them firing for ordinary
  * sessions only.  A trigger that fires for ordinary sessions only does
  * not count: a change made by a replica session (a logical
  * subscription's apply, session_replication_role = replica) would go
@@ -45,8 +55,9 @@
     "SELECT 'bbtoken_tokens'::regclass::oid, 'bbtoken_users'::regclass::oid, " \
     "'bbtoken_project_grants'::regclass::oid, "                                \
     "'bbtoken_repo_grants'::regclass::oid, "                                   \
-    "(SELECT count(*) FILTER (WHERE tgenabled = 'A' AND " BBT_LISTEN_SIX_SQL   \
-    ") || ' ' || encode(sha256(convert_to(COALESCE(string_agg(oid::text || "   \
+    "(SELECT count(*) FILTER (WHERE tgenabled = 'A' AND " BBT_LISTEN_NAMED_SQL \
+    ") || '/' || " BBT_LISTEN_NAMED_WANTED_SQL                                 \
+    " || ' ' || encode(sha256(convert_to(COALESCE(string_agg(oid::text || "    \
     "tgenabled::text || xmin::text, ',' ORDER BY oid), '') || ' ' || "         \
     "COALESCE((SELECT xmin::text FROM pg_proc WHERE oid = "                    \
     "to_regproc('bbtoken_notify')), ''), 'UTF8')), 'hex') FROM pg_trigger "    \
@@ -54,8 +65,9 @@
     "'O')), " BBT_LOOKUP_FIRING_SQL ", "                                       \
     "(extract(epoch FROM clock_timestamp()) * 1000000)::bigint"
 #define BBT_LISTEN_TABLES_N 7
-/* How many of them there are (BBT_LISTEN_SIX_SQL).  With fewer firing
- * always, a change could go unheard: the cache is not believed. */
-#define BBT_LISTEN_TRIGGERS 6
+/* The fewest the schema has (BBT_LISTEN_NAMED_SQL, before version 38).
+ * With fewer firing always than it has, a change could go unheard: the
+ * cache is not believed. */
+#define BBT_LISTEN_TRIGGERS_MIN 6
 
 #endif
