@@ -13,6 +13,13 @@
  * matched by regular expressions, and a <Location> against a <Directory>
  * (which only the URL's mapping relates), are not compared: the warning
  * may then be wrong, and says how to silence it.
+ *
+ * A section of AuthType BBToken whose Require lines are all inside
+ * <Limit> containers has no requirement at all for the methods they do
+ * not list: mod_authz_core grants those without a login (a push, a PUT),
+ * the trap of old WebDAV and Subversion how-tos.  <LimitExcept> lists the
+ * methods it leaves open, so it is taken as meant.  A section that merges
+ * its Require lines with those around it (AuthMerging) is not judged.
  */
 #include "httpd.h"
 #include "http_config.h"
@@ -33,9 +40,13 @@ typedef struct bbt_sec {
     const ap_directive_t *node;  /* NULL for a server */
     const struct bbt_sec *outer; /* the section or server around it */
     bbt_kind_t kind;
-    const char *path; /* a plain path (no regex), or NULL */
-    const char *auth; /* AuthType, or NULL */
-    int routes;       /* sets BBTokenRoute(s) */
+    const char *path;   /* a plain path (no regex), or NULL */
+    const char *auth;   /* AuthType, or NULL */
+    int routes;         /* sets BBTokenRoute(s) */
+    int require_all;    /* a Require outside any <Limit> */
+    int merging;        /* AuthMerging And or Or */
+    const char *limits; /* the <Limit>s holding Require lines, in words */
+    const ap_directive_t *last_limit; /* the last one added to limits */
 } bbt_sec_t;
 
 /* Containers whose directives belong to the section around them. */
@@ -47,9 +58,42 @@ static int bbt_transparent(const char *name)
            strncasecmp(name, "<AuthnProviderAlias", 19) == 0;
 }
 
+/* The arguments of a container, without its closing '>'. */
+static char *bbt_args(apr_pool_t *p, const ap_directive_t *d)
+{
+    char *args = apr_pstrdup(p, d->args);
+    char *end = strrchr(args, '>');
+
+    if (end) {
+        *end = '\0';
+    }
+    return args;
+}
+
+/* A Require line inside limit (a <Limit>, or NULL): note where. */
+static void bbt_own_require(apr_pool_t *p, const ap_directive_t *limit,
+                            bbt_sec_t *sec)
+{
+    const char *where;
+
+    if (!limit) {
+        sec->require_all = 1;
+        return;
+    }
+    if (limit == sec->last_limit) {
+        return;
+    }
+    where = apr_psprintf(p, "<Limit %s> (line %d)", bbt_args(p, limit),
+                         limit->line_num);
+    sec->limits =
+        sec->limits ? apr_pstrcat(p, sec->limits, ", ", where, NULL) : where;
+    sec->last_limit = limit;
+}
+
 /* Read what the directives from d on set into sec, through transparent
- * containers. */
-static void bbt_own(apr_pool_t *p, const ap_directive_t *d, bbt_sec_t *sec)
+ * containers; limit is the <Limit> they are in, if any. */
+static void bbt_own(apr_pool_t *p, const ap_directive_t *d, bbt_sec_t *sec,
+                    const ap_directive_t *limit)
 {
     for (; d; d = d->next) {
         const char *args = d->args;
@@ -59,8 +103,17 @@ static void bbt_own(apr_pool_t *p, const ap_directive_t *d, bbt_sec_t *sec)
         } else if (strcasecmp(d->directive, "BBTokenRoutes") == 0 ||
                    strcasecmp(d->directive, "BBTokenRoute") == 0) {
             sec->routes = 1;
+        } else if (strcasecmp(d->directive, "Require") == 0) {
+            bbt_own_require(p, limit, sec);
+        } else if (strcasecmp(d->directive, "AuthMerging") == 0) {
+            sec->merging = strcasecmp(ap_getword_conf(p, &args), "Off") != 0;
+        } else if (strcasecmp(d->directive, "<Limit") == 0) {
+            bbt_own(p, d->first_child, sec, d);
+        } else if (strcasecmp(d->directive, "<LimitExcept") == 0) {
+            /* It names what it leaves open: meant. */
+            bbt_own(p, d->first_child, sec, NULL);
         } else if (d->directive[0] == '<' && bbt_transparent(d->directive)) {
-            bbt_own(p, d->first_child, sec);
+            bbt_own(p, d->first_child, sec, limit);
         }
     }
 }
@@ -69,14 +122,8 @@ static void bbt_own(apr_pool_t *p, const ap_directive_t *d, bbt_sec_t *sec)
  * expression or a wildcard. */
 static const char *bbt_plain_path(apr_pool_t *p, const ap_directive_t *d)
 {
-    char *args = apr_pstrdup(p, d->args);
-    char *end = strrchr(args, '>');
-    const char *a, *path;
+    const char *a = bbt_args(p, d), *path;
 
-    if (end) {
-        *end = '\0';
-    }
-    a = args;
     path = ap_getword_conf(p, &a);
     if (!*path || *path == '~' || *a || strpbrk(path, "*?[")) {
         return NULL;
@@ -151,7 +198,7 @@ static void bbt_collect(bbt_walk_t *w, const ap_directive_t *d,
         } else {
             sec->kind = BBT_SEC_OTHER;
         }
-        bbt_own(w->p, d->first_child, sec);
+        bbt_own(w->p, d->first_child, sec, NULL);
         APR_ARRAY_PUSH(w->secs, bbt_sec_t *) = sec;
         bbt_collect(w, d->first_child, sec);
     }
@@ -161,14 +208,10 @@ static void bbt_warn(const bbt_walk_t *w, const bbt_sec_t *sec, const char *id,
                      const char *what)
 {
     const ap_directive_t *d = sec->node;
-    char *args = apr_pstrdup(w->p, d->args);
-    char *end = strrchr(args, '>');
 
-    if (end) {
-        *end = '\0';
-    }
     ap_log_error(APLOG_MARK, APLOG_WARNING, 0, w->s, "%s: %s:%d: %s %s> %s", id,
-                 d->filename, d->line_num, d->directive, args, what);
+                 d->filename, d->line_num, d->directive, bbt_args(w->p, d),
+                 what);
 }
 
 /* Check the sections of one server: top is its first directive, outer the
@@ -195,6 +238,18 @@ static void bbt_check_server(bbt_walk_t *w, const ap_directive_t *top,
                      "refused there (403); set BBTokenRoutes, or "
                      "BBTokenRoutes none if that is meant");
         }
+        if (sec->limits && !sec->require_all && !sec->merging &&
+            bbt_has(w, sec, 1)) {
+            bbt_warn(w, sec, "BBT354",
+                     apr_pstrcat(w->p,
+                                 "is AuthType BBToken with Require lines "
+                                 "only in ",
+                                 sec->limits,
+                                 ": methods not listed there need no login "
+                                 "(httpd lets a push, a PUT or a DELETE in "
+                                 "unasked): use <LimitExcept> or no <Limit>",
+                                 NULL));
+        }
     }
 }
 
@@ -213,7 +268,7 @@ static int bbt_confcheck(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
     w.p = ptemp;
     w.s = s;
     w.secs = apr_array_make(ptemp, 16, sizeof(bbt_sec_t *));
-    bbt_own(ptemp, ap_conftree, &main_srv);
+    bbt_own(ptemp, ap_conftree, &main_srv, NULL);
     bbt_check_server(&w, ap_conftree, &main_srv);
     /* A virtual host also sees the main server's sections. */
     n = w.secs->nelts;
@@ -224,7 +279,7 @@ static int bbt_confcheck(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
         vh = apr_pcalloc(ptemp, sizeof(*vh));
         vh->kind = BBT_SEC_OTHER;
         vh->outer = &main_srv;
-        bbt_own(ptemp, d->first_child, vh);
+        bbt_own(ptemp, d->first_child, vh, NULL);
         w.secs->nelts = n;
         bbt_check_server(&w, d->first_child, vh);
     }
