@@ -332,3 +332,48 @@ int bbt_cred_is_password(const bbt_cred_t *c)
     return !(c->user && bbt_token_shaped(c->user, c->user_len)) &&
            !bbt_token_shaped(c->secret, c->secret_len);
 }
+
+/* The user and the password (or the whole, without a colon) of dlen
+ * decoded bytes at buf: shaped like a token? */
+static int bbt_cred_decoded_holds_token(const char *buf, size_t dlen)
+{
+    const char *colon = memchr(buf, ':', dlen);
+    size_t ulen = colon ? (size_t)(colon - buf) : dlen;
+
+    return bbt_token_shaped(buf, ulen) ||
+           (colon && bbt_token_shaped(colon + 1, dlen - ulen - 1));
+}
+
+/* One word of a header: shaped itself (a Bearer value, a token pasted
+ * bare), or strict base64 whose decoded user or password is (Basic). */
+static int bbt_cred_word_holds_token(const char *w, size_t n, char *buf,
+                                     size_t bufcap)
+{
+    size_t dlen = 0;
+    int found;
+
+    if (bbt_token_shaped(w, n))
+        return 1;
+    if (bbt_b64_decode_strict(w, n, (unsigned char *)buf, bufcap, &dlen) != 0)
+        return 0;
+    found = bbt_cred_decoded_holds_token(buf, dlen);
+    OPENSSL_cleanse(buf, dlen);
+    return found;
+}
+
+int bbt_cred_holds_token(const char *header)
+{
+    char buf[BBT_CRED_MAX_HEADER];
+    size_t i, n;
+
+    if (!header)
+        return 0;
+    /* Words end at what no scheme puts inside a credential: spaces, the
+     * comma httpd joins two headers with, an auth-param's quotes. */
+    for (i = 0; header[i]; i += n ? n : 1) {
+        n = strcspn(header + i, " \t,\"");
+        if (n && bbt_cred_word_holds_token(header + i, n, buf, sizeof(buf)))
+            return 1;
+    }
+    return 0;
+}

@@ -59,4 +59,13 @@ int bbt_cred_carries_token(const bbt_cred_t *c);
  * would log as a user it does not know. */
 int bbt_cred_is_password(const bbt_cred_t *c);
 
+/* 1 if anything in an Authorization value (NULL: none) is shaped like a
+ * token (bbt_token_shaped), whatever the parser makes of it: a word of it,
+ * or the user or the password a word of base64 decodes to, so a Basic
+ * credential the parser refuses (two joined, text after it, no password)
+ * is looked into too.  A password or another scheme's credential is not.
+ * A word that would decode to more than BBT_CRED_MAX_HEADER bytes is
+ * only looked at, not decoded. */
+int bbt_cred_holds_token(const char *header);
+
 #endif

@@ -43,6 +43,7 @@
 
 #include "bbt_cachectl.h"
 #include "bbt_config.h"
+#include "bbt_cred.h"
 #include "bbt_private.h"
 #include "bbt_request.h"
 
@@ -96,6 +97,21 @@ static int bbt_private_ours_before(const request_rec *r)
     return 0;
 }
 
+/* Whether a request before r in this HTTP request ended in an error: r
+ * is its error page (ap_die's internal redirect), or a sub-request of
+ * that page.  Only a request that has one pays for the walk. */
+static int bbt_private_after_error(const request_rec *r)
+{
+    const request_rec *o;
+
+    for (o = r->prev ? r->prev : r->main; o; o = o->prev ? o->prev : o->main) {
+        if (ap_is_HTTP_ERROR(o->status)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 /* The backend (a CGI, a proxy) has no use for the token: take it away.
  * What it answers was for the token's holder only: keep it out of caches.
  * A refused request never gets here, but its error page does (an
@@ -105,7 +121,13 @@ static int bbt_private_ours_before(const request_rec *r)
  * turned away before the module read it, are not that page's either.  Nor
  * are the credentials of a request in our section that httpd let in
  * without asking for a login (Require ip in a <RequireAny>, Require all
- * granted): nobody read them, and the backend still must not see them. */
+ * granted): nobody read them, and the backend still must not see them.
+ * Nor, wherever the module is loaded, are credentials shaped like a token
+ * that httpd refused before it knew the request's section, so that nothing
+ * marks the request as ours: a %2F under AllowEncodedSlashes Off (404), a
+ * malformed request (400), a symlink Options refuses (403), a broken
+ * .htaccess (500).  A password, or another scheme's credential, is left
+ * to that page: it may be some other module's to read. */
 static int bbt_private_fixups(request_rec *r)
 {
     bbt_req_t *rq = bbt_req(r);
@@ -142,6 +164,12 @@ static int bbt_private_fixups(request_rec *r)
         }
     } else if (bbt_private_ours_before(r)) {
         apr_table_unset(r->headers_in, "Authorization");
+    } else if ((r->prev || r->main) && bbt_private_after_error(r)) {
+        const char *auth = apr_table_get(r->headers_in, "Authorization");
+
+        if (auth && bbt_cred_holds_token(auth)) {
+            apr_table_unset(r->headers_in, "Authorization");
+        }
     }
     return DECLINED;
 }

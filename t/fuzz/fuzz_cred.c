@@ -16,6 +16,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     char *hdr = malloc(size + 1);
     bbt_cred_t cred;
     bbt_token_t tok;
+    int held;
 
     if (!hdr) {
         return 0;
@@ -65,6 +66,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         abort();
     }
     bbt_token_wipe(&tok);
+    /* What an error page is not handed (bbt_cred_holds_token) covers every
+     * Basic credential kept from the providers as shaped like a token, and
+     * every Bearer token. */
+    held = bbt_cred_holds_token(hdr);
+    if (cred.kind == BBT_CRED_BASIC && !bbt_cred_is_password(&cred) && !held) {
+        abort();
+    }
+    if (cred.kind == BBT_CRED_BEARER &&
+        bbt_token_shaped(cred.secret, cred.secret_len) && !held) {
+        abort();
+    }
     free(hdr);
     return 0;
 }

@@ -3,6 +3,7 @@
 #include "bbt_cred.h"
 #include "tap.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -460,6 +461,61 @@ static void test_carries_token(void)
     is_int(bbt_cred_is_password(NULL), 0, "NULL is no password");
 }
 
+/* What the error page of a request httpd refused before the module saw
+ * it is not handed (bbt_private.c): anything shaped like a token, however
+ * the header is spelled; a password and other schemes' credentials are
+ * that page's to read. */
+static void holds(const char *h, int want, const char *name)
+{
+    is_int(bbt_cred_holds_token(h), want, "%s: %s", name,
+           want ? "holds a token" : "holds none");
+}
+
+static void test_holds_token(void)
+{
+    static char two[BBT_CRED_MAX_HEADER * 3];
+
+    holds(NULL, 0, "no header");
+    holds("Bearer " TOKEN, 1, "a Bearer token");
+    holds("Bearer " TOKEN_BARE, 1, "  without its prefix");
+    holds("Bearer " TOKEN_TYPO, 1, "  mistyped");
+    holds("bearer   BBDC-hunter2", 1, "  anything with the prefix");
+    holds("Bearer " TOKEN " x", 1, "  with text after it (malformed)");
+    holds("Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhbGljZSJ9.c2lnbmF0dXJl", 0,
+          "another issuer's Bearer credential (a JWT)");
+    holds(basic("alice:" TOKEN), 1, "a token as the Basic password");
+    holds(basic("alice:" TOKEN_TYPO), 1, "  mistyped, without its prefix");
+    holds(basic("alice:BBDC-hunter2"), 1, "  a password with the prefix");
+    holds(basic(TOKEN ":hunter2"), 1, "  in the user name");
+    holds(basic(TOKEN ":"), 1, "  in the user name, with no password");
+    holds(basic(TOKEN), 1, "  with no colon (malformed)");
+    holds(basic("alice:hunter2"), 0, "a Basic password");
+    holds(basic("carol:carol-Pa55-word"), 0, "  another");
+    holds(basic("alice:"), 0, "a Basic user with no password");
+    holds("Basic carol:carol-Pa55-word", 0,
+          "a password not in base64 (malformed)");
+    holds("Basic alice:" TOKEN, 1, "a token not in base64 (malformed)");
+    holds(TOKEN, 1, "a token with no scheme");
+    holds("Digest username=\"alice\", "
+          "response=\"6629fae49393a05397450978507c4ef1\"",
+          0, "a Digest credential");
+    holds("Digest username=\"" TOKEN "\"", 1, "  with a token as its user");
+    holds("Negotiate YIIBhgYGKwYBBQUCoIIBejCCAXagMDAuBgkqhkiC9xIBAgIGCSqGSIb3",
+          0, "a Negotiate credential");
+    snprintf(two, sizeof(two), "Basic dXNlcjpwdw==, %s", basic("alice:" TOKEN));
+    holds(two, 1, "two Basic credentials joined, the second a token's");
+    /* 6004 base64 characters decode to more than the scratch buffer. */
+    memset(two, 'a', 7 + 6004);
+    memcpy(two, "Bearer ", 7);
+    snprintf(two + 7 + 6004, sizeof(two) - 7 - 6004, " %s",
+             basic("alice:" TOKEN));
+    holds(two, 1, "a token after a word too long to decode");
+    memset(two, 'A', 6 + BBT_CRED_MAX_HEADER * 2);
+    memcpy(two, "Basic ", 6);
+    two[6 + BBT_CRED_MAX_HEADER * 2] = '\0';
+    holds(two, 0, "a word of base64 too long to decode, holding none");
+}
+
 int main(void)
 {
     test_none_other();
@@ -469,5 +525,6 @@ int main(void)
     test_buffers();
     test_carries_token_cases();
     test_carries_token();
+    test_holds_token();
     return done_testing();
 }
