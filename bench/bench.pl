@@ -69,19 +69,40 @@ my $base = $env->base_url;
 my $base2 = "http://127.0.0.1:$port2";
 sleep 1;    # the listeners connect
 
+# The CPU time (user and system, in clock ticks) httpd's children of the
+# main server have used so far.  Requests a second are shared with wrk on
+# the same processors, and move with whatever else the machine runs; the
+# children's CPU time for each request served is httpd's own cost, the
+# kernel's work for its sockets and files included.
+my $hz = `getconf CLK_TCK` + 0 || 100;
+sub httpd_ticks {
+    my $t = 0;
+    for my $stat (glob '/proc/[0-9]*/stat') {
+        open my $fh, '<', $stat or next;
+        my $line = <$fh> // next;
+        my @f = split ' ', ($line =~ s/^.*\) //sr);
+        $t += $f[11] + $f[12] if $f[1] == $env->{httpd_pid};
+    }
+    return $t;
+}
+
 sub wrk {
     my ($url, $auth, $script, $for) = @_;
     $for //= $secs;
     my @h = $auth ? ('-H', "Authorization: $auth") : ();
     my @s = $script ? ('-s', $script) : ();
+    my $ticks = httpd_ticks();
     my $out = `wrk -t2 -c$conns -d${for}s --latency @{[ map { "'$_'" } @h, @s ]} '$url' 2>&1`;
+    $ticks = httpd_ticks() - $ticks;
     my ($rps) = $out =~ /Requests\/sec:\s+([\d.]+)/;
     # No figure is a failed run (wrk missing, the server gone), not 0 req/s.
     die "bench: wrk measured nothing for $url: $out\n" unless defined $rps;
+    my ($n) = $out =~ /(\d+) requests in/;
     my ($p50) = $out =~ /^\s+50%\s+(\S+)/m;
     my ($p99) = $out =~ /^\s+99%\s+(\S+)/m;
     my ($non2xx) = $out =~ /Non-2xx or 3xx responses:\s+(\d+)/;
-    return { rps => $rps, p50 => $p50 // '?', p99 => $p99 // '?', non2xx => $non2xx // 0 };
+    return { rps => $rps, p50 => $p50 // '?', p99 => $p99 // '?', non2xx => $non2xx // 0,
+             cpu => $n ? $ticks / $hz * 1e6 / $n : 0 };
 }
 
 sub median {
@@ -144,8 +165,13 @@ srand();
 print "mod_bbtoken benchmark: wrk -t2 -c$conns -d${secs}s on 127.0.0.1, httpd event MPM, ",
       "PostgreSQL 15 on loopback; median of $rounds rounds\n\n";
 # A round's ratios move by several hundredths on a busy or slow machine:
-# their range is printed beside their median.
-printf "%-38s %10s %8s %11s   %8s %8s\n", '', 'req/s', 'x static', 'rounds', 'p50', 'p99';
+# their range is printed beside their median.  "cpu us" is the median of
+# the rounds' httpd CPU time (its main server's children, user and system)
+# for each request served, in microseconds: what wrk's share of the
+# processors and the machine's other work do not move as much as they move
+# requests a second.  PostgreSQL's work for an uncached case is not in it.
+printf "%-38s %10s %8s %11s   %8s %8s %7s\n", '', 'req/s', 'x static', 'rounds', 'p50', 'p99',
+    'cpu us';
 for my $i (0 .. $#cases) {
     my ($label, undef, undef, $refused) = @{ $cases[$i] };
     my @r = @{ $runs[$i] };
@@ -159,8 +185,8 @@ for my $i (0 .. $#cases) {
     $non2xx += $_->{non2xx} for @r;
     my $note = $refused ? ($non2xx ? '   (refused, as it should be)' : '   (NOT refused!)')
              : ($non2xx ? "   ($non2xx failed!)" : '');
-    printf "%-38s %10.0f %7.2fx %11s   %8s %8s%s\n", $label, $rps, $ratio, $range, $mid->{p50},
-        $mid->{p99}, $note;
+    printf "%-38s %10.0f %7.2fx %11s   %8s %8s %7.1f%s\n", $label, $rps, $ratio, $range,
+        $mid->{p50}, $mid->{p99}, median(map { $_->{cpu} } @r), $note;
 }
 
 # Revocation: a token both servers answer from their caches is revoked
