@@ -7,17 +7,19 @@
 # is refused with 400 (BBT043) before its credentials are read, and is not
 # a failed login; one naming its own method passes to the backend as it
 # came.  Without credentials the 401 and its challenge stay.  The CGI here
-# prints what it was handed; a git clone through the same server works.
+# prints what it was handed; over HTTP/2 too; a git clone through the
+# same server works.
 use strict;
 use warnings;
 use FindBin;
 use lib "$FindBin::Bin/lib";
 use Test::More;
-use BBT::Env qw(cgi_vars mistype_token);
+use BBT::Env qw(cgi_vars mistype_token run_cmd);
 use BBT::Assert;
 
 my $route = '"/ov/(?<project>[A-Z][A-Z0-9_]*)/(?<repo>[a-z0-9][a-z0-9._-]*)(/.*)?"';
 my $extra = <<"EOC";
+Protocols h2c http/1.1
 ScriptAlias /ov/ "\@DIR\@/cgi-bin/ov.cgi/"
 <Location /ov>
     AuthType BBToken
@@ -28,7 +30,7 @@ ScriptAlias /ov/ "\@DIR\@/cgi-bin/ov.cgi/"
     Require bbtoken
 </Location>
 EOC
-my $env = BBT::Env->new(extra_conf => $extra,
+my $env = BBT::Env->new(extra_conf => $extra, modules => [qw(http2)],
                         throttle => "BBTokenThrottleFailures 3\nBBTokenThrottleWindow 3600")->start;
 BBT::Env::spew($env->dir . '/cgi-bin/ov.cgi', <<'EOS', 0755);
 #!/bin/sh
@@ -96,6 +98,19 @@ unlike($log, qr/BBT03[4-7]:/, '  no credentials were read for any of them');
 unlike($log, qr/DELETE(?! \/ov)/, '  nor is the value logged') or diag $log;
 ($r) = call('POST', $url, { %$auth, 'X-HTTP-Method-Override' => 'DELETE' });
 like($r->{content}, qr/must name the request's own method, POST/, 'the 400 says why');
+
+# HTTP/2 keeps a repeated header as fields of their own: each is read.
+for my $h (['POST', 'DELETE'], ['DELETE', 'POST']) {
+    my ($rc, $out, $err) = run_cmd(cmd => ['curl', '-sS', '--http2-prior-knowledge', '-X', 'POST', '-d', '',
+                                           '-w', '\nSTATUS=%{http_code} PROTO=%{http_version}\n',
+                                           '-H', "Authorization: Bearer $write",
+                                           map({ ('-H', "x-http-method-override: $_") } @$h),
+                                           $env->url($url)],
+                                   timeout => 60, tmp => $env->dir);
+    is($rc, 0, "HTTP/2, the header twice (@$h): curl ran") or diag $err;
+    like($out, qr/^STATUS=400 PROTO=2$/m, '  refused over HTTP/2') or diag $out;
+    unlike($out, qr/^REQUEST_METHOD=/m, '  the backend was not run');
+}
 
 # Refused before the token is looked up: an unknown token, a mistyped one
 # and a password are all 400, and none of them counts as a failed login
