@@ -426,6 +426,7 @@ static int bbt_authn_override(request_rec *r)
                                "parameter) must name the request's own "
                                "method, ",
                                ap_escape_html(r->pool, r->method), ".", NULL));
+    apr_table_setn(r->notes, BBT_REST_REFUSE_OVERRIDE, "1");
     return HTTP_BAD_REQUEST;
 }
 
