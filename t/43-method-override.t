@@ -35,6 +35,10 @@ my $env = BBT::Env->new(extra_conf => $extra, modules => [qw(http2)],
 BBT::Env::spew($env->dir . '/cgi-bin/ov.cgi', <<'EOS', 0755);
 #!/bin/sh
 [ -n "${CONTENT_LENGTH:-}" ] && head -c "$CONTENT_LENGTH" > /dev/null
+# A local Location: httpd follows it as an internal redirect, a GET.
+case "$PATH_INFO" in
+    */redirect) printf 'Location: /ov/PROJ/repo/items/1\r\n\r\n'; exit 0 ;;
+esac
 printf 'Content-Type: text/plain\r\n\r\n'
 printf 'REQUEST_METHOD=%s\n' "$REQUEST_METHOD"
 printf 'QUERY_STRING=%s\n' "$QUERY_STRING"
@@ -157,6 +161,16 @@ is_status($r, 200, 'GET ?method=DELETE&x_method=DELETE (not _method): passes');
 ($r, $v) = call('DELETE', $url, { Authorization => "Bearer $admin", 'X-HTTP-Method-Override' => 'DELETE' });
 is_status($r, 200, 'DELETE with the REPO_ADMIN token, X-HTTP-Method-Override: DELETE: passes');
 is($v->{REQUEST_METHOD}, 'DELETE', '  run as DELETE');
+
+# Every request is held to its own method: a CGI's local redirect after a
+# POST is a GET, and the header that named POST would have its backend run
+# a POST the GET's route decided.
+($r, $v) = call('POST', '/ov/PROJ/repo/redirect', $auth);
+is_status($r, 200, 'control: a POST the CGI redirects locally');
+is($v->{REQUEST_METHOD}, 'GET', '  served as a GET');
+($r, $v) = call('POST', '/ov/PROJ/repo/redirect', { %$auth, 'X-HTTP-Method-Override' => 'POST' });
+is_status($r, 400, 'the same with X-HTTP-Method-Override: POST: the GET it becomes is refused');
+ok(!defined $v->{REQUEST_METHOD}, '  the backend was not run as the GET');
 
 # git through the same server.
 $env->make_repo('PROJ', 'repo');
