@@ -29,6 +29,9 @@ ScriptAlias /ov/ "\@DIR\@/cgi-bin/ov.cgi/"
     BBTokenRoute DELETE $route REPO_ADMIN
     Require bbtoken
 </Location>
+<Location /ov/PROJ/errdoc>
+    ErrorDocument 400 /open-env/error400
+</Location>
 EOC
 my $env = BBT::Env->new(extra_conf => $extra, modules => [qw(http2)],
                         throttle => "BBTokenThrottleFailures 3\nBBTokenThrottleWindow 3600")->start;
@@ -115,6 +118,14 @@ for my $h (['POST', 'DELETE'], ['DELETE', 'POST']) {
     like($out, qr/^STATUS=400 PROTO=2$/m, '  refused over HTTP/2') or diag $out;
     unlike($out, qr/^REQUEST_METHOD=/m, '  the backend was not run');
 }
+
+# The refusal's error page, served elsewhere, is not handed the token.
+(my $bare = $write) =~ s/^BBDC-//;
+($r, $v) = call('POST', '/ov/PROJ/errdoc/x', { %$auth, 'X-HTTP-Method-Override' => 'DELETE' });
+is($r->{status}, 400, 'an override under an ErrorDocument 400: refused');
+is($v->{PATH_INFO}, '/error400', '  the error page answered') or diag $r->{content};
+ok(exists $v->{HTTP_AUTHORIZATION} && !defined $v->{HTTP_AUTHORIZATION}, '  and was not handed the token');
+unlike($r->{content}, qr/\Q$bare\E/, '  nothing of the token in the page');
 
 # Refused before the token is looked up: an unknown token, a mistyped one
 # and a password are all 400, and none of them counts as a failed login
