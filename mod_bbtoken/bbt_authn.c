@@ -454,16 +454,16 @@ static int bbt_authn(request_rec *r)
     apr_table_unset(r->subprocess_env, "BBTOKEN_PERMISSION");
     apr_table_unset(r->subprocess_env, "BBTOKEN_TARGET");
 
-    /* Only where there is someone to decide about: a request without
-     * credentials gets its 401 and challenge, which git needs to send
-     * them, as before; with them it is refused here. */
+    conf = bbt_config_dir(r);
+    rq = bbt_request_new(r);
+    /* With a record (the metrics count the refusal), before the routes
+     * read a body.  Only where there is someone to decide about: a
+     * request without credentials gets its 401 and challenge, which git
+     * needs to send them, as before. */
     if ((bbt_request_authorization(r) || bbt_request_prior(r)) &&
         (status = bbt_authn_override(r)) != OK) {
         return status;
     }
-
-    conf = bbt_config_dir(r);
-    rq = bbt_request_new(r);
     if ((status = bbt_routing_route(r, conf, rq)) != OK) {
         return status;
     }

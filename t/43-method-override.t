@@ -29,11 +29,15 @@ ScriptAlias /ov/ "\@DIR\@/cgi-bin/ov.cgi/"
     BBTokenRoute DELETE $route REPO_ADMIN
     Require bbtoken
 </Location>
+<Location /metrics>
+    SetHandler bbtoken-metrics
+    Require ip 127.0.0.1
+</Location>
 <Location /ov/PROJ/errdoc>
     ErrorDocument 400 /open-env/error400
 </Location>
 EOC
-my $env = BBT::Env->new(extra_conf => $extra, modules => [qw(http2)],
+my $env = BBT::Env->new(extra_conf => $extra, modules => [qw(http2 authz_host)],
                         throttle => "BBTokenThrottleFailures 3\nBBTokenThrottleWindow 3600")->start;
 BBT::Env::spew($env->dir . '/cgi-bin/ov.cgi', <<'EOS', 0755);
 #!/bin/sh
@@ -70,6 +74,13 @@ is_status($r, 403, 'control: DELETE needs REPO_ADMIN, which the token has not');
 ($r, $v) = call('DELETE', $url, { Authorization => "Bearer $admin" });
 is_status($r, 200, 'control: DELETE with the REPO_ADMIN token');
 
+# The metrics' count of 400s (each child's, summed in shared memory).
+sub count400 {
+    my $m = $env->get('/metrics');
+    return $m->{content} =~ /^bbtoken_requests_total\{outcome="400"\} (\d+)$/m ? $1 : 0;
+}
+my $c400 = count400();
+
 my $log_before = length($env->error_log_text);
 my @refused = (
     ['POST, X-HTTP-Method-Override: DELETE', 'POST', $url, { 'X-HTTP-Method-Override' => 'DELETE' }],
@@ -97,6 +108,13 @@ for my $c (@refused) {
     is_status($r, 400, "$name: refused");
     ok(!defined $v->{REQUEST_METHOD}, '  the backend was not run') or diag $r->{content};
 }
+# Counted when logged, after the client has its answer: polled.
+my $counted = 0;
+for (1 .. 300) {
+    last if ($counted = count400() - $c400) >= @refused;
+    select(undef, undef, undef, 0.1);
+}
+is($counted, scalar @refused, 'each refusal is counted among the metrics\' 400s');
 my $log = substr($env->error_log_text, $log_before);
 like($log, qr/BBT043: POST \/ov\/PROJ\/repo\/items\/1 refused: its X-HTTP-Method-Override names another method/,
      'the refusal is logged with its id and the header\'s name (BBT043)');
