@@ -86,6 +86,7 @@ CORE    += bbt_rmemo bbt_tls
 CORE    += bbt_bodyproj bbt_jshape bbt_rules_opts bbt_namedrepo
 CORE    += bbt_tset bbt_keymac
 CORE    += bbt_mono bbt_twindow
+CORE    += bbt_override
 GLUE    := mod_bbtoken bbt_config bbt_confcheck bbt_request bbt_routing \
            bbt_authn bbt_authz bbt_db bbt_dblookup bbt_dbgate bbt_logguard bbt_private \
            bbt_rest bbt_rest_json bbt_rest_db bbt_rest_tokens bbt_configtest \

@@ -85,7 +85,10 @@ int bbt_rest_refuse(request_rec *r, int status)
         /* What was wrong with it stays in the error log: a fixed message
          * echoes nothing of the header. */
         exception = BBT_REST_EX_ARG;
-        message = "The Authorization header is malformed.";
+        message = apr_table_get(r->notes, BBT_REST_REFUSE_OVERRIDE)
+                      ? "A method override must name the request's own "
+                        "method."
+                      : "The Authorization header is malformed.";
         break;
     case HTTP_SERVICE_UNAVAILABLE:
         exception = BBT_REST_EX_DB;

@@ -16,6 +16,10 @@
  * envelope first; anything else, or anywhere else, is left alone. */
 int bbt_rest_refuse(request_rec *r, int status);
 
+/* The note (r->notes) check_authn sets when its 400 refuses a method
+ * override rather than the Authorization header: the envelope says so. */
+#define BBT_REST_REFUSE_OVERRIDE "bbtoken-override-refused"
+
 /* Register the error filter's hook (called from bbt_register_hooks). */
 void bbt_rest_refuse_register_hooks(apr_pool_t *p);
 

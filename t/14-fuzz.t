@@ -1,7 +1,8 @@
 #!/usr/bin/perl
 # Bounded libFuzzer runs over the parsers a request reaches before any
 # database work: the Authorization parser with the token codec, the token
-# codec and strict base64 alone, and the git route matcher; the cache
+# codec and strict base64 alone, the git route matcher, and the method
+# overrides a request may carry (headers and _method); the cache
 # entries' decoders; and the parsers of the database's bytes, a token's
 # packed lookup row, its owner's level map and its clock.  A crash, an
 # AddressSanitizer report or a broken invariant fails the test.
@@ -12,5 +13,5 @@ use lib "$FindBin::Bin/lib";
 use Test::More;
 use BBT::Fuzz qw(fuzz_ok);
 
-fuzz_ok($_, 100_000) for qw(cred token route centry lookuprow levelmap clockcmp);
+fuzz_ok($_, 100_000) for qw(cred token route override centry lookuprow levelmap clockcmp);
 done_testing();

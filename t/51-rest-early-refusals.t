@@ -4,7 +4,8 @@
 # login or a wrong one (401 with the challenge), a token where
 # BBTokenRoutes none keeps tokens out (403), an address the failed-login
 # throttle holds back (429 with Retry-After), a malformed Authorization
-# header (400), the database unavailable (503 with Retry-After); a HEAD
+# header or a method override naming another method (400), the database
+# unavailable (503 with Retry-After); a HEAD
 # gets no body.  A git location keeps httpd's HTML page.  The body is a
 # fixed message: nothing of the request is in it.
 use strict;
@@ -106,6 +107,13 @@ subtest 'a malformed Authorization header: 400 in JSON' => sub {
     is_refusal($res, 400, qr/ArgumentValidationException$/, qr/^The Authorization header is malformed\.$/,
                'Basic with no base64');
     unlike($res->{content} // '', qr/not-base64/, '  the body echoes nothing of the header');
+};
+
+subtest 'a method override naming another method: 400 in JSON, saying so' => sub {
+    my $res = $env->get($API, { Authorization => $env->basic('alice', $pw), 'X-HTTP-Method-Override' => 'DELETE' });
+    is_refusal($res, 400, qr/ArgumentValidationException$/,
+               qr/^A method override must name the request's own method\.$/, 'GET, X-HTTP-Method-Override: DELETE');
+    unlike($res->{content} // '', qr/DELETE/, '  the body echoes nothing of the header');
 };
 
 # Last: the database stays down.
