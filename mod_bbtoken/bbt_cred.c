@@ -430,8 +430,10 @@ int bbt_cred_holds_token(const char *header)
             return 1;
     }
     /* And the credential after the scheme whole, spaces and all, as a
-     * forgiving decoder reads base64 cut in pieces. */
-    n = strcspn(header, " \t");
+     * forgiving decoder reads base64 cut in pieces, or after a scheme
+     * followed by some other blank (a vertical tab, a form feed). */
+    for (n = 0; bbt_is_alpha((unsigned char)header[n]); n++)
+        ;
     return header[n] && strlen(header + n) <= sizeof(buf) / 3 * 4 &&
            bbt_cred_lenient_holds_token(header + n, strlen(header + n), buf,
                                         sizeof(buf));

@@ -474,7 +474,7 @@ static void holds(const char *h, int want, const char *name)
 /* basic(plain) as a lenient encoder or a hand may spell it: without its
  * padding, in the URL-safe alphabet, with padding bits left set, or cut
  * in two by a space. */
-enum { NO_PAD, URL_SAFE, PAD_BITS, CUT };
+enum { NO_PAD, URL_SAFE, PAD_BITS, CUT, VTAB };
 
 static const char *spelled(const char *plain, int how)
 {
@@ -498,6 +498,9 @@ static const char *spelled(const char *plain, int how)
     case CUT:
         memmove(b + 11, b + 10, n - 10 + 1);
         b[10] = ' ';
+        break;
+    case VTAB:
+        b[-1] = '\v';
         break;
     }
     return hdr;
@@ -528,12 +531,16 @@ static void test_holds_token(void)
     holds(spelled("alice:" TOKEN, PAD_BITS), 1,
           "  base64 with the bits padding leaves set");
     holds(spelled("alice:" TOKEN, CUT), 1, "  base64 cut in two by a space");
+    holds(spelled("alice:" TOKEN, VTAB), 1,
+          "  after the scheme and a vertical tab");
     holds(spelled("alice: " TOKEN, NO_PAD), 1,
           "  after a space, base64 without its padding");
     holds(spelled("alice:hunter2", NO_PAD), 0,
           "a Basic password, base64 without its padding");
     holds(spelled("al~ce:hunter2", URL_SAFE), 0, "  in the URL alphabet");
     holds(spelled("alice:hunter2", CUT), 0, "  cut in two by a space");
+    holds(spelled("alice:hunter2", VTAB), 0,
+          "  after the scheme and a vertical tab");
     holds(basic("alice:hunter2"), 0, "a Basic password");
     holds(basic("carol:carol-Pa55-word"), 0, "  another");
     holds(basic("alice:"), 0, "a Basic user with no password");
