@@ -5,7 +5,8 @@
 # access on and credentials presented, its access check lets the request
 # through on the promise that authentication and its authorization run
 # after.  A token that is not proven is then refused, not served the page
-# as if nobody had sent it.
+# as if nobody had sent it.  And mod_authz_svn's own authorization, which
+# grants on its access file alone, never widens a token.
 use strict;
 use warnings;
 use FindBin;
@@ -35,7 +36,7 @@ EOC
 my $env = BBT::Env->new(extra_conf => $extra, modules => [qw(dav dav_svn authz_svn)],
                         httpd => 0)->start;
 my $d = $env->dir;
-spew("$d/svn-authz", "[/]\n* = r\n");
+spew("$d/svn-authz", "[/]\n* = rw\n");
 spew("$d/cgi-bin/fa.cgi", <<'EOS', 0755);
 #!/bin/sh
 printf 'Content-Type: text/plain\r\n\r\n'
@@ -54,6 +55,12 @@ my $r = $env->get("$refs?service=git-upload-pack", { Authorization => "Bearer $r
 is_status($r, 200, 'control: the read token is served the read');
 like($r->{content}, qr{^SERVED GET /PROJ/repo\.git/info/refs\?service=git-upload-pack to alice$}m,
      '  to its owner') or diag $r->{content};
+
+# mod_authz_svn's authorization, which grants on its access file alone,
+# does not widen the token: the module's gate runs first.
+$r = $env->get("$refs?service=git-receive-pack", { Authorization => "Bearer $read" });
+is_status($r, 403, 'the read token is refused the push advertisement, which the access file grants');
+unlike($r->{content}, qr/SERVED/, '  and the CGI did not serve it') or diag $r->{content};
 
 # A token not proven is refused (mod_authz_svn forces the login); its
 # error page is that very URL, where the login is forced again.
