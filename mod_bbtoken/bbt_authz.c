@@ -1,7 +1,7 @@
 /*
  * Authorization, and the answers that refuse.
  *
- *   the gate         a check_authz hook that runs before mod_authz_core:
+ *   the gate         a check_authz hook that runs before all others:
  *                    too little permission is 403 whatever the Require
  *                    lines say, so a token never exceeds its scope even
  *                    under "Require valid-user", and git credential helpers
@@ -78,8 +78,9 @@ static const char *bbt_authz_named(request_rec *r, const bbt_req_t *rq)
                        n->repo.key[0] ? ", outside it." : ".", NULL);
 }
 
-/* The gate: runs before mod_authz_core, so too little permission is 403
- * regardless of Require and of AuthzSendForbiddenOnFailure.  For tokens
+/* The gate: runs before mod_authz_core and every other authorization
+ * hook, so too little permission is 403 regardless of Require, of
+ * AuthzSendForbiddenOnFailure and of mod_authz_svn.  For tokens
  * only: what a password user may do is the Require lines' business
  * (Require bbtoken holds them to their grants). */
 static int bbt_authz_gate(request_rec *r)
@@ -216,7 +217,10 @@ static int bbt_note_auth_failure(request_rec *r, const char *auth_type)
 
 void bbt_authz_register_hooks(apr_pool_t *p)
 {
-    ap_hook_check_authz(bbt_authz_gate, NULL, NULL, APR_HOOK_FIRST,
+    /* Before any other authorization hook, not only mod_authz_core's: the
+     * first to grant ends the phase, and mod_authz_svn's (APR_HOOK_FIRST
+     * too, loaded before this module) grants on its access file alone. */
+    ap_hook_check_authz(bbt_authz_gate, NULL, NULL, APR_HOOK_REALLY_FIRST,
                         AP_AUTH_INTERNAL_PER_URI);
     ap_register_auth_provider(p, AUTHZ_PROVIDER_GROUP, "bbtoken",
                               AUTHZ_PROVIDER_VERSION, &bbt_authz_provider,

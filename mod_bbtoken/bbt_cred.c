@@ -344,8 +344,61 @@ static int bbt_cred_decoded_holds_token(const char *buf, size_t dlen)
            (colon && bbt_token_shaped(colon + 1, dlen - ulen - 1));
 }
 
+/* The value of a base64 character in either alphabet, or -1. */
+static int bbt_cred_b64_any(unsigned char c)
+{
+    if (c >= 'A' && c <= 'Z')
+        return c - 'A';
+    if (c >= 'a' && c <= 'z')
+        return c - 'a' + 26;
+    if (c >= '0' && c <= '9')
+        return c - '0' + 52;
+    if (c == '+' || c == '-')
+        return 62;
+    if (c == '/' || c == '_')
+        return 63;
+    return -1;
+}
+
+/* n bytes at s decoded as the forgiving decoders do (httpd's own
+ * apr_base64_decode, a CGI's library): any other byte skipped, padding
+ * missing or set bits in it ignored, the URL-safe alphabet taken; at
+ * most bufcap bytes into buf.  A token spelled so is refused by the
+ * strict decode but read by them. */
+static size_t bbt_cred_b64_lenient(const char *s, size_t n, char *buf,
+                                   size_t bufcap)
+{
+    unsigned acc = 0, bits = 0;
+    size_t i, o = 0;
+    int v;
+
+    for (i = 0; i < n && o < bufcap; i++) {
+        if ((v = bbt_cred_b64_any((unsigned char)s[i])) < 0)
+            continue;
+        acc = (acc << 6 | (unsigned)v) & 0xfff;
+        if ((bits += 6) >= 8) {
+            bits -= 8;
+            buf[o++] = (char)(acc >> bits);
+        }
+    }
+    return o;
+}
+
+/* Whether n bytes at s, decoded forgivingly, hold a user or a password
+ * shaped like a token. */
+static int bbt_cred_lenient_holds_token(const char *s, size_t n, char *buf,
+                                        size_t bufcap)
+{
+    size_t dlen = bbt_cred_b64_lenient(s, n, buf, bufcap);
+    int found = bbt_cred_decoded_holds_token(buf, dlen);
+
+    OPENSSL_cleanse(buf, dlen);
+    return found;
+}
+
 /* One word of a header: shaped itself (a Bearer value, a token pasted
- * bare), or strict base64 whose decoded user or password is (Basic). */
+ * bare), or base64 whose decoded user or password is (Basic), strict or
+ * as a forgiving decoder reads it. */
 static int bbt_cred_word_holds_token(const char *w, size_t n, char *buf,
                                      size_t bufcap)
 {
@@ -355,7 +408,8 @@ static int bbt_cred_word_holds_token(const char *w, size_t n, char *buf,
     if (bbt_token_shaped(w, n))
         return 1;
     if (bbt_b64_decode_strict(w, n, (unsigned char *)buf, bufcap, &dlen) != 0)
-        return 0;
+        return n <= bufcap / 3 * 4 &&
+               bbt_cred_lenient_holds_token(w, n, buf, bufcap);
     found = bbt_cred_decoded_holds_token(buf, dlen);
     OPENSSL_cleanse(buf, dlen);
     return found;
@@ -375,5 +429,12 @@ int bbt_cred_holds_token(const char *header)
         if (n && bbt_cred_word_holds_token(header + i, n, buf, sizeof(buf)))
             return 1;
     }
-    return 0;
+    /* And the credential after the scheme whole, spaces and all, as a
+     * forgiving decoder reads base64 cut in pieces, or after a scheme
+     * followed by some other blank (a vertical tab, a form feed). */
+    for (n = 0; bbt_is_alpha((unsigned char)header[n]); n++)
+        ;
+    return header[n] && strlen(header + n) <= sizeof(buf) / 3 * 4 &&
+           bbt_cred_lenient_holds_token(header + n, strlen(header + n), buf,
+                                        sizeof(buf));
 }

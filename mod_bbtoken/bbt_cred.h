@@ -63,9 +63,11 @@ int bbt_cred_is_password(const bbt_cred_t *c);
  * token (bbt_token_shaped), whatever the parser makes of it: a word of it,
  * or the user or the password a word of base64 decodes to, so a Basic
  * credential the parser refuses (two joined, text after it, no password)
- * is looked into too.  A password or another scheme's credential is not.
- * A word that would decode to more than BBT_CRED_MAX_HEADER bytes is
- * only looked at, not decoded. */
+ * is looked into too; base64 also as httpd's and a CGI's forgiving
+ * decoders read it (no padding, the URL-safe alphabet, cut by spaces).
+ * A password or another scheme's credential is not.  A word that would
+ * decode to more than BBT_CRED_MAX_HEADER bytes is only looked at, not
+ * decoded. */
 int bbt_cred_holds_token(const char *header);
 
 #endif

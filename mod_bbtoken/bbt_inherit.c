@@ -14,6 +14,12 @@
  * method, URI or query string is not what it decided, or it did not allow
  * it, the hooks httpd skipped are run here, first thing in the fixups, as
  * httpd would have run them.
+ *
+ * A fixup may also change the query string of the request itself, after
+ * the decision and with no new request to decide: a per-directory
+ * RewriteRule whose result is the same file with another query string
+ * (mod_rewrite then skips its internal redirect, "initial URL equal
+ * rewritten URL").  Last thing in the fixups, such a request is refused.
  */
 #include "httpd.h"
 #include "http_config.h"
@@ -118,6 +124,33 @@ static int bbt_inherit_fixups(request_rec *r)
     return status == OK ? DECLINED : status;
 }
 
+/* A request the module allowed whose method, URI or query string a fixup
+ * changed in place, in the configuration it was decided in: its handler
+ * would serve what nobody decided.  Not one a fixup hands to an internal
+ * redirect (mod_rewrite's redirect-handler), which is decided again, nor
+ * one mod_dir turned into the index's sub-request (another configuration,
+ * decided for its own URI). */
+static int bbt_inherit_changed_fixups(request_rec *r)
+{
+    const bbt_req_t *rq = bbt_req(r);
+
+    if (!rq || !rq->allowed || rq->dir != r->per_dir_config ||
+        (r->handler && strcmp(r->handler, "redirect-handler") == 0) ||
+        (bbt_inherit_same(rq->method, r->method) &&
+         bbt_inherit_same(rq->uri, r->uri) &&
+         bbt_inherit_same(rq->args, r->args))) {
+        return DECLINED;
+    }
+    /* Not the query strings: the URIs alone, as the module's other lines. */
+    ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                  "BBT783: %s %s was decided, then a fixup changed it in "
+                  "place to %s %s with no new request to decide (a "
+                  "per-directory RewriteRule to the same file with another "
+                  "query string?): refused",
+                  rq->method, rq->uri, r->method, r->uri);
+    return HTTP_INTERNAL_SERVER_ERROR;
+}
+
 void bbt_inherit_register_hooks(apr_pool_t *p)
 {
     (void)p;
@@ -125,4 +158,7 @@ void bbt_inherit_register_hooks(apr_pool_t *p)
      * are APR_HOOK_REALLY_FIRST too, and hooks of one order are not kept
      * in the order they were registered. */
     ap_hook_fixups(bbt_inherit_fixups, NULL, NULL, APR_HOOK_REALLY_FIRST - 1);
+    /* After every other fixup, whichever changed the request. */
+    ap_hook_fixups(bbt_inherit_changed_fixups, NULL, NULL,
+                   APR_HOOK_REALLY_LAST + 1);
 }

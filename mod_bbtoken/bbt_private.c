@@ -112,6 +112,23 @@ static int bbt_private_after_error(const request_rec *r)
     return 0;
 }
 
+/* Proxy-Authorization is read by no one at this hop unless httpd is the
+ * client's forward proxy (mod_auth_basic and mod_authz_svn read it only
+ * then), yet CGIPassAuth On hands it to a CGI and mod_proxy forwards it
+ * from a request with no user (an error page).  A token in it (git told
+ * this server is its proxy, with the token as the proxy's password) is
+ * taken away, wherever the module is loaded. */
+static void bbt_private_proxy_authorization(request_rec *r)
+{
+    const char *pa;
+
+    if (r->proxyreq != PROXYREQ_PROXY &&
+        (pa = apr_table_get(r->headers_in, "Proxy-Authorization")) &&
+        bbt_cred_holds_token(pa)) {
+        apr_table_unset(r->headers_in, "Proxy-Authorization");
+    }
+}
+
 /* The backend (a CGI, a proxy) has no use for the token: take it away.
  * What it answers was for the token's holder only: keep it out of caches.
  * A refused request never gets here, but its error page does (an
@@ -171,6 +188,7 @@ static int bbt_private_fixups(request_rec *r)
             apr_table_unset(r->headers_in, "Authorization");
         }
     }
+    bbt_private_proxy_authorization(r);
     return DECLINED;
 }
 

@@ -201,21 +201,26 @@ static void bbt_route_into(bbt_req_t *rq, const bbt_match_t *m)
     rq->access.has_dest = 1;
 }
 
-/* Whether the route r matched (mp) holds for r's path with its encoded
- * slashes read as slashes.  Under AllowEncodedSlashes NoDecode r->uri
- * keeps a %2F as it came, the filesystem reads it as a name, and a proxy
- * forwards it as it is: a backend that decodes it and then resolves dot
- * segments reads repo/x%2F..%2F..%2FOTHER%2Fsecret as OTHER's.  So that
- * reading must match the very route on the very target too, or the
- * request is not routed (a dot or empty segment in it matches nothing). */
-static int bbt_slashes_agree(request_rec *r, const bbt_dir_conf_t *conf,
-                             int dest_lookup, const bbt_match_t *mp)
+/* Whether the route r matched (mp) holds for r's path as a backend may
+ * read it once httpd has handed it on.  Under AllowEncodedSlashes NoDecode
+ * r->uri keeps a %2F as it came, the filesystem reads it as a name, and a
+ * proxy forwards it as it is: a backend that decodes it and then resolves
+ * dot segments reads repo/x%2F..%2F..%2FOTHER%2Fsecret as OTHER's.  One
+ * that takes a backslash (a %5C, which httpd decodes) for a slash reads
+ * repo/x\..\..\OTHER so; and a servlet container drops each segment's
+ * ;parameters before it resolves dot segments, so repo/..;/..;/OTHER is
+ * OTHER's to it, while httpd and the routes see segments named "..;".
+ * So that reading must match the very route on the very target too, or
+ * the request is not routed (a dot or empty segment in it matches
+ * nothing). */
+static int bbt_backend_agrees(request_rec *r, const bbt_dir_conf_t *conf,
+                              int dest_lookup, const bbt_match_t *mp)
 {
-    const char *p = strchr(r->uri, '%');
+    const char *p = r->uri + strcspn(r->uri, "%\\;");
     char *alt, *w;
     bbt_match_t m;
 
-    if (!p || !ap_strcasestr(p, "%2f")) {
+    if (!*p || (!strpbrk(p, "\\;") && !ap_strcasestr(p, "%2f"))) {
         return 1;
     }
     alt = apr_palloc(r->pool, strlen(r->uri) + 1);
@@ -223,6 +228,11 @@ static int bbt_slashes_agree(request_rec *r, const bbt_dir_conf_t *conf,
         if (p[0] == '%' && p[1] == '2' && (p[2] == 'f' || p[2] == 'F')) {
             *w++ = '/';
             p += 3;
+        } else if (*p == '\\') {
+            *w++ = '/';
+            p++;
+        } else if (*p == ';') {
+            p += strcspn(p, "/\\");
         } else {
             *w++ = *p++;
         }
@@ -260,9 +270,10 @@ int bbt_routing_route(request_rec *r, const bbt_dir_conf_t *conf, bbt_req_t *rq)
         bbt_no_route(rq, "project key not spelled canonically");
         return OK;
     }
-    if (!bbt_slashes_agree(r, conf, dest_lookup, mp)) {
-        bbt_no_route(rq, "an encoded slash (%2F) makes the path another "
-                         "one's to a backend that decodes it");
+    if (!bbt_backend_agrees(r, conf, dest_lookup, mp)) {
+        bbt_no_route(rq, "an encoded slash (%2F), a backslash or a "
+                         ";parameter makes the path another one's to a "
+                         "backend that reads it so");
         return OK;
     }
     rq->access.token_need = mp->token_need;

@@ -5,7 +5,9 @@
 # repository.  A path is routed only when its encoded slashes read as
 # slashes give the very route and target: the CGI here shows what it was
 # handed.  Without encoded slashes, and with ones that name the same
-# place, nothing changes.
+# place, nothing changes.  So too a backslash, which a backend may take
+# for a slash, and a segment's ;parameter, which a servlet container drops
+# before it resolves dot segments.
 use strict;
 use warnings;
 use FindBin;
@@ -46,6 +48,23 @@ for my $c (['%2F..%2F..%2F into OTHER', '/nd/PROJ/repo/raw%2F..%2F..%2F..%2FOTHE
     is_status($r, 403, "$name: refused");
     unlike($r->{content}, qr/^PATH_INFO=/m, '  the CGI was not run') or diag $r->{content};
 }
+
+# A backslash (a %5C httpd decodes, or as it came) that a backend takes
+# for a slash, and a segment's ;parameter that a servlet container drops
+# before it resolves dot segments ("..;" is ".." to it), under any
+# AllowEncodedSlashes.
+for my $c (['%5C.. into OTHER', '/nd/PROJ/repo/raw%5C..%5C..%5C..%5COTHER%5Csecret%5Craw'],
+           ['backslashes into OTHER', '/nd/PROJ/repo/raw\\..\\..\\..\\OTHER\\secret\\raw'],
+           ['..; into OTHER', '/nd/PROJ/repo/raw/..;/..;/..;/OTHER/secret/raw'],
+           ['..;x= into PROJ/other', '/nd/PROJ/repo/..;x=1/other/raw']) {
+    my ($name, $path) = @$c;
+    $r = $env->get($path, $auth);
+    is_status($r, 403, "$name: refused");
+    unlike($r->{content}, qr/^PATH_INFO=/m, '  the CGI was not run') or diag $r->{content};
+}
+$r = $env->get('/nd/PROJ/repo/raw%5Csub;v=1/file', $auth);
+is_status($r, 200, 'a backslash and a ;parameter inside PROJ/repo: served');
+is(cgi_vars($r->{content})->{PATH_INFO}, '/PROJ/repo/raw\\sub;v=1/file', '  as they came');
 
 # An encoded slash that names the same place is served as before.
 $r = $env->get('/nd/PROJ/repo/raw%2Fsub%2Ffile', $auth);

@@ -14,7 +14,7 @@ use FindBin;
 use lib "$FindBin::Bin/lib";
 use Test::More;
 use BBT::Env;
-use BBT::Util qw(spew);
+use BBT::Util qw(spew slurp);
 use BBT::Assert;
 
 my $extra = <<'EOC';
@@ -46,6 +46,20 @@ ScriptAlias /rwq/ "@DIR@/cgi-bin/env.cgi/"
     RewriteCond %{QUERY_STRING} ^service=git-upload-pack$
     RewriteRule ^ /rwq/PROJ/repo.git/info/refs?service=git-receive-pack [PT]
 </Location>
+# A per-directory RewriteRule to the very same file with another query
+# string: mod_rewrite serves it in place, with no internal redirect.
+ScriptAlias /rwi/ "@DIR@/cgi-rwi/env.cgi/"
+<Location /rwi>
+    AuthType BBToken
+    AuthName "Git"
+    BBTokenRoutes git /rwi
+    Require bbtoken
+</Location>
+<Directory "@DIR@/cgi-rwi">
+    RewriteEngine On
+    RewriteCond %{QUERY_STRING} ^service=git-upload-pack$
+    RewriteRule ^env\.cgi/ env.cgi?service=git-receive-pack
+</Directory>
 EOC
 my $env = BBT::Env->new(extra_conf => $extra, modules => ['rewrite'], httpd => 0)->start;
 my $d = $env->dir;
@@ -61,6 +75,8 @@ printf 'Content-Type: text/plain\r\n\r\n'
 printf 'SERVED %s %s?%s to %s\n' "$REQUEST_METHOD" "$PATH_INFO" "$QUERY_STRING" "${REMOTE_USER:-nobody}"
 EOS
 $env->write_cgi;
+mkdir "$d/cgi-rwi" or die "$d/cgi-rwi: $!";
+spew("$d/cgi-rwi/env.cgi", slurp("$d/cgi-bin/env.cgi"), 0755);
 $env->httpd_start;
 $env->make_repo('PROJ', 'repo');
 $env->user_add('alice');
@@ -105,6 +121,18 @@ unlike($r->{content}, qr/QUERY_STRING=service=git-receive-pack/, '  and the CGI 
 $r = $env->get('/rwq/PROJ/repo.git/info/refs?service=git-upload-pack', { Authorization => "Bearer $write" });
 like($r->{content}, qr/^QUERY_STRING=service=git-receive-pack$/m, '  the write token is served it')
     or diag $r->{content};
+
+# The same query string rewritten in place, the file unchanged: no new
+# request is decided, and the read token's request is refused rather than
+# served the push advertisement on the read's decision.
+$r = $env->get('/rwi/PROJ/repo.git/info/refs', { Authorization => "Bearer $read" });
+is_status($r, 200, 'control: where the rule does not apply the read token is served');
+$r = $env->get('/rwi/PROJ/repo.git/info/refs?service=git-upload-pack', { Authorization => "Bearer $read" });
+is($r->{status}, 500, 'rewritten in place to the push advertisement, the read is refused');
+unlike($r->{content}, qr/QUERY_STRING=service=git-receive-pack/, '  and the CGI did not serve it')
+    or diag $r->{content};
+like($env->error_log_text, qr{BBT783: GET /rwi/PROJ/repo\.git/info/refs was decided, then a fixup changed it},
+     '  the error log says why (BBT783)');
 
 is(scalar($env->crash_lines), 0, 'no httpd child crashed') or diag join "\n", $env->crash_lines;
 done_testing;

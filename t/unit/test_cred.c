@@ -471,6 +471,41 @@ static void holds(const char *h, int want, const char *name)
            want ? "holds a token" : "holds none");
 }
 
+/* basic(plain) as a lenient encoder or a hand may spell it: without its
+ * padding, in the URL-safe alphabet, with padding bits left set, or cut
+ * in two by a space. */
+enum { NO_PAD, URL_SAFE, PAD_BITS, CUT, VTAB };
+
+static const char *spelled(const char *plain, int how)
+{
+    char *b = (char *)basic(plain) + 6;
+    size_t n = strlen(b), i;
+
+    switch (how) {
+    case NO_PAD:
+        while (n && b[n - 1] == '=')
+            b[--n] = '\0';
+        break;
+    case URL_SAFE:
+        for (i = 0; i < n; i++)
+            b[i] = b[i] == '+' ? '-' : b[i] == '/' ? '_' : b[i];
+        break;
+    case PAD_BITS:
+        while (n && b[n - 1] == '=')
+            n--;
+        b[n - 1] = b[n - 1] == 'A' ? 'B' : (char)(b[n - 1] + 1);
+        break;
+    case CUT:
+        memmove(b + 11, b + 10, n - 10 + 1);
+        b[10] = ' ';
+        break;
+    case VTAB:
+        b[-1] = '\v';
+        break;
+    }
+    return hdr;
+}
+
 static void test_holds_token(void)
 {
     static char two[BBT_CRED_MAX_HEADER * 3];
@@ -489,6 +524,23 @@ static void test_holds_token(void)
     holds(basic(TOKEN ":hunter2"), 1, "  in the user name");
     holds(basic(TOKEN ":"), 1, "  in the user name, with no password");
     holds(basic(TOKEN), 1, "  with no colon (malformed)");
+    /* What httpd's own decoder (apr_base64_decode) and a CGI's library
+     * read all the same, the module's strict one does not. */
+    holds(spelled("alice:" TOKEN, NO_PAD), 1, "  base64 without its padding");
+    holds(spelled("al~ce:" TOKEN, URL_SAFE), 1, "  base64 in the URL alphabet");
+    holds(spelled("alice:" TOKEN, PAD_BITS), 1,
+          "  base64 with the bits padding leaves set");
+    holds(spelled("alice:" TOKEN, CUT), 1, "  base64 cut in two by a space");
+    holds(spelled("alice:" TOKEN, VTAB), 1,
+          "  after the scheme and a vertical tab");
+    holds(spelled("alice: " TOKEN, NO_PAD), 1,
+          "  after a space, base64 without its padding");
+    holds(spelled("alice:hunter2", NO_PAD), 0,
+          "a Basic password, base64 without its padding");
+    holds(spelled("al~ce:hunter2", URL_SAFE), 0, "  in the URL alphabet");
+    holds(spelled("alice:hunter2", CUT), 0, "  cut in two by a space");
+    holds(spelled("alice:hunter2", VTAB), 0,
+          "  after the scheme and a vertical tab");
     holds(basic("alice:hunter2"), 0, "a Basic password");
     holds(basic("carol:carol-Pa55-word"), 0, "  another");
     holds(basic("alice:"), 0, "a Basic user with no password");
