@@ -7,9 +7,9 @@
 # DELETE (or ?_method=DELETE) would have a backend that honours it run a
 # DELETE nobody decided: it is refused with 400 (BBT043), counted among
 # the metrics' 400s, and the CGI never runs.  One naming its own method,
-# or none, passes.  Each internal redirect is held to its own method.  A
-# section that is not the module's is left alone: the override reaches
-# its CGI.
+# or none, passes.  Each internal redirect and sub-request is held to its
+# own method.  A section that is not the module's is left alone: the
+# override reaches its CGI.
 use strict;
 use warnings;
 use FindBin;
@@ -50,12 +50,26 @@ ScriptAlias /basic/ "@DIR@/cgi-bin/ov.cgi/"
         Require valid-user
     </RequireAny>
 </Location>
+# A page whose SSI includes /aip in a sub-request: a GET, with the
+# headers of the request that includes it.
+ScriptAlias /assi/ "@DIR@/cgi-bin/ssi.cgi/"
+<Location /assi>
+    AuthType BBToken
+    AuthName "Backend"
+    BBTokenRoutes none
+    <RequireAny>
+        Require ip 127.0.0.1
+        Require bbtoken
+    </RequireAny>
+    Options +Includes
+    SetOutputFilter INCLUDES
+</Location>
 <Location /metrics>
     SetHandler bbtoken-metrics
     Require ip 127.0.0.1
 </Location>
 EOC
-my $env = BBT::Env->new(extra_conf => $extra, modules => [qw(authz_host authz_user auth_basic authn_file)])->start;
+my $env = BBT::Env->new(extra_conf => $extra, modules => [qw(authz_host authz_user auth_basic authn_file include)])->start;
 BBT::Env::spew($env->dir . '/cgi-bin/ov.cgi', <<'EOS', 0755);
 #!/bin/sh
 [ -n "${CONTENT_LENGTH:-}" ] && head -c "$CONTENT_LENGTH" > /dev/null
@@ -68,6 +82,13 @@ printf 'REQUEST_METHOD=%s\n' "$REQUEST_METHOD"
 printf 'QUERY_STRING=%s\n' "$QUERY_STRING"
 printf 'HTTP_X_HTTP_METHOD_OVERRIDE=%s\n' "${HTTP_X_HTTP_METHOD_OVERRIDE:-}"
 printf 'HTTP_X_METHOD_OVERRIDE=%s\n' "${HTTP_X_METHOD_OVERRIDE:-}"
+EOS
+BBT::Env::spew($env->dir . '/cgi-bin/ssi.cgi', <<'EOS', 0755);
+#!/bin/sh
+[ -n "${CONTENT_LENGTH:-}" ] && head -c "$CONTENT_LENGTH" > /dev/null
+printf 'Content-Type: text/html\r\n\r\n'
+printf 'SSI_METHOD=%s\n' "$REQUEST_METHOD"
+printf '<!--#include virtual="/aip/PROJ/repo/items/1" -->\n'
 EOS
 $env->user_add('alice');
 $env->grant('alice', 'PROJECT_ADMIN', 'PROJ');
@@ -147,6 +168,15 @@ is($v->{REQUEST_METHOD}, 'GET', '  served as a GET');
 $refused++;
 is_status($r, 400, 'the same with X-HTTP-Method-Override: POST: the GET it becomes is refused');
 ok(!defined $v->{REQUEST_METHOD}, '  the backend was not run as the GET');
+
+# And each sub-request: the GET an SSI includes in a POST's page.
+($r, $v) = call('POST', '/assi/page', {});
+is($v->{SSI_METHOD}, 'POST', 'control: an anonymous POST to a page with an SSI include');
+is($v->{REQUEST_METHOD}, 'GET', '  which includes a GET') or diag $r->{content};
+($r, $v) = call('POST', '/assi/page', { 'X-HTTP-Method-Override' => 'POST' });
+is($v->{SSI_METHOD}, 'POST', 'the same with X-HTTP-Method-Override: POST: the page is served');
+ok(!defined $v->{REQUEST_METHOD}, '  but not the GET it includes') or diag $r->{content};
+like($r->{content}, qr/an error occurred while processing this directive/, '  the include failed');
 
 # Counted when logged, after the client has its answer: polled.
 my $counted = 0;
