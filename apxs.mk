@@ -101,6 +101,7 @@ GLUE    += bbt_dbenc
 GLUE    += bbt_clock
 GLUE    += bbt_inherit
 GLUE    += bbt_wdcall
+GLUE    += bbt_overglue
 # Shared by the module and the CLI: libpq and jansson, nothing of httpd.
 PGJSON  := bbt_pgjson
 PGJSON  += bbt_inventory_json

@@ -31,7 +31,7 @@
 #include "bbt_cred.h"
 #include "bbt_db.h"
 #include "bbt_input.h"
-#include "bbt_override.h"
+#include "bbt_overglue.h"
 #include "bbt_request.h"
 #include "bbt_rest_refuse.h"
 #include "bbt_routing.h"
@@ -389,47 +389,6 @@ static int bbt_password_user(request_rec *r, bbt_req_t *rq, const char *user)
     return OK;
 }
 
-/* A method override that names another method than the request line's
- * (bbt_override.h): routes decided this method, and a backend that
- * honours the override would run another.  Refused before any credential
- * or body is read: 400, the client's mistake, never a failed login.
- * Every header is looked at, not the first of each name: a table may hold
- * a name twice, or in other cases, or with "_" for "-". */
-static int bbt_authn_override(request_rec *r)
-{
-    const apr_array_header_t *arr = apr_table_elts(r->headers_in);
-    const apr_table_entry_t *e = (const apr_table_entry_t *)arr->elts;
-    const char *what = NULL;
-    int i;
-
-    for (i = 0; i < arr->nelts && !what; i++) {
-        if (e[i].key && bbt_override_header(e[i].key) &&
-            !bbt_override_value_ok(r->method, e[i].val ? e[i].val : "")) {
-            what = e[i].key;
-        }
-    }
-    if (!what && !bbt_override_query_ok(r->method, r->args)) {
-        what = "_method";
-    }
-    if (!what) {
-        return OK;
-    }
-    /* The name, not the value: the value is the client's text. */
-    ap_log_rerror(APLOG_MARK, r->main ? APLOG_DEBUG : APLOG_INFO, 0, r,
-                  "BBT043: %s %s refused: its %s names another method; a "
-                  "backend that honours it would run what no route decided",
-                  r->method, r->uri, ap_escape_logitem(r->pool, what));
-    apr_table_setn(r->notes, "error-notes",
-                   apr_pstrcat(r->pool,
-                               "A method override (X-HTTP-Method-Override, "
-                               "X-HTTP-Method, X-Method-Override or a _method "
-                               "parameter) must name the request's own "
-                               "method, ",
-                               ap_escape_html(r->pool, r->method), ".", NULL));
-    apr_table_setn(r->notes, BBT_REST_REFUSE_OVERRIDE, "1");
-    return HTTP_BAD_REQUEST;
-}
-
 static int bbt_authn(request_rec *r)
 {
     const bbt_dir_conf_t *conf;
@@ -461,7 +420,7 @@ static int bbt_authn(request_rec *r)
      * request without credentials gets its 401 and challenge, which git
      * needs to send them, as before. */
     if ((bbt_request_authorization(r) || bbt_request_prior(r)) &&
-        (status = bbt_authn_override(r)) != OK) {
+        (status = bbt_overglue_check(r, rq)) != OK) {
         return status;
     }
     if ((status = bbt_routing_route(r, conf, rq)) != OK) {

@@ -6,7 +6,7 @@
  * _method query parameter.  Routes decide the request line's method, so a
  * request whose override names another one is refused: it would have the
  * backend do what its route never allowed.  Nothing here knows httpd:
- * bbt_authn.c asks it for every request it decides.
+ * bbt_overglue.c asks it for every request of the module's sections.
  */
 #ifndef BBT_OVERRIDE_H
 #define BBT_OVERRIDE_H

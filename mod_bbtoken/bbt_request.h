@@ -30,6 +30,9 @@ typedef struct {
      * with invalid_token. */
     int presented;
     int allowed; /* authorized: the request went on to its handler */
+    /* Its method overrides were checked (bbt_overglue.c), in check_authn:
+     * the fixups need not check them again. */
+    int override_checked;
     /* The gate found access allowed (bbt_decide), so Require bbtoken need
      * not decide the same access again. */
     int gate_allowed;

@@ -16,8 +16,9 @@
  * envelope first; anything else, or anywhere else, is left alone. */
 int bbt_rest_refuse(request_rec *r, int status);
 
-/* The note (r->notes) check_authn sets when its 400 refuses a method
- * override rather than the Authorization header: the envelope says so. */
+/* The note (r->notes) set when a 400 refuses a method override
+ * (bbt_overglue.c, in check_authn or the fixups) rather than the
+ * Authorization header: the envelope says so. */
 #define BBT_REST_REFUSE_OVERRIDE "bbtoken-override-refused"
 
 /* Register the error filter's hook (called from bbt_register_hooks). */

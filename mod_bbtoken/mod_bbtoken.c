@@ -56,6 +56,7 @@
 #include "bbt_listen.h"
 #include "bbt_logguard.h"
 #include "bbt_metrics.h"
+#include "bbt_overglue.h"
 #include "bbt_private.h"
 #include "bbt_reqbody.h"
 #include "bbt_rest.h"
@@ -135,6 +136,7 @@ static void bbt_register_hooks(apr_pool_t *p)
     bbt_routing_register_hooks(p);
     bbt_reqbody_register_hooks(p);
     bbt_authn_register_hooks(p);
+    bbt_overglue_register_hooks(p);
     bbt_authz_register_hooks(p);
     bbt_private_register_hooks(p);
     bbt_rest_register_hooks(p);

@@ -4,7 +4,8 @@
 # login or a wrong one (401 with the challenge), a token where
 # BBTokenRoutes none keeps tokens out (403), an address the failed-login
 # throttle holds back (429 with Retry-After), a malformed Authorization
-# header or a method override naming another method (400), the database
+# header or a method override naming another method (400; also where a
+# Require lets the request in without a login), the database
 # unavailable (503 with Retry-After); a HEAD
 # gets no body.  A git location keeps httpd's HTML page.  The body is a
 # fixed message: nothing of the request is in it.
@@ -21,7 +22,8 @@ use BBT::Rest qw(rest_env);
 my $FAILS = 4;
 my $pw = 'alice-Pa55-word';
 my $env = rest_env(login => 'bbtoken', passwords => [alice => $pw], users => ['alice'],
-                   env => { throttle => "BBTokenThrottleFailures $FAILS\nBBTokenThrottleWindow 3600" });
+                   env => { throttle => "BBTokenThrottleFailures $FAILS\nBBTokenThrottleWindow 3600" },
+                   extra_conf => "<Location /rest/access-tokens/1.0/open>\n    Require all granted\n</Location>\n");
 my $tok = $env->token_create('alice', name => 'ci', perms => ['REPO_READ']);
 my $API = '/rest/access-tokens/1.0/users/alice';
 my $host = '127.0.0.1:' . $env->port;
@@ -113,6 +115,14 @@ subtest 'a method override naming another method: 400 in JSON, saying so' => sub
     my $res = $env->get($API, { Authorization => $env->basic('alice', $pw), 'X-HTTP-Method-Override' => 'DELETE' });
     is_refusal($res, 400, qr/ArgumentValidationException$/,
                qr/^A method override must name the request's own method\.$/, 'GET, X-HTTP-Method-Override: DELETE');
+    unlike($res->{content} // '', qr/DELETE/, '  the body echoes nothing of the header');
+};
+
+subtest 'let in without a login, a method override naming another method: 400 in JSON' => sub {
+    my $res = $env->get('/rest/access-tokens/1.0/open', { 'X-HTTP-Method-Override' => 'DELETE' });
+    is_refusal($res, 400, qr/ArgumentValidationException$/,
+               qr/^A method override must name the request's own method\.$/,
+               'Require all granted, GET, X-HTTP-Method-Override: DELETE');
     unlike($res->{content} // '', qr/DELETE/, '  the body echoes nothing of the header');
 };
 
