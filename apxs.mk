@@ -56,6 +56,10 @@ WARN     := -Wall -Wextra $(WERROR)
 # when built as a Debian package) come on top of ours.
 # SANITIZE=1 (make asan) builds with ASan and UBSan instead of _FORTIFY_SOURCE
 # (which ASan replaces), every fault fatal.
+# _FORTIFY_SOURCE=2 unless CPPFLAGS or CFLAGS set a level of their own
+# (dpkg-buildflags gives 3 on Ubuntu 24.04): a second definition of the
+# macro is a warning, which -Werror made the build's failure.
+FORTIFY_DEF = $(if $(findstring _FORTIFY_SOURCE,$(CPPFLAGS) $(CFLAGS)),,-D_FORTIFY_SOURCE=2)
 SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 # The sanitized CLI carries both runtimes inside it: at every exit its leak
 # check scans each runtime's own zeroed globals, some 6 MB apiece, which
@@ -66,7 +70,7 @@ OPTFLAGS  := -O1 -g $(SAN_FLAGS)
 SAN_LDFLAGS := $(SAN_FLAGS)
 SAN_CLI_LDFLAGS := $(SAN_FLAGS) -static-libasan -static-libubsan
 else
-OPTFLAGS  := -O2 -g -D_FORTIFY_SOURCE=2
+OPTFLAGS  := -O2 -g $(FORTIFY_DEF)
 SAN_LDFLAGS :=
 SAN_CLI_LDFLAGS :=
 endif
