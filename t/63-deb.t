@@ -436,6 +436,19 @@ subtest 'an upgrade from 0.2.0 disables the API\'s and the page\'s snippets' => 
     unlike($out, qr/disabled bbtoken-page/, '  and not said to be disabled');
     run('a2disconf -q bbtoken-page');
     spew($f, $new);
+
+    # A copy in conf-enabled rather than a2enconf's link is the admin's,
+    # left alone as an edited one is: a2disconf leaves it enabled with an
+    # ERROR (and exit 0), and the postinst said it had disabled it.
+    my $copy = '/etc/apache2/conf-enabled/bbtoken-rest.conf';
+    (my $old = slurp('/etc/apache2/conf-available/bbtoken-rest.conf'))
+        =~ s{^<IfDefine !BBTOKEN_API_HOST>\n.*?^</IfDefine>\n}{}ms;
+    spew($copy, $old);
+    ($rc, $out) = run("/var/lib/dpkg/info/$PKG.postinst configure 0.2.0");
+    is($rc, 0, 'the postinst, configure 0.2.0, with bbtoken-rest copied into conf-enabled') or diag $out;
+    is(slurp($copy), $old, '  the copy is left as it is');
+    unlike($out, qr/disabled bbtoken-rest|ERROR/, '  and nothing says it was disabled') or diag $out;
+    unlink $copy;
 };
 
 subtest 'lintian' => sub {
