@@ -3,7 +3,9 @@
 # 24.04), that level is the one compiled with, once, and the build does not
 # fail on the macro defined twice (-Werror); without one, the build's own
 # -D_FORTIFY_SOURCE=2 stays.  A module object and a CLI object, compiled
-# into a directory of this test's.
+# into a directory of this test's.  And built from source with no flags of
+# a packager's, the CLI and the module are linked as the package's are: the
+# CLI a PIE, both with RELRO and BIND_NOW (readelf).
 use strict;
 use warnings;
 use FindBin;
@@ -42,5 +44,22 @@ is_deeply(fortify($log), [3, 3], '  each with level 3 alone') or diag $log;
 ($rc, $log, @built) = build('plain', CPPFLAGS => '', CFLAGS => '');
 is($rc, 0, 'no flags of the packager\'s: the objects build') or diag $log;
 is_deeply(fortify($log), [2, 2], '  each with the build\'s own -D_FORTIFY_SOURCE=2') or diag $log;
+
+# The whole build from source, no LDFLAGS.
+my $d = "$tmp/linked";
+my ($lrc, $lout, $lerr) = run_cmd(
+    cmd => ['make', '-j2', '-f', 'apxs.mk', "OBJ=$d/obj", "OUT=$d/out", 'CPPFLAGS=', 'CFLAGS=', 'LDFLAGS=',
+            "$d/out/bbtoken", "$d/out/mod_bbtoken.so"],
+    cwd => $root, tmp => $tmp, timeout => 900);
+is($lrc, 0, 'from source, no packager\'s flags: the CLI and the module link') or diag "$lout$lerr";
+for my $f ("$d/out/bbtoken", "$d/out/mod_bbtoken.so") {
+    my $name = $f =~ s{.*/}{}r;
+    my $head = qx{readelf -hW '$f' 2>&1};
+    my $prog = qx{readelf -lW '$f' 2>&1};
+    my $dyn = qx{readelf -dW '$f' 2>&1};
+    like($prog, qr/^\s*GNU_RELRO\b/m, "$name: RELRO");
+    like($dyn, qr/\(FLAGS\)\s.*\bBIND_NOW\b|\(FLAGS_1\)\s.*\bNOW\b/, "$name: BIND_NOW");
+    like($head, qr/Type:\s+DYN\b/, "$name: position independent") if $name eq 'bbtoken';
+}
 
 done_testing;
