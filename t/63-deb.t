@@ -400,6 +400,21 @@ subtest 'a reinstall keeps the admin\'s DBDParams and what was enabled' => sub {
     ok(-l '/etc/apache2/conf-enabled/bbtoken-git.conf', 'bbtoken-git still enabled');
     ($rc, $out) = run("runuser -u nobody -- grep -rlsF admin-secret-$$ /etc/apache2 /usr/share/mod-bbtoken");
     is($out, '', 'no file another user may read holds the password');
+
+    # The admin's link to where the secret will be (a mount not there
+    # yet) is theirs as the file is: configure again leaves it.
+    my $f = '/etc/apache2/bbtoken-api-dbd.conf';
+    my $kept = $was{$f};
+    my $to = "$tmp/not-mounted-yet/bbtoken-api-dbd.conf";
+    unlink $f or die "$f: $!";
+    symlink $to, $f or die "$f: $!";
+    ($rc, $out) = run("/var/lib/dpkg/info/$PKG.postinst configure $version");
+    is($rc, 0, 'the postinst, configure, with a dangling link for bbtoken-api-dbd.conf') or diag $out;
+    is(readlink($f), $to, '  the link is left as it is');
+    unlink $f;
+    my $umask = umask 077;
+    spew($f, $kept);
+    umask $umask;
 };
 
 # 0.2.0 said to enable the API and the tokens page with a2enconf; this
