@@ -250,6 +250,9 @@ subtest 'the package holds what make install installs' => sub {
     my $news = qx{dpkg-deb --fsys-tarfile $deb | tar -xOf - ./usr/share/doc/$PKG/NEWS.Debian.gz | gzip -dc};
     like($news, qr/^libapache2-mod-bbtoken \(\Q$version\E\)/, 'NEWS.Debian, for this version');
     like($news, qr/bbtoken --db dbname=bbtoken db upgrade/, '  says to upgrade the database');
+    # bbtoken notify, in the cron example, hands its mail to /usr/sbin/sendmail.
+    like(qx{dpkg-deb -f $deb Suggests}, qr/(?:^|[,|]\s*)default-mta \| mail-transport-agent(?:,|$)/m,
+         'Suggests an MTA, for bbtoken notify\'s sendmail');
 };
 
 ($rc, $out) = run("apt-get install -y --no-install-recommends ./$deb", DEBIAN_FRONTEND => 'noninteractive');
