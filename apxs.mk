@@ -56,6 +56,15 @@ WARN     := -Wall -Wextra $(WERROR)
 # when built as a Debian package) come on top of ours.
 # SANITIZE=1 (make asan) builds with ASan and UBSan instead of _FORTIFY_SOURCE
 # (which ASan replaces), every fault fatal.
+# _FORTIFY_SOURCE=2 unless CPPFLAGS or CFLAGS set a level of their own
+# (dpkg-buildflags gives 3 on Ubuntu 24.04): a second definition of the
+# macro is a warning, which -Werror made the build's failure.
+FORTIFY_DEF = $(if $(findstring _FORTIFY_SOURCE,$(CPPFLAGS) $(CFLAGS)),,-D_FORTIFY_SOURCE=2)
+# Linked as dpkg-buildflags' hardening links the package, from source too:
+# the GOT read-only once loaded (relro, now), and the CLI position
+# independent whatever the compiler's default.  LDFLAGS come after, so
+# they may still say otherwise.
+HARDEN_LDFLAGS := -Wl,-z,relro -Wl,-z,now
 SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 # The sanitized CLI carries both runtimes inside it: at every exit its leak
 # check scans each runtime's own zeroed globals, some 6 MB apiece, which
@@ -66,7 +75,7 @@ OPTFLAGS  := -O1 -g $(SAN_FLAGS)
 SAN_LDFLAGS := $(SAN_FLAGS)
 SAN_CLI_LDFLAGS := $(SAN_FLAGS) -static-libasan -static-libubsan
 else
-OPTFLAGS  := -O2 -g -D_FORTIFY_SOURCE=2
+OPTFLAGS  := -O2 -g $(FORTIFY_DEF)
 SAN_LDFLAGS :=
 SAN_CLI_LDFLAGS :=
 endif
@@ -169,7 +178,7 @@ $(PGJSON_O): $(OBJ)/%.o: mod_bbtoken/%.c $(HEADERS) | $(OBJ)
 	$(CC) $(BASEFLAGS) $(PQ_INC) $(JANSSON_CFLAGS) -c -o $@ $<
 
 $(OUT)/mod_bbtoken.so: $(GLUE_O) $(PGJSON_O) $(CORE_O) | $(OUT)
-	$(CC) -shared $(LDFLAGS) $(SAN_LDFLAGS) -o $@ $^ -lpq -lcrypto -lpcre2-8 $(JANSSON_LIBS)
+	$(CC) -shared $(HARDEN_LDFLAGS) $(LDFLAGS) $(SAN_LDFLAGS) -o $@ $^ -lpq -lcrypto -lpcre2-8 $(JANSSON_LIBS)
 
 # The CLI embeds sql/migrations/*.sql (generated header in $(OBJ)), so the
 # installed bbtoken can create and upgrade the schema on its own.
@@ -186,7 +195,7 @@ $(CLI_PQ_O): $(OBJ)/cli/%.o: cli/%.c $(CLI_HEADERS) $(HEADERS) | $(OBJ)/cli
 $(OBJ)/cli/migrations.o: $(MIGRATIONS_H)
 
 $(OUT)/bbtoken: $(CLI_O) $(CORE_O) $(PGJSON_O) | $(OUT)
-	$(CC) $(LDFLAGS) $(SAN_CLI_LDFLAGS) -o $@ $(CLI_O) $(CORE_O) $(PGJSON_O) -lpq -lcrypto -lpcre2-8 $(JANSSON_LIBS)
+	$(CC) -pie $(HARDEN_LDFLAGS) $(LDFLAGS) $(SAN_CLI_LDFLAGS) -o $@ $(CLI_O) $(CORE_O) $(PGJSON_O) -lpq -lcrypto -lpcre2-8 $(JANSSON_LIBS)
 
 # The unit tests take the core from an archive: each links the objects it
 # calls, not all of them with their debug information (half the time of

@@ -250,6 +250,9 @@ subtest 'the package holds what make install installs' => sub {
     my $news = qx{dpkg-deb --fsys-tarfile $deb | tar -xOf - ./usr/share/doc/$PKG/NEWS.Debian.gz | gzip -dc};
     like($news, qr/^libapache2-mod-bbtoken \(\Q$version\E\)/, 'NEWS.Debian, for this version');
     like($news, qr/bbtoken --db dbname=bbtoken db upgrade/, '  says to upgrade the database');
+    # bbtoken notify, in the cron example, hands its mail to /usr/sbin/sendmail.
+    like(qx{dpkg-deb -f $deb Suggests}, qr/(?:^|[,|]\s*)default-mta \| mail-transport-agent(?:,|$)/m,
+         'Suggests an MTA, for bbtoken notify\'s sendmail');
 };
 
 ($rc, $out) = run("apt-get install -y --no-install-recommends ./$deb", DEBIAN_FRONTEND => 'noninteractive');
@@ -400,6 +403,21 @@ subtest 'a reinstall keeps the admin\'s DBDParams and what was enabled' => sub {
     ok(-l '/etc/apache2/conf-enabled/bbtoken-git.conf', 'bbtoken-git still enabled');
     ($rc, $out) = run("runuser -u nobody -- grep -rlsF admin-secret-$$ /etc/apache2 /usr/share/mod-bbtoken");
     is($out, '', 'no file another user may read holds the password');
+
+    # The admin's link to where the secret will be (a mount not there
+    # yet) is theirs as the file is: configure again leaves it.
+    my $f = '/etc/apache2/bbtoken-api-dbd.conf';
+    my $kept = $was{$f};
+    my $to = "$tmp/not-mounted-yet/bbtoken-api-dbd.conf";
+    unlink $f or die "$f: $!";
+    symlink $to, $f or die "$f: $!";
+    ($rc, $out) = run("/var/lib/dpkg/info/$PKG.postinst configure $version");
+    is($rc, 0, 'the postinst, configure, with a dangling link for bbtoken-api-dbd.conf') or diag $out;
+    is(readlink($f), $to, '  the link is left as it is');
+    unlink $f;
+    my $umask = umask 077;
+    spew($f, $kept);
+    umask $umask;
 };
 
 # 0.2.0 said to enable the API and the tokens page with a2enconf; this
@@ -436,6 +454,19 @@ subtest 'an upgrade from 0.2.0 disables the API\'s and the page\'s snippets' => 
     unlike($out, qr/disabled bbtoken-page/, '  and not said to be disabled');
     run('a2disconf -q bbtoken-page');
     spew($f, $new);
+
+    # A copy in conf-enabled rather than a2enconf's link is the admin's,
+    # left alone as an edited one is: a2disconf leaves it enabled with an
+    # ERROR (and exit 0), and the postinst said it had disabled it.
+    my $copy = '/etc/apache2/conf-enabled/bbtoken-rest.conf';
+    (my $old = slurp('/etc/apache2/conf-available/bbtoken-rest.conf'))
+        =~ s{^<IfDefine !BBTOKEN_API_HOST>\n.*?^</IfDefine>\n}{}ms;
+    spew($copy, $old);
+    ($rc, $out) = run("/var/lib/dpkg/info/$PKG.postinst configure 0.2.0");
+    is($rc, 0, 'the postinst, configure 0.2.0, with bbtoken-rest copied into conf-enabled') or diag $out;
+    is(slurp($copy), $old, '  the copy is left as it is');
+    unlike($out, qr/disabled bbtoken-rest|ERROR/, '  and nothing says it was disabled') or diag $out;
+    unlink $copy;
 };
 
 subtest 'lintian' => sub {
