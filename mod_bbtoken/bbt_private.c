@@ -145,18 +145,26 @@ static void bbt_private_proxy_authorization(request_rec *r)
  * malformed request (400), a symlink Options refuses (403), a broken
  * .htaccess (500).  A password, or another scheme's credential, is left
  * to that page: it may be some other module's to read. */
-static int bbt_private_fixups(request_rec *r)
+/* BBTokenSandbox.  Before the section's access checks, so that a refusal
+ * served here (401, 403: its body may be an ErrorDocument or a module's
+ * page) is sandboxed as the content is.  In err_headers_out, which an
+ * internal redirect shares and an error page keeps; a sandbox the backend
+ * set too only narrows it.  httpd runs this hook for no sub-request. */
+static int bbt_private_sandbox(request_rec *r)
 {
-    bbt_req_t *rq = bbt_req(r);
-
-    /* In err_headers_out, which an internal redirect shares and an error
-     * page keeps; a sandbox the backend set too only narrows it. */
-    if (!r->main &&
-        bbt_config_sandbox(bbt_config_dir(r), bbt_request_ours(r, rq))) {
+    if (!r->main && bbt_config_sandbox(bbt_config_dir(r),
+                                       bbt_request_ours(r, bbt_req(r)))) {
         apr_table_setn(r->err_headers_out, "Content-Security-Policy",
                        "sandbox");
         apr_table_setn(r->err_headers_out, "X-Content-Type-Options", "nosniff");
     }
+    return DECLINED;
+}
+
+static int bbt_private_fixups(request_rec *r)
+{
+    bbt_req_t *rq = bbt_req(r);
+
     if (rq && rq->verified) {
         const char *auth = bbt_request_authorization(r);
 
@@ -250,6 +258,8 @@ void bbt_private_register_hooks(apr_pool_t *p)
     static const char *const http2[] = {"mod_http2.c", NULL};
 
     (void)p;
+    ap_hook_header_parser(bbt_private_sandbox, NULL, NULL,
+                          APR_HOOK_REALLY_FIRST);
     ap_hook_fixups(bbt_private_fixups, NULL, NULL, APR_HOOK_REALLY_FIRST);
     ap_hook_protocol_switch(bbt_private_protocol_switch, NULL, http2,
                             APR_HOOK_REALLY_FIRST);

@@ -129,12 +129,14 @@ static int bbt_rest_header_token(request_rec *r)
 static int bbt_rest_csrf(request_rec *r)
 {
     const char *origin = apr_table_get(r->headers_in, "Origin");
+    const char *referer = apr_table_get(r->headers_in, "Referer");
 
-    return bbt_rest_csrf_ok(r->method, origin,
-                            origin ? ap_construct_url(r->pool, "", r) : NULL,
-                            apr_table_get(r->headers_in, "Sec-Fetch-Site"),
-                            apr_table_get(r->headers_in, "X-Atlassian-Token"),
-                            apr_table_get(r->headers_in, "Content-Type"));
+    return bbt_rest_csrf_ok(
+        r->method, origin,
+        origin || referer ? ap_construct_url(r->pool, "", r) : NULL,
+        apr_table_get(r->headers_in, "Sec-Fetch-Site"),
+        apr_table_get(r->headers_in, "X-Atlassian-Token"),
+        apr_table_get(r->headers_in, "Content-Type"), referer);
 }
 
 /* Who may manage a project's or a repository's tokens is the database's
@@ -261,8 +263,8 @@ static int bbt_rest_handler(request_rec *r)
     if (!bbt_rest_csrf(r)) {
         return bbt_rest_error(r, HTTP_FORBIDDEN, BBT_REST_EX_XSRF,
                               "XSRF check failed: a change must come from "
-                              "this site (no other Origin or "
-                              "Sec-Fetch-Site), and a PUT or POST must send "
+                              "this site (no other Origin, Sec-Fetch-Site "
+                              "or Referer), and a PUT or POST must send "
                               "Content-Type: application/json or "
                               "X-Atlassian-Token: no-check.");
     }

@@ -186,9 +186,25 @@ int bbt_rest_is_json(const char *ct)
            (ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ');
 }
 
+/* Whether a Referer names a page of self_url's: that scheme, host and
+ * port, then the path or nothing.  "https://git.example.com.evil",
+ * "...com:8443/" and "...com@evil/" are another site's. */
+static int bbt_rest_referer_ours(const char *referer, const char *self_url)
+{
+    size_t n;
+
+    if (!self_url || !*self_url) {
+        return 0;
+    }
+    n = strlen(self_url);
+    return strncasecmp(referer, self_url, n) == 0 &&
+           (referer[n] == '\0' || referer[n] == '/');
+}
+
 int bbt_rest_csrf_ok(const char *method, const char *origin,
                      const char *self_url, const char *fetch_site,
-                     const char *atlassian_token, const char *content_type)
+                     const char *atlassian_token, const char *content_type,
+                     const char *referer)
 {
     if (!method) {
         return 0;
@@ -199,6 +215,11 @@ int bbt_rest_csrf_ok(const char *method, const char *origin,
     /* A browser names the site a request comes from: it must be us.  A
      * script names none. */
     if (origin && (!self_url || strcasecmp(origin, self_url) != 0)) {
+        return 0;
+    }
+    /* A browser that sends no Origin (an old one, or one told not to)
+     * still names the page in Referer: a page elsewhere is refused. */
+    if (!origin && referer && !bbt_rest_referer_ours(referer, self_url)) {
         return 0;
     }
     if (fetch_site && strcasecmp(fetch_site, "same-origin") != 0) {

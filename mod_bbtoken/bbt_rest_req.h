@@ -73,12 +73,14 @@ int bbt_rest_is_json(const char *content_type);
  * go on, 0 if it must be refused.  GET and HEAD change nothing and always
  * may.  Any other method must not name another site: an Origin, if sent,
  * equal to self_url (this server's own scheme://host[:port]; "null" never
- * is), a Sec-Fetch-Site, if sent, "same-origin".  Then DELETE may; any
+ * is), a Sec-Fetch-Site, if sent, "same-origin", and without an Origin
+ * a Referer, if sent, a page of self_url's.  Then DELETE may; any
  * other method needs X-Atlassian-Token: no-check or a JSON Content-Type.
  * Any argument but method may be NULL (the header is absent; self_url is
- * unknown, and then no Origin is ours). */
+ * unknown, and then no Origin or Referer is ours). */
 int bbt_rest_csrf_ok(const char *method, const char *origin,
                      const char *self_url, const char *fetch_site,
-                     const char *atlassian_token, const char *content_type);
+                     const char *atlassian_token, const char *content_type,
+                     const char *referer);
 
 #endif

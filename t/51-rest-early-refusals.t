@@ -8,7 +8,9 @@
 # Require lets the request in without a login), the database
 # unavailable (503 with Retry-After); a HEAD
 # gets no body.  A git location keeps httpd's HTML page.  The body is a
-# fixed message: nothing of the request is in it.
+# fixed message: nothing of the request is in it, and, as the handler's
+# answers, it goes with X-Content-Type-Options: nosniff and Cache-Control:
+# no-store.
 use strict;
 use warnings;
 use FindBin;
@@ -46,6 +48,10 @@ sub is_refusal {
         && ref $e eq 'HASH' && exists $e->{context} && !defined $e->{context}
         && ($e->{exceptionName} // '') =~ $ex_re && ($e->{message} // '') =~ $msg_re;
     ok($ok, "$name: $status in the JSON envelope, application/json") or diag res_summary($res);
+    # As every answer of the handler: no browser sniffs HTML out of it, no
+    # cache keeps it.
+    is(header1($res, 'x-content-type-options'), 'nosniff', "$name: X-Content-Type-Options: nosniff");
+    is(header1($res, 'cache-control'), 'no-store', "$name: Cache-Control: no-store");
     unlike($body, qr/alice|\Q$pw\E|\Q$tok\E|wrong-pw/, "$name: the body names nothing of the request");
     return $ok;
 }

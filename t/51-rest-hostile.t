@@ -78,7 +78,12 @@ subtest 'a change from another site' => sub {
                { 'Content-Type' => 'text/plain' }, { 'Content-Type' => 'application/x-www-form-urlencoded' },
                { 'Content-Type' => 'multipart/form-data; boundary=x' },
                { 'Content-Type' => 'application/jsonx' }, { 'Content-Type' => 'text/plain; a=application/json' },
-               { Origin => 'https://evil.example', 'X-Atlassian-Token' => 'no-check' }) {
+               { Origin => 'https://evil.example', 'X-Atlassian-Token' => 'no-check' },
+               # No Origin (an old browser, or one told to send none), but
+               # the page it comes from in Referer.
+               { Referer => 'https://evil.example/page' },
+               { Referer => $env->base_url . '.evil.example/' },
+               { Referer => 'https://evil.example/', 'X-Atlassian-Token' => 'no-check' }) {
         my $d = join ', ', map { "$_: $h->{$_}" } sort keys %$h;
         my $res = call(alice => PUT => "$A/users/alice", %body, headers => $h);
         ok($res->{status} =~ /^(403|415)$/, "PUT with $d: $res->{status}") or diag res_summary($res);
@@ -86,12 +91,16 @@ subtest 'a change from another site' => sub {
         ok($res->{status} =~ /^(403)$/, "rotate with $d: $res->{status}") or diag res_summary($res);
         # A DELETE names no body: only where a browser says it comes from
         # another site (no form can send one; fetch would need a preflight).
-        next unless exists $h->{Origin} || exists $h->{'Sec-Fetch-Site'};
+        next unless exists $h->{Origin} || exists $h->{'Sec-Fetch-Site'} || exists $h->{Referer};
         $res = call(alice => DELETE => "$A/users/alice/$alice", headers => $h);
         is($res->{status}, 403, "DELETE with $d: 403") or diag res_summary($res);
     }
-    my $res = call(alice => OPTIONS => "$A/users/alice",
-                   headers => { Origin => 'https://evil.example', 'Access-Control-Request-Method' => 'DELETE' });
+    my $res = call(alice => POST => "$A/users/alice/$alice", json => { name => 'from the page' },
+                   headers => { Referer => $env->base_url . '/account/tokens/' });
+    is($res->{status}, 200, "no Origin, a Referer of this site's page: the change is made")
+        or diag res_summary($res);
+    $res = call(alice => OPTIONS => "$A/users/alice",
+                headers => { Origin => 'https://evil.example', 'Access-Control-Request-Method' => 'DELETE' });
     ok(!grep(/^access-control-/i, keys %{ $res->{headers} }), "no CORS grant: $res->{status}");
     is(live(), $n, 'nothing changed');
 };

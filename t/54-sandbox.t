@@ -3,7 +3,8 @@
 # carry Content-Security-Policy: sandbox and X-Content-Type-Options:
 # nosniff (git over smart and dumb HTTP, files over WebDAV); BBTokenSandbox
 # Off turns that off; a section without routes (the tokens page's) is left
-# alone, so its scripts run.  t/55-browser.t shows the attack this stops.
+# alone, so its scripts run.  A refusal served in such a section (401,
+# 403) carries them too.  t/55-browser.t shows the attack this stops.
 use strict;
 use warnings;
 use FindBin;
@@ -58,6 +59,7 @@ $env->make_repo('PROJ', 'repo');
 $env->user_add('alice');
 $env->grant('alice', 'PROJECT_WRITE', 'PROJ');
 my $tok = $env->token_create('alice', name => 'ci');
+my $ro = $env->token_create('alice', name => 'read', perms => ['REPO_READ']);
 my %auth = (Authorization => "Bearer $tok");
 
 sub sandboxed {
@@ -84,6 +86,13 @@ subtest 'files over WebDAV' => sub {
     like($res->{headers}{'content-type'} // '', qr{^text/html}, '  as text/html');
     $res = $env->get('/dav/PROJ/site/x.html');
     is($res->{status}, 401, 'refused without a login');
+    # The refusal is served here too: whatever its body (an ErrorDocument
+    # of the admin's, a page a module writes), it runs in no origin.
+    is($res->{headers}{'content-security-policy'}, 'sandbox', '  with Content-Security-Policy: sandbox');
+    is($res->{headers}{'x-content-type-options'}, 'nosniff', '  and X-Content-Type-Options: nosniff');
+    $res = $env->request('PUT', '/dav/PROJ/site/y.html', { Authorization => "Bearer $ro" }, "<p>x</p>\n");
+    is($res->{status}, 403, 'a token short of permission refused');
+    is($res->{headers}{'content-security-policy'}, 'sandbox', '  with Content-Security-Policy: sandbox');
 };
 
 subtest 'BBTokenSandbox Off; a section without routes' => sub {

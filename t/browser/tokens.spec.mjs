@@ -180,6 +180,8 @@ test('logs in and shows the page for the logged-in user', async () => {
   assert.equal(policy['form-action'], "'none'", 'CSP form-action \'none\'');
   assert.equal(h['x-frame-options'], 'DENY');
   assert.equal(h['cache-control'], 'no-store');
+  // No other site is told the page's URL (a link, a resource elsewhere).
+  assert.equal(h['referrer-policy'], 'same-origin', 'Referrer-Policy: same-origin');
   await page.getByRole('heading', { level: 1, name: 'Personal access tokens' }).waitFor();
   assert.equal((await page.locator('#who').innerText()).trim().split(/\s+/).pop(), USER);
   // The list has loaded (a row or the "no tokens" line), with no error.

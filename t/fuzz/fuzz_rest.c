@@ -1,10 +1,10 @@
 /*
  * libFuzzer target: what the REST handler asks of a request (bbt_rest_req),
- * on hostile input.  The input is up to eight lines: URI, the decoded
+ * on hostile input.  The input is up to nine lines: URI, the decoded
  * start and limit arguments (split at the first "&"; without one, no
  * limit), method, Origin, this server's URL, X-Atlassian-Token, Content-Type,
- * Sec-Fetch-Site (a missing line is an absent header).  Any crash, overread
- * (ASan) or broken invariant aborts.
+ * Sec-Fetch-Site, Referer (a missing line is an absent header).  Any crash,
+ * overread (ASan) or broken invariant aborts.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -15,7 +15,7 @@
 #include "bbt_input.h"
 #include "bbt_rest_req.h"
 
-#define NFIELDS 8
+#define NFIELDS 9
 
 /* A project's or a repository's path: a canonical key, a slug or none,
  * an id for one token or its rotation; and the parts spell the URI again
@@ -118,11 +118,38 @@ static void check_path(const char *uri)
     }
 }
 
+/* The cross-site check's answer, and what it may let through. */
+static void check_csrf(char *const *f, const char *origin)
+{
+    const char *self = f[4], *ref = f[8];
+    size_t n = self ? strlen(self) : 0;
+
+    if (!bbt_rest_csrf_ok(f[2], origin, self, f[7], f[5], f[6], ref) || !f[2] ||
+        strcmp(f[2], "GET") == 0 || strcmp(f[2], "HEAD") == 0) {
+        return;
+    }
+    if (origin && (!self || strcasecmp(origin, self) != 0)) {
+        abort();
+    }
+    if (f[7] && strcasecmp(f[7], "same-origin") != 0) {
+        abort();
+    }
+    if (!origin && ref &&
+        (!n || strncasecmp(ref, self, n) != 0 ||
+         (ref[n] != '\0' && ref[n] != '/'))) {
+        abort();
+    }
+    if (!(f[5] && strcasecmp(f[5], "no-check") == 0) &&
+        strcmp(f[2], "DELETE") != 0 && !bbt_rest_is_json(f[6])) {
+        abort();
+    }
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     char *copy = malloc(size + 1), *f[NFIELDS] = {0}, *p, *nl, *amp;
     long start, limit;
-    int i, ok;
+    int i;
 
     if (!copy) {
         return 0;
@@ -150,19 +177,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         abort();
     }
 
-    ok = bbt_rest_csrf_ok(f[2], f[3], f[4], f[7], f[5], f[6]);
-    if (ok && f[2] && strcmp(f[2], "GET") != 0 && strcmp(f[2], "HEAD") != 0) {
-        if (f[3] && (!f[4] || strcasecmp(f[3], f[4]) != 0)) {
-            abort();
-        }
-        if (f[7] && strcasecmp(f[7], "same-origin") != 0) {
-            abort();
-        }
-        if (!(f[5] && strcasecmp(f[5], "no-check") == 0) &&
-            strcmp(f[2], "DELETE") != 0 && !bbt_rest_is_json(f[6])) {
-            abort();
-        }
-    }
+    /* As sent, and once more without the Origin, which a positional
+     * line cannot leave out while a Referer follows it. */
+    check_csrf(f, f[3]);
+    check_csrf(f, NULL);
     if (bbt_rest_is_json(f[6]) &&
         strncasecmp(f[6], "application/json", 16) != 0) {
         abort();

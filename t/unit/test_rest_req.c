@@ -251,7 +251,7 @@ static void test_json(void)
 static int csrf(const char *method, const char *origin, const char *self,
                 const char *token, const char *ct)
 {
-    return bbt_rest_csrf_ok(method, origin, self, NULL, token, ct);
+    return bbt_rest_csrf_ok(method, origin, self, NULL, token, ct, NULL);
 }
 
 static void test_csrf(void)
@@ -262,7 +262,7 @@ static void test_csrf(void)
     ok(csrf("GET", "https://evil.example", SELF, NULL, NULL),
        "GET from another site: changes nothing, allowed");
     ok(csrf("HEAD", "https://evil.example", SELF, NULL, NULL), "HEAD likewise");
-    ok(bbt_rest_csrf_ok("GET", NULL, SELF, "cross-site", NULL, NULL),
+    ok(bbt_rest_csrf_ok("GET", NULL, SELF, "cross-site", NULL, NULL, NULL),
        "GET with Sec-Fetch-Site cross-site: allowed");
     ok(!csrf(NULL, NULL, SELF, "no-check", json), "no method");
 
@@ -317,18 +317,54 @@ static void test_csrf(void)
     ok(!csrf("PUT", SELF, NULL, "no-check", json),
        "an Origin when our own URL is unknown: refused");
 
-    ok(bbt_rest_csrf_ok("DELETE", SELF, SELF, "same-origin", NULL, NULL),
+    ok(bbt_rest_csrf_ok("DELETE", SELF, SELF, "same-origin", NULL, NULL, NULL),
        "Sec-Fetch-Site same-origin: allowed");
-    ok(bbt_rest_csrf_ok("PUT", NULL, SELF, "Same-Origin", NULL, json),
+    ok(bbt_rest_csrf_ok("PUT", NULL, SELF, "Same-Origin", NULL, json, NULL),
        "  in any case");
-    ok(!bbt_rest_csrf_ok("DELETE", NULL, SELF, "cross-site", NULL, NULL),
+    ok(!bbt_rest_csrf_ok("DELETE", NULL, SELF, "cross-site", NULL, NULL, NULL),
        "Sec-Fetch-Site cross-site, no Origin: refused");
-    ok(!bbt_rest_csrf_ok("DELETE", SELF, SELF, "same-site", "no-check", NULL),
+    ok(!bbt_rest_csrf_ok("DELETE", SELF, SELF, "same-site", "no-check", NULL,
+                         NULL),
        "Sec-Fetch-Site same-site (a sibling host): refused");
-    ok(!bbt_rest_csrf_ok("PUT", NULL, SELF, "none", NULL, json),
+    ok(!bbt_rest_csrf_ok("PUT", NULL, SELF, "none", NULL, json, NULL),
        "Sec-Fetch-Site none: refused");
-    ok(!bbt_rest_csrf_ok("DELETE", NULL, SELF, "", NULL, NULL),
+    ok(!bbt_rest_csrf_ok("DELETE", NULL, SELF, "", NULL, NULL, NULL),
        "an empty Sec-Fetch-Site: refused");
+}
+
+/* A browser that sends no Origin still names the page in Referer. */
+static int csrf_ref(const char *method, const char *origin, const char *referer)
+{
+    return bbt_rest_csrf_ok(method, origin, SELF, NULL, "no-check",
+                            "application/json", referer);
+}
+
+static void test_csrf_referer(void)
+{
+    ok(csrf_ref("PUT", NULL, SELF "/account/tokens/"),
+       "no Origin, a Referer of this site: allowed");
+    ok(csrf_ref("PUT", NULL, SELF), "  this site's URL alone");
+    ok(csrf_ref("PUT", NULL, "HTTPS://GIT.EXAMPLE.COM/x"), "  in another case");
+    ok(!csrf_ref("PUT", NULL, "https://evil.example/page"),
+       "no Origin, a Referer from another site: refused");
+    ok(!csrf_ref("DELETE", NULL, "https://evil.example/"),
+       "  a DELETE likewise");
+    ok(!csrf_ref("POST", NULL, "https://evil.example/"), "  a POST likewise");
+    ok(!csrf_ref("PUT", NULL, SELF ".evil.example/"),
+       "  a host that only starts as ours");
+    ok(!csrf_ref("PUT", NULL, SELF ":8443/"), "  another port");
+    ok(!csrf_ref("PUT", NULL, "http://git.example.com/"), "  another scheme");
+    ok(!csrf_ref("PUT", NULL, SELF "@evil.example/"), "  user info");
+    ok(!csrf_ref("PUT", NULL, "https://sub.git.example.com/"),
+       "  a sibling host");
+    ok(!csrf_ref("PUT", NULL, ""), "  an empty Referer");
+    ok(!bbt_rest_csrf_ok("PUT", NULL, NULL, NULL, "no-check",
+                         "application/json", SELF "/"),
+       "  our own URL unknown");
+    ok(csrf_ref("PUT", SELF, "https://evil.example/"),
+       "this site's Origin decides over the Referer");
+    ok(csrf_ref("GET", NULL, "https://evil.example/"),
+       "GET from another site's page: changes nothing, allowed");
 }
 
 int main(void)
@@ -338,5 +374,6 @@ int main(void)
     test_page();
     test_json();
     test_csrf();
+    test_csrf_referer();
     return done_testing();
 }
