@@ -7,7 +7,9 @@
 # configuration) and the git set's DAV location set SetHandler
 # default-handler in their <Location>, merged after every <Files>.  mod_lua
 # stands in for PHP: a handler that runs the file it is given, whatever
-# Options say.
+# Options say.  Guards beside it (these passed before): a .htaccess a writer
+# plants, by PUT, MOVE, COPY or an encoded name, is not obeyed; uploaded
+# HTML and SVG are served sandboxed.
 use strict;
 use warnings;
 use FindBin;
@@ -25,6 +27,8 @@ TypesConfig /dev/null
     SetHandler lua-script
 </FilesMatch>
 AddHandler lua-script .lua
+AddType text/html .html
+AddType image/svg+xml .svg
 EOC
 my $extra = "DavLockDB \"\@DIR\@/davlock/lockdb\"\n" . $by_name . BBT::Httpd::shipped_conf('dav');
 my $env = BBT::Env->new(extra_conf => $extra, modules => [qw(dav dav_fs alias mime lua)], httpd => 0)->start;
@@ -47,6 +51,41 @@ for my $name ('x.php', 'x.lua') {
         unlike($body, qr/RAN AS THE SERVER/, "$m $name: not run");
         is($body, $code, "  its content served as it was written") if $m eq 'GET';
     }
+}
+
+# Nor is a .htaccess a writer puts there obeyed (AllowOverride None), by any
+# name or spelling it can reach one by: PUT, MOVE onto it, COPY onto it.
+my $ht = "AuthType None\nRequire all granted\nAddHandler lua-script .txt\nSetHandler lua-script\n";
+is(($env->curl('/dav/PROJ/repo/t.txt', method => 'PUT', auth => $auth, data => $code))[0], 201, 't.txt uploaded');
+make_path("$d/dav/PROJ/repo/$_") for qw(m c e);
+$env->give_to_httpd("$d/dav/PROJ/repo");
+for my $w (['m', 'MOVE', '.htaccess'], ['c', 'COPY', '.htaccess'], ['e', 'PUT', '%2e%68taccess']) {
+    my ($dir, $how, $name) = @$w;
+    my ($st) = $env->curl("/dav/PROJ/repo/$dir/" . ($how eq 'PUT' ? $name : 'h'), method => 'PUT',
+                          auth => $auth, data => $ht);
+    $st = ($env->curl("/dav/PROJ/repo/$dir/h", method => $how, auth => $auth,
+                      headers => ["Destination: " . $env->url("/dav/PROJ/repo/$dir/$name")]))[0]
+        if $how ne 'PUT';
+    ok(-e "$d/dav/PROJ/repo/$dir/.htaccess", "$how of a file to $dir/$name: written ($st)");
+    $env->curl("/dav/PROJ/repo/t.txt", method => 'COPY', auth => $auth,
+               headers => ["Destination: " . $env->url("/dav/PROJ/repo/$dir/t.txt")]);
+    my ($gst, $body) = $env->curl("/dav/PROJ/repo/$dir/t.txt");
+    is($gst, 401, "  $dir/t.txt without a login: still 401");
+    ($gst, $body) = $env->curl("/dav/PROJ/repo/$dir/t.txt", auth => $auth);
+    is($body, $code, '  with one: its content, not run');
+}
+
+# Pages a writer uploads are served sandboxed (BBTokenSandbox), handler or
+# not: an SVG is a page too.
+for my $f (['x.html', '<script>alert(1)</script>', 'text/html'],
+           ['x.svg', '<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>', 'image/svg+xml']) {
+    my ($name, $page, $type) = @$f;
+    $env->curl("/dav/PROJ/repo/$name", method => 'PUT', auth => $auth, data => $page);
+    my $res = $env->get("/dav/PROJ/repo/$name", { Authorization => $auth });
+    is_status($res, 200, "GET $name");
+    like($res->{headers}{'content-type'} // '', qr{^\Q$type\E}, "  as $type");
+    is($res->{headers}{'content-security-policy'}, 'sandbox', '  Content-Security-Policy: sandbox');
+    is($res->{headers}{'x-content-type-options'}, 'nosniff', '  X-Content-Type-Options: nosniff');
 }
 
 # mod_dav still answers its own methods there.
