@@ -96,6 +96,7 @@ CORE    += bbt_bodyproj bbt_jshape bbt_rules_opts bbt_namedrepo
 CORE    += bbt_tset bbt_keymac
 CORE    += bbt_mono bbt_twindow
 CORE    += bbt_override
+CORE    += bbt_locktime
 GLUE    := mod_bbtoken bbt_config bbt_confcheck bbt_request bbt_routing \
            bbt_authn bbt_authz bbt_db bbt_dblookup bbt_dbgate bbt_logguard bbt_private \
            bbt_rest bbt_rest_json bbt_rest_db bbt_rest_tokens bbt_configtest \
@@ -108,6 +109,7 @@ GLUE    += bbt_rest_args
 GLUE    += bbt_schema
 GLUE    += bbt_dbenc
 GLUE    += bbt_clock
+GLUE    += bbt_davlock
 GLUE    += bbt_inherit
 GLUE    += bbt_wdcall
 GLUE    += bbt_overglue

@@ -51,6 +51,7 @@
 #include "bbt_confcheck.h"
 #include "bbt_configtest.h"
 #include "bbt_db.h"
+#include "bbt_davlock.h"
 #include "bbt_dbgate.h"
 #include "bbt_inherit.h"
 #include "bbt_listen.h"
@@ -139,6 +140,7 @@ static void bbt_register_hooks(apr_pool_t *p)
     bbt_overglue_register_hooks(p);
     bbt_authz_register_hooks(p);
     bbt_private_register_hooks(p);
+    bbt_davlock_register_hooks(p);
     bbt_rest_register_hooks(p);
     bbt_rest_refuse_register_hooks(p);
     bbt_dbgate_register_hooks(p);

@@ -17,6 +17,7 @@ Alias /dgit "@DIR@/repos"
 </Directory>
 <Location /dgit>
     Dav On
+    SetHandler default-handler
     AuthType BBToken
     AuthName "Git"
     BBTokenRoutes git /dgit
@@ -26,8 +27,11 @@ EOC
 
 # A started BBT::Env with that location, its lock database's directory
 # (httpd's to write) made.
+# %o: before (configuration put before the location's), modules (more).
 sub start {
-    my $env = BBT::Env->new(extra_conf => $CONF, modules => [qw(dav dav_fs)])->start;
+    my (%o) = @_;
+    my $env = BBT::Env->new(extra_conf => ($o{before} // '') . $CONF,
+                            modules => [qw(dav dav_fs), @{ $o{modules} || [] }])->start;
     make_path($env->dir . '/davlock');
     $env->give_to_httpd($env->dir . '/davlock');
     return $env;
