@@ -20,6 +20,13 @@
  * the trap of old WebDAV and Subversion how-tos.  <LimitExcept> lists the
  * methods it leaves open, so it is taken as meant.  A section that merges
  * its Require lines with those around it (AuthMerging) is not judged.
+ *
+ * mod_authz_svn's authorization runs before mod_authz_core's and grants on
+ * its access file alone, ending the phase: in a section of AuthType BBToken
+ * with AuthzSVNAccessFile (or AuthzSVNReposRelativeAccessFile), Require
+ * bbtoken never runs for a password user, whom only the access file then
+ * judges.  Tokens are still judged by the module's gate, which runs before
+ * it.
  */
 #include "httpd.h"
 #include "http_config.h"
@@ -35,6 +42,9 @@ APLOG_USE_MODULE(bbtoken);
 
 typedef enum { BBT_SEC_LOCATION, BBT_SEC_DIRECTORY, BBT_SEC_OTHER } bbt_kind_t;
 
+/* What bbt_has looks for. */
+typedef enum { BBT_HAS_AUTH, BBT_HAS_ROUTES, BBT_HAS_SVNAUTHZ } bbt_want_t;
+
 /* What one section (or server) sets itself. */
 typedef struct bbt_sec {
     const ap_directive_t *node;  /* NULL for a server */
@@ -43,6 +53,7 @@ typedef struct bbt_sec {
     const char *path;   /* a plain path (no regex), or NULL */
     const char *auth;   /* AuthType, or NULL */
     int routes;         /* sets BBTokenRoute(s) */
+    int svnauthz;       /* sets an access file of mod_authz_svn */
     int require_all;    /* a Require outside any <Limit> */
     int merging;        /* AuthMerging And or Or */
     const char *limits; /* the <Limit>s holding Require lines, in words */
@@ -103,6 +114,10 @@ static void bbt_own(apr_pool_t *p, const ap_directive_t *d, bbt_sec_t *sec,
         } else if (strcasecmp(d->directive, "BBTokenRoutes") == 0 ||
                    strcasecmp(d->directive, "BBTokenRoute") == 0) {
             sec->routes = 1;
+        } else if (strcasecmp(d->directive, "AuthzSVNAccessFile") == 0 ||
+                   strcasecmp(d->directive,
+                              "AuthzSVNReposRelativeAccessFile") == 0) {
+            sec->svnauthz = 1;
         } else if (strcasecmp(d->directive, "Require") == 0) {
             bbt_own_require(p, limit, sec);
         } else if (strcasecmp(d->directive, "AuthMerging") == 0) {
@@ -147,16 +162,33 @@ typedef struct {
     apr_array_header_t *secs; /* bbt_sec_t *, every section seen */
 } bbt_walk_t;
 
-/* Does sec, or anything it inherits from, have AuthType BBToken (want
- * auth) or routes (want routes)? */
-static int bbt_has(const bbt_walk_t *w, const bbt_sec_t *sec, int auth)
+/* Does sec set what want names itself: AuthType BBToken (-1 for another
+ * AuthType), routes, or an access file of mod_authz_svn?  0 if it sets
+ * nothing of the kind. */
+static int bbt_sets(const bbt_sec_t *sec, bbt_want_t want)
+{
+    switch (want) {
+    case BBT_HAS_AUTH:
+        if (!sec->auth) {
+            return 0;
+        }
+        return strcasecmp(sec->auth, "BBToken") == 0 ? 1 : -1;
+    case BBT_HAS_ROUTES:
+        return sec->routes;
+    default:
+        return sec->svnauthz;
+    }
+}
+
+/* Does sec, or anything it inherits from, have what want names? */
+static int bbt_has(const bbt_walk_t *w, const bbt_sec_t *sec, bbt_want_t want)
 {
     const bbt_sec_t *o;
     int i;
 
     for (o = sec; o; o = o->outer) {
-        if (auth ? o->auth != NULL : o->routes) {
-            return auth ? strcasecmp(o->auth, "BBToken") == 0 : 1;
+        if (bbt_sets(o, want)) {
+            return bbt_sets(o, want) > 0;
         }
         if (o->kind == BBT_SEC_OTHER || !o->path) {
             continue;
@@ -165,9 +197,7 @@ static int bbt_has(const bbt_walk_t *w, const bbt_sec_t *sec, int auth)
             const bbt_sec_t *q = APR_ARRAY_IDX(w->secs, i, const bbt_sec_t *);
 
             if (q != o && q->kind == o->kind && q->path &&
-                bbt_covers(q->path, o->path) &&
-                (auth ? q->auth && strcasecmp(q->auth, "BBToken") == 0
-                      : q->routes)) {
+                bbt_covers(q->path, o->path) && bbt_sets(q, want) > 0) {
                 return 1;
             }
         }
@@ -225,21 +255,21 @@ static void bbt_check_server(bbt_walk_t *w, const ap_directive_t *top,
     for (i = first; i < w->secs->nelts; i++) {
         const bbt_sec_t *sec = APR_ARRAY_IDX(w->secs, i, const bbt_sec_t *);
 
-        if (sec->routes && !bbt_has(w, sec, 1)) {
+        if (sec->routes && !bbt_has(w, sec, BBT_HAS_AUTH)) {
             bbt_warn(w, sec, "BBT352",
                      "sets routes, but is not AuthType BBToken: they do "
                      "nothing there (put AuthType BBToken in the same "
                      "section)");
         }
         if (sec->auth && strcasecmp(sec->auth, "BBToken") == 0 &&
-            !bbt_has(w, sec, 0)) {
+            !bbt_has(w, sec, BBT_HAS_ROUTES)) {
             bbt_warn(w, sec, "BBT353",
                      "is AuthType BBToken without routes: every token is "
                      "refused there (403); set BBTokenRoutes, or "
                      "BBTokenRoutes none if that is meant");
         }
         if (sec->limits && !sec->require_all && !sec->merging &&
-            bbt_has(w, sec, 1)) {
+            bbt_has(w, sec, BBT_HAS_AUTH)) {
             bbt_warn(w, sec, "BBT354",
                      apr_pstrcat(w->p,
                                  "is AuthType BBToken with Require lines "
@@ -249,6 +279,19 @@ static void bbt_check_server(bbt_walk_t *w, const ap_directive_t *top,
                                  "(httpd lets a push, a PUT or a DELETE in "
                                  "unasked): use <LimitExcept> or no <Limit>",
                                  NULL));
+        }
+        /* Where the section itself sets one of the two: said once, not
+         * for every section below it. */
+        if ((sec->svnauthz || bbt_sets(sec, BBT_HAS_AUTH) > 0) &&
+            bbt_has(w, sec, BBT_HAS_AUTH) &&
+            bbt_has(w, sec, BBT_HAS_SVNAUTHZ)) {
+            bbt_warn(w, sec, "BBT355",
+                     "is AuthType BBToken with mod_authz_svn's access file "
+                     "(AuthzSVNAccessFile): a password user is authorized "
+                     "by the access file alone, since mod_authz_svn grants "
+                     "before Require bbtoken runs (tokens are still checked "
+                     "against their routes); remove the access file there, "
+                     "or accept no passwords there (no AuthBBTokenProvider)");
         }
     }
 }

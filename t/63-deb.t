@@ -4,7 +4,8 @@
 # enables mod_dbd); a2enconf bbtoken-git; DBDParams; then the system's
 # apache2, with the installed configuration on a free loopback port, serves
 # a git clone with a token made by the installed bbtoken; a reinstall keeps
-# the admin's DBDParams files (mode 0600) and what was enabled.  dpkg -r leaves a
+# the admin's DBDParams files (mode 0600) and what was enabled, and warns
+# (and changes nothing) when one is readable by every local user.  dpkg -r leaves a
 # configuration that passes configtest and starts; dpkg --purge leaves
 # /etc/apache2 as it was.  Whatever happens, the package is purged and
 # /etc/apache2 and /var/lib/apache2 are put back at the end.
@@ -253,6 +254,10 @@ subtest 'the package holds what make install installs' => sub {
     # bbtoken notify, in the cron example, hands its mail to /usr/sbin/sendmail.
     like(qx{dpkg-deb -f $deb Suggests}, qr/(?:^|[,|]\s*)default-mta \| mail-transport-agent(?:,|$)/m,
          'Suggests an MTA, for bbtoken notify\'s sendmail');
+    # The README's setup and upgrade steps run psql and createuser.
+    like(qx{dpkg-deb -f $deb Recommends}, qr/(?:^|,\s*)postgresql-client(?:,|$)/m,
+         'Recommends postgresql-client, for the upgrade\'s psql and createuser');
+    unlike(qx{dpkg-deb -f $deb Suggests}, qr/postgresql-client/, '  and no longer only suggests it');
 };
 
 ($rc, $out) = run("apt-get install -y --no-install-recommends ./$deb", DEBIAN_FRONTEND => 'noninteractive');
@@ -392,6 +397,7 @@ subtest 'a reinstall keeps the admin\'s DBDParams and what was enabled' => sub {
     }
     my ($rc, $out) = run("dpkg -i $deb", DEBIAN_FRONTEND => 'noninteractive');
     is($rc, 0, 'dpkg -i the.deb again') or diag $out;
+    unlike($out, qr/readable by every local user/, '  with no warning about files of mode 0600') or diag $out;
     for my $f (sort keys %was) {
         is(slurp($f), $was{$f}, "$f as the admin left it");
         my @st = stat $f;
@@ -404,6 +410,19 @@ subtest 'a reinstall keeps the admin\'s DBDParams and what was enabled' => sub {
     ($rc, $out) = run("runuser -u nobody -- grep -rlsF admin-secret-$$ /etc/apache2 /usr/share/mod-bbtoken");
     is($out, '', 'no file another user may read holds the password');
 
+    # One the admin made readable by every local user: configure says so,
+    # and how to fix it, and leaves the file as it is.
+    my $open = '/etc/apache2/bbtoken-dbd.conf';
+    chmod 0644, $open or die "$open: $!";
+    ($rc, $out) = run("/var/lib/dpkg/info/$PKG.postinst configure $version");
+    is($rc, 0, 'the postinst, configure, with bbtoken-dbd.conf of mode 0644') or diag $out;
+    like($out, qr{^libapache2-mod-bbtoken: warning: \Q$open\E is readable by every local user, and it holds the database password: chown root:root \Q$open\E; chmod 0600 \Q$open\E}m,
+         '  warns, and says the chown and chmod that fix it') or diag $out;
+    unlike($out, qr/bbtoken-api-dbd\.conf/, '  and nothing about bbtoken-api-dbd.conf (0600)') or diag $out;
+    is(sprintf('%o', (stat $open)[2] & 07777), '644', '  the mode left as it was');
+    is(slurp($open), $was{$open}, '  and the file');
+    chmod 0600, $open or die "$open: $!";
+
     # The admin's link to where the secret will be (a mount not there
     # yet) is theirs as the file is: configure again leaves it.
     my $f = '/etc/apache2/bbtoken-api-dbd.conf';
@@ -414,6 +433,7 @@ subtest 'a reinstall keeps the admin\'s DBDParams and what was enabled' => sub {
     ($rc, $out) = run("/var/lib/dpkg/info/$PKG.postinst configure $version");
     is($rc, 0, 'the postinst, configure, with a dangling link for bbtoken-api-dbd.conf') or diag $out;
     is(readlink($f), $to, '  the link is left as it is');
+    unlike($out, qr/warning/, '  and nothing is said of it') or diag $out;
     unlink $f;
     my $umask = umask 077;
     spew($f, $kept);

@@ -1,0 +1,94 @@
+# mod_authz_svn's authorization runs before mod_authz_core's and grants on
+# its access file alone: in a section of AuthType BBToken that also has
+# AuthzSVNAccessFile (or AuthzSVNReposRelativeAccessFile), Require bbtoken
+# never runs for a password user.  httpd warns at startup (BBT355), naming
+# the section, where it sets one of the two and inherits or sets the other;
+# not for a section with only one of them.
+use strict;
+use warnings;
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use Test::More;
+use BBT::Env;
+
+my $moddir = $BBT::Env::MODDIR;
+plan skip_all => 'mod_authz_svn missing (apt-get install libapache2-mod-svn)'
+    unless -f "$moddir/mod_authz_svn.so" && -f "$moddir/mod_dav_svn.so";
+
+my $env = BBT::Env->new(modules => [qw(dav dav_svn authz_svn)], httpd => 0)->start;
+my $d = $env->dir;
+
+sub check {
+    my ($name, $conf, $want) = @_;
+    local $Test::Builder::Level = $Test::Builder::Level + 1;
+    my ($rc, $out) = $env->config_test($conf);
+    is($rc, 0, "$name: httpd starts") or diag $out;
+    my @got = $out =~ /\b(BBT355: \S+ <\w+ [^>]*>)/g;
+    is_deeply([map { s/ \S+:\d+: / /r } @got], $want, "$name: warnings") or diag $out;
+    return $out;
+}
+
+check('the harness\'s own configuration', '', []);
+my $out = check('AuthzSVNAccessFile in the section', <<"EOC", ['BBT355: <Location /svn>']);
+<Location /svn>
+    AuthType BBToken
+    AuthName "Subversion"
+    BBTokenRoutes dav /svn
+    AuthzSVNAccessFile "$d/svn-authz"
+    Require bbtoken
+</Location>
+EOC
+like($out, qr/BBT355: \S+httpd-test\.conf:\d+: <Location \/svn> is AuthType BBToken with mod_authz_svn's access file .*a password user is authorized by the access file alone.*remove the access file there, or accept no passwords there/,
+     'it says what happens and what to do, with file and line');
+check('AuthzSVNReposRelativeAccessFile below a section of AuthType BBToken', <<'EOC', ['BBT355: <Location /svn/PROJ>']);
+<Location /svn>
+    AuthType BBToken
+    AuthName "Subversion"
+    BBTokenRoutes dav /svn
+    Require bbtoken
+</Location>
+<Location /svn/PROJ>
+    DAV svn
+    SVNParentPath "@DIR@/svn/PROJ"
+    AuthzSVNReposRelativeAccessFile authz
+</Location>
+EOC
+check('AuthType BBToken below an access file, and inside <Limit>', <<"EOC", ['BBT355: <Location /b/sub>']);
+<Location /b>
+    <LimitExcept OPTIONS>
+        AuthzSVNAccessFile "$d/svn-authz"
+    </LimitExcept>
+</Location>
+<Location /b/sub>
+    AuthType BBToken
+    AuthName "x"
+    BBTokenRoutes dav /b
+    Require bbtoken
+</Location>
+EOC
+check('either alone, or the access file with another AuthType', <<"EOC", []);
+<Location /c>
+    AuthType BBToken
+    AuthName "x"
+    BBTokenRoutes dav /c
+    Require bbtoken
+</Location>
+<Location /d>
+    AuthzSVNAccessFile "$d/svn-authz"
+    Require all granted
+</Location>
+<Location /e>
+    AuthType BBToken
+    AuthName "x"
+    BBTokenRoutes dav /e
+    Require bbtoken
+</Location>
+<Location /e/basic>
+    AuthType Basic
+    AuthName "x"
+    AuthzSVNAccessFile "$d/svn-authz"
+    Require all granted
+</Location>
+EOC
+
+done_testing;
