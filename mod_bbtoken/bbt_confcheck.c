@@ -24,9 +24,10 @@
  * mod_authz_svn's authorization runs before mod_authz_core's and grants on
  * its access file alone, ending the phase: in a section of AuthType BBToken
  * with AuthzSVNAccessFile (or AuthzSVNReposRelativeAccessFile), Require
- * bbtoken never runs for a password user, whom only the access file then
- * judges.  Tokens are still judged by the module's gate, which runs before
- * it.
+ * bbtoken never runs for a password user (AuthBBTokenProvider), whom only
+ * the access file then judges.  Tokens are still judged by the module's
+ * gate, which runs before it, and then by the access file too: without
+ * passwords the pair is path-based authorization for tokens, not a trap.
  */
 #include "httpd.h"
 #include "http_config.h"
@@ -43,7 +44,12 @@ APLOG_USE_MODULE(bbtoken);
 typedef enum { BBT_SEC_LOCATION, BBT_SEC_DIRECTORY, BBT_SEC_OTHER } bbt_kind_t;
 
 /* What bbt_has looks for. */
-typedef enum { BBT_HAS_AUTH, BBT_HAS_ROUTES, BBT_HAS_SVNAUTHZ } bbt_want_t;
+typedef enum {
+    BBT_HAS_AUTH,
+    BBT_HAS_ROUTES,
+    BBT_HAS_SVNAUTHZ,
+    BBT_HAS_PROVIDER
+} bbt_want_t;
 
 /* What one section (or server) sets itself. */
 typedef struct bbt_sec {
@@ -54,6 +60,7 @@ typedef struct bbt_sec {
     const char *auth;   /* AuthType, or NULL */
     int routes;         /* sets BBTokenRoute(s) */
     int svnauthz;       /* sets an access file of mod_authz_svn */
+    int provider;       /* sets AuthBBTokenProvider (takes passwords) */
     int require_all;    /* a Require outside any <Limit> */
     int merging;        /* AuthMerging And or Or */
     const char *limits; /* the <Limit>s holding Require lines, in words */
@@ -118,6 +125,8 @@ static void bbt_own(apr_pool_t *p, const ap_directive_t *d, bbt_sec_t *sec,
                    strcasecmp(d->directive,
                               "AuthzSVNReposRelativeAccessFile") == 0) {
             sec->svnauthz = 1;
+        } else if (strcasecmp(d->directive, "AuthBBTokenProvider") == 0) {
+            sec->provider = 1;
         } else if (strcasecmp(d->directive, "Require") == 0) {
             bbt_own_require(p, limit, sec);
         } else if (strcasecmp(d->directive, "AuthMerging") == 0) {
@@ -163,8 +172,8 @@ typedef struct {
 } bbt_walk_t;
 
 /* Does sec set what want names itself: AuthType BBToken (-1 for another
- * AuthType), routes, or an access file of mod_authz_svn?  0 if it sets
- * nothing of the kind. */
+ * AuthType), routes, an access file of mod_authz_svn, or password
+ * providers?  0 if it sets nothing of the kind. */
 static int bbt_sets(const bbt_sec_t *sec, bbt_want_t want)
 {
     switch (want) {
@@ -175,6 +184,8 @@ static int bbt_sets(const bbt_sec_t *sec, bbt_want_t want)
         return strcasecmp(sec->auth, "BBToken") == 0 ? 1 : -1;
     case BBT_HAS_ROUTES:
         return sec->routes;
+    case BBT_HAS_PROVIDER:
+        return sec->provider;
     default:
         return sec->svnauthz;
     }
@@ -280,11 +291,15 @@ static void bbt_check_server(bbt_walk_t *w, const ap_directive_t *top,
                                  "unasked): use <LimitExcept> or no <Limit>",
                                  NULL));
         }
-        /* Where the section itself sets one of the two: said once, not
-         * for every section below it. */
-        if ((sec->svnauthz || bbt_sets(sec, BBT_HAS_AUTH) > 0) &&
+        /* Only where passwords are taken: for a token the access file
+         * judges after the routes, which is what it is for.  Where the
+         * section itself sets one of the three: said once, not for every
+         * section below it. */
+        if ((sec->svnauthz || sec->provider ||
+             bbt_sets(sec, BBT_HAS_AUTH) > 0) &&
             bbt_has(w, sec, BBT_HAS_AUTH) &&
-            bbt_has(w, sec, BBT_HAS_SVNAUTHZ)) {
+            bbt_has(w, sec, BBT_HAS_SVNAUTHZ) &&
+            bbt_has(w, sec, BBT_HAS_PROVIDER)) {
             bbt_warn(w, sec, "BBT355",
                      "is AuthType BBToken with mod_authz_svn's access file "
                      "(AuthzSVNAccessFile): a password user is authorized "

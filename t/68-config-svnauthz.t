@@ -2,8 +2,10 @@
 # its access file alone: in a section of AuthType BBToken that also has
 # AuthzSVNAccessFile (or AuthzSVNReposRelativeAccessFile), Require bbtoken
 # never runs for a password user.  httpd warns at startup (BBT355), naming
-# the section, where it sets one of the two and inherits or sets the other;
-# not for a section with only one of them.
+# the section, where it takes passwords (AuthBBTokenProvider) and sets one
+# of the three and inherits or sets the others; not for a section without
+# one of them (tokens alone: the access file judges them after their
+# routes, path-based authorization).
 use strict;
 use warnings;
 use FindBin;
@@ -15,7 +17,7 @@ my $moddir = $BBT::Env::MODDIR;
 plan skip_all => 'mod_authz_svn missing (apt-get install libapache2-mod-svn)'
     unless -f "$moddir/mod_authz_svn.so" && -f "$moddir/mod_dav_svn.so";
 
-my $env = BBT::Env->new(modules => [qw(dav dav_svn authz_svn)], httpd => 0)->start;
+my $env = BBT::Env->new(modules => [qw(dav dav_svn authz_svn authn_file)], httpd => 0)->start;
 my $d = $env->dir;
 
 sub check {
@@ -34,6 +36,7 @@ my $out = check('AuthzSVNAccessFile in the section', <<"EOC", ['BBT355: <Locatio
     AuthType BBToken
     AuthName "Subversion"
     BBTokenRoutes dav /svn
+    AuthBBTokenProvider file
     AuthzSVNAccessFile "$d/svn-authz"
     Require bbtoken
 </Location>
@@ -45,6 +48,7 @@ check('AuthzSVNReposRelativeAccessFile below a section of AuthType BBToken', <<'
     AuthType BBToken
     AuthName "Subversion"
     BBTokenRoutes dav /svn
+    AuthBBTokenProvider file
     Require bbtoken
 </Location>
 <Location /svn/PROJ>
@@ -63,6 +67,7 @@ check('AuthType BBToken below an access file, and inside <Limit>', <<"EOC", ['BB
     AuthType BBToken
     AuthName "x"
     BBTokenRoutes dav /b
+    AuthBBTokenProvider file
     Require bbtoken
 </Location>
 EOC
@@ -88,6 +93,27 @@ check('either alone, or the access file with another AuthType', <<"EOC", []);
     AuthName "x"
     AuthzSVNAccessFile "$d/svn-authz"
     Require all granted
+</Location>
+EOC
+check('the access file where no passwords are taken (tokens alone)', <<"EOC", []);
+<Location /svn>
+    AuthType BBToken
+    AuthName "Subversion"
+    BBTokenRoutes dav /svn
+    AuthzSVNAccessFile "$d/svn-authz"
+    Require bbtoken
+</Location>
+EOC
+check('password providers set around the section', <<"EOC", ['BBT355: <Location /p/svn>']);
+<Location /p>
+    AuthType BBToken
+    AuthName "x"
+    BBTokenRoutes dav /p
+    AuthBBTokenProvider file
+    Require bbtoken
+</Location>
+<Location /p/svn>
+    AuthzSVNAccessFile "$d/svn-authz"
 </Location>
 EOC
 
