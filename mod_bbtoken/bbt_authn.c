@@ -395,7 +395,7 @@ static int bbt_authn(request_rec *r)
     const bbt_req_t *prior;
     bbt_req_t *rq;
     bbt_token_t tok;
-    const char *user = NULL;
+    const char *auth, *user = NULL;
     int status, password = 0;
 
     if (!bbt_request_is_ours(r)) {
@@ -415,19 +415,19 @@ static int bbt_authn(request_rec *r)
 
     conf = bbt_config_dir(r);
     rq = bbt_request_new(r);
+    auth = bbt_request_authorization(r);
+    prior = bbt_request_prior(r);
     /* With a record (the metrics count the refusal), before the routes
      * read a body.  Only where there is someone to decide about: a
      * request without credentials gets its 401 and challenge, which git
      * needs to send them, as before. */
-    if ((bbt_request_authorization(r) || bbt_request_prior(r)) &&
-        (status = bbt_overglue_check(r, rq)) != OK) {
+    if ((auth || prior) && (status = bbt_overglue_check(r, rq)) != OK) {
         return status;
     }
     if ((status = bbt_routing_route(r, conf, rq)) != OK) {
         return status;
     }
 
-    prior = bbt_request_prior(r);
     if (prior && prior->access.password) {
         /* Carried only under the very configuration that checked it.
          * Anywhere else this section's providers are asked again: the same
@@ -478,8 +478,8 @@ static int bbt_authn(request_rec *r)
         rq->presented = 1;
         return bbt_unauthorized(r);
     } else {
-        status = bbt_read_credentials(r, conf, bbt_request_authorization(r), rq,
-                                      &tok, &user, &password);
+        status =
+            bbt_read_credentials(r, conf, auth, rq, &tok, &user, &password);
         if (status != OK) {
             /* Credentials refused count; none at all (git's first
              * request) or an unknown scheme does not. */

@@ -27,32 +27,28 @@
 
 APLOG_USE_MODULE(bbtoken);
 
-/* Refused before any credential or body is read: 400, the client's
- * mistake, never a failed login.  Every header is looked at, not the
- * first of each name: a table may hold a name twice, or in other cases,
- * or with "_" for "-". */
-int bbt_overglue_check(request_rec *r, bbt_req_t *rq)
+/* The name of r's method override that names another method than r's
+ * own (a header's, or "_method"), or NULL.  Every header is looked at,
+ * not the first of each name: a table may hold a name twice, or in other
+ * cases, or with "_" for "-". */
+static const char *bbt_overglue_find(const request_rec *r)
 {
     const apr_array_header_t *arr = apr_table_elts(r->headers_in);
     const apr_table_entry_t *e = (const apr_table_entry_t *)arr->elts;
-    const char *what = NULL;
     int i;
 
-    for (i = 0; i < arr->nelts && !what; i++) {
+    for (i = 0; i < arr->nelts; i++) {
         if (e[i].key && bbt_override_header(e[i].key) &&
             !bbt_override_value_ok(r->method, e[i].val ? e[i].val : "")) {
-            what = e[i].key;
+            return e[i].key;
         }
     }
-    if (!what && !bbt_override_query_ok(r->method, r->args)) {
-        what = "_method";
-    }
-    if (!what) {
-        if (rq) {
-            rq->override_checked = 1;
-        }
-        return OK;
-    }
+    return bbt_override_query_ok(r->method, r->args) ? NULL : "_method";
+}
+
+/* Refused: 400, the client's mistake, never a failed login. */
+static int bbt_overglue_refuse(request_rec *r, const char *what)
+{
     /* The name, not the value: the value is the client's text. */
     ap_log_rerror(APLOG_MARK, r->main ? APLOG_DEBUG : APLOG_INFO, 0, r,
                   "BBT043: %s %s refused: its %s names another method; a "
@@ -69,6 +65,20 @@ int bbt_overglue_check(request_rec *r, bbt_req_t *rq)
     return HTTP_BAD_REQUEST;
 }
 
+/* Before any credential or body is read. */
+int bbt_overglue_check(request_rec *r, bbt_req_t *rq)
+{
+    const char *what = bbt_overglue_find(r);
+
+    if (what) {
+        return bbt_overglue_refuse(r, what);
+    }
+    if (rq) {
+        rq->override_checked = 1;
+    }
+    return OK;
+}
+
 /* A request of a section of ours that check_authn did not check: let in
  * without a login, or let through on a decision httpd copied from the
  * request before it (bbt_inherit.c re-runs check_authn only when that
@@ -76,14 +86,17 @@ int bbt_overglue_check(request_rec *r, bbt_req_t *rq)
 static int bbt_overglue_fixups(request_rec *r)
 {
     bbt_req_t *rq = bbt_req(r);
+    const char *what;
     int status;
 
-    if ((rq && rq->override_checked) || !bbt_request_ours(r, rq)) {
+    /* The headers before the section: every request of the server passes
+     * here, and looking for an override costs less than the AuthType's
+     * expression that tells whether the section is ours. */
+    if ((rq && rq->override_checked) || !(what = bbt_overglue_find(r)) ||
+        !bbt_request_ours(r, rq)) {
         return DECLINED;
     }
-    if ((status = bbt_overglue_check(r, rq)) == OK) {
-        return DECLINED;
-    }
+    status = bbt_overglue_refuse(r, what);
     /* A record, so that the metrics count the refusal among the 400s as
      * check_authn's, and later requests of this one (its error page) are
      * decided again rather than let through on it: it is not verified,
