@@ -74,6 +74,13 @@ void bbt_rest_release(request_rec *r)
     bbt_rest_held_free(h);
 }
 
+void bbt_rest_json_headers(request_rec *r)
+{
+    ap_set_content_type(r, BBT_REST_JSON_TYPE);
+    apr_table_setn(r->headers_out, "Cache-Control", "no-store");
+    apr_table_setn(r->headers_out, "X-Content-Type-Options", "nosniff");
+}
+
 int bbt_rest_send(request_rec *r, int status, json_t *json)
 {
     char *out = json ? json_dumps(json, JSON_COMPACT) : NULL;
@@ -84,9 +91,7 @@ int bbt_rest_send(request_rec *r, int status, json_t *json)
         return HTTP_INTERNAL_SERVER_ERROR;
     }
     r->status = status;
-    ap_set_content_type(r, BBT_REST_JSON_TYPE);
-    apr_table_setn(r->headers_out, "Cache-Control", "no-store");
-    apr_table_setn(r->headers_out, "X-Content-Type-Options", "nosniff");
+    bbt_rest_json_headers(r);
     if ((h = bbt_rest_held(r)) != NULL) {
         APR_ARRAY_PUSH(h->parts, char *) = out;
         return OK;

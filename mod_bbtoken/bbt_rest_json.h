@@ -42,6 +42,11 @@
 /* The largest body read. */
 #define BBT_REST_MAX_BODY (64 * 1024)
 
+/* The headers of every JSON answer of the API, the handler's and the
+ * envelopes of its early refusals: the JSON type, no browser guessing HTML
+ * out of the body (nosniff), no cache keeping it (no-store). */
+void bbt_rest_json_headers(request_rec *r);
+
 /* Answer json (stolen; NULL after a failed json_pack) with status, never
  * to be cached.  The handler's return value: OK, or 500 if json is NULL
  * or cannot be written. */

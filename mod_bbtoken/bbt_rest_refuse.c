@@ -116,16 +116,13 @@ int bbt_rest_refuse(request_rec *r, int status)
 }
 
 /* Runs once, on the first brigade of the error response, after httpd
- * has set text/html and before the header filter.  The headers every
- * answer of the handler carries (bbt_rest_send): no browser guesses HTML
- * out of the body, and no cache keeps it.  httpd's error response has
- * already made the error headers its headers_out. */
+ * has set text/html and before the header filter: the headers every
+ * answer of the handler carries.  httpd's error response has already made
+ * the error headers its headers_out. */
 static apr_status_t bbt_rest_refuse_filter(ap_filter_t *f,
                                            apr_bucket_brigade *bb)
 {
-    ap_set_content_type(f->r, BBT_REST_JSON_TYPE);
-    apr_table_setn(f->r->headers_out, "Cache-Control", "no-store");
-    apr_table_setn(f->r->headers_out, "X-Content-Type-Options", "nosniff");
+    bbt_rest_json_headers(f->r);
     ap_remove_output_filter(f);
     return ap_pass_brigade(f->next, bb);
 }
