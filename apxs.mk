@@ -113,6 +113,7 @@ GLUE    += bbt_davlock
 GLUE    += bbt_inherit
 GLUE    += bbt_wdcall
 GLUE    += bbt_overglue
+GLUE    += bbt_bodyread
 # Shared by the module and the CLI: libpq and jansson, nothing of httpd.
 PGJSON  := bbt_pgjson
 PGJSON  += bbt_inventory_json

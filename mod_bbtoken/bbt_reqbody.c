@@ -25,6 +25,7 @@
 #include <string.h>
 
 #include "bbt_body.h"
+#include "bbt_bodyread.h"
 #include "bbt_reqbody.h"
 #include "bbt_request.h"
 
@@ -83,45 +84,18 @@ static int bbt_reqbody_undecidable(request_rec *r, int unread, const char *why)
 static int bbt_reqbody_read(request_rec *r, struct bbt_kept *k)
 {
     const char *cl = apr_table_get(r->headers_in, "Content-Length");
-    apr_bucket_brigade *bb;
     apr_status_t rv = APR_SUCCESS;
-    apr_bucket *e;
-    apr_off_t got, want;
-    apr_size_t n;
-    int eos = 0, status = OK;
+    apr_off_t want;
+    int status;
 
     /* Said to be too large: refused before a byte is read (and before any
      * "100 Continue" invites it). */
     if (cl && ap_parse_strict_length(&want, cl) && want > BBT_BODY_MAX) {
         status = HTTP_REQUEST_ENTITY_TOO_LARGE;
+    } else {
+        k->data = apr_palloc(r->pool, BBT_BODY_MAX + 1);
+        status = bbt_bodyread(r, k->data, BBT_BODY_MAX, &k->len, &rv);
     }
-    k->data = apr_palloc(r->pool, BBT_BODY_MAX + 1);
-    bb = apr_brigade_create(r->pool, r->connection->bucket_alloc);
-    while (status == OK && !eos) {
-        rv = ap_get_brigade(r->input_filters, bb, AP_MODE_READBYTES,
-                            APR_BLOCK_READ, BBT_BODY_MAX + 1 - k->len);
-        if (rv != APR_SUCCESS) {
-            status = ap_map_http_request_error(rv, HTTP_BAD_REQUEST);
-            break;
-        }
-        for (e = APR_BRIGADE_FIRST(bb); e != APR_BRIGADE_SENTINEL(bb);
-             e = APR_BUCKET_NEXT(e)) {
-            eos |= APR_BUCKET_IS_EOS(e);
-        }
-        if (apr_brigade_length(bb, 1, &got) != APR_SUCCESS || got < 0) {
-            status = HTTP_BAD_REQUEST;
-        } else if ((apr_size_t)got > BBT_BODY_MAX - k->len) {
-            status = HTTP_REQUEST_ENTITY_TOO_LARGE;
-        } else {
-            n = (apr_size_t)got;
-            if (apr_brigade_flatten(bb, k->data + k->len, &n) != APR_SUCCESS) {
-                status = HTTP_BAD_REQUEST;
-            }
-            k->len += n;
-        }
-        apr_brigade_cleanup(bb);
-    }
-    apr_brigade_destroy(bb);
     if (status == HTTP_REQUEST_ENTITY_TOO_LARGE) {
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
                       "BBT450: the request body of %s %s is over %d bytes, "

@@ -14,6 +14,7 @@
 #include <jansson.h>
 
 #include "bbt_body.h"
+#include "bbt_bodyread.h"
 #include "bbt_input.h"
 #include "bbt_jshape.h"
 #include "bbt_rest_json.h"
@@ -156,50 +157,20 @@ static int bbt_rest_read(request_rec *r, char *buf, apr_size_t *len,
                          apr_status_t *rv)
 {
     const char *cl = apr_table_get(r->headers_in, "Content-Length");
-    apr_bucket_brigade *bb =
-        apr_brigade_create(r->pool, r->connection->bucket_alloc);
-    apr_bucket *e;
-    apr_off_t got, want;
-    apr_size_t n;
-    int eos = 0, status = OK;
+    apr_off_t want;
 
-    *len = 0;
-    *rv = APR_SUCCESS;
     /* Said to be too large to a client that waits to be asked for it:
      * refused rather than invited ("100 Continue") and cut off.  Not
      * otherwise: the client sends it anyway, and an HTTP/2 client that is
      * answered before it has sent it may never read the answer. */
     if (r->expecting_100 && cl && ap_parse_strict_length(&want, cl) &&
         want > BBT_REST_MAX_BODY) {
-        status = HTTP_REQUEST_ENTITY_TOO_LARGE;
+        *len = 0;
+        *rv = APR_SUCCESS;
+        buf[0] = '\0';
+        return HTTP_REQUEST_ENTITY_TOO_LARGE;
     }
-    while (!eos && status == OK) {
-        *rv = ap_get_brigade(r->input_filters, bb, AP_MODE_READBYTES,
-                             APR_BLOCK_READ, BBT_REST_MAX_BODY + 1 - *len);
-        if (*rv != APR_SUCCESS) {
-            status = ap_map_http_request_error(*rv, HTTP_BAD_REQUEST);
-            break;
-        }
-        for (e = APR_BRIGADE_FIRST(bb); e != APR_BRIGADE_SENTINEL(bb);
-             e = APR_BUCKET_NEXT(e)) {
-            eos |= APR_BUCKET_IS_EOS(e);
-        }
-        if (apr_brigade_length(bb, 1, &got) != APR_SUCCESS || got < 0) {
-            status = HTTP_BAD_REQUEST;
-        } else if ((apr_size_t)got > BBT_REST_MAX_BODY - *len) {
-            status = HTTP_REQUEST_ENTITY_TOO_LARGE;
-        } else {
-            n = (apr_size_t)got;
-            if (apr_brigade_flatten(bb, buf + *len, &n) != APR_SUCCESS) {
-                status = HTTP_BAD_REQUEST;
-            }
-            *len += n;
-        }
-        apr_brigade_cleanup(bb);
-    }
-    apr_brigade_destroy(bb);
-    buf[*len] = '\0';
-    return status;
+    return bbt_bodyread(r, buf, BBT_REST_MAX_BODY, len, rv);
 }
 
 /* The request's and its internal redirects' "EOS sent" marks, to save
