@@ -246,8 +246,8 @@ size_t bbtoken_json_flags(void);
  * 0, or -1 when out of memory. */
 int bbtoken_json_element(json_t *v, size_t flags, int depth, int first);
 
-/* All of buf to fd 1, without stdio.  0, or -1 with errno set. */
-int bbtoken_write_all(const char *buf, size_t len);
+/* All of buf to fd, without stdio.  0, or -1 with errno set. */
+int bbtoken_write_all(int fd, const char *buf, size_t len);
 
 /* list, items joined by sep ("a,b,c" and ","), as a JSON array of
  * strings; "" is []. NULL when out of memory or an item is not UTF-8. */

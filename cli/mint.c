@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <openssl/crypto.h>
 
@@ -68,7 +69,7 @@ static int bbtoken_mint_body(bbtoken_ctx_t *ctx, void *arg)
     len = strlen(g->m.token);
     memcpy(line, g->m.token, len);
     line[len] = '\n';
-    rc = bbtoken_write_all(line, len + 1);
+    rc = bbtoken_write_all(STDOUT_FILENO, line, len + 1);
     OPENSSL_cleanse(line, sizeof(line));
     if (rc != 0) {
         return bbtoken_fail("cannot write the token to stdout (%s); %s",

@@ -232,12 +232,14 @@ int bbtoken_json_element(json_t *v, size_t flags, int depth, int first)
     return 0;
 }
 
-/* No copy of the token is left behind in a stdio buffer, and a failure is
- * known before the commit. */
-int bbtoken_write_all(const char *buf, size_t len)
+/* No copy of a token is left behind in a stdio buffer, and a failure is
+ * known before the commit (mint's token on stdout); a mailer that exits
+ * without reading all of its message makes this fail with EPIPE (sendmail,
+ * SIGPIPE ignored meanwhile). */
+int bbtoken_write_all(int fd, const char *buf, size_t len)
 {
     while (len > 0) {
-        ssize_t n = write(STDOUT_FILENO, buf, len);
+        ssize_t n = write(fd, buf, len);
 
         if (n < 0) {
             if (errno == EINTR) {

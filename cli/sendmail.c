@@ -12,29 +12,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "cli.h"
 #include "mail.h"
 
 extern char **environ;
-
-/* All of buf into fd.  A mailer that exits without reading it all makes
- * this fail with EPIPE (SIGPIPE is ignored meanwhile), and its exit
- * status tells why. */
-static int bbtoken_write_fd(int fd, const char *buf, size_t len)
-{
-    while (len > 0) {
-        ssize_t n = write(fd, buf, len);
-
-        if (n < 0) {
-            if (errno == EINTR) {
-                continue;
-            }
-            return -1;
-        }
-        buf += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
 
 /* Our environment but the database password: PGPASSWORD was given to
  * bbtoken for libpq (README: The CLI), and the mailer, or a wrapper that
@@ -104,7 +85,7 @@ int bbtoken_sendmail(const char *path, const char *msg, size_t len)
     ign.sa_flags = 0;
     sigemptyset(&ign.sa_mask);
     sigaction(SIGPIPE, &ign, &old);
-    rc = bbtoken_write_fd(fds[1], msg, len);
+    rc = bbtoken_write_all(fds[1], msg, len);
     saved = errno;
     close(fds[1]);
     sigaction(SIGPIPE, &old, NULL);
