@@ -1,10 +1,10 @@
 /*
  * Configuration: BBTokenRoutes, BBTokenRoute, AuthBBTokenProvider,
  * BBTokenLastUseInterval, BBTokenCache, BBTokenCacheSize, the
- * BBTokenThrottle directives, and how
- * sections merge.  Routes are compiled when
- * the directive is read, so a bad one stops httpd with the line that holds
- * it; route files are read here too.
+ * BBTokenThrottle directives, and how sections merge
+ * (BBTokenDAVLockMaxTimeout's setter is bbt_davlock.c's, beside the value's
+ * one reader).  Routes are compiled when the directive is read, so a bad one
+ * stops httpd with the line that holds it; route files are read here too.
  */
 #include "httpd.h"
 #include "http_config.h"
@@ -16,6 +16,7 @@
 
 #include "bbt_config.h"
 #include "bbt_configtest.h"
+#include "bbt_davlock.h"
 #include "bbt_rules.h"
 #include "bbt_throttle.h"
 
@@ -76,6 +77,7 @@ void *bbt_config_merge_dir(apr_pool_t *p, void *basev, void *addv)
     conf->routes_none = add->rules ? add->routes_none : base->routes_none;
     conf->authn = add->authn ? add->authn : base->authn;
     conf->sandbox = add->sandbox != -1 ? add->sandbox : base->sandbox;
+    conf->lock_max = add->lock_max ? add->lock_max : base->lock_max;
     return conf;
 }
 
@@ -642,6 +644,11 @@ const command_rec bbt_config_cmds[] = {
                  "BBTokenSandbox On|Off: serve with Content-Security-Policy: "
                  "sandbox and X-Content-Type-Options: nosniff; default on "
                  "where AuthType BBToken has routes"),
+    /* Not in .htaccess: a writer must not make their own locks last. */
+    AP_INIT_TAKE1("BBTokenDAVLockMaxTimeout", bbt_davlock_set_max, NULL,
+                  RSRC_CONF | ACCESS_CONF,
+                  "BBTokenDAVLockMaxTimeout seconds: the longest WebDAV lock "
+                  "granted, 1 to 604800; default 3600"),
     AP_INIT_ITERATE("AuthBBTokenProvider", bbt_set_authn, NULL,
                     RSRC_CONF | ACCESS_CONF,
                     "authn providers (file, dbm, dbd, ldap...) that check "

@@ -32,6 +32,9 @@ typedef struct {
     /* BBTokenSandbox: 1 On, 0 Off, -1 not set here (inherit; default on
      * where there are routes). */
     int sandbox;
+    /* BBTokenDAVLockMaxTimeout, in seconds (bbt_davlock.c); 0: not set
+     * here (inherit; BBT_LOCKTIME_DEFAULT where no section says). */
+    long lock_max;
 } bbt_dir_conf_t;
 
 /* The module record's configuration entries (mod_bbtoken.c). */

@@ -59,3 +59,23 @@ long bbt_locktime(const char *timeout, long max)
         }
     }
 }
+
+long bbt_locktime_cap(const char *arg)
+{
+    long n = 0;
+
+    if (!arg || !*arg) {
+        return -1;
+    }
+    for (; *arg; arg++) {
+        if (*arg < '0' || *arg > '9') {
+            return -1;
+        }
+        /* Stops before it could overflow, however many digits follow. */
+        n = n * 10 + (*arg - '0');
+        if (n > BBT_LOCKTIME_CAP_MAX) {
+            return -1;
+        }
+    }
+    return n >= 1 ? n : -1;
+}

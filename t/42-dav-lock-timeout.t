@@ -4,7 +4,8 @@
 # lock on a collection in a repository would keep every other writer out of
 # it, and fail the admin's DELETE of the repository (424), for ever.  The
 # module rewrites a LOCK's Timeout to at most Second-3600 (a client
-# refreshes a lock it still needs), in the shipped bbtoken-dav.conf's tree.
+# refreshes a lock it still needs), in the shipped bbtoken-dav.conf's tree,
+# which does not say BBTokenDAVLockMaxTimeout (t/42-dav-lock-timeout-conf).
 use strict;
 use warnings;
 use FindBin;
