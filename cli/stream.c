@@ -393,3 +393,78 @@ int bbtoken_stream_report(bbtoken_ctx_t *ctx, const bbtoken_report_t *r, int n,
                                      r->quiet_empty, NULL);
     return bbtoken_stream_close(&s, rc);
 }
+
+/* Tables of tokens (list, inventory): each row's cells as its
+ * bbtoken_column_t say, streamed as the rows come. */
+const char *bbtoken_perms_cell(const PGresult *res, int row, int project_col,
+                               int repo_col, char *buf, size_t len)
+{
+    snprintf(buf, len, "%s%s%s", PQgetvalue(res, row, project_col),
+             PQgetisnull(res, row, project_col) ? "" : ",",
+             PQgetvalue(res, row, repo_col));
+    return buf;
+}
+
+const char *bbtoken_expires_cell(const PGresult *res, int row, int expires_col,
+                                 int expired_col, char *buf, size_t len)
+{
+    if (PQgetisnull(res, row, expires_col)) {
+        return "never";
+    }
+    snprintf(buf, len, "%s%s", PQgetvalue(res, row, expires_col),
+             PQgetvalue(res, row, expired_col)[0] == 't' ? " (expired)" : "");
+    return buf;
+}
+
+static void bbtoken_token_row(const PGresult *res, int i, const char **row,
+                              char (*scratch)[BBTOKEN_CELL_MAX],
+                              const void *arg)
+{
+    const bbtoken_column_t *cols = arg, *c;
+    int j, k = 0;
+
+    for (j = 0; cols[j].head; j++) {
+        c = &cols[j];
+        switch (c->kind) {
+        case BBTOKEN_COL_PERMS:
+            row[j] = bbtoken_perms_cell(res, i, c->col, c->col2, scratch[k++],
+                                        BBTOKEN_CELL_MAX);
+            break;
+        case BBTOKEN_COL_EXPIRES:
+            row[j] = bbtoken_expires_cell(res, i, c->col, c->col2, scratch[k++],
+                                          BBTOKEN_CELL_MAX);
+            break;
+        default:
+            row[j] = c->null ? bbtoken_get(res, i, c->col, c->null)
+                             : PQgetvalue(res, i, c->col);
+            break;
+        }
+    }
+}
+
+int bbtoken_token_table(bbtoken_stream_t *s, const bbtoken_column_t *cols,
+                        int ncols, long *rows)
+{
+    const char *head[BBTOKEN_TOKEN_COLS];
+    int min[BBTOKEN_TOKEN_COLS];
+    /* The row's columns end at the first without a head. */
+    bbtoken_column_t row[BBTOKEN_TOKEN_COLS + 1];
+    int j, nscratch = 0;
+
+    if (ncols > BBTOKEN_TOKEN_COLS) {
+        return bbtoken_fail("a table of %d columns: too wide", ncols);
+    }
+    memset(row, 0, sizeof(row));
+    for (j = 0; j < ncols; j++) {
+        head[j] = cols[j].head;
+        min[j] = cols[j].min;
+        row[j] = cols[j];
+        nscratch += cols[j].kind != BBTOKEN_COL_VALUE;
+    }
+    if (nscratch > BBTOKEN_STREAM_SCRATCH) {
+        return bbtoken_fail("a table of %d formatted columns: too many",
+                            nscratch);
+    }
+    return bbtoken_stream_table(s, head, ncols, min, bbtoken_token_row, row, 0,
+                                rows);
+}
