@@ -25,6 +25,10 @@ my %tok = (
     read   => scalar $env->token_create('alice', name => 'r', perms => ['REPO_READ']),
     write  => scalar $env->token_create('alice', name => 'w', perms => ['REPO_WRITE']),
     radmin => scalar $env->token_create('alice', name => 'ra', perms => ['REPO_ADMIN']),
+    # The table's middle column: project write gives nothing project read
+    # does not (no project settings, no fork, no new repository).
+    pwrite => scalar $env->token_create('alice', name => 'pw', perms => ['PROJECT_WRITE', 'REPO_WRITE']),
+    pwadm  => scalar $env->token_create('alice', name => 'pwa', perms => ['PROJECT_WRITE', 'REPO_ADMIN']),
     full   => scalar $env->token_create('alice', name => 'full'),
 );
 $env->user_add('root', '--admin');
@@ -32,7 +36,7 @@ my $root_tok = $env->token_create('root', name => 'root');
 
 my %level = (READ => 1, WRITE => 2, ADMIN => 3);
 # What each token holds: project level, repository level.
-my %holds = (read => [1, 1], write => [1, 2], radmin => [1, 3], full => [3, 3]);
+my %holds = (read => [1, 1], write => [1, 2], radmin => [1, 3], pwrite => [2, 2], pwadm => [2, 3], full => [3, 3]);
 
 my $A = '/rest/api/latest';
 my @table = (
@@ -118,7 +122,7 @@ for my $row (@table) {
     # REPO_CREATE is a project's grant; a token reaches it with
     # PROJECT_ADMIN alone.
     my ($scope, $lvl) = $perm eq 'REPO_CREATE' ? ('PROJECT', 'ADMIN') : $perm =~ /^(PROJECT|REPO)_(\w+)$/;
-    for my $t (qw(read write radmin)) {
+    for my $t (qw(read write radmin pwrite pwadm)) {
         my $have = $holds{$t}[$scope eq 'PROJECT' ? 0 : 1] >= $level{$lvl};
         if ($tmin) {
             my ($ts, $tl) = $tmin =~ /^(PROJECT|REPO)_(\w+)$/;

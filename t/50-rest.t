@@ -326,6 +326,26 @@ subtest 'the list reports the expiry policy (for the page)' => sub {
     $env->cli_ok('policy', '--expiry-optional', '--max-expiry-days', 'none');
 };
 
+# The seed: "You can see the expiry dates for all your tokens", and revoke
+# any of them; an expired token keeps its name until it is revoked.
+subtest 'an expired token: listed with its date, revoked by its owner, its name free again' => sub {
+    my $res = call(PUT => "$BASE/bob", as => 'bob', json => { name => 'old ci', permissions => ['REPO_READ'],
+                                                                expiryDays => 5 });
+    is_ok_res($res, 'bob makes a token that expires');
+    my $id = $res->{json}{id};
+    $env->expire_token($id);
+    my ($listed) = grep { $_->{id} eq $id } @{ call(GET => "$BASE/bob?limit=1000", as => 'bob')->{json}{values} || [] };
+    ok($listed, 'expired, it is still in the list');
+    ok(is_num($listed->{expiryDate}) && $listed->{expiryDate} < time * 1000, '  with its expiry date, past');
+    is_error(call(PUT => "$BASE/bob", as => 'bob', json => { name => 'old ci', permissions => ['REPO_READ'] }), 400,
+             qr/old ci/, 'its name is still taken');
+    is_status(call(DELETE => "$BASE/bob/$id", as => 'bob'), 204, 'bob revokes it: 204');
+    ok(!grep({ $_->{id} eq $id } @{ call(GET => "$BASE/bob?limit=1000", as => 'bob')->{json}{values} || [] }),
+       '  gone from the list');
+    is_ok_res(call(PUT => "$BASE/bob", as => 'bob', json => { name => 'old ci', permissions => ['REPO_READ'] }),
+              'the name is free again');
+};
+
 subtest 'paths and methods' => sub {
     for my $p ('/rest/access-tokens/2.0/users/alice', '/rest/access-tokens/1.0/users',
                '/rest/access-tokens/1.0/users/alice/123', '/rest/access-tokens/1.0/users/alice/12345678901x',

@@ -417,10 +417,10 @@ sub waiting_on_lock {
 
 # Insert a token row straight into the database, hashing it as the CLI does
 # (HMAC-SHA-256 keyed with the salt's bytes over the raw 33 bytes), as the
-# previous release's CLI or a hand-made row would.  Options: name, project,
-# repo, created (SQL expression), expires (SQL expression or undef), revoked
-# (SQL expression or undef; given, the row skips the triggers).  Returns
-# (token, id).
+# previous release's CLI or a hand-made row would.  Options: id (12 digits;
+# random when not given), name, project, repo, created (SQL expression),
+# expires (SQL expression or undef), revoked (SQL expression or undef;
+# given, the row skips the triggers).  Returns (token, id).
 sub token_insert {
     my ($self, $user, %o) = @_;
     my ($sql, $tok, $id) = $self->_token_insert_sql($user, $self->_token_insert_audited(%o), %o);
@@ -455,7 +455,7 @@ sub _token_insert_audited {
 
 sub _token_insert_sql {
     my ($self, $user, $audited, %o) = @_;
-    my $id = sprintf('%012d', int(rand(1e12)));
+    my $id = $o{id} // sprintf('%012d', int(rand(1e12)));
     my $tok = forge_token($id);
     my $p = parse_token($tok);
     my $salt = join '', map { sprintf '%02x', int rand 256 } 1 .. 16;
