@@ -136,6 +136,7 @@ CLI      += mint
 CLI      += tx
 CLI      += stream
 CLI      += notify_unused
+CLI      += lookup
 CLI_NOPQ := args usage out mail sendmail
 CLI_O    := $(CLI:%=$(OBJ)/cli/%.o)
 CLI_NOPQ_O := $(CLI_NOPQ:%=$(OBJ)/cli/%.o)

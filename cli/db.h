@@ -68,9 +68,15 @@ bbt_sql_class_t bbtoken_classify(const PGresult *res);
  * BBTOKEN_EXIT_FAIL. */
 int bbtoken_db_fail(bbtoken_ctx_t *ctx, PGresult *res, const char *what);
 
+/* Run a statement as it is, once: inside a transaction (whose runner
+ * judges an abort), or where none can abort it (the session's settings).
+ * NULL (reported as `what`) unless it succeeded.  db.c. */
+PGresult *bbtoken_exec_once(bbtoken_ctx_t *ctx, const char *what,
+                            const char *sql, int n, const char *const *params);
+
 /* Run a statement; NULL (reported as `what`) unless it succeeded.  Run
  * outside a transaction, the statement is its own and bbtoken_tx runs it
- * (again when the database aborted it). */
+ * (again when the database aborted it).  tx.c. */
 PGresult *bbtoken_exec(bbtoken_ctx_t *ctx, const char *what, const char *sql,
                        int n, const char *const *params);
 

@@ -14,6 +14,7 @@
  */
 #include <errno.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <time.h>
 
 #include <openssl/rand.h>
@@ -51,7 +52,7 @@ static int bbtoken_tx_once(bbtoken_ctx_t *ctx, const bbtoken_tx_t *tx,
     ctx->aborted[0] = '\0';
     ctx->in_tx = 1;
     if (tx->begin) {
-        if (!(res = bbtoken_exec(ctx, tx->what, tx->begin, 0, NULL))) {
+        if (!(res = bbtoken_exec_once(ctx, tx->what, tx->begin, 0, NULL))) {
             rc = BBTOKEN_EXIT_FAIL;
         } else {
             PQclear(res);
@@ -64,7 +65,7 @@ static int bbtoken_tx_once(bbtoken_ctx_t *ctx, const bbtoken_tx_t *tx,
         /* A serializable transaction may be aborted by its COMMIT, and
          * a deferred trigger runs there. */
         *where = tx->commit ? tx->commit : tx->what;
-        if (!(res = bbtoken_exec(ctx, *where, "COMMIT", 0, NULL))) {
+        if (!(res = bbtoken_exec_once(ctx, *where, "COMMIT", 0, NULL))) {
             rc = BBTOKEN_EXIT_FAIL;
         } else {
             PQclear(res);
@@ -95,4 +96,47 @@ int bbtoken_tx(bbtoken_ctx_t *ctx, const bbtoken_tx_t *tx)
         }
         bbtoken_tx_pause(n);
     }
+}
+
+/* A statement outside any transaction: a transaction of its own. */
+typedef struct {
+    const char *what, *sql;
+    int n;
+    const char *const *params;
+    PGresult *res;
+} bbtoken_alone_t;
+
+static int bbtoken_alone_body(bbtoken_ctx_t *ctx, void *arg)
+{
+    bbtoken_alone_t *s = arg;
+
+    s->res = bbtoken_exec_once(ctx, s->what, s->sql, s->n, s->params);
+    return s->res ? 0 : BBTOKEN_EXIT_FAIL;
+}
+
+PGresult *bbtoken_exec(bbtoken_ctx_t *ctx, const char *what, const char *sql,
+                       int n, const char *const *params)
+{
+    bbtoken_alone_t s = {what, sql, n, params, NULL};
+    const bbtoken_tx_t tx = {what, NULL, NULL, bbtoken_alone_body, &s};
+
+    /* Inside a transaction, an abort is its runner's to judge: running
+     * one statement of it again would not undo the others. */
+    if (ctx->in_tx || PQtransactionStatus(ctx->conn) != PQTRANS_IDLE) {
+        return bbtoken_exec_once(ctx, what, sql, n, params);
+    }
+    return bbtoken_tx(ctx, &tx) == 0 ? s.res : NULL;
+}
+
+int bbtoken_exec_rows(bbtoken_ctx_t *ctx, const char *what, const char *sql,
+                      int n, const char *const *params, long *rows)
+{
+    PGresult *res = bbtoken_exec(ctx, what, sql, n, params);
+
+    if (!res) {
+        return BBTOKEN_EXIT_FAIL;
+    }
+    *rows = atol(PQcmdTuples(res));
+    PQclear(res);
+    return 0;
 }
