@@ -102,6 +102,10 @@ my @table = (
     ['DELETE', "/rest/default-reviewers/latest/projects/PROJ/repos/repo/condition/3", 'REPO_ADMIN', 'PROJ/repo'],
     ['GET', "/rest/default-reviewers/1.0/projects/PROJ/conditions", 'PROJECT_ADMIN', 'PROJ'],
     ['PUT', "/rest/default-reviewers/1.0/projects/PROJ/condition/3", 'PROJECT_ADMIN', 'PROJ'],
+    # Asked for by whoever opens a pull request; the repositories by id
+    # are the backend's to decide for a personal token's owner.
+    ['GET', "/rest/default-reviewers/1.0/projects/PROJ/repos/repo/reviewers?sourceRepoId=1&targetRepoId=2",
+     'REPO_WRITE', 'PROJ/repo'],
     # Access keys are credentials: reading them is admin too.
     ['GET', "/rest/keys/1.0/projects/PROJ/repos/repo/ssh", 'REPO_ADMIN', 'PROJ/repo'],
     ['POST', "/rest/keys/latest/projects/PROJ/repos/repo/ssh", 'REPO_ADMIN', 'PROJ/repo'],
@@ -146,9 +150,8 @@ my @denied = (
     ['GET', "/rest/build-status/latest/commits/$C"],
     ['DELETE', "/rest/build-status/latest/commits/$C"],
     ['GET', "/rest/build-status/latest/commits/stats/$C"],
-    # Two repositories by id in the query; a key by its id alone; a
-    # rebase, which writes to the pull request's source repository.
-    ['GET', "/rest/default-reviewers/1.0/projects/PROJ/repos/repo/reviewers?sourceRepoId=1&targetRepoId=2"],
+    # A key by its id alone; a rebase, which writes to the pull
+    # request's source repository.
     ['DELETE', '/rest/keys/latest/ssh/5'],
     ['GET', '/rest/keys/1.0/ssh/5/projects'],
     ['POST', '/rest/git/latest/projects/PROJ/repos/repo/pull-requests/1/rebase'],

@@ -289,8 +289,20 @@ subtest 'Bitbucket\'s other REST plugins: the token\'s project or repository, no
     refused(POST => repo => "/rest/git/latest/projects/PROJ/repos/repo.git/tags", 'the slug with .git');
     refused(GET => repo => "/rest/insights/latest/projects/PROJ/repos/repo/../other/commits/$c/reports",
             'another repository by ../');
-    refused(GET => repo => '/rest/default-reviewers/1.0/projects/PROJ/repos/repo/reviewers?sourceRepoId=7&targetRepoId=8',
-            'the reviewers of two repositories named by id');
+
+    # default-reviewers' reviewers name two repositories in the query,
+    # each held to the scope (query-repo=sourceRepoId,targetRepoId).
+    my $rv = '/rest/default-reviewers/1.0/projects/PROJ/repos/repo/reviewers';
+    my $mark = log_mark($env->error_log_path);
+    out_of_scope(GET => repo => "$rv?sourceRepoId=7&targetRepoId=8", 'the repositories by id');
+    like(join('', log_lines_since($env->error_log_path, $mark)),
+         qr/BBT820: token \Q$rid\E of repo:PROJ\/repo: GET \S+reviewers: the repository sourceRepoId names is not inside the token's repository PROJ\/repo: a repository id/,
+         '  the log says which parameter (BBT820)');
+    out_of_scope(GET => project => "$rv?sourceRepoId=PROJ/other&targetRepoId=8", 'a project token: the target by id');
+    out_of_scope(GET => repo => "$rv?sourceRepoId=PROJ/repo&targetRepoId=OTHER/x", 'the second one outside');
+    out_of_scope(GET => repo => "$rv?sourceRepoId=PROJ/repo&TARGETREPOID=%4FTHER%2Fx", 'the second one, spelled otherwise');
+    in_scope(GET => repo => "$rv?sourceRepoId=PROJ/repo&targetRepoId=proj/repo", 'both its own');
+    in_scope(GET => project => "$rv?sourceRepoId=PROJ/other&targetRepoId=PROJ/repo", 'a project token: both in its project');
 
     # The legacy build-status API names no repository: refused to both,
     # as to every token.

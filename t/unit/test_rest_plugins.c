@@ -160,9 +160,14 @@ static void test_reviewers_keys(const bbt_rules_t *rs)
           "REPO_ADMIN", "PROJ/repo");
     bbt_m(rs, "DELETE", DR "1.0/projects/PROJ/repos/repo/condition/3", NULL,
           "REPO_ADMIN", "PROJ/repo");
-    /* Two repositories by id in the query: not decidable. */
+    /* Whoever asks opens a pull request; the two repositories the query
+     * names are query-repo='s (test_namedrepo). */
     bbt_m(rs, "GET", DR "1.0/projects/PROJ/repos/repo/reviewers",
-          "sourceRepoId=1&targetRepoId=2", NULL, NULL);
+          "sourceRepoId=1&targetRepoId=2", "REPO_WRITE", "PROJ/repo");
+    bbt_m(rs, "HEAD", DR "latest/projects/PROJ/repos/repo/reviewers/", NULL,
+          "REPO_WRITE", "PROJ/repo");
+    bbt_m(rs, "POST", DR "1.0/projects/PROJ/repos/repo/reviewers", NULL, NULL,
+          NULL);
     bbt_m(rs, "OPTIONS", DR "1.0/projects/PROJ/conditions", NULL, NULL, NULL);
 
     bbt_m(rs, "GET", KEYS "1.0/projects/PROJ/ssh", NULL, "PROJECT_ADMIN",
