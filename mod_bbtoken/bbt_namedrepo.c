@@ -15,7 +15,8 @@ typedef struct {
 } bbt_namedpath_t;
 
 struct bbt_namedrepo {
-    char *query; /* query-repo=: NULL for none */
+    char *query[BBT_NAMEDREPO_PATHS]; /* query-repo= NAMEs */
+    size_t nquery;                    /* 0 for none */
     bbt_namedpath_t paths[BBT_NAMEDREPO_PATHS];
     size_t npaths; /* body-repo=: 0 for none */
 };
@@ -79,15 +80,26 @@ int bbt_namedrepo_option(bbt_namedrepo_t **nrp, bbt_namedrepo_opt_t opt,
 
     if (!nr && !(nr = *nrp = calloc(1, sizeof(*nr))))
         return bbt_named_err(err, errlen, origin, "out of memory", v);
-    if (opt == BBT_NAMEDREPO_OPT_QUERY) {
-        if (!bbt_named_name_ok(v, strlen(v)))
+    /* A list, as body-repo='s: default-reviewers' reviewers name two
+     * repositories (sourceRepoId, targetRepoId), each to be held. */
+    while (opt == BBT_NAMEDREPO_OPT_QUERY) {
+        const char *comma = strchr(s, ',');
+        size_t len = comma ? (size_t)(comma - s) : strlen(s);
+
+        if (!bbt_named_name_ok(s, len))
             return bbt_named_err(err, errlen, origin,
-                                 "query-repo= needs a NAME of 1 to 64 "
-                                 "letters, digits, _ and -:",
+                                 "query-repo= needs NAMEs of 1 to 64 "
+                                 "letters, digits, _ and -, joined by ',':",
                                  v);
-        if (!(nr->query = strdup(v)))
+        if (nr->nquery == BBT_NAMEDREPO_PATHS)
+            return bbt_named_err(err, errlen, origin,
+                                 "query-repo= takes at most 4 NAMEs:", v);
+        if (!(nr->query[nr->nquery] = strndup(s, len)))
             return bbt_named_err(err, errlen, origin, "out of memory", v);
-        return 0;
+        nr->nquery++;
+        if (!comma)
+            return 0;
+        s = comma + 1;
     }
     for (;;) {
         const char *comma = strchr(s, ',');
@@ -125,7 +137,7 @@ int bbt_namedrepo_wants_body(const bbt_namedrepo_t *nr)
 
 int bbt_namedrepo_wants_query(const bbt_namedrepo_t *nr)
 {
-    return nr && nr->query;
+    return nr && nr->nquery > 0;
 }
 
 /* 1 if a and b are equal ignoring ASCII case: the backend may read
@@ -189,8 +201,8 @@ static int bbt_named_value(const bbt_tokscope_t *s, const char *v, size_t n,
                           n - (size_t)(slash - v) - 1, where, out);
 }
 
-/* Every parameter of q called nr->query, however often. */
-static int bbt_named_query(const bbt_namedrepo_t *nr, const bbt_tokscope_t *s,
+/* Every parameter of q called name, however often. */
+static int bbt_named_query(const char *name, const bbt_tokscope_t *s,
                            const bbt_named_req_t *q, bbt_named_t *out)
 {
     size_t i;
@@ -199,15 +211,14 @@ static int bbt_named_query(const bbt_namedrepo_t *nr, const bbt_tokscope_t *s,
         const bbt_qparam_t *p = &q->params[i];
 
         if (!p->name)
-            return bbt_named_outside(out, nr->query,
+            return bbt_named_outside(out, name,
                                      "a parameter name with a broken "
                                      "%-escape or a %00");
-        if (!bbt_named_eq(p->name, nr->query))
+        if (!bbt_named_eq(p->name, name))
             continue;
         if (!p->value)
-            return bbt_named_outside(out, nr->query,
-                                     "a broken %-escape or a %00");
-        if (!bbt_named_value(s, p->value, strlen(p->value), nr->query, out))
+            return bbt_named_outside(out, name, "a broken %-escape or a %00");
+        if (!bbt_named_value(s, p->value, strlen(p->value), name, out))
             return 0;
     }
     return 1;
@@ -273,8 +284,10 @@ int bbt_namedrepo_inside(const bbt_namedrepo_t *nr, const bbt_tokscope_t *s,
                                  "resolve");
     if (!nr)
         return 1;
-    if (nr->query && !bbt_named_query(nr, s, q, out))
-        return 0;
+    for (i = 0; i < nr->nquery; i++) {
+        if (!bbt_named_query(nr->query[i], s, q, out))
+            return 0;
+    }
     if (nr->npaths && !q->body)
         return bbt_named_outside(out, nr->paths[0].text,
                                  "in a request body that was not read");
@@ -291,7 +304,8 @@ void bbt_namedrepo_free(bbt_namedrepo_t *nr)
 
     if (!nr)
         return;
-    free(nr->query);
+    for (i = 0; i < nr->nquery; i++)
+        free(nr->query[i]);
     for (i = 0; i < nr->npaths; i++) {
         free(nr->paths[i].text);
         for (k = 0; k < nr->paths[i].n; k++)

@@ -26,8 +26,8 @@
 #include "bbt_kind.h"
 #include "bbt_target.h"
 
-/* The most body-repo= PATHs on one route, names on one PATH, and the
- * longest name (a query-repo= NAME too). */
+/* The most body-repo= PATHs (and query-repo= NAMEs) on one route, names
+ * on one PATH, and the longest name (a query-repo= NAME too). */
 #define BBT_NAMEDREPO_PATHS 4
 #define BBT_NAMEDREPO_DEPTH 6
 #define BBT_NAMEDREPO_NAME_MAX 64
@@ -35,7 +35,7 @@
 typedef struct bbt_namedrepo bbt_namedrepo_t;
 
 typedef enum {
-    BBT_NAMEDREPO_OPT_QUERY = 0, /* query-repo=NAME */
+    BBT_NAMEDREPO_OPT_QUERY = 0, /* query-repo=NAME[,NAME]... */
     BBT_NAMEDREPO_OPT_BODY       /* body-repo=PATH[,PATH]... */
 } bbt_namedrepo_opt_t;
 

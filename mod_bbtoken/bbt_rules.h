@@ -38,7 +38,8 @@
  *             body-project-same=skip
  *                              the route's own project is no second
  *                              target (moving within it creates nothing)
- *             query-repo=NAME  the query parameter NAME names a second
+ *             query-repo=NAME[,NAME]...
+ *                              each query parameter NAME names a second
  *                              repository (KEY/slug, or an id), which a
  *                              project's or a repository's token must
  *                              have inside its scope (bbt_namedrepo.h)

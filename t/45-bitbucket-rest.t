@@ -39,6 +39,8 @@ my %level = (READ => 1, WRITE => 2, ADMIN => 3);
 my %holds = (read => [1, 1], write => [1, 2], radmin => [1, 3], pwrite => [2, 2], pwadm => [2, 3], full => [3, 3]);
 
 my $A = '/rest/api/latest';
+my $C = '0123456789abcdef0123456789abcdef01234567';
+my $I = "/rest/insights/latest/projects/PROJ/repos/repo/commits/$C";
 my @table = (
     # method, path, permission, target, token minimum
     ['GET', "$A/projects/PROJ", 'PROJECT_READ', 'PROJ'],
@@ -73,6 +75,44 @@ my @table = (
     ['GET', "$A/projects/PROJ/repos/repo/default-branch", 'REPO_READ', 'PROJ/repo'],
     ['POST', "$A/projects/PROJ/repos/repo/recreate", 'REPO_ADMIN', 'PROJ/repo'],
     ['POST', "$A/projects/PROJ/repos/repo/labels", 'REPO_ADMIN', 'PROJ/repo'],
+    # A commit's build status and deployment: deleting them is REPO_ADMIN
+    # in Bitbucket, not the REPO_WRITE of other changes in a repository.
+    ['DELETE', "$A/projects/PROJ/repos/repo/commits/$C/builds?key=ci", 'REPO_ADMIN', 'PROJ/repo'],
+    ['DELETE', "/rest/api/1.0/projects/PROJ/repos/repo/commits/$C/deployments?key=d", 'REPO_ADMIN', 'PROJ/repo'],
+    # Bitbucket's other REST plugins, on the repository or project in
+    # their path.
+    ['POST', "/rest/branch-utils/1.0/projects/PROJ/repos/repo/branches", 'REPO_WRITE', 'PROJ/repo'],
+    ['DELETE', "/rest/branch-utils/latest/projects/PROJ/repos/repo/branches", 'REPO_WRITE', 'PROJ/repo'],
+    ['POST', "/rest/branch-utils/latest/projects/~alice/repos/mine/branches/", 'REPO_WRITE', '~alice/mine'],
+    ['GET', "/rest/branch-utils/latest/projects/PROJ/repos/repo/branches/info/$C", 'REPO_READ', 'PROJ/repo'],
+    ['POST', "/rest/git/1.0/projects/PROJ/repos/repo/tags", 'REPO_WRITE', 'PROJ/repo'],
+    ['DELETE', "/rest/git/latest/projects/proj/repos/repo/tags/release/1.0", 'REPO_WRITE', 'PROJ/repo'],
+    ['GET', "$I/reports", 'REPO_READ', 'PROJ/repo'],
+    ['GET', "$I/reports/com.example.lint/annotations", 'REPO_READ', 'PROJ/repo'],
+    ['GET', "$I/annotations?severity=HIGH", 'REPO_READ', 'PROJ/repo'],
+    ['PUT', "$I/reports/com.example.lint", 'REPO_WRITE', 'PROJ/repo'],
+    ['POST', "$I/reports/com.example.lint/annotations", 'REPO_WRITE', 'PROJ/repo'],
+    ['PUT', "$I/reports/com.example.lint/annotations/e1", 'REPO_WRITE', 'PROJ/repo'],
+    # REPO_READ for the report's author in Bitbucket, REPO_ADMIN for
+    # anyone else: the route cannot tell which.
+    ['DELETE', "$I/reports/com.example.lint", 'REPO_ADMIN', 'PROJ/repo'],
+    ['DELETE', "$I/reports/com.example.lint/annotations?externalId=e1", 'REPO_ADMIN', 'PROJ/repo'],
+    ['GET', "/rest/default-reviewers/1.0/projects/PROJ/repos/repo/conditions", 'REPO_ADMIN', 'PROJ/repo'],
+    ['POST', "/rest/default-reviewers/1.0/projects/PROJ/repos/repo/condition", 'REPO_ADMIN', 'PROJ/repo'],
+    ['DELETE', "/rest/default-reviewers/latest/projects/PROJ/repos/repo/condition/3", 'REPO_ADMIN', 'PROJ/repo'],
+    ['GET', "/rest/default-reviewers/1.0/projects/PROJ/conditions", 'PROJECT_ADMIN', 'PROJ'],
+    ['PUT', "/rest/default-reviewers/1.0/projects/PROJ/condition/3", 'PROJECT_ADMIN', 'PROJ'],
+    # Asked for by whoever opens a pull request; the repositories by id
+    # are the backend's to decide for a personal token's owner.
+    ['GET', "/rest/default-reviewers/1.0/projects/PROJ/repos/repo/reviewers?sourceRepoId=1&targetRepoId=2",
+     'REPO_WRITE', 'PROJ/repo'],
+    # Access keys are credentials: reading them is admin too.
+    ['GET', "/rest/keys/1.0/projects/PROJ/repos/repo/ssh", 'REPO_ADMIN', 'PROJ/repo'],
+    ['POST', "/rest/keys/latest/projects/PROJ/repos/repo/ssh", 'REPO_ADMIN', 'PROJ/repo'],
+    ['DELETE', "/rest/keys/1.0/projects/PROJ/repos/repo/ssh/5", 'REPO_ADMIN', 'PROJ/repo'],
+    ['GET', "/rest/keys/1.0/projects/PROJ/ssh", 'PROJECT_ADMIN', 'PROJ'],
+    ['GET', "/rest/keys/1.0/projects/PROJ/ssh/5", 'PROJECT_ADMIN', 'PROJ'],
+    ['PUT', "/rest/keys/1.0/projects/PROJ/ssh/5/permission/PROJECT_READ", 'PROJECT_ADMIN', 'PROJ'],
 );
 my @denied = (
     ['PUT', '/rest/access-tokens/1.0/users/alice'],
@@ -104,6 +144,22 @@ my @denied = (
     ['GET', '/rest/api/2.0/projects/PROJ'],
     ['PATCH', "$A/projects/PROJ/repos/repo"],
     ['GET', '/rest/branch-utils/latest/projects/PROJ/repos/repo/branches'],
+    # The legacy build-status API names a commit and no repository: no
+    # route can decide it (the repository's own is under /rest/api).
+    ['POST', "/rest/build-status/1.0/commits/$C"],
+    ['GET', "/rest/build-status/latest/commits/$C"],
+    ['DELETE', "/rest/build-status/latest/commits/$C"],
+    ['GET', "/rest/build-status/latest/commits/stats/$C"],
+    # A key by its id alone; a rebase, which writes to the pull
+    # request's source repository.
+    ['DELETE', '/rest/keys/latest/ssh/5'],
+    ['GET', '/rest/keys/1.0/ssh/5/projects'],
+    ['POST', '/rest/git/latest/projects/PROJ/repos/repo/pull-requests/1/rebase'],
+    # Methods a route does not list: OPTIONS as everywhere in the set.
+    ['OPTIONS', '/rest/branch-utils/latest/projects/PROJ/repos/repo/branches'],
+    ['OPTIONS', "$I/reports/com.example.lint"],
+    ['GET', "/rest/git/latest/projects/PROJ/repos/repo/tags"],
+    ['POST', "$I/reports/com.example.lint"],
 );
 
 # (response, what the CGI was given) for METHOD PATH with this token.
@@ -128,14 +184,19 @@ for my $row (@table) {
             my ($ts, $tl) = $tmin =~ /^(PROJECT|REPO)_(\w+)$/;
             $have &&= $holds{$t}[$ts eq 'PROJECT' ? 0 : 1] >= $level{$tl};
         }
-        my ($r2) = call($m, $path, $tok{$t});
+        my ($r2, $v2) = call($m, $path, $tok{$t});
         if ($have) { is_ok_res($r2, "  the $t token passes") }
-        else { is_403($r2, "  the $t token") }
+        else {
+            is_403($r2, "  the $t token");
+            ok(!defined $v2->{BBTOKEN_TARGET}, '    the backend never saw it');
+        }
     }
 }
 for my $row (@denied) {
     my ($m, $path) = @$row;
-    is_403((call($m, $path, $tok{full}))[0], "$m $path: refused to the full token");
+    my ($res, $v) = call($m, $path, $tok{full});
+    is_403($res, "$m $path: refused to the full token");
+    ok(!defined $v->{BBTOKEN_TARGET}, '  the backend never saw it');
     is_403((call($m, $path, $root_tok))[0], "  and to a global admin's token");
 }
 # Another project: alice has no grant there.

@@ -253,6 +253,66 @@ subtest 'a repository or project given with its id: refused to a scoped token' =
     is_ok_res($res, 'a personal token: a fork naming a project id too');
 };
 
+subtest 'Bitbucket\'s other REST plugins: the token\'s project or repository, nothing else' => sub {
+    my $bu = '/rest/branch-utils/latest/projects';
+    my $c = '0123456789abcdef0123456789abcdef01234567';
+    allowed(POST => project => "$bu/PROJ/repos/repo/branches", 'PROJ/repo', 'branch-utils in its project');
+    allowed(DELETE => project => "/rest/git/1.0/projects/proj/repos/other/tags/v1", 'PROJ/other',
+            'a tag of another repository of its project');
+    allowed(GET => project => '/rest/keys/1.0/projects/PROJ/ssh', 'PROJ', 'its project\'s access keys');
+    allowed(PUT => project => '/rest/default-reviewers/1.0/projects/PROJ/condition/3', 'PROJ',
+            'its project\'s default reviewers');
+    refused(POST => project => "$bu/OTHER/repos/x/branches", 'branch-utils in another project');
+    refused(POST => project => "$bu/%4FTHER/repos/x/branches", 'another project, %-encoded');
+    refused(POST => project => "$bu/PROJ/repos/../../OTHER/repos/x/branches", 'another project by ../');
+    refused(POST => project => "$bu/~alice/repos/x/branches", 'a personal repository');
+    refused(GET => project => '/rest/keys/1.0/projects/OTHER/ssh', 'another project\'s access keys');
+    refused(GET => project => '/rest/keys/1.0/ssh/5/projects', 'a key by its id alone');
+    refused(GET => project => '/rest/default-reviewers/1.0/projects/OTHER/repos/x/conditions',
+            'another project\'s repository\'s default reviewers');
+    refused(PUT => project => "/rest/insights/latest/projects/OTHER/repos/x/commits/$c/reports/k",
+            'a report on another project\'s repository');
+    refused(DELETE => project => '/rest/git/latest/projects/PROJ/repos/repo/tags/x%2F..%2F..%2F..%2F..%2FOTHER/repos/x',
+            'a tag name with %2F climbing out');
+
+    my $ins = "/rest/insights/latest/projects/PROJ/repos/repo/commits/$c";
+    allowed(PUT => repo => "$ins/reports/com.example.lint", 'PROJ/repo', 'a report on its repository');
+    allowed(DELETE => repo => "$ins/reports/com.example.lint", 'PROJ/repo', 'REPO_ADMIN: delete a report');
+    allowed(GET => repo => '/rest/keys/1.0/projects/PROJ/repos/repo/ssh', 'PROJ/repo',
+            'REPO_ADMIN: its repository\'s access keys');
+    allowed(POST => repo => '/rest/default-reviewers/1.0/projects/PROJ/repos/repo/condition', 'PROJ/repo',
+            'REPO_ADMIN: its repository\'s default reviewers');
+    refused(GET => repo => '/rest/keys/1.0/projects/PROJ/ssh', 'its project\'s access keys');
+    refused(GET => repo => '/rest/default-reviewers/1.0/projects/PROJ/conditions', 'its project\'s default reviewers');
+    refused(POST => repo => "$bu/PROJ/repos/other/branches", 'another repository of its project');
+    refused(POST => repo => "$bu/PROJ/repos/REPO/branches", 'the slug in another case');
+    refused(POST => repo => "/rest/git/latest/projects/PROJ/repos/repo.git/tags", 'the slug with .git');
+    refused(GET => repo => "/rest/insights/latest/projects/PROJ/repos/repo/../other/commits/$c/reports",
+            'another repository by ../');
+
+    # default-reviewers' reviewers name two repositories in the query,
+    # each held to the scope (query-repo=sourceRepoId,targetRepoId).
+    my $rv = '/rest/default-reviewers/1.0/projects/PROJ/repos/repo/reviewers';
+    my $mark = log_mark($env->error_log_path);
+    out_of_scope(GET => repo => "$rv?sourceRepoId=7&targetRepoId=8", 'the repositories by id');
+    like(join('', log_lines_since($env->error_log_path, $mark)),
+         qr/BBT820: token \Q$rid\E of repo:PROJ\/repo: GET \S+reviewers: the repository sourceRepoId names is not inside the token's repository PROJ\/repo: a repository id/,
+         '  the log says which parameter (BBT820)');
+    out_of_scope(GET => project => "$rv?sourceRepoId=PROJ/other&targetRepoId=8", 'a project token: the target by id');
+    out_of_scope(GET => repo => "$rv?sourceRepoId=PROJ/repo&targetRepoId=OTHER/x", 'the second one outside');
+    out_of_scope(GET => repo => "$rv?sourceRepoId=PROJ/repo&TARGETREPOID=%4FTHER%2Fx", 'the second one, spelled otherwise');
+    in_scope(GET => repo => "$rv?sourceRepoId=PROJ/repo&targetRepoId=proj/repo", 'both its own');
+    in_scope(GET => project => "$rv?sourceRepoId=PROJ/other&targetRepoId=PROJ/repo", 'a project token: both in its project');
+
+    # The legacy build-status API names no repository: refused to both,
+    # as to every token.
+    for my $who (qw(project repo)) {
+        refused(POST => $who => "/rest/build-status/1.0/commits/$c", 'the legacy build status',
+                '{"state":"SUCCESSFUL","key":"ci","url":"https://ci/1"}');
+        refused(GET => $who => "/rest/build-status/latest/commits/$c", 'the legacy build status, read');
+    }
+};
+
 subtest 'when a project goes: revoke --project is its own tokens; the inventory takes its repositories\'' => sub {
     my ($other) = scope_token('--repo', 'PROJ/other', 'other', 'REPO_READ');
     $env->cli_ok('revoke', '--project', 'PROJ');

@@ -21,9 +21,17 @@ static bbt_tokscope_t personal, project, repo;
 static void test_errors(void)
 {
     bad_route("BBTokenRoute GET " P " REPO_READ query-repo=\n",
-              "query-repo= needs a NAME");
+              "query-repo= needs NAMEs");
     bad_route("BBTokenRoute GET " P " REPO_READ query-repo=from/Repo\n",
-              "query-repo= needs a NAME");
+              "query-repo= needs NAMEs");
+    bad_route("BBTokenRoute GET " P " REPO_READ query-repo=a,\n",
+              "query-repo= needs NAMEs");
+    bad_route("BBTokenRoute GET " P " REPO_READ query-repo=,a\n",
+              "query-repo= needs NAMEs");
+    bad_route("BBTokenRoute GET " P " REPO_READ query-repo=a,,b\n",
+              "query-repo= needs NAMEs");
+    bad_route("BBTokenRoute GET " P " REPO_READ query-repo=a,b,c,d,e\n",
+              "query-repo= takes at most 4 NAMEs");
     bad_route("BBTokenRoute GET " P " REPO_READ query-repo=a query-repo=b\n",
               "route option given twice");
     bad_route("BBTokenRoute POST " P " REPO_WRITE body-repo=\n",
@@ -213,6 +221,51 @@ static void test_query(void)
     }
     ok(cmp_inside(&repo, id, &n) == 0 && strstr(n.why, "id"),
        "an id is refused as one: %s", n.why ? n.why : "");
+}
+
+/* query-repo= with two NAMEs, each held to the scope: default-reviewers'
+ * reviewers name a source and a target repository. */
+static int two_inside(const bbt_namedrepo_t *nr, const bbt_tokscope_t *s,
+                      const char *a, const char *b, bbt_named_t *n)
+{
+    bbt_qparam_t params[2] = {{"sourceRepoId", a}, {"targetRepoId", b}};
+    bbt_named_req_t q;
+
+    memset(n, 0, sizeof(*n));
+    memset(&q, 0, sizeof(q));
+    q.params = params;
+    q.nparams = 2;
+    return bbt_namedrepo_inside(nr, s, &q, n);
+}
+
+static void test_query_list(void)
+{
+    const bbt_namedrepo_t *nr = named_of(
+        "GET", "/rest/default-reviewers/1.0/projects/PROJ/repos/repo/reviewers",
+        "sourceRepoId=1&targetRepoId=2");
+    bbt_named_t n;
+
+    if (!ok(bbt_namedrepo_wants_query(nr), "the reviewers route reads its "
+                                           "query"))
+        return;
+    ok(two_inside(nr, &repo, "PROJ/repo", "proj/repo", &n) == 1,
+       "both its own repository: inside");
+    ok(two_inside(nr, &repo, "PROJ/repo", "OTHER/x", &n) == 0 &&
+           strcmp(n.where, "targetRepoId") == 0 &&
+           strcmp(n.repo.key, "OTHER") == 0,
+       "the second NAME outside: refused, naming it");
+    ok(two_inside(nr, &repo, "OTHER/x", "PROJ/repo", &n) == 0 &&
+           strcmp(n.where, "sourceRepoId") == 0,
+       "the first NAME outside: refused, naming it");
+    ok(two_inside(nr, &project, "PROJ/other", "PROJ/repo", &n) == 1,
+       "a project token: two repositories of its project");
+    ok(two_inside(nr, &project, "1", "PROJ/repo", &n) == 0 &&
+           strstr(n.why, "id"),
+       "a project token: a repository id, refused");
+    ok(two_inside(nr, &repo, "PROJ/repo", "2", &n) == 0 && strstr(n.why, "id"),
+       "a repository token: the target by id, refused");
+    ok(two_inside(nr, &personal, "1", "2", &n) == 1,
+       "a personal token: ids are the backend's");
 }
 
 /* The pull request routes' body, for scope s. */
@@ -427,6 +480,7 @@ int main(void)
     }
     test_errors();
     test_query();
+    test_query_list();
     test_body();
     test_project_id();
     bbt_rules_free(rest);

@@ -1,0 +1,251 @@
+/* The built-in bitbucket-rest set over Bitbucket's REST plugins besides
+ * /rest/api (branch-utils, git, insights, default-reviewers, keys): the
+ * permission and target each endpoint gets, never below what Bitbucket
+ * requires, and what matches no route (the legacy build-status API, which
+ * names no repository; a key by its id alone; OPTIONS). */
+#include "bbt_rules.h"
+#include "tap.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static bbt_rules_t *bbt_rest_rules(const char *prefix)
+{
+    char err[BBT_RULES_ERR_MAX];
+    bbt_rules_t *rs = bbt_rules_new();
+
+    if (!rs ||
+        bbt_rules_load(rs, bbt_rules_builtin("bitbucket-rest", NULL), prefix,
+                       "bitbucket-rest", err, sizeof(err)) != 0) {
+        diag("load failed: %s", err);
+        bbt_rules_free(rs);
+        return NULL;
+    }
+    return rs;
+}
+
+/* One match: want_perm NULL for no route; target "KEY" or "KEY/slug". */
+static void bbt_m(const bbt_rules_t *rs, const char *method, const char *path,
+                  const char *args, const char *want_perm,
+                  const char *want_target)
+{
+    bbt_match_t out;
+    char target[600];
+    const char *perm;
+    int rv;
+
+    memset(&out, 0x5a, sizeof(out));
+    rv = bbt_rules_match(rs, method, path, args, 0, &out);
+    perm = rv == BBT_ROUTE_MATCH
+               ? bbt_perm_name(out.target.need.scope, out.target.need.level)
+               : NULL;
+    snprintf(target, sizeof(target), "%s%s%s", out.target.key,
+             out.target.slug[0] ? "/" : "", out.target.slug);
+    if (!want_perm) {
+        ok(rv == BBT_ROUTE_NONE, "%s %s%s%s: no route", method, path,
+           args ? "?" : "", args ? args : "");
+        if (rv == BBT_ROUTE_MATCH)
+            diag("matched %s on %s", perm ? perm : "?", target);
+        return;
+    }
+    ok(rv == BBT_ROUTE_MATCH && perm && strcmp(perm, want_perm) == 0 &&
+           strcmp(target, want_target) == 0,
+       "%s %s -> %s on %s", method, path, want_perm, want_target);
+    if (rv != BBT_ROUTE_MATCH)
+        diag("no route: %s", out.target.why ? out.target.why : "?");
+    else if (!perm || strcmp(perm, want_perm) || strcmp(target, want_target))
+        diag("got %s on %s", perm ? perm : "?", target);
+}
+
+#define BU "/rest/branch-utils/"
+#define GIT "/rest/git/"
+#define INS "/rest/insights/latest/projects/PROJ/repos/repo/commits/abc1"
+#define DR "/rest/default-reviewers/"
+#define KEYS "/rest/keys/"
+
+static void test_branch_utils_git(const bbt_rules_t *rs)
+{
+    bbt_m(rs, "POST", BU "1.0/projects/PROJ/repos/repo/branches", NULL,
+          "REPO_WRITE", "PROJ/repo");
+    bbt_m(rs, "DELETE", BU "latest/projects/PROJ/repos/repo/branches/", NULL,
+          "REPO_WRITE", "PROJ/repo");
+    bbt_m(rs, "POST", BU "latest/projects/~alice/repos/mine/branches", NULL,
+          "REPO_WRITE", "~alice/mine");
+    bbt_m(rs, "POST", BU "latest/projects/proj/repos/repo/branches", NULL,
+          "REPO_WRITE", "PROJ/repo");
+    bbt_m(rs, "GET", BU "latest/projects/PROJ/repos/repo/branches/info/abc1",
+          NULL, "REPO_READ", "PROJ/repo");
+    bbt_m(rs, "HEAD", BU "1.0/projects/PROJ/repos/repo/branches/info/abc1",
+          NULL, "REPO_READ", "PROJ/repo");
+    /* The list of branches is /rest/api's; no other method or version. */
+    bbt_m(rs, "GET", BU "latest/projects/PROJ/repos/repo/branches", NULL, NULL,
+          NULL);
+    bbt_m(rs, "PUT", BU "latest/projects/PROJ/repos/repo/branches", NULL, NULL,
+          NULL);
+    bbt_m(rs, "OPTIONS", BU "latest/projects/PROJ/repos/repo/branches", NULL,
+          NULL, NULL);
+    bbt_m(rs, "POST", BU "2.0/projects/PROJ/repos/repo/branches", NULL, NULL,
+          NULL);
+    bbt_m(rs, "POST", BU "latest/projects/PR-OJ/repos/repo/branches", NULL,
+          NULL, NULL);
+    bbt_m(rs, "POST", BU "latest/projects/PROJ/repos/re po/branches", NULL,
+          NULL, NULL);
+    bbt_m(rs, "POST", BU "latest/projects/PROJ/repos/repo/branches/x", NULL,
+          NULL, NULL);
+
+    bbt_m(rs, "POST", GIT "1.0/projects/PROJ/repos/repo/tags", NULL,
+          "REPO_WRITE", "PROJ/repo");
+    bbt_m(rs, "DELETE", GIT "latest/projects/PROJ/repos/repo/tags/v1.0", NULL,
+          "REPO_WRITE", "PROJ/repo");
+    bbt_m(rs, "DELETE", GIT "latest/projects/PROJ/repos/repo/tags/rel/1.0",
+          NULL, "REPO_WRITE", "PROJ/repo");
+    bbt_m(rs, "DELETE", GIT "latest/projects/PROJ/repos/repo/tags/", NULL, NULL,
+          NULL);
+    bbt_m(rs, "GET", GIT "latest/projects/PROJ/repos/repo/tags", NULL, NULL,
+          NULL);
+    /* A rebase writes to the pull request's source repository. */
+    bbt_m(rs, "POST",
+          GIT "latest/projects/PROJ/repos/repo/pull-requests/1/rebase", NULL,
+          NULL, NULL);
+    bbt_m(rs, "GET",
+          GIT "latest/projects/PROJ/repos/repo/pull-requests/1/rebase", NULL,
+          NULL, NULL);
+}
+
+static void test_insights(const bbt_rules_t *rs)
+{
+    bbt_m(rs, "GET", INS "/reports", NULL, "REPO_READ", "PROJ/repo");
+    bbt_m(rs, "GET", INS "/reports/com.example.lint", NULL, "REPO_READ",
+          "PROJ/repo");
+    bbt_m(rs, "HEAD", INS "/reports/com.example.lint/annotations", NULL,
+          "REPO_READ", "PROJ/repo");
+    bbt_m(rs, "GET", INS "/annotations", "severity=HIGH", "REPO_READ",
+          "PROJ/repo");
+    bbt_m(rs, "GET",
+          "/rest/insights/1.0/projects/PROJ/repos/repo/commits/abc1/reports",
+          NULL, "REPO_READ", "PROJ/repo");
+    bbt_m(rs, "PUT", INS "/reports/com.example.lint", NULL, "REPO_WRITE",
+          "PROJ/repo");
+    bbt_m(rs, "POST", INS "/reports/com.example.lint/annotations", NULL,
+          "REPO_WRITE", "PROJ/repo");
+    bbt_m(rs, "PUT", INS "/reports/com.example.lint/annotations/e1", NULL,
+          "REPO_WRITE", "PROJ/repo");
+    /* Bitbucket: REPO_READ for the report's author, REPO_ADMIN for anyone
+     * else; the route cannot tell which. */
+    bbt_m(rs, "DELETE", INS "/reports/com.example.lint", NULL, "REPO_ADMIN",
+          "PROJ/repo");
+    bbt_m(rs, "DELETE", INS "/reports/com.example.lint/annotations",
+          "externalId=e1", "REPO_ADMIN", "PROJ/repo");
+    bbt_m(rs, "PUT", INS "/reports", NULL, NULL, NULL);
+    bbt_m(rs, "POST", INS "/reports/com.example.lint", NULL, NULL, NULL);
+    bbt_m(rs, "DELETE", INS "/annotations", NULL, NULL, NULL);
+    bbt_m(rs, "DELETE", INS "/reports/k/annotations/e1", NULL, NULL, NULL);
+    bbt_m(rs, "OPTIONS", INS "/reports/com.example.lint", NULL, NULL, NULL);
+    bbt_m(rs, "GET", INS "/reports/k/annotations/e1/x", NULL, NULL, NULL);
+}
+
+static void test_reviewers_keys(const bbt_rules_t *rs)
+{
+    bbt_m(rs, "GET", DR "1.0/projects/PROJ/conditions", NULL, "PROJECT_ADMIN",
+          "PROJ");
+    bbt_m(rs, "POST", DR "1.0/projects/PROJ/condition", NULL, "PROJECT_ADMIN",
+          "PROJ");
+    bbt_m(rs, "PUT", DR "latest/projects/PROJ/condition/3", NULL,
+          "PROJECT_ADMIN", "PROJ");
+    bbt_m(rs, "DELETE", DR "1.0/projects/PROJ/condition/3", NULL,
+          "PROJECT_ADMIN", "PROJ");
+    bbt_m(rs, "GET", DR "1.0/projects/PROJ/repos/repo/conditions", NULL,
+          "REPO_ADMIN", "PROJ/repo");
+    bbt_m(rs, "POST", DR "1.0/projects/PROJ/repos/repo/condition", NULL,
+          "REPO_ADMIN", "PROJ/repo");
+    bbt_m(rs, "DELETE", DR "1.0/projects/PROJ/repos/repo/condition/3", NULL,
+          "REPO_ADMIN", "PROJ/repo");
+    /* Whoever asks opens a pull request; the two repositories the query
+     * names are query-repo='s (test_namedrepo). */
+    bbt_m(rs, "GET", DR "1.0/projects/PROJ/repos/repo/reviewers",
+          "sourceRepoId=1&targetRepoId=2", "REPO_WRITE", "PROJ/repo");
+    bbt_m(rs, "HEAD", DR "latest/projects/PROJ/repos/repo/reviewers/", NULL,
+          "REPO_WRITE", "PROJ/repo");
+    bbt_m(rs, "POST", DR "1.0/projects/PROJ/repos/repo/reviewers", NULL, NULL,
+          NULL);
+    bbt_m(rs, "OPTIONS", DR "1.0/projects/PROJ/conditions", NULL, NULL, NULL);
+
+    bbt_m(rs, "GET", KEYS "1.0/projects/PROJ/ssh", NULL, "PROJECT_ADMIN",
+          "PROJ");
+    bbt_m(rs, "POST", KEYS "latest/projects/PROJ/ssh", NULL, "PROJECT_ADMIN",
+          "PROJ");
+    bbt_m(rs, "GET", KEYS "1.0/projects/PROJ/ssh/5", NULL, "PROJECT_ADMIN",
+          "PROJ");
+    bbt_m(rs, "DELETE", KEYS "1.0/projects/PROJ/ssh/5", NULL, "PROJECT_ADMIN",
+          "PROJ");
+    bbt_m(rs, "PUT", KEYS "1.0/projects/PROJ/ssh/5/permission/PROJECT_WRITE",
+          NULL, "PROJECT_ADMIN", "PROJ");
+    bbt_m(rs, "GET", KEYS "1.0/projects/PROJ/repos/repo/ssh", NULL,
+          "REPO_ADMIN", "PROJ/repo");
+    bbt_m(rs, "HEAD", KEYS "latest/projects/PROJ/repos/repo/ssh/5", NULL,
+          "REPO_ADMIN", "PROJ/repo");
+    bbt_m(rs, "POST", KEYS "1.0/projects/PROJ/repos/repo/ssh", NULL,
+          "REPO_ADMIN", "PROJ/repo");
+    bbt_m(rs, "PUT",
+          KEYS "1.0/projects/PROJ/repos/repo/ssh/5/permission/REPO_WRITE", NULL,
+          "REPO_ADMIN", "PROJ/repo");
+    /* A key by its id alone names no project. */
+    bbt_m(rs, "DELETE", KEYS "latest/ssh/5", NULL, NULL, NULL);
+    bbt_m(rs, "GET", KEYS "1.0/ssh/5/projects", NULL, NULL, NULL);
+    bbt_m(rs, "OPTIONS", KEYS "1.0/projects/PROJ/ssh", NULL, NULL, NULL);
+}
+
+static void test_build_status(const bbt_rules_t *rs)
+{
+    static const char *const legacy[] = {
+        "/rest/build-status/1.0/commits/abc1",
+        "/rest/build-status/latest/commits/abc1",
+        "/rest/build-status/latest/commits/stats/abc1",
+        "/rest/build-status/1.0/commits/stats"};
+    static const char *const methods[] = {"GET", "HEAD", "POST", "DELETE"};
+    size_t i, j;
+
+    for (i = 0; i < sizeof(legacy) / sizeof(legacy[0]); i++)
+        for (j = 0; j < sizeof(methods) / sizeof(methods[0]); j++)
+            bbt_m(rs, methods[j], legacy[i], NULL, NULL, NULL);
+    /* The repository's own: storing is a write here, deleting REPO_ADMIN
+     * as in Bitbucket. */
+    bbt_m(rs, "GET",
+          "/rest/api/latest/projects/PROJ/repos/repo/commits/abc1/builds",
+          "key=ci", "REPO_READ", "PROJ/repo");
+    bbt_m(rs, "POST",
+          "/rest/api/latest/projects/PROJ/repos/repo/commits/abc1/builds", NULL,
+          "REPO_WRITE", "PROJ/repo");
+    bbt_m(rs, "DELETE",
+          "/rest/api/latest/projects/PROJ/repos/repo/commits/abc1/builds",
+          "key=ci", "REPO_ADMIN", "PROJ/repo");
+    bbt_m(rs, "DELETE",
+          "/rest/api/1.0/projects/PROJ/repos/repo/commits/abc1/deployments",
+          NULL, "REPO_ADMIN", "PROJ/repo");
+    bbt_m(rs, "POST",
+          "/rest/api/1.0/projects/PROJ/repos/repo/commits/abc1/deployments",
+          NULL, "REPO_WRITE", "PROJ/repo");
+}
+
+int main(void)
+{
+    bbt_rules_t *rs = bbt_rest_rules("");
+    bbt_rules_t *pre = bbt_rest_rules("/bb");
+
+    if (!ok(rs && pre, "the bitbucket-rest set loads"))
+        return done_testing();
+    test_branch_utils_git(rs);
+    test_insights(rs);
+    test_reviewers_keys(rs);
+    test_build_status(rs);
+    /* Under a prefix, the plugins are under it too. */
+    bbt_m(pre, "POST", "/bb" BU "latest/projects/PROJ/repos/repo/branches",
+          NULL, "REPO_WRITE", "PROJ/repo");
+    bbt_m(pre, "POST", BU "latest/projects/PROJ/repos/repo/branches", NULL,
+          NULL, NULL);
+    bbt_m(pre, "GET", "/bb" KEYS "1.0/projects/PROJ/ssh", NULL, "PROJECT_ADMIN",
+          "PROJ");
+    bbt_rules_free(rs);
+    bbt_rules_free(pre);
+    return done_testing();
+}
