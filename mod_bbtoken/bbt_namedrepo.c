@@ -44,6 +44,18 @@ static int bbt_named_name_ok(const char *s, size_t n)
     return 1;
 }
 
+/* 1 if a and b are equal ignoring ASCII case: the backend may read
+ * parameter names so, and reading one more as ours refuses no more than
+ * that request. */
+static int bbt_named_eq(const char *a, const char *b)
+{
+    for (; *a &&
+           bbt_to_lower((unsigned char)*a) == bbt_to_lower((unsigned char)*b);
+         a++, b++)
+        ;
+    return *a == '\0' && *b == '\0';
+}
+
 /* One PATH of body-repo= (s[0..n)), names joined by ".". */
 static int bbt_named_path(bbt_namedpath_t *p, const char *s, size_t n,
                           const char *v, const char *origin, char *err,
@@ -77,6 +89,7 @@ int bbt_namedrepo_option(bbt_namedrepo_t **nrp, bbt_namedrepo_opt_t opt,
 {
     bbt_namedrepo_t *nr = *nrp;
     const char *s = v;
+    size_t k;
 
     if (!nr && !(nr = *nrp = calloc(1, sizeof(*nr))))
         return bbt_named_err(err, errlen, origin, "out of memory", v);
@@ -96,6 +109,18 @@ int bbt_namedrepo_option(bbt_namedrepo_t **nrp, bbt_namedrepo_opt_t opt,
                                  "query-repo= takes at most 4 NAMEs:", v);
         if (!(nr->query[nr->nquery] = strndup(s, len)))
             return bbt_named_err(err, errlen, origin, "out of memory", v);
+        /* Names match in any case: "a,A" holds one parameter twice, and
+         * was most likely meant to name another one. */
+        for (k = 0; k < nr->nquery; k++) {
+            if (bbt_named_eq(nr->query[k], nr->query[nr->nquery])) {
+                free(nr->query[nr->nquery]);
+                nr->query[nr->nquery] = NULL;
+                return bbt_named_err(err, errlen, origin,
+                                     "query-repo= names a NAME twice (NAMEs "
+                                     "match in any case):",
+                                     v);
+            }
+        }
         nr->nquery++;
         if (!comma)
             return 0;
@@ -138,18 +163,6 @@ int bbt_namedrepo_wants_body(const bbt_namedrepo_t *nr)
 int bbt_namedrepo_wants_query(const bbt_namedrepo_t *nr)
 {
     return nr && nr->nquery > 0;
-}
-
-/* 1 if a and b are equal ignoring ASCII case: the backend may read
- * parameter names so, and reading one more as ours refuses no more than
- * that request. */
-static int bbt_named_eq(const char *a, const char *b)
-{
-    for (; *a &&
-           bbt_to_lower((unsigned char)*a) == bbt_to_lower((unsigned char)*b);
-         a++, b++)
-        ;
-    return *a == '\0' && *b == '\0';
 }
 
 static int bbt_named_outside(bbt_named_t *out, const char *where,

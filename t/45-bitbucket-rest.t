@@ -75,6 +75,13 @@ my @table = (
     ['GET', "$A/projects/PROJ/repos/repo/default-branch", 'REPO_READ', 'PROJ/repo'],
     ['POST', "$A/projects/PROJ/repos/repo/recreate", 'REPO_ADMIN', 'PROJ/repo'],
     ['POST', "$A/projects/PROJ/repos/repo/labels", 'REPO_ADMIN', 'PROJ/repo'],
+    # Secret scanning's rules, allowlist and exemption are configured by
+    # repository administrators in Bitbucket: a writer's token must not
+    # turn the scanner off for its repository.
+    ['POST', "$A/projects/PROJ/repos/repo/secret-scanning/allowlist", 'REPO_ADMIN', 'PROJ/repo'],
+    ['PUT', "$A/projects/PROJ/repos/repo/secret-scanning/rules/1", 'REPO_ADMIN', 'PROJ/repo'],
+    ['PUT', "/rest/api/1.0/projects/PROJ/repos/repo/secret-scanning/exempt", 'REPO_ADMIN', 'PROJ/repo'],
+    ['DELETE', "$A/projects/PROJ/repos/repo/secret-scanning/allowlist/1", 'REPO_ADMIN', 'PROJ/repo'],
     # A commit's build status and deployment: deleting them is REPO_ADMIN
     # in Bitbucket, not the REPO_WRITE of other changes in a repository.
     ['DELETE', "$A/projects/PROJ/repos/repo/commits/$C/builds?key=ci", 'REPO_ADMIN', 'PROJ/repo'],

@@ -34,6 +34,15 @@ static void test_errors(void)
               "query-repo= takes at most 4 NAMEs");
     bad_route("BBTokenRoute GET " P " REPO_READ query-repo=a query-repo=b\n",
               "route option given twice");
+    /* A NAME twice, in any case (they match so), most likely meant to be
+     * another: refused, not held as one. */
+    bad_route("BBTokenRoute GET " P " REPO_READ query-repo=a,a\n",
+              "query-repo= names a NAME twice");
+    bad_route("BBTokenRoute GET " P
+              " REPO_READ query-repo=sourceRepoId,SourceRepoID\n",
+              "query-repo= names a NAME twice");
+    bad_route("BBTokenRoute GET " P " REPO_READ query-repo=a,b,c,B\n",
+              "query-repo= names a NAME twice");
     bad_route("BBTokenRoute POST " P " REPO_WRITE body-repo=\n",
               "body-repo= PATHs are 1 to 6 names");
     bad_route("BBTokenRoute POST " P " REPO_WRITE body-repo=a..b\n",
