@@ -1,6 +1,7 @@
 /*
  * libFuzzer target: the bitbucket-rest set's query-repo= (compare's
- * fromRepo) and body-repo= (a pull request's fromRef and toRef) reading
+ * fromRepo; default-reviewers' sourceRepoId and targetRepoId, a route of
+ * two NAMEs) and body-repo= (a pull request's fromRef and toRef) reading
  * hostile query parameters and bodies for a token of each kind.  The
  * first byte picks the kind and whether the rest is a query or a body.  A
  * query is given as the glue gives it, decoded: split here at "&", each
@@ -8,9 +9,9 @@
  * as one that did not decode (NULL).  Whatever they say: a personal token
  * is never refused here; a refusal says where and why, and names either
  * nothing or a canonical key and a valid slug its scope does not cover; a
- * query with no fromRepo in any case and every name decoded is let
- * through, and one that ends naming another project's repository is
- * refused.
+ * query with none of the route's NAMEs in any case and every name decoded
+ * is let through, and one that ends naming another project's repository
+ * by any of them is refused.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -24,7 +25,7 @@
 #define A "/rest/api/latest/projects/PROJ/repos/repo"
 
 static bbt_rules_t *rest;
-static const bbt_namedrepo_t *cmp, *prs;
+static const bbt_namedrepo_t *cmp, *prs, *rvw;
 
 static const bbt_namedrepo_t *named_of(const char *method, const char *path)
 {
@@ -48,6 +49,8 @@ static void load(void)
         abort();
     cmp = named_of("GET", A "/compare/diff");
     prs = named_of("POST", A "/pull-requests");
+    rvw = named_of("GET", "/rest/default-reviewers/latest/projects/PROJ/repos/"
+                          "repo/reviewers");
 }
 
 static void check(const bbt_tokscope_t *s, int rc, const bbt_named_t *n)
@@ -66,11 +69,9 @@ static void check(const bbt_tokscope_t *s, int rc, const bbt_named_t *n)
         abort();
 }
 
-/* 1 if name is fromRepo in any ASCII case. */
-static int is_fromrepo(const char *name)
+/* 1 if name is want (lower case) in any ASCII case. */
+static int is_name(const char *name, const char *want)
 {
-    const char *want = "fromrepo";
-
     for (; *name && *want; name++, want++) {
         char c = *name >= 'A' && *name <= 'Z' ? (char)(*name + 32) : *name;
 
@@ -80,16 +81,59 @@ static int is_fromrepo(const char *name)
     return !*name && !*want;
 }
 
-/* The query in `in` (modified) for scope s, checked as the header says. */
-static void query(const bbt_tokscope_t *s, char *in, size_t len)
+/* The route nr, reading the NAMEs names (lower case, NULL-ended), over
+ * the n params and then over them with name[k]=OTHER/secret after, for
+ * each k. */
+static void query_route(const bbt_namedrepo_t *nr, const char *const *names,
+                        const bbt_tokscope_t *s, bbt_qparam_t *params, size_t n)
 {
-    /* One more parameter than there are "&", and one appended below. */
-    size_t max = 2, n = 0, i;
-    bbt_qparam_t *params;
+    static const char *const spelt[] = {"fromRepo", "sourceRepoId",
+                                        "targetRepoId"};
     bbt_named_req_t q;
     bbt_named_t out;
-    char *p, *next, *eq;
+    size_t i, k;
     int maybe = 0, rc;
+
+    for (i = 0; i < n; i++) {
+        for (k = 0; names[k]; k++)
+            maybe |= !params[i].name || is_name(params[i].name, names[k]);
+    }
+    memset(&q, 0, sizeof(q));
+    memset(&out, 0, sizeof(out));
+    q.params = params;
+    q.nparams = n;
+    rc = bbt_namedrepo_inside(nr, s, &q, &out);
+    check(s, rc, &out);
+    if (!maybe && rc != 1)
+        abort();
+    /* Another project's repository after it, by any of the route's
+     * NAMEs: refused, whatever came before. */
+    for (k = 0; names[k]; k++) {
+        for (i = 0; i < sizeof(spelt) / sizeof(spelt[0]); i++) {
+            if (is_name(spelt[i], names[k]))
+                params[n].name = spelt[i];
+        }
+        params[n].value = "OTHER/secret";
+        q.nparams = n + 1;
+        memset(&out, 0, sizeof(out));
+        rc = bbt_namedrepo_inside(nr, s, &q, &out);
+        check(s, rc, &out);
+        if (s->kind != BBT_KIND_PERSONAL && rc != 0)
+            abort();
+    }
+}
+
+/* The query in `in` (modified) for scope s, checked as the header says,
+ * through compare's route and default-reviewers'. */
+static void query(const bbt_tokscope_t *s, char *in, size_t len)
+{
+    static const char *const cmp_names[] = {"fromrepo", NULL};
+    static const char *const rvw_names[] = {"sourcerepoid", "targetrepoid",
+                                            NULL};
+    /* One more parameter than there are "&", and one appended. */
+    size_t max = 2, n = 0, i;
+    bbt_qparam_t *params;
+    char *p, *next, *eq;
 
     for (i = 0; i < len; i++)
         max += in[i] == '&';
@@ -102,26 +146,9 @@ static void query(const bbt_tokscope_t *s, char *in, size_t len)
             *eq++ = '\0';
         params[n].name = p[0] == '%' ? NULL : p;
         params[n].value = !eq ? "" : eq[0] == '%' ? NULL : eq;
-        maybe |= !params[n].name || is_fromrepo(params[n].name);
     }
-    memset(&q, 0, sizeof(q));
-    memset(&out, 0, sizeof(out));
-    q.params = params;
-    q.nparams = n;
-    rc = bbt_namedrepo_inside(cmp, s, &q, &out);
-    check(s, rc, &out);
-    if (!maybe && rc != 1)
-        abort();
-    /* Another project's repository after it: refused, whatever came
-     * before. */
-    params[n].name = "fromRepo";
-    params[n].value = "OTHER/secret";
-    q.nparams = n + 1;
-    memset(&out, 0, sizeof(out));
-    rc = bbt_namedrepo_inside(cmp, s, &q, &out);
-    check(s, rc, &out);
-    if (s->kind != BBT_KIND_PERSONAL && rc != 0)
-        abort();
+    query_route(cmp, cmp_names, s, params, n);
+    query_route(rvw, rvw_names, s, params, n);
     free(params);
 }
 
