@@ -31,6 +31,7 @@
 #include "bbt_cred.h"
 #include "bbt_db.h"
 #include "bbt_input.h"
+#include "bbt_kind.h"
 #include "bbt_overglue.h"
 #include "bbt_request.h"
 #include "bbt_rest_refuse.h"
@@ -262,7 +263,7 @@ static int bbt_authn_verify_token(request_rec *r, bbt_req_t *rq,
                                   bbt_token_t *tok, const char *user)
 {
     bbt_verified_t v;
-    const char *from;
+    const char *from, *perms;
 
     switch (bbt_verify_token(r, rq, tok, user, &v)) {
     case OK:
@@ -273,7 +274,12 @@ static int bbt_authn_verify_token(request_rec *r, bbt_req_t *rq,
         return bbt_unavailable(r);
     }
     from = v.cached ? " (from the cache)" : "";
-    if (v.verdict == BBT_VERDICT_BROKEN) {
+    /* NULL for a pair the token's kind may not hold, which the verdict
+     * already calls broken: checked again, as the backend must never be
+     * told nothing for a token it was let through with. */
+    perms = bbt_kind_perm_names(v.scope.kind, v.tok_project, v.tok_repo);
+    if (v.verdict == BBT_VERDICT_BROKEN ||
+        (v.verdict == BBT_VERDICT_OK && !perms)) {
         /* The schema's CHECKs make this impossible.  A broken row is the
          * server's fault, not the client's: 401 would make git erase a
          * good stored token. */
@@ -320,6 +326,9 @@ static int bbt_authn_verify_token(request_rec *r, bbt_req_t *rq,
      * table is, and nothing writes the id once it is verified. */
     apr_table_addn(r->subprocess_env, "BBTOKEN_ID", rq->token_id);
     apr_table_addn(r->subprocess_env, "BBTOKEN_NAME", v.token_name);
+    /* The token's own ceiling, for the backend's rules that depend on who
+     * wrote what (REMOTE_USER may be an admin the token is not). */
+    apr_table_addn(r->subprocess_env, "BBTOKEN_TOKEN_PERMISSIONS", perms);
     ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
                   "BBT037: token %s of %s authenticated for %s%s", rq->token_id,
                   v.user_name, r->uri, from);
@@ -409,6 +418,7 @@ static int bbt_authn(request_rec *r)
     /* Whatever a client or an earlier module put here is not ours. */
     apr_table_unset(r->subprocess_env, "BBTOKEN_ID");
     apr_table_unset(r->subprocess_env, "BBTOKEN_NAME");
+    apr_table_unset(r->subprocess_env, "BBTOKEN_TOKEN_PERMISSIONS");
     apr_table_unset(r->subprocess_env, "BBTOKEN_ROUTE");
     apr_table_unset(r->subprocess_env, "BBTOKEN_PERMISSION");
     apr_table_unset(r->subprocess_env, "BBTOKEN_TARGET");

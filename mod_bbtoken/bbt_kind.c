@@ -77,6 +77,43 @@ int bbt_kind_perms_valid(bbt_kind_t kind, bbt_level_t project, bbt_level_t repo)
     return 0;
 }
 
+const char *bbt_kind_perm_names(bbt_kind_t kind, bbt_level_t project,
+                                bbt_level_t repo)
+{
+    /* Indexed [project][repo]; a repository token's row is NONE's.  Only
+     * the pairs bbt_kind_perms_valid lets through are read: the gaps
+     * (create, a repository level below the project's) are never reached,
+     * and the unit test holds every entry to bbt_perm_name's spelling. */
+    static const char *const names[BBT_LEVEL_ADMIN + 1][BBT_LEVEL_ADMIN + 1] = {
+        [BBT_LEVEL_NONE] =
+            {
+                [BBT_LEVEL_READ] = "REPO_READ",
+                [BBT_LEVEL_WRITE] = "REPO_WRITE",
+                [BBT_LEVEL_ADMIN] = "REPO_ADMIN",
+            },
+        [BBT_LEVEL_READ] =
+            {
+                [BBT_LEVEL_READ] = "PROJECT_READ REPO_READ",
+                [BBT_LEVEL_WRITE] = "PROJECT_READ REPO_WRITE",
+                [BBT_LEVEL_ADMIN] = "PROJECT_READ REPO_ADMIN",
+            },
+        [BBT_LEVEL_WRITE] =
+            {
+                [BBT_LEVEL_WRITE] = "PROJECT_WRITE REPO_WRITE",
+                [BBT_LEVEL_ADMIN] = "PROJECT_WRITE REPO_ADMIN",
+            },
+        [BBT_LEVEL_ADMIN] =
+            {
+                [BBT_LEVEL_ADMIN] = "PROJECT_ADMIN REPO_ADMIN",
+            },
+    };
+
+    if (!bbt_kind_perms_valid(kind, project, repo)) {
+        return NULL;
+    }
+    return names[project][repo];
+}
+
 int bbt_kind_perms_from_list(bbt_kind_t kind, const bbt_perm_t *list, size_t n,
                              bbt_level_t *project, bbt_level_t *repo,
                              const char **why)

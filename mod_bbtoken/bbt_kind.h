@@ -62,6 +62,14 @@ int bbt_kind_valid(const bbt_tokscope_t *s);
 int bbt_kind_perms_valid(bbt_kind_t kind, bbt_level_t project,
                          bbt_level_t repo);
 
+/* The token's own permissions as Bitbucket names them, space-separated,
+ * for the backend (BBTOKEN_TOKEN_PERMISSIONS): "PROJECT_WRITE REPO_WRITE"
+ * for a personal or a project token, "REPO_WRITE" alone for a repository
+ * token, which holds no project permission.  A static string (no
+ * formatting on the hot path); NULL for a pair the kind may not hold. */
+const char *bbt_kind_perm_names(bbt_kind_t kind, bbt_level_t project,
+                                bbt_level_t repo);
+
 /* A list of permissions (as given to the CLI or the REST API) as the pair
  * a token of kind `kind` holds: bbt_perm_from_list's rules, but a
  * repository token takes REPO_ permissions alone, and its pair is (NONE,

@@ -5,6 +5,7 @@
 #include "bbt_kind.h"
 #include "tap.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #define R BBT_LEVEL_READ
@@ -109,6 +110,68 @@ static void test_perms(void)
     ok(!bbt_kind_perms_valid(BBT_KIND_REPO, N, N),
        "repository: no repository level is broken");
     ok(!bbt_kind_perms_valid(BBT_KIND_INVALID, R, R), "invalid: never");
+}
+
+/* What the backend is told the token holds (BBTOKEN_TOKEN_PERMISSIONS):
+ * for every kind and pair, Bitbucket's names as bbt_perm_name spells them,
+ * the project's first, a repository token's repository one alone; nothing
+ * for a pair its kind may not hold, levels out of range among them. */
+static void test_perm_names(void)
+{
+    static const bbt_kind_t kinds[] = {BBT_KIND_PERSONAL, BBT_KIND_PROJECT,
+                                       BBT_KIND_REPO, BBT_KIND_INVALID};
+    size_t k;
+    int p, r, wrong = 0, named = 0;
+
+    for (k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++) {
+        for (p = -1; p <= BBT_LEVEL_ADMIN + 1; p++) {
+            for (r = -1; r <= BBT_LEVEL_ADMIN + 1; r++) {
+                const char *got = bbt_kind_perm_names(kinds[k], (bbt_level_t)p,
+                                                      (bbt_level_t)r);
+                char want[64];
+
+                if (!bbt_kind_perms_valid(kinds[k], (bbt_level_t)p,
+                                          (bbt_level_t)r)) {
+                    if (got) {
+                        diag("kind %d (%d, %d): '%s', want none", (int)k, p, r,
+                             got);
+                        wrong++;
+                    }
+                    continue;
+                }
+                named++;
+                if (p == BBT_LEVEL_NONE) {
+                    snprintf(want, sizeof(want), "%s",
+                             bbt_perm_name(BBT_SCOPE_REPO, (bbt_level_t)r));
+                } else {
+                    snprintf(want, sizeof(want), "%s %s",
+                             bbt_perm_name(BBT_SCOPE_PROJECT, (bbt_level_t)p),
+                             bbt_perm_name(BBT_SCOPE_REPO, (bbt_level_t)r));
+                }
+                if (!got || strcmp(got, want) != 0) {
+                    diag("kind %d (%d, %d): '%s', want '%s'", (int)k, p, r,
+                         got ? got : "NULL", want);
+                    wrong++;
+                }
+            }
+        }
+    }
+    is_int(wrong, 0, "every pair named as bbt_perm_name spells it, or not");
+    is_int(named, 6 + 6 + 3,
+           "six pairs for personal and project tokens, "
+           "three for repository tokens");
+    is_str(bbt_kind_perm_names(BBT_KIND_PERSONAL, W, W),
+           "PROJECT_WRITE REPO_WRITE", "personal: PROJECT_WRITE REPO_WRITE");
+    is_str(bbt_kind_perm_names(BBT_KIND_PROJECT, R, A),
+           "PROJECT_READ REPO_ADMIN", "project: PROJECT_READ REPO_ADMIN");
+    is_str(bbt_kind_perm_names(BBT_KIND_REPO, N, W), "REPO_WRITE",
+           "repository: REPO_WRITE alone");
+    is_str(bbt_kind_perm_names(BBT_KIND_REPO, R, W), NULL,
+           "repository with a project level: none");
+    is_str(bbt_kind_perm_names(BBT_KIND_PERSONAL, N, W), NULL,
+           "personal without a project level: none");
+    is_str(bbt_kind_perm_names(BBT_KIND_PROJECT, BBT_LEVEL_CREATE, A), NULL,
+           "create, which no token holds: none");
 }
 
 static void test_perm_lists(void)
@@ -264,6 +327,7 @@ int main(void)
 {
     test_rows();
     test_perms();
+    test_perm_names();
     test_perm_lists();
     test_project_token();
     test_repo_token();

@@ -183,7 +183,8 @@ esac
 printf 'Content-Type: text/plain\r\n\r\n'
 for v in BBTOKEN_ID BBTOKEN_NAME REMOTE_USER AUTH_TYPE HTTP_AUTHORIZATION \
          PATH_INFO QUERY_STRING REQUEST_METHOD BBTOKEN_ROUTE \
-         BBTOKEN_PERMISSION BBTOKEN_TARGET; do
+         BBTOKEN_PERMISSION BBTOKEN_TARGET BBTOKEN_TOKEN_PERMISSIONS \
+         REDIRECT_BBTOKEN_TOKEN_PERMISSIONS; do
     eval "isset=\${$v+x}"
     if [ -n "$isset" ]; then
         eval "val=\$$v"
