@@ -117,17 +117,6 @@ int bbtoken_token_missing(bbtoken_ctx_t *ctx, const char *id,
 const char *bbtoken_get(const PGresult *res, int row, int col,
                         const char *null);
 
-/* A token's permissions as one table cell, in buf: "PROJECT_X,REPO_Y", or
- * the repository permission alone (a repository's token has no project
- * permission). */
-const char *bbtoken_perms_cell(const PGresult *res, int row, int project_col,
-                               int repo_col, char *buf, size_t len);
-
-/* A token's expiry as one table cell: "never", or the time, in buf, with
- * " (expired)" when expired_col is true. */
-const char *bbtoken_expires_cell(const PGresult *res, int row, int expires_col,
-                                 int expired_col, char *buf, size_t len);
-
 /* What a stream does to each batch before printing it (a revocation):
  * *kept gets a result of a row per row of res, in order, whose first
  * column is true for a row to print.  0, or an exit status after
