@@ -69,8 +69,10 @@ bbt_sql_class_t bbtoken_classify(const PGresult *res);
 int bbtoken_db_fail(bbtoken_ctx_t *ctx, PGresult *res, const char *what);
 
 /* Run a statement as it is, once: inside a transaction (whose runner
- * judges an abort), or where none can abort it (the session's settings).
- * NULL (reported as `what`) unless it succeeded.  db.c. */
+ * judges an abort), or where none is to be expected (the session's
+ * settings, and reading the schema's version, which only a migration
+ * under its lock writes): those are not run again.  NULL (reported as
+ * `what`) unless it succeeded.  db.c. */
 PGresult *bbtoken_exec_once(bbtoken_ctx_t *ctx, const char *what,
                             const char *sql, int n, const char *const *params);
 
