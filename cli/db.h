@@ -69,8 +69,10 @@ bbt_sql_class_t bbtoken_classify(const PGresult *res);
 int bbtoken_db_fail(bbtoken_ctx_t *ctx, PGresult *res, const char *what);
 
 /* Run a statement as it is, once: inside a transaction (whose runner
- * judges an abort), or where none can abort it (the session's settings).
- * NULL (reported as `what`) unless it succeeded.  db.c. */
+ * judges an abort), or where none is to be expected (the session's
+ * settings, and reading the schema's version, which only a migration
+ * under its lock writes): those are not run again.  NULL (reported as
+ * `what`) unless it succeeded.  db.c. */
 PGresult *bbtoken_exec_once(bbtoken_ctx_t *ctx, const char *what,
                             const char *sql, int n, const char *const *params);
 
@@ -116,17 +118,6 @@ int bbtoken_token_missing(bbtoken_ctx_t *ctx, const char *id,
 /* A value of a result, or `null` when it is SQL NULL. */
 const char *bbtoken_get(const PGresult *res, int row, int col,
                         const char *null);
-
-/* A token's permissions as one table cell, in buf: "PROJECT_X,REPO_Y", or
- * the repository permission alone (a repository's token has no project
- * permission). */
-const char *bbtoken_perms_cell(const PGresult *res, int row, int project_col,
-                               int repo_col, char *buf, size_t len);
-
-/* A token's expiry as one table cell: "never", or the time, in buf, with
- * " (expired)" when expired_col is true. */
-const char *bbtoken_expires_cell(const PGresult *res, int row, int expires_col,
-                                 int expired_col, char *buf, size_t len);
 
 /* What a stream does to each batch before printing it (a revocation):
  * *kept gets a result of a row per row of res, in order, whose first

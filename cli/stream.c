@@ -396,8 +396,13 @@ int bbtoken_stream_report(bbtoken_ctx_t *ctx, const bbtoken_report_t *r, int n,
 
 /* Tables of tokens (list, inventory): each row's cells as its
  * bbtoken_column_t say, streamed as the rows come. */
-const char *bbtoken_perms_cell(const PGresult *res, int row, int project_col,
-                               int repo_col, char *buf, size_t len)
+
+/* A token's permissions as one table cell, in buf: "PROJECT_X,REPO_Y", or
+ * the repository permission alone (a repository's token has no project
+ * permission). */
+static const char *bbtoken_perms_cell(const PGresult *res, int row,
+                                      int project_col, int repo_col, char *buf,
+                                      size_t len)
 {
     snprintf(buf, len, "%s%s%s", PQgetvalue(res, row, project_col),
              PQgetisnull(res, row, project_col) ? "" : ",",
@@ -405,8 +410,11 @@ const char *bbtoken_perms_cell(const PGresult *res, int row, int project_col,
     return buf;
 }
 
-const char *bbtoken_expires_cell(const PGresult *res, int row, int expires_col,
-                                 int expired_col, char *buf, size_t len)
+/* A token's expiry as one table cell: "never", or the time, in buf, with
+ * " (expired)" when expired_col is true. */
+static const char *bbtoken_expires_cell(const PGresult *res, int row,
+                                        int expires_col, int expired_col,
+                                        char *buf, size_t len)
 {
     if (PQgetisnull(res, row, expires_col)) {
         return "never";
