@@ -40,6 +40,16 @@ ScriptAlias /raw/ "@DIR@/cgi-bin/raw.cgi/"
     Require bbtoken
     SetEnvIf Request_URI "^/raw/" BBTOKEN_TOKEN_PERMISSIONS=PROJECT_ADMIN
 </Location>
+# A backend that runs README's shell example (below).
+ScriptAlias /cap/ "@DIR@/cgi-bin/cap.cgi/"
+<Location /cap>
+    AuthType BBToken
+    AuthName "Git"
+    AuthBBTokenProvider file
+    AuthUserFile "@DIR@/htpasswd"
+    BBTokenRoutes git /cap
+    Require bbtoken
+</Location>
 # A server-level rewrite runs before authentication, and its E= plants a
 # value there too.
 RewriteEngine On
@@ -74,6 +84,16 @@ printf 'Content-Type: text/plain\r\n\r\n'
 tr '\000' '\n' < /proc/$$/environ | grep '^BBTOKEN_TOKEN_PERMISSIONS='
 exit 0
 EOS
+
+# README's example, as a backend that takes every user for a repository
+# admin by its own rules would run it: the token caps that.
+my ($example) = BBT::Env::slurp("$FindBin::Bin/../README")
+    =~ /as a shell backend would:\n\n((?: {4}.*\n)+)/;
+ok(defined $example && $example =~ /BBTOKEN_TOKEN_PERMISSIONS/, 'README has the shell example');
+$example //= '';
+$example =~ s/^ {4}//mg;
+BBT::Env::spew("$d/cgi-bin/cap.cgi", "#!/bin/sh\nprintf 'Content-Type: text/plain\\r\\n\\r\\n'\n"
+                                     . "admin=yes\n$example" . "echo \"admin=\$admin\"\n", 0755);
 
 my %pw = (carol => 'carol-Pa55-word');
 $env->htpasswd(%pw);
@@ -121,14 +141,21 @@ subtest 'a token\'s own permissions, in Bitbucket\'s names' => sub {
     }
 };
 
-subtest 'a shell backend caps its own admin check with it' => sub {
+subtest 'README\'s shell example caps a backend\'s admin check' => sub {
     my %c = map { $_->[0] => $_ } @cases;
-    for my $name ('personal, no list (the owner\'s full level)', 'personal REPO_WRITE (the owner is admin)') {
-        my ($res, $v) = $env->cgi_call(GET => "/env/$UP", auth_bearer($c{$name}[1]));
+    for my $t (['personal, no list (the owner\'s full level)', 'yes'],
+               ['personal PROJECT_WRITE REPO_ADMIN', 'yes'],
+               ['personal REPO_WRITE (the owner is admin)', 'no'],
+               ['personal PROJECT_WRITE', 'no'],
+               ['repository token REPO_WRITE', 'no']) {
+        my ($name, $want) = @$t;
+        my $res = $env->get("/cap/$UP", auth_bearer($c{$name}[1]));
         is_ok_res($res, "$name: allowed") or next;
-        my $admin = " $v->{BBTOKEN_TOKEN_PERMISSIONS} " =~ / REPO_ADMIN / ? 1 : 0;
-        is($admin, $name =~ /no list/ ? 1 : 0, "$name: REPO_ADMIN " . ($admin ? 'held' : 'not held'));
+        is($res->{content}, "admin=$want\n", "  the backend's admin check: $want");
     }
+    my $res = $env->get("/cap/$UP", auth_basic('carol', $pw{carol}));
+    is_ok_res($res, 'password user: allowed');
+    is($res->{content}, "admin=yes\n", '  no token caps her: yes');
 };
 
 subtest 'a planted value is never what the backend sees' => sub {
