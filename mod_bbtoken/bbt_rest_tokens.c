@@ -32,6 +32,12 @@ APLOG_USE_MODULE(bbtoken);
 
 /* More permission names than the six there are is a mistake, not a list. */
 #define BBT_REST_MAX_PERMS 8
+
+/* An update's expiryDays other than the token's own. */
+#define BBT_REST_EXPIRY_FIXED                                                  \
+    "the expiry of a token cannot be changed: create a new token (and "        \
+    "revoke this one)"
+
 /* How much of an unknown permission name a refusal quotes, in bytes. */
 #define BBT_REST_PERM_QUOTE 64
 
@@ -425,6 +431,17 @@ done:
     return rc;
 }
 
+/* The expiry an update asked for (days >= 0) against the token's own, as
+ * its answer shows it: a client that sends back what it read (the token's
+ * JSON, expiryDays and all) changes nothing by it; any other value would
+ * change the expiry, which a token's never does. */
+static int bbt_rest_expiry_kept(const json_t *token, json_int_t days)
+{
+    const json_t *v = json_object_get(token, "expiryDays");
+
+    return days < 0 || (json_is_integer(v) && json_integer_value(v) == days);
+}
+
 /* The update's transaction, its statements params (and nets, when the
  * allow-list changes too): 0 and *out (the token's JSON, committed), 1 if
  * the database aborted it to let a concurrent change go on and it may run
@@ -432,7 +449,8 @@ done:
 static int bbt_rest_update_once(bbt_rest_t *x, const bbt_rest_user_t *caller,
                                 const bbt_rest_user_t *owner,
                                 const char *const *params, const char *nets,
-                                int attempt, json_t **out, int *rc)
+                                json_int_t days, int attempt, json_t **out,
+                                int *rc)
 {
     PGresult *res;
     int got;
@@ -469,8 +487,22 @@ static int bbt_rest_update_once(bbt_rest_t *x, const bbt_rest_user_t *caller,
         bbt_rest_cmd(x, "ROLLBACK");
         return got;
     }
-    if (bbt_rest_load_one(x, owner, x->path.id, out) != 0 || !*out ||
-        bbt_rest_cmd(x, "COMMIT") != 0) {
+    if (bbt_rest_load_one(x, owner, x->path.id, out) != 0 || !*out) {
+        json_decref(*out);
+        *out = NULL;
+        bbt_rest_cmd(x, "ROLLBACK");
+        *rc = bbt_rest_unavailable(x, "updating a token");
+        return -1;
+    }
+    if (!bbt_rest_expiry_kept(*out, days)) {
+        json_decref(*out);
+        *out = NULL;
+        bbt_rest_cmd(x, "ROLLBACK");
+        *rc = bbt_rest_error(x->r, HTTP_BAD_REQUEST, BBT_REST_EX_ARG,
+                             BBT_REST_EXPIRY_FIXED);
+        return -1;
+    }
+    if (bbt_rest_cmd(x, "COMMIT") != 0) {
         json_decref(*out);
         *out = NULL;
         bbt_rest_cmd(x, "ROLLBACK");
@@ -491,6 +523,7 @@ int bbt_rest_tokens_update(bbt_rest_t *x, const bbt_rest_user_t *caller,
     const char *why = NULL, *nets = NULL;
     bbt_level_t project, repo;
     json_t *body = x->body, *v, *out = NULL;
+    json_int_t days = -1;
     int rc, attempt, got;
 
     if ((v = json_object_get(body, "name")) && !json_is_null(v)) {
@@ -510,8 +543,14 @@ int bbt_rest_tokens_update(bbt_rest_t *x, const bbt_rest_user_t *caller,
     }
     params[2 + o] = x->path.id;
     if (!why && (v = json_object_get(body, "expiryDays")) && !json_is_null(v)) {
-        why = "the expiry of a token cannot be changed: create a new token "
-              "(and revoke this one)";
+        /* Only the value the token already has passes, which the update's
+         * own transaction reads (bbt_rest_expiry_kept). */
+        if (json_is_integer(v) && json_integer_value(v) >= 1 &&
+            json_integer_value(v) <= BBT_EXPIRY_DAYS_MAX) {
+            days = json_integer_value(v);
+        } else {
+            why = BBT_REST_EXPIRY_FIXED;
+        }
     }
     if (!why) {
         why = bbt_rest_nets(x->r->pool, body, &nets);
@@ -520,8 +559,8 @@ int bbt_rest_tokens_update(bbt_rest_t *x, const bbt_rest_user_t *caller,
         return bbt_rest_error(x->r, HTTP_BAD_REQUEST, BBT_REST_EX_ARG, why);
     }
     for (attempt = 0;; attempt++) {
-        got = bbt_rest_update_once(x, caller, owner, params, nets, attempt,
-                                   &out, &rc);
+        got = bbt_rest_update_once(x, caller, owner, params, nets, days,
+                                   attempt, &out, &rc);
         if (got == 0) {
             break;
         }

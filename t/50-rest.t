@@ -130,6 +130,21 @@ subtest 'update (POST): absent fields unchanged' => sub {
     is_deeply($res->{json}{permissions}, ['PROJECT_WRITE', 'REPO_WRITE'], '  PROJECT_WRITE, REPO_WRITE');
     is_error(call(POST => "$BASE/alice/$id", json => { expiryDays => 5 }), 400, qr/expiry.*cannot be changed/,
              'expiryDays in an update');
+    # A client that sends back the token as it read it (expiryDays and
+    # all) with one field changed: the expiry it already has passes.
+    my $got = call(GET => "$BASE/alice/$id")->{json};
+    $got->{name} = 'laptop 3';
+    $res = call(POST => "$BASE/alice/$id", json => $got);
+    is_ok_res($res, 'the token read back, renamed, expiryDays unchanged: 200');
+    is($res->{json}{name}, 'laptop 3', '  renamed');
+    is($res->{json}{expiryDays}, 30, '  expiry unchanged');
+    is_error(call(POST => "$BASE/alice/$id", json => { name => 'laptop 4', expiryDays => 31 }), 400,
+             qr/expiry.*cannot be changed/, 'another expiryDays beside a new name');
+    is(call(GET => "$BASE/alice/$id")->{json}{name}, 'laptop 3', '  and the name is not changed either');
+    is_error(call(POST => "$BASE/alice/$id", json => { expiryDays => '30' }), 400, qr/expiry.*cannot be changed/,
+             'the same expiryDays as a string');
+    is_error(call(POST => "$BASE/alice/$made{ci}{id}", json => { expiryDays => 30 }), 400,
+             qr/expiry.*cannot be changed/, 'expiryDays for a token that never expires');
     is_error(call(POST => "$BASE/alice/$id", json => { name => 'ci' }), 400, qr/already has a token named 'ci'/,
              'a name in use (the database\'s message)');
     is_error(call(POST => "$BASE/alice/$id", json => { permissions => ['PROJECT_ADMIN', 'REPO_READ'] }), 400,
