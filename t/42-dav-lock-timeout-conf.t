@@ -16,6 +16,7 @@ use File::Path qw(make_path);
 use BBT::Env;
 use BBT::Httpd;
 use BBT::Assert;
+use BBT::DavLock qw(dav_lock lock_granted);
 
 # /dav is the shipped bbtoken-dav.conf's, with no cap of its own.
 my $sections = <<'EOC';
@@ -53,32 +54,14 @@ $env->user_add('alice');
 $env->grant('alice', 'PROJECT_WRITE', 'PROJ');
 my $alice = 'Bearer ' . $env->token_create('alice', name => 'a');
 
-my $body = '<?xml version="1.0" encoding="utf-8"?><D:lockinfo xmlns:D="DAV:">'
-    . '<D:lockscope><D:exclusive/></D:lockscope><D:locktype><D:write/></D:locktype>'
-    . '<D:owner><D:href>x</D:href></D:owner></D:lockinfo>';
-
-# The timeout a LOCK's answer says mod_dav granted, in seconds ('Infinite'
-# if so, 'none' if it says none).
-sub granted {
-    my ($res) = @_;
-    my ($t) = ($res->{content} // '') =~ m{<D:timeout>\s*([^<\s]+)\s*</D:timeout>};
-    return 'none' unless defined $t;
-    return $t =~ /^Second-(\d+)$/ ? $1 : $t;
-}
-
-sub lock_it {
-    my ($path, $timeout, %h) = @_;
-    my %hd = (Authorization => $alice, Depth => 'infinity', 'Content-Type' => 'application/xml', %h);
-    $hd{Timeout} = $timeout if defined $timeout;
-    return $env->request('LOCK', $path, \%hd, exists $h{If} ? undef : $body);
-}
+sub lock_it { return dav_lock($env, $alice, @_) }
 
 # mod_dav counts down from the moment it took the lock: what its answer
 # says is $want, or a little less on a slow machine (never more).
 sub granted_ok {
     my ($res, $want, $name) = @_;
     local $Test::Builder::Level = $Test::Builder::Level + 1;
-    my $g = granted($res);
+    my $g = lock_granted($res);
     ok($g =~ /^\d+$/ && $g <= $want && $g >= $want - 60, "  $name: granted $want s (got $g)");
 }
 
@@ -125,7 +108,7 @@ subtest 'a .htaccess file cannot set it' => sub {
     my $mark = log_mark($env->error_log_path);
     my $res = lock_it('/dav/PROJ/ht/a/', 'Infinite');
     is_status($res, 500, 'LOCK under a .htaccess that says 604800: 500');
-    isnt(granted($res), 'Infinite', '  no lock of Infinite');
+    isnt(lock_granted($res), 'Infinite', '  no lock of Infinite');
     like(join('', log_lines_since($env->error_log_path, $mark)),
          qr/\.htaccess: BBTokenDAVLockMaxTimeout cannot occur within htaccess files/, '  the log says why');
 };

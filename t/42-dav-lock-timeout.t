@@ -15,6 +15,7 @@ use File::Path qw(make_path);
 use BBT::Env;
 use BBT::Httpd;
 use BBT::Assert;
+use BBT::DavLock qw(dav_lock lock_granted);
 
 my $extra = "TypesConfig /dev/null\nDavLockDB \"\@DIR\@/davlock/lockdb\"\n" . BBT::Httpd::shipped_conf('dav');
 my $env = BBT::Env->new(extra_conf => $extra, modules => [qw(dav dav_fs mime)], httpd => 0)->start;
@@ -30,25 +31,7 @@ $env->grant('bob', 'PROJECT_WRITE', 'PROJ');
 my $alice = 'Bearer ' . $env->token_create('alice', name => 'a');
 my $bob = 'Bearer ' . $env->token_create('bob', name => 'b');
 
-my $body = '<?xml version="1.0" encoding="utf-8"?><D:lockinfo xmlns:D="DAV:">'
-    . '<D:lockscope><D:exclusive/></D:lockscope><D:locktype><D:write/></D:locktype>'
-    . '<D:owner><D:href>x</D:href></D:owner></D:lockinfo>';
-
-# The timeout a LOCK's answer says mod_dav granted, in seconds ('Infinite'
-# if so).
-sub granted {
-    my ($res) = @_;
-    my ($t) = ($res->{content} // '') =~ m{<D:timeout>\s*([^<\s]+)\s*</D:timeout>};
-    return 'none' unless defined $t;
-    return $t =~ /^Second-(\d+)$/ ? $1 : $t;
-}
-
-sub lock_it {
-    my ($path, $timeout, %h) = @_;
-    my %hd = (Authorization => $alice, Depth => 'infinity', 'Content-Type' => 'application/xml', %h);
-    $hd{Timeout} = $timeout if defined $timeout;
-    return $env->request('LOCK', $path, \%hd, exists $h{If} ? undef : $body);
-}
+sub lock_it { return dav_lock($env, $alice, @_) }
 
 my @cases = (
     ['a', 'Infinite', 3600, 'Infinite'],
@@ -62,7 +45,7 @@ for my $c (@cases) {
     my ($dir, $timeout, $want, $name) = @$c;
     my $res = lock_it("/dav/PROJ/repo/$dir/", $timeout);
     is_status($res, 200, "LOCK $dir/ asking $name");
-    my $g = granted($res);
+    my $g = lock_granted($res);
     ok($g ne 'Infinite' && $g ne 'none' && $g <= $want && $g >= $want - 60, "  granted $want s at most (got $g)");
     $token{$dir} = $res->{headers}{'lock-token'};
 }
@@ -76,14 +59,14 @@ ok(($res->{status} == 423 || $res->{status} == 207) && !-e "$d/dav/PROJ/repo/a/x
 # A refresh (LOCK with If) cannot make it infinite either.
 $res = lock_it('/dav/PROJ/repo/e/', 'Infinite', If => "(<" . ($token{e} =~ s/^<|>$//gr) . ">)");
 is_status($res, 200, 'a refresh of e/ asking Infinite');
-my $g = granted($res);
+my $g = lock_granted($res);
 ok($g ne 'Infinite' && $g ne 'none' && $g <= 3600, "  granted 3600 s at most (got $g)");
 
 # What lockdiscovery says the lock has left.
 $res = $env->request('PROPFIND', '/dav/PROJ/repo/a/', { Authorization => $bob, Depth => 0,
                      'Content-Type' => 'application/xml' },
                      '<?xml version="1.0"?><D:propfind xmlns:D="DAV:"><D:prop><D:lockdiscovery/></D:prop></D:propfind>');
-$g = granted($res);
+$g = lock_granted($res);
 ok($g ne 'Infinite' && $g ne 'none' && $g <= 3600, "lockdiscovery: 3600 s at most left (got $g)");
 
 done_testing;

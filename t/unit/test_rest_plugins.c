@@ -5,56 +5,17 @@
  * names no repository; a key by its id alone; OPTIONS). */
 #include "bbt_rules.h"
 #include "tap.h"
+#include "rules_fixture.h"
 
 #include <stdio.h>
 #include <string.h>
 
-static bbt_rules_t *bbt_rest_rules(const char *prefix)
-{
-    char err[BBT_RULES_ERR_MAX];
-    bbt_rules_t *rs = bbt_rules_new();
-
-    if (!rs ||
-        bbt_rules_load(rs, bbt_rules_builtin("bitbucket-rest", NULL), prefix,
-                       "bitbucket-rest", err, sizeof(err)) != 0) {
-        diag("load failed: %s", err);
-        bbt_rules_free(rs);
-        return NULL;
-    }
-    return rs;
-}
-
-/* One match: want_perm NULL for no route; target "KEY" or "KEY/slug". */
+/* A request line (never a Destination) and what it must match. */
 static void bbt_m(const bbt_rules_t *rs, const char *method, const char *path,
                   const char *args, const char *want_perm,
                   const char *want_target)
 {
-    bbt_match_t out;
-    char target[600];
-    const char *perm;
-    int rv;
-
-    memset(&out, 0x5a, sizeof(out));
-    rv = bbt_rules_match(rs, method, path, args, 0, &out);
-    perm = rv == BBT_ROUTE_MATCH
-               ? bbt_perm_name(out.target.need.scope, out.target.need.level)
-               : NULL;
-    snprintf(target, sizeof(target), "%s%s%s", out.target.key,
-             out.target.slug[0] ? "/" : "", out.target.slug);
-    if (!want_perm) {
-        ok(rv == BBT_ROUTE_NONE, "%s %s%s%s: no route", method, path,
-           args ? "?" : "", args ? args : "");
-        if (rv == BBT_ROUTE_MATCH)
-            diag("matched %s on %s", perm ? perm : "?", target);
-        return;
-    }
-    ok(rv == BBT_ROUTE_MATCH && perm && strcmp(perm, want_perm) == 0 &&
-           strcmp(target, want_target) == 0,
-       "%s %s -> %s on %s", method, path, want_perm, want_target);
-    if (rv != BBT_ROUTE_MATCH)
-        diag("no route: %s", out.target.why ? out.target.why : "?");
-    else if (!perm || strcmp(perm, want_perm) || strcmp(target, want_target))
-        diag("got %s on %s", perm ? perm : "?", target);
+    route_is(rs, method, path, args, 0, want_perm, want_target);
 }
 
 #define BU "/rest/branch-utils/"
@@ -229,8 +190,8 @@ static void test_build_status(const bbt_rules_t *rs)
 
 int main(void)
 {
-    bbt_rules_t *rs = bbt_rest_rules("");
-    bbt_rules_t *pre = bbt_rest_rules("/bb");
+    bbt_rules_t *rs = builtin_rules("bitbucket-rest", "");
+    bbt_rules_t *pre = builtin_rules("bitbucket-rest", "/bb");
 
     if (!ok(rs && pre, "the bitbucket-rest set loads"))
         return done_testing();

@@ -4,6 +4,7 @@
 #include "bbt_body.h"
 #include "bbt_rules.h"
 #include "tap.h"
+#include "rules_fixture.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,43 +26,6 @@ static bbt_rules_t *rules_of(const char *text, const char *prefix)
         return NULL;
     }
     return rs;
-}
-
-/* One match: want_perm NULL for no route; target "KEY" or "KEY/slug". */
-static void m(const bbt_rules_t *rs, const char *method, const char *path,
-              const char *args, int dest, const char *want_perm,
-              const char *want_target)
-{
-    bbt_match_t out;
-    char target[600];
-    const char *perm;
-    int rv;
-
-    memset(&out, 0x5a, sizeof(out));
-    rv = bbt_rules_match(rs, method, path, args, dest, &out);
-    perm = rv == BBT_ROUTE_MATCH
-               ? bbt_perm_name(out.target.need.scope, out.target.need.level)
-               : NULL;
-    snprintf(target, sizeof(target), "%s%s%s", out.target.key,
-             out.target.slug[0] ? "/" : "", out.target.slug);
-    if (!want_perm) {
-        ok(rv == BBT_ROUTE_NONE && out.target.why && out.target.key[0] == 0 &&
-               out.target.need.level == N,
-           "%s%s %s%s%s: no route", dest ? "destination " : "", method, path,
-           args ? "?" : "", args ? args : "");
-        if (rv == BBT_ROUTE_MATCH)
-            diag("matched %s on %s", perm, target);
-        return;
-    }
-    ok(rv == BBT_ROUTE_MATCH && perm && strcmp(perm, want_perm) == 0 &&
-           strcmp(target, want_target) == 0 && out.target.why == NULL &&
-           out.rule != NULL,
-       "%s%s %s%s%s -> %s on %s", dest ? "destination " : "", method, path,
-       args ? "?" : "", args ? args : "", want_perm, want_target);
-    if (rv != BBT_ROUTE_MATCH)
-        diag("no route: %s", out.target.why ? out.target.why : "?");
-    else if (!perm || strcmp(perm, want_perm) || strcmp(target, want_target))
-        diag("got %s on %s", perm ? perm : "?", target);
 }
 
 static void test_language(void)
@@ -93,13 +57,13 @@ static void test_language(void)
         return;
     is_int((long long)bbt_rules_count(rs), 10, "ten routes");
 
-    m(rs, "GET", "/a/PROJ/repo", NULL, 0, "REPO_READ", "PROJ/repo");
-    m(rs, "HEAD", "/a/PROJ/repo", NULL, 0, "REPO_READ", "PROJ/repo");
-    m(rs, "PUT", "/a/PROJ/repo", NULL, 0, "REPO_WRITE", "PROJ/repo");
-    m(rs, "get", "/a/PROJ/repo", NULL, 0, "REPO_WRITE", "PROJ/repo");
+    route_is(rs, "GET", "/a/PROJ/repo", NULL, 0, "REPO_READ", "PROJ/repo");
+    route_is(rs, "HEAD", "/a/PROJ/repo", NULL, 0, "REPO_READ", "PROJ/repo");
+    route_is(rs, "PUT", "/a/PROJ/repo", NULL, 0, "REPO_WRITE", "PROJ/repo");
+    route_is(rs, "get", "/a/PROJ/repo", NULL, 0, "REPO_WRITE", "PROJ/repo");
     /* Anchored at both ends, whatever the pattern says. */
-    m(rs, "GET", "/a/PROJ/repo/x", NULL, 0, NULL, NULL);
-    m(rs, "GET", "/x/a/PROJ/repo", NULL, 0, NULL, NULL);
+    route_is(rs, "GET", "/a/PROJ/repo/x", NULL, 0, NULL, NULL);
+    route_is(rs, "GET", "/x/a/PROJ/repo", NULL, 0, NULL, NULL);
     {
         bbt_match_t nl;
 
@@ -108,37 +72,38 @@ static void test_language(void)
            "a trailing newline is not the end");
     }
     /* First match wins: the deny before the broader read. */
-    m(rs, "GET", "/b/PROJ/secret", NULL, 0, NULL, NULL);
-    m(rs, "GET", "/b/PROJ/other", NULL, 0, "PROJECT_READ", "PROJ");
+    route_is(rs, "GET", "/b/PROJ/secret", NULL, 0, NULL, NULL);
+    route_is(rs, "GET", "/b/PROJ/other", NULL, 0, "PROJECT_READ", "PROJ");
     /* A path is bytes, not lines: "." is any byte, a newline (%0A) too. */
-    m(rs, "GET", "/b/PROJ/x\ny", NULL, 0, "PROJECT_READ", "PROJ");
+    route_is(rs, "GET", "/b/PROJ/x\ny", NULL, 0, "PROJECT_READ", "PROJ");
     /* An empty segment (httpd under MergeSlashes Off) or a dot segment (a
      * [PT] rewrite's) is no route; a trailing slash or dots in a name are
      * fine. */
-    m(rs, "GET", "/b/PROJ//x", NULL, 0, NULL, NULL);
-    m(rs, "GET", "/b/PROJ/x//", NULL, 0, NULL, NULL);
-    m(rs, "GET", "/b/PROJ/x/../../OTHER/y", NULL, 0, NULL, NULL);
-    m(rs, "GET", "/b/PROJ/./x", NULL, 0, NULL, NULL);
-    m(rs, "GET", "/b/PROJ/x/..", NULL, 0, NULL, NULL);
-    m(rs, "GET", "/b/PROJ/x/.", NULL, 0, NULL, NULL);
-    m(rs, "GET", "/b/PROJ/x/", NULL, 0, "PROJECT_READ", "PROJ");
-    m(rs, "GET", "/b/PROJ/..x/x../.x./...", NULL, 0, "PROJECT_READ", "PROJ");
+    route_is(rs, "GET", "/b/PROJ//x", NULL, 0, NULL, NULL);
+    route_is(rs, "GET", "/b/PROJ/x//", NULL, 0, NULL, NULL);
+    route_is(rs, "GET", "/b/PROJ/x/../../OTHER/y", NULL, 0, NULL, NULL);
+    route_is(rs, "GET", "/b/PROJ/./x", NULL, 0, NULL, NULL);
+    route_is(rs, "GET", "/b/PROJ/x/..", NULL, 0, NULL, NULL);
+    route_is(rs, "GET", "/b/PROJ/x/.", NULL, 0, NULL, NULL);
+    route_is(rs, "GET", "/b/PROJ/x/", NULL, 0, "PROJECT_READ", "PROJ");
+    route_is(rs, "GET", "/b/PROJ/..x/x../.x./...", NULL, 0, "PROJECT_READ",
+             "PROJ");
     bbt_rules_match(rs, "GET", "/b/PROJ/secret", NULL, 0, &out);
     ok(out.rule && strcmp(bbt_rule_origin(out.rule), "t:5") == 0 &&
            strcmp(out.target.why, "a deny route matched") == 0,
        "a deny route names itself (t:5)");
     /* Query conditions: whole, raw, "" when absent. */
-    m(rs, "GET", "/q/PROJ", "x=1", 0, "PROJECT_READ", "PROJ");
-    m(rs, "GET", "/q/PROJ", NULL, 0, "PROJECT_WRITE", "PROJ");
-    m(rs, "GET", "/q/PROJ", "", 0, "PROJECT_WRITE", "PROJ");
-    m(rs, "GET", "/q/PROJ", "x=1&x=1", 0, NULL, NULL);
-    m(rs, "GET", "/q/PROJ", "x%3D1", 0, NULL, NULL);
-    m(rs, "GET", "/q/PROJ", "y", 0, NULL, NULL);
+    route_is(rs, "GET", "/q/PROJ", "x=1", 0, "PROJECT_READ", "PROJ");
+    route_is(rs, "GET", "/q/PROJ", NULL, 0, "PROJECT_WRITE", "PROJ");
+    route_is(rs, "GET", "/q/PROJ", "", 0, "PROJECT_WRITE", "PROJ");
+    route_is(rs, "GET", "/q/PROJ", "x=1&x=1", 0, NULL, NULL);
+    route_is(rs, "GET", "/q/PROJ", "x%3D1", 0, NULL, NULL);
+    route_is(rs, "GET", "/q/PROJ", "y", 0, NULL, NULL);
     /* query= is no query string or an empty one, nothing more. */
-    m(rs, "GET", "/q/PROJ", "\n", 0, NULL, NULL);
-    m(rs, "GET", "/q/PROJ", "&", 0, NULL, NULL);
+    route_is(rs, "GET", "/q/PROJ", "\n", 0, NULL, NULL);
+    route_is(rs, "GET", "/q/PROJ", "&", 0, NULL, NULL);
     /* A fixed project, canonicalized. */
-    m(rs, "GET", "/flat/repo.git", NULL, 0, "REPO_READ", "FLAT/repo");
+    route_is(rs, "GET", "/flat/repo.git", NULL, 0, "REPO_READ", "FLAT/repo");
     bbt_rules_match(rs, "GET", "/flat/repo.git", NULL, 0, &out);
     ok(out.key_len == 0 && out.key_exact, "a fixed project is no span");
     /* token= */
@@ -148,9 +113,9 @@ static void test_language(void)
     bbt_rules_match(rs, "GET", "/a/PROJ/repo", NULL, 0, &out);
     ok(out.token_need.level == N, "no token= is no minimum");
     /* Destination routes apply only to destinations, and the reverse. */
-    m(rs, "COPY", "/a/PROJ/repo/x", NULL, 1, "REPO_WRITE", "PROJ/repo");
-    m(rs, "COPY", "/a/PROJ/repo/x", NULL, 0, NULL, NULL);
-    m(rs, "GET", "/a/PROJ/repo", NULL, 1, NULL, NULL);
+    route_is(rs, "COPY", "/a/PROJ/repo/x", NULL, 1, "REPO_WRITE", "PROJ/repo");
+    route_is(rs, "COPY", "/a/PROJ/repo/x", NULL, 0, NULL, NULL);
+    route_is(rs, "GET", "/a/PROJ/repo", NULL, 1, NULL, NULL);
     /* Keys: canonical target, and where the key was. */
     bbt_rules_match(rs, "GET", "/a/Proj/repo", NULL, 0, &out);
     ok(strcmp(out.target.key, "PROJ") == 0 && out.key_off == 3 &&
@@ -159,8 +124,8 @@ static void test_language(void)
     bbt_rules_match(rs, "GET", "/a/PROJ/repo", NULL, 0, &out);
     ok(out.key_exact, "a canonical key is exact");
     /* Invalid captures stop the search. */
-    m(rs, "GET", "/a/PROJ/git", NULL, 0, "REPO_READ", "PROJ/git");
-    m(rs, "GET", "/sp ace/PROJ", NULL, 0, "PROJECT_READ", "PROJ");
+    route_is(rs, "GET", "/a/PROJ/git", NULL, 0, "REPO_READ", "PROJ/git");
+    route_is(rs, "GET", "/sp ace/PROJ", NULL, 0, "PROJECT_READ", "PROJ");
     {
         char *p = malloc(BBT_RULES_MAX_PATH + 10);
 
@@ -196,13 +161,13 @@ static void test_language(void)
                   "BBTokenRoute GET /.* PROJECT_READ project=X\n",
                   NULL);
     if (rs) {
-        m(rs, "GET", "/1X/repo", NULL, 0, NULL, NULL);
-        m(rs, "GET", "/X/re po", NULL, 0, NULL, NULL);
-        m(rs, "GET", "/X/repo.git", NULL, 0, NULL, NULL);
-        m(rs, "GET", "/X/-repo", NULL, 0, NULL, NULL);
-        m(rs, "GET", "/X/Repo", NULL, 0, "REPO_READ", "X/Repo");
-        m(rs, "GET", "/~Bob/repo", NULL, 0, "REPO_READ", "~bob/repo");
-        m(rs, "GET", "/x", NULL, 0, "PROJECT_READ", "X");
+        route_is(rs, "GET", "/1X/repo", NULL, 0, NULL, NULL);
+        route_is(rs, "GET", "/X/re po", NULL, 0, NULL, NULL);
+        route_is(rs, "GET", "/X/repo.git", NULL, 0, NULL, NULL);
+        route_is(rs, "GET", "/X/-repo", NULL, 0, NULL, NULL);
+        route_is(rs, "GET", "/X/Repo", NULL, 0, "REPO_READ", "X/Repo");
+        route_is(rs, "GET", "/~Bob/repo", NULL, 0, "REPO_READ", "~bob/repo");
+        route_is(rs, "GET", "/x", NULL, 0, "PROJECT_READ", "X");
         bbt_rules_free(rs);
     }
 
@@ -332,14 +297,14 @@ static void test_prefix(void)
 
     if (!rs)
         return;
-    m(rs, "GET", "/a.b/c~d/PROJ", NULL, 0, "PROJECT_READ", "PROJ");
-    m(rs, "GET", "/aXb/c~d/PROJ", NULL, 0, NULL, NULL);
+    route_is(rs, "GET", "/a.b/c~d/PROJ", NULL, 0, "PROJECT_READ", "PROJ");
+    route_is(rs, "GET", "/aXb/c~d/PROJ", NULL, 0, NULL, NULL);
     bbt_rules_free(rs);
     rs = rules_of("BBTokenRoute GET \"@PREFIX@/(?<project>[A-Z]+)\" "
                   "PROJECT_READ\n",
                   "");
     if (rs) {
-        m(rs, "GET", "/PROJ", NULL, 0, "PROJECT_READ", "PROJ");
+        route_is(rs, "GET", "/PROJ", NULL, 0, "PROJECT_READ", "PROJ");
         bbt_rules_free(rs);
     }
 }
@@ -406,64 +371,73 @@ static void test_dav(void)
     if (!rs)
         return;
     for (i = 0; i < 5; i++) {
-        m(rs, reads[i], "/dav/PROJ/repo/a/b.txt", NULL, 0, "REPO_READ",
-          "PROJ/repo");
-        m(rs, reads[i], "/dav/PROJ/repo/", NULL, 0, "REPO_READ", "PROJ/repo");
-        m(rs, reads[i], "/dav/PROJ/", NULL, 0, "PROJECT_READ", "PROJ");
-        m(rs, reads[i], "/dav/", NULL, 0, NULL, NULL);
+        route_is(rs, reads[i], "/dav/PROJ/repo/a/b.txt", NULL, 0, "REPO_READ",
+                 "PROJ/repo");
+        route_is(rs, reads[i], "/dav/PROJ/repo/", NULL, 0, "REPO_READ",
+                 "PROJ/repo");
+        route_is(rs, reads[i], "/dav/PROJ/", NULL, 0, "PROJECT_READ", "PROJ");
+        route_is(rs, reads[i], "/dav/", NULL, 0, NULL, NULL);
     }
     /* "repo//" is the repository itself to the filesystem: not "inside". */
-    m(rs, "DELETE", "/dav/PROJ/repo//", NULL, 0, NULL, NULL);
-    m(rs, "MKCOL", "/dav/PROJ/repo//", NULL, 0, NULL, NULL);
-    m(rs, "MOVE", "/dav/PROJ/repo//", NULL, 1, NULL, NULL);
+    route_is(rs, "DELETE", "/dav/PROJ/repo//", NULL, 0, NULL, NULL);
+    route_is(rs, "MKCOL", "/dav/PROJ/repo//", NULL, 0, NULL, NULL);
+    route_is(rs, "MOVE", "/dav/PROJ/repo//", NULL, 1, NULL, NULL);
     for (i = 0; i < sizeof(writes) / sizeof(writes[0]); i++) {
         const char *want =
             strcmp(writes[i], "COPY") == 0 ? "REPO_READ" : "REPO_WRITE";
-        m(rs, writes[i], "/dav/PROJ/repo/a/b.txt", NULL, 0, want, "PROJ/repo");
-        m(rs, writes[i], "/dav/", NULL, 0, NULL, NULL);
+        route_is(rs, writes[i], "/dav/PROJ/repo/a/b.txt", NULL, 0, want,
+                 "PROJ/repo");
+        route_is(rs, writes[i], "/dav/", NULL, 0, NULL, NULL);
     }
-    m(rs, "MKCOL", "/dav/PROJ/new/", NULL, 0, "REPO_CREATE", "PROJ");
-    m(rs, "PUT", "/dav/PROJ/new", NULL, 0, "REPO_CREATE", "PROJ");
-    m(rs, "LOCK", "/dav/PROJ/new", NULL, 0, "REPO_CREATE", "PROJ");
-    m(rs, "DELETE", "/dav/PROJ/repo/", NULL, 0, "REPO_ADMIN", "PROJ/repo");
-    m(rs, "MOVE", "/dav/PROJ/repo", NULL, 0, "REPO_ADMIN", "PROJ/repo");
-    m(rs, "PROPPATCH", "/dav/PROJ/repo/", NULL, 0, "REPO_ADMIN", "PROJ/repo");
-    m(rs, "MERGE", "/dav/PROJ/repo", NULL, 0, "REPO_WRITE", "PROJ/repo");
-    m(rs, "UNLOCK", "/dav/PROJ/repo", NULL, 0, "REPO_WRITE", "PROJ/repo");
-    m(rs, "PROPPATCH", "/dav/PROJ/", NULL, 0, "PROJECT_ADMIN", "PROJ");
-    m(rs, "MKCOL", "/dav/NEW/", NULL, 0, NULL, NULL);
-    m(rs, "DELETE", "/dav/PROJ/", NULL, 0, NULL, NULL);
-    m(rs, "MOVE", "/dav/PROJ", NULL, 0, NULL, NULL);
-    m(rs, "BREW", "/dav/PROJ/repo/x", NULL, 0, NULL, NULL);
-    m(rs, "SEARCH", "/dav/PROJ/repo/x", NULL, 0, NULL, NULL);
-    m(rs, "GET", "/dav/PROJ/bad slug/x", NULL, 0, NULL, NULL);
-    m(rs, "GET", "/dav/PROJ/repo.git/x", NULL, 0, NULL, NULL);
-    m(rs, "GET", "/dav/~alice/r/x", NULL, 0, "REPO_READ", "~alice/r");
-    m(rs, "GET", "/davx/PROJ/repo/x", NULL, 0, NULL, NULL);
+    route_is(rs, "MKCOL", "/dav/PROJ/new/", NULL, 0, "REPO_CREATE", "PROJ");
+    route_is(rs, "PUT", "/dav/PROJ/new", NULL, 0, "REPO_CREATE", "PROJ");
+    route_is(rs, "LOCK", "/dav/PROJ/new", NULL, 0, "REPO_CREATE", "PROJ");
+    route_is(rs, "DELETE", "/dav/PROJ/repo/", NULL, 0, "REPO_ADMIN",
+             "PROJ/repo");
+    route_is(rs, "MOVE", "/dav/PROJ/repo", NULL, 0, "REPO_ADMIN", "PROJ/repo");
+    route_is(rs, "PROPPATCH", "/dav/PROJ/repo/", NULL, 0, "REPO_ADMIN",
+             "PROJ/repo");
+    route_is(rs, "MERGE", "/dav/PROJ/repo", NULL, 0, "REPO_WRITE", "PROJ/repo");
+    route_is(rs, "UNLOCK", "/dav/PROJ/repo", NULL, 0, "REPO_WRITE",
+             "PROJ/repo");
+    route_is(rs, "PROPPATCH", "/dav/PROJ/", NULL, 0, "PROJECT_ADMIN", "PROJ");
+    route_is(rs, "MKCOL", "/dav/NEW/", NULL, 0, NULL, NULL);
+    route_is(rs, "DELETE", "/dav/PROJ/", NULL, 0, NULL, NULL);
+    route_is(rs, "MOVE", "/dav/PROJ", NULL, 0, NULL, NULL);
+    route_is(rs, "BREW", "/dav/PROJ/repo/x", NULL, 0, NULL, NULL);
+    route_is(rs, "SEARCH", "/dav/PROJ/repo/x", NULL, 0, NULL, NULL);
+    route_is(rs, "GET", "/dav/PROJ/bad slug/x", NULL, 0, NULL, NULL);
+    route_is(rs, "GET", "/dav/PROJ/repo.git/x", NULL, 0, NULL, NULL);
+    route_is(rs, "GET", "/dav/~alice/r/x", NULL, 0, "REPO_READ", "~alice/r");
+    route_is(rs, "GET", "/davx/PROJ/repo/x", NULL, 0, NULL, NULL);
     /* mod_dav_fs's property store: never, at either end, in any case. */
-    m(rs, "PUT", "/dav/PROJ/repo/.DAV/.state_for_dir", NULL, 0, NULL, NULL);
-    m(rs, "GET", "/dav/PROJ/repo/sub/.DAV/a.txt", NULL, 0, NULL, NULL);
-    m(rs, "PROPFIND", "/dav/PROJ/repo/.dav", NULL, 0, NULL, NULL);
-    m(rs, "MKCOL", "/dav/PROJ/repo/x/.Dav/", NULL, 0, NULL, NULL);
-    m(rs, "COPY", "/dav/PROJ/repo/.DAV", NULL, 1, NULL, NULL);
-    m(rs, "MOVE", "/dav/PROJ/repo/sub/.DAV/a.txt", NULL, 1, NULL, NULL);
-    m(rs, "GET", "/dav/PROJ/repo/a.DAV", NULL, 0, "REPO_READ", "PROJ/repo");
-    m(rs, "PUT", "/dav/PROJ/repo/.DAVx/y", NULL, 0, "REPO_WRITE", "PROJ/repo");
-    m(rs, "COPY", "/dav/PROJ/repo/x/.DAV.txt", NULL, 1, "REPO_WRITE",
-      "PROJ/repo");
+    route_is(rs, "PUT", "/dav/PROJ/repo/.DAV/.state_for_dir", NULL, 0, NULL,
+             NULL);
+    route_is(rs, "GET", "/dav/PROJ/repo/sub/.DAV/a.txt", NULL, 0, NULL, NULL);
+    route_is(rs, "PROPFIND", "/dav/PROJ/repo/.dav", NULL, 0, NULL, NULL);
+    route_is(rs, "MKCOL", "/dav/PROJ/repo/x/.Dav/", NULL, 0, NULL, NULL);
+    route_is(rs, "COPY", "/dav/PROJ/repo/.DAV", NULL, 1, NULL, NULL);
+    route_is(rs, "MOVE", "/dav/PROJ/repo/sub/.DAV/a.txt", NULL, 1, NULL, NULL);
+    route_is(rs, "GET", "/dav/PROJ/repo/a.DAV", NULL, 0, "REPO_READ",
+             "PROJ/repo");
+    route_is(rs, "PUT", "/dav/PROJ/repo/.DAVx/y", NULL, 0, "REPO_WRITE",
+             "PROJ/repo");
+    route_is(rs, "COPY", "/dav/PROJ/repo/x/.DAV.txt", NULL, 1, "REPO_WRITE",
+             "PROJ/repo");
     /* A file named .state_for_dir: its properties are its directory's. */
-    m(rs, "PUT", "/dav/PROJ/repo/.state_for_dir", NULL, 0, NULL, NULL);
-    m(rs, "PROPPATCH", "/dav/PROJ/repo/sub/.STATE_FOR_DIR", NULL, 0, NULL,
-      NULL);
-    m(rs, "MOVE", "/dav/PROJ/repo/.state_for_dir", NULL, 1, NULL, NULL);
-    m(rs, "PUT", "/dav/PROJ/repo/.state_for_dir.txt", NULL, 0, "REPO_WRITE",
-      "PROJ/repo");
+    route_is(rs, "PUT", "/dav/PROJ/repo/.state_for_dir", NULL, 0, NULL, NULL);
+    route_is(rs, "PROPPATCH", "/dav/PROJ/repo/sub/.STATE_FOR_DIR", NULL, 0,
+             NULL, NULL);
+    route_is(rs, "MOVE", "/dav/PROJ/repo/.state_for_dir", NULL, 1, NULL, NULL);
+    route_is(rs, "PUT", "/dav/PROJ/repo/.state_for_dir.txt", NULL, 0,
+             "REPO_WRITE", "PROJ/repo");
     /* Destinations. */
-    m(rs, "COPY", "/dav/PROJ/repo/x", NULL, 1, "REPO_WRITE", "PROJ/repo");
-    m(rs, "MOVE", "/dav/PROJ/repo/", NULL, 1, "PROJECT_ADMIN", "PROJ");
-    m(rs, "MOVE", "/dav/PROJ/", NULL, 1, NULL, NULL);
-    m(rs, "MOVE", "/dav/", NULL, 1, NULL, NULL);
-    m(rs, "PUT", "/dav/PROJ/repo/x", NULL, 1, NULL, NULL);
+    route_is(rs, "COPY", "/dav/PROJ/repo/x", NULL, 1, "REPO_WRITE",
+             "PROJ/repo");
+    route_is(rs, "MOVE", "/dav/PROJ/repo/", NULL, 1, "PROJECT_ADMIN", "PROJ");
+    route_is(rs, "MOVE", "/dav/PROJ/", NULL, 1, NULL, NULL);
+    route_is(rs, "MOVE", "/dav/", NULL, 1, NULL, NULL);
+    route_is(rs, "PUT", "/dav/PROJ/repo/x", NULL, 1, NULL, NULL);
     bbt_rules_free(rs);
 }
 
@@ -616,7 +590,7 @@ static void test_rest_semicolon(void)
     if (!rs)
         return;
     for (i = 0; i < sizeof(paths) / sizeof(paths[0]); i++)
-        m(rs, "GET", paths[i], NULL, 0, NULL, NULL);
+        route_is(rs, "GET", paths[i], NULL, 0, NULL, NULL);
     bbt_rules_free(rs);
 }
 
