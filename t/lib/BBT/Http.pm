@@ -39,7 +39,14 @@ sub request {
     my ($self, $method, $path, $hdrs, $content) = @_;
     my %o = (headers => $hdrs || {});
     $o{content} = $content if defined $content;
-    return $self->http->request($method, $self->url($path), \%o);
+    my $res = $self->http->request($method, $self->url($path), \%o);
+    # HTTP::Tiny keeps the connection unless Connection is exactly
+    # "close"; httpd with h2c says "Upgrade, close" and closes it, and the
+    # next request, sent on it before the close arrived, would get 599.
+    my $c = $res->{headers}{connection};
+    delete $self->{ua}
+        if defined $c && grep { /^\s*close\s*$/i } split /,/, ref $c ? join(',', @$c) : $c;
+    return $res;
 }
 
 sub get { my ($s, $p, $h) = @_; return $s->request('GET', $p, $h) }
