@@ -28,6 +28,11 @@
  * the access file then judges.  Tokens are still judged by the module's
  * gate, which runs before it, and then by the access file too: without
  * passwords the pair is path-based authorization for tokens, not a trap.
+ *
+ * mod_ssl's SSLOptions +FakeBasicAuth replaces the Authorization header of
+ * a client that presents a certificate, in a check_authn that runs before
+ * every other: in a section of AuthType BBToken such a client's token
+ * never reaches the module.
  */
 #include "httpd.h"
 #include "http_config.h"
@@ -48,7 +53,8 @@ typedef enum {
     BBT_HAS_AUTH,
     BBT_HAS_ROUTES,
     BBT_HAS_SVNAUTHZ,
-    BBT_HAS_PROVIDER
+    BBT_HAS_PROVIDER,
+    BBT_HAS_FAKEBASIC
 } bbt_want_t;
 
 /* What one section (or server) sets itself. */
@@ -61,6 +67,7 @@ typedef struct bbt_sec {
     int routes;         /* sets BBTokenRoute(s) */
     int svnauthz;       /* sets an access file of mod_authz_svn */
     int provider;       /* sets AuthBBTokenProvider (takes passwords) */
+    int fakebasic;      /* SSLOptions: 1 FakeBasicAuth on, -1 off, 0 unset */
     int require_all;    /* a Require outside any <Limit> */
     int merging;        /* AuthMerging And or Or */
     const char *limits; /* the <Limit>s holding Require lines, in words */
@@ -108,6 +115,27 @@ static void bbt_own_require(apr_pool_t *p, const ap_directive_t *limit,
     sec->last_limit = limit;
 }
 
+/* What SSLOptions args leave FakeBasicAuth at, as mod_ssl reads them: a
+ * word without + or - before any with one replaces the options. */
+static int bbt_fakebasic(apr_pool_t *p, const char *args, int now)
+{
+    int first = 1;
+
+    while (*args) {
+        const char *w = ap_getword_conf(p, &args);
+        char action = (*w == '+' || *w == '-') ? *w++ : '\0';
+
+        if (!action && first) {
+            now = -1;
+            first = 0;
+        }
+        if (strcasecmp(w, "FakeBasicAuth") == 0) {
+            now = action == '-' ? -1 : 1;
+        }
+    }
+    return now;
+}
+
 /* Read what the directives from d on set into sec, through transparent
  * containers; limit is the <Limit> they are in, if any. */
 static void bbt_own(apr_pool_t *p, const ap_directive_t *d, bbt_sec_t *sec,
@@ -127,6 +155,8 @@ static void bbt_own(apr_pool_t *p, const ap_directive_t *d, bbt_sec_t *sec,
             sec->svnauthz = 1;
         } else if (strcasecmp(d->directive, "AuthBBTokenProvider") == 0) {
             sec->provider = 1;
+        } else if (strcasecmp(d->directive, "SSLOptions") == 0) {
+            sec->fakebasic = bbt_fakebasic(p, args, sec->fakebasic);
         } else if (strcasecmp(d->directive, "Require") == 0) {
             bbt_own_require(p, limit, sec);
         } else if (strcasecmp(d->directive, "AuthMerging") == 0) {
@@ -172,8 +202,9 @@ typedef struct {
 } bbt_walk_t;
 
 /* Does sec set what want names itself: AuthType BBToken (-1 for another
- * AuthType), routes, an access file of mod_authz_svn, or password
- * providers?  0 if it sets nothing of the kind. */
+ * AuthType), routes, an access file of mod_authz_svn, password providers,
+ * or FakeBasicAuth (-1 for SSLOptions without it)?  0 if it sets nothing
+ * of the kind. */
 static int bbt_sets(const bbt_sec_t *sec, bbt_want_t want)
 {
     switch (want) {
@@ -186,6 +217,8 @@ static int bbt_sets(const bbt_sec_t *sec, bbt_want_t want)
         return sec->routes;
     case BBT_HAS_PROVIDER:
         return sec->provider;
+    case BBT_HAS_FAKEBASIC:
+        return sec->fakebasic;
     default:
         return sec->svnauthz;
     }
@@ -308,6 +341,46 @@ static void bbt_check_server(bbt_walk_t *w, const ap_directive_t *top,
                      "against their routes); remove the access file there, "
                      "or accept no passwords there (no AuthBBTokenProvider)");
         }
+        if ((sec->fakebasic > 0 || bbt_sets(sec, BBT_HAS_AUTH) > 0) &&
+            bbt_has(w, sec, BBT_HAS_AUTH) &&
+            bbt_has(w, sec, BBT_HAS_FAKEBASIC)) {
+            bbt_warn(w, sec, "BBT356",
+                     "is AuthType BBToken with SSLOptions +FakeBasicAuth: "
+                     "mod_ssl replaces the Authorization header of a client "
+                     "that presents a certificate, so its token never "
+                     "reaches the module (401); remove FakeBasicAuth there");
+        }
+    }
+}
+
+/* The main server's sections apply in a virtual host too, where its own
+ * FakeBasicAuth reaches them: said once, at the virtual host. */
+static void bbt_check_vhost_fakebasic(const bbt_walk_t *w, const bbt_sec_t *vh,
+                                      int nmain)
+{
+    int i;
+
+    if (vh->fakebasic <= 0) {
+        return;
+    }
+    for (i = 0; i < nmain; i++) {
+        const bbt_sec_t *sec = APR_ARRAY_IDX(w->secs, i, const bbt_sec_t *);
+
+        if (bbt_sets(sec, BBT_HAS_AUTH) > 0 && sec->fakebasic >= 0) {
+            bbt_warn(w, vh, "BBT357",
+                     apr_psprintf(w->p,
+                                  "sets SSLOptions +FakeBasicAuth, and the "
+                                  "main server's %s %s> at %s:%d is AuthType "
+                                  "BBToken: mod_ssl replaces the "
+                                  "Authorization header of a client that "
+                                  "presents a certificate, so its token "
+                                  "never reaches the module there (401); "
+                                  "remove FakeBasicAuth",
+                                  sec->node->directive,
+                                  bbt_args(w->p, sec->node),
+                                  sec->node->filename, sec->node->line_num));
+            return;
+        }
     }
 }
 
@@ -335,11 +408,13 @@ static int bbt_confcheck(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
             continue;
         }
         vh = apr_pcalloc(ptemp, sizeof(*vh));
+        vh->node = d;
         vh->kind = BBT_SEC_OTHER;
         vh->outer = &main_srv;
         bbt_own(ptemp, d->first_child, vh, NULL);
         w.secs->nelts = n;
         bbt_check_server(&w, d->first_child, vh);
+        bbt_check_vhost_fakebasic(&w, vh, n);
     }
     return OK;
 }
