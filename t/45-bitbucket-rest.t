@@ -73,7 +73,29 @@ my @table = (
     ['PUT', "$A/projects/PROJ/settings/pull-requests/git", 'PROJECT_ADMIN', 'PROJ'],
     ['PUT', "$A/projects/PROJ/repos/repo/default-branch", 'REPO_ADMIN', 'PROJ/repo'],
     ['GET', "$A/projects/PROJ/repos/repo/default-branch", 'REPO_READ', 'PROJ/repo'],
-    ['POST', "$A/projects/PROJ/repos/repo/recreate", 'REPO_ADMIN', 'PROJ/repo'],
+    # Retrying a failed creation is PROJECT_ADMIN in Bitbucket, on the
+    # project: a repository admin's token is refused it.
+    ['POST', "$A/projects/PROJ/repos/repo/recreate", 'PROJECT_ADMIN', 'PROJ'],
+    # Revoking all of a user's or a group's grants on a repository at once
+    # is PROJECT_ADMIN in Bitbucket's documentation (one at a time,
+    # REPO_ADMIN, above).
+    ['DELETE', "$A/projects/PROJ/repos/repo/permissions?user=bob", 'PROJECT_ADMIN', 'PROJ'],
+    ['DELETE', "/rest/api/1.0/projects/~alice/repos/mine/permissions?group=dev", 'PROJECT_ADMIN', '~alice'],
+    # Deleting an attachment or its metadata is REPO_ADMIN in Bitbucket;
+    # reading them is a read, storing metadata a write here.
+    ['DELETE', "$A/projects/PROJ/repos/repo/attachments/17", 'REPO_ADMIN', 'PROJ/repo'],
+    ['DELETE', "/rest/api/1.0/projects/PROJ/repos/repo/attachments/17/metadata", 'REPO_ADMIN', 'PROJ/repo'],
+    ['DELETE', "$A/projects/~alice/repos/mine/attachments/17", 'REPO_ADMIN', '~alice/mine'],
+    ['GET', "$A/projects/PROJ/repos/repo/attachments/17", 'REPO_READ', 'PROJ/repo'],
+    ['PUT', "$A/projects/PROJ/repos/repo/attachments/17/metadata", 'REPO_WRITE', 'PROJ/repo'],
+    # Hook scripts and the ref change log: REPO_ADMIN in Bitbucket to
+    # configure and to read; a project's hook scripts PROJECT_ADMIN.
+    ['PUT', "$A/projects/PROJ/repos/repo/hook-scripts/3", 'REPO_ADMIN', 'PROJ/repo'],
+    ['DELETE', "/rest/api/1.0/projects/PROJ/repos/repo/hook-scripts/3", 'REPO_ADMIN', 'PROJ/repo'],
+    ['GET', "$A/projects/PROJ/repos/repo/hook-scripts", 'REPO_ADMIN', 'PROJ/repo'],
+    ['GET', "$A/projects/PROJ/repos/repo/ref-change-activities?ref=refs/heads/main", 'REPO_ADMIN', 'PROJ/repo'],
+    ['GET', "$A/projects/PROJ/repos/repo/ref-change-activities/branches", 'REPO_ADMIN', 'PROJ/repo'],
+    ['GET', "$A/projects/PROJ/hook-scripts", 'PROJECT_ADMIN', 'PROJ'],
     ['POST', "$A/projects/PROJ/repos/repo/labels", 'REPO_ADMIN', 'PROJ/repo'],
     # Secret scanning's rules, allowlist and exemption are configured by
     # repository administrators in Bitbucket: a writer's token must not
@@ -167,6 +189,9 @@ my @denied = (
     ['OPTIONS', "$I/reports/com.example.lint"],
     ['GET', "/rest/git/latest/projects/PROJ/repos/repo/tags"],
     ['POST', "$I/reports/com.example.lint"],
+    # A project's hook scripts are configured by no token.
+    ['PUT', "$A/projects/PROJ/hook-scripts/3"],
+    ['DELETE', "$A/projects/PROJ/hook-scripts/3"],
 );
 
 # (response, what the CGI was given) for METHOD PATH with this token.
