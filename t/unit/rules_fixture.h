@@ -83,4 +83,12 @@ static inline void route_is(const bbt_rules_t *rs, const char *method,
         diag("got %s on %s", perm ? perm : "?", target);
 }
 
+/* A request line (never a Destination) and what it must match. */
+static inline void line_is(const bbt_rules_t *rs, const char *method,
+                           const char *path, const char *args,
+                           const char *want_perm, const char *want_target)
+{
+    route_is(rs, method, path, args, 0, want_perm, want_target);
+}
+
 #endif

@@ -15,81 +15,77 @@
 #define API10 "/rest/api/1.0/projects/PROJ/repos/repo"
 #define MINE "/rest/api/latest/projects/~alice/repos/mine"
 
-static void bbt_m(const bbt_rules_t *rs, const char *method, const char *path,
-                  const char *args, const char *want_perm,
-                  const char *want_target)
-{
-    route_is(rs, method, path, args, 0, want_perm, want_target);
-}
-
 static void test_attachments(const bbt_rules_t *rs)
 {
-    bbt_m(rs, "DELETE", API "/attachments/17", NULL, "REPO_ADMIN", "PROJ/repo");
-    bbt_m(rs, "DELETE", API10 "/attachments/17", NULL, "REPO_ADMIN",
-          "PROJ/repo");
-    bbt_m(rs, "DELETE", API "/attachments/17/metadata", NULL, "REPO_ADMIN",
-          "PROJ/repo");
-    bbt_m(rs, "DELETE", API10 "/attachments/17/metadata/", NULL, "REPO_ADMIN",
-          "PROJ/repo");
-    bbt_m(rs, "DELETE", MINE "/attachments/17", NULL, "REPO_ADMIN",
-          "~alice/mine");
-    bbt_m(rs, "DELETE",
-          "/rest/api/latest/projects/proj/repos/repo/attachments/1", NULL,
-          "REPO_ADMIN", "PROJ/repo");
+    line_is(rs, "DELETE", API "/attachments/17", NULL, "REPO_ADMIN",
+            "PROJ/repo");
+    line_is(rs, "DELETE", API10 "/attachments/17", NULL, "REPO_ADMIN",
+            "PROJ/repo");
+    line_is(rs, "DELETE", API "/attachments/17/metadata", NULL, "REPO_ADMIN",
+            "PROJ/repo");
+    line_is(rs, "DELETE", API10 "/attachments/17/metadata/", NULL, "REPO_ADMIN",
+            "PROJ/repo");
+    line_is(rs, "DELETE", MINE "/attachments/17", NULL, "REPO_ADMIN",
+            "~alice/mine");
+    line_is(rs, "DELETE",
+            "/rest/api/latest/projects/proj/repos/repo/attachments/1", NULL,
+            "REPO_ADMIN", "PROJ/repo");
     /* Reading is a read; storing metadata is REPO_READ in Bitbucket and a
      * write here, as before. */
-    bbt_m(rs, "GET", API "/attachments/17", NULL, "REPO_READ", "PROJ/repo");
-    bbt_m(rs, "GET", API "/attachments/17/metadata", NULL, "REPO_READ",
-          "PROJ/repo");
-    bbt_m(rs, "PUT", API "/attachments/17/metadata", NULL, "REPO_WRITE",
-          "PROJ/repo");
+    line_is(rs, "GET", API "/attachments/17", NULL, "REPO_READ", "PROJ/repo");
+    line_is(rs, "GET", API "/attachments/17/metadata", NULL, "REPO_READ",
+            "PROJ/repo");
+    line_is(rs, "PUT", API "/attachments/17/metadata", NULL, "REPO_WRITE",
+            "PROJ/repo");
 }
 
 static void test_hook_scripts(const bbt_rules_t *rs)
 {
-    bbt_m(rs, "PUT", API "/hook-scripts/3", NULL, "REPO_ADMIN", "PROJ/repo");
-    bbt_m(rs, "DELETE", API10 "/hook-scripts/3", NULL, "REPO_ADMIN",
-          "PROJ/repo");
-    bbt_m(rs, "GET", API "/hook-scripts", "start=0", "REPO_ADMIN", "PROJ/repo");
-    bbt_m(rs, "HEAD", MINE "/hook-scripts", NULL, "REPO_ADMIN", "~alice/mine");
-    bbt_m(rs, "POST", API "/hook-scripts", NULL, "REPO_ADMIN", "PROJ/repo");
-    bbt_m(rs, "GET", API "/ref-change-activities", "ref=refs/heads/main",
-          "REPO_ADMIN", "PROJ/repo");
-    bbt_m(rs, "GET", API10 "/ref-change-activities/branches", NULL,
-          "REPO_ADMIN", "PROJ/repo");
+    line_is(rs, "PUT", API "/hook-scripts/3", NULL, "REPO_ADMIN", "PROJ/repo");
+    line_is(rs, "DELETE", API10 "/hook-scripts/3", NULL, "REPO_ADMIN",
+            "PROJ/repo");
+    line_is(rs, "GET", API "/hook-scripts", "start=0", "REPO_ADMIN",
+            "PROJ/repo");
+    line_is(rs, "HEAD", MINE "/hook-scripts", NULL, "REPO_ADMIN",
+            "~alice/mine");
+    line_is(rs, "POST", API "/hook-scripts", NULL, "REPO_ADMIN", "PROJ/repo");
+    line_is(rs, "GET", API "/ref-change-activities", "ref=refs/heads/main",
+            "REPO_ADMIN", "PROJ/repo");
+    line_is(rs, "GET", API10 "/ref-change-activities/branches", NULL,
+            "REPO_ADMIN", "PROJ/repo");
     /* Methods the route does not list match no route, as before. */
-    bbt_m(rs, "PATCH", API "/hook-scripts/3", NULL, NULL, NULL);
-    bbt_m(rs, "OPTIONS", API "/hook-scripts", NULL, NULL, NULL);
+    line_is(rs, "PATCH", API "/hook-scripts/3", NULL, NULL, NULL);
+    line_is(rs, "OPTIONS", API "/hook-scripts", NULL, NULL, NULL);
     /* A project's: reading them is PROJECT_ADMIN, configuring them
      * matches no route. */
-    bbt_m(rs, "GET", "/rest/api/latest/projects/PROJ/hook-scripts", NULL,
-          "PROJECT_ADMIN", "PROJ");
-    bbt_m(rs, "GET", "/rest/api/1.0/projects/~alice/hook-scripts", NULL,
-          "PROJECT_ADMIN", "~alice");
-    bbt_m(rs, "PUT", "/rest/api/latest/projects/PROJ/hook-scripts/3", NULL,
-          NULL, NULL);
-    bbt_m(rs, "DELETE", "/rest/api/latest/projects/PROJ/hook-scripts/3", NULL,
-          NULL, NULL);
+    line_is(rs, "GET", "/rest/api/latest/projects/PROJ/hook-scripts", NULL,
+            "PROJECT_ADMIN", "PROJ");
+    line_is(rs, "GET", "/rest/api/1.0/projects/~alice/hook-scripts", NULL,
+            "PROJECT_ADMIN", "~alice");
+    line_is(rs, "PUT", "/rest/api/latest/projects/PROJ/hook-scripts/3", NULL,
+            NULL, NULL);
+    line_is(rs, "DELETE", "/rest/api/latest/projects/PROJ/hook-scripts/3", NULL,
+            NULL, NULL);
 }
 
 static void test_project_admin(const bbt_rules_t *rs)
 {
     /* All of a user's or a group's grants at once: PROJECT_ADMIN, on the
      * project; one at a time stays REPO_ADMIN. */
-    bbt_m(rs, "DELETE", API "/permissions", "user=bob", "PROJECT_ADMIN",
-          "PROJ");
-    bbt_m(rs, "DELETE", API10 "/permissions/", "group=dev", "PROJECT_ADMIN",
-          "PROJ");
-    bbt_m(rs, "DELETE", MINE "/permissions", "user=bob", "PROJECT_ADMIN",
-          "~alice");
-    bbt_m(rs, "DELETE", API "/permissions/users", "name=bob", "REPO_ADMIN",
-          "PROJ/repo");
-    bbt_m(rs, "GET", API "/permissions", NULL, "REPO_ADMIN", "PROJ/repo");
+    line_is(rs, "DELETE", API "/permissions", "user=bob", "PROJECT_ADMIN",
+            "PROJ");
+    line_is(rs, "DELETE", API10 "/permissions/", "group=dev", "PROJECT_ADMIN",
+            "PROJ");
+    line_is(rs, "DELETE", MINE "/permissions", "user=bob", "PROJECT_ADMIN",
+            "~alice");
+    line_is(rs, "DELETE", API "/permissions/users", "name=bob", "REPO_ADMIN",
+            "PROJ/repo");
+    line_is(rs, "GET", API "/permissions", NULL, "REPO_ADMIN", "PROJ/repo");
     /* Retrying a failed creation or fork. */
-    bbt_m(rs, "POST", API "/recreate", NULL, "PROJECT_ADMIN", "PROJ");
-    bbt_m(rs, "POST", API10 "/recreate/", NULL, "PROJECT_ADMIN", "PROJ");
-    bbt_m(rs, "POST", MINE "/recreate", NULL, "PROJECT_ADMIN", "~alice");
-    bbt_m(rs, "GET", API "/recreate", NULL, "REPO_READ", "PROJ/repo");
+    line_is(rs, "POST", API "/recreate", NULL, "PROJECT_ADMIN", "PROJ");
+    line_is(rs, "POST", API10 "/recreate/", NULL, "PROJECT_ADMIN", "PROJ");
+    line_is(rs, "POST", MINE "/recreate", NULL, "PROJECT_ADMIN", "~alice");
+    line_is(rs, "GET", API "/recreate", NULL, "REPO_READ", "PROJ/repo");
 }
 
 static void test_neighbours(const bbt_rules_t *rs)
@@ -97,18 +93,19 @@ static void test_neighbours(const bbt_rules_t *rs)
     /* Deleting someone else's comment or pull request is REPO_ADMIN in
      * Bitbucket, one's own is not: the route cannot tell the author, the
      * backend decides (BBTOKEN_TOKEN_PERMISSIONS). */
-    bbt_m(rs, "DELETE", API "/commits/abc1/comments/5", NULL, "REPO_WRITE",
-          "PROJ/repo");
-    bbt_m(rs, "DELETE", API "/pull-requests/1/comments/5", NULL, "REPO_WRITE",
-          "PROJ/repo");
-    bbt_m(rs, "DELETE", API "/pull-requests/1/blocker-comments/5", NULL,
-          "REPO_WRITE", "PROJ/repo");
-    bbt_m(rs, "DELETE", API "/pull-requests/1", NULL, "REPO_WRITE",
-          "PROJ/repo");
-    bbt_m(rs, "POST", API "/labels", NULL, "REPO_ADMIN", "PROJ/repo");
-    bbt_m(rs, "DELETE", API "/labels/x", NULL, "REPO_ADMIN", "PROJ/repo");
-    bbt_m(rs, "PUT", API "/browse/README.md", NULL, "REPO_WRITE", "PROJ/repo");
-    bbt_m(rs, "POST", API "/watch", NULL, "REPO_WRITE", "PROJ/repo");
+    line_is(rs, "DELETE", API "/commits/abc1/comments/5", NULL, "REPO_WRITE",
+            "PROJ/repo");
+    line_is(rs, "DELETE", API "/pull-requests/1/comments/5", NULL, "REPO_WRITE",
+            "PROJ/repo");
+    line_is(rs, "DELETE", API "/pull-requests/1/blocker-comments/5", NULL,
+            "REPO_WRITE", "PROJ/repo");
+    line_is(rs, "DELETE", API "/pull-requests/1", NULL, "REPO_WRITE",
+            "PROJ/repo");
+    line_is(rs, "POST", API "/labels", NULL, "REPO_ADMIN", "PROJ/repo");
+    line_is(rs, "DELETE", API "/labels/x", NULL, "REPO_ADMIN", "PROJ/repo");
+    line_is(rs, "PUT", API "/browse/README.md", NULL, "REPO_WRITE",
+            "PROJ/repo");
+    line_is(rs, "POST", API "/watch", NULL, "REPO_WRITE", "PROJ/repo");
 }
 
 int main(void)
@@ -122,10 +119,10 @@ int main(void)
     test_hook_scripts(rs);
     test_project_admin(rs);
     test_neighbours(rs);
-    bbt_m(pre, "DELETE", "/bb" API "/attachments/17", NULL, "REPO_ADMIN",
-          "PROJ/repo");
-    bbt_m(pre, "POST", "/bb" API "/recreate", NULL, "PROJECT_ADMIN", "PROJ");
-    bbt_m(pre, "DELETE", API "/attachments/17", NULL, NULL, NULL);
+    line_is(pre, "DELETE", "/bb" API "/attachments/17", NULL, "REPO_ADMIN",
+            "PROJ/repo");
+    line_is(pre, "POST", "/bb" API "/recreate", NULL, "PROJECT_ADMIN", "PROJ");
+    line_is(pre, "DELETE", API "/attachments/17", NULL, NULL, NULL);
     bbt_rules_free(rs);
     bbt_rules_free(pre);
     return done_testing();

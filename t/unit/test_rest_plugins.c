@@ -10,14 +10,6 @@
 #include <stdio.h>
 #include <string.h>
 
-/* A request line (never a Destination) and what it must match. */
-static void bbt_m(const bbt_rules_t *rs, const char *method, const char *path,
-                  const char *args, const char *want_perm,
-                  const char *want_target)
-{
-    route_is(rs, method, path, args, 0, want_perm, want_target);
-}
-
 #define BU "/rest/branch-utils/"
 #define GIT "/rest/git/"
 #define INS "/rest/insights/latest/projects/PROJ/repos/repo/commits/abc1"
@@ -26,134 +18,134 @@ static void bbt_m(const bbt_rules_t *rs, const char *method, const char *path,
 
 static void test_branch_utils_git(const bbt_rules_t *rs)
 {
-    bbt_m(rs, "POST", BU "1.0/projects/PROJ/repos/repo/branches", NULL,
-          "REPO_WRITE", "PROJ/repo");
-    bbt_m(rs, "DELETE", BU "latest/projects/PROJ/repos/repo/branches/", NULL,
-          "REPO_WRITE", "PROJ/repo");
-    bbt_m(rs, "POST", BU "latest/projects/~alice/repos/mine/branches", NULL,
-          "REPO_WRITE", "~alice/mine");
-    bbt_m(rs, "POST", BU "latest/projects/proj/repos/repo/branches", NULL,
-          "REPO_WRITE", "PROJ/repo");
-    bbt_m(rs, "GET", BU "latest/projects/PROJ/repos/repo/branches/info/abc1",
-          NULL, "REPO_READ", "PROJ/repo");
-    bbt_m(rs, "HEAD", BU "1.0/projects/PROJ/repos/repo/branches/info/abc1",
-          NULL, "REPO_READ", "PROJ/repo");
+    line_is(rs, "POST", BU "1.0/projects/PROJ/repos/repo/branches", NULL,
+            "REPO_WRITE", "PROJ/repo");
+    line_is(rs, "DELETE", BU "latest/projects/PROJ/repos/repo/branches/", NULL,
+            "REPO_WRITE", "PROJ/repo");
+    line_is(rs, "POST", BU "latest/projects/~alice/repos/mine/branches", NULL,
+            "REPO_WRITE", "~alice/mine");
+    line_is(rs, "POST", BU "latest/projects/proj/repos/repo/branches", NULL,
+            "REPO_WRITE", "PROJ/repo");
+    line_is(rs, "GET", BU "latest/projects/PROJ/repos/repo/branches/info/abc1",
+            NULL, "REPO_READ", "PROJ/repo");
+    line_is(rs, "HEAD", BU "1.0/projects/PROJ/repos/repo/branches/info/abc1",
+            NULL, "REPO_READ", "PROJ/repo");
     /* The list of branches is /rest/api's; no other method or version. */
-    bbt_m(rs, "GET", BU "latest/projects/PROJ/repos/repo/branches", NULL, NULL,
-          NULL);
-    bbt_m(rs, "PUT", BU "latest/projects/PROJ/repos/repo/branches", NULL, NULL,
-          NULL);
-    bbt_m(rs, "OPTIONS", BU "latest/projects/PROJ/repos/repo/branches", NULL,
-          NULL, NULL);
-    bbt_m(rs, "POST", BU "2.0/projects/PROJ/repos/repo/branches", NULL, NULL,
-          NULL);
-    bbt_m(rs, "POST", BU "latest/projects/PR-OJ/repos/repo/branches", NULL,
-          NULL, NULL);
-    bbt_m(rs, "POST", BU "latest/projects/PROJ/repos/re po/branches", NULL,
-          NULL, NULL);
-    bbt_m(rs, "POST", BU "latest/projects/PROJ/repos/repo/branches/x", NULL,
-          NULL, NULL);
+    line_is(rs, "GET", BU "latest/projects/PROJ/repos/repo/branches", NULL,
+            NULL, NULL);
+    line_is(rs, "PUT", BU "latest/projects/PROJ/repos/repo/branches", NULL,
+            NULL, NULL);
+    line_is(rs, "OPTIONS", BU "latest/projects/PROJ/repos/repo/branches", NULL,
+            NULL, NULL);
+    line_is(rs, "POST", BU "2.0/projects/PROJ/repos/repo/branches", NULL, NULL,
+            NULL);
+    line_is(rs, "POST", BU "latest/projects/PR-OJ/repos/repo/branches", NULL,
+            NULL, NULL);
+    line_is(rs, "POST", BU "latest/projects/PROJ/repos/re po/branches", NULL,
+            NULL, NULL);
+    line_is(rs, "POST", BU "latest/projects/PROJ/repos/repo/branches/x", NULL,
+            NULL, NULL);
 
-    bbt_m(rs, "POST", GIT "1.0/projects/PROJ/repos/repo/tags", NULL,
-          "REPO_WRITE", "PROJ/repo");
-    bbt_m(rs, "DELETE", GIT "latest/projects/PROJ/repos/repo/tags/v1.0", NULL,
-          "REPO_WRITE", "PROJ/repo");
-    bbt_m(rs, "DELETE", GIT "latest/projects/PROJ/repos/repo/tags/rel/1.0",
-          NULL, "REPO_WRITE", "PROJ/repo");
-    bbt_m(rs, "DELETE", GIT "latest/projects/PROJ/repos/repo/tags/", NULL, NULL,
-          NULL);
-    bbt_m(rs, "GET", GIT "latest/projects/PROJ/repos/repo/tags", NULL, NULL,
-          NULL);
+    line_is(rs, "POST", GIT "1.0/projects/PROJ/repos/repo/tags", NULL,
+            "REPO_WRITE", "PROJ/repo");
+    line_is(rs, "DELETE", GIT "latest/projects/PROJ/repos/repo/tags/v1.0", NULL,
+            "REPO_WRITE", "PROJ/repo");
+    line_is(rs, "DELETE", GIT "latest/projects/PROJ/repos/repo/tags/rel/1.0",
+            NULL, "REPO_WRITE", "PROJ/repo");
+    line_is(rs, "DELETE", GIT "latest/projects/PROJ/repos/repo/tags/", NULL,
+            NULL, NULL);
+    line_is(rs, "GET", GIT "latest/projects/PROJ/repos/repo/tags", NULL, NULL,
+            NULL);
     /* A rebase writes to the pull request's source repository. */
-    bbt_m(rs, "POST",
-          GIT "latest/projects/PROJ/repos/repo/pull-requests/1/rebase", NULL,
-          NULL, NULL);
-    bbt_m(rs, "GET",
-          GIT "latest/projects/PROJ/repos/repo/pull-requests/1/rebase", NULL,
-          NULL, NULL);
+    line_is(rs, "POST",
+            GIT "latest/projects/PROJ/repos/repo/pull-requests/1/rebase", NULL,
+            NULL, NULL);
+    line_is(rs, "GET",
+            GIT "latest/projects/PROJ/repos/repo/pull-requests/1/rebase", NULL,
+            NULL, NULL);
 }
 
 static void test_insights(const bbt_rules_t *rs)
 {
-    bbt_m(rs, "GET", INS "/reports", NULL, "REPO_READ", "PROJ/repo");
-    bbt_m(rs, "GET", INS "/reports/com.example.lint", NULL, "REPO_READ",
-          "PROJ/repo");
-    bbt_m(rs, "HEAD", INS "/reports/com.example.lint/annotations", NULL,
-          "REPO_READ", "PROJ/repo");
-    bbt_m(rs, "GET", INS "/annotations", "severity=HIGH", "REPO_READ",
-          "PROJ/repo");
-    bbt_m(rs, "GET",
-          "/rest/insights/1.0/projects/PROJ/repos/repo/commits/abc1/reports",
-          NULL, "REPO_READ", "PROJ/repo");
-    bbt_m(rs, "PUT", INS "/reports/com.example.lint", NULL, "REPO_WRITE",
-          "PROJ/repo");
-    bbt_m(rs, "POST", INS "/reports/com.example.lint/annotations", NULL,
-          "REPO_WRITE", "PROJ/repo");
-    bbt_m(rs, "PUT", INS "/reports/com.example.lint/annotations/e1", NULL,
-          "REPO_WRITE", "PROJ/repo");
+    line_is(rs, "GET", INS "/reports", NULL, "REPO_READ", "PROJ/repo");
+    line_is(rs, "GET", INS "/reports/com.example.lint", NULL, "REPO_READ",
+            "PROJ/repo");
+    line_is(rs, "HEAD", INS "/reports/com.example.lint/annotations", NULL,
+            "REPO_READ", "PROJ/repo");
+    line_is(rs, "GET", INS "/annotations", "severity=HIGH", "REPO_READ",
+            "PROJ/repo");
+    line_is(rs, "GET",
+            "/rest/insights/1.0/projects/PROJ/repos/repo/commits/abc1/reports",
+            NULL, "REPO_READ", "PROJ/repo");
+    line_is(rs, "PUT", INS "/reports/com.example.lint", NULL, "REPO_WRITE",
+            "PROJ/repo");
+    line_is(rs, "POST", INS "/reports/com.example.lint/annotations", NULL,
+            "REPO_WRITE", "PROJ/repo");
+    line_is(rs, "PUT", INS "/reports/com.example.lint/annotations/e1", NULL,
+            "REPO_WRITE", "PROJ/repo");
     /* Bitbucket: REPO_READ for the report's author, REPO_ADMIN for anyone
      * else; the route cannot tell which. */
-    bbt_m(rs, "DELETE", INS "/reports/com.example.lint", NULL, "REPO_ADMIN",
-          "PROJ/repo");
-    bbt_m(rs, "DELETE", INS "/reports/com.example.lint/annotations",
-          "externalId=e1", "REPO_ADMIN", "PROJ/repo");
-    bbt_m(rs, "PUT", INS "/reports", NULL, NULL, NULL);
-    bbt_m(rs, "POST", INS "/reports/com.example.lint", NULL, NULL, NULL);
-    bbt_m(rs, "DELETE", INS "/annotations", NULL, NULL, NULL);
-    bbt_m(rs, "DELETE", INS "/reports/k/annotations/e1", NULL, NULL, NULL);
-    bbt_m(rs, "OPTIONS", INS "/reports/com.example.lint", NULL, NULL, NULL);
-    bbt_m(rs, "GET", INS "/reports/k/annotations/e1/x", NULL, NULL, NULL);
+    line_is(rs, "DELETE", INS "/reports/com.example.lint", NULL, "REPO_ADMIN",
+            "PROJ/repo");
+    line_is(rs, "DELETE", INS "/reports/com.example.lint/annotations",
+            "externalId=e1", "REPO_ADMIN", "PROJ/repo");
+    line_is(rs, "PUT", INS "/reports", NULL, NULL, NULL);
+    line_is(rs, "POST", INS "/reports/com.example.lint", NULL, NULL, NULL);
+    line_is(rs, "DELETE", INS "/annotations", NULL, NULL, NULL);
+    line_is(rs, "DELETE", INS "/reports/k/annotations/e1", NULL, NULL, NULL);
+    line_is(rs, "OPTIONS", INS "/reports/com.example.lint", NULL, NULL, NULL);
+    line_is(rs, "GET", INS "/reports/k/annotations/e1/x", NULL, NULL, NULL);
 }
 
 static void test_reviewers_keys(const bbt_rules_t *rs)
 {
-    bbt_m(rs, "GET", DR "1.0/projects/PROJ/conditions", NULL, "PROJECT_ADMIN",
-          "PROJ");
-    bbt_m(rs, "POST", DR "1.0/projects/PROJ/condition", NULL, "PROJECT_ADMIN",
-          "PROJ");
-    bbt_m(rs, "PUT", DR "latest/projects/PROJ/condition/3", NULL,
-          "PROJECT_ADMIN", "PROJ");
-    bbt_m(rs, "DELETE", DR "1.0/projects/PROJ/condition/3", NULL,
-          "PROJECT_ADMIN", "PROJ");
-    bbt_m(rs, "GET", DR "1.0/projects/PROJ/repos/repo/conditions", NULL,
-          "REPO_ADMIN", "PROJ/repo");
-    bbt_m(rs, "POST", DR "1.0/projects/PROJ/repos/repo/condition", NULL,
-          "REPO_ADMIN", "PROJ/repo");
-    bbt_m(rs, "DELETE", DR "1.0/projects/PROJ/repos/repo/condition/3", NULL,
-          "REPO_ADMIN", "PROJ/repo");
+    line_is(rs, "GET", DR "1.0/projects/PROJ/conditions", NULL, "PROJECT_ADMIN",
+            "PROJ");
+    line_is(rs, "POST", DR "1.0/projects/PROJ/condition", NULL, "PROJECT_ADMIN",
+            "PROJ");
+    line_is(rs, "PUT", DR "latest/projects/PROJ/condition/3", NULL,
+            "PROJECT_ADMIN", "PROJ");
+    line_is(rs, "DELETE", DR "1.0/projects/PROJ/condition/3", NULL,
+            "PROJECT_ADMIN", "PROJ");
+    line_is(rs, "GET", DR "1.0/projects/PROJ/repos/repo/conditions", NULL,
+            "REPO_ADMIN", "PROJ/repo");
+    line_is(rs, "POST", DR "1.0/projects/PROJ/repos/repo/condition", NULL,
+            "REPO_ADMIN", "PROJ/repo");
+    line_is(rs, "DELETE", DR "1.0/projects/PROJ/repos/repo/condition/3", NULL,
+            "REPO_ADMIN", "PROJ/repo");
     /* Whoever asks opens a pull request; the two repositories the query
      * names are query-repo='s (test_namedrepo). */
-    bbt_m(rs, "GET", DR "1.0/projects/PROJ/repos/repo/reviewers",
-          "sourceRepoId=1&targetRepoId=2", "REPO_WRITE", "PROJ/repo");
-    bbt_m(rs, "HEAD", DR "latest/projects/PROJ/repos/repo/reviewers/", NULL,
-          "REPO_WRITE", "PROJ/repo");
-    bbt_m(rs, "POST", DR "1.0/projects/PROJ/repos/repo/reviewers", NULL, NULL,
-          NULL);
-    bbt_m(rs, "OPTIONS", DR "1.0/projects/PROJ/conditions", NULL, NULL, NULL);
+    line_is(rs, "GET", DR "1.0/projects/PROJ/repos/repo/reviewers",
+            "sourceRepoId=1&targetRepoId=2", "REPO_WRITE", "PROJ/repo");
+    line_is(rs, "HEAD", DR "latest/projects/PROJ/repos/repo/reviewers/", NULL,
+            "REPO_WRITE", "PROJ/repo");
+    line_is(rs, "POST", DR "1.0/projects/PROJ/repos/repo/reviewers", NULL, NULL,
+            NULL);
+    line_is(rs, "OPTIONS", DR "1.0/projects/PROJ/conditions", NULL, NULL, NULL);
 
-    bbt_m(rs, "GET", KEYS "1.0/projects/PROJ/ssh", NULL, "PROJECT_ADMIN",
-          "PROJ");
-    bbt_m(rs, "POST", KEYS "latest/projects/PROJ/ssh", NULL, "PROJECT_ADMIN",
-          "PROJ");
-    bbt_m(rs, "GET", KEYS "1.0/projects/PROJ/ssh/5", NULL, "PROJECT_ADMIN",
-          "PROJ");
-    bbt_m(rs, "DELETE", KEYS "1.0/projects/PROJ/ssh/5", NULL, "PROJECT_ADMIN",
-          "PROJ");
-    bbt_m(rs, "PUT", KEYS "1.0/projects/PROJ/ssh/5/permission/PROJECT_WRITE",
-          NULL, "PROJECT_ADMIN", "PROJ");
-    bbt_m(rs, "GET", KEYS "1.0/projects/PROJ/repos/repo/ssh", NULL,
-          "REPO_ADMIN", "PROJ/repo");
-    bbt_m(rs, "HEAD", KEYS "latest/projects/PROJ/repos/repo/ssh/5", NULL,
-          "REPO_ADMIN", "PROJ/repo");
-    bbt_m(rs, "POST", KEYS "1.0/projects/PROJ/repos/repo/ssh", NULL,
-          "REPO_ADMIN", "PROJ/repo");
-    bbt_m(rs, "PUT",
-          KEYS "1.0/projects/PROJ/repos/repo/ssh/5/permission/REPO_WRITE", NULL,
-          "REPO_ADMIN", "PROJ/repo");
+    line_is(rs, "GET", KEYS "1.0/projects/PROJ/ssh", NULL, "PROJECT_ADMIN",
+            "PROJ");
+    line_is(rs, "POST", KEYS "latest/projects/PROJ/ssh", NULL, "PROJECT_ADMIN",
+            "PROJ");
+    line_is(rs, "GET", KEYS "1.0/projects/PROJ/ssh/5", NULL, "PROJECT_ADMIN",
+            "PROJ");
+    line_is(rs, "DELETE", KEYS "1.0/projects/PROJ/ssh/5", NULL, "PROJECT_ADMIN",
+            "PROJ");
+    line_is(rs, "PUT", KEYS "1.0/projects/PROJ/ssh/5/permission/PROJECT_WRITE",
+            NULL, "PROJECT_ADMIN", "PROJ");
+    line_is(rs, "GET", KEYS "1.0/projects/PROJ/repos/repo/ssh", NULL,
+            "REPO_ADMIN", "PROJ/repo");
+    line_is(rs, "HEAD", KEYS "latest/projects/PROJ/repos/repo/ssh/5", NULL,
+            "REPO_ADMIN", "PROJ/repo");
+    line_is(rs, "POST", KEYS "1.0/projects/PROJ/repos/repo/ssh", NULL,
+            "REPO_ADMIN", "PROJ/repo");
+    line_is(rs, "PUT",
+            KEYS "1.0/projects/PROJ/repos/repo/ssh/5/permission/REPO_WRITE",
+            NULL, "REPO_ADMIN", "PROJ/repo");
     /* A key by its id alone names no project. */
-    bbt_m(rs, "DELETE", KEYS "latest/ssh/5", NULL, NULL, NULL);
-    bbt_m(rs, "GET", KEYS "1.0/ssh/5/projects", NULL, NULL, NULL);
-    bbt_m(rs, "OPTIONS", KEYS "1.0/projects/PROJ/ssh", NULL, NULL, NULL);
+    line_is(rs, "DELETE", KEYS "latest/ssh/5", NULL, NULL, NULL);
+    line_is(rs, "GET", KEYS "1.0/ssh/5/projects", NULL, NULL, NULL);
+    line_is(rs, "OPTIONS", KEYS "1.0/projects/PROJ/ssh", NULL, NULL, NULL);
 }
 
 static void test_build_status(const bbt_rules_t *rs)
@@ -168,24 +160,24 @@ static void test_build_status(const bbt_rules_t *rs)
 
     for (i = 0; i < sizeof(legacy) / sizeof(legacy[0]); i++)
         for (j = 0; j < sizeof(methods) / sizeof(methods[0]); j++)
-            bbt_m(rs, methods[j], legacy[i], NULL, NULL, NULL);
+            line_is(rs, methods[j], legacy[i], NULL, NULL, NULL);
     /* The repository's own: storing is a write here, deleting REPO_ADMIN
      * as in Bitbucket. */
-    bbt_m(rs, "GET",
-          "/rest/api/latest/projects/PROJ/repos/repo/commits/abc1/builds",
-          "key=ci", "REPO_READ", "PROJ/repo");
-    bbt_m(rs, "POST",
-          "/rest/api/latest/projects/PROJ/repos/repo/commits/abc1/builds", NULL,
-          "REPO_WRITE", "PROJ/repo");
-    bbt_m(rs, "DELETE",
-          "/rest/api/latest/projects/PROJ/repos/repo/commits/abc1/builds",
-          "key=ci", "REPO_ADMIN", "PROJ/repo");
-    bbt_m(rs, "DELETE",
-          "/rest/api/1.0/projects/PROJ/repos/repo/commits/abc1/deployments",
-          NULL, "REPO_ADMIN", "PROJ/repo");
-    bbt_m(rs, "POST",
-          "/rest/api/1.0/projects/PROJ/repos/repo/commits/abc1/deployments",
-          NULL, "REPO_WRITE", "PROJ/repo");
+    line_is(rs, "GET",
+            "/rest/api/latest/projects/PROJ/repos/repo/commits/abc1/builds",
+            "key=ci", "REPO_READ", "PROJ/repo");
+    line_is(rs, "POST",
+            "/rest/api/latest/projects/PROJ/repos/repo/commits/abc1/builds",
+            NULL, "REPO_WRITE", "PROJ/repo");
+    line_is(rs, "DELETE",
+            "/rest/api/latest/projects/PROJ/repos/repo/commits/abc1/builds",
+            "key=ci", "REPO_ADMIN", "PROJ/repo");
+    line_is(rs, "DELETE",
+            "/rest/api/1.0/projects/PROJ/repos/repo/commits/abc1/deployments",
+            NULL, "REPO_ADMIN", "PROJ/repo");
+    line_is(rs, "POST",
+            "/rest/api/1.0/projects/PROJ/repos/repo/commits/abc1/deployments",
+            NULL, "REPO_WRITE", "PROJ/repo");
 }
 
 int main(void)
@@ -200,12 +192,12 @@ int main(void)
     test_reviewers_keys(rs);
     test_build_status(rs);
     /* Under a prefix, the plugins are under it too. */
-    bbt_m(pre, "POST", "/bb" BU "latest/projects/PROJ/repos/repo/branches",
-          NULL, "REPO_WRITE", "PROJ/repo");
-    bbt_m(pre, "POST", BU "latest/projects/PROJ/repos/repo/branches", NULL,
-          NULL, NULL);
-    bbt_m(pre, "GET", "/bb" KEYS "1.0/projects/PROJ/ssh", NULL, "PROJECT_ADMIN",
-          "PROJ");
+    line_is(pre, "POST", "/bb" BU "latest/projects/PROJ/repos/repo/branches",
+            NULL, "REPO_WRITE", "PROJ/repo");
+    line_is(pre, "POST", BU "latest/projects/PROJ/repos/repo/branches", NULL,
+            NULL, NULL);
+    line_is(pre, "GET", "/bb" KEYS "1.0/projects/PROJ/ssh", NULL,
+            "PROJECT_ADMIN", "PROJ");
     bbt_rules_free(rs);
     bbt_rules_free(pre);
     return done_testing();
