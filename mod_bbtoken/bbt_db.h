@@ -39,12 +39,17 @@ void bbt_db_close(bbt_db_conn_t *c);
 
 /* Load token `id`'s row of bbtoken_lookup (nothing else: a refusal costs
  * the same whoever owns the id): the token, its owner's name and state,
- * and the owner's level map.  now (httpd's clock) and interval (seconds,
- * the BBTokenLastUseInterval) decide out->expired, out->stale and
- * out->refusal_due.  Strings are copied into the request's pool.  A token
- * without a row is BBT_DB_NOT_FOUND. */
-bbt_db_status_t bbt_db_lookup(bbt_db_conn_t *c, const char *id, int interval,
-                              apr_int64_t now, bbt_db_token_t *out);
+ * and the owner's level map.  Strings are copied into the request's pool.
+ * A token without a row is BBT_DB_NOT_FOUND.  Not yet judged: see
+ * bbt_db_judge. */
+bbt_db_status_t bbt_db_lookup(bbt_db_conn_t *c, const char *id,
+                              bbt_db_token_t *out);
+
+/* Decide t->expired, t->stale and t->refusal_due at now (httpd's clock,
+ * bbt_clock.h) for interval (seconds, the BBTokenLastUseInterval).  now
+ * is read once the answers have come: the request may have waited for a
+ * connection, or behind a lock, past the token's expiry. */
+void bbt_db_judge(bbt_db_token_t *t, int interval, apr_int64_t now);
 
 /* The live level of the owner with id user_id on (key, slug), as
  * bbtoken_owner_levels computes it: asked only for a verified token whose

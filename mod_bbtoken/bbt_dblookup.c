@@ -74,24 +74,23 @@ static int bbt_dblookup_flag(const char *v)
 /* Row v (the packed column) into out: one copy into the request's pool,
  * cut in place.  BBT_LOOKUPROW_OK, or why not (out then zeroed). */
 static bbt_lookuprow_status_t bbt_dblookup_row(bbt_db_conn_t *c, const char *v,
-                                               int interval, apr_int64_t now,
                                                bbt_db_token_t *out)
 {
     size_t len = v ? strlen(v) : 0;
-    bbt_lookuprow_status_t st;
 
-    st = bbt_lookuprow_parse(apr_pstrmemdup(bbt_db_pool(c), v ? v : "", len),
-                             len, out);
-    if (st == BBT_LOOKUPROW_OK) {
-        out->expired = bbt_centry_expired(out->expires_us, now);
-        out->stale = bbt_centry_due(out->last_use_us, interval, now);
-        out->refusal_due = bbt_centry_due(out->refused_us, interval, now);
-    }
-    return st;
+    return bbt_lookuprow_parse(apr_pstrmemdup(bbt_db_pool(c), v ? v : "", len),
+                               len, out);
 }
 
-bbt_db_status_t bbt_db_lookup(bbt_db_conn_t *c, const char *id, int interval,
-                              apr_int64_t now, bbt_db_token_t *out)
+void bbt_db_judge(bbt_db_token_t *t, int interval, apr_int64_t now)
+{
+    t->expired = bbt_centry_expired(t->expires_us, now);
+    t->stale = bbt_centry_due(t->last_use_us, interval, now);
+    t->refusal_due = bbt_centry_due(t->refused_us, interval, now);
+}
+
+bbt_db_status_t bbt_db_lookup(bbt_db_conn_t *c, const char *id,
+                              bbt_db_token_t *out)
 {
     const apr_dbd_driver_t *drv = bbt_db_driver(c);
     apr_pool_t *p = bbt_db_pool(c);
@@ -108,8 +107,7 @@ bbt_db_status_t bbt_db_lookup(bbt_db_conn_t *c, const char *id, int interval,
         if (rows++ > 0) {
             continue;
         }
-        st = bbt_dblookup_row(c, apr_dbd_get_entry(drv, row, 0), interval, now,
-                              out);
+        st = bbt_dblookup_row(c, apr_dbd_get_entry(drv, row, 0), out);
     }
     if (rows > 0 && st != BBT_LOOKUPROW_OK) {
         /* The schema makes no such row: fail closed, as for an outage,

@@ -7,10 +7,12 @@
 
 #include "bbt_lookupsql.h"
 
-/* The schema's notifying triggers (sql/migrations/0004, 0008, 0012, 0038),
- * each on its table: two on the tokens, two on the users, one on each
- * grants table, and from version 38 three on bbtoken_lookup (whose rows
- * may be written again with nothing else notifying).  Only these count as
+/* The schema's notifying triggers (sql/migrations/0004, 0008, 0012, 0038,
+ * 0039), each on its table: two on the tokens, two on the users, one on
+ * each grants table, from version 38 three on bbtoken_lookup (whose rows
+ * may be written again with nothing else notifying), and from version 39
+ * a row trigger on each grants table (a logical replica's apply fires no
+ * statement trigger).  Only these count as
  * firing: any role that may make a trigger may make one that calls
  * bbtoken_notify() too, on a table of its own, and such a trigger fires
  * for none of the changes the cache must hear of, so it must not stand in
@@ -28,18 +30,22 @@
     "('bbtoken_repo_grants'::regclass::oid, 'bbtoken_repo_grants_notify'), "   \
     "('bbtoken_lookup'::regclass::oid, 'bbtoken_lookup_notify_row'), "         \
     "('bbtoken_lookup'::regclass::oid, 'bbtoken_lookup_notify_upd'), "         \
-    "('bbtoken_lookup'::regclass::oid, 'bbtoken_lookup_notify_truncate'))"
+    "('bbtoken_lookup'::regclass::oid, 'bbtoken_lookup_notify_truncate'), "    \
+    "('bbtoken_project_grants'::regclass::oid, "                               \
+    "'bbtoken_project_grants_notify_row'), "                                   \
+    "('bbtoken_repo_grants'::regclass::oid, "                                  \
+    "'bbtoken_repo_grants_notify_row'))"
 #define BBT_LISTEN_NAMED_WANTED_SQL                                            \
-    "(SELECT CASE WHEN max(version) >= 38 THEN 9 ELSE 6 END "                  \
-    "FROM bbtoken_schema)"
+    "(SELECT CASE WHEN max(version) >= 39 THEN 11 "                            \
+    "WHEN max(version) >= 38 THEN 9 ELSE 6 END FROM bbtoken_schema)"
 /* The tables that decide access and the triggers that notify (with how
  * each fires), as the catalog knows them now, and how many of the named
- * ones above fire always, of how many the schema has ("8/9").  A table dropped
- * and made again, or its triggers disabled, changes what decides access without
- * a word: a restore (pg_restore --clean) loads a table's rows before it makes
- * the table's triggers; a data-only one (--disable-triggers) disables them
- * while it loads, and its ENABLE TRIGGER ALL leaves them firing for ordinary
- * sessions only.  A trigger that fires for ordinary sessions only does
+ * ones above fire always, of how many the schema has ("10/11").  A table
+ * dropped and made again, or its triggers disabled, changes what decides access
+ * without a word: a restore (pg_restore --clean) loads a table's rows before it
+ * makes the table's triggers; a data-only one (--disable-triggers) disables
+ * them while it loads, and its ENABLE TRIGGER ALL leaves them firing for
+ * ordinary sessions only.  A trigger that fires for ordinary sessions only does
  * not count: a change made by a replica session (a logical
  * subscription's apply, session_replication_role = replica) would go
  * unheard.  A trigger turned off and on again (or made again in place,

@@ -238,7 +238,7 @@ static int bbt_verify_db(request_rec *r, bbt_req_t *rq, bbt_cache_view_t *v,
 {
     int interval = bbt_config_last_use_interval(r->server), secret_ok = 0;
     int level_asked = 0, rv = OK;
-    apr_int64_t now = bbt_clock_now(v), group_failed_us = 0;
+    apr_int64_t now = 0, group_failed_us = 0;
     bbt_db_token_t row;
     bbt_db_status_t st;
     bbt_db_conn_t *c;
@@ -254,11 +254,10 @@ static int bbt_verify_db(request_rec *r, bbt_req_t *rq, bbt_cache_view_t *v,
      * by that database's clock (bbt_clock.h) from this request on, or a
      * host behind would serve this one an expired token.  Not asked
      * without the cache, which has no listener. */
-    if (!v->use && bbt_config_cache(r->server) &&
-        (v->use = bbt_cache_note_db(r, bbt_db_native(c))) != 0) {
-        now = bbt_clock_now(v);
+    if (!v->use && bbt_config_cache(r->server)) {
+        v->use = bbt_cache_note_db(r, bbt_db_native(c));
     }
-    st = bbt_db_lookup(c, rq->token_id, interval, now, &row);
+    st = bbt_db_lookup(c, rq->token_id, &row);
     if (st == BBT_DB_UNAVAILABLE) {
         rv = HTTP_SERVICE_UNAVAILABLE;
         goto done;
@@ -277,6 +276,11 @@ static int bbt_verify_db(request_rec *r, bbt_req_t *rq, bbt_cache_view_t *v,
             rv = HTTP_SERVICE_UNAVAILABLE;
             goto done;
         }
+        /* Judged when the answers are in, not when the request began: it
+         * may have waited for a connection (BBTokenDBWait), or behind a
+         * lock, past the token's expiry. */
+        now = bbt_clock_now(v);
+        bbt_db_judge(&row, interval, now);
         tr.kind = row.scope.kind;
         tr.user_name = row.user_name;
         tr.key = row.scope.key;

@@ -211,3 +211,8 @@ COMMIT;
 BEGIN;
 \ir migrations/0038_lookup_notify.sql
 COMMIT;
+
+-- Version 39: a grant row notifies, for a logical replica's apply.
+BEGIN;
+\ir migrations/0039_grants_notify_row.sql
+COMMIT;

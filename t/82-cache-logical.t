@@ -81,6 +81,32 @@ subtest 'the token deleted on the publisher (its owner deleted): refused on the 
     ok($ok, "refused ($tries requests)") or diag $seen;
 };
 
+# An owner with more grants than a level map holds (bbtoken_lookup_grants_max):
+# the lookup's row has no map, and the owner's level is asked of the grant
+# tables.  A grant of such an owner removed leaves the row as it was, so no
+# row of bbtoken_lookup changes to notify; the grant tables' own triggers
+# must.
+subtest "an owner with more grants than a map holds: a grant removed on the publisher" => sub {
+    pub('user', 'add', 'bob');
+    pub('grant', 'bob', 'PROJECT_WRITE', 'PROJ');
+    my $max = $env->psql('SELECT bbtoken_lookup_grants_max()', db => 'pub');
+    $env->psql("INSERT INTO bbtoken_repo_grants (user_id, project_key, repo_slug, permission)"
+               . " SELECT u.id, 'MANY', 'r' || n, 'REPO_READ' FROM bbtoken_users u,"
+               . " generate_series(1, $max + 5) n WHERE u.name = 'bob'", db => 'pub');
+    my $btok = pub('create', 'bob', '--name', 'many grants');
+    chomp $btok;
+    my $bid = parse_token($btok)->{id};
+    ok(replicated("SELECT count(*) FROM bbtoken_lookup WHERE id = '$bid' AND levels IS NULL", 1),
+       'the token is on the replica, its row without a level map');
+    settle();
+    ok(served_from_cache($env, $UP, auth_bearer($btok), $bid), "bob's token: from the replica's cache");
+    pub('ungrant', 'bob', 'PROJ');
+    ok(replicated("SELECT count(*) FROM bbtoken_project_grants g JOIN bbtoken_users u ON u.id = g.user_id"
+                  . " WHERE u.name = 'bob'", 0), 'the grant removed on the replica');
+    my ($ok, $tries, $seen) = until_status($env, $UP, auth_bearer($btok), 403);
+    ok($ok, "refused ($tries requests)") or diag $seen;
+};
+
 $env->psql('DROP SUBSCRIPTION bbt');
 is(scalar($env->crash_lines), 0, 'no httpd child crashed') or diag join "\n", $env->crash_lines;
 done_testing;
