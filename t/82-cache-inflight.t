@@ -1,0 +1,84 @@
+# A request that read a token's row before a change, and keeps what it
+# read only after the change's notification has moved the cache's
+# generation, leaves no entry that is believed: what it keeps is stamped
+# with the generation it read before its lookup.  The request is held
+# between its lookup and its keeping by a lock this test takes on
+# bbtoken_token_nets (the token's first use from an address group writes
+# there, after the lookup); meanwhile the token is revoked, or its owner's
+# grant taken away, and the listener hears of it (its counter of
+# notifications moves).  Then the lock goes, the request keeps its row (and
+# the owner's level), and the next request must be refused.  Nothing is
+# timed.
+use strict;
+use warnings;
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use Test::More;
+use HTTP::Tiny;
+use POSIX ();
+use Time::HiRes qw(sleep);
+use BBT::Env qw(auth_bearer);
+use BBT::Assert;
+use BBT::Cache qw(wait_log settle log_mark log_since);
+
+my $env = BBT::Env->new(dbd_options => '',
+                        extra_conf => "<Location /metrics>\n    SetHandler bbtoken-metrics\n</Location>\n")->start;
+$env->make_repo('PROJ', 'repo');
+$env->user_add('alice');
+$env->grant('alice', 'PROJECT_WRITE', 'PROJ');
+my $UP = '/scm/PROJ/repo.git/info/refs?service=git-upload-pack';
+ok(wait_log($env, 0, qr/BBT309: the token cache's listener hears PostgreSQL/), 'the listener is up');
+
+sub notifications {
+    my $r = HTTP::Tiny->new(timeout => 30, keep_alive => 0)->get($env->url('/metrics'));
+    return ($r->{content} // '') =~ /^bbtoken_cache_notifications_total (\d+)$/m ? $1 : -1;
+}
+
+sub request_bg {
+    my ($tok) = @_;
+    my $out = $env->dir . '/run/bg-' . int(rand(1e9));
+    my $pid = fork // die "fork: $!";
+    if (!$pid) {
+        my $r = HTTP::Tiny->new(timeout => 120, keep_alive => 0)->get($env->url($UP), { headers => auth_bearer($tok) });
+        BBT::Util::spew($out, $r->{status});
+        POSIX::_exit(0);
+    }
+    return sub { waitpid $pid, 0; return BBT::Util::slurp($out) };
+}
+
+sub change_in_flight {
+    my ($name, $change) = @_;
+    my ($tok, $id) = $env->token_create('alice', name => $name);
+    settle();
+    $env->lock_tables('bbtoken_token_nets');
+    my $done = request_bg($tok);
+    my $waits = 0;
+    for (1 .. 600) { last if ($waits = $env->waiting_on_lock('bbtoken_httpd')) >= 1; sleep 0.1 }
+    ok($waits >= 1, 'a first request read the row and waits to record its address group');
+    my $before = notifications();
+    $change->($id);
+    my $heard = 0;
+    for (1 .. 600) { last if ($heard = notifications() > $before); sleep 0.05 }
+    ok($heard, 'the change committed and the listener heard of it');
+    $env->unlock_tables;
+    is($done->(), 200, 'the request in flight, let in before the change, is answered');
+    my $mark = log_mark($env);
+    my $st = $env->get($UP, auth_bearer($tok))->{status};
+    return ($st, log_since($env, $mark), $id);
+}
+
+subtest 'revoked while a request that read it live is in flight' => sub {
+    my ($st, $log, $id) = change_in_flight('revoked', sub { $env->cli_ok('revoke', $_[0]) });
+    is($st, 401, 'the next request is refused');
+    like($log, qr/BBT035: token \Q$id\E refused: token revoked$/m, 'by the database, not the cache');
+};
+
+subtest "the owner's grant taken away while a request in flight read it" => sub {
+    my ($st, $log) = change_in_flight('ungranted', sub { $env->cli_ok('ungrant', 'alice', 'PROJ') });
+    isnt($st, 200, "the next request is refused ($st)");
+    unlike($log, qr/\(from the cache\)/, 'not from the cache');
+    $env->grant('alice', 'PROJECT_WRITE', 'PROJ');
+};
+
+is(scalar($env->crash_lines), 0, 'no httpd child crashed') or diag join "\n", $env->crash_lines;
+done_testing;
