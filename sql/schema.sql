@@ -9,6 +9,10 @@
 --
 -- A new migration is sql/migrations/NNNN_name.sql, ending with
 -- "UPDATE bbtoken_schema SET version = NNNN;", and one block below.
+-- One that changes what decides access without changing a row (a level
+-- rule's function replaced, say) must rewrite the bbtoken_lookup rows it
+-- changes the meaning of, or nothing notifies httpd's caches, which keep
+-- the old answer until some other change (README, The cache).
 
 -- Not in a database in SQL_ASCII (what initdb makes under the C locale
 -- without -E): PostgreSQL checks no text there, so any client may store
