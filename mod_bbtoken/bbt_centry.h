@@ -8,11 +8,12 @@
  *     and the key reveals nothing (the server key is random, made at each
  *     start).  SipHash is a keyed pseudo-random function made for exactly
  *     this, short inputs keyed by a secret: to find an entry without the
- *     token, one must guess a 128-bit value the server key hides, and a
- *     token's secret has more entropy than that to invert.  It costs a
- *     fifth of HMAC-SHA-256, on every request.  It says the
- *     id is unknown, or the secret is wrong, or it is the token's row
- *     (the secret matched it, or the key could not have been made);
+ *     token, one must guess a 128-bit value the server key hides; to
+ *     invert a key, one needs the server key and then a token's 128
+ *     random bits.  It costs a fifth of HMAC-SHA-256, on every request.
+ *     It says the id is unknown, or the secret is wrong, or it is the
+ *     token's row (the secret matched it, or the key could not have been
+ *     made);
  *   - an owner's level on a target: keyed by the MAC of (owner id, project
  *     key, slug), shared by every token of that owner.
  * Each carries the generation it was stamped with: the generation read

@@ -86,12 +86,15 @@ static const struct {
                                "Changes the cache's listener was told of; "
                                "each forgets every entry."},
     [F_CACHE_RESYNCS] = {"bbtoken_cache_resyncs_total", "counter",
-                         "Times the cache's listener connected and forgot "
-                         "every entry before it was believed."},
+                         "Times the cache's listener began to be believed "
+                         "(connected, or its triggers all firing always "
+                         "again), having forgotten every entry."},
     [F_CACHE_LISTENER_LOSSES] = {"bbtoken_cache_listener_losses_total",
                                  "counter",
-                                 "Times the cache's listener lost its "
-                                 "connection to PostgreSQL."},
+                                 "Times the cache's listener stopped being "
+                                 "believed: its connection lost, its "
+                                 "triggers not all firing always, or its "
+                                 "end at a child's exit or a restart."},
     [F_CACHE_LISTENERS] = {"bbtoken_cache_listeners", "gauge",
                            "Cache listeners holding their LISTEN connection "
                            "to PostgreSQL (one per server)."},
