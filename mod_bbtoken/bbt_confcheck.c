@@ -33,6 +33,13 @@
  * a client that presents a certificate, in a check_authn that runs before
  * every other: in a section of AuthType BBToken such a client's token
  * never reaches the module.
+ *
+ * mod_remoteip with RemoteIPHeader but no RemoteIPInternalProxy or
+ * RemoteIPTrustedProxy (nor their List forms) takes the header from every
+ * client as from a trusted proxy: any client names the (public) address it
+ * likes, which becomes r->useragent_ip, the address token allow-lists and
+ * the failed-login throttle judge.  A server where that holds and a
+ * section of AuthType BBToken applies is warned about.
  */
 #include "httpd.h"
 #include "http_config.h"
@@ -72,6 +79,8 @@ typedef struct bbt_sec {
     int merging;        /* AuthMerging And or Or */
     const char *limits; /* the <Limit>s holding Require lines, in words */
     const ap_directive_t *last_limit; /* the last one added to limits */
+    const ap_directive_t *rip_header; /* a server's RemoteIPHeader */
+    int rip_proxies; /* a server names mod_remoteip's proxies */
 } bbt_sec_t;
 
 /* Containers whose directives belong to the section around them. */
@@ -159,6 +168,13 @@ static void bbt_own(apr_pool_t *p, const ap_directive_t *d, bbt_sec_t *sec,
             sec->fakebasic = bbt_fakebasic(p, args, sec->fakebasic);
         } else if (strcasecmp(d->directive, "Require") == 0) {
             bbt_own_require(p, limit, sec);
+        } else if (strcasecmp(d->directive, "RemoteIPHeader") == 0) {
+            sec->rip_header = d;
+        } else if (strcasecmp(d->directive, "RemoteIPInternalProxy") == 0 ||
+                   strcasecmp(d->directive, "RemoteIPTrustedProxy") == 0 ||
+                   strcasecmp(d->directive, "RemoteIPInternalProxyList") == 0 ||
+                   strcasecmp(d->directive, "RemoteIPTrustedProxyList") == 0) {
+            sec->rip_proxies = 1;
         } else if (strcasecmp(d->directive, "AuthMerging") == 0) {
             sec->merging = strcasecmp(ap_getword_conf(p, &args), "Off") != 0;
         } else if (strcasecmp(d->directive, "<Limit") == 0) {
@@ -384,13 +400,64 @@ static void bbt_check_vhost_fakebasic(const bbt_walk_t *w, const bbt_sec_t *vh,
     }
 }
 
+/* Is srv itself, or a section of those seen so far, AuthType BBToken? */
+static int bbt_any_auth(const bbt_walk_t *w, const bbt_sec_t *srv)
+{
+    int i;
+
+    if (bbt_sets(srv, BBT_HAS_AUTH) > 0) {
+        return 1;
+    }
+    for (i = 0; i < w->secs->nelts; i++) {
+        if (bbt_sets(APR_ARRAY_IDX(w->secs, i, const bbt_sec_t *),
+                     BBT_HAS_AUTH) > 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* RemoteIPHeader in effect in server srv (a virtual host over the main
+ * server top, or the main server itself, top NULL) with no proxies named,
+ * where auth says AuthType BBToken applies: every client names its own
+ * address.  A virtual host that only inherits the main server's settings
+ * is not said again when the main server was (said).  1 if said. */
+static int bbt_check_remoteip(const bbt_walk_t *w, const bbt_sec_t *srv,
+                              const bbt_sec_t *top, int said, int auth)
+{
+    const ap_directive_t *h = srv->rip_header;
+    int proxies = srv->rip_proxies;
+
+    if (top) {
+        h = h ? h : top->rip_header;
+        proxies |= top->rip_proxies;
+        if (said && !srv->rip_header && !srv->rip_proxies) {
+            return 0;
+        }
+    }
+    if (!h || proxies || !auth) {
+        return 0;
+    }
+    ap_log_error(
+        APLOG_MARK, APLOG_WARNING, 0, w->s,
+        "BBT358: %s:%d: RemoteIPHeader %s without RemoteIPInternalProxy or "
+        "RemoteIPTrustedProxy (%s): mod_remoteip then believes that header "
+        "from every client, so any client can give a public address of its "
+        "choice as its own to a token's allow-list and to the failed-login "
+        "throttle; name the proxies whose header is believed",
+        h->filename, h->line_num, h->args,
+        top ? apr_psprintf(w->p, "<VirtualHost %s>", bbt_args(w->p, srv->node))
+            : "the main server");
+    return 1;
+}
+
 static int bbt_confcheck(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
                          server_rec *s)
 {
     bbt_walk_t w;
     bbt_sec_t main_srv, *vh;
     const ap_directive_t *d;
-    int n;
+    int n, said;
 
     (void)pconf;
     (void)plog;
@@ -403,6 +470,8 @@ static int bbt_confcheck(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
     bbt_check_server(&w, ap_conftree, &main_srv);
     /* A virtual host also sees the main server's sections. */
     n = w.secs->nelts;
+    said =
+        bbt_check_remoteip(&w, &main_srv, NULL, 0, bbt_any_auth(&w, &main_srv));
     for (d = ap_conftree; d; d = d->next) {
         if (strcasecmp(d->directive, "<VirtualHost") != 0) {
             continue;
@@ -415,6 +484,9 @@ static int bbt_confcheck(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
         w.secs->nelts = n;
         bbt_check_server(&w, d->first_child, vh);
         bbt_check_vhost_fakebasic(&w, vh, n);
+        bbt_check_remoteip(&w, vh, &main_srv, said,
+                           bbt_any_auth(&w, vh) ||
+                               bbt_sets(&main_srv, BBT_HAS_AUTH) > 0);
     }
     return OK;
 }

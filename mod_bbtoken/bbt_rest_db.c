@@ -17,6 +17,7 @@
 #include "bbt_rest_db.h"
 #include "bbt_rest_json.h"
 #include "bbt_sqlstate.h"
+#include "bbt_where.h"
 
 APLOG_USE_MODULE(bbtoken);
 
@@ -87,7 +88,7 @@ int bbt_rest_cmd(bbt_rest_t *x, const char *sql)
 
 int bbt_rest_begin(bbt_rest_t *x, const char *caller)
 {
-    const char *params[2] = {caller, x->r->useragent_ip};
+    const char *params[2] = {caller, bbt_where_ip(x->r)};
     PGresult *res;
     int ok;
 

@@ -33,6 +33,7 @@
 #include "bbt_rest_json.h"
 #include "bbt_rest_leaked.h"
 #include "bbt_token.h"
+#include "bbt_where.h"
 
 APLOG_USE_MODULE(bbtoken);
 
@@ -80,7 +81,7 @@ static const char *bbt_leak_tokens(bbt_rest_t *x, bbt_token_t *toks, int *ntok)
  * answer (429, or what a failure answers). */
 static int bbt_leak_throttle(bbt_rest_t *x)
 {
-    const char *params[3] = {x->r->useragent_ip,
+    const char *params[3] = {bbt_where_ip(x->r),
                              apr_itoa(x->r->pool, BBT_LEAK_CALLS),
                              apr_itoa(x->r->pool, BBT_LEAK_WINDOW_SECS)};
     PGresult *res;
@@ -185,7 +186,7 @@ static void bbt_leak_verify(bbt_rest_t *x, const PGresult *rows,
  * handler's answer to a failure. */
 static int bbt_leak_revoke(bbt_rest_t *x, const char *ids, const char *hashes)
 {
-    const char *params[3] = {x->r->useragent_ip, ids, hashes};
+    const char *params[3] = {bbt_where_ip(x->r), ids, hashes};
     PGresult *res;
     int i, n, rc, attempt;
 

@@ -52,7 +52,7 @@ static int bbt_verify_note_net(request_rec *r, bbt_db_conn_t *c, const char *id,
     char buf[BBT_AGROUP_TEXT];
 
     if (!bbt_agroup_str(g, buf, sizeof(buf)) ||
-        bbt_db_note_net(c, id, buf, r->useragent_ip) != 0) {
+        bbt_db_note_net(c, id, buf, bbt_where_ip(r)) != 0) {
         return -1;
     }
     /* Once written: a group that cannot be (a read-only database) is
@@ -80,9 +80,9 @@ static int bbt_verify_write(request_rec *r, const char *id, int expired,
         return 0;
     }
     if (expired) {
-        bbt_db_note_expired(c, id, r->useragent_ip, interval);
+        bbt_db_note_expired(c, id, bbt_where_ip(r), interval);
     } else if (touch) {
-        bbt_db_touch(c, id, r->useragent_ip, interval);
+        bbt_db_touch(c, id, bbt_where_ip(r), interval);
     }
     if (g) {
         noted = bbt_verify_note_net(r, c, id, g) == 0;
@@ -319,7 +319,7 @@ static int bbt_verify_db(request_rec *r, bbt_req_t *rq, bbt_cache_view_t *v,
         bbt_agroup_t g;
 
         if (row.stale) {
-            bbt_db_touch(c, rq->token_id, r->useragent_ip, interval);
+            bbt_db_touch(c, rq->token_id, bbt_where_ip(r), interval);
             row.last_use_us = now;
         }
         if (bbt_where_new_group(r, row.groups, row.ngroups, &g)) {
@@ -330,7 +330,7 @@ static int bbt_verify_db(request_rec *r, bbt_req_t *rq, bbt_cache_view_t *v,
             }
         }
     } else if (tok && out->verdict == BBT_VERDICT_EXPIRED && row.refusal_due) {
-        bbt_db_note_expired(c, rq->token_id, r->useragent_ip, interval);
+        bbt_db_note_expired(c, rq->token_id, bbt_where_ip(r), interval);
         row.refused_us = now;
     }
 

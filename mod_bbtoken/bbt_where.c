@@ -94,6 +94,14 @@ int bbt_where_allowed(request_rec *r, const char *nets)
     return 0;
 }
 
+const char *bbt_where_ip(request_rec *r)
+{
+    const char *ip = r->useragent_ip;
+    const char *zone = ip ? strchr(ip, '%') : NULL;
+
+    return zone ? apr_pstrmemdup(r->pool, ip, (apr_size_t)(zone - ip)) : ip;
+}
+
 /* The group of the connection's last client address, as bbt_agroup_of
  * made it: a connection's requests (a clone's dozens) come from one
  * client, and comparing its address costs less than parsing it again. */
@@ -108,7 +116,7 @@ static int bbt_where_group(request_rec *r, bbt_agroup_t *g)
     conn_rec *c = r->connection;
     bbt_where_group_t *m =
         ap_get_module_config(c->conn_config, &bbtoken_module);
-    const char *ip = r->useragent_ip;
+    const char *ip = bbt_where_ip(r);
     size_t len;
 
     if (!ip || (len = strlen(ip)) >= sizeof(m->ip)) {

@@ -13,6 +13,12 @@
 
 #include "bbt_agroup.h"
 
+/* r's client address as text for the database and address groups:
+ * r->useragent_ip without the zone a link-local IPv6 address carries
+ * ("fe80::1%eth0" is "fe80::1"), which neither PostgreSQL's inet nor
+ * inet_pton takes; NULL if httpd has none. */
+const char *bbt_where_ip(request_rec *r);
+
 /* Is r's client in nets (the allow-list as the database spells it:
  * "10.0.0.0/8 2001:db8::/32"; NULL or "" for anywhere)?  A list that
  * cannot be read refuses (logged: BBT603). */
