@@ -13,7 +13,6 @@ use FindBin;
 use lib "$FindBin::Bin/lib";
 use Test::More;
 use HTTP::Tiny;
-use POSIX ();
 use Time::HiRes qw(sleep);
 use BBT::Env qw(auth_bearer);
 use BBT::Assert;
@@ -26,20 +25,6 @@ $env->user_add('alice');
 $env->grant('alice', 'PROJECT_WRITE', 'PROJ');
 my $UP = '/scm/PROJ/repo.git/info/refs?service=git-upload-pack';
 ok(wait_log($env, 0, qr/BBT309: the token cache's listener hears PostgreSQL/), 'the listener is up');
-
-# A request from a child process: a sub that gives its status when it ends.
-sub request_bg {
-    my ($tok) = @_;
-    my $out = $env->dir . '/run/bg-' . $$ . '-' . int(rand(1e9));
-    my $pid = fork // die "fork: $!";
-    if (!$pid) {
-        my $r = HTTP::Tiny->new(timeout => 120, keep_alive => 0)
-            ->get($env->url($UP), { headers => { Authorization => "Bearer $tok" } });
-        BBT::Util::spew($out, $r->{status});
-        POSIX::_exit(0);
-    }
-    return sub { waitpid $pid, 0; return BBT::Util::slurp($out) };
-}
 
 for my $mode ('on', 'off') {
     subtest "BBTokenCache $mode: a token that expires while its lookup waits" => sub {
@@ -56,7 +41,7 @@ for my $mode ('on', 'off') {
                                             expires => "now() + interval '3 seconds'");
         $env->lock_tables('bbtoken_lookup');
         my $mark = log_mark($env);
-        my $done = request_bg($tok);
+        my $done = $env->get_bg($UP, auth_bearer($tok));
         my $waits = 0;
         for (1 .. 600) { last if ($waits = $env->waiting_on_lock('bbtoken_httpd')) >= 1; sleep 0.1 }
         ok($waits >= 1, 'its lookup waits for the lock');

@@ -51,6 +51,16 @@ sub request {
 
 sub get { my ($s, $p, $h) = @_; return $s->request('GET', $p, $h) }
 
+# A GET from a child process of its own, on a connection of its own (one
+# a test holds, behind a lock, while it goes on): a sub that waits for it
+# and gives its status.
+sub get_bg {
+    my ($self, $path, $hdrs) = @_;
+    my $url = $self->url($path);
+    return BBT::Util::in_background($self->dir . '/run', sub {
+        HTTP::Tiny->new(timeout => 120, keep_alive => 0)->get($url, { headers => $hdrs || {} })->{status} });
+}
+
 # Header values as a list (HTTP::Tiny folds repeats into an array ref).
 sub header_list {
     my ($res, $name) = @_;
