@@ -124,6 +124,13 @@ static void bbt_own_require(apr_pool_t *p, const ap_directive_t *limit,
     sec->last_limit = limit;
 }
 
+/* Why FakeBasicAuth and AuthType BBToken do not mix, for BBT356 and
+ * BBT357 alike. */
+#define BBT_FAKEBASIC_WHY                                                      \
+    "mod_ssl replaces the Authorization header of a client that presents a "   \
+    "certificate, so its token never reaches the module (401); remove "        \
+    "FakeBasicAuth there"
+
 /* What SSLOptions args leave FakeBasicAuth at, as mod_ssl reads them: a
  * word without + or - before any with one replaces the options. */
 static int bbt_fakebasic(apr_pool_t *p, const char *args, int now)
@@ -361,10 +368,8 @@ static void bbt_check_server(bbt_walk_t *w, const ap_directive_t *top,
             bbt_has(w, sec, BBT_HAS_AUTH) &&
             bbt_has(w, sec, BBT_HAS_FAKEBASIC)) {
             bbt_warn(w, sec, "BBT356",
-                     "is AuthType BBToken with SSLOptions +FakeBasicAuth: "
-                     "mod_ssl replaces the Authorization header of a client "
-                     "that presents a certificate, so its token never "
-                     "reaches the module (401); remove FakeBasicAuth there");
+                     "is AuthType BBToken with SSLOptions "
+                     "+FakeBasicAuth: " BBT_FAKEBASIC_WHY);
         }
     }
 }
@@ -387,11 +392,7 @@ static void bbt_check_vhost_fakebasic(const bbt_walk_t *w, const bbt_sec_t *vh,
                      apr_psprintf(w->p,
                                   "sets SSLOptions +FakeBasicAuth, and the "
                                   "main server's %s %s> at %s:%d is AuthType "
-                                  "BBToken: mod_ssl replaces the "
-                                  "Authorization header of a client that "
-                                  "presents a certificate, so its token "
-                                  "never reaches the module there (401); "
-                                  "remove FakeBasicAuth",
+                                  "BBToken: " BBT_FAKEBASIC_WHY,
                                   sec->node->directive,
                                   bbt_args(w->p, sec->node),
                                   sec->node->filename, sec->node->line_num));

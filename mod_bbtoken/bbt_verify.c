@@ -303,11 +303,18 @@ static int bbt_verify_db(request_rec *r, bbt_req_t *rq, bbt_cache_view_t *v,
          * grants) has it asked. */
         if (out->verdict == BBT_VERDICT_OK && key &&
             row.scope.kind == BBT_KIND_PERSONAL) {
-            if (bbt_levelmap_level(row.levels, key, slug, &out->owner) != 0 &&
-                bbt_db_owner_level(c, row.user_id, key, slug, &out->owner) !=
-                    BBT_DB_OK) {
-                rv = HTTP_SERVICE_UNAVAILABLE;
-                goto done;
+            if (bbt_levelmap_level(row.levels, key, slug, &out->owner) != 0) {
+                if (bbt_db_owner_level(c, row.user_id, key, slug,
+                                       &out->owner) != BBT_DB_OK) {
+                    rv = HTTP_SERVICE_UNAVAILABLE;
+                    goto done;
+                }
+                /* That answer may have waited too (behind a lock on the
+                 * grants): judged again by when it came. */
+                now = bbt_clock_now(v);
+                bbt_db_judge(&row, interval, now);
+                tr.expired = row.expired;
+                out->verdict = bbt_verdict(&tr, secret_ok, basic_user);
             }
             level_asked = 1;
         }

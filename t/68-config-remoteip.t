@@ -15,8 +15,7 @@ use warnings;
 use FindBin;
 use lib "$FindBin::Bin/lib";
 use Test::More;
-use HTTP::Tiny;
-use BBT::Env qw(auth_basic auth_bearer parse_token);
+use BBT::Env qw(auth_basic auth_bearer get_from parse_token);
 use BBT::Util;
 
 my $FAILS = 3;
@@ -37,29 +36,21 @@ $env->make_repo('PROJ', 'repo');
 my $UP = '/scm/PROJ/repo.git/info/refs?service=git-upload-pack';
 my $OPEN = "http://127.0.0.1:$vport$UP";
 
-# A request from $from to $url with headers $h and X-Forwarded-For $xff:
-# its status.
-sub get {
-    my ($from, $url, $h, $xff) = @_;
-    return HTTP::Tiny->new(timeout => 30, keep_alive => 0, local_address => $from)
-        ->get($url, { headers => { %$h, (defined $xff ? ('X-Forwarded-For' => $xff) : ()) } })->{status};
-}
-
 # The allow-list: the client is 127.0.0.2, no proxy at all.
 my $out = $env->cli_ok('create', 'carol', '--name', 'office', '--perm', 'PROJECT_READ',
                        '--allow-from', '198.51.100.0/24', '--allow-from', '10.1.1.0/24');
 chomp $out;
 my $tok = $out;
 parse_token($tok) or die "no token printed: $out";
-is(get('127.0.0.2', $env->url($UP), auth_bearer($tok), '198.51.100.7'), 401, 'without mod_remoteip the header names nobody');
-is(get('127.0.0.2', $OPEN, auth_bearer($tok)), 401, 'the client itself is outside the list');
-is(get('127.0.0.2', $OPEN, auth_bearer($tok), '198.51.100.7'), 200, '  naming a public address inside it, it is let in');
-is(get('127.0.0.2', $OPEN, auth_bearer($tok), '10.1.1.7'), 401, '  (a private one mod_remoteip does not believe)');
+is(get_from('127.0.0.2', $env->url($UP), auth_bearer($tok), '198.51.100.7'), 401, 'without mod_remoteip the header names nobody');
+is(get_from('127.0.0.2', $OPEN, auth_bearer($tok)), 401, 'the client itself is outside the list');
+is(get_from('127.0.0.2', $OPEN, auth_bearer($tok), '198.51.100.7'), 200, '  naming a public address inside it, it is let in');
+is(get_from('127.0.0.2', $OPEN, auth_bearer($tok), '10.1.1.7'), 401, '  (a private one mod_remoteip does not believe)');
 
 # The throttle: failures naming another client's address hold that client back.
-is(get('127.0.0.3', $OPEN, auth_basic('carol', 'wrong'), '203.0.113.9'), 401, "failure $_ naming 203.0.113.9") for 1 .. $FAILS;
-is(get('127.0.0.3', $OPEN, auth_basic('carol', 'carol-Pa55-word'), '203.0.113.9'), 429, '  203.0.113.9 is throttled');
-is(get('127.0.0.3', $OPEN, auth_basic('carol', 'carol-Pa55-word')), 200, '  the sender is not');
+is(get_from('127.0.0.3', $OPEN, auth_basic('carol', 'wrong'), '203.0.113.9'), 401, "failure $_ naming 203.0.113.9") for 1 .. $FAILS;
+is(get_from('127.0.0.3', $OPEN, auth_basic('carol', 'carol-Pa55-word'), '203.0.113.9'), 429, '  203.0.113.9 is throttled');
+is(get_from('127.0.0.3', $OPEN, auth_basic('carol', 'carol-Pa55-word')), 200, '  the sender is not');
 $env->httpd_stop(graceful => 1);
 is(scalar($env->crash_lines), 0, 'no httpd child crashed');
 

@@ -15,7 +15,6 @@ use FindBin;
 use lib "$FindBin::Bin/lib";
 use Test::More;
 use HTTP::Tiny;
-use POSIX ();
 use Time::HiRes qw(sleep);
 use BBT::Env qw(auth_bearer);
 use BBT::Assert;
@@ -34,24 +33,12 @@ sub notifications {
     return ($r->{content} // '') =~ /^bbtoken_cache_notifications_total (\d+)$/m ? $1 : -1;
 }
 
-sub request_bg {
-    my ($tok) = @_;
-    my $out = $env->dir . '/run/bg-' . int(rand(1e9));
-    my $pid = fork // die "fork: $!";
-    if (!$pid) {
-        my $r = HTTP::Tiny->new(timeout => 120, keep_alive => 0)->get($env->url($UP), { headers => auth_bearer($tok) });
-        BBT::Util::spew($out, $r->{status});
-        POSIX::_exit(0);
-    }
-    return sub { waitpid $pid, 0; return BBT::Util::slurp($out) };
-}
-
 sub change_in_flight {
     my ($name, $change) = @_;
     my ($tok, $id) = $env->token_create('alice', name => $name);
     settle();
     $env->lock_tables('bbtoken_token_nets');
-    my $done = request_bg($tok);
+    my $done = $env->get_bg($UP, auth_bearer($tok));
     my $waits = 0;
     for (1 .. 600) { last if ($waits = $env->waiting_on_lock('bbtoken_httpd')) >= 1; sleep 0.1 }
     ok($waits >= 1, 'a first request read the row and waits to record its address group');

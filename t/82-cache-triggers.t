@@ -5,7 +5,7 @@
 # their own, or a second one on a table of the schema's) must not stand in
 # for one of the eleven that is disabled: a revocation would then go unheard,
 # and the cache would answer the revoked token for as long as nothing else
-# notified.  A seventh trigger alone changes nothing: the cache is believed.
+# notified.  A twelfth trigger alone changes nothing: the cache is believed.
 # Nor may the tables' owner turn notifying triggers off and on again within
 # one transaction unseen: the cache forgets what it held.
 use strict;
@@ -24,11 +24,11 @@ $env->grant('alice', 'PROJECT_WRITE', 'PROJ');
 my $UP = '/scm/PROJ/repo.git/info/refs?service=git-upload-pack';
 ok(wait_log($env, 0, qr/BBT309: the token cache's listener hears PostgreSQL/), 'the listener is up');
 
-subtest 'a seventh trigger that notifies: the cache is believed' => sub {
+subtest 'a twelfth trigger that notifies: the cache is believed' => sub {
     $env->psql('CREATE TABLE bbt_extra (x integer); '
                . 'CREATE TRIGGER bbt_extra_notify AFTER INSERT ON bbt_extra '
                . 'FOR EACH STATEMENT EXECUTE FUNCTION bbtoken_notify()');
-    my ($tok, $id) = $env->token_create('alice', name => 'seventh');
+    my ($tok, $id) = $env->token_create('alice', name => 'twelfth');
     settle();
     ok(served_from_cache($env, $UP, auth_bearer($tok), $id), 'a token: from the cache');
 };
@@ -58,7 +58,7 @@ sub unheard_refused {
     $env->psql("ALTER TABLE $table ENABLE ALWAYS TRIGGER $trigger");
 }
 
-subtest 'one of the eleven disabled, a seventh firing: not believed' => sub {
+subtest 'one of the eleven disabled, a twelfth firing: not believed' => sub {
     unheard_refused('masked', 'bbtoken_tokens', 'bbtoken_tokens_notify_upd',
                     sub { ('revoke', $_[0]) });
 };

@@ -10,8 +10,7 @@ use warnings;
 use FindBin;
 use lib "$FindBin::Bin/lib";
 use Test::More;
-use HTTP::Tiny;
-use BBT::Env qw(auth_basic);
+use BBT::Env qw(auth_basic get_from);
 
 my $FAILS = 3;
 my $p2 = BBT::Env::free_port();
@@ -37,27 +36,19 @@ my $BEHIND = "http://127.0.0.1:$p2$UP";
 my $bad = auth_basic('carol', 'wrong');
 my $good = auth_basic('carol', 'carol-Pa55-word');
 
-# A request from $from to $url with headers $h and X-Forwarded-For $xff:
-# its status.
-sub get {
-    my ($from, $url, $h, $xff) = @_;
-    return HTTP::Tiny->new(timeout => 30, keep_alive => 0, local_address => $from)
-        ->get($url, { headers => { %$h, (defined $xff ? ('X-Forwarded-For' => $xff) : ()) } })->{status};
-}
-
-is(get('127.0.0.5', $env->url($UP), $bad, "192.0.2.$_"), 401, "no mod_remoteip: failure $_, claiming 192.0.2.$_")
+is(get_from('127.0.0.5', $env->url($UP), $bad, "192.0.2.$_"), 401, "no mod_remoteip: failure $_, claiming 192.0.2.$_")
     for 1 .. $FAILS;
-is(get('127.0.0.5', $env->url($UP), $good, '192.0.2.99'), 429, '  the sender is throttled, whatever it claims');
+is(get_from('127.0.0.5', $env->url($UP), $good, '192.0.2.99'), 429, '  the sender is throttled, whatever it claims');
 
-is(get('127.0.0.8', $BEHIND, $bad, "192.0.2.$_"), 401, "untrusted sender: failure $_, claiming 192.0.2.$_")
+is(get_from('127.0.0.8', $BEHIND, $bad, "192.0.2.$_"), 401, "untrusted sender: failure $_, claiming 192.0.2.$_")
     for 1 .. $FAILS;
-is(get('127.0.0.8', $BEHIND, $good, '192.0.2.98'), 429, '  the sender is throttled');
+is(get_from('127.0.0.8', $BEHIND, $good, '192.0.2.98'), 429, '  the sender is throttled');
 
-is(get('127.0.0.7', $BEHIND, $bad, '198.51.100.1'), 401, "through the trusted proxy: failure $_ of 198.51.100.1")
+is(get_from('127.0.0.7', $BEHIND, $bad, '198.51.100.1'), 401, "through the trusted proxy: failure $_ of 198.51.100.1")
     for 1 .. $FAILS;
-is(get('127.0.0.7', $BEHIND, $good, '198.51.100.1'), 429, '  198.51.100.1 is throttled');
-is(get('127.0.0.7', $BEHIND, $good, '198.51.100.2'), 200, '  198.51.100.2 is not, nor the proxy');
-is(get('127.0.0.7', $BEHIND, $good, '198.51.100.2, 198.51.100.1'), 429,
+is(get_from('127.0.0.7', $BEHIND, $good, '198.51.100.1'), 429, '  198.51.100.1 is throttled');
+is(get_from('127.0.0.7', $BEHIND, $good, '198.51.100.2'), 200, '  198.51.100.2 is not, nor the proxy');
+is(get_from('127.0.0.7', $BEHIND, $good, '198.51.100.2, 198.51.100.1'), 429,
    '  198.51.100.1 claiming to forward for another: still throttled');
 $env->httpd_stop(graceful => 1);
 like($env->error_log_text, qr/\[client 198\.51\.100\.1:\d+\] BBT505: client 198\.51\.100\.1 throttled/,

@@ -99,7 +99,7 @@ our @ISA = qw(BBT::Pg BBT::Cli BBT::Httpd BBT::Http BBT::Git);
 
 use Exporter 'import';
 our @EXPORT_OK = qw(pct forge_token parse_token mistype_token b64 run_cmd
-                    auth_bearer auth_basic cgi_vars in_children);
+                    auth_bearer auth_basic cgi_vars get_from in_children);
 
 # The functions and settings tests have always reached as BBT::Env::NAME
 # and $BBT::Env::NAME, from their homes.
@@ -111,7 +111,7 @@ BEGIN {
     for my $f (qw(pct b64 forge_token parse_token mistype_token)) {
         *{$f} = \&{"BBT::Token::$f"};
     }
-    for my $f (qw(auth_bearer auth_basic header_list cgi_vars)) {
+    for my $f (qw(auth_bearer auth_basic header_list cgi_vars get_from)) {
         *{$f} = \&{"BBT::Http::$f"};
     }
 }

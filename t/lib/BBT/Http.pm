@@ -18,7 +18,7 @@ use BBT::Util qw(run_cmd slurp spew);
 use BBT::Token qw(b64);
 
 use Exporter 'import';
-our @EXPORT_OK = qw(auth_bearer auth_basic header_list cgi_vars);
+our @EXPORT_OK = qw(auth_bearer auth_basic header_list cgi_vars get_from);
 
 sub http {
     my ($self) = @_;
@@ -50,6 +50,24 @@ sub request {
 }
 
 sub get { my ($s, $p, $h) = @_; return $s->request('GET', $p, $h) }
+
+# A GET of $url from the loopback address $from (a client of its own),
+# with headers $h and, if defined, X-Forwarded-For $xff: its status.
+sub get_from {
+    my ($from, $url, $h, $xff) = @_;
+    return HTTP::Tiny->new(timeout => 30, keep_alive => 0, local_address => $from)
+        ->get($url, { headers => { %{ $h || {} }, (defined $xff ? ('X-Forwarded-For' => $xff) : ()) } })->{status};
+}
+
+# A GET from a child process of its own, on a connection of its own (one
+# a test holds, behind a lock, while it goes on): a sub that waits for it
+# and gives its status.
+sub get_bg {
+    my ($self, $path, $hdrs) = @_;
+    my $url = $self->url($path);
+    return BBT::Util::in_background($self->dir . '/run', sub {
+        HTTP::Tiny->new(timeout => 120, keep_alive => 0)->get($url, { headers => $hdrs || {} })->{status} });
+}
 
 # Header values as a list (HTTP::Tiny folds repeats into an array ref).
 sub header_list {

@@ -17,8 +17,8 @@ use POSIX qw(WNOHANG);
 use Time::HiRes qw(sleep time);
 
 use Exporter 'import';
-our @EXPORT_OK = qw(run_cmd free_port port_open slurp spew in_children snapshot snapshot_diff one_child_mpm
-                    exited);
+our @EXPORT_OK = qw(run_cmd free_port port_open slurp spew in_children in_background snapshot snapshot_diff
+                    one_child_mpm exited);
 
 # The checkout this harness belongs to.
 our $ROOT = abs_path(dirname(__FILE__) . '/../../..');
@@ -226,6 +226,28 @@ sub in_children {
         push @pids, $pid;
     }
     return map { waitpid($_, 0); $? } @pids;
+}
+
+# Run $code->() in a child process of its own, in the background: returns
+# a sub that waits for the child and gives what $code returned, as text
+# ('' if it died).  The answer passes through a file in $dir; the child
+# leaves by _exit, as in_children's do.
+sub in_background {
+    my ($dir, $code) = @_;
+    my $out = "$dir/.bg.$$." . int(rand(1e9));
+    my $pid = fork;
+    die "fork: $!" unless defined $pid;
+    if (!$pid) {
+        my $s = eval { $code->() };
+        spew($out, $s // '');
+        POSIX::_exit(0);
+    }
+    return sub {
+        waitpid $pid, 0;
+        my $s = slurp($out);
+        unlink $out;
+        return $s;
+    };
 }
 
 1;
