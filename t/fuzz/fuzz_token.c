@@ -3,7 +3,10 @@
  * parsed token must have a 12-digit id, and anything strict base64 accepts
  * must re-encode to the same text.  Whatever parses as a token, its
  * checksum right or wrong, is shaped like one, and so it stays with a
- * space before it and a quote after it (what a paste brings along).
+ * space before it and a quote after it (what a paste brings along).  The
+ * checked parse is the unchecked one and the checksum, nothing else: a
+ * token either gives is the input's own bytes (they encode back to its 44
+ * characters), and a refused one leaves nothing behind.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -12,6 +15,40 @@
 #include <openssl/evp.h>
 
 #include "bbt_token.h"
+
+/* What parse and parse_unchecked made of data: the same bytes, the same
+ * status but for the checksum, and the token data's own. */
+static void fz_codec(const uint8_t *data, size_t size, bbt_token_status_t st,
+                     const bbt_token_t *tok)
+{
+    static const bbt_token_t zero;
+    unsigned char b64[BBT_TOKEN_B64_LEN + 1];
+    bbt_token_t un;
+    bbt_token_status_t ust =
+        bbt_token_parse_unchecked((const char *)data, size, &un);
+    size_t skip = size == BBT_TOKEN_MAX_LEN ? BBT_TOKEN_PREFIX_LEN : 0;
+
+    if (ust != BBT_TOKEN_OK) {
+        if (st != ust || memcmp(tok, &zero, sizeof(zero)) != 0 ||
+            memcmp(&un, &zero, sizeof(zero)) != 0) {
+            abort();
+        }
+        return;
+    }
+    if (st != (bbt_token_checksum_ok(&un) ? BBT_TOKEN_OK
+                                          : BBT_TOKEN_BAD_CHECKSUM) ||
+        (st == BBT_TOKEN_OK ? memcmp(tok, &un, sizeof(un)) != 0
+                            : memcmp(tok, &zero, sizeof(zero)) != 0)) {
+        abort();
+    }
+    EVP_EncodeBlock(b64, un.raw, BBT_TOKEN_RAW_LEN);
+    if (memcmp(b64, data + skip, BBT_TOKEN_B64_LEN) != 0 ||
+        memcmp(un.id, un.raw, BBT_TOKEN_ID_LEN) != 0 ||
+        un.id[BBT_TOKEN_ID_LEN] != '\0' || un.raw[BBT_TOKEN_ID_LEN] != ':') {
+        abort();
+    }
+    bbt_token_wipe(&un);
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -24,6 +61,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     int shaped = bbt_token_shaped((const char *)data, size);
 
     st = bbt_token_parse((const char *)data, size, &tok);
+    fz_codec(data, size, st, &tok);
     if (st == BBT_TOKEN_OK) {
         for (i = 0; i < BBT_TOKEN_ID_LEN; i++) {
             if (tok.id[i] < '0' || tok.id[i] > '9') {
