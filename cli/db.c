@@ -160,6 +160,29 @@ int bbtoken_connect(bbtoken_ctx_t *ctx)
     return bbtoken_session(ctx);
 }
 
+int bbtoken_analyze(bbtoken_ctx_t *ctx, const char *tables)
+{
+    static const char fmt[] =
+        "DO $bbtoken$ DECLARE t regclass; BEGIN"
+        " FOR t IN SELECT c.oid FROM pg_class c"
+        " WHERE c.oid IN (SELECT to_regclass(n)"
+        " FROM unnest(string_to_array('%s', ',')) n)"
+        " AND pg_has_role(c.relowner, 'USAGE') ORDER BY c.relname"
+        " LOOP EXECUTE format('ANALYZE %%s', t); END LOOP; END $bbtoken$";
+    char sql[1024];
+    PGresult *res;
+
+    if ((size_t)snprintf(sql, sizeof(sql), fmt, tables) >= sizeof(sql)) {
+        return bbtoken_fail("internal error: too many tables to analyze");
+    }
+    if (!(res = bbtoken_exec(ctx, "updating the planner's statistics", sql, 0,
+                             NULL))) {
+        return BBTOKEN_EXIT_FAIL;
+    }
+    PQclear(res);
+    return 0;
+}
+
 bbt_sql_class_t bbtoken_classify(const PGresult *res)
 {
     return bbt_sql_classify(PQresultErrorField(res, PG_DIAG_SQLSTATE),
