@@ -162,12 +162,21 @@ int bbtoken_connect(bbtoken_ctx_t *ctx)
 
 int bbtoken_analyze(bbtoken_ctx_t *ctx, const char *tables)
 {
+    /* Stale: no rows in pages (the state above), or more rows changed
+     * since the last ANALYZE than autovacuum lets pass. */
     static const char fmt[] =
         "DO $bbtoken$ DECLARE t regclass; BEGIN"
         " FOR t IN SELECT c.oid FROM pg_class c"
+        " LEFT JOIN pg_stat_user_tables s ON s.relid = c.oid"
         " WHERE c.oid IN (SELECT to_regclass(n)"
         " FROM unnest(string_to_array('%s', ',')) n)"
-        " AND pg_has_role(c.relowner, 'USAGE') ORDER BY c.relname"
+        " AND pg_has_role(c.relowner, 'USAGE')"
+        " AND ((c.reltuples = 0 AND c.relpages > 0)"
+        " OR s.n_mod_since_analyze >"
+        " current_setting('autovacuum_analyze_threshold')::float8"
+        " + current_setting('autovacuum_analyze_scale_factor')::float8"
+        " * greatest(c.reltuples, 0))"
+        " ORDER BY c.relname"
         " LOOP EXECUTE format('ANALYZE %%s', t); END LOOP; END $bbtoken$";
     char sql[1024];
     PGresult *res;

@@ -62,15 +62,17 @@ int bbtoken_connect(bbtoken_ctx_t *ctx);
 int bbtoken_schema_version(bbtoken_ctx_t *ctx, int *version);
 
 /* Bring the planner's statistics for tables (their names, as the search
- * path finds them, comma-separated) up to date: ANALYZE, of those this
- * role owns (another's would only warn).  A command that reads the whole
- * site calls it first.  Statistics taken when a table held none of the rows
- * it holds now (ANALYZE after a mass delete, before VACUUM, then a bulk
- * load before autovacuum came round again) call a table of many pages
- * empty, and the planner joins by loops that read a table whole for each
- * row of another: hours for a few thousand tokens.  Autovacuum's own rule
- * cannot be asked instead: it counts the rows changed, which a session
- * reports up to a second after its commit.  0, or an exit status after
+ * path finds them, comma-separated) up to date where they are stale:
+ * ANALYZE, of those this role owns (another's would only warn).  A command
+ * that reads the whole site calls it first.  Statistics taken when a table
+ * held none of the rows it holds now (ANALYZE after a mass delete, before
+ * VACUUM, then a bulk load before autovacuum came round again) call a
+ * table of many pages empty, and the planner joins by loops that read a
+ * table whole for each row of another: hours for a few thousand tokens.
+ * That state is told from the catalog alone; the rows changed since the
+ * last ANALYZE (autovacuum's rule) are told too, but a session reports
+ * them up to a second after its commit.  Fresh statistics are left alone:
+ * ANALYZE of a big site's tables takes seconds.  0, or an exit status after
  * reporting. */
 int bbtoken_analyze(bbtoken_ctx_t *ctx, const char *tables);
 
