@@ -164,6 +164,7 @@ int bbtoken_analyze(bbtoken_ctx_t *ctx, const char *tables)
 {
     static const char fmt[] =
         "DO $bbtoken$ DECLARE t regclass; BEGIN"
+        " IF pg_is_in_recovery() THEN RETURN; END IF;"
         " FOR t IN SELECT c.oid FROM pg_class c"
         " WHERE c.oid IN (SELECT to_regclass(n)"
         " FROM unnest(string_to_array('%s', ',')) n)"
