@@ -159,8 +159,12 @@ int bbtoken_cmd_purge(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
         return bbtoken_usage_error(cmd->usage,
                                    "purge needs --expired-before WHEN");
     }
+    /* It reads every token, and its triggers each deleted one's lookup
+     * row, notices and copies (db.h). */
     if ((rc = bbtoken_when(a->before, "--expired-before", &before)) ||
-        (rc = bbtoken_connect(ctx))) {
+        (rc = bbtoken_connect(ctx)) ||
+        (rc = bbtoken_analyze(ctx, BBTOKEN_ANALYZE_TOKENS
+                              ",bbtoken_notices,bbtoken_notice_copies"))) {
         return rc;
     }
     params[0] = before.abs;

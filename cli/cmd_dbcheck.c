@@ -280,7 +280,10 @@ int bbtoken_cmd_db_check(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
     int rc;
 
     (void)cmd;
-    if ((rc = bbtoken_connect(ctx)) || (rc = bbtoken_tx(ctx, &tx))) {
+    /* It reads every token's row and what it says (db.h). */
+    if ((rc = bbtoken_connect(ctx)) ||
+        (rc = bbtoken_analyze(ctx, BBTOKEN_ANALYZE_TOKENS)) ||
+        (rc = bbtoken_tx(ctx, &tx))) {
         bbtoken_dbcheck_clear(&c);
         return rc;
     }

@@ -330,7 +330,11 @@ static int bbtoken_inventory(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
         (revoke && bbt_inventory_sql(&f, 1, -1, 0, &rq) != 0)) {
         return bbtoken_fail("the filters cannot be combined into a query");
     }
+    /* The listing reads every live token, and a revocation's triggers
+     * each one's grants (db.h). */
     if ((rc = bbtoken_connect(ctx)) ||
+        (rc = bbtoken_analyze(ctx,
+                              BBTOKEN_ANALYZE_TOKENS ",bbtoken_token_nets")) ||
         (rc = bbtoken_inv_known(ctx, &f, q.key))) {
         return rc;
     }

@@ -582,10 +582,9 @@ int bbtoken_cmd_notify(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
     }
     /* Every statement below reads the whole site, and so do the triggers
      * of a revocation (db.h). */
-    if ((rc = bbtoken_analyze(ctx, "bbtoken_tokens,bbtoken_users,"
-                                   "bbtoken_notices,bbtoken_notice_copies,"
-                                   "bbtoken_audit,bbtoken_project_grants,"
-                                   "bbtoken_repo_grants,bbtoken_lookup")) ||
+    if ((rc = bbtoken_analyze(ctx, BBTOKEN_ANALYZE_TOKENS
+                              ",bbtoken_notices,bbtoken_notice_copies,"
+                              "bbtoken_audit")) ||
         (rc = bbtoken_notify_revoke(ctx, n.dry_run)) ||
         (rc = bbtoken_tx(ctx, &notes_tx))) {
         return rc;

@@ -128,7 +128,9 @@ int bbtoken_cmd_expiring(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
                             within);
     }
     snprintf(secbuf, sizeof(secbuf), "%lld", secs);
-    if ((rc = bbtoken_connect(ctx))) {
+    /* It reads every live token with its owner (db.h). */
+    if ((rc = bbtoken_connect(ctx)) ||
+        (rc = bbtoken_analyze(ctx, BBTOKEN_ANALYZE_TOKENS))) {
         return rc;
     }
     /* Nothing to say: say nothing, so that cron sends no mail. */

@@ -166,6 +166,7 @@ int bbtoken_analyze(bbtoken_ctx_t *ctx, const char *tables)
      * since the last ANALYZE than autovacuum lets pass. */
     static const char fmt[] =
         "DO $bbtoken$ DECLARE t regclass; BEGIN"
+        " IF pg_is_in_recovery() THEN RETURN; END IF;"
         " FOR t IN SELECT c.oid FROM pg_class c"
         " LEFT JOIN pg_stat_user_tables s ON s.relid = c.oid"
         " WHERE c.oid IN (SELECT to_regclass(n)"
