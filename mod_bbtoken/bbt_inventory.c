@@ -37,7 +37,14 @@ static const char bbt_inv_from_any[] =
  * read for the columns above. */
 static const char bbt_inv_from_users[] =
     "SELECT t.id, u.name AS h, t.created_at AS at FROM bbtoken_users u"
-    " JOIN bbtoken_tokens t ON t.user_id = u.id WHERE t.revoked_at IS NULL";
+    " CROSS JOIN LATERAL (SELECT t.id, t.created_at FROM bbtoken_tokens t"
+    " WHERE t.user_id = u.id AND t.revoked_at IS NULL";
+/* A user's tokens are a look-up by key whatever the statistics say (OFFSET
+ * 0 keeps the planner from flattening it into a join): on statistics that
+ * call the tables empty (ANALYZE after a mass delete, before VACUUM) a
+ * join had the user_id as a join filter on the index instead of its
+ * condition, every live token read again for each user. */
+#define BBT_INV_USERS_END " ORDER BY t.created_at, t.id OFFSET 0) t"
 #define BBT_INV_ORDER_USERS " ORDER BY u.name, t.created_at, t.id"
 static const char bbt_inv_from_scopes[] =
     "SELECT t.id, bbtoken_scope_name(t.project_key, t.repo_slug) AS h,"
@@ -46,10 +53,14 @@ static const char bbt_inv_from_scopes[] =
 #define BBT_INV_ORDER_SCOPES                                                   \
     " ORDER BY bbtoken_scope_name(t.project_key, t.repo_slug), t.created_at,"  \
     " t.id"
-/* The page's tokens, in the same order. */
+/* The page's tokens, in the same order, and their owners: each a look-up
+ * by key, as above (as joins, on such statistics, every token, or every
+ * user, was read again for each row of the page). */
 static const char bbt_inv_page[] =
-    ") p JOIN bbtoken_tokens t ON t.id = p.id"
-    " LEFT JOIN bbtoken_users u ON u.id = t.user_id"
+    ") p CROSS JOIN LATERAL (SELECT * FROM bbtoken_tokens t"
+    " WHERE t.id = p.id OFFSET 0) t"
+    " LEFT JOIN LATERAL (SELECT u.name FROM bbtoken_users u"
+    " WHERE u.id = t.user_id OFFSET 0) u ON true"
     " ORDER BY p.h, p.at, p.id";
 
 /* By holder (the second column), then oldest first. */
@@ -124,17 +135,28 @@ typedef struct {
     char owner[16], project[16], unused[16], min[16];
 } bbt_inv_names_t;
 
-/* f's conditions, each parameter by its name in nm. */
-static int bbt_inv_where(bbt_inventory_query_t *q, const bbt_inventory_t *f,
-                         const bbt_inv_names_t *nm)
+/* f's condition on the owner alone, after lead (" AND", " WHERE"). */
+static int bbt_inv_owner(bbt_inventory_query_t *q, const bbt_inventory_t *f,
+                         const bbt_inv_names_t *nm, const char *lead)
+{
+    char buf[128];
+
+    if (!f->owner) {
+        return 0;
+    }
+    snprintf(buf, sizeof(buf), "%s lower(u.name) = lower(%s)", lead, nm->owner);
+    return bbt_inv_cat(q, buf);
+}
+
+/* f's conditions on the token (and its owner, if any), each parameter by
+ * its name in nm; not the owner's alone (bbt_inv_owner). */
+static int bbt_inv_where_token(bbt_inventory_query_t *q,
+                               const bbt_inventory_t *f,
+                               const bbt_inv_names_t *nm)
 {
     char buf[512];
     int rc = 0;
 
-    if (f->owner) {
-        snprintf(buf, sizeof(buf), " AND lower(u.name) = lower(%s)", nm->owner);
-        rc |= bbt_inv_cat(q, buf);
-    }
     if (f->project) {
         /* Whoever the module lets in there (bbtoken_owner_levels): a
          * global admin and a personal project's owner need no grant.  A
@@ -174,6 +196,13 @@ static int bbt_inv_where(bbt_inventory_query_t *q, const bbt_inventory_t *f,
     return rc;
 }
 
+/* f's conditions, each parameter by its name in nm. */
+static int bbt_inv_where(bbt_inventory_query_t *q, const bbt_inventory_t *f,
+                         const bbt_inv_names_t *nm)
+{
+    return bbt_inv_owner(q, f, nm, " AND") | bbt_inv_where_token(q, f, nm);
+}
+
 /* One half of a page (bbt_inv_from_users): its rows up to the page's end,
  * in its index's order.  parens: as one arm of the merge. */
 static int bbt_inv_half(bbt_inventory_query_t *q, const bbt_inventory_t *f,
@@ -184,7 +213,15 @@ static int bbt_inv_half(bbt_inventory_query_t *q, const bbt_inventory_t *f,
 
     rc |= bbt_inv_cat(q, parens ? "(" : "");
     rc |= bbt_inv_cat(q, from);
-    rc |= bbt_inv_where(q, f, nm);
+    if (from == bbt_inv_from_users) {
+        /* The token's conditions inside the look-up; the owner's outside,
+         * where the user is found by its own index. */
+        rc |= bbt_inv_where_token(q, f, nm);
+        rc |= bbt_inv_cat(q, BBT_INV_USERS_END);
+        rc |= bbt_inv_owner(q, f, nm, " WHERE");
+    } else {
+        rc |= bbt_inv_where(q, f, nm);
+    }
     rc |= bbt_inv_cat(q, order);
     rc |= bbt_inv_cat(q, lim);
     rc |= bbt_inv_cat(q, parens ? ")" : "");

@@ -50,8 +50,10 @@ static void test_page(void)
            strcmp(q.params[0], "26") == 0 && strcmp(q.params[1], "50") == 0,
        "a page: LIMIT and OFFSET as parameters");
     users = strstr(q.sql, "(SELECT t.id, u.name AS h, t.created_at AS at"
-                          " FROM bbtoken_users u JOIN bbtoken_tokens t"
-                          " ON t.user_id = u.id WHERE t.revoked_at IS NULL"
+                          " FROM bbtoken_users u CROSS JOIN LATERAL"
+                          " (SELECT t.id, t.created_at FROM bbtoken_tokens t"
+                          " WHERE t.user_id = u.id AND t.revoked_at IS NULL"
+                          " ORDER BY t.created_at, t.id OFFSET 0) t"
                           " ORDER BY u.name, t.created_at, t.id"
                           " LIMIT (SELECT $1::bigint + $2::bigint))");
     scopes = strstr(q.sql, "(SELECT t.id, bbtoken_scope_name(t.project_key,"
@@ -66,8 +68,10 @@ static void test_page(void)
        "the users' tokens by name, then the others' by holder, each cut at "
        "start + limit");
     ok(has(&q, ") s ORDER BY h, at, id LIMIT $1::bigint OFFSET $2::bigint) p"
-               " JOIN bbtoken_tokens t ON t.id = p.id LEFT JOIN bbtoken_users u"
-               " ON u.id = t.user_id ORDER BY p.h, p.at, p.id") &&
+               " CROSS JOIN LATERAL (SELECT * FROM bbtoken_tokens t"
+               " WHERE t.id = p.id OFFSET 0) t LEFT JOIN LATERAL"
+               " (SELECT u.name FROM bbtoken_users u WHERE u.id = t.user_id"
+               " OFFSET 0) u ON true ORDER BY p.h, p.at, p.id") &&
            strncmp(q.sql, "SELECT t.id, COALESCE(u.name,", 29) == 0,
        "merged, cut to the page, and only the page's tokens read in full");
     f.kind = BBT_INV_KIND_PERSONAL;
@@ -76,10 +80,13 @@ static void test_page(void)
            !has(&q, "UNION") &&
            !has(&q, "AS h, t.created_at AS at FROM"
                     " bbtoken_tokens t") &&
-           has(&q, "lower(u.name) = lower($1) AND t.user_id IS NOT NULL"
+           has(&q, "t.revoked_at IS NULL AND t.user_id IS NOT NULL"
+                   " ORDER BY t.created_at, t.id OFFSET 0) t"
+                   " WHERE lower(u.name) = lower($1)"
                    " ORDER BY u.name, t.created_at, t.id"
                    " LIMIT $2::bigint OFFSET $3::bigint) p"),
-       "the users' tokens alone: one half, the page's LIMIT and OFFSET");
+       "the users' tokens alone: one half, the page's LIMIT and OFFSET; each "
+       "user's a look-up by key, the owner's condition outside it");
     f.kind = BBT_INV_KIND_REPO;
     f.owner = NULL;
     f.project = "p1";
@@ -175,6 +182,14 @@ static void test_filters(void)
     ok(strcmp(q.params[3], "2") == 0 &&
            has(&q, "bbtoken_perm_level(t.repo_perm) >= $4::integer"),
        "level at least: the repository's, $4");
+    ok(bbt_inventory_sql(&f, 0, 1000, 1000000, &q) == 0 &&
+           has(&q,
+               "t.user_id = u.id AND t.revoked_at IS NULL AND (t.project_key"
+               " = $2 OR") &&
+           has(&q, "OFFSET 0) t WHERE lower(u.name) = lower($1) ORDER BY"),
+       "every filter, a page: fits; the owner's outside the users' look-up, "
+       "the rest inside (%zu bytes)",
+       strlen(q.sql));
     f.min.scope = BBT_SCOPE_PROJECT;
     ok(bbt_inventory_sql(&f, 0, -1, 0, &q) == 0 &&
            has(&q, "bbtoken_perm_level(t.project_perm) >="),
