@@ -163,10 +163,14 @@ int bbtoken_connect(bbtoken_ctx_t *ctx)
 int bbtoken_analyze(bbtoken_ctx_t *ctx, const char *tables)
 {
     /* Stale: no rows in pages (the state above), or more rows changed
-     * since the last ANALYZE than autovacuum lets pass. */
+     * since the last ANALYZE than autovacuum lets pass.  A table another
+     * holds a lock on that ANALYZE's conflicts with is skipped, not waited
+     * for, and without the warning: most often that is autovacuum or
+     * another command mending the same statistics. */
     static const char fmt[] =
         "DO $bbtoken$ DECLARE t regclass; BEGIN"
         " IF pg_is_in_recovery() THEN RETURN; END IF;"
+        " PERFORM set_config('client_min_messages', 'error', true);"
         " FOR t IN SELECT c.oid FROM pg_class c"
         " LEFT JOIN pg_stat_user_tables s ON s.relid = c.oid"
         " WHERE c.oid IN (SELECT to_regclass(n)"
@@ -178,7 +182,8 @@ int bbtoken_analyze(bbtoken_ctx_t *ctx, const char *tables)
         " + current_setting('autovacuum_analyze_scale_factor')::float8"
         " * greatest(c.reltuples, 0))"
         " ORDER BY c.relname"
-        " LOOP EXECUTE format('ANALYZE %%s', t); END LOOP; END $bbtoken$";
+        " LOOP EXECUTE format('ANALYZE (SKIP_LOCKED) %%s', t); END LOOP;"
+        " END $bbtoken$";
     char sql[1024];
     PGresult *res;
 

@@ -72,7 +72,8 @@ int bbtoken_schema_version(bbtoken_ctx_t *ctx, int *version);
  * That state is told from the catalog alone; the rows changed since the
  * last ANALYZE (autovacuum's rule) are told too, but a session reports
  * them up to a second after its commit.  Fresh statistics are left alone:
- * ANALYZE of a big site's tables takes seconds.  On a hot standby, which
+ * ANALYZE of a big site's tables takes seconds.  A table locked by another
+ * (autovacuum) is skipped, not waited for.  On a hot standby, which
  * cannot ANALYZE (its statistics are the primary's), it does nothing.  0,
  * or an exit status after reporting. */
 int bbtoken_analyze(bbtoken_ctx_t *ctx, const char *tables);
