@@ -18,46 +18,17 @@ use FindBin;
 use lib "$FindBin::Bin/lib";
 use Test::More;
 use BBT::Env;
+use BBT::BigSite qw(stale_site_fill spoil_stats);
 
-# Owners owner1 .. owner$n, each with a personal token (a quarter revoked
-# 200 days ago, the rest expiring from 10 days ago to 19 days on) and a
-# project and a repository grant; big and big2 with 100 tokens each;
-# project tokens, two of each of P0 .. P29 and 100 of BIGP; repository
-# tokens, two of each P0/r0 .. P29/r4 and 50 of BIGP/r1; two audit records
-# a token; a notice for one token in five.  Made without the triggers but
-# bbtoken_lookup's, which fire always (db check finds it right).
+# The site of BBT::BigSite's stale_site_fill, with two audit records a
+# token and a notice for one token in five.
 sub site {
     my ($n) = @_;
     # Autovacuum off: its ANALYZE would mend the statistics this test spoils.
     my $env = BBT::Env->new(httpd => 0, pg_conf => { autovacuum => 'off' })->start;
+    stale_site_fill($env, $n);
     $env->psql(<<"EOS");
 SET session_replication_role = replica;
-INSERT INTO bbtoken_users (name, email)
-SELECT 'owner' || g, 'owner' || g || '\@example.com' FROM generate_series(1, $n) g;
-INSERT INTO bbtoken_users (name, email) VALUES ('big', 'big\@example.com'), ('big2', 'big2\@example.com');
-INSERT INTO bbtoken_project_grants (user_id, project_key, permission)
-SELECT id, 'P' || (id % 30), CASE WHEN id % 3 = 0 THEN 'PROJECT_ADMIN' ELSE 'PROJECT_READ' END FROM bbtoken_users;
-INSERT INTO bbtoken_repo_grants (user_id, project_key, repo_slug, permission)
-SELECT id, 'P' || ((id * 7) % 30), 'r' || (id % 5), 'REPO_WRITE' FROM bbtoken_users;
-INSERT INTO bbtoken_tokens (id, user_id, name, project_perm, repo_perm, salt, secret_hash, created_at, expires_at,
-                            last_authenticated, revoked_at)
-SELECT lpad((200000000000 + g)::text, 12, '0'), u.id, 'ci', 'PROJECT_READ', 'REPO_READ', md5('s' || g),
-       md5('h' || g) || md5('k' || g), now() - interval '300 days', now() + (g % 30 - 10) * interval '1 day',
-       CASE WHEN g % 3 = 0 THEN now() - (g % 60) * interval '1 day' END,
-       CASE WHEN g % 4 = 0 THEN now() - interval '200 days' END
-  FROM generate_series(1, $n) g JOIN bbtoken_users u ON u.name = 'owner' || g;
-INSERT INTO bbtoken_tokens (id, user_id, name, project_perm, repo_perm, salt, secret_hash, expires_at)
-SELECT lpad((300000000000 + g)::text, 12, '0'), u.id, 'tok' || g, 'PROJECT_WRITE', 'REPO_WRITE', md5('s' || g),
-       md5('h' || g) || md5('k' || g), now() + interval '60 days'
-  FROM generate_series(1, 200) g JOIN bbtoken_users u ON u.name = CASE WHEN g <= 100 THEN 'big' ELSE 'big2' END;
-INSERT INTO bbtoken_tokens (id, name, project_perm, repo_perm, salt, secret_hash, expires_at, project_key)
-SELECT lpad((400000000000 + g)::text, 12, '0'), 'p' || g, 'PROJECT_READ', 'REPO_WRITE', md5('s' || g),
-       md5('h' || g) || md5('k' || g), now() + interval '5 days', CASE WHEN g <= 60 THEN 'P' || (g % 30) ELSE 'BIGP' END
-  FROM generate_series(1, 160) g;
-INSERT INTO bbtoken_tokens (id, name, repo_perm, salt, secret_hash, project_key, repo_slug)
-SELECT lpad((500000000000 + g)::text, 12, '0'), 'r' || g, 'REPO_WRITE', md5('s' || g), md5('h' || g) || md5('k' || g),
-       CASE WHEN g <= 60 THEN 'P' || (g % 30) ELSE 'BIGP' END, CASE WHEN g <= 60 THEN 'r' || (g % 5) ELSE 'r1' END
-  FROM generate_series(1, 110) g;
 INSERT INTO bbtoken_audit (at, event, token_id, user_name, actor, db_role, source)
 SELECT now() - interval '300 days' + k * interval '1 day', CASE WHEN k = 0 THEN 'created' ELSE 'renamed' END, t.id,
        COALESCE(u.name, bbtoken_scope_name(t.project_key, t.repo_slug)), 'root', 'postgres', 'cli'
@@ -95,9 +66,7 @@ sub rows_read {
 sub spoil {
     my ($env) = @_;
     $env->psql('VACUUM ANALYZE');
-    my @tables = split /\n/, $env->psql("SELECT relname FROM pg_class WHERE relnamespace = 'public'::regnamespace"
-                                        . " AND relkind = 'r' AND relname LIKE 'bbtoken%' AND relpages > 0");
-    $env->psql("UPDATE pg_class SET reltuples = 0 WHERE oid = '$_'::regclass") for @tables;
+    spoil_stats($env);
 }
 
 # bbtoken @args on spoilt statistics reads fewer than $limit rows, and

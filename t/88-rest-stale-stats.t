@@ -21,7 +21,7 @@ use FindBin;
 use lib "$FindBin::Bin/lib";
 use Test::More;
 use BBT::Rest qw(rest_env);
-use BBT::BigSite qw(log_plans scans_since);
+use BBT::BigSite qw(log_plans scans_since stale_site_fill spoil_stats);
 
 # The list in its order, as one sort over everything, with a filter.
 sub want {
@@ -42,56 +42,15 @@ sub site {
     my $env = rest_env(passwords => [root => 'root-Pa55-word'], users => [[root => '--admin']],
                        env => { pg_conf => { autovacuum => 'off' } });
 
-    # The fill of t/57-cli-stale-stats: owners owner1 .. owner$n, each with a
-    # personal token (a quarter revoked, expiries from 10 days ago to 19 days
-    # on, a third used); big and big2 with 100 tokens each; 160 project
-    # tokens and 110 repository tokens.
-    $env->psql(<<"EOS");
-SET session_replication_role = replica;
-INSERT INTO bbtoken_users (name, email)
-SELECT 'owner' || g, 'owner' || g || '\@example.com' FROM generate_series(1, $n) g;
-INSERT INTO bbtoken_users (name, email) VALUES ('big', 'big\@example.com'), ('big2', 'big2\@example.com');
-INSERT INTO bbtoken_project_grants (user_id, project_key, permission)
-SELECT id, 'P' || (id % 30), CASE WHEN id % 3 = 0 THEN 'PROJECT_ADMIN' ELSE 'PROJECT_READ' END
-  FROM bbtoken_users WHERE name <> 'root';
-INSERT INTO bbtoken_repo_grants (user_id, project_key, repo_slug, permission)
-SELECT id, 'P' || ((id * 7) % 30), 'r' || (id % 5), 'REPO_WRITE' FROM bbtoken_users WHERE name <> 'root';
-INSERT INTO bbtoken_tokens (id, user_id, name, project_perm, repo_perm, salt, secret_hash, created_at, expires_at,
-                            last_authenticated, revoked_at)
-SELECT lpad((200000000000 + g)::text, 12, '0'), u.id, 'ci', 'PROJECT_READ', 'REPO_READ', md5('s' || g),
-       md5('h' || g) || md5('k' || g), now() - interval '300 days', now() + (g % 30 - 10) * interval '1 day',
-       CASE WHEN g % 3 = 0 THEN now() - (g % 60) * interval '1 day' END,
-       CASE WHEN g % 4 = 0 THEN now() - interval '200 days' END
-  FROM generate_series(1, $n) g JOIN bbtoken_users u ON u.name = 'owner' || g;
-INSERT INTO bbtoken_tokens (id, user_id, name, project_perm, repo_perm, salt, secret_hash, expires_at)
-SELECT lpad((300000000000 + g)::text, 12, '0'), u.id, 'tok' || g, 'PROJECT_WRITE', 'REPO_WRITE', md5('s' || g),
-       md5('h' || g) || md5('k' || g), now() + interval '60 days'
-  FROM generate_series(1, 200) g JOIN bbtoken_users u ON u.name = CASE WHEN g <= 100 THEN 'big' ELSE 'big2' END;
-INSERT INTO bbtoken_tokens (id, name, project_perm, repo_perm, salt, secret_hash, expires_at, project_key)
-SELECT lpad((400000000000 + g)::text, 12, '0'), 'p' || g, 'PROJECT_READ', 'REPO_WRITE', md5('s' || g),
-       md5('h' || g) || md5('k' || g), now() + interval '5 days', CASE WHEN g <= 60 THEN 'P' || (g % 30) ELSE 'BIGP' END
-  FROM generate_series(1, 160) g;
-INSERT INTO bbtoken_tokens (id, name, repo_perm, salt, secret_hash, project_key, repo_slug)
-SELECT lpad((500000000000 + g)::text, 12, '0'), 'r' || g, 'REPO_WRITE', md5('s' || g), md5('h' || g) || md5('k' || g),
-       CASE WHEN g <= 60 THEN 'P' || (g % 30) ELSE 'BIGP' END, CASE WHEN g <= 60 THEN 'r' || (g % 5) ELSE 'r1' END
-  FROM generate_series(1, 110) g;
-EOS
+    stale_site_fill($env, $n);
     log_plans($env, 'bbtoken_api');
     $env->httpd_restart;
 
     my $rows = $env->psql('SELECT (SELECT count(*) FROM bbtoken_tokens) + (SELECT count(*) FROM bbtoken_users)');
     my $limit = 10 * $rows;
     my $live = $env->psql('SELECT count(*) FROM bbtoken_tokens WHERE revoked_at IS NULL');
-    my @tables = split /\n/, $env->psql("SELECT relname FROM pg_class WHERE relnamespace = 'public'::regnamespace"
-                                        . " AND relkind = 'r' AND relname LIKE 'bbtoken%'");
-
-    # The statistics spoilt again before each request: pages, but no rows.
-    my $spoil = sub {
-        $env->psql("UPDATE pg_class SET reltuples = 0 WHERE oid = '$_'::regclass AND relpages > 0") for @tables;
-    };
-
     $env->psql('VACUUM ANALYZE');
-    $spoil->();
+    spoil_stats($env);
     like($env->psql('EXPLAIN SELECT * FROM bbtoken_tokens'), qr/\brows=1\b/, "$n owners, spoilt: the planner reckons one row");
 
     my $R = '/rest/access-tokens/1.0/inventory';
@@ -108,7 +67,8 @@ EOS
         my $what = "$n owners, $path";
         $env->psql('VACUUM ANALYZE');
         my $want = defined $where ? want($env, $where, $start, $count) : undef;
-        $spoil->();
+        # The statistics spoilt again before each request.
+        spoil_stats($env);
         my $from = length $env->pg_log_text;
         my $res = $env->rest(GET => $path, as => 'root');
         is($res->{status}, 200, "$what: 200");

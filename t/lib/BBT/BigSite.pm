@@ -9,12 +9,14 @@ package BBT::BigSite;
 #   my @scans = scans_since($env, $from); # [table, rows read], ...
 #   my $sql = admin_places_sql('root');   # a global admin's places, whole
 #   my $text = place_text($value);        # KEY or KEY/slug, of a value
+#   stale_site_fill($env, $n);            # the stale-statistics tests' site
+#   spoil_stats($env);                    # statistics: pages, but no rows
 
 use strict;
 use warnings;
 use Exporter 'import';
 
-our @EXPORT_OK = qw(big_site_fill log_plans scans_since admin_places_sql place_text);
+our @EXPORT_OK = qw(big_site_fill log_plans scans_since admin_places_sql place_text stale_site_fill spoil_stats);
 
 # 2,000 users; a project grant and a repository grant each, over 1,000
 # projects of 10 repositories; 6,000 tokens (personal, of projects, of
@@ -39,6 +41,58 @@ SELECT lpad((500000000000 + i)::text, 12, '0'),
        CASE WHEN i % 5 <> 0 THEN now() END
   FROM generate_series(1, 6000) i;
 EOS
+}
+
+# The site of the tests of stale statistics (t/57-cli-stale-stats,
+# t/88-rest-stale-stats): owners owner1 .. owner$n, each with a personal
+# token (a quarter revoked 200 days ago, the rest expiring from 10 days ago
+# to 19 days on, a third used) and a project and a repository grant; big
+# and big2 with 100 tokens each; project tokens, two of each of P0 .. P29
+# and 100 of BIGP; repository tokens, two of each P0/r0 .. P29/r4 and 50 of
+# BIGP/r1.  Made without the triggers but bbtoken_lookup's, which fire
+# always.  A user root (a test's admin) gets no grant.
+sub stale_site_fill {
+    my ($env, $n) = @_;
+    $env->psql(<<"EOS");
+SET session_replication_role = replica;
+INSERT INTO bbtoken_users (name, email)
+SELECT 'owner' || g, 'owner' || g || '\@example.com' FROM generate_series(1, $n) g;
+INSERT INTO bbtoken_users (name, email) VALUES ('big', 'big\@example.com'), ('big2', 'big2\@example.com');
+INSERT INTO bbtoken_project_grants (user_id, project_key, permission)
+SELECT id, 'P' || (id % 30), CASE WHEN id % 3 = 0 THEN 'PROJECT_ADMIN' ELSE 'PROJECT_READ' END
+  FROM bbtoken_users WHERE name <> 'root';
+INSERT INTO bbtoken_repo_grants (user_id, project_key, repo_slug, permission)
+SELECT id, 'P' || ((id * 7) % 30), 'r' || (id % 5), 'REPO_WRITE' FROM bbtoken_users WHERE name <> 'root';
+INSERT INTO bbtoken_tokens (id, user_id, name, project_perm, repo_perm, salt, secret_hash, created_at, expires_at,
+                            last_authenticated, revoked_at)
+SELECT lpad((200000000000 + g)::text, 12, '0'), u.id, 'ci', 'PROJECT_READ', 'REPO_READ', md5('s' || g),
+       md5('h' || g) || md5('k' || g), now() - interval '300 days', now() + (g % 30 - 10) * interval '1 day',
+       CASE WHEN g % 3 = 0 THEN now() - (g % 60) * interval '1 day' END,
+       CASE WHEN g % 4 = 0 THEN now() - interval '200 days' END
+  FROM generate_series(1, $n) g JOIN bbtoken_users u ON u.name = 'owner' || g;
+INSERT INTO bbtoken_tokens (id, user_id, name, project_perm, repo_perm, salt, secret_hash, expires_at)
+SELECT lpad((300000000000 + g)::text, 12, '0'), u.id, 'tok' || g, 'PROJECT_WRITE', 'REPO_WRITE', md5('s' || g),
+       md5('h' || g) || md5('k' || g), now() + interval '60 days'
+  FROM generate_series(1, 200) g JOIN bbtoken_users u ON u.name = CASE WHEN g <= 100 THEN 'big' ELSE 'big2' END;
+INSERT INTO bbtoken_tokens (id, name, project_perm, repo_perm, salt, secret_hash, expires_at, project_key)
+SELECT lpad((400000000000 + g)::text, 12, '0'), 'p' || g, 'PROJECT_READ', 'REPO_WRITE', md5('s' || g),
+       md5('h' || g) || md5('k' || g), now() + interval '5 days', CASE WHEN g <= 60 THEN 'P' || (g % 30) ELSE 'BIGP' END
+  FROM generate_series(1, 160) g;
+INSERT INTO bbtoken_tokens (id, name, repo_perm, salt, secret_hash, project_key, repo_slug)
+SELECT lpad((500000000000 + g)::text, 12, '0'), 'r' || g, 'REPO_WRITE', md5('s' || g), md5('h' || g) || md5('k' || g),
+       CASE WHEN g <= 60 THEN 'P' || (g % 30) ELSE 'BIGP' END, CASE WHEN g <= 60 THEN 'r' || (g % 5) ELSE 'r1' END
+  FROM generate_series(1, 110) g;
+EOS
+}
+
+# Statistics as ANALYZE leaves them when it runs after every row was
+# deleted and before VACUUM: every table of the schema with pages is
+# reckoned to hold no rows.
+sub spoil_stats {
+    my ($env) = @_;
+    my @tables = split /\n/, $env->psql("SELECT relname FROM pg_class WHERE relnamespace = 'public'::regnamespace"
+                                        . " AND relkind = 'r' AND relname LIKE 'bbtoken%' AND relpages > 0");
+    $env->psql("UPDATE pg_class SET reltuples = 0 WHERE oid = '$_'::regclass") for @tables;
 }
 
 # From here on, every statement of $role's new sessions leaves its plan,
