@@ -7,6 +7,7 @@
 # public's firing) a token revoked in bbt2 notifies nothing, and the cache
 # must not be believed (BBT710): the revoked token is refused.  With bbt2's
 # triggers firing again, a revocation is heard and the cache is believed.
+# The same with DBDInitSQL's SET ROLE to a role that alone may use bbt2.
 # A pooled session that finds the tables somewhere the listener cannot
 # follow (a temporary view of its own, first in every search_path) is not
 # trusted either (BBT711).
@@ -91,11 +92,34 @@ subtest "bbt2's triggers firing: a revocation is heard" => sub {
     ok(served_from_cache($env, $UP, auth_bearer($tok), $id), 'the other token: still from the cache');
 };
 
+# The sessions' role set too (SET ROLE), and only that role may use bbt2:
+# the listener's login role alone would skip bbt2 in the same search_path
+# and find public's tables.  It takes the role as well, and so finds
+# bbt2's: the cache is believed, and bbt2's changes heard.
+subtest "DBDInitSQL's role: the listener's too" => sub {
+    $env->httpd_stop;
+    BBT::Util::spew("$dir/run/bbt2-role.sql", "CREATE ROLE bbt2r NOLOGIN;\nGRANT bbt2r TO bbtoken_httpd;\n"
+                    . "REVOKE USAGE ON SCHEMA bbt2 FROM bbtoken_httpd;\nSET search_path TO bbt2;\n"
+                    . "GRANT USAGE ON SCHEMA bbt2 TO :\"role\";\n\\i $root/sql/grants.sql\n");
+    $env->psql(undef, file => "$dir/run/bbt2-role.sql", vars => ['role=bbt2r']);
+    $env->{extra_conf} = "DBDInitSQL \"SET ROLE bbt2r\"\nDBDInitSQL \"SET search_path TO bbt2, public\"\n";
+    my $mark = log_mark($env);
+    $env->httpd_start;
+    ok(wait_log($env, $mark, qr/BBT309: the token cache's listener hears PostgreSQL/), 'the listener is up (BBT309)');
+    my ($t, $tid) = token2('role');
+    settle();
+    ok(served_from_cache($env, $UP, auth_bearer($t), $tid), "bbt2's token: from the cache");
+    cli2('revoke', $tid);
+    my ($ok, $tries, $seen) = until_status($env, $UP, auth_bearer($t), 401);
+    ok($ok, "revoked in bbt2: refused ($tries requests)") or diag $seen;
+    unlike(BBT::Cache::log_since($env, $mark), qr/BBT711/, 'the listener finds what the sessions find');
+};
+
 # A temporary view is found first whatever the search_path: the pooled
 # sessions read bbt2's tokens through it, the listener cannot see it.
 subtest "the pool's sessions find the tables where the listener cannot: not believed" => sub {
     $env->httpd_stop;
-    $env->{extra_conf} = "DBDInitSQL \"SET search_path TO bbt2, public\"\n"
+    $env->{extra_conf} = "DBDInitSQL \"SET ROLE bbt2r\"\nDBDInitSQL \"SET search_path TO bbt2, public\"\n"
         . "DBDInitSQL \"CREATE TEMPORARY VIEW bbtoken_tokens AS SELECT * FROM bbt2.bbtoken_tokens\"\n";
     my $mark = log_mark($env);
     $env->httpd_start;
