@@ -99,6 +99,8 @@ subtest "bbt2's triggers firing: a revocation is heard" => sub {
 subtest "DBDInitSQL's role: the listener's too" => sub {
     $env->httpd_stop;
     BBT::Util::spew("$dir/run/bbt2-role.sql", "CREATE ROLE bbt2r NOLOGIN;\nGRANT bbt2r TO bbtoken_httpd;\n"
+                    # Its privileges only once the session takes it.
+                    . "ALTER ROLE bbtoken_httpd NOINHERIT;\n"
                     . "REVOKE USAGE ON SCHEMA bbt2 FROM bbtoken_httpd;\nSET search_path TO bbt2;\n"
                     . "GRANT USAGE ON SCHEMA bbt2 TO :\"role\";\n\\i $root/sql/grants.sql\n");
     $env->psql(undef, file => "$dir/run/bbt2-role.sql", vars => ['role=bbt2r']);
