@@ -15,11 +15,12 @@
  *                (bbt_lsession.h);
  *   connecting   PQconnectPoll until connected (or ten seconds pass);
  *   subscribing  one round trip: LISTEN bbtoken, LISTEN on a heartbeat
- *                channel of its own, the schema's version (4 or later
- *                has the triggers), and what the names resolve to, which
- *                must be what they do in the pooled session.  When it is back,
- * LISTEN has taken effect: only then is every entry forgotten (resync), since
- *                nothing sent while no one listened is ever replayed;
+ *                channel of its own, what the schema's names resolve to
+ *                (as in the pooled session, or nothing is believed), and
+ *                the schema's version (4 or later has the triggers).  When
+ *                it is back, LISTEN has taken effect: only then is every
+ *                entry forgotten (resync), since nothing sent while no one
+ *                listened is ever replayed;
  *   up           every notification on 'bbtoken' forgets every entry.  A
  *                heartbeat proves the channel alive: NOTIFY on its own
  *                channel, remembering when it was sent.  PostgreSQL
@@ -284,10 +285,12 @@ static int bbt_listen_send(const char *sql)
     return PQflush(L.pg) >= 0;
 }
 
+#define BBT_LISTEN_SUBSCRIBE_MAX                                               \
+    (sizeof(BBT_LISTEN_TABLES_SQL) + sizeof(BBT_LISTEN_NAMES_SQL) + 128)
+
 static void bbt_listen_subscribe(void)
 {
-    char
-        sql[sizeof(BBT_LISTEN_TABLES_SQL) + sizeof(BBT_LISTEN_NAMES_SQL) + 128];
+    char sql[BBT_LISTEN_SUBSCRIBE_MAX];
 
     if (PQsetnonblocking(L.pg, 1) != 0) {
         bbt_listen_failed(bbt_listen_pqerr());
