@@ -10,13 +10,17 @@
  *                main server's connection options, read once from a
  *                connection of mod_dbd's pool (PQconninfo), so DBDParams
  *                is written once and the password never leaves memory,
- *                and asking for the primary among their hosts;
+ *                and asking for the primary among their hosts; with the
+ *                search_path and role of a pooled session, read each time
+ *                (bbt_lsession.h);
  *   connecting   PQconnectPoll until connected (or ten seconds pass);
  *   subscribing  one round trip: LISTEN bbtoken, LISTEN on a heartbeat
- *                channel of its own, and the schema's version (4 or later
- *                has the triggers).  When it is back, LISTEN has taken
- *                effect: only then is every entry forgotten (resync), since
- *                nothing sent while no one listened is ever replayed;
+ *                channel of its own, what the schema's names resolve to
+ *                (as in the pooled session, or nothing is believed), and
+ *                the schema's version (4 or later has the triggers).  When
+ *                it is back, LISTEN has taken effect: only then is every
+ *                entry forgotten (resync), since nothing sent while no one
+ *                listened is ever replayed;
  *   up           every notification on 'bbtoken' forgets every entry.  A
  *                heartbeat proves the channel alive: NOTIFY on its own
  *                channel, remembering when it was sent.  PostgreSQL
@@ -58,6 +62,7 @@
 #include "bbt_clock.h"
 #include "bbt_listen.h"
 #include "bbt_listensql.h"
+#include "bbt_lsession.h"
 #include "bbt_mono.h"
 #include "bbt_schema.h"
 #include "bbt_sqlstate.h"
@@ -80,8 +85,6 @@ APLOG_USE_MODULE(bbtoken);
 
 static APR_OPTIONAL_FN_TYPE(ap_watchdog_get_instance) * bbt_wd_get;
 static APR_OPTIONAL_FN_TYPE(ap_watchdog_register_callback) * bbt_wd_register;
-static APR_OPTIONAL_FN_TYPE(ap_dbd_open) * bbt_listen_dbd_open;
-static APR_OPTIONAL_FN_TYPE(ap_dbd_close) * bbt_listen_dbd_close;
 
 typedef enum {
     BBT_L_DOWN = 0,
@@ -92,9 +95,8 @@ typedef enum {
 
 static struct {
     server_rec *s;
-    apr_pool_t *pool; /* the watchdog thread's, for the thread's life */
-    const char **keys, **vals; /* libpq options, NULL-terminated */
-    unsigned char source[32];  /* their fingerprint */
+    apr_pool_t *pool;  /* the watchdog thread's, for the thread's life */
+    bbt_lsession_t ls; /* what the pool says */
     PGconn *pg;
     bbt_lstate_t state;
     PostgresPollingStatusType want; /* connecting: what PQconnectPoll waits */
@@ -104,13 +106,15 @@ static struct {
     char error[256];      /* the first error of a statement */
     char tables[256];     /* the tables' identity the entries were made under */
     char tables_now[256]; /* as the last statement read it; "" until read */
-    int busy;             /* a statement is in flight */
+    char names_now[BBT_LSESSION_NAMES]; /* subscribing: as resolved here */
+    int busy;                           /* a statement is in flight */
     char channel[32];
     apr_uint64_t seq;     /* the last heartbeat sent */
     apr_int64_t sent;     /* when it was sent, monotonic */
     apr_time_t sent_wall; /* the last statement's sending, wall clock */
     int waiting;          /* it has not come back yet */
     int was_up, told_down, told_schema, told_params, told_triggers;
+    int told_names;
     int lookup_now;  /* the lookup's triggers firing always, as last read */
     int lookup_told; /* as last said (BBT720); BBT_LOOKUP_TRIGGERS: all;
                         -1: none read yet */
@@ -120,10 +124,9 @@ int bbt_listen_available(void)
 {
     bbt_wd_get = APR_RETRIEVE_OPTIONAL_FN(ap_watchdog_get_instance);
     bbt_wd_register = APR_RETRIEVE_OPTIONAL_FN(ap_watchdog_register_callback);
-    bbt_listen_dbd_open = APR_RETRIEVE_OPTIONAL_FN(ap_dbd_open);
-    bbt_listen_dbd_close = APR_RETRIEVE_OPTIONAL_FN(ap_dbd_close);
-    return bbt_wd_get && bbt_wd_register && bbt_listen_dbd_open &&
-           bbt_listen_dbd_close;
+    return bbt_wd_get && bbt_wd_register &&
+           APR_RETRIEVE_OPTIONAL_FN(ap_dbd_open) &&
+           APR_RETRIEVE_OPTIONAL_FN(ap_dbd_close);
 }
 
 /* libpq's message on one line. */
@@ -186,67 +189,6 @@ static void bbt_listen_failed(const char *why)
     bbt_listen_backoff();
 }
 
-/* The main server's connection options, from a pooled connection. */
-static int bbt_listen_params(void)
-{
-    PQconninfoOption *opts = NULL, *o;
-    apr_pool_t *tmp;
-    ap_dbd_t *dbd;
-    int n = 0, i = 0, primary = PQlibVersion() >= 140000;
-
-    if (L.keys) {
-        return 1;
-    }
-    /* Tried again and again while the database is down: what mod_dbd
-     * allocates for a try goes with it. */
-    apr_pool_create(&tmp, L.pool);
-    dbd = bbt_listen_dbd_open(tmp, L.s);
-    if (dbd) {
-        if (strcmp(apr_dbd_name(dbd->driver), "pgsql") == 0) {
-            opts = PQconninfo(apr_dbd_native_handle(dbd->driver, dbd->handle));
-        }
-        bbt_listen_dbd_close(L.s, dbd);
-    }
-    apr_pool_destroy(tmp);
-    if (!opts) {
-        return 0;
-    }
-    bbt_cache_fingerprint(opts, L.source);
-    for (o = opts; o->keyword; o++) {
-        n++;
-    }
-    L.keys = apr_pcalloc(L.pool, (n + 4) * sizeof(char *));
-    L.vals = apr_pcalloc(L.pool, (n + 4) * sizeof(char *));
-    for (o = opts; o->keyword; o++) {
-        if (o->val && *o->val && strcmp(o->keyword, "application_name") != 0 &&
-            strcmp(o->keyword, "fallback_application_name") != 0 &&
-            strcmp(o->keyword, "client_encoding") != 0 &&
-            (!primary || strcmp(o->keyword, "target_session_attrs") != 0)) {
-            L.keys[i] = apr_pstrdup(L.pool, o->keyword);
-            L.vals[i++] = apr_pstrdup(L.pool, o->val);
-        }
-    }
-    /* A hot standby neither delivers NOTIFY nor takes LISTEN, whatever
-     * DBDParams let the pool read: among several hosts libpq finds the
-     * primary itself, and a standby alone is refused when connecting
-     * (BBT308), as LISTEN would refuse it.  (libpq before 14 has no
-     * "primary": there LISTEN decides.) */
-    if (primary) {
-        L.keys[i] = "target_session_attrs";
-        L.vals[i++] = "primary";
-    }
-    /* So that an administrator can tell it in pg_stat_activity. */
-    L.keys[i] = "application_name";
-    L.vals[i++] = "mod_bbtoken listener";
-    /* As every connection of the module's (bbt_dbenc.h), whatever
-     * PGCLIENTENCODING, the role or the database say: asked for when
-     * connecting, it costs no round trip. */
-    L.keys[i] = "client_encoding";
-    L.vals[i] = "UTF8";
-    PQconninfoFree(opts);
-    return 1;
-}
-
 /* Wait up to the rest of this call's budget for the socket; 1 ready, 0
  * not yet, -1 error. */
 static int bbt_listen_wait(int writable, apr_int64_t until)
@@ -274,13 +216,20 @@ static void bbt_listen_subscribe(void);
 
 static void bbt_listen_connect(apr_int64_t until)
 {
+    char why[256];
     int rc;
 
     if (L.state == BBT_L_DOWN) {
         if (bbt_mono_now() < L.next_try) {
             return;
         }
-        if (!bbt_listen_params()) {
+        rc = bbt_lsession_read(&L.ls, L.pool, L.s, why, sizeof(why));
+        if (rc != 1 && L.ls.keys) {
+            bbt_listen_failed(rc == 0 ? "no connection of mod_dbd's pool"
+                                      : why);
+            return;
+        }
+        if (rc != 1) {
             ap_log_error(APLOG_MARK, L.told_params ? APLOG_DEBUG : APLOG_NOTICE,
                          0, L.s,
                          "BBT311: the token cache's listener has no database "
@@ -291,7 +240,7 @@ static void bbt_listen_connect(apr_int64_t until)
             bbt_listen_backoff();
             return;
         }
-        L.pg = PQconnectStartParams(L.keys, L.vals, 0);
+        L.pg = PQconnectStartParams(L.ls.keys, L.ls.vals, 0);
         if (!L.pg || PQstatus(L.pg) == CONNECTION_BAD) {
             bbt_listen_failed(bbt_listen_pqerr());
             return;
@@ -336,9 +285,12 @@ static int bbt_listen_send(const char *sql)
     return PQflush(L.pg) >= 0;
 }
 
+#define BBT_LISTEN_SUBSCRIBE_MAX                                               \
+    (sizeof(BBT_LISTEN_TABLES_SQL) + sizeof(BBT_LISTEN_NAMES_SQL) + 128)
+
 static void bbt_listen_subscribe(void)
 {
-    char sql[sizeof(BBT_LISTEN_TABLES_SQL) + 128];
+    char sql[BBT_LISTEN_SUBSCRIBE_MAX];
 
     if (PQsetnonblocking(L.pg, 1) != 0) {
         bbt_listen_failed(bbt_listen_pqerr());
@@ -347,12 +299,13 @@ static void bbt_listen_subscribe(void)
     PQsetErrorVerbosity(L.pg, PQERRORS_TERSE);
     apr_snprintf(L.channel, sizeof(L.channel), "bbtoken_hb_%d",
                  PQbackendPID(L.pg));
-    apr_snprintf(sql, sizeof(sql),
-                 "LISTEN bbtoken; LISTEN %s; "
-                 "SELECT version FROM bbtoken_schema; " BBT_LISTEN_TABLES_SQL,
-                 L.channel);
+    apr_snprintf(
+        sql, sizeof(sql),
+        "LISTEN bbtoken; LISTEN %s; SELECT 'names', " BBT_LISTEN_NAMES_SQL
+        "; SELECT version FROM bbtoken_schema; " BBT_LISTEN_TABLES_SQL,
+        L.channel);
     L.version = -1;
-    L.error[0] = L.tables_now[0] = '\0';
+    L.error[0] = L.tables_now[0] = L.names_now[0] = '\0';
     if (!bbt_listen_send(sql)) {
         bbt_listen_failed(bbt_listen_pqerr());
         return;
@@ -493,6 +446,10 @@ static int bbt_listen_read(void)
             PQnfields(res) == 1) {
             L.version = atoi(PQgetvalue(res, 0, 0));
         } else if (PQresultStatus(res) == PGRES_TUPLES_OK &&
+                   PQntuples(res) == 1 && PQnfields(res) == 2) {
+            apr_cpystrn(L.names_now, PQgetvalue(res, 0, 1),
+                        sizeof(L.names_now));
+        } else if (PQresultStatus(res) == PGRES_TUPLES_OK &&
                    PQntuples(res) == 1 &&
                    PQnfields(res) == BBT_LISTEN_TABLES_N) {
             apr_snprintf(L.tables_now, sizeof(L.tables_now), "%s %s %s %s %s",
@@ -512,6 +469,28 @@ static int bbt_listen_read(void)
     return 1;
 }
 
+/* Whether this connection finds the schema's objects where the main
+ * server's pooled sessions do (bbt_lsession.h); said once when not, and
+ * looked at again at the next connection. */
+static int bbt_listen_names_ok(void)
+{
+    if (strcmp(L.names_now, L.ls.names) == 0) {
+        L.told_names = 0;
+        return 1;
+    }
+    ap_log_error(APLOG_MARK, L.told_names ? APLOG_DEBUG : APLOG_WARNING, 0, L.s,
+                 "BBT711: the token cache's listener finds other tables "
+                 "than the main server's database sessions read (their "
+                 "OIDs: %s, theirs: %s; DBDInitSQL made them find others "
+                 "than their search_path and role do): the cache is not "
+                 "believed; trying again",
+                 L.names_now, L.ls.names);
+    L.told_names = 1;
+    bbt_listen_close();
+    bbt_listen_retry_later(BBT_LISTEN_SCHEMA_RETRY_US);
+    return 0;
+}
+
 /* The subscription came back: LISTEN is in effect. */
 static void bbt_listen_subscribed(void)
 {
@@ -519,6 +498,9 @@ static void bbt_listen_subscribed(void)
         bbt_listen_failed(L.error[0]      ? L.error
                           : L.version < 0 ? "no schema version"
                                           : "the tables cannot be read");
+        return;
+    }
+    if (!bbt_listen_names_ok()) {
         return;
     }
     if (L.version < BBT_LISTEN_SCHEMA) {
@@ -533,7 +515,7 @@ static void bbt_listen_subscribed(void)
         bbt_listen_retry_later(BBT_LISTEN_SCHEMA_RETRY_US);
         return;
     }
-    bbt_cache_set_source(L.source);
+    bbt_cache_set_source(L.ls.source);
     /* Whatever changed while no one listened is forgotten with the rest. */
     bbt_cache_forget_all();
     apr_cpystrn(L.tables, L.tables_now, sizeof(L.tables));

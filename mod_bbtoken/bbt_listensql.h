@@ -71,6 +71,21 @@
     "'O')), " BBT_LOOKUP_FIRING_SQL ", "                                       \
     "(extract(epoch FROM clock_timestamp()) * 1000000)::bigint"
 #define BBT_LISTEN_TABLES_N 7
+/* How a session resolves the names the statements above use: the
+ * schema's version table, the tables that decide access, bbtoken_lookup,
+ * and the functions its triggers and the notifying ones are found by; the
+ * OID of each, or "-".  The listener's connection must resolve them as the
+ * main server's pooled sessions do (bbt_lsession.h). */
+#define BBT_LISTEN_NAMES_SQL                                                   \
+    "concat_ws(' ', "                                                          \
+    "COALESCE(to_regclass('bbtoken_schema')::oid::text, '-'), "                \
+    "COALESCE(to_regclass('bbtoken_tokens')::oid::text, '-'), "                \
+    "COALESCE(to_regclass('bbtoken_users')::oid::text, '-'), "                 \
+    "COALESCE(to_regclass('bbtoken_project_grants')::oid::text, '-'), "        \
+    "COALESCE(to_regclass('bbtoken_repo_grants')::oid::text, '-'), "           \
+    "COALESCE(to_regclass('bbtoken_lookup')::oid::text, '-'), "                \
+    "COALESCE(to_regproc('bbtoken_notify')::oid::text, '-'), "                 \
+    "COALESCE(to_regproc('bbtoken_lookup_tokens')::oid::text, '-'))"
 /* The fewest the schema has (BBT_LISTEN_NAMED_SQL, before version 38).
  * With fewer firing always than it has, a change could go unheard: the
  * cache is not believed. */

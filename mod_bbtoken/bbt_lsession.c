@@ -1,0 +1,199 @@
+/*
+ * The pooled session the cache's listener copies (bbt_lsession.h).
+ *
+ * Read once per connection of the listener's, before it connects: a
+ * pooled connection has run the main server's DBDInitSQL, so its
+ * search_path and role are what the requests' statements resolve names
+ * under.  The listener asks for the same at connecting (libpq's options,
+ * -c search_path=... -c role=...): no round trip, and nothing of mod_dbd's
+ * own is done again.  What else DBDInitSQL may do to the names (a
+ * temporary table or view, found before any schema) the listener cannot
+ * copy: it compares what the two sessions resolve (bbt_listen.c, BBT711)
+ * and believes nothing when they differ.
+ */
+#include "httpd.h"
+#include "apr_dbd.h"
+#include "apr_optional.h"
+#include "apr_strings.h"
+#include "mod_dbd.h"
+
+#include <ctype.h>
+#include <string.h>
+
+#include <libpq-fe.h>
+
+#include "bbt_cache.h"
+#include "bbt_listensql.h"
+#include "bbt_lsession.h"
+#include "bbt_sqlstate.h"
+
+/* The session's search_path and role, as DBDInitSQL left them; how it
+ * resolves the names. */
+static const char bbt_lsession_sql[] =
+    "SELECT current_setting('search_path'), current_user, "
+    "session_user, " BBT_LISTEN_NAMES_SQL;
+
+/* The main server's connection options, from a pooled connection. */
+static void bbt_lsession_params(bbt_lsession_t *ls, apr_pool_t *pool,
+                                PQconninfoOption *opts)
+{
+    PQconninfoOption *o;
+    int n = 0, i = 0, primary = PQlibVersion() >= 140000;
+
+    bbt_cache_fingerprint(opts, ls->source);
+    for (o = opts; o->keyword; o++) {
+        n++;
+    }
+    ls->keys = apr_pcalloc(pool, (n + 5) * sizeof(char *));
+    ls->vals = apr_pcalloc(pool, (n + 5) * sizeof(char *));
+    ls->base = "";
+    for (o = opts; o->keyword; o++) {
+        if (o->val && *o->val && strcmp(o->keyword, "options") == 0) {
+            ls->base = apr_pstrdup(pool, o->val);
+        } else if (o->val && *o->val &&
+                   strcmp(o->keyword, "application_name") != 0 &&
+                   strcmp(o->keyword, "fallback_application_name") != 0 &&
+                   strcmp(o->keyword, "client_encoding") != 0 &&
+                   (!primary ||
+                    strcmp(o->keyword, "target_session_attrs") != 0)) {
+            ls->keys[i] = apr_pstrdup(pool, o->keyword);
+            ls->vals[i++] = apr_pstrdup(pool, o->val);
+        }
+    }
+    /* A hot standby neither delivers NOTIFY nor takes LISTEN, whatever
+     * DBDParams let the pool read: among several hosts libpq finds the
+     * primary itself, and a standby alone is refused when connecting
+     * (BBT308), as LISTEN would refuse it.  (libpq before 14 has no
+     * "primary": there LISTEN decides.) */
+    if (primary) {
+        ls->keys[i] = "target_session_attrs";
+        ls->vals[i++] = "primary";
+    }
+    /* So that an administrator can tell it in pg_stat_activity. */
+    ls->keys[i] = "application_name";
+    ls->vals[i++] = "mod_bbtoken listener";
+    /* As every connection of the module's (bbt_dbenc.h), whatever
+     * PGCLIENTENCODING, the role or the database say: asked for when
+     * connecting, it costs no round trip. */
+    ls->keys[i] = "client_encoding";
+    ls->vals[i++] = "UTF8";
+    /* DBDParams' own, and the session's (bbt_lsession_read). */
+    ls->keys[i] = "options";
+    ls->vals[i] = ls->base;
+    ls->at = i;
+}
+
+/* " -c name=value" onto buf (n bytes), value escaped as the server splits
+ * libpq's options: white space and backslashes each after a backslash.
+ * 0, or -1 when it does not fit. */
+static int bbt_lsession_opt(char *buf, size_t n, const char *name,
+                            const char *value)
+{
+    size_t at = strlen(buf);
+    const char *v;
+
+    if (at + strlen(name) + 6 >= n) {
+        return -1;
+    }
+    at += apr_snprintf(buf + at, n - at, " -c %s=", name);
+    for (v = value; *v; v++) {
+        if (at + 3 >= n) {
+            return -1;
+        }
+        if (isspace((unsigned char)*v) || *v == '\\') {
+            buf[at++] = '\\';
+        }
+        buf[at++] = *v;
+    }
+    buf[at] = '\0';
+    return at + 1 < n ? 0 : -1;
+}
+
+/* What the session's row says, into ls; -1 (why in err) if it cannot be
+ * copied. */
+static int bbt_lsession_take(bbt_lsession_t *ls, PGresult *res, char *err,
+                             size_t errlen)
+{
+    char *buf = ls->options;
+    const char *path = PQgetvalue(res, 0, 0), *role = PQgetvalue(res, 0, 1);
+
+    if (strlen(ls->base) >= sizeof(ls->options)) {
+        apr_cpystrn(err, "DBDParams' options are too long", errlen);
+        return -1;
+    }
+    apr_cpystrn(buf, ls->base, sizeof(ls->options));
+    if (bbt_lsession_opt(buf, sizeof(ls->options), "search_path", path) != 0 ||
+        (strcmp(role, PQgetvalue(res, 0, 2)) != 0 &&
+         bbt_lsession_opt(buf, sizeof(ls->options), "role", role) != 0)) {
+        apr_cpystrn(err, "the pooled session's search_path is too long",
+                    errlen);
+        return -1;
+    }
+    ls->vals[ls->at] = buf;
+    apr_cpystrn(ls->names, PQgetvalue(res, 0, 3), sizeof(ls->names));
+    return 1;
+}
+
+/* One try on a pooled connection: as bbt_lsession_read, and 2 when the
+ * connection turned out lost (PostgreSQL restarted since it was made). */
+static int bbt_lsession_try(bbt_lsession_t *ls, apr_pool_t *pool, PGconn *pg,
+                            char *err, size_t errlen)
+{
+    PQconninfoOption *opts;
+    PGresult *res;
+    int rc;
+
+    if (!ls->keys && (opts = PQconninfo(pg)) != NULL) {
+        bbt_lsession_params(ls, pool, opts);
+        PQconninfoFree(opts);
+    }
+    if (!ls->keys) {
+        return 0;
+    }
+    res = PQexec(pg, bbt_lsession_sql);
+    if (res && PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1 &&
+        PQnfields(res) == 4) {
+        rc = bbt_lsession_take(ls, res, err, errlen);
+    } else {
+        bbt_sql_line(err, errlen, PQerrorMessage(pg),
+                     "the pooled session cannot be read");
+        rc = PQstatus(pg) == CONNECTION_BAD ? 2 : -1;
+    }
+    PQclear(res);
+    return rc;
+}
+
+int bbt_lsession_read(bbt_lsession_t *ls, apr_pool_t *pool, server_rec *s,
+                      char *err, size_t errlen)
+{
+    APR_OPTIONAL_FN_TYPE(ap_dbd_open) *dbd_open =
+        APR_RETRIEVE_OPTIONAL_FN(ap_dbd_open);
+    APR_OPTIONAL_FN_TYPE(ap_dbd_close) *dbd_close =
+        APR_RETRIEVE_OPTIONAL_FN(ap_dbd_close);
+    apr_pool_t *tmp;
+    ap_dbd_t *dbd;
+    int rc = 2, tries;
+
+    if (!dbd_open || !dbd_close) {
+        return 0;
+    }
+    /* A connection lost is given back (mod_dbd makes it again when next
+     * taken) and another taken at once, as a request's would be. */
+    for (tries = 0; rc == 2 && tries < 2; tries++) {
+        /* Tried again and again while the database is down: what mod_dbd
+         * allocates for a try goes with it. */
+        apr_pool_create(&tmp, pool);
+        dbd = dbd_open(tmp, s);
+        rc = 0;
+        if (dbd && strcmp(apr_dbd_name(dbd->driver), "pgsql") == 0) {
+            rc = bbt_lsession_try(
+                ls, pool, apr_dbd_native_handle(dbd->driver, dbd->handle), err,
+                errlen);
+        }
+        if (dbd) {
+            dbd_close(s, dbd);
+        }
+        apr_pool_destroy(tmp);
+    }
+    return rc == 2 ? -1 : rc;
+}

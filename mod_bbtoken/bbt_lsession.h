@@ -1,0 +1,40 @@
+/*
+ * What the cache's listener (bbt_listen.c) learns from a connection of
+ * mod_dbd's pool: where the database is (libpq's options, read once), and,
+ * at each of its connections, how the main server's sessions name the
+ * schema's objects.  mod_dbd runs the main server's DBDInitSQL (SET
+ * search_path, SET ROLE) on every pooled connection, never on the
+ * listener's own: without it the listener could check the triggers of
+ * another copy of the tables, in another schema of the same database, and
+ * believe the cache while the tables the requests read notify nothing.
+ */
+#ifndef BBT_LSESSION_H
+#define BBT_LSESSION_H
+
+#include "httpd.h"
+
+/* How a session resolves the names of the schema's objects
+ * (BBT_LISTEN_NAMES_SQL): their OIDs, "-" for one it does not find. */
+#define BBT_LSESSION_NAMES 128
+
+typedef struct {
+    /* libpq's options for the listener's connection, NULL-terminated;
+     * NULL until read.  Their "options" is made anew at each reading. */
+    const char **keys, **vals;
+    unsigned char source[32];       /* the pool's options' fingerprint */
+    const char *base;               /* DBDParams' own options=, or "" */
+    int at;                         /* where "options" is in keys and vals */
+    char names[BBT_LSESSION_NAMES]; /* as the pooled session resolves them */
+    char options[2048]; /* base, and the session's search_path and role */
+} bbt_lsession_t;
+
+/* Read, through a connection of s's pool (allocating in pool, the
+ * listener's): the options the first time, and every time the pooled
+ * session's search_path and role, which the listener's connection is given
+ * (ls->vals), and how that session resolves the names (ls->names).  1 when
+ * read; 0 with no connection of mod_dbd's (none, or not pgsql); -1 when the
+ * session could not be read, why in err. */
+int bbt_lsession_read(bbt_lsession_t *ls, apr_pool_t *pool, server_rec *s,
+                      char *err, size_t errlen);
+
+#endif
