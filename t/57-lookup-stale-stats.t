@@ -7,12 +7,12 @@
 # bbtoken_note_net) read every live token twice, through a partial index
 # the planner reckoned held one row (some 26,000 rows at 8,000 owners),
 # and an expired token's refusal (bbtoken_note_expired) read them once.
-# Also counted: a revocation over the REST API (the API's role), grants
-# given and taken, an owner disabled and enabled (the CLI) and tokens
-# deleted, whose triggers rewrite the lookup rows (bbtoken_lookup_write):
-# a grant change read every token through a whole scan of
-# bbtoken_tokens_user, and the other writes of more than one row every
-# token or every owner.  The same writes on fresh statistics read as few
+# Also counted: a revocation and a rotation over the REST API (the API's
+# role), grants given and taken, an owner disabled and enabled (the CLI)
+# and tokens deleted, whose triggers rewrite the lookup rows
+# (bbtoken_lookup_write): a grant change read every token through a whole
+# scan of bbtoken_tokens_user, and the other writes of more than one row
+# every token or every owner.  The same writes on fresh statistics read as few
 # (a write of 100 rows read the tokens and the owners whole before).
 # Counted in rows read, from the plans PostgreSQL logs (auto_explain, as
 # t/88-rest-stale-stats reads them), never in time.
@@ -96,6 +96,7 @@ sub site {
         my ($tok, $id) = $env->token_create('owner13', name => "$stats use");
         my ($etok, $eid) = $env->token_create('owner13', name => "$stats expired");
         my (undef, $rid) = $env->token_create('owner13', name => "$stats revoked");
+        my (undef, $oid) = $env->token_create('owner13', name => "$stats rotated");
         $env->expire_token($eid);
 
         $bounded->($stats, 'a token\'s first use', 1, sub {
@@ -120,6 +121,17 @@ sub site {
         });
         is($env->psql("SELECT revoked FROM bbtoken_lookup WHERE id = '$rid'"), 't',
            "$n owners, $stats: its lookup row revoked");
+
+        my $new;
+        $bounded->($stats, 'a rotation over the REST API', 2, sub {
+            my $res = $env->rest(POST => "/rest/access-tokens/1.0/users/owner13/$oid/rotate", as => 'owner13',
+                                 api => 1, headers => { 'X-Atlassian-Token' => 'no-check' });
+            is($res->{status}, 200, "$n owners, $stats: rotated: 200");
+            $new = ref $res->{json} eq 'HASH' ? $res->{json}{id} // '' : '';
+        });
+        is($env->psql("SELECT string_agg(id || ' ' || revoked, ',' ORDER BY id = '$oid' DESC) FROM bbtoken_lookup"
+                      . " WHERE id IN ('$oid', '$new')"), "$oid true,$new false",
+           "$n owners, $stats: the old token's row revoked, the new one's written");
 
         $bounded->($stats, 'a grant given', 5, sub { $env->grant('owner13', 'PROJECT_WRITE', 'P3') });
         like($env->psql("SELECT levels FROM bbtoken_lookup WHERE id = '$id'"), qr/(?:^| )P3:2(?: |$)/,
