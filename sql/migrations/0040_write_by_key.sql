@@ -31,7 +31,9 @@
 -- statistics a write of 100 rows read the tokens and the owners whole (a
 -- hash join; 13,900 rows at 4,000 owners) and reads 1,300 now; computing
 -- every token's row at once (`bbtoken db check`) probes 100,000 keys
--- twice instead, 13.6 s instead of 10.8 on bench/bigsite.sql.
+-- twice instead of a hash join: 13.6 s instead of 10.8 on
+-- bench/bigsite.sql, paid by the rare whole-site computations for writes
+-- that stay small.
 --
 -- httpd's writes lock the token's row in that subquery, before the
 -- conditions are checked on the version it locked (as the lock of the
