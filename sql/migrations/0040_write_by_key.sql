@@ -29,7 +29,7 @@
 -- the planner reckoned cheaper than a probe per id.  Their statements
 -- now take the ids one at a time, each looked up by key.  On fresh
 -- statistics a write of 100 rows read the tokens and the owners whole (a
--- hash join; 13,900 rows at 4,000 owners) and reads 1,300 now; computing
+-- hash join; 13,900 rows at 4,000 owners) and reads 1,000 now; computing
 -- every token's row at once (`bbtoken db check`) probes 100,000 keys
 -- twice instead of a hash join: 13.6 s instead of 10.8 on
 -- bench/bigsite.sql, paid by the rare whole-site computations for writes
