@@ -220,3 +220,8 @@ COMMIT;
 BEGIN;
 \ir migrations/0039_grants_notify_row.sql
 COMMIT;
+
+-- Version 40: httpd's writes find their token by its key.
+BEGIN;
+\ir migrations/0040_write_by_key.sql
+COMMIT;

@@ -44,13 +44,14 @@ EOS
 }
 
 # The site of the tests of stale statistics (t/57-cli-stale-stats,
-# t/88-rest-stale-stats): owners owner1 .. owner$n, each with a personal
-# token (a quarter revoked 200 days ago, the rest expiring from 10 days ago
-# to 19 days on, a third used) and a project and a repository grant; big
-# and big2 with 100 tokens each; project tokens, two of each of P0 .. P29
-# and 100 of BIGP; repository tokens, two of each P0/r0 .. P29/r4 and 50 of
-# BIGP/r1.  Made without the triggers but bbtoken_lookup's, which fire
-# always.  A user root (a test's admin) gets no grant.
+# t/57-lookup-stale-stats, t/88-rest-stale-stats): owners owner1 ..
+# owner$n, each with a personal token (a quarter revoked 200 days ago, the
+# rest expiring from 10 days ago to 19 days on, a third used) and a
+# project and a repository grant; big and big2 with 100 tokens each;
+# project tokens, two of each of P0 .. P29 and 100 of BIGP; repository
+# tokens, two of each P0/r0 .. P29/r4 and 50 of BIGP/r1.  Made without the
+# triggers but bbtoken_lookup's, which fire always.  A user root (a test's
+# admin) gets no grant.
 sub stale_site_fill {
     my ($env, $n) = @_;
     $env->psql(<<"EOS");
