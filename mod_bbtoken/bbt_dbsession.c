@@ -37,7 +37,8 @@
 
 typedef struct {
     const apr_array_header_t *sql; /* the pool's DBDInitSQL, in order */
-    int pid; /* the backend they last ran on without error; 0: none */
+    int pid;      /* the backend they last ran on without error; 0: none */
+    int made_pid; /* the backend mod_dbd ran them on */
 } bbt_dbsession_t;
 
 static const char bbt_dbsession_key[] = "bbtoken-db-session";
@@ -58,6 +59,10 @@ static apr_status_t bbt_dbsession_made(apr_pool_t *pool, dbd_cfg_t *cfg,
 
     (void)pool;
     st->sql = cfg->init_queries;
+    if (strcmp(apr_dbd_name(dbd->driver), "pgsql") == 0) {
+        st->made_pid =
+            PQbackendPID(apr_dbd_native_handle(dbd->driver, dbd->handle));
+    }
     apr_pool_userdata_setn(st, bbt_dbsession_key, NULL, dbd->pool);
     return OK;
 }
@@ -120,6 +125,14 @@ int bbt_dbsession_ready(ap_dbd_t *dbd, PGconn *pg, char *err, size_t errlen)
     if (st->pid != 0 && st->pid == pid) {
         return 0;
     }
+    /* Where mod_dbd's run failed, the statements before the failed one
+     * stay done, and one of them run again may fail for that alone (a
+     * CREATE TEMPORARY VIEW): from a new backend instead.  Each statement
+     * is one implicit transaction, so a failed one leaves nothing. */
+    if (st->pid == 0 && pid == st->made_pid && st->sql && st->sql->nelts > 1) {
+        PQreset(pg);
+        pid = PQbackendPID(pg);
+    }
     if (PQstatus(pg) != CONNECTION_OK) {
         return -2;
     }
@@ -134,6 +147,10 @@ int bbt_dbsession_ready(ap_dbd_t *dbd, PGconn *pg, char *err, size_t errlen)
 
             if (!lost) {
                 bbt_dbsession_why(res, pg, err, errlen);
+                /* Nothing of a list run halfway stays for the next try. */
+                if (i > 0) {
+                    PQreset(pg);
+                }
             }
             PQclear(res);
             return lost ? -2 : -1;

@@ -12,7 +12,9 @@
 # again); when the role can no longer be set, the answer is 503 (BBT080),
 # never 401 or 200 from the tables the login role finds, and the
 # statement itself is not logged; so too when mod_dbd's own DBDInitSQL
-# failed on a connection it made.  Each with the cache off and on.
+# failed on a connection it made.  Each with the cache off and on.  A
+# list that failed halfway is run again from a new backend, not on top of
+# what of it ran.
 use strict;
 use warnings;
 use FindBin;
@@ -198,6 +200,27 @@ for my $cache (qw(off on)) {
         $env->httpd_stop;
     };
 }
+
+# A statement of the list that may not run twice on one backend (CREATE
+# TEMPORARY VIEW) before the one that fails: what ran of the list does not
+# stay for the next try, which starts on a new backend, so the requests
+# are let in again once the role is given back, without a restart.
+subtest 'a list that failed halfway is run again from a new backend' => sub {
+    my $init = "DBDInitSQL \"CREATE TEMPORARY VIEW bbt_initsql_probe AS SELECT 1\"\n$role_init";
+    $env->psql('REVOKE bbt2r FROM bbtoken_httpd');
+    start_httpd('off', $init);
+    my @seen = map { $env->get($UP, auth_bearer($_))->{status} } ($only, $both) x 3;
+    is("@seen", join(' ', (503) x 6), "mod_dbd's run failed halfway: 503");
+    $env->psql('GRANT bbt2r TO bbtoken_httpd');
+    answers_as_bbt2('the role given');
+    $env->psql('REVOKE bbt2r FROM bbtoken_httpd');
+    $env->pg_restart;
+    @seen = map { $env->get($UP, auth_bearer($_))->{status} } ($only, $both) x 3;
+    is("@seen", join(' ', (503) x 6), "the module's run failed halfway: 503");
+    $env->psql('GRANT bbt2r TO bbtoken_httpd');
+    answers_as_bbt2('the role given back');
+    $env->httpd_stop;
+};
 
 is(scalar($env->crash_lines), 0, 'no httpd child crashed') or diag join "\n", $env->crash_lines;
 done_testing;
