@@ -14,12 +14,14 @@
 # statement itself is not logged; so too when mod_dbd's own DBDInitSQL
 # failed on a connection it made.  Each with the cache off and on.  A
 # list that failed halfway is run again from a new backend, not on top of
-# what of it ran.
+# what of it ran.  A virtual host's pool runs the host's DBDInitSQL and
+# the main server's again.
 use strict;
 use warnings;
 use FindBin;
 use lib "$FindBin::Bin/lib";
 use Test::More;
+use HTTP::Tiny;
 use Time::HiRes qw(sleep time);
 use BBT::Env qw(auth_bearer parse_token);
 use BBT::Assert;
@@ -219,6 +221,33 @@ subtest 'a list that failed halfway is run again from a new backend' => sub {
     is("@seen", join(' ', (503) x 6), "the module's run failed halfway: 503");
     $env->psql('GRANT bbt2r TO bbtoken_httpd');
     answers_as_bbt2('the role given back');
+    $env->httpd_stop;
+};
+
+# A virtual host with a pool of its own (DBDMin differs) runs its own
+# DBDInitSQL and then the main server's, as mod_dbd merges them: the role
+# from the host's, the search_path from the main server's.  Both run again
+# after a restart.
+subtest "a virtual host's DBDInitSQL and the main server's, run again" => sub {
+    my $port2 = BBT::Util::free_port();
+    start_httpd('off', "DBDInitSQL \"SET search_path TO bbt2\"\n"
+                . "Listen 127.0.0.1:$port2\n<VirtualHost 127.0.0.1:$port2>\n    DBDMin 0\n"
+                . "    DBDInitSQL \"SET ROLE bbt2r\"\n</VirtualHost>\n");
+    my $url = "http://127.0.0.1:$port2$UP";
+    my $ua = HTTP::Tiny->new(timeout => 30);
+    for my $when ('at first', 'after a restart') {
+        $env->pg_restart if $when ne 'at first';
+        my ($ok, $run, $deadline, @seen) = (0, 0, time + 30);
+        while (!$ok && time < $deadline) {
+            my $st = $ua->get($url, { headers => auth_bearer($only) })->{status};
+            push @seen, $st;
+            last if $st != 200 && $st != 503;
+            $run = $st == 200 ? $run + 1 : 0;
+            $ok = $run >= 3;
+            sleep 0.1 if $st == 503;
+        }
+        ok($ok, "$when: the host's sessions read bbt2 as bbt2r") or diag "@seen";
+    }
     $env->httpd_stop;
 };
 
