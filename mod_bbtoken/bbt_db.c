@@ -15,6 +15,9 @@
  * it again.  A failed statement is retried once, after the driver has reset
  * a dropped connection and the statement is prepared afresh (which also
  * cures "cached plan must not change result type" after a schema change).
+ * A reconnected connection has lost its DBDInitSQL too: bbt_dbsession.c
+ * runs it again where a connection is taken and where it is reconnected,
+ * the only places its backend can change.
  *
  * The module speaks PostgreSQL only (the schema is PostgreSQL's), so it may
  * ask libpq directly for what apr_dbd does not say: the connection's status
@@ -44,6 +47,7 @@
 #include "bbt_dbenc.h"
 #include "bbt_dbrun.h"
 #include "bbt_dbgate.h"
+#include "bbt_dbsession.h"
 #include "bbt_input.h"
 #include "bbt_mono.h"
 #include "bbt_schema.h"
@@ -166,6 +170,25 @@ void bbt_db_say(const bbt_db_conn_t *c, int level, const char *id,
     ap_log_rerror(APLOG_MARK, level, 0, c->r, "%s: %s", id, text);
 }
 
+/* Whether the connection's session is one DBDInitSQL made: 0, or -1
+ * (logged, unless the connection was lost: the caller reconnects). */
+static int bbt_db_session(bbt_db_conn_t *c)
+{
+    char err[320];
+    int rc = bbt_dbsession_ready(c->dbd, c->pg, err, sizeof(err));
+
+    if (rc == -1) {
+        bbt_db_say(c, APLOG_ERR, "BBT080",
+                   apr_pstrcat(c->pool,
+                               "the pool's DBDInitSQL could not be run on a "
+                               "database connection (connected again after "
+                               "PostgreSQL dropped it, or mod_dbd's own run "
+                               "failed); it is not used: ",
+                               err, NULL));
+    }
+    return rc == 0 ? 0 : -1;
+}
+
 bbt_db_conn_t *bbt_db_open(request_rec *r)
 {
     apr_pool_t *p = r->pool;
@@ -222,9 +245,12 @@ bbt_db_conn_t *bbt_db_open(request_rec *r)
      * from PQerrorMessage, and a refused write's DETAIL would repeat the
      * token row, salt and hash included. */
     c->verbosity = PQsetErrorVerbosity(c->pg, PQERRORS_TERSE);
-    /* UTF-8 before any text goes either way; a connection PostgreSQL
-     * dropped fails the SET and is connected again (and set) at once. */
-    if (bbt_dbenc_utf8(r, c->pg) != 0 && !bbt_db_reconnected(c)) {
+    /* The session DBDInitSQL makes (mod_dbd's check may have reconnected
+     * it without), then UTF-8 before any text goes either way; a
+     * connection PostgreSQL dropped fails one or the other and is
+     * connected again (and made so) at once. */
+    if ((bbt_db_session(c) != 0 || bbt_dbenc_utf8(r, c->pg) != 0) &&
+        !bbt_db_reconnected(c)) {
         bbt_stats_count(BBT_STAT_DB_CONNECTION_ERRORS);
         bbt_db_close(c);
         return NULL;
@@ -277,11 +303,12 @@ static void bbt_db_log(bbt_db_conn_t *c, int level, int rv, const char *id,
 int bbt_db_reconnected(bbt_db_conn_t *c)
 {
     /* libpq marks the connection bad only once a statement has failed on
-     * it; the pgsql driver's check then resets it, to libpq's defaults. */
+     * it; the pgsql driver's check then resets it, to libpq's defaults,
+     * and DBDInitSQL is run again. */
     return PQstatus(c->pg) != CONNECTION_OK &&
            apr_dbd_check_conn(c->dbd->driver, c->pool, c->dbd->handle) ==
                APR_SUCCESS &&
-           bbt_dbenc_utf8(c->r, c->pg) == 0;
+           bbt_db_session(c) == 0 && bbt_dbenc_utf8(c->r, c->pg) == 0;
 }
 
 /* Statement def, prepared on this connection's current backend.

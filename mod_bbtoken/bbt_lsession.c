@@ -23,6 +23,7 @@
 #include <libpq-fe.h>
 
 #include "bbt_cache.h"
+#include "bbt_dbsession.h"
 #include "bbt_listensql.h"
 #include "bbt_lsession.h"
 #include "bbt_sqlstate.h"
@@ -136,9 +137,10 @@ static int bbt_lsession_take(bbt_lsession_t *ls, PGresult *res, char *err,
 
 /* One try on a pooled connection: as bbt_lsession_read, and 2 when the
  * connection turned out lost (PostgreSQL restarted since it was made). */
-static int bbt_lsession_try(bbt_lsession_t *ls, apr_pool_t *pool, PGconn *pg,
+static int bbt_lsession_try(bbt_lsession_t *ls, apr_pool_t *pool, ap_dbd_t *dbd,
                             char *err, size_t errlen)
 {
+    PGconn *pg = apr_dbd_native_handle(dbd->driver, dbd->handle);
     PQconninfoOption *opts;
     PGresult *res;
     int rc;
@@ -149,6 +151,23 @@ static int bbt_lsession_try(bbt_lsession_t *ls, apr_pool_t *pool, PGconn *pg,
     }
     if (!ls->keys) {
         return 0;
+    }
+    /* A session mod_dbd's check connected again without DBDInitSQL is
+     * none to copy: given it first, or not copied at all. */
+    rc = bbt_dbsession_ready(dbd, pg, err, errlen);
+    if (rc == -1) {
+        char why[320];
+
+        apr_cpystrn(why, err, sizeof(why));
+        apr_snprintf(err, errlen,
+                     "the pool's DBDInitSQL could not be run on a pooled "
+                     "connection: %s",
+                     why);
+        return -1;
+    }
+    if (rc == -2) {
+        apr_cpystrn(err, "the pooled connection was lost", errlen);
+        return 2;
     }
     res = PQexec(pg, bbt_lsession_sql);
     if (res && PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1 &&
@@ -186,9 +205,7 @@ int bbt_lsession_read(bbt_lsession_t *ls, apr_pool_t *pool, server_rec *s,
         dbd = dbd_open(tmp, s);
         rc = 0;
         if (dbd && strcmp(apr_dbd_name(dbd->driver), "pgsql") == 0) {
-            rc = bbt_lsession_try(
-                ls, pool, apr_dbd_native_handle(dbd->driver, dbd->handle), err,
-                errlen);
+            rc = bbt_lsession_try(ls, pool, dbd, err, errlen);
         }
         if (dbd) {
             dbd_close(s, dbd);

@@ -25,11 +25,11 @@
  *   bbt_db.c        mod_dbd, the prepared statements, the writes;
  *                   bbt_dblookup.c the statements a verification runs;
  *                   bbt_dbgate.c bounds the wait for one of its
- *                   connections; bbt_logguard.c keeps httpd's logs free of
- *                   credentials; bbt_rest.c the access-tokens REST API
- *   bbt_configtest.c  the mistakes configtest refuses (check_config)
- *   bbt_metrics.c   counting requests, the bbtoken-metrics handler,
- *                   mod_status's section (bbt_stats.c: the counters)
+ *                   connections; bbt_dbsession.c runs DBDInitSQL again on
+ *                   a reconnected one; bbt_logguard.c keeps httpd's logs free
+ * of credentials; bbt_rest.c the access-tokens REST API bbt_configtest.c  the
+ * mistakes configtest refuses (check_config) bbt_metrics.c   counting requests,
+ * the bbtoken-metrics handler, mod_status's section (bbt_stats.c: the counters)
  *
  * The decisions live in the core (bbt_token, bbt_cred, bbt_rules,
  * bbt_perm, bbt_decide, bbt_verdict, bbt_centry), which knows nothing of
@@ -53,6 +53,7 @@
 #include "bbt_db.h"
 #include "bbt_davlock.h"
 #include "bbt_dbgate.h"
+#include "bbt_dbsession.h"
 #include "bbt_inherit.h"
 #include "bbt_listen.h"
 #include "bbt_logguard.h"
@@ -144,6 +145,7 @@ static void bbt_register_hooks(apr_pool_t *p)
     bbt_rest_register_hooks(p);
     bbt_rest_refuse_register_hooks(p);
     bbt_dbgate_register_hooks(p);
+    bbt_dbsession_register_hooks(p);
     bbt_confcheck_register_hooks(p);
 }
 

@@ -1,0 +1,162 @@
+/*
+ * A pooled connection's session as DBDInitSQL made it (bbt_dbsession.h).
+ *
+ * mod_dbd tells the modules of each connection it makes (its post_connect
+ * hook), with the configuration of the pool: the DBDInitSQL list it runs
+ * there (a virtual host's own first, then the main server's, as mod_dbd
+ * merges them; for a pool that servers share, the first such server's).
+ * So the module need not work out which server's list a pool runs: one
+ * hook before mod_dbd's own notes the list on the connection, one after it
+ * notes the backend process the list has run on.  mod_dbd's own hook stops
+ * the others when a statement fails, and then hands the connection out all
+ * the same: the second note is missing, and the module runs the list
+ * itself before it trusts the session.
+ *
+ * A reconnect (PQreset, by mod_dbd's check when a connection is taken or
+ * by the module's after a failed statement) gives the connection another
+ * backend: its process id differs from the one noted, and the list is run
+ * again before any statement of the module's.  The backend can change
+ * nowhere else, so the module compares only where a connection is taken
+ * and where it is reconnected, not at every statement.
+ *
+ * Both notes live in the connection's own pool, which only the
+ * connection's current holder touches, and go with the connection.
+ */
+#include "httpd.h"
+#include "apr_dbd.h"
+#include "apr_optional_hooks.h"
+#include "apr_strings.h"
+#include "mod_dbd.h"
+
+#include <string.h>
+
+#include <libpq-fe.h>
+
+#include "bbt_dbsession.h"
+#include "bbt_sqlstate.h"
+
+typedef struct {
+    const apr_array_header_t *sql; /* the pool's DBDInitSQL, in order */
+    int pid;      /* the backend they last ran on without error; 0: none */
+    int made_pid; /* the backend mod_dbd ran them on */
+} bbt_dbsession_t;
+
+static const char bbt_dbsession_key[] = "bbtoken-db-session";
+
+static bbt_dbsession_t *bbt_dbsession_of(ap_dbd_t *dbd)
+{
+    void *v = NULL;
+
+    apr_pool_userdata_get(&v, bbt_dbsession_key, dbd->pool);
+    return v;
+}
+
+/* Before mod_dbd runs DBDInitSQL: which list, not run yet. */
+static apr_status_t bbt_dbsession_made(apr_pool_t *pool, dbd_cfg_t *cfg,
+                                       ap_dbd_t *dbd)
+{
+    bbt_dbsession_t *st = apr_pcalloc(dbd->pool, sizeof(*st));
+
+    (void)pool;
+    st->sql = cfg->init_queries;
+    if (strcmp(apr_dbd_name(dbd->driver), "pgsql") == 0) {
+        st->made_pid =
+            PQbackendPID(apr_dbd_native_handle(dbd->driver, dbd->handle));
+    }
+    apr_pool_userdata_setn(st, bbt_dbsession_key, NULL, dbd->pool);
+    return OK;
+}
+
+/* After it, reached only when every statement succeeded: on this backend. */
+static apr_status_t bbt_dbsession_inited(apr_pool_t *pool, dbd_cfg_t *cfg,
+                                         ap_dbd_t *dbd)
+{
+    bbt_dbsession_t *st = bbt_dbsession_of(dbd);
+
+    (void)pool;
+    (void)cfg;
+    if (st && strcmp(apr_dbd_name(dbd->driver), "pgsql") == 0) {
+        st->pid = PQbackendPID(apr_dbd_native_handle(dbd->driver, dbd->handle));
+    }
+    return OK;
+}
+
+void bbt_dbsession_register_hooks(apr_pool_t *p)
+{
+    static const char *const mod_dbd[] = {"mod_dbd.c", NULL};
+
+    (void)p;
+    APR_OPTIONAL_HOOK(dbd, post_connect, bbt_dbsession_made, NULL, mod_dbd,
+                      APR_HOOK_REALLY_FIRST);
+    APR_OPTIONAL_HOOK(dbd, post_connect, bbt_dbsession_inited, mod_dbd, NULL,
+                      APR_HOOK_REALLY_LAST);
+}
+
+/* The statement's failure as err: its SQLSTATE and primary message only,
+ * since the statement itself may hold a password (SET ROLE ... or a
+ * function's argument), and so may libpq's full text (its context). */
+static void bbt_dbsession_why(const PGresult *res, PGconn *pg, char *err,
+                              size_t errlen)
+{
+    const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+    const char *msg =
+        res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+    char line[256];
+
+    (void)pg;
+    apr_snprintf(err, errlen, "SQLSTATE %s: %s", state ? state : "none",
+                 bbt_sql_line(line, sizeof(line), msg, "no message"));
+}
+
+int bbt_dbsession_ready(ap_dbd_t *dbd, PGconn *pg, char *err, size_t errlen)
+{
+    bbt_dbsession_t *st = bbt_dbsession_of(dbd);
+    int pid = PQbackendPID(pg), i;
+
+    if (!st) {
+        /* Not made by mod_dbd's constructor as the module knows it: whose
+         * session it is cannot be told. */
+        apr_cpystrn(err,
+                    "mod_dbd did not say which DBDInitSQL it ran on this "
+                    "connection",
+                    errlen);
+        return -1;
+    }
+    if (st->pid != 0 && st->pid == pid) {
+        return 0;
+    }
+    /* Where mod_dbd's run failed, the statements before the failed one
+     * stay done, and one of them run again may fail for that alone (a
+     * CREATE TEMPORARY VIEW): from a new backend instead.  Each statement
+     * is one implicit transaction, so a failed one leaves nothing. */
+    if (st->pid == 0 && pid == st->made_pid && st->sql && st->sql->nelts > 1) {
+        PQreset(pg);
+        pid = PQbackendPID(pg);
+    }
+    if (PQstatus(pg) != CONNECTION_OK) {
+        return -2;
+    }
+    for (i = 0; st->sql && i < st->sql->nelts; i++) {
+        PGresult *res = PQexec(pg, APR_ARRAY_IDX(st->sql, i, const char *));
+        ExecStatusType rs = PQresultStatus(res);
+
+        /* What the pgsql driver, and so mod_dbd, takes for success. */
+        if (rs != PGRES_COMMAND_OK && rs != PGRES_TUPLES_OK &&
+            rs != PGRES_EMPTY_QUERY) {
+            int lost = PQstatus(pg) != CONNECTION_OK;
+
+            if (!lost) {
+                bbt_dbsession_why(res, pg, err, errlen);
+                /* Nothing of a list run halfway stays for the next try. */
+                if (i > 0) {
+                    PQreset(pg);
+                }
+            }
+            PQclear(res);
+            return lost ? -2 : -1;
+        }
+        PQclear(res);
+    }
+    st->pid = pid;
+    return 0;
+}

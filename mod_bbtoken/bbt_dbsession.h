@@ -1,0 +1,34 @@
+/*
+ * A pooled connection's session as DBDInitSQL made it, again after a
+ * reconnect.
+ *
+ * mod_dbd runs its pool's DBDInitSQL (SET search_path, SET ROLE, ...) only
+ * when it makes a connection.  The pgsql driver's check, which mod_dbd runs
+ * whenever a connection is taken and the module runs after a failed
+ * statement, reconnects a connection PostgreSQL dropped with PQreset: a new
+ * backend with libpq's defaults, which would read other tables, or as
+ * another role, than a fresh connection.
+ */
+#ifndef BBT_DBSESSION_H
+#define BBT_DBSESSION_H
+
+#include <stddef.h>
+
+#include "httpd.h"
+#include "apr_dbd.h"
+#include "mod_dbd.h"
+
+#include <libpq-fe.h>
+
+/* Hooks: mod_dbd's post_connect, to learn of each connection it makes
+ * which DBDInitSQL it ran there, and on which backend. */
+void bbt_dbsession_register_hooks(apr_pool_t *p);
+
+/* Whether dbd (pgsql, libpq's pg) may run the module's statements: 0, its
+ * backend is the one its pool's DBDInitSQL last ran on without error
+ * (DBDInitSQL is run again first when the backend changed); -1, it is not,
+ * and err says why (the SQLSTATE and PostgreSQL's primary message, never a
+ * statement); -2, the connection was lost meanwhile (nothing written). */
+int bbt_dbsession_ready(ap_dbd_t *dbd, PGconn *pg, char *err, size_t errlen);
+
+#endif
