@@ -25,11 +25,13 @@
  *   bbt_db.c        mod_dbd, the prepared statements, the writes;
  *                   bbt_dblookup.c the statements a verification runs;
  *                   bbt_dbgate.c bounds the wait for one of its
- *                   connections; bbt_dbsession.c runs DBDInitSQL again on
- *                   a reconnected one; bbt_logguard.c keeps httpd's logs free
- * of credentials; bbt_rest.c the access-tokens REST API bbt_configtest.c  the
- * mistakes configtest refuses (check_config) bbt_metrics.c   counting requests,
- * the bbtoken-metrics handler, mod_status's section (bbt_stats.c: the counters)
+ *                   connections; bbt_dbsession.c runs DBDInitSQL again
+ *                   on a reconnected one; bbt_logguard.c keeps httpd's
+ *                   logs free of credentials; bbt_rest.c the access-tokens
+ *                   REST API
+ *   bbt_configtest.c  the mistakes configtest refuses (check_config)
+ *   bbt_metrics.c   counting requests, the bbtoken-metrics handler,
+ *                   mod_status's section (bbt_stats.c: the counters)
  *
  * The decisions live in the core (bbt_token, bbt_cred, bbt_rules,
  * bbt_perm, bbt_decide, bbt_verdict, bbt_centry), which knows nothing of
