@@ -114,20 +114,29 @@ void bbt_dbsession_register_hooks(apr_pool_t *p)
                       APR_HOOK_REALLY_LAST);
 }
 
-/* The statement's failure as err: its SQLSTATE and primary message only,
- * since the statement itself may hold a password (SET ROLE ... or a
- * function's argument), and so may libpq's full text (its context). */
-static void bbt_dbsession_why(const PGresult *res, PGconn *pg, char *err,
+/* The failure of the list's statement i (of n) as err: its SQLSTATE and
+ * PostgreSQL's primary message up to the first quote, since the statement
+ * may hold a password (SET ROLE ... or a function's argument), and
+ * PostgreSQL quotes what it refused of it in the message ("unterminated
+ * quoted string at or near ...", "invalid input syntax for type ...: ..."),
+ * as libpq's full text does in its context. */
+static void bbt_dbsession_why(const PGresult *res, int i, int n, char *err,
                               size_t errlen)
 {
     const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
     const char *msg =
         res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
     char line[256];
+    size_t quote;
 
-    (void)pg;
-    apr_snprintf(err, errlen, "SQLSTATE %s: %s", state ? state : "none",
-                 bbt_sql_line(line, sizeof(line), msg, "no message"));
+    bbt_sql_line(line, sizeof(line), msg, "");
+    quote = strcspn(line, "\"'");
+    if (line[quote] != '\0') {
+        apr_cpystrn(line + quote, "... (what it quotes is not logged)",
+                    sizeof(line) - quote);
+    }
+    apr_snprintf(err, errlen, "statement %d of %d: SQLSTATE %s: %s", i + 1, n,
+                 state ? state : "none", line[0] ? line : "no message");
 }
 
 int bbt_dbsession_ready(ap_dbd_t *dbd, PGconn *pg, char *err, size_t errlen)
@@ -171,7 +180,7 @@ int bbt_dbsession_ready(ap_dbd_t *dbd, PGconn *pg, char *err, size_t errlen)
             int lost = PQstatus(pg) != CONNECTION_OK;
 
             if (!lost) {
-                bbt_dbsession_why(res, pg, err, errlen);
+                bbt_dbsession_why(res, i, st->sql->nelts, err, errlen);
                 /* Nothing of a list run halfway stays for the next try. */
                 if (i > 0) {
                     PQreset(pg);
