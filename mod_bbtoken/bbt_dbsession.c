@@ -14,10 +14,14 @@
  *
  * A reconnect (PQreset, by mod_dbd's check when a connection is taken or
  * by the module's after a failed statement) gives the connection another
- * backend: its process id differs from the one noted, and the list is run
- * again before any statement of the module's.  The backend can change
- * nowhere else, so the module compares only where a connection is taken
- * and where it is reconnected, not at every statement.
+ * backend: libpq tells the module of each one that succeeds (its
+ * PGEVT_CONNRESET event), and the list is run again before any statement
+ * of the module's.  The new backend's process id may well be the old
+ * one's (PostgreSQL restarted in a container numbers its processes
+ * afresh; the kernel's wrap at pid_max), so the id alone cannot tell.
+ * The backend can change nowhere else, so the module looks only where a
+ * connection is taken and where it is reconnected, not at every
+ * statement.
  *
  * Both notes live in the connection's own pool, which only the
  * connection's current holder touches, and go with the connection.
@@ -31,14 +35,16 @@
 #include <string.h>
 
 #include <libpq-fe.h>
+#include <libpq-events.h>
 
 #include "bbt_dbsession.h"
 #include "bbt_sqlstate.h"
 
 typedef struct {
     const apr_array_header_t *sql; /* the pool's DBDInitSQL, in order */
-    int pid;      /* the backend they last ran on without error; 0: none */
-    int made_pid; /* the backend mod_dbd ran them on */
+    int pid;     /* the backend they last ran on without error; 0: none */
+    int reset;   /* the backend is not the one mod_dbd made */
+    int watched; /* libpq tells of a reset (bbt_dbsession_event) */
 } bbt_dbsession_t;
 
 static const char bbt_dbsession_key[] = "bbtoken-db-session";
@@ -51,6 +57,21 @@ static bbt_dbsession_t *bbt_dbsession_of(ap_dbd_t *dbd)
     return v;
 }
 
+/* A reset that succeeded: another backend, whatever its process id.  st
+ * lives in the connection's pool, whose cleanup closes the connection
+ * before the memory goes. */
+static int bbt_dbsession_event(PGEventId id, void *info, void *pass)
+{
+    bbt_dbsession_t *st = pass;
+
+    (void)info;
+    if (id == PGEVT_CONNRESET) {
+        st->pid = 0;
+        st->reset = 1;
+    }
+    return 1;
+}
+
 /* Before mod_dbd runs DBDInitSQL: which list, not run yet. */
 static apr_status_t bbt_dbsession_made(apr_pool_t *pool, dbd_cfg_t *cfg,
                                        ap_dbd_t *dbd)
@@ -60,8 +81,9 @@ static apr_status_t bbt_dbsession_made(apr_pool_t *pool, dbd_cfg_t *cfg,
     (void)pool;
     st->sql = cfg->init_queries;
     if (strcmp(apr_dbd_name(dbd->driver), "pgsql") == 0) {
-        st->made_pid =
-            PQbackendPID(apr_dbd_native_handle(dbd->driver, dbd->handle));
+        st->watched =
+            PQregisterEventProc(apr_dbd_native_handle(dbd->driver, dbd->handle),
+                                bbt_dbsession_event, "mod_bbtoken session", st);
     }
     apr_pool_userdata_setn(st, bbt_dbsession_key, NULL, dbd->pool);
     return OK;
@@ -92,20 +114,29 @@ void bbt_dbsession_register_hooks(apr_pool_t *p)
                       APR_HOOK_REALLY_LAST);
 }
 
-/* The statement's failure as err: its SQLSTATE and primary message only,
- * since the statement itself may hold a password (SET ROLE ... or a
- * function's argument), and so may libpq's full text (its context). */
-static void bbt_dbsession_why(const PGresult *res, PGconn *pg, char *err,
+/* The failure of the list's statement i (of n) as err: its SQLSTATE and
+ * PostgreSQL's primary message up to the first quote, since the statement
+ * may hold a password (SET ROLE ... or a function's argument), and
+ * PostgreSQL quotes what it refused of it in the message ("unterminated
+ * quoted string at or near ...", "invalid input syntax for type ...: ..."),
+ * as libpq's full text does in its context. */
+static void bbt_dbsession_why(const PGresult *res, int i, int n, char *err,
                               size_t errlen)
 {
     const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
     const char *msg =
         res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
     char line[256];
+    size_t quote;
 
-    (void)pg;
-    apr_snprintf(err, errlen, "SQLSTATE %s: %s", state ? state : "none",
-                 bbt_sql_line(line, sizeof(line), msg, "no message"));
+    bbt_sql_line(line, sizeof(line), msg, "");
+    quote = strcspn(line, "\"'");
+    if (line[quote] != '\0') {
+        apr_cpystrn(line + quote, "... (what it quotes is not logged)",
+                    sizeof(line) - quote);
+    }
+    apr_snprintf(err, errlen, "statement %d of %d: SQLSTATE %s: %s", i + 1, n,
+                 state ? state : "none", line[0] ? line : "no message");
 }
 
 int bbt_dbsession_ready(ap_dbd_t *dbd, PGconn *pg, char *err, size_t errlen)
@@ -122,14 +153,17 @@ int bbt_dbsession_ready(ap_dbd_t *dbd, PGconn *pg, char *err, size_t errlen)
                     errlen);
         return -1;
     }
-    if (st->pid != 0 && st->pid == pid) {
+    /* Unwatched (libpq refused the event procedure), a reset cannot be
+     * told: the list is run at every use. */
+    if (st->watched && st->pid != 0 && st->pid == pid) {
         return 0;
     }
     /* Where mod_dbd's run failed, the statements before the failed one
      * stay done, and one of them run again may fail for that alone (a
      * CREATE TEMPORARY VIEW): from a new backend instead.  Each statement
      * is one implicit transaction, so a failed one leaves nothing. */
-    if (st->pid == 0 && pid == st->made_pid && st->sql && st->sql->nelts > 1) {
+    if (st->watched && st->pid == 0 && !st->reset && st->sql &&
+        st->sql->nelts > 1) {
         PQreset(pg);
         pid = PQbackendPID(pg);
     }
@@ -146,7 +180,7 @@ int bbt_dbsession_ready(ap_dbd_t *dbd, PGconn *pg, char *err, size_t errlen)
             int lost = PQstatus(pg) != CONNECTION_OK;
 
             if (!lost) {
-                bbt_dbsession_why(res, pg, err, errlen);
+                bbt_dbsession_why(res, i, st->sql->nelts, err, errlen);
                 /* Nothing of a list run halfway stays for the next try. */
                 if (i > 0) {
                     PQreset(pg);
