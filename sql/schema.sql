@@ -225,3 +225,8 @@ COMMIT;
 BEGIN;
 \ir migrations/0040_write_by_key.sql
 COMMIT;
+
+-- Version 41: a leak report finds its tokens by their key.
+BEGIN;
+\ir migrations/0041_leak_by_key.sql
+COMMIT;
