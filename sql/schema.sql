@@ -226,7 +226,7 @@ BEGIN;
 \ir migrations/0040_write_by_key.sql
 COMMIT;
 
--- Version 41: a leak report finds its tokens by their key.
+-- Version 41: the REST API's writes find their token by its key.
 BEGIN;
-\ir migrations/0041_leak_by_key.sql
+\ir migrations/0041_rest_write_by_key.sql
 COMMIT;
