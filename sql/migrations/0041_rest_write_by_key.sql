@@ -16,10 +16,14 @@
 -- reported id is taken on its own, lowest first as before: the token read
 -- by its id alone in a subquery that OFFSET 0 keeps whole (no other
 -- condition reaches that scan, so no partial index can serve it, and the
--- primary key does), locked there, the conditions (its hash, live, not
--- expired) checked on the version it locked, and the update finds it by
--- that id.  Its locks are taken in the order they were, one token at a
--- time, each before its update.
+-- primary key does).  All are locked first, lowest id first, as before
+-- (a row whose hash or state then does not match is held to the end of
+-- the request's short transaction, writing nothing); then each is
+-- written, the conditions (its hash, live, not expired) checked on the
+-- version locked, the update finding it by that id.  The lookup's
+-- trigger runs once per token written instead of once for all of them,
+-- each taking that token's lookup row: lowest id first still, after
+-- every token's row.
 --
 -- A project's or a repository's token renamed, its permissions or allowed
 -- networks changed, or revoked (bbtoken_api_scope_update,
@@ -48,7 +52,15 @@ BEGIN
             set_config('bbtoken.actor', 'leak report', true),
             set_config('bbtoken.client_addr', COALESCE(p_addr, ''), true),
             set_config('bbtoken.revoke_reason', 'leaked', true);
-    -- Lowest id first, whatever the order of the list.
+    -- Lowest id first, whatever the order of the list, every row locked
+    -- before any is written, as before: the ids sorted, each locked as the
+    -- loop over them reaches it.
+    PERFORM 1
+       FROM (SELECT DISTINCT x.id FROM unnest(p_ids) x (id)
+              WHERE x.id IS NOT NULL ORDER BY x.id) i
+      CROSS JOIN LATERAL (SELECT r.id FROM bbtoken_tokens r
+                           WHERE r.id = i.id OFFSET 0 FOR UPDATE) k;
+    -- Then each written, its conditions checked on the version locked.
     FOR v IN SELECT DISTINCT x.id, x.hash
                FROM unnest(p_ids, p_hashes) AS x (id, hash)
               WHERE x.id IS NOT NULL
@@ -59,7 +71,7 @@ BEGIN
                          FROM (SELECT r.id, r.secret_hash, r.revoked_at,
                                       r.expires_at
                                  FROM bbtoken_tokens r WHERE r.id = v.id
-                               OFFSET 0 FOR UPDATE) k
+                               OFFSET 0) k
                         WHERE k.secret_hash = v.hash
                           AND k.revoked_at IS NULL
                           AND (k.expires_at IS NULL OR k.expires_at > now()))
