@@ -399,13 +399,11 @@ int bbt_rest_load_one(bbt_rest_t *x, const bbt_rest_user_t *owner,
                              x->path.repo[0] ? x->path.repo : NULL};
     PGresult *res =
         owner ? bbt_rest_exec(x,
-                              BBT_REST_COLS " WHERE t.id = $1 AND"
-                                            " t.user_id = $2 AND"
-                                            " t.revoked_at IS NULL",
+                              BBT_REST_COLS_BY_ID " WHERE t.user_id = $2 AND"
+                                                  " t.revoked_at IS NULL",
                               2, params)
-              : bbt_rest_exec(
-                    x, BBT_REST_COLS " WHERE t.id = $1 AND " BBT_REST_HELD_23,
-                    3, params);
+              : bbt_rest_exec(x, BBT_REST_COLS_BY_ID " WHERE " BBT_REST_HELD_23,
+                              3, params);
 
     *json = NULL;
     if (PQresultStatus(res) != PGRES_TUPLES_OK) {

@@ -45,8 +45,9 @@ typedef struct {
     int admin;
 } bbt_rest_user_t;
 
-/* The columns of a token, in the order bbt_rest_token_json reads them. */
-#define BBT_REST_COLS                                                          \
+/* The columns of a token, in the order bbt_rest_token_json reads them,
+ * of t (BBT_REST_COLS: of bbtoken_tokens t). */
+#define BBT_REST_SELECT                                                        \
     "SELECT t.id, t.name,"                                                     \
     " (extract(epoch FROM t.created_at) * 1000)::bigint,"                      \
     " (extract(epoch FROM t.last_authenticated) * 1000)::bigint,"              \
@@ -55,8 +56,18 @@ typedef struct {
     " (extract(epoch FROM t.expires_at) * 1000)::bigint,"                      \
     " t.project_perm, t.repo_perm, array_to_string(t.allowed_nets, ' '),"      \
     " (SELECT count(*) FROM bbtoken_token_nets n WHERE n.token_id = t.id),"    \
-    " host(t.last_addresses[1])"                                               \
-    " FROM bbtoken_tokens t"
+    " host(t.last_addresses[1])"
+#define BBT_REST_COLS BBT_REST_SELECT " FROM bbtoken_tokens t"
+
+/* Token $1, found by its id alone, as t: in a subquery that OFFSET 0 keeps
+ * whole, so no other condition reaches that scan and the primary key
+ * serves it whatever the statistics say.  With the holder's conditions
+ * beside it, statistics that call the table empty (which the API's role
+ * cannot mend) made PostgreSQL walk a partial index of the live tokens,
+ * all of a site's project and repository tokens for one of them. */
+#define BBT_REST_COLS_BY_ID                                                    \
+    BBT_REST_SELECT " FROM (SELECT k.* FROM bbtoken_tokens k"                  \
+                    " WHERE k.id = $1 OFFSET 0) t"
 
 /* The live tokens of the path's project ($2, its key) or repository ($3,
  * its slug; NULL for a project's own tokens), none with an owner. */

@@ -225,3 +225,8 @@ COMMIT;
 BEGIN;
 \ir migrations/0040_write_by_key.sql
 COMMIT;
+
+-- Version 41: the REST API's writes find their token by its key.
+BEGIN;
+\ir migrations/0041_rest_write_by_key.sql
+COMMIT;

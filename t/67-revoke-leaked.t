@@ -70,7 +70,7 @@ sub answer { my ($res) = @_; return join '|', $res->{status}, $res->{content} //
 
 # The statements a report runs, as PostgreSQL counts them: the throttle,
 # the rows read, the revocation.
-my @WORK = ('bbtoken_api_leak_throttle(', 'id = ANY($1::text[]) AND revoked_at IS NULL',
+my @WORK = ('bbtoken_api_leak_throttle(', 'CROSS JOIN LATERAL (SELECT t.id, t.salt,',
             'bbtoken_api_revoke_leaked(');
 # All three in one psql (statement_calls' count, each a column).
 sub work {
