@@ -237,8 +237,13 @@ sub cleanup {
         $failed = !$tb->is_passing;
     };
     if ($failed && -s $self->error_log_path) {
-        my @l = split /\n/, $self->error_log_text;
-        @l = @l[-40 .. -1] if @l > 40;
+        my @all = split /\n/, $self->error_log_text;
+        # What explains a refusal a test did not expect may come long
+        # before the last lines: every line at warn or above too.
+        my @bad = grep { /\[[a-z_0-9]+:(?:warn|error|crit|alert|emerg)\]/ } @all;
+        @bad = @bad[-200 .. -1] if @bad > 200;
+        print STDERR "# --- error_log at warn or above ---\n", map {"#   $_\n"} @bad if @bad;
+        my @l = @all > 40 ? @all[-40 .. -1] : @all;
         print STDERR "# --- last lines of error_log ---\n", map {"#   $_\n"} @l;
     }
     eval { $self->httpd_stop if $self->{httpd_pid} };
