@@ -47,7 +47,7 @@ is($env->repo_head('PROJ', 'repo'), $before, '  the repository is unchanged');
 my $w2 = $env->workdir('dumb-rw');
 ($rc, $out, $err) = $env->git('clone', '-q', $url->($wtok), $w2);
 is($rc, 0, 'dumb clone with a REPO_WRITE token') or diag $err;
-my $c = $env->commit_file($w2, 'rw.txt', "pushed over WebDAV\n");
+my $c = BBT::GitDav::commit_to_push($env, $w2, 'rw.txt', "pushed over WebDAV\n");
 ($rc, $out, $err) = $env->git({ cwd => $w2 }, 'push', 'origin', 'main');
 is($rc, 0, 'push over WebDAV (git http-push) with the REPO_WRITE token') or diag "$out\n$err";
 is($env->repo_head('PROJ', 'repo'), $c, '  the push reached the repository');
@@ -59,7 +59,7 @@ ok(-f "$w3/rw.txt", '  with the pushed file');
 # Refs with slashes: git http-push makes their collections (MKCOL
 # refs/heads/feature/), then locks, writes and unlocks the ref.
 $env->git_ok({ cwd => $w2 }, 'checkout', '-q', '-b', 'feature/x');
-my $f = $env->commit_file($w2, 'f.txt', "on a branch with a slash\n");
+my $f = BBT::GitDav::commit_to_push($env, $w2, 'f.txt', "on a branch with a slash\n");
 $env->git_ok({ cwd => $w2 }, 'tag', '-a', '-m', 'v1.0', 'v1.0');
 $env->git_ok({ cwd => $w2 }, 'tag', 'rel/v2.0');
 for my $ref ('feature/x', 'v1.0', 'rel/v2.0') {

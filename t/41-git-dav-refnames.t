@@ -129,7 +129,7 @@ my $w = $env->workdir('rw');
 my ($rc, $out, $err) = $env->git('clone', '-q', $env->clone_url('alice', $wtok, 'PROJ', 'repo', 'dgit'), $w);
 is($rc, 0, 'dumb clone with the REPO_WRITE token') or diag $err;
 $env->git_ok({ cwd => $w }, 'checkout', '-q', '-b', 'heads-up/configure.v2');
-my $c = $env->commit_file($w, 'n.txt', "near miss\n");
+my $c = BBT::GitDav::commit_to_push($env, $w, 'n.txt', "near miss\n");
 ($rc, $out, $err) = $env->git({ cwd => $w }, 'push', 'origin', 'heads-up/configure.v2');
 is($rc, 0, 'push of refs/heads/heads-up/configure.v2 over WebDAV') or diag "$out\n$err";
 is($env->repo_head('PROJ', 'repo', 'heads-up/configure.v2'), $c, '  it reached the repository');

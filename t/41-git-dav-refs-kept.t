@@ -28,7 +28,7 @@ my $wtok = $env->token_create('alice', name => 'rw', perms => ['REPO_WRITE']);
 my $w = $env->workdir('rw');
 my ($rc, $out, $err) = $env->git('clone', '-q', $env->clone_url('alice', $wtok, 'PROJ', 'repo', 'dgit'), $w);
 is($rc, 0, 'dumb clone with the REPO_WRITE token') or diag $err;
-my $c = $env->commit_file($w, 'n.txt', "new\n");
+my $c = BBT::GitDav::commit_to_push($env, $w, 'n.txt', "new\n");
 ($rc, $out, $err) = $env->git({ cwd => $w }, 'push', 'origin', 'main');
 is($rc, 0, 'push of main over WebDAV') or diag "$out\n$err";
 is($env->repo_head('PROJ', 'repo'), $c, '  refs/heads/main moved');

@@ -37,4 +37,26 @@ sub start {
     return $env;
 }
 
+# $env->commit_file's commit of $file, made again (trailing newlines added
+# to $content) until the objects a push will send each lie in a directory
+# of objects/ of their own.  git http-push makes a missing objects/xx/ for
+# each object it sends, several requests at once: two objects of one new
+# directory race, and mod_dav_fs answers the slower MKCOL 403 (mkdir's
+# EEXIST; 405 would be "exists"), which git takes for a refusal and
+# aborts the push.  That is git's and mod_dav_fs's, not the module's; a
+# test of the module's routes must not fail on it now and then.
+sub commit_to_push {
+    my ($env, $wt, $file, $content) = @_;
+    for my $k (0 .. 200) {
+        my $c = $env->commit_file($wt, $file, $content . ("\n" x $k));
+        my %dir;
+        $dir{ substr($_, 0, 2) }++
+            for map { /^([0-9a-f]{40})/ ? $1 : () }
+            split /\n/, $env->git_ok({ cwd => $wt }, 'rev-list', '--objects', 'HEAD', '--not', '--remotes');
+        return $c unless grep { $_ > 1 } values %dir;
+        $env->git_ok({ cwd => $wt }, 'reset', '-q', '--hard', 'HEAD~1');
+    }
+    die "no commit of $file whose objects lie in directories of their own\n";
+}
+
 1;
