@@ -91,6 +91,28 @@ for my $c (@crossings) {
     };
 }
 
+# Another holder's token that a third session holds: refused at once, as
+# any other, not waited for (a write that locked the row it found by id
+# before it checked the holder would wait, and lock any token of the site
+# for whoever manages one project, their own personal one included).
+subtest 'another holder\'s token another session holds: 404 at once, never waited for' => sub {
+    for my $c (['projects/PROJ', 'alice'], ['projects/PROJ', 'other'], ['projects/PROJ/repos/one', 'otherone']) {
+        my ($path, $k) = @$c;
+        my $h = $env->pg_session("hold$k");
+        $h->send("BEGIN; SELECT 1 FROM bbtoken_tokens WHERE id = '$id{$k}' FOR UPDATE;");
+        ok($h->done, "a session holds $k");
+        for my $try ([POST => { json => { name => 'crossed' } }],
+                     [DELETE => { headers => { 'Content-Type' => 'application/json' } }]) {
+            my ($m, $o) = @$try;
+            my $res = call(padmin => $m => "$T/$path/$id{$k}", %$o);
+            is($res->{status}, 404, "padmin: $m $path/$k: 404") or diag res_summary($res);
+        }
+        $h->send('ROLLBACK;');
+        ok($h->done, '  the session lets it go');
+        $h->finish;
+    }
+};
+
 is($env->psql($rows_sql), $before, 'no token row changed');
 is(scalar($env->crash_lines), 0, 'no httpd child crashed') or diag join "\n", $env->crash_lines;
 
