@@ -34,7 +34,8 @@
 -- with the id as a condition on its last column: every such token of the
 -- site, for each write, as did the module's read of the token before and
 -- after it (bbt_rest_load_one).  Each now reads the token by its id alone,
--- as above.  A personal token's writes read its owner's tokens at most
+-- as above, and locks it only if it is the path's (read, then locked and
+-- checked again).  A personal token's writes read its owner's tokens at most
 -- (through the owner's index; a few rows, measured) and are as they were.
 --
 -- Each function is otherwise as its last version: SECURITY DEFINER,
@@ -84,8 +85,12 @@ BEGIN
 END
 $$;
 
--- As migration 8's, the token found by its id alone and locked there, the
--- holder's conditions checked on the version locked.
+-- As migration 8's, the token found by its id alone, the holder's
+-- conditions checked on the version read, and only then locked and
+-- checked again on the version locked: a token of another holder is never
+-- locked, nor waited for while another transaction holds it (whoever
+-- manages one project, their own personal one included, could otherwise
+-- hold any token of the site, or learn that another held it).
 CREATE OR REPLACE FUNCTION bbtoken_api_scope_update(p_caller text, p_key text,
                                                     p_slug text, p_id text,
                                                     p_name text,
@@ -103,7 +108,20 @@ BEGIN
      WHERE id = (SELECT k.id
                    FROM (SELECT r.id, r.user_id, r.project_key, r.repo_slug,
                                 r.revoked_at
-                           FROM bbtoken_tokens r WHERE r.id = p_id
+                           FROM bbtoken_tokens r
+                          WHERE r.id = (SELECT c.id
+                                          FROM (SELECT s.id, s.user_id,
+                                                       s.project_key,
+                                                       s.repo_slug,
+                                                       s.revoked_at
+                                                  FROM bbtoken_tokens s
+                                                 WHERE s.id = p_id
+                                                OFFSET 0) c
+                                         WHERE c.user_id IS NULL
+                                           AND c.project_key = p_key
+                                           AND c.repo_slug
+                                               IS NOT DISTINCT FROM p_slug
+                                           AND c.revoked_at IS NULL)
                          OFFSET 0 FOR NO KEY UPDATE) k
                   WHERE k.user_id IS NULL AND k.project_key = p_key
                     AND k.repo_slug IS NOT DISTINCT FROM p_slug
@@ -124,7 +142,20 @@ BEGIN
      WHERE id = (SELECT k.id
                    FROM (SELECT r.id, r.user_id, r.project_key, r.repo_slug,
                                 r.revoked_at
-                           FROM bbtoken_tokens r WHERE r.id = p_id
+                           FROM bbtoken_tokens r
+                          WHERE r.id = (SELECT c.id
+                                          FROM (SELECT s.id, s.user_id,
+                                                       s.project_key,
+                                                       s.repo_slug,
+                                                       s.revoked_at
+                                                  FROM bbtoken_tokens s
+                                                 WHERE s.id = p_id
+                                                OFFSET 0) c
+                                         WHERE c.user_id IS NULL
+                                           AND c.project_key = p_key
+                                           AND c.repo_slug
+                                               IS NOT DISTINCT FROM p_slug
+                                           AND c.revoked_at IS NULL)
                          OFFSET 0 FOR NO KEY UPDATE) k
                   WHERE k.user_id IS NULL AND k.project_key = p_key
                     AND k.repo_slug IS NOT DISTINCT FROM p_slug
@@ -156,7 +187,20 @@ BEGIN
          WHERE id = (SELECT k.id
                        FROM (SELECT r.id, r.user_id, r.project_key,
                                     r.repo_slug, r.revoked_at
-                               FROM bbtoken_tokens r WHERE r.id = p_id
+                               FROM bbtoken_tokens r
+                              WHERE r.id = (SELECT c.id
+                                              FROM (SELECT s.id, s.user_id,
+                                                           s.project_key,
+                                                           s.repo_slug,
+                                                           s.revoked_at
+                                                      FROM bbtoken_tokens s
+                                                     WHERE s.id = p_id
+                                                    OFFSET 0) c
+                                             WHERE c.user_id IS NULL
+                                               AND c.project_key = p_key
+                                               AND c.repo_slug
+                                                   IS NOT DISTINCT FROM p_slug
+                                               AND c.revoked_at IS NULL)
                              OFFSET 0 FOR NO KEY UPDATE) k
                       WHERE k.user_id IS NULL AND k.project_key = p_key
                         AND k.repo_slug IS NOT DISTINCT FROM p_slug
