@@ -23,62 +23,27 @@ use lib "$FindBin::Bin/lib";
 use Test::More;
 use HTTP::Tiny;
 use Time::HiRes qw(sleep time);
-use BBT::Env qw(auth_bearer parse_token);
+use BBT::Env qw(auth_bearer);
 use BBT::Assert;
+use BBT::SchemaCopy qw(schema_copy cli_in token_in copy_to_public);
 use BBT::Cache qw(wait_log log_mark log_since settle);
 
 my $env = BBT::Env->new(httpd => 0)->start;
 my $dir = $env->dir;
 my $root = $BBT::Env::ROOT;
-BBT::Util::spew("$dir/run/bbt2.sql", "CREATE SCHEMA bbt2;\nSET search_path TO bbt2;\n"
-                . "\\i $root/sql/schema.sql\n");
-$env->psql(undef, file => "$dir/run/bbt2.sql");
-BBT::Util::spew("$dir/run/bbt2-grants.sql", "SET search_path TO bbt2;\n"
-                . "GRANT USAGE ON SCHEMA bbt2 TO :\"role\";\n\\i $root/sql/grants.sql\n");
-$env->psql(undef, file => "$dir/run/bbt2-grants.sql", vars => ['role=bbtoken_httpd']);
+schema_copy($env, 'bbt2');
 
 # The CLI on bbt2, as the server's sessions read it.
-sub cli2 {
-    my @args = @_;
-    my ($rc, $out, $err) = $env->cli_raw('--db', $env->superuser_conninfo . " options='-csearch_path=bbt2'",
-                                         @args);
-    die "bbtoken @args: $rc\n$out$err" if $rc;
-    return $out;
-}
-sub token2 {
-    my ($name) = @_;
-    my $out = cli2('create', 'alice', '--name', $name);
-    chomp $out;
-    my $p = parse_token($out) or die "no token printed: $out";
-    return ($out, $p->{id});
-}
+sub cli2 { return cli_in($env, 'bbt2', @_) }
+sub token2 { return token_in($env, 'bbt2', 'alice', $_[0]) }
 
-# Every row of bbt2's tables into public's (emptied first), as they are:
-# the triggers and foreign keys asleep, the generated columns made again.
-sub copy_bbt2_to_public {
-    my @tables = split /\n/, $env->psql("SELECT tablename FROM pg_tables WHERE schemaname = 'bbt2' "
-                                        . "AND tablename IN (SELECT tablename FROM pg_tables "
-                                        . "WHERE schemaname = 'public') ORDER BY 1");
-    my @sql = ('SET session_replication_role = replica',
-               'TRUNCATE ' . join(', ', map { "public.$_" } @tables));
-    for my $t (@tables) {
-        my $cols = $env->psql("SELECT string_agg(quote_ident(attname), ', ' ORDER BY attnum) FROM pg_attribute "
-                              . "WHERE attrelid = 'bbt2.$t'::regclass AND attnum > 0 AND NOT attisdropped "
-                              . "AND attgenerated = ''");
-        push @sql, "INSERT INTO public.$t ($cols) OVERRIDING SYSTEM VALUE SELECT $cols FROM bbt2.$t";
-    }
-    $env->psql(join ";\n", @sql);
-    # The lookup rows as public's own triggers would have written them.
-    my ($rc, $out, $err) = $env->cli_raw('--db', $env->superuser_conninfo, 'db', 'check', '--repair');
-    note "public: db check --repair: $rc $out$err";
-}
 
 $env->make_repo('PROJ', 'repo');
 cli2('user', 'add', 'alice');
 cli2('grant', 'alice', 'PROJECT_WRITE', 'PROJ');
 # Live in both, then revoked in bbt2 only.
 my ($both, $both_id) = token2('in both');
-copy_bbt2_to_public();
+note 'public: db check --repair: ' . copy_to_public($env, 'bbt2');
 cli2('revoke', $both_id);
 # In bbt2 only.
 my ($only, $only_id) = token2('bbt2 only');

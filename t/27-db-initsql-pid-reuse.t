@@ -22,27 +22,15 @@ use Test::More;
 use Time::HiRes qw(sleep time);
 use BBT::Env qw(auth_bearer parse_token);
 use BBT::Assert;
+use BBT::SchemaCopy qw(schema_copy cli_in token_in copy_to_public);
 
 my $last_pid = '/proc/sys/kernel/ns_last_pid';
 plan skip_all => "needs root and a writable $last_pid" unless $> == 0 && -w $last_pid;
 
 my $env = BBT::Env->new(httpd => 0, mpm_conf => BBT::Util::one_child_mpm(4))->start;
-my $dir = $env->dir;
-my $root = $BBT::Env::ROOT;
-BBT::Util::spew("$dir/run/bbt2.sql", "CREATE SCHEMA bbt2;\nSET search_path TO bbt2;\n"
-                . "\\i $root/sql/schema.sql\n");
-$env->psql(undef, file => "$dir/run/bbt2.sql");
-BBT::Util::spew("$dir/run/bbt2-grants.sql", "SET search_path TO bbt2;\n"
-                . "GRANT USAGE ON SCHEMA bbt2 TO :\"role\";\n\\i $root/sql/grants.sql\n");
-$env->psql(undef, file => "$dir/run/bbt2-grants.sql", vars => ['role=bbtoken_httpd']);
+schema_copy($env, 'bbt2');
 
-sub cli2 {
-    my @args = @_;
-    my ($rc, $out, $err) = $env->cli_raw('--db', $env->superuser_conninfo . " options='-csearch_path=bbt2'",
-                                         @args);
-    die "bbtoken @args: $rc\n$out$err" if $rc;
-    return $out;
-}
+sub cli2 { return cli_in($env, 'bbt2', @_) }
 
 $env->make_repo('PROJ', 'repo');
 cli2('user', 'add', 'alice');
@@ -52,24 +40,9 @@ chomp $out;
 my $p = parse_token($out) or die "no token printed: $out";
 my ($token, $id) = ($out, $p->{id});
 
-# Every row of bbt2's tables into public's, as they are (t/26): the token
-# live there, what a session without DBDInitSQL reads.
-{
-    my @tables = split /\n/, $env->psql("SELECT tablename FROM pg_tables WHERE schemaname = 'bbt2' "
-                                        . "AND tablename IN (SELECT tablename FROM pg_tables "
-                                        . "WHERE schemaname = 'public') ORDER BY 1");
-    my @sql = ('SET session_replication_role = replica',
-               'TRUNCATE ' . join(', ', map { "public.$_" } @tables));
-    for my $t (@tables) {
-        my $cols = $env->psql("SELECT string_agg(quote_ident(attname), ', ' ORDER BY attnum) FROM pg_attribute "
-                              . "WHERE attrelid = 'bbt2.$t'::regclass AND attnum > 0 AND NOT attisdropped "
-                              . "AND attgenerated = ''");
-        push @sql, "INSERT INTO public.$t ($cols) OVERRIDING SYSTEM VALUE SELECT $cols FROM bbt2.$t";
-    }
-    $env->psql(join ";\n", @sql);
-    my ($rc, $o, $e) = $env->cli_raw('--db', $env->superuser_conninfo, 'db', 'check', '--repair');
-    note "public: db check --repair: $rc $o$e";
-}
+# Every row of bbt2's tables into public's: the token live there, what a
+# session without DBDInitSQL reads.
+note 'public: db check --repair: ' . copy_to_public($env, 'bbt2');
 cli2('revoke', $id);
 my $UP = '/scm/PROJ/repo.git/info/refs?service=git-upload-pack';
 my $h = auth_bearer($token);

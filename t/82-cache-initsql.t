@@ -16,20 +16,16 @@ use warnings;
 use FindBin;
 use lib "$FindBin::Bin/lib";
 use Test::More;
-use BBT::Env qw(auth_bearer parse_token);
+use BBT::Env qw(auth_bearer);
 use BBT::Assert;
+use BBT::SchemaCopy qw(schema_copy cli_in token_in copy_to_public);
 use BBT::Cache qw(served_from_cache until_status wait_log settle log_mark);
 
 my $env = BBT::Env->new(httpd => 0)->start;
 my $dir = $env->dir;
 my $root = $BBT::Env::ROOT;
 # The whole schema again, in bbt2, with the lookup role's grants there.
-BBT::Util::spew("$dir/run/bbt2.sql", "CREATE SCHEMA bbt2;\nSET search_path TO bbt2;\n"
-                . "\\i $root/sql/schema.sql\n");
-$env->psql(undef, file => "$dir/run/bbt2.sql");
-BBT::Util::spew("$dir/run/bbt2-grants.sql", "SET search_path TO bbt2;\n"
-                . "GRANT USAGE ON SCHEMA bbt2 TO :\"role\";\n\\i $root/sql/grants.sql\n");
-$env->psql(undef, file => "$dir/run/bbt2-grants.sql", vars => ['role=bbtoken_httpd']);
+schema_copy($env, 'bbt2');
 is($env->psql("SELECT count(*) FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid "
               . "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'bbt2' "
               . "AND t.tgname LIKE '%notify%'"), 11, "bbt2 has the schema's eleven notifying triggers");
@@ -41,22 +37,10 @@ $env->make_repo('PROJ', 'repo');
 ok(wait_log($env, $mark, qr/BBT309: the token cache's listener hears PostgreSQL/), 'the listener is up (BBT309)');
 
 # The CLI on bbt2, as the server's sessions read it.
-sub cli2 {
-    my @args = @_;
-    my ($rc, $out, $err) = $env->cli_raw('--db', $env->superuser_conninfo . " options='-csearch_path=bbt2'",
-                                         @args);
-    die "bbtoken @args: $rc\n$out$err" if $rc;
-    return $out;
-}
+sub cli2 { return cli_in($env, 'bbt2', @_) }
 cli2('user', 'add', 'alice');
 cli2('grant', 'alice', 'PROJECT_WRITE', 'PROJ');
-sub token2 {
-    my ($name) = @_;
-    my $out = cli2('create', 'alice', '--name', $name);
-    chomp $out;
-    my $p = parse_token($out) or die "no token printed: $out";
-    return ($out, $p->{id});
-}
+sub token2 { return token_in($env, 'bbt2', 'alice', $_[0]) }
 my $UP = '/scm/PROJ/repo.git/info/refs?service=git-upload-pack';
 
 my ($tok, $id) = token2('first');
