@@ -27,7 +27,7 @@ use FindBin;
 use lib "$FindBin::Bin/lib";
 use Test::More;
 use BBT::Env qw(auth_bearer);
-use BBT::BigSite qw(log_plans scans_since stale_site_fill spoil_stats);
+use BBT::BigSite qw(log_plans stale_site_fill write_read_bounded);
 
 my $REST = <<'EOC';
 <Location /rest/access-tokens>
@@ -74,20 +74,8 @@ sub site {
     # fresh): the rows its plans read, in all and by table, under the bound.
     my $bounded = sub {
         my ($stats, $what, $k, $code) = @_;
-        $env->psql('VACUUM ANALYZE');
-        if ($stats eq 'stale') {
-            spoil_stats($env);
-            like($env->psql('EXPLAIN SELECT * FROM bbtoken_tokens'), qr/\brows=1\b/,
-                 "$n owners, $stats, $what: the planner reckons one token");
-        }
-        my $from = length $env->pg_log_text;
-        $code->();
-        my @scans = grep { $_->[0] =~ /^bbtoken_/ } scans_since($env, $from);
-        my (%by, $read);
-        $by{ $_->[0] } += $_->[1], $read += $_->[1] for @scans;
-        ok(@scans >= 3, "$n owners, $stats, $what: the plans were logged (" . scalar(@scans) . ' scans)');
-        cmp_ok($read // 0, '<', $limit + 15 * $k, "$n owners, $stats, $what: rows read, of $rows tokens and users ("
-               . join(', ', map {"$_ $by{$_}"} sort keys %by) . ')');
+        write_read_bounded($env, label => "$n owners", stats => $stats, what => $what, k => $k,
+                           limit => $limit, rows => $rows, code => $code);
     };
 
     for my $stats (qw(stale fresh)) {

@@ -20,7 +20,7 @@ use FindBin;
 use lib "$FindBin::Bin/lib";
 use Test::More;
 use BBT::Env qw(auth_bearer);
-use BBT::BigSite qw(log_plans scans_since stale_site_fill spoil_stats);
+use BBT::BigSite qw(log_plans scans_since stale_site_fill spoil_stats write_read_bounded);
 
 my $REST = <<'EOC';
 <Location /rest/access-tokens>
@@ -89,20 +89,8 @@ EOS
 
     my $bounded = sub {
         my ($stats, $what, $k, $code, $scope) = @_;
-        $env->psql('VACUUM ANALYZE');
-        if ($stats eq 'stale') {
-            spoil_stats($env);
-            like($env->psql('EXPLAIN SELECT * FROM bbtoken_tokens'), qr/\brows=1\b/,
-                 "$n owners, $stats, $what: the planner reckons one token");
-        }
-        my $from = length $env->pg_log_text;
-        $code->();
-        my @scans = grep { $_->[0] =~ /^bbtoken_/ } scans_since($env, $from);
-        my (%by, $read);
-        $by{ $_->[0] } += $_->[1], $read += $_->[1] for @scans;
-        ok(@scans >= 3, "$n owners, $stats, $what: the plans were logged (" . scalar(@scans) . ' scans)');
-        cmp_ok($read // 0, '<', $limit + 15 * $k, "$n owners, $stats, $what: rows read, of $rows tokens and users ("
-               . join(', ', map {"$_ $by{$_}"} sort keys %by) . ')');
+        my $from = write_read_bounded($env, label => "$n owners", stats => $stats, what => $what, k => $k,
+                                      limit => $limit, rows => $rows, code => $code);
         # The index of live project and repository tokens, whose first
         # column is the holder's name, serves a write of one such token
         # only by walking it whole (its id a condition on the last column):

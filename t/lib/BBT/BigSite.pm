@@ -11,12 +11,15 @@ package BBT::BigSite;
 #   my $text = place_text($value);        # KEY or KEY/slug, of a value
 #   stale_site_fill($env, $n);            # the stale-statistics tests' site
 #   spoil_stats($env);                    # statistics: pages, but no rows
+#   my $from = write_read_bounded($env, %o); # a write's rows read, checked
 
 use strict;
 use warnings;
 use Exporter 'import';
+use Test::More ();
 
-our @EXPORT_OK = qw(big_site_fill log_plans scans_since admin_places_sql place_text stale_site_fill spoil_stats);
+our @EXPORT_OK = qw(big_site_fill log_plans scans_since admin_places_sql place_text stale_site_fill spoil_stats
+                    write_read_bounded);
 
 # 2,000 users; a project grant and a repository grant each, over 1,000
 # projects of 10 repositories; 6,000 tokens (personal, of projects, of
@@ -144,6 +147,33 @@ sub admin_places_sql {
 sub place_text {
     my ($v) = @_;
     return $v->{project} ? $v->{project}{key} : "$v->{repository}{project}{key}/$v->{repository}{slug}";
+}
+
+# %o{what} done by %o{code}, writing %o{k} tokens' rows, on statistics
+# spoilt (%o{stats} 'stale') or fresh (after VACUUM ANALYZE): checks that
+# its plans were logged (log_plans) and that the rows they read stay under
+# %o{limit} and 15 a token row written; %o{label} begins each check's
+# name, %o{rows} (the site's tokens and users) goes in it.  Where the
+# PostgreSQL log stood before the write, for more checks of its plans.
+sub write_read_bounded {
+    my ($env, %o) = @_;
+    local $Test::Builder::Level = $Test::Builder::Level + 1;
+    my $name = "$o{label}, $o{stats}, $o{what}";
+    $env->psql('VACUUM ANALYZE');
+    if ($o{stats} eq 'stale') {
+        spoil_stats($env);
+        Test::More::like($env->psql('EXPLAIN SELECT * FROM bbtoken_tokens'), qr/\brows=1\b/,
+                         "$name: the planner reckons one token");
+    }
+    my $from = length $env->pg_log_text;
+    $o{code}->();
+    my @scans = grep { $_->[0] =~ /^bbtoken_/ } scans_since($env, $from);
+    my (%by, $read);
+    $by{ $_->[0] } += $_->[1], $read += $_->[1] for @scans;
+    Test::More::ok(@scans >= 3, "$name: the plans were logged (" . scalar(@scans) . ' scans)');
+    Test::More::cmp_ok($read // 0, '<', $o{limit} + 15 * $o{k}, "$name: rows read, of $o{rows} tokens and users ("
+                       . join(', ', map {"$_ $by{$_}"} sort keys %by) . ')');
+    return $from;
 }
 
 1;
