@@ -179,14 +179,17 @@ bbt_decision_t bbt_kind_decide(bbt_kind_t kind, bbt_perm_t need,
     return BBT_DECIDE_TOKEN_SCOPE;
 }
 
-const char *bbt_kind_identity(const bbt_tokscope_t *s, char *buf, size_t len)
+/* The scope's target after the kind's word: "<project><key>" or
+ * "<repo><key>/<slug>"; empty for a personal token. */
+static const char *bbt_kind_named(const bbt_tokscope_t *s, const char *project,
+                                  const char *repo, char *buf, size_t len)
 {
     switch (s->kind) {
     case BBT_KIND_PROJECT:
-        snprintf(buf, len, "project:%s", s->key);
+        snprintf(buf, len, "%s%s", project, s->key);
         break;
     case BBT_KIND_REPO:
-        snprintf(buf, len, "repo:%s/%s", s->key, s->slug);
+        snprintf(buf, len, "%s%s/%s", repo, s->key, s->slug);
         break;
     default:
         if (len) {
@@ -197,20 +200,12 @@ const char *bbt_kind_identity(const bbt_tokscope_t *s, char *buf, size_t len)
     return buf;
 }
 
+const char *bbt_kind_identity(const bbt_tokscope_t *s, char *buf, size_t len)
+{
+    return bbt_kind_named(s, "project:", "repo:", buf, len);
+}
+
 const char *bbt_kind_describe(const bbt_tokscope_t *s, char *buf, size_t len)
 {
-    switch (s->kind) {
-    case BBT_KIND_PROJECT:
-        snprintf(buf, len, "project %s", s->key);
-        break;
-    case BBT_KIND_REPO:
-        snprintf(buf, len, "repository %s/%s", s->key, s->slug);
-        break;
-    default:
-        if (len) {
-            buf[0] = '\0';
-        }
-        break;
-    }
-    return buf;
+    return bbt_kind_named(s, "project ", "repository ", buf, len);
 }

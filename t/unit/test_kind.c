@@ -306,6 +306,8 @@ static void test_identity(void)
     is_str(bbt_kind_identity(&s, buf, sizeof(buf)), "project:PROJ",
            "a project token is project:KEY");
     ok(!bbt_input_user_name(buf, strlen(buf)), "  which no user name can be");
+    is_str(bbt_kind_describe(&s, buf, sizeof(buf)), "project PROJ",
+           "described in words");
     s = scope(BBT_KIND_REPO, "~alice", "site");
     is_str(bbt_kind_identity(&s, buf, sizeof(buf)), "repo:~alice/site",
            "a repository token is repo:KEY/slug");
@@ -315,6 +317,7 @@ static void test_identity(void)
     s = scope(BBT_KIND_PERSONAL, "", "");
     is_str(bbt_kind_identity(&s, buf, sizeof(buf)), "",
            "a personal token has no identity of its own");
+    is_str(bbt_kind_describe(&s, buf, sizeof(buf)), "", "  nor a description");
     s = scope(BBT_KIND_REPO, "~", "");
     memset(s.key + 1, 'a', BBT_USER_MAX);
     memset(s.slug, 's', BBT_SLUG_MAX);
