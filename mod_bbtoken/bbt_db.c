@@ -10,14 +10,17 @@
  * vanish for good when the pgsql driver reconnects with PQreset after a
  * PostgreSQL restart, and exist only on connections of the server that
  * registered them.  Instead each pooled connection prepares each on first
- * use and remembers, in the connection's own pool, which backend process it
- * was prepared on: a reconnected connection has a new backend and prepares
- * it again.  A failed statement is retried once, after the driver has reset
- * a dropped connection and the statement is prepared afresh (which also
- * cures "cached plan must not change result type" after a schema change).
- * A reconnected connection has lost its DBDInitSQL too: bbt_dbsession.c
- * runs it again where a connection is taken and where it is reconnected,
- * the only places its backend can change.
+ * use and remembers, in the connection's own pool, which backend it was
+ * prepared on: a reconnected connection has a new backend and prepares it
+ * again.  The backend is told by bbt_dbsession.c's count of the
+ * connection's resets, not by its process id, which a new backend may
+ * share with the old one (PostgreSQL restarted in a container, the
+ * kernel's wrap at pid_max).  A failed statement is retried once, after
+ * the driver has reset a dropped connection and the statement is prepared
+ * afresh (which also cures "cached plan must not change result type" after
+ * a schema change).  A reconnected connection has lost its DBDInitSQL too:
+ * bbt_dbsession.c runs it again where a connection is taken and where it
+ * is reconnected, the only places its backend can change.
  *
  * The module speaks PostgreSQL only (the schema is PostgreSQL's), so it may
  * ask libpq directly for what apr_dbd does not say: the connection's status
@@ -73,7 +76,11 @@ struct bbt_db_conn {
  * current holder touches. */
 typedef struct {
     apr_dbd_prepared_t *stmt[BBT_STMT_COUNT];
-    int backend_pid[BBT_STMT_COUNT]; /* the backend each was prepared on */
+    /* The backend each was prepared on: the connection's generation
+     * (bbt_dbsession_generation), and its process id for a connection
+     * whose resets libpq does not tell. */
+    unsigned long generation[BBT_STMT_COUNT];
+    int backend_pid[BBT_STMT_COUNT];
 } bbt_db_state_t;
 
 static const char bbt_db_state_key[] = "bbtoken-db-state";
@@ -319,6 +326,7 @@ static apr_dbd_prepared_t *bbt_db_stmt(bbt_db_conn_t *c,
     void *v = NULL;
     bbt_db_state_t *st;
     apr_dbd_prepared_t *stmt = NULL;
+    unsigned long gen = bbt_dbsession_generation(c->dbd);
     int pid = PQbackendPID(c->pg), nrows;
 
     apr_pool_userdata_get(&v, bbt_db_state_key, c->dbd->pool);
@@ -327,12 +335,14 @@ static apr_dbd_prepared_t *bbt_db_stmt(bbt_db_conn_t *c,
         st = apr_pcalloc(c->dbd->pool, sizeof(*st));
         apr_pool_userdata_setn(st, bbt_db_state_key, NULL, c->dbd->pool);
     }
-    if (st->stmt[def->slot] && st->backend_pid[def->slot] == pid) {
+    if (st->stmt[def->slot] && st->generation[def->slot] == gen &&
+        st->backend_pid[def->slot] == pid) {
         if (!fresh) {
             return st->stmt[def->slot];
         }
-        /* Same backend: the old statement may still be there.  An error
-         * (it is not) leaves nothing behind outside a transaction. */
+        /* Same backend (no reset since): the old statement may still be
+         * there.  An error (it is not) leaves nothing behind outside a
+         * transaction. */
         apr_dbd_query(c->dbd->driver, c->dbd->handle, &nrows,
                       apr_pstrcat(c->pool, "DEALLOCATE ", def->label, NULL));
     }
@@ -345,6 +355,7 @@ static apr_dbd_prepared_t *bbt_db_stmt(bbt_db_conn_t *c,
         return NULL;
     }
     st->stmt[def->slot] = stmt;
+    st->generation[def->slot] = gen;
     st->backend_pid[def->slot] = pid;
     return stmt;
 }

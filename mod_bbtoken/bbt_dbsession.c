@@ -19,6 +19,8 @@
  * of the module's.  The new backend's process id may well be the old
  * one's (PostgreSQL restarted in a container numbers its processes
  * afresh; the kernel's wrap at pid_max), so the id alone cannot tell.
+ * The resets are counted: the count is the backend's generation, by which
+ * bbt_db.c knows its prepared statements too.
  * The backend can change nowhere else, so the module looks only where a
  * connection is taken and where it is reconnected, not at every
  * statement.
@@ -43,8 +45,10 @@
 typedef struct {
     const apr_array_header_t *sql; /* the pool's DBDInitSQL, in order */
     int pid;     /* the backend they last ran on without error; 0: none */
-    int reset;   /* the backend is not the one mod_dbd made */
     int watched; /* libpq tells of a reset (bbt_dbsession_event) */
+    /* The resets libpq has told of: 0 while the backend is the one
+     * mod_dbd made. */
+    unsigned long generation;
 } bbt_dbsession_t;
 
 static const char bbt_dbsession_key[] = "bbtoken-db-session";
@@ -67,7 +71,7 @@ static int bbt_dbsession_event(PGEventId id, void *info, void *pass)
     (void)info;
     if (id == PGEVT_CONNRESET) {
         st->pid = 0;
-        st->reset = 1;
+        st->generation++;
     }
     return 1;
 }
@@ -162,7 +166,7 @@ int bbt_dbsession_ready(ap_dbd_t *dbd, PGconn *pg, char *err, size_t errlen)
      * stay done, and one of them run again may fail for that alone (a
      * CREATE TEMPORARY VIEW): from a new backend instead.  Each statement
      * is one implicit transaction, so a failed one leaves nothing. */
-    if (st->watched && st->pid == 0 && !st->reset && st->sql &&
+    if (st->watched && st->pid == 0 && st->generation == 0 && st->sql &&
         st->sql->nelts > 1) {
         PQreset(pg);
         pid = PQbackendPID(pg);
@@ -193,4 +197,11 @@ int bbt_dbsession_ready(ap_dbd_t *dbd, PGconn *pg, char *err, size_t errlen)
     }
     st->pid = pid;
     return 0;
+}
+
+unsigned long bbt_dbsession_generation(ap_dbd_t *dbd)
+{
+    const bbt_dbsession_t *st = bbt_dbsession_of(dbd);
+
+    return st ? st->generation : 0;
 }

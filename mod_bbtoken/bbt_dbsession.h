@@ -31,4 +31,11 @@ void bbt_dbsession_register_hooks(apr_pool_t *p);
  * statement); -2, the connection was lost meanwhile (nothing written). */
 int bbt_dbsession_ready(ap_dbd_t *dbd, PGconn *pg, char *err, size_t errlen);
 
+/* Which backend dbd's connection has: the number of resets libpq has told
+ * of, so it changes with the backend whatever the new one's process id.
+ * It stays 0 on a connection whose resets cannot be told (libpq refused
+ * the event procedure, or mod_dbd did not say it made the connection):
+ * there the process id is all there is to go by. */
+unsigned long bbt_dbsession_generation(ap_dbd_t *dbd);
+
 #endif
