@@ -230,3 +230,8 @@ COMMIT;
 BEGIN;
 \ir migrations/0041_rest_write_by_key.sql
 COMMIT;
+
+-- Version 42: a leak report's tokens revoked in one statement again.
+BEGIN;
+\ir migrations/0042_leak_one_write.sql
+COMMIT;

@@ -252,6 +252,58 @@ subtest 'the database functions: the API role only, and only with the hash' => s
                   . " AND event LIKE 'revoked%'"), 'revoked_leaked 192.0.2.9', '  as leaked, from the address given');
 };
 
+subtest 'a report of many tokens: one write, the lookup\'s trigger run once' => sub {
+    # The tokens a report revokes are written by one statement: the
+    # lookup's statement trigger (bbtoken_lookup_tokens, and the lookup
+    # rows it locks and the notification it sets off) runs once for all of
+    # them, as PostgreSQL counts the calls of the transaction
+    # (track_functions), not once per token reported.
+    my $N = 20;
+    $env->user_add('carol');
+    my @ids = $env->tokens_insert('carol', $N + 2, name => 'many');
+    my ($wrong, $dead) = splice @ids, $N;
+    my ($expired) = $env->tokens_insert('carol', 1, name => 'old', created => "now() - interval '30 days'",
+                                        expires => "now() - interval '1 day'");
+    $env->psql("UPDATE bbtoken_tokens SET revoked_at = now() WHERE id = '$dead'");
+    my $unknown_id = '000000000043';
+    # In an order of their own, one twice, with a wrong hash, a revoked, an
+    # expired and an unknown token among them.
+    my $list = join ', ', map {"'$_'"} reverse(@ids), $ids[3], $wrong, $dead, $expired, $unknown_id;
+    my $calls = sub {
+        my ($fn) = @_;
+        return "COALESCE(pg_stat_get_xact_function_calls('$fn'::regprocedure), 0)";
+    };
+    my $out = $env->psql(
+        "SET track_functions = 'all';"
+        . " CREATE TEMP TABLE leak_got AS"
+        . " WITH l AS (SELECT array_agg(v.id ORDER BY v.n) AS ids,"
+        . " array_agg(CASE WHEN v.id = '$wrong' THEN repeat('0', 64) ELSE COALESCE(t.secret_hash, repeat('1', 64))"
+        . " END ORDER BY v.n) AS hs"
+        . " FROM unnest(ARRAY[$list]) WITH ORDINALITY v (id, n) LEFT JOIN bbtoken_tokens t ON t.id = v.id)"
+        . " SELECT x.id FROM l, bbtoken_api_revoke_leaked('192.0.2.7', l.ids, l.hs) x (id);"
+        . " SELECT (SELECT string_agg(id, ' ' ORDER BY id) FROM leak_got) || '|'"
+        . " || (SELECT count(*) FROM leak_got) || '|' || " . $calls->('bbtoken_lookup_tokens()'),
+        user => 'postgres');
+    my ($got, $n, $trigger) = split /\|/, $out;
+    is($got, join(' ', sort @ids), "the $N tokens revoked, each once, lowest id first");
+    is($n, $N, "  $N rows back");
+    is($trigger, 1, 'the lookup\'s statement trigger ran once for them all');
+    is($env->psql("SELECT count(*) FROM bbtoken_tokens WHERE user_id = (SELECT id FROM bbtoken_users"
+                  . " WHERE name = 'carol') AND revoked_at IS NOT NULL"), $N + 1,
+       'nothing else revoked (the wrong hash, the expired token)');
+    is($env->psql("SELECT count(*) FROM bbtoken_lookup WHERE id IN (" . join(', ', map {"'$_'"} @ids) . ")"
+                  . " AND revoked"), $N, 'each one\'s lookup row says so');
+    is($env->psql("SELECT count(DISTINCT token_id) || ' ' || count(*) FROM bbtoken_audit"
+                  . " WHERE event = 'revoked_leaked' AND host(client_addr) = '192.0.2.7'"),
+       "$N $N", 'one revoked_leaked record each, with the address given');
+    $out = $env->psql("SET track_functions = 'all';"
+                      . " CREATE TEMP TABLE leak_got AS SELECT x.id FROM bbtoken_api_revoke_leaked('192.0.2.7',"
+                      . " ARRAY['$wrong', '$unknown_id'], ARRAY[repeat('0', 64), repeat('1', 64)]) x (id);"
+                      . " SELECT (SELECT count(*) FROM leak_got) || ' ' || " . $calls->('bbtoken_lookup_tokens()'),
+                      user => 'postgres');
+    is($out, '0 0', 'a report that revokes nothing writes nothing: the trigger does not run');
+};
+
 subtest 'no token in any log' => sub {
     no_secrets_in('httpd error_log', $env->error_log_text, \%secret, 'no token in the error log');
     no_secrets_in('httpd access_log', $env->access_log_text, \%secret, 'no token in the access log');
