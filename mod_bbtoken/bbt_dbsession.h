@@ -44,7 +44,7 @@ bbt_dbsession_t *bbt_dbsession_of(ap_dbd_t *dbd);
 int bbt_dbsession_ready_st(bbt_dbsession_t *st, PGconn *pg, char *err,
                            size_t errlen);
 
-/* Which backend dbd's connection has: the number of resets libpq has told
+/* Which backend st's connection has: the number of resets libpq has told
  * of, so it changes with the backend whatever the new one's process id.
  * It stays 0 on a connection whose resets cannot be told (libpq refused
  * the event procedure, or mod_dbd did not say it made the connection):
