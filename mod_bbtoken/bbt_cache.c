@@ -564,9 +564,9 @@ static void bbt_cache_warn_other(request_rec *r, bbt_cache_srv_t *st)
  * new generation would be believed until the next change.  Said once per
  * child, cache or not: without it too, a change takes effect only once
  * the standby has replayed it. */
-static int bbt_cache_standby(request_rec *r, PGconn *pg)
+static int bbt_cache_standby(request_rec *r, PGconn *pg, int standby)
 {
-    if (!bbt_db_standby(pg)) {
+    if (!standby) {
         return 0;
     }
     if (apr_atomic_cas32(&bbt_cache_told_standby, 1, 0) == 0) {
@@ -587,10 +587,11 @@ static int bbt_cache_standby(request_rec *r, PGconn *pg)
  * connection in this child)? */
 static int bbt_cache_note_source(request_rec *r, PGconn *pg)
 {
-    bbt_cache_srv_t *st = bbt_cache_srv(r);
+    bbt_cache_srv_t *st;
     PQconninfoOption *opts;
 
-    if (!st || !pg || !bbt_config_cache(r->server)) {
+    /* Without the cache, not even the server's record is looked up. */
+    if (!pg || !bbt_config_cache(r->server) || !(st = bbt_cache_srv(r))) {
         return 0;
     }
     if (st->own_session) {
@@ -623,11 +624,11 @@ static int bbt_cache_note_source(request_rec *r, PGconn *pg)
     return bbt_cache_same_source(st);
 }
 
-int bbt_cache_note_db(request_rec *r, PGconn *pg)
+int bbt_cache_note_db(request_rec *r, PGconn *pg, int standby)
 {
     int same = bbt_cache_note_source(r, pg);
 
-    return pg && !bbt_cache_standby(r, pg) && same;
+    return pg && !bbt_cache_standby(r, pg, standby) && same;
 }
 
 void bbt_cache_forget_all(void)

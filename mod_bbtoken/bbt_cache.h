@@ -93,13 +93,14 @@ void bbt_cache_count_hit(int shared);
 void bbt_cache_count_miss(bbt_cache_got_t got);
 
 /* The database connection a request of r->server got from mod_dbd (a
- * PGconn), once it has answered: the first one a child sees for a server
+ * PGconn), once it has answered, and whether its server is a hot standby
+ * (bbt_db_conn_standby): the first one a child sees for a server
  * decides whether that server reads the listener's database, and so may
  * use the cache; and what a hot standby answered is never kept (BBT811).
  * Returns whether what the connection answered may be kept (as
  * bbt_cache_view_t's use). */
 struct pg_conn;
-int bbt_cache_note_db(request_rec *r, struct pg_conn *pg);
+int bbt_cache_note_db(request_rec *r, struct pg_conn *pg, int standby);
 
 /* Forget every entry (move the generation): the listener on every
  * notification, and the REST API after a change it committed itself. */

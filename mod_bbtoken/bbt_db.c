@@ -62,28 +62,41 @@ APLOG_USE_MODULE(bbtoken);
 static APR_OPTIONAL_FN_TYPE(ap_dbd_open) * bbt_dbd_open;
 static APR_OPTIONAL_FN_TYPE(ap_dbd_close) * bbt_dbd_close;
 
+/* A backend of a pooled connection: its generation
+ * (bbt_dbsession_generation), and its process id for a connection whose
+ * resets libpq does not tell. */
+typedef struct {
+    unsigned long generation;
+    int pid; /* 0: none */
+} bbt_db_backend_t;
+
+/* Kept with a pooled connection (bbt_dbsession_memo, in the connection's
+ * own pool), which only the connection's current holder touches. */
+typedef struct {
+    apr_dbd_prepared_t *stmt[BBT_STMT_COUNT];
+    bbt_db_backend_t prepared[BBT_STMT_COUNT]; /* where each was prepared */
+    /* The backend whose database's encoding was looked at, and the one
+     * found no hot standby: both hold for a backend's life (a standby
+     * may be promoted, a primary becomes a standby only by a restart), so
+     * they are asked of libpq's list of reported values (a walk with a
+     * string compared at each step) once per backend, not per request. */
+    bbt_db_backend_t enc_seen;
+    bbt_db_backend_t primary;
+} bbt_db_state_t;
+
 struct bbt_db_conn {
     apr_pool_t *pool;
     server_rec *s;
     request_rec *r; /* the request the queries are for, or NULL */
     ap_dbd_t *dbd;
     PGconn *pg;
+    /* Looked up once while the connection is held. */
+    bbt_dbsession_t *sess;
+    bbt_db_state_t *st;
     PGVerbosity verbosity; /* the pooled connection's own, given back */
     int gated;             /* holds a place of bbt_dbgate's */
+    bbt_gate_t *gate;      /* the counter it holds it of */
 };
-
-/* Kept in a pooled connection's own pool, which only the connection's
- * current holder touches. */
-typedef struct {
-    apr_dbd_prepared_t *stmt[BBT_STMT_COUNT];
-    /* The backend each was prepared on: the connection's generation
-     * (bbt_dbsession_generation), and its process id for a connection
-     * whose resets libpq does not tell. */
-    unsigned long generation[BBT_STMT_COUNT];
-    int backend_pid[BBT_STMT_COUNT];
-} bbt_db_state_t;
-
-static const char bbt_db_state_key[] = "bbtoken-db-state";
 
 /* The writes go through SECURITY DEFINER functions (sql/migrations/0002):
  * httpd's role may not update a token row itself, and the functions check
@@ -182,7 +195,7 @@ void bbt_db_say(const bbt_db_conn_t *c, int level, const char *id,
 static int bbt_db_session(bbt_db_conn_t *c)
 {
     char err[320];
-    int rc = bbt_dbsession_ready(c->dbd, c->pg, err, sizeof(err));
+    int rc = bbt_dbsession_ready_st(c->sess, c->pg, err, sizeof(err));
 
     if (rc == -1) {
         bbt_db_say(c, APLOG_ERR, "BBT080",
@@ -196,6 +209,66 @@ static int bbt_db_session(bbt_db_conn_t *c)
     return rc == 0 ? 0 : -1;
 }
 
+/* The connection's backend now. */
+static bbt_db_backend_t bbt_db_backend(const bbt_db_conn_t *c)
+{
+    bbt_db_backend_t b;
+
+    b.generation = bbt_dbsession_generation(c->sess);
+    b.pid = PQbackendPID(c->pg);
+    return b;
+}
+
+/* Whether m is the connection's backend now.  Where libpq does not tell
+ * of resets, never: what holds for a backend is asked again. */
+static int bbt_db_backend_is(const bbt_db_conn_t *c, const bbt_db_backend_t *m)
+{
+    bbt_db_backend_t b;
+
+    if (!m || !bbt_dbsession_watched(c->sess)) {
+        return 0;
+    }
+    b = bbt_db_backend(c);
+    return m->pid != 0 && m->pid == b.pid && m->generation == b.generation;
+}
+
+/* Remember the connection's backend now in m. */
+static void bbt_db_backend_note(const bbt_db_conn_t *c, bbt_db_backend_t *m)
+{
+    if (m) {
+        *m = bbt_db_backend(c);
+    }
+}
+
+/* The database's encoding looked at, then UTF-8 made sure of. */
+static int bbt_db_utf8(bbt_db_conn_t *c)
+{
+    bbt_db_backend_t *m = c->st ? &c->st->enc_seen : NULL;
+    int seen = bbt_db_backend_is(c, m);
+
+    if (bbt_dbenc_utf8(c->r, c->pg, !seen) != 0) {
+        return -1;
+    }
+    if (!seen) {
+        bbt_db_backend_note(c, m);
+    }
+    return 0;
+}
+
+/* dbd's session and the module's memo of it, looked up once. */
+static void bbt_db_memo(bbt_db_conn_t *c)
+{
+    c->sess = bbt_dbsession_of(c->dbd);
+    if (!c->sess) {
+        return;
+    }
+    c->st = bbt_dbsession_memo(c->sess);
+    if (!c->st) {
+        c->st = apr_pcalloc(c->dbd->pool, sizeof(*c->st));
+        bbt_dbsession_set_memo(c->sess, c->st);
+    }
+}
+
 bbt_db_conn_t *bbt_db_open(request_rec *r)
 {
     apr_pool_t *p = r->pool;
@@ -206,7 +279,8 @@ bbt_db_conn_t *bbt_db_open(request_rec *r)
     c->s = r->server;
     c->r = r;
     /* Never into mod_dbd's wait without end: a place first, or 503. */
-    if (bbt_dbgate_enter(r->server, apr_time_from_sec(wait), &max) != 0) {
+    if (bbt_dbgate_enter(r->server, apr_time_from_sec(wait), &max, &c->gate) !=
+        0) {
         /* No connection from the pool, as when mod_dbd has none. */
         bbt_stats_count(BBT_STAT_DB_CONNECTION_ERRORS);
         bbt_db_say(c, APLOG_ERR, "BBT350",
@@ -234,7 +308,7 @@ bbt_db_conn_t *bbt_db_open(request_rec *r)
     if (!c->dbd) {
         /* mod_dbd has logged why. */
         bbt_stats_count(BBT_STAT_DB_CONNECTION_ERRORS);
-        bbt_dbgate_leave(c->s);
+        bbt_dbgate_leave(c->gate);
         c->gated = 0;
         bbt_db_say(c, APLOG_ERR, "BBT070", "no database connection available");
         return NULL;
@@ -248,6 +322,7 @@ bbt_db_conn_t *bbt_db_open(request_rec *r)
         return NULL;
     }
     c->pg = apr_dbd_native_handle(c->dbd->driver, c->dbd->handle);
+    bbt_db_memo(c);
     /* Terse errors while the module holds it: every message it logs comes
      * from PQerrorMessage, and a refused write's DETAIL would repeat the
      * token row, salt and hash included. */
@@ -256,7 +331,7 @@ bbt_db_conn_t *bbt_db_open(request_rec *r)
      * it without), then UTF-8 before any text goes either way; a
      * connection PostgreSQL dropped fails one or the other and is
      * connected again (and made so) at once. */
-    if ((bbt_db_session(c) != 0 || bbt_dbenc_utf8(r, c->pg) != 0) &&
+    if ((bbt_db_session(c) != 0 || bbt_db_utf8(c) != 0) &&
         !bbt_db_reconnected(c)) {
         bbt_stats_count(BBT_STAT_DB_CONNECTION_ERRORS);
         bbt_db_close(c);
@@ -289,7 +364,7 @@ void bbt_db_close(bbt_db_conn_t *c)
         }
     }
     if (c && c->gated) {
-        bbt_dbgate_leave(c->s);
+        bbt_dbgate_leave(c->gate);
         c->gated = 0;
     }
 }
@@ -315,7 +390,7 @@ int bbt_db_reconnected(bbt_db_conn_t *c)
     return PQstatus(c->pg) != CONNECTION_OK &&
            apr_dbd_check_conn(c->dbd->driver, c->pool, c->dbd->handle) ==
                APR_SUCCESS &&
-           bbt_db_session(c) == 0 && bbt_dbenc_utf8(c->r, c->pg) == 0;
+           bbt_db_session(c) == 0 && bbt_db_utf8(c) == 0;
 }
 
 /* Statement def, prepared on this connection's current backend.
@@ -323,20 +398,20 @@ int bbt_db_reconnected(bbt_db_conn_t *c)
 static apr_dbd_prepared_t *bbt_db_stmt(bbt_db_conn_t *c,
                                        const bbt_db_stmt_t *def, int fresh)
 {
-    void *v = NULL;
-    bbt_db_state_t *st;
+    bbt_db_state_t *st = c->st;
     apr_dbd_prepared_t *stmt = NULL;
-    unsigned long gen = bbt_dbsession_generation(c->dbd);
-    int pid = PQbackendPID(c->pg), nrows;
+    bbt_db_backend_t b;
+    int nrows;
 
-    apr_pool_userdata_get(&v, bbt_db_state_key, c->dbd->pool);
-    st = v;
+    /* No memo: mod_dbd did not say it made the connection, which
+     * bbt_db_open has refused already. */
     if (!st) {
-        st = apr_pcalloc(c->dbd->pool, sizeof(*st));
-        apr_pool_userdata_setn(st, bbt_db_state_key, NULL, c->dbd->pool);
+        return NULL;
     }
-    if (st->stmt[def->slot] && st->generation[def->slot] == gen &&
-        st->backend_pid[def->slot] == pid) {
+    b = bbt_db_backend(c);
+    if (st->stmt[def->slot] &&
+        st->prepared[def->slot].generation == b.generation &&
+        st->prepared[def->slot].pid == b.pid) {
         if (!fresh) {
             return st->stmt[def->slot];
         }
@@ -355,8 +430,7 @@ static apr_dbd_prepared_t *bbt_db_stmt(bbt_db_conn_t *c,
         return NULL;
     }
     st->stmt[def->slot] = stmt;
-    st->generation[def->slot] = gen;
-    st->backend_pid[def->slot] = pid;
+    st->prepared[def->slot] = b;
     return stmt;
 }
 
@@ -429,6 +503,20 @@ int bbt_db_standby(const PGconn *pg)
     return v && strcmp(v, "on") == 0;
 }
 
+int bbt_db_conn_standby(bbt_db_conn_t *c)
+{
+    bbt_db_backend_t *m = c->st ? &c->st->primary : NULL;
+
+    if (bbt_db_backend_is(c, m)) {
+        return 0;
+    }
+    if (bbt_db_standby(c->pg)) {
+        return 1;
+    }
+    bbt_db_backend_note(c, m);
+    return 0;
+}
+
 /* A write a read-only database cannot take: said once per child, since
  * every request whose write is due would say it again, and the cause is
  * the configuration's, not the request's. */
@@ -463,7 +551,7 @@ static int bbt_db_write(bbt_db_conn_t *c, const char *sql, const char *msgid,
 
     /* Not even tried: it would fail, and write an ERROR into the
      * standby's own log, for every request. */
-    if (bbt_db_standby(c->pg)) {
+    if (bbt_db_conn_standby(c)) {
         bbt_db_read_only(c, what, "a hot standby");
         return -1;
     }

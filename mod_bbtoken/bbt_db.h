@@ -108,6 +108,12 @@ struct pg_conn *bbt_db_native(bbt_db_conn_t *c);
  * primary). */
 int bbt_db_standby(const struct pg_conn *pg);
 
+/* bbt_db_standby of c's connection, asked once per backend while the
+ * answer is no: a backend's server can be promoted while it runs, but
+ * becomes a standby only by a restart, which gives every connection
+ * another backend. */
+int bbt_db_conn_standby(bbt_db_conn_t *c);
+
 /* After a failed statement: 1 if PostgreSQL had dropped the connection
  * (a restart, an idle kill) and the driver has now connected it again, so
  * the statement may be tried once more; 0 if the connection was live (the

@@ -49,20 +49,36 @@ static void bbt_dbenc_sql_ascii(request_rec *r, PGconn *pg)
     }
 }
 
-int bbt_dbenc_utf8(request_rec *r, PGconn *pg)
+/* Whether pg speaks UTF-8.  libpq keeps the client_encoding the server
+ * last reported as a number too, which costs no walk of its list of
+ * reported values; a connection libpq does not call open has no number,
+ * and is asked as before. */
+static int bbt_dbenc_client_utf8(PGconn *pg)
+{
+    int enc = PQclientEncoding(pg);
+
+    if (enc < 0) {
+        return bbt_dbenc_is(pg, "client_encoding", "UTF8");
+    }
+    return strcmp(pg_encoding_to_char(enc), "UTF8") == 0;
+}
+
+int bbt_dbenc_utf8(request_rec *r, PGconn *pg, int new_backend)
 {
     const char *was;
     char line[512];
 
-    bbt_dbenc_sql_ascii(r, pg);
-    if (bbt_dbenc_is(pg, "client_encoding", "UTF8")) {
+    /* The database's encoding is the backend's for its life. */
+    if (new_backend) {
+        bbt_dbenc_sql_ascii(r, pg);
+    }
+    if (bbt_dbenc_client_utf8(pg)) {
         return 0;
     }
     was = PQparameterStatus(pg, "client_encoding");
     /* Copied: the SET replaces the value libpq holds. */
     was = apr_pstrdup(r->pool, was ? was : "unknown");
-    if (PQsetClientEncoding(pg, "UTF8") != 0 ||
-        !bbt_dbenc_is(pg, "client_encoding", "UTF8")) {
+    if (PQsetClientEncoding(pg, "UTF8") != 0 || !bbt_dbenc_client_utf8(pg)) {
         ap_log_rerror(
             APLOG_MARK, APLOG_ERR, 0, r,
             "BBT750: the database connection's client_encoding "

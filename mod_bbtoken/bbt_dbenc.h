@@ -16,7 +16,8 @@
  * speak UTF-8: nothing to do (no round trip) once it does, which it then
  * does until PostgreSQL drops it; one SET after mod_dbd or the pgsql
  * driver connected it.  Warns once per process of a database in
- * SQL_ASCII.  0, or -1 (logged) when the SET failed. */
-int bbt_dbenc_utf8(request_rec *r, PGconn *pg);
+ * SQL_ASCII, looked at where new_backend says pg's backend is one the
+ * module has not looked at yet.  0, or -1 (logged) when the SET failed. */
+int bbt_dbenc_utf8(request_rec *r, PGconn *pg, int new_backend);
 
 #endif

@@ -43,7 +43,7 @@ APLOG_USE_MODULE(bbtoken);
  * DBDMin. */
 static const int bbt_dbd_default[] = {1, 2, 300, 10};
 
-typedef struct {
+struct bbt_gate_s {
     int max; /* DBDMax; 0: no pool (DBDPersist Off), nothing to wait for */
     int own_session; /* a virtual host of these settings has DBDInitSQL */
     int busy;
@@ -53,7 +53,7 @@ typedef struct {
     pthread_mutex_t mutex;
     pthread_cond_t cond;
     int ready; /* 0: this child could not make them */
-} bbt_gate_t;
+};
 
 /* What decides a server's pool, in the order of bbt_dbd_names. */
 #define BBT_DBD_NSET 7
@@ -259,12 +259,14 @@ int bbt_dbgate_main_session(server_rec *s)
     return g && !g->own_session;
 }
 
-int bbt_dbgate_enter(server_rec *s, apr_interval_time_t wait, int *max)
+int bbt_dbgate_enter(server_rec *s, apr_interval_time_t wait, int *max,
+                     bbt_gate_t **held)
 {
     bbt_gate_t *g = bbt_gate(s);
     struct timespec until;
     int rc = 0;
 
+    *held = NULL;
     if (!g) {
         return 0;
     }
@@ -291,16 +293,17 @@ int bbt_dbgate_enter(server_rec *s, apr_interval_time_t wait, int *max)
     }
     if (rc == 0) {
         g->busy++;
+        *held = g;
     }
     pthread_mutex_unlock(&g->mutex);
     return rc;
 }
 
-void bbt_dbgate_leave(server_rec *s)
+void bbt_dbgate_leave(bbt_gate_t *g)
 {
-    bbt_gate_t *g = bbt_gate(s);
-
-    if (!g) {
+    /* As bbt_gate would judge it: a counter this child unmade is not
+     * touched. */
+    if (!g || !g->ready) {
         return;
     }
     pthread_mutex_lock(&g->mutex);

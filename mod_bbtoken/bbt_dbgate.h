@@ -24,11 +24,17 @@ void bbt_dbgate_register_hooks(apr_pool_t *p);
  * pool).  0 as well when s is not known. */
 int bbt_dbgate_main_session(server_rec *s);
 
-/* Take a place in the pool of server s, waiting up to wait.  0, or -1 when
- * the deadline passed with all *max places taken. */
-int bbt_dbgate_enter(server_rec *s, apr_interval_time_t wait, int *max);
+/* The counter of places in a pool. */
+typedef struct bbt_gate_s bbt_gate_t;
 
-/* Give the place back (after ap_dbd_close). */
-void bbt_dbgate_leave(server_rec *s);
+/* Take a place in the pool of server s, waiting up to wait.  0 (*held
+ * the counter to give it back to, NULL where nothing is counted), or -1
+ * when the deadline passed with all *max places taken. */
+int bbt_dbgate_enter(server_rec *s, apr_interval_time_t wait, int *max,
+                     bbt_gate_t **held);
+
+/* Give the place back to held, what bbt_dbgate_enter said (after
+ * ap_dbd_close): the server's counter is not looked up again. */
+void bbt_dbgate_leave(bbt_gate_t *held);
 
 #endif

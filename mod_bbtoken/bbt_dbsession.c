@@ -42,18 +42,19 @@
 #include "bbt_dbsession.h"
 #include "bbt_sqlstate.h"
 
-typedef struct {
+struct bbt_dbsession_s {
     const apr_array_header_t *sql; /* the pool's DBDInitSQL, in order */
     int pid;     /* the backend they last ran on without error; 0: none */
     int watched; /* libpq tells of a reset (bbt_dbsession_event) */
     /* The resets libpq has told of: 0 while the backend is the one
      * mod_dbd made. */
     unsigned long generation;
-} bbt_dbsession_t;
+    void *memo; /* bbt_db.c's, kept with the connection */
+};
 
 static const char bbt_dbsession_key[] = "bbtoken-db-session";
 
-static bbt_dbsession_t *bbt_dbsession_of(ap_dbd_t *dbd)
+bbt_dbsession_t *bbt_dbsession_of(ap_dbd_t *dbd)
 {
     void *v = NULL;
 
@@ -145,7 +146,12 @@ static void bbt_dbsession_why(const PGresult *res, int i, int n, char *err,
 
 int bbt_dbsession_ready(ap_dbd_t *dbd, PGconn *pg, char *err, size_t errlen)
 {
-    bbt_dbsession_t *st = bbt_dbsession_of(dbd);
+    return bbt_dbsession_ready_st(bbt_dbsession_of(dbd), pg, err, errlen);
+}
+
+int bbt_dbsession_ready_st(bbt_dbsession_t *st, PGconn *pg, char *err,
+                           size_t errlen)
+{
     int pid = PQbackendPID(pg), i;
 
     if (!st) {
@@ -199,9 +205,22 @@ int bbt_dbsession_ready(ap_dbd_t *dbd, PGconn *pg, char *err, size_t errlen)
     return 0;
 }
 
-unsigned long bbt_dbsession_generation(ap_dbd_t *dbd)
+unsigned long bbt_dbsession_generation(const bbt_dbsession_t *st)
 {
-    const bbt_dbsession_t *st = bbt_dbsession_of(dbd);
-
     return st ? st->generation : 0;
+}
+
+int bbt_dbsession_watched(const bbt_dbsession_t *st)
+{
+    return st && st->watched;
+}
+
+void *bbt_dbsession_memo(const bbt_dbsession_t *st)
+{
+    return st ? st->memo : NULL;
+}
+
+void bbt_dbsession_set_memo(bbt_dbsession_t *st, void *memo)
+{
+    st->memo = memo;
 }

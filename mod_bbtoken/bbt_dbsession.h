@@ -20,6 +20,9 @@
 
 #include <libpq-fe.h>
 
+/* What the module knows of one pooled connection's session. */
+typedef struct bbt_dbsession_s bbt_dbsession_t;
+
 /* Hooks: mod_dbd's post_connect, to learn of each connection it makes
  * which DBDInitSQL it ran there, and on which backend. */
 void bbt_dbsession_register_hooks(apr_pool_t *p);
@@ -31,11 +34,30 @@ void bbt_dbsession_register_hooks(apr_pool_t *p);
  * statement); -2, the connection was lost meanwhile (nothing written). */
 int bbt_dbsession_ready(ap_dbd_t *dbd, PGconn *pg, char *err, size_t errlen);
 
-/* Which backend dbd's connection has: the number of resets libpq has told
+/* dbd's session, or NULL (mod_dbd did not say it made the connection).  A
+ * look-up in the connection's pool (a string hashed): a caller that asks
+ * more than once while it holds the connection keeps the answer. */
+bbt_dbsession_t *bbt_dbsession_of(ap_dbd_t *dbd);
+
+/* bbt_dbsession_ready with the session already looked up (st may be
+ * NULL: -1). */
+int bbt_dbsession_ready_st(bbt_dbsession_t *st, PGconn *pg, char *err,
+                           size_t errlen);
+
+/* Which backend st's connection has: the number of resets libpq has told
  * of, so it changes with the backend whatever the new one's process id.
  * It stays 0 on a connection whose resets cannot be told (libpq refused
  * the event procedure, or mod_dbd did not say it made the connection):
  * there the process id is all there is to go by. */
-unsigned long bbt_dbsession_generation(ap_dbd_t *dbd);
+unsigned long bbt_dbsession_generation(const bbt_dbsession_t *st);
+
+/* Whether libpq tells of st's resets: only then does the generation
+ * change with every backend. */
+int bbt_dbsession_watched(const bbt_dbsession_t *st);
+
+/* One pointer of bbt_db.c's, kept with the connection (in its pool) and
+ * NULL until set; st must not be NULL to set it. */
+void *bbt_dbsession_memo(const bbt_dbsession_t *st);
+void bbt_dbsession_set_memo(bbt_dbsession_t *st, void *memo);
 
 #endif

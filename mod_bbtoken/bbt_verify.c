@@ -255,7 +255,7 @@ static int bbt_verify_db(request_rec *r, bbt_req_t *rq, bbt_cache_view_t *v,
      * host behind would serve this one an expired token.  Not asked
      * without the cache, which has no listener. */
     if (!v->use && bbt_config_cache(r->server)) {
-        v->use = bbt_cache_note_db(r, bbt_db_native(c));
+        v->use = bbt_cache_note_db(r, bbt_db_native(c), bbt_db_conn_standby(c));
     }
     st = bbt_db_lookup(c, rq->token_id, &row);
     if (st == BBT_DB_UNAVAILABLE) {
@@ -347,7 +347,7 @@ done:
      * reconnection may have been answered by another of DBDParams' hosts,
      * a hot standby). */
     if (rv == OK) {
-        v->use = bbt_cache_note_db(r, bbt_db_native(c));
+        v->use = bbt_cache_note_db(r, bbt_db_native(c), bbt_db_conn_standby(c));
     }
     bbt_db_close(c);
     OPENSSL_cleanse(row.salt, sizeof(row.salt));
