@@ -374,7 +374,10 @@ sub httpd_stop {
     # code (its main thread closing a worker's socket in
     # close_worker_sockets just as the worker frees that connection), now
     # and then: a test that counts crashed children after its stop, and is
-    # not about the ungraceful stop, stops gracefully.
+    # not about the ungraceful stop, stops gracefully.  Then the client's
+    # kept connection goes first: a graceful stop would otherwise linger
+    # on it for two seconds.
+    delete $self->{ua} if $o{graceful};
     kill $o{graceful} ? 'WINCH' : 'TERM', $pid;
     my $deadline = time + ($o{graceful} ? 25 : 15);
     while (time < $deadline) {
@@ -393,11 +396,13 @@ sub httpd_stop {
     return $self;
 }
 
-# Rewrite the configuration with new options and start httpd again.
+# Rewrite the configuration with new options and start httpd again;
+# graceful => 1 stops it as httpd_stop(graceful => 1) does.
 sub httpd_restart {
     my ($self, %o) = @_;
+    my $graceful = delete $o{graceful};
     $self->{$_} = $o{$_} for keys %o;
-    $self->httpd_stop;
+    $self->httpd_stop(graceful => $graceful);
     return $self->httpd_start;
 }
 
