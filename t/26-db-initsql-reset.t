@@ -116,7 +116,7 @@ for my $cache (qw(off on)) {
             unlike(log_since($env, $mark), qr/BBT711/, 'and finds the tables the requests read');
         }
         unlike(log_since($env, $mark), qr/BBT080/, 'DBDInitSQL ran again without error');
-        $env->httpd_stop;
+        $env->httpd_stop(graceful => 1);
     };
 }
 
@@ -150,7 +150,7 @@ for my $cache (qw(off on)) {
         unlike($log, qr/SET ROLE/, 'and not the statement');
         $env->psql('GRANT bbt2r TO bbtoken_httpd');
         answers_as_bbt2('the role given back');
-        $env->httpd_stop;
+        $env->httpd_stop(graceful => 1);
     };
 
     # mod_dbd hands out a connection whose DBDInitSQL failed when it made
@@ -164,7 +164,7 @@ for my $cache (qw(off on)) {
         like(log_since($env, $mark), qr/BBT080: .*SQLSTATE 42501: permission denied/, 'BBT080 says why');
         $env->psql('GRANT bbt2r TO bbtoken_httpd');
         answers_as_bbt2('the role given');
-        $env->httpd_stop;
+        $env->httpd_stop(graceful => 1);
     };
 }
 
@@ -186,7 +186,7 @@ subtest 'a list that failed halfway is run again from a new backend' => sub {
     is("@seen", join(' ', (503) x 6), "the module's run failed halfway: 503");
     $env->psql('GRANT bbt2r TO bbtoken_httpd');
     answers_as_bbt2('the role given back');
-    $env->httpd_stop;
+    $env->httpd_stop(graceful => 1);
 };
 
 # A virtual host with a pool of its own (DBDMin differs) runs its own
@@ -213,7 +213,7 @@ subtest "a virtual host's DBDInitSQL and the main server's, run again" => sub {
         }
         ok($ok, "$when: the host's sessions read bbt2 as bbt2r") or diag "@seen";
     }
-    $env->httpd_stop;
+    $env->httpd_stop(graceful => 1);
 };
 
 is(scalar($env->crash_lines), 0, 'no httpd child crashed') or diag join "\n", $env->crash_lines;

@@ -52,7 +52,7 @@ my $pool = "BBTokenCache off\nDBDMin 1\nDBDKeep 1\nDBDMax 1\n";
 $env->{extra_conf} = $pool;
 $env->httpd_start;
 is($env->get($UP, $h)->{status}, 200, 'control: without DBDInitSQL the token is let in (public)');
-$env->httpd_stop;
+$env->httpd_stop(graceful => 1);
 
 $env->{extra_conf} = $pool . "DBDInitSQL \"SET search_path TO bbt2\"\n";
 $env->httpd_start;
@@ -98,6 +98,6 @@ SKIP: {
     is($env->get($UP, $h)->{status}, 401, 'and after');
 }
 
-$env->httpd_stop;
+$env->httpd_stop(graceful => 1);
 is(scalar($env->crash_lines), 0, 'no httpd child crashed') or diag join "\n", $env->crash_lines;
 done_testing;

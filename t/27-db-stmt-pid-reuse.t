@@ -112,6 +112,6 @@ SKIP: {
     both_answer('after');
 }
 
-$env->httpd_stop;
+$env->httpd_stop(graceful => 1);
 is(scalar($env->crash_lines), 0, 'no httpd child crashed') or diag join "\n", $env->crash_lines;
 done_testing;

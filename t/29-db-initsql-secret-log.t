@@ -37,7 +37,7 @@ for my $cache (qw(off on)) {
             note $said if $said;
             my @leaks = grep { /\Q$secret\E/ } @ours;
             is(scalar(@leaks), 0, "no line of the module's quotes the statement") or diag join "\n", @leaks;
-            $env->httpd_stop;
+            $env->httpd_stop(graceful => 1);
         };
     }
 }

@@ -77,7 +77,7 @@ SKIP: {
 skip "no schema is behind this module's and served by it (it needs $MIN, the latest)", 1 if $behind >= $LATEST;
 subtest "schema version $behind: served, and said once per start" => sub {
     set_version($behind);
-    $env->httpd_restart;
+    $env->httpd_restart(graceful => 1);
     is(schema_gauges(), "0 $LATEST", 'metrics: the database\'s version 0 (not read yet), the expected one');
     my $mark = log_mark($env->error_log_path);
     is(load(), 9, 'every client is served (200)');
@@ -100,7 +100,7 @@ subtest "schema version $behind: served, and said once per start" => sub {
 
 subtest "schema version $LATEST: nothing said" => sub {
     set_version($LATEST);
-    $env->httpd_restart;
+    $env->httpd_restart(graceful => 1);
     my $mark = log_mark($env->error_log_path);
     is(load(), 9, 'every client is served');
     is_deeply([lines_since($mark, 'BBT76\d')], [], 'no BBT760 or BBT761');
@@ -110,7 +110,7 @@ subtest "schema version $LATEST: nothing said" => sub {
 my $ahead = $LATEST + 1;
 subtest "schema version $ahead: served, and said once" => sub {
     set_version($ahead);
-    $env->httpd_restart;
+    $env->httpd_restart(graceful => 1);
     my $mark = log_mark($env->error_log_path);
     is(load(), 9, 'every client is served');
     my @told = lines_since($mark, 'BBT761');

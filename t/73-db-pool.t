@@ -143,7 +143,7 @@ subtest 'every pooled connection stuck: 503 with Retry-After after BBTokenDBWait
 };
 
 subtest 'a table locked past statement_timeout: 503' => sub {
-    $env->httpd_restart(dbd_options => '-cstatement_timeout=1000');
+    $env->httpd_restart(graceful => 1, dbd_options => '-cstatement_timeout=1000');
     lock_tables('bbtoken_lookup', 'bbtoken_users');
     my $r = probe('token');
     is_503($r, 'a token request');

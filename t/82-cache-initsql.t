@@ -81,7 +81,7 @@ subtest "bbt2's triggers firing: a revocation is heard" => sub {
 # and find public's tables.  It takes the role as well, and so finds
 # bbt2's: the cache is believed, and bbt2's changes heard.
 subtest "DBDInitSQL's role: the listener's too" => sub {
-    $env->httpd_stop;
+    $env->httpd_stop(graceful => 1);
     BBT::Util::spew("$dir/run/bbt2-role.sql", "CREATE ROLE bbt2r NOLOGIN;\nGRANT bbt2r TO bbtoken_httpd;\n"
                     # Its privileges only once the session takes it.
                     . "ALTER ROLE bbtoken_httpd NOINHERIT;\n"
@@ -104,7 +104,7 @@ subtest "DBDInitSQL's role: the listener's too" => sub {
 # A temporary view is found first whatever the search_path: the pooled
 # sessions read bbt2's tokens through it, the listener cannot see it.
 subtest "the pool's sessions find the tables where the listener cannot: not believed" => sub {
-    $env->httpd_stop;
+    $env->httpd_stop(graceful => 1);
     $env->{extra_conf} = "DBDInitSQL \"SET ROLE bbt2r\"\nDBDInitSQL \"SET search_path TO bbt2, public\"\n"
         . "DBDInitSQL \"CREATE TEMPORARY VIEW bbtoken_tokens AS SELECT * FROM bbt2.bbtoken_tokens\"\n";
     my $mark = log_mark($env);

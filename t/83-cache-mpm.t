@@ -57,7 +57,7 @@ subtest 'when the child that holds the listener exits, another takes over' => su
     is_deeply(\@up, \@MPMS, 'every server started');
     for my $mpm (@up) {
         $mark{$mpm} = log_mark($env{$mpm});
-        $env{$mpm}->httpd_restart(extra_conf => "MaxConnectionsPerChild 5\n");
+        $env{$mpm}->httpd_restart(graceful => 1, extra_conf => "MaxConnectionsPerChild 5\n");
     }
     for my $mpm (@up) {
         my $env = $env{$mpm};

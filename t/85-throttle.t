@@ -245,7 +245,7 @@ subtest 'an IPv6 address is counted apart' => sub {
 };
 
 subtest 'the window ends; a success resets no count' => sub {
-    $env->httpd_restart(throttle => "BBTokenThrottleFailures 3\nBBTokenThrottleWindow 5");
+    $env->httpd_restart(graceful => 1, throttle => "BBTokenThrottleFailures 3\nBBTokenThrottleWindow 5");
     my $m = log_mark($env);
     my $ua = ua('127.0.0.4');
     is($ua->get($env->url($UP), { headers => auth_basic('carol', 'wrong') })->{status}, 401, 'failure 1');
@@ -279,7 +279,7 @@ subtest 'the window ends; a success resets no count' => sub {
 };
 
 subtest 'BBTokenThrottleTokens refuse: tokens are refused too, without the database' => sub {
-    $env->httpd_restart(throttle => "BBTokenThrottleFailures 2\nBBTokenThrottleWindow 3600\nBBTokenThrottleTokens refuse");
+    $env->httpd_restart(graceful => 1, throttle => "BBTokenThrottleFailures 2\nBBTokenThrottleWindow 3600\nBBTokenThrottleTokens refuse");
     my $ua = ua('127.0.0.5');
     is($ua->get($env->url($UP), { headers => auth_bearer(mistype_token($tok)) })->{status}, 401, 'failure 1');
     is($ua->get($env->url($UP), { headers => auth_basic('carol', 'wrong') })->{status}, 401, 'failure 2');
@@ -317,7 +317,7 @@ subtest 'a graceful restart into BBTokenThrottle off: the gauge holds nobody bac
 };
 
 subtest 'BBTokenThrottle off' => sub {
-    $env->httpd_restart(throttle => "BBTokenThrottle off");
+    $env->httpd_restart(graceful => 1, throttle => "BBTokenThrottle off");
     ok(wait_log($env, 0, qr/BBT500: failed-login throttle off/), 'BBT500 at startup');
     my $ua = ua('127.0.0.7');
     $ua->get($env->url($UP), { headers => auth_basic('carol', 'wrong') }) for 1 .. 40;

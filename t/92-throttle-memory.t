@@ -122,7 +122,7 @@ subtest 'the default size, 1 MiB: the count outlives two thousand other addresse
 
 subtest 'BBTokenThrottleSize 65536: an address takes one entry however often it fails' => sub {
     my $mark = log_mark($env);
-    $env->httpd_restart(throttle => "BBTokenThrottleFailures 20\nBBTokenThrottleWindow 3600\nBBTokenThrottleSize 65536");
+    $env->httpd_restart(graceful => 1, throttle => "BBTokenThrottleFailures 20\nBBTokenThrottleWindow 3600\nBBTokenThrottleSize 65536");
     ok(wait_log($env, $mark, qr/BBT503: failed-login throttle on: .*; 65536 bytes of shared memory, room for 2728 addresses/),
        'BBT503 says the size, and the addresses it holds');
     layout_ok(log_since($env, $mark), 'at 64 KiB');
@@ -143,7 +143,7 @@ subtest 'BBTokenThrottleSize 65536: a full set pushes out the count that ends fi
     my $mark = log_mark($env);
     # Tokens are gated too: a good token's request asks for its address's
     # set, and fails nothing.
-    $env->httpd_restart(throttle => "$THROTTLE\nBBTokenThrottleSize 65536\nBBTokenThrottleTokens refuse");
+    $env->httpd_restart(graceful => 1, throttle => "$THROTTLE\nBBTokenThrottleSize 65536\nBBTokenThrottleTokens refuse");
     ok(wait_log($env, $mark, qr/BBT503: /), 'restarted');
     my (undef, $room) = room($mark);
     my $sets = $room / 8;
@@ -200,7 +200,7 @@ subtest 'BBTokenThrottleSize 65536: a full set pushes out the count that ends fi
 
 subtest 'addresses of one set under the old public hash (FNV-1a) do not share one' => sub {
     my $mark = log_mark($env);
-    $env->httpd_restart(throttle => "$THROTTLE\nBBTokenThrottleSize 65536");
+    $env->httpd_restart(graceful => 1, throttle => "$THROTTLE\nBBTokenThrottleSize 65536");
     ok(wait_log($env, $mark, qr/BBT503: /), 'restarted');
     my (undef, $room) = room($mark);
     my $sets = $room / 8;

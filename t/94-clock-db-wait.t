@@ -116,7 +116,7 @@ cmp_ok($after - $before, '<', 600, "their time in the metrics is theirs, not the
 # never).
 subtest 'a waiting request is served when a connection frees' => sub {
     set_back(0);
-    $env->httpd_restart(extra_conf => "BBTokenCache off\nDBDMax 2\nBBTokenDBWait 60\n");
+    $env->httpd_restart(graceful => 1, extra_conf => "BBTokenCache off\nDBDMax 2\nBBTokenDBWait 60\n");
     my @st = BBT::Util::in_children(2, sub {
         HTTP::Tiny->new(timeout => 30)->get($env->url($UP), { headers => { Authorization => "Bearer $tok" } })
             ->{status} == 200 ? 0 : 1 });

@@ -48,7 +48,7 @@ sub until_done {
 for my $mode ('on', 'off') {
     subtest "BBTokenCache $mode, httpd's clock $BACK s behind" => sub {
         set_back(0);
-        $env->httpd_restart(extra_conf => "$REMOTEIP\nBBTokenCache $mode\n");
+        $env->httpd_restart(graceful => 1, extra_conf => "$REMOTEIP\nBBTokenCache $mode\n");
         my ($tok, $id) = $env->token_create('alice', name => "used-$mode");
         my ($ok, $seen) = until_done($tok, '192.0.2.1',
                                      sub { $env->token_row($id)->{last_authenticated} ne '' });
@@ -85,7 +85,7 @@ for my $mode ('on', 'off') {
 for my $mode ('on', 'off') {
     subtest "BBTokenCache $mode, the database's clock set back $BACK s" => sub {
         set_back(0);
-        $env->httpd_restart(extra_conf => "$REMOTEIP\nBBTokenCache $mode\n");
+        $env->httpd_restart(graceful => 1, extra_conf => "$REMOTEIP\nBBTokenCache $mode\n");
         my ($tok, $id) = $env->token_create('alice', name => "db-back-$mode");
         my ($ok, $seen) = until_done($tok, '192.0.2.3',
                                      sub { $env->token_row($id)->{last_authenticated} ne '' });

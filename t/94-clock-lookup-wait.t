@@ -64,7 +64,7 @@ sub expires_while_waiting {
 
 for my $mode ('on', 'off') {
     subtest "BBTokenCache $mode: a token that expires while its lookup waits" => sub {
-        $env->httpd_restart(extra_conf => "BBTokenCache $mode\n") if $mode eq 'off';
+        $env->httpd_restart(graceful => 1, extra_conf => "BBTokenCache $mode\n") if $mode eq 'off';
         # Every child's connections made and statements prepared, so that
         # the request below waits for the lock alone.
         my $warm = $env->token_create('alice', name => "warm $mode");

@@ -20,7 +20,7 @@ my $OPTS = '-cstatement_timeout=5000 -cTimeZone=America/St_Johns -cDateStyle=SQL
     . ' -cIntervalStyle=sql_standard';
 my $env = rest_env(env => { dbd_options => "'$OPTS'" }, passwords => [alice => 'alice-Pa55-word'],
                    repos => [[PROJ => 'repo']], users => ['alice'], grants => [[alice => PROJECT_WRITE => 'PROJ']]);
-$env->httpd_restart(extra_conf => $env->{extra_conf} . $BBT::Env::DUMB_CONF);
+$env->httpd_restart(graceful => 1, extra_conf => $env->{extra_conf} . $BBT::Env::DUMB_CONF);
 my $UP = '/dumb/PROJ/repo.git/HEAD';
 my $BASE = '/rest/access-tokens/1.0/users';
 
