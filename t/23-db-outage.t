@@ -60,7 +60,7 @@ subtest 'PostgreSQL stopped: 503 + Retry-After, never 401, never access' => sub 
     is(burst(6, $auth{'valid Bearer'}), 0, 'warm-up: concurrent requests all succeed');
     my $mark = log_mark($env);
     $env->pg_stop;
-    ok(wait_log($env, $mark, qr/BBT307: /), "the cache's listener knows the database is gone");
+    ok(wait_log($env, $mark, qr/BBT30[78]: /), "the cache's listener knows the database is gone");
     for my $round (1 .. 3) {
         for my $name ('valid Bearer', 'valid Basic', 'well-formed unknown') {
             my $r = $env->get($UP, $auth{$name});

@@ -111,7 +111,7 @@ subtest 'traffic' => sub {
     # go: until then the cache may still answer what it holds).
     my $cache_mark = BBT::Cache::log_mark($env);
     $env->pg_stop;
-    ok(BBT::Cache::wait_log($env, $cache_mark, qr/BBT307: /), "the cache's listener knows the database is gone");
+    ok(BBT::Cache::wait_log($env, $cache_mark, qr/BBT30[78]: /), "the cache's listener knows the database is gone");
     is_503($env->get($UP, { Authorization => "Bearer $t_bearer" }), 'database down, Bearer');
     is_503($env->get($UP, { Authorization => $env->basic('alice', $t_basic) }), 'database down, Basic');
     $env->pg_start;

@@ -102,7 +102,7 @@ is($rc, 0, 'push') or diag $err;
 
 $mark = log_mark($env);
 $env->pg_stop;
-ok(wait_log($env, $mark, qr/BBT307: /, 120), 'the listener knows the database is gone');
+ok(wait_log($env, $mark, qr/BBT30[78]: /, 120), 'the listener knows the database is gone');
 is_status($env->get($UP, { Authorization => "Bearer $tok" }), 503, 'database down: 503');
 $env->pg_start;
 my $back;

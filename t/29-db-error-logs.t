@@ -22,8 +22,10 @@ my $mark = log_mark($env->error_log_path);
 my $cache_mark = BBT::Cache::log_mark($env);
 $env->pg_stop;
 # Until the token cache's listener has seen the database go, the cache may
-# still answer the token it holds.
-ok(BBT::Cache::wait_log($env, $cache_mark, qr/BBT307: /), "the cache's listener knows the database is gone");
+# still answer the token it holds: it says it lost its connection
+# (BBT307), or, when PostgreSQL went before it had connected at all, that
+# it cannot reach it (BBT308; the cache was never believed).
+ok(BBT::Cache::wait_log($env, $cache_mark, qr/BBT30[78]: /), "the cache's listener knows the database is gone");
 # The first request meets a pooled connection PostgreSQL dropped; the next
 # ones find no connection at all.
 for my $n (1 .. 3) {
