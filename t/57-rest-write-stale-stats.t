@@ -20,30 +20,16 @@ use FindBin;
 use lib "$FindBin::Bin/lib";
 use Test::More;
 use BBT::Env qw(auth_bearer);
+use BBT::Rest qw(rest_env);
 use BBT::BigSite qw(log_plans scans_since stale_site_fill spoil_stats write_read_bounded);
-
-my $REST = <<'EOC';
-<Location /rest/access-tokens>
-    SetHandler bbtoken-rest
-    AuthType BBToken
-    AuthName "Bitbucket"
-    AuthBBTokenProvider file
-    AuthUserFile "@DIR@/htpasswd"
-    BBTokenRoutes none
-    Require valid-user
-</Location>
-<LocationMatch "^/rest/access-tokens/(1\.0|latest)/revoke-by-value/?$">
-    Require all granted
-</LocationMatch>
-EOC
 
 my $XT = { 'X-Atlassian-Token' => 'no-check' };
 
 sub site {
     my ($n) = @_;
     # Autovacuum off: its ANALYZE would mend the statistics this test spoils.
-    my $env = BBT::Env->new(extra_conf => $BBT::Env::DUMB_CONF . $REST, api_conf => '',
-                            modules => [qw(authn_file authz_user)], pg_conf => { autovacuum => 'off' })->start;
+    my $env = rest_env(login => 'bbtoken', revoke_by_value => 1, extra_conf => $BBT::Env::DUMB_CONF,
+                       env => { api_conf => '', pg_conf => { autovacuum => 'off' } });
     $env->make_repo('PROJ', 'repo');
     stale_site_fill($env, $n);
     # Three address groups for each token of the owners, and 3,000 live

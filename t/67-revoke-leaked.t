@@ -17,26 +17,12 @@ use BBT::Assert;
 use BBT::Token qw(forge_token mistype_token);
 use BBT::Secrets qw(token_forms no_secrets_in);
 use BBT::Cache qw(served_from_cache until_status settle);
+use BBT::Rest qw(rest_env);
 
 # The API as t/50 serves it, and the one path that asks for no login.
-my $extra = <<'EOC';
-<Location /rest/access-tokens>
-    SetHandler bbtoken-rest
-    AuthType BBToken
-    AuthName "Bitbucket"
-    AuthBBTokenProvider file
-    AuthUserFile "@DIR@/htpasswd"
-    BBTokenRoutes none
-    Require valid-user
-</Location>
-<LocationMatch "^/rest/access-tokens/(1\.0|latest)/revoke-by-value/?$">
-    Require all granted
-</LocationMatch>
-EOC
-my $env = BBT::Env->new(extra_conf => $extra, modules => [qw(authn_file authz_user)],
-                        dbd_user => 'bbtoken_api', pg_conf => $BBT::Cache::PG_CONF)->start;
+my $env = rest_env(login => 'bbtoken', revoke_by_value => 1, env => { pg_conf => $BBT::Cache::PG_CONF },
+                   passwords => [alice => 'alice-Pa55-word']);
 $env->stat_statements_on;
-$env->htpasswd(alice => 'alice-Pa55-word');
 $env->make_repo('PROJ', 'repo');
 $env->user_add('alice', '--email', 'alice@example.com');
 $env->user_add('bob', '--email', 'bob@example.com');

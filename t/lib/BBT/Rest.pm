@@ -18,6 +18,8 @@ package BBT::Rest;
 #                            AuthType BBToken (passwords beside tokens): a
 #                            token authenticates there, and the handler must
 #                            refuse it
+#   revoke_by_value => 1     revoke-by-value (the leak report) asks for no
+#                            login, as the README's example has it
 #   error_paths => 1         /rest/access-tokens/latest takes bodies of at
 #                            most 100 bytes and /rest/access-tokens/1.0/users/carol
 #                            forgets to require a login: where httpd, not the
@@ -65,6 +67,12 @@ my $LATEST_BBTOKEN = <<'EOC';
 </Location>
 EOC
 
+my $REVOKE_BY_VALUE = <<'EOC';
+<LocationMatch "^/rest/access-tokens/(1\.0|latest)/revoke-by-value/?$">
+    Require all granted
+</LocationMatch>
+EOC
+
 my $ERROR_PATHS = <<'EOC';
 <Location /rest/access-tokens/latest>
     LimitRequestBody 100
@@ -81,7 +89,8 @@ sub rest_env {
     die "BBT::Rest: no login '$login'\n" unless $LOGIN{$login};
     my $conf = "<Location /rest/access-tokens>\n    SetHandler bbtoken-rest\n$LOGIN{$login}"
         . "    Require valid-user\n</Location>\n" . ($o{latest_bbtoken} ? $LATEST_BBTOKEN : '')
-        . ($o{error_paths} ? $ERROR_PATHS : '') . ($o{extra_conf} // '');
+        . ($o{revoke_by_value} ? $REVOKE_BY_VALUE : '') . ($o{error_paths} ? $ERROR_PATHS : '')
+        . ($o{extra_conf} // '');
     my $env = BBT::Env->new(%{ $o{env} || {} }, extra_conf => $conf, modules => $MODULES{$login},
                             dbd_user => 'bbtoken_api')->start;
     $env->htpasswd(@{ $o{passwords} }) if $o{passwords};
