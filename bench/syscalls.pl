@@ -1,7 +1,9 @@
 #!/usr/bin/perl
 # What one request costs the kernel: the system calls httpd's child makes
 # for the static file, the floor and a cached token (Bearer and Basic),
-# counted, not timed, so that a change to the module can be judged on a
+# and, with the database asked every time, the token with BBTokenCache off
+# and mod_authn_dbd's {SHA} password (bench/bench.pl's peers), counted,
+# not timed, so that a change to the module can be judged on a
 # busy machine by what it asks of the kernel.
 #
 #   perl bench/syscalls.pl [REQUESTS]        (default 300 a case)
@@ -49,26 +51,31 @@ for my $tool ('strace', $load ? ('perf', 'wrk') : ()) {
 # An httpd (and its database) with the token and the cases.
 sub setup {
     my ($mpm) = @_;
+    my $port2 = BBT::Util::free_port();
     my $env = BBT::Env->new(
         loglevel   => 'warn',
         modules    => [@BBT::Peers::MODULES],
-        extra_conf => BBT::Peers::conf(),
+        extra_conf => BBT::Peers::conf() . "\nListen 127.0.0.1:$port2\n<VirtualHost 127.0.0.1:$port2>\n"
+                    . "    BBTokenCache off\n</VirtualHost>\n",
         mpm_conf   => $mpm,
     )->start;
     $env->make_repo('PROJ', 'repo');
     $env->user_add('alice');
     $env->grant('alice', 'REPO_READ', 'PROJ/repo');
     my ($token) = $env->token_create('alice', name => 'syscalls', perms => ['REPO_READ']);
-    BBT::Peers::setup($env);
+    my $pw = BBT::Peers::setup($env);
     sleep 2;    # the listener connects, the setup's notifications are in
     my $base = $env->base_url;
-    # The static file, the floor (mod_authn_anon, which checks nothing) and
-    # a cached token, as bench/bench.pl serves them.
+    # The static file, the floor (mod_authn_anon, which checks nothing), a
+    # cached token, the token on the host with the cache off and
+    # mod_authn_dbd, as bench/bench.pl serves them.
     my @cases = (
         ['static', "$base/raw$file"],
         ['floor', "$base/anon$file", BBT::Peers::anon($env)],
         ['Bearer', "$base/dumb$file", "Bearer $token"],
         ['Basic', "$base/dumb$file", $env->basic('alice', $token)],
+        ['uncached', "http://127.0.0.1:$port2/dumb$file", "Bearer $token"],
+        ['authn_dbd', "$base/adbd$file", $env->basic('alice', $pw)],
     );
     # The MPM's children: those with threads (mod_cgid's daemon has one).
     my @kids = map { /^\s*(\d+)\s+(\d+)/ && $2 > 1 ? $1 : () }
