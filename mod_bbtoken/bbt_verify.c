@@ -18,6 +18,11 @@
  * The generation is read before the queries and stamps what is kept, so a
  * change committed while they ran leaves an entry that is already out of
  * date, never a stale one that looks current.
+ *
+ * With the cache off, the thread remembers which tokens it proved against
+ * which salt and hash (bbt_vmemo.h): the database answers every request,
+ * and only the checksum and the HMAC of a token the thread has just
+ * verified against that very row are not computed again.
  */
 #include "httpd.h"
 #include "http_log.h"
@@ -26,6 +31,7 @@
 #include <string.h>
 
 #include <openssl/crypto.h>
+#include <openssl/rand.h>
 
 #include "bbt_cache.h"
 #include "bbt_clock.h"
@@ -33,9 +39,69 @@
 #include "bbt_db.h"
 #include "bbt_levelmap.h"
 #include "bbt_verify.h"
+#include "bbt_vmemo.h"
 #include "bbt_where.h"
 
 APLOG_USE_MODULE(bbtoken);
+
+/* This start's maker of the threads' memory keys, where a server has the
+ * cache off; NULL: every token is checksummed and hashed. */
+static bbt_vmemo_t *bbt_verify_memo;
+
+static apr_status_t bbt_verify_memo_free(void *data)
+{
+    (void)data;
+    bbt_vmemo_free(bbt_verify_memo);
+    bbt_verify_memo = NULL;
+    return APR_SUCCESS;
+}
+
+void bbt_verify_post_config(apr_pool_t *pconf, server_rec *s)
+{
+    unsigned char secret[BBT_VMEMO_SECRET_LEN];
+    server_rec *sv;
+    int off = 0;
+
+    bbt_verify_memo = NULL;
+    for (sv = s; sv; sv = sv->next) {
+        off |= !bbt_config_cache(sv);
+    }
+    if (!off) {
+        return;
+    }
+    if (RAND_bytes(secret, sizeof(secret)) == 1) {
+        bbt_verify_memo = bbt_vmemo_new(secret, sizeof(secret));
+    }
+    OPENSSL_cleanse(secret, sizeof(secret));
+    if (!bbt_verify_memo) {
+        /* Slower, not less safe: each token is hashed in full. */
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s,
+                     "BBT314: without the cache, each token request hashes "
+                     "its token in full: no key for the threads' memory "
+                     "(the random generator, or OpenSSL without SipHash)");
+        return;
+    }
+    apr_pool_cleanup_register(pconf, NULL, bbt_verify_memo_free,
+                              apr_pool_cleanup_null);
+}
+
+/* Whether tok's secret is row's: proved by this thread before against
+ * this very salt and hash (memo, its key, NULL if none), or hashed now,
+ * and then noted. */
+static int bbt_verify_secret(const unsigned char *memo,
+                             const bbt_db_token_t *row, const bbt_token_t *tok)
+{
+    if (memo && bbt_vmemo_proved(bbt_verify_memo, memo, row->salt, row->hash)) {
+        return 1;
+    }
+    if (!bbt_token_verify_raw(row->salt, row->hash, tok)) {
+        return 0;
+    }
+    if (memo) {
+        bbt_vmemo_note(bbt_verify_memo, memo, row->salt, row->hash);
+    }
+    return 1;
+}
 
 /* A salt and hash that no token matches, so an unknown id costs the same
  * hashing work as a known one. */
@@ -233,8 +299,9 @@ static void bbt_verify_keep(request_rec *r, bbt_req_t *rq,
 }
 
 static int bbt_verify_db(request_rec *r, bbt_req_t *rq, bbt_cache_view_t *v,
-                         const bbt_token_t *tok, const char *basic_user,
-                         const char *key, const char *slug, bbt_verified_t *out)
+                         const bbt_token_t *tok, const unsigned char *memo,
+                         const char *basic_user, const char *key,
+                         const char *slug, bbt_verified_t *out)
 {
     int interval = bbt_config_last_use_interval(r->server), secret_ok = 0;
     int level_asked = 0, rv = OK;
@@ -268,7 +335,7 @@ static int bbt_verify_db(request_rec *r, bbt_req_t *rq, bbt_cache_view_t *v,
         }
         out->verdict = bbt_verdict(NULL, 0, basic_user);
     } else {
-        secret_ok = !tok || bbt_token_verify_raw(row.salt, row.hash, tok);
+        secret_ok = !tok || bbt_verify_secret(memo, &row, tok);
         if (secret_ok && row.scope.kind != BBT_KIND_PERSONAL &&
             row.scope.key[0] == '~' &&
             bbt_db_personal_active(c, row.scope.key, &row.user_active) !=
@@ -370,6 +437,8 @@ int bbt_verify_token(request_rec *r, bbt_req_t *rq, const bbt_token_t *tok,
     const char *key = rq->routed ? t->key : NULL;
     const char *slug = rq->routed && t->slug[0] ? t->slug : NULL;
     bbt_cache_got_t got = BBT_CACHE_UNUSED;
+    unsigned char mkey[BBT_VMEMO_KEY_LEN];
+    const unsigned char *memo = NULL;
     bbt_cache_view_t v;
 
     memset(out, 0, sizeof(*out));
@@ -377,17 +446,21 @@ int bbt_verify_token(request_rec *r, bbt_req_t *rq, const bbt_token_t *tok,
     /* With BBTokenCache off no entry is read or kept: no key to make. */
     if (tok && bbt_config_cache(r->server)) {
         rq->cache_keyed = bbt_cache_token_key(&v, tok, rq->cache_key) == 0;
+    } else if (tok && bbt_vmemo_key(bbt_verify_memo, tok, mkey) == 0) {
+        memo = mkey;
     }
     /* The checksum is not checked for a token the cache knows: an entry
      * is only ever made for one that passed it, and only these very bytes
      * find it.  Otherwise it is checked before the shared cache's lock,
-     * any count or any query: a mistyped token costs no lookup. */
+     * any count or any query: a mistyped token costs no lookup.  Nor for
+     * one this thread has verified without the cache: it passed then. */
     if (v.use && rq->cache_keyed &&
         bbt_verify_cached(r, rq, &v, tok != NULL, basic_user, key, slug, 0,
                           out) == BBT_CACHE_HIT) {
         return OK;
     }
-    if (tok && !bbt_token_checksum_ok(tok)) {
+    if (tok && !(memo && bbt_vmemo_known(bbt_verify_memo, memo)) &&
+        !bbt_token_checksum_ok(tok)) {
         return HTTP_UNAUTHORIZED;
     }
     if (v.use && rq->cache_keyed) {
@@ -401,5 +474,5 @@ int bbt_verify_token(request_rec *r, bbt_req_t *rq, const bbt_token_t *tok,
                       rq->token_id, bbt_cache_got_str(got));
     }
     bbt_cache_count_miss(got);
-    return bbt_verify_db(r, rq, &v, tok, basic_user, key, slug, out);
+    return bbt_verify_db(r, rq, &v, tok, memo, basic_user, key, slug, out);
 }

@@ -25,13 +25,17 @@ typedef struct {
                              no owner level */
 } bbt_verified_t;
 
+/* At each start: the threads' memory of verified tokens (bbt_vmemo.h) for
+ * servers with the cache off, under a secret of this start's. */
+void bbt_verify_post_config(apr_pool_t *pconf, server_rec *s);
+
 /* Verify rq->token_id for r.  tok is the presented token, or NULL for an
  * internal request whose token an earlier request proved (rq->cache_key
  * then comes from that request).  basic_user is the Basic user name, or
  * NULL.  tok's checksum need not have been checked: it is checked here
- * unless the cache knows the token.  OK and *out, HTTP_UNAUTHORIZED (the
- * checksum is wrong: nothing was asked of the database), or
- * HTTP_SERVICE_UNAVAILABLE (the database could not answer). */
+ * unless the cache, or this thread's memory, knows the token.  OK and *out,
+ * HTTP_UNAUTHORIZED (the checksum is wrong: nothing was asked of the database),
+ * or HTTP_SERVICE_UNAVAILABLE (the database could not answer). */
 int bbt_verify_token(request_rec *r, bbt_req_t *rq, const bbt_token_t *tok,
                      const char *basic_user, bbt_verified_t *out);
 

@@ -67,6 +67,7 @@
 #include "bbt_rest_refuse.h"
 #include "bbt_routing.h"
 #include "bbt_throttle.h"
+#include "bbt_verify.h"
 
 /* Built with -fvisibility=hidden: httpd finds the module by this one
  * symbol, and nothing else of the module is anyone else's to see. */
@@ -101,6 +102,7 @@ static int bbt_post_config(apr_pool_t *pconf, apr_pool_t *plog,
         ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s,
                      "BBT404: mod_bbtoken " BBT_VERSION " started");
     }
+    bbt_verify_post_config(pconf, s);
     if (bbt_throttle_post_config(pconf, ptemp, s) != OK) {
         return HTTP_INTERNAL_SERVER_ERROR;
     }

@@ -151,6 +151,25 @@ subtest 'a changed salt with the old hash: the stored hash is not proof' => sub 
     is($w->{lookup}, 1, '  one lookup');
 };
 
+# The thread has just verified the token against its row (one thread):
+# what it remembers of that is no proof against another hash, even with
+# the same salt.
+subtest 'a changed hash with the same salt: refused at once' => sub {
+    my ($r, $w) = work($UP, "Bearer $tok");
+    is_ok_res($r, 'before: accepted');
+    ($r, $w) = work($UP, "Bearer $tok");
+    is_ok_res($r, 'and again');
+    my ($salt, $old) = split /\|/, $env->psql("SELECT salt, secret_hash FROM bbtoken_tokens WHERE id = '$id'", sep => '|');
+    my $other = hmac_sha256_hex(parse_token(forge_token($id))->{raw}, pack('H*', $salt));
+    force_update($id, "secret_hash = '$other'");
+    ($r, $w) = work($UP, "Bearer $tok");
+    is_401($r, 1, 'the token, against a row whose hash is another secret\'s');
+    work_is($w, { all => 1, lookup => 1, level => 0, computed => 0 }, '  the lookup alone');
+    force_update($id, "secret_hash = '$old'");
+    ($r, $w) = work($UP, "Bearer $tok");
+    is_ok_res($r, 'the hash put back: accepted');
+};
+
 subtest 'a new secret: the old token refused, the new one accepted' => sub {
     my ($r, $w) = work($UP, "Bearer $tok");
     is_ok_res($r, 'before');
