@@ -90,7 +90,7 @@ PQ_INC = $(eval PQ_INC := -I$$(shell pg_config --includedir 2>/dev/null || echo 
 CORE    := bbt_input bbt_token bbt_perm bbt_cred bbt_route bbt_rules bbt_sqlstate \
            bbt_rules_load bbt_decide bbt_cachectl bbt_rest_req bbt_expo bbt_body \
            bbt_verdict bbt_centry bbt_kind bbt_clockcmp
-CORE    += bbt_inventory bbt_agroup bbt_levelmap bbt_lookuprow
+CORE    += bbt_inventory bbt_agroup bbt_levelmap bbt_lookuprow bbt_rowmemo
 CORE    += bbt_rmemo bbt_tls
 CORE    += bbt_bodyproj bbt_jshape bbt_rules_opts bbt_namedrepo
 CORE    += bbt_tset bbt_keymac bbt_vmemo

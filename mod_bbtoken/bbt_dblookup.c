@@ -35,6 +35,7 @@
 #include "bbt_db.h"
 #include "bbt_dbrun.h"
 #include "bbt_lookuprow.h"
+#include "bbt_rowmemo.h"
 
 APLOG_USE_MODULE(bbtoken);
 
@@ -72,14 +73,25 @@ static int bbt_dblookup_flag(const char *v)
 }
 
 /* Row v (the packed column) into out: one copy into the request's pool,
- * cut in place.  BBT_LOOKUPROW_OK, or why not (out then zeroed). */
+ * cut in place, or the thread's last parse of the very same text
+ * (bbt_rowmemo.h).  BBT_LOOKUPROW_OK, or why not (out then zeroed). */
 static bbt_lookuprow_status_t bbt_dblookup_row(bbt_db_conn_t *c, const char *v,
                                                bbt_db_token_t *out)
 {
     size_t len = v ? strlen(v) : 0;
+    char *buf = apr_palloc(bbt_db_pool(c), len + 1);
+    bbt_lookuprow_status_t st;
 
-    return bbt_lookuprow_parse(apr_pstrmemdup(bbt_db_pool(c), v ? v : "", len),
-                               len, out);
+    if (bbt_rowmemo_get(v, len, buf, out)) {
+        return BBT_LOOKUPROW_OK;
+    }
+    memcpy(buf, v ? v : "", len);
+    buf[len] = '\0';
+    st = bbt_lookuprow_parse(buf, len, out);
+    if (st == BBT_LOOKUPROW_OK) {
+        bbt_rowmemo_put(v, len, buf, out);
+    }
+    return st;
 }
 
 void bbt_db_judge(bbt_db_token_t *t, int interval, apr_int64_t now)

@@ -46,6 +46,8 @@
 /* One token's row of the lookup, with its owner's.  Times are
  * microseconds since the epoch, 0 when unset.  A project's or a
  * repository's token (scope) has no owner: user_name NULL, user_id 0. */
+/* Its pointers point into the parsed buffer, or at a constant: each is
+ * moved by bbt_rowmemo_get, which must learn of a new one. */
 typedef struct {
     unsigned char salt[BBT_SALT_LEN]; /* decoded from the row's hex */
     unsigned char hash[BBT_HASH_LEN]; /* HMAC-SHA-256(salt, raw) */
