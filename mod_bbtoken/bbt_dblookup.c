@@ -73,16 +73,17 @@ static int bbt_dblookup_flag(const char *v)
 }
 
 /* Row v (the packed column) into out: one copy into the request's pool,
- * cut in place, or the thread's last parse of the very same text
- * (bbt_rowmemo.h).  BBT_LOOKUPROW_OK, or why not (out then zeroed). */
+ * cut in place, or, if reuse, the thread's last parse of the very same
+ * text (bbt_rowmemo.h).  BBT_LOOKUPROW_OK, or why not (out then
+ * zeroed). */
 static bbt_lookuprow_status_t bbt_dblookup_row(bbt_db_conn_t *c, const char *v,
-                                               bbt_db_token_t *out)
+                                               int reuse, bbt_db_token_t *out)
 {
     size_t len = v ? strlen(v) : 0;
     char *buf = apr_palloc(bbt_db_pool(c), len + 1);
     bbt_lookuprow_status_t st;
 
-    if (bbt_rowmemo_get(v, len, buf, out)) {
+    if (reuse && bbt_rowmemo_get(v, len, buf, out)) {
         return BBT_LOOKUPROW_OK;
     }
     memcpy(buf, v ? v : "", len);
@@ -101,7 +102,7 @@ void bbt_db_judge(bbt_db_token_t *t, int interval, apr_int64_t now)
     t->refusal_due = bbt_centry_due(t->refused_us, interval, now);
 }
 
-bbt_db_status_t bbt_db_lookup(bbt_db_conn_t *c, const char *id,
+bbt_db_status_t bbt_db_lookup(bbt_db_conn_t *c, const char *id, int reuse,
                               bbt_db_token_t *out)
 {
     const apr_dbd_driver_t *drv = bbt_db_driver(c);
@@ -119,7 +120,7 @@ bbt_db_status_t bbt_db_lookup(bbt_db_conn_t *c, const char *id,
         if (rows++ > 0) {
             continue;
         }
-        st = bbt_dblookup_row(c, apr_dbd_get_entry(drv, row, 0), out);
+        st = bbt_dblookup_row(c, apr_dbd_get_entry(drv, row, 0), reuse, out);
     }
     if (rows > 0 && st != BBT_LOOKUPROW_OK) {
         /* The schema makes no such row: fail closed, as for an outage,

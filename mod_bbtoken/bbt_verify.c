@@ -19,12 +19,14 @@
  * change committed while they ran leaves an entry that is already out of
  * date, never a stale one that looks current.
  *
- * With the cache off, the thread remembers which tokens it proved against
+ * With the cache off, the thread remembers which tokens it let in, against
  * which salt and hash (bbt_vmemo.h): the database answers every request,
- * and only the checksum and the HMAC of a token the thread has just
- * verified against that very row are not computed again.
+ * and only the checksum and the HMAC of a token the thread has just let
+ * in against that very row are not computed again, nor is that row parsed
+ * again if its text is the same (bbt_rowmemo.h).
  */
 #include "httpd.h"
+#include "http_core.h"
 #include "http_log.h"
 #include "apr_strings.h"
 
@@ -63,6 +65,9 @@ void bbt_verify_post_config(apr_pool_t *pconf, server_rec *s)
     int off = 0;
 
     bbt_verify_memo = NULL;
+    if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG) {
+        return;
+    }
     for (sv = s; sv; sv = sv->next) {
         off |= !bbt_config_cache(sv);
     }
@@ -78,29 +83,58 @@ void bbt_verify_post_config(apr_pool_t *pconf, server_rec *s)
         ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s,
                      "BBT314: without the cache, each token request hashes "
                      "its token in full: no key for the threads' memory "
-                     "(the random generator, or OpenSSL without SipHash)");
+                     "(the random generator, OpenSSL without SipHash, or "
+                     "no thread-local key)");
         return;
     }
     apr_pool_cleanup_register(pconf, NULL, bbt_verify_memo_free,
                               apr_pool_cleanup_null);
 }
 
+/* What the thread's memory (bbt_vmemo.h) spared one token request. */
+typedef struct {
+    const unsigned char *key; /* the token's key there; NULL: no memory */
+    int known;  /* its checksum was not checked: these bytes passed before */
+    int proved; /* its HMAC was not made: proved before against this row */
+} bbt_vuse_t;
+
 /* Whether tok's secret is row's: proved by this thread before against
- * this very salt and hash (memo, its key, NULL if none), or hashed now,
- * and then noted. */
-static int bbt_verify_secret(const unsigned char *memo,
-                             const bbt_db_token_t *row, const bbt_token_t *tok)
+ * this very salt and hash, or hashed now. */
+static int bbt_verify_secret(bbt_vuse_t *mu, const bbt_db_token_t *row,
+                             const bbt_token_t *tok)
 {
-    if (memo && bbt_vmemo_proved(bbt_verify_memo, memo, row->salt, row->hash)) {
+    if (mu->key &&
+        bbt_vmemo_proved(bbt_verify_memo, mu->key, row->salt, row->hash)) {
+        mu->proved = 1;
         return 1;
     }
-    if (!bbt_token_verify_raw(row->salt, row->hash, tok)) {
-        return 0;
+    return bbt_token_verify_raw(row->salt, row->hash, tok);
+}
+
+/* Once the verdict is in: a token let in is noted for the thread's next
+ * request.  A refused one is forgotten, and what the memory spared it is
+ * done all the same, so that a right secret is refused no sooner than a
+ * wrong one (revoked, expired, its owner disabled, from outside its
+ * allow-list): a refusal's timing tells nothing of the secret. */
+static void bbt_verify_settle(const bbt_vuse_t *mu, const bbt_db_token_t *row,
+                              const bbt_token_t *tok, bbt_verdict_t verdict)
+{
+    if (!mu->key || !tok) {
+        return;
     }
-    if (memo) {
-        bbt_vmemo_note(bbt_verify_memo, memo, row->salt, row->hash);
+    if (verdict == BBT_VERDICT_OK) {
+        if (!mu->proved) {
+            bbt_vmemo_note(bbt_verify_memo, mu->key, row->salt, row->hash);
+        }
+        return;
     }
-    return 1;
+    if (mu->known) {
+        (void)bbt_token_checksum_ok(tok);
+        bbt_vmemo_forget(bbt_verify_memo, mu->key);
+    }
+    if (mu->proved) {
+        (void)bbt_token_verify_raw(row->salt, row->hash, tok);
+    }
 }
 
 /* A salt and hash that no token matches, so an unknown id costs the same
@@ -299,7 +333,7 @@ static void bbt_verify_keep(request_rec *r, bbt_req_t *rq,
 }
 
 static int bbt_verify_db(request_rec *r, bbt_req_t *rq, bbt_cache_view_t *v,
-                         const bbt_token_t *tok, const unsigned char *memo,
+                         const bbt_token_t *tok, bbt_vuse_t *mu,
                          const char *basic_user, const char *key,
                          const char *slug, bbt_verified_t *out)
 {
@@ -324,7 +358,9 @@ static int bbt_verify_db(request_rec *r, bbt_req_t *rq, bbt_cache_view_t *v,
     if (!v->use && bbt_config_cache(r->server)) {
         v->use = bbt_cache_note_db(r, bbt_db_native(c), bbt_db_conn_standby(c));
     }
-    st = bbt_db_lookup(c, rq->token_id, &row);
+    /* A row parsed before is reused only for a token this thread let in:
+     * a forger's lookups all parse, whatever changed in the row. */
+    st = bbt_db_lookup(c, rq->token_id, mu->known, &row);
     if (st == BBT_DB_UNAVAILABLE) {
         rv = HTTP_SERVICE_UNAVAILABLE;
         goto done;
@@ -335,7 +371,7 @@ static int bbt_verify_db(request_rec *r, bbt_req_t *rq, bbt_cache_view_t *v,
         }
         out->verdict = bbt_verdict(NULL, 0, basic_user);
     } else {
-        secret_ok = !tok || bbt_verify_secret(memo, &row, tok);
+        secret_ok = !tok || bbt_verify_secret(mu, &row, tok);
         if (secret_ok && row.scope.kind != BBT_KIND_PERSONAL &&
             row.scope.key[0] == '~' &&
             bbt_db_personal_active(c, row.scope.key, &row.user_active) !=
@@ -386,6 +422,8 @@ static int bbt_verify_db(request_rec *r, bbt_req_t *rq, bbt_cache_view_t *v,
             level_asked = 1;
         }
     }
+
+    bbt_verify_settle(mu, &row, tok, out->verdict);
 
     /* Only a request that proved the secret counts, and only once per
      * interval (an internal request, tok NULL, was counted already). */
@@ -438,7 +476,7 @@ int bbt_verify_token(request_rec *r, bbt_req_t *rq, const bbt_token_t *tok,
     const char *slug = rq->routed && t->slug[0] ? t->slug : NULL;
     bbt_cache_got_t got = BBT_CACHE_UNUSED;
     unsigned char mkey[BBT_VMEMO_KEY_LEN];
-    const unsigned char *memo = NULL;
+    bbt_vuse_t mu = {NULL, 0, 0};
     bbt_cache_view_t v;
 
     memset(out, 0, sizeof(*out));
@@ -447,20 +485,20 @@ int bbt_verify_token(request_rec *r, bbt_req_t *rq, const bbt_token_t *tok,
     if (tok && bbt_config_cache(r->server)) {
         rq->cache_keyed = bbt_cache_token_key(&v, tok, rq->cache_key) == 0;
     } else if (tok && bbt_vmemo_key(bbt_verify_memo, tok, mkey) == 0) {
-        memo = mkey;
+        mu.key = mkey;
+        mu.known = bbt_vmemo_known(bbt_verify_memo, mkey);
     }
     /* The checksum is not checked for a token the cache knows: an entry
      * is only ever made for one that passed it, and only these very bytes
      * find it.  Otherwise it is checked before the shared cache's lock,
      * any count or any query: a mistyped token costs no lookup.  Nor for
-     * one this thread has verified without the cache: it passed then. */
+     * one this thread let in before without the cache: it passed then. */
     if (v.use && rq->cache_keyed &&
         bbt_verify_cached(r, rq, &v, tok != NULL, basic_user, key, slug, 0,
                           out) == BBT_CACHE_HIT) {
         return OK;
     }
-    if (tok && !(memo && bbt_vmemo_known(bbt_verify_memo, memo)) &&
-        !bbt_token_checksum_ok(tok)) {
+    if (tok && !mu.known && !bbt_token_checksum_ok(tok)) {
         return HTTP_UNAUTHORIZED;
     }
     if (v.use && rq->cache_keyed) {
@@ -474,5 +512,5 @@ int bbt_verify_token(request_rec *r, bbt_req_t *rq, const bbt_token_t *tok,
                       rq->token_id, bbt_cache_got_str(got));
     }
     bbt_cache_count_miss(got);
-    return bbt_verify_db(r, rq, &v, tok, memo, basic_user, key, slug, out);
+    return bbt_verify_db(r, rq, &v, tok, &mu, basic_user, key, slug, out);
 }

@@ -139,3 +139,13 @@ void bbt_vmemo_note(const bbt_vmemo_t *m,
     memcpy(s->hash, hash, BBT_HASH_LEN);
     s->used = 1;
 }
+
+void bbt_vmemo_forget(const bbt_vmemo_t *m,
+                      const unsigned char key[BBT_VMEMO_KEY_LEN])
+{
+    bbt_vmemo_slot_t *s;
+
+    if (key && (s = bbt_vmemo_find(bbt_vmemo_tls(m), key)) != NULL) {
+        OPENSSL_cleanse(s, sizeof(*s));
+    }
+}

@@ -14,8 +14,9 @@
  * key with another's token.  The salt and the hash are the row's, no
  * secret (the table keeps both).  A row with another salt or hash (the
  * token's secret regenerated, a row written by hand) is verified in full.
- * Only a verified token is noted: a wrong secret is hashed every time, as
- * before.  This file knows nothing of httpd.
+ * Its caller notes only a token it let in, and forgets one it refuses:
+ * a wrong secret is hashed every time, as before.  This file knows nothing
+ * of httpd.
  */
 #ifndef BBT_VMEMO_H
 #define BBT_VMEMO_H
@@ -55,6 +56,10 @@ int bbt_vmemo_proved(const bbt_vmemo_t *m,
                      const unsigned char key[BBT_VMEMO_KEY_LEN],
                      const unsigned char salt[BBT_SALT_LEN],
                      const unsigned char hash[BBT_HASH_LEN]);
+
+/* Forget what this thread noted of key's token under m. */
+void bbt_vmemo_forget(const bbt_vmemo_t *m,
+                      const unsigned char key[BBT_VMEMO_KEY_LEN]);
 
 /* Note that key's token was proved against salt and hash, in place of
  * what the thread noted of it before, or of the token it noted longest

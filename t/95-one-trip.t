@@ -17,7 +17,7 @@ use lib "$FindBin::Bin/lib";
 use Test::More;
 use Digest::SHA qw(hmac_sha256_hex);
 use BBT::Env qw(forge_token);
-use BBT::Token qw(parse_token);
+use BBT::Token qw(parse_token mistype_token);
 use BBT::Assert;
 use BBT::Cache qw(level_probe_on);
 
@@ -168,6 +168,20 @@ subtest 'a changed hash with the same salt: refused at once' => sub {
     force_update($id, "secret_hash = '$old'");
     ($r, $w) = work($UP, "Bearer $tok");
     is_ok_res($r, 'the hash put back: accepted');
+};
+
+# What the thread remembers of a token it let in spares these very bytes
+# alone their checksum: one character away, the checksum is checked, and
+# no statement runs.
+subtest 'one character away from a token just let in: no statement' => sub {
+    my ($r, $w) = work($UP, "Bearer $tok");
+    is_ok_res($r, 'the token');
+    ($r, $w) = work($UP, 'Bearer ' . mistype_token($tok));
+    is_401($r, 1, 'one character of its secret changed');
+    work_is($w, { all => 0, lookup => 0, level => 0, computed => 0 }, '  no statement: its checksum was checked');
+    ($r, $w) = work($UP, $env->basic('alice', mistype_token($tok)));
+    is_401($r, 1, '  the same in Basic');
+    work_is($w, { all => 0, lookup => 0, level => 0, computed => 0 }, '  no statement');
 };
 
 subtest 'a new secret: the old token refused, the new one accepted' => sub {

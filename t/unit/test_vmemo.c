@@ -127,6 +127,16 @@ int main(void)
            !bbt_vmemo_proved(m1, kt, salt, hash),
        "noted again against another hash: only the new one is proved");
 
+    /* Forgotten (a refused token): neither known nor proved. */
+    bbt_vmemo_forget(m1, kt);
+    ok(!bbt_vmemo_known(m1, kt) && !bbt_vmemo_proved(m1, kt, salt, hash2),
+       "forgotten: neither known nor proved");
+    bbt_vmemo_forget(m1, kt);
+    bbt_vmemo_forget(m1, NULL);
+    ok(!bbt_vmemo_known(m1, kt), "forgotten twice, or NULL: no harm");
+    bbt_vmemo_note(m1, kt, salt, hash2);
+    ok(bbt_vmemo_proved(m1, kt, salt, hash2), "noted again after it");
+
     /* Four slots: a fifth token takes the slot noted longest ago. */
     for (i = 0; i < 5; i++) {
         five[i] = new_token();
