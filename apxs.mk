@@ -210,7 +210,7 @@ $(CORE_A): $(CORE_O)
 	rm -f $@
 	$(AR) rcs $@ $^
 
-$(OUT)/t/%: t/unit/%.c t/unit/tap.h t/unit/rules_fixture.h t/unit/jshape_oracle.h $(CORE_A) | $(OUT)/t
+$(OUT)/t/%: t/unit/%.c t/unit/tap.h t/unit/rules_fixture.h t/unit/jshape_oracle.h t/unit/token_fixture.h $(CORE_A) | $(OUT)/t
 	$(CC) $(BASEFLAGS) -Imod_bbtoken -It/unit $(JANSSON_CFLAGS) -o $@ $< $(CORE_A) -lcrypto -lpcre2-8 $(JANSSON_LIBS)
 
 # The CLI's command line and output, without libpq or a database.

@@ -41,9 +41,9 @@ void bbt_db_close(bbt_db_conn_t *c);
  * the same whoever owns the id): the token, its owner's name and state,
  * and the owner's level map.  Strings are copied into the request's pool.
  * A token without a row is BBT_DB_NOT_FOUND.  Not yet judged: see
- * bbt_db_judge.  reuse: the thread's last parse of the very same row's
- * text may answer (bbt_rowmemo.h). */
-bbt_db_status_t bbt_db_lookup(bbt_db_conn_t *c, const char *id, int reuse,
+ * bbt_db_judge.  *reuse in: whether the thread's last parse of the very
+ * same row's text may answer (bbt_rowmemo.h); out: whether it did. */
+bbt_db_status_t bbt_db_lookup(bbt_db_conn_t *c, const char *id, int *reuse,
                               bbt_db_token_t *out);
 
 /* Decide t->expired, t->stale and t->refusal_due at now (httpd's clock,

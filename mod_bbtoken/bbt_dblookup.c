@@ -73,19 +73,20 @@ static int bbt_dblookup_flag(const char *v)
 }
 
 /* Row v (the packed column) into out: one copy into the request's pool,
- * cut in place, or, if reuse, the thread's last parse of the very same
- * text (bbt_rowmemo.h).  BBT_LOOKUPROW_OK, or why not (out then
- * zeroed). */
+ * cut in place, or, if *reuse, the thread's last parse of the very same
+ * text (bbt_rowmemo.h; *reuse then stays 1, else is 0).  BBT_LOOKUPROW_OK,
+ * or why not (out then zeroed). */
 static bbt_lookuprow_status_t bbt_dblookup_row(bbt_db_conn_t *c, const char *v,
-                                               int reuse, bbt_db_token_t *out)
+                                               int *reuse, bbt_db_token_t *out)
 {
     size_t len = v ? strlen(v) : 0;
     char *buf = apr_palloc(bbt_db_pool(c), len + 1);
     bbt_lookuprow_status_t st;
 
-    if (reuse && bbt_rowmemo_get(v, len, buf, out)) {
+    if (*reuse && bbt_rowmemo_get(v, len, buf, out)) {
         return BBT_LOOKUPROW_OK;
     }
+    *reuse = 0;
     memcpy(buf, v ? v : "", len);
     buf[len] = '\0';
     st = bbt_lookuprow_parse(buf, len, out);
@@ -102,7 +103,7 @@ void bbt_db_judge(bbt_db_token_t *t, int interval, apr_int64_t now)
     t->refusal_due = bbt_centry_due(t->refused_us, interval, now);
 }
 
-bbt_db_status_t bbt_db_lookup(bbt_db_conn_t *c, const char *id, int reuse,
+bbt_db_status_t bbt_db_lookup(bbt_db_conn_t *c, const char *id, int *reuse,
                               bbt_db_token_t *out)
 {
     const apr_dbd_driver_t *drv = bbt_db_driver(c);
@@ -110,8 +111,9 @@ bbt_db_status_t bbt_db_lookup(bbt_db_conn_t *c, const char *id, int reuse,
     apr_dbd_results_t *res = NULL;
     apr_dbd_row_t *row = NULL;
     bbt_lookuprow_status_t st = BBT_LOOKUPROW_MALFORMED;
-    int rows = 0;
+    int rows = 0, used = *reuse;
 
+    *reuse = 0;
     if (bbt_db_run(c, &bbt_stmt_lookup, "BBT074", &res, 1, &id) != 0) {
         return BBT_DB_UNAVAILABLE;
     }
@@ -120,7 +122,7 @@ bbt_db_status_t bbt_db_lookup(bbt_db_conn_t *c, const char *id, int reuse,
         if (rows++ > 0) {
             continue;
         }
-        st = bbt_dblookup_row(c, apr_dbd_get_entry(drv, row, 0), reuse, out);
+        st = bbt_dblookup_row(c, apr_dbd_get_entry(drv, row, 0), &used, out);
     }
     if (rows > 0 && st != BBT_LOOKUPROW_OK) {
         /* The schema makes no such row: fail closed, as for an outage,
@@ -139,7 +141,11 @@ bbt_db_status_t bbt_db_lookup(bbt_db_conn_t *c, const char *id, int reuse,
                                NULL));
         return BBT_DB_UNAVAILABLE;
     }
-    return rows == 0 ? BBT_DB_NOT_FOUND : BBT_DB_OK;
+    if (rows == 0) {
+        return BBT_DB_NOT_FOUND;
+    }
+    *reuse = used;
+    return BBT_DB_OK;
 }
 
 bbt_db_status_t bbt_db_owner_level(bbt_db_conn_t *c, apr_int64_t user_id,

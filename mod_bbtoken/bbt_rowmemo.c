@@ -11,12 +11,13 @@
 #include "bbt_tls.h"
 
 typedef struct {
-    size_t len;                     /* of text; used only if kept */
-    int kept;                       /* text, cut and row hold a row */
-    uintptr_t base;                 /* where row's pointers pointed */
-    char text[BBT_ROWMEMO_MAX + 1]; /* as the database sent it */
-    char cut[BBT_ROWMEMO_MAX + 1];  /* as the parse left it */
-    bbt_lookuprow_t row;            /* pointers into base's len + 1 */
+    size_t len;                      /* of text; used only if kept */
+    int kept;                        /* text, cut and row hold a row */
+    uintptr_t base;                  /* where row's pointers pointed */
+    char text[BBT_ROWMEMO_MAX + 1];  /* as the database sent it */
+    char cut[BBT_ROWMEMO_MAX + 1];   /* as the parse left it */
+    char spare[BBT_ROWMEMO_MAX + 1]; /* for bbt_rowmemo_redo */
+    bbt_lookuprow_t row;             /* pointers into base's len + 1 */
 } bbt_rowmemo_tls_t;
 
 static void bbt_rowmemo_tls_free(void *v)
@@ -57,6 +58,20 @@ int bbt_rowmemo_get(const char *text, size_t len, char *buf,
     out->nets = bbt_rowmemo_move(out->nets, t->base, len, buf);
     out->levels = bbt_rowmemo_move(out->levels, t->base, len, buf);
     return 1;
+}
+
+void bbt_rowmemo_redo(void)
+{
+    bbt_rowmemo_tls_t *t = bbt_tls_get(&bbt_rowmemo_tls_kind);
+    bbt_lookuprow_t row;
+
+    if (!t || !t->kept) {
+        return;
+    }
+    memcpy(t->spare, t->text, t->len);
+    t->spare[t->len] = '\0';
+    (void)bbt_lookuprow_parse(t->spare, t->len, &row);
+    OPENSSL_cleanse(&row, sizeof(row));
 }
 
 void bbt_rowmemo_put(const char *text, size_t len, const char *cut,

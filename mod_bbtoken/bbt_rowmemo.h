@@ -24,6 +24,11 @@
 int bbt_rowmemo_get(const char *text, size_t len, char *buf,
                     bbt_lookuprow_t *out);
 
+/* Parse the text this thread keeps once more and throw the answer away:
+ * the work a get spared, for a caller that must not answer sooner for it
+ * (a refusal).  Nothing kept: nothing done. */
+void bbt_rowmemo_redo(void);
+
 /* Keep text (len bytes) as parsed: cut (len + 1 bytes) is the buffer
  * bbt_lookuprow_parse cut it in, row what it made of it.  Nothing kept
  * (and what was, forgotten) for a text longer than BBT_ROWMEMO_MAX. */

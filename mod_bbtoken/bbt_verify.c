@@ -40,6 +40,7 @@
 #include "bbt_config.h"
 #include "bbt_db.h"
 #include "bbt_levelmap.h"
+#include "bbt_rowmemo.h"
 #include "bbt_verify.h"
 #include "bbt_vmemo.h"
 #include "bbt_where.h"
@@ -96,6 +97,7 @@ typedef struct {
     const unsigned char *key; /* the token's key there; NULL: no memory */
     int known;  /* its checksum was not checked: these bytes passed before */
     int proved; /* its HMAC was not made: proved before against this row */
+    int reused; /* its row was not parsed: the text parsed before */
 } bbt_vuse_t;
 
 /* Whether tok's secret is row's: proved by this thread before against
@@ -112,10 +114,11 @@ static int bbt_verify_secret(bbt_vuse_t *mu, const bbt_db_token_t *row,
 }
 
 /* Once the verdict is in: a token let in is noted for the thread's next
- * request.  A refused one is forgotten, and what the memory spared it is
- * done all the same, so that a right secret is refused no sooner than a
- * wrong one (revoked, expired, its owner disabled, from outside its
- * allow-list): a refusal's timing tells nothing of the secret. */
+ * request.  A refused one is forgotten, and what the memories spared it
+ * (the checksum, the HMAC, the row's parse) is done all the same, so that a
+ * right secret is refused no sooner than a wrong one (revoked, expired, its
+ * owner disabled, from outside its allow-list): a refusal's timing tells
+ * nothing of the secret. */
 static void bbt_verify_settle(const bbt_vuse_t *mu, const bbt_db_token_t *row,
                               const bbt_token_t *tok, bbt_verdict_t verdict)
 {
@@ -134,6 +137,9 @@ static void bbt_verify_settle(const bbt_vuse_t *mu, const bbt_db_token_t *row,
     }
     if (mu->proved) {
         (void)bbt_token_verify_raw(row->salt, row->hash, tok);
+    }
+    if (mu->reused) {
+        bbt_rowmemo_redo();
     }
 }
 
@@ -360,7 +366,8 @@ static int bbt_verify_db(request_rec *r, bbt_req_t *rq, bbt_cache_view_t *v,
     }
     /* A row parsed before is reused only for a token this thread let in:
      * a forger's lookups all parse, whatever changed in the row. */
-    st = bbt_db_lookup(c, rq->token_id, mu->known, &row);
+    mu->reused = mu->known;
+    st = bbt_db_lookup(c, rq->token_id, &mu->reused, &row);
     if (st == BBT_DB_UNAVAILABLE) {
         rv = HTTP_SERVICE_UNAVAILABLE;
         goto done;
@@ -476,7 +483,7 @@ int bbt_verify_token(request_rec *r, bbt_req_t *rq, const bbt_token_t *tok,
     const char *slug = rq->routed && t->slug[0] ? t->slug : NULL;
     bbt_cache_got_t got = BBT_CACHE_UNUSED;
     unsigned char mkey[BBT_VMEMO_KEY_LEN];
-    bbt_vuse_t mu = {NULL, 0, 0};
+    bbt_vuse_t mu = {NULL, 0, 0, 0};
     bbt_cache_view_t v;
 
     memset(out, 0, sizeof(*out));

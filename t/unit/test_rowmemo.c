@@ -121,11 +121,20 @@ int main(void)
            strcmp(rb.user_name, "bob") == 0 && points_into(&rb, buf_c, lb) == 0,
        "row B got: no allow-list, its texts in the caller's buffer");
 
+    /* Parsed again and thrown away (a refusal's work): what is kept stays. */
+    bbt_rowmemo_redo();
+    ok(bbt_rowmemo_get(row_b, lb, buf_b, &rb) && rb.user_name &&
+           strcmp(rb.user_name, "bob") == 0 && points_into(&rb, buf_c, lb) == 0,
+       "after a redo, row B is still got as it was");
+
     memset(longer, '1', sizeof(longer) - 1);
     longer[sizeof(longer) - 1] = '\0';
     bbt_rowmemo_put(longer, sizeof(longer) - 1, longer, &rc);
     ok(!bbt_rowmemo_get(longer, sizeof(longer) - 1, buf_b, &rb),
        "a text longer than it keeps: not kept");
     ok(!bbt_rowmemo_get(row_b, lb, buf_b, &rb), "  and row B forgotten");
+    bbt_rowmemo_redo();
+    ok(!bbt_rowmemo_get(row_b, lb, buf_b, &rb),
+       "a redo with nothing kept: nothing");
     return done_testing();
 }

@@ -10,36 +10,10 @@
 
 #include "bbt_vmemo.h"
 #include "tap.h"
+#include "token_fixture.h"
 
 static const unsigned char secret1[BBT_VMEMO_SECRET_LEN] = {7, 1, 2};
 static const unsigned char secret2[BBT_VMEMO_SECRET_LEN] = {7, 1, 3};
-
-static bbt_token_t new_token(void)
-{
-    char s[BBT_TOKEN_MAX_LEN + 1], id[BBT_TOKEN_ID_LEN + 1];
-    bbt_token_t t;
-
-    memset(&t, 0, sizeof(t));
-    if (bbt_token_generate(s, id) != 0 ||
-        bbt_token_parse(s, strlen(s), &t) != BBT_TOKEN_OK) {
-        diag("could not make a token");
-    }
-    return t;
-}
-
-/* 1 if needle[0..n) occurs in hay[0..len). */
-static int holds(const unsigned char *hay, size_t len,
-                 const unsigned char *needle, size_t n)
-{
-    size_t i;
-
-    for (i = 0; i + n <= len; i++) {
-        if (memcmp(hay + i, needle, n) == 0) {
-            return 1;
-        }
-    }
-    return 0;
-}
 
 typedef struct {
     bbt_vmemo_t *m;
