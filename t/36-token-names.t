@@ -17,6 +17,7 @@ use POSIX ();
 use JSON::PP ();
 use BBT::Env;
 use BBT::Assert;
+use BBT::Rest qw(rest_env);
 
 my $ROOT = $BBT::Env::ROOT;
 my $CTL = qr/token name must not contain control characters/;
@@ -26,21 +27,7 @@ my $INV = qr/token name must not contain invisible formatting characters/;
 my $INVISIBLE_CP = join ' OR ', map { /-/ ? 'cp BETWEEN ' . join(' AND ', map { hex } split /-/) : 'cp = ' . hex }
     qw(00AD 034F 061C 115F-1160 17B4-17B5 180E 200B-200F 2028-202E 2060-206F 3164 FEFF FFA0 FFF0-FFFB
        1BCA0-1BCA3 1D173-1D17A E0000-E00FF E01F0-E0FFF);
-my $extra = <<'EOC';
-<Location /rest/access-tokens>
-    SetHandler bbtoken-rest
-    AuthType BBToken
-    AuthName "Bitbucket"
-    AuthBBTokenProvider file
-    AuthUserFile "@DIR@/htpasswd"
-    BBTokenRoutes none
-    Require valid-user
-</Location>
-EOC
-my $env = BBT::Env->new(extra_conf => $extra, modules => [qw(authn_file authz_user)],
-                        dbd_user => 'bbtoken_api')->start;
-$env->htpasswd(alice => 'alice-Pa55-word');
-$env->user_add('alice');
+my $env = rest_env(login => 'bbtoken', passwords => [alice => 'alice-Pa55-word'], users => ['alice']);
 my $B = '/rest/access-tokens/1.0/users/alice';
 my $J = JSON::PP->new->utf8->canonical;
 sub put_name {

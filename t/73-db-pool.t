@@ -19,6 +19,7 @@ use POSIX qw(WNOHANG);
 use Time::HiRes qw(sleep);
 use BBT::Env qw(b64 in_children);
 use BBT::Assert;
+use BBT::Rest qw(rest_env);
 
 plan skip_all => 'one child with threads: the event or worker MPM' if ($ENV{BBT_MPM} // '') eq 'prefork';
 
@@ -28,15 +29,6 @@ my $extra = <<'EOC';
 BBTokenCache off
 DBDMax 2
 BBTokenDBWait 2
-<Location /rest/access-tokens>
-    SetHandler bbtoken-rest
-    AuthType BBToken
-    AuthName "Bitbucket"
-    AuthBBTokenProvider file
-    AuthUserFile "@DIR@/htpasswd"
-    BBTokenRoutes none
-    Require valid-user
-</Location>
 # Password users beside tokens on the git location: their grants are read
 # from the database too.
 <Location /scm>
@@ -46,13 +38,10 @@ BBTokenDBWait 2
 EOC
 my $one_child = BBT::Util::one_child_mpm(32);
 # No statement_timeout: a query behind a lock waits for the lock.
-my $env = BBT::Env->new(extra_conf => $extra, mpm_conf => $one_child, modules => [qw(authn_file authz_user)],
-                        dbd_user => 'bbtoken_api', dbd_options => '')->start;
 my $pw = 'alice-Pa55-word';
-$env->htpasswd(alice => $pw);
-$env->make_repo('PROJ', 'repo');
-$env->user_add('alice');
-$env->grant('alice', 'PROJECT_WRITE', 'PROJ');
+my $env = rest_env(login => 'bbtoken', extra_conf => $extra, env => { mpm_conf => $one_child, dbd_options => '' },
+                   passwords => [alice => $pw], repos => [['PROJ', 'repo']], users => ['alice'],
+                   grants => [['alice', 'PROJECT_WRITE', 'PROJ']]);
 my $tok = $env->token_create('alice', name => 'ci');
 my $UP = '/scm/PROJ/repo.git/info/refs?service=git-upload-pack';
 my %probe = (token => { Authorization => "Bearer $tok" }, password => { Authorization => $env->basic('alice', $pw) });
