@@ -4,7 +4,8 @@
 # codec and strict base64 alone, the git route matcher, and the method
 # overrides a request may carry (headers and _method); the cache
 # entries' decoders; and the parsers of the database's bytes, a token's
-# packed lookup row, its owner's level map and its clock.  A crash, an
+# packed lookup row (and the thread's memory of the last one parsed,
+# against the parse), its owner's level map and its clock.  A crash, an
 # AddressSanitizer report or a broken invariant fails the test.
 use strict;
 use warnings;
@@ -13,5 +14,5 @@ use lib "$FindBin::Bin/lib";
 use Test::More;
 use BBT::Fuzz qw(fuzz_ok);
 
-fuzz_ok($_, 100_000) for qw(cred token route override centry lookuprow levelmap clockcmp);
+fuzz_ok($_, 100_000) for qw(cred token route override centry lookuprow rowmemo levelmap clockcmp);
 done_testing();
