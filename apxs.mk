@@ -249,7 +249,7 @@ $(FUZZ_A): $(FUZZ_CORE_O) $(FUZZ_CLI_O)
 	rm -f $@
 	$(AR) rcs $@ $^
 
-$(OUT)/fuzz/%: t/fuzz/%.c $(FUZZ_A) $(HEADERS) t/unit/jshape_oracle.h | $(OUT)/fuzz
+$(OUT)/fuzz/%: t/fuzz/%.c $(FUZZ_A) $(HEADERS) t/unit/jshape_oracle.h t/fuzz/fuzz_fields.h | $(OUT)/fuzz
 	$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer,address,undefined -o $@ $< $(FUZZ_A) $(FUZZ_LIBS)
 
 # The CLI's fuzzers (fuzz_cli_*) take its code without libpq as well.

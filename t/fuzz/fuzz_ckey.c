@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "bbt_centry.h"
+#include "fuzz_fields.h"
 
 typedef struct {
     int64_t owner;
@@ -23,28 +24,13 @@ typedef struct {
 
 static const unsigned char secret[BBT_CKEY_SECRET_LEN] = {9, 8, 7};
 
-static char *field(const char **p, const char *end)
-{
-    const char *nul = memchr(*p, '\0', (size_t)(end - *p));
-    size_t len = (size_t)((nul ? nul : end) - *p);
-    char *s = malloc(len + 1);
-
-    if (!s) {
-        abort();
-    }
-    memcpy(s, *p, len);
-    s[len] = '\0';
-    *p = nul ? nul + 1 : end;
-    return s;
-}
-
 static void next_target(const char **p, const char *end, target_t *t)
 {
     unsigned char b = (unsigned char)*(*p)++;
 
     t->owner = (int64_t)(b & 7) - 1; /* -1 to 6: 0 and below too */
-    t->key = field(p, end);
-    t->slug = field(p, end);
+    t->key = fuzz_field(p, end);
+    t->slug = fuzz_field(p, end);
     if (b & 8) {
         free(t->slug);
         t->slug = NULL;

@@ -15,6 +15,7 @@
 
 #include "bbt_rmemo.h"
 #include "bbt_rules.h"
+#include "fuzz_fields.h"
 
 #define SETS 3
 
@@ -64,22 +65,6 @@ static void same(const bbt_rules_t *rs, const char *method, const char *path,
     }
 }
 
-/* The next field at *p (up to a NUL or end), NUL-terminated in a copy. */
-static char *field(const char **p, const char *end)
-{
-    const char *nul = memchr(*p, '\0', (size_t)(end - *p));
-    size_t len = (size_t)((nul ? nul : end) - *p);
-    char *s = malloc(len + 1);
-
-    if (!s) {
-        abort();
-    }
-    memcpy(s, *p, len);
-    s[len] = '\0';
-    *p = nul ? nul + 1 : end;
-    return s;
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     const char *p = (const char *)data, *end = p + size;
@@ -91,8 +76,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     while (p < end) {
         unsigned char flags = (unsigned char)*p++;
-        char *method = field(&p, end), *path = field(&p, end);
-        char *args = field(&p, end);
+        char *method = fuzz_field(&p, end), *path = fuzz_field(&p, end);
+        char *args = fuzz_field(&p, end);
         const bbt_rules_t *rs = sets[(flags & 3) % SETS];
         const char *a = flags & 8 ? NULL : args;
 
