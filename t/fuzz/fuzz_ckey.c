@@ -75,6 +75,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             y = x;
             y.key = strdup(x.key);
             y.slug = x.slug ? strdup(x.slug) : NULL;
+            if (!y.key || (x.slug && !y.slug)) {
+                abort();
+            }
         } else {
             next_target(&p, end, &y);
         }
