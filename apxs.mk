@@ -85,6 +85,11 @@ HTTPD_INC = $(eval HTTPD_INC := -I$$(shell $$(APXS) -q INCLUDEDIR) \
             $$(shell $$(APR_CONFIG) --includes --cppflags) $$(shell $$(APU_CONFIG) --includes))$(HTTPD_INC)
 JANSSON_CFLAGS = $(eval JANSSON_CFLAGS := $$(shell pkg-config --cflags jansson))$(JANSSON_CFLAGS)
 JANSSON_LIBS = $(eval JANSSON_LIBS := $$(shell pkg-config --libs jansson))$(JANSSON_LIBS)
+# The one core file that needs APR is bbt_keymac.c (APR-util's SipHash):
+# its headers for it alone, and libaprutil-1 for what links it outside
+# httpd.
+APU_INC = $(eval APU_INC := $$(shell $$(APU_CONFIG) --includes))$(APU_INC)
+APU_LIBS = $(eval APU_LIBS := $$(shell $$(APU_CONFIG) --link-ld))$(APU_LIBS)
 PQ_INC = $(eval PQ_INC := -I$$(shell pg_config --includedir 2>/dev/null || echo /usr/include/postgresql))$(PQ_INC)
 
 CORE    := bbt_input bbt_token bbt_perm bbt_cred bbt_route bbt_rules bbt_sqlstate \
@@ -155,7 +160,9 @@ $(OBJ) $(OBJ)/cli $(OUT) $(OUT)/t $(OUT)/fuzz:
 	mkdir -p $@
 
 $(CORE_SO): $(OBJ)/%.o: mod_bbtoken/%.c $(HEADERS) | $(OBJ)
-	$(CC) $(BASEFLAGS) $(JANSSON_CFLAGS) -c -o $@ $<
+	$(CC) $(BASEFLAGS) $(JANSSON_CFLAGS) $(CORE_EXTRA) -c -o $@ $<
+
+$(OBJ)/bbt_keymac.o $(OBJ)/fuzz/bbt_keymac.o: CORE_EXTRA = $(APU_INC)
 
 # A removed file leaves nothing newer behind it, so what embeds a set of
 # files also depends on the set's list, a file rewritten only when the
@@ -199,8 +206,10 @@ $(CLI_PQ_O): $(OBJ)/cli/%.o: cli/%.c $(CLI_HEADERS) $(HEADERS) | $(OBJ)/cli
 
 $(OBJ)/cli/migrations.o: $(MIGRATIONS_H)
 
-$(OUT)/bbtoken: $(CLI_O) $(CORE_O) $(PGJSON_O) | $(OUT)
-	$(CC) -pie $(HARDEN_LDFLAGS) $(LDFLAGS) $(SAN_CLI_LDFLAGS) -o $@ $(CLI_O) $(CORE_O) $(PGJSON_O) -lpq -lcrypto -lpcre2-8 $(JANSSON_LIBS)
+# The core from its archive: the CLI links only what it calls (not the
+# keyed SipHash, nor so libaprutil-1).
+$(OUT)/bbtoken: $(CLI_O) $(PGJSON_O) $(CORE_A) | $(OUT)
+	$(CC) -pie $(HARDEN_LDFLAGS) $(LDFLAGS) $(SAN_CLI_LDFLAGS) -o $@ $(CLI_O) $(PGJSON_O) $(CORE_A) -lpq -lcrypto -lpcre2-8 $(JANSSON_LIBS)
 
 # The unit tests take the core from an archive: each links the objects it
 # calls, not all of them with their debug information (half the time of
@@ -211,11 +220,11 @@ $(CORE_A): $(CORE_O)
 	$(AR) rcs $@ $^
 
 $(OUT)/t/%: t/unit/%.c t/unit/tap.h t/unit/rules_fixture.h t/unit/jshape_oracle.h t/unit/token_fixture.h $(CORE_A) | $(OUT)/t
-	$(CC) $(BASEFLAGS) -Imod_bbtoken -It/unit $(JANSSON_CFLAGS) -o $@ $< $(CORE_A) -lcrypto -lpcre2-8 $(JANSSON_LIBS)
+	$(CC) $(BASEFLAGS) -Imod_bbtoken -It/unit $(JANSSON_CFLAGS) -o $@ $< $(CORE_A) -lcrypto -lpcre2-8 $(JANSSON_LIBS) $(APU_LIBS)
 
 # The CLI's command line and output, without libpq or a database.
 $(OUT)/t/test_cli_%: t/unit/test_cli_%.c t/unit/tap.h t/unit/cli_capture.h $(CLI_NOPQ_O) $(CORE_A) | $(OUT)/t
-	$(CC) $(BASEFLAGS) -Imod_bbtoken -Icli -It/unit $(JANSSON_CFLAGS) -o $@ $< $(CLI_NOPQ_O) $(CORE_A) -lcrypto -lpcre2-8 $(JANSSON_LIBS)
+	$(CC) $(BASEFLAGS) -Imod_bbtoken -Icli -It/unit $(JANSSON_CFLAGS) -o $@ $< $(CLI_NOPQ_O) $(CORE_A) -lcrypto -lpcre2-8 $(JANSSON_LIBS) $(APU_LIBS)
 
 unit: $(UNITS)
 
@@ -229,13 +238,13 @@ FUZZ_FLAGS = -g -O1 -pthread $(VERSION_DEF) -fno-sanitize-recover=undefined -Imo
               $(JANSSON_CFLAGS)
 FUZZ_CORE_O := $(CORE:%=$(FUZZ_OBJ)/%.o) $(FUZZ_OBJ)/bbt_sets.o
 FUZZ_CLI_O := $(CLI_NOPQ:%=$(FUZZ_OBJ)/cli/%.o)
-FUZZ_LIBS  = -lcrypto -lpcre2-8 $(JANSSON_LIBS)
+FUZZ_LIBS  = -lcrypto -lpcre2-8 $(JANSSON_LIBS) $(APU_LIBS)
 
 $(FUZZ_OBJ) $(FUZZ_OBJ)/cli:
 	mkdir -p $@
 
 $(CORE:%=$(FUZZ_OBJ)/%.o): $(FUZZ_OBJ)/%.o: mod_bbtoken/%.c $(HEADERS) | $(FUZZ_OBJ)
-	$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link,address,undefined -c -o $@ $<
+	$(FUZZ_CC) $(FUZZ_FLAGS) $(CORE_EXTRA) -fsanitize=fuzzer-no-link,address,undefined -c -o $@ $<
 
 $(FUZZ_OBJ)/bbt_sets.o: $(SETS_C) $(HEADERS) | $(FUZZ_OBJ)
 	$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link,address,undefined -c -o $@ $<

@@ -158,7 +158,8 @@ static const char *bbt_cache_shared(apr_pool_t *pconf)
     }
     bbt_cache.keyer = bbt_ckeyer_new(secret, sizeof(secret));
     OPENSSL_cleanse(secret, sizeof(secret));
-    return bbt_cache.keyer ? NULL : "OpenSSL has no SipHash";
+    return bbt_cache.keyer ? NULL
+                           : "SipHash failed its known answer, or no memory";
 }
 
 int bbt_cache_post_config(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s,

@@ -76,7 +76,7 @@ bbt_cthread_t *bbt_cthread(const bbt_ckeyer_t *k)
         }
         t->lserial = 0;
     }
-    return t->copy.ctx ? t : NULL;
+    return t;
 }
 
 /* Domain bytes: a token's key and a level's key can never be equal. */
@@ -101,27 +101,23 @@ void bbt_ckeyer_free(bbt_ckeyer_t *k)
     bbt_keymac_free(k);
 }
 
-/* The MAC of the parts, on this thread's copy of the keyed state (reset, the
- * key kept); the shared state is only ever read, to be copied. */
-static int bbt_ckey_mac(bbt_cthread_t *t, const unsigned char *a, size_t alen,
-                        const unsigned char *b, size_t blen,
-                        unsigned char out[BBT_CKEY_LEN])
+/* The MAC of in, on this thread's copy of the maker's keys. */
+static int bbt_ckey_mac(const bbt_cthread_t *t, const unsigned char *in,
+                        size_t len, unsigned char out[BBT_CKEY_LEN])
 {
-    return t ? bbt_keymac_mac(&t->copy, a, alen, b, blen, out, BBT_CKEY_LEN)
-             : -1;
+    return t ? bbt_keymac_mac(&t->copy, in, len, out, BBT_CKEY_LEN) : -1;
 }
 
 int bbt_ckey_token(bbt_cthread_t *t, const bbt_token_t *tok,
                    unsigned char out[BBT_CKEY_LEN])
 {
-    /* One update of the domain and the token together: each update has
-     * a fixed cost in OpenSSL larger than these few bytes' hashing. */
+    /* The domain and the token in one input: SipHash takes one. */
     unsigned char in[1 + sizeof(tok->raw)];
     int rv;
 
     in[0] = BBT_CKEY_TOKEN;
     memcpy(in + 1, tok->raw, sizeof(tok->raw));
-    rv = bbt_ckey_mac(t, in, sizeof(in), NULL, 0, out);
+    rv = bbt_ckey_mac(t, in, sizeof(in), out);
     OPENSSL_cleanse(in, sizeof(in));
     return rv;
 }
@@ -285,7 +281,7 @@ int bbt_ckey_level(bbt_cthread_t *t, int64_t owner, const char *key,
     memcpy(p, slug ? slug : "", slen);
     p += slen;
     len = (size_t)(p - buf);
-    if (bbt_ckey_mac(t, buf, len, NULL, 0, out) != 0) {
+    if (bbt_ckey_mac(t, buf, len, out) != 0) {
         return -1;
     }
     t->lowner = owner;

@@ -3,14 +3,15 @@
  * whether one may be believed.
  *
  * Two kinds of entry, each under a 16-byte key:
- *   - a token's: keyed by SipHash-2-4 with 128-bit output (server key,
- *     "T" || the token's raw 33 bytes), so only the token itself finds it
- *     and the key reveals nothing (the server key is random, made at each
- *     start).  SipHash is a keyed pseudo-random function made for exactly
- *     this, short inputs keyed by a secret: to find an entry without the
- *     token, one must guess a 128-bit value the server key hides; to
- *     invert a key, one needs the server key and then a token's 128
- *     random bits.  It costs a fifth of HMAC-SHA-256, on every request.
+ *   - a token's: keyed by 128 bits of SipHash-2-4 (bbt_keymac.h: two
+ *     64-bit outputs under two server keys, of "T" || the token's raw 33
+ *     bytes), so only the token itself finds it and the key reveals
+ *     nothing (the server keys are random, made at each start).  SipHash
+ *     is a keyed pseudo-random function made for exactly this, short
+ *     inputs keyed by a secret: to find an entry without the token, one
+ *     must guess a 128-bit value the server keys hide; to invert a key,
+ *     one needs the server keys and then a token's 128 random bits.  It
+ *     costs a tenth of HMAC-SHA-256, on every request.
  *     It says the id is unknown, or the secret is wrong, or it is the
  *     token's row (the secret matched it, or the key could not have been
  *     made);
@@ -22,8 +23,9 @@
  * fresh (bbt_cache_usable); the listener moves the generation on every
  * notification, so one change forgets every entry at once.
  *
- * Nothing here knows httpd or APR: OpenSSL for the keys, plain C for the
- * rest.  The module's glue (bbt_cache.c) keeps the bytes in httpd's socache.
+ * Nothing here knows httpd: APR's SipHash for the keys (bbt_keymac.c),
+ * plain C for the rest.  The module's glue (bbt_cache.c) keeps the bytes in
+ * httpd's socache.
  */
 #ifndef BBT_CENTRY_H
 #define BBT_CENTRY_H
@@ -48,20 +50,20 @@
  * late a committed change can be missed (README: The cache). */
 #define BBT_CACHE_FRESH_US 500000
 
-/* A key maker: SipHash-2-4 (128-bit output) under the server key.  Making keys
+/* A key maker: SipHash-2-4 (128 bits) under the server keys.  Making keys
  * with one maker from several threads at once is safe (each thread makes them
- * on a copy of the maker's state of its own).  Free a maker only when no thread
+ * on a copy of the maker's keys of its own).  Free a maker only when no thread
  * makes keys with it any more. */
 typedef bbt_keymac_t bbt_ckeyer_t;
 
-/* A maker for secret[0..len), len BBT_CKEY_SECRET_LEN; NULL if OpenSSL
- * fails. */
+/* A maker for secret[0..len), len BBT_CKEY_SECRET_LEN; NULL if SipHash
+ * fails its known answer or memory is short. */
 bbt_ckeyer_t *bbt_ckeyer_new(const unsigned char *secret, size_t len);
 void bbt_ckeyer_free(bbt_ckeyer_t *k);
 
-/* This thread's state for maker k: its copy of k's keyed state (made the
- * first time, or anew after another maker's) and its copies of entries
- * (bbt_cnear_get); NULL if it cannot be had (no memory, OpenSSL fails).
+/* This thread's state for maker k: its copy of k's keys (made the first
+ * time, or anew after another maker's) and its copies of entries
+ * (bbt_cnear_get); NULL if it cannot be had (no memory).
  * Looked up once for a request's look into the cache and handed to the
  * calls below, which use it without looking it up again: it is this
  * thread's only, and holds for k only until this thread asks for another
@@ -70,13 +72,13 @@ typedef struct bbt_cthread bbt_cthread_t;
 bbt_cthread_t *bbt_cthread(const bbt_ckeyer_t *k);
 
 /* The key of a token's entry, made on t (bbt_cthread).  0, or -1 if t is
- * NULL or OpenSSL fails. */
+ * NULL. */
 int bbt_ckey_token(bbt_cthread_t *t, const bbt_token_t *tok,
                    unsigned char out[BBT_CKEY_LEN]);
 
 /* The key of owner's level on (key, slug), made on t; slug NULL for the
- * project itself.  0, or -1 if t is NULL, OpenSSL fails or key or slug is
- * too long. */
+ * project itself.  0, or -1 if t is NULL or key or slug is too
+ * long. */
 int bbt_ckey_level(bbt_cthread_t *t, int64_t owner, const char *key,
                    const char *slug, unsigned char out[BBT_CKEY_LEN]);
 

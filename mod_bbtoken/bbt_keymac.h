@@ -1,51 +1,57 @@
 /*
- * A keyed SipHash-2-4 (OpenSSL's EVP_MAC) that many threads use at once:
- * the keyed state is made once and only ever read; each thread MACs on a
- * copy of its own, made on its first use and reset (the key kept) for
- * every next one.  Copying the shared state for each MAC would cost
- * several times the MAC itself, most of it on reference counts that every
- * thread touches.  The cache's keys and the throttle's sets are made so.
- * This file knows nothing of httpd.
+ * A keyed SipHash-2-4 (APR's apr_siphash24) that many threads use at once.
+ * SipHash gives 64 bits; the 128-bit output is two of them under two
+ * independent keys, each a pseudo-random function of the input, so
+ * together one of 128 bits.  The keys are made once and only ever read;
+ * each thread copies them on its first use, so that what it holds stays
+ * its own when the maker is freed and another made (a restart).  The
+ * cache's keys, the throttle's sets and the uncached path's memory of
+ * verified tokens are made so.  APR's SipHash is a plain function over
+ * the input: OpenSSL's, through EVP_MAC, cost a request three times as
+ * many instructions, most of them in the context's set-up and its
+ * parameter calls, not in the hashing.  This file knows nothing of httpd.
  */
 #ifndef BBT_KEYMAC_H
 #define BBT_KEYMAC_H
 
 #include <stddef.h>
 
-#include <openssl/types.h>
-
-/* The secret's length: SipHash's key. */
-#define BBT_KEYMAC_SECRET_LEN 16
+/* One SipHash key's length, and the secret's: two of them. */
+#define BBT_KEYMAC_KEY_LEN 16
+#define BBT_KEYMAC_SECRET_LEN (2 * BBT_KEYMAC_KEY_LEN)
 
 typedef struct bbt_keymac bbt_keymac_t;
 
-/* A thread's copy of a keymac's state; zeroed: none yet. */
+/* A thread's copy of a keymac's keys; zeroed: none yet. */
 typedef struct {
     unsigned long serial; /* of the keymac it copies; 0: none */
-    EVP_MAC_CTX *ctx;
+    size_t outlen;
+    unsigned char key[2][BBT_KEYMAC_KEY_LEN];
 } bbt_keymac_copy_t;
 
 /* A keyed MAC of outlen bytes (8 or 16) under secret
- * (BBT_KEYMAC_SECRET_LEN bytes, copied into OpenSSL's state only); NULL
- * when OpenSSL has no SipHash, its reset loses the key, or memory is
- * short. */
+ * (BBT_KEYMAC_SECRET_LEN bytes: the first half keys the output's first 8
+ * bytes, the second half its last 8); NULL when APR's SipHash fails its
+ * known answer or memory is short. */
 bbt_keymac_t *bbt_keymac_new(const unsigned char *secret, size_t len,
                              size_t outlen);
+/* Wipes the keys. */
 void bbt_keymac_free(bbt_keymac_t *k);
 
 /* What tells k from every keymac made before it in this process. */
 unsigned long bbt_keymac_serial(const bbt_keymac_t *k);
 
-/* c made a copy of k's state if it is not one already: 0 when it was one,
+/* c made a copy of k's keys if it is not one already: 0 when it was one,
  * 1 when it was made now (what the thread kept from another keymac means
- * nothing to this one), -1 when it cannot be (c is then none). */
+ * nothing to this one). */
 int bbt_keymac_copy(const bbt_keymac_t *k, bbt_keymac_copy_t *c);
+/* Wipes the copy's keys; c is then none. */
 void bbt_keymac_copy_free(bbt_keymac_copy_t *c);
 
-/* The MAC of a then b (blen 0: a alone) on c, a copy made by
- * bbt_keymac_copy, into out (the keymac's outlen bytes): 0, or -1. */
-int bbt_keymac_mac(bbt_keymac_copy_t *c, const unsigned char *a, size_t alen,
-                   const unsigned char *b, size_t blen, unsigned char *out,
-                   size_t outlen);
+/* The MAC of in (len bytes) on c, a copy made by bbt_keymac_copy, into
+ * out (outlen bytes, the keymac's): 0, or -1 when c is none or outlen is
+ * not the keymac's. */
+int bbt_keymac_mac(const bbt_keymac_copy_t *c, const unsigned char *in,
+                   size_t len, unsigned char *out, size_t outlen);
 
 #endif

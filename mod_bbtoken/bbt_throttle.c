@@ -151,7 +151,8 @@ static const char *bbt_throttle_make(apr_pool_t *pconf, server_rec *s)
     bbt_throttle.setter = bbt_tsetter_new(secret, sizeof(secret));
     OPENSSL_cleanse(secret, sizeof(secret));
     if (!bbt_throttle.setter) {
-        return "cannot make its key: OpenSSL has no SipHash";
+        return "cannot make its key: SipHash failed its known "
+               "answer, or no memory";
     }
     if (ap_global_mutex_create(&bbt_throttle.mutex, NULL, BBT_THROTTLE_MUTEX,
                                NULL, s, pconf, 0) != APR_SUCCESS) {

@@ -1,6 +1,6 @@
 /*
  * The throttle's keyed set numbers (see bbt_tset.h): each thread hashes on
- * a copy of the maker's state of its own (bbt_keymac.h).
+ * a copy of the maker's keys of its own (bbt_keymac.h).
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -41,8 +41,11 @@ int bbt_tset_of(const bbt_tsetter_t *t, const unsigned char *key, size_t len,
     uint64_t h = 0;
     int i;
 
-    if (!c || sets == 0 || bbt_keymac_copy(t, c) < 0 ||
-        bbt_keymac_mac(c, key, len, NULL, 0, out, sizeof(out)) != 0) {
+    if (!c || sets == 0) {
+        return -1;
+    }
+    bbt_keymac_copy(t, c);
+    if (bbt_keymac_mac(c, key, len, out, sizeof(out)) != 0) {
         return -1;
     }
     for (i = 0; i < BBT_TSET_OUT; i++) {

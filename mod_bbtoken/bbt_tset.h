@@ -19,8 +19,8 @@
 typedef bbt_keymac_t bbt_tsetter_t;
 
 /* A maker of set numbers under secret (BBT_TSET_SECRET_LEN bytes, copied
- * into OpenSSL's state only); NULL when OpenSSL has no SipHash or
- * memory is short. */
+ * into the maker and each thread's copy only, wiped with them); NULL when
+ * SipHash fails its known answer or memory is short. */
 bbt_tsetter_t *bbt_tsetter_new(const unsigned char *secret, size_t len);
 void bbt_tsetter_free(bbt_tsetter_t *t);
 

@@ -84,8 +84,8 @@ void bbt_verify_post_config(apr_pool_t *pconf, server_rec *s)
         ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s,
                      "BBT314: without the cache, each token request hashes "
                      "its token in full: no key for the threads' memory "
-                     "(the random generator, OpenSSL without SipHash, or "
-                     "no thread-local key)");
+                     "(the random generator, SipHash failing its known "
+                     "answer, no memory or no thread-local key)");
         return;
     }
     apr_pool_cleanup_register(pconf, NULL, bbt_verify_memo_free,

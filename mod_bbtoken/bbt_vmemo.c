@@ -1,6 +1,6 @@
 /*
  * The thread's memory of the tokens it verified (see bbt_vmemo.h): each
- * thread keys on a copy of the maker's state of its own (bbt_keymac.h),
+ * thread keys on a copy of the maker's keys of its own (bbt_keymac.h),
  * and keeps its slots beside it.
  */
 #include <stdlib.h>
@@ -61,11 +61,11 @@ static bbt_vmemo_tls_t *bbt_vmemo_tls(const bbt_vmemo_t *m)
         return NULL;
     }
     made = bbt_keymac_copy(m, &t->copy);
-    if (made != 0) {
+    if (made) {
         memset(t->slot, 0, sizeof(t->slot));
         t->next = 0;
     }
-    return made < 0 ? NULL : t;
+    return t;
 }
 
 int bbt_vmemo_key(const bbt_vmemo_t *m, const bbt_token_t *tok,
@@ -76,7 +76,7 @@ int bbt_vmemo_key(const bbt_vmemo_t *m, const bbt_token_t *tok,
     if (!t || !tok) {
         return -1;
     }
-    return bbt_keymac_mac(&t->copy, tok->raw, sizeof(tok->raw), NULL, 0, key,
+    return bbt_keymac_mac(&t->copy, tok->raw, sizeof(tok->raw), key,
                           BBT_VMEMO_KEY_LEN);
 }
 

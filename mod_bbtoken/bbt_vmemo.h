@@ -35,13 +35,13 @@
 typedef bbt_keymac_t bbt_vmemo_t;
 
 /* A maker of keys under secret (BBT_VMEMO_SECRET_LEN bytes, copied into
- * OpenSSL's state only); NULL when OpenSSL has no SipHash or memory is
- * short.  What a thread noted under one maker means nothing under
- * another. */
+ * the maker and each thread's copy only, wiped with them); NULL when
+ * SipHash fails its known answer or memory is short.  What a thread
+ * noted under one maker means nothing under another. */
 bbt_vmemo_t *bbt_vmemo_new(const unsigned char *secret, size_t len);
 void bbt_vmemo_free(bbt_vmemo_t *m);
 
-/* tok's key under m into key: 0, or -1 (m NULL, no memory, OpenSSL). */
+/* tok's key under m into key: 0, or -1 (m NULL, no memory). */
 int bbt_vmemo_key(const bbt_vmemo_t *m, const bbt_token_t *tok,
                   unsigned char key[BBT_VMEMO_KEY_LEN]);
 
