@@ -127,6 +127,8 @@ PGJSON  += bbt_inventory_json
 SETS_C  := $(OBJ)/bbt_sets.c
 CORE_SO := $(CORE:%=$(OBJ)/%.o)
 CORE_O  := $(CORE_SO) $(OBJ)/bbt_sets.o
+# The core as an archive, for what links only the objects it calls.
+CORE_A  := $(OBJ)/libbbtcore.a
 GLUE_O  := $(GLUE:%=$(OBJ)/%.o)
 PGJSON_O := $(PGJSON:%=$(OBJ)/%.o)
 # The CLI: main and dispatch, the command line, help texts, output, mail
@@ -213,8 +215,8 @@ $(OUT)/bbtoken: $(CLI_O) $(PGJSON_O) $(CORE_A) | $(OUT)
 
 # The unit tests take the core from an archive: each links the objects it
 # calls, not all of them with their debug information (half the time of
-# linking some thirty tests, here and in the package's build).
-CORE_A := $(OBJ)/libbbtcore.a
+# linking some thirty tests, here and in the package's build).  CORE_A is
+# defined above, before the CLI's rule names it.
 $(CORE_A): $(CORE_O)
 	rm -f $@
 	$(AR) rcs $@ $^
