@@ -86,9 +86,10 @@ HTTPD_INC = $(eval HTTPD_INC := -I$$(shell $$(APXS) -q INCLUDEDIR) \
 JANSSON_CFLAGS = $(eval JANSSON_CFLAGS := $$(shell pkg-config --cflags jansson))$(JANSSON_CFLAGS)
 JANSSON_LIBS = $(eval JANSSON_LIBS := $$(shell pkg-config --libs jansson))$(JANSSON_LIBS)
 # The one core file that needs APR is bbt_keymac.c (APR-util's SipHash):
-# its headers for it alone, and libaprutil-1 for what links it outside
-# httpd.
-APU_INC = $(eval APU_INC := $$(shell $$(APU_CONFIG) --includes))$(APU_INC)
+# APR's headers and the definitions they need (apr.h may name off64_t),
+# for it alone, and libaprutil-1 for what links it outside httpd.
+APU_INC = $(eval APU_INC := $$(shell $$(APR_CONFIG) --includes --cppflags) \
+          $$(shell $$(APU_CONFIG) --includes))$(APU_INC)
 APU_LIBS = $(eval APU_LIBS := $$(shell $$(APU_CONFIG) --link-ld))$(APU_LIBS)
 PQ_INC = $(eval PQ_INC := -I$$(shell pg_config --includedir 2>/dev/null || echo /usr/include/postgresql))$(PQ_INC)
 

@@ -32,7 +32,7 @@ typedef struct {
  * for its maker only.  Compared part by part, before the MAC's input is
  * put together: most requests need only the comparison. */
 struct bbt_cthread {
-    bbt_keymac_copy_t copy; /* the thread's copy of the maker's state */
+    bbt_keymac_copy_t copy; /* the thread's copy of the maker's keys */
     unsigned long lserial;  /* of the maker that made lout; 0: none */
     int64_t lowner;
     int lslugged; /* a slug was given (NULL is the project itself) */

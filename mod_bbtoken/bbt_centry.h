@@ -42,7 +42,7 @@
 #include "bbt_verdict.h"
 
 #define BBT_CKEY_LEN 16
-/* The server key's length, in bytes. */
+/* The server keys' length, in bytes (two SipHash keys). */
 #define BBT_CKEY_SECRET_LEN BBT_KEYMAC_SECRET_LEN
 
 /* How old the listener's heartbeat may be, in microseconds of the

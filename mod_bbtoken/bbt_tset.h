@@ -13,7 +13,7 @@
 
 #include "bbt_keymac.h"
 
-/* The secret's length: SipHash's key. */
+/* The secret's length: two SipHash keys (the sets use the first). */
 #define BBT_TSET_SECRET_LEN BBT_KEYMAC_SECRET_LEN
 
 typedef bbt_keymac_t bbt_tsetter_t;

@@ -8,7 +8,7 @@
  * whose answers are already known, a third of a request's work in the
  * module.
  *
- * A token is known by a keyed SipHash-2-4 (128-bit) of its bytes, under a
+ * A token is known by 128 bits of keyed SipHash-2-4 of its bytes, under a
  * secret made at each start of httpd, as the cache's entries are: nothing
  * kept gives the token back, and no client can choose bytes that share a
  * key with another's token.  The salt and the hash are the row's, no
@@ -26,7 +26,7 @@
 #include "bbt_keymac.h"
 #include "bbt_token.h"
 
-/* The secret's length: SipHash's key. */
+/* The secret's length: two SipHash keys. */
 #define BBT_VMEMO_SECRET_LEN BBT_KEYMAC_SECRET_LEN
 #define BBT_VMEMO_KEY_LEN 16
 /* The tokens a thread remembers: a CI system's few, in turn. */
