@@ -10,6 +10,11 @@
 
 #include "bbt_keymac.h"
 
+/* The header names the sizes without APR's headers; they are APR's. */
+_Static_assert(BBT_KEYMAC_KEY_LEN == APR_SIPHASH_KSIZE,
+               "a copy's key is one SipHash key");
+_Static_assert(2 * APR_SIPHASH_DSIZE == 16, "two outputs make 16 bytes");
+
 struct bbt_keymac {
     unsigned char key[2][BBT_KEYMAC_KEY_LEN];
     size_t outlen;
