@@ -157,7 +157,8 @@ exit 0 unless $load;
     my ($env, $kids, @cases) = setup("StartServers 2\nServerLimit 2\nThreadsPerChild 32\n"
                                      . "ThreadLimit 32\nMaxRequestWorkers 64\n");
     my @calls = qw(futex read write writev openat newfstatat epoll_wait epoll_ctl mmap munmap close
-                   poll clock_gettime getpid fcntl flock semop sched_yield madvise brk mprotect);
+                   poll sendto recvfrom clock_gettime getpid fcntl flock semop sched_yield madvise brk
+                   mprotect);
     my @ev = ('raw_syscalls:sys_enter', 'context-switches', 'page-faults', map {"syscalls:sys_enter_$_"} @calls);
     my $dir = tempdir('bbt-syscalls-XXXXXX', DIR => $ENV{BBT_TMPDIR} || '/tmp', CLEANUP => 1);
     my @res;

@@ -27,7 +27,14 @@ our $PASSWORD = 'correct horse battery staple';
 
 sub conf {
     # /dumb as the tests have it; the Directory it opens serves the rest.
+    # No .htaccess looked for anywhere, as a real server is configured
+    # (Debian's apache2.conf, the README's examples): left unset, httpd
+    # tries to open one in each of the nine directories above the file, a
+    # cost every case would pay and none of them adds.
     return $BBT::Httpd::DUMB_CONF . <<'EOC';
+<Directory />
+    AllowOverride None
+</Directory>
 Alias /raw/ "@DIR@/repos/"
 Alias /adbd/ "@DIR@/repos/"
 Alias /adbdc/ "@DIR@/repos/"
