@@ -29,8 +29,8 @@ sub conf {
     # /dumb as the tests have it; the Directory it opens serves the rest.
     # No .htaccess looked for anywhere, as a real server is configured
     # (Debian's apache2.conf, the README's examples): left unset, httpd
-    # tries to open one in each directory above the file (nine under the
-    # suite's directories), a cost every case would pay and none adds.
+    # tries to open one at each step of the file's path (eight in a
+    # suite's directory), a cost every case would pay and none adds.
     return $BBT::Httpd::DUMB_CONF . <<'EOC';
 <Directory />
     AllowOverride None
