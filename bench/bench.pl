@@ -23,7 +23,8 @@
 # The measurements run in rounds (BENCH_ROUNDS, default 3), each round
 # every case once, in turn, so that a machine busy with something else
 # for a while weighs on every case alike; each figure is the median of its
-# rounds, each ratio the median of the round's ratios (and their range).
+# rounds, each ratio the median of the round's ratios (with their range,
+# and where that median lies with 95% confidence).
 # A warm-up of BENCH_WARMUP seconds a case (default 2; 0 for none) runs
 # first.  BENCH_CASES (a pattern over the labels) keeps a few cases for
 # many rounds; BENCH_REVOKES=0 and BENCH_CLONES=0 leave those parts out.
@@ -110,6 +111,25 @@ sub median {
     return @v ? $v[$#v / 2] : 0;
 }
 
+# Where the median of what the rounds measure lies, with 95% confidence,
+# from the sorted rounds alone (no assumption about how they spread): the
+# k-th smallest and the k-th largest, for the largest k such that fewer
+# than k of the rounds fall below the true median with a chance of at
+# most 2.5% (each round falls below it with a chance of one half).  Empty
+# under six rounds, too few for any k.
+sub median_interval {
+    my @v = @_;
+    my $n = @v;
+    my ($k, $p, $below) = (0, 0.5**$n, 0);
+    for my $j (0 .. $n) {
+        $below += $p;    # the chance that at most j rounds fall below it
+        last if $below > 0.025;
+        $k = $j + 1;
+        $p *= ($n - $j) / ($j + 1);
+    }
+    return $k ? ($v[$k - 1], $v[$n - $k]) : ();
+}
+
 my $file = '/PROJ/repo.git/HEAD';
 my $lua = $env->dir . '/forged.lua';
 open my $lh, '>', $lua or die "$lua: $!";
@@ -170,8 +190,8 @@ print "mod_bbtoken benchmark: wrk -t2 -c$conns -d${secs}s on 127.0.0.1, httpd ev
 # for each request served, in microseconds: what wrk's share of the
 # processors and the machine's other work do not move as much as they move
 # requests a second.  PostgreSQL's work for an uncached case is not in it.
-printf "%-38s %10s %8s %11s   %8s %8s %7s\n", '', 'req/s', 'x static', 'rounds', 'p50', 'p99',
-    'cpu us';
+printf "%-38s %10s %8s %11s %11s   %8s %8s %7s\n", '', 'req/s', 'x static', 'rounds', 'median 95%',
+    'p50', 'p99', 'cpu us';
 for my $i (0 .. $#cases) {
     my ($label, undef, undef, $refused) = @{ $cases[$i] };
     my @r = @{ $runs[$i] };
@@ -180,13 +200,15 @@ for my $i (0 .. $#cases) {
         map { $runs[0][$_]{rps} ? $r[$_]{rps} / $runs[0][$_]{rps} : 0 } 0 .. $#r;
     my $ratio = median(@ratios);
     my $range = sprintf '%.2f-%.2f', $ratios[0], $ratios[-1];
+    my @in = median_interval(@ratios);
+    my $interval = @in ? sprintf('%.2f-%.2f', @in) : '-';
     my ($mid) = grep { $_->{rps} == $rps } @r;
     my $non2xx = 0;
     $non2xx += $_->{non2xx} for @r;
     my $note = $refused ? ($non2xx ? '   (refused, as it should be)' : '   (NOT refused!)')
              : ($non2xx ? "   ($non2xx failed!)" : '');
-    printf "%-38s %10.0f %7.2fx %11s   %8s %8s %7.1f%s\n", $label, $rps, $ratio, $range,
-        $mid->{p50}, $mid->{p99}, median(map { $_->{cpu} } @r), $note;
+    printf "%-38s %10.0f %7.2fx %11s %11s   %8s %8s %7.1f%s\n", $label, $rps, $ratio, $range,
+        $interval, $mid->{p50}, $mid->{p99}, median(map { $_->{cpu} } @r), $note;
 }
 
 # Revocation: a token both servers answer from their caches is revoked
