@@ -6,9 +6,9 @@
 # (and a personal project's settings leave with its owner); 23 keeps every
 # owner's level on every target; 25 takes invisible formatting characters
 # out of e-mail addresses; and in a database in SQL_ASCII a control
-# character is read as the database stores it.  Each change is audited, by
-# the upgrade, and the schema's CHECKs refuse the same from then on: of
-# every code point from U+0080 up, the same ones as the module's input
+# character is read as the database stores it.  What they take out is
+# audited, by the upgrade, and refused from then on: of every code point
+# from U+0080 up, the database refuses the same ones as the module's input
 # rules (bbt_input_token_name, bbt_input_email), in UTF8 and in SQL_ASCII.
 # The upgrade of the previous release's data, and the schema every path
 # makes, are t/30-migrations.t's.
