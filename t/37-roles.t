@@ -13,21 +13,12 @@ use Test::More;
 use JSON::PP;
 use BBT::Env;
 use BBT::Assert;
+use BBT::Rest qw(rest_location);
 
 # The API's location is configured server-wide, so the main server (the
 # lookup role) serves it too: the mistake of enabling the API where only
 # the lookup role is granted.
-my $rest = <<'EOC';
-<Location /rest/access-tokens>
-    SetHandler bbtoken-rest
-    AuthType BBToken
-    AuthName "Bitbucket"
-    AuthBBTokenProvider file
-    AuthUserFile "@DIR@/htpasswd"
-    BBTokenRoutes none
-    Require valid-user
-</Location>
-EOC
+my $rest = rest_location('bbtoken');
 my $env = BBT::Env->new(extra_conf => $rest, api_conf => '', modules => [qw(authn_file authz_user)])->start;
 $env->htpasswd(alice => 'alice-Pa55-word');
 $env->make_repo('PROJ', 'repo');

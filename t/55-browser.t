@@ -36,6 +36,7 @@ use FindBin;
 use lib "$FindBin::Bin/lib";
 use Test::More;
 use BBT::Env qw(run_cmd);
+use BBT::Rest qw(rest_location);
 use File::Path qw(make_path);
 use File::Spec::Functions qw(rel2abs);
 
@@ -64,17 +65,7 @@ my ($user2, $password2) = ('carol', 'carol-Pa55-word');
 # filled in by mod_include, and the REST API behind the same login.  Also on
 # that host, against the README's advice: a WebDAV tree users write, under
 # /dav (BBTokenSandbox on, the default) and /dav-open (Off).
-my $api = <<'EOC';
-<Location /rest/access-tokens>
-    SetHandler bbtoken-rest
-    AuthType BBToken
-    AuthName "Example Corp"
-    AuthBBTokenProvider file
-    AuthUserFile "@DIR@/htpasswd"
-    BBTokenRoutes none
-    Require valid-user
-</Location>
-
+my $api = rest_location('bbtoken', 'Example Corp') . <<'EOC';
 Alias /account/tokens "@DIR@/www"
 <Directory "@DIR@/www">
     Options +IncludesNOEXEC

@@ -28,18 +28,9 @@ use lib "$FindBin::Bin/lib";
 use Test::More;
 use BBT::Env qw(auth_bearer);
 use BBT::BigSite qw(log_plans stale_site_fill write_read_bounded);
+use BBT::Rest qw(rest_location);
 
-my $REST = <<'EOC';
-<Location /rest/access-tokens>
-    SetHandler bbtoken-rest
-    AuthType BBToken
-    AuthName "Bitbucket"
-    AuthBBTokenProvider file
-    AuthUserFile "@DIR@/htpasswd"
-    BBTokenRoutes none
-    Require valid-user
-</Location>
-EOC
+my $REST = rest_location('bbtoken');
 
 # A site of $n owners, its statistics spoilt before each write (then, in a
 # second round, fresh), and the writes.

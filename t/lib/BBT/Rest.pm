@@ -31,14 +31,16 @@ package BBT::Rest;
 #   users      => [NAME or [NAME, ARGS..], ..]  `bbtoken user add`, in order
 #   grants     => [[NAME, PERMISSION, RESOURCE], ..]  `bbtoken grant`, in order
 #
-# Returns the started environment.
+# Returns the started environment.  rest_location($login, $realm) is the
+# API's <Location> alone, for a test that sets its environment up itself
+# (another database role, a realm of its own).
 
 use strict;
 use warnings;
 use BBT::Env;
 
 use Exporter 'import';
-our @EXPORT_OK = qw(rest_env);
+our @EXPORT_OK = qw(rest_env rest_location);
 
 my %LOGIN = (
     basic => <<'EOC',
@@ -83,12 +85,19 @@ my $ERROR_PATHS = <<'EOC';
 </Location>
 EOC
 
+# The handler at /rest/access-tokens behind login $login ('basic' or
+# 'bbtoken', above), in realm $realm ("Bitbucket" unless given).
+sub rest_location {
+    my ($login, $realm) = @_;
+    my $how = $LOGIN{$login} // die "BBT::Rest: no login '$login'\n";
+    $how =~ s/"Bitbucket"/"$realm"/ if defined $realm;
+    return "<Location /rest/access-tokens>\n    SetHandler bbtoken-rest\n$how    Require valid-user\n</Location>\n";
+}
+
 sub rest_env {
     my (%o) = @_;
     my $login = $o{login} // 'basic';
-    die "BBT::Rest: no login '$login'\n" unless $LOGIN{$login};
-    my $conf = "<Location /rest/access-tokens>\n    SetHandler bbtoken-rest\n$LOGIN{$login}"
-        . "    Require valid-user\n</Location>\n" . ($o{latest_bbtoken} ? $LATEST_BBTOKEN : '')
+    my $conf = rest_location($login) . ($o{latest_bbtoken} ? $LATEST_BBTOKEN : '')
         . ($o{revoke_by_value} ? $REVOKE_BY_VALUE : '') . ($o{error_paths} ? $ERROR_PATHS : '')
         . ($o{extra_conf} // '');
     my $env = BBT::Env->new(%{ $o{env} || {} }, extra_conf => $conf, modules => $MODULES{$login},
