@@ -16,7 +16,6 @@ use FindBin;
 use lib "$FindBin::Bin/lib";
 use Test::More;
 use Digest::SHA;
-use POSIX ();
 use BBT::Env qw(run_cmd);
 use BBT::Assert;
 use BBT::Migrations qw(later_migrations latest_version cli_db psql_script create_db db_at);

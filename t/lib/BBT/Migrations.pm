@@ -15,9 +15,12 @@ our @EXPORT_OK = qw(later_migrations latest_version cli_db psql_script create_db
 
 my $ROOT = $BBT::Util::ROOT;
 
+# Every migration's file, in the order they apply.
+sub _files { return sort glob "$ROOT/sql/migrations/0*.sql" }
+
 # The migrations after the first, as their names (0002_lifecycle, ...).
 sub later_migrations {
-    my @later = map { m{/(\d{4}_\w+)\.sql\z} ? $1 : () } sort glob "$ROOT/sql/migrations/0*.sql";
+    my @later = map { m{/(\d{4}_\w+)\.sql\z} ? $1 : () } _files();
     shift @later;
     return @later;
 }
@@ -58,7 +61,7 @@ sub create_db {
 # name.  The version it is at.
 sub db_at {
     my ($env, $db, $v, $how) = @_;
-    my @upto = grep { m{/(\d{4})_} && $1 <= $v } sort glob "$ROOT/sql/migrations/0*.sql";
+    my @upto = grep { m{/(\d{4})_} && $1 <= $v } _files();
     psql_script($env, $db, join '', create_db($db, $how), "\\ir $upto[0]\n",
                 map {"BEGIN;\n\\ir $_\nCOMMIT;\n"} @upto[1 .. $#upto]);
     my ($at) = $upto[-1] =~ m{/0*(\d+)_};
