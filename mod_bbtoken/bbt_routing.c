@@ -201,8 +201,9 @@ static void bbt_route_into(bbt_req_t *rq, const bbt_match_t *m)
     rq->access.has_dest = 1;
 }
 
-/* Whether the route r matched (mp) holds for r's path as a backend may
- * read it once httpd has handed it on.  Under AllowEncodedSlashes NoDecode
+/* Whether the route mp, which path matched, holds for path as a backend
+ * may read it once httpd has handed it on: r's own path (with its query
+ * string, args), or its Destination's.  Under AllowEncodedSlashes NoDecode
  * r->uri keeps a %2F as it came, the filesystem reads it as a name, and a
  * proxy forwards it as it is: a backend that decodes it and then resolves
  * dot segments reads repo/x%2F..%2F..%2FOTHER%2Fsecret as OTHER's.  One
@@ -214,17 +215,18 @@ static void bbt_route_into(bbt_req_t *rq, const bbt_match_t *m)
  * the request is not routed (a dot or empty segment in it matches
  * nothing). */
 static int bbt_backend_agrees(request_rec *r, const bbt_dir_conf_t *conf,
+                              const char *path, const char *args,
                               int dest_lookup, const bbt_match_t *mp)
 {
-    const char *p = r->uri + strcspn(r->uri, "%\\;");
+    const char *p = path + strcspn(path, "%\\;");
     char *alt, *w;
     bbt_match_t m;
 
     if (!*p || (!strpbrk(p, "\\;") && !ap_strcasestr(p, "%2f"))) {
         return 1;
     }
-    alt = apr_palloc(r->pool, strlen(r->uri) + 1);
-    for (p = r->uri, w = alt; *p;) {
+    alt = apr_palloc(r->pool, strlen(path) + 1);
+    for (p = path, w = alt; *p;) {
         if (p[0] == '%' && p[1] == '2' && (p[2] == 'f' || p[2] == 'F')) {
             *w++ = '/';
             p += 3;
@@ -238,7 +240,7 @@ static int bbt_backend_agrees(request_rec *r, const bbt_dir_conf_t *conf,
         }
     }
     *w = '\0';
-    return bbt_rules_match(conf->rules, r->method, alt, r->args, dest_lookup,
+    return bbt_rules_match(conf->rules, r->method, alt, args, dest_lookup,
                            &m) == BBT_ROUTE_MATCH &&
            m.rule == mp->rule && strcmp(m.target.key, mp->target.key) == 0 &&
            strcmp(m.target.slug, mp->target.slug) == 0;
@@ -270,7 +272,7 @@ int bbt_routing_route(request_rec *r, const bbt_dir_conf_t *conf, bbt_req_t *rq)
         bbt_no_route(rq, "project key not spelled canonically");
         return OK;
     }
-    if (!bbt_backend_agrees(r, conf, dest_lookup, mp)) {
+    if (!bbt_backend_agrees(r, conf, r->uri, r->args, dest_lookup, mp)) {
         bbt_no_route(rq, "an encoded slash (%2F), a backslash or a "
                          ";parameter makes the path another one's to a "
                          "backend that reads it so");
@@ -299,6 +301,14 @@ int bbt_routing_route(request_rec *r, const bbt_dir_conf_t *conf, bbt_req_t *rq)
     }
     if (!m.key_exact) {
         bbt_no_route(rq, "Destination's project key not spelled canonically");
+        return OK;
+    }
+    /* A backend that moves or copies by itself reads the Destination as it
+     * reads the path: mod_dav's sub-request, which would be held to this
+     * when routed, is not made for it. */
+    if (!bbt_backend_agrees(r, conf, dpath, NULL, 1, &m)) {
+        bbt_no_route(rq, "a backslash or a ;parameter makes the Destination "
+                         "another one's to a backend that reads it so");
         return OK;
     }
     rq->access.has_dest = 1;

@@ -1,7 +1,10 @@
 # A destination route's token= minimum holds where no sub-request routes
 # the Destination again: a backend of its own (a CGI here) that moves or
 # copies, rather than mod_dav.  The Destination is decided on the request
-# itself, and every condition of its route counts, token= included.
+# itself, and every condition of its route counts, token= included; and
+# it is held to what the request's path is held to (t/43-encoded-slashes):
+# a backend that takes a backslash for a slash, or drops a segment's
+# ;parameter, must read it as the same repository too.
 use strict;
 use warnings;
 use FindBin;
@@ -38,5 +41,20 @@ is_ok_res(move($admin, '/mv/PROJ/other/b.txt'),
 is_403(move($write, '/mv/PROJ/other/b.txt'),
        'a REPO_WRITE token: the Destination route asks the token for PROJECT_ADMIN');
 is_403(move($admin), 'no Destination: refused');
+
+# alice administers PROJ alone: OTHER/x is not hers to write.
+is_403(move($admin, '/mv/OTHER/x/b.txt'), 'a Destination in another project: refused');
+for my $c (['backslashes (%5C) up into OTHER', '/mv/PROJ/repo/y%5C..%5C..%5C..%5COTHER%5Cx%5Cb.txt'],
+           ['backslashes up into OTHER', '/mv/PROJ/repo/y\\..\\..\\..\\OTHER\\x\\b.txt'],
+           [';parameters up into OTHER', '/mv/PROJ/repo/..;/..;/..;/OTHER/x/b.txt'],
+           [';parameters (%3B) up into OTHER', '/mv/PROJ/repo/..%3B/..%3B/..%3B/OTHER/x/b.txt']) {
+    my ($what, $dest) = @$c;
+    my $r = move($admin, $dest);
+    is_403($r, "a Destination of $what, which such a backend reads as OTHER/x's: refused");
+}
+like($env->error_log_text, qr/makes the Destination another one's/,
+     'the error log says why');
+is_ok_res(move($admin, '/mv/PROJ/repo/sub%5Cb;v=1.txt'),
+          'a backslash and a ;parameter that stay in PROJ/repo: moves');
 
 done_testing;
