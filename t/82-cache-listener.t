@@ -1,8 +1,10 @@
 # The cache is never believed while its listener cannot vouch for it: the
 # listener's backend killed (pg_terminate_backend), PostgreSQL restarted or
 # stopped, the listener's backend frozen (a connection that dies without a
-# word).  Each time a token revoked meanwhile is refused, and the cache is
-# used again once the listener is back and has forgotten everything.
+# word), the host suspended while a token was revoked (its monotonic clock
+# stood still: t/dso/clockback.c holds it back).  Each time a token revoked
+# meanwhile is refused, and the cache is used again once the listener is
+# back and has forgotten everything.
 use strict;
 use warnings;
 use FindBin;
@@ -13,7 +15,9 @@ use BBT::Env qw(auth_bearer);
 use BBT::Assert;
 use BBT::Cache qw(served_from_cache until_status listener_count settle wait_log log_mark log_since);
 use BBT::Util qw(run_cmd);
+use BBT::Clock qw(clock_preload slept);
 
+clock_preload();
 my $env = BBT::Env->new->start;
 $env->make_repo('PROJ', 'repo');
 $env->user_add('alice');
@@ -126,6 +130,37 @@ subtest "a connection that dies without a word (the listener's backend frozen)" 
     ok(wait_log($env, $mark, qr/BBT309: the token cache's listener hears PostgreSQL again/),
        'and connects again, the frozen backend still frozen');
     kill 'CONT', $pid;
+    is_401($env->get($UP, auth_bearer($tok)), 1, 'the revoked token stays refused');
+};
+
+# On a host that sleeps (suspend to RAM, a laptop's lid) the monotonic
+# clock stands still: a heartbeat published before the sleep would look
+# fresh after it, and a change committed meanwhile, which the listener has
+# not yet read, would go unseen.  The listener's backend is frozen first so
+# that it cannot read it at all; then, as on waking, the monotonic clock is
+# as far behind as the time since.
+subtest 'the host suspended while a token was revoked: refused on waking' => sub {
+    my ($tok, $id) = $env->token_create('alice', name => 'asleep');
+    my ($other, $oid) = $env->token_create('alice', name => 'awake');
+    settle();
+    ok(served_from_cache($env, $UP, auth_bearer($tok), $id), 'answered from the cache');
+    my $pid = listener_pid();
+    like($pid, qr/^\d+$/, "the listener's backend: $pid");
+    my $thaw = BBT::Cache::Guard->new(sub { kill 'CONT', $pid; slept($env, 0) });
+    my $tries = freeze_idle($pid);
+    ok($tries, "its backend frozen ($tries tries)");
+    my $asleep = time;
+    $env->cli_ok('revoke', $id);
+    # Longer than the heartbeat is believed, by the clock that counts sleep.
+    sleep 1.5;
+    my $mark = log_mark($env);
+    slept($env, time - $asleep);
+    is_401($env->get($UP, auth_bearer($tok)), 1, 'the first request on waking is refused');
+    like(log_since($env, $mark), qr/BBT312: token \Q$id\E not answered from the cache: the listener's heartbeat is not fresh/,
+         'the heartbeat from before the sleep is not believed');
+    kill 'CONT', $pid;
+    slept($env, 0);
+    ok(served_from_cache($env, $UP, auth_bearer($other), $oid), 'the cache is believed again, the listener awake');
     is_401($env->get($UP, auth_bearer($tok)), 1, 'the revoked token stays refused');
 };
 

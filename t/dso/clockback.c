@@ -3,7 +3,10 @@
  * apr_time_now) and clock_gettime(CLOCK_REALTIME) give it, set back by
  * the number of seconds in the file BBT_CLOCK_BACK names (read at every
  * call, so a test moves the clock of a running httpd by writing it).  No
- * file, or no number in it: the real clock.
+ * file, or no number in it: the real clock.  And CLOCK_MONOTONIC held back
+ * by the seconds (a fraction too) in the file BBT_CLOCK_SLEPT names, as on
+ * a host suspended that long: Linux's monotonic clock stands still while
+ * the host sleeps, its CLOCK_BOOTTIME (left alone here) does not.
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
@@ -13,9 +16,10 @@
 #include <time.h>
 #include <unistd.h>
 
-static long long bbt_back_seconds(void)
+/* The number in the file the environment variable var names, or 0. */
+static double bbt_file_number(const char *var)
 {
-    const char *path = getenv("BBT_CLOCK_BACK");
+    const char *path = getenv(var);
     char buf[32];
     ssize_t n;
     int fd;
@@ -29,7 +33,22 @@ static long long bbt_back_seconds(void)
         return 0;
     }
     buf[n] = '\0';
-    return strtoll(buf, NULL, 10);
+    return strtod(buf, NULL);
+}
+
+static long long bbt_back_seconds(void)
+{
+    return (long long)bbt_file_number("BBT_CLOCK_BACK");
+}
+
+/* tp moved back by the seconds slept. */
+static void bbt_sleep_back(struct timespec *tp)
+{
+    long long us = (long long)(bbt_file_number("BBT_CLOCK_SLEPT") * 1e6);
+    long long t = (long long)tp->tv_sec * 1000000 + tp->tv_nsec / 1000 - us;
+
+    tp->tv_sec = t / 1000000;
+    tp->tv_nsec = (t % 1000000) * 1000;
 }
 
 int gettimeofday(struct timeval *restrict tv, void *restrict tz)
@@ -58,6 +77,9 @@ int clock_gettime(clockid_t id, struct timespec *tp)
     rc = real(id, tp);
     if (rc == 0 && (id == CLOCK_REALTIME || id == CLOCK_REALTIME_COARSE)) {
         tp->tv_sec -= bbt_back_seconds();
+    } else if (rc == 0 && (id == CLOCK_MONOTONIC || id == CLOCK_MONOTONIC_RAW ||
+                           id == CLOCK_MONOTONIC_COARSE)) {
+        bbt_sleep_back(tp);
     }
     return rc;
 }

@@ -5,11 +5,14 @@ package BBT::Clock;
 # harness preloads: the sanitizers' runtime, with BBT_SANITIZE).  It sets
 # gettimeofday and clock_gettime(CLOCK_REALTIME) back by the seconds in a
 # file of the environment's directory, read at every call (negative: set
-# forward); the monotonic clock and PostgreSQL's are left alone.
+# forward); PostgreSQL's clock is left alone.  And CLOCK_MONOTONIC back by
+# the seconds in another, as on a host that was suspended so long (its
+# CLOCK_BOOTTIME counts the sleep; left alone too).
 #
-#   use BBT::Clock qw(clock_preload set_back);
+#   use BBT::Clock qw(clock_preload set_back slept);
 #   clock_preload();            # before the first httpd starts
 #   set_back($env, 3 * 3600);   # httpd's clock 3 hours behind
+#   slept($env, 2.5);           # its monotonic clock stood still 2.5 s
 #
 # Functions, not methods: BBT::Env stays as it is.
 
@@ -21,7 +24,7 @@ use Test::More ();
 use BBT::Util qw(run_cmd spew);
 
 use Exporter 'import';
-our @EXPORT_OK = qw(clock_preload set_back);
+our @EXPORT_OK = qw(clock_preload set_back slept);
 
 sub clock_preload {
     my $so = tempdir('bbt-clock-XXXXXX', TMPDIR => 1, CLEANUP => 1) . '/clockback.so';
@@ -34,6 +37,7 @@ sub clock_preload {
         my %e = %{ $harness->(@_) };
         $e{LD_PRELOAD} = join ' ', grep { defined } $e{LD_PRELOAD}, $so;
         $e{BBT_CLOCK_BACK} = "$_[0]{dir}/clock-back";
+        $e{BBT_CLOCK_SLEPT} = "$_[0]{dir}/clock-slept";
         return \%e;
     };
     return $so;
@@ -43,6 +47,13 @@ sub clock_preload {
 sub set_back {
     my ($env, $seconds) = @_;
     spew("$env->{dir}/clock-back", "$seconds\n", 0644);
+}
+
+# httpd's monotonic clock $seconds behind the real one from now on, as if
+# the host had been suspended that long (0: the real one).
+sub slept {
+    my ($env, $seconds) = @_;
+    spew("$env->{dir}/clock-slept", sprintf("%.6f\n", $seconds), 0644);
 }
 
 1;
