@@ -93,7 +93,7 @@ APU_INC = $(eval APU_INC := $$(shell $$(APR_CONFIG) --includes --cppflags) \
 APU_LIBS = $(eval APU_LIBS := $$(shell $$(APU_CONFIG) --link-ld))$(APU_LIBS)
 PQ_INC = $(eval PQ_INC := -I$$(shell pg_config --includedir 2>/dev/null || echo /usr/include/postgresql))$(PQ_INC)
 
-CORE    := bbt_input bbt_token bbt_perm bbt_cred bbt_route bbt_rules bbt_sqlstate \
+CORE    := bbt_input bbt_token bbt_tokshape bbt_perm bbt_cred bbt_route bbt_rules bbt_sqlstate \
            bbt_rules_load bbt_decide bbt_cachectl bbt_rest_req bbt_expo bbt_body \
            bbt_verdict bbt_centry bbt_kind bbt_clockcmp
 CORE    += bbt_inventory bbt_agroup bbt_levelmap bbt_lookuprow bbt_rowmemo

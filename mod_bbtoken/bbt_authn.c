@@ -38,6 +38,7 @@
 #include "bbt_routing.h"
 #include "bbt_throttle.h"
 #include "bbt_token.h"
+#include "bbt_tokshape.h"
 #include "bbt_verify.h"
 
 APLOG_USE_MODULE(bbtoken);

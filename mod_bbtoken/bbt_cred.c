@@ -10,6 +10,7 @@
 #include "bbt_cred.h"
 #include "bbt_input.h"
 #include "bbt_token.h"
+#include "bbt_tokshape.h"
 
 #include <string.h>
 
@@ -347,17 +348,11 @@ static int bbt_cred_decoded_holds_token(const char *buf, size_t dlen)
 /* The value of a base64 character in either alphabet, or -1. */
 static int bbt_cred_b64_any(unsigned char c)
 {
-    if (c >= 'A' && c <= 'Z')
-        return c - 'A';
-    if (c >= 'a' && c <= 'z')
-        return c - 'a' + 26;
-    if (c >= '0' && c <= '9')
-        return c - '0' + 52;
-    if (c == '+' || c == '-')
+    if (c == '-')
         return 62;
-    if (c == '/' || c == '_')
+    if (c == '_')
         return 63;
-    return -1;
+    return bbt_b64_digit(c);
 }
 
 /* n bytes at s decoded as the forgiving decoders do (httpd's own

@@ -43,16 +43,17 @@ __attribute__((constructor)) static void bbt_b64_table(void)
     }
 }
 
-/* The 6-bit value of a base64 character already known to be valid. */
-static unsigned bbt_b64_value(unsigned char c)
+int bbt_b64_digit(unsigned char c)
 {
     if (c >= 'A' && c <= 'Z')
-        return (unsigned)(c - 'A');
+        return c - 'A';
     if (c >= 'a' && c <= 'z')
-        return (unsigned)(c - 'a' + 26);
+        return c - 'a' + 26;
     if (c >= '0' && c <= '9')
-        return (unsigned)(c - '0' + 52);
-    return c == '+' ? 62u : 63u;
+        return c - '0' + 52;
+    if (c == '+')
+        return 62;
+    return c == '/' ? 63 : -1;
 }
 
 int bbt_b64_decode_strict(const char *in, size_t len, unsigned char *out,
@@ -82,9 +83,9 @@ int bbt_b64_decode_strict(const char *in, size_t len, unsigned char *out,
         return -1;
     /* Canonical form only (RFC 4648 section 3.5): the bits that padding
      * leaves over must be zero, so each byte string has one spelling. */
-    if (pad == 1 && (bbt_b64_value(u[len - 2]) & 0x03) != 0)
+    if (pad == 1 && (bbt_b64_digit(u[len - 2]) & 0x03) != 0)
         return -1;
-    if (pad == 2 && (bbt_b64_value(u[len - 3]) & 0x0f) != 0)
+    if (pad == 2 && (bbt_b64_digit(u[len - 3]) & 0x0f) != 0)
         return -1;
 
     need = len / 4 * 3 - pad;
@@ -344,45 +345,6 @@ bbt_token_status_t bbt_token_parse(const char *s, size_t len, bbt_token_t *out)
         st = BBT_TOKEN_BAD_CHECKSUM;
     }
     return st;
-}
-
-/* 1 if the 44 characters at s are a token's, its checksum right or wrong
- * (so not looked at). */
-static int bbt_token_body_at(const char *s)
-{
-    bbt_token_t tok;
-    bbt_token_status_t st =
-        bbt_token_parse_unchecked(s, BBT_TOKEN_B64_LEN, &tok);
-
-    bbt_token_wipe(&tok);
-    return st == BBT_TOKEN_OK;
-}
-
-int bbt_token_shaped(const char *s, size_t len)
-{
-    size_t i, run;
-
-    if (!s) {
-        return 0;
-    }
-    /* A token is pasted with what surrounded it: spaces, quotes, its
-     * scheme ("Bearer BBDC-..."), its prefix in lower case.  Then it still
-     * starts with the prefix once the spaces are gone, or its 44
-     * characters are somewhere in a run of base64 characters. */
-    for (i = 0; i < len && s[i] == ' '; i++)
-        ;
-    if (len - i >= BBT_TOKEN_PREFIX_LEN &&
-        memcmp(s + i, BBT_TOKEN_PREFIX, BBT_TOKEN_PREFIX_LEN) == 0) {
-        return 1;
-    }
-    for (i = 0, run = 0; i < len; i++) {
-        run = bbt_b64_bad[(unsigned char)s[i]] ? 0 : run + 1;
-        if (run >= BBT_TOKEN_B64_LEN &&
-            bbt_token_body_at(s + i + 1 - BBT_TOKEN_B64_LEN)) {
-            return 1;
-        }
-    }
-    return 0;
 }
 
 const char *bbt_token_status_str(bbt_token_status_t st)

@@ -60,12 +60,6 @@ bbt_token_status_t bbt_token_parse_unchecked(const char *s, size_t len,
                                              bbt_token_t *out);
 int bbt_token_checksum_ok(const bbt_token_t *tok);
 
-/* 1 if len bytes at s look like a token, right or wrong: they start with
- * the prefix (after any spaces), or hold a token's 44 characters, its
- * checksum right or wrong (a mistyped one), whatever surrounds them.  Such
- * a string is never logged, nor handed to a password provider. */
-int bbt_token_shaped(const char *s, size_t len);
-
 /* A short English reason for a status, for logs and error bodies. */
 const char *bbt_token_status_str(bbt_token_status_t st);
 
@@ -116,6 +110,9 @@ void bbt_minted_wipe(bbt_minted_t *m);
 
 /* Burn a token's secret bytes. */
 void bbt_token_wipe(bbt_token_t *tok);
+
+/* The 6-bit value of a character of standard base64, or -1. */
+int bbt_b64_digit(unsigned char c);
 
 /* Strict standard base64 (RFC 4648 section 4) decoding: length a multiple of
  * 4, padding only at the end, no whitespace, no other characters.  Writes at

@@ -5,7 +5,8 @@
 # virtual host of their own; and the README's password users beside tokens.
 # Each gets a token in every field a client can put one (the Basic user
 # name, the password, both, Bearer, Proxy-Authorization; with and without
-# its prefix, mistyped), at LogLevel trace8, and no log may hold it.
+# its prefix, mistyped in its secret or in its id, a character of its id
+# left out, cut short), at LogLevel trace8, and no log may hold it.
 use strict;
 use warnings;
 use FindBin;
@@ -51,6 +52,11 @@ my ($tok, $id) = $env->token_create('alice', name => 'everywhere');
 my $bare = $tok =~ s/^BBDC-//r;
 my $typo = mistype_token($tok);
 my $typo_bare = $typo =~ s/^BBDC-//r;
+# Its id's fourth character, which no longer makes a digit: without its
+# prefix, nothing about it is a well-formed token's.
+my $typo_id = mistype_token($bare, 3);
+my $dropped = substr($bare, 0, 5) . substr($bare, 6);
+my $cut = substr($bare, 0, 40);
 is_ok_res($env->get('/scm/PROJ/repo.git/info/refs?service=git-upload-pack', { Authorization => "Bearer $tok" }),
           'control: the token works on git');
 is_status($env->rest(GET => '/rest/access-tokens/1.0/users/alice', as => 'alice', api => 1), 200,
@@ -65,7 +71,8 @@ my %where = (
 );
 # [user, password] of every Basic credential that carries a token somewhere.
 my @basic = ([$tok, $pw], [$tok, $tok], [$bare, 'x'], [$typo, 'x'], [$typo_bare, 'x'], ['alice', $tok],
-             ['alice', $bare], ['alice', $typo], [$tok, '']);
+             ['alice', $bare], ['alice', $typo], [$tok, ''], [$typo_id, 'x'], ['alice', $typo_id],
+             [$dropped, 'x'], ['alice', $dropped], [$cut, 'x'], ['alice', $cut]);
 my %secret;
 token_forms('the token', $tok, \%secret, 'alice');
 token_forms('the mistyped token', $typo, \%secret, 'alice');

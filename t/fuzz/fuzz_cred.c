@@ -9,6 +9,7 @@
 
 #include "bbt_cred.h"
 #include "bbt_token.h"
+#include "bbt_tokshape.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -15,6 +15,7 @@
 #include <openssl/evp.h>
 
 #include "bbt_token.h"
+#include "bbt_tokshape.h"
 
 /* What parse and parse_unchecked made of data: the same bytes, the same
  * status but for the checksum, and the token data's own. */

@@ -324,41 +324,6 @@ static void test_shape(void)
            BBT_TOKEN_BAD_ALPHABET, "embedded NUL: BAD_ALPHABET");
 }
 
-static void test_token_shaped(void)
-{
-    static const char tok[] = "MDAwMDAwMDAwMDQyOgABAgMEBQYHCAkKCwwNDg/w0LwU";
-    static const char typo[] = "MDAwMDAwMDAwMDQyOgABAgMEBQYHCAkKCwwNDg/w0LwV";
-
-    ok(bbt_token_shaped(tok, strlen(tok)), "shaped: a token");
-    ok(bbt_token_shaped(typo, strlen(typo)),
-       "shaped: a token with a wrong checksum (mistyped)");
-    ok(bbt_token_shaped("BBDC-", 5), "shaped: the prefix alone");
-    ok(bbt_token_shaped("BBDC-anything", 13), "shaped: the prefix and more");
-    ok(!bbt_token_shaped("alice", 5), "not shaped: a user name");
-    ok(!bbt_token_shaped("BBD", 3), "not shaped: less than the prefix");
-    ok(!bbt_token_shaped("YWxpY2UtbGFwdG9wLXdpdGgtYS12ZXJ5LWxvbmctbmFtZQ", 46),
-       "not shaped: base64 of something else");
-    ok(!bbt_token_shaped(NULL, 0), "not shaped: NULL");
-    /* What a token is pasted with does not make it a password. */
-    ok(bbt_token_shaped("  BBDC-x", 8), "shaped: the prefix after spaces");
-    ok(bbt_token_shaped(" MDAwMDAwMDAwMDQyOgABAgMEBQYHCAkKCwwNDg/w0LwU ", 46),
-       "shaped: a token between spaces");
-    ok(bbt_token_shaped("bbdc-MDAwMDAwMDAwMDQyOgABAgMEBQYHCAkKCwwNDg/w0LwU",
-                        49),
-       "shaped: a token with its prefix in lower case");
-    ok(bbt_token_shaped("Bearer \"BBDC-MDAwMDAwMDAwMDQyOgABAgMEBQYHCAkKCwwNDg/"
-                        "w0LwV\"",
-                        58),
-       "shaped: a mistyped token in quotes after its scheme");
-    ok(bbt_token_shaped("xMDAwMDAwMDAwMDQyOgABAgMEBQYHCAkKCwwNDg/w0LwUx", 46),
-       "shaped: a token run together with other base64 characters");
-    ok(!bbt_token_shaped("bbdc-x", 6), "not shaped: bbdc- with no token");
-    ok(!bbt_token_shaped("x BBDC-x", 8),
-       "not shaped: the prefix after other text, with no token");
-    ok(!bbt_token_shaped("MDAwMDAwMDAwMDQyOgABAgMEBQYHCAkKCwwNDg/w0Lw", 43),
-       "not shaped: a token's first 43 characters");
-}
-
 static void test_status_str(void)
 {
     const char *s[5];
@@ -658,7 +623,6 @@ int main(void)
     test_lengths();
     test_not_nul_terminated();
     test_shape();
-    test_token_shaped();
     test_status_str();
     test_salt_hash();
     test_b64();

@@ -50,12 +50,13 @@ sub parse_token {
     };
 }
 
-# The same token with one base64 character of its secret part changed.
+# The same token with one base64 character changed: of its secret part, or
+# the one at $pos of its body (an 'A' or, where there was one, a 'B').
 sub mistype_token {
-    my ($tok) = @_;
+    my ($tok, $pos) = @_;
     my ($prefix, $b) = $tok =~ /^(BBDC-)?(.*)\z/s;
     $prefix //= '';
-    my $pos = 30;    # inside the secret, away from the id's characters
+    $pos //= 30;    # inside the secret, away from the id's characters
     my $c = substr($b, $pos, 1);
     substr($b, $pos, 1) = ($c eq 'A' ? 'B' : 'A');
     return $prefix . $b;

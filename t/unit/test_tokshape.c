@@ -1,0 +1,165 @@
+/*
+ * Text that holds a token, right or wrong (bbt_tokshape.c): a token, with
+ * its prefix or without, with what it was pasted with, with any one
+ * character mistyped, left out or added, cut short down to its first 29
+ * characters; and never a password of random characters, nor base64 of
+ * anything else.
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <openssl/evp.h>
+
+#include "bbt_token.h"
+#include "bbt_tokshape.h"
+#include "tap.h"
+
+#define BODY BBT_TOKEN_B64_LEN
+
+static int shaped(const char *s)
+{
+    return bbt_token_shaped(s, strlen(s));
+}
+
+static void test_pasted(void)
+{
+    static const char tok[] = "MDAwMDAwMDAwMDQyOgABAgMEBQYHCAkKCwwNDg/w0LwU";
+    static const char typo[] = "MDAwMDAwMDAwMDQyOgABAgMEBQYHCAkKCwwNDg/w0LwV";
+
+    ok(shaped(tok), "shaped: a token");
+    ok(shaped(typo), "shaped: a token with a wrong checksum (mistyped)");
+    ok(shaped("BBDC-"), "shaped: the prefix alone");
+    ok(shaped("BBDC-anything"), "shaped: the prefix and more");
+    ok(!shaped("alice"), "not shaped: a user name");
+    ok(!shaped("BBD"), "not shaped: less than the prefix");
+    ok(!shaped("YWxpY2UtbGFwdG9wLXdpdGgtYS12ZXJ5LWxvbmctbmFtZQ"),
+       "not shaped: base64 of something else");
+    ok(!bbt_token_shaped(NULL, 0), "not shaped: NULL");
+    ok(shaped("  BBDC-x"), "shaped: the prefix after spaces");
+    ok(shaped(" MDAwMDAwMDAwMDQyOgABAgMEBQYHCAkKCwwNDg/w0LwU "),
+       "shaped: a token between spaces");
+    ok(shaped("bbdc-MDAwMDAwMDAwMDQyOgABAgMEBQYHCAkKCwwNDg/w0LwU"),
+       "shaped: a token with its prefix in lower case");
+    ok(shaped("Bearer \"BBDC-MDAwMDAwMDAwMDQyOgABAgMEBQYHCAkKCwwNDg/w0LwV\""),
+       "shaped: a mistyped token in quotes after its scheme");
+    ok(shaped("xMDAwMDAwMDAwMDQyOgABAgMEBQYHCAkKCwwNDg/w0LwUx"),
+       "shaped: a token run together with other base64 characters");
+    ok(!shaped("bbdc-x"), "not shaped: bbdc- with no token");
+    ok(!shaped("x BBDC-x"),
+       "not shaped: the prefix after other text, with no token");
+    ok(shaped("MDAwMDAwMDAwMDQyOgABAgMEBQYHCAkKCwwNDg/w0Lw"),
+       "shaped: a token's first 43 characters");
+    ok(shaped("MDAwMDAwMDAwMDQyOgABAgMEBQYHC"),
+       "shaped: its first 29 characters");
+    ok(!shaped("MDAwMDAwMDAwMDQyOgABAgMEBQYH"),
+       "not shaped: its first 28 (the id and 64 of the secret's bits)");
+    ok(shaped("MDAxMDAwMDAwMDQyOgABAgMEBQYHCAkKCwwNDg/w0LwU"),
+       "shaped: a typo in its id that keeps it digits");
+    ok(shaped("MDAwMD.wMDAwMDQyOgABAgMEBQYHCAkKCwwNDg/w0LwU"),
+       "shaped: a character of its id typed as a dot");
+    ok(shaped("MDAwMDAwMDAwMDQyOgABAgMEBQYH\0AkKCwwNDg/w0LwU") == 0,
+       "a C string ends at its NUL (the 28 characters before it)");
+    ok(bbt_token_shaped("MDAwMDAwMDAwMDQyOgABAgMEBQYH\0AkKCwwNDg/w0LwU", BODY),
+       "  but as bytes, a NUL in its secret is one character mistyped");
+}
+
+/* Every token edited once, every way: each is shaped. */
+static void test_edits(void)
+{
+    char full[BBT_TOKEN_MAX_LEN + 1], id[BBT_TOKEN_ID_LEN + 1];
+    char buf[BODY + 2];
+    const char *body = full + BBT_TOKEN_PREFIX_LEN;
+    int t, c, missed = 0, tried = 0, generated = 1;
+    size_t i;
+
+    for (t = 0; t < 16; t++) {
+        if (bbt_token_generate(full, id) != 0) {
+            generated = 0;
+            break;
+        }
+        for (i = 0; i < BODY; i++) {
+            for (c = 0; c < 256; c++) {
+                memcpy(buf, body, BODY);
+                buf[i] = (char)c;
+                missed += !bbt_token_shaped(buf, BODY);
+                tried++;
+            }
+            memcpy(buf, body, i);
+            memcpy(buf + i, body + i + 1, BODY - i - 1);
+            missed += !bbt_token_shaped(buf, BODY - 1);
+            tried++;
+        }
+        for (i = 0; i <= BODY; i++) {
+            for (c = 0; c < 256; c++) {
+                memcpy(buf, body, i);
+                buf[i] = (char)c;
+                memcpy(buf + i + 1, body + i, BODY - i);
+                missed += !bbt_token_shaped(buf, BODY + 1);
+                tried++;
+            }
+        }
+        for (i = BBT_TOKSHAPE_LEN - 1; i <= BODY; i++) {
+            missed += !bbt_token_shaped(body, i);
+            tried++;
+        }
+    }
+    ok(generated, "16 tokens generated");
+    ok(missed == 0 && tried > 16 * 20000,
+       "every one mistyped (any byte), missing or added a character, or "
+       "cut to 29 characters or more: shaped (%d of %d missed)",
+       missed, tried);
+}
+
+/* A reproducible stream, for the same strings in every run. */
+static uint64_t rng = 0x9e3779b97f4a7c15ULL;
+
+static uint64_t next(void)
+{
+    rng ^= rng << 13;
+    rng ^= rng >> 7;
+    rng ^= rng << 17;
+    return rng;
+}
+
+/* What is not a token stays unrecognised: a password manager's random
+ * base64 (openssl rand -base64 33 and longer), random printable
+ * passwords, base64 of hashes and of ASCII text with digits. */
+static void test_not_tokens(void)
+{
+    unsigned char raw[96];
+    char s[160];
+    int n, k, found = 0;
+    size_t j;
+
+    for (n = 0; n < 100000; n++) {
+        for (j = 0; j < sizeof(raw); j++)
+            raw[j] = (unsigned char)next();
+        EVP_EncodeBlock((unsigned char *)s, raw, 33 + n % 64);
+        found += shaped(s);
+    }
+    ok(found == 0, "random base64 of 44 to 128 characters: none (%d)", found);
+    for (found = 0, n = 0; n < 100000; n++) {
+        for (j = 0; j < 64; j++)
+            s[j] = (char)(' ' + next() % 95);
+        s[64] = '\0';
+        found += shaped(s) && strstr(s, "BBDC-") == NULL;
+    }
+    ok(found == 0, "random printable passwords of 64: none (%d)", found);
+    for (found = 0, n = 0; n < 20000; n++) {
+        k = snprintf((char *)raw, sizeof(raw),
+                     "order %d placed 2026-12-04T15:%02d:%02d by 1234567%d", n,
+                     n % 60, (n / 60) % 60, n % 10);
+        EVP_EncodeBlock((unsigned char *)s, raw, k);
+        found += shaped(s);
+    }
+    ok(found == 0, "base64 of text with dates and numbers: none (%d)", found);
+}
+
+int main(void)
+{
+    test_pasted();
+    test_edits();
+    test_not_tokens();
+    return done_testing();
+}
