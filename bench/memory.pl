@@ -61,20 +61,7 @@ my @kinds = (
      'Basic ' . b64('alice:wrong-pw')],
 );
 
-# The child that serves requests: httpd's child with threads (mod_cgid's
-# daemon is a child too, with one).
-sub worker {
-    my $parent = $env->{httpd_pid};
-    for my $stat (glob '/proc/[0-9]*/stat') {
-        my $s = BBT::Env::slurp($stat);
-        my ($pid, $ppid) = $s =~ /^(\d+) \(.*\) \S (\d+)/ or next;
-        next unless $ppid == $parent;
-        my @tasks = glob "/proc/$pid/task/*";
-        return $pid if @tasks > 1;
-    }
-    die "no worker child of httpd $parent\n";
-}
-sub rss_kb { my ($pid) = @_; return (BBT::Env::slurp("/proc/$pid/status") =~ /^VmRSS:\s+(\d+) kB/m)[0] }
+sub worker { return BBT::Util::threaded_child($env->{httpd_pid}) }
 
 sub load {
     my ($n) = @_;
@@ -99,10 +86,10 @@ my $warm = int($requests / 10);
 my $pid = worker();
 print "mod_bbtoken memory: one httpd child, malformed and refused requests (ab -k -c $conc)\n";
 my $w = load($warm);
-my $before = rss_kb($pid);
+my $before = BBT::Util::rss_kb($pid);
 printf "  child RSS after %7d warm-up requests   %8d kB\n", $w, $before;
 my $n = load($requests);
-my $after = rss_kb($pid);
+my $after = BBT::Util::rss_kb($pid);
 my $same = worker() == $pid ? 1 : 0;
 printf "  child RSS after %7d more requests      %8d kB\n", $n, $after;
 printf "  growth                                    %8d kB (%.1f bytes per request)%s\n", $after - $before,

@@ -75,6 +75,11 @@ typedef struct {
 typedef struct {
     apr_dbd_prepared_t *stmt[BBT_STMT_COUNT];
     bbt_db_backend_t prepared[BBT_STMT_COUNT]; /* where each was prepared */
+    /* What each was prepared in, cleared when it is prepared again: the
+     * driver allocates a statement anew each time, and a connection may
+     * live for days of a fault that has it prepared again every request
+     * (a grant taken away, a statement_timeout). */
+    apr_pool_t *spool[BBT_STMT_COUNT];
     /* The backend whose database's encoding was looked at, and the one
      * found no hot standby: both hold for a backend's life (a standby
      * may be promoted, a primary becomes a standby only by a restart), so
@@ -422,8 +427,15 @@ static apr_dbd_prepared_t *bbt_db_stmt(bbt_db_conn_t *c,
                       apr_pstrcat(c->pool, "DEALLOCATE ", def->label, NULL));
     }
     st->stmt[def->slot] = NULL;
-    if (apr_dbd_prepare(c->dbd->driver, c->dbd->pool, c->dbd->handle, def->sql,
-                        def->label, &stmt) != 0) {
+    if (st->spool[def->slot]) {
+        apr_pool_clear(st->spool[def->slot]);
+    } else if (apr_pool_create(&st->spool[def->slot], c->dbd->pool) !=
+               APR_SUCCESS) {
+        st->spool[def->slot] = NULL;
+        return NULL;
+    }
+    if (apr_dbd_prepare(c->dbd->driver, st->spool[def->slot], c->dbd->handle,
+                        def->sql, def->label, &stmt) != 0) {
         bbt_stats_count(BBT_STAT_DB_QUERY_ERRORS);
         bbt_db_log(c, APLOG_ERR, 0, "BBT072",
                    apr_pstrcat(c->pool, "preparing ", def->what, NULL));

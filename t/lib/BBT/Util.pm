@@ -18,7 +18,7 @@ use Time::HiRes qw(sleep time);
 
 use Exporter 'import';
 our @EXPORT_OK = qw(run_cmd free_port port_open slurp spew in_children in_background snapshot snapshot_diff
-                    one_child_mpm exited);
+                    one_child_mpm exited threaded_child rss_kb);
 
 # The checkout this harness belongs to.
 our $ROOT = abs_path(dirname(__FILE__) . '/../../..');
@@ -196,6 +196,26 @@ sub one_child_mpm {
     my ($threads) = @_;
     return "StartServers 1\nServerLimit 1\nThreadLimit $threads\nThreadsPerChild $threads\n"
         . "MinSpareThreads 1\nMaxSpareThreads $threads\nMaxRequestWorkers $threads\n";
+}
+
+# The child of httpd $parent that serves requests under the event or worker
+# MPM: the one with threads (mod_cgid's daemon is a child too, with one).
+sub threaded_child {
+    my ($parent) = @_;
+    for my $stat (glob '/proc/[0-9]*/stat') {
+        my $s = slurp($stat);
+        my ($pid, $ppid) = $s =~ /^(\d+) \(.*\) \S (\d+)/ or next;
+        next unless $ppid == $parent;
+        my @tasks = glob "/proc/$pid/task/*";
+        return $pid if @tasks > 1;
+    }
+    die "no worker child of httpd $parent\n";
+}
+
+# A process's resident size, in kB.
+sub rss_kb {
+    my ($pid) = @_;
+    return (slurp("/proc/$pid/status") =~ /^VmRSS:\s+(\d+) kB/m)[0];
 }
 
 # What differs between two snapshots, one line a path.
