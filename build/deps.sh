@@ -18,7 +18,7 @@ pkgs=(
     debhelper dpkg-dev lintian man-db bash-completion
     prometheus libaprutil1-dbd-sqlite3
     fail2ban
-    python3-h2 time
+    python3-h2 time locales
 )
 # DBD::Pg runs the test harness's own SQL over a connection it keeps
 # (t/lib/BBT/PgDirect.pm): a psql process for each statement costs more.
@@ -36,6 +36,8 @@ pkgs=(
 # python3 also checks t/33-audit-stream's 200,000-record JSON document.
 # GNU time (/usr/bin/time, optional in Debian) measures the CLI's peak
 # memory there: without it that test skips and proves nothing.
+# locales has the definitions t/29-db-initsql-secret-log builds a German
+# locale from (localedef), for PostgreSQL to translate its messages with.
 # fail2ban-regex checks the shipped fail2ban filter against the error log
 # lines of a real throttle (t/86); the service is kept from starting.
 # A second DBD driver, sqlite3, lets t/64 show that configtest refuses

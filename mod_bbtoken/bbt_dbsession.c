@@ -124,7 +124,10 @@ void bbt_dbsession_register_hooks(apr_pool_t *p)
  * may hold a password (SET ROLE ... or a function's argument), and
  * PostgreSQL quotes what it refused of it in the message ("unterminated
  * quoted string at or near ...", "invalid input syntax for type ...: ..."),
- * as libpq's full text does in its context. */
+ * as libpq's full text does in its context.  A server whose lc_messages
+ * translates quotes with other marks (German >>...<<, French << ... >>,
+ * Japanese corner brackets), none of them ASCII: the message ends at the
+ * first byte outside ASCII too. */
 static void bbt_dbsession_why(const PGresult *res, int i, int n, char *err,
                               size_t errlen)
 {
@@ -135,7 +138,10 @@ static void bbt_dbsession_why(const PGresult *res, int i, int n, char *err,
     size_t quote;
 
     bbt_sql_line(line, sizeof(line), msg, "");
-    quote = strcspn(line, "\"'");
+    for (quote = 0; line[quote] != '\0' && line[quote] != '"' &&
+                    line[quote] != '\'' && !(line[quote] & 0x80);
+         quote++)
+        ;
     if (line[quote] != '\0') {
         apr_cpystrn(line + quote, "... (what it quotes is not logged)",
                     sizeof(line) - quote);
