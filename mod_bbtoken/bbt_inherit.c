@@ -10,10 +10,13 @@
  * turned into git's push advertisement), a per-directory RewriteRule that
  * rewrites only the query, a sub-request for the same URI with another
  * method.  Nor was an error page at the URL of the request it reports
- * ever allowed.  So when the module decided the request before and the
- * method, URI or query string is not what it decided, or it did not allow
- * it, the hooks httpd skipped are run here, first thing in the fixups, as
- * httpd would have run them.
+ * ever allowed.  And even the very same request again (a CGI's Location
+ * to its own URL) is the token's only through its own decision: that is
+ * what gives the backend BBTOKEN_* (httpd renamed the first request's
+ * REDIRECT_BBTOKEN_*) and keeps the answer private, since the first
+ * request's output filters are not the redirect's.  So whenever the
+ * module decided the request before, the hooks httpd skipped are run
+ * here, first thing in the fixups, as httpd would have run them.
  *
  * A fixup may also change the query string of the request itself, after
  * the decision and with no new request to decide: a per-directory
@@ -54,8 +57,9 @@ static int bbt_inherit_same(const char *a, const char *b)
 }
 
 /* Whether r was let through on a decision of the module's that is not
- * r's: the nearest request r inherited from that the module decided was
- * not allowed, or was another method, URI or query string. */
+ * r's: a request r inherited from (the nearest the module decided) was
+ * decided by the module, allowed or not, for the same request or
+ * another. */
 static int bbt_inherit_undecided(const request_rec *r)
 {
     const request_rec *o = r;
@@ -63,15 +67,7 @@ static int bbt_inherit_undecided(const request_rec *r)
 
     while ((o = bbt_inherit_source(o)) != NULL && !(rq = bbt_req(o))) {
     }
-    if (!rq) {
-        return 0;
-    }
-    /* Allowed is set in the fixups (bbt_metrics.c): a request refused in
-     * check_authn or check_authz never has it, and its error page may be
-     * the very URL refused. */
-    return !rq->allowed || !bbt_inherit_same(rq->method, r->method) ||
-           !bbt_inherit_same(rq->uri, r->uri) ||
-           !bbt_inherit_same(rq->args, r->args);
+    return rq != NULL;
 }
 
 /* The checks ap_process_request_internal skipped, in its order, on r as

@@ -7,7 +7,9 @@
 # the read's decision, nor an error page that is the refused URL (with
 # another query string, or the very same) to a client that was refused.
 # The redirected request is decided as if it had been sent: a writer's is
-# served.
+# served.  So is a redirect to the very same URL: decided again, it is the
+# token's to the backend (BBTOKEN_*; httpd renamed the first request's
+# REDIRECT_BBTOKEN_*) and its answer is kept private.
 use strict;
 use warnings;
 use FindBin;
@@ -65,14 +67,21 @@ my $env = BBT::Env->new(extra_conf => $extra, modules => ['rewrite'], httpd => 0
 my $d = $env->dir;
 # Asked for the upload-pack advertisement, it sends the client on to the
 # push advertisement of the same repository, at the same path.
+# With X-Self, it sends the client to the very URL it asked for, once.
 spew("$d/cgi-bin/rd.cgi", <<'EOS', 0755);
 #!/bin/sh
-if [ "$QUERY_STRING" = "service=git-upload-pack" ] && [ "${REDIRECT_STATUS:-200}" = 200 ]; then
+if [ -n "${HTTP_X_SELF:-}" ]; then
+    if [ -z "${REDIRECT_STATUS:-}" ]; then
+        printf 'Location: %s?%s\r\n\r\n' "$SCRIPT_NAME$PATH_INFO" "$QUERY_STRING"
+        exit 0
+    fi
+elif [ "$QUERY_STRING" = "service=git-upload-pack" ] && [ "${REDIRECT_STATUS:-200}" = 200 ]; then
     printf 'Location: %s?service=git-receive-pack\r\n\r\n' "$SCRIPT_NAME$PATH_INFO"
     exit 0
 fi
-printf 'Content-Type: text/plain\r\n\r\n'
+printf 'Content-Type: text/plain\r\nCache-Control: public, max-age=31536000\r\n\r\n'
 printf 'SERVED %s %s?%s to %s\n' "$REQUEST_METHOD" "$PATH_INFO" "$QUERY_STRING" "${REMOTE_USER:-nobody}"
+printf 'BBTOKEN_ID=%s\nBBTOKEN_TOKEN_PERMISSIONS=%s\n' "${BBTOKEN_ID-(unset)}" "${BBTOKEN_TOKEN_PERMISSIONS-(unset)}"
 EOS
 $env->write_cgi;
 mkdir "$d/cgi-rwi" or die "$d/cgi-rwi: $!";
@@ -96,6 +105,17 @@ $r = $env->get("$refs?service=git-upload-pack", { Authorization => "Bearer $writ
 is_status($r, 200, 'the write token is redirected to it and served');
 like($r->{content}, qr{^SERVED GET /PROJ/repo\.git/info/refs\?service=git-receive-pack to alice$}m,
      '  the push advertisement, to its owner') or diag $r->{content};
+
+# The read token's read, sent on to itself: the backend knows it is a
+# token's, a read token's (its owner may write), and no shared cache may
+# keep the answer.
+$r = $env->get("$refs?service=git-upload-pack", { Authorization => "Bearer $read", 'X-Self' => 1 });
+is_status($r, 200, 'a read redirected to the very same URL is served');
+like($r->{content}, qr/^SERVED GET .* to alice\nBBTOKEN_ID=\d{12}\nBBTOKEN_TOKEN_PERMISSIONS=(?:PROJECT_READ )?REPO_READ$/m,
+     '  with the token for the backend to see') or diag $r->{content};
+like($r->{headers}{'cache-control'} // '', qr/\bprivate\b/, '  its answer private');
+unlike($r->{headers}{'cache-control'} // '', qr/\bpublic\b/, '  not the public the backend said')
+    or diag $r->{headers}{'cache-control'};
 
 # Refused for want of credentials, the client is sent the error page: the
 # same URL with the query string of a read, which is not its to read.
