@@ -169,9 +169,16 @@ static int bbtoken_main(bbtoken_ctx_t *ctx, int argc, char **argv)
                                      ? bbtoken_db_cmds
                                      : bbtoken_user_cmds,
                                  argv[1]))) {
+            /* "bbtoken db CONNINFO ...": db typed for --db. */
+            if (bbtoken_wordlike(argv[1])) {
+                return bbtoken_usage_error(group->usage,
+                                           "unknown %s subcommand: %s",
+                                           group->name, argv[1]);
+            }
             return bbtoken_usage_error(group->usage,
-                                       "unknown %s subcommand: %s", group->name,
-                                       argv[1]);
+                                       "unknown %s subcommand (not repeated: "
+                                       "it is not a word; a --db value?)",
+                                       group->name);
         }
         argc--;
         argv++;

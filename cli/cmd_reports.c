@@ -198,6 +198,13 @@ static json_t *bbtoken_audit_json(const PGresult *res, int i, const void *arg)
                      bbtoken_json_str(res, i, BBTOKEN_A_DETAIL));
 }
 
+/* The records of the audit's holder $1: a user's by name in any case, as
+ * users are named; a project's or a repository's tokens' (project:KEY,
+ * repo:KEY/slug, which no user's name is: it has no colon) exactly, as list
+ * takes them, since TEAM/app and TEAM/App are two repositories. */
+#define BBTOKEN_AUDIT_HOLDER                                                   \
+    "lower(user_name) = lower($1) AND (strpos($1, ':') = 0 OR user_name = $1)"
+
 static const bbtoken_report_t bbtoken_audit_report = {
     "reading the audit trail",
     "SELECT to_char(at AT TIME ZONE 'UTC', " BBTOKEN_ISO "),"
@@ -207,7 +214,7 @@ static const bbtoken_report_t bbtoken_audit_report = {
     " ELSE actor || ' (db ' || db_role || ')' END,"
     " source || COALESCE(' ' || host(client_addr), '')"
     " FROM bbtoken_audit"
-    " WHERE ($1::text IS NULL OR lower(user_name) = lower($1))"
+    " WHERE ($1::text IS NULL OR " BBTOKEN_AUDIT_HOLDER ")"
     " AND (($2::text IS NULL AND $3::text IS NULL)"
     " OR at >= " BBTOKEN_WHEN_23 ")"
     " AND ($4::text IS NULL OR token_id = $4)"
@@ -229,7 +236,7 @@ static int bbtoken_audit_known(bbtoken_ctx_t *ctx, const char *const *params,
     char what[BBT_KIND_ID_MAX + 16];
     int known = bbtoken_exec_bool(ctx, "reading the audit trail",
                                   "SELECT EXISTS (SELECT 1 FROM bbtoken_audit"
-                                  " WHERE lower(user_name) = lower($1))",
+                                  " WHERE " BBTOKEN_AUDIT_HOLDER ")",
                                   1, params);
 
     if (known) {

@@ -68,6 +68,11 @@ subtest 'bad usage: exit 2' => sub {
     my (undef, undef, $err) = $env->cli_is('a connection string for a command', ['postgresql://u:s3cretPW\@127.0.0.1:1/db', 'list'], 2,
         raw => 1, stderr => qr/unknown command/);
     unlike($err, qr/s3cretPW/, 'the connection string is not repeated: its password stays off stderr');
+    $env->cli_is('a mistyped db subcommand is named', ['db', 'stauts'], 2,
+                 stderr => qr/unknown db subcommand: stauts$/m);
+    (undef, undef, $err) = $env->cli_is('db typed for --db', ['db', 'postgresql://u:s3cretPW@127.0.0.1:1/db', 'status'],
+                                        2, raw => 1, stderr => qr/unknown db subcommand/);
+    unlike($err, qr/s3cretPW/, '  its connection string is not repeated either');
     is(count_tokens(), $before, 'no token was created by a bad command line');
 };
 

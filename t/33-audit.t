@@ -242,6 +242,18 @@ subtest 'bbtoken audit: filters, --json, errors' => sub {
     $env->user_add('gone');
     $env->psql("DELETE FROM bbtoken_users WHERE name = 'gone'");
     $env->cli_is('audit of a deleted user', ['audit', 'gone'], 0, stdout => qr/\buser_added\b.*\bgone\b/);
+    # A repository's tokens by its slug exactly, as list takes it: TEAM/App
+    # is another repository than TEAM/app, and a spelling that names none
+    # is none.
+    $env->grant('alice', 'PROJECT_ADMIN', 'TEAM');
+    $env->scoped_token_create('--repo', 'TEAM/app', name => 'mine');
+    $env->scoped_token_create('--repo', 'TEAM/App', name => 'theirs');
+    my $app = $env->cli_json('audit', '--repo', 'TEAM/app');
+    ok(@$app && !(grep { ($_->{user} // '') ne 'repo:TEAM/app' } @$app),
+       'a repository\'s records, not those of one whose slug differs in case')
+        or diag explain $app;
+    $env->cli_is('audit of a repository named in another case', ['audit', '--repo', 'TEAM/APP'], 1,
+                 stderr => qr/^bbtoken: no such repository TEAM\/APP: /);
     # Known to the database, no record: an empty report.
     $env->grant('alice', 'PROJECT_READ', 'QUIET');
     $env->cli_is('audit of a project without records', ['audit', '--project', 'QUIET', '--json'], 0,
