@@ -362,8 +362,10 @@ ifeq ($(APACHE_CONF),yes)
 		$(APACHE_CONFDIR)/mods-available/$$f $(CONFFILES) || exit 1; done
 	for f in $(SNIPPETS:%=%.conf); do $(CONFFILE) install 0644 $(OUT)/conf/$$f "$(DESTDIR)" \
 		$(APACHE_CONFDIR)/conf-available/$$f $(CONFFILES) || exit 1; done
-	@# DBDParams will hold a password: root's alone, and never overwritten.
+	@# DBDParams will hold a password: root's alone, and never overwritten,
+	@# nor a link put in its place (to a secret not mounted yet, say).
 	for f in $(DBD_CONF); do test -e $(DESTDIR)$(APACHE_CONFDIR)/$$f || \
+		test -L $(DESTDIR)$(APACHE_CONFDIR)/$$f || \
 		install -m 0600 $(OUT)/conf/$$f $(DESTDIR)$(APACHE_CONFDIR)/$$f || exit 1; done
 else
 	@echo "install: no $(APACHE_CONFDIR)/mods-available, so no .load, .conf or snippets (see the README's Configuration)"

@@ -7,10 +7,12 @@
 #       is still what install last put there; where it is NEW already,
 #       nothing changes.  Otherwise it was edited (or install cannot tell:
 #       no record of what it put there), and it is kept; NEW goes beside
-#       it as FILE.dist, and install says so.
+#       it as FILE.dist, and install says so.  A link at FILE is the
+#       administrator's, wherever it leads (a file not there yet too), and
+#       is kept as an edited file is.
 #   conffile.sh remove DESTDIR FILE MANIFEST
 #       FILE goes while it is what install put there, and FILE.dist with
-#       it; an edited FILE is kept, and uninstall says so.
+#       it; an edited FILE, or a link, is kept, and uninstall says so.
 #
 # MANIFEST (under DESTDIR) records what install put at each FILE, one line
 # "SHA-256  FILE" a file, FILE and MANIFEST named without DESTDIR as the
@@ -56,15 +58,23 @@ install)
     [ $# -eq 6 ] || { echo "usage: $0 install MODE NEW DESTDIR FILE MANIFEST" >&2; exit 2; }
     mode=$2 new=$3 file=$5 dest=$4$5 manifest=$4$6
     [ -d "${dest%/*}" ] || install -d "${dest%/*}"
-    if [ -e "$dest" ]; then
-        sum "$dest"
-        recorded
-    fi
-    if [ ! -e "$dest" ] || [ "$sum" = "$recorded" ]; then
-        install -m "$mode" "$new" "$dest"
-    elif ! cmp -s "$new" "$dest"; then
-        install -m "$mode" "$new" "$dest.dist"
-        echo "install: kept $file, which is not what install put there (edited?); the new one is $file.dist"
+    if [ -L "$dest" ]; then
+        # The administrator's, wherever it leads (a file not there yet too).
+        if ! cmp -s "$new" "$dest"; then
+            install -m "$mode" "$new" "$dest.dist"
+            echo "install: kept $file, a link, which install did not put there; the new one is $file.dist"
+        fi
+    else
+        if [ -e "$dest" ]; then
+            sum "$dest"
+            recorded
+        fi
+        if [ ! -e "$dest" ] || [ "$sum" = "$recorded" ]; then
+            install -m "$mode" "$new" "$dest"
+        elif ! cmp -s "$new" "$dest"; then
+            install -m "$mode" "$new" "$dest.dist"
+            echo "install: kept $file, which is not what install put there (edited?); the new one is $file.dist"
+        fi
     fi
     # Once the file is the new one (the administrator took it in), the copy
     # an earlier install left beside it is spent.
@@ -77,7 +87,9 @@ install)
 remove)
     [ $# -eq 4 ] || { echo "usage: $0 remove DESTDIR FILE MANIFEST" >&2; exit 2; }
     file=$3 dest=$2$3 manifest=$2$4
-    if [ -e "$dest" ]; then
+    if [ -L "$dest" ]; then
+        echo "uninstall: kept $file, a link, which install did not put there"
+    elif [ -e "$dest" ]; then
         sum "$dest"
         recorded
         if [ "$sum" = "$recorded" ]; then

@@ -241,6 +241,32 @@ subtest 'an edited configuration file is kept' => sub {
         or diag explain files($d);
 };
 
+# A link in /etc where install puts a file is the administrator's,
+# wherever it leads: a DBDParams file kept elsewhere (a secret mounted
+# later), a snippet from configuration management.  install and
+# uninstall leave it, even when what it leads to is not there yet.
+subtest 'a link where install puts a file is kept' => sub {
+    my $d = "$tmp/links";
+    my %link = ('/etc/apache2/bbtoken-dbd.conf' => '/run/secrets/bbtoken-dbd.conf',
+                '/etc/apache2/bbtoken-api-dbd.conf' => '/run/secrets/bbtoken-api-dbd.conf',
+                '/etc/apache2/conf-available/bbtoken-git.conf' => '/srv/config/bbtoken-git.conf');
+    for my $f (sort keys %link) {
+        (my $dir = "$d$f") =~ s{/[^/]+$}{};
+        system('mkdir', '-p', $dir) == 0 or die "mkdir $dir";
+        symlink($link{$f}, "$d$f") or die "symlink $d$f: $!";
+    }
+    my ($rc, $out) = make_("install DESTDIR=$d PREFIX=/opt/bbt");
+    is($rc, 0, 'make install') or diag $out;
+    is(readlink("$d$_") // '(not a link)', $link{$_}, "$_: the link is left as it is") for sort keys %link;
+    my $git = '/etc/apache2/conf-available/bbtoken-git.conf';
+    ok(-f "$d$git.dist", 'the new snippet is beside its link, .dist');
+    like($out, qr{^install: kept \Q$git\E, a link}m, 'install says so');
+    ($rc, $out) = make_("uninstall DESTDIR=$d PREFIX=/opt/bbt");
+    is($rc, 0, 'make uninstall') or diag $out;
+    is(readlink("$d$git") // '(gone)', $link{$git}, 'uninstall leaves the link too');
+    like($out, qr{^uninstall: kept \Q$git\E, a link}m, '  and says so');
+};
+
 subtest 'no Debian layout, no DESTDIR: no httpd configuration files' => sub {
     my $p = "$tmp/plain";
     my ($rc, $out) = make_("install PREFIX=$p LIBEXECDIR=$p/modules APACHE_CONFDIR=$tmp/no-apache2");
