@@ -4,9 +4,9 @@
 # bbtoken_lookup (as between `bbtoken db upgrade` and grants.sql: BBT074,
 # 503), and one child's resident size is read before and after as many
 # requests (a wrong secret for a real id, the cache off) as while the
-# lookups were answered.  It may grow no more than 2 MB beyond what it
+# lookups were answered.  It may grow no more than 1 MB beyond what it
 # grew then: preparing into the connection's own pool kept some 240 bytes
-# a request for good, 4.7 MB here.
+# a request for good, 2.4 MB here.
 use strict;
 use warnings;
 use FindBin;
@@ -26,7 +26,7 @@ $env->grant('alice', 'PROJECT_READ', 'PROJ');
 my (undef, $id) = $env->token_create('alice', name => 'memory');
 my $UP = '/scm/PROJ/repo.git/info/refs?service=git-upload-pack';
 my $auth = 'Bearer ' . forge_token($id);
-my $N = 20_000;
+my $N = 10_000;
 
 # $n requests by ab over keep-alive connections, every one answered $want.
 sub load {
@@ -44,7 +44,7 @@ sub growth {
     my ($want) = @_;
     is($env->get($UP, { Authorization => $auth })->{status}, $want, "a wrong secret: $want");
     my $pid = threaded_child($env->{httpd_pid});
-    load(2000);
+    load(1000);
     my $before = rss_kb($pid);
     load($N);
     is(threaded_child($env->{httpd_pid}), $pid, '  the same child served them all');
@@ -54,6 +54,6 @@ sub growth {
 my $answered = growth(401);
 $env->psql('REVOKE SELECT ON bbtoken_lookup FROM bbtoken_httpd');
 my $failing = growth(503);
-cmp_ok($failing, '<', $answered + 2048,
+cmp_ok($failing, '<', $answered + 1024,
        "$N failing lookups: the child grew $failing kB (answered: $answered kB)");
 done_testing;
