@@ -11,9 +11,7 @@ use warnings;
 use FindBin;
 use lib "$FindBin::Bin/lib";
 use Test::More;
-use Digest::SHA qw(hmac_sha256_hex);
-use BBT::Env qw(auth_bearer forge_token);
-use BBT::Token qw(parse_token);
+use BBT::Env qw(auth_bearer);
 
 my $env = BBT::Env->new(extra_conf => "BBTokenCache off\n")->start;
 $env->make_repo('PROJ', 'repo');
@@ -48,16 +46,11 @@ subtest 'a user deleted by a replica session' => sub {
 };
 
 subtest 'a token inserted by a replica session while an ordinary one disables its owner' => sub {
-    my $nid = sprintf('%012d', 400000000000 + int(rand(1e9)));
-    my $salt = join '', map { sprintf '%02x', int rand 256 } 1 .. 16;
-    my $raw = forge_token($nid);
-    my $hash = hmac_sha256_hex(parse_token($raw)->{raw}, pack('H*', $salt));
+    my ($ins, $raw) = $env->token_insert_sql('bob', name => 'replica', project => 'PROJECT_READ',
+                                             repo => 'REPO_READ');
     my $s1 = $env->pg_session('replica-insert');
     my $s2 = $env->pg_session('disable');
-    $s1->send("BEGIN; SET LOCAL session_replication_role = replica;"
-              . " INSERT INTO bbtoken_tokens (id, user_id, name, project_perm, repo_perm, salt, secret_hash)"
-              . " SELECT '$nid', id, 'replica', 'PROJECT_READ', 'REPO_READ', '$salt', '$hash'"
-              . " FROM bbtoken_users WHERE name = 'bob';");
+    $s1->send("BEGIN; SET LOCAL session_replication_role = replica; $ins;");
     ok($s1->done, 'a token inserted, not committed');
     $s2->send("UPDATE bbtoken_users SET active = false WHERE name = 'bob';");
     ok($s2->done, 'its owner disabled meanwhile, without waiting for it');

@@ -331,12 +331,9 @@ subtest 'the level map gives what bbtoken_owner_levels gives' => sub {
 # A token row for user $user, inserted by SQL in a session of its own.
 sub insert_sql {
     my ($user, $name) = @_;
-    my $id = sprintf('%012d', int(rand(1e12)));
-    my $salt = join '', map { sprintf '%02x', int rand 256 } 1 .. 16;
-    my $hash = hmac_sha256_hex(parse_token(forge_token($id))->{raw}, pack('H*', $salt));
-    return ($id, "INSERT INTO bbtoken_tokens (id, user_id, name, project_perm, repo_perm, salt, secret_hash)"
-                 . " SELECT '$id', id, '$name', 'PROJECT_READ', 'REPO_READ', '$salt', '$hash'"
-                 . " FROM bbtoken_users WHERE name = '$user';");
+    my ($sql, undef, $id) = $env->token_insert_sql($user, name => $name, project => 'PROJECT_READ',
+                                                   repo => 'REPO_READ');
+    return ($id, "$sql;");
 }
 
 subtest 'two transactions at once: the later computes with the earlier\'s change' => sub {

@@ -453,6 +453,13 @@ sub _token_insert_audited {
         && $self->psql("SELECT to_regproc('bbtoken_audit_write') IS NOT NULL") eq 't';
 }
 
+# The INSERT that token_insert runs, for a test that runs it itself (in a
+# session of its own, in a transaction of its own): ($sql, token, id).
+sub token_insert_sql {
+    my ($self, $user, %o) = @_;
+    return $self->_token_insert_sql($user, 0, %o);
+}
+
 sub _token_insert_sql {
     my ($self, $user, $audited, %o) = @_;
     my $id = $o{id} // sprintf('%012d', int(rand(1e12)));
