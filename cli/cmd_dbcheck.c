@@ -36,7 +36,7 @@
 
 #define BBTOKEN_LOOKUP_COUNT_SQL                                               \
     "SELECT (SELECT count(*) FROM pg_trigger WHERE " BBT_LOOKUP_TRIGGER_WHERE  \
-    "), (SELECT count(*) FROM bbtoken_tokens)"
+    "), (SELECT count(*) FROM bbtoken_tokens), " BBT_LOOKUP_WANTED_SQL
 
 /* What a trigger's tgenabled says: for people, and as JSON's "fires". */
 static const char *bbtoken_tgenabled(const char *e, int json)
@@ -58,7 +58,8 @@ static const char *bbtoken_tgenabled(const char *e, int json)
 typedef struct {
     const bbtoken_args_t *a;
     long tokens;
-    long missing;   /* lookup triggers the schema makes that do not exist */
+    long wanted;    /* lookup triggers the schema makes */
+    long missing;   /* of those, how many do not exist */
     long triggers;  /* those missing and those not firing always */
     PGresult *tgs;  /* the triggers not firing always */
     PGresult *rows; /* the rows that differ, as found */
@@ -84,8 +85,9 @@ static int bbtoken_check_triggers(bbtoken_ctx_t *ctx, bbtoken_dbcheck_t *c)
     }
     exist = atol(PQgetvalue(res, 0, 0));
     c->tokens = atol(PQgetvalue(res, 0, 1));
+    c->wanted = atol(PQgetvalue(res, 0, 2));
     PQclear(res);
-    c->missing = exist < BBT_LOOKUP_TRIGGERS ? BBT_LOOKUP_TRIGGERS - exist : 0;
+    c->missing = exist < c->wanted ? c->wanted - exist : 0;
     if (!(c->tgs = bbtoken_exec(ctx, "reading the lookup's triggers",
                                 BBTOKEN_LOOKUP_TRIGGERS_SQL, 0, NULL))) {
         return BBTOKEN_EXIT_FAIL;
@@ -171,8 +173,8 @@ static void bbtoken_dbcheck_text(const bbtoken_dbcheck_t *c, long rows)
     int i, n = PQntuples(r);
 
     if (c->missing) {
-        printf("lookup triggers: %ld of the %d the schema makes exist\n",
-               BBT_LOOKUP_TRIGGERS - c->missing, BBT_LOOKUP_TRIGGERS);
+        printf("lookup triggers: %ld of the %ld the schema makes exist\n",
+               c->wanted - c->missing, c->wanted);
     }
     for (i = 0; i < PQntuples(c->tgs); i++) {
         printf("trigger %s on %s: %s\n", PQgetvalue(c->tgs, i, 0),
@@ -190,10 +192,10 @@ static void bbtoken_dbcheck_text(const bbtoken_dbcheck_t *c, long rows)
     if (c->a->repair) {
         printf("repaired %d row%s\n", n, n == 1 ? "" : "s");
     }
-    printf("bbtoken_lookup: %ld token%s, %ld row%s wrong; %d lookup "
+    printf("bbtoken_lookup: %ld token%s, %ld row%s wrong; %ld lookup "
            "triggers, %ld not firing always\n",
            c->tokens, c->tokens == 1 ? "" : "s", rows, rows == 1 ? "" : "s",
-           BBT_LOOKUP_TRIGGERS, c->triggers);
+           c->wanted, c->triggers);
 }
 
 /* One finding, an element of the document's "findings", printed (first:
@@ -220,8 +222,8 @@ static int bbtoken_dbcheck_json(const bbtoken_dbcheck_t *c, long rows)
     int i, n = 0, rc = 0;
 
     head = json_pack(
-        "{s:I, s:I, s:i, s:I, s:I, s:b}", "tokens", (json_int_t)c->tokens,
-        "rowsWrong", (json_int_t)rows, "lookupTriggers", BBT_LOOKUP_TRIGGERS,
+        "{s:I, s:I, s:I, s:I, s:I, s:b}", "tokens", (json_int_t)c->tokens,
+        "rowsWrong", (json_int_t)rows, "lookupTriggers", (json_int_t)c->wanted,
         "triggersNotFiringAlways", (json_int_t)c->triggers, "rowsRepaired",
         (json_int_t)(c->a->repair ? PQntuples(r) : 0), "ok",
         rows == 0 && c->triggers == 0);
@@ -270,7 +272,7 @@ static int bbtoken_dbcheck_json(const bbtoken_dbcheck_t *c, long rows)
 int bbtoken_cmd_db_check(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
                          const bbtoken_args_t *a)
 {
-    bbtoken_dbcheck_t c = {a, 0, 0, 0, NULL, NULL, 0};
+    bbtoken_dbcheck_t c = {a, 0, 0, 0, 0, NULL, NULL, 0};
     const bbtoken_tx_t tx = {"checking bbtoken_lookup",
                              a->repair ? "BEGIN"
                                        : "BEGIN ISOLATION LEVEL REPEATABLE "

@@ -103,6 +103,36 @@ void bbt_db_judge(bbt_db_token_t *t, int interval, apr_int64_t now)
     t->refusal_due = bbt_centry_due(t->refused_us, interval, now);
 }
 
+/* A row the module cannot answer from: refused as a database fault (fail
+ * closed, as for an outage), the token named by its id only. */
+static void bbt_dblookup_refuse(bbt_db_conn_t *c, const char *id,
+                                bbt_lookuprow_status_t st)
+{
+    const char *msg;
+
+    switch (st) {
+    case BBT_LOOKUPROW_UNKNOWN:
+        msg = ": its row of bbtoken_lookup is in a format this module does "
+              "not know (the database's schema is newer): upgrade the module";
+        bbt_db_say(c, APLOG_ERR, "BBT790",
+                   apr_pstrcat(bbt_db_pool(c), "token ", id, msg, NULL));
+        break;
+    case BBT_LOOKUPROW_ORPHAN:
+        msg = ": a personal token whose owner is gone (the user deleted "
+              "where the foreign keys' cascade did not fire: "
+              "session_replication_role = replica?): delete the token";
+        bbt_db_say(c, APLOG_ERR, "BBT081",
+                   apr_pstrcat(bbt_db_pool(c), "token ", id, msg, NULL));
+        break;
+    default:
+        msg = ": its row of bbtoken_lookup is malformed; bbtoken db check "
+              "--repair writes it again";
+        bbt_db_say(c, APLOG_ERR, "BBT075",
+                   apr_pstrcat(bbt_db_pool(c), "token ", id, msg, NULL));
+        break;
+    }
+}
+
 bbt_db_status_t bbt_db_lookup(bbt_db_conn_t *c, const char *id, int *reuse,
                               bbt_db_token_t *out)
 {
@@ -125,20 +155,7 @@ bbt_db_status_t bbt_db_lookup(bbt_db_conn_t *c, const char *id, int *reuse,
         st = bbt_dblookup_row(c, apr_dbd_get_entry(drv, row, 0), &used, out);
     }
     if (rows > 0 && st != BBT_LOOKUPROW_OK) {
-        /* The schema makes no such row: fail closed, as for an outage,
-         * and name the token by its id only. */
-        bbt_db_say(c, APLOG_ERR,
-                   st == BBT_LOOKUPROW_UNKNOWN ? "BBT790" : "BBT075",
-                   apr_pstrcat(p, "token ", id,
-                               st == BBT_LOOKUPROW_UNKNOWN
-                                   ? ": its row of bbtoken_lookup is in a "
-                                     "format this module does not know "
-                                     "(the database's schema is newer): "
-                                     "upgrade the module"
-                                   : ": its row of bbtoken_lookup is "
-                                     "malformed; bbtoken db check --repair "
-                                     "writes it again",
-                               NULL));
+        bbt_dblookup_refuse(c, id, st);
         return BBT_DB_UNAVAILABLE;
     }
     if (rows == 0) {

@@ -115,9 +115,11 @@ static struct {
     int waiting;          /* it has not come back yet */
     int was_up, told_down, told_schema, told_params, told_triggers;
     int told_names;
-    int lookup_now;  /* the lookup's triggers firing always, as last read */
-    int lookup_told; /* as last said (BBT720); BBT_LOOKUP_TRIGGERS: all;
-                        -1: none read yet */
+    int lookup_now;    /* the lookup's triggers firing always, as last read */
+    int lookup_wanted; /* how many the schema makes, read with it */
+    int lookup_told;   /* the firing as last said (BBT720), the wanted count
+                          when all fire; -1: none read yet */
+    int lookup_told_wanted; /* the wanted count then */
 } L;
 
 int bbt_listen_available(void)
@@ -379,9 +381,10 @@ static int bbt_listen_triggers_ok(void)
  * too. */
 static void bbt_listen_lookup_ok(void)
 {
-    int n = L.lookup_now < 0 ? BBT_LOOKUP_TRIGGERS : L.lookup_now;
+    int wanted = L.lookup_wanted;
+    int n = L.lookup_now < 0 || L.lookup_now > wanted ? wanted : L.lookup_now;
 
-    if (n == L.lookup_told) {
+    if (n == L.lookup_told && wanted == L.lookup_told_wanted) {
         return;
     }
     /* The first count this listener reads is what the start found, which
@@ -390,11 +393,12 @@ static void bbt_listen_lookup_ok(void)
      * said once per start, by whichever comes first.  A change after that
      * only the listener sees, and says. */
     if (L.lookup_told < 0) {
-        bbt_schema_lookup_start(L.s, n);
+        bbt_schema_lookup_start(L.s, n, wanted);
     } else {
-        bbt_schema_lookup_warn(L.s, n);
+        bbt_schema_lookup_warn(L.s, n, wanted);
     }
     L.lookup_told = n;
+    L.lookup_told_wanted = wanted;
 }
 
 /* Notifications that arrived: a change, or the heartbeat back.  Any
@@ -457,9 +461,10 @@ static int bbt_listen_read(void)
                          PQgetvalue(res, 0, 1), PQgetvalue(res, 0, 2),
                          PQgetvalue(res, 0, 3));
             L.lookup_now = atoi(PQgetvalue(res, 0, 5));
+            L.lookup_wanted = atoi(PQgetvalue(res, 0, 6));
             bbt_clock_heard(L.s, L.sent_wall, apr_time_now(),
-                            PQgetisnull(res, 0, 6) ? NULL
-                                                   : PQgetvalue(res, 0, 6));
+                            PQgetisnull(res, 0, 7) ? NULL
+                                                   : PQgetvalue(res, 0, 7));
         } else if (PQresultStatus(res) != PGRES_COMMAND_OK && !L.error[0]) {
             apr_cpystrn(L.error, bbt_listen_pqerr(), sizeof(L.error));
         }

@@ -56,7 +56,8 @@
  * has one length however many triggers call the function (any role may
  * make one on a table of its own).  Read with every heartbeat, in its
  * transaction, with how many of bbtoken_lookup's triggers fire always
- * (not part of the identity: see bbt_listen_lookup_ok). */
+ * and how many the schema makes (not part of the identity: see
+ * bbt_listen_lookup_ok). */
 #define BBT_LISTEN_TABLES_SQL                                                  \
     "SELECT 'bbtoken_tokens'::regclass::oid, 'bbtoken_users'::regclass::oid, " \
     "'bbtoken_project_grants'::regclass::oid, "                                \
@@ -68,9 +69,9 @@
     "COALESCE((SELECT xmin::text FROM pg_proc WHERE oid = "                    \
     "to_regproc('bbtoken_notify')), ''), 'UTF8')), 'hex') FROM pg_trigger "    \
     "WHERE tgfoid = to_regproc('bbtoken_notify') AND tgenabled IN ('A', "      \
-    "'O')), " BBT_LOOKUP_FIRING_SQL ", "                                       \
+    "'O')), " BBT_LOOKUP_FIRING_SQL ", " BBT_LOOKUP_WANTED_SQL ", "            \
     "(extract(epoch FROM clock_timestamp()) * 1000000)::bigint"
-#define BBT_LISTEN_TABLES_N 7
+#define BBT_LISTEN_TABLES_N 8
 /* How a session resolves the names the statements above use: the
  * schema's version table, the tables that decide access, bbtoken_lookup,
  * and the functions its triggers and the notifying ones are found by; the

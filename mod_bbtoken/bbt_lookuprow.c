@@ -220,7 +220,8 @@ static int bbt_lr_fields(bbt_lr_cur_t *c, bbt_lookuprow_t *out,
                : 0;
 }
 
-/* What the fields mean together: a row the database could have made. */
+/* What the fields mean together: a row the database could have made (0),
+ * a personal token's whose owner is gone (1), or neither (-1). */
 static int bbt_lr_meaning(bbt_lookuprow_t *out, const bbt_lr_fields_t *f)
 {
     int owner = !f->id_null;
@@ -238,10 +239,15 @@ static int bbt_lr_meaning(bbt_lookuprow_t *out, const bbt_lr_fields_t *f)
         bbt_lr_perm(f->repo_perm, BBT_SCOPE_REPO, &out->tok_repo)) {
         return -1;
     }
-    /* The kind: personal exactly when there is an owner. */
-    if (bbt_kind_from_row(f->key, f->slug, &out->scope) != 0 ||
-        (out->scope.kind == BBT_KIND_PERSONAL) != owner) {
+    /* The kind: personal exactly when there is an owner.  A personal
+     * token's row with none of the owner's fields is what the schema
+     * writes when the owner's row is gone and the token is not: never a
+     * token's answer, and not a row to mend (it is the tables' truth). */
+    if (bbt_kind_from_row(f->key, f->slug, &out->scope) != 0) {
         return -1;
+    }
+    if ((out->scope.kind == BBT_KIND_PERSONAL) != owner) {
+        return owner ? -1 : 1;
     }
     /* NULL is the list of any address; an empty one is no list the
      * database makes, and is not read as "any". */
@@ -271,9 +277,12 @@ bbt_lookuprow_status_t bbt_lookuprow_parse(char *buf, size_t len,
     c.p = buf;
     c.end = buf + len;
     st = bbt_lr_version(&c);
-    if (st == BBT_LOOKUPROW_OK &&
-        (bbt_lr_fields(&c, out, &f) != 0 || bbt_lr_meaning(out, &f) != 0)) {
-        st = BBT_LOOKUPROW_MALFORMED;
+    if (st == BBT_LOOKUPROW_OK) {
+        int m = bbt_lr_fields(&c, out, &f) != 0 ? -1 : bbt_lr_meaning(out, &f);
+
+        st = m == 0   ? BBT_LOOKUPROW_OK
+             : m == 1 ? BBT_LOOKUPROW_ORPHAN
+                      : BBT_LOOKUPROW_MALFORMED;
     }
     if (st != BBT_LOOKUPROW_OK) {
         memset(out, 0, sizeof(*out));

@@ -78,7 +78,10 @@ typedef struct {
 typedef enum {
     BBT_LOOKUPROW_OK = 0,
     BBT_LOOKUPROW_MALFORMED, /* not a row of the format */
-    BBT_LOOKUPROW_UNKNOWN    /* another format's version (a later schema's) */
+    BBT_LOOKUPROW_UNKNOWN,   /* another format's version (a later schema's) */
+    BBT_LOOKUPROW_ORPHAN     /* a personal token without an owner: its user
+                                deleted where no cascade fired (a session
+                                with session_replication_role = replica) */
 } bbt_lookuprow_status_t;
 
 /* Parse buf[0..len), which buf[len] == '\0' ends, into *out, cutting it in

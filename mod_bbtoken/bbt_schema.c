@@ -28,36 +28,39 @@ APLOG_USE_MODULE(bbtoken);
 #error "BBT_SCHEMA_LATEST: apxs.mk gives the last migration's version"
 #endif
 
-/* The version, and how many of the lookup's triggers fire always: the
- * catalog is readable by every role, httpd's too. */
+/* The version, how many of the lookup's triggers fire always and how many
+ * the schema makes: the catalog is readable by every role, httpd's too. */
 static const char bbt_schema_sql[] =
-    "SELECT max(version), " BBT_LOOKUP_FIRING_SQL " FROM bbtoken_schema";
+    "SELECT max(version), " BBT_LOOKUP_FIRING_SQL ", " BBT_LOOKUP_WANTED_SQL
+    " FROM bbtoken_schema";
 
 /* This child: 0 not read yet, 1 being read or read. */
 static apr_uint32_t bbt_schema_read;
 
 /* The schema's version, or -1: the statement failed (no such table, no
  * grant, a lost connection) or gave no version.  *lookup, when given, gets
- * how many of the lookup's triggers fire always (-1: no lookup). */
-static int bbt_schema_version(PGconn *pg, int *lookup)
+ * how many of the lookup's triggers fire always (-1: no lookup), and
+ * *wanted how many the schema makes. */
+static int bbt_schema_version(PGconn *pg, int *lookup, int *wanted)
 {
     PGresult *res = PQexec(pg, bbt_schema_sql);
     int version = -1;
 
     if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1 &&
-        PQnfields(res) == 2 && !PQgetisnull(res, 0, 0)) {
+        PQnfields(res) == 3 && !PQgetisnull(res, 0, 0)) {
         version = atoi(PQgetvalue(res, 0, 0));
         if (lookup) {
             *lookup = atoi(PQgetvalue(res, 0, 1));
+            *wanted = atoi(PQgetvalue(res, 0, 2));
         }
     }
     PQclear(res);
     return version;
 }
 
-void bbt_schema_lookup_warn(server_rec *s, int n)
+void bbt_schema_lookup_warn(server_rec *s, int n, int wanted)
 {
-    if (n < 0 || n >= BBT_LOOKUP_TRIGGERS) {
+    if (n < 0 || n >= wanted) {
         return;
     }
     ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s,
@@ -68,10 +71,10 @@ void bbt_schema_lookup_warn(server_rec *s, int n)
                  "meanwhile may still be honoured; enable them (ALTER "
                  "TABLE ... ENABLE ALWAYS TRIGGER), then run `bbtoken db "
                  "check --repair`",
-                 n, BBT_LOOKUP_TRIGGERS);
+                 n, wanted);
 }
 
-void bbt_schema_lookup_start(server_rec *s, int n)
+void bbt_schema_lookup_start(server_rec *s, int n, int wanted)
 {
     /* Not once per process: the first request's child and the listener's
      * (often the same process, two threads) read the same count at start,
@@ -79,21 +82,21 @@ void bbt_schema_lookup_start(server_rec *s, int n)
      * held it exits.  Nothing is said in post_config, which httpd runs
      * twice at start (a configuration pass, then the real one): the
      * parent never reads the database. */
-    if (n >= 0 && n < BBT_LOOKUP_TRIGGERS && bbt_stats_once(BBT_ONCE_LOOKUP)) {
-        bbt_schema_lookup_warn(s, n);
+    if (n >= 0 && n < wanted && bbt_stats_once(BBT_ONCE_LOOKUP)) {
+        bbt_schema_lookup_warn(s, n, wanted);
     }
 }
 
 void bbt_schema_note(request_rec *r, PGconn *pg)
 {
-    int version, lookup = -1;
+    int version, lookup = -1, wanted = 0;
 
     if (!pg || apr_atomic_read32(&bbt_schema_read) ||
         PQstatus(pg) != CONNECTION_OK ||
         apr_atomic_cas32(&bbt_schema_read, 1, 0) != 0) {
         return;
     }
-    version = bbt_schema_version(pg, &lookup);
+    version = bbt_schema_version(pg, &lookup, &wanted);
     if (version < 0) {
         /* A connection that died meanwhile: the next one reads it.  On a
          * live one the statement fails for good (no table, no grant), and
@@ -104,7 +107,7 @@ void bbt_schema_note(request_rec *r, PGconn *pg)
         return;
     }
     bbt_stats_gauge_set(BBT_GAUGE_SCHEMA_VERSION, version);
-    bbt_schema_lookup_start(r->server, lookup);
+    bbt_schema_lookup_start(r->server, lookup, wanted);
     if (version < BBT_SCHEMA_LATEST && version >= BBT_SCHEMA_MIN &&
         bbt_stats_once(BBT_ONCE_SCHEMA)) {
         ap_log_error(APLOG_MARK, APLOG_WARNING, 0, r->server,
@@ -135,7 +138,7 @@ void bbt_schema_too_old(request_rec *r, PGconn *pg)
     if (!pg || PQstatus(pg) != CONNECTION_OK) {
         return;
     }
-    version = bbt_schema_version(pg, NULL);
+    version = bbt_schema_version(pg, NULL, NULL);
     if (version >= 0 && version < BBT_SCHEMA_MIN) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
                       "BBT770: the database's schema is version %d, older "

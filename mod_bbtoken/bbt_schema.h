@@ -25,18 +25,18 @@ struct pg_conn;
  * when not all, say so once per start (bbt_schema_lookup_warn). */
 void bbt_schema_note(request_rec *r, struct pg_conn *pg);
 
-/* n of the BBT_LOOKUP_TRIGGERS triggers that keep bbtoken_lookup fire
- * always (bbt_lookupsql.h): when fewer, say (BBT720, at warning) that the
- * lookup is not kept true and what to do.  The caller says it once until n
- * changes: at start through bbt_schema_lookup_start, and by the cache's
- * listener whenever it sees n change. */
-void bbt_schema_lookup_warn(server_rec *s, int n);
+/* n of the wanted triggers that keep bbtoken_lookup fire always (both as
+ * the database counts them: bbt_lookupsql.h): when fewer, say (BBT720, at
+ * warning) that the lookup is not kept true and what to do.  The caller
+ * says it once until n changes: at start through bbt_schema_lookup_start,
+ * and by the cache's listener whenever it sees n change. */
+void bbt_schema_lookup_warn(server_rec *s, int n, int wanted);
 
 /* n as read at start (or by a listener taking over from an exited child):
  * said as bbt_schema_lookup_warn says it, once per start (and again after
  * each restart), by whichever reads it first: the first child to read the
  * schema, or the cache's listener, which both read it. */
-void bbt_schema_lookup_start(server_rec *s, int n);
+void bbt_schema_lookup_start(server_rec *s, int n, int wanted);
 
 /* post_config, once the counters' segment is found or made: the metrics'
  * bbtoken_schema_version_expected. */

@@ -235,3 +235,9 @@ COMMIT;
 BEGIN;
 \ir migrations/0042_leak_one_write.sql
 COMMIT;
+
+-- Version 43: the lookup kept true through a replica session's user delete
+-- and token insert.
+BEGIN;
+\ir migrations/0043_lookup_replica.sql
+COMMIT;

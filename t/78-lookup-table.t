@@ -459,8 +459,8 @@ subtest 'pg_dump and pg_restore: the table as dumped, with what it derives from'
     is($pg->('pg_restore', '--clean', '--if-exists', '-d', 'bbtoken', $dump), 'ok', 'restored (--clean)');
     table_true('  the table is true');
     is(status(up('PROJ/repo'), $env->bearer($tok)), 200, '  the token as dumped: live');
-    is($env->psql("SELECT count(*) FROM pg_trigger WHERE tgname LIKE '%lookup%' AND tgenabled = 'A'"), 16,
-       "  the triggers made again, firing always (thirteen that keep the table, its own three that notify)");
+    is($env->psql("SELECT count(*) FROM pg_trigger WHERE tgname LIKE '%lookup%' AND tgenabled = 'A'"), 17,
+       "  the triggers made again, firing always (fourteen that keep the table, its own three that notify)");
     $env->cli_ok('revoke', $id);
     is(status(up('PROJ/repo'), $env->bearer($tok)), 401, '  revoked again: refused');
     # Data only, into emptied tables: the lookup's rows come from the dump,

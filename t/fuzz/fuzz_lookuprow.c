@@ -61,6 +61,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         break;
     case BBT_LOOKUPROW_MALFORMED:
     case BBT_LOOKUPROW_UNKNOWN:
+    case BBT_LOOKUPROW_ORPHAN:
         /* Nothing of a refused row is left behind. */
         if (memcmp(&r, &zero, sizeof(r)) != 0) {
             abort();

@@ -268,6 +268,25 @@ int main(void)
     bad(F_USER_ID, "0", "owner id 0 (0 means none)");
     bad(F_USER_ID, "-5", "a negative owner id");
 
+    /* A personal token whose owner's row is gone (a user deleted where
+     * no cascade fired): none of the owner's fields, no level map.  Said
+     * as such, never read as a token without an owner's limits. */
+    base(f);
+    f[F_ACTIVE] = f[F_USER_ID] = f[F_USER_NAME] = f[F_LEVELS] = "-";
+    ok(parse(f) == BBT_LOOKUPROW_ORPHAN && zeroed(),
+       "a personal token without an owner: its own status, nothing left");
+    f[F_LEVELS] = T("~alice:3");
+    ok(parse(f) == BBT_LOOKUPROW_MALFORMED && zeroed(),
+       "  with a level map still: malformed");
+    f[F_LEVELS] = "-";
+    f[F_ACTIVE] = "t";
+    ok(parse(f) == BBT_LOOKUPROW_MALFORMED && zeroed(),
+       "  with an owner's state alone: malformed");
+    f[F_ACTIVE] = "-";
+    f[F_PROJECT_PERM] = T("PROJECT_NOPE");
+    ok(parse(f) == BBT_LOOKUPROW_MALFORMED && zeroed(),
+       "  with an unknown permission: malformed");
+
     /* The version. */
     ok(with(F_VERSION, "2") == BBT_LOOKUPROW_UNKNOWN && zeroed(),
        "version 2: another format's, said so");
