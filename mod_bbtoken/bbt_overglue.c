@@ -27,13 +27,14 @@
 
 APLOG_USE_MODULE(bbtoken);
 
-/* The name of r's method override that names another method than r's
- * own (a header's, or "_method"), or NULL.  Every header is looked at,
- * not the first of each name: a table may hold a name twice, or in other
- * cases, or with "_" for "-". */
-static const char *bbt_overglue_find(const request_rec *r)
+/* The name of a field of t that is a method override naming another
+ * method than r's own, or NULL.  Every field is looked at, not the first
+ * of each name: a table may hold a name twice, or in other cases, or with
+ * "_" for "-". */
+static const char *bbt_overglue_field(const request_rec *r,
+                                      const apr_table_t *t)
 {
-    const apr_array_header_t *arr = apr_table_elts(r->headers_in);
+    const apr_array_header_t *arr = apr_table_elts(t);
     const apr_table_entry_t *e = (const apr_table_entry_t *)arr->elts;
     int i;
 
@@ -42,6 +43,18 @@ static const char *bbt_overglue_find(const request_rec *r)
             !bbt_override_value_ok(r->method, e[i].val ? e[i].val : "")) {
             return e[i].key;
         }
+    }
+    return NULL;
+}
+
+/* The name of r's method override that names another method than r's
+ * own (a header's, or "_method"), or NULL. */
+static const char *bbt_overglue_find(const request_rec *r)
+{
+    const char *what = bbt_overglue_field(r, r->headers_in);
+
+    if (what) {
+        return what;
     }
     return bbt_override_query_ok(r->method, r->args) ? NULL : "_method";
 }
@@ -77,6 +90,16 @@ int bbt_overglue_check(request_rec *r, bbt_req_t *rq)
         rq->override_checked = 1;
     }
     return OK;
+}
+
+int bbt_overglue_trailers(request_rec *r)
+{
+    const char *what =
+        r->trailers_in ? bbt_overglue_field(r, r->trailers_in) : NULL;
+
+    return what ? bbt_overglue_refuse(
+                      r, apr_pstrcat(r->pool, "trailer field ", what, NULL))
+                : OK;
 }
 
 /* A request of a section of ours that check_authn did not check: let in

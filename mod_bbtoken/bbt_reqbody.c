@@ -26,6 +26,7 @@
 
 #include "bbt_body.h"
 #include "bbt_bodyread.h"
+#include "bbt_overglue.h"
 #include "bbt_reqbody.h"
 #include "bbt_request.h"
 
@@ -159,6 +160,9 @@ int bbt_reqbody_get(request_rec *r, const bbt_body_t **body)
                 "its trailer declares a Content-Encoding or a "
                 "Content-Type, which httpd may add to its headers after "
                 "the module decided");
+        }
+        if ((status = bbt_overglue_trailers(r)) != OK) {
+            return status;
         }
         why = bbt_body_parse(k->data, k->len, &k->body, err, sizeof(err));
         if (why) {

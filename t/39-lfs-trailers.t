@@ -5,7 +5,9 @@
 # looked at the headers: a Content-Encoding or a Content-Type sent as a
 # trailer would reach the backend as though the client had declared it,
 # beside bytes the module decided by as UTF-8.  Such a body is refused too,
-# and the backend never sees it.
+# and the backend never sees it.  So is a method override sent as a
+# trailer (README, Method overrides): a backend that honours it would run
+# a method no route decided.
 use strict;
 use warnings;
 use FindBin;
@@ -67,5 +69,17 @@ for my $t (['Content-Encoding: br', 'a content coding'],
 }
 like($env->error_log_text, qr/BBT825: the request body of POST \S+ is refused: its trailer/,
      'logged (BBT825)');
+
+for my $t (['X-HTTP-Method-Override: DELETE', 'X-HTTP-Method-Override'],
+           ['X-HTTP-Method: PUT', 'X-HTTP-Method'],
+           ['x-method-override: delete', 'x-method-override']) {
+    $res = chunked($t->[0]);
+    is($res->{status}, 400, "a method override as a trailer ($t->[0]): 400") or diag $res->{raw};
+    unlike($res->{body} // '', qr/^BODY=/m, '  the backend never saw it');
+    like($env->error_log_text, qr/BBT043: POST \S+ refused: its trailer field \Q$t->[1]\E names another method/,
+         '  logged (BBT043), by the field\'s name');
+}
+$res = chunked('X-HTTP-Method-Override: POST');
+is($res->{status}, 200, 'control: an override naming the request\'s own method is harmless') or diag $res->{raw};
 is(scalar($env->crash_lines), 0, 'no httpd child crashed') or diag join "\n", $env->crash_lines;
 done_testing;
