@@ -200,7 +200,7 @@ void bbt_db_say(const bbt_db_conn_t *c, int level, const char *id,
 static int bbt_db_session(bbt_db_conn_t *c)
 {
     char err[320];
-    int rc = bbt_dbsession_ready_st(c->sess, c->pg, err, sizeof(err));
+    int rc = bbt_dbsession_ready_st(c->sess, c->pg, err, sizeof(err), 0);
 
     if (rc == -1) {
         bbt_db_say(c, APLOG_ERR, "BBT080",

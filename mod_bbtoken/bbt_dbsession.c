@@ -34,12 +34,16 @@
 #include "apr_strings.h"
 #include "mod_dbd.h"
 
+#include <errno.h>
+#include <poll.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include <libpq-fe.h>
 #include <libpq-events.h>
 
 #include "bbt_dbsession.h"
+#include "bbt_mono.h"
 #include "bbt_sqlstate.h"
 
 struct bbt_dbsession_s {
@@ -150,13 +154,57 @@ static void bbt_dbsession_why(const PGresult *res, int i, int n, char *err,
                  state ? state : "none", line[0] ? line : "no message");
 }
 
-int bbt_dbsession_ready(ap_dbd_t *dbd, PGconn *pg, char *err, size_t errlen)
+PGresult *bbt_dbsession_exec(PGconn *pg, const char *sql, int64_t until)
 {
-    return bbt_dbsession_ready_st(bbt_dbsession_of(dbd), pg, err, errlen);
+    PGresult *res, *last = NULL;
+    struct pollfd p;
+    int64_t left;
+    int rc;
+
+    if (until == 0) {
+        return PQexec(pg, sql);
+    }
+    if (!PQsendQuery(pg, sql)) {
+        return NULL;
+    }
+    /* PQconsumeInput takes what the socket (and TLS) holds; only an empty
+     * one is waited on. */
+    while (PQconsumeInput(pg) && PQisBusy(pg)) {
+        if ((left = until - bbt_mono_now()) <= 0) {
+            /* Shut, not closed: the descriptor stays libpq's, which now
+             * reads the end of the stream and gives up on the statement. */
+            shutdown(PQsocket(pg), SHUT_RDWR);
+            while ((res = PQgetResult(pg)) != NULL) {
+                PQclear(res);
+            }
+            PQclear(last);
+            return NULL;
+        }
+        p.fd = PQsocket(pg);
+        p.events = POLLIN;
+        p.revents = 0;
+        rc = poll(&p, 1, (int)((left + 999) / 1000));
+        if (rc < 0 && errno != EINTR) {
+            break;
+        }
+    }
+    /* As PQexec: the last result (an error, when the connection broke). */
+    while ((res = PQgetResult(pg)) != NULL) {
+        PQclear(last);
+        last = res;
+    }
+    return last;
+}
+
+int bbt_dbsession_ready(ap_dbd_t *dbd, PGconn *pg, char *err, size_t errlen,
+                        int64_t until)
+{
+    return bbt_dbsession_ready_st(bbt_dbsession_of(dbd), pg, err, errlen,
+                                  until);
 }
 
 int bbt_dbsession_ready_st(bbt_dbsession_t *st, PGconn *pg, char *err,
-                           size_t errlen)
+                           size_t errlen, int64_t until)
 {
     int pid = PQbackendPID(pg), i;
 
@@ -187,7 +235,8 @@ int bbt_dbsession_ready_st(bbt_dbsession_t *st, PGconn *pg, char *err,
         return -2;
     }
     for (i = 0; st->sql && i < st->sql->nelts; i++) {
-        PGresult *res = PQexec(pg, APR_ARRAY_IDX(st->sql, i, const char *));
+        PGresult *res = bbt_dbsession_exec(
+            pg, APR_ARRAY_IDX(st->sql, i, const char *), until);
         ExecStatusType rs = PQresultStatus(res);
 
         /* What the pgsql driver, and so mod_dbd, takes for success. */

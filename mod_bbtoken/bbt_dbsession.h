@@ -13,6 +13,7 @@
 #define BBT_DBSESSION_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "httpd.h"
 #include "apr_dbd.h"
@@ -31,8 +32,21 @@ void bbt_dbsession_register_hooks(apr_pool_t *p);
  * backend is the one its pool's DBDInitSQL last ran on without error
  * (DBDInitSQL is run again first when the backend changed); -1, it is not,
  * and err says why (the SQLSTATE and PostgreSQL's primary message, never a
- * statement); -2, the connection was lost meanwhile (nothing written). */
-int bbt_dbsession_ready(ap_dbd_t *dbd, PGconn *pg, char *err, size_t errlen);
+ * statement); -2, the connection was lost meanwhile (nothing written).
+ * until: as bbt_dbsession_exec's; a statement not answered by then leaves
+ * the connection lost (-2). */
+int bbt_dbsession_ready(ap_dbd_t *dbd, PGconn *pg, char *err, size_t errlen,
+                        int64_t until);
+
+/* sql run on pg as PQexec runs it (its last result), waiting for the
+ * answer until until at most (bbt_mono_now's clock; 0: as long as it
+ * takes).  A statement not answered by then gets NULL, and its connection
+ * is shut down: libpq finds it broken, and mod_dbd's check, when the
+ * connection is next taken, makes it again.  For a thread that must not
+ * hang on a backend that stopped answering with its socket still open (a
+ * frozen host): the server's statement_timeout cannot end that wait, and
+ * the kernel's only after many minutes. */
+PGresult *bbt_dbsession_exec(PGconn *pg, const char *sql, int64_t until);
 
 /* dbd's session, or NULL (mod_dbd did not say it made the connection).  A
  * look-up in the connection's pool (a string hashed): a caller that asks
@@ -42,7 +56,7 @@ bbt_dbsession_t *bbt_dbsession_of(ap_dbd_t *dbd);
 /* bbt_dbsession_ready with the session already looked up (st may be
  * NULL: -1). */
 int bbt_dbsession_ready_st(bbt_dbsession_t *st, PGconn *pg, char *err,
-                           size_t errlen);
+                           size_t errlen, int64_t until);
 
 /* Which backend st's connection has: the number of resets libpq has told
  * of, so it changes with the backend whatever the new one's process id.

@@ -26,6 +26,7 @@
 #include "bbt_dbsession.h"
 #include "bbt_listensql.h"
 #include "bbt_lsession.h"
+#include "bbt_mono.h"
 #include "bbt_sqlstate.h"
 
 /* The session's search_path and role, as DBDInitSQL left them; how it
@@ -135,10 +136,16 @@ static int bbt_lsession_take(bbt_lsession_t *ls, PGresult *res, char *err,
     return 1;
 }
 
+/* How long the listener's thread waits for a pooled connection's answers,
+ * all tries together: well within what a child's exit waits for a call
+ * of the listener's (bbt_wdcall.c), since a backend that stopped
+ * answering (a frozen host) holds its connection open for many minutes. */
+#define BBT_LSESSION_WAIT_US 2000000
+
 /* One try on a pooled connection: as bbt_lsession_read, and 2 when the
  * connection turned out lost (PostgreSQL restarted since it was made). */
 static int bbt_lsession_try(bbt_lsession_t *ls, apr_pool_t *pool, ap_dbd_t *dbd,
-                            char *err, size_t errlen)
+                            char *err, size_t errlen, int64_t until)
 {
     PGconn *pg = apr_dbd_native_handle(dbd->driver, dbd->handle);
     PQconninfoOption *opts;
@@ -154,7 +161,7 @@ static int bbt_lsession_try(bbt_lsession_t *ls, apr_pool_t *pool, ap_dbd_t *dbd,
     }
     /* A session mod_dbd's check connected again without DBDInitSQL is
      * none to copy: given it first, or not copied at all. */
-    rc = bbt_dbsession_ready(dbd, pg, err, errlen);
+    rc = bbt_dbsession_ready(dbd, pg, err, errlen, until);
     if (rc == -1) {
         char why[320];
 
@@ -169,10 +176,16 @@ static int bbt_lsession_try(bbt_lsession_t *ls, apr_pool_t *pool, ap_dbd_t *dbd,
         apr_cpystrn(err, "the pooled connection was lost", errlen);
         return 2;
     }
-    res = PQexec(pg, bbt_lsession_sql);
+    res = bbt_dbsession_exec(pg, bbt_lsession_sql, until);
     if (res && PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1 &&
         PQnfields(res) == 4) {
         rc = bbt_lsession_take(ls, res, err, errlen);
+    } else if (!res && bbt_mono_now() >= until) {
+        /* Tried again later, not now: another connection to the same
+         * host would hang as long, or its connect longer. */
+        apr_cpystrn(err, "the pooled connection did not answer in time",
+                    errlen);
+        rc = -1;
     } else {
         bbt_sql_line(err, errlen, PQerrorMessage(pg),
                      "the pooled session cannot be read");
@@ -189,6 +202,7 @@ int bbt_lsession_read(bbt_lsession_t *ls, apr_pool_t *pool, server_rec *s,
         APR_RETRIEVE_OPTIONAL_FN(ap_dbd_open);
     APR_OPTIONAL_FN_TYPE(ap_dbd_close) *dbd_close =
         APR_RETRIEVE_OPTIONAL_FN(ap_dbd_close);
+    int64_t until = bbt_mono_now() + BBT_LSESSION_WAIT_US;
     apr_pool_t *tmp;
     ap_dbd_t *dbd;
     int rc = 2, tries;
@@ -198,14 +212,14 @@ int bbt_lsession_read(bbt_lsession_t *ls, apr_pool_t *pool, server_rec *s,
     }
     /* A connection lost is given back (mod_dbd makes it again when next
      * taken) and another taken at once, as a request's would be. */
-    for (tries = 0; rc == 2 && tries < 2; tries++) {
+    for (tries = 0; rc == 2 && tries < 2 && bbt_mono_now() < until; tries++) {
         /* Tried again and again while the database is down: what mod_dbd
          * allocates for a try goes with it. */
         apr_pool_create(&tmp, pool);
         dbd = dbd_open(tmp, s);
         rc = 0;
         if (dbd && strcmp(apr_dbd_name(dbd->driver), "pgsql") == 0) {
-            rc = bbt_lsession_try(ls, pool, dbd, err, errlen);
+            rc = bbt_lsession_try(ls, pool, dbd, err, errlen, until);
         }
         if (dbd) {
             dbd_close(s, dbd);

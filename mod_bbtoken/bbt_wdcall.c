@@ -21,10 +21,11 @@
 APLOG_USE_MODULE(bbtoken);
 
 /* How long the child waits for a call in progress.  A call waits on the
- * database for at most 80 ms; only connecting blocks for longer (libpq's
- * connect_timeout, which the README's DBDParams set to 3 s, and a name's
- * look-up).  Past it the child exits without waiting, as if unfenced,
- * rather than hang its stop. */
+ * listener's own connection for at most 80 ms, and on a pooled one's
+ * answers for 2 s (bbt_lsession.c); only connecting blocks for longer
+ * (libpq's connect_timeout, which the README's DBDParams set to 3 s, and
+ * a name's look-up).  Past it the child exits without waiting, as if
+ * unfenced, rather than hang its stop. */
 #define BBT_WDCALL_WAIT_US 5000000
 /* How long it waits for the thread to end once the fence is closed:
  * mod_watchdog looks whether the child is stopping every 100 ms. */
