@@ -66,6 +66,10 @@
   // Counts the times the list was asked for anew: an answer to an older
   // ask is superseded.
   let generation = 0;
+  // Counts the times the page turned to a holder (clearList): an answer to
+  // a change asked for before then may be about another holder's list,
+  // which the page no longer shows.
+  let turns = 0;
 
   function rowFor(t) {
     const perms = t.permissions || [];
@@ -168,6 +172,24 @@
           text: bbt.holder ? 'The tokens of the ' + holderWords() + ' could not be loaded.' : 'Your tokens could not be loaded.' })));
       }
     }
+  }
+
+  // Where a change is asked for, as its answer needs it: the page may turn
+  // to another holder before the answer comes.
+  const askedNow = () => ({ where: base(), turn: turns });
+
+  // What a change's answer does to the list: where the page still shows
+  // the holder it was asked for, update (if any) and a reload; where it
+  // turned away and back, the reload alone (the list asked for on coming
+  // back may be older than the change); another holder's list it leaves
+  // alone.
+  function changed(asked, update) {
+    if (asked.turn === turns) {
+      if (update) { update(); render(); }
+    } else if (asked.where !== base()) {
+      return;
+    }
+    refresh();
   }
 
   $('more').addEventListener('click', async () => {
@@ -349,6 +371,7 @@
     }
     const submit = $('edit-submit');
     const n = showing('edit-dialog');
+    const asked = askedNow();
     submit.disabled = true;
     try {
       if (editing === null) {
@@ -361,7 +384,7 @@
         const created = await api('PUT', base(), body);
         closeShowing('edit-dialog', n);
         showNewToken(created);
-        refresh();
+        changed(asked);
       } else {
         const old = tokens.get(editing);
         const body = {};
@@ -380,10 +403,8 @@
         }
         const updated = await api('POST', base() + '/' + encodeURIComponent(editing), body);
         closeShowing('edit-dialog', n);
-        if (updated && updated.id) tokens.set(String(updated.id), updated);
-        render();
         say('Token “' + name + '” updated.');
-        refresh();
+        changed(asked, () => { if (updated && updated.id) tokens.set(String(updated.id), updated); });
       }
     } catch (err) {
       showErrorIn('edit-dialog', n, 'edit-error', err);
@@ -489,14 +510,13 @@
   $('rotate-confirm').addEventListener('click', async () => {
     const btn = $('rotate-confirm');
     const id = rotating, n = showing('rotate-dialog');
+    const asked = askedNow();
     btn.disabled = true;
     try {
       const rotated = await api('POST', base() + '/' + encodeURIComponent(id) + '/rotate');
       closeShowing('rotate-dialog', n);
-      tokens.delete(id);
-      render();
+      changed(asked, () => tokens.delete(id));
       showNewToken(rotated, 'rotated');
-      refresh();
     } catch (err) {
       showErrorIn('rotate-dialog', n, 'rotate-error', err);
     } finally {
@@ -525,15 +545,14 @@
     const t = tokens.get(id);
     const btn = $('revoke-confirm');
     const n = showing('revoke-dialog');
+    const asked = askedNow();
     btn.disabled = true;
     try {
       await api('DELETE', base() + '/' + encodeURIComponent(id));
       closeShowing('revoke-dialog', n);
-      tokens.delete(id);
-      render();
+      changed(asked, () => tokens.delete(id));
       say('Token “' + (t ? t.name : id) + '” revoked.');
       $('create-open').focus();
-      refresh();
     } catch (err) {
       showErrorIn('revoke-dialog', n, 'revoke-error', err);
     } finally {
@@ -545,6 +564,7 @@
   // another holder, and loaded again.
   function clearList() {
     generation++;
+    turns++;
     tokens = new Map();
     nextStart = null;
     $('tokens-body').textContent = '';

@@ -2,8 +2,9 @@
 // in headless Chromium, run by t/55-browser.t: a list whose paging never
 // ends, a list that answers after the user changed something, a token
 // whose name the user did not touch, a rotation answered after its
-// dialog was closed, a long name outside the BMP, a short maximum
-// expiry, a second
+// dialog was closed, a change answered after the user turned to another
+// holder (the user's personal project, which they administer), a long
+// name outside the BMP, a short maximum expiry, a second
 // page, markup in names and messages, and Back to the page after a new
 // token was shown.  The page and the API are the real ones; a few
 // answers are held back or replaced (Playwright's routing) to play a slow
@@ -25,15 +26,18 @@ const BASE = env.BBT_BASE;
 const USER = env.BBT_ANSWERS_USER;
 const PASSWORD = env.BBT_ANSWERS_PASSWORD;
 const API = `${BASE}/rest/access-tokens/latest/users/${USER}`;
+// The user's personal project, which they administer, and its tokens.
+const PERSONAL = '~' + USER.toLowerCase();
+const PERSONAL_API = `${BASE}/rest/access-tokens/latest/projects/${PERSONAL}`;
 const asUser = { Authorization: 'Basic ' + Buffer.from(USER + ':' + PASSWORD).toString('base64') };
 // The page's requests for the user's list, and no other.
 const LIST = new RegExp(`/rest/access-tokens/latest/users/${USER}\\?start=`);
 
 let context, page, close;
 
-async function rest(method, path, body) {
+async function rest(method, path, body, base = API) {
   const headers = { ...asUser, 'Content-Type': 'application/json' };
-  const res = await fetch(API + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  const res = await fetch(base + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
   const text = await res.text();
   assert.ok(res.ok, `${method} ${path}: ${res.status} ${text}`);
   return text ? JSON.parse(text) : null;
@@ -53,6 +57,54 @@ async function open() {
 async function settled() {
   await page.locator('#tokens-body tr[data-id], #tokens-body tr.placeholder:not(:has-text("Loading")), #alert:not([hidden])')
     .first().waitFor();
+}
+
+// Holds back the answers to the page's requests whose URL matches pattern
+// (and whose method is method, when given): the server has done the work
+// once seen resolves, the page learns of it only after release().
+// deliver() releases them and waits until the page has had the first.
+async function hold(pattern, method) {
+  let release, asked;
+  const held = new Promise((r) => { release = r; });
+  const seen = new Promise((r) => { asked = r; });
+  const ours = (req) => pattern.test(req.url()) && (!method || req.method() === method);
+  await page.route(pattern, async (route) => {
+    if (!ours(route.request())) { await route.continue(); return; }
+    const res = await route.fetch();
+    asked();
+    await held;
+    // After a failure the route may be gone already.
+    await route.fulfill({ response: res }).catch(() => {});
+  });
+  return {
+    seen,
+    async deliver() {
+      const late = page.waitForResponse((r) => ours(r.request()));
+      release();
+      await (await late).finished();
+      // Let the page's script take the answer (a few turns of its event loop).
+      await page.evaluate(() => new Promise((r) => setTimeout(r, 200)));
+    },
+    async done() { release(); await page.unroute(pattern); },
+  };
+}
+
+// Revokes the tokens, the user's and their personal project's, whose
+// names start with one of prefixes: what a test made, even when it failed.
+async function sweep(...prefixes) {
+  for (const base of [API, PERSONAL_API]) {
+    for (const t of (await rest('GET', '?limit=1000', undefined, base)).values) {
+      if (prefixes.some((p) => t.name.startsWith(p))) await rest('DELETE', '/' + t.id, undefined, base);
+    }
+  }
+}
+
+// Shows the tokens of holder (a project key), or the user's own (null).
+async function showHolder(holder) {
+  await page.locator('#holder').fill(holder || '');
+  await page.locator('#holder-show').click();
+  await page.getByRole('heading', { level: 1, name: holder ? 'Access tokens of project ' + holder : 'Personal access tokens' })
+    .waitFor();
 }
 
 before(async () => {
@@ -240,6 +292,56 @@ test('a rotation answered after its dialog was closed closes no other dialog', a
   await confirm.waitFor({ state: 'hidden' });
   for (const t of await listed()) {
     if (t.name === 'Late A' || t.name === 'Late B') await rest('DELETE', '/' + t.id);
+  }
+});
+
+test('an edit, rotation or revocation answered after the user turned to another holder leaves that holder\'s list alone', async () => {
+  let id = (await rest('PUT', '', { name: 'Elsewhere', permissions: ['PROJECT_READ', 'REPO_READ'] })).id;
+  const body = page.locator('#tokens-body');
+  for (const step of ['edit', 'rotate', 'revoke']) {
+    await open();
+    const row = page.locator(`tr[data-id="${id}"]`);
+    await row.waitFor();
+    const h = await hold(new RegExp(`/users/${USER}/${id}${step === 'rotate' ? '/rotate' : ''}$`),
+      step === 'revoke' ? 'DELETE' : 'POST');
+    // The project's list, asked for when the user turns to it, comes last.
+    const l = await hold(new RegExp(`/projects/${PERSONAL}\\?start=`));
+    try {
+      if (step === 'edit') {
+        await row.getByRole('button', { name: /^Edit / }).click();
+        await page.locator('#f-name').fill('Elsewhere renamed');
+        await page.getByRole('button', { name: 'Save' }).click();
+      } else {
+        await row.getByRole('button', { name: step === 'rotate' ? /^Rotate / : /^Revoke / }).click();
+        await page.getByRole('alertdialog').getByRole('button', { name: step === 'rotate' ? 'Rotate' : 'Revoke' }).click();
+      }
+      await h.seen;
+      await page.keyboard.press('Escape');
+      await showHolder(PERSONAL);
+      await l.seen;
+      await h.deliver();
+      assert.equal(await body.locator('tr').count(), 0,
+        `${step}: nothing is shown as the project's list before it arrives: ${await body.innerText()}`);
+      if (step === 'rotate') {
+        const rotated = page.getByRole('dialog', { name: 'Token rotated' });
+        await rotated.waitFor();
+        await rotated.getByRole('button', { name: 'Done' }).click();
+        await rotated.waitFor({ state: 'hidden' });
+      }
+      await l.deliver();
+      await settled();
+      assert.equal(await body.locator('tr[data-id]').count(), 0, `${step}: the project has no tokens`);
+      assert.match(await body.innerText(), /has no access tokens/);
+      const left = (await listed()).filter((t) => t.name.startsWith('Elsewhere'));
+      assert.equal(left.length, step === 'revoke' ? 0 : 1, `${step}: done on the server`);
+      if (left.length) id = left[0].id;
+    } catch (e) {
+      await sweep('Elsewhere');
+      throw e;
+    } finally {
+      await h.done();
+      await l.done();
+    }
   }
 });
 
