@@ -176,7 +176,7 @@
 
   // Where a change is asked for, as its answer needs it: the page may turn
   // to another holder before the answer comes.
-  const askedNow = () => ({ where: base(), turn: turns });
+  const askedNow = () => ({ holder: bbt.holder, where: base(), turn: turns });
 
   // What a change's answer does to the list: where the page still shows
   // the holder it was asked for, update (if any) and a reload; where it
@@ -383,7 +383,7 @@
         if (nets.length) body.allowedAddresses = nets;
         const created = await api('PUT', base(), body);
         closeShowing('edit-dialog', n);
-        showNewToken(created);
+        showNewToken(created, 'created', asked.holder);
         changed(asked);
       } else {
         const old = tokens.get(editing);
@@ -420,6 +420,7 @@
   // The new token, shown once
 
   let secret = '';
+  let secretHolder = null;   // whose it is: for its clone lines
 
   function cloneLines() {
     const proj = $('new-project').value.trim() || 'PROJECT';
@@ -433,7 +434,7 @@
     // password, the token.  A token in the URL would be among git's
     // arguments (ps) and stay in the clone's .git/config, which other users
     // may read.
-    const who = bbt.holder ? 'x-token-auth' : USER;
+    const who = secretHolder ? 'x-token-auth' : USER;
     $('clone-basic').value = 'git clone ' + origin + encodeURIComponent(who) + '@' + host + path;
     // The header in git's environment, not its arguments: any local user
     // can read a running command's arguments (ps), only its owner its
@@ -442,14 +443,17 @@
       + 'GIT_CONFIG_VALUE_0="Authorization: Bearer ' + secret + '" git clone ' + origin + host + path;
   }
 
-  // done: 'created' or 'rotated', for the title and the announcement.
-  function showNewToken(t, done = 'created') {
+  // done: 'created' or 'rotated', for the title and the announcement;
+  // holder: whose token it is (bbt.holder when it was asked for), for the
+  // clone lines.
+  function showNewToken(t, done, holder) {
     secret = (t && t.token) || '';
+    secretHolder = holder;
     $('new-title').textContent = 'Token ' + done;
     $('new-name').textContent = t && t.name ? '“' + t.name + '”' : '';
     $('new-token').value = secret;
-    $('new-project').value = bbt.holder ? bbt.holder.key : 'PROJECT';
-    $('new-repo').value = bbt.holder && bbt.holder.slug ? bbt.holder.slug : 'REPO';
+    $('new-project').value = holder ? holder.key : 'PROJECT';
+    $('new-repo').value = holder && holder.slug ? holder.slug : 'REPO';
     $('copy-status').textContent = '';
     cloneLines();
     $('new-dialog').showModal();
@@ -516,7 +520,7 @@
       const rotated = await api('POST', base() + '/' + encodeURIComponent(id) + '/rotate');
       closeShowing('rotate-dialog', n);
       changed(asked, () => tokens.delete(id));
-      showNewToken(rotated, 'rotated');
+      showNewToken(rotated, 'rotated', asked.holder);
     } catch (err) {
       showErrorIn('rotate-dialog', n, 'rotate-error', err);
     } finally {

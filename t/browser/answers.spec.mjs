@@ -2,9 +2,10 @@
 // in headless Chromium, run by t/55-browser.t: a list whose paging never
 // ends, a list that answers after the user changed something, a token
 // whose name the user did not touch, a rotation answered after its
-// dialog was closed, a change answered after the user turned to another
-// holder (the user's personal project, which they administer), a long
-// name outside the BMP, a short maximum expiry, a second
+// dialog was closed, a new token answered after the user turned to
+// another holder (the user's personal project, which they administer), a
+// change answered after that, a long name outside the BMP, a short
+// maximum expiry, a second
 // page, markup in names and messages, and Back to the page after a new
 // token was shown.  The page and the API are the real ones; a few
 // answers are held back or replaced (Playwright's routing) to play a slow
@@ -292,6 +293,43 @@ test('a rotation answered after its dialog was closed closes no other dialog', a
   await confirm.waitFor({ state: 'hidden' });
   for (const t of await listed()) {
     if (t.name === 'Late A' || t.name === 'Late B') await rest('DELETE', '/' + t.id);
+  }
+});
+
+test('a new token answered after the user turned to another holder has its own holder\'s clone lines', async () => {
+  const created = page.getByRole('dialog', { name: 'Token created' });
+  const cases = [
+    { from: null, to: PERSONAL, name: 'Held mine', who: USER, project: 'PROJECT', url: new RegExp(`/users/${USER}$`) },
+    { from: PERSONAL, to: null, name: 'Held theirs', who: 'x-token-auth', project: PERSONAL,
+      url: new RegExp(`/projects/${PERSONAL}$`) },
+  ];
+  for (const c of cases) {
+    await open();
+    await settled();
+    if (c.from) await showHolder(c.from);
+    const h = await hold(c.url, 'PUT');
+    try {
+      await page.getByRole('button', { name: 'Create token' }).click();
+      await page.locator('#f-name').fill(c.name);
+      await page.getByRole('button', { name: 'Create', exact: true }).click();
+      await h.seen;
+      await page.keyboard.press('Escape');
+      await showHolder(c.to);
+      await h.deliver();
+      await created.waitFor();
+      assert.match(await created.innerText(), new RegExp(`“${c.name}”`));
+      const basic = await page.locator('#clone-basic').inputValue();
+      assert.ok(basic.includes(`//${c.who}@`) && basic.endsWith(`/scm/${c.project}/REPO.git`),
+        `the clone line of ${c.from || 'the user'}'s token: ${basic}`);
+      assert.equal(await page.locator('#new-project').inputValue(), c.project);
+      await created.getByRole('button', { name: 'Done' }).click();
+      await created.waitFor({ state: 'hidden' });
+      const made = (await rest('GET', '?limit=1000', undefined, c.from ? PERSONAL_API : API)).values;
+      assert.deepEqual(made.map((t) => t.name).filter((n) => n.startsWith('Held ')), [c.name], 'made for its holder');
+    } finally {
+      await h.done();
+      await sweep('Held ');
+    }
   }
 });
 
