@@ -419,10 +419,16 @@
   // ------------------------------------------------------------------
   // The new token, shown once
 
-  let secret = '';
-  let secretHolder = null;   // whose it is: for its clone lines
+  // The new token shown, {secret, name, done, holder}, or null; and those
+  // that came while it was shown (a creation and a rotation both on their
+  // way), oldest first.  Each waits for the dialog to close: none may
+  // replace another, since none can be shown again.
+  let current = null;
+  const waiting = [];
 
   function cloneLines() {
+    if (!current) return;
+    const holder = current.holder;
     const proj = $('new-project').value.trim() || 'PROJECT';
     const repo = $('new-repo').value.trim() || 'REPO';
     const path = (SCM_URL ? SCM_URL.pathname.replace(/\/+$/, '') : SCM) + '/' + encodeURIComponent(proj) + '/'
@@ -434,43 +440,68 @@
     // password, the token.  A token in the URL would be among git's
     // arguments (ps) and stay in the clone's .git/config, which other users
     // may read.
-    const who = secretHolder ? 'x-token-auth' : USER;
+    const who = holder ? 'x-token-auth' : USER;
     $('clone-basic').value = 'git clone ' + origin + encodeURIComponent(who) + '@' + host + path;
     // The header in git's environment, not its arguments: any local user
     // can read a running command's arguments (ps), only its owner its
     // environment.
     $('clone-bearer').value = 'GIT_CONFIG_COUNT=1 GIT_CONFIG_KEY_0=http.extraHeader '
-      + 'GIT_CONFIG_VALUE_0="Authorization: Bearer ' + secret + '" git clone ' + origin + host + path;
+      + 'GIT_CONFIG_VALUE_0="Authorization: Bearer ' + current.secret + '" git clone ' + origin + host + path;
+  }
+
+  const named = (w) => (w.name ? '“' + w.name + '”' : '(unnamed)');
+
+  // Says in the dialog (a live region there: the page's own is behind the
+  // modal dialog) which new tokens wait to be shown after this one.
+  function sayWaiting() {
+    const more = $('new-more');
+    more.textContent = '';
+    if (!waiting.length) return;
+    more.append(el('p', { class: 'notice', text: 'Shown next, when you close this one: '
+      + waiting.map((w) => 'the token ' + named(w) + ' ' + w.done).join(', ') + '.' }));
   }
 
   // done: 'created' or 'rotated', for the title and the announcement;
   // holder: whose token it is (bbt.holder when it was asked for), for the
   // clone lines.
   function showNewToken(t, done, holder) {
-    secret = (t && t.token) || '';
-    secretHolder = holder;
-    $('new-title').textContent = 'Token ' + done;
-    $('new-name').textContent = t && t.name ? '“' + t.name + '”' : '';
-    $('new-token').value = secret;
-    $('new-project').value = holder ? holder.key : 'PROJECT';
-    $('new-repo').value = holder && holder.slug ? holder.slug : 'REPO';
+    waiting.push({ secret: (t && t.token) || '', name: (t && t.name) || '', done, holder });
+    if (current) sayWaiting();
+    else showNext();
+  }
+
+  function showNext() {
+    current = waiting.shift();
+    $('new-title').textContent = 'Token ' + current.done;
+    $('new-name').textContent = current.name ? named(current) : '';
+    $('new-token').value = current.secret;
+    $('new-project').value = current.holder ? current.holder.key : 'PROJECT';
+    $('new-repo').value = current.holder && current.holder.slug ? current.holder.slug : 'REPO';
     $('copy-status').textContent = '';
+    sayWaiting();
     cloneLines();
     $('new-dialog').showModal();
     $('new-token').focus();
     $('new-token').select();
-    say('Token “' + (t && t.name) + '” ' + done + '. Copy it now: it is shown only once.');
+    say('Token ' + named(current) + ' ' + current.done + '. Copy it now: it is shown only once.');
   }
 
   $('new-project').addEventListener('input', cloneLines);
   $('new-repo').addEventListener('input', cloneLines);
 
-  function forgetToken() {
-    secret = '';
+  function wipeToken() {
     for (const id of ['new-token', 'clone-basic', 'clone-bearer']) $(id).value = '';
   }
-  $('new-done').addEventListener('click', () => { forgetToken(); $('new-dialog').close(); });
-  $('new-dialog').addEventListener('close', () => { forgetToken(); $('create-open').focus(); });
+  // Done wipes the token at once, but the next one is shown by the close
+  // event alone (it comes later, and Escape closes too): until then one
+  // that arrives waits its turn, rather than being shown and then wiped.
+  $('new-done').addEventListener('click', () => { wipeToken(); $('new-dialog').close(); });
+  $('new-dialog').addEventListener('close', () => {
+    current = null;
+    wipeToken();
+    if (waiting.length) showNext();
+    else $('create-open').focus();
+  });
 
   async function copyFrom(inputId) {
     const input = $(inputId);

@@ -2,10 +2,10 @@
 // in headless Chromium, run by t/55-browser.t: a list whose paging never
 // ends, a list that answers after the user changed something, a token
 // whose name the user did not touch, a rotation answered after its
-// dialog was closed, a new token answered after the user turned to
-// another holder (the user's personal project, which they administer), a
-// change answered after that, a long name outside the BMP, a short
-// maximum expiry, a second
+// dialog was closed, a new token answered while another is shown, or
+// after the user turned to another holder (the user's personal project,
+// which they administer), a change answered after that, a long name
+// outside the BMP, a short maximum expiry, a second
 // page, markup in names and messages, and Back to the page after a new
 // token was shown.  The page and the API are the real ones; a few
 // answers are held back or replaced (Playwright's routing) to play a slow
@@ -293,6 +293,69 @@ test('a rotation answered after its dialog was closed closes no other dialog', a
   await confirm.waitFor({ state: 'hidden' });
   for (const t of await listed()) {
     if (t.name === 'Late A' || t.name === 'Late B') await rest('DELETE', '/' + t.id);
+  }
+});
+
+test('a new token answered while another is shown waits until that one is closed', async () => {
+  const newToken = page.locator('#new-token');
+  const created = page.getByRole('dialog', { name: 'Token created' });
+  const rotated = page.getByRole('dialog', { name: 'Token rotated' });
+  const confirm = page.getByRole('alertdialog', { name: 'Rotate token?' });
+  // Either order: the rotation's answer held back while a token is
+  // created, or the creation's while a token is rotated.
+  for (const first of ['rotate', 'create']) {
+    const a = await rest('PUT', '', { name: `Queued ${first}`, permissions: ['REPO_READ'] });
+    await open();
+    const row = page.locator(`tr[data-id="${a.id}"]`);
+    await row.waitFor();
+    const rotate = async () => {
+      await row.getByRole('button', { name: /^Rotate / }).click();
+      await confirm.getByRole('button', { name: 'Rotate' }).click();
+    };
+    const create = async () => {
+      await page.getByRole('button', { name: 'Create token' }).click();
+      await page.locator('#f-name').fill(`Made ${first}`);
+      await page.getByRole('button', { name: 'Create', exact: true }).click();
+    };
+    const [heldDialog, heldName, shownDialog] = first === 'rotate'
+      ? [rotated, `Queued ${first}`, created] : [created, `Made ${first}`, rotated];
+    const h = first === 'rotate'
+      ? await hold(new RegExp(`/users/${USER}/${a.id}/rotate$`), 'POST')
+      : await hold(new RegExp(`/users/${USER}$`), 'PUT');
+    try {
+      await (first === 'rotate' ? rotate() : create());
+      await h.seen;
+      await page.keyboard.press('Escape');
+      await page.locator('dialog[open]').waitFor({ state: 'detached' });
+      await (first === 'rotate' ? create() : rotate());
+      await shownDialog.waitFor();
+      const shown = await newToken.inputValue();
+      assert.match(shown, /^BBDC-/);
+      await h.deliver();
+      assert.equal(await shownDialog.isVisible(), true, 'the token shown is still shown');
+      assert.equal(await newToken.inputValue(), shown, 'its secret too');
+      assert.match(await page.locator('#new-more').innerText(), new RegExp(heldName),
+        'the dialog says which token waits');
+      await shownDialog.getByRole('button', { name: 'Done' }).click();
+      // Then the one that waited, in a dialog of its own that says which.
+      await heldDialog.waitFor();
+      assert.match(await heldDialog.innerText(), new RegExp(`“${heldName}”`));
+      const next = await newToken.inputValue();
+      assert.match(next, /^BBDC-/);
+      assert.notEqual(next, shown);
+      assert.ok((await page.locator('#clone-bearer').inputValue()).includes(`Bearer ${next}"`), 'its Bearer line');
+      assert.equal(await page.evaluate(() => document.activeElement && document.activeElement.id), 'new-token',
+        'focus on the token');
+      assert.equal(await page.locator('#new-more').isVisible(), false, 'nothing more waits');
+      await heldDialog.getByRole('button', { name: 'Done' }).click();
+      await page.locator('#new-dialog').waitFor({ state: 'hidden' });
+      assert.equal(await newToken.inputValue(), '', 'the page forgets it');
+      const names = (await listed()).map((t) => t.name).sort();
+      assert.deepEqual(names, [`Made ${first}`, `Queued ${first}`]);
+    } finally {
+      await h.done();
+      await sweep('Made ', 'Queued ');
+    }
   }
 });
 
