@@ -189,6 +189,12 @@ subtest 'a second repository named outside the path: inside the scope, or refuse
          '  the log says which (BBT820)');
     out_of_scope(POST => repo => $prs, 'from a fork in its own project', $pfork);
     out_of_scope(POST => repo => "$prs/", 'the same, with a trailing slash', $fork);
+    # Atlassian's REST framework may serve pull-requests.json as
+    # pull-requests: the same request, which the catch-all of a
+    # repository's changes would have taken without the body's check.
+    out_of_scope(POST => repo => "$prs.json", 'the same, as pull-requests.json', $fork);
+    out_of_scope(DELETE => repo => "$A/projects/PROJ/repos/repo/permissions.json?user=bob",
+                 'permissions.json: PROJECT_ADMIN\'s, not the catch-all\'s REPO_WRITE');
     out_of_scope(PUT => repo => "$prs/1", 'an update moving toRef to another project',
            '{"version":0,"toRef":' . $ref->('OTHER', 'x') . '}');
     out_of_scope(POST => repo => $prs, 'a ref whose repository is named by its id',

@@ -108,6 +108,63 @@ static void test_neighbours(const bbt_rules_t *rs)
     line_is(rs, "POST", API "/watch", NULL, "REPO_WRITE", "PROJ/repo");
 }
 
+/* A name the routes decide above the catch-alls, spelled with the
+ * extension Atlassian's REST framework may strip (pull-requests.json
+ * served as pull-requests): no route, never the catch-all's level. */
+static void test_extensions(const bbt_rules_t *rs)
+{
+    static const char *const ext[] = {"json", "xml", "txt", "htm", "html",
+                                      "atom"};
+    static const struct {
+        const char *method, *path;
+    } name[] = {
+        {"POST", API "/pull-requests"},
+        {"PUT", API10 "/pull-requests"},
+        {"GET", API "/compare"},
+        {"DELETE", API "/permissions"},
+        {"POST", API "/recreate"},
+        {"PUT", API "/settings"},
+        {"POST", API "/webhooks"},
+        {"PUT", API "/hooks"},
+        {"PUT", API "/default-branch"},
+        {"PUT", API "/branches/default"},
+        {"POST", API "/labels"},
+        {"PUT", API "/secret-scanning"},
+        {"DELETE", API "/attachments"},
+        {"GET", API "/hook-scripts"},
+        {"GET", API "/ref-change-activities"},
+        {"DELETE", API "/commits/abc123/builds"},
+        {"DELETE", API "/commits/abc123/deployments"},
+        {"GET", MINE "/permissions"},
+        {"GET", "/rest/api/latest/projects/PROJ/permissions"},
+        {"PUT", "/rest/api/latest/projects/PROJ/settings"},
+        {"POST", "/rest/api/1.0/projects/PROJ/webhooks"},
+        {"PUT", "/rest/api/latest/projects/PROJ/hooks"},
+        {"GET", "/rest/api/latest/projects/PROJ/hook-scripts"},
+    };
+    char path[256];
+    size_t i, j;
+
+    for (i = 0; i < sizeof(name) / sizeof(name[0]); i++) {
+        for (j = 0; j < sizeof(ext) / sizeof(ext[0]); j++) {
+            snprintf(path, sizeof(path), "%s.%s", name[i].path, ext[j]);
+            line_is(rs, name[i].method, path, NULL, NULL, NULL);
+        }
+        snprintf(path, sizeof(path), "%s.json/", name[i].path);
+        line_is(rs, name[i].method, path, NULL, NULL, NULL);
+    }
+    /* Where the extension is not the last segment's, or the name is
+     * another, the routes decide as before. */
+    line_is(rs, "POST", API "/pull-requests/1.json", NULL, "REPO_WRITE",
+            "PROJ/repo");
+    line_is(rs, "GET", API "/browse/package.json", NULL, "REPO_READ",
+            "PROJ/repo");
+    line_is(rs, "PUT", API "/browse/settings.json", NULL, "REPO_WRITE",
+            "PROJ/repo");
+    line_is(rs, "GET", API "/pull-requests.json/1", NULL, "REPO_READ",
+            "PROJ/repo");
+}
+
 int main(void)
 {
     bbt_rules_t *rs = builtin_rules("bitbucket-rest", "");
@@ -119,6 +176,7 @@ int main(void)
     test_hook_scripts(rs);
     test_project_admin(rs);
     test_neighbours(rs);
+    test_extensions(rs);
     line_is(pre, "DELETE", "/bb" API "/attachments/17", NULL, "REPO_ADMIN",
             "PROJ/repo");
     line_is(pre, "POST", "/bb" API "/recreate", NULL, "PROJECT_ADMIN", "PROJ");
