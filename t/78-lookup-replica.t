@@ -1,8 +1,8 @@
 # Two hand edits under session_replication_role = replica, where what
 # ordered them is an ordinary trigger that does not fire then (README,
 # The schema): a user deleted (the foreign keys' cascades), and a token
-# inserted while another session disables its owner (the new token's
-# policy trigger, which locks the owner).  The lookup's own triggers, which
+# inserted while another session disables its owner or takes a grant
+# away (the new token's policy trigger, which locks the owner).  The lookup's own triggers, which
 # fire always, keep the table true through both (sql/migrations/0043):
 # `bbtoken db check` finds no row that differs, with no repair, and httpd
 # refuses the tokens.  The cache is off: the rows alone decide.
@@ -15,8 +15,8 @@ use BBT::Env qw(auth_bearer);
 
 my $env = BBT::Env->new(extra_conf => "BBTokenCache off\n")->start;
 $env->make_repo('PROJ', 'repo');
-$env->user_add($_) for qw(alice bob carol);
-$env->grant($_, 'PROJECT_WRITE', 'PROJ') for qw(alice bob carol);
+$env->user_add($_) for qw(alice bob carol dave erin);
+$env->grant($_, 'PROJECT_WRITE', 'PROJ') for qw(alice bob carol dave erin);
 my $UP = '/scm/PROJ/repo.git/info/refs?service=git-upload-pack';
 sub status { $env->get($UP, auth_bearer($_[0]))->{status} }
 
@@ -80,6 +80,27 @@ subtest 'an owner disabled, then a token inserted by a replica session' => sub {
          "SET LOCAL session_replication_role = replica; $ins");
     none_wrong();
     is(status($raw), 401, 'the disabled owner\'s new token is refused');
+};
+
+my $UNGRANT = "DELETE FROM bbtoken_project_grants WHERE project_key = 'PROJ'"
+             . " AND user_id = (SELECT id FROM bbtoken_users WHERE name = '%s')";
+
+subtest 'a token inserted by a replica session, then its owner\'s grant taken away' => sub {
+    my ($ins, $raw) = $env->token_insert_sql('dave', name => 'replica', project => 'PROJECT_READ',
+                                             repo => 'REPO_READ');
+    race($env->pg_session('replica-insert-grant'), $env->pg_session('ungrant'),
+         "SET LOCAL session_replication_role = replica; $ins", sprintf($UNGRANT, 'dave'));
+    none_wrong();
+    is(status($raw), 403, 'the new token gets nothing its owner no longer has');
+};
+
+subtest 'a grant taken away, then a token inserted by a replica session' => sub {
+    my ($ins, $raw) = $env->token_insert_sql('erin', name => 'replica', project => 'PROJECT_READ',
+                                             repo => 'REPO_READ');
+    race($env->pg_session('ungrant-first'), $env->pg_session('replica-insert-after-grant'),
+         sprintf($UNGRANT, 'erin'), "SET LOCAL session_replication_role = replica; $ins");
+    none_wrong();
+    is(status($raw), 403, 'the new token gets nothing its owner no longer has');
 };
 
 done_testing;

@@ -12,21 +12,23 @@
 -- firing always, writes the deleted users' tokens' rows again.  With the
 -- cascade (any ordinary session) the tokens are gone by then and it writes
 -- nothing; under replica each such token's row is what the tables give, a
--- personal token without an owner, which httpd refuses (503, BBT076) until
+-- personal token without an owner, which httpd refuses (503, BBT081) until
 -- the token is deleted too.
 --
--- A token inserted while another session changes its owner.  A change of
--- the user writes the rows of the tokens it sees, and a token not yet
--- committed is not one of them; what orders the two is the owner's row,
--- which the new token's policy trigger takes FOR NO KEY UPDATE.  That
--- trigger fires for ordinary sessions only, so under replica the insert's
--- lookup row could be computed from the owner as before a change that
--- committed after it was read.  Now the lookup trigger of an insert takes
--- the new tokens' owners FOR SHARE (lowest id first), before their rows are
--- computed: a change of an owner waits for the insert to commit and then
--- sees its token, or the insert waits for the change and then reads it.
--- In an ordinary session the policy trigger holds the owner already, and
--- FOR SHARE takes nothing more.
+-- A token inserted while another session changes its owner or the owner's
+-- grants.  Such a change writes the rows of the tokens it sees, and a token
+-- not yet committed is not one of them; what orders the two is the owner's
+-- row, which the new token's policy trigger takes FOR NO KEY UPDATE, and a
+-- change of the user (its UPDATE) or of its grants (FOR SHARE, migration
+-- 26) takes too.  That trigger fires for ordinary sessions only, so under
+-- replica the insert's lookup row could be computed from the owner or the
+-- grants as before a change that committed after they were read.  Now the
+-- lookup trigger of an insert takes the new tokens' owners FOR NO KEY
+-- UPDATE (lowest id first), as the policy trigger does, before their rows
+-- are computed: a change waits for the insert to commit and then sees its
+-- token, or the insert waits for the change and then reads it.  In an
+-- ordinary session the policy trigger holds the owner already, and this
+-- takes nothing more.
 
 CREATE FUNCTION bbtoken_lookup_users_del() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER AS $$
@@ -49,7 +51,7 @@ BEGIN
     IF TG_OP = 'INSERT' THEN
         PERFORM 1 FROM bbtoken_users
           WHERE id IN (SELECT user_id FROM lookup_new)
-          ORDER BY id FOR SHARE;
+          ORDER BY id FOR NO KEY UPDATE;
         PERFORM bbtoken_lookup_write(ARRAY(SELECT id FROM lookup_new
                                             ORDER BY id));
     ELSIF TG_OP = 'UPDATE' THEN
