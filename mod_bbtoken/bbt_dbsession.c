@@ -154,12 +154,35 @@ static void bbt_dbsession_why(const PGresult *res, int i, int n, char *err,
                  state ? state : "none", line[0] ? line : "no message");
 }
 
-PGresult *bbt_dbsession_exec(PGconn *pg, const char *sql, int64_t until)
+/* Wait, until until at most, for what PQgetResult needs next: 0 when it
+ * will not block (a broken connection included: PQgetResult says so), -1
+ * when the time ran out.  Only the socket is polled: data OpenSSL holds
+ * beyond what PQconsumeInput took could wait for the deadline, which
+ * answers of a few hundred bytes never leave there. */
+static int bbt_dbsession_wait(PGconn *pg, int64_t until)
 {
-    PGresult *res, *last = NULL;
     struct pollfd p;
     int64_t left;
     int rc;
+
+    while (PQconsumeInput(pg) && PQisBusy(pg)) {
+        if ((left = until - bbt_mono_now()) <= 0) {
+            return -1;
+        }
+        p.fd = PQsocket(pg);
+        p.events = POLLIN;
+        p.revents = 0;
+        rc = poll(&p, 1, (int)((left + 999) / 1000));
+        if (rc < 0 && errno != EINTR) {
+            return 0;
+        }
+    }
+    return 0;
+}
+
+PGresult *bbt_dbsession_exec(PGconn *pg, const char *sql, int64_t until)
+{
+    PGresult *res, *last = NULL;
 
     if (until == 0) {
         return PQexec(pg, sql);
@@ -167,12 +190,14 @@ PGresult *bbt_dbsession_exec(PGconn *pg, const char *sql, int64_t until)
     if (!PQsendQuery(pg, sql)) {
         return NULL;
     }
-    /* PQconsumeInput takes what the socket (and TLS) holds; only an empty
-     * one is waited on. */
-    while (PQconsumeInput(pg) && PQisBusy(pg)) {
-        if ((left = until - bbt_mono_now()) <= 0) {
+    /* As PQexec: every result, the last kept (an error, when the
+     * connection broke), each waited for with the deadline: the end of
+     * the answer may come after its first result. */
+    for (;;) {
+        if (bbt_dbsession_wait(pg, until) != 0) {
             /* Shut, not closed: the descriptor stays libpq's, which now
-             * reads the end of the stream and gives up on the statement. */
+             * reads the end of the stream and gives up on the statement
+             * without waiting. */
             shutdown(PQsocket(pg), SHUT_RDWR);
             while ((res = PQgetResult(pg)) != NULL) {
                 PQclear(res);
@@ -180,20 +205,12 @@ PGresult *bbt_dbsession_exec(PGconn *pg, const char *sql, int64_t until)
             PQclear(last);
             return NULL;
         }
-        p.fd = PQsocket(pg);
-        p.events = POLLIN;
-        p.revents = 0;
-        rc = poll(&p, 1, (int)((left + 999) / 1000));
-        if (rc < 0 && errno != EINTR) {
-            break;
+        if ((res = PQgetResult(pg)) == NULL) {
+            return last;
         }
-    }
-    /* As PQexec: the last result (an error, when the connection broke). */
-    while ((res = PQgetResult(pg)) != NULL) {
         PQclear(last);
         last = res;
     }
-    return last;
 }
 
 int bbt_dbsession_ready(ap_dbd_t *dbd, PGconn *pg, char *err, size_t errlen,
