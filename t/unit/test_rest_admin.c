@@ -152,6 +152,8 @@ static void test_extensions(const bbt_rules_t *rs)
         }
         snprintf(path, sizeof(path), "%s.json/", name[i].path);
         line_is(rs, name[i].method, path, NULL, NULL, NULL);
+        snprintf(path, sizeof(path), "%s.JSON", name[i].path);
+        line_is(rs, name[i].method, path, NULL, NULL, NULL);
     }
     /* Where the extension is not the last segment's, or the name is
      * another, the routes decide as before. */
