@@ -24,7 +24,10 @@
 # permissions leaves its name as it is; a maximum expiry shorter than every
 # choice is the number of days filled in; "Show more tokens"; names and
 # refusals that are markup shown as text; Back to the page does not bring a
-# new token back.  This file only sets the stack up and relays the TAP that
+# new token back; a new token answered while another is shown waits for it,
+# with its own holder's clone lines, and a change answered after the page
+# turned to another holder leaves that holder's list alone.  This file only
+# sets the stack up and relays the TAP that
 # node prints.
 #
 # Needs /usr/bin/chromium (Debian's chromium; BBT_CHROMIUM elsewhere) and
