@@ -55,7 +55,7 @@ sub race {
     is($second->settled, 'blocked', 'the second waits for it (the owner\'s row)');
     $first->send('COMMIT;');
     ok($first->done, 'the first committed');
-    is($second->settled, 'done', 'the second ran then');
+    ok($second->done, 'the second ran then');
     $second->send('COMMIT;');
     ok($second->done, 'the second committed');
     $first->finish;
