@@ -89,12 +89,18 @@ static int bbtoken_session(bbtoken_ctx_t *ctx)
 
     bbtoken_actor(actor, sizeof(actor));
     /* One round trip: the settings, and whether there is a schema (the
-     * third column). */
+     * third column).  READ COMMITTED whatever the database's default: the
+     * lookup's triggers order a change of a user or a grant and a token
+     * created meanwhile only there, each statement reading what was
+     * committed when it began (README, The schema); a transaction that
+     * wants a snapshot (db check, notify) asks for it in its BEGIN. */
     res = bbtoken_exec_once(
         ctx, "starting the session",
         "SELECT set_config('bbtoken.source', 'cli', false),"
         " set_config('bbtoken.actor', $1, false), " BBTOKEN_SQL_NO_SCHEMA
-        ", set_config('jit', 'off', false)",
+        ", set_config('jit', 'off', false),"
+        " set_config('default_transaction_isolation', 'read committed',"
+        " false)",
         1, params);
     if (!res) {
         return BBTOKEN_EXIT_FAIL;
