@@ -133,25 +133,9 @@ sub report_and_psql {
     is(deadlocks(), $broken, 'no deadlock');
 }
 
-# Run the CLI in the background (with %cli_env in its environment): a
-# function that waits for it and returns (exit code, stdout, stderr).
+# The CLI in the background, with %cli_env in its environment.
 our %cli_env;
-sub cli_bg {
-    my ($app, @args) = @_;
-    my $f = $env->dir . "/run/cli-$app";
-    my $pid = fork // die "fork: $!";
-    if (!$pid) {
-        my ($rc, $out, $err) = $env->cli_env({ %cli_env, PGAPPNAME => "bbt-$app" }, '--db',
-                                             $env->superuser_conninfo, @args);
-        BBT::Util::spew($f, "$rc\n$out\0$err");
-        POSIX::_exit(0);
-    }
-    return sub {
-        waitpid($pid, 0);
-        my ($rc, $rest) = split /\n/, BBT::Util::slurp($f), 2;
-        return ($rc, split(/\0/, $rest, 2));
-    };
-}
+sub cli_bg { $env->cli_bg(shift, {%cli_env}, @_) }
 
 subtest 'two leak reports of the same tokens in opposite orders: both answered, none aborted' => sub {
     my ($lo, $hi) = two_tokens('alice');

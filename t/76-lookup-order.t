@@ -25,24 +25,7 @@ my $env = BBT::Env->new(httpd => 0)->start;
 
 sub deadlocks { scalar(() = $env->pg_log_text =~ /deadlock detected/g) }
 
-# Run the CLI in the background: a function that waits for it and
-# returns (exit code, stdout, stderr).  Its backend is bbt-$app.
-sub cli_bg {
-    my ($app, @args) = @_;
-    my $f = $env->dir . "/run/cli-$app";
-    my $pid = fork // die "fork: $!";
-    if (!$pid) {
-        my ($rc, $out, $err) = $env->cli_env({ PGAPPNAME => "bbt-$app" }, '--db',
-                                             $env->superuser_conninfo, @args);
-        BBT::Util::spew($f, "$rc\n$out\0$err");
-        POSIX::_exit(0);
-    }
-    return sub {
-        waitpid($pid, 0);
-        my ($rc, $rest) = split /\n/, BBT::Util::slurp($f), 2;
-        return ($rc, split(/\0/, $rest, 2));
-    };
-}
+sub cli_bg { $env->cli_bg(shift, {}, @_) }
 
 # Rotate token $id into $new while the change $change (['cli', ARGS] or
 # ['sql', SQL]) is made: the rotation reaches the token's lookup row,

@@ -15,7 +15,6 @@ use warnings;
 use FindBin;
 use lib "$FindBin::Bin/lib";
 use Test::More;
-use POSIX ();
 use BBT::Env;
 use BBT::BigSite qw(big_site_fill log_plans);
 
@@ -45,24 +44,7 @@ sub live_of {
                       . " WHERE u.name = '$user' AND t.revoked_at IS NULL");
 }
 
-# The CLI in the background: a function that waits for it and returns
-# (exit code, stdout, stderr).
-sub cli_bg {
-    my ($app, @args) = @_;
-    my $f = $env->dir . "/run/cli-$app";
-    my $pid = fork // die "fork: $!";
-    if (!$pid) {
-        my ($rc, $out, $err) = $env->cli_env({ PGAPPNAME => "bbt-$app" }, '--db',
-                                             $env->superuser_conninfo, @args);
-        BBT::Util::spew($f, "$rc\n$out\0$err");
-        POSIX::_exit(0);
-    }
-    return sub {
-        waitpid($pid, 0);
-        my ($rc, $rest) = split /\n/, BBT::Util::slurp($f), 2;
-        return ($rc, split(/\0/, $rest, 2));
-    };
-}
+sub cli_bg { $env->cli_bg(shift, {}, @_) }
 
 # The CLI's backend ($app) waits for a lock that session $holder holds.
 sub waits_for {

@@ -12,9 +12,7 @@ use warnings;
 use FindBin;
 use lib "$FindBin::Bin/lib";
 use Test::More;
-use POSIX ();
 use BBT::Env qw(auth_bearer);
-use BBT::Util qw(slurp spew);
 
 my $env = BBT::Env->new(extra_conf => "BBTokenCache off\n")->start;
 $env->make_repo('PROJ', 'repo');
@@ -24,21 +22,6 @@ $env->psql("ALTER DATABASE bbtoken SET default_transaction_isolation = 'repeatab
 my $UP = '/scm/PROJ/repo.git/info/refs?service=git-upload-pack';
 sub status { $env->get($UP, auth_bearer($_[0]))->{status} }
 
-# The CLI in the background: a function that waits for it and returns
-# (exit code, stdout and stderr).
-sub cli_bg {
-    my ($app, @args) = @_;
-    my $f = $env->dir . "/run/cli-$app";
-    my $pid = fork // die "fork: $!";
-    if (!$pid) {
-        my ($rc, $out, $err) = $env->cli_env({ PGAPPNAME => "bbt-$app" }, '--db',
-                                             $env->superuser_conninfo, @args);
-        spew($f, "$rc\n$out$err");
-        POSIX::_exit(0);
-    }
-    return sub { waitpid($pid, 0); return split /\n/, slurp($f), 2 };
-}
-
 sub race {
     my ($who, @cli) = @_;
     my ($ins, $raw) = $env->token_insert_sql($who, name => 'new', project => 'PROJECT_READ',
@@ -46,13 +29,13 @@ sub race {
     my $s = $env->pg_session("insert-$who");
     $s->send("BEGIN ISOLATION LEVEL READ COMMITTED; $ins;");
     ok($s->done, 'a token created, not committed (its owner\'s row held)');
-    my $wait = cli_bg($who, @cli);
+    my $wait = $env->cli_bg($who, {}, @cli);
     ok($env->pg_wait_backend("bbt-$who", "wait_event_type = 'Lock'"), "bbtoken @cli waits for it");
     $s->send('COMMIT;');
     ok($s->done, 'the token committed');
     $s->finish;
-    my ($rc, $out) = $wait->();
-    is($rc, 0, "bbtoken @cli") or diag $out;
+    my ($rc, $out, $err) = $wait->();
+    is($rc, 0, "bbtoken @cli") or diag "$out$err";
     my ($crc, $cout, $cerr) = $env->cli('db', 'check');
     like($cout, qr/\b0 rows wrong\b/, 'db check: no row differs') or diag "$crc $cout$cerr";
     return $raw;

@@ -10,6 +10,7 @@ package BBT::Cli;
 use strict;
 use warnings;
 use Carp qw(confess);
+use POSIX ();
 use BBT::Util qw(run_cmd slurp);
 use BBT::Token qw(parse_token);
 
@@ -45,6 +46,26 @@ sub cli_env {
     my ($self, $env, @args) = @_;
     local $self->{cli_env} = $env;
     return $self->cli_raw(@args);
+}
+
+# bbtoken --db <superuser conninfo> @args in the background, with %$env in
+# its environment and its backend named bbt-$app (application_name): a
+# function that waits for it and returns (exit code, stdout, stderr).
+sub cli_bg {
+    my ($self, $app, $env, @args) = @_;
+    my $f = "$self->{dir}/run/cli-$app";
+    my $pid = fork // die "fork: $!";
+    if (!$pid) {
+        my ($rc, $out, $err) = $self->cli_env({ %$env, PGAPPNAME => "bbt-$app" }, '--db',
+                                              $self->superuser_conninfo, @args);
+        BBT::Util::spew($f, "$rc\n$out\0$err");
+        POSIX::_exit(0);
+    }
+    return sub {
+        waitpid($pid, 0);
+        my ($rc, $rest) = split /\n/, slurp($f), 2;
+        return ($rc, split(/\0/, $rest, 2));
+    };
 }
 
 # (peak RSS in kB, exit code, stdout, stderr) of bbtoken --db <superuser
