@@ -108,29 +108,22 @@ void bbt_db_judge(bbt_db_token_t *t, int interval, apr_int64_t now)
 static void bbt_dblookup_refuse(bbt_db_conn_t *c, const char *id,
                                 bbt_lookuprow_status_t st)
 {
-    const char *msg;
+    const char *msgid = "BBT075", *msg = ": its row of bbtoken_lookup is "
+                                         "malformed; bbtoken db check "
+                                         "--repair writes it again";
 
-    switch (st) {
-    case BBT_LOOKUPROW_UNKNOWN:
+    if (st == BBT_LOOKUPROW_UNKNOWN) {
+        msgid = "BBT790";
         msg = ": its row of bbtoken_lookup is in a format this module does "
               "not know (the database's schema is newer): upgrade the module";
-        bbt_db_say(c, APLOG_ERR, "BBT790",
-                   apr_pstrcat(bbt_db_pool(c), "token ", id, msg, NULL));
-        break;
-    case BBT_LOOKUPROW_ORPHAN:
+    } else if (st == BBT_LOOKUPROW_ORPHAN) {
+        msgid = "BBT081";
         msg = ": a personal token whose owner is gone (the user deleted "
               "where the foreign keys' cascade did not fire: "
               "session_replication_role = replica?): delete the token";
-        bbt_db_say(c, APLOG_ERR, "BBT081",
-                   apr_pstrcat(bbt_db_pool(c), "token ", id, msg, NULL));
-        break;
-    default:
-        msg = ": its row of bbtoken_lookup is malformed; bbtoken db check "
-              "--repair writes it again";
-        bbt_db_say(c, APLOG_ERR, "BBT075",
-                   apr_pstrcat(bbt_db_pool(c), "token ", id, msg, NULL));
-        break;
     }
+    bbt_db_say(c, APLOG_ERR, msgid,
+               apr_pstrcat(bbt_db_pool(c), "token ", id, msg, NULL));
 }
 
 bbt_db_status_t bbt_db_lookup(bbt_db_conn_t *c, const char *id, int *reuse,
