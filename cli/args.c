@@ -79,6 +79,7 @@ int bbtoken_parse_global(int argc, char **argv, const char **db, int *cmd)
 /* Every command option; each command takes the ones in its mask. */
 static const struct option bbtoken_cmd_opts[] = {
     {"admin", no_argument, NULL, BBTOKEN_OPT_ADMIN},
+    {"no-admin", no_argument, NULL, BBTOKEN_OPT_NO_ADMIN},
     {"name", required_argument, NULL, BBTOKEN_OPT_NAME},
     {"perm", required_argument, NULL, BBTOKEN_OPT_PERM},
     {"allow-from", required_argument, NULL, BBTOKEN_OPT_ALLOW_FROM},
@@ -151,6 +152,9 @@ int bbtoken_parse_args(const bbtoken_cmd_t *cmd, int argc, char **argv,
         switch (c) {
         case BBTOKEN_OPT_ADMIN:
             a->admin = 1;
+            break;
+        case BBTOKEN_OPT_NO_ADMIN:
+            a->no_admin = 1;
             break;
         case BBTOKEN_OPT_JSON:
             a->json = 1;
@@ -272,7 +276,7 @@ int bbtoken_parse_args(const bbtoken_cmd_t *cmd, int argc, char **argv,
         }
     }
     if ((a->email && a->no_email) || (a->display_name && a->no_display_name) ||
-        (a->nnets && a->nets_any)) {
+        (a->admin && a->no_admin) || (a->nnets && a->nets_any)) {
         return bbtoken_usage_error(cmd->usage, "give a value or its --no- "
                                                "option, not both");
     }

@@ -35,7 +35,7 @@ static const bbtoken_cmd_t bbtoken_user_cmds[] = {
      "user add", "one NAME"},
     {"set", bbtoken_cmd_user_details, bbtoken_usage_user,
      BBTOKEN_B(EMAIL) | BBTOKEN_B(NO_EMAIL) | BBTOKEN_B(DISPLAY_NAME) |
-         BBTOKEN_B(NO_DISPLAY_NAME),
+         BBTOKEN_B(NO_DISPLAY_NAME) | BBTOKEN_B(ADMIN) | BBTOKEN_B(NO_ADMIN),
      1, "user set", "one NAME"},
     {"show", bbtoken_cmd_user_show, bbtoken_usage_user, BBTOKEN_B(JSON), 1,
      "user show", "one NAME"},

@@ -73,7 +73,9 @@ enum {
     BBTOKEN_OPT_ALLOW_FROM,
     BBTOKEN_OPT_ALLOW_FROM_ANY,
     /* db check --repair */
-    BBTOKEN_OPT_REPAIR
+    BBTOKEN_OPT_REPAIR,
+    /* user set --no-admin */
+    BBTOKEN_OPT_NO_ADMIN
 };
 /* More options than an unsigned int has bits. */
 #define BBTOKEN_BIT(opt) (1ull << ((opt)-BBTOKEN_OPT_DB))
@@ -93,6 +95,7 @@ typedef struct {
     const char *perms[BBTOKEN_MAX_PERMS];
     size_t nperms;
     int admin;
+    int no_admin;
     int json;
     int init;               /* db upgrade --init */
     int repair;             /* db check --repair */

@@ -78,21 +78,29 @@ int bbtoken_cmd_user_add(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
 }
 
 /* user set: each detail given is set, each --no- one cleared, the others
- * kept. */
+ * kept.  The admin flag is here too: taking it away is how a global admin
+ * is demoted, and the triggers make every httpd refuse what it gave at
+ * once, as for a disabled user. */
 int bbtoken_cmd_user_details(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
                              const bbtoken_args_t *a)
 {
-    const char *params[5] = {
-        a->operands[0], a->email, a->email || a->no_email ? "true" : "false",
-        a->display_name,
-        a->display_name || a->no_display_name ? "true" : "false"};
+    const char *admin = a->admin ? "true" : a->no_admin ? "false" : NULL;
+    const char *params[6] = {a->operands[0],
+                             a->email,
+                             a->email || a->no_email ? "true" : "false",
+                             a->display_name,
+                             a->display_name || a->no_display_name ? "true"
+                                                                   : "false",
+                             admin};
     long rows;
     int rc;
 
-    if (!a->email && !a->no_email && !a->display_name && !a->no_display_name) {
+    if (!a->email && !a->no_email && !a->display_name && !a->no_display_name &&
+        !a->admin && !a->no_admin) {
         return bbtoken_usage_error(cmd->usage,
                                    "user set needs --email, --no-email, "
-                                   "--display-name or --no-display-name");
+                                   "--display-name, --no-display-name, "
+                                   "--admin or --no-admin");
     }
     if ((rc = bbtoken_check_user(params[0])) ||
         (a->email && (rc = bbtoken_check_email(a->email))) ||
@@ -105,9 +113,10 @@ int bbtoken_cmd_user_details(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
         ctx, "changing the user",
         "UPDATE bbtoken_users SET"
         " email = CASE WHEN $3::boolean THEN $2 ELSE email END,"
-        " display_name = CASE WHEN $5::boolean THEN $4 ELSE display_name END"
+        " display_name = CASE WHEN $5::boolean THEN $4 ELSE display_name END,"
+        " is_admin = coalesce($6::boolean, is_admin)"
         " WHERE lower(name) = lower($1)",
-        5, params, &rows);
+        6, params, &rows);
     if (rc == 0 && rows == 0) {
         rc = bbtoken_fail("no such user: %s", params[0]);
     }

@@ -77,7 +77,7 @@ _bbtoken()
             case $sub in
                 "") words="add set show disable enable" ;;
                 add) opts="--admin --email --display-name" ;;
-                set) opts="--email --no-email --display-name --no-display-name" ;;
+                set) opts="--email --no-email --display-name --no-display-name --admin --no-admin" ;;
                 show) opts="--json" ;;
             esac
             ;;

@@ -475,6 +475,33 @@ subtest 'the database enforces the permission combination itself' => sub {
     $env->psql("DELETE FROM bbtoken_tokens WHERE id = '100000000001'");
 };
 
+subtest 'user set --admin / --no-admin: a global admin made and demoted, at once on httpd' => sub {
+    $env->cli_ok('user', 'add', 'gina', '--email', 'gina@corp.example');
+    my $out = $env->cli_ok('create', 'gina', '--name', 'ops');
+    chomp(my $tok = $out);
+    my $h = { Authorization => "Bearer $tok" };
+    # No grant: gina's token reads nothing of PROJ until she is an admin.
+    is($env->get($UP, $h)->{status}, 403, 'no grant, no admin flag: 403');
+    $env->cli_is('user set gina --admin', ['user', 'set', 'gina', '--admin'], 0);
+    is(user_row('gina')->{is_admin}, 't', 'gina is a global admin');
+    is($env->psql("SELECT email FROM bbtoken_users WHERE name = 'gina'"), 'gina@corp.example',
+       'her e-mail address kept');
+    my ($ok, $n, $seen) = BBT::Cache::until_status($env, $RP, $h, 200);
+    ok($ok, 'her token pushes to PROJ/repo now (the admin flag reaches httpd)') or diag "$n tries: $seen";
+    is($env->psql("SELECT event || ' ' || source FROM bbtoken_audit WHERE user_name = 'gina'"
+                  . " ORDER BY id DESC LIMIT 1"), 'user_admin_changed cli', 'audited, from the CLI');
+    $env->cli_is('user set GINA --no-admin (case-insensitive)', ['user', 'set', 'GINA', '--no-admin'], 0);
+    is(user_row('gina')->{is_admin}, 'f', 'gina is not an admin any more');
+    ($ok, $n, $seen) = BBT::Cache::until_status($env, $UP, $h, 403);
+    ok($ok, 'her token is refused again, without restarting httpd (cache on)') or diag "$n tries: $seen";
+    $env->cli_is('both at once', ['user', 'set', 'gina', '--admin', '--no-admin'], 2,
+                 stderr => qr/give a value or its --no- option, not both/);
+    $env->cli_is('--no-admin is for user set', ['user', 'add', 'hal', '--no-admin'], 2,
+                 stderr => qr/user add does not take --no-admin/);
+    $env->cli_is('an unknown user', ['user', 'set', 'nobody', '--admin'], 1, stderr => qr/^bbtoken: no such user: nobody$/);
+    is(user_row('gina')->{is_admin}, 'f', 'unchanged by the refusals');
+};
+
 subtest 'the httpd role has least privilege' => sub {
     my %o = (user => 'bbtoken_httpd');
     my ($rc, $out, $err) = $env->psql_try('SELECT count(*) FROM bbtoken_tokens', %o);

@@ -72,7 +72,7 @@ subtest 'user set changes, clears and keeps' => sub {
                  ['user', 'set', 'dave', '--no-display-name', '--email', 'd@x'], 0);
     is(row('dave'), 'dave|d@x|-', 'as asked');
     $env->cli_is('nothing to change', ['user', 'set', 'dave'], 2,
-                 stderr => qr/user set needs --email, --no-email, --display-name or --no-display-name/);
+                 stderr => qr/user set needs --email, --no-email, --display-name, --no-display-name, --admin or --no-admin/);
     $env->cli_is('both for one value', ['user', 'set', 'dave', '--email', 'a@b', '--no-email'], 2,
                  stderr => qr/give a value or its --no- option, not both/);
     $env->cli_is('an unknown user', ['user', 'set', 'nobody', '--no-email'], 1,
