@@ -124,8 +124,9 @@ sub served_from_cache {
 }
 
 # Ask (code that makes a request and returns its status) until the status
-# is $want: (1, tries), or (0, tries, the last statuses).  A change reaches
-# a cached entry within the cache's bound, not at once.
+# is $want: (1, tries, every status seen), or (0, tries, the last
+# statuses).  A change reaches a cached entry within the cache's bound, not
+# at once.
 sub until_answer {
     my ($ask, $want, $limit) = @_;
     my $deadline = time + ($limit || $LIMIT);
@@ -133,7 +134,7 @@ sub until_answer {
     while (time < $deadline) {
         my $st = $ask->();
         push @seen, $st;
-        return (1, scalar @seen) if $st == $want;
+        return (1, scalar @seen, join ' ', @seen) if $st == $want;
         sleep 0.02;
     }
     return (0, scalar @seen, join ' ', @seen > 10 ? @seen[-10 .. -1] : @seen);
