@@ -57,7 +57,6 @@ subtest 'a place where the caller is not admin' => sub {
                    "projects/~padmin", "projects/PROJ/repos/two") {
             for my $m (qw(GET PUT POST DELETE)) {
                 my $res = call($as => $m => "$A/$p", json => { name => 'x', permissions => ['REPO_ADMIN'] });
-                next if $as eq 'radmin' && $res->{status} == 200 && $m eq 'GET' && $p =~ /repos\/one/;
                 ok($res->{status} =~ /^(400|401|403|404|405)$/, "$as: $m $p: $res->{status}")
                     or diag res_summary($res);
             }
@@ -106,6 +105,7 @@ subtest 'a change from another site' => sub {
 };
 
 subtest 'hostile bodies' => sub {
+    my $alice_name = $env->psql("SELECT name FROM bbtoken_tokens WHERE id = '$alice'");
     for my $b ('{"name":"a","name":"b","permissions":["REPO_READ"]}',
                '{"name":"a","permissions":["REPO_READ"],"permissions":["REPO_ADMIN"]}',
                '{"name":["a"],"permissions":["REPO_READ"]}', '{"name":{"a":1},"permissions":["REPO_READ"]}',
@@ -129,9 +129,10 @@ subtest 'hostile bodies' => sub {
         is($res->{status}, 400, "PUT $b: 400") or diag res_summary($res);
         $res = call(alice => POST => "$A/users/alice/$alice", body => $b,
                     headers => { 'Content-Type' => 'application/json' });
-        ok($res->{status} == 400 || $b !~ /"name":"a"|expiry|Name|^[^{]|^\{$/ , "POST $b: $res->{status}") or diag res_summary($res);
+        is($res->{status}, 400, "POST $b: 400") or diag res_summary($res);
     }
     is(live(), $n, 'nothing made');
+    is($env->psql("SELECT name FROM bbtoken_tokens WHERE id = '$alice'"), $alice_name, "alice's token keeps its name");
     is($env->psql("SELECT name || ' ' || coalesce(repo_perm,'') FROM bbtoken_tokens WHERE id = '$alice'") =~ /REPO_READ/,
        1, 'alice\'s token is still REPO_READ');
 };
