@@ -25,6 +25,10 @@ static const char bbt_check_label[] = "bbtoken-v1:";
 /* Bytes covered by the checksum: id ":" random16. */
 #define BBT_TOKEN_CHECKED_LEN (BBT_TOKEN_ID_LEN + 1 + BBT_TOKEN_RANDOM_LEN)
 
+/* Draws of a new token's random bytes before giving up: each has neither
+ * '+' nor '/' four times in ten, so 64 all fail once in 10^16 runs. */
+#define BBT_TOKEN_DRAWS 64
+
 static int bbt_b64_char(unsigned char c)
 {
     return bbt_is_alnum(c) || c == '+' || c == '/';
@@ -393,7 +397,7 @@ int bbt_token_generate(char out[BBT_TOKEN_MAX_LEN + 1],
 {
     unsigned char raw[BBT_TOKEN_RAW_LEN];
     char digits[BBT_TOKEN_ID_LEN];
-    int rv = -1;
+    int rv = -1, draws;
 
     if (!out || !id)
         return -1;
@@ -404,18 +408,25 @@ int bbt_token_generate(char out[BBT_TOKEN_MAX_LEN + 1],
         goto done;
     memcpy(raw, digits, BBT_TOKEN_ID_LEN);
     raw[BBT_TOKEN_ID_LEN] = ':';
-    if (RAND_bytes(raw + BBT_TOKEN_ID_LEN + 1, BBT_TOKEN_RANDOM_LEN) != 1)
-        goto done;
-    if (bbt_token_checksum(raw, raw + BBT_TOKEN_CHECKED_LEN) != 0)
-        goto done;
-
     memcpy(out, BBT_TOKEN_PREFIX, BBT_TOKEN_PREFIX_LEN);
-    /* Writes 44 characters and a NUL: exactly what is left of out. */
-    if (EVP_EncodeBlock((unsigned char *)out + BBT_TOKEN_PREFIX_LEN, raw,
-                        BBT_TOKEN_RAW_LEN) != BBT_TOKEN_B64_LEN) {
-        OPENSSL_cleanse(out, BBT_TOKEN_MAX_LEN + 1);
-        out[0] = '\0';
-        goto done;
+    /* Standard base64, Bitbucket's, has '+' and '/', which a clone URL's
+     * password must percent-encode: a token with either is drawn again
+     * (the digits and the colon never encode to them).  About four in ten
+     * draws have neither, so the secret keeps some 127 of its 128 bits;
+     * BBT_TOKEN_DRAWS failing draws take only a broken generator. */
+    for (draws = 0;; draws++) {
+        if (draws == BBT_TOKEN_DRAWS ||
+            RAND_bytes(raw + BBT_TOKEN_ID_LEN + 1, BBT_TOKEN_RANDOM_LEN) != 1 ||
+            bbt_token_checksum(raw, raw + BBT_TOKEN_CHECKED_LEN) != 0 ||
+            /* 44 characters and a NUL: exactly what is left of out. */
+            EVP_EncodeBlock((unsigned char *)out + BBT_TOKEN_PREFIX_LEN, raw,
+                            BBT_TOKEN_RAW_LEN) != BBT_TOKEN_B64_LEN) {
+            OPENSSL_cleanse(out, BBT_TOKEN_MAX_LEN + 1);
+            out[0] = '\0';
+            goto done;
+        }
+        if (!strpbrk(out + BBT_TOKEN_PREFIX_LEN, "+/"))
+            break;
     }
     out[BBT_TOKEN_MAX_LEN] = '\0';
     memcpy(id, digits, BBT_TOKEN_ID_LEN);

@@ -64,8 +64,9 @@ int bbt_token_checksum_ok(const bbt_token_t *tok);
 const char *bbt_token_status_str(bbt_token_status_t st);
 
 /* Make a new token from OpenSSL's CSPRNG.  out receives the NUL-terminated
- * token with its prefix (BBT_TOKEN_MAX_LEN + 1 bytes), id the id.
- * Returns 0 on success, -1 if the random generator failed. */
+ * token with its prefix (BBT_TOKEN_MAX_LEN + 1 bytes), id the id.  A new
+ * token has neither '+' nor '/', so it goes into a URL as it is.  Returns
+ * 0 on success, -1 if the random generator failed. */
 int bbt_token_generate(char out[BBT_TOKEN_MAX_LEN + 1],
                        char id[BBT_TOKEN_ID_LEN + 1]);
 
