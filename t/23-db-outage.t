@@ -23,7 +23,12 @@ $env->grant('alice', 'PROJECT_WRITE', 'PROJ');
 my ($tok, $id) = $env->token_create('alice', name => 'ci');
 my $typo = mistype_token($tok);
 my $unknown = forge_token('000000000042');    # valid checksum, no such row
-my $httpd_pid = $env->{httpd_pid};
+# httpd's main process, by its PidFile, and the generations it has
+# started (BBT404 each, a graceful restart's too): the module must recover
+# by itself, httpd never started again.
+my $httpd_main = $env->httpd_main_process;
+like($httpd_main, qr/^\d+ \d+\z/, "httpd's main process and its start time: $httpd_main");
+my $generations = () = $env->error_log_text =~ /BBT404: /g;
 
 my %auth = (
     'valid Bearer'          => { Authorization => "Bearer $tok" },
@@ -135,8 +140,10 @@ subtest 'PostgreSQL restarted under pooled connections' => sub {
     is($env->repo_head('PROJ', 'repo'), $c, 'push arrived');
 };
 
-is($env->{httpd_pid}, $httpd_pid, 'httpd was never restarted');
-ok(kill(0, $httpd_pid), 'and is still running');
+is($env->httpd_main_process, $httpd_main,
+   'httpd was never restarted: its PidFile names the same process, started at the same time');
+ok(!BBT::Util::exited((split ' ', $httpd_main)[0]), 'and that process is still running');
+is(scalar(() = $env->error_log_text =~ /BBT404: /g), $generations, 'nor restarted gracefully: no new generation');
 is(scalar($env->crash_lines), 0, 'no httpd child crashed') or diag join "\n", $env->crash_lines;
 
 done_testing;

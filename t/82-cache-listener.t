@@ -23,7 +23,12 @@ $env->make_repo('PROJ', 'repo');
 $env->user_add('alice');
 $env->grant('alice', 'PROJECT_WRITE', 'PROJ');
 my $UP = '/scm/PROJ/repo.git/info/refs?service=git-upload-pack';
-my $httpd_pid = $env->{httpd_pid};
+# httpd's main process, by its PidFile, and the generations it has
+# started (BBT404 each, a graceful restart's too): the module must recover
+# by itself, httpd never started again.
+my $httpd_main = $env->httpd_main_process;
+like($httpd_main, qr/^\d+ \d+\z/, "httpd's main process and its start time: $httpd_main");
+my $generations = () = $env->error_log_text =~ /BBT404: /g;
 ok(wait_log($env, 0, qr/BBT309: the token cache's listener hears PostgreSQL/), 'the listener is up');
 
 sub listener_pid {
@@ -164,7 +169,10 @@ subtest 'the host suspended while a token was revoked: refused on waking' => sub
     is_401($env->get($UP, auth_bearer($tok)), 1, 'the revoked token stays refused');
 };
 
-is($env->{httpd_pid}, $httpd_pid, 'httpd was never restarted');
+is($env->httpd_main_process, $httpd_main,
+   'httpd was never restarted: its PidFile names the same process, started at the same time');
+ok(!BBT::Util::exited((split ' ', $httpd_main)[0]), 'and that process is still running');
+is(scalar(() = $env->error_log_text =~ /BBT404: /g), $generations, 'nor restarted gracefully: no new generation');
 
 package BBT::Cache::Guard;
 sub new { my ($c, $f) = @_; return bless { f => $f }, $c }

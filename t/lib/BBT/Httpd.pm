@@ -396,6 +396,25 @@ sub httpd_stop {
     return $self;
 }
 
+# The process httpd's PidFile names now, and when it started: "PID START"
+# (START is /proc/PID/stat's 22nd field, clock ticks after boot), or why
+# there is none.  What the harness remembers (httpd_pid) cannot tell that
+# httpd was stopped and started again; the PidFile can, and the start time
+# tells apart a new process given the old one's pid.
+sub httpd_main_process {
+    my ($self) = @_;
+    my $pidf = "$self->{dir}/run/httpd.pid";
+    my $pid = slurp($pidf);
+    chomp $pid;
+    return "no pid in $pidf" unless $pid =~ /^\d+\z/;
+    # After the command's name, which may hold spaces and parentheses.
+    my ($rest) = slurp("/proc/$pid/stat") =~ /^\d+ \(.*\) (.*)\z/s;
+    return "pid $pid: no such process" unless defined $rest;
+    my @f = split ' ', $rest;
+    return "pid $pid: exited (state $f[0])" if $f[0] eq 'Z' || $f[0] eq 'X';
+    return "$pid $f[19]";
+}
+
 # Rewrite the configuration with new options and start httpd again;
 # graceful => 1 stops it as httpd_stop(graceful => 1) does.
 sub httpd_restart {
