@@ -7,6 +7,7 @@ package BBT::BigSite;
 #   big_site_fill($env);                  # the filler, then ANALYZE
 #   log_plans($env, 'bbtoken_api');       # its new sessions log plans
 #   my @scans = scans_since($env, $from); # [table, rows read], ...
+#   my @scans = plan_scans($text);        # the same, of one plan
 #   my $sql = admin_places_sql('root');   # a global admin's places, whole
 #   my $text = place_text($value);        # KEY or KEY/slug, of a value
 #   stale_site_fill($env, $n);            # the stale-statistics tests' site
@@ -18,8 +19,8 @@ use warnings;
 use Exporter 'import';
 use Test::More ();
 
-our @EXPORT_OK = qw(big_site_fill log_plans scans_since admin_places_sql place_text stale_site_fill spoil_stats
-                    write_read_bounded);
+our @EXPORT_OK = qw(big_site_fill log_plans scans_since plan_scans admin_places_sql place_text stale_site_fill
+                    spoil_stats write_read_bounded);
 
 # 2,000 users; a project grant and a repository grant each, over 1,000
 # projects of 10 repositories; 6,000 tokens (personal, of projects, of
@@ -113,7 +114,14 @@ sub log_plans {
 # filter, times loops)].
 sub scans_since {
     my ($env, $from) = @_;
-    my @lines = split /\n/, substr($env->pg_log_text, $from);
+    return plan_scans(substr($env->pg_log_text, $from));
+}
+
+# The same, of the plans in $text (a plan, or a stretch of the log).
+# EXPLAIN's rows, returned and removed, are each a loop's average.
+sub plan_scans {
+    my ($text) = @_;
+    my @lines = split /\n/, $text;
     my @scans;
     for my $i (0 .. $#lines) {
         next unless $lines[$i] =~ /\bScan (?:using \S+ )?on (bbtoken_\w+)\b.*\(actual rows=(\d+) loops=(\d+)\)/;
