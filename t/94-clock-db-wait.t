@@ -18,6 +18,7 @@ use HTTP::Tiny;
 use POSIX ();
 use Time::HiRes qw(sleep time);
 use BBT::Env ();
+use BBT::Cache ();
 use BBT::Clock qw(clock_preload);
 use BBT::Assert;
 
@@ -41,26 +42,30 @@ my $UP = '/scm/PROJ/repo.git/info/refs?service=git-upload-pack';
 
 sub set_back { BBT::Clock::set_back($env, $_[0]) }
 
-# Whether the last request from request_in_child answered $status arrived
-# before the clock was stepped by $step seconds at (real) time $at: its
-# logged arrival is on the near side of the step, not $step seconds away.
-# A request that came after the step would wait on whatever clock and
-# prove nothing.
+# Whether request $n of request_in_child, answered $status, arrived before
+# the clock was stepped by $step seconds at (real) time $at: its logged
+# arrival is on the near side of the step, not $step seconds away.  A
+# request that came after the step would wait on whatever clock and prove
+# nothing.  httpd logs a request once its answer is sent: its line is
+# waited for.
 sub arrived_before_step {
-    my ($status, $at, $step) = @_;
-    my ($line) = reverse grep {/^\d+ $status "waiter"$/} split /\n/, BBT::Env::slurp("$env->{dir}/logs/clock_log");
-    my ($t) = ($line // '') =~ /^(\d+) /;
+    my ($n, $status, $at, $step) = @_;
+    my $re = qr/^(\d+) $status "waiter-$n"$/m;
+    my ($t) = join("\n", BBT::Cache::wait_lines("$env->{dir}/logs/clock_log", 0, $re)) =~ $re;
     return defined $t && abs($t - $at) < abs($step) / 2;
 }
 
 # A request from a child process, which gives up after $timeout s: its
 # pid; the process exits with $exit{status} (1 for another status).  Its
-# User-Agent is "waiter" (clock_log).
+# User-Agent is "waiter-N", N counting the calls ($requests after it:
+# clock_log tells them apart).
+my $requests = 0;
 sub request_in_child {
     my ($timeout, %exit) = @_;
+    my $agent = 'waiter-' . ++$requests;
     my $pid = fork // die "fork: $!";
     if (!$pid) {
-        my $r = HTTP::Tiny->new(timeout => $timeout, keep_alive => 0, agent => 'waiter')
+        my $r = HTTP::Tiny->new(timeout => $timeout, keep_alive => 0, agent => $agent)
             ->get($env->url($UP), { headers => { Authorization => "Bearer $tok" } });
         POSIX::_exit($exit{ $r->{status} } // 1);
     }
@@ -109,7 +114,7 @@ my $stepped = time;
 set_back(3600);
 waitpid($waiter, 0);
 is($? >> 8, 0, 'the waiting request is answered 503 (2: the client gave up after 30 s)');
-ok(arrived_before_step(503, $stepped, 3600), '  it arrived before the clock went back');
+ok(arrived_before_step($requests, 503, $stepped, 3600), '  it arrived before the clock went back');
 
 # The two statements waiting for the lock end after the clock went
 # forward an hour.
@@ -146,6 +151,7 @@ subtest 'a waiting request is served when a connection frees' => sub {
     is(scalar(grep { $_ } @st), 0, 'warming up: two requests, 200');
     my @hold = hold_both();
     my $pid = request_in_child(120, 200 => 0, 503 => 3);
+    my $n = $requests;
     # Long enough for the request to be waiting for a connection; were it
     # not yet, it would find one free and prove nothing, never fail.
     sleep 1;
@@ -154,7 +160,7 @@ subtest 'a waiting request is served when a connection frees' => sub {
     $env->unlock_tables;
     waitpid($pid, 0);
     is($? >> 8, 0, 'the waiting request is served (200; 3: answered 503)');
-    ok(arrived_before_step(200, $stepped, -3600), '  it arrived before the clock went forward');
+    ok(arrived_before_step($n, 200, $stepped, -3600), '  it arrived before the clock went forward');
     my $ok = 0;
     for (@hold) { waitpid($_, 0); $ok++ if $? == 0 }
     is($ok, 2, 'and the two that held the connections');
