@@ -3,7 +3,9 @@
  *
  *   token  = [ "BBDC-" ] base64( id ":" secret )
  *   id     = 12 random decimal digits (kept as text: leading zeros occur)
- *   secret = 16 random bytes || 4 checksum bytes
+ *   secret = 16 random bytes || 4 checksum bytes (a new token's random
+ *            bytes are drawn until the base64 has no '+' or '/':
+ *            bbt_token_generate)
  *   check  = first 4 bytes of SHA-256( "bbtoken-v1:" || id ":" || random16 )
  *
  * 33 raw bytes encode to exactly 44 characters of standard base64 with no
@@ -65,8 +67,8 @@ const char *bbt_token_status_str(bbt_token_status_t st);
 
 /* Make a new token from OpenSSL's CSPRNG.  out receives the NUL-terminated
  * token with its prefix (BBT_TOKEN_MAX_LEN + 1 bytes), id the id.  A new
- * token has neither '+' nor '/', so it goes into a URL as it is.  Returns
- * 0 on success, -1 if the random generator failed. */
+ * token has neither '+' nor '/', which a URL would have to encode.
+ * Returns 0 on success, -1 if the random generator failed. */
 int bbt_token_generate(char out[BBT_TOKEN_MAX_LEN + 1],
                        char id[BBT_TOKEN_ID_LEN + 1]);
 
