@@ -92,7 +92,7 @@ int bbt_rest_begin(bbt_rest_t *x, const char *caller)
     PGresult *res;
     int ok;
 
-    if (bbt_rest_cmd(x, "BEGIN") != 0) {
+    if (bbt_rest_cmd(x, BBT_REST_BEGIN) != 0) {
         return -1;
     }
     res = bbt_rest_exec(x,

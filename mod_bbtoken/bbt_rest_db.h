@@ -86,6 +86,15 @@ PGresult *bbt_rest_exec(bbt_rest_t *x, const char *sql, int n,
 /* A statement whose result does not matter beyond success: 0 or -1. */
 int bbt_rest_cmd(bbt_rest_t *x, const char *sql);
 
+/* How every write of the API begins.  The schema's triggers order a token
+ * written meanwhile and a change of its owner, its grants or the policy's
+ * counts only in READ COMMITTED, where each statement reads what was
+ * committed when it began: under a database's default of REPEATABLE READ
+ * the create read the owner's grants and tokens as of its first statement,
+ * before it waited for the owner's row, and kept a level a grant removed
+ * meanwhile had given, or passed the token limit. */
+#define BBT_REST_BEGIN "BEGIN ISOLATION LEVEL READ COMMITTED"
+
 /* BEGIN, and the audit's session settings for caller: 0, or -1 (rolled
  * back). */
 int bbt_rest_begin(bbt_rest_t *x, const char *caller);

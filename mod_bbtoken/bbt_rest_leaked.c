@@ -199,7 +199,7 @@ static int bbt_leak_revoke(bbt_rest_t *x, const char *ids, const char *hashes)
     int i, n, rc, attempt;
 
     for (attempt = 0;; attempt++) {
-        if (bbt_rest_cmd(x, "BEGIN") != 0) {
+        if (bbt_rest_cmd(x, BBT_REST_BEGIN) != 0) {
             return bbt_rest_unavailable(x, "starting a transaction");
         }
         res = bbt_rest_exec(x,
