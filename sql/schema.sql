@@ -241,3 +241,8 @@ COMMIT;
 BEGIN;
 \ir migrations/0043_lookup_replica.sql
 COMMIT;
+
+-- Version 44: a grant on a personal project only while its owner exists.
+BEGIN;
+\ir migrations/0044_personal_grants.sql
+COMMIT;

@@ -5,7 +5,8 @@
 # 22 takes invisible formatting characters out of token and display names
 # (and a personal project's settings leave with its owner); 23 keeps every
 # owner's level on every target; 25 takes invisible formatting characters
-# out of e-mail addresses; and in a database in SQL_ASCII a control
+# out of e-mail addresses; 44 removes grants on a personal project without
+# a user, made since 21; and in a database in SQL_ASCII a control
 # character is read as the database stores it.  What they take out is
 # audited, by the upgrade, and refused from then on: of every code point
 # from U+0080 up, the database refuses the same ones as the module's input
@@ -123,6 +124,31 @@ sub sweep_later {
     push @SWEEPS, [$file, $want, $name];
     print $SWEEPER join("\t", $file, $db, $rule // ''), "\n";
 }
+
+subtest 'version 44: grants on a personal project without a user, made since version 21, are gone' => sub {
+    db_at($env, 'pgrants', 43);
+    $env->psql("INSERT INTO bbtoken_users (name) VALUES ('Alice'), ('bob')", db => 'pgrants');
+    # Version 43 took a grant on ~nobody, whose user does not exist.
+    $env->psql("INSERT INTO bbtoken_project_grants (user_id, project_key, permission) SELECT id, k, 'PROJECT_READ'"
+               . " FROM bbtoken_users, unnest(ARRAY['~nobody', '~alice']) k WHERE name = 'bob'", db => 'pgrants');
+    $env->psql("INSERT INTO bbtoken_repo_grants (user_id, project_key, repo_slug, permission)"
+               . " SELECT id, k, 'x', 'REPO_WRITE' FROM bbtoken_users, unnest(ARRAY['~nobody', '~alice']) k"
+               . " WHERE name = 'bob'", db => 'pgrants');
+    is($env->psql("SELECT count(*) FROM bbtoken_project_grants WHERE project_key = '~nobody'", db => 'pgrants'), 1,
+       'control: version 43 took a grant on ~nobody');
+    my ($rc, $out, $err) = cli_db($env, 'pgrants', 'db', 'upgrade');
+    is($rc, 0, 'db upgrade') or diag $err;
+    is($env->psql("SELECT (SELECT string_agg(project_key, ',') FROM bbtoken_project_grants) || ' '"
+                  . " || (SELECT string_agg(project_key || '/' || repo_slug, ',') FROM bbtoken_repo_grants)",
+                  db => 'pgrants'),
+       '~alice ~alice/x', "bob's grants on ~nobody removed, on Alice's ~alice kept");
+    is($env->psql("SELECT count(*) FROM bbtoken_audit WHERE event = 'ungranted' AND source = 'upgrade'",
+                  db => 'pgrants'), 2, '  audited, by the upgrade');
+    ($rc, $out, $err) = $env->psql_try("INSERT INTO bbtoken_project_grants (user_id, project_key, permission)"
+                                       . " SELECT id, '~nobody', 'PROJECT_READ' FROM bbtoken_users WHERE name = 'bob'",
+                                       db => 'pgrants');
+    ok($rc != 0 && $err =~ /personal project ~nobody has no user/, '  and refused from then on') or diag "$out$err";
+};
 
 subtest 'version 22: invisible formatting characters leave names; a personal project\'s settings leave with its owner' => sub {
     db_at($env, 'invisible', 21);

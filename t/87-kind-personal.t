@@ -5,7 +5,8 @@
 # and work again when she is enabled; a token of an ordinary project is
 # stopped by nobody.  Deleting or renaming the owner revokes them, so a
 # new user given the name never inherits them, and no token is made for
-# the personal project of a user who does not exist.  Its settings' row
+# the personal project of a user who does not exist, nor a grant on it,
+# even while the user is being deleted.  Its settings' row
 # (bbtoken_projects) goes with the owner, or follows a rename.
 use strict;
 use warnings;
@@ -177,6 +178,58 @@ ok($rc == 1 && $err =~ /personal project ~nobody has no user/, 'a token of ~nobo
 ($rc, $out, $err) = $env->cli('create', '--repo', '~nobody/x', '--name', 'early');
 ok($rc == 1 && $err =~ /personal project ~nobody has no user/, 'a token of ~nobody/x: refused')
     or diag "exit $rc: $out$err";
+
+# Nor a grant: bob's grant on ~nemo would open the project of whoever is
+# given the name later.
+sub personal_grants {
+    my ($key) = @_;
+    return $env->psql("SELECT count(*) FROM bbtoken_project_grants WHERE project_key = '$key'")
+        + $env->psql("SELECT count(*) FROM bbtoken_repo_grants WHERE project_key = '$key'");
+}
+($rc, $out, $err) = $env->cli('grant', 'bob', 'PROJECT_READ', '~nemo');
+ok($rc == 1 && $err =~ /personal project ~nemo has no user/, 'a grant on ~nemo (no such user): refused')
+    or diag "exit $rc: $out$err";
+($rc, $out, $err) = $env->cli('grant', 'bob', 'REPO_WRITE', '~nemo/home');
+ok($rc == 1 && $err =~ /personal project ~nemo has no user/, 'a grant on ~nemo/home: refused')
+    or diag "exit $rc: $out$err";
+is(personal_grants('~nemo'), 0, '  none stored');
+$env->make_repo('~nemo', 'home');
+$env->user_add('nemo');
+is($env->get('/scm/~nemo/home.git/info/refs?service=git-upload-pack', { Authorization => $env->bearer($bob) })
+       ->{status}, 403, "  a user nemo made now: bob's token reads nothing of ~nemo");
+
+# A grant while its owner is deleted, in either order: the one that waits
+# sees the other.  The deletion first: the grant waits for it, then finds no
+# owner.
+$env->user_add($_) for qw(kate lena);
+my $del = $env->pg_session('del-kate');
+$del->send("BEGIN; DELETE FROM bbtoken_users WHERE name = 'kate';");
+ok($del->done, 'kate deleted, not committed');
+my $wait = $env->cli_bg('grant-kate', {}, 'grant', 'bob', 'PROJECT_READ', '~kate');
+ok($env->pg_wait_backend('bbt-grant-kate', "wait_event_type = 'Lock'"), '  a grant on ~kate waits for it');
+$del->send('COMMIT;');
+ok($del->done, '  the deletion committed');
+$del->finish;
+($rc, $out, $err) = $wait->();
+ok($rc == 1 && $err =~ /personal project ~kate has no user/, '  the grant is refused: no owner')
+    or diag "exit $rc: $out$err";
+$env->user_add('kate');
+is(personal_grants('~kate'), 0, '  a new kate: no grant of bob on ~kate');
+# The grant first: the deletion waits for it, then removes it.
+my $g = $env->pg_session('grant-lena');
+$g->send("BEGIN; INSERT INTO bbtoken_project_grants (user_id, project_key, permission)"
+         . " SELECT id, '~lena', 'PROJECT_READ' FROM bbtoken_users WHERE name = 'bob';");
+ok($g->done, 'a grant of bob on ~lena, not committed');
+$del = $env->pg_session('del-lena');
+$del->send("DELETE FROM bbtoken_users WHERE name = 'lena';");
+ok($env->pg_wait_backend('bbt-del-lena', "wait_event_type = 'Lock'"), '  lena\'s deletion waits for it');
+$g->send('COMMIT;');
+ok($g->done, '  the grant committed');
+$g->finish;
+ok($del->done, '  the deletion done');
+$del->finish;
+$env->user_add('lena');
+is(personal_grants('~lena'), 0, '  a new lena: the grant went with the old one');
 
 # A personal project's settings (who manages its repositories' tokens) go
 # with its owner as well: a new hank starts with the default, not with what
