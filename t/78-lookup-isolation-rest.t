@@ -4,7 +4,9 @@
 # grants and tokens as of its first statement, before it waited for the
 # owner's row: a grant removed meanwhile still gave the new token its
 # level in bbtoken_lookup, and a token created meanwhile was not counted
-# against the policy's limit.
+# against the policy's limit.  A leak report's count, one statement, runs
+# in a transaction of its own for the same reason: two reports from one
+# address failed each other's count (40001).
 use strict;
 use warnings;
 use FindBin;
@@ -13,11 +15,13 @@ use Test::More;
 use BBT::Env qw(auth_bearer);
 use BBT::Rest qw(rest_env);
 use BBT::Util;
+use BBT::Token ();
+use BBT::Assert ();
 
 my $env = rest_env(passwords => [carol => 'carol-Pa55-word', dave => 'dave-Pa55-word'], users => [qw(carol dave)],
                    repos => [[PROJ => 'repo']],
                    grants => [[carol => PROJECT_WRITE => 'PROJ'], [dave => PROJECT_WRITE => 'PROJ']],
-                   extra_conf => "BBTokenCache off\n");
+                   revoke_by_value => 1, extra_conf => "BBTokenCache off\n");
 $env->psql("ALTER DATABASE bbtoken SET default_transaction_isolation = 'repeatable read'");
 # mod_dbd's connections made from now on read repeatably by default.
 $env->httpd_restart;
@@ -64,6 +68,27 @@ subtest 'a token made while the API creates one, at the policy\'s limit' => sub 
     is($status, 400, 'the API\'s token is refused: the limit is reached') or diag $body;
     is($env->psql("SELECT count(*) FROM bbtoken_tokens t JOIN bbtoken_users u ON u.id = t.user_id"
                   . " WHERE u.name = 'dave' AND t.revoked_at IS NULL"), 1, 'dave has one live token');
+};
+
+subtest 'a leak report counted while another from the same address is' => sub {
+    my $URL = '/rest/access-tokens/1.0/revoke-by-value';
+    my $unknown = BBT::Token::forge_token('000000000077');
+    is($env->rest(POST => $URL, noauth => 1, json => [$unknown])->{status}, 202, 'a first report: counted');
+    my $s = $env->pg_session('leak-count');
+    $s->send("BEGIN ISOLATION LEVEL READ COMMITTED; UPDATE bbtoken_leak_throttle SET calls = calls + 1;");
+    ok($s->done, 'another count of the address, not committed');
+    my $mark = BBT::Assert::log_mark($env->error_log_path);
+    my $wait = BBT::Util::in_background($env->dir . '/run', sub {
+        $env->rest(POST => $URL, noauth => 1, json => [$unknown])->{status} });
+    ok($env->pg_wait_backend('%', "usename = 'bbtoken_api' AND wait_event_type = 'Lock'"),
+       'the API\'s count waits for it');
+    $s->send('COMMIT;');
+    ok($s->done, 'the other count committed');
+    $s->finish;
+    is($wait->(), 202, 'the report is answered 202');
+    is($env->psql('SELECT calls FROM bbtoken_leak_throttle'), 3, 'each of the three counted');
+    unlike(join("\n", BBT::Assert::log_lines_since($env->error_log_path, $mark)), qr/BBT295/,
+           'none was aborted to let the other go on');
 };
 
 done_testing;
