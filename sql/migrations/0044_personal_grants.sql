@@ -15,10 +15,14 @@
 -- owner exists, and takes the owner's row FOR SHARE until it commits, as a
 -- personal project's token and settings do (migrations 21 and 35): a
 -- deletion or a rename waits for the grant and then deletes it, or comes
--- first and the grant is refused.  The grant's grantee is taken first (the
--- CLI's grant, and the lookup's triggers, take it FOR SHARE), then the
--- owner; a deletion takes the owner, then the grantees FOR SHARE, which
--- does not conflict with the grant's share of its grantee.
+-- first and the grant is refused.  `bbtoken grant` takes its grantee FOR
+-- SHARE first, then the owner; a plain INSERT the owner (this trigger,
+-- before the row), then the grantee (the lookup's trigger, after the
+-- statement).  A deletion of the owner takes the owner, then the grantees
+-- FOR SHARE, which does not conflict with the grant's share of its
+-- grantee; one transaction that deletes both the owner and the grantee can
+-- meet the grant the other way round, and PostgreSQL then aborts one of
+-- the two (40P01; the CLI runs it again).
 --
 -- Grants on a personal project without a user, left by such a grant or a
 -- race, are removed here (audited "ungranted", announced as every grant
@@ -28,6 +32,28 @@
 -- apply takes the publisher's grants as they are.
 
 SET LOCAL bbtoken.source = 'upgrade';
+
+-- The grantees of the grants removed below, lowest id first, before the
+-- triggers take the grants tables: a deletion of one of them holds its row
+-- and then needs those tables for its cascade, and the removal's lookup
+-- trigger would take its row after them (as migration 35 orders it).
+DO $$
+BEGIN
+    PERFORM 1 FROM bbtoken_users
+      WHERE id IN (SELECT g.user_id FROM bbtoken_project_grants g
+                    WHERE g.project_key LIKE '~%'
+                      AND NOT EXISTS (SELECT 1 FROM bbtoken_users u
+                                       WHERE lower(u.name)
+                                             = substr(g.project_key, 2))
+                   UNION
+                   SELECT g.user_id FROM bbtoken_repo_grants g
+                    WHERE g.project_key LIKE '~%'
+                      AND NOT EXISTS (SELECT 1 FROM bbtoken_users u
+                                       WHERE lower(u.name)
+                                             = substr(g.project_key, 2)))
+      ORDER BY id FOR SHARE;
+END
+$$;
 
 CREATE TRIGGER bbtoken_project_grants_personal
     BEFORE INSERT OR UPDATE OF project_key ON bbtoken_project_grants
