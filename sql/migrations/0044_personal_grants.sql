@@ -13,7 +13,7 @@
 -- not yet there for that transaction's trigger to delete, and survived it
 -- the same way.  Now a grant on a personal project is refused unless its
 -- owner exists, and takes the owner's row FOR SHARE until it commits, as a
--- personal project's token and settings do (migrations 21 and 35): a
+-- personal project's token and settings do (migrations 21 and 22): a
 -- deletion or a rename waits for the grant and then deletes it, or comes
 -- first and the grant is refused.  `bbtoken grant` takes its grantee FOR
 -- SHARE first, then the owner; a plain INSERT the owner (this trigger,
