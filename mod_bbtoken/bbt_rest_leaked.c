@@ -77,6 +77,48 @@ static const char *bbt_leak_tokens(bbt_rest_t *x, bbt_token_t *toks, int *ntok)
     return NULL;
 }
 
+/* One call of an API function (sql, three parameters) in a transaction of
+ * its own, READ COMMITTED (BBT_REST_BEGIN: under a default of REPEATABLE
+ * READ two reports from one address at once failed each other's count,
+ * 40001), run again while the database aborts it to let a concurrent one
+ * go on: its result, committed, or NULL and the handler's answer in *rc. */
+static PGresult *bbt_leak_call(bbt_rest_t *x, const char *sql,
+                               const char *const *params, const char *what,
+                               int *rc)
+{
+    PGresult *res;
+    int attempt;
+
+    for (attempt = 0;; attempt++) {
+        if (bbt_rest_cmd(x, BBT_REST_BEGIN) != 0) {
+            *rc = bbt_rest_unavailable(x, "starting a transaction");
+            return NULL;
+        }
+        res = bbt_rest_exec(x, sql, 3, params);
+        if (PQresultStatus(res) == PGRES_TUPLES_OK ||
+            !bbt_rest_conflict(x, res, attempt, what)) {
+            break;
+        }
+        PQclear(res);
+        bbt_rest_cmd(x, "ROLLBACK");
+    }
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        *rc = bbt_rest_refusal(x, res, NULL);
+        bbt_rest_cmd(x, "ROLLBACK");
+        if (*rc < 0) {
+            *rc = bbt_rest_unavailable(x, what);
+        }
+        return NULL;
+    }
+    if (bbt_rest_cmd(x, "COMMIT") != 0) {
+        PQclear(res);
+        bbt_rest_cmd(x, "ROLLBACK");
+        *rc = bbt_rest_unavailable(x, what);
+        return NULL;
+    }
+    return res;
+}
+
 /* Count this call: BBT_LEAK_GO_ON if it may go on, else the handler's
  * answer (429, or what a failure answers). */
 static int bbt_leak_throttle(bbt_rest_t *x)
@@ -86,37 +128,21 @@ static int bbt_leak_throttle(bbt_rest_t *x)
                              apr_itoa(x->r->pool, BBT_LEAK_WINDOW_SECS)};
     PGresult *res;
     const char *wait;
-    int rc, attempt = 0;
+    int rc;
 
-    /* A transaction of its own, for its isolation: under a default of
-     * REPEATABLE READ two reports from one address at once failed each
-     * other's count (40001) until the tries ran out. */
-    for (;;) {
-        if (bbt_rest_cmd(x, BBT_REST_BEGIN) != 0) {
-            return bbt_rest_unavailable(x, "starting a transaction");
-        }
-        res = bbt_rest_exec(x,
-                            "SELECT bbtoken_api_leak_throttle($1, $2::integer,"
-                            " $3::integer)",
-                            3, params);
-        if (PQresultStatus(res) == PGRES_TUPLES_OK ||
-            !bbt_rest_conflict(x, res, attempt++, "counting a leak report")) {
-            break;
-        }
-        PQclear(res);
-        bbt_rest_cmd(x, "ROLLBACK");
+    res = bbt_leak_call(x,
+                        "SELECT bbtoken_api_leak_throttle($1, $2::integer,"
+                        " $3::integer)",
+                        params, "counting a leak report", &rc);
+    if (!res) {
+        return rc;
     }
-    if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
-        rc = bbt_rest_refusal(x, res, NULL);
-        bbt_rest_cmd(x, "ROLLBACK");
-        return rc < 0 ? bbt_rest_unavailable(x, "counting a leak report") : rc;
+    if (PQntuples(res) != 1) {
+        PQclear(res);
+        return bbt_rest_unavailable(x, "counting a leak report");
     }
     wait = apr_pstrdup(x->r->pool, PQgetvalue(res, 0, 0));
     PQclear(res);
-    if (bbt_rest_cmd(x, "COMMIT") != 0) {
-        bbt_rest_cmd(x, "ROLLBACK");
-        return bbt_rest_unavailable(x, "counting a leak report");
-    }
     if (strcmp(wait, "0") == 0) {
         return BBT_LEAK_GO_ON;
     }
@@ -208,32 +234,14 @@ static int bbt_leak_revoke(bbt_rest_t *x, const char *ids, const char *hashes)
 {
     const char *params[3] = {bbt_where_ip(x->r), ids, hashes};
     PGresult *res;
-    int i, n, rc, attempt;
+    int i, n, rc;
 
-    for (attempt = 0;; attempt++) {
-        if (bbt_rest_cmd(x, BBT_REST_BEGIN) != 0) {
-            return bbt_rest_unavailable(x, "starting a transaction");
-        }
-        res = bbt_rest_exec(x,
-                            "SELECT bbtoken_api_revoke_leaked($1, $2::text[],"
-                            " $3::text[])",
-                            3, params);
-        if (PQresultStatus(res) == PGRES_TUPLES_OK ||
-            !bbt_rest_conflict(x, res, attempt, "revoking leaked tokens")) {
-            break;
-        }
-        PQclear(res);
-        bbt_rest_cmd(x, "ROLLBACK");
-    }
-    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-        rc = bbt_rest_refusal(x, res, NULL);
-        bbt_rest_cmd(x, "ROLLBACK");
-        return rc < 0 ? bbt_rest_unavailable(x, "revoking leaked tokens") : rc;
-    }
-    if (bbt_rest_cmd(x, "COMMIT") != 0) {
-        PQclear(res);
-        bbt_rest_cmd(x, "ROLLBACK");
-        return bbt_rest_unavailable(x, "revoking leaked tokens");
+    res = bbt_leak_call(x,
+                        "SELECT bbtoken_api_revoke_leaked($1, $2::text[],"
+                        " $3::text[])",
+                        params, "revoking leaked tokens", &rc);
+    if (!res) {
+        return rc;
     }
     n = PQntuples(res);
     for (i = 0; i < n; i++) {
