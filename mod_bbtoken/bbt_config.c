@@ -217,10 +217,13 @@ static const char *bbt_where(cmd_parms *cmd)
 
 /* Who gets in, and whether what is served may run as the site, are the
  * site's to say: never a .htaccess file's, even where AllowOverrideList
- * names the directive (httpd then lets in whatever it names). */
+ * names the directive (httpd then lets in whatever it names).  Nor a
+ * <Limit>'s or <LimitExcept>'s: httpd takes these directives there, but
+ * they hold for every method of the section, so that a route written for
+ * GET alone would serve a PUT too. */
 static const char *bbt_not_htaccess(cmd_parms *cmd)
 {
-    return ap_check_cmd_context(cmd, NOT_IN_HTACCESS);
+    return ap_check_cmd_context(cmd, NOT_IN_HTACCESS | NOT_IN_LIMIT);
 }
 
 /* This section's own route list, created on its first route. */
@@ -416,7 +419,10 @@ static const char *bbt_set_routes(cmd_parms *cmd, void *dconf, const char *name,
     return NULL;
 }
 
-/* AuthBBTokenProvider NAME...: authn providers for ordinary passwords. */
+/* AuthBBTokenProvider NAME...|none: authn providers for ordinary
+ * passwords.  "none" is an empty list, so that a nested section can take
+ * away its parent's providers (bbt_config_merge_dir keeps any list a
+ * section set); it stands alone in its section. */
 static const char *bbt_set_authn(cmd_parms *cmd, void *dconf, const char *arg)
 {
     bbt_dir_conf_t *conf = dconf;
@@ -426,6 +432,14 @@ static const char *bbt_set_authn(cmd_parms *cmd, void *dconf, const char *arg)
 
     if (e) {
         return e;
+    }
+    if (conf->authn && (conf->authn->nelts == 0 || !strcmp(arg, "none"))) {
+        return "AuthBBTokenProvider: 'none' stands alone: a section that "
+               "says it names no provider";
+    }
+    if (!strcmp(arg, "none")) {
+        conf->authn = apr_array_make(cmd->pool, 1, sizeof(bbt_authn_t));
+        return NULL;
     }
     prov =
         ap_lookup_provider(AUTHN_PROVIDER_GROUP, arg, AUTHN_PROVIDER_VERSION);
@@ -652,5 +666,5 @@ const command_rec bbt_config_cmds[] = {
     AP_INIT_ITERATE("AuthBBTokenProvider", bbt_set_authn, NULL,
                     RSRC_CONF | ACCESS_CONF,
                     "authn providers (file, dbm, dbd, ldap...) that check "
-                    "ordinary passwords beside tokens"),
+                    "ordinary passwords beside tokens, or none"),
     {NULL}};

@@ -59,6 +59,11 @@ ScriptAlias /pwx/ "@DIR@/cgi-bin/env.cgi/"
     BBTokenRoutes git /pwx
     Require valid-user
 </Location>
+# A project within /pw that takes tokens only: its section takes the
+# parent's providers away.
+<Location /pw/NOPW>
+    AuthBBTokenProvider none
+</Location>
 # The git location of the harness, with passwords too.
 <Location /scm>
     AuthBBTokenProvider file
@@ -104,6 +109,19 @@ subtest 'Require bbtoken: a password user gets the routes, with the user\'s gran
     ($res) = $env->cgi_call(GET => "/pw/PROJ/redirect-to-push.git/info/refs?service=git-upload-pack", auth_basic('carol', $pw{carol}));
     ok($res->{status} != 200 || ($res->{content} // '') !~ /receive-pack/,
        'an internal redirect to a push does not widen a password user');
+};
+
+subtest 'AuthBBTokenProvider none in a nested section: no password there, tokens as before' => sub {
+    $env->make_repo('NOPW', 'repo');
+    $env->grant('carol', 'PROJECT_READ', 'NOPW');
+    my $tok = $env->token_create('carol', name => 'nopw', perms => ['REPO_READ']);
+    my $path = '/pw/NOPW/repo.git/info/refs?service=git-upload-pack';
+    is_401($env->get($path, auth_basic('carol', $pw{carol})), 1,
+           "carol's password is refused under /pw/NOPW, where she may read");
+    my ($res) = $env->cgi_call(GET => $path, auth_basic('carol', $tok));
+    is_ok_res($res, '  her token reads it');
+    ($res) = $env->cgi_call(GET => "/pw/$UP", auth_basic('carol', $pw{carol}));
+    is_ok_res($res, '  and her password still reads PROJ/repo under /pw');
 };
 
 subtest 'wrong passwords' => sub {

@@ -32,7 +32,7 @@ ScriptAlias /limx/ "@DIR@/cgi-bin/env.cgi/"
     </LimitExcept>
 </Location>
 EOC
-my $env = BBT::Env->new(extra_conf => $extra, modules => [qw(authz_host authz_user)], httpd => 0)->start;
+my $env = BBT::Env->new(extra_conf => $extra, modules => [qw(authz_host authz_user authn_file)], httpd => 0)->start;
 $env->write_cgi;
 $env->httpd_start;
 $env->make_repo('PROJ', 'repo');
@@ -130,5 +130,31 @@ check('another AuthType', <<'EOC', []);
     </Limit>
 </Location>
 EOC
+
+# The module's own directives hold for every method of their section, so
+# httpd would take a route written inside <Limit GET> for a PUT too, and a
+# sandbox turned off there for every method: each is refused.
+for my $d ('BBTokenRoute GET "^/g/(?<project>[A-Z]+)/" PROJECT_READ', 'BBTokenRoutes git /g', 'BBTokenSandbox Off',
+           'AuthBBTokenProvider file', 'BBTokenDAVLockMaxTimeout 60') {
+    for my $section ('Limit GET HEAD', 'LimitExcept PUT') {
+        my ($tag) = split / /, $section;
+        my ($rc, $out) = $env->config_test(<<"EOC");
+<Location /g>
+    AuthType BBToken
+    AuthName "x"
+    Require bbtoken
+    <$section>
+        $d
+    </$tag>
+</Location>
+EOC
+        my ($name) = split / /, $d;
+        my ($crc, $cout) = $env->config_test("<Location /g>\n    AuthType BBToken\n    AuthName \"x\"\n"
+                                             . "    Require bbtoken\n    $d\n</Location>\n");
+        is($crc, 0, "control: $name outside <$tag> is taken") or diag $cout;
+        ok($rc != 0 && $out =~ /\Q$name\E cannot occur within <Limit> or <LimitExcept> section/,
+           "$name inside <$section>: refused at startup") or diag "exit $rc: $out";
+    }
+}
 
 done_testing;
