@@ -165,17 +165,28 @@ size_t bbt_input_shown(const char *s, char *out)
     return (size_t)(w - out);
 }
 
+/* Unicode's White_Space: what a name that begins or ends with it hides in
+ * a list, and what tells "deploy" from "deploy " apart when nothing else
+ * does.  The controls and separators in it are refused anywhere already. */
+static int bbt_is_white_space(long cp)
+{
+    return (cp >= 0x09 && cp <= 0x0d) || cp == 0x20 || cp == 0x85 ||
+           cp == 0xa0 || cp == 0x1680 || (cp >= 0x2000 && cp <= 0x200a) ||
+           cp == 0x2028 || cp == 0x2029 || cp == 0x202f || cp == 0x205f ||
+           cp == 0x3000;
+}
+
 /* What a label (a token name, a display name) may not be, in the words of
- * its kind. */
+ * its kind; edge NULL where white space may begin or end it. */
 typedef struct {
-    const char *empty, *utf8, *control, *invisible, *too_long;
+    const char *empty, *utf8, *control, *invisible, *edge, *too_long;
 } bbt_label_msgs_t;
 
 static const char *bbt_label(const char *s, const bbt_label_msgs_t *m)
 {
     const unsigned char *p;
     size_t chars = 0, n = 0;
-    long cp;
+    long cp, first = 0, last = 0;
 
     if (!s || !*s) {
         return m->empty;
@@ -190,7 +201,13 @@ static const char *bbt_label(const char *s, const bbt_label_msgs_t *m)
         if (bbt_is_invisible(cp)) {
             return m->invisible;
         }
-        chars++;
+        if (!chars++) {
+            first = cp;
+        }
+        last = cp;
+    }
+    if (m->edge && (bbt_is_white_space(first) || bbt_is_white_space(last))) {
+        return m->edge;
     }
     return chars > BBT_NAME_MAX ? m->too_long : NULL;
 }
@@ -198,9 +215,11 @@ static const char *bbt_label(const char *s, const bbt_label_msgs_t *m)
 const char *bbt_input_token_name(const char *s)
 {
     static const bbt_label_msgs_t m = {
-        "token name must not be empty", "token name is not valid UTF-8",
+        "token name must not be empty",
+        "token name is not valid UTF-8",
         "token name must not contain control characters",
         "token name must not contain invisible formatting characters",
+        "token name must not begin or end with white space",
         "token name is longer than 255 characters"};
 
     return bbt_label(s, &m);
@@ -209,9 +228,11 @@ const char *bbt_input_token_name(const char *s)
 const char *bbt_input_display_name(const char *s)
 {
     static const bbt_label_msgs_t m = {
-        "display name must not be empty", "display name is not valid UTF-8",
+        "display name must not be empty",
+        "display name is not valid UTF-8",
         "display name must not contain control characters",
         "display name must not contain invisible formatting characters",
+        NULL,
         "display name is longer than 255 characters"};
 
     return bbt_label(s, &m);

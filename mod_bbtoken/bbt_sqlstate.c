@@ -4,7 +4,8 @@
  * columns' CHECKs), 0002 (bbtoken_policy_*, bbtoken_tokens_fixed,
  * bbtoken_tokens_live_name), 0005 (bbtoken_tokens_name, and the API
  * functions' class BT), 0019 (bbtoken_tokens_expires_finite), 0022 (the
- * name's invisible formatting characters).
+ * name's invisible formatting characters), 0045 (white space at its
+ * ends).
  */
 #include "bbt_sqlstate.h"
 
@@ -17,8 +18,9 @@ static const struct {
     const char *text;
 } bbt_sql_checks[] = {
     {"bbtoken_tokens_name",
-     "token name must not be empty, longer than 255 characters or contain "
-     "control or invisible formatting characters"},
+     "token name must not be empty, longer than 255 characters, begin or "
+     "end with white space or contain control or invisible formatting "
+     "characters"},
     {"bbtoken_tokens_combination",
      "invalid permissions: the repository permission must be at least the "
      "project permission"},

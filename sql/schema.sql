@@ -246,3 +246,8 @@ COMMIT;
 BEGIN;
 \ir migrations/0044_personal_grants.sql
 COMMIT;
+
+-- Version 45: no white space first or last in a token name.
+BEGIN;
+\ir migrations/0045_name_edges.sql
+COMMIT;

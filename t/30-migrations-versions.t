@@ -6,7 +6,8 @@
 # (and a personal project's settings leave with its owner); 23 keeps every
 # owner's level on every target; 25 takes invisible formatting characters
 # out of e-mail addresses; 44 removes grants on a personal project without
-# a user, made since 21; and in a database in SQL_ASCII a control
+# a user, made since 21; 45 takes white space off the ends of token names;
+# and in a database in SQL_ASCII a control
 # character is read as the database stores it.  What they take out is
 # audited, by the upgrade, and refused from then on: of every code point
 # from U+0080 up, the database refuses the same ones as the module's input
@@ -64,14 +65,25 @@ subtest 'version 21: live tokens of, and grants on, a personal project without a
 # The invisible formatting characters (bbt_is_invisible), written out again.
 my $INVISIBLE = '00AD 034F 061C 115F-1160 17B4-17B5 180E 200B-200F 2028-202E 2060-206F 3164 FEFF FFA0 FFF0-FFFB'
               . ' 1BCA0-1BCA3 1D173-1D17A E0000-E00FF E01F0-E0FFF';
+# What the rule says of a code point first and of it last, when it says the
+# same of both, as name_rule_sweep's rule; and what it should say from U+0080
+# up (white space from version 45: Unicode's White_Space that is neither a
+# control nor invisible).
+my $EDGE_RULE = "CASE WHEN bbtoken_token_name_problem(c || 'n') IS NOT DISTINCT FROM"
+              . " bbtoken_token_name_problem('n' || c) THEN bbtoken_token_name_problem(c || 'n')"
+              . " ELSE 'first and last judged apart' END";
+my $EDGE_WANT = "token name must not contain control characters: 0080-009F; token name must not begin or end"
+              . " with white space: 00A0 1680 2000-200A 202F 205F 3000; token name must not contain invisible"
+              . " formatting characters: $INVISIBLE";
 
-# What bbtoken_token_name_problem says of "n" and each code point from
-# U+0080 up, in $db, each given as its UTF-8 bytes whatever the database's
-# encoding: "reason: ranges" per reason.  $rule, if given, is another rule
-# of c (the code point as text) whose result is the reason or NULL.
+# What bbtoken_token_name_problem says of each code point from U+0080 up
+# inside a name ("n", it, "n"), in $db, each given as its UTF-8 bytes
+# whatever the database's encoding: "reason: ranges" per reason.  $rule, if
+# given, is another rule of c (the code point as text) whose result is the
+# reason or NULL.
 sub name_rule_sweep {
     my ($db, $rule) = @_;
-    $rule //= "bbtoken_token_name_problem('n' || c)";
+    $rule //= "bbtoken_token_name_problem('n' || c || 'n')";
     my $b = sub { "(128 + ((cp >> $_[0]) & 63))" };
     my $utf8 = "CASE WHEN cp < 2048 THEN decode(lpad(to_hex(((192 + (cp >> 6)) << 8) + ${\ $b->(0)}), 4, '0'), 'hex')"
              . " WHEN cp < 65536 THEN decode(lpad(to_hex(((224 + (cp >> 12)) << 16) + (${\ $b->(6)} << 8)"
@@ -124,6 +136,45 @@ sub sweep_later {
     push @SWEEPS, [$file, $want, $name];
     print $SWEEPER join("\t", $file, $db, $rule // ''), "\n";
 }
+
+subtest 'version 45: white space leaves the ends of token names, in UTF8 and in SQL_ASCII' => sub {
+    for my $c (['edges', undef], ['edges_ascii', "ENCODING 'SQL_ASCII' TEMPLATE template0 LC_COLLATE 'C' LC_CTYPE 'C'"]) {
+        my ($db, $how) = @$c;
+        db_at($env, $db, 44, $how);
+        $env->psql("INSERT INTO bbtoken_users (name) VALUES ('alice')", db => $db);
+        # U+3000 and U+00A0 as their UTF-8 bytes, and a name of 252
+        # characters whose 241st is a two-byte one (e with acute).
+        my $long = ('a' x 240) . "\xc3\xa9" . ('b' x 10) . ' ';
+        my %names = ('500000000001' => 'deploy', '500000000002' => 'deploy ', '500000000003' => ' ci ',
+                     '500000000004' => '   ', '500000000005' => "\xe3\x80\x80laptop\xc2\xa0",
+                     '500000000006' => $long, '500000000007' => 'a  b', '500000000008' => 'deploy ');
+        $env->psql("INSERT INTO bbtoken_tokens (id, user_id, project_key, name, project_perm, repo_perm, salt,"
+                   . " secret_hash, revoked_at) SELECT v.id, CASE WHEN v.id <> '500000000008' THEN u.id END,"
+                   . " CASE WHEN v.id = '500000000008' THEN 'PROJ' END, v.n, 'PROJECT_READ', 'REPO_READ',"
+                   . " repeat('a', 32), repeat('c', 64), CASE WHEN v.id = '500000000003' THEN now() END"
+                   . " FROM bbtoken_users u, (VALUES "
+                   . join(', ', map { "('$_', '$names{$_}')" } sort keys %names) . ") v(id, n)", db => $db);
+        is($env->psql("SELECT count(*) FROM bbtoken_tokens WHERE name IN ('deploy', 'deploy ')"
+                      . " AND revoked_at IS NULL AND user_id IS NOT NULL", db => $db),
+           2, "$db: control: version 44 took 'deploy' and 'deploy ' for one owner, both live");
+        my ($rc, $out, $err) = cli_db($env, $db, 'db', 'upgrade');
+        is($rc, 0, "$db: db upgrade") or diag $err;
+        my $cut = $db eq 'edges' ? ('a' x 240) . "\xc3\xa9" : 'a' x 240;
+        is($env->psql("SELECT string_agg(id || '=' || name, '|' ORDER BY id) FROM bbtoken_tokens", db => $db),
+           join('|', '500000000001=deploy', '500000000002=deploy #500000000002', '500000000003=ci #500000000003',
+                '500000000004=#500000000004', '500000000005=laptop #500000000005',
+                "500000000006=$cut #500000000006", '500000000007=a  b', '500000000008=deploy #500000000008'),
+           "$db: white space taken off the ends, the id put after (a two-byte character the cut split"
+           . ' dropped whole); white space inside, and the names without, kept');
+        is($env->psql("SELECT string_agg(token_id, ',' ORDER BY token_id) FROM bbtoken_audit"
+                      . " WHERE event = 'renamed' AND source = 'upgrade'", db => $db),
+           join(',', map {"50000000000$_"} 2 .. 6, 8), "$db: each rename audited, by the upgrade");
+        ($rc, $out, $err) = $env->psql_try("UPDATE bbtoken_tokens SET name = 'deploy\xe2\x80\x83'"
+                                           . " WHERE id = '500000000001'", db => $db);
+        ok($rc != 0 && $err =~ /token name must not begin or end with white space/,
+           "$db: and refused from then on, as its bytes (U+2003 last)") or diag "exit $rc: $out$err";
+    }
+};
 
 subtest 'version 44: grants on a personal project without a user, made since version 21, are gone' => sub {
     db_at($env, 'pgrants', 43);
@@ -216,8 +267,10 @@ subtest 'version 22: invisible formatting characters leave names; a personal pro
     sweep_later('invisible', undef,
                 "token name must not contain control characters: 0080-009F; token name must not contain"
                 . " invisible formatting characters: $INVISIBLE",
-                'every code point from U+0080: the database refuses the C1 controls and the invisible'
-                . ' characters, and nothing else, as bbt_input_token_name');
+                'every code point from U+0080 inside a name: the database refuses the C1 controls and the'
+                . ' invisible characters, and nothing else, as bbt_input_token_name');
+    sweep_later('invisible', $EDGE_RULE, $EDGE_WANT,
+                'every code point from U+0080 first and last: white space refused too, as bbt_input_token_name');
 };
 
 # An owner's level on target (t.k, t.s) read from u's level map as httpd
@@ -367,6 +420,9 @@ subtest 'SQL_ASCII: a control character is read as the database stores it, and o
                 "token name must not contain control characters: 0080-009F; token name must not contain"
                 . " invisible formatting characters: $INVISIBLE",
                 'SQL_ASCII: every code point from U+0080 as its UTF-8 bytes: the same refusals as in UTF8');
+    sweep_later('ascii', $EDGE_RULE, $EDGE_WANT,
+                'SQL_ASCII: every code point from U+0080 first and last, as its UTF-8 bytes: the same refusals'
+                . ' as in UTF8');
     # An address, likewise from before version 25 and from then on.
     db_at($env, 'ascii24', 24, "ENCODING 'SQL_ASCII' TEMPLATE template0 LC_COLLATE 'C' LC_CTYPE 'C'");
     $env->psql("INSERT INTO bbtoken_users (name, email) VALUES ('rlo', 'rlo\@corp\xe2\x80\xae.example'),"
@@ -385,7 +441,7 @@ subtest 'SQL_ASCII: a control character is read as the database stores it, and o
 
 subtest 'every code point from U+0080, swept while the subtests above ran' => sub {
     ok(close($SWEEPER), 'the sweeps ended') if $SWEEPER;
-    is(scalar @SWEEPS, 4, 'control: four were asked for');
+    is(scalar @SWEEPS, 6, 'control: six were asked for');
     for my $s (@SWEEPS) {
         my ($file, $want, $name) = @$s;
         is(BBT::Util::slurp($file), $want, $name);

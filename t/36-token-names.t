@@ -1,7 +1,8 @@
 # One rule for token names, the same everywhere: 1 to 255 characters of
 # UTF-8, no control character (Unicode's Cc: C0, DEL and C1), no invisible
 # formatting character (U+202E and its kind, which make a name read as
-# another: bbt_is_invisible).  The CLI, the
+# another: bbt_is_invisible), no white space first or last ("deploy " would
+# read as "deploy").  The CLI, the
 # REST API and the database refuse the same names with the same words; a
 # refusal the database makes names no rule of the schema to the client,
 # and none leaves the row (salt and hash) in PostgreSQL's log.  A database
@@ -22,6 +23,11 @@ use BBT::Rest qw(rest_env);
 my $ROOT = $BBT::Env::ROOT;
 my $CTL = qr/token name must not contain control characters/;
 my $INV = qr/token name must not contain invisible formatting characters/;
+my $EDGE = qr/token name must not begin or end with white space/;
+# Unicode's White_Space from U+0080 up, as a condition on code point cp
+# (its controls and separators are refused anywhere, as controls or
+# invisible characters).
+my $WHITE_CP = 'cp IN (160, 5760, 8239, 8287, 12288) OR cp BETWEEN 8192 AND 8202';
 # The invisible formatting characters (bbt_is_invisible), as a condition on
 # code point cp.
 my $INVISIBLE_CP = join ' OR ', map { /-/ ? 'cp BETWEEN ' . join(' AND ', map { hex } split /-/) : 'cp = ' . hex }
@@ -38,18 +44,26 @@ sub message { my $r = shift; return ref $r->{json} eq 'HASH' ? $r->{json}{errors
 
 # Every code point there is (but the surrogates, which text cannot hold):
 # how many the database's rule judges otherwise than "refused exactly when
-# it is in Cc or invisible", the rule the module's unit test checks
-# bbt_input_token_name against.  A million calls of the rule, seconds of
-# one backend's time, on a function no subtest changes: asked for now, in
-# a process of its own, and read by the last subtest, while the others go
-# on.
+# it is in Cc or invisible" inside a name, and otherwise than "refused
+# exactly when it is in Cc, invisible or white space, in those words"
+# first and last, the rule the module's unit test checks
+# bbt_input_token_name against.  Three million calls of the rule, seconds
+# of one backend's time, on a function no subtest changes: asked for now,
+# in a process of its own, and read by the last subtest, while the others
+# go on.
 my $SWEEP_PID = open(my $SWEEP, '-|') // die "fork: $!";
 if (!$SWEEP_PID) {
     my $wrong = eval { $env->psql(<<"EOS") } // "the sweep failed: $@";
-SELECT count(*) FROM generate_series(1, 1114111) cp
- WHERE cp NOT BETWEEN 55296 AND 57343
-   AND (bbtoken_token_name_problem('n' || chr(cp)) IS NOT NULL)
-       <> (cp < 32 OR cp BETWEEN 127 AND 159 OR $INVISIBLE_CP)
+SELECT count(*) FILTER (WHERE (bbtoken_token_name_problem('n' || chr(cp) || 'n') IS NOT NULL)
+                              <> (cp < 32 OR cp BETWEEN 127 AND 159 OR $INVISIBLE_CP))
+       || ' ' ||
+       count(*) FILTER (WHERE bbtoken_token_name_problem(chr(cp) || 'n') IS DISTINCT FROM edge
+                           OR bbtoken_token_name_problem('n' || chr(cp)) IS DISTINCT FROM edge)
+  FROM (SELECT cp, CASE WHEN cp < 32 OR cp BETWEEN 127 AND 159 THEN 'token name must not contain control characters'
+                        WHEN $INVISIBLE_CP THEN 'token name must not contain invisible formatting characters'
+                        WHEN cp = 32 OR $WHITE_CP THEN 'token name must not begin or end with white space'
+                   END edge
+          FROM generate_series(1, 1114111) cp WHERE cp NOT BETWEEN 55296 AND 57343) s
 EOS
     print $wrong;
     close STDOUT;
@@ -80,8 +94,10 @@ my @bad = (["U+0085 (NEL)", "build\x{85}bot"], ["U+009B (CSI)", "ci \x{9b}31m"],
 my @hidden = (["U+202E (right-to-left override)", "ci\x{202e}yolped"], ["U+200B (zero-width space)", "de\x{200b}ploy"],
               ["U+2066 and U+2069 (an isolate)", "x\x{2066}y\x{2069}"], ["U+2028", "line\x{2028}sep"],
               ["U+FEFF", "\x{feff}ci"], ['a tag character', "ci\x{e0041}"]);
+my @edge = (['a space last', 'deploy '], ['a space first', ' deploy'], ['spaces alone', '   '],
+            ['U+00A0 last', "ci\x{a0}"], ['U+3000 (ideographic space) first', "\x{3000}ci"]);
 my @good = (["U+00A0", "no\x{a0}break"], ['a check mark', "deploy ✓"], ['a variation selector', "ok ✔\x{fe0f}"],
-            ['Hebrew letters', "שלום ci"]);
+            ['Hebrew letters', "שלום ci"], ['spaces inside', 'a  b']);
 
 subtest 'the CLI' => sub {
     for my $c (@bad) {
@@ -91,6 +107,10 @@ subtest 'the CLI' => sub {
     for my $c (@hidden) {
         $env->cli_is("create, name with $c->[0]", ['create', 'alice', '--name', encode('UTF-8', $c->[1])], 1,
                      stderr => $INV);
+    }
+    for my $c (@edge) {
+        $env->cli_is("create, name with $c->[0]", ['create', 'alice', '--name', encode('UTF-8', $c->[1])], 1,
+                     stderr => $EDGE);
     }
     for my $c (@good) {
         $env->cli_is("create, name with $c->[0]", ['create', 'alice', '--name', encode('UTF-8', $c->[1])], 0,
@@ -114,6 +134,11 @@ subtest 'the REST API' => sub {
         is_status($r, 400, "PUT, name with $c->[0]");
         like(message($r), $INV, '  the module\'s words');
     }
+    for my $c (@edge) {
+        my $r = put_name($c->[1]);
+        is_status($r, 400, "PUT, name with $c->[0]");
+        like(message($r), $EDGE, '  the module\'s words');
+    }
     for my $c (@good) {
         is_status(put_name("$c->[1] (REST)"), 200, "PUT, name with $c->[0]");
     }
@@ -124,11 +149,14 @@ subtest 'the REST API' => sub {
     $r = $env->rest(POST => "$B/$id", as => 'alice', json => $J->encode({ name => "deploy\x{202e}ic" }));
     is_status($r, 400, 'POST, a rename to a name with U+202E');
     like(message($r), $INV, '  the same words');
+    $r = $env->rest(POST => "$B/$id", as => 'alice', json => $J->encode({ name => 'to rename ' }));
+    is_status($r, 400, 'POST, a rename to the name with a space after it');
+    like(message($r), $EDGE, '  the same words');
 };
 
 subtest 'the database, asked directly, says the same and logs no row' => sub {
     my $uid = $env->psql("SELECT id FROM bbtoken_users WHERE name = 'alice'");
-    for my $c ((map { [@$_, $CTL] } @bad), (map { [@$_, $INV] } @hidden)) {
+    for my $c ((map { [@$_, $CTL] } @bad), (map { [@$_, $INV] } @hidden), (map { [@$_, $EDGE] } @edge)) {
         (my $lit = $c->[1]) =~ s/'/''/g;
         my ($rc, $out, $err) = $env->psql_try(
             "INSERT INTO bbtoken_tokens (id, user_id, name, project_perm, repo_perm, salt, secret_hash)"
@@ -162,7 +190,7 @@ subtest 'a refusal the database makes names no rule of the schema to the client'
                . " ALTER TABLE bbtoken_tokens ADD CONSTRAINT bbtoken_test_rule CHECK (name <> 'ruled out') NOT VALID");
     my $r = put_name('forbidden');
     is_status($r, 400, 'REST: the CHECK refuses');
-    like(message($r), qr/^token name must not be empty, longer than 255 characters or contain control/,
+    like(message($r), qr/^token name must not be empty, longer than 255 characters, begin or end with white space or contain control/,
          '  in words');
     unlike(message($r), qr/bbtoken_|constraint|Failing/, '  naming no constraint');
     $r = put_name('ruled out');
@@ -208,8 +236,9 @@ subtest 'the upgrade makes old C1 names valid, and says so' => sub {
 subtest 'every code point: the rule the database holds' => sub {
     my $wrong = do { local $/; <$SWEEP> };
     ok(close($SWEEP), 'the sweep ended');
-    is($wrong, 0, 'the database refuses exactly the controls and the invisible formatting characters, every'
-                  . ' code point checked');
+    is($wrong, '0 0', 'the database refuses exactly the controls and the invisible formatting characters'
+                      . ' inside a name, and white space too first and last, in the module\'s words, every'
+                      . ' code point checked');
 };
 
 done_testing;

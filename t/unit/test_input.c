@@ -87,6 +87,19 @@ static int invisible(long cp)
            (cp >= 0xe0000 && cp <= 0xe00ff) || (cp >= 0xe01f0 && cp <= 0xe0fff);
 }
 
+/* Unicode's White_Space (PropList.txt), written out again. */
+static int white(long cp)
+{
+    return (cp >= 0x9 && cp <= 0xd) || cp == 0x20 || cp == 0x85 || cp == 0xa0 ||
+           cp == 0x1680 || (cp >= 0x2000 && cp <= 0x200a) || cp == 0x2028 ||
+           cp == 0x2029 || cp == 0x202f || cp == 0x205f || cp == 0x3000;
+}
+
+static int same(const char *a, const char *b)
+{
+    return a == b || (a && b && strcmp(a, b) == 0);
+}
+
 /* One rule with the database (bbtoken_token_name_problem): Unicode's
  * controls, C0, DEL and C1, and the invisible formatting characters, and
  * nothing else; and only valid UTF-8. */
@@ -105,15 +118,16 @@ static void test_token_name_controls(void)
     const char *ctl = "token name must not contain control characters";
     const char *inv =
         "token name must not contain invisible formatting characters";
+    const char *edge = "token name must not begin or end with white space";
     char buf[16];
-    long cp, wrong = 0, refused = 0, hidden = 0;
+    long cp, wrong = 0, refused = 0, hidden = 0, wrong_edge = 0, spaced = 0;
     size_t i;
 
     is_str(bbt_input_token_name("a\xc2\x85"), ctl, "U+0085 (NEL) refused");
     is_str(bbt_input_token_name("\xc2\x80x"), ctl, "U+0080 refused");
     is_str(bbt_input_token_name("x\xc2\x9f"), ctl, "U+009F refused");
-    is_str(bbt_input_token_name("x\xc2\xa0"), NULL,
-           "U+00A0 (no-break space) accepted");
+    is_str(bbt_input_token_name("x\xc2\xa0y"), NULL,
+           "U+00A0 (no-break space) accepted inside a name");
     is_str(bbt_input_token_name("x\xe2\x80\xa8"), inv,
            "U+2028 (a line separator) refused as invisible formatting");
     is_str(bbt_input_token_name("ci\xe2\x80\xaeyolped"), inv,
@@ -141,19 +155,30 @@ static void test_token_name_controls(void)
                "token name is not valid UTF-8", "invalid UTF-8 #%zu refused",
                i);
     }
-    /* Every scalar value: refused exactly when it is in Cc, or invisible,
-     * each with its reason. */
+    /* Every scalar value inside a name: refused exactly when it is in Cc,
+     * or invisible, each with its reason.  First or last: white space is
+     * refused too, after those two. */
     for (cp = 1; cp <= 0x10ffff; cp++) {
-        const char *why;
+        const char *why, *first, *last;
         int cc = cp <= 0x1f || (cp >= 0x7f && cp <= 0x9f);
         int inv_cp = invisible(cp);
+        const char *edge_want = cc          ? ctl
+                                : inv_cp    ? inv
+                                : white(cp) ? edge
+                                            : NULL;
+        size_t len;
 
         if (cp >= 0xd800 && cp <= 0xdfff) {
             continue;
         }
         buf[0] = 'n';
         utf8(cp, buf + 1);
+        len = strlen(buf);
+        last = bbt_input_token_name(buf);
+        buf[len] = 'n';
+        buf[len + 1] = '\0';
         why = bbt_input_token_name(buf);
+        first = bbt_input_token_name(buf + 1);
         refused += why != NULL && cc;
         hidden += why != NULL && inv_cp;
         if ((cc || inv_cp) ? (why == NULL || strcmp(why, cc ? ctl : inv) != 0)
@@ -162,9 +187,24 @@ static void test_token_name_controls(void)
                 diag("U+%04lX: %s", cp, why ? why : "accepted");
             }
         }
+        if (!same(first, edge_want) || !same(last, edge_want)) {
+            if (wrong_edge++ < 5) {
+                diag("U+%04lX first: %s, last: %s", cp,
+                     first ? first : "accepted", last ? last : "accepted");
+            }
+        }
+        spaced += first != NULL && last != NULL && !strcmp(first, edge) &&
+                  !strcmp(last, edge);
     }
     is_int(wrong, 0,
-           "every code point: refused exactly when a control or invisible");
+           "every code point inside a name: refused exactly when a control "
+           "or invisible");
+    is_int(wrong_edge, 0,
+           "every code point first and last: refused exactly when a control, "
+           "invisible or white space");
+    is_int(spaced, 1 + 1 + 1 + 11 + 1 + 1 + 1,
+           "17 white space characters refused first and last (U+0020, "
+           "U+00A0, U+1680, U+2000-U+200A, U+202F, U+205F, U+3000)");
     is_int(refused, 31 + 1 + 32, "64 controls refused (C0 but NUL, DEL, C1)");
     is_int(hidden,
            1 + 1 + 1 + 2 + 2 + 1 + 5 + 7 + 16 + 1 + 1 + 1 + 12 + 4 + 8 + 256 +
@@ -187,6 +227,21 @@ static void test_token_names(void)
     is_str(bbt_input_token_name("ci"), NULL, "token name 'ci'");
     is_str(bbt_input_token_name("deploy key \xe2\x9c\x93"), NULL,
            "UTF-8 and spaces are fine");
+    is_str(bbt_input_token_name("deploy "),
+           "token name must not begin or end with white space",
+           "a space last refused ('deploy' and 'deploy ' read alike)");
+    is_str(bbt_input_token_name(" deploy"),
+           "token name must not begin or end with white space",
+           "a space first refused");
+    is_str(bbt_input_token_name(" "),
+           "token name must not begin or end with white space",
+           "a space alone refused");
+    is_str(bbt_input_token_name("\xe3\x80\x80"),
+           "token name must not begin or end with white space",
+           "an ideographic space (U+3000) alone refused");
+    is_str(bbt_input_token_name(" \t"),
+           "token name must not contain control characters",
+           "a control before white space at the ends, as the database asks");
     is_str(bbt_input_token_name(""), "token name must not be empty",
            "empty name refused");
     is_str(bbt_input_token_name(NULL), "token name must not be empty",
@@ -206,6 +261,10 @@ static void test_token_names(void)
     is_str(bbt_input_token_name(name),
            "token name is longer than 255 characters", "%d characters refused",
            BBT_NAME_MAX + 1);
+    name[BBT_NAME_MAX] = ' ';
+    is_str(bbt_input_token_name(name),
+           "token name must not begin or end with white space",
+           "white space last asked before the length, as the database asks");
     /* Characters, not bytes: 255 two-byte characters are 510 bytes. */
     for (i = 0; i < BBT_NAME_MAX; i++) {
         name[2 * i] = '\xc3';
@@ -279,6 +338,8 @@ static void test_display_names(void)
     is_str(bbt_input_display_name("Mallory \xe2\x80\xaenimda"),
            "display name must not contain invisible formatting characters",
            "U+202E refused, as in a token name");
+    is_str(bbt_input_display_name(" Carol Smith "), NULL,
+           "white space at its ends accepted: the token name's rule only");
     memset(name, 'x', BBT_NAME_MAX + 1);
     name[BBT_NAME_MAX + 1] = '\0';
     is_str(bbt_input_display_name(name),
@@ -485,8 +546,9 @@ static void test_sqlstate_messages(void)
         {"23514", "bbtoken_tokens_name",
          "new row for relation \"bbtoken_tokens\" violates check constraint "
          "\"bbtoken_tokens_name\"",
-         "token name must not be empty, longer than 255 characters or contain "
-         "control or invisible formatting characters"},
+         "token name must not be empty, longer than 255 characters, begin or "
+         "end with white space or contain control or invisible formatting "
+         "characters"},
         {"23514", "bbtoken_policy_name",
          "token name must not contain control characters",
          "token name must not contain control characters"},
