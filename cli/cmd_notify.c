@@ -261,8 +261,14 @@ static int bbtoken_notices_exec(bbtoken_notify_t *n, bbtoken_notices_t *b,
                              params, &rows);
 }
 
-/* Record the copies mailed to address to.  Tokens purged meanwhile are
- * left out; a copy of an earlier idle spell's warning is written over. */
+/* Record the copies mailed to address to.  Tokens purged and a recipient
+ * deleted meanwhile are left out, not refused by the copies' foreign keys,
+ * which would end the run for every owner after this one: each row is
+ * taken FOR KEY SHARE, so that a deletion in flight is waited for and its
+ * row then skipped.  One recipient a call, so the user's row is taken
+ * before any token's, the schema's order (a deletion of the user takes it,
+ * then its tokens).  A copy of an earlier idle spell's warning is written
+ * over. */
 static int bbtoken_copies_record(bbtoken_notify_t *n, bbtoken_notices_t *b,
                                  const char *to)
 {
@@ -271,7 +277,9 @@ static int bbtoken_copies_record(bbtoken_notify_t *n, bbtoken_notices_t *b,
         "INSERT INTO bbtoken_notice_copies (token_id, kind, user_id,"
         " mailed_to) SELECT x.id, x.kind, x.uid, $4::text"
         " FROM unnest($1::text[], $2::text[], $3::bigint[]) AS x(id, kind, uid)"
-        " WHERE EXISTS (SELECT 1 FROM bbtoken_tokens t WHERE t.id = x.id)"
+        " JOIN bbtoken_users u ON u.id = x.uid"
+        " JOIN bbtoken_tokens t ON t.id = x.id"
+        " FOR KEY SHARE OF u, t"
         " ON CONFLICT (token_id, kind, user_id) DO UPDATE"
         " SET sent_at = now(), mailed_to = EXCLUDED.mailed_to",
         to);

@@ -5,7 +5,8 @@
 # told to the next run, which sends exactly the copies not yet recorded; and
 # a copy from an earlier idle spell does not count for a new unused-token
 # warning, while one of this spell starts the week before the revocation,
-# whatever the other admins' mail does.  Mail goes through the stand-in
+# whatever the other admins' mail does; a recipient deleted while the run
+# mails is skipped, not the end of the run.  Mail goes through the stand-in
 # sendmail (t/mail/sendmail).
 use strict;
 use warnings;
@@ -14,6 +15,7 @@ use lib "$FindBin::Bin/lib";
 use Test::More;
 use File::Path qw(make_path);
 use BBT::Env;
+use POSIX ();
 use BBT::Util qw(slurp);
 
 my $env = BBT::Env->new(httpd => 0)->start;
@@ -201,6 +203,46 @@ subtest 'an unused-token warning told late: the week runs from the first copy' =
     ($rc, $out, $err) = notify($d);
     is(revoked($id), 't', 'revoked a week after the first copy') or diag $out;
     $env->cli_ok('policy', '--revoke-unused-after', 'none');
+};
+
+subtest 'a recipient deleted while the run mails: the run goes on, and the notice is told to the rest' => sub {
+    $env->user_add('pa3', '--email', 'pa3@example.com');
+    $env->user_add('pa4', '--email', 'pa4@example.com');
+    $env->grant('pa3', 'PROJECT_ADMIN', 'GONE');
+    $env->grant('pa4', 'PROJECT_ADMIN', 'GONE');
+    my $id = project_token('GONE', 'deploy-gone');
+    my $d = maildir('gone');
+    my $go = $env->dir . '/run/sendmail-go-gone';
+    my $out_f = $env->dir . '/run/notify-gone';
+    # The run is held by sendmail on pa3's message, before its copy is
+    # recorded; meanwhile pa3 is deleted, as the README deletes a user.
+    my $pid = fork // die "fork: $!";
+    if (!$pid) {
+        local $env->{cli_timeout} = 600;
+        my ($rc, $out, $err) = notify($d, BBT_SENDMAIL_WAIT => $go);
+        BBT::Util::spew($out_f, "$rc\n$out\0$err");
+        POSIX::_exit(0);
+    }
+    my $held = 0;
+    for (1 .. 1200) {
+        last if $held = @{ mailed_to($d) };
+        select undef, undef, undef, 0.05;
+    }
+    is_deeply(mailed_to($d), ['pa3@example.com'], 'the run is in sendmail with pa3\'s message');
+    $env->psql("DELETE FROM bbtoken_users WHERE name = 'pa3'");
+    BBT::Util::spew($go, '');
+    waitpid($pid, 0);
+    my ($rc, $rest) = split /\n/, slurp($out_f), 2;
+    my ($out, $err) = split /\0/, $rest // '', 2;
+    is($rc, 0, 'the run ends well') or diag "$out$err";
+    unlike($err // '', qr/refused|rule of the schema/, '  refusing nothing');
+    is_deeply(mailed_to($d), ['pa3@example.com', 'pa4@example.com'], '  and mails pa4 after pa3');
+    is_deeply(copies($id), ['expires_7d pa4'], "pa4's copy recorded, none for the deleted pa3");
+    ($rc, $out, $err) = notify($d);
+    is($rc, 0, 'the next run') or diag $err;
+    is_deeply(mailed_to($d, 2), [], '  mails nobody');
+    is($env->psql("SELECT mailed_to FROM bbtoken_notices WHERE token_id = '$id'"), 'pa4@example.com',
+       '  and tells the notice, to pa4, its one recipient left');
 };
 
 done_testing;
