@@ -84,7 +84,7 @@ int bbtoken_cmd_policy(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
     char unused[32], shown[32];
     bbtoken_policy_t p = {a, unused};
     const bbtoken_tx_t tx = {"changing the policy", "BEGIN", NULL,
-                             bbtoken_policy_body, &p};
+                             bbtoken_policy_body,   &p,      NULL};
     PGresult *res;
     int rc;
 
@@ -401,7 +401,8 @@ static int bbtoken_migrate(bbtoken_ctx_t *ctx, const bbtoken_migration_t *m,
 {
     char what[128];
     bbtoken_migrating_t g = {m, what, prev, 0};
-    const bbtoken_tx_t tx = {what, "BEGIN", NULL, bbtoken_migrate_body, &g};
+    const bbtoken_tx_t tx = {what, "BEGIN", NULL, bbtoken_migrate_body,
+                             &g,   NULL};
     int rc;
 
     *done = 0;

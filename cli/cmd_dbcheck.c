@@ -277,7 +277,10 @@ int bbtoken_cmd_db_check(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
                              a->repair ? "BEGIN"
                                        : "BEGIN ISOLATION LEVEL REPEATABLE "
                                          "READ READ ONLY",
-                             NULL, bbtoken_dbcheck_body, &c};
+                             NULL,
+                             bbtoken_dbcheck_body,
+                             &c,
+                             NULL};
     long rows;
     int rc;
 

@@ -244,8 +244,11 @@ static int bbtoken_inv_revoke(bbtoken_ctx_t *ctx, const PGresult *res,
 {
     bbtoken_inv_batch_t b = {arg, NULL, NULL, NULL, 0, 0};
     const bbtoken_tx_t tx = {"revoking the tokens",
-                             "BEGIN ISOLATION LEVEL READ COMMITTED", NULL,
-                             bbtoken_inv_batch, &b};
+                             "BEGIN ISOLATION LEVEL READ COMMITTED",
+                             NULL,
+                             bbtoken_inv_batch,
+                             &b,
+                             NULL};
     size_t len = 1, at = 0, n;
     const char *p;
     char *ids;

@@ -546,7 +546,10 @@ int bbtoken_cmd_notify(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
     const bbtoken_tx_t notes_tx = {"finding the notices due",
                                    "BEGIN ISOLATION LEVEL REPEATABLE READ"
                                    " READ ONLY",
-                                   NULL, bbtoken_notes_body, &n};
+                                   NULL,
+                                   bbtoken_notes_body,
+                                   &n,
+                                   NULL};
     bbtoken_groups_t g;
     PGresult *res;
     int rc, first, end, more;

@@ -48,11 +48,12 @@ int bbtoken_cmd_rotate(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
                        const bbtoken_args_t *a)
 {
     bbtoken_rotate_t r = {a->operands[0], "", ""};
-    char unwritten[64];
+    char unwritten[64], lost[256];
     const bbtoken_mint_t mt = {"rotating the token",
                                "committing the rotation (the token printed "
                                "is not valid; the old one still is)",
                                unwritten,
+                               lost,
                                bbtoken_rotate_store,
                                bbtoken_rotate_stored,
                                &r};
@@ -63,6 +64,12 @@ int bbtoken_cmd_rotate(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
         return rc;
     }
     snprintf(unwritten, sizeof(unwritten), "token %s was not rotated", r.id);
+    snprintf(lost, sizeof(lost),
+             "the connection was lost at the rotation's COMMIT, so whether "
+             "it took effect is not known: if `bbtoken audit --token %s` "
+             "shows it rotated, the token printed replaced it and is valid; "
+             "if not, it is not valid and token %s still is",
+             r.id, r.id);
     if ((rc = bbtoken_mint_commit(ctx, &mt)) == 0) {
         fprintf(stderr,
                 "bbtoken: token %s is revoked; its replacement is token %s, "

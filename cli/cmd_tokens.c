@@ -161,6 +161,9 @@ int bbtoken_cmd_create(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
         "creating the token",
         "committing the token (the token printed is not valid)",
         "no token was created",
+        "the connection was lost at the token's COMMIT, so whether it was "
+        "created is not known: if `bbtoken audit --token ID` shows it "
+        "created, the token printed is valid",
         bbtoken_create_store,
         bbtoken_create_stored,
         &c};

@@ -324,6 +324,10 @@ typedef struct {
      * needs, and shows nothing it would show twice. */
     int (*body)(bbtoken_ctx_t *ctx, void *arg);
     void *arg;
+    /* A COMMIT whose answer the connection lost, in messages: the server
+     * may have committed it or not.  NULL: what, and that it is not known
+     * whether it took effect. */
+    const char *lost;
 } bbtoken_tx_t;
 
 /* How many times bbtoken_tx runs a transaction the database aborts. */
@@ -343,6 +347,9 @@ typedef struct {
     const char *what;      /* the statement, in messages */
     const char *commit;    /* the COMMIT, in messages */
     const char *unwritten; /* what an unprinted token leaves, in messages */
+    /* A COMMIT whose answer was lost, in messages (the token printed may
+     * be valid or not); its id follows. */
+    const char *lost;
     /* Store m in the open transaction: the statement's result, rows
      * expected. */
     PGresult *(*store)(bbtoken_ctx_t *ctx, const bbt_minted_t *m, void *arg);

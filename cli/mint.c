@@ -22,6 +22,7 @@ typedef struct {
     bbtoken_tx_t tx;
     bbt_minted_t m;
     int shown; /* m is on stdout */
+    char lost[512];
 } bbtoken_minting_t;
 
 /* Store the token, and print it before bbtoken_tx commits: a token nobody
@@ -75,9 +76,13 @@ static int bbtoken_mint_body(bbtoken_ctx_t *ctx, void *arg)
         return bbtoken_fail("cannot write the token to stdout (%s); %s",
                             strerror(errno), mt->unwritten);
     }
-    /* From here on, any failure leaves the token printed invalid. */
+    /* From here on, any failure leaves the token printed invalid; but a
+     * COMMIT whose answer is lost may have made it valid. */
     g->shown = 1;
     g->tx.what = mt->commit;
+    snprintf(g->lost, sizeof(g->lost), "%s; the token printed is token %s",
+             mt->lost, g->m.id);
+    g->tx.lost = g->lost;
     return 0;
 }
 

@@ -108,8 +108,11 @@ int bbtoken_notify_revoke(bbtoken_ctx_t *ctx, int dry_run)
                           "",
                           NULL};
     const bbtoken_tx_t tx = {"revoking unused tokens",
-                             "BEGIN ISOLATION LEVEL READ COMMITTED", NULL,
-                             bbtoken_unused_body, &u};
+                             "BEGIN ISOLATION LEVEL READ COMMITTED",
+                             NULL,
+                             bbtoken_unused_body,
+                             &u,
+                             NULL};
     bbtoken_stream_t s;
     int more;
 

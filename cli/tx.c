@@ -65,10 +65,24 @@ static int bbtoken_tx_once(bbtoken_ctx_t *ctx, const bbtoken_tx_t *tx,
         /* A serializable transaction may be aborted by its COMMIT, and
          * a deferred trigger runs there. */
         *where = tx->commit ? tx->commit : tx->what;
-        if (!(res = bbtoken_exec_once(ctx, *where, "COMMIT", 0, NULL))) {
-            rc = BBTOKEN_EXIT_FAIL;
-        } else {
+        res = PQexec(ctx->conn, "COMMIT");
+        if (PQresultStatus(res) == PGRES_COMMAND_OK) {
             PQclear(res);
+        } else if (PQstatus(ctx->conn) == CONNECTION_BAD) {
+            /* The COMMIT may have reached the server and been done there
+             * before the connection went: nobody can say it failed. */
+            if (tx->lost) {
+                rc =
+                    bbtoken_fail("%s: %s", tx->lost, PQerrorMessage(ctx->conn));
+            } else {
+                rc = bbtoken_fail("%s: the connection was lost at its "
+                                  "COMMIT, so whether it took effect is not "
+                                  "known (look before running it again): %s",
+                                  tx->what, PQerrorMessage(ctx->conn));
+            }
+            PQclear(res);
+        } else {
+            rc = bbtoken_db_fail(ctx, res, *where);
         }
     }
     ctx->in_tx = 0;
@@ -118,7 +132,7 @@ PGresult *bbtoken_exec(bbtoken_ctx_t *ctx, const char *what, const char *sql,
                        int n, const char *const *params)
 {
     bbtoken_alone_t s = {what, sql, n, params, NULL};
-    const bbtoken_tx_t tx = {what, NULL, NULL, bbtoken_alone_body, &s};
+    const bbtoken_tx_t tx = {what, NULL, NULL, bbtoken_alone_body, &s, NULL};
 
     /* Inside a transaction, an abort is its runner's to judge: running
      * one statement of it again would not undo the others. */

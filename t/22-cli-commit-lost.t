@@ -1,0 +1,144 @@
+# A COMMIT whose answer the connection loses: the server may have
+# committed it.  `bbtoken rotate` and `create` print the token before they
+# commit, and said on such a loss that the token printed was not valid
+# (and, for rotate, that the old one still was) although both had been
+# committed: whoever believed it threw the only copy of the live token
+# away.  They now say that the outcome is not known, how to learn it, and
+# the printed token's id.  The connection goes through a relay between
+# the CLI and PostgreSQL which, once armed, hands the server the next
+# simple-protocol COMMIT, waits for the server to be done with it, and
+# then closes the CLI's side without its answer.
+use strict;
+use warnings;
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use Test::More;
+use IO::Select;
+use IO::Socket::INET;
+use POSIX ();
+use BBT::Env;
+use BBT::Util qw(free_port spew);
+
+my $env = BBT::Env->new(httpd => 0)->start;
+my $ARM = $env->dir . '/run/cut-next-commit';
+my $port = free_port();
+my $pgport = $env->superuser_conninfo =~ /port=(\d+)/ ? $1 : die "no port in the conninfo\n";
+
+# The relay: each connection in a child of its own.
+my $relay = fork // die "fork: $!";
+if (!$relay) {
+    $SIG{TERM} = 'DEFAULT';    # the test's END ends it
+    my $l = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => $port, Listen => 8, ReuseAddr => 1)
+        or die "listen: $!";
+    while (my $c = $l->accept) {
+        my $pid = fork // die "fork: $!";
+        if (!$pid) {
+            relay($c);
+            POSIX::_exit(0);
+        }
+        close $c;
+    }
+    POSIX::_exit(0);
+}
+
+sub relay {
+    my ($c) = @_;
+    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $pgport) or return;
+    my $sel = IO::Select->new($c, $s);
+    my ($from_client, $started, $cutting, $answer) = ('', 0, 0, '');
+    while (1) {
+        for my $h ($sel->can_read) {
+            my $n = sysread($h, my $buf, 65536);
+            return if !$n;
+            if ($h == $s) {
+                # Once cutting, the server's answers up to its
+                # ReadyForQuery are kept from the client, and then both
+                # sockets close as the child exits.
+                syswrite($c, $buf) // return unless $cutting;
+                $answer .= $buf if $cutting;
+                return if $cutting && $answer =~ /Z\0\0\0\x05[ITE]\z/;
+                next;
+            }
+            # The client's messages, whole: the startup packet (no type
+            # byte), then a type byte and a length each.  A COMMIT comes
+            # as a simple query (Q) or an extended one's Parse (P).
+            $from_client .= $buf;
+            while (1) {
+                my $head = $started ? 5 : 4;
+                last if length($from_client) < $head;
+                my $len = unpack('N', substr($from_client, $started ? 1 : 0, 4)) + ($started ? 1 : 0);
+                last if length($from_client) < $len;
+                my $msg = substr($from_client, 0, $len, '');
+                if ($started && !$cutting && $msg =~ /\A(?:Q....|P....[^\0]*\0)COMMIT\0/s && -e $ARM) {
+                    unlink $ARM;
+                    $cutting = 1;
+                }
+                $started = 1;
+                syswrite($s, $msg) // return;
+            }
+        }
+    }
+}
+
+END { kill 'TERM', $relay if $relay; }
+
+my $CUT = "host=127.0.0.1 port=$port dbname=bbtoken user=postgres sslmode=disable gssencmode=disable"
+        . ' connect_timeout=5';
+$env->user_add('alice');
+$env->grant('alice', 'PROJECT_READ', 'PROJ');
+
+subtest 'control: through the relay, unarmed, a rotation works' => sub {
+    my $old = $env->token_create('alice', name => 'ci-0');
+    my $id = $env->psql("SELECT id FROM bbtoken_tokens WHERE name = 'ci-0'");
+    my ($rc, $out, $err) = $env->cli_raw('--db', $CUT, 'rotate', $id);
+    is($rc, 0, 'rotate') or diag $err;
+    like($out, qr/^BBDC-/, '  a token printed');
+};
+
+subtest 'rotate: the rotation committed, its answer lost' => sub {
+    $env->token_create('alice', name => 'ci-1');
+    my $id = $env->psql("SELECT id FROM bbtoken_tokens WHERE name = 'ci-1' AND revoked_at IS NULL");
+    spew($ARM, '');
+    my ($rc, $out, $err) = $env->cli_raw('--db', $CUT, 'rotate', $id);
+    ok(!-e $ARM, 'the relay cut the COMMIT\'s answer');
+    is($rc, 1, 'exit 1');
+    like($out, qr/^BBDC-\S+\n\z/, 'the new token printed');
+    my $new = $env->psql("SELECT id FROM bbtoken_tokens WHERE rotated_from = '$id' AND revoked_at IS NULL");
+    is($env->psql("SELECT revoked_at IS NOT NULL FROM bbtoken_tokens WHERE id = '$id'"), 't',
+       'in the database: the old token revoked');
+    ok($new, "  and its replacement $new live");
+    like($err, qr/connection was lost at the rotation's COMMIT, so whether it took effect is not known/,
+         'it says the outcome is not known') or diag $err;
+    like($err, qr/the token printed is token \Q$new\E\b/, '  names the printed token\'s id');
+    unlike($err, qr/the token printed is not valid;|the old one still is/, '  and does not say the token printed is not valid');
+    my ($arc, $aout, $aerr) = $env->cli('audit', '--token', $id);
+    like($aout, qr/\brotated\b/, "what it advises: `bbtoken audit --token $id` shows it rotated") or diag "$aout$aerr";
+};
+
+subtest 'create: the token committed, its answer lost' => sub {
+    spew($ARM, '');
+    my ($rc, $out, $err) = $env->cli_raw('--db', $CUT, 'create', 'alice', '--name', 'ci-2');
+    ok(!-e $ARM, 'the relay cut the COMMIT\'s answer');
+    is($rc, 1, 'exit 1');
+    like($out, qr/^BBDC-\S+\n\z/, 'the token printed');
+    my $id = $env->psql("SELECT id FROM bbtoken_tokens WHERE name = 'ci-2' AND revoked_at IS NULL");
+    ok($id, "in the database: the token $id, live");
+    like($err, qr/connection was lost at the token's COMMIT, so whether it was created is not known/,
+         'it says the outcome is not known') or diag $err;
+    like($err, qr/the token printed is token \Q$id\E\b/, '  names the printed token\'s id');
+    unlike($err, qr/the token printed is not valid/, '  and does not say the token printed is not valid');
+    my ($arc, $aout, $aerr) = $env->cli('audit', '--token', $id);
+    like($aout, qr/\bcreated\b/, "what it advises: `bbtoken audit --token $id` shows it created") or diag "$aout$aerr";
+};
+
+subtest 'another transaction (the policy\'s): the outcome not known, in general words' => sub {
+    spew($ARM, '');
+    my ($rc, $out, $err) = $env->cli_raw('--db', $CUT, 'policy', '--max-tokens', '77');
+    ok(!-e $ARM, 'the relay cut the COMMIT\'s answer') or return;
+    is($rc, 1, 'exit 1');
+    like($err, qr/the connection was lost at its COMMIT, so whether it took effect is not known/, 'it says so')
+        or diag $err;
+    is($env->psql('SELECT max_tokens_per_user FROM bbtoken_policy'), 77, '  and the change was committed');
+};
+
+done_testing;
