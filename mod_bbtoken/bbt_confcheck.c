@@ -14,6 +14,9 @@
  * (which only the URL's mapping relates), are not compared: the warning
  * may then be wrong, and says how to silence it.
  *
+ * A section of AuthType BBToken needs AuthName, the realm its challenge
+ * names: httpd answers every request there 500 without it.
+ *
  * A section of AuthType BBToken whose Require lines are all inside
  * <Limit> containers has no requirement at all for the methods they do
  * not list: mod_authz_core grants those without a login (a push, a PUT),
@@ -61,7 +64,8 @@ typedef enum {
     BBT_HAS_ROUTES,
     BBT_HAS_SVNAUTHZ,
     BBT_HAS_PROVIDER,
-    BBT_HAS_FAKEBASIC
+    BBT_HAS_FAKEBASIC,
+    BBT_HAS_AUTHNAME
 } bbt_want_t;
 
 /* What one section (or server) sets itself. */
@@ -71,6 +75,7 @@ typedef struct bbt_sec {
     bbt_kind_t kind;
     const char *path;   /* a plain path (no regex), or NULL */
     const char *auth;   /* AuthType, or NULL */
+    int authname;       /* sets AuthName */
     int routes;         /* sets BBTokenRoute(s) */
     int svnauthz;       /* sets an access file of mod_authz_svn */
     int provider;       /* sets AuthBBTokenProvider (takes passwords) */
@@ -162,6 +167,8 @@ static void bbt_own(apr_pool_t *p, const ap_directive_t *d, bbt_sec_t *sec,
 
         if (strcasecmp(d->directive, "AuthType") == 0) {
             sec->auth = ap_getword_conf(p, &args);
+        } else if (strcasecmp(d->directive, "AuthName") == 0) {
+            sec->authname = 1;
         } else if (strcasecmp(d->directive, "BBTokenRoutes") == 0 ||
                    strcasecmp(d->directive, "BBTokenRoute") == 0) {
             sec->routes = 1;
@@ -226,8 +233,8 @@ typedef struct {
 
 /* Does sec set what want names itself: AuthType BBToken (-1 for another
  * AuthType), routes, an access file of mod_authz_svn, password providers,
- * or FakeBasicAuth (-1 for SSLOptions without it)?  0 if it sets nothing
- * of the kind. */
+ * FakeBasicAuth (-1 for SSLOptions without it), or AuthName?  0 if it sets
+ * nothing of the kind. */
 static int bbt_sets(const bbt_sec_t *sec, bbt_want_t want)
 {
     switch (want) {
@@ -242,6 +249,8 @@ static int bbt_sets(const bbt_sec_t *sec, bbt_want_t want)
         return sec->provider;
     case BBT_HAS_FAKEBASIC:
         return sec->fakebasic;
+    case BBT_HAS_AUTHNAME:
+        return sec->authname;
     default:
         return sec->svnauthz;
     }
@@ -334,6 +343,15 @@ static void bbt_check_server(bbt_walk_t *w, const ap_directive_t *top,
                      "is AuthType BBToken without routes: every token is "
                      "refused there (403); set BBTokenRoutes, or "
                      "BBTokenRoutes none if that is meant");
+        }
+        /* The realm of the challenge: without it every request there is
+         * 500 (BBT030), as mod_auth_basic's are.  An <If> inside, or a
+         * .htaccess, may set it, which this walk does not read. */
+        if (sec->auth && strcasecmp(sec->auth, "BBToken") == 0 &&
+            !bbt_has(w, sec, BBT_HAS_AUTHNAME)) {
+            bbt_warn(w, sec, "BBT359",
+                     "is AuthType BBToken without AuthName: every request "
+                     "there is answered 500 (BBT030); set AuthName");
         }
         if (sec->limits && !sec->require_all && !sec->merging &&
             bbt_has(w, sec, BBT_HAS_AUTH)) {

@@ -1,6 +1,7 @@
 # Startup checks: httpd warns (and starts) when a section sets routes but
 # is not AuthType BBToken (BBT352: the routes do nothing), and when a
-# section is AuthType BBToken with no routes (BBT353: every token refused).
+# section is AuthType BBToken with no routes (BBT353: every token refused),
+# or without AuthName (BBT359: every request 500).
 # A section inherits from the one around it, from a <Location> or
 # <Directory> of a leading part of its path, and from its server.
 use strict;
@@ -17,7 +18,7 @@ sub check {
     local $Test::Builder::Level = $Test::Builder::Level + 1;
     my ($rc, $out) = $env->config_test($conf);
     is($rc, 0, "$name: httpd starts") or diag $out;
-    my @got = $out =~ /\b(BBT35[23]: \S+ <\w+ [^>]*>)/g;
+    my @got = $out =~ /\b(BBT35[239]: \S+ <\w+ [^>]*>)/g;
     is_deeply([map { s/ \S+:\d+: / /r } @got], $want, "$name: warnings") or diag $out;
     return $out;
 }
@@ -45,6 +46,33 @@ $out = check('AuthType BBToken, no routes', <<'EOC', ['BBT353: <Location /b>']);
 </Location>
 EOC
 like($out, qr/BBTokenRoutes none if that is meant/, 'and says how to mean it');
+$out = check('AuthType BBToken, no AuthName', <<'EOC', ['BBT359: <Location /n>']);
+<Location /n>
+    AuthType BBToken
+    BBTokenRoutes git /n
+    Require bbtoken
+</Location>
+EOC
+like($out, qr/BBT359: \S+:\d+: <Location \/n> is AuthType BBToken without AuthName: every request there is answered 500/,
+     'and says what it costs');
+check('AuthName from the section around, or from a leading part of the path', <<'EOC', []);
+<Location /n2>
+    AuthName "x"
+</Location>
+<Location /n2/sub>
+    AuthType BBToken
+    BBTokenRoutes git /n2/sub
+    Require bbtoken
+</Location>
+<Directory /tmp/n3>
+    AuthName "x"
+    <Files y>
+        AuthType BBToken
+        BBTokenRoutes none
+        Require bbtoken
+    </Files>
+</Directory>
+EOC
 check('BBTokenRoutes none says it is meant', <<'EOC', []);
 <Location /c>
     AuthType BBToken
