@@ -45,17 +45,19 @@ static void bbt_cc_append(char *out, size_t *used, const char *d, size_t len)
     *used += len;
 }
 
+/* "private" leads even beside "no-store": a cache that understands
+ * must-understand and the status ignores no-store (RFC 9111, 5.2.2.3, the
+ * pair it advises backends to send), and must-revalidate then lets a
+ * shared cache reuse the answer to a request with credentials (3.5). */
 char *bbt_cachectl_private(const char *value, char *out, size_t outlen)
 {
     const char *p = value;
     size_t used, lead = sizeof(BBT_CC_LEAD) - 1;
-    int no_store = 0;
 
     if (!out || outlen < bbt_cachectl_private_size(value)) {
         return NULL;
     }
-    /* The kept directives go after room for the lead, which is dropped
-     * again under no-store. */
+    /* The kept directives go after room for the lead. */
     used = 0;
     while (p && *p) {
         const char *d = p, *end;
@@ -88,13 +90,9 @@ char *bbt_cachectl_private(const char *value, char *out, size_t outlen)
             bbt_cc_is(d, len, "s-maxage") || bbt_cc_is(d, len, "private")) {
             continue;
         }
-        no_store |= bbt_cc_is(d, len, "no-store");
         bbt_cc_append(out + lead, &used, d, len);
     }
-    if (no_store) {
-        memmove(out, out + lead, used);
-        out[used] = '\0';
-    } else if (used == 0) {
+    if (used == 0) {
         memcpy(out, bbt_cc_private, sizeof(bbt_cc_private));
     } else {
         memcpy(out, BBT_CC_LEAD, lead);

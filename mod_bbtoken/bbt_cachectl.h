@@ -13,7 +13,7 @@ size_t bbt_cachectl_private_size(const char *value);
 
 /* Write into out (outlen at least bbt_cachectl_private_size(value)) the
  * value to send instead of `value`: "public" and "s-maxage" go, "private"
- * comes first, unless "no-store" already forbids storing; the other
+ * comes first, beside "no-store" too (which a cache may ignore); the other
  * directives stay, in order.  A directive whose quoted string is never
  * closed goes, with the rest of the value (it is all inside the quote).
  * Returns out, or NULL if outlen is too small. */
