@@ -12,6 +12,7 @@
 #include "bbt_token.h"
 #include "bbt_tokshape.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include <openssl/crypto.h>
@@ -393,7 +394,8 @@ static int bbt_cred_lenient_holds_token(const char *s, size_t n, char *buf,
 
 /* One word of a header: shaped itself (a Bearer value, a token pasted
  * bare), or base64 whose decoded user or password is (Basic), strict or
- * as a forgiving decoder reads it. */
+ * as a forgiving decoder reads it.  buf holds at least n bytes, more than
+ * n bytes of base64 decode to. */
 static int bbt_cred_word_holds_token(const char *w, size_t n, char *buf,
                                      size_t bufcap)
 {
@@ -403,8 +405,7 @@ static int bbt_cred_word_holds_token(const char *w, size_t n, char *buf,
     if (bbt_token_shaped(w, n))
         return 1;
     if (bbt_b64_decode_strict(w, n, (unsigned char *)buf, bufcap, &dlen) != 0)
-        return n <= bufcap / 3 * 4 &&
-               bbt_cred_lenient_holds_token(w, n, buf, bufcap);
+        return bbt_cred_lenient_holds_token(w, n, buf, bufcap);
     found = bbt_cred_decoded_holds_token(buf, dlen);
     OPENSSL_cleanse(buf, dlen);
     return found;
@@ -412,24 +413,37 @@ static int bbt_cred_word_holds_token(const char *w, size_t n, char *buf,
 
 int bbt_cred_holds_token(const char *header)
 {
-    char buf[BBT_CRED_MAX_HEADER];
-    size_t i, n;
+    char stack[BBT_CRED_MAX_HEADER], *buf = stack;
+    size_t i, n, len, cap = sizeof(stack);
+    int found = 0;
 
     if (!header)
         return 0;
+    /* Room for all that any part of the header decodes to, however long
+     * httpd let it be: a token after a long user, or a long password
+     * after a token, is found as well, as a backend's decoder would read
+     * it.  Without that room, the header is taken for one that holds a
+     * token. */
+    len = strlen(header);
+    if (len > cap) {
+        if (!(buf = malloc(len)))
+            return 1;
+        cap = len;
+    }
     /* Words end at what no scheme puts inside a credential: spaces, the
      * comma httpd joins two headers with, an auth-param's quotes. */
-    for (i = 0; header[i]; i += n ? n : 1) {
+    for (i = 0; header[i] && !found; i += n ? n : 1) {
         n = strcspn(header + i, " \t,\"");
-        if (n && bbt_cred_word_holds_token(header + i, n, buf, sizeof(buf)))
-            return 1;
+        found = n && bbt_cred_word_holds_token(header + i, n, buf, cap);
     }
     /* And the credential after the scheme whole, spaces and all, as a
      * forgiving decoder reads base64 cut in pieces, or after a scheme
      * followed by some other blank (a vertical tab, a form feed). */
     for (n = 0; bbt_is_alpha((unsigned char)header[n]); n++)
         ;
-    return header[n] && strlen(header + n) <= sizeof(buf) / 3 * 4 &&
-           bbt_cred_lenient_holds_token(header + n, strlen(header + n), buf,
-                                        sizeof(buf));
+    if (!found && header[n])
+        found = bbt_cred_lenient_holds_token(header + n, len - n, buf, cap);
+    if (buf != stack)
+        free(buf);
+    return found;
 }

@@ -65,9 +65,8 @@ int bbt_cred_is_password(const bbt_cred_t *c);
  * credential the parser refuses (two joined, text after it, no password)
  * is looked into too; base64 also as httpd's and a CGI's forgiving
  * decoders read it (no padding, the URL-safe alphabet, cut by spaces).
- * A password or another scheme's credential is not.  A word that would
- * decode to more than BBT_CRED_MAX_HEADER bytes is only looked at, not
- * decoded. */
+ * A password or another scheme's credential is not.  Every word is
+ * decoded, however long (memory as long as the header; 1 without it). */
 int bbt_cred_holds_token(const char *header);
 
 #endif

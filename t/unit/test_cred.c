@@ -509,6 +509,7 @@ static const char *spelled(const char *plain, int how)
 static void test_holds_token(void)
 {
     static char two[BBT_CRED_MAX_HEADER * 3];
+    static char plain[5100];
 
     holds(NULL, 0, "no header");
     holds("Bearer " TOKEN, 1, "a Bearer token");
@@ -565,7 +566,28 @@ static void test_holds_token(void)
     memset(two, 'A', 6 + BBT_CRED_MAX_HEADER * 2);
     memcpy(two, "Basic ", 6);
     two[6 + BBT_CRED_MAX_HEADER * 2] = '\0';
-    holds(two, 0, "a word of base64 too long to decode, holding none");
+    holds(two, 0,
+          "a word of base64 longer than the scratch buffer, holding "
+          "none");
+    /* A token in Basic credentials that decode to more than the scratch
+     * buffer (a header httpd takes, 8190 bytes by default): before a long
+     * password, or after a long user, as the strict decoder and the
+     * forgiving ones read it. */
+    memset(plain, 'x', sizeof(plain));
+    memcpy(plain, TOKEN ":", strlen(TOKEN) + 1);
+    plain[5000] = '\0';
+    holds(basic(plain), 1, "a token user before a long password");
+    holds(spelled(plain, NO_PAD), 1, "  base64 without its padding");
+    holds(spelled(plain, CUT), 1, "  cut in two by a space");
+    memset(plain, 'x', sizeof(plain));
+    plain[4800] = ':';
+    memcpy(plain + 4801, TOKEN, strlen(TOKEN) + 1);
+    holds(basic(plain), 1, "a token password after a 4,800-byte user");
+    holds(spelled(plain, URL_SAFE), 1, "  base64 in the URL alphabet");
+    memset(plain, 'x', sizeof(plain));
+    plain[4800] = ':';
+    plain[5000] = '\0';
+    holds(basic(plain), 0, "  control: the same without the token");
 }
 
 int main(void)
