@@ -8,6 +8,7 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <limits.h>
 #include <string.h>
 
 /* A user name's body: letters, digits and ". _ @ -" after the first. */
@@ -296,7 +297,10 @@ int bbt_input_number(const char *s, long lo, long hi, long *out)
         return -1;
     }
     for (i = 0; s[i]; i++) {
-        if (!bbt_is_digit((unsigned char)s[i]) || i >= 18) {
+        /* Where a long is 32 bits (i386, armhf), 18 digits overflow it:
+         * refused before they do, not wrapped into the range. */
+        if (!bbt_is_digit((unsigned char)s[i]) || i >= 18 ||
+            v > (LONG_MAX - (s[i] - '0')) / 10) {
             return -1;
         }
         v = v * 10 + (s[i] - '0');
