@@ -188,10 +188,13 @@ static const char *bbt_label(const char *s, const bbt_label_msgs_t *m)
     const unsigned char *p;
     size_t chars = 0, n = 0;
     long cp, first = 0, last = 0;
+    int invisible = 0;
 
     if (!s || !*s) {
         return m->empty;
     }
+    /* A control anywhere is said before an invisible character anywhere,
+     * as the database's CASE asks them. */
     for (p = (const unsigned char *)s; *p; p += n) {
         if ((cp = bbt_utf8_next(p, &n)) < 0) {
             return m->utf8;
@@ -199,13 +202,14 @@ static const char *bbt_label(const char *s, const bbt_label_msgs_t *m)
         if (bbt_is_control(cp)) {
             return m->control;
         }
-        if (bbt_is_invisible(cp)) {
-            return m->invisible;
-        }
+        invisible |= bbt_is_invisible(cp);
         if (!chars++) {
             first = cp;
         }
         last = cp;
+    }
+    if (invisible) {
+        return m->invisible;
     }
     if (m->edge && (bbt_is_white_space(first) || bbt_is_white_space(last))) {
         return m->edge;

@@ -242,6 +242,10 @@ static void test_token_names(void)
     is_str(bbt_input_token_name(" \t"),
            "token name must not contain control characters",
            "a control before white space at the ends, as the database asks");
+    is_str(bbt_input_token_name("a\xe2\x80\xae\x01"),
+           "token name must not contain control characters",
+           "a control after an invisible character: the control is said, "
+           "as the database asks");
     is_str(bbt_input_token_name(""), "token name must not be empty",
            "empty name refused");
     is_str(bbt_input_token_name(NULL), "token name must not be empty",
