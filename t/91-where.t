@@ -197,7 +197,7 @@ subtest 'a rotated token keeps its allow-list' => sub {
 
 subtest 'the CLI refuses what is not a network' => sub {
     for my $bad ('10.0.0.1/8', '10.0.0.0/33', '300.1.2.3', 'nonsense', '10.0.0.0/8,10.1.0.0/16', '', '::1/129') {
-        $env->cli_is("--allow-from '$bad'", ['create', 'alice', '--name', "bad $bad", '--allow-from', $bad], 1,
+        $env->cli_is("--allow-from '$bad'", ['create', 'alice', '--name', "bad <$bad>", '--allow-from', $bad], 1,
                      stderr => qr/network|cidr/i);
     }
     $env->cli_is('17 networks', ['create', 'alice', '--name', 'many',
@@ -214,7 +214,7 @@ subtest 'the CLI refuses what is not a network' => sub {
                      stderr => qr{^bbtoken: --allow-from \Q$bad\E: an IPv4-mapped IPv6 network, which httpd cannot match: write it as IPv4 \(::ffff:10\.0\.0\.0/104 is 10\.0\.0\.0/8\)});
     }
     for my $bad ('0.0.0.0/0', '::/0') {
-        $env->cli_is("--allow-from $bad", ['create', 'alice', '--name', "bad $bad", '--allow-from', $bad], 1,
+        $env->cli_is("--allow-from $bad", ['create', 'alice', '--name', "bad <$bad>", '--allow-from', $bad], 1,
                      stderr => qr{^bbtoken: --allow-from \Q$bad\E: a /0 network, which httpd cannot match});
     }
     $env->cli_is('update to an IPv4-mapped one', ['update', $id, '--allow-from', '::ffff:10.0.0.0/104'], 1,

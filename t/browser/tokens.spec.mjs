@@ -218,7 +218,8 @@ test('the create dialog: labelled controls, impossible combinations disabled', a
   const res = await created;
   assert.equal(res.status(), 200);
   assert.match(res.headers()['content-type'] || '', /^application\/json/);
-  assert.equal(res.headers()['cache-control'], 'no-store', 'the new token\'s answer: Cache-Control: no-store');
+  assert.equal(res.headers()['cache-control'], 'private, no-store',
+               'the new token\'s answer: Cache-Control: private, no-store');
   assert.equal(res.headers()['x-content-type-options'], 'nosniff');
 });
 

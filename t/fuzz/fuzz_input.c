@@ -11,7 +11,9 @@
  * - UTF-8 is judged as glibc's iconv judges it (shortest forms of scalar
  *   values only, as PostgreSQL's UTF8), with no control character; a token
  *   name or display name is that, non-empty, at most BBT_NAME_MAX
- *   characters; an e-mail address is that with one inner "@", no space,
+ *   characters, no invisible formatting character, and a token name
+ *   neither begins nor ends with white space (Unicode's White_Space); an
+ *   e-mail address is that with one inner "@", no space,
  *   at most BBT_EMAIL_MAX bytes;
  * - a number is digits only, its value the digits' and within range;
  * - a network is of its shape and never /0 however its bits are spelled.
@@ -28,11 +30,19 @@
 
 static iconv_t bbt_fz_cd = (iconv_t)-1;
 
+/* Unicode's White_Space (PropList.txt), written out again. */
+static int bbt_fz_white(uint32_t cp)
+{
+    return (cp >= 0x9 && cp <= 0xd) || cp == 0x20 || cp == 0x85 || cp == 0xa0 ||
+           cp == 0x1680 || (cp >= 0x2000 && cp <= 0x200a) || cp == 0x2028 ||
+           cp == 0x2029 || cp == 0x202f || cp == 0x205f || cp == 0x3000;
+}
+
 /* The number of code points in s[0..len) when iconv takes it as UTF-8
  * and none is a control character; -1 when it refuses, -2 for a control
  * character.  *hidden says whether one is an invisible formatting
- * character. */
-static long bbt_fz_chars(const char *s, size_t len, int *hidden)
+ * character, *edged whether the first or the last is white space. */
+static long bbt_fz_chars(const char *s, size_t len, int *hidden, int *edged)
 {
     uint32_t out[8];
     char *in = (char *)s;
@@ -45,6 +55,7 @@ static long bbt_fz_chars(const char *s, size_t len, int *hidden)
     }
     iconv(bbt_fz_cd, NULL, NULL, NULL, NULL);
     *hidden = 0;
+    *edged = 0;
     while (il > 0) {
         char *o = (char *)out;
         size_t ol = sizeof(out), i, got;
@@ -59,6 +70,12 @@ static long bbt_fz_chars(const char *s, size_t len, int *hidden)
                 return -2;
             }
             *hidden |= bbt_is_invisible((long)out[i]);
+        }
+        if (got > 0 && chars == 0) {
+            *edged = bbt_fz_white(out[0]);
+        }
+        if (got > 0 && il == 0) {
+            *edged |= bbt_fz_white(out[got - 1]);
         }
         chars += (long)got;
     }
@@ -180,8 +197,8 @@ static void bbt_fz_slug(const char *s, size_t len)
 static void bbt_fz_text(const char *s)
 {
     size_t len = strlen(s);
-    int hidden;
-    long chars = bbt_fz_chars(s, len, &hidden);
+    int hidden, edged;
+    long chars = bbt_fz_chars(s, len, &hidden, &edged);
     const char *why;
     const char *at;
 
@@ -189,10 +206,13 @@ static void bbt_fz_text(const char *s)
         abort();
     }
     why = bbt_input_token_name(s);
-    if ((why == NULL) != (chars > 0 && chars <= BBT_NAME_MAX && !hidden)) {
+    if ((why == NULL) !=
+        (chars > 0 && chars <= BBT_NAME_MAX && !hidden && !edged)) {
         abort();
     }
-    if ((bbt_input_display_name(s) == NULL) != (why == NULL)) {
+    /* A display name may begin or end with white space. */
+    if ((bbt_input_display_name(s) == NULL) !=
+        (chars > 0 && chars <= BBT_NAME_MAX && !hidden)) {
         abort();
     }
     why = bbt_input_email(s);
