@@ -78,7 +78,7 @@ typedef struct bbt_sec {
     int authname;       /* sets AuthName */
     int routes;         /* sets BBTokenRoute(s) */
     int svnauthz;       /* sets an access file of mod_authz_svn */
-    int provider;       /* sets AuthBBTokenProvider (takes passwords) */
+    int provider;       /* AuthBBTokenProvider: 1 takes passwords, -1 none */
     int fakebasic;      /* SSLOptions: 1 FakeBasicAuth on, -1 off, 0 unset */
     int require_all;    /* a Require outside any <Limit> */
     int merging;        /* AuthMerging And or Or */
@@ -177,7 +177,9 @@ static void bbt_own(apr_pool_t *p, const ap_directive_t *d, bbt_sec_t *sec,
                               "AuthzSVNReposRelativeAccessFile") == 0) {
             sec->svnauthz = 1;
         } else if (strcasecmp(d->directive, "AuthBBTokenProvider") == 0) {
-            sec->provider = 1;
+            /* "none" takes the providers around it away: set, and off. */
+            sec->provider =
+                strcasecmp(ap_getword_conf(p, &args), "none") == 0 ? -1 : 1;
         } else if (strcasecmp(d->directive, "SSLOptions") == 0) {
             sec->fakebasic = bbt_fakebasic(p, args, sec->fakebasic);
         } else if (strcasecmp(d->directive, "Require") == 0) {

@@ -116,5 +116,18 @@ check('password providers set around the section', <<"EOC", ['BBT355: <Location 
     AuthzSVNAccessFile "$d/svn-authz"
 </Location>
 EOC
+check('AuthBBTokenProvider none takes the providers around it away', <<"EOC", []);
+<Location /q>
+    AuthType BBToken
+    AuthName "x"
+    BBTokenRoutes dav /q
+    AuthBBTokenProvider file
+    Require bbtoken
+</Location>
+<Location /q/svn>
+    AuthBBTokenProvider none
+    AuthzSVNAccessFile "$d/svn-authz"
+</Location>
+EOC
 
 done_testing;
