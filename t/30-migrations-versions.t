@@ -147,7 +147,10 @@ subtest 'version 45: white space leaves the ends of token names, in UTF8 and in 
         my $long = ('a' x 240) . "\xc3\xa9" . ('b' x 10) . ' ';
         my %names = ('500000000001' => 'deploy', '500000000002' => 'deploy ', '500000000003' => ' ci ',
                      '500000000004' => '   ', '500000000005' => "\xe3\x80\x80laptop\xc2\xa0",
-                     '500000000006' => $long, '500000000007' => 'a  b', '500000000008' => 'deploy ');
+                     '500000000006' => $long, '500000000007' => 'a  b', '500000000008' => 'deploy ',
+                     # A live name the rename would take, and the one after.
+                     '500000000009' => 'ci ', '500000000010' => 'ci #500000000009',
+                     '500000000011' => 'ci #500000000009-2');
         $env->psql("INSERT INTO bbtoken_tokens (id, user_id, project_key, name, project_perm, repo_perm, salt,"
                    . " secret_hash, revoked_at) SELECT v.id, CASE WHEN v.id <> '500000000008' THEN u.id END,"
                    . " CASE WHEN v.id = '500000000008' THEN 'PROJ' END, v.n, 'PROJECT_READ', 'REPO_READ',"
@@ -163,12 +166,15 @@ subtest 'version 45: white space leaves the ends of token names, in UTF8 and in 
         is($env->psql("SELECT string_agg(id || '=' || name, '|' ORDER BY id) FROM bbtoken_tokens", db => $db),
            join('|', '500000000001=deploy', '500000000002=deploy #500000000002', '500000000003=ci #500000000003',
                 '500000000004=#500000000004', '500000000005=laptop #500000000005',
-                "500000000006=$cut #500000000006", '500000000007=a  b', '500000000008=deploy #500000000008'),
+                "500000000006=$cut #500000000006", '500000000007=a  b', '500000000008=deploy #500000000008',
+                '500000000009=ci #500000000009-3', '500000000010=ci #500000000009',
+                '500000000011=ci #500000000009-2'),
            "$db: white space taken off the ends, the id put after (a two-byte character the cut split"
-           . ' dropped whole); white space inside, and the names without, kept');
+           . ' dropped whole; a number after it where the name is taken); white space inside, and the'
+           . ' names without, kept');
         is($env->psql("SELECT string_agg(token_id, ',' ORDER BY token_id) FROM bbtoken_audit"
                       . " WHERE event = 'renamed' AND source = 'upgrade'", db => $db),
-           join(',', map {"50000000000$_"} 2 .. 6, 8), "$db: each rename audited, by the upgrade");
+           join(',', (map {"50000000000$_"} 2 .. 6, 8, 9)), "$db: each rename audited, by the upgrade");
         ($rc, $out, $err) = $env->psql_try("UPDATE bbtoken_tokens SET name = 'deploy\xe2\x80\x83'"
                                            . " WHERE id = '500000000001'", db => $db);
         ok($rc != 0 && $err =~ /token name must not begin or end with white space/,

@@ -19,9 +19,12 @@
 -- a name that was white space only), as migrations 5 and 22 did, so that
 -- no two live names of a holder meet and the owner sees that the upgrade
 -- renamed the token; audited ("renamed", source upgrade) and announced to
--- httpd's caches by the triggers every rename runs.  What is left is cut
--- to 241 characters first, and in SQL_ASCII, where a character is a byte,
--- a character the cut split is dropped whole.
+-- httpd's caches by the triggers every rename runs.  Where the holder has
+-- a live token of that name already (anyone may name a token "deploy
+-- #ID" beside "deploy "), "-2", "-3" and so on follow the id, so that no
+-- name can stop the upgrade.  What is left is cut to fit 255 characters
+-- (241 before " #ID"), and in SQL_ASCII, where a character is a byte, a
+-- character the cut split is dropped whole.
 --
 -- The CHECK on every name calls bbtoken_token_name_problem, whose new
 -- clause its rows were not read against: the rows the new rule refuses are
@@ -94,16 +97,43 @@ DECLARE
         THEN '([\u00c0-\u00df]|[\u00e0-\u00ef][\u0080-\u00bf]?'
              '|[\u00f0-\u00f7][\u0080-\u00bf]{0,2})$'
         ELSE '$^' END;
+    r record;
+    trimmed text;
+    suffix text;
+    cand text;
+    n integer;
 BEGIN
-    UPDATE bbtoken_tokens
-       SET name = concat_ws(' ',
-                            NULLIF(regexp_replace(
-                                       left(regexp_replace(
-                                                name, '^' || ws || '+|'
-                                                      || ws || '+$', '', 'g'),
-                                            241), split, ''), ''),
-                            '#' || id)
-     WHERE bbtoken_token_name_problem(name) IS NOT NULL;
+    FOR r IN SELECT id, name, user_id, project_key, repo_slug, revoked_at
+               FROM bbtoken_tokens
+              WHERE bbtoken_token_name_problem(name) IS NOT NULL
+              ORDER BY id
+    LOOP
+        trimmed := regexp_replace(r.name, '^' || ws || '+|' || ws || '+$', '',
+                                  'g');
+        n := 1;
+        LOOP
+            suffix := '#' || r.id || CASE WHEN n > 1 THEN '-' || n ELSE '' END;
+            cand := concat_ws(' ',
+                              NULLIF(regexp_replace(
+                                         left(trimmed, 254 - length(suffix)),
+                                         split, ''), ''),
+                              suffix);
+            -- A live token of the same holder may be named so already:
+            -- the next number, never a failed upgrade.
+            EXIT WHEN r.revoked_at IS NOT NULL OR NOT EXISTS (
+                SELECT 1 FROM bbtoken_tokens o
+                 WHERE o.id <> r.id AND o.revoked_at IS NULL
+                   AND o.name = cand
+                   AND CASE WHEN r.user_id IS NOT NULL
+                            THEN o.user_id = r.user_id
+                            ELSE o.user_id IS NULL
+                                 AND o.project_key = r.project_key
+                                 AND o.repo_slug IS NOT DISTINCT FROM
+                                     r.repo_slug END);
+            n := n + 1;
+        END LOOP;
+        UPDATE bbtoken_tokens SET name = cand WHERE id = r.id;
+    END LOOP;
 END
 $$;
 
