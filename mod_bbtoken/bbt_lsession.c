@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include <libpq-fe.h>
+#include <openssl/crypto.h>
 
 #include "bbt_cache.h"
 #include "bbt_dbsession.h"
@@ -153,7 +154,16 @@ static int bbt_lsession_try(bbt_lsession_t *ls, apr_pool_t *pool, ap_dbd_t *dbd,
     int rc;
 
     if (!ls->keys && (opts = PQconninfo(pg)) != NULL) {
+        PQconninfoOption *o;
+
         bbt_lsession_params(ls, pool, opts);
+        /* libpq's copy of the password: the listener keeps its own. */
+        for (o = opts; o->keyword; o++) {
+            if (o->val && (strcmp(o->keyword, "password") == 0 ||
+                           strcmp(o->keyword, "sslpassword") == 0)) {
+                OPENSSL_cleanse(o->val, strlen(o->val));
+            }
+        }
         PQconninfoFree(opts);
     }
     if (!ls->keys) {

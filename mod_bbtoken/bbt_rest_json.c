@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include <jansson.h>
+#include <openssl/crypto.h>
 
 #include "bbt_body.h"
 #include "bbt_bodyread.h"
@@ -310,6 +311,9 @@ json_t *bbt_rest_json_body(request_rec *r, int array, int *rc)
     shape = bbt_jshape_load(
         body, len, array ? &bbt_rest_array_shape : &bbt_rest_object_shape, &j,
         &err);
+    /* A leak report's body is tokens: read, it is wiped, not left in the
+     * request's pool (jansson's copies are its own). */
+    OPENSSL_cleanse(body, len);
     if (shape == BBT_JSHAPE_TWIN) {
         *rc = bbt_rest_error(
             r, HTTP_BAD_REQUEST, BBT_REST_EX_ARG,

@@ -117,6 +117,7 @@ int bbt_b64_decode_strict(const char *in, size_t len, unsigned char *out,
     }
     if (EVP_DecodeBlock(last, u + body, 4) != 3) {
         OPENSSL_cleanse(out, body / 4 * 3);
+        OPENSSL_cleanse(last, sizeof(last));
         return -1;
     }
     memcpy(out + body / 4 * 3, last, 3 - pad);
@@ -160,6 +161,7 @@ static void bbt_crypto_tls_free(void *v)
 
     EVP_MAC_CTX_free(t->ctx);
     EVP_MD_CTX_free(t->md);
+    OPENSSL_cleanse(t->key, sizeof(t->key)); /* a salt, the HMAC's key */
     free(t);
 }
 
