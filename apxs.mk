@@ -103,6 +103,7 @@ CORE    += bbt_tset bbt_keymac bbt_vmemo
 CORE    += bbt_mono bbt_twindow
 CORE    += bbt_override
 CORE    += bbt_locktime
+CORE    += bbt_cmark
 GLUE    := mod_bbtoken bbt_config bbt_confcheck bbt_request bbt_routing \
            bbt_authn bbt_authz bbt_db bbt_dblookup bbt_dbgate bbt_logguard bbt_private \
            bbt_rest bbt_rest_json bbt_rest_db bbt_rest_tokens bbt_configtest \
@@ -121,6 +122,7 @@ GLUE    += bbt_inherit
 GLUE    += bbt_wdcall
 GLUE    += bbt_overglue
 GLUE    += bbt_bodyread
+GLUE    += bbt_cshared
 # Shared by the module and the CLI: libpq and jansson, nothing of httpd.
 PGJSON  := bbt_pgjson
 PGJSON  += bbt_inventory_json

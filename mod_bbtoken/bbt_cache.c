@@ -4,11 +4,10 @@
  * Made in post_config, before the children are forked, so that they all
  * inherit it: the socache (shmcb, the size BBTokenCacheSize says, in
  * BBT_CACHE_SHARDS segments, each with its mutex: bbt_socache.c), a small
- * shared memory segment with the
- * generation and the heartbeat, and the random key the entries' keys are
- * made with.  What it does is counted with the module's other counters
- * (bbt_stats.h), for the metrics page.  A restart makes all of them anew, so
- * nothing survives it.
+ * shared memory segment with the stamps and the heartbeat (bbt_cshared.c),
+ * and the random key the entries' keys are made with.  What it does is
+ * counted with the module's other counters (bbt_stats.h), for the metrics
+ * page.  A restart makes all of them anew, so nothing survives it.
  *
  * The cache is server-wide.  The listener reads the main server's
  * database; a virtual host uses the cache only when its database is the
@@ -37,6 +36,7 @@
 
 #include "bbt_cache.h"
 #include "bbt_config.h"
+#include "bbt_cshared.h"
 #include "bbt_db.h"
 #include "bbt_dbgate.h"
 #include "bbt_mono.h"
@@ -49,7 +49,7 @@ APLOG_USE_MODULE(bbtoken);
 /* The Mutex directive's name for it. */
 #define BBT_CACHE_MUTEX "bbtoken-cache"
 /* How long the socache keeps an entry.  Entries are believed by their
- * generation, not by this: it only lets memory go from tokens no longer
+ * stamp, not by this: it only lets memory go from tokens no longer
  * used before shmcb would push them out. */
 #define BBT_CACHE_ENTRY_LIFE apr_time_from_sec(3600)
 
@@ -57,15 +57,6 @@ APLOG_USE_MODULE(bbtoken);
  * an entry in the one its key names: a flood of distinct tokens, which the
  * threads' copies cannot hold, queues on a quarter of the lock. */
 #define BBT_CACHE_SHARDS 4
-
-typedef struct {
-    volatile apr_uint64_t generation;
-    volatile apr_uint64_t heartbeat; /* monotonic microseconds; 0: none */
-    volatile apr_uint32_t source_set;
-    unsigned char source[32];          /* the listener's database */
-    volatile apr_uint32_t listener_up; /* 1 while a heartbeat is published */
-    volatile apr_uint64_t behind;      /* bbt_cache_clock_behind's; 0: not */
-} bbt_cache_shared_t;
 
 /* Per server, per child: does it read the listener's database? */
 enum { BBT_SRV_UNKNOWN = 0, BBT_SRV_CHECKING, BBT_SRV_KNOWN };
@@ -79,7 +70,6 @@ typedef struct {
 
 static struct {
     bbt_socache_t sc[BBT_CACHE_SHARDS]; /* sc[0].inst NULL: no cache */
-    bbt_cache_shared_t *shared;
     bbt_ckeyer_t *keyer;
     apr_hash_t *servers; /* server_rec * -> bbt_cache_srv_t, read-only */
     server_rec *main;
@@ -137,22 +127,11 @@ static bbt_socache_t *bbt_cache_shard(const unsigned char *key)
     return &bbt_cache.sc[key[BBT_CKEY_LEN - 1] % BBT_CACHE_SHARDS];
 }
 
-/* The generation and heartbeat, and the entries' key. */
-static const char *bbt_cache_shared(apr_pool_t *pconf)
+/* The entries' key. */
+static const char *bbt_cache_keyer(void)
 {
     unsigned char secret[BBT_CKEY_SECRET_LEN];
-    apr_shm_t *shm;
 
-    if (apr_shm_create(&shm, sizeof(bbt_cache_shared_t), NULL, pconf) !=
-        APR_SUCCESS) {
-        return "cannot make its shared memory";
-    }
-    bbt_cache.shared = apr_shm_baseaddr_get(shm);
-    memset(bbt_cache.shared, 0, sizeof(bbt_cache_shared_t));
-    /* The counters outlive a restart; this generation's listener is not
-     * up yet. */
-    bbt_stats_gauge_set(BBT_GAUGE_CACHE_LISTENERS, 0);
-    apr_atomic_set64(&bbt_cache.shared->generation, 1);
     if (RAND_bytes(secret, sizeof(secret)) != 1) {
         return "the random generator failed";
     }
@@ -195,7 +174,8 @@ int bbt_cache_post_config(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s,
     apr_pool_cleanup_register(pconf, s, bbt_cache_cleanup,
                               apr_pool_cleanup_null);
     if ((err = bbt_cache_socache(pconf, ptemp, s)) != NULL ||
-        (err = bbt_cache_shared(pconf)) != NULL ||
+        (err = bbt_cshared_make(pconf)) != NULL ||
+        (err = bbt_cache_keyer()) != NULL ||
         (err = start_listener(pconf, s)) != NULL) {
         ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, "BBT303: the token cache %s",
                      err);
@@ -269,9 +249,9 @@ static bbt_cache_srv_t *bbt_cache_srv(const request_rec *r)
  * database? */
 static int bbt_cache_same_source(bbt_cache_srv_t *st)
 {
-    bbt_cache_shared_t *sh = bbt_cache.shared;
+    const unsigned char *source = bbt_cshared_source();
 
-    if (!st || st->own_session || !apr_atomic_read32(&sh->source_set)) {
+    if (!st || st->own_session || !source) {
         return 0;
     }
     /* The listener reads the main server's DBDParams: no need to ask. */
@@ -279,12 +259,11 @@ static int bbt_cache_same_source(bbt_cache_srv_t *st)
         return 1;
     }
     return apr_atomic_read32(&st->state) == BBT_SRV_KNOWN &&
-           memcmp(st->fp, sh->source, sizeof(st->fp)) == 0;
+           memcmp(st->fp, source, sizeof(st->fp)) == 0;
 }
 
 void bbt_cache_begin(request_rec *r, bbt_cache_view_t *v)
 {
-    bbt_cache_shared_t *sh = bbt_cache.shared;
     bbt_cache_srv_t *st;
 
     memset(v, 0, sizeof(*v));
@@ -294,13 +273,7 @@ void bbt_cache_begin(request_rec *r, bbt_cache_view_t *v)
     v->thread = bbt_cthread(bbt_cache.keyer);
     st = bbt_cache_srv(r);
     v->use = bbt_cache_same_source(st);
-    /* In this order: the listener moves the generation before it
-     * publishes the heartbeat that vouches for the move. */
-    v->heartbeat = (apr_int64_t)apr_atomic_read64(&sh->heartbeat);
-    v->generation = apr_atomic_read64(&sh->generation);
-    /* Measured on the listener's database: this server's only if the
-     * same (bbt_clock_now), which a lookup may learn after this. */
-    v->behind = (apr_int64_t)apr_atomic_read64(&sh->behind);
+    bbt_cshared_begin(&v->heartbeat, &v->stamp, &v->behind);
 }
 
 int bbt_cache_token_key(const bbt_cache_view_t *v, const bbt_token_t *tok,
@@ -346,13 +319,16 @@ static void bbt_cache_store(request_rec *r, const bbt_cache_view_t *v,
                                       : BBT_STAT_CACHE_STORE_FAILURES);
 }
 
-/* Whether an entry stamped `stamp` may be believed, and if not why. */
+/* Whether an entry stamped `stamp` may be believed (a token's entry, with
+ * its id; an owner's level, NULL), and if not why.  What the changes allow
+ * is read now, after v's heartbeat. */
 static bbt_cache_got_t bbt_cache_judge(const bbt_cache_view_t *v,
-                                       apr_uint64_t stamp)
+                                       apr_uint64_t stamp, const char *token_id)
 {
     apr_int64_t now = bbt_mono_now();
 
-    if (bbt_cache_usable(stamp, v->generation, v->heartbeat, now)) {
+    if (bbt_cache_usable(stamp, bbt_cshared_least(token_id), v->heartbeat,
+                         now)) {
         return BBT_CACHE_HIT;
     }
     /* The same rule, asked about the heartbeat alone. */
@@ -401,10 +377,10 @@ static const unsigned char *bbt_cache_read(request_rec *r,
  * calls for it, judged (*lgot). */
 static void bbt_cache_look(request_rec *r, bbt_cache_reader_t *rd,
                            const bbt_cache_view_t *v, const unsigned char *tkey,
-                           const char *key, const char *slug, apr_int64_t now,
-                           bbt_centry_t *buf, const bbt_centry_t **ep,
-                           bbt_level_t *level, bbt_cache_got_t *tgot,
-                           bbt_cache_got_t *lgot)
+                           const char *token_id, const char *key,
+                           const char *slug, apr_int64_t now, bbt_centry_t *buf,
+                           const bbt_centry_t **ep, bbt_level_t *level,
+                           bbt_cache_got_t *tgot, bbt_cache_got_t *lgot)
 {
     unsigned char lkey[BBT_CKEY_LEN];
     const unsigned char *b;
@@ -424,21 +400,21 @@ static void bbt_cache_look(request_rec *r, bbt_cache_reader_t *rd,
     }
     if (e) {
         *ep = e;
-        *tgot = bbt_cache_judge(v, e->stamp);
+        *tgot = bbt_cache_judge(v, e->stamp, token_id);
     }
     if (*tgot == BBT_CACHE_HIT && bbt_cache_wants_level(e, key, now) &&
         bbt_ckey_level(rd->thread, e->owner_id, key, slug, lkey) == 0 &&
         (b = bbt_cache_read(r, rd, lkey, &len)) != NULL &&
         bbt_clevel_decode(b, len, &stamp, level) == 0) {
-        *lgot = bbt_cache_judge(v, stamp);
+        *lgot = bbt_cache_judge(v, stamp, NULL);
     }
 }
 
 bbt_cache_got_t bbt_cache_get(request_rec *r, const bbt_cache_view_t *v,
-                              const unsigned char *tkey, const char *key,
-                              const char *slug, int shared, apr_int64_t now,
-                              bbt_centry_t *buf, const bbt_centry_t **e,
-                              bbt_level_t *level)
+                              const unsigned char *tkey, const char *token_id,
+                              const char *key, const char *slug, int shared,
+                              apr_int64_t now, bbt_centry_t *buf,
+                              const bbt_centry_t **e, bbt_level_t *level)
 {
     bbt_cache_reader_t rd;
     bbt_cache_got_t tgot, lgot;
@@ -450,8 +426,8 @@ bbt_cache_got_t bbt_cache_get(request_rec *r, const bbt_cache_view_t *v,
     }
     rd.near = !shared;
     rd.thread = v->thread;
-    bbt_cache_look(r, &rd, v, tkey, key, slug, now, buf, e, level, &tgot,
-                   &lgot);
+    bbt_cache_look(r, &rd, v, tkey, token_id, key, slug, now, buf, e, level,
+                   &tgot, &lgot);
     if (tgot != BBT_CACHE_HIT || !bbt_cache_wants_level(*e, key, now) ||
         !bbt_where_allowed(r, (*e)->nets)) {
         /* No level needed (or none may be used from here: refused). */
@@ -506,7 +482,7 @@ void bbt_cache_put_level(request_rec *r, const bbt_cache_view_t *v,
         bbt_ckey_level(v->thread, owner, key, slug, lkey)) {
         return;
     }
-    bbt_clevel_encode(v->generation, level, buf);
+    bbt_clevel_encode(v->stamp, level, buf);
     bbt_cache_store(r, v, lkey, buf, sizeof(buf));
 }
 
@@ -542,12 +518,12 @@ void bbt_cache_count_miss(bbt_cache_got_t got)
  * learnt once. */
 static void bbt_cache_warn_other(request_rec *r, bbt_cache_srv_t *st)
 {
-    bbt_cache_shared_t *sh = bbt_cache.shared;
+    const unsigned char *source = bbt_cshared_source();
 
     if (r->server == bbt_cache.main ||
         apr_atomic_read32(&st->state) != BBT_SRV_KNOWN ||
-        apr_atomic_read32(&st->warned) || !apr_atomic_read32(&sh->source_set) ||
-        memcmp(st->fp, sh->source, sizeof(st->fp)) == 0 ||
+        apr_atomic_read32(&st->warned) || !source ||
+        memcmp(st->fp, source, sizeof(st->fp)) == 0 ||
         apr_atomic_cas32(&st->warned, 1, 0) != 0) {
         return;
     }
@@ -561,8 +537,8 @@ static void bbt_cache_warn_other(request_rec *r, bbt_cache_srv_t *st)
 
 /* What a hot standby answers is never kept: it replays the primary's
  * changes late, so it can read a token as live after the change's
- * notification has moved the generation, and an entry stamped with the
- * new generation would be believed until the next change.  Said once per
+ * notification has raised the floor or the token's mark, and an entry
+ * stamped after that would be believed until the next change.  Said once per
  * child, cache or not: without it too, a change takes effect only once
  * the standby has replayed it. */
 static int bbt_cache_standby(request_rec *r, PGconn *pg, int standby)
@@ -630,63 +606,4 @@ int bbt_cache_note_db(request_rec *r, PGconn *pg, int standby)
     int same = bbt_cache_note_source(r, pg);
 
     return pg && !bbt_cache_standby(r, pg, standby) && same;
-}
-
-void bbt_cache_forget_all(void)
-{
-    if (bbt_cache.shared) {
-        apr_atomic_inc64(&bbt_cache.shared->generation);
-    }
-}
-
-void bbt_cache_count_notification(void)
-{
-    bbt_stats_count(BBT_STAT_CACHE_NOTIFICATIONS);
-}
-
-void bbt_cache_heartbeat(apr_int64_t sent)
-{
-    bbt_cache_shared_t *sh = bbt_cache.shared;
-
-    if (sh) {
-        apr_atomic_set64(&sh->heartbeat, (apr_uint64_t)sent);
-        if (apr_atomic_cas32(&sh->listener_up, 1, 0) == 0) {
-            bbt_stats_count(BBT_STAT_CACHE_RESYNCS);
-            bbt_stats_gauge_set(BBT_GAUGE_CACHE_LISTENERS, 1);
-        }
-    }
-}
-
-void bbt_cache_listener_down(void)
-{
-    bbt_cache_shared_t *sh = bbt_cache.shared;
-
-    if (sh) {
-        apr_atomic_set64(&sh->heartbeat, 0);
-        if (apr_atomic_cas32(&sh->listener_up, 0, 1) == 1) {
-            bbt_stats_count(BBT_STAT_CACHE_LISTENER_LOSSES);
-            bbt_stats_gauge_set(BBT_GAUGE_CACHE_LISTENERS, 0);
-        }
-    }
-}
-
-void bbt_cache_clock_behind(apr_int64_t us)
-{
-    if (bbt_cache.shared) {
-        apr_atomic_set64(&bbt_cache.shared->behind,
-                         (apr_uint64_t)(us > 0 ? us : 0));
-    }
-}
-
-void bbt_cache_set_source(const unsigned char fp[32])
-{
-    bbt_cache_shared_t *sh = bbt_cache.shared;
-
-    /* Written before the first heartbeat, and the same for every
-     * listener of this server (they all read the main server's
-     * DBDParams): whoever reads it set sees it whole. */
-    if (sh && !apr_atomic_read32(&sh->source_set)) {
-        memcpy(sh->source, fp, sizeof(sh->source));
-        apr_atomic_set32(&sh->source_set, 1);
-    }
 }

@@ -1,9 +1,9 @@
 /*
  * The cache in httpd: token verifications and owners' levels in a socache
  * (shmcb) shared by every child, and the state the listener keeps in
- * shared memory for all of them: the generation and the heartbeat.  What
- * an entry holds and when it may be believed is the core's
- * (bbt_centry.h); the listener is bbt_listen.c.
+ * shared memory for all of them: the stamps and the heartbeat
+ * (bbt_cshared.h).  What an entry holds and when it may be believed is the
+ * core's (bbt_centry.h, bbt_cmark.h); the listener is bbt_listen.c.
  */
 #ifndef BBT_CACHE_H
 #define BBT_CACHE_H
@@ -27,13 +27,13 @@ void bbt_cache_child_init(apr_pool_t *pchild, server_rec *s);
 
 /* What one request saw when it began: whether it may use the cache at
  * all (it is on, for this server, whose database is the listener's), and
- * the heartbeat and generation, read in that order; and the thread's state
+ * the heartbeat and the stamp, read in that order; and the thread's state
  * for the cache's keys and copies, looked up once for every look and store
  * the request makes (NULL when the cache is off: it makes no key).  For
  * the call that began it only, on its thread. */
 typedef struct {
     int use;
-    apr_uint64_t generation;
+    apr_uint64_t stamp; /* what the request keeps is stamped with */
     apr_int64_t heartbeat;
     apr_int64_t behind; /* bbt_clock.h: how far this host's clock is behind
                            the listener's database's, at least; 0 when not
@@ -51,14 +51,14 @@ int bbt_cache_token_key(const bbt_cache_view_t *v, const bbt_token_t *tok,
 typedef enum {
     BBT_CACHE_HIT = 0,   /* an entry that may be believed */
     BBT_CACHE_NONE,      /* no entry: never made, or pushed out */
-    BBT_CACHE_OLD,       /* an entry older than the last change */
+    BBT_CACHE_OLD,       /* an entry older than a change since */
     BBT_CACHE_UNTRUSTED, /* the listener's heartbeat is not fresh */
     BBT_CACHE_UNUSED     /* the cache is off, or not for this server */
 } bbt_cache_got_t;
 
-/* The token's entry under tkey as *e and, when it is a personal token's
- * row and there is a target (key, slug for a repository), its owner's level
- * there into *level: BBT_CACHE_HIT when every entry needed may be
+/* The entry under tkey of the token with id token_id as *e and, when it is a
+ * personal token's row and there is a target (key, slug for a repository), its
+ * owner's level there into *level: BBT_CACHE_HIT when every entry needed may be
  * believed.  now is the request's wall-clock time (apr_time_now), read
  * once for it: a token expired by then has no level looked up.  From this
  * thread's copies (no lock; see bbt_centry.h, bbt_cnear_get, for what a copy
@@ -66,15 +66,15 @@ typedef enum {
  * thread's next look or store), or, when shared, from the shared cache under
  * its lock (what it finds becomes this thread's copies; *e is then buf). */
 bbt_cache_got_t bbt_cache_get(request_rec *r, const bbt_cache_view_t *v,
-                              const unsigned char *tkey, const char *key,
-                              const char *slug, int shared, apr_int64_t now,
-                              bbt_centry_t *buf, const bbt_centry_t **e,
-                              bbt_level_t *level);
+                              const unsigned char *tkey, const char *token_id,
+                              const char *key, const char *slug, int shared,
+                              apr_int64_t now, bbt_centry_t *buf,
+                              const bbt_centry_t **e, bbt_level_t *level);
 
 /* Why a look found nothing believable, for the debug log. */
 const char *bbt_cache_got_str(bbt_cache_got_t got);
 
-/* Keep an entry (its stamp says which generation it belongs to), in the
+/* Keep an entry (its stamp says which changes it has seen), in the
  * shared cache and as this thread's copy (v's). */
 void bbt_cache_put_token(request_rec *r, const bbt_cache_view_t *v,
                          const unsigned char *key, const bbt_centry_t *e);
@@ -102,9 +102,16 @@ void bbt_cache_count_miss(bbt_cache_got_t got);
 struct pg_conn;
 int bbt_cache_note_db(request_rec *r, struct pg_conn *pg, int standby);
 
-/* Forget every entry (move the generation): the listener on every
- * notification, and the REST API after a change it committed itself. */
+/* Forget every entry (raise the floor): the listener when it cannot know
+ * what changed while it was away, or that a table was made anew. */
 void bbt_cache_forget_all(void);
+/* Forget the entries of the token with this id (raise its mark; an id
+ * that is none, every entry): the REST API after a change of the token
+ * it committed itself, seen here before any notification. */
+void bbt_cache_forget_token(const char *id);
+/* A notification on 'bbtoken' (its payload): the listener.  A token's
+ * forgets that token's entries, any other every entry (bbt_cmark.h). */
+void bbt_cache_heard(const char *payload);
 
 /* For the listener (bbt_listen.c). */
 void bbt_cache_heartbeat(apr_int64_t sent);
@@ -114,7 +121,6 @@ void bbt_cache_listener_down(void);
  * that database (bbt_clock.h). */
 void bbt_cache_clock_behind(apr_int64_t us);
 void bbt_cache_set_source(const unsigned char fp[32]);
-void bbt_cache_count_notification(void);
 
 /* The database's identity as libpq's options say it (an array of
  * PQconninfoOption): a digest of every option but the password and those

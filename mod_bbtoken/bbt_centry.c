@@ -479,12 +479,12 @@ int bbt_clevel_decode(const unsigned char *buf, size_t len, uint64_t *stamp,
     return 0;
 }
 
-int bbt_cache_usable(uint64_t stamp, uint64_t generation, int64_t heartbeat,
+int bbt_cache_usable(uint64_t stamp, uint64_t least, int64_t heartbeat,
                      int64_t now)
 {
     /* A heartbeat ahead of now was published after now was read: it is
      * fresh, and what it covers happened before this request looked. */
-    return stamp == generation && heartbeat > 0 &&
+    return stamp >= least && heartbeat > 0 &&
            now - heartbeat < BBT_CACHE_FRESH_US;
 }
 

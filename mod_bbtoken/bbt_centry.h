@@ -17,11 +17,13 @@
  *     made);
  *   - an owner's level on a target: keyed by the MAC of (owner id, project
  *     key, slug), shared by every token of that owner.
- * Each carries the generation it was stamped with: the generation read
- * before the database query that produced it.  An entry is believed only
- * when its stamp is the current generation and the listener's heartbeat is
- * fresh (bbt_cache_usable); the listener moves the generation on every
- * notification, so one change forgets every entry at once.
+ * Each carries the stamp it was made with: the cache's counter read before
+ * the database query that produced it.  An entry is believed only when its
+ * stamp is at least the least one the changes since allow (the floor, and
+ * for a token's entry its mark: bbt_cmark.h) and the listener's heartbeat
+ * is fresh (bbt_cache_usable); the listener raises the floor on a
+ * notification that names a table, and a token's mark on one that names
+ * the token.
  *
  * Nothing here knows httpd: APR's SipHash for the keys (bbt_keymac.c),
  * plain C for the rest.  The module's glue (bbt_cache.c) keeps the bytes in
@@ -143,12 +145,12 @@ int bbt_centry_decode(const unsigned char *buf, size_t len, bbt_centry_t *e);
  * asked for; another maker's are dropped).  The shared cache is behind locks
  * (one per segment) that every request of every child would take; under load
  * the threads queue on them.  A copy is believed by the very rule the shared
- * entry is (its stamp must be the current generation, the heartbeat fresh:
- * bbt_cache_usable), so it is never staler than the shared one may be.  What a
- * copy may lag on is the entry's record of throttled writes (last use, an
- * expired refusal, the address groups), which only ever moves forward: a copy
- * that says no write is due agrees with the shared entry, and one that says a
- * write is due must be checked against the shared entry first.  At most
+ * entry is (its stamp may be no lower than the changes allow, the heartbeat
+ * fresh: bbt_cache_usable), so it is never staler than the shared one may be.
+ * What a copy may lag on is the entry's record of throttled writes (last use,
+ * an expired refusal, the address groups), which only ever moves forward: a
+ * copy that says no write is due agrees with the shared entry, and one that
+ * says a write is due must be checked against the shared entry first.  At most
  * BBT_CNEAR_SLOTS copies per thread, each at most BBT_CENTRY_BUF bytes. */
 #define BBT_CNEAR_SLOTS 8
 
@@ -176,12 +178,13 @@ void bbt_clevel_encode(uint64_t stamp, bbt_level_t level,
 int bbt_clevel_decode(const unsigned char *buf, size_t len, uint64_t *stamp,
                       bbt_level_t *level);
 
-/* May an entry stamped `stamp` be believed, when the generation is
- * `generation` and the listener's heartbeat (monotonic microseconds; 0:
- * none) is `heartbeat`, at monotonic time now?  Read the heartbeat before
- * the generation: the listener moves the generation before it publishes a
- * heartbeat that covers the move. */
-int bbt_cache_usable(uint64_t stamp, uint64_t generation, int64_t heartbeat,
+/* May an entry stamped `stamp` be believed, when the changes heard since
+ * allow no stamp below `least` (the floor, or a token's mark if higher)
+ * and the listener's heartbeat (monotonic microseconds; 0: none) is
+ * `heartbeat`, at monotonic time now?  Read the heartbeat before the
+ * floor and the mark: the listener raises them before it publishes a
+ * heartbeat that covers the change. */
+int bbt_cache_usable(uint64_t stamp, uint64_t least, int64_t heartbeat,
                      int64_t now);
 
 /* The verdict of a token's entry at wall-clock time now_us (the row's

@@ -21,12 +21,14 @@
  *                it is back, LISTEN has taken effect: only then is every
  *                entry forgotten (resync), since nothing sent while no one
  *                listened is ever replayed;
- *   up           every notification on 'bbtoken' forgets every entry.  A
+ *   up           a notification on 'bbtoken' forgets the entries of the
+ *                token it names, or every entry (bbt_cmark.h).  A
  *                heartbeat proves the channel alive: NOTIFY on its own
  *                channel, remembering when it was sent.  PostgreSQL
  *                delivers notifications in commit order, so when that one
  *                comes back, every change committed before it was sent has
- *                been delivered (and has moved the generation) already.
+ *                been delivered (and has raised the floor or a token's
+ *                mark) already.
  *                Only then is the send time published as the heartbeat.
  *                The heartbeat's transaction reads the tables that decide
  *                access and their notifying triggers too: made anew since
@@ -410,8 +412,7 @@ static void bbt_listen_notifies(void)
 
     while (L.pg && (n = PQnotifies(L.pg)) != NULL) {
         if (strcmp(n->relname, "bbtoken") == 0) {
-            bbt_cache_forget_all();
-            bbt_cache_count_notification();
+            bbt_cache_heard(n->extra);
         } else if (L.state == BBT_L_UP && L.waiting && L.tables_now[0] &&
                    n->be_pid == PQbackendPID(L.pg) &&
                    strcmp(n->relname, L.channel) == 0 &&

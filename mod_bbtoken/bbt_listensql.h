@@ -8,11 +8,13 @@
 #include "bbt_lookupsql.h"
 
 /* The schema's notifying triggers (sql/migrations/0004, 0008, 0012, 0038,
- * 0039), each on its table: two on the tokens, two on the users, one on
- * each grants table, from version 38 three on bbtoken_lookup (whose rows
- * may be written again with nothing else notifying), and from version 39
+ * 0039, 0046), each on its table: two on the tokens, two on the users, one
+ * on each grants table, from version 38 three on bbtoken_lookup (whose
+ * rows may be written again with nothing else notifying), from version 39
  * a row trigger on each grants table (a logical replica's apply fires no
- * statement trigger).  Only these count as
+ * statement trigger), and from version 46 a third on the tokens (their
+ * TRUNCATE, which bbtoken_tokens_notify, now a row trigger, no longer
+ * hears).  Only these count as
  * firing: any role that may make a trigger may make one that calls
  * bbtoken_notify() too, on a table of its own, and such a trigger fires
  * for none of the changes the cache must hear of, so it must not stand in
@@ -23,6 +25,7 @@
     "(tgrelid, tgname::text) IN ("                                             \
     "('bbtoken_tokens'::regclass::oid, 'bbtoken_tokens_notify'), "             \
     "('bbtoken_tokens'::regclass::oid, 'bbtoken_tokens_notify_upd'), "         \
+    "('bbtoken_tokens'::regclass::oid, 'bbtoken_tokens_notify_truncate'), "    \
     "('bbtoken_users'::regclass::oid, 'bbtoken_users_notify'), "               \
     "('bbtoken_users'::regclass::oid, 'bbtoken_users_notify_upd'), "           \
     "('bbtoken_project_grants'::regclass::oid, "                               \
@@ -36,7 +39,8 @@
     "('bbtoken_repo_grants'::regclass::oid, "                                  \
     "'bbtoken_repo_grants_notify_row'))"
 #define BBT_LISTEN_NAMED_WANTED_SQL                                            \
-    "(SELECT CASE WHEN max(version) >= 39 THEN 11 "                            \
+    "(SELECT CASE WHEN max(version) >= 46 THEN 12 "                            \
+    "WHEN max(version) >= 39 THEN 11 "                                         \
     "WHEN max(version) >= 38 THEN 9 ELSE 6 END FROM bbtoken_schema)"
 /* The tables that decide access and the triggers that notify (with how
  * each fires), as the catalog knows them now, and how many of the named

@@ -243,21 +243,19 @@ static int bbt_leak_revoke(bbt_rest_t *x, const char *ids, const char *hashes)
     if (!res) {
         return rc;
     }
+    /* This server sees it at once; the others when PostgreSQL tells them.
+     * Only what was revoked: a report anyone may send must not empty the
+     * cache.  (The reporter, who holds the tokens, can learn nothing from
+     * this that using them would not tell.) */
     n = PQntuples(res);
     for (i = 0; i < n; i++) {
+        bbt_cache_forget_token(PQgetvalue(res, i, 0));
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, x->r,
                       "BBT230: access-tokens API: token %s revoked as "
                       "leaked, reported from %s",
                       PQgetvalue(res, i, 0), x->r->useragent_ip);
     }
     PQclear(res);
-    /* This server sees it at once; the others when PostgreSQL tells them.
-     * Only when something was revoked: a report anyone may send must not
-     * empty every child's cache.  (The reporter, who holds the tokens, can
-     * learn nothing from this that using them would not tell.) */
-    if (n > 0) {
-        bbt_cache_forget_all();
-    }
     return BBT_LEAK_GO_ON;
 }
 

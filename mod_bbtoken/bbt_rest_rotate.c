@@ -106,7 +106,8 @@ int bbt_rest_rotate(bbt_rest_t *x, const bbt_rest_user_t *caller,
     }
     /* This server refuses the old token at once; the others when
      * PostgreSQL tells them. */
-    bbt_cache_forget_all();
+    bbt_cache_forget_token(x->path.id);
+    bbt_cache_forget_token(m.id);
     json_object_set_new(out, "token", json_string(m.token));
     if (owner) {
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, x->r,

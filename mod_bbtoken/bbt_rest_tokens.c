@@ -570,7 +570,7 @@ int bbt_rest_tokens_update(bbt_rest_t *x, const bbt_rest_user_t *caller,
     }
     /* This server sees its own change at once; the others when
      * PostgreSQL tells them. */
-    bbt_cache_forget_all();
+    bbt_cache_forget_token(x->path.id);
     return bbt_rest_send(x->r, HTTP_OK, out);
 }
 
@@ -610,7 +610,7 @@ int bbt_rest_tokens_revoke(bbt_rest_t *x, const bbt_rest_user_t *caller,
         bbt_rest_cmd(x, "ROLLBACK");
         return bbt_rest_unavailable(x, "revoking a token");
     }
-    bbt_cache_forget_all();
+    bbt_cache_forget_token(x->path.id);
     if (owner) {
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, x->r,
                       "BBT202: access-tokens API: %s revoked token %s",

@@ -15,9 +15,9 @@
  * the target is read from the map only once the secret has proven right
  * (and the token is usable); an owner with too many grants for a map has
  * it asked by a second statement.
- * The generation is read before the queries and stamps what is kept, so a
- * change committed while they ran leaves an entry that is already out of
- * date, never a stale one that looks current.
+ * The cache's counter is read before the queries and stamps what is
+ * kept, so a change committed while they ran leaves an entry that is
+ * already out of date, never a stale one that looks current.
  *
  * With the cache off, the thread remembers which tokens it let in, against
  * which salt and hash (bbt_vmemo.h): the database answers every request,
@@ -244,8 +244,8 @@ static bbt_cache_got_t bbt_verify_cached(request_rec *r, bbt_req_t *rq,
     int touch, expired, newg;
 
     for (;;) {
-        got = bbt_cache_get(r, v, rq->cache_key, key, slug, shared, now, &e,
-                            &ep, &out->owner);
+        got = bbt_cache_get(r, v, rq->cache_key, rq->token_id, key, slug,
+                            shared, now, &e, &ep, &out->owner);
         if (got != BBT_CACHE_HIT) {
             return got;
         }
@@ -293,7 +293,7 @@ static bbt_cache_got_t bbt_verify_cached(request_rec *r, bbt_req_t *rq,
     return BBT_CACHE_HIT;
 }
 
-/* Keep what the database said, stamped with the generation read before
+/* Keep what the database said, stamped with the counter read before
  * it was asked. */
 static void bbt_verify_keep(request_rec *r, bbt_req_t *rq,
                             const bbt_cache_view_t *v, bbt_db_status_t st,
@@ -304,7 +304,7 @@ static void bbt_verify_keep(request_rec *r, bbt_req_t *rq,
     bbt_centry_t e;
 
     memset(&e, 0, sizeof(e));
-    e.stamp = v->generation;
+    e.stamp = v->stamp;
     if (st == BBT_DB_NOT_FOUND) {
         e.kind = BBT_CENTRY_UNKNOWN;
     } else if (!secret_ok) {

@@ -251,3 +251,8 @@ COMMIT;
 BEGIN;
 \ir migrations/0045_name_edges.sql
 COMMIT;
+
+-- Version 46: a change of one token names that token to httpd's caches.
+BEGIN;
+\ir migrations/0046_notify_token.sql
+COMMIT;

@@ -19,7 +19,7 @@ use lib "$FindBin::Bin/lib";
 use Test::More;
 use BBT::Fuzz qw(fuzz_ok);
 
-fuzz_ok($_, 100_000) for qw(cred token route override centry lookuprow levelmap clockcmp);
+fuzz_ok($_, 100_000) for qw(cred token route override centry lookuprow levelmap clockcmp cmark);
 # Each input of these is many operations, each checked against another
 # computation: fewer runs for as long.
 fuzz_ok($_, 30_000) for qw(rmemo cnear vmemo);

@@ -285,13 +285,13 @@ subtest 'from a database at any earlier version, with rows of every kind: the sa
             for my $i (0 .. $#a) { if (($a[$i] // '') ne ($b[$i] // '')) { diag "line $i:\n< $a[$i]\n> " . ($b[$i] // ''); last } }
         };
         is($env->psql($tokens, db => $db), $before, "version $at: every token kept, revoked and expiry as they were");
-        # httpd's listener believes its cache only while these eleven fire
+        # httpd's listener believes its cache only while these twelve fire
         # (BBT710), for every session (ENABLE ALWAYS).
         is($env->psql("SELECT string_agg(tgrelid::regclass || ' ' || tgenabled::text, ',' ORDER BY tgname) FROM pg_trigger"
                       . " WHERE tgfoid = to_regproc('bbtoken_notify')", db => $db),
            'bbtoken_lookup A,bbtoken_lookup A,bbtoken_lookup A,'
            . 'bbtoken_project_grants A,bbtoken_project_grants A,bbtoken_repo_grants A,bbtoken_repo_grants A,'
-           . 'bbtoken_tokens A,bbtoken_tokens A,bbtoken_users A,'
+           . 'bbtoken_tokens A,bbtoken_tokens A,bbtoken_tokens A,bbtoken_users A,'
            . 'bbtoken_users A', "version $at: the notifying triggers fire always");
     }
 };

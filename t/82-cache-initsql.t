@@ -28,7 +28,7 @@ my $root = $BBT::Env::ROOT;
 schema_copy($env, 'bbt2');
 is($env->psql("SELECT count(*) FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid "
               . "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'bbt2' "
-              . "AND t.tgname LIKE '%notify%'"), 11, "bbt2 has the schema's eleven notifying triggers");
+              . "AND t.tgname LIKE '%notify%'"), 12, "bbt2 has the schema's twelve notifying triggers");
 
 $env->{extra_conf} = "DBDInitSQL \"SET search_path TO bbt2, public\"\n";
 my $mark = log_mark($env);
@@ -56,7 +56,7 @@ subtest "bbt2's notifying triggers disabled: not believed" => sub {
     my $mark = log_mark($env);
     # The token's and its lookup row's: nothing notifies its revocation.
     $env->psql(join '; ', map { "ALTER TABLE bbt2.$_->[0] DISABLE TRIGGER $_->[1]" } @off);
-    ok(wait_log($env, $mark, qr/BBT710: 9 of the 11 triggers that notify the token cache fire/, 10),
+    ok(wait_log($env, $mark, qr/BBT710: 10 of the 12 triggers that notify the token cache fire/, 10),
        "BBT710 counts bbt2's triggers");
     settle();
     $env->get($UP, auth_bearer($t)) for 1 .. 3;

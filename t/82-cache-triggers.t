@@ -1,11 +1,11 @@
-# The cache is believed only while the schema's eleven notifying triggers
-# fire: those eleven, on their tables, not any eleven that call
+# The cache is believed only while the schema's twelve notifying triggers
+# fire: those twelve, on their tables, not any twelve that call
 # bbtoken_notify().
 # A trigger of someone else's that calls the function too (on a table of
 # their own, or a second one on a table of the schema's) must not stand in
-# for one of the eleven that is disabled: a revocation would then go unheard,
+# for one of the twelve that is disabled: a revocation would then go unheard,
 # and the cache would answer the revoked token for as long as nothing else
-# notified.  A twelfth trigger alone changes nothing: the cache is believed.
+# notified.  A thirteenth trigger alone changes nothing: the cache is believed.
 # Nor may the tables' owner turn notifying triggers off and on again within
 # one transaction unseen: the cache forgets what it held.
 use strict;
@@ -24,11 +24,11 @@ $env->grant('alice', 'PROJECT_WRITE', 'PROJ');
 my $UP = '/scm/PROJ/repo.git/info/refs?service=git-upload-pack';
 ok(wait_log($env, 0, qr/BBT309: the token cache's listener hears PostgreSQL/), 'the listener is up');
 
-subtest 'a twelfth trigger that notifies: the cache is believed' => sub {
+subtest 'a thirteenth trigger that notifies: the cache is believed' => sub {
     $env->psql('CREATE TABLE bbt_extra (x integer); '
                . 'CREATE TRIGGER bbt_extra_notify AFTER INSERT ON bbt_extra '
                . 'FOR EACH STATEMENT EXECUTE FUNCTION bbtoken_notify()');
-    my ($tok, $id) = $env->token_create('alice', name => 'twelfth');
+    my ($tok, $id) = $env->token_create('alice', name => 'thirteenth');
     settle();
     ok(served_from_cache($env, $UP, auth_bearer($tok), $id), 'a token: from the cache');
 };
@@ -57,8 +57,8 @@ sub unheard_refused {
     ok(served_from_cache($env, $UP, auth_bearer($tok), $id), 'the token: from the cache');
     my $mark = log_mark($env);
     $env->psql("ALTER TABLE $table DISABLE TRIGGER $trigger");
-    ok(wait_log($env, $mark, qr/BBT710: 10 of the 11 triggers that notify the token cache fire/),
-       'BBT710 counts the named eleven alone');
+    ok(wait_log($env, $mark, qr/BBT710: 11 of the 12 triggers that notify the token cache fire/),
+       'BBT710 counts the named twelve alone');
     # The disabled trigger changed the triggers' identity, which forgot
     # every entry: the token is used again (and cached, if the cache were
     # believed) before the change.
@@ -72,7 +72,7 @@ sub unheard_refused {
     $env->psql("ALTER TABLE $table ENABLE ALWAYS TRIGGER $trigger");
 }
 
-subtest 'one of the eleven disabled, a twelfth firing: not believed' => sub {
+subtest 'one of the twelve disabled, a thirteenth firing: not believed' => sub {
     unheard_refused('masked', 'bbtoken_tokens', 'bbtoken_tokens_notify_upd',
                     sub { ('revoke', $_[0]) });
 };
@@ -97,7 +97,7 @@ subtest "one of bbtoken_lookup's own disabled: not believed" => sub {
     ok(served_from_cache($env, $UP, auth_bearer($tok), $id), 'the token: from the cache');
     my $mark = log_mark($env);
     $env->psql('ALTER TABLE bbtoken_lookup DISABLE TRIGGER bbtoken_lookup_notify_upd');
-    ok(wait_log($env, $mark, qr/BBT710: 10 of the 11 triggers that notify the token cache fire/),
+    ok(wait_log($env, $mark, qr/BBT710: 11 of the 12 triggers that notify the token cache fire/),
        "BBT710 counts bbtoken_lookup's own");
     settle();
     $env->get($UP, auth_bearer($tok)) for 1 .. 3;
@@ -111,21 +111,26 @@ subtest "one of bbtoken_lookup's own disabled: not believed" => sub {
 # A grant table's row trigger (version 39) disabled: on a logical
 # replica, whose apply fires no statement trigger, a grant removed from an
 # owner with more grants than a level map holds would go unheard
-# (t/82-cache-logical), so it is counted as the others are.
-subtest "a grant table's row trigger disabled: not believed" => sub {
-    for my $t ('bbtoken_project_grants', 'bbtoken_repo_grants') {
+# (t/82-cache-logical), so it is counted as the others are.  So is the
+# tokens' TRUNCATE trigger (version 46: their INSERT and DELETE notify by
+# row, naming the token, and a TRUNCATE names none).
+subtest "a grant table's row trigger, or the tokens' TRUNCATE trigger, disabled: not believed" => sub {
+    for my $tt (['bbtoken_project_grants', 'bbtoken_project_grants_notify_row'],
+                ['bbtoken_repo_grants', 'bbtoken_repo_grants_notify_row'],
+                ['bbtoken_tokens', 'bbtoken_tokens_notify_truncate']) {
+        my ($t, $trigger) = @$tt;
         my $mark = log_mark($env);
-        $env->psql("ALTER TABLE $t DISABLE TRIGGER ${t}_notify_row");
-        ok(wait_log($env, $mark, qr/BBT710: 10 of the 11 triggers that notify the token cache fire/),
-           "BBT710 counts ${t}_notify_row");
-        my ($tok, $id) = $env->token_create('alice', name => "$t off");
+        $env->psql("ALTER TABLE $t DISABLE TRIGGER $trigger");
+        ok(wait_log($env, $mark, qr/BBT710: 11 of the 12 triggers that notify the token cache fire/),
+           "BBT710 counts $trigger");
+        my ($tok, $id) = $env->token_create('alice', name => "$trigger off");
         settle();
         $env->get($UP, auth_bearer($tok)) for 1 .. 3;
         ok(from_database($tok, $id) && from_database($tok, $id), '  a token is asked of the database, not the cache');
-        $env->psql("ALTER TABLE $t ENABLE ALWAYS TRIGGER ${t}_notify_row");
+        $env->psql("ALTER TABLE $t ENABLE ALWAYS TRIGGER $trigger");
     }
-    my ($tok, $id) = $env->token_create('alice', name => 'row triggers back');
-    ok(served_from_cache($env, $UP, auth_bearer($tok), $id), 'both back: the cache is believed');
+    my ($tok, $id) = $env->token_create('alice', name => 'triggers back');
+    ok(served_from_cache($env, $UP, auth_bearer($tok), $id), 'all back: the cache is believed');
 };
 
 # The tables' owner turns the notifying triggers off and on again, ENABLE

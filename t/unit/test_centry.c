@@ -239,10 +239,16 @@ static void test_usable(void)
 {
     const int64_t now = 1000000000;
 
-    ok(bbt_cache_usable(3, 3, now - 1000, now), "current stamp, fresh");
+    ok(bbt_cache_usable(3, 3, now - 1000, now),
+       "a stamp at the least the changes allow, fresh");
     ok(!bbt_cache_usable(2, 3, now - 1000, now),
        "an older stamp: a change came since");
-    ok(!bbt_cache_usable(4, 3, now - 1000, now), "any other stamp");
+    ok(bbt_cache_usable(4, 3, now - 1000, now),
+       "a later stamp: made after the last change it must have seen");
+    ok(!bbt_cache_usable(0, 1, now - 1000, now),
+       "stamp 0 (no entry's) is below any floor");
+    ok(!bbt_cache_usable(UINT64_MAX - 1, UINT64_MAX, now - 1000, now),
+       "nothing is below the least for a token that has no mark");
     ok(!bbt_cache_usable(3, 3, 0, now), "no heartbeat: the listener is down");
     ok(bbt_cache_usable(3, 3, now - BBT_CACHE_FRESH_US + 1, now),
        "a heartbeat just under the limit");

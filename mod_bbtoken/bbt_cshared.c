@@ -1,0 +1,185 @@
+/*
+ * The cache's shared state (see bbt_cshared.h).
+ *
+ * The counter only grows.  A request reads it before its database query
+ * and stamps what it keeps with it; a change raises the floor (every
+ * entry) or a token's mark to a value the counter reaches first, so that
+ * an entry made from a query that may have missed the change carries a
+ * stamp below it, and one made from a query that began after the change
+ * was heard carries one at or above it.  The listener raises them before
+ * it publishes the heartbeat that vouches for the change (README, The
+ * cache: the bound).
+ */
+#include "httpd.h"
+#include "apr_atomic.h"
+#include "apr_shm.h"
+
+#include <string.h>
+
+#include "bbt_cache.h"
+#include "bbt_cmark.h"
+#include "bbt_cshared.h"
+#include "bbt_stats.h"
+
+typedef struct {
+    volatile apr_uint64_t counter;   /* the stamp of what is kept now */
+    volatile apr_uint64_t floor;     /* no entry stamped below is believed */
+    volatile apr_uint64_t heartbeat; /* monotonic microseconds; 0: none */
+    volatile apr_uint32_t source_set;
+    unsigned char source[32];          /* the listener's database */
+    volatile apr_uint32_t listener_up; /* 1 while a heartbeat is published */
+    volatile apr_uint64_t behind;      /* bbt_cache_clock_behind's; 0: not */
+    /* No token's entry stamped below its mark is believed. */
+    volatile apr_uint64_t marks[BBT_CMARKS];
+} bbt_cshared_t;
+
+static bbt_cshared_t *bbt_cshared;
+
+static apr_status_t bbt_cshared_cleanup(void *data)
+{
+    (void)data;
+    bbt_cshared = NULL;
+    return APR_SUCCESS;
+}
+
+const char *bbt_cshared_make(apr_pool_t *pconf)
+{
+    apr_shm_t *shm;
+
+    if (apr_shm_create(&shm, sizeof(bbt_cshared_t), NULL, pconf) !=
+        APR_SUCCESS) {
+        return "cannot make its shared memory";
+    }
+    bbt_cshared = apr_shm_baseaddr_get(shm);
+    memset(bbt_cshared, 0, sizeof(bbt_cshared_t));
+    apr_pool_cleanup_register(pconf, NULL, bbt_cshared_cleanup,
+                              apr_pool_cleanup_null);
+    /* The counters outlive a restart; this generation's listener is not
+     * up yet. */
+    bbt_stats_gauge_set(BBT_GAUGE_CACHE_LISTENERS, 0);
+    apr_atomic_set64(&bbt_cshared->counter, 1);
+    apr_atomic_set64(&bbt_cshared->floor, 1);
+    return NULL;
+}
+
+void bbt_cshared_begin(apr_int64_t *heartbeat, apr_uint64_t *stamp,
+                       apr_int64_t *behind)
+{
+    bbt_cshared_t *sh = bbt_cshared;
+
+    /* In this order: the listener raises the floor and the marks before
+     * it publishes the heartbeat that vouches for them. */
+    *heartbeat = (apr_int64_t)apr_atomic_read64(&sh->heartbeat);
+    *stamp = apr_atomic_read64(&sh->counter);
+    /* Measured on the listener's database: this server's only if the
+     * same (bbt_clock_now), which a lookup may learn after this. */
+    *behind = (apr_int64_t)apr_atomic_read64(&sh->behind);
+}
+
+apr_uint64_t bbt_cshared_least(const char *token_id)
+{
+    bbt_cshared_t *sh = bbt_cshared;
+    apr_uint64_t least = apr_atomic_read64(&sh->floor), mark;
+    long m;
+
+    if (!token_id) {
+        return least;
+    }
+    m = bbt_cmark_of(token_id, strlen(token_id));
+    if (m < 0) {
+        return APR_UINT64_MAX;
+    }
+    mark = apr_atomic_read64(&sh->marks[m]);
+    return mark > least ? mark : least;
+}
+
+const unsigned char *bbt_cshared_source(void)
+{
+    bbt_cshared_t *sh = bbt_cshared;
+
+    return sh && apr_atomic_read32(&sh->source_set) ? sh->source : NULL;
+}
+
+/* Raise *at to the counter's next value.  The counter moves first: a
+ * request that reads it after is stamped at or above the new value, and
+ * began its query after the change was heard.  Several threads may raise
+ * one value at once (the listener, the REST API): it only ever grows. */
+static void bbt_cshared_raise(volatile apr_uint64_t *at)
+{
+    apr_uint64_t to = apr_atomic_inc64(&bbt_cshared->counter) + 1;
+    apr_uint64_t was = apr_atomic_read64(at), seen;
+
+    while (was < to && (seen = apr_atomic_cas64(at, to, was)) != was) {
+        was = seen;
+    }
+}
+
+/* Forget the entries of mark m, or every entry (m < 0). */
+static void bbt_cshared_forget(long m)
+{
+    if (bbt_cshared) {
+        bbt_cshared_raise(m < 0 ? &bbt_cshared->floor : &bbt_cshared->marks[m]);
+    }
+}
+
+void bbt_cache_forget_all(void)
+{
+    bbt_cshared_forget(-1);
+}
+
+void bbt_cache_forget_token(const char *id)
+{
+    bbt_cshared_forget(id ? bbt_cmark_of(id, strlen(id)) : -1);
+}
+
+void bbt_cache_heard(const char *payload)
+{
+    bbt_stats_count(BBT_STAT_CACHE_NOTIFICATIONS);
+    bbt_cshared_forget(bbt_cmark_payload(payload));
+}
+
+void bbt_cache_heartbeat(apr_int64_t sent)
+{
+    bbt_cshared_t *sh = bbt_cshared;
+
+    if (sh) {
+        apr_atomic_set64(&sh->heartbeat, (apr_uint64_t)sent);
+        if (apr_atomic_cas32(&sh->listener_up, 1, 0) == 0) {
+            bbt_stats_count(BBT_STAT_CACHE_RESYNCS);
+            bbt_stats_gauge_set(BBT_GAUGE_CACHE_LISTENERS, 1);
+        }
+    }
+}
+
+void bbt_cache_listener_down(void)
+{
+    bbt_cshared_t *sh = bbt_cshared;
+
+    if (sh) {
+        apr_atomic_set64(&sh->heartbeat, 0);
+        if (apr_atomic_cas32(&sh->listener_up, 0, 1) == 1) {
+            bbt_stats_count(BBT_STAT_CACHE_LISTENER_LOSSES);
+            bbt_stats_gauge_set(BBT_GAUGE_CACHE_LISTENERS, 0);
+        }
+    }
+}
+
+void bbt_cache_clock_behind(apr_int64_t us)
+{
+    if (bbt_cshared) {
+        apr_atomic_set64(&bbt_cshared->behind, (apr_uint64_t)(us > 0 ? us : 0));
+    }
+}
+
+void bbt_cache_set_source(const unsigned char fp[32])
+{
+    bbt_cshared_t *sh = bbt_cshared;
+
+    /* Written before the first heartbeat, and the same for every
+     * listener of this server (they all read the main server's
+     * DBDParams): whoever reads it set sees it whole. */
+    if (sh && !apr_atomic_read32(&sh->source_set)) {
+        memcpy(sh->source, fp, sizeof(sh->source));
+        apr_atomic_set32(&sh->source_set, 1);
+    }
+}

@@ -1,0 +1,35 @@
+/*
+ * The cache's state in shared memory (bbt_cache.h), one small segment that
+ * every child inherits: the counter that stamps entries, the floor and the
+ * marks (bbt_cmark.h) that changes raise, the listener's heartbeat, the
+ * database it hears and how far this host's clock is behind that
+ * database's.  The listener writes it (bbt_listen.c, through bbt_cache.h),
+ * the REST API raises marks after its own changes, and requests read it,
+ * all with atomic operations: no lock.
+ */
+#ifndef BBT_CSHARED_H
+#define BBT_CSHARED_H
+
+#include "apr_pools.h"
+
+/* Made in post_config, before the children are forked: NULL, or what
+ * failed.  Forgotten when pconf is cleared. */
+const char *bbt_cshared_make(apr_pool_t *pconf);
+
+/* What a request reads when it begins, in this order: the heartbeat
+ * (monotonic microseconds; 0: none), the stamp for what it keeps, and how
+ * far this host's clock is behind the listener's database's (0: not, or
+ * not known). */
+void bbt_cshared_begin(apr_int64_t *heartbeat, apr_uint64_t *stamp,
+                       apr_int64_t *behind);
+
+/* The least stamp an entry may carry to be believed now: the floor, or
+ * for the entry of a token with this id (NUL-terminated) its mark if that
+ * is higher; with an id that is none, nothing is believed. */
+apr_uint64_t bbt_cshared_least(const char *token_id);
+
+/* The digest of the listener's database (bbt_cache_set_source), or NULL
+ * while none is known. */
+const unsigned char *bbt_cshared_source(void);
+
+#endif
