@@ -256,3 +256,8 @@ COMMIT;
 BEGIN;
 \ir migrations/0046_notify_token.sql
 COMMIT;
+
+-- Version 47: at most 16 new_address records a token in an hour.
+BEGIN;
+\ir migrations/0047_new_address_bound.sql
+COMMIT;

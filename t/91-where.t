@@ -309,6 +309,37 @@ subtest 'without the cache: the lookup knows the groups, no write per request' =
          'BBT600, not from the cache');
 };
 
+# A client that cycles through more groups than a token keeps (16) finds
+# each one new again: at most 16 new_address records in an hour, the
+# groups kept all the same (version 47).  Through the virtual host
+# without the cache, where each such request writes.
+subtest 'a client cycling through many groups: 16 records an hour, no more' => sub {
+    my ($tok, $id) = create('cycling');
+    my $events = sub {
+        $env->psql("SELECT count(*) FROM bbtoken_audit WHERE token_id = '$id' AND event = 'new_address'");
+    };
+    my $kept = sub {
+        $env->psql("SELECT count(*) || ' ' || bool_or(net = '127.0.40.0/24') FROM bbtoken_token_nets "
+                   . "WHERE token_id = '$id'");
+    };
+    my $ok = grep { from4("127.0.$_.1", $tok, 1)->{status} == 200 } 21 .. 40;
+    is($ok, 20, 'from 20 groups (127.0.21.0/24 to 127.0.40.0/24): 200 each');
+    is($events->(), 16, 'the first 16 recorded');
+    is($kept->(), '16 true', 'the 16 most recent kept, the last among them');
+    $ok = grep { from4("127.0.$_.1", $tok, 1)->{status} == 200 } 21 .. 25;
+    is($ok, 5, 'the first five again, each new again: 200');
+    is($events->(), 16, '  not recorded');
+    is($env->psql("SELECT count(*) FROM bbtoken_token_nets WHERE token_id = '$id' "
+                  . "AND net IN ('127.0.21.0/24', '127.0.25.0/24')"), 2, '  kept as the most recent');
+    # An hour later (the kept groups' first sight moved back by hand).
+    $env->psql("UPDATE bbtoken_token_nets SET first_seen = first_seen - interval '61 minutes' "
+               . "WHERE token_id = '$id'");
+    is(from4('127.0.41.1', $tok, 1)->{status}, 200, 'an hour on, from a new group: 200');
+    is($events->(), 17, '  recorded');
+    is($env->psql("SELECT detail FROM bbtoken_audit WHERE token_id = '$id' AND event = 'new_address' "
+                  . "ORDER BY id DESC LIMIT 1"), 'from 127.0.41.0/24', '  with its group');
+};
+
 # Two new groups of one token recorded at once: the second write waits for
 # the first's row lock and then reads the groups again, so the token's row
 # ends with both (a copy made from the second's first snapshot would lose
