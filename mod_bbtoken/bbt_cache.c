@@ -319,16 +319,15 @@ static void bbt_cache_store(request_rec *r, const bbt_cache_view_t *v,
                                       : BBT_STAT_CACHE_STORE_FAILURES);
 }
 
-/* Whether an entry stamped `stamp` may be believed (a token's entry, with
- * its id; an owner's level, NULL), and if not why.  What the changes allow
- * is read now, after v's heartbeat. */
+/* Whether an entry stamped `stamp` may be believed, when the changes
+ * heard allow no stamp below `least` (bbt_cshared_least, read after v's
+ * heartbeat), and if not why. */
 static bbt_cache_got_t bbt_cache_judge(const bbt_cache_view_t *v,
-                                       apr_uint64_t stamp, const char *token_id)
+                                       apr_uint64_t stamp, apr_uint64_t least)
 {
     apr_int64_t now = bbt_mono_now();
 
-    if (bbt_cache_usable(stamp, bbt_cshared_least(token_id), v->heartbeat,
-                         now)) {
+    if (bbt_cache_usable(stamp, least, v->heartbeat, now)) {
         return BBT_CACHE_HIT;
     }
     /* The same rule, asked about the heartbeat alone. */
@@ -400,13 +399,13 @@ static void bbt_cache_look(request_rec *r, bbt_cache_reader_t *rd,
     }
     if (e) {
         *ep = e;
-        *tgot = bbt_cache_judge(v, e->stamp, token_id);
+        *tgot = bbt_cache_judge(v, e->stamp, bbt_cshared_least(token_id));
     }
     if (*tgot == BBT_CACHE_HIT && bbt_cache_wants_level(e, key, now) &&
         bbt_ckey_level(rd->thread, e->owner_id, key, slug, lkey) == 0 &&
         (b = bbt_cache_read(r, rd, lkey, &len)) != NULL &&
         bbt_clevel_decode(b, len, &stamp, level) == 0) {
-        *lgot = bbt_cache_judge(v, stamp, NULL);
+        *lgot = bbt_cache_judge(v, stamp, bbt_cshared_least_owner(e->owner_id));
     }
 }
 

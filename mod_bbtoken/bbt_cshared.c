@@ -29,8 +29,10 @@ typedef struct {
     unsigned char source[32];          /* the listener's database */
     volatile apr_uint32_t listener_up; /* 1 while a heartbeat is published */
     volatile apr_uint64_t behind;      /* bbt_cache_clock_behind's; 0: not */
-    /* No token's entry stamped below its mark is believed. */
+    /* No token's entry stamped below its token's mark is believed, nor
+     * an owner's level entry below its owner's. */
     volatile apr_uint64_t marks[BBT_CMARKS];
+    volatile apr_uint64_t owners[BBT_CMARKS];
 } bbt_cshared_t;
 
 static bbt_cshared_t *bbt_cshared;
@@ -80,16 +82,21 @@ apr_uint64_t bbt_cshared_least(const char *token_id)
 {
     bbt_cshared_t *sh = bbt_cshared;
     apr_uint64_t least = apr_atomic_read64(&sh->floor), mark;
-    long m;
+    long m = token_id ? bbt_cmark_of(token_id, strlen(token_id)) : -1;
 
-    if (!token_id) {
-        return least;
-    }
-    m = bbt_cmark_of(token_id, strlen(token_id));
     if (m < 0) {
         return APR_UINT64_MAX;
     }
     mark = apr_atomic_read64(&sh->marks[m]);
+    return mark > least ? mark : least;
+}
+
+apr_uint64_t bbt_cshared_least_owner(apr_int64_t owner)
+{
+    bbt_cshared_t *sh = bbt_cshared;
+    apr_uint64_t least = apr_atomic_read64(&sh->floor);
+    apr_uint64_t mark = apr_atomic_read64(&sh->owners[bbt_cmark_owner(owner)]);
+
     return mark > least ? mark : least;
 }
 
@@ -114,28 +121,41 @@ static void bbt_cshared_raise(volatile apr_uint64_t *at)
     }
 }
 
-/* Forget the entries of mark m, or every entry (m < 0). */
-static void bbt_cshared_forget(long m)
+/* Forget what kind and m name: every entry, a token mark's or an owner
+ * mark's. */
+static void bbt_cshared_forget(bbt_cmark_kind_t kind, long m)
 {
-    if (bbt_cshared) {
-        bbt_cshared_raise(m < 0 ? &bbt_cshared->floor : &bbt_cshared->marks[m]);
+    bbt_cshared_t *sh = bbt_cshared;
+
+    if (!sh) {
+        return;
+    }
+    if (kind == BBT_CMARK_TOKEN && m >= 0) {
+        bbt_cshared_raise(&sh->marks[m]);
+    } else if (kind == BBT_CMARK_OWNER && m >= 0) {
+        bbt_cshared_raise(&sh->owners[m]);
+    } else {
+        bbt_cshared_raise(&sh->floor);
     }
 }
 
 void bbt_cache_forget_all(void)
 {
-    bbt_cshared_forget(-1);
+    bbt_cshared_forget(BBT_CMARK_ALL, -1);
 }
 
 void bbt_cache_forget_token(const char *id)
 {
-    bbt_cshared_forget(id ? bbt_cmark_of(id, strlen(id)) : -1);
+    bbt_cshared_forget(BBT_CMARK_TOKEN, id ? bbt_cmark_of(id, strlen(id)) : -1);
 }
 
 void bbt_cache_heard(const char *payload)
 {
+    long m;
+    bbt_cmark_kind_t kind = bbt_cmark_payload(payload, &m);
+
     bbt_stats_count(BBT_STAT_CACHE_NOTIFICATIONS);
-    bbt_cshared_forget(bbt_cmark_payload(payload));
+    bbt_cshared_forget(kind, m);
 }
 
 void bbt_cache_heartbeat(apr_int64_t sent)

@@ -1,11 +1,11 @@
 /*
- * The cache's state in shared memory (bbt_cache.h), one small segment that
- * every child inherits: the counter that stamps entries, the floor and the
- * marks (bbt_cmark.h) that changes raise, the listener's heartbeat, the
- * database it hears and how far this host's clock is behind that
- * database's.  The listener writes it (bbt_listen.c, through bbt_cache.h),
- * the REST API raises marks after its own changes, and requests read it,
- * all with atomic operations: no lock.
+ * The cache's state in shared memory (bbt_cache.h), one segment that every
+ * child inherits: the counter that stamps entries, the floor and the marks
+ * of tokens and of owners (bbt_cmark.h) that changes raise, the listener's
+ * heartbeat, the database it hears and how far this host's clock is behind
+ * that database's.  The listener writes it (bbt_listen.c, through
+ * bbt_cache.h), the REST API raises marks after its own changes, and
+ * requests read it, all with atomic operations: no lock.
  */
 #ifndef BBT_CSHARED_H
 #define BBT_CSHARED_H
@@ -23,10 +23,12 @@ const char *bbt_cshared_make(apr_pool_t *pconf);
 void bbt_cshared_begin(apr_int64_t *heartbeat, apr_uint64_t *stamp,
                        apr_int64_t *behind);
 
-/* The least stamp an entry may carry to be believed now: the floor, or
- * for the entry of a token with this id (NUL-terminated) its mark if that
- * is higher; with an id that is none, nothing is believed. */
+/* The least stamp an entry may carry to be believed now: for the entry
+ * of a token with this id (NUL-terminated), the floor or its token's mark,
+ * the higher (with NULL or an id that is none, nothing is believed); for
+ * an owner's level entry, the floor or the owner's mark. */
 apr_uint64_t bbt_cshared_least(const char *token_id);
+apr_uint64_t bbt_cshared_least_owner(apr_int64_t owner);
 
 /* The digest of the listener's database (bbt_cache_set_source), or NULL
  * while none is known. */

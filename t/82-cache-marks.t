@@ -19,8 +19,10 @@ use BBT::Cache qw(lookup_calls served_from_cache until_status settle log_mark lo
 
 my @people = qw(alice bob);
 my $env = rest_env(env => { pg_conf => $BBT::Cache::PG_CONF },
-                   passwords => [map { ($_ => "$_-Pa55-word") } @people], repos => [[PROJ => 'repo']],
-                   users => [@people], grants => [[alice => PROJECT_WRITE => 'PROJ'], [bob => PROJECT_WRITE => 'PROJ']]);
+                   passwords => [map { ($_ => "$_-Pa55-word") } @people],
+                   repos => [[PROJ => 'repo'], [PROJ => 'repo2']], users => [@people, 'dave'],
+                   grants => [[alice => PROJECT_WRITE => 'PROJ'], [bob => PROJECT_WRITE => 'PROJ'],
+                              [dave => PROJECT_WRITE => 'PROJ']]);
 $env->stat_statements_on;
 my $BASE = '/rest/access-tokens/1.0/users';
 my $UP = '/scm/PROJ/repo.git/info/refs?service=git-upload-pack';
@@ -90,6 +92,35 @@ subtest 'a changed token itself: at once on the server that changed it, everywhe
     ($ok, $tries, $seen) = until_status($env, $UP, auth_bearer($btok), 401);
     ok($ok, "revoked by hand: refused ($tries requests)") or diag $seen;
     alice_cached(10, "after bob's tokens changed three ways");
+};
+
+# An owner's level entry is made from a row of the lookup (its level map)
+# and shared by every target the owner's tokens reach: a row written again
+# with another level map, with nothing else notifying (the heal after a
+# change made while the lookup's keeping triggers were off, BBT720),
+# forgets the owner's entries on every target, not only the token's.
+subtest "a lookup row's new level map forgets its owner's levels everywhere" => sub {
+    my $UP2 = '/scm/PROJ/repo2.git/info/refs?service=git-upload-pack';
+    my ($dtok, $did) = $env->token_create('dave', name => 'two repos');
+    ok(served_from_cache($env, $UP, auth_bearer($dtok), $did), 'repo: from the cache');
+    ok(served_from_cache($env, $UP2, auth_bearer($dtok), $did), 'repo2: from the cache');
+    $env->psql('ALTER TABLE bbtoken_project_grants DISABLE TRIGGER bbtoken_project_grants_lookup_del');
+    $env->cli_ok('ungrant', 'dave', 'PROJ');
+    settle();
+    # The ungrant forgot every entry; both made again from the row, which
+    # still says the grant.
+    ok(served_from_cache($env, $_, auth_bearer($dtok), $did), "$_: from the cache, as the row says")
+        for $UP, $UP2;
+    ok(served_from_cache($env, $UP, auth_bearer($atok), $aid), "alice's token: from the cache again");
+    $env->psql('ALTER TABLE bbtoken_project_grants ENABLE ALWAYS TRIGGER bbtoken_project_grants_lookup_del');
+    # A new address group writes the token's lookup row again from the
+    # live tables: no grant now.
+    is($env->psql("SELECT bbtoken_note_net('$did', '192.0.2.0/24', '192.0.2.7')"), 't', 'the row written again');
+    my ($ok, $tries, $seen) = until_status($env, $UP, auth_bearer($dtok), 403);
+    ok($ok, "repo: refused ($tries requests)") or diag $seen;
+    settle();
+    is($env->get($UP2, auth_bearer($dtok))->{status}, 403, 'repo2: refused too, its level entry forgotten');
+    alice_cached(3, "dave's level map");
 };
 
 subtest 'one transaction that changes many tokens forgets every entry' => sub {

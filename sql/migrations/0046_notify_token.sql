@@ -11,12 +11,16 @@
 -- it lasted.  Now the row triggers of bbtoken_tokens and bbtoken_lookup
 -- say 't:' and the token's id (both ids when an update changes it), and
 -- httpd forgets only the entries of tokens with that id (README, The
--- cache).  Everything else still names its table and still forgets every
--- entry: a user's row, a grant (an owner's level is shared by all their
--- tokens), a TRUNCATE, and the rows of a transaction past its first 1000
--- tokens' (a row of each table counts: about 500 tokens), which would
--- otherwise queue a notification per token (a purge of a million tokens)
--- where one does.  The count is the transaction's own setting
+-- cache); a row of bbtoken_lookup inserted or deleted, or changed in what
+-- it says of the owner (the owner, their name, state and level map), says
+-- 'u:' and the owner's id too, and httpd forgets that owner's level
+-- entries, which are made from those rows.  Everything else still names
+-- its table and still forgets every entry: a user's row, a grant (an
+-- owner's level is shared by all their tokens), a TRUNCATE, and the rows
+-- of a transaction past its first 1000 notifications (a token's row and
+-- its lookup row send one or two each: some 300 to 500 tokens), which
+-- would otherwise queue a notification per token (a purge of a million
+-- tokens) where one does.  The count is the transaction's own setting
 -- bbtoken.notified (set_config local to the transaction, and to a
 -- subtransaction, rolled back with its notifications); whoever sets it
 -- in their session can only make their own change notify more, or
@@ -38,23 +42,38 @@ CREATE OR REPLACE FUNCTION bbtoken_notify() RETURNS trigger
 LANGUAGE plpgsql AS $$
 DECLARE
     n integer;
+    p text[] := '{}';
 BEGIN
     IF TG_LEVEL = 'ROW'
        AND TG_TABLE_NAME IN ('bbtoken_tokens', 'bbtoken_lookup') THEN
+        IF TG_OP <> 'INSERT' THEN
+            p := p || ('t:' || OLD.id);
+        END IF;
+        IF TG_OP <> 'DELETE' THEN
+            p := p || ('t:' || NEW.id);
+        END IF;
+        -- The owner's level entries are made from the lookup's rows (their
+        -- level map, name and state): a row of it come or gone, or changed
+        -- in those, names its owner.
+        IF TG_TABLE_NAME = 'bbtoken_lookup' THEN
+            IF TG_OP = 'INSERT' THEN
+                p := p || ('u:' || NEW.user_id);
+            ELSIF TG_OP = 'DELETE' THEN
+                p := p || ('u:' || OLD.user_id);
+            ELSIF (OLD.user_id, OLD.user_name, OLD.user_active, OLD.levels)
+                  IS DISTINCT FROM
+                  (NEW.user_id, NEW.user_name, NEW.user_active, NEW.levels) THEN
+                p := p || ('u:' || OLD.user_id) || ('u:' || NEW.user_id);
+            END IF;
+        END IF;
+        -- A project's or a repository's token has no owner (NULL).
+        p := ARRAY(SELECT DISTINCT x FROM unnest(p) x WHERE x IS NOT NULL);
         n := COALESCE(NULLIF(current_setting('bbtoken.notified', true), ''),
                       '0')::integer;
-        IF n < 1000 THEN
-            PERFORM set_config('bbtoken.notified', (n + 1)::text, true);
-            IF TG_OP = 'INSERT' THEN
-                PERFORM pg_notify('bbtoken', 't:' || NEW.id);
-            ELSIF TG_OP = 'DELETE' THEN
-                PERFORM pg_notify('bbtoken', 't:' || OLD.id);
-            ELSE
-                PERFORM pg_notify('bbtoken', 't:' || OLD.id);
-                IF NEW.id IS DISTINCT FROM OLD.id THEN
-                    PERFORM pg_notify('bbtoken', 't:' || NEW.id);
-                END IF;
-            END IF;
+        IF n + cardinality(p) <= 1000 THEN
+            PERFORM set_config('bbtoken.notified',
+                               (n + cardinality(p))::text, true);
+            PERFORM pg_notify('bbtoken', x) FROM unnest(p) x;
             RETURN NULL;
         END IF;
     END IF;
@@ -62,6 +81,10 @@ BEGIN
     RETURN NULL;
 END
 $$;
+
+-- Nothing of the caller's search_path: a schema before pg_catalog there
+-- could hold a pg_notify of its own and silence the caller's change.
+ALTER FUNCTION bbtoken_notify() SET search_path = pg_catalog, pg_temp;
 
 DROP TRIGGER bbtoken_tokens_notify ON bbtoken_tokens;
 CREATE TRIGGER bbtoken_tokens_notify AFTER INSERT OR DELETE ON bbtoken_tokens

@@ -54,24 +54,61 @@ static void test_of(void)
     is_int(seen_max, BBT_CMARKS - 1, "the last mark is used");
 }
 
+/* What payload names, as "all", "t MARK" or "u MARK". */
+static const char *named(const char *payload)
+{
+    static char buf[32];
+    long m;
+    bbt_cmark_kind_t k = bbt_cmark_payload(payload, &m);
+
+    if (k == BBT_CMARK_ALL) {
+        return m == -1 ? "all" : "all, with a mark";
+    }
+    snprintf(buf, sizeof(buf), "%c %ld", k == BBT_CMARK_TOKEN ? 't' : 'u', m);
+    return buf;
+}
+
 static void test_payload(void)
 {
-    is_int(bbt_cmark_payload("t:000000016382"), 1, "a token's: its mark");
-    is_int(bbt_cmark_payload("t:123456789012"),
-           (long)(123456789012ULL % BBT_CMARKS), "another token's");
-    is_int(bbt_cmark_payload("bbtoken_tokens"), -1,
-           "a table's name: every entry");
-    is_int(bbt_cmark_payload("bbtoken_users"), -1, "a user's change too");
-    is_int(bbt_cmark_payload(""), -1, "empty (NOTIFY without a payload)");
-    is_int(bbt_cmark_payload(NULL), -1, "NULL");
-    is_int(bbt_cmark_payload("t:"), -1, "no id");
-    is_int(bbt_cmark_payload("t:12345678901"), -1, "11 digits");
-    is_int(bbt_cmark_payload("t:1234567890123"), -1, "13 digits");
-    is_int(bbt_cmark_payload("t:123456789012 "), -1, "a space after");
-    is_int(bbt_cmark_payload(" t:123456789012"), -1, "a space before");
-    is_int(bbt_cmark_payload("T:123456789012"), -1, "upper case");
-    is_int(bbt_cmark_payload("t;123456789012"), -1, "another separator");
-    is_int(bbt_cmark_payload("t:123456789012\n"), -1, "a newline after");
+    char want[32];
+
+    is_str(named("t:000000016382"), "t 1", "a token's: its mark");
+    snprintf(want, sizeof(want), "t %ld", (long)(123456789012ULL % BBT_CMARKS));
+    is_str(named("t:123456789012"), want, "another token's");
+    is_str(named("bbtoken_tokens"), "all", "a table's name: every entry");
+    is_str(named("bbtoken_users"), "all", "a user's change too");
+    is_str(named(""), "all", "empty (NOTIFY without a payload)");
+    is_str(named(NULL), "all", "NULL");
+    is_str(named("t"), "all", "a letter alone");
+    is_str(named("t:"), "all", "no id");
+    is_str(named("t:12345678901"), "all", "11 digits");
+    is_str(named("t:1234567890123"), "all", "13 digits");
+    is_str(named("t:123456789012 "), "all", "a space after");
+    is_str(named(" t:123456789012"), "all", "a space before");
+    is_str(named("T:123456789012"), "all", "upper case");
+    is_str(named("t;123456789012"), "all", "another separator");
+    is_str(named("t:123456789012\n"), "all", "a newline after");
+
+    is_str(named("u:1"), "u 1", "an owner's: user 1");
+    is_str(named("u:16382"), "u 1", "user 16382 shares its mark");
+    is_str(named("u:16381"), "u 0", "user 16381: mark 0");
+    snprintf(want, sizeof(want), "u %ld",
+             (long)(9223372036854775807ULL % BBT_CMARKS));
+    is_str(named("u:9223372036854775807"), want, "the largest bigint");
+    is_str(named("u:9223372036854775808"), "all", "one more: every entry");
+    is_str(named("u:99999999999999999999"), "all", "20 digits");
+    is_str(named("u:18446744073709551617"), "all",
+           "2^64 + 1, which would wrap an unsigned 64-bit value");
+    is_str(named("u:"), "all", "no id");
+    is_str(named("u:-1"), "all", "a negative id");
+    is_str(named("u:+1"), "all", "a sign");
+    is_str(named("u:1 "), "all", "a space after");
+    is_str(named("u:1x"), "all", "a letter after");
+    is_str(named("U:1"), "all", "upper case");
+    is_str(named("x:1"), "all", "another letter");
+    is_int(bbt_cmark_owner(-1), BBT_CMARKS - 1,
+           "a negative owner's mark is still a mark");
+    is_int(bbt_cmark_owner(0), 0, "owner 0: mark 0");
 }
 
 int main(void)
