@@ -41,41 +41,66 @@
 CREATE OR REPLACE FUNCTION bbtoken_notify() RETURNS trigger
 LANGUAGE plpgsql AS $$
 DECLARE
-    n integer;
-    p text[] := '{}';
+    n integer := 0;
+    t1 text;
+    t2 text;
+    u1 text;
+    u2 text;
 BEGIN
     IF TG_LEVEL = 'ROW'
        AND TG_TABLE_NAME IN ('bbtoken_tokens', 'bbtoken_lookup') THEN
-        IF TG_OP <> 'INSERT' THEN
-            p := p || ('t:' || OLD.id);
-        END IF;
-        IF TG_OP <> 'DELETE' THEN
-            p := p || ('t:' || NEW.id);
+        n := COALESCE(NULLIF(current_setting('bbtoken.notified', true), ''),
+                      '0')::integer;
+    END IF;
+    -- Past the bound (a purge), each row costs no more than a statement's
+    -- notification.
+    IF TG_LEVEL = 'ROW' AND n < 1000
+       AND TG_TABLE_NAME IN ('bbtoken_tokens', 'bbtoken_lookup') THEN
+        IF TG_OP = 'INSERT' THEN
+            t1 := 't:' || NEW.id;
+        ELSE
+            t1 := 't:' || OLD.id;
+            IF TG_OP = 'UPDATE' AND NEW.id IS DISTINCT FROM OLD.id THEN
+                t2 := 't:' || NEW.id;
+            END IF;
         END IF;
         -- The owner's level entries are made from the lookup's rows (their
         -- level map, name and state): a row of it come or gone, or changed
-        -- in those, names its owner.
+        -- in those, names its owner (none for a project's or a
+        -- repository's token: NULL).
         IF TG_TABLE_NAME = 'bbtoken_lookup' THEN
             IF TG_OP = 'INSERT' THEN
-                p := p || ('u:' || NEW.user_id);
+                u1 := 'u:' || NEW.user_id;
             ELSIF TG_OP = 'DELETE' THEN
-                p := p || ('u:' || OLD.user_id);
+                u1 := 'u:' || OLD.user_id;
             ELSIF (OLD.user_id, OLD.user_name, OLD.user_active, OLD.levels)
                   IS DISTINCT FROM
                   (NEW.user_id, NEW.user_name, NEW.user_active, NEW.levels) THEN
-                p := p || ('u:' || OLD.user_id) || ('u:' || NEW.user_id);
+                u1 := 'u:' || OLD.user_id;
+                IF NEW.user_id IS DISTINCT FROM OLD.user_id THEN
+                    u2 := 'u:' || NEW.user_id;
+                END IF;
             END IF;
         END IF;
-        -- A project's or a repository's token has no owner (NULL).
-        p := ARRAY(SELECT DISTINCT x FROM unnest(p) x WHERE x IS NOT NULL);
-        n := COALESCE(NULLIF(current_setting('bbtoken.notified', true), ''),
-                      '0')::integer;
-        IF n + cardinality(p) <= 1000 THEN
-            PERFORM set_config('bbtoken.notified',
-                               (n + cardinality(p))::text, true);
-            PERFORM pg_notify('bbtoken', x) FROM unnest(p) x;
+        n := n + 1 + (t2 IS NOT NULL)::integer + (u1 IS NOT NULL)::integer
+               + (u2 IS NOT NULL)::integer;
+        IF n <= 1000 THEN
+            PERFORM set_config('bbtoken.notified', n::text, true);
+            PERFORM pg_notify('bbtoken', t1);
+            IF t2 IS NOT NULL THEN
+                PERFORM pg_notify('bbtoken', t2);
+            END IF;
+            IF u1 IS NOT NULL THEN
+                PERFORM pg_notify('bbtoken', u1);
+            END IF;
+            IF u2 IS NOT NULL THEN
+                PERFORM pg_notify('bbtoken', u2);
+            END IF;
             RETURN NULL;
         END IF;
+        -- The rest of the transaction's rows go straight to the table's
+        -- name.
+        PERFORM set_config('bbtoken.notified', '1000', true);
     END IF;
     PERFORM pg_notify('bbtoken', TG_TABLE_NAME);
     RETURN NULL;

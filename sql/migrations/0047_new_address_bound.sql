@@ -1,5 +1,5 @@
 -- Migration 47: a token's new_address records are bounded: at most 16 in
--- any hour while new groups keep coming.
+-- any hour, however many new groups come.
 --
 -- Applied inside one transaction by `bbtoken db upgrade` (or by
 -- sql/schema.sql), never on its own: no BEGIN/COMMIT here.
@@ -9,16 +9,18 @@
 -- groups of its own (an IPv6 /48 holds 65,536 /64s) finds each one new
 -- again: one audit record a request where httpd's cache is off (about one
 -- each BBTokenLastUseInterval with it), as many as it likes, from one
--- token.  Now a new group is audited only while fewer than 16 of the
--- token's kept groups were first seen within the last hour: the first 16
--- new groups of an hour are each recorded, with their address, and those
--- after them are kept as the token's groups (its last addresses, what
--- `bbtoken list` and the lookup read) unrecorded, until an hour after
--- the 16th most recent.  16 new places in an hour already tell the owner
--- and the administrator what the 17th would.
+-- token.  Now a new group is audited only while the token has fewer than
+-- 16 new_address records of the last hour: at most 16 in any hour, and
+-- again 16 the next hour however long the cycling lasts (a group kept but
+-- not recorded is counted nowhere, so a thief's new network among a
+-- stream of them is recorded within the hour the stream's records
+-- leave).  Groups past the bound are kept all the same, as the token's
+-- groups (its last addresses, what `bbtoken list` and the lookup read).
+-- The token's row lock (bbtoken_token_nets_keep) orders concurrent calls,
+-- and the audit's index (token_id, at) finds the hour's records.
 --
 -- The same function as migration 40's but for that count; it still
--- returns whether it kept the group (httpd remembers it then).
+-- returns whether it kept the group (httpd does not remember it by that).
 
 CREATE OR REPLACE FUNCTION bbtoken_note_net(p_id text, p_net text, p_addr text)
 RETURNS boolean LANGUAGE plpgsql SECURITY DEFINER AS $$
@@ -55,11 +57,9 @@ BEGIN
     IF NOT FOUND THEN
         RETURN false;
     END IF;
-    -- Before the oldest goes: 16 others first seen within the hour make
-    -- this the 17th new group of an hour.
-    recent := (SELECT count(*) FROM bbtoken_token_nets k
-                WHERE k.token_id = p_id AND k.net <> n
-                  AND k.first_seen > now() - interval '1 hour');
+    recent := (SELECT count(*) FROM bbtoken_audit r
+                WHERE r.token_id = p_id AND r.event = 'new_address'
+                  AND r.at > now() - interval '1 hour');
     DELETE FROM bbtoken_token_nets d
      WHERE d.token_id = p_id
        AND d.net NOT IN (SELECT k.net FROM bbtoken_token_nets k
