@@ -3,11 +3,11 @@
  *
  * Made in post_config, before the children are forked, so that they all
  * inherit it: the socache (shmcb, the size BBTokenCacheSize says, in
- * BBT_CACHE_SHARDS segments, each with its mutex: bbt_socache.c), a small
- * shared memory segment with the stamps and the heartbeat (bbt_cshared.c),
- * and the random key the entries' keys are made with.  What it does is
- * counted with the module's other counters (bbt_stats.h), for the metrics
- * page.  A restart makes all of them anew, so nothing survives it.
+ * BBT_CACHE_SHARDS segments, each with its mutex: bbt_socache.c), a shared
+ * memory segment with the stamps, the marks and the heartbeat
+ * (bbt_cshared.c), and the random key the entries' keys are made with.  What it
+ * does is counted with the module's other counters (bbt_stats.h), for the
+ * metrics page.  A restart makes all of them anew, so nothing survives it.
  *
  * The cache is server-wide.  The listener reads the main server's
  * database; a virtual host uses the cache only when its database is the

@@ -20,10 +20,10 @@
  * Each carries the stamp it was made with: the cache's counter read before
  * the database query that produced it.  An entry is believed only when its
  * stamp is at least the least one the changes since allow (the floor, and
- * for a token's entry its mark: bbt_cmark.h) and the listener's heartbeat
- * is fresh (bbt_cache_usable); the listener raises the floor on a
- * notification that names a table, and a token's mark on one that names
- * the token.
+ * its token's or its owner's mark: bbt_cmark.h) and the listener's
+ * heartbeat is fresh (bbt_cache_usable); the listener raises the floor on
+ * a notification that names a table, and a token's or an owner's mark on
+ * one that names it.
  *
  * Nothing here knows httpd: APR's SipHash for the keys (bbt_keymac.c),
  * plain C for the rest.  The module's glue (bbt_cache.c) keeps the bytes in
@@ -179,7 +179,7 @@ int bbt_clevel_decode(const unsigned char *buf, size_t len, uint64_t *stamp,
                       bbt_level_t *level);
 
 /* May an entry stamped `stamp` be believed, when the changes heard since
- * allow no stamp below `least` (the floor, or a token's mark if higher)
+ * allow no stamp below `least` (the floor, or the entry's mark if higher)
  * and the listener's heartbeat (monotonic microseconds; 0: none) is
  * `heartbeat`, at monotonic time now?  Read the heartbeat before the
  * floor and the mark: the listener raises them before it publishes a

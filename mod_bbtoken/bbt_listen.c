@@ -22,13 +22,14 @@
  *                entry forgotten (resync), since nothing sent while no one
  *                listened is ever replayed;
  *   up           a notification on 'bbtoken' forgets the entries of the
- *                token it names, or every entry (bbt_cmark.h).  A
+ *                token it names, the level entries of the owner it names,
+ *                or every entry (bbt_cmark.h).  A
  *                heartbeat proves the channel alive: NOTIFY on its own
  *                channel, remembering when it was sent.  PostgreSQL
  *                delivers notifications in commit order, so when that one
  *                comes back, every change committed before it was sent has
- *                been delivered (and has raised the floor or a token's
- *                mark) already.
+ *                been delivered (and has raised the floor or a mark)
+ *                already.
  *                Only then is the send time published as the heartbeat.
  *                The heartbeat's transaction reads the tables that decide
  *                access and their notifying triggers too: made anew since
