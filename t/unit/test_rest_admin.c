@@ -155,8 +155,39 @@ static void test_extensions(const bbt_rules_t *rs)
         snprintf(path, sizeof(path), "%s.JSON", name[i].path);
         line_is(rs, name[i].method, path, NULL, NULL, NULL);
     }
+    /* A repository's slug or a personal project's key that ends the path
+     * would be served as another repository or project: no route. */
+    for (j = 0; j < sizeof(ext) / sizeof(ext[0]); j++) {
+        static const char *const method[] = {"GET", "PUT", "DELETE", "POST"};
+
+        for (i = 0; i < sizeof(method) / sizeof(method[0]); i++) {
+            snprintf(path, sizeof(path),
+                     "/rest/api/latest/projects/PROJ/repos/other.%s", ext[j]);
+            line_is(rs, method[i], path, NULL, NULL, NULL);
+            snprintf(path, sizeof(path),
+                     "/rest/api/1.0/projects/~alice/repos/mine.%s/", ext[j]);
+            line_is(rs, method[i], path, NULL, NULL, NULL);
+            snprintf(path, sizeof(path), "/rest/api/latest/projects/~alice.%s",
+                     ext[j]);
+            line_is(rs, method[i], path, NULL, NULL, NULL);
+        }
+    }
+    line_is(rs, "DELETE", "/rest/api/latest/projects/PROJ/repos/other.JSON",
+            NULL, NULL, NULL);
+    line_is(rs, "POST",
+            "/rest/branch-utils/latest/projects/PROJ/repos/other.json", NULL,
+            NULL, NULL);
     /* Where the extension is not the last segment's, or the name is
-     * another, the routes decide as before. */
+     * another, the routes decide as before: a slug with a dot of its own
+     * too. */
+    line_is(rs, "GET", "/rest/api/latest/projects/PROJ/repos/my.lib", NULL,
+            "REPO_READ", "PROJ/my.lib");
+    line_is(rs, "DELETE", "/rest/api/latest/projects/PROJ/repos/my.lib", NULL,
+            "REPO_ADMIN", "PROJ/my.lib");
+    line_is(rs, "GET", "/rest/api/latest/projects/PROJ/repos/x.json/browse",
+            NULL, "REPO_READ", "PROJ/x.json");
+    line_is(rs, "PUT", "/rest/api/latest/projects/~alice.smith", NULL,
+            "PROJECT_ADMIN", "~alice.smith");
     line_is(rs, "POST", API "/pull-requests/1.json", NULL, "REPO_WRITE",
             "PROJ/repo");
     line_is(rs, "GET", API "/browse/package.json", NULL, "REPO_READ",
