@@ -123,18 +123,40 @@ static int bbt_inherit_fixups(request_rec *r)
 /* A request the module allowed whose method, URI or query string a fixup
  * changed in place, in the configuration it was decided in: its handler
  * would serve what nobody decided.  Not one a fixup hands to an internal
- * redirect (mod_rewrite's redirect-handler), which is decided again, nor
- * one mod_dir turned into the index's sub-request (another configuration,
- * decided for its own URI). */
+ * redirect (mod_rewrite's redirect-handler), which is decided again.
+ *
+ * mod_dir (DirectoryIndex, FallbackResource) and mod_negotiation
+ * (MultiViews) do change the configuration: they look a URI up in a GET
+ * sub-request, decided as a GET for that URI, and promote it into the
+ * request (ap_internal_fast_redirect), which keeps its own method.  A GET
+ * (or HEAD) is served as its sub-request was decided; a POST, a PUT or a
+ * DELETE was decided for the URI it named, not for the one it now goes
+ * to, where it may need more (a write in another repository, to a script
+ * or a proxied backend that the lookup found).  Where the module decides
+ * that URI, such a request is refused. */
 static int bbt_inherit_changed_fixups(request_rec *r)
 {
     const bbt_req_t *rq = bbt_req(r);
 
-    if (!rq || !rq->allowed || rq->dir != r->per_dir_config ||
-        (r->handler && strcmp(r->handler, "redirect-handler") == 0) ||
-        (bbt_inherit_same(rq->method, r->method) &&
-         bbt_inherit_same(rq->uri, r->uri) &&
-         bbt_inherit_same(rq->args, r->args))) {
+    if (!rq || !rq->allowed ||
+        (r->handler && strcmp(r->handler, "redirect-handler") == 0)) {
+        return DECLINED;
+    }
+    if (rq->dir != r->per_dir_config) {
+        if (r->method_number == M_GET || !bbt_request_is_ours(r)) {
+            return DECLINED;
+        }
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                      "BBT784: %s %s was decided, then handed to %s, which "
+                      "was looked up for a GET alone (DirectoryIndex, "
+                      "FallbackResource or MultiViews): refused; turn them "
+                      "off where the module decides",
+                      rq->method, rq->uri, r->uri);
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    if (bbt_inherit_same(rq->method, r->method) &&
+        bbt_inherit_same(rq->uri, r->uri) &&
+        bbt_inherit_same(rq->args, r->args)) {
         return DECLINED;
     }
     /* Not the query strings: the URIs alone, as the module's other lines. */
