@@ -188,7 +188,14 @@ subtest 'a body a route reads, over HTTP/2' => sub {
     my $a = h2([
         { headers => post($BATCH), data => [[0, substr($json, 0, 10)], [0.5, substr($json, 10, 10)],
                                             [0.5, substr($json, 20)]] },
-        { headers => post($BATCH, ['content-length', 10]), data => [[0, $json]] },
+        # Sent once the module has asked for the body (100 Continue): sent
+        # at once, nghttp2 resets the stream on its arrival, and httpd
+        # 2.4.71's mod_http2 kills the child when that reset meets the
+        # moment a worker takes the stream, with or without the module
+        # (README, Security model: HTTP/2).  Here the module is reading
+        # the body when the excess comes.
+        { headers => post($BATCH, ['content-length', 10], ['expect', '100-continue']), data => [[0, $json]],
+          data_on_interim => JSON::PP::true },
         { headers => post($BATCH), data => [[0, $json]], trailers => [['content-encoding', 'gzip']] },
         { headers => post($BATCH), data => [[0, $json]],
           trailers => [['content-type', 'application/json; charset=utf-7']] },
@@ -199,8 +206,10 @@ subtest 'a body a route reads, over HTTP/2' => sub {
     is($a->[0]{status}, 200, 'in three pieces half a second apart, without a length: 200');
     like($a->[0]{body}, qr/^CL=$len\nNOTE=-\nAUTH=-\nUSER=alice\nBODY=\Q$json\E$/m,
          '... the backend is handed it whole, with its length') or diag $a->[0]{body};
+    is_deeply($a->[1]{interim}, [100], 'the module asked for the body of one longer than its content-length')
+        or diag explain $a->[1];
     ok(($a->[1]{status} // 0) != 200 && $a->[1]{body} !~ /^BODY=/m,
-       'longer than its content-length: refused, the backend never runs (' . statuses([$a->[1]]) . ')');
+       '... refused, the backend never runs (' . statuses([$a->[1]]) . ')');
     is_deeply([map { $_->{status} } @$a[2 .. 3]], [415, 415],
               'a trailer declaring a Content-Encoding or a Content-Type, without a length: 415');
     is_deeply([grep { $_->{body} =~ /^BODY=/m } @$a[2 .. 3]], [], '... the backend never runs');

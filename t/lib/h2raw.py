@@ -13,7 +13,9 @@ streams.json is a list; each stream:
      "trailers": [[name, value]],       # HEADERS after DATA, ending it
      "end": false,                      # leave the stream open
      "reset_after": seconds,            # RST_STREAM (CANCEL) then
-     "reset_on_interim": true}          # or on the first 1xx answer
+     "reset_on_interim": true,          # or on the first 1xx answer
+     "data_on_interim": true}           # data and trailers timed from the
+                                        # first 1xx answer, not the start
 The first may instead be {"upgrade": {"path": P, "headers": [[n, v]]}}: an
 HTTP/1.1 GET with Upgrade: h2c, whose answer is stream 1.
 
@@ -45,7 +47,7 @@ def main():
     conn = h2.connection.H2Connection(config=cfg)
     sock = socket.create_connection((host, port), timeout=timeout,
                                     source_address=source)
-    out, plan, pending = {}, [], b""
+    out, plan, pending, later = {}, [], b"", {}
     up = streams[0].get("upgrade") if streams else None
     if up:
         settings = conn.initiate_upgrade_connection()
@@ -80,14 +82,18 @@ def main():
                     "body": "", "reset": None}
         if st.get("reset_on_interim"):
             out[sid]["reset_on_interim"] = True
-        at = 0.0
+        steps, at = [], 0.0
         for delay, text in st.get("data") or []:
             at += delay
-            plan.append((at, sid, "data", text))
+            steps.append((at, sid, "data", text))
         if st.get("trailers") is not None:
-            plan.append((at, sid, "trailers", st["trailers"]))
+            steps.append((at, sid, "trailers", st["trailers"]))
         elif st.get("data") and st.get("end", True):
-            plan.append((at, sid, "end", None))
+            steps.append((at, sid, "end", None))
+        if st.get("data_on_interim"):
+            later[sid] = steps
+        else:
+            plan.extend(steps)
         if st.get("reset_after") is not None:
             plan.append((st["reset_after"], sid, "reset", None))
     sock.sendall(conn.data_to_send())
@@ -145,6 +151,10 @@ def main():
                     conn.reset_stream(ev.stream_id, error_code=8)
                     o["reset"] = "sent"
                     done.add(ev.stream_id)
+                # The server is running the request: its body goes now.
+                for at, sid, what, arg in later.pop(ev.stream_id, []):
+                    plan.append((time.time() - t0 + at, sid, what, arg))
+                plan.sort(key=lambda p: p[0])
             elif isinstance(ev, h2.events.DataReceived):
                 o["body"] += ev.data.decode("utf-8", "replace")
                 conn.acknowledge_received_data(ev.flow_controlled_length,
