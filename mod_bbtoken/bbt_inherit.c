@@ -29,10 +29,12 @@
 #include "http_core.h"
 #include "http_log.h"
 #include "http_request.h"
+#include "apr_strings.h"
 
 #include <string.h>
 
 #include "bbt_inherit.h"
+#include "bbt_private.h"
 #include "bbt_request.h"
 
 APLOG_USE_MODULE(bbtoken);
@@ -120,39 +122,72 @@ static int bbt_inherit_fixups(request_rec *r)
     return status == OK ? DECLINED : status;
 }
 
-/* A request the module allowed whose method, URI or query string a fixup
- * changed in place, in the configuration it was decided in: its handler
- * would serve what nobody decided.  Not one a fixup hands to an internal
- * redirect (mod_rewrite's redirect-handler), which is decided again.
+/* Last in the fixups, after whatever changed the request in place.
+ *
+ * A request the module allowed whose method, URI or query string a fixup
+ * changed in the configuration it was decided in: its handler would serve
+ * what nobody decided.  Not one a fixup hands to an internal redirect
+ * (mod_rewrite's redirect-handler), which is decided again.
  *
  * mod_dir (DirectoryIndex, FallbackResource) and mod_negotiation
- * (MultiViews) do change the configuration: they look a URI up in a GET
- * sub-request, decided as a GET for that URI, and promote it into the
- * request (ap_internal_fast_redirect), which keeps its own method.  A GET
- * (or HEAD) is served as its sub-request was decided; a POST, a PUT or a
- * DELETE was decided for the URI it named, not for the one it now goes
- * to, where it may need more (a write in another repository, to a script
- * or a proxied backend that the lookup found).  Where the module decides
- * that URI, such a request is refused. */
+ * (MultiViews) change the configuration too: they look a URI up in a GET
+ * sub-request and promote it into the request (ap_internal_fast_redirect),
+ * which keeps its own method and headers.  Into a configuration the module
+ * decides (a sub-request it allowed, or the module's AuthType), a GET or
+ * HEAD is served as its sub-request was decided, and treated as a request
+ * the module authenticated even when the request itself was let in
+ * elsewhere (no credentials for the backend, a private answer); a POST, a
+ * PUT or a DELETE was decided for the URI it named, not for the one it now
+ * goes to, where it may need more (a write in another repository, to a
+ * script or a proxied backend the lookup found), and is refused.  Out of
+ * the module's sections, a request the module allowed is served as any
+ * request there would be, at a URL: not at a file a type map names outside
+ * its own directory, which httpd looks up with no URL at all, outside every
+ * <Location>. */
 static int bbt_inherit_changed_fixups(request_rec *r)
 {
     const bbt_req_t *rq = bbt_req(r);
+    int here = rq && rq->dir == r->per_dir_config;
 
-    if (!rq || !rq->allowed ||
-        (r->handler && strcmp(r->handler, "redirect-handler") == 0)) {
+    if (here && rq->allowed && r->main) {
+        bbt_request_note_sub(r);
+    }
+    if (r->handler && strcmp(r->handler, "redirect-handler") == 0) {
         return DECLINED;
     }
-    if (rq->dir != r->per_dir_config) {
-        if (r->method_number == M_GET || !bbt_request_is_ours(r)) {
-            return DECLINED;
+    if (!here && (bbt_request_sub_allowed(r) ||
+                  (rq && rq->allowed && bbt_request_is_ours(r)))) {
+        if (r->method_number != M_GET) {
+            /* The URI the request named is r's own no more; the one the
+             * module decided, where it did. */
+            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                          "BBT784: %s%s%s was handed to %s, which was looked "
+                          "up for a GET alone (DirectoryIndex, "
+                          "FallbackResource or MultiViews): refused; turn "
+                          "them off where the module decides",
+                          rq ? "" : "a ", r->method,
+                          rq ? apr_pstrcat(r->pool, " ", rq->uri, NULL) : "",
+                          r->uri);
+            return HTTP_INTERNAL_SERVER_ERROR;
         }
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
-                      "BBT784: %s %s was decided, then handed to %s, which "
-                      "was looked up for a GET alone (DirectoryIndex, "
-                      "FallbackResource or MultiViews): refused; turn them "
-                      "off where the module decides",
-                      rq->method, rq->uri, r->uri);
-        return HTTP_INTERNAL_SERVER_ERROR;
+        if (!rq || !rq->verified) {
+            bbt_private_promoted(r);
+        }
+        return DECLINED;
+    }
+    if (!rq || !rq->allowed) {
+        return DECLINED;
+    }
+    if (!here) {
+        if (r->uri[0] != '/') {
+            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                          "BBT785: %s %s was handed to the file %s, which "
+                          "has no URL (a type map naming a file outside its "
+                          "directory?): refused",
+                          rq->method, rq->uri, r->filename);
+            return HTTP_INTERNAL_SERVER_ERROR;
+        }
+        return DECLINED;
     }
     if (bbt_inherit_same(rq->method, r->method) &&
         bbt_inherit_same(rq->uri, r->uri) &&

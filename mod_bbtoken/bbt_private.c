@@ -150,14 +150,18 @@ static void bbt_private_proxy_authorization(request_rec *r)
  * page) is sandboxed as the content is.  In err_headers_out, which an
  * internal redirect shares and an error page keeps; a sandbox the backend
  * set too only narrows it.  httpd runs this hook for no sub-request. */
-static int bbt_private_sandbox(request_rec *r)
+static void bbt_private_sandbox_set(request_rec *r, int ours)
 {
-    if (!r->main && bbt_config_sandbox(bbt_config_dir(r),
-                                       bbt_request_ours(r, bbt_req(r)))) {
+    if (!r->main && bbt_config_sandbox(bbt_config_dir(r), ours)) {
         apr_table_setn(r->err_headers_out, "Content-Security-Policy",
                        "sandbox");
         apr_table_setn(r->err_headers_out, "X-Content-Type-Options", "nosniff");
     }
+}
+
+static int bbt_private_sandbox(request_rec *r)
+{
+    bbt_private_sandbox_set(r, bbt_request_ours(r, bbt_req(r)));
     return DECLINED;
 }
 
@@ -198,6 +202,15 @@ static int bbt_private_fixups(request_rec *r)
     }
     bbt_private_proxy_authorization(r);
     return DECLINED;
+}
+
+void bbt_private_promoted(request_rec *r)
+{
+    bbt_private_sandbox_set(r, bbt_request_is_ours(r));
+    apr_table_unset(r->headers_in, "Authorization");
+    r->no_cache = 1;
+    ap_add_output_filter_handle(bbt_private_filter_handle, NULL, r,
+                                r->connection);
 }
 
 /* The header the fixups took from this HTTP request (its internal

@@ -12,4 +12,10 @@
  * register_hooks). */
 void bbt_private_register_hooks(apr_pool_t *p);
 
+/* r was let in unauthenticated by the module, then promoted into the
+ * configuration of a sub-request the module allowed (bbt_inherit.c): what
+ * the fixups do for a request the module authenticated, done now (its
+ * sandbox, no credentials for the backend, a private response). */
+void bbt_private_promoted(request_rec *r);
+
 #endif
