@@ -502,8 +502,9 @@ int bbtoken_check_unused(const char *s, char *secs, size_t len)
         return 0;
     }
     v = bbtoken_duration(s);
-    if (v < 86400 || v > 36500LL * 86400) {
-        return bbtoken_fail("--revoke-unused-after must be a duration from 1d "
+    /* Room for the warning, 7 days before (bbtoken_policy's CHECK). */
+    if (v < 8 * 86400 || v > 36500LL * 86400) {
+        return bbtoken_fail("--revoke-unused-after must be a duration from 8d "
                             "to 36500d (90d, 2160h, 13w), or none: %s",
                             s);
     }

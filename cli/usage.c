@@ -347,7 +347,7 @@ const char bbtoken_usage_policy[] =
     "                         tokens per user (1-1000000, default 100)\n"
     "  --revoke-unused-after DURATION\n"
     "                         bbtoken notify revokes tokens not used for\n"
-    "                         DURATION (1d-36500d; never used: since\n"
+    "                         DURATION (8d-36500d; never used: since\n"
     "                         created), warning the owner 7 days before;\n"
     "                         none: never (default)\n"
     "  --json                 {expiryRequired, maxExpiryDays,\n"

@@ -261,3 +261,8 @@ COMMIT;
 BEGIN;
 \ir migrations/0047_new_address_bound.sql
 COMMIT;
+
+-- Version 48: an unused-token policy of 8 days at the least.
+BEGIN;
+\ir migrations/0048_unused_room.sql
+COMMIT;

@@ -386,13 +386,16 @@ subtest 'the policy: --revoke-unused-after' => sub {
     is($env->cli_json('policy')->{revokeUnusedAfterSeconds}, 90 * 86400, '--json: seconds');
     like($env->psql("SELECT detail FROM bbtoken_audit WHERE event = 'policy_changed' ORDER BY id DESC LIMIT 1"),
          qr/, unused tokens revoked after 90 days\z/, 'policy_changed says so');
-    $env->cli_is('36h', ['policy', '--revoke-unused-after', '36h'], 0, stdout => qr/^revoke-unused-after: 36h$/m);
-    for my $bad ('12h', '0d', '36501d', 'x', '') {
+    $env->cli_is('200h', ['policy', '--revoke-unused-after', '200h'], 0, stdout => qr/^revoke-unused-after: 200h$/m);
+    $env->cli_is('8d', ['policy', '--revoke-unused-after', '8d'], 0, stdout => qr/^revoke-unused-after: 8d$/m);
+    # The warning comes 7 days before: a shorter policy would warn every
+    # token the moment it is used.
+    for my $bad ('7d', '191h', '1w', '36h', '12h', '0d', '36501d', 'x', '') {
         $env->cli_is("'$bad'", ['policy', '--revoke-unused-after', $bad], 1,
-                     stderr => qr/--revoke-unused-after must be a duration from 1d to 36500d/);
+                     stderr => qr/--revoke-unused-after must be a duration from 8d to 36500d/);
     }
-    my ($rc, $out, $err) = $env->psql_try("UPDATE bbtoken_policy SET revoke_unused_after = interval '1 hour'");
-    ok($rc != 0 && $err =~ /bbtoken_policy_revoke_unused_after/, 'the database refuses less than a day') or diag $err;
+    my ($rc, $out, $err) = $env->psql_try("UPDATE bbtoken_policy SET revoke_unused_after = interval '191 hours'");
+    ok($rc != 0 && $err =~ /bbtoken_policy_revoke_unused_after/, 'the database refuses less than 8 days') or diag $err;
     $env->cli_is('none', ['policy', '--revoke-unused-after', 'none'], 0, stdout => qr/^revoke-unused-after: none$/m);
 };
 

@@ -114,7 +114,7 @@ static void fz_values(const char *w)
     }
     if (bbtoken_check_unused(w, secs, sizeof(secs)) == 0) {
         if (strcmp(secs, "none") &&
-            (bbt_input_number(secs, 86400, 36500L * 86400, &v) != 0 ||
+            (bbt_input_number(secs, 8 * 86400, 36500L * 86400, &v) != 0 ||
              v != d)) {
             abort();
         }

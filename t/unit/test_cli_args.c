@@ -471,24 +471,28 @@ static void test_values(void)
         ACCEPTED(bbtoken_check_unused("90d", secs, sizeof(secs)),
                  "--revoke-unused-after 90d");
         is_str(secs, "7776000", "  in seconds");
-        ACCEPTED(bbtoken_check_unused("24h", secs, sizeof(secs)),
-                 "--revoke-unused-after 24h (the least)");
-        is_str(secs, "86400", "  in seconds");
+        ACCEPTED(bbtoken_check_unused("192h", secs, sizeof(secs)),
+                 "--revoke-unused-after 192h (the least)");
+        is_str(secs, "691200", "  in seconds");
         ACCEPTED(bbtoken_check_unused("36500d", secs, sizeof(secs)),
                  "--revoke-unused-after 36500d (the most)");
         ACCEPTED(bbtoken_check_unused("none", secs, sizeof(secs)),
                  "--revoke-unused-after none");
         is_str(secs, "none", "  none");
-        REFUSED(bbtoken_check_unused("23h", secs, sizeof(secs)),
-                "--revoke-unused-after must be a duration from 1d to 36500d "
-                "(90d, 2160h, 13w), or none: 23h",
-                "--revoke-unused-after 23h");
+        REFUSED(bbtoken_check_unused("191h", secs, sizeof(secs)),
+                "--revoke-unused-after must be a duration from 8d to 36500d "
+                "(90d, 2160h, 13w), or none: 191h",
+                "--revoke-unused-after 191h (no room for the warning)");
+        REFUSED(bbtoken_check_unused("7d", secs, sizeof(secs)),
+                "--revoke-unused-after must be a duration from 8d to 36500d "
+                "(90d, 2160h, 13w), or none: 7d",
+                "--revoke-unused-after 7d");
         REFUSED(bbtoken_check_unused("36501d", secs, sizeof(secs)),
-                "--revoke-unused-after must be a duration from 1d to 36500d "
+                "--revoke-unused-after must be a duration from 8d to 36500d "
                 "(90d, 2160h, 13w), or none: 36501d",
                 "--revoke-unused-after 36501d");
         REFUSED(bbtoken_check_unused("soon", secs, sizeof(secs)),
-                "--revoke-unused-after must be a duration from 1d to 36500d "
+                "--revoke-unused-after must be a duration from 8d to 36500d "
                 "(90d, 2160h, 13w), or none: soon",
                 "--revoke-unused-after soon");
     }
