@@ -22,6 +22,9 @@ struct bbtoken_ctx {
      * is bbtoken_tx's to judge, kept in aborted, not reported. */
     int in_tx;
     char aborted[8]; /* its SQLSTATE, or "" */
+    /* A write that is a transaction of its own (bbtoken_exec_rows): a
+     * connection lost before its answer leaves its outcome unknown. */
+    int write_alone;
 };
 
 /* The schema's migrations, compiled in (migrations.c). */

@@ -145,8 +145,12 @@ PGresult *bbtoken_exec(bbtoken_ctx_t *ctx, const char *what, const char *sql,
 int bbtoken_exec_rows(bbtoken_ctx_t *ctx, const char *what, const char *sql,
                       int n, const char *const *params, long *rows)
 {
-    PGresult *res = bbtoken_exec(ctx, what, sql, n, params);
+    PGresult *res;
 
+    ctx->write_alone =
+        !ctx->in_tx && PQtransactionStatus(ctx->conn) == PQTRANS_IDLE;
+    res = bbtoken_exec(ctx, what, sql, n, params);
+    ctx->write_alone = 0;
     if (!res) {
         return BBTOKEN_EXIT_FAIL;
     }

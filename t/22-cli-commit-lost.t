@@ -69,7 +69,9 @@ sub relay {
                 my $len = unpack('N', substr($from_client, $started ? 1 : 0, 4)) + ($started ? 1 : 0);
                 last if length($from_client) < $len;
                 my $msg = substr($from_client, 0, $len, '');
-                if ($started && !$cutting && $msg =~ /\A(?:Q....|P....[^\0]*\0)COMMIT\0/s && -e $ARM) {
+                # The armed file may name another statement, by its start.
+                my $cut = -e $ARM ? (BBT::Util::slurp($ARM) || "COMMIT\0") : undef;
+                if ($started && !$cutting && defined $cut && $msg =~ /\A(?:Q....|P....[^\0]*\0)\Q$cut\E/s) {
                     unlink $ARM;
                     $cutting = 1;
                 }
@@ -139,6 +141,25 @@ subtest 'another transaction (the policy\'s): the outcome not known, in general 
     like($err, qr/the connection was lost at its COMMIT, so whether it took effect is not known/, 'it says so')
         or diag $err;
     is($env->psql('SELECT max_tokens_per_user FROM bbtoken_policy'), 77, '  and the change was committed');
+};
+
+subtest 'a write that is its own transaction: the outcome not known' => sub {
+    my $tok = $env->token_create('alice', name => 'ci-3');
+    my $id = $env->psql("SELECT id FROM bbtoken_tokens WHERE name = 'ci-3' AND revoked_at IS NULL");
+    spew($ARM, 'UPDATE bbtoken_tokens SET revoked_at');
+    my ($rc, $out, $err) = $env->cli_raw('--db', $CUT, 'revoke', $id);
+    ok(!-e $ARM, 'the relay cut the UPDATE\'s answer') or return;
+    is($rc, 1, 'exit 1');
+    is($env->psql("SELECT revoked_at IS NOT NULL FROM bbtoken_tokens WHERE id = '$id'"), 't',
+       'in the database: the token revoked');
+    like($err, qr/revoking the token: the connection was lost before the database answered, so whether it took effect is not known/,
+         'it says the outcome is not known') or diag $err;
+    # A read's lost answer is a plain failure.
+    spew($ARM, 'SELECT name, slug, active');
+    ($rc, $out, $err) = $env->cli_raw('--db', $CUT, 'user', 'show', 'alice');
+    ok(!-e $ARM, 'a read\'s answer cut') or return;
+    is($rc, 1, '  exit 1');
+    unlike($err, qr/not known/, '  not said to be of unknown outcome') or diag $err;
 };
 
 done_testing;
