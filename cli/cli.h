@@ -185,6 +185,8 @@ extern const char bbtoken_usage_db[];
 
 /* "bbtoken: REASON" as one line on stderr; returns BBTOKEN_EXIT_FAIL. */
 int bbtoken_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* The same line, for what does not fail the command (a warning). */
+void bbtoken_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* A reason, then the usage, on stderr; returns BBTOKEN_EXIT_USAGE. */
 int bbtoken_usage_error(const char *usage, const char *fmt, ...)

@@ -8,6 +8,7 @@
 
 #include "bbt_kind.h"
 #include "db.h"
+#include "mail.h"
 
 /* ---- user ------------------------------------------------------------- */
 
@@ -37,6 +38,20 @@ static int bbtoken_user_taken(bbtoken_ctx_t *ctx, const char *name)
     }
     PQclear(res);
     return rc;
+}
+
+/* The address is kept (the REST API shows it), but notify, which writes it
+ * into a mail header as it is, cannot send to it: said now, not at the
+ * first notice that goes unmailed. */
+static void bbtoken_email_mailable(const char *user, const char *email)
+{
+    if (email && !bbtoken_mail_addr_ok(email)) {
+        bbtoken_warn("warning: %s's e-mail address cannot go into a mail "
+                     "header as it is (a plain ASCII address: no quotes, "
+                     "brackets or letters outside ASCII): notify will not "
+                     "mail %s",
+                     user, user);
+    }
 }
 
 int bbtoken_cmd_user_add(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
@@ -73,6 +88,9 @@ int bbtoken_cmd_user_add(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
                            4, params, &rows);
     if (rc == 0 && rows == 0) {
         rc = bbtoken_user_taken(ctx, params[0]);
+    }
+    if (rc == 0) {
+        bbtoken_email_mailable(params[0], a->email);
     }
     return rc;
 }
@@ -119,6 +137,9 @@ int bbtoken_cmd_user_details(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
         6, params, &rows);
     if (rc == 0 && rows == 0) {
         rc = bbtoken_fail("no such user: %s", params[0]);
+    }
+    if (rc == 0) {
+        bbtoken_email_mailable(params[0], a->email);
     }
     return rc;
 }

@@ -56,6 +56,15 @@ int bbtoken_fail(const char *fmt, ...)
     return BBTOKEN_EXIT_FAIL;
 }
 
+void bbtoken_warn(const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    bbtoken_vsay(fmt, ap);
+    va_end(ap);
+}
+
 int bbtoken_usage_error(const char *usage, const char *fmt, ...)
 {
     va_list ap;

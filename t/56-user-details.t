@@ -88,6 +88,17 @@ subtest 'user set changes, clears and keeps' => sub {
     $env->cli_is('user add likewise', ['user', 'add', 'erin', '--email', "er\x{e2}\x{80}\x{8b}in\@corp"], 1,
                  stderr => qr/^bbtoken: e-mail address must not contain invisible formatting characters$/);
     is(row('dave'), 'dave|d@x|-', 'unchanged by the refusals');
+    # Kept (the REST API shows it), but notify cannot write it into a
+    # header: said at once, not at the first notice that goes unmailed.
+    my $warned = qr/\Abbtoken: warning: (\w+)'s e-mail address cannot go into a mail header as it is .*: notify will not mail \1\n\z/;
+    my ($rc, $out, $err) = $env->cli_is('an address notify cannot mail',
+                                        ['user', 'add', 'gus', '--email', "gus\@b\x{c3}\x{bc}cher.example"], 0,
+                                        shape => 0, stderr => $warned);
+    is($err =~ $warned && $1, 'gus', '  a warning naming gus, exit 0');
+    is(row('gus'), "gus|gus\@b\x{c3}\x{bc}cher.example|-", '  stored all the same');
+    $env->cli_is('user set likewise', ['user', 'set', 'gus', '--email', '"gus"@corp.example'], 0,
+                 shape => 0, stderr => $warned);
+    $env->cli_is('an address it can mail: no warning', ['user', 'set', 'gus', '--email', 'gus@corp.example'], 0);
 };
 
 subtest 'user show' => sub {
