@@ -29,7 +29,6 @@
 #include "http_core.h"
 #include "http_log.h"
 #include "http_request.h"
-#include "apr_strings.h"
 
 #include <string.h>
 
@@ -122,6 +121,36 @@ static int bbt_inherit_fixups(request_rec *r)
     return status == OK ? DECLINED : status;
 }
 
+/* r, promoted into a section of the module, decided again there as it now
+ * is (its method, URI and section), with the credentials it came with:
+ * those the fixups took away are where check_authn reads them. */
+static int bbt_inherit_promoted(request_rec *r, const bbt_req_t *rq)
+{
+    bbt_req_t *now;
+    int status;
+
+    if (rq && rq->authorization) {
+        bbt_request_set_taken(r, rq->authorization);
+    }
+    /* Not the query string: the URI alone, as the module's other lines. */
+    ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
+                  "BBT784: %s %s was handed to %s in another section "
+                  "(DirectoryIndex, FallbackResource or MultiViews): "
+                  "decided again",
+                  r->method,
+                  rq ? rq->uri : "(a request the module had not decided)",
+                  r->uri);
+    if ((status = bbt_inherit_check(r)) != OK) {
+        return status;
+    }
+    /* Authorization passed: as bbt_metrics.c's fixups say, which ran. */
+    if ((now = bbt_req(r)) && now->verified) {
+        now->allowed = 1;
+    }
+    bbt_private_promoted(r);
+    return DECLINED;
+}
+
 /* Last in the fixups, after whatever changed the request in place.
  *
  * A request the module allowed whose method, URI or query string a fixup
@@ -132,48 +161,27 @@ static int bbt_inherit_fixups(request_rec *r)
  * mod_dir (DirectoryIndex, FallbackResource) and mod_negotiation
  * (MultiViews) change the configuration too: they look a URI up in a GET
  * sub-request and promote it into the request (ap_internal_fast_redirect),
- * which keeps its own method and headers.  Into a configuration the module
- * decides (a sub-request it allowed, or the module's AuthType), a GET or
- * HEAD is served as its sub-request was decided, and treated as a request
- * the module authenticated even when the request itself was let in
- * elsewhere (no credentials for the backend, a private answer); a POST, a
- * PUT or a DELETE was decided for the URI it named, not for the one it now
- * goes to, where it may need more (a write in another repository, to a
- * script or a proxied backend the lookup found), and is refused.  Out of
- * the module's sections, a request the module allowed is served as any
- * request there would be, at a URL: not at a file a type map names outside
- * its own directory, which httpd looks up with no URL at all, outside every
- * <Location>. */
+ * which keeps its own method and headers, and the variables of the
+ * decision made before.  A request that ends in a section of the module
+ * other than the one it was decided in (or in one, not decided by the
+ * module at all) is decided again, as it now is, as httpd would decide an
+ * internal redirect: a POST to a directory whose index is a script of
+ * another repository needs what a POST to that script needs.  (So is one
+ * the section let in without a login: it is let in again.)  Out of the
+ * module's sections, a request the module allowed is served as any
+ * request there would be, at a URL: not at a file a type map names
+ * outside its own directory, which httpd looks up with no URL at all,
+ * outside every <Location>. */
 static int bbt_inherit_changed_fixups(request_rec *r)
 {
     const bbt_req_t *rq = bbt_req(r);
     int here = rq && rq->dir == r->per_dir_config;
 
-    if (here && rq->allowed && r->main) {
-        bbt_request_note_sub(r);
-    }
     if (r->handler && strcmp(r->handler, "redirect-handler") == 0) {
         return DECLINED;
     }
-    if (!here && (bbt_request_sub_allowed(r) ||
-                  (rq && rq->allowed && bbt_request_is_ours(r)))) {
-        if (r->method_number != M_GET) {
-            /* The URI the request named is r's own no more; the one the
-             * module decided, where it did. */
-            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
-                          "BBT784: %s%s%s was handed to %s, which was looked "
-                          "up for a GET alone (DirectoryIndex, "
-                          "FallbackResource or MultiViews): refused; turn "
-                          "them off where the module decides",
-                          rq ? "" : "a ", r->method,
-                          rq ? apr_pstrcat(r->pool, " ", rq->uri, NULL) : "",
-                          r->uri);
-            return HTTP_INTERNAL_SERVER_ERROR;
-        }
-        if (!rq || !rq->verified) {
-            bbt_private_promoted(r);
-        }
-        return DECLINED;
+    if (!here && bbt_request_is_ours(r)) {
+        return bbt_inherit_promoted(r, rq);
     }
     if (!rq || !rq->allowed) {
         return DECLINED;

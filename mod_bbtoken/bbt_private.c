@@ -165,9 +165,13 @@ static int bbt_private_sandbox(request_rec *r)
     return DECLINED;
 }
 
-static int bbt_private_fixups(request_rec *r)
+/* What the fixups do, for r as it is now; promoted: r was decided again
+ * after they ran (bbt_inherit.c), and any filter of r's is in its chain
+ * already. */
+static void bbt_private_take(request_rec *r, int promoted)
 {
     bbt_req_t *rq = bbt_req(r);
+    ap_filter_t *f;
 
     if (rq && rq->verified) {
         const char *auth = bbt_request_authorization(r);
@@ -177,8 +181,15 @@ static int bbt_private_fixups(request_rec *r)
         }
         apr_table_unset(r->headers_in, "Authorization");
         r->no_cache = 1;
-        ap_add_output_filter_handle(bbt_private_filter_handle, NULL, r,
-                                    r->connection);
+        for (f = promoted ? r->output_filters : NULL; f; f = f->next) {
+            if (f->frec == bbt_private_filter_handle) {
+                break;
+            }
+        }
+        if (!f) {
+            ap_add_output_filter_handle(bbt_private_filter_handle, NULL, r,
+                                        r->connection);
+        }
     } else if (bbt_request_ours(r, rq)) {
         /* Kept for a later request of this one that asks for a login (an
          * internal redirect into a guarded section), as the header would
@@ -201,16 +212,18 @@ static int bbt_private_fixups(request_rec *r)
         }
     }
     bbt_private_proxy_authorization(r);
+}
+
+static int bbt_private_fixups(request_rec *r)
+{
+    bbt_private_take(r, 0);
     return DECLINED;
 }
 
 void bbt_private_promoted(request_rec *r)
 {
-    bbt_private_sandbox_set(r, bbt_request_is_ours(r));
-    apr_table_unset(r->headers_in, "Authorization");
-    r->no_cache = 1;
-    ap_add_output_filter_handle(bbt_private_filter_handle, NULL, r,
-                                r->connection);
+    bbt_private_sandbox_set(r, bbt_request_ours(r, bbt_req(r)));
+    bbt_private_take(r, 1);
 }
 
 /* The header the fixups took from this HTTP request (its internal

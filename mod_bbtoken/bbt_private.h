@@ -12,10 +12,10 @@
  * register_hooks). */
 void bbt_private_register_hooks(apr_pool_t *p);
 
-/* r was let in unauthenticated by the module, then promoted into the
- * configuration of a sub-request the module allowed (bbt_inherit.c): what
- * the fixups do for a request the module authenticated, done now (its
- * sandbox, no credentials for the backend, a private response). */
+/* r was decided again after the fixups, in the section mod_dir or
+ * mod_negotiation promoted it into (bbt_inherit.c): that section's
+ * sandbox, and what the fixups do (no credentials for the backend, a
+ * private answer). */
 void bbt_private_promoted(request_rec *r);
 
 #endif

@@ -17,19 +17,10 @@ APLOG_USE_MODULE(bbtoken);
 /* The module's slot in r->request_config: the record check_authn makes,
  * the route translate_name matched, and the Authorization header the
  * fixups took away from a request nobody authenticated. */
-typedef struct bbt_subdir bbt_subdir_t;
-struct bbt_subdir {
-    const struct ap_conf_vector_t *dir;
-    bbt_subdir_t *next;
-};
-
 typedef struct {
     bbt_req_t *rq;
     void *memo;
     const char *taken;
-    /* The configurations of sub-requests of this one that the module
-     * allowed (bbt_request_note_sub). */
-    bbt_subdir_t *subdirs;
 } bbt_req_slot_t;
 
 static bbt_req_slot_t *bbt_slot(request_rec *r)
@@ -46,13 +37,19 @@ static bbt_req_slot_t *bbt_slot(request_rec *r)
 
 bbt_req_t *bbt_request_new(request_rec *r)
 {
+    bbt_req_slot_t *sl = bbt_slot(r);
     bbt_req_t *rq = apr_pcalloc(r->pool, sizeof(*rq));
 
     rq->dir = r->per_dir_config;
     rq->method = r->method;
     rq->uri = r->uri;
     rq->args = r->args;
-    bbt_slot(r)->rq = rq;
+    /* A body read for a route is the request's, whichever of its
+     * decisions read it: r decided again (bbt_inherit.c) keeps it. */
+    if (sl->rq) {
+        rq->kept = sl->rq->kept;
+    }
+    sl->rq = rq;
     return rq;
 }
 
@@ -80,35 +77,6 @@ void bbt_request_set_memo(request_rec *r, void *memo)
 void bbt_request_set_taken(request_rec *r, const char *authorization)
 {
     bbt_slot(r)->taken = authorization;
-}
-
-void bbt_request_note_sub(request_rec *r)
-{
-    bbt_req_slot_t *sl;
-    bbt_subdir_t *d;
-
-    if (!r->main) {
-        return;
-    }
-    sl = bbt_slot(r->main);
-    d = apr_palloc(r->main->pool, sizeof(*d));
-    d->dir = r->per_dir_config;
-    d->next = sl->subdirs;
-    sl->subdirs = d;
-}
-
-int bbt_request_sub_allowed(const request_rec *r)
-{
-    const bbt_req_slot_t *sl =
-        ap_get_module_config(r->request_config, &bbtoken_module);
-    const bbt_subdir_t *d;
-
-    for (d = sl ? sl->subdirs : NULL; d; d = d->next) {
-        if (d->dir == r->per_dir_config) {
-            return 1;
-        }
-    }
-    return 0;
 }
 
 const char *bbt_request_authorization(const request_rec *r)

@@ -75,15 +75,6 @@ void bbt_request_set_memo(request_rec *r, void *memo);
  * a section of the module's without a login (bbt_private.c). */
 void bbt_request_set_taken(request_rec *r, const char *authorization);
 
-/* r, a sub-request, was allowed by the module: its main request is told
- * of its configuration (no more than the pointer is kept). */
-void bbt_request_note_sub(request_rec *r);
-
-/* 1 if r now runs under the configuration of a sub-request of its own that
- * the module allowed: mod_dir or mod_negotiation promoted it into r
- * (ap_internal_fast_redirect). */
-int bbt_request_sub_allowed(const request_rec *r);
-
 /* The Authorization header as the client sent it: r's own, or the one the
  * fixups took away unread from r or from an earlier request of this HTTP
  * request (an internal redirect's original, a sub-request's parent), which

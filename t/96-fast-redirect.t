@@ -1,20 +1,26 @@
 # mod_dir (DirectoryIndex, FallbackResource) and mod_negotiation
 # (MultiViews) look a URI up in a GET sub-request and promote it into the
 # request they serve (ap_internal_fast_redirect): the URI, the file, the
-# handler and the configuration become the sub-request's; the method and
-# the headers stay the request's.  The module decides the sub-request for a
-# GET of the URI it goes to; a POST or a PUT promoted that way was decided
-# for no such thing.  Here a directory of repository a hands its index, and
-# a missing file its fallback, to a script of repository b (as an absolute
+# handler and the configuration become the sub-request's; the method, the
+# headers and the variables of the decision made before stay the
+# request's.  Here a directory of repository a hands its index, and a
+# missing file its fallback, to a script of repository b (as an absolute
 # DirectoryIndex or FallbackResource does): alice may write in a and only
-# read b.
-#   - A GET is served as its sub-request was decided; a POST or a PUT is
-#     refused (500, BBT784) rather than run the script of b with a write's
-#     method on a read's decision: from a section of the module that
-#     decided the request, from one that let it in without a login, and
-#     from one that is not the module's at all.
-#   - Promoted into a section of the module from one that is not, a GET
-#     is the module's: the backend is not handed the token.
+# read b, bob may write in both.
+#   - A request promoted into a section of the module is decided again,
+#     as it now is (BBT784, debug): a POST or a PUT handed to b's script
+#     needs what a POST or a PUT to it needs (alice: 403, bob: served),
+#     from a section of the module that decided the request, from one
+#     that let it in without a login, from one that is not the module's,
+#     and from a lookup that was itself promoted (an index that is not
+#     there, then the fallback).  A GET is served, with the variables of
+#     the repository it is served from (BBTOKEN_TARGET).
+#   - Into the same section (an index beside the directory): OPTIONS and
+#     POST are decided for the index, not refused.
+#   - Promoted into a section of the module from one that is not, the
+#     request is the module's: its backend is not handed the token, its
+#     answer is private, and an internal redirect it makes still has the
+#     credentials.
 #   - A type map naming a file outside its own directory (a .var a writer
 #     put there): httpd looks that file up with no URL, outside every
 #     <Location>, so nothing decided it; refused (500, BBT785).
@@ -31,6 +37,7 @@ use BBT::Assert;
 use BBT::Util qw(spew);
 
 my $extra = <<'EOC';
+TypesConfig /etc/mime.types
 ScriptAlias /app/ "@DIR@/cgi-bin/env.cgi/"
 <Location /app>
     AuthType BBToken
@@ -70,12 +77,37 @@ Alias /wip "@DIR@/www"
     </RequireAny>
     DirectoryIndex /app/PROJ/b/index
 </Location>
-# Into the harness's /env (git routes, CGIPassAuth On).
+# An index that is not there, whose lookup falls back to b's script.
+Alias /wnest "@DIR@/www"
+<Location /wnest>
+    DirectoryIndex index.html
+    FallbackResource /app/PROJ/b/fallback
+</Location>
+# Into the harness's /env (git routes, CGIPassAuth On): directly, through
+# an index that is not there, and to a CGI that redirects to git's push
+# advertisement of PROJ/repo.
 Alias /wleak "@DIR@/www"
 <Location /wleak>
     DirectoryIndex /env/PROJ/b.git/HEAD
 </Location>
-TypesConfig /etc/mime.types
+Alias /wleak2 "@DIR@/www"
+<Location /wleak2>
+    DirectoryIndex index.html
+    FallbackResource /env/PROJ/b.git/HEAD
+</Location>
+Alias /wredir "@DIR@/www"
+<Location /wredir>
+    DirectoryIndex /env/PROJ/redirect-to-push.git/info/refs?service=git-upload-pack
+</Location>
+# An index in the same section.
+Alias /wt "@DIR@/www"
+<Location /wt>
+    AuthType BBToken
+    AuthName "Git"
+    BBTokenRoutes dav /wt
+    Require bbtoken
+    DirectoryIndex index.html
+</Location>
 # MultiViews and type maps in a section of the module.
 Alias /wmv "@DIR@/www"
 <Location /wmv>
@@ -101,19 +133,24 @@ Alias /www-open "@DIR@/www"
 EOC
 my $env = BBT::Env->new(extra_conf => $extra, modules => [qw(dir negotiation mime authz_host)])->start;
 my $d = $env->dir;
-make_path("$d/www/PROJ/a/sub", "$d/www/PROJ/b/sub", "$d/www/PROJ/c");
+make_path("$d/www/PROJ/a/sub", "$d/www/PROJ/a/dir", "$d/www/PROJ/b/sub", "$d/www/PROJ/c");
 spew("$d/www/PROJ/c/secret.txt", "SECRET OF C\n");
 spew("$d/www/PROJ/a/doc.txt", "a document of a\n");
+spew("$d/www/PROJ/a/dir/index.html", "<p>the index of a</p>\n");
 spew("$d/www/PROJ/a/foo.var", "URI: $d/www/PROJ/c/secret.txt\nContent-type: text/plain\n\n");
 $env->give_to_httpd("$d/www");
-$env->make_repo('PROJ', 'a');
-$env->make_repo('PROJ', 'b');
-$env->make_repo('PROJ', 'c');
-$env->user_add('alice');
+$env->make_repo('PROJ', $_) for qw(a b c repo redirect-to-push);
+$env->user_add($_) for qw(alice bob);
 $env->grant('alice', 'REPO_WRITE', 'PROJ/a');
 $env->grant('alice', 'REPO_READ', 'PROJ/b');
+$env->grant('alice', 'REPO_WRITE', 'PROJ/repo');
+$env->grant('alice', 'REPO_READ', 'PROJ/redirect-to-push');
+$env->grant('bob', 'PROJECT_WRITE', 'PROJ');
 my $tok = $env->token_create('alice', name => 'rw', perms => ['REPO_WRITE']);
 my $auth = { Authorization => "Bearer $tok" };
+my $btok = $env->token_create('bob', name => 'rw', perms => ['REPO_WRITE']);
+my $bauth = { Authorization => "Bearer $btok" };
+my $ran = qr/REQUEST_METHOD=/;
 
 my $r = $env->request('POST', '/app/PROJ/b/index', $auth, "x=1");
 is_status($r, 403, 'control: alice\'s token may not POST to the script of b');
@@ -126,52 +163,75 @@ $r = $env->get('/www/PROJ/a/sub/', $auth);
 is_status($r, 200, 'a GET of the directory of a is served its index, the script of b');
 like($r->{content}, qr{^PATH_INFO=/PROJ/b/index\nQUERY_STRING=\nREQUEST_METHOD=GET$}m,
      '  as a GET') or diag $r->{content};
-like($r->{content}, qr{^BBTOKEN_PERMISSION=REPO_READ$}m, '  decided as a read of b');
+like($r->{content}, qr{^BBTOKEN_PERMISSION=REPO_READ\nBBTOKEN_TARGET=PROJ/b$}m, '  decided as a read of b')
+    or diag $r->{content};
+unlike($r->{content}, qr{PROJ/a\b}, '  no word of a in its variables');
 
 my $mark = length $env->error_log_text;
 $r = $env->request('POST', '/www/PROJ/a/sub/', $auth, "x=1");
-is($r->{status}, 500, 'a POST to the directory of a, which alice may write, handed to the script of b: refused');
-unlike($r->{content}, qr/REQUEST_METHOD=/, '  the script of b never ran') or diag $r->{content};
+is_status($r, 403, 'a POST to the directory of a, which alice may write, handed to the script of b: '
+          . 'decided again, refused');
+unlike($r->{content}, $ran, '  the script of b never ran') or diag $r->{content};
 like(substr($env->error_log_text, $mark),
-     qr{BBT784: POST /www/PROJ/a/sub/ was handed to /app/PROJ/b/index, which was looked up for a GET alone},
-     '  the error log says why (BBT784)');
+     qr{BBT784: POST /www/PROJ/a/sub/ was handed to /app/PROJ/b/index in another section .*: decided again},
+     '  the error log says so (BBT784)');
+$r = $env->request('POST', '/www/PROJ/a/sub/', $bauth, "x=1");
+is_status($r, 200, 'bob, who may write in b, is served the same POST');
+like($r->{content}, qr{^REQUEST_METHOD=POST$}m, '  as a POST') or diag $r->{content};
+like($r->{content}, qr{^REMOTE_USER=bob$}m, '  as bob') or diag $r->{content};
+like($r->{content}, qr{^BBTOKEN_PERMISSION=REPO_WRITE\nBBTOKEN_TARGET=PROJ/b$}m, '  decided as a write in b')
+    or diag $r->{content};
 
 $r = $env->get('/www/PROJ/a/missing', $auth);
 is_status($r, 200, 'a GET of a missing file of a is served the fallback, the script of b');
 like($r->{content}, qr{^PATH_INFO=/PROJ/b/fallback\nQUERY_STRING=\nREQUEST_METHOD=GET$}m, '  as a GET')
     or diag $r->{content};
-$mark = length $env->error_log_text;
 $r = $env->request('PUT', '/www/PROJ/a/missing', $auth, "data\n");
-is($r->{status}, 500, 'a PUT of a missing file of a, handed to the fallback: refused');
-unlike($r->{content}, qr/REQUEST_METHOD=/, '  the script of b never ran') or diag $r->{content};
-like(substr($env->error_log_text, $mark), qr{BBT784: PUT /www/PROJ/a/missing was handed to /app/PROJ/b/fallback},
-     '  the error log says why');
+is_status($r, 403, 'a PUT of a missing file of a, handed to the fallback: refused');
+unlike($r->{content}, $ran, '  the script of b never ran') or diag $r->{content};
 
 # From sections where the module did not decide the request itself.
-for my $from ('/wopen', '/wip') {
+for my $from ('/wopen', '/wip', '/wnest') {
     $r = $env->get("$from/PROJ/a/sub/", $auth);
     is_status($r, 200, "$from: a GET of a directory is served the script of b");
     like($r->{content}, qr{^REQUEST_METHOD=GET$}m, '  as a GET') or diag $r->{content};
-    $mark = length $env->error_log_text;
+    like($r->{content}, qr{^REMOTE_USER=alice$}m, '  as alice') or diag $r->{content};
     $r = $env->request('POST', "$from/PROJ/a/sub/", $auth, "x=1");
-    is($r->{status}, 500, "$from: a POST handed to the script of b: refused");
-    unlike($r->{content}, qr/REQUEST_METHOD=/, '  the script of b never ran') or diag $r->{content};
-    like(substr($env->error_log_text, $mark), qr{BBT784: a POST was handed to /app/PROJ/b/index},
-         '  the error log says why');
+    is_status($r, 403, "$from: a POST handed to the script of b: refused");
+    unlike($r->{content}, $ran, '  the script of b never ran') or diag $r->{content};
+    $r = $env->request('POST', "$from/PROJ/a/sub/", $bauth, "x=1");
+    is_status($r, 200, "$from: bob's POST is served");
+    like($r->{content}, qr{^REQUEST_METHOD=POST$}m, '  as a POST') or diag $r->{content};
 }
 $r = $env->request('PUT', '/wopen/PROJ/a/missing', $auth, "data\n");
-is($r->{status}, 500, '/wopen: a PUT handed to the fallback: refused');
-unlike($r->{content}, qr/REQUEST_METHOD=/, '  the script of b never ran') or diag $r->{content};
+is_status($r, 403, '/wopen: a PUT handed to the fallback: refused');
+unlike($r->{content}, $ran, '  the script of b never ran') or diag $r->{content};
 
+# Into the module's /env from sections that are not the module's.
 $r = $env->get('/open-env/PROJ/b.git/HEAD', $auth);
 like($r->{content}, qr{^HTTP_AUTHORIZATION=Bearer }m,
      'control: a CGI with CGIPassAuth On outside the module is handed the header');
-$r = $env->get('/wleak/PROJ/a/sub/', $auth);
-is_status($r, 200, 'a GET promoted into the module\'s /env from a section that is not the module\'s');
-like($r->{content}, qr{^PATH_INFO=/PROJ/b\.git/HEAD$}m, '  served /env\'s CGI') or diag $r->{content};
-like($r->{content}, qr{^HTTP_AUTHORIZATION unset$}m, '  which is not handed the token (CGIPassAuth On)')
-    or diag $r->{content};
-like($r->{headers}{'cache-control'} // '', qr/\bprivate\b/, '  its answer private');
+for my $from ('/wleak', '/wleak2') {
+    $r = $env->get("$from/PROJ/a/sub/", $auth);
+    is_status($r, 200, "$from: a GET promoted into the module's /env");
+    like($r->{content}, qr{^PATH_INFO=/PROJ/b\.git/HEAD$}m, '  served /env\'s CGI') or diag $r->{content};
+    like($r->{content}, qr{^HTTP_AUTHORIZATION unset$}m, '  which is not handed the token (CGIPassAuth On)')
+        or diag $r->{content};
+    like($r->{headers}{'cache-control'} // '', qr/\bprivate\b/, '  its answer private');
+}
+$r = $env->get('/env/PROJ/redirect-to-push.git/info/refs?service=git-upload-pack', $auth);
+is_status($r, 200, 'control: /env\'s CGI redirects to git\'s push advertisement of PROJ/repo');
+$r = $env->get('/wredir/PROJ/a/sub/', $auth);
+is_status($r, 200, 'promoted into it, the redirect still has the credentials');
+like($r->{content}, qr{^PATH_INFO=/PROJ/repo\.git/info/refs\nQUERY_STRING=service=git-receive-pack$}m,
+     '  the push advertisement') or diag $r->{content};
+
+# An index in the same section: decided for the index.
+$r = $env->request('OPTIONS', '/wt/PROJ/a/dir/', $auth);
+is_status($r, 200, 'OPTIONS of a directory whose index is beside it');
+$r = $env->request('POST', '/wt/PROJ/a/dir/', $auth, "x=1");
+isnt($r->{status}, 500, 'a POST there: decided for the index (' . $r->{status} . ')');
+isnt($r->{status}, 403, '  which alice may write');
 
 $r = $env->get('/wmv/PROJ/a/doc', $auth);
 is_status($r, 200, 'MultiViews in the module\'s section: a variant in the same directory is served');
