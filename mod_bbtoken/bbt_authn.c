@@ -399,6 +399,16 @@ static int bbt_password_user(request_rec *r, bbt_req_t *rq, const char *user)
     return OK;
 }
 
+void bbt_authn_env_clear(request_rec *r)
+{
+    apr_table_unset(r->subprocess_env, "BBTOKEN_ID");
+    apr_table_unset(r->subprocess_env, "BBTOKEN_NAME");
+    apr_table_unset(r->subprocess_env, "BBTOKEN_TOKEN_PERMISSIONS");
+    apr_table_unset(r->subprocess_env, "BBTOKEN_ROUTE");
+    apr_table_unset(r->subprocess_env, "BBTOKEN_PERMISSION");
+    apr_table_unset(r->subprocess_env, "BBTOKEN_TARGET");
+}
+
 static int bbt_authn(request_rec *r)
 {
     const bbt_dir_conf_t *conf;
@@ -417,12 +427,7 @@ static int bbt_authn(request_rec *r)
         return HTTP_INTERNAL_SERVER_ERROR;
     }
     /* Whatever a client or an earlier module put here is not ours. */
-    apr_table_unset(r->subprocess_env, "BBTOKEN_ID");
-    apr_table_unset(r->subprocess_env, "BBTOKEN_NAME");
-    apr_table_unset(r->subprocess_env, "BBTOKEN_TOKEN_PERMISSIONS");
-    apr_table_unset(r->subprocess_env, "BBTOKEN_ROUTE");
-    apr_table_unset(r->subprocess_env, "BBTOKEN_PERMISSION");
-    apr_table_unset(r->subprocess_env, "BBTOKEN_TARGET");
+    bbt_authn_env_clear(r);
 
     conf = bbt_config_dir(r);
     rq = bbt_request_new(r);

@@ -32,6 +32,7 @@
 
 #include <string.h>
 
+#include "bbt_authn.h"
 #include "bbt_inherit.h"
 #include "bbt_private.h"
 #include "bbt_request.h"
@@ -137,14 +138,21 @@ static int bbt_inherit_promoted(request_rec *r, const bbt_req_t *rq)
                   "BBT784: %s %s was handed to %s in another section "
                   "(DirectoryIndex, FallbackResource or MultiViews): "
                   "decided again",
-                  r->method,
-                  rq ? rq->uri : "(a request the module had not decided)",
+                  r->method, rq ? rq->uri : "(not decided by the module)",
                   r->uri);
     if ((status = bbt_inherit_check(r)) != OK) {
         return status;
     }
-    /* Authorization passed: as bbt_metrics.c's fixups say, which ran. */
-    if ((now = bbt_req(r)) && now->verified) {
+    if ((now = bbt_req(r)) == rq) {
+        /* Let in without the module (the section lets it in without a
+         * login): the earlier decision, and what it told the backend, are
+         * not this request's. */
+        if (rq) {
+            bbt_request_forget(r);
+        }
+        bbt_authn_env_clear(r);
+    } else if (now->verified) {
+        /* Authorization passed: as bbt_metrics.c's fixups say, which ran. */
         now->allowed = 1;
     }
     bbt_private_promoted(r);
@@ -180,7 +188,10 @@ static int bbt_inherit_changed_fixups(request_rec *r)
     if (r->handler && strcmp(r->handler, "redirect-handler") == 0) {
         return DECLINED;
     }
-    if (!here && bbt_request_is_ours(r)) {
+    /* The section r was decided in, or, let in without the module, the one
+     * httpd found for it: another one now is the module's to decide. */
+    if (r->per_dir_config != (rq ? rq->dir : bbt_request_section(r)) &&
+        bbt_request_is_ours(r)) {
         return bbt_inherit_promoted(r, rq);
     }
     if (!rq || !rq->allowed) {
@@ -212,9 +223,21 @@ static int bbt_inherit_changed_fixups(request_rec *r)
     return HTTP_INTERNAL_SERVER_ERROR;
 }
 
+/* The section httpd found for r, when it is one of the module's: a request
+ * it lets in without a login has no record to say so. */
+static int bbt_inherit_section(request_rec *r)
+{
+    if (bbt_request_is_ours(r)) {
+        bbt_request_note_section(r);
+    }
+    return OK;
+}
+
 void bbt_inherit_register_hooks(apr_pool_t *p)
 {
     (void)p;
+    ap_hook_post_perdir_config(bbt_inherit_section, NULL, NULL,
+                               APR_HOOK_MIDDLE);
     /* Before the module's other fixups, which act on the decision: they
      * are APR_HOOK_REALLY_FIRST too, and hooks of one order are not kept
      * in the order they were registered. */

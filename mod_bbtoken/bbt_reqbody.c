@@ -51,11 +51,11 @@ static apr_status_t bbt_reqbody_cleanup(void *data)
  * internal redirect's original's. */
 static struct bbt_kept *bbt_reqbody_kept(const request_rec *r)
 {
-    const bbt_req_t *rq;
+    struct bbt_kept *k;
 
     for (; r; r = r->prev) {
-        if ((rq = bbt_req(r)) && rq->kept) {
-            return rq->kept;
+        if ((k = bbt_request_kept(r)) != NULL) {
+            return k;
         }
     }
     return NULL;
@@ -126,7 +126,6 @@ static int bbt_reqbody_read(request_rec *r, struct bbt_kept *k)
 int bbt_reqbody_get(request_rec *r, const bbt_body_t **body)
 {
     struct bbt_kept *k = bbt_reqbody_kept(r);
-    bbt_req_t *rq = bbt_req(r);
     const char *why;
     char err[160];
     int status;
@@ -186,9 +185,7 @@ int bbt_reqbody_get(request_rec *r, const bbt_body_t **body)
                       "(%" APR_SIZE_T_FMT " bytes), kept for the handler",
                       r->method, r->uri, k->len);
     }
-    if (rq) {
-        rq->kept = k;
-    }
+    bbt_request_set_kept(r, k);
     *body = k->body;
     return OK;
 }

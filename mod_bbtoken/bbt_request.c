@@ -21,6 +21,8 @@ typedef struct {
     bbt_req_t *rq;
     void *memo;
     const char *taken;
+    struct bbt_kept *kept;
+    const struct ap_conf_vector_t *section;
 } bbt_req_slot_t;
 
 static bbt_req_slot_t *bbt_slot(request_rec *r)
@@ -37,19 +39,13 @@ static bbt_req_slot_t *bbt_slot(request_rec *r)
 
 bbt_req_t *bbt_request_new(request_rec *r)
 {
-    bbt_req_slot_t *sl = bbt_slot(r);
     bbt_req_t *rq = apr_pcalloc(r->pool, sizeof(*rq));
 
     rq->dir = r->per_dir_config;
     rq->method = r->method;
     rq->uri = r->uri;
     rq->args = r->args;
-    /* A body read for a route is the request's, whichever of its
-     * decisions read it: r decided again (bbt_inherit.c) keeps it. */
-    if (sl->rq) {
-        rq->kept = sl->rq->kept;
-    }
-    sl->rq = rq;
+    bbt_slot(r)->rq = rq;
     return rq;
 }
 
@@ -77,6 +73,37 @@ void bbt_request_set_memo(request_rec *r, void *memo)
 void bbt_request_set_taken(request_rec *r, const char *authorization)
 {
     bbt_slot(r)->taken = authorization;
+}
+
+struct bbt_kept *bbt_request_kept(const request_rec *r)
+{
+    const bbt_req_slot_t *sl =
+        ap_get_module_config(r->request_config, &bbtoken_module);
+
+    return sl ? sl->kept : NULL;
+}
+
+void bbt_request_set_kept(request_rec *r, struct bbt_kept *kept)
+{
+    bbt_slot(r)->kept = kept;
+}
+
+void bbt_request_note_section(request_rec *r)
+{
+    bbt_slot(r)->section = r->per_dir_config;
+}
+
+const struct ap_conf_vector_t *bbt_request_section(const request_rec *r)
+{
+    const bbt_req_slot_t *sl =
+        ap_get_module_config(r->request_config, &bbtoken_module);
+
+    return sl ? sl->section : NULL;
+}
+
+void bbt_request_forget(request_rec *r)
+{
+    bbt_slot(r)->rq = NULL;
 }
 
 const char *bbt_request_authorization(const request_rec *r)

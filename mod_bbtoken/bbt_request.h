@@ -53,8 +53,6 @@ typedef struct {
     /* What the route asks for and what the token and its owner hold:
      * levels, targets, and whether a password rather than a token. */
     bbt_access_t access;
-    /* The body a route read, kept for the handler (bbt_reqbody.c). */
-    struct bbt_kept *kept;
     /* The Authorization header the fixups took away, for an HTTP/2
      * upgrade that replays the request (bbt_private.c); never passed on. */
     const char *authorization;
@@ -70,6 +68,20 @@ bbt_req_t *bbt_req(const request_rec *r);
  * NULL; an internal redirect or a sub-request starts without. */
 void *bbt_request_memo(const request_rec *r);
 void bbt_request_set_memo(request_rec *r, void *memo);
+
+/* The body a route read for r, kept for the handler (bbt_reqbody.c): the
+ * request's, whichever of its decisions read it; NULL when none. */
+struct bbt_kept *bbt_request_kept(const request_rec *r);
+void bbt_request_set_kept(request_rec *r, struct bbt_kept *kept);
+
+/* r's section when httpd had just found it (post_perdir_config), if it
+ * was one of the module's; NULL otherwise (bbt_inherit.c). */
+void bbt_request_note_section(request_rec *r);
+const struct ap_conf_vector_t *bbt_request_section(const request_rec *r);
+
+/* r's record is not r's decision any more: r was decided again and let in
+ * without the module (bbt_inherit.c). */
+void bbt_request_forget(request_rec *r);
 
 /* The fixups took r's Authorization header away, unread: r was let into
  * a section of the module's without a login (bbt_private.c). */

@@ -15,6 +15,9 @@
 #     and from a lookup that was itself promoted (an index that is not
 #     there, then the fallback).  A GET is served, with the variables of
 #     the repository it is served from (BBTOKEN_TARGET).
+#   - Into a section that lets it in without a login: let in, with none of
+#     the variables of the decision made before.  A request let in so and
+#     handed nowhere is not decided again.
 #   - Into the same section (an index beside the directory): OPTIONS and
 #     POST are decided for the index, not refused.
 #   - Promoted into a section of the module from one that is not, the
@@ -76,6 +79,25 @@ Alias /wip "@DIR@/www"
         Require bbtoken
     </RequireAny>
     DirectoryIndex /app/PROJ/b/index
+</Location>
+# Into a section that lets a request in without a login.
+ScriptAlias /anon-app/ "@DIR@/cgi-bin/env.cgi/"
+<Location /anon-app>
+    AuthType BBToken
+    AuthName "Git"
+    BBTokenRoutes dav /anon-app
+    <RequireAny>
+        Require ip 127.0.0.1
+        Require bbtoken
+    </RequireAny>
+</Location>
+Alias /wanon "@DIR@/www"
+<Location /wanon>
+    AuthType BBToken
+    AuthName "Git"
+    BBTokenRoutes dav /wanon
+    Require bbtoken
+    DirectoryIndex /anon-app/PROJ/b/index
 </Location>
 # An index that is not there, whose lookup falls back to b's script.
 Alias /wnest "@DIR@/www"
@@ -206,6 +228,26 @@ for my $from ('/wopen', '/wip', '/wnest') {
 $r = $env->request('PUT', '/wopen/PROJ/a/missing', $auth, "data\n");
 is_status($r, 403, '/wopen: a PUT handed to the fallback: refused');
 unlike($r->{content}, $ran, '  the script of b never ran') or diag $r->{content};
+
+# Into a section that lets it in without a login: as a request sent there
+# is, with no word of the decision made before.
+$r = $env->request('POST', '/anon-app/PROJ/b/index', $auth, "x=1");
+is_status($r, 200, 'control: /anon-app lets a POST from here in without a login');
+like($r->{content}, qr{^BBTOKEN_PERMISSION unset\nBBTOKEN_TARGET unset$}m, '  and tells it of no decision')
+    or diag $r->{content};
+$r = $env->request('POST', '/wanon/PROJ/a/sub/', $auth, "x=1");
+is_status($r, 200, 'a POST to a directory of a handed to /anon-app: let in there');
+like($r->{content}, qr{^REQUEST_METHOD=POST$}m, '  as a POST') or diag $r->{content};
+like($r->{content}, qr{^BBTOKEN_ID unset$}m, '  without the token of the decision made for a')
+    or diag $r->{content};
+like($r->{content}, qr{^BBTOKEN_PERMISSION unset\nBBTOKEN_TARGET unset$}m, '  nor its permission and target')
+    or diag $r->{content};
+# A request let in without a login and handed nowhere is not decided
+# again.
+$mark = length $env->error_log_text;
+$r = $env->get('/wip/PROJ/a/doc.txt', $auth);
+is_status($r, 200, '/wip lets a GET of a file in');
+unlike(substr($env->error_log_text, $mark), qr/BBT784/, '  and does not decide it again');
 
 # Into the module's /env from sections that are not the module's.
 $r = $env->get('/open-env/PROJ/b.git/HEAD', $auth);
