@@ -174,8 +174,9 @@ static int bbt_inherit_promoted(request_rec *r, const bbt_req_t *rq)
  * other than the one it was decided in (or in one, not decided by the
  * module at all) is decided again, as it now is, as httpd would decide an
  * internal redirect: a POST to a directory whose index is a script of
- * another repository needs what a POST to that script needs.  (So is one
- * the section let in without a login: it is let in again.)  Out of the
+ * another repository needs what a POST to that script needs; one that
+ * ends in a section that lets it in without a login keeps no word of the
+ * decision made before.  Out of the
  * module's sections, a request the module allowed is served as any
  * request there would be, at a URL: not at a file a type map names
  * outside its own directory, which httpd looks up with no URL at all,
