@@ -122,9 +122,13 @@ static int bbt_inherit_fixups(request_rec *r)
     return status == OK ? DECLINED : status;
 }
 
-/* r, promoted into a section of the module, decided again there as it now
- * is (its method, URI and section), with the credentials it came with:
- * those the fixups took away are where check_authn reads them. */
+/* r, promoted into another section, decided again there as it now is (its
+ * method, URI and section), with the credentials it came with: those the
+ * fixups took away are where check_authn reads them.  Let in without the
+ * module (a section that lets it in without a login, or none of the
+ * module's), r is told of no decision of the module's; its record stays,
+ * as the credentials it proved for this HTTP request (an h2c upgrade
+ * replays the URL they were proved for). */
 static int bbt_inherit_promoted(request_rec *r, const bbt_req_t *rq)
 {
     bbt_req_t *now;
@@ -144,12 +148,6 @@ static int bbt_inherit_promoted(request_rec *r, const bbt_req_t *rq)
         return status;
     }
     if ((now = bbt_req(r)) == rq) {
-        /* Let in without the module (the section lets it in without a
-         * login): the earlier decision, and what it told the backend, are
-         * not this request's. */
-        if (rq) {
-            bbt_request_forget(r);
-        }
         bbt_authn_env_clear(r);
     } else if (now->verified) {
         /* Authorization passed: as bbt_metrics.c's fixups say, which ran. */
@@ -176,11 +174,12 @@ static int bbt_inherit_promoted(request_rec *r, const bbt_req_t *rq)
  * internal redirect: a POST to a directory whose index is a script of
  * another repository needs what a POST to that script needs; one that
  * ends in a section that lets it in without a login keeps no word of the
- * decision made before.  Out of the
- * module's sections, a request the module allowed is served as any
- * request there would be, at a URL: not at a file a type map names
- * outside its own directory, which httpd looks up with no URL at all,
- * outside every <Location>. */
+ * decision made before.  Out of the module's sections, a request the
+ * module allowed is decided again too, as any request there would be (a
+ * backend there that trusts REMOTE_USER would take the module's decision
+ * for its own), at a URL: not at a file a type map names outside its own
+ * directory, which httpd looks up with no URL at all, outside every
+ * <Location>. */
 static int bbt_inherit_changed_fixups(request_rec *r)
 {
     const bbt_req_t *rq = bbt_req(r);
@@ -207,7 +206,7 @@ static int bbt_inherit_changed_fixups(request_rec *r)
                           rq->method, rq->uri, r->filename);
             return HTTP_INTERNAL_SERVER_ERROR;
         }
-        return DECLINED;
+        return bbt_inherit_promoted(r, rq);
     }
     if (bbt_inherit_same(rq->method, r->method) &&
         bbt_inherit_same(rq->uri, r->uri) &&

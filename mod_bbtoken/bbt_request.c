@@ -101,11 +101,6 @@ const struct ap_conf_vector_t *bbt_request_section(const request_rec *r)
     return sl ? sl->section : NULL;
 }
 
-void bbt_request_forget(request_rec *r)
-{
-    bbt_slot(r)->rq = NULL;
-}
-
 const char *bbt_request_authorization(const request_rec *r)
 {
     const char *h = apr_table_get(r->headers_in, "Authorization");

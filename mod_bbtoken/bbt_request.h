@@ -79,10 +79,6 @@ void bbt_request_set_kept(request_rec *r, struct bbt_kept *kept);
 void bbt_request_note_section(request_rec *r);
 const struct ap_conf_vector_t *bbt_request_section(const request_rec *r);
 
-/* r's record is not r's decision any more: r was decided again and let in
- * without the module (bbt_inherit.c). */
-void bbt_request_forget(request_rec *r);
-
 /* The fixups took r's Authorization header away, unread: r was let into
  * a section of the module's without a login (bbt_private.c). */
 void bbt_request_set_taken(request_rec *r, const char *authorization);

@@ -28,19 +28,24 @@
 #     put there): httpd looks that file up with no URL, outside every
 #     <Location>, so nothing decided it; refused (500, BBT785).
 #   - Handed to a script outside the module's sections, a request is what
-#     anyone could send it: served.
+#     anyone could send it: served, as anyone's (no REMOTE_USER, no
+#     BBTOKEN_*: a backend there that trusts REMOTE_USER would take the
+#     module's decision for its own).
+#   - An h2c upgrade of a promoted request gets its credentials back for
+#     stream 1, which replays the URL the client sent.
 use strict;
 use warnings;
 use FindBin;
 use lib "$FindBin::Bin/lib";
 use Test::More;
 use File::Path qw(make_path);
-use BBT::Env;
+use BBT::Env qw(run_cmd);
 use BBT::Assert;
 use BBT::Util qw(spew);
 
 my $extra = <<'EOC';
 TypesConfig /etc/mime.types
+Protocols h2c http/1.1
 ScriptAlias /app/ "@DIR@/cgi-bin/env.cgi/"
 <Location /app>
     AuthType BBToken
@@ -153,7 +158,7 @@ Alias /www-open "@DIR@/www"
     DirectoryIndex /open-app/PROJ/b/index
 </Location>
 EOC
-my $env = BBT::Env->new(extra_conf => $extra, modules => [qw(dir negotiation mime authz_host)])->start;
+my $env = BBT::Env->new(extra_conf => $extra, modules => [qw(dir negotiation mime authz_host http2)])->start;
 my $d = $env->dir;
 make_path("$d/www/PROJ/a/sub", "$d/www/PROJ/a/dir", "$d/www/PROJ/b/sub", "$d/www/PROJ/c");
 spew("$d/www/PROJ/c/secret.txt", "SECRET OF C\n");
@@ -242,6 +247,14 @@ like($r->{content}, qr{^BBTOKEN_ID unset$}m, '  without the token of the decisio
     or diag $r->{content};
 like($r->{content}, qr{^BBTOKEN_PERMISSION unset\nBBTOKEN_TARGET unset$}m, '  nor its permission and target')
     or diag $r->{content};
+# An h2c upgrade replays the URL the client sent, a section that asks for
+# the token: it is handed back for stream 1.
+my ($rc, $out, $err) = run_cmd(cmd => ['curl', '-sS', '--http2', '-H', "Authorization: Bearer $tok", '-w',
+                                       '\nSTATUS=%{http_code} PROTO=%{http_version}\n',
+                                       'http://127.0.0.1:' . $env->port . '/wanon/PROJ/a/sub/'],
+                               timeout => 60, tmp => "$d/run");
+is($rc, 0, 'the same GET with an h2c upgrade: curl ran') or diag $err;
+like($out, qr/^STATUS=200 PROTO=2$/m, '  answered 200 over HTTP/2') or diag $out;
 # A request let in without a login and handed nowhere is not decided
 # again.
 $mark = length $env->error_log_text;
@@ -295,6 +308,11 @@ unlike($r->{content}, qr/SECRET/, '  the file of c is not served') or diag $r->{
 $r = $env->request('POST', '/www-open/PROJ/a/sub/', $auth, "x=1");
 is_status($r, 200, 'a POST handed to a script the module does not decide runs it');
 like($r->{content}, qr{^PATH_INFO=/PROJ/b/index\nQUERY_STRING=\nREQUEST_METHOD=POST$}m, '  as the POST it is')
+    or diag $r->{content};
+like($r->{content}, qr{^REMOTE_USER unset\nAUTH_TYPE unset$}m, '  as anyone\'s: no user of the module\'s')
+    or diag $r->{content};
+like($r->{content}, qr{^BBTOKEN_ID unset$}m, '  nor its token');
+like($r->{content}, qr{^BBTOKEN_PERMISSION unset\nBBTOKEN_TARGET unset$}m, '  nor the decision made for a')
     or diag $r->{content};
 
 is(scalar($env->crash_lines), 0, 'no httpd child crashed') or diag join "\n", $env->crash_lines;
