@@ -15,8 +15,9 @@
 APLOG_USE_MODULE(bbtoken);
 
 /* The module's slot in r->request_config: the record check_authn makes,
- * the route translate_name matched, and the Authorization header the
- * fixups took away from a request nobody authenticated. */
+ * the route translate_name matched, the Authorization header the fixups
+ * took away from a request nobody authenticated, the body a route read,
+ * and the section httpd found for a request of the module's sections. */
 typedef struct {
     bbt_req_t *rq;
     void *memo;
