@@ -40,7 +40,11 @@ const char *bbt_body_parse(const char *buf, size_t len, bbt_body_t **out,
         break;
     case BBT_JSHAPE_MALFORMED:
         if (err && errlen) {
-            snprintf(err, errlen, "%s at byte %d", jerr.text, jerr.position);
+            /* Where jansson stopped, not the bytes it quotes there: the
+             * body's, which go to the log. */
+            snprintf(err, errlen, "%.*s at byte %d",
+                     (int)bbt_jshape_reason_len(&jerr), jerr.text,
+                     jerr.position);
         }
         return "the request body is not JSON";
     default:

@@ -181,6 +181,13 @@ static int bbt_jshape_clip(const char *s, size_t max)
     return (int)n;
 }
 
+size_t bbt_jshape_reason_len(const json_error_t *err)
+{
+    const char *near = strstr(err->text, " near '");
+
+    return near ? (size_t)(near - err->text) : strlen(err->text);
+}
+
 bbt_jshape_rc_t bbt_jshape_load(const char *buf, size_t len,
                                 const bbt_jshape_t *lim, json_t **out,
                                 json_error_t *err)

@@ -66,6 +66,11 @@ bbt_jshape_rc_t bbt_jshape_load(const char *buf, size_t len,
                                 const bbt_jshape_t *lim, json_t **out,
                                 json_error_t *err);
 
+/* How much of err->text (from bbt_jshape_load) is the reason, before
+ * jansson's quote of the bytes where it stopped (" near '...'"): those are
+ * the body's own, which may hold a secret, and go to no log. */
+size_t bbt_jshape_reason_len(const json_error_t *err);
+
 /* 1 if member names a and b (UTF-8) might be one name to a decoder that
  * matches names regardless of case: as many code points, each pair ASCII
  * letters equal but for case, or either one not ASCII (Unicode case

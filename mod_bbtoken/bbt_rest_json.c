@@ -237,14 +237,14 @@ static int bbt_rest_body(request_rec *r, char **out, apr_size_t *outlen)
  * quotes a character's first byte alone), and is then left out. */
 static const char *bbt_rest_json_why(apr_pool_t *p, const json_error_t *err)
 {
-    const char *near;
+    size_t n;
 
     if (bbt_input_utf8(err->text)) {
         return err->text;
     }
-    near = strstr(err->text, " near '");
-    return near ? apr_pstrmemdup(p, err->text, (apr_size_t)(near - err->text))
-                : "malformed";
+    n = bbt_jshape_reason_len(err);
+    return n < strlen(err->text) ? apr_pstrmemdup(p, err->text, n)
+                                 : "malformed";
 }
 
 /* The shape of the largest body an endpoint reads (bbt_jshape.h), so

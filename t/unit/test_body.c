@@ -81,6 +81,16 @@ static void test_parse(void)
 
     ok(bbt_body_parse("{x", 2, &b, err, sizeof(err)) && strstr(err, "byte"),
        "jansson says where: %s", err);
+    /* The reason goes to the error log (BBT452): not the body's bytes
+     * jansson quotes where it stopped, which may be a secret's. */
+    {
+        const char *s = "{\"secret\":\"s3cr3t-Hunter2\\q\"}";
+
+        ok(bbt_body_parse(s, strlen(s), &b, err, sizeof(err)) &&
+               strstr(err, "invalid escape") && strstr(err, "at byte") &&
+               !strstr(err, "s3cr3t"),
+           "jansson's reason without its quote of the body: %s", err);
+    }
 }
 
 /* n objects of an oid and a size in a git LFS batch (free it). */
