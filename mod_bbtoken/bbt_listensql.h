@@ -20,7 +20,8 @@
  * for none of the changes the cache must hear of, so it must not stand in
  * for one of these that is disabled.  How many the schema has is read
  * with them, so that an upgrade made while the listener is up counts the
- * new ones from its next heartbeat. */
+ * new ones from its next heartbeat; a version table without a row wants
+ * all twelve (an emptied table must not excuse the newer six). */
 #define BBT_LISTEN_NAMED_SQL                                                   \
     "(tgrelid, tgname::text) IN ("                                             \
     "('bbtoken_tokens'::regclass::oid, 'bbtoken_tokens_notify'), "             \
@@ -39,7 +40,7 @@
     "('bbtoken_repo_grants'::regclass::oid, "                                  \
     "'bbtoken_repo_grants_notify_row'))"
 #define BBT_LISTEN_NAMED_WANTED_SQL                                            \
-    "(SELECT CASE WHEN max(version) >= 46 THEN 12 "                            \
+    "(SELECT CASE WHEN max(version) IS NULL OR max(version) >= 46 THEN 12 "    \
     "WHEN max(version) >= 39 THEN 11 "                                         \
     "WHEN max(version) >= 38 THEN 9 ELSE 6 END FROM bbtoken_schema)"
 /* The tables that decide access and the triggers that notify (with how

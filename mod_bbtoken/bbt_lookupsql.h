@@ -19,10 +19,12 @@
 
 /* How many the schema makes, by its version: read with the count below,
  * so that what is wanted is the database's, whichever release reads it
- * (an upgrade made while httpd runs counts the new one from then on). */
+ * (an upgrade made while httpd runs counts the new one from then on).  A
+ * version table without a row wants them all: an emptied table must not
+ * excuse triggers the schema has. */
 #define BBT_LOOKUP_WANTED_SQL                                                  \
-    "(SELECT CASE WHEN max(version) >= 43 THEN 14 ELSE 13 END "                \
-    "FROM bbtoken_schema)"
+    "(SELECT CASE WHEN max(version) IS NULL OR max(version) >= 43 THEN 14 "    \
+    "ELSE 13 END FROM bbtoken_schema)"
 
 /* One value: how many of them fire always (ENABLE ALWAYS, tgenabled 'A',
  * as the schema makes them), or -1 on a schema without the table (before

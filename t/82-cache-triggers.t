@@ -7,7 +7,8 @@
 # and the cache would answer the revoked token for as long as nothing else
 # notified.  A thirteenth trigger alone changes nothing: the cache is believed.
 # Nor may the tables' owner turn notifying triggers off and on again within
-# one transaction unseen: the cache forgets what it held.
+# one transaction unseen: the cache forgets what it held; nor empty the
+# schema's version table to have fewer wanted.
 use strict;
 use warnings;
 use FindBin;
@@ -154,6 +155,30 @@ subtest 'notifying triggers off and on again within one transaction: forgotten' 
     ok($ok, "revoked unheard: refused ($tries requests)") or diag $seen;
     my ($again, $aid) = $env->token_create('alice', name => 'after the toggle');
     ok(served_from_cache($env, $UP, auth_bearer($again), $aid), 'and the cache is believed');
+};
+
+# The triggers wanted are the schema version's: a version table emptied
+# (by whoever owns it) must not let the newer ones off as if the schema
+# were the oldest the module reads, or bbtoken_lookup's edits, say, would
+# go unheard.
+subtest 'the version table emptied: all twelve wanted' => sub {
+    my ($tok, $id) = $env->token_create('alice', name => 'no version');
+    settle();
+    ok(served_from_cache($env, $UP, auth_bearer($tok), $id), 'the token: from the cache');
+    my $version = $env->psql('SELECT max(version) FROM bbtoken_schema');
+    my $mark = log_mark($env);
+    $env->psql('DELETE FROM bbtoken_schema; '
+               . 'ALTER TABLE bbtoken_lookup DISABLE TRIGGER bbtoken_lookup_notify_upd');
+    ok(wait_log($env, $mark, qr/BBT710: 11 of the 12 triggers that notify the token cache fire/),
+       'BBT710: 11 of 12, not "of 6"');
+    settle();
+    $env->get($UP, auth_bearer($tok)) for 1 .. 3;
+    $env->psql("UPDATE bbtoken_lookup SET revoked = true WHERE id = '$id'");
+    my ($ok, $tries, $seen) = until_status($env, $UP, auth_bearer($tok), 401);
+    ok($ok, "the lookup's row revoked unheard, refused all the same ($tries requests)") or diag $seen;
+    $env->psql("INSERT INTO bbtoken_schema (version) VALUES ($version); "
+               . 'ALTER TABLE bbtoken_lookup ENABLE ALWAYS TRIGGER bbtoken_lookup_notify_upd; '
+               . "UPDATE bbtoken_lookup SET revoked = false WHERE id = '$id'");
 };
 
 is(scalar($env->crash_lines), 0, 'no httpd child crashed') or diag join "\n", $env->crash_lines;
