@@ -36,6 +36,10 @@ my $plain_url = $env->clone_url(undef, undef, 'DEMO', 'hello');
 (my $url = $plain_url) =~ s{^http://}{http://demo\@};
 my $cli = "PGPASSFILE=$dir/pgpass " . $env->cli_path;
 my $db = $env->superuser_conninfo;
+# stop finds the demo where BBTOKEN_DEMO_DIR says, as start did.
+my $stop = $dir eq '/tmp/bbtoken-demo' ? ''
+         : $dir =~ m{^[\w/.,:+-]+$} ? "BBTOKEN_DEMO_DIR=$dir "
+         : "BBTOKEN_DEMO_DIR='" . ($dir =~ s/'/'\\''/gr) . "' ";
 print <<"EOT";
 
 mod_bbtoken demo is running (state in $dir).
@@ -66,5 +70,5 @@ Manage tokens:
   $cli --db "$db" policy
   $cli --db "$db" expiring --within 30d
 
-Stop it with: build/demo.sh stop
+Stop it with: ${stop}build/demo.sh stop
 EOT

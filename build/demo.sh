@@ -10,47 +10,93 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 dir=${BBTOKEN_DEMO_DIR:-/tmp/bbtoken-demo}
+dir=${dir%/}
+case $dir in
+/?*) ;;
+*)
+    echo "demo: BBTOKEN_DEMO_DIR must be an absolute path, not the root" >&2
+    exit 2
+    ;;
+esac
 
 # The demo runs as root, by default under /tmp: a directory there that is
 # not root's alone (someone else's, or a link) is never read, or its
 # httpd.conf and pg/data would have root and postgres load and signal what
-# they name.
+# they name.  Nor is one root made for something else, which stop would
+# remove: the demo's holds the mark the test harness leaves in a directory
+# it makes (t/lib/BBT/Env.pm), or nothing yet.
 ours() {
     [ ! -L "$dir" ] && [ -d "$dir" ] && [ -O "$dir" ] &&
-        [ -z "$(find "$dir" -maxdepth 0 -perm /022)" ]
+        [ -z "$(find "$dir" -maxdepth 0 -perm /022)" ] &&
+        { [ -f "$dir/.bbt-env" ] || [ -z "$(ls -A "$dir")" ]; }
 }
 
 not_ours() {
-    echo "demo: $dir is not the demo's (not a directory that only $(id -un) may write): remove it, or set BBTOKEN_DEMO_DIR" >&2
+    echo "demo: $dir is not the demo's (not a directory of the demo's that only $(id -un) may write): remove it, or set BBTOKEN_DEMO_DIR" >&2
     exit 1
+}
+
+# The demo's servers, running: httpd's and PostgreSQL's programs started
+# on its files (found by their programs and arguments, not by pid files,
+# which a server that died leaves behind and its pid may be another's
+# since).  The parents only: httpd's children and PostgreSQL's backends
+# go with them.
+demo_procs() {
+    local exe p pids=" "
+    for exe in /proc/[0-9]*/exe; do
+        p=${exe#/proc/}
+        p=${p%/exe}
+        if [ "$exe" -ef /usr/sbin/apache2 ] ||
+            [ "$exe" -ef /usr/lib/postgresql/15/bin/postgres ]; then
+            tr '\0' '\n' <"/proc/$p/cmdline" 2>/dev/null |
+                grep -qxF -e "$dir/httpd.conf" -e "$dir/pg/data" && pids+="$p "
+        fi
+    done
+    for p in $pids; do
+        local k v pp=
+        [ -r "/proc/$p/status" ] || continue
+        while read -r k v; do
+            if [ "$k" = PPid: ]; then pp=$v; fi
+        done <"/proc/$p/status"
+        [[ $pids == *" $pp "* ]] || echo "$p"
+    done
 }
 
 stop() {
     if [ ! -e "$dir" ] && [ ! -L "$dir" ]; then
+        echo "demo: no demo in $dir (one started with BBTOKEN_DEMO_DIR is stopped with it)" >&2
         return 0
     fi
     ours || not_ours
-    if [ -f "$dir/httpd.conf" ]; then
-        /usr/sbin/apache2 -f "$dir/httpd.conf" -k stop 2>/dev/null || true
-    fi
-    if [ -f "$dir/pg/data/PG_VERSION" ]; then
-        pg_as=()
-        [ "$(id -u)" -eq 0 ] && pg_as=(runuser -u postgres --)
-        "${pg_as[@]}" /usr/lib/postgresql/15/bin/pg_ctl -D "$dir/pg/data" -m fast -w stop \
-            >/dev/null 2>&1 || true
-    fi
-    # httpd's pid file goes when it has stopped.
-    for _ in $(seq 50); do
-        [ -e "$dir/run/httpd.pid" ] || break
-        sleep 0.1
+    local p procs
+    procs=$(demo_procs)
+    # TERM stops httpd, as -k stop does, without reading its configuration
+    # (its module may be gone, after make clean); INT is PostgreSQL's fast
+    # shutdown.
+    for p in $procs; do
+        if [ "/proc/$p/exe" -ef /usr/lib/postgresql/15/bin/postgres ]; then
+            kill -INT "$p" 2>/dev/null || true
+        else
+            kill -TERM "$p" 2>/dev/null || true
+        fi
     done
+    for _ in $(seq 100); do
+        [ -n "$procs" ] || break
+        procs=$(demo_procs)
+        [ -n "$procs" ] && sleep 0.2
+    done
+    # Its files go only once nothing runs on them.
+    if [ -n "$procs" ]; then
+        echo "demo: still running on $dir (pid $(echo $procs)); it is kept" >&2
+        exit 1
+    fi
     rm -rf "$dir"
+    echo "demo stopped"
 }
 
 case "${1:-start}" in
 stop)
     stop
-    echo "demo stopped"
     ;;
 start)
     if [ -e "$dir" ] || [ -L "$dir" ]; then

@@ -9,7 +9,9 @@
 # httpd listen on loopback alone, and no file others may read holds the
 # token; the clone and management commands it prints work as printed, and
 # a clone keeps no token in its files (.git/config, which others may read);
-# a second start replaces the running demo; stop removes it all.
+# a second start replaces the running demo; stop removes it all, stopping
+# its servers even where its httpd.conf no longer reads, and never removes
+# a directory of root's that is not a demo's.
 use strict;
 use warnings;
 use FindBin;
@@ -83,6 +85,21 @@ for my $what (qw(stop start)) {
     ok(alive($pg_victim_pid), '  postgres\'s process is not signalled through its pg/data');
     ok(-e "$planted/httpd.conf", '  nothing in it removed');
 }
+# A directory of root's made for something else: stop (and a start, which
+# stops what is there first) would remove it with all it holds.
+my $elsewhere = "$base/elsewhere";
+mkdir $elsewhere or die $!;
+spew("$elsewhere/important", "data\n");
+for my $what (qw(stop start)) {
+    my ($rc, $out, $err) = demo($elsewhere, $what, free_port());
+    isnt($rc, 0, "demo.sh $what: refused, a directory of root's that is not a demo's") or diag "$out$err";
+    like($err, qr/\Q$elsewhere\E is not the demo's/, '  and says which directory');
+    ok(-e "$elsewhere/important", '  nothing in it removed');
+}
+($rc, $out, $err) = demo("$base/none", 'stop', 0);
+is($rc, 0, 'demo.sh stop where there is no demo');
+like($err, qr/no demo in \Q$base\E\/none/, '  says there is none there');
+unlike($out, qr/demo stopped/, '  and not that it stopped one');
 # A link there, even to a directory of root's, is not followed.
 my $roots = "$base/roots";
 mkdir $roots or die $!;
@@ -217,8 +234,17 @@ my ($token2) = $out =~ /^\s+token:\s+(\S+)$/m;
 ok($token2 && $token2 ne $token, '  a new token');
 ok(!alive($_), "  the old server $_ is gone") for @procs;
 ok(port_open($port), '  httpd answers on the port');
+like($out, qr/^Stop it with: BBTOKEN_DEMO_DIR=\Q$dir\E build\/demo\.sh stop$/m,
+     '  the stop command it prints names the directory');
+# httpd's configuration no longer reads (its module gone after make
+# clean, say): stop stops it all the same, and removes the directory only
+# once nothing runs on it.
+my @procs2 = grep { defined && /^\d+$/ } (slurp("$dir/run/httpd.pid") =~ /(\d+)/, slurp("$dir/pg/data/postmaster.pid") =~ /\A(\d+)/);
+is(scalar @procs2, 2, 'httpd\'s and the postmaster\'s pids') or diag "@procs2";
+spew("$dir/httpd.conf", slurp("$dir/httpd.conf") . "LoadModule gone_module $dir/gone.so\n", 0600);
 ($rc, $out, $err) = demo($dir, 'stop', $port);
-is($rc, 0, 'demo.sh stop') or diag "$out$err";
+is($rc, 0, 'demo.sh stop, its httpd.conf broken') or diag "$out$err";
 ok(!-e $dir, '  removes its directory');
 ok(!port_open($port), '  httpd is gone');
+ok(!alive($_), "  $_ is gone") for @procs2;
 done_testing;

@@ -169,6 +169,9 @@ sub start {
         make_path(dirname($self->{fixed_dir}));
         mkdir $self->{fixed_dir}
             or die "$self->{fixed_dir}: $!: stop and remove it first\n";
+        # The mark of a directory made here, by which build/demo.sh tells
+        # one it may remove from one it did not make.
+        BBT::Util::spew("$self->{fixed_dir}/.bbt-env", "made by t/lib/BBT/Env.pm\n", 0644);
         $self->{dir} = $self->{fixed_dir};
     } else {
         my $base = $ENV{BBT_TMPDIR} || '/tmp';
