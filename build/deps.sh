@@ -2,8 +2,8 @@
 # Install, from Debian's archive, everything the build, the tests and the
 # demo need.  Does nothing when all of it is there already.  Services the
 # packages would start on their own (apache2 on :80, a "main" PostgreSQL
-# cluster on :5432) are kept from starting: the tests and the demo run their
-# own, on loopback, on free ports.
+# cluster on :5432) are kept from starting, now and at boot: the tests and
+# the demo run their own, on loopback, on free ports.
 set -euo pipefail
 
 pkgs=(
@@ -73,5 +73,24 @@ if [ ! -e "$policy" ]; then
 fi
 trap '[ -n "$made_policy" ] && rm -f "$policy"' EXIT
 export DEBIAN_FRONTEND=noninteractive
+# Nor do they start at the next boot: the policy above holds for the
+# install alone, and their postinsts enable their units all the same
+# (apache2's default site on *:80, prometheus on *:9090 without a login).
+# The links the install makes are taken away again; a unit enabled before
+# is left as it was.
+wants() {
+    find /etc/systemd/system -path '*.wants/*' -type l 2>/dev/null | sort
+}
+before=$(wants)
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+disabled=()
+while read -r unit; do
+    [ -n "$unit" ] || continue
+    deb-systemd-helper disable "$unit" >/dev/null 2>&1 ||
+        systemctl disable --quiet "$unit" >/dev/null 2>&1 || true
+    disabled+=("$unit")
+done < <(comm -13 <(printf '%s\n' "$before") <(wants) | sed 's|.*/||' | sort -u)
+if [ ${#disabled[@]} -gt 0 ]; then
+    echo "deps: not started at boot either: ${disabled[*]} (systemctl enable one to have it)" >&2
+fi
