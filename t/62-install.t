@@ -120,8 +120,13 @@ subtest 'DESTDIR and PREFIX' => sub {
     like($cron, qr{^[0-9].* /opt/bbt/bin/bbtoken --db \S+ notify$}m, '... and bbtoken notify');
     # Each job's command line is one the CLI takes (--help after it: the
     # options before are read first, and nothing connects).
-    my @jobs = $cron =~ m{^[0-9][^\n]*? /opt/bbt/bin/bbtoken ([^\n>]*?)\s*(?:>/dev/null)?$}mg;
+    my @jobs = $cron =~ m{^[0-9][^\n]*? /opt/bbt/bin/bbtoken (--db [^\n>]*?)\s*(?:>/dev/null)?$}mg;
     is(scalar @jobs, 3, 'three jobs');
+    # Debian's rule for a cron job a package's files run: nothing once the
+    # package is removed (the copy in /etc/cron.d stays), not a mail a day.
+    my @lines = $cron =~ m{^([0-9][^\n]*)$}mg;
+    is(scalar(grep { m{^[^\[]*\[ -x /opt/bbt/bin/bbtoken \] && /opt/bbt/bin/bbtoken --db } } @lines), 3,
+       'each job runs the CLI only where it is there') or diag $cron;
     for my $j (@jobs) {
         my $out = qx{build/out/bbtoken $j --help 2>&1};
         is($?, 0, "bbtoken $j: the CLI takes it") or diag $out;
