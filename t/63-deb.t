@@ -422,6 +422,24 @@ subtest 'a reinstall keeps the admin\'s DBDParams and what was enabled' => sub {
     is(sprintf('%o', (stat $open)[2] & 07777), '644', '  the mode left as it was');
     is(slurp($open), $was{$open}, '  and the file');
     chmod 0600, $open or die "$open: $!";
+    # Not every local user, but httpd's: its owner, or its group.
+    my ($wuid, $wgid) = (getpwnam('www-data'))[2, 3];
+    for my $c (['its owner www-data', $wuid, 0, 0600], ['the group www-data', 0, $wgid, 0640]) {
+        my ($who, $uid, $gid, $mode) = @$c;
+        chown $uid, $gid, $open or die "$open: $!";
+        chmod $mode, $open or die "$open: $!";
+        ($rc, $out) = run("/var/lib/dpkg/info/$PKG.postinst configure $version");
+        is($rc, 0, sprintf('the postinst, configure, with bbtoken-dbd.conf %d:%d %04o', $uid, $gid, $mode)) or diag $out;
+        like($out, qr{^libapache2-mod-bbtoken: warning: \Q$open\E is readable by \Q$who\E, and it holds the database password: chown root:root \Q$open\E; chmod 0600 \Q$open\E}m,
+             "  warns: readable by $who") or diag $out;
+        is(sprintf('%o', (stat $open)[2] & 07777), sprintf('%o', $mode), '  the mode left as it was');
+    }
+    chown 0, 0, $open or die "$open: $!";
+    # root:root 0640 is root's alone: nothing to say.
+    chmod 0640, $open or die "$open: $!";
+    ($rc, $out) = run("/var/lib/dpkg/info/$PKG.postinst configure $version");
+    unlike($out, qr/warning/, '  root:root 0640: no warning') or diag $out;
+    chmod 0600, $open or die "$open: $!";
 
     # The admin's link to where the secret will be (a mount not there
     # yet) is theirs as the file is: configure again leaves it.
