@@ -166,8 +166,12 @@ void bbt_cache_heartbeat(apr_int64_t sent)
         apr_atomic_set64(&sh->heartbeat, (apr_uint64_t)sent);
         if (apr_atomic_cas32(&sh->listener_up, 1, 0) == 0) {
             bbt_stats_count(BBT_STAT_CACHE_RESYNCS);
-            bbt_stats_gauge_set(BBT_GAUGE_CACHE_LISTENERS, 1);
         }
+        /* With every heartbeat, not once: the gauge outlives a restart,
+         * and an old generation's listener that ends after this one came
+         * up (a call of its stuck past the graceful restart) sets it to
+         * 0, which would otherwise stand until this one reconnects. */
+        bbt_stats_gauge_set(BBT_GAUGE_CACHE_LISTENERS, 1);
     }
 }
 
