@@ -266,3 +266,8 @@ COMMIT;
 BEGIN;
 \ir migrations/0048_unused_room.sql
 COMMIT;
+
+-- Version 49: a leak report over its address's limit writes nothing.
+BEGIN;
+\ir migrations/0049_leak_refusal_reads.sql
+COMMIT;

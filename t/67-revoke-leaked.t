@@ -213,6 +213,14 @@ subtest 'throttled per address: 429 with Retry-After' => sub {
     ok($ra =~ /^\d+\z/ && $ra >= 1 && $ra <= 3600, "Retry-After: $ra seconds, within the hour");
     like($res->{json}{errors}[0]{message} // '', qr/too many/i, 'the error envelope says why');
     like($env->error_log_text, qr/BBT231: .*127\.0\.0\.1/, 'logged (BBT231)');
+    # Refused calls write nothing: no count past the limit, the address's
+    # row not written again (its xmin), so a flood from a refused address
+    # costs the database no write and queues on no lock.
+    my $row = "SELECT calls || ' ' || xmin::text FROM bbtoken_leak_throttle WHERE client_net = '127.0.0.1'";
+    my $before = $env->psql($row);
+    is_status(report([$unknown]), 429, "call $calls: 429") for 1 .. 5;
+    is($env->psql($row), $before, 'five more refused: the row as it was (no write)');
+    is((split ' ', $before)[0], $limit, '  and its count stopped at the limit');
     $env->psql("UPDATE bbtoken_leak_throttle SET window_start = now() - interval '2 hours'");
     is_status(report([$unknown]), 202, 'a new window: 202 again');
 };
