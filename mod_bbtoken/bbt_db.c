@@ -100,6 +100,7 @@ struct bbt_db_conn {
     bbt_db_state_t *st;
     PGVerbosity verbosity; /* the pooled connection's own, given back */
     int gated;             /* holds a place of bbt_dbgate's */
+    int borrowed;          /* the request's own (bbt_dbgate_held): kept */
     bbt_gate_t *gate;      /* the counter it holds it of */
 };
 
@@ -283,6 +284,12 @@ bbt_db_conn_t *bbt_db_open(request_rec *r)
     c->pool = p;
     c->s = r->server;
     c->r = r;
+    /* A prefork child has one connection (mod_dbd's persistent one), so
+     * waits for none. */
+    if (!bbt_db_single && (c->dbd = bbt_dbgate_held(r)) != NULL) {
+        c->borrowed = 1;
+        goto held;
+    }
     /* Never into mod_dbd's wait without end: a place first, or 503. */
     if (bbt_dbgate_enter(r->server, apr_time_from_sec(wait), &max, &c->gate) !=
         0) {
@@ -318,6 +325,7 @@ bbt_db_conn_t *bbt_db_open(request_rec *r)
         bbt_db_say(c, APLOG_ERR, "BBT070", "no database connection available");
         return NULL;
     }
+held:
     if (strcmp(apr_dbd_name(c->dbd->driver), "pgsql") != 0) {
         bbt_stats_count(BBT_STAT_DB_CONNECTION_ERRORS);
         bbt_db_say(c, APLOG_ERR, "BBT071",
@@ -355,7 +363,9 @@ void bbt_db_close(bbt_db_conn_t *c)
             PQsetErrorVerbosity(c->pg, c->verbosity);
         }
         c->dbd = NULL;
-        if (bbt_db_single) {
+        if (c->borrowed) {
+            /* mod_dbd gives it back when the request ends. */
+        } else if (bbt_db_single) {
             sigset_t old;
 
             bbt_db_signals_wait(&old);

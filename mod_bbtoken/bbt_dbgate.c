@@ -26,8 +26,12 @@
 #include "httpd.h"
 #include "http_config.h"
 #include "http_log.h"
+#include "http_request.h"
+#include "apr_dbd.h"
 #include "apr_hash.h"
+#include "apr_optional.h"
 #include "apr_strings.h"
+#include "mod_dbd.h"
 
 #include <pthread.h>
 #include <stdlib.h>
@@ -151,6 +155,11 @@ static const ap_directive_t *bbt_vhost_section(const server_rec *s)
     return NULL;
 }
 
+/* mod_dbd, whose request slot says whether a request holds a connection
+ * of its (ap_dbd_acquire), and that function; NULL without mod_dbd. */
+static module *bbt_dbd_module;
+static APR_OPTIONAL_FN_TYPE(ap_dbd_acquire) * bbt_dbd_acquire;
+
 static int bbt_dbgate_post_config(apr_pool_t *pconf, apr_pool_t *plog,
                                   apr_pool_t *ptemp, server_rec *s)
 {
@@ -159,6 +168,8 @@ static int bbt_dbgate_post_config(apr_pool_t *pconf, apr_pool_t *plog,
     server_rec *sp;
 
     (void)plog;
+    bbt_dbd_module = ap_find_linked_module("mod_dbd.c");
+    bbt_dbd_acquire = APR_RETRIEVE_OPTIONAL_FN(ap_dbd_acquire);
     bbt_gates = apr_hash_make(pconf);
     bbt_gate_of = apr_hash_make(pconf);
     bbt_dbd_read(ptemp, ap_conftree, main_set);
@@ -310,6 +321,36 @@ void bbt_dbgate_leave(bbt_gate_t *g)
     g->busy--;
     pthread_cond_signal(&g->cond);
     pthread_mutex_unlock(&g->mutex);
+}
+
+ap_dbd_t *bbt_dbgate_held(request_rec *r)
+{
+    request_rec *ir = r;
+    const bbt_gate_t *g, *gi;
+
+    if (!bbt_dbd_module || !bbt_dbd_acquire) {
+        return NULL;
+    }
+    /* Where mod_dbd keeps it: the initial request's slot. */
+    while (ir->prev || ir->main) {
+        ir = ir->prev ? ir->prev : ir->main;
+    }
+    if (!ap_get_module_config(ir->request_config, bbt_dbd_module)) {
+        return NULL;
+    }
+    /* Another pool's connection reads another database. */
+    if (ir->server != r->server) {
+        g = bbt_gate_of
+                ? apr_hash_get(bbt_gate_of, &r->server, sizeof(r->server))
+                : NULL;
+        gi = bbt_gate_of
+                 ? apr_hash_get(bbt_gate_of, &ir->server, sizeof(ir->server))
+                 : NULL;
+        if (!g || g != gi) {
+            return NULL;
+        }
+    }
+    return bbt_dbd_acquire(r);
 }
 
 void bbt_dbgate_register_hooks(apr_pool_t *p)

@@ -12,6 +12,8 @@
 #define BBT_DBGATE_H
 
 #include "httpd.h"
+#include "apr_dbd.h"
+#include "mod_dbd.h"
 
 /* Hooks: post_config learns each server's pool (DBDMax and the settings
  * that make mod_dbd share a pool between servers), child_init makes this
@@ -36,5 +38,12 @@ int bbt_dbgate_enter(server_rec *s, apr_interval_time_t wait, int *max,
 /* Give the place back to held, what bbt_dbgate_enter said (after
  * ap_dbd_close): the server's counter is not looked up again. */
 void bbt_dbgate_leave(bbt_gate_t *held);
+
+/* The connection r's request holds from mod_dbd already, from r's own
+ * pool (ap_dbd_acquire's: mod_authn_dbd's or mod_authz_dbd's, until the
+ * request ends), or NULL.  Such a request is given it: asking the pool for
+ * a second could wait for ever, with DBDMax such requests each holding
+ * one and waiting for another (the gate counts only the module's own). */
+ap_dbd_t *bbt_dbgate_held(request_rec *r);
 
 #endif
