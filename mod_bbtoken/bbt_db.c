@@ -456,13 +456,23 @@ static apr_dbd_prepared_t *bbt_db_stmt(bbt_db_conn_t *c,
     return stmt;
 }
 
+/* Whether the statement that just failed on c waited its whole limit
+ * (behind a migration's lock, say): prepared and run again, it would wait
+ * as long once or twice more, and the request is owed its 503 after one. */
+static int bbt_db_waited(const bbt_db_conn_t *c)
+{
+    return PQstatus(c->pg) == CONNECTION_OK &&
+           bbt_sql_waited_out(bbt_dbsession_last_state(c->sess));
+}
+
 /* After a failed statement: can one more try succeed?  A connection that
  * PostgreSQL dropped (restart, idle kill) is reset here by the driver; then,
  * or on a live connection, the statement is prepared afresh. */
 static apr_dbd_prepared_t *bbt_db_recover(bbt_db_conn_t *c,
                                           const bbt_db_stmt_t *def)
 {
-    if (PQstatus(c->pg) != CONNECTION_OK && !bbt_db_reconnected(c)) {
+    if (bbt_db_waited(c) ||
+        (PQstatus(c->pg) != CONNECTION_OK && !bbt_db_reconnected(c))) {
         return NULL;
     }
     return bbt_db_stmt(c, def, 1);
@@ -492,7 +502,7 @@ int bbt_db_run(bbt_db_conn_t *c, const bbt_db_stmt_t *def, const char *errid,
         if (rv == 0) {
             return 0;
         }
-        if (attempt == 0) {
+        if (attempt == 0 && !bbt_db_waited(c)) {
             bbt_db_log(
                 c, APLOG_WARNING, rv, "BBT073",
                 apr_pstrcat(c->pool, def->what, " (will retry once)", NULL));

@@ -54,6 +54,10 @@ struct bbt_dbsession_s {
      * mod_dbd made. */
     unsigned long generation;
     void *memo; /* bbt_db.c's, kept with the connection */
+    /* The SQLSTATE of the last result, if it was an error ("" if not): the
+     * pgsql driver clears a failed statement's result before its caller
+     * could read it. */
+    char state[6];
 };
 
 static const char bbt_dbsession_key[] = "bbtoken-db-session";
@@ -73,10 +77,17 @@ static int bbt_dbsession_event(PGEventId id, void *info, void *pass)
 {
     bbt_dbsession_t *st = pass;
 
-    (void)info;
     if (id == PGEVT_CONNRESET) {
         st->pid = 0;
         st->generation++;
+    } else if (id == PGEVT_RESULTCREATE) {
+        const PGresult *res = ((const PGEventResultCreate *)info)->result;
+        const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+
+        st->state[0] = '\0';
+        if (PQresultStatus(res) == PGRES_FATAL_ERROR && state) {
+            apr_cpystrn(st->state, state, sizeof(st->state));
+        }
     }
     return 1;
 }
@@ -285,6 +296,11 @@ unsigned long bbt_dbsession_generation(const bbt_dbsession_t *st)
 int bbt_dbsession_watched(const bbt_dbsession_t *st)
 {
     return st && st->watched;
+}
+
+const char *bbt_dbsession_last_state(const bbt_dbsession_t *st)
+{
+    return st && st->watched && st->state[0] ? st->state : NULL;
 }
 
 void *bbt_dbsession_memo(const bbt_dbsession_t *st)

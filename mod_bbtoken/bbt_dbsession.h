@@ -69,6 +69,10 @@ unsigned long bbt_dbsession_generation(const bbt_dbsession_t *st);
  * change with every backend. */
 int bbt_dbsession_watched(const bbt_dbsession_t *st);
 
+/* The SQLSTATE of the last result on st's connection if it was an error
+ * libpq told of (a statement's, a prepare's), else NULL. */
+const char *bbt_dbsession_last_state(const bbt_dbsession_t *st);
+
 /* One pointer of bbt_db.c's, kept with the connection (in its pool) and
  * NULL until set; st must not be NULL to set it. */
 void *bbt_dbsession_memo(const bbt_dbsession_t *st);

@@ -59,6 +59,11 @@ int bbt_sql_read_only(const char *state)
     return bbt_is(state, "25006");
 }
 
+int bbt_sql_waited_out(const char *state)
+{
+    return bbt_is(state, "57014") || bbt_is(state, "55P03");
+}
+
 bbt_sql_class_t bbt_sql_classify(const char *state, const char *constraint,
                                  const char *message)
 {

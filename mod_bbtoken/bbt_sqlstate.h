@@ -47,6 +47,11 @@ bbt_sql_class_t bbt_sql_classify(const char *state, const char *constraint,
  * a primary. */
 int bbt_sql_read_only(const char *state);
 
+/* Whether state (NULL when libpq had none) says a statement was ended
+ * after waiting its whole limit: statement_timeout (57014, as a cancel
+ * request's) or lock_timeout (55P03).  Run again, it would wait as long. */
+int bbt_sql_waited_out(const char *state);
+
 /* What to tell the person whose request was refused, for any class but
  * BBT_SQL_FAULT and BBT_SQL_PRIVILEGE (NULL for those): a static text, or
  * the database's message (or the part of it after the rule's name) where

@@ -1,0 +1,38 @@
+# A token lookup that waits its whole statement_timeout (the lookup table
+# locked, as a migration locks it) is answered 503 after that one wait: not
+# tried again, which would wait as long once more to prepare it afresh
+# (DEALLOCATE and PREPARE need the lock too) and again to run it.  The
+# statement stays prepared for the requests after the lock.  Counted in the
+# error log, not timed.
+use strict;
+use warnings;
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use Test::More;
+use BBT::Env qw(auth_bearer);
+use BBT::Assert;
+use BBT::Cache qw(log_mark);
+
+my $env = BBT::Env->new(
+    dbd_options => '-cstatement_timeout=1000',
+    extra_conf  => "BBTokenCache off\n",
+)->start;
+$env->user_add('alice');
+$env->grant('alice', 'PROJECT_WRITE', 'PROJ');
+$env->make_repo('PROJ', 'repo');
+my $tok = $env->token_create('alice', name => 'waits');
+my $UP = '/scm/PROJ/repo.git/info/refs?service=git-upload-pack';
+is_ok_res($env->get($UP, auth_bearer($tok)), 'before the lock: 200');
+
+my $mark = log_mark($env);
+$env->lock_tables('bbtoken_lookup');
+my $res = $env->get($UP, auth_bearer($tok));
+$env->unlock_tables;
+is($res->{status}, 503, 'the lookup table locked past statement_timeout: 503');
+my @lines = grep {/statement timeout/} split /\n/, substr($env->error_log_text, $mark);
+is(scalar @lines, 1, 'one wait, one timeout logged') or diag join "\n", @lines;
+unlike($lines[0] // '', qr/will retry/, '  not tried again') or diag $lines[0];
+like($lines[0] // '', qr/BBT0\d\d: .*token lookup/, '  the lookup\'s failure');
+is_ok_res($env->get($UP, auth_bearer($tok)), 'after the lock: 200, the statement as it was');
+unlike(substr($env->error_log_text, $mark), qr/BBT072/, 'and nothing prepared again');
+done_testing;
