@@ -33,12 +33,16 @@ static int bbt_rest_failed(bbt_rest_t *x, const char *what, const char *why)
 
 int bbt_rest_unavailable(bbt_rest_t *x, const char *what)
 {
+    const char *msg = x->pg ? PQerrorMessage(x->pg) : NULL;
     char line[512];
 
-    return bbt_rest_failed(x, what,
-                           bbt_sql_line(line, sizeof(line),
-                                        x->pg ? PQerrorMessage(x->pg) : NULL,
-                                        "no connection"));
+    /* libpq's last word, or, where the ROLLBACK after a failed statement
+     * succeeded and cleared it, the statement's own. */
+    if ((!msg || !*msg) && x->failed) {
+        return bbt_rest_failed(x, what, x->failed);
+    }
+    return bbt_rest_failed(
+        x, what, bbt_sql_line(line, sizeof(line), msg, "no connection"));
 }
 
 /* A failed statement outside a transaction on a connection PostgreSQL
@@ -72,6 +76,14 @@ PGresult *bbt_rest_exec(bbt_rest_t *x, const char *sql, int n,
     if (bbt_rest_again(x, res, idle)) {
         PQclear(res);
         res = PQexecParams(x->pg, sql, n, NULL, params, NULL, NULL, 0);
+    }
+    if (PQresultStatus(res) == PGRES_FATAL_ERROR ||
+        PQresultStatus(res) == PGRES_BAD_RESPONSE) {
+        char line[512];
+
+        x->failed = apr_pstrdup(
+            x->r->pool, bbt_sql_line(line, sizeof(line),
+                                     PQresultErrorMessage(res), "no answer"));
     }
     return res;
 }

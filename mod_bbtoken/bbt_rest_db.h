@@ -31,6 +31,8 @@ typedef struct {
                              database work; the handler frees it */
     apr_hash_t *args;     /* the query's arguments, decoded
                              (bbt_rest_args.h) */
+    const char *failed;   /* the last failed statement's error, one log
+                             line: the ROLLBACK after it clears libpq's */
 } bbt_rest_t;
 
 /* The caller or the user of the path, from bbtoken_users. */

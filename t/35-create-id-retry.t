@@ -47,6 +47,9 @@ BEGIN
         ELSIF r.how = 'aborted' THEN
             RAISE EXCEPTION 'deadlock detected'
                 USING ERRCODE = 'deadlock_detected';
+        ELSIF r.how = 'broken' THEN
+            RAISE EXCEPTION 'broken on purpose by the test'
+                USING ERRCODE = 'internal_error';
         ELSE
             RAISE EXCEPTION 'duplicate key value violates unique constraint "bbtoken_tokens_pkey"'
                 USING ERRCODE = 'unique_violation',
@@ -267,6 +270,18 @@ subtest 'create and rotate, REST: tries the database aborts are run again, four 
     is(draws(), 4, '  on the fourth draw');
     refuse(0, 'reused');
     is_ok_res($env->get($UP, { Authorization => "Bearer $old" }), 'the old token works');
+};
+
+# A fault (not a taken id, not a try to run again): 503, and the log says
+# what the database said, which the ROLLBACK after it clears from libpq.
+subtest 'create, REST: a fault is logged in the database\'s words' => sub {
+    my $log = length $env->error_log_text;
+    refuse(1, 'broken');
+    my $res = $env->rest(PUT => $R, as => 'alice', %NOCHECK,
+                         json => { name => 'rest broken', permissions => ['REPO_READ'] });
+    is($res->{status}, 503, 'create, a fault: 503') or diag res_summary($res);
+    like(substr($env->error_log_text, $log), qr/BBT200: access-tokens API: creating a token failed: .*broken on purpose by the test/,
+         '  BBT200 gives the database\'s message, not "no connection"');
 };
 
 refuse(0, 'reused');
