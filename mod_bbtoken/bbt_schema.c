@@ -20,6 +20,7 @@
 
 #include "bbt_lookupsql.h"
 #include "bbt_schema.h"
+#include "bbt_sqlstate.h"
 #include "bbt_stats.h"
 
 APLOG_USE_MODULE(bbtoken);
@@ -38,9 +39,11 @@ static const char bbt_schema_sql[] =
 static apr_uint32_t bbt_schema_read;
 
 /* The schema's version, or -1: the statement failed (no such table, no
- * grant, a lost connection) or gave no version.  *lookup, when given, gets
- * how many of the lookup's triggers fire always (-1: no lookup), and
- * *wanted how many the schema makes. */
+ * grant, a lost connection) or gave no version, or -2: it waited its whole
+ * statement_timeout or lock_timeout (behind a migration's lock), and will
+ * be answered later.  *lookup, when given, gets how many of the lookup's
+ * triggers fire always (-1: no lookup), and *wanted how many the schema
+ * makes. */
 static int bbt_schema_version(PGconn *pg, int *lookup, int *wanted)
 {
     PGresult *res = PQexec(pg, bbt_schema_sql);
@@ -53,6 +56,8 @@ static int bbt_schema_version(PGconn *pg, int *lookup, int *wanted)
             *lookup = atoi(PQgetvalue(res, 0, 1));
             *wanted = atoi(PQgetvalue(res, 0, 2));
         }
+    } else if (bbt_sql_waited_out(PQresultErrorField(res, PG_DIAG_SQLSTATE))) {
+        version = -2;
     }
     PQclear(res);
     return version;
@@ -98,10 +103,11 @@ void bbt_schema_note(request_rec *r, PGconn *pg)
     }
     version = bbt_schema_version(pg, &lookup, &wanted);
     if (version < 0) {
-        /* A connection that died meanwhile: the next one reads it.  On a
-         * live one the statement fails for good (no table, no grant), and
-         * the lookup will say what is wrong. */
-        if (PQstatus(pg) != CONNECTION_OK) {
+        /* A connection that died meanwhile, or a statement that waited
+         * out its limit: the next request reads it.  On a live one the
+         * statement fails for good otherwise (no table, no grant), and the
+         * lookup will say what is wrong. */
+        if (version == -2 || PQstatus(pg) != CONNECTION_OK) {
             apr_atomic_set32(&bbt_schema_read, 0);
         }
         return;
