@@ -203,6 +203,14 @@ static int bbt_db_session(bbt_db_conn_t *c)
     char err[320];
     int rc = bbt_dbsession_ready_st(c->sess, c->pg, err, sizeof(err), 0);
 
+    if (rc == 0 &&
+        bbt_dbsession_idle(c->pg, !c->borrowed, err, sizeof(err)) != 0) {
+        bbt_db_say(c, APLOG_ERR, "BBT083", err);
+        return -1;
+    }
+    if (rc == 0 && err[0]) {
+        bbt_db_say(c, APLOG_WARNING, "BBT082", err);
+    }
     if (rc == -1) {
         bbt_db_say(c, APLOG_ERR, "BBT080",
                    apr_pstrcat(c->pool,

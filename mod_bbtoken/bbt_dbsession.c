@@ -298,6 +298,40 @@ int bbt_dbsession_watched(const bbt_dbsession_t *st)
     return st && st->watched;
 }
 
+int bbt_dbsession_idle(PGconn *pg, int release, char *err, size_t errlen)
+{
+    PGTransactionStatusType ts = PQtransactionStatus(pg);
+    PGresult *res;
+
+    err[0] = '\0';
+    if (ts == PQTRANS_IDLE) {
+        return 0;
+    }
+    if (ts != PQTRANS_INTRANS && ts != PQTRANS_INERROR) {
+        apr_cpystrn(err, "the connection is busy or lost", errlen);
+        return -1;
+    }
+    if (!release) {
+        apr_cpystrn(err, "the connection is inside a transaction", errlen);
+        return -1;
+    }
+    res = PQexec(pg, "ROLLBACK");
+    PQclear(res);
+    if (PQtransactionStatus(pg) != PQTRANS_IDLE) {
+        apr_cpystrn(err,
+                    "the connection is inside a transaction, which could "
+                    "not be rolled back",
+                    errlen);
+        return -1;
+    }
+    apr_cpystrn(err,
+                "a pooled connection was inside a transaction (a DBDInitSQL "
+                "that begins one, or a module that gave it back in its "
+                "own): rolled back",
+                errlen);
+    return 0;
+}
+
 const char *bbt_dbsession_last_state(const bbt_dbsession_t *st)
 {
     return st && st->watched && st->state[0] ? st->state : NULL;
