@@ -104,6 +104,12 @@ my @table = (
     ['PUT', "$A/projects/PROJ/repos/repo/secret-scanning/rules/1", 'REPO_ADMIN', 'PROJ/repo'],
     ['PUT', "/rest/api/1.0/projects/PROJ/repos/repo/secret-scanning/exempt", 'REPO_ADMIN', 'PROJ/repo'],
     ['DELETE', "$A/projects/PROJ/repos/repo/secret-scanning/allowlist/1", 'REPO_ADMIN', 'PROJ/repo'],
+    # Read by administrators alone too, as Bitbucket keeps them.
+    ['GET', "$A/projects/PROJ/repos/repo/secret-scanning/rules", 'REPO_ADMIN', 'PROJ/repo'],
+    ['GET', "/rest/api/1.0/projects/PROJ/repos/repo/secret-scanning/allowlist/7", 'REPO_ADMIN', 'PROJ/repo'],
+    ['GET', "$A/projects/PROJ/secret-scanning/rules", 'PROJECT_ADMIN', 'PROJ'],
+    ['GET', "$A/projects/PROJ/secret-scanning/allowlist/3", 'PROJECT_ADMIN', 'PROJ'],
+    ['POST', "$A/projects/PROJ/secret-scanning/rules", 'PROJECT_ADMIN', 'PROJ'],
     # A commit's build status and deployment: deleting them is REPO_ADMIN
     # in Bitbucket, not the REPO_WRITE of other changes in a repository.
     ['DELETE', "$A/projects/PROJ/repos/repo/commits/$C/builds?key=ci", 'REPO_ADMIN', 'PROJ/repo'],

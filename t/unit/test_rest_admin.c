@@ -130,6 +130,8 @@ static void test_extensions(const bbt_rules_t *rs)
         {"PUT", API "/branches/default"},
         {"POST", API "/labels"},
         {"PUT", API "/secret-scanning"},
+        {"GET", API "/secret-scanning/rules"},
+        {"GET", API10 "/secret-scanning/allowlist"},
         {"DELETE", API "/attachments"},
         {"GET", API "/hook-scripts"},
         {"GET", API "/ref-change-activities"},
@@ -141,6 +143,8 @@ static void test_extensions(const bbt_rules_t *rs)
         {"POST", "/rest/api/1.0/projects/PROJ/webhooks"},
         {"PUT", "/rest/api/latest/projects/PROJ/hooks"},
         {"GET", "/rest/api/latest/projects/PROJ/hook-scripts"},
+        {"GET", "/rest/api/latest/projects/PROJ/secret-scanning/rules"},
+        {"GET", "/rest/api/1.0/projects/PROJ/secret-scanning/allowlist"},
     };
     char path[256];
     size_t i, j;
