@@ -203,8 +203,7 @@ static int bbt_db_session(bbt_db_conn_t *c)
     char err[320];
     int rc = bbt_dbsession_ready_st(c->sess, c->pg, err, sizeof(err), 0);
 
-    if (rc == 0 &&
-        bbt_dbsession_idle(c->pg, !c->borrowed, err, sizeof(err)) != 0) {
+    if (rc == 0 && bbt_dbsession_idle(c->sess, c->pg, err, sizeof(err)) != 0) {
         bbt_db_say(c, APLOG_ERR, "BBT083", err);
         return -1;
     }
@@ -292,9 +291,7 @@ bbt_db_conn_t *bbt_db_open(request_rec *r)
     c->pool = p;
     c->s = r->server;
     c->r = r;
-    /* A prefork child has one connection (mod_dbd's persistent one), so
-     * waits for none. */
-    if (!bbt_db_single && (c->dbd = bbt_dbgate_held(r)) != NULL) {
+    if ((c->dbd = bbt_dbgate_held(r)) != NULL) {
         c->borrowed = 1;
         goto held;
     }

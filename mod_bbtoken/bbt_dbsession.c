@@ -298,36 +298,40 @@ int bbt_dbsession_watched(const bbt_dbsession_t *st)
     return st && st->watched;
 }
 
-int bbt_dbsession_idle(PGconn *pg, int release, char *err, size_t errlen)
+int bbt_dbsession_idle(bbt_dbsession_t *st, PGconn *pg, char *err,
+                       size_t errlen)
 {
     PGTransactionStatusType ts = PQtransactionStatus(pg);
-    PGresult *res;
 
     err[0] = '\0';
     if (ts == PQTRANS_IDLE) {
         return 0;
     }
-    if (ts != PQTRANS_INTRANS && ts != PQTRANS_INERROR) {
-        apr_cpystrn(err, "the connection is busy or lost", errlen);
-        return -1;
+    if (ts == PQTRANS_INTRANS || ts == PQTRANS_INERROR) {
+        PQclear(PQexec(pg, "ROLLBACK"));
+        if (st) {
+            st->pid = 0;
+        }
+        if (PQtransactionStatus(pg) == PQTRANS_IDLE &&
+            bbt_dbsession_ready_st(st, pg, err, errlen, 0) != 0) {
+            return -1;
+        }
     }
-    if (!release) {
-        apr_cpystrn(err, "the connection is inside a transaction", errlen);
-        return -1;
-    }
-    res = PQexec(pg, "ROLLBACK");
-    PQclear(res);
-    if (PQtransactionStatus(pg) != PQTRANS_IDLE) {
+    ts = PQtransactionStatus(pg);
+    if (ts == PQTRANS_INTRANS || ts == PQTRANS_INERROR) {
         apr_cpystrn(err,
-                    "the connection is inside a transaction, which could "
-                    "not be rolled back",
+                    "the session is inside a transaction after DBDInitSQL "
+                    "(one that begins a transaction?): not used",
                     errlen);
         return -1;
     }
+    if (ts != PQTRANS_IDLE) {
+        apr_cpystrn(err, "the connection is busy or lost: not used", errlen);
+        return -1;
+    }
     apr_cpystrn(err,
-                "a pooled connection was inside a transaction (a DBDInitSQL "
-                "that begins one, or a module that gave it back in its "
-                "own): rolled back",
+                "a pooled connection was inside a transaction (a module gave "
+                "it back inside its own): rolled back, DBDInitSQL run again",
                 errlen);
     return 0;
 }

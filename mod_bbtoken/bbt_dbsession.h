@@ -69,15 +69,18 @@ unsigned long bbt_dbsession_generation(const bbt_dbsession_t *st);
  * change with every backend. */
 int bbt_dbsession_watched(const bbt_dbsession_t *st);
 
-/* Whether pg's session is outside any transaction, as every statement of
- * the module's assumes: 0, or -1 with err saying why not.  One left open
- * (a DBDInitSQL that begins one, or a module that gave its connection
- * back inside its own) would have the lookups read its snapshot (a
- * REPEATABLE READ one sees no revocation) and keep their writes' row
- * locks until it ends, so that a revocation waits without end.  Where
- * release (a pooled connection, given back by whoever opened it), it is
- * rolled back first, and said so in err (return 0 then too). */
-int bbt_dbsession_idle(PGconn *pg, int release, char *err, size_t errlen);
+/* Whether pg's session (st's, whose DBDInitSQL has run) is outside any
+ * transaction, as every statement of the module's assumes.  One left open
+ * would have the lookups read its snapshot (a REPEATABLE READ one sees no
+ * revocation) and keep their writes' row locks until it ends, so that a
+ * revocation waits without end.  A module that gave its connection back
+ * inside its own leaves one: it is rolled back, which takes back what
+ * DBDInitSQL set in it too, so the list is run again; a list that begins
+ * one itself leaves it open again.  0 (err empty, or saying what was
+ * rolled back), or -1 with err saying why the connection is not to be
+ * used. */
+int bbt_dbsession_idle(bbt_dbsession_t *st, PGconn *pg, char *err,
+                       size_t errlen);
 
 /* The SQLSTATE of the last result on st's connection if it was an error
  * libpq told of (a statement's, a prepare's), else NULL. */

@@ -13,8 +13,12 @@ use Test::More;
 use BBT::Env qw(auth_bearer);
 use BBT::Assert;
 use BBT::Cache qw(log_mark);
+use BBT::Util;
 
+# One child: the schema's read is the child's, and a second child would
+# read it for the first time whatever the first one did.
 my $env = BBT::Env->new(
+    mpm_conf    => BBT::Util::one_child_mpm(4),
     dbd_options => '-cstatement_timeout=1000',
     extra_conf  => "BBTokenCache off\n",
 )->start;
