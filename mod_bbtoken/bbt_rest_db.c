@@ -90,7 +90,13 @@ PGresult *bbt_rest_exec(bbt_rest_t *x, const char *sql, int n,
 
 int bbt_rest_cmd(bbt_rest_t *x, const char *sql)
 {
-    PGresult *res = bbt_rest_exec(x, sql, 0, NULL);
+    PGresult *res;
+
+    /* A new transaction: an earlier one's failure is not its. */
+    if (strncmp(sql, "BEGIN", 5) == 0) {
+        x->failed = NULL;
+    }
+    res = bbt_rest_exec(x, sql, 0, NULL);
     int ok = PQresultStatus(res) == PGRES_COMMAND_OK ||
              PQresultStatus(res) == PGRES_TUPLES_OK;
 
