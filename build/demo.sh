@@ -24,11 +24,14 @@ esac
 # httpd.conf and pg/data would have root and postgres load and signal what
 # they name.  Nor is one root made for something else, which stop would
 # remove: the demo's holds the mark the test harness leaves in a directory
-# it makes (t/lib/BBT/Env.pm), or nothing yet.
+# it makes (t/lib/BBT/Env.pm), or nothing yet, or (a demo started before
+# there was a mark) its httpd.conf, pgpass and cluster.
 ours() {
     [ ! -L "$dir" ] && [ -d "$dir" ] && [ -O "$dir" ] &&
         [ -z "$(find "$dir" -maxdepth 0 -perm /022)" ] &&
-        { [ -f "$dir/.bbt-env" ] || [ -z "$(ls -A "$dir")" ]; }
+        { [ -f "$dir/.bbt-env" ] || [ -z "$(ls -A "$dir")" ] ||
+            { [ -f "$dir/httpd.conf" ] && [ -f "$dir/pgpass" ] &&
+                [ -f "$dir/pg/data/PG_VERSION" ]; }; }
 }
 
 not_ours() {
@@ -43,14 +46,17 @@ not_ours() {
 # go with them.
 demo_procs() {
     local exe p pids=" "
-    for exe in /proc/[0-9]*/exe; do
-        p=${exe#/proc/}
-        p=${p%/exe}
-        if [ "$exe" -ef /usr/sbin/apache2 ] ||
-            [ "$exe" -ef /usr/lib/postgresql/15/bin/postgres ]; then
+    for p in /proc/[0-9]*; do
+        p=${p#/proc/}
+        # By path: a program an upgrade replaced since it started is
+        # "... (deleted)" there, and another inode than the new one.
+        exe=$(readlink "/proc/$p/exe" 2>/dev/null) || continue
+        case ${exe% (deleted)} in
+        /usr/sbin/apache2 | /usr/lib/postgresql/*/bin/postgres)
             tr '\0' '\n' <"/proc/$p/cmdline" 2>/dev/null |
                 grep -qxF -e "$dir/httpd.conf" -e "$dir/pg/data" && pids+="$p "
-        fi
+            ;;
+        esac
     done
     for p in $pids; do
         local k v pp=
@@ -74,11 +80,10 @@ stop() {
     # (its module may be gone, after make clean); INT is PostgreSQL's fast
     # shutdown.
     for p in $procs; do
-        if [ "/proc/$p/exe" -ef /usr/lib/postgresql/15/bin/postgres ]; then
-            kill -INT "$p" 2>/dev/null || true
-        else
-            kill -TERM "$p" 2>/dev/null || true
-        fi
+        case $(readlink "/proc/$p/exe" 2>/dev/null) in
+        */postgres*) kill -INT "$p" 2>/dev/null || true ;;
+        *) kill -TERM "$p" 2>/dev/null || true ;;
+        esac
     done
     for _ in $(seq 100); do
         [ -n "$procs" ] || break

@@ -242,6 +242,9 @@ like($out, qr/^Stop it with: BBTOKEN_DEMO_DIR=\Q$dir\E build\/demo\.sh stop$/m,
 my @procs2 = grep { defined && /^\d+$/ } (slurp("$dir/run/httpd.pid") =~ /(\d+)/, slurp("$dir/pg/data/postmaster.pid") =~ /\A(\d+)/);
 is(scalar @procs2, 2, 'httpd\'s and the postmaster\'s pids') or diag "@procs2";
 spew("$dir/httpd.conf", slurp("$dir/httpd.conf") . "LoadModule gone_module $dir/gone.so\n", 0600);
+# Nor is the mark needed where its httpd.conf, pgpass and cluster are (a
+# demo started before there was one).
+unlink "$dir/.bbt-env" or die "$dir/.bbt-env: $!";
 ($rc, $out, $err) = demo($dir, 'stop', $port);
 is($rc, 0, 'demo.sh stop, its httpd.conf broken') or diag "$out$err";
 ok(!-e $dir, '  removes its directory');
