@@ -76,8 +76,9 @@ export DEBIAN_FRONTEND=noninteractive
 # Nor do they start at the next boot: the policy above holds for the
 # install alone, and their postinsts enable their units all the same
 # (apache2's default site on *:80, prometheus on *:9090 without a login).
-# The links the install makes are taken away again; a unit enabled before
-# is left as it was.
+# The services' and sockets' links the install makes are taken away again
+# (timers, such as man-db's, stay); a unit enabled before is left as it
+# was.
 wants() {
     find /etc/systemd/system -path '*.wants/*' -type l 2>/dev/null | sort
 }
@@ -90,7 +91,8 @@ while read -r unit; do
     deb-systemd-helper disable "$unit" >/dev/null 2>&1 ||
         systemctl disable --quiet "$unit" >/dev/null 2>&1 || true
     disabled+=("$unit")
-done < <(comm -13 <(printf '%s\n' "$before") <(wants) | sed 's|.*/||' | sort -u)
+done < <(comm -13 <(printf '%s\n' "$before") <(wants) | sed 's|.*/||' |
+    grep -E '\.(service|socket)$' | sort -u)
 if [ ${#disabled[@]} -gt 0 ]; then
     echo "deps: not started at boot either: ${disabled[*]} (systemctl enable one to have it)" >&2
 fi
