@@ -203,7 +203,8 @@ static int bbt_db_session(bbt_db_conn_t *c)
     char err[320];
     int rc = bbt_dbsession_ready_st(c->sess, c->pg, err, sizeof(err), 0);
 
-    if (rc == 0 && bbt_dbsession_idle(c->sess, c->pg, err, sizeof(err)) != 0) {
+    if (rc == 0 && bbt_dbsession_idle(c->sess, c->pg, !c->borrowed, err,
+                                      sizeof(err)) != 0) {
         bbt_db_say(c, APLOG_ERR, "BBT083", err);
         return -1;
     }

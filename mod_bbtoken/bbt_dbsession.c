@@ -37,6 +37,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 
 #include <libpq-fe.h>
@@ -298,8 +299,34 @@ int bbt_dbsession_watched(const bbt_dbsession_t *st)
     return st && st->watched;
 }
 
-int bbt_dbsession_idle(bbt_dbsession_t *st, PGconn *pg, char *err,
-                       size_t errlen)
+/* Whether one of st's DBDInitSQL statements begins a transaction: BEGIN
+ * or START at the start of the text or after a semicolon (one string may
+ * hold several statements). */
+static int bbt_dbsession_begins(const bbt_dbsession_t *st)
+{
+    int i;
+
+    for (i = 0; st && st->sql && i < st->sql->nelts; i++) {
+        const char *q = APR_ARRAY_IDX(st->sql, i, const char *);
+
+        while (q && *q) {
+            size_t n;
+
+            q += strspn(q, " \t\r\n(");
+            n = strcspn(q, " \t\r\n;");
+            if ((n == 5 && strncasecmp(q, "BEGIN", 5) == 0) ||
+                (n == 5 && strncasecmp(q, "START", 5) == 0)) {
+                return 1;
+            }
+            q = strchr(q, ';');
+            q = q ? q + 1 : NULL;
+        }
+    }
+    return 0;
+}
+
+int bbt_dbsession_idle(const bbt_dbsession_t *st, PGconn *pg, int release,
+                       char *err, size_t errlen)
 {
     PGTransactionStatusType ts = PQtransactionStatus(pg);
 
@@ -307,31 +334,35 @@ int bbt_dbsession_idle(bbt_dbsession_t *st, PGconn *pg, char *err,
     if (ts == PQTRANS_IDLE) {
         return 0;
     }
-    if (ts == PQTRANS_INTRANS || ts == PQTRANS_INERROR) {
-        PQclear(PQexec(pg, "ROLLBACK"));
-        if (st) {
-            st->pid = 0;
-        }
-        if (PQtransactionStatus(pg) == PQTRANS_IDLE &&
-            bbt_dbsession_ready_st(st, pg, err, errlen, 0) != 0) {
-            return -1;
-        }
+    if (ts != PQTRANS_INTRANS && ts != PQTRANS_INERROR) {
+        apr_cpystrn(err, "the connection is busy or lost: not used", errlen);
+        return -1;
     }
-    ts = PQtransactionStatus(pg);
-    if (ts == PQTRANS_INTRANS || ts == PQTRANS_INERROR) {
+    if (bbt_dbsession_begins(st)) {
         apr_cpystrn(err,
-                    "the session is inside a transaction after DBDInitSQL "
-                    "(one that begins a transaction?): not used",
+                    "the pool's DBDInitSQL begins a transaction, which the "
+                    "module's statements must not run in: not used",
                     errlen);
         return -1;
     }
-    if (ts != PQTRANS_IDLE) {
-        apr_cpystrn(err, "the connection is busy or lost: not used", errlen);
+    if (!release) {
+        apr_cpystrn(err,
+                    "the connection the request holds is inside another "
+                    "module's transaction: not used",
+                    errlen);
+        return -1;
+    }
+    PQclear(PQexec(pg, "ROLLBACK"));
+    if (PQtransactionStatus(pg) != PQTRANS_IDLE) {
+        apr_cpystrn(err,
+                    "a pooled connection is inside a transaction that could "
+                    "not be rolled back: not used",
+                    errlen);
         return -1;
     }
     apr_cpystrn(err,
                 "a pooled connection was inside a transaction (a module gave "
-                "it back inside its own): rolled back, DBDInitSQL run again",
+                "it back inside its own): rolled back",
                 errlen);
     return 0;
 }

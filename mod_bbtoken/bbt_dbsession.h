@@ -73,14 +73,16 @@ int bbt_dbsession_watched(const bbt_dbsession_t *st);
  * transaction, as every statement of the module's assumes.  One left open
  * would have the lookups read its snapshot (a REPEATABLE READ one sees no
  * revocation) and keep their writes' row locks until it ends, so that a
- * revocation waits without end.  A module that gave its connection back
- * inside its own leaves one: it is rolled back, which takes back what
- * DBDInitSQL set in it too, so the list is run again; a list that begins
- * one itself leaves it open again.  0 (err empty, or saying what was
- * rolled back), or -1 with err saying why the connection is not to be
- * used. */
-int bbt_dbsession_idle(bbt_dbsession_t *st, PGconn *pg, char *err,
-                       size_t errlen);
+ * revocation waits without end.  Where release (a pooled connection,
+ * given back by whoever used it), another module's transaction is rolled
+ * back (what DBDInitSQL set when the connection was made stays: it ran
+ * outside it), and err says so; one the request holds is another's to
+ * end.  Where the pool's DBDInitSQL itself begins a transaction, a
+ * rollback would take back what it set after its BEGIN: refused.  0 (err
+ * empty, or saying what was rolled back), or -1 with err saying why the
+ * connection is not to be used. */
+int bbt_dbsession_idle(const bbt_dbsession_t *st, PGconn *pg, int release,
+                       char *err, size_t errlen);
 
 /* The SQLSTATE of the last result on st's connection if it was an error
  * libpq told of (a statement's, a prepare's), else NULL. */

@@ -1,12 +1,15 @@
-# A pooled connection whose session is inside a transaction once DBDInitSQL
-# has run (here, a DBDInitSQL that begins one, REPEATABLE READ).  The
-# module's statements run in it would read its snapshot, which sees no
-# revocation, and keep the row lock of a last-use write until it ends, so
-# that a revocation waits for it without end (and the token keeps
-# working).  Such a session is not used: 503, and the log says why
-# (BBT083).  One that a module gave back inside its own transaction is
-# rolled back and DBDInitSQL run again (BBT082); here the list begins one
-# again, and so it is refused.
+# A pooled connection whose session is inside a transaction.  The module's
+# statements run in it would read its snapshot, which sees no revocation,
+# and keep the row lock of a last-use write until it ends, so that a
+# revocation waits for it without end while the token keeps working.
+#
+# Another module that gives its connection back inside its own transaction
+# (a mod_lua handler here): the module rolls it back before its statements
+# and says so (BBT082); what DBDInitSQL set when the connection was made,
+# outside that transaction, stays.  A DBDInitSQL that begins a transaction
+# itself (REPEATABLE READ here): a rollback would take back what it set
+# after its BEGIN, so the connection is not used: 503, and the log says why
+# (BBT083).
 use strict;
 use warnings;
 use FindBin;
@@ -14,28 +17,71 @@ use lib "$FindBin::Bin/lib";
 use Test::More;
 use BBT::Env qw(auth_bearer);
 use BBT::Assert;
-use BBT::Util;
+use BBT::Util qw(spew);
 
-my $env = BBT::Env->new(
-    mpm_conf   => BBT::Util::one_child_mpm(4),
-    extra_conf => "BBTokenCache off\nDBDMin 1\nDBDKeep 1\nDBDMax 1\n"
-                . "DBDInitSQL \"BEGIN ISOLATION LEVEL REPEATABLE READ\"\n",
-)->start;
-$env->user_add('alice');
-$env->grant('alice', 'PROJECT_WRITE', 'PROJ');
-$env->make_repo('PROJ', 'repo');
-my ($tok, $id) = $env->token_create('alice', name => 'in a transaction');
 my $UP = '/scm/PROJ/repo.git/info/refs?service=git-upload-pack';
 
-is($env->get($UP, auth_bearer($tok))->{status}, 503, 'the token: 503, not served from inside the transaction');
-like($env->error_log_text, qr/BBT083: the session is inside a transaction after DBDInitSQL/,
-     '  and the log says why (BBT083)');
-is($env->psql("SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a USING (pid)"
-              . " WHERE a.usename = 'bbtoken_httpd' AND l.locktype = 'transactionid'"), 0,
-   'no write of httpd\'s holds a lock');
-local $env->{cli_timeout} = 30;
-my ($rc, $out, $err) = $env->cli('revoke', $id);
-is($rc, 0, 'the CLI revokes the token (no row lock of httpd\'s in its way)') or diag "exit $rc: $err";
-isnt($env->get($UP, auth_bearer($tok))->{status}, 200, 'and it is not served');
-is(scalar($env->crash_lines), 0, 'no httpd child crashed') or diag join "\n", $env->crash_lines;
+sub env_with {
+    my ($conf) = @_;
+    my $env = BBT::Env->new(
+        modules    => [qw(lua)],
+        mpm_conf   => BBT::Util::one_child_mpm(4),
+        extra_conf => "BBTokenCache off\nDBDMin 1\nDBDKeep 1\nDBDMax 1\n$conf",
+    )->start;
+    $env->user_add('alice');
+    $env->grant('alice', 'PROJECT_WRITE', 'PROJ');
+    $env->make_repo('PROJ', 'repo');
+    return $env;
+}
+
+subtest 'another module gives its connection back inside a transaction' => sub {
+    # DBDInitSQL's search_path (public, and the schema's own: the same
+    # tables) must survive the rollback: it was set outside it.
+    my $env = env_with("DBDInitSQL \"SET search_path TO public\"\n"
+                       . "LuaMapHandler ^/leave\$ \"\@DIR\@/leave.lua\" handle\n");
+    spew($env->dir . '/leave.lua', <<'EOL', 0644);
+function handle(r)
+    local db, err = r:dbacquire()
+    if not db then r:puts("no connection: " .. tostring(err)); return 500 end
+    db:query(r, "BEGIN ISOLATION LEVEL REPEATABLE READ")
+    db:query(r, "SELECT 1")
+    db:close()
+    r:puts("left inside a transaction\n")
+    return apache2.OK
+end
+EOL
+    my ($tok, $id) = $env->token_create('alice', name => 'after another module');
+    is_ok_res($env->get($UP, auth_bearer($tok)), 'the token: 200');
+    my $l = $env->get('/leave');
+    is($l->{status}, 200, 'a mod_lua handler leaves the one pooled connection inside a transaction')
+        or diag "$l->{status} $l->{content}";
+    is($env->psql("SELECT count(*) FROM pg_stat_activity WHERE usename = 'bbtoken_httpd'"
+                  . " AND state LIKE 'idle in transaction%'"), 1, '  (PostgreSQL says so)');
+    is_ok_res($env->get($UP, auth_bearer($tok)), 'the token: 200 still');
+    like($env->error_log_text, qr/BBT082: a pooled connection was inside a transaction .*rolled back/,
+         '  the transaction rolled back first, and said so (BBT082)');
+    is($env->psql("SELECT count(*) FROM pg_stat_activity WHERE usename = 'bbtoken_httpd'"
+                  . " AND state LIKE 'idle in transaction%'"), 0, '  no session of httpd\'s left in one');
+    local $env->{cli_timeout} = 30;
+    my ($rc, $out, $err) = $env->cli('revoke', $id);
+    is($rc, 0, 'the CLI revokes it (no row lock of httpd\'s in its way)') or diag "exit $rc: $err";
+    is($env->get($UP, auth_bearer($tok))->{status}, 401, 'and the token is refused at once (no old snapshot)');
+    is(scalar($env->crash_lines), 0, 'no httpd child crashed') or diag join "\n", $env->crash_lines;
+};
+
+subtest 'a DBDInitSQL that begins a transaction' => sub {
+    my $env = env_with("DBDInitSQL \"BEGIN ISOLATION LEVEL REPEATABLE READ\"\n");
+    my ($tok, $id) = $env->token_create('alice', name => 'in a transaction');
+    is($env->get($UP, auth_bearer($tok))->{status}, 503, 'the token: 503, not served from inside the transaction');
+    like($env->error_log_text, qr/BBT083: the pool's DBDInitSQL begins a transaction/,
+         '  and the log says why (BBT083)');
+    is($env->psql("SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a USING (pid)"
+                  . " WHERE a.usename = 'bbtoken_httpd' AND l.locktype = 'transactionid'"), 0,
+       'no write of httpd\'s holds a lock');
+    local $env->{cli_timeout} = 30;
+    my ($rc, $out, $err) = $env->cli('revoke', $id);
+    is($rc, 0, 'the CLI revokes the token') or diag "exit $rc: $err";
+    isnt($env->get($UP, auth_bearer($tok))->{status}, 200, 'and it is not served');
+    is(scalar($env->crash_lines), 0, 'no httpd child crashed') or diag join "\n", $env->crash_lines;
+};
 done_testing;
