@@ -201,15 +201,24 @@ void bbt_db_say(const bbt_db_conn_t *c, int level, const char *id,
 static int bbt_db_session(bbt_db_conn_t *c)
 {
     char err[320];
-    int rc = bbt_dbsession_ready_st(c->sess, c->pg, err, sizeof(err), 0);
+    int rc;
 
-    if (rc == 0 && bbt_dbsession_idle(c->sess, c->pg, !c->borrowed, err,
-                                      sizeof(err)) != 0) {
+    /* Outside any transaction before the list runs again, and after. */
+    if (bbt_dbsession_idle(c->sess, c->pg, !c->borrowed, err, sizeof(err))) {
+        rc = -3;
+    } else {
+        if (err[0]) {
+            bbt_db_say(c, APLOG_WARNING, "BBT082", err);
+        }
+        rc = bbt_dbsession_ready_st(c->sess, c->pg, err, sizeof(err), 0);
+        if (rc == 0 &&
+            bbt_dbsession_idle(c->sess, c->pg, 0, err, sizeof(err)) != 0) {
+            rc = -3;
+        }
+    }
+    if (rc == -3) {
         bbt_db_say(c, APLOG_ERR, "BBT083", err);
         return -1;
-    }
-    if (rc == 0 && err[0]) {
-        bbt_db_say(c, APLOG_WARNING, "BBT082", err);
     }
     if (rc == -1) {
         bbt_db_say(c, APLOG_ERR, "BBT080",
@@ -462,22 +471,13 @@ static apr_dbd_prepared_t *bbt_db_stmt(bbt_db_conn_t *c,
     return stmt;
 }
 
-/* Whether the statement that just failed on c waited its whole limit
- * (behind a migration's lock, say): prepared and run again, it would wait
- * as long once or twice more, and the request is owed its 503 after one. */
-static int bbt_db_waited(const bbt_db_conn_t *c)
-{
-    return PQstatus(c->pg) == CONNECTION_OK &&
-           bbt_sql_waited_out(bbt_dbsession_last_state(c->sess));
-}
-
 /* After a failed statement: can one more try succeed?  A connection that
  * PostgreSQL dropped (restart, idle kill) is reset here by the driver; then,
  * or on a live connection, the statement is prepared afresh. */
 static apr_dbd_prepared_t *bbt_db_recover(bbt_db_conn_t *c,
                                           const bbt_db_stmt_t *def)
 {
-    if (bbt_db_waited(c) ||
+    if (bbt_dbsession_waited(c->sess, c->pg) ||
         (PQstatus(c->pg) != CONNECTION_OK && !bbt_db_reconnected(c))) {
         return NULL;
     }
@@ -508,7 +508,7 @@ int bbt_db_run(bbt_db_conn_t *c, const bbt_db_stmt_t *def, const char *errid,
         if (rv == 0) {
             return 0;
         }
-        if (attempt == 0 && !bbt_db_waited(c)) {
+        if (attempt == 0 && !bbt_dbsession_waited(c->sess, c->pg)) {
             bbt_db_log(
                 c, APLOG_WARNING, rv, "BBT073",
                 apr_pstrcat(c->pool, def->what, " (will retry once)", NULL));

@@ -37,7 +37,6 @@
 #include <errno.h>
 #include <poll.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/socket.h>
 
 #include <libpq-fe.h>
@@ -51,6 +50,7 @@ struct bbt_dbsession_s {
     const apr_array_header_t *sql; /* the pool's DBDInitSQL, in order */
     int pid;     /* the backend they last ran on without error; 0: none */
     int watched; /* libpq tells of a reset (bbt_dbsession_event) */
+    int open_tx; /* the list, run, left the session inside a transaction */
     /* The resets libpq has told of: 0 while the backend is the one
      * mod_dbd made. */
     unsigned long generation;
@@ -119,7 +119,10 @@ static apr_status_t bbt_dbsession_inited(apr_pool_t *pool, dbd_cfg_t *cfg,
     (void)pool;
     (void)cfg;
     if (st && strcmp(apr_dbd_name(dbd->driver), "pgsql") == 0) {
-        st->pid = PQbackendPID(apr_dbd_native_handle(dbd->driver, dbd->handle));
+        PGconn *pg = apr_dbd_native_handle(dbd->driver, dbd->handle);
+
+        st->pid = PQbackendPID(pg);
+        st->open_tx = PQtransactionStatus(pg) != PQTRANS_IDLE;
     }
     return OK;
 }
@@ -286,6 +289,7 @@ int bbt_dbsession_ready_st(bbt_dbsession_t *st, PGconn *pg, char *err,
         PQclear(res);
     }
     st->pid = pid;
+    st->open_tx = PQtransactionStatus(pg) != PQTRANS_IDLE;
     return 0;
 }
 
@@ -299,49 +303,26 @@ int bbt_dbsession_watched(const bbt_dbsession_t *st)
     return st && st->watched;
 }
 
-/* Whether one of st's DBDInitSQL statements begins a transaction: BEGIN
- * or START at the start of the text or after a semicolon (one string may
- * hold several statements). */
-static int bbt_dbsession_begins(const bbt_dbsession_t *st)
-{
-    int i;
-
-    for (i = 0; st && st->sql && i < st->sql->nelts; i++) {
-        const char *q = APR_ARRAY_IDX(st->sql, i, const char *);
-
-        while (q && *q) {
-            size_t n;
-
-            q += strspn(q, " \t\r\n(");
-            n = strcspn(q, " \t\r\n;");
-            if ((n == 5 && strncasecmp(q, "BEGIN", 5) == 0) ||
-                (n == 5 && strncasecmp(q, "START", 5) == 0)) {
-                return 1;
-            }
-            q = strchr(q, ';');
-            q = q ? q + 1 : NULL;
-        }
-    }
-    return 0;
-}
-
 int bbt_dbsession_idle(const bbt_dbsession_t *st, PGconn *pg, int release,
                        char *err, size_t errlen)
 {
     PGTransactionStatusType ts = PQtransactionStatus(pg);
 
     err[0] = '\0';
-    if (ts == PQTRANS_IDLE) {
+    /* A lost connection is the caller's to make again (as
+     * bbt_dbsession_ready_st says: -2), and is then outside any. */
+    if (ts == PQTRANS_IDLE || PQstatus(pg) != CONNECTION_OK) {
         return 0;
     }
     if (ts != PQTRANS_INTRANS && ts != PQTRANS_INERROR) {
-        apr_cpystrn(err, "the connection is busy or lost: not used", errlen);
+        apr_cpystrn(err, "the connection is busy: not used", errlen);
         return -1;
     }
-    if (bbt_dbsession_begins(st)) {
+    if (st && st->open_tx) {
         apr_cpystrn(err,
-                    "the pool's DBDInitSQL begins a transaction, which the "
-                    "module's statements must not run in: not used",
+                    "the pool's DBDInitSQL leaves the session inside a "
+                    "transaction, which the module's statements must not "
+                    "run in: not used",
                     errlen);
         return -1;
     }
@@ -367,9 +348,17 @@ int bbt_dbsession_idle(const bbt_dbsession_t *st, PGconn *pg, int release,
     return 0;
 }
 
-const char *bbt_dbsession_last_state(const bbt_dbsession_t *st)
+/* The SQLSTATE of the last result on st's connection if it was an error
+ * libpq told of (a statement's, a prepare's), else NULL. */
+static const char *bbt_dbsession_last_state(const bbt_dbsession_t *st)
 {
     return st && st->watched && st->state[0] ? st->state : NULL;
+}
+
+int bbt_dbsession_waited(const bbt_dbsession_t *st, PGconn *pg)
+{
+    return PQstatus(pg) == CONNECTION_OK &&
+           bbt_sql_waited_out(bbt_dbsession_last_state(st));
 }
 
 void *bbt_dbsession_memo(const bbt_dbsession_t *st)

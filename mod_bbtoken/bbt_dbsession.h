@@ -69,24 +69,29 @@ unsigned long bbt_dbsession_generation(const bbt_dbsession_t *st);
  * change with every backend. */
 int bbt_dbsession_watched(const bbt_dbsession_t *st);
 
-/* Whether pg's session (st's, whose DBDInitSQL has run) is outside any
- * transaction, as every statement of the module's assumes.  One left open
- * would have the lookups read its snapshot (a REPEATABLE READ one sees no
- * revocation) and keep their writes' row locks until it ends, so that a
- * revocation waits without end.  Where release (a pooled connection,
- * given back by whoever used it), another module's transaction is rolled
- * back (what DBDInitSQL set when the connection was made stays: it ran
- * outside it), and err says so; one the request holds is another's to
- * end.  Where the pool's DBDInitSQL itself begins a transaction, a
- * rollback would take back what it set after its BEGIN: refused.  0 (err
- * empty, or saying what was rolled back), or -1 with err saying why the
- * connection is not to be used. */
+/* Whether pg's session (st's) is outside any transaction, as every
+ * statement of the module's assumes; asked before the DBDInitSQL list is
+ * run again (bbt_dbsession_ready_st), which must not run inside another's
+ * transaction either.  One left open would have the lookups read its
+ * snapshot (a REPEATABLE READ one sees no revocation) and keep their
+ * writes' row locks until it ends, so that a revocation waits without
+ * end.  Where release (a pooled connection, given back by whoever used
+ * it), another module's transaction is rolled back (what DBDInitSQL set
+ * when the connection was made stays: it ran outside it), and err says
+ * so; one the request holds is another's to end.  Where the pool's
+ * DBDInitSQL itself left the session inside a transaction when it last
+ * ran, a rollback would take back what it set: refused.  0 (err empty, or
+ * saying what was rolled back), or -1 with err saying why the connection
+ * is not to be used.  Asked again after the list has run: a list that
+ * leaves a transaction open is then refused. */
 int bbt_dbsession_idle(const bbt_dbsession_t *st, PGconn *pg, int release,
                        char *err, size_t errlen);
 
-/* The SQLSTATE of the last result on st's connection if it was an error
- * libpq told of (a statement's, a prepare's), else NULL. */
-const char *bbt_dbsession_last_state(const bbt_dbsession_t *st);
+/* Whether the statement that just failed on pg (st's) waited its whole
+ * limit, statement_timeout or lock_timeout (behind a migration's lock,
+ * say): prepared and run again, it would wait as long once or twice more,
+ * and the request is owed its 503 after one. */
+int bbt_dbsession_waited(const bbt_dbsession_t *st, PGconn *pg);
 
 /* One pointer of bbt_db.c's, kept with the connection (in its pool) and
  * NULL until set; st must not be NULL to set it. */

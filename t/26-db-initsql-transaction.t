@@ -69,11 +69,41 @@ EOL
     is(scalar($env->crash_lines), 0, 'no httpd child crashed') or diag join "\n", $env->crash_lines;
 };
 
+# After PostgreSQL dropped the connection, mod_dbd's check connects it
+# again without DBDInitSQL, and the module runs the list before its first
+# statement: outside the transaction another module left on the new
+# backend, or the rollback would take back what the list set.
+subtest 'a connection made again, then left inside a transaction: DBDInitSQL set outside it' => sub {
+    my $env = env_with("DBDInitSQL \"SET application_name TO 'bbt-initsql'\"\n"
+                       . "LuaMapHandler ^/leave\$ \"\@DIR\@/leave.lua\" handle\n");
+    spew($env->dir . '/leave.lua', <<'EOL', 0644);
+function handle(r)
+    local db, err = r:dbacquire()
+    if not db then r:puts("no connection: " .. tostring(err)); return 500 end
+    db:query(r, "BEGIN")
+    db:query(r, "SELECT 1")
+    db:close()
+    r:puts("left inside a transaction\n")
+    return apache2.OK
+end
+EOL
+    my $tok = $env->token_create('alice', name => 'after a reconnection');
+    my $app = "SELECT string_agg(application_name, ',') FROM pg_stat_activity WHERE usename = 'bbtoken_httpd'";
+    is_ok_res($env->get($UP, auth_bearer($tok)), 'the token: 200');
+    is($env->psql($app), 'bbt-initsql', 'httpd\'s session as DBDInitSQL made it');
+    $env->psql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = 'bbtoken_httpd'");
+    # The first finds the connection dead, the second has it made again.
+    $env->get('/leave') for 1 .. 2;
+    is_ok_res($env->get($UP, auth_bearer($tok)), 'the token: 200 after both');
+    like($env->error_log_text, qr/BBT082: /, '  the transaction rolled back (BBT082)');
+    is($env->psql($app), 'bbt-initsql', '  and httpd\'s new session as DBDInitSQL makes it');
+};
+
 subtest 'a DBDInitSQL that begins a transaction' => sub {
     my $env = env_with("DBDInitSQL \"BEGIN ISOLATION LEVEL REPEATABLE READ\"\n");
     my ($tok, $id) = $env->token_create('alice', name => 'in a transaction');
     is($env->get($UP, auth_bearer($tok))->{status}, 503, 'the token: 503, not served from inside the transaction');
-    like($env->error_log_text, qr/BBT083: the pool's DBDInitSQL begins a transaction/,
+    like($env->error_log_text, qr/BBT083: the pool's DBDInitSQL leaves the session inside a transaction/,
          '  and the log says why (BBT083)');
     is($env->psql("SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a USING (pid)"
                   . " WHERE a.usename = 'bbtoken_httpd' AND l.locktype = 'transactionid'"), 0,
