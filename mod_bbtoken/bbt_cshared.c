@@ -6,9 +6,9 @@
  * entry), a token's mark or an owner's to a value the counter reaches
  * first, so that an entry made from a query that may have missed the
  * change carries a stamp below it, and one made from a query that began
- * after the change was heard carries one at or above it.  The listener raises them before
- * it publishes the heartbeat that vouches for the change (README, The
- * cache: the bound).
+ * after the change was heard carries one at or above it.  The listener raises
+ * them before it publishes the heartbeat that vouches for the change (README,
+ * The cache: the bound).
  */
 #include "httpd.h"
 #include "apr_atomic.h"

@@ -113,8 +113,8 @@ static void test_neighbours(const bbt_rules_t *rs)
  * served as pull-requests): no route, never the catch-all's level. */
 static void test_extensions(const bbt_rules_t *rs)
 {
-    static const char *const ext[] = {"json", "xml", "txt", "htm", "html",
-                                      "atom"};
+    static const char *const ext[] = {"json", "xml",  "txt",
+                                      "htm",  "html", "atom"};
     static const struct {
         const char *method, *path;
     } name[] = {
