@@ -34,11 +34,11 @@ sub env_with {
     return $env;
 }
 
-subtest 'another module gives its connection back inside a transaction' => sub {
-    # DBDInitSQL's search_path (public, and the schema's own: the same
-    # tables) must survive the rollback: it was set outside it.
-    my $env = env_with("DBDInitSQL \"SET search_path TO public\"\n"
-                       . "LuaMapHandler ^/leave\$ \"\@DIR\@/leave.lua\" handle\n");
+# A mod_lua handler at /leave that takes the pool's connection, begins a
+# transaction, takes its snapshot and gives the connection back inside it.
+sub with_leave {
+    my ($conf) = @_;
+    my $env = env_with($conf . "LuaMapHandler ^/leave\$ \"\@DIR\@/leave.lua\" handle\n");
     spew($env->dir . '/leave.lua', <<'EOL', 0644);
 function handle(r)
     local db, err = r:dbacquire()
@@ -50,6 +50,13 @@ function handle(r)
     return apache2.OK
 end
 EOL
+    return $env;
+}
+
+subtest 'another module gives its connection back inside a transaction' => sub {
+    # DBDInitSQL's search_path (public, and the schema's own: the same
+    # tables) must survive the rollback: it was set outside it.
+    my $env = with_leave("DBDInitSQL \"SET search_path TO public\"\n");
     my ($tok, $id) = $env->token_create('alice', name => 'after another module');
     is_ok_res($env->get($UP, auth_bearer($tok)), 'the token: 200');
     my $l = $env->get('/leave');
@@ -74,19 +81,7 @@ EOL
 # statement: outside the transaction another module left on the new
 # backend, or the rollback would take back what the list set.
 subtest 'a connection made again, then left inside a transaction: DBDInitSQL set outside it' => sub {
-    my $env = env_with("DBDInitSQL \"SET application_name TO 'bbt-initsql'\"\n"
-                       . "LuaMapHandler ^/leave\$ \"\@DIR\@/leave.lua\" handle\n");
-    spew($env->dir . '/leave.lua', <<'EOL', 0644);
-function handle(r)
-    local db, err = r:dbacquire()
-    if not db then r:puts("no connection: " .. tostring(err)); return 500 end
-    db:query(r, "BEGIN")
-    db:query(r, "SELECT 1")
-    db:close()
-    r:puts("left inside a transaction\n")
-    return apache2.OK
-end
-EOL
+    my $env = with_leave("DBDInitSQL \"SET application_name TO 'bbt-initsql'\"\n");
     my $tok = $env->token_create('alice', name => 'after a reconnection');
     my $app = "SELECT string_agg(application_name, ',') FROM pg_stat_activity WHERE usename = 'bbtoken_httpd'";
     is_ok_res($env->get($UP, auth_bearer($tok)), 'the token: 200');
