@@ -204,7 +204,7 @@ static int bbt_db_session(bbt_db_conn_t *c)
     int rc;
 
     /* Outside any transaction before the list runs again, and after. */
-    if (bbt_dbsession_idle(c->sess, c->pg, !c->borrowed, err, sizeof(err))) {
+    if (bbt_dbsession_idle(c->sess, c->pg, !c->borrowed, err, sizeof(err), 0)) {
         rc = -3;
     } else {
         if (err[0]) {
@@ -212,7 +212,7 @@ static int bbt_db_session(bbt_db_conn_t *c)
         }
         rc = bbt_dbsession_ready_st(c->sess, c->pg, err, sizeof(err), 0);
         if (rc == 0 &&
-            bbt_dbsession_idle(c->sess, c->pg, 0, err, sizeof(err)) != 0) {
+            bbt_dbsession_idle(c->sess, c->pg, 0, err, sizeof(err), 0) != 0) {
             rc = -3;
         }
     }

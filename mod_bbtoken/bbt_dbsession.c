@@ -304,7 +304,7 @@ int bbt_dbsession_watched(const bbt_dbsession_t *st)
 }
 
 int bbt_dbsession_idle(const bbt_dbsession_t *st, PGconn *pg, int release,
-                       char *err, size_t errlen)
+                       char *err, size_t errlen, int64_t until)
 {
     PGTransactionStatusType ts = PQtransactionStatus(pg);
 
@@ -333,7 +333,13 @@ int bbt_dbsession_idle(const bbt_dbsession_t *st, PGconn *pg, int release,
                     errlen);
         return -1;
     }
-    PQclear(PQexec(pg, "ROLLBACK"));
+    PQclear(bbt_dbsession_exec(pg, "ROLLBACK", until));
+    /* Lost meanwhile (its answer not in time, or the server's
+     * idle_in_transaction_session_timeout ended it): the caller's to make
+     * again, as above. */
+    if (PQstatus(pg) != CONNECTION_OK) {
+        return 0;
+    }
     if (PQtransactionStatus(pg) != PQTRANS_IDLE) {
         apr_cpystrn(err,
                     "a pooled connection is inside a transaction that could "

@@ -83,9 +83,11 @@ int bbt_dbsession_watched(const bbt_dbsession_t *st);
  * ran, a rollback would take back what it set: refused.  0 (err empty, or
  * saying what was rolled back), or -1 with err saying why the connection
  * is not to be used.  Asked again after the list has run: a list that
- * leaves a transaction open is then refused. */
+ * leaves a transaction open is then refused.  A connection lost, or lost
+ * by the rollback (until: as bbt_dbsession_exec's), is 0: the caller
+ * makes it again, as after bbt_dbsession_ready_st's -2. */
 int bbt_dbsession_idle(const bbt_dbsession_t *st, PGconn *pg, int release,
-                       char *err, size_t errlen);
+                       char *err, size_t errlen, int64_t until);
 
 /* Whether the statement that just failed on pg (st's) waited its whole
  * limit, statement_timeout or lock_timeout (behind a migration's lock,

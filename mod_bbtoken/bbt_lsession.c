@@ -171,14 +171,15 @@ static int bbt_lsession_try(bbt_lsession_t *ls, apr_pool_t *pool, ap_dbd_t *dbd,
     }
     /* Nor one inside another module's transaction (its SET LOCALs, its
      * snapshot): rolled back first, or not copied at all. */
-    if (bbt_dbsession_idle(bbt_dbsession_of(dbd), pg, 1, err, errlen) != 0) {
+    if (bbt_dbsession_idle(bbt_dbsession_of(dbd), pg, 1, err, errlen, until) !=
+        0) {
         return -1;
     }
     /* A session mod_dbd's check connected again without DBDInitSQL is
      * none to copy: given it first, or not copied at all. */
     rc = bbt_dbsession_ready(dbd, pg, err, errlen, until);
-    if (rc == 0 &&
-        bbt_dbsession_idle(bbt_dbsession_of(dbd), pg, 0, err, errlen) != 0) {
+    if (rc == 0 && bbt_dbsession_idle(bbt_dbsession_of(dbd), pg, 0, err, errlen,
+                                      until) != 0) {
         return -1;
     }
     if (rc == -1) {

@@ -94,6 +94,21 @@ subtest 'a connection made again, then left inside a transaction: DBDInitSQL set
     is($env->psql($app), 'bbt-initsql', '  and httpd\'s new session as DBDInitSQL makes it');
 };
 
+# PostgreSQL ends a session left idle inside a transaction for longer than
+# idle_in_transaction_session_timeout; libpq learns it only at the next
+# read, the rollback's.  A connection lost so is made again, as any lost
+# one is: the token served, no BBT083.
+subtest 'a transaction PostgreSQL ended meanwhile: the connection made again' => sub {
+    my $env = with_leave("DBDInitSQL \"SET idle_in_transaction_session_timeout = '1s'\"\n");
+    my $tok = $env->token_create('alice', name => 'after the server ended it');
+    is_ok_res($env->get($UP, auth_bearer($tok)), 'the token: 200');
+    is($env->get('/leave')->{status}, 200, 'the handler leaves a transaction');
+    # Past the server's limit (a wait for it to act, not a timed assertion).
+    sleep 3;
+    is_ok_res($env->get($UP, auth_bearer($tok)), 'the token: 200');
+    unlike($env->error_log_text, qr/BBT083/, '  not refused as a connection inside a transaction');
+};
+
 subtest 'a DBDInitSQL that begins a transaction' => sub {
     my $env = env_with("DBDInitSQL \"BEGIN ISOLATION LEVEL REPEATABLE READ\"\n");
     my ($tok, $id) = $env->token_create('alice', name => 'in a transaction');
