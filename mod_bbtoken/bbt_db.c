@@ -523,17 +523,6 @@ int bbt_db_run(bbt_db_conn_t *c, const bbt_db_stmt_t *def, const char *errid,
     return -1;
 }
 
-bbt_level_t bbt_db_int_level(const char *v)
-{
-    bbt_level_t l = BBT_LEVEL_NONE;
-
-    /* The SQL functions give one digit; anything else is none. */
-    if (v && v[0] >= '0' && v[0] <= '9' && v[1] == '\0') {
-        bbt_level_from_db(v[0] - '0', &l);
-    }
-    return l;
-}
-
 int bbt_db_standby(const PGconn *pg)
 {
     const char *v = PQparameterStatus(pg, "in_hot_standby");

@@ -9,6 +9,7 @@
 
 #include "apr_dbd.h"
 #include "bbt_db.h"
+#include "bbt_perm.h"
 
 /* The slots, one for each prepared statement. */
 typedef enum {
@@ -43,7 +44,16 @@ apr_pool_t *bbt_db_pool(const bbt_db_conn_t *c);
 void bbt_db_say(const bbt_db_conn_t *c, int level, const char *id,
                 const char *text);
 
-/* A level the SQL functions give, 0..3; anything else is none. */
-bbt_level_t bbt_db_int_level(const char *v);
+/* A level the SQL functions give, one digit (bbt_level_from_db); anything
+ * else is none.  Read by the token lookup and by a password user's. */
+static inline bbt_level_t bbt_db_int_level(const char *v)
+{
+    bbt_level_t l = BBT_LEVEL_NONE;
+
+    if (v && v[0] >= '0' && v[0] <= '9' && v[1] == '\0') {
+        bbt_level_from_db(v[0] - '0', &l);
+    }
+    return l;
+}
 
 #endif
