@@ -12,6 +12,7 @@
  * and believes nothing when they differ.
  */
 #include "httpd.h"
+#include "http_log.h"
 #include "apr_dbd.h"
 #include "apr_optional.h"
 #include "apr_strings.h"
@@ -29,6 +30,8 @@
 #include "bbt_lsession.h"
 #include "bbt_mono.h"
 #include "bbt_sqlstate.h"
+
+APLOG_USE_MODULE(bbtoken);
 
 /* The session's search_path and role, as DBDInitSQL left them; how it
  * resolves the names. */
@@ -145,8 +148,9 @@ static int bbt_lsession_take(bbt_lsession_t *ls, PGresult *res, char *err,
 
 /* One try on a pooled connection: as bbt_lsession_read, and 2 when the
  * connection turned out lost (PostgreSQL restarted since it was made). */
-static int bbt_lsession_try(bbt_lsession_t *ls, apr_pool_t *pool, ap_dbd_t *dbd,
-                            char *err, size_t errlen, int64_t until)
+static int bbt_lsession_try(bbt_lsession_t *ls, apr_pool_t *pool, server_rec *s,
+                            ap_dbd_t *dbd, char *err, size_t errlen,
+                            int64_t until)
 {
     PGconn *pg = apr_dbd_native_handle(dbd->driver, dbd->handle);
     PQconninfoOption *opts;
@@ -174,6 +178,15 @@ static int bbt_lsession_try(bbt_lsession_t *ls, apr_pool_t *pool, ap_dbd_t *dbd,
     if (bbt_dbsession_idle(bbt_dbsession_of(dbd), pg, 1, err, errlen, until) !=
         0) {
         return -1;
+    }
+    /* Said as a request says it (BBT082): the module that left it there
+     * is to be found, whoever found it. */
+    if (err[0]) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s,
+                     "BBT084: the token cache's listener, reading the pooled "
+                     "session: %s",
+                     err);
+        err[0] = '\0';
     }
     /* A session mod_dbd's check connected again without DBDInitSQL is
      * none to copy: given it first, or not copied at all. */
@@ -239,7 +252,7 @@ int bbt_lsession_read(bbt_lsession_t *ls, apr_pool_t *pool, server_rec *s,
         dbd = dbd_open(tmp, s);
         rc = 0;
         if (dbd && strcmp(apr_dbd_name(dbd->driver), "pgsql") == 0) {
-            rc = bbt_lsession_try(ls, pool, dbd, err, errlen, until);
+            rc = bbt_lsession_try(ls, pool, s, dbd, err, errlen, until);
         }
         if (dbd) {
             dbd_close(s, dbd);

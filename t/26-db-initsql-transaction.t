@@ -18,15 +18,16 @@ use Test::More;
 use BBT::Env qw(auth_bearer);
 use BBT::Assert;
 use BBT::Util qw(spew);
+use BBT::Cache qw(wait_log log_mark log_since);
 
 my $UP = '/scm/PROJ/repo.git/info/refs?service=git-upload-pack';
 
 sub env_with {
-    my ($conf) = @_;
+    my ($conf, $cache) = @_;
     my $env = BBT::Env->new(
         modules    => [qw(lua)],
         mpm_conf   => BBT::Util::one_child_mpm(4),
-        extra_conf => "BBTokenCache off\nDBDMin 1\nDBDKeep 1\nDBDMax 1\n$conf",
+        extra_conf => ($cache ? '' : "BBTokenCache off\n") . "DBDMin 1\nDBDKeep 1\nDBDMax 1\n$conf",
     )->start;
     $env->user_add('alice');
     $env->grant('alice', 'PROJECT_WRITE', 'PROJ');
@@ -37,8 +38,8 @@ sub env_with {
 # A mod_lua handler at /leave that takes the pool's connection, begins a
 # transaction, takes its snapshot and gives the connection back inside it.
 sub with_leave {
-    my ($conf) = @_;
-    my $env = env_with($conf . "LuaMapHandler ^/leave\$ \"\@DIR\@/leave.lua\" handle\n");
+    my ($conf, $cache) = @_;
+    my $env = env_with($conf . "LuaMapHandler ^/leave\$ \"\@DIR\@/leave.lua\" handle\n", $cache);
     spew($env->dir . '/leave.lua', <<'EOL', 0644);
 function handle(r)
     local db, err = r:dbacquire()
@@ -107,6 +108,29 @@ subtest 'a transaction PostgreSQL ended meanwhile: the connection made again' =>
     sleep 3;
     is_ok_res($env->get($UP, auth_bearer($tok)), 'the token: 200');
     unlike($env->error_log_text, qr/BBT083/, '  not refused as a connection inside a transaction');
+};
+
+# The cache's listener takes a pooled connection too, each time it
+# connects, to read the session DBDInitSQL made: one left inside another
+# module's transaction is rolled back first, and said so (BBT084), as a
+# request would.  One child with one pooled connection: the one the
+# handler left.
+subtest 'the listener finds a pooled connection inside a transaction' => sub {
+    my $env = with_leave('', 1);
+    ok(wait_log($env, 0, qr/BBT309: /), 'the listener is up');
+    my $tok = $env->token_create('alice', name => 'with the listener');
+    is_ok_res($env->get($UP, auth_bearer($tok)), 'the token: 200');
+    is($env->get('/leave')->{status}, 200, 'the handler leaves a transaction');
+    my $mark = log_mark($env);
+    $env->psql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+               . " WHERE application_name = 'mod_bbtoken listener'");
+    ok(wait_log($env, $mark, qr/BBT309: /), 'the listener connects again');
+    like(log_since($env, $mark),
+         qr/BBT084: the token cache's listener, reading the pooled session: a pooled connection was inside a transaction .*rolled back/,
+         '  having rolled the transaction back, and said so (BBT084)');
+    is($env->psql("SELECT count(*) FROM pg_stat_activity WHERE usename = 'bbtoken_httpd'"
+                  . " AND state LIKE 'idle in transaction%'"), 0, '  no session of httpd\'s left in one');
+    is_ok_res($env->get($UP, auth_bearer($tok)), 'the token: 200');
 };
 
 subtest 'a DBDInitSQL that begins a transaction' => sub {
