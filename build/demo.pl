@@ -57,9 +57,11 @@ git would keep it in the clone's .git/config, which other users may read):
   git clone $url
 
 or with the token alone, as a Bearer token (in git's environment, not its
-arguments, which any local user can read with ps):
+arguments, which any local user can read with ps; for this repository's URL
+alone, since git-lfs gives a header that names no URL to any host a
+repository's .lfsconfig names):
 
-  GIT_CONFIG_COUNT=1 GIT_CONFIG_KEY_0=http.extraHeader GIT_CONFIG_VALUE_0="Authorization: Bearer $token" git clone $plain_url
+  GIT_CONFIG_COUNT=1 GIT_CONFIG_KEY_0=http.$plain_url.extraHeader GIT_CONFIG_VALUE_0="Authorization: Bearer $token" git clone $plain_url
 
 Manage tokens:
 

@@ -19,6 +19,8 @@ use BBT::Env qw(pct auth_bearer);
 use BBT::Util qw(spew slurp);
 use BBT::Assert;
 use BBT::Cache qw(wait_lines);
+use IO::Socket::INET;
+use POSIX ();
 
 plan skip_all => 'git-lfs is not installed (build/deps.sh installs it)' unless -x '/usr/bin/git-lfs';
 
@@ -113,8 +115,10 @@ subtest 'a read token clones LFS content' => sub {
                  $env->clone_url('alice', $tok{read}, 'PROJ', 'repo', 'git'), $u);
     is(sha256_hex(slurp("$u/big.bin") // ''), $big_oid, '  LFS content too');
     my $b = $env->workdir('bearer');
-    $env->git_is('clone with Bearer (http.extraHeader)', 1, { timeout => 120 }, '-c',
-                 "http.extraHeader=Authorization: Bearer $tok{read}", 'clone', '-q', $URL, $b);
+    # Scoped to the repository's URL, as the page and the README give it:
+    # git-lfs's requests to the same repository carry it too.
+    $env->git_is('clone with Bearer (http.<url>.extraHeader)', 1, { timeout => 120 }, '-c',
+                 "http.$URL.extraHeader=Authorization: Bearer $tok{read}", 'clone', '-q', $URL, $b);
     is(sha256_hex(slurp("$b/big.bin") // ''), $big_oid, '  LFS content too');
 };
 
@@ -287,6 +291,78 @@ subtest 'a read token cannot spell an upload batch as a download' => sub {
          'and one in another charset');
     my @up = grep {/op=upload/} @{ backend_since($n) };
     is_deeply(\@up, [], 'no upload batch reached the backend') or diag join "\n", @up;
+};
+
+# A stand-in for a host a repository's writer owns: it records the
+# headers of every request it is sent, and answers 404.
+sub header_catcher {
+    my ($file) = @_;
+    my $l = IO::Socket::INET->new(Listen => 8, LocalAddr => '127.0.0.1', LocalPort => 0,
+                                  Proto => 'tcp', ReuseAddr => 1) or die "listen: $!";
+    my $pid = fork // die "fork: $!";
+    if (!$pid) {
+        # Ended by the parent's TERM, with none of its END blocks or
+        # destructors (they stop the servers).
+        $SIG{TERM} = sub { POSIX::_exit(0) };
+        while (my $c = $l->accept) {
+            my $h = '';
+            while (defined(my $line = <$c>)) { $h .= $line; last if $line =~ /^\r?\n$/ }
+            open my $fh, '>>', $file or POSIX::_exit(1);
+            print $fh $h, "----\n";
+            close $fh;
+            print $c "HTTP/1.1 404 Not Found\r\nContent-Type: application/vnd.git-lfs+json\r\n"
+                . "Content-Length: 24\r\nConnection: close\r\n\r\n{\"message\":\"not here\"}\n\n";
+            close $c;
+        }
+        POSIX::_exit(0);
+    }
+    return ($pid, $l->sockport);
+}
+
+# A repository's .lfsconfig is content its writers choose, and git-lfs
+# sends an http.extraHeader that names no URL to whatever host that names
+# (lfs.url): an unscoped Bearer header hands every clone's token to that
+# host.  The page's and the README's line scopes it to the repository's
+# URL: git and git-lfs send it there, and nowhere else.
+subtest 'a Bearer header scoped to the repository reaches no other host' => sub {
+    my $caught = "$D/caught";
+    my ($pid, $port) = header_catcher($caught);
+    $env->make_repo('PROJ', 'other');
+    my $url = $env->base_url . '/git/PROJ/other.git';
+    my $w = $env->workdir('other');
+    $env->git_ok(as('write'), 'clone', '-q', $url, $w);
+    spew("$w/.lfsconfig", "[lfs]\n\turl = http://127.0.0.1:$port/elsewhere\n");
+    spew("$w/.gitattributes", "*.bin filter=lfs diff=lfs merge=lfs -text\n");
+    # A pointer, as git-lfs's clean filter keeps it: no object to upload.
+    spew("$w/x.bin", "version https://git-lfs.github.com/spec/v1\noid sha256:$big_oid\nsize "
+         . length($big) . "\n");
+    $env->git_ok({ cwd => $w }, 'add', '.lfsconfig', '.gitattributes', 'x.bin');
+    $env->git_ok({ cwd => $w }, 'commit', '-q', '-m', 'LFS elsewhere');
+    $env->git_ok({ cwd => $w, timeout => 120 }, as('write'), 'push', '-q', '--no-verify', 'origin', 'main');
+    my $head = $env->git_ok({ cwd => $w }, 'rev-parse', 'HEAD');
+
+    my $clone = sub {
+        my ($key) = @_;
+        my $d = $env->workdir('bearer-other');
+        unlink $caught;
+        my ($rc, $out, $err) = $env->git({ timeout => 120 }, '-c', "$key=Authorization: Bearer $tok{read}",
+                                         'clone', '-q', $url, $d);
+        my $got = -e "$d/.git" ? ($env->git({ cwd => $d }, 'rev-parse', 'HEAD'))[1] : '';
+        chomp $got;
+        return ($got, BBT::Util::slurp($caught) // '', $err);
+    };
+    # Why the scope: with none, the other host is given the token.
+    my ($got, $seen, $err) = $clone->('http.extraHeader');
+    is($got, $head, 'unscoped: the clone authenticates') or diag $err;
+    like($seen, qr{^POST /elsewhere/objects/batch}m, '  git-lfs asks the other host');
+    ok(index($seen, $tok{read}) >= 0, '  and gives it the token');
+    ($got, $seen, $err) = $clone->("http.$url.extraHeader");
+    is($got, $head, 'scoped to the repository: the clone authenticates') or diag $err;
+    like($seen, qr{^POST /elsewhere/objects/batch}m, '  git-lfs asks the other host');
+    is(index($seen, $tok{read}), -1, '  without the token');
+    unlike($seen, qr/^Authorization:/mi, '  or any Authorization header');
+    kill 'TERM', $pid;
+    waitpid $pid, 0;
 };
 
 my $logs = $env->error_log_text . $env->access_log_text;

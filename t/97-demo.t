@@ -138,14 +138,19 @@ ok($assigned && $token && index($assigned, $token) >= 0 && index($args, $token) 
 # there, or in any file of the clone.
 my $work = tempdir('clone-XXXXXX', DIR => $base);
 my $askpass = "$work/askpass";
-spew($askpass, "#!/bin/sh\ncase \"\$1\" in Username*) echo demo ;; Password*) echo '$token' ;; *) exit 1 ;; esac\n",
+spew($askpass, "#!/bin/sh\necho \"\$1\" >> \"\$BBT_ASKED\"\n"
+     . "case \"\$1\" in Username*) echo demo ;; Password*) echo '$token' ;; *) exit 1 ;; esac\n",
      0700);
 for ([clone => $clone], [Bearer => $bearer]) {
     my ($what, $cmd) = @$_;
     ($rc, my $gout, my $gerr) = run_cmd(cmd => ['sh', '-c', "$cmd $work/$what"], timeout => 120,
                                         env => { GIT_ASKPASS => $askpass, GIT_TERMINAL_PROMPT => 0,
-                                                 GIT_CONFIG_NOSYSTEM => 1, HOME => $work });
+                                                 GIT_CONFIG_NOSYSTEM => 1, HOME => $work,
+                                                 BBT_ASKED => "$work/asked.$what" });
     is($rc, 0, "the printed $what command clones") or diag "$gout$gerr";
+    # The Bearer form's header authenticates alone: git never asks.
+    is(-s "$work/asked.$what" ? 'asked' : 'not asked', $what eq 'Bearer' ? 'not asked' : 'asked',
+       "  git asks for the password: " . ($what eq 'Bearer' ? 'no' : 'yes'));
     ok(-f "$work/$what/README", '  the repository\'s README');
     ($rc, $gout) = run_cmd(cmd => ['grep', '-rlF', '-e', $token, '-e', pct($token), "$work/$what"],
                            timeout => 60);

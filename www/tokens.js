@@ -444,8 +444,10 @@
     $('clone-basic').value = 'git clone ' + origin + encodeURIComponent(who) + '@' + host + path;
     // The header in git's environment, not its arguments: any local user
     // can read a running command's arguments (ps), only its owner its
-    // environment.
-    $('clone-bearer').value = 'GIT_CONFIG_COUNT=1 GIT_CONFIG_KEY_0=http.extraHeader '
+    // environment.  Scoped to the repository's URL: git-lfs sends a header
+    // that names no URL to any host the repository's .lfsconfig names,
+    // which whoever may push there chooses.
+    $('clone-bearer').value = 'GIT_CONFIG_COUNT=1 GIT_CONFIG_KEY_0=http.' + origin + host + path + '.extraHeader '
       + 'GIT_CONFIG_VALUE_0="Authorization: Bearer ' + current.secret + '" git clone ' + origin + host + path;
   }
 

@@ -246,7 +246,9 @@ test('the new token is shown once, with a copy button and clone lines', async ()
   // clone's .git/config, which other users may read, and any local user
   // sees git's arguments (ps).  git asks for the password: the token.
   assert.equal(cloneLine, `git clone http://${encodeURIComponent(USER)}@${host}/scm/${PROJECT}/${REPO}.git`);
-  assert.equal(bearerLine, 'GIT_CONFIG_COUNT=1 GIT_CONFIG_KEY_0=http.extraHeader '
+  // The header scoped to the repository's URL: git-lfs gives one that
+  // names no URL to any host a repository's .lfsconfig names.
+  assert.equal(bearerLine, `GIT_CONFIG_COUNT=1 GIT_CONFIG_KEY_0=http.http://${host}/scm/${PROJECT}/${REPO}.git.extraHeader `
     + `GIT_CONFIG_VALUE_0="Authorization: Bearer ${token}" git clone http://${host}/scm/${PROJECT}/${REPO}.git`);
   // Hide the secret in the committed screenshot.
   await page.evaluate(() => {
