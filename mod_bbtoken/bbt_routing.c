@@ -462,8 +462,38 @@ static int bbt_translate(request_rec *r)
     return DECLINED;
 }
 
+/* httpd answers TRACE in map_to_storage (ap_send_http_trace, TraceEnable
+ * on by default), before authentication: with the request echoed,
+ * whatever a proxy in front added to it included, to anyone, and no route
+ * that names TRACE ever decides.  In the module's sections it is refused
+ * first, by the sections that will apply: the walks map_to_storage and
+ * the location walk after it would make (each keeps its result, so
+ * nothing is done twice); any other TRACE is left to httpd, its
+ * configuration as it found it. */
+static int bbt_trace_refuse(request_rec *r)
+{
+    struct ap_conf_vector_t *before = r->per_dir_config;
+
+    if (r->method_number != M_TRACE) {
+        return DECLINED;
+    }
+    if (ap_directory_walk(r) != OK || ap_file_walk(r) != OK ||
+        ap_location_walk(r) != OK || ap_if_walk(r) != OK ||
+        !bbt_request_is_ours(r)) {
+        /* As it was: the walks merge their kept results onto it again. */
+        r->per_dir_config = before;
+        return DECLINED;
+    }
+    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
+                  "BBT044: TRACE %s refused (405): httpd would answer it "
+                  "before authentication",
+                  r->uri);
+    return HTTP_METHOD_NOT_ALLOWED;
+}
+
 void bbt_routing_register_hooks(apr_pool_t *p)
 {
     (void)p;
     ap_hook_translate_name(bbt_translate, NULL, NULL, APR_HOOK_REALLY_FIRST);
+    ap_hook_map_to_storage(bbt_trace_refuse, NULL, NULL, APR_HOOK_FIRST);
 }
