@@ -302,7 +302,7 @@ int bbtoken_check_user(const char *name)
     size_t n = strlen(name);
 
     if (!bbt_input_user_name(name, n)) {
-        return bbtoken_fail("invalid user name: %s", name);
+        return bbtoken_fail("invalid user name: %s", bbtoken_repeatable(name));
     }
     return 0;
 }
@@ -334,7 +334,8 @@ int bbtoken_check_display_name(const char *display_name)
 int bbtoken_check_id(const char *id)
 {
     if (!bbt_input_token_id(id, strlen(id))) {
-        return bbtoken_fail("not a token id (12 digits): %s", id);
+        return bbtoken_fail("not a token id (12 digits): %s",
+                            bbtoken_repeatable(id));
     }
     return 0;
 }
@@ -346,7 +347,8 @@ int bbtoken_check_number(const char *opt, const char *s, long hi, int none_ok)
     }
     if (bbt_input_number(s, 1, hi, NULL) != 0) {
         return bbtoken_fail("%s must be a whole number from 1 to %ld%s: %s",
-                            opt, hi, none_ok ? ", or none" : "", s);
+                            opt, hi, none_ok ? ", or none" : "",
+                            bbtoken_repeatable(s));
     }
     return 0;
 }
@@ -394,6 +396,10 @@ int bbtoken_parse_target(const char *arg, bbtoken_target_t *t)
     size_t klen = slash ? (size_t)(slash - arg) : strlen(arg);
 
     if (bbt_input_key(arg, klen, t->key) != 0) {
+        if (bbtoken_repeatable(arg) != arg) {
+            return bbtoken_fail("invalid project key: %s",
+                                bbtoken_repeatable(arg));
+        }
         return bbtoken_fail("invalid project key: %.*s", (int)klen, arg);
     }
     t->slug = NULL;
@@ -405,9 +411,10 @@ int bbtoken_parse_target(const char *arg, bbtoken_target_t *t)
             if (n > 4 && strcmp(s + n - 4, ".git") == 0) {
                 return bbtoken_fail("invalid repository slug: %s (name the "
                                     "repository without .git)",
-                                    s);
+                                    bbtoken_repeatable(s));
             }
-            return bbtoken_fail("invalid repository slug: %s", s);
+            return bbtoken_fail("invalid repository slug: %s",
+                                bbtoken_repeatable(s));
         }
         t->slug = s;
     }
@@ -430,7 +437,7 @@ int bbtoken_holder_args(const bbtoken_cmd_t *cmd, const bbtoken_args_t *a,
         if (strchr(a->project, '/')) {
             return bbtoken_fail("--project takes a project KEY (a repository "
                                 "is --repo KEY/slug): %s",
-                                a->project);
+                                bbtoken_repeatable(a->project));
         }
         return bbtoken_parse_target(a->project, t);
     }
@@ -438,7 +445,7 @@ int bbtoken_holder_args(const bbtoken_cmd_t *cmd, const bbtoken_args_t *a,
         *kind = BBT_KIND_REPO;
         if (!strchr(a->repo, '/')) {
             return bbtoken_fail("--repo takes a repository, KEY/slug: %s",
-                                a->repo);
+                                bbtoken_repeatable(a->repo));
         }
         return bbtoken_parse_target(a->repo, t);
     }

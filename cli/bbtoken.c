@@ -219,9 +219,15 @@ int main(int argc, char **argv)
     rc = bbtoken_main(&ctx, argc, argv);
 
     PQfinish(ctx.conn);
-    /* A full disk or a closed pipe must not pass for success. */
+    /* A full disk or a closed pipe must not pass for success.  The reason
+     * only when this flush found it: errno is the database calls' since an
+     * earlier write failed. */
+    errno = 0;
     if ((fflush(stdout) != 0 || ferror(stdout)) && rc == 0) {
-        rc = bbtoken_fail("cannot write to stdout: %s", strerror(errno));
+        int e = errno;
+
+        rc = bbtoken_fail("cannot write to stdout%s%s", e ? ": " : "",
+                          e ? strerror(e) : "");
     }
     return rc;
 }

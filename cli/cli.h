@@ -185,6 +185,12 @@ extern const char bbtoken_usage_db[];
 
 /* "bbtoken: REASON" as one line on stderr; returns BBTOKEN_EXIT_FAIL. */
 int bbtoken_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* A value to repeat in an error line: v, or words saying it is not
+ * repeated where it looks like a connection string (keyword=value, or a
+ * URI), which may hold a password: one given where an operand or an
+ * option's value belongs, its --db forgotten, must not reach stderr (a
+ * cron job mails it). */
+const char *bbtoken_repeatable(const char *v);
 /* The same line, for what does not fail the command (a warning). */
 void bbtoken_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

@@ -202,12 +202,12 @@ int bbtoken_cmd_project(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
     long rows;
     int rc, may;
 
+    (void)cmd;
     if (a->repo_admins && strcmp(a->repo_admins, "yes") != 0 &&
         strcmp(a->repo_admins, "no") != 0) {
-        return bbtoken_usage_error(cmd->usage,
-                                   "--repo-admins-manage-tokens takes yes or "
-                                   "no, not %s",
-                                   a->repo_admins);
+        return bbtoken_fail("--repo-admins-manage-tokens takes yes or no, "
+                            "not %s",
+                            bbtoken_repeatable(a->repo_admins));
     }
     if ((rc = bbtoken_parse_target(a->operands[0], &t))) {
         return rc;

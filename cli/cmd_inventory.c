@@ -49,7 +49,7 @@ static int bbtoken_inv_filter(const bbtoken_args_t *a, bbt_inventory_t *f)
     }
     if (a->kind && bbt_inventory_kind(a->kind, &f->kind) != 0) {
         return bbtoken_fail("invalid --kind: %s (" BBT_INV_KIND_NAMES ")",
-                            a->kind);
+                            bbtoken_repeatable(a->kind));
     }
     f->expired = a->expired;
     f->never_used = a->never_used;
@@ -58,7 +58,8 @@ static int bbtoken_inv_filter(const bbtoken_args_t *a, bbt_inventory_t *f)
         if (secs <= 0 || secs > BBT_INVENTORY_UNUSED_MAX) {
             return bbtoken_fail("invalid --unused-for: %s (a DURATION: N "
                                 "days, or Nd, Nh or Nw, up to %d days)",
-                                a->unused_for, BBT_EXPIRY_DAYS_MAX);
+                                bbtoken_repeatable(a->unused_for),
+                                BBT_EXPIRY_DAYS_MAX);
         }
         f->unused = secs;
     }

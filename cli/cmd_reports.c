@@ -125,7 +125,7 @@ int bbtoken_cmd_expiring(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
     (void)cmd;
     if (secs < 0) {
         return bbtoken_fail("--within: not a duration (7d, 12h, 2w): %s",
-                            within);
+                            bbtoken_repeatable(within));
     }
     snprintf(secbuf, sizeof(secbuf), "%lld", secs);
     /* It reads every live token with its owner (db.h). */

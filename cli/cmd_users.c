@@ -236,7 +236,7 @@ int bbtoken_cmd_grant(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
     (void)cmd;
     if (bbt_perm_parse_grant(arg[1], &perm) != 0) {
         return bbtoken_fail("unknown permission %s: expected " BBT_GRANT_NAMES,
-                            arg[1]);
+                            bbtoken_repeatable(arg[1]));
     }
     if ((rc = bbtoken_parse_target(arg[2], &t))) {
         return rc;

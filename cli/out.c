@@ -46,6 +46,14 @@ static void bbtoken_vsay(const char *fmt, va_list ap)
     fprintf(stderr, "bbtoken: %s\n", shown);
 }
 
+const char *bbtoken_repeatable(const char *v)
+{
+    if (v && (strchr(v, '=') || strstr(v, "://"))) {
+        return "(not repeated: a connection string without its --db?)";
+    }
+    return v;
+}
+
 int bbtoken_fail(const char *fmt, ...)
 {
     va_list ap;

@@ -14,6 +14,7 @@
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include <errno.h>
 #include <string.h>
 
 #include "db.h"
@@ -100,6 +101,25 @@ int bbtoken_stream_open_held(bbtoken_ctx_t *ctx, bbtoken_stream_t *s,
     return 0;
 }
 
+/* What came so far is out before the next batch is asked for: a
+ * failure's message follows it.  One that cannot be written (a full disk,
+ * a closed pipe) ends the pass at once, with its own reason: a bulk
+ * revocation goes no further than what it could list.  0, or -1 after
+ * reporting. */
+static int bbtoken_stream_flush(const char *what)
+{
+    int e;
+
+    errno = 0;
+    if (fflush(stdout) == 0 && !ferror(stdout)) {
+        return 0;
+    }
+    e = errno;
+    bbtoken_fail("%s: cannot write to stdout%s%s", what, e ? ": " : "",
+                 e ? strerror(e) : "");
+    return -1;
+}
+
 void bbtoken_stream_result(bbtoken_stream_t *s, PGresult *res)
 {
     memset(s, 0, sizeof(*s));
@@ -116,9 +136,10 @@ int bbtoken_stream_next(bbtoken_stream_t *s)
         return PQntuples(s->res) > 0;
     }
     PQclear(s->res);
-    /* What came so far is out before the next batch is asked for: a
-     * failure's message follows it. */
-    fflush(stdout);
+    s->res = NULL;
+    if (bbtoken_stream_flush(s->what) != 0) {
+        return -1;
+    }
     s->res = bbtoken_exec(
         s->ctx, s->what,
         "FETCH FORWARD " BBTOKEN_STREAM_BATCH " FROM bbtoken_rows", 0, NULL);
@@ -232,9 +253,10 @@ int bbtoken_groups_next(bbtoken_groups_t *g, int *first, int *end)
             return 0;
         }
         PQclear(g->res);
-        /* What came so far is out before the next batch is asked for: a
-         * failure's message follows it. */
-        fflush(stdout);
+        g->res = NULL;
+        if (bbtoken_stream_flush(g->what) != 0) {
+            return -1;
+        }
         snprintf(sql, sizeof(sql), "FETCH FORWARD %ld FROM %s", g->size,
                  g->cursor);
         if (!(g->res = bbtoken_exec(g->ctx, g->what, sql, 0, NULL))) {

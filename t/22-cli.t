@@ -76,6 +76,28 @@ subtest 'bad usage: exit 2' => sub {
     is(count_tokens(), $before, 'no token was created by a bad command line');
 };
 
+# A connection string where an operand or an option's value belongs (its
+# --db forgotten: `bbtoken audit "$CONN"` in a cron job, whose stderr is
+# mailed) is refused without being repeated, whichever check refuses it.
+subtest 'a connection string as an operand or a value: not repeated' => sub {
+    my @conn = ('postgresql://admin:s3cretPW@db/bbtoken', 'host=db password=s3cretPW');
+    for my $c (@conn) {
+        for my $a (['audit', $c], ['list', $c], ['revoke', $c], ['create', $c, '--name', 'x'],
+                   ['list', '--project', $c], ['list', '--repo', $c], ['list', '--all', '--kind', $c],
+                   ['list', '--all', '--unused-for', $c], ['expiring', '--within', $c],
+                   ['grant', 'usage', $c, 'PROJ'], ['grant', 'usage', 'PROJECT_READ', $c],
+                   ['project', $c], ['project', 'PROJ', '--repo-admins-manage-tokens', $c],
+                   ['create', 'usage', '--name', 'x', '--expiry-days', $c]) {
+            my $shown = join ' ', map { $_ eq $c ? 'CONN' : $_ } @$a;
+            my ($rc, $out, $err) = $env->cli(@$a);
+            is($rc, 1, "$shown: exit 1") or diag $err;
+            unlike($err, qr/s3cretPW/, '  not repeated');
+            like($err, qr/^bbtoken: .*\(not repeated: a connection string without its --db\?\)/, '  says why')
+                or diag $err;
+        }
+    }
+};
+
 # The reason on stderr goes to an administrator's terminal, and may repeat
 # what a wrapper script passed on (a user name someone typed into a form):
 # a C1 control (CSI, OSC and ST in UTF-8), an invisible formatting

@@ -185,6 +185,37 @@ subtest 'list --all --revoke killed midway: whole batches revoked, run again for
     is($env->psql("$live AND $range"), 0, 'every token revoked');
 };
 
+# A listing that cannot be written (a full disk) ends the revocation at
+# once, not after every token was revoked while the list went nowhere; and
+# the reason is the write's.  The table's header, written after the pass
+# that measures the columns, is what fails: before the first batch is
+# revoked.
+subtest 'list --all --revoke to a full disk: it stops at the first write' => sub {
+    add_tokens(40_001, 42_500);
+    my $range = "id BETWEEN '300000040001' AND '300000042500'";
+    my ($rc, $out, $err) = BBT::Util::run_cmd(
+        cmd => ['sh', '-c', 'exec "$0" "$@" > /dev/full', $env->cli_path, '--db', $env->superuser_conninfo,
+                'list', '--all', '--owner', 'bulk', '--revoke'],
+        tmp => "$env->{dir}/run", timeout => 120);
+    is($rc, 1, 'exit 1');
+    like($err, qr/^bbtoken: listing tokens: cannot write to stdout: No space left on device$/m,
+         '  the write\'s reason') or diag $err;
+    is($env->psql("SELECT count(*) FROM bbtoken_tokens WHERE $range AND revoked_at IS NOT NULL"), 0,
+       '  none of the three batches revoked');
+    $env->cli_is('run again', ['list', '--all', '--owner', 'bulk', '--revoke'], 0,
+                 stdout => qr/\nrevoked 2500 tokens\n\z/);
+};
+
+subtest 'reports to a full disk: the write\'s reason' => sub {
+    for my $cmd (['audit'], ['audit', '--json'], ['list', 'bulk']) {
+        my ($rc, $out, $err) = BBT::Util::run_cmd(
+            cmd => ['sh', '-c', 'exec "$0" "$@" > /dev/full', $env->cli_path, '--db', $env->superuser_conninfo,
+                    @$cmd], tmp => "$env->{dir}/run", timeout => 120);
+        is($rc, 1, "@$cmd: exit 1");
+        like($err, qr/cannot write to stdout: No space left on device$/m, '  the write\'s reason') or diag $err;
+    }
+};
+
 subtest 'two list --all --revoke at once: each token revoked, printed and audited once' => sub {
     add_tokens(60_001, 62_500);
     my $range = "id BETWEEN '300000060001' AND '300000062500'";
