@@ -24,7 +24,7 @@ _bbtoken()
                 --within | --expired-before | --max-expiry-days | --max-tokens | \
                 --email | --display-name | --revoke-unused-after | --sendmail | --from | \
                 --owner | --project | --repo | --unused-for | --min-perm | \
-                --repo-admins-manage-tokens | --kind)
+                --repo-admins-manage-tokens | --kind | --allow-from)
                 ((i++))
                 continue
                 ;;
@@ -62,7 +62,7 @@ _bbtoken()
             ;;
         --db | --name | --expiry-days | --user | --since | --token | --within | \
             --expired-before | --max-tokens | --email | --display-name | --from | \
-            --owner | --project | --repo | --unused-for)
+            --owner | --project | --repo | --unused-for | --allow-from)
             return 0
             ;;
     esac

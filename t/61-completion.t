@@ -105,6 +105,9 @@ is_deeply(complete('list', 'alice', ''), [], 'list NAME: user names are not gues
 is_deeply(complete('list', '--all', '--min-perm', 'PROJECT_'), set(grep {/^PROJECT_/} @perms),
           'list --all --min-perm PROJECT_: the permissions');
 is_deeply(complete('list', '--all', '--owner', ''), [], '--owner NAME: nothing offered');
+is_deeply(complete('create', 'alice', '--allow-from', ''), [], '--allow-from ADDRESS: nothing offered');
+is_deeply(complete('grant', '--allow-from', '10.0.0.0/8', 'alice', ''), set(@perms, 'REPO_CREATE'),
+          '--allow-from and its value are skipped: not an operand');
 is_deeply(complete('list', '--all', '--unused-for', '90d', '--dr'), ['--dry-run'],
           '--unused-for and its value are skipped');
 
