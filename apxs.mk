@@ -119,6 +119,7 @@ GLUE    += bbt_dbsession
 GLUE    += bbt_clock
 GLUE    += bbt_davlock
 GLUE    += bbt_inherit
+GLUE    += bbt_htaccess
 GLUE    += bbt_wdcall
 GLUE    += bbt_overglue
 GLUE    += bbt_bodyread

@@ -56,6 +56,7 @@
 #include "bbt_davlock.h"
 #include "bbt_dbgate.h"
 #include "bbt_dbsession.h"
+#include "bbt_htaccess.h"
 #include "bbt_inherit.h"
 #include "bbt_listen.h"
 #include "bbt_logguard.h"
@@ -137,6 +138,7 @@ static void bbt_register_hooks(apr_pool_t *p)
     bbt_configtest_register_hooks(p);
     /* Its fixups first: the others act on the decision it may make. */
     bbt_inherit_register_hooks(p);
+    bbt_htaccess_register_hooks(p);
     bbt_metrics_register_hooks(p);
     bbt_logguard_register_hooks(p);
     bbt_routing_register_hooks(p);

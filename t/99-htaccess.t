@@ -7,7 +7,10 @@
 # .htaccess whatever the directive itself allows, does not let them in
 # either: the request is answered 500 with the file and the reason.
 # httpd's own AuthType and Require, which AllowOverride AuthConfig lets in,
-# cannot open a <Location> of AuthType BBToken: it is merged after them.
+# can open even a <Location> of AuthType BBToken from an <If> section,
+# which is merged after every <Location>: a request in a section with
+# routes to which any .htaccess file applies is refused (500, BBT045),
+# whatever it says, and the dav routes let no token write one.
 use strict;
 use warnings;
 use FindBin;
@@ -36,6 +39,14 @@ Alias /loc "@DIR@/loc"
     AllowOverride AuthConfig
     Require all granted
 </Directory>
+# A tree outside the sections, with a .htaccess of its own: its index
+# page is one of /loc's, which mod_dir's sub-request reaches with the list
+# of .htaccess files the request before it read.
+Alias /other "@DIR@/other"
+<Directory "@DIR@/other">
+    AllowOverride Indexes
+    Require all granted
+</Directory>
 <Location /loc>
     Dav On
     AuthType BBToken
@@ -44,7 +55,7 @@ Alias /loc "@DIR@/loc"
     Require bbtoken
 </Location>
 EOC
-my $env = BBT::Env->new(extra_conf => $extra, modules => [qw(dav dav_fs mime authn_file)], httpd => 0)->start;
+my $env = BBT::Env->new(extra_conf => $extra, modules => [qw(dav dav_fs mime authn_file dir)], httpd => 0)->start;
 my $d = $env->dir;
 my %htaccess = (
     routes   => "BBTokenRoute GET,PUT \"/dav/(?<project>PROJ)/(?<repo>routes)/.*\" REPO_READ\n",
@@ -60,15 +71,25 @@ for my $r (sort keys %htaccess) {
     BBT::Env::spew("$d/dav/PROJ/$r/.htaccess", $htaccess{$r});
 }
 # httpd's own AuthType and Require, which AllowOverride AuthConfig lets a
-# .htaccess set, are merged before a <Location>: there the file cannot
-# open the tree (README, Security model).
-make_path("$d/loc/PROJ/open");
-BBT::Env::spew("$d/loc/PROJ/open/x.html", "<script>1</script>\n");
-BBT::Env::spew("$d/loc/PROJ/open/.htaccess", "AuthType None\nRequire all granted\n");
+# .htaccess set: plainly, merged before a <Location>, and in an <If>
+# section, merged after it (README, Security model).
+my %open = (open => "AuthType None\nRequire all granted\n",
+            if   => "<If \"true\">\nAuthType None\nRequire all granted\n</If>\n");
+for my $r (sort keys %open) {
+    make_path("$d/loc/PROJ/$r/sub");
+    BBT::Env::spew("$d/loc/PROJ/$r/x.html", "<script>1</script>\n");
+    BBT::Env::spew("$d/loc/PROJ/$r/sub/y.html", "<script>1</script>\n");
+    BBT::Env::spew("$d/loc/PROJ/$r/.htaccess", $open{$r});
+}
+# A repository beside them, with no file of its own.
+make_path("$d/loc/PROJ/clean");
+BBT::Env::spew("$d/loc/PROJ/clean/x.html", "<script>1</script>\n");
+make_path("$d/other");
+BBT::Env::spew("$d/other/.htaccess", "DirectoryIndex /loc/PROJ/clean/x.html\n");
 # A control: .htaccess files are read there.
 make_path("$d/loc/PROJ/read");
 BBT::Env::spew("$d/loc/PROJ/read/.htaccess", "AuthName \"a\" \"b\" \"c\"\n");
-$env->give_to_httpd("$d/dav", "$d/davlock", "$d/loc");
+$env->give_to_httpd("$d/dav", "$d/davlock", "$d/loc", "$d/other");
 # The owner's own password file, in the tree: a user of their choosing.
 $env->htpasswd(admin => 'chosen-Pa55');
 rename "$d/htpasswd", "$d/dav/PROJ/provider/pw" or die $!;
@@ -110,11 +131,41 @@ subtest 'AuthBBTokenProvider from .htaccess' => sub {
 
 subtest 'AuthConfig in .htaccess under a <Location> of AuthType BBToken' => sub {
     is_status($env->get('/loc/PROJ/read/', \%auth), 500, '.htaccess files are read there (one that is wrong: 500)');
-    is_status($env->get('/loc/PROJ/open/x.html', {}), 401, '"Require all granted" there lets no one in without a login');
-    is_status($env->get('/loc/PROJ/open/x.html', \%auth), 200, 'a REPO_READ token reads');
-    my ($st) = $env->curl('/loc/PROJ/open/y.html', method => 'PUT', auth => "Bearer $ro", data => "y\n");
-    is($st, 403, '  and does not write');
-    ok(!-e "$d/loc/PROJ/open/y.html", '  nothing written');
+    for my $r (sort keys %open) {
+        for my $p ("/loc/PROJ/$r/x.html", "/loc/PROJ/$r/sub/y.html") {
+            is_status($env->get($p, {}), 500, "$r: $p without a login: 500, not served");
+            is_status($env->get($p, \%auth), 500, "  with a REPO_READ token: 500");
+        }
+        my ($st) = $env->curl("/loc/PROJ/$r/y.html", method => 'PUT', data => "y\n");
+        is($st, 500, "$r: a PUT without a login: 500");
+        ok(!-e "$d/loc/PROJ/$r/y.html", '  nothing written');
+    }
+    is_status($env->get('/loc/PROJ/clean/x.html', {}), 401, 'a repository with no such file beside them: 401');
+    is_status($env->get('/loc/PROJ/clean/x.html', \%auth), 200, '  and the token reads');
+    like($env->error_log_text, qr{BBT045: /loc/PROJ/if/x\.html is served by routes, and a \.htaccess file in \S+/loc/PROJ/if/? applies to it: refused \(500\)},
+         'the log says which file (BBT045)');
+};
+
+subtest 'a .htaccess outside the sections: not held against them' => sub {
+    my $res = $env->get('/other/', \%auth);
+    is_status($res, 200, 'an index page in a section with routes, after a .htaccess elsewhere: 200');
+    like($res->{content}, qr/<script>1/, '  the page, served');
+    unlike($env->error_log_text, qr{BBT045: \S+ is served by routes, and a \.htaccess file in \S+/other}, '  no BBT045 for it');
+};
+
+subtest 'no token writes a .htaccess file (the dav routes)' => sub {
+    my $rw = $env->token_create('alice', name => 'rw', perms => ['REPO_WRITE']);
+    for my $name ('.htaccess', '.HTaccess', '.htpasswd', 'sub/.htaccess') {
+        my ($st) = $env->curl("/loc/PROJ/clean/$name", method => 'PUT', auth => "Bearer $rw", data => "Require all granted\n");
+        is($st, 403, "PUT $name by a REPO_WRITE token: 403");
+        ok(!-e "$d/loc/PROJ/clean/$name", '  nothing written');
+    }
+    my ($st) = $env->curl('/loc/PROJ/clean/x.html', method => 'MOVE', auth => "Bearer $rw",
+                          headers => ['Destination: ' . $env->base_url . '/loc/PROJ/clean/.htaccess']);
+    is($st, 403, 'MOVE onto .htaccess: 403');
+    ok(!-e "$d/loc/PROJ/clean/.htaccess", '  nothing moved');
+    ($st) = $env->curl('/loc/PROJ/clean/w.html', method => 'PUT', auth => "Bearer $rw", data => "w\n");
+    is($st, 201, 'another name: written (the token may write)');
 };
 
 my $log = $env->error_log_text;
