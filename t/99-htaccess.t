@@ -10,7 +10,8 @@
 # can open even a <Location> of AuthType BBToken from an <If> section,
 # which is merged after every <Location>: a request in a section with
 # routes to which any .htaccess file applies is refused (500, BBT045),
-# whatever it says, and the dav routes let no token write one.
+# whatever it says: one a writer PUTs there closes its directory, never
+# opens it.
 use strict;
 use warnings;
 use FindBin;
@@ -81,9 +82,11 @@ for my $r (sort keys %open) {
     BBT::Env::spew("$d/loc/PROJ/$r/sub/y.html", "<script>1</script>\n");
     BBT::Env::spew("$d/loc/PROJ/$r/.htaccess", $open{$r});
 }
-# A repository beside them, with no file of its own.
-make_path("$d/loc/PROJ/clean");
-BBT::Env::spew("$d/loc/PROJ/clean/x.html", "<script>1</script>\n");
+# Repositories beside them, with no file of their own.
+for my $r (qw(clean plainrepo)) {
+    make_path("$d/loc/PROJ/$r");
+    BBT::Env::spew("$d/loc/PROJ/$r/x.html", "<script>1</script>\n");
+}
 make_path("$d/other");
 BBT::Env::spew("$d/other/.htaccess", "DirectoryIndex /loc/PROJ/clean/x.html\n");
 # A control: .htaccess files are read there.
@@ -153,19 +156,16 @@ subtest 'a .htaccess outside the sections: not held against them' => sub {
     unlike($env->error_log_text, qr{BBT045: \S+ is served by routes, and a \.htaccess file in \S+/other}, '  no BBT045 for it');
 };
 
-subtest 'no token writes a .htaccess file (the dav routes)' => sub {
+subtest 'a .htaccess a writer PUTs closes its directory, never opens it' => sub {
     my $rw = $env->token_create('alice', name => 'rw', perms => ['REPO_WRITE']);
-    for my $name ('.htaccess', '.HTaccess', '.htpasswd', 'sub/.htaccess') {
-        my ($st) = $env->curl("/loc/PROJ/clean/$name", method => 'PUT', auth => "Bearer $rw", data => "Require all granted\n");
-        is($st, 403, "PUT $name by a REPO_WRITE token: 403");
-        ok(!-e "$d/loc/PROJ/clean/$name", '  nothing written');
-    }
-    my ($st) = $env->curl('/loc/PROJ/clean/x.html', method => 'MOVE', auth => "Bearer $rw",
-                          headers => ['Destination: ' . $env->base_url . '/loc/PROJ/clean/.htaccess']);
-    is($st, 403, 'MOVE onto .htaccess: 403');
-    ok(!-e "$d/loc/PROJ/clean/.htaccess", '  nothing moved');
-    ($st) = $env->curl('/loc/PROJ/clean/w.html', method => 'PUT', auth => "Bearer $rw", data => "w\n");
-    is($st, 201, 'another name: written (the token may write)');
+    my ($st) = $env->curl('/loc/PROJ/clean/.htaccess', method => 'PUT', auth => "Bearer $rw",
+                          data => "<If \"true\">\nAuthType None\nRequire all granted\n</If>\n");
+    is($st, 201, 'PUT .htaccess by a REPO_WRITE token: written (the routes let a writer write)');
+    is_status($env->get('/loc/PROJ/clean/x.html', {}), 500, 'its directory without a login: 500, not served');
+    ($st) = $env->curl('/loc/PROJ/clean/z.html', method => 'PUT', data => "z\n");
+    is($st, 500, '  a PUT without a login: 500');
+    ok(!-e "$d/loc/PROJ/clean/z.html", '  nothing written');
+    is_status($env->get('/loc/PROJ/plainrepo/x.html', \%auth), 200, 'a repository beside it: served to the token');
 };
 
 my $log = $env->error_log_text;
