@@ -271,3 +271,8 @@ COMMIT;
 BEGIN;
 \ir migrations/0049_leak_refusal_reads.sql
 COMMIT;
+
+-- Version 50: at most 16 expired_refused records a token in any hour.
+BEGIN;
+\ir migrations/0050_expired_refused_bound.sql
+COMMIT;

@@ -181,6 +181,30 @@ subtest 'an expired token: refused, audited at most once per interval' => sub {
     is($audit->(), 2, 'is audited again');
 };
 
+# The interval is the caller's: httpd's BBTokenLastUseInterval 0 audits
+# every refusal, and whoever holds the lookup role can pass 0 itself.
+# Either way at most 16 expired_refused records a token in any hour
+# (version 50), as new_address is bounded.
+subtest 'expired_refused: at most 16 a token an hour, whatever the interval' => sub {
+    my ($tok, $id) = $env->token_create('alice', name => 'stale-flood', expiry_days => 1);
+    $env->expire_token($id);
+    my $audit = sub { $env->psql("SELECT count(*) FROM bbtoken_audit WHERE token_id = '$id' "
+                                 . "AND event = 'expired_refused'") };
+    # A file: each statement a transaction of its own, as httpd's calls are.
+    my $f = "$env->{dir}/run/note-expired.sql";
+    BBT::Util::spew($f, join '', map {"SELECT bbtoken_note_expired('$id', '198.51.100.9', 0);\n"} 1 .. 40);
+    my ($rc, $out, $err) = $env->psql_try(undef, user => 'bbtoken_httpd', file => $f);
+    is($rc, 0, '40 calls as the lookup role, interval 0') or diag $err;
+    is($audit->(), 16, '16 records');
+    my @said = split /\n/, $out;
+    is(scalar(grep { $_ eq 't' } @said), 16, '  each call says whether it audited');
+    $env->psql('ALTER TABLE bbtoken_audit DISABLE TRIGGER bbtoken_audit_fixed; '
+               . "UPDATE bbtoken_audit SET at = at - interval '61 minutes' WHERE token_id = '$id'; "
+               . 'ALTER TABLE bbtoken_audit ENABLE TRIGGER bbtoken_audit_fixed');
+    ($rc, $out, $err) = $env->psql_try(undef, user => 'bbtoken_httpd', file => $f);
+    is($audit->(), 32, 'an hour on: 16 more');
+};
+
 subtest 'BBTokenLastUseInterval: syntax and context' => sub {
     for my $ok ('0', '60', '86400') {
         my ($rc, $msg) = $env->config_test("BBTokenLastUseInterval $ok\n");
