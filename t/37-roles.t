@@ -31,7 +31,7 @@ my $J = JSON::PP->new->canonical;
 my $new = sub { $J->encode({ name => $_[0], permissions => ['REPO_READ'] }) };
 my $create = "SELECT bbtoken_api_create('alice', 'alice', '%s', 'by SQL', 'PROJECT_READ', 'REPO_READ',"
            . " repeat('a', 32), repeat('b', 64), NULL)";
-sub as { my ($role, $sql) = @_; return $env->psql_try($sql, user => $role) }
+sub as { my ($role, $sql, %o) = @_; return $env->psql_try($sql, user => $role, %o) }
 sub message { my $r = shift; return ref $r->{json} eq 'HASH' ? $r->{json}{errors}[0]{message} // '' : '' }
 
 subtest 'the lookup role looks tokens up, and can change none' => sub {
@@ -52,6 +52,23 @@ subtest 'the lookup role looks tokens up, and can change none' => sub {
     }
     is($env->token_row($id)->{name}, 'laptop', 'the token is as it was');
     is($env->token_row($id)->{revoked_at}, '', '  and live');
+};
+
+# Any role of the cluster could connect to a database PUBLIC may connect
+# to, LISTEN on the module's channel (token and user ids as they change)
+# and NOTIFY on it (each notification empties every server's cache): the
+# grants files take CONNECT from PUBLIC and give it to their role.
+subtest 'a role of the cluster with no grant cannot connect' => sub {
+    $env->psql("CREATE ROLE stranger LOGIN", db => 'postgres');
+    my ($rc, $out, $err) = as('stranger', "LISTEN bbtoken");
+    isnt($rc, 0, 'a role with no grant: refused');
+    like($err, qr/permission denied for database/, '  at connecting') or diag $err;
+    ($rc, $out, $err) = as('stranger', "SELECT 1", db => 'postgres');
+    is($rc, 0, '  (it connects to another database: the role works)') or diag $err;
+    for my $role (qw(bbtoken_httpd bbtoken_api)) {
+        ($rc, $out, $err) = as($role, "SELECT 1");
+        is($rc, 0, "$role connects") or diag $err;
+    }
 };
 
 subtest 'the API role calls the API\'s functions' => sub {

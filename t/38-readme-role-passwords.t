@@ -69,6 +69,8 @@ sub login {
     chomp $out;
     return $rc == 0 ? $out : '';
 }
+# And its grants, as the README's next line gives them (CONNECT among them).
+$env->psql(undef, file => "$root/sql/grants.sql", vars => ["role=$role"]);
 is(login($role, $pw), $role, 'the role logs in with the password typed');
 is(login($role, "$pw-x"), '', '  and not with another');
 
