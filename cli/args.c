@@ -357,7 +357,7 @@ int bbtoken_perm_parse(const char *name, bbt_perm_t *p)
 {
     if (bbt_perm_parse(name, p) != 0) {
         return bbtoken_fail("unknown permission %s: expected " BBT_PERM_NAMES,
-                            name);
+                            bbtoken_repeatable(name));
     }
     return 0;
 }
@@ -513,7 +513,7 @@ int bbtoken_check_unused(const char *s, char *secs, size_t len)
     if (v < 8 * 86400 || v > 36500LL * 86400) {
         return bbtoken_fail("--revoke-unused-after must be a duration from 8d "
                             "to 36500d (90d, 2160h, 13w), or none: %s",
-                            s);
+                            bbtoken_repeatable(s));
     }
     snprintf(secs, len, "%lld", v);
     return 0;
@@ -551,5 +551,5 @@ int bbtoken_when(const char *s, const char *opt, bbtoken_when_t *w)
 bad:
     return bbtoken_fail("%s: not a date (YYYY-MM-DD, YYYY-MM-DDTHH:MM:SSZ, "
                         "UTC) or a duration ago (7d, 12h, 2w): %s",
-                        opt, s);
+                        opt, bbtoken_repeatable(s));
 }

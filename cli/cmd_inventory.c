@@ -40,7 +40,7 @@ static int bbtoken_inv_filter(const bbtoken_args_t *a, bbt_inventory_t *f)
         if (strchr(a->project, '/')) {
             return bbtoken_fail("--project takes a project key, not a "
                                 "repository: %s",
-                                a->project);
+                                bbtoken_repeatable(a->project));
         }
         if ((rc = bbtoken_parse_target(a->project, &t))) {
             return rc;

@@ -65,7 +65,8 @@ static int bbtoken_nets_param(const bbtoken_args_t *a, char *buf)
     for (i = 0; i < a->nnets; i++) {
         len = strlen(a->nets[i]);
         if ((why = bbt_input_net_problem(a->nets[i], len)) != NULL) {
-            return bbtoken_fail("--allow-from %s: %s", a->nets[i], why);
+            return bbtoken_fail("--allow-from %s: %s",
+                                bbtoken_repeatable(a->nets[i]), why);
         }
         if (at) {
             buf[at++] = ' ';

@@ -13,6 +13,10 @@
  * AllowOverride None is the configuration that works.  The sections
  * without routes (the REST API's, the page's) serve no user's files.
  *
+ * The refusal's own page is not the file's to choose either (an
+ * ErrorDocument of its own, a Header): it is made from the server's
+ * configuration and the <Location>s alone, sandboxed.
+ *
  * httpd keeps what a request's walk read in r->htaccess: an entry for
  * each directory it looked in, with the file's configuration, or none
  * where there was no file.  A sub-request or an internal redirect starts
@@ -28,6 +32,7 @@
 
 #include "bbt_config.h"
 #include "bbt_htaccess.h"
+#include "bbt_private.h"
 
 APLOG_USE_MODULE(bbtoken);
 
@@ -37,38 +42,56 @@ static int bbt_htaccess_above(const char *dir, const char *file)
 {
     size_t n = strlen(dir);
 
-    if (n > 1 && dir[n - 1] == '/') {
+    while (n > 0 && dir[n - 1] == '/') {
         n--;
     }
+    /* The root ("/", n 0) holds every absolute path. */
     return strncmp(file, dir, n) == 0 && (file[n] == '\0' || file[n] == '/');
+}
+
+const char *bbt_htaccess_applies(const request_rec *r)
+{
+    const struct htaccess_result *h;
+
+    if (!r->filename) {
+        return NULL;
+    }
+    for (h = r->htaccess; h; h = h->next) {
+        if (h->htaccess && h->dir && bbt_htaccess_above(h->dir, r->filename)) {
+            return h->dir;
+        }
+    }
+    return NULL;
+}
+
+void bbt_htaccess_forget(request_rec *r)
+{
+    r->per_dir_config = r->server->lookup_defaults;
+    (void)ap_location_walk(r);
+    bbt_private_sandbox_always(r);
 }
 
 static int bbt_htaccess_check(request_rec *r)
 {
-    const struct htaccess_result *h;
     const bbt_dir_conf_t *conf;
+    const char *dir;
 
-    if (!r->htaccess || !r->filename) {
+    if (!r->htaccess) {
         return OK;
     }
     conf = bbt_config_dir(r);
-    if (!conf || !conf->rules) {
+    if (!conf || !conf->rules || !(dir = bbt_htaccess_applies(r))) {
         return OK;
     }
-    for (h = r->htaccess; h; h = h->next) {
-        if (h->htaccess && h->dir && bbt_htaccess_above(h->dir, r->filename)) {
-            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
-                          "BBT045: %s is served by routes, and a .htaccess "
-                          "file in %s applies to it: refused (500).  A writer "
-                          "of the tree could have written it, and an <If> in "
-                          "it overrides even a <Location>: set AllowOverride "
-                          "None there and move what it says into the "
-                          "server's configuration",
-                          r->uri, h->dir);
-            return HTTP_INTERNAL_SERVER_ERROR;
-        }
-    }
-    return OK;
+    ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                  "BBT045: %s is served by routes, and a .htaccess file in "
+                  "%s applies to it: refused (500).  A writer of the tree "
+                  "could have written it, and an <If> in it overrides even a "
+                  "<Location>: set AllowOverride None there and move what it "
+                  "says into the server's configuration",
+                  r->uri, dir);
+    bbt_htaccess_forget(r);
+    return HTTP_INTERNAL_SERVER_ERROR;
 }
 
 void bbt_htaccess_register_hooks(apr_pool_t *p)

@@ -18,4 +18,8 @@ void bbt_private_register_hooks(apr_pool_t *p);
  * private answer). */
 void bbt_private_promoted(request_rec *r);
 
+/* BBTokenSandbox's headers on r's answer, whatever its section says: for
+ * a refusal whose section's configuration is not to be believed. */
+void bbt_private_sandbox_always(request_rec *r);
+
 #endif

@@ -19,6 +19,17 @@ SELECT format('REVOKE CONNECT ON DATABASE %I FROM PUBLIC', current_database())
 \gexec
 SELECT format('GRANT CONNECT ON DATABASE %I TO %I', current_database(), :'role')
 \gexec
+-- A role that does not own the database gets a warning, not an error, for
+-- the REVOKE, and PUBLIC keeps its CONNECT: said as an error here.
+DO $$
+BEGIN
+    IF has_database_privilege('public', current_database(), 'CONNECT') THEN
+        RAISE EXCEPTION 'PUBLIC may still connect to database %: run this '
+                        'file as the database''s owner or a superuser',
+                        current_database();
+    END IF;
+END
+$$;
 GRANT USAGE ON SCHEMA public TO :"role";
 -- Nothing of its own in the schema: a function made there could stand in
 -- for one the SECURITY DEFINER functions call, and run as their owner.

@@ -87,7 +87,11 @@ subtest 'a connection string as an operand or a value: not repeated' => sub {
                    ['list', '--all', '--unused-for', $c], ['expiring', '--within', $c],
                    ['grant', 'usage', $c, 'PROJ'], ['grant', 'usage', 'PROJECT_READ', $c],
                    ['project', $c], ['project', 'PROJ', '--repo-admins-manage-tokens', $c],
-                   ['create', 'usage', '--name', 'x', '--expiry-days', $c]) {
+                   ['create', 'usage', '--name', 'x', '--expiry-days', $c],
+                   ['create', 'usage', '--name', 'x', '--allow-from', $c],
+                   ['create', 'usage', '--name', 'x', '--perm', $c], ['purge', '--expired-before', $c],
+                   ['audit', '--since', $c], ['policy', '--revoke-unused-after', $c],
+                   ['list', '--all', '--project', $c]) {
             my $shown = join ' ', map { $_ eq $c ? 'CONN' : $_ } @$a;
             my ($rc, $out, $err) = $env->cli(@$a);
             is($rc, 1, "$shown: exit 1") or diag $err;

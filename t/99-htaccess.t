@@ -37,7 +37,7 @@ Alias /dav "@DIR@/dav"
 </Directory>
 Alias /loc "@DIR@/loc"
 <Directory "@DIR@/loc">
-    AllowOverride AuthConfig
+    AllowOverride AuthConfig FileInfo
     Require all granted
 </Directory>
 # A tree outside the sections, with a .htaccess of its own: its index
@@ -74,8 +74,10 @@ for my $r (sort keys %htaccess) {
 # httpd's own AuthType and Require, which AllowOverride AuthConfig lets a
 # .htaccess set: plainly, merged before a <Location>, and in an <If>
 # section, merged after it (README, Security model).
-my %open = (open => "AuthType None\nRequire all granted\n",
-            if   => "<If \"true\">\nAuthType None\nRequire all granted\n</If>\n");
+my %open = (open   => "AuthType None\nRequire all granted\n",
+            if     => "<If \"true\">\nAuthType None\nRequire all granted\n</If>\n",
+            errdoc => "ErrorDocument 500 \"<script>alert(document.domain)</script>\"\n"
+                      . "ErrorDocument 405 \"<script>alert(document.domain)</script>\"\n");
 for my $r (sort keys %open) {
     make_path("$d/loc/PROJ/$r/sub");
     BBT::Env::spew("$d/loc/PROJ/$r/x.html", "<script>1</script>\n");
@@ -142,7 +144,19 @@ subtest 'AuthConfig in .htaccess under a <Location> of AuthType BBToken' => sub 
         my ($st) = $env->curl("/loc/PROJ/$r/y.html", method => 'PUT', data => "y\n");
         is($st, 500, "$r: a PUT without a login: 500");
         ok(!-e "$d/loc/PROJ/$r/y.html", '  nothing written');
+        # The refusal's page is the server's, sandboxed: not the file's.
+        my $res = $env->get("/loc/PROJ/$r/x.html", {});
+        unlike($res->{content} // '', qr/<script>alert/, "$r: the refusal's page is not the file's");
+        is($res->{headers}{'content-security-policy'}, 'sandbox', '  and is sandboxed');
+        # Nor does a TRACE get past it: an <If> takes the AuthType away,
+        # not the routes.
+        $res = $env->request('TRACE', "/loc/PROJ/$r/x.html", { %auth, 'X-Bbt-Probe' => 'echoed' });
+        is($res->{status}, 405, "$r: TRACE with the token: 405");
+        unlike($res->{content} // '', qr/echoed|Bearer|<script>alert/, '  nothing echoed, not the file\'s page');
     }
+    my $res = $env->request('TRACE', '/loc/PROJ/read/x.html', { %auth, 'X-Bbt-Probe' => 'echoed' });
+    is($res->{status}, 500, 'TRACE under a broken .htaccess: 500, as any method');
+    unlike($res->{content} // '', qr/echoed|Bearer/, '  nothing echoed');
     is_status($env->get('/loc/PROJ/clean/x.html', {}), 401, 'a repository with no such file beside them: 401');
     is_status($env->get('/loc/PROJ/clean/x.html', \%auth), 200, '  and the token reads');
     like($env->error_log_text, qr{BBT045: /loc/PROJ/if/x\.html is served by routes, and a \.htaccess file in \S+/loc/PROJ/if/? applies to it: refused \(500\)},
