@@ -229,7 +229,8 @@ subtest 'CLI: the project setting' => sub {
               'default: yes');
     $env->cli_is('set no', ['project', 'PROJ', '--repo-admins-manage-tokens', 'no'], 0,
                  stdout => qr/^repo-admins-manage-tokens: no$/m);
-    $env->cli_is('maybe', ['project', 'PROJ', '--repo-admins-manage-tokens', 'maybe'], 2);
+    $env->cli_is('maybe: a bad value, as --kind bogus is', ['project', 'PROJ', '--repo-admins-manage-tokens', 'maybe'], 1,
+                 stderr => qr/takes yes or no, not maybe/);
     $env->cli_is('a repository', ['project', 'PROJ/one'], 1);
     my $a = $env->cli_json('audit', '--project', 'PROJ');
     ok((grep { $_->{event} eq 'project_changed' && $_->{detail} =~ /may not/ } @$a), 'audited');
