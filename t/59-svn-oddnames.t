@@ -1,0 +1,67 @@
+# Names that hold a backslash or a ";": the module reads a path as a
+# backend may (a backslash as a slash, a ;parameter dropped), and that
+# reading, its slashes merged and its dot segments resolved, must be the
+# same route on the same repository.  mod_dav_svn takes such a name as
+# bytes: "\lead.txt" in trunk reads "trunk//lead.txt", still the
+# repository's, so it is exported, read and deleted as any file (each
+# path mod_dav_svn checks is a sub-request the module routes, and one it
+# refused was left out of a checkout without a word); so is "..;x", which
+# reads as a place in the same repository (t/43 keeps those that read as
+# another repository's refused).
+use strict;
+use warnings;
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use Test::More;
+use File::Path qw(make_path);
+use BBT::Env qw(run_cmd);
+
+plan skip_all => 'svn or mod_dav_svn is not installed (build/deps.sh installs them)'
+    unless -x '/usr/bin/svn' && -x '/usr/bin/svnadmin' && -f "$BBT::Env::MODDIR/mod_dav_svn.so";
+
+my $env = BBT::Env->new(modules => [qw(dav dav_svn)], extra_conf => <<'EOC')->start;
+<Location /svn>
+    AuthType BBToken
+    AuthName "Subversion"
+    BBTokenRoutes dav /svn
+    Require bbtoken
+</Location>
+<Location /svn/PROJ>
+    DAV svn
+    SVNParentPath "@DIR@/svn/PROJ"
+</Location>
+EOC
+my $d = $env->dir;
+make_path("$d/svn/PROJ", "$d/work");
+my @names = ('\lead.txt', 'two\\\\slashes.txt', 'ok;name.txt', 'in\..\place.txt');
+my ($rc, $out, $err) = run_cmd(cmd => ['svnadmin', 'create', "$d/svn/PROJ/repo"]);
+is($rc, 0, 'a repository') or diag $err;
+($rc, $out, $err) = run_cmd(cmd => ['svn', 'co', '-q', "file://$d/svn/PROJ/repo", "$d/work/f"]);
+make_path("$d/work/f/trunk");
+BBT::Env::spew("$d/work/f/trunk/$_", "$_\n") for @names, '..;x';
+($rc, $out, $err) = run_cmd(cmd => ['svn', 'add', '-q', 'trunk'], cwd => "$d/work/f");
+is($rc, 0, 'added locally') or diag $err;
+($rc, $out, $err) = run_cmd(cmd => ['svn', 'ci', '-q', '-m', 'names'], cwd => "$d/work/f");
+is($rc, 0, 'committed locally (file://)') or diag $err;
+$env->give_to_httpd("$d/svn");
+$env->user_add('alice');
+$env->grant('alice', 'PROJECT_ADMIN', 'PROJ');
+my $tok = $env->token_create('alice', name => 'svn', perms => ['PROJECT_ADMIN']);
+# The password from a file: not among svn's arguments.
+BBT::Env::spew("$d/work/pw", $tok, 0600);
+my @svn = ('svn', '--non-interactive', '--no-auth-cache', '--config-dir', "$d/svnconf", '--username', 'alice',
+           '--password-from-stdin');
+sub svn { my @a = @_; return run_cmd(cmd => [@svn, @a], stdin => "$tok\n", timeout => 120) }
+
+($rc, $out, $err) = svn('export', '-q', $env->url('/svn/PROJ/repo/trunk'), "$d/work/ex");
+is($rc, 0, 'export over HTTP exits 0') or diag $err;
+ok(-f "$d/work/ex/$_", "  $_ exported") or diag `ls -A $d/work/ex` for @names;
+ok(-f "$d/work/ex/..;x", '  ..;x too: read without its parameter, a place in the same repository');
+($rc, $out, $err) = svn('cat', $env->url('/svn/PROJ/repo/trunk/%5Clead.txt'));
+is($out, "\\lead.txt\n", 'svn cat \lead.txt') or diag $err;
+($rc, $out, $err) = svn('rm', '-q', '-m', 'rm', $env->url('/svn/PROJ/repo/trunk/%5Clead.txt'));
+is($rc, 0, 'and a PROJECT_ADMIN token deletes it') or diag $err;
+($rc, $out, $err) = svn('ls', $env->url('/svn/PROJ/repo/trunk'));
+unlike($out, qr/^\\lead\.txt$/m, '  gone');
+is(scalar($env->crash_lines), 0, 'no httpd child crashed');
+done_testing;
