@@ -49,7 +49,9 @@ static int bbt_htaccess_above(const char *dir, const char *file)
     return strncmp(file, dir, n) == 0 && (file[n] == '\0' || file[n] == '/');
 }
 
-const char *bbt_htaccess_applies(const request_rec *r)
+/* The directory of a .htaccess file that applied to r, one above r's file
+ * (r->htaccess, as r's walk left it), or NULL. */
+static const char *bbt_htaccess_applies(const request_rec *r)
 {
     const struct htaccess_result *h;
 
@@ -64,7 +66,10 @@ const char *bbt_htaccess_applies(const request_rec *r)
     return NULL;
 }
 
-void bbt_htaccess_forget(request_rec *r)
+/* Before r is refused for it: r's configuration without the directory
+ * walk's (the server's and the <Location>s'), and the sandbox, so that the
+ * file chooses nothing of the refusal's page. */
+static void bbt_htaccess_forget(request_rec *r)
 {
     r->per_dir_config = r->server->lookup_defaults;
     (void)ap_location_walk(r);

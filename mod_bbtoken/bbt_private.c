@@ -150,17 +150,17 @@ static void bbt_private_proxy_authorization(request_rec *r)
  * page) is sandboxed as the content is.  In err_headers_out, which an
  * internal redirect shares and an error page keeps; a sandbox the backend
  * set too only narrows it.  httpd runs this hook for no sub-request. */
-void bbt_private_sandbox_always(request_rec *r)
-{
-    apr_table_setn(r->err_headers_out, "Content-Security-Policy", "sandbox");
-    apr_table_setn(r->err_headers_out, "X-Content-Type-Options", "nosniff");
-}
-
 static void bbt_private_sandbox_set(request_rec *r, int ours)
 {
     if (!r->main && bbt_config_sandbox(bbt_config_dir(r), ours)) {
         bbt_private_sandbox_always(r);
     }
+}
+
+void bbt_private_sandbox_always(request_rec *r)
+{
+    apr_table_setn(r->err_headers_out, "Content-Security-Policy", "sandbox");
+    apr_table_setn(r->err_headers_out, "X-Content-Type-Options", "nosniff");
 }
 
 static int bbt_private_sandbox(request_rec *r)
