@@ -16,27 +16,8 @@
 -- them), and writes nothing directly.  Run it again after every
 -- `bbtoken db upgrade`:
 --   psql -v ON_ERROR_STOP=1 -v role=bbtoken_api -f sql/grants-api.sql
--- The database is its roles' alone: any role of the cluster may connect
--- to a database PUBLIC may, LISTEN on the module's channel (every token id
--- and user id as it changes) and NOTIFY on it (each empties every
--- server's cache).  The owner and superusers keep their access; another
--- role that needs the database (a monitor, an administrator's own) is
--- given CONNECT by hand.
-SELECT format('REVOKE CONNECT ON DATABASE %I FROM PUBLIC', current_database())
-\gexec
-SELECT format('GRANT CONNECT ON DATABASE %I TO %I', current_database(), :'role')
-\gexec
--- A role that does not own the database gets a warning, not an error, for
--- the REVOKE, and PUBLIC keeps its CONNECT: said as an error here.
-DO $$
-BEGIN
-    IF has_database_privilege('public', current_database(), 'CONNECT') THEN
-        RAISE EXCEPTION 'PUBLIC may still connect to database %: run this '
-                        'file as the database''s owner or a superuser',
-                        current_database();
-    END IF;
-END
-$$;
+-- CONNECT on the database: its roles' alone (grants-connect.sql).
+\ir grants-connect.sql
 GRANT USAGE ON SCHEMA public TO :"role";
 -- Nothing of its own in the schema: a function made there could stand in
 -- for one the SECURITY DEFINER functions call, and run as their owner.

@@ -296,7 +296,8 @@ subtest 'installed files' => sub {
     }
     # The page's every file: it loads each of its scripts.
     ok(-f "/usr/share/mod-bbtoken/$_", "/usr/share/mod-bbtoken/$_")
-        for 'sql/schema.sql', 'sql/grants.sql', 'sql/grants-api.sql', 'routes/git.conf', glob 'www/*';
+        for 'sql/schema.sql', 'sql/grants.sql', 'sql/grants-api.sql', 'sql/grants-connect.sql', 'routes/git.conf',
+            glob 'www/*';
     my $cron = "/usr/share/doc/$PKG/examples/bbtoken.cron";
     ok(-f $cron, 'the cron example') unless dpkg_excludes($cron);
     ok(-f "/etc/fail2ban/$_", "/etc/fail2ban/$_") for 'filter.d/bbtoken.conf', 'jail.d/bbtoken.conf';
