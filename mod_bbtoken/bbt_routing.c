@@ -211,12 +211,14 @@ static void bbt_route_into(bbt_req_t *rq, const bbt_match_t *m)
  * repo/x\..\..\OTHER so; and a servlet container drops each segment's
  * ;parameters before it resolves dot segments, so repo/..;/..;/OTHER is
  * OTHER's to it, while httpd and the routes see segments named "..;".
- * So that reading, its slashes merged and its dot segments resolved as
- * such a backend resolves them, must match the very route on the very
- * target too, or the request is not routed.  Resolved, not refused: a
- * name the backend takes as bytes (mod_dav_svn's "\lead.txt", read so
- * as "trunk//lead.txt") is still its repository's.  A backend that merges
- * or resolves less than this stays nearer the path than the check does. */
+ * So that reading, its slashes merged, must match the very route on the
+ * very target too, or the request is not routed: a name a backend takes
+ * as bytes (mod_dav_svn's "\lead.txt", read so as "trunk//lead.txt") is
+ * still its repository's.  Its dot segments are refused, never resolved
+ * (they match no route): a backend may apply only some of the three
+ * readings (keep a backslash, decode a %2F), and its ".." would then pop
+ * another segment than a resolved one pops.  A ".." any of those partial
+ * readings makes is one in this reading too. */
 static int bbt_backend_agrees(request_rec *r, const bbt_dir_conf_t *conf,
                               const char *path, const char *args,
                               int dest_lookup, const bbt_match_t *mp)
@@ -244,7 +246,6 @@ static int bbt_backend_agrees(request_rec *r, const bbt_dir_conf_t *conf,
     }
     *w = '\0';
     ap_no2slash(alt);
-    ap_getparents(alt);
     return bbt_rules_match(conf->rules, r->method, alt, args, dest_lookup,
                            &m) == BBT_ROUTE_MATCH &&
            m.rule == mp->rule && strcmp(m.target.key, mp->target.key) == 0 &&

@@ -39,6 +39,11 @@ is(cgi_vars($r->{content})->{PATH_INFO}, '/PROJ/repo/raw/file', '  served as ask
 $r = $env->get('/nd/OTHER/secret/raw/file', $auth);
 is_status($r, 403, 'control: OTHER is refused');
 
+# A name with a backslash that reads, slashes merged, as a place in the
+# same repository: served (Subversion's "\lead.txt", t/59-svn-oddnames).
+$r = $env->get('/nd/PROJ/repo/raw/%5Clead.txt', $auth);
+is_status($r, 200, 'a backslash name in PROJ/repo: served');
+
 for my $c (['%2F..%2F..%2F into OTHER', '/nd/PROJ/repo/raw%2F..%2F..%2F..%2FOTHER%2Fsecret%2Fraw'],
            ['%2f lower case', '/nd/PROJ/repo/raw%2f..%2f..%2f..%2fOTHER%2fsecret%2fraw'],
            ['%2F. and %2F%2F', '/nd/PROJ/repo%2F.%2F%2F..%2Fother%2Fraw'],
@@ -56,7 +61,16 @@ for my $c (['%2F..%2F..%2F into OTHER', '/nd/PROJ/repo/raw%2F..%2F..%2F..%2FOTHE
 for my $c (['%5C.. into OTHER', '/nd/PROJ/repo/raw%5C..%5C..%5C..%5COTHER%5Csecret%5Craw'],
            ['backslashes into OTHER', '/nd/PROJ/repo/raw\\..\\..\\..\\OTHER\\secret\\raw'],
            ['..; into OTHER', '/nd/PROJ/repo/raw/..;/..;/..;/OTHER/secret/raw'],
-           ['..;x= into PROJ/other', '/nd/PROJ/repo/..;x=1/other/raw']) {
+           ['..;x= into PROJ/other', '/nd/PROJ/repo/..;x=1/other/raw'],
+           # A backend may apply only some of the readings (decode a %2F
+           # and keep a backslash, keep a %2F and drop ;parameters, not
+           # merge slashes): its ".." then pops another segment than the
+           # full reading's would.  Refused, never resolved.
+           ['%5C kept, %2F.. decoded', '/nd/PROJ/repo/raw%5Cz%5Cz2%2F..%2F..%2Fother%2Fraw%2Fsecret.txt'],
+           ['%5C.. unmerged', '/nd/PROJ/repo/x%5C..%5C..%5Cother%5C%5C..%5Crepo'],
+           ['%2F.. unmerged', '/nd/PROJ/repo/..%2Fother%2F%2F..%2Frepo'],
+           ['%2F kept, ..; dropped', '/nd/PROJ/repo/raw%2Fz%2Fz2/..;/..;/other/raw/secret.txt'],
+           ['%5C kept, ..; dropped', '/nd/PROJ/repo/raw%5Cz%5Cz2/..;/..;/other/raw/secret.txt']) {
     my ($name, $path) = @$c;
     $r = $env->get($path, $auth);
     is_status($r, 403, "$name: refused");
