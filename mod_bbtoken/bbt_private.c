@@ -177,6 +177,15 @@ static void bbt_private_take(request_rec *r, int promoted)
     bbt_req_t *rq = bbt_req(r);
     ap_filter_t *f;
 
+    /* The error page of a request of the module's keeps its status:
+     * core's upgrade handler would switch an "Upgrade: h2c" request to
+     * HTTP/2 at the page and answer its URL again as a new request, 200,
+     * without the refusal's challenge or its sandbox (git would not ask
+     * for a login).  Its internal redirects share one headers_in. */
+    if (r->prev && bbt_private_after_error(r) && bbt_private_ours_before(r)) {
+        apr_table_unset(r->headers_in, "Upgrade");
+    }
+
     if (rq && rq->verified) {
         const char *auth = bbt_request_authorization(r);
 

@@ -12,8 +12,11 @@
 # header: mod_authz_core's check of a <RequireAll> whose Require ip does
 # not match (or a Require not ip that does), mod_access_compat's Deny
 # from, a server-wide RewriteRule's [F].
-# Over an h2c upgrade the error page is what mod_http2 replays as stream 1
-# (headers and all): not with the credentials either.
+# Asked for with Upgrade: h2c, the refusal is not upgraded: core's upgrade
+# handler would switch at the error page and mod_http2 answer its URL
+# again as stream 1, 200, without the refusal's status, challenge and
+# sandbox (git would never ask for a login).  The error page is served
+# over HTTP/1.1 with the refusal's status, and without the credentials.
 use strict;
 use warnings;
 use FindBin;
@@ -100,21 +103,28 @@ for my $c (@cases) {
 }
 
 # curl --http2 over http:// asks for the upgrade (Upgrade: h2c).
-my $url = 'http://127.0.0.1:' . $env->port . "${base}git-receive-pack";
-my ($rc, $out, $err) = run_cmd(cmd => ['curl', '-sS', '--http2', '-w', '\nPROTO=%{http_version}\n',
-                                       '-H', "Authorization: Bearer $tok", $url],
-                               timeout => 60, tmp => $env->dir);
-is($rc, 0, 'curl --http2 ran') or diag $err;
-like($out, qr/^PROTO=2$/m, 'the refused push was upgraded to h2c: its error page is stream 1');
-like($out, qr{^PATH_INFO=/error403$}m, 'the error page\'s CGI answered stream 1') or diag $out;
-like($out, qr/^HTTP_AUTHORIZATION unset$/m, '... and was not handed the token');
-$url = 'http://127.0.0.1:' . $env->port . '/env/PROJ/netonly.git/info/refs?service=git-upload-pack';
-($rc, $out, $err) = run_cmd(cmd => ['curl', '-sS', '--http2', '-w', '\nPROTO=%{http_version}\n',
-                                    '-H', "Authorization: Bearer $tok", $url],
-                            timeout => 60, tmp => $env->dir);
-is($rc, 0, 'curl --http2 ran, into a Require ip that does not match') or diag $err;
-like($out, qr/^PROTO=2$/m, '  the refusal was upgraded to h2c');
-like($out, qr{^PATH_INFO=/error403$}m, '  its error page\'s CGI answered stream 1') or diag $out;
-like($out, qr/^HTTP_AUTHORIZATION unset$/m, '  and was not handed the token');
+sub upgrade_asked {
+    my ($path, $auth) = @_;
+    my ($rc, $out, $err) = run_cmd(cmd => ['curl', '-sS', '--http2', '-D', '-', '-w', '\nPROTO=%{http_version}\n',
+                                           '-H', "Authorization: $auth", 'http://127.0.0.1:' . $env->port . $path],
+                                   timeout => 60, tmp => $env->dir);
+    is($rc, 0, "curl --http2 $path ran") or diag $err;
+    return $out;
+}
+for my $c (["${base}git-receive-pack", "Bearer $tok", 403, 'error403', 'the refused push'],
+           ["${base}git-upload-pack", 'Bearer ' . BBT::Env::mistype_token($tok), 401,
+            'error401', 'a mistyped token'],
+           ['/env/PROJ/netonly.git/info/refs?service=git-upload-pack', "Bearer $tok", 403, 'error403',
+            'a Require ip that does not match']) {
+    my ($path, $auth, $st, $page, $name) = @$c;
+    my $out = upgrade_asked($path, $auth);
+    like($out, qr/^PROTO=1\.1$/m, "$name: not upgraded to h2c");
+    unlike($out, qr{^HTTP/1\.1 101}m, '  no 101');
+    like($out, qr{^HTTP/1\.1 $st }m, "  the refusal's status, $st") or diag $out;
+    like($out, qr/^content-security-policy: sandbox/mi, '  sandboxed');
+    like($out, qr/^www-authenticate: /mi, '  with its challenge') or diag $out if $st == 401;
+    like($out, qr{^PATH_INFO=/$page$}m, "  the error page's CGI answered") or diag $out;
+    like($out, qr/^HTTP_AUTHORIZATION unset$/m, '  and was not handed the credentials');
+}
 
 done_testing;
