@@ -97,6 +97,9 @@ sub grants_as_then {
         }
         my $file = $env->dir . "/scratch/then-$f->[0]";
         BBT::Util::spew($file, $sql);
+        # What both include (psql's \ir: beside the file).
+        BBT::Util::spew($env->dir . '/scratch/grants-connect.sql',
+                        BBT::Util::slurp("$ROOT/sql/grants-connect.sql"));
         $env->psql(undef, file => $file, vars => ["role=$f->[1]"]);
     }
 }
