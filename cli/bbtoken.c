@@ -219,15 +219,12 @@ int main(int argc, char **argv)
     rc = bbtoken_main(&ctx, argc, argv);
 
     PQfinish(ctx.conn);
-    /* A full disk or a closed pipe must not pass for success.  The reason
-     * only when this flush found it: errno is the database calls' since an
-     * earlier write failed. */
-    errno = 0;
-    if ((fflush(stdout) != 0 || ferror(stdout)) && rc == 0) {
-        int e = errno;
-
-        rc = bbtoken_fail("cannot write to stdout%s%s", e ? ": " : "",
-                          e ? strerror(e) : "");
+    /* A full disk or a closed pipe must not pass for success; a failure
+     * said already is not said again. */
+    if (rc != 0) {
+        fflush(stdout);
+    } else if (bbtoken_flush_stdout(NULL) != 0) {
+        rc = BBTOKEN_EXIT_FAIL;
     }
     return rc;
 }

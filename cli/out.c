@@ -46,6 +46,22 @@ static void bbtoken_vsay(const char *fmt, va_list ap)
     fprintf(stderr, "bbtoken: %s\n", shown);
 }
 
+int bbtoken_flush_stdout(const char *what)
+{
+    int e;
+
+    /* The reason only when this flush found it: errno may be a database
+     * call's since an earlier write failed. */
+    errno = 0;
+    if (fflush(stdout) == 0 && !ferror(stdout)) {
+        return 0;
+    }
+    e = errno;
+    bbtoken_fail("%s%scannot write to stdout%s%s", what ? what : "",
+                 what ? ": " : "", e ? ": " : "", e ? strerror(e) : "");
+    return -1;
+}
+
 const char *bbtoken_repeatable(const char *v)
 {
     if (v && (strchr(v, '=') || strstr(v, "://"))) {

@@ -14,7 +14,6 @@
  */
 #include <stdio.h>
 #include <stdlib.h>
-#include <errno.h>
 #include <string.h>
 
 #include "db.h"
@@ -101,25 +100,6 @@ int bbtoken_stream_open_held(bbtoken_ctx_t *ctx, bbtoken_stream_t *s,
     return 0;
 }
 
-/* What came so far is out before the next batch is asked for: a
- * failure's message follows it.  One that cannot be written (a full disk,
- * a closed pipe) ends the pass at once, with its own reason: a bulk
- * revocation goes no further than what it could list.  0, or -1 after
- * reporting. */
-static int bbtoken_stream_flush(const char *what)
-{
-    int e;
-
-    errno = 0;
-    if (fflush(stdout) == 0 && !ferror(stdout)) {
-        return 0;
-    }
-    e = errno;
-    bbtoken_fail("%s: cannot write to stdout%s%s", what, e ? ": " : "",
-                 e ? strerror(e) : "");
-    return -1;
-}
-
 void bbtoken_stream_result(bbtoken_stream_t *s, PGresult *res)
 {
     memset(s, 0, sizeof(*s));
@@ -137,7 +117,10 @@ int bbtoken_stream_next(bbtoken_stream_t *s)
     }
     PQclear(s->res);
     s->res = NULL;
-    if (bbtoken_stream_flush(s->what) != 0) {
+    /* What came so far is out before the next batch is asked for (a
+     * failure's message follows it); one that cannot be written ends the
+     * pass: a bulk revocation goes no further than it could list. */
+    if (bbtoken_flush_stdout(s->what) != 0) {
         return -1;
     }
     s->res = bbtoken_exec(
@@ -254,7 +237,8 @@ int bbtoken_groups_next(bbtoken_groups_t *g, int *first, int *end)
         }
         PQclear(g->res);
         g->res = NULL;
-        if (bbtoken_stream_flush(g->what) != 0) {
+        /* As bbtoken_stream_next. */
+        if (bbtoken_flush_stdout(g->what) != 0) {
             return -1;
         }
         snprintf(sql, sizeof(sql), "FETCH FORWARD %ld FROM %s", g->size,
