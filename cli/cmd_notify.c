@@ -532,7 +532,7 @@ static int bbtoken_notify_from(const bbtoken_args_t *a, char *buf, size_t len)
         return bbtoken_fail("%s: not an address for a From: header (give "
                             "--from ADDRESS): %s",
                             from && *from ? "the sender" : "this host's name",
-                            buf);
+                            bbtoken_repeatable(buf));
     }
     return 0;
 }
@@ -563,7 +563,7 @@ int bbtoken_cmd_notify(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
     if (n.sendmail[0] != '/') {
         return bbtoken_fail("sendmail: not an absolute path: %s (give "
                             "--sendmail /PATH)",
-                            n.sendmail);
+                            bbtoken_repeatable(n.sendmail));
     }
     if ((rc = bbtoken_notify_from(a, from, sizeof(from)))) {
         return rc;
@@ -571,7 +571,7 @@ int bbtoken_cmd_notify(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
     if (!n.dry_run && access(n.sendmail, X_OK) != 0) {
         return bbtoken_fail("cannot run sendmail %s: %s (give --sendmail "
                             "PATH)",
-                            n.sendmail, strerror(errno));
+                            bbtoken_repeatable(n.sendmail), strerror(errno));
     }
     if ((rc = bbtoken_connect(ctx))) {
         return rc;
@@ -616,13 +616,14 @@ int bbtoken_cmd_notify(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
         if (n.first_status < 0) {
             return bbtoken_fail("sendmail %s could not take %d message%s (%s); "
                                 "their notices go out on the next run",
-                                n.sendmail, n.failed, n.failed == 1 ? "" : "s",
+                                bbtoken_repeatable(n.sendmail), n.failed,
+                                n.failed == 1 ? "" : "s",
                                 strerror(n.first_errno));
         }
         return bbtoken_fail("sendmail %s failed for %d message%s (exit status "
                             "%d); their notices go out on the next run",
-                            n.sendmail, n.failed, n.failed == 1 ? "" : "s",
-                            n.first_status);
+                            bbtoken_repeatable(n.sendmail), n.failed,
+                            n.failed == 1 ? "" : "s", n.first_status);
     }
     return 0;
 }

@@ -41,27 +41,27 @@ static char **bbtoken_mailer_env(void)
     return env;
 }
 
-int bbtoken_sendmail(const char *path, const char *msg, size_t len)
+/* The mailer's exit status is what says a message was taken.  With SIGCHLD
+ * ignored (a scheduler or a wrapper may start us so, and an ignored signal
+ * is inherited across exec) the kernel reaps the child itself and waitpid
+ * fails with ECHILD: a message sendmail took would count as refused, and
+ * go out again on every run.  So SIGCHLD is the default while the mailer
+ * runs, for it too (Postfix's sendmail waits for its own postdrop). */
+static int bbtoken_sendmail_run(const char *path, const char *msg, size_t len,
+                                char **env)
 {
     char *argv[] = {(char *)path, "-t", "-oi", NULL};
     posix_spawn_file_actions_t fa;
     struct sigaction ign, old;
     int fds[2], rc, status, saved;
-    char **env;
     pid_t pid;
 
-    if (!(env = bbtoken_mailer_env())) {
-        errno = ENOMEM;
-        return -1;
-    }
     if (pipe(fds) != 0) {
-        free(env);
         return -1;
     }
     if ((rc = posix_spawn_file_actions_init(&fa)) != 0) {
         close(fds[0]);
         close(fds[1]);
-        free(env);
         errno = rc;
         return -1;
     }
@@ -73,12 +73,10 @@ int bbtoken_sendmail(const char *path, const char *msg, size_t len)
         posix_spawn_file_actions_destroy(&fa);
         close(fds[0]);
         close(fds[1]);
-        free(env);
         errno = rc;
         return -1;
     }
     posix_spawn_file_actions_destroy(&fa);
-    free(env);
     close(fds[0]);
 
     ign.sa_handler = SIG_IGN;
@@ -104,4 +102,26 @@ int bbtoken_sendmail(const char *path, const char *msg, size_t len)
         return -1;
     }
     return WEXITSTATUS(status);
+}
+
+int bbtoken_sendmail(const char *path, const char *msg, size_t len)
+{
+    struct sigaction dfl, old;
+    char **env;
+    int rc, saved;
+
+    if (!(env = bbtoken_mailer_env())) {
+        errno = ENOMEM;
+        return -1;
+    }
+    dfl.sa_handler = SIG_DFL;
+    dfl.sa_flags = 0;
+    sigemptyset(&dfl.sa_mask);
+    sigaction(SIGCHLD, &dfl, &old);
+    rc = bbtoken_sendmail_run(path, msg, len, env);
+    saved = errno;
+    sigaction(SIGCHLD, &old, NULL);
+    free(env);
+    errno = saved;
+    return rc;
 }

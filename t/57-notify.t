@@ -11,7 +11,9 @@
 # --revoke-unused-after; a project's and a repository's tokens, told to
 # the project's active admins (one without an address does not settle a
 # notice another admin's sendmail refused; a project with no active admin
-# is reported and settled, so its unused tokens are still revoked).  Last use and creation are faked with SQL as the
+# is reported and settled, so its unused tokens are still revoked); a run
+# started with SIGCHLD ignored records what the mailer took; no --from or
+# --sendmail value like a connection string repeated.  Last use and creation are faked with SQL as the
 # table's owner (creation and expiry only with the triggers off).
 use strict;
 use warnings;
@@ -377,6 +379,42 @@ subtest 'the mailer: an absolute path, and no database password' => sub {
     is(scalar @{ new_mails() }, 0, 'nothing mailed');
     ($rc, $out, $err, $m) = notify();
     ok($rc == 0 && @$m == 1, 'the notice goes out through an absolute path') or diag "$rc $err";
+};
+
+# A scheduler or a wrapper may start notify with SIGCHLD ignored, which
+# its children inherit: the kernel then reaps the mailer itself, and a
+# message sendmail took must still count as sent, once.
+subtest 'started with SIGCHLD ignored: a message taken is recorded, once' => sub {
+    my $id = mk('dave', 'sigchld', created => "now() - interval '100 days'", expires => "now() - interval '1 hour'");
+    my @args = ('--db', $env->superuser_conninfo, 'notify', '--sendmail', $SENDMAIL, '--from', $FROM);
+    for my $run (1, 2) {
+        my ($rc, $out, $err) = BBT::Util::run_cmd(
+            cmd => ['perl', '-e', '$SIG{CHLD} = "IGNORE"; exec @ARGV or die $!', $env->cli_path, @args],
+            tmp => $env->dir . '/run', timeout => 60, env => { BBT_MAILDIR => $MAILDIR });
+        is($rc, 0, "run $run: exit 0") or diag $err;
+        is(scalar @{ new_mails() }, 2 - $run, $run == 1 ? '  one message' : '  nothing sent again');
+        is_deeply(notices($id), { expired => 'dave@example.com' }, '  recorded as mailed');
+    }
+};
+
+# notify's own values are repeated in its errors, but never one that looks
+# like a connection string given in the wrong place (README: The CLI).
+subtest 'a connection string as --from or --sendmail: not repeated' => sub {
+    my $hidden = qr/\(not repeated: a connection string without its --db\?\)/;
+    for my $c ([['--from', 'host=db password=hunter2']],
+               [['--sendmail', 'postgresql://u:hunter2@h/db']],
+               [[], { BBTOKEN_SENDMAIL => 'postgres://u:hunter2@h/db' }],
+               [['--sendmail', '/x password=hunter2']],
+               [['--from', 'tokens@example.com', '--sendmail', $env->dir . '/x password=hunter2']]) {
+        my ($more, $e) = @$c;
+        my @args = ('--db', $env->superuser_conninfo, 'notify');
+        push @args, '--from', $FROM unless grep { $_ eq '--from' } @$more;
+        my ($rc, $out, $err) = $env->cli_env({ BBT_MAILDIR => $MAILDIR, %{ $e || {} } }, @args, @$more);
+        my $what = join(' ', @$more) || join(' ', %$e);
+        is($rc, 1, "$what: exit 1");
+        unlike($err, qr/hunter2/, '  the password is not repeated');
+        like($err, $hidden, '  says why') or diag $err;
+    }
 };
 
 subtest 'the policy: --revoke-unused-after' => sub {
