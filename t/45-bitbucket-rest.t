@@ -190,6 +190,11 @@ my @denied = (
     ['DELETE', '/rest/keys/latest/ssh/5'],
     ['GET', '/rest/keys/1.0/ssh/5/projects'],
     ['POST', '/rest/git/latest/projects/PROJ/repos/repo/pull-requests/1/rebase'],
+    # Applying a suggestion commits to the source branch too.
+    ['POST', "$A/projects/PROJ/repos/repo/pull-requests/1/comments/2/apply-suggestion"],
+    ['POST', "$A/projects/PROJ/repos/repo/pull-requests/1/comments/2/apply-suggestion.json"],
+    ['POST', "$A/projects/PROJ/repos/repo/pull-requests/1/comments/2/apply-suggestion/"],
+    ['POST', "$A/projects/proj/repos/repo/pull-requests/1/comments/2/apply-suggestion.JSON"],
     # Methods a route does not list: OPTIONS as everywhere in the set.
     ['OPTIONS', '/rest/branch-utils/latest/projects/PROJ/repos/repo/branches'],
     ['OPTIONS', "$I/reports/com.example.lint"],
