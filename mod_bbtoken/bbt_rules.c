@@ -31,6 +31,7 @@ struct bbt_rules {
     /* The most ovector pairs any pattern, or query pattern, needs. */
     uint32_t path_pairs, query_pairs;
     unsigned long serial;
+    int has_new; /* a route with the option new */
 };
 
 /* One thread's match data: for the path, and for the query string (matched
@@ -193,6 +194,16 @@ const bbt_namedrepo_t *bbt_rule_named(const bbt_rule_t *r)
     return r ? r->named : NULL;
 }
 
+int bbt_rules_has_new(const bbt_rules_t *rs)
+{
+    return rs && rs->has_new;
+}
+
+int bbt_rule_new(const bbt_rule_t *r)
+{
+    return r && r->new_only;
+}
+
 const char *bbt_rules_origin_at(const bbt_rules_t *rs, size_t i)
 {
     return rs && i < rs->n ? rs->v[i]->origin : NULL;
@@ -265,6 +276,14 @@ int bbt_rules_add(bbt_rules_t *rs, const char *methods, const char *pattern,
                       "json= cannot decide a destination route:", pattern);
         goto fail;
     }
+    /* Only mod_dav's look-up of a Destination knows whether it exists,
+     * and only a destination route is matched there. */
+    if (r->new_only && (!r->destination || r->deny)) {
+        bbt_rules_err(
+            err, errlen, origin,
+            "new is for a destination route with a permission:", pattern);
+        goto fail;
+    }
     if ((why = bbt_bodyproj_check(r->bodyproj, r->deny, r->destination,
                                   r->methods, r->nmethods)) != NULL) {
         bbt_rules_err(err, errlen, origin, why, pattern);
@@ -309,6 +328,7 @@ int bbt_rules_add(bbt_rules_t *rs, const char *methods, const char *pattern,
         rs->cap = cap;
     }
     rs->v[rs->n++] = r;
+    rs->has_new |= r->new_only;
     if (bbt_pairs(r->re) > rs->path_pairs)
         rs->path_pairs = bbt_pairs(r->re);
     if (r->query && bbt_pairs(r->query) > rs->query_pairs)

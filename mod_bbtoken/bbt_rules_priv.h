@@ -30,6 +30,7 @@ struct bbt_rule {
     char fixed_project[BBT_KEY_BUF];
     int deny;
     int destination;
+    int new_only; /* new: the Destination must not exist yet */
     bbt_perm_t need;
     bbt_perm_t token_need;
     char *json_name, *json_value; /* json=: NULL for none */
@@ -39,7 +40,7 @@ struct bbt_rule {
 };
 
 /* Options a route may have, for bbt_rules_add's record of those seen. */
-#define BBT_RULES_NOPTIONS 10
+#define BBT_RULES_NOPTIONS 11
 
 /* "origin: what 'detail'" into err; returns -1. */
 int bbt_rules_err(char *err, size_t errlen, const char *origin,

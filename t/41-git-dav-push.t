@@ -99,6 +99,30 @@ is_403($env->request('MOVE', "/dgit/PROJ/repo.git/objects/ab/${o38}_" . ('0' x 4
        'MOVE onto config');
 ok(!-e $env->repo_root . '/PROJ/repo.git/hooks/post-update', 'no hook was written');
 
+# An object is moved into place once and never written over: one replaced
+# would be lost, to every repository that borrows this one's objects too.
+# http-push PUTs it under a temporary name and MOVEs it (Overwrite: T) only
+# when the remote lacks it.
+my ($obj) = map { s{^\Q$bare/\E}{}r } grep { -f } glob("$bare/objects/??/*");
+my $objfile = "$bare/$obj";
+my $was = BBT::Env::slurp($objfile);
+is_403($env->request('PUT', "/dgit/PROJ/repo.git/$obj", $h, 'garbage'), 'PUT over an object under its own name');
+is_403($env->request('PUT', "/dgit/PROJ/repo.git/objects/ab/$o38", $h, 'garbage'), 'PUT a new object under its own name');
+my $tmp = "/dgit/PROJ/repo.git/${obj}_" . ('1' x 40);
+my $res = $env->request('PUT', $tmp, $h, 'garbage');
+like($res->{status}, qr/^20[14]\z/, 'PUT under a temporary name') or diag explain $res;
+$res = $env->request('MOVE', $tmp, { %$h, Destination => $env->url("/dgit/PROJ/repo.git/$obj"), Overwrite => 'T' });
+is($res->{status}, 412, 'MOVE onto an object that exists: 412') or diag explain $res;
+ok(BBT::Env::slurp($objfile) eq $was, '  the object is as it was');
+like($env->error_log_text, qr/BBT046: MOVE onto \S+\Q$obj\E refused \(412\): it exists/, '  logged (BBT046)');
+my $free = ($obj =~ s{[^/]*\z}{}r) . ('c' x 38);
+$res = $env->request('MOVE', $tmp, { %$h, Destination => $env->url("/dgit/PROJ/repo.git/$free"), Overwrite => 'T' });
+like($res->{status}, qr/^20[14]\z/, 'MOVE onto a name that is free: moved') or diag explain $res;
+ok(-f "$bare/$free", '  it is there');
+unlink "$bare/$free";
+($rc, $out, $err) = $env->git('--git-dir', $bare, 'fsck', '--full', '--no-dangling');
+is($rc, 0, 'git fsck finds the repository sound') or diag "$out\n$err";
+
 # The other repository: no grant, nothing.
 ($rc, $out, $err) = $env->git('clone', '-q', $url->($wtok, 'OTHER', 'thing'), $env->workdir('other'));
 isnt($rc, 0, 'no dumb clone of a repository the owner has no grant on');

@@ -422,7 +422,10 @@ static void test_methods(void)
     X("POST", REPO "HEAD", NULL, "POST HEAD");
     X("POST", REPO "objects/info/packs", NULL, "POST objects/info/packs");
     X("POST", REPO "objects/pack/pack-" H40 ".pack", NULL, "POST a pack");
-    match("/scm", "PUT", REPO "objects/2d/" H38, NULL, "PROJ", "repo", W);
+    /* An object is PUT under a temporary name and moved into place once
+     * (the MOVE's Destination route takes only a new one). */
+    X("PUT", REPO "objects/2d/" H38, NULL, "PUT an object under its own name");
+    X("PUT", REPO "objects/2d/" H62, NULL, "PUT a SHA-256 object so");
 }
 
 static void test_queries(void)

@@ -234,6 +234,14 @@ static void test_errors(void)
         "route option given twice");
     bad("BBTokenRoute GET /x PROJECT_READ destination=1\n", NULL,
         "unknown route option");
+    bad("BBTokenRoute MOVE /(?<project>x) PROJECT_READ new\n", NULL,
+        "new is for a destination route with a permission");
+    bad("BBTokenRoute MOVE /x deny destination new\n", NULL,
+        "new is for a destination route with a permission");
+    bad("BBTokenRoute MOVE /(?<project>x) PROJECT_READ destination new new\n",
+        NULL, "route option given twice");
+    bad("BBTokenRoute MOVE /(?<project>x) PROJECT_READ destination newer\n",
+        NULL, "unknown route option 'newer'");
     bad("BBTokenRoute GET,,POST /x PROJECT_READ project=X\n", NULL,
         "empty method");
     bad("BBTokenRoute GET,* /x PROJECT_READ project=X\n", NULL,
@@ -643,6 +651,43 @@ static void test_seed_matrix(void)
     }
 }
 
+/* git's objects are moved into place once: its object Destination route
+ * takes only a new one (new), and no other route does; dav's moves may
+ * replace what they move onto. */
+static void test_new(void)
+{
+    const char *o = "/scm/PROJ/repo.git/objects/ab/"
+                    "ababababababababababababababababababab";
+    bbt_rules_t *git = rules_of(bbt_rules_builtin("git", NULL), "/scm");
+    bbt_rules_t *dav = rules_of(bbt_rules_builtin("dav", NULL), "/dav");
+    bbt_match_t m;
+
+    if (!git || !dav)
+        return;
+    ok(bbt_rules_has_new(git) && !bbt_rules_has_new(dav) &&
+           !bbt_rules_has_new(NULL),
+       "git has a route with new, dav none");
+    ok(bbt_rules_match(git, "MOVE", o, NULL, 1, &m) == BBT_ROUTE_MATCH &&
+           bbt_rule_new(m.rule),
+       "git: an object's Destination must be new");
+    ok(bbt_rules_match(git, "MOVE",
+                       "/scm/PROJ/repo.git/objects/ab/"
+                       "ababababababababababababababababababab_"
+                       "0000000000000000000000000000000000000000",
+                       NULL, 0, &m) == BBT_ROUTE_MATCH &&
+           !bbt_rule_new(m.rule),
+       "git: the MOVE's own source is not");
+    ok(bbt_rules_match(git, "PUT", o, NULL, 0, &m) == BBT_ROUTE_NONE,
+       "git: no PUT of an object under its own name");
+    ok(bbt_rules_match(dav, "MOVE", "/dav/PROJ/repo/x", NULL, 1, &m) ==
+               BBT_ROUTE_MATCH &&
+           !bbt_rule_new(m.rule),
+       "dav: a Destination may exist");
+    ok(!bbt_rule_new(NULL), "no route, not new");
+    bbt_rules_free(git);
+    bbt_rules_free(dav);
+}
+
 int main(void)
 {
     test_language();
@@ -652,5 +697,6 @@ int main(void)
     test_dav();
     test_seed_matrix();
     test_rest_semicolon();
+    test_new();
     return done_testing();
 }
