@@ -202,6 +202,41 @@ static int bbt_body_names_charset(const char *s)
     return 0;
 }
 
+/* Whether content_type's media type, without its parameters and the
+ * spaces around it, is application/json or application/ANY+json, in any
+ * case. */
+static int bbt_body_is_json_type(const char *content_type)
+{
+    static const char app[] = "application/";
+    const char *s = content_type + strspn(content_type, " \t");
+    size_t n = strcspn(s, ";");
+
+    while (n && (s[n - 1] == ' ' || s[n - 1] == '\t')) {
+        n--;
+    }
+    if (n <= sizeof(app) - 1 || strncasecmp(s, app, sizeof(app) - 1) != 0) {
+        return 0;
+    }
+    s += sizeof(app) - 1;
+    n -= sizeof(app) - 1;
+    if (n == 4 && strncasecmp(s, "json", 4) == 0) {
+        return 1;
+    }
+    /* A subtype is a token: no space, comma or slash inside. */
+    return n > 5 && strncasecmp(s + n - 5, "+json", 5) == 0 &&
+           strcspn(s, " \t,/") >= n;
+}
+
+const char *bbt_body_not_json(const char *content_type)
+{
+    if (!content_type || !bbt_body_is_json_type(content_type)) {
+        return "its Content-Type is not JSON (application/json or "
+               "application/...+json), and a backend may read it as "
+               "something else, a form";
+    }
+    return NULL;
+}
+
 const char *bbt_body_undecidable(const char *content_encoding,
                                  const char *content_type)
 {

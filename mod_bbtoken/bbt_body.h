@@ -47,6 +47,15 @@ void bbt_body_free(bbt_body_t *b);
 const char *bbt_body_undecidable(const char *content_encoding,
                                  const char *content_type);
 
+/* Why a body with this Content-Type (NULL: absent) is not declared JSON,
+ * or NULL: a static English reason.  A backend may choose its parser by the
+ * media type: one that reads a form (CGI.pm takes a POST without a
+ * Content-Type for one too, PHP, Rails, Express) finds operation=upload in
+ * '{"operation":"download","x":"&operation=upload&"}'.  So a body a route
+ * reads must say application/json or application/ANY+json (git LFS's
+ * application/vnd.git-lfs+json). */
+const char *bbt_body_not_json(const char *content_type);
+
 typedef enum {
     BBT_MEMBER_ABSENT = 0,     /* no such member, or not a string */
     BBT_MEMBER_STRING = 1,     /* *value, *len: the string (no NUL inside) */

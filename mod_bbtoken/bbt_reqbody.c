@@ -78,7 +78,8 @@ static int bbt_reqbody_undecidable(request_rec *r, int unread, const char *why)
     apr_table_setn(r->err_headers_out, "Accept-Encoding", "identity");
     return bbt_reqbody_refuse(
         r, HTTP_UNSUPPORTED_MEDIA_TYPE,
-        "The request body must be UTF-8, with no Content-Encoding.");
+        "The request body must be JSON (Content-Type: application/json), "
+        "UTF-8, with no Content-Encoding.");
 }
 
 /* Read the whole body into k: OK, or the status that refuses it. */
@@ -126,7 +127,7 @@ static int bbt_reqbody_read(request_rec *r, struct bbt_kept *k)
 int bbt_reqbody_get(request_rec *r, const bbt_body_t **body)
 {
     struct bbt_kept *k = bbt_reqbody_kept(r);
-    const char *why;
+    const char *why, *ct;
     char err[160];
     int status;
 
@@ -135,9 +136,12 @@ int bbt_reqbody_get(request_rec *r, const bbt_body_t **body)
         return DECLINED;
     }
     if (!k) {
+        ct = apr_table_get(r->headers_in, "Content-Type");
         why = bbt_body_undecidable(
-            apr_table_get(r->headers_in, "Content-Encoding"),
-            apr_table_get(r->headers_in, "Content-Type"));
+            apr_table_get(r->headers_in, "Content-Encoding"), ct);
+        if (!why) {
+            why = bbt_body_not_json(ct);
+        }
         if (why) {
             return bbt_reqbody_undecidable(r, 1, why);
         }

@@ -87,10 +87,13 @@ my %lfs = (
     'LFS batch, not JSON'            => [400, $tok, 'operation=upload'],
     'LFS batch, a twin member'       => [400, $tok, '{"operation":"upload","OPERATION":"download"}'],
     'LFS batch, over 64 KiB'         => [413, $tok, '{"x":"' . ('y' x 70000) . '"}'],
+    'LFS batch, declared a form'     => [415, $ro, '{"operation":"download","x":"&operation=upload&"}', 'application/x-www-form-urlencoded'],
 );
 for my $name (sort keys %lfs) {
-    my ($want, $t, $body) = @{ $lfs{$name} };
-    is_status($env->request('POST', $BATCH, { Authorization => "Bearer $t" }, $body), $want, $name);
+    my ($want, $t, $body, $ct) = @{ $lfs{$name} };
+    is_status($env->request('POST', $BATCH, { Authorization => "Bearer $t",
+                                              'Content-Type' => $ct // 'application/vnd.git-lfs+json' }, $body),
+              $want, $name);
 }
 
 my $w = $env->workdir('clone');

@@ -61,6 +61,8 @@ $env->git_ok('lfs', 'install', '--skip-repo');
 
 my $URL = $env->base_url . '/git/PROJ/repo.git';
 my $LFS = '/git/PROJ/repo.git/info/lfs';
+# git-lfs declares its batch so; a body a route reads must say it is JSON.
+my $LFSJSON = { 'Content-Type' => 'application/vnd.git-lfs+json' };
 # A credential store per token, as a credential helper keeps a token: git
 # asks it for the smart HTTP requests, git-lfs for the batch and the hrefs.
 my %cred;
@@ -152,7 +154,7 @@ subtest 'a read token\'s upload is refused before the backend' => sub {
     is_403($env->request('POST', "$LFS/objects/verify", auth_bearer($tok{read}), qq({"oid":"$oid2","size":5000})),
            'verify: 403');
     is_deeply(backend_since($n), [], 'none of it reached the backend');
-    $res = $env->request('POST', "$LFS/objects/batch", auth_bearer($tok{read}),
+    $res = $env->request('POST', "$LFS/objects/batch", auth_bearer($tok{read}, $LFSJSON),
                          qq({"operation":"download","objects":[{"oid":"$big_oid","size":200000}]}));
     is_ok_res($res, 'a download batch with the read token: 200');
     like($res->{content}, qr{"href":"[^"]*/objects/$big_oid"}, '  the backend answered it from the body it got');
@@ -184,7 +186,7 @@ subtest 'batch bodies the module cannot decide by' => sub {
     my $n = @{ backend() };
     my $post = sub {
         my ($body, %h) = @_;
-        return $env->request('POST', "$LFS/objects/batch", auth_bearer($tok{write}, \%h), $body);
+        return $env->request('POST', "$LFS/objects/batch", auth_bearer($tok{write}, { %$LFSJSON, %h }), $body);
     };
     is_status($post->('operation=upload'), 400, 'not JSON: 400');
     is_status($post->('[{"operation":"upload"}]'), 400, 'a JSON array: 400');
@@ -198,6 +200,7 @@ subtest 'batch bodies the module cannot decide by' => sub {
     is_403($post->('{"operation":"delete"}'), 'an operation no route names: 403');
     my $res = $env->raw_request("POST $LFS/objects/batch HTTP/1.1\r\nHost: 127.0.0.1\r\n"
                                 . "Authorization: Bearer $tok{write}\r\nContent-Length: 100000\r\n"
+                                . "Content-Type: application/vnd.git-lfs+json\r\n"
                                 . "Connection: close\r\n\r\n");
     is($res->{status}, 413, 'Content-Length over 64 KiB: 413 before a byte of it is sent');
     $res = $env->request('POST', "$LFS/objects/batch", {}, '{"operation":"download"}');
@@ -206,6 +209,7 @@ subtest 'batch bodies the module cannot decide by' => sub {
     my $chunked = '{"operation":"download","objects":[]}';
     $res = $env->raw_request("POST $LFS/objects/batch HTTP/1.1\r\nHost: 127.0.0.1\r\n"
                              . "Authorization: Bearer $tok{read}\r\nTransfer-Encoding: chunked\r\n"
+                             . "Content-Type: application/vnd.git-lfs+json\r\n"
                              . "Connection: close\r\n\r\n" . sprintf('%x', 10) . "\r\n" . substr($chunked, 0, 10)
                              . "\r\n" . sprintf('%x', length($chunked) - 10) . "\r\n" . substr($chunked, 10)
                              . "\r\n0\r\n\r\n");
@@ -214,14 +218,15 @@ subtest 'batch bodies the module cannot decide by' => sub {
     like(join("\n", @{ backend_since($n) }), qr{^POST \S+/objects/batch op=download len=$len .*perm=REPO_READ$}m,
          '  the backend got it whole, with its length');
     my $LIM = '/lim/PROJ/repo.git/info/lfs/objects/batch';
-    is_status($env->request('POST', $LIM, auth_bearer($tok{read}),
+    is_status($env->request('POST', $LIM, auth_bearer($tok{read}, $LFSJSON),
                             '{"operation":"download","pad":"' . ('x' x 100) . '"}'), 413,
               'over LimitRequestBody: httpd\'s own 413');
     $res = $env->raw_request("POST $LIM HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer $tok{read}\r\n"
+                             . "Content-Type: application/vnd.git-lfs+json\r\n"
                              . "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\nzz\r\nabc\r\n0\r\n\r\n");
     is($res->{status}, 400, 'a broken chunked encoding: httpd\'s own 400');
     like($env->error_log_text, qr/BBT451: .*httpd refused it/, '  logged (BBT451)');
-    my ($st, $v) = $env->cgi_call('POST', $LIM, auth_bearer($tok{read}), '{"operation":"download"}');
+    my ($st, $v) = $env->cgi_call('POST', $LIM, auth_bearer($tok{read}, $LFSJSON), '{"operation":"download"}');
     is($st->{status}, 200, 'within the limit: handed on');
     is($v->{BBTOKEN_PERMISSION}, 'REPO_READ', '  decided REPO_READ');
     like($env->error_log_text, qr/BBT452: .*not JSON/, 'a refused body is logged (BBT452)');
@@ -273,9 +278,18 @@ subtest 'a read token cannot spell an upload batch as a download' => sub {
         (map { ["JSON declared $_: decided", '{"operation":"download","objects":[]}', 200, 'Content-Type' => $_] }
          'application/vnd.git-lfs+json; charset=utf-8', 'application/json;charset=UTF-8',
          'application/json; charset="utf-8"', 'application/json'),
+        # A backend may choose its parser by the media type, and read a
+        # form in these bytes (operation=upload): only JSON is decided by,
+        # and none is no JSON (CGI.pm reads a POST without one as a form).
+        (map { ["a download declared $_->[0]", '{"operation":"download","objects":[],"x":"&operation=upload&"}', 415,
+                'Content-Type' => $_->[1]] }
+         ['a form', 'application/x-www-form-urlencoded'], ['multipart', 'multipart/form-data; boundary=x'],
+         ['text', 'text/plain'], ['as nothing', undef], ['JSON and a form', 'application/json, application/x-www-form-urlencoded']),
     );
     for my $b (@bodies) {
-        my ($name, $body, $want, %h) = @$b;
+        my ($name, $body, $want, @h) = @$b;
+        my %h = (%$LFSJSON, @h);
+        delete $h{'Content-Type'} unless defined $h{'Content-Type'};
         my $res = $env->request('POST', "$LFS/objects/batch", auth_bearer($tok{read}, \%h), $body);
         if (defined $want) {
             is_status($res, $want, "$name: $want");
@@ -289,6 +303,8 @@ subtest 'a read token cannot spell an upload batch as a download' => sub {
          'a body in a content coding is logged (BBT825)');
     like($env->error_log_text, qr/BBT825: the request body of POST \S+ is refused unread: its Content-Type names a charset/,
          'and one in another charset');
+    like($env->error_log_text, qr/BBT825: the request body of POST \S+ is refused unread: its Content-Type is not JSON/,
+         'and one not declared JSON');
     my @up = grep {/op=upload/} @{ backend_since($n) };
     is_deeply(\@up, [], 'no upload batch reached the backend') or diag join "\n", @up;
 };

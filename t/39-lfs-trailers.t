@@ -47,6 +47,7 @@ my $json = '{"operation":"download","objects":[]}';
 sub chunked {
     my (@trailers) = @_;
     return $env->raw_request("POST $batch HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer $tok\r\n"
+                             . "Content-Type: application/vnd.git-lfs+json\r\n"
                              . "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
                              . sprintf('%x', length $json) . "\r\n$json\r\n0\r\n"
                              . join('', map {"$_\r\n"} @trailers) . "\r\n");
@@ -54,14 +55,14 @@ sub chunked {
 
 my $res = chunked();
 is($res->{status}, 200, 'control: a chunked batch without trailers is decided and handed on');
-like($res->{body} // '', qr/^CE=-\nCT=-\nNOTE=-\nBODY=\Q$json\E$/m, '  as it was sent') or diag $res->{raw};
+like($res->{body} // '', qr/^CE=-\nCT=application\/vnd\.git-lfs\+json\nNOTE=-\nBODY=\Q$json\E$/m, '  as it was sent') or diag $res->{raw};
 $res = chunked('X-Note: fine');
 is($res->{status}, 200, 'control: another trailer field is harmless');
 like($res->{body} // '', qr/^NOTE=fine$/m, '  and reaches the backend as a header (MergeTrailers On)') or diag $res->{raw};
 
 for my $t (['Content-Encoding: br', 'a content coding'],
            ['Content-Type: application/json; charset=utf-7', 'a charset but UTF-8'],
-           ['Content-Type: application/json', 'a Content-Type at all (it may be read instead of none)']) {
+           ['Content-Type: application/json', 'a second Content-Type (it may be read instead of the first)']) {
     $res = chunked($t->[0]);
     is($res->{status}, 415, "a trailer naming $t->[1] ($t->[0]): 415") or diag $res->{raw};
     like($res->{raw} // '', qr/^Accept-Encoding: identity\r?$/mi, '  saying Accept-Encoding: identity');

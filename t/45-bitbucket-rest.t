@@ -208,7 +208,9 @@ my @denied = (
 # (response, what the CGI was given) for METHOD PATH with this token.
 sub call {
     my ($m, $path, $tok) = @_;
-    return $env->cgi_call($m, $path, auth_bearer($tok), $m =~ /^(POST|PUT)$/ ? '{}' : undef);
+    my $body = $m =~ /^(POST|PUT)$/;
+    return $env->cgi_call($m, $path, auth_bearer($tok, $body ? { 'Content-Type' => 'application/json' } : {}),
+                          $body ? '{}' : undef);
 }
 
 for my $row (@table) {

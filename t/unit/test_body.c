@@ -572,9 +572,52 @@ static void test_undecidable(void)
     undecidable("identity", "application/json; charset=utf-7", 1);
 }
 
+/* A body a route reads says it is JSON: a backend may pick its parser by
+ * the media type, and read a form in the same bytes. */
+static void test_not_json(void)
+{
+    static const char *const json[] = {
+        "application/json",
+        "Application/JSON",
+        " application/json ; charset=utf-8",
+        "application/json;charset=UTF-8",
+        "application/vnd.git-lfs+json",
+        "application/vnd.git-lfs+json; charset=utf-8",
+        "APPLICATION/VND.GIT-LFS+JSON",
+        "application/merge-patch+json"};
+    static const char *const not [] = {
+        "application/x-www-form-urlencoded",
+        "multipart/form-data; boundary=x",
+        "text/plain",
+        "text/json",
+        "application/jsonx",
+        "application/json5",
+        "application/xjson",
+        "application/+json",
+        "application/x+json+x",
+        "application/a b+json",
+        "application/a,b+json",
+        "application/json, application/x-www-form-urlencoded",
+        "application/x-www-form-urlencoded, application/json",
+        "application/x-www-form-urlencoded; a=application/json",
+        "application/",
+        "json",
+        "",
+        " ",
+        "*/*"};
+    size_t i;
+
+    ok(bbt_body_not_json(NULL) != NULL, "no Content-Type: not JSON");
+    for (i = 0; i < sizeof(json) / sizeof(json[0]); i++)
+        ok(bbt_body_not_json(json[i]) == NULL, "'%s': JSON", json[i]);
+    for (i = 0; i < sizeof(not ) / sizeof(not [0]); i++)
+        ok(bbt_body_not_json(not [i]) != NULL, "'%s': not JSON", not [i]);
+}
+
 int main(void)
 {
     test_parse();
+    test_not_json();
     test_shape();
     test_member();
     test_path();
