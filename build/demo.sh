@@ -19,6 +19,34 @@ case $dir in
     ;;
 esac
 
+# Every directory above the demo's must be one that no other user can
+# change: root's (or the demo's user's) and not writable by group or
+# others, or sticky as /tmp is.  In a directory another user may write,
+# they could put one of their own in the demo's place right after it is
+# made, and root's httpd would load the httpd.conf they wrote there.  The
+# path is taken as resolved, so a link on the way is judged where it leads
+# and cannot be changed after.
+safe_above() {
+    local p me
+    me=$(id -u)
+    p=$(readlink -e -- "$(dirname -- "$dir")") || {
+        echo "demo: $(dirname -- "$dir") does not exist" >&2
+        exit 1
+    }
+    dir=${p%/}/$(basename -- "$dir")
+    while :; do
+        if [ -L "$p" ] || [ ! -d "$p" ] ||
+            { [ "$(stat -c %u -- "$p")" != 0 ] && [ "$(stat -c %u -- "$p")" != "$me" ]; } ||
+            [ -n "$(find "$p" -maxdepth 0 -perm /022 ! -perm -1000)" ]; then
+            echo "demo: $p, above $dir, may be changed by another user (it is not root's, or group or others may write it and it is not sticky): set BBTOKEN_DEMO_DIR elsewhere" >&2
+            exit 1
+        fi
+        [ "$p" = / ] && break
+        p=$(dirname -- "$p")
+    done
+}
+safe_above
+
 # The demo runs as root, by default under /tmp: a directory there that is
 # not root's alone (someone else's, or a link) is never read, or its
 # httpd.conf and pg/data would have root and postgres load and signal what

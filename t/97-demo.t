@@ -11,7 +11,8 @@
 # a clone keeps no token in its files (.git/config, which others may read);
 # a second start replaces the running demo; stop removes it all, stopping
 # its servers even where its httpd.conf no longer reads, and never removes
-# a directory of root's that is not a demo's.
+# a directory of root's that is not a demo's, nor starts or stops one under a
+# directory another user may change.
 use strict;
 use warnings;
 use FindBin;
@@ -107,6 +108,30 @@ symlink($roots, "$tmp/linked") or die $!;
 ($rc, $out, $err) = demo("$tmp/linked", 'start', free_port());
 isnt($rc, 0, 'demo.sh start: refused, a symbolic link') or diag "$out$err";
 ok(!-e "$roots/httpd.conf", '  nothing made through it');
+# A directory above the demo's that another user may change: they could
+# put a directory of their own in the demo's place once it is made, and
+# root's httpd would load their httpd.conf.  Refused before anything is
+# made, wherever a link on the way leads.
+my $others = "$base/others";
+mkdir $others or die $!;
+chown scalar(getpwnam($OTHER)), -1, $others or die $!;
+my $open = "$base/open";
+mkdir $open or die $!;
+chmod 0777, $open;
+my $group = "$base/group";
+mkdir $group or die $!;
+chmod 0775, $group;
+symlink($others, "$base/to-others") or die $!;
+for my $c (["$others/demo", $others, "another user's"], ["$open/demo", $open, 'one anyone may write, not sticky'],
+           ["$group/demo", $group, 'one its group may write'], ["$base/to-others/demo", $others, 'a link to another user\'s']) {
+    my ($d, $above, $what) = @$c;
+    for my $how (qw(start stop)) {
+        my ($rc, $out, $err) = demo($d, $how, free_port());
+        is($rc, 1, "demo.sh $how under $what: refused") or diag "$out$err";
+        like($err, qr/^demo: \Q$above\E, above \S+\/demo, may be changed by another user/m, '  and says which');
+    }
+    ok(!-e "$above/demo", '  nothing made there');
+}
 kill 'TERM', $victim, $pg_victim_pid;
 waitpid $_, 0 for $victim, $pg_victim;
 
