@@ -5,7 +5,8 @@
 # apache2, with the installed configuration on a free loopback port, serves
 # a git clone with a token made by the installed bbtoken; a reinstall keeps
 # the admin's DBDParams files (mode 0600) and what was enabled, and warns
-# (and changes nothing) when one is readable by every local user.  dpkg -r leaves a
+# (and changes nothing) when one is readable by another user, or may be
+# changed by one (the file, or a directory on its way).  dpkg -r leaves a
 # configuration that passes configtest and starts; dpkg --purge leaves
 # /etc/apache2 as it was.  Whatever happens, the package is purged and
 # /etc/apache2 and /var/lib/apache2 are put back at the end.
@@ -441,6 +442,36 @@ subtest 'a reinstall keeps the admin\'s DBDParams and what was enabled' => sub {
     ($rc, $out) = run("/var/lib/dpkg/info/$PKG.postinst configure $version");
     unlike($out, qr/warning/, '  root:root 0640: no warning') or diag $out;
     chmod 0600, $open or die "$open: $!";
+    # Changed by another user, httpd (which reads it as root) would load
+    # what they put there: said for the file, and for a directory on the
+    # way to what a link leads to.
+    my $wdir = "$tmp/www-data-owns";
+    mkdir $wdir or die $!;
+    chown $wuid, $wgid, $wdir or die $!;
+    my $moved = "$wdir/bbtoken-dbd.conf";
+    for my $c (['every local user', 0, 0, 0602], ['the group www-data', 0, $wgid, 0620],
+               ["whoever may change $wdir, on its way", 0, 0, 0600, $moved]) {
+        my ($who, $uid, $gid, $mode, $to) = @$c;
+        if ($to) {
+            rename $open, $to or die "$to: $!";
+            symlink $to, $open or die "$open: $!";
+        }
+        chown $uid, $gid, $open or die "$open: $!";
+        chmod $mode, $open or die "$open: $!";
+        ($rc, $out) = run("/var/lib/dpkg/info/$PKG.postinst configure $version");
+        is($rc, 0, sprintf('the postinst, configure, with bbtoken-dbd.conf %d:%d %04o%s', $uid, $gid, $mode,
+                           $to ? " through a link into $wdir" : '')) or diag $out;
+        like($out, qr{^libapache2-mod-bbtoken: warning: \Q$open\E may be changed by \Q$who\E, and httpd reads it as root}m,
+             "  warns: may be changed by $who") or diag $out;
+        unlike($out, qr/is readable by/, '  and not that it is readable') or diag $out;
+        if ($to) {
+            unlink $open or die $!;
+            rename $to, $open or die $!;
+        }
+    }
+    chown 0, 0, $open or die "$open: $!";
+    chmod 0600, $open or die "$open: $!";
+    is(slurp($open), $was{$open}, 'the file as it was');
 
     # The admin's link to where the secret will be (a mount not there
     # yet) is theirs as the file is: configure again leaves it.
