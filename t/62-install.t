@@ -345,6 +345,14 @@ sub snippets {
     $refused->('git without mod_cgid', qr/bbtoken-git\.conf needs mod_cgid/);
     $a2->('a2enmod -q cgid');
     $ok->('git');
+    # Without git (its git-http-backend elsewhere, as if not installed).
+    my $gitconf = "$conf/conf-available/bbtoken-git.conf";
+    my $gittext = slurp($gitconf);
+    (my $nogit = $gittext) =~ s{/usr/lib/git-core/git-http-backend}{$tmp/no-git/git-http-backend}g;
+    spew($gitconf, $nogit);
+    $refused->('git without git-http-backend', qr/bbtoken-git\.conf needs git-http-backend \(\Q$tmp\E\/no-git\/git-http-backend\): apt-get install git/);
+    spew($gitconf, $gittext);
+    $ok->('git, with git-http-backend');
 
     $a2->('a2enconf -q bbtoken-dav');
     $refused->('dav without mod_dav_fs', qr/bbtoken-dav\.conf needs mod_dav_fs/);
