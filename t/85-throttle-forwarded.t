@@ -4,7 +4,8 @@
 # the sender.  With mod_remoteip, an untrusted sender's header is ignored
 # too; through a trusted proxy each forwarded client is counted apart, and
 # an address prepended to the header (the client's own claim) does not
-# move the count.  Real httpd and PostgreSQL.
+# move the count; an IPv4 client behind NAT64 or with 6to4 is counted as
+# its IPv4 address.  Real httpd and PostgreSQL.
 use strict;
 use warnings;
 use FindBin;
@@ -50,6 +51,19 @@ is(get_from('127.0.0.7', $BEHIND, $good, '198.51.100.1'), 429, '  198.51.100.1 i
 is(get_from('127.0.0.7', $BEHIND, $good, '198.51.100.2'), 200, '  198.51.100.2 is not, nor the proxy');
 is(get_from('127.0.0.7', $BEHIND, $good, '198.51.100.2, 198.51.100.1'), 429,
    '  198.51.100.1 claiming to forward for another: still throttled');
+# An IPv4 client seen through a NAT64 translator (64:ff9b::/96) or with
+# 6to4 (2002::/16) carries its IPv4 address: counted as that address, not
+# by the /64 every translated client shares (one failing would hold back
+# all), nor by 6to4's, of which one host has 65,536 (a guess from each).
+is(get_from('127.0.0.7', $BEHIND, $bad, '64:ff9b::cb00:7109'), 401, "203.0.113.9 through NAT64: failure $_")
+    for 1 .. $FAILS;
+is(get_from('127.0.0.7', $BEHIND, $good, '64:ff9b::c633:6464'), 200, '  198.51.100.100 through NAT64 is not throttled');
+is(get_from('127.0.0.7', $BEHIND, $good, '203.0.113.9'), 429, '  203.0.113.9 is, as itself');
+is(get_from('127.0.0.7', $BEHIND, $bad, "2002:cb00:710a:$_\:\:1"), 401, "203.0.113.10 by 6to4, subnet $_: failure")
+    for 1 .. $FAILS;
+is(get_from('127.0.0.7', $BEHIND, $good, '2002:cb00:710a:99::1'), 429, '  throttled in another of its subnets');
+is(get_from('127.0.0.7', $BEHIND, $good, '203.0.113.10'), 429, '  and as itself');
+is(get_from('127.0.0.7', $BEHIND, $good, '2002:cb00:710b::1'), 200, '  203.0.113.11 by 6to4 is not');
 $env->httpd_stop(graceful => 1);
 like($env->error_log_text, qr/\[client 198\.51\.100\.1:\d+\] BBT505: client 198\.51\.100\.1 throttled/,
      'the log names the forwarded client, as the fail2ban filter reads it');
