@@ -10,10 +10,37 @@
 /* An IPv4-mapped IPv6 address: ::ffff:a.b.c.d. */
 static const unsigned char bbt_v4mapped[12] = {0, 0, 0, 0, 0,    0,
                                                0, 0, 0, 0, 0xff, 0xff};
+/* NAT64's well-known prefix, 64:ff9b::/96. */
+static const unsigned char bbt_nat64[12] = {0x00, 0x64, 0xff, 0x9b};
+
+int bbt_agroup_v4_inside(const unsigned char *a, unsigned char *v4)
+{
+    if (memcmp(a, bbt_v4mapped, sizeof(bbt_v4mapped)) == 0 ||
+        memcmp(a, bbt_nat64, sizeof(bbt_nat64)) == 0) {
+        memcpy(v4, a + 12, 4);
+        return 1;
+    }
+    if (a[0] == 0x20 && a[1] == 0x02) {
+        memcpy(v4, a + 2, 4);
+        return 1;
+    }
+    return 0;
+}
+
+const char *bbt_agroup_v4_text(const char *ip, char *buf, size_t cap)
+{
+    unsigned char a[16], v4[4];
+
+    if (ip && inet_pton(AF_INET6, ip, a) == 1 && bbt_agroup_v4_inside(a, v4) &&
+        inet_ntop(AF_INET, v4, buf, (socklen_t)cap)) {
+        return buf;
+    }
+    return ip;
+}
 
 int bbt_agroup_of(const char *ip, bbt_agroup_t *g)
 {
-    unsigned char a[16];
+    unsigned char a[16], v4[4];
 
     memset(g, 0, sizeof(*g));
     if (!ip) {
@@ -25,9 +52,9 @@ int bbt_agroup_of(const char *ip, bbt_agroup_t *g)
         return 0;
     }
     if (inet_pton(AF_INET6, ip, a) == 1) {
-        if (memcmp(a, bbt_v4mapped, sizeof(bbt_v4mapped)) == 0) {
+        if (bbt_agroup_v4_inside(a, v4)) {
             g->family = 4;
-            memcpy(g->net, a + 12, 3);
+            memcpy(g->net, v4, 3);
         } else {
             g->family = 6;
             memcpy(g->net, a, 8);

@@ -22,11 +22,13 @@
 #include "http_protocol.h"
 #include "apr_strings.h"
 
+#include <arpa/inet.h>
 #include <string.h>
 
 #include <jansson.h>
 #include <libpq-fe.h>
 
+#include "bbt_agroup.h"
 #include "bbt_cache.h"
 #include "bbt_input.h"
 #include "bbt_rest_db.h"
@@ -123,9 +125,14 @@ static PGresult *bbt_leak_call(bbt_rest_t *x, const char *sql,
  * answer (429, or what a failure answers). */
 static int bbt_leak_throttle(bbt_rest_t *x)
 {
-    const char *params[3] = {bbt_where_ip(x->r),
-                             apr_itoa(x->r->pool, BBT_LEAK_CALLS),
-                             apr_itoa(x->r->pool, BBT_LEAK_WINDOW_SECS)};
+    char v4[INET_ADDRSTRLEN];
+    /* Counted as the failed-login throttle counts: an IPv4 client's
+     * address inside an IPv6 one (NAT64, 6to4) is the IPv4 address, not
+     * the /64 the database would take. */
+    const char *params[3] = {
+        bbt_agroup_v4_text(bbt_where_ip(x->r), v4, sizeof(v4)),
+        apr_itoa(x->r->pool, BBT_LEAK_CALLS),
+        apr_itoa(x->r->pool, BBT_LEAK_WINDOW_SECS)};
     PGresult *res;
     const char *wait;
     int rc;

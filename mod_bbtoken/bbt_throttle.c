@@ -45,10 +45,7 @@
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
 
-#if APR_HAVE_NETINET_IN_H
-#include <netinet/in.h>
-#endif
-
+#include "bbt_agroup.h"
 #include "bbt_config.h"
 #include "bbt_mono.h"
 #include "bbt_stats.h"
@@ -219,12 +216,6 @@ void bbt_throttle_child_init(apr_pool_t *pchild, server_rec *s)
     }
 }
 
-#if APR_HAVE_IPV6
-/* NAT64's well-known prefix, 64:ff9b::/96 (RFC 6052): the IPv4 address is
- * the last 32 bits. */
-static const unsigned char bbt_throttle_nat64[12] = {0x00, 0x64, 0xff, 0x9b};
-#endif
-
 /* The key r's client is counted under, with its length (0 if none), and
  * its set's number. */
 static unsigned int bbt_throttle_key(const request_rec *r,
@@ -245,19 +236,9 @@ static unsigned int bbt_throttle_key(const request_rec *r,
         len = 5;
     }
 #if APR_HAVE_IPV6
-    else if (a->family == AF_INET6 &&
-             (IN6_IS_ADDR_V4MAPPED((const struct in6_addr *)ip) ||
-              memcmp(ip, bbt_throttle_nat64, sizeof(bbt_throttle_nat64)) ==
-                  0)) {
-        /* An IPv4 client, mapped, or through a NAT64 translator: every
-         * client of one translator shares its /64. */
+    else if (a->family == AF_INET6 && bbt_agroup_v4_inside(ip, key + 1)) {
+        /* An IPv4 client's (mapped, through NAT64, 6to4's /48). */
         key[0] = '4';
-        memcpy(key + 1, ip + 12, 4);
-        len = 5;
-    } else if (a->family == AF_INET6 && ip[0] == 0x20 && ip[1] == 0x02) {
-        /* 6to4: an IPv4 host's own /48, 65,536 /64s. */
-        key[0] = '4';
-        memcpy(key + 1, ip + 2, 4);
         len = 5;
     } else if (a->family == AF_INET6) {
         /* The /64: a host commonly has the whole of one. */

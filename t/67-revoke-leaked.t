@@ -20,8 +20,11 @@ use BBT::Cache qw(served_from_cache until_status settle);
 use BBT::Rest qw(rest_env);
 
 # The API as t/50 serves it, and the one path that asks for no login.
+# mod_remoteip trusts this host's X-Forwarded-For, for the clients a
+# translator shows (a request without the header is its own address).
 my $env = rest_env(login => 'bbtoken', revoke_by_value => 1, env => { pg_conf => $BBT::Cache::PG_CONF },
-                   passwords => [alice => 'alice-Pa55-word']);
+                   passwords => [alice => 'alice-Pa55-word'], modules => ['remoteip'],
+                   extra_conf => "RemoteIPHeader X-Forwarded-For\nRemoteIPInternalProxy 127.0.0.1\n");
 $env->stat_statements_on;
 $env->make_repo('PROJ', 'repo');
 $env->user_add('alice', '--email', 'alice@example.com');
@@ -223,6 +226,19 @@ subtest 'throttled per address: 429 with Retry-After' => sub {
     is((split ' ', $before)[0], $limit, '  and its count stopped at the limit');
     $env->psql("UPDATE bbtoken_leak_throttle SET window_start = now() - interval '2 hours'");
     is_status(report([$unknown]), 202, 'a new window: 202 again');
+};
+
+# An IPv4 client seen through a NAT64 translator is counted as its IPv4
+# address, as the failed-login throttle counts it, not by the /64 that
+# every client of the translator shares.
+subtest 'through NAT64: counted as the IPv4 client' => sub {
+    my $from = sub { $env->rest(POST => $URL, noauth => 1, json => [$unknown], headers => { 'X-Forwarded-For' => $_[0] }) };
+    my $n = 0;
+    $n++ while $n < 40 && $from->('64:ff9b::cb00:7109')->{status} == 202;
+    is($n, 30, '203.0.113.9 through NAT64: 30 reports, then 429');
+    is($env->psql("SELECT calls FROM bbtoken_leak_throttle WHERE client_net = '203.0.113.9'"), 30,
+       '  counted as 203.0.113.9');
+    is_status($from->('64:ff9b::c633:6464'), 202, '198.51.100.100 through the same translator: not held back');
 };
 
 subtest 'the database functions: the API role only, and only with the hash' => sub {

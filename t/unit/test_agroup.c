@@ -39,6 +39,36 @@ static void test_of(void)
     ok(!bbt_agroup_in(&g, 1, &h), "the next /24: another");
 }
 
+/* An IPv6 address that carries an IPv4 client's: mapped, NAT64's
+ * well-known prefix, 6to4; nothing else. */
+static void test_v4_inside(void)
+{
+    char b[BBT_AGROUP_TEXT], t[16];
+    static const struct {
+        const char *ip, *group, *text;
+    } c[] = {{"64:ff9b::cb00:7109", "203.0.113.0/24", "203.0.113.9"},
+             {"64:ff9b::203.0.113.9", "203.0.113.0/24", "203.0.113.9"},
+             {"2002:cb00:7109::1", "203.0.113.0/24", "203.0.113.9"},
+             {"2002:cb00:7109:ffff:1:2:3:4", "203.0.113.0/24", "203.0.113.9"},
+             {"::ffff:10.1.2.3", "10.1.2.0/24", "10.1.2.3"},
+             /* Not one: the local-use prefix (its IPv4 is elsewhere), another
+              * /96 beside the well-known one, a 2002 that is not 6to4's /16. */
+             {"64:ff9b:1::cb00:7109", "64:ff9b:1::/64", "64:ff9b:1::cb00:7109"},
+             {"64:ff9b::1:cb00:7109", "64:ff9b::/64", "64:ff9b::1:cb00:7109"},
+             {"2003:cb00:7109::1", "2003:cb00:7109::/64", "2003:cb00:7109::1"},
+             {"2001:db8::1", "2001:db8::/64", "2001:db8::1"},
+             {"203.0.113.9", "203.0.113.0/24", "203.0.113.9"},
+             {"x", "(none)", "x"}};
+    size_t i;
+
+    for (i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
+        is_str(str(c[i].ip, b, sizeof(b)), c[i].group, "%s: group", c[i].ip);
+        is_str(bbt_agroup_v4_text(c[i].ip, t, sizeof(t)), c[i].text,
+               "%s: counted as", c[i].ip);
+    }
+    ok(bbt_agroup_v4_text(NULL, t, sizeof(t)) == NULL, "NULL: NULL");
+}
+
 static void test_list(void)
 {
     bbt_agroup_t l[4], g;
@@ -73,6 +103,7 @@ static void test_list(void)
 int main(void)
 {
     test_of();
+    test_v4_inside();
     test_list();
     return done_testing();
 }

@@ -100,7 +100,8 @@ sub rest_env {
     my $conf = rest_location($login) . ($o{latest_bbtoken} ? $LATEST_BBTOKEN : '')
         . ($o{revoke_by_value} ? $REVOKE_BY_VALUE : '') . ($o{error_paths} ? $ERROR_PATHS : '')
         . ($o{extra_conf} // '');
-    my $env = BBT::Env->new(%{ $o{env} || {} }, extra_conf => $conf, modules => $MODULES{$login},
+    my $env = BBT::Env->new(%{ $o{env} || {} }, extra_conf => $conf,
+                            modules => [@{ $MODULES{$login} || [] }, @{ $o{modules} || [] }],
                             dbd_user => 'bbtoken_api')->start;
     $env->htpasswd(@{ $o{passwords} }) if $o{passwords};
     $env->make_repo(@$_) for @{ $o{repos} || [] };
