@@ -202,37 +202,47 @@ static int bbt_body_names_charset(const char *s)
     return 0;
 }
 
-/* Whether content_type's media type, without its parameters and the
- * spaces around it, is application/json or application/ANY+json, in any
- * case. */
+/* Whether content_type is application/json or git LFS's
+ * application/vnd.git-lfs+json, in any case, with no parameter but
+ * charset (whose value bbt_body_undecidable judges).  A list, not a
+ * pattern: a backend may take application/x-www-form-urlencoded+json for
+ * a form by its prefix (CGI.pm), or find a form's media type anywhere in
+ * the field, a parameter's value included (HTTP::Body). */
 static int bbt_body_is_json_type(const char *content_type)
 {
-    static const char app[] = "application/";
-    const char *s = content_type + strspn(content_type, " \t");
-    size_t n = strcspn(s, ";");
+    static const char *const types[] = {"application/json",
+                                        "application/vnd.git-lfs+json", NULL};
+    const char *s = content_type + strspn(content_type, " \t"), *p;
+    size_t n = strcspn(s, ";"), i;
 
     while (n && (s[n - 1] == ' ' || s[n - 1] == '\t')) {
         n--;
     }
-    if (n <= sizeof(app) - 1 || strncasecmp(s, app, sizeof(app) - 1) != 0) {
+    for (i = 0; types[i]; i++) {
+        if (strlen(types[i]) == n && strncasecmp(s, types[i], n) == 0) {
+            break;
+        }
+    }
+    if (!types[i]) {
         return 0;
     }
-    s += sizeof(app) - 1;
-    n -= sizeof(app) - 1;
-    if (n == 4 && strncasecmp(s, "json", 4) == 0) {
-        return 1;
+    for (p = s + strcspn(s, ";"); *p == ';'; p += 1 + strcspn(p + 1, ";")) {
+        const char *q = p + 1 + strspn(p + 1, " \t");
+
+        if (strncasecmp(q, "charset", 7) != 0 ||
+            q[7 + strspn(q + 7, " \t")] != '=') {
+            return 0;
+        }
     }
-    /* A subtype is a token: no space, comma or slash inside. */
-    return n > 5 && strncasecmp(s + n - 5, "+json", 5) == 0 &&
-           strcspn(s, " \t,/") >= n;
+    return 1;
 }
 
 const char *bbt_body_not_json(const char *content_type)
 {
     if (!content_type || !bbt_body_is_json_type(content_type)) {
-        return "its Content-Type is not JSON (application/json or "
-               "application/...+json), and a backend may read it as "
-               "something else, a form";
+        return "its Content-Type is not application/json or "
+               "application/vnd.git-lfs+json with a charset at most, and a "
+               "backend may read it as something else, a form";
     }
     return NULL;
 }

@@ -52,8 +52,8 @@ const char *bbt_body_undecidable(const char *content_encoding,
  * media type: one that reads a form (CGI.pm takes a POST without a
  * Content-Type for one too, PHP, Rails, Express) finds operation=upload in
  * '{"operation":"download","x":"&operation=upload&"}'.  So a body a route
- * reads must say application/json or application/ANY+json (git LFS's
- * application/vnd.git-lfs+json). */
+ * reads must say application/json or git LFS's application/vnd.git-lfs+json,
+ * with no parameter but charset. */
 const char *bbt_body_not_json(const char *content_type);
 
 typedef enum {

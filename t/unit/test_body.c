@@ -584,7 +584,9 @@ static void test_not_json(void)
         "application/vnd.git-lfs+json",
         "application/vnd.git-lfs+json; charset=utf-8",
         "APPLICATION/VND.GIT-LFS+JSON",
-        "application/merge-patch+json"};
+        "application/json; charset=utf-8",
+        "application/json;CHARSET=\"utf-8\"",
+        "application/json ;  charset =utf-8"};
     static const char *const not [] = {
         "application/x-www-form-urlencoded",
         "multipart/form-data; boundary=x",
@@ -594,6 +596,14 @@ static void test_not_json(void)
         "application/json5",
         "application/xjson",
         "application/+json",
+        "application/merge-patch+json",
+        "application/x-www-form-urlencoded+json",
+        "application/x-www-form-urlencoded+json; charset=utf-8",
+        "application/vnd.git-lfs+json; x=application/x-www-form-urlencoded",
+        "application/json; boundary=x",
+        "application/json; charset=utf-8; x=1",
+        "application/json;",
+        "application/json; charsetx=utf-8",
         "application/x+json+x",
         "application/a b+json",
         "application/a,b+json",
