@@ -104,6 +104,7 @@ CORE    += bbt_mono bbt_twindow
 CORE    += bbt_override
 CORE    += bbt_locktime
 CORE    += bbt_cmark
+CORE    += bbt_gitobj
 GLUE    := mod_bbtoken bbt_config bbt_confcheck bbt_request bbt_routing \
            bbt_authn bbt_authz bbt_db bbt_dblookup bbt_dbgate bbt_logguard bbt_private \
            bbt_rest bbt_rest_json bbt_rest_db bbt_rest_tokens bbt_configtest \
@@ -124,6 +125,7 @@ GLUE    += bbt_wdcall
 GLUE    += bbt_overglue
 GLUE    += bbt_bodyread
 GLUE    += bbt_cshared
+GLUE    += bbt_destcheck
 # Shared by the module and the CLI: libpq and jansson, nothing of httpd.
 PGJSON  := bbt_pgjson
 PGJSON  += bbt_inventory_json
@@ -196,7 +198,7 @@ $(PGJSON_O): $(OBJ)/%.o: mod_bbtoken/%.c $(HEADERS) | $(OBJ)
 	$(CC) $(BASEFLAGS) $(PQ_INC) $(JANSSON_CFLAGS) -c -o $@ $<
 
 $(OUT)/mod_bbtoken.so: $(GLUE_O) $(PGJSON_O) $(CORE_O) | $(OUT)
-	$(CC) -shared $(HARDEN_LDFLAGS) $(LDFLAGS) $(SAN_LDFLAGS) -o $@ $^ -lpq -lcrypto -lpcre2-8 $(JANSSON_LIBS)
+	$(CC) -shared $(HARDEN_LDFLAGS) $(LDFLAGS) $(SAN_LDFLAGS) -o $@ $^ -lpq -lcrypto -lpcre2-8 -lz $(JANSSON_LIBS)
 
 # The CLI embeds sql/migrations/*.sql (generated header in $(OBJ)), so the
 # installed bbtoken can create and upgrade the schema on its own.
@@ -226,7 +228,7 @@ $(CORE_A): $(CORE_O)
 	$(AR) rcs $@ $^
 
 $(OUT)/t/%: t/unit/%.c t/unit/tap.h t/unit/rules_fixture.h t/unit/jshape_oracle.h t/unit/token_fixture.h $(CORE_A) | $(OUT)/t
-	$(CC) $(BASEFLAGS) -Imod_bbtoken -It/unit $(JANSSON_CFLAGS) -o $@ $< $(CORE_A) -lcrypto -lpcre2-8 $(JANSSON_LIBS) $(APU_LIBS)
+	$(CC) $(BASEFLAGS) -Imod_bbtoken -It/unit $(JANSSON_CFLAGS) -o $@ $< $(CORE_A) -lcrypto -lpcre2-8 -lz $(JANSSON_LIBS) $(APU_LIBS)
 
 # The CLI's command line and output, without libpq or a database.
 $(OUT)/t/test_cli_%: t/unit/test_cli_%.c t/unit/tap.h t/unit/cli_capture.h $(CLI_NOPQ_O) $(CORE_A) | $(OUT)/t
@@ -244,7 +246,7 @@ FUZZ_FLAGS = -g -O1 -pthread $(VERSION_DEF) -fno-sanitize-recover=undefined -Imo
               $(JANSSON_CFLAGS)
 FUZZ_CORE_O := $(CORE:%=$(FUZZ_OBJ)/%.o) $(FUZZ_OBJ)/bbt_sets.o
 FUZZ_CLI_O := $(CLI_NOPQ:%=$(FUZZ_OBJ)/cli/%.o)
-FUZZ_LIBS  = -lcrypto -lpcre2-8 $(JANSSON_LIBS) $(APU_LIBS)
+FUZZ_LIBS  = -lcrypto -lpcre2-8 -lz $(JANSSON_LIBS) $(APU_LIBS)
 
 $(FUZZ_OBJ) $(FUZZ_OBJ)/cli:
 	mkdir -p $@

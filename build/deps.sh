@@ -10,7 +10,7 @@ pkgs=(
     build-essential pkg-config
     apache2 apache2-dev libaprutil1-dbd-pgsql
     postgresql-15 postgresql-client-15 libpq-dev
-    libssl-dev libjansson-dev libpcre2-dev
+    libssl-dev libjansson-dev libpcre2-dev zlib1g-dev
     clang libclang-rt-14-dev valgrind
     git git-lfs perl libdbd-pg-perl curl ca-certificates
     litmus subversion libapache2-mod-svn

@@ -32,9 +32,7 @@ static int bbt_is_copymove(const char *method)
     return strcmp(method, "COPY") == 0 || strcmp(method, "MOVE") == 0;
 }
 
-/* mod_dav looks the Destination of a COPY or MOVE up as a sub-request with
- * the same method: that sub-request is routed as a destination. */
-static int bbt_is_dest_lookup(const request_rec *r)
+int bbt_routing_is_dest_lookup(const request_rec *r)
 {
     return r->main && bbt_is_copymove(r->method);
 }
@@ -260,7 +258,7 @@ int bbt_routing_route(request_rec *r, const bbt_dir_conf_t *conf, bbt_req_t *rq)
     bbt_match_t m;
     const bbt_match_t *mp;
     const char *dpath;
-    int dest_lookup = bbt_is_dest_lookup(r), status;
+    int dest_lookup = bbt_routing_is_dest_lookup(r), status;
 
     if (!conf->rules) {
         bbt_no_route(rq, "no BBTokenRoutes apply here");
@@ -445,7 +443,7 @@ static int bbt_translate(request_rec *r)
     }
     /* A route that reads the body knows its key before the body is read;
      * no body is read this early. */
-    dest_lookup = bbt_is_dest_lookup(r);
+    dest_lookup = bbt_routing_is_dest_lookup(r);
     /* Matched straight into the memo it may become. */
     mm = apr_palloc(r->pool, sizeof(*mm));
     m = &mm->m;
@@ -508,40 +506,9 @@ static int bbt_trace_refuse(request_rec *r)
     return HTTP_METHOD_NOT_ALLOWED;
 }
 
-/* A destination route with the option new takes a Destination that does
- * not exist yet (git's: a loose object is moved into place once, and one
- * moved over would be lost, to every repository that borrows this one's
- * objects too).  Only mod_dav's look-up of the Destination knows: it is
- * refused there, after its walks found what its path maps to, and mod_dav
- * answers the MOVE with the look-up's status.  This hook runs for it even
- * where httpd skips its authentication (a sub-request whose configuration
- * is its parent's). */
-static int bbt_dest_new_check(request_rec *r)
-{
-    const bbt_dir_conf_t *conf;
-    bbt_match_t m;
-
-    if (!bbt_is_dest_lookup(r) || r->finfo.filetype == APR_NOFILE) {
-        return OK;
-    }
-    conf = bbt_config_dir(r);
-    if (!conf || !bbt_rules_has_new(conf->rules) ||
-        bbt_rules_match(conf->rules, r->method, r->uri, r->args, 1, &m) !=
-            BBT_ROUTE_MATCH ||
-        !bbt_rule_new(m.rule)) {
-        return OK;
-    }
-    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
-                  "BBT046: %s onto %s refused (412): it exists, and route %s "
-                  "takes only a new Destination",
-                  r->method, r->uri, bbt_rule_origin(m.rule));
-    return HTTP_PRECONDITION_FAILED;
-}
-
 void bbt_routing_register_hooks(apr_pool_t *p)
 {
     (void)p;
     ap_hook_translate_name(bbt_translate, NULL, NULL, APR_HOOK_REALLY_FIRST);
     ap_hook_map_to_storage(bbt_trace_refuse, NULL, NULL, APR_HOOK_FIRST);
-    ap_hook_post_perdir_config(bbt_dest_new_check, NULL, NULL, APR_HOOK_MIDDLE);
 }

@@ -14,6 +14,10 @@
 /* Register the translate_name hook (from the module's register_hooks). */
 void bbt_routing_register_hooks(apr_pool_t *p);
 
+/* Whether r is mod_dav's look-up of a COPY's or MOVE's Destination: a
+ * sub-request with the same method, routed as a destination. */
+int bbt_routing_is_dest_lookup(const request_rec *r);
+
 /* Route r with the section's routes: rq->routed, rq->route and the targets
  * in rq->access (the Destination's too, for COPY and MOVE).  Unrouted,
  * rq->access.target.why says why.  A route that decides by the body

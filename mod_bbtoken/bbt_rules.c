@@ -31,7 +31,7 @@ struct bbt_rules {
     /* The most ovector pairs any pattern, or query pattern, needs. */
     uint32_t path_pairs, query_pairs;
     unsigned long serial;
-    int has_new; /* a route with the option new */
+    int has_dest_checks; /* a route with the option new or git-object */
 };
 
 /* One thread's match data: for the path, and for the query string (matched
@@ -194,14 +194,19 @@ const bbt_namedrepo_t *bbt_rule_named(const bbt_rule_t *r)
     return r ? r->named : NULL;
 }
 
-int bbt_rules_has_new(const bbt_rules_t *rs)
+int bbt_rules_has_dest_checks(const bbt_rules_t *rs)
 {
-    return rs && rs->has_new;
+    return rs && rs->has_dest_checks;
 }
 
 int bbt_rule_new(const bbt_rule_t *r)
 {
     return r && r->new_only;
+}
+
+int bbt_rule_git_object(const bbt_rule_t *r)
+{
+    return r && r->git_object;
 }
 
 const char *bbt_rules_origin_at(const bbt_rules_t *rs, size_t i)
@@ -276,12 +281,19 @@ int bbt_rules_add(bbt_rules_t *rs, const char *methods, const char *pattern,
                       "json= cannot decide a destination route:", pattern);
         goto fail;
     }
-    /* Only mod_dav's look-up of a Destination knows whether it exists,
-     * and only a destination route is matched there. */
+    /* Only mod_dav's look-up of a Destination knows whether it exists and
+     * what is moved there, and only a destination route is matched there. */
     if (r->new_only && (!r->destination || r->deny)) {
         bbt_rules_err(
             err, errlen, origin,
             "new is for a destination route with a permission:", pattern);
+        goto fail;
+    }
+    if (r->git_object && (!r->destination || r->deny)) {
+        bbt_rules_err(err, errlen, origin,
+                      "git-object is for a destination route with a "
+                      "permission:",
+                      pattern);
         goto fail;
     }
     if ((why = bbt_bodyproj_check(r->bodyproj, r->deny, r->destination,
@@ -328,7 +340,7 @@ int bbt_rules_add(bbt_rules_t *rs, const char *methods, const char *pattern,
         rs->cap = cap;
     }
     rs->v[rs->n++] = r;
-    rs->has_new |= r->new_only;
+    rs->has_dest_checks |= r->new_only | r->git_object;
     if (bbt_pairs(r->re) > rs->path_pairs)
         rs->path_pairs = bbt_pairs(r->re);
     if (r->query && bbt_pairs(r->query) > rs->query_pairs)

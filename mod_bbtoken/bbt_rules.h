@@ -184,11 +184,13 @@ const char *bbt_rule_origin(const bbt_rule_t *rule);
 /* A route's query-repo= and body-repo=, or NULL when it has neither. */
 const bbt_namedrepo_t *bbt_rule_named(const bbt_rule_t *rule);
 
-/* Whether any route of rules has the option new, and whether this one has:
- * a Destination that must not exist yet (mod_dav's look-up of it finds
- * none). */
-int bbt_rules_has_new(const bbt_rules_t *rules);
+/* Whether any route of rules has the option new or git-object, and
+ * whether this one has new (a Destination that must not exist yet: mod_dav's
+ * look-up of it finds none) or git-object (what is moved or copied there is
+ * the loose git object its name says, bbt_gitobj.h). */
+int bbt_rules_has_dest_checks(const bbt_rules_t *rules);
 int bbt_rule_new(const bbt_rule_t *rule);
+int bbt_rule_git_object(const bbt_rule_t *rule);
 
 /* Route i's origin, and its k-th method name (NULL past the last; a "*"
  * route has none): for checks that need more than this file knows, such as

@@ -22,10 +22,12 @@ static const char *const bbt_option_names[] = {"project=",
                                                "body-project-same=",
                                                "query-repo=",
                                                "body-repo=",
-                                               "new"};
+                                               "new",
+                                               "git-object"};
 #define BBT_OPT_BODYPROJ 5
 #define BBT_OPT_NAMEDREPO 8
 #define BBT_OPT_NEW 10
+#define BBT_OPT_GITOBJ 11
 
 /* bbt_rules_priv.h counts them, for bbt_rules_add. */
 _Static_assert(sizeof(bbt_option_names) / sizeof(bbt_option_names[0]) ==
@@ -189,6 +191,9 @@ int bbt_rules_parse_option(bbt_rule_t *r, const char *opt, int *seen,
         return bbt_parse_json(r, v, origin, err, errlen);
     case BBT_OPT_NEW:
         r->new_only = 1;
+        return 0;
+    case BBT_OPT_GITOBJ:
+        r->git_object = 1;
         return 0;
     case BBT_OPT_NAMEDREPO:
     case BBT_OPT_NAMEDREPO + 1:

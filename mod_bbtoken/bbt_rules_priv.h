@@ -30,7 +30,8 @@ struct bbt_rule {
     char fixed_project[BBT_KEY_BUF];
     int deny;
     int destination;
-    int new_only; /* new: the Destination must not exist yet */
+    int new_only;   /* new: the Destination must not exist yet */
+    int git_object; /* git-object: what is moved there is that object */
     bbt_perm_t need;
     bbt_perm_t token_need;
     char *json_name, *json_value; /* json=: NULL for none */
@@ -40,7 +41,7 @@ struct bbt_rule {
 };
 
 /* Options a route may have, for bbt_rules_add's record of those seen. */
-#define BBT_RULES_NOPTIONS 11
+#define BBT_RULES_NOPTIONS 12
 
 /* "origin: what 'detail'" into err; returns -1. */
 int bbt_rules_err(char *err, size_t errlen, const char *origin,

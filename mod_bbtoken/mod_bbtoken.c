@@ -55,6 +55,7 @@
 #include "bbt_db.h"
 #include "bbt_davlock.h"
 #include "bbt_dbgate.h"
+#include "bbt_destcheck.h"
 #include "bbt_dbsession.h"
 #include "bbt_htaccess.h"
 #include "bbt_inherit.h"
@@ -142,6 +143,7 @@ static void bbt_register_hooks(apr_pool_t *p)
     bbt_metrics_register_hooks(p);
     bbt_logguard_register_hooks(p);
     bbt_routing_register_hooks(p);
+    bbt_destcheck_register_hooks(p);
     bbt_reqbody_register_hooks(p);
     bbt_authn_register_hooks(p);
     bbt_overglue_register_hooks(p);

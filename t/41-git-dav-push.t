@@ -115,11 +115,38 @@ $res = $env->request('MOVE', $tmp, { %$h, Destination => $env->url("/dgit/PROJ/r
 is($res->{status}, 412, 'MOVE onto an object that exists: 412') or diag explain $res;
 ok(BBT::Env::slurp($objfile) eq $was, '  the object is as it was');
 like($env->error_log_text, qr/BBT046: MOVE onto \S+\Q$obj\E refused \(412\): it exists/, '  logged (BBT046)');
-my $free = ($obj =~ s{[^/]*\z}{}r) . ('c' x 38);
-$res = $env->request('MOVE', $tmp, { %$h, Destination => $env->url("/dgit/PROJ/repo.git/$free"), Overwrite => 'T' });
-like($res->{status}, qr/^20[14]\z/, 'MOVE onto a name that is free: moved') or diag explain $res;
-ok(-f "$bare/$free", '  it is there');
-unlink "$bare/$free";
+# And what is moved into place is the object its name says: garbage under
+# a name no one has yet (the id of "hello\n", which anyone can compute)
+# would be taken for that object by every later push of it, and every
+# clone would read garbage.
+my ($hdir, $hname) = ('objects/ce', '013625030ba8dba906f756967f9e9ca394464a');
+ok(!-e "$bare/$hdir/$hname", 'the object of "hello\n" is not in the repository');
+$env->request('MKCOL', "/dgit/PROJ/repo.git/$hdir/", $h);
+my $htmp = "/dgit/PROJ/repo.git/$hdir/${hname}_" . ('2' x 40);
+$res = $env->request('PUT', $htmp, $h, 'garbage');
+like($res->{status}, qr/^20[14]\z/, 'garbage PUT under a temporary name') or diag explain $res;
+$res = $env->request('MOVE', $htmp, { %$h, Destination => $env->url("/dgit/PROJ/repo.git/$hdir/$hname"), Overwrite => 'T' });
+is($res->{status}, 422, 'MOVE of garbage onto the free name of "hello\n": 422') or diag explain $res;
+ok(!-e "$bare/$hdir/$hname", '  nothing there');
+like($env->error_log_text, qr{BBT047: MOVE of \S+_2{40} onto \S+/$hname refused \(422\): it is not the git object its Destination names \(route routes/git\.conf:\d+\): it is not a deflated stream},
+     '  logged (BBT047), saying why');
+# The real object, as git writes it, moves into place.
+my $scratch = $env->workdir('objects');
+$env->git_ok('init', '-q', '--bare', $scratch);
+BBT::Env::spew("$scratch.txt", "hello\n");
+my $hid = $env->git_ok('--git-dir', $scratch, 'hash-object', '-w', "$scratch.txt");
+is($hid, "ce$hname", 'git names "hello\n" so');
+$res = $env->request('PUT', $htmp, $h, BBT::Env::slurp("$scratch/$hdir/$hname"));
+like($res->{status}, qr/^20[14]\z/, 'the real object PUT under a temporary name') or diag explain $res;
+my $other = "/dgit/PROJ/repo.git/objects/ab/$o38";
+$res = $env->request('MOVE', $htmp, { %$h, Destination => $env->url($other), Overwrite => 'T' });
+is($res->{status}, 422, 'MOVE of it onto another object\'s name: 422') or diag explain $res;
+like($env->error_log_text, qr/BBT047: .* its content is another object's/, '  its content is another object\'s');
+$res = $env->request('MOVE', $htmp, { %$h, Destination => $env->url("/dgit/PROJ/repo.git/$hdir/$hname"), Overwrite => 'T' });
+like($res->{status}, qr/^20[14]\z/, 'MOVE of it onto its own name: moved') or diag explain $res;
+($rc, $out) = $env->git('--git-dir', $bare, 'cat-file', '-p', "ce$hname");
+is($out, "hello\n", '  git reads it');
+unlink "$bare/$hdir/$hname";
 ($rc, $out, $err) = $env->git('--git-dir', $bare, 'fsck', '--full', '--no-dangling');
 is($rc, 0, 'git fsck finds the repository sound') or diag "$out\n$err";
 

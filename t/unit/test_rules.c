@@ -242,6 +242,10 @@ static void test_errors(void)
         NULL, "route option given twice");
     bad("BBTokenRoute MOVE /(?<project>x) PROJECT_READ destination newer\n",
         NULL, "unknown route option 'newer'");
+    bad("BBTokenRoute MOVE /(?<project>x) PROJECT_READ git-object\n", NULL,
+        "git-object is for a destination route with a permission");
+    bad("BBTokenRoute MOVE /x deny destination git-object\n", NULL,
+        "git-object is for a destination route with a permission");
     bad("BBTokenRoute GET,,POST /x PROJECT_READ project=X\n", NULL,
         "empty method");
     bad("BBTokenRoute GET,* /x PROJECT_READ project=X\n", NULL,
@@ -664,18 +668,18 @@ static void test_new(void)
 
     if (!git || !dav)
         return;
-    ok(bbt_rules_has_new(git) && !bbt_rules_has_new(dav) &&
-           !bbt_rules_has_new(NULL),
-       "git has a route with new, dav none");
+    ok(bbt_rules_has_dest_checks(git) && !bbt_rules_has_dest_checks(dav) &&
+           !bbt_rules_has_dest_checks(NULL),
+       "git has a route with new and git-object, dav none");
     ok(bbt_rules_match(git, "MOVE", o, NULL, 1, &m) == BBT_ROUTE_MATCH &&
-           bbt_rule_new(m.rule),
-       "git: an object's Destination must be new");
+           bbt_rule_new(m.rule) && bbt_rule_git_object(m.rule),
+       "git: an object's Destination must be new, and that object");
     ok(bbt_rules_match(git, "MOVE",
                        "/scm/PROJ/repo.git/objects/ab/"
                        "ababababababababababababababababababab_"
                        "0000000000000000000000000000000000000000",
                        NULL, 0, &m) == BBT_ROUTE_MATCH &&
-           !bbt_rule_new(m.rule),
+           !bbt_rule_new(m.rule) && !bbt_rule_git_object(m.rule),
        "git: the MOVE's own source is not");
     ok(bbt_rules_match(git, "PUT", o, NULL, 0, &m) == BBT_ROUTE_NONE,
        "git: no PUT of an object under its own name");
@@ -683,7 +687,7 @@ static void test_new(void)
                BBT_ROUTE_MATCH &&
            !bbt_rule_new(m.rule),
        "dav: a Destination may exist");
-    ok(!bbt_rule_new(NULL), "no route, not new");
+    ok(!bbt_rule_new(NULL) && !bbt_rule_git_object(NULL), "no route, neither");
     bbt_rules_free(git);
     bbt_rules_free(dav);
 }

@@ -1,0 +1,99 @@
+/*
+ * What a destination route's options ask of a COPY's or MOVE's
+ * Destination beyond its permission (bbt_destcheck.h): new, that nothing is
+ * there yet; git-object, that what is moved there is the loose git object
+ * its name says.  Only mod_dav's look-up of the Destination knows what its
+ * path maps to: it is refused there, once httpd's walks have found the
+ * file, and mod_dav answers the COPY or MOVE with the look-up's status.
+ * post_perdir_config runs for that look-up even where httpd skips its
+ * authentication (a sub-request whose configuration is its parent's).
+ */
+#include "httpd.h"
+#include "http_config.h"
+#include "http_log.h"
+#include "http_request.h"
+
+#include <string.h>
+
+#include "bbt_config.h"
+#include "bbt_destcheck.h"
+#include "bbt_gitobj.h"
+#include "bbt_routing.h"
+#include "bbt_rules.h"
+
+APLOG_USE_MODULE(bbtoken);
+
+/* The object id a Destination .../XX/YYYY... names, into id (65 bytes):
+ * its last two segments joined, 2 and 38 or 62 characters; or NULL. */
+static const char *bbt_destcheck_id(const char *uri, char *id)
+{
+    const char *last = strrchr(uri, '/'), *prev;
+    size_t n;
+
+    if (!last || last - uri < 3 || last[-3] != '/') {
+        return NULL;
+    }
+    prev = last - 2;
+    n = strlen(last + 1);
+    if (n != 38 && n != 62) {
+        return NULL;
+    }
+    memcpy(id, prev, 2);
+    memcpy(id + 2, last + 1, n + 1);
+    return id;
+}
+
+static int bbt_destcheck(request_rec *r)
+{
+    const bbt_dir_conf_t *conf;
+    const char *why;
+    char id[65];
+    bbt_match_t m;
+
+    if (!bbt_routing_is_dest_lookup(r)) {
+        return OK;
+    }
+    conf = bbt_config_dir(r);
+    if (!conf || !bbt_rules_has_dest_checks(conf->rules)) {
+        return OK;
+    }
+    /* The parent matched its Destination to a route: read as httpd read it
+     * for this look-up, it matches none here, and what a route would ask
+     * of it cannot be said to hold. */
+    if (bbt_rules_match(conf->rules, r->method, r->uri, r->args, 1, &m) !=
+        BBT_ROUTE_MATCH) {
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
+                      "BBT048: %s onto %s refused (403): no destination "
+                      "route of its section takes it as httpd reads it",
+                      r->method, r->uri);
+        return HTTP_FORBIDDEN;
+    }
+    if (bbt_rule_new(m.rule) && r->finfo.filetype != APR_NOFILE) {
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
+                      "BBT046: %s onto %s refused (412): it exists, and "
+                      "route %s takes only a new Destination",
+                      r->method, r->uri, bbt_rule_origin(m.rule));
+        return HTTP_PRECONDITION_FAILED;
+    }
+    if (!bbt_rule_git_object(m.rule)) {
+        return OK;
+    }
+    why = bbt_destcheck_id(r->uri, id)
+              ? bbt_gitobj_check(r->main->filename, id)
+              : "its Destination names no object (objects/XX/YYYY...)";
+    if (why) {
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
+                      "BBT047: %s of %s onto %s refused (422): it is not the "
+                      "git object its Destination names (route %s): %s",
+                      r->method, r->main->uri, r->uri, bbt_rule_origin(m.rule),
+                      why);
+        return HTTP_UNPROCESSABLE_ENTITY;
+    }
+    return OK;
+}
+
+void bbt_destcheck_register_hooks(apr_pool_t *p)
+{
+    (void)p;
+    ap_hook_post_perdir_config(bbt_destcheck, NULL, NULL, APR_HOOK_MIDDLE);
+}

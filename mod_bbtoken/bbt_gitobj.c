@@ -1,0 +1,185 @@
+/*
+ * Loose git objects (see bbt_gitobj.h): inflated as they are read, the
+ * header parsed from the first bytes, everything hashed, nothing kept.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+#include <zlib.h>
+
+#include "bbt_gitobj.h"
+
+#define BBT_GITOBJ_BUF 65536
+/* "commit 2147483648\0" and room to spare: a longer header is none. */
+#define BBT_GITOBJ_HEAD 32
+
+typedef struct {
+    char head[BBT_GITOBJ_HEAD];
+    size_t head_len;
+    int head_done;
+    unsigned long long size, body; /* declared, seen */
+} bbt_gitobj_t;
+
+/* Whether head (NUL-terminated) is "TYPE SIZE" as git writes it: one of
+ * the four types, and SIZE in decimal without a leading zero. */
+static int bbt_gitobj_head(const char *head, unsigned long long *size)
+{
+    static const char *const types[] = {"blob ", "tree ", "commit ", "tag ",
+                                        NULL};
+    const char *d = NULL;
+    size_t i;
+
+    for (i = 0; types[i]; i++) {
+        if (strncmp(head, types[i], strlen(types[i])) == 0) {
+            d = head + strlen(types[i]);
+            break;
+        }
+    }
+    if (!d || !*d || (d[0] == '0' && d[1]) ||
+        strspn(d, "0123456789") != strlen(d)) {
+        return 0;
+    }
+    for (*size = 0; *d; d++) {
+        if (*size > (BBT_GITOBJ_MAX - 9) / 10) {
+            return 0;
+        }
+        *size = *size * 10 + (unsigned long long)(*d - '0');
+    }
+    return 1;
+}
+
+/* Take n inflated bytes: the header first, then the body, counted. */
+static const char *bbt_gitobj_take(bbt_gitobj_t *o, const unsigned char *b,
+                                   size_t n)
+{
+    while (n && !o->head_done) {
+        if (o->head_len == sizeof(o->head)) {
+            return "its header is not a git object's";
+        }
+        o->head[o->head_len++] = (char)*b;
+        if (*b == '\0') {
+            if (!bbt_gitobj_head(o->head, &o->size)) {
+                return "its header is not a git object's";
+            }
+            o->head_done = 1;
+        }
+        b++;
+        n--;
+    }
+    o->body += n;
+    if (o->body > o->size) {
+        return "it is longer than its header says";
+    }
+    return NULL;
+}
+
+/* Inflate fd's whole content into o and the digest d. */
+static const char *bbt_gitobj_inflate(int fd, bbt_gitobj_t *o, EVP_MD_CTX *d,
+                                      unsigned char *in, unsigned char *out)
+{
+    z_stream z;
+    const char *why = NULL;
+    ssize_t got;
+    int rc = Z_OK;
+
+    memset(&z, 0, sizeof(z));
+    if (inflateInit(&z) != Z_OK) {
+        return "zlib cannot start";
+    }
+    while (!why && rc != Z_STREAM_END) {
+        if (z.avail_in == 0) {
+            do {
+                got = read(fd, in, BBT_GITOBJ_BUF);
+            } while (got < 0 && errno == EINTR);
+            if (got < 0) {
+                why = "it cannot be read";
+                break;
+            }
+            if (got == 0) {
+                why = "its deflated stream is cut short";
+                break;
+            }
+            z.next_in = in;
+            z.avail_in = (uInt)got;
+        }
+        z.next_out = out;
+        z.avail_out = BBT_GITOBJ_BUF;
+        rc = inflate(&z, Z_NO_FLUSH);
+        if (rc != Z_OK && rc != Z_STREAM_END) {
+            why = "it is not a deflated stream";
+            break;
+        }
+        if (EVP_DigestUpdate(d, out, BBT_GITOBJ_BUF - z.avail_out) != 1) {
+            why = "it cannot be hashed";
+            break;
+        }
+        why = bbt_gitobj_take(o, out, BBT_GITOBJ_BUF - z.avail_out);
+    }
+    /* git refuses a loose object with anything after its stream. */
+    if (!why && (z.avail_in > 0 || read(fd, in, 1) != 0)) {
+        why = "bytes follow its deflated stream";
+    }
+    inflateEnd(&z);
+    return why;
+}
+
+const char *bbt_gitobj_check(const char *path, const char *hexid)
+{
+    static const char hex[] = "0123456789abcdef";
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned char *in = NULL, *out = NULL;
+    const EVP_MD *alg;
+    EVP_MD_CTX *d = NULL;
+    bbt_gitobj_t o;
+    const char *why = NULL;
+    unsigned int mdlen = 0, i;
+    struct stat st;
+    int fd;
+
+    if (!hexid || strspn(hexid, hex) != strlen(hexid)) {
+        return "its name is not an object id";
+    }
+    if (strlen(hexid) == 40) {
+        alg = EVP_sha1();
+    } else if (strlen(hexid) == 64) {
+        alg = EVP_sha256();
+    } else {
+        return "its name is not an object id";
+    }
+    fd = path ? open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC) : -1;
+    if (fd < 0) {
+        return "it cannot be opened";
+    }
+    memset(&o, 0, sizeof(o));
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        why = "it is not a file";
+    } else if (!(in = OPENSSL_malloc(BBT_GITOBJ_BUF)) ||
+               !(out = OPENSSL_malloc(BBT_GITOBJ_BUF)) ||
+               !(d = EVP_MD_CTX_new()) ||
+               EVP_DigestInit_ex(d, alg, NULL) != 1) {
+        why = "out of memory";
+    } else if (!(why = bbt_gitobj_inflate(fd, &o, d, in, out))) {
+        if (!o.head_done || o.body != o.size) {
+            why = "it is shorter than its header says";
+        } else if (EVP_DigestFinal_ex(d, md, &mdlen) != 1 ||
+                   mdlen * 2 != strlen(hexid)) {
+            why = "it cannot be hashed";
+        }
+        for (i = 0; !why && i < mdlen; i++) {
+            if (hexid[2 * i] != hex[md[i] >> 4] ||
+                hexid[2 * i + 1] != hex[md[i] & 15]) {
+                why = "its content is another object's";
+            }
+        }
+    }
+    EVP_MD_CTX_free(d);
+    OPENSSL_free(in);
+    OPENSSL_free(out);
+    close(fd);
+    return why;
+}
