@@ -17,6 +17,7 @@ use lib "$FindBin::Bin/lib";
 use Test::More;
 use Fcntl qw(:flock);
 use File::Find;
+use File::Copy qw(move);
 use File::Temp qw(tempdir);
 use IO::Socket::INET;
 use MIME::Base64 qw(encode_base64);
@@ -453,7 +454,7 @@ subtest 'a reinstall keeps the admin\'s DBDParams and what was enabled' => sub {
                ["whoever may change $wdir, on its way", 0, 0, 0600, $moved]) {
         my ($who, $uid, $gid, $mode, $to) = @$c;
         if ($to) {
-            rename $open, $to or die "$to: $!";
+            move($open, $to) or die "$to: $!";
             symlink $to, $open or die "$open: $!";
         }
         chown $uid, $gid, $open or die "$open: $!";
@@ -466,7 +467,7 @@ subtest 'a reinstall keeps the admin\'s DBDParams and what was enabled' => sub {
         unlike($out, qr/is readable by/, '  and not that it is readable') or diag $out;
         if ($to) {
             unlink $open or die $!;
-            rename $to, $open or die $!;
+            move($to, $open) or die $!;
         }
     }
     chown 0, 0, $open or die "$open: $!";
