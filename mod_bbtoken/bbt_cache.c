@@ -174,7 +174,7 @@ int bbt_cache_post_config(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s,
     apr_pool_cleanup_register(pconf, s, bbt_cache_cleanup,
                               apr_pool_cleanup_null);
     if ((err = bbt_cache_socache(pconf, ptemp, s)) != NULL ||
-        (err = bbt_cshared_make(pconf)) != NULL ||
+        (err = bbt_cshared_make(pconf, s->process->pool)) != NULL ||
         (err = bbt_cache_keyer()) != NULL ||
         (err = start_listener(pconf, s)) != NULL) {
         ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, "BBT303: the token cache %s",
@@ -245,12 +245,10 @@ static bbt_cache_srv_t *bbt_cache_srv(const request_rec *r)
                : NULL;
 }
 
-/* Does the server (whose database identity st holds) read the listener's
- * database? */
-static int bbt_cache_same_source(bbt_cache_srv_t *st)
+/* Does the server (whose database identity st holds) read the database
+ * source (NULL: none known)? */
+static int bbt_cache_reads(bbt_cache_srv_t *st, const unsigned char *source)
 {
-    const unsigned char *source = bbt_cshared_source();
-
     if (!st || st->own_session || !source) {
         return 0;
     }
@@ -260,6 +258,12 @@ static int bbt_cache_same_source(bbt_cache_srv_t *st)
     }
     return apr_atomic_read32(&st->state) == BBT_SRV_KNOWN &&
            memcmp(st->fp, source, sizeof(st->fp)) == 0;
+}
+
+/* Does it read the listener's database? */
+static int bbt_cache_same_source(bbt_cache_srv_t *st)
+{
+    return bbt_cache_reads(st, bbt_cshared_source());
 }
 
 void bbt_cache_begin(request_rec *r, bbt_cache_view_t *v)
@@ -274,6 +278,7 @@ void bbt_cache_begin(request_rec *r, bbt_cache_view_t *v)
     st = bbt_cache_srv(r);
     v->use = bbt_cache_same_source(st);
     bbt_cshared_begin(&v->heartbeat, &v->stamp, &v->behind);
+    v->clock_use = bbt_cache_reads(st, bbt_cshared_clock_source());
 }
 
 int bbt_cache_token_key(const bbt_cache_view_t *v, const bbt_token_t *tok,
@@ -605,4 +610,9 @@ int bbt_cache_note_db(request_rec *r, PGconn *pg, int standby)
     int same = bbt_cache_note_source(r, pg);
 
     return pg && !bbt_cache_standby(r, pg, standby) && same;
+}
+
+int bbt_cache_clock_use(request_rec *r)
+{
+    return bbt_cache_reads(bbt_cache_srv(r), bbt_cshared_clock_source());
 }

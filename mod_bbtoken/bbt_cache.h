@@ -36,8 +36,11 @@ typedef struct {
     apr_uint64_t stamp; /* what the request keeps is stamped with */
     apr_int64_t heartbeat;
     apr_int64_t behind; /* bbt_clock.h: how far this host's clock is behind
-                           the listener's database's, at least; 0 when not
-                           known; this server's only when use */
+                           the listener's database's (or, until it has
+                           heard one, the last generation's), at least; 0
+                           when not known; this server's only when
+                           clock_use */
+    int clock_use;      /* the server reads that database */
     bbt_cthread_t *thread;
 } bbt_cache_view_t;
 
@@ -101,6 +104,12 @@ void bbt_cache_count_miss(bbt_cache_got_t got);
  * bbt_cache_view_t's use). */
 struct pg_conn;
 int bbt_cache_note_db(request_rec *r, struct pg_conn *pg, int standby);
+
+/* Whether r's server reads the database whose clock bbt_clock_now judges
+ * by (the listener's, or the last generation's until it hears one): known
+ * from a child's first connection for a virtual host, so asked again once
+ * the request has one (after bbt_cache_note_db). */
+int bbt_cache_clock_use(request_rec *r);
 
 /* Forget every entry (raise the floor): the listener when it cannot know
  * what changed while it was away, or that a table was made anew. */

@@ -53,5 +53,5 @@ void bbt_clock_heard(server_rec *s, apr_time_t sent, apr_time_t got,
 
 apr_int64_t bbt_clock_now(const bbt_cache_view_t *v)
 {
-    return apr_time_now() + (v->use ? v->behind : 0);
+    return apr_time_now() + (v->clock_use ? v->behind : 0);
 }

@@ -29,6 +29,11 @@ typedef struct {
     unsigned char source[32];          /* the listener's database */
     volatile apr_uint32_t listener_up; /* 1 while a heartbeat is published */
     volatile apr_uint64_t behind;      /* bbt_cache_clock_behind's; 0: not */
+    /* The database the last generation's listener heard, whose reading
+     * behind is until this generation's listener hears one: a clock
+     * behind is corrected from the start, not after a restart's wait. */
+    unsigned char carried[32];
+    apr_uint32_t carried_set;
     /* No token's entry stamped below its token's mark is believed, nor
      * an owner's level entry below its owner's. */
     volatile apr_uint64_t marks[BBT_CMARKS];
@@ -37,24 +42,54 @@ typedef struct {
 
 static bbt_cshared_t *bbt_cshared;
 
+/* The clock's last reading and its database, kept by the parent from one
+ * generation's segment (its cleanup runs before the segment goes) for the
+ * next: in the process pool, as httpd unloads the module between
+ * generations and its statics with it. */
+typedef struct {
+    int set;
+    unsigned char source[32];
+    apr_uint64_t behind;
+} bbt_cshared_kept_t;
+
 static apr_status_t bbt_cshared_cleanup(void *data)
 {
-    (void)data;
+    bbt_cshared_kept_t *kept = data;
+    bbt_cshared_t *sh = bbt_cshared;
+
+    if (sh && apr_atomic_read32(&sh->source_set)) {
+        memcpy(kept->source, sh->source, sizeof(sh->source));
+        kept->behind = apr_atomic_read64(&sh->behind);
+        kept->set = 1;
+    }
     bbt_cshared = NULL;
     return APR_SUCCESS;
 }
 
-const char *bbt_cshared_make(apr_pool_t *pconf)
+const char *bbt_cshared_make(apr_pool_t *pconf, apr_pool_t *pprocess)
 {
+    static const char key[] = "bbtoken-cshared-kept";
+    bbt_cshared_kept_t *kept = NULL;
     apr_shm_t *shm;
 
+    apr_pool_userdata_get((void **)&kept, key, pprocess);
+    if (!kept) {
+        kept = apr_pcalloc(pprocess, sizeof(*kept));
+        apr_pool_userdata_set(kept, key, apr_pool_cleanup_null, pprocess);
+    }
     if (apr_shm_create(&shm, sizeof(bbt_cshared_t), NULL, pconf) !=
         APR_SUCCESS) {
         return "cannot make its shared memory";
     }
     bbt_cshared = apr_shm_baseaddr_get(shm);
     memset(bbt_cshared, 0, sizeof(bbt_cshared_t));
-    apr_pool_cleanup_register(pconf, NULL, bbt_cshared_cleanup,
+    if (kept->set) {
+        memcpy(bbt_cshared->carried, kept->source,
+               sizeof(bbt_cshared->carried));
+        bbt_cshared->carried_set = 1;
+        bbt_cshared->behind = kept->behind;
+    }
+    apr_pool_cleanup_register(pconf, kept, bbt_cshared_cleanup,
                               apr_pool_cleanup_null);
     /* The counters outlive a restart; this generation's listener is not
      * up yet. */
@@ -105,6 +140,19 @@ const unsigned char *bbt_cshared_source(void)
     bbt_cshared_t *sh = bbt_cshared;
 
     return sh && apr_atomic_read32(&sh->source_set) ? sh->source : NULL;
+}
+
+const unsigned char *bbt_cshared_clock_source(void)
+{
+    bbt_cshared_t *sh = bbt_cshared;
+
+    if (!sh) {
+        return NULL;
+    }
+    if (apr_atomic_read32(&sh->source_set)) {
+        return sh->source;
+    }
+    return sh->carried_set ? sh->carried : NULL;
 }
 
 /* Raise *at to the counter's next value.  The counter moves first: a

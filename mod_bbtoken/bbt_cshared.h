@@ -14,12 +14,12 @@
 
 /* Made in post_config, before the children are forked: NULL, or what
  * failed.  Forgotten when pconf is cleared. */
-const char *bbt_cshared_make(apr_pool_t *pconf);
+const char *bbt_cshared_make(apr_pool_t *pconf, apr_pool_t *pprocess);
 
 /* What a request reads when it begins, in this order: the heartbeat
  * (monotonic microseconds; 0: none), the stamp for what it keeps, and how
- * far this host's clock is behind the listener's database's (0: not, or
- * not known). */
+ * far this host's clock is behind the database of the clock's source
+ * (bbt_cshared_clock_source; 0: not, or not known). */
 void bbt_cshared_begin(apr_int64_t *heartbeat, apr_uint64_t *stamp,
                        apr_int64_t *behind);
 
@@ -33,5 +33,10 @@ apr_uint64_t bbt_cshared_least_owner(apr_int64_t owner);
 /* The digest of the listener's database (bbt_cache_set_source), or NULL
  * while none is known. */
 const unsigned char *bbt_cshared_source(void);
+
+/* The database whose clock the reading of behind is of: the listener's,
+ * or until this generation's listener has heard one, the last
+ * generation's (a restart keeps the last reading); NULL if none. */
+const unsigned char *bbt_cshared_clock_source(void);
 
 #endif

@@ -363,6 +363,7 @@ static int bbt_verify_db(request_rec *r, bbt_req_t *rq, bbt_cache_view_t *v,
      * without the cache, which has no listener. */
     if (!v->use && bbt_config_cache(r->server)) {
         v->use = bbt_cache_note_db(r, bbt_db_native(c), bbt_db_conn_standby(c));
+        v->clock_use = bbt_cache_clock_use(r);
     }
     /* A row parsed before is reused only for a token this thread let in:
      * a forger's lookups all parse, whatever changed in the row. */

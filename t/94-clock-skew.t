@@ -5,7 +5,7 @@
 # a host behind judges expiries by the database's clock (never later than
 # it by more than a heartbeat's round trip), and says so (BBT826, BBT827
 # once in time again), as it does for a clock ahead, which refuses tokens
-# early.  httpd runs with a preloaded clock (t/dso/clockback.c) that a
+# early; a restart keeps the last reading until the new listener's first.  httpd runs with a preloaded clock (t/dso/clockback.c) that a
 # file of the test's sets back (or, negative, forward).
 use strict;
 use warnings;
@@ -73,6 +73,34 @@ ok(wait_log($env, $m, qr/BBT826: this host's clock is 10(?:79\d|800) s ahead of 
 is(status($alive), 401, 'ahead, a token is refused early (fail closed), as the README says');
 set_back(0);
 ok(wait_log($env, $m, qr/BBT827: /), 'in time again');
+
+# A restart keeps the last reading: until the new generation's listener
+# has heard the database (BBT309), a host behind still judges by the
+# database's clock, and serves no token it calls expired.  Without that,
+# requests in that half second judged by this host's clock alone.
+subtest 'a graceful restart keeps the last reading of the clock' => sub {
+    my $m = log_mark($env);
+    set_back($BACK);
+    ok(wait_log($env, $m, qr/BBT826: /), 'the clock set back: said (BBT826)');
+    is(status($gone), 401, 'the token expired a minute ago is refused');
+    my $ua = HTTP::Tiny->new(timeout => 20);
+    for my $round (1 .. 3) {
+        $m = log_mark($env);
+        my ($rc, $out, $err) = BBT::Util::run_cmd(cmd => [$BBT::Httpd::APACHE, '-f', $env->{conf}, '-k', 'graceful'],
+                                                  tmp => "$env->{dir}/run", timeout => 60, env => $env->httpd_env);
+        is($rc, 0, "graceful restart $round") or diag $err;
+        my (%st, $n);
+        # Asked again and again until the new listener has heard the
+        # database, and a little after.
+        for ($n = 0; $n < 2000; $n++) {
+            $st{ $ua->get($env->url($UP), { headers => auth_bearer($gone) })->{status} }++;
+            last if $n >= 20 && log_since($env, $m) =~ /BBT309: /;
+        }
+        ok(!$st{200}, "  the expired token is never served across it ($n requests: "
+                      . join(', ', map {"$st{$_} x $_"} sort keys %st) . ')');
+    }
+    set_back(0);
+};
 
 # The restarts below stop httpd gracefully, as the crashed children are
 # counted at the end: an ungraceful stop of the event MPM can crash a child
