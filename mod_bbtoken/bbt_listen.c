@@ -60,6 +60,7 @@
 #include <string.h>
 
 #include <libpq-fe.h>
+#include <openssl/rand.h>
 
 #include "bbt_cache.h"
 #include "bbt_clock.h"
@@ -111,7 +112,8 @@ static struct {
     char tables_now[256]; /* as the last statement read it; "" until read */
     char names_now[BBT_LSESSION_NAMES]; /* subscribing: as resolved here */
     int busy;                           /* a statement is in flight */
-    char channel[32];
+    char channel[32];     /* the heartbeat's: bbtoken_hb_ and 16 random hex */
+    int be_pid;           /* the session's backend, as it says; 0: unknown */
     apr_uint64_t seq;     /* the last heartbeat sent */
     apr_int64_t sent;     /* when it was sent, monotonic */
     apr_time_t sent_wall; /* the last statement's sending, wall clock */
@@ -291,22 +293,33 @@ static int bbt_listen_send(const char *sql)
 }
 
 #define BBT_LISTEN_SUBSCRIBE_MAX                                               \
-    (sizeof(BBT_LISTEN_TABLES_SQL) + sizeof(BBT_LISTEN_NAMES_SQL) + 128)
+    (sizeof(BBT_LISTEN_TABLES_SQL) + sizeof(BBT_LISTEN_NAMES_SQL) + 256)
 
 static void bbt_listen_subscribe(void)
 {
     char sql[BBT_LISTEN_SUBSCRIBE_MAX];
+    unsigned char rnd[8];
 
     if (PQsetnonblocking(L.pg, 1) != 0) {
         bbt_listen_failed(bbt_listen_pqerr());
         return;
     }
     PQsetErrorVerbosity(L.pg, PQERRORS_TERSE);
-    apr_snprintf(L.channel, sizeof(L.channel), "bbtoken_hb_%d",
-                 PQbackendPID(L.pg));
+    /* The backend's pid, which a notification carries, is asked of the
+     * session: a pooler in between (PgBouncer, pool_mode=session) gives
+     * libpq a made-up one (PQbackendPID), its own cancel key's. */
+    if (RAND_bytes(rnd, sizeof(rnd)) != 1) {
+        bbt_listen_failed("no random bytes for the heartbeat's channel");
+        return;
+    }
+    apr_snprintf(L.channel, sizeof(L.channel),
+                 "bbtoken_hb_%02x%02x%02x%02x%02x%02x%02x%02x", rnd[0], rnd[1],
+                 rnd[2], rnd[3], rnd[4], rnd[5], rnd[6], rnd[7]);
+    L.be_pid = 0;
     apr_snprintf(
         sql, sizeof(sql),
-        "LISTEN bbtoken; LISTEN %s; SELECT 'names', " BBT_LISTEN_NAMES_SQL
+        "LISTEN bbtoken; LISTEN %s; SELECT 'pid', pg_backend_pid(), 0; "
+        "SELECT 'names', " BBT_LISTEN_NAMES_SQL
         "; SELECT version FROM bbtoken_schema; " BBT_LISTEN_TABLES_SQL,
         L.channel);
     L.version = -1;
@@ -415,7 +428,7 @@ static void bbt_listen_notifies(void)
         if (strcmp(n->relname, "bbtoken") == 0) {
             bbt_cache_heard(n->extra);
         } else if (L.state == BBT_L_UP && L.waiting && L.tables_now[0] &&
-                   n->be_pid == PQbackendPID(L.pg) &&
+                   L.be_pid > 0 && n->be_pid == L.be_pid &&
                    strcmp(n->relname, L.channel) == 0 &&
                    strtoull(n->extra, NULL, 10) == L.seq) {
             L.waiting = 0;
@@ -451,6 +464,10 @@ static int bbt_listen_read(void)
         if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1 &&
             PQnfields(res) == 1) {
             L.version = atoi(PQgetvalue(res, 0, 0));
+        } else if (PQresultStatus(res) == PGRES_TUPLES_OK &&
+                   PQntuples(res) == 1 && PQnfields(res) == 3 &&
+                   strcmp(PQgetvalue(res, 0, 0), "pid") == 0) {
+            L.be_pid = atoi(PQgetvalue(res, 0, 1));
         } else if (PQresultStatus(res) == PGRES_TUPLES_OK &&
                    PQntuples(res) == 1 && PQnfields(res) == 2) {
             apr_cpystrn(L.names_now, PQgetvalue(res, 0, 1),
@@ -531,7 +548,7 @@ static void bbt_listen_subscribed(void)
     ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, L.s,
                  "BBT309: the token cache's listener hears PostgreSQL%s "
                  "(backend %d)",
-                 L.was_up || L.told_down ? " again" : "", PQbackendPID(L.pg));
+                 L.was_up || L.told_down ? " again" : "", L.be_pid);
     L.was_up = 1;
     L.told_down = L.told_schema = L.told_params = 0;
     bbt_listen_ping();
