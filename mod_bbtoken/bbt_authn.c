@@ -380,10 +380,14 @@ static int bbt_user_levels(request_rec *r, bbt_req_t *rq, const char *user,
 }
 
 /* A user's password was accepted (now or by an earlier request of this
- * HTTP request): the identity, and the user's own grants on the target. */
+ * HTTP request): the identity, and the user's own grants on the target
+ * where Require bbtoken decides by them (under Require valid-user nothing
+ * does, and a database outage leaves such users as they were). */
 static int bbt_password_user(request_rec *r, bbt_req_t *rq, const char *user)
 {
-    int status = bbt_user_levels(r, rq, user, 1);
+    const bbt_dir_conf_t *conf = bbt_config_dir(r);
+    int status =
+        conf && conf->require_bbtoken ? bbt_user_levels(r, rq, user, 1) : OK;
 
     if (status != OK) {
         return status;

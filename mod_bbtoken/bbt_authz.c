@@ -29,6 +29,7 @@
 #include <string.h>
 
 #include "bbt_authz.h"
+#include "bbt_config.h"
 #include "bbt_decide.h"
 #include "bbt_perm.h"
 #include "bbt_request.h"
@@ -178,10 +179,16 @@ static authz_status bbt_authz_check(request_rec *r, const char *require_line,
 static const char *bbt_authz_parse(cmd_parms *cmd, const char *require_line,
                                    const void **parsed)
 {
-    (void)cmd;
+    bbt_dir_conf_t *conf =
+        cmd->context ? ap_get_module_config(cmd->context, &bbtoken_module)
+                     : NULL;
+
     (void)parsed;
     if (require_line && require_line[strspn(require_line, " \t")]) {
         return "Require bbtoken takes no arguments";
+    }
+    if (conf) {
+        conf->require_bbtoken = 1;
     }
     return NULL;
 }

@@ -78,6 +78,7 @@ void *bbt_config_merge_dir(apr_pool_t *p, void *basev, void *addv)
     conf->authn = add->authn ? add->authn : base->authn;
     conf->sandbox = add->sandbox != -1 ? add->sandbox : base->sandbox;
     conf->lock_max = add->lock_max ? add->lock_max : base->lock_max;
+    conf->require_bbtoken = base->require_bbtoken || add->require_bbtoken;
     return conf;
 }
 

@@ -35,6 +35,12 @@ typedef struct {
     /* BBTokenDAVLockMaxTimeout, in seconds (bbt_davlock.c); 0: not set
      * here (inherit; BBT_LOCKTIME_DEFAULT where no section says). */
     long lock_max;
+    /* A Require bbtoken was read in this section or one it merges with
+     * (bbt_authz.c): only then are a password user's own grants read, as
+     * nothing else decides by them.  Any section's counts, whatever
+     * AuthMerging says: one too many is a lookup Require valid-user does
+     * not need, never one missing. */
+    int require_bbtoken;
 } bbt_dir_conf_t;
 
 /* The module record's configuration entries (mod_bbtoken.c). */
