@@ -557,7 +557,14 @@ static int bbt_check_access(request_rec *r)
 /* Whatever refuses the login, on the API's location it is told in JSON. */
 static int bbt_check_authn(request_rec *r)
 {
-    return bbt_rest_refuse(r, bbt_authn(r));
+    int status = bbt_authn(r);
+    bbt_req_t *rq;
+
+    if (status == HTTP_UNAUTHORIZED && (rq = bbt_req(r)) && rq->presented &&
+        !rq->verified) {
+        rq->refused = 1;
+    }
+    return bbt_rest_refuse(r, status);
 }
 
 void bbt_authn_register_hooks(apr_pool_t *p)

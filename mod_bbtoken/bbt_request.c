@@ -149,7 +149,7 @@ int bbt_request_refused_before(const request_rec *r)
     for (o = r->prev ? r->prev : r->main; o; o = o->prev ? o->prev : o->main) {
         const bbt_req_t *rq = bbt_req(o);
 
-        if (rq && rq->presented && !rq->verified) {
+        if (rq && rq->refused) {
             return 1;
         }
     }

@@ -29,6 +29,10 @@ typedef struct {
      * counts for the throttle, and, unless they were verified, challenges
      * with invalid_token. */
     int presented;
+    /* Those credentials were refused (401), not merely left undecided by
+     * an outage (503), the throttle (429) or a provider's failure (500):
+     * its error page does not read them again (bbt_request_refused_before). */
+    int refused;
     int allowed; /* authorized: the request went on to its handler */
     /* Its method overrides were checked (bbt_overglue.c), in check_authn:
      * the fixups need not check them again. */
@@ -99,7 +103,9 @@ const char *bbt_request_verified_authorization(const request_rec *r);
 const bbt_req_t *bbt_request_prior(const request_rec *r);
 
 /* 1 if an earlier request of this same HTTP request read credentials and
- * did not accept them: r (its error page) has the same ones. */
+ * refused them (401): r (its error page) has the same ones.  One stopped
+ * by an outage, the throttle or a provider's failure did not refuse
+ * them. */
 int bbt_request_refused_before(const request_rec *r);
 
 /* 1 if r's AuthType is BBToken. */
