@@ -473,6 +473,35 @@ subtest 'a reinstall keeps the admin\'s DBDParams and what was enabled' => sub {
     chown 0, 0, $open or die "$open: $!";
     chmod 0600, $open or die "$open: $!";
     is(slurp($open), $was{$open}, 'the file as it was');
+    # Through a link in a directory another user may change (the link can
+    # be pointed elsewhere), though what it leads to is root's alone; and a
+    # link that leads nowhere yet, into a sticky directory anyone may make
+    # the name in.
+    my $safe = "$tmp/safe-dbd.conf";
+    move($open, $safe) or die "$safe: $!";
+    symlink($safe, "$wdir/hop") or die $!;
+    my $sticky = "$tmp/sticky";
+    mkdir $sticky or die $!;
+    chmod 01777, $sticky;
+    for my $c (["$wdir/hop", $wdir, 'a link through a link in a directory www-data owns'],
+               ["$sticky/not-yet", $sticky, 'a link to a name not there yet in a sticky directory']) {
+        my ($to, $dir, $what) = @$c;
+        unlink $open;
+        symlink($to, $open) or die "$open: $!";
+        ($rc, $out) = run("/var/lib/dpkg/info/$PKG.postinst configure $version");
+        is($rc, 0, "the postinst, configure, with $what") or diag $out;
+        like($out, qr{^libapache2-mod-bbtoken: warning: \Q$open\E may be changed by whoever may change \Q$dir\E, on its way}m,
+             '  warns, naming the directory') or diag $out;
+    }
+    unlink $open;
+    move($safe, $open) or die $!;
+    chown 0, 0, $open or die "$open: $!";
+    # root:root 0660: the group root is root's; nothing to say.
+    chmod 0660, $open or die "$open: $!";
+    ($rc, $out) = run("/var/lib/dpkg/info/$PKG.postinst configure $version");
+    unlike($out, qr/warning/, 'root:root 0660: no warning') or diag $out;
+    chmod 0600, $open or die "$open: $!";
+    is(slurp($open), $was{$open}, 'the file as it was');
 
     # The admin's link to where the secret will be (a mount not there
     # yet) is theirs as the file is: configure again leaves it.
