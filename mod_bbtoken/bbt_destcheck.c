@@ -11,9 +11,14 @@
 #include "httpd.h"
 #include "http_config.h"
 #include "http_log.h"
+#include "http_protocol.h"
 #include "http_request.h"
+#include "apr_strings.h"
 
+#include <errno.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "bbt_config.h"
 #include "bbt_destcheck.h"
@@ -22,6 +27,16 @@
 #include "bbt_rules.h"
 
 APLOG_USE_MODULE(bbtoken);
+
+/* What a git-object check found, for after the move (on the COPY's or
+ * MOVE's pool). */
+#define BBT_DESTCHECK_KEY "bbtoken-destcheck-moved"
+typedef struct {
+    const char *dest; /* the Destination's file */
+    const char *id;   /* the object it names */
+    dev_t dev;        /* the upload checked */
+    ino_t ino;
+} bbt_destcheck_moved_t;
 
 /* The object id a Destination .../XX/YYYY... names, into id (65 bytes):
  * its last two segments joined, 2 and 38 or 62 characters; or NULL. */
@@ -48,6 +63,7 @@ static int bbt_destcheck(request_rec *r)
     const bbt_dir_conf_t *conf;
     const char *why;
     char id[65];
+    struct stat read;
     bbt_match_t m;
 
     if (!bbt_routing_is_dest_lookup(r)) {
@@ -79,8 +95,17 @@ static int bbt_destcheck(request_rec *r)
         return OK;
     }
     why = bbt_destcheck_id(r->uri, id)
-              ? bbt_gitobj_check(r->main->filename, id)
+              ? bbt_gitobj_check(r->main->filename, id, &read)
               : "its Destination names no object (objects/XX/YYYY...)";
+    if (!why && r->filename) {
+        bbt_destcheck_moved_t *m = apr_palloc(r->main->pool, sizeof(*m));
+
+        m->dest = apr_pstrdup(r->main->pool, r->filename);
+        m->id = apr_pstrdup(r->main->pool, id);
+        m->dev = read.st_dev;
+        m->ino = read.st_ino;
+        apr_pool_userdata_setn(m, BBT_DESTCHECK_KEY, NULL, r->main->pool);
+    }
     if (why) {
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
                       "BBT047: %s of %s onto %s refused (422): it is not the "
@@ -92,8 +117,42 @@ static int bbt_destcheck(request_rec *r)
     return OK;
 }
 
+/* Once the COPY or MOVE is done: what its Destination holds is the very
+ * file that was checked (a rename keeps its inode), not one its writer put
+ * under the upload's name between the check and mod_dav's rename (a PUT
+ * racing the MOVE).  One that is not, and is not the object either, is
+ * removed. */
+static int bbt_destcheck_after(request_rec *r)
+{
+    bbt_destcheck_moved_t *m = NULL;
+    struct stat now;
+
+    if (r->main || r->prev ||
+        apr_pool_userdata_get((void **)&m, BBT_DESTCHECK_KEY, r->pool) !=
+            APR_SUCCESS ||
+        !m || lstat(m->dest, &now) != 0) {
+        return DECLINED;
+    }
+    /* Another file than the one checked (or a copy, where mod_dav could
+     * not rename): read again, and removed unless it is the object. */
+    if ((now.st_dev != m->dev || now.st_ino != m->ino) &&
+        bbt_gitobj_check(m->dest, m->id, NULL)) {
+        int gone = unlink(m->dest) == 0;
+
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, gone ? 0 : errno, r,
+                      "BBT049: %s %s: %s is not the file checked as the git "
+                      "object its name says (replaced between the check and "
+                      "the move): %s",
+                      r->method, r->uri, m->dest,
+                      gone ? "removed" : "it could not be removed: remove it");
+    }
+    return DECLINED;
+}
+
 void bbt_destcheck_register_hooks(apr_pool_t *p)
 {
     (void)p;
     ap_hook_post_perdir_config(bbt_destcheck, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_log_transaction(bbt_destcheck_after, NULL, NULL,
+                            APR_HOOK_REALLY_FIRST);
 }

@@ -128,7 +128,8 @@ static const char *bbt_gitobj_inflate(int fd, bbt_gitobj_t *o, EVP_MD_CTX *d,
     return why;
 }
 
-const char *bbt_gitobj_check(const char *path, const char *hexid)
+const char *bbt_gitobj_check(const char *path, const char *hexid,
+                             struct stat *read)
 {
     static const char hex[] = "0123456789abcdef";
     unsigned char md[EVP_MAX_MD_SIZE];
@@ -139,7 +140,7 @@ const char *bbt_gitobj_check(const char *path, const char *hexid)
     const char *why = NULL;
     unsigned int mdlen = 0, i;
     struct stat st;
-    int fd;
+    int fd, isfile;
 
     if (!hexid || strspn(hexid, hex) != strlen(hexid)) {
         return "its name is not an object id";
@@ -156,7 +157,11 @@ const char *bbt_gitobj_check(const char *path, const char *hexid)
         return "it cannot be opened";
     }
     memset(&o, 0, sizeof(o));
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    isfile = fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
+    if (isfile && read) {
+        *read = st;
+    }
+    if (!isfile) {
         why = "it is not a file";
     } else if (!(in = OPENSSL_malloc(BBT_GITOBJ_BUF)) ||
                !(out = OPENSSL_malloc(BBT_GITOBJ_BUF)) ||

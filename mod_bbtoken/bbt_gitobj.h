@@ -14,6 +14,8 @@
 #ifndef BBT_GITOBJ_H
 #define BBT_GITOBJ_H
 
+#include <sys/stat.h>
+
 /* The most an object may inflate to: what it is checked against is read
  * whole, in the request's time, and a deflated stream inflates about a
  * thousandfold. */
@@ -21,7 +23,9 @@
 
 /* Why the file at path is not the loose object whose id is hexid (40 or 64
  * lower-case hex digits), or NULL when it is: a static English reason.
- * path is not followed if it is a symbolic link. */
-const char *bbt_gitobj_check(const char *path, const char *hexid);
+ * path is not followed if it is a symbolic link.  The file read is *read
+ * (when not NULL): the one checked, whatever takes path's name after. */
+const char *bbt_gitobj_check(const char *path, const char *hexid,
+                             struct stat *read);
 
 #endif

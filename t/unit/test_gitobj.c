@@ -83,15 +83,16 @@ static void test_objects(void)
 {
     const char *p = OBJ("hello", "blob 6\0hello\n", NULL);
 
-    is_why(bbt_gitobj_check(p, HELLO1), NULL, "hello, SHA-1");
-    is_why(bbt_gitobj_check(p, HELLO256), NULL, "hello, SHA-256");
-    is_why(bbt_gitobj_check(p, EMPTY_BLOB), "another object's",
+    is_why(bbt_gitobj_check(p, HELLO1, NULL), NULL, "hello, SHA-1");
+    is_why(bbt_gitobj_check(p, HELLO256, NULL), NULL, "hello, SHA-256");
+    is_why(bbt_gitobj_check(p, EMPTY_BLOB, NULL), "another object's",
            "hello named as the empty blob");
-    is_why(bbt_gitobj_check(OBJ("empty", "blob 0\0", NULL), EMPTY_BLOB), NULL,
-           "the empty blob");
-    is_why(bbt_gitobj_check(OBJ("tree", "tree 0\0", NULL), EMPTY_TREE), NULL,
-           "the empty tree");
-    is_why(bbt_gitobj_check(OBJ("tree-as-blob", "tree 0\0", NULL), EMPTY_BLOB),
+    is_why(bbt_gitobj_check(OBJ("empty", "blob 0\0", NULL), EMPTY_BLOB, NULL),
+           NULL, "the empty blob");
+    is_why(bbt_gitobj_check(OBJ("tree", "tree 0\0", NULL), EMPTY_TREE, NULL),
+           NULL, "the empty tree");
+    is_why(bbt_gitobj_check(OBJ("tree-as-blob", "tree 0\0", NULL), EMPTY_BLOB,
+                            NULL),
            "another object's", "the empty tree named as the empty blob");
 }
 
@@ -101,37 +102,54 @@ static void test_refused(void)
     const char *p;
     char big[40];
 
+    is_why(bbt_gitobj_check(raw_file("garbage", garbage, sizeof(garbage)),
+                            HELLO1, NULL),
+           "not a deflated stream", "bytes that are not deflated");
     is_why(
-        bbt_gitobj_check(raw_file("garbage", garbage, sizeof(garbage)), HELLO1),
-        "not a deflated stream", "bytes that are not deflated");
-    is_why(bbt_gitobj_check(OBJ("short", "blob 7\0hello\n", NULL), HELLO1),
-           "shorter than its header", "a body shorter than its size");
-    is_why(bbt_gitobj_check(OBJ("long", "blob 5\0hello\n", NULL), HELLO1),
+        bbt_gitobj_check(OBJ("short", "blob 7\0hello\n", NULL), HELLO1, NULL),
+        "shorter than its header", "a body shorter than its size");
+    is_why(bbt_gitobj_check(OBJ("long", "blob 5\0hello\n", NULL), HELLO1, NULL),
            "longer than its header", "a body longer than its size");
-    is_why(bbt_gitobj_check(OBJ("type", "blub 6\0hello\n", NULL), HELLO1),
+    is_why(bbt_gitobj_check(OBJ("type", "blub 6\0hello\n", NULL), HELLO1, NULL),
            "header", "an unknown type");
-    is_why(bbt_gitobj_check(OBJ("zero", "blob 06\0hello\n", NULL), HELLO1),
-           "header", "a size with a leading zero");
-    is_why(bbt_gitobj_check(OBJ("nosize", "blob \0hello\n", NULL), HELLO1),
-           "header", "no size");
-    is_why(bbt_gitobj_check(OBJ("sign", "blob +6\0hello\n", NULL), HELLO1),
-           "header", "a signed size");
+    is_why(
+        bbt_gitobj_check(OBJ("zero", "blob 06\0hello\n", NULL), HELLO1, NULL),
+        "header", "a size with a leading zero");
+    is_why(
+        bbt_gitobj_check(OBJ("nosize", "blob \0hello\n", NULL), HELLO1, NULL),
+        "header", "no size");
+    is_why(
+        bbt_gitobj_check(OBJ("sign", "blob +6\0hello\n", NULL), HELLO1, NULL),
+        "header", "a signed size");
     is_why(bbt_gitobj_check(OBJ("huge", "blob 99999999999999999999\0x", NULL),
-                            HELLO1),
+                            HELLO1, NULL),
            "header", "a size past the limit");
     memset(big, 'a', sizeof(big));
     big[sizeof(big) - 1] = '\0';
-    is_why(
-        bbt_gitobj_check(obj("nonul", big, sizeof(big) - 1, NULL, 0), HELLO1),
-        "header", "no NUL in the first bytes");
-    is_why(bbt_gitobj_check(OBJ("tail", "blob 6\0hello\n", "x"), HELLO1),
+    is_why(bbt_gitobj_check(obj("nonul", big, sizeof(big) - 1, NULL, 0), HELLO1,
+                            NULL),
+           "header", "no NUL in the first bytes");
+    is_why(bbt_gitobj_check(OBJ("tail", "blob 6\0hello\n", "x"), HELLO1, NULL),
            "bytes follow", "a byte after the stream");
     p = OBJ("cut", "blob 6\0hello\n", NULL);
     if (truncate(p, 8) != 0)
         diag("truncate failed");
-    is_why(bbt_gitobj_check(p, HELLO1), "cut short", "a stream cut short");
-    is_why(bbt_gitobj_check(raw_file("nothing", "", 0), HELLO1), "cut short",
-           "an empty file");
+    is_why(bbt_gitobj_check(p, HELLO1, NULL), "cut short",
+           "a stream cut short");
+    is_why(bbt_gitobj_check(raw_file("nothing", "", 0), HELLO1, NULL),
+           "cut short", "an empty file");
+}
+
+/* The file read is said: the one checked, whatever takes its name after. */
+static void test_read(void)
+{
+    const char *p = OBJ("stat", "blob 6\0hello\n", NULL);
+    struct stat want, got;
+
+    memset(&got, 0, sizeof(got));
+    ok(stat(p, &want) == 0 && bbt_gitobj_check(p, HELLO1, &got) == NULL &&
+           got.st_ino == want.st_ino && got.st_dev == want.st_dev,
+       "the file checked is said (its device and inode)");
 }
 
 static void test_names_and_files(void)
@@ -139,25 +157,27 @@ static void test_names_and_files(void)
     const char *p = OBJ("named", "blob 6\0hello\n", NULL);
     char link[256], sub[256];
 
-    is_why(bbt_gitobj_check(p, "CE013625030BA8DBA906F756967F9E9CA394464A"),
-           "not an object id", "an id in upper case");
-    is_why(bbt_gitobj_check(p, "ce013625030ba8dba906f756967f9e9ca394464"),
+    is_why(
+        bbt_gitobj_check(p, "CE013625030BA8DBA906F756967F9E9CA394464A", NULL),
+        "not an object id", "an id in upper case");
+    is_why(bbt_gitobj_check(p, "ce013625030ba8dba906f756967f9e9ca394464", NULL),
            "not an object id", "39 digits");
-    is_why(bbt_gitobj_check(p, "ce013625030ba8dba906f756967f9e9ca394464g"),
-           "not an object id", "a letter past f");
-    is_why(bbt_gitobj_check(p, ""), "not an object id", "no id");
-    is_why(bbt_gitobj_check(p, NULL), "not an object id", "a NULL id");
-    is_why(bbt_gitobj_check(NULL, HELLO1), "cannot be opened", "no path");
+    is_why(
+        bbt_gitobj_check(p, "ce013625030ba8dba906f756967f9e9ca394464g", NULL),
+        "not an object id", "a letter past f");
+    is_why(bbt_gitobj_check(p, "", NULL), "not an object id", "no id");
+    is_why(bbt_gitobj_check(p, NULL, NULL), "not an object id", "a NULL id");
+    is_why(bbt_gitobj_check(NULL, HELLO1, NULL), "cannot be opened", "no path");
     snprintf(link, sizeof(link), "%s/link", dir);
     if (symlink(p, link) != 0)
         diag("symlink failed");
-    is_why(bbt_gitobj_check(link, HELLO1), "cannot be opened",
+    is_why(bbt_gitobj_check(link, HELLO1, NULL), "cannot be opened",
            "a symbolic link to the object, not followed");
     snprintf(sub, sizeof(sub), "%s/sub", dir);
     mkdir(sub, 0700);
-    is_why(bbt_gitobj_check(sub, HELLO1), "not a file", "a directory");
+    is_why(bbt_gitobj_check(sub, HELLO1, NULL), "not a file", "a directory");
     snprintf(sub, sizeof(sub), "%s/none", dir);
-    is_why(bbt_gitobj_check(sub, HELLO1), "cannot be opened", "no file");
+    is_why(bbt_gitobj_check(sub, HELLO1, NULL), "cannot be opened", "no file");
 }
 
 /* An object larger than one read: its id is SHA-1 of what git hashes. */
@@ -174,10 +194,10 @@ static void test_large(void)
     SHA1((unsigned char *)raw, h + n, md);
     for (i = 0; i < SHA_DIGEST_LENGTH; i++)
         sprintf(id + 2 * i, "%02x", md[i]);
-    is_why(bbt_gitobj_check(obj("large", raw, h + n, NULL, 0), id), NULL,
+    is_why(bbt_gitobj_check(obj("large", raw, h + n, NULL, 0), id, NULL), NULL,
            "a 300 kB blob");
     raw[h + n / 2] ^= 1;
-    is_why(bbt_gitobj_check(obj("large2", raw, h + n, NULL, 0), id),
+    is_why(bbt_gitobj_check(obj("large2", raw, h + n, NULL, 0), id, NULL),
            "another object's", "one bit changed");
     free(raw);
 }
@@ -190,6 +210,7 @@ int main(void)
     }
     test_objects();
     test_refused();
+    test_read();
     test_names_and_files();
     test_large();
     {
