@@ -477,13 +477,18 @@ subtest 'a reinstall keeps the admin\'s DBDParams and what was enabled' => sub {
     # be pointed elsewhere), though what it leads to is root's alone; and a
     # link that leads nowhere yet, into a sticky directory anyone may make
     # the name in.
-    my $safe = "$tmp/safe-dbd.conf";
+    my $safedir = "$tmp/safe";
+    mkdir $safedir or die $!;
+    chmod 0755, $safedir;
+    my $safe = "$safedir/dbd.conf";
     move($open, $safe) or die "$safe: $!";
     symlink($safe, "$wdir/hop") or die $!;
+    symlink($safedir, "$wdir/dirlink") or die $!;
     my $sticky = "$tmp/sticky";
     mkdir $sticky or die $!;
     chmod 01777, $sticky;
     for my $c (["$wdir/hop", $wdir, 'a link through a link in a directory www-data owns'],
+               ["$wdir/dirlink/dbd.conf", $wdir, 'a link through a directory\'s link in a directory www-data owns'],
                ["$sticky/not-yet", $sticky, 'a link to a name not there yet in a sticky directory']) {
         my ($to, $dir, $what) = @$c;
         unlink $open;
