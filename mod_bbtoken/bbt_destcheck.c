@@ -149,10 +149,39 @@ static int bbt_destcheck_after(request_rec *r)
     return DECLINED;
 }
 
+/* mod_dav writes a PUT with a Content-Range into the file already there,
+ * in place: into an upload after it was checked and moved into objects/
+ * (its inode), at any time after.  Where routes check what is moved
+ * (git-object), such a PUT is refused. */
+static int bbt_destcheck_range(request_rec *r)
+{
+    const bbt_dir_conf_t *conf;
+
+    if (r->main || r->method_number != M_PUT ||
+        !apr_table_get(r->headers_in, "Content-Range")) {
+        return OK;
+    }
+    conf = bbt_config_dir(r);
+    if (!conf || !bbt_rules_has_dest_checks(conf->rules)) {
+        return OK;
+    }
+    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
+                  "BBT055: PUT %s with a Content-Range refused (400): it "
+                  "would write into a file in place, where routes check what "
+                  "is moved",
+                  r->uri);
+    apr_table_setn(r->notes, "error-notes",
+                   "A PUT with a Content-Range is not taken here: send the "
+                   "whole file.");
+    return HTTP_BAD_REQUEST;
+}
+
 void bbt_destcheck_register_hooks(apr_pool_t *p)
 {
     (void)p;
     ap_hook_post_perdir_config(bbt_destcheck, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_post_perdir_config(bbt_destcheck_range, NULL, NULL,
+                               APR_HOOK_MIDDLE);
     ap_hook_log_transaction(bbt_destcheck_after, NULL, NULL,
                             APR_HOOK_REALLY_FIRST);
 }

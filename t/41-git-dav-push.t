@@ -146,6 +146,17 @@ $res = $env->request('MOVE', $htmp, { %$h, Destination => $env->url("/dgit/PROJ/
 like($res->{status}, qr/^20[14]\z/, 'MOVE of it onto its own name: moved') or diag explain $res;
 ($rc, $out) = $env->git('--git-dir', $bare, 'cat-file', '-p', "ce$hname");
 is($out, "hello\n", '  git reads it');
+# mod_dav writes a PUT with a Content-Range into the file there, in place:
+# into an upload already checked and moved (its inode), at any time after.
+# Refused where what is moved is checked.
+$res = $env->request('PUT', $htmp, $h, BBT::Env::slurp("$scratch/$hdir/$hname"));
+like($res->{status}, qr/^20[14]\z/, 'an upload PUT again');
+my $before = BBT::Env::slurp("$bare/$hdir/${hname}_" . ('2' x 40));
+$res = $env->request('PUT', $htmp, { %$h, 'Content-Range' => 'bytes 0-3/' . length($before) }, 'GGGG');
+is($res->{status}, 400, 'a PUT into it with a Content-Range: 400') or diag explain $res;
+is(BBT::Env::slurp("$bare/$hdir/${hname}_" . ('2' x 40)), $before, '  the upload as it was');
+like($env->error_log_text, qr/BBT055: PUT \S+_2{40} with a Content-Range refused \(400\)/, '  logged (BBT055)');
+$env->request('DELETE', $htmp, $h);
 unlink "$bare/$hdir/$hname";
 ($rc, $out, $err) = $env->git('--git-dir', $bare, 'fsck', '--full', '--no-dangling');
 is($rc, 0, 'git fsck finds the repository sound') or diag "$out\n$err";
