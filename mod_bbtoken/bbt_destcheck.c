@@ -98,13 +98,13 @@ static int bbt_destcheck(request_rec *r)
               ? bbt_gitobj_check(r->main->filename, id, &read)
               : "its Destination names no object (objects/XX/YYYY...)";
     if (!why && r->filename) {
-        bbt_destcheck_moved_t *m = apr_palloc(r->main->pool, sizeof(*m));
+        bbt_destcheck_moved_t *mv = apr_palloc(r->main->pool, sizeof(*mv));
 
-        m->dest = apr_pstrdup(r->main->pool, r->filename);
-        m->id = apr_pstrdup(r->main->pool, id);
-        m->dev = read.st_dev;
-        m->ino = read.st_ino;
-        apr_pool_userdata_setn(m, BBT_DESTCHECK_KEY, NULL, r->main->pool);
+        mv->dest = apr_pstrdup(r->main->pool, r->filename);
+        mv->id = apr_pstrdup(r->main->pool, id);
+        mv->dev = read.st_dev;
+        mv->ino = read.st_ino;
+        apr_pool_userdata_setn(mv, BBT_DESTCHECK_KEY, NULL, r->main->pool);
     }
     if (why) {
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
