@@ -487,9 +487,12 @@ subtest 'a reinstall keeps the admin\'s DBDParams and what was enabled' => sub {
     my $sticky = "$tmp/sticky";
     mkdir $sticky or die $!;
     chmod 01777, $sticky;
+    symlink($safe, "$sticky/nobodys") or die $!;
+    system('chown', '-h', 'nobody', "$sticky/nobodys") == 0 or die 'chown -h';
     for my $c (["$wdir/hop", $wdir, 'a link through a link in a directory www-data owns'],
                ["$wdir/dirlink/dbd.conf", $wdir, 'a link through a directory\'s link in a directory www-data owns'],
-               ["$sticky/not-yet", $sticky, 'a link to a name not there yet in a sticky directory']) {
+               ["$sticky/not-yet", $sticky, 'a link to a name not there yet in a sticky directory'],
+               ["$sticky/nobodys", $sticky, 'a link another user owns in a sticky directory (they may replace it)']) {
         my ($to, $dir, $what) = @$c;
         unlink $open;
         symlink($to, $open) or die "$open: $!";
