@@ -128,6 +128,7 @@ static int bbt_destcheck_after(request_rec *r)
     struct stat now;
 
     if (r->main || r->prev ||
+        (r->method_number != M_MOVE && r->method_number != M_COPY) ||
         apr_pool_userdata_get((void **)&m, BBT_DESTCHECK_KEY, r->pool) !=
             APR_SUCCESS ||
         !m || lstat(m->dest, &now) != 0) {
