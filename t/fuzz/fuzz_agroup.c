@@ -3,9 +3,9 @@
  * address (a proxy's X-Forwarded-For through mod_remoteip reaches here) and
  * hostile group lists.  The first byte picks which.  Held to the contract:
  *
- * - an address's group is its /24 or /64 (an IPv4-mapped address's, its
- *   IPv4 /24), written as text that fits BBT_AGROUP_TEXT and reads back as
- *   the same group;
+ * - an address's group is its /24 or /64 (one that carries an IPv4
+ *   client's, mapped, NAT64 or 6to4: that IPv4 address's /24), written as
+ *   text that fits BBT_AGROUP_TEXT and reads back as the same group;
  * - a list reads at most max groups, each once, each one that writes and
  *   reads back as itself; adding to a full list keeps it full, distinct
  *   and holding the newcomer.
@@ -31,6 +31,21 @@ static void fz_round_trip(const bbt_agroup_t *g)
     }
 }
 
+/* Where an IPv6 address carries an IPv4 client's, or NULL: ::ffff:0:0/96,
+ * NAT64's 64:ff9b::/96 (the last four bytes), 6to4's 2002::/16 (the two
+ * after its prefix). */
+static const unsigned char *fz_v4_inside(const unsigned char a[16])
+{
+    static const unsigned char mapped[12] = {0, 0, 0, 0, 0,    0,
+                                             0, 0, 0, 0, 0xff, 0xff};
+    static const unsigned char nat64[12] = {0x00, 0x64, 0xff, 0x9b};
+
+    if (memcmp(a, mapped, 12) == 0 || memcmp(a, nat64, 12) == 0) {
+        return a + 12;
+    }
+    return a[0] == 0x20 && a[1] == 0x02 ? a + 2 : NULL;
+}
+
 static void fz_address(const char *ip)
 {
     unsigned char a[16];
@@ -48,8 +63,8 @@ static void fz_address(const char *ip)
         }
     } else if (inet_pton(AF_INET6, ip, a) != 1) {
         abort();
-    } else if (g.family == 4) {
-        if (memcmp(g.net, a + 12, 3) != 0 || a[10] != 0xff || a[11] != 0xff) {
+    } else if (fz_v4_inside(a)) {
+        if (g.family != 4 || memcmp(g.net, fz_v4_inside(a), 3) != 0) {
             abort();
         }
     } else if (g.family != 6 || memcmp(g.net, a, 8) != 0) {
