@@ -78,7 +78,10 @@ static const char *bbt_gitobj_take(bbt_gitobj_t *o, const unsigned char *b,
     return NULL;
 }
 
-/* Inflate fd's whole content into o and the digest d. */
+/* Inflate fd's whole content into o and the digest d: input read when
+ * inflate has given all it can from what it has (its output not filled),
+ * as zlib's own example does; a stream that has not ended at the file's
+ * end is cut short. */
 static const char *bbt_gitobj_inflate(int fd, bbt_gitobj_t *o, EVP_MD_CTX *d,
                                       unsigned char *in, unsigned char *out)
 {
@@ -92,33 +95,30 @@ static const char *bbt_gitobj_inflate(int fd, bbt_gitobj_t *o, EVP_MD_CTX *d,
         return "zlib cannot start";
     }
     while (!why && rc != Z_STREAM_END) {
-        if (z.avail_in == 0) {
-            do {
-                got = read(fd, in, BBT_GITOBJ_BUF);
-            } while (got < 0 && errno == EINTR);
-            if (got < 0) {
-                why = "it cannot be read";
-                break;
-            }
-            if (got == 0) {
-                why = "its deflated stream is cut short";
-                break;
-            }
-            z.next_in = in;
-            z.avail_in = (uInt)got;
-        }
-        z.next_out = out;
-        z.avail_out = BBT_GITOBJ_BUF;
-        rc = inflate(&z, Z_NO_FLUSH);
-        if (rc != Z_OK && rc != Z_STREAM_END) {
-            why = "it is not a deflated stream";
+        do {
+            got = read(fd, in, BBT_GITOBJ_BUF);
+        } while (got < 0 && errno == EINTR);
+        if (got <= 0) {
+            why = got < 0 ? "it cannot be read"
+                          : "its deflated stream is cut short";
             break;
         }
-        if (EVP_DigestUpdate(d, out, BBT_GITOBJ_BUF - z.avail_out) != 1) {
-            why = "it cannot be hashed";
-            break;
-        }
-        why = bbt_gitobj_take(o, out, BBT_GITOBJ_BUF - z.avail_out);
+        z.next_in = in;
+        z.avail_in = (uInt)got;
+        do {
+            z.next_out = out;
+            z.avail_out = BBT_GITOBJ_BUF;
+            rc = inflate(&z, Z_NO_FLUSH);
+            /* Z_BUF_ERROR: no progress without more input, not an error. */
+            if (rc != Z_OK && rc != Z_STREAM_END && rc != Z_BUF_ERROR) {
+                why = "it is not a deflated stream";
+            } else if (EVP_DigestUpdate(d, out, BBT_GITOBJ_BUF - z.avail_out) !=
+                       1) {
+                why = "it cannot be hashed";
+            } else {
+                why = bbt_gitobj_take(o, out, BBT_GITOBJ_BUF - z.avail_out);
+            }
+        } while (!why && rc != Z_STREAM_END && z.avail_out == 0);
     }
     /* git refuses a loose object with anything after its stream. */
     if (!why && (z.avail_in > 0 || read(fd, in, 1) != 0)) {

@@ -196,6 +196,22 @@ static void test_large(void)
         sprintf(id + 2 * i, "%02x", md[i]);
     is_why(bbt_gitobj_check(obj("large", raw, h + n, NULL, 0), id, NULL), NULL,
            "a 300 kB blob");
+    {
+        /* Zeros deflate a thousandfold: the whole input is read at once,
+         * and inflate gives it out in many buffers before it ends. */
+        size_t zn = 5 * 1024 * 1024, zh;
+        char *zeros = calloc(1, zn + 32), zid[41];
+
+        zh = (size_t)sprintf(zeros, "blob %zu", zn) + 1;
+        memset(zeros + zh, 0, zn);
+        SHA1((unsigned char *)zeros, zh + zn, md);
+        for (i = 0; i < SHA_DIGEST_LENGTH; i++)
+            sprintf(zid + 2 * i, "%02x", md[i]);
+        is_why(
+            bbt_gitobj_check(obj("zeros", zeros, zh + zn, NULL, 0), zid, NULL),
+            NULL, "5 MB of zeros, deflated to a few kB");
+        free(zeros);
+    }
     raw[h + n / 2] ^= 1;
     is_why(bbt_gitobj_check(obj("large2", raw, h + n, NULL, 0), id, NULL),
            "another object's", "one bit changed");
