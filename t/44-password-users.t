@@ -2,7 +2,8 @@
 # password that is not a token to mod_authn_file.  Under Require bbtoken a
 # password user is held to the same routes, with the user's own grants;
 # under Require valid-user existing users keep working as before, while a
-# token is still capped by its routes.  The password is never logged.
+# token is still capped by its routes, and a database outage leaves them
+# so (their grants are not read there).  The password is never logged.
 use strict;
 use warnings;
 use FindBin;
@@ -202,6 +203,23 @@ subtest 'git with a password beside tokens' => sub {
     like($err, qr/403/, '  refused with 403');
     ($rc, $out, $err) = $env->git('ls-remote', $env->clone_url('alice', $rtok, 'PROJ', 'repo'));
     is($rc, 0, 'tokens still work there') or diag $err;
+};
+
+# Under Require valid-user a password user's own grants decide nothing,
+# so they are not read, and the database down leaves such users as they
+# were; under Require bbtoken they decide, and the database down is 503,
+# never a grant assumed.
+subtest 'the database down: Require valid-user as before, Require bbtoken 503' => sub {
+    is($env->get("/pwv/$UP", auth_basic('dave', $pw{dave}))->{status}, 200, 'Require valid-user: dave reads');
+    is($env->get("/pwn/$UP", auth_basic('carol', $pw{carol}))->{status}, 200, 'Require bbtoken: carol reads, by her grant');
+    $env->pg_stop;
+    is($env->get("/pwv/$UP", auth_basic('dave', $pw{dave}))->{status}, 200,
+       'the database down: Require valid-user, dave still reads');
+    is($env->get("/pwv/$UP", auth_basic('carol', $pw{carol}))->{status}, 200, '  and carol');
+    is_status($env->get("/pwn/$UP", auth_basic('carol', $pw{carol})), 503, 'Require bbtoken: 503, no grant assumed');
+    is_status($env->get("/pwn/$UP", auth_basic('dave', $pw{dave})), 503, '  for dave too');
+    $env->pg_start;
+    is($env->get("/pwn/$UP", auth_basic('carol', $pw{carol}))->{status}, 200, 'the database back: carol reads again');
 };
 
 my $logs = $env->error_log_text . $env->access_log_text;
