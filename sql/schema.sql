@@ -276,3 +276,8 @@ COMMIT;
 BEGIN;
 \ir migrations/0050_expired_refused_bound.sql
 COMMIT;
+
+-- Version 51: a token is created under READ COMMITTED only.
+BEGIN;
+\ir migrations/0051_policy_isolation.sql
+COMMIT;
