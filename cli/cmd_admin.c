@@ -451,6 +451,9 @@ int bbtoken_cmd_db_upgrade(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
                             "this bbtoken knows (%d)",
                             version, BBTOKEN_SCHEMA_LATEST);
     }
+    if (version >= 0 && (rc = bbtoken_upgrade_as_owner(ctx))) {
+        return rc;
+    }
     for (i = 0; i < bbtoken_migration_count; i++) {
         if (bbtoken_migration_list[i].version <= version) {
             continue;

@@ -61,6 +61,12 @@ typedef struct {
  * the schema version.  0, or an exit status after reporting. */
 int bbtoken_connect(bbtoken_ctx_t *ctx);
 
+/* Before db upgrade applies a migration to an existing schema: run as the
+ * role that owns its tables (SET ROLE), and, connected as a superuser, give
+ * that role any of the schema's objects another role owns.  0, or an exit
+ * status after reporting.  upgrade_owner.c. */
+int bbtoken_upgrade_as_owner(bbtoken_ctx_t *ctx);
+
 /* The database's schema version, or -1 when it has no bbtoken_schema. */
 int bbtoken_schema_version(bbtoken_ctx_t *ctx, int *version);
 
