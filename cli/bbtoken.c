@@ -21,6 +21,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -216,6 +217,11 @@ int main(int argc, char **argv)
     if (bbtoken_std_fds() != 0) {
         return BBTOKEN_EXIT_FAIL;
     }
+    /* A closed pipe (`bbtoken list --all | head`) must come back as EPIPE:
+     * the command then stops with the write's reason on stderr and exit 1,
+     * as a full disk does, rather than dying silently with a status a
+     * pipeline hides, and a new token is rolled back with a message. */
+    signal(SIGPIPE, SIG_IGN);
     rc = bbtoken_main(&ctx, argc, argv);
 
     PQfinish(ctx.conn);

@@ -4,7 +4,6 @@
  * again.
  */
 #include <errno.h>
-#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -97,9 +96,6 @@ int bbtoken_mint_commit(bbtoken_ctx_t *ctx, const bbtoken_mint_t *mt)
     g.tx.begin = "BEGIN";
     g.tx.body = bbtoken_mint_body;
     g.tx.arg = &g;
-    /* A closed stdout must come back as EPIPE, so that the token is rolled
-     * back with a message rather than by a silent death. */
-    signal(SIGPIPE, SIG_IGN);
     for (tries = 0; tries < BBT_MINT_TRIES && rc == BBTOKEN_MINT_AGAIN;
          tries++) {
         g.tx.what = mt->what;

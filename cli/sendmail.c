@@ -52,7 +52,8 @@ static int bbtoken_sendmail_run(const char *path, const char *msg, size_t len,
 {
     char *argv[] = {(char *)path, "-t", "-oi", NULL};
     posix_spawn_file_actions_t fa;
-    struct sigaction ign, old;
+    posix_spawnattr_t at;
+    sigset_t dfl;
     int fds[2], rc, status, saved;
     pid_t pid;
 
@@ -65,28 +66,40 @@ static int bbtoken_sendmail_run(const char *path, const char *msg, size_t len,
         errno = rc;
         return -1;
     }
-    if ((rc = posix_spawn_file_actions_adddup2(&fa, fds[0], 0)) != 0 ||
-        (rc = posix_spawn_file_actions_adddup2(&fa, 2, 1)) != 0 ||
-        (rc = posix_spawn_file_actions_addclose(&fa, fds[0])) != 0 ||
-        (rc = posix_spawn_file_actions_addclose(&fa, fds[1])) != 0 ||
-        (rc = posix_spawn(&pid, path, &fa, NULL, argv, env)) != 0) {
+    if ((rc = posix_spawnattr_init(&at)) != 0) {
         posix_spawn_file_actions_destroy(&fa);
         close(fds[0]);
         close(fds[1]);
         errno = rc;
         return -1;
     }
+    /* The CLI ignores SIGPIPE (its writes fail with EPIPE instead), and an
+     * ignored signal is inherited across exec: the mailer gets the
+     * default, as from any shell. */
+    sigemptyset(&dfl);
+    sigaddset(&dfl, SIGPIPE);
+    if ((rc = posix_spawnattr_setsigdefault(&at, &dfl)) != 0 ||
+        (rc = posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGDEF)) != 0 ||
+        (rc = posix_spawn_file_actions_adddup2(&fa, fds[0], 0)) != 0 ||
+        (rc = posix_spawn_file_actions_adddup2(&fa, 2, 1)) != 0 ||
+        (rc = posix_spawn_file_actions_addclose(&fa, fds[0])) != 0 ||
+        (rc = posix_spawn_file_actions_addclose(&fa, fds[1])) != 0 ||
+        (rc = posix_spawn(&pid, path, &fa, &at, argv, env)) != 0) {
+        posix_spawnattr_destroy(&at);
+        posix_spawn_file_actions_destroy(&fa);
+        close(fds[0]);
+        close(fds[1]);
+        errno = rc;
+        return -1;
+    }
+    posix_spawnattr_destroy(&at);
     posix_spawn_file_actions_destroy(&fa);
     close(fds[0]);
 
-    ign.sa_handler = SIG_IGN;
-    ign.sa_flags = 0;
-    sigemptyset(&ign.sa_mask);
-    sigaction(SIGPIPE, &ign, &old);
+    /* SIGPIPE is ignored (main): a mailer that quits early is EPIPE. */
     rc = bbtoken_write_all(fds[1], msg, len);
     saved = errno;
     close(fds[1]);
-    sigaction(SIGPIPE, &old, NULL);
 
     while (waitpid(pid, &status, 0) < 0) {
         if (errno != EINTR) {

@@ -346,10 +346,14 @@ subtest 'sendmail failing: notices kept for the next run' => sub {
 
 # notify runs from cron or under sudo as root: the mailer it runs is the
 # one named, never one that the working directory happens to hold, and it
-# is not handed the database password that PGPASSWORD gave bbtoken.
+# is not handed the database password that PGPASSWORD gave bbtoken.  Nor
+# the CLI's own ignored SIGPIPE (an ignored signal is inherited across
+# exec): the mailer has the default, as from a shell.
 subtest 'the mailer: an absolute path, and no database password' => sub {
     my $wrap = $env->dir . '/env-sendmail';
-    BBT::Env::spew($wrap, "#!/bin/sh\nenv > \"\$BBT_MAILDIR/env\"\nexec '$SENDMAIL' \"\$@\"\n", 0755);
+    BBT::Env::spew($wrap, "#!/bin/sh\nenv > \"\$BBT_MAILDIR/env\"\n"
+                   . "grep '^SigIgn:' /proc/\$\$/status > \"\$BBT_MAILDIR/sigign\"\n"
+                   . "exec '$SENDMAIL' \"\$@\"\n", 0755);
     mk('dave', 'pw', created => "now() - interval '100 days'", expires => "now() - interval '1 hour'");
     my ($rc, $out, $err, $m) = notify(sendmail => $wrap, env => { PGPASSWORD => 'pg-S3cret-pw' });
     is($rc, 0, 'mailed with PGPASSWORD set') or diag $err;
@@ -357,6 +361,9 @@ subtest 'the mailer: an absolute path, and no database password' => sub {
     my $seen = BBT::Env::slurp("$MAILDIR/env");
     like($seen, qr/^BBT_MAILDIR=/m, '  the mailer has the rest of the environment');
     ok(index($seen, 'pg-S3cret-pw') < 0, '  but not PGPASSWORD');
+    my ($ign) = BBT::Env::slurp("$MAILDIR/sigign") =~ /^SigIgn:\s*([0-9a-f]+)$/m;
+    ok(defined $ign && !(hex($ign) & (1 << (13 - 1))), '  SIGPIPE not ignored in the mailer')
+        or diag "SigIgn: " . ($ign // 'none');
 
     my $cwd = $env->dir . '/cwd';
     make_path($cwd);

@@ -216,6 +216,26 @@ subtest 'reports to a full disk: the write\'s reason' => sub {
     }
 };
 
+# A closed pipe (`| head`) is a failed write like a full disk: exit 1 and
+# the reason, not a death by SIGPIPE that a pipeline without pipefail
+# hides.  Standard output is a pipe whose reader is gone before the CLI
+# starts, so that the first write fails whatever the output's size, and
+# SIGPIPE is the default for it whatever the harness ignores (an ignored
+# signal is inherited across exec).
+subtest 'reports to a closed pipe: the write\'s reason' => sub {
+    my $closed = 'pipe(my $r, my $w) or die "pipe: $!"; close $r; open STDOUT, ">&", $w or die "dup: $!";'
+               . ' $SIG{PIPE} = "DEFAULT"; exec @ARGV or exit 127';
+    for my $cmd (['audit'], ['list', '--all'], ['list', 'bulk', '--json']) {
+        my ($rc, $out, $err) = BBT::Util::run_cmd(
+            cmd => ['perl', '-e', $closed, $env->cli_path, '--db', $env->superuser_conninfo, @$cmd],
+            tmp => "$env->{dir}/run", timeout => 120);
+        is($rc, 1, "@$cmd: exit 1, not killed by SIGPIPE");
+        like($err, qr/^bbtoken: .*cannot write to stdout: Broken pipe$/m, '  the write\'s reason')
+            or diag $err;
+        is(($err =~ tr/\n//), 1, '  one line');
+    }
+};
+
 subtest 'two list --all --revoke at once: each token revoked, printed and audited once' => sub {
     add_tokens(60_001, 62_500);
     my $range = "id BETWEEN '300000060001' AND '300000062500'";
