@@ -41,6 +41,40 @@ static char **bbtoken_mailer_env(void)
     return env;
 }
 
+/* Start the mailer reading the pipe fds (its standard output is our
+ * standard error): 0, or an errno.  The CLI ignores SIGPIPE (its writes
+ * fail with EPIPE instead), and an ignored signal is inherited across exec:
+ * the mailer gets the default, as from any shell. */
+static int bbtoken_mailer_spawn(pid_t *pid, const char *path, char **argv,
+                                char **env, const int fds[2])
+{
+    posix_spawn_file_actions_t fa;
+    posix_spawnattr_t at;
+    sigset_t dfl;
+    int rc;
+
+    if ((rc = posix_spawn_file_actions_init(&fa)) != 0) {
+        return rc;
+    }
+    if ((rc = posix_spawnattr_init(&at)) != 0) {
+        posix_spawn_file_actions_destroy(&fa);
+        return rc;
+    }
+    sigemptyset(&dfl);
+    sigaddset(&dfl, SIGPIPE);
+    if ((rc = posix_spawnattr_setsigdefault(&at, &dfl)) == 0 &&
+        (rc = posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGDEF)) == 0 &&
+        (rc = posix_spawn_file_actions_adddup2(&fa, fds[0], 0)) == 0 &&
+        (rc = posix_spawn_file_actions_adddup2(&fa, 2, 1)) == 0 &&
+        (rc = posix_spawn_file_actions_addclose(&fa, fds[0])) == 0 &&
+        (rc = posix_spawn_file_actions_addclose(&fa, fds[1])) == 0) {
+        rc = posix_spawn(pid, path, &fa, &at, argv, env);
+    }
+    posix_spawnattr_destroy(&at);
+    posix_spawn_file_actions_destroy(&fa);
+    return rc;
+}
+
 /* The mailer's exit status is what says a message was taken.  With SIGCHLD
  * ignored (a scheduler or a wrapper may start us so, and an ignored signal
  * is inherited across exec) the kernel reaps the child itself and waitpid
@@ -51,49 +85,18 @@ static int bbtoken_sendmail_run(const char *path, const char *msg, size_t len,
                                 char **env)
 {
     char *argv[] = {(char *)path, "-t", "-oi", NULL};
-    posix_spawn_file_actions_t fa;
-    posix_spawnattr_t at;
-    sigset_t dfl;
     int fds[2], rc, status, saved;
     pid_t pid;
 
     if (pipe(fds) != 0) {
         return -1;
     }
-    if ((rc = posix_spawn_file_actions_init(&fa)) != 0) {
+    if ((rc = bbtoken_mailer_spawn(&pid, path, argv, env, fds)) != 0) {
         close(fds[0]);
         close(fds[1]);
         errno = rc;
         return -1;
     }
-    if ((rc = posix_spawnattr_init(&at)) != 0) {
-        posix_spawn_file_actions_destroy(&fa);
-        close(fds[0]);
-        close(fds[1]);
-        errno = rc;
-        return -1;
-    }
-    /* The CLI ignores SIGPIPE (its writes fail with EPIPE instead), and an
-     * ignored signal is inherited across exec: the mailer gets the
-     * default, as from any shell. */
-    sigemptyset(&dfl);
-    sigaddset(&dfl, SIGPIPE);
-    if ((rc = posix_spawnattr_setsigdefault(&at, &dfl)) != 0 ||
-        (rc = posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGDEF)) != 0 ||
-        (rc = posix_spawn_file_actions_adddup2(&fa, fds[0], 0)) != 0 ||
-        (rc = posix_spawn_file_actions_adddup2(&fa, 2, 1)) != 0 ||
-        (rc = posix_spawn_file_actions_addclose(&fa, fds[0])) != 0 ||
-        (rc = posix_spawn_file_actions_addclose(&fa, fds[1])) != 0 ||
-        (rc = posix_spawn(&pid, path, &fa, &at, argv, env)) != 0) {
-        posix_spawnattr_destroy(&at);
-        posix_spawn_file_actions_destroy(&fa);
-        close(fds[0]);
-        close(fds[1]);
-        errno = rc;
-        return -1;
-    }
-    posix_spawnattr_destroy(&at);
-    posix_spawn_file_actions_destroy(&fa);
     close(fds[0]);
 
     /* SIGPIPE is ignored (main): a mailer that quits early is EPIPE. */
