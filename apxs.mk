@@ -151,7 +151,7 @@ CLI      += tx
 CLI      += stream
 CLI      += notify_unused
 CLI      += lookup
-CLI      += upgrade_owner
+CLI      += owner
 CLI_NOPQ := args usage out mail sendmail
 CLI_O    := $(CLI:%=$(OBJ)/cli/%.o)
 CLI_NOPQ_O := $(CLI_NOPQ:%=$(OBJ)/cli/%.o)

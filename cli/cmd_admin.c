@@ -419,11 +419,12 @@ static int bbtoken_migrate(bbtoken_ctx_t *ctx, const bbtoken_migration_t *m,
 int bbtoken_cmd_db_upgrade(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
                            const bbtoken_args_t *a)
 {
-    int rc, version, i, done, applied = 0;
+    int rc, version, i, done, applied = 0, as_owner = 0;
     const char *enc;
 
     (void)cmd;
     ctx->any_schema = 1;
+    ctx->upgrading = 1;
     if ((rc = bbtoken_connect(ctx)) ||
         (rc = bbtoken_schema_version(ctx, &version))) {
         return rc;
@@ -451,12 +452,24 @@ int bbtoken_cmd_db_upgrade(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
                             "this bbtoken knows (%d)",
                             version, BBTOKEN_SCHEMA_LATEST);
     }
-    if (version >= 0 && (rc = bbtoken_upgrade_as_owner(ctx))) {
-        return rc;
+    /* The owner's role for every migration after the first (and its
+     * checks though none is pending); the first made here (--init) is
+     * this role's, or another's made it meanwhile. */
+    if (version >= 0) {
+        if ((rc = bbtoken_upgrade_as_owner(ctx))) {
+            return rc;
+        }
+        as_owner = 1;
     }
     for (i = 0; i < bbtoken_migration_count; i++) {
         if (bbtoken_migration_list[i].version <= version) {
             continue;
+        }
+        if (bbtoken_migration_list[i].version > 1 && !as_owner) {
+            if ((rc = bbtoken_upgrade_as_owner(ctx))) {
+                return rc;
+            }
+            as_owner = 1;
         }
         if ((rc = bbtoken_migrate(ctx, &bbtoken_migration_list[i],
                                   i ? bbtoken_migration_list[i - 1].version : 0,

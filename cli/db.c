@@ -107,6 +107,11 @@ static int bbtoken_session(bbtoken_ctx_t *ctx)
     }
     none = PQgetvalue(res, 0, 2)[0] == 't';
     PQclear(res);
+    /* Before anything of the schema's is read: a superuser's session runs
+     * the code of whoever owns what it reads. */
+    if (!none && bbtoken_owner_guard(ctx) != 0) {
+        return BBTOKEN_EXIT_FAIL;
+    }
     if (ctx->any_schema) {
         return 0;
     }

@@ -25,6 +25,9 @@ struct bbtoken_ctx {
     /* A write that is a transaction of its own (bbtoken_exec_rows): a
      * connection lost before its answer leaves its outcome unknown. */
     int write_alone;
+    /* db upgrade: a superuser's session gives the tables' owner back what
+     * another role owns of the schema (owner.c). */
+    int upgrading;
 };
 
 /* The schema's migrations, compiled in (migrations.c). */
@@ -61,10 +64,16 @@ typedef struct {
  * the schema version.  0, or an exit status after reporting. */
 int bbtoken_connect(bbtoken_ctx_t *ctx);
 
-/* Before db upgrade applies a migration to an existing schema: run as the
- * role that owns its tables (SET ROLE), and, connected as a superuser, give
- * that role any of the schema's objects another role owns.  0, or an exit
- * status after reporting.  upgrade_owner.c. */
+/* Once the schema is there, in a superuser's session: refuse unless a
+ * superuser owns every object of the schema (db upgrade first gives the
+ * tables' owner what another role owns).  Nothing for anyone else.  0, or
+ * an exit status after reporting.  owner.c. */
+int bbtoken_owner_guard(bbtoken_ctx_t *ctx);
+
+/* Before db upgrade applies a migration to an existing schema: the guard,
+ * then run as the role that owns its tables (SET ROLE), with the search
+ * path pinned to the schema's namespace; refused while another role owns
+ * any of it.  0, or an exit status after reporting.  owner.c. */
 int bbtoken_upgrade_as_owner(bbtoken_ctx_t *ctx);
 
 /* The database's schema version, or -1 when it has no bbtoken_schema. */

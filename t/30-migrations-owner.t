@@ -1,16 +1,17 @@
-# `bbtoken db upgrade` runs the migrations as the role that owns the
-# schema's tables, whoever connects.  A superuser's upgrade (the README's
-# `runuser -u postgres`) of tables another role owns used to leave the new
-# functions, the SECURITY DEFINER ones among them, owned by the superuser:
-# the tables' owner, putting a trigger of its own on its own table, had it
-# run as the superuser by those functions' writes.  Here a role that is no
-# superuser owns the database and made its schema as release 0.2.0 did
-# (version 3); a superuser upgrades it; every object of the schema is the
-# owner's after, the owner's trigger runs as the owner, and grants.sql
-# works as the owner.  An earlier upgrade's leftovers are given back by a
-# superuser's upgrade, and refused in words by the owner's; a role that is
-# neither owner nor superuser is refused, a member of the owner's role is
-# not.
+# Whose code the CLI runs, and as whom `bbtoken db upgrade` migrates.  A
+# session runs the code of whoever owns what it touches (a trigger on a
+# table, a function it calls) with its own rights, and SET ROLE does not
+# change that (RESET ROLE is anyone's): so a superuser's session runs only
+# on a schema a superuser owns whole, and the migrations run as the
+# tables' owner, each new object its.  Here a role that is no superuser
+# owns a database and made its schema as release 0.2.0 did (version 3).
+# A superuser's upgrade is refused before it reads anything of the
+# schema's, even with the owner's trigger waiting to make itself a
+# superuser; the owner's upgrade works, and everything stays the owner's.
+# An earlier upgrade's leftovers (objects of a superuser's) are given back
+# by a superuser's upgrade and refused in words by the owner's.  A member
+# of the owner's role upgrades as the owner, in the schema the tables are
+# in even where one is named after the owner; httpd's role is refused.
 use strict;
 use warnings;
 use FindBin;
@@ -23,72 +24,88 @@ my $ROOT = $BBT::Env::ROOT;
 my $env = BBT::Env->new(httpd => 0)->start;
 my $LATEST = latest_version();
 
-$env->psql("CREATE ROLE bbowner LOGIN; CREATE ROLE ops LOGIN;"
-           . " GRANT bbowner TO ops; CREATE ROLE bbtoken_httpd2 LOGIN");
-$env->psql('CREATE DATABASE mixed OWNER bbowner', db => 'postgres');
-# Version 3 (0.2.0's schema.sql), made by the owner.
-my @upto = grep { m{/(\d{4})_} && $1 <= 3 } sort glob "$ROOT/sql/migrations/0*.sql";
-my $script = $env->dir . '/scratch/owner-v3.sql';
-BBT::Env::spew($script, join '', "\\ir $upto[0]\n", map {"BEGIN;\n\\ir $_\nCOMMIT;\n"} @upto[1 .. $#upto]);
-$env->psql(undef, db => 'mixed', user => 'bbowner', file => $script);
+$env->psql("CREATE ROLE bbowner LOGIN; CREATE ROLE ops LOGIN; GRANT bbowner TO ops;"
+           . " CREATE ROLE bbtoken_httpd2 LOGIN");
+
+# Database $db, owned by bbowner, at version 3 (0.2.0's schema.sql), made
+# by bbowner.
+sub owner_db {
+    my ($db) = @_;
+    $env->psql("CREATE DATABASE $db OWNER bbowner", db => 'postgres');
+    my @upto = grep { m{/(\d{4})_} && $1 <= 3 } sort glob "$ROOT/sql/migrations/0*.sql";
+    my $script = $env->dir . "/scratch/owner-$db.sql";
+    BBT::Env::spew($script, join '', "\\ir $upto[0]\n", map {"BEGIN;\n\\ir $_\nCOMMIT;\n"} @upto[1 .. $#upto]);
+    $env->psql(undef, db => $db, user => 'bbowner', file => $script);
+}
+owner_db('mixed');
 
 sub conninfo {
-    my ($user) = @_;
-    return 'host=127.0.0.1 port=' . $env->pg_port . " dbname=mixed user=$user connect_timeout=5";
+    my ($user, $db) = @_;
+    return 'host=127.0.0.1 port=' . $env->pg_port . ' dbname=' . ($db || 'mixed') . " user=$user connect_timeout=5";
 }
-sub upgrade { $env->cli_raw('--db', conninfo($_[0]), 'db', 'upgrade') }
+sub cli_as { my ($user, $db, @args) = @_; $env->cli_raw('--db', conninfo($user, $db), @args) }
+sub upgrade { cli_as($_[0], $_[1], 'db', 'upgrade') }
+sub version { $env->psql('SELECT max(version) FROM bbtoken_schema', db => $_[0] || 'mixed') }
 
-# The schema's objects (named bbtoken_...) that a role other than bbowner
-# owns: "kind name owner" lines.
+# The schema's objects (named bbtoken_...) in schema $nsp (public) that a
+# role other than $owner (bbowner) owns: "kind name owner" lines.
 sub foreign {
-    return $env->psql(<<'EOS', db => 'mixed');
-SELECT string_agg(x, E'\n' ORDER BY x) FROM (
+    my ($db, $owner, $nsp) = @_;
+    $db ||= 'mixed';
+    $owner ||= 'bbowner';
+    $nsp ||= 'public';
+    return $env->psql(<<"EOS", db => $db);
+SELECT coalesce(string_agg(x, E'\\n' ORDER BY x), '') FROM (
   SELECT 'rel ' || c.relname || ' ' || pg_get_userbyid(c.relowner) AS x FROM pg_class c
-   WHERE c.relnamespace = 'public'::regnamespace AND c.relname LIKE 'bbtoken\_%'
-     AND pg_get_userbyid(c.relowner) <> 'bbowner'
+   WHERE c.relnamespace = '$nsp'::regnamespace AND c.relname LIKE 'bbtoken\\_%'
+     AND pg_get_userbyid(c.relowner) <> '$owner'
   UNION ALL
   SELECT 'proc ' || p.proname || ' ' || pg_get_userbyid(p.proowner) FROM pg_proc p
-   WHERE p.pronamespace = 'public'::regnamespace AND p.proname LIKE 'bbtoken\_%'
-     AND pg_get_userbyid(p.proowner) <> 'bbowner') f
+   WHERE p.pronamespace = '$nsp'::regnamespace AND p.proname LIKE 'bbtoken\\_%'
+     AND pg_get_userbyid(p.proowner) <> '$owner') f
 EOS
 }
 
-subtest 'a superuser upgrades the owner\'s schema: everything stays the owner\'s' => sub {
-    is(foreign(), '', 'before: all the owner\'s');
-    my ($rc, $out, $err) = upgrade('postgres');
+sub owner_super { $env->psql("SELECT rolsuper FROM pg_roles WHERE rolname = 'bbowner'") }
+
+subtest 'a superuser\'s session on the owner\'s schema: refused before it reads any of it' => sub {
+    # The owner's trigger, on the table every migration writes, that would
+    # make the owner a superuser if a superuser's session ran it.
+    $env->psql(<<'EOS', db => 'mixed', user => 'bbowner');
+CREATE TABLE probe (who text);
+CREATE FUNCTION probe() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO probe VALUES (session_user);
+    RESET ROLE;
+    EXECUTE 'ALTER ROLE bbowner SUPERUSER';
+    RETURN NEW;
+EXCEPTION WHEN insufficient_privilege THEN
+    RETURN NEW;
+END $$;
+CREATE TRIGGER zz_probe BEFORE UPDATE ON bbtoken_schema FOR EACH ROW EXECUTE FUNCTION probe();
+EOS
+    for my $args (['db', 'upgrade'], ['db', 'status'], ['list', '--all']) {
+        my ($rc, $out, $err) = cli_as('postgres', undef, @$args);
+        is($rc, 1, "@$args as postgres: exit 1");
+        like($err, qr/^bbtoken: the schema's tables belong to role bbowner, which is no superuser: .*; connect as bbowner\n\z/,
+             '  says why, in one line') or diag $err;
+    }
+    is(version(), 3, 'nothing migrated');
+    is(owner_super(), 'f', 'the owner is no superuser');
+    is($env->psql('SELECT count(*) FROM probe', db => 'mixed'), 0, 'the owner\'s trigger never ran');
+    $env->psql('DROP TRIGGER zz_probe ON bbtoken_schema; DROP FUNCTION probe(); DROP TABLE probe',
+               db => 'mixed', user => 'bbowner');
+};
+
+subtest 'the owner upgrades: everything stays the owner\'s' => sub {
+    my ($rc, $out, $err) = upgrade('bbowner');
     is($rc, 0, 'upgraded') or diag $err;
     like($out, qr/schema version: $LATEST\b/, "to version $LATEST");
-    is(foreign(), '', 'after: every table and function is still the owner\'s');
-    is($env->psql("SELECT pg_get_userbyid(proowner) FROM pg_proc"
-                  . " WHERE proname = 'bbtoken_users_personal_revoke'", db => 'mixed'),
-       'bbowner', 'a SECURITY DEFINER function a migration made is the owner\'s');
+    is(foreign(), '', 'every table and function is the owner\'s');
     my ($grc, undef, $gerr) = $env->psql_try(undef, db => 'mixed', user => 'bbowner',
                                              vars => ['role=bbtoken_httpd2'],
                                              file => "$ROOT/sql/grants.sql");
     is($grc, 0, 'grants.sql works as the owner') or diag $gerr;
-};
-
-subtest 'the owner\'s trigger runs as the owner, never as a superuser' => sub {
-    $env->psql(<<'EOS', db => 'mixed', user => 'bbowner');
-CREATE TABLE probe (who text, super boolean);
-CREATE FUNCTION probe() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    INSERT INTO probe SELECT current_user, rolsuper FROM pg_roles WHERE rolname = current_user;
-    RETURN NULL;
-END $$;
-CREATE TRIGGER zz_probe AFTER UPDATE ON bbtoken_tokens FOR EACH ROW EXECUTE FUNCTION probe();
-EOS
-    $env->psql("INSERT INTO bbtoken_users (name) VALUES ('carol')", db => 'mixed');
-    $env->psql("INSERT INTO bbtoken_tokens (id, project_key, name, project_perm, repo_perm, salt,"
-               . " secret_hash) VALUES ('000000000042', '~carol', 'p', 'PROJECT_READ', 'REPO_READ',"
-               . " repeat('a', 32), repeat('b', 64))", db => 'mixed');
-    # Renaming carol revokes ~carol's tokens, by a SECURITY DEFINER function.
-    $env->psql("UPDATE bbtoken_users SET name = 'carol2' WHERE name = 'carol'", db => 'mixed',
-               user => 'bbowner');
-    is($env->psql("SELECT count(*) FROM bbtoken_tokens WHERE id = '000000000042'"
-                  . " AND revoked_at IS NOT NULL", db => 'mixed'), 1, 'the rename revoked the token');
-    is($env->psql("SELECT string_agg(DISTINCT who || ' ' || super, ',') FROM probe", db => 'mixed'),
-       'bbowner false', 'the owner\'s trigger ran as the owner');
 };
 
 subtest 'objects an earlier upgrade left to a superuser' => sub {
@@ -97,27 +114,55 @@ subtest 'objects an earlier upgrade left to a superuser' => sub {
     like(foreign(), qr/bbtoken_perm_level postgres/, 'a function left to postgres');
     my ($rc, $out, $err) = upgrade('bbowner');
     is($rc, 1, 'the owner\'s upgrade stops');
-    like($err, qr/^bbtoken: 2 of the schema's objects belong to role postgres, not to bbowner, the owner of its tables: run db upgrade once as a superuser/,
+    like($err, qr/^bbtoken: 2 of the schema's objects belong to role postgres, not to bbowner, the owner of its tables: run db upgrade once as a superuser, which gives them to bbowner\n\z/,
          'and says why, in one line') or diag $err;
-    is(($err =~ tr/\n//), 1, 'one line');
     ($rc, $out, $err) = upgrade('postgres');
-    is($rc, 0, 'a superuser\'s upgrade works') or diag $err;
-    like($out, qr/^gave 2 of the schema's objects that other roles owned \(postgres among them\) to bbowner/m,
-         'and says what it gave back');
+    is($rc, 1, 'a superuser\'s upgrade gives them back, then stops');
+    like($out, qr/^gave 2 of the schema's objects that other roles owned \(postgres among them\) to bbowner, the owner of its tables$/m,
+         '  and says what it gave back') or diag $out;
+    like($err, qr/connect as bbowner\n\z/, '  and whom to connect as') or diag $err;
     is(foreign(), '', 'all the owner\'s again');
     ($rc, $out, $err) = upgrade('bbowner');
     is($rc, 0, 'the owner\'s upgrade works again') or diag $err;
-    unlike($out, qr/gave/, 'with nothing to give');
 };
 
-subtest 'who else may upgrade' => sub {
+subtest 'a superuser\'s schema with an object of a role that is no superuser' => sub {
+    # The environment's own database: postgres owns it all.
+    $env->psql('ALTER FUNCTION bbtoken_perm_level(text) OWNER TO bbowner');
+    my ($rc, $out, $err) = cli_as('postgres', 'bbtoken', 'list', '--all');
+    is($rc, 1, 'list --all as postgres: refused');
+    like($err, qr/^bbtoken: 1 of the schema's objects belong to roles other than postgres, the owner of its tables, bbowner among them, which is no superuser: .*gives them to postgres\n\z/,
+         '  says why') or diag $err;
+    ($rc, $out, $err) = upgrade('postgres', 'bbtoken');
+    is($rc, 0, 'db upgrade as postgres') or diag $err;
+    like($out, qr/^gave 1 of the schema's objects .* to postgres/m, '  gave it back');
+    is(foreign('bbtoken', 'postgres'), '', 'all postgres\'s');
+    ($rc, $out, $err) = cli_as('postgres', 'bbtoken', 'list', '--all');
+    is($rc, 0, 'list --all works again') or diag $err;
+};
+
+subtest 'a member of the owner\'s role migrates as the owner, in the tables\' schema' => sub {
+    owner_db('mixed2');
+    # A schema named after the owner: first in the default search path
+    # ("$user", public) once the session is the owner's.
+    $env->psql('CREATE SCHEMA bbowner AUTHORIZATION bbowner', db => 'mixed2');
+    my ($rc, $out, $err) = upgrade('ops', 'mixed2');
+    is($rc, 0, 'upgraded by ops') or diag $err;
+    is(version('mixed2'), $LATEST, "to version $LATEST");
+    is(foreign('mixed2'), '', 'every object the owner\'s');
+    is($env->psql("SELECT count(*) FROM pg_proc WHERE pronamespace = 'bbowner'::regnamespace", db => 'mixed2'),
+       0, 'nothing made in the owner\'s own schema');
+    like($env->psql("SELECT array_to_string(proconfig, ',') FROM pg_proc"
+                    . " WHERE proname = 'bbtoken_tokens_isolation'", db => 'mixed2'),
+         qr/search_path=public, pg_temp/, 'the newest function looks in public');
+};
+
+subtest 'any other role: refused' => sub {
     # httpd's role, which may read the version (grants.sql, above).
     my ($rc, $out, $err) = upgrade('bbtoken_httpd2');
-    is($rc, 1, 'a role that is neither the owner nor a superuser is refused');
-    like($err, qr/the schema's tables belong to role bbowner: run db upgrade as bbowner/, 'in words')
-        or diag $err;
-    ($rc, $out, $err) = upgrade('ops');
-    is($rc, 0, 'a member of the owner\'s role may') or diag $err;
+    is($rc, 1, 'a role that is neither the owner, a member of its role, nor a superuser is refused');
+    like($err, qr/the schema's tables belong to role bbowner: run db upgrade as bbowner or a member of its role/,
+         'in words') or diag $err;
 };
 
 done_testing;
