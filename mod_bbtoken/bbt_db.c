@@ -567,9 +567,11 @@ static void bbt_db_read_only(bbt_db_conn_t *c, const char *what,
  * SQLSTATE, and a read-only database must be told from other failures.
  * The request goes on whatever happens: the write is bookkeeping.  0, or
  * -1 (logged). */
+/* A write by a function of the schema's: 0, or -1 (logged).  *said, where
+ * given, gets the boolean the function answered. */
 static int bbt_db_write(bbt_db_conn_t *c, const char *sql, const char *msgid,
                         const char *what, const char *id, const char *a2,
-                        const char *a3)
+                        const char *a3, int *said)
 {
     const char *args[3];
     apr_time_t start;
@@ -589,6 +591,9 @@ static int bbt_db_write(bbt_db_conn_t *c, const char *sql, const char *msgid,
     res = PQexecParams(c->pg, sql, 3, NULL, args, NULL, NULL, 0);
     ok = PQresultStatus(res) == PGRES_TUPLES_OK;
     bbt_db_counted(start, ok ? 0 : -1);
+    if (ok && said) {
+        *said = PQntuples(res) == 1 && PQgetvalue(res, 0, 0)[0] == 't';
+    }
     if (!ok && bbt_sql_read_only(PQresultErrorField(res, PG_DIAG_SQLSTATE))) {
         bbt_db_read_only(c, what, "it refuses writes: SQLSTATE 25006");
     } else if (!ok) {
@@ -609,21 +614,27 @@ void bbt_db_touch(bbt_db_conn_t *c, const char *id, const char *addr,
                   int interval)
 {
     bbt_db_write(c, bbt_sql_touch, "BBT076", "recording last use", id, addr,
-                 apr_itoa(c->pool, interval));
+                 apr_itoa(c->pool, interval), NULL);
 }
 
 void bbt_db_note_expired(bbt_db_conn_t *c, const char *id, const char *addr,
                          int interval)
 {
     bbt_db_write(c, bbt_sql_note_expired, "BBT077", "auditing an expired token",
-                 id, addr, apr_itoa(c->pool, interval));
+                 id, addr, apr_itoa(c->pool, interval), NULL);
 }
 
 int bbt_db_note_net(bbt_db_conn_t *c, const char *id, const char *group,
                     const char *addr)
 {
-    return bbt_db_write(c, bbt_sql_note_net, "BBT602",
-                        "recording a new address group", id, group, addr);
+    int kept = 0;
+
+    if (bbt_db_write(c, bbt_sql_note_net, "BBT602",
+                     "recording a new address group", id, group, addr,
+                     &kept) != 0) {
+        return -1;
+    }
+    return kept;
 }
 
 /* The live level of a user found by name, as bbtoken_owner_levels computes

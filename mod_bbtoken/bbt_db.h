@@ -79,7 +79,9 @@ void bbt_db_note_expired(bbt_db_conn_t *c, const char *id, const char *addr,
 /* Record that token `id` was used from addr, in address group `group`
  * (text, bbt_agroup_str), which the token was not known to have been used
  * from: the database audits it as new_address unless it knew it after
- * all.  0, or -1 (logged, not fatal) if it could not be written. */
+ * all.  1 if this call kept it, 0 if the database did not (another child
+ * was first, the token was revoked meanwhile), -1 (logged, not fatal) if
+ * it could not be written. */
 int bbt_db_note_net(bbt_db_conn_t *c, const char *id, const char *group,
                     const char *addr);
 

@@ -156,17 +156,22 @@ static int bbt_verify_note_net(request_rec *r, bbt_db_conn_t *c, const char *id,
                                const bbt_agroup_t *g)
 {
     char buf[BBT_AGROUP_TEXT];
+    int kept;
 
     if (!bbt_agroup_str(g, buf, sizeof(buf)) ||
-        bbt_db_note_net(c, id, buf, bbt_where_ip(r)) != 0) {
+        (kept = bbt_db_note_net(c, id, buf, bbt_where_ip(r))) < 0) {
         return -1;
     }
-    /* Once written: a group that cannot be (a read-only database) is
-     * tried by every request from it, which would each say it again. */
-    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
-                  "BBT601: token %s used from a new address group %s "
-                  "(client %s)",
-                  id, buf, r->useragent_ip);
+    /* Said only by the child whose call kept it (the database's record is
+     * the one that counts), and once written: a group that cannot be (a
+     * read-only database) is tried by every request from it, which would
+     * each say it again. */
+    if (kept) {
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
+                      "BBT601: token %s used from a new address group %s "
+                      "(client %s)",
+                      id, buf, r->useragent_ip);
+    }
     return 0;
 }
 

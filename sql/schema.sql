@@ -281,3 +281,8 @@ COMMIT;
 BEGIN;
 \ir migrations/0051_policy_isolation.sql
 COMMIT;
+
+-- Version 52: a NAT64 or 6to4 client's new address group is recorded.
+BEGIN;
+\ir migrations/0052_note_net_carried.sql
+COMMIT;

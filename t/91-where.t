@@ -254,9 +254,16 @@ subtest 'a new address group is audited once' => sub {
     is(note_calls() - $calls, 2, 'two writes in all: one per new group, none per request');
     is($env->psql("SELECT string_agg(net::text, ' ' ORDER BY first_seen) FROM bbtoken_token_nets WHERE token_id = '$id'"),
        '127.0.0.0/24 ::/64', 'the groups kept');
-    is($env->psql("SELECT bbtoken_note_net('$id', '10.9.9.0/24', '10.9.8.7')"), 'f',
-       'a group must hold the address');
-    is($env->psql("SELECT bbtoken_note_net('$id', '10.9.8.0/23', '10.9.8.7')"), 'f', 'and be a /24');
+    for my $c (['10.9.9.0/24', '10.9.8.7', 'a group must hold the address'],
+               ['10.9.8.0/23', '10.9.8.7', 'and be a /24'],
+               ['10.9.8.0/24', '64:ff9b::a09:907', 'a NAT64 client carrying another /24'],
+               ['10.9.8.0/24', '2002:a09:907::1', 'a 6to4 client carrying another /24'],
+               ['2001:db8::/48', '2001:db8::1', 'an IPv6 group is a /64']) {
+        my ($rc, undef, $err) = $env->psql_try("SELECT bbtoken_note_net('$id', '$c->[0]', '$c->[1]')",
+                                               user => 'postgres');
+        ok($rc != 0 && $err =~ /address \Q$c->[1]\E is not in address group \Q$c->[0]\E/,
+           "$c->[2]: an error, not a false answer httpd would take for another child's") or diag $err;
+    }
     is($env->psql("SELECT bbtoken_note_net('$id', '10.9.8.0/24', '::ffff:10.9.8.7')"), 't',
        'an IPv4-mapped address is its IPv4 address');
     is($env->psql("SELECT bbtoken_note_net('$id', '10.9.8.0/24', '10.9.8.8')"), 'f', 'a known group: no write');
