@@ -24,7 +24,6 @@
 void bbt_clock_heard(server_rec *s, apr_time_t sent, apr_time_t got,
                      const char *db_us);
 
-
 /* The time a request that began v judges by: this host's clock, moved
  * forward by as much as it is behind the database's, when v's server reads
  * that database (the listener's; until this generation's listener has heard

@@ -23,6 +23,7 @@
 #include "bbt_config.h"
 #include "bbt_destcheck.h"
 #include "bbt_gitobj.h"
+#include "bbt_request.h"
 #include "bbt_routing.h"
 #include "bbt_rules.h"
 
@@ -174,7 +175,7 @@ static int bbt_destcheck_range(request_rec *r)
     apr_table_setn(r->notes, "error-notes",
                    "A PUT with a Content-Range is not taken here: send the "
                    "whole file.");
-    return HTTP_BAD_REQUEST;
+    return bbt_request_refused_early(r, HTTP_BAD_REQUEST);
 }
 
 void bbt_destcheck_register_hooks(apr_pool_t *p)

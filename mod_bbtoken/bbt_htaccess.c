@@ -33,6 +33,7 @@
 #include "bbt_config.h"
 #include "bbt_htaccess.h"
 #include "bbt_private.h"
+#include "bbt_request.h"
 
 APLOG_USE_MODULE(bbtoken);
 
@@ -96,7 +97,7 @@ static int bbt_htaccess_check(request_rec *r)
                   "says into the server's configuration",
                   r->uri, dir);
     bbt_htaccess_forget(r);
-    return HTTP_INTERNAL_SERVER_ERROR;
+    return bbt_request_refused_early(r, HTTP_INTERNAL_SERVER_ERROR);
 }
 
 void bbt_htaccess_register_hooks(apr_pool_t *p)

@@ -182,7 +182,7 @@ static int bbt_inherit_promoted(request_rec *r, const bbt_req_t *rq)
  * <Location>. */
 static int bbt_inherit_changed_fixups(request_rec *r)
 {
-    const bbt_req_t *rq = bbt_req(r);
+    bbt_req_t *rq = bbt_req(r);
     int here = rq && rq->dir == r->per_dir_config;
 
     if (r->handler && strcmp(r->handler, "redirect-handler") == 0) {
@@ -204,6 +204,7 @@ static int bbt_inherit_changed_fixups(request_rec *r)
                           "has no URL (a type map naming a file outside its "
                           "directory?): refused",
                           rq->method, rq->uri, r->filename);
+            rq->allowed = 0; /* counted as the 500 it is */
             return HTTP_INTERNAL_SERVER_ERROR;
         }
         return bbt_inherit_promoted(r, rq);
@@ -220,6 +221,7 @@ static int bbt_inherit_changed_fixups(request_rec *r)
                   "per-directory RewriteRule to the same file with another "
                   "query string?): refused",
                   rq->method, rq->uri, r->method, r->uri);
+    rq->allowed = 0;
     return HTTP_INTERNAL_SERVER_ERROR;
 }
 

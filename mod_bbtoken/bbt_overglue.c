@@ -119,14 +119,7 @@ static int bbt_overglue_fixups(request_rec *r)
         !bbt_request_ours(r, rq)) {
         return DECLINED;
     }
-    status = bbt_overglue_refuse(r, what);
-    /* A record, so that the metrics count the refusal among the 400s as
-     * check_authn's, and later requests of this one (its error page) are
-     * decided again rather than let through on it: it is not verified,
-     * nor allowed. */
-    if (!rq) {
-        bbt_request_new(r);
-    }
+    status = bbt_request_refused_early(r, bbt_overglue_refuse(r, what));
     return bbt_rest_refuse(r, status);
 }
 

@@ -50,6 +50,14 @@ bbt_req_t *bbt_request_new(request_rec *r)
     return rq;
 }
 
+int bbt_request_refused_early(request_rec *r, int status)
+{
+    if (!bbt_req(r)) {
+        bbt_request_new(r);
+    }
+    return status;
+}
+
 bbt_req_t *bbt_req(const request_rec *r)
 {
     const bbt_req_slot_t *sl =

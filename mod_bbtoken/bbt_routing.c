@@ -503,7 +503,7 @@ static int bbt_trace_refuse(request_rec *r)
                   "BBT044: TRACE %s refused (405): httpd would answer it "
                   "before authentication",
                   r->uri);
-    return HTTP_METHOD_NOT_ALLOWED;
+    return bbt_request_refused_early(r, HTTP_METHOD_NOT_ALLOWED);
 }
 
 void bbt_routing_register_hooks(apr_pool_t *p)
