@@ -454,7 +454,8 @@ int bbtoken_cmd_db_upgrade(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
     }
     /* The owner's role for every migration after the first (and its
      * checks though none is pending); the first made here (--init) is
-     * this role's, or another's made it meanwhile. */
+     * this role's, or another's made it meanwhile (a superuser's session
+     * looks only where no one else can make it: the guard). */
     if (version >= 0) {
         if ((rc = bbtoken_upgrade_as_owner(ctx))) {
             return rc;

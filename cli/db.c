@@ -40,7 +40,7 @@ static void bbtoken_actor(char *buf, size_t len)
 
 /* Whether the database has the schema's version table: a statement that
  * named it while it is missing would fail as a whole. */
-#define BBTOKEN_SQL_NO_SCHEMA "to_regclass('bbtoken_schema') IS NULL"
+#define BBTOKEN_SQL_NO_SCHEMA "pg_catalog.to_regclass('bbtoken_schema') IS NULL"
 
 /* The version the schema records, once its table is known to be there. */
 static int bbtoken_schema_recorded(bbtoken_ctx_t *ctx, int *version)
@@ -96,20 +96,25 @@ static int bbtoken_session(bbtoken_ctx_t *ctx)
      * wants a snapshot (db check, notify) asks for it in its BEGIN. */
     res = bbtoken_exec_once(
         ctx, "starting the session",
-        "SELECT set_config('bbtoken.source', 'cli', false),"
-        " set_config('bbtoken.actor', $1, false), " BBTOKEN_SQL_NO_SCHEMA
-        ", set_config('jit', 'off', false),"
-        " set_config('default_transaction_isolation', 'read committed',"
-        " false)",
+        "SELECT pg_catalog.set_config('bbtoken.source', 'cli', false),"
+        " pg_catalog.set_config('bbtoken.actor', $1, "
+        "false), " BBTOKEN_SQL_NO_SCHEMA
+        ", pg_catalog.set_config('jit', 'off', false),"
+        " pg_catalog.set_config('default_transaction_isolation',"
+        " 'read committed', false),"
+        " EXISTS (SELECT FROM pg_catalog.pg_roles r WHERE r.rolsuper"
+        " AND pg_catalog.pg_has_role(session_user, r.oid, 'MEMBER'))",
         1, params);
     if (!res) {
         return BBTOKEN_EXIT_FAIL;
     }
     none = PQgetvalue(res, 0, 2)[0] == 't';
+    ctx->super_session = PQgetvalue(res, 0, 5)[0] == 't';
     PQclear(res);
-    /* Before anything of the schema's is read: a superuser's session runs
-     * the code of whoever owns what it reads. */
-    if (!none && bbtoken_owner_guard(ctx) != 0) {
+    /* Before anything of the schema's is read (every name this statement
+     * used is qualified): a superuser's session would run the code of
+     * whoever may reach the schema. */
+    if (bbtoken_owner_guard(ctx) != 0) {
         return BBTOKEN_EXIT_FAIL;
     }
     if (ctx->any_schema) {

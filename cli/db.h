@@ -26,8 +26,12 @@ struct bbtoken_ctx {
      * connection lost before its answer leaves its outcome unknown. */
     int write_alone;
     /* db upgrade: a superuser's session gives the tables' owner back what
-     * another role owns of the schema (owner.c). */
+     * superusers own of the schema (owner.c). */
     int upgrading;
+    /* The login is, or may become (a member of one), a superuser; and
+     * owner.c's guard has let it through, its search path pinned. */
+    int super_session;
+    int guarded;
 };
 
 /* The schema's migrations, compiled in (migrations.c). */
@@ -64,15 +68,16 @@ typedef struct {
  * the schema version.  0, or an exit status after reporting. */
 int bbtoken_connect(bbtoken_ctx_t *ctx);
 
-/* Once the schema is there, in a superuser's session: refuse unless a
- * superuser owns every object of the schema (db upgrade first gives the
- * tables' owner what another role owns).  Nothing for anyone else.  0, or
- * an exit status after reporting.  owner.c. */
+/* In a session whose login is or may become a superuser, before anything
+ * of the schema's is read: refuse unless no role but superusers may reach
+ * the schema's namespace (create in it, own its functions, operators or
+ * objects of ours), then pin the search path to it.  Nothing for anyone
+ * else.  0, or an exit status after reporting.  owner.c. */
 int bbtoken_owner_guard(bbtoken_ctx_t *ctx);
 
 /* Before db upgrade applies a migration to an existing schema: the guard,
  * then run as the role that owns its tables (SET ROLE), with the search
- * path pinned to the schema's namespace; refused while another role owns
+ * path pinned to the tables' namespace; refused while another role owns
  * any of it.  0, or an exit status after reporting.  owner.c. */
 int bbtoken_upgrade_as_owner(bbtoken_ctx_t *ctx);
 

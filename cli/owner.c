@@ -1,20 +1,28 @@
 /*
- * Which role the CLI acts as on the schema, and whose code it may run.
+ * Whose code the CLI may run, and as whom `db upgrade` migrates.
  *
- * Whoever runs a migration owns what it makes; and a session runs the code
- * of whoever owns the objects it touches (a trigger on a table, a function
- * it calls) with its own rights, which a non-SECURITY-DEFINER function
- * keeps even through SET ROLE (RESET ROLE is anyone's).  So:
- *   - a superuser's session runs only on a schema whose every object
- *     (bbtoken_..., in bbtoken_schema's namespace) a superuser owns:
- *     otherwise the owner of one could have it run their trigger as a
- *     superuser.  It may give the tables' owner back what another role
- *     owns (db upgrade: catalog changes alone, no one's code runs), but
- *     migrates only a superuser's schema;
- *   - db upgrade runs the migrations as the tables' owner (SET ROLE for a
- *     member of its role), with the search path pinned to the schema's
- *     namespace ("$user" would name the owner's own schema after SET ROLE),
- *     and refuses while another role owns part of the schema.
+ * A session runs the code of whoever owns what it touches (a trigger on a
+ * table, a function or an operator its statements find) with its own
+ * rights; and a role that may create objects in a schema on the session's
+ * search path may put there an operator or a function that a statement
+ * finds before the built-in one.  SET ROLE does not change that: RESET
+ * ROLE (or SET ROLE to the session user) is anyone's.  So a session whose
+ * login is, or may become, a superuser runs only where no other role can
+ * reach it: the schema's namespace (bbtoken_schema's, or the one the
+ * schema would be made in) is one that no role but superusers may create
+ * in, whose functions and operators superusers own, and whose objects of
+ * ours (bbtoken_...) superusers own; and its search path is then that
+ * namespace alone (and pg_temp).  The check itself names every function
+ * and operator by schema, so nothing of anyone's runs before it.
+ *
+ * db upgrade runs the migrations as the tables' owner (whoever runs a
+ * migration owns what it makes): SET ROLE for a member of that role, the
+ * search path pinned to the tables' namespace ("$user" would name the
+ * owner's own schema after SET ROLE).  Objects of ours another role owns
+ * stop it.  A superuser's upgrade refused on a schema whose tables a role
+ * that is no superuser owns first gives that owner what superusers own of
+ * it (what an upgrade run by postgres left): changes of the catalog alone,
+ * which run no one's code, and which never give a superuser anything.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,103 +30,158 @@
 
 #include "db.h"
 
-/* The tables' owner (bbtoken_schema's), whether a superuser, and the
- * namespace, as a search path. */
-#define BBTOKEN_OWNER_SQL                                                      \
-    "SELECT o.rolname, o.rolsuper, o.rolname = current_user,"                  \
-    " format('%I, pg_temp', n.nspname)"                                        \
-    " FROM pg_class c JOIN pg_roles o ON o.oid = c.relowner"                   \
-    " JOIN pg_namespace n ON n.oid = c.relnamespace"                           \
-    " WHERE c.oid = to_regclass('bbtoken_schema')"
+/* Shorthands for the qualified SQL below. */
+#define EQ " OPERATOR(pg_catalog.=) "
+#define LIKE_OURS " OPERATOR(pg_catalog.~~) 'bbtoken\\_%'"
 
-/* The schema's objects that a role other than the tables' owner owns: the
- * statement that gives each to $1, the role that has it, and whether that
- * role is a superuser.  A sequence that belongs to a column goes with its
- * table; an index, with its table.  Catalogs and built-ins alone. */
+/* The namespace: bbtoken_schema's, else the one a schema would be made
+ * in, as the session's search path finds them. */
+#define BBTOKEN_NS_SQL                                                         \
+    "SELECT n.oid AS ns, n.nspname,"                                           \
+    " (SELECT c.relowner FROM pg_catalog.pg_class c"                           \
+    "   WHERE c.oid" EQ "pg_catalog.to_regclass('bbtoken_schema')) AS tabown"  \
+    " FROM pg_catalog.pg_namespace n WHERE n.oid" EQ "COALESCE("               \
+    "  (SELECT c.relnamespace FROM pg_catalog.pg_class c"                      \
+    "    WHERE c.oid" EQ "pg_catalog.to_regclass('bbtoken_schema')),"          \
+    "  (SELECT m.oid FROM pg_catalog.pg_namespace m"                           \
+    "    WHERE m.nspname" EQ "pg_catalog.current_schema()))"
+
+/* For a superuser's session: the namespace, the tables' owner and whether
+ * a superuser, then the first role that is no superuser and may create in
+ * the namespace or owns a function, an operator or an object of ours
+ * there (and which), if any.  pg_database_owner stands for the database's
+ * owner, who is a role of its own here. */
+#define BBTOKEN_GUARD_SQL                                                      \
+    "WITH s AS (" BBTOKEN_NS_SQL "),"                                          \
+    " r AS (SELECT oid, rolname FROM pg_catalog.pg_roles"                      \
+    "        WHERE NOT rolsuper"                                               \
+    "          AND rolname OPERATOR(pg_catalog.<>) 'pg_database_owner'),"      \
+    " bad(what, own) AS ("                                                     \
+    "  SELECT 'may create objects there', r.oid FROM r, s"                     \
+    "   WHERE pg_catalog.has_schema_privilege(r.oid, s.ns, 'CREATE')"          \
+    "  UNION ALL SELECT 'owns a function there', p.proowner"                   \
+    "   FROM pg_catalog.pg_proc p, s WHERE p.pronamespace" EQ "s.ns"           \
+    "  UNION ALL SELECT 'owns an operator there', o.oprowner"                  \
+    "   FROM pg_catalog.pg_operator o, s WHERE o.oprnamespace" EQ "s.ns"       \
+    "  UNION ALL SELECT 'owns ' OPERATOR(pg_catalog.||) "                      \
+    "c.relname::pg_catalog.text"                                               \
+    "     OPERATOR(pg_catalog.||) ' there', c.relowner"                        \
+    "   FROM pg_catalog.pg_class c, s WHERE c.relnamespace" EQ "s.ns"          \
+    "    AND c.relname" LIKE_OURS                                              \
+    "  UNION ALL SELECT 'owns the type ' OPERATOR(pg_catalog.||)"              \
+    "     t.typname::pg_catalog.text OPERATOR(pg_catalog.||) ' there', "       \
+    "t.typowner"                                                               \
+    "   FROM pg_catalog.pg_type t, s WHERE t.typnamespace" EQ "s.ns"           \
+    "    AND t.typname" LIKE_OURS ")"                                          \
+    " SELECT s.nspname, o.rolname, o.rolsuper,"                                \
+    "  (SELECT r.rolname FROM bad b, r WHERE r.oid" EQ "b.own"                 \
+    "    ORDER BY 1 LIMIT 1),"                                                 \
+    "  (SELECT b.what FROM bad b, r WHERE r.oid" EQ "b.own"                    \
+    "    ORDER BY r.rolname LIMIT 1)"                                          \
+    " FROM s LEFT JOIN pg_catalog.pg_roles o ON o.oid" EQ "s.tabown"
+
+/* The objects of ours in the tables' namespace ($2) that a role other than
+ * the tables' owner owns: the statement that gives each to $1 (names
+ * qualified: run with an empty search path), the role, and whether it is
+ * a superuser.  A sequence that belongs to a column goes with its table;
+ * an index, with its table. */
 #define BBTOKEN_FOREIGN_SQL                                                    \
-    "WITH s AS (SELECT relnamespace AS ns, relowner AS own FROM pg_class"      \
-    "           WHERE oid = to_regclass('bbtoken_schema')),"                   \
+    "WITH s AS (SELECT c.relnamespace AS ns, c.relowner AS own"                \
+    "           FROM pg_catalog.pg_class c"                                    \
+    "           WHERE c.oid" EQ "pg_catalog.to_regclass(pg_catalog.format("    \
+    "                 '%I.bbtoken_schema', $2::pg_catalog.text))),"            \
     " o(stmt, own) AS ("                                                       \
-    "  SELECT format('ALTER %s %s OWNER TO %I', CASE c.relkind"                \
+    "  SELECT pg_catalog.format('ALTER %s %I.%I OWNER TO %I', CASE c.relkind"  \
     "    WHEN 'S' THEN 'SEQUENCE' WHEN 'v' THEN 'VIEW'"                        \
     "    WHEN 'm' THEN 'MATERIALIZED VIEW' WHEN 'f' THEN 'FOREIGN TABLE'"      \
-    "    WHEN 'c' THEN 'TYPE' ELSE 'TABLE' END, c.oid::regclass, $1::text),"   \
-    "   c.relowner"                                                            \
-    "  FROM pg_class c, s WHERE c.relnamespace = s.ns"                         \
-    "   AND c.relname LIKE 'bbtoken\\_%' AND c.relowner <> s.own"              \
-    "   AND c.relkind IN ('r', 'p', 'v', 'm', 'f', 'c', 'S')"                  \
-    "   AND NOT EXISTS (SELECT 1 FROM pg_depend d"                             \
-    "        WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid"       \
-    "          AND d.refclassid = 'pg_class'::regclass"                        \
-    "          AND d.deptype IN ('a', 'i'))"                                   \
+    "    WHEN 'c' THEN 'TYPE' ELSE 'TABLE' END, n.nspname, c.relname,"         \
+    "    $1::text), c.relowner"                                                \
+    "  FROM pg_catalog.pg_class c, pg_catalog.pg_namespace n, s"               \
+    "  WHERE c.relnamespace" EQ "s.ns AND n.oid" EQ "s.ns"                     \
+    "   AND c.relname" LIKE_OURS                                               \
+    " AND c.relowner OPERATOR(pg_catalog.<>) s.own"                            \
+    "   AND c.relkind OPERATOR(pg_catalog.=) ANY"                              \
+    "       ('{r,p,v,m,f,c,S}'::pg_catalog.\"char\"[])"                        \
+    "   AND NOT EXISTS (SELECT FROM pg_catalog.pg_depend d"                    \
+    "        WHERE d.classid" EQ "'pg_catalog.pg_class'::pg_catalog.regclass"  \
+    "          AND d.objid" EQ "c.oid"                                         \
+    "          AND d.refclassid" EQ                                            \
+    "'pg_catalog.pg_class'::pg_catalog.regclass"                               \
+    "          AND d.deptype OPERATOR(pg_catalog.=) ANY"                       \
+    "              ('{a,i}'::pg_catalog.\"char\"[]))"                          \
     "  UNION ALL"                                                              \
-    "  SELECT format('ALTER %s %s OWNER TO %I', CASE p.prokind"                \
-    "    WHEN 'a' THEN 'AGGREGATE' ELSE 'ROUTINE' END, p.oid::regprocedure,"   \
-    "    $1::text), p.proowner"                                                \
-    "  FROM pg_proc p, s WHERE p.pronamespace = s.ns"                          \
-    "   AND p.proname LIKE 'bbtoken\\_%' AND p.proowner <> s.own"              \
+    "  SELECT pg_catalog.format('ALTER %s %I.%I(%s) OWNER TO %I',"             \
+    "    CASE p.prokind WHEN 'a' THEN 'AGGREGATE' ELSE 'ROUTINE' END,"         \
+    "    n.nspname, p.proname,"                                                \
+    "    pg_catalog.pg_get_function_identity_arguments(p.oid), $1::text),"     \
+    "    p.proowner"                                                           \
+    "  FROM pg_catalog.pg_proc p, pg_catalog.pg_namespace n, s"                \
+    "  WHERE p.pronamespace" EQ "s.ns AND n.oid" EQ "s.ns"                     \
+    "   AND p.proname" LIKE_OURS                                               \
+    " AND p.proowner OPERATOR(pg_catalog.<>) s.own"                            \
     "  UNION ALL"                                                              \
-    "  SELECT format('ALTER TYPE %s OWNER TO %I', t.oid::regtype, $1::text),"  \
-    "   t.typowner"                                                            \
-    "  FROM pg_type t, s WHERE t.typnamespace = s.ns"                          \
-    "   AND t.typname LIKE 'bbtoken\\_%' AND t.typowner <> s.own"              \
-    "   AND t.typtype IN ('e', 'd', 'r', 'm'))"                                \
-    " SELECT o.stmt, r.rolname, r.rolsuper FROM o"                             \
-    " JOIN pg_roles r ON r.oid = o.own ORDER BY NOT r.rolsuper, 1"
+    "  SELECT pg_catalog.format('ALTER TYPE %I.%I OWNER TO %I', n.nspname,"    \
+    "    t.typname, $1::text), t.typowner"                                     \
+    "  FROM pg_catalog.pg_type t, pg_catalog.pg_namespace n, s"                \
+    "  WHERE t.typnamespace" EQ "s.ns AND n.oid" EQ "s.ns"                     \
+    "   AND t.typname" LIKE_OURS                                               \
+    " AND t.typowner OPERATOR(pg_catalog.<>) s.own"                            \
+    "   AND t.typtype OPERATOR(pg_catalog.=) ANY"                              \
+    "       ('{e,d,r,m}'::pg_catalog.\"char\"[]))"                             \
+    " SELECT o.stmt, r.rolname, r.rolsuper FROM o, pg_catalog.pg_roles r"      \
+    " WHERE r.oid" EQ "o.own ORDER BY 3, 1"
 
-/* What the owner query said; owner and path are the result's. */
-typedef struct {
-    PGresult *res;
-    const char *owner;
-    int owner_super;
-    int self;
-    const char *path;
-} bbtoken_owner_t;
-
-static int bbtoken_owner_read(bbtoken_ctx_t *ctx, bbtoken_owner_t *o)
+/* The schema's objects another role owns, in namespace nsp; NULL after
+ * reporting. */
+static PGresult *bbtoken_owner_foreign(bbtoken_ctx_t *ctx, const char *owner,
+                                       const char *nsp)
 {
-    o->res = bbtoken_exec_once(ctx, "finding the schema's owner",
-                               BBTOKEN_OWNER_SQL, 0, NULL);
-    if (!o->res) {
+    const char *params[2] = {owner, nsp};
+
+    return bbtoken_exec_once(ctx, "finding the schema's owners",
+                             BBTOKEN_FOREIGN_SQL, 2, params);
+}
+
+/* Pin the search path to the namespace (a quoted identifier, or "" for
+ * none but pg_catalog's). */
+static int bbtoken_owner_path(bbtoken_ctx_t *ctx, const char *ns)
+{
+    char path[300];
+    const char *params[1] = {path};
+    PGresult *res;
+
+    snprintf(path, sizeof(path), "%s%spg_temp", ns, ns[0] ? ", " : "");
+    res = bbtoken_exec_once(
+        ctx, "setting the search path",
+        "SELECT pg_catalog.set_config('search_path', $1, false)", 1, params);
+    if (!res) {
         return BBTOKEN_EXIT_FAIL;
     }
-    if (PQntuples(o->res) != 1) {
-        PQclear(o->res);
-        o->res = NULL;
-        return bbtoken_fail("finding the schema's owner: no bbtoken_schema");
-    }
-    o->owner = PQgetvalue(o->res, 0, 0);
-    o->owner_super = PQgetvalue(o->res, 0, 1)[0] == 't';
-    o->self = PQgetvalue(o->res, 0, 2)[0] == 't';
-    o->path = PQgetvalue(o->res, 0, 3);
+    PQclear(res);
     return 0;
 }
 
-/* The schema's objects another role owns; NULL after reporting. */
-static PGresult *bbtoken_owner_foreign(bbtoken_ctx_t *ctx, const char *owner)
-{
-    const char *params[1] = {owner};
-
-    return bbtoken_exec_once(ctx, "finding the schema's owners",
-                             BBTOKEN_FOREIGN_SQL, 1, params);
-}
-
-/* Give the owner what another role owns of the schema, in one transaction
- * (a superuser connected), and say so. */
-static int bbtoken_owner_reclaim(bbtoken_ctx_t *ctx, const char *owner)
+/* Give owner (no superuser) what superusers own of the schema's objects,
+ * in one transaction, and say so.  Never anything a role that is no
+ * superuser owns: that would give it the owner's rights. */
+static int bbtoken_owner_reclaim(bbtoken_ctx_t *ctx, const char *owner,
+                                 const char *nsp)
 {
     PGresult *res = NULL, *alter;
-    int i, n;
+    int i, n = 0;
 
-    if (!(alter = bbtoken_exec_once(ctx, "beginning", "BEGIN", 0, NULL))) {
+    if (bbtoken_owner_path(ctx, "") != 0 ||
+        !(alter = bbtoken_exec_once(ctx, "beginning", "BEGIN", 0, NULL))) {
         return BBTOKEN_EXIT_FAIL;
     }
     PQclear(alter);
-    if (!(res = bbtoken_owner_foreign(ctx, owner))) {
+    if (!(res = bbtoken_owner_foreign(ctx, owner, nsp))) {
         goto rollback;
     }
-    n = PQntuples(res);
-    for (i = 0; i < n; i++) {
+    for (i = 0; i < PQntuples(res); i++) {
+        if (PQgetvalue(res, i, 2)[0] != 't') {
+            continue;
+        }
         if (!(alter = bbtoken_exec_once(ctx,
                                         "giving the schema's objects "
                                         "to the owner of its tables",
@@ -126,15 +189,16 @@ static int bbtoken_owner_reclaim(bbtoken_ctx_t *ctx, const char *owner)
             goto rollback;
         }
         PQclear(alter);
+        n++;
     }
     if (!(alter = bbtoken_exec_once(ctx, "committing", "COMMIT", 0, NULL))) {
         goto rollback;
     }
     PQclear(alter);
     if (n > 0) {
-        printf("gave %d of the schema's objects that other roles owned (%s "
-               "among them) to %s, the owner of its tables\n",
-               n, PQgetvalue(res, n - 1, 1), owner);
+        printf("gave %d of the schema's objects that superusers owned to "
+               "%s, the owner of its tables\n",
+               n, owner);
     }
     PQclear(res);
     return 0;
@@ -146,105 +210,133 @@ rollback:
 
 int bbtoken_owner_guard(bbtoken_ctx_t *ctx)
 {
-    const char *super = PQparameterStatus(ctx->conn, "is_superuser");
-    bbtoken_owner_t o;
     PGresult *res;
-    int rc;
+    const char *nsp, *owner, *bad;
+    char *ns;
+    int rc = BBTOKEN_EXIT_FAIL, owner_super;
 
-    if (!super || strcmp(super, "on") != 0) {
+    if (!ctx->super_session || ctx->guarded) {
         return 0;
     }
-    if ((rc = bbtoken_owner_read(ctx, &o)) != 0) {
-        return rc;
+    if (!(res = bbtoken_exec_once(ctx, "checking who may reach the schema",
+                                  BBTOKEN_GUARD_SQL, 0, NULL))) {
+        return BBTOKEN_EXIT_FAIL;
     }
-    if (ctx->upgrading && (rc = bbtoken_owner_reclaim(ctx, o.owner)) != 0) {
+    if (PQntuples(res) != 1) {
+        PQclear(res);
+        return bbtoken_fail("no schema of the search path exists to hold "
+                            "mod_bbtoken's tables");
+    }
+    nsp = PQgetvalue(res, 0, 0);
+    owner = PQgetisnull(res, 0, 1) ? NULL : PQgetvalue(res, 0, 1);
+    owner_super = PQgetvalue(res, 0, 2)[0] == 't';
+    bad = PQgetisnull(res, 0, 3) ? NULL : PQgetvalue(res, 0, 3);
+    if (owner && !owner_super) {
+        if (ctx->upgrading && bbtoken_owner_reclaim(ctx, owner, nsp) != 0) {
+            goto out;
+        }
+        rc = bbtoken_fail("the schema's tables belong to role %s, which is "
+                          "no superuser: a superuser's session would run "
+                          "with its rights whatever %s put on them (a "
+                          "trigger); connect as %s or a member of its role",
+                          owner, owner, owner);
         goto out;
     }
-    if (!o.owner_super) {
-        rc = bbtoken_fail(
-            "the schema's tables belong to role %s, which is no superuser: "
-            "a superuser's session would run whatever %s put on them (a "
-            "trigger) with a superuser's rights; connect as %s",
-            o.owner, o.owner, o.owner);
+    if (bad) {
+        rc = bbtoken_fail("role %s, which is no superuser, %s (schema %s): a "
+                          "superuser's session would run what it makes there "
+                          "with a superuser's rights; take that from %s, or "
+                          "connect as a role that is no superuser",
+                          bad, PQgetvalue(res, 0, 4), nsp, bad);
         goto out;
     }
-    if (!(res = bbtoken_owner_foreign(ctx, o.owner))) {
-        rc = BBTOKEN_EXIT_FAIL;
+    ns = PQescapeIdentifier(ctx->conn, nsp, strlen(nsp));
+    if (!ns) {
+        rc = bbtoken_fail("out of memory");
         goto out;
     }
-    /* Listed superusers' first: the last row says whether any is not. */
-    if (PQntuples(res) > 0 &&
-        PQgetvalue(res, PQntuples(res) - 1, 2)[0] != 't') {
-        rc = bbtoken_fail(
-            "%d of the schema's objects belong to roles other than %s, the "
-            "owner of its tables, %s among them, which is no superuser: a "
-            "superuser's session would run their code with a superuser's "
-            "rights; bbtoken db upgrade, as a superuser, gives them to %s",
-            PQntuples(res), o.owner, PQgetvalue(res, PQntuples(res) - 1, 1),
-            o.owner);
-    }
-    PQclear(res);
+    rc = bbtoken_owner_path(ctx, ns);
+    PQfreemem(ns);
+    ctx->guarded = rc == 0;
 out:
-    PQclear(o.res);
+    PQclear(res);
     return rc;
 }
 
 int bbtoken_upgrade_as_owner(bbtoken_ctx_t *ctx)
 {
-    const char *params[1];
-    bbtoken_owner_t o;
     PGresult *res;
-    int rc;
+    const char *owner, *nsp;
+    char *id;
+    int rc = BBTOKEN_EXIT_FAIL;
 
-    /* A superuser's session: give back what another role owns, and stop
-     * unless a superuser owns the tables. */
-    if ((rc = bbtoken_owner_guard(ctx)) != 0 ||
-        (rc = bbtoken_owner_read(ctx, &o)) != 0) {
+    if ((rc = bbtoken_owner_guard(ctx)) != 0) {
         return rc;
     }
-    if (!o.self) {
+    if (!(res = bbtoken_exec_once(
+              ctx, "finding the schema's owner",
+              "SELECT o.rolname, o.rolname" EQ "current_user, s.nspname"
+              " FROM (" BBTOKEN_NS_SQL ") s, pg_catalog.pg_roles o"
+              " WHERE o.oid" EQ "s.tabown",
+              0, NULL))) {
+        return BBTOKEN_EXIT_FAIL;
+    }
+    if (PQntuples(res) != 1) {
+        PQclear(res);
+        return bbtoken_fail("finding the schema's owner: no bbtoken_schema");
+    }
+    owner = PQgetvalue(res, 0, 0);
+    nsp = PQgetvalue(res, 0, 2);
+    if (PQgetvalue(res, 0, 1)[0] != 't') {
         char sql[600];
-        char *role = PQescapeIdentifier(ctx->conn, o.owner, strlen(o.owner));
+        PGresult *set = NULL;
 
-        res = NULL;
-        if (role) {
-            snprintf(sql, sizeof(sql), "SET ROLE %s", role);
-            PQfreemem(role);
-            res = PQexec(ctx->conn, sql);
+        if ((id = PQescapeIdentifier(ctx->conn, owner, strlen(owner)))) {
+            snprintf(sql, sizeof(sql), "SET ROLE %s", id);
+            PQfreemem(id);
+            set = PQexec(ctx->conn, sql);
         }
-        if (!res || PQresultStatus(res) != PGRES_COMMAND_OK) {
-            PQclear(res);
+        if (!set || PQresultStatus(set) != PGRES_COMMAND_OK) {
+            PQclear(set);
             rc = bbtoken_fail("the schema's tables belong to role %s: run "
                               "db upgrade as %s or a member of its role",
-                              o.owner, o.owner);
+                              owner, owner);
             goto out;
         }
-        PQclear(res);
+        PQclear(set);
     }
-    params[0] = o.path;
-    if (!(res = bbtoken_exec_once(ctx, "setting the search path",
-                                  "SELECT set_config('search_path', $1, false)",
-                                  1, params))) {
-        rc = BBTOKEN_EXIT_FAIL;
+    if (!(id = PQescapeIdentifier(ctx->conn, nsp, strlen(nsp)))) {
+        rc = bbtoken_fail("out of memory");
         goto out;
     }
-    PQclear(res);
-    /* Another's objects (an earlier upgrade's) cannot be replaced by the
-     * owner, and only a superuser can give them back. */
-    if (!(res = bbtoken_owner_foreign(ctx, o.owner))) {
-        rc = BBTOKEN_EXIT_FAIL;
+    rc = bbtoken_owner_path(ctx, id);
+    PQfreemem(id);
+    if (rc != 0) {
         goto out;
     }
-    if (PQntuples(res) > 0) {
-        rc = bbtoken_fail("%d of the schema's objects belong to role %s, "
-                          "not to %s, the owner of its tables: run db "
-                          "upgrade once as a superuser, which gives them "
-                          "to %s",
-                          PQntuples(res), PQgetvalue(res, 0, 1), o.owner,
-                          o.owner);
+    {
+        PGresult *f = bbtoken_owner_foreign(ctx, owner, nsp);
+
+        if (!f) {
+            rc = BBTOKEN_EXIT_FAIL;
+            goto out;
+        }
+        /* Another's objects (an earlier upgrade's) cannot be replaced by
+         * the owner. */
+        if (PQntuples(f) > 0) {
+            rc = bbtoken_fail(
+                "%d of the schema's objects belong to role %s, not to %s, "
+                "the owner of its tables: %s",
+                PQntuples(f), PQgetvalue(f, 0, 1), owner,
+                PQgetvalue(f, 0, 2)[0] == 't'
+                    ? "run db upgrade once as a superuser, which gives them "
+                      "to the owner"
+                    : "give them to the owner (ALTER ... OWNER TO), or drop "
+                      "them");
+        }
+        PQclear(f);
     }
-    PQclear(res);
 out:
-    PQclear(o.res);
+    PQclear(res);
     return rc;
 }

@@ -1,17 +1,22 @@
 # Whose code the CLI runs, and as whom `bbtoken db upgrade` migrates.  A
 # session runs the code of whoever owns what it touches (a trigger on a
-# table, a function it calls) with its own rights, and SET ROLE does not
-# change that (RESET ROLE is anyone's): so a superuser's session runs only
-# on a schema a superuser owns whole, and the migrations run as the
+# table, a function or an operator its statements find) with its own
+# rights, and SET ROLE does not change that (RESET ROLE is anyone's): so a
+# session whose login is or may become a superuser runs only where no
+# other role can reach the schema's namespace (create in it, own its
+# functions, operators or our objects), and the migrations run as the
 # tables' owner, each new object its.  Here a role that is no superuser
 # owns a database and made its schema as release 0.2.0 did (version 3).
-# A superuser's upgrade is refused before it reads anything of the
-# schema's, even with the owner's trigger waiting to make itself a
-# superuser; the owner's upgrade works, and everything stays the owner's.
-# An earlier upgrade's leftovers (objects of a superuser's) are given back
-# by a superuser's upgrade and refused in words by the owner's.  A member
-# of the owner's role upgrades as the owner, in the schema the tables are
-# in even where one is named after the owner; httpd's role is refused.
+# A superuser's session is refused before anything of the schema's runs,
+# whatever that role lays for it (a trigger, an operator the guard's own
+# statements would find, a view in place of bbtoken_schema, the
+# database's role setting); the owner's upgrade works, and everything
+# stays the owner's.  An earlier upgrade's leftovers (objects of a
+# superuser's) are given back by a superuser's upgrade and refused in
+# words by the owner's; a role that is no superuser is never given
+# anything of a superuser's, nor its objects given to one.  A member of
+# the owner's role upgrades as the owner, in the tables' schema even
+# where one is named after the owner; httpd's role is refused.
 use strict;
 use warnings;
 use FindBin;
@@ -87,7 +92,7 @@ EOS
     for my $args (['db', 'upgrade'], ['db', 'status'], ['list', '--all']) {
         my ($rc, $out, $err) = cli_as('postgres', undef, @$args);
         is($rc, 1, "@$args as postgres: exit 1");
-        like($err, qr/^bbtoken: the schema's tables belong to role bbowner, which is no superuser: .*; connect as bbowner\n\z/,
+        like($err, qr/^bbtoken: the schema's tables belong to role bbowner, which is no superuser: .*; connect as bbowner or a member of its role\n\z/,
              '  says why, in one line') or diag $err;
     }
     is(version(), 3, 'nothing migrated');
@@ -114,31 +119,99 @@ subtest 'objects an earlier upgrade left to a superuser' => sub {
     like(foreign(), qr/bbtoken_perm_level postgres/, 'a function left to postgres');
     my ($rc, $out, $err) = upgrade('bbowner');
     is($rc, 1, 'the owner\'s upgrade stops');
-    like($err, qr/^bbtoken: 2 of the schema's objects belong to role postgres, not to bbowner, the owner of its tables: run db upgrade once as a superuser, which gives them to bbowner\n\z/,
+    like($err, qr/^bbtoken: 2 of the schema's objects belong to role postgres, not to bbowner, the owner of its tables: run db upgrade once as a superuser, which gives them to the owner\n\z/,
          'and says why, in one line') or diag $err;
     ($rc, $out, $err) = upgrade('postgres');
     is($rc, 1, 'a superuser\'s upgrade gives them back, then stops');
-    like($out, qr/^gave 2 of the schema's objects that other roles owned \(postgres among them\) to bbowner, the owner of its tables$/m,
+    like($out, qr/^gave 2 of the schema's objects that superusers owned to bbowner, the owner of its tables$/m,
          '  and says what it gave back') or diag $out;
-    like($err, qr/connect as bbowner\n\z/, '  and whom to connect as') or diag $err;
+    like($err, qr/connect as bbowner or a member of its role\n\z/, '  and whom to connect as') or diag $err;
     is(foreign(), '', 'all the owner\'s again');
     ($rc, $out, $err) = upgrade('bbowner');
     is($rc, 0, 'the owner\'s upgrade works again') or diag $err;
 };
 
-subtest 'a superuser\'s schema with an object of a role that is no superuser' => sub {
+subtest 'a superuser\'s schema that a role that is no superuser can reach' => sub {
     # The environment's own database: postgres owns it all.
-    $env->psql('ALTER FUNCTION bbtoken_perm_level(text) OWNER TO bbowner');
-    my ($rc, $out, $err) = cli_as('postgres', 'bbtoken', 'list', '--all');
-    is($rc, 1, 'list --all as postgres: refused');
-    like($err, qr/^bbtoken: 1 of the schema's objects belong to roles other than postgres, the owner of its tables, bbowner among them, which is no superuser: .*gives them to postgres\n\z/,
-         '  says why') or diag $err;
-    ($rc, $out, $err) = upgrade('postgres', 'bbtoken');
-    is($rc, 0, 'db upgrade as postgres') or diag $err;
-    like($out, qr/^gave 1 of the schema's objects .* to postgres/m, '  gave it back');
-    is(foreign('bbtoken', 'postgres'), '', 'all postgres\'s');
-    ($rc, $out, $err) = cli_as('postgres', 'bbtoken', 'list', '--all');
-    is($rc, 0, 'list --all works again') or diag $err;
+    for my $c (['ALTER FUNCTION bbtoken_perm_level(text) OWNER TO bbowner',
+                'ALTER FUNCTION bbtoken_perm_level(text) OWNER TO postgres', 'owns a function there'],
+               ['GRANT CREATE ON SCHEMA public TO bbowner', 'REVOKE CREATE ON SCHEMA public FROM bbowner',
+                'may create objects there']) {
+        my ($do, $undo, $says) = @$c;
+        $env->psql($do);
+        for my $args (['list', '--all'], ['db', 'upgrade']) {
+            my ($rc, $out, $err) = cli_as('postgres', 'bbtoken', @$args);
+            is($rc, 1, "$do: @$args as postgres: refused");
+            like($err, qr/^bbtoken: role bbowner, which is no superuser, \Q$says\E \(schema public\): /,
+                 '  says why') or diag $err;
+            unlike($out, qr/gave/, '  and gives no one anything');
+        }
+        is($env->psql("SELECT pg_get_userbyid(proowner) FROM pg_proc WHERE proname = 'bbtoken_perm_level'"),
+           $do =~ /OWNER/ ? 'bbowner' : 'postgres', '  nothing of a role that is no superuser adopted');
+        $env->psql($undo);
+        my ($rc, $out, $err) = cli_as('postgres', 'bbtoken', 'list', '--all');
+        is($rc, 0, "  $undo: list --all works again") or diag $err;
+    }
+};
+
+# Functions of bbowner's that make bbowner a superuser when a superuser's
+# session runs them, and say so in table probe.
+my $LAY = <<'EOS';
+CREATE TABLE IF NOT EXISTS probe (what text);
+GRANT INSERT ON probe TO PUBLIC;
+CREATE OR REPLACE FUNCTION lay(what text) RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+    IF (SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = session_user) THEN
+        INSERT INTO probe VALUES (what);
+        RESET ROLE;
+        EXECUTE 'ALTER ROLE bbowner SUPERUSER';
+    END IF;
+END $$;
+EOS
+sub probes { $env->psql('SELECT count(*) FROM probe', db => $_[0]) }
+
+subtest 'what the owner lays for a superuser\'s session never runs' => sub {
+    $env->psql($LAY . <<'EOS', db => 'mixed', user => 'bbowner');
+CREATE FUNCTION eq_oid_regclass(oid, regclass) RETURNS boolean LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM lay('operator');
+    RETURN $1 OPERATOR(pg_catalog.=) $2::oid;
+END $$;
+CREATE OPERATOR public.= (LEFTARG = oid, RIGHTARG = regclass, FUNCTION = eq_oid_regclass);
+EOS
+    for my $args (['db', 'status'], ['db', 'upgrade'], ['list', '--all']) {
+        my ($rc, $out, $err) = cli_as('postgres', undef, @$args);
+        is($rc, 1, "an operator the statements would find: @$args refused");
+    }
+    $env->psql('ALTER DATABASE mixed SET role = bbowner', db => 'postgres');
+    my ($rc, $out, $err) = cli_as('postgres', undef, 'list', '--all');
+    is($rc, 1, 'the database\'s role setting: still a superuser\'s session, refused');
+    like($err, qr/belong to role bbowner, which is no superuser/, '  in words') or diag $err;
+    $env->psql('ALTER DATABASE mixed RESET role', db => 'postgres');
+    is(probes('mixed'), 0, 'nothing of the owner\'s ran in a superuser\'s session');
+    is(owner_super(), 'f', 'the owner is no superuser');
+    $env->psql('DROP OPERATOR public.= (oid, regclass); DROP FUNCTION eq_oid_regclass(oid, regclass)',
+               db => 'mixed', user => 'bbowner');
+};
+
+subtest 'a database the owner may create in: no schema made or read there by a superuser' => sub {
+    $env->psql('CREATE DATABASE fresh OWNER bbowner', db => 'postgres');
+    my ($rc, $out, $err) = cli_as('postgres', 'fresh', 'db', 'upgrade', '--init');
+    is($rc, 1, '--init as postgres: refused');
+    like($err, qr/role bbowner, which is no superuser, may create objects there \(schema public\)/, '  says why')
+        or diag $err;
+    is($env->psql("SELECT to_regclass('bbtoken_schema') IS NULL", db => 'fresh'), 't', '  nothing made');
+    # bbtoken_schema as the owner's view, over the owner's function.
+    $env->psql($LAY . <<'EOS', db => 'fresh', user => 'bbowner');
+CREATE FUNCTION v() RETURNS integer LANGUAGE plpgsql AS $$ BEGIN PERFORM lay('view'); RETURN 51; END $$;
+CREATE VIEW bbtoken_schema AS SELECT v() AS version;
+EOS
+    for my $args (['db', 'status'], ['db', 'upgrade'], ['db', 'upgrade', '--init']) {
+        ($rc, $out, $err) = cli_as('postgres', 'fresh', @$args);
+        is($rc, 1, "a view in place of bbtoken_schema: @$args refused");
+    }
+    is(probes('fresh'), 0, 'the view\'s function never ran in a superuser\'s session');
+    is(owner_super(), 'f', 'the owner is no superuser');
 };
 
 subtest 'a member of the owner\'s role migrates as the owner, in the tables\' schema' => sub {
