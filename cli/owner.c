@@ -37,7 +37,7 @@
 /* The namespace: bbtoken_schema's, else the one a schema would be made
  * in, as the session's search path finds them. */
 #define BBTOKEN_NS_SQL                                                         \
-    "SELECT n.oid AS ns, n.nspname,"                                           \
+    "SELECT n.oid AS ns, n.nspname, n.nspowner,"                               \
     " (SELECT c.relowner FROM pg_catalog.pg_class c"                           \
     "   WHERE c.oid" EQ "pg_catalog.to_regclass('bbtoken_schema')) AS tabown"  \
     " FROM pg_catalog.pg_namespace n WHERE n.oid" EQ "COALESCE("               \
@@ -47,17 +47,24 @@
     "    WHERE m.nspname" EQ "pg_catalog.current_schema()))"
 
 /* For a superuser's session: the namespace, the tables' owner and whether
- * a superuser, then the first role that is no superuser and may create in
- * the namespace or owns a function, an operator or an object of ours
- * there (and which), if any.  pg_database_owner stands for the database's
- * owner, who is a role of its own here. */
+ * it is one of r, then the first role of r that owns the namespace, may
+ * create in it, or owns a function, an operator or an object of ours
+ * there (and which), if any.  r: the roles that are no superuser;
+ * pg_database_owner among them unless the database's owner is one (it may
+ * own objects, and it stands for the database's owner). */
 #define BBTOKEN_GUARD_SQL                                                      \
     "WITH s AS (" BBTOKEN_NS_SQL "),"                                          \
     " r AS (SELECT oid, rolname FROM pg_catalog.pg_roles"                      \
     "        WHERE NOT rolsuper"                                               \
-    "          AND rolname OPERATOR(pg_catalog.<>) 'pg_database_owner'),"      \
+    "          AND (rolname OPERATOR(pg_catalog.<>) 'pg_database_owner'"       \
+    "               OR NOT (SELECT d.rolsuper FROM pg_catalog.pg_database db," \
+    "                              pg_catalog.pg_roles d"                      \
+    "                        WHERE db.datname" EQ                              \
+    "pg_catalog.current_database()"                                            \
+    "                          AND d.oid" EQ "db.datdba))),"                   \
     " bad(what, own) AS ("                                                     \
-    "  SELECT 'may create objects there', r.oid FROM r, s"                     \
+    "  SELECT 'owns the schema', s.nspowner FROM s"                            \
+    "  UNION ALL SELECT 'may create objects there', r.oid FROM r, s"           \
     "   WHERE pg_catalog.has_schema_privilege(r.oid, s.ns, 'CREATE')"          \
     "  UNION ALL SELECT 'owns a function there', p.proowner"                   \
     "   FROM pg_catalog.pg_proc p, s WHERE p.pronamespace" EQ "s.ns"           \
@@ -73,7 +80,8 @@
     "t.typowner"                                                               \
     "   FROM pg_catalog.pg_type t, s WHERE t.typnamespace" EQ "s.ns"           \
     "    AND t.typname" LIKE_OURS ")"                                          \
-    " SELECT s.nspname, o.rolname, o.rolsuper,"                                \
+    " SELECT s.nspname, o.rolname,"                                            \
+    "  NOT EXISTS (SELECT FROM r WHERE r.oid" EQ "s.tabown),"                  \
     "  (SELECT r.rolname FROM bad b, r WHERE r.oid" EQ "b.own"                 \
     "    ORDER BY 1 LIMIT 1),"                                                 \
     "  (SELECT b.what FROM bad b, r WHERE r.oid" EQ "b.own"                    \
@@ -213,7 +221,7 @@ int bbtoken_owner_guard(bbtoken_ctx_t *ctx)
     PGresult *res;
     const char *nsp, *owner, *bad;
     char *ns;
-    int rc = BBTOKEN_EXIT_FAIL, owner_super;
+    int rc = BBTOKEN_EXIT_FAIL, owner_trusted;
 
     if (!ctx->super_session || ctx->guarded) {
         return 0;
@@ -229,9 +237,9 @@ int bbtoken_owner_guard(bbtoken_ctx_t *ctx)
     }
     nsp = PQgetvalue(res, 0, 0);
     owner = PQgetisnull(res, 0, 1) ? NULL : PQgetvalue(res, 0, 1);
-    owner_super = PQgetvalue(res, 0, 2)[0] == 't';
+    owner_trusted = PQgetvalue(res, 0, 2)[0] == 't';
     bad = PQgetisnull(res, 0, 3) ? NULL : PQgetvalue(res, 0, 3);
-    if (owner && !owner_super) {
+    if (owner && !owner_trusted) {
         if (ctx->upgrading && bbtoken_owner_reclaim(ctx, owner, nsp) != 0) {
             goto out;
         }

@@ -214,6 +214,45 @@ EOS
     is(owner_super(), 'f', 'the owner is no superuser');
 };
 
+subtest 'a database whose owner is no superuser: its schemas and pg_database_owner\'s objects' => sub {
+    $env->psql('CREATE DATABASE fresh2 OWNER bbowner', db => 'postgres');
+    my $init = sub { cli_as('postgres', 'fresh2', 'db', 'upgrade', '--init') };
+    # "$user": a schema named after the superuser, first in its path.
+    $env->psql('CREATE SCHEMA postgres', db => 'fresh2', user => 'bbowner');
+    my ($rc, $out, $err) = $init->();
+    is($rc, 1, 'a schema the owner made, named postgres: --init refused');
+    like($err, qr/role bbowner, which is no superuser, owns the schema \(schema postgres\)/, '  in words')
+        or diag $err;
+    $env->psql('DROP SCHEMA postgres', db => 'fresh2', user => 'bbowner');
+    # public, pg_database_owner's: the database's owner's, whatever it may
+    # create there now.
+    $env->psql('REVOKE CREATE ON SCHEMA public FROM pg_database_owner', db => 'fresh2');
+    ($rc, $out, $err) = $init->();
+    is($rc, 1, 'public, pg_database_owner\'s, CREATE revoked: --init refused');
+    like($err, qr/role pg_database_owner, which is no superuser, owns the schema \(schema public\)/,
+         '  in words') or diag $err;
+    # public a superuser's, an operator pg_database_owner's in it.
+    $env->psql(<<'EOS', db => 'fresh2');
+ALTER SCHEMA public OWNER TO postgres;
+CREATE FUNCTION public.eq_oid_regclass(oid, regclass) RETURNS boolean LANGUAGE sql
+    AS 'SELECT $1 OPERATOR(pg_catalog.=) $2::oid';
+CREATE OPERATOR public.= (LEFTARG = oid, RIGHTARG = regclass, FUNCTION = public.eq_oid_regclass);
+ALTER FUNCTION public.eq_oid_regclass(oid, regclass) OWNER TO pg_database_owner;
+ALTER OPERATOR public.= (oid, regclass) OWNER TO pg_database_owner;
+EOS
+    ($rc, $out, $err) = $init->();
+    is($rc, 1, 'an operator of pg_database_owner\'s: --init refused');
+    like($err, qr/role pg_database_owner, which is no superuser, owns (a function|an operator) there/, '  in words')
+        or diag $err;
+    is($env->psql("SELECT to_regclass('bbtoken_schema') IS NULL", db => 'fresh2'), 't', 'nothing made so far');
+    $env->psql('DROP OPERATOR public.= (oid, regclass); DROP FUNCTION public.eq_oid_regclass(oid, regclass)',
+               db => 'fresh2');
+    ($rc, $out, $err) = $init->();
+    is($rc, 0, 'public a superuser\'s, no one else may create there: --init works') or diag $err;
+    is($env->psql("SELECT pg_get_userbyid(relowner) FROM pg_class WHERE oid = 'public.bbtoken_schema'::regclass",
+                  db => 'fresh2'), 'postgres', '  the tables are postgres\'s, in public');
+};
+
 subtest 'a member of the owner\'s role migrates as the owner, in the tables\' schema' => sub {
     owner_db('mixed2');
     # A schema named after the owner: first in the default search path
