@@ -47,21 +47,31 @@
     "    WHERE m.nspname" EQ "pg_catalog.current_schema()))"
 
 /* For a superuser's session: the namespace, the tables' owner and whether
- * it is one of r, then the first role of r that owns the namespace, may
- * create in it, or owns a function, an operator or an object of ours
- * there (and which), if any.  r: the roles that are no superuser;
- * pg_database_owner among them unless the database's owner is one (it may
- * own objects, and it stands for the database's owner). */
+ * it is trusted, then the first untrusted role (r) that can make the
+ * session run its code, and how, if any: it owns the namespace, may create
+ * in it, owns a function, an operator or an object of ours there, may put
+ * a trigger on or refer to (a foreign key, whose cascade fires the
+ * referring table's triggers) a table of ours, owns the function of a
+ * trigger on one, or owns a table that refers to one.  r: the roles that
+ * are no superuser nor a member of one (which could become one anyway);
+ * pg_database_owner among them unless the database's owner is trusted (it
+ * may own objects, and it stands for the database's owner). */
 #define BBTOKEN_GUARD_SQL                                                      \
     "WITH s AS (" BBTOKEN_NS_SQL "),"                                          \
-    " r AS (SELECT oid, rolname FROM pg_catalog.pg_roles"                      \
-    "        WHERE NOT rolsuper"                                               \
-    "          AND (rolname OPERATOR(pg_catalog.<>) 'pg_database_owner'"       \
-    "               OR NOT (SELECT d.rolsuper FROM pg_catalog.pg_database db," \
-    "                              pg_catalog.pg_roles d"                      \
-    "                        WHERE db.datname" EQ                              \
-    "pg_catalog.current_database()"                                            \
-    "                          AND d.oid" EQ "db.datdba))),"                   \
+    " r AS (SELECT x.oid, x.rolname FROM pg_catalog.pg_roles x"                \
+    "        WHERE NOT EXISTS (SELECT FROM pg_catalog.pg_roles su"             \
+    "                 WHERE su.rolsuper"                                       \
+    "                   AND pg_catalog.pg_has_role(x.oid, su.oid, 'MEMBER'))"  \
+    "          AND (x.rolname OPERATOR(pg_catalog.<>) 'pg_database_owner'"     \
+    "               OR NOT EXISTS (SELECT FROM pg_catalog.pg_database db,"     \
+    "                                  pg_catalog.pg_roles su"                 \
+    "                 WHERE db.datname" EQ "pg_catalog.current_database()"     \
+    "                   AND su.rolsuper"                                       \
+    "                   AND pg_catalog.pg_has_role(db.datdba, su.oid,"         \
+    "                                              'MEMBER')))),"              \
+    " ours AS (SELECT c.oid, c.relname::pg_catalog.text AS name, c.relowner"   \
+    "           FROM pg_catalog.pg_class c, s"                                 \
+    "           WHERE c.relnamespace" EQ "s.ns AND c.relname" LIKE_OURS "),"   \
     " bad(what, own) AS ("                                                     \
     "  SELECT 'owns the schema', s.nspowner FROM s"                            \
     "  UNION ALL SELECT 'may create objects there', r.oid FROM r, s"           \
@@ -70,22 +80,31 @@
     "   FROM pg_catalog.pg_proc p, s WHERE p.pronamespace" EQ "s.ns"           \
     "  UNION ALL SELECT 'owns an operator there', o.oprowner"                  \
     "   FROM pg_catalog.pg_operator o, s WHERE o.oprnamespace" EQ "s.ns"       \
-    "  UNION ALL SELECT 'owns ' OPERATOR(pg_catalog.||) "                      \
-    "c.relname::pg_catalog.text"                                               \
-    "     OPERATOR(pg_catalog.||) ' there', c.relowner"                        \
-    "   FROM pg_catalog.pg_class c, s WHERE c.relnamespace" EQ "s.ns"          \
-    "    AND c.relname" LIKE_OURS                                              \
-    "  UNION ALL SELECT 'owns the type ' OPERATOR(pg_catalog.||)"              \
-    "     t.typname::pg_catalog.text OPERATOR(pg_catalog.||) ' there', "       \
-    "t.typowner"                                                               \
+    "  UNION ALL SELECT pg_catalog.concat('owns ', c.name, ' there'),"         \
+    "   c.relowner FROM ours c"                                                \
+    "  UNION ALL SELECT pg_catalog.concat('owns the type ', t.typname,"        \
+    "   ' there'), t.typowner"                                                 \
     "   FROM pg_catalog.pg_type t, s WHERE t.typnamespace" EQ "s.ns"           \
-    "    AND t.typname" LIKE_OURS ")"                                          \
+    "    AND t.typname" LIKE_OURS "  UNION ALL SELECT pg_catalog.concat('may " \
+                                  "put a trigger on or refer to ',"            \
+    "   c.name), r.oid FROM r, ours c"                                         \
+    "   WHERE pg_catalog.has_table_privilege(r.oid, c.oid, 'TRIGGER')"         \
+    "      OR pg_catalog.has_any_column_privilege(r.oid, c.oid, 'REFERENCES')" \
+    "  UNION ALL SELECT pg_catalog.concat('owns the function of a trigger on " \
+    "',"                                                                       \
+    "   c.name), p.proowner"                                                   \
+    "   FROM pg_catalog.pg_trigger t, ours c, pg_catalog.pg_proc p"            \
+    "   WHERE t.tgrelid" EQ "c.oid AND p.oid" EQ "t.tgfoid"                    \
+    "  UNION ALL SELECT pg_catalog.concat('owns a table that refers to ',"     \
+    "   c.name), k.relowner"                                                   \
+    "   FROM pg_catalog.pg_constraint f, ours c, pg_catalog.pg_class k"        \
+    "   WHERE f.confrelid" EQ "c.oid AND k.oid" EQ "f.conrelid)"               \
     " SELECT s.nspname, o.rolname,"                                            \
     "  NOT EXISTS (SELECT FROM r WHERE r.oid" EQ "s.tabown),"                  \
     "  (SELECT r.rolname FROM bad b, r WHERE r.oid" EQ "b.own"                 \
     "    ORDER BY 1 LIMIT 1),"                                                 \
     "  (SELECT b.what FROM bad b, r WHERE r.oid" EQ "b.own"                    \
-    "    ORDER BY r.rolname LIMIT 1)"                                          \
+    "    ORDER BY r.rolname, b.what LIMIT 1)"                                  \
     " FROM s LEFT JOIN pg_catalog.pg_roles o ON o.oid" EQ "s.tabown"
 
 /* The objects of ours in the tables' namespace ($2) that a role other than

@@ -221,7 +221,8 @@ subtest 'a database whose owner is no superuser: its schemas and pg_database_own
     $env->psql('CREATE SCHEMA postgres', db => 'fresh2', user => 'bbowner');
     my ($rc, $out, $err) = $init->();
     is($rc, 1, 'a schema the owner made, named postgres: --init refused');
-    like($err, qr/role bbowner, which is no superuser, owns the schema \(schema postgres\)/, '  in words')
+    like($err, qr/role bbowner, which is no superuser, (owns the schema|may create objects there) \(schema postgres\)/,
+         '  in words')
         or diag $err;
     $env->psql('DROP SCHEMA postgres', db => 'fresh2', user => 'bbowner');
     # public, pg_database_owner's: the database's owner's, whatever it may
@@ -251,6 +252,46 @@ EOS
     is($rc, 0, 'public a superuser\'s, no one else may create there: --init works') or diag $err;
     is($env->psql("SELECT pg_get_userbyid(relowner) FROM pg_class WHERE oid = 'public.bbtoken_schema'::regclass",
                   db => 'fresh2'), 'postgres', '  the tables are postgres\'s, in public');
+};
+
+subtest 'a superuser\'s tables that another role may put triggers on or refer to' => sub {
+    # The environment's own database (postgres's, README's install); a
+    # role of a reporting tool, say, with a schema of its own.
+    $env->psql('CREATE ROLE rep LOGIN; CREATE SCHEMA rep AUTHORIZATION rep; GRANT CONNECT ON DATABASE bbtoken TO rep;'
+               . ' CREATE ROLE dba LOGIN IN ROLE postgres');
+    my $refused = sub {
+        my ($what, $says) = @_;
+        my ($rc, $out, $err) = cli_as('postgres', 'bbtoken', 'user', 'show', 'bbtoken-nobody');
+        is($rc, 1, "$what: a superuser's session refused");
+        like($err, qr/^bbtoken: role rep, which is no superuser, \Q$says\E/, '  in words') or diag $err;
+    };
+    my $works = sub {
+        my ($what) = @_;
+        my ($rc, $out, $err) = cli_as('postgres', 'bbtoken', 'db', 'status');
+        is($rc, 0, "$what: a superuser's session goes on") or diag $err;
+    };
+    $works->('a member of a superuser role exists');
+    my ($rc, $out, $err) = cli_as('dba', 'bbtoken', 'db', 'status');
+    is($rc, 0, '  and its own session goes on, guarded') or diag $err;
+    $env->psql('GRANT TRIGGER ON bbtoken_users TO rep');
+    $refused->('TRIGGER on a table', 'may put a trigger on or refer to bbtoken_users');
+    $env->psql('REVOKE TRIGGER ON bbtoken_users FROM rep; GRANT REFERENCES ON bbtoken_project_grants TO rep');
+    $refused->('REFERENCES on a table', 'may put a trigger on or refer to bbtoken_project_grants');
+    $env->psql(<<'EOS', user => 'rep');
+CREATE TABLE rep.t (u bigint, k text, FOREIGN KEY (u, k) REFERENCES public.bbtoken_project_grants ON DELETE CASCADE);
+EOS
+    $env->psql('REVOKE REFERENCES ON bbtoken_project_grants FROM rep');
+    $refused->('a table of its own referring to one', 'owns a table that refers to bbtoken_project_grants');
+    $env->psql('DROP TABLE rep.t', user => 'rep');
+    $works->('the table gone');
+    $env->psql(<<'EOS');
+CREATE FUNCTION rep.f() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NULL; END $$;
+ALTER FUNCTION rep.f() OWNER TO rep;
+CREATE TRIGGER zz_rep AFTER INSERT ON bbtoken_users FOR EACH ROW EXECUTE FUNCTION rep.f();
+EOS
+    $refused->('a trigger whose function it owns', 'owns the function of a trigger on bbtoken_users');
+    $env->psql('DROP TRIGGER zz_rep ON bbtoken_users; DROP SCHEMA rep CASCADE; REVOKE CONNECT ON DATABASE bbtoken FROM rep; DROP ROLE rep; DROP ROLE dba');
+    $works->('the trigger gone');
 };
 
 subtest 'a member of the owner\'s role migrates as the owner, in the tables\' schema' => sub {
