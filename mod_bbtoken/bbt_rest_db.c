@@ -36,9 +36,10 @@ int bbt_rest_unavailable(bbt_rest_t *x, const char *what)
     const char *msg = x->pg ? PQerrorMessage(x->pg) : NULL;
     char line[512];
 
-    /* libpq's last word, or, where the ROLLBACK after a failed statement
-     * succeeded and cleared it, the statement's own. */
-    if ((!msg || !*msg) && x->failed) {
+    /* The failed statement's own words: libpq's last are the ROLLBACK's
+     * after it, empty where it succeeded, "no connection to the server"
+     * where the connection died with the statement. */
+    if (x->failed) {
         return bbt_rest_failed(x, what, x->failed);
     }
     return bbt_rest_failed(
@@ -77,8 +78,11 @@ PGresult *bbt_rest_exec(bbt_rest_t *x, const char *sql, int n,
         PQclear(res);
         res = PQexecParams(x->pg, sql, n, NULL, params, NULL, NULL, 0);
     }
-    if (PQresultStatus(res) == PGRES_FATAL_ERROR ||
-        PQresultStatus(res) == PGRES_BAD_RESPONSE) {
+    /* In a transaction, its first failure is the one to tell: what follows
+     * it (a ROLLBACK) fails because of it. */
+    if ((PQresultStatus(res) == PGRES_FATAL_ERROR ||
+         PQresultStatus(res) == PGRES_BAD_RESPONSE) &&
+        (idle || !x->failed)) {
         char line[512];
 
         x->failed = apr_pstrdup(

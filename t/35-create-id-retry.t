@@ -47,6 +47,8 @@ BEGIN
         ELSIF r.how = 'aborted' THEN
             RAISE EXCEPTION 'deadlock detected'
                 USING ERRCODE = 'deadlock_detected';
+        ELSIF r.how = 'killed' THEN
+            PERFORM pg_terminate_backend(pg_backend_pid());
         ELSIF r.how = 'broken' THEN
             RAISE EXCEPTION 'broken on purpose by the test'
                 USING ERRCODE = 'internal_error';
@@ -282,6 +284,25 @@ subtest 'create, REST: a fault is logged in the database\'s words' => sub {
     is($res->{status}, 503, 'create, a fault: 503') or diag res_summary($res);
     like(substr($env->error_log_text, $log), qr/BBT200: access-tokens API: creating a token failed: .*broken on purpose by the test/,
          '  BBT200 gives the database\'s message, not "no connection"');
+};
+
+# The connection lost in the transaction: the log says how, not what the
+# ROLLBACK after it met ("no connection to the server").
+subtest 'create, REST: a connection lost midway is logged in the database\'s words' => sub {
+    my $log = length $env->error_log_text;
+    refuse(1, 'killed');
+    my $res = $env->rest(PUT => $R, as => 'alice', %NOCHECK,
+                         json => { name => 'rest killed', permissions => ['REPO_READ'] });
+    is($res->{status}, 503, 'create, the connection lost: 503') or diag res_summary($res);
+    # The backend's last message, or, where the socket closed before libpq
+    # read it, libpq's words for that: either is the statement's own.
+    like(substr($env->error_log_text, $log),
+         qr/BBT200: access-tokens API: creating a token failed: (terminating connection due to administrator command|server closed the connection unexpectedly)/,
+         '  BBT200 says how it was lost, not what the ROLLBACK met') or diag substr($env->error_log_text, $log);
+    refuse(0, 'reused');
+    is_ok_res($env->rest(PUT => $R, as => 'alice', %NOCHECK,
+                         json => { name => 'rest after', permissions => ['REPO_READ'] }),
+              'the next create reconnects and works');
 };
 
 refuse(0, 'reused');
