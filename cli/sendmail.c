@@ -85,6 +85,7 @@ static int bbtoken_sendmail_run(const char *path, const char *msg, size_t len,
                                 char **env)
 {
     char *argv[] = {(char *)path, "-t", "-oi", NULL};
+    struct sigaction ign, old;
     int fds[2], rc, status, saved;
     pid_t pid;
 
@@ -99,10 +100,16 @@ static int bbtoken_sendmail_run(const char *path, const char *msg, size_t len,
     }
     close(fds[0]);
 
-    /* SIGPIPE is ignored (main): a mailer that quits early is EPIPE. */
+    /* A mailer that quits early is EPIPE, whatever the caller does with
+     * SIGPIPE (main ignores it; another caller, a test, may not). */
+    ign.sa_handler = SIG_IGN;
+    ign.sa_flags = 0;
+    sigemptyset(&ign.sa_mask);
+    sigaction(SIGPIPE, &ign, &old);
     rc = bbtoken_write_all(fds[1], msg, len);
     saved = errno;
     close(fds[1]);
+    sigaction(SIGPIPE, &old, NULL);
 
     while (waitpid(pid, &status, 0) < 0) {
         if (errno != EINTR) {
