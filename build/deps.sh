@@ -17,7 +17,7 @@ pkgs=(
     chromium
     debhelper dpkg-dev lintian man-db bash-completion
     prometheus libaprutil1-dbd-sqlite3
-    fail2ban
+    fail2ban pgbouncer
     python3-h2 time locales
 )
 # DBD::Pg runs the test harness's own SQL over a connection it keeps
@@ -40,6 +40,9 @@ pkgs=(
 # locale from (localedef), for PostgreSQL to translate its messages with.
 # fail2ban-regex checks the shipped fail2ban filter against the error log
 # lines of a real throttle (t/86); the service is kept from starting.
+# PgBouncer in transaction mode stands between httpd and PostgreSQL in
+# t/82-cache-pooler-txn, which the cache must not believe (its service is
+# kept from starting).
 # A second DBD driver, sqlite3, lets t/64 show that configtest refuses
 # DBDriver other than pgsql (without it, mod_dbd refuses the name itself).
 # The browser test (t/55-browser.t) drives chromium with playwright-core,

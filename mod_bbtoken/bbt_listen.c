@@ -30,7 +30,9 @@
  *                comes back, every change committed before it was sent has
  *                been delivered (and has raised the floor or a mark)
  *                already.
- *                Only then is the send time published as the heartbeat.
+ *                Only then is the send time published as the heartbeat,
+ *                and only once another session's probe has come back
+ *                (bbt_lprobe.h).
  *                The heartbeat's transaction reads the tables that decide
  *                access and their notifying triggers too: made anew since
  *                (a restore), every entry is forgotten before the
@@ -66,6 +68,7 @@
 #include "bbt_clock.h"
 #include "bbt_listen.h"
 #include "bbt_listensql.h"
+#include "bbt_lprobe.h"
 #include "bbt_lsession.h"
 #include "bbt_mono.h"
 #include "bbt_schema.h"
@@ -427,9 +430,11 @@ static void bbt_listen_notifies(void)
     while (L.pg && (n = PQnotifies(L.pg)) != NULL) {
         if (strcmp(n->relname, "bbtoken") == 0) {
             bbt_cache_heard(n->extra);
+        } else if (L.state == BBT_L_UP && bbt_lprobe_heard(n, L.channel)) {
+            /* Another session's notification reached it (bbt_lprobe.h). */
         } else if (L.state == BBT_L_UP && L.waiting && L.tables_now[0] &&
                    L.be_pid > 0 && n->be_pid == L.be_pid &&
-                   strcmp(n->relname, L.channel) == 0 &&
+                   strcmp(n->relname, L.channel) == 0 && n->extra[0] != 'p' &&
                    strtoull(n->extra, NULL, 10) == L.seq) {
             L.waiting = 0;
             /* Made anew since the entries were: none of them holds. */
@@ -438,7 +443,7 @@ static void bbt_listen_notifies(void)
                 apr_cpystrn(L.tables, L.tables_now, sizeof(L.tables));
             }
             bbt_listen_lookup_ok();
-            if (bbt_listen_triggers_ok()) {
+            if (bbt_listen_triggers_ok() && bbt_lprobe_ok()) {
                 bbt_cache_heartbeat(L.sent);
             }
         }
@@ -545,6 +550,7 @@ static void bbt_listen_subscribed(void)
     apr_cpystrn(L.tables, L.tables_now, sizeof(L.tables));
     L.state = BBT_L_UP;
     L.backoff = 0;
+    bbt_lprobe_reset();
     ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, L.s,
                  "BBT309: the token cache's listener hears PostgreSQL%s "
                  "(backend %d)",
@@ -594,6 +600,12 @@ static void bbt_listen_step(apr_int64_t until)
             bbt_listen_lost("no answer to the heartbeat for 2 seconds");
             return;
         }
+        if (L.state == BBT_L_UP && bbt_lprobe_late(L.s)) {
+            bbt_cache_listener_down();
+            bbt_listen_close();
+            bbt_listen_retry_later(BBT_LISTEN_SCHEMA_RETRY_US);
+            return;
+        }
         if (L.state == BBT_L_SUBSCRIBING && bbt_mono_now() > L.deadline) {
             bbt_listen_failed("no answer to LISTEN within 10 seconds");
             return;
@@ -635,6 +647,9 @@ static apr_status_t bbt_listen_call(int state, void *data, apr_pool_t *pool)
         apr_pool_create(&L.pool, apr_pool_parent_get(pool));
         return APR_SUCCESS;
     case AP_WATCHDOG_STATE_RUNNING:
+        if (L.state == BBT_L_UP) {
+            bbt_lprobe_tick(L.pool, L.s, L.channel);
+        }
         until = bbt_mono_now() + BBT_LISTEN_BUDGET_US;
         if (L.state == BBT_L_UP && !L.waiting && !L.busy) {
             bbt_listen_ping();

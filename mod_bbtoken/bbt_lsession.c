@@ -19,6 +19,7 @@
 #include "mod_dbd.h"
 
 #include <ctype.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <libpq-fe.h>
@@ -146,13 +147,80 @@ static int bbt_lsession_take(bbt_lsession_t *ls, PGresult *res, char *err,
  * answering (a frozen host) holds its connection open for many minutes. */
 #define BBT_LSESSION_WAIT_US 2000000
 
-/* One try on a pooled connection: as bbt_lsession_read, and 2 when the
- * connection turned out lost (PostgreSQL restarted since it was made). */
-static int bbt_lsession_try(bbt_lsession_t *ls, apr_pool_t *pool, server_rec *s,
-                            ap_dbd_t *dbd, char *err, size_t errlen,
-                            int64_t until)
+/* A pooled connection made ready for a statement of the listener's: not
+ * inside another module's transaction (its SET LOCALs, its snapshot:
+ * rolled back first, or not used at all), and given DBDInitSQL if mod_dbd's
+ * check connected it again without.  0 ready, -1 not (why in err), 2 when
+ * the connection turned out lost (PostgreSQL restarted since it was
+ * made). */
+static int bbt_lsession_usable(ap_dbd_t *dbd, PGconn *pg, server_rec *s,
+                               char *err, size_t errlen, int64_t until)
 {
-    PGconn *pg = apr_dbd_native_handle(dbd->driver, dbd->handle);
+    int rc;
+
+    if (bbt_dbsession_idle(bbt_dbsession_of(dbd), pg, 1, err, errlen, until) !=
+        0) {
+        return -1;
+    }
+    /* Said as a request says it (BBT082): the module that left it there
+     * is to be found, whoever found it. */
+    if (err[0]) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s,
+                     "BBT084: the token cache's listener, reading the pooled "
+                     "session: %s",
+                     err);
+        err[0] = '\0';
+    }
+    rc = bbt_dbsession_ready(dbd, pg, err, errlen, until);
+    if (rc == 0 && bbt_dbsession_idle(bbt_dbsession_of(dbd), pg, 0, err, errlen,
+                                      until) != 0) {
+        return -1;
+    }
+    if (rc == -1) {
+        char why[320];
+
+        apr_cpystrn(why, err, sizeof(why));
+        apr_snprintf(err, errlen,
+                     "the pool's DBDInitSQL could not be run on a pooled "
+                     "connection: %s",
+                     why);
+        return -1;
+    }
+    if (rc == -2) {
+        apr_cpystrn(err, "the pooled connection was lost", errlen);
+        return 2;
+    }
+    return 0;
+}
+
+/* A statement's failure on a pooled connection: -1 (why in err), or 2
+ * when the connection was lost. */
+static int bbt_lsession_failed(PGconn *pg, const PGresult *res, char *err,
+                               size_t errlen, int64_t until)
+{
+    if (!res && bbt_mono_now() >= until) {
+        /* Tried again later, not now: another connection to the same
+         * host would hang as long, or its connect longer. */
+        apr_cpystrn(err, "the pooled connection did not answer in time",
+                    errlen);
+        return -1;
+    }
+    bbt_sql_line(err, errlen, PQerrorMessage(pg),
+                 "the pooled session cannot be read");
+    return PQstatus(pg) == CONNECTION_BAD ? 2 : -1;
+}
+
+/* What runs on the pooled connection: as bbt_lsession_read, and 2 when the
+ * connection turned out lost. */
+typedef int bbt_lsession_fn(void *arg, apr_pool_t *pool, server_rec *s,
+                            ap_dbd_t *dbd, PGconn *pg, char *err, size_t errlen,
+                            int64_t until);
+
+static int bbt_lsession_read_on(void *arg, apr_pool_t *pool, server_rec *s,
+                                ap_dbd_t *dbd, PGconn *pg, char *err,
+                                size_t errlen, int64_t until)
+{
+    bbt_lsession_t *ls = arg;
     PQconninfoOption *opts;
     PGresult *res;
     int rc;
@@ -173,63 +241,33 @@ static int bbt_lsession_try(bbt_lsession_t *ls, apr_pool_t *pool, server_rec *s,
     if (!ls->keys) {
         return 0;
     }
-    /* Nor one inside another module's transaction (its SET LOCALs, its
-     * snapshot): rolled back first, or not copied at all. */
-    if (bbt_dbsession_idle(bbt_dbsession_of(dbd), pg, 1, err, errlen, until) !=
-        0) {
-        return -1;
-    }
-    /* Said as a request says it (BBT082): the module that left it there
-     * is to be found, whoever found it. */
-    if (err[0]) {
-        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s,
-                     "BBT084: the token cache's listener, reading the pooled "
-                     "session: %s",
-                     err);
-        err[0] = '\0';
-    }
-    /* A session mod_dbd's check connected again without DBDInitSQL is
-     * none to copy: given it first, or not copied at all. */
-    rc = bbt_dbsession_ready(dbd, pg, err, errlen, until);
-    if (rc == 0 && bbt_dbsession_idle(bbt_dbsession_of(dbd), pg, 0, err, errlen,
-                                      until) != 0) {
-        return -1;
-    }
-    if (rc == -1) {
-        char why[320];
-
-        apr_cpystrn(why, err, sizeof(why));
-        apr_snprintf(err, errlen,
-                     "the pool's DBDInitSQL could not be run on a pooled "
-                     "connection: %s",
-                     why);
-        return -1;
-    }
-    if (rc == -2) {
-        apr_cpystrn(err, "the pooled connection was lost", errlen);
-        return 2;
+    if ((rc = bbt_lsession_usable(dbd, pg, s, err, errlen, until)) != 0) {
+        return rc;
     }
     res = bbt_dbsession_exec(pg, bbt_lsession_sql, until);
     if (res && PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1 &&
         PQnfields(res) == 4) {
         rc = bbt_lsession_take(ls, res, err, errlen);
-    } else if (!res && bbt_mono_now() >= until) {
-        /* Tried again later, not now: another connection to the same
-         * host would hang as long, or its connect longer. */
-        apr_cpystrn(err, "the pooled connection did not answer in time",
-                    errlen);
-        rc = -1;
     } else {
-        bbt_sql_line(err, errlen, PQerrorMessage(pg),
-                     "the pooled session cannot be read");
-        rc = PQstatus(pg) == CONNECTION_BAD ? 2 : -1;
+        rc = bbt_lsession_failed(pg, res, err, errlen, until);
     }
     PQclear(res);
     return rc;
 }
 
-int bbt_lsession_read(bbt_lsession_t *ls, apr_pool_t *pool, server_rec *s,
-                      char *err, size_t errlen)
+/* How long the listener's thread waits for a pooled connection's answers,
+ * all tries together: well within what a child's exit waits for a call
+ * of the listener's (bbt_wdcall.c), since a backend that stopped
+ * answering (a frozen host) holds its connection open for many minutes. */
+#define BBT_LSESSION_WAIT_US 2000000
+
+/* fn on a connection of s's pool: a connection lost is given back (mod_dbd
+ * makes it again when next taken) and another taken at once, as a
+ * request's would be.  0 with no connection of mod_dbd's (none, or not
+ * pgsql). */
+static int bbt_lsession_on_pool(apr_pool_t *pool, server_rec *s,
+                                bbt_lsession_fn *fn, void *arg, char *err,
+                                size_t errlen)
 {
     APR_OPTIONAL_FN_TYPE(ap_dbd_open) *dbd_open =
         APR_RETRIEVE_OPTIONAL_FN(ap_dbd_open);
@@ -243,8 +281,6 @@ int bbt_lsession_read(bbt_lsession_t *ls, apr_pool_t *pool, server_rec *s,
     if (!dbd_open || !dbd_close) {
         return 0;
     }
-    /* A connection lost is given back (mod_dbd makes it again when next
-     * taken) and another taken at once, as a request's would be. */
     for (tries = 0; rc == 2 && tries < 2 && bbt_mono_now() < until; tries++) {
         /* Tried again and again while the database is down: what mod_dbd
          * allocates for a try goes with it. */
@@ -252,7 +288,9 @@ int bbt_lsession_read(bbt_lsession_t *ls, apr_pool_t *pool, server_rec *s,
         dbd = dbd_open(tmp, s);
         rc = 0;
         if (dbd && strcmp(apr_dbd_name(dbd->driver), "pgsql") == 0) {
-            rc = bbt_lsession_try(ls, pool, s, dbd, err, errlen, until);
+            rc = fn(arg, pool, s, dbd,
+                    apr_dbd_native_handle(dbd->driver, dbd->handle), err,
+                    errlen, until);
         }
         if (dbd) {
             dbd_close(s, dbd);
@@ -260,4 +298,62 @@ int bbt_lsession_read(bbt_lsession_t *ls, apr_pool_t *pool, server_rec *s,
         apr_pool_destroy(tmp);
     }
     return rc == 2 ? -1 : rc;
+}
+
+int bbt_lsession_read(bbt_lsession_t *ls, apr_pool_t *pool, server_rec *s,
+                      char *err, size_t errlen)
+{
+    return bbt_lsession_on_pool(pool, s, bbt_lsession_read_on, ls, err, errlen);
+}
+
+/* The probe: its statement, and the backend that sends it. */
+typedef struct {
+    const char *sql;
+    int be_pid;
+} bbt_lsession_probe_t;
+
+static int bbt_lsession_probe_on(void *arg, apr_pool_t *pool, server_rec *s,
+                                 ap_dbd_t *dbd, PGconn *pg, char *err,
+                                 size_t errlen, int64_t until)
+{
+    bbt_lsession_probe_t *pr = arg;
+    PGresult *res;
+    int rc;
+
+    (void)pool;
+    if ((rc = bbt_lsession_usable(dbd, pg, s, err, errlen, until)) != 0) {
+        return rc;
+    }
+    res = bbt_dbsession_exec(pg, pr->sql, until);
+    if (res && PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1 &&
+        PQnfields(res) == 2) {
+        pr->be_pid = atoi(PQgetvalue(res, 0, 1));
+        rc = pr->be_pid > 0 ? 1 : -1;
+        if (rc < 0) {
+            apr_cpystrn(err, "the pooled session has no backend", errlen);
+        }
+    } else {
+        rc = bbt_lsession_failed(pg, res, err, errlen, until);
+    }
+    PQclear(res);
+    return rc;
+}
+
+int bbt_lsession_probe(apr_pool_t *pool, server_rec *s, const char *channel,
+                       apr_uint64_t seq, int *be_pid, char *err, size_t errlen)
+{
+    bbt_lsession_probe_t pr = {NULL, 0};
+    char sql[160];
+    int rc;
+
+    /* The channel is the listener's own (letters, digits, _), the payload
+     * a number: nothing of anyone else's goes into the statement. */
+    apr_snprintf(sql, sizeof(sql),
+                 "SELECT pg_catalog.pg_notify('%s', 'p%" APR_UINT64_T_FMT
+                 "'), pg_catalog.pg_backend_pid()",
+                 channel, seq);
+    pr.sql = sql;
+    rc = bbt_lsession_on_pool(pool, s, bbt_lsession_probe_on, &pr, err, errlen);
+    *be_pid = pr.be_pid;
+    return rc;
 }

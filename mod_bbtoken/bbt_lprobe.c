@@ -1,0 +1,91 @@
+/*
+ * The cache listener's probe (bbt_lprobe.h).
+ */
+#include "httpd.h"
+#include "http_log.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "bbt_lprobe.h"
+#include "bbt_lsession.h"
+#include "bbt_mono.h"
+
+APLOG_USE_MODULE(bbtoken);
+
+#define BBT_LPROBE_EVERY_US apr_time_from_sec(10)
+#define BBT_LPROBE_RETRY_US apr_time_from_sec(1)
+#define BBT_LPROBE_LATE_US apr_time_from_sec(2)
+
+static struct {
+    apr_uint64_t seq; /* the last probe sent, from pid */
+    int pid;
+    apr_int64_t sent, due;
+    int out;   /* sent, not back yet */
+    int heard; /* one came back since LISTEN */
+    int told;  /* BBT712 said */
+} P;
+
+void bbt_lprobe_reset(void)
+{
+    P.out = P.heard = 0;
+    P.due = 0;
+}
+
+void bbt_lprobe_tick(apr_pool_t *pool, server_rec *s, const char *channel)
+{
+    char why[256];
+    int pid = 0;
+
+    if (P.out || bbt_mono_now() < P.due) {
+        return;
+    }
+    why[0] = '\0';
+    if (bbt_lsession_probe(pool, s, channel, ++P.seq, &pid, why, sizeof(why)) !=
+        1) {
+        ap_log_error(
+            APLOG_MARK, APLOG_DEBUG, 0, s,
+            "BBT713: the token cache's listener could not send its probe "
+            "(%s); trying again",
+            why[0] ? why : "no connection of mod_dbd's pool");
+        P.due = bbt_mono_now() + BBT_LPROBE_RETRY_US;
+        return;
+    }
+    P.pid = pid;
+    P.sent = bbt_mono_now();
+    P.out = 1;
+}
+
+int bbt_lprobe_heard(const PGnotify *n, const char *channel)
+{
+    if (!P.out || n->be_pid != P.pid || strcmp(n->relname, channel) != 0 ||
+        n->extra[0] != 'p' || strtoull(n->extra + 1, NULL, 10) != P.seq) {
+        return 0;
+    }
+    P.out = 0;
+    P.heard = 1;
+    P.told = 0;
+    P.due = bbt_mono_now() + BBT_LPROBE_EVERY_US;
+    return 1;
+}
+
+int bbt_lprobe_ok(void)
+{
+    return P.heard;
+}
+
+int bbt_lprobe_late(server_rec *s)
+{
+    if (!P.out || bbt_mono_now() - P.sent <= BBT_LPROBE_LATE_US) {
+        return 0;
+    }
+    ap_log_error(APLOG_MARK, P.told ? APLOG_DEBUG : APLOG_WARNING, 0, s,
+                 "BBT712: the token cache's listener does not hear other "
+                 "sessions' notifications (its probe, sent from a pooled "
+                 "connection, did not come back within 2 seconds: a "
+                 "transaction-pooling proxy between httpd and PostgreSQL?): "
+                 "the cache is not believed; trying again");
+    P.told = 1;
+    P.out = 0;
+    return 1;
+}

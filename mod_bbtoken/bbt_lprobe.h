@@ -1,0 +1,40 @@
+/*
+ * The cache listener's probe (bbt_listen.c): proof that a notification
+ * another session sends reaches the listener's connection while it is
+ * idle.  The heartbeat, sent and heard within the listener's own
+ * transaction, cannot show that: a transaction-pooling proxy (PgBouncer,
+ * pool_mode=transaction) links the listener's client to a server
+ * connection only for its transactions, and drops what arrives between
+ * them, so the cache would be believed while revocations go unheard.  The
+ * probe is NOTIFY on the heartbeat's channel from a connection of
+ * mod_dbd's pool (bbt_lsession.h), at once after each LISTEN and then
+ * every ten seconds; nothing is believed before one has come back, and one
+ * that does not come back within two seconds ends the listener's
+ * connection.  The state is the listener's thread's.
+ */
+#ifndef BBT_LPROBE_H
+#define BBT_LPROBE_H
+
+#include "httpd.h"
+
+#include <libpq-fe.h>
+
+/* LISTEN took effect anew: no probe heard, one due now. */
+void bbt_lprobe_reset(void);
+
+/* Send the probe on channel if one is due and none is out (a blocking
+ * round trip on a pooled connection, two seconds at most; one that cannot
+ * be sent is tried again a second later). */
+void bbt_lprobe_tick(apr_pool_t *pool, server_rec *s, const char *channel);
+
+/* Whether notification n, on channel, is the probe out (and takes it). */
+int bbt_lprobe_heard(const PGnotify *n, const char *channel);
+
+/* Whether a probe has come back since LISTEN. */
+int bbt_lprobe_ok(void);
+
+/* Whether the probe out is more than two seconds late: then says so
+ * (BBT712, once until one comes back, then debug). */
+int bbt_lprobe_late(server_rec *s);
+
+#endif
