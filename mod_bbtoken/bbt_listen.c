@@ -591,7 +591,7 @@ static void bbt_listen_step(apr_int64_t until)
                 return;
             }
         }
-        if (L.state == BBT_L_UP && !L.waiting && !L.busy) {
+        if (L.state == BBT_L_UP && !L.waiting && !L.busy && !bbt_lprobe_out()) {
             /* This call's heartbeat is back; the next call sends one. */
             return;
         }
@@ -647,11 +647,11 @@ static apr_status_t bbt_listen_call(int state, void *data, apr_pool_t *pool)
         apr_pool_create(&L.pool, apr_pool_parent_get(pool));
         return APR_SUCCESS;
     case AP_WATCHDOG_STATE_RUNNING:
-        if (L.state == BBT_L_UP) {
+        if (L.state == BBT_L_UP && !L.waiting && !L.busy) {
             bbt_lprobe_tick(L.pool, L.s, L.channel);
         }
         until = bbt_mono_now() + BBT_LISTEN_BUDGET_US;
-        if (L.state == BBT_L_UP && !L.waiting && !L.busy) {
+        if (L.state == BBT_L_UP && !L.waiting && !L.busy && !bbt_lprobe_out()) {
             bbt_listen_ping();
         }
         if (L.pool) {

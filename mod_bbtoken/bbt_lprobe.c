@@ -89,3 +89,8 @@ int bbt_lprobe_late(server_rec *s)
     P.out = 0;
     return 1;
 }
+
+int bbt_lprobe_out(void)
+{
+    return P.out;
+}

@@ -10,7 +10,12 @@
  * mod_dbd's pool (bbt_lsession.h), at once after each LISTEN and then
  * every ten seconds; nothing is believed before one has come back, and one
  * that does not come back within two seconds ends the listener's
- * connection.  The state is the listener's thread's.
+ * connection.  It is sent only while the listener is idle, and no
+ * heartbeat goes while it is out: heard at the end of the listener's own
+ * transaction (the proxy links it then) it would prove nothing.  It takes
+ * a place of the module's in the pool without waiting (bbt_dbgate.h): a
+ * full pool is a probe not sent, tried again a second later.  The state is
+ * the listener's thread's.
  */
 #ifndef BBT_LPROBE_H
 #define BBT_LPROBE_H
@@ -36,5 +41,8 @@ int bbt_lprobe_ok(void);
 /* Whether the probe out is more than two seconds late: then says so
  * (BBT712, once until one comes back, then debug). */
 int bbt_lprobe_late(server_rec *s);
+
+/* Whether a probe is out. */
+int bbt_lprobe_out(void);
 
 #endif

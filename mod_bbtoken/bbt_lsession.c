@@ -26,6 +26,7 @@
 #include <openssl/crypto.h>
 
 #include "bbt_cache.h"
+#include "bbt_dbgate.h"
 #include "bbt_dbsession.h"
 #include "bbt_listensql.h"
 #include "bbt_lsession.h"
@@ -343,9 +344,17 @@ int bbt_lsession_probe(apr_pool_t *pool, server_rec *s, const char *channel,
                        apr_uint64_t seq, int *be_pid, char *err, size_t errlen)
 {
     bbt_lsession_probe_t pr = {NULL, 0};
+    bbt_gate_t *held = NULL;
     char sql[160];
-    int rc;
+    int rc, max = 0;
 
+    /* A place among the module's own, without waiting: never mod_dbd's
+     * endless queue for a connection, nor one taken from a request the
+     * gate let in (bbt_dbgate.h). */
+    if (bbt_dbgate_enter(s, 0, &max, &held) != 0) {
+        apr_cpystrn(err, "every pooled connection is in use", errlen);
+        return -1;
+    }
     /* The channel is the listener's own (letters, digits, _), the payload
      * a number: nothing of anyone else's goes into the statement. */
     apr_snprintf(sql, sizeof(sql),
@@ -354,6 +363,7 @@ int bbt_lsession_probe(apr_pool_t *pool, server_rec *s, const char *channel,
                  channel, seq);
     pr.sql = sql;
     rc = bbt_lsession_on_pool(pool, s, bbt_lsession_probe_on, &pr, err, errlen);
+    bbt_dbgate_leave(held);
     *be_pid = pr.be_pid;
     return rc;
 }

@@ -15,7 +15,7 @@ use FindBin;
 use lib "$FindBin::Bin/lib";
 use Test::More;
 use BBT::Env qw(auth_bearer);
-use BBT::Cache qw(served_from_cache wait_log);
+use BBT::Cache qw(served_from_cache wait_log log_mark);
 use BBT::Util qw(free_port port_open slurp spew);
 use Time::HiRes qw(sleep time);
 
@@ -62,6 +62,34 @@ $a->cli_ok('revoke', $id);
 my @st = map { $b->get($UP, auth_bearer($tok))->{status} } 1 .. 20;
 ok(!grep({ $_ == 200 } @st), 'the revoked token is never served') or diag "@st";
 ok(scalar(grep { $_ == 401 } @st), '  refused (401) where the pooled session could ask') or diag "@st";
+
+# A probe must come back to an idle listener: one that commits while the
+# listener's heartbeat transaction is open is delivered at its end, the
+# proxy then linking the listener to that server connection, and would
+# prove nothing.  A session locking bbtoken_schema (which the heartbeat
+# reads) for 1.5 s at a time holds heartbeats open across the probe that
+# follows each LISTEN; no token is answered from the cache all the same.
+subtest 'a probe heard inside the listener\'s own transaction counts for nothing' => sub {
+    my ($tok2, $id2) = $a->token_create('alice', name => 'pooled 2');
+    my $f = "$a->{dir}/lock.sql";
+    spew($f, join '', map { "BEGIN; LOCK TABLE bbtoken_schema IN ACCESS EXCLUSIVE MODE;"
+                                . " SELECT pg_sleep(1.5); COMMIT;\n" } 1 .. 40);
+    my $mark = log_mark($b);
+    my $pid = fork // die "fork: $!";
+    if (!$pid) {
+        exec("$BBT::Env::PGBIN/psql", '-X', '-q', '-h', '127.0.0.1', '-p', $a->{pgport}, '-U', 'postgres',
+             '-d', 'bbtoken', '-f', $f) or die "psql: $!";
+    }
+    ok(wait_log($b, $mark, qr/BBT309: /, 40), 'the listener connects again under the locks');
+    # Long enough for the probe after that LISTEN to go out while a
+    # heartbeat waits on the lock, and come back with it.
+    sleep 1.6;
+    kill 'TERM', $pid;
+    waitpid $pid, 0;
+    $a->psql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+             . " WHERE query LIKE '%pg_sleep(1.5)%' AND pid <> pg_backend_pid()");
+    ok(!served_from_cache($b, $UP, auth_bearer($tok2), $id2, 8), 'no token is answered from the cache');
+};
 
 $b->httpd_stop;
 kill 'TERM', slurp("$d/pgb.pid") =~ /(\d+)/;
