@@ -481,6 +481,12 @@ int bbtoken_cmd_db_upgrade(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
             printf("applied %s\n", bbtoken_migration_list[i].name);
             applied++;
         }
+        /* What it made may let another role in (default privileges on a
+         * new table): a superuser's session looks again before the next
+         * statement. */
+        if ((rc = bbtoken_owner_recheck(ctx))) {
+            return rc;
+        }
     }
     printf("schema version: %d%s\n", BBTOKEN_SCHEMA_LATEST,
            applied ? "" : " (already up to date)");

@@ -75,6 +75,9 @@ int bbtoken_connect(bbtoken_ctx_t *ctx);
  * else.  0, or an exit status after reporting.  owner.c. */
 int bbtoken_owner_guard(bbtoken_ctx_t *ctx);
 
+/* The guard again (a migration committed since). */
+int bbtoken_owner_recheck(bbtoken_ctx_t *ctx);
+
 /* Before db upgrade applies a migration to an existing schema: the guard,
  * then run as the role that owns its tables (SET ROLE), with the search
  * path pinned to the tables' namespace; refused while another role owns

@@ -47,31 +47,35 @@
     "    WHERE m.nspname" EQ "pg_catalog.current_schema()))"
 
 /* For a superuser's session: the namespace, the tables' owner and whether
- * it is trusted, then the first untrusted role (r) that can make the
- * session run its code, and how, if any: it owns the namespace, may create
- * in it, owns a function, an operator or an object of ours there, may put
- * a trigger on or refer to (a foreign key, whose cascade fires the
- * referring table's triggers) a table of ours, owns the function of a
- * trigger on one, or owns a table that refers to one.  r: the roles that
- * are no superuser nor a member of one (which could become one anyway);
- * pg_database_owner among them unless the database's owner is trusted (it
- * may own objects, and it stands for the database's owner). */
+ * it is trusted, then the first way another's code could run in the
+ * session, if any (the role, or NULL where none is to blame, and what).
+ * An untrusted role (r, or PUBLIC) owns the namespace, may create in it,
+ * owns a function, an operator or an object of ours there, may put a
+ * trigger on or refer to a table of ours (now, or, by default privileges,
+ * one a migration makes), owns the function of a trigger on one or of an
+ * event trigger (which DDL, a migration, fires); or a table not ours
+ * refers to one of ours (a foreign key, whose cascade runs that table's
+ * triggers, and those of tables referring to it, in our statements).
+ * r: the roles that are no superuser nor a member of one (which could
+ * become one anyway); pg_database_owner among them unless the database's
+ * owner is trusted (it may own objects, and it stands for that owner). */
 #define BBTOKEN_GUARD_SQL                                                      \
     "WITH s AS (" BBTOKEN_NS_SQL "),"                                          \
     " r AS (SELECT x.oid, x.rolname FROM pg_catalog.pg_roles x"                \
-    "        WHERE NOT EXISTS (SELECT FROM pg_catalog.pg_roles su"             \
-    "                 WHERE su.rolsuper"                                       \
-    "                   AND pg_catalog.pg_has_role(x.oid, su.oid, 'MEMBER'))"  \
-    "          AND (x.rolname OPERATOR(pg_catalog.<>) 'pg_database_owner'"     \
-    "               OR NOT EXISTS (SELECT FROM pg_catalog.pg_database db,"     \
-    "                                  pg_catalog.pg_roles su"                 \
-    "                 WHERE db.datname" EQ "pg_catalog.current_database()"     \
-    "                   AND su.rolsuper"                                       \
-    "                   AND pg_catalog.pg_has_role(db.datdba, su.oid,"         \
-    "                                              'MEMBER')))),"              \
-    " ours AS (SELECT c.oid, c.relname::pg_catalog.text AS name, c.relowner"   \
-    "           FROM pg_catalog.pg_class c, s"                                 \
-    "           WHERE c.relnamespace" EQ "s.ns AND c.relname" LIKE_OURS "),"   \
+    "   WHERE NOT EXISTS (SELECT FROM pg_catalog.pg_roles su"                  \
+    "           WHERE su.rolsuper"                                             \
+    "             AND pg_catalog.pg_has_role(x.oid, su.oid, 'MEMBER'))"        \
+    "     AND (x.rolname OPERATOR(pg_catalog.<>) 'pg_database_owner'"          \
+    "          OR NOT EXISTS (SELECT FROM pg_catalog.pg_database db,"          \
+    "                                     pg_catalog.pg_roles su"              \
+    "           WHERE db.datname" EQ "pg_catalog.current_database()"           \
+    "             AND su.rolsuper"                                             \
+    "             AND pg_catalog.pg_has_role(db.datdba, su.oid, 'MEMBER'))))," \
+    " rr AS (SELECT oid, rolname::pg_catalog.text AS name FROM r"              \
+    "        UNION ALL SELECT 0::pg_catalog.oid, 'PUBLIC'),"                   \
+    " ours AS (SELECT c.oid, c.relname::pg_catalog.text AS name"               \
+    "   FROM pg_catalog.pg_class c, s"                                         \
+    "   WHERE c.relnamespace" EQ "s.ns AND c.relname" LIKE_OURS "),"           \
     " bad(what, own) AS ("                                                     \
     "  SELECT 'owns the schema', s.nspowner FROM s"                            \
     "  UNION ALL SELECT 'may create objects there', r.oid FROM r, s"           \
@@ -80,31 +84,47 @@
     "   FROM pg_catalog.pg_proc p, s WHERE p.pronamespace" EQ "s.ns"           \
     "  UNION ALL SELECT 'owns an operator there', o.oprowner"                  \
     "   FROM pg_catalog.pg_operator o, s WHERE o.oprnamespace" EQ "s.ns"       \
-    "  UNION ALL SELECT pg_catalog.concat('owns ', c.name, ' there'),"         \
-    "   c.relowner FROM ours c"                                                \
+    "  UNION ALL SELECT pg_catalog.concat('owns ', c.relname, ' there'),"      \
+    "   c.relowner FROM pg_catalog.pg_class c, ours o WHERE c.oid" EQ "o.oid"  \
     "  UNION ALL SELECT pg_catalog.concat('owns the type ', t.typname,"        \
     "   ' there'), t.typowner"                                                 \
     "   FROM pg_catalog.pg_type t, s WHERE t.typnamespace" EQ "s.ns"           \
-    "    AND t.typname" LIKE_OURS "  UNION ALL SELECT pg_catalog.concat('may " \
-                                  "put a trigger on or refer to ',"            \
-    "   c.name), r.oid FROM r, ours c"                                         \
+    "    AND t.typname" LIKE_OURS "  UNION ALL SELECT pg_catalog.concat("      \
+    "   'may put a trigger on or refer to ', c.name), r.oid FROM r, ours c"    \
     "   WHERE pg_catalog.has_table_privilege(r.oid, c.oid, 'TRIGGER')"         \
-    "      OR pg_catalog.has_any_column_privilege(r.oid, c.oid, 'REFERENCES')" \
-    "  UNION ALL SELECT pg_catalog.concat('owns the function of a trigger on " \
-    "',"                                                                       \
-    "   c.name), p.proowner"                                                   \
+    "    OR pg_catalog.has_any_column_privilege(r.oid, c.oid, 'REFERENCES')"   \
+    "  UNION ALL SELECT 'may put a trigger on or refer to the tables made "    \
+    "there (default privileges)', a.grantee"                                   \
+    "   FROM pg_catalog.pg_default_acl d, pg_catalog.aclexplode(d.defaclacl) " \
+    "a,"                                                                       \
+    "    s WHERE d.defaclobjtype" EQ "'r'::pg_catalog.\"char\""                \
+    "    AND (d.defaclnamespace" EQ "0::pg_catalog.oid"                        \
+    "         OR d.defaclnamespace" EQ "s.ns)"                                 \
+    "    AND a.privilege_type" EQ "ANY"                                        \
+    "        ('{TRIGGER,REFERENCES}'::pg_catalog.text[])"                      \
+    "  UNION ALL SELECT pg_catalog.concat("                                    \
+    "   'owns the function of a trigger on ', c.name), p.proowner"             \
     "   FROM pg_catalog.pg_trigger t, ours c, pg_catalog.pg_proc p"            \
     "   WHERE t.tgrelid" EQ "c.oid AND p.oid" EQ "t.tgfoid"                    \
-    "  UNION ALL SELECT pg_catalog.concat('owns a table that refers to ',"     \
-    "   c.name), k.relowner"                                                   \
+    "  UNION ALL SELECT pg_catalog.concat("                                    \
+    "   'owns the function of the event trigger ', e.evtname), p.proowner"     \
+    "   FROM pg_catalog.pg_event_trigger e, pg_catalog.pg_proc p"              \
+    "   WHERE p.oid" EQ "e.evtfoid"                                            \
+    "    AND e.evtenabled OPERATOR(pg_catalog.<>) 'D'::pg_catalog.\"char\""    \
+    "  UNION ALL SELECT pg_catalog.concat('table ',"                           \
+    "   k.relnamespace::pg_catalog.regnamespace, '.', k.relname,"              \
+    "   ' refers to ', c.name), NULL::pg_catalog.oid"                          \
     "   FROM pg_catalog.pg_constraint f, ours c, pg_catalog.pg_class k"        \
-    "   WHERE f.confrelid" EQ "c.oid AND k.oid" EQ "f.conrelid)"               \
+    "   WHERE f.confrelid" EQ "c.oid AND k.oid" EQ "f.conrelid"                \
+    "    AND NOT EXISTS (SELECT FROM ours o WHERE o.oid" EQ "k.oid)),"         \
+    " found AS (SELECT b.what, rr.name FROM bad b"                             \
+    "   LEFT JOIN rr ON rr.oid" EQ "b.own"                                     \
+    "   WHERE b.own IS NULL OR rr.oid IS NOT NULL"                             \
+    "   ORDER BY rr.name NULLS FIRST, b.what LIMIT 1)"                         \
     " SELECT s.nspname, o.rolname,"                                            \
     "  NOT EXISTS (SELECT FROM r WHERE r.oid" EQ "s.tabown),"                  \
-    "  (SELECT r.rolname FROM bad b, r WHERE r.oid" EQ "b.own"                 \
-    "    ORDER BY 1 LIMIT 1),"                                                 \
-    "  (SELECT b.what FROM bad b, r WHERE r.oid" EQ "b.own"                    \
-    "    ORDER BY r.rolname, b.what LIMIT 1)"                                  \
+    "  (SELECT name FROM found), (SELECT what FROM found),"                    \
+    "  EXISTS (SELECT FROM found)"                                             \
     " FROM s LEFT JOIN pg_catalog.pg_roles o ON o.oid" EQ "s.tabown"
 
 /* The objects of ours in the tables' namespace ($2) that a role other than
@@ -257,7 +277,7 @@ int bbtoken_owner_guard(bbtoken_ctx_t *ctx)
     nsp = PQgetvalue(res, 0, 0);
     owner = PQgetisnull(res, 0, 1) ? NULL : PQgetvalue(res, 0, 1);
     owner_trusted = PQgetvalue(res, 0, 2)[0] == 't';
-    bad = PQgetisnull(res, 0, 3) ? NULL : PQgetvalue(res, 0, 3);
+    bad = PQgetvalue(res, 0, 5)[0] == 't' ? PQgetvalue(res, 0, 3) : NULL;
     if (owner && !owner_trusted) {
         if (ctx->upgrading && bbtoken_owner_reclaim(ctx, owner, nsp) != 0) {
             goto out;
@@ -269,12 +289,20 @@ int bbtoken_owner_guard(bbtoken_ctx_t *ctx)
                           owner, owner, owner);
         goto out;
     }
-    if (bad) {
+    if (bad && bad[0]) {
         rc = bbtoken_fail("role %s, which is no superuser, %s (schema %s): a "
                           "superuser's session would run what it makes there "
                           "with a superuser's rights; take that from %s, or "
                           "connect as a role that is no superuser",
                           bad, PQgetvalue(res, 0, 4), nsp, bad);
+        goto out;
+    }
+    if (bad) {
+        rc = bbtoken_fail("%s (schema %s): a cascade of its foreign key runs "
+                          "that table's triggers, and those of tables "
+                          "referring to it, in a superuser's session; drop "
+                          "the key, or connect as a role that is no superuser",
+                          PQgetvalue(res, 0, 4), nsp);
         goto out;
     }
     ns = PQescapeIdentifier(ctx->conn, nsp, strlen(nsp));
@@ -288,6 +316,12 @@ int bbtoken_owner_guard(bbtoken_ctx_t *ctx)
 out:
     PQclear(res);
     return rc;
+}
+
+int bbtoken_owner_recheck(bbtoken_ctx_t *ctx)
+{
+    ctx->guarded = 0;
+    return bbtoken_owner_guard(ctx);
 }
 
 int bbtoken_upgrade_as_owner(bbtoken_ctx_t *ctx)

@@ -281,9 +281,37 @@ subtest 'a superuser\'s tables that another role may put triggers on or refer to
 CREATE TABLE rep.t (u bigint, k text, FOREIGN KEY (u, k) REFERENCES public.bbtoken_project_grants ON DELETE CASCADE);
 EOS
     $env->psql('REVOKE REFERENCES ON bbtoken_project_grants FROM rep');
-    $refused->('a table of its own referring to one', 'owns a table that refers to bbtoken_project_grants');
+    my $refused_fk = sub {
+        my ($what, $table) = @_;
+        my ($rc, $out, $err) = cli_as('postgres', 'bbtoken', 'user', 'show', 'bbtoken-nobody');
+        is($rc, 1, "$what: a superuser's session refused");
+        like($err, qr/^bbtoken: table \Q$table\E refers to bbtoken_project_grants \(schema public\): a cascade/,
+             '  in words') or diag $err;
+    };
+    $refused_fk->('a table of its own referring to one', 'rep.t');
     $env->psql('DROP TABLE rep.t', user => 'rep');
     $works->('the table gone');
+    # A superuser's table referring to one of ours, which another role may
+    # put a trigger on: the cascade would run it.
+    $env->psql('CREATE SCHEMA audit; CREATE TABLE audit.t (u bigint, k text,'
+               . ' FOREIGN KEY (u, k) REFERENCES public.bbtoken_project_grants ON DELETE CASCADE)');
+    $refused_fk->('a superuser\'s table referring to one', 'audit.t');
+    $env->psql('DROP SCHEMA audit CASCADE');
+    $works->('that table gone');
+    # Default privileges: TRIGGER on the tables a migration makes later.
+    $env->psql('ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT TRIGGER ON TABLES TO rep');
+    $refused->('default privileges', 'may put a trigger on or refer to the tables made there (default privileges)');
+    $env->psql('ALTER DEFAULT PRIVILEGES IN SCHEMA public REVOKE TRIGGER ON TABLES FROM rep');
+    $works->('the default privilege gone');
+    # An event trigger (DDL, a migration, fires it) on rep's function.
+    $env->psql(<<'EOS');
+CREATE FUNCTION rep.evt() RETURNS event_trigger LANGUAGE plpgsql AS $$ BEGIN END $$;
+ALTER FUNCTION rep.evt() OWNER TO rep;
+CREATE EVENT TRIGGER zz_rep ON ddl_command_end EXECUTE FUNCTION rep.evt();
+EOS
+    $refused->('an event trigger', 'owns the function of the event trigger zz_rep');
+    $env->psql('DROP EVENT TRIGGER zz_rep');
+    $works->('the event trigger gone');
     $env->psql(<<'EOS');
 CREATE FUNCTION rep.f() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NULL; END $$;
 ALTER FUNCTION rep.f() OWNER TO rep;
