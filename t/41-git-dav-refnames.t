@@ -29,10 +29,13 @@ my $refs = "$repo/refs/heads";
 # A directory a push of x/... would make, and an upload a MOVE could take
 # anywhere: both allowed, so each attempt below has all it needs to land.
 is($env->request('MKCOL', "$refs/x/", $h)->{status}, 201, 'MKCOL refs/heads/x/ (as a push of x/y makes it)');
-my $o38 = 'ab' x 19;
-my $upload = "$repo/objects/ab/${o38}_" . ('0' x 40);
-is($env->request('MKCOL', "$repo/objects/ab/", $h)->{status}, 201, 'MKCOL objects/ab/');
-is($env->request('PUT', $upload, $h, "blob\n")->{status}, 201, 'PUT an upload to objects/ab/');
+# A fan-out directory the repository does not have yet (its objects' are
+# random), as a push of such an object makes it.
+my ($fan) = grep { !-e "$bare/objects/$_" } map { sprintf '%02x', $_ } 0 .. 255;
+my $o38 = $fan x 19;
+my $upload = "$repo/objects/$fan/${o38}_" . ('0' x 40);
+is($env->request('MKCOL', "$repo/objects/$fan/", $h)->{status}, 201, "MKCOL objects/$fan/");
+is($env->request('PUT', $upload, $h, "blob\n")->{status}, 201, "PUT an upload to objects/$fan/");
 my $before = snapshot($bare);
 
 my $lock_body = '<?xml version="1.0" encoding="utf-8"?><D:lockinfo xmlns:D="DAV:">'
