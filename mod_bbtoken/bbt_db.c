@@ -566,9 +566,7 @@ static void bbt_db_read_only(bbt_db_conn_t *c, const char *what,
 /* Run one of the write functions, with libpq itself: apr_dbd keeps no
  * SQLSTATE, and a read-only database must be told from other failures.
  * The request goes on whatever happens: the write is bookkeeping.  0, or
- * -1 (logged). */
-/* A write by a function of the schema's: 0, or -1 (logged).  *said, where
- * given, gets the boolean the function answered. */
+ * -1 (logged); *said, where given, gets the boolean the function answered. */
 static int bbt_db_write(bbt_db_conn_t *c, const char *sql, const char *msgid,
                         const char *what, const char *id, const char *a2,
                         const char *a3, int *said)
