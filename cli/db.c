@@ -102,8 +102,10 @@ static int bbtoken_session(bbtoken_ctx_t *ctx)
         ", pg_catalog.set_config('jit', 'off', false),"
         " pg_catalog.set_config('default_transaction_isolation',"
         " 'read committed', false),"
-        " EXISTS (SELECT FROM pg_catalog.pg_roles r WHERE r.rolsuper"
-        " AND pg_catalog.pg_has_role(session_user, r.oid, 'MEMBER'))",
+        " EXISTS (SELECT FROM (" BBTOKEN_POWER_ROLES_SQL
+        " UNION ALL SELECT r.oid FROM pg_catalog.pg_roles r"
+        "  WHERE r.rolname OPERATOR(pg_catalog.=) 'pg_read_server_files') p"
+        " WHERE pg_catalog.pg_has_role(session_user, p.oid, 'MEMBER'))",
         1, params);
     if (!res) {
         return BBTOKEN_EXIT_FAIL;

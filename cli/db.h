@@ -28,11 +28,26 @@ struct bbtoken_ctx {
     /* db upgrade: a superuser's session gives the tables' owner back what
      * superusers own of the schema (owner.c). */
     int upgrading;
-    /* The login is, or may become (a member of one), a superuser; and
-     * owner.c's guard has let it through, its search path pinned. */
+    /* The login is, or may become, a superuser, or reads the server's
+     * files; and owner.c's guard has let it through, its search path
+     * pinned. */
     int super_session;
     int guarded;
 };
+
+/* The roles whose members are, or may become, superusers: superusers,
+ * pg_execute_server_program and pg_write_server_files (whose programs and
+ * files act as the server's system user, which logs in as postgres), and,
+ * before PostgreSQL 16, roles with CREATEROLE (which may grant themselves
+ * those).  Every name qualified: it runs before the search path is
+ * pinned. */
+#define BBTOKEN_POWER_ROLES_SQL                                                \
+    "SELECT su.oid FROM pg_catalog.pg_roles su"                                \
+    " WHERE su.rolsuper OR su.rolname OPERATOR(pg_catalog.=) ANY"              \
+    "  "                                                                       \
+    "('{pg_execute_server_program,pg_write_server_files}'::pg_catalog.name[])" \
+    "  OR (su.rolcreaterole AND pg_catalog.current_setting("                   \
+    "   'server_version_num')::pg_catalog.int4 OPERATOR(pg_catalog.<) 160000)"
 
 /* The schema's migrations, compiled in (migrations.c). */
 typedef struct {

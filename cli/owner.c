@@ -34,6 +34,8 @@
 #define EQ " OPERATOR(pg_catalog.=) "
 #define LIKE_OURS " OPERATOR(pg_catalog.~~) 'bbtoken\\_%'"
 
+#define CLS_CLASS "'pg_catalog.pg_class'::pg_catalog.regclass"
+
 /* The namespace: bbtoken_schema's, else the one a schema would be made
  * in, as the session's search path finds them. */
 #define BBTOKEN_NS_SQL                                                         \
@@ -48,34 +50,78 @@
 
 /* For a superuser's session: the namespace, the tables' owner and whether
  * it is trusted, then the first way another's code could run in the
- * session, if any (the role, or NULL where none is to blame, and what).
+ * session, if any (the role, or NULL where none is to blame, and what),
+ * and the first untrusted role owning an event trigger's function.
  * An untrusted role (r, or PUBLIC) owns the namespace, may create in it,
  * owns a function, an operator or an object of ours there, may put a
- * trigger on or refer to a table of ours (now, or, by default privileges,
- * one a migration makes), owns the function of a trigger on one or of an
- * event trigger (which DDL, a migration, fires); or a table not ours
- * refers to one of ours (a foreign key, whose cascade runs that table's
- * triggers, and those of tables referring to it, in our statements).
- * r: the roles that are no superuser nor a member of one (which could
- * become one anyway); pg_database_owner among them unless the database's
- * owner is trusted (it may own objects, and it stands for that owner). */
+ * trigger on or refer to a table of ours (now, or, by default privileges
+ * of the role that makes them, one a migration makes), owns the function
+ * of an event trigger (which DDL, a migration, fires), or owns what the
+ * tables reach (reach): what hangs on them (triggers, constraints,
+ * defaults, indexes, rules, policies, and a domain's constraints) and,
+ * through pg_depend, what that uses: functions (a trigger's, its WHEN's, a
+ * CHECK's), operators, types, collations, operator classes; or a table not
+ * ours refers to one of ours (a foreign key, whose cascade runs that
+ * table's triggers, and those of tables referring to it, in our
+ * statements).  r: the roles that are not, and may not become, superusers
+ * (BBTOKEN_POWER_ROLES_SQL) nor act as the login; pg_database_owner among
+ * them unless the database's owner is trusted (it may own objects, and it
+ * stands for that owner).  What a function's body calls pg_depend does
+ * not know: its owner's, trusted, to answer for. */
 #define BBTOKEN_GUARD_SQL                                                      \
-    "WITH s AS (" BBTOKEN_NS_SQL "),"                                          \
+    "WITH RECURSIVE s AS (" BBTOKEN_NS_SQL "),"                                \
+    " pw AS (" BBTOKEN_POWER_ROLES_SQL "),"                                    \
     " r AS (SELECT x.oid, x.rolname FROM pg_catalog.pg_roles x"                \
-    "   WHERE NOT EXISTS (SELECT FROM pg_catalog.pg_roles su"                  \
-    "           WHERE su.rolsuper"                                             \
-    "             AND pg_catalog.pg_has_role(x.oid, su.oid, 'MEMBER'))"        \
+    "   WHERE NOT EXISTS (SELECT FROM pw"                                      \
+    "           WHERE pg_catalog.pg_has_role(x.oid, pw.oid, 'MEMBER'))"        \
+    "     AND NOT pg_catalog.pg_has_role(x.oid, session_user, 'MEMBER')"       \
     "     AND (x.rolname OPERATOR(pg_catalog.<>) 'pg_database_owner'"          \
-    "          OR NOT EXISTS (SELECT FROM pg_catalog.pg_database db,"          \
-    "                                     pg_catalog.pg_roles su"              \
+    "          OR NOT EXISTS (SELECT FROM pg_catalog.pg_database db"           \
     "           WHERE db.datname" EQ "pg_catalog.current_database()"           \
-    "             AND su.rolsuper"                                             \
-    "             AND pg_catalog.pg_has_role(db.datdba, su.oid, 'MEMBER'))))," \
+    "             AND (pg_catalog.pg_has_role(db.datdba, session_user,"        \
+    "                                         'MEMBER')"                       \
+    "                  OR EXISTS (SELECT FROM pw WHERE pg_catalog.pg_has_role" \
+    "                       (db.datdba, pw.oid, 'MEMBER')))))),"               \
     " rr AS (SELECT oid, rolname::pg_catalog.text AS name FROM r"              \
     "        UNION ALL SELECT 0::pg_catalog.oid, 'PUBLIC'),"                   \
     " ours AS (SELECT c.oid, c.relname::pg_catalog.text AS name"               \
     "   FROM pg_catalog.pg_class c, s"                                         \
     "   WHERE c.relnamespace" EQ "s.ns AND c.relname" LIKE_OURS "),"           \
+    " reach(cls, obj) AS ("                                                    \
+    "  SELECT " CLS_CLASS "::pg_catalog.oid, o.oid FROM ours o"                \
+    "  UNION SELECT CASE WHEN fwd THEN d.refclassid ELSE d.classid END,"       \
+    "   CASE WHEN fwd THEN d.refobjid ELSE d.objid END"                        \
+    "  FROM reach x, pg_catalog.pg_depend d,"                                  \
+    "   LATERAL (SELECT d.classid" EQ "x.cls AND d.objid" EQ "x.obj) f(fwd)"   \
+    "  WHERE fwd OR (d.refclassid" EQ "x.cls AND d.refobjid" EQ "x.obj"        \
+    "   AND ((x.cls" EQ CLS_CLASS " AND d.deptype" EQ "ANY"                    \
+    "         ('{a,i}'::pg_catalog.\"char\"[])"                                \
+    "         AND EXISTS (SELECT FROM ours o WHERE o.oid" EQ "x.obj))"         \
+    "    OR (x.cls" EQ "'pg_catalog.pg_type'::pg_catalog.regclass"             \
+    "        AND d.classid" EQ                                                 \
+    "'pg_catalog.pg_constraint'::pg_catalog.regclass"                          \
+    "        AND d.deptype" EQ "'a'::pg_catalog.\"char\")))),"                 \
+    " evt(what, own) AS (SELECT pg_catalog.concat("                            \
+    "   'owns the function of the event trigger ', e.evtname), p.proowner"     \
+    "   FROM pg_catalog.pg_event_trigger e, pg_catalog.pg_proc p"              \
+    "   WHERE p.oid" EQ "e.evtfoid"                                            \
+    "    AND e.evtenabled OPERATOR(pg_catalog.<>) 'D'::pg_catalog.\"char\"),"  \
+    " owners(cls, oid, own) AS ("                                              \
+    "  SELECT 'pg_catalog.pg_proc'::pg_catalog.regclass, oid, proowner"        \
+    "   FROM pg_catalog.pg_proc"                                               \
+    "  UNION ALL SELECT 'pg_catalog.pg_operator'::pg_catalog.regclass, oid,"   \
+    "   oprowner FROM pg_catalog.pg_operator"                                  \
+    "  UNION ALL SELECT 'pg_catalog.pg_type'::pg_catalog.regclass, oid,"       \
+    "   typowner FROM pg_catalog.pg_type"                                      \
+    "  UNION ALL SELECT 'pg_catalog.pg_collation'::pg_catalog.regclass, oid,"  \
+    "   collowner FROM pg_catalog.pg_collation"                                \
+    "  UNION ALL SELECT " CLS_CLASS ", oid, relowner FROM pg_catalog.pg_class" \
+    "  UNION ALL SELECT 'pg_catalog.pg_opclass'::pg_catalog.regclass, oid,"    \
+    "   opcowner FROM pg_catalog.pg_opclass"                                   \
+    "  UNION ALL SELECT 'pg_catalog.pg_opfamily'::pg_catalog.regclass, oid,"   \
+    "   opfowner FROM pg_catalog.pg_opfamily"                                  \
+    "  UNION ALL SELECT 'pg_catalog.pg_conversion'::pg_catalog.regclass, oid," \
+    "   conowner FROM pg_catalog.pg_conversion),"                              \
     " bad(what, own) AS ("                                                     \
     "  SELECT 'owns the schema', s.nspowner FROM s"                            \
     "  UNION ALL SELECT 'may create objects there', r.oid FROM r, s"           \
@@ -98,19 +144,17 @@
     "   FROM pg_catalog.pg_default_acl d, pg_catalog.aclexplode(d.defaclacl) " \
     "a,"                                                                       \
     "    s WHERE d.defaclobjtype" EQ "'r'::pg_catalog.\"char\""                \
+    "    AND d.defaclrole" EQ "ANY (ARRAY[s.tabown,"                           \
+    "         (SELECT x.oid FROM pg_catalog.pg_roles x"                        \
+    "          WHERE x.rolname" EQ "current_user)])"                           \
     "    AND (d.defaclnamespace" EQ "0::pg_catalog.oid"                        \
     "         OR d.defaclnamespace" EQ "s.ns)"                                 \
     "    AND a.privilege_type" EQ "ANY"                                        \
     "        ('{TRIGGER,REFERENCES}'::pg_catalog.text[])"                      \
-    "  UNION ALL SELECT pg_catalog.concat("                                    \
-    "   'owns the function of a trigger on ', c.name), p.proowner"             \
-    "   FROM pg_catalog.pg_trigger t, ours c, pg_catalog.pg_proc p"            \
-    "   WHERE t.tgrelid" EQ "c.oid AND p.oid" EQ "t.tgfoid"                    \
-    "  UNION ALL SELECT pg_catalog.concat("                                    \
-    "   'owns the function of the event trigger ', e.evtname), p.proowner"     \
-    "   FROM pg_catalog.pg_event_trigger e, pg_catalog.pg_proc p"              \
-    "   WHERE p.oid" EQ "e.evtfoid"                                            \
-    "    AND e.evtenabled OPERATOR(pg_catalog.<>) 'D'::pg_catalog.\"char\""    \
+    "  UNION ALL SELECT what, own FROM evt"                                    \
+    "  UNION ALL SELECT pg_catalog.concat('owns ', pg_catalog."                \
+    "pg_describe_object(x.cls, x.obj, 0), ', which the tables use'), w.own"    \
+    "   FROM reach x, owners w WHERE w.cls" EQ "x.cls AND w.oid" EQ "x.obj"    \
     "  UNION ALL SELECT pg_catalog.concat('table ',"                           \
     "   k.relnamespace::pg_catalog.regnamespace, '.', k.relname,"              \
     "   ' refers to ', c.name), NULL::pg_catalog.oid"                          \
@@ -124,7 +168,8 @@
     " SELECT s.nspname, o.rolname,"                                            \
     "  NOT EXISTS (SELECT FROM r WHERE r.oid" EQ "s.tabown),"                  \
     "  (SELECT name FROM found), (SELECT what FROM found),"                    \
-    "  EXISTS (SELECT FROM found)"                                             \
+    "  EXISTS (SELECT FROM found),"                                            \
+    "  (SELECT rr.name FROM evt, rr WHERE rr.oid" EQ "evt.own LIMIT 1)"        \
     " FROM s LEFT JOIN pg_catalog.pg_roles o ON o.oid" EQ "s.tabown"
 
 /* The objects of ours in the tables' namespace ($2) that a role other than
@@ -279,6 +324,17 @@ int bbtoken_owner_guard(bbtoken_ctx_t *ctx)
     owner_trusted = PQgetvalue(res, 0, 2)[0] == 't';
     bad = PQgetvalue(res, 0, 5)[0] == 't' ? PQgetvalue(res, 0, 3) : NULL;
     if (owner && !owner_trusted) {
+        /* Giving back is DDL, which runs the event triggers' functions. */
+        if (ctx->upgrading && !PQgetisnull(res, 0, 6)) {
+            rc = bbtoken_fail("role %s, which is no superuser, owns the "
+                              "function of an event trigger: a superuser's "
+                              "DDL runs it with a superuser's rights; take "
+                              "that from %s, or connect as %s or a member of "
+                              "its role",
+                              PQgetvalue(res, 0, 6), PQgetvalue(res, 0, 6),
+                              owner);
+            goto out;
+        }
         if (ctx->upgrading && bbtoken_owner_reclaim(ctx, owner, nsp) != 0) {
             goto out;
         }

@@ -317,7 +317,7 @@ CREATE FUNCTION rep.f() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NULL
 ALTER FUNCTION rep.f() OWNER TO rep;
 CREATE TRIGGER zz_rep AFTER INSERT ON bbtoken_users FOR EACH ROW EXECUTE FUNCTION rep.f();
 EOS
-    $refused->('a trigger whose function it owns', 'owns the function of a trigger on bbtoken_users');
+    $refused->('a trigger whose function it owns', 'owns function rep.f(), which the tables use');
     $env->psql('DROP TRIGGER zz_rep ON bbtoken_users; DROP SCHEMA rep CASCADE; REVOKE CONNECT ON DATABASE bbtoken FROM rep; DROP ROLE rep; DROP ROLE dba');
     $works->('the trigger gone');
 };
