@@ -286,3 +286,8 @@ COMMIT;
 BEGIN;
 \ir migrations/0052_note_net_carried.sql
 COMMIT;
+
+-- Version 53: a user given a name starts with an empty personal project.
+BEGIN;
+\ir migrations/0053_personal_fresh.sql
+COMMIT;

@@ -258,6 +258,37 @@ ok($rc == 1 && $err =~ /personal project ~nobody has no user/, 'settings for ~no
     or diag "exit $rc: $out$err";
 is($env->psql("SELECT count(*) FROM bbtoken_projects WHERE project_key = '~nobody'"), 0, '  and none stored');
 
+# A user deleted where the ordinary triggers do not fire (a hand edit
+# under session_replication_role = replica, a logical replica's apply)
+# leaves ~name's tokens, others' grants on it and its settings; the next
+# user given the name, added or renamed to it, starts with none of them.
+$env->user_add($_) for qw(mona nils olga);
+$env->make_repo("~$_", 'home') for qw(mona nils);
+$env->cli_ok('project', "~$_", '--repo-admins-manage-tokens', 'no') for qw(mona nils);
+my %left;
+for my $who (qw(mona nils)) {
+    my ($tok, $id) = scope_token('--project', "~$who", "$who ci");
+    $env->cli_ok('grant', 'bob', 'PROJECT_READ', "~$who");
+    $left{$who} = [$tok, $id];
+    $env->psql("SET session_replication_role = replica; DELETE FROM bbtoken_users WHERE name = '$who'");
+    is($env->psql("SELECT count(*) FROM bbtoken_tokens WHERE id = '$id' AND revoked_at IS NULL"), 1,
+       "${who} deleted under replica: ~${who}'s token is left live (control)");
+}
+$env->user_add('mona');
+$env->psql("UPDATE bbtoken_users SET name = 'nils' WHERE name = 'olga'");
+for my $who (qw(mona nils)) {
+    my ($tok, $id) = @{ $left{$who} };
+    is($env->psql("SELECT count(*) FROM bbtoken_tokens WHERE id = '$id' AND revoked_at IS NOT NULL"), 1,
+       "a new $who: the old ~$who token is revoked");
+    my ($ok, $n, $seen) = until_status($env, "/scm/~$who/home.git/info/refs?service=git-upload-pack",
+                                       { Authorization => $env->bearer($tok) }, 401);
+    ok($ok, '  and refused') or diag $seen;
+    is(personal_grants("~$who"), 0, "  bob's grant on ~$who is gone");
+    like($env->cli_ok('project', "~$who"), qr/^repo-admins-manage-tokens: yes$/m, '  the settings are the default');
+}
+is($env->psql("SELECT count(*) FROM bbtoken_audit WHERE event = 'revoked' AND token_id IN ('$left{mona}[1]', '$left{nils}[1]')"),
+   2, '  both revocations audited');
+
 is(scalar($env->crash_lines), 0, 'no httpd child crashed') or diag join "\n", $env->crash_lines;
 
 done_testing;
