@@ -94,13 +94,28 @@
     "  FROM reach x, pg_catalog.pg_depend d,"                                  \
     "   LATERAL (SELECT d.classid" EQ "x.cls AND d.objid" EQ "x.obj) f(fwd)"   \
     "  WHERE fwd OR (d.refclassid" EQ "x.cls AND d.refobjid" EQ "x.obj"        \
-    "   AND ((x.cls" EQ CLS_CLASS " AND d.deptype" EQ "ANY"                    \
-    "         ('{a,i}'::pg_catalog.\"char\"[])"                                \
-    "         AND EXISTS (SELECT FROM ours o WHERE o.oid" EQ "x.obj))"         \
+    "   AND ((x.cls" EQ CLS_CLASS " AND EXISTS (SELECT FROM"                   \
+    "          pg_catalog.pg_class k WHERE k.oid" EQ "x.obj"                   \
+    "          AND k.relkind" EQ "ANY ('{r,p,v,f,m}'::pg_catalog.\"char\"[]))" \
+    "         AND (d.deptype" EQ "ANY ('{a,i}'::pg_catalog.\"char\"[])"        \
+    "              OR (d.classid" EQ CLS_CLASS " AND EXISTS (SELECT FROM"      \
+    "                   pg_catalog.pg_inherits i WHERE i.inhrelid" EQ          \
+    "                   d.objid AND i.inhparent" EQ "x.obj))))"                \
+    "    OR (x.cls" EQ "'pg_catalog.pg_constraint'::pg_catalog.regclass"       \
+    "        AND d.deptype" EQ "'i'::pg_catalog.\"char\")"                     \
     "    OR (x.cls" EQ "'pg_catalog.pg_type'::pg_catalog.regclass"             \
     "        AND d.classid" EQ                                                 \
     "'pg_catalog.pg_constraint'::pg_catalog.regclass"                          \
-    "        AND d.deptype" EQ "'a'::pg_catalog.\"char\")))),"                 \
+    "        AND d.deptype" EQ "'a'::pg_catalog.\"char\")"                     \
+    "    OR (x.cls" EQ "ANY (ARRAY['pg_catalog.pg_opclass',"                   \
+    "         'pg_catalog.pg_opfamily']::pg_catalog.regclass[])"               \
+    "        AND d.classid" EQ "ANY (ARRAY['pg_catalog.pg_amop',"              \
+    "         'pg_catalog.pg_amproc']::pg_catalog.regclass[]))))),"            \
+    " rels AS (SELECT k.oid,"                                                  \
+    "   k.oid::pg_catalog.regclass::pg_catalog.text AS name"                   \
+    "   FROM reach x, pg_catalog.pg_class k"                                   \
+    "   WHERE x.cls" EQ CLS_CLASS " AND k.oid" EQ "x.obj"                      \
+    "    AND k.relkind" EQ "ANY ('{r,p,v,f,m}'::pg_catalog.\"char\"[])),"      \
     " evt(what, own) AS (SELECT pg_catalog.concat("                            \
     "   'owns the function of the event trigger ', e.evtname), p.proowner"     \
     "   FROM pg_catalog.pg_event_trigger e, pg_catalog.pg_proc p"              \
@@ -136,7 +151,7 @@
     "   ' there'), t.typowner"                                                 \
     "   FROM pg_catalog.pg_type t, s WHERE t.typnamespace" EQ "s.ns"           \
     "    AND t.typname" LIKE_OURS "  UNION ALL SELECT pg_catalog.concat("      \
-    "   'may put a trigger on or refer to ', c.name), r.oid FROM r, ours c"    \
+    "   'may put a trigger on or refer to ', c.name), r.oid FROM r, rels c"    \
     "   WHERE pg_catalog.has_table_privilege(r.oid, c.oid, 'TRIGGER')"         \
     "    OR pg_catalog.has_any_column_privilege(r.oid, c.oid, 'REFERENCES')"   \
     "  UNION ALL SELECT 'may put a trigger on or refer to the tables made "    \
@@ -158,9 +173,9 @@
     "  UNION ALL SELECT pg_catalog.concat('table ',"                           \
     "   k.relnamespace::pg_catalog.regnamespace, '.', k.relname,"              \
     "   ' refers to ', c.name), NULL::pg_catalog.oid"                          \
-    "   FROM pg_catalog.pg_constraint f, ours c, pg_catalog.pg_class k"        \
+    "   FROM pg_catalog.pg_constraint f, rels c, pg_catalog.pg_class k"        \
     "   WHERE f.confrelid" EQ "c.oid AND k.oid" EQ "f.conrelid"                \
-    "    AND NOT EXISTS (SELECT FROM ours o WHERE o.oid" EQ "k.oid)),"         \
+    "    AND NOT EXISTS (SELECT FROM rels o WHERE o.oid" EQ "k.oid)),"         \
     " found AS (SELECT b.what, rr.name FROM bad b"                             \
     "   LEFT JOIN rr ON rr.oid" EQ "b.own"                                     \
     "   WHERE b.own IS NULL OR rr.oid IS NOT NULL"                             \
@@ -300,6 +315,12 @@ rollback:
     return BBTOKEN_EXIT_FAIL;
 }
 
+/* Whom such a member must be: one the guard does not hold a superuser. */
+#define BBTOKEN_NO_POWER                                                       \
+    "that is no superuser and may not become one (no CREATEROLE, nor "         \
+    "pg_execute_server_program, pg_write_server_files or "                     \
+    "pg_read_server_files)"
+
 int bbtoken_owner_guard(bbtoken_ctx_t *ctx)
 {
     PGresult *res;
@@ -330,7 +351,7 @@ int bbtoken_owner_guard(bbtoken_ctx_t *ctx)
                               "function of an event trigger: a superuser's "
                               "DDL runs it with a superuser's rights; take "
                               "that from %s, or connect as %s or a member of "
-                              "its role",
+                              "its role " BBTOKEN_NO_POWER,
                               PQgetvalue(res, 0, 6), PQgetvalue(res, 0, 6),
                               owner);
             goto out;
@@ -338,11 +359,12 @@ int bbtoken_owner_guard(bbtoken_ctx_t *ctx)
         if (ctx->upgrading && bbtoken_owner_reclaim(ctx, owner, nsp) != 0) {
             goto out;
         }
-        rc = bbtoken_fail("the schema's tables belong to role %s, which is "
-                          "no superuser: a superuser's session would run "
-                          "with its rights whatever %s put on them (a "
-                          "trigger); connect as %s or a member of its role",
-                          owner, owner, owner);
+        rc = bbtoken_fail(
+            "the schema's tables belong to role %s, which is "
+            "no superuser: a superuser's session would run "
+            "with its rights whatever %s put on them (a "
+            "trigger); connect as %s or a member of its role " BBTOKEN_NO_POWER,
+            owner, owner, owner);
         goto out;
     }
     if (bad && bad[0]) {

@@ -33,13 +33,18 @@ $env->psql(<<'EOS', user => 'rep');
 CREATE TABLE rep.probe (what text, who text);
 GRANT INSERT ON rep.probe TO PUBLIC;
 GRANT USAGE ON SCHEMA rep TO PUBLIC;
-CREATE FUNCTION rep.ok(what text) RETURNS boolean LANGUAGE plpgsql IMMUTABLE AS $$
+CREATE FUNCTION rep.lay(what text) RETURNS boolean LANGUAGE plpgsql AS $$
 BEGIN
     IF (SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = current_user)
        AND current_setting('bbtoken.source', true) = 'cli' THEN
         INSERT INTO rep.probe VALUES (what, current_user);
     END IF;
     RETURN true;
+END $$;
+-- Immutable, for an index's expression; what it calls records all the same.
+CREATE FUNCTION rep.ok(what text) RETURNS boolean LANGUAGE plpgsql IMMUTABLE AS $$
+BEGIN
+    RETURN rep.lay(what);
 END $$;
 EOS
 sub ran { $env->psql("SELECT coalesce(string_agg(what || ' as ' || who, ', '), '') FROM rep.probe") }
@@ -80,6 +85,63 @@ subtest 'what the tables use, another role\'s' => sub {
     is($rc, 0, 'with all of it gone, the superuser\'s policy works') or diag $err;
 };
 
+subtest 'what the tables reach beyond pg_depend\'s plain edges' => sub {
+    $env->psql('CREATE SCHEMA audit; GRANT USAGE ON SCHEMA audit TO rep');
+    $env->psql(<<'EOS', user => 'rep');
+CREATE FUNCTION rep.h(int) RETURNS int LANGUAGE plpgsql AS $$
+BEGIN PERFORM rep.lay('hash support function'); RETURN hashint4($1); END $$;
+CREATE FUNCTION rep.eq(text, text) RETURNS boolean LANGUAGE plpgsql AS $$
+BEGIN PERFORM rep.lay('exclusion operator'); RETURN false; END $$;
+CREATE OPERATOR rep.=== (LEFTARG = text, RIGHTARG = text, FUNCTION = rep.eq, COMMUTATOR = OPERATOR(rep.===));
+CREATE FUNCTION rep.trg() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN PERFORM rep.lay(TG_TABLE_NAME || ' trigger'); RETURN NEW; END $$;
+EOS
+    for my $u (qw(alice bob)) {
+        my ($rc, $out, $err) = cli_as('postgres', undef, 'user', 'add', $u, '--email', "$u\@example.com");
+        is($rc, 0, "user $u added") or diag $err;
+    }
+    my @cases = (
+        ['an index whose operator class (postgres\'s) has rep\'s support function',
+         'CREATE OPERATOR CLASS audit.h_ops FOR TYPE int4 USING hash AS OPERATOR 1 =, FUNCTION 1 rep.h(int);'
+         . ' CREATE INDEX zz_idx ON bbtoken_policy USING hash (max_tokens_per_user audit.h_ops)',
+         ['policy', '--max-tokens', 101], qr/owns function rep\.h\(integer\)/,
+         'DROP INDEX zz_idx; DROP OPERATOR CLASS audit.h_ops USING hash'],
+        ['an exclusion constraint with rep\'s operator (pg_depend records only the operator class)',
+         'CREATE OPERATOR CLASS audit.x_ops FOR TYPE text USING hash AS OPERATOR 1 rep.===, FUNCTION 1 hashtext(text);'
+         . ' ALTER TABLE bbtoken_users ADD CONSTRAINT zz_ex EXCLUDE USING hash (email audit.x_ops WITH rep.===)',
+         ['user', 'set', 'alice', '--email', 'bob@example.com'], qr/owns (function rep\.eq|operator rep\.===)/,
+         'ALTER TABLE bbtoken_users DROP CONSTRAINT zz_ex; DROP OPERATOR CLASS audit.x_ops USING hash'],
+        ['an inheritance child of ours that rep owns, with its trigger',
+         'CREATE TABLE audit.zz_users () INHERITS (public.bbtoken_users); ALTER TABLE audit.zz_users OWNER TO rep;'
+         . " SET ROLE rep; INSERT INTO audit.zz_users (id, name) VALUES (-1, 'bob');"
+         . ' CREATE TRIGGER zz BEFORE UPDATE ON audit.zz_users FOR EACH ROW EXECUTE FUNCTION rep.trg()',
+         ['user', 'disable', 'bob'], qr/(owns (table audit\.zz_users|function rep\.trg)|may put a trigger on or refer to audit\.zz_users)/,
+         'DROP TABLE audit.zz_users'],
+        ['an inheritance child of ours, postgres\'s, that rep may put a trigger on',
+         'CREATE TABLE audit.zz_users () INHERITS (public.bbtoken_users); GRANT TRIGGER ON audit.zz_users TO rep',
+         ['user', 'disable', 'bob'], qr/may put a trigger on or refer to audit\.zz_users/,
+         'DROP TABLE audit.zz_users'],
+        ['a rule on ours writing a table rep may put a trigger on',
+         'CREATE TABLE audit.log (who text); GRANT TRIGGER ON audit.log TO rep;'
+         . ' CREATE RULE zz_log AS ON UPDATE TO public.bbtoken_users DO ALSO INSERT INTO audit.log VALUES (new.name);'
+         . ' SET ROLE rep; CREATE TRIGGER zz BEFORE INSERT ON audit.log FOR EACH ROW EXECUTE FUNCTION rep.trg()',
+         ['user', 'enable', 'bob'], qr/(may put a trigger on or refer to audit\.log|owns function rep\.trg)/,
+         'DROP RULE zz_log ON bbtoken_users; DROP TABLE audit.log'],
+    );
+    for my $c (@cases) {
+        my ($what, $do, $args, $says, $undo) = @$c;
+        $env->psql($do);
+        my ($rc, $out, $err) = cli_as('postgres', undef, @$args);
+        is($rc, 1, "$what: @$args as postgres refused");
+        like($err, qr/^bbtoken: role rep, which is no superuser, $says/, '  in words') or diag $err;
+        $env->psql($undo);
+    }
+    is(ran(), '', 'nothing of rep\'s ran as a superuser');
+    my ($rc, $out, $err) = cli_as('postgres', undef, 'user', 'disable', 'bob');
+    is($rc, 0, 'with all of it gone, the superuser\'s commands work') or diag $err;
+    $env->psql('DROP SCHEMA audit CASCADE');
+};
+
 subtest 'logins that may become superusers, or read the server\'s files, are guarded' => sub {
     $env->psql(<<'EOS');
 CREATE ROLE cr LOGIN CREATEROLE;
@@ -98,6 +160,21 @@ EOS
     $env->psql('DROP TRIGGER zz_when ON bbtoken_policy');
     my ($rc, $out, $err) = cli_as('cr', undef, 'db', 'status');
     is($rc, 0, 'with the trigger gone, cr\'s session goes on') or diag $err;
+    # A member of the tables' owner's role that may become a superuser
+    # would run the owner's code with that power: refused, saying whom to
+    # connect as.
+    $env->psql('CREATE ROLE bbown2; CREATE ROLE ops2 LOGIN CREATEROLE IN ROLE bbown2;'
+               . ' CREATE ROLE plain2 LOGIN IN ROLE bbown2');
+    $env->psql('CREATE DATABASE o2 OWNER bbown2', db => 'postgres');
+    ($rc, $out, $err) = cli_as('plain2', 'o2', 'db', 'upgrade', '--init');
+    is($rc, 0, 'a plain member of the owner\'s role makes the schema') or diag $err;
+    $env->psql('ALTER TABLE bbtoken_schema OWNER TO bbown2', db => 'o2');
+    ($rc, $out, $err) = cli_as('ops2', 'o2', 'db', 'status');
+    is($rc, 1, 'a CREATEROLE member of the owner\'s role: refused');
+    like($err, qr/connect as bbown2 or a member of its role that is no superuser and may not become one \(no CREATEROLE/,
+         '  saying whom to connect as') or diag $err;
+    ($rc, $out, $err) = cli_as('plain2', 'o2', 'db', 'status');
+    is($rc, 0, '  a plain member goes on') or diag $err;
     $env->psql('REVOKE CONNECT ON DATABASE bbtoken FROM cr, reader; REVOKE SELECT ON bbtoken_schema FROM cr; DROP ROLE cr; DROP ROLE reader');
 };
 
