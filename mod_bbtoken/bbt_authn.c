@@ -259,17 +259,25 @@ static int bbt_read_credentials(request_rec *r, const bbt_dir_conf_t *conf,
  * the request's identity.  tok is NULL when a prior request of this HTTP
  * request verified the same token: it is verified again all the same, so
  * the target's level is the new URI's and a token revoked meanwhile
- * stops. */
+ * stops.  *guess is set for a 401 a guess could have got (not a token, an
+ * unknown id, a wrong secret), which the throttle counts: a token refused
+ * after its secret proved right (revoked, expired, its owner disabled, not
+ * the Basic user's, from outside its allow-list) comes from whoever holds
+ * it, as a CI job retrying a revoked token, and counting it would hold
+ * back the passwords of everyone behind its address for no guess made. */
 static int bbt_authn_verify_token(request_rec *r, bbt_req_t *rq,
-                                  bbt_token_t *tok, const char *user)
+                                  bbt_token_t *tok, const char *user,
+                                  int *guess)
 {
     bbt_verified_t v;
     const char *from, *perms;
 
+    *guess = 0;
     switch (bbt_verify_token(r, rq, tok, user, &v)) {
     case OK:
         break;
     case HTTP_UNAUTHORIZED:
+        *guess = 1;
         return bbt_not_a_token(r, BBT_TOKEN_BAD_CHECKSUM);
     default:
         return bbt_unavailable(r);
@@ -300,6 +308,7 @@ static int bbt_authn_verify_token(request_rec *r, bbt_req_t *rq,
         return bbt_unauthorized(r);
     }
     if (v.verdict != BBT_VERDICT_OK) {
+        *guess = bbt_verdict_guessable(v.verdict);
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
                       "BBT035: token %s refused%s%s: %s%s", rq->token_id,
                       user ? " for user " : "",
@@ -420,7 +429,7 @@ static int bbt_authn(request_rec *r)
     bbt_req_t *rq;
     bbt_token_t tok;
     const char *auth, *user = NULL;
-    int status, password = 0;
+    int status, password = 0, guess;
 
     if (!bbt_request_is_ours(r)) {
         return DECLINED;
@@ -483,7 +492,7 @@ static int bbt_authn(request_rec *r)
         memcpy(rq->cache_key, prior->cache_key, sizeof(rq->cache_key));
         rq->cache_keyed = prior->cache_keyed;
         rq->presented = 1;
-        status = bbt_authn_verify_token(r, rq, NULL, NULL);
+        status = bbt_authn_verify_token(r, rq, NULL, NULL, &guess);
         if (status == OK) {
             status = bbt_user_levels(r, rq, r->user, 0);
         }
@@ -512,9 +521,9 @@ static int bbt_authn(request_rec *r)
             status = bbt_password_user(r, rq, user);
         } else {
             memcpy(rq->token_id, tok.id, sizeof(rq->token_id));
-            status = bbt_authn_verify_token(r, rq, &tok, user);
+            status = bbt_authn_verify_token(r, rq, &tok, user, &guess);
             bbt_token_wipe(&tok);
-            if (status == HTTP_UNAUTHORIZED) {
+            if (status == HTTP_UNAUTHORIZED && guess) {
                 bbt_throttle_failed(r);
             }
             if (status == OK) {

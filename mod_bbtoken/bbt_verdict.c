@@ -45,6 +45,11 @@ bbt_verdict_t bbt_verdict(const bbt_tokrow_t *row, int secret_ok,
     return BBT_VERDICT_OK;
 }
 
+int bbt_verdict_guessable(bbt_verdict_t v)
+{
+    return v == BBT_VERDICT_UNKNOWN || v == BBT_VERDICT_WRONG_SECRET;
+}
+
 const char *bbt_verdict_str(bbt_verdict_t v)
 {
     switch (v) {

@@ -57,6 +57,13 @@ typedef enum {
 bbt_verdict_t bbt_verdict(const bbt_tokrow_t *row, int secret_ok,
                           const char *basic_user);
 
+/* Whether a guess can get verdict v: only "no such id" and "wrong
+ * secret".  Every other verdict is reached only once the secret has
+ * proven right (or, BBT_VERDICT_ADDRESS, the caller's after OK): its
+ * client holds the token, and the failed-login throttle and fail2ban's
+ * filter do not count it as guessing. */
+int bbt_verdict_guessable(bbt_verdict_t v);
+
 /* A short English reason for the log ("token revoked"); "" for OK. */
 const char *bbt_verdict_str(bbt_verdict_t v);
 

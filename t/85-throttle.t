@@ -2,7 +2,8 @@
 # in shared memory across all children; after BBTokenThrottleFailures of
 # them within the window, that address's passwords are answered 429 with
 # Retry-After, before any provider or database work, until the window
-# ends.  A token is still verified (its failures count too), unless
+# ends.  A token is still verified (its failures count too, unless its
+# secret proved right: revoked, expired and the like are no guess), unless
 # BBTokenThrottleTokens refuse.  git's first request, without
 # credentials, is not a failure; another address is not affected.  Real
 # httpd (prefork, several children), PostgreSQL, curl and git.
@@ -242,6 +243,47 @@ subtest 'an IPv6 address is counted apart' => sub {
     like(log_since($env, $m), qr/BBT505: client ::1 throttled: $FAILS failed logins/, '::1 throttled');
     is($curl6->('carol:carol-Pa55-word'), '429', '::1: the right password: 429');
     is(scrape()->{bbtoken_throttled_clients}, 2, 'two throttled clients');
+};
+
+subtest 'a token whose secret proved right is no guess: not counted' => sub {
+    # A CI job behind an office's NAT address retrying a revoked or
+    # expired token: counted, it held back every password behind that
+    # address.  Only what a guess can get counts.
+    my ($revoked, $rid) = $env->token_create('alice', name => 'revoked');
+    $env->cli_ok('revoke', $rid);
+    my ($expired, $eid) = $env->token_create('alice', name => 'expired', expiry_days => 1);
+    $env->expire_token($eid);
+    $env->user_add('dave');
+    $env->grant('dave', 'PROJECT_READ', 'PROJ');
+    my ($daves) = $env->token_create('dave', name => 'dave');
+    $env->cli_ok('user', 'disable', 'dave');
+    my $office = $env->cli_ok('create', 'alice', '--name', 'office', '--allow-from', '127.0.0.1');
+    chomp $office;
+    my %proven = ('revoked' => auth_bearer($revoked), 'expired' => auth_basic('alice', $expired),
+                  'its owner disabled' => auth_bearer($daves), 'not the user\'s' => auth_basic('carol', $tok),
+                  'from outside its allow-list' => auth_bearer($office));
+    my $m = log_mark($env);
+    my $ua = ua('127.0.0.8');
+    for my $what (sort keys %proven) {
+        my %st;
+        $st{ $ua->get($env->url($UP), { headers => $proven{$what} })->{status} }++ for 1 .. 2 * $FAILS;
+        is_deeply(\%st, { 401 => 2 * $FAILS }, "a token $what, " . 2 * $FAILS . ' times: 401 each');
+    }
+    my $l = log_since($env, $m);
+    is(scalar(() = $l =~ /\[client 127\.0\.0\.8:\d+\] BBT(?:035|600): /g), 10 * $FAILS, 'each refusal logged');
+    is($ua->get($env->url($UP), { headers => $good_pw })->{status}, 200, 'the right password from there: 200');
+    unlike(log_since($env, $m), qr/BBT505: client 127\.0\.0\.8 /, 'the address was never throttled');
+
+    # What a guess gets still counts, from the same address.
+    my @guess = (auth_bearer(forge_token($id)), auth_basic('alice', forge_token($id)),
+                 auth_bearer(forge_token('999999999998')), auth_basic('no body', forge_token('999999999998')),
+                 auth_basic('carol', 'wrong'));
+    is(scalar @guess, $FAILS, "$FAILS guesses");
+    is($ua->get($env->url($UP), { headers => $_ })->{status}, 401, 'a guess: 401') for @guess;
+    like(log_since($env, $m), qr/BBT035: token $id refused for user alice: wrong secret/, 'a wrong secret among them');
+    ok(wait_log($env, $m, qr/BBT505: client 127\.0\.0\.8 throttled: $FAILS failed logins/),
+       "throttled after $FAILS guesses");
+    is($ua->get($env->url($UP), { headers => $good_pw })->{status}, 429, 'the right password: 429');
 };
 
 subtest 'the window ends; a success resets no count' => sub {

@@ -1,7 +1,10 @@
 # The shipped fail2ban filter (conf/fail2ban/filter.d/bbtoken.conf), run
 # with fail2ban-regex on the error log of a real httpd that refused logins
-# and throttled an address: it finds every failure line, with the
-# client's address (a right token from outside its allow-list included); never a request without credentials; and, in mode
+# and throttled an address: it finds every failure a guess makes, with
+# the client's address; never a request without credentials, nor a token
+# refused once its secret proved right (revoked, expired, its owner
+# disabled, not the user's; from outside its allow-list only in mode
+# aggressive), which the throttle does not count either; and, in mode
 # throttled, the throttle's one line per address.  Over HTTP/2 too, where
 # httpd writes the client as [remote ADDRESS:PORT].
 use strict;
@@ -38,7 +41,15 @@ $env->grant('carol', 'PROJECT_READ', 'PROJ');
 $env->user_add('alice');
 $env->grant('alice', 'PROJECT_READ', 'PROJ');
 $env->make_repo('PROJ', 'repo');
-my ($tok) = $env->token_create('alice', name => 'ci');
+my ($tok, $id) = $env->token_create('alice', name => 'ci');
+my ($revoked, $rid) = $env->token_create('alice', name => 'revoked');
+$env->cli_ok('revoke', $rid);
+my ($expired, $eid) = $env->token_create('alice', name => 'expired', expiry_days => 1);
+$env->expire_token($eid);
+$env->user_add('dave');
+$env->grant('dave', 'PROJECT_READ', 'PROJ');
+my ($daves) = $env->token_create('dave', name => 'dave');
+$env->cli_ok('user', 'disable', 'dave');
 my $office = $env->cli_ok('create', 'alice', '--name', 'office', '--allow-from', '127.0.0.1');
 chomp $office;
 my $UP = '/scm/PROJ/repo.git/info/refs?service=git-upload-pack';
@@ -63,6 +74,20 @@ is(get('127.0.0.3'), 401, '.3: no credentials') for 1 .. 5;
 is(get('127.0.0.3', auth_basic('carol', 'carol-Pa55-word')), 200, '.3: the password');
 # 127.0.0.4: a right token, but from outside its allow-list.
 is(get('127.0.0.4', auth_bearer($office)), 401, '.4: a token from outside its allow-list');
+# 127.0.0.6: CI jobs behind one NAT address retrying tokens whose secret
+# is right, each three times: twelve refusals, no guess.  Counted, they
+# would have the address throttled (four) and banned.
+for my $t ([revoked => auth_bearer($revoked)], [expired => auth_basic('alice', $expired)],
+           ['owner disabled' => auth_bearer($daves)], ['not the user\'s' => auth_basic('carol', $tok)]) {
+    is(get('127.0.0.6', $t->[1]), 401, ".6: a token $t->[0]") for 1 .. 3;
+}
+is(get('127.0.0.6', auth_basic('carol', 'carol-Pa55-word')), 200, '.6: the password still works: not throttled');
+# 127.0.0.7: guesses at tokens, each written its own way: a wrong secret
+# (Bearer), an unknown id with a user name, and with one that is not a
+# user name.
+is(get('127.0.0.7', auth_bearer(forge_token($id))), 401, '.7: a wrong secret');
+is(get('127.0.0.7', auth_basic('alice', forge_token('999999999998'))), 401, '.7: an unknown token, Basic');
+is(get('127.0.0.7', auth_basic('no body', forge_token('999999999998'))), 401, '.7: with no user name');
 ok(wait_log($env, 0, qr/BBT505: client 127\.0\.0\.1 throttled/), 'the throttle logged .1');
 $env->httpd_stop;    # every line written
 
@@ -74,7 +99,7 @@ for (split /\n/, $log) {
 is_deeply(\%lines, {
     'BBT040 127.0.0.1' => 2, 'BBT034 127.0.0.1' => 2, 'BBT035 127.0.0.1' => 1,
     'BBT505 127.0.0.1' => 1, 'BBT040 127.0.0.2' => 1, 'BBT031 127.0.0.3' => 5,
-    'BBT600 127.0.0.4' => 1,
+    'BBT600 127.0.0.4' => 1, 'BBT035 127.0.0.6' => 12, 'BBT035 127.0.0.7' => 3,
 }, 'the error log holds the lines the requests made') or diag explain \%lines;
 
 # fail2ban's own includes, and the filter as shipped.
@@ -95,15 +120,20 @@ sub hosts {
     return \%h;
 }
 
-is_deeply(hosts('bbtoken'), { '127.0.0.1' => 5, '127.0.0.2' => 1, '127.0.0.4' => 1 },
-          'mode normal: every failure, by address; no request without credentials');
+like($log, qr/\[client 127\.0\.0\.7:\d+\] BBT035: token $id refused: wrong secret/, '.7: a wrong secret logged');
+like($log, qr/BBT035: token 999999999998 refused for user \(not a user name\): unknown token/,
+     '.7: a name that is no user name logged as such');
+like($log, qr/\[client 127\.0\.0\.6:\d+\] BBT035: token $rid refused: token revoked/, '.6: a revoked token logged');
+unlike($log, qr/BBT505: client 127\.0\.0\.6 /, '.6 was never throttled');
+is_deeply(hosts('bbtoken'), { '127.0.0.1' => 5, '127.0.0.2' => 1, '127.0.0.7' => 3 },
+          'mode normal: every guess, by address; no request without credentials, no token whose secret was right');
 is_deeply(hosts('bbtoken[mode=throttled]'), { '127.0.0.1' => 1 }, 'mode throttled: the throttle\'s line');
-is_deeply(hosts('bbtoken[mode=aggressive]'), { '127.0.0.1' => 6, '127.0.0.2' => 1, '127.0.0.4' => 1 },
-          'mode aggressive: both');
+is_deeply(hosts('bbtoken[mode=aggressive]'), { '127.0.0.1' => 6, '127.0.0.2' => 1, '127.0.0.4' => 1, '127.0.0.7' => 3 },
+          'mode aggressive: both, and the token from outside its allow-list');
 
 my ($rc, $out) = run_cmd(cmd => ['fail2ban-regex', '--config', $conf, $env->error_log_path, 'bbtoken'],
                          timeout => 120);
-like($out, qr/^Lines: \d+ lines, 0 ignored, 7 matched/m, 'fail2ban-regex\'s own count: 7 matched');
+like($out, qr/^Lines: \d+ lines, 0 ignored, 9 matched/m, 'fail2ban-regex\'s own count: 9 matched');
 
 # IPv6: httpd writes [client ADDRESS:PORT] with no brackets, so a client
 # whose source port has four digits or fewer (its choice: any port over

@@ -121,6 +121,21 @@ int main(void)
     is_int(bbt_verdict(&r, 0, NULL), BBT_VERDICT_WRONG_SECRET,
            "  and the secret still comes first");
 
+    /* What a guess can get: the throttle and fail2ban count these alone. */
+    is_int(bbt_verdict_guessable(BBT_VERDICT_UNKNOWN), 1,
+           "unknown id: a guess");
+    is_int(bbt_verdict_guessable(BBT_VERDICT_WRONG_SECRET), 1,
+           "wrong secret: a guess");
+    is_int(bbt_verdict_guessable(BBT_VERDICT_REVOKED), 0,
+           "revoked: the secret proved right");
+    is_int(bbt_verdict_guessable(BBT_VERDICT_EXPIRED), 0, "expired: too");
+    is_int(bbt_verdict_guessable(BBT_VERDICT_DISABLED), 0, "disabled: too");
+    is_int(bbt_verdict_guessable(BBT_VERDICT_NOT_OWNER), 0, "not owner: too");
+    is_int(bbt_verdict_guessable(BBT_VERDICT_ADDRESS), 0,
+           "outside the allow-list: too");
+    is_int(bbt_verdict_guessable(BBT_VERDICT_BROKEN), 0, "broken: too");
+    is_int(bbt_verdict_guessable(BBT_VERDICT_OK), 0, "OK: no refusal");
+
     is_str(bbt_verdict_str(BBT_VERDICT_REVOKED), "token revoked", "reason");
     is_str(bbt_verdict_str(BBT_VERDICT_OK), "", "no reason for OK");
     is_str(bbt_verdict_str((bbt_verdict_t)99), "refused",
