@@ -539,6 +539,10 @@ subtest 'an upgrade from 0.2.0 disables the API\'s and the page\'s snippets' => 
     is($rc, 0, 'the postinst, configure 0.2.0') or diag $out;
     ok(!-e "/etc/apache2/conf-enabled/$_.conf", "$_ disabled") for qw(bbtoken-rest bbtoken-page);
     like($out, qr/disabled bbtoken-rest, which now goes inside/, 'and it says why');
+    ok(-e '/var/lib/apache2/conf/disabled_by_maint/bbtoken-rest'
+           && !-e '/var/lib/apache2/conf/disabled_by_admin/bbtoken-rest',
+       '  recorded as the package\'s doing, not the admin\'s (a2query)');
+    unlike($out, qr/lacks "SetHandler default-handler"/, '  this release\'s dav snippet: no warning') or diag $out;
     ok(-l '/etc/apache2/conf-enabled/bbtoken-git.conf', 'bbtoken-git still enabled');
     ($rc, $out) = run('a2enconf -q bbtoken-rest');
     is($rc, 0, 'a2enconf bbtoken-rest again') or diag $out;
@@ -575,6 +579,18 @@ subtest 'an upgrade from 0.2.0 disables the API\'s and the page\'s snippets' => 
     is(slurp($copy), $old, '  the copy is left as it is');
     unlike($out, qr/disabled bbtoken-rest|ERROR/, '  and nothing says it was disabled') or diag $out;
     unlink $copy;
+
+    # 0.2.0's dav snippet, edited and kept, has no SetHandler
+    # default-handler: a security fix the upgrade must not pass over.
+    $f = '/etc/apache2/conf-available/bbtoken-dav.conf';
+    $new = slurp($f);
+    ($kept = $new) =~ s{^\s*SetHandler default-handler\n}{}m;
+    isnt($kept, $new, 'the dav snippet without SetHandler default-handler, as 0.2.0\'s was');
+    spew($f, $kept);
+    ($rc, $out) = run("/var/lib/dpkg/info/$PKG.postinst configure 0.2.0");
+    is($rc, 0, 'the postinst, configure 0.2.0, with that dav snippet') or diag $out;
+    like($out, qr/warning: \Q$f\E lacks "SetHandler default-handler"/, '  warns of it');
+    spew($f, $new);
 };
 
 subtest 'lintian' => sub {
