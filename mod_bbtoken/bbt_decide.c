@@ -44,5 +44,11 @@ bbt_decision_t bbt_decide(const bbt_access_t *a, const bbt_target_t **on,
                                 BBT_LEVEL_ADMIN);
         }
     }
+    if (d == BBT_DECIDE_ALLOW && !a->password &&
+        a->into_id.need.level != BBT_LEVEL_NONE) {
+        *on = &a->into_id;
+        *what = a->into_id.need;
+        d = bbt_kind_decide(kind, a->into_id.need, tp, tr, BBT_LEVEL_ADMIN);
+    }
     return d;
 }

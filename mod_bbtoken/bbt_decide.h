@@ -48,6 +48,13 @@ typedef struct {
      * inside the token's scope; named says which, or why not. */
     int named_outside;
     bbt_named_t named;
+    /* A body-project= route whose body gives its project an "id" too:
+     * Bitbucket may take the project by it, which the module cannot map to
+     * a key, so a personal token must hold the route's permission itself
+     * (anywhere: its owner's level there is the backend's to check); need
+     * at level NONE when the body gives none.  A project's or a
+     * repository's token is refused such a body (named_outside). */
+    bbt_target_t into_id;
 } bbt_access_t;
 
 /* Decide a request: its target, then the token's own minimum, then the

@@ -285,6 +285,13 @@ int bbt_routing_route(request_rec *r, const bbt_dir_conf_t *conf, bbt_req_t *rq)
     rq->access.token_need = mp->token_need;
     rq->named = bbt_rule_named(mp->rule);
     rq->into_id = mp->into_id;
+    memset(&rq->access.into_id, 0, sizeof(rq->access.into_id));
+    rq->access.into_id.need.scope = BBT_SCOPE_PROJECT;
+    if (mp->into_id) {
+        apr_cpystrn(rq->access.into_id.key, "the project its body gives by id",
+                    sizeof(rq->access.into_id.key));
+        rq->access.into_id.need = mp->into_need;
+    }
     if (mp->into != BBT_INTO_NONE) {
         /* Never a COPY or MOVE (bbt_bodyproj_check): one second end. */
         bbt_route_into(rq, mp);

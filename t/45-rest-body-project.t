@@ -134,6 +134,16 @@ allowed('PUT', 'alice_radmin', '{"name":"renamed","project":{"key":"proj"}}',
         'a REPO_ADMIN token names its own project', 'REPO_ADMIN');
 allowed('PUT', 'project', '{"project":{"key":"PROJ"}}',
         'a project token names its own project', 'REPO_ADMIN');
+# Its own key, and an "id" Bitbucket may take instead (OTHER's, say): the
+# token's own level must reach PROJECT_ADMIN wherever the id leads; the
+# backend checks its owner there.
+refused('PUT', 'alice_radmin', '{"project":{"key":"PROJ","id":2}}',
+        'a REPO_ADMIN token names its own project by key and another by id',
+        qr/BBT051: .* needs PROJECT_ADMIN on the project its body gives by id .*the token lacks it/);
+refused('PUT', 'alice_radmin', '{"project":{"key":"OTHER","id":null}}',
+        'and by a key and a null id');
+allowed('PUT', 'alice_full', '{"project":{"key":"PROJ","id":2}}',
+        'a full token names its project by key and id', 'REPO_ADMIN');
 allowed('DELETE', 'alice_radmin', undef, 'a REPO_ADMIN token deletes (no body read)',
         'REPO_ADMIN');
 

@@ -209,6 +209,20 @@ static void test_body_project(void)
     check(&a, BBT_DECIDE_OWNER, &a.dest, project(A),
           "nor a full token whose owner is no project admin there");
 
+    /* Its own key and an "id" the backend may take instead: the token's
+     * own level must reach the route's permission. */
+    a = token(R, A, A, repo(A));
+    strcpy(a.into_id.key, "by id");
+    a.into_id.need = project(A);
+    check(&a, BBT_DECIDE_TOKEN_SCOPE, &a.into_id, project(A),
+          "a REPO_ADMIN token cannot move into a project given by id");
+
+    a = token(A, A, A, repo(A));
+    strcpy(a.into_id.key, "by id");
+    a.into_id.need = project(A);
+    check(&a, BBT_DECIDE_ALLOW, &a.into_id, project(A),
+          "a PROJECT_ADMIN token may (the backend checks its owner there)");
+
     a = token(A, A, A, repo(A));
     a.scope.kind = BBT_KIND_PROJECT;
     strcpy(a.scope.key, "PROJ");
