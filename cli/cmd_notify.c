@@ -45,10 +45,12 @@
  * telling audit event (a reason over a plain 'revoked'; of 'revoked' and
  * 'rotated' the later, so a rotation's old token is told as rotated, and its
  * new one, revoked later, as revoked), unless the owner revoked or rotated it
- * over HTTP themself.  A project's or a repository's token whose project has no
- * active admin to tell gets one row without a user, grouped by holder:
- * left out, its notices would never be settled, and revoke-unused-after,
- * which waits for a recorded warning, would never revoke it. */
+ * over HTTP themself: the record's actor is its user_name, both names as they
+ * were then, which a rename since does not change.  A project's or a
+ * repository's token whose project has no active admin to tell gets one row
+ * without a user, grouped by holder: left out, its notices would never be
+ * settled, and revoke-unused-after, which waits for a recorded warning, would
+ * never revoke it. */
 /* Whom a notice goes to: its token's owner; for a token without one, the
  * personal project's owner and the project's admins, each found by an
  * index (one join with their OR read every user for every notice). */
@@ -87,18 +89,17 @@
     " UNION ALL "                                                              \
     "SELECT 'revoked', r.event, r.id, r.user_id, r.at, false, NULL, r.addr,"   \
     " (extract(epoch FROM r.at - r.idle)::bigint / 86400) || ' days'"          \
-    " FROM (SELECT DISTINCT ON (t.id) t.id, t.user_id, u.name AS owner,"       \
+    " FROM (SELECT DISTINCT ON (t.id) t.id, t.user_id, a.user_name AS owner,"  \
     " " BBTOKEN_IDLE " AS idle, a.event, a.source, a.actor, a.at,"             \
     " a.client_addr AS addr"                                                   \
-    " FROM bbtoken_tokens t LEFT JOIN bbtoken_users u ON u.id = t.user_id"     \
-    " JOIN bbtoken_audit a ON a.token_id = t.id"                               \
+    " FROM bbtoken_tokens t JOIN bbtoken_audit a ON a.token_id = t.id"         \
     " AND a.event IN ('revoked', 'revoked_unused', 'revoked_leaked',"          \
     " 'rotated')"                                                              \
     " WHERE t.revoked_at IS NOT NULL AND NOT EXISTS (SELECT 1"                 \
     " FROM bbtoken_notices n WHERE n.token_id = t.id AND n.kind = 'revoked')"  \
     " ORDER BY t.id, a.event IN ('revoked', 'rotated'), a.id DESC) r"          \
     " WHERE r.event NOT IN ('revoked', 'rotated') OR r.source <> 'http'"       \
-    " OR lower(r.actor) <> lower(COALESCE(r.owner, '')))"                      \
+    " OR r.user_id IS NULL OR lower(r.actor) <> lower(COALESCE(r.owner, '')))" \
     " SELECT n.kind, n.event, n.id, t.name,"                                   \
     " to_char(n.at AT TIME ZONE 'UTC', " BBTOKEN_ISO "), n.never_used,"        \
     " to_char(n.until AT TIME ZONE 'UTC', " BBTOKEN_ISO "), host(n.addr),"     \
