@@ -105,6 +105,7 @@ static const struct option bbtoken_cmd_opts[] = {
     {"dry-run", no_argument, NULL, BBTOKEN_OPT_DRY_RUN},
     {"sendmail", required_argument, NULL, BBTOKEN_OPT_SENDMAIL},
     {"from", required_argument, NULL, BBTOKEN_OPT_FROM},
+    {"sendmail-timeout", required_argument, NULL, BBTOKEN_OPT_SENDMAIL_TIMEOUT},
     {"all", no_argument, NULL, BBTOKEN_OPT_ALL},
     {"owner", required_argument, NULL, BBTOKEN_OPT_OWNER},
     {"project", required_argument, NULL, BBTOKEN_OPT_PROJECT},
@@ -230,6 +231,9 @@ int bbtoken_parse_args(const bbtoken_cmd_t *cmd, int argc, char **argv,
             break;
         case BBTOKEN_OPT_FROM:
             a->from = optarg;
+            break;
+        case BBTOKEN_OPT_SENDMAIL_TIMEOUT:
+            a->sendmail_timeout = optarg;
             break;
         case BBTOKEN_OPT_ALL:
             a->all = 1;

@@ -95,8 +95,9 @@ static const bbtoken_cmd_t bbtoken_cmds[] = {
     {"project", bbtoken_cmd_project, bbtoken_usage_project,
      BBTOKEN_B(REPO_ADMINS) | BBTOKEN_B(JSON), 1, "project", "one KEY"},
     {"notify", bbtoken_cmd_notify, bbtoken_usage_notify,
-     BBTOKEN_B(DRY_RUN) | BBTOKEN_B(SENDMAIL) | BBTOKEN_B(FROM), 0, "notify",
-     "no operands"},
+     BBTOKEN_B(DRY_RUN) | BBTOKEN_B(SENDMAIL) | BBTOKEN_B(FROM) |
+         BBTOKEN_B(SENDMAIL_TIMEOUT),
+     0, "notify", "no operands"},
     {"db", NULL, bbtoken_usage_db, 0, 0, "db", NULL},
     {NULL, NULL, NULL, 0, 0, NULL, NULL}};
 

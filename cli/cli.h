@@ -75,7 +75,9 @@ enum {
     /* db check --repair */
     BBTOKEN_OPT_REPAIR,
     /* user set --no-admin */
-    BBTOKEN_OPT_NO_ADMIN
+    BBTOKEN_OPT_NO_ADMIN,
+    /* notify: how long a mailer may take a message */
+    BBTOKEN_OPT_SENDMAIL_TIMEOUT
 };
 /* More options than an unsigned int has bits. */
 #define BBTOKEN_BIT(opt) (1ull << ((opt)-BBTOKEN_OPT_DB))
@@ -112,10 +114,11 @@ typedef struct {
     const char *display_name;
     int no_email;
     int no_display_name;
-    const char *revoke_unused; /* policy --revoke-unused-after */
-    int dry_run;               /* notify */
-    const char *sendmail;      /* notify --sendmail */
-    const char *from;          /* notify --from */
+    const char *revoke_unused;    /* policy --revoke-unused-after */
+    int dry_run;                  /* notify */
+    const char *sendmail;         /* notify --sendmail */
+    const char *from;             /* notify --from */
+    const char *sendmail_timeout; /* notify --sendmail-timeout */
     /* list --all */
     int all;
     const char *owner;

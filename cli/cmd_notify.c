@@ -23,6 +23,10 @@
 #include "notify.h"
 
 #define BBTOKEN_SENDMAIL_DEFAULT "/usr/sbin/sendmail"
+/* Seconds a mailer may take a message (--sendmail-timeout): a sendmail
+ * that queues it locally is done in well under one. */
+#define BBTOKEN_SENDMAIL_TIMEOUT 60
+#define BBTOKEN_SENDMAIL_TIMEOUT_MAX 3600
 /* A copy (alias c) of a notice of this kind counts as sent, unless it is of
  * an unused token's warning and older than the token's idle spell (idle):
  * the warning of an earlier spell. */
@@ -158,6 +162,7 @@ typedef struct {
     const char *sendmail;
     const char *from;
     int dry_run;
+    int timeout;      /* --sendmail-timeout */
     int failed;       /* messages sendmail did not take */
     int first_status; /* the first failure's exit status, or -1 */
     int first_errno;  /* ... or why it could not run */
@@ -471,7 +476,7 @@ static int bbtoken_notify_owner(bbtoken_notify_t *n, const PGresult *res,
         return 0;
     }
     fflush(stdout);
-    status = bbtoken_sendmail(n->sendmail, msg, len);
+    status = bbtoken_sendmail(n->sendmail, msg, len, n->timeout);
     why = errno;
     free(msg);
     if (status != 0) {
@@ -541,7 +546,8 @@ static int bbtoken_notify_from(const bbtoken_args_t *a, char *buf, size_t len)
 int bbtoken_cmd_notify(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
                        const bbtoken_args_t *a)
 {
-    bbtoken_notify_t n = {ctx, NULL, NULL, a->dry_run, 0, -1, 0};
+    bbtoken_notify_t n = {ctx, NULL, NULL, a->dry_run, BBTOKEN_SENDMAIL_TIMEOUT,
+                          0,   -1,   0};
     char from[300];
     const char *sm = a->sendmail ? a->sendmail : getenv("BBTOKEN_SENDMAIL");
     const bbtoken_tx_t notes_tx = {"finding the notices due",
@@ -553,9 +559,20 @@ int bbtoken_cmd_notify(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
                                    NULL};
     bbtoken_groups_t g;
     PGresult *res;
+    long secs;
     int rc, first, end, more;
 
     (void)cmd;
+    if (a->sendmail_timeout) {
+        if ((rc =
+                 bbtoken_check_number("--sendmail-timeout", a->sendmail_timeout,
+                                      BBTOKEN_SENDMAIL_TIMEOUT_MAX, 0))) {
+            return rc;
+        }
+        bbt_input_number(a->sendmail_timeout, 1, BBTOKEN_SENDMAIL_TIMEOUT_MAX,
+                         &secs);
+        n.timeout = (int)secs;
+    }
     n.sendmail = sm && *sm ? sm : BBTOKEN_SENDMAIL_DEFAULT;
     n.from = from;
     /* posix_spawn takes a bare name as relative to the working directory:
@@ -614,6 +631,13 @@ int bbtoken_cmd_notify(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
         return rc;
     }
     if (n.failed) {
+        if (n.first_status < 0 && n.first_errno == ETIMEDOUT) {
+            return bbtoken_fail("sendmail %s failed for %d message%s (not "
+                                "done within %d seconds: stopped); their "
+                                "notices go out on the next run",
+                                bbtoken_repeatable(n.sendmail), n.failed,
+                                n.failed == 1 ? "" : "s", n.timeout);
+        }
         if (n.first_status < 0) {
             return bbtoken_fail("sendmail %s could not take %d message%s (%s); "
                                 "their notices go out on the next run",

@@ -83,9 +83,12 @@ int bbtoken_mail_message_id(const char *from, char *buf, size_t len);
 
 /* sendmail.c: pipe msg into `path -t -oi` (recipients from the headers;
  * a line of "." does not end the message), run with our environment but
- * PGPASSWORD, and wait.  Returns its exit
- * status (0 is sent), 128 + the signal that killed it, or -1 when it could
- * not be run or exited 0 without reading the whole message (errno set). */
-int bbtoken_sendmail(const char *path, const char *msg, size_t len);
+ * PGPASSWORD in a process group of its own, and wait, timeout seconds at
+ * most.  Returns its exit status (0 is sent), 128 + the signal that killed
+ * it, or -1 when it could not be run or exited 0 without reading the whole
+ * message (errno set), or had not finished by then (errno ETIMEDOUT; it and
+ * its process group are then stopped, SIGTERM and then SIGKILL). */
+int bbtoken_sendmail(const char *path, const char *msg, size_t len,
+                     int timeout);
 
 #endif

@@ -3,19 +3,32 @@
  * interface every MTA provides (Postfix, Exim, OpenSMTPD, msmtp...), run
  * without a shell as `PATH -t -oi` with the message on its standard input.
  * Its output goes to our stderr, so stdout keeps notify's report alone.
+ * Each call has a deadline: a mailer that never answers (a queue on a hung
+ * mount, an SMTP relay that accepts and then says nothing) would otherwise
+ * hold notify, and its lock, for good, and every later run would stop at
+ * the lock with nothing mailed or revoked.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cli.h"
 #include "mail.h"
 
 extern char **environ;
+
+/* A mailer past its deadline is asked to stop (SIGTERM), then killed
+ * (SIGKILL) this much later; once killed, it is waited for as long again,
+ * and left to init if it is still not gone (stuck in the kernel). */
+#define BBTOKEN_MAILER_GRACE_MS 2000
 
 /* Our environment but the database password: PGPASSWORD was given to
  * bbtoken for libpq (README: The CLI), and the mailer, or a wrapper that
@@ -44,7 +57,9 @@ static char **bbtoken_mailer_env(void)
 /* Start the mailer reading the pipe fds (its standard output is our
  * standard error): 0, or an errno.  The CLI ignores SIGPIPE (its writes
  * fail with EPIPE instead), and an ignored signal is inherited across exec:
- * the mailer gets the default, as from any shell. */
+ * the mailer gets the default, as from any shell.  It leads a process group
+ * of its own, so that one past its deadline is stopped with whatever it
+ * started (a wrapper script's sendmail, Postfix's postdrop). */
 static int bbtoken_mailer_spawn(pid_t *pid, const char *path, char **argv,
                                 char **env, const int fds[2])
 {
@@ -63,7 +78,9 @@ static int bbtoken_mailer_spawn(pid_t *pid, const char *path, char **argv,
     sigemptyset(&dfl);
     sigaddset(&dfl, SIGPIPE);
     if ((rc = posix_spawnattr_setsigdefault(&at, &dfl)) == 0 &&
-        (rc = posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGDEF)) == 0 &&
+        (rc = posix_spawnattr_setpgroup(&at, 0)) == 0 &&
+        (rc = posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGDEF |
+                                                POSIX_SPAWN_SETPGROUP)) == 0 &&
         (rc = posix_spawn_file_actions_adddup2(&fa, fds[0], 0)) == 0 &&
         (rc = posix_spawn_file_actions_adddup2(&fa, 2, 1)) == 0 &&
         (rc = posix_spawn_file_actions_addclose(&fa, fds[0])) == 0 &&
@@ -75,6 +92,115 @@ static int bbtoken_mailer_spawn(pid_t *pid, const char *path, char **argv,
     return rc;
 }
 
+/* The time ms milliseconds from now, on the monotonic clock. */
+static void bbtoken_deadline(struct timespec *end, long ms)
+{
+    clock_gettime(CLOCK_MONOTONIC, end);
+    end->tv_sec += ms / 1000;
+    end->tv_nsec += (ms % 1000) * 1000000L;
+    if (end->tv_nsec >= 1000000000L) {
+        end->tv_sec++;
+        end->tv_nsec -= 1000000000L;
+    }
+}
+
+/* Milliseconds left before end, 0 once it is past. */
+static int bbtoken_ms_left(const struct timespec *end)
+{
+    struct timespec now;
+    long long ms;
+
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    ms = (long long)(end->tv_sec - now.tv_sec) * 1000 +
+         (end->tv_nsec - now.tv_nsec) / 1000000;
+    return ms <= 0 ? 0 : ms > INT_MAX ? INT_MAX : (int)ms;
+}
+
+/* Write buf to the mailer's end of the pipe (non-blocking) before end: 0,
+ * or -1 with errno (ETIMEDOUT: the mailer stopped reading; EPIPE: it
+ * quit). */
+static int bbtoken_mailer_feed(int fd, const char *buf, size_t len,
+                               const struct timespec *end)
+{
+    struct pollfd p;
+    ssize_t n;
+    int ms;
+
+    while (len > 0) {
+        if ((n = write(fd, buf, len)) >= 0) {
+            buf += n;
+            len -= (size_t)n;
+            continue;
+        }
+        if (errno == EINTR) {
+            continue;
+        }
+        if (errno != EAGAIN && errno != EWOULDBLOCK) {
+            return -1;
+        }
+        if ((ms = bbtoken_ms_left(end)) == 0) {
+            errno = ETIMEDOUT;
+            return -1;
+        }
+        p.fd = fd;
+        p.events = POLLOUT;
+        p.revents = 0;
+        if (poll(&p, 1, ms) < 0 && errno != EINTR) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* Wait for the mailer to end, until end: 0 with si filled in, 1 when it
+ * is still running, -1 with errno.  reap 0 leaves it a zombie (WNOWAIT),
+ * which keeps its pid and process group from being anyone else's. */
+static int bbtoken_mailer_wait(pid_t pid, int reap, siginfo_t *si,
+                               const struct timespec *end)
+{
+    int nap = 1, left;
+
+    for (;;) {
+        memset(si, 0, sizeof(*si));
+        if (waitid(P_PID, (id_t)pid, si,
+                   WEXITED | WNOHANG | (reap ? 0 : WNOWAIT)) != 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            return -1;
+        }
+        if (si->si_pid == pid) {
+            return 0;
+        }
+        if ((left = bbtoken_ms_left(end)) == 0) {
+            return 1;
+        }
+        /* Polled: most mailers are done in a few milliseconds. */
+        poll(NULL, 0, nap < left ? nap : left);
+        if (nap < 50) {
+            nap *= 2;
+        }
+    }
+}
+
+/* A mailer past its deadline, and its process group: asked to stop, then
+ * killed, and reaped. */
+static void bbtoken_mailer_stop(pid_t pid)
+{
+    struct timespec end;
+    siginfo_t si;
+
+    kill(-pid, SIGTERM);
+    kill(-pid, SIGCONT); /* a stopped one hears the SIGTERM */
+    bbtoken_deadline(&end, BBTOKEN_MAILER_GRACE_MS);
+    bbtoken_mailer_wait(pid, 0, &si, &end);
+    /* What it started may live on without it: the group, while its
+     * leader is a zombie still ours. */
+    kill(-pid, SIGKILL);
+    bbtoken_deadline(&end, BBTOKEN_MAILER_GRACE_MS);
+    bbtoken_mailer_wait(pid, 1, &si, &end);
+}
+
 /* The mailer's exit status is what says a message was taken.  With SIGCHLD
  * ignored (a scheduler or a wrapper may start us so, and an ignored signal
  * is inherited across exec) the kernel reaps the child itself and waitpid
@@ -82,23 +208,29 @@ static int bbtoken_mailer_spawn(pid_t *pid, const char *path, char **argv,
  * go out again on every run.  So SIGCHLD is the default while the mailer
  * runs, for it too (Postfix's sendmail waits for its own postdrop). */
 static int bbtoken_sendmail_run(const char *path, const char *msg, size_t len,
-                                char **env)
+                                char **env, int timeout)
 {
     char *argv[] = {(char *)path, "-t", "-oi", NULL};
     struct sigaction ign, old;
-    int fds[2], rc, status, saved;
+    struct timespec end;
+    int fds[2], rc, saved;
+    siginfo_t si;
     pid_t pid;
 
     if (pipe(fds) != 0) {
         return -1;
     }
-    if ((rc = bbtoken_mailer_spawn(&pid, path, argv, env, fds)) != 0) {
+    rc = 0;
+    if (fcntl(fds[1], F_SETFL, fcntl(fds[1], F_GETFL) | O_NONBLOCK) != 0 ||
+        (rc = bbtoken_mailer_spawn(&pid, path, argv, env, fds)) != 0) {
+        saved = errno;
         close(fds[0]);
         close(fds[1]);
-        errno = rc;
+        errno = rc ? rc : saved;
         return -1;
     }
     close(fds[0]);
+    bbtoken_deadline(&end, (long)timeout * 1000);
 
     /* A mailer that quits early is EPIPE, whatever the caller does with
      * SIGPIPE (main ignores it; another caller, a test, may not). */
@@ -106,28 +238,38 @@ static int bbtoken_sendmail_run(const char *path, const char *msg, size_t len,
     ign.sa_flags = 0;
     sigemptyset(&ign.sa_mask);
     sigaction(SIGPIPE, &ign, &old);
-    rc = bbtoken_write_all(fds[1], msg, len);
+    rc = bbtoken_mailer_feed(fds[1], msg, len, &end);
     saved = errno;
     close(fds[1]);
     sigaction(SIGPIPE, &old, NULL);
 
-    while (waitpid(pid, &status, 0) < 0) {
-        if (errno != EINTR) {
-            return -1;
-        }
+    if (rc != 0 && saved == ETIMEDOUT) {
+        bbtoken_mailer_stop(pid);
+        errno = ETIMEDOUT;
+        return -1;
     }
-    if (WIFSIGNALED(status)) {
-        return 128 + WTERMSIG(status);
+    switch (bbtoken_mailer_wait(pid, 1, &si, &end)) {
+    case 0:
+        break;
+    case 1:
+        bbtoken_mailer_stop(pid);
+        errno = ETIMEDOUT;
+        return -1;
+    default:
+        return -1;
     }
-    if (WEXITSTATUS(status) == 0 && rc != 0) {
+    if (si.si_code == CLD_KILLED || si.si_code == CLD_DUMPED) {
+        return 128 + si.si_status;
+    }
+    if (si.si_status == 0 && rc != 0) {
         /* It said yes without reading the whole message: not sent. */
         errno = saved;
         return -1;
     }
-    return WEXITSTATUS(status);
+    return si.si_status;
 }
 
-int bbtoken_sendmail(const char *path, const char *msg, size_t len)
+int bbtoken_sendmail(const char *path, const char *msg, size_t len, int timeout)
 {
     struct sigaction dfl, old;
     char **env;
@@ -141,7 +283,7 @@ int bbtoken_sendmail(const char *path, const char *msg, size_t len)
     dfl.sa_flags = 0;
     sigemptyset(&dfl.sa_mask);
     sigaction(SIGCHLD, &dfl, &old);
-    rc = bbtoken_sendmail_run(path, msg, len, env);
+    rc = bbtoken_sendmail_run(path, msg, len, env, timeout);
     saved = errno;
     sigaction(SIGCHLD, &old, NULL);
     free(env);

@@ -57,6 +57,7 @@ const char bbtoken_usage_main[] =
     "  project KEY [--repo-admins-manage-tokens yes|no] [--json]\n"
     "                                show or change a project's setting\n"
     "  notify [--dry-run] [--sendmail PATH] [--from ADDRESS]\n"
+    "         [--sendmail-timeout SECONDS]\n"
     "                                mail owners about expiring, expired\n"
     "                                and revoked tokens; revoke unused ones\n"
     "  db status | db upgrade [--init] | db check [--repair] [--json]\n"
@@ -373,6 +374,7 @@ const char bbtoken_usage_project[] =
 
 const char bbtoken_usage_notify[] =
     "Usage: bbtoken notify [--dry-run] [--sendmail PATH] [--from ADDRESS]\n"
+    "                      [--sendmail-timeout SECONDS]\n"
     "\n"
     "Mail each token owner the news about their tokens, one message per\n"
     "owner, each notice once to each recipient (the database records each\n"
@@ -384,15 +386,21 @@ const char bbtoken_usage_notify[] =
     "it from cron, daily.  No token value is ever mailed.  Prints a line per\n"
     "token revoked and per owner mailed or not: an owner without an e-mail\n"
     "address or disabled gets no mail, and the notices count as told.  A\n"
-    "notice sendmail does not take (exit status not 0) goes out on the next\n"
-    "run; notify then fails (exit 1) after trying every owner.\n"
+    "notice sendmail does not take (exit status not 0, or not done in time)\n"
+    "goes out on the next run; notify then fails (exit 1) after trying every\n"
+    "owner.\n"
     "  --dry-run         print the revocations and the messages instead;\n"
     "                    change and send nothing\n"
     "  --sendmail PATH   the mailer, run as PATH -t -oi (default\n"
     "                    $BBTOKEN_SENDMAIL, else /usr/sbin/sendmail); an\n"
     "                    absolute path\n"
     "  --from ADDRESS    the sender (default $BBTOKEN_MAIL_FROM, else\n"
-    "                    bbtoken@ and this host's name)\n";
+    "                    bbtoken@ and this host's name)\n"
+    "  --sendmail-timeout SECONDS\n"
+    "                    how long the mailer may take a message, 1 to 3600\n"
+    "                    (default 60); one still running then is stopped\n"
+    "                    (SIGTERM, then SIGKILL, with what it started) and\n"
+    "                    counts as refused\n";
 
 const char bbtoken_usage_db[] =
     "Usage: bbtoken db status\n"

@@ -23,7 +23,7 @@ _bbtoken()
             --db | --name | --perm | --expiry-days | --user | --since | --token | \
                 --within | --expired-before | --max-expiry-days | --max-tokens | \
                 --email | --display-name | --revoke-unused-after | --sendmail | --from | \
-                --owner | --project | --repo | --unused-for | --min-perm | \
+                --sendmail-timeout | --owner | --project | --repo | --unused-for | --min-perm | \
                 --repo-admins-manage-tokens | --kind | --allow-from)
                 ((i++))
                 continue
@@ -62,7 +62,7 @@ _bbtoken()
             ;;
         --db | --name | --expiry-days | --user | --since | --token | --within | \
             --expired-before | --max-tokens | --email | --display-name | --from | \
-            --owner | --project | --repo | --unused-for | --allow-from)
+            --sendmail-timeout | --owner | --project | --repo | --unused-for | --allow-from)
             return 0
             ;;
     esac
@@ -101,7 +101,7 @@ _bbtoken()
         audit) opts="--since --token --json --project --repo" ;;
         policy) opts="--expiry-required --expiry-optional --max-expiry-days --max-tokens --revoke-unused-after --json" ;;
         project) opts="--repo-admins-manage-tokens --json" ;;
-        notify) opts="--dry-run --sendmail --from" ;;
+        notify) opts="--dry-run --sendmail --from --sendmail-timeout" ;;
     esac
     # Every command takes --help.
     [[ -n $cmd ]] && opts="$opts --help"

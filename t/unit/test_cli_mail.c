@@ -2,7 +2,8 @@
  * which addresses may go into a header, the Subject's RFC 2047 encoding
  * and folding, the whole message for every kind of notice (headers, 7bit
  * or base64 body), refusals of anything that could add a header, the Date
- * and Message-ID, and sendmail's exit status through stand-in mailers. */
+ * and Message-ID, and sendmail's exit status through stand-in mailers,
+ * and its deadline: one that never answers is stopped with what it started. */
 #define _GNU_SOURCE
 #include "cli.h"
 #include "cli_capture.h"
@@ -13,8 +14,10 @@
 #include <openssl/evp.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 /* s with its control characters as C escapes, for a test's name. */
 static const char *shown(const char *s)
@@ -510,6 +513,71 @@ static char *slurp(const char *path)
     return buf;
 }
 
+/* 1 once process pid is gone (or a zombie: dead, not yet reaped by
+ * whoever inherited it), polling for up to a minute. */
+static int gone(pid_t pid)
+{
+    char path[64], *p;
+    int i;
+
+    for (i = 0; i < 6000; i++) {
+        snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
+        p = slurp(path);
+        if (!*p || ((p = strrchr(p, ')')) && (p[2] == 'Z' || p[2] == 'X'))) {
+            return 1;
+        }
+        usleep(10000);
+    }
+    return 0;
+}
+
+/* A mailer that never answers, as notify's deadline stops it: whether it
+ * reads the message or not, and what it started with it. */
+static void test_sendmail_timeout(void)
+{
+    char dir[] = "/tmp/bbt-unit-mail-XXXXXX", path[256], file[256], cmd[512];
+    static const char msg[] = "To: a@b\nSubject: x\n\nbody\n";
+    size_t big_len = 1 << 20;
+    char *big = malloc(big_len);
+    long bg;
+    int rc;
+
+    if (!ok(mkdtemp(dir) != NULL, "a temporary directory")) {
+        free(big);
+        return;
+    }
+    memset(big, 'x', big_len);
+    snprintf(cmd, sizeof(cmd),
+             "sleep 600 & echo $! > %s/bg; cat > /dev/null; sleep 600", dir);
+    script(dir, "hang", cmd, path, sizeof(path));
+    errno = 0;
+    rc = bbtoken_sendmail(path, msg, strlen(msg), 1);
+    is_int(rc, -1, "a mailer that reads and never ends: -1");
+    is_int(errno, ETIMEDOUT, "  ETIMEDOUT");
+    snprintf(file, sizeof(file), "%s/bg", dir);
+    bg = atol(slurp(file));
+    ok(bg > 0 && gone((pid_t)bg), "  what it started is stopped too (%ld)", bg);
+    script(dir, "deaf", "exec sleep 600", path, sizeof(path));
+    errno = 0;
+    rc = bbtoken_sendmail(path, big, big_len, 1);
+    is_int(rc, -1, "one that never reads a big message: -1");
+    is_int(errno, ETIMEDOUT, "  ETIMEDOUT");
+    script(dir, "stubborn", "trap '' TERM; cat > /dev/null; sleep 600 & wait",
+           path, sizeof(path));
+    errno = 0;
+    rc = bbtoken_sendmail(path, msg, strlen(msg), 1);
+    is_int(rc, -1, "one that ignores SIGTERM: -1 (killed)");
+    is_int(errno, ETIMEDOUT, "  ETIMEDOUT");
+    script(dir, "ok", "cat > /dev/null", path, sizeof(path));
+    is_int(bbtoken_sendmail(path, big, big_len, 1), 0,
+           "one that takes a big message in time: 0");
+    free(big);
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+    if (system(cmd) != 0) {
+        diag("could not remove %s", dir);
+    }
+}
+
 static void test_sendmail(void)
 {
     char dir[] = "/tmp/bbt-unit-mail-XXXXXX", path[256], file[256], cmd[512];
@@ -527,7 +595,7 @@ static void test_sendmail(void)
              dir, dir);
     script(dir, "ok", cmd, path, sizeof(path));
     capture_start();
-    rc = bbtoken_sendmail(path, msg, strlen(msg));
+    rc = bbtoken_sendmail(path, msg, strlen(msg), 60);
     capture_end();
     is_int(rc, 0, "a mailer that takes it: 0");
     snprintf(file, sizeof(file), "%s/msg", dir);
@@ -538,20 +606,20 @@ static void test_sendmail(void)
     is_str(capture_err, "to-stdout\n", "  but on stderr");
 
     script(dir, "fail", "exit 3", path, sizeof(path));
-    is_int(bbtoken_sendmail(path, big, big_len), 3,
+    is_int(bbtoken_sendmail(path, big, big_len, 60), 3,
            "a mailer that fails without reading: its exit status (no "
            "SIGPIPE)");
     script(dir, "liar", "exit 0", path, sizeof(path));
     errno = 0;
-    is_int(bbtoken_sendmail(path, big, big_len), -1,
+    is_int(bbtoken_sendmail(path, big, big_len, 60), -1,
            "one that says 0 without reading the message: -1");
     is_int(errno, EPIPE, "  EPIPE");
     script(dir, "killed", "kill -9 $$", path, sizeof(path));
-    is_int(bbtoken_sendmail(path, msg, strlen(msg)), 128 + 9,
+    is_int(bbtoken_sendmail(path, msg, strlen(msg), 60), 128 + 9,
            "one killed by a signal: 128 + the signal");
     snprintf(path, sizeof(path), "%s/missing", dir);
     errno = 0;
-    rc = bbtoken_sendmail(path, msg, strlen(msg));
+    rc = bbtoken_sendmail(path, msg, strlen(msg), 60);
     /* glibc's posix_spawn reports a failed exec; others (valgrind's)
      * leave it to the child, which exits 127 as a shell would. */
     ok((rc == -1 && errno == ENOENT) || rc == 127,
@@ -574,5 +642,6 @@ int main(void)
     test_compose_refusals();
     test_date_id();
     test_sendmail();
+    test_sendmail_timeout();
     return done_testing();
 }
