@@ -40,14 +40,17 @@ struct bbtoken_ctx {
  * files act as the server's system user, which logs in as postgres), and,
  * before PostgreSQL 16, roles with CREATEROLE (which may grant themselves
  * those).  Every name qualified: it runs before the search path is
- * pinned. */
+ * pinned; and no cast PostgreSQL does not define itself (one made with
+ * another role's function would run it), so versions, six digits, are
+ * compared as text. */
 #define BBTOKEN_POWER_ROLES_SQL                                                \
     "SELECT su.oid FROM pg_catalog.pg_roles su"                                \
     " WHERE su.rolsuper OR su.rolname OPERATOR(pg_catalog.=) ANY"              \
     "  "                                                                       \
     "('{pg_execute_server_program,pg_write_server_files}'::pg_catalog.name[])" \
     "  OR (su.rolcreaterole AND pg_catalog.current_setting("                   \
-    "   'server_version_num')::pg_catalog.int4 OPERATOR(pg_catalog.<) 160000)"
+    "   'server_version_num') OPERATOR(pg_catalog.<) "                         \
+    "'160000'::pg_catalog.text)"
 
 /* The schema's migrations, compiled in (migrations.c). */
 typedef struct {

@@ -35,6 +35,7 @@
 #define LIKE_OURS " OPERATOR(pg_catalog.~~) 'bbtoken\\_%'"
 
 #define CLS_CLASS "'pg_catalog.pg_class'::pg_catalog.regclass"
+#define CLS_CAST "'pg_catalog.pg_cast'::pg_catalog.regclass"
 
 /* The namespace: bbtoken_schema's, else the one a schema would be made
  * in, as the session's search path finds them. */
@@ -89,11 +90,11 @@
     "   WHERE c.relnamespace" EQ "s.ns AND c.relname" LIKE_OURS "),"           \
     " reach(cls, obj) AS ("                                                    \
     "  SELECT " CLS_CLASS "::pg_catalog.oid, o.oid FROM ours o"                \
-    "  UNION SELECT CASE WHEN fwd THEN d.refclassid ELSE d.classid END,"       \
-    "   CASE WHEN fwd THEN d.refobjid ELSE d.objid END"                        \
-    "  FROM reach x, pg_catalog.pg_depend d,"                                  \
-    "   LATERAL (SELECT d.classid" EQ "x.cls AND d.objid" EQ "x.obj) f(fwd)"   \
-    "  WHERE fwd OR (d.refclassid" EQ "x.cls AND d.refobjid" EQ "x.obj"        \
+    "  UNION SELECT e.cls, e.obj FROM reach x, LATERAL ("                      \
+    "   SELECT d.refclassid, d.refobjid FROM pg_catalog.pg_depend d"           \
+    "    WHERE d.classid" EQ "x.cls AND d.objid" EQ "x.obj"                    \
+    "   UNION ALL SELECT d.classid, d.objid FROM pg_catalog.pg_depend d"       \
+    "    WHERE d.refclassid" EQ "x.cls AND d.refobjid" EQ "x.obj"              \
     "   AND ((x.cls" EQ CLS_CLASS " AND EXISTS (SELECT FROM"                   \
     "          pg_catalog.pg_class k WHERE k.oid" EQ "x.obj"                   \
     "          AND k.relkind" EQ "ANY ('{r,p,v,f,m}'::pg_catalog.\"char\"[]))" \
@@ -110,9 +111,14 @@
     "    OR (x.cls" EQ "ANY (ARRAY['pg_catalog.pg_opclass',"                   \
     "         'pg_catalog.pg_opfamily']::pg_catalog.regclass[])"               \
     "        AND d.classid" EQ "ANY (ARRAY['pg_catalog.pg_amop',"              \
-    "         'pg_catalog.pg_amproc']::pg_catalog.regclass[]))))),"            \
+    "         'pg_catalog.pg_amproc']::pg_catalog.regclass[])))"               \
+    "   UNION ALL SELECT x.cls, n.o FROM pg_catalog.pg_operator o,"            \
+    "    LATERAL (VALUES (o.oprcom), (o.oprnegate)) n(o)"                      \
+    "    WHERE x.cls" EQ "'pg_catalog.pg_operator'::pg_catalog.regclass"       \
+    "     AND o.oid" EQ "x.obj AND n.o OPERATOR(pg_catalog.<>)"                \
+    "     0::pg_catalog.oid) e(cls, obj)),"                                    \
     " rels AS (SELECT k.oid,"                                                  \
-    "   k.oid::pg_catalog.regclass::pg_catalog.text AS name"                   \
+    "   pg_catalog.format('%s', k.oid::pg_catalog.regclass) AS name"           \
     "   FROM reach x, pg_catalog.pg_class k"                                   \
     "   WHERE x.cls" EQ CLS_CLASS " AND k.oid" EQ "x.obj"                      \
     "    AND k.relkind" EQ "ANY ('{r,p,v,f,m}'::pg_catalog.\"char\"[])),"      \
@@ -136,7 +142,12 @@
     "  UNION ALL SELECT 'pg_catalog.pg_opfamily'::pg_catalog.regclass, oid,"   \
     "   opfowner FROM pg_catalog.pg_opfamily"                                  \
     "  UNION ALL SELECT 'pg_catalog.pg_conversion'::pg_catalog.regclass, oid," \
-    "   conowner FROM pg_catalog.pg_conversion),"                              \
+    "   conowner FROM pg_catalog.pg_conversion"                                \
+    "  UNION ALL SELECT 'pg_catalog.pg_foreign_server'::pg_catalog.regclass,"  \
+    "   oid, srvowner FROM pg_catalog.pg_foreign_server"                       \
+    "  UNION ALL SELECT"                                                       \
+    "   'pg_catalog.pg_foreign_data_wrapper'::pg_catalog.regclass, oid,"       \
+    "   fdwowner FROM pg_catalog.pg_foreign_data_wrapper),"                    \
     " bad(what, own) AS ("                                                     \
     "  SELECT 'owns the schema', s.nspowner FROM s"                            \
     "  UNION ALL SELECT 'may create objects there', r.oid FROM r, s"           \
@@ -167,6 +178,20 @@
     "    AND a.privilege_type" EQ "ANY"                                        \
     "        ('{TRIGGER,REFERENCES}'::pg_catalog.text[])"                      \
     "  UNION ALL SELECT what, own FROM evt"                                    \
+    "  UNION ALL SELECT pg_catalog.concat('owns the function of the cast ',"   \
+    "   pg_catalog.pg_describe_object(" CLS_CAST ", c.oid, 0)), p.proowner"    \
+    "   FROM pg_catalog.pg_cast c, pg_catalog.pg_proc p"                       \
+    "   WHERE p.oid" EQ "c.castfunc"                                           \
+    "  UNION ALL SELECT pg_catalog.concat('owns ',"                            \
+    "   pg_catalog.pg_describe_object(w.cls, w.oid, 0), ', a member of ',"     \
+    "   pg_catalog.pg_describe_object(m.refclassid, m.refobjid, 0)), w.own"    \
+    "   FROM pg_catalog.pg_depend a, pg_catalog.pg_depend m, owners w"         \
+    "   WHERE a.classid" EQ "ANY (ARRAY['pg_catalog.pg_amop',"                 \
+    "          'pg_catalog.pg_amproc']::pg_catalog.regclass[])"                \
+    "    AND m.classid" EQ "a.classid AND m.objid" EQ "a.objid"                \
+    "    AND m.refclassid" EQ "ANY (ARRAY['pg_catalog.pg_opclass',"            \
+    "          'pg_catalog.pg_opfamily']::pg_catalog.regclass[])"              \
+    "    AND w.cls" EQ "a.refclassid AND w.oid" EQ "a.refobjid"                \
     "  UNION ALL SELECT pg_catalog.concat('owns ', pg_catalog."                \
     "pg_describe_object(x.cls, x.obj, 0), ', which the tables use'), w.own"    \
     "   FROM reach x, owners w WHERE w.cls" EQ "x.cls AND w.oid" EQ "x.obj"    \

@@ -1,0 +1,133 @@
+# The guard of a superuser's session (t/30-migrations-owner,
+# t/30-migrations-owner-uses) against what PostgreSQL finds for a
+# statement where pg_depend does not say so (a cast, an operator's
+# negator), and what a foreign table's server, whose owner chooses where
+# it connects and as whom, makes of a superuser's statement.  Each: a
+# superuser's command is refused, and nothing of rep's runs as a
+# superuser; the README's install, with common extensions, goes on.
+use strict;
+use warnings;
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use Test::More;
+use BBT::Env;
+
+my $env = BBT::Env->new(httpd => 0)->start;
+
+sub conninfo {
+    my ($user, $db) = @_;
+    return 'host=127.0.0.1 port=' . $env->pg_port . ' dbname=' . ($db || 'bbtoken') . " user=$user connect_timeout=5";
+}
+sub cli_as { my ($user, $db, @args) = @_; $env->cli_raw('--db', conninfo($user, $db), @args) }
+
+$env->psql('CREATE ROLE rep LOGIN; CREATE SCHEMA rep AUTHORIZATION rep; GRANT CONNECT ON DATABASE bbtoken TO rep');
+$env->psql(<<'EOS', user => 'rep');
+CREATE TABLE rep.probe (what text, who text);
+GRANT INSERT ON rep.probe TO PUBLIC;
+GRANT USAGE ON SCHEMA rep TO PUBLIC;
+CREATE FUNCTION rep.lay(what text) RETURNS boolean LANGUAGE plpgsql AS $$
+BEGIN
+    IF (SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = current_user)
+       AND current_setting('bbtoken.source', true) = 'cli' THEN
+        INSERT INTO rep.probe VALUES (what, current_user);
+    END IF;
+    RETURN true;
+END $$;
+EOS
+sub ran { $env->psql("SELECT coalesce(string_agg(DISTINCT what || ' as ' || who, ', '), '') FROM rep.probe") }
+
+subtest 'README install with common extensions: a superuser\'s session goes on' => sub {
+    $env->psql('CREATE SCHEMA ext; CREATE EXTENSION pgcrypto; CREATE EXTENSION citext; CREATE EXTENSION pg_trgm;'
+               . ' CREATE EXTENSION btree_gist; CREATE EXTENSION hstore SCHEMA ext; CREATE EXTENSION "uuid-ossp";'
+               . ' CREATE EXTENSION postgres_fdw;'
+               . ' CREATE INDEX zz_trgm ON bbtoken_users USING gin (name gin_trgm_ops)');
+    my ($rc, $out, $err) = cli_as('postgres', undef, 'user', 'add', 'carol', '--email', 'c@example.com');
+    is($rc, 0, 'user add as postgres works') or diag $err;
+    $env->psql('DROP INDEX zz_trgm');
+};
+
+subtest 'a cast whose function rep owns (pg_cast: found for the statement, in no pg_depend)' => sub {
+    $env->psql(<<'EOS', user => 'rep');
+CREATE FUNCTION rep.c(text) RETURNS int4 LANGUAGE plpgsql IMMUTABLE AS $$
+BEGIN PERFORM rep.lay('cast text to int4'); RETURN int4in(textout($1)); END $$;
+CREATE FUNCTION rep.rc(regclass) RETURNS text LANGUAGE plpgsql STABLE AS $$
+BEGIN PERFORM rep.lay('cast regclass to text'); RETURN textin(regclassout($1)); END $$;
+EOS
+    # Neither pair has a cast of its own (I/O conversion): a superuser may
+    # make one, here with rep's function.
+    for my $c (['CREATE CAST (regclass AS text) WITH FUNCTION rep.rc(regclass)', 'DROP CAST (regclass AS text)',
+                'cast regclass to text'],
+               ['CREATE ROLE cr NOLOGIN CREATEROLE; CREATE CAST (text AS int4) WITH FUNCTION rep.c(text)',
+                'DROP CAST (text AS int4); DROP ROLE cr', 'cast text to int4']) {
+        my ($do, $undo, $what) = @$c;
+        $env->psql($do);
+        my ($rc, $out, $err) = cli_as('postgres', undef, 'db', 'status');
+        is($rc, 1, "$do: db status as postgres refused") or diag $out;
+        unlike(ran(), qr/\Q$what\E as postgres/, "  rep's cast function did not run as postgres");
+        $env->psql($undo);
+        $env->psql('TRUNCATE rep.probe');
+    }
+};
+
+subtest 'an operator of the tables whose negator is rep\'s (oprnegate: in no pg_depend)' => sub {
+    $env->psql(<<'EOS', user => 'rep');
+CREATE FUNCTION rep.ne(text, text) RETURNS boolean LANGUAGE plpgsql IMMUTABLE AS $$
+BEGIN PERFORM rep.lay('negator'); RETURN $1 <> $2; END $$;
+CREATE OPERATOR rep.!== (LEFTARG = text, RIGHTARG = text, FUNCTION = rep.ne);
+EOS
+    $env->psql(<<'EOS');
+CREATE SCHEMA audit;
+CREATE FUNCTION audit.eq(text, text) RETURNS boolean LANGUAGE plpgsql IMMUTABLE AS 'BEGIN RETURN $1 = $2; END';
+CREATE OPERATOR audit.=== (LEFTARG = text, RIGHTARG = text, FUNCTION = audit.eq, NEGATOR = OPERATOR(rep.!==));
+ALTER TABLE bbtoken_users ADD CONSTRAINT zz_neg CHECK (NOT (email OPERATOR(audit.===) 'nobody@example.com'));
+EOS
+    my ($rc, $out, $err) = cli_as('postgres', undef, 'user', 'set', 'carol', '--email', 'c2@example.com');
+    is($rc, 1, 'user set as postgres refused') or diag $out;
+    unlike(ran(), qr/negator as postgres/, '  rep\'s negator did not run as postgres');
+    $env->psql('ALTER TABLE bbtoken_users DROP CONSTRAINT zz_neg; DROP SCHEMA audit CASCADE; TRUNCATE rep.probe');
+};
+
+subtest 'a foreign table of the tables on a server rep owns (pg_foreign_server: not in owners)' => sub {
+    # rep's own database, where it keeps an archive table with a trigger.
+    $env->psql('CREATE DATABASE repdb OWNER rep', db => 'postgres');
+    $env->psql(<<'EOS', db => 'repdb', user => 'rep');
+CREATE SCHEMA archive;
+CREATE TABLE archive.users_t (id bigint, name text, active boolean, is_admin boolean, created_at timestamptz,
+                              email text, display_name text, slug text);
+INSERT INTO archive.users_t (id, name) VALUES (-1, 'nobody');
+CREATE TABLE archive.probe (who text, super boolean);
+GRANT USAGE ON SCHEMA archive TO PUBLIC; GRANT INSERT ON archive.probe TO PUBLIC;
+-- Cheap, so that it runs before any condition the scan is sent with.
+CREATE FUNCTION archive.lay() RETURNS boolean LANGUAGE plpgsql VOLATILE COST 0.001 AS $$
+BEGIN
+    INSERT INTO archive.probe SELECT current_user, rolsuper FROM pg_catalog.pg_roles WHERE rolname = current_user;
+    IF (SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = current_user) THEN
+        EXECUTE 'ALTER ROLE rep SUPERUSER';
+    END IF;
+    RETURN false;
+END $$;
+CREATE VIEW archive.users AS SELECT * FROM archive.users_t WHERE archive.lay();
+EOS
+    # The DBA archives users to rep's server, a child of bbtoken_users.
+    $env->psql(<<'EOS');
+CREATE SCHEMA archive;
+GRANT USAGE ON FOREIGN DATA WRAPPER postgres_fdw TO rep;
+CREATE SERVER archive FOREIGN DATA WRAPPER postgres_fdw OPTIONS (dbname 'archive');
+ALTER SERVER archive OWNER TO rep;
+CREATE FOREIGN TABLE archive.users () INHERITS (public.bbtoken_users) SERVER archive
+    OPTIONS (schema_name 'archive', table_name 'users');
+EOS
+    # What the server's owner may change: where it connects, and as whom.
+    my ($sock, $port) = ($env->dir . '/pg/sock', $env->pg_port);
+    $env->psql(<<"EOS", user => 'rep');
+ALTER SERVER archive OPTIONS (SET dbname 'repdb', ADD host '$sock', ADD port '$port');
+CREATE USER MAPPING FOR postgres SERVER archive OPTIONS (user 'postgres');
+EOS
+    my ($rc, $out, $err) = cli_as('postgres', undef, 'user', 'show', 'carol');
+    is($rc, 1, 'user show as postgres refused') or diag $out;
+    is($env->psql("SELECT coalesce(string_agg(DISTINCT who || ' ' || super, ','), '') FROM archive.probe", db => 'repdb'), '',
+       '  rep\'s trigger did not run as a superuser');
+    is($env->psql("SELECT rolsuper FROM pg_roles WHERE rolname = 'rep'"), 'f', '  rep is no superuser');
+};
+
+done_testing;
