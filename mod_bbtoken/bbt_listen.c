@@ -550,11 +550,7 @@ static void bbt_listen_subscribed(void)
     apr_cpystrn(L.tables, L.tables_now, sizeof(L.tables));
     L.state = BBT_L_UP;
     L.backoff = 0;
-    bbt_lprobe_reset();
-    ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, L.s,
-                 "BBT309: the token cache's listener hears PostgreSQL%s "
-                 "(backend %d)",
-                 L.was_up || L.told_down ? " again" : "", L.be_pid);
+    bbt_lprobe_reset(L.s, L.be_pid, L.was_up || L.told_down);
     L.was_up = 1;
     L.told_down = L.told_schema = L.told_params = 0;
     bbt_listen_ping();

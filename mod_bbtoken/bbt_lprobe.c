@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bbt_cache.h"
 #include "bbt_lprobe.h"
 #include "bbt_lsession.h"
 #include "bbt_mono.h"
@@ -18,31 +19,68 @@ APLOG_USE_MODULE(bbtoken);
 #define BBT_LPROBE_LATE_US apr_time_from_sec(2)
 
 static struct {
+    server_rec *s;
     apr_uint64_t seq; /* the last probe sent, from pid */
     int pid;
+    int be_pid; /* the listener's backend */
     apr_int64_t sent, due;
-    int out;   /* sent, not back yet */
-    int heard; /* one came back since LISTEN */
-    int told;  /* BBT712 said */
+    int out;       /* sent, not back yet */
+    int heard;     /* one came back since LISTEN */
+    int told;      /* BBT712 said, none back since */
+    int told_pool; /* BBT714 said, none back since */
 } P;
 
-void bbt_lprobe_reset(void)
+/* BBT309 is said here, where it is known whether the listener serves:
+ * while its probe fails (BBT712, BBT714) a connection of its proves
+ * nothing, and the probe that comes back at last is what puts it back in
+ * service. */
+static void bbt_lprobe_hears(int level, int again)
+{
+    ap_log_error(APLOG_MARK, level, 0, P.s,
+                 "BBT309: the token cache's listener hears PostgreSQL%s "
+                 "(backend %d)",
+                 again ? " again" : "", P.be_pid);
+}
+
+void bbt_lprobe_reset(server_rec *s, int be_pid, int again)
 {
     P.out = P.heard = 0;
     P.due = 0;
+    P.s = s;
+    P.be_pid = be_pid;
+    bbt_lprobe_hears(P.told || P.told_pool ? APLOG_DEBUG : APLOG_NOTICE, again);
 }
 
 void bbt_lprobe_tick(apr_pool_t *pool, server_rec *s, const char *channel)
 {
     char why[256];
-    int pid = 0;
+    int pid = 0, rc;
 
     if (P.out || bbt_mono_now() < P.due) {
         return;
     }
     why[0] = '\0';
-    if (bbt_lsession_probe(pool, s, channel, ++P.seq, &pid, why, sizeof(why)) !=
-        1) {
+    rc = bbt_lsession_probe(pool, s, channel, ++P.seq, &pid, why, sizeof(why));
+    if (rc == -2) {
+        /* Sent again from there, it would fail again (and a standby logs
+         * each refusal as an ERROR): tried again when the next is due.
+         * Nothing is believed meanwhile, as if it had never come back. */
+        P.heard = 0;
+        bbt_cache_listener_down();
+        ap_log_error(APLOG_MARK, P.told_pool ? APLOG_DEBUG : APLOG_WARNING, 0,
+                     s,
+                     "BBT714: the token cache's listener cannot send its "
+                     "probe: mod_dbd's pool reaches a server that cannot "
+                     "send NOTIFY (a hot standby, or a role that may not run "
+                     "pg_notify: %s): the cache is not believed and token "
+                     "requests read the database; trying again every 10 "
+                     "seconds",
+                     why);
+        P.told_pool = 1;
+        P.due = bbt_mono_now() + BBT_LPROBE_EVERY_US;
+        return;
+    }
+    if (rc != 1) {
         ap_log_error(
             APLOG_MARK, APLOG_DEBUG, 0, s,
             "BBT713: the token cache's listener could not send its probe "
@@ -64,7 +102,10 @@ int bbt_lprobe_heard(const PGnotify *n, const char *channel)
     }
     P.out = 0;
     P.heard = 1;
-    P.told = 0;
+    if (P.told || P.told_pool) {
+        bbt_lprobe_hears(APLOG_NOTICE, 1);
+    }
+    P.told = P.told_pool = 0;
     P.due = bbt_mono_now() + BBT_LPROBE_EVERY_US;
     return 1;
 }

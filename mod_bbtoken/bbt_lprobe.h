@@ -14,8 +14,11 @@
  * heartbeat goes while it is out: heard at the end of the listener's own
  * transaction (the proxy links it then) it would prove nothing.  It takes
  * a place of the module's in the pool without waiting (bbt_dbgate.h): a
- * full pool is a probe not sent, tried again a second later.  The state is
- * the listener's thread's.
+ * full pool is a probe not sent, tried again a second later.  A pool that
+ * reaches a hot standby cannot send it (nor one whose role may not run
+ * pg_notify): the cache is not believed while it does, said once, and the
+ * probe tried again every ten seconds.  The state is the listener's
+ * thread's.
  */
 #ifndef BBT_LPROBE_H
 #define BBT_LPROBE_H
@@ -24,12 +27,17 @@
 
 #include <libpq-fe.h>
 
-/* LISTEN took effect anew: no probe heard, one due now. */
-void bbt_lprobe_reset(void);
+/* LISTEN took effect anew on the listener's backend be_pid: no probe
+ * heard, one due now.  Says so (BBT309, "again" if again): at notice, or
+ * at debug while the probe fails (BBT712, BBT714), and then at notice
+ * when one comes back. */
+void bbt_lprobe_reset(server_rec *s, int be_pid, int again);
 
 /* Send the probe on channel if one is due and none is out (a blocking
  * round trip on a pooled connection, two seconds at most; one that cannot
- * be sent is tried again a second later). */
+ * be sent is tried again a second later, ten seconds later when the
+ * pooled session cannot send it at all, which is said: BBT714, once until
+ * one comes back, then debug). */
 void bbt_lprobe_tick(apr_pool_t *pool, server_rec *s, const char *channel);
 
 /* Whether notification n, on channel, is the probe out (and takes it). */

@@ -26,6 +26,7 @@
 #include <openssl/crypto.h>
 
 #include "bbt_cache.h"
+#include "bbt_db.h"
 #include "bbt_dbgate.h"
 #include "bbt_dbsession.h"
 #include "bbt_listensql.h"
@@ -325,6 +326,13 @@ static int bbt_lsession_probe_on(void *arg, apr_pool_t *pool, server_rec *s,
     if ((rc = bbt_lsession_usable(dbd, pg, s, err, errlen, until)) != 0) {
         return rc;
     }
+    /* A hot standby refuses NOTIFY, and logs each refusal as an ERROR:
+     * not sent there at all. */
+    if (bbt_db_standby(pg)) {
+        apr_cpystrn(err, "the pooled session reports in_hot_standby on",
+                    errlen);
+        return -2;
+    }
     res = bbt_dbsession_exec(pg, pr->sql, until);
     if (res && PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1 &&
         PQnfields(res) == 2) {
@@ -334,7 +342,16 @@ static int bbt_lsession_probe_on(void *arg, apr_pool_t *pool, server_rec *s,
             apr_cpystrn(err, "the pooled session has no backend", errlen);
         }
     } else {
+        const char *st = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+
         rc = bbt_lsession_failed(pg, res, err, errlen, until);
+        /* Refused for good (read-only: a standby that does not say so,
+         * before PostgreSQL 14; EXECUTE on pg_notify revoked). */
+        if (rc == -1 &&
+            (bbt_sql_read_only(st) ||
+             bbt_sql_classify(st, NULL, NULL) == BBT_SQL_PRIVILEGE)) {
+            rc = -2;
+        }
     }
     PQclear(res);
     return rc;

@@ -42,7 +42,9 @@ int bbt_lsession_read(bbt_lsession_t *ls, apr_pool_t *pool, server_rec *s,
  * the listener hears it only if a notification reaches its connection
  * while it is idle (a transaction-pooling proxy drops it then).  1 sent,
  * the sending backend's pid in *be_pid; 0 with no connection of mod_dbd's;
- * -1 not sent, why in err. */
+ * -1 not sent, why in err; -2 not sent because the pooled session cannot
+ * send it (a hot standby, a read-only session, EXECUTE on pg_notify
+ * refused: trying again soon would not help), why in err. */
 int bbt_lsession_probe(apr_pool_t *pool, server_rec *s, const char *channel,
                        apr_uint64_t seq, int *be_pid, char *err, size_t errlen);
 

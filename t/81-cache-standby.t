@@ -6,7 +6,11 @@
 # token revoked on the primary, read as live from the lagging standby
 # after the revocation's notification, is refused at once when the standby
 # has replayed it.  The throttled writes a standby refuses fail quietly:
-# the request is served, and each child says so once.
+# the request is served, and each child says so once.  The listener's
+# probe, a NOTIFY from a pooled connection, cannot be sent from the
+# standby: it is not tried there (a refused one is an ERROR line in the
+# standby's log), the listener says so once and looks again every ten
+# seconds, and the cache is not believed.
 use strict;
 use warnings;
 use FindBin;
@@ -17,6 +21,7 @@ use Time::HiRes qw(sleep time);
 use BBT::Env qw(auth_bearer forge_token);
 use BBT::Assert;
 use BBT::Cache qw(wait_log log_mark log_since settle listener_count);
+use BBT::Util qw(slurp);
 
 my $env = BBT::Env->new(httpd => 0, extra_conf => <<'EOC')->start;
 <Location /metrics>
@@ -30,6 +35,7 @@ is($env->pg_standby_psql('SELECT pg_is_in_recovery()'), 't', 'it is in recovery'
 $env->{dbd_ports} = [$sport, $env->pg_port];
 $env->{dbd_conninfo} = 'target_session_attrs=any';
 $env->write_cgi;
+my $t0 = time;
 $env->httpd_start;
 
 $env->make_repo('PROJ', 'repo');
@@ -86,6 +92,8 @@ subtest 'the listener hears the primary, the pool reads the standby' => sub {
     cmp_ok(backends(1, 0), '>=', 1, "the pool's connections are on the standby");
     is(backends(0, 0), 0, 'none on the primary');
     like(log_since($env, 0), qr/BBT811: token lookups read a hot standby/, 'a warning says so (BBT811)');
+    ok(wait_log($env, 0, qr/\[bbtoken:warn\] .*BBT714: the token cache's listener cannot send its probe: .*hot standby/),
+       'the listener says its probe cannot be sent from the pool (BBT714, a warning)');
 };
 
 subtest 'what the standby answers is never kept' => sub {
@@ -98,7 +106,9 @@ subtest 'what the standby answers is never kept' => sub {
     my $log = log_since($env, $mark);
     unlike($log, qr/\(from the cache\)/, 'none answered from the cache');
     like($log, qr/BBT312: token \Q$gid\E not answered from the cache: no entry/,
-         'the good token had no entry each time (the cache is believed: its listener is up)');
+         'the good token had no entry each time');
+    is(metrics()->{bbtoken_cache_listeners}, 0,
+       'and the cache is not believed: its listener is up, its probe cannot be sent from the standby');
     is(stores(), $before, 'no entry was kept');
     my ($most) = most_per_child(0, qr/BBT811: /);
     is($most, 1, 'BBT811 is said once per child');
@@ -164,6 +174,18 @@ subtest 'a standby alone: the listener cannot connect, the cache is not believed
     is(scalar(() = $log =~ /BBT037: token \Q$gid\E /g), 3, 'all three authenticated');
     unlike($log, qr/\(from the cache\)/, 'none from the cache');
     is($alone->crash_lines, 0, 'no httpd child crashed there');
+};
+
+subtest 'the probe is never sent from the standby, and said once' => sub {
+    my $log = log_since($env, 0);
+    my @told = grep { /BBT714: / } split /\n/, $log;
+    is(scalar(grep { /\[bbtoken:warn\]/ } @told), 1, 'BBT714 is a warning once, then debug');
+    # Tried every second before: at most one every ten seconds, with room
+    # to spare for a slow host (which only makes fewer).
+    cmp_ok(scalar(@told), '<=', 2 + (time - $t0) / 5, 'looked at again every ten seconds, not every second')
+        or diag scalar(@told) . ' in ' . int(time - $t0) . ' s';
+    my $sblog = slurp($env->{pg_standby}{log});
+    unlike($sblog, qr/cannot execute NOTIFY during recovery/, "no refused NOTIFY in the standby's log");
 };
 
 is(scalar($env->crash_lines), 0, 'no httpd child crashed') or diag join "\n", $env->crash_lines;

@@ -15,7 +15,7 @@ use FindBin;
 use lib "$FindBin::Bin/lib";
 use Test::More;
 use BBT::Env qw(auth_bearer);
-use BBT::Cache qw(served_from_cache wait_log log_mark);
+use BBT::Cache qw(served_from_cache wait_log log_mark log_since);
 use BBT::Util qw(free_port port_open slurp spew);
 use Time::HiRes qw(sleep time);
 
@@ -57,6 +57,15 @@ my $UP = '/scm/PROJ/repo.git/info/refs?service=git-upload-pack';
 
 ok(wait_log($b, 0, qr/BBT712: the token cache's listener does not hear other sessions' notifications/),
    'the listener says it does not hear other sessions (BBT712)');
+# It connects again every ten seconds and is no more in service for it: no
+# notice that it hears PostgreSQL again while BBT712 stands.
+{
+    my $mark = log_mark($b);
+    ok(wait_log($b, $mark, qr/BBT309: /, 40), 'the listener connects again');
+    my @again = grep { /BBT309: / } split /\n/, log_since($b, $mark);
+    like($again[0] // '', qr/\[bbtoken:debug\] .*BBT309: the token cache's listener hears PostgreSQL again/,
+         '  said at debug, BBT712 standing');
+}
 ok(!served_from_cache($b, $UP, auth_bearer($tok), $id), 'no token is answered from the cache');
 $a->cli_ok('revoke', $id);
 my @st = map { $b->get($UP, auth_bearer($tok))->{status} } 1 .. 20;
