@@ -262,9 +262,9 @@ is($env->psql("SELECT count(*) FROM bbtoken_projects WHERE project_key = '~nobod
 # under session_replication_role = replica, a logical replica's apply)
 # leaves ~name's tokens, others' grants on it and its settings; the next
 # user given the name, added or renamed to it, starts with none of them.
-$env->user_add($_) for qw(mona nils olga);
+$env->user_add($_, '--email', "$_\@example.com") for qw(mona nils olga);
 $env->make_repo("~$_", 'home') for qw(mona nils);
-$env->cli_ok('project', "~$_", '--repo-admins-manage-tokens', 'no') for qw(mona nils);
+$env->cli_ok('project', "~$_", '--repo-admins-manage-tokens', 'no') for qw(mona nils olga);
 my %left;
 for my $who (qw(mona nils)) {
     my ($tok, $id) = scope_token('--project', "~$who", "$who ci");
@@ -274,8 +274,12 @@ for my $who (qw(mona nils)) {
     is($env->psql("SELECT count(*) FROM bbtoken_tokens WHERE id = '$id' AND revoked_at IS NULL"), 1,
        "${who} deleted under replica: ~${who}'s token is left live (control)");
 }
-$env->user_add('mona');
+$env->user_add('mona', '--email', 'mona2@example.com');
 $env->psql("UPDATE bbtoken_users SET name = 'nils' WHERE name = 'olga'");
+my ($nrc, $nout, $nerr) = $env->cli('notify', '--dry-run', '--from', 'tokens@git.example.com', '--sendmail', '/bin/true');
+is($nrc, 0, 'notify --dry-run') or diag $nerr;
+unlike($nout, qr/mona2\@example\.com|olga\@example\.com/, '  mails neither new holder of a name about the old one\'s tokens')
+    or diag $nout;
 for my $who (qw(mona nils)) {
     my ($tok, $id) = @{ $left{$who} };
     is($env->psql("SELECT count(*) FROM bbtoken_tokens WHERE id = '$id' AND revoked_at IS NOT NULL"), 1,
@@ -284,10 +288,37 @@ for my $who (qw(mona nils)) {
                                        { Authorization => $env->bearer($tok) }, 401);
     ok($ok, '  and refused') or diag $seen;
     is(personal_grants("~$who"), 0, "  bob's grant on ~$who is gone");
-    like($env->cli_ok('project', "~$who"), qr/^repo-admins-manage-tokens: yes$/m, '  the settings are the default');
+    my $settings = $who eq 'nils' ? 'no' : 'yes';
+    like($env->cli_ok('project', "~$who"), qr/^repo-admins-manage-tokens: $settings$/m,
+         $who eq 'nils' ? "  olga's own settings came with her" : '  the settings are the default');
 }
+is($env->psql("SELECT count(*) FROM bbtoken_projects WHERE project_key = '~olga'"), 0, "  none left for ~olga");
 is($env->psql("SELECT count(*) FROM bbtoken_audit WHERE event = 'revoked' AND token_id IN ('$left{mona}[1]', '$left{nils}[1]')"),
    2, '  both revocations audited');
+
+# Adding a user takes the grantees of the leftover grants before the
+# grants, as a deletion of a grantee does (its row, then its grants):
+# the other way round the two deadlock.
+$env->user_add($_) for qw(pete quin);
+$env->cli_ok('grant', 'pete', 'PROJECT_READ', '~quin');
+$env->psql("SET session_replication_role = replica; DELETE FROM bbtoken_users WHERE name = 'quin'");
+my $del = $env->pg_session('del-pete');
+$del->send("BEGIN; SELECT 1 FROM bbtoken_users WHERE name = 'pete' FOR UPDATE;");
+ok($del->done, 'a deletion of pete holds his row');
+my $add = $env->pg_session('add-quin');
+$add->send("INSERT INTO bbtoken_users (name) VALUES ('quin');");
+ok($add->blocked, '  a new quin waits for it');
+$del->send("DELETE FROM bbtoken_users WHERE name = 'pete'; COMMIT;");
+$del->settled;
+$add->settled;
+my $said = $add->finish . $del->finish;
+unlike($said, qr/deadlock detected/, '  neither deadlocks') or diag $said;
+is($env->psql("SELECT count(*) FROM bbtoken_users WHERE name IN ('quin', 'pete')"), 1,
+   '  quin added, pete deleted');
+$env->psql("UPDATE bbtoken_users SET name = 'Quin' WHERE name = 'quin'");
+$env->cli_ok('project', '~quin', '--repo-admins-manage-tokens', 'no');
+$env->psql("UPDATE bbtoken_users SET name = 'quin' WHERE name = 'Quin'");
+like($env->cli_ok('project', '~quin'), qr/^repo-admins-manage-tokens: no$/m, 'a rename in case only keeps the settings');
 
 is(scalar($env->crash_lines), 0, 'no httpd child crashed') or diag join "\n", $env->crash_lines;
 
