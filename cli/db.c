@@ -93,7 +93,11 @@ static int bbtoken_session(bbtoken_ctx_t *ctx)
      * lookup's triggers order a change of a user or a grant and a token
      * created meanwhile only there, each statement reading what was
      * committed when it began (README, The schema); a transaction that
-     * wants a snapshot (db check, notify) asks for it in its BEGIN. */
+     * wants a snapshot (db check, notify) asks for it in its BEGIN.
+     * standard_conforming_strings on whatever the database sets (its
+     * owner may): off, the schema's names' pattern 'bbtoken\_%' reads _ as
+     * any character, and a superuser's db upgrade gave the tables' owner
+     * another's table named like ours. */
     res = bbtoken_exec_once(
         ctx, "starting the session",
         "SELECT pg_catalog.set_config('bbtoken.source', 'cli', false),"
@@ -105,7 +109,8 @@ static int bbtoken_session(bbtoken_ctx_t *ctx)
         " EXISTS (SELECT FROM (" BBTOKEN_POWER_ROLES_SQL
         " UNION ALL SELECT r.oid FROM pg_catalog.pg_roles r"
         "  WHERE r.rolname OPERATOR(pg_catalog.=) 'pg_read_server_files') p"
-        " WHERE pg_catalog.pg_has_role(session_user, p.oid, 'MEMBER'))",
+        " WHERE pg_catalog.pg_has_role(session_user, p.oid, 'MEMBER')),"
+        " pg_catalog.set_config('standard_conforming_strings', 'on', false)",
         1, params);
     if (!res) {
         return BBTOKEN_EXIT_FAIL;

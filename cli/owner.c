@@ -178,10 +178,12 @@
     "    AND a.privilege_type" EQ "ANY"                                        \
     "        ('{TRIGGER,REFERENCES}'::pg_catalog.text[])"                      \
     "  UNION ALL SELECT what, own FROM evt"                                    \
-    "  UNION ALL SELECT pg_catalog.concat('owns the function of the cast ',"   \
+    "  UNION ALL SELECT pg_catalog.concat('owns the function of the ',"        \
     "   pg_catalog.pg_describe_object(" CLS_CAST ", c.oid, 0)), p.proowner"    \
     "   FROM pg_catalog.pg_cast c, pg_catalog.pg_proc p"                       \
-    "   WHERE p.oid" EQ "c.castfunc"                                           \
+    "   WHERE p.oid" EQ "c.castfunc AND NOT EXISTS (SELECT FROM"               \
+    "    pg_catalog.pg_type t, r WHERE t.typowner" EQ "r.oid"                  \
+    "    AND t.oid" EQ "ANY (ARRAY[c.castsource, c.casttarget]))"              \
     "  UNION ALL SELECT pg_catalog.concat('owns ',"                            \
     "   pg_catalog.pg_describe_object(w.cls, w.oid, 0), ', a member of ',"     \
     "   pg_catalog.pg_describe_object(m.refclassid, m.refobjid, 0)), w.own"    \

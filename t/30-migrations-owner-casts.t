@@ -128,6 +128,58 @@ EOS
     is($env->psql("SELECT coalesce(string_agg(DISTINCT who || ' ' || super, ','), '') FROM archive.probe", db => 'repdb'), '',
        '  rep\'s trigger did not run as a superuser');
     is($env->psql("SELECT rolsuper FROM pg_roles WHERE rolname = 'rep'"), 'f', '  rep is no superuser');
+    $env->psql('DROP SCHEMA archive CASCADE; DROP SERVER archive CASCADE');
+};
+
+subtest 'a cast from a type of its own, another role\'s, stops no one' => sub {
+    # No statement of ours carries such a type (a column of it is refused
+    # by the walk); PUBLIC keeps TEMP, so httpd's own role could make one.
+    my $psql = "$BBT::Env::PGBIN/psql -X -q -h 127.0.0.1 -p " . $env->pg_port . ' -U bbtoken_httpd -d bbtoken';
+    open(my $h, '|-', $psql) or die "psql: $!";
+    select((select($h), $| = 1)[0]);
+    print $h <<'EOS';
+CREATE TEMP TABLE t (x int);
+CREATE FUNCTION pg_temp.f(pg_temp.t) RETURNS text LANGUAGE sql AS 'SELECT ''x''';
+CREATE CAST (pg_temp.t AS text) WITH FUNCTION pg_temp.f(pg_temp.t);
+EOS
+    my $made = 0;
+    for (1 .. 100) {
+        last if ($made = $env->psql("SELECT count(*) FROM pg_cast c JOIN pg_proc p ON p.oid = c.castfunc"
+                                    . " WHERE p.proowner = 'bbtoken_httpd'::regrole")) > 0;
+        select(undef, undef, undef, 0.1);
+    }
+    ok($made, 'bbtoken_httpd holds a session with a cast from its temp table\'s type');
+    for my $args (['list', '--all'], ['user', 'add', 'dave', '--email', 'd@example.com']) {
+        my ($rc, $out, $err) = cli_as('postgres', undef, @$args);
+        is($rc, 0, "  @$args as postgres works") or diag $err;
+    }
+    close $h;
+    $env->psql(<<'EOS', user => 'rep');
+CREATE TABLE rep.r (x int);
+CREATE FUNCTION rep.f(rep.r) RETURNS text LANGUAGE sql AS 'SELECT ''x''';
+CREATE CAST (rep.r AS text) WITH FUNCTION rep.f(rep.r);
+EOS
+    my ($rc, $out, $err) = cli_as('postgres', undef, 'list', '--all');
+    is($rc, 0, 'rep\'s cast from its own table\'s type: list --all as postgres works') or diag $err;
+    $env->psql('DROP CAST (rep.r AS text); DROP TABLE rep.r CASCADE', user => 'rep');
+};
+
+subtest 'the database\'s standard_conforming_strings off widens nothing' => sub {
+    # A database bbowner owns, its schema made as 0.2.0 did; a superuser's
+    # table named like ours but not ours (bbtokens_...).
+    my $ROOT = $BBT::Env::ROOT;
+    $env->psql('CREATE ROLE bbowner LOGIN');
+    $env->psql('CREATE DATABASE scsoff OWNER bbowner', db => 'postgres');
+    my @upto = grep { m{/(\d{4})_} && $1 <= 3 } sort glob "$ROOT/sql/migrations/0*.sql";
+    my $script = $env->dir . '/scratch/owner-scsoff.sql';
+    BBT::Env::spew($script, join '', "\\ir $upto[0]\n", map {"BEGIN;\n\\ir $_\nCOMMIT;\n"} @upto[1 .. $#upto]);
+    $env->psql(undef, db => 'scsoff', user => 'bbowner', file => $script);
+    $env->psql("CREATE TABLE public.bbtokens_archive (secret text); INSERT INTO bbtokens_archive VALUES ('s3cr3t')",
+               db => 'scsoff');
+    $env->psql('ALTER DATABASE scsoff SET standard_conforming_strings = off', db => 'scsoff', user => 'bbowner');
+    my ($rc, $out, $err) = cli_as('postgres', 'scsoff', 'db', 'upgrade');
+    is($env->psql("SELECT pg_get_userbyid(relowner) FROM pg_class WHERE relname = 'bbtokens_archive'", db => 'scsoff'),
+       'postgres', 'a superuser\'s db upgrade leaves the superuser\'s bbtokens_archive its own') or diag "$out$err";
 };
 
 done_testing;
