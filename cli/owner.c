@@ -194,6 +194,11 @@
     "    AND m.refclassid" EQ "ANY (ARRAY['pg_catalog.pg_opclass',"            \
     "          'pg_catalog.pg_opfamily']::pg_catalog.regclass[])"              \
     "    AND w.cls" EQ "a.refclassid AND w.oid" EQ "a.refobjid"                \
+    "  UNION ALL SELECT pg_catalog.concat('owns the function of ',"            \
+    "   pg_catalog.pg_describe_object('pg_catalog.pg_amop'::pg_catalog."       \
+    "regclass, am.oid, 0)), p.proowner FROM pg_catalog.pg_amop am,"            \
+    "   pg_catalog.pg_operator o, pg_catalog.pg_proc p"                        \
+    "   WHERE o.oid" EQ "am.amopopr AND p.oid" EQ "o.oprcode"                  \
     "  UNION ALL SELECT pg_catalog.concat('owns ', pg_catalog."                \
     "pg_describe_object(x.cls, x.obj, 0), ', which the tables use'), w.own"    \
     "   FROM reach x, owners w WHERE w.cls" EQ "x.cls AND w.oid" EQ "x.obj"    \

@@ -131,6 +131,26 @@ EOS
     $env->psql('DROP SCHEMA archive CASCADE; DROP SERVER archive CASCADE');
 };
 
+subtest 'an operator class whose member operator runs rep\'s function' => sub {
+    # A default class is chosen for a type wherever a statement sorts or
+    # hashes it, not only through our tables' indexes.
+    $env->psql(<<'EOS', user => 'rep');
+CREATE FUNCTION rep.eqf(text, text) RETURNS boolean LANGUAGE plpgsql IMMUTABLE AS $$
+BEGIN PERFORM rep.lay('class member'); RETURN $1 = $2; END $$;
+EOS
+    $env->psql(<<'EOS');
+CREATE SCHEMA audit;
+CREATE OPERATOR audit.=== (LEFTARG = text, RIGHTARG = text, FUNCTION = rep.eqf);
+CREATE OPERATOR CLASS audit.t_ops FOR TYPE text USING hash AS OPERATOR 1 audit.===, FUNCTION 1 hashtext(text);
+EOS
+    my ($rc, $out, $err) = cli_as('postgres', undef, 'db', 'status');
+    is($rc, 1, 'db status as postgres refused');
+    like($err, qr/^bbtoken: role rep, which is no superuser, owns the function of operator 1/, '  in words') or diag $err;
+    $env->psql('DROP SCHEMA audit CASCADE');
+    ($rc, $out, $err) = cli_as('postgres', undef, 'db', 'status');
+    is($rc, 0, 'the class gone: it works') or diag $err;
+};
+
 subtest 'a cast from a type of its own, another role\'s, stops no one' => sub {
     # No statement of ours carries such a type (a column of it is refused
     # by the walk); PUBLIC keeps TEMP, so httpd's own role could make one.
