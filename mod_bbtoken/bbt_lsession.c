@@ -327,18 +327,20 @@ static int bbt_lsession_probe_on(void *arg, apr_pool_t *pool, server_rec *s,
         return rc;
     }
     /* A hot standby refuses NOTIFY, and logs each refusal as an ERROR:
-     * not sent there at all. */
-    if (bbt_db_standby(pg)) {
-        apr_cpystrn(err, "the pooled session reports in_hot_standby on",
-                    errlen);
-        return -2;
-    }
+     * the statement asks the server (not libpq's last word of it, which a
+     * dead connection keeps) and sends none there. */
     res = bbt_dbsession_exec(pg, pr->sql, until);
     if (res && PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1 &&
-        PQnfields(res) == 2) {
+        PQnfields(res) == 3) {
         pr->be_pid = atoi(PQgetvalue(res, 0, 1));
         rc = pr->be_pid > 0 ? 1 : -1;
-        if (rc < 0) {
+        if (PQgetvalue(res, 0, 2)[0] == 't') {
+            rc = -2;
+            apr_cpystrn(err,
+                        "the pooled session's server is in recovery (a "
+                        "hot standby)",
+                        errlen);
+        } else if (rc < 0) {
             apr_cpystrn(err, "the pooled session has no backend", errlen);
         }
     } else {
@@ -362,7 +364,7 @@ int bbt_lsession_probe(apr_pool_t *pool, server_rec *s, const char *channel,
 {
     bbt_lsession_probe_t pr = {NULL, 0};
     bbt_gate_t *held = NULL;
-    char sql[160];
+    char sql[256];
     int rc, max = 0;
 
     /* A place among the module's own, without waiting: never mod_dbd's
@@ -375,8 +377,10 @@ int bbt_lsession_probe(apr_pool_t *pool, server_rec *s, const char *channel,
     /* The channel is the listener's own (letters, digits, _), the payload
      * a number: nothing of anyone else's goes into the statement. */
     apr_snprintf(sql, sizeof(sql),
-                 "SELECT pg_catalog.pg_notify('%s', 'p%" APR_UINT64_T_FMT
-                 "'), pg_catalog.pg_backend_pid()",
+                 "SELECT CASE WHEN pg_catalog.pg_is_in_recovery() THEN NULL"
+                 " ELSE pg_catalog.pg_notify('%s', 'p%" APR_UINT64_T_FMT
+                 "') END, pg_catalog.pg_backend_pid(),"
+                 " pg_catalog.pg_is_in_recovery()",
                  channel, seq);
     pr.sql = sql;
     rc = bbt_lsession_on_pool(pool, s, bbt_lsession_probe_on, &pr, err, errlen);
