@@ -107,8 +107,7 @@ static int bbtoken_session(bbtoken_ctx_t *ctx)
         " pg_catalog.set_config('default_transaction_isolation',"
         " 'read committed', false),"
         " EXISTS (SELECT FROM (" BBTOKEN_POWER_ROLES_SQL
-        " UNION ALL SELECT r.oid FROM pg_catalog.pg_roles r"
-        "  WHERE r.rolname OPERATOR(pg_catalog.=) 'pg_read_server_files') p"
+        " UNION ALL " BBTOKEN_READ_ROLES_SQL ") p"
         " WHERE pg_catalog.pg_has_role(session_user, p.oid, 'MEMBER')),"
         " pg_catalog.set_config('standard_conforming_strings', 'on', false)",
         1, params);

@@ -37,7 +37,9 @@ struct bbtoken_ctx {
 
 /* The roles whose members are, or may become, superusers: superusers,
  * pg_execute_server_program and pg_write_server_files (whose programs and
- * files act as the server's system user, which logs in as postgres), and,
+ * files act as the server's system user, which logs in as postgres), a
+ * role that may run a function writing the server's files (lo_export,
+ * adminpack's pg_file_write: granted, it is pg_write_server_files), and,
  * before PostgreSQL 16, roles with CREATEROLE (which may grant themselves
  * those).  Every name qualified: it runs before the search path is
  * pinned; and no cast PostgreSQL does not define itself (one made with
@@ -50,7 +52,31 @@ struct bbtoken_ctx {
     "('{pg_execute_server_program,pg_write_server_files}'::pg_catalog.name[])" \
     "  OR (su.rolcreaterole AND pg_catalog.current_setting("                   \
     "   'server_version_num') OPERATOR(pg_catalog.<) "                         \
-    "'160000'::pg_catalog.text)"
+    "'160000'::pg_catalog.text)"                                               \
+    "  OR " BBTOKEN_MAY_RUN_SQL(BBTOKEN_WRITE_FUNCS)
+
+/* Whether role su may run one of the functions named, those that exist. */
+#define BBTOKEN_MAY_RUN_SQL(funcs)                                             \
+    "EXISTS (SELECT FROM pg_catalog.unnest(" funcs "::pg_catalog.text[]) f(n)" \
+    " WHERE pg_catalog.has_function_privilege(su.oid,"                         \
+    "  pg_catalog.to_regprocedure(f.n), 'EXECUTE'))"
+#define BBTOKEN_WRITE_FUNCS                                                    \
+    "'{\"pg_catalog.lo_export(oid,text)\","                                    \
+    "\"pg_catalog.pg_file_write(text,text,boolean)\"}'"
+
+/* The roles whose members read the server's files: pg_read_server_files,
+ * and a role that may run a function reading them. */
+#define BBTOKEN_READ_ROLES_SQL                                                 \
+    "SELECT su.oid FROM pg_catalog.pg_roles su"                                \
+    " WHERE su.rolname OPERATOR(pg_catalog.=) 'pg_read_server_files'"          \
+    "  OR " BBTOKEN_MAY_RUN_SQL(                                               \
+        "'{\"pg_catalog.lo_import(text)\",\"pg_catalog.lo_import(text,oid)\"," \
+        "\"pg_catalog.pg_read_file(text)\","                                   \
+        "\"pg_catalog.pg_read_file(text,bigint,bigint)\","                     \
+        "\"pg_catalog.pg_read_file(text,bigint,bigint,boolean)\","             \
+        "\"pg_catalog.pg_read_binary_file(text)\","                            \
+        "\"pg_catalog.pg_read_binary_file(text,bigint,bigint)\","              \
+        "\"pg_catalog.pg_read_binary_file(text,bigint,bigint,boolean)\"}'")
 
 /* The schema's migrations, compiled in (migrations.c). */
 typedef struct {
