@@ -55,28 +55,38 @@ struct bbtoken_ctx {
     "'160000'::pg_catalog.text)"                                               \
     "  OR " BBTOKEN_MAY_RUN_SQL(BBTOKEN_WRITE_FUNCS)
 
-/* Whether role su may run one of the functions named, those that exist. */
+/* Whether role su may run one of the functions named, those that exist.
+ * Their arguments' types are named by schema too: the database's search
+ * path, not pinned yet, could put another's domain "oid" first, and the
+ * function would not be found. */
 #define BBTOKEN_MAY_RUN_SQL(funcs)                                             \
     "EXISTS (SELECT FROM pg_catalog.unnest(" funcs "::pg_catalog.text[]) f(n)" \
     " WHERE pg_catalog.has_function_privilege(su.oid,"                         \
     "  pg_catalog.to_regprocedure(f.n), 'EXECUTE'))"
 #define BBTOKEN_WRITE_FUNCS                                                    \
-    "'{\"pg_catalog.lo_export(oid,text)\","                                    \
-    "\"pg_catalog.pg_file_write(text,text,boolean)\"}'"
+    "'{\"pg_catalog.lo_export(pg_catalog.oid,pg_catalog.text)\","              \
+    "\"pg_catalog.pg_file_write(pg_catalog.text,pg_catalog.text,"              \
+    "pg_catalog.bool)\"}'"
 
 /* The roles whose members read the server's files: pg_read_server_files,
  * and a role that may run a function reading them. */
 #define BBTOKEN_READ_ROLES_SQL                                                 \
     "SELECT su.oid FROM pg_catalog.pg_roles su"                                \
     " WHERE su.rolname OPERATOR(pg_catalog.=) 'pg_read_server_files'"          \
-    "  OR " BBTOKEN_MAY_RUN_SQL(                                               \
-        "'{\"pg_catalog.lo_import(text)\",\"pg_catalog.lo_import(text,oid)\"," \
-        "\"pg_catalog.pg_read_file(text)\","                                   \
-        "\"pg_catalog.pg_read_file(text,bigint,bigint)\","                     \
-        "\"pg_catalog.pg_read_file(text,bigint,bigint,boolean)\","             \
-        "\"pg_catalog.pg_read_binary_file(text)\","                            \
-        "\"pg_catalog.pg_read_binary_file(text,bigint,bigint)\","              \
-        "\"pg_catalog.pg_read_binary_file(text,bigint,bigint,boolean)\"}'")
+    "  OR " BBTOKEN_MAY_RUN_SQL(BBTOKEN_READ_FUNCS)
+#define BBTOKEN_READ_FUNCS                                                     \
+    "'{\"pg_catalog.lo_import(pg_catalog.text)\","                             \
+    "\"pg_catalog.lo_import(pg_catalog.text,pg_catalog.oid)\","                \
+    "\"pg_catalog.pg_read_file(pg_catalog.text)\","                            \
+    "\"pg_catalog.pg_read_file(pg_catalog.text,pg_catalog.int8,"               \
+    "pg_catalog.int8)\","                                                      \
+    "\"pg_catalog.pg_read_file(pg_catalog.text,pg_catalog.int8,"               \
+    "pg_catalog.int8,pg_catalog.bool)\","                                      \
+    "\"pg_catalog.pg_read_binary_file(pg_catalog.text)\","                     \
+    "\"pg_catalog.pg_read_binary_file(pg_catalog.text,pg_catalog.int8,"        \
+    "pg_catalog.int8)\","                                                      \
+    "\"pg_catalog.pg_read_binary_file(pg_catalog.text,pg_catalog.int8,"        \
+    "pg_catalog.int8,pg_catalog.bool)\"}'"
 
 /* The schema's migrations, compiled in (migrations.c). */
 typedef struct {

@@ -46,10 +46,17 @@ EOS
 is($rc, 1, 'a member in pg_write_server_files: refused');
 like($err, qr/may not become one/, '  in words') or diag $err;
 ok(!-e $file, '  nothing written');
+# The database's owner may set its search path, and make types there that
+# a function's signature, unqualified, would name: nothing hides lo_export.
+$env->psql('ALTER DATABASE o4 SET search_path = public, pg_catalog;'
+           . ' CREATE DOMAIN public.oid AS pg_catalog.oid; CREATE DOMAIN public.text AS pg_catalog.text',
+           db => 'o4', user => 'bbown4');
 ($rc, $out, $err) = cli_as('lox4', 'o4', 'user', 'add', 'dave', '--email', 'd@example.com');
 is($rc, 1, 'a member that may call lo_export: refused as well') or diag $out;
 ok(!-e $file, '  the owner\'s trigger wrote no server file') or diag 'written: ' . `ls -l $file; cat $file`;
 unlink $file;
+$env->psql('ALTER DATABASE o4 RESET search_path; DROP DOMAIN public.oid; DROP DOMAIN public.text',
+           db => 'o4', user => 'bbown4');
 $env->psql('CREATE ROLE rf4 LOGIN IN ROLE bbown4', db => 'o4');
 $env->psql('GRANT EXECUTE ON FUNCTION pg_read_file(text) TO rf4', db => 'o4');
 ($rc, $out, $err) = cli_as('rf4', 'o4', 'user', 'add', 'erin', '--email', 'e@example.com');
