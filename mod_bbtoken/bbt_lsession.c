@@ -331,10 +331,13 @@ static int bbt_lsession_probe_on(void *arg, apr_pool_t *pool, server_rec *s,
      * dead connection keeps) and sends none there. */
     res = bbt_dbsession_exec(pg, pr->sql, until);
     if (res && PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1 &&
-        PQnfields(res) == 3) {
+        PQnfields(res) == 2) {
         pr->be_pid = atoi(PQgetvalue(res, 0, 1));
         rc = pr->be_pid > 0 ? 1 : -1;
-        if (PQgetvalue(res, 0, 2)[0] == 't') {
+        /* NULL where the CASE sent nothing (pg_notify's void is never
+         * NULL): a second pg_is_in_recovery() could answer otherwise, a
+         * promotion between the two. */
+        if (PQgetisnull(res, 0, 0)) {
             rc = -2;
             apr_cpystrn(err,
                         "the pooled session's server is in recovery (a "
@@ -379,8 +382,7 @@ int bbt_lsession_probe(apr_pool_t *pool, server_rec *s, const char *channel,
     apr_snprintf(sql, sizeof(sql),
                  "SELECT CASE WHEN pg_catalog.pg_is_in_recovery() THEN NULL"
                  " ELSE pg_catalog.pg_notify('%s', 'p%" APR_UINT64_T_FMT
-                 "') END, pg_catalog.pg_backend_pid(),"
-                 " pg_catalog.pg_is_in_recovery()",
+                 "') END, pg_catalog.pg_backend_pid()",
                  channel, seq);
     pr.sql = sql;
     rc = bbt_lsession_on_pool(pool, s, bbt_lsession_probe_on, &pr, err, errlen);
