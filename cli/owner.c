@@ -59,14 +59,19 @@
  * of the role that makes them, one a migration makes), owns the function
  * of an event trigger (which DDL, a migration, fires), or owns what the
  * tables reach (reach): what hangs on them (triggers, constraints,
- * defaults, indexes, rules, policies, and a domain's constraints) and,
- * through pg_depend, what that uses: functions (a trigger's, its WHEN's, a
- * CHECK's), operators, types, collations, operator classes; or a table not
- * ours refers to one of ours (a foreign key, whose cascade runs that
- * table's triggers, and those of tables referring to it, in our
- * statements).  r: the roles that are not, and may not become, superusers
- * (BBTOKEN_POWER_ROLES_SQL) nor act as the login; pg_database_owner among
- * them unless the database's owner is trusted (it may own objects, and it
+ * defaults, indexes, rules, policies, tables inheriting from them, and a
+ * domain's constraints) and, through pg_depend, what that uses: functions
+ * (a trigger's, its WHEN's, a CHECK's), operators with their commutators
+ * and negators, types, collations, operator classes with their members, a
+ * table a rule writes and what hangs on that, a foreign table's server and
+ * wrapper; or may put a trigger on or refer to any table reached; or owns
+ * the function of a cast (but one from or to a type of its own) or of an
+ * operator class's member anywhere, which PostgreSQL finds for any
+ * statement; or a table not reached refers to one reached (a foreign key,
+ * whose cascade runs that table's triggers, and those of tables referring
+ * to it, in our statements).  r: the roles that are not, and may not become,
+ * superusers (BBTOKEN_POWER_ROLES_SQL) nor act as the login; pg_database_owner
+ * among them unless the database's owner is trusted (it may own objects, and it
  * stands for that owner).  What a function's body calls pg_depend does
  * not know: its owner's, trusted, to answer for. */
 #define BBTOKEN_GUARD_SQL                                                      \
