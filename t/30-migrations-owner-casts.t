@@ -14,11 +14,7 @@ use BBT::Env;
 
 my $env = BBT::Env->new(httpd => 0)->start;
 
-sub conninfo {
-    my ($user, $db) = @_;
-    return 'host=127.0.0.1 port=' . $env->pg_port . ' dbname=' . ($db || 'bbtoken') . " user=$user connect_timeout=5";
-}
-sub cli_as { my ($user, $db, @args) = @_; $env->cli_raw('--db', conninfo($user, $db), @args) }
+sub cli_as { $env->cli_as(@_) }
 
 $env->psql('CREATE ROLE rep LOGIN; CREATE SCHEMA rep AUTHORIZATION rep; GRANT CONNECT ON DATABASE bbtoken TO rep');
 $env->psql(<<'EOS', user => 'rep');

@@ -13,11 +13,7 @@ use Test::More;
 use BBT::Env;
 
 my $env = BBT::Env->new(httpd => 0)->start;
-sub conninfo {
-    my ($user, $db) = @_;
-    return 'host=127.0.0.1 port=' . $env->pg_port . ' dbname=' . ($db || 'bbtoken') . " user=$user connect_timeout=5";
-}
-sub cli_as { my ($user, $db, @args) = @_; $env->cli_raw('--db', conninfo($user, $db), @args) }
+sub cli_as { $env->cli_as(@_) }
 
 my $file = "/tmp/bbt-owner-files-written-$$";  # where the server's system user may write
 unlink $file;

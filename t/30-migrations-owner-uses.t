@@ -20,11 +20,7 @@ use BBT::Env;
 my $ROOT = $BBT::Env::ROOT;
 my $env = BBT::Env->new(httpd => 0)->start;
 
-sub conninfo {
-    my ($user, $db) = @_;
-    return 'host=127.0.0.1 port=' . $env->pg_port . ' dbname=' . ($db || 'bbtoken') . " user=$user connect_timeout=5";
-}
-sub cli_as { my ($user, $db, @args) = @_; $env->cli_raw('--db', conninfo($user, $db), @args) }
+sub cli_as { $env->cli_as(@_) }
 
 # rep, a reporting tool's role with a schema of its own, records whoever
 # runs its function as a superuser from the CLI.

@@ -44,11 +44,7 @@ sub owner_db {
 }
 owner_db('mixed');
 
-sub conninfo {
-    my ($user, $db) = @_;
-    return 'host=127.0.0.1 port=' . $env->pg_port . ' dbname=' . ($db || 'mixed') . " user=$user connect_timeout=5";
-}
-sub cli_as { my ($user, $db, @args) = @_; $env->cli_raw('--db', conninfo($user, $db), @args) }
+sub cli_as { my ($user, $db, @args) = @_; $env->cli_as($user, $db || 'mixed', @args) }
 sub upgrade { cli_as($_[0], $_[1], 'db', 'upgrade') }
 sub version { $env->psql('SELECT max(version) FROM bbtoken_schema', db => $_[0] || 'mixed') }
 

@@ -42,6 +42,14 @@ sub cli_raw {
                    env => { %{ $self->_cli_san_env }, %{ $self->{cli_env} || {} } });
 }
 
+# The CLI connected as role $user (with a password-less login from
+# loopback, as the test cluster allows) to database $db (bbtoken).
+sub cli_as {
+    my ($self, $user, $db, @args) = @_;
+    return $self->cli_raw('--db', 'host=127.0.0.1 port=' . $self->pg_port . ' dbname=' . ($db || 'bbtoken')
+                          . " user=$user connect_timeout=5", @args);
+}
+
 sub cli_env {
     my ($self, $env, @args) = @_;
     local $self->{cli_env} = $env;
