@@ -193,11 +193,19 @@ bbt_jshape_rc_t bbt_jshape_load(const char *buf, size_t len,
                                 json_error_t *err)
 {
     bbt_jshape_t seen;
-    size_t at;
+    size_t at, bom = 0;
     bbt_jshape_rc_t rc;
 
     *out = NULL;
     memset(err, 0, sizeof(*err));
+    /* One UTF-8 byte-order mark before the value is skipped, as
+     * Bitbucket's own reader skips it (files written by Windows tools
+     * begin with one); a second one, or one anywhere else, is refused. */
+    if (buf && len >= 3 && memcmp(buf, "\xef\xbb\xbf", 3) == 0) {
+        bom = 3;
+        buf += bom;
+        len -= bom;
+    }
     rc = bbt_jshape_measure(buf ? buf : "", buf ? len : 0, lim, &seen, &at);
     switch (rc) {
     case BBT_JSHAPE_OK:
@@ -216,7 +224,7 @@ bbt_jshape_rc_t bbt_jshape_load(const char *buf, size_t len,
         break;
     }
     if (rc != BBT_JSHAPE_OK) {
-        err->position = (int)at;
+        err->position = (int)(at + bom);
         return rc;
     }
     /* Strict by default: one value and nothing after it, valid UTF-8, no
@@ -224,6 +232,7 @@ bbt_jshape_rc_t bbt_jshape_load(const char *buf, size_t len,
     *out = json_loadb(buf ? buf : "", buf ? len : 0,
                       JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, err);
     if (!*out) {
+        err->position += (int)bom;
         return BBT_JSHAPE_MALFORMED;
     }
     if (lim->twins) {

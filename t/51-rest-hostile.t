@@ -137,6 +137,21 @@ subtest 'hostile bodies' => sub {
        1, 'alice\'s token is still REPO_READ');
 };
 
+subtest 'a byte-order mark before the body, as Windows tools write one' => sub {
+    my $bom = "\xef\xbb\xbf";
+    my $res = call(alice => PUT => "$A/users/alice", body => $bom . '{"name":"from-windows","permissions":["REPO_READ"]}',
+                   headers => { 'Content-Type' => 'application/json' });
+    is($res->{status}, 200, 'one mark: made, as Bitbucket reads it') or diag res_summary($res);
+    is($env->psql("SELECT name FROM bbtoken_tokens WHERE id = '" . ($res->{json}{id} // 0) . "'"), 'from-windows',
+       'under the name the body gives');
+    for my $b ($bom x 2 . '{"name":"twice","permissions":["REPO_READ"]}',
+               '{"name":"after","permissions":["REPO_READ"]}' . $bom, $bom) {
+        $res = call(alice => PUT => "$A/users/alice", body => $b, headers => { 'Content-Type' => 'application/json' });
+        is($res->{status}, 400, 'a mark twice, after the value, or alone: 400') or diag res_summary($res);
+    }
+    is($env->psql("SELECT count(*) FROM bbtoken_tokens WHERE name IN ('twice', 'after')"), 0, 'nothing else made');
+};
+
 subtest 'a token exceeds itself: it manages no tokens, and rotation widens nothing' => sub {
     my $res = call(alice => PUT => "$A/users/alice", json => { name => 'bearer', permissions => ['REPO_READ'] });
     my $tok = $res->{json}{token} // '';

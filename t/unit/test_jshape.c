@@ -256,6 +256,28 @@ static void test_load(void)
        "not UTF-8: refused");
     ok(bbt_jshape_load(NULL, 0, &lim, &j, &err) == BBT_JSHAPE_MALFORMED && !j,
        "nothing: refused, not a crash");
+    ok(bbt_jshape_load("\xef\xbb\xbf{\"a\":1}", 10, &lim, &j, &err) ==
+               BBT_JSHAPE_OK &&
+           json_is_object(j) &&
+           json_integer_value(json_object_get(j, "a")) == 1,
+       "one UTF-8 byte-order mark before the value: skipped");
+    json_decref(j);
+    ok(bbt_jshape_load("\xef\xbb\xbf\xef\xbb\xbf{}", 8, &lim, &j, &err) ==
+               BBT_JSHAPE_MALFORMED &&
+           !j && err.position >= 3,
+       "a second byte-order mark: refused, at byte %d", err.position);
+    ok(bbt_jshape_load("{}\xef\xbb\xbf", 5, &lim, &j, &err) ==
+               BBT_JSHAPE_MALFORMED &&
+           !j,
+       "a byte-order mark after the value: refused");
+    ok(bbt_jshape_load("\xef\xbb\xbf", 3, &lim, &j, &err) ==
+               BBT_JSHAPE_MALFORMED &&
+           !j,
+       "a byte-order mark alone: refused");
+    ok(bbt_jshape_load("\xef\xbb\xbf[[[0]]]", 10, &lim, &j, &err) ==
+               BBT_JSHAPE_DEEP &&
+           !j && err.position == 5,
+       "after a byte-order mark, the position counts it (%d)", err.position);
     ok(bbt_jshape_load("[[[0]]]", 7, &lim, &j, &err) == BBT_JSHAPE_DEEP && !j &&
            err.position == 2,
        "too deep: refused before jansson, at byte 2");
