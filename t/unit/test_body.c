@@ -63,7 +63,12 @@ static void test_parse(void)
     refused_s("{\"a\":\"\xff\"}", not_json, "invalid UTF-8");
     refused_s("{\"a\":1,}", not_json, "a trailing comma");
     refused_s("{'a':1}", not_json, "single quotes");
-    refused_s("\xef\xbb\xbf{}", not_json, "a byte order mark");
+    ok(parse("\xef\xbb\xbf{\"operation\":\"upload\"}", 25, &b) == NULL && b,
+       "one byte order mark before the object: skipped, as the API's "
+       "bodies");
+    bbt_body_free(b);
+    refused_s("\xef\xbb\xbf\xef\xbb\xbf{}", not_json, "two byte order marks");
+    refused_s("{}\xef\xbb\xbf", not_json, "a byte order mark after the object");
     refused(nul, sizeof(nul) - 1, not_json, "a NUL after the object");
     refused_s("[{\"operation\":\"download\"}]", not_object, "an array");
     refused_s("\"download\"", not_object, "a string");
