@@ -3,7 +3,10 @@
 # them in without a login (a push, a PUT).  httpd warns at startup
 # (BBT354), naming the section and the <Limit>; not for <LimitExcept>,
 # which names the methods it leaves open, nor for a section with a Require
-# outside any <Limit>.
+# outside any <Limit>.  The Require lines judged are those httpd merges
+# for the section: a section with none of its own takes those of a
+# <Location> of a leading part of its path, AuthMerging adds its own to
+# them, and a section merged later replaces them.
 use strict;
 use warnings;
 use FindBin;
@@ -31,6 +34,17 @@ ScriptAlias /limx/ "@DIR@/cgi-bin/env.cgi/"
         Require bbtoken
     </LimitExcept>
 </Location>
+ScriptAlias /limi/x/ "@DIR@/cgi-bin/env.cgi/"
+<Location /limi>
+    <Limit GET>
+        Require bbtoken
+    </Limit>
+</Location>
+<Location /limi/x>
+    AuthType BBToken
+    AuthName "Git"
+    BBTokenRoutes git /limi/x
+</Location>
 EOC
 my $env = BBT::Env->new(extra_conf => $extra, modules => [qw(authz_host authz_user authn_file)], httpd => 0)->start;
 $env->write_cgi;
@@ -43,8 +57,10 @@ is($env->httpd_graceful, '', 'a graceful restart');
 my $log = $env->error_log_text;
 like($log, qr/BBT354: \S+httpd\.conf:\d+: <Location \/lim> is AuthType BBToken with Require lines only in <Limit GET HEAD> \(line \d+\): methods not listed there need no login.*use <LimitExcept> or no <Limit>/,
      'the running httpd warned about the <Limit>, with file and line');
+like($log, qr/BBT354: \S+httpd\.conf:\d+: <Location \/limi\/x> is AuthType BBToken with Require lines only in <Limit GET> \(line \d+\) of <Location \/limi> in \S+httpd\.conf \(it has no Require lines of its own, so httpd gives it those\): methods not listed there need no login/,
+     'and about the section that takes its Require lines from a leading part of its path');
 my @w = $log =~ /BBT354: \S+ (<Location [^>]*>)/g;
-is_deeply(\@w, ['<Location /lim>'], 'and only about it (not the <LimitExcept>)');
+is_deeply(\@w, ['<Location /lim>', '<Location /limi/x>'], 'and only about them (not the <LimitExcept>)');
 
 # What the warning is about: the methods the <Limit> leaves out need no login.
 my $push = '/lim/PROJ/repo.git/git-receive-pack';
@@ -53,6 +69,10 @@ my $r = $env->request('POST', $push, { 'Content-Type' => 'application/x-git-rece
 like($r->{content} // '', qr/^REQUEST_METHOD=POST$/m, "a POST to git-receive-pack reaches the CGI with no login ($r->{status})");
 is_status($env->request('POST', '/limx/PROJ/repo.git/git-receive-pack', {}, '0000'), 401,
           'under <LimitExcept> the same POST is asked to log in');
+is_status($env->get('/limi/x/PROJ/repo.git/info/refs?service=git-upload-pack'), 401,
+          'a section with no Require of its own takes the <Limit GET> of a leading part of its path');
+$r = $env->request('POST', '/limi/x/PROJ/repo.git/git-receive-pack', { 'Content-Type' => 'application/x-git-receive-pack-request' }, '0000');
+like($r->{content} // '', qr/^REQUEST_METHOD=POST$/m, "and a POST there reaches the CGI with no login ($r->{status})");
 
 sub check {
     my ($name, $conf, $want) = @_;
@@ -119,6 +139,101 @@ check('<LimitExcept>, a Require outside the <Limit>, no <Limit>', <<'EOC', []);
     AuthName "x"
     BBTokenRoutes git /e
     Require bbtoken
+</Location>
+EOC
+$out = check('no Require of its own, under a leading part of its path with <Limit> only', <<'EOC', ['BBT354: <Location /h/x>']);
+<Location /h>
+    <Limit GET>
+        Require bbtoken
+    </Limit>
+</Location>
+<Location /h/x>
+    AuthType BBToken
+    AuthName "x"
+    BBTokenRoutes git /h/x
+</Location>
+EOC
+like($out, qr/only in <Limit GET> \(line \d+\) of <Location \/h> in \S+ \(it has no Require lines of its own/,
+     'the <Limit> is named with its section');
+check('said once: where the <Limit> is, not again below it', <<'EOC', ['BBT354: <Location /i>']);
+<Location /i>
+    AuthType BBToken
+    AuthName "x"
+    BBTokenRoutes git /i
+    <Limit GET>
+        Require bbtoken
+    </Limit>
+</Location>
+<Location /i/x>
+    BBTokenRoutes git /i/x
+</Location>
+EOC
+check('AuthMerging And: two <Limit>s leave the other methods open', <<'EOC', ['BBT354: <Location /j/x>']);
+<Location /j>
+    <Limit GET>
+        Require bbtoken
+    </Limit>
+</Location>
+<Location /j/x>
+    AuthType BBToken
+    AuthName "x"
+    BBTokenRoutes git /j/x
+    AuthMerging And
+    <Limit PUT>
+        Require bbtoken
+    </Limit>
+</Location>
+EOC
+$out = check('a leading part of its path written later replaces its Require lines', <<'EOC', ['BBT354: <Location /k/x>']);
+<Location /k/x>
+    AuthType BBToken
+    AuthName "x"
+    BBTokenRoutes git /k/x
+    Require bbtoken
+</Location>
+<Location /k>
+    <Limit GET>
+        Require bbtoken
+    </Limit>
+</Location>
+EOC
+like($out, qr/only in <Limit GET> \(line \d+\) of <Location \/k> in \S+ \(<Location \/k>, merged after it, replaces its own\)/,
+     'the later section is named');
+check('a Require of its own, or one merged with AuthMerging Or or And, or another section\'s', <<'EOC', []);
+<Location /l>
+    <Limit GET>
+        Require bbtoken
+    </Limit>
+</Location>
+<Location /l/own>
+    AuthType BBToken
+    AuthName "x"
+    BBTokenRoutes git /l/own
+    Require bbtoken
+</Location>
+<Location /l/or>
+    AuthType BBToken
+    AuthName "x"
+    BBTokenRoutes git /l/or
+    AuthMerging Or
+    Require bbtoken
+</Location>
+<Location /m>
+    Require bbtoken
+</Location>
+<Location /m/and>
+    AuthType BBToken
+    AuthName "x"
+    BBTokenRoutes git /m/and
+    AuthMerging And
+    <Limit GET>
+        Require bbtoken
+    </Limit>
+</Location>
+<Location /m/none>
+    AuthType BBToken
+    AuthName "x"
+    BBTokenRoutes git /m/none
 </Location>
 EOC
 check('another AuthType', <<'EOC', []);
