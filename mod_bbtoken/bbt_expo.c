@@ -84,7 +84,10 @@ static const struct {
                                 "Entries the token cache's socache refused."},
     [F_CACHE_NOTIFICATIONS] = {"bbtoken_cache_notifications_total", "counter",
                                "Changes the cache's listener was told of; "
-                               "each forgets every entry."},
+                               "one that names a token forgets that token's "
+                               "entries, one that names an owner that "
+                               "owner's level entries, any other every "
+                               "entry."},
     [F_CACHE_RESYNCS] = {"bbtoken_cache_resyncs_total", "counter",
                          "Times the cache's listener began to be believed "
                          "(connected, or its triggers all firing always "

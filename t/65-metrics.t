@@ -124,7 +124,7 @@ for my $try (1 .. $windows) {
     ($tok, $id) = $env->token_create('alice', name => "reader $try", perms => ['REPO_READ']);
     $bearer = "Bearer $tok";
     # The notifications of the setup and of the token made (each forgets
-    # every entry) are in.
+    # what it names) are in.
     settle();
     $log_from = () = BBT::Env::slurp("$env->{dir}/logs/pid_log") =~ /\n/g;
     (undef, $before) = scrape();

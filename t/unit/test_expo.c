@@ -141,6 +141,11 @@ static void test_prometheus(void)
     line(&o, "bbtoken_db_query_duration_seconds_sum 1.234567");
     line(&o, "bbtoken_db_query_duration_seconds_count 6");
     line(&o, "# TYPE bbtoken_cache_listeners gauge");
+    /* A notification that names a token forgets only its entries. */
+    line(&o, "# HELP bbtoken_cache_notifications_total Changes the cache's "
+             "listener was told of; one that names a token forgets that "
+             "token's entries, one that names an owner that owner's level "
+             "entries, any other every entry.");
     line(&o, "bbtoken_cache_misses_total{reason=\"stale\"} 1013");
     line(&o, "bbtoken_throttled_clients -3");
     line(&o, "# TYPE bbtoken_schema_version gauge");
