@@ -356,7 +356,8 @@ rollback:
 #define BBTOKEN_NO_POWER                                                       \
     "that is no superuser and may not become one (no CREATEROLE, nor "         \
     "pg_execute_server_program, pg_write_server_files or "                     \
-    "pg_read_server_files, nor a function of theirs granted)"
+    "pg_read_server_files, nor a function of theirs or dblink_connect_u "      \
+    "granted)"
 
 int bbtoken_owner_guard(bbtoken_ctx_t *ctx)
 {
