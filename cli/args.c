@@ -53,7 +53,7 @@ int bbtoken_parse_global(int argc, char **argv, const char **db, int *cmd)
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, BBTOKEN_OPT_VERSION},
         {NULL, 0, NULL, 0}};
-    int c;
+    int c, db_seen = 0;
 
     opterr = 0; /* our messages, not getopt's */
     optind = 0; /* glibc: start afresh on a new argv */
@@ -66,6 +66,12 @@ int bbtoken_parse_global(int argc, char **argv, const char **db, int *cmd)
             puts("bbtoken " BBT_VERSION);
             return BBTOKEN_EXIT_OK;
         case BBTOKEN_OPT_DB:
+            /* The second would win, unseen: connected to one database
+             * while the first was meant. */
+            if (db_seen++) {
+                return bbtoken_usage_error(bbtoken_usage_main,
+                                           "--db given twice");
+            }
             *db = optarg;
             break;
         default:
@@ -121,11 +127,30 @@ static const struct option bbtoken_cmd_opts[] = {
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0}};
 
+/* The long name of option c, as the table spells it (getopt_long also
+ * takes an unambiguous abbreviation of it). */
+static const char *bbtoken_opt_name(int c)
+{
+    const struct option *o = bbtoken_cmd_opts;
+
+    while (o->name && o->val != c) {
+        o++;
+    }
+    return o->name ? o->name : "?";
+}
+
+/* The options that add to a list.  Any other one given again would
+ * replace its first value, unseen: `revoke --user a --user b` would
+ * revoke b's tokens alone and leave a's live. */
+#define BBTOKEN_REPEATABLE                                                     \
+    (BBTOKEN_BIT(BBTOKEN_OPT_PERM) | BBTOKEN_BIT(BBTOKEN_OPT_ALLOW_FROM))
+
 /* Options may come before, between or after the operands; "--" ends
  * them. */
 int bbtoken_parse_args(const bbtoken_cmd_t *cmd, int argc, char **argv,
                        bbtoken_args_t *a)
 {
+    unsigned long long seen = 0;
     int c;
 
     memset(a, 0, sizeof(*a));
@@ -142,14 +167,16 @@ int bbtoken_parse_args(const bbtoken_cmd_t *cmd, int argc, char **argv,
         }
         if (!(cmd->opts & BBTOKEN_BIT(c))) {
             /* Another command's option; its value may be argv[optind-1]. */
-            const struct option *o = bbtoken_cmd_opts;
-
-            while (o->val != c) {
-                o++;
-            }
             return bbtoken_usage_error(cmd->usage, "%s does not take --%s",
-                                       cmd->full, o->name);
+                                       cmd->full, bbtoken_opt_name(c));
         }
+        /* Named without its values: either may be a connection string
+         * typed without its --db. */
+        if (seen & BBTOKEN_BIT(c) & ~BBTOKEN_REPEATABLE) {
+            return bbtoken_usage_error(cmd->usage, "--%s given twice",
+                                       bbtoken_opt_name(c));
+        }
+        seen |= BBTOKEN_BIT(c);
         switch (c) {
         case BBTOKEN_OPT_ADMIN:
             a->admin = 1;

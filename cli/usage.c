@@ -78,8 +78,10 @@ const char bbtoken_usage_main[] =
     "  --version      show the version\n"
     "\n"
     "Exit status: 0 success; 1 failure, with a one-line reason on stderr;\n"
-    "2 bad usage.  A well-formed command that cannot be carried out\n"
-    "(unknown user, bad permission, wrong kind of TARGET...) is a failure.\n";
+    "2 bad usage, an option given twice included (only --perm and\n"
+    "--allow-from repeat).  A well-formed command that cannot be carried\n"
+    "out (unknown user, bad permission, wrong kind of TARGET...) is a\n"
+    "failure.\n";
 
 const char bbtoken_usage_user[] =
     "Usage: bbtoken user add NAME [--admin] [--email ADDRESS]\n"

@@ -63,6 +63,32 @@ subtest 'bad usage: exit 2' => sub {
     for my $a (@bad) {
         $env->cli_is("bbtoken @$a", $a, 2);
     }
+    # An option given twice: the second would replace the first, unseen
+    # (`revoke --user a --user b` revoked b's tokens alone).  --perm and
+    # --allow-from add to a list.
+    for my $twice (['user', 'revoke', '--user', 'usage', '--user', 'usage2'],
+                   ['user', 'revoke', '--us', 'usage', '--user=usage2'],
+                   ['project', 'revoke', '--project', 'A', '--project', 'B'],
+                   ['repo', 'revoke', '--repo', 'A/x', '--repo', 'A/y'],
+                   ['owner', 'list', '--all', '--owner', 'usage', '--owner', 'usage2', '--revoke'],
+                   ['kind', 'list', '--all', '--kind', 'project', '--kind', 'personal', '--revoke'],
+                   ['project', 'create', '--project', 'A', '--project', 'B', '--name', 'x'],
+                   ['name', 'create', 'usage', '--name', 'a', '--name', 'b'],
+                   ['expiry-days', 'create', 'usage', '--name', 'x', '--expiry-days', '1', '--expiry-days', '2'],
+                   ['name', 'update', '123456789012', '--name', 'a', '--name', 'b'],
+                   ['since', 'audit', '--since', '1d', '--since', '2d'],
+                   ['max-tokens', 'policy', '--max-tokens', '5', '--max-tokens', '6'],
+                   ['expiry-required', 'policy', '--expiry-required', '--expiry-required'],
+                   ['email', 'user', 'set', 'usage', '--email', 'a@example.com', '--email', 'b@example.com'],
+                   ['sendmail', 'notify', '--dry-run', '--sendmail', '/bin/true', '--sendmail', '/bin/false'],
+                   ['from', 'notify', '--dry-run', '--from', 'a@example.com', '--from', 'b@example.com'],
+                   ['json', 'list', '--all', '--json', '--json'],
+                   ['dry-run', 'list', '--all', '--owner', 'usage', '--revoke', '--dry-run', '--dry-run']) {
+        my ($opt, @a) = @$twice;
+        $env->cli_is("bbtoken @a", \@a, 2, stderr => qr/\Abbtoken: --\Q$opt\E given twice\n\nUsage:/);
+    }
+    $env->cli_is('--db twice', ['--db', $env->superuser_conninfo, '--db', 'dbname=nowhere', 'list', 'usage'], 2,
+                 raw => 1, stderr => qr/\Abbtoken: --db given twice\n\nUsage:/);
     $env->cli_is('--db without a value', ['--db'], 2, raw => 1);
     $env->cli_is('a mistyped command is named', ['lsit'], 2, stderr => qr/unknown command: lsit$/m);
     my (undef, undef, $err) = $env->cli_is('a connection string for a command', ['postgresql://u:s3cretPW\@127.0.0.1:1/db', 'list'], 2,

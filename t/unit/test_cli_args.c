@@ -11,9 +11,14 @@
 #define B(x) BBTOKEN_BIT(BBTOKEN_OPT_##x)
 #define ARGV(...) ((char *[]){__VA_ARGS__, NULL})
 
-static const bbtoken_cmd_t create_cmd = {
-    "create", NULL,     "USAGE create\n", B(NAME) | B(PERM) | B(EXPIRY),
-    1,        "create", "one NAME"};
+static const bbtoken_cmd_t create_cmd = {"create",
+                                         NULL,
+                                         "USAGE create\n",
+                                         B(NAME) | B(PERM) | B(EXPIRY) |
+                                             B(ALLOW_FROM),
+                                         1,
+                                         "create",
+                                         "one NAME"};
 static const bbtoken_cmd_t revoke_cmd = {
     "revoke", NULL,     "USAGE revoke\n",        B(USER),
     -1,       "revoke", "one ID, or --user NAME"};
@@ -227,6 +232,45 @@ static void test_parse_args(void)
                 ARGV("set", "x", "--no-display-name", "--display-name", "X"),
                 "give a value or its --no- option, not both",
                 "--display-name and --no-display-name");
+
+    /* An option given twice: the second would silently replace the
+     * first.  --perm (above) and --allow-from add to a list instead. */
+    is_int(parse(&create_cmd,
+                 ARGV("create", "a", "--name", "x", "--allow-from",
+                      "10.0.0.0/8", "--allow-from", "192.0.2.1"),
+                 &a),
+           BBTOKEN_GO_ON, "two --allow-from");
+    ok(a.nnets == 2 && strcmp(a.nets[1], "192.0.2.1") == 0, "  both kept");
+    usage_error(&revoke_cmd,
+                ARGV("revoke", "--user", "dave", "--user", "frank"),
+                "--user given twice", "revoke --user twice");
+    usage_error(&revoke_cmd, ARGV("revoke", "--us", "dave", "--user=frank"),
+                "--user given twice", "  abbreviated, or with =");
+    usage_error(&create_cmd,
+                ARGV("create", "alice", "--name", "a", "--name", "b"),
+                "--name given twice", "create --name twice");
+    usage_error(&create_cmd,
+                ARGV("create", "alice", "--name", "a", "--expiry-days", "1",
+                     "--expiry-days", "s3cr3t"),
+                "--expiry-days given twice", "create --expiry-days twice");
+    ok(!strstr(capture_err, "s3cr3t"), "  its values are not repeated");
+    usage_error(&list_cmd,
+                ARGV("list", "--all", "--owner", "alice", "--owner", "carol",
+                     "--revoke"),
+                "--owner given twice", "list --all --owner twice");
+    usage_error(&list_cmd, ARGV("list", "--all", "--json", "--json"),
+                "--json given twice", "a flag twice");
+    usage_error(&policy_cmd,
+                ARGV("policy", "--expiry-required", "--expiry-required"),
+                "--expiry-required given twice", "--expiry-required twice");
+    usage_error(&notify_cmd,
+                ARGV("notify", "--sendmail", "/a", "--sendmail", "/b"),
+                "--sendmail given twice", "notify --sendmail twice");
+    usage_error(&notify_cmd, ARGV("notify", "--from", "a@b", "--from", ""),
+                "--from given twice", "notify --from twice, once empty");
+    usage_error(&user_set_cmd,
+                ARGV("set", "x", "--email", "a@b", "--email", "c@d"),
+                "--email given twice", "user set --email twice");
 }
 
 static int global(char **argv, const char **db, int *cmd)
@@ -263,6 +307,13 @@ static void test_parse_global(void)
     is_int(global(ARGV("bbtoken", "-h", "list"), &db, &cmd), BBTOKEN_EXIT_OK,
            "-h: exit 0");
     is_str(capture_out, bbtoken_usage_main, "the main usage on stdout");
+    is_int(
+        global(ARGV("bbtoken", "--db", "dbname=a", "--db", "dbname=b", "list"),
+               &db, &cmd),
+        BBTOKEN_EXIT_USAGE, "--db twice: exit 2");
+    ok(starts(capture_err, "bbtoken: --db given twice\n\nUsage:"),
+       "says so, then the usage");
+    ok(!strstr(capture_err, "dbname="), "  without either value");
     is_int(global(ARGV("bbtoken", "--db"), &db, &cmd), BBTOKEN_EXIT_USAGE,
            "--db without a value: exit 2");
     ok(starts(capture_err, "bbtoken: option needs a value: --db\n\nUsage:"),
