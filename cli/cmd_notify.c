@@ -563,6 +563,15 @@ int bbtoken_cmd_notify(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
     int rc, first, end, more;
 
     (void)cmd;
+    /* An empty value is no value: the environment's and then the default
+     * would take its place, and `--sendmail "$SM"` with SM unset would
+     * mail through /usr/sbin/sendmail, not the site's BBTOKEN_SENDMAIL. */
+    if (a->sendmail && !*a->sendmail) {
+        return bbtoken_fail("--sendmail must not be empty");
+    }
+    if (a->from && !*a->from) {
+        return bbtoken_fail("--from must not be empty");
+    }
     if (a->sendmail_timeout) {
         if ((rc =
                  bbtoken_check_number("--sendmail-timeout", a->sendmail_timeout,

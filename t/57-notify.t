@@ -13,7 +13,8 @@
 # notice another admin's sendmail refused; a project with no active admin
 # is reported and settled, so its unused tokens are still revoked); a run
 # started with SIGCHLD ignored records what the mailer took; no --from or
-# --sendmail value like a connection string repeated.  Last use and creation are faked with SQL as the
+# --sendmail value like a connection string repeated, and no empty one
+# taken.  Last use and creation are faked with SQL as the
 # table's owner (creation and expiry only with the triggers off).
 use strict;
 use warnings;
@@ -422,6 +423,27 @@ subtest 'a connection string as --from or --sendmail: not repeated' => sub {
         unlike($err, qr/hunter2/, '  the password is not repeated');
         like($err, $hidden, '  says why') or diag $err;
     }
+};
+
+# An empty --sendmail or --from is refused: taken as none, it would pass
+# over BBTOKEN_SENDMAIL / BBTOKEN_MAIL_FROM to the built-in defaults (cron's
+# `notify --sendmail "$SM"` with SM unset mailing through the system's
+# sendmail, not the site's wrapper).
+subtest 'an empty --sendmail or --from: refused, the environment\'s not passed over' => sub {
+    my $id = mk('erin', 'empty-opt', created => "now() - interval '100 days'", expires => "now() - interval '1 hour'");
+    my %e = (BBT_MAILDIR => $MAILDIR, BBTOKEN_SENDMAIL => $SENDMAIL, BBTOKEN_MAIL_FROM => $FROM);
+    for my $c (['--sendmail', '--dry-run'], ['--from', '--dry-run'], ['--from']) {
+        my ($opt, @more) = @$c;
+        my ($rc, $out, $err) = $env->cli_env(\%e, '--db', $env->superuser_conninfo, 'notify', $opt, '', @more);
+        is($rc, 1, "notify $opt '' @more: exit 1") or diag $out;
+        is($err, "bbtoken: $opt must not be empty\n", '  saying why');
+        is($out, '', '  nothing done');
+    }
+    is(scalar @{ new_mails() }, 0, 'nothing mailed');
+    my ($rc, $out, $err) = $env->cli_env(\%e, '--db', $env->superuser_conninfo, 'notify');
+    my $m = new_mails();
+    ok($rc == 0 && @$m == 1, 'without them, the environment\'s mailer and sender') or diag "$rc $err";
+    is($m->[0]{headers}{from}[0], $FROM, '  From: BBTOKEN_MAIL_FROM') if @$m;
 };
 
 subtest 'the policy: --revoke-unused-after' => sub {
