@@ -39,9 +39,7 @@ struct bbtoken_ctx {
  * pg_execute_server_program and pg_write_server_files (whose programs and
  * files act as the server's system user, which logs in as postgres), a
  * role that may run a function writing the server's files (lo_export,
- * adminpack's pg_file_write: granted, it is pg_write_server_files), one
- * that may run dblink's dblink_connect_u (it connects anywhere without a
- * password, as postgres over the socket's peer or trust), and, before
+ * adminpack's pg_file_write: granted, it is pg_write_server_files), and, before
  * PostgreSQL 16, roles with CREATEROLE (which may grant themselves
  * those).  Every name qualified: it runs before the search path is
  * pinned; and no cast PostgreSQL does not define itself (one made with
@@ -55,7 +53,7 @@ struct bbtoken_ctx {
     "  OR (su.rolcreaterole AND pg_catalog.current_setting("                   \
     "   'server_version_num') OPERATOR(pg_catalog.<) "                         \
     "'160000'::pg_catalog.text)"                                               \
-    "  OR " BBTOKEN_MAY_RUN_SQL(BBTOKEN_WRITE_FUNCS) " OR " BBTOKEN_DBLINK_SQL
+    "  OR " BBTOKEN_MAY_RUN_SQL(BBTOKEN_WRITE_FUNCS)
 
 /* Whether role su may run one of the functions named, those that exist.
  * Their arguments' types are named by schema too: the database's search
@@ -71,10 +69,12 @@ struct bbtoken_ctx {
     "pg_catalog.bool)\"}'"
 
 /* Whether role su may run dblink's dblink_connect_u, in whatever schema
- * dblink was made: found by what it is, not by its name alone (anyone may
- * make a function of that name, and grant it to itself to be taken for
- * one that may become a superuser, its own code then trusted).  dblink's
- * is C, which only a superuser may make, SECURITY DEFINER, and skips the
+ * dblink was made: it connects without a password check, as postgres
+ * where pg_hba.conf lets the server's system user in by peer or trust, so
+ * its session is guarded; but where every login needs a password it
+ * cannot, so its own code is not trusted for it (nor for a grant alone,
+ * without the schema's USAGE).  Found by what it is, not by its name: C,
+ * which only a superuser may make, SECURITY DEFINER, and skipping the
  * password check only while its owner is a superuser. */
 #define BBTOKEN_DBLINK_SQL                                                     \
     "EXISTS (SELECT FROM pg_catalog.pg_proc p, pg_catalog.pg_language l,"      \
@@ -86,12 +86,13 @@ struct bbtoken_ctx {
     "  AND o.oid OPERATOR(pg_catalog.=) p.proowner AND o.rolsuper"             \
     "  AND pg_catalog.has_function_privilege(su.oid, p.oid, 'EXECUTE'))"
 
-/* The roles whose members read the server's files: pg_read_server_files,
- * and a role that may run a function reading them. */
+/* The roles whose members are guarded without being trusted: those that
+ * read the server's files (pg_read_server_files, and a role that may run a
+ * function reading them), and one that may run dblink_connect_u. */
 #define BBTOKEN_READ_ROLES_SQL                                                 \
     "SELECT su.oid FROM pg_catalog.pg_roles su"                                \
     " WHERE su.rolname OPERATOR(pg_catalog.=) 'pg_read_server_files'"          \
-    "  OR " BBTOKEN_MAY_RUN_SQL(BBTOKEN_READ_FUNCS)
+    "  OR " BBTOKEN_MAY_RUN_SQL(BBTOKEN_READ_FUNCS) " OR " BBTOKEN_DBLINK_SQL
 #define BBTOKEN_READ_FUNCS                                                     \
     "'{\"pg_catalog.lo_import(pg_catalog.text)\","                             \
     "\"pg_catalog.lo_import(pg_catalog.text,pg_catalog.oid)\","                \

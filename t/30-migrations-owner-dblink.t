@@ -4,10 +4,12 @@
 # likes without a password, as postgres (trust on loopback here, peer on
 # the socket with Debian's pg_hba).  Refused, wherever dblink is, since
 # the owner's trigger, run in its session, would make the owner a
-# superuser.  A function of that name that is not dblink's (another role's
-# SQL, or dblink's C code owned by a role that is no superuser, which then
-# checks the password) makes no one trusted: the owner's tables stay
-# refused to a superuser's session, and its plain members go on.
+# superuser.  Nor is such a role's code trusted as a superuser's (it may
+# become one only where pg_hba lets postgres in without a password), nor
+# does a function of that name that is not dblink's (another role's SQL,
+# or dblink's C code owned by a role that is no superuser, which then
+# checks the password) guard anyone: the owner's tables stay refused to a
+# superuser's session, and its plain members go on.
 use strict;
 use warnings;
 use FindBin;
@@ -86,10 +88,15 @@ for my $f (@fakes) {
     $env->psql('DROP FUNCTION public.dblink_connect_u(text, text)', db => 'o9');
 }
 
-# dblink's own, granted to the owner itself: the owner may become a
-# superuser, and a superuser's session has nothing to fear from its code.
+# dblink's own, granted to the owner itself: its session is guarded, but
+# its code is not trusted as a superuser's is (where every login needs a
+# password, dblink_connect_u makes no one a superuser; nor without the
+# USAGE of dblink's schema): a superuser's session is still refused.
 $env->psql('DROP TRIGGER zz_lay ON bbtoken_users', db => 'o9', user => 'bbown9');
 $env->psql('GRANT EXECUTE ON FUNCTION ext.dblink_connect_u(text, text) TO bbown9', db => 'o9');
 ($rc, $out, $err) = cli_as('postgres', 'o9', 'user', 'add', 'erin', '--email', 'e@example.com');
-is($rc, 0, 'an owner that may call dblink_connect_u is trusted as a superuser is') or diag $err;
+is($rc, 1, 'an owner that may call dblink_connect_u is not trusted as a superuser is') or diag "out: $out err: $err";
+like($err, qr/belong to role bbown9, which is no superuser/, '  in words') or diag $err;
+($rc, $out, $err) = cli_as('bbown9', 'o9', 'user', 'add', 'erin', '--email', 'e@example.com');
+is($rc, 0, '  and the owner itself goes on: its own code in its own session') or diag "out: $out err: $err";
 done_testing;
