@@ -18,15 +18,8 @@
  * names: httpd answers every request there 500 without it.
  *
  * A section of AuthType BBToken whose Require lines are all inside
- * <Limit> containers has no requirement at all for the methods they do
- * not list: mod_authz_core grants those without a login (a push, a PUT),
- * the trap of old WebDAV and Subversion how-tos.  <LimitExcept> lists the
- * methods it leaves open, so it is taken as meant.  The Require lines
- * judged are those httpd ends with for the section's path: a section
- * without any takes those of the sections merged before it (a <Location>
- * of a leading part of its path), one with AuthMerging And or Or adds its
- * own to them (a method needs a login if any of them covers it), and a
- * later one replaces them.
+ * <Limit> containers leaves the methods they do not list open: see
+ * bbt_confreq.c.
  *
  * mod_authz_svn's authorization runs before mod_authz_core's and grants on
  * its access file alone, ending the phase: in a section of AuthType BBToken
@@ -57,40 +50,9 @@
 #include <strings.h>
 
 #include "bbt_confcheck.h"
+#include "bbt_confsec.h"
 
 APLOG_USE_MODULE(bbtoken);
-
-typedef enum { BBT_SEC_LOCATION, BBT_SEC_DIRECTORY, BBT_SEC_OTHER } bbt_kind_t;
-
-/* What bbt_has looks for. */
-typedef enum {
-    BBT_HAS_AUTH,
-    BBT_HAS_ROUTES,
-    BBT_HAS_SVNAUTHZ,
-    BBT_HAS_PROVIDER,
-    BBT_HAS_FAKEBASIC,
-    BBT_HAS_AUTHNAME
-} bbt_want_t;
-
-/* What one section (or server) sets itself. */
-typedef struct bbt_sec {
-    const ap_directive_t *node;  /* NULL for a server */
-    const struct bbt_sec *outer; /* the section or server around it */
-    bbt_kind_t kind;
-    const char *path;   /* a plain path (no regex), or NULL */
-    const char *auth;   /* AuthType, or NULL */
-    int authname;       /* sets AuthName */
-    int routes;         /* sets BBTokenRoute(s) */
-    int svnauthz;       /* sets an access file of mod_authz_svn */
-    int provider;       /* AuthBBTokenProvider: 1 takes passwords, -1 none */
-    int fakebasic;      /* SSLOptions: 1 FakeBasicAuth on, -1 off, 0 unset */
-    int require_all;    /* a Require outside any <Limit> */
-    int merging;        /* AuthMerging: 1 And or Or, -1 Off, 0 unset */
-    const char *limits; /* the <Limit>s holding Require lines, in words */
-    const ap_directive_t *last_limit; /* the last one added to limits */
-    const ap_directive_t *rip_header; /* a server's RemoteIPHeader */
-    int rip_proxies; /* a server names mod_remoteip's proxies */
-} bbt_sec_t;
 
 /* Containers whose directives belong to the section around them. */
 static int bbt_transparent(const char *name)
@@ -101,8 +63,7 @@ static int bbt_transparent(const char *name)
            strncasecmp(name, "<AuthnProviderAlias", 19) == 0;
 }
 
-/* The arguments of a container, without its closing '>'. */
-static char *bbt_args(apr_pool_t *p, const ap_directive_t *d)
+char *bbt_args(apr_pool_t *p, const ap_directive_t *d)
 {
     char *args = apr_pstrdup(p, d->args);
     char *end = strrchr(args, '>');
@@ -222,9 +183,7 @@ static const char *bbt_plain_path(apr_pool_t *p, const ap_directive_t *d)
     return path;
 }
 
-/* 1 if section path q covers p: the same, or a leading part of it that
- * ends at a slash. */
-static int bbt_covers(const char *q, const char *p)
+int bbt_covers(const char *q, const char *p)
 {
     size_t n = strlen(q);
 
@@ -232,17 +191,11 @@ static int bbt_covers(const char *q, const char *p)
            (p[n] == '\0' || p[n] == '/' || (n > 0 && q[n - 1] == '/'));
 }
 
-typedef struct {
-    apr_pool_t *p;
-    server_rec *s;
-    apr_array_header_t *secs; /* bbt_sec_t *, every section seen */
-} bbt_walk_t;
-
 /* Does sec set what want names itself: AuthType BBToken (-1 for another
  * AuthType), routes, an access file of mod_authz_svn, password providers,
  * FakeBasicAuth (-1 for SSLOptions without it), or AuthName?  0 if it sets
  * nothing of the kind. */
-static int bbt_sets(const bbt_sec_t *sec, bbt_want_t want)
+int bbt_sets(const bbt_sec_t *sec, bbt_want_t want)
 {
     switch (want) {
     case BBT_HAS_AUTH:
@@ -263,8 +216,7 @@ static int bbt_sets(const bbt_sec_t *sec, bbt_want_t want)
     }
 }
 
-/* Does sec, or anything it inherits from, have what want names? */
-static int bbt_has(const bbt_walk_t *w, const bbt_sec_t *sec, bbt_want_t want)
+int bbt_has(const bbt_walk_t *w, const bbt_sec_t *sec, bbt_want_t want)
 {
     const bbt_sec_t *o;
     int i;
@@ -317,151 +269,14 @@ static void bbt_collect(bbt_walk_t *w, const ap_directive_t *d,
     }
 }
 
-/* The Require lines in effect for a section's path, as mod_authz_core
- * merges them. */
-typedef struct {
-    int any;               /* some Require applies */
-    int all;               /* one of them covers every method */
-    int self;              /* the section's own are among them */
-    const char *limits;    /* the <Limit>s holding the rest, in words */
-    const bbt_sec_t *from; /* the section whose lines replaced those before */
-} bbt_req_t;
-
-/* Merge what sec sets into st as merge_authz_core_dir_config does: with no
- * Require of its own (and no AuthMerging Off) it keeps those before it;
- * with AuthMerging And or Or it adds its own, and a method then needs a
- * login where any of them covers it; otherwise its own replace them. */
-static void bbt_req_merge(apr_pool_t *p, bbt_req_t *st, const bbt_sec_t *sec,
-                          const bbt_sec_t *self)
-{
-    const char *where = sec->limits;
-
-    if (!sec->require_all && !sec->limits) {
-        if (sec->merging < 0) {
-            memset(st, 0, sizeof(*st));
-            st->from = sec;
-        }
-        return;
-    }
-    if (sec->merging <= 0 || !st->any) {
-        memset(st, 0, sizeof(*st));
-        st->from = sec;
-    }
-    st->any = 1;
-    st->all |= sec->require_all;
-    st->self |= sec == self;
-    if (!where) {
-        return;
-    }
-    if (sec != self) {
-        where =
-            apr_psprintf(p, "%s of %s %s> in %s", where, sec->node->directive,
-                         bbt_args(p, sec->node), sec->node->filename);
-    }
-    st->limits =
-        st->limits ? apr_pstrcat(p, st->limits, ", ", where, NULL) : where;
-}
-
-/* Directories are merged shortest first: the length without a trailing
- * slash orders those covering one path. */
-static size_t bbt_dirlen(const char *path)
-{
-    size_t n = strlen(path);
-
-    return n && path[n - 1] == '/' ? n - 1 : n;
-}
-
-/* Merge into st the sections httpd merges for sec's path, in its order:
- * the section around it first (a <Files> inside a <Directory>), then each
- * <Location> covering the path in the order written (the main server's
- * before a virtual host's), or each <Directory> covering it, shortest
- * first. */
-static void bbt_req_walk(const bbt_walk_t *w, const bbt_sec_t *sec,
-                         const bbt_sec_t *self, bbt_req_t *st)
-{
-    const bbt_sec_t *o = sec->outer;
-    size_t len = 0, next;
-    int i;
-
-    if (o && o->node && strcasecmp(o->node->directive, "<VirtualHost") != 0) {
-        bbt_req_walk(w, o, self, st);
-    }
-    if (sec->kind == BBT_SEC_OTHER || !sec->path) {
-        bbt_req_merge(w->p, st, sec, self);
-        return;
-    }
-    do {
-        next = (size_t)-1;
-        for (i = 0; i < w->secs->nelts; i++) {
-            const bbt_sec_t *q = APR_ARRAY_IDX(w->secs, i, const bbt_sec_t *);
-            size_t n;
-
-            if (q->kind != sec->kind || !q->path ||
-                !bbt_covers(q->path, sec->path)) {
-                continue;
-            }
-            n = sec->kind == BBT_SEC_DIRECTORY ? bbt_dirlen(q->path) : 0;
-            if (n == len) {
-                bbt_req_merge(w->p, st, q, self);
-            } else if (n > len && n < next) {
-                next = n;
-            }
-        }
-        len = next;
-    } while (next != (size_t)-1);
-}
-
-/* Is sec AuthType BBToken with Require lines, its own or not, all inside
- * <Limit>?  st says which. */
-static int bbt_limit_only(const bbt_walk_t *w, const bbt_sec_t *sec,
-                          bbt_req_t *st)
-{
-    memset(st, 0, sizeof(*st));
-    bbt_req_walk(w, sec, sec, st);
-    return st->any && !st->all && bbt_has(w, sec, BBT_HAS_AUTH);
-}
-
-static void bbt_warn(const bbt_walk_t *w, const bbt_sec_t *sec, const char *id,
-                     const char *what)
+void bbt_warn(const bbt_walk_t *w, const bbt_sec_t *sec, const char *id,
+              const char *what)
 {
     const ap_directive_t *d = sec->node;
 
     ap_log_error(APLOG_MARK, APLOG_WARNING, 0, w->s, "%s: %s:%d: %s %s> %s", id,
                  d->filename, d->line_num, d->directive, bbt_args(w->p, d),
                  what);
-}
-
-/* BBT354.  A section with no Require of its own is named where it sets
- * AuthType BBToken or routes, and the section it takes its Require lines
- * from is not named itself. */
-static void bbt_check_limit(const bbt_walk_t *w, const bbt_sec_t *sec)
-{
-    bbt_req_t st, from;
-    const char *why = "";
-
-    if (!bbt_limit_only(w, sec, &st)) {
-        return;
-    }
-    if (!sec->require_all && !sec->limits) {
-        if ((bbt_sets(sec, BBT_HAS_AUTH) <= 0 && !sec->routes) ||
-            bbt_limit_only(w, st.from, &from)) {
-            return;
-        }
-        why = " (it has no Require lines of its own, so httpd gives it "
-              "those)";
-    } else if (!st.self) {
-        why = apr_psprintf(w->p, " (%s %s>, merged after it, replaces its own)",
-                           st.from->node->directive,
-                           bbt_args(w->p, st.from->node));
-    }
-    bbt_warn(w, sec, "BBT354",
-             apr_pstrcat(w->p,
-                         "is AuthType BBToken with Require lines only in ",
-                         st.limits, why,
-                         ": methods not listed there need no login (httpd "
-                         "lets a push, a PUT or a DELETE in unasked): use "
-                         "<LimitExcept> or no <Limit>",
-                         NULL));
 }
 
 /* Check the sections of one server: top is its first directive, outer the
@@ -473,7 +288,7 @@ static void bbt_check_server(bbt_walk_t *w, const ap_directive_t *top,
 
     bbt_collect(w, top, outer);
     for (i = first; i < w->secs->nelts; i++) {
-        const bbt_sec_t *sec = APR_ARRAY_IDX(w->secs, i, const bbt_sec_t *);
+        bbt_sec_t *sec = APR_ARRAY_IDX(w->secs, i, bbt_sec_t *);
 
         if (sec->routes && !bbt_has(w, sec, BBT_HAS_AUTH)) {
             bbt_warn(w, sec, "BBT352",
@@ -618,6 +433,8 @@ static int bbt_confcheck(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
     w.p = ptemp;
     w.s = s;
     w.secs = apr_array_make(ptemp, 16, sizeof(bbt_sec_t *));
+    w.vh = NULL;
+    w.nmain = 0;
     bbt_own(ptemp, ap_conftree, &main_srv, NULL);
     bbt_check_server(&w, ap_conftree, &main_srv);
     /* A virtual host also sees the main server's sections. */
@@ -634,7 +451,10 @@ static int bbt_confcheck(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
         vh->outer = &main_srv;
         bbt_own(ptemp, d->first_child, vh, NULL);
         w.secs->nelts = n;
+        w.vh = vh;
+        w.nmain = n;
         bbt_check_server(&w, d->first_child, vh);
+        bbt_check_limit_main(&w);
         bbt_check_vhost_fakebasic(&w, vh, n);
         bbt_check_remoteip(&w, vh, &main_srv, said,
                            bbt_any_auth(&w, vh) ||

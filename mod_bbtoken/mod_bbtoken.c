@@ -5,7 +5,8 @@
  *
  *   bbt_config.c    directives, sections, route files; bbt_confcheck.c
  *                   warns at startup of routes without AuthType BBToken
- *                   and the other way round
+ *                   and the other way round; bbt_confreq.c of Require
+ *                   lines httpd merges all inside <Limit>
  *   bbt_routing.c   which route decides a request (and its Destination);
  *                   project keys mapped before httpd maps the URL
  *   bbt_reqbody.c   a body a route reads, kept for the handler
