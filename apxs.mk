@@ -117,6 +117,7 @@ GLUE    += bbt_rest_args
 GLUE    += bbt_schema
 GLUE    += bbt_dbenc
 GLUE    += bbt_dbsession
+GLUE    += bbt_dbwrite
 GLUE    += bbt_clock
 GLUE    += bbt_davlock
 GLUE    += bbt_inherit

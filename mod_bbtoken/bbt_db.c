@@ -1,7 +1,7 @@
 /*
- * mod_dbd glue: connections, the prepared statements' machinery, and the
- * writes.  The statements a request's verification runs are
- * bbt_dblookup.c's.
+ * mod_dbd glue: connections and the prepared statements' machinery.  The
+ * statements a request's verification runs are bbt_dblookup.c's, the
+ * throttled writes bbt_dbwrite.c's.
  *
  * The lookup runs on every request, so it is a server-side prepared
  * statement (parsing and planning it each time would cost more than running
@@ -24,13 +24,11 @@
  *
  * The module speaks PostgreSQL only (the schema is PostgreSQL's), so it may
  * ask libpq directly for what apr_dbd does not say: the connection's status
- * and backend process id, whether its server is a hot standby, and a
- * failed write's SQLSTATE.
+ * and backend process id, and whether its server is a hot standby.
  */
 #include "httpd.h"
 #include "http_log.h"
 #include "ap_mpm.h"
-#include "apr_atomic.h"
 #include "apr_dbd.h"
 #include "apr_optional.h"
 #include "apr_strings.h"
@@ -102,19 +100,8 @@ struct bbt_db_conn {
     int gated;             /* holds a place of bbt_dbgate's */
     int borrowed;          /* the request's own (bbt_dbgate_held): kept */
     bbt_gate_t *gate;      /* the counter it holds it of */
+    int writes_held;       /* a write waited out its limit (bbt_dbwrite.c) */
 };
-
-/* The writes go through SECURITY DEFINER functions (sql/migrations/0002):
- * httpd's role may not update a token row itself, and the functions check
- * the interval again under the row lock, so concurrent requests make one
- * write between them. */
-static const char bbt_sql_touch[] = "SELECT bbtoken_touch($1, $2, $3::integer)";
-static const char bbt_sql_note_expired[] =
-    "SELECT bbtoken_note_expired($1, $2, $3::integer)";
-static const char bbt_sql_note_net[] = "SELECT bbtoken_note_net($1, $2, $3)";
-
-/* This child has said that the writes are not recorded (BBT812). */
-static volatile apr_uint32_t bbt_db_told_read_only;
 
 /* Under an MPM with one request thread per child (prefork), the pooled
  * connection that thread holds.  Its SIGTERM handler destroys the child's
@@ -180,14 +167,21 @@ int bbt_db_init(void)
     return (bbt_dbd_open && bbt_dbd_close) ? 0 : -1;
 }
 
-/* A statement that started at start (bbt_mono_now: a step of the
- * wall clock is no statement's time) has returned rv: counted, with its
- * time, for the metrics. */
-static void bbt_db_counted(apr_time_t start, int rv)
+void bbt_db_counted(apr_time_t start, int rv)
 {
     apr_time_t t = bbt_mono_now() - start;
 
     bbt_stats_db_query(t > 0 ? (uint64_t)t : 0, rv == 0);
+}
+
+int bbt_db_writes_held(const bbt_db_conn_t *c)
+{
+    return c->writes_held;
+}
+
+void bbt_db_hold_writes(bbt_db_conn_t *c)
+{
+    c->writes_held = 1;
 }
 
 void bbt_db_say(const bbt_db_conn_t *c, int level, const char *id,
@@ -292,11 +286,44 @@ static void bbt_db_memo(bbt_db_conn_t *c)
     }
 }
 
-bbt_db_conn_t *bbt_db_open(request_rec *r)
+/* A place among the pool's connections for c's request (bbt_dbgate),
+ * waiting up to BBTokenDBWait, or not at all for a spare's: 0, or -1
+ * (logged). */
+static int bbt_db_place(bbt_db_conn_t *c, int spare)
+{
+    int wait = spare ? 0 : bbt_config_db_wait(c->s), max = 0;
+
+    /* Never into mod_dbd's wait without end: a place first, or 503. */
+    if (bbt_dbgate_enter(c->s, apr_time_from_sec(wait), &max, &c->gate) == 0) {
+        c->gated = 1;
+        return 0;
+    }
+    if (spare) {
+        bbt_db_write_skipped(c,
+                             "the throttled writes of a request the cache "
+                             "answered",
+                             apr_psprintf(c->pool,
+                                          "all %d of this child's pooled "
+                                          "connections (DBDMax) are in use",
+                                          max));
+        return -1;
+    }
+    /* No connection from the pool, as when mod_dbd has none. */
+    bbt_stats_count(BBT_STAT_DB_CONNECTION_ERRORS);
+    bbt_db_say(c, APLOG_ERR, "BBT350",
+               apr_psprintf(c->pool,
+                            "no database connection within %d s "
+                            "(BBTokenDBWait): all %d of this child's "
+                            "(DBDMax) are in use",
+                            wait, max));
+    return -1;
+}
+
+/* bbt_db_open, or bbt_db_open_spare (spare). */
+static bbt_db_conn_t *bbt_db_take(request_rec *r, int spare)
 {
     apr_pool_t *p = r->pool;
     bbt_db_conn_t *c = apr_pcalloc(p, sizeof(*c));
-    int wait = bbt_config_db_wait(r->server), max = 0;
 
     c->pool = p;
     c->s = r->server;
@@ -305,20 +332,9 @@ bbt_db_conn_t *bbt_db_open(request_rec *r)
         c->borrowed = 1;
         goto held;
     }
-    /* Never into mod_dbd's wait without end: a place first, or 503. */
-    if (bbt_dbgate_enter(r->server, apr_time_from_sec(wait), &max, &c->gate) !=
-        0) {
-        /* No connection from the pool, as when mod_dbd has none. */
-        bbt_stats_count(BBT_STAT_DB_CONNECTION_ERRORS);
-        bbt_db_say(c, APLOG_ERR, "BBT350",
-                   apr_psprintf(p,
-                                "no database connection within %d s "
-                                "(BBTokenDBWait): all %d of this child's "
-                                "(DBDMax) are in use",
-                                wait, max));
+    if (bbt_db_place(c, spare) != 0) {
         return NULL;
     }
-    c->gated = 1;
     if (bbt_db_single) {
         sigset_t old;
 
@@ -367,6 +383,16 @@ held:
     }
     bbt_schema_note(r, c->pg);
     return c;
+}
+
+bbt_db_conn_t *bbt_db_open(request_rec *r)
+{
+    return bbt_db_take(r, 0);
+}
+
+bbt_db_conn_t *bbt_db_open_spare(request_rec *r)
+{
+    return bbt_db_take(r, 1);
 }
 
 void bbt_db_close(bbt_db_conn_t *c)
@@ -542,97 +568,6 @@ int bbt_db_conn_standby(bbt_db_conn_t *c)
     }
     bbt_db_backend_note(c, m);
     return 0;
-}
-
-/* A write a read-only database cannot take: said once per child, since
- * every request whose write is due would say it again, and the cause is
- * the configuration's, not the request's. */
-static void bbt_db_read_only(bbt_db_conn_t *c, const char *what,
-                             const char *why)
-{
-    if (apr_atomic_cas32(&bbt_db_told_read_only, 1, 0) != 0) {
-        return;
-    }
-    ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, c->r,
-                  "BBT812: the throttled writes (a token's last use and "
-                  "address, an expired token's refusal, a new address "
-                  "group) are not recorded while the database connections "
-                  "reach a read-only server (%s; the first not recorded: "
-                  "%s); the requests are served; point DBDParams at the "
-                  "primary (once per child)",
-                  why, what);
-}
-
-/* Run one of the write functions, with libpq itself: apr_dbd keeps no
- * SQLSTATE, and a read-only database must be told from other failures.
- * The request goes on whatever happens: the write is bookkeeping.  0, or
- * -1 (logged); *said, where given, gets the boolean the function answered. */
-static int bbt_db_write(bbt_db_conn_t *c, const char *sql, const char *msgid,
-                        const char *what, const char *id, const char *a2,
-                        const char *a3, int *said)
-{
-    const char *args[3];
-    apr_time_t start;
-    PGresult *res;
-    int ok;
-
-    /* Not even tried: it would fail, and write an ERROR into the
-     * standby's own log, for every request. */
-    if (bbt_db_conn_standby(c)) {
-        bbt_db_read_only(c, what, "a hot standby");
-        return -1;
-    }
-    args[0] = id;
-    args[1] = a2 ? a2 : "";
-    args[2] = a3 ? a3 : "";
-    start = bbt_mono_now();
-    res = PQexecParams(c->pg, sql, 3, NULL, args, NULL, NULL, 0);
-    ok = PQresultStatus(res) == PGRES_TUPLES_OK;
-    bbt_db_counted(start, ok ? 0 : -1);
-    if (ok && said) {
-        *said = PQntuples(res) == 1 && PQgetvalue(res, 0, 0)[0] == 't';
-    }
-    if (!ok && bbt_sql_read_only(PQresultErrorField(res, PG_DIAG_SQLSTATE))) {
-        bbt_db_read_only(c, what, "it refuses writes: SQLSTATE 25006");
-    } else if (!ok) {
-        char line[512];
-
-        bbt_db_say(
-            c, APLOG_ERR, msgid,
-            apr_pstrcat(c->pool, what, " failed: ",
-                        bbt_sql_line(line, sizeof(line), PQerrorMessage(c->pg),
-                                     "unknown error"),
-                        NULL));
-    }
-    PQclear(res);
-    return ok ? 0 : -1;
-}
-
-void bbt_db_touch(bbt_db_conn_t *c, const char *id, const char *addr,
-                  int interval)
-{
-    bbt_db_write(c, bbt_sql_touch, "BBT076", "recording last use", id, addr,
-                 apr_itoa(c->pool, interval), NULL);
-}
-
-void bbt_db_note_expired(bbt_db_conn_t *c, const char *id, const char *addr,
-                         int interval)
-{
-    bbt_db_write(c, bbt_sql_note_expired, "BBT077", "auditing an expired token",
-                 id, addr, apr_itoa(c->pool, interval), NULL);
-}
-
-int bbt_db_note_net(bbt_db_conn_t *c, const char *id, const char *group,
-                    const char *addr)
-{
-    int kept = 0;
-
-    if (bbt_db_write(c, bbt_sql_note_net, "BBT602",
-                     "recording a new address group", id, group, addr,
-                     &kept) != 0) {
-        return -1;
-    }
-    return kept;
 }
 
 /* The live level of a user found by name, as bbtoken_owner_levels computes

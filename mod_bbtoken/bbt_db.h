@@ -34,6 +34,11 @@ void bbt_db_child_init(apr_pool_t *pchild);
  * log configuration). */
 bbt_db_conn_t *bbt_db_open(request_rec *r);
 
+/* As bbt_db_open, for writes a request is answered without (the throttled
+ * writes of one the cache answered): a connection only if the pool has
+ * one free at once (said at debug, BBT085, when not), never a wait. */
+bbt_db_conn_t *bbt_db_open_spare(request_rec *r);
+
 /* Give it back. */
 void bbt_db_close(bbt_db_conn_t *c);
 
@@ -66,7 +71,10 @@ bbt_db_status_t bbt_db_owner_level(bbt_db_conn_t *c, apr_int64_t user_id,
  * logged, not fatal: freshness is not worth refusing a verified request
  * for.  None of the throttled writes (this one and the two below) is tried
  * on a hot standby, and one a read-only database refuses is said once per
- * child (BBT812), not once per request. */
+ * child (BBT812), not once per request.  None waits long for a lock (a
+ * table a schema upgrade holds): it gives up, said at debug (BBT085), and
+ * once one has given up (or waited out its statement_timeout), the rest of
+ * c's are not tried (bbt_dbwrite.c). */
 void bbt_db_touch(bbt_db_conn_t *c, const char *id, const char *addr,
                   int interval);
 

@@ -51,6 +51,7 @@ struct bbt_gate_s {
     int max; /* DBDMax; 0: no pool (DBDPersist Off), nothing to wait for */
     int own_session; /* a virtual host of these settings has DBDInitSQL */
     int busy;
+    int waiting; /* threads waiting for a place */
     /* POSIX's, not APR's: APR's condition waits until a time of the wall
      * clock, which a step back stretches by the step; this one waits on
      * the monotonic clock. */
@@ -292,15 +293,21 @@ int bbt_dbgate_enter(server_rec *s, apr_interval_time_t wait, int *max,
         until.tv_nsec -= 1000000000L;
     }
     pthread_mutex_lock(&g->mutex);
-    while (g->busy >= g->max) {
+    /* One that does not wait takes no place a waiting thread is owed
+     * (bbt_dbgate_leave's signal wakes it, then it locks the mutex). */
+    if (wait <= 0 && g->waiting > 0) {
+        rc = -1;
+    }
+    while (rc == 0 && g->busy >= g->max) {
         /* Its time up, or any error (none is expected of a wait set up as
          * above): no connection, which is a 503, never a wait without
          * end. */
+        g->waiting++;
         if (pthread_cond_timedwait(&g->cond, &g->mutex, &until) != 0 &&
             g->busy >= g->max) {
             rc = -1;
-            break;
         }
+        g->waiting--;
     }
     if (rc == 0) {
         g->busy++;

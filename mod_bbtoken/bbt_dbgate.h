@@ -31,7 +31,8 @@ typedef struct bbt_gate_s bbt_gate_t;
 
 /* Take a place in the pool of server s, waiting up to wait.  0 (*held
  * the counter to give it back to, NULL where nothing is counted), or -1
- * when the deadline passed with all *max places taken. */
+ * when the deadline passed with all *max places taken.  With no wait,
+ * never a place a thread waiting for one is owed: -1 while one waits. */
 int bbt_dbgate_enter(server_rec *s, apr_interval_time_t wait, int *max,
                      bbt_gate_t **held);
 

@@ -1,8 +1,8 @@
 /*
- * For the files that run the module's prepared statements on a
- * connection of bbt_db.c's (bbt_dblookup.c): each statement has a slot of
- * its own, and each pooled connection prepares each on first use (see
- * bbt_db.c for why, and for the retry).
+ * For the files that run statements on a connection of bbt_db.c's: the
+ * prepared ones (bbt_dblookup.c), each with a slot of its own, which each
+ * pooled connection prepares on first use (see bbt_db.c for why, and for
+ * the retry); and the throttled writes (bbt_dbwrite.c).
  */
 #ifndef BBT_DBRUN_H
 #define BBT_DBRUN_H
@@ -38,6 +38,21 @@ int bbt_db_run(bbt_db_conn_t *c, const bbt_db_stmt_t *def, const char *errid,
  * what is copied from them live in. */
 const apr_dbd_driver_t *bbt_db_driver(const bbt_db_conn_t *c);
 apr_pool_t *bbt_db_pool(const bbt_db_conn_t *c);
+
+/* A statement that started at start (bbt_mono_now: a step of the wall
+ * clock is no statement's time) has returned rv (0: success): counted,
+ * with its time, for the metrics. */
+void bbt_db_counted(apr_time_t start, int rv);
+
+/* Whether a throttled write on c waited out its limit (a lock, its
+ * statement_timeout), and the rest of c's writes are not tried: each
+ * would hold the connection as long again. */
+int bbt_db_writes_held(const bbt_db_conn_t *c);
+void bbt_db_hold_writes(bbt_db_conn_t *c);
+
+/* Say at debug (BBT085) that what, a throttled write, was not made, and
+ * why: no error, a later request makes it. */
+void bbt_db_write_skipped(bbt_db_conn_t *c, const char *what, const char *why);
 
 /* Log a line under its message id, with the request, so the line names
  * its client. */

@@ -180,11 +180,14 @@ static int bbt_verify_note_net(request_rec *r, bbt_db_conn_t *c, const char *id,
  * per interval per token (the database functions check again under the row
  * lock), a group once (the entry remembers it; the database writes it
  * once; one that failed is tried again after an interval).  Failure is
- * logged, not fatal.  Whether the group was recorded. */
+ * logged, not fatal.  The request is answered either way: it takes a
+ * connection only if one is free at once, never waiting for one nor taking
+ * one a waiting request is owed (bbt_db_open_spare).  Whether the group
+ * was recorded. */
 static int bbt_verify_write(request_rec *r, const char *id, int expired,
                             int touch, const bbt_agroup_t *g, int interval)
 {
-    bbt_db_conn_t *c = bbt_db_open(r);
+    bbt_db_conn_t *c = bbt_db_open_spare(r);
     int noted = 0;
 
     if (!c) {

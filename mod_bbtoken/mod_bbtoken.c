@@ -23,8 +23,9 @@
  *                   its listener (PostgreSQL's notifications, through
  *                   mod_watchdog; bbt_wdcall.c keeps its calls off the
  *                   child's exit); bbt_socache.c the shared socache
- *   bbt_db.c        mod_dbd, the prepared statements, the writes;
+ *   bbt_db.c        mod_dbd, the prepared statements;
  *                   bbt_dblookup.c the statements a verification runs;
+ *                   bbt_dbwrite.c the throttled writes (last use);
  *                   bbt_dbgate.c bounds the wait for one of its
  *                   connections; bbt_dbsession.c runs DBDInitSQL again
  *                   on a reconnected one; bbt_logguard.c keeps httpd's
