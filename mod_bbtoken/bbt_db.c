@@ -286,36 +286,54 @@ static void bbt_db_memo(bbt_db_conn_t *c)
     }
 }
 
-/* A place among the pool's connections for c's request (bbt_dbgate),
- * waiting up to BBTokenDBWait, or not at all for a spare's: 0, or -1
- * (logged). */
+/* A place among the pool's connections for c's request, and the turn to
+ * ask the pool for one (bbt_dbgate), waiting up to BBTokenDBWait for both,
+ * or not at all for a spare's: 0, or -1 (logged). */
 static int bbt_db_place(bbt_db_conn_t *c, int spare)
 {
-    int wait = spare ? 0 : bbt_config_db_wait(c->s), max = 0;
+    int wait = spare ? 0 : bbt_config_db_wait(c->s), max = 0, full;
+    apr_time_t until = bbt_mono_now() + apr_time_from_sec(wait);
 
-    /* Never into mod_dbd's wait without end: a place first, or 503. */
-    if (bbt_dbgate_enter(c->s, apr_time_from_sec(wait), &max, &c->gate) == 0) {
-        c->gated = 1;
-        return 0;
+    /* Never into mod_dbd's wait without end: a place first, or 503; nor
+     * into its queue of threads connecting one after another: a turn. */
+    full = bbt_dbgate_enter(c->s, apr_time_from_sec(wait), &max, &c->gate);
+    if (full == 0) {
+        if (bbt_dbgate_turn(c->gate, until - bbt_mono_now()) == 0) {
+            c->gated = 1;
+            return 0;
+        }
+        bbt_dbgate_leave(c->gate);
     }
     if (spare) {
-        bbt_db_write_skipped(c,
-                             "the throttled writes of a request the cache "
-                             "answered",
-                             apr_psprintf(c->pool,
-                                          "all %d of this child's pooled "
-                                          "connections (DBDMax) are in use",
-                                          max));
+        bbt_db_write_skipped(
+            c, "the throttled writes of a request the cache answered",
+            full ? apr_psprintf(c->pool,
+                                "all %d of this child's pooled connections "
+                                "(DBDMax) are in use",
+                                max)
+                 : "another request of this child is connecting to the "
+                   "database");
         return -1;
     }
     /* No connection from the pool, as when mod_dbd has none. */
     bbt_stats_count(BBT_STAT_DB_CONNECTION_ERRORS);
-    bbt_db_say(c, APLOG_ERR, "BBT350",
-               apr_psprintf(c->pool,
-                            "no database connection within %d s "
-                            "(BBTokenDBWait): all %d of this child's "
-                            "(DBDMax) are in use",
-                            wait, max));
+    if (full) {
+        bbt_db_say(c, APLOG_ERR, "BBT350",
+                   apr_psprintf(c->pool,
+                                "no database connection within %d s "
+                                "(BBTokenDBWait): all %d of this child's "
+                                "(DBDMax) are in use",
+                                wait, max));
+    } else {
+        bbt_db_say(c, APLOG_ERR, "BBT360",
+                   apr_psprintf(c->pool,
+                                "no database connection within %d s "
+                                "(BBTokenDBWait): another request of this "
+                                "child was connecting to the database all "
+                                "that time (each connection may take "
+                                "DBDParams' connect_timeout)",
+                                wait));
+    }
     return -1;
 }
 
@@ -348,6 +366,7 @@ static bbt_db_conn_t *bbt_db_take(request_rec *r, int spare)
     } else {
         c->dbd = bbt_dbd_open(p, r->server);
     }
+    bbt_dbgate_turn_end(c->gate);
     if (!c->dbd) {
         /* mod_dbd has logged why. */
         bbt_stats_count(BBT_STAT_DB_CONNECTION_ERRORS);

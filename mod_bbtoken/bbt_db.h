@@ -29,9 +29,10 @@ int bbt_db_init(void);
 void bbt_db_child_init(apr_pool_t *pchild);
 
 /* Take a pooled connection for request r; NULL if the database cannot be
- * reached, or no connection of the pool is free within BBTokenDBWait
- * (bbt_dbgate).  Errors on it are logged with the request (its client, its
- * log configuration). */
+ * reached, or no connection of the pool is free within BBTokenDBWait, or
+ * the turn to ask the pool for one (one thread of the child at a time)
+ * does not come within it (bbt_dbgate).  Errors on it are logged with the
+ * request (its client, its log configuration). */
 bbt_db_conn_t *bbt_db_open(request_rec *r);
 
 /* As bbt_db_open, for writes a request is answered without (the throttled

@@ -52,12 +52,14 @@ struct bbt_gate_s {
     int own_session; /* a virtual host of these settings has DBDInitSQL */
     int busy;
     int waiting; /* threads waiting for a place */
+    int opening; /* a thread is asking mod_dbd's pool for a connection */
     /* POSIX's, not APR's: APR's condition waits until a time of the wall
      * clock, which a step back stretches by the step; this one waits on
      * the monotonic clock. */
     pthread_mutex_t mutex;
     pthread_cond_t cond;
-    int ready; /* 0: this child could not make them */
+    pthread_cond_t turn; /* opening ended */
+    int ready;           /* 0: this child could not make them */
 };
 
 /* What decides a server's pool, in the order of bbt_dbd_names. */
@@ -205,7 +207,12 @@ static int bbt_gate_make(bbt_gate_t *g)
     }
     if (pthread_condattr_setclock(&a, CLOCK_MONOTONIC) == 0 &&
         pthread_mutex_init(&g->mutex, NULL) == 0) {
-        made = pthread_cond_init(&g->cond, &a) == 0;
+        if (pthread_cond_init(&g->cond, &a) == 0) {
+            made = pthread_cond_init(&g->turn, &a) == 0;
+            if (!made) {
+                pthread_cond_destroy(&g->cond);
+            }
+        }
         if (!made) {
             pthread_mutex_destroy(&g->mutex);
         }
@@ -221,6 +228,7 @@ static apr_status_t bbt_gate_unmake(void *data)
 
     if (g->ready) {
         g->ready = 0;
+        pthread_cond_destroy(&g->turn);
         pthread_cond_destroy(&g->cond);
         pthread_mutex_destroy(&g->mutex);
     }
@@ -271,6 +279,22 @@ int bbt_dbgate_main_session(server_rec *s)
     return g && !g->own_session;
 }
 
+/* wait from now, on the clock the conditions wait on: no step of the wall
+ * clock stretches it or cuts it short. */
+static void bbt_gate_until(apr_interval_time_t wait, struct timespec *until)
+{
+    if (wait < 0) {
+        wait = 0;
+    }
+    clock_gettime(CLOCK_MONOTONIC, until);
+    until->tv_sec += (time_t)apr_time_sec(wait);
+    until->tv_nsec += (long)apr_time_usec(wait) * 1000;
+    if (until->tv_nsec >= 1000000000L) {
+        until->tv_sec++;
+        until->tv_nsec -= 1000000000L;
+    }
+}
+
 int bbt_dbgate_enter(server_rec *s, apr_interval_time_t wait, int *max,
                      bbt_gate_t **held)
 {
@@ -283,15 +307,7 @@ int bbt_dbgate_enter(server_rec *s, apr_interval_time_t wait, int *max,
         return 0;
     }
     *max = g->max;
-    /* A span, on the clock the condition waits on: no step of the wall
-     * clock stretches it or cuts it short. */
-    clock_gettime(CLOCK_MONOTONIC, &until);
-    until.tv_sec += (time_t)apr_time_sec(wait);
-    until.tv_nsec += (long)apr_time_usec(wait) * 1000;
-    if (until.tv_nsec >= 1000000000L) {
-        until.tv_sec++;
-        until.tv_nsec -= 1000000000L;
-    }
+    bbt_gate_until(wait, &until);
     pthread_mutex_lock(&g->mutex);
     /* One that does not wait takes no place a waiting thread is owed
      * (bbt_dbgate_leave's signal wakes it, then it locks the mutex). */
@@ -327,6 +343,42 @@ void bbt_dbgate_leave(bbt_gate_t *g)
     pthread_mutex_lock(&g->mutex);
     g->busy--;
     pthread_cond_signal(&g->cond);
+    pthread_mutex_unlock(&g->mutex);
+}
+
+int bbt_dbgate_turn(bbt_gate_t *g, apr_interval_time_t wait)
+{
+    struct timespec until;
+    int rc = 0;
+
+    if (!g || !g->ready) {
+        return 0;
+    }
+    bbt_gate_until(wait, &until);
+    pthread_mutex_lock(&g->mutex);
+    while (g->opening) {
+        /* As a place's wait: its time up, or any error, is no turn. */
+        if (pthread_cond_timedwait(&g->turn, &g->mutex, &until) != 0 &&
+            g->opening) {
+            rc = -1;
+            break;
+        }
+    }
+    if (rc == 0) {
+        g->opening = 1;
+    }
+    pthread_mutex_unlock(&g->mutex);
+    return rc;
+}
+
+void bbt_dbgate_turn_end(bbt_gate_t *g)
+{
+    if (!g || !g->ready) {
+        return;
+    }
+    pthread_mutex_lock(&g->mutex);
+    g->opening = 0;
+    pthread_cond_signal(&g->turn);
     pthread_mutex_unlock(&g->mutex);
 }
 

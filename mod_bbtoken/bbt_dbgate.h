@@ -7,6 +7,18 @@
  * child, pool by pool, and waits for a place itself, on a condition
  * variable with a deadline (BBTokenDBWait): past it, the request is
  * answered 503 instead of joining the pool's endless queue.
+ *
+ * apr-util's pool (1.6) makes a new connection while it holds the pool's
+ * lock, which taking an idle connection and giving one back need too: the
+ * threads that find no idle connection connect one after another, each up
+ * to connect_timeout, and a thread queued so waits for all those before
+ * it, far past BBTokenDBWait.  So a thread asks the pool for a connection
+ * only in its turn, one thread of the child at a time per pool, and waits
+ * for its turn within the same deadline: a request waits at most
+ * BBTokenDBWait and then one connect_timeout.  What the module cannot
+ * shorten: a thread giving a connection back, and one whose turn came
+ * while another module's thread connects, still wait in the pool for that
+ * connection being made.
  */
 #ifndef BBT_DBGATE_H
 #define BBT_DBGATE_H
@@ -35,6 +47,14 @@ typedef struct bbt_gate_s bbt_gate_t;
  * never a place a thread waiting for one is owed: -1 while one waits. */
 int bbt_dbgate_enter(server_rec *s, apr_interval_time_t wait, int *max,
                      bbt_gate_t **held);
+
+/* Take the turn to ask held's pool for a connection (ap_dbd_open), waiting
+ * up to wait: 0, or -1 when another thread of the child held it all that
+ * time.  0 at once where held is NULL (nothing counted). */
+int bbt_dbgate_turn(bbt_gate_t *held, apr_interval_time_t wait);
+
+/* Give the turn back once the pool has answered. */
+void bbt_dbgate_turn_end(bbt_gate_t *held);
 
 /* Give the place back to held, what bbt_dbgate_enter said (after
  * ap_dbd_close): the server's counter is not looked up again. */

@@ -266,10 +266,13 @@ static int bbt_lsession_read_on(void *arg, apr_pool_t *pool, server_rec *s,
 /* fn on a connection of s's pool: a connection lost is given back (mod_dbd
  * makes it again when next taken) and another taken at once, as a
  * request's would be.  0 with no connection of mod_dbd's (none, or not
- * pgsql). */
+ * pgsql).  gate, where given, is the place held among the module's
+ * connections, whose turn to ask the pool is taken without waiting: -1
+ * when another thread has it (it may be connecting, up to
+ * connect_timeout). */
 static int bbt_lsession_on_pool(apr_pool_t *pool, server_rec *s,
-                                bbt_lsession_fn *fn, void *arg, char *err,
-                                size_t errlen)
+                                bbt_gate_t *gate, bbt_lsession_fn *fn,
+                                void *arg, char *err, size_t errlen)
 {
     APR_OPTIONAL_FN_TYPE(ap_dbd_open) *dbd_open =
         APR_RETRIEVE_OPTIONAL_FN(ap_dbd_open);
@@ -286,8 +289,14 @@ static int bbt_lsession_on_pool(apr_pool_t *pool, server_rec *s,
     for (tries = 0; rc == 2 && tries < 2 && bbt_mono_now() < until; tries++) {
         /* Tried again and again while the database is down: what mod_dbd
          * allocates for a try goes with it. */
+        if (bbt_dbgate_turn(gate, 0) != 0) {
+            apr_cpystrn(err, "another thread is connecting to the database",
+                        errlen);
+            return -1;
+        }
         apr_pool_create(&tmp, pool);
         dbd = dbd_open(tmp, s);
+        bbt_dbgate_turn_end(gate);
         rc = 0;
         if (dbd && strcmp(apr_dbd_name(dbd->driver), "pgsql") == 0) {
             rc = fn(arg, pool, s, dbd,
@@ -305,7 +314,8 @@ static int bbt_lsession_on_pool(apr_pool_t *pool, server_rec *s,
 int bbt_lsession_read(bbt_lsession_t *ls, apr_pool_t *pool, server_rec *s,
                       char *err, size_t errlen)
 {
-    return bbt_lsession_on_pool(pool, s, bbt_lsession_read_on, ls, err, errlen);
+    return bbt_lsession_on_pool(pool, s, NULL, bbt_lsession_read_on, ls, err,
+                                errlen);
 }
 
 /* The probe: its statement, and the backend that sends it. */
@@ -385,7 +395,8 @@ int bbt_lsession_probe(apr_pool_t *pool, server_rec *s, const char *channel,
                  "') END, pg_catalog.pg_backend_pid()",
                  channel, seq);
     pr.sql = sql;
-    rc = bbt_lsession_on_pool(pool, s, bbt_lsession_probe_on, &pr, err, errlen);
+    rc = bbt_lsession_on_pool(pool, s, held, bbt_lsession_probe_on, &pr, err,
+                              errlen);
     bbt_dbgate_leave(held);
     *be_pid = pr.be_pid;
     return rc;
