@@ -64,13 +64,15 @@ diag 'answers (status, seconds): ' . join ', ', map {"@$_"} @r;
 
 is_deeply([grep { $_->[0] !~ /^(200|503\+RA)$/ } @r], [], 'every request answered: 200, or 503 with Retry-After');
 ok((grep { $_->[0] eq '200' } @r), 'the request on the pooled connection is served');
-# A bound, not a measure: the one to wait for was DBDMax connect_timeouts
-# (the ninth new connection's 503 after 18 s); now BBTokenDBWait and one
-# connect_timeout, given twice that and more.
-my $bound = 2 * ($WAIT + $CONNECT);
-is_deeply([grep { $_->[1] > $bound } @r], [], "no request waits longer than twice BBTokenDBWait + connect_timeout (${bound} s)");
+# Counted, not timed: before, each request that found no idle connection
+# connected in its turn inside the pool, each its own connect_timeout,
+# and none said BBT360.  Now one connects at a time and the others give
+# up when their BBTokenDBWait ends: the first connects, and one whose wait
+# had not ended when its connect_timeout did may take the turn it left
+# (more on a machine slow to send the requests), the others say BBT360.
 my @log = log_lines_since($env->error_log_path, $mark);
-ok((grep { /BBT360: no database connection within $WAIT s \(BBTokenDBWait\): another request of this child was connecting/ } @log),
-   'a request that waited its BBTokenDBWait for its turn says so (BBT360)') or diag join "\n", @log;
+my $turns = grep { /BBT360: no database connection within $WAIT s \(BBTokenDBWait\): another request of this child was connecting/ } @log;
+cmp_ok($turns, '>=', int(($N - 1) / 2), "of the @{[$N - 1]} requests needing a new connection, most waited for their turn and said so (BBT360)")
+    or diag join "\n", @log;
 is($env->get($U, { Authorization => "Bearer $tok" })->{status}, 200, 'served again once the database answers');
 done_testing;
