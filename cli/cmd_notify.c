@@ -543,6 +543,64 @@ static int bbtoken_notify_from(const bbtoken_args_t *a, char *buf, size_t len)
     return 0;
 }
 
+/* The run itself, under the lock (unless a dry run). */
+static int bbtoken_notify_run(bbtoken_notify_t *n)
+{
+    const bbtoken_tx_t notes_tx = {"finding the notices due",
+                                   "BEGIN ISOLATION LEVEL REPEATABLE READ"
+                                   " READ ONLY",
+                                   NULL,
+                                   bbtoken_notes_body,
+                                   n,
+                                   NULL};
+    bbtoken_ctx_t *ctx = n->ctx;
+    bbtoken_groups_t g;
+    int rc, first, end, more;
+
+    /* Every statement below reads the whole site, and so do the triggers
+     * of a revocation (db.h). */
+    if ((rc = bbtoken_analyze(ctx, BBTOKEN_ANALYZE_TOKENS
+                              ",bbtoken_notices,bbtoken_notice_copies,"
+                              "bbtoken_audit")) ||
+        (rc = bbtoken_notify_revoke(ctx, n->dry_run)) ||
+        (rc = bbtoken_tx(ctx, &notes_tx))) {
+        return rc;
+    }
+    bbtoken_groups_init(&g, ctx, "finding the notices due", "bbtoken_notes",
+                        bbtoken_notify_same);
+    while ((more = bbtoken_groups_next(&g, &first, &end)) > 0 &&
+           (rc = bbtoken_notify_owner(n, g.res, first, end)) == 0) {
+    }
+    bbtoken_groups_close(&g);
+    if (rc || more < 0) {
+        return rc ? rc : BBTOKEN_EXIT_FAIL;
+    }
+    if (!n->dry_run && (rc = bbtoken_notify_settle(n))) {
+        return rc;
+    }
+    if (n->failed) {
+        if (n->first_status < 0 && n->first_errno == ETIMEDOUT) {
+            return bbtoken_fail("sendmail %s failed for %d message%s (not "
+                                "done within %d seconds: stopped); their "
+                                "notices go out on the next run",
+                                bbtoken_repeatable(n->sendmail), n->failed,
+                                n->failed == 1 ? "" : "s", n->timeout);
+        }
+        if (n->first_status < 0) {
+            return bbtoken_fail("sendmail %s could not take %d message%s (%s); "
+                                "their notices go out on the next run",
+                                bbtoken_repeatable(n->sendmail), n->failed,
+                                n->failed == 1 ? "" : "s",
+                                strerror(n->first_errno));
+        }
+        return bbtoken_fail("sendmail %s failed for %d message%s (exit status "
+                            "%d); their notices go out on the next run",
+                            bbtoken_repeatable(n->sendmail), n->failed,
+                            n->failed == 1 ? "" : "s", n->first_status);
+    }
+    return 0;
+}
+
 int bbtoken_cmd_notify(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
                        const bbtoken_args_t *a)
 {
@@ -550,17 +608,8 @@ int bbtoken_cmd_notify(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
                           0,   -1,   0};
     char from[300];
     const char *sm = a->sendmail ? a->sendmail : getenv("BBTOKEN_SENDMAIL");
-    const bbtoken_tx_t notes_tx = {"finding the notices due",
-                                   "BEGIN ISOLATION LEVEL REPEATABLE READ"
-                                   " READ ONLY",
-                                   NULL,
-                                   bbtoken_notes_body,
-                                   &n,
-                                   NULL};
-    bbtoken_groups_t g;
-    PGresult *res;
     long secs;
-    int rc, first, end, more;
+    int rc;
 
     (void)cmd;
     /* An empty value is no value: the environment's and then the default
@@ -603,61 +652,13 @@ int bbtoken_cmd_notify(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
     if ((rc = bbtoken_connect(ctx))) {
         return rc;
     }
+    /* Two runs at once would mail the same news twice. */
+    if (!n.dry_run && (rc = bbtoken_notify_lock(ctx))) {
+        return rc;
+    }
+    rc = bbtoken_notify_run(&n);
     if (!n.dry_run) {
-        /* Two runs at once would mail the same news twice. */
-        res = bbtoken_exec(ctx, "taking the notify lock",
-                           "SELECT pg_try_advisory_lock(hashtext("
-                           "'bbtoken notify'))",
-                           0, NULL);
-        if (!res) {
-            return BBTOKEN_EXIT_FAIL;
-        }
-        rc = PQgetvalue(res, 0, 0)[0] == 't';
-        PQclear(res);
-        if (!rc) {
-            return bbtoken_fail("another bbtoken notify is running");
-        }
+        bbtoken_notify_unlock(ctx);
     }
-    /* Every statement below reads the whole site, and so do the triggers
-     * of a revocation (db.h). */
-    if ((rc = bbtoken_analyze(ctx, BBTOKEN_ANALYZE_TOKENS
-                              ",bbtoken_notices,bbtoken_notice_copies,"
-                              "bbtoken_audit")) ||
-        (rc = bbtoken_notify_revoke(ctx, n.dry_run)) ||
-        (rc = bbtoken_tx(ctx, &notes_tx))) {
-        return rc;
-    }
-    bbtoken_groups_init(&g, ctx, "finding the notices due", "bbtoken_notes",
-                        bbtoken_notify_same);
-    while ((more = bbtoken_groups_next(&g, &first, &end)) > 0 &&
-           (rc = bbtoken_notify_owner(&n, g.res, first, end)) == 0) {
-    }
-    bbtoken_groups_close(&g);
-    if (rc || more < 0) {
-        return rc ? rc : BBTOKEN_EXIT_FAIL;
-    }
-    if (!n.dry_run && (rc = bbtoken_notify_settle(&n))) {
-        return rc;
-    }
-    if (n.failed) {
-        if (n.first_status < 0 && n.first_errno == ETIMEDOUT) {
-            return bbtoken_fail("sendmail %s failed for %d message%s (not "
-                                "done within %d seconds: stopped); their "
-                                "notices go out on the next run",
-                                bbtoken_repeatable(n.sendmail), n.failed,
-                                n.failed == 1 ? "" : "s", n.timeout);
-        }
-        if (n.first_status < 0) {
-            return bbtoken_fail("sendmail %s could not take %d message%s (%s); "
-                                "their notices go out on the next run",
-                                bbtoken_repeatable(n.sendmail), n.failed,
-                                n.failed == 1 ? "" : "s",
-                                strerror(n.first_errno));
-        }
-        return bbtoken_fail("sendmail %s failed for %d message%s (exit status "
-                            "%d); their notices go out on the next run",
-                            bbtoken_repeatable(n.sendmail), n.failed,
-                            n.failed == 1 ? "" : "s", n.first_status);
-    }
-    return 0;
+    return rc;
 }

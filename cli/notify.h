@@ -1,6 +1,7 @@
 /*
- * What `bbtoken notify`'s two halves share: the notices (cmd_notify.c)
- * and the revocation of unused tokens (notify_unused.c).
+ * What `bbtoken notify`'s parts share: the notices (cmd_notify.c), the
+ * revocation of unused tokens (notify_unused.c) and the lock that lets
+ * one run at a time (notify_lock.c).
  */
 #ifndef BBTOKEN_NOTIFY_H
 #define BBTOKEN_NOTIFY_H
@@ -18,5 +19,13 @@
  * printing a line for each.  The reason makes the audit trigger write
  * 'revoked_unused'.  0, or an exit status after reporting. */
 int bbtoken_notify_revoke(bbtoken_ctx_t *ctx, int dry_run);
+
+/* Take notify's lock for this session, unless another run's session holds
+ * it.  0, or an exit status after reporting ("another bbtoken notify is
+ * running"). */
+int bbtoken_notify_lock(bbtoken_ctx_t *ctx);
+
+/* Give it back (a session that ends gives it back too). */
+void bbtoken_notify_unlock(bbtoken_ctx_t *ctx);
 
 #endif

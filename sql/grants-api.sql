@@ -26,6 +26,10 @@ GRANT SELECT ON bbtoken_users, bbtoken_project_grants, bbtoken_repo_grants,
                 bbtoken_tokens, bbtoken_schema, bbtoken_policy,
                 bbtoken_projects, bbtoken_token_nets,
                 bbtoken_lookup TO :"role";
+-- Nothing on the rows the owner's code locks (a role that could lock one
+-- could stop `bbtoken notify`, or a project's new tokens), nor on the
+-- reasons revoke-by-value gives its revocations.
+REVOKE ALL ON bbtoken_locks, bbtoken_revoke_reasons FROM :"role";
 GRANT EXECUTE ON FUNCTION bbtoken_owner_level(bigint, text, text),
                           bbtoken_owner_levels(bbtoken_users, text, text),
                           bbtoken_may_manage(bbtoken_users, text, text),

@@ -44,6 +44,10 @@ REVOKE EXECUTE ON FUNCTION bbtoken_api_create(text, text, text, text, text,
                            bbtoken_api_revoke_leaked(text, text[], text[])
                            FROM :"role";
 REVOKE ALL ON bbtoken_projects FROM :"role";
+-- Nothing on the rows the owner's code locks (a role that could lock one
+-- could stop `bbtoken notify`, or a project's new tokens), nor on the
+-- reasons revoke-by-value gives its revocations.
+REVOKE ALL ON bbtoken_locks, bbtoken_revoke_reasons FROM :"role";
 GRANT EXECUTE ON FUNCTION bbtoken_owner_level(bigint, text, text),
                           bbtoken_owner_levels(bbtoken_users, text, text),
                           bbtoken_owner_level_of(bbtoken_users, text, text),

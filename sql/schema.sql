@@ -291,3 +291,8 @@ COMMIT;
 BEGIN;
 \ir migrations/0053_personal_fresh.sql
 COMMIT;
+
+-- Version 54: locks and revocation reasons only the owner's code takes or gives.
+BEGIN;
+\ir migrations/0054_owner_locks.sql
+COMMIT;

@@ -81,7 +81,8 @@ my $ua = HTTP::Tiny->new(timeout => 900, keep_alive => 0);
 
 # The grants as that release's sql/grants.sql and grants-api.sql gave them:
 # this release's, without the functions of later migrations (they name
-# each function they grant, and a function not there yet stops psql).
+# each function they grant, and a function not there yet stops psql), nor
+# the revocations on tables of later migrations.
 sub grants_as_then {
     for my $f (['grants.sql', 'bbtoken_httpd'], ['grants-api.sql', 'bbtoken_api']) {
         my $sql = BBT::Util::slurp("$ROOT/sql/$f->[0]");
@@ -95,6 +96,9 @@ sub grants_as_then {
         for my $sig (keys %gone) {
             $sql =~ s/\s*\Q$sig\E,//g or $sql =~ s/,\s*\Q$sig\E//g;
         }
+        $sql =~ s{^REVOKE ALL ON ([\w, ]+) FROM :"role";\n}{
+            (grep { $env->psql("SELECT to_regclass('$_') IS NULL") eq 't' } split /,\s*/, $1) ? '' : $&
+        }gme;
         my $file = $env->dir . "/scratch/then-$f->[0]";
         BBT::Util::spew($file, $sql);
         # What both include (psql's \ir: beside the file).

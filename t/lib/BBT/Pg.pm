@@ -506,12 +506,12 @@ sub token_row {
 # what sessions do at once: send() writes SQL to it, done() waits until it
 # has run everything sent so far, blocked() until its backend waits for a
 # lock, out() is what it printed (errors too).  Its backend is the one
-# whose application_name is bbt-NAME.
+# whose application_name is bbt-NAME; its role postgres, or $o{user}.
 sub pg_session {
-    my ($self, $name) = @_;
+    my ($self, $name, %o) = @_;
     my $out = "$self->{dir}/run/session-$name.out";
     my @cmd = ("$PGBIN/psql", '-X', '-q', '-A', '-t', '-h', '127.0.0.1', '-p', $self->{pgport},
-               '-U', 'postgres', '-d', 'bbtoken');
+               '-U', $o{user} || 'postgres', '-d', 'bbtoken');
     my $pid = open(my $h, '|-') // die "fork: $!";
     if (!$pid) {
         $ENV{PGAPPNAME} = "bbt-$name";

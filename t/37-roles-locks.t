@@ -1,0 +1,148 @@
+# Least privilege: httpd's database roles take no lock that the schema's
+# and the CLI's work waits for, and give no revocation its reason.  Any
+# role that may connect may take any advisory lock, and the keys were
+# computed from known names: a session of the lookup role (whose password
+# every repository host holds) that held notify's stopped every `bbtoken
+# notify` at once (no notice mailed, no unused token revoked), and one
+# that held a project's made each creation of its tokens wait (the REST
+# API until its statement_timeout, the CLI for ever).  The rows that stand
+# for those locks now (bbtoken_locks) are the tables' owner's alone.  And
+# the audit trigger took the reason of a revocation from a setting any
+# session may make: the API role's revocations were recorded, and told,
+# as for not being used or as leaked.
+use strict;
+use warnings;
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use Test::More;
+use BBT::Env;
+
+my $env = BBT::Env->new(httpd => 0)->start;
+$env->user_add('alice');
+$env->grant('alice', 'PROJECT_ADMIN', 'PRJ');
+my $SENDMAIL = "$BBT::Env::ROOT/t/mail/sendmail";
+my @NOTIFY = ('notify', '--sendmail', $SENDMAIL, '--from', 'x@example.com');
+my @LOW = qw(bbtoken_httpd bbtoken_api);
+sub as { my ($role, $sql) = @_; return $env->psql_try($sql, user => $role) }
+# A project's (slug undef) or a repository's token made through the API's
+# function, as the REST API makes it.
+my $n = 20;
+sub scope_create {
+    my ($slug, $name) = @_;
+    return sprintf("SELECT bbtoken_api_scope_create('alice', 'PRJ', %s, '%012d', '%s', %s, 'REPO_READ',"
+                   . " md5('q'), md5('w') || md5('e'), 10, NULL)",
+                   defined $slug ? "'$slug'" : 'NULL', ++$n, $name, defined $slug ? 'NULL' : "'PROJECT_READ'");
+}
+sub revoked_event {
+    my ($id) = @_;
+    return $env->psql("SELECT string_agg(event, ' ') FROM bbtoken_audit WHERE token_id = '$id'"
+                      . " AND event LIKE 'revoked%'");
+}
+
+subtest 'neither low role may read, lock or write the owner\'s locks and reasons' => sub {
+    for my $role (@LOW) {
+        for my $t (qw(bbtoken_locks bbtoken_revoke_reasons)) {
+            my $has = $env->psql("SELECT string_agg(p, ' ') FROM unnest(ARRAY['SELECT', 'INSERT', 'UPDATE',"
+                                 . " 'DELETE', 'TRUNCATE', 'REFERENCES', 'TRIGGER']) p"
+                                 . " WHERE has_table_privilege('$role', to_regclass('$t'), p) IS NOT FALSE");
+            is($has, '', "$role has no privilege on $t");
+        }
+        for my $sql ("SELECT FROM bbtoken_locks WHERE name = 'notify' FOR UPDATE",
+                     "SELECT FROM bbtoken_locks WHERE name = 'notify' FOR KEY SHARE",
+                     "INSERT INTO bbtoken_revoke_reasons VALUES (pg_current_xact_id(), 'unused')") {
+            my ($rc, $out, $err) = as($role, $sql);
+            ok($rc != 0 && $err =~ /permission denied/, "$role may not: $sql") or diag "exit $rc: $out$err";
+        }
+    }
+};
+
+subtest 'the lookup role holds the advisory locks of old: notify and a project\'s new tokens go on' => sub {
+    my $hold = $env->pg_session('hold', user => 'bbtoken_httpd');
+    $hold->send("SELECT pg_advisory_lock(hashtext('bbtoken notify')),"
+                . " pg_advisory_lock(hashtext('bbtoken_tokens project:PRJ')),"
+                . " pg_advisory_lock(hashtext('bbtoken_tokens repo:PRJ/r'));");
+    ok($hold->done, 'the lookup role holds them');
+    ok($env->pg_wait_backend('bbt-hold', "state = 'idle' AND usename = 'bbtoken_httpd'"), '  idle');
+    my ($rc, $out, $err) = $env->cli(@NOTIFY);
+    is($rc, 0, 'bbtoken notify runs') or diag "exit $rc: $err";
+    ($rc, $out, $err) = $env->psql_try("SET statement_timeout = '10s'; " . scope_create(undef, 'by the API'),
+                                       user => 'bbtoken_api');
+    is($rc, 0, 'the API creates a project\'s token') or diag "exit $rc: $err";
+    ($rc, $out, $err) = $env->psql_try("SET statement_timeout = '10s'; " . scope_create('r', 'by the API'),
+                                       user => 'bbtoken_api');
+    is($rc, 0, '  and a repository\'s') or diag "exit $rc: $err";
+    {
+        local $env->{cli_timeout} = 30;
+        ($rc, $out, $err) = $env->cli('create', '--project', 'PRJ', '--name', 'by the CLI');
+        is($rc, 0, 'bbtoken create --project') or diag "exit $rc: $err";
+    }
+    $hold->finish;
+};
+
+subtest 'a place\'s new tokens still take turns, the first one too' => sub {
+    my $max = $env->psql('SELECT max_tokens_per_user FROM bbtoken_policy');
+    $env->cli_ok('policy', '--max-tokens', 1);
+    my ($a, $b) = map { $env->pg_session($_, user => 'bbtoken_api') } qw(turn-a turn-b);
+    $a->send('BEGIN;')->send(scope_create('fresh', 'first') . ';');
+    ok($a->done, 'one session makes the repository\'s first token, not committed');
+    $b->send(scope_create('fresh', 'second') . ';');
+    ok($b->blocked, 'another\'s waits for it');
+    $a->send('COMMIT;');
+    ok($a->done, 'the first commits');
+    ok($b->done, '  and the other goes on');
+    like($b->out, qr/already has 1 live tokens, the most the token policy allows/,
+         '  to find the place taken') or diag $b->out;
+    $a->finish;
+    $b->finish;
+    is($env->psql("SELECT count(*) FROM bbtoken_tokens WHERE repo_slug = 'fresh'"), 1, 'one token made');
+    $env->cli_ok('policy', '--max-tokens', $max);
+};
+
+subtest 'the API role gives its revocations no reason' => sub {
+    my @id = map { ($env->token_create('alice', name => "t$_"))[1] } 1 .. 5;
+    my ($rc, $out, $err) = as('bbtoken_api', "SELECT set_config('bbtoken.revoke_reason', 'unused', false);"
+                                             . " SELECT bbtoken_api_revoke('alice', 'alice', '$id[0]')");
+    is($rc, 0, 'reason "unused", then bbtoken_api_revoke') or diag $err;
+    is(revoked_event($id[0]), 'revoked', '  a plain revocation');
+    ($rc, $out, $err) = as('bbtoken_api', "SELECT set_config('bbtoken.revoke_reason', 'leaked', true),"
+                                          . " bbtoken_api_revoke('alice', 'alice', '$id[1]')");
+    is($rc, 0, 'reason "leaked", then bbtoken_api_revoke') or diag $err;
+    is(revoked_event($id[1]), 'revoked', '  a plain revocation');
+    ($rc, $out, $err) = as('bbtoken_api', "BEGIN; SELECT bbtoken_api_revoke_leaked('192.0.2.9', ARRAY[id],"
+                                          . " ARRAY[secret_hash]) FROM bbtoken_tokens WHERE id = '$id[2]';"
+                                          . " SELECT set_config('bbtoken.revoke_reason', 'unused', true);"
+                                          . " SELECT bbtoken_api_revoke('alice', 'alice', '$id[3]'); COMMIT;");
+    is($rc, 0, 'a leak report, then bbtoken_api_revoke in the same transaction') or diag $err;
+    is(revoked_event($id[2]), 'revoked_leaked', '  the leak report\'s revocation: as leaked');
+    is(revoked_event($id[3]), 'revoked', '  the other plain');
+    $env->psql("SELECT set_config('bbtoken.revoke_reason', 'unused', true);"
+               . " UPDATE bbtoken_tokens SET revoked_at = now() WHERE id = '$id[4]'");
+    is(revoked_event($id[4]), 'revoked_unused', 'the owner\'s session still gives its reason');
+};
+
+subtest 'notify\'s lock is held by a session, and given back' => sub {
+    my $fake = $env->pg_session('fake');
+    $fake->send("UPDATE bbtoken_locks SET (holder_pid, holder_role, holder_start) ="
+                . " (SELECT pid, usesysid, backend_start FROM pg_stat_activity WHERE pid = pg_backend_pid())"
+                . " WHERE name = 'notify' RETURNING holder_pid;");
+    ok($fake->done, 'a session of the owner\'s holds it');
+    my ($pid) = $fake->out =~ /^(\d+)$/m;
+    ok($pid, '  (its pid)') or return;
+    my ($rc, $out, $err) = $env->cli(@NOTIFY);
+    is($rc, 1, 'bbtoken notify meanwhile: exit 1');
+    like($err, qr/another bbtoken notify is running \(its database session's pid: \Q$pid\E\)/, '  says why')
+        or diag $err;
+    $fake->finish;
+    my $gone = 0;
+    for (1 .. 1200) {
+        last if $gone = $env->psql("SELECT count(*) FROM pg_stat_activity WHERE pid = $pid") == 0;
+        select undef, undef, undef, 0.05;
+    }
+    ok($gone, 'that session ends');
+    ($rc, $out, $err) = $env->cli(@NOTIFY);
+    is($rc, 0, 'then notify runs: a lock whose session is gone is taken over') or diag "exit $rc: $err";
+    is($env->psql("SELECT count(*) FROM bbtoken_locks WHERE name = 'notify' AND holder_pid IS NOT NULL"), 0,
+       '  and given back at the end');
+};
+
+done_testing;
