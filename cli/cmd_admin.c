@@ -147,6 +147,42 @@ int bbtoken_cmd_policy(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
 
 /* ---- purge ------------------------------------------------------------ */
 
+/* Ended leak report counts a transaction of purge deletes at most: each
+ * batch's locks last a moment, and a run stopped midway keeps the batches
+ * it committed. */
+#define BBTOKEN_THROTTLE_BATCH 10000
+
+/* Delete the leak reports' counts whose window has ended (the API's
+ * window, BBT_LEAK_WINDOW_SECS), a batch at a time, oldest first through
+ * the window_start index; those a report holds are skipped, never waited
+ * for (it is counting them anew).  A report clears a few itself
+ * (sql/migrations/0055_leak_sweep_bound.sql), too few to catch up with a
+ * flood from many addresses, whose rows would otherwise stay. */
+static int bbtoken_purge_throttle(bbtoken_ctx_t *ctx, long *total)
+{
+    char secs[16], batch[16];
+    const char *params[2] = {secs, batch};
+    long rows;
+    int rc;
+
+    snprintf(secs, sizeof(secs), "%d", BBT_LEAK_WINDOW_SECS);
+    snprintf(batch, sizeof(batch), "%d", BBTOKEN_THROTTLE_BATCH);
+    *total = 0;
+    do {
+        rc = bbtoken_exec_rows(
+            ctx, "purging ended leak report counts",
+            "DELETE FROM bbtoken_leak_throttle WHERE ctid = ANY (ARRAY("
+            "SELECT ctid FROM bbtoken_leak_throttle"
+            " WHERE window_start <= now() - make_interval(secs => $1::integer)"
+            " ORDER BY window_start LIMIT $2::integer FOR UPDATE SKIP LOCKED))",
+            2, params, &rows);
+        if (rc == 0) {
+            *total += rows;
+        }
+    } while (rc == 0 && rows == BBTOKEN_THROTTLE_BATCH);
+    return rc;
+}
+
 int bbtoken_cmd_purge(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
                       const bbtoken_args_t *a)
 {
@@ -187,6 +223,11 @@ int bbtoken_cmd_purge(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
         2, params, &rows);
     if (rc == 0) {
         printf("purged %ld token%s\n", rows, rows == 1 ? "" : "s");
+        rc = bbtoken_purge_throttle(ctx, &rows);
+    }
+    if (rc == 0) {
+        printf("purged %ld ended leak report count%s\n", rows,
+               rows == 1 ? "" : "s");
     }
     return rc;
 }

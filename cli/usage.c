@@ -302,8 +302,9 @@ const char bbtoken_usage_purge[] =
     "\n"
     "Delete the rows of dead tokens: revoked before WHEN, or expired before\n"
     "WHEN (and so before now).  Live tokens are never touched.  Their audit\n"
-    "records are kept, and a 'deleted' record is added for each.  Prints\n"
-    "how many on stdout.\n"
+    "records are kept, and a 'deleted' record is added for each.  Also\n"
+    "deletes the leak reports' counts whose hour has ended, whatever WHEN\n"
+    "says.  Prints how many of each on stdout.\n"
     "  WHEN  YYYY-MM-DD or YYYY-MM-DDTHH:MM[:SS][Z] in UTC, or a DURATION\n"
     "        ago: 90d, 12h, 4w\n";
 

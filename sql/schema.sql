@@ -296,3 +296,8 @@ COMMIT;
 BEGIN;
 \ir migrations/0054_owner_locks.sql
 COMMIT;
+
+-- Version 55: a leak report clears at most 100 ended counts.
+BEGIN;
+\ir migrations/0055_leak_sweep_bound.sql
+COMMIT;
