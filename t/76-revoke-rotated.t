@@ -240,7 +240,7 @@ subtest 'a batch of a thousand reads its chains by index, not the whole table' =
                   . " FROM generate_series(1, 20000) i; SET session_replication_role = origin;");
     log_plans($env, 'postgres');
     my $from = length $env->pg_log_text;
-    my ($rc, $out, $err) = $env->cli('--db', $env->superuser_conninfo, 'list', '--all', '--owner', 'rita', '--revoke');
+    my ($rc, $out, $err) = $env->cli('list', '--all', '--owner', 'rita', '--revoke');
     is($rc, 0, 'the run exits 0') or diag $err;
     like($out, qr/\nrevoked 1100 tokens\n\z/, 'it revokes rita\'s tokens');
     # The plans of the successors' statement (its passes), each a log entry.

@@ -48,7 +48,6 @@ CREATE TABLE bbtoken_locks (
     holder_start timestamptz
 );
 REVOKE ALL ON bbtoken_locks FROM PUBLIC;
-INSERT INTO bbtoken_locks (name) VALUES ('notify');
 
 CREATE TABLE bbtoken_revoke_reasons (
     xact   xid8 PRIMARY KEY,
