@@ -288,7 +288,13 @@ static void bbt_db_memo(bbt_db_conn_t *c)
 
 /* A place among the pool's connections for c's request, and the turn to
  * ask the pool for one (bbt_dbgate), waiting up to BBTokenDBWait for both,
- * or not at all for a spare's: 0, or -1 (logged). */
+ * or not at all for a spare's: 0, or -1 (logged).  A lookup also waits for
+ * a turn held for less than BBT_DBGATE_TURN_FLOOR_S, whatever
+ * BBTokenDBWait says, which is the wait for a place: a turn takes an idle
+ * connection, or makes one, far quicker than that unless the database does
+ * not answer.  A spare's writes do not wait for a turn at all: a request
+ * the cache answered would be held whenever the child connects, and a
+ * write not made is made by a later request that finds it due. */
 static int bbt_db_place(bbt_db_conn_t *c, int spare)
 {
     int wait = spare ? 0 : bbt_config_db_wait(c->s), max = 0, full;
@@ -298,7 +304,9 @@ static int bbt_db_place(bbt_db_conn_t *c, int spare)
      * into its queue of threads connecting one after another: a turn. */
     full = bbt_dbgate_enter(c->s, apr_time_from_sec(wait), &max, &c->gate);
     if (full == 0) {
-        if (bbt_dbgate_turn(c->gate, until - bbt_mono_now()) == 0) {
+        if (bbt_dbgate_turn(
+                c->gate, until - bbt_mono_now(),
+                spare ? 0 : apr_time_from_sec(BBT_DBGATE_TURN_FLOOR_S)) == 0) {
             c->gated = 1;
             return 0;
         }
@@ -311,8 +319,8 @@ static int bbt_db_place(bbt_db_conn_t *c, int spare)
                                 "all %d of this child's pooled connections "
                                 "(DBDMax) are in use",
                                 max)
-                 : "another request of this child is connecting to the "
-                   "database");
+                 : "another request of this child is taking a connection "
+                   "from mod_dbd's pool");
         return -1;
     }
     /* No connection from the pool, as when mod_dbd has none. */
@@ -329,10 +337,12 @@ static int bbt_db_place(bbt_db_conn_t *c, int spare)
                    apr_psprintf(c->pool,
                                 "no database connection within %d s "
                                 "(BBTokenDBWait): another request of this "
-                                "child was connecting to the database all "
-                                "that time (each connection may take "
-                                "DBDParams' connect_timeout)",
-                                wait));
+                                "child was taking a connection from "
+                                "mod_dbd's pool for longer than %d s (as "
+                                "when it makes one and the database does "
+                                "not answer, up to DBDParams' "
+                                "connect_timeout)",
+                                wait, BBT_DBGATE_TURN_FLOOR_S));
     }
     return -1;
 }

@@ -34,6 +34,7 @@
 #include "mod_dbd.h"
 
 #include <pthread.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -53,6 +54,7 @@ struct bbt_gate_s {
     int busy;
     int waiting; /* threads waiting for a place */
     int opening; /* a thread is asking mod_dbd's pool for a connection */
+    int64_t opening_since; /* since when (bbt_gate_clock) */
     /* POSIX's, not APR's: APR's condition waits until a time of the wall
      * clock, which a step back stretches by the step; this one waits on
      * the monotonic clock. */
@@ -279,20 +281,27 @@ int bbt_dbgate_main_session(server_rec *s)
     return g && !g->own_session;
 }
 
-/* wait from now, on the clock the conditions wait on: no step of the wall
- * clock stretches it or cuts it short. */
-static void bbt_gate_until(apr_interval_time_t wait, struct timespec *until)
+/* Nanoseconds on the clock the conditions wait on: no step of the wall
+ * clock stretches a wait or cuts it short. */
+static int64_t bbt_gate_clock(void)
 {
-    if (wait < 0) {
-        wait = 0;
-    }
-    clock_gettime(CLOCK_MONOTONIC, until);
-    until->tv_sec += (time_t)apr_time_sec(wait);
-    until->tv_nsec += (long)apr_time_usec(wait) * 1000;
-    if (until->tv_nsec >= 1000000000L) {
-        until->tv_sec++;
-        until->tv_nsec -= 1000000000L;
-    }
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* The time at (bbt_gate_clock) as the conditions take it. */
+static void bbt_gate_at(int64_t at, struct timespec *ts)
+{
+    ts->tv_sec = (time_t)(at / 1000000000);
+    ts->tv_nsec = (long)(at % 1000000000);
+}
+
+/* wait (microseconds) from now, on that clock. */
+static int64_t bbt_gate_after(apr_interval_time_t wait)
+{
+    return bbt_gate_clock() + (wait > 0 ? (int64_t)wait * 1000 : 0);
 }
 
 int bbt_dbgate_enter(server_rec *s, apr_interval_time_t wait, int *max,
@@ -307,7 +316,7 @@ int bbt_dbgate_enter(server_rec *s, apr_interval_time_t wait, int *max,
         return 0;
     }
     *max = g->max;
-    bbt_gate_until(wait, &until);
+    bbt_gate_at(bbt_gate_after(wait), &until);
     pthread_mutex_lock(&g->mutex);
     /* One that does not wait takes no place a waiting thread is owed
      * (bbt_dbgate_leave's signal wakes it, then it locks the mutex). */
@@ -346,26 +355,47 @@ void bbt_dbgate_leave(bbt_gate_t *g)
     pthread_mutex_unlock(&g->mutex);
 }
 
-int bbt_dbgate_turn(bbt_gate_t *g, apr_interval_time_t wait)
+int bbt_dbgate_turn(bbt_gate_t *g, apr_interval_time_t wait,
+                    apr_interval_time_t floor)
 {
-    struct timespec until;
+    int64_t until, held_long, limit;
+    struct timespec at;
     int rc = 0;
 
     if (!g || !g->ready) {
         return 0;
     }
-    bbt_gate_until(wait, &until);
+    until = bbt_gate_after(wait);
+    held_long = floor > 0 ? (int64_t)floor * 1000 : 0;
     pthread_mutex_lock(&g->mutex);
     while (g->opening) {
-        /* As a place's wait: its time up, or any error, is no turn. */
-        if (pthread_cond_timedwait(&g->turn, &g->mutex, &until) != 0 &&
-            g->opening) {
+        /* Past its wait, a thread still waits for a holder that has held
+         * the turn for less than floor: a turn takes an idle connection
+         * in microseconds, or makes one in milliseconds, and a thread
+         * losing to one (or to one descheduled a moment while it holds
+         * the turn) would be answered 503 with places free and the
+         * database answering.  Judged again whenever the turn changes
+         * hands: a holder that is still connecting when it has held the
+         * turn for floor (a database not answering) is not waited for. */
+        limit = g->opening_since + held_long;
+        if (limit < until) {
+            limit = until;
+        }
+        if (bbt_gate_clock() >= limit) {
+            rc = -1;
+            break;
+        }
+        bbt_gate_at(limit, &at);
+        /* As a place's wait: any error but the time up is no turn. */
+        if (pthread_cond_timedwait(&g->turn, &g->mutex, &at) != 0 &&
+            g->opening && bbt_gate_clock() < limit) {
             rc = -1;
             break;
         }
     }
     if (rc == 0) {
         g->opening = 1;
+        g->opening_since = bbt_gate_clock();
     }
     pthread_mutex_unlock(&g->mutex);
     return rc;

@@ -14,8 +14,13 @@
  * to connect_timeout, and a thread queued so waits for all those before
  * it, far past BBTokenDBWait.  So a thread asks the pool for a connection
  * only in its turn, one thread of the child at a time per pool, and waits
- * for its turn within the same deadline: a request waits at most
- * BBTokenDBWait and then one connect_timeout.  What the module cannot
+ * for its turn within the same deadline, and past it only for a holder
+ * that has held the turn for less than a floor (most turns take an idle
+ * connection, in microseconds, and make one in tens of milliseconds: with
+ * BBTokenDBWait 0, a thread refused whenever another was in the pool would
+ * be answered 503 with places free and the database answering): a request
+ * waits at most about BBTokenDBWait and a floor, and then one
+ * connect_timeout.  What the module cannot
  * shorten: a thread giving a connection back, and one whose turn came
  * while another module's thread connects, still wait in the pool for that
  * connection being made.
@@ -48,10 +53,21 @@ typedef struct bbt_gate_s bbt_gate_t;
 int bbt_dbgate_enter(server_rec *s, apr_interval_time_t wait, int *max,
                      bbt_gate_t **held);
 
+/* How long a request's thread waits for a turn another holds, past its
+ * BBTokenDBWait (bbt_dbgate_turn's floor), in seconds: far longer than
+ * taking an idle connection takes (microseconds) or making one (tens of
+ * milliseconds; hundreds over TLS to a distant server), shorter than a
+ * database that does not answer holds a connect (DBDParams'
+ * connect_timeout). */
+#define BBT_DBGATE_TURN_FLOOR_S 1
+
 /* Take the turn to ask held's pool for a connection (ap_dbd_open), waiting
- * up to wait: 0, or -1 when another thread of the child held it all that
- * time.  0 at once where held is NULL (nothing counted). */
-int bbt_dbgate_turn(bbt_gate_t *held, apr_interval_time_t wait);
+ * up to wait, and past it for as long as the thread holding the turn has
+ * held it for less than floor: 0, or -1 when the turn was still held then
+ * (by a thread that has held it for floor at least).  0 at once where held
+ * is NULL (nothing counted). */
+int bbt_dbgate_turn(bbt_gate_t *held, apr_interval_time_t wait,
+                    apr_interval_time_t floor);
 
 /* Give the turn back once the pool has answered. */
 void bbt_dbgate_turn_end(bbt_gate_t *held);

@@ -263,13 +263,21 @@ static int bbt_lsession_read_on(void *arg, apr_pool_t *pool, server_rec *s,
  * answering (a frozen host) holds its connection open for many minutes. */
 #define BBT_LSESSION_WAIT_US 2000000
 
+/* How long the probe waits for the turn to ask the pool that another
+ * thread holds (bbt_dbgate_turn's floor): long past taking an idle
+ * connection (microseconds) and most connects, short of the heartbeat's
+ * freshness (BBT_CACHE_FRESH_US), which this thread keeps. */
+#define BBT_LSESSION_TURN_MS 100
+
 /* fn on a connection of s's pool: a connection lost is given back (mod_dbd
  * makes it again when next taken) and another taken at once, as a
  * request's would be.  0 with no connection of mod_dbd's (none, or not
  * pgsql).  gate, where given, is the place held among the module's
- * connections, whose turn to ask the pool is taken without waiting: -1
- * when another thread has it (it may be connecting, up to
- * connect_timeout). */
+ * connections, whose turn to ask the pool is waited for only while the
+ * thread that has it has held it for less than BBT_LSESSION_TURN_MS
+ * (taking an idle connection, in microseconds): -1 when it has held it
+ * longer (it may be connecting, up to connect_timeout, which the
+ * listener's thread does not wait for). */
 static int bbt_lsession_on_pool(apr_pool_t *pool, server_rec *s,
                                 bbt_gate_t *gate, bbt_lsession_fn *fn,
                                 void *arg, char *err, size_t errlen)
@@ -289,9 +297,13 @@ static int bbt_lsession_on_pool(apr_pool_t *pool, server_rec *s,
     for (tries = 0; rc == 2 && tries < 2 && bbt_mono_now() < until; tries++) {
         /* Tried again and again while the database is down: what mod_dbd
          * allocates for a try goes with it. */
-        if (bbt_dbgate_turn(gate, 0) != 0) {
-            apr_cpystrn(err, "another thread is connecting to the database",
-                        errlen);
+        if (bbt_dbgate_turn(gate, 0,
+                            apr_time_from_msec(BBT_LSESSION_TURN_MS)) != 0) {
+            apr_snprintf(err, errlen,
+                         "another thread of this child was taking a "
+                         "connection from mod_dbd's pool for longer than "
+                         "%d ms",
+                         BBT_LSESSION_TURN_MS);
             return -1;
         }
         apr_pool_create(&tmp, pool);
