@@ -270,11 +270,15 @@ static int bbtoken_notices_exec(bbtoken_notify_t *n, bbtoken_notices_t *b,
 /* Record the copies mailed to address to.  Tokens purged and a recipient
  * deleted meanwhile are left out, not refused by the copies' foreign keys,
  * which would end the run for every owner after this one: each row is
- * taken FOR KEY SHARE, so that a deletion in flight is waited for and its
- * row then skipped.  One recipient a call, so the user's row is taken
- * before any token's, the schema's order (a deletion of the user takes it,
- * then its tokens).  A copy of an earlier idle spell's warning is written
- * over. */
+ * taken FOR KEY SHARE, as the foreign keys' checks then find it.  A row
+ * another transaction holds FOR UPDATE (a deletion in flight, or a
+ * revocation as leaked or a rotation of the token, which the API role may
+ * leave uncommitted for good) is skipped, not waited for: a wait held the
+ * run, and notify's lock, as long as that transaction lasted.  Its copy
+ * goes out again on the next run.  One recipient a call, so the user's
+ * row is taken before any token's, the schema's order (a deletion of the
+ * user takes it, then its tokens).  A copy of an earlier idle spell's
+ * warning is written over. */
 static int bbtoken_copies_record(bbtoken_notify_t *n, bbtoken_notices_t *b,
                                  const char *to)
 {
@@ -285,7 +289,7 @@ static int bbtoken_copies_record(bbtoken_notify_t *n, bbtoken_notices_t *b,
         " FROM unnest($1::text[], $2::text[], $3::bigint[]) AS x(id, kind, uid)"
         " JOIN bbtoken_users u ON u.id = x.uid"
         " JOIN bbtoken_tokens t ON t.id = x.id"
-        " FOR KEY SHARE OF u, t"
+        " FOR KEY SHARE OF u, t SKIP LOCKED"
         " ON CONFLICT (token_id, kind, user_id) DO UPDATE"
         " SET sent_at = now(), mailed_to = EXCLUDED.mailed_to",
         to);
@@ -295,7 +299,10 @@ static int bbtoken_copies_record(bbtoken_notify_t *n, bbtoken_notices_t *b,
  * (one listed as NULL needs none: nobody could be mailed), with every
  * address it went to and the time of the first copy (an unused token's
  * week before its revocation runs from there: notify_unused.c), and
- * delete its copies.  Tokens purged meanwhile are left out. */
+ * delete its copies.  Tokens purged meanwhile are left out, and so is a
+ * token whose row another transaction holds FOR UPDATE (as for the
+ * copies), not waited for: the next run tells its notice, mailing nobody
+ * again. */
 static int bbtoken_notices_told(bbtoken_notify_t *n, bbtoken_notices_t *b)
 {
     return bbtoken_notices_exec(
@@ -306,7 +313,7 @@ static int bbtoken_notices_told(bbtoken_notify_t *n, bbtoken_notices_t *b)
         " JOIN bbtoken_tokens t ON t.id = x.id"
         " LEFT JOIN bbtoken_notice_copies c ON c.token_id = x.id"
         " AND c.kind = x.kind AND c.user_id = x.uid"
-        " AND " BBTOKEN_TOLD_COPY_COUNTS "),"
+        " AND " BBTOKEN_TOLD_COPY_COUNTS " FOR KEY SHARE OF t SKIP LOCKED),"
         " told AS (INSERT INTO bbtoken_notices (token_id, kind, sent_at,"
         " mailed_to) SELECT id, kind, COALESCE(min(sent_at), now()),"
         " string_agg(mailed_to, ', ' ORDER BY sent_at, mailed_to)"

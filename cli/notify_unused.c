@@ -68,15 +68,16 @@ static int bbtoken_unused_body(bbtoken_ctx_t *ctx, void *arg)
     }
     snprintf(u->last, sizeof(u->last), "%s", PQgetvalue(res, 0, 1));
     ids = PQgetvalue(res, 0, 0);
-    /* The result of one statement is read as the parameter of the next
-     * two: it is cleared after them. */
-    if (!(locked = bbtoken_exec(ctx, what, u->lock, 1, &ids))) {
-        PQclear(res);
+    /* Each statement's result is the next one's parameter: the candidates
+     * the lock's, the rows it locked the revocation's. */
+    locked = bbtoken_exec(ctx, what, u->lock, 1, &ids);
+    PQclear(res);
+    if (!locked) {
         return BBTOKEN_EXIT_FAIL;
     }
-    PQclear(locked);
+    ids = PQgetvalue(locked, 0, 0);
     u->res = bbtoken_exec(ctx, what, u->revoke, 1, &ids);
-    PQclear(res);
+    PQclear(locked);
     return u->res ? 0 : BBTOKEN_EXIT_FAIL;
 }
 
@@ -99,10 +100,11 @@ int bbtoken_notify_revoke(bbtoken_ctx_t *ctx, int dry_run)
         " to_char(" BBTOKEN_IDLE " AT TIME ZONE 'UTC', " BBTOKEN_ISO ")";
     char find[2048], sql[4096], after[64] = "";
     bbtoken_unused_t u = {find,
-                          "SELECT FROM bbtoken_tokens t"
+                          "SELECT COALESCE(array_agg(k.id), '{}')"
+                          " FROM (SELECT t.id FROM bbtoken_tokens t"
                           " WHERE t.id = ANY ($1::text[])"
                           " AND t.revoked_at IS NULL ORDER BY t.id"
-                          " FOR UPDATE",
+                          " FOR UPDATE SKIP LOCKED) k",
                           sql,
                           after,
                           "",
@@ -133,19 +135,22 @@ int bbtoken_notify_revoke(bbtoken_ctx_t *ctx, int dry_run)
     /* A batch at a time, the lowest ids first (keyset: after the last id
      * looked at), each batch its own transaction: a run stopped midway
      * keeps the batches it committed, whose owners are told from the
-     * audit trail.  Three statements, so that a token changed while the
-     * batch waits for its lock costs nothing: the candidates are read
-     * without a lock; their rows are locked, lowest id first as every
-     * revocation of more than one token (sql/migrations/0024_lock_order.sql,
-     * so a leak report naming two of them never waits for this one in a
-     * circle), by a statement whose recheck of a row changed meanwhile is
-     * that row's own columns alone; and the revocation, whose snapshot is
-     * taken after the locks (READ COMMITTED: a snapshot per statement),
-     * sees each row as it stays and keeps the ones still due.  A statement that
-     * rechecked the whole rule, the notices with it, for each row changed under
-     * it ran for minutes on a thousand.  A batch whose candidates were all used
-     * meanwhile revokes none and the run goes on: only a batch with no
-     * candidates ends it (t/57-notify-stream). */
+     * audit trail.  Three statements, so that a token changed meanwhile
+     * costs only its own recheck (one statement rechecked the whole rule,
+     * the notices with it, for each row changed under it: minutes on a
+     * thousand): the candidates are read without a lock; those of their
+     * rows that no other transaction holds are locked, by a statement that
+     * reads nothing else and returns them; and the revocation of those,
+     * whose snapshot is taken after the locks (READ COMMITTED: a snapshot
+     * per statement), sees each row as it stays and keeps the ones still
+     * due.  A row another transaction holds is skipped, not waited for:
+     * most often a use being written (bbtoken_touch), which httpd's lookup
+     * role may leave uncommitted for as long as it likes; waiting for it
+     * held this run, and notify's lock with it, so every later run stopped
+     * at that lock.  A token skipped is reconsidered by the next run.  A
+     * batch whose candidates were all used or skipped revokes none and the
+     * run goes on: only a batch with no candidates ends it
+     * (t/57-notify-stream, t/37-roles-locks). */
     snprintf(find, sizeof(find),
              "SELECT array_agg(id ORDER BY id), max(id) FROM (SELECT t.id"
              " FROM bbtoken_tokens t, bbtoken_policy p WHERE%s AND t.id > $1"

@@ -9,12 +9,18 @@
 # for those locks now (bbtoken_locks) are the tables' owner's alone.  And
 # the audit trigger took the reason of a revocation from a setting any
 # session may make: the API role's revocations were recorded, and told,
-# as for not being used or as leaked.
+# as for not being used or as leaked.  Nor does notify wait for a token's
+# row that such a session holds: bbtoken_touch (no proof of the token
+# needed) left uncommitted held the run that would revoke that token for
+# not being used, and with it notify's lock, so every later run stopped
+# at it; a leak report or a rotation through the API's functions left
+# uncommitted held the run that recorded the token's notices.
 use strict;
 use warnings;
 use FindBin;
 use lib "$FindBin::Bin/lib";
 use Test::More;
+use File::Path qw(make_path);
 use BBT::Env;
 
 my $env = BBT::Env->new(httpd => 0)->start;
@@ -118,6 +124,87 @@ subtest 'the API role gives its revocations no reason' => sub {
     $env->psql("SELECT set_config('bbtoken.revoke_reason', 'unused', true);"
                . " UPDATE bbtoken_tokens SET revoked_at = now() WHERE id = '$id[4]'");
     is(revoked_event($id[4]), 'revoked_unused', 'the owner\'s session still gives its reason');
+};
+
+# bbtoken notify with its mail kept in maildir $name: (exit code, stdout,
+# stderr).  Killed after a minute: a run that waits for a lock fails.
+sub notify_to {
+    my ($name) = @_;
+    my $d = $env->dir . "/mail-$name";
+    make_path($d);
+    return $env->cli_env({ BBT_MAILDIR => $d }, '--db', $env->superuser_conninfo, @NOTIFY);
+}
+sub live { $env->psql("SELECT count(*) FROM bbtoken_tokens WHERE id = '$_[0]' AND revoked_at IS NULL") }
+sub told {
+    my ($id) = @_;
+    return $env->psql("SELECT string_agg(kind, ' ' ORDER BY kind) FROM bbtoken_notices WHERE token_id = '$id'");
+}
+
+subtest 'the lookup role holding tokens\' rows: notify waits for none, and skips the one due for revocation' => sub {
+    $env->user_add('gina', '--email', 'gina@example.com');
+    $env->cli_ok('policy', '--revoke-unused-after', '30d');
+    # Two tokens due for revocation for not being used (idle 40 days,
+    # warned 8 days ago), one that expired an hour ago and one that
+    # expires in 3 days: a notice each.
+    my @due = map { ($env->token_insert('gina', name => "idle $_", created => "now() - interval '40 days'"))[1] }
+        1 .. 2;
+    $env->psql("INSERT INTO bbtoken_notices (token_id, kind, sent_at) VALUES ('$_', 'unused',"
+               . " now() - interval '8 days')") for @due;
+    my (undef, $expired) = $env->token_insert('gina', name => 'expired', created => "now() - interval '10 days'",
+                                              expires => "now() - interval '1 hour'");
+    my (undef, $soon) = $env->token_insert('gina', name => 'soon', created => "now() - interval '10 days'",
+                                           expires => "now() + interval '3 days'");
+    # A session of the lookup role writes a use of the first due token (a
+    # use of any age is due with an interval of 0), an expired token's
+    # refusal and a new address group of the other, and stays idle in
+    # its transaction, holding their rows.
+    my $hold = $env->pg_session('touch', user => 'bbtoken_httpd');
+    $hold->send("BEGIN; SELECT bbtoken_touch('$due[0]', NULL, 0), bbtoken_note_expired('$expired', '192.0.2.1', 0),"
+                . " bbtoken_note_net('$soon', '192.0.2.0/24', '192.0.2.1');");
+    ok($hold->done, 'the lookup role writes them, not committed');
+    is($hold->out, "t|t|t\n", '  each written');
+    my ($rc, $out, $err) = notify_to('touch');
+    is($rc, 0, 'bbtoken notify runs to its end meanwhile') or diag "exit $rc: $err";
+    like($out, qr/^revoked $due[1] of gina /m, '  revokes the due token nobody holds');
+    unlike($out, qr/^revoked $due[0] /m, '  not the one in use');
+    like($out, qr/^mailed gina <gina\@example\.com>: 3 notices$/m, '  and mails its owner');
+    is(live($due[0]) . live($due[1]), '10', 'the token in use is live, the other revoked');
+    is(told($expired), 'expired', 'the expired token\'s notice recorded');
+    is(told($soon), 'expires_7d', 'the other\'s too');
+    ($rc, $out, $err) = notify_to('touch');
+    is("$rc $out", '0 ', 'a run after it, the session still there: nothing to do, nothing said')
+        or diag "exit $rc: $out$err";
+    # The use is never written: the next run finds the token still due.
+    $hold->send('ROLLBACK;');
+    ok($hold->done, 'the lookup role\'s transaction ends, writing nothing');
+    $hold->finish;
+    ($rc, $out, $err) = notify_to('touch');
+    is($rc, 0, 'the next run') or diag "exit $rc: $err";
+    like($out, qr/^revoked $due[0] of gina /m, '  revokes it');
+    is(live($due[0]), 0, '  and it is revoked');
+    $env->cli_ok('policy', '--revoke-unused-after', 'none');
+};
+
+subtest 'the API role holding a token\'s row FOR UPDATE: notify goes on, and records that copy next time' => sub {
+    my (undef, $id) = $env->token_insert('gina', name => 'leak', created => "now() - interval '10 days'",
+                                         expires => "now() + interval '3 days'");
+    my $hold = $env->pg_session('leak', user => 'bbtoken_api');
+    $hold->send("BEGIN; SELECT bbtoken_api_revoke_leaked('192.0.2.9', ARRAY[id], ARRAY[secret_hash]) IS NOT NULL"
+                . " FROM bbtoken_tokens WHERE id = '$id';");
+    ok($hold->done, 'a leak report of a token that expires in 3 days, not committed');
+    is($hold->out, "t\n", '  made');
+    my ($rc, $out, $err) = notify_to('leak');
+    is($rc, 0, 'bbtoken notify runs to its end meanwhile') or diag "exit $rc: $err";
+    is($out, "mailed gina <gina\@example.com>: 1 notice\n", '  mailing the token\'s owner');
+    is(told($id), '', '  its notice not recorded');
+    is($env->psql("SELECT count(*) FROM bbtoken_notice_copies WHERE token_id = '$id'"), 0, '  nor its copy');
+    $hold->send('ROLLBACK;');
+    ok($hold->done, 'the report is taken back');
+    $hold->finish;
+    ($rc, $out, $err) = notify_to('leak');
+    is("$rc $out", "0 mailed gina <gina\@example.com>: 1 notice\n", 'the next run mails it again')
+        or diag $err;
+    is(told($id), 'expires_7d', '  and records it');
 };
 
 subtest 'notify\'s lock is held by a session, and given back' => sub {

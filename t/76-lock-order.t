@@ -260,7 +260,7 @@ subtest 'a leak report and bbtoken list --all --revoke at once: none aborted' =>
     }
 };
 
-subtest 'a leak report and bbtoken notify revoking unused tokens at once: neither aborted' => sub {
+subtest 'a leak report and bbtoken notify revoking unused tokens at once: neither aborted, notify not held' => sub {
     $env->user_add('gina');
     $env->psql("UPDATE bbtoken_policy SET revoke_unused_after = interval '30 days'");
     # Two tokens of gina's unused for 60 days and warned 8 days ago, the
@@ -275,7 +275,24 @@ subtest 'a leak report and bbtoken notify revoking unused tokens at once: neithe
                    . " VALUES ('$id', 'unused', now() - interval '8 days')");
     }
     local %cli_env = (PGOPTIONS => $no_index_cli);
-    report_and_cli(8, '192.0.2.8', $lo, $hi, 'notify8', 'notify', '--sendmail', '/bin/true');
+    # notify waits for no token's row: it skips the one held, and the
+    # report, once it has both, finds the other revoked by notify.
+    my $broken = deadlocks();
+    my $h = $env->pg_session('hold8');
+    $h->send("BEGIN; SELECT 1 FROM bbtoken_tokens WHERE id = '$lo' FOR UPDATE;");
+    ok($h->done, 'a third session holds the lower token');
+    my $a = $env->pg_session('leak8')->send(leak_sql('192.0.2.8', $lo, $hi));
+    ok($a->blocked, 'the report waits');
+    my ($rc, $stdout, $stderr) = cli_bg('notify8', 'notify', '--sendmail', '/bin/true')->();
+    is($rc, 0, 'notify meanwhile exits 0') or diag $stderr;
+    like($stdout, qr/^revoked $hi /m, '  revoking the higher token');
+    unlike($stdout, qr/^revoked $lo /m, '  not the one held');
+    $h->send('ROLLBACK;');
+    ok($h->done && $a->done, 'the holder and the report finish');
+    my $out = $a->finish;
+    $h->finish;
+    unlike($out, qr/deadlock|ERROR/, 'the report was not aborted') or diag $out;
+    is(deadlocks(), $broken, 'no deadlock');
     is(live_of('gina'), 0, 'no token of gina is live');
     $env->psql("UPDATE bbtoken_policy SET revoke_unused_after = NULL");
 };
