@@ -358,7 +358,7 @@ void bbt_dbgate_leave(bbt_gate_t *g)
 int bbt_dbgate_turn(bbt_gate_t *g, apr_interval_time_t wait,
                     apr_interval_time_t floor)
 {
-    int64_t until, held_long, limit;
+    int64_t until, held_long, limit, cap;
     struct timespec at;
     int rc = 0;
 
@@ -367,6 +367,9 @@ int bbt_dbgate_turn(bbt_gate_t *g, apr_interval_time_t wait,
     }
     until = bbt_gate_after(wait);
     held_long = floor > 0 ? (int64_t)floor * 1000 : 0;
+    /* However many holders pass the turn along, each within floor, the
+     * wait ends by its own deadline and floor: the bound the README gives. */
+    cap = until + held_long;
     pthread_mutex_lock(&g->mutex);
     while (g->opening) {
         /* Past its wait, a thread still waits for a holder that has held
@@ -380,6 +383,9 @@ int bbt_dbgate_turn(bbt_gate_t *g, apr_interval_time_t wait,
         limit = g->opening_since + held_long;
         if (limit < until) {
             limit = until;
+        }
+        if (limit > cap) {
+            limit = cap;
         }
         if (bbt_gate_clock() >= limit) {
             rc = -1;

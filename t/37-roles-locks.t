@@ -55,7 +55,7 @@ subtest 'neither low role may read, lock or write the owner\'s locks and reasons
         }
         for my $sql ("SELECT FROM bbtoken_locks WHERE name = 'notify' FOR UPDATE",
                      "SELECT FROM bbtoken_locks WHERE name = 'notify' FOR KEY SHARE",
-                     "INSERT INTO bbtoken_revoke_reasons VALUES (pg_current_xact_id(), 'unused')") {
+                     "INSERT INTO bbtoken_revoke_reasons VALUES (txid_current(), 'unused')") {
             my ($rc, $out, $err) = as($role, $sql);
             ok($rc != 0 && $err =~ /permission denied/, "$role may not: $sql") or diag "exit $rc: $out$err";
         }

@@ -50,7 +50,7 @@ CREATE TABLE bbtoken_locks (
 REVOKE ALL ON bbtoken_locks FROM PUBLIC;
 
 CREATE TABLE bbtoken_revoke_reasons (
-    xact   xid8 PRIMARY KEY,
+    xact   bigint PRIMARY KEY,
     reason text NOT NULL
            CONSTRAINT bbtoken_revoke_reasons_reason
            CHECK (reason IN ('unused', 'leaked'))
@@ -228,7 +228,7 @@ BEGIN
             -- session may set bbtoken.revoke_reason: another's revocation
             -- is plain, whatever it says.
             SELECT r.reason INTO reason FROM bbtoken_revoke_reasons r
-             WHERE r.xact = pg_current_xact_id();
+             WHERE r.xact = txid_current();
             IF NOT FOUND
                AND pg_has_role(session_user, current_user, 'MEMBER') THEN
                 reason := NULLIF(current_setting('bbtoken.revoke_reason',
@@ -306,7 +306,7 @@ BEGIN
     -- statement (which may be any revocation of its own).
     IF cardinality(tids) > 0 THEN
         INSERT INTO bbtoken_revoke_reasons (xact, reason)
-        VALUES (pg_current_xact_id(), 'leaked')
+        VALUES (txid_current(), 'leaked')
         ON CONFLICT (xact) DO UPDATE SET reason = EXCLUDED.reason;
         RETURN QUERY
             WITH w AS (UPDATE bbtoken_tokens t SET revoked_at = now()
@@ -314,7 +314,7 @@ BEGIN
                        RETURNING t.id)
             SELECT w.id FROM w ORDER BY w.id;
         DELETE FROM bbtoken_revoke_reasons
-         WHERE xact = pg_current_xact_id();
+         WHERE xact = txid_current();
     END IF;
 END
 $$;
