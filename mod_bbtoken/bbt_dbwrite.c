@@ -31,7 +31,6 @@
 #include "apr_atomic.h"
 #include "apr_strings.h"
 
-#include <string.h>
 
 #include <libpq-fe.h>
 
@@ -89,13 +88,6 @@ void bbt_db_write_skipped(bbt_db_conn_t *c, const char *what, const char *why)
                            "; a later request makes it", NULL));
 }
 
-/* Whether state (NULL when libpq had none) says a lock was given up on
- * (lock_not_available: the lock_timeout set above). */
-static int bbt_db_lock_given_up(const char *state)
-{
-    return state && strcmp(state, "55P03") == 0;
-}
-
 /* Run one of the write functions.  The request goes on whatever happens.
  * 0, or -1 (logged); *said, where given, gets the boolean the function
  * answered. */
@@ -135,7 +127,7 @@ static int bbt_db_write(bbt_db_conn_t *c, const char *sql, const char *msgid,
     }
     if (!ok && bbt_sql_read_only(state)) {
         bbt_db_read_only(c, what, "it refuses writes: SQLSTATE 25006");
-    } else if (bbt_db_lock_given_up(state)) {
+    } else if (bbt_sql_lock_given_up(state)) {
         /* A schema upgrade holds a table for its whole transaction: a
          * line for each request would bury the log meanwhile. */
         bbt_db_hold_writes(c);

@@ -59,9 +59,14 @@ int bbt_sql_read_only(const char *state)
     return bbt_is(state, "25006");
 }
 
+int bbt_sql_lock_given_up(const char *state)
+{
+    return bbt_is(state, "55P03");
+}
+
 int bbt_sql_waited_out(const char *state)
 {
-    return bbt_is(state, "57014") || bbt_is(state, "55P03");
+    return bbt_is(state, "57014") || bbt_sql_lock_given_up(state);
 }
 
 bbt_sql_class_t bbt_sql_classify(const char *state, const char *constraint,

@@ -52,6 +52,10 @@ int bbt_sql_read_only(const char *state);
  * request's) or lock_timeout (55P03).  Run again, it would wait as long. */
 int bbt_sql_waited_out(const char *state);
 
+/* Whether state (NULL when libpq had none) says a lock was given up on
+ * after lock_timeout (55P03, lock_not_available). */
+int bbt_sql_lock_given_up(const char *state);
+
 /* What to tell the person whose request was refused, for any class but
  * BBT_SQL_FAULT and BBT_SQL_PRIVILEGE (NULL for those): a static text, or
  * the database's message (or the part of it after the rule's name) where

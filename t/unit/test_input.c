@@ -539,6 +539,13 @@ static void test_sqlstate(void)
     is_int(bbt_sql_read_only("25001"), 0, "another of class 25: not that");
     is_int(bbt_sql_read_only("42501"), 0, "permission denied: not that");
     is_int(bbt_sql_read_only(NULL), 0, "no SQLSTATE: not that");
+    is_int(bbt_sql_lock_given_up("55P03"), 1,
+           "lock_not_available: a lock given up on");
+    is_int(bbt_sql_lock_given_up("57014"), 0,
+           "a statement cancelled: not that");
+    is_int(bbt_sql_lock_given_up(NULL), 0, "no SQLSTATE: not that");
+    is_int(bbt_sql_waited_out("55P03") && bbt_sql_waited_out("57014"), 1,
+           "either limit waited out");
 }
 
 /* What people are told: never a constraint's name, never the row. */
