@@ -323,11 +323,30 @@ static int bbt_lsession_on_pool(apr_pool_t *pool, server_rec *s,
     return rc == 2 ? -1 : rc;
 }
 
+/* fn on a pooled connection, from a place among the module's own taken
+ * without waiting: never mod_dbd's endless queue for a connection (the
+ * listener's thread would stop there, and a child's exit waits for it),
+ * nor a connection taken from a request the gate let in (bbt_dbgate.h). */
+static int bbt_lsession_placed(apr_pool_t *pool, server_rec *s,
+                               bbt_lsession_fn *fn, void *arg, char *err,
+                               size_t errlen)
+{
+    bbt_gate_t *held = NULL;
+    int rc, max = 0;
+
+    if (bbt_dbgate_enter(s, 0, &max, &held) != 0) {
+        apr_cpystrn(err, "every pooled connection is in use", errlen);
+        return -1;
+    }
+    rc = bbt_lsession_on_pool(pool, s, held, fn, arg, err, errlen);
+    bbt_dbgate_leave(held);
+    return rc;
+}
+
 int bbt_lsession_read(bbt_lsession_t *ls, apr_pool_t *pool, server_rec *s,
                       char *err, size_t errlen)
 {
-    return bbt_lsession_on_pool(pool, s, NULL, bbt_lsession_read_on, ls, err,
-                                errlen);
+    return bbt_lsession_placed(pool, s, bbt_lsession_read_on, ls, err, errlen);
 }
 
 /* The probe: its statement, and the backend that sends it. */
@@ -388,17 +407,9 @@ int bbt_lsession_probe(apr_pool_t *pool, server_rec *s, const char *channel,
                        apr_uint64_t seq, int *be_pid, char *err, size_t errlen)
 {
     bbt_lsession_probe_t pr = {NULL, 0};
-    bbt_gate_t *held = NULL;
     char sql[256];
-    int rc, max = 0;
+    int rc;
 
-    /* A place among the module's own, without waiting: never mod_dbd's
-     * endless queue for a connection, nor one taken from a request the
-     * gate let in (bbt_dbgate.h). */
-    if (bbt_dbgate_enter(s, 0, &max, &held) != 0) {
-        apr_cpystrn(err, "every pooled connection is in use", errlen);
-        return -1;
-    }
     /* The channel is the listener's own (letters, digits, _), the payload
      * a number: nothing of anyone else's goes into the statement. */
     apr_snprintf(sql, sizeof(sql),
@@ -407,9 +418,7 @@ int bbt_lsession_probe(apr_pool_t *pool, server_rec *s, const char *channel,
                  "') END, pg_catalog.pg_backend_pid()",
                  channel, seq);
     pr.sql = sql;
-    rc = bbt_lsession_on_pool(pool, s, held, bbt_lsession_probe_on, &pr, err,
-                              errlen);
-    bbt_dbgate_leave(held);
+    rc = bbt_lsession_placed(pool, s, bbt_lsession_probe_on, &pr, err, errlen);
     *be_pid = pr.be_pid;
     return rc;
 }
