@@ -336,12 +336,13 @@ static int bbt_db_place(bbt_db_conn_t *c, int spare)
         bbt_db_say(c, APLOG_ERR, "BBT360",
                    apr_psprintf(c->pool,
                                 "no database connection within %d s "
-                                "(BBTokenDBWait): another request of this "
-                                "child was taking a connection from "
-                                "mod_dbd's pool for longer than %d s (as "
-                                "when it makes one and the database does "
-                                "not answer, up to DBDParams' "
-                                "connect_timeout)",
+                                "(BBTokenDBWait): other requests of this "
+                                "child held the turn to take a connection "
+                                "from mod_dbd's pool past that wait (one "
+                                "for longer than %d s, as when it makes "
+                                "one and the database does not answer, up "
+                                "to DBDParams' connect_timeout; or one "
+                                "after another)",
                                 wait, BBT_DBGATE_TURN_FLOOR_S));
     }
     return -1;

@@ -72,7 +72,7 @@ ok((grep { $_->[0] eq '200' } @r), 'the request on the pooled connection is serv
 # had not ended when its connect_timeout did may take the turn it left
 # (more on a machine slow to send the requests), the others say BBT360.
 my @log = log_lines_since($env->error_log_path, $mark);
-my $turns = grep { /BBT360: no database connection within $WAIT s \(BBTokenDBWait\): another request of this child was taking a connection from mod_dbd's pool for longer than 1 s/ } @log;
+my $turns = grep { /BBT360: no database connection within $WAIT s \(BBTokenDBWait\): other requests of this child held the turn to take a connection from mod_dbd's pool past that wait \(one for longer than 1 s/ } @log;
 cmp_ok($turns, '>=', int(($N - 1) / 2), "of the @{[$N - 1]} requests needing a new connection, most waited for their turn and said so (BBT360)")
     or diag join "\n", @log;
 is($env->get($U, { Authorization => "Bearer $tok" })->{status}, 200, 'served again once the database answers');
