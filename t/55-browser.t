@@ -25,9 +25,11 @@
 # choice is the number of days filled in; "Show more tokens"; names and
 # refusals that are markup shown as text; Back to the page does not bring a
 # new token back; a new token answered while another is shown waits for it,
-# with its own holder's clone lines, and a change answered after the page
-# turned to another holder leaves that holder's list alone.  This file only
-# sets the stack up and relays the TAP that
+# with its own holder's clone lines, a change answered after the page
+# turned to another holder leaves that holder's list alone, and the Edit
+# dialog of a token a reload no longer lists (revoked elsewhere, or
+# rotated) closes, saying why, while one pushed down the list by new tokens
+# stays open.  This file only sets the stack up and relays the TAP that
 # node prints.
 #
 # Needs /usr/bin/chromium (Debian's chromium; BBT_CHROMIUM elsewhere) and

@@ -129,6 +129,7 @@
     }
     for (const t of tokens.values()) body.append(rowFor(t));
     $('more-wrap').hidden = nextStart === null;
+    closeGoneEdit();
   }
 
   // One page of the list from start into the map into: where the next
@@ -147,12 +148,17 @@
   }
 
   async function reload() {
-    // Reload as many tokens as are shown now, while a page adds any.
+    // Reload as many tokens as are shown now, while a page adds any, and
+    // on until the token being edited, if any: new tokens may have pushed
+    // it further down.
     const gen = ++generation;
     const shown = Math.max(PAGE_SIZE, tokens.size);
+    const wanted = edited();
     const fresh = new Map();
     let page = await loadPage(0, fresh, gen);
-    while (page.next !== null && page.added && fresh.size < shown) page = await loadPage(page.next, fresh, gen);
+    while (page.next !== null && page.added && (fresh.size < shown || (wanted !== null && !fresh.has(wanted)))) {
+      page = await loadPage(page.next, fresh, gen);
+    }
     tokens = fresh;
     nextStart = page.next;
     render();
@@ -260,6 +266,7 @@
   // Create and edit
 
   let editing = null;   // token id being edited, or null when creating
+  let editingName = ''; // its name when its dialog was opened
   // The expiry policy, as the list reports it (our addition to Bitbucket's
   // envelope): {expiryRequired, maxExpiryDays}.  Null: unknown, offer all.
   let policy = null;
@@ -320,10 +327,26 @@
     $('f-name').focus();
   }
 
+  // The token whose Edit dialog is open, or null.
+  function edited() {
+    return editing !== null && $('edit-dialog').open ? editing : null;
+  }
+
+  // The Edit dialog of a token the list no longer has (rotated or revoked
+  // elsewhere, or rotated here by an answer that came while it was open)
+  // is closed: saving could only fail.  A reload looks for it past the
+  // tokens shown (reload), so one not found is gone.
+  function closeGoneEdit() {
+    if (edited() === null || tokens.has(editing)) return;
+    $('edit-dialog').close();
+    say('Token ' + named({ name: editingName }) + ' no longer exists: it was rotated or revoked.');
+  }
+
   function openEdit(id) {
     const t = tokens.get(String(id));
     if (!t) return;
     editing = String(id);
+    editingName = t.name || '';
     form.reset();
     $('edit-title').textContent = 'Edit token';
     $('edit-submit').textContent = 'Save';
@@ -387,6 +410,10 @@
         changed(asked);
       } else {
         const old = tokens.get(editing);
+        if (!old) {
+          showError('edit-error', new Error('This token is no longer listed: it may have been rotated or revoked. Nothing was saved.'));
+          return;
+        }
         const body = {};
         // A name left as it was stays as it is, spaces and all (a valid
         // name); one the user typed is taken trimmed.

@@ -2,7 +2,10 @@
 // in headless Chromium, run by t/55-browser.t: a list whose paging never
 // ends, a list that answers after the user changed something, a token
 // whose name the user did not touch, a rotation answered after its
-// dialog was closed, a new token answered while another is shown, or
+// dialog was closed, a token gone while its Edit dialog is open (revoked
+// elsewhere, or rotated by such an answer) or pushed down the list by new
+// ones, a new token answered while
+// another is shown, or
 // after the user turned to another holder (the user's personal project,
 // which they administer), a change answered after that, a long name
 // outside the BMP, a short maximum expiry, a second
@@ -294,6 +297,86 @@ test('a rotation answered after its dialog was closed closes no other dialog', a
   await confirm.waitFor({ state: 'hidden' });
   for (const t of await listed()) {
     if (t.name === 'Late A' || t.name === 'Late B') await rest('DELETE', '/' + t.id);
+  }
+});
+
+test('the Edit dialog of a token that a reload no longer lists closes, and the page says why', async () => {
+  const edit = page.getByRole('dialog', { name: 'Edit token' });
+  // Revoked elsewhere, and the list reloaded by another revocation's
+  // answer; or rotated by the page itself, its answer coming while the
+  // token's Edit dialog is open.
+  for (const step of ['revoked', 'rotated']) {
+    const a = await rest('PUT', '', { name: `Gone ${step}`, permissions: ['REPO_READ'] });
+    const b = step === 'revoked' ? await rest('PUT', '', { name: 'Gone other', permissions: ['REPO_READ'] }) : null;
+    await open();
+    const row = page.locator(`tr[data-id="${a.id}"]`);
+    await row.waitFor();
+    const h = step === 'revoked'
+      ? await hold(new RegExp(`/users/${USER}/${b.id}$`), 'DELETE')
+      : await hold(new RegExp(`/users/${USER}/${a.id}/rotate$`), 'POST');
+    try {
+      const other = step === 'revoked' ? page.locator(`tr[data-id="${b.id}"]`) : row;
+      await other.getByRole('button', { name: step === 'revoked' ? /^Revoke / : /^Rotate / }).click();
+      await page.getByRole('alertdialog').getByRole('button', { name: step === 'revoked' ? 'Revoke' : 'Rotate' })
+        .click();
+      await h.seen;
+      await page.keyboard.press('Escape');
+      await page.locator('dialog[open]').waitFor({ state: 'detached' });
+      await row.getByRole('button', { name: /^Edit / }).click();
+      await edit.waitFor();
+      await page.locator('#f-name').fill('Gone renamed');
+      if (step === 'revoked') await rest('DELETE', '/' + a.id);
+      await h.deliver();
+      if (step === 'rotated') {
+        const rotated = page.getByRole('dialog', { name: 'Token rotated' });
+        await rotated.waitFor();
+        assert.equal(await edit.isVisible(), false, 'the Edit dialog closed with the rotation');
+        await rotated.getByRole('button', { name: 'Done' }).click();
+        await rotated.waitFor({ state: 'hidden' });
+      } else {
+        await edit.waitFor({ state: 'hidden' });
+        await page.locator('#status', { hasText: `Token “Gone ${step}” no longer exists: it was rotated or revoked.` })
+          .waitFor();
+      }
+      assert.equal(await page.locator('#edit-dialog').evaluate((d) => d.open), false, `${step}: no Save to press`);
+      await row.waitFor({ state: 'detached' });
+      const names = (await listed()).map((t) => t.name).filter((n) => n.startsWith('Gone ')).sort();
+      assert.deepEqual(names, step === 'revoked' ? [] : [`Gone ${step}`], `${step}: nothing renamed`);
+    } finally {
+      await h.done();
+      await sweep('Gone ');
+    }
+  }
+});
+
+test('a reload looks for the token being edited past the tokens shown', async () => {
+  // 26 tokens, newest first: 25 shown, the one edited last of them.
+  const made = [];
+  for (let i = 0; i < 26; i++) made.push((await rest('PUT', '', { name: `Deep ${i}`, permissions: ['REPO_READ'] })).id);
+  await open();
+  await settled();
+  const h = await hold(new RegExp(`/users/${USER}/${made[25]}$`), 'DELETE');
+  try {
+    await page.locator(`tr[data-id="${made[25]}"]`).getByRole('button', { name: /^Revoke / }).click();
+    await page.getByRole('alertdialog', { name: 'Revoke token?' }).getByRole('button', { name: 'Revoke' }).click();
+    await h.seen;
+    await page.keyboard.press('Escape');
+    await page.locator(`tr[data-id="${made[1]}"]`).getByRole('button', { name: /^Edit / }).click();
+    const edit = page.getByRole('dialog', { name: 'Edit token' });
+    await edit.waitFor();
+    await page.locator('#f-name').fill('Deep renamed');
+    // Two made elsewhere push it to the second page of the list that the
+    // revocation's answer reloads.
+    for (const n of ['Deep new 1', 'Deep new 2']) await rest('PUT', '', { name: n, permissions: ['REPO_READ'] });
+    await h.deliver();
+    await page.locator('#tokens-body tr', { hasText: 'Deep new 2' }).waitFor();
+    assert.equal(await edit.isVisible(), true, 'still being edited');
+    await edit.getByRole('button', { name: 'Save' }).click();
+    await page.locator('#status', { hasText: 'updated' }).waitFor();
+    assert.equal((await listed()).find((t) => t.id === made[1]).name, 'Deep renamed');
+  } finally {
+    await h.done();
+    await sweep('Deep ');
   }
 });
 
