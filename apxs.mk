@@ -103,7 +103,7 @@ CORE    += bbt_tset bbt_keymac bbt_vmemo
 CORE    += bbt_mono bbt_twindow
 CORE    += bbt_override
 CORE    += bbt_locktime
-CORE    += bbt_cmark
+CORE    += bbt_cmark bbt_chint
 CORE    += bbt_gitobj
 GLUE    := mod_bbtoken bbt_config bbt_confcheck bbt_confreq bbt_request bbt_routing \
            bbt_authn bbt_authz bbt_db bbt_dblookup bbt_dbgate bbt_logguard bbt_private \

@@ -35,6 +35,7 @@
 #include <openssl/rand.h>
 
 #include "bbt_cache.h"
+#include "bbt_chint.h"
 #include "bbt_config.h"
 #include "bbt_cshared.h"
 #include "bbt_db.h"
@@ -98,20 +99,27 @@ static const char *bbt_cache_socache(apr_pool_t *pconf, apr_pool_t *ptemp,
                                      server_rec *s)
 {
     struct ap_socache_hints hints;
+    apr_size_t seg = bbt_config_cache_size(s) / BBT_CACHE_SHARDS;
     const char *err = NULL;
     int i;
 
-    /* A refusal is 11 bytes, a row about 80 with its names. */
+    /* An average entry's size, unless a segment this small would then be
+     * cut into subcaches too small for the largest token entry, which
+     * would never be kept (bbt_chint.h). */
     hints.avg_id_len = BBT_CKEY_LEN;
-    hints.avg_obj_size = 64;
+    hints.avg_obj_size = bbt_chint_obj_size(seg, BBT_CKEY_LEN, BBT_CENTRY_BUF);
     hints.expiry_interval = apr_time_from_sec(60);
+    if (!hints.avg_obj_size) {
+        return apr_psprintf(ptemp,
+                            "cannot keep an entry of %d bytes in a segment "
+                            "of %" APR_SIZE_T_FMT " bytes",
+                            (int)BBT_CENTRY_BUF, seg);
+    }
     for (i = 0; i < BBT_CACHE_SHARDS && !err; i++) {
         bbt_cache.sc[i].provider = bbt_cache.sc[0].provider;
-        err = bbt_socache_make(&bbt_cache.sc[i],
-                               apr_psprintf(ptemp, "bbtoken-cache-%d", i),
-                               BBT_CACHE_MUTEX, apr_itoa(ptemp, i),
-                               bbt_config_cache_size(s) / BBT_CACHE_SHARDS,
-                               &hints, pconf, ptemp, s);
+        err = bbt_socache_make(
+            &bbt_cache.sc[i], apr_psprintf(ptemp, "bbtoken-cache-%d", i),
+            BBT_CACHE_MUTEX, apr_itoa(ptemp, i), seg, &hints, pconf, ptemp, s);
     }
     if (err) {
         bbt_cache.sc[0].inst = NULL;

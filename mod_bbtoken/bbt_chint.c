@@ -1,0 +1,72 @@
+/*
+ * The object-size hint the cache gives shmcb (see bbt_chint.h).
+ */
+#include "bbt_chint.h"
+
+#include <stdint.h>
+
+/* shmcb's structures, as mod_socache_shmcb.c declares them: only their
+ * sizes matter here. */
+typedef struct {
+    unsigned long stats[8];
+    unsigned int fields[5];
+} bbt_shmcb_header_t;
+
+typedef struct {
+    unsigned int idx_pos, idx_used, data_pos, data_used;
+} bbt_shmcb_subcache_t;
+
+typedef struct {
+    int64_t expires; /* apr_time_t */
+    unsigned int data_pos, data_used, id_len;
+    unsigned char removed;
+} bbt_shmcb_index_t;
+
+/* APR_ALIGN_DEFAULT: up to a multiple of 8. */
+#define BBT_SHMCB_ALIGN(n) (((n) + 7) & ~(size_t)7)
+
+/* The largest hint tried. */
+#define BBT_CHINT_MAX 4096
+
+size_t bbt_chint_data_area(size_t seg, size_t id_len, size_t obj)
+{
+    size_t header = BBT_SHMCB_ALIGN(sizeof(bbt_shmcb_header_t));
+    size_t num_idx, num_sub = 256, sub_size, offset;
+
+    if (seg < 5 * header || obj + id_len == 0) {
+        return 0;
+    }
+    seg -= header;
+    num_idx = seg / (obj + id_len);
+    /* shmcb halves its 256 subcaches until each has at least twice as many
+     * index slots as there are subcaches. */
+    while (num_sub && num_idx / num_sub < 2 * num_sub) {
+        num_sub /= 2;
+    }
+    if (!num_sub) {
+        return 0;
+    }
+    num_idx /= num_sub;
+    if (num_idx < 5) {
+        return 0;
+    }
+    sub_size = seg / num_sub;
+    sub_size -= sub_size % 8; /* rounded down to its alignment */
+    offset = BBT_SHMCB_ALIGN(sizeof(bbt_shmcb_subcache_t)) +
+             num_idx * BBT_SHMCB_ALIGN(sizeof(bbt_shmcb_index_t));
+    return sub_size > offset ? sub_size - offset : 0;
+}
+
+size_t bbt_chint_obj_size(size_t seg, size_t id_len, size_t need)
+{
+    size_t obj;
+
+    for (obj = BBT_CHINT_BASE; obj <= BBT_CHINT_MAX; obj += 8) {
+        /* shmcb keeps the id and the object side by side in the data
+         * area. */
+        if (bbt_chint_data_area(seg, id_len, obj) >= id_len + need) {
+            return obj;
+        }
+    }
+    return 0;
+}

@@ -1,0 +1,46 @@
+/*
+ * The object-size hint the cache gives shmcb for each of its segments, so
+ * that the largest entry fits in one subcache.
+ *
+ * shmcb (httpd's mod_socache_shmcb.c, socache_shmcb_init) cuts a segment
+ * into subcaches (up to 256, a power of two) by its hints: the fewer bytes
+ * an object is said to take, the more index slots and the more subcaches.
+ * An object is kept in the one subcache its id's first byte names, and one
+ * larger than a subcache's data area is never kept (AH00844).  With the
+ * hint that suits the cache's entries on average, a segment of the smaller
+ * sizes BBTokenCacheSize allows has subcaches too small for a token's
+ * largest entry (a long owner name and token name, a full allow-list, all
+ * its address groups), which then goes to the database on each child's
+ * first request.  So the hint is the average's unless that leaves a
+ * subcache too small, and then the least larger one that does not: fewer,
+ * larger subcaches, with fewer index slots, for those sizes alone.
+ *
+ * The arithmetic is shmcb's, with its structures' sizes on this platform,
+ * as it has been since httpd 2.4.10 (before, it aligned less).
+ *
+ * Nothing here knows httpd or APR.
+ */
+#ifndef BBT_CHINT_H
+#define BBT_CHINT_H
+
+#include <stddef.h>
+
+/* The hint below which none is given: about an average entry's size (a
+ * token's row is 85 to 130 bytes with everyday names, an owner's level 10
+ * and a refusal 11, each under a 16-byte key); less index space than this
+ * leaves a segment's data area full while its slots are not. */
+#define BBT_CHINT_BASE 64
+
+/* The data area of each subcache shmcb makes of a segment of seg bytes,
+ * hinted objects of obj bytes under ids of id_len; 0 if shmcb would
+ * refuse the segment (too small for its header or for five index slots a
+ * subcache). */
+size_t bbt_chint_data_area(size_t seg, size_t id_len, size_t obj);
+
+/* The avg_obj_size hint for a segment of seg bytes whose every subcache
+ * must hold an object of need bytes under an id of id_len: BBT_CHINT_BASE
+ * if that does, else the least larger multiple of 8 that does; 0 if none
+ * up to 4096 does (seg is too small). */
+size_t bbt_chint_obj_size(size_t seg, size_t id_len, size_t need);
+
+#endif
