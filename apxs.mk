@@ -15,6 +15,8 @@
 #                              kept and the new one put beside it (.dist); honours
 #                              DESTDIR
 #   make -f apxs.mk uninstall  removes what install put there
+#                              (both refuse to touch a Debian package's files
+#                              unless FORCE=1)
 #   make -f apxs.mk deb        build/out/libapache2-mod-bbtoken_VERSION_ARCH.deb,
 #                              with dpkg-buildpackage from a copy of the tree
 # apxs supplies httpd's and APR's flags; compiling ourselves keeps libtool's
@@ -348,6 +350,29 @@ CONFFILE  = sh build/conffile.sh
 CONFFILES = $(SHAREDIR)/conffiles.sha256
 APACHE_ENABLED := mods-enabled/bbtoken.load mods-enabled/bbtoken.conf $(SNIPPETS:%=conf-enabled/%.conf)
 APACHE_FILES := mods-available/bbtoken.load mods-available/bbtoken.conf $(SNIPPETS:%=conf-available/%.conf)
+# The module and the CLI, which install records as it records the files in
+# /etc: uninstall takes them only while they are what it put there, never
+# one it did not install (the Debian package's, which has the same path).
+INSTALL_BIN = $(LIBEXECDIR)/mod_bbtoken.so $(BINDIR)/bbtoken
+# Every file install writes, and uninstall may delete, as the system sees it.
+INSTALL_FILES = $(INSTALL_BIN) $(MANDIR)/man1/bbtoken.1 $(MANDIR)/man5/mod_bbtoken.5 \
+	$(COMPLETIONSDIR)/bbtoken $(DOCDIR)/examples/bbtoken.cron $(CONFFILES) \
+	$(DBD_CONF:%=$(SHAREDIR)/%) $(SHARE_FILES:%=$(SHAREDIR)/%) \
+	$(if $(APACHE_CONF),$(APACHE_FILES:%=$(APACHE_CONFDIR)/%) $(DBD_CONF:%=$(APACHE_CONFDIR)/%)) \
+	$(if $(FAIL2BAN_CONF),$(FAIL2BAN_FILES:%=$(FAIL2BAN_DIR)/%))
+
+# A file a Debian package owns is dpkg's: the module's path is `apxs -q
+# LIBEXECDIR` whatever PREFIX is, libapache2-mod-bbtoken's too, and its
+# files in /etc are conffiles.  install would overwrite them from under
+# dpkg, uninstall delete them (the module disabled, dpkg -V finding them
+# missing): both refuse, saying which and why, unless FORCE=1, and before
+# anything is built.  A staged install (DESTDIR) touches no file of this
+# system's.
+ifeq ($(DESTDIR),)
+$(foreach g,$(filter install uninstall,$(MAKECMDGOALS)),$(if \
+	$(shell sh build/dpkg-owned.sh $(g) "$(FORCE)" $(INSTALL_FILES) >&2 || echo refused),\
+	$(error $(g) refused: files of a Debian package)))
+endif
 
 install: all man
 	install -d $(DESTDIR)$(LIBEXECDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(SHAREDIR) \
@@ -355,6 +380,7 @@ install: all man
 		$(DESTDIR)$(DOCDIR)/examples
 	install -m 0644 $(OUT)/mod_bbtoken.so $(DESTDIR)$(LIBEXECDIR)/mod_bbtoken.so
 	install -m 0755 $(OUT)/bbtoken $(DESTDIR)$(BINDIR)/bbtoken
+	for f in $(INSTALL_BIN); do $(CONFFILE) record "$(DESTDIR)" $$f $(CONFFILES) || exit 1; done
 	install -d $(SHARE_DIRS:%=$(DESTDIR)$(SHAREDIR)/%)
 	$(foreach d,$(SHARE_DIRS),install -m 0644 -t $(DESTDIR)$(SHAREDIR)/$(d) $(call share_in,$(d)) &&) true
 	install -m 0644 $(OUT)/man/bbtoken.1 $(DESTDIR)$(MANDIR)/man1/bbtoken.1
@@ -370,10 +396,12 @@ ifeq ($(APACHE_CONF),yes)
 	for f in $(SNIPPETS:%=%.conf); do $(CONFFILE) install 0644 $(OUT)/conf/$$f "$(DESTDIR)" \
 		$(APACHE_CONFDIR)/conf-available/$$f $(CONFFILES) || exit 1; done
 	@# DBDParams will hold a password: root's alone, and never overwritten,
-	@# nor a link put in its place (to a secret not mounted yet, say).
+	@# nor a link put in its place (to a secret not mounted yet, say).  One
+	@# made here is recorded, so that uninstall knows it from the admin's.
 	for f in $(DBD_CONF); do test -e $(DESTDIR)$(APACHE_CONFDIR)/$$f || \
 		test -L $(DESTDIR)$(APACHE_CONFDIR)/$$f || \
-		install -m 0600 $(OUT)/conf/$$f $(DESTDIR)$(APACHE_CONFDIR)/$$f || exit 1; done
+		{ install -m 0600 $(OUT)/conf/$$f $(DESTDIR)$(APACHE_CONFDIR)/$$f && \
+		$(CONFFILE) record "$(DESTDIR)" $(APACHE_CONFDIR)/$$f $(CONFFILES); } || exit 1; done
 else
 	@echo "install: no $(APACHE_CONFDIR)/mods-available, so no .load, .conf or snippets (see the README's Configuration)"
 endif
@@ -382,28 +410,27 @@ ifeq ($(FAIL2BAN_CONF),yes)
 		$(FAIL2BAN_DIR)/$$f $(CONFFILES) || exit 1; done
 endif
 
-# What install put there.  bbtoken-dbd.conf and bbtoken-api-dbd.conf go only
-# while they are the template: once edited they hold the site's DBDParams;
-# the other files in /etc only while they are what install put there.
-# Enabled links to them go in any case, so that httpd still starts.
+# What install put there, and nothing else: each file it recorded (the
+# module, the CLI, those in /etc, the DBDParams files it made) only while
+# it is still that, so an edited one stays (a DBDParams file once it holds
+# the site's DBDParams), and so does one install did not put there.  An
+# enabled link goes once what it leads to is gone, or the module is, so
+# that httpd still starts (a snippet without the module stops it).
 uninstall:
+	for f in $(INSTALL_BIN); do $(CONFFILE) remove "$(DESTDIR)" $$f $(CONFFILES) || exit 1; done
 ifeq ($(APACHE_CONF),yes)
-	for l in $(APACHE_ENABLED); do \
-		if [ -L $(DESTDIR)$(APACHE_CONFDIR)/$$l ]; then rm -f $(DESTDIR)$(APACHE_CONFDIR)/$$l && echo "uninstall: removed $$l"; fi; \
-	done
 	for f in $(APACHE_FILES); do $(CONFFILE) remove "$(DESTDIR)" $(APACHE_CONFDIR)/$$f $(CONFFILES) || exit 1; done
-	for f in $(DBD_CONF); do \
-		if [ -e $(DESTDIR)$(APACHE_CONFDIR)/$$f ]; then \
-			if cmp -s $(DESTDIR)$(APACHE_CONFDIR)/$$f $(DESTDIR)$(SHAREDIR)/$$f; then \
-				rm -f $(DESTDIR)$(APACHE_CONFDIR)/$$f; \
-			else echo "uninstall: kept $(APACHE_CONFDIR)/$$f, which holds your DBDParams"; fi; \
-		fi; \
+	for f in $(DBD_CONF); do $(CONFFILE) remove "$(DESTDIR)" $(APACHE_CONFDIR)/$$f $(CONFFILES) || exit 1; done
+	for l in $(APACHE_ENABLED); do \
+		if [ -L $(DESTDIR)$(APACHE_CONFDIR)/$$l ] && { [ ! -e $(DESTDIR)$(APACHE_CONFDIR)/$$l ] || \
+			[ ! -e $(DESTDIR)$(LIBEXECDIR)/mod_bbtoken.so ]; }; then \
+			rm -f $(DESTDIR)$(APACHE_CONFDIR)/$$l && echo "uninstall: removed $$l"; fi; \
 	done
 endif
 ifeq ($(FAIL2BAN_CONF),yes)
 	for f in $(FAIL2BAN_FILES); do $(CONFFILE) remove "$(DESTDIR)" $(FAIL2BAN_DIR)/$$f $(CONFFILES) || exit 1; done
 endif
-	rm -f $(DESTDIR)$(CONFFILES) $(DESTDIR)$(LIBEXECDIR)/mod_bbtoken.so $(DESTDIR)$(BINDIR)/bbtoken \
+	rm -f $(DESTDIR)$(CONFFILES) \
 		$(DESTDIR)$(MANDIR)/man1/bbtoken.1 $(DESTDIR)$(MANDIR)/man5/mod_bbtoken.5 \
 		$(DESTDIR)$(COMPLETIONSDIR)/bbtoken $(DESTDIR)$(DOCDIR)/examples/bbtoken.cron \
 		$(DBD_CONF:%=$(DESTDIR)$(SHAREDIR)/%) $(SHARE_FILES:%=$(DESTDIR)$(SHAREDIR)/%)

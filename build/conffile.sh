@@ -10,6 +10,10 @@
 #       it as FILE.dist, and install says so.  A link at FILE is the
 #       administrator's, wherever it leads (a file not there yet too), and
 #       is kept as an edited file is.
+#   conffile.sh record DESTDIR FILE MANIFEST
+#       FILE, just installed, is recorded as install's: a file that is not
+#       a configuration file (the module, the CLI, a DBDParams file
+#       install made), which remove then takes only while it is that.
 #   conffile.sh remove DESTDIR FILE MANIFEST
 #       FILE goes while it is what install put there, and FILE.dist with
 #       it; an edited FILE, or a link, is kept, and uninstall says so.
@@ -84,6 +88,12 @@ install)
     sum "$new"
     record "$sum"
     ;;
+record)
+    [ $# -eq 4 ] || { echo "usage: $0 record DESTDIR FILE MANIFEST" >&2; exit 2; }
+    file=$3 dest=$2$3 manifest=$2$4
+    sum "$dest"
+    record "$sum"
+    ;;
 remove)
     [ $# -eq 4 ] || { echo "usage: $0 remove DESTDIR FILE MANIFEST" >&2; exit 2; }
     file=$3 dest=$2$3 manifest=$2$4
@@ -94,6 +104,8 @@ remove)
         recorded
         if [ "$sum" = "$recorded" ]; then
             rm -f "$dest"
+        elif [ -z "$recorded" ]; then
+            echo "uninstall: kept $file, which install has no record of putting there"
         else
             echo "uninstall: kept $file, which is not what install put there (edited?)"
         fi
@@ -105,7 +117,7 @@ remove)
     fi
     ;;
 *)
-    echo "usage: $0 install|remove ..." >&2
+    echo "usage: $0 install|record|remove ..." >&2
     exit 2
     ;;
 esac

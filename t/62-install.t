@@ -272,6 +272,36 @@ subtest 'a link where install puts a file is kept' => sub {
     like($out, qr{^uninstall: kept \Q$git\E, a link}m, '  and says so');
 };
 
+# uninstall takes back what install put there, and nothing else: with no
+# install before it, a module at LIBEXECDIR (the Debian package's has that
+# path whatever PREFIX is), a CLI, a .load, a snippet and a DBDParams file
+# that is the template are someone else's, and stay, and so do the links
+# enabling them (the module is still there).
+subtest 'uninstall leaves what install did not put there' => sub {
+    my $d = "$tmp/not-installed";
+    my $dbd = slurp('conf/bbtoken-dbd.conf.in');
+    my %file = ("$libexec/mod_bbtoken.so" => "another's module\n", '/opt/bbt/bin/bbtoken' => "#!/bin/sh\n",
+                '/etc/apache2/mods-available/bbtoken.load' => "LoadModule bbtoken_module $libexec/mod_bbtoken.so\n",
+                '/etc/apache2/conf-available/bbtoken-git.conf' => "# another's\n",
+                '/etc/apache2/bbtoken-dbd.conf' => $dbd, '/opt/bbt/share/mod-bbtoken/bbtoken-dbd.conf' => $dbd);
+    my %link = ('/etc/apache2/mods-enabled/bbtoken.load' => '../mods-available/bbtoken.load',
+                '/etc/apache2/conf-enabled/bbtoken-git.conf' => '../conf-available/bbtoken-git.conf');
+    for my $f (sort keys %file, sort keys %link) {
+        (my $dir = "$d$f") =~ s{/[^/]+$}{};
+        system('mkdir', '-p', $dir) == 0 or die "mkdir $dir";
+        $link{$f} ? symlink($link{$f}, "$d$f") : spew("$d$f", $file{$f}) or die "$d$f: $!";
+    }
+    my ($rc, $out) = make_("uninstall DESTDIR=$d PREFIX=/opt/bbt");
+    is($rc, 0, 'make uninstall, install never run') or diag $out;
+    for my $f (sort keys %file) {
+        next if $f =~ m{^/opt/bbt/share/};
+        is(slurp("$d$f"), $file{$f}, "$f is left as it was");
+    }
+    is(readlink("$d$_") // '(gone)', $link{$_}, "$_ is left enabled") for sort keys %link;
+    like($out, qr{^uninstall: kept \Q$libexec\E/mod_bbtoken\.so, which install has no record of putting there$}m,
+         'uninstall says why it kept the module') or diag $out;
+};
+
 subtest 'no Debian layout, no DESTDIR: no httpd configuration files' => sub {
     my $p = "$tmp/plain";
     my ($rc, $out) = make_("install PREFIX=$p LIBEXECDIR=$p/modules APACHE_CONFDIR=$tmp/no-apache2");

@@ -6,9 +6,10 @@
 # a git clone with a token made by the installed bbtoken; a reinstall keeps
 # the admin's DBDParams files (mode 0600) and what was enabled, and warns
 # (and changes nothing) when one is readable by another user, or may be
-# changed by one (the file, or a directory on its way).  dpkg -r leaves a
-# configuration that passes configtest and starts; dpkg --purge leaves
-# /etc/apache2 as it was.  Whatever happens, the package is purged and
+# changed by one (the file, or a directory on its way).  make install and
+# uninstall from the source tree refuse to touch the package's files.
+# dpkg -r leaves a configuration that passes configtest and starts; dpkg
+# --purge leaves /etc/apache2 as it was.  Whatever happens, the package is purged and
 # /etc/apache2 and /var/lib/apache2 are put back at the end.
 use strict;
 use warnings;
@@ -25,6 +26,7 @@ use POSIX ();
 use Time::HiRes qw(sleep time);
 use BBT::Env;
 use BBT::Util qw(snapshot snapshot_diff);
+use Digest::SHA ();
 
 my $PKG = 'libapache2-mod-bbtoken';
 
@@ -387,6 +389,48 @@ subtest 'the installed configuration serves a clone' => sub {
     unlike(slurp("$i->{dir}/log/error.log") . join('', map { slurp($_) } glob "$i->{dir}/log/*access*"),
            qr/\Q@{[ substr($token, -20) ]}\E/, 'the token is in no log');
     httpd_stop($i);
+};
+
+# A source install puts the module where the package has it (apxs's
+# LIBEXECDIR, whatever PREFIX is) and its configuration where the
+# package's conffiles are: make install and uninstall in the source tree
+# refuse to overwrite or delete what dpkg keeps, before building anything,
+# and change nothing; with FORCE=1, uninstall removes only what install put
+# there, none of it here.
+subtest 'make install and uninstall leave the package\'s files alone' => sub {
+    my $so = '/usr/lib/apache2/modules/mod_bbtoken.so';
+    my $sum = Digest::SHA->new(256)->addfile($so)->hexdigest;
+    my (undef, $verify) = run("dpkg -V $PKG");
+    my @enabled = ('/etc/apache2/mods-enabled/bbtoken.load', '/etc/apache2/mods-enabled/bbtoken.conf',
+                   '/etc/apache2/conf-enabled/bbtoken-git.conf');
+    my %link = map { $_ => readlink($_) // '(not a link)' } @enabled;
+    my @dbd = ('/etc/apache2/bbtoken-dbd.conf', '/etc/apache2/bbtoken-api-dbd.conf');
+    my %dbd = map { $_ => slurp($_) } @dbd;
+    my $prefix = "$tmp/usr-local";
+    my $unchanged = sub {
+        ok(-f $so && Digest::SHA->new(256)->addfile($so)->hexdigest eq $sum, "  $so is the package's");
+        is(readlink($_) // '(gone)', $link{$_}, "  $_ still enabled") for @enabled;
+        is(slurp($_), $dbd{$_}, "  $_ as it was") for @dbd;
+        my (undef, $now) = run("dpkg -V $PKG");
+        is($now, $verify, '  dpkg -V says what it said before');
+        ok(!-e $prefix, '  nothing written under PREFIX');
+    };
+    for my $t ('uninstall', 'install') {
+        my ($rc, $out) = run("make -f apxs.mk $t PREFIX=$prefix");
+        isnt($rc, 0, "make $t refuses") or diag $out;
+        like($out, qr{^$t: \Q$so\E belongs to the Debian package $PKG$}m, '  naming the module and the package')
+            or diag $out;
+        like($out, qr{^$t: /etc/apache2/mods-available/bbtoken\.load belongs to the Debian package $PKG$}m,
+             '  and each of its conffiles');
+        like($out, qr{^$t: refused: dpkg keeps those files, of $PKG\b.*FORCE=1}m, '  saying why, and what to do');
+        unlike($out, qr{^(?:install -|rm -f|for )}m, '  running no step of it') or diag $out;
+        $unchanged->();
+    }
+    my ($rc, $out) = run("make -f apxs.mk uninstall PREFIX=$prefix FORCE=1");
+    is($rc, 0, 'make uninstall FORCE=1') or diag $out;
+    like($out, qr{^uninstall: kept \Q$so\E, which install has no record of putting there$}m,
+         '  keeps the module, which install did not put there') or diag $out;
+    $unchanged->();
 };
 
 # The postinst again (a reinstall, as an upgrade runs it): the admin's
