@@ -9,8 +9,9 @@
 # changed by one (the file, or a directory on its way).  make install and
 # uninstall from the source tree refuse to touch the package's files.
 # dpkg -r leaves a configuration that passes configtest and starts; dpkg
-# --purge leaves /etc/apache2 as it was.  Whatever happens, the package is purged and
-# /etc/apache2 and /var/lib/apache2 are put back at the end.
+# --purge removes the DBDParams files the package made, and no other, and
+# leaves /etc/apache2 as it was.  Whatever happens, the package is purged
+# and /etc/apache2 and /var/lib/apache2 are put back at the end.
 use strict;
 use warnings;
 use FindBin;
@@ -577,10 +578,16 @@ subtest 'a reinstall keeps the admin\'s DBDParams and what was enabled' => sub {
 # them disabled rather than an httpd that no longer starts.  The postinst as
 # dpkg runs it for that upgrade (building 0.2.0 here would cost minutes).
 subtest 'an upgrade from 0.2.0 disables the API\'s and the page\'s snippets' => sub {
+    # As the upgrade finds them: 0.2.0 made bbtoken-dbd.conf and recorded
+    # nothing (its purge removed the file whoever had made it), and had no
+    # bbtoken-api-dbd.conf.  The purge below removes both.
+    system('rm', '-rf', "/var/lib/$PKG") == 0 or die "rm /var/lib/$PKG";
+    unlink '/etc/apache2/bbtoken-api-dbd.conf' or die "bbtoken-api-dbd.conf: $!";
     my ($rc, $out) = run('a2enconf -q bbtoken-rest bbtoken-page');
     is($rc, 0, 'a2enconf bbtoken-rest bbtoken-page, as 0.2.0 said') or diag $out;
     ($rc, $out) = run("/var/lib/dpkg/info/$PKG.postinst configure 0.2.0");
     is($rc, 0, 'the postinst, configure 0.2.0') or diag $out;
+    ok(-f '/etc/apache2/bbtoken-api-dbd.conf', 'bbtoken-api-dbd.conf made, new since 0.2.0');
     ok(!-e "/etc/apache2/conf-enabled/$_.conf", "$_ disabled") for qw(bbtoken-rest bbtoken-page);
     like($out, qr/disabled bbtoken-rest, which now goes inside/, 'and it says why');
     ok(-e '/var/lib/apache2/conf/disabled_by_maint/bbtoken-rest'
@@ -676,6 +683,9 @@ subtest 'after dpkg -r' => sub {
 ($rc, $out) = run("dpkg --purge $PKG");
 is($rc, 0, 'dpkg --purge') or diag $out;
 ok(!installed(), 'purged');
+ok(!-e $_ && !-l $_, "purge removed $_, which the postinst made")
+    for '/etc/apache2/bbtoken-dbd.conf', '/etc/apache2/bbtoken-api-dbd.conf';
+ok(!-e "/var/lib/$PKG", "and /var/lib/$PKG, its record of them");
 # The administrator's own a2enmod turned on mod_dbd too; that is theirs to
 # undo, not the package's.
 for my $m (map { m{/([^/]+)\.load$} ? $1 : () } glob '/etc/apache2/mods-enabled/*.load') {
@@ -683,6 +693,29 @@ for my $m (map { m{/([^/]+)\.load$} ? $1 : () } glob '/etc/apache2/mods-enabled/
     ($rc, $out) = run("a2dismod -q $m");
     is($rc, 0, "a2dismod $m (enabled by a2enmod bbtoken)") or diag $out;
 }
+
+# A DBDParams file that was there before the package is the admin's, and
+# so is a link to a secret kept elsewhere (not there yet): an install
+# leaves them, and so does purge.
+subtest 'purge leaves the DBDParams files the package did not make' => sub {
+    my $dbd = '/etc/apache2/bbtoken-dbd.conf';
+    my $api = '/etc/apache2/bbtoken-api-dbd.conf';
+    my $mine = "# the admin's, from before the package\n";
+    my $umask = umask 077;
+    spew($dbd, $mine);
+    umask $umask;
+    my $to = "$tmp/not-mounted-yet/bbtoken-api-dbd.conf";
+    symlink($to, $api) or die "$api: $!";
+    my ($rc, $out) = run("dpkg -i $deb", DEBIAN_FRONTEND => 'noninteractive');
+    is($rc, 0, 'dpkg -i the.deb, the admin\'s bbtoken-dbd.conf and link to bbtoken-api-dbd.conf there') or diag $out;
+    ($rc, $out) = run("dpkg --purge $PKG");
+    is($rc, 0, 'dpkg --purge') or diag $out;
+    is(slurp($dbd), $mine, "$dbd is left");
+    is(readlink($api) // '(gone)', $to, "$api, a link, is left");
+    ok(!-e "/var/lib/$PKG", "/var/lib/$PKG is gone");
+    unlink $dbd, $api;
+};
+
 my @d = snapshot_diff($before{'/etc/apache2'}, snapshot('/etc/apache2'));
 is_deeply(\@d, [], '/etc/apache2 is as it was');
 
