@@ -3,7 +3,9 @@
 // headless Chromium, run by t/55-browser.t: the list keeps every row's
 // buttons inside its card, and the status line, the Rotate and Revoke
 // confirmations and the new token's dialog keep the name inside the page
-// and the dialog, broken over lines.
+// and the dialog, broken over lines; and an allow-list as long as the
+// server allows (16 networks) breaks between them rather than widen its
+// column.
 // Environment (t/55-browser.t sets it):
 //   BBT_BASE       the page's and the API's host
 //   BBT_NAMES_USER, BBT_NAMES_PASSWORD   a password user of its own
@@ -95,6 +97,22 @@ test('a name of 255 characters without a space stays inside the list, the status
     row = page.locator('#tokens-body tr[data-id]');
     await row.waitFor();
     await inside('the rotated token\'s Revoke button', row.getByRole('button', { name: /^Revoke / }), card);
+  } finally {
+    for (const t of (await rest('GET', '?limit=1000')).values) await rest('DELETE', '/' + t.id);
+  }
+});
+
+test('an allow-list of 16 long networks stays inside the list', async () => {
+  const nets = [];
+  for (let i = 0; i < 16; i++) nets.push(`2001:db8:${(0xa000 + i).toString(16)}:ffff:ffff:ffff:ffff:ff00/120`);
+  await rest('PUT', '', { name: 'ci', permissions: ['REPO_READ'], allowedAddresses: nets });
+  try {
+    await page.goto(BASE + '/account/tokens/');
+    const card = page.locator('section.card');
+    const row = page.locator('#tokens-body tr[data-id]');
+    await row.waitFor();
+    await inside('the allow-list', row.locator('.nets'), card);
+    await inside('the Revoke button', row.getByRole('button', { name: /^Revoke / }), card);
   } finally {
     for (const t of (await rest('GET', '?limit=1000')).values) await rest('DELETE', '/' + t.id);
   }
