@@ -437,7 +437,9 @@ static int bbt_authn(request_rec *r)
     if (!ap_auth_name(r)) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
                       "BBT030: AuthType %s needs an AuthName", BBT_AUTH_TYPE);
-        return HTTP_INTERNAL_SERVER_ERROR;
+        /* Counted as a 500 by the metrics, whose alert is the one sign of
+         * a section that refuses everything. */
+        return bbt_request_refused_early(r, HTTP_INTERNAL_SERVER_ERROR);
     }
     /* Whatever a client or an earlier module put here is not ours. */
     bbt_authn_env_clear(r);

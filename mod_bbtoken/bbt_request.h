@@ -65,8 +65,8 @@ typedef struct {
 /* A fresh record for r (check_authn). */
 bbt_req_t *bbt_request_new(request_rec *r);
 
-/* A refusal of r made before check_authn (a header, TRACE, a .htaccess,
- * a ranged PUT): a record, unless r has one, so that the metrics count it
+/* A refusal of r made before check_authn made its record (a header,
+ * TRACE, a .htaccess, a ranged PUT, a missing AuthName): a record, unless r has one, so that the metrics count it
  * under its status as check_authn's, and the requests that follow it (its
  * error page) are decided again rather than let through on it: it is not
  * verified, nor allowed.  Returns status. */

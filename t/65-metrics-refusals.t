@@ -1,9 +1,10 @@
 # Every request to a section of AuthType BBToken is counted once, under
 # what the module made of it, whichever phase refused it: TRACE (405,
 # refused before authentication, BBT044), a method override (400, BBT043,
-# a fixup's), and a request decided, then changed in place by a
+# a fixup's), a request decided, then changed in place by a
 # per-directory RewriteRule (500, BBT783, refused in the module's last
-# fixup after it had passed: not "allowed").
+# fixup after it had passed: not "allowed"), and a request to a section
+# without an AuthName (500, BBT030: check_authn's, before any record).
 use strict;
 use warnings;
 use FindBin;
@@ -23,6 +24,11 @@ ScriptAlias /rwi/ "@DIR@/cgi-rwi/env.cgi/"
     AuthType BBToken
     AuthName "Git"
     BBTokenRoutes git /rwi
+    Require bbtoken
+</Location>
+<Location /noname>
+    AuthType BBToken
+    BBTokenRoutes git /noname
     Require bbtoken
 </Location>
 <Directory "@DIR@/cgi-rwi">
@@ -71,15 +77,17 @@ sub moved {
 
 my $ua = HTTP::Tiny->new(timeout => 30, keep_alive => 0);
 my $auth = { Authorization => "Bearer $read" };
+my $NONAME = '/noname/PROJ/repo.git/info/refs?service=git-upload-pack';
 for my $c (['TRACE', 'TRACE', {}, 405, 'other=1'],
            ['a method override', 'GET', { 'X-HTTP-Method-Override' => 'PUT' }, 400, '400=1'],
-           ['a request changed in place after it was decided', 'GET', {}, 500, '500=1']) {
-    my ($what, $method, $h, $status, $want) = @$c;
+           ['a request changed in place after it was decided', 'GET', {}, 500, '500=1'],
+           ['a section without an AuthName', 'GET', {}, 500, '500=1', $NONAME]) {
+    my ($what, $method, $h, $status, $want, $url) = @$c;
     my $before = scrape();
-    my $r = $ua->request($method, $env->url($URL), { headers => { %$auth, %$h } });
+    my $r = $ua->request($method, $env->url($url // $URL), { headers => { %$auth, %$h } });
     is($r->{status}, $status, "$what: $status");
     is(moved($before), $want, "  counted once, as $want");
 }
-like($env->error_log_text, qr/BBT044: .*BBT043: .*BBT783: /s, 'the three refusals, each in its words');
+like($env->error_log_text, qr/BBT044: .*BBT043: .*BBT783: .*BBT030: /s, 'the four refusals, each in its words');
 
 done_testing;
