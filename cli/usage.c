@@ -415,7 +415,7 @@ const char bbtoken_usage_db[] =
     "  upgrade  apply the pending migrations in order, each in its own\n"
     "           transaction that also records the new version; running it\n"
     "           again does nothing.  Then run sql/grants.sql again for\n"
-    "           httpd's role.\n"
+    "           httpd's role, and sql/grants-api.sql for the REST API's.\n"
     "  --init   on an empty database (no bbtoken_schema table), create the\n"
     "           whole schema; without it, upgrade refuses such a database\n"
     "  check    compare bbtoken_lookup, what httpd's token lookup reads,\n"
