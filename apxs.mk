@@ -127,7 +127,7 @@ GLUE    += bbt_htaccess
 GLUE    += bbt_wdcall
 GLUE    += bbt_overglue
 GLUE    += bbt_bodyread
-GLUE    += bbt_cshared
+GLUE    += bbt_cshared bbt_cseg
 GLUE    += bbt_destcheck
 # Shared by the module and the CLI: libpq and jansson, nothing of httpd.
 PGJSON  := bbt_pgjson

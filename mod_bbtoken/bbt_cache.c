@@ -3,7 +3,8 @@
  *
  * Made in post_config, before the children are forked, so that they all
  * inherit it: the socache (shmcb, the size BBTokenCacheSize says, in
- * BBT_CACHE_SHARDS segments, each with its mutex: bbt_socache.c), a shared
+ * segments, each with its mutex, the refusals' apart from the tokens' rows
+ * and the owners' levels: bbt_cseg.c), a shared
  * memory segment with the stamps, the marks and the heartbeat
  * (bbt_cshared.c), and the random key the entries' keys are made with.  What it
  * does is counted with the module's other counters (bbt_stats.h), for the
@@ -37,27 +38,20 @@
 #include "bbt_cache.h"
 #include "bbt_chint.h"
 #include "bbt_config.h"
+#include "bbt_cseg.h"
 #include "bbt_cshared.h"
 #include "bbt_db.h"
 #include "bbt_dbgate.h"
 #include "bbt_mono.h"
-#include "bbt_socache.h"
 #include "bbt_stats.h"
 #include "bbt_where.h"
 
 APLOG_USE_MODULE(bbtoken);
 
-/* The Mutex directive's name for it. */
-#define BBT_CACHE_MUTEX "bbtoken-cache"
 /* How long the socache keeps an entry.  Entries are believed by their
  * stamp, not by this: it only lets memory go from tokens no longer
  * used before shmcb would push them out. */
 #define BBT_CACHE_ENTRY_LIFE apr_time_from_sec(3600)
-
-/* The shared cache is in this many shmcb segments, each with its own lock,
- * an entry in the one its key names: a flood of distinct tokens, which the
- * threads' copies cannot hold, queues on a quarter of the lock. */
-#define BBT_CACHE_SHARDS 4
 
 /* Per server, per child: does it read the listener's database? */
 enum { BBT_SRV_UNKNOWN = 0, BBT_SRV_CHECKING, BBT_SRV_KNOWN };
@@ -70,7 +64,6 @@ typedef struct {
 } bbt_cache_srv_t;
 
 static struct {
-    bbt_socache_t sc[BBT_CACHE_SHARDS]; /* sc[0].inst NULL: no cache */
     bbt_ckeyer_t *keyer;
     apr_hash_t *servers; /* server_rec * -> bbt_cache_srv_t, read-only */
     server_rec *main;
@@ -83,7 +76,7 @@ static volatile apr_uint32_t bbt_cache_told_standby;
 
 void bbt_cache_pre_config(apr_pool_t *pconf)
 {
-    bbt_socache_pre_config(pconf, BBT_CACHE_MUTEX);
+    bbt_cseg_pre_config(pconf);
 }
 
 static apr_status_t bbt_cache_cleanup(void *data)
@@ -91,48 +84,8 @@ static apr_status_t bbt_cache_cleanup(void *data)
     (void)data;
     bbt_ckeyer_free(bbt_cache.keyer);
     memset(&bbt_cache, 0, sizeof(bbt_cache));
+    bbt_cseg_reset();
     return APR_SUCCESS;
-}
-
-/* The socaches and their mutexes; an error message, or NULL. */
-static const char *bbt_cache_socache(apr_pool_t *pconf, apr_pool_t *ptemp,
-                                     server_rec *s)
-{
-    struct ap_socache_hints hints;
-    apr_size_t seg = bbt_config_cache_size(s) / BBT_CACHE_SHARDS;
-    const char *err = NULL;
-    int i;
-
-    /* An average entry's size, unless a segment this small would then be
-     * cut into subcaches too small for the largest token entry, which
-     * would never be kept (bbt_chint.h). */
-    hints.avg_id_len = BBT_CKEY_LEN;
-    hints.avg_obj_size = bbt_chint_obj_size(seg, BBT_CKEY_LEN, BBT_CENTRY_BUF);
-    hints.expiry_interval = apr_time_from_sec(60);
-    if (!hints.avg_obj_size) {
-        return apr_psprintf(ptemp,
-                            "cannot keep an entry of %d bytes in a segment "
-                            "of %" APR_SIZE_T_FMT " bytes",
-                            (int)BBT_CENTRY_BUF, seg);
-    }
-    for (i = 0; i < BBT_CACHE_SHARDS && !err; i++) {
-        bbt_cache.sc[i].provider = bbt_cache.sc[0].provider;
-        err = bbt_socache_make(
-            &bbt_cache.sc[i], apr_psprintf(ptemp, "bbtoken-cache-%d", i),
-            BBT_CACHE_MUTEX, apr_itoa(ptemp, i), seg, &hints, pconf, ptemp, s);
-    }
-    if (err) {
-        bbt_cache.sc[0].inst = NULL;
-    }
-    return err;
-}
-
-/* The segment an entry lives in.  shmcb picks its subcache by a key's
- * first byte: the segment is picked by the last, or each segment would use
- * a quarter of its subcaches. */
-static bbt_socache_t *bbt_cache_shard(const unsigned char *key)
-{
-    return &bbt_cache.sc[key[BBT_CKEY_LEN - 1] % BBT_CACHE_SHARDS];
 }
 
 /* The entries' key. */
@@ -152,9 +105,11 @@ static const char *bbt_cache_keyer(void)
 int bbt_cache_post_config(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s,
                           bbt_cache_listener_fn start_listener)
 {
+    bbt_chint_split_t split;
     const char *err;
 
     memset(&bbt_cache, 0, sizeof(bbt_cache));
+    bbt_cseg_reset();
     /* httpd reads its configuration twice at startup; the first time is
      * only a check. */
     if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG) {
@@ -166,7 +121,7 @@ int bbt_cache_post_config(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s,
                      "token request reads the database");
         return OK;
     }
-    if (bbt_socache_find(&bbt_cache.sc[0]) != 0) {
+    if (bbt_cseg_find() != 0) {
         ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s,
                      "BBT301: token cache off: it needs mod_socache_shmcb "
                      "(LoadModule socache_shmcb_module ...); every token "
@@ -181,7 +136,8 @@ int bbt_cache_post_config(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s,
     }
     apr_pool_cleanup_register(pconf, s, bbt_cache_cleanup,
                               apr_pool_cleanup_null);
-    if ((err = bbt_cache_socache(pconf, ptemp, s)) != NULL ||
+    if ((err = bbt_cseg_make(pconf, ptemp, s, bbt_config_cache_size(s))) !=
+            NULL ||
         (err = bbt_cshared_make(pconf, s->process->pool)) != NULL ||
         (err = bbt_cache_keyer()) != NULL ||
         (err = start_listener(pconf, s)) != NULL) {
@@ -189,45 +145,37 @@ int bbt_cache_post_config(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s,
                      err);
         return HTTP_INTERNAL_SERVER_ERROR;
     }
+    bbt_chint_split(bbt_config_cache_size(s), BBT_CSEG_SHARDS, &split);
     ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s,
                  "BBT304: token cache on: %" APR_SIZE_T_FMT
-                 " bytes of shmcb; it is believed while its listener hears "
-                 "PostgreSQL (one per server, through mod_watchdog)",
-                 bbt_config_cache_size(s));
+                 " bytes of shmcb (%" APR_SIZE_T_FMT
+                 " of them for refusals); it is believed while its listener "
+                 "hears PostgreSQL (one per server, through mod_watchdog)",
+                 bbt_config_cache_size(s),
+                 (apr_size_t)(split.refusal_seg * split.refusal_segs));
     return OK;
 }
 
 void bbt_cache_status(request_rec *r, int flags)
 {
-    int i;
-
     if ((flags & AP_STATUS_SHORT) || !bbt_cache.servers) {
         return;
     }
-    for (i = 0; i < BBT_CACHE_SHARDS; i++) {
-        ap_rprintf(r, "<p>token cache (segment %d of %d): ", i + 1,
-                   BBT_CACHE_SHARDS);
-        bbt_socache_status(&bbt_cache.sc[i], r, flags);
-        ap_rputs("</p>\n", r);
-    }
+    bbt_cseg_status(r, flags);
 }
 
 void bbt_cache_child_init(apr_pool_t *pchild, server_rec *s)
 {
     server_rec *sv;
-    int i;
 
-    if (!bbt_cache.sc[0].inst) {
+    if (!bbt_cseg_on()) {
         return;
     }
-    for (i = 0; i < BBT_CACHE_SHARDS; i++) {
-        if (bbt_socache_child_init(&bbt_cache.sc[i], pchild) != 0) {
-            ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s,
-                         "BBT305: the token cache's mutex cannot be opened "
-                         "in this child: the child does not use the cache");
-            bbt_cache.sc[0].inst = NULL;
-            return;
-        }
+    if (bbt_cseg_child_init(pchild) != 0) {
+        ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s,
+                     "BBT305: the token cache's mutex cannot be opened "
+                     "in this child: the child does not use the cache");
+        return;
     }
     bbt_cache.main = s;
     bbt_cache.servers = apr_hash_make(pchild);
@@ -279,7 +227,7 @@ void bbt_cache_begin(request_rec *r, bbt_cache_view_t *v)
     bbt_cache_srv_t *st;
 
     memset(v, 0, sizeof(*v));
-    if (!bbt_cache.sc[0].inst || !bbt_config_cache(r->server)) {
+    if (!bbt_cseg_on() || !bbt_config_cache(r->server)) {
         return;
     }
     v->thread = bbt_cthread(bbt_cache.keyer);
@@ -295,41 +243,18 @@ int bbt_cache_token_key(const bbt_cache_view_t *v, const bbt_token_t *tok,
     return bbt_ckey_token(v->thread, tok, key);
 }
 
-/* The bytes under key into buf, under its segment's lock; their length,
- * or 0. */
-static unsigned int bbt_cache_fetch(request_rec *r, const unsigned char *key,
-                                    unsigned char *buf, unsigned int cap)
-{
-    bbt_socache_t *sc = bbt_cache_shard(key);
-    unsigned int len = cap;
-    apr_status_t rv;
-
-    if (!bbt_socache_lock(sc)) {
-        return 0;
-    }
-    rv = bbt_socache_get(sc, r->server, key, BBT_CKEY_LEN, buf, &len, r->pool);
-    bbt_socache_unlock(sc);
-    return rv == APR_SUCCESS ? len : 0;
-}
-
 static void bbt_cache_store(request_rec *r, const bbt_cache_view_t *v,
-                            const unsigned char *key, unsigned char *buf,
-                            unsigned int len)
+                            bbt_cseg_set_t set, const unsigned char *key,
+                            unsigned char *buf, unsigned int len)
 {
-    bbt_socache_t *sc = bbt_cache_shard(key);
-    apr_status_t rv = APR_EGENERAL;
+    int rv = bbt_cseg_put(r, set, key, apr_time_now() + BBT_CACHE_ENTRY_LIFE,
+                          buf, len);
 
-    if (bbt_socache_lock(sc)) {
-        rv = bbt_socache_put(sc, r->server, key, BBT_CKEY_LEN,
-                             apr_time_now() + BBT_CACHE_ENTRY_LIFE, buf, len,
-                             r->pool);
-        bbt_socache_unlock(sc);
-    }
     /* Stamped like the shared one, so as good whether or not it was
      * kept there. */
     bbt_cnear_put(v->thread, key, buf, len);
-    bbt_stats_count(rv == APR_SUCCESS ? BBT_STAT_CACHE_STORES
-                                      : BBT_STAT_CACHE_STORE_FAILURES);
+    bbt_stats_count(rv == 0 ? BBT_STAT_CACHE_STORES
+                            : BBT_STAT_CACHE_STORE_FAILURES);
 }
 
 /* Whether an entry stamped `stamp` may be believed, when the changes
@@ -369,15 +294,14 @@ typedef struct {
     unsigned char buf[BBT_CENTRY_BUF];
 } bbt_cache_reader_t;
 
-static const unsigned char *bbt_cache_read(request_rec *r,
-                                           bbt_cache_reader_t *rd,
-                                           const unsigned char *key,
-                                           size_t *len)
+static const unsigned char *
+bbt_cache_read(request_rec *r, bbt_cache_reader_t *rd, bbt_cseg_set_t set,
+               const unsigned char *key, size_t *len)
 {
     if (rd->near) {
         return bbt_cnear_get(rd->thread, key, len);
     }
-    *len = bbt_cache_fetch(r, key, rd->buf, sizeof(rd->buf));
+    *len = bbt_cseg_get(r, set, key, rd->buf, sizeof(rd->buf));
     if (!*len) {
         return NULL;
     }
@@ -406,17 +330,28 @@ static void bbt_cache_look(request_rec *r, bbt_cache_reader_t *rd,
      * where it is kept: nothing below puts a copy that could replace it. */
     if (rd->near) {
         e = bbt_cnear_entry(rd->thread, tkey);
-    } else if ((b = bbt_cache_read(r, rd, tkey, &len)) != NULL &&
-               bbt_centry_decode(b, len, buf) == 0) {
+    } else if ((b = bbt_cache_read(r, rd, BBT_CSEG_TOKENS, tkey, &len)) !=
+                   NULL &&
+               bbt_centry_decode(b, len, buf) == 0 &&
+               buf->kind == BBT_CENTRY_TOKEN) {
         e = buf;
     }
     if (e) {
         *ep = e;
         *tgot = bbt_cache_judge(v, e->stamp, bbt_cshared_least(token_id));
     }
+    /* A refusal is looked for in its own segments only once the tokens'
+     * have nothing to believe (a token's entry pushed out, or one older
+     * than its deletion): a token answered costs one look. */
+    if (!rd->near && *tgot != BBT_CACHE_HIT &&
+        (b = bbt_cache_read(r, rd, BBT_CSEG_REFUSALS, tkey, &len)) != NULL &&
+        bbt_centry_decode(b, len, buf) == 0 && buf->kind != BBT_CENTRY_TOKEN) {
+        e = *ep = buf;
+        *tgot = bbt_cache_judge(v, e->stamp, bbt_cshared_least(token_id));
+    }
     if (*tgot == BBT_CACHE_HIT && bbt_cache_wants_level(e, key, now) &&
         bbt_ckey_level(rd->thread, e->owner_id, key, slug, lkey) == 0 &&
-        (b = bbt_cache_read(r, rd, lkey, &len)) != NULL &&
+        (b = bbt_cache_read(r, rd, BBT_CSEG_TOKENS, lkey, &len)) != NULL &&
         bbt_clevel_decode(b, len, &stamp, level) == 0) {
         *lgot = bbt_cache_judge(v, stamp, bbt_cshared_least_owner(e->owner_id));
     }
@@ -475,13 +410,22 @@ void bbt_cache_put_token(request_rec *r, const bbt_cache_view_t *v,
     unsigned char buf[BBT_CENTRY_BUF];
     size_t len;
 
-    if (!bbt_cache.sc[0].inst) {
+    if (!bbt_cseg_on()) {
         return;
     }
     len = bbt_centry_encode(e, buf, sizeof(buf));
-    if (len) {
-        bbt_cache_store(r, v, key, buf, (unsigned int)len);
+    if (!len) {
+        return;
     }
+    if (e->kind == BBT_CENTRY_TOKEN) {
+        bbt_cache_store(r, v, BBT_CSEG_TOKENS, key, buf, (unsigned int)len);
+        return;
+    }
+    bbt_cache_store(r, v, BBT_CSEG_REFUSALS, key, buf, (unsigned int)len);
+    /* A row the tokens' segments may still hold under this key (the token
+     * deleted since) is of no use any more: each request would find it
+     * first, judge it old, and look again among the refusals. */
+    bbt_cseg_remove(r, BBT_CSEG_TOKENS, key);
 }
 
 void bbt_cache_put_level(request_rec *r, const bbt_cache_view_t *v,
@@ -490,12 +434,11 @@ void bbt_cache_put_level(request_rec *r, const bbt_cache_view_t *v,
 {
     unsigned char lkey[BBT_CKEY_LEN], buf[BBT_CLEVEL_LEN];
 
-    if (!bbt_cache.sc[0].inst ||
-        bbt_ckey_level(v->thread, owner, key, slug, lkey)) {
+    if (!bbt_cseg_on() || bbt_ckey_level(v->thread, owner, key, slug, lkey)) {
         return;
     }
     bbt_clevel_encode(v->stamp, level, buf);
-    bbt_cache_store(r, v, lkey, buf, sizeof(buf));
+    bbt_cache_store(r, v, BBT_CSEG_TOKENS, lkey, buf, sizeof(buf));
 }
 
 void bbt_cache_count_hit(int shared)

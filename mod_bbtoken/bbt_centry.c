@@ -303,7 +303,7 @@ static int bbt_level_ok(int l)
 size_t bbt_centry_encode(const bbt_centry_t *e, unsigned char *buf, size_t cap)
 {
     unsigned char *p = buf;
-    size_t ulen, nlen, klen, slen, alen, need = 3 + 8;
+    size_t ulen, nlen, klen, slen, alen, need = BBT_CENTRY_REFUSAL_LEN;
     int i;
 
     if (e->kind != BBT_CENTRY_UNKNOWN && e->kind != BBT_CENTRY_WRONG_SECRET &&

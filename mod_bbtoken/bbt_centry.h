@@ -129,6 +129,10 @@ typedef struct {
      (BBT_KEY_BUF - 1) + 2 + BBT_SLUG_MAX + 2 + BBT_NETS_TEXT_MAX + 1 +        \
      BBT_AGROUPS_MAX * 9)
 
+/* An encoded refusal (an unknown id, a wrong secret): its kind and stamp
+ * alone. */
+#define BBT_CENTRY_REFUSAL_LEN (3 + 8)
+
 /* Encode e into buf[0..cap).  Returns the length, or 0 if e is not a valid
  * entry (a name too long or holding a NUL, a level out of range, a scope
  * bbt_kind_valid refuses, too many groups or one of no family) or cap is

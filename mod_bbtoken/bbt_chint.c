@@ -1,5 +1,6 @@
 /*
- * The object-size hint the cache gives shmcb (see bbt_chint.h).
+ * The cache's segments and the object-size hints it gives shmcb (see
+ * bbt_chint.h).
  */
 #include "bbt_chint.h"
 
@@ -69,4 +70,31 @@ size_t bbt_chint_obj_size(size_t seg, size_t id_len, size_t need)
         }
     }
     return 0;
+}
+
+void bbt_chint_split(size_t size, unsigned shards, bbt_chint_split_t *out)
+{
+    size_t share = size / 8;
+
+    /* At the smallest sizes an eighth would be one least segment: a few
+     * hundred refusals are kept there all the same. */
+    if (share < 2 * BBT_CHINT_SEG_MIN) {
+        share = 2 * BBT_CHINT_SEG_MIN;
+    }
+    out->refusal_segs = (unsigned)(share / BBT_CHINT_SEG_MIN);
+    if (out->refusal_segs > shards) {
+        out->refusal_segs = shards;
+    }
+    out->refusal_seg = share / out->refusal_segs;
+    out->token_seg =
+        (size - out->refusal_seg * out->refusal_segs) / (shards ? shards : 1);
+}
+
+size_t bbt_chint_fixed_obj_size(size_t seg, size_t id_len, size_t len)
+{
+    /* What an object takes of the segment: its slot in the subcache's
+     * index and its bytes beside its id in the data area. */
+    size_t obj = len + BBT_SHMCB_ALIGN(sizeof(bbt_shmcb_index_t));
+
+    return bbt_chint_data_area(seg, id_len, obj) >= id_len + len ? obj : 0;
 }

@@ -1,6 +1,13 @@
 /*
- * The object-size hint the cache gives shmcb for each of its segments, so
- * that the largest entry fits in one subcache.
+ * How the cache cuts BBTokenCacheSize into shmcb segments, and the
+ * object-size hint it gives shmcb for each of them, so that the largest
+ * entry fits in one subcache.
+ *
+ * Refusals (an unknown id, a wrong secret) have segments of their own, a
+ * fixed share of the size: shmcb pushes out a full subcache's oldest
+ * entries, and anyone can make up tokens whose refusals, in the segments
+ * of the tokens' rows, would push every row out.  Apart, refusals only
+ * push out refusals.
  *
  * shmcb (httpd's mod_socache_shmcb.c, socache_shmcb_init) cuts a segment
  * into subcaches (up to 256, a power of two) by its hints: the fewer bytes
@@ -25,10 +32,10 @@
 
 #include <stddef.h>
 
-/* The hint below which none is given: about an average entry's size (a
- * token's row is 85 to 130 bytes with everyday names, an owner's level 10
- * and a refusal 11, each under a 16-byte key); less index space than this
- * leaves a segment's data area full while its slots are not. */
+/* The hint below which none is given for the tokens' segments: about an
+ * average entry's size (a token's row is 85 to 130 bytes with everyday
+ * names, an owner's level 10, each under a 16-byte key); less index space
+ * than this leaves a segment's data area full while its slots are not. */
 #define BBT_CHINT_BASE 64
 
 /* The data area of each subcache shmcb makes of a segment of seg bytes,
@@ -42,5 +49,27 @@ size_t bbt_chint_data_area(size_t seg, size_t id_len, size_t obj);
  * if that does, else the least larger multiple of 8 that does; 0 if none
  * up to 4096 does (seg is too small). */
 size_t bbt_chint_obj_size(size_t seg, size_t id_len, size_t need);
+
+/* The least segment shmcb makes. */
+#define BBT_CHINT_SEG_MIN 8192
+
+/* A cache of size bytes (at least 8 * BBT_CHINT_SEG_MIN) cut into
+ * `shards` segments of token_seg bytes for the tokens' rows and the
+ * owners' levels, and refusal_segs (1 to shards) of refusal_seg bytes for
+ * refusals: an eighth of the size, but at least two of shmcb's least
+ * segments, in as many segments as that makes of at least the least,
+ * up to shards. */
+typedef struct {
+    size_t token_seg;
+    size_t refusal_seg;
+    unsigned refusal_segs;
+} bbt_chint_split_t;
+void bbt_chint_split(size_t size, unsigned shards, bbt_chint_split_t *out);
+
+/* The avg_obj_size hint for a segment of seg bytes that holds objects of
+ * len bytes alone, under ids of id_len (the refusals'): len and an index
+ * slot, so that shmcb runs out of index slots and of data area together;
+ * 0 if a subcache could then not hold one object. */
+size_t bbt_chint_fixed_obj_size(size_t seg, size_t id_len, size_t len);
 
 #endif

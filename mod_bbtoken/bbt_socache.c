@@ -117,6 +117,13 @@ apr_status_t bbt_socache_put(bbt_socache_t *sc, server_rec *s,
     return sc->provider->store(sc->inst, s, id, idlen, expiry, data, len, p);
 }
 
+void bbt_socache_remove(bbt_socache_t *sc, server_rec *s,
+                        const unsigned char *id, unsigned int idlen,
+                        apr_pool_t *p)
+{
+    (void)sc->provider->remove(sc->inst, s, id, idlen, p);
+}
+
 void bbt_socache_status(bbt_socache_t *sc, request_rec *r, int flags)
 {
     if (sc->inst && bbt_socache_lock(sc)) {

@@ -54,6 +54,11 @@ apr_status_t bbt_socache_put(bbt_socache_t *sc, server_rec *s,
                              apr_time_t expiry, unsigned char *data,
                              unsigned int len, apr_pool_t *p);
 
+/* Drop the object under id, if there is one.  The lock held. */
+void bbt_socache_remove(bbt_socache_t *sc, server_rec *s,
+                        const unsigned char *id, unsigned int idlen,
+                        apr_pool_t *p);
+
 /* The provider's own account of sc (its size, entries, hits) into r, as
  * mod_status asks (flags: AP_STATUS_SHORT for ?auto).  Takes the lock. */
 void bbt_socache_status(bbt_socache_t *sc, request_rec *r, int flags);

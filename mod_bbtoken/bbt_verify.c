@@ -5,9 +5,10 @@
  * token, secret included, so an entry for a row proves the secret as the
  * database's hash would.  Refusals (an unknown id, a wrong secret) are
  * entries too, so a flood of made-up tokens costs one query per distinct
- * token.  The owner's level on the target is an entry of its own, shared
- * by the owner's tokens.  Both must be believable (bbt_cache_usable), or
- * the database decides.
+ * token; they are kept apart from the tokens' rows (bbt_cseg.h), so that
+ * such a flood cannot push those out.  The owner's level on the target is
+ * an entry of its own, shared by the owner's tokens.  Both must be
+ * believable (bbt_cache_usable), or the database decides.
  *
  * From the database: the token's row of the lookup, which holds its
  * owner's name, state and level map too, so one statement answers, and a

@@ -22,7 +22,8 @@
  *   bbt_cache.c     the cache's socache and shared memory; bbt_listen.c
  *                   its listener (PostgreSQL's notifications, through
  *                   mod_watchdog; bbt_wdcall.c keeps its calls off the
- *                   child's exit); bbt_socache.c the shared socache
+ *                   child's exit); bbt_cseg.c its shmcb segments (the
+ *                   refusals' apart), bbt_socache.c a shared socache
  *   bbt_db.c        mod_dbd, the prepared statements;
  *                   bbt_dblookup.c the statements a verification runs;
  *                   bbt_dbwrite.c the throttled writes (last use);

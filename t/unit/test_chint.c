@@ -1,12 +1,14 @@
-/* The hint the cache gives shmcb: every segment BBTokenCacheSize can make
- * keeps the largest token entry in each of its subcaches, with the
- * average's hint wherever that already does. */
+/* How the cache cuts BBTokenCacheSize and the hints it gives shmcb: every
+ * tokens' segment BBTokenCacheSize can make keeps the largest token entry
+ * in each of its subcaches, with the average's hint wherever that already
+ * does; the refusals have an eighth (at least two of shmcb's least
+ * segments), in segments shmcb makes, each subcache with room for one. */
 #include "bbt_centry.h"
 #include "bbt_chint.h"
 #include "tap.h"
 
 /* BBTokenCacheSize's bounds (bbt_config.c), and the cache's four
- * segments (bbt_cache.c). */
+ * segments for tokens (bbt_cseg.h). */
 #define CACHE_SIZE_MIN (64 * 1024)
 #define CACHE_SIZE_MAX (64 * 1024 * 1024 - 1)
 #define SHARDS 4
@@ -35,16 +37,64 @@ static void test_shmcb(void)
            "a segment of fewer than five slots a subcache: refused");
     is_int((long long)bbt_chint_obj_size(2048, BBT_CKEY_LEN, BBT_CENTRY_BUF), 0,
            "no hint fits the largest entry in 2048 bytes");
+    /* A refusal's hint: its 11 bytes and a 24-byte index slot on a 64-bit
+     * host, so that slots and data run out together. */
+    if (sizeof(unsigned long) == 8) {
+        is_int((long long)bbt_chint_fixed_obj_size(8192, BBT_CKEY_LEN,
+                                                   BBT_CENTRY_REFUSAL_LEN),
+               35, "a refusal's hint: 35 bytes");
+    } else {
+        ok(1, "# skip shmcb's figures are a 64-bit host's");
+    }
+}
+
+static void test_split(void)
+{
+    bbt_chint_split_t sp;
+
+    bbt_chint_split(CACHE_SIZE_MIN, SHARDS, &sp);
+    ok(sp.refusal_segs == 2 && sp.refusal_seg == 8192 && sp.token_seg == 12288,
+       "65536: two refusals' segments of 8192 bytes, four of 12288 for "
+       "tokens (%u of %zu, %zu)",
+       sp.refusal_segs, sp.refusal_seg, sp.token_seg);
+    bbt_chint_split(4 * 1024 * 1024, SHARDS, &sp);
+    ok(sp.refusal_segs == 4 && sp.refusal_seg == 131072 &&
+           sp.token_seg == 917504,
+       "4 MiB: an eighth for refusals in four segments (%u of %zu, %zu)",
+       sp.refusal_segs, sp.refusal_seg, sp.token_seg);
 }
 
 static void test_range(void)
 {
-    size_t seg, hint, area, worst = (size_t)-1, worst_seg = 0, top = 0;
-    size_t first_base = 0, last_other = 0;
-    long bad = 0;
+    size_t size, seg, prev = 0, hint, area, worst = (size_t)-1, worst_seg = 0;
+    size_t top = 0, first_base = 0, last_other = 0;
+    long bad = 0, badref = 0;
+    bbt_chint_split_t sp;
 
-    /* Every segment size the accepted range gives, each once. */
-    for (seg = CACHE_SIZE_MIN / SHARDS; seg <= CACHE_SIZE_MAX / SHARDS; seg++) {
+    /* Every size the accepted range has; shmcb's arithmetic once for each
+     * tokens' segment size they make. */
+    for (size = CACHE_SIZE_MIN; size <= CACHE_SIZE_MAX; size++) {
+        bbt_chint_split(size, SHARDS, &sp);
+        seg = sp.token_seg;
+        if (sp.refusal_segs < 1 || sp.refusal_segs > SHARDS ||
+            sp.refusal_seg < BBT_CHINT_SEG_MIN ||
+            SHARDS * seg + sp.refusal_segs * sp.refusal_seg > size ||
+            SHARDS * seg + sp.refusal_segs * sp.refusal_seg + 8 + SHARDS <
+                size ||
+            sp.refusal_segs * sp.refusal_seg < size / 8 - SHARDS ||
+            (size >= 16 * BBT_CHINT_SEG_MIN + 8 &&
+             sp.refusal_segs * sp.refusal_seg > size / 8) ||
+            !bbt_chint_fixed_obj_size(sp.refusal_seg, BBT_CKEY_LEN,
+                                      BBT_CENTRY_REFUSAL_LEN)) {
+            if (badref++ < 5) {
+                diag("size %zu: %u refusals' segments of %zu, tokens' %zu",
+                     size, sp.refusal_segs, sp.refusal_seg, seg);
+            }
+        }
+        if (seg == prev) {
+            continue;
+        }
+        prev = seg;
         hint = bbt_chint_obj_size(seg, BBT_CKEY_LEN, BBT_CENTRY_BUF);
         area = hint ? bbt_chint_data_area(seg, BBT_CKEY_LEN, hint) : 0;
         if (area < NEED) {
@@ -61,19 +111,23 @@ static void test_range(void)
             top = hint;
         }
         if (hint != BBT_CHINT_BASE) {
-            last_other = seg;
+            last_other = size;
         } else if (!first_base) {
-            first_base = seg;
+            first_base = size;
         }
     }
     is_int(bad, 0,
            "every accepted BBTokenCacheSize keeps the largest entry "
            "(%d bytes and its key) in a subcache",
            (int)BBT_CENTRY_BUF);
+    is_int(badref, 0,
+           "every accepted BBTokenCacheSize gives refusals an eighth (at "
+           "least 16384 bytes) in segments shmcb makes and a refusal fits, "
+           "and the rest to tokens");
     diag("the least data area: %zu bytes (segment %zu); the largest hint %zu; "
-         "the average's hint from segment %zu, always from %zu",
+         "the average's hint from size %zu, always from %zu",
          worst, worst_seg, top, first_base, last_other + 1);
-    ok(last_other + 1 <= 1024 * 1024 / SHARDS,
+    ok(last_other + 1 <= 1024 * 1024,
        "the average's hint at every size from 1 MiB (the default is 4 MiB)");
     ok(top <= 4 * BBT_CHINT_BASE, "no hint over four times the average's");
 }
@@ -81,6 +135,7 @@ static void test_range(void)
 int main(void)
 {
     test_shmcb();
+    test_split();
     test_range();
     return done_testing();
 }
