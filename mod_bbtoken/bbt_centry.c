@@ -86,10 +86,11 @@ bbt_cthread_t *bbt_cthread(const bbt_ckeyer_t *k)
 /* The first bytes of an encoded entry, and its version.  Levels are kept as
  * bbt_level_t's numbers, which changed when create came between write and
  * admin (version 5, level magic 'M'): an entry an earlier module wrote is
- * refused, never read as another level. */
+ * refused, never read as another level.  Version 6 keeps the failed
+ * group. */
 #define BBT_CENTRY_MAGIC 'T'
 #define BBT_CLEVEL_MAGIC 'M'
-#define BBT_CENTRY_VERSION 5
+#define BBT_CENTRY_VERSION 6
 
 bbt_ckeyer_t *bbt_ckeyer_new(const unsigned char *secret, size_t len)
 {
@@ -300,6 +301,15 @@ static int bbt_level_ok(int l)
     return l >= BBT_LEVEL_NONE && l <= BBT_LEVEL_ADMIN;
 }
 
+/* A failed group: none (family 0, all bytes 0) or a group. */
+static int bbt_failed_ok(const unsigned char *family, const unsigned char *net)
+{
+    static const unsigned char zero[8];
+
+    return *family == 4 || *family == 6 ||
+           (*family == 0 && memcmp(net, zero, sizeof(zero)) == 0);
+}
+
 size_t bbt_centry_encode(const bbt_centry_t *e, unsigned char *buf, size_t cap)
 {
     unsigned char *p = buf;
@@ -319,7 +329,9 @@ size_t bbt_centry_encode(const bbt_centry_t *e, unsigned char *buf, size_t cap)
         if (ulen > BBT_USER_MAX || nlen > BBT_CENTRY_NAME_MAX ||
             alen > BBT_NETS_TEXT_MAX || !bbt_level_ok(e->tok_project) ||
             !bbt_level_ok(e->tok_repo) || !bbt_kind_valid(&e->scope) ||
-            e->ngroups < 0 || e->ngroups > BBT_AGROUPS_MAX) {
+            e->ngroups < 0 || e->ngroups > BBT_AGROUPS_MAX ||
+            (e->group_failed.family != 0 && e->group_failed.family != 4 &&
+             e->group_failed.family != 6)) {
             return 0;
         }
         for (i = 0; i < e->ngroups; i++) {
@@ -327,8 +339,8 @@ size_t bbt_centry_encode(const bbt_centry_t *e, unsigned char *buf, size_t cap)
                 return 0;
             }
         }
-        need += 5 * 8 + 3 + 2 + ulen + 2 + nlen + 1 + 2 + klen + 2 + slen + 2 +
-                alen + 1 + (size_t)e->ngroups * 9;
+        need += 5 * 8 + 9 + 3 + 2 + ulen + 2 + nlen + 1 + 2 + klen + 2 + slen +
+                2 + alen + 1 + (size_t)e->ngroups * 9;
     }
     if (need > cap) {
         return 0;
@@ -343,6 +355,13 @@ size_t bbt_centry_encode(const bbt_centry_t *e, unsigned char *buf, size_t cap)
         p = bbt_put64(p, (uint64_t)e->last_use_us);
         p = bbt_put64(p, (uint64_t)e->refused_us);
         p = bbt_put64(p, (uint64_t)e->group_failed_us);
+        *p++ = e->group_failed.family;
+        if (e->group_failed.family) {
+            memcpy(p, e->group_failed.net, 8);
+        } else {
+            memset(p, 0, 8);
+        }
+        p += 8;
         *p++ = (unsigned char)((e->revoked ? 1 : 0) | (e->user_active ? 2 : 0));
         *p++ = (unsigned char)e->tok_project;
         *p++ = (unsigned char)e->tok_repo;
@@ -414,7 +433,7 @@ int bbt_centry_decode(const unsigned char *buf, size_t len, bbt_centry_t *e)
     default:
         return -1;
     }
-    if (end - p < 5 * 8 + 3) {
+    if (end - p < 5 * 8 + 9 + 3 || !bbt_failed_ok(p + 40, p + 41)) {
         return -1;
     }
     e->owner_id = (int64_t)bbt_get64(p);
@@ -422,7 +441,9 @@ int bbt_centry_decode(const unsigned char *buf, size_t len, bbt_centry_t *e)
     e->last_use_us = (int64_t)bbt_get64(p + 16);
     e->refused_us = (int64_t)bbt_get64(p + 24);
     e->group_failed_us = (int64_t)bbt_get64(p + 32);
-    p += 40;
+    e->group_failed.family = p[40];
+    memcpy(e->group_failed.net, p + 41, 8);
+    p += 49;
     if (p[0] > 3 || !bbt_level_ok(p[1]) || !bbt_level_ok(p[2])) {
         return -1;
     }
@@ -534,4 +555,14 @@ int bbt_centry_due(int64_t last_us, int interval, int64_t now_us)
      * maybe.  The database's functions judge again by its own clock.
      * Compared, not subtracted: the row's time is any 64-bit number. */
     return last_us == 0 || last_us <= now_us - span || last_us >= now_us + span;
+}
+
+int64_t bbt_centry_retry(int interval, int64_t now_us)
+{
+    int retry = interval < BBT_CENTRY_RETRY ? interval : BBT_CENTRY_RETRY;
+
+    /* Kept as a write made an interval less the retry ago, in the field
+     * the throttle reads: a request whose writes are not due still makes
+     * one comparison (bbt_centry_due), and reads no field more. */
+    return now_us - ((int64_t)interval - retry) * 1000000;
 }

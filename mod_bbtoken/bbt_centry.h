@@ -99,13 +99,19 @@ typedef struct {
     bbt_centry_kind_t kind;
     /* The row (BBT_CENTRY_TOKEN only). */
     int64_t owner_id;
-    int64_t expires_us;  /* 0: never */
-    int64_t last_use_us; /* last use last written, as far as known; 0 */
-    int64_t refused_us;  /* an expired refusal last audited; 0: never */
-    /* A new address group's record last failed to be written (no
-     * connection, an error); 0: never.  Tried again once per interval,
-     * not on every request. */
+    int64_t expires_us; /* 0: never */
+    /* When last use was last written and an expired refusal last
+     * audited, as far as known (0: never).  One that could not be made
+     * (no connection, a lock given up on, an error) is not counted as
+     * made: it is kept as bbt_centry_retry says, due again shortly. */
+    int64_t last_use_us;
+    int64_t refused_us;
+    /* The new address group whose record last failed to be written
+     * (family 0: none), and when, as bbt_centry_retry keeps it: that
+     * group is tried again shortly, not by every request from it, and
+     * any other new group at once. */
     int64_t group_failed_us;
+    bbt_agroup_t group_failed;
     int revoked;
     int user_active;
     bbt_level_t tok_project;
@@ -125,8 +131,8 @@ typedef struct {
 
 /* The largest encoded token entry. */
 #define BBT_CENTRY_BUF                                                         \
-    (3 + 8 + 5 * 8 + 3 + 2 + BBT_USER_MAX + 2 + BBT_CENTRY_NAME_MAX + 1 + 2 +  \
-     (BBT_KEY_BUF - 1) + 2 + BBT_SLUG_MAX + 2 + BBT_NETS_TEXT_MAX + 1 +        \
+    (3 + 8 + 5 * 8 + 9 + 3 + 2 + BBT_USER_MAX + 2 + BBT_CENTRY_NAME_MAX + 1 +  \
+     2 + (BBT_KEY_BUF - 1) + 2 + BBT_SLUG_MAX + 2 + BBT_NETS_TEXT_MAX + 1 +    \
      BBT_AGROUPS_MAX * 9)
 
 /* An encoded refusal (an unknown id, a wrong secret): its kind and stamp
@@ -135,8 +141,8 @@ typedef struct {
 
 /* Encode e into buf[0..cap).  Returns the length, or 0 if e is not a valid
  * entry (a name too long or holding a NUL, a level out of range, a scope
- * bbt_kind_valid refuses, too many groups or one of no family) or cap is
- * too small. */
+ * bbt_kind_valid refuses, too many groups or one of no family, a failed
+ * group of another family than none, 4 or 6) or cap is too small. */
 size_t bbt_centry_encode(const bbt_centry_t *e, unsigned char *buf, size_t cap);
 
 /* Decode buf[0..len) into *e.  0, or -1 for anything but an entry this
@@ -154,8 +160,11 @@ int bbt_centry_decode(const unsigned char *buf, size_t len, bbt_centry_t *e);
  * What a copy may lag on is the entry's record of throttled writes (last use,
  * an expired refusal, the address groups), which only ever moves forward: a
  * copy that says no write is due agrees with the shared entry, and one that
- * says a write is due must be checked against the shared entry first.  At most
- * BBT_CNEAR_SLOTS copies per thread, each at most BBT_CENTRY_BUF bytes. */
+ * says a write is due must be checked against the shared entry first.  A
+ * failed group is the one exception: where another group's failure has
+ * since taken its place in the shared entry, a copy holds that group back
+ * until the copy finds its retry due, no longer.  At most BBT_CNEAR_SLOTS
+ * copies per thread, each at most BBT_CENTRY_BUF bytes. */
 #define BBT_CNEAR_SLOTS 8
 
 /* This thread's copy under key (t from bbt_cthread): its bytes (*len of
@@ -205,5 +214,18 @@ int bbt_centry_expired(int64_t expires_us, int64_t now_us);
  * one was at last_us (0: never), at now_us?  Also when last_us is an
  * interval or more ahead of now_us (a clock behind the writer's). */
 int bbt_centry_due(int64_t last_us, int interval, int64_t now_us);
+
+/* How long, in seconds, a throttled write that could not be made waits
+ * before a request tries it again: long enough that a pool kept busy, or a
+ * lock a write gives up after 100 ms, costs the requests little, short
+ * enough that a token used for a few minutes an interval still has its use
+ * written. */
+#define BBT_CENTRY_RETRY 5
+
+/* What to keep as the last time of a write throttled to once per
+ * `interval` seconds that could not be made at now_us: bbt_centry_due
+ * finds it due BBT_CENTRY_RETRY seconds later (the interval, if shorter),
+ * not on the very next request nor a whole interval later. */
+int64_t bbt_centry_retry(int interval, int64_t now_us);
 
 #endif

@@ -68,22 +68,23 @@ bbt_db_status_t bbt_db_owner_level(bbt_db_conn_t *c, apr_int64_t user_id,
                                    bbt_level_t *level);
 
 /* Record that token `id` authenticated now from client address addr,
- * unless that was recorded less than interval seconds ago.  Failure is
- * logged, not fatal: freshness is not worth refusing a verified request
- * for.  None of the throttled writes (this one and the two below) is tried
- * on a hot standby, and one a read-only database refuses is said once per
- * child (BBT812), not once per request.  None waits long for a lock (a
- * table a schema upgrade holds): it gives up, said at debug (BBT085), and
- * once one has given up (or waited out its statement_timeout), the rest of
- * c's are not tried (bbt_dbwrite.c). */
-void bbt_db_touch(bbt_db_conn_t *c, const char *id, const char *addr,
-                  int interval);
+ * unless that was recorded less than interval seconds ago.  0, or -1 if it
+ * could not be written: the caller counts it as not made, so that a later
+ * request makes it.  Failure is logged, not fatal: freshness is not worth
+ * refusing a verified request for.  None of the throttled writes (this one
+ * and the two below) is tried on a hot standby, and one a read-only
+ * database refuses is said once per child (BBT812), not once per request.
+ * None waits long for a lock (a table a schema upgrade holds): it gives
+ * up, said at debug (BBT085), and once one has given up (or waited out its
+ * statement_timeout), the rest of c's are not tried (bbt_dbwrite.c). */
+int bbt_db_touch(bbt_db_conn_t *c, const char *id, const char *addr,
+                 int interval);
 
 /* Audit that expired token `id` was presented (with its right secret) from
  * addr and refused, unless that was audited less than interval seconds
- * ago.  Failure is logged, not fatal. */
-void bbt_db_note_expired(bbt_db_conn_t *c, const char *id, const char *addr,
-                         int interval);
+ * ago.  0, or -1 (logged, not fatal) if it could not be written. */
+int bbt_db_note_expired(bbt_db_conn_t *c, const char *id, const char *addr,
+                        int interval);
 
 /* Record that token `id` was used from addr, in address group `group`
  * (text, bbt_agroup_str), which the token was not known to have been used

@@ -20,8 +20,8 @@
  * first), so it holds for every lock the function takes, on any version of
  * the schema, and goes with the statement, leaving the pooled session's
  * own lock_timeout as it was.  A write given up is made by a later request
- * that finds it due, as one that failed; the request's other writes are
- * not tried.
+ * that finds it due, as one that failed (the caller counts neither as
+ * made: bbt_verify.c); the request's other writes are not tried.
  *
  * They run with libpq itself: apr_dbd keeps no SQLSTATE, and a read-only
  * database and a lock given up on must be told from other failures.
@@ -30,7 +30,6 @@
 #include "http_log.h"
 #include "apr_atomic.h"
 #include "apr_strings.h"
-
 
 #include <libpq-fe.h>
 
@@ -152,18 +151,19 @@ static int bbt_db_write(bbt_db_conn_t *c, const char *sql, const char *msgid,
     return ok ? 0 : -1;
 }
 
-void bbt_db_touch(bbt_db_conn_t *c, const char *id, const char *addr,
-                  int interval)
+int bbt_db_touch(bbt_db_conn_t *c, const char *id, const char *addr,
+                 int interval)
 {
-    bbt_db_write(c, bbt_sql_touch, "BBT076", "recording last use", id, addr,
-                 apr_itoa(bbt_db_pool(c), interval), NULL);
+    return bbt_db_write(c, bbt_sql_touch, "BBT076", "recording last use", id,
+                        addr, apr_itoa(bbt_db_pool(c), interval), NULL);
 }
 
-void bbt_db_note_expired(bbt_db_conn_t *c, const char *id, const char *addr,
-                         int interval)
+int bbt_db_note_expired(bbt_db_conn_t *c, const char *id, const char *addr,
+                        int interval)
 {
-    bbt_db_write(c, bbt_sql_note_expired, "BBT077", "auditing an expired token",
-                 id, addr, apr_itoa(bbt_db_pool(c), interval), NULL);
+    return bbt_db_write(c, bbt_sql_note_expired, "BBT077",
+                        "auditing an expired token", id, addr,
+                        apr_itoa(bbt_db_pool(c), interval), NULL);
 }
 
 int bbt_db_note_net(bbt_db_conn_t *c, const char *id, const char *group,

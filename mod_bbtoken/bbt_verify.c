@@ -176,34 +176,51 @@ static int bbt_verify_note_net(request_rec *r, bbt_db_conn_t *c, const char *id,
     return 0;
 }
 
+/* What bbt_verify_write made: the last use or the expired refusal, the
+ * new address group. */
+#define BBT_WROTE_USE 1
+#define BBT_WROTE_GROUP 2
+
+/* What to keep as the last time of a throttled write tried at now: now if
+ * it was made; else a time that makes it due again shortly.  Counted as
+ * made, a write that found no connection or gave up a lock would wait a
+ * whole interval: a token used only within it (a weekly job) would keep
+ * its old last use, and be revoked as unused while in use. */
+static apr_int64_t bbt_verify_wrote(int made, int interval, apr_int64_t now)
+{
+    return made ? now : bbt_centry_retry(interval, now);
+}
+
 /* Last use (touch), an expired token's refusal (expired), or a new address
  * group (g), for a request the cache answered: the first two at most once
  * per interval per token (the database functions check again under the row
  * lock), a group once (the entry remembers it; the database writes it
- * once; one that failed is tried again after an interval).  Failure is
- * logged, not fatal.  The request is answered either way: it takes a
- * connection only if one is free at once, never waiting for one nor taking
- * one a waiting request is owed (bbt_db_open_spare).  Whether the group
- * was recorded. */
+ * once).  One not made is tried again by a request shortly after
+ * (bbt_centry_retry).  Failure is logged, not fatal.  The request is
+ * answered either way: it takes a connection only if one is free at once,
+ * never waiting for one nor taking one a waiting request is owed
+ * (bbt_db_open_spare).  What was made: BBT_WROTE_*. */
 static int bbt_verify_write(request_rec *r, const char *id, int expired,
                             int touch, const bbt_agroup_t *g, int interval)
 {
     bbt_db_conn_t *c = bbt_db_open_spare(r);
-    int noted = 0;
+    int made = 0;
 
     if (!c) {
         return 0;
     }
-    if (expired) {
-        bbt_db_note_expired(c, id, bbt_where_ip(r), interval);
-    } else if (touch) {
-        bbt_db_touch(c, id, bbt_where_ip(r), interval);
+    if (expired || touch) {
+        const char *ip = bbt_where_ip(r);
+        int rc = expired ? bbt_db_note_expired(c, id, ip, interval)
+                         : bbt_db_touch(c, id, ip, interval);
+
+        made = rc == 0 ? BBT_WROTE_USE : 0;
     }
-    if (g) {
-        noted = bbt_verify_note_net(r, c, id, g) == 0;
+    if (g && bbt_verify_note_net(r, c, id, g) == 0) {
+        made |= BBT_WROTE_GROUP;
     }
     bbt_db_close(c);
-    return noted;
+    return made;
 }
 
 /* The verdict of a believed entry e for this request into *out, and the
@@ -226,11 +243,13 @@ static void bbt_verify_entry(request_rec *r, const bbt_centry_t *e,
     *touch = *expired = *newg = 0;
     if (presented && out->verdict == BBT_VERDICT_OK) {
         *touch = bbt_centry_due(e->last_use_us, interval, now);
-        /* A group whose record could not be written is tried again once
-         * per interval, not by every request (each would wait for a
-         * connection the pool may not have). */
-        *newg = bbt_centry_due(e->group_failed_us, interval, now) &&
-                bbt_where_new_group(r, e->groups, e->ngroups, g);
+        /* A group whose record could not be written is tried again
+         * shortly, not by every request from it (each would look for a
+         * connection the pool may not have, or wait on a lock); another
+         * new group at once. */
+        *newg = bbt_where_new_group(r, e->groups, e->ngroups, g) &&
+                (!bbt_agroup_in(&e->group_failed, 1, g) ||
+                 bbt_centry_due(e->group_failed_us, interval, now));
     } else if (presented && out->verdict == BBT_VERDICT_EXPIRED) {
         *expired = bbt_centry_due(e->refused_us, interval, now);
     }
@@ -281,20 +300,26 @@ static bbt_cache_got_t bbt_verify_cached(request_rec *r, bbt_req_t *rq,
     }
     /* The entry remembers the write for the other children. */
     if (touch || expired || newg) {
+        int made;
+
         if (ep != &e) {
             e = *ep;
         }
-        if (bbt_verify_write(r, rq->token_id, expired, touch, newg ? &g : NULL,
-                             interval)) {
+        made = bbt_verify_write(r, rq->token_id, expired, touch,
+                                newg ? &g : NULL, interval);
+        if (made & BBT_WROTE_GROUP) {
             bbt_agroup_add(e.groups, &e.ngroups, BBT_AGROUPS_MAX, &g);
         } else if (newg) {
-            e.group_failed_us = now;
+            e.group_failed_us = bbt_centry_retry(interval, now);
+            e.group_failed = g;
         }
         if (touch) {
-            e.last_use_us = now;
+            e.last_use_us =
+                bbt_verify_wrote(made & BBT_WROTE_USE, interval, now);
         }
         if (expired) {
-            e.refused_us = now;
+            e.refused_us =
+                bbt_verify_wrote(made & BBT_WROTE_USE, interval, now);
         }
         bbt_cache_put_token(r, v, rq->cache_key, &e);
     }
@@ -307,7 +332,8 @@ static bbt_cache_got_t bbt_verify_cached(request_rec *r, bbt_req_t *rq,
 static void bbt_verify_keep(request_rec *r, bbt_req_t *rq,
                             const bbt_cache_view_t *v, bbt_db_status_t st,
                             int secret_ok, const bbt_db_token_t *row,
-                            apr_int64_t group_failed_us, const char *key,
+                            apr_int64_t group_failed_us,
+                            const bbt_agroup_t *group_failed, const char *key,
                             const char *slug, const bbt_level_t *owner)
 {
     bbt_centry_t e;
@@ -325,6 +351,7 @@ static void bbt_verify_keep(request_rec *r, bbt_req_t *rq,
         e.last_use_us = row->last_use_us;
         e.refused_us = row->refused_us;
         e.group_failed_us = group_failed_us;
+        e.group_failed = *group_failed;
         e.revoked = row->revoked;
         e.user_active = row->user_active;
         e.tok_project = row->tok_project;
@@ -355,12 +382,14 @@ static int bbt_verify_db(request_rec *r, bbt_req_t *rq, bbt_cache_view_t *v,
     int interval = bbt_config_last_use_interval(r->server), secret_ok = 0;
     int level_asked = 0, rv = OK;
     apr_int64_t now = 0, group_failed_us = 0;
+    bbt_agroup_t group_failed;
     bbt_db_token_t row;
     bbt_db_status_t st;
     bbt_db_conn_t *c;
     bbt_tokrow_t tr;
 
     memset(&row, 0, sizeof(row));
+    memset(&group_failed, 0, sizeof(group_failed));
     c = bbt_db_open(r);
     if (!c) {
         return HTTP_SERVICE_UNAVAILABLE;
@@ -448,19 +477,24 @@ static int bbt_verify_db(request_rec *r, bbt_req_t *rq, bbt_cache_view_t *v,
         bbt_agroup_t g;
 
         if (row.stale) {
-            bbt_db_touch(c, rq->token_id, bbt_where_ip(r), interval);
-            row.last_use_us = now;
+            int made =
+                bbt_db_touch(c, rq->token_id, bbt_where_ip(r), interval) == 0;
+
+            row.last_use_us = bbt_verify_wrote(made, interval, now);
         }
         if (bbt_where_new_group(r, row.groups, row.ngroups, &g)) {
             if (bbt_verify_note_net(r, c, rq->token_id, &g) == 0) {
                 bbt_agroup_add(row.groups, &row.ngroups, BBT_AGROUPS_MAX, &g);
             } else {
-                group_failed_us = now;
+                group_failed_us = bbt_centry_retry(interval, now);
+                group_failed = g;
             }
         }
     } else if (tok && out->verdict == BBT_VERDICT_EXPIRED && row.refusal_due) {
-        bbt_db_note_expired(c, rq->token_id, bbt_where_ip(r), interval);
-        row.refused_us = now;
+        int made = bbt_db_note_expired(c, rq->token_id, bbt_where_ip(r),
+                                       interval) == 0;
+
+        row.refused_us = bbt_verify_wrote(made, interval, now);
     }
 
 done:
@@ -479,8 +513,9 @@ done:
     }
     /* A broken row is never kept: it is answered 500 every time. */
     if (v->use && rq->cache_keyed && out->verdict != BBT_VERDICT_BROKEN) {
-        bbt_verify_keep(r, rq, v, st, secret_ok, &row, group_failed_us, key,
-                        slug, level_asked ? &out->owner : NULL);
+        bbt_verify_keep(r, rq, v, st, secret_ok, &row, group_failed_us,
+                        &group_failed, key, slug,
+                        level_asked ? &out->owner : NULL);
     }
     return OK;
 }

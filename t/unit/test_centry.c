@@ -117,8 +117,8 @@ static void test_encoding(void)
     int bad = 0;
     unsigned char ver;
 /* Where a token entry's flags are: magic, version, kind, stamp, five
- * times. */
-#define BBT_TEST_FLAGS (3 + 8 + 5 * 8)
+ * times, the failed group. */
+#define BBT_TEST_FLAGS (3 + 8 + 5 * 8 + 9)
 
     n = bbt_centry_encode(&e, buf, sizeof(buf));
     ok(n > 0, "a row entry encodes (%zu bytes)", n);
@@ -380,6 +380,28 @@ static void test_due(void)
     ok(!bbt_centry_due(now + 1, 60, now), "a microsecond ahead: not");
 }
 
+/* A write that could not be made is due again after the retry: not on the
+ * next request, not an interval later. */
+static void test_retry(void)
+{
+    const int64_t now = 1700000000000000LL;
+    int64_t r = bbt_centry_retry(3600, now);
+
+    ok(!bbt_centry_due(r, 3600, now), "a write not made: not due at once");
+    ok(!bbt_centry_due(r, 3600, now + BBT_CENTRY_RETRY * 1000000LL - 1),
+       "  nor a moment before the retry");
+    ok(bbt_centry_due(r, 3600, now + BBT_CENTRY_RETRY * 1000000LL),
+       "  due after BBT_CENTRY_RETRY seconds, not the interval");
+    ok(r > now - 3600 * 1000000LL,
+       "  later than any time due then: the record only moves forward");
+    r = bbt_centry_retry(2, now);
+    ok(!bbt_centry_due(r, 2, now + 1999999) &&
+           bbt_centry_due(r, 2, now + 2000000),
+       "an interval shorter than the retry: due after the interval");
+    ok(bbt_centry_due(bbt_centry_retry(0, now), 0, now),
+       "interval 0: due on the next request, as every write is");
+}
+
 /* The allow-list and the known address groups ride in a row's entry. */
 static void test_where(void)
 {
@@ -411,6 +433,43 @@ static void test_where(void)
     e.groups[1].family = 6;
     e.ngroups = BBT_AGROUPS_MAX + 1;
     ok(bbt_centry_encode(&e, buf, sizeof(buf)) == 0, "nor do too many groups");
+}
+
+/* The group whose record failed rides in the entry with its time: that
+ * group alone waits for the retry. */
+static void test_failed_group(void)
+{
+    unsigned char buf[BBT_CENTRY_BUF];
+    const size_t at = 3 + 8 + 5 * 8; /* its family byte */
+    bbt_centry_t e = row_entry(), d;
+    size_t n;
+
+    n = bbt_centry_encode(&e, buf, sizeof(buf));
+    ok(n > 0 && bbt_centry_decode(buf, n, &d) == 0 &&
+           d.group_failed.family == 0,
+       "no failed group: family 0");
+    buf[at + 1] = 1;
+    ok(bbt_centry_decode(buf, n, &d) == -1,
+       "no failed group but bytes of one: refused");
+    e.group_failed.family = 4;
+    memcpy(e.group_failed.net, "\xcb\x00\x71", 3);
+    n = bbt_centry_encode(&e, buf, sizeof(buf));
+    ok(n > 0 && bbt_centry_decode(buf, n, &d) == 0 &&
+           d.group_failed_us == e.group_failed_us &&
+           d.group_failed.family == 4 &&
+           memcmp(d.group_failed.net, e.group_failed.net, 8) == 0,
+       "a failed group round trips with its time");
+    e.group_failed.family = 6;
+    e.group_failed.net[7] = 9;
+    n = bbt_centry_encode(&e, buf, sizeof(buf));
+    ok(n > 0 && bbt_centry_decode(buf, n, &d) == 0 &&
+           d.group_failed.family == 6 && d.group_failed.net[7] == 9,
+       "  an IPv6 one too");
+    buf[at] = 5;
+    ok(bbt_centry_decode(buf, n, &d) == -1,
+       "a failed group of no family is refused");
+    e.group_failed.family = 5;
+    ok(bbt_centry_encode(&e, buf, sizeof(buf)) == 0, "  nor does it encode");
 }
 
 /* Each thread's copies: found under their key only, the latest bytes,
@@ -539,7 +598,9 @@ int main(void)
     test_verdict();
     test_scope();
     test_due();
+    test_retry();
     test_where();
+    test_failed_group();
     test_near();
     test_near_entry();
     return done_testing();
