@@ -1,49 +1,5 @@
 /*
- * The cache's listener (see bbt_listen.h).
- *
- * mod_watchdog calls bbt_listen_tick about every 100 ms in the one child
- * that holds its singleton lock (another child takes over, within about
- * ten seconds, when that one exits).  Each call does a bounded amount of
- * work on a non-blocking libpq connection of its own and returns:
- *
- *   down         wait out the backoff, then start connecting with the
- *                main server's connection options, read once from a
- *                connection of mod_dbd's pool (PQconninfo), so DBDParams
- *                is written once and the password never leaves memory,
- *                and asking for the primary among their hosts; with the
- *                search_path and role of a pooled session, read each time
- *                (bbt_lsession.h);
- *   connecting   PQconnectPoll until connected (or ten seconds pass);
- *   subscribing  one round trip: LISTEN bbtoken, LISTEN on a heartbeat
- *                channel of its own, what the schema's names resolve to
- *                (as in the pooled session, or nothing is believed), and
- *                the schema's version (4 or later has the triggers).  When
- *                it is back, LISTEN has taken effect: only then is every
- *                entry forgotten (resync), since nothing sent while no one
- *                listened is ever replayed;
- *   up           a notification on 'bbtoken' forgets the entries of the
- *                token it names, the level entries of the owner it names,
- *                or every entry (bbt_cmark.h).  A
- *                heartbeat proves the channel alive: NOTIFY on its own
- *                channel, remembering when it was sent.  PostgreSQL
- *                delivers notifications in commit order, so when that one
- *                comes back, every change committed before it was sent has
- *                been delivered (and has raised the floor or a mark)
- *                already.
- *                Only then is the send time published as the heartbeat,
- *                and only once another session's probe has come back
- *                (bbt_lprobe.h).
- *                The heartbeat's transaction reads the tables that decide
- *                access and their notifying triggers too: made anew since
- *                (a restore), every entry is forgotten before the
- *                heartbeat is published; while a trigger does not fire,
- *                none is published.
- *
- * Children believe the cache while the heartbeat is younger than
- * BBT_CACHE_FRESH_US (bbt_centry.h).  A lost connection sets it to zero at
- * once; one that dies silently stops renewing it.  Either way nothing
- * committed after the last heartbeat is believed stale for longer than
- * the bound.
+ * The cache's listener (see bbt_listen.h, which says how it goes).
  *
  * The state below is this process's.  The watchdog's thread touches it,
  * and the child's exit once (bbt_wdcall.h), never at the same time.
@@ -87,6 +43,8 @@ APLOG_USE_MODULE(bbtoken);
 #define BBT_LISTEN_ANSWER_US apr_time_from_sec(2)
 #define BBT_LISTEN_BACKOFF_MIN_US 250000
 #define BBT_LISTEN_BACKOFF_MAX_US apr_time_from_sec(8)
+/* After no place among the module's pooled connections (bbt_lsession.h). */
+#define BBT_LISTEN_NO_PLACE_RETRY_US 100000
 /* An old schema: look again now and then (an upgrade needs no restart). */
 #define BBT_LISTEN_SCHEMA_RETRY_US apr_time_from_sec(10)
 
@@ -234,6 +192,18 @@ static void bbt_listen_connect(apr_int64_t until)
             return;
         }
         rc = bbt_lsession_read(&L.ls, L.pool, L.s, why, sizeof(why));
+        if (rc == BBT_LSESSION_NO_PLACE) {
+            /* Requests busy on every connection, not an outage: soon
+             * again, the backoff as it was (doubled, it would keep the
+             * cache unused while the load, every request reading the
+             * database, lasts). */
+            apr_int64_t backoff = L.backoff;
+
+            bbt_listen_failed(why);
+            L.backoff = backoff;
+            bbt_listen_retry_later(BBT_LISTEN_NO_PLACE_RETRY_US);
+            return;
+        }
         if (rc != 1 && L.ls.keys) {
             bbt_listen_failed(rc == 0 ? "no connection of mod_dbd's pool"
                                       : why);

@@ -4,6 +4,52 @@
  * generation and heartbeat in shared memory (bbt_cache.h).  It runs in
  * mod_watchdog's singleton thread: in one child at a time, whatever the
  * MPM.
+ *
+ * mod_watchdog calls bbt_listen_tick about every 100 ms in the one child
+ * that holds its singleton lock (another child takes over, within about
+ * ten seconds, when that one exits).  Each call does a bounded amount of
+ * work on a non-blocking libpq connection of its own and returns:
+ *
+ *   down         wait out the backoff (a tenth of a second when the
+ *                child's requests held every pooled connection), then
+ *                start connecting with the
+ *                main server's connection options, read once from a
+ *                connection of mod_dbd's pool (PQconninfo), so DBDParams
+ *                is written once and the password never leaves memory,
+ *                and asking for the primary among their hosts; with the
+ *                search_path and role of a pooled session, read each time
+ *                (bbt_lsession.h);
+ *   connecting   PQconnectPoll until connected (or ten seconds pass);
+ *   subscribing  one round trip: LISTEN bbtoken, LISTEN on a heartbeat
+ *                channel of its own, what the schema's names resolve to
+ *                (as in the pooled session, or nothing is believed), and
+ *                the schema's version (4 or later has the triggers).  When
+ *                it is back, LISTEN has taken effect: only then is every
+ *                entry forgotten (resync), since nothing sent while no one
+ *                listened is ever replayed;
+ *   up           a notification on 'bbtoken' forgets the entries of the
+ *                token it names, the level entries of the owner it names,
+ *                or every entry (bbt_cmark.h).  A
+ *                heartbeat proves the channel alive: NOTIFY on its own
+ *                channel, remembering when it was sent.  PostgreSQL
+ *                delivers notifications in commit order, so when that one
+ *                comes back, every change committed before it was sent has
+ *                been delivered (and has raised the floor or a mark)
+ *                already.
+ *                Only then is the send time published as the heartbeat,
+ *                and only once another session's probe has come back
+ *                (bbt_lprobe.h).
+ *                The heartbeat's transaction reads the tables that decide
+ *                access and their notifying triggers too: made anew since
+ *                (a restore), every entry is forgotten before the
+ *                heartbeat is published; while a trigger does not fire,
+ *                none is published.
+ *
+ * Children believe the cache while the heartbeat is younger than
+ * BBT_CACHE_FRESH_US (bbt_centry.h).  A lost connection sets it to zero at
+ * once; one that dies silently stops renewing it.  Either way nothing
+ * committed after the last heartbeat is believed stale for longer than
+ * the bound.
  */
 #ifndef BBT_LISTEN_H
 #define BBT_LISTEN_H

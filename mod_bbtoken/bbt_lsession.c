@@ -323,20 +323,30 @@ static int bbt_lsession_on_pool(apr_pool_t *pool, server_rec *s,
     return rc == 2 ? -1 : rc;
 }
 
-/* fn on a pooled connection, from a place among the module's own taken
- * without waiting: never mod_dbd's endless queue for a connection (the
+/* How long the listener's read of the pooled session waits for a place
+ * among the module's connections.  While the listener is down every token
+ * request reads the database, so threads wait for places nearly all the
+ * time, and one that does not wait is never given one (it takes no place
+ * a waiting thread is owed): the read queues with them, as briefly as a
+ * request's connection is held, bounded well within what a child's exit
+ * waits for the listener (bbt_wdcall.c). */
+#define BBT_LSESSION_PLACE_WAIT_US 1000000
+
+/* fn on a pooled connection, from a place among the module's own waited
+ * for at most wait: never mod_dbd's endless queue for a connection (the
  * listener's thread would stop there, and a child's exit waits for it),
- * nor a connection taken from a request the gate let in (bbt_dbgate.h). */
+ * nor a connection taken from a request the gate let in (bbt_dbgate.h).
+ * BBT_LSESSION_NO_PLACE when no place came. */
 static int bbt_lsession_placed(apr_pool_t *pool, server_rec *s,
-                               bbt_lsession_fn *fn, void *arg, char *err,
-                               size_t errlen)
+                               apr_interval_time_t wait, bbt_lsession_fn *fn,
+                               void *arg, char *err, size_t errlen)
 {
     bbt_gate_t *held = NULL;
     int rc, max = 0;
 
-    if (bbt_dbgate_enter(s, 0, &max, &held) != 0) {
+    if (bbt_dbgate_enter(s, wait, &max, &held) != 0) {
         apr_cpystrn(err, "every pooled connection is in use", errlen);
-        return -1;
+        return BBT_LSESSION_NO_PLACE;
     }
     rc = bbt_lsession_on_pool(pool, s, held, fn, arg, err, errlen);
     bbt_dbgate_leave(held);
@@ -346,7 +356,8 @@ static int bbt_lsession_placed(apr_pool_t *pool, server_rec *s,
 int bbt_lsession_read(bbt_lsession_t *ls, apr_pool_t *pool, server_rec *s,
                       char *err, size_t errlen)
 {
-    return bbt_lsession_placed(pool, s, bbt_lsession_read_on, ls, err, errlen);
+    return bbt_lsession_placed(pool, s, BBT_LSESSION_PLACE_WAIT_US,
+                               bbt_lsession_read_on, ls, err, errlen);
 }
 
 /* The probe: its statement, and the backend that sends it. */
@@ -418,7 +429,11 @@ int bbt_lsession_probe(apr_pool_t *pool, server_rec *s, const char *channel,
                  "') END, pg_catalog.pg_backend_pid()",
                  channel, seq);
     pr.sql = sql;
-    rc = bbt_lsession_placed(pool, s, bbt_lsession_probe_on, &pr, err, errlen);
+    rc = bbt_lsession_placed(pool, s, 0, bbt_lsession_probe_on, &pr, err,
+                             errlen);
+    if (rc == BBT_LSESSION_NO_PLACE) {
+        rc = -1;
+    }
     *be_pid = pr.be_pid;
     return rc;
 }

@@ -33,7 +33,10 @@ typedef struct {
  * session's search_path and role, which the listener's connection is given
  * (ls->vals), and how that session resolves the names (ls->names).  1 when
  * read; 0 with no connection of mod_dbd's (none, or not pgsql); -1 when the
- * session could not be read, why in err. */
+ * session could not be read, why in err; BBT_LSESSION_NO_PLACE when every
+ * pooled connection of the child stayed in use for a while (a place among
+ * the module's is waited for, briefly, never a connection of mod_dbd's). */
+#define BBT_LSESSION_NO_PLACE (-3)
 int bbt_lsession_read(bbt_lsession_t *ls, apr_pool_t *pool, server_rec *s,
                       char *err, size_t errlen);
 
