@@ -86,11 +86,11 @@ bbt_cthread_t *bbt_cthread(const bbt_ckeyer_t *k)
 /* The first bytes of an encoded entry, and its version.  Levels are kept as
  * bbt_level_t's numbers, which changed when create came between write and
  * admin (version 5, level magic 'M'): an entry an earlier module wrote is
- * refused, never read as another level.  Version 6 keeps the failed
- * group. */
+ * refused, never read as another level.  Version 6 kept a failed group's
+ * address, which 7 no longer does. */
 #define BBT_CENTRY_MAGIC 'T'
 #define BBT_CLEVEL_MAGIC 'M'
-#define BBT_CENTRY_VERSION 6
+#define BBT_CENTRY_VERSION 7
 
 bbt_ckeyer_t *bbt_ckeyer_new(const unsigned char *secret, size_t len)
 {
@@ -301,15 +301,6 @@ static int bbt_level_ok(int l)
     return l >= BBT_LEVEL_NONE && l <= BBT_LEVEL_ADMIN;
 }
 
-/* A failed group: none (family 0, all bytes 0) or a group. */
-static int bbt_failed_ok(const unsigned char *family, const unsigned char *net)
-{
-    static const unsigned char zero[8];
-
-    return *family == 4 || *family == 6 ||
-           (*family == 0 && memcmp(net, zero, sizeof(zero)) == 0);
-}
-
 size_t bbt_centry_encode(const bbt_centry_t *e, unsigned char *buf, size_t cap)
 {
     unsigned char *p = buf;
@@ -329,9 +320,7 @@ size_t bbt_centry_encode(const bbt_centry_t *e, unsigned char *buf, size_t cap)
         if (ulen > BBT_USER_MAX || nlen > BBT_CENTRY_NAME_MAX ||
             alen > BBT_NETS_TEXT_MAX || !bbt_level_ok(e->tok_project) ||
             !bbt_level_ok(e->tok_repo) || !bbt_kind_valid(&e->scope) ||
-            e->ngroups < 0 || e->ngroups > BBT_AGROUPS_MAX ||
-            (e->group_failed.family != 0 && e->group_failed.family != 4 &&
-             e->group_failed.family != 6)) {
+            e->ngroups < 0 || e->ngroups > BBT_AGROUPS_MAX) {
             return 0;
         }
         for (i = 0; i < e->ngroups; i++) {
@@ -339,8 +328,8 @@ size_t bbt_centry_encode(const bbt_centry_t *e, unsigned char *buf, size_t cap)
                 return 0;
             }
         }
-        need += 5 * 8 + 9 + 3 + 2 + ulen + 2 + nlen + 1 + 2 + klen + 2 + slen +
-                2 + alen + 1 + (size_t)e->ngroups * 9;
+        need += 5 * 8 + 3 + 2 + ulen + 2 + nlen + 1 + 2 + klen + 2 + slen + 2 +
+                alen + 1 + (size_t)e->ngroups * 9;
     }
     if (need > cap) {
         return 0;
@@ -355,13 +344,6 @@ size_t bbt_centry_encode(const bbt_centry_t *e, unsigned char *buf, size_t cap)
         p = bbt_put64(p, (uint64_t)e->last_use_us);
         p = bbt_put64(p, (uint64_t)e->refused_us);
         p = bbt_put64(p, (uint64_t)e->group_failed_us);
-        *p++ = e->group_failed.family;
-        if (e->group_failed.family) {
-            memcpy(p, e->group_failed.net, 8);
-        } else {
-            memset(p, 0, 8);
-        }
-        p += 8;
         *p++ = (unsigned char)((e->revoked ? 1 : 0) | (e->user_active ? 2 : 0));
         *p++ = (unsigned char)e->tok_project;
         *p++ = (unsigned char)e->tok_repo;
@@ -433,7 +415,7 @@ int bbt_centry_decode(const unsigned char *buf, size_t len, bbt_centry_t *e)
     default:
         return -1;
     }
-    if (end - p < 5 * 8 + 9 + 3 || !bbt_failed_ok(p + 40, p + 41)) {
+    if (end - p < 5 * 8 + 3) {
         return -1;
     }
     e->owner_id = (int64_t)bbt_get64(p);
@@ -441,9 +423,7 @@ int bbt_centry_decode(const unsigned char *buf, size_t len, bbt_centry_t *e)
     e->last_use_us = (int64_t)bbt_get64(p + 16);
     e->refused_us = (int64_t)bbt_get64(p + 24);
     e->group_failed_us = (int64_t)bbt_get64(p + 32);
-    e->group_failed.family = p[40];
-    memcpy(e->group_failed.net, p + 41, 8);
-    p += 49;
+    p += 40;
     if (p[0] > 3 || !bbt_level_ok(p[1]) || !bbt_level_ok(p[2])) {
         return -1;
     }

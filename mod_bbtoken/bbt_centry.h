@@ -102,16 +102,17 @@ typedef struct {
     int64_t expires_us; /* 0: never */
     /* When last use was last written and an expired refusal last
      * audited, as far as known (0: never).  One that could not be made
-     * (no connection, a lock given up on, an error) is not counted as
-     * made: it is kept as bbt_centry_retry says, due again shortly. */
+     * yet (no connection, a lock given up on), or is being made (a
+     * claim), is kept as bbt_centry_retry says, due again shortly. */
     int64_t last_use_us;
     int64_t refused_us;
-    /* The new address group whose record last failed to be written
-     * (family 0: none), and when, as bbt_centry_retry keeps it: that
-     * group is tried again shortly, not by every request from it, and
-     * any other new group at once. */
+    /* When a new address group's record last failed to be written, as
+     * bbt_centry_retry keeps it (0: never): every new group of the token
+     * waits for the retry, so that a token used from several new groups
+     * does not try (and fail) on every request, one group after the
+     * other.  Also a claim, put before a group is written: the requests
+     * that come meanwhile leave the write to it. */
     int64_t group_failed_us;
-    bbt_agroup_t group_failed;
     int revoked;
     int user_active;
     bbt_level_t tok_project;
@@ -131,8 +132,8 @@ typedef struct {
 
 /* The largest encoded token entry. */
 #define BBT_CENTRY_BUF                                                         \
-    (3 + 8 + 5 * 8 + 9 + 3 + 2 + BBT_USER_MAX + 2 + BBT_CENTRY_NAME_MAX + 1 +  \
-     2 + (BBT_KEY_BUF - 1) + 2 + BBT_SLUG_MAX + 2 + BBT_NETS_TEXT_MAX + 1 +    \
+    (3 + 8 + 5 * 8 + 3 + 2 + BBT_USER_MAX + 2 + BBT_CENTRY_NAME_MAX + 1 + 2 +  \
+     (BBT_KEY_BUF - 1) + 2 + BBT_SLUG_MAX + 2 + BBT_NETS_TEXT_MAX + 1 +        \
      BBT_AGROUPS_MAX * 9)
 
 /* An encoded refusal (an unknown id, a wrong secret): its kind and stamp
@@ -141,8 +142,8 @@ typedef struct {
 
 /* Encode e into buf[0..cap).  Returns the length, or 0 if e is not a valid
  * entry (a name too long or holding a NUL, a level out of range, a scope
- * bbt_kind_valid refuses, too many groups or one of no family, a failed
- * group of another family than none, 4 or 6) or cap is too small. */
+ * bbt_kind_valid refuses, too many groups or one of no family) or cap is
+ * too small. */
 size_t bbt_centry_encode(const bbt_centry_t *e, unsigned char *buf, size_t cap);
 
 /* Decode buf[0..len) into *e.  0, or -1 for anything but an entry this
@@ -161,10 +162,11 @@ int bbt_centry_decode(const unsigned char *buf, size_t len, bbt_centry_t *e);
  * an expired refusal, the address groups), which only ever moves forward: a
  * copy that says no write is due agrees with the shared entry, and one that
  * says a write is due must be checked against the shared entry first.  A
- * failed group is the one exception: where another group's failure has
- * since taken its place in the shared entry, a copy holds that group back
- * until the copy finds its retry due, no longer.  At most BBT_CNEAR_SLOTS
- * copies per thread, each at most BBT_CENTRY_BUF bytes. */
+ * group's claim is the one exception: once that group is written, the
+ * claim is taken back, and a copy that read it holds the token's other new
+ * groups back until the copy finds the claim's retry due, no longer.  At
+ * most BBT_CNEAR_SLOTS copies per thread, each at most BBT_CENTRY_BUF
+ * bytes. */
 #define BBT_CNEAR_SLOTS 8
 
 /* This thread's copy under key (t from bbt_cthread): its bytes (*len of

@@ -67,22 +67,33 @@ bbt_db_status_t bbt_db_owner_level(bbt_db_conn_t *c, apr_int64_t user_id,
                                    const char *key, const char *slug,
                                    bbt_level_t *level);
 
+/* What a throttled write that was not made came to: BBT_DB_WRITE_LATER,
+ * a lock given up on, a statement_timeout waited out (BBT085), which a
+ * try a few seconds later may get past, or BBT_DB_WRITE_NEVER, a hot
+ * standby, a read-only database, any other error, which trying again
+ * soon would not mend: the caller counts that one as made, so that it is
+ * tried once per interval, not every few seconds (each an ERROR in the
+ * server's own log). */
+#define BBT_DB_WRITE_LATER (-1)
+#define BBT_DB_WRITE_NEVER (-2)
+
 /* Record that token `id` authenticated now from client address addr,
- * unless that was recorded less than interval seconds ago.  0, or -1 if it
- * could not be written: the caller counts it as not made, so that a later
- * request makes it.  Failure is logged, not fatal: freshness is not worth
- * refusing a verified request for.  None of the throttled writes (this one
- * and the two below) is tried on a hot standby, and one a read-only
- * database refuses is said once per child (BBT812), not once per request.
- * None waits long for a lock (a table a schema upgrade holds): it gives
- * up, said at debug (BBT085), and once one has given up (or waited out its
+ * unless that was recorded less than interval seconds ago.  0, or
+ * BBT_DB_WRITE_LATER or BBT_DB_WRITE_NEVER if it could not be written.
+ * Failure is logged, not fatal: freshness is not worth refusing a verified
+ * request for.  None of the throttled writes (this one and the two below)
+ * is tried on a hot standby, and one a read-only database refuses is said
+ * once per child (BBT812), not once per request.  None waits long for a
+ * lock (a table a schema upgrade holds): it gives up, said at debug
+ * (BBT085), and once one has given up (or waited out its
  * statement_timeout), the rest of c's are not tried (bbt_dbwrite.c). */
 int bbt_db_touch(bbt_db_conn_t *c, const char *id, const char *addr,
                  int interval);
 
 /* Audit that expired token `id` was presented (with its right secret) from
  * addr and refused, unless that was audited less than interval seconds
- * ago.  0, or -1 (logged, not fatal) if it could not be written. */
+ * ago.  0, or BBT_DB_WRITE_* (logged, not fatal) if it could not be
+ * written. */
 int bbt_db_note_expired(bbt_db_conn_t *c, const char *id, const char *addr,
                         int interval);
 
@@ -90,8 +101,8 @@ int bbt_db_note_expired(bbt_db_conn_t *c, const char *id, const char *addr,
  * (text, bbt_agroup_str), which the token was not known to have been used
  * from: the database audits it as new_address unless it knew it after
  * all.  1 if this call kept it, 0 if the database did not (another child
- * was first, the token was revoked meanwhile), -1 (logged, not fatal) if
- * it could not be written. */
+ * was first, the token was revoked meanwhile), BBT_DB_WRITE_* (logged,
+ * not fatal) if it could not be written. */
 int bbt_db_note_net(bbt_db_conn_t *c, const char *id, const char *group,
                     const char *addr);
 

@@ -20,8 +20,11 @@
  * first), so it holds for every lock the function takes, on any version of
  * the schema, and goes with the statement, leaving the pooled session's
  * own lock_timeout as it was.  A write given up is made by a later request
- * that finds it due, as one that failed (the caller counts neither as
- * made: bbt_verify.c); the request's other writes are not tried.
+ * that finds it due a few seconds on (the caller does not count it as
+ * made: bbt_verify.c); the request's other writes are not tried.  One
+ * that cannot be made here (a standby, a read-only database, an error)
+ * is counted as made, and tried again an interval later: tried every few
+ * seconds, each try would be an ERROR in the server's log.
  *
  * They run with libpq itself: apr_dbd keeps no SQLSTATE, and a read-only
  * database and a lock given up on must be told from other failures.
@@ -88,8 +91,8 @@ void bbt_db_write_skipped(bbt_db_conn_t *c, const char *what, const char *why)
 }
 
 /* Run one of the write functions.  The request goes on whatever happens.
- * 0, or -1 (logged); *said, where given, gets the boolean the function
- * answered. */
+ * 0, or BBT_DB_WRITE_LATER or BBT_DB_WRITE_NEVER (logged); *said, where
+ * given, gets the boolean the function answered. */
 static int bbt_db_write(bbt_db_conn_t *c, const char *sql, const char *msgid,
                         const char *what, const char *id, const char *a2,
                         const char *a3, int *said)
@@ -105,13 +108,13 @@ static int bbt_db_write(bbt_db_conn_t *c, const char *sql, const char *msgid,
         bbt_db_write_skipped(c, what,
                              "an earlier write of this request waited out "
                              "its limit");
-        return -1;
+        return BBT_DB_WRITE_LATER;
     }
     /* Not even tried: it would fail, and write an ERROR into the
      * standby's own log, for every request. */
     if (bbt_db_conn_standby(c)) {
         bbt_db_read_only(c, what, "a hot standby");
-        return -1;
+        return BBT_DB_WRITE_NEVER;
     }
     args[0] = id;
     args[1] = a2 ? a2 : "";
@@ -148,7 +151,10 @@ static int bbt_db_write(bbt_db_conn_t *c, const char *sql, const char *msgid,
                         NULL));
     }
     PQclear(res);
-    return ok ? 0 : -1;
+    if (ok) {
+        return 0;
+    }
+    return bbt_sql_waited_out(state) ? BBT_DB_WRITE_LATER : BBT_DB_WRITE_NEVER;
 }
 
 int bbt_db_touch(bbt_db_conn_t *c, const char *id, const char *addr,
@@ -170,11 +176,9 @@ int bbt_db_note_net(bbt_db_conn_t *c, const char *id, const char *group,
                     const char *addr)
 {
     int kept = 0;
+    int rc =
+        bbt_db_write(c, bbt_sql_note_net, "BBT602",
+                     "recording a new address group", id, group, addr, &kept);
 
-    if (bbt_db_write(c, bbt_sql_note_net, "BBT602",
-                     "recording a new address group", id, group, addr,
-                     &kept) != 0) {
-        return -1;
-    }
-    return kept;
+    return rc != 0 ? rc : kept;
 }

@@ -150,18 +150,21 @@ static const unsigned char bbt_dummy_salt[BBT_SALT_LEN];
 static const unsigned char bbt_dummy_hash[BBT_HASH_LEN];
 
 /* A new address group g of token id: recorded (and audited by the
- * database, unless another child was first).  0, or -1 if it could not be
- * written: then it is not remembered as recorded, and the next request
- * from the group tries again. */
+ * database, unless another child was first).  0, or BBT_DB_WRITE_* if it
+ * could not be written: then it is not remembered as recorded, and a later
+ * request from the group tries again. */
 static int bbt_verify_note_net(request_rec *r, bbt_db_conn_t *c, const char *id,
                                const bbt_agroup_t *g)
 {
     char buf[BBT_AGROUP_TEXT];
     int kept;
 
-    if (!bbt_agroup_str(g, buf, sizeof(buf)) ||
-        (kept = bbt_db_note_net(c, id, buf, bbt_where_ip(r))) < 0) {
-        return -1;
+    if (!bbt_agroup_str(g, buf, sizeof(buf))) {
+        return BBT_DB_WRITE_NEVER;
+    }
+    kept = bbt_db_note_net(c, id, buf, bbt_where_ip(r));
+    if (kept < 0) {
+        return kept;
     }
     /* Said only by the child whose call kept it (the database's record is
      * the one that counts), and once written: a group that cannot be (a
@@ -176,51 +179,46 @@ static int bbt_verify_note_net(request_rec *r, bbt_db_conn_t *c, const char *id,
     return 0;
 }
 
-/* What bbt_verify_write made: the last use or the expired refusal, the
- * new address group. */
-#define BBT_WROTE_USE 1
-#define BBT_WROTE_GROUP 2
-
-/* What to keep as the last time of a throttled write tried at now: now if
- * it was made; else a time that makes it due again shortly.  Counted as
- * made, a write that found no connection or gave up a lock would wait a
- * whole interval: a token used only within it (a weekly job) would keep
- * its old last use, and be revoked as unused while in use. */
-static apr_int64_t bbt_verify_wrote(int made, int interval, apr_int64_t now)
+/* What to keep as the last time of a throttled write tried at now that
+ * came to rc (0 or BBT_DB_WRITE_*): a time that makes it due again
+ * shortly if a later try may make it; else now.  Counted as made, a write
+ * that found no connection or gave up a lock would wait a whole interval:
+ * a token used only within it (a weekly job) would keep its old last use,
+ * and be revoked as unused while in use.  One that cannot be made here (a
+ * read-only database) waits the interval as a write made does. */
+static apr_int64_t bbt_verify_wrote(int rc, int interval, apr_int64_t now)
 {
-    return made ? now : bbt_centry_retry(interval, now);
+    return rc == BBT_DB_WRITE_LATER ? bbt_centry_retry(interval, now) : now;
 }
 
 /* Last use (touch), an expired token's refusal (expired), or a new address
  * group (g), for a request the cache answered: the first two at most once
  * per interval per token (the database functions check again under the row
  * lock), a group once (the entry remembers it; the database writes it
- * once).  One not made is tried again by a request shortly after
- * (bbt_centry_retry).  Failure is logged, not fatal.  The request is
- * answered either way: it takes a connection only if one is free at once,
- * never waiting for one nor taking one a waiting request is owed
- * (bbt_db_open_spare).  What was made: BBT_WROTE_*. */
-static int bbt_verify_write(request_rec *r, const char *id, int expired,
-                            int touch, const bbt_agroup_t *g, int interval)
+ * once).  Failure is logged, not fatal.  The request is answered either
+ * way: it takes a connection only if one is free at once, never waiting
+ * for one nor taking one a waiting request is owed (bbt_db_open_spare).
+ * What each came to, 0 or BBT_DB_WRITE_*, into *use_rc and *group_rc. */
+static void bbt_verify_write(request_rec *r, const char *id, int expired,
+                             int touch, const bbt_agroup_t *g, int interval,
+                             int *use_rc, int *group_rc)
 {
     bbt_db_conn_t *c = bbt_db_open_spare(r);
-    int made = 0;
 
+    *use_rc = *group_rc = BBT_DB_WRITE_LATER;
     if (!c) {
-        return 0;
+        return;
     }
     if (expired || touch) {
         const char *ip = bbt_where_ip(r);
-        int rc = expired ? bbt_db_note_expired(c, id, ip, interval)
-                         : bbt_db_touch(c, id, ip, interval);
 
-        made = rc == 0 ? BBT_WROTE_USE : 0;
+        *use_rc = expired ? bbt_db_note_expired(c, id, ip, interval)
+                          : bbt_db_touch(c, id, ip, interval);
     }
-    if (g && bbt_verify_note_net(r, c, id, g) == 0) {
-        made |= BBT_WROTE_GROUP;
+    if (g) {
+        *group_rc = bbt_verify_note_net(r, c, id, g);
     }
     bbt_db_close(c);
-    return made;
 }
 
 /* The verdict of a believed entry e for this request into *out, and the
@@ -243,16 +241,69 @@ static void bbt_verify_entry(request_rec *r, const bbt_centry_t *e,
     *touch = *expired = *newg = 0;
     if (presented && out->verdict == BBT_VERDICT_OK) {
         *touch = bbt_centry_due(e->last_use_us, interval, now);
-        /* A group whose record could not be written is tried again
-         * shortly, not by every request from it (each would look for a
-         * connection the pool may not have, or wait on a lock); another
-         * new group at once. */
-        *newg = bbt_where_new_group(r, e->groups, e->ngroups, g) &&
-                (!bbt_agroup_in(&e->group_failed, 1, g) ||
-                 bbt_centry_due(e->group_failed_us, interval, now));
+        /* Once a group's record could not be written, no new group of the
+         * token is tried until the retry is due, not by every request
+         * (each would look for a connection the pool may not have, or
+         * wait on a lock): held for that group alone, a token used from
+         * two new groups in turn would try, and fail, on every request. */
+        *newg = bbt_centry_due(e->group_failed_us, interval, now) &&
+                bbt_where_new_group(r, e->groups, e->ngroups, g);
     } else if (presented && out->verdict == BBT_VERDICT_EXPIRED) {
         *expired = bbt_centry_due(e->refused_us, interval, now);
     }
+}
+
+/* The throttled writes a believed entry *ep called for, remembered in the
+ * entry for the other children and threads (e: room for a copy of it).
+ * The entry first says them tried and not made (a claim): a request that
+ * reads it while they are under way (up to 100 ms on a lock) leaves them
+ * to this one rather than try them too, each on a connection of its own.
+ * What was made then moves the entry on. */
+static void bbt_verify_cached_write(request_rec *r, bbt_req_t *rq,
+                                    const bbt_cache_view_t *v,
+                                    const bbt_centry_t *ep, bbt_centry_t *e,
+                                    int touch, int expired,
+                                    const bbt_agroup_t *g, int interval,
+                                    apr_int64_t now)
+{
+    apr_int64_t claim = bbt_centry_retry(interval, now);
+    apr_int64_t failed_before;
+    int use_rc, group_rc;
+
+    if (ep != e) {
+        *e = *ep;
+    }
+    failed_before = e->group_failed_us;
+    if (touch) {
+        e->last_use_us = claim;
+    }
+    if (expired) {
+        e->refused_us = claim;
+    }
+    if (g) {
+        e->group_failed_us = claim;
+    }
+    bbt_cache_put_token(r, v, rq->cache_key, e);
+    /* Neither rc is other than BBT_DB_WRITE_LATER unless that write was
+     * asked for. */
+    bbt_verify_write(r, rq->token_id, expired, touch, g, interval, &use_rc,
+                     &group_rc);
+    if (use_rc == BBT_DB_WRITE_LATER && group_rc == BBT_DB_WRITE_LATER) {
+        return; /* the claim stands: due again at the retry */
+    }
+    if (use_rc != BBT_DB_WRITE_LATER) {
+        e->last_use_us = touch ? now : e->last_use_us;
+        e->refused_us = expired ? now : e->refused_us;
+    }
+    /* A group written takes its claim back: the token's other new groups
+     * are not held for it. */
+    if (group_rc == 0) {
+        bbt_agroup_add(e->groups, &e->ngroups, BBT_AGROUPS_MAX, g);
+        e->group_failed_us = failed_before;
+    } else if (group_rc == BBT_DB_WRITE_NEVER) {
+        e->group_failed_us = now;
+    }
+    bbt_cache_put_token(r, v, rq->cache_key, e);
 }
 
 /* The answer from this thread's copies or, when shared, from the shared
@@ -298,30 +349,9 @@ static bbt_cache_got_t bbt_verify_cached(request_rec *r, bbt_req_t *rq,
         out->tok_repo = ep->tok_repo;
         out->scope = ep->scope;
     }
-    /* The entry remembers the write for the other children. */
     if (touch || expired || newg) {
-        int made;
-
-        if (ep != &e) {
-            e = *ep;
-        }
-        made = bbt_verify_write(r, rq->token_id, expired, touch,
-                                newg ? &g : NULL, interval);
-        if (made & BBT_WROTE_GROUP) {
-            bbt_agroup_add(e.groups, &e.ngroups, BBT_AGROUPS_MAX, &g);
-        } else if (newg) {
-            e.group_failed_us = bbt_centry_retry(interval, now);
-            e.group_failed = g;
-        }
-        if (touch) {
-            e.last_use_us =
-                bbt_verify_wrote(made & BBT_WROTE_USE, interval, now);
-        }
-        if (expired) {
-            e.refused_us =
-                bbt_verify_wrote(made & BBT_WROTE_USE, interval, now);
-        }
-        bbt_cache_put_token(r, v, rq->cache_key, &e);
+        bbt_verify_cached_write(r, rq, v, ep, &e, touch, expired,
+                                newg ? &g : NULL, interval, now);
     }
     bbt_cache_count_hit(shared);
     return BBT_CACHE_HIT;
@@ -332,8 +362,7 @@ static bbt_cache_got_t bbt_verify_cached(request_rec *r, bbt_req_t *rq,
 static void bbt_verify_keep(request_rec *r, bbt_req_t *rq,
                             const bbt_cache_view_t *v, bbt_db_status_t st,
                             int secret_ok, const bbt_db_token_t *row,
-                            apr_int64_t group_failed_us,
-                            const bbt_agroup_t *group_failed, const char *key,
+                            apr_int64_t group_failed_us, const char *key,
                             const char *slug, const bbt_level_t *owner)
 {
     bbt_centry_t e;
@@ -351,7 +380,6 @@ static void bbt_verify_keep(request_rec *r, bbt_req_t *rq,
         e.last_use_us = row->last_use_us;
         e.refused_us = row->refused_us;
         e.group_failed_us = group_failed_us;
-        e.group_failed = *group_failed;
         e.revoked = row->revoked;
         e.user_active = row->user_active;
         e.tok_project = row->tok_project;
@@ -382,14 +410,12 @@ static int bbt_verify_db(request_rec *r, bbt_req_t *rq, bbt_cache_view_t *v,
     int interval = bbt_config_last_use_interval(r->server), secret_ok = 0;
     int level_asked = 0, rv = OK;
     apr_int64_t now = 0, group_failed_us = 0;
-    bbt_agroup_t group_failed;
     bbt_db_token_t row;
     bbt_db_status_t st;
     bbt_db_conn_t *c;
     bbt_tokrow_t tr;
 
     memset(&row, 0, sizeof(row));
-    memset(&group_failed, 0, sizeof(group_failed));
     c = bbt_db_open(r);
     if (!c) {
         return HTTP_SERVICE_UNAVAILABLE;
@@ -477,24 +503,24 @@ static int bbt_verify_db(request_rec *r, bbt_req_t *rq, bbt_cache_view_t *v,
         bbt_agroup_t g;
 
         if (row.stale) {
-            int made =
-                bbt_db_touch(c, rq->token_id, bbt_where_ip(r), interval) == 0;
+            int rc = bbt_db_touch(c, rq->token_id, bbt_where_ip(r), interval);
 
-            row.last_use_us = bbt_verify_wrote(made, interval, now);
+            row.last_use_us = bbt_verify_wrote(rc, interval, now);
         }
         if (bbt_where_new_group(r, row.groups, row.ngroups, &g)) {
-            if (bbt_verify_note_net(r, c, rq->token_id, &g) == 0) {
+            int rc = bbt_verify_note_net(r, c, rq->token_id, &g);
+
+            if (rc == 0) {
                 bbt_agroup_add(row.groups, &row.ngroups, BBT_AGROUPS_MAX, &g);
             } else {
-                group_failed_us = bbt_centry_retry(interval, now);
-                group_failed = g;
+                group_failed_us = bbt_verify_wrote(rc, interval, now);
             }
         }
     } else if (tok && out->verdict == BBT_VERDICT_EXPIRED && row.refusal_due) {
-        int made = bbt_db_note_expired(c, rq->token_id, bbt_where_ip(r),
-                                       interval) == 0;
+        int rc =
+            bbt_db_note_expired(c, rq->token_id, bbt_where_ip(r), interval);
 
-        row.refused_us = bbt_verify_wrote(made, interval, now);
+        row.refused_us = bbt_verify_wrote(rc, interval, now);
     }
 
 done:
@@ -513,9 +539,8 @@ done:
     }
     /* A broken row is never kept: it is answered 500 every time. */
     if (v->use && rq->cache_keyed && out->verdict != BBT_VERDICT_BROKEN) {
-        bbt_verify_keep(r, rq, v, st, secret_ok, &row, group_failed_us,
-                        &group_failed, key, slug,
-                        level_asked ? &out->owner : NULL);
+        bbt_verify_keep(r, rq, v, st, secret_ok, &row, group_failed_us, key,
+                        slug, level_asked ? &out->owner : NULL);
     }
     return OK;
 }

@@ -117,8 +117,8 @@ static void test_encoding(void)
     int bad = 0;
     unsigned char ver;
 /* Where a token entry's flags are: magic, version, kind, stamp, five
- * times, the failed group. */
-#define BBT_TEST_FLAGS (3 + 8 + 5 * 8 + 9)
+ * times. */
+#define BBT_TEST_FLAGS (3 + 8 + 5 * 8)
 
     n = bbt_centry_encode(&e, buf, sizeof(buf));
     ok(n > 0, "a row entry encodes (%zu bytes)", n);
@@ -143,6 +143,9 @@ static void test_encoding(void)
     buf[1] = 4;
     ok(bbt_centry_decode(buf, n, &d) == -1,
        "version 4 (levels before create) is refused");
+    buf[1] = 6;
+    ok(bbt_centry_decode(buf, n, &d) == -1,
+       "version 6 (a failed group's address among its bytes) is refused");
     buf[1] = ver;
     ok(bbt_centry_decode(buf, n, &d) == 0, "this version decodes");
     buf[2] = 9;
@@ -435,43 +438,6 @@ static void test_where(void)
     ok(bbt_centry_encode(&e, buf, sizeof(buf)) == 0, "nor do too many groups");
 }
 
-/* The group whose record failed rides in the entry with its time: that
- * group alone waits for the retry. */
-static void test_failed_group(void)
-{
-    unsigned char buf[BBT_CENTRY_BUF];
-    const size_t at = 3 + 8 + 5 * 8; /* its family byte */
-    bbt_centry_t e = row_entry(), d;
-    size_t n;
-
-    n = bbt_centry_encode(&e, buf, sizeof(buf));
-    ok(n > 0 && bbt_centry_decode(buf, n, &d) == 0 &&
-           d.group_failed.family == 0,
-       "no failed group: family 0");
-    buf[at + 1] = 1;
-    ok(bbt_centry_decode(buf, n, &d) == -1,
-       "no failed group but bytes of one: refused");
-    e.group_failed.family = 4;
-    memcpy(e.group_failed.net, "\xcb\x00\x71", 3);
-    n = bbt_centry_encode(&e, buf, sizeof(buf));
-    ok(n > 0 && bbt_centry_decode(buf, n, &d) == 0 &&
-           d.group_failed_us == e.group_failed_us &&
-           d.group_failed.family == 4 &&
-           memcmp(d.group_failed.net, e.group_failed.net, 8) == 0,
-       "a failed group round trips with its time");
-    e.group_failed.family = 6;
-    e.group_failed.net[7] = 9;
-    n = bbt_centry_encode(&e, buf, sizeof(buf));
-    ok(n > 0 && bbt_centry_decode(buf, n, &d) == 0 &&
-           d.group_failed.family == 6 && d.group_failed.net[7] == 9,
-       "  an IPv6 one too");
-    buf[at] = 5;
-    ok(bbt_centry_decode(buf, n, &d) == -1,
-       "a failed group of no family is refused");
-    e.group_failed.family = 5;
-    ok(bbt_centry_encode(&e, buf, sizeof(buf)) == 0, "  nor does it encode");
-}
-
 /* Each thread's copies: found under their key only, the latest bytes,
  * at most BBT_CNEAR_SLOTS of them, another maker's never. */
 static void test_near(void)
@@ -600,7 +566,6 @@ int main(void)
     test_due();
     test_retry();
     test_where();
-    test_failed_group();
     test_near();
     test_near_entry();
     return done_testing();
