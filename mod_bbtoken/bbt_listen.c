@@ -144,8 +144,8 @@ static void bbt_listen_lost(const char *why)
     bbt_listen_backoff();
 }
 
-/* Connecting failed: said once per outage, then quietly retried. */
-static void bbt_listen_failed(const char *why)
+/* Connecting failed: said once per outage, the connection closed. */
+static void bbt_listen_down(const char *why)
 {
     ap_log_error(APLOG_MARK, L.told_down ? APLOG_DEBUG : APLOG_NOTICE, 0, L.s,
                  "BBT308: the token cache's listener cannot reach "
@@ -154,6 +154,12 @@ static void bbt_listen_failed(const char *why)
                  why);
     L.told_down = 1;
     bbt_listen_close();
+}
+
+/* ... and quietly retried after the backoff. */
+static void bbt_listen_failed(const char *why)
+{
+    bbt_listen_down(why);
     bbt_listen_backoff();
 }
 
@@ -194,13 +200,10 @@ static void bbt_listen_connect(apr_int64_t until)
         rc = bbt_lsession_read(&L.ls, L.pool, L.s, why, sizeof(why));
         if (rc == BBT_LSESSION_NO_PLACE) {
             /* Requests busy on every connection, not an outage: soon
-             * again, the backoff as it was (doubled, it would keep the
+             * again, the backoff left as it is (grown, it would keep the
              * cache unused while the load, every request reading the
              * database, lasts). */
-            apr_int64_t backoff = L.backoff;
-
-            bbt_listen_failed(why);
-            L.backoff = backoff;
+            bbt_listen_down(why);
             bbt_listen_retry_later(BBT_LISTEN_NO_PLACE_RETRY_US);
             return;
         }
