@@ -129,7 +129,7 @@
     }
     for (const t of tokens.values()) body.append(rowFor(t));
     $('more-wrap').hidden = nextStart === null;
-    closeGoneEdit();
+    closeGone();
   }
 
   // One page of the list from start into the map into: where the next
@@ -149,14 +149,14 @@
 
   async function reload() {
     // Reload as many tokens as are shown now, while a page adds any, and
-    // on until the token being edited, if any: new tokens may have pushed
-    // it further down.
+    // on until the token an open dialog acts on, if any: new tokens may
+    // have pushed it further down.
     const gen = ++generation;
     const shown = Math.max(PAGE_SIZE, tokens.size);
     const wanted = edited();
     const fresh = new Map();
     let page = await loadPage(0, fresh, gen);
-    while (page.next !== null && page.added && (fresh.size < shown || (wanted !== null && !fresh.has(wanted)))) {
+    while (page.next !== null && page.added && (fresh.size < shown || wanted.some((id) => !fresh.has(id)))) {
       page = await loadPage(page.next, fresh, gen);
     }
     tokens = fresh;
@@ -327,19 +327,33 @@
     $('f-name').focus();
   }
 
-  // The token whose Edit dialog is open, or null.
+  // The dialogs that act on one listed token: the token each was opened
+  // for, its name then, and the button whose answer is awaited.
+  const ON_TOKEN = [
+    { dialog: 'edit-dialog', id: () => editing, name: () => editingName, busy: 'edit-submit' },
+    { dialog: 'rotate-dialog', id: () => rotating, name: () => rotatingName, busy: 'rotate-confirm' },
+    { dialog: 'revoke-dialog', id: () => revoking, name: () => revokingName, busy: 'revoke-confirm' },
+  ];
+
+  // The tokens whose dialogs are open.
   function edited() {
-    return editing !== null && $('edit-dialog').open ? editing : null;
+    return ON_TOKEN.filter((d) => d.id() !== null && $(d.dialog).open).map((d) => d.id());
   }
 
-  // The Edit dialog of a token the list no longer has (rotated or revoked
+  // A dialog of a token the list no longer has (rotated or revoked
   // elsewhere, or rotated here by an answer that came while it was open)
-  // is closed: saving could only fail.  A reload looks for it past the
-  // tokens shown (reload), so one not found is gone.
-  function closeGoneEdit() {
-    if (edited() === null || tokens.has(editing)) return;
-    $('edit-dialog').close();
-    say('Token ' + named({ name: editingName }) + ' no longer exists: it was rotated or revoked.');
+  // is closed: confirming could only fail.  A reload looks for it past the
+  // tokens shown (reload), so one not found is gone.  A Rotate or Revoke
+  // whose answer is awaited is left to that answer: its own change may be
+  // what took the token away.
+  function closeGone() {
+    for (const d of ON_TOKEN) {
+      const id = d.id();
+      if (id === null || !$(d.dialog).open || tokens.has(id)) continue;
+      if (d.dialog !== 'edit-dialog' && $(d.busy).disabled) continue;
+      $(d.dialog).close();
+      say('Token ' + named({ name: d.name() }) + ' no longer exists: it was rotated or revoked.');
+    }
   }
 
   function openEdit(id) {
@@ -559,11 +573,13 @@
   // Rotate: the server makes the new token and revokes the old one.
 
   let rotating = null;
+  let rotatingName = '';
 
   function openRotate(id) {
     const t = tokens.get(String(id));
     if (!t) return;
     rotating = String(id);
+    rotatingName = t.name || '';
     $('rotate-name').textContent = t.name;
     showError('rotate-error', null);
     show('rotate-dialog');
@@ -592,11 +608,13 @@
   // Revoke
 
   let revoking = null;
+  let revokingName = '';
 
   function openRevoke(id) {
     const t = tokens.get(String(id));
     if (!t) return;
     revoking = String(id);
+    revokingName = t.name || '';
     $('revoke-name').textContent = t.name;
     showError('revoke-error', null);
     show('revoke-dialog');

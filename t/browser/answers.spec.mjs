@@ -3,7 +3,8 @@
 // ends, a list that answers after the user changed something, a token
 // whose name the user did not touch, a rotation answered after its
 // dialog was closed, a token gone while its Edit dialog is open (revoked
-// elsewhere, or rotated by such an answer) or pushed down the list by new
+// elsewhere, or rotated by such an answer) or its Rotate or Revoke
+// confirmation is, or pushed down the list by new
 // ones, a new token answered while
 // another is shown, or
 // after the user turned to another holder (the user's personal project,
@@ -345,6 +346,40 @@ test('the Edit dialog of a token that a reload no longer lists closes, and the p
     } finally {
       await h.done();
       await sweep('Gone ');
+    }
+  }
+});
+
+test('a Rotate or Revoke confirmation of a token that a reload no longer lists closes, and the page says why', async () => {
+  // The token revoked elsewhere while its confirmation is open; the list
+  // reloaded by another revocation's answer.
+  for (const step of ['Rotate', 'Revoke']) {
+    const a = await rest('PUT', '', { name: `Asked ${step}`, permissions: ['REPO_READ'] });
+    const b = await rest('PUT', '', { name: 'Asked other', permissions: ['REPO_READ'] });
+    await open();
+    const row = page.locator(`tr[data-id="${a.id}"]`);
+    await row.waitFor();
+    const h = await hold(new RegExp(`/users/${USER}/${b.id}$`), 'DELETE');
+    try {
+      await page.locator(`tr[data-id="${b.id}"]`).getByRole('button', { name: /^Revoke / }).click();
+      await page.getByRole('alertdialog').getByRole('button', { name: 'Revoke' }).click();
+      await h.seen;
+      await page.keyboard.press('Escape');
+      await page.locator('dialog[open]').waitFor({ state: 'detached' });
+      await row.getByRole('button', { name: new RegExp(`^${step} `) }).click();
+      const confirm = page.getByRole('alertdialog');
+      await confirm.waitFor();
+      assert.match(await confirm.innerText(), new RegExp(`Asked ${step}`));
+      await rest('DELETE', '/' + a.id);
+      await h.deliver();
+      await confirm.waitFor({ state: 'hidden' });
+      await page.locator('#status', { hasText: `Token “Asked ${step}” no longer exists: it was rotated or revoked.` })
+        .waitFor();
+      assert.equal(await page.locator('dialog[open]').count(), 0, `${step}: no confirmation left to press`);
+      await row.waitFor({ state: 'detached' });
+    } finally {
+      await h.done();
+      await sweep('Asked ');
     }
   }
 });
