@@ -27,10 +27,11 @@ EOC
 
 # A started BBT::Env with that location, its lock database's directory
 # (httpd's to write) made.
-# %o: before (configuration put before the location's), modules (more).
+# %o: before (configuration put before the location's), after (after it:
+# a <Location> inside /dgit that has the last word), modules (more).
 sub start {
     my (%o) = @_;
-    my $env = BBT::Env->new(extra_conf => ($o{before} // '') . $CONF,
+    my $env = BBT::Env->new(extra_conf => ($o{before} // '') . $CONF . ($o{after} // ''),
                             modules => [qw(dav dav_fs), @{ $o{modules} || [] }])->start;
     make_path($env->dir . '/davlock');
     $env->give_to_httpd($env->dir . '/davlock');

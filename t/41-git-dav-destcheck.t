@@ -1,0 +1,129 @@
+# Destination checks (new, git-object) where the request's own reading of
+# its Destination is not the whole story: the git set over mod_dav_fs.
+#
+# BBT048: mod_dav's look-up of a Destination reads its path as httpd does.
+# Under MergeSlashes Off httpd keeps a doubled slash there, which the
+# request's own check of its Destination merged; the filesystem reads
+# objects//ce/ as objects/ce/, where no route's git-object check would
+# then hold.  No destination route takes that path: the look-up is
+# refused (403), nothing moved.
+#
+# BBT049: an upload checked as the object its Destination names, replaced
+# by a PUT under the same name before mod_dav renames it (a PUT racing the
+# MOVE), is found after the move (another inode, not the object) and
+# removed.  The race is made, not waited for: the Destination's own
+# section holds its look-up, after the check, in a Require expr that opens
+# two FIFOs in turn (once a user is known: mod_authz_core evaluates it
+# before authentication too); the test's opening the first says the
+# look-up is there, the PUT is made, and its opening the second lets the
+# MOVE go on.
+use strict;
+use warnings;
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use Test::More;
+use Compress::Zlib qw(compress);
+use Fcntl qw(O_WRONLY O_NONBLOCK);
+use POSIX qw(mkfifo);
+use BBT::Env;
+use BBT::GitDav;
+use BBT::Assert;
+use BBT::Cache qw(log_mark wait_log);
+
+# The object of "hello\n", as git names and stores it.
+my ($hdir, $hname) = ('ce', '013625030ba8dba906f756967f9e9ca394464a');
+my $hello = compress("blob 6\0hello\n");
+
+my $env = BBT::GitDav::start(before => "MergeSlashes Off\n", after => <<"EOC");
+<Location /dgit/PROJ/repo.git/objects/$hdir/$hname>
+    <RequireAll>
+        Require bbtoken
+        Require expr "%{REMOTE_USER} != '' && file('\@DIR\@/gate/1') == '' && file('\@DIR\@/gate/2') == ''"
+    </RequireAll>
+</Location>
+EOC
+my $d = $env->dir;
+$env->make_repo('PROJ', 'repo');
+my $bare = $env->repo_root . '/PROJ/repo.git';
+mkdir "$d/gate" or die "mkdir: $!";
+BBT::Env::spew("$d/gate/$_", '') for 1, 2;
+$env->give_to_httpd($bare, "$d/gate");
+
+$env->user_add('alice');
+$env->grant('alice', 'PROJECT_WRITE', 'PROJ');
+my $h = { Authorization => $env->bearer($env->token_create('alice', name => 'rw', perms => ['REPO_WRITE'])) };
+
+my $R = '/dgit/PROJ/repo.git';
+my $up = "objects/11/" . ('1' x 38) . '_' . ('2' x 40);
+my $dest = "$R/objects/$hdir/$hname";
+for my $dir ('objects/11/', "objects/$hdir/") {
+    like($env->request('MKCOL', "$R/$dir", $h)->{status}, qr/^(201|405)\z/, "objects' $dir is there");
+}
+ok(!-e "$bare/objects/$hdir/$hname", 'the object of "hello\n" is not in the repository');
+
+sub put_upload {
+    my ($bytes, $what) = @_;
+    my $res = $env->request('PUT', "$R/$up", $h, $bytes);
+    like($res->{status}, qr/^20[14]\z/, "$what PUT under a temporary name") or diag explain $res;
+}
+
+# BBT048.
+put_upload('garbage', 'garbage');
+my $mark = log_mark($env);
+my $res = $env->request('MOVE', "$R/$up",
+                        { %$h, Destination => $env->url("$R/objects//$hdir/$hname"), Overwrite => 'T' });
+is($res->{status}, 403, 'MOVE of garbage onto objects//ce/..., a doubled slash httpd keeps: 403') or diag explain $res;
+ok(!-e "$bare/objects/$hdir/$hname", '  nothing there');
+ok(-f "$bare/$up", '  the upload where it was');
+ok(wait_log($env, $mark, qr{BBT048: MOVE onto \Q$R/objects//$hdir/$hname\E refused \(403\): no destination route}),
+   '  logged (BBT048)');
+
+# BBT049.
+my $objects = sub { join "\n", grep { $_ ne "$bare/$up" } sort glob("$bare/objects/*/*") };
+my $before = $objects->();
+put_upload($hello, 'the real object');
+my @ino = stat "$bare/$up";
+unlink "$d/gate/$_" for 1, 2;
+for (1, 2) {
+    mkfifo("$d/gate/$_", 0644) or die "mkfifo: $!";
+}
+$env->give_to_httpd("$d/gate");
+
+# Opens the FIFO for writing once httpd has it open for reading: whether
+# it did within the limit.  httpd's open returns then.
+sub pass_gate {
+    my ($n) = @_;
+    for (1 .. 600) {
+        if (sysopen(my $w, "$d/gate/$n", O_WRONLY | O_NONBLOCK)) {
+            close $w;
+            return 1;
+        }
+        select(undef, undef, undef, 0.1);
+    }
+    return 0;
+}
+
+$mark = log_mark($env);
+my $url = $env->url("$R/$up");
+my $moved = BBT::Util::in_background("$d/run", sub {
+    HTTP::Tiny->new(timeout => 120, keep_alive => 0)->request('MOVE', $url, { headers => {
+        %$h, Destination => $env->url($dest), Overwrite => 'T' } })->{status};
+});
+ok(pass_gate(1), 'the MOVE\'s look-up of its Destination, checked, is held');
+put_upload('garbage', '  garbage');
+ok((stat "$bare/$up")[1] != $ino[1], '  the upload now another file');
+ok(pass_gate(2), '  the MOVE let go');
+like($moved->(), qr/^20[14]\z/, '  mod_dav moved it');
+ok(wait_log($env, $mark, qr{BBT049: MOVE \Q$R/$up\E: \S+/objects/$hdir/$hname is not the file checked as the git }
+                         . qr{object its name says \(replaced between the check and the move\): removed}),
+   '  logged (BBT049)');
+ok(!-e "$bare/objects/$hdir/$hname", '  the garbage moved there is gone');
+ok(!-e "$bare/$up", '  and the upload was moved');
+is($objects->(), $before, '  the repository\'s objects are as they were');
+my ($rc, $out, $err) = $env->git('--git-dir', $bare, 'cat-file', '-e', "$hdir$hname");
+isnt($rc, 0, '  git has no object of "hello\n"');
+($rc, $out, $err) = $env->git('--git-dir', $bare, 'fsck', '--full', '--no-dangling');
+is($rc, 0, '  git fsck finds the repository sound') or diag "$out\n$err";
+
+is(scalar($env->crash_lines), 0, 'no httpd child crashed') or diag join "\n", $env->crash_lines;
+done_testing;
