@@ -33,7 +33,7 @@ APLOG_USE_MODULE(bbtoken);
  * MOVE's pool). */
 #define BBT_DESTCHECK_KEY "bbtoken-destcheck-moved"
 typedef struct {
-    const char *dest; /* the Destination's file */
+    const char *dest; /* the Destination's file, as mod_dav_fs names it */
     const char *id;   /* the object it names */
     dev_t dev;        /* the upload checked */
     ino_t ino;
@@ -101,7 +101,11 @@ static int bbt_destcheck(request_rec *r)
     if (!why && r->filename) {
         bbt_destcheck_moved_t *mv = apr_palloc(r->main->pool, sizeof(*mv));
 
-        mv->dest = apr_pstrdup(r->main->pool, r->filename);
+        /* Where httpd's walk stopped at a file, or at a directory that is
+         * not there, the rest of the path is path_info: mod_dav_fs moves
+         * to both joined (or not at all), and r->filename alone is
+         * another file, which is none of this request's to remove. */
+        mv->dest = apr_pstrcat(r->main->pool, r->filename, r->path_info, NULL);
         mv->id = apr_pstrdup(r->main->pool, id);
         mv->dev = read.st_dev;
         mv->ino = read.st_ino;

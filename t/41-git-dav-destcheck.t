@@ -1,5 +1,6 @@
 # Destination checks (new, git-object) where the request's own reading of
-# its Destination is not the whole story: the git set over mod_dav_fs.
+# its Destination is not the whole story: the git set over mod_dav_fs, and
+# a git-object route without new in a section of its own.
 #
 # BBT048: mod_dav's look-up of a Destination reads its path as httpd does.
 # Under MergeSlashes Off httpd keeps a doubled slash there, which the
@@ -25,10 +26,11 @@ use Test::More;
 use Compress::Zlib qw(compress);
 use Fcntl qw(O_WRONLY O_NONBLOCK);
 use POSIX qw(mkfifo);
+use File::Path qw(make_path);
 use BBT::Env;
 use BBT::GitDav;
 use BBT::Assert;
-use BBT::Cache qw(log_mark wait_log);
+use BBT::Cache qw(log_mark wait_log wait_lines);
 
 # The object of "hello\n", as git names and stores it.
 my ($hdir, $hname) = ('ce', '013625030ba8dba906f756967f9e9ca394464a');
@@ -40,6 +42,15 @@ my $env = BBT::GitDav::start(before => "MergeSlashes Off\n", after => <<"EOC");
         Require bbtoken
         Require expr "%{REMOTE_USER} != '' && file('\@DIR\@/gate/1') == '' && file('\@DIR\@/gate/2') == ''"
     </RequireAll>
+</Location>
+Alias /gobj "\@DIR\@/gobj"
+<Location /gobj>
+    Dav On
+    AuthType BBToken
+    AuthName "Git"
+    BBTokenRoute PUT,MOVE "/gobj/(?<project>[A-Z]+)/(?<repo>[a-z]+)/up/[a-z]+" REPO_WRITE
+    BBTokenRoute MOVE "/gobj/(?<project>[A-Z]+)/(?<repo>[a-z]+)/(.+/)?[0-9a-f]{2}/[0-9a-f]{38}" REPO_WRITE destination git-object
+    Require bbtoken
 </Location>
 EOC
 my $d = $env->dir;
@@ -124,6 +135,39 @@ my ($rc, $out, $err) = $env->git('--git-dir', $bare, 'cat-file', '-e', "$hdir$hn
 isnt($rc, 0, '  git has no object of "hello\n"');
 ($rc, $out, $err) = $env->git('--git-dir', $bare, 'fsck', '--full', '--no-dangling');
 is($rc, 0, '  git fsck finds the repository sound') or diag "$out\n$err";
+
+# A git-object route without new, in a section of its own.  A Destination
+# through a file (notes.txt/ce/...) leaves httpd's walk at that file, the
+# rest of the path its path_info: mod_dav_fs will not move there, and what
+# is checked after the MOVE is the file it would have written, never
+# notes.txt, which no route lets the token write or remove.
+my $g = "$d/gobj/PROJ/repo";
+make_path("$g/up", "$g/$hdir");
+BBT::Env::spew("$g/notes.txt", "notes\n");
+$env->give_to_httpd("$d/gobj");
+
+# The MOVE's answer, once its access log line is there (the check after
+# the move runs before that line is written).
+sub gmove {
+    my ($to) = @_;
+    my $amark = BBT::Assert::log_mark($env->access_log_path);
+    my $res = $env->request('MOVE', '/gobj/PROJ/repo/up/x', { %$h, Destination => $env->url($to) });
+    wait_lines($env->access_log_path, $amark, qr{"MOVE /gobj/PROJ/repo/up/x HTTP/1\.1" $res->{status} });
+    return $res;
+}
+like($env->request('PUT', '/gobj/PROJ/repo/up/x', $h, $hello)->{status}, qr/^20[14]\z/,
+     'the object PUT under a temporary name, where the route has no new');
+$mark = log_mark($env);
+$res = gmove("/gobj/PROJ/repo/notes.txt/$hdir/$hname");
+unlike($res->{status}, qr/^2/, 'MOVE of it through notes.txt: not moved') or diag explain $res;
+is(BBT::Env::slurp("$g/notes.txt"), "notes\n", '  notes.txt is as it was');
+ok(-f "$g/up/x", '  the upload where it was');
+unlike(BBT::Cache::log_since($env, $mark), qr/BBT049/, '  no BBT049');
+$mark = log_mark($env);
+$res = gmove("/gobj/PROJ/repo/$hdir/$hname");
+is($res->{status}, 201, 'MOVE of it onto its own name: moved') or diag explain $res;
+is(BBT::Env::slurp("$g/$hdir/$hname"), $hello, '  and kept there: the very file checked');
+unlike(BBT::Cache::log_since($env, $mark), qr/BBT049/, '  no BBT049');
 
 is(scalar($env->crash_lines), 0, 'no httpd child crashed') or diag join "\n", $env->crash_lines;
 done_testing;
