@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "db.h"
@@ -146,6 +147,151 @@ static int bbtoken_session(bbtoken_ctx_t *ctx)
     return 0;
 }
 
+/* What stands in libpq's message for a value --db gave. */
+#define BBTOKEN_DB_VALUE "(a value from --db)"
+/* The server cuts a user or database name at NAMEDATALEN - 1 bytes before
+ * it quotes it in a FATAL. */
+#define BBTOKEN_DB_NAMELEN 63
+/* A value this short is masked only where it stands alone (not inside a
+ * word): masked everywhere, a port "1" or a dbname "a" would leave none of
+ * the message's own words readable. */
+#define BBTOKEN_DB_SHORT 4
+
+typedef struct {
+    const char *s;
+    size_t len;
+} bbtoken_piece_t;
+
+typedef struct {
+    bbtoken_piece_t *p;
+    size_t n, cap;
+} bbtoken_pieces_t;
+
+static void bbtoken_piece_add(bbtoken_pieces_t *ps, const char *s, size_t len)
+{
+    while (len && (*s == ' ' || *s == '\t')) {
+        s++;
+        len--;
+    }
+    while (len && (s[len - 1] == ' ' || s[len - 1] == '\t')) {
+        len--;
+    }
+    if (len && ps->n < ps->cap) {
+        ps->p[ps->n].s = s;
+        ps->p[ps->n++].len = len;
+    }
+}
+
+/* A value as libpq may quote it: whole, each item of a list (host=a,b
+ * names a and b one by one), and the name the server cut. */
+static void bbtoken_value_add(bbtoken_pieces_t *ps, const char *v)
+{
+    size_t len = strlen(v), cut = BBTOKEN_DB_NAMELEN;
+    const char *item = v, *comma;
+
+    bbtoken_piece_add(ps, v, len);
+    while ((comma = strchr(item, ',')) != NULL) {
+        bbtoken_piece_add(ps, item, (size_t)(comma - item));
+        item = comma + 1;
+    }
+    if (item != v) {
+        bbtoken_piece_add(ps, item, strlen(item));
+    }
+    if (len > cut) {
+        bbtoken_piece_add(ps, v, cut);
+    }
+}
+
+static int bbtoken_piece_longer(const void *a, const void *b)
+{
+    size_t x = ((const bbtoken_piece_t *)a)->len;
+    size_t y = ((const bbtoken_piece_t *)b)->len;
+
+    return x < y ? 1 : x > y ? -1 : 0;
+}
+
+/* An ASCII letter or digit.  A byte outside ASCII is a boundary: a
+ * translated message quotes with marks such as German's. */
+static int bbtoken_wordy(const char *s, size_t i)
+{
+    unsigned char c = (unsigned char)s[i];
+
+    return (c >= '0' && c <= '9') || ((c | 0x20) >= 'a' && (c | 0x20) <= 'z');
+}
+
+/* Whether the piece stands at msg[i]: any case (a name may be folded),
+ * and a short one only where it is not part of a longer word. */
+static int bbtoken_piece_at(const char *msg, size_t i, size_t mlen,
+                            const bbtoken_piece_t *p)
+{
+    if (p->len > mlen - i || strncasecmp(msg + i, p->s, p->len) != 0) {
+        return 0;
+    }
+    if (p->len >= BBTOKEN_DB_SHORT) {
+        return 1;
+    }
+    if (i > 0 && bbtoken_wordy(p->s, 0) && bbtoken_wordy(msg, i - 1)) {
+        return 0;
+    }
+    return !(i + p->len < mlen && bbtoken_wordy(p->s, p->len - 1) &&
+             bbtoken_wordy(msg, i + p->len));
+}
+
+/* libpq's message with every value --db gave replaced by a marker: its
+ * messages quote the values they could not use, and a password with an
+ * unencoded "/" or "@" in a URI, or a missing space in a connection
+ * string, is parsed into the port, the host or the database name.  Which
+ * value holds a piece of the password cannot be known, so all are
+ * masked, the longest first (a value holding another is masked whole),
+ * in one pass (a marker is not searched again).  NULL if the string does
+ * not parse or memory runs out: then nothing of the message is shown. */
+static char *bbtoken_masked(const char *db, const char *msg)
+{
+    PQconninfoOption *opts, *o;
+    bbtoken_pieces_t ps = {NULL, 0, 0};
+    size_t n = 1, mlen = strlen(msg), mk = strlen(BBTOKEN_DB_VALUE), i, j;
+    char *out = NULL, *w;
+
+    if (!(opts = PQconninfoParse(db, NULL))) {
+        return NULL;
+    }
+    for (o = opts; o->keyword; o++) {
+        n += o->val ? 3 + strlen(o->val) : 0;
+    }
+    ps.cap = n;
+    ps.p = calloc(n, sizeof(*ps.p));
+    if (!ps.p || mlen > ((size_t)-1 - 1) / mk) {
+        goto done;
+    }
+    bbtoken_piece_add(&ps, db, strlen(db));
+    for (o = opts; o->keyword; o++) {
+        if (o->val) {
+            bbtoken_value_add(&ps, o->val);
+        }
+    }
+    qsort(ps.p, ps.n, sizeof(*ps.p), bbtoken_piece_longer);
+    if (!(out = w = malloc(mlen * mk + 1))) {
+        goto done;
+    }
+    for (i = 0; i < mlen;) {
+        for (j = 0; j < ps.n && !bbtoken_piece_at(msg, i, mlen, &ps.p[j]);
+             j++) {
+        }
+        if (j < ps.n) {
+            memcpy(w, BBTOKEN_DB_VALUE, mk);
+            w += mk;
+            i += ps.p[j].len;
+        } else {
+            *w++ = msg[i++];
+        }
+    }
+    *w = '\0';
+done:
+    free(ps.p);
+    PQconninfoFree(opts);
+    return out;
+}
+
 int bbtoken_connect(bbtoken_ctx_t *ctx)
 {
     /* dbname with expand_dbname takes a conninfo, a URI or a bare database
@@ -156,6 +302,8 @@ int bbtoken_connect(bbtoken_ctx_t *ctx)
      * --db say (JSON needs it): set in the startup packet, a later key
      * than dbname's, it overrides theirs without a round trip of its own. */
     const char *const vals[] = {ctx->db, "bbtoken", "UTF8", NULL};
+    char *masked;
+    int rc;
 
     if (ctx->db && bbtoken_is_conninfo(ctx->db)) {
         /* libpq's parse errors quote the text around the fault, which may
@@ -174,12 +322,22 @@ int bbtoken_connect(bbtoken_ctx_t *ctx)
     if (!ctx->conn) {
         return bbtoken_fail("out of memory");
     }
-    if (PQstatus(ctx->conn) != CONNECTION_OK) {
-        /* libpq never puts the password into its messages. */
+    if (PQstatus(ctx->conn) == CONNECTION_OK) {
+        return bbtoken_session(ctx);
+    }
+    if (!ctx->db || !bbtoken_is_conninfo(ctx->db)) {
+        /* libpq's environment, or a bare database name: no string of
+         * settings that could have put a password where libpq quotes. */
         return bbtoken_fail("cannot connect to the database: %s",
                             PQerrorMessage(ctx->conn));
     }
-    return bbtoken_session(ctx);
+    if (!(masked = bbtoken_masked(ctx->db, PQerrorMessage(ctx->conn)))) {
+        return bbtoken_fail("cannot connect to the database (libpq's "
+                            "message not shown: it may quote --db)");
+    }
+    rc = bbtoken_fail("cannot connect to the database: %s", masked);
+    free(masked);
+    return rc;
 }
 
 int bbtoken_analyze(bbtoken_ctx_t *ctx, const char *tables)

@@ -148,6 +148,27 @@ subtest 'database unreachable: exit 1, one line' => sub {
     }
 };
 
+# A --db that libpq parses, but with a piece of the password read as
+# another setting (an unencoded "/" or "@" in a URI's password, a missing
+# space): libpq's message quotes that setting, and a cron job mails
+# stderr.  Every value of the string is masked; the reason stays.
+subtest 'cannot connect: no value of --db in the message' => sub {
+    my $closed = BBT::Env::free_port();
+    my @cases = (['postgresql://bob:S3C/RET@127.0.0.1:18115/bbtoken', qr/connection option "port"/],
+                 ['postgresql://bob:pa@ss@127.0.0.1:1/x', qr/could not translate host name/],
+                 ['host=127.0.0.1 port=5432password=S3CRET', qr/connection option "port"/],
+                 ["host=RET,127.0.0.1 port=$closed dbname=S3C connect_timeout=2", qr/Connection refused/]);
+    for my $c (@cases) {
+        my ($db, $why) = @$c;
+        my (undef, undef, $err) = $env->cli_is("--db '$db'", ['--db', $db, 'list', 'alice'], 1, raw => 1,
+                                               stderr => qr/\Abbtoken: cannot connect to the database: /);
+        like($err, $why, "  libpq's reason is kept");
+        like($err, qr/\(a value from --db\)/, '  the value it quoted is masked');
+        unlike($err, qr/S3C|RET|ss@|\Q$closed\E/, '  no piece of the password (nor any other value)');
+        unlike($err, qr/[\x00-\x09\x0b-\x1f\x7f]/, '  no control character');
+    }
+};
+
 subtest 'libpq environment instead of --db' => sub {
     my ($rc, $out, $err) = $env->cli_env({ PGHOST => '127.0.0.1', PGPORT => $env->pg_port,
                                            PGDATABASE => 'bbtoken', PGUSER => 'postgres' },
