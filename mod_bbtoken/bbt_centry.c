@@ -87,10 +87,11 @@ bbt_cthread_t *bbt_cthread(const bbt_ckeyer_t *k)
  * bbt_level_t's numbers, which changed when create came between write and
  * admin (version 5, level magic 'M'): an entry an earlier module wrote is
  * refused, never read as another level.  Version 6 kept a failed group's
- * address, which 7 no longer does. */
+ * address, which 7 no longer does; 8 keeps the writes tried apart from
+ * those made. */
 #define BBT_CENTRY_MAGIC 'T'
 #define BBT_CLEVEL_MAGIC 'M'
-#define BBT_CENTRY_VERSION 7
+#define BBT_CENTRY_VERSION 8
 
 bbt_ckeyer_t *bbt_ckeyer_new(const unsigned char *secret, size_t len)
 {
@@ -328,7 +329,7 @@ size_t bbt_centry_encode(const bbt_centry_t *e, unsigned char *buf, size_t cap)
                 return 0;
             }
         }
-        need += 5 * 8 + 3 + 2 + ulen + 2 + nlen + 1 + 2 + klen + 2 + slen + 2 +
+        need += 7 * 8 + 3 + 2 + ulen + 2 + nlen + 1 + 2 + klen + 2 + slen + 2 +
                 alen + 1 + (size_t)e->ngroups * 9;
     }
     if (need > cap) {
@@ -343,7 +344,9 @@ size_t bbt_centry_encode(const bbt_centry_t *e, unsigned char *buf, size_t cap)
         p = bbt_put64(p, (uint64_t)e->expires_us);
         p = bbt_put64(p, (uint64_t)e->last_use_us);
         p = bbt_put64(p, (uint64_t)e->refused_us);
+        p = bbt_put64(p, (uint64_t)e->use_tried_us);
         p = bbt_put64(p, (uint64_t)e->group_failed_us);
+        p = bbt_put64(p, (uint64_t)e->group_tried_us);
         *p++ = (unsigned char)((e->revoked ? 1 : 0) | (e->user_active ? 2 : 0));
         *p++ = (unsigned char)e->tok_project;
         *p++ = (unsigned char)e->tok_repo;
@@ -415,15 +418,17 @@ int bbt_centry_decode(const unsigned char *buf, size_t len, bbt_centry_t *e)
     default:
         return -1;
     }
-    if (end - p < 5 * 8 + 3) {
+    if (end - p < 7 * 8 + 3) {
         return -1;
     }
     e->owner_id = (int64_t)bbt_get64(p);
     e->expires_us = (int64_t)bbt_get64(p + 8);
     e->last_use_us = (int64_t)bbt_get64(p + 16);
     e->refused_us = (int64_t)bbt_get64(p + 24);
-    e->group_failed_us = (int64_t)bbt_get64(p + 32);
-    p += 40;
+    e->use_tried_us = (int64_t)bbt_get64(p + 32);
+    e->group_failed_us = (int64_t)bbt_get64(p + 40);
+    e->group_tried_us = (int64_t)bbt_get64(p + 48);
+    p += 56;
     if (p[0] > 3 || !bbt_level_ok(p[1]) || !bbt_level_ok(p[2])) {
         return -1;
     }
@@ -537,12 +542,15 @@ int bbt_centry_due(int64_t last_us, int interval, int64_t now_us)
     return last_us == 0 || last_us <= now_us - span || last_us >= now_us + span;
 }
 
-int64_t bbt_centry_retry(int interval, int64_t now_us)
+int bbt_centry_owed(int64_t last_us, int64_t tried_us, int interval,
+                    int64_t now_us)
 {
     int retry = interval < BBT_CENTRY_RETRY ? interval : BBT_CENTRY_RETRY;
 
-    /* Kept as a write made an interval less the retry ago, in the field
-     * the throttle reads: a request whose writes are not due still makes
-     * one comparison (bbt_centry_due), and reads no field more. */
-    return now_us - ((int64_t)interval - retry) * 1000000;
+    /* A write not due by its last time is not made due by a try: a try
+     * is only ever made of a write due, for the host that made it, and
+     * a host of a longer interval has no write to make yet.  The try is
+     * judged as a write made would be, a clock behind included. */
+    return bbt_centry_due(last_us, interval, now_us) &&
+           (tried_us == 0 || bbt_centry_due(tried_us, retry, now_us));
 }

@@ -101,18 +101,26 @@ typedef struct {
     int64_t owner_id;
     int64_t expires_us; /* 0: never */
     /* When last use was last written and an expired refusal last
-     * audited, as far as known (0: never).  One that could not be made
-     * yet (no connection, a lock given up on), or is being made (a
-     * claim), is kept as bbt_centry_retry says, due again shortly. */
+     * audited, as far as known (0: never): real times of writes, or of
+     * one the server will not take (a read-only database, an error),
+     * which waits an interval as a write made does. */
     int64_t last_use_us;
     int64_t refused_us;
-    /* When a new address group's record last failed to be written, as
-     * bbt_centry_retry keeps it (0: never): every new group of the token
-     * waits for the retry, so that a token used from several new groups
-     * does not try (and fail) on every request, one group after the
-     * other.  Also a claim, put before a group is written: the requests
-     * that come meanwhile leave the write to it. */
+    /* When the due one of those two was last tried and not made yet (no
+     * connection, a lock given up on), or claimed by a request about to
+     * make it; 0: none.  Due again BBT_CENTRY_RETRY seconds on
+     * (bbt_centry_owed).  Kept apart from the times written, not as a
+     * time made to look due shortly: BBTokenLastUseInterval differs
+     * between virtual hosts that share the entries, and a time shifted
+     * by one host's interval is another host's write of minutes ago. */
+    int64_t use_tried_us;
+    /* When a new address group's record was last refused for good (as
+     * last_use_us's), and when one was last tried and not made yet, or
+     * claimed (as use_tried_us); 0: never.  Every new group of the token
+     * waits for them, so that a token used from several new groups does
+     * not try (and fail) on every request, one group after the other. */
     int64_t group_failed_us;
+    int64_t group_tried_us;
     int revoked;
     int user_active;
     bbt_level_t tok_project;
@@ -132,7 +140,7 @@ typedef struct {
 
 /* The largest encoded token entry. */
 #define BBT_CENTRY_BUF                                                         \
-    (3 + 8 + 5 * 8 + 3 + 2 + BBT_USER_MAX + 2 + BBT_CENTRY_NAME_MAX + 1 + 2 +  \
+    (3 + 8 + 7 * 8 + 3 + 2 + BBT_USER_MAX + 2 + BBT_CENTRY_NAME_MAX + 1 + 2 +  \
      (BBT_KEY_BUF - 1) + 2 + BBT_SLUG_MAX + 2 + BBT_NETS_TEXT_MAX + 1 +        \
      BBT_AGROUPS_MAX * 9)
 
@@ -224,10 +232,13 @@ int bbt_centry_due(int64_t last_us, int interval, int64_t now_us);
  * written. */
 #define BBT_CENTRY_RETRY 5
 
-/* What to keep as the last time of a write throttled to once per
- * `interval` seconds that could not be made at now_us: bbt_centry_due
- * finds it due BBT_CENTRY_RETRY seconds later (the interval, if shorter),
- * not on the very next request nor a whole interval later. */
-int64_t bbt_centry_retry(int interval, int64_t now_us);
+/* Is a write throttled to once per `interval` seconds due at now_us, when
+ * the last one was at last_us (as bbt_centry_due) and it was last tried
+ * and not made, or claimed, at tried_us (0: not since)?  Not until
+ * BBT_CENTRY_RETRY seconds after the try (the interval, if shorter), as
+ * the reader's interval says: not on the very next request, nor a whole
+ * interval later. */
+int bbt_centry_owed(int64_t last_us, int64_t tried_us, int interval,
+                    int64_t now_us);
 
 #endif

@@ -179,16 +179,24 @@ static int bbt_verify_note_net(request_rec *r, bbt_db_conn_t *c, const char *id,
     return 0;
 }
 
-/* What to keep as the last time of a throttled write tried at now that
- * came to rc (0 or BBT_DB_WRITE_*): a time that makes it due again
- * shortly if a later try may make it; else now.  Counted as made, a write
- * that found no connection or gave up a lock would wait a whole interval:
- * a token used only within it (a weekly job) would keep its old last use,
- * and be revoked as unused while in use.  One that cannot be made here (a
- * read-only database) waits the interval as a write made does. */
-static apr_int64_t bbt_verify_wrote(int rc, int interval, apr_int64_t now)
+/* What a throttled write tried at now that came to rc (0 or
+ * BBT_DB_WRITE_*) leaves in its entry: a write that a later try may make
+ * is kept as tried (*tried), due again shortly; made, or one that cannot
+ * be made here (a read-only database), as made (*made), waiting the
+ * interval.  Counted as made, a write that found no connection or gave
+ * up a lock would wait a whole interval: a token used only within it (a
+ * weekly job) would keep its old last use, and be revoked as unused while
+ * in use.  One refused for good is kept as made, and not as tried an
+ * interval on: each host that shares the entry then waits its own
+ * BBTokenLastUseInterval, as after a write made. */
+static void bbt_verify_wrote(int rc, int64_t now, int64_t *made, int64_t *tried)
 {
-    return rc == BBT_DB_WRITE_LATER ? bbt_centry_retry(interval, now) : now;
+    if (rc == BBT_DB_WRITE_LATER) {
+        *tried = now;
+    } else {
+        *made = now;
+        *tried = 0;
+    }
 }
 
 /* Last use (touch), an expired token's refusal (expired), or a new address
@@ -240,16 +248,19 @@ static void bbt_verify_entry(request_rec *r, const bbt_centry_t *e,
      * database. */
     *touch = *expired = *newg = 0;
     if (presented && out->verdict == BBT_VERDICT_OK) {
-        *touch = bbt_centry_due(e->last_use_us, interval, now);
+        *touch =
+            bbt_centry_owed(e->last_use_us, e->use_tried_us, interval, now);
         /* Once a group's record could not be written, no new group of the
          * token is tried until the retry is due, not by every request
          * (each would look for a connection the pool may not have, or
          * wait on a lock): held for that group alone, a token used from
          * two new groups in turn would try, and fail, on every request. */
-        *newg = bbt_centry_due(e->group_failed_us, interval, now) &&
+        *newg = bbt_centry_owed(e->group_failed_us, e->group_tried_us, interval,
+                                now) &&
                 bbt_where_new_group(r, e->groups, e->ngroups, g);
     } else if (presented && out->verdict == BBT_VERDICT_EXPIRED) {
-        *expired = bbt_centry_due(e->refused_us, interval, now);
+        *expired =
+            bbt_centry_owed(e->refused_us, e->use_tried_us, interval, now);
     }
 }
 
@@ -266,22 +277,16 @@ static void bbt_verify_cached_write(request_rec *r, bbt_req_t *rq,
                                     const bbt_agroup_t *g, int interval,
                                     apr_int64_t now)
 {
-    apr_int64_t claim = bbt_centry_retry(interval, now);
-    apr_int64_t failed_before;
     int use_rc, group_rc;
 
     if (ep != e) {
         *e = *ep;
     }
-    failed_before = e->group_failed_us;
-    if (touch) {
-        e->last_use_us = claim;
-    }
-    if (expired) {
-        e->refused_us = claim;
+    if (touch || expired) {
+        e->use_tried_us = now;
     }
     if (g) {
-        e->group_failed_us = claim;
+        e->group_tried_us = now;
     }
     bbt_cache_put_token(r, v, rq->cache_key, e);
     /* Neither rc is other than BBT_DB_WRITE_LATER unless that write was
@@ -292,16 +297,17 @@ static void bbt_verify_cached_write(request_rec *r, bbt_req_t *rq,
         return; /* the claim stands: due again at the retry */
     }
     if (use_rc != BBT_DB_WRITE_LATER) {
-        e->last_use_us = touch ? now : e->last_use_us;
-        e->refused_us = expired ? now : e->refused_us;
+        bbt_verify_wrote(use_rc, now, touch ? &e->last_use_us : &e->refused_us,
+                         &e->use_tried_us);
     }
     /* A group written takes its claim back: the token's other new groups
      * are not held for it. */
     if (group_rc == 0) {
         bbt_agroup_add(e->groups, &e->ngroups, BBT_AGROUPS_MAX, g);
-        e->group_failed_us = failed_before;
+        e->group_tried_us = 0;
     } else if (group_rc == BBT_DB_WRITE_NEVER) {
-        e->group_failed_us = now;
+        bbt_verify_wrote(group_rc, now, &e->group_failed_us,
+                         &e->group_tried_us);
     }
     bbt_cache_put_token(r, v, rq->cache_key, e);
 }
@@ -357,12 +363,20 @@ static bbt_cache_got_t bbt_verify_cached(request_rec *r, bbt_req_t *rq,
     return BBT_CACHE_HIT;
 }
 
+/* What the throttled writes of a request the database answered came to,
+ * beyond the row's times (bbt_verify_wrote). */
+typedef struct {
+    int64_t use_tried_us;
+    int64_t group_failed_us;
+    int64_t group_tried_us;
+} bbt_vtried_t;
+
 /* Keep what the database said, stamped with the counter read before
  * it was asked. */
 static void bbt_verify_keep(request_rec *r, bbt_req_t *rq,
                             const bbt_cache_view_t *v, bbt_db_status_t st,
                             int secret_ok, const bbt_db_token_t *row,
-                            apr_int64_t group_failed_us, const char *key,
+                            const bbt_vtried_t *tried, const char *key,
                             const char *slug, const bbt_level_t *owner)
 {
     bbt_centry_t e;
@@ -379,7 +393,9 @@ static void bbt_verify_keep(request_rec *r, bbt_req_t *rq,
         e.expires_us = row->expires_us;
         e.last_use_us = row->last_use_us;
         e.refused_us = row->refused_us;
-        e.group_failed_us = group_failed_us;
+        e.use_tried_us = tried->use_tried_us;
+        e.group_failed_us = tried->group_failed_us;
+        e.group_tried_us = tried->group_tried_us;
         e.revoked = row->revoked;
         e.user_active = row->user_active;
         e.tok_project = row->tok_project;
@@ -409,7 +425,8 @@ static int bbt_verify_db(request_rec *r, bbt_req_t *rq, bbt_cache_view_t *v,
 {
     int interval = bbt_config_last_use_interval(r->server), secret_ok = 0;
     int level_asked = 0, rv = OK;
-    apr_int64_t now = 0, group_failed_us = 0;
+    apr_int64_t now = 0;
+    bbt_vtried_t tried = {0, 0, 0};
     bbt_db_token_t row;
     bbt_db_status_t st;
     bbt_db_conn_t *c;
@@ -505,7 +522,7 @@ static int bbt_verify_db(request_rec *r, bbt_req_t *rq, bbt_cache_view_t *v,
         if (row.stale) {
             int rc = bbt_db_touch(c, rq->token_id, bbt_where_ip(r), interval);
 
-            row.last_use_us = bbt_verify_wrote(rc, interval, now);
+            bbt_verify_wrote(rc, now, &row.last_use_us, &tried.use_tried_us);
         }
         if (bbt_where_new_group(r, row.groups, row.ngroups, &g)) {
             int rc = bbt_verify_note_net(r, c, rq->token_id, &g);
@@ -513,14 +530,15 @@ static int bbt_verify_db(request_rec *r, bbt_req_t *rq, bbt_cache_view_t *v,
             if (rc == 0) {
                 bbt_agroup_add(row.groups, &row.ngroups, BBT_AGROUPS_MAX, &g);
             } else {
-                group_failed_us = bbt_verify_wrote(rc, interval, now);
+                bbt_verify_wrote(rc, now, &tried.group_failed_us,
+                                 &tried.group_tried_us);
             }
         }
     } else if (tok && out->verdict == BBT_VERDICT_EXPIRED && row.refusal_due) {
         int rc =
             bbt_db_note_expired(c, rq->token_id, bbt_where_ip(r), interval);
 
-        row.refused_us = bbt_verify_wrote(rc, interval, now);
+        bbt_verify_wrote(rc, now, &row.refused_us, &tried.use_tried_us);
     }
 
 done:
@@ -539,8 +557,8 @@ done:
     }
     /* A broken row is never kept: it is answered 500 every time. */
     if (v->use && rq->cache_keyed && out->verdict != BBT_VERDICT_BROKEN) {
-        bbt_verify_keep(r, rq, v, st, secret_ok, &row, group_failed_us, key,
-                        slug, level_asked ? &out->owner : NULL);
+        bbt_verify_keep(r, rq, v, st, secret_ok, &row, &tried, key, slug,
+                        level_asked ? &out->owner : NULL);
     }
     return OK;
 }

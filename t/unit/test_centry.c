@@ -99,7 +99,9 @@ static bbt_centry_t row_entry(void)
     e.expires_us = 1800000000000000LL;
     e.last_use_us = 1700000000000001LL;
     e.refused_us = 0;
+    e.use_tried_us = 1700000000000003LL;
     e.group_failed_us = 1700000000000002LL;
+    e.group_tried_us = 1700000000000004LL;
     e.revoked = 0;
     e.user_active = 1;
     e.tok_project = BBT_LEVEL_READ;
@@ -116,17 +118,19 @@ static void test_encoding(void)
     size_t n, i;
     int bad = 0;
     unsigned char ver;
-/* Where a token entry's flags are: magic, version, kind, stamp, five
+/* Where a token entry's flags are: magic, version, kind, stamp, seven
  * times. */
-#define BBT_TEST_FLAGS (3 + 8 + 5 * 8)
+#define BBT_TEST_FLAGS (3 + 8 + 7 * 8)
 
     n = bbt_centry_encode(&e, buf, sizeof(buf));
     ok(n > 0, "a row entry encodes (%zu bytes)", n);
     ok(bbt_centry_decode(buf, n, &d) == 0 && d.stamp == e.stamp &&
            d.kind == e.kind && d.owner_id == 42 &&
            d.expires_us == e.expires_us && d.last_use_us == e.last_use_us &&
-           d.refused_us == 0 && d.group_failed_us == e.group_failed_us &&
-           !d.revoked && d.user_active && d.tok_project == BBT_LEVEL_READ &&
+           d.refused_us == 0 && d.use_tried_us == e.use_tried_us &&
+           d.group_failed_us == e.group_failed_us &&
+           d.group_tried_us == e.group_tried_us && !d.revoked &&
+           d.user_active && d.tok_project == BBT_LEVEL_READ &&
            d.tok_repo == BBT_LEVEL_ADMIN && !strcmp(d.user_name, "alice") &&
            !strcmp(d.token_name, "laptop \xc3\xa9"),
        "and decodes to the same");
@@ -383,26 +387,37 @@ static void test_due(void)
     ok(!bbt_centry_due(now + 1, 60, now), "a microsecond ahead: not");
 }
 
-/* A write that could not be made is due again after the retry: not on the
- * next request, not an interval later. */
+/* A write that could not be made, or is claimed, is due again after the
+ * retry: not on the next request, not an interval later, whatever the
+ * interval of the host that tried it. */
 static void test_retry(void)
 {
-    const int64_t now = 1700000000000000LL;
-    int64_t r = bbt_centry_retry(3600, now);
+    const int64_t now = 1700000000000000LL, s = 1000000LL;
+    const int64_t old = now - 9LL * 86400 * s;
+    const int64_t after = now + BBT_CENTRY_RETRY * s;
 
-    ok(!bbt_centry_due(r, 3600, now), "a write not made: not due at once");
-    ok(!bbt_centry_due(r, 3600, now + BBT_CENTRY_RETRY * 1000000LL - 1),
+    ok(bbt_centry_owed(old, 0, 3600, now), "not tried since: due by its time");
+    ok(!bbt_centry_owed(now - s, 0, 3600, now) &&
+           !bbt_centry_owed(now - s, now - s, 3600, now + 10 * s),
+       "written a second ago: not due, tried or not");
+    ok(!bbt_centry_owed(old, now, 3600, now), "tried now: not due at once");
+    ok(!bbt_centry_owed(old, now, 3600, after - 1),
        "  nor a moment before the retry");
-    ok(bbt_centry_due(r, 3600, now + BBT_CENTRY_RETRY * 1000000LL),
+    ok(bbt_centry_owed(old, now, 3600, after),
        "  due after BBT_CENTRY_RETRY seconds, not the interval");
-    ok(r > now - 3600 * 1000000LL,
-       "  later than any time due then: the record only moves forward");
-    r = bbt_centry_retry(2, now);
-    ok(!bbt_centry_due(r, 2, now + 1999999) &&
-           bbt_centry_due(r, 2, now + 2000000),
+    ok(bbt_centry_owed(old, now, 60, after) &&
+           bbt_centry_owed(old, now, 86400, after),
+       "  under any interval: a try is not a time written");
+    ok(!bbt_centry_owed(old, now, 60, after - 1) &&
+           !bbt_centry_owed(old, now, 86400, after - 1),
+       "  and holds under any interval until then");
+    ok(!bbt_centry_owed(old, now, 2, now + 1999999) &&
+           bbt_centry_owed(old, now, 2, now + 2 * s),
        "an interval shorter than the retry: due after the interval");
-    ok(bbt_centry_due(bbt_centry_retry(0, now), 0, now),
+    ok(bbt_centry_owed(now, now, 0, now),
        "interval 0: due on the next request, as every write is");
+    ok(bbt_centry_owed(old, now + 3LL * 3600 * s, 3600, now),
+       "tried by a clock hours ahead: due, not in hours");
 }
 
 /* The allow-list and the known address groups ride in a row's entry. */
