@@ -116,7 +116,7 @@
     " WHERE u.id = n.user_id"                                                  \
     " UNION " BBTOKEN_NOTE_USER " FROM bbtoken_users u"                        \
     " WHERE n.user_id IS NULL AND u.active AND left(t.project_key, 1) = '~'"   \
-    " AND lower(u.name) = substr(t.project_key, 2)"                            \
+    " AND u.slug = substr(t.project_key, 2)"                                   \
     " UNION " BBTOKEN_NOTE_USER " FROM bbtoken_project_grants g"               \
     " JOIN bbtoken_users u ON u.id = g.user_id"                                \
     " WHERE n.user_id IS NULL AND u.active AND g.project_key = t.project_key"  \

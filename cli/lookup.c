@@ -57,7 +57,7 @@ int bbtoken_token_missing(bbtoken_ctx_t *ctx, const char *id,
 }
 
 /* Whether the database knows a project (a token of it or of one of its
- * repositories, a grant, its setting, its owner for ~name) or a
+ * repositories, a grant, its setting, its owner for ~slug) or a
  * repository (a token of it, a grant): which projects and repositories
  * exist is the disk's to say, which the CLI does not read.  A project's
  * key is compared in the C collation, the one of the indexes by project
@@ -73,7 +73,7 @@ static const char *const bbtoken_sql_known[2] = {
     " OR EXISTS (SELECT 1 FROM bbtoken_projects"
     " WHERE project_key COLLATE \"C\" = $1)"
     " OR EXISTS (SELECT 1 FROM bbtoken_users WHERE left($1, 1) = '~'"
-    " AND lower(name) = substr($1, 2))",
+    " AND slug = substr($1, 2))",
     "SELECT EXISTS (SELECT 1 FROM bbtoken_tokens WHERE project_key = $1"
     " AND repo_slug = $2)"
     " OR EXISTS (SELECT 1 FROM bbtoken_repo_grants WHERE project_key = $1"

@@ -53,10 +53,11 @@ static const char bbt_sql_owner_level[] =
     " WHERE u.id = %s::bigint";
 
 /* Apart, asked only for a verified token of a project or a repository in
- * a personal project. */
+ * a personal project, whose key is "~" and its owner's slug (schema 56;
+ * an older schema's "~" and a name with "@" names no one: refused). */
 static const char bbt_sql_personal[] =
     "SELECT EXISTS (SELECT 1 FROM bbtoken_users"
-    " WHERE lower(name) = lower(substr(%s, 2)) AND active)";
+    " WHERE slug = substr(%s, 2) AND active)";
 
 static const bbt_db_stmt_t bbt_stmt_lookup = {
     BBT_STMT_LOOKUP, "bbtoken_lookup_v13", bbt_sql_lookup, "the token lookup"};
@@ -64,7 +65,7 @@ static const bbt_db_stmt_t bbt_stmt_level = {
     BBT_STMT_LEVEL, "bbtoken_owner_level_v1", bbt_sql_owner_level,
     "the owner's level"};
 static const bbt_db_stmt_t bbt_stmt_personal = {
-    BBT_STMT_PERSONAL, "bbtoken_personal_v1", bbt_sql_personal,
+    BBT_STMT_PERSONAL, "bbtoken_personal_v2", bbt_sql_personal,
     "the personal project's owner"};
 
 static int bbt_dblookup_flag(const char *v)

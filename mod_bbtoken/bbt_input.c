@@ -330,15 +330,14 @@ int bbt_input_key(const char *key, size_t len, char *out)
         return -1;
     }
     if (k[0] == '~') {
-        /* A personal project: "~" and a user name, canonically lower. */
-        if (!bbt_input_user_name(key + 1, len - 1)) {
+        /* A personal project: "~" and its owner's slug, as Bitbucket keys
+         * it and its clients build its URLs.  The name in any case names
+         * the same project: the slug rule is byte for byte, so the key
+         * keeps its length (bbt_translate rewrites it in place). */
+        if (bbt_input_user_slug(key + 1, len - 1, out + 1) != 0) {
             return -1;
         }
         out[0] = '~';
-        for (i = 1; i < len; i++) {
-            out[i] = (char)bbt_to_lower(k[i]);
-        }
-        out[len] = '\0';
         return 0;
     }
     if (len > BBT_KEY_MAX || !bbt_is_alpha(k[0])) {

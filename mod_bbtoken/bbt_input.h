@@ -185,8 +185,10 @@ int bbt_input_number(const char *s, long lo, long hi, long *out);
 
 /* Canonicalize a project key into out (BBT_KEY_BUF bytes): a project key
  * (a letter, then letters, digits and "_", at most BBT_KEY_MAX) in upper
- * case, or a personal project ("~" and a user name) in lower case.  0, or
- * -1 (out empty) if it is not a key. */
+ * case, or a personal project ("~" and a user name or slug) as "~" and the
+ * user's slug (bbt_input_user_slug: ~Carol.Smith@Corp is
+ * ~carol.smith_corp), Bitbucket's key of it.  0, or -1 (out empty) if it
+ * is not a key. */
 int bbt_input_key(const char *key, size_t len, char *out);
 
 /* 1 if s[0..len) is a repository slug: ASCII letters, digits and "_ - .",

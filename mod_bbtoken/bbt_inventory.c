@@ -164,7 +164,7 @@ static int bbt_inv_where_token(bbt_inventory_query_t *q,
          * again brings their reach back. */
         snprintf(buf, sizeof(buf),
                  " AND (t.project_key = %s OR u.is_admin"
-                 " OR %s = '~' || lower(u.name)"
+                 " OR %s = '~' || u.slug"
                  " OR EXISTS (SELECT 1 FROM bbtoken_project_grants g"
                  " WHERE g.user_id = u.id AND g.project_key = %s)"
                  " OR EXISTS (SELECT 1 FROM bbtoken_repo_grants g"

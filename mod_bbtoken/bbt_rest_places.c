@@ -37,11 +37,11 @@
  * the repository grants and tokens: schema 29), not a pass over every
  * grant and token. */
 #define BBT_PLACES_MINE                                                        \
-    "(SELECT '~' || lower(u.name) UNION SELECT g.project_key"                  \
+    "(SELECT '~' || u.slug UNION SELECT g.project_key"                         \
     " FROM bbtoken_project_grants g WHERE g.user_id = u.id)"
 #define BBT_PLACES_SQL                                                         \
     "SELECT k.key, k.slug FROM bbtoken_users u,"                               \
-    " LATERAL (SELECT '~' || lower(u.name), NULL::text"                        \
+    " LATERAL (SELECT '~' || u.slug, NULL::text"                               \
     "  UNION SELECT project_key, NULL FROM bbtoken_project_grants"             \
     "   WHERE user_id = u.id"                                                  \
     "  UNION SELECT project_key, repo_slug FROM bbtoken_repo_grants"           \
@@ -62,7 +62,7 @@
     "  UNION SELECT project_key, repo_slug FROM bbtoken_tokens"                \
     "   WHERE u.is_admin AND repo_slug IS NOT NULL) AS k (key, slug)"          \
     " WHERE u.id = $1 AND bbtoken_may_manage(u, k.key, k.slug)"                \
-    " ORDER BY k.key = '~' || lower(u.name) DESC, k.slug IS NOT NULL,"         \
+    " ORDER BY k.key = '~' || u.slug DESC, k.slug IS NOT NULL,"                \
     " k.key COLLATE \"C\", k.slug COLLATE \"C\""                               \
     " LIMIT $2::integer OFFSET $3::integer"
 
@@ -77,8 +77,7 @@
  * the page's places: it is true of every place for an active global admin
  * (bbtoken_owner_levels), so asking it of the page alone gives the same
  * page as asking it of all, and a place it refused would be left out. */
-#define BBT_PLACES_ME                                                          \
-    "(SELECT '~' || lower(name) FROM bbtoken_users WHERE id = $1)"
+#define BBT_PLACES_ME "(SELECT '~' || slug FROM bbtoken_users WHERE id = $1)"
 /* A group's cut, start + limit, as a query: PostgreSQL plans a LIMIT it
  * cannot read as one that takes a tenth of the rows, so a group is read
  * in index order whatever start is; given the number, it would sort a

@@ -430,7 +430,8 @@ void bbt_routing_env(request_rec *r, const bbt_req_t *rq)
 /* Project keys are case-insensitive, directory names are not.  Before the
  * URL is mapped to a file (mod_alias, the core, mod_rewrite run after this),
  * a key the routes capture is rewritten to its canonical spelling (PROJ,
- * ~alice), so the repository served is the one the decision is about.  Only
+ * ~carol.smith_corp for ~Carol.Smith@corp: the same length), so the
+ * repository served is the one the decision is about.  Only
  * routes of a <Location> are known this early; elsewhere a key not spelled
  * canonically is refused when the request is routed. */
 static int bbt_translate(request_rec *r)

@@ -12,7 +12,10 @@
 #include "httpd.h"
 
 /* The oldest schema the module's statements run on: the lookup reads
- * bbtoken_lookup.packed (sql/migrations/0027). */
+ * bbtoken_lookup.packed (sql/migrations/0027).  Before 0056 a personal
+ * project of a name with "@" is stored under ~ and the name, which no key
+ * the module canonicalizes (~ and the slug) matches: refused there until
+ * the upgrade, never taken for another's. */
 #define BBT_SCHEMA_MIN 27
 
 struct pg_conn;

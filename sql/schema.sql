@@ -301,3 +301,8 @@ COMMIT;
 BEGIN;
 \ir migrations/0055_leak_sweep_bound.sql
 COMMIT;
+
+-- Version 56: a personal project's key is "~" and its owner's slug.
+BEGIN;
+\ir migrations/0056_personal_slug.sql
+COMMIT;

@@ -7,7 +7,8 @@
 # owner's level on every target; 25 takes invisible formatting characters
 # out of e-mail addresses; 44 removes grants on a personal project without
 # a user, made since 21; 45 takes white space off the ends of token names;
-# and in a database in SQL_ASCII a control
+# 56 stores a personal project's keys under its owner's slug; and in a
+# database in SQL_ASCII a control
 # character is read as the database stores it.  What they take out is
 # audited, by the upgrade, and refused from then on: of every code point
 # from U+0080 up, the database refuses the same ones as the module's input
@@ -205,6 +206,53 @@ subtest 'version 44: grants on a personal project without a user, made since ver
                                        . " SELECT id, '~nobody', 'PROJECT_READ' FROM bbtoken_users WHERE name = 'bob'",
                                        db => 'pgrants');
     ok($rc != 0 && $err =~ /personal project ~nobody has no user/, '  and refused from then on') or diag "$out$err";
+};
+
+subtest 'version 56: a personal project\'s keys stored under the name are found under the slug' => sub {
+    db_at($env, 'pslug', 55);
+    $env->psql("INSERT INTO bbtoken_users (name) VALUES ('Carol.Smith\@Corp'), ('bob'), ('dave')", db => 'pslug');
+    # What the release of version 55 stored for carol.smith@corp's project:
+    # a project's and a repository's token, bob's and dave's grants, its
+    # settings, all under ~carol.smith@corp; and her own token.
+    $env->psql("INSERT INTO bbtoken_tokens (id, user_id, project_key, repo_slug, name, project_perm, repo_perm, salt,"
+               . " secret_hash) SELECT '300000000011', NULL::bigint, '~carol.smith\@corp', NULL, 'ci', 'PROJECT_READ',"
+               . " 'REPO_READ', repeat('a', 32), repeat('c', 64) UNION ALL SELECT '300000000012', NULL,"
+               . " '~carol.smith\@corp', 'home', 'deploy', NULL, 'REPO_READ', repeat('a', 32), repeat('d', 64)"
+               . " UNION ALL SELECT '300000000013', id, NULL, NULL, 'mine', 'PROJECT_READ', 'REPO_READ',"
+               . " repeat('a', 32), repeat('e', 64) FROM bbtoken_users WHERE name = 'Carol.Smith\@Corp'",
+               db => 'pslug');
+    $env->psql("INSERT INTO bbtoken_project_grants (user_id, project_key, permission)"
+               . " SELECT id, '~carol.smith\@corp', 'PROJECT_WRITE' FROM bbtoken_users WHERE name = 'bob'",
+               db => 'pslug');
+    $env->psql("INSERT INTO bbtoken_repo_grants (user_id, project_key, repo_slug, permission)"
+               . " SELECT id, '~carol.smith\@corp', 'home', 'REPO_ADMIN' FROM bbtoken_users WHERE name = 'dave'",
+               db => 'pslug');
+    $env->psql("INSERT INTO bbtoken_projects (project_key, repo_admins_manage_tokens)"
+               . " VALUES ('~carol.smith\@corp', false)", db => 'pslug');
+    my ($rc, $out, $err) = cli_db($env, 'pslug', 'db', 'upgrade');
+    is($rc, 0, 'db upgrade') or diag $err;
+    is($env->psql("SELECT string_agg(k, ' ' ORDER BY k) FROM (SELECT project_key || COALESCE('/' || repo_slug, '') k"
+                  . " FROM bbtoken_tokens WHERE project_key IS NOT NULL UNION ALL SELECT project_key"
+                  . " FROM bbtoken_project_grants UNION ALL SELECT project_key || '/' || repo_slug"
+                  . " FROM bbtoken_repo_grants UNION ALL SELECT project_key FROM bbtoken_projects) x", db => 'pslug'),
+       '~carol.smith_corp ~carol.smith_corp ~carol.smith_corp ~carol.smith_corp/home ~carol.smith_corp/home',
+       'the tokens, the grants and the settings are stored under ~carol.smith_corp');
+    is($env->psql("SELECT string_agg(id || ' ' || (revoked_at IS NOT NULL), ',' ORDER BY id) FROM bbtoken_tokens",
+                  db => 'pslug'),
+       '300000000011 false,300000000012 false,300000000013 false', '  none of the tokens revoked');
+    is($env->psql("SELECT string_agg(u.name || ' ' || bbtoken_owner_level(u.id, '~carol.smith_corp', 'home'), ','"
+                  . " ORDER BY u.name) FROM bbtoken_users u", db => 'pslug'),
+       'Carol.Smith@Corp 3,bob 2,dave 3', "  each user's level on ~carol.smith_corp/home is what it was");
+    is($env->psql("SELECT string_agg(l.id || ' ' || COALESCE(l.project_key, '-') || ' ' || COALESCE(l.levels, '-'),"
+                  . " ',' ORDER BY l.id) FROM bbtoken_lookup l", db => 'pslug'),
+       '300000000011 ~carol.smith_corp -,300000000012 ~carol.smith_corp -,300000000013 - ~carol.smith_corp:3',
+       "  what httpd's lookup reads says so too");
+    ($rc, $out, $err) = cli_db($env, 'pslug', 'db', 'check');
+    is($rc, 0, '  db check finds the lookup true') or diag "$out$err";
+    ($rc, $out, $err) = cli_db($env, 'pslug', 'list', '--project', '~Carol.Smith@Corp');
+    like($out, qr/300000000011/, '  list --project ~Carol.Smith@Corp finds the project token') or diag "$out$err";
+    is($env->psql("SELECT bbtoken_valid_key('~carol.smith\@corp') || ' ' || bbtoken_valid_key('~carol.smith_corp')",
+                  db => 'pslug'), 'false true', '  a personal key with "@" is no key from then on');
 };
 
 subtest 'version 22: invisible formatting characters leave names; a personal project\'s settings leave with its owner' => sub {

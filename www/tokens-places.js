@@ -10,9 +10,13 @@
   // ------------------------------------------------------------------
   // Whose tokens
 
+  // A personal project's key is ~ and its owner's slug, as the module
+  // spells it: the name in lower case, @ as _.
+  const personalKey = (name) => '~' + name.toLowerCase().replace(/@/g, '_');
+
   function parseHolder(text) {
     const m = /^(~?[A-Za-z0-9_.@-]+)(?:\/([A-Za-z0-9][A-Za-z0-9_.-]*))?$/.exec(text.trim());
-    return m ? { key: m[1].startsWith('~') ? m[1].toLowerCase() : m[1].toUpperCase(), slug: m[2] || '' } : null;
+    return m ? { key: m[1].startsWith('~') ? personalKey(m[1].slice(1)) : m[1].toUpperCase(), slug: m[2] || '' } : null;
   }
 
   function showHolder(h) {
@@ -85,7 +89,7 @@
       return;
     }
     const sel = $('places');
-    const personal = '~' + USER.toLowerCase();
+    const personal = personalKey(USER);
     const projects = el('optgroup', { label: 'Projects' });
     const repos = el('optgroup', { label: 'Repositories' });
     for (const p of places) {

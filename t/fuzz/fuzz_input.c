@@ -117,16 +117,13 @@ static void bbt_fz_user(const char *s, size_t len)
         bbt_input_user_slug(slug, len, again) != 0 || strcmp(slug, again)) {
         abort();
     }
+    /* A personal project's key is "~" and the slug, whatever the name's
+     * spelling. */
     tilde[0] = '~';
     memcpy(tilde + 1, s, len);
     if (bbt_input_key(tilde, len + 1, key) != 0 || key[0] != '~' ||
-        strlen(key) != len + 1) {
+        strlen(key) != len + 1 || strcmp(key + 1, slug) != 0) {
         abort();
-    }
-    for (i = 0; i < len; i++) {
-        if (key[i + 1] != (char)bbt_to_lower(s[i])) {
-            abort();
-        }
     }
 }
 
@@ -158,7 +155,7 @@ static void bbt_fz_key(const char *s, size_t len)
                 abort();
             }
         }
-    } else if (!bbt_input_user_name(key + 1, len - 1)) {
+    } else if (!bbt_input_user_name(key + 1, len - 1) || strchr(key, '@')) {
         abort();
     }
     /* Another spelling of the same key, in other cases. */

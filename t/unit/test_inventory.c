@@ -171,7 +171,7 @@ static void test_filters(void)
        "project: $2, canonical");
     ok(has(&q, "(t.project_key = $2 OR "),
        "project: the project's and its repositories' own tokens too");
-    ok(has(&q, " OR u.is_admin OR $2 = '~' || lower(u.name) OR EXISTS"),
+    ok(has(&q, " OR u.is_admin OR $2 = '~' || u.slug OR EXISTS"),
        "project: a global admin's and the personal project owner's too");
     ok(has(&q, "t.expires_at <= now()"), "expired");
     ok(has(&q, "t.last_authenticated IS NULL"), "never used");

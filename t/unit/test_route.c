@@ -190,7 +190,7 @@ static void test_keys_slugs(void)
       "~alice", "repo", R);
     M("POST", "/scm/~Alice/repo.git/git-receive-pack", NULL, "~alice", "repo",
       W);
-    M("GET", "/scm/~A.B_c@Example-1/repo.git/HEAD", NULL, "~a.b_c@example-1",
+    M("GET", "/scm/~A.B_c@Example-1/repo.git/HEAD", NULL, "~a.b_c_example-1",
       "repo", R);
     M("GET", "/scm/~0/repo.git/HEAD", NULL, "~0", "repo", R);
 
@@ -534,7 +534,9 @@ static void test_canonical_key(void)
     key_ok("PROJX", 4, "PROJ");
     key_ok("~alice", 6, "~alice");
     key_ok("~ALICE", 6, "~alice");
-    key_ok("~Alice.Smith@Corp-1_x", 21, "~alice.smith@corp-1_x");
+    key_ok("~Alice.Smith@Corp-1_x", 21, "~alice.smith_corp-1_x");
+    key_ok("~carol.smith_corp", 17, "~carol.smith_corp");
+    key_ok("~CAROL.SMITH@CORP", 17, "~carol.smith_corp");
     key_ok("~alice/repo", 6, "~alice");
     key_bad("", 0, "empty");
     key_bad(NULL, 4, "NULL");
