@@ -255,6 +255,30 @@ subtest 'version 56: a personal project\'s keys stored under the name are found 
                   db => 'pslug'), 'false true', '  a personal key with "@" is no key from then on');
 };
 
+subtest 'version 56: the tokens of a personal project whose owner left are no news to the user it names now' => sub {
+    my @notify = ('notify', '--dry-run', '--from', 'tokens@git.example.com', '--sendmail', '/bin/true');
+    # a@b deleted (its project token revoked with it), a_b made since; and
+    # a_b deleted, a@b made since: after the upgrade ~a_b is the new
+    # user's project, and the old token's revocation is not theirs to hear.
+    for my $case (['pslug_a', 'a@b', 'a_b', '~a@b'], ['pslug_b', 'a_b', 'a@b', '~a_b']) {
+        my ($db, $gone, $new, $key) = @$case;
+        db_at($env, $db, 55);
+        $env->psql("INSERT INTO bbtoken_users (name) VALUES ('$gone')", db => $db);
+        $env->psql("INSERT INTO bbtoken_tokens (id, project_key, name, project_perm, repo_perm, salt, secret_hash)"
+                   . " VALUES ('300000000021', '$key', 'of-$gone', 'PROJECT_READ', 'REPO_READ', repeat('a', 32),"
+                   . " repeat('c', 64))", db => $db);
+        $env->psql("DELETE FROM bbtoken_users WHERE name = '$gone'", db => $db);
+        $env->psql("INSERT INTO bbtoken_users (name, email) VALUES ('$new', 'new\@example.com')", db => $db);
+        my ($rc, $out, $err) = cli_db($env, $db, 'db', 'upgrade');
+        is($rc, 0, "$gone left, $new came: db upgrade") or diag $err;
+        is($env->psql("SELECT project_key || ' ' || (revoked_at IS NOT NULL) FROM bbtoken_tokens", db => $db),
+           '~a_b true', '  the revoked token is under ~a_b, the new user\'s project');
+        ($rc, $out, $err) = cli_db($env, $db, @notify);
+        is($rc, 0, '  notify --dry-run') or diag "$out$err";
+        unlike($out, qr/of-\Q$gone\E/, "  $new is not mailed the revocation of $gone\'s token") or diag $out;
+    }
+};
+
 subtest 'version 22: invisible formatting characters leave names; a personal project\'s settings leave with its owner' => sub {
     db_at($env, 'invisible', 21);
     # Characters that reorder or hide text, in names version 21 took.

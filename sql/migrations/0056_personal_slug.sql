@@ -294,6 +294,21 @@ BEGIN
 END
 $$;
 
+-- What became of a personal project's earlier tokens, whose owner left
+-- before the rewrite (a@b deleted, a_b made since; or a_b deleted, a@b
+-- made since), is no news to the user whose project the key names after
+-- it: notify would mail them another's revocation or expiry, as the
+-- trigger of a new user (bbtoken_users_personal_fresh) says for a key
+-- that was theirs already.  Under the old key these had no owner to mail.
+INSERT INTO bbtoken_notices (token_id, kind)
+SELECT k.id, e.kind FROM bbtoken_tokens k,
+       LATERAL (VALUES ('revoked', k.revoked_at IS NOT NULL),
+                       ('expired', k.expires_at <= now())) e(kind, yes)
+ WHERE k.user_id IS NULL AND k.project_key LIKE '~%' AND e.yes
+   AND NOT EXISTS (SELECT 1 FROM bbtoken_users u
+                    WHERE '~' || lower(u.name) = k.project_key)
+ON CONFLICT (token_id, kind) DO NOTHING;
+
 -- A token's project is fixed for every role (bbtoken_tokens_fixed): only
 -- this transaction's owner gets past it, around the one UPDATE, as
 -- migration 19 did.  Revoked tokens too, so that no row keeps a key
