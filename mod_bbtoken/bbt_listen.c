@@ -199,10 +199,11 @@ static void bbt_listen_connect(apr_int64_t until)
         }
         rc = bbt_lsession_read(&L.ls, L.pool, L.s, why, sizeof(why));
         if (rc == BBT_LSESSION_NO_PLACE) {
-            /* Requests busy on every connection, not an outage: soon
-             * again, the backoff left as it is (grown, it would keep the
-             * cache unused while the load, every request reading the
-             * database, lasts). */
+            /* Requests busy on every connection, or another thread long
+             * in its turn to ask the pool, not an outage: soon again, the
+             * backoff left as it is (grown, it would keep the cache unused
+             * while the load, every request reading the database,
+             * lasts). */
             bbt_listen_down(why);
             bbt_listen_retry_later(BBT_LISTEN_NO_PLACE_RETRY_US);
             return;
@@ -418,6 +419,7 @@ static void bbt_listen_notifies(void)
             bbt_listen_lookup_ok();
             if (bbt_listen_triggers_ok() && bbt_lprobe_ok()) {
                 bbt_cache_heartbeat(L.sent);
+                bbt_lprobe_serving();
             }
         }
         PQfreemem(n);

@@ -11,7 +11,8 @@
  * work on a non-blocking libpq connection of its own and returns:
  *
  *   down         wait out the backoff (a tenth of a second when the
- *                child's requests held every pooled connection), then
+ *                child's requests held every pooled connection, or the
+ *                turn to ask the pool too long), then
  *                start connecting with the
  *                main server's connection options, read once from a
  *                connection of mod_dbd's pool (PQconninfo), so DBDParams
@@ -38,7 +39,7 @@
  *                already.
  *                Only then is the send time published as the heartbeat,
  *                and only once another session's probe has come back
- *                (bbt_lprobe.h).
+ *                (bbt_lprobe.h); the first one published says BBT309.
  *                The heartbeat's transaction reads the tables that decide
  *                access and their notifying triggers too: made anew since
  *                (a restore), every entry is forgotten before the

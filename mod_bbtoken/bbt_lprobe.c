@@ -28,12 +28,16 @@ static struct {
     int heard;     /* one came back since LISTEN */
     int told;      /* BBT712 said, none back since */
     int told_pool; /* BBT714 said, none back since */
+    int serving;   /* BBT309 said at notice since heard was last 0 */
+    int again;     /* ... and it says "again" */
 } P;
 
 /* BBT309 is said here, where it is known whether the listener serves:
  * while its probe fails (BBT712, BBT714) a connection of its proves
- * nothing, and the probe that comes back at last is what puts it back in
- * service. */
+ * nothing, and it is said at notice only once the cache is believed, with
+ * the first heartbeat published (which waits for a probe back): said
+ * before, it would tell the administrator the cache is in use while every
+ * request still reads the database. */
 static void bbt_lprobe_hears(int level, int again)
 {
     ap_log_error(APLOG_MARK, level, 0, P.s,
@@ -44,11 +48,22 @@ static void bbt_lprobe_hears(int level, int again)
 
 void bbt_lprobe_reset(server_rec *s, int be_pid, int again)
 {
-    P.out = P.heard = 0;
+    P.out = P.heard = P.serving = 0;
+    P.again = again;
     P.due = 0;
     P.s = s;
     P.be_pid = be_pid;
-    bbt_lprobe_hears(P.told || P.told_pool ? APLOG_DEBUG : APLOG_NOTICE, again);
+    if (P.told || P.told_pool) {
+        bbt_lprobe_hears(APLOG_DEBUG, again);
+    }
+}
+
+void bbt_lprobe_serving(void)
+{
+    if (!P.serving) {
+        bbt_lprobe_hears(APLOG_NOTICE, P.again);
+        P.serving = 1;
+    }
 }
 
 void bbt_lprobe_tick(apr_pool_t *pool, server_rec *s, const char *channel)
@@ -60,12 +75,19 @@ void bbt_lprobe_tick(apr_pool_t *pool, server_rec *s, const char *channel)
         return;
     }
     why[0] = '\0';
-    rc = bbt_lsession_probe(pool, s, channel, ++P.seq, &pid, why, sizeof(why));
+    /* Until one comes back the cache is not believed, every request reads
+     * the database and some thread nearly always waits for a place: the
+     * probe queues with them, or it would wait out the load.  Once the
+     * cache is believed a wait would hold the heartbeat back, and a place
+     * is free most of the time. */
+    rc = bbt_lsession_probe(pool, s, channel, ++P.seq, !P.heard, &pid, why,
+                            sizeof(why));
     if (rc == -2) {
         /* Sent again from there, it would fail again (and a standby logs
          * each refusal as an ERROR): tried again when the next is due.
          * Nothing is believed meanwhile, as if it had never come back. */
-        P.heard = 0;
+        P.heard = P.serving = 0;
+        P.again = 1;
         bbt_cache_listener_down();
         ap_log_error(APLOG_MARK, P.told_pool ? APLOG_DEBUG : APLOG_WARNING, 0,
                      s,
@@ -102,9 +124,6 @@ int bbt_lprobe_heard(const PGnotify *n, const char *channel)
     }
     P.out = 0;
     P.heard = 1;
-    if (P.told || P.told_pool) {
-        bbt_lprobe_hears(APLOG_NOTICE, 1);
-    }
     P.told = P.told_pool = 0;
     P.due = bbt_mono_now() + BBT_LPROBE_EVERY_US;
     return 1;

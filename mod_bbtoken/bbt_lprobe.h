@@ -12,9 +12,14 @@
  * that does not come back within two seconds ends the listener's
  * connection.  It is sent only while the listener is idle, and no
  * heartbeat goes while it is out: heard at the end of the listener's own
- * transaction (the proxy links it then) it would prove nothing.  It takes
- * a place of the module's in the pool without waiting (bbt_dbgate.h): a
- * full pool is a probe not sent, tried again a second later.  A pool that
+ * transaction (the proxy links it then) it would prove nothing.  Until
+ * one has come back it queues for a place of the module's in the pool as
+ * the listener's read of the pooled session does (bbt_lsession.h): every
+ * request reads the database meanwhile, some thread nearly always waits
+ * for a place, and one that does not wait is never given one.  After
+ * that, the cache believed, it takes a place only if one is free at once
+ * (bbt_dbgate.h), a wait holding the heartbeat back.  A probe not sent
+ * is tried again a second later.  A pool that
  * reaches a hot standby cannot send it (nor one whose role may not run
  * pg_notify): the cache is not believed while it does, said once, and the
  * probe tried again every ten seconds.  The state is the listener's
@@ -28,10 +33,14 @@
 #include <libpq-fe.h>
 
 /* LISTEN took effect anew on the listener's backend be_pid: no probe
- * heard, one due now.  Says so (BBT309, "again" if again): at notice, or
- * at debug while the probe fails (BBT712, BBT714), and then at notice
- * when one comes back. */
+ * heard, one due now.  Says so at debug while the probe fails (BBT712,
+ * BBT714); BBT309 at notice waits for bbt_lprobe_serving. */
 void bbt_lprobe_reset(server_rec *s, int be_pid, int again);
+
+/* A heartbeat was published, the cache believed: the first since LISTEN
+ * (or since the probe could not be sent at all, BBT714) says so, BBT309 at
+ * notice, "again" if again (or after BBT714). */
+void bbt_lprobe_serving(void);
 
 /* Send the probe on channel if one is due and none is out (a blocking
  * round trip on a pooled connection, two seconds at most; one that cannot

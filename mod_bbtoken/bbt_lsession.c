@@ -275,9 +275,11 @@ static int bbt_lsession_read_on(void *arg, apr_pool_t *pool, server_rec *s,
  * pgsql).  gate, where given, is the place held among the module's
  * connections, whose turn to ask the pool is waited for only while the
  * thread that has it has held it for less than BBT_LSESSION_TURN_MS
- * (taking an idle connection, in microseconds): -1 when it has held it
- * longer (it may be connecting, up to connect_timeout, which the
- * listener's thread does not wait for). */
+ * (taking an idle connection, in microseconds): BBT_LSESSION_NO_PLACE when
+ * it has held it longer (it may be connecting, up to connect_timeout,
+ * which the listener's thread does not wait for).  That is the child's
+ * own threads busy on the pool, as a full pool is, not the database
+ * failing: tried again as soon, never backed off as an outage. */
 static int bbt_lsession_on_pool(apr_pool_t *pool, server_rec *s,
                                 bbt_gate_t *gate, bbt_lsession_fn *fn,
                                 void *arg, char *err, size_t errlen)
@@ -304,7 +306,7 @@ static int bbt_lsession_on_pool(apr_pool_t *pool, server_rec *s,
                          "connection from mod_dbd's pool for longer than "
                          "%d ms",
                          BBT_LSESSION_TURN_MS);
-            return -1;
+            return BBT_LSESSION_NO_PLACE;
         }
         apr_pool_create(&tmp, pool);
         dbd = dbd_open(tmp, s);
@@ -323,20 +325,21 @@ static int bbt_lsession_on_pool(apr_pool_t *pool, server_rec *s,
     return rc == 2 ? -1 : rc;
 }
 
-/* How long the listener's read of the pooled session waits for a place
- * among the module's connections.  While the listener is down every token
- * request reads the database, so threads wait for places nearly all the
- * time, and one that does not wait is never given one (it takes no place
- * a waiting thread is owed): the read queues with them, as briefly as a
- * request's connection is held, bounded well within what a child's exit
- * waits for the listener (bbt_wdcall.c). */
+/* How long the listener's read of the pooled session, and its probe until
+ * one has come back, wait for a place among the module's connections.
+ * While the cache is not believed every token request reads the database,
+ * so threads wait for places nearly all the time, and one that does not
+ * wait is never given one (it takes no place a waiting thread is owed):
+ * the read and the probe queue with them, each for one short statement,
+ * bounded well within what a child's exit waits for the listener
+ * (bbt_wdcall.c), and never both in one call of the listener's. */
 #define BBT_LSESSION_PLACE_WAIT_US 1000000
 
 /* fn on a pooled connection, from a place among the module's own waited
  * for at most wait: never mod_dbd's endless queue for a connection (the
  * listener's thread would stop there, and a child's exit waits for it),
  * nor a connection taken from a request the gate let in (bbt_dbgate.h).
- * BBT_LSESSION_NO_PLACE when no place came. */
+ * BBT_LSESSION_NO_PLACE when no place came, or no turn (above). */
 static int bbt_lsession_placed(apr_pool_t *pool, server_rec *s,
                                apr_interval_time_t wait, bbt_lsession_fn *fn,
                                void *arg, char *err, size_t errlen)
@@ -415,7 +418,8 @@ static int bbt_lsession_probe_on(void *arg, apr_pool_t *pool, server_rec *s,
 }
 
 int bbt_lsession_probe(apr_pool_t *pool, server_rec *s, const char *channel,
-                       apr_uint64_t seq, int *be_pid, char *err, size_t errlen)
+                       apr_uint64_t seq, int queue, int *be_pid, char *err,
+                       size_t errlen)
 {
     bbt_lsession_probe_t pr = {NULL, 0};
     char sql[256];
@@ -429,8 +433,8 @@ int bbt_lsession_probe(apr_pool_t *pool, server_rec *s, const char *channel,
                  "') END, pg_catalog.pg_backend_pid()",
                  channel, seq);
     pr.sql = sql;
-    rc = bbt_lsession_placed(pool, s, 0, bbt_lsession_probe_on, &pr, err,
-                             errlen);
+    rc = bbt_lsession_placed(pool, s, queue ? BBT_LSESSION_PLACE_WAIT_US : 0,
+                             bbt_lsession_probe_on, &pr, err, errlen);
     if (rc == BBT_LSESSION_NO_PLACE) {
         rc = -1;
     }

@@ -33,9 +33,12 @@ typedef struct {
  * session's search_path and role, which the listener's connection is given
  * (ls->vals), and how that session resolves the names (ls->names).  1 when
  * read; 0 with no connection of mod_dbd's (none, or not pgsql); -1 when the
- * session could not be read, why in err; BBT_LSESSION_NO_PLACE when every
- * pooled connection of the child stayed in use for a while (a place among
- * the module's is waited for, briefly, never a connection of mod_dbd's). */
+ * session could not be read, why in err; BBT_LSESSION_NO_PLACE, why in
+ * err, when every pooled connection of the child stayed in use for a while
+ * (a place among the module's is waited for, briefly, never a connection
+ * of mod_dbd's) or another thread of the child held the turn to ask the
+ * pool for one too long (bbt_dbgate_turn): the child's requests busy on
+ * the pool, not the database failing. */
 #define BBT_LSESSION_NO_PLACE (-3)
 int bbt_lsession_read(bbt_lsession_t *ls, apr_pool_t *pool, server_rec *s,
                       char *err, size_t errlen);
@@ -43,12 +46,17 @@ int bbt_lsession_read(bbt_lsession_t *ls, apr_pool_t *pool, server_rec *s,
 /* The listener's probe: NOTIFY channel with payload "p<seq>" from a
  * connection of s's pool, another session than the listener's, so that
  * the listener hears it only if a notification reaches its connection
- * while it is idle (a transaction-pooling proxy drops it then).  1 sent,
- * the sending backend's pid in *be_pid; 0 with no connection of mod_dbd's;
- * -1 not sent, why in err; -2 not sent because the pooled session cannot
- * send it (a hot standby, a read-only session, EXECUTE on pg_notify
- * refused: trying again soon would not help), why in err. */
+ * while it is idle (a transaction-pooling proxy drops it then).  A place
+ * among the module's connections is queued for as the read above does
+ * where queue is set, else taken only if one is free with no thread
+ * waiting.  1 sent, the sending backend's pid in *be_pid; 0 with no
+ * connection of mod_dbd's; -1 not sent, why in err (the pool busy, as
+ * BBT_LSESSION_NO_PLACE above, among them); -2 not sent because the
+ * pooled session cannot send it (a hot standby, a read-only session,
+ * EXECUTE on pg_notify refused: trying again soon would not help), why in
+ * err. */
 int bbt_lsession_probe(apr_pool_t *pool, server_rec *s, const char *channel,
-                       apr_uint64_t seq, int *be_pid, char *err, size_t errlen);
+                       apr_uint64_t seq, int queue, int *be_pid, char *err,
+                       size_t errlen);
 
 #endif

@@ -21,8 +21,9 @@
 APLOG_USE_MODULE(bbtoken);
 
 /* How long the child waits for a call in progress.  A call waits on the
- * listener's own connection for at most 80 ms, and on a pooled one's
- * answers for 2 s (bbt_lsession.c); only connecting blocks for longer
+ * listener's own connection for at most 80 ms, for a place among the
+ * module's pooled connections for 1 s and on a pooled one's answers for
+ * 2 s (bbt_lsession.c); only connecting blocks for longer
  * (libpq's connect_timeout, which the README's DBDParams set to 3 s, and
  * a name's look-up).  Past it the child exits without waiting, as if
  * unfenced, rather than hang its stop. */

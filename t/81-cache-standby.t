@@ -84,7 +84,8 @@ sub most_per_child {
 }
 
 subtest 'the listener hears the primary, the pool reads the standby' => sub {
-    ok(wait_log($env, 0, qr/BBT309: the token cache's listener hears PostgreSQL/), 'the listener is up (BBT309)');
+    # Connected, its probe cannot be sent from the pool: never in service.
+    ok(wait_log($env, 0, qr/BBT714: /), 'the listener is connected, its probe not sent (BBT714)');
     is(listener_count($env), 1, "the listener is in the primary's pg_stat_activity");
     is($env->pg_standby_psql("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'mod_bbtoken listener'"),
        0, "and not in the standby's");
@@ -94,6 +95,8 @@ subtest 'the listener hears the primary, the pool reads the standby' => sub {
     like(log_since($env, 0), qr/BBT811: token lookups read a hot standby/, 'a warning says so (BBT811)');
     ok(wait_log($env, 0, qr/\[bbtoken:warn\] .*BBT714: the token cache's listener cannot send its probe: .*hot standby/),
        'the listener says its probe cannot be sent from the pool (BBT714, a warning)');
+    unlike(log_since($env, 0), qr/\[bbtoken:notice\] .*BBT309: /,
+           'nor that it hears PostgreSQL (BBT309): the cache is not believed');
 };
 
 subtest 'what the standby answers is never kept' => sub {
