@@ -331,8 +331,9 @@ static int bbt_lsession_on_pool(apr_pool_t *pool, server_rec *s,
  * so threads wait for places nearly all the time, and one that does not
  * wait is never given one (it takes no place a waiting thread is owed):
  * the read and the probe queue with them, each for one short statement,
- * bounded well within what a child's exit waits for the listener
- * (bbt_wdcall.c), and never both in one call of the listener's. */
+ * never both in one call of the listener's: with the 2 s for answers,
+ * within what a child's exit waits for the listener, connecting aside
+ * (bbt_wdcall.c; a call longer than that is not waited for, BBT313). */
 #define BBT_LSESSION_PLACE_WAIT_US 1000000
 
 /* fn on a pooled connection, from a place among the module's own waited
