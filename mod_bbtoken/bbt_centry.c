@@ -329,7 +329,7 @@ size_t bbt_centry_encode(const bbt_centry_t *e, unsigned char *buf, size_t cap)
                 return 0;
             }
         }
-        need += 7 * 8 + 3 + 2 + ulen + 2 + nlen + 1 + 2 + klen + 2 + slen + 2 +
+        need += 8 * 8 + 3 + 2 + ulen + 2 + nlen + 1 + 2 + klen + 2 + slen + 2 +
                 alen + 1 + (size_t)e->ngroups * 9;
     }
     if (need > cap) {
@@ -345,6 +345,7 @@ size_t bbt_centry_encode(const bbt_centry_t *e, unsigned char *buf, size_t cap)
         p = bbt_put64(p, (uint64_t)e->last_use_us);
         p = bbt_put64(p, (uint64_t)e->refused_us);
         p = bbt_put64(p, (uint64_t)e->use_tried_us);
+        p = bbt_put64(p, (uint64_t)e->refused_tried_us);
         p = bbt_put64(p, (uint64_t)e->group_failed_us);
         p = bbt_put64(p, (uint64_t)e->group_tried_us);
         *p++ = (unsigned char)((e->revoked ? 1 : 0) | (e->user_active ? 2 : 0));
@@ -418,7 +419,7 @@ int bbt_centry_decode(const unsigned char *buf, size_t len, bbt_centry_t *e)
     default:
         return -1;
     }
-    if (end - p < 7 * 8 + 3) {
+    if (end - p < 8 * 8 + 3) {
         return -1;
     }
     e->owner_id = (int64_t)bbt_get64(p);
@@ -426,9 +427,10 @@ int bbt_centry_decode(const unsigned char *buf, size_t len, bbt_centry_t *e)
     e->last_use_us = (int64_t)bbt_get64(p + 16);
     e->refused_us = (int64_t)bbt_get64(p + 24);
     e->use_tried_us = (int64_t)bbt_get64(p + 32);
-    e->group_failed_us = (int64_t)bbt_get64(p + 40);
-    e->group_tried_us = (int64_t)bbt_get64(p + 48);
-    p += 56;
+    e->refused_tried_us = (int64_t)bbt_get64(p + 40);
+    e->group_failed_us = (int64_t)bbt_get64(p + 48);
+    e->group_tried_us = (int64_t)bbt_get64(p + 56);
+    p += 64;
     if (p[0] > 3 || !bbt_level_ok(p[1]) || !bbt_level_ok(p[2])) {
         return -1;
     }

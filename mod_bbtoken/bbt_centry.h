@@ -106,14 +106,17 @@ typedef struct {
      * which waits an interval as a write made does. */
     int64_t last_use_us;
     int64_t refused_us;
-    /* When the due one of those two was last tried and not made yet (no
+    /* When each of those two was last tried and not made yet (no
      * connection, a lock given up on), or claimed by a request about to
      * make it; 0: none.  Due again BBT_CENTRY_RETRY seconds on
      * (bbt_centry_owed).  Kept apart from the times written, not as a
      * time made to look due shortly: BBTokenLastUseInterval differs
      * between virtual hosts that share the entries, and a time shifted
-     * by one host's interval is another host's write of minutes ago. */
+     * by one host's interval is another host's write of minutes ago.
+     * Each its own: a last use given up on just before the token expired
+     * must not hold back its first expired refusal's audit. */
     int64_t use_tried_us;
+    int64_t refused_tried_us;
     /* When a new address group's record was last refused for good (as
      * last_use_us's), and when one was last tried and not made yet, or
      * claimed (as use_tried_us); 0: never.  Every new group of the token
@@ -140,7 +143,7 @@ typedef struct {
 
 /* The largest encoded token entry. */
 #define BBT_CENTRY_BUF                                                         \
-    (3 + 8 + 7 * 8 + 3 + 2 + BBT_USER_MAX + 2 + BBT_CENTRY_NAME_MAX + 1 + 2 +  \
+    (3 + 8 + 8 * 8 + 3 + 2 + BBT_USER_MAX + 2 + BBT_CENTRY_NAME_MAX + 1 + 2 +  \
      (BBT_KEY_BUF - 1) + 2 + BBT_SLUG_MAX + 2 + BBT_NETS_TEXT_MAX + 1 +        \
      BBT_AGROUPS_MAX * 9)
 

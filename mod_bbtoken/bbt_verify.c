@@ -260,7 +260,7 @@ static void bbt_verify_entry(request_rec *r, const bbt_centry_t *e,
                 bbt_where_new_group(r, e->groups, e->ngroups, g);
     } else if (presented && out->verdict == BBT_VERDICT_EXPIRED) {
         *expired =
-            bbt_centry_owed(e->refused_us, e->use_tried_us, interval, now);
+            bbt_centry_owed(e->refused_us, e->refused_tried_us, interval, now);
     }
 }
 
@@ -282,8 +282,11 @@ static void bbt_verify_cached_write(request_rec *r, bbt_req_t *rq,
     if (ep != e) {
         *e = *ep;
     }
-    if (touch || expired) {
+    if (touch) {
         e->use_tried_us = now;
+    }
+    if (expired) {
+        e->refused_tried_us = now;
     }
     if (g) {
         e->group_tried_us = now;
@@ -298,7 +301,7 @@ static void bbt_verify_cached_write(request_rec *r, bbt_req_t *rq,
     }
     if (use_rc != BBT_DB_WRITE_LATER) {
         bbt_verify_wrote(use_rc, now, touch ? &e->last_use_us : &e->refused_us,
-                         &e->use_tried_us);
+                         touch ? &e->use_tried_us : &e->refused_tried_us);
     }
     /* A group written takes its claim back: the token's other new groups
      * are not held for it. */
@@ -367,6 +370,7 @@ static bbt_cache_got_t bbt_verify_cached(request_rec *r, bbt_req_t *rq,
  * beyond the row's times (bbt_verify_wrote). */
 typedef struct {
     int64_t use_tried_us;
+    int64_t refused_tried_us;
     int64_t group_failed_us;
     int64_t group_tried_us;
 } bbt_vtried_t;
@@ -394,6 +398,7 @@ static void bbt_verify_keep(request_rec *r, bbt_req_t *rq,
         e.last_use_us = row->last_use_us;
         e.refused_us = row->refused_us;
         e.use_tried_us = tried->use_tried_us;
+        e.refused_tried_us = tried->refused_tried_us;
         e.group_failed_us = tried->group_failed_us;
         e.group_tried_us = tried->group_tried_us;
         e.revoked = row->revoked;
@@ -426,7 +431,7 @@ static int bbt_verify_db(request_rec *r, bbt_req_t *rq, bbt_cache_view_t *v,
     int interval = bbt_config_last_use_interval(r->server), secret_ok = 0;
     int level_asked = 0, rv = OK;
     apr_int64_t now = 0;
-    bbt_vtried_t tried = {0, 0, 0};
+    bbt_vtried_t tried = {0, 0, 0, 0};
     bbt_db_token_t row;
     bbt_db_status_t st;
     bbt_db_conn_t *c;
@@ -538,7 +543,7 @@ static int bbt_verify_db(request_rec *r, bbt_req_t *rq, bbt_cache_view_t *v,
         int rc =
             bbt_db_note_expired(c, rq->token_id, bbt_where_ip(r), interval);
 
-        bbt_verify_wrote(rc, now, &row.refused_us, &tried.use_tried_us);
+        bbt_verify_wrote(rc, now, &row.refused_us, &tried.refused_tried_us);
     }
 
 done:

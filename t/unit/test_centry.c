@@ -100,6 +100,7 @@ static bbt_centry_t row_entry(void)
     e.last_use_us = 1700000000000001LL;
     e.refused_us = 0;
     e.use_tried_us = 1700000000000003LL;
+    e.refused_tried_us = 1700000000000005LL;
     e.group_failed_us = 1700000000000002LL;
     e.group_tried_us = 1700000000000004LL;
     e.revoked = 0;
@@ -118,9 +119,9 @@ static void test_encoding(void)
     size_t n, i;
     int bad = 0;
     unsigned char ver;
-/* Where a token entry's flags are: magic, version, kind, stamp, seven
+/* Where a token entry's flags are: magic, version, kind, stamp, eight
  * times. */
-#define BBT_TEST_FLAGS (3 + 8 + 7 * 8)
+#define BBT_TEST_FLAGS (3 + 8 + 8 * 8)
 
     n = bbt_centry_encode(&e, buf, sizeof(buf));
     ok(n > 0, "a row entry encodes (%zu bytes)", n);
@@ -128,6 +129,7 @@ static void test_encoding(void)
            d.kind == e.kind && d.owner_id == 42 &&
            d.expires_us == e.expires_us && d.last_use_us == e.last_use_us &&
            d.refused_us == 0 && d.use_tried_us == e.use_tried_us &&
+           d.refused_tried_us == e.refused_tried_us &&
            d.group_failed_us == e.group_failed_us &&
            d.group_tried_us == e.group_tried_us && !d.revoked &&
            d.user_active && d.tok_project == BBT_LEVEL_READ &&
