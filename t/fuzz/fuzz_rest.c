@@ -19,13 +19,26 @@
 
 /* A project's or a repository's path: a canonical key, a slug or none,
  * an id for one token or its rotation; and the parts spell the URI again
- * (the key in any case), but for one trailing slash. */
+ * (the key in any case, a personal one's "@" as "_": its owner's slug),
+ * but for one trailing slash. */
 static void check_scope(const char *uri, const bbt_rest_path_t *p)
 {
     char again[sizeof(BBT_REST_PREFIX) + 32 + BBT_KEY_BUF + BBT_SLUG_MAX +
                BBT_TOKEN_ID_LEN + 16];
     char key[BBT_KEY_BUF];
+    char *spelt = strdup(uri), *k, *end;
     size_t n;
+
+    if (!spelt) {
+        return;
+    }
+    if ((k = strstr(spelt, "/projects/~")) != NULL) {
+        end = strchr(k + 10, '/');
+        for (k += 10; *k && k != end; k++) {
+            *k = *k == '@' ? '_' : *k;
+        }
+    }
+    uri = spelt;
 
     if (p->user[0] || p->slug[0] ||
         bbt_input_key(p->key, strlen(p->key), key) != 0 ||
@@ -47,6 +60,7 @@ static void check_scope(const char *uri, const bbt_rest_path_t *p)
         !(uri[n] == '\0' || (uri[n] == '/' && uri[n + 1] == '\0'))) {
         abort();
     }
+    free(spelt);
 }
 
 static void check_path(const char *uri)
