@@ -479,6 +479,31 @@ int bbt_db_reconnected(bbt_db_conn_t *c)
            bbt_db_session(c) == 0 && bbt_db_utf8(c) == 0;
 }
 
+/* A prepare failed on a live connection outside a transaction: the
+ * statement may be there already, made where this connection's memo does
+ * not know (a proxy's server connection that another client prepared it
+ * on), and "already exists" would then refuse it on every request.  Its
+ * name is the module's own, so drop it (an error, if it is not there,
+ * leaves nothing behind outside a transaction) and prepare once more.
+ * Inside a transaction the failure has aborted it: the caller rolls back
+ * and the next use, outside one, comes here.  1: prepared. */
+static int bbt_db_prepare_over(bbt_db_conn_t *c, const bbt_db_stmt_t *def,
+                               apr_dbd_prepared_t **stmt)
+{
+    int nrows;
+
+    if (PQstatus(c->pg) != CONNECTION_OK ||
+        PQtransactionStatus(c->pg) != PQTRANS_IDLE) {
+        return 0;
+    }
+    apr_dbd_query(c->dbd->driver, c->dbd->handle, &nrows,
+                  apr_pstrcat(c->pool, "DEALLOCATE ", def->label, NULL));
+    apr_pool_clear(c->st->spool[def->slot]);
+    *stmt = NULL;
+    return apr_dbd_prepare(c->dbd->driver, c->st->spool[def->slot],
+                           c->dbd->handle, def->sql, def->label, stmt) == 0;
+}
+
 /* Statement def, prepared on this connection's current backend.
  * fresh: prepare it again even if it looks prepared. */
 static apr_dbd_prepared_t *bbt_db_stmt(bbt_db_conn_t *c,
@@ -516,7 +541,8 @@ static apr_dbd_prepared_t *bbt_db_stmt(bbt_db_conn_t *c,
         return NULL;
     }
     if (apr_dbd_prepare(c->dbd->driver, st->spool[def->slot], c->dbd->handle,
-                        def->sql, def->label, &stmt) != 0) {
+                        def->sql, def->label, &stmt) != 0 &&
+        !bbt_db_prepare_over(c, def, &stmt)) {
         bbt_stats_count(BBT_STAT_DB_QUERY_ERRORS);
         bbt_db_log(c, APLOG_ERR, 0, "BBT072",
                    apr_pstrcat(c->pool, "preparing ", def->what, NULL));

@@ -6,9 +6,10 @@
 # heard in its own transaction, still comes back.  The listener's probe,
 # NOTIFY from another session (a pooled connection), never comes back
 # there: the listener says so (BBT712), no token is answered from the
-# cache, and a revoked token is never served.  (The pooled sessions'
-# prepared statements clash there too: some requests get 503, never 200
-# for a revoked token.)
+# cache, and a revoked token is never served.  (A pooled session's
+# prepared statement may be run on a server connection it was not
+# prepared on there too: a request may get 503, never 200 for a revoked
+# token.)
 use strict;
 use warnings;
 use FindBin;
