@@ -36,6 +36,7 @@
 #include "bbt_dbrun.h"
 #include "bbt_lookuprow.h"
 #include "bbt_rowmemo.h"
+#include "bbt_schema.h"
 
 APLOG_USE_MODULE(bbtoken);
 
@@ -112,8 +113,19 @@ static void bbt_dblookup_refuse(bbt_db_conn_t *c, const char *id,
     const char *msgid = "BBT075", *msg = ": its row of bbtoken_lookup is "
                                          "malformed; bbtoken db check "
                                          "--repair writes it again";
+    int behind = bbt_schema_behind();
 
-    if (st == BBT_LOOKUPROW_UNKNOWN) {
+    if (st == BBT_LOOKUPROW_MALFORMED && behind) {
+        /* A personal project keyed by its owner's name with "@" before
+         * version 56: no repair writes it as this module reads it. */
+        msg = apr_psprintf(bbt_db_pool(c),
+                           ": its row of bbtoken_lookup is malformed, or "
+                           "written by an older schema (the database's is "
+                           "version %d, older than this module's): run "
+                           "`bbtoken db upgrade`, then bbtoken db check "
+                           "--repair if it stays",
+                           behind);
+    } else if (st == BBT_LOOKUPROW_UNKNOWN) {
         msgid = "BBT790";
         msg = ": its row of bbtoken_lookup is in a format this module does "
               "not know (the database's schema is newer): upgrade the module";

@@ -38,6 +38,9 @@ static const char bbt_schema_sql[] =
 /* This child: 0 not read yet, 1 being read or read. */
 static apr_uint32_t bbt_schema_read;
 
+/* The version this child read, 0 until it has. */
+static apr_uint32_t bbt_schema_seen;
+
 /* The schema's version, or -1: the statement failed (no such table, no
  * grant, a lost connection) or gave no version, or -2: it waited its whole
  * statement_timeout or lock_timeout (behind a migration's lock), and will
@@ -112,6 +115,7 @@ void bbt_schema_note(request_rec *r, PGconn *pg)
         }
         return;
     }
+    apr_atomic_set32(&bbt_schema_seen, (apr_uint32_t)version);
     bbt_stats_gauge_set(BBT_GAUGE_SCHEMA_VERSION, version);
     bbt_schema_lookup_start(r->server, lookup, wanted);
     if (version < BBT_SCHEMA_LATEST && version >= BBT_SCHEMA_MIN &&
@@ -153,4 +157,11 @@ void bbt_schema_too_old(request_rec *r, PGconn *pg)
                       "to date",
                       version, BBT_SCHEMA_MIN);
     }
+}
+
+int bbt_schema_behind(void)
+{
+    apr_uint32_t v = apr_atomic_read32(&bbt_schema_seen);
+
+    return v > 0 && v < BBT_SCHEMA_LATEST ? (int)v : 0;
 }

@@ -51,4 +51,9 @@ void bbt_schema_post_config(void);
  * administrator to work out. */
 void bbt_schema_too_old(request_rec *r, struct pg_conn *pg);
 
+/* The version this child read on its first connection when older than
+ * the module's, else 0 (not read yet, or not behind): a lookup row the
+ * module cannot read there may be one the later migrations rewrite. */
+int bbt_schema_behind(void);
+
 #endif

@@ -77,6 +77,24 @@ for my $what (sort keys %broken) {
     };
 }
 
+subtest 'on an older schema: BBT075 says to upgrade it first' => sub {
+    # A row the schema's later migrations rewrite (a personal project's key
+    # by its owner's name with "@" before 56) reads as malformed, and only
+    # db upgrade ends it: the line says so while the schema is behind.
+    my ($latest) = (sort glob "$BBT::Env::ROOT/sql/migrations/0*.sql")[-1] =~ m{/0*(\d+)_\w+\.sql\z};
+    my $was = $env->psql('SELECT version FROM bbtoken_schema');
+    $env->psql('UPDATE bbtoken_schema SET version = ' . ($latest - 1));
+    is($env->httpd_graceful, '', 'restarted on a schema one version behind');
+    $env->psql("UPDATE bbtoken_lookup SET project_key = 'PROJ' WHERE id = '$id'");
+    like(refused_as_broken('BBT075', 'behind'),
+         qr/BBT075: [^\n]*version ${\($latest - 1)}, older than this module's\): run `bbtoken db upgrade`/,
+         '  BBT075 names the version and says db upgrade');
+    $env->psql("UPDATE bbtoken_schema SET version = $was");
+    is($env->httpd_graceful, '', 'restarted on the schema the module expects');
+    unlike(refused_as_broken('BBT075', 'up to date'), qr/db upgrade/, '  there BBT075 says only --repair');
+    repaired('packed, project_key', 'behind');
+};
+
 subtest 'another format\'s version' => sub {
     # packed as a later schema might write it: bbtoken_lookup_pack made to
     # write version 2 for one update of the row, then put back.
