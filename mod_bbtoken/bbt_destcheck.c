@@ -126,14 +126,22 @@ static int bbt_destcheck(request_rec *r)
  * file that was checked (a rename keeps its inode), not one its writer put
  * under the upload's name between the check and mod_dav's rename (a PUT
  * racing the MOVE).  One that is not, and is not the object either, is
- * removed. */
+ * removed.  Not after an answer of 4xx, which mod_dav gives only before it
+ * moves or removes anything (Overwrite: F onto a file there, a lock, an
+ * If): the file there then is not this request's doing (a failure after
+ * the rename is a 5xx, or a 207). */
 static int bbt_destcheck_after(request_rec *r)
 {
     bbt_destcheck_moved_t *m = NULL;
+    const request_rec *last = r;
     struct stat now;
 
+    while (last->next) {
+        last = last->next;
+    }
     if (r->main || r->prev ||
         (r->method_number != M_MOVE && r->method_number != M_COPY) ||
+        ap_is_HTTP_CLIENT_ERROR(last->status) ||
         apr_pool_userdata_get((void **)&m, BBT_DESTCHECK_KEY, r->pool) !=
             APR_SUCCESS ||
         !m || lstat(m->dest, &now) != 0) {

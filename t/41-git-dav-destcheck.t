@@ -169,5 +169,24 @@ is($res->{status}, 201, 'MOVE of it onto its own name: moved') or diag explain $
 is(BBT::Env::slurp("$g/$hdir/$hname"), $hello, '  and kept there: the very file checked');
 unlike(BBT::Cache::log_since($env, $mark), qr/BBT049/, '  no BBT049');
 
+# With Overwrite: F onto a file there that is not the object (a damaged
+# copy), mod_dav refuses before it moves anything (412): the check after
+# the move leaves that file, which is no doing of this request's, alone.
+BBT::Env::spew("$g/$hdir/$hname", "damaged\n");
+$env->give_to_httpd("$g/$hdir");
+like($env->request('PUT', '/gobj/PROJ/repo/up/x', $h, $hello)->{status}, qr/^20[14]\z/,
+     'the object PUT under a temporary name again');
+$mark = log_mark($env);
+{
+    my $amark = BBT::Assert::log_mark($env->access_log_path);
+    $res = $env->request('MOVE', '/gobj/PROJ/repo/up/x',
+                         { %$h, Destination => $env->url("/gobj/PROJ/repo/$hdir/$hname"), Overwrite => 'F' });
+    wait_lines($env->access_log_path, $amark, qr{"MOVE /gobj/PROJ/repo/up/x HTTP/1\.1" $res->{status} });
+}
+is($res->{status}, 412, 'MOVE of it with Overwrite: F onto a damaged copy there: 412') or diag explain $res;
+is(BBT::Env::slurp("$g/$hdir/$hname"), "damaged\n", '  the file there is as it was');
+ok(-f "$g/up/x", '  the upload where it was');
+unlike(BBT::Cache::log_since($env, $mark), qr/BBT049/, '  no BBT049');
+
 is(scalar($env->crash_lines), 0, 'no httpd child crashed') or diag join "\n", $env->crash_lines;
 done_testing;
