@@ -479,21 +479,23 @@ int bbt_db_reconnected(bbt_db_conn_t *c)
            bbt_db_session(c) == 0 && bbt_db_utf8(c) == 0;
 }
 
-/* A prepare failed on a live connection outside a transaction: the
- * statement may be there already, made where this connection's memo does
- * not know (a proxy's server connection that another client prepared it
- * on), and "already exists" would then refuse it on every request.  Its
- * name is the module's own, so drop it (an error, if it is not there,
- * leaves nothing behind outside a transaction) and prepare once more.
- * Inside a transaction the failure has aborted it: the caller rolls back
- * and the next use, outside one, comes here.  1: prepared. */
+/* A prepare failed with "already exists" (42P05) on a live connection
+ * outside a transaction: the statement is there, made where this
+ * connection's memo does not know (a proxy's server connection that
+ * another client prepared it on), and would be refused so on every
+ * request.  Its name is the module's own, so drop it (an error, if it is
+ * gone meanwhile, leaves nothing behind outside a transaction) and prepare
+ * once more.  Any other failure stands: one that waited out its
+ * statement_timeout or lock_timeout (a migration's lock) would wait as
+ * long again.  1: prepared. */
 static int bbt_db_prepare_over(bbt_db_conn_t *c, const bbt_db_stmt_t *def,
                                apr_dbd_prepared_t **stmt)
 {
     int nrows;
 
     if (PQstatus(c->pg) != CONNECTION_OK ||
-        PQtransactionStatus(c->pg) != PQTRANS_IDLE) {
+        PQtransactionStatus(c->pg) != PQTRANS_IDLE ||
+        !bbt_dbsession_failed_with(c->sess, bbt_sql_stmt_exists)) {
         return 0;
     }
     apr_dbd_query(c->dbd->driver, c->dbd->handle, &nrows,

@@ -361,6 +361,14 @@ static const char *bbt_dbsession_last_state(const bbt_dbsession_t *st)
     return st && st->watched && st->state[0] ? st->state : NULL;
 }
 
+int bbt_dbsession_failed_with(const bbt_dbsession_t *st,
+                              int (*is)(const char *state))
+{
+    const char *last = bbt_dbsession_last_state(st);
+
+    return last && is(last);
+}
+
 int bbt_dbsession_waited(const bbt_dbsession_t *st, PGconn *pg)
 {
     return PQstatus(pg) == CONNECTION_OK &&

@@ -95,6 +95,11 @@ int bbt_dbsession_idle(const bbt_dbsession_t *st, PGconn *pg, int release,
  * and the request is owed its 503 after one. */
 int bbt_dbsession_waited(const bbt_dbsession_t *st, PGconn *pg);
 
+/* Whether the last result on st's connection failed with a SQLSTATE is
+ * takes (one of bbt_sqlstate.h's); 0 when libpq did not tell (unwatched). */
+int bbt_dbsession_failed_with(const bbt_dbsession_t *st,
+                              int (*is)(const char *state));
+
 /* One pointer of bbt_db.c's, kept with the connection (in its pool) and
  * NULL until set; st must not be NULL to set it. */
 void *bbt_dbsession_memo(const bbt_dbsession_t *st);

@@ -59,6 +59,11 @@ int bbt_sql_read_only(const char *state)
     return bbt_is(state, "25006");
 }
 
+int bbt_sql_stmt_exists(const char *state)
+{
+    return bbt_is(state, "42P05");
+}
+
 int bbt_sql_lock_given_up(const char *state)
 {
     return bbt_is(state, "55P03");

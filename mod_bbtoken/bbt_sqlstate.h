@@ -52,6 +52,10 @@ int bbt_sql_read_only(const char *state);
  * request's) or lock_timeout (55P03).  Run again, it would wait as long. */
 int bbt_sql_waited_out(const char *state);
 
+/* Whether state (NULL when libpq had none) says a PREPARE found a
+ * statement of its name there already (42P05, duplicate_prepared_statement). */
+int bbt_sql_stmt_exists(const char *state);
+
 /* Whether state (NULL when libpq had none) says a lock was given up on
  * after lock_timeout (55P03, lock_not_available). */
 int bbt_sql_lock_given_up(const char *state);

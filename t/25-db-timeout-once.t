@@ -3,8 +3,9 @@
 # tried again, which would wait as long once more to prepare it afresh
 # (DEALLOCATE and PREPARE need the lock too) and again to run it.  The
 # statement stays prepared for the requests after the lock; and a schema
-# read that waited out its limit is made again.  Counted in the error log,
-# not timed.
+# read that waited out its limit is made again.  A new connection's first
+# PREPARE that waits out its limit is not made again either.  Counted in
+# the logs, not timed.
 use strict;
 use warnings;
 use FindBin;
@@ -53,4 +54,22 @@ unlike($lines[0] // '', qr/will retry/, '  not tried again') or diag $lines[0];
 like($lines[0] // '', qr/BBT0\d\d: .*token lookup/, '  the lookup\'s failure');
 is_ok_res($env->get($UP, auth_bearer($tok)), 'after the lock: 200, the statement as it was');
 unlike(substr($env->error_log_text, $mark), qr/BBT072/, 'and nothing prepared again');
+
+# A new child's connection prepares the lookup on its first request: a
+# PREPARE that waits out its limit behind the lock is not made again
+# either (PostgreSQL's log holds one cancel of it, and no DEALLOCATE).
+is($env->httpd_graceful, '', 'a graceful restart: a new child, new connections');
+$mark = log_mark($env);
+my $pgmark = length $env->pg_log_text;
+$env->lock_tables('bbtoken_lookup');
+$res = $env->get($UP, auth_bearer($tok));
+$env->unlock_tables;
+is($res->{status}, 503, 'its first lookup, the table locked past statement_timeout: 503');
+my $pg = substr($env->pg_log_text, $pgmark);
+my @prepares = $pg =~ /canceling statement due to statement timeout[^\n]*\n(?:[^\n]*\n)??[^\n]*STATEMENT:\s+PREPARE bbtoken_lookup/g;
+is(scalar @prepares, 1, '  its PREPARE waited once') or diag $pg;
+unlike($pg, qr/DEALLOCATE/, '  and nothing was dropped to prepare it again');
+like(substr($env->error_log_text, $mark), qr/BBT072: preparing the token lookup failed: .*statement timeout/,
+     '  BBT072 says why');
+is_ok_res($env->get($UP, auth_bearer($tok)), 'after the lock: 200');
 done_testing;
