@@ -18,6 +18,7 @@
 #include "bbt_bodyread.h"
 #include "bbt_input.h"
 #include "bbt_jshape.h"
+#include "bbt_jwipe.h"
 #include "bbt_rest_json.h"
 #include "bbt_rest_req.h"
 
@@ -46,8 +47,9 @@ static apr_status_t bbt_rest_held_free(void *data)
     bbt_rest_held_t *h = data;
     int i;
 
+    /* Any may hold a minted token: each is wiped (a few kB at most). */
     for (i = 0; i < h->parts->nelts; i++) {
-        free(APR_ARRAY_IDX(h->parts, i, char *));
+        bbt_jwipe_free(APR_ARRAY_IDX(h->parts, i, char *));
     }
     h->parts->nelts = 0;
     return APR_SUCCESS;
@@ -86,6 +88,8 @@ void bbt_rest_json_headers(request_rec *r)
 int bbt_rest_send(request_rec *r, int status, json_t *json)
 {
     char *out = json ? json_dumps(json, JSON_COMPACT) : NULL;
+    /* A created or rotated token's answer: its only showing. */
+    int secret = bbt_jwipe_member(json, "token");
     bbt_rest_held_t *h;
 
     json_decref(json);
@@ -99,7 +103,11 @@ int bbt_rest_send(request_rec *r, int status, json_t *json)
         return OK;
     }
     ap_rputs(out, r);
-    free(out);
+    if (secret) {
+        bbt_jwipe_free(out);
+    } else {
+        free(out);
+    }
     return OK;
 }
 
