@@ -37,7 +37,18 @@ typedef struct {
     const char *id;   /* the object it names */
     dev_t dev;        /* the upload checked */
     ino_t ino;
+    int was;         /* a file was there at the look-up: */
+    struct stat old; /* that file */
 } bbt_destcheck_moved_t;
+
+/* Whether a and b are one file, unchanged: a file made since under a
+ * freed inode's number has a later ctime, as has one renamed there. */
+static int bbt_destcheck_same(const struct stat *a, const struct stat *b)
+{
+    return a->st_dev == b->st_dev && a->st_ino == b->st_ino &&
+           a->st_ctim.tv_sec == b->st_ctim.tv_sec &&
+           a->st_ctim.tv_nsec == b->st_ctim.tv_nsec;
+}
 
 /* The object id a Destination .../XX/YYYY... names, into id (65 bytes):
  * its last two segments joined, 2 and 38 or 62 characters; or NULL. */
@@ -109,6 +120,10 @@ static int bbt_destcheck(request_rec *r)
         mv->id = apr_pstrdup(r->main->pool, id);
         mv->dev = read.st_dev;
         mv->ino = read.st_ino;
+        /* What is there now stays unless this request replaces it: if
+         * mod_dav refuses (Overwrite: F, a lock, an If) or fails before
+         * it moves anything, the file there is no doing of its. */
+        mv->was = lstat(mv->dest, &mv->old) == 0;
         apr_pool_userdata_setn(mv, BBT_DESTCHECK_KEY, NULL, r->main->pool);
     }
     if (why) {
@@ -126,25 +141,19 @@ static int bbt_destcheck(request_rec *r)
  * file that was checked (a rename keeps its inode), not one its writer put
  * under the upload's name between the check and mod_dav's rename (a PUT
  * racing the MOVE).  One that is not, and is not the object either, is
- * removed.  Not after an answer of 4xx, which mod_dav gives only before it
- * moves or removes anything (Overwrite: F onto a file there, a lock, an
- * If): the file there then is not this request's doing (a failure after
- * the rename is a 5xx, or a 207). */
+ * removed; the file that was there at the look-up, unchanged, is left
+ * (whatever the answer says: an ErrorDocument may have changed it). */
 static int bbt_destcheck_after(request_rec *r)
 {
     bbt_destcheck_moved_t *m = NULL;
-    const request_rec *last = r;
     struct stat now;
 
-    while (last->next) {
-        last = last->next;
-    }
     if (r->main || r->prev ||
         (r->method_number != M_MOVE && r->method_number != M_COPY) ||
-        ap_is_HTTP_CLIENT_ERROR(last->status) ||
         apr_pool_userdata_get((void **)&m, BBT_DESTCHECK_KEY, r->pool) !=
             APR_SUCCESS ||
-        !m || lstat(m->dest, &now) != 0) {
+        !m || lstat(m->dest, &now) != 0 ||
+        (m->was && bbt_destcheck_same(&now, &m->old))) {
         return DECLINED;
     }
     /* Another file than the one checked (or a copy, where mod_dav could

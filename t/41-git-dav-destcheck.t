@@ -51,6 +51,7 @@ Alias /gobj "\@DIR\@/gobj"
     BBTokenRoute PUT,MOVE "/gobj/(?<project>[A-Z]+)/(?<repo>[a-z]+)/up/[a-z]+" REPO_WRITE
     BBTokenRoute MOVE "/gobj/(?<project>[A-Z]+)/(?<repo>[a-z]+)/(.+/)?[0-9a-f]{2}/[0-9a-f]{38}" REPO_WRITE destination git-object
     Require bbtoken
+    ErrorDocument 400 http://example.invalid/err
 </Location>
 EOC
 my $d = $env->dir;
@@ -171,7 +172,8 @@ unlike(BBT::Cache::log_since($env, $mark), qr/BBT049/, '  no BBT049');
 
 # With Overwrite: F onto a file there that is not the object (a damaged
 # copy), mod_dav refuses before it moves anything (412): the check after
-# the move leaves that file, which is no doing of this request's, alone.
+# the move leaves that file, unchanged since the look-up and no doing of
+# this request's, alone.
 BBT::Env::spew("$g/$hdir/$hname", "damaged\n");
 $env->give_to_httpd("$g/$hdir");
 like($env->request('PUT', '/gobj/PROJ/repo/up/x', $h, $hello)->{status}, qr/^20[14]\z/,
@@ -184,6 +186,23 @@ $mark = log_mark($env);
     wait_lines($env->access_log_path, $amark, qr{"MOVE /gobj/PROJ/repo/up/x HTTP/1\.1" $res->{status} });
 }
 is($res->{status}, 412, 'MOVE of it with Overwrite: F onto a damaged copy there: 412') or diag explain $res;
+is(BBT::Env::slurp("$g/$hdir/$hname"), "damaged\n", '  the file there is as it was');
+ok(-f "$g/up/x", '  the upload where it was');
+unlike(BBT::Cache::log_since($env, $mark), qr/BBT049/, '  no BBT049');
+
+# The answer is not what tells: a MOVE with Depth: 1, which mod_dav
+# refuses (400) before it moves anything, answered by the section's
+# ErrorDocument as a redirect (302), leaves the file there alone too.
+$mark = log_mark($env);
+{
+    my $amark = BBT::Assert::log_mark($env->access_log_path);
+    $res = $env->request('MOVE', '/gobj/PROJ/repo/up/x',
+                         { %$h, Destination => $env->url("/gobj/PROJ/repo/$hdir/$hname"), Overwrite => 'T',
+                           Depth => '1' });
+    wait_lines($env->access_log_path, $amark, qr{"MOVE /gobj/PROJ/repo/up/x HTTP/1\.1" $res->{status} });
+}
+is($res->{status}, 302, 'MOVE of it with Depth: 1, refused and redirected by an ErrorDocument: 302')
+    or diag explain $res;
 is(BBT::Env::slurp("$g/$hdir/$hname"), "damaged\n", '  the file there is as it was');
 ok(-f "$g/up/x", '  the upload where it was');
 unlike(BBT::Cache::log_since($env, $mark), qr/BBT049/, '  no BBT049');
