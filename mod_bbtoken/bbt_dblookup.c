@@ -113,7 +113,8 @@ static void bbt_dblookup_refuse(bbt_db_conn_t *c, const char *id,
     const char *msgid = "BBT075", *msg = ": its row of bbtoken_lookup is "
                                          "malformed; bbtoken db check "
                                          "--repair writes it again";
-    int behind = bbt_schema_behind();
+    int behind =
+        st == BBT_LOOKUPROW_MALFORMED ? bbt_schema_behind(bbt_db_native(c)) : 0;
 
     if (st == BBT_LOOKUPROW_MALFORMED && behind) {
         /* A personal project keyed by its owner's name with "@" before

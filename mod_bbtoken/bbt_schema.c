@@ -159,9 +159,21 @@ void bbt_schema_too_old(request_rec *r, PGconn *pg)
     }
 }
 
-int bbt_schema_behind(void)
+int bbt_schema_behind(PGconn *pg)
 {
     apr_uint32_t v = apr_atomic_read32(&bbt_schema_seen);
+    int now;
 
-    return v > 0 && v < BBT_SCHEMA_LATEST ? (int)v : 0;
+    if (v == 0 || v >= BBT_SCHEMA_LATEST) {
+        return 0;
+    }
+    /* Read again: `bbtoken db upgrade` may have ended it since, with no
+     * restart.  Only on this error path, one statement. */
+    if (pg && PQstatus(pg) == CONNECTION_OK &&
+        (now = bbt_schema_version(pg, NULL, NULL)) > 0) {
+        apr_atomic_set32(&bbt_schema_seen, (apr_uint32_t)now);
+        bbt_stats_gauge_set(BBT_GAUGE_SCHEMA_VERSION, now);
+        return now < BBT_SCHEMA_LATEST ? now : 0;
+    }
+    return (int)v;
 }

@@ -51,9 +51,10 @@ void bbt_schema_post_config(void);
  * administrator to work out. */
 void bbt_schema_too_old(request_rec *r, struct pg_conn *pg);
 
-/* The version this child read on its first connection when older than
- * the module's, else 0 (not read yet, or not behind): a lookup row the
- * module cannot read there may be one the later migrations rewrite. */
-int bbt_schema_behind(void);
+/* The database's version when older than the module's, else 0 (not read
+ * yet, or not behind): a lookup row the module cannot read there may be
+ * one the later migrations rewrite.  Where this child read it behind, it
+ * is read again on pg (idle, or NULL) and kept. */
+int bbt_schema_behind(struct pg_conn *pg);
 
 #endif

@@ -89,9 +89,9 @@ subtest 'on an older schema: BBT075 says to upgrade it first' => sub {
     like(refused_as_broken('BBT075', 'behind'),
          qr/BBT075: [^\n]*version ${\($latest - 1)}, older than this module's\): run `bbtoken db upgrade`/,
          '  BBT075 names the version and says db upgrade');
+    # db upgrade restarts nothing: the child reads the version again.
     $env->psql("UPDATE bbtoken_schema SET version = $was");
-    is($env->httpd_graceful, '', 'restarted on the schema the module expects');
-    unlike(refused_as_broken('BBT075', 'up to date'), qr/db upgrade/, '  there BBT075 says only --repair');
+    unlike(refused_as_broken('BBT075', 'up to date'), qr/db upgrade/, '  brought up to date, BBT075 says only --repair');
     repaired('packed, project_key', 'behind');
 };
 
