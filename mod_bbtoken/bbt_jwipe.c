@@ -23,6 +23,27 @@ int bbt_jwipe_member(json_t *obj, const char *key)
     return 1;
 }
 
+char *bbt_jwipe_dump(const json_t *json, size_t flags)
+{
+    /* Measured first, then written: json_dumpb writes into the caller's
+     * buffer alone, where json_dumps grows buffers of its own. */
+    size_t n = json ? json_dumpb(json, NULL, 0, flags) : 0;
+    char *text = n ? malloc(n + 1) : NULL;
+
+    if (!text) {
+        return NULL;
+    }
+    if (json_dumpb(json, text, n, flags) != n) {
+        /* Changed between the two (it cannot be: nothing else holds it),
+         * and written up to n bytes, unterminated. */
+        OPENSSL_cleanse(text, n + 1);
+        free(text);
+        return NULL;
+    }
+    text[n] = '\0';
+    return text;
+}
+
 void bbt_jwipe_free(char *text)
 {
     if (text) {

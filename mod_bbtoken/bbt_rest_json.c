@@ -31,7 +31,7 @@ APLOG_USE_MODULE(bbtoken);
 #define BBT_REST_HELD_KEY "bbtoken-rest-held"
 
 typedef struct {
-    apr_array_header_t *parts; /* of char *, from json_dumps */
+    apr_array_header_t *parts; /* of char *, from bbt_jwipe_dump */
 } bbt_rest_held_t;
 
 static bbt_rest_held_t *bbt_rest_held(request_rec *r)
@@ -87,7 +87,7 @@ void bbt_rest_json_headers(request_rec *r)
 
 int bbt_rest_send(request_rec *r, int status, json_t *json)
 {
-    char *out = json ? json_dumps(json, JSON_COMPACT) : NULL;
+    char *out = bbt_jwipe_dump(json, JSON_COMPACT);
     /* A created or rotated token's answer: its only showing. */
     int secret = bbt_jwipe_member(json, "token");
     bbt_rest_held_t *h;
