@@ -42,12 +42,17 @@ typedef struct {
 } bbt_destcheck_moved_t;
 
 /* Whether a and b are one file, unchanged: a file made since under a
- * freed inode's number has a later ctime, as has one renamed there. */
+ * freed inode's number has a later ctime, as has one renamed there (to
+ * the clock's tick: where that is coarse, its size, mtime and links
+ * must match too). */
 static int bbt_destcheck_same(const struct stat *a, const struct stat *b)
 {
     return a->st_dev == b->st_dev && a->st_ino == b->st_ino &&
            a->st_ctim.tv_sec == b->st_ctim.tv_sec &&
-           a->st_ctim.tv_nsec == b->st_ctim.tv_nsec;
+           a->st_ctim.tv_nsec == b->st_ctim.tv_nsec &&
+           a->st_mtim.tv_sec == b->st_mtim.tv_sec &&
+           a->st_mtim.tv_nsec == b->st_mtim.tv_nsec &&
+           a->st_size == b->st_size && a->st_nlink == b->st_nlink;
 }
 
 /* The object id a Destination .../XX/YYYY... names, into id (65 bytes):
