@@ -28,10 +28,11 @@
 #define BBTOKEN_SENDMAIL_TIMEOUT 60
 #define BBTOKEN_SENDMAIL_TIMEOUT_MAX 3600
 /* A copy (alias c) of a notice of this kind counts as sent, unless it is of
- * an unused token's warning and older than the token's idle spell (idle):
- * the warning of an earlier spell. */
+ * an unused token idle since idle and sent before its warning could count
+ * (BBTOKEN_UNUSED_FROM): the warning of an earlier spell, or of a shorter
+ * policy. */
 #define BBTOKEN_COPY_COUNTS(kind, idle)                                        \
-    "(" kind " <> 'unused' OR c.sent_at >= " idle ")"
+    "(" kind " <> 'unused' OR c.sent_at >= " BBTOKEN_UNUSED_FROM(idle) ")"
 /* ... for a row of the notices due (n), and for a notice named by the
  * statement that tells it (x, its token t). */
 #define BBTOKEN_NOTE_COPY_COUNTS BBTOKEN_COPY_COUNTS("n.kind", "n.at")
@@ -40,6 +41,8 @@
  * the week before the revocation (notify_unused.c), so an admin whose copy
  * goes out late is given that date. */
 #define BBTOKEN_UNUSED_COPY_COUNTS BBTOKEN_COPY_COUNTS("'unused'", "l.idle")
+/* ... and a live token's warning told. */
+#define BBTOKEN_UNUSED_TOLD_FROM BBTOKEN_UNUSED_FROM("l.idle")
 
 /* Every notice due, one row each, by owner.  Expiry: the stage a token is
  * in now, unless it was created inside it (a 20-day token gets no 30-day
@@ -89,7 +92,7 @@
     " AND l.idle + p.after - " BBTOKEN_UNUSED_NOTICE " <= now()"               \
     " AND (l.expires_at IS NULL OR l.expires_at > r.at)"                       \
     " AND NOT EXISTS (SELECT 1 FROM bbtoken_notices n WHERE n.token_id = l.id" \
-    " AND n.kind = 'unused' AND n.sent_at >= l.idle)"                          \
+    " AND n.kind = 'unused' AND n.sent_at >= " BBTOKEN_UNUSED_TOLD_FROM ")"    \
     " UNION ALL "                                                              \
     "SELECT 'revoked', r.event, r.id, r.user_id, r.at, false, NULL, r.addr,"   \
     " (extract(epoch FROM r.at - r.idle)::bigint / 86400) || ' days'"          \

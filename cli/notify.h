@@ -15,6 +15,16 @@
 /* Live tokens idle since: the last use, or the creation. */
 #define BBTOKEN_IDLE "COALESCE(t.last_authenticated, t.created_at)"
 
+/* The earliest an unused token's warning (a notice, or a copy of one) may
+ * have been sent and count, for a token idle since idle: the week before
+ * the revocation the policy in force now gives.  One sent under a shorter
+ * policy since raised (a 30-day one's, under 365 days) promised another
+ * date, and does not stand for this one: the owner is warned again.  NULL
+ * (none counts) while the policy is off. */
+#define BBTOKEN_UNUSED_FROM(idle)                                              \
+    "(" idle " + (SELECT revoke_unused_after FROM bbtoken_policy) "            \
+             "- " BBTOKEN_UNUSED_NOTICE ")"
+
 /* Revoke the unused tokens that are due (dry run: say which would be),
  * printing a line for each.  The reason makes the audit trigger write
  * 'revoked_unused'.  0, or an exit status after reporting. */

@@ -15,8 +15,11 @@
     "COALESCE((SELECT o.name FROM bbtoken_users o WHERE o.id = t.user_id),"    \
     " bbtoken_scope_name(t.project_key, t.repo_slug))"
 
+#define BBTOKEN_UNUSED_DUE_FROM BBTOKEN_UNUSED_FROM(BBTOKEN_IDLE)
+
 /* Unused tokens due for revocation: idle for the policy's time, and warned
- * (after their last use) at least BBTOKEN_UNUSED_NOTICE ago: told, or a
+ * (in the week before the date the policy gives: BBTOKEN_UNUSED_FROM) at
+ * least BBTOKEN_UNUSED_NOTICE ago: told, or a
  * project's token's first admin's copy, so that an admin whose mail keeps
  * failing cannot keep a forgotten token alive (the copies missing are
  * still sent).  One EXISTS over both tables, which the planner makes a
@@ -29,7 +32,7 @@
     " AND EXISTS (SELECT 1 FROM (SELECT token_id, kind, sent_at"               \
     " FROM bbtoken_notices UNION ALL SELECT token_id, kind, sent_at"           \
     " FROM bbtoken_notice_copies) w WHERE w.token_id = t.id"                   \
-    " AND w.kind = 'unused' AND w.sent_at >= " BBTOKEN_IDLE                    \
+    " AND w.kind = 'unused' AND w.sent_at >= " BBTOKEN_UNUSED_DUE_FROM         \
     " AND w.sent_at <= now() - " BBTOKEN_UNUSED_NOTICE ")"
 
 /* A batch's statements, the last id looked at before it, the last it looks

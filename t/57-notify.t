@@ -498,10 +498,10 @@ subtest 'unused tokens: warned, then revoked' => sub {
     ($rc, $out, $err, $m) = notify();
     ok($rc == 0 && !grep({ to_of($_) eq 'gina@example.com' } @$m), 'warned once') or diag $out;
 
-    # A week later (the warnings' time moved back): due ones go.  "nearly"
-    # is idle 25 days, not 30: it stays.
+    # A week later (the warning's time moved back): due ones go.  "nearly",
+    # warned just now, is idle 25 days, not 30: it stays.
     $env->psql("UPDATE bbtoken_notices SET sent_at = now() - interval '8 days' WHERE kind = 'unused'"
-               . " AND token_id IN ('$u{never}', '$u{edge}')");
+               . " AND token_id = '$u{never}'");
     # "used long ago" was used after its warning, then fell idle again.
     $env->psql("UPDATE bbtoken_notices SET sent_at = now() - interval '30 days' WHERE kind = 'unused'"
                . " AND token_id = '$u{old}'");
@@ -537,6 +537,40 @@ subtest 'unused tokens: warned, then revoked' => sub {
                   . " AND kind = 'unused'"), 't', 'its warning rewritten');
     ($rc, $out, $err, $m) = notify();
     ok($rc == 0 && $out eq '' && @$m == 0, 'then nothing') or diag $out;
+    $env->cli_ok('policy', '--revoke-unused-after', 'none');
+};
+
+# A warning promises a date: the policy raised since, that warning no
+# longer stands for the revocation the new policy gives, a year on.  The
+# owner is warned again in the week before it, and only then revoked.
+subtest 'unused tokens: a warning under a shorter policy does not stand for a longer one' => sub {
+    $env->user_add('hal', '--email', 'hal@example.com');
+    my $id = mk('hal', 'nightly', created => "now() - interval '400 days'");
+    $env->psql("UPDATE bbtoken_tokens SET last_authenticated = now() - interval '31 days' WHERE id = '$id'");
+    $env->cli_ok('policy', '--revoke-unused-after', '30d');
+    my ($rc, $out, $err, $m) = notify();
+    ok(grep({ to_of($_) eq 'hal@example.com' && $_->{body} =~ /id $id\)\n  has not been used since/ } @$m),
+       'warned under 30 days') or diag explain $m;
+    $env->cli_ok('policy', '--revoke-unused-after', '365d');
+    ($rc, $out, $err, $m) = notify();
+    ok(!grep({ to_of($_) eq 'hal@example.com' } @$m), 'raised to 365 days: nothing yet') or diag $out;
+    # 340 days on: idle 371 days, the warning 340 days old.
+    my $back = "interval '340 days'";
+    $env->psql("UPDATE bbtoken_tokens SET last_authenticated = last_authenticated - $back WHERE id = '$id'");
+    $env->psql("UPDATE bbtoken_notices SET sent_at = sent_at - $back WHERE token_id = '$id'");
+    ($rc, $out, $err, $m) = notify(args => ['--dry-run']);
+    unlike($out, qr/^would revoke $id/m, 'idle 371 days: not revoked on the old warning (dry run)') or diag $out;
+    ($rc, $out, $err, $m) = notify();
+    is($rc, 0, 'exit 0') or diag $err;
+    unlike($out, qr/^revoked $id/m, '  nor for real');
+    my ($h) = grep { to_of($_) eq 'hal@example.com' } @$m;
+    like($h && $h->{body}, qr/id $id\)\n  has not been used since .*\n  Tokens unused for 365 days are revoked/,
+         '  warned again, of 365 days') or diag explain $m;
+    is($env->token_row($id)->{revoked_at}, '', '  still live');
+    # A week after that warning: revoked.
+    $env->psql("UPDATE bbtoken_notices SET sent_at = sent_at - interval '8 days' WHERE token_id = '$id'");
+    ($rc, $out, $err, $m) = notify();
+    like($out, qr/^revoked $id of hal/m, 'a week after it: revoked') or diag "$out$err";
     $env->cli_ok('policy', '--revoke-unused-after', 'none');
 };
 
