@@ -574,6 +574,34 @@ subtest 'unused tokens: a warning under a shorter policy does not stand for a lo
     $env->cli_ok('policy', '--revoke-unused-after', 'none');
 };
 
+# A warning counts once received: a mailer refusing an owner's message (a
+# mailbox gone, a relay down) leaves their unused tokens alive, notify
+# failing each run; without an address the warning is told to nobody and
+# the token goes a week later.
+subtest 'unused tokens of an owner whose mail is refused: kept until the address goes' => sub {
+    $env->user_add('ivy', '--email', 'ivy@example.com');
+    my $id = mk('ivy', 'forgotten', created => "now() - interval '400 days'");
+    $env->psql("UPDATE bbtoken_tokens SET last_authenticated = now() - interval '40 days' WHERE id = '$id'");
+    $env->cli_ok('policy', '--revoke-unused-after', '30d');
+    for my $run (1, 2) {
+        my ($rc, $out, $err, $m) = notify(env => { BBT_SENDMAIL_REFUSE => 'ivy@example.com' });
+        isnt($rc, 0, "run $run: the mailer refuses ivy's message: notify fails") or diag $out;
+        is($env->psql("SELECT count(*) FROM bbtoken_notices WHERE token_id = '$id'"), 0, '  nothing recorded');
+        $env->psql("UPDATE bbtoken_tokens SET last_authenticated = last_authenticated - interval '30 days'"
+                   . " WHERE id = '$id'");
+    }
+    is($env->token_row($id)->{revoked_at}, '', 'idle 100 days, never warned: not revoked');
+    $env->cli_ok('user', 'set', 'ivy', '--no-email');
+    my ($rc, $out, $err, $m) = notify();
+    is($env->psql("SELECT count(*) FROM bbtoken_notices WHERE token_id = '$id' AND kind = 'unused'"), 1,
+       'without an address: the warning told to nobody') or diag "$out$err";
+    is($env->token_row($id)->{revoked_at}, '', '  not revoked yet');
+    $env->psql("UPDATE bbtoken_notices SET sent_at = sent_at - interval '8 days' WHERE token_id = '$id'");
+    ($rc, $out, $err, $m) = notify();
+    like($out, qr/^revoked $id of ivy/m, 'a week on: revoked') or diag "$out$err";
+    $env->cli_ok('policy', '--revoke-unused-after', 'none');
+};
+
 subtest 'a project\'s and a repository\'s tokens: their project\'s admins are told' => sub {
     $env->user_add('pa1', '--email', 'pa1@example.com');
     $env->user_add('pa2', '--email', 'pa2@example.com');
