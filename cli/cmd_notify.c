@@ -596,6 +596,13 @@ static int bbtoken_notify_run(bbtoken_notify_t *n)
                                 bbtoken_repeatable(n->sendmail), n->failed,
                                 n->failed == 1 ? "" : "s", n->timeout);
         }
+        if (n->first_status < 0 && n->first_errno == EPIPE) {
+            return bbtoken_fail("sendmail %s failed for %d message%s (it "
+                                "exited without reading the whole message); "
+                                "their notices go out on the next run",
+                                bbtoken_repeatable(n->sendmail), n->failed,
+                                n->failed == 1 ? "" : "s");
+        }
         if (n->first_status < 0) {
             return bbtoken_fail("sendmail %s could not take %d message%s (%s); "
                                 "their notices go out on the next run",

@@ -85,9 +85,10 @@ int bbtoken_mail_message_id(const char *from, char *buf, size_t len);
  * a line of "." does not end the message), run with our environment but
  * PGPASSWORD in a process group of its own, and wait, timeout seconds at
  * most.  Returns its exit status (0 is sent), 128 + the signal that killed
- * it, or -1 when it could not be run or exited 0 without reading the whole
- * message (errno set), or had not finished by then (errno ETIMEDOUT; it and
- * its process group are then stopped, SIGTERM and then SIGKILL). */
+ * it, or -1 when it could not be run (errno set), exited 0 without reading
+ * the whole message, however short (errno EPIPE), or had not finished by
+ * then (errno ETIMEDOUT; it and its process group are then stopped, SIGTERM
+ * and then SIGKILL). */
 int bbtoken_sendmail(const char *path, const char *msg, size_t len,
                      int timeout);
 

@@ -7,6 +7,13 @@
  * mount, an SMTP relay that accepts and then says nothing) would otherwise
  * hold notify, and its lock, for good, and every later run would stop at
  * the lock with nothing mailed or revoked.
+ *
+ * A mailer's exit status 0 says it took the message only if it read it:
+ * a wrapper that exits 0 at once, or --sendmail /bin/true, would have every
+ * notice recorded as told and the unused tokens revoked with nobody warned.
+ * A message that fits in the pipe's buffer is written whole whether the
+ * mailer reads it or not, so we keep a read end of the pipe of our own and
+ * look, once the mailer is gone, whether any of the message is left in it.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -16,6 +23,7 @@
 #include <spawn.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -116,26 +124,42 @@ static int bbtoken_ms_left(const struct timespec *end)
     return ms <= 0 ? 0 : ms > INT_MAX ? INT_MAX : (int)ms;
 }
 
+/* Whether the mailer has exited (left a zombie, so its pid stays ours). */
+static int bbtoken_mailer_exited(pid_t pid)
+{
+    siginfo_t si;
+
+    memset(&si, 0, sizeof(si));
+    return waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG | WNOWAIT) == 0 &&
+           si.si_pid == pid;
+}
+
 /* Write buf to the mailer's end of the pipe (non-blocking) before end: 0,
  * or -1 with errno (ETIMEDOUT: the mailer stopped reading; EPIPE: it
- * quit). */
-static int bbtoken_mailer_feed(int fd, const char *buf, size_t len,
+ * exited with the pipe full).  We hold a read end ourselves, so a mailer
+ * gone is no EPIPE from write: it is looked for while the pipe is full. */
+static int bbtoken_mailer_feed(int fd, pid_t pid, const char *buf, size_t len,
                                const struct timespec *end)
 {
     struct pollfd p;
     ssize_t n;
-    int ms;
+    int ms, nap = 1;
 
     while (len > 0) {
         if ((n = write(fd, buf, len)) >= 0) {
             buf += n;
             len -= (size_t)n;
+            nap = 1;
             continue;
         }
         if (errno == EINTR) {
             continue;
         }
         if (errno != EAGAIN && errno != EWOULDBLOCK) {
+            return -1;
+        }
+        if (bbtoken_mailer_exited(pid)) {
+            errno = EPIPE;
             return -1;
         }
         if ((ms = bbtoken_ms_left(end)) == 0) {
@@ -145,8 +169,12 @@ static int bbtoken_mailer_feed(int fd, const char *buf, size_t len,
         p.fd = fd;
         p.events = POLLOUT;
         p.revents = 0;
-        if (poll(&p, 1, ms) < 0 && errno != EINTR) {
+        /* Polled, to see the mailer exit: nothing else wakes us then. */
+        if (poll(&p, 1, nap < ms ? nap : ms) < 0 && errno != EINTR) {
             return -1;
+        }
+        if (nap < 50) {
+            nap *= 2;
         }
     }
     return 0;
@@ -201,29 +229,37 @@ static void bbtoken_mailer_stop(pid_t pid)
     bbtoken_mailer_wait(pid, 1, &si, &end);
 }
 
-/* The mailer's exit status is what says a message was taken.  With SIGCHLD
- * ignored (a scheduler or a wrapper may start us so, and an ignored signal
- * is inherited across exec) the kernel reaps the child itself and waitpid
- * fails with ECHILD: a message sendmail took would count as refused, and
- * go out again on every run.  So SIGCHLD is the default while the mailer
- * runs, for it too (Postfix's sendmail waits for its own postdrop). */
+/* The mailer's exit status is what says a message was taken, once it read
+ * the whole message (what is left in the pipe, through our read end).  With
+ * SIGCHLD ignored (a scheduler or a wrapper may start us so, and an ignored
+ * signal is inherited across exec) the kernel reaps the child itself and
+ * waitpid fails with ECHILD: a message sendmail took would count as
+ * refused, and go out again on every run.  So SIGCHLD is the default while
+ * the mailer runs, for it too (Postfix's sendmail waits for its own
+ * postdrop). */
 static int bbtoken_sendmail_run(const char *path, const char *msg, size_t len,
                                 char **env, int timeout)
 {
     char *argv[] = {(char *)path, "-t", "-oi", NULL};
-    struct sigaction ign, old;
     struct timespec end;
-    int fds[2], rc, saved;
+    int fds[2], keep, rc, saved, unread = 0;
     siginfo_t si;
     pid_t pid;
 
     if (pipe(fds) != 0) {
         return -1;
     }
+    /* Close-on-exec: the mailer has the pipe once, as its standard input,
+     * and sees the end of the message when we close our write end. */
+    keep = fcntl(fds[0], F_DUPFD_CLOEXEC, 0);
     rc = 0;
-    if (fcntl(fds[1], F_SETFL, fcntl(fds[1], F_GETFL) | O_NONBLOCK) != 0 ||
+    if (keep < 0 ||
+        fcntl(fds[1], F_SETFL, fcntl(fds[1], F_GETFL) | O_NONBLOCK) != 0 ||
         (rc = bbtoken_mailer_spawn(&pid, path, argv, env, fds)) != 0) {
         saved = errno;
+        if (keep >= 0) {
+            close(keep);
+        }
         close(fds[0]);
         close(fds[1]);
         errno = rc ? rc : saved;
@@ -232,18 +268,12 @@ static int bbtoken_sendmail_run(const char *path, const char *msg, size_t len,
     close(fds[0]);
     bbtoken_deadline(&end, (long)timeout * 1000);
 
-    /* A mailer that quits early is EPIPE, whatever the caller does with
-     * SIGPIPE (main ignores it; another caller, a test, may not). */
-    ign.sa_handler = SIG_IGN;
-    ign.sa_flags = 0;
-    sigemptyset(&ign.sa_mask);
-    sigaction(SIGPIPE, &ign, &old);
-    rc = bbtoken_mailer_feed(fds[1], msg, len, &end);
+    rc = bbtoken_mailer_feed(fds[1], pid, msg, len, &end);
     saved = errno;
     close(fds[1]);
-    sigaction(SIGPIPE, &old, NULL);
 
     if (rc != 0 && saved == ETIMEDOUT) {
+        close(keep);
         bbtoken_mailer_stop(pid);
         errno = ETIMEDOUT;
         return -1;
@@ -252,18 +282,28 @@ static int bbtoken_sendmail_run(const char *path, const char *msg, size_t len,
     case 0:
         break;
     case 1:
+        close(keep);
         bbtoken_mailer_stop(pid);
         errno = ETIMEDOUT;
         return -1;
     default:
+        saved = errno;
+        close(keep);
+        errno = saved;
         return -1;
     }
+    /* Unknown is not read: fail closed. */
+    if (rc == 0 && ioctl(keep, FIONREAD, &unread) != 0) {
+        rc = -1;
+        saved = errno;
+    }
+    close(keep);
     if (si.si_code == CLD_KILLED || si.si_code == CLD_DUMPED) {
         return 128 + si.si_status;
     }
-    if (si.si_status == 0 && rc != 0) {
+    if (si.si_status == 0 && (rc != 0 || unread > 0)) {
         /* It said yes without reading the whole message: not sent. */
-        errno = saved;
+        errno = rc != 0 ? saved : EPIPE;
         return -1;
     }
     return si.si_status;

@@ -614,6 +614,16 @@ static void test_sendmail(void)
     is_int(bbtoken_sendmail(path, big, big_len, 60), -1,
            "one that says 0 without reading the message: -1");
     is_int(errno, EPIPE, "  EPIPE");
+    errno = 0;
+    is_int(bbtoken_sendmail(path, msg, strlen(msg), 60), -1,
+           "  and a message that fits in the pipe: -1");
+    is_int(errno, EPIPE, "  EPIPE");
+    script(dir, "half", "dd bs=1 count=10 of=/dev/null 2>/dev/null", path,
+           sizeof(path));
+    errno = 0;
+    is_int(bbtoken_sendmail(path, msg, strlen(msg), 60), -1,
+           "one that says 0 having read part of it: -1");
+    is_int(errno, EPIPE, "  EPIPE");
     script(dir, "killed", "kill -9 $$", path, sizeof(path));
     is_int(bbtoken_sendmail(path, msg, strlen(msg), 60), 128 + 9,
            "one killed by a signal: 128 + the signal");
