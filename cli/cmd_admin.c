@@ -60,16 +60,33 @@ static int bbtoken_policy_body(bbtoken_ctx_t *ctx, void *arg)
     params[1] = a->max_days;
     params[2] = a->max_tokens;
     params[3] = a->revoke_unused ? p->unused : NULL;
+    /* A change of revoke_unused_after restarts the unused tokens'
+     * warnings: one sent before it gave the date of another policy (or of
+     * one switched off since, whose warnings would otherwise stand for a
+     * revocation the day it is switched on again), so every live token's
+     * is forgotten, and its owner warned again in the week before the date
+     * the new policy gives. */
     res = bbtoken_exec(
         ctx, "changing the policy",
-        "UPDATE bbtoken_policy SET"
+        "WITH old AS (SELECT revoke_unused_after AS a FROM bbtoken_policy),"
+        " new AS (UPDATE bbtoken_policy SET"
         " expiry_required = COALESCE($1::boolean, expiry_required),"
         " max_expiry_days = CASE WHEN $2::text IS NULL THEN max_expiry_days"
         " WHEN $2 = 'none' THEN NULL ELSE $2::integer END,"
         " max_tokens_per_user = COALESCE($3::integer, max_tokens_per_user),"
         " revoke_unused_after = CASE WHEN $4::text IS NULL"
         " THEN revoke_unused_after WHEN $4 = 'none' THEN NULL"
-        " ELSE make_interval(secs => $4::bigint) END",
+        " ELSE make_interval(secs => $4::bigint) END"
+        " RETURNING revoke_unused_after AS a),"
+        " restart AS (SELECT 1 FROM old, new WHERE old.a IS DISTINCT FROM "
+        "new.a),"
+        " warned AS (DELETE FROM bbtoken_notices n USING bbtoken_tokens t"
+        " WHERE n.kind = 'unused' AND t.id = n.token_id"
+        " AND t.revoked_at IS NULL AND EXISTS (SELECT 1 FROM restart)),"
+        " copied AS (DELETE FROM bbtoken_notice_copies c USING bbtoken_tokens t"
+        " WHERE c.kind = 'unused' AND t.id = c.token_id"
+        " AND t.revoked_at IS NULL AND EXISTS (SELECT 1 FROM restart))"
+        " SELECT count(*) FROM new",
         4, params);
     if (!res) {
         return BBTOKEN_EXIT_FAIL;

@@ -571,6 +571,28 @@ subtest 'unused tokens: a warning under a shorter policy does not stand for a lo
     $env->psql("UPDATE bbtoken_notices SET sent_at = sent_at - interval '8 days' WHERE token_id = '$id'");
     ($rc, $out, $err, $m) = notify();
     like($out, qr/^revoked $id of hal/m, 'a week after it: revoked') or diag "$out$err";
+
+    # Switched off after a warning, and on again 100 days later: that
+    # warning's date is long past, and does not stand for a revocation the
+    # day the policy is back.
+    my $id2 = mk('hal', 'weekly', created => "now() - interval '400 days'");
+    $env->psql("UPDATE bbtoken_tokens SET last_authenticated = now() - interval '31 days' WHERE id = '$id2'");
+    $env->cli_ok('policy', '--revoke-unused-after', '30d');
+    ($rc, $out, $err, $m) = notify();
+    ok(grep({ to_of($_) eq 'hal@example.com' && $_->{body} =~ /id $id2\)/ } @$m), 'warned under 30 days again')
+        or diag explain $m;
+    $env->cli_ok('policy', '--revoke-unused-after', 'none');
+    $back = "interval '100 days'";
+    $env->psql("UPDATE bbtoken_tokens SET last_authenticated = last_authenticated - $back WHERE id = '$id2'");
+    $env->psql("UPDATE bbtoken_notices SET sent_at = sent_at - $back WHERE token_id = '$id2'");
+    $env->cli_ok('policy', '--revoke-unused-after', '30d');
+    ($rc, $out, $err, $m) = notify();
+    unlike($out, qr/^revoked $id2/m, 'off, and on 100 days later: not revoked on the old warning') or diag $out;
+    ok(grep({ to_of($_) eq 'hal@example.com' && $_->{body} =~ /id $id2\)\n  has not been used since/ } @$m),
+       '  warned again') or diag explain $m;
+    $env->psql("UPDATE bbtoken_notices SET sent_at = sent_at - interval '8 days' WHERE token_id = '$id2'");
+    ($rc, $out, $err, $m) = notify();
+    like($out, qr/^revoked $id2 of hal/m, '  a week after it: revoked') or diag "$out$err";
     $env->cli_ok('policy', '--revoke-unused-after', 'none');
 };
 
