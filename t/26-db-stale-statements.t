@@ -15,45 +15,19 @@ use FindBin;
 use lib "$FindBin::Bin/lib";
 use Test::More;
 use BBT::Env qw(auth_bearer);
-use BBT::Util qw(free_port port_open slurp spew one_child_mpm);
-use Time::HiRes qw(sleep time);
+use BBT::PgBouncer;
+use BBT::Util qw(slurp one_child_mpm);
 
-my $PGB = '/usr/sbin/pgbouncer';
-plan skip_all => "no $PGB (build/deps.sh installs it)" unless -x $PGB;
+plan skip_all => BBT::PgBouncer::missing() if BBT::PgBouncer::missing();
 
 # The statements' names, as the module's source spells them.
 my @labels = slurp("$BBT::Util::ROOT/mod_bbtoken/bbt_dblookup.c") =~ /"(bbtoken_\w+_v\d+)"/g;
 ok(scalar(@labels) >= 3, "the module's statements: @labels");
 
 my $a = BBT::Env->new(httpd => 0)->start;
-my $pport = free_port();
-my $d = "$a->{dir}/pgb";
-mkdir $d or die "$d: $!";
-spew("$d/users.txt", qq("bbtoken_httpd" ""\n));
-spew("$d/pgb.ini", <<"EOI");
-[databases]
-bbtoken = host=127.0.0.1 port=$a->{pgport} dbname=bbtoken
-[pgbouncer]
-listen_addr = 127.0.0.1
-listen_port = $pport
-auth_type = trust
-auth_file = $d/users.txt
-pool_mode = session
-server_reset_query =
-default_pool_size = 2
-logfile = $d/pgb.log
-pidfile = $d/pgb.pid
-unix_socket_dir =
-ignore_startup_parameters = options,extra_float_digits
-EOI
-# PgBouncer will not run as root.
-system('chown', '-R', 'postgres', $d) if $> == 0;
-my @start = ($PGB, '-d', "$d/pgb.ini");
-system($> == 0 ? ('runuser', '-u', 'postgres', '--', @start) : @start) == 0 or die "pgbouncer: $?";
-END { kill 'TERM', slurp("$d/pgb.pid") =~ /(\d+)/ if $d && -e "$d/pgb.pid" }
-my $until = time + 30;
-sleep 0.05 until port_open($pport) || time > $until;
-ok(port_open($pport), 'PgBouncer listens');
+my $pgb = BBT::PgBouncer->start($a, pool_mode => 'session', server_reset_query => '', default_pool_size => 2);
+my $pport = $pgb->port;
+ok($pgb->listening, 'PgBouncer listens');
 
 # Both of the pool's server connections, held at once by two clients, are
 # left with a statement of each of the module's names.

@@ -16,39 +16,16 @@ use FindBin;
 use lib "$FindBin::Bin/lib";
 use Test::More;
 use BBT::Env qw(auth_bearer);
+use BBT::PgBouncer;
 use BBT::Cache qw(served_from_cache wait_log log_mark log_since);
-use BBT::Util qw(free_port port_open slurp spew);
+use BBT::Util qw(slurp spew);
 use Time::HiRes qw(sleep time);
 
-my $PGB = '/usr/sbin/pgbouncer';
-plan skip_all => "no $PGB (build/deps.sh installs it)" unless -x $PGB;
+plan skip_all => BBT::PgBouncer::missing() if BBT::PgBouncer::missing();
 my $a = BBT::Env->new(httpd => 0)->start;
-my $pport = free_port();
-my $d = "$a->{dir}/pgb";
-mkdir $d or die "$d: $!";
-spew("$d/users.txt", qq("bbtoken_httpd" ""\n));
-spew("$d/pgb.ini", <<"EOI");
-[databases]
-bbtoken = host=127.0.0.1 port=$a->{pgport} dbname=bbtoken
-[pgbouncer]
-listen_addr = 127.0.0.1
-listen_port = $pport
-auth_type = trust
-auth_file = $d/users.txt
-pool_mode = transaction
-default_pool_size = 3
-logfile = $d/pgb.log
-pidfile = $d/pgb.pid
-unix_socket_dir =
-ignore_startup_parameters = options,extra_float_digits
-EOI
-# PgBouncer will not run as root.
-system('chown', '-R', 'postgres', $d) if $> == 0;
-my @start = ($PGB, '-d', "$d/pgb.ini");
-system($> == 0 ? ('runuser', '-u', 'postgres', '--', @start) : @start) == 0 or die "pgbouncer: $?";
-my $until = time + 30;
-sleep 0.05 until port_open($pport) || time > $until;
-ok(port_open($pport), 'PgBouncer listens');
+my $pgb = BBT::PgBouncer->start($a, pool_mode => 'transaction', default_pool_size => 3);
+my $pport = $pgb->port;
+ok($pgb->listening, 'PgBouncer listens');
 my $b = BBT::Env->new(pg_from => $a, dbd_ports => [$pport], dbd_options => '')->start;
 $b->make_repo('PROJ', 'repo');
 $a->user_add('alice');
@@ -102,5 +79,5 @@ subtest 'a probe heard inside the listener\'s own transaction counts for nothing
 };
 
 $b->httpd_stop;
-kill 'TERM', slurp("$d/pgb.pid") =~ /(\d+)/;
+$pgb->stop;
 done_testing;
