@@ -57,14 +57,18 @@
  * repository's token whose project has no active admin to tell gets one row
  * without a user, grouped by holder: left out, its notices would never be
  * settled, and revoke-unused-after, which waits for a recorded warning, would
- * never revoke it. */
+ * never revoke it.  The policy is read as one row the planner can count
+ * on: bbtoken_policy has one, but no ANALYZE ever runs on it (autovacuum
+ * waits for 50 changes), and unanalysed it is planned as some 1,500 rows,
+ * each multiplying the unused notices the planner expects. */
 /* Whom a notice goes to: its token's owner; for a token without one, the
  * personal project's owner and the project's admins, each found by an
  * index (one join with their OR read every user for every notice). */
 #define BBTOKEN_NOTE_USER                                                      \
     "SELECT u.id, u.name, u.display_name, u.email, u.active"
 #define BBTOKEN_NOTES                                                          \
-    "WITH p AS (SELECT revoke_unused_after AS after FROM bbtoken_policy),"     \
+    "WITH p AS (SELECT (SELECT revoke_unused_after FROM bbtoken_policy)"       \
+    " AS after),"                                                              \
     " live AS (SELECT t.*, " BBTOKEN_IDLE " AS idle FROM bbtoken_tokens t"     \
     " WHERE t.revoked_at IS NULL),"                                            \
     " stage AS (SELECT l.*, CASE WHEN l.expires_at <= now() THEN 'expired'"    \

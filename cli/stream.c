@@ -21,8 +21,16 @@
 /* Rows a batch holds: a few hundred kilobytes of the widest report. */
 #define BBTOKEN_STREAM_BATCH "1000"
 
-/* Declare cursor `name` (how: its options) over sql with its parameters.
- * 0, or an exit status after reporting. */
+/* Declare cursor `name` (how: its options) over sql with its parameters,
+ * in the transaction under way.  0, or an exit status after reporting.
+ *
+ * The planner plans a cursor for its first tenth of rows
+ * (cursor_tuple_fraction), and a plan that starts fast may be quadratic
+ * in all of them: a nested loop rescanning a materialised join.  Every
+ * cursor here is read to its end, and one WITH HOLD is computed whole at
+ * its transaction's COMMIT, so it is planned for all its rows: notify's
+ * notices due, planned to start fast, took over five minutes at 50,000
+ * tokens where the whole plan takes seconds (t/57-notify-stream). */
 static int bbtoken_stream_declare(bbtoken_ctx_t *ctx, const char *what,
                                   const char *name, const char *how,
                                   const char *sql, int n,
@@ -33,6 +41,11 @@ static int bbtoken_stream_declare(bbtoken_ctx_t *ctx, const char *what,
     PGresult *res;
     char *q;
 
+    if (!(res = bbtoken_exec(ctx, what, "SET LOCAL cursor_tuple_fraction = 1",
+                             0, NULL))) {
+        return BBTOKEN_EXIT_FAIL;
+    }
+    PQclear(res);
     if (!(q = malloc(len))) {
         return bbtoken_fail("out of memory");
     }

@@ -1,7 +1,8 @@
 # bbtoken notify on a big site: the notices due are read a group (an
 # owner's, or a notice's recipients) at a time from cursors the server
 # holds, and unused tokens are revoked in batches, so the CLI's peak memory
-# does not grow with the notices due (a big site's first run); an owner
+# does not grow with the notices due (a big site's first run), nor does
+# the server's work on those cursors grow faster than the notices; an owner
 # whose notices fill more than a batch still gets one message; a token
 # whose use is being written while notify revokes is skipped, not waited
 # for, and does not end the revoking; a second run while one is under way
@@ -17,6 +18,7 @@ use File::Path qw(make_path);
 use BBT::Env;
 use BBT::Util qw(run_cmd slurp spew);
 use POSIX ();
+use JSON::PP ();
 
 my $env = BBT::Env->new(httpd => 0)->start;
 plan skip_all => "$BBT::Cli::TIME is not installed" unless -x $BBT::Cli::TIME;
@@ -41,11 +43,43 @@ sub add_owners {
                . "JOIN bbtoken_users u ON u.name = 'owner' || g");
 }
 
-# (peak RSS in kB, exit code, stdout) of bbtoken notify @args.
+# (peak RSS in kB, exit code, stdout) of bbtoken notify @args; a hash
+# before them adds to its environment.
 sub peak {
     my ($maildir, @args) = @_;
-    return ($env->cli_peak({ BBT_MAILDIR => $maildir }, 'notify', '--from', $FROM,
+    my %more = ref $args[0] ? %{ shift @args } : ();
+    return ($env->cli_peak({ BBT_MAILDIR => $maildir, %more }, 'notify', '--from', $FROM,
                            '--sendmail', $SENDMAIL, @args))[0 .. 2];
+}
+
+# The run's statements as PostgreSQL ran them (auto_explain, with the rows
+# each plan node made, and no timing: what is compared is work, not time).
+my $EXPLAINED = join ' ', map {"-c $_"} 'session_preload_libraries=auto_explain',
+    'auto_explain.log_min_duration=0', 'auto_explain.log_analyze=on', 'auto_explain.log_timing=off',
+    'auto_explain.log_format=json';
+
+# The plans auto_explain logged since byte $from of PostgreSQL's log whose
+# statement starts with $prefix: [query text, the most rows one node of it
+# made over all its loops].
+sub plans_since {
+    my ($from, $prefix) = @_;
+    my $log = substr($env->pg_log_text, $from);
+    my @out;
+    # Each entry starts a line with its time; a plan's JSON lines follow it.
+    for my $entry (split /^(?=\d{4}-\d\d-\d\d \d\d:)/m, $log) {
+        next unless $entry =~ /\bplan:\s*(\{.*\})\s*\z/s;
+        my $plan = JSON::PP::decode_json($1);
+        next unless index($plan->{'Query Text'}, $prefix) == 0;
+        my $most = 0;
+        my @nodes = ($plan->{Plan});
+        while (my $n = shift @nodes) {
+            my $made = ($n->{'Actual Rows'} // 0) * ($n->{'Actual Loops'} // 0);
+            $most = $made if $made > $most;
+            push @nodes, @{ $n->{Plans} // [] };
+        }
+        push @out, [$plan->{'Query Text'}, $most];
+    }
+    return @out;
 }
 
 # Peak RSS $kb, against $small kB for a tenth of the notices: not twice
@@ -134,11 +168,22 @@ subtest 'peak memory: the same for 10x the notices due' => sub {
     is($env->psql($told), 0, 'the dry run settled nothing');
     rss_ok($kb, $small, 'dry run');
 
-    ($kb, $rc, $out) = peak(maildir('real'));
+    my $from = length $env->pg_log_text;
+    ($kb, $rc, $out) = peak(maildir('real'), { PGOPTIONS => $EXPLAINED });
     is($rc, 0, 'the run of 50,000 notices');
     is(scalar(my @l = split /\n/, $out), 50_000, 'a line per owner');
     is($env->psql($told), 50_000, 'every notice settled');
     rss_ok($kb, $small, 'the run');
+    # Read whole at their COMMIT, the two cursors of the notices due are
+    # planned for every row: planned for a fast start, one was a nested
+    # loop reading all 50,000 notices again for each of the 50,000 tokens
+    # (minutes of a backend's time for seconds' work).
+    my @plans = plans_since($from, 'DECLARE bbtoken_');
+    is(scalar(@plans), 2, 'the cursors of the notices due were explained') or diag(explain(\@plans));
+    for my $p (@plans) {
+        my ($name) = $p->[0] =~ /^DECLARE (\w+)/;
+        cmp_ok($p->[1], '<=', 10 * 50_000, "$name: no node of its plan made more than ten rows a token");
+    }
     ($kb, $rc, $out) = peak(maildir('real'));
     is("$rc $out", '0 ', 'the next run: nothing due, nothing said');
     clear();
