@@ -72,7 +72,7 @@ fi
 # lock; in name order it starts after t/63 has ended.
 jobs=${BBT_JOBS:-3}
 serial='t/60-man.t'
-slow='t/79-sanitizers.t t/63-deb.t t/55-browser.t t/30-migrations-versions.t t/57-notify-stream.t t/74-mpms.t
+slow='t/79-sanitizers.t t/63-deb.t t/55-browser.t t/30-migrations-versions.t t/74-mpms.t t/57-notify-stream.t
       t/69-bulk-stream.t t/22-cli.t t/30-upgrade-traffic.t t/92-throttle-memory.t t/83-cache-child-exit.t
       t/32-last-use.t t/30-migrations.t
       t/83-cache-mpm.t t/53-rest-valgrind.t t/21-git-denied.t t/28-valgrind.t t/33-audit-stream.t
