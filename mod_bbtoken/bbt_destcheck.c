@@ -16,6 +16,8 @@
 #include "apr_strings.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -142,6 +144,99 @@ static int bbt_destcheck(request_rec *r)
     return OK;
 }
 
+/* Renames from to to unless something is at to, in one step: a rename
+ * without RENAME_NOREPLACE would replace it, and where the filesystem has
+ * no such rename, link does not (and the name from goes after). */
+static apr_status_t bbt_destcheck_put_back(const char *from, const char *to)
+{
+    if (renameat2(AT_FDCWD, from, AT_FDCWD, to, RENAME_NOREPLACE) == 0) {
+        return APR_SUCCESS;
+    }
+    if (errno != EINVAL && errno != ENOSYS) {
+        return errno;
+    }
+    if (link(from, to) != 0) {
+        return errno;
+    }
+    unlink(from);
+    return APR_SUCCESS;
+}
+
+/* The file at the Destination, read and found not to be the object, is
+ * removed, and only it: by then another request's MOVE of the object may
+ * have renamed the object over it (two clients pushing one commit), and
+ * an unlink of the name would remove that.  So whatever is there is taken
+ * aside first, in one rename, under a name of its own in the same
+ * directory (git's tmp_obj_, which git prune removes if it is left
+ * there), and read again: removed unless it is the object, which is put
+ * back unless something has come there since.  It is judged by what it
+ * holds alone: its inode's number may be the checked upload's, freed and
+ * given to the next file made, and the file there at the look-up was not
+ * there when read (one put back since has changed). */
+static void bbt_destcheck_remove(request_rec *r, const bbt_destcheck_moved_t *m)
+{
+    const char *slash = strrchr(m->dest, '/');
+    const char *left = NULL, *removed = NULL;
+    char *aside = NULL;
+    apr_file_t *f;
+    apr_status_t rv = APR_EINVAL;
+
+    if (slash) {
+        aside = apr_pstrcat(
+            r->pool,
+            apr_pstrmemdup(r->pool, m->dest, (apr_size_t)(slash - m->dest + 1)),
+            "tmp_obj_bbtoken_XXXXXX", NULL);
+        rv = apr_file_mktemp(&f, aside,
+                             APR_FOPEN_CREATE | APR_FOPEN_READ |
+                                 APR_FOPEN_WRITE | APR_FOPEN_EXCL,
+                             r->pool);
+    }
+    if (rv == APR_SUCCESS) {
+        apr_file_close(f);
+        rv = rename(m->dest, aside) == 0 ? APR_SUCCESS : errno;
+        if (rv != APR_SUCCESS) {
+            unlink(aside);
+        }
+    }
+    if (APR_STATUS_IS_ENOENT(rv)) {
+        left = "it was gone before it could be removed";
+    } else if (rv != APR_SUCCESS) {
+        removed = "it could not be removed: remove it";
+    } else if (!bbt_gitobj_check(aside, m->id, NULL)) {
+        rv = bbt_destcheck_put_back(aside, m->dest);
+        if (rv == APR_SUCCESS) {
+            left = "the object took its place before it could be removed: "
+                   "left there";
+        } else {
+            ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r,
+                          "BBT057: %s %s: %s was not the file checked as the "
+                          "git object its name says, and the object took its "
+                          "place before it could be removed; taken aside to "
+                          "%s, it could not be put back",
+                          r->method, r->uri, m->dest, aside);
+        }
+    } else if (unlink(aside) == 0) {
+        removed = "removed";
+    } else {
+        rv = errno;
+        removed =
+            apr_psprintf(r->pool, "it could not be removed: remove %s", aside);
+    }
+    if (removed) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r,
+                      "BBT049: %s %s: %s is not the file checked as the git "
+                      "object its name says (replaced between the check and "
+                      "the move): %s",
+                      r->method, r->uri, m->dest, removed);
+    } else if (left) {
+        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
+                      "BBT056: %s %s: %s was not the file checked as the git "
+                      "object its name says (replaced between the check and "
+                      "the move), and %s",
+                      r->method, r->uri, m->dest, left);
+    }
+}
+
 /* Once the COPY or MOVE is done: what its Destination holds is the very
  * file that was checked (a rename keeps its inode), not one its writer put
  * under the upload's name between the check and mod_dav's rename (a PUT
@@ -158,21 +253,14 @@ static int bbt_destcheck_after(request_rec *r)
         apr_pool_userdata_get((void **)&m, BBT_DESTCHECK_KEY, r->pool) !=
             APR_SUCCESS ||
         !m || lstat(m->dest, &now) != 0 ||
-        (m->was && bbt_destcheck_same(&now, &m->old))) {
+        (m->was && bbt_destcheck_same(&now, &m->old)) ||
+        (now.st_dev == m->dev && now.st_ino == m->ino)) {
         return DECLINED;
     }
     /* Another file than the one checked (or a copy, where mod_dav could
      * not rename): read again, and removed unless it is the object. */
-    if ((now.st_dev != m->dev || now.st_ino != m->ino) &&
-        bbt_gitobj_check(m->dest, m->id, NULL)) {
-        int gone = unlink(m->dest) == 0;
-
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, gone ? 0 : errno, r,
-                      "BBT049: %s %s: %s is not the file checked as the git "
-                      "object its name says (replaced between the check and "
-                      "the move): %s",
-                      r->method, r->uri, m->dest,
-                      gone ? "removed" : "it could not be removed: remove it");
+    if (bbt_gitobj_check(m->dest, m->id, NULL)) {
+        bbt_destcheck_remove(r, m);
     }
     return DECLINED;
 }
