@@ -17,6 +17,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -37,7 +38,7 @@ APLOG_USE_MODULE(bbtoken);
 typedef struct {
     const char *dest; /* the Destination's file, as mod_dav_fs names it */
     const char *id;   /* the object it names */
-    dev_t dev;        /* the upload checked */
+    dev_t dev;        /* the upload checked, held open (bbt_destcheck_keep) */
     ino_t ino;
     int was;         /* a file was there at the look-up: */
     struct stat old; /* that file */
@@ -77,6 +78,12 @@ static const char *bbt_destcheck_id(const char *uri, char *id)
     return id;
 }
 
+static apr_status_t bbt_destcheck_close(void *fd)
+{
+    close((int)(intptr_t)fd);
+    return APR_SUCCESS;
+}
+
 static int bbt_destcheck(request_rec *r)
 {
     const bbt_dir_conf_t *conf;
@@ -84,6 +91,7 @@ static int bbt_destcheck(request_rec *r)
     char id[65];
     struct stat read;
     bbt_match_t m;
+    int kept = -1;
 
     if (!bbt_routing_is_dest_lookup(r)) {
         return OK;
@@ -114,10 +122,18 @@ static int bbt_destcheck(request_rec *r)
         return OK;
     }
     why = bbt_destcheck_id(r->uri, id)
-              ? bbt_gitobj_check(r->main->filename, id, &read)
+              ? bbt_gitobj_check_keep(r->main->filename, id, &read, &kept)
               : "its Destination names no object (objects/XX/YYYY...)";
     if (!why && r->filename) {
         bbt_destcheck_moved_t *mv = apr_palloc(r->main->pool, sizeof(*mv));
+
+        /* The upload checked stays open until the COPY or MOVE is done:
+         * deleted and replaced by another PUT before mod_dav's rename, its
+         * inode freed could be given to the replacement, whose number
+         * would then pass for the file checked after the move. */
+        apr_pool_cleanup_register(r->main->pool, (void *)(intptr_t)kept,
+                                  bbt_destcheck_close, apr_pool_cleanup_null);
+        kept = -1;
 
         /* Where httpd's walk stopped at a file, or at a directory that is
          * not there, the rest of the path is path_info: mod_dav_fs moves
@@ -132,6 +148,9 @@ static int bbt_destcheck(request_rec *r)
          * it moves anything, the file there is no doing of its. */
         mv->was = lstat(mv->dest, &mv->old) == 0;
         apr_pool_userdata_setn(mv, BBT_DESTCHECK_KEY, NULL, r->main->pool);
+    }
+    if (kept >= 0) {
+        close(kept);
     }
     if (why) {
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,

@@ -131,6 +131,12 @@ static const char *bbt_gitobj_inflate(int fd, bbt_gitobj_t *o, EVP_MD_CTX *d,
 const char *bbt_gitobj_check(const char *path, const char *hexid,
                              struct stat *read)
 {
+    return bbt_gitobj_check_keep(path, hexid, read, NULL);
+}
+
+const char *bbt_gitobj_check_keep(const char *path, const char *hexid,
+                                  struct stat *read, int *keep)
+{
     static const char hex[] = "0123456789abcdef";
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned char *in = NULL, *out = NULL;
@@ -142,6 +148,9 @@ const char *bbt_gitobj_check(const char *path, const char *hexid,
     struct stat st;
     int fd, isfile;
 
+    if (keep) {
+        *keep = -1;
+    }
     if (!hexid || strspn(hexid, hex) != strlen(hexid)) {
         return "its name is not an object id";
     }
@@ -185,6 +194,10 @@ const char *bbt_gitobj_check(const char *path, const char *hexid,
     EVP_MD_CTX_free(d);
     OPENSSL_free(in);
     OPENSSL_free(out);
-    close(fd);
+    if (!why && keep) {
+        *keep = fd;
+    } else {
+        close(fd);
+    }
     return why;
 }

@@ -28,4 +28,11 @@
 const char *bbt_gitobj_check(const char *path, const char *hexid,
                              struct stat *read);
 
+/* bbt_gitobj_check, which also gives the file read, when it is the object,
+ * still open: *keep (-1 otherwise), for the caller to close.  While it is
+ * open the file's inode cannot be freed, so no file made meanwhile is given
+ * its number: the number stays the file's name. */
+const char *bbt_gitobj_check_keep(const char *path, const char *hexid,
+                                  struct stat *read, int *keep);
+
 #endif

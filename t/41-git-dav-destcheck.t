@@ -137,6 +137,32 @@ isnt($rc, 0, '  git has no object of "hello\n"');
 ($rc, $out, $err) = $env->git('--git-dir', $bare, 'fsck', '--full', '--no-dangling');
 is($rc, 0, '  git fsck finds the repository sound') or diag "$out\n$err";
 
+# The same race through a DELETE of the checked upload and a PUT of
+# garbage under its name: the upload's inode, freed, could be given to the
+# garbage (a filesystem that hands out the lowest free number, ext4), whose
+# number would then pass for the file checked.  The upload checked is held
+# open until the MOVE is done, so its number stays its own.
+put_upload($hello, 'the real object again');
+@ino = stat "$bare/$up";
+$mark = log_mark($env);
+$moved = BBT::Util::in_background("$d/run", sub {
+    HTTP::Tiny->new(timeout => 120, keep_alive => 0)->request('MOVE', $url, { headers => {
+        %$h, Destination => $env->url($dest), Overwrite => 'T' } })->{status};
+});
+ok(pass_gate(1), 'the MOVE\'s look-up of its Destination, checked, is held');
+like($env->request('DELETE', "$R/$up", $h)->{status}, qr/^20[04]\z/, '  the upload deleted');
+put_upload('garbage', '  garbage');
+isnt((stat "$bare/$up")[1], $ino[1], '  the garbage is not given the checked upload\'s inode');
+ok(pass_gate(2), '  the MOVE let go');
+like($moved->(), qr/^20[14]\z/, '  mod_dav moved it');
+ok(wait_log($env, $mark, qr{BBT049: MOVE \Q$R/$up\E: \S+/objects/$hdir/$hname is not the file checked as the git }
+                         . qr{object its name says \(replaced between the check and the move\): removed}),
+   '  logged (BBT049)');
+ok(!-e "$bare/objects/$hdir/$hname", '  the garbage moved there is gone');
+is($objects->(), $before, '  the repository\'s objects are as they were');
+($rc, $out, $err) = $env->git('--git-dir', $bare, 'fsck', '--full', '--no-dangling');
+is($rc, 0, '  git fsck finds the repository sound') or diag "$out\n$err";
+
 # A git-object route without new, in a section of its own.  A Destination
 # through a file (notes.txt/ce/...) leaves httpd's walk at that file, the
 # rest of the path its path_info: mod_dav_fs will not move there, and what

@@ -152,6 +152,31 @@ static void test_read(void)
        "the file checked is said (its device and inode)");
 }
 
+/* The object's file is given still open; a file that is not, never. */
+static void test_keep(void)
+{
+    const char *p = OBJ("kept", "blob 6\0hello\n", NULL);
+    struct stat want, got;
+    int fd = -2;
+
+    ok(stat(p, &want) == 0 &&
+           bbt_gitobj_check_keep(p, HELLO1, NULL, &fd) == NULL && fd >= 0 &&
+           fstat(fd, &got) == 0 && got.st_ino == want.st_ino &&
+           got.st_dev == want.st_dev,
+       "the object's file is kept open: the one checked");
+    if (fd >= 0) {
+        close(fd);
+    }
+    fd = -2;
+    is_why(bbt_gitobj_check_keep(p, EMPTY_BLOB, NULL, &fd), "another object's",
+           "another object's id");
+    ok(fd == -1, "a file that is not the object is not kept");
+    fd = -2;
+    is_why(bbt_gitobj_check_keep(NULL, HELLO1, NULL, &fd), "cannot be opened",
+           "no path");
+    ok(fd == -1, "nothing opened, nothing kept");
+}
+
 static void test_names_and_files(void)
 {
     const char *p = OBJ("named", "blob 6\0hello\n", NULL);
@@ -227,6 +252,7 @@ int main(void)
     test_objects();
     test_refused();
     test_read();
+    test_keep();
     test_names_and_files();
     test_large();
     {
