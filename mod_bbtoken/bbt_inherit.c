@@ -145,6 +145,12 @@ static int bbt_inherit_promoted(request_rec *r, const bbt_req_t *rq)
                   r->method, rq ? rq->uri : "(not decided by the module)",
                   r->uri);
     if ((status = bbt_inherit_check(r)) != OK) {
+        /* Counted as the refusal it is (the section's own Require, before
+         * any record of its own), not as what was decided before. */
+        if ((now = bbt_req(r)) != NULL) {
+            now->allowed = 0;
+        }
+        bbt_request_set_let_in(r, 0);
         return status;
     }
     if ((now = bbt_req(r)) == rq) {

@@ -3,12 +3,16 @@
  * (Prometheus's text format) and a section of mod_status's page.
  *
  * Requests are counted once per HTTP request, when it is logged, by what
- * the module decided for the response the client got: the last request of
- * its internal redirects that went through AuthType BBToken.  "allowed"
- * means authorization passed and the request went on to its handler
- * (whatever the handler then answered); otherwise the request's status is
- * the refusal.  Sub-requests are not counted: their answers are not
- * responses.
+ * was decided for the response the client got: the last request of its
+ * internal redirects in a section of AuthType BBToken, an error page
+ * (ErrorDocument) aside, which is only the body of the refusal before it.
+ * "allowed" means authorization passed and the request went on to its
+ * handler (whatever the handler then answered); otherwise the request's
+ * status is the refusal.  That holds for the requests httpd decides
+ * without the module too, in its sections: one let in without a login is
+ * allowed, one refused before authentication (Require ip in a
+ * <RequireAll>) counts by its status, or an alert on the 403s would miss
+ * it.  Sub-requests are not counted: their answers are not responses.
  */
 #include "httpd.h"
 #include "http_config.h"
@@ -72,23 +76,29 @@ static int bbt_metrics_status(request_rec *r, int flags)
 }
 
 /* Authorization passed: nothing of the module's refuses this request any
- * more. */
+ * more (but for its last fixups, which say so).  So too for a request of
+ * the module's sections that check_authn never saw: httpd let it in
+ * without a login. */
 static int bbt_metrics_fixups(request_rec *r)
 {
     bbt_req_t *rq = bbt_req(r);
 
-    if (rq && rq->verified) {
-        rq->allowed = 1;
+    if (rq) {
+        if (rq->verified) {
+            rq->allowed = 1;
+        }
+    } else if (bbt_request_section(r)) {
+        bbt_request_set_let_in(r, 1);
     }
     return DECLINED;
 }
 
-static bbt_stat_t bbt_metrics_outcome(const request_rec *r, const bbt_req_t *rq)
+static bbt_stat_t bbt_metrics_outcome(int status, int allowed)
 {
-    if (rq->allowed) {
+    if (allowed) {
         return BBT_STAT_ALLOWED;
     }
-    switch (r->status) {
+    switch (status) {
     case HTTP_BAD_REQUEST:
         return BBT_STAT_REFUSED_400;
     case HTTP_UNAUTHORIZED:
@@ -106,20 +116,36 @@ static bbt_stat_t bbt_metrics_outcome(const request_rec *r, const bbt_req_t *rq)
     }
 }
 
+/* Only what the earlier phases left in each request's slot: every
+ * request of the server passes here. */
 static int bbt_metrics_log(request_rec *r)
 {
     const request_rec *o = r;
+    const bbt_req_t *rq;
 
-    /* From the response sent back to the request that asked: an
-     * ErrorDocument's page is not the module's, the refusal before it is. */
+    /* From the response sent back to the request that asked. */
     while (o->next) {
         o = o->next;
     }
     for (; o; o = o->prev) {
-        const bbt_req_t *rq = bbt_req(o);
-
-        if (rq) {
-            bbt_stats_count(bbt_metrics_outcome(o, rq));
+        /* An error page (ap_die's internal redirect, the only one made
+         * from a request that ended in an error) is not the response,
+         * whatever its own section made of it: the refusal before it
+         * is. */
+        if (o->prev && ap_is_HTTP_ERROR(o->prev->status)) {
+            continue;
+        }
+        if ((rq = bbt_req(o)) != NULL) {
+            bbt_stats_count(bbt_metrics_outcome(o->status, rq->allowed));
+            break;
+        }
+        /* In a section of the module's, decided by httpd alone: let in
+         * without a login, or refused before authentication.  A request
+         * refused before httpd found its section (a malformed one, a
+         * server-wide Redirect) is no section's. */
+        if (bbt_request_section(o)) {
+            bbt_stats_count(
+                bbt_metrics_outcome(o->status, bbt_request_let_in(o)));
             break;
         }
     }

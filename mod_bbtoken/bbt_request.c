@@ -17,13 +17,15 @@ APLOG_USE_MODULE(bbtoken);
 /* The module's slot in r->request_config: the record check_authn makes,
  * the route translate_name matched, the Authorization header the fixups
  * took away from a request nobody authenticated, the body a route read,
- * and the section httpd found for a request of the module's sections. */
+ * the section httpd found for a request of the module's sections, and
+ * whether such a request was let in without a record. */
 typedef struct {
     bbt_req_t *rq;
     void *memo;
     const char *taken;
     struct bbt_kept *kept;
     const struct ap_conf_vector_t *section;
+    int let_in;
 } bbt_req_slot_t;
 
 static bbt_req_slot_t *bbt_slot(request_rec *r)
@@ -108,6 +110,19 @@ const struct ap_conf_vector_t *bbt_request_section(const request_rec *r)
         ap_get_module_config(r->request_config, &bbtoken_module);
 
     return sl ? sl->section : NULL;
+}
+
+void bbt_request_set_let_in(request_rec *r, int let_in)
+{
+    bbt_slot(r)->let_in = let_in;
+}
+
+int bbt_request_let_in(const request_rec *r)
+{
+    const bbt_req_slot_t *sl =
+        ap_get_module_config(r->request_config, &bbtoken_module);
+
+    return sl && sl->let_in;
 }
 
 const char *bbt_request_authorization(const request_rec *r)

@@ -66,10 +66,10 @@ typedef struct {
 bbt_req_t *bbt_request_new(request_rec *r);
 
 /* A refusal of r made before check_authn made its record (a header,
- * TRACE, a .htaccess, a ranged PUT, a missing AuthName): a record, unless r has one, so that the metrics count it
- * under its status as check_authn's, and the requests that follow it (its
- * error page) are decided again rather than let through on it: it is not
- * verified, nor allowed.  Returns status. */
+ * TRACE, a .htaccess, a ranged PUT, a missing AuthName): a record, unless r has
+ * one, so that the metrics count it under its status as check_authn's, and the
+ * requests that follow it (its error page) are decided again rather than let
+ * through on it: it is not verified, nor allowed.  Returns status. */
 int bbt_request_refused_early(request_rec *r, int status);
 
 /* r's record, or NULL when the module did not authenticate r. */
@@ -89,6 +89,13 @@ void bbt_request_set_kept(request_rec *r, struct bbt_kept *kept);
  * was one of the module's; NULL otherwise (bbt_inherit.c). */
 void bbt_request_note_section(request_rec *r);
 const struct ap_conf_vector_t *bbt_request_section(const request_rec *r);
+
+/* r, in a section of the module's (bbt_request_section) and without a
+ * record, passed authorization: httpd let it in without a login (Require
+ * all granted, Require ip in a <RequireAny>), and the metrics count it as
+ * allowed, unless a later refusal of the module's takes that back. */
+void bbt_request_set_let_in(request_rec *r, int let_in);
+int bbt_request_let_in(const request_rec *r);
 
 /* The fixups took r's Authorization header away, unread: r was let into
  * a section of the module's without a login (bbt_private.c). */

@@ -5,6 +5,15 @@
 # per-directory RewriteRule (500, BBT783, refused in the module's last
 # fixup after it had passed: not "allowed"), and a request to a section
 # without an AuthName (500, BBT030: check_authn's, before any record).
+# Those httpd decides there without the module count too: refused before
+# authentication by a Require ip in a <RequireAll> (403, with or without
+# credentials, whatever an ErrorDocument's page then made of them: one let
+# in without a login, one a token would have been allowed), and let in
+# without a login by Require all granted (allowed).  A request let in so,
+# or allowed with a token, then handed by DirectoryIndex to a section
+# whose Require refuses it (403, decided again there) counts as that
+# refusal.  A request outside the module's sections still counts for
+# nothing, nor does its error page in one.
 use strict;
 use warnings;
 use FindBin;
@@ -12,6 +21,7 @@ use lib "$FindBin::Bin/lib";
 use Test::More;
 use HTTP::Tiny;
 use BBT::Env;
+use File::Path qw(make_path);
 use BBT::Util qw(spew slurp);
 
 my $extra = <<'EOC';
@@ -31,16 +41,69 @@ ScriptAlias /rwi/ "@DIR@/cgi-rwi/env.cgi/"
     BBTokenRoutes git /noname
     Require bbtoken
 </Location>
+ScriptAlias /byip/ "@DIR@/cgi-bin/env.cgi/"
+<Location /byip>
+    AuthType BBToken
+    AuthName "Git"
+    BBTokenRoutes git /byip
+    <RequireAll>
+        Require ip 10.9.9.9
+        Require bbtoken
+    </RequireAll>
+</Location>
+<Location /byip/PROJ/open.git>
+    ErrorDocument 403 /open/error
+</Location>
+<Location /byip/PROJ/env.git>
+    ErrorDocument 403 "/env/PROJ/repo.git/info/refs?service=git-upload-pack"
+</Location>
+ScriptAlias /open/ "@DIR@/cgi-bin/env.cgi/"
+<Location /open>
+    AuthType BBToken
+    AuthName "Git"
+    Require all granted
+</Location>
+ScriptAlias /getonly/ "@DIR@/cgi-bin/env.cgi/"
+<Location /getonly>
+    AuthType BBToken
+    AuthName "Git"
+    Require method GET
+</Location>
+Alias /wopen "@DIR@/www"
+Alias /wtok "@DIR@/www"
+<Directory "@DIR@/www">
+    Options None
+    AllowOverride None
+    Require all granted
+</Directory>
+<Location /wopen>
+    AuthType BBToken
+    AuthName "Git"
+    Require all granted
+    DirectoryIndex /getonly/index
+</Location>
+<Location /wtok>
+    AuthType BBToken
+    AuthName "Git"
+    BBTokenRoute POST "/wtok/(?<project>[A-Z][A-Z0-9_]*)/(?<repo>[a-z0-9][a-z0-9._-]*)/" REPO_READ
+    Require bbtoken
+    DirectoryIndex /getonly/index
+</Location>
+<Location /open-env/denied>
+    Require ip 10.9.9.9
+    ErrorDocument 403 /open/error
+</Location>
 <Directory "@DIR@/cgi-rwi">
     RewriteEngine On
     RewriteCond %{QUERY_STRING} ^service=git-upload-pack$
     RewriteRule ^env\.cgi/ env.cgi?service=git-receive-pack
 </Directory>
 EOC
-my $env = BBT::Env->new(extra_conf => $extra, modules => ['rewrite', 'authz_host'], httpd => 0)->start;
+my $env = BBT::Env->new(extra_conf => $extra, modules => ['rewrite', 'authz_host', 'dir'], httpd => 0)->start;
 my $d = $env->dir;
 $env->write_cgi;
 mkdir "$d/cgi-rwi" or die "$d/cgi-rwi: $!";
+make_path("$d/www/PROJ/repo");
 spew("$d/cgi-rwi/env.cgi", slurp("$d/cgi-bin/env.cgi"), 0755);
 $env->httpd_start;
 $env->make_repo('PROJ', 'repo');
@@ -89,5 +152,38 @@ for my $c (['TRACE', 'TRACE', {}, 405, 'other=1'],
     is(moved($before), $want, "  counted once, as $want");
 }
 like($env->error_log_text, qr/BBT044: .*BBT043: .*BBT783: .*BBT030: /s, 'the four refusals, each in its words');
+
+# Decided by httpd alone, in the module's sections.
+my $BYIP = '/byip/PROJ/repo.git/info/refs?service=git-upload-pack';
+for my $c (['Require ip in a <RequireAll>, with a token', $BYIP, $auth, 403, '403=1'],
+           ['Require ip in a <RequireAll>, no credentials', $BYIP, {}, 403, '403=1'],
+           ['that, its error page let in without a login', '/byip/PROJ/open.git/info/refs', $auth, 403, '403=1'],
+           ['that, its error page one the token is allowed', '/byip/PROJ/env.git/info/refs', $auth, 403, '403=1'],
+           ['Require all granted, no credentials', '/open/x', {}, 200, 'allowed=1'],
+           ['Require all granted, with a token', '/open/x', $auth, 200, 'allowed=1'],
+           ['a POST let in, handed to a section that takes only GET', '/wopen/PROJ/repo/', {}, 403, '403=1', 'POST'],
+           ['a POST allowed, handed to that section', '/wtok/PROJ/repo/', $auth, 403, '403=1', 'POST']) {
+    my ($what, $url, $h, $status, $want, $method) = @$c;
+    my $before = scrape();
+    my $r = $ua->request($method // 'GET', $env->url($url),
+                         { headers => $h, ($method ? (content => 'x=1') : ()) });
+    is($r->{status}, $status, "$what: $status");
+    is(moved($before), $want, "  counted once, as $want");
+}
+like($env->error_log_text, qr/AH01630: /, 'httpd refused by address (AH01630)');
+
+# Outside the module's sections: nothing.  Each is followed by a request
+# the module allows, on the same connection, so that it was logged before
+# that one was even read: the counters move by that one alone.
+for my $c (['a request outside the module\'s sections', '/open-env/x', 200],
+           ['one refused there, its error page in a section of the module\'s', '/open-env/denied', 403]) {
+    my ($what, $url, $status) = @$c;
+    my $kept = HTTP::Tiny->new(timeout => 30, keep_alive => 1);
+    my $before = scrape();
+    is($kept->get($env->url($url), { headers => $auth })->{status}, $status, "$what: $status");
+    is($kept->get($env->url('/env/PROJ/repo.git/info/refs?service=git-upload-pack'), { headers => $auth })->{status},
+       200, '  then one the module allows, on the same connection');
+    is(moved($before), 'allowed=1', '  only that one counted');
+}
 
 done_testing;
