@@ -269,6 +269,35 @@ static void bbt_collect(bbt_walk_t *w, const ap_directive_t *d,
     }
 }
 
+/* Whether an <If>, <ElseIf> or <Else> inside sec (directly, or inside
+ * another of them there) sets what want names: for the requests its
+ * expression takes, sec has it, which is not what a warning that it has
+ * none would say. */
+static int bbt_if_sets(const bbt_walk_t *w, const bbt_sec_t *sec,
+                       bbt_want_t want)
+{
+    int i;
+
+    for (i = 0; i < w->secs->nelts; i++) {
+        const bbt_sec_t *q = APR_ARRAY_IDX(w->secs, i, const bbt_sec_t *);
+        const bbt_sec_t *o;
+
+        if (bbt_sets(q, want) <= 0) {
+            continue;
+        }
+        for (o = q; o && o != sec && o->node &&
+                    (strcasecmp(o->node->directive, "<If") == 0 ||
+                     strcasecmp(o->node->directive, "<ElseIf") == 0 ||
+                     strcasecmp(o->node->directive, "<Else") == 0);
+             o = o->outer) {
+        }
+        if (o == sec && q != sec) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 void bbt_warn(const bbt_walk_t *w, const bbt_sec_t *sec, const char *id,
               const char *what)
 {
@@ -297,17 +326,19 @@ static void bbt_check_server(bbt_walk_t *w, const ap_directive_t *top,
                      "section)");
         }
         if (sec->auth && strcasecmp(sec->auth, "BBToken") == 0 &&
-            !bbt_has(w, sec, BBT_HAS_ROUTES)) {
+            !bbt_has(w, sec, BBT_HAS_ROUTES) &&
+            !bbt_if_sets(w, sec, BBT_HAS_ROUTES)) {
             bbt_warn(w, sec, "BBT353",
                      "is AuthType BBToken without routes: every token is "
                      "refused there (403); set BBTokenRoutes, or "
                      "BBTokenRoutes none if that is meant");
         }
         /* The realm of the challenge: without it every request there is
-         * 500 (BBT030), as mod_auth_basic's are.  An <If> inside, or a
-         * .htaccess, may set it, which this walk does not read. */
+         * 500 (BBT030), as mod_auth_basic's are.  A .htaccess may set it,
+         * which this walk does not read. */
         if (sec->auth && strcasecmp(sec->auth, "BBToken") == 0 &&
-            !bbt_has(w, sec, BBT_HAS_AUTHNAME)) {
+            !bbt_has(w, sec, BBT_HAS_AUTHNAME) &&
+            !bbt_if_sets(w, sec, BBT_HAS_AUTHNAME)) {
             bbt_warn(w, sec, "BBT359",
                      "is AuthType BBToken without AuthName: every request "
                      "there is answered 500 (BBT030); set AuthName");

@@ -3,7 +3,8 @@
 # section is AuthType BBToken with no routes (BBT353: every token refused),
 # or without AuthName (BBT359: every request 500).
 # A section inherits from the one around it, from a <Location> or
-# <Directory> of a leading part of its path, and from its server.
+# <Directory> of a leading part of its path, and from its server; what an
+# <If> inside it sets, it has for the requests the <If> takes.
 use strict;
 use warnings;
 use FindBin;
@@ -133,5 +134,54 @@ check('in a virtual host, and inside <IfModule>', <<'EOC', ['BBT352: <Location /
     </IfModule>
 </VirtualHost>
 EOC
+# What an <If> inside sets, the section has for the requests it takes:
+# routes or AuthName there only is no section without them.  A <Files>
+# inside, which takes some files, and an <If> in another section, still
+# leave it without.
+check('routes or AuthName in an <If>, <ElseIf> or <Else> inside', <<'EOC', []);
+<Location /i>
+    AuthType BBToken
+    AuthName "x"
+    Require bbtoken
+    <If "%{REQUEST_METHOD} == 'GET'">
+        BBTokenRoutes git /i
+    </If>
+</Location>
+<Location /j>
+    AuthType BBToken
+    BBTokenRoutes git /j
+    Require bbtoken
+    <If "%{HTTP_HOST} == 'a.example'">
+        AuthName "a"
+    </If>
+    <Else>
+        <If "%{HTTPS} == 'on'">
+            AuthName "b"
+        </If>
+    </Else>
+</Location>
+EOC
+check('but not in a <Files> inside, nor in another section\'s <If>', <<'EOC',
+<Directory /srv/k>
+    AuthType BBToken
+    AuthName "x"
+    Require bbtoken
+    <Files "*.git">
+        BBTokenRoutes git /k
+    </Files>
+</Directory>
+<Location /l>
+    AuthType BBToken
+    AuthName "x"
+    Require bbtoken
+</Location>
+<Location /m>
+    <If "true">
+        AuthName "m"
+        BBTokenRoutes git /m
+    </If>
+</Location>
+EOC
+      ['BBT353: <Directory /srv/k>', 'BBT353: <Location /l>', 'BBT352: <If "true">']);
 
 done_testing;
