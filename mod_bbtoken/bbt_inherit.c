@@ -145,18 +145,18 @@ static int bbt_inherit_promoted(request_rec *r, const bbt_req_t *rq)
                   r->method, rq ? rq->uri : "(not decided by the module)",
                   r->uri);
     if ((status = bbt_inherit_check(r)) != OK) {
-        /* Counted as the refusal it is (the section's own Require, before
-         * any record of its own), not as what was decided before. */
+        /* Refused by the section's own Require, before any record of its
+         * own: not what was decided before. */
         if ((now = bbt_req(r)) != NULL) {
             now->allowed = 0;
         }
-        bbt_request_set_let_in(r, 0);
         return status;
     }
     if ((now = bbt_req(r)) == rq) {
         bbt_authn_env_clear(r);
     } else if (now->verified) {
-        /* Authorization passed: as bbt_metrics.c's fixups say, which ran. */
+        /* Authorization passed: as bbt_metrics.c's fixups say of a request
+         * decided before them. */
         now->allowed = 1;
     }
     bbt_private_promoted(r);
@@ -210,7 +210,7 @@ static int bbt_inherit_changed_fixups(request_rec *r)
                           "has no URL (a type map naming a file outside its "
                           "directory?): refused",
                           rq->method, rq->uri, r->filename);
-            rq->allowed = 0; /* counted as the 500 it is */
+            rq->allowed = 0;
             return HTTP_INTERNAL_SERVER_ERROR;
         }
         return bbt_inherit_promoted(r, rq);

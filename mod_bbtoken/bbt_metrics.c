@@ -8,9 +8,10 @@
  * (ErrorDocument) aside, which is only the body of the refusal before it.
  * "allowed" means authorization passed and the request went on to its
  * handler (whatever the handler then answered); otherwise the request's
- * status is the refusal.  That holds for the requests httpd decides
- * without the module too, in its sections: one let in without a login is
- * allowed, one refused before authentication (Require ip in a
+ * status is the refusal, a fixup's too (after authorization, before the
+ * handler: a RewriteRule [F] in a <Directory>).  That holds for the requests
+ * httpd decides without the module too, in its sections: one let in without a
+ * login is allowed, one refused before authentication (Require ip in a
  * <RequireAll>) counts by its status, or an alert on the 403s would miss
  * it.  Sub-requests are not counted: their answers are not responses.
  */
@@ -75,22 +76,32 @@ static int bbt_metrics_status(request_rec *r, int flags)
     return OK;
 }
 
-/* Authorization passed: nothing of the module's refuses this request any
- * more (but for its last fixups, which say so).  So too for a request of
- * the module's sections that check_authn never saw: httpd let it in
- * without a login. */
+/* Authorization passed: the module's fixups act on the request as
+ * allowed (bbt_inherit.c checks one a fixup changed in place).  That is
+ * not yet what the metrics count: a fixup after this one may still refuse
+ * it (a RewriteRule [F] in a <Directory>, a sub-request's 401 mod_dir
+ * passes back). */
 static int bbt_metrics_fixups(request_rec *r)
 {
     bbt_req_t *rq = bbt_req(r);
 
-    if (rq) {
-        if (rq->verified) {
-            rq->allowed = 1;
-        }
-    } else if (bbt_request_section(r)) {
-        bbt_request_set_let_in(r, 1);
+    if (rq && rq->verified) {
+        rq->allowed = 1;
     }
     return DECLINED;
+}
+
+/* Every fixup passed, the handler is next: a request the module allowed,
+ * or one of its sections that check_authn never saw (httpd let it in
+ * without a login), counts as allowed, whatever the handler answers.
+ * Nothing is allocated: a request with either has its slot already. */
+static void bbt_metrics_insert(request_rec *r)
+{
+    const bbt_req_t *rq = bbt_req(r);
+
+    if (rq ? rq->allowed : bbt_request_section(r) != NULL) {
+        bbt_request_set_handled(r);
+    }
 }
 
 static bbt_stat_t bbt_metrics_outcome(int status, int allowed)
@@ -121,7 +132,6 @@ static bbt_stat_t bbt_metrics_outcome(int status, int allowed)
 static int bbt_metrics_log(request_rec *r)
 {
     const request_rec *o = r;
-    const bbt_req_t *rq;
 
     /* From the response sent back to the request that asked. */
     while (o->next) {
@@ -135,17 +145,14 @@ static int bbt_metrics_log(request_rec *r)
         if (o->prev && ap_is_HTTP_ERROR(o->prev->status)) {
             continue;
         }
-        if ((rq = bbt_req(o)) != NULL) {
-            bbt_stats_count(bbt_metrics_outcome(o->status, rq->allowed));
-            break;
-        }
-        /* In a section of the module's, decided by httpd alone: let in
-         * without a login, or refused before authentication.  A request
-         * refused before httpd found its section (a malformed one, a
-         * server-wide Redirect) is no section's. */
-        if (bbt_request_section(o)) {
+        /* Decided by the module, or, in a section of the module's, by
+         * httpd alone: let in without a login, or refused before
+         * authentication.  A request refused before httpd found its
+         * section (a malformed one, a server-wide Redirect) is no
+         * section's. */
+        if (bbt_req(o) || bbt_request_section(o)) {
             bbt_stats_count(
-                bbt_metrics_outcome(o->status, bbt_request_let_in(o)));
+                bbt_metrics_outcome(o->status, bbt_request_handled(o)));
             break;
         }
     }
@@ -170,6 +177,8 @@ void bbt_metrics_register_hooks(apr_pool_t *p)
     ap_hook_post_config(bbt_metrics_post_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_handler(bbt_metrics_handler, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_fixups(bbt_metrics_fixups, NULL, NULL, APR_HOOK_REALLY_FIRST);
+    /* In ap_invoke_handler, after the last fixup, before the handler. */
+    ap_hook_insert_filter(bbt_metrics_insert, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_log_transaction(bbt_metrics_log, NULL, NULL, APR_HOOK_MIDDLE);
     APR_OPTIONAL_HOOK(ap, status_hook, bbt_metrics_status, NULL, NULL,
                       APR_HOOK_MIDDLE);

@@ -131,9 +131,7 @@ void bbt_overglue_register_hooks(apr_pool_t *p)
      * the request (mod_rewrite's per-directory rules, the handler).  Among
      * the module's fixups of this same order (bbt_private.c's,
      * bbt_metrics.c's) which runs first does not matter: they change
-     * nothing for a request without a verified record (but for the
-     * metrics' mark of one let in without a login, which the record a
-     * refusal here makes outweighs), and after a refusal here none of
-     * them runs. */
+     * nothing for a request without a verified record, and after a
+     * refusal here none of them runs. */
     ap_hook_fixups(bbt_overglue_fixups, NULL, NULL, APR_HOOK_REALLY_FIRST);
 }

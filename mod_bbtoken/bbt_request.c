@@ -18,14 +18,14 @@ APLOG_USE_MODULE(bbtoken);
  * the route translate_name matched, the Authorization header the fixups
  * took away from a request nobody authenticated, the body a route read,
  * the section httpd found for a request of the module's sections, and
- * whether such a request was let in without a record. */
+ * whether the request, authorized, reached its handler (the metrics). */
 typedef struct {
     bbt_req_t *rq;
     void *memo;
     const char *taken;
     struct bbt_kept *kept;
     const struct ap_conf_vector_t *section;
-    int let_in;
+    int handled;
 } bbt_req_slot_t;
 
 static bbt_req_slot_t *bbt_slot(request_rec *r)
@@ -112,17 +112,17 @@ const struct ap_conf_vector_t *bbt_request_section(const request_rec *r)
     return sl ? sl->section : NULL;
 }
 
-void bbt_request_set_let_in(request_rec *r, int let_in)
+void bbt_request_set_handled(request_rec *r)
 {
-    bbt_slot(r)->let_in = let_in;
+    bbt_slot(r)->handled = 1;
 }
 
-int bbt_request_let_in(const request_rec *r)
+int bbt_request_handled(const request_rec *r)
 {
     const bbt_req_slot_t *sl =
         ap_get_module_config(r->request_config, &bbtoken_module);
 
-    return sl && sl->let_in;
+    return sl && sl->handled;
 }
 
 const char *bbt_request_authorization(const request_rec *r)

@@ -33,7 +33,10 @@ typedef struct {
      * an outage (503), the throttle (429) or a provider's failure (500):
      * its error page does not read them again (bbt_request_refused_before). */
     int refused;
-    int allowed; /* authorized: the request went on to its handler */
+    /* Authorized, and not refused since by a fixup of the module's: what
+     * bbt_inherit.c's last fixup checks.  Whether the request went on to
+     * its handler is bbt_request_handled's to say. */
+    int allowed;
     /* Its method overrides were checked (bbt_overglue.c), in check_authn:
      * the fixups need not check them again. */
     int override_checked;
@@ -90,12 +93,13 @@ void bbt_request_set_kept(request_rec *r, struct bbt_kept *kept);
 void bbt_request_note_section(request_rec *r);
 const struct ap_conf_vector_t *bbt_request_section(const request_rec *r);
 
-/* r, in a section of the module's (bbt_request_section) and without a
- * record, passed authorization: httpd let it in without a login (Require
- * all granted, Require ip in a <RequireAny>), and the metrics count it as
- * allowed, unless a later refusal of the module's takes that back. */
-void bbt_request_set_let_in(request_rec *r, int let_in);
-int bbt_request_let_in(const request_rec *r);
+/* r passed authorization, the module's (its record allowed) or httpd's
+ * alone in a section of the module's (let in without a login: Require all
+ * granted, Require ip in a <RequireAny>), and every fixup after it: r
+ * went on to its handler, and the metrics count it as allowed.  Set only
+ * on a request that has its slot already (a record, or a section). */
+void bbt_request_set_handled(request_rec *r);
+int bbt_request_handled(const request_rec *r);
 
 /* The fixups took r's Authorization header away, unread: r was let into
  * a section of the module's without a login (bbt_private.c). */

@@ -12,8 +12,16 @@
 # without a login by Require all granted (allowed).  A request let in so,
 # or allowed with a token, then handed by DirectoryIndex to a section
 # whose Require refuses it (403, decided again there) counts as that
-# refusal.  A request outside the module's sections still counts for
-# nothing, nor does its error page in one.
+# refusal.  So does one a fixup refuses after authorization passed,
+# before its handler: handed by DirectoryIndex to a section that needs a
+# login (401, mod_dir passes the sub-request's refusal back, with or
+# without a local ErrorDocument 401), or refused by a RewriteRule [F] in a
+# <Directory> (403, let in or allowed with a token), or by mod_rewrite
+# itself for a <Directory> without FollowSymLinks (403); the same
+# sections' requests that reach their handler count as allowed, and one a
+# fixup redirects (mod_dir's DirectorySlash, 301) as "other".  A request
+# outside the module's sections still counts for nothing, nor does its
+# error page in one.
 use strict;
 use warnings;
 use FindBin;
@@ -89,6 +97,55 @@ Alias /wtok "@DIR@/www"
     Require bbtoken
     DirectoryIndex /getonly/index
 </Location>
+ScriptAlias /tokidx/ "@DIR@/cgi-bin/env.cgi/"
+<Location /tokidx>
+    AuthType BBToken
+    AuthName "Git"
+    Require valid-user
+</Location>
+Alias /wlogin "@DIR@/www"
+<Location /wlogin>
+    AuthType BBToken
+    AuthName "Git"
+    Require all granted
+    DirectoryIndex /tokidx/index
+</Location>
+<Location /wlogin/err>
+    ErrorDocument 401 /wlogin/PROJ/e.html
+</Location>
+Alias /wforb "@DIR@/wforb"
+Alias /wftok "@DIR@/wforb"
+Alias /wnofollow "@DIR@/wnofollow"
+<Directory "@DIR@/wforb">
+    Options FollowSymLinks
+    AllowOverride None
+    Require all granted
+    RewriteEngine On
+    RewriteRule (^|/)secret$ - [F]
+</Directory>
+<Directory "@DIR@/wnofollow">
+    Options None
+    AllowOverride None
+    Require all granted
+    RewriteEngine On
+    RewriteRule (^|/)secret$ - [F]
+</Directory>
+<Location /wforb>
+    AuthType BBToken
+    AuthName "Git"
+    Require all granted
+</Location>
+<Location /wnofollow>
+    AuthType BBToken
+    AuthName "Git"
+    Require all granted
+</Location>
+<Location /wftok>
+    AuthType BBToken
+    AuthName "Git"
+    BBTokenRoute GET "/wftok/(?<project>[A-Z][A-Z0-9_]*)/(?<repo>[a-z0-9][a-z0-9._-]*)/(secret|pub)" REPO_READ
+    Require bbtoken
+</Location>
 <Location /open-env/denied>
     Require ip 10.9.9.9
     ErrorDocument 403 /open/error
@@ -99,11 +156,15 @@ Alias /wtok "@DIR@/www"
     RewriteRule ^env\.cgi/ env.cgi?service=git-receive-pack
 </Directory>
 EOC
-my $env = BBT::Env->new(extra_conf => $extra, modules => ['rewrite', 'authz_host', 'dir'], httpd => 0)->start;
+my $env = BBT::Env->new(extra_conf => $extra, modules => ['rewrite', 'authz_host', 'authz_user', 'dir'], httpd => 0)->start;
 my $d = $env->dir;
 $env->write_cgi;
 mkdir "$d/cgi-rwi" or die "$d/cgi-rwi: $!";
-make_path("$d/www/PROJ/repo");
+make_path("$d/www/PROJ/repo", "$d/www/err/x", "$d/wforb/PROJ/repo", "$d/wnofollow");
+spew("$d/www/PROJ/e.html", "an error page\n");
+for my $f ("wforb/secret", "wforb/pub", "wforb/PROJ/repo/secret", "wforb/PROJ/repo/pub", "wnofollow/secret") {
+    spew("$d/$f", "a file\n");
+}
 spew("$d/cgi-rwi/env.cgi", slurp("$d/cgi-bin/env.cgi"), 0755);
 $env->httpd_start;
 $env->make_repo('PROJ', 'repo');
@@ -171,6 +232,26 @@ for my $c (['Require ip in a <RequireAll>, with a token', $BYIP, $auth, 403, '40
     is(moved($before), $want, "  counted once, as $want");
 }
 like($env->error_log_text, qr/AH01630: /, 'httpd refused by address (AH01630)');
+
+# Refused by a fixup after authorization passed, before the handler: by
+# that refusal, not as allowed.
+my $noredirect = HTTP::Tiny->new(timeout => 30, keep_alive => 0, max_redirect => 0);
+for my $c (['let in, handed by DirectoryIndex to a section that needs a login', '/wlogin/PROJ/repo/', {}, 401, '401=1'],
+           ['that, with a local ErrorDocument 401', '/wlogin/err/x/', {}, 401, '401=1', qr/^an error page$/],
+           ['let in, refused by a RewriteRule [F]', '/wforb/secret', {}, 403, '403=1'],
+           ['let in, not refused by it', '/wforb/pub', {}, 200, 'allowed=1'],
+           ['allowed with a token, refused by a RewriteRule [F]', '/wftok/PROJ/repo/secret', $auth, 403, '403=1'],
+           ['allowed with a token, not refused by it', '/wftok/PROJ/repo/pub', $auth, 200, 'allowed=1'],
+           ['let in, its RewriteRule refused without FollowSymLinks', '/wnofollow/secret', {}, 403, '403=1'],
+           ['let in, redirected by mod_dir to add a slash', '/wforb/PROJ', {}, 301, 'other=1']) {
+    my ($what, $url, $h, $status, $want, $body) = @$c;
+    my $before = scrape();
+    my $r = $noredirect->get($env->url($url), { headers => $h });
+    is($r->{status}, $status, "$what: $status");
+    like($r->{content}, $body, '  its error page') if $body;
+    is(moved($before), $want, "  counted once, as $want");
+}
+like($env->error_log_text, qr/AH00670: /, 'mod_rewrite refused the rules without FollowSymLinks (AH00670)');
 
 # Outside the module's sections: nothing.  Each is followed by a request
 # the module allows, on the same connection, so that it was logged before
