@@ -24,7 +24,8 @@
 # permissions leaves its name as it is; a maximum expiry shorter than every
 # choice is the number of days filled in; "Show more tokens"; names and
 # refusals that are markup shown as text; Back to the page does not bring a
-# new token back; a new token answered while another is shown waits for it,
+# new token back (nor does a back/forward cache that keeps the page: it
+# comes back wiped, its dialog closed); a new token answered while another is shown waits for it,
 # with its own holder's clone lines, a change answered after the page
 # turned to another holder leaves that holder's list alone, and the Edit
 # dialog of a token a reload no longer lists (revoked elsewhere, or
@@ -32,8 +33,10 @@
 # stays open.  t/browser/names.spec.mjs, as a user of its
 # own, has a token whose 255-character name has no space: the row's
 # buttons stay inside the list's card, the name inside the status line and
-# the dialogs.  This file only sets the stack up and relays the TAP that
-# node prints.
+# the dialogs.  t/browser/profile.spec.mjs, as a user of its own, creates
+# and rotates a token, leaves the page and closes the tab with its dialog
+# open, and finds it in no file of the browser's profile.  This file only
+# sets the stack up and relays the TAP that node prints.
 #
 # Needs /usr/bin/chromium (Debian's chromium; BBT_CHROMIUM elsewhere) and
 # Node.js 20 with npm; runs `npm ci` in t/browser when node_modules is
@@ -69,6 +72,8 @@ my ($user, $password) = ('alice', 'alice-Pa55-word');
 my ($user2, $password2) = ('carol', 'carol-Pa55-word');
 # t/browser/names.spec.mjs's.
 my ($user3, $password3) = ('dave', 'dave-Pa55-word');
+# t/browser/profile.spec.mjs's.
+my ($user4, $password4) = ('erin', 'erin-Pa55-word');
 
 # The page as the README serves it: on the API's host, behind the site's
 # ordinary login (AuthType BBToken with mod_authn_file), the user's name
@@ -144,13 +149,14 @@ my $d = $env->dir;
 $env->install_page;
 make_path("$d/dav/PROJ/site", "$d/davlock");
 $env->give_to_httpd("$d/dav", "$d/davlock");
-$env->htpasswd($user => $password, $user2 => $password2, $user3 => $password3);
+$env->htpasswd($user => $password, $user2 => $password2, $user3 => $password3, $user4 => $password4);
 $env->httpd_start;
 
 $env->make_repo('PROJ', 'repo');
 $env->user_add($user);
 $env->user_add($user2);
 $env->user_add($user3);
+$env->user_add($user4);
 $env->grant($user, 'PROJECT_READ', 'PROJ');
 # A project the user administers, for its tokens' view.
 $env->make_repo('TEAM', 'app');
@@ -211,12 +217,14 @@ my $api_base = $env->api_base_url;
 my $shots = $ENV{BBT_BROWSER_SHOTS} ? rel2abs($ENV{BBT_BROWSER_SHOTS}) : "$d/screenshots";
 ($rc, $out, $err) = run_cmd(
     cmd => ['node', '--test', '--test-concurrency=1', '--test-reporter=tap', "$BDIR/tokens.spec.mjs",
-            "$BDIR/sandbox.spec.mjs", "$BDIR/answers.spec.mjs", "$BDIR/names.spec.mjs"],
+            "$BDIR/sandbox.spec.mjs", "$BDIR/answers.spec.mjs", "$BDIR/names.spec.mjs",
+            "$BDIR/profile.spec.mjs"],
     cwd => $BDIR, timeout => 300, tmp => "$d/run",
     env => {
         BBT_BASE => $api_base, BBT_SCM_BASE => $env->base_url, BBT_USER => $user, BBT_PASSWORD => $password,
         BBT_ANSWERS_USER => $user2, BBT_ANSWERS_PASSWORD => $password2,
         BBT_NAMES_USER => $user3, BBT_NAMES_PASSWORD => $password3,
+        BBT_PROFILE_USER => $user4, BBT_PROFILE_PASSWORD => $password4,
         BBT_ATTACKER_TOKEN => $mallory, BBT_EVIL => '/PROJ/site/evil.html',
         BBT_PROJECT => 'PROJ', BBT_REPO => 'repo', BBT_ADMIN_PROJECT => 'TEAM', BBT_ADMIN_REPO => 'app',
         BBT_PLACES => $places,

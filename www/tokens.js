@@ -535,6 +535,15 @@
   function wipeToken() {
     for (const id of ['new-token', 'clone-basic', 'clone-bearer']) $(id).value = '';
   }
+  // The page left, or its tab closed, with the dialog open: a browser may
+  // keep the controls' values with the page's history entry (its saved
+  // session, on disk) despite their autocomplete="off", and the
+  // back/forward cache keeps the page as it is.  One brought back from
+  // that cache closes the dialog it emptied (the next token waiting, if
+  // any, is shown): the token was shown once, as a page loaded anew
+  // does not show it again.
+  window.addEventListener('pagehide', wipeToken);
+  window.addEventListener('pageshow', (e) => { if (e.persisted && current) $('new-dialog').close(); });
   // Done wipes the token at once, but the next one is shown by the close
   // event alone (it comes later, and Escape closes too): until then one
   // that arrives waits its turn, rather than being shown and then wiped.

@@ -11,7 +11,8 @@
 // which they administer), a change answered after that, a long name
 // outside the BMP, a short maximum expiry, a second
 // page, markup in names and messages, and Back to the page after a new
-// token was shown.  The page and the API are the real ones; a few
+// token was shown (loaded anew, or, served without its no-store, from the
+// back/forward cache).  The page and the API are the real ones; a few
 // answers are held back or replaced (Playwright's routing) to play a slow
 // or broken server.
 // Environment (t/55-browser.t sets it):
@@ -712,6 +713,49 @@ test('Back to the page after leaving it with a new token shown does not show the
     'the token is nowhere on the page');
     const made = (await listed()).find((x) => x.name === 'Back again');
     await rest('DELETE', '/' + made.id);
+
+    // A browser that keeps the page in that cache even so (here: the page
+    // served without its Cache-Control: no-store) brings it back without
+    // the token, its dialog closed; the token was wiped from its controls
+    // before the page went into the cache (what they hold when it comes
+    // back, before the page's own pageshow runs).
+    const PAGE = BASE + '/account/tokens/';
+    await p.addInitScript(() => {
+      addEventListener('pageshow', (e) => {
+        if (e.persisted) {
+          window.restoredWith = ['new-token', 'clone-basic', 'clone-bearer']
+            .map((id) => document.getElementById(id)).filter((c) => c).map((c) => c.value);
+        }
+      });
+    });
+    await p.route(PAGE, async (route) => {
+      const res = await route.fetch();
+      const headers = { ...res.headers() };
+      delete headers['cache-control'];
+      await route.fulfill({ response: res, headers });
+    });
+    await p.goto(PAGE);
+    await p.getByRole('heading', { level: 1, name: 'Personal access tokens' }).waitFor();
+    await p.getByRole('button', { name: 'Create token' }).click();
+    await p.locator('#f-name').fill('Back cached');
+    await p.getByRole('button', { name: 'Create', exact: true }).click();
+    await p.getByRole('dialog', { name: 'Token created' }).waitFor();
+    const secret2 = await p.locator('#new-token').inputValue();
+    assert.match(secret2, /^BBDC-/);
+    await p.evaluate(() => { window.kept = 1; });
+    await p.goto(away);
+    await p.goBack({ waitUntil: 'commit' });
+    await p.waitForFunction(() => document.readyState === 'complete');
+    assert.equal(await p.evaluate(() => window.kept), 1, 'the page is restored from the cache');
+    const restoredWith = await p.evaluate(() => window.restoredWith);
+    assert.equal(restoredWith.length, 3);
+    assert.ok(!restoredWith.some((v) => v.includes(secret2)), 'the token was wiped before the page was cached');
+    await p.locator('#new-dialog').waitFor({ state: 'hidden' });
+    assert.equal(await p.evaluate((s) => Array.from(document.querySelectorAll('input, textarea'))
+      .some((e) => e.value.includes(s)), secret2), false, 'the token is in none of its controls');
+    await p.unroute(PAGE);
+    const cached = (await listed()).find((x) => x.name === 'Back cached');
+    await rest('DELETE', '/' + cached.id);
   } finally {
     plain.close();
     await closeBrowser();

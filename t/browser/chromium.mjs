@@ -7,7 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
 
-// The context, and close() that ends it and removes its profile.
+// The context, close() that ends it and removes its profile, and the
+// profile's directory (for what the browser writes there).
 export async function launch(username, password, options = {}) {
   const profile = mkdtempSync(join(tmpdir(), 'bbt-chromium-'));
   let context;
@@ -27,5 +28,5 @@ export async function launch(username, password, options = {}) {
   const close = async () => {
     try { await context.close(); } finally { rmSync(profile, { recursive: true, force: true }); }
   };
-  return { context, close };
+  return { context, close, profile };
 }
