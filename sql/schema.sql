@@ -306,3 +306,8 @@ COMMIT;
 BEGIN;
 \ir migrations/0056_personal_slug.sql
 COMMIT;
+
+-- Version 57: a user's personal project's tokens found by their key.
+BEGIN;
+\ir migrations/0057_personal_by_key.sql
+COMMIT;
