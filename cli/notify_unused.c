@@ -17,15 +17,27 @@
 
 #define BBTOKEN_UNUSED_DUE_FROM BBTOKEN_UNUSED_FROM(BBTOKEN_IDLE)
 
+/* The policy, as the one row it is: bbtoken_policy has one, but no ANALYZE
+ * ever runs on it (autovacuum waits for 50 changes), and unanalysed it is
+ * planned as some 1,500 rows, each multiplying what the plan expects to
+ * read for it (a batch's revocation hashed every notice). */
+#define BBTOKEN_POLICY_ROW                                                     \
+    " (SELECT (SELECT revoke_unused_after FROM bbtoken_policy)"                \
+    " AS revoke_unused_after) p"
+
 /* Unused tokens due for revocation: idle for the policy's time, and warned
  * (in the week before the date the policy gives: BBTOKEN_UNUSED_FROM) at
  * least BBTOKEN_UNUSED_NOTICE ago: told, or a
  * project's token's first admin's copy, so that an admin whose mail keeps
  * failing cannot keep a forgotten token alive (the copies missing are
- * still sent).  One EXISTS over both tables, which the planner makes a
- * semi-join: two ORed would be two probes for every live token.  t is the
- * token, p the policy. */
-#define BBTOKEN_UNUSED_DUE                                                     \
+ * still sent).  One EXISTS over both tables: two ORed would be two probes
+ * for every live token.  t is the token, p the policy
+ * (BBTOKEN_POLICY_ROW).  Over every token (a dry run), the planner makes
+ * the EXISTS a semi-join, each table read once; fence " OFFSET 0" keeps it
+ * a probe by index for each token that passes the rest, neither joined
+ * nor hashed: a batch's thousand tokens joined with the warnings read
+ * every warning for each batch, or all of those from the lowest id. */
+#define BBTOKEN_UNUSED_RULE(fence)                                             \
     " p.revoke_unused_after IS NOT NULL AND t.revoked_at IS NULL"              \
     " AND (t.expires_at IS NULL OR t.expires_at > now())"                      \
     " AND " BBTOKEN_IDLE " + p.revoke_unused_after <= now()"                   \
@@ -33,10 +45,12 @@
     " FROM bbtoken_notices UNION ALL SELECT token_id, kind, sent_at"           \
     " FROM bbtoken_notice_copies) w WHERE w.token_id = t.id"                   \
     " AND w.kind = 'unused' AND w.sent_at >= " BBTOKEN_UNUSED_DUE_FROM         \
-    " AND w.sent_at <= now() - " BBTOKEN_UNUSED_NOTICE ")"
+    " AND w.sent_at <= now() - " BBTOKEN_UNUSED_NOTICE fence ")"
+#define BBTOKEN_UNUSED_DUE BBTOKEN_UNUSED_RULE("")
+#define BBTOKEN_UNUSED_PROBED BBTOKEN_UNUSED_RULE(" OFFSET 0")
 
 /* A batch's statements, the last id looked at before it, the last it looks
- * at (empty: none left), and what it revoked. */
+ * at (empty: none left), and what it revoked (NULL: none was due). */
 typedef struct {
     const char *find, *lock, *revoke;
     const char *after;
@@ -65,11 +79,12 @@ static int bbtoken_unused_body(bbtoken_ctx_t *ctx, void *arg)
     if (!(res = bbtoken_exec(ctx, what, u->find, 1, &u->after))) {
         return BBTOKEN_EXIT_FAIL;
     }
-    if (PQgetisnull(res, 0, 1)) {
+    snprintf(u->last, sizeof(u->last), "%s", PQgetvalue(res, 0, 1));
+    if (PQgetisnull(res, 0, 0)) {
+        /* None of these is due, or no token is left. */
         PQclear(res);
         return 0;
     }
-    snprintf(u->last, sizeof(u->last), "%s", PQgetvalue(res, 0, 1));
     ids = PQgetvalue(res, 0, 0);
     /* Each statement's result is the next one's parameter: the candidates
      * the lock's, the rows it locked the revocation's. */
@@ -123,7 +138,7 @@ int bbtoken_notify_revoke(bbtoken_ctx_t *ctx, int dry_run)
 
     if (dry_run) {
         snprintf(sql, sizeof(sql),
-                 "SELECT%s FROM bbtoken_tokens t, bbtoken_policy p"
+                 "SELECT%s FROM bbtoken_tokens t," BBTOKEN_POLICY_ROW
                  " WHERE%s ORDER BY t.id",
                  cols, BBTOKEN_UNUSED_DUE);
         if (bbtoken_stream_open(ctx, &s, "finding unused tokens", sql, 0, NULL,
@@ -135,35 +150,44 @@ int bbtoken_notify_revoke(bbtoken_ctx_t *ctx, int dry_run)
         }
         return bbtoken_stream_close(&s, more < 0 ? BBTOKEN_EXIT_FAIL : 0);
     }
-    /* A batch at a time, the lowest ids first (keyset: after the last id
-     * looked at), each batch its own transaction: a run stopped midway
-     * keeps the batches it committed, whose owners are told from the
-     * audit trail.  Three statements, so that a token changed meanwhile
-     * costs only its own recheck (one statement rechecked the whole rule,
-     * the notices with it, for each row changed under it: minutes on a
-     * thousand): the candidates are read without a lock; those of their
-     * rows that no other transaction holds are locked, by a statement that
-     * reads nothing else and returns them; and the revocation of those,
-     * whose snapshot is taken after the locks (READ COMMITTED: a snapshot
-     * per statement), sees each row as it stays and keeps the ones still
-     * due.  A row another transaction holds is skipped, not waited for:
+    /* A batch at a time, the lowest ids first (keyset: the next tokens after
+     * the last id looked at, those of them due its candidates), each batch its
+     * own transaction: a run stopped midway keeps the batches it committed,
+     * whose owners are told from the audit trail.  Three statements, so that a
+     * token changed meanwhile costs only its own recheck (one statement
+     * rechecked the whole rule, the notices with it, for each row changed
+     * under it: minutes on a thousand): the candidates are read without a
+     * lock; those of their rows that no other transaction holds are locked, by
+     * a statement that reads nothing else and returns them; and the revocation
+     * of those, whose snapshot is taken after the locks (READ COMMITTED: a
+     * snapshot per statement), sees each row as it stays and keeps the ones
+     * still due.  A row another transaction holds is skipped, not waited for:
      * most often a use being written (bbtoken_touch), which httpd's lookup
-     * role may leave uncommitted for as long as it likes; waiting for it
-     * held this run, and notify's lock with it, so every later run stopped
-     * at that lock.  A token skipped is reconsidered by the next run.  A
-     * batch whose candidates were all used or skipped revokes none and the
-     * run goes on: only a batch with no candidates ends it
-     * (t/57-notify-stream, t/37-roles-locks). */
+     * role may leave uncommitted for as long as it likes; waiting for it held
+     * this run, and notify's lock with it, so every later run stopped at that
+     * lock.  A token skipped is reconsidered by the next run.  A batch with no
+     * candidates, or whose candidates were all used or skipped, revokes none
+     * and the run goes on: only a batch with no token ends it
+     * (t/57-notify-stream, t/37-roles-locks).  A batch is the next tokens,
+     * each tested, not the next thousand due: their search's bound on the ids
+     * never reached the warnings, and each batch read all the warnings before
+     * it, or every token after it (quadratic on a big site).  Revoked ones
+     * too: the planner's count of the live tokens after an id spreads the
+     * revocations it knows of (this run's, all below that id, once autovacuum
+     * has analysed them) over every id, and where it counted few it read the
+     * whole table, for each of the last batches.  The find returns the
+     * candidates (NULL: none) and the batch's last id (NULL: no token left). */
     snprintf(find, sizeof(find),
-             "SELECT array_agg(id ORDER BY id), max(id) FROM (SELECT t.id"
-             " FROM bbtoken_tokens t, bbtoken_policy p WHERE%s AND t.id > $1"
-             " ORDER BY t.id LIMIT " BBTOKEN_WRITE_BATCH ") c",
-             BBTOKEN_UNUSED_DUE);
+             "SELECT array_agg(t.id ORDER BY t.id) FILTER (WHERE%s),"
+             " max(t.id) FROM (SELECT * FROM bbtoken_tokens WHERE id > $1"
+             " ORDER BY id LIMIT " BBTOKEN_WRITE_BATCH
+             ") t," BBTOKEN_POLICY_ROW,
+             BBTOKEN_UNUSED_PROBED);
     snprintf(sql, sizeof(sql),
              "WITH r AS (UPDATE bbtoken_tokens t SET revoked_at = now()"
-             " FROM bbtoken_policy p WHERE t.id = ANY ($1::text[]) AND%s"
-             " RETURNING%s) SELECT * FROM r ORDER BY 1",
-             BBTOKEN_UNUSED_DUE, cols);
+             " FROM" BBTOKEN_POLICY_ROW " WHERE t.id = ANY ($1::text[])"
+             " AND%s RETURNING%s) SELECT * FROM r ORDER BY 1",
+             BBTOKEN_UNUSED_PROBED, cols);
     do {
         if (bbtoken_tx(ctx, &tx) != 0) {
             PQclear(u.res);

@@ -2,7 +2,8 @@
 # owner's, or a notice's recipients) at a time from cursors the server
 # holds, and unused tokens are revoked in batches, so the CLI's peak memory
 # does not grow with the notices due (a big site's first run), nor does
-# the server's work on those cursors grow faster than the notices; an owner
+# the server's work on those cursors grow faster than the notices, nor its
+# work finding each batch's tokens due faster than the tokens; an owner
 # whose notices fill more than a batch still gets one message; a token
 # whose use is being written while notify revokes is skipped, not waited
 # for, and does not end the revoking; a second run while one is under way
@@ -59,8 +60,9 @@ my $EXPLAINED = join ' ', map {"-c $_"} 'session_preload_libraries=auto_explain'
     'auto_explain.log_format=json';
 
 # The plans auto_explain logged since byte $from of PostgreSQL's log whose
-# statement starts with $prefix: [query text, the most rows one node of it
-# made over all its loops].
+# statement starts with $prefix, in the order they ran: [query text, the
+# most rows one node of it made over all its loops, { table => the rows its
+# scans of it read (returned or filtered out) over all their loops }].
 sub plans_since {
     my ($from, $prefix) = @_;
     my $log = substr($env->pg_log_text, $from);
@@ -70,14 +72,19 @@ sub plans_since {
         next unless $entry =~ /\bplan:\s*(\{.*\})\s*\z/s;
         my $plan = JSON::PP::decode_json($1);
         next unless index($plan->{'Query Text'}, $prefix) == 0;
-        my $most = 0;
+        my ($most, %read) = (0);
         my @nodes = ($plan->{Plan});
         while (my $n = shift @nodes) {
-            my $made = ($n->{'Actual Rows'} // 0) * ($n->{'Actual Loops'} // 0);
+            my $loops = $n->{'Actual Loops'} // 0;
+            my $made = ($n->{'Actual Rows'} // 0) * $loops;
             $most = $made if $made > $most;
+            if (defined $n->{'Relation Name'} && $n->{'Node Type'} =~ /Scan\z/) {
+                $read{ $n->{'Relation Name'} } += $made
+                    + (($n->{'Rows Removed by Filter'} // 0) + ($n->{'Rows Removed by Index Recheck'} // 0)) * $loops;
+            }
             push @nodes, @{ $n->{Plans} // [] };
         }
-        push @out, [$plan->{'Query Text'}, $most];
+        push @out, [$plan->{'Query Text'}, $most, \%read];
     }
     return @out;
 }
@@ -214,22 +221,44 @@ subtest 'an owner with notices over several batches: one message' => sub {
 };
 
 subtest 'unused tokens revoked in batches, each told' => sub {
-    add_owners(1, 2_500);
+    add_owners(1, 10_000);
     all_due();
     my ($kb, $rc, $out) = peak(maildir('unused'), '--dry-run');
     is($rc, 0, 'dry run');
     my @would = grep {/^would revoke /} split /\n/, $out;
-    is(scalar @would, 2_500, 'would revoke each');
-    ($kb, $rc, $out) = peak(maildir('unused'));
+    is(scalar @would, 10_000, 'would revoke each');
+    my $from = length $env->pg_log_text;
+    ($kb, $rc, $out) = peak(maildir('unused'), { PGOPTIONS => $EXPLAINED });
     is($rc, 0, 'the run') or diag $out;
     my @ids = map { /^revoked (\d+) of owner\d+ \("ci"\): unused since \S+$/ ? $1 : () } split /\n/, $out;
-    is(scalar @ids, 2_500, 'a line per token revoked');
+    is(scalar @ids, 10_000, 'a line per token revoked');
     is_deeply(\@ids, [sort @ids], 'lowest id first');
     is($env->psql("SELECT count(*) FROM bbtoken_tokens WHERE revoked_at IS NULL"), 0, 'all revoked');
-    is($env->psql("SELECT count(*) FROM bbtoken_audit WHERE event = 'revoked_unused'"), 2_500,
+    is($env->psql("SELECT count(*) FROM bbtoken_audit WHERE event = 'revoked_unused'"), 10_000,
        'each in the audit trail');
-    is($env->psql("SELECT count(*) FROM bbtoken_notices WHERE kind = 'revoked'"), 2_500,
+    is($env->psql("SELECT count(*) FROM bbtoken_notices WHERE kind = 'revoked'"), 10_000,
        'each revocation told (settled: nobody has an address) in the same run');
+    # Each batch's candidates are found by the statement after the one that
+    # sets its reason, among the next thousand tokens, and revoked by a
+    # WITH r AS (UPDATE ...): over the batches, each reads rows as the
+    # tokens grow.  The thousand due next were found by a rule whose bound on the
+    # ids did not reach the warnings, and every batch read the warnings
+    # from the lowest id (ten batches, 55,000), or every token after its
+    # last; the revocation, planned for some 1,500 policy rows, hashed
+    # every warning for each batch.
+    my @plans = plans_since($from, '');
+    my ($finds, $found, $revoked) = (0, 0, 0);
+    for my $i (1 .. $#plans) {
+        my $read = $plans[$i][2];
+        if (index($plans[$i - 1][0], "SELECT set_config('bbtoken.revoke_reason'") == 0) {
+            $finds++;
+            $found += ($read->{$_} // 0) for 'bbtoken_tokens', 'bbtoken_notices';
+        }
+        $revoked += $read->{bbtoken_notices} // 0 if index($plans[$i][0], 'WITH r AS (UPDATE bbtoken_tokens') == 0;
+    }
+    cmp_ok($finds, '>=', 10, 'each batch\'s search was explained') or diag(explain(\@plans));
+    cmp_ok($found, '<=', 4 * 10_000, 'the searches read at most four tokens and warnings a token due');
+    cmp_ok($revoked, '<=', 2 * 10_000, 'the revocations read at most two warnings a token');
     $env->cli_ok('policy', '--revoke-unused-after', 'none');
     clear();
 };
