@@ -19,7 +19,7 @@ use File::Path qw(make_path);
 use BBT::Env;
 use BBT::Util qw(run_cmd slurp spew);
 use POSIX ();
-use JSON::PP ();
+use BBT::Explain;
 
 my $env = BBT::Env->new(httpd => 0)->start;
 plan skip_all => "$BBT::Cli::TIME is not installed" unless -x $BBT::Cli::TIME;
@@ -55,38 +55,13 @@ sub peak {
 
 # The run's statements as PostgreSQL ran them (auto_explain, with the rows
 # each plan node made, and no timing: what is compared is work, not time).
-my $EXPLAINED = join ' ', map {"-c $_"} 'session_preload_libraries=auto_explain',
-    'auto_explain.log_min_duration=0', 'auto_explain.log_analyze=on', 'auto_explain.log_timing=off',
-    'auto_explain.log_format=json';
+my $EXPLAINED = BBT::Explain::pgoptions();
 
-# The plans auto_explain logged since byte $from of PostgreSQL's log whose
-# statement starts with $prefix, in the order they ran: [query text, the
-# most rows one node of it made over all its loops, { table => the rows its
-# scans of it read (returned or filtered out) over all their loops }].
+# The plans logged since byte $from of PostgreSQL's log whose statement
+# starts with $prefix (BBT::Explain::plans_since).
 sub plans_since {
     my ($from, $prefix) = @_;
-    my $log = substr($env->pg_log_text, $from);
-    my @out;
-    # Each entry starts a line with its time; a plan's JSON lines follow it.
-    for my $entry (split /^(?=\d{4}-\d\d-\d\d \d\d:)/m, $log) {
-        next unless $entry =~ /\bplan:\s*(\{.*\})\s*\z/s;
-        my $plan = JSON::PP::decode_json($1);
-        next unless index($plan->{'Query Text'}, $prefix) == 0;
-        my ($most, %read) = (0);
-        my @nodes = ($plan->{Plan});
-        while (my $n = shift @nodes) {
-            my $loops = $n->{'Actual Loops'} // 0;
-            my $made = ($n->{'Actual Rows'} // 0) * $loops;
-            $most = $made if $made > $most;
-            if (defined $n->{'Relation Name'} && $n->{'Node Type'} =~ /Scan\z/) {
-                $read{ $n->{'Relation Name'} } += $made
-                    + (($n->{'Rows Removed by Filter'} // 0) + ($n->{'Rows Removed by Index Recheck'} // 0)) * $loops;
-            }
-            push @nodes, @{ $n->{Plans} // [] };
-        }
-        push @out, [$plan->{'Query Text'}, $most, \%read];
-    }
-    return @out;
+    return grep { index($_->[0], $prefix) == 0 } BBT::Explain::plans_since($env, $from);
 }
 
 # Peak RSS $kb, against $small kB for a tenth of the notices: not twice

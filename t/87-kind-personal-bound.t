@@ -13,7 +13,7 @@ use FindBin;
 use lib "$FindBin::Bin/lib";
 use Test::More;
 use BBT::Env;
-use JSON::PP ();
+use BBT::Explain;
 
 my $env = BBT::Env->new(httpd => 0)->start;
 
@@ -50,42 +50,14 @@ $env->psql('ANALYZE');
 is($env->psql("SELECT count(*) FROM bbtoken_tokens WHERE user_id IS NULL"), $SCOPED + 3 * $USERS,
    'the site: its scoped tokens');
 
-# Every plan auto_explain logged since byte $from of PostgreSQL's log:
-# [query text, rows its nodes on bbtoken_tokens read over all their loops
-# (those they returned and those their filters removed)].
-sub token_reads_since {
-    my ($from) = @_;
-    my $log = substr($env->pg_log_text, $from);
-    my @out;
-    # Each entry starts a line with its time; a plan's JSON lines follow it.
-    for my $entry (split /^(?=\d{4}-\d\d-\d\d \d\d:)/m, $log) {
-        next unless $entry =~ /\bplan:\s*(\{.*\})\s*\z/s;
-        my $plan = JSON::PP::decode_json($1);
-        my $read = 0;
-        my @nodes = ($plan->{Plan});
-        while (my $n = shift @nodes) {
-            if (($n->{'Relation Name'} // '') eq 'bbtoken_tokens') {
-                $read += (($n->{'Actual Rows'} // 0) + ($n->{'Rows Removed by Filter'} // 0)
-                          + ($n->{'Rows Removed by Index Recheck'} // 0)) * ($n->{'Actual Loops'} // 0);
-            }
-            push @nodes, @{ $n->{Plans} // [] };
-        }
-        push @out, [$plan->{'Query Text'}, $read];
-    }
-    return @out;
-}
-
 # $sql run with every statement explained, those of the triggers too: the
 # rows of bbtoken_tokens it read, at most 20 a user, whatever the number
 # of other tokens (a user's project here has two tokens at most).
 sub reads_bounded {
     my ($what, $sql) = @_;
     my $from = length $env->pg_log_text;
-    $env->psql("LOAD 'auto_explain'; SET auto_explain.log_min_duration = 0; "
-               . "SET auto_explain.log_analyze = on; SET auto_explain.log_timing = off; "
-               . "SET auto_explain.log_nested_statements = on; "
-               . "SET auto_explain.log_format = json; $sql");
-    my @plans = token_reads_since($from);
+    $env->psql(BBT::Explain::sql(nested => 1) . " $sql");
+    my @plans = map { [$_->[0], $_->[2]{bbtoken_tokens} // 0] } BBT::Explain::plans_since($env, $from);
     cmp_ok(scalar @plans, '>', $USERS, "$what: the triggers' statements were explained");
     my $total = 0;
     $total += $_->[1] for @plans;
