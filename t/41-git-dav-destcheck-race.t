@@ -15,7 +15,6 @@ use FindBin;
 use lib "$FindBin::Bin/lib";
 use Test::More;
 use Compress::Zlib qw(compress);
-use Fcntl qw(O_WRONLY O_NONBLOCK);
 use POSIX qw(mkfifo);
 use File::Temp qw(tempdir);
 use BBT::Env qw(run_cmd);
@@ -76,19 +75,8 @@ for (1, 2, 'hold') {
 }
 $env->give_to_httpd("$d/gate");
 
-# Opens the FIFO for writing once httpd has it open for reading: whether
-# it did within the limit.  httpd's open returns then.
-sub pass_gate {
-    my ($n) = @_;
-    for (1 .. 600) {
-        if (sysopen(my $w, "$d/gate/$n", O_WRONLY | O_NONBLOCK)) {
-            close $w;
-            return 1;
-        }
-        select(undef, undef, undef, 0.1);
-    }
-    return 0;
-}
+# httpd, held opening gate $n, let go.
+sub pass_gate { BBT::Util::pass_fifo("$d/gate/$_[0]") }
 
 my $mark = log_mark($env);
 my $url = $env->url("$R/$up");

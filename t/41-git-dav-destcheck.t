@@ -24,7 +24,6 @@ use FindBin;
 use lib "$FindBin::Bin/lib";
 use Test::More;
 use Compress::Zlib qw(compress);
-use Fcntl qw(O_WRONLY O_NONBLOCK);
 use POSIX qw(mkfifo);
 use File::Path qw(make_path);
 use BBT::Env;
@@ -101,26 +100,21 @@ for (1, 2) {
 }
 $env->give_to_httpd("$d/gate");
 
-# Opens the FIFO for writing once httpd has it open for reading: whether
-# it did within the limit.  httpd's open returns then.
-sub pass_gate {
-    my ($n) = @_;
-    for (1 .. 600) {
-        if (sysopen(my $w, "$d/gate/$n", O_WRONLY | O_NONBLOCK)) {
-            close $w;
-            return 1;
-        }
-        select(undef, undef, undef, 0.1);
-    }
-    return 0;
+# httpd, held opening gate $n, let go.
+sub pass_gate { BBT::Util::pass_fifo("$d/gate/$_[0]") }
+
+# The upload's MOVE onto the object's name, made in the background: a sub
+# that waits for its status.
+sub move_in_background {
+    my $url = $env->url("$R/$up");
+    return BBT::Util::in_background("$d/run", sub {
+        HTTP::Tiny->new(timeout => 120, keep_alive => 0)->request('MOVE', $url, { headers => {
+            %$h, Destination => $env->url($dest), Overwrite => 'T' } })->{status};
+    });
 }
 
 $mark = log_mark($env);
-my $url = $env->url("$R/$up");
-my $moved = BBT::Util::in_background("$d/run", sub {
-    HTTP::Tiny->new(timeout => 120, keep_alive => 0)->request('MOVE', $url, { headers => {
-        %$h, Destination => $env->url($dest), Overwrite => 'T' } })->{status};
-});
+my $moved = move_in_background();
 ok(pass_gate(1), 'the MOVE\'s look-up of its Destination, checked, is held');
 put_upload('garbage', '  garbage');
 ok((stat "$bare/$up")[1] != $ino[1], '  the upload now another file');
@@ -145,10 +139,7 @@ is($rc, 0, '  git fsck finds the repository sound') or diag "$out\n$err";
 put_upload($hello, 'the real object again');
 @ino = stat "$bare/$up";
 $mark = log_mark($env);
-$moved = BBT::Util::in_background("$d/run", sub {
-    HTTP::Tiny->new(timeout => 120, keep_alive => 0)->request('MOVE', $url, { headers => {
-        %$h, Destination => $env->url($dest), Overwrite => 'T' } })->{status};
-});
+$moved = move_in_background();
 ok(pass_gate(1), 'the MOVE\'s look-up of its Destination, checked, is held');
 like($env->request('DELETE', "$R/$up", $h)->{status}, qr/^20[04]\z/, '  the upload deleted');
 put_upload('garbage', '  garbage');

@@ -64,54 +64,13 @@ static mode_t bbt_mode(int flags, va_list ap)
                : 0;
 }
 
-int open(const char *path, int flags, ...)
-{
-    static int (*real)(const char *, int, ...);
-    va_list ap;
-    mode_t mode;
-    int fd;
-
-    va_start(ap, flags);
-    mode = bbt_mode(flags, ap);
-    va_end(ap);
-    if (!real) {
-        *(void **)&real = bbt_real("open");
-    }
-    if ((fd = real(path, flags, mode)) >= 0) {
-        bbt_hold(path);
-    }
-    return fd;
-}
-
-int open64(const char *path, int flags, ...)
-{
-    static int (*real)(const char *, int, ...);
-    va_list ap;
-    mode_t mode;
-    int fd;
-
-    va_start(ap, flags);
-    mode = bbt_mode(flags, ap);
-    va_end(ap);
-    if (!real) {
-        *(void **)&real = bbt_real("open64");
-    }
-    if ((fd = real(path, flags, mode)) >= 0) {
-        bbt_hold(path);
-    }
-    return fd;
-}
-
-int openat(int dir, const char *path, int flags, ...)
+/* Every open, made as openat (on 64-bit Linux open64 and openat64 are the
+ * same calls as open and openat), and held when it is the one. */
+static int bbt_openat(int dir, const char *path, int flags, mode_t mode)
 {
     static int (*real)(int, const char *, int, ...);
-    va_list ap;
-    mode_t mode;
     int fd;
 
-    va_start(ap, flags);
-    mode = bbt_mode(flags, ap);
-    va_end(ap);
     if (!real) {
         *(void **)&real = bbt_real("openat");
     }
@@ -121,23 +80,45 @@ int openat(int dir, const char *path, int flags, ...)
     return fd;
 }
 
+/* The mode, read from the arguments after flags where they carry one. */
+#define BBT_MODE_OF(flags, mode)                                               \
+    do {                                                                       \
+        va_list ap;                                                            \
+        va_start(ap, flags);                                                   \
+        mode = bbt_mode(flags, ap);                                            \
+        va_end(ap);                                                            \
+    } while (0)
+
+int open(const char *path, int flags, ...)
+{
+    mode_t mode;
+
+    BBT_MODE_OF(flags, mode);
+    return bbt_openat(AT_FDCWD, path, flags, mode);
+}
+
+int open64(const char *path, int flags, ...)
+{
+    mode_t mode;
+
+    BBT_MODE_OF(flags, mode);
+    return bbt_openat(AT_FDCWD, path, flags, mode);
+}
+
+int openat(int dir, const char *path, int flags, ...)
+{
+    mode_t mode;
+
+    BBT_MODE_OF(flags, mode);
+    return bbt_openat(dir, path, flags, mode);
+}
+
 int openat64(int dir, const char *path, int flags, ...)
 {
-    static int (*real)(int, const char *, int, ...);
-    va_list ap;
     mode_t mode;
-    int fd;
 
-    va_start(ap, flags);
-    mode = bbt_mode(flags, ap);
-    va_end(ap);
-    if (!real) {
-        *(void **)&real = bbt_real("openat64");
-    }
-    if ((fd = real(dir, path, flags, mode)) >= 0) {
-        bbt_hold(path);
-    }
-    return fd;
+    BBT_MODE_OF(flags, mode);
+    return bbt_openat(dir, path, flags, mode);
 }
 
 /* What _FORTIFY_SOURCE builds call for an open without O_CREAT. */

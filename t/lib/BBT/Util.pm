@@ -12,13 +12,13 @@ use File::Basename qw(dirname);
 use File::Find ();
 use File::Spec;
 use IO::Socket::INET;
-use Fcntl qw(O_WRONLY O_CREAT O_EXCL);
+use Fcntl qw(O_WRONLY O_CREAT O_EXCL O_NONBLOCK);
 use POSIX qw(WNOHANG);
 use Time::HiRes qw(sleep time);
 
 use Exporter 'import';
 our @EXPORT_OK = qw(run_cmd free_port port_open slurp spew in_children in_background snapshot snapshot_diff
-                    one_child_mpm exited threaded_child rss_kb);
+                    one_child_mpm exited threaded_child rss_kb pass_fifo);
 
 # The checkout this harness belongs to.
 our $ROOT = abs_path(dirname(__FILE__) . '/../../..');
@@ -268,6 +268,21 @@ sub in_background {
         unlink $out;
         return $s;
     };
+}
+
+# A gate made of the FIFO at $path: opens it for writing once a process
+# has it open for reading (which is held there until then), and lets that
+# open return.  Whether one did within a minute.
+sub pass_fifo {
+    my ($path) = @_;
+    for (1 .. 600) {
+        if (sysopen(my $w, $path, O_WRONLY | O_NONBLOCK)) {
+            close $w;
+            return 1;
+        }
+        sleep 0.1;
+    }
+    return 0;
 }
 
 1;
