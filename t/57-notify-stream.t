@@ -166,6 +166,11 @@ subtest 'peak memory: the same for 10x the notices due' => sub {
         my ($name) = $p->[0] =~ /^DECLARE (\w+)/;
         cmp_ok($p->[1], '<=', 10 * 50_000, "$name: no node of its plan made more than ten rows a token");
     }
+    # No revoke_unused_after (the default): no token is due for revocation,
+    # and the revoking pass looks at none (its batches walked all 50,000).
+    is($env->psql('SELECT count(*) FROM bbtoken_policy WHERE revoke_unused_after IS NULL'), 1, 'the policy is off');
+    my @batches = grep { index($_->[0], "SELECT set_config('bbtoken.revoke_reason'") == 0 } plans_since($from, '');
+    is(scalar(@batches), 0, 'the policy off: no batch of tokens looked at for revocation');
     ($kb, $rc, $out) = peak(maildir('real'));
     is("$rc $out", '0 ', 'the next run: nothing due, nothing said');
     clear();
