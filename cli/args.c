@@ -72,6 +72,13 @@ int bbtoken_parse_global(int argc, char **argv, const char **db, int *cmd)
                 return bbtoken_usage_error(bbtoken_usage_main,
                                            "--db given twice");
             }
+            /* libpq skips an empty dbname and takes its environment's:
+             * `--db "$DB"` with DB unset would act on whatever
+             * PGDATABASE and PGHOST name. */
+            if (!*optarg) {
+                return bbtoken_usage_error(bbtoken_usage_main,
+                                           "--db must not be empty");
+            }
             *db = optarg;
             break;
         default:

@@ -169,6 +169,18 @@ subtest 'cannot connect: no value of --db in the message' => sub {
     }
 };
 
+# libpq skips an empty dbname and takes its environment's: `--db "$DB"`
+# with DB unset would act on the database PGDATABASE names.
+subtest '--db "": refused, not the libpq environment' => sub {
+    local $env->{cli_env} = { PGHOST => '127.0.0.1', PGPORT => $env->pg_port, PGDATABASE => 'bbtoken',
+                              PGUSER => 'postgres' };
+    $env->cli_is('--db "" db status', ['--db', '', 'db', 'status'], 2, raw => 1,
+                 stderr => qr/\Abbtoken: --db must not be empty\n\nUsage:/);
+    $env->cli_is('--db= user add', ['--db=', 'user', 'add', 'emptydb'], 2, raw => 1,
+                 stderr => qr/\Abbtoken: --db must not be empty\n/);
+    ok(!user_row('emptydb'), '  and the user was not added');
+};
+
 subtest 'libpq environment instead of --db' => sub {
     my ($rc, $out, $err) = $env->cli_env({ PGHOST => '127.0.0.1', PGPORT => $env->pg_port,
                                            PGDATABASE => 'bbtoken', PGUSER => 'postgres' },

@@ -314,6 +314,14 @@ static void test_parse_global(void)
     ok(starts(capture_err, "bbtoken: --db given twice\n\nUsage:"),
        "says so, then the usage");
     ok(!strstr(capture_err, "dbname="), "  without either value");
+    /* libpq would take PGDATABASE and PGHOST for it: `--db "$DB"` with
+     * DB unset would act on another database. */
+    is_int(global(ARGV("bbtoken", "--db", "", "db", "status"), &db, &cmd),
+           BBTOKEN_EXIT_USAGE, "--db empty: exit 2");
+    ok(starts(capture_err, "bbtoken: --db must not be empty\n\nUsage:"),
+       "says so, then the usage");
+    is_int(global(ARGV("bbtoken", "--db=", "list"), &db, &cmd),
+           BBTOKEN_EXIT_USAGE, "--db= empty: exit 2");
     is_int(global(ARGV("bbtoken", "--db"), &db, &cmd), BBTOKEN_EXIT_USAGE,
            "--db without a value: exit 2");
     ok(starts(capture_err, "bbtoken: option needs a value: --db\n\nUsage:"),
