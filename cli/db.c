@@ -156,6 +156,12 @@ static int bbtoken_session(bbtoken_ctx_t *ctx)
  * word): masked everywhere, a port "1" or a dbname "a" would leave none of
  * the message's own words readable. */
 #define BBTOKEN_DB_SHORT 4
+/* A part of a value (a word of it, what follows an "=" in it) is masked
+ * only from this length, and then wherever it stands: a shorter one is
+ * most often the setting's own word ("-c", "on", "1"), which masked would
+ * hide the message's own words, and gives away three characters at
+ * most. */
+#define BBTOKEN_DB_PART BBTOKEN_DB_SHORT
 
 typedef struct {
     const char *s;
@@ -167,38 +173,70 @@ typedef struct {
     size_t n, cap;
 } bbtoken_pieces_t;
 
-static void bbtoken_piece_add(bbtoken_pieces_t *ps, const char *s, size_t len)
+static int bbtoken_db_space(char c)
 {
-    while (len && (*s == ' ' || *s == '\t')) {
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' ||
+           c == '\v';
+}
+
+static void bbtoken_piece_add(bbtoken_pieces_t *ps, const char *s, size_t len,
+                              size_t min)
+{
+    while (len && bbtoken_db_space(*s)) {
         s++;
         len--;
     }
-    while (len && (s[len - 1] == ' ' || s[len - 1] == '\t')) {
+    while (len && bbtoken_db_space(s[len - 1])) {
         len--;
     }
-    if (len && ps->n < ps->cap) {
+    if (len && len >= min && ps->n < ps->cap) {
         ps->p[ps->n].s = s;
         ps->p[ps->n++].len = len;
     }
 }
 
-/* A value as libpq may quote it: whole, each item of a list (host=a,b
- * names a and b one by one), and the name the server cut. */
+/* What follows each "=" of s[0..len): the server quotes only a setting's
+ * value from options (-cwork_mem=64MBpassword=S3CRET is quoted from 64MB
+ * on). */
+static void bbtoken_tails_add(bbtoken_pieces_t *ps, const char *s, size_t len)
+{
+    const char *eq;
+
+    while (len && (eq = memchr(s, '=', len)) != NULL) {
+        len -= (size_t)(eq + 1 - s);
+        s = eq + 1;
+        bbtoken_piece_add(ps, s, len, BBTOKEN_DB_PART);
+    }
+}
+
+/* A value as libpq or the server may quote it: whole, each item of a list
+ * (host=a,b names a and b one by one), each word and what follows each
+ * "=" (options holds a server's command line, each of its settings quoted
+ * apart), and the name the server cut. */
 static void bbtoken_value_add(bbtoken_pieces_t *ps, const char *v)
 {
-    size_t len = strlen(v), cut = BBTOKEN_DB_NAMELEN;
-    const char *item = v, *comma;
+    size_t len = strlen(v), cut = BBTOKEN_DB_NAMELEN, w;
+    const char *item = v, *comma, *word;
 
-    bbtoken_piece_add(ps, v, len);
+    bbtoken_piece_add(ps, v, len, 1);
     while ((comma = strchr(item, ',')) != NULL) {
-        bbtoken_piece_add(ps, item, (size_t)(comma - item));
+        bbtoken_piece_add(ps, item, (size_t)(comma - item), 1);
         item = comma + 1;
     }
     if (item != v) {
-        bbtoken_piece_add(ps, item, strlen(item));
+        bbtoken_piece_add(ps, item, strlen(item), 1);
+    }
+    bbtoken_tails_add(ps, v, len);
+    for (word = v; *word; word += w) {
+        for (; *word && bbtoken_db_space(*word); word++) {
+        }
+        for (w = 0; word[w] && !bbtoken_db_space(word[w]); w++) {
+        }
+        bbtoken_piece_add(ps, word, w, BBTOKEN_DB_PART);
+        bbtoken_tails_add(ps, word, w);
     }
     if (len > cut) {
-        bbtoken_piece_add(ps, v, cut);
+        bbtoken_piece_add(ps, v, cut, 1);
     }
 }
 
@@ -243,28 +281,37 @@ static int bbtoken_piece_at(const char *msg, size_t i, size_t mlen,
  * string, is parsed into the port, the host or the database name.  Which
  * value holds a piece of the password cannot be known, so all are
  * masked, the longest first (a value holding another is masked whole),
- * in one pass (a marker is not searched again).  NULL if the string does
- * not parse or memory runs out: then nothing of the message is shown. */
+ * in one pass (a marker is not searched again).  A --db that is no
+ * connection string to libpq is the database name, whatever it looks
+ * like (a URI mistyped: POSTGRESQL://, postgresql:/, a space before it),
+ * and the server quotes it: it is masked as a value.  NULL if a
+ * connection string does not parse or memory runs out: then nothing of
+ * the message is shown. */
 static char *bbtoken_masked(const char *db, const char *msg)
 {
-    PQconninfoOption *opts, *o;
+    PQconninfoOption *opts = NULL, *o;
     bbtoken_pieces_t ps = {NULL, 0, 0};
-    size_t n = 1, mlen = strlen(msg), mk = strlen(BBTOKEN_DB_VALUE), i, j;
+    size_t n = 4 + 3 * strlen(db), mlen = strlen(msg);
+    size_t mk = strlen(BBTOKEN_DB_VALUE), i, j;
     char *out = NULL, *w;
 
-    if (!(opts = PQconninfoParse(db, NULL))) {
+    if (bbtoken_is_conninfo(db) && !(opts = PQconninfoParse(db, NULL))) {
         return NULL;
     }
-    for (o = opts; o->keyword; o++) {
-        n += o->val ? 3 + strlen(o->val) : 0;
+    for (o = opts; o && o->keyword; o++) {
+        n += o->val ? 4 + 3 * strlen(o->val) : 0;
     }
     ps.cap = n;
     ps.p = calloc(n, sizeof(*ps.p));
     if (!ps.p || mlen > ((size_t)-1 - 1) / mk) {
         goto done;
     }
-    bbtoken_piece_add(&ps, db, strlen(db));
-    for (o = opts; o->keyword; o++) {
+    if (opts) {
+        bbtoken_piece_add(&ps, db, strlen(db), 1);
+    } else {
+        bbtoken_value_add(&ps, db);
+    }
+    for (o = opts; o && o->keyword; o++) {
         if (o->val) {
             bbtoken_value_add(&ps, o->val);
         }
@@ -288,7 +335,9 @@ static char *bbtoken_masked(const char *db, const char *msg)
     *w = '\0';
 done:
     free(ps.p);
-    PQconninfoFree(opts);
+    if (opts) {
+        PQconninfoFree(opts);
+    }
     return out;
 }
 
@@ -325,9 +374,9 @@ int bbtoken_connect(bbtoken_ctx_t *ctx)
     if (PQstatus(ctx->conn) == CONNECTION_OK) {
         return bbtoken_session(ctx);
     }
-    if (!ctx->db || !bbtoken_is_conninfo(ctx->db)) {
-        /* libpq's environment, or a bare database name: no string of
-         * settings that could have put a password where libpq quotes. */
+    if (!ctx->db) {
+        /* libpq's environment: the administrator's own settings, no
+         * command line's. */
         return bbtoken_fail("cannot connect to the database: %s",
                             PQerrorMessage(ctx->conn));
     }

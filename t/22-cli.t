@@ -153,11 +153,17 @@ subtest 'database unreachable: exit 1, one line' => sub {
 # space): libpq's message quotes that setting, and a cron job mails
 # stderr.  Every value of the string is masked; the reason stays.
 subtest 'cannot connect: no value of --db in the message' => sub {
-    my $closed = BBT::Env::free_port();
+    my ($closed, $port) = (BBT::Env::free_port(), $env->pg_port);
     my @cases = (['postgresql://bob:S3C/RET@127.0.0.1:18115/bbtoken', qr/connection option "port"/],
                  ['postgresql://bob:pa@ss@127.0.0.1:1/x', qr/could not translate host name/],
                  ['host=127.0.0.1 port=5432password=S3CRET', qr/connection option "port"/],
-                 ["host=RET,127.0.0.1 port=$closed dbname=S3C connect_timeout=2", qr/Connection refused/]);
+                 ["host=RET,127.0.0.1 port=$closed dbname=S3C connect_timeout=2", qr/Connection refused/],
+                 # The server quotes only what follows a setting's "=" in
+                 # options, each setting apart.
+                 ["host=127.0.0.1 port=$port dbname=bbtoken user=postgres options=-cwork_mem=64MBpassword=S3CRET",
+                  qr/invalid value for parameter "work_mem"/],
+                 ["host=127.0.0.1 port=$port dbname=bbtoken user=postgres options='-c work_mem=S3CRET -c geqo=on'",
+                  qr/invalid value for parameter "work_mem"/]);
     for my $c (@cases) {
         my ($db, $why) = @$c;
         my (undef, undef, $err) = $env->cli_is("--db '$db'", ['--db', $db, 'list', 'alice'], 1, raw => 1,
@@ -166,6 +172,21 @@ subtest 'cannot connect: no value of --db in the message' => sub {
         like($err, qr/\(a value from --db\)/, '  the value it quoted is masked');
         unlike($err, qr/S3C|RET|ss@|\Q$closed\E/, '  no piece of the password (nor any other value)');
         unlike($err, qr/[\x00-\x09\x0b-\x1f\x7f]/, '  no control character');
+    }
+};
+
+# A --db that is no connection string to libpq (a URI's scheme in
+# capitals, a slash short, a space before it) is a database's name, which
+# the server quotes in its FATAL, whole, or cut at 63 bytes when longer.
+subtest 'cannot connect: a --db read as a database name is not quoted either' => sub {
+    local $env->{cli_env} = { PGHOST => '127.0.0.1', PGPORT => $env->pg_port, PGUSER => 'postgres' };
+    for my $db ('POSTGRESQL://postgres:S3CRET@localhost/bbt1', 'postgresql:/postgres:S3CRET@localhost/bbt1',
+                'postgresql//postgres:S3CRET@localhost/bbt1', ' postgresql://postgres:S3CRET@localhost/bbt1',
+                'POSTGRESQL://postgres:S3CRET@localhost/' . ('d' x 40)) {
+        my (undef, undef, $err) = $env->cli_is("--db '$db'", ['--db', $db, 'list', 'alice'], 1, raw => 1,
+                                               stderr => qr/\Abbtoken: cannot connect to the database: /);
+        like($err, qr/database " ?\(a value from --db\)" does not exist/, "  the server's reason, its name masked");
+        unlike($err, qr/S3CRET/, '  no password');
     }
 };
 
