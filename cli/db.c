@@ -20,22 +20,56 @@ static int bbtoken_is_conninfo(const char *s)
            strncmp(s, "postgres://", 11) == 0 || strchr(s, '=') != NULL;
 }
 
+/* The most of a login name, and of the sudo user's, the actor holds; and
+ * the actor's room: both, " (sudo from ", ")" and the NUL. */
+#define BBTOKEN_ACTOR_NAME 128
+#define BBTOKEN_ACTOR_SUDO 64
+#define BBTOKEN_ACTOR_LEN (BBTOKEN_ACTOR_NAME + BBTOKEN_ACTOR_SUDO + 16)
+
+/* s as it may be shown (bbt_input_shown: the actor goes to the database
+ * as UTF-8, which refuses the whole session for one byte that is not),
+ * cut to at most max bytes between characters, into w (max + 1 bytes).
+ * Returns the length written. */
+static size_t bbtoken_actor_part(char *w, const char *s, size_t max)
+{
+    /* Shown, a character of up to four bytes is one byte at least: the
+     * first 4 * max bytes of s show as max bytes or more, and those are
+     * the same as all of s would show as. */
+    char raw[4 * BBTOKEN_ACTOR_NAME + 1], shown[sizeof(raw)];
+    size_t n;
+
+    snprintf(raw, sizeof(raw), "%.*s", (int)(4 * max), s);
+    n = bbt_input_shown(raw, shown);
+    if (n > max) {
+        n = max;
+        while (n > 0 && ((unsigned char)shown[n] & 0xc0) == 0x80) {
+            n--;
+        }
+    }
+    memcpy(w, shown, n);
+    w[n] = '\0';
+    return n;
+}
+
 /* Who runs this, for the audit trail: the login name of the real user, and
  * under sudo the user who ran sudo.  Self-reported, as any client's claim
  * is; the audit also records the database role, which is not. */
-static void bbtoken_actor(char *buf, size_t len)
+static void bbtoken_actor(char buf[BBTOKEN_ACTOR_LEN])
 {
+    static const char from[] = " (sudo from ";
     struct passwd *pw = getpwuid(getuid());
     const char *sudo = getenv("SUDO_USER");
-    int n;
+    char uid[32];
+    size_t n;
 
-    if (pw && pw->pw_name) {
-        n = snprintf(buf, len, "%s", pw->pw_name);
-    } else {
-        n = snprintf(buf, len, "uid %lu", (unsigned long)getuid());
-    }
-    if (getuid() == 0 && sudo && *sudo && n > 0 && (size_t)n < len) {
-        snprintf(buf + n, len - (size_t)n, " (sudo from %.64s)", sudo);
+    snprintf(uid, sizeof(uid), "uid %lu", (unsigned long)getuid());
+    n = bbtoken_actor_part(buf, pw && pw->pw_name ? pw->pw_name : uid,
+                           BBTOKEN_ACTOR_NAME);
+    if (getuid() == 0 && sudo && *sudo) {
+        memcpy(buf + n, from, sizeof(from) - 1);
+        n += sizeof(from) - 1;
+        n += bbtoken_actor_part(buf + n, sudo, BBTOKEN_ACTOR_SUDO);
+        memcpy(buf + n, ")", 2);
     }
 }
 
@@ -83,12 +117,12 @@ int bbtoken_schema_version(bbtoken_ctx_t *ctx, int *version)
  * costs more than its run ever wins back (README, The CLI). */
 static int bbtoken_session(bbtoken_ctx_t *ctx)
 {
-    char actor[256];
+    char actor[BBTOKEN_ACTOR_LEN];
     const char *params[1] = {actor};
     PGresult *res;
     int version, none;
 
-    bbtoken_actor(actor, sizeof(actor));
+    bbtoken_actor(actor);
     /* One round trip: the settings, and whether there is a schema (the
      * third column).  READ COMMITTED whatever the database's default: the
      * lookup's triggers order a change of a user or a grant and a token

@@ -608,6 +608,28 @@ subtest 'user set --admin / --no-admin: a global admin made and demoted, at once
     is(user_row('gina')->{is_admin}, 'f', 'unchanged by the refusals');
 };
 
+# The actor goes to the database as UTF-8, which refuses the whole
+# session for one byte that is not: the sudo user is cut between
+# characters, and a byte that is not UTF-8 is "?".
+subtest 'the actor: the sudo user, as UTF-8' => sub {
+    plan skip_all => 'SUDO_USER counts for root alone' unless $BBT::Util::IS_ROOT;
+    my $me = getpwuid($<);
+    my @cases = (['a' x 63 . "\xc3\xa9", 'a' x 63, 'a character across the 64th byte is left out'],
+                 ['b' x 62 . "\xc3\xa9x", 'b' x 62 . "\xc3\xa9", 'one ending at the 64th byte is kept'],
+                 ['c' x 62 . "\xe2\x82\xac", 'c' x 62, 'a three-byte one across it is left out'],
+                 ["d\xffe\xc3", 'd?e?', 'a byte that is not UTF-8 is "?"'],
+                 ["\xe2\x80\xae" x 70, '?' x 64, 'an invisible character is "?", 64 of them kept']);
+    for my $i (0 .. $#cases) {
+        my ($sudo, $want, $what) = @{ $cases[$i] };
+        my ($rc, undef, $err) = $env->cli_env({ SUDO_USER => $sudo }, '--db', $env->superuser_conninfo,
+                                              'user', 'add', "sudo$i");
+        is($rc, 0, "user add sudo$i under SUDO_USER") or diag $err;
+        is($env->psql("SELECT encode(convert_to(actor, 'UTF8'), 'hex') FROM bbtoken_audit"
+                      . " WHERE user_name = 'sudo$i' AND event = 'user_added'"),
+           unpack('H*', "$me (sudo from $want)"), "  $what");
+    }
+};
+
 subtest 'the httpd role has least privilege' => sub {
     my %o = (user => 'bbtoken_httpd');
     my ($rc, $out, $err) = $env->psql_try('SELECT count(*) FROM bbtoken_tokens', %o);
