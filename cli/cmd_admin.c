@@ -367,41 +367,60 @@ static int bbtoken_migrate_script(bbtoken_ctx_t *ctx,
     return 0;
 }
 
-/* A session lock of the database's that every `db upgrade --init` takes
- * before it makes the tables: there is no table to lock yet, and two at
- * once would both make them, the second failing on the first's. */
+/* A session lock of the database's for `db upgrade --init`, which has no
+ * table to lock before it makes them.  One that finds no schema holds it
+ * exclusively from then until its session ends, after its last
+ * migration: another --init waits for all of it, and takes the schema it
+ * then finds for the other's making, not for one that was there.  It
+ * looks for a schema holding the lock shared, so that two --init at once
+ * on a database that has one both refuse it.  A plain `db upgrade` does
+ * not take it (its migrations take turns on bbtoken_schema's lock, which
+ * httpd's roles, readers of the table, cannot take): any role that may
+ * connect may take this one, and hold it (notify_lock.c). */
 #define BBTOKEN_INIT_LOCK "27692799942681966"
 
-/* The first migration, under that lock: one waiting for another finds the
- * schema made (*done 0) and goes on as an upgrade. */
-static int bbtoken_migrate_init(bbtoken_ctx_t *ctx,
-                                const bbtoken_migration_t *m, const char *what,
-                                int *done)
+/* Take that lock and read *version under it; an exit status after saying
+ * why --init stops there.  A schema found while no --init that found none
+ * is at work was there before: refused.  One found after waiting for such
+ * an --init is what that one made: upgraded from there, as by any other
+ * upgrade (nothing left to do: "already up to date"). */
+static int bbtoken_init_start(bbtoken_ctx_t *ctx, int *version)
 {
+    static const char what[] = "taking the lock of db upgrade --init";
     PGresult *res;
-    int version, rc = BBTOKEN_EXIT_FAIL;
+    int rc, looking;
 
+    if ((looking = bbtoken_exec_bool(
+             ctx, what,
+             "SELECT pg_try_advisory_lock_shared(" BBTOKEN_INIT_LOCK ")", 0,
+             NULL)) < 0) {
+        return BBTOKEN_EXIT_FAIL;
+    }
+    if (looking) {
+        if ((rc = bbtoken_schema_version(ctx, version))) {
+            return rc;
+        }
+        if (*version >= 0) {
+            return bbtoken_fail("--init: this database has a mod_bbtoken "
+                                "schema already (version %d)",
+                                *version);
+        }
+        /* Two holding it shared and both asking for it exclusively would
+         * deadlock. */
+        if (bbtoken_exec_bool(
+                ctx, what,
+                "SELECT pg_advisory_unlock_shared(" BBTOKEN_INIT_LOCK ")", 0,
+                NULL) != 1) {
+            return BBTOKEN_EXIT_FAIL;
+        }
+    }
     if (!(res = bbtoken_exec(ctx, what,
                              "SELECT pg_advisory_lock(" BBTOKEN_INIT_LOCK ")",
                              0, NULL))) {
         return BBTOKEN_EXIT_FAIL;
     }
     PQclear(res);
-    if (bbtoken_schema_version(ctx, &version) != 0) {
-        goto unlock;
-    }
-    if (version >= 0) {
-        rc = 0;
-        goto unlock;
-    }
-    if (bbtoken_migrate_script(ctx, m, what) != 0) {
-        goto unlock;
-    }
-    *done = 1;
-    rc = 0;
-unlock:
-    bbtoken_exec_quiet(ctx, "SELECT pg_advisory_unlock(" BBTOKEN_INIT_LOCK ")");
-    return rc;
+    return bbtoken_schema_version(ctx, version);
 }
 
 /* A migration after the first, in a transaction: what it applies, and
@@ -448,12 +467,12 @@ static int bbtoken_migrate_body(bbtoken_ctx_t *ctx, void *arg)
 }
 
 /* Apply one migration in its own transaction.  The first one (the first
- * release's schema.sql, kept as it was) makes its own transaction and
- * records version 1; the later ones are run inside ours and record their
- * version themselves, which is checked.  prev is the version of the
- * migration before m in the list: the database must be at exactly that
- * one (versions increase, and need not be consecutive).  *done is 1 when
- * this run applied it, 0 when another upgrade had. */
+ * release's schema.sql, kept as it was; --init's, under its lock) makes
+ * its own transaction and records version 1; the later ones are run inside
+ * ours and record their version themselves, which is checked.  prev is the
+ * version of the migration before m in the list: the database must be at
+ * exactly that one (versions increase, and need not be consecutive).
+ * *done is 1 when this run applied it, 0 when another upgrade had. */
 static int bbtoken_migrate(bbtoken_ctx_t *ctx, const bbtoken_migration_t *m,
                            int prev, int *done)
 {
@@ -466,7 +485,11 @@ static int bbtoken_migrate(bbtoken_ctx_t *ctx, const bbtoken_migration_t *m,
     *done = 0;
     snprintf(what, sizeof(what), "applying migration %s", m->name);
     if (m->version == 1) {
-        return bbtoken_migrate_init(ctx, m, what, done);
+        if (bbtoken_migrate_script(ctx, m, what) != 0) {
+            return BBTOKEN_EXIT_FAIL;
+        }
+        *done = 1;
+        return 0;
     }
     if ((rc = bbtoken_tx(ctx, &tx)) == 0) {
         *done = g.done;
@@ -484,7 +507,8 @@ int bbtoken_cmd_db_upgrade(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
     ctx->any_schema = 1;
     ctx->upgrading = 1;
     if ((rc = bbtoken_connect(ctx)) ||
-        (rc = bbtoken_schema_version(ctx, &version))) {
+        (rc = a->init ? bbtoken_init_start(ctx, &version)
+                      : bbtoken_schema_version(ctx, &version))) {
         return rc;
     }
     if (version < 0 && !a->init) {
@@ -499,11 +523,6 @@ int bbtoken_cmd_db_upgrade(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
                             "which stores any bytes unchecked: create it "
                             "with ENCODING UTF8 (createdb -E UTF8 -T "
                             "template0 NAME)");
-    }
-    if (version >= 0 && a->init) {
-        return bbtoken_fail("--init: this database has a mod_bbtoken schema "
-                            "already (version %d)",
-                            version);
     }
     if (version > BBTOKEN_SCHEMA_LATEST) {
         return bbtoken_fail("the database schema is version %d, newer than "

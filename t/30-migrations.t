@@ -57,29 +57,49 @@ sub dump_schema {
 my $GRANTS = "\\set role bbtoken_httpd\n\\i $ROOT/sql/grants.sql\n"
            . "\\set role bbtoken_api\n\\i $ROOT/sql/grants-api.sql\n";
 
-# `bbtoken db upgrade @args` on $db, started while another session holds
-# the lock it needs: once it waits for that lock, a sub that gives its exit
-# status, stdout and stderr when it has ended.
-sub upgrade_waiting {
+# `bbtoken db upgrade @args` on $db, in the background: its pid, and a sub
+# that gives its exit status, stdout and stderr when it has ended.
+my $upgrades = 0;
+sub upgrade_started {
     my ($db, @args) = @_;
-    my $out = $env->dir . "/run/$db.out";
+    my $out = $env->dir . "/run/upgrade-$db-" . ++$upgrades . '.out';
     my $pid = fork // die "fork: $!";
     if (!$pid) {
         open STDOUT, '>', $out or die $!;
         open STDERR, '>', "$out.err" or die $!;
         exec $env->cli_path, '--db', $env->superuser_conninfo($db), 'db', 'upgrade', @args or die "exec: $!";
     }
-    my $waits = "SELECT count(*) FROM pg_stat_activity WHERE datname = '$db'"
-              . " AND application_name = 'bbtoken' AND wait_event_type = 'Lock'";
-    for (1 .. 600) { last if $env->psql($waits, db => 'postgres'); select undef, undef, undef, 0.1 }
-    is($env->psql($waits, db => 'postgres'), 1, 'the second waits for it');
-    return sub {
+    return ($pid, sub {
         waitpid $pid, 0;
         my $rc = $? >> 8;
         my $stdout = do { local (@ARGV, $/) = $out; <> };
         my $stderr = do { local (@ARGV, $/) = "$out.err"; <> };
         return ($rc, $stdout, $stderr);
-    };
+    });
+}
+
+# Until $n of the CLI's sessions on $db wait for a lock: 1, or 0 once
+# process $pid has ended (or after a minute).
+sub cli_waiting {
+    my ($db, $n, $pid) = @_;
+    my $waits = "SELECT count(*) FROM pg_stat_activity WHERE datname = '$db'"
+              . " AND application_name = 'bbtoken' AND wait_event_type = 'Lock'";
+    for (1 .. 1200) {
+        return 1 if $env->psql($waits, db => 'postgres') >= $n;
+        return 0 if BBT::Util::exited($pid);
+        select undef, undef, undef, 0.05;
+    }
+    return 0;
+}
+
+# `bbtoken db upgrade @args` on $db, started while another session holds
+# the lock it needs: once it waits for that lock, a sub that gives its exit
+# status, stdout and stderr when it has ended.
+sub upgrade_waiting {
+    my ($db, @args) = @_;
+    my ($pid, $done) = upgrade_started($db, @args);
+    ok(cli_waiting($db, 1, $pid), 'the second waits for it');
+    return $done;
 }
 
 my $SNAP = "SELECT id, user_id, name, project_perm, repo_perm, salt, secret_hash, created_at, expires_at, "
@@ -411,31 +431,62 @@ subtest 'two upgrades at once: the second waits, and does not claim what the fir
     is($env->psql('SELECT max(version) FROM bbtoken_schema', db => 'racing'), $LATEST, "at version $LATEST");
 };
 
-subtest 'two db upgrade --init at once: the second waits for the first\'s tables, and exits 0' => sub {
-    # No table exists to lock before the first migration: db upgrade --init
-    # takes a session lock of the database's first (cli/cmd_admin.c,
-    # BBTOKEN_INIT_LOCK).  Without it the second made the tables too and
-    # failed on the first's, exit 1, "the database refused the value".
-    my $key = '27692799942681966';
-    $env->psql('CREATE DATABASE initrace', db => 'postgres');
-    open my $first, '|-', "$BBT::Env::PGBIN/psql", '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-h', '127.0.0.1',
-        '-p', $env->pg_port, '-U', 'postgres', '-d', 'initrace', '-o', '/dev/null'
-        or die "psql: $!";
-    $first->autoflush(1);
-    print $first "SELECT pg_advisory_lock($key);\n";
-    my $locked = "SELECT count(*) FROM pg_locks l JOIN pg_database d ON d.oid = l.database"
-               . " WHERE d.datname = 'initrace' AND l.locktype = 'advisory' AND l.granted";
-    for (1 .. 600) { last if $env->psql($locked, db => 'postgres'); select undef, undef, undef, 0.1 }
-    is($env->psql($locked, db => 'postgres'), 1, 'the first holds the lock');
-    my $done = upgrade_waiting('initrace', '--init');
-    print $first "\\i $ROOT/sql/migrations/0001_initial.sql\n";
-    print $first "BEGIN;\n\\i $ROOT/sql/migrations/$_.sql\nCOMMIT;\n" for @LATER;
-    print $first "SELECT pg_advisory_unlock($key);\n";
-    ok(close($first), 'the first makes the schema');
-    my ($rc, $stdout, $stderr) = $done->();
-    is($rc, 0, 'the second exits 0') or diag $stderr;
-    is($stdout, "schema version: $LATEST (already up to date)\n", 'and says it applied nothing');
-    is($env->psql('SELECT max(version) FROM bbtoken_schema', db => 'initrace'), $LATEST, "at version $LATEST");
+subtest 'two db upgrade --init at once: the second waits for all of the first, and exits 0' => sub {
+    # The first is held where it makes table $table: an event trigger of the
+    # database's waits there for a lock a session of the test's holds.  In
+    # 0001 no other session sees its tables yet; in 0002 they see version 1,
+    # a schema the second must not take for one that was there before it.
+    my $n = 0;
+    for my $c (['bbtoken_users', 'in its first migration', 'no schema yet'],
+               ['bbtoken_audit', 'in its second migration', 'version 1']) {
+        my ($table, $where, $seen) = @$c;
+        my $db = 'initrace' . ++$n;
+        note "the first held $where";
+        psql_script($env, $db, create_db($db) . <<"EOS");
+CREATE FUNCTION public.hold() RETURNS event_trigger LANGUAGE plpgsql AS \$\$
+BEGIN
+    IF EXISTS (SELECT FROM pg_event_trigger_ddl_commands()
+               WHERE object_identity = 'public.$table') THEN
+        PERFORM pg_advisory_xact_lock_shared(4711);
+    END IF;
+END \$\$;
+CREATE EVENT TRIGGER hold ON ddl_command_end EXECUTE FUNCTION public.hold();
+EOS
+        my $hold = $env->pg_session("hold$n");
+        $hold->send("\\c $db")->send('SELECT pg_advisory_lock(4711);');
+        ok($hold->done, 'the test holds the lock the event trigger waits for');
+        my ($pid1, $first) = upgrade_started($db, '--init');
+        ok(cli_waiting($db, 1, $pid1), "the first waits for it $where");
+        is($env->psql("SELECT CASE WHEN to_regclass('public.bbtoken_schema') IS NULL"
+                      . " THEN 'no schema yet' END", db => $db)
+           || 'version ' . $env->psql('SELECT max(version) FROM bbtoken_schema', db => $db),
+           $seen, "others see $seen");
+        my ($pid2, $second) = upgrade_started($db, '--init');
+        ok(cli_waiting($db, 2, $pid2), 'the second waits too');
+        $hold->send('SELECT pg_advisory_unlock(4711);');
+        $hold->finish;
+        my ($rc, $stdout, $stderr) = $first->();
+        is($rc, 0, 'the first exits 0') or diag $stderr;
+        is($stdout, join('', map {"applied $_\n"} '0001_initial', @LATER) . "schema version: $LATEST\n",
+           'and applied every migration');
+        ($rc, $stdout, $stderr) = $second->();
+        is($rc, 0, 'the second exits 0') or diag $stderr;
+        is($stdout, "schema version: $LATEST (already up to date)\n", 'and says it applied nothing');
+        is($env->psql('SELECT max(version) FROM bbtoken_schema', db => $db), $LATEST, "at version $LATEST");
+    }
+};
+
+subtest 'db upgrade --init refuses a schema that was there, with another --init looking at once' => sub {
+    # One that finds a schema looks holding the lock of --init shared
+    # (cli/cmd_admin.c, BBTOKEN_INIT_LOCK): another's look does not pass
+    # for an --init making the schema, which it would wait for.
+    my $look = $env->pg_session('look');
+    $look->send("\\c racing")->send('SELECT pg_advisory_lock_shared(27692799942681966);');
+    ok($look->done, 'a look holds it');
+    my ($rc, $out, $err) = cli_db($env, 'racing', 'db', 'upgrade', '--init');
+    is($rc, 1, 'refused, exit 1');
+    is($err, "bbtoken: --init: this database has a mod_bbtoken schema already (version $LATEST)\n", '  in words');
+    $look->finish;
 };
 
 done_testing;
