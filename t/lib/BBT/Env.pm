@@ -55,6 +55,11 @@ package BBT::Env;
 #   db_encoding => STR  the bbtoken database's encoding (CREATE DATABASE
 #                     ... ENCODING, from template0 under the C locale), e.g.
 #                     LATIN1 or SQL_ASCII (default: the cluster's, UTF8)
+#   db_locale => STR  the bbtoken database's LC_COLLATE and LC_CTYPE (in
+#                     UTF8 unless db_encoding says otherwise, from
+#                     template0), e.g. tr_TR.UTF-8 (default: the cluster's, C)
+#   pg_vars  => {k => v}  more environment variables for PostgreSQL's server
+#                     (LOCPATH, where localedef built db_locale)
 #   httpd_vars => {k => v}  more environment variables for httpd (a
 #                     PGCLIENTENCODING its libpq would take as the default)
 #   grants   => 0|1   run sql/grants.sql for bbtoken_httpd and
@@ -151,6 +156,8 @@ sub new {
         schema_files => $o{schema_files} || ["$ROOT/sql/schema.sql"],
         grants     => exists $o{grants} ? $o{grants} : 1,
         db_encoding => $o{db_encoding},
+        db_locale  => $o{db_locale},
+        pg_vars    => $o{pg_vars} || {},
         httpd_vars => $o{httpd_vars} || {},
         pg_from    => $o{pg_from},
         owner_pid  => $$,

@@ -25,7 +25,7 @@ our $PGBIN = $ENV{BBT_PGBIN} || '/usr/lib/postgresql/15/bin';
 sub _pg_run {
     my ($self, $timeout, @cmd) = @_;
     return run_cmd(cmd => \@cmd, user => ($BBT::Util::IS_ROOT ? 'postgres' : undef),
-                   tmp => "$self->{dir}/run", timeout => $timeout);
+                   tmp => "$self->{dir}/run", timeout => $timeout, env => $self->{pg_vars});
 }
 
 # initdb a cluster under dir/pg, listening on a free loopback port.
@@ -146,7 +146,7 @@ sub _pg_schema_default {
     my ($self) = @_;
     my $f = $self->{schema_files};
     return @$f == 1 && $f->[0] eq "$BBT::Util::ROOT/sql/schema.sql" && !$self->{db_encoding}
-        && $self->{grants} ? 1 : 0;
+        && !$self->{db_locale} && $self->{grants} ? 1 : 0;
 }
 
 # What the default schema is made from: schema.sql includes the
@@ -323,14 +323,18 @@ sub psql {
 }
 
 # What CREATE DATABASE takes after the name for the environment's
-# db_encoding ('' for the cluster's own, UTF8): another encoding needs
-# template0, and the C locale, which suits every encoding.
+# db_encoding and db_locale ('' for the cluster's own, UTF8 and C): another
+# encoding or locale needs template0; the C locale suits every encoding.
 sub db_create_options {
     my ($self, $enc) = @_;
     $enc //= $self->{db_encoding};
-    return '' unless $enc;
+    my $loc = $self->{db_locale};
+    return '' unless $enc || $loc;
+    $enc ||= 'UTF8';
+    $loc ||= 'C';
     croak "bad encoding $enc" unless $enc =~ /^\w+\z/;
-    return " ENCODING '$enc' TEMPLATE template0 LC_COLLATE 'C' LC_CTYPE 'C'";
+    croak "bad locale $loc" unless $loc =~ /^[\w.\@-]+\z/;
+    return " ENCODING '$enc' TEMPLATE template0 LC_COLLATE '$loc' LC_CTYPE '$loc'";
 }
 
 # The bbtoken database from schema_files, httpd's two roles, and their
