@@ -37,7 +37,8 @@ pkgs=(
 # GNU time (/usr/bin/time, optional in Debian) measures the CLI's peak
 # memory there: without it that test skips and proves nothing.
 # locales has the definitions t/29-db-initsql-secret-log builds a German
-# locale from (localedef), for PostgreSQL to translate its messages with.
+# locale from (localedef), for PostgreSQL to translate its messages with,
+# and t/56-user-slug-locale a Turkish one, whose lower() is not ASCII's.
 # fail2ban-regex checks the shipped fail2ban filter against the error log
 # lines of a real throttle (t/86); the service is kept from starting.
 # PgBouncer in transaction mode stands between httpd and PostgreSQL in

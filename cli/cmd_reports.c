@@ -203,7 +203,8 @@ static json_t *bbtoken_audit_json(const PGresult *res, int i, const void *arg)
  * repo:KEY/slug, which no user's name is: it has no colon) exactly, as list
  * takes them, since TEAM/app and TEAM/App are two repositories. */
 #define BBTOKEN_AUDIT_HOLDER                                                   \
-    "lower(user_name) = lower($1) AND (strpos($1, ':') = 0 OR user_name = $1)"
+    BBT_SQL_NAME_ANY_CASE("user_name", "$1")                                   \
+    " AND (strpos($1, ':') = 0 OR user_name = $1)"
 
 static const bbtoken_report_t bbtoken_audit_report = {
     "reading the audit trail",

@@ -12,6 +12,9 @@
 
 /* ---- user ------------------------------------------------------------- */
 
+/* The user named $1, in any case. */
+#define BBTOKEN_NAME_IS BBT_SQL_NAME_ANY_CASE("name", "$1")
+
 /* user add changed nothing: say which user is in the way, the same name in
  * another case, or another name with the same slug (a@corp and A_corp). */
 static int bbtoken_user_taken(bbtoken_ctx_t *ctx, const char *name)
@@ -23,8 +26,9 @@ static int bbtoken_user_taken(bbtoken_ctx_t *ctx, const char *name)
 
     bbt_input_user_slug(name, strlen(name), slug);
     res = bbtoken_exec(ctx, "adding the user",
-                       "SELECT name, lower(name) = lower($1) FROM bbtoken_users"
-                       " WHERE lower(name) = lower($1) OR slug = $2",
+                       "SELECT name, " BBTOKEN_NAME_IS
+                       " FROM bbtoken_users WHERE " BBTOKEN_NAME_IS
+                       " OR slug = $2",
                        2, params);
     if (!res) {
         return BBTOKEN_EXIT_FAIL;
@@ -79,7 +83,7 @@ int bbtoken_cmd_user_add(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
         (rc = bbtoken_connect(ctx))) {
         return rc;
     }
-    /* No conflict target: names are unique by lower(name) and by slug. */
+    /* No conflict target: names are unique in any case and by slug. */
     rc = bbtoken_exec_rows(ctx, "adding the user",
                            "INSERT INTO bbtoken_users"
                            " (name, is_admin, email, display_name)"
@@ -133,7 +137,7 @@ int bbtoken_cmd_user_details(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
         " email = CASE WHEN $3::boolean THEN $2 ELSE email END,"
         " display_name = CASE WHEN $5::boolean THEN $4 ELSE display_name END,"
         " is_admin = coalesce($6::boolean, is_admin)"
-        " WHERE lower(name) = lower($1)",
+        " WHERE " BBTOKEN_NAME_IS,
         6, params, &rows);
     if (rc == 0 && rows == 0) {
         rc = bbtoken_fail("no such user: %s", params[0]);
@@ -158,7 +162,7 @@ int bbtoken_cmd_user_show(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
     res = bbtoken_exec(ctx, "reading the user",
                        "SELECT name, slug, active, is_admin, email,"
                        " display_name FROM bbtoken_users"
-                       " WHERE lower(name) = lower($1)",
+                       " WHERE " BBTOKEN_NAME_IS,
                        1, params);
     if (!res) {
         return BBTOKEN_EXIT_FAIL;
@@ -203,7 +207,7 @@ int bbtoken_cmd_user_set(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
     }
     rc = bbtoken_exec_rows(ctx, "changing the user",
                            "UPDATE bbtoken_users SET active = $2::boolean"
-                           " WHERE lower(name) = lower($1)",
+                           " WHERE " BBTOKEN_NAME_IS,
                            2, params, &rows);
     if (rc == 0 && rows == 0) {
         rc = bbtoken_fail("no such user: %s", params[0]);

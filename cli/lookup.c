@@ -14,7 +14,7 @@ static int bbtoken_user_find(bbtoken_ctx_t *ctx, const char *name,
     const char *params[1] = {name};
     PGresult *res = bbtoken_exec(ctx, "looking up the user",
                                  "SELECT id, name, active FROM bbtoken_users"
-                                 " WHERE lower(name) = lower($1)",
+                                 " WHERE " BBT_SQL_NAME_ANY_CASE("name", "$1"),
                                  1, params);
 
     if (!res) {

@@ -127,6 +127,14 @@ int bbt_input_user_name(const char *s, size_t len);
  * not a user name.  A slug is a user name itself, and its own slug. */
 int bbt_input_user_slug(const char *s, size_t len, char *out);
 
+/* SQL true when the user name col is param in any case: A-Z as a-z and no
+ * other change, as strcasecmp in the C locale and bbt_input_user_slug take
+ * it.  Plain lower() follows the database's LC_CTYPE (under tr_TR it makes
+ * "I" a dotless i), COLLATE "C" does not; the schema's indexes on names
+ * (version 58) are on this expression, so they serve it. */
+#define BBT_SQL_NAME_ANY_CASE(col, param)                                      \
+    "lower(" col " COLLATE \"C\") = lower(" param " COLLATE \"C\")"
+
 /* 1 if code point cp is a control character: Unicode's general category
  * Cc, U+0000 to U+001F, U+007F and U+0080 to U+009F.  The schema's
  * bbtoken_token_name_problem (sql/migrations/0005, 0020) says the same. */

@@ -144,7 +144,8 @@ static int bbt_inv_owner(bbt_inventory_query_t *q, const bbt_inventory_t *f,
     if (!f->owner) {
         return 0;
     }
-    snprintf(buf, sizeof(buf), "%s lower(u.name) = lower(%s)", lead, nm->owner);
+    snprintf(buf, sizeof(buf), "%s " BBT_SQL_NAME_ANY_CASE("u.name", "%s"),
+             lead, nm->owner);
     return bbt_inv_cat(q, buf);
 }
 

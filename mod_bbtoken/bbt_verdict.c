@@ -35,8 +35,9 @@ bbt_verdict_t bbt_verdict(const bbt_tokrow_t *row, int secret_ok,
         return BBT_VERDICT_DISABLED;
     } else if (basic_user && (!row->user_name ||
                               strcasecmp(basic_user, row->user_name) != 0)) {
-        /* User names are ASCII (the schema's CHECK), so the C locale's
-         * strcasecmp is the database's lower() on them. */
+        /* User names are ASCII (the schema's CHECK), and the schema tells
+         * them apart in any case as the C locale's strcasecmp does (lower()
+         * in COLLATE "C", whatever the database's locale). */
         return BBT_VERDICT_NOT_OWNER;
     }
     if (!bbt_kind_perms_valid(row->kind, row->tok_project, row->tok_repo)) {

@@ -311,3 +311,9 @@ COMMIT;
 BEGIN;
 \ir migrations/0057_personal_by_key.sql
 COMMIT;
+
+-- Version 58: slugs and names in any case by ASCII's case, whatever the
+-- database's locale.
+BEGIN;
+\ir migrations/0058_ascii_case.sql
+COMMIT;

@@ -80,11 +80,12 @@ static void test_page(void)
            !has(&q, "UNION") &&
            !has(&q, "AS h, t.created_at AS at FROM"
                     " bbtoken_tokens t") &&
-           has(&q, "t.revoked_at IS NULL AND t.user_id IS NOT NULL"
-                   " ORDER BY t.created_at, t.id OFFSET 0) t"
-                   " WHERE lower(u.name) = lower($1)"
-                   " ORDER BY u.name, t.created_at, t.id"
-                   " LIMIT $2::bigint OFFSET $3::bigint) p"),
+           has(&q,
+               "t.revoked_at IS NULL AND t.user_id IS NOT NULL"
+               " ORDER BY t.created_at, t.id OFFSET 0) t"
+               " WHERE lower(u.name COLLATE \"C\") = lower($1 COLLATE \"C\")"
+               " ORDER BY u.name, t.created_at, t.id"
+               " LIMIT $2::bigint OFFSET $3::bigint) p"),
        "the users' tokens alone: one half, the page's LIMIT and OFFSET; each "
        "user's a look-up by key, the owner's condition outside it");
     f.kind = BBT_INV_KIND_REPO;
@@ -100,9 +101,11 @@ static void test_page(void)
     f.kind = BBT_INV_KIND_ANY;
     f.owner = "alice";
     ok(bbt_inventory_sql(&f, 0, 26, 50, &q) == 0 && q.nparams == 4 &&
-           has(&q, "lower(u.name) = lower($1) AND (t.project_key = $2 OR") &&
+           has(&q, "lower(u.name COLLATE \"C\") = lower($1 COLLATE \"C\") AND "
+                   "(t.project_key = $2 OR") &&
            strstr(strstr(q.sql, "UNION ALL"),
-                  "lower(u.name) = lower($1) AND (t.project_key = $2 OR"),
+                  "lower(u.name COLLATE \"C\") = lower($1 COLLATE \"C\") AND "
+                  "(t.project_key = $2 OR"),
        "both halves filtered alike, by the same parameters");
     ok(bbt_inventory_sql(&f, 1, 26, 50, &q) == 0 && !has(&q, "UNION") &&
            !has(&q, "LIMIT") && q.nparams == 3 && q.params[2] == NULL &&
@@ -165,7 +168,7 @@ static void test_filters(void)
     ok(bbt_inventory_sql(&f, 0, -1, 0, &q) == 0, "every filter: a statement");
     ok(q.nparams == 4, "four parameters (%d)", q.nparams);
     ok(strcmp(q.params[0], "Alice") == 0 &&
-           has(&q, "lower(u.name) = lower($1)"),
+           has(&q, "lower(u.name COLLATE \"C\") = lower($1 COLLATE \"C\")"),
        "owner: $1, in any case");
     ok(strcmp(q.params[1], "PROJ") == 0 && has(&q, "g.project_key = $2"),
        "project: $2, canonical");
@@ -186,7 +189,8 @@ static void test_filters(void)
            has(&q,
                "t.user_id = u.id AND t.revoked_at IS NULL AND (t.project_key"
                " = $2 OR") &&
-           has(&q, "OFFSET 0) t WHERE lower(u.name) = lower($1) ORDER BY"),
+           has(&q, "OFFSET 0) t WHERE lower(u.name COLLATE \"C\") = lower($1 "
+                   "COLLATE \"C\") ORDER BY"),
        "every filter, a page: fits; the owner's outside the users' look-up, "
        "the rest inside (%zu bytes)",
        strlen(q.sql));
