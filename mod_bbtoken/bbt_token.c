@@ -565,6 +565,16 @@ int bbt_token_verify(const char *salt_hex, const char *hash_hex,
     return ok;
 }
 
+int bbt_token_verify_fresh(const char *salt_hex, const char *hash_hex,
+                           const bbt_token_t *tok)
+{
+    bbt_crypto_tls_t *t = bbt_hmac_tls();
+
+    if (t)
+        t->klen = 0;
+    return bbt_token_verify(salt_hex, hash_hex, tok);
+}
+
 void bbt_token_wipe(bbt_token_t *tok)
 {
     if (tok)
