@@ -29,6 +29,14 @@
  * gate, which runs before it, and then by the access file too: without
  * passwords the pair is path-based authorization for tokens, not a trap.
  *
+ * mod_authz_svn's AuthzSVNNoAuthWhenAnonymousAllowed On ends the login,
+ * with no user, of a request its access file allows anonymously, before
+ * the module reads any credentials; httpd then answers it 500 (AH00027),
+ * token or not, so such a section serves nothing the access file opens to
+ * anonymous users.  mod_authz_svn keeps no setting of an outer section in
+ * one that sets any of its own, so the pair counts where one section sets
+ * both (a section that sets neither inherits them).
+ *
  * mod_ssl's SSLOptions +FakeBasicAuth replaces the Authorization header of
  * a client that presents a certificate, in a check_authn that runs before
  * every other: in a section of AuthType BBToken such a client's token
@@ -141,6 +149,15 @@ static void bbt_own(apr_pool_t *p, const ap_directive_t *d, bbt_sec_t *sec,
                    strcasecmp(d->directive,
                               "AuthzSVNReposRelativeAccessFile") == 0) {
             sec->svnauthz = 1;
+            sec->svnany = 1;
+        } else if (strcasecmp(d->directive,
+                              "AuthzSVNNoAuthWhenAnonymousAllowed") == 0) {
+            sec->svnnoauth =
+                strcasecmp(ap_getword_conf(p, &args), "On") == 0 ? 1 : -1;
+            sec->svnany = 1;
+        } else if (strncasecmp(d->directive, "AuthzSVN", 8) == 0 ||
+                   strcasecmp(d->directive, "AuthzForceUsernameCase") == 0) {
+            sec->svnany = 1;
         } else if (strcasecmp(d->directive, "AuthBBTokenProvider") == 0) {
             /* "none" takes the providers around it away: set, and off. */
             sec->provider =
@@ -193,8 +210,9 @@ int bbt_covers(const char *q, const char *p)
 
 /* Does sec set what want names itself: AuthType BBToken (-1 for another
  * AuthType), routes, an access file of mod_authz_svn, password providers,
- * FakeBasicAuth (-1 for SSLOptions without it), or AuthName?  0 if it sets
- * nothing of the kind. */
+ * FakeBasicAuth (-1 for SSLOptions without it), AuthName, or
+ * AuthzSVNNoAuthWhenAnonymousAllowed On with an access file (-1 for other
+ * settings of mod_authz_svn's)?  0 if it sets nothing of the kind. */
 int bbt_sets(const bbt_sec_t *sec, bbt_want_t want)
 {
     switch (want) {
@@ -211,6 +229,11 @@ int bbt_sets(const bbt_sec_t *sec, bbt_want_t want)
         return sec->fakebasic;
     case BBT_HAS_AUTHNAME:
         return sec->authname;
+    case BBT_HAS_SVNANON:
+        if (!sec->svnany) {
+            return 0;
+        }
+        return sec->svnnoauth > 0 && sec->svnauthz ? 1 : -1;
     default:
         return sec->svnauthz;
     }
@@ -360,6 +383,20 @@ static void bbt_check_server(bbt_walk_t *w, const ap_directive_t *top,
                      "before Require bbtoken runs (tokens are still checked "
                      "against their routes); remove the access file there, "
                      "or accept no passwords there (no AuthBBTokenProvider)");
+        }
+        if ((bbt_sets(sec, BBT_HAS_SVNANON) > 0 ||
+             bbt_sets(sec, BBT_HAS_AUTH) > 0) &&
+            bbt_has(w, sec, BBT_HAS_AUTH) && bbt_has(w, sec, BBT_HAS_SVNANON)) {
+            bbt_warn(w, sec, "BBT361",
+                     "is AuthType BBToken with mod_authz_svn's "
+                     "AuthzSVNNoAuthWhenAnonymousAllowed On: a request its "
+                     "access file allows anonymously is let past the login "
+                     "with no user, which httpd answers 500 (AH00027), with "
+                     "a token or without; remove "
+                     "AuthzSVNNoAuthWhenAnonymousAllowed there (every "
+                     "request then needs a token, which the access file "
+                     "narrows), and serve anonymous readers from a location "
+                     "that is not AuthType BBToken");
         }
         if ((sec->fakebasic > 0 || bbt_sets(sec, BBT_HAS_AUTH) > 0) &&
             bbt_has(w, sec, BBT_HAS_AUTH) &&

@@ -18,7 +18,8 @@ typedef enum {
     BBT_HAS_SVNAUTHZ,
     BBT_HAS_PROVIDER,
     BBT_HAS_FAKEBASIC,
-    BBT_HAS_AUTHNAME
+    BBT_HAS_AUTHNAME,
+    BBT_HAS_SVNANON
 } bbt_want_t;
 
 /* What one section (or server) sets itself. */
@@ -31,6 +32,8 @@ typedef struct bbt_sec {
     int authname;       /* sets AuthName */
     int routes;         /* sets BBTokenRoute(s) */
     int svnauthz;       /* sets an access file of mod_authz_svn */
+    int svnany;         /* sets any directive of mod_authz_svn */
+    int svnnoauth;      /* AuthzSVNNoAuthWhenAnonymousAllowed: 1 On, -1 Off */
     int provider;       /* AuthBBTokenProvider: 1 takes passwords, -1 none */
     int fakebasic;      /* SSLOptions: 1 FakeBasicAuth on, -1 off, 0 unset */
     int require_all;    /* a Require outside any <Limit> */

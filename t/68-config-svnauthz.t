@@ -6,6 +6,12 @@
 # of the three and inherits or sets the others; not for a section without
 # one of them (tokens alone: the access file judges them after their
 # routes, path-based authorization).
+# AuthzSVNNoAuthWhenAnonymousAllowed On with an access file ends the login
+# of a request the access file allows anonymously with no user, which
+# httpd answers 500 whatever credentials it carries (t/59-svn-anon): httpd
+# warns (BBT361) where that pair, set in one section (mod_authz_svn keeps
+# nothing of an outer section's settings in one that sets its own), meets
+# AuthType BBToken.
 use strict;
 use warnings;
 use FindBin;
@@ -25,7 +31,7 @@ sub check {
     local $Test::Builder::Level = $Test::Builder::Level + 1;
     my ($rc, $out) = $env->config_test($conf);
     is($rc, 0, "$name: httpd starts") or diag $out;
-    my @got = $out =~ /\b(BBT355: \S+ <\w+ [^>]*>)/g;
+    my @got = $out =~ /\b(BBT(?:355|361): \S+ <\w+ [^>]*>)/g;
     is_deeply([map { s/ \S+:\d+: / /r } @got], $want, "$name: warnings") or diag $out;
     return $out;
 }
@@ -127,6 +133,72 @@ check('AuthBBTokenProvider none takes the providers around it away', <<"EOC", []
 <Location /q/svn>
     AuthBBTokenProvider none
     AuthzSVNAccessFile "$d/svn-authz"
+</Location>
+EOC
+
+$out = check('AuthzSVNNoAuthWhenAnonymousAllowed On below a section of AuthType BBToken', <<"EOC",
+<Location /svn>
+    AuthType BBToken
+    AuthName "Subversion"
+    BBTokenRoutes dav /svn
+    Require bbtoken
+</Location>
+<Location /svn/PROJ>
+    DAV svn
+    SVNParentPath "\@DIR\@/svn/PROJ"
+    AuthzSVNAccessFile "$d/svn-authz"
+    AuthzSVNNoAuthWhenAnonymousAllowed On
+</Location>
+EOC
+             ['BBT361: <Location /svn/PROJ>']);
+like($out, qr/BBT361: \S+httpd-test\.conf:\d+: <Location \/svn\/PROJ> is AuthType BBToken with mod_authz_svn's AuthzSVNNoAuthWhenAnonymousAllowed On: .*allows anonymously .*500 \(AH00027\), with a token or without; remove AuthzSVNNoAuthWhenAnonymousAllowed there .*serve anonymous readers from a location that is not AuthType BBToken/,
+     'it says what happens and what to do, with file and line');
+check('AuthType BBToken below the pair, and the pair inside <Limit>', <<"EOC", ['BBT361: <Location /n/sub>']);
+<Location /n>
+    <LimitExcept OPTIONS>
+        AuthzSVNReposRelativeAccessFile authz
+        AuthzSVNNoAuthWhenAnonymousAllowed on
+    </LimitExcept>
+</Location>
+<Location /n/sub>
+    AuthType BBToken
+    AuthName "x"
+    BBTokenRoutes dav /n
+    Require bbtoken
+</Location>
+EOC
+check('the pair not in effect where AuthType BBToken is', <<"EOC", []);
+<Location /o>
+    AuthType BBToken
+    AuthName "x"
+    BBTokenRoutes dav /o
+    AuthzSVNAccessFile "$d/svn-authz"
+    Require bbtoken
+</Location>
+<Location /o/inner>
+    AuthzSVNNoAuthWhenAnonymousAllowed On
+</Location>
+<Location /o/off>
+    AuthzSVNAccessFile "$d/svn-authz"
+    AuthzSVNNoAuthWhenAnonymousAllowed Off
+</Location>
+<Location /r>
+    AuthzSVNAccessFile "$d/svn-authz"
+    AuthzSVNNoAuthWhenAnonymousAllowed On
+</Location>
+<Location /r/sub>
+    AuthType BBToken
+    AuthName "x"
+    BBTokenRoutes dav /r
+    AuthzSVNAccessFile "$d/svn-authz"
+    Require bbtoken
+</Location>
+<Location /s>
+    AuthType Basic
+    AuthName "x"
+    AuthzSVNAccessFile "$d/svn-authz"
+    AuthzSVNNoAuthWhenAnonymousAllowed On
+    Require all granted
 </Location>
 EOC
 
