@@ -49,7 +49,6 @@
 #include "bbt_dbrun.h"
 #include "bbt_dbgate.h"
 #include "bbt_dbsession.h"
-#include "bbt_input.h"
 #include "bbt_mono.h"
 #include "bbt_schema.h"
 #include "bbt_sqlstate.h"
@@ -134,6 +133,11 @@ const apr_dbd_driver_t *bbt_db_driver(const bbt_db_conn_t *c)
 apr_pool_t *bbt_db_pool(const bbt_db_conn_t *c)
 {
     return c->pool;
+}
+
+apr_dbd_t *bbt_db_handle(const bbt_db_conn_t *c)
+{
+    return c->dbd->handle;
 }
 
 static apr_status_t bbt_db_child_exit(void *data)
@@ -455,9 +459,8 @@ void bbt_db_close(bbt_db_conn_t *c)
     }
 }
 
-/* A statement failed: what failed, and the database's word on it. */
-static void bbt_db_log(bbt_db_conn_t *c, int level, int rv, const char *id,
-                       const char *what)
+void bbt_db_log(bbt_db_conn_t *c, int level, int rv, const char *id,
+                const char *what)
 {
     char line[512];
     const char *err = bbt_sql_line(
@@ -626,63 +629,6 @@ int bbt_db_conn_standby(bbt_db_conn_t *c)
     }
     bbt_db_backend_note(c, m);
     return 0;
-}
-
-/* The live level of a user found by name, as bbtoken_owner_levels computes
- * it.  The name must match exactly: a password provider may tell "Admin"
- * from "admin", and two such users must not share one user's grants. */
-static const char bbt_sql_user_level[] =
-    "SELECT COALESCE(ol.level, 0) FROM bbtoken_users u"
-    " LEFT JOIN LATERAL bbtoken_owner_levels(u, %s, %s) ol ON true"
-    " WHERE u.name = %s";
-
-bbt_db_status_t bbt_db_user_level(bbt_db_conn_t *c, const char *name,
-                                  const char *key, const char *slug,
-                                  bbt_level_t *level)
-{
-    const apr_dbd_driver_t *drv = c->dbd->driver;
-    apr_dbd_prepared_t *stmt = NULL;
-    apr_dbd_results_t *res = NULL;
-    apr_dbd_row_t *row = NULL;
-    apr_time_t start;
-    int rv;
-
-    *level = BBT_LEVEL_NONE;
-    /* A name the users' CHECK refuses is nobody's (bbt_rest_user). */
-    if (!bbt_input_user_name(name, strlen(name))) {
-        return BBT_DB_OK;
-    }
-    if (apr_dbd_prepare(drv, c->pool, c->dbd->handle, bbt_sql_user_level, NULL,
-                        &stmt) != 0) {
-        bbt_stats_count(BBT_STAT_DB_QUERY_ERRORS);
-        bbt_db_log(c, APLOG_ERR, 0, "BBT078",
-                   "preparing the user level lookup");
-        return BBT_DB_UNAVAILABLE;
-    }
-    start = bbt_mono_now();
-    rv = apr_dbd_pvselect(drv, c->pool, c->dbd->handle, &res, stmt, 1, key,
-                          slug, name);
-    bbt_db_counted(start, rv);
-    /* A connection PostgreSQL dropped: reset it and try once more. */
-    if (rv != 0 && bbt_db_reconnected(c)) {
-        start = bbt_mono_now();
-        rv = apr_dbd_pvselect(drv, c->pool, c->dbd->handle, &res, stmt, 1, key,
-                              slug, name);
-        bbt_db_counted(start, rv);
-    }
-    if (rv != 0) {
-        bbt_db_log(c, APLOG_ERR, rv, "BBT079", "user level lookup");
-        return BBT_DB_UNAVAILABLE;
-    }
-    /* Read every row to the end so the result is released. */
-    while (apr_dbd_get_row(drv, c->pool, res, &row, -1) == 0) {
-        bbt_level_t l = bbt_db_int_level(apr_dbd_get_entry(drv, row, 0));
-
-        if (l > *level) {
-            *level = l;
-        }
-    }
-    return BBT_DB_OK;
 }
 
 /* For code that runs its own statements and transactions on the

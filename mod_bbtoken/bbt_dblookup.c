@@ -1,7 +1,7 @@
 /*
  * The statements a request's verification runs (see bbt_db.h): the token
- * lookup, the owner's level when the lookup does not give it, and a
- * personal project's owner.
+ * lookup, the owner's level when the lookup does not give it, a personal
+ * project's owner, and a password user's level.
  *
  * The lookup reads one row of bbtoken_lookup by its primary key
  * (sql/migrations/0026_lookup.sql), and of it one column, packed
@@ -34,9 +34,12 @@
 #include "bbt_centry.h"
 #include "bbt_db.h"
 #include "bbt_dbrun.h"
+#include "bbt_input.h"
 #include "bbt_lookuprow.h"
+#include "bbt_mono.h"
 #include "bbt_rowmemo.h"
 #include "bbt_schema.h"
+#include "bbt_stats.h"
 
 APLOG_USE_MODULE(bbtoken);
 
@@ -217,6 +220,64 @@ bbt_db_status_t bbt_db_personal_active(bbt_db_conn_t *c, const char *key,
     }
     while (apr_dbd_get_row(drv, p, res, &row, -1) == 0) {
         *active = bbt_dblookup_flag(apr_dbd_get_entry(drv, row, 0));
+    }
+    return BBT_DB_OK;
+}
+
+/* The live level of a user found by name, as bbtoken_owner_levels computes
+ * it.  The name must match exactly: a password provider may tell "Admin"
+ * from "admin", and two such users must not share one user's grants. */
+static const char bbt_sql_user_level[] =
+    "SELECT COALESCE(ol.level, 0) FROM bbtoken_users u"
+    " LEFT JOIN LATERAL bbtoken_owner_levels(u, %s, %s) ol ON true"
+    " WHERE u.name = %s";
+
+bbt_db_status_t bbt_db_user_level(bbt_db_conn_t *c, const char *name,
+                                  const char *key, const char *slug,
+                                  bbt_level_t *level)
+{
+    const apr_dbd_driver_t *drv = bbt_db_driver(c);
+    apr_pool_t *p = bbt_db_pool(c);
+    apr_dbd_prepared_t *stmt = NULL;
+    apr_dbd_results_t *res = NULL;
+    apr_dbd_row_t *row = NULL;
+    apr_time_t start;
+    int rv;
+
+    *level = BBT_LEVEL_NONE;
+    /* A name the users' CHECK refuses is nobody's (bbt_rest_user). */
+    if (!bbt_input_user_name(name, strlen(name))) {
+        return BBT_DB_OK;
+    }
+    if (apr_dbd_prepare(drv, p, bbt_db_handle(c), bbt_sql_user_level, NULL,
+                        &stmt) != 0) {
+        bbt_stats_count(BBT_STAT_DB_QUERY_ERRORS);
+        bbt_db_log(c, APLOG_ERR, 0, "BBT078",
+                   "preparing the user level lookup");
+        return BBT_DB_UNAVAILABLE;
+    }
+    start = bbt_mono_now();
+    rv = apr_dbd_pvselect(drv, p, bbt_db_handle(c), &res, stmt, 1, key, slug,
+                          name);
+    bbt_db_counted(start, rv);
+    /* A connection PostgreSQL dropped: reset it and try once more. */
+    if (rv != 0 && bbt_db_reconnected(c)) {
+        start = bbt_mono_now();
+        rv = apr_dbd_pvselect(drv, p, bbt_db_handle(c), &res, stmt, 1, key,
+                              slug, name);
+        bbt_db_counted(start, rv);
+    }
+    if (rv != 0) {
+        bbt_db_log(c, APLOG_ERR, rv, "BBT079", "user level lookup");
+        return BBT_DB_UNAVAILABLE;
+    }
+    /* Read every row to the end so the result is released. */
+    while (apr_dbd_get_row(drv, p, res, &row, -1) == 0) {
+        bbt_level_t l = bbt_db_int_level(apr_dbd_get_entry(drv, row, 0));
+
+        if (l > *level) {
+            *level = l;
+        }
     }
     return BBT_DB_OK;
 }

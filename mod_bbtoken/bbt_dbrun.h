@@ -34,10 +34,16 @@ typedef struct {
 int bbt_db_run(bbt_db_conn_t *c, const bbt_db_stmt_t *def, const char *errid,
                apr_dbd_results_t **res, int nargs, const char **args);
 
-/* The connection's driver, and the pool (the request's) that results and
- * what is copied from them live in. */
+/* The connection's driver and handle, and the pool (the request's) that
+ * results and what is copied from them live in. */
 const apr_dbd_driver_t *bbt_db_driver(const bbt_db_conn_t *c);
+apr_dbd_t *bbt_db_handle(const bbt_db_conn_t *c);
 apr_pool_t *bbt_db_pool(const bbt_db_conn_t *c);
+
+/* A statement failed (rv, the driver's code; 0 for a PREPARE): logged at
+ * level under id, what failed and the database's word on it. */
+void bbt_db_log(bbt_db_conn_t *c, int level, int rv, const char *id,
+                const char *what);
 
 /* A statement that started at start (bbt_mono_now: a step of the wall
  * clock is no statement's time) has returned rv (0: success): counted,
