@@ -100,6 +100,7 @@ struct bbt_db_conn {
     int borrowed;          /* the request's own (bbt_dbgate_held): kept */
     bbt_gate_t *gate;      /* the counter it holds it of */
     int writes_held;       /* a write waited out its limit (bbt_dbwrite.c) */
+    const char *unreached; /* see bbt_db_unreached */
 };
 
 /* Under an MPM with one request thread per child (prefork), the pooled
@@ -352,6 +353,22 @@ static int bbt_db_place(bbt_db_conn_t *c, int spare)
     return -1;
 }
 
+/* No connection for c's request (BBT070): mod_dbd's pool gave none (it
+ * has logged why), or one PostgreSQL had dropped that could not be
+ * connected again (bbt_db_unreached). */
+static void bbt_db_none(bbt_db_conn_t *c)
+{
+    const char *why = bbt_db_unreached(c);
+
+    bbt_db_say(c, APLOG_ERR, "BBT070",
+               why ? apr_pstrcat(c->pool,
+                                 "no database connection available: the "
+                                 "pooled one PostgreSQL dropped could not be "
+                                 "connected again: ",
+                                 why, NULL)
+                   : "no database connection available");
+}
+
 /* bbt_db_open, or bbt_db_open_spare (spare). */
 static bbt_db_conn_t *bbt_db_take(request_rec *r, int spare)
 {
@@ -383,11 +400,10 @@ static bbt_db_conn_t *bbt_db_take(request_rec *r, int spare)
     }
     bbt_dbgate_turn_end(c->gate);
     if (!c->dbd) {
-        /* mod_dbd has logged why. */
         bbt_stats_count(BBT_STAT_DB_CONNECTION_ERRORS);
         bbt_dbgate_leave(c->gate);
         c->gated = 0;
-        bbt_db_say(c, APLOG_ERR, "BBT070", "no database connection available");
+        bbt_db_none(c);
         return NULL;
     }
 held:
@@ -412,6 +428,9 @@ held:
     if ((bbt_db_session(c) != 0 || bbt_db_utf8(c) != 0) &&
         !bbt_db_reconnected(c)) {
         bbt_stats_count(BBT_STAT_DB_CONNECTION_ERRORS);
+        if (bbt_db_unreached(c)) {
+            bbt_db_none(c);
+        }
         bbt_db_close(c);
         return NULL;
     }
@@ -473,13 +492,54 @@ void bbt_db_log(bbt_db_conn_t *c, int level, int rv, const char *id,
 
 int bbt_db_reconnected(bbt_db_conn_t *c)
 {
+    char line[512];
     /* libpq marks the connection bad only once a statement has failed on
      * it; the pgsql driver's check then resets it, to libpq's defaults,
      * and DBDInitSQL is run again. */
-    return PQstatus(c->pg) != CONNECTION_OK &&
-           apr_dbd_check_conn(c->dbd->driver, c->pool, c->dbd->handle) ==
-               APR_SUCCESS &&
-           bbt_db_session(c) == 0 && bbt_db_utf8(c) == 0;
+    int ok = PQstatus(c->pg) != CONNECTION_OK &&
+             apr_dbd_check_conn(c->dbd->driver, c->pool, c->dbd->handle) ==
+                 APR_SUCCESS &&
+             bbt_db_session(c) == 0 && bbt_db_utf8(c) == 0;
+
+    /* Still not connected: the reset's words (the server refused it), or
+     * the session's, lost again at once, which no one else logs.  libpq
+     * quotes no password (nor do mod_dbd's lines, BBT307, BBT308). */
+    c->unreached =
+        ok || PQstatus(c->pg) == CONNECTION_OK
+            ? NULL
+            : apr_pstrdup(c->pool,
+                          bbt_sql_line(line, sizeof(line),
+                                       PQerrorMessage(c->pg), "no message"));
+    return ok;
+}
+
+const char *bbt_db_unreached(const bbt_db_conn_t *c)
+{
+    return c->unreached && PQstatus(c->pg) != CONNECTION_OK ? c->unreached
+                                                            : NULL;
+}
+
+void bbt_db_gave_up(bbt_db_conn_t *c, int rv, const char *id, const char *what)
+{
+    const char *why = bbt_db_unreached(c);
+
+    if (why) {
+        bbt_db_say(c, APLOG_ERR, id,
+                   apr_pstrcat(c->pool, what,
+                               " failed: the connection PostgreSQL dropped "
+                               "could not be connected again: ",
+                               why, NULL));
+    } else {
+        bbt_db_log(c, APLOG_ERR, rv, id, what);
+    }
+}
+
+/* A failure that bbt_db_run tries once more (BBT073): a warning, since
+ * the request may yet be answered. */
+static void bbt_db_retrying(bbt_db_conn_t *c, int rv, const char *what)
+{
+    bbt_db_log(c, APLOG_WARNING, rv, "BBT073",
+               apr_pstrcat(c->pool, what, " (will retry once)", NULL));
 }
 
 /* A prepare failed with "already exists" (42P05) on a live connection
@@ -510,7 +570,9 @@ static int bbt_db_prepare_over(bbt_db_conn_t *c, const bbt_db_stmt_t *def,
 }
 
 /* Statement def, prepared on this connection's current backend.
- * fresh: prepare it again even if it looks prepared. */
+ * fresh: bbt_db_run's one more try: prepare it again even if it looks
+ * prepared.  A first try's failure is tried again (reconnected, after a
+ * restart), a warning (BBT073), unless it waited out its limit. */
 static apr_dbd_prepared_t *bbt_db_stmt(bbt_db_conn_t *c,
                                        const bbt_db_stmt_t *def, int fresh)
 {
@@ -548,9 +610,14 @@ static apr_dbd_prepared_t *bbt_db_stmt(bbt_db_conn_t *c,
     if (apr_dbd_prepare(c->dbd->driver, st->spool[def->slot], c->dbd->handle,
                         def->sql, def->label, &stmt) != 0 &&
         !bbt_db_prepare_over(c, def, &stmt)) {
+        const char *what = apr_pstrcat(c->pool, "preparing ", def->what, NULL);
+
         bbt_stats_count(BBT_STAT_DB_QUERY_ERRORS);
-        bbt_db_log(c, APLOG_ERR, 0, "BBT072",
-                   apr_pstrcat(c->pool, "preparing ", def->what, NULL));
+        if (!fresh && !bbt_dbsession_waited(c->sess, c->pg)) {
+            bbt_db_retrying(c, 0, what);
+        } else {
+            bbt_db_log(c, APLOG_ERR, 0, "BBT072", what);
+        }
         return NULL;
     }
     st->stmt[def->slot] = stmt;
@@ -574,7 +641,8 @@ static apr_dbd_prepared_t *bbt_db_recover(bbt_db_conn_t *c,
 /* Run prepared statement def with its nargs args (a NULL one is SQL
  * NULL), once more after a failure the connection can be recovered from:
  * 0, or -1 (logged: BBT073 for a failure tried again, errid for the
- * last). */
+ * last, or for a connection that could not be connected again; what else
+ * ended the recovery, DBDInitSQL or a PREPARE, has logged itself). */
 int bbt_db_run(bbt_db_conn_t *c, const bbt_db_stmt_t *def, const char *errid,
                apr_dbd_results_t **res, int nargs, const char **args)
 {
@@ -582,6 +650,9 @@ int bbt_db_run(bbt_db_conn_t *c, const bbt_db_stmt_t *def, const char *errid,
     int attempt, rv;
 
     if (!stmt && !(stmt = bbt_db_recover(c, def))) {
+        if (bbt_db_unreached(c)) {
+            bbt_db_gave_up(c, 0, errid, def->what);
+        }
         bbt_schema_too_old(c->r, c->pg);
         return -1;
     }
@@ -596,15 +667,15 @@ int bbt_db_run(bbt_db_conn_t *c, const bbt_db_stmt_t *def, const char *errid,
             return 0;
         }
         if (attempt == 0 && !bbt_dbsession_waited(c->sess, c->pg)) {
-            bbt_db_log(
-                c, APLOG_WARNING, rv, "BBT073",
-                apr_pstrcat(c->pool, def->what, " (will retry once)", NULL));
+            bbt_db_retrying(c, rv, def->what);
             if ((stmt = bbt_db_recover(c, def)) != NULL) {
                 continue;
             }
-        } else {
-            bbt_db_log(c, APLOG_ERR, rv, errid, def->what);
+            if (!bbt_db_unreached(c)) {
+                break;
+            }
         }
+        bbt_db_gave_up(c, rv, errid, def->what);
         break;
     }
     return -1;

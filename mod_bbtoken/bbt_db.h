@@ -141,7 +141,15 @@ int bbt_db_conn_standby(bbt_db_conn_t *c);
 /* After a failed statement: 1 if PostgreSQL had dropped the connection
  * (a restart, an idle kill) and the driver has now connected it again, so
  * the statement may be tried once more; 0 if the connection was live (the
- * statement itself failed) or cannot be connected again. */
+ * statement itself failed) or cannot be connected again (then
+ * bbt_db_unreached says why). */
 int bbt_db_reconnected(bbt_db_conn_t *c);
+
+/* Why bbt_db_reconnected could not connect c again, one line of libpq's
+ * (the server's refusal: pg_hba, a password changed, NOLOGIN, too many
+ * connections), while c is still not connected; else NULL.  Nothing has
+ * logged it: the caller's error line says it in place of the failed
+ * statement's words, which tell only that the old connection was lost. */
+const char *bbt_db_unreached(const bbt_db_conn_t *c);
 
 #endif

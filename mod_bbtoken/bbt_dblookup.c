@@ -268,7 +268,7 @@ bbt_db_status_t bbt_db_user_level(bbt_db_conn_t *c, const char *name,
         bbt_db_counted(start, rv);
     }
     if (rv != 0) {
-        bbt_db_log(c, APLOG_ERR, rv, "BBT079", "user level lookup");
+        bbt_db_gave_up(c, rv, "BBT079", "user level lookup");
         return BBT_DB_UNAVAILABLE;
     }
     /* Read every row to the end so the result is released. */

@@ -45,6 +45,11 @@ apr_pool_t *bbt_db_pool(const bbt_db_conn_t *c);
 void bbt_db_log(bbt_db_conn_t *c, int level, int rv, const char *id,
                 const char *what);
 
+/* What failed for the last time, at error under id: as bbt_db_log, or,
+ * where the connection could not be connected again (bbt_db_unreached),
+ * libpq's reason for that. */
+void bbt_db_gave_up(bbt_db_conn_t *c, int rv, const char *id, const char *what);
+
 /* A statement that started at start (bbt_mono_now: a step of the wall
  * clock is no statement's time) has returned rv (0: success): counted,
  * with its time, for the metrics. */

@@ -48,9 +48,10 @@ int bbt_rest_unavailable(bbt_rest_t *x, const char *what)
 
 /* A failed statement outside a transaction on a connection PostgreSQL
  * had dropped (every pooled one, after a restart) is asked again once the
- * driver has connected it again, as the token lookup does (bbt_db.c).  In
- * a transaction it is not: its earlier statements died with the
- * connection. */
+ * driver has connected it again, as the token lookup does (bbt_db.c): 1.
+ * In a transaction it is not: its earlier statements died with the
+ * connection (0, as for any other failure).  -1: it was not connected
+ * again (bbt_db_unreached says why, unless what failed has logged it). */
 static int bbt_rest_again(bbt_rest_t *x, const PGresult *res, int idle)
 {
     ExecStatusType st = PQresultStatus(res);
@@ -65,7 +66,7 @@ static int bbt_rest_again(bbt_rest_t *x, const PGresult *res, int idle)
         "BBT280: access-tokens API: the database connection was "
         "lost (will reconnect and retry once): %s",
         bbt_sql_line(line, sizeof(line), PQerrorMessage(x->pg), "no message"));
-    return bbt_db_reconnected(x->db);
+    return bbt_db_reconnected(x->db) ? 1 : -1;
 }
 
 PGresult *bbt_rest_exec(bbt_rest_t *x, const char *sql, int n,
@@ -73,10 +74,20 @@ PGresult *bbt_rest_exec(bbt_rest_t *x, const char *sql, int n,
 {
     int idle = PQtransactionStatus(x->pg) == PQTRANS_IDLE;
     PGresult *res = PQexecParams(x->pg, sql, n, NULL, params, NULL, NULL, 0);
+    int again = bbt_rest_again(x, res, idle);
+    const char *why;
 
-    if (bbt_rest_again(x, res, idle)) {
+    if (again > 0) {
         PQclear(res);
         res = PQexecParams(x->pg, sql, n, NULL, params, NULL, NULL, 0);
+    } else if (again < 0 && (why = bbt_db_unreached(x->db)) != NULL) {
+        /* The statement's words say only that the old connection was
+         * lost: why no new one was made is the failure to tell. */
+        x->failed = apr_pstrcat(x->r->pool,
+                                "the connection PostgreSQL dropped could not "
+                                "be connected again: ",
+                                why, NULL);
+        return res;
     }
     /* In a transaction, its first failure is the one to tell: what follows
      * it (a ROLLBACK) fails because of it. */
