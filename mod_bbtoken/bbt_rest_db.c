@@ -31,11 +31,29 @@ static int bbt_rest_failed(bbt_rest_t *x, const char *what, const char *why)
                           BBT_REST_MSG_DB);
 }
 
+/* 500 for a privilege the database refused the API's role (BBT250):
+ * the role's grants are wrong, whichever statement met it; never "not
+ * permitted", which would blame the caller. */
+static int bbt_rest_no_privilege(bbt_rest_t *x, const char *primary)
+{
+    ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, x->r,
+                  "BBT250: access-tokens API: the database refused the "
+                  "API's role a privilege (sql/grants-api.sql not run for "
+                  "it?): %s",
+                  primary ? primary : "permission denied");
+    return bbt_rest_error(x->r, HTTP_INTERNAL_SERVER_ERROR, BBT_REST_EX_SERVER,
+                          "The token database refused this server: it is "
+                          "misconfigured.");
+}
+
 int bbt_rest_unavailable(bbt_rest_t *x, const char *what)
 {
     const char *msg = x->pg ? PQerrorMessage(x->pg) : NULL;
     char line[512];
 
+    if (x->refused) {
+        return bbt_rest_no_privilege(x, x->refused);
+    }
     /* The failed statement's own words: libpq's last are the ROLLBACK's
      * after it, empty where it succeeded, "no connection to the server"
      * where the connection died with the statement. */
@@ -87,6 +105,7 @@ PGresult *bbt_rest_exec(bbt_rest_t *x, const char *sql, int n,
                                 "the connection PostgreSQL dropped could not "
                                 "be connected again: ",
                                 why, NULL);
+        x->refused = NULL;
         return res;
     }
     /* In a transaction, its first failure is the one to tell: what follows
@@ -94,11 +113,17 @@ PGresult *bbt_rest_exec(bbt_rest_t *x, const char *sql, int n,
     if ((PQresultStatus(res) == PGRES_FATAL_ERROR ||
          PQresultStatus(res) == PGRES_BAD_RESPONSE) &&
         (idle || !x->failed)) {
+        const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+        const char *primary = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
         char line[512];
 
         x->failed = apr_pstrdup(
             x->r->pool, bbt_sql_line(line, sizeof(line),
                                      PQresultErrorMessage(res), "no answer"));
+        x->refused = bbt_sql_classify(state, NULL, NULL) == BBT_SQL_PRIVILEGE
+                         ? apr_pstrdup(x->r->pool,
+                                       primary ? primary : "permission denied")
+                         : NULL;
     }
     return res;
 }
@@ -109,7 +134,7 @@ int bbt_rest_cmd(bbt_rest_t *x, const char *sql)
 
     /* A new transaction: an earlier one's failure is not its. */
     if (strncmp(sql, "BEGIN", 5) == 0) {
-        x->failed = NULL;
+        x->failed = x->refused = NULL;
     }
     res = bbt_rest_exec(x, sql, 0, NULL);
     int ok = PQresultStatus(res) == PGRES_COMMAND_OK ||
@@ -219,17 +244,7 @@ int bbt_rest_refusal(bbt_rest_t *x, PGresult *res, bbt_rest_tries_t *tries)
         }
         break;
     case BBT_SQL_PRIVILEGE:
-        /* The database refused httpd's role, not the caller: a server
-         * fault to fix in the grants, never "not permitted". */
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, x->r,
-                      "BBT250: access-tokens API: the database refused the "
-                      "API's role a privilege (sql/grants-api.sql not run for "
-                      "it?): %s",
-                      primary ? primary : "permission denied");
-        rc =
-            bbt_rest_error(x->r, HTTP_INTERNAL_SERVER_ERROR, BBT_REST_EX_SERVER,
-                           "The token database refused this server: it is "
-                           "misconfigured.");
+        rc = bbt_rest_no_privilege(x, primary);
         break;
     case BBT_SQL_NOT_PERMITTED:
         rc = bbt_rest_error(x->r, HTTP_UNAUTHORIZED, BBT_REST_EX_AUTH, msg);

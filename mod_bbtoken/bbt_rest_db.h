@@ -33,6 +33,9 @@ typedef struct {
                              (bbt_rest_args.h) */
     const char *failed;   /* the last failed statement's error, one log
                              line: the ROLLBACK after it clears libpq's */
+    const char *refused;  /* where that failure was a privilege the
+                             database refused the API's role (SQLSTATE
+                             42501), PostgreSQL's primary message */
 } bbt_rest_t;
 
 /* The caller or the user of the path, from bbtoken_users. */
@@ -78,7 +81,10 @@ typedef struct {
     " t.repo_slug IS NOT DISTINCT FROM $3 AND t.revoked_at IS NULL"
 
 /* Log what failed (what: "listing tokens"...) and answer 503 with
- * Retry-After.  The handler's return value. */
+ * Retry-After (BBT200); or, where the failed statement was refused a
+ * privilege (x->refused), whichever statement it was, 500 (BBT250): a
+ * GRANT missing is the server's configuration, not an outage.  The
+ * handler's return value. */
 int bbt_rest_unavailable(bbt_rest_t *x, const char *what);
 
 /* A statement with text parameters. */

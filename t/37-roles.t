@@ -2,9 +2,12 @@
 # The lookup role (sql/grants.sql) serves token requests and cannot create,
 # change or revoke a token, nor call the REST API's functions; the API role
 # (sql/grants-api.sql) serves the access-tokens API from a virtual host of
-# its own.  A privilege the database refuses either role is a server fault
-# (500 or 503, logged), never "not permitted" (401): the list of places
-# too, which reads the projects' settings the lookup role may not.
+# its own.  A privilege the database refuses either role is a server fault,
+# logged, never "not permitted" (401): the API answers 500 (BBT250),
+# whichever of its statements was refused, a table's SELECT as a
+# function's EXECUTE, and the list of places too, which reads the
+# projects' settings the lookup role may not; a token request 503
+# (BBT074), as any lookup the database does not answer.
 use strict;
 use warnings;
 use FindBin;
@@ -122,7 +125,7 @@ subtest 'the API where only the lookup role is granted: a server fault, never 40
          qr/BBT250: .*permission denied for table bbtoken_projects/, '  logged: the projects\' settings');
 };
 
-subtest 'a GRANT revoked in the database: 500 or 503 and logged, never 401' => sub {
+subtest 'a GRANT revoked in the database: the API 500, a token request 503, logged, never 401' => sub {
     my $victim = $env->rest(PUT => $B, as => 'alice', json => $new->('to revoke'), api => 1)->{json}{id};
     $env->psql('REVOKE EXECUTE ON FUNCTION bbtoken_api_revoke(text, text, text) FROM bbtoken_api');
     my $mark = log_mark($env->error_log_path);
@@ -131,20 +134,34 @@ subtest 'a GRANT revoked in the database: 500 or 503 and logged, never 401' => s
     is_status($r, 500, 'DELETE without EXECUTE on bbtoken_api_revoke: 500');
     like(join("\n", log_lines_since($env->error_log_path, $mark)), qr/BBT250: .*permission denied for function bbtoken_api_revoke/,
          '  logged');
+    # A table the API reads, as a function it calls: the same fault, the
+    # same answer, wherever the statement is.
     $env->psql('REVOKE SELECT ON bbtoken_users FROM bbtoken_api');
     $mark = log_mark($env->error_log_path);
     $r = $env->rest(GET => $B, as => 'alice', api => 1);
-    is_503($r, 'GET without SELECT on bbtoken_users: 503');
-    like(join("\n", log_lines_since($env->error_log_path, $mark)), qr/BBT200: .*permission denied for table bbtoken_users/,
-         '  logged');
+    is_status($r, 500, 'GET without SELECT on bbtoken_users: 500');
+    unlike(message($r), qr/not permitted|permission denied/i, '  not told they are not permitted');
+    my $said = join("\n", log_lines_since($env->error_log_path, $mark));
+    like($said, qr/\[bbtoken:error\] .*BBT250: access-tokens API: the database refused the API's role a privilege .*permission denied for table bbtoken_users/,
+         '  logged as the privilege it is (BBT250)');
+    unlike($said, qr/BBT200: /, '  not as an outage (BBT200)');
+    $mark = log_mark($env->error_log_path);
+    $r = $env->rest(DELETE => "$B/$victim", as => 'alice', api => 1,
+                    headers => { 'X-Atlassian-Token' => 'no-check' });
+    is_status($r, 500, 'DELETE, which reads the users first: 500');
+    like(join("\n", log_lines_since($env->error_log_path, $mark)), qr/BBT250: .*permission denied for table bbtoken_users/,
+         '  logged (BBT250)');
     # A token no request has used: it has no entry, so the request reads
     # the database.  $tok's entry, made above, would answer from memory
     # until some change's notification forgets it, and a revoked privilege
     # notifies nothing.
     my $unused = $env->token_create('alice', name => 'never used');
     $env->psql('REVOKE SELECT ON bbtoken_lookup FROM bbtoken_httpd');
+    $mark = log_mark($env->error_log_path);
     is_503($env->get($UP, { Authorization => "Bearer $unused" }),
            'a token request without SELECT on bbtoken_lookup: 503');
+    like(join("\n", log_lines_since($env->error_log_path, $mark)),
+         qr/\[bbtoken:error\] .*BBT074: the token lookup failed: .*permission denied for table bbtoken_lookup/, '  logged (BBT074)');
     $env->grants_apply;
     is_status($env->rest(DELETE => "$B/$victim", as => 'alice', api => 1,
                          headers => { 'X-Atlassian-Token' => 'no-check' }), 204, 'granted again: DELETE works');
