@@ -28,6 +28,9 @@ my $BASE = '/rest/access-tokens/1.0/users';
 my $UP = '/scm/PROJ/repo.git/info/refs?service=git-upload-pack';
 my $RP = '/scm/PROJ/repo.git/info/refs?service=git-receive-pack';
 my ($atok, $aid) = $env->token_create('alice', name => 'ci', perms => ['PROJECT_READ', 'REPO_WRITE']);
+# Its creation's notification heard first: an entry made before it is
+# forgotten when it comes, and a count of lookups after would see one.
+settle();
 
 sub api { my ($method, $path, %o) = @_; return $env->rest($method, $path, as => 'bob', %o) }
 
