@@ -425,21 +425,44 @@ sub httpd_restart {
     return $self->httpd_start;
 }
 
+# /proc/PID/stat's fields after the command's name (which may hold spaces
+# and parentheses): state, ppid, ... ([19] the start, in clock ticks after
+# boot, which tells a process apart from a later one given its pid); ()
+# when there is no such process.
+sub _proc_stat {
+    my ($pid) = @_;
+    my ($rest) = slurp("/proc/$pid/stat") =~ /^\d+ \(.*\) (.*)\z/s;
+    return defined $rest ? split(' ', $rest) : ();
+}
+
 # `apache2 -k graceful`, then wait (60 s at most) for the new generation to
-# say it started (BBT404): '' once it has, else what went wrong.
+# say it started (BBT404) and for the old one's children to be gone: '' once
+# they are, else what went wrong.  An old child finishes what it serves and
+# may answer a request sent meanwhile: on the connection the client keeps
+# alive to it, or as the only child there is (ServerLimit 1) until it
+# exits.  A request sent at BBT404 may still be the old generation's.
 sub httpd_graceful {
     my ($self) = @_;
     my $started = () = $self->error_log_text =~ /BBT404: /g;
+    # httpd's children (mod_cgid's daemon among them), "PID START" each.
+    my @old = map { my $pid = m{/(\d+)/stat\z} ? $1 : 0; my @f = _proc_stat($pid);
+                    @f && $f[1] == $self->{httpd_pid} ? "$pid $f[19]" : () } glob '/proc/[0-9]*/stat';
     my ($rc, $out, $err) = run_cmd(cmd => [$APACHE, '-f', $self->{conf}, '-k', 'graceful'],
                                    tmp => "$self->{dir}/run", timeout => 60, env => $self->httpd_env);
     return "apache2 -k graceful: exit $rc: $out$err" if $rc;
+    # The connection kept alive is an old child's.
+    delete $self->{ua};
+    my $born = sub { my $n = () = $self->error_log_text =~ /BBT404: /g; return $n };
     my $deadline = time + 60;
-    while (time < $deadline) {
-        my $n = () = $self->error_log_text =~ /BBT404: /g;
-        return '' if $n > $started;
-        sleep 0.1;
-    }
-    return 'the new generation did not start (no BBT404) within 60 s';
+    sleep 0.1 while $born->() <= $started && time < $deadline;
+    return 'the new generation did not start (no BBT404) within 60 s' if $born->() <= $started;
+    my $alive = sub {
+        grep { my ($pid, $start) = split ' '; !exited($pid) && ((_proc_stat($pid))[19] // '') eq $start } @old;
+    };
+    sleep 0.05 while $alive->() && time < $deadline;
+    my @left = map { (split ' ')[0] } $alive->();
+    return "the old generation's children (@left) still run after 60 s" if @left;
+    return '';
 }
 
 # `apache2 -t` on the configuration this environment would write with
