@@ -12,7 +12,7 @@ use Test::More;
 use HTTP::Tiny;
 use BBT::Env qw(auth_bearer parse_token);
 use BBT::Assert;
-use BBT::Cache qw(log_mark log_since settle);
+use BBT::Cache qw(log_mark log_since settle wait_log);
 
 my $port_r = BBT::Util::free_port();
 my $env = BBT::Env->new(pg_conf => $BBT::Cache::PG_CONF,
@@ -27,6 +27,9 @@ my $out = $env->cli_ok('create', '--project', 'PROJ', '--name', 'ci', '--perm', 
 chomp $out;
 my $p = parse_token($out) or die "no token printed: $out";
 my ($tok, $id) = ($out, $p->{id});
+# settle() lets the changes above be heard only once the listener hears
+# PostgreSQL (BBT309), which may come after a second on a busy machine.
+ok(wait_log($env, 0, qr/BBT309: /), 'the listener is up');
 settle();
 
 my $ua = HTTP::Tiny->new(timeout => 30, max_redirect => 0, keep_alive => 1);
