@@ -231,6 +231,13 @@ subtest 'the project\'s setting changes the list at once' => sub {
     $env->cli_ok('user', 'enable', 'padmin');
 };
 
+subtest 'the personal project\'s repositories come before the other projects' => sub {
+    is_ok_res(call(padmin => PUT => tokens_path('~padmin/mine'), json => { name => 'm', permissions => ['REPO_READ'] }),
+              'padmin makes a token of her own ~padmin/mine');
+    is_deeply(places('padmin'), ['~padmin', '~padmin/mine', @{ $want{padmin} }[1 .. $#{ $want{padmin} }]],
+              '~padmin, its repository, then PROJ and its repositories');
+};
+
 my @leaked = grep { my $t = $_; $env->error_log_text =~ /\Q$t\E/ || $env->access_log_text =~ /\Q$t\E/ }
     $env->rest_tokens;
 is(scalar @leaked, 0, 'no raw token in the logs');

@@ -47,8 +47,9 @@
 
   // ------------------------------------------------------------------
   // The places the user administers, to choose from rather than type: as
-  // the server lists them, their personal project first, then projects,
-  // then repositories.  Choosing one is typing it and pressing Show.
+  // the server lists them, their personal project and its repositories
+  // first, then the other projects, then their repositories.  Choosing one
+  // is typing it and pressing Show.
 
   const placeText = (v) => (v.repository ? v.repository.project.key + '/' + v.repository.slug : v.project.key);
 
