@@ -47,7 +47,9 @@ is_403(move($admin, '/mv/OTHER/x/b.txt'), 'a Destination in another project: ref
 for my $c (['backslashes (%5C) up into OTHER', '/mv/PROJ/repo/y%5C..%5C..%5C..%5COTHER%5Cx%5Cb.txt'],
            ['backslashes up into OTHER', '/mv/PROJ/repo/y\\..\\..\\..\\OTHER\\x\\b.txt'],
            [';parameters up into OTHER', '/mv/PROJ/repo/..;/..;/..;/OTHER/x/b.txt'],
-           [';parameters (%3B) up into OTHER', '/mv/PROJ/repo/..%3B/..%3B/..%3B/OTHER/x/b.txt']) {
+           [';parameters (%3B) up into OTHER', '/mv/PROJ/repo/..%3B/..%3B/..%3B/OTHER/x/b.txt'],
+           ['%252e%252e up into OTHER', '/mv/PROJ/repo/y/%252e%252e/%252e%252e/%252e%252e/OTHER/x/b.txt'],
+           ['%253B.. up into OTHER', '/mv/PROJ/repo/..%253B/..%253B/..%253B/OTHER/x/b.txt']) {
     my ($what, $dest) = @$c;
     my $r = move($admin, $dest);
     is_403($r, "a Destination of $what, which such a backend reads as OTHER/x's: refused");

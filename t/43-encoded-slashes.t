@@ -76,6 +76,32 @@ for my $c (['%5C.. into OTHER', '/nd/PROJ/repo/raw%5C..%5C..%5C..%5COTHER%5Csecr
     is_status($r, 403, "$name: refused");
     unlike($r->{content}, qr/^PATH_INFO=/m, '  the CGI was not run') or diag $r->{content};
 }
+# An escape httpd leaves (a %2F kept, a %25XX decoded to %XX) is decoded
+# by the backend too, and again by one that decodes twice: a ;parameter
+# ends at the slash it decodes to (a backend that decodes and then drops
+# ;parameters reads x;%2F..%2F as x;/../), and %2e%2e is a "..".
+for my $c (['x;%2F.. into OTHER', '/nd/PROJ/repo/x;%2F..%2F..%2F..%2FOTHER%2Fsecret%2Fraw'],
+           ['x;%2F.. then a slash', '/nd/PROJ/repo/x;%2F..%2F..%2F..%2FOTHER%2Fsecret/raw'],
+           ['%252e%252e segments', '/nd/PROJ/repo/x/%252e%252e/%252e%252e/%252e%252e/OTHER/secret/raw'],
+           ['%252e%252e%252f', '/nd/PROJ/repo/x/%252e%252e%252f%252e%252e%252f%252e%252e%252fOTHER/secret/raw'],
+           ['%252e%252e%2F', '/nd/PROJ/repo/x%2F%252e%252e%2F%252e%252e%2Fother%2Fraw'],
+           ['%25252e, decoded twice', '/nd/PROJ/repo/x/%25252e%25252e/%25252e%25252e/other/raw'],
+           ['%253B.. (a ;)', '/nd/PROJ/repo/raw/..%253B/..%253B/..%253B/OTHER/secret/raw'],
+           ['an escape left after three decodings', '/nd/PROJ/repo/raw/%252525252e'],
+           ['%2500, a NUL', '/nd/PROJ/repo/raw/a%2500b']) {
+    my ($name, $path) = @$c;
+    $r = $env->get($path, $auth);
+    is_status($r, 403, "$name: refused");
+    unlike($r->{content}, qr/^PATH_INFO=/m, '  the CGI was not run') or diag $r->{content};
+}
+for my $c (['a %25 with no hex digits', '/nd/PROJ/repo/raw/100%25%20done.txt', '/PROJ/repo/raw/100% done.txt'],
+           ['a %2541 inside PROJ/repo', '/nd/PROJ/repo/raw/a%2541;b%252Fc', '/PROJ/repo/raw/a%41;b%2Fc']) {
+    my ($name, $path, $got) = @$c;
+    $r = $env->get($path, $auth);
+    is_status($r, 200, "$name: served");
+    is(cgi_vars($r->{content})->{PATH_INFO}, $got, '  as it came');
+}
+
 $r = $env->get('/nd/PROJ/repo/raw%5Csub;v=1/file', $auth);
 is_status($r, 200, 'a backslash and a ;parameter inside PROJ/repo: served');
 is(cgi_vars($r->{content})->{PATH_INFO}, '/PROJ/repo/raw\\sub;v=1/file', '  as they came');
@@ -84,7 +110,7 @@ is(cgi_vars($r->{content})->{PATH_INFO}, '/PROJ/repo/raw\\sub;v=1/file', '  as t
 $r = $env->get('/nd/PROJ/repo/raw%2Fsub%2Ffile', $auth);
 is_status($r, 200, 'encoded slashes inside PROJ/repo: served');
 is(cgi_vars($r->{content})->{PATH_INFO}, '/PROJ/repo/raw%2Fsub%2Ffile', '  as they came');
-like($env->error_log_text, qr/BBT050: .*an encoded slash \(%2F\)/, 'the refusal says why (BBT050)');
+like($env->error_log_text, qr/BBT050: .*an escape left in the path \(%2F, %25XX\)/, 'the refusal says why (BBT050)');
 
 is(scalar($env->crash_lines), 0, 'no httpd child crashed') or diag join "\n", $env->crash_lines;
 done_testing;
