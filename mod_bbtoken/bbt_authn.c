@@ -65,12 +65,26 @@ static int bbt_unauthorized(request_rec *r)
     return HTTP_UNAUTHORIZED;
 }
 
-/* Credentials that are not even a token: say why, never what was sent. */
+/* Credentials that are not even a token: say why, never what was sent.
+ * Every refusal line is at error once per HTTP request the client sent
+ * (bbt_request_refusal_level): its sub-requests read the same header. */
 static int bbt_not_a_token(request_rec *r, bbt_token_status_t ts)
 {
-    ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
-                  "BBT034: credentials refused: %s", bbt_token_status_str(ts));
+    int level = bbt_request_refusal_level(r);
+
+    ap_log_rerror(APLOG_MARK, level, 0, r, "BBT034: credentials refused: %s",
+                  bbt_token_status_str(ts));
     return bbt_unauthorized(r);
+}
+
+/* A credential refused that a guess could have got: counted once per HTTP
+ * request the client sent, however many of its sub-requests refused it
+ * (a listing of sections of the module's, mod_dir's index probes). */
+static void bbt_authn_failed(request_rec *r)
+{
+    if (bbt_request_failure_first(r)) {
+        bbt_throttle_failed(r);
+    }
 }
 
 static int bbt_unavailable(request_rec *r)
@@ -109,6 +123,7 @@ static int bbt_check_password(request_rec *r, const bbt_dir_conf_t *conf,
 {
     authn_status st = AUTH_USER_NOT_FOUND;
     const char *name = NULL;
+    int level;
     /* Kept across the providers: mod_authnz_fcgi sets r->status from its
      * application's answer (200), and in an error page asked again (an
      * ErrorDocument into another section) that status is the error's. */
@@ -157,9 +172,10 @@ static int bbt_check_password(request_rec *r, const bbt_dir_conf_t *conf,
     case AUTH_DENIED:
     case AUTH_USER_NOT_FOUND:
         r->user = NULL;
+        level = bbt_request_refusal_level(r);
         ap_log_rerror(
-            APLOG_MARK, APLOG_ERR, 0, r,
-            "BBT040: password refused for user %s: %s", bbt_loggable(r, *user),
+            APLOG_MARK, level, 0, r, "BBT040: password refused for user %s: %s",
+            bbt_loggable(r, *user),
             st == AUTH_USER_NOT_FOUND ? "unknown user" : "wrong password");
         return bbt_unauthorized(r);
     default:
@@ -271,6 +287,7 @@ static int bbt_authn_verify_token(request_rec *r, bbt_req_t *rq,
 {
     bbt_verified_t v;
     const char *from, *perms;
+    int level;
 
     *guess = 0;
     switch (bbt_verify_token(r, rq, tok, user, &v)) {
@@ -301,7 +318,8 @@ static int bbt_authn_verify_token(request_rec *r, bbt_req_t *rq,
     if (v.verdict == BBT_VERDICT_ADDRESS) {
         /* The same answer as a wrong token: the client learns nothing of
          * the list, or that the token was right. */
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+        level = bbt_request_refusal_level(r);
+        ap_log_rerror(APLOG_MARK, level, 0, r,
                       "BBT600: token %s refused from %s: not in the "
                       "token's allow-list%s",
                       rq->token_id, r->useragent_ip, from);
@@ -309,7 +327,8 @@ static int bbt_authn_verify_token(request_rec *r, bbt_req_t *rq,
     }
     if (v.verdict != BBT_VERDICT_OK) {
         *guess = bbt_verdict_guessable(v.verdict);
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+        level = bbt_request_refusal_level(r);
+        ap_log_rerror(APLOG_MARK, level, 0, r,
                       "BBT035: token %s refused%s%s: %s%s", rq->token_id,
                       user ? " for user " : "",
                       user ? bbt_loggable(r, user) : "",
@@ -429,7 +448,7 @@ static int bbt_authn(request_rec *r)
     bbt_req_t *rq;
     bbt_token_t tok;
     const char *auth, *user = NULL;
-    int status, password = 0, guess;
+    int status, password = 0, guess, level;
 
     if (!bbt_request_is_ours(r)) {
         return DECLINED;
@@ -466,8 +485,9 @@ static int bbt_authn(request_rec *r)
          * and a section that takes no passwords must not accept a user
          * someone else's provider let in. */
         if (!conf->authn || conf->authn->nelts == 0) {
+            level = bbt_request_refusal_level(r);
             ap_log_rerror(
-                APLOG_MARK, APLOG_ERR, 0, r,
+                APLOG_MARK, level, 0, r,
                 "BBT042: user %s authenticated by password elsewhere; "
                 "%s does not take that password",
                 bbt_loggable(r, prior->user), r->uri);
@@ -515,7 +535,7 @@ static int bbt_authn(request_rec *r)
             /* Credentials refused count; none at all (git's first
              * request) or an unknown scheme does not. */
             if (status == HTTP_UNAUTHORIZED && rq->presented) {
-                bbt_throttle_failed(r);
+                bbt_authn_failed(r);
             }
             return status;
         }
@@ -526,7 +546,7 @@ static int bbt_authn(request_rec *r)
             status = bbt_authn_verify_token(r, rq, &tok, user, &guess);
             bbt_token_wipe(&tok);
             if (status == HTTP_UNAUTHORIZED && guess) {
-                bbt_throttle_failed(r);
+                bbt_authn_failed(r);
             }
             if (status == OK) {
                 status = bbt_user_levels(r, rq, r->user, 0);

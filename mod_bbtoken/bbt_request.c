@@ -17,8 +17,10 @@ APLOG_USE_MODULE(bbtoken);
 /* The module's slot in r->request_config: the record check_authn makes,
  * the route translate_name matched, the Authorization header the fixups
  * took away from a request nobody authenticated, the body a route read,
- * the section httpd found for a request of the module's sections, and
- * whether the request, authorized, reached its handler (the metrics). */
+ * the section httpd found for a request of the module's sections,
+ * whether the request, authorized, reached its handler (the metrics), and,
+ * on the client's request alone, whether a refusal of its credentials was
+ * logged at error and a failure counted, by whichever request of it. */
 typedef struct {
     bbt_req_t *rq;
     void *memo;
@@ -26,6 +28,8 @@ typedef struct {
     struct bbt_kept *kept;
     const struct ap_conf_vector_t *section;
     int handled;
+    unsigned int refusal_said : 1;
+    unsigned int failure_counted : 1;
 } bbt_req_slot_t;
 
 static bbt_req_slot_t *bbt_slot(request_rec *r)
@@ -177,6 +181,38 @@ int bbt_request_refused_before(const request_rec *r)
         }
     }
     return 0;
+}
+
+/* The request the client sent, which its internal redirects and
+ * sub-requests (and theirs) all lead back to: its slot outlives them. */
+static request_rec *bbt_request_top(request_rec *r)
+{
+    while (r->prev || r->main) {
+        r = r->prev ? r->prev : r->main;
+    }
+    return r;
+}
+
+int bbt_request_refusal_level(request_rec *r)
+{
+    bbt_req_slot_t *sl = bbt_slot(bbt_request_top(r));
+
+    if (sl->refusal_said) {
+        return APLOG_DEBUG;
+    }
+    sl->refusal_said = 1;
+    return APLOG_ERR;
+}
+
+int bbt_request_failure_first(request_rec *r)
+{
+    bbt_req_slot_t *sl = bbt_slot(bbt_request_top(r));
+
+    if (sl->failure_counted) {
+        return 0;
+    }
+    sl->failure_counted = 1;
+    return 1;
 }
 
 int bbt_request_is_ours(request_rec *r)

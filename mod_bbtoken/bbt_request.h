@@ -126,6 +126,21 @@ const bbt_req_t *bbt_request_prior(const request_rec *r);
  * them. */
 int bbt_request_refused_before(const request_rec *r);
 
+/* The level a refusal of r's credentials is logged at: error for the
+ * first of the HTTP request the client sent, debug for any later one of
+ * its internal requests.  Sub-requests share the client's Authorization
+ * header (a listing's, mod_dir's index probes, each a section of the
+ * module's), and each refuses it again: one bad password is one line for
+ * fail2ban, as it is one failure.  Call it once per line, before
+ * ap_log_rerror, which evaluates its level more than once. */
+int bbt_request_refusal_level(request_rec *r);
+
+/* 1 the first time a failure of the credentials of the HTTP request the
+ * client sent is to be counted (the throttle), by whichever of its
+ * internal requests; 0 after: its sub-requests, each refusing the same
+ * header, count once between them. */
+int bbt_request_failure_first(request_rec *r);
+
 /* 1 if r's AuthType is BBToken. */
 int bbt_request_is_ours(request_rec *r);
 
