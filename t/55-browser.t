@@ -35,8 +35,14 @@
 # buttons stay inside the list's card, the name inside the status line and
 # the dialogs.  t/browser/profile.spec.mjs, as a user of its own, creates
 # and rotates a token, leaves the page and closes the tab with its dialog
-# open, and finds it in no file of the browser's profile.  This file only
-# sets the stack up and relays the TAP that node prints.
+# open, and finds it in no file of the browser's profile.
+# t/browser/dialogs.spec.mjs, as a user of its own, reads Chromium's
+# accessibility tree: what the page says while a dialog is open (the new
+# token shown once, a late error) is in a live region a screen reader
+# hears, and the new token's dialog is described by its notice; Save
+# leaves focus on the row's Edit button; an edit, rotation or revocation
+# of a token revoked elsewhere takes its row away, saying why.  This file
+# only sets the stack up and relays the TAP that node prints.
 #
 # Needs /usr/bin/chromium (Debian's chromium; BBT_CHROMIUM elsewhere) and
 # Node.js 20 with npm; runs `npm ci` in t/browser when node_modules is
@@ -74,6 +80,8 @@ my ($user2, $password2) = ('carol', 'carol-Pa55-word');
 my ($user3, $password3) = ('dave', 'dave-Pa55-word');
 # t/browser/profile.spec.mjs's.
 my ($user4, $password4) = ('erin', 'erin-Pa55-word');
+# t/browser/dialogs.spec.mjs's.
+my ($user5, $password5) = ('frank', 'frank-Pa55-word');
 
 # The page as the README serves it: on the API's host, behind the site's
 # ordinary login (AuthType BBToken with mod_authn_file), the user's name
@@ -149,7 +157,8 @@ my $d = $env->dir;
 $env->install_page;
 make_path("$d/dav/PROJ/site", "$d/davlock");
 $env->give_to_httpd("$d/dav", "$d/davlock");
-$env->htpasswd($user => $password, $user2 => $password2, $user3 => $password3, $user4 => $password4);
+$env->htpasswd($user => $password, $user2 => $password2, $user3 => $password3, $user4 => $password4,
+               $user5 => $password5);
 $env->httpd_start;
 
 $env->make_repo('PROJ', 'repo');
@@ -157,6 +166,7 @@ $env->user_add($user);
 $env->user_add($user2);
 $env->user_add($user3);
 $env->user_add($user4);
+$env->user_add($user5);
 $env->grant($user, 'PROJECT_READ', 'PROJ');
 # A project the user administers, for its tokens' view.
 $env->make_repo('TEAM', 'app');
@@ -218,13 +228,14 @@ my $shots = $ENV{BBT_BROWSER_SHOTS} ? rel2abs($ENV{BBT_BROWSER_SHOTS}) : "$d/scr
 ($rc, $out, $err) = run_cmd(
     cmd => ['node', '--test', '--test-concurrency=1', '--test-reporter=tap', "$BDIR/tokens.spec.mjs",
             "$BDIR/sandbox.spec.mjs", "$BDIR/answers.spec.mjs", "$BDIR/names.spec.mjs",
-            "$BDIR/profile.spec.mjs"],
+            "$BDIR/profile.spec.mjs", "$BDIR/dialogs.spec.mjs"],
     cwd => $BDIR, timeout => 300, tmp => "$d/run",
     env => {
         BBT_BASE => $api_base, BBT_SCM_BASE => $env->base_url, BBT_USER => $user, BBT_PASSWORD => $password,
         BBT_ANSWERS_USER => $user2, BBT_ANSWERS_PASSWORD => $password2,
         BBT_NAMES_USER => $user3, BBT_NAMES_PASSWORD => $password3,
         BBT_PROFILE_USER => $user4, BBT_PROFILE_PASSWORD => $password4,
+        BBT_DIALOGS_USER => $user5, BBT_DIALOGS_PASSWORD => $password5,
         BBT_ATTACKER_TOKEN => $mallory, BBT_EVIL => '/PROJ/site/evil.html',
         BBT_PROJECT => 'PROJ', BBT_REPO => 'repo', BBT_ADMIN_PROJECT => 'TEAM', BBT_ADMIN_REPO => 'app',
         BBT_PLACES => $places,

@@ -138,14 +138,61 @@ const BBToken = (function () {
     return e;
   }
 
+  // Runs rebuild, which replaces the rows of body (a table's), keeping the
+  // focus one of its buttons had, which would fall to the page's body with
+  // its row: to the same button of the new row of the same data-id, or to
+  // fallback where there is none.
+  function keepingFocus(body, fallback, rebuild) {
+    const had = body.contains(document.activeElement) ? document.activeElement : null;
+    const row = had && had.closest('tr[data-id]');
+    const at = row ? Array.from(row.querySelectorAll('button')).indexOf(had) : -1;
+    rebuild();
+    if (!had) return;
+    const now = row && Array.from(body.rows).find((r) => r.dataset.id === row.dataset.id);
+    ((now && now.querySelectorAll('button')[at]) || fallback).focus();
+  }
+
   // ------------------------------------------------------------------
   // Status
 
-  function say(msg) {
-    const s = $('status');
-    s.textContent = '';
+  // The modal dialogs in the order they were shown.  While one is open,
+  // the rest of the page, its live regions too, is out of the
+  // accessibility tree (Chromium: "activeModalDialog"): what is said then
+  // is said in the dialog's own status line (class "said"), the one shown
+  // last of those open.
+  const modals = [];
+
+  function showModal(dialog) {
+    const i = modals.indexOf(dialog);
+    if (i >= 0) modals.splice(i, 1);
+    modals.push(dialog);
+    sayIn(dialog.querySelector('.said'), '');
+    dialog.showModal();
+  }
+
+  function openDialog() {
+    for (let i = modals.length - 1; i >= 0; i--) if (modals[i].open) return modals[i];
+    return null;
+  }
+
+  function sayIn(region, msg) {
+    region.textContent = '';
     // A fresh node, so that the same message twice is announced twice.
-    if (msg) s.append(el('span', { text: msg }));
+    if (msg) region.append(el('span', { text: msg }));
+  }
+
+  // In the page's status line, which keeps it for when the dialog closes,
+  // and in the open dialog's, if any.
+  function say(msg) {
+    sayIn($('status'), msg);
+    sayInDialog(msg);
+  }
+
+  // In the open dialog alone: what the page shows elsewhere (its alert),
+  // where the dialog hides it.
+  function sayInDialog(msg) {
+    const d = openDialog();
+    if (d) sayIn(d.querySelector('.said'), msg);
   }
 
   function showError(box, err) {
@@ -155,5 +202,7 @@ const BBToken = (function () {
     b.hidden = false;
   }
 
-  return Object.assign(bbt, { $, USER, API, SCM, SCM_URL, holderWords, base, api, el, say, showError });
+  return Object.assign(bbt, {
+    $, USER, API, SCM, SCM_URL, holderWords, base, api, el, keepingFocus, say, sayIn, sayInDialog, showModal, showError,
+  });
 })();

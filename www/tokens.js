@@ -6,7 +6,7 @@
 'use strict';
 
 (function (bbt) {
-  const { $, el, say, showError, api, base, holderWords, USER, SCM, SCM_URL } = bbt;
+  const { $, el, keepingFocus, say, sayIn, sayInDialog, showModal, showError, api, base, holderWords, USER, SCM, SCM_URL } = bbt;
   const PAGE_SIZE = 25;
   const REPO_LEVELS = ['REPO_READ', 'REPO_WRITE', 'REPO_ADMIN'];
   const LEVEL_WORD = { READ: 'Read', WRITE: 'Write', ADMIN: 'Admin' };
@@ -118,16 +118,21 @@
     return tr;
   }
 
+  // A dialog closed by its answer gives focus back to the row's button
+  // that opened it, just before the list is rebuilt: keepingFocus moves it
+  // to the row rebuilt, or to Create token where the token is gone.
   function render() {
     const body = $('tokens-body');
-    body.textContent = '';
-    if (!tokens.size) {
-      body.append(el('tr', { class: 'placeholder' },
-        el('td', { colspan: 6, text: bbt.holder
-          ? 'The ' + holderWords() + ' has no access tokens. Create one for each pipeline or deployment that needs access.'
-          : 'You have no personal access tokens. Create one for each tool or script that needs access.' })));
-    }
-    for (const t of tokens.values()) body.append(rowFor(t));
+    keepingFocus(body, $('create-open'), () => {
+      body.textContent = '';
+      if (!tokens.size) {
+        body.append(el('tr', { class: 'placeholder' },
+          el('td', { colspan: 6, text: bbt.holder
+            ? 'The ' + holderWords() + ' has no access tokens. Create one for each pipeline or deployment that needs access.'
+            : 'You have no personal access tokens. Create one for each tool or script that needs access.' })));
+      }
+      for (const t of tokens.values()) body.append(rowFor(t));
+    });
     $('more-wrap').hidden = nextStart === null;
     closeGone();
   }
@@ -214,19 +219,33 @@
   // Dialogs.  Each showing of a dialog has its own number: an answer that
   // arrives after the user closed the dialog and opened it again (for
   // another token, or to create one) closes only the showing it was asked
-  // from, and its error goes to the page's alert, not to the newer showing.
+  // from, and its error goes to the page's alert, not to the newer showing;
+  // the alert names what failed, and a dialog open then says it too (the
+  // alert is behind it, out of the accessibility tree).
 
   const showings = new Map();
   function show(id) {
     showings.set(id, (showings.get(id) || 0) + 1);
-    $(id).showModal();
+    showModal($(id));
   }
   const showing = (id) => showings.get(id) || 0;
   function closeShowing(id, n) {
     if (showing(id) === n) $(id).close();
   }
-  function showErrorIn(id, n, errorId, err) {
-    showError(showing(id) === n && $(id).open ? errorId : 'alert', err);
+  // what: "Rotating the token “CI”", say.
+  function showErrorIn(id, n, errorId, err, what) {
+    if (showing(id) === n && $(id).open) return showError(errorId, err);
+    const late = new Error(what + ' failed: ' + (err.message || String(err)));
+    showError('alert', late);
+    sayInDialog(late.message);
+  }
+
+  // A change refused because its token is gone (revoked or rotated in
+  // another tab, say: 404, or a rotation's 400 "token N is revoked: ..."):
+  // the list asked for again takes its row away and closes its dialog,
+  // saying why (closeGone).
+  function goneWith(err, asked) {
+    if (err && (err.status === 404 || (err.status === 400 && / is revoked\b/.test(err.message)))) changed(asked);
   }
 
   // ------------------------------------------------------------------
@@ -352,6 +371,9 @@
       if (id === null || !$(d.dialog).open || tokens.has(id)) continue;
       if (d.dialog !== 'edit-dialog' && $(d.busy).disabled) continue;
       $(d.dialog).close();
+      // Focus goes back to the button that opened it, whose row is gone.
+      const a = document.activeElement;
+      if (!a || a === document.body || $(d.dialog).contains(a)) $('create-open').focus();
       say('Token ' + named({ name: d.name() }) + ' no longer exists: it was rotated or revoked.');
     }
   }
@@ -409,6 +431,8 @@
     const submit = $('edit-submit');
     const n = showing('edit-dialog');
     const asked = askedNow();
+    const id = editing;
+    const what = id === null ? 'Creating the token ' + named({ name }) : 'Saving the token ' + named({ name: editingName });
     submit.disabled = true;
     try {
       if (editing === null) {
@@ -448,7 +472,8 @@
         changed(asked, () => { if (updated && updated.id) tokens.set(String(updated.id), updated); });
       }
     } catch (err) {
-      showErrorIn('edit-dialog', n, 'edit-error', err);
+      showErrorIn('edit-dialog', n, 'edit-error', err, what);
+      if (id !== null) goneWith(err, asked);
     } finally {
       submit.disabled = false;
     }
@@ -520,13 +545,18 @@
     $('new-token').value = current.secret;
     $('new-project').value = current.holder ? current.holder.key : 'PROJECT';
     $('new-repo').value = current.holder && current.holder.slug ? current.holder.slug : 'REPO';
-    $('copy-status').textContent = '';
     sayWaiting();
     cloneLines();
-    $('new-dialog').showModal();
+    showModal($('new-dialog'));
     $('new-token').focus();
     $('new-token').select();
-    say('Token ' + named(current) + ' ' + current.done + '. Copy it now: it is shown only once.');
+    const msg = 'Token ' + named(current) + ' ' + current.done + '. Copy it now: it is shown only once.';
+    sayIn($('status'), msg);
+    // In the dialog (besides the notice, its description) a moment later,
+    // unless it said something since (Copied): a live region is heard when
+    // what it holds changes in the accessibility tree, not when it appears.
+    const shown = current;
+    setTimeout(() => { if (current === shown && !$('copy-status').textContent) sayIn($('copy-status'), msg); }, 100);
   }
 
   $('new-project').addEventListener('input', cloneLines);
@@ -600,6 +630,7 @@
     const btn = $('rotate-confirm');
     const id = rotating, n = showing('rotate-dialog');
     const asked = askedNow();
+    const what = 'Rotating the token ' + named({ name: rotatingName });
     btn.disabled = true;
     try {
       const rotated = await api('POST', base() + '/' + encodeURIComponent(id) + '/rotate');
@@ -607,7 +638,8 @@
       changed(asked, () => tokens.delete(id));
       showNewToken(rotated, 'rotated', asked.holder);
     } catch (err) {
-      showErrorIn('rotate-dialog', n, 'rotate-error', err);
+      showErrorIn('rotate-dialog', n, 'rotate-error', err, what);
+      goneWith(err, asked);
     } finally {
       btn.disabled = false;
     }
@@ -637,6 +669,7 @@
     const btn = $('revoke-confirm');
     const n = showing('revoke-dialog');
     const asked = askedNow();
+    const what = 'Revoking the token ' + named({ name: revokingName });
     btn.disabled = true;
     try {
       await api('DELETE', base() + '/' + encodeURIComponent(id));
@@ -645,7 +678,8 @@
       say('Token “' + (t ? t.name : id) + '” revoked.');
       $('create-open').focus();
     } catch (err) {
-      showErrorIn('revoke-dialog', n, 'revoke-error', err);
+      showErrorIn('revoke-dialog', n, 'revoke-error', err, what);
+      goneWith(err, asked);
     } finally {
       btn.disabled = false;
     }
