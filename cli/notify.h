@@ -1,7 +1,8 @@
 /*
- * What `bbtoken notify`'s parts share: the notices (cmd_notify.c), the
- * revocation of unused tokens (notify_unused.c) and the lock that lets
- * one run at a time (notify_lock.c).
+ * What `bbtoken notify`'s parts share: the notices (cmd_notify.c) and
+ * the statement that finds them (notify_notes.c), the revocation of unused
+ * tokens (notify_unused.c) and the lock that lets one run at a time
+ * (notify_lock.c).
  */
 #ifndef BBTOKEN_NOTIFY_H
 #define BBTOKEN_NOTIFY_H
@@ -23,7 +24,40 @@
  * (none counts) while the policy is off. */
 #define BBTOKEN_UNUSED_FROM(idle)                                              \
     "(" idle " + (SELECT revoke_unused_after FROM bbtoken_policy) "            \
-             "- " BBTOKEN_UNUSED_NOTICE ")"
+    "- " BBTOKEN_UNUSED_NOTICE ")"
+
+/* A copy (alias c) of a notice of this kind counts as sent, unless it is of
+ * an unused token idle since idle and sent before its warning could count
+ * (BBTOKEN_UNUSED_FROM): the warning of an earlier spell, or of a shorter
+ * policy. */
+#define BBTOKEN_COPY_COUNTS(kind, idle)                                        \
+    "(" kind " <> 'unused' OR c.sent_at >= " BBTOKEN_UNUSED_FROM(idle) ")"
+/* ... for a notice named by the statement that records it as told (x, its
+ * token t). */
+#define BBTOKEN_TOLD_COPY_COUNTS BBTOKEN_COPY_COUNTS("x.kind", BBTOKEN_IDLE)
+
+/* The notices due, one row each (notify_notes.c): by owner, in the order
+ * their messages list them, without the copies already sent; and by
+ * notice, a notice's recipients in a row.  Their columns: */
+extern const char bbtoken_notes_sql[];
+extern const char bbtoken_settle_sql[];
+enum {
+    BBTOKEN_N_KIND,
+    BBTOKEN_N_EVENT,
+    BBTOKEN_N_ID,
+    BBTOKEN_N_NAME,
+    BBTOKEN_N_WHEN,
+    BBTOKEN_N_NEVER,
+    BBTOKEN_N_UNTIL,
+    BBTOKEN_N_ADDR,
+    BBTOKEN_N_AFTER,
+    BBTOKEN_N_UID,
+    BBTOKEN_N_USER,
+    BBTOKEN_N_DISPLAY,
+    BBTOKEN_N_EMAIL,
+    BBTOKEN_N_ACTIVE,
+    BBTOKEN_N_HOLDER
+};
 
 /* Revoke the unused tokens that are due (dry run: say which would be),
  * printing a line for each.  The reason makes the audit trigger write
