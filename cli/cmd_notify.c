@@ -11,6 +11,8 @@
  * per owner per run, composed by mail.c.  A project's or a repository's
  * token has no owner: its notices go to the project's admins (a
  * PROJECT_ADMIN grant, or the owner of a personal project) who are active.
+ * A dry run shows what a run would revoke and send, doing it in a
+ * transaction that it rolls back (bbtoken_notify_dry).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -278,7 +280,8 @@ static int bbtoken_notify_same(const PGresult *res, int a, int b)
 }
 
 /* One owner's notices, rows [first, end) of res: mailed, shown (dry
- * run), or, for an owner who cannot be mailed, reported and settled. */
+ * run), or, for an owner who cannot be mailed, reported and settled (not
+ * in a dry run). */
 static int bbtoken_notify_owner(bbtoken_notify_t *n, const PGresult *res,
                                 int first, int end)
 {
@@ -385,16 +388,58 @@ static int bbtoken_notify_owner(bbtoken_notify_t *n, const PGresult *res,
  * server holds the rows. */
 static int bbtoken_notes_body(bbtoken_ctx_t *ctx, void *arg)
 {
-    const bbtoken_notify_t *n = arg;
-
+    (void)arg;
     if (bbtoken_stream_hold(ctx, "finding the notices due", "bbtoken_notes",
                             bbtoken_notes_sql)) {
         return BBTOKEN_EXIT_FAIL;
     }
-    return n->dry_run
-               ? 0
-               : bbtoken_stream_hold(ctx, "finding the notices due",
-                                     "bbtoken_settle", bbtoken_settle_sql);
+    return bbtoken_stream_hold(ctx, "finding the notices due", "bbtoken_settle",
+                               bbtoken_settle_sql);
+}
+
+/* Each owner's message, from cursor bbtoken_notes. */
+static int bbtoken_notify_owners(bbtoken_notify_t *n)
+{
+    bbtoken_groups_t g;
+    int rc = 0, first, end, more;
+
+    bbtoken_groups_init(&g, n->ctx, "finding the notices due", "bbtoken_notes",
+                        bbtoken_notify_same);
+    while ((more = bbtoken_groups_next(&g, &first, &end)) > 0 &&
+           (rc = bbtoken_notify_owner(n, g.res, first, end)) == 0) {
+    }
+    bbtoken_groups_close(&g);
+    return rc ? rc : more < 0 ? BBTOKEN_EXIT_FAIL : 0;
+}
+
+/* The dry run does what the run does, so that the messages it shows are
+ * the ones the run would send, the revocations it would make told in them,
+ * but in one transaction that it rolls back at its end: the unused tokens
+ * due revoked (their audit records written, httpd's caches' NOTIFY queued,
+ * which PostgreSQL sends only at a COMMIT), then the notices read through
+ * a cursor of that transaction, each owner's message shown; nothing is
+ * mailed, recorded or settled, and notify's lock is not taken, so a dry
+ * run never stops a run.  Until it ends it holds the rows of the tokens it
+ * revoked: a run meanwhile skips them, as any row another session holds,
+ * and revokes them the next time. */
+static int bbtoken_notify_dry(bbtoken_notify_t *n)
+{
+    PGresult *res;
+    int rc;
+
+    if (!(res =
+              bbtoken_exec(n->ctx, "starting the dry run",
+                           "BEGIN ISOLATION LEVEL READ COMMITTED", 0, NULL))) {
+        return BBTOKEN_EXIT_FAIL;
+    }
+    PQclear(res);
+    if ((rc = bbtoken_notify_revoke(n->ctx, 1)) == 0 &&
+        (rc = bbtoken_stream_scroll(n->ctx, "finding the notices due",
+                                    "bbtoken_notes", bbtoken_notes_sql)) == 0) {
+        rc = bbtoken_notify_owners(n);
+    }
+    bbtoken_exec_quiet(n->ctx, "ROLLBACK");
+    return rc;
 }
 
 /* The sender: --from, BBTOKEN_MAIL_FROM, or bbtoken@ this host's name. */
@@ -432,28 +477,21 @@ static int bbtoken_notify_run(bbtoken_notify_t *n)
                                    n,
                                    NULL};
     bbtoken_ctx_t *ctx = n->ctx;
-    bbtoken_groups_t g;
-    int rc, first, end, more;
+    int rc;
 
     /* Every statement below reads the whole site, and so do the triggers
      * of a revocation (db.h). */
     if ((rc = bbtoken_analyze(ctx, BBTOKEN_ANALYZE_TOKENS
                               ",bbtoken_notices,bbtoken_notice_copies,"
-                              "bbtoken_audit")) ||
-        (rc = bbtoken_notify_revoke(ctx, n->dry_run)) ||
-        (rc = bbtoken_tx(ctx, &notes_tx))) {
+                              "bbtoken_audit"))) {
         return rc;
     }
-    bbtoken_groups_init(&g, ctx, "finding the notices due", "bbtoken_notes",
-                        bbtoken_notify_same);
-    while ((more = bbtoken_groups_next(&g, &first, &end)) > 0 &&
-           (rc = bbtoken_notify_owner(n, g.res, first, end)) == 0) {
+    if (n->dry_run) {
+        return bbtoken_notify_dry(n);
     }
-    bbtoken_groups_close(&g);
-    if (rc || more < 0) {
-        return rc ? rc : BBTOKEN_EXIT_FAIL;
-    }
-    if (!n->dry_run && (rc = bbtoken_notify_settle(n))) {
+    if ((rc = bbtoken_notify_revoke(ctx, 0)) ||
+        (rc = bbtoken_tx(ctx, &notes_tx)) || (rc = bbtoken_notify_owners(n)) ||
+        (rc = bbtoken_notify_settle(n))) {
         return rc;
     }
     if (n->failed) {

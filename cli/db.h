@@ -336,6 +336,11 @@ int bbtoken_stream_json(bbtoken_stream_t *s, bbtoken_stream_json_fn *elem,
 int bbtoken_stream_hold(bbtoken_ctx_t *ctx, const char *what, const char *name,
                         const char *sql);
 
+/* The same without HOLD: its rows are read in the transaction, which must
+ * stay open while they are (notify's dry run, which rolls it back). */
+int bbtoken_stream_scroll(bbtoken_ctx_t *ctx, const char *what,
+                          const char *name, const char *sql);
+
 /* Whether rows a and b of res go together. */
 typedef int bbtoken_same_fn(const PGresult *res, int a, int b);
 

@@ -59,9 +59,10 @@ enum {
     BBTOKEN_N_HOLDER
 };
 
-/* Revoke the unused tokens that are due (dry run: say which would be),
- * printing a line for each.  The reason makes the audit trigger write
- * 'revoked_unused'.  0, or an exit status after reporting. */
+/* Revoke the unused tokens that are due, printing a line for each.  The
+ * reason makes the audit trigger write 'revoked_unused'.  A dry run
+ * revokes them in the transaction its caller opened and rolls back, each
+ * line saying "would revoke".  0, or an exit status after reporting. */
 int bbtoken_notify_revoke(bbtoken_ctx_t *ctx, int dry_run);
 
 /* Take notify's lock for this session, unless another run's session holds

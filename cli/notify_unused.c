@@ -3,7 +3,8 @@
  * the policy's revoke_unused_after, whose owner was warned at least
  * BBTOKEN_UNUSED_NOTICE before, revoked a batch at a time before the
  * notices due are read, so that their revocations are told in the same
- * run.
+ * run.  A dry run revokes them the same way in its own transaction, which
+ * it rolls back once it has shown the messages (cmd_notify.c).
  */
 #include <stdio.h>
 #include <string.h>
@@ -33,12 +34,11 @@
  * failing cannot keep a forgotten token alive (the copies missing are
  * still sent).  One EXISTS over both tables: two ORed would be two probes
  * for every live token.  t is the token, p the policy
- * (BBTOKEN_POLICY_ROW).  Over every token (a dry run), the planner makes
- * the EXISTS a semi-join, each table read once; fence " OFFSET 0" keeps it
- * a probe by index for each token that passes the rest, neither joined
- * nor hashed: a batch's thousand tokens joined with the warnings read
- * every warning for each batch, or all of those from the lowest id. */
-#define BBTOKEN_UNUSED_RULE(fence)                                             \
+ * (BBTOKEN_POLICY_ROW).  " OFFSET 0" keeps the EXISTS a probe by index
+ * for each token that passes the rest, neither joined nor hashed: a
+ * batch's thousand tokens joined with the warnings read every warning for
+ * each batch, or all of those from the lowest id. */
+#define BBTOKEN_UNUSED_PROBED                                                  \
     " p.revoke_unused_after IS NOT NULL AND t.revoked_at IS NULL"              \
     " AND (t.expires_at IS NULL OR t.expires_at > now())"                      \
     " AND " BBTOKEN_IDLE " + p.revoke_unused_after <= now()"                   \
@@ -46,9 +46,7 @@
     " FROM bbtoken_notices UNION ALL SELECT token_id, kind, sent_at"           \
     " FROM bbtoken_notice_copies) w WHERE w.token_id = t.id"                   \
     " AND w.kind = 'unused' AND w.sent_at >= " BBTOKEN_UNUSED_DUE_FROM         \
-    " AND w.sent_at <= now() - " BBTOKEN_UNUSED_NOTICE fence ")"
-#define BBTOKEN_UNUSED_DUE BBTOKEN_UNUSED_RULE("")
-#define BBTOKEN_UNUSED_PROBED BBTOKEN_UNUSED_RULE(" OFFSET 0")
+    " AND w.sent_at <= now() - " BBTOKEN_UNUSED_NOTICE " OFFSET 0)"
 
 /* A batch's statements, the last id looked at before it, the last it looks
  * at (empty: none left), and what it revoked (NULL: none was due). */
@@ -134,38 +132,36 @@ int bbtoken_notify_revoke(bbtoken_ctx_t *ctx, int dry_run)
                              bbtoken_unused_body,
                              &u,
                              NULL};
-    bbtoken_stream_t s;
     PGresult *res;
-    int more, on;
+    int on, ro, rc;
 
     /* With no revoke_unused_after no token is due, and the batches would
      * still walk every token to find that out (a second on a big site, each
      * run): the rule's first condition, asked once.  A policy set after this
      * is for the next run, as one set after the walk would be. */
     if (!(res = bbtoken_exec(ctx, "reading the policy",
-                             "SELECT revoke_unused_after IS NOT NULL"
+                             "SELECT revoke_unused_after IS NOT NULL,"
+                             " current_setting('transaction_read_only')"
                              " FROM bbtoken_policy",
                              0, NULL))) {
         return BBTOKEN_EXIT_FAIL;
     }
     on = PQntuples(res) == 1 && strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+    ro = on && strcmp(PQgetvalue(res, 0, 1), "on") == 0;
     PQclear(res);
     if (!on) {
         return 0;
     }
-    if (dry_run) {
-        snprintf(sql, sizeof(sql),
-                 "SELECT%s FROM bbtoken_tokens t," BBTOKEN_POLICY_ROW
-                 " WHERE%s ORDER BY t.id",
-                 cols, BBTOKEN_UNUSED_DUE);
-        if (bbtoken_stream_open(ctx, &s, "finding unused tokens", sql, 0, NULL,
-                                0)) {
-            return BBTOKEN_EXIT_FAIL;
-        }
-        while ((more = bbtoken_stream_next(&s)) > 0) {
-            bbtoken_unused_print(dry_run, s.res);
-        }
-        return bbtoken_stream_close(&s, more < 0 ? BBTOKEN_EXIT_FAIL : 0);
+    /* A dry run revokes too, in the transaction it rolls back, so that its
+     * messages tell of those revocations.  A read-only session takes no
+     * such statement (a run stops before, at its lock). */
+    if (dry_run && ro) {
+        return bbtoken_fail("notify --dry-run: this session is read-only (a "
+                            "hot standby, or default_transaction_read_only "
+                            "on), and with revoke-unused-after set the dry "
+                            "run revokes the unused tokens due in a "
+                            "transaction it rolls back: run it on the "
+                            "primary");
     }
     /* A batch at a time, the lowest ids first (keyset: the next tokens after
      * the last id looked at, those of them due its candidates), each batch its
@@ -206,7 +202,13 @@ int bbtoken_notify_revoke(bbtoken_ctx_t *ctx, int dry_run)
              " AND%s RETURNING%s) SELECT * FROM r ORDER BY 1",
              BBTOKEN_UNUSED_PROBED, cols);
     do {
-        if (bbtoken_tx(ctx, &tx) != 0) {
+        /* A dry run's batches are statements of its transaction: each a
+         * transaction of its own would commit, and one the database
+         * aborted would be run again by bbtoken_tx after the dry run's
+         * transaction had been rolled back, outside it.  So a dry run
+         * that the database aborts fails, having changed nothing. */
+        rc = dry_run ? bbtoken_unused_body(ctx, &u) : bbtoken_tx(ctx, &tx);
+        if (rc != 0) {
             PQclear(u.res);
             return BBTOKEN_EXIT_FAIL;
         }

@@ -204,6 +204,13 @@ int bbtoken_stream_hold(bbtoken_ctx_t *ctx, const char *what, const char *name,
                                   sql, 0, NULL);
 }
 
+int bbtoken_stream_scroll(bbtoken_ctx_t *ctx, const char *what,
+                          const char *name, const char *sql)
+{
+    return bbtoken_stream_declare(ctx, what, name, "SCROLL CURSOR", sql, 0,
+                                  NULL);
+}
+
 void bbtoken_groups_init(bbtoken_groups_t *g, bbtoken_ctx_t *ctx,
                          const char *what, const char *cursor,
                          bbtoken_same_fn *same)

@@ -119,7 +119,7 @@ sub runs_ok {
     my ($rc, $out, $err) = notify($env->dir . "/mail-dry-$what", '--dry-run');
     is($rc, 0, 'dry run') or diag $err;
     is(scalar(() = $out =~ /^would revoke \d+ of owner\d+ /mg), $half, 'would revoke each idle token');
-    is(scalar(() = $out =~ /^would mail owner\d+ <\S+>: 1 notice$/mg), $half, 'would tell each expiry');
+    is(scalar(() = $out =~ /^would mail owner\d+ <\S+>: 1 notice$/mg), $N, 'would tell each expiry and revocation');
     my ($read, $by) = read_since($before);
     cmp_ok($read, '<', 4 * $N * $N, "dry run: $read rows read for $N tokens ($by)");
 

@@ -510,8 +510,10 @@ subtest 'unused tokens: warned, then revoked' => sub {
     ($rc, $out, $err, $m) = notify(args => ['--dry-run']);
     is($rc, 0, 'dry run: exit 0') or diag $err;
     like($out, qr/^would revoke $u{never} of gina \("never used"\): unused since \S+Z$/m, 'dry run: would revoke');
-    like($out, qr/^would mail gina <gina\@example\.com>: 1 notice\nFrom: tokens\@git\.example\.com\nTo: gina\@example\.com\n/m,
+    like($out, qr/^would mail gina <gina\@example\.com>: 2 notices\nFrom: tokens\@git\.example\.com\nTo: gina\@example\.com\n/m,
          'dry run: prints the message');
+    like($out, qr/^Token "never used" \(id $u{never}\)\n  was revoked on \S+Z because it had not been used for 40 days\.$/m,
+         'dry run: the revocation told in it');
     is(scalar @$m, 0, 'dry run: nothing sent');
     is($env->token_row($u{never})->{revoked_at}, '', 'dry run: nothing revoked');
     is($env->psql("SELECT count(*) FROM bbtoken_notices WHERE token_id = '$u{old}' AND sent_at > now() - interval '1 day'"),
