@@ -187,8 +187,7 @@ $(OBJ)/routes.list: FORCE | $(OBJ)
 	@echo '$(ROUTE_FILES)' | cmp -s - $@ || echo '$(ROUTE_FILES)' > $@
 
 $(SETS_C): build/gen-sets.pl $(ROUTE_FILES) $(OBJ)/routes.list | $(OBJ)
-	perl build/gen-sets.pl > $@.tmp
-	mv $@.tmp $@
+	perl build/gen-sets.pl > $@.$$$$.tmp && mv $@.$$$$.tmp $@ || { rm -f $@.$$$$.tmp; false; }
 
 $(OBJ)/bbt_sets.o: $(SETS_C) mod_bbtoken/bbt_rules.h
 	$(CC) $(BASEFLAGS) -Imod_bbtoken -c -o $@ $<
@@ -208,8 +207,7 @@ $(OUT)/mod_bbtoken.so: $(GLUE_O) $(PGJSON_O) $(CORE_O) | $(OUT)
 # The CLI embeds sql/migrations/*.sql (generated header in $(OBJ)), so the
 # installed bbtoken can create and upgrade the schema on its own.
 $(MIGRATIONS_H): cli/embed-sql.sh $(MIGRATION_FILES) $(OBJ)/migrations.list | $(OBJ)
-	sh cli/embed-sql.sh $(MIGRATION_FILES) > $@.tmp
-	mv $@.tmp $@
+	sh cli/embed-sql.sh $(MIGRATION_FILES) > $@.$$$$.tmp && mv $@.$$$$.tmp $@ || { rm -f $@.$$$$.tmp; false; }
 
 $(CLI_NOPQ_O): $(OBJ)/cli/%.o: cli/%.c $(CLI_HEADERS) $(HEADERS) | $(OBJ)/cli
 	$(CC) $(BASEFLAGS) -Imod_bbtoken -Icli $(JANSSON_CFLAGS) -c -o $@ $<
@@ -310,8 +308,7 @@ $(OUT)/man:
 	mkdir -p $@
 
 $(OUT)/man/%: README build/man.pl VERSION | $(OUT)/man
-	perl build/man.pl $* README $(VERSION) > $@.tmp
-	mv $@.tmp $@
+	perl build/man.pl $* README $(VERSION) > $@.$$$$.tmp && mv $@.$$$$.tmp $@ || { rm -f $@.$$$$.tmp; false; }
 
 man: $(MANPAGES)
 

@@ -138,7 +138,9 @@ start)
         stop
     fi
     build/deps.sh
-    make -f apxs.mk all >/dev/null
+    # One make at a time in a checkout (a demo started while the tests
+    # build, or two demos): build/test.sh takes the same lock.
+    flock build make -f apxs.mk all >/dev/null
     BBTOKEN_DEMO_DIR=$dir perl build/demo.pl
     ;;
 *)

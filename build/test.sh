@@ -8,8 +8,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 build/deps.sh
-# As many compilers at a time as there are processors.
-make -j"$(nproc)" -f apxs.mk all unit fuzz >/dev/null
+# As many compilers at a time as there are processors; one make at a time
+# in a checkout (a demo started meanwhile runs one too: build/demo.sh).
+flock build make -j"$(nproc)" -f apxs.mk all unit fuzz >/dev/null
 
 # Every test's servers live under one directory of this run's own, so that
 # whatever a killed test left running is stopped here, whatever happened.

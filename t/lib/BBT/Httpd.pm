@@ -295,7 +295,7 @@ ScriptSock "$d/run/cgid.sock"
 DBDriver pgsql
 DBDParams "host=$dbd_hosts port=$dbd_port dbname=bbtoken user=$dbd_user$dbd_pw connect_timeout=2$dbd_options$dbd_more"
 
-SetEnv GIT_PROJECT_ROOT $d/repos
+SetEnv GIT_PROJECT_ROOT "$d/repos"
 SetEnv GIT_HTTP_EXPORT_ALL
 ScriptAlias /scm/ $GIT_BACKEND/
 <Location /scm>
