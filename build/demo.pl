@@ -34,12 +34,12 @@ my $base = $env->base_url;
 # other users may read.  git asks for the password instead.
 my $plain_url = $env->clone_url(undef, undef, 'DEMO', 'hello');
 (my $url = $plain_url) =~ s{^http://}{http://demo\@};
-my $cli = "PGPASSFILE=$dir/pgpass " . $env->cli_path;
+# A word as a shell reads it back, quoted where it must be.
+sub shq { my ($w) = @_; return $w =~ m{^[\w/.,:+-]+$} ? $w : "'" . ($w =~ s/'/'\\''/gr) . "'" }
+my $cli = 'PGPASSFILE=' . shq("$dir/pgpass") . ' ' . shq($env->cli_path);
 my $db = $env->superuser_conninfo;
 # stop finds the demo where BBTOKEN_DEMO_DIR says, as start did.
-my $stop = $dir eq '/tmp/bbtoken-demo' ? ''
-         : $dir =~ m{^[\w/.,:+-]+$} ? "BBTOKEN_DEMO_DIR=$dir "
-         : "BBTOKEN_DEMO_DIR='" . ($dir =~ s/'/'\\''/gr) . "' ";
+my $stop = $dir eq '/tmp/bbtoken-demo' ? '' : 'BBTOKEN_DEMO_DIR=' . shq($dir) . ' ';
 print <<"EOT";
 
 mod_bbtoken demo is running (state in $dir).

@@ -19,6 +19,14 @@ case $dir in
     ;;
 esac
 
+# httpd's and PostgreSQL's configurations quote the paths made from it.
+case $dir in
+*[\'\"\\]* | *[[:cntrl:]]*)
+    echo "demo: BBTOKEN_DEMO_DIR may hold no quote, backslash or control character" >&2
+    exit 2
+    ;;
+esac
+
 # Every directory above the demo's must be one that no other user can
 # change: root's (or the demo's user's) and not writable by group or
 # others, or sticky as /tmp is.  In a directory another user may write,

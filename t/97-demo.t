@@ -280,4 +280,27 @@ is($rc, 0, 'demo.sh stop, its httpd.conf broken') or diag "$out$err";
 ok(!-e $dir, '  removes its directory');
 ok(!port_open($port), '  httpd is gone');
 ok(!alive($_), "  $_ is gone") for @procs2;
+
+# A directory whose name holds a space: httpd's configuration quotes it,
+# and the commands printed are the shell's words.  One with a quote is
+# refused in words.
+subtest 'a directory named with a space' => sub {
+    my ($rc, $out, $err) = demo("$tmp/o'dd", 'start', free_port());
+    is($rc, 2, 'a quote in the name: refused');
+    like($err, qr/BBTOKEN_DEMO_DIR may hold no quote/, '  in words');
+    ok(!-e "$tmp/o'dd", '  nothing made');
+    my $odd = "$tmp/demo with space";
+    ($rc, $out, $err) = demo($odd, 'start', free_port());
+    is($rc, 0, 'demo.sh start') or return diag "$out$err";
+    my ($list) = $out =~ /^\s+(\S.*\blist demo)$/m;
+    my ($stop) = $out =~ /^Stop it with: (.*)$/m;
+    ok($list && $stop, 'the list and stop commands printed') or return diag $out;
+    my ($lrc, $lout, $lerr) = run_cmd(cmd => ['sh', '-c', $list], timeout => 60, env => { PGPASSFILE => undef });
+    is($lrc, 0, 'the printed list command lists') or diag "$list\n$lout$lerr";
+    like($lout, qr/demo clone/, '  the demo\'s token');
+    my ($src, $sout, $serr) = run_cmd(cmd => ['sh', '-c', "cd $ROOT && $stop"], timeout => 600,
+                                      env => { BBTOKEN_DEMO_DIR => undef });
+    is($src, 0, 'the printed stop command stops it') or diag "$stop\n$sout$serr";
+    ok(!-e $odd, '  and removes its directory');
+};
 done_testing;
