@@ -108,7 +108,8 @@ CORE    += bbt_locktime
 CORE    += bbt_cmark bbt_chint
 CORE    += bbt_gitobj
 CORE    += bbt_jwipe
-GLUE    := mod_bbtoken bbt_config bbt_confcheck bbt_confreq bbt_request bbt_routing \
+GLUE    := mod_bbtoken bbt_config bbt_confcheck bbt_confreq bbt_confmerge \
+           bbt_request bbt_routing \
            bbt_authn bbt_authz bbt_db bbt_dblookup bbt_dbgate bbt_logguard bbt_private \
            bbt_rest bbt_rest_json bbt_rest_db bbt_rest_tokens bbt_configtest \
            bbt_stats bbt_metrics bbt_reqbody bbt_verify bbt_cache bbt_cachefp bbt_listen bbt_lprobe bbt_lsession \

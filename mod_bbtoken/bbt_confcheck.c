@@ -21,6 +21,10 @@
  * <Limit> containers leaves the methods they do not list open: see
  * bbt_confreq.c.
  *
+ * Routes or password providers a <Location> merged after their section
+ * replaces (a broader one written after a narrower one, or one covering a
+ * <Directory>'s URL): see bbt_confmerge.c.
+ *
  * mod_authz_svn's authorization runs before mod_authz_core's and grants on
  * its access file alone, ending the phase: in a section of AuthType BBToken
  * with AuthzSVNAccessFile (or AuthzSVNReposRelativeAccessFile), Require
@@ -342,7 +346,10 @@ static void bbt_check_server(bbt_walk_t *w, const ap_directive_t *top,
     for (i = first; i < w->secs->nelts; i++) {
         bbt_sec_t *sec = APR_ARRAY_IDX(w->secs, i, bbt_sec_t *);
 
-        if (sec->routes && !bbt_has(w, sec, BBT_HAS_AUTH)) {
+        /* Routes a <Location> replaces do nothing for a reason of their
+         * own, which BBT362 says. */
+        if (!bbt_check_merge(w, sec, i) && sec->routes &&
+            !bbt_has(w, sec, BBT_HAS_AUTH)) {
             bbt_warn(w, sec, "BBT352",
                      "sets routes, but is not AuthType BBToken: they do "
                      "nothing there (put AuthType BBToken in the same "
@@ -523,6 +530,7 @@ static int bbt_confcheck(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
         w.nmain = n;
         bbt_check_server(&w, d->first_child, vh);
         bbt_check_limit_main(&w);
+        bbt_check_merge_main(&w);
         bbt_check_vhost_fakebasic(&w, vh, n);
         bbt_check_remoteip(&w, vh, &main_srv, said,
                            bbt_any_auth(&w, vh) ||

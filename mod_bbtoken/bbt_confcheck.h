@@ -5,9 +5,11 @@
  * are all inside <Limit> (BBT354), for AuthType BBToken with an access
  * file of mod_authz_svn (BBT355) or with mod_ssl's FakeBasicAuth (BBT356,
  * BBT357), for AuthType BBToken with mod_authz_svn's
- * AuthzSVNNoAuthWhenAnonymousAllowed On (BBT361), and for mod_remoteip's
+ * AuthzSVNNoAuthWhenAnonymousAllowed On (BBT361), for mod_remoteip's
  * RemoteIPHeader with no proxies named where AuthType BBToken applies
- * (BBT358).  Warnings only: httpd starts either way.
+ * (BBT358), and for routes or AuthBBTokenProvider that a <Location> merged
+ * after their section replaces (BBT362).  Warnings only: httpd starts either
+ * way.
  */
 #ifndef BBT_CONFCHECK_H
 #define BBT_CONFCHECK_H

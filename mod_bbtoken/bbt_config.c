@@ -71,8 +71,10 @@ void *bbt_config_merge_dir(apr_pool_t *p, void *basev, void *addv)
     bbt_dir_conf_t *base = basev, *add = addv;
     bbt_dir_conf_t *conf = apr_palloc(p, sizeof(*conf));
 
-    /* Replace, never append: a nested section's routes are read alone, so
-     * a parent's broader route can never win over the section's own. */
+    /* Replace, never append: a section's routes are read alone, so a
+     * broader route merged before them never wins over its own.  Which is
+     * merged last is httpd's order, not the paths' (the last <Location>
+     * written): BBT362 says where that leaves a narrower section's out. */
     conf->rules = add->rules ? add->rules : base->rules;
     conf->routes_none = add->rules ? add->routes_none : base->routes_none;
     conf->authn = add->authn ? add->authn : base->authn;

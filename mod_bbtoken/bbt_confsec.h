@@ -1,7 +1,8 @@
 /*
  * The sections of the configuration tree as the startup checks read them
  * (bbt_confcheck.c), shared with the model of how httpd merges their
- * Require lines (bbt_confreq.c, BBT354).
+ * Require lines (bbt_confreq.c, BBT354) and the check of the module's
+ * settings a later <Location> replaces (bbt_confmerge.c, BBT362).
  */
 #ifndef BBT_CONFSEC_H
 #define BBT_CONFSEC_H
@@ -43,6 +44,7 @@ typedef struct bbt_sec {
     const ap_directive_t *rip_header; /* a server's RemoteIPHeader */
     int rip_proxies; /* a server names mod_remoteip's proxies */
     int limit_said;  /* BBT354 was said of it in the main server's pass */
+    int merge_said;  /* BBT362 was said of it */
 } bbt_sec_t;
 
 /* One server's pass: the main server's sections, then a virtual host's. */
@@ -80,5 +82,14 @@ void bbt_check_limit(const bbt_walk_t *w, bbt_sec_t *sec);
 /* BBT354 in a virtual host's pass about the main server's sections, where
  * the virtual host's leave them open and the main server's did not. */
 void bbt_check_limit_main(const bbt_walk_t *w);
+
+/* BBT362 about sec, at index at of this pass's sections: its routes or
+ * providers replaced by a <Location> merged after it.  1 if its routes
+ * were said to be, so that BBT352 does not say it for another reason. */
+int bbt_check_merge(const bbt_walk_t *w, bbt_sec_t *sec, int at);
+
+/* BBT362 in a virtual host's pass about the main server's sections, with
+ * the virtual host's <Location>s and aliases. */
+void bbt_check_merge_main(const bbt_walk_t *w);
 
 #endif

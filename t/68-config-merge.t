@@ -1,0 +1,197 @@
+# A section that sets routes (or AuthBBTokenProvider) replaces those of the
+# sections merged before it, and httpd merges the <Location>s that match a
+# URL in the order they are written, every one of them after every
+# <Directory>.  So a narrower <Location> written before a broader one loses
+# its stricter routes (a REPO_READ token reads the repository that asked
+# for REPO_ADMIN) or its AuthBBTokenProvider none (a password gets into the
+# tokens-only repository), and a <Directory> under a URL a <Location> with
+# routes covers has its routes replaced always.  httpd warns at startup
+# (BBT362), naming both sections, and README's order, the broader section
+# first, does what it says.
+use strict;
+use warnings;
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use Test::More;
+use HTTP::Tiny;
+use File::Path qw(make_path);
+use BBT::Env qw(auth_basic auth_bearer);
+use BBT::Util qw(free_port);
+
+my $SECRET = <<'EOC';
+<Location /scm/PROJ/secret.git>
+    AuthType BBToken
+    AuthName "Git"
+    BBTokenRoute GET,POST "/scm/(?<project>PROJ)/(?<repo>secret)\\.git/.*" REPO_ADMIN
+    Require bbtoken
+</Location>
+<Location /scm/PROJ/tokensonly.git>
+    AuthBBTokenProvider none
+</Location>
+EOC
+my $PROJ = <<'EOC';
+<Location /scm/PROJ>
+    AuthType BBToken
+    AuthName "Git"
+    BBTokenRoutes git
+    AuthBBTokenProvider file
+    AuthUserFile "@DIR@/htpasswd"
+    Require bbtoken
+</Location>
+EOC
+
+# README's order: the broader section first.
+my $env = BBT::Env->new(extra_conf => $PROJ . $SECRET, modules => [qw(authn_file)])->start;
+my $d = $env->dir;
+$env->htpasswd(carol => 'carol-Pa55-word');
+$env->user_add('carol');
+$env->grant('carol', 'PROJECT_READ', 'PROJ');
+$env->make_repo('PROJ', $_) for qw(secret tokensonly open);
+my ($tok) = $env->token_create('carol', name => 'ci', perms => ['REPO_READ']);
+my $refs = sub { $env->url("/scm/PROJ/$_[0].git/info/refs?service=git-upload-pack") };
+my $get = sub { HTTP::Tiny->new->get($_[0], { headers => $_[1] })->{status} };
+my $pw = auth_basic('carol', 'carol-Pa55-word');
+is($get->($refs->('open'), auth_bearer($tok)), 200, 'broad section first: a REPO_READ token reads the project');
+is($get->($refs->('secret'), auth_bearer($tok)), 403, '  but not secret.git, whose section asks for REPO_ADMIN');
+is($get->($refs->('open'), $pw), 200, '  a password reads the project');
+is($get->($refs->('tokensonly'), $pw), 401, '  but not tokensonly.git, whose section takes tokens only');
+
+# The other order is what httpd makes of it: the broader section wins.
+$env->httpd_restart(extra_conf => $SECRET . $PROJ);
+is($get->($refs->('secret'), auth_bearer($tok)), 200, 'narrow section first: the REPO_READ token reads secret.git');
+is($get->($refs->('tokensonly'), $pw), 200, '  and the password tokensonly.git');
+$env->httpd_stop(graceful => 1);
+
+my $conf = "$d/httpd-test.conf";
+# The line of the test configuration that holds $needle.
+sub line_of {
+    my ($needle) = @_;
+    my @l = split /\n/, BBT::Env::slurp($conf);
+    for my $i (0 .. $#l) {
+        return $i + 1 if index($l[$i], $needle) >= 0;
+    }
+    return -1;
+}
+
+# The BBT362 lines of a configuration test, each "<section> <section>":
+# the one replaced and the one that replaces it.
+sub check {
+    my ($name, $text, $want) = @_;
+    local $Test::Builder::Level = $Test::Builder::Level + 1;
+    my ($rc, $out) = $env->config_test($text);
+    is($rc, 0, "$name: httpd starts") or diag $out;
+    my @got;
+    push @got, "$1 $2" while $out =~ /BBT362: \S+:\d+: (<\w+ [^>]*>) sets .*?, and (<\w+ [^>]*>) \(/g;
+    is_deeply(\@got, $want, "$name: warnings") or diag $out;
+    return $out;
+}
+
+my $out = check('a narrower <Location> before a broader one', $SECRET . $PROJ,
+                ['<Location /scm/PROJ/secret.git> <Location /scm/PROJ>',
+                 '<Location /scm/PROJ/tokensonly.git> <Location /scm/PROJ>']);
+my ($n1, $n2, $n3) = map { line_of($_) } '<Location /scm/PROJ/secret.git>', '<Location /scm/PROJ>',
+                                          '<Location /scm/PROJ/tokensonly.git>';
+like($out, qr{BBT362: \Q$conf\E:$n1: <Location /scm/PROJ/secret\.git> sets routes, and <Location /scm/PROJ> \(\Q$conf\E:$n2\), merged after it .* write the narrower section after the broader one},
+     'names both sections, file and line, and says what to do');
+like($out, qr{BBT362: \Q$conf\E:$n3: <Location /scm/PROJ/tokensonly\.git> sets AuthBBTokenProvider, and <Location /scm/PROJ> \(\Q$conf\E:$n2\)},
+     '  for AuthBBTokenProvider too');
+unlike($out, qr/BBT35[23]/, '  and nothing else');
+check('the broader one first', $PROJ . $SECRET, []);
+check('paths that only share their first letters, or another project', <<'EOC', []);
+<Location /scm/PROJ/x.git>
+    BBTokenRoutes git
+</Location>
+<Location /scm/PROJECT>
+    BBTokenRoutes git
+</Location>
+<Location /scm/OTHER>
+    BBTokenRoutes git
+</Location>
+EOC
+check('settings of another kind', <<'EOC', []);
+<Location /scm/PROJ/y.git>
+    AuthBBTokenProvider none
+</Location>
+<Location /scm/PROJ>
+    BBTokenRoutes git
+</Location>
+EOC
+check('a <LocationMatch> after it that matches its path', $SECRET . <<'EOC',
+<LocationMatch "^/scm/[A-Z]+/">
+    BBTokenRoutes git
+</LocationMatch>
+<LocationMatch "^/scm/OTHER/">
+    BBTokenRoutes git
+</LocationMatch>
+EOC
+      ['<Location /scm/PROJ/secret.git> <LocationMatch "^/scm/[A-Z]+/">']);
+
+my $vport = free_port();
+check('a virtual host\'s <Location> is merged after the main server\'s', $SECRET . <<"EOC",
+Listen 127.0.0.1:$vport
+<VirtualHost 127.0.0.1:$vport>
+    <Location /scm>
+        BBTokenRoutes git
+    </Location>
+</VirtualHost>
+EOC
+      ['<Location /scm/PROJ/secret.git> <Location /scm>']);
+
+# A <Directory> under a URL a <Location> with routes covers: the
+# <Location> is merged after it, always.  BBT352 would say its routes do
+# nothing for want of AuthType BBToken, which the <Location> gives it.
+make_path("$d/dav/PROJ/secret", "$d/files/PROJ", "$d/htdocs/x", "$d/other");
+my $dav = <<'EOC';
+Alias /dav "@DIR@/dav"
+<Location /dav>
+    AuthType BBToken
+    AuthName "Files"
+    BBTokenRoutes dav
+    Require bbtoken
+</Location>
+EOC
+$out = check('a <Directory> served under a <Location> with routes', $dav . <<'EOC',
+<Directory "@DIR@/dav/PROJ/secret">
+    BBTokenRoute GET,HEAD "/dav/(?<project>PROJ)/(?<repo>secret)(/.*)?" REPO_ADMIN
+</Directory>
+EOC
+             [qq{<Directory "$d/dav/PROJ/secret"> <Location /dav>}]);
+like($out, qr{covers a URL it is served at, /dav/PROJ/secret \(Alias at \Q$conf\E:\d+ maps it there\).*every <Location> after every <Directory>},
+     'names the URL and the Alias that maps it');
+unlike($out, qr/BBT352/, '  and not BBT352');
+check('a <Directory> served elsewhere', $dav . <<'EOC', []);
+Alias /files "@DIR@/files"
+<Directory "@DIR@/files/PROJ">
+    AuthType BBToken
+    AuthName "Files"
+    BBTokenRoutes dav /files
+    Require bbtoken
+</Directory>
+EOC
+check('a <Directory> under DocumentRoot', <<'EOC', [qq{<Directory "$d/htdocs/x"> <Location /x>}]);
+DocumentRoot "@DIR@/htdocs"
+<Directory "@DIR@/htdocs/x">
+    AuthType BBToken
+    AuthName "x"
+    BBTokenRoutes dav /x
+    Require bbtoken
+</Directory>
+<Location /x>
+    BBTokenRoutes git /x
+</Location>
+EOC
+check('but not where an Alias takes its URL', <<'EOC', []);
+DocumentRoot "@DIR@/htdocs"
+Alias /x "@DIR@/other"
+<Directory "@DIR@/htdocs/x">
+    AuthType BBToken
+    AuthName "x"
+    BBTokenRoutes dav /x
+    Require bbtoken
+</Directory>
+<Location /x>
+    BBTokenRoutes git /x
+</Location>
+EOC
+
+done_testing;
