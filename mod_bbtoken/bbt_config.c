@@ -10,6 +10,7 @@
 #include "http_config.h"
 #include "http_log.h"
 #include "ap_provider.h"
+#include "apr_lib.h"
 #include "apr_strings.h"
 
 #include <string.h>
@@ -342,6 +343,24 @@ static const char *bbt_read_route_file(cmd_parms *cmd, const char *name,
     return NULL;
 }
 
+/* Whether the directive was written with a second word: httpd hands an
+ * empty one ("", a variable that was not set) over as none at all, and
+ * the set's own prefix would be taken in its place with nothing said. */
+static int bbt_second_word(cmd_parms *cmd)
+{
+    const char *args;
+
+    if (!cmd->directive || !cmd->directive->args) {
+        return 0;
+    }
+    args = cmd->directive->args;
+    ap_getword_conf(cmd->temp_pool, &args);
+    while (apr_isspace(*args)) {
+        args++;
+    }
+    return *args != '\0';
+}
+
 /* BBTokenRoutes NAME|FILE|none [PREFIX] */
 static const char *bbt_set_routes(cmd_parms *cmd, void *dconf, const char *name,
                                   const char *prefix)
@@ -353,6 +372,13 @@ static const char *bbt_set_routes(cmd_parms *cmd, void *dconf, const char *name,
 
     if ((e = bbt_not_htaccess(cmd)) != NULL) {
         return e;
+    }
+    if (!prefix && bbt_second_word(cmd)) {
+        return apr_psprintf(cmd->pool,
+                            "BBTokenRoutes: %s: the URL prefix is empty; it "
+                            "begins with '/' (the site's root is '/'), or "
+                            "is left out for the set's own",
+                            bbt_where(cmd));
     }
     if (strcmp(name, "none") == 0) {
         if (prefix) {

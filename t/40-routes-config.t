@@ -67,6 +67,8 @@ my @bad = (
     # opens something: none appends nothing, so the routes before it stay.
     ['none after a route', 'BBTokenRoutes none', qr/BBTokenRoutes: .*'none' .*other routes before it/],
     ['prefix with a bad character', 'BBTokenRoutes git "/s(c)m"', qr/URL prefix must/],
+    # httpd hands "" over as no prefix: git's own, /scm, was taken.
+    ['empty prefix', 'BBTokenRoutes git ""', qr/BBTokenRoutes: .*the URL prefix is empty; it begins with '\/' \(the site's root is '\/'\)/],
     ['@PREFIX@ in a hand-written route', 'BBTokenRoute GET "@PREFIX@/(?<project>[A-Z]+)" PROJECT_READ',
      qr/\@PREFIX\@ is replaced only/],
 );
@@ -87,6 +89,8 @@ for my $later ('BBTokenRoutes dav /t', 'BBTokenRoute GET "/t/(?<project>[A-Z]+)"
 }
 ($rc, $out) = $env->config_test(conf_with("    BBTokenRoutes none\n    BBTokenRoutes none"));
 is($rc, 0, "'BBTokenRoutes none' twice says the same thing") or diag $out;
+($rc, $out) = $env->config_test(conf_with("    BBTokenRoutes git /"));
+is($rc, 0, "the site's root as a URL prefix is '/'") or diag $out;
 
 # A route file: its own lines are named, and @PREFIX@ is its prefix.
 BBT::Env::spew("$dir/my-routes.conf", <<'EOR');
