@@ -44,6 +44,7 @@ enum {
     F_CACHE_RESYNCS,
     F_CACHE_LISTENER_LOSSES,
     F_CACHE_LISTENERS,
+    F_NOTIFY_QUEUE,
     F_SCHEMA_VERSION,
     F_SCHEMA_EXPECTED,
     F_THROTTLED,
@@ -101,6 +102,11 @@ static const struct {
     [F_CACHE_LISTENERS] = {"bbtoken_cache_listeners", "gauge",
                            "Cache listeners holding their LISTEN connection "
                            "to PostgreSQL (one per server)."},
+    [F_NOTIFY_QUEUE] = {"bbtoken_notify_queue_usage_ratio", "gauge",
+                        "How full PostgreSQL's NOTIFY queue is (0 to 1), "
+                        "which every database of the cluster shares, as "
+                        "the cache's listener last read it; full, every "
+                        "change that notifies fails at its commit."},
     [F_SCHEMA_VERSION] = {"bbtoken_schema_version", "gauge",
                           "The database's schema version, as a child last "
                           "read it (once per child, on its first "
@@ -116,6 +122,7 @@ typedef struct {
     int family;
     const char *labels; /* NULL: none */
     const char *key;    /* mod_status's, after "BBToken" */
+    int billionths;     /* a gauge kept in billionths, shown as a ratio */
 } bbt_series_t;
 
 static const bbt_series_t bbt_counter[BBT_STAT_COUNTERS] = {
@@ -154,6 +161,7 @@ static const bbt_series_t bbt_counter[BBT_STAT_COUNTERS] = {
 
 static const bbt_series_t bbt_gauge[BBT_GAUGE_COUNT] = {
     [BBT_GAUGE_CACHE_LISTENERS] = {F_CACHE_LISTENERS, NULL, "CacheListeners"},
+    [BBT_GAUGE_NOTIFY_QUEUE] = {F_NOTIFY_QUEUE, NULL, "NotifyQueueUsage", 1},
     [BBT_GAUGE_SCHEMA_VERSION] = {F_SCHEMA_VERSION, NULL, "SchemaVersion"},
     [BBT_GAUGE_SCHEMA_EXPECTED] = {F_SCHEMA_EXPECTED, NULL,
                                    "SchemaVersionExpected"},
@@ -217,6 +225,35 @@ static void bbt_seconds(uint64_t usec, char *out, size_t outlen)
              (unsigned long long)(usec % 1000000));
 }
 
+/* A gauge's value as text: billionths as a decimal fraction, exactly and
+ * without trailing zeros (35286 is 0.000035286). */
+static void bbt_gauge_value(const bbt_series_t *g, int64_t v, char *out,
+                            size_t outlen)
+{
+    unsigned long long a, frac;
+    char digits[16];
+    int n;
+
+    if (!g->billionths) {
+        snprintf(out, outlen, "%lld", (long long)v);
+        return;
+    }
+    a = v < 0 ? 0 - (unsigned long long)v : (unsigned long long)v;
+    frac = a % 1000000000ULL;
+    if (frac == 0) {
+        snprintf(out, outlen, "%s%llu", v < 0 ? "-" : "", a / 1000000000ULL);
+        return;
+    }
+    snprintf(digits, sizeof(digits), "%09llu", frac);
+    n = 9;
+    while (digits[n - 1] == '0') {
+        n--;
+    }
+    digits[n] = '\0';
+    snprintf(out, outlen, "%s%llu.%s", v < 0 ? "-" : "", a / 1000000000ULL,
+             digits);
+}
+
 static void bbt_histogram(const bbt_stats_snap_t *snap, const char *name,
                           bbt_expo_emit_t emit, void *ctx)
 {
@@ -268,8 +305,8 @@ void bbt_expo_prometheus(const bbt_stats_snap_t *snap, const char *version,
         }
         for (i = 0; i < BBT_GAUGE_COUNT; i++) {
             if (bbt_gauge[i].family == f) {
-                snprintf(value, sizeof(value), "%lld",
-                         (long long)snap->gauge[i]);
+                bbt_gauge_value(&bbt_gauge[i], snap->gauge[i], value,
+                                sizeof(value));
                 bbt_sample(emit, ctx, name, bbt_gauge[i].labels, value);
             }
         }
@@ -307,7 +344,7 @@ void bbt_expo_status(const bbt_stats_snap_t *snap, int html,
         }
     }
     for (i = 0; i < BBT_GAUGE_COUNT; i++) {
-        snprintf(value, sizeof(value), "%lld", (long long)snap->gauge[i]);
+        bbt_gauge_value(&bbt_gauge[i], snap->gauge[i], value, sizeof(value));
         bbt_status_line(emit, ctx, html, bbt_gauge[i].key, value);
     }
     if (html) {

@@ -27,6 +27,7 @@
 #include "bbt_lprobe.h"
 #include "bbt_lsession.h"
 #include "bbt_mono.h"
+#include "bbt_nqueue.h"
 #include "bbt_schema.h"
 #include "bbt_sqlstate.h"
 #include "bbt_wdcall.h"
@@ -464,6 +465,8 @@ static int bbt_listen_read(void)
             bbt_clock_heard(L.s, L.sent_wall, apr_time_now(),
                             PQgetisnull(res, 0, 7) ? NULL
                                                    : PQgetvalue(res, 0, 7));
+            bbt_nqueue_heard(
+                L.s, PQgetisnull(res, 0, 8) ? NULL : PQgetvalue(res, 0, 8));
         } else if (PQresultStatus(res) != PGRES_COMMAND_OK && !L.error[0]) {
             apr_cpystrn(L.error, bbt_listen_pqerr(), sizeof(L.error));
         }

@@ -62,7 +62,10 @@
  * make one on a table of its own).  Read with every heartbeat, in its
  * transaction, with how many of bbtoken_lookup's triggers fire always
  * and how many the schema makes (not part of the identity: see
- * bbt_listen_lookup_ok). */
+ * bbt_listen_lookup_ok).  Last, how full PostgreSQL's NOTIFY queue is, in
+ * billionths (bbt_nqueue.h): read before the heartbeat's own NOTIFY is
+ * queued (at the COMMIT), so even a heartbeat that a full queue fails
+ * brings it back. */
 #define BBT_LISTEN_TABLES_SQL                                                  \
     "SELECT 'bbtoken_tokens'::regclass::oid, 'bbtoken_users'::regclass::oid, " \
     "'bbtoken_project_grants'::regclass::oid, "                                \
@@ -75,8 +78,9 @@
     "to_regproc('bbtoken_notify')), ''), 'UTF8')), 'hex') FROM pg_trigger "    \
     "WHERE tgfoid = to_regproc('bbtoken_notify') AND tgenabled IN ('A', "      \
     "'O')), " BBT_LOOKUP_FIRING_SQL ", " BBT_LOOKUP_WANTED_SQL ", "            \
-    "(extract(epoch FROM clock_timestamp()) * 1000000)::bigint"
-#define BBT_LISTEN_TABLES_N 8
+    "(extract(epoch FROM clock_timestamp()) * 1000000)::bigint, "              \
+    "round(pg_catalog.pg_notification_queue_usage() * 1000000000)::bigint"
+#define BBT_LISTEN_TABLES_N 9
 /* How a session resolves the names the statements above use: the
  * schema's version table, the tables that decide access, bbtoken_lookup,
  * and the functions its triggers and the notifying ones are found by; the

@@ -64,6 +64,9 @@ typedef enum {
     /* Cache listeners holding their LISTEN connection to PostgreSQL: 1 or
      * 0 (one per server). */
     BBT_GAUGE_CACHE_LISTENERS = 0,
+    /* PostgreSQL's NOTIFY queue, in billionths of it full, as the
+     * listener last read it (bbt_nqueue.h); shown as a ratio. */
+    BBT_GAUGE_NOTIFY_QUEUE,
     /* The database's schema version as a child of this generation last
      * read it, 0 until one has (bbt_schema.c); and the version this
      * module expects, set when httpd starts or restarts. */

@@ -62,6 +62,8 @@ static void snapshot(bbt_stats_snap_t *s)
     for (i = 0; i < BBT_GAUGE_COUNT; i++)
         s->gauge[i] = 2000 + (int64_t)i;
     s->gauge[BBT_GAUGE_COUNT - 1] = -3;
+    /* Billionths, shown as a ratio. */
+    s->gauge[BBT_GAUGE_NOTIFY_QUEUE] = 35286;
     s->db_bucket[0] = 1;
     s->db_bucket[5] = 2;
     s->db_bucket[BBT_STATS_DB_BOUNDS] = 3;
@@ -148,10 +150,12 @@ static void test_prometheus(void)
              "entries, any other every entry.");
     line(&o, "bbtoken_cache_misses_total{reason=\"stale\"} 1013");
     line(&o, "bbtoken_throttled_clients -3");
+    line(&o, "# TYPE bbtoken_notify_queue_usage_ratio gauge");
+    line(&o, "bbtoken_notify_queue_usage_ratio 0.000035286");
     line(&o, "# TYPE bbtoken_schema_version gauge");
-    line(&o, "bbtoken_schema_version 2001");
+    line(&o, "bbtoken_schema_version 2002");
     line(&o, "# TYPE bbtoken_schema_version_expected gauge");
-    line(&o, "bbtoken_schema_version_expected 2002");
+    line(&o, "bbtoken_schema_version_expected 2003");
     line(&o, "bbtoken_build_info{version=\"1.0\\\"x\\\\\"} 1");
     /* Every counter and gauge has its row in the tables. */
     for (i = 0; i < BBT_STAT_COUNTERS; i++) {
@@ -164,10 +168,45 @@ static void test_prometheus(void)
         ok(strstr(o.buf, want) != NULL, "counter %zu is shown", i);
     }
     for (i = 0; i < BBT_GAUGE_COUNT; i++) {
+        if (i == BBT_GAUGE_NOTIFY_QUEUE) {
+            continue; /* a ratio, above */
+        }
         snprintf(want, sizeof(want), " %lld\n", (long long)s.gauge[i]);
         ok(strstr(o.buf, want) != NULL, "gauge %zu is shown", i);
     }
     test_shape(&o);
+}
+
+/* The queue's fill, in billionths, as an exact decimal ratio. */
+static void test_ratio(void)
+{
+    static const struct {
+        int64_t v;
+        const char *text;
+    } c[] = {{0, "0"},
+             {1, "0.000000001"},
+             {954, "0.000000954"},
+             {500000000, "0.5"},
+             {250000001, "0.250000001"},
+             {999999999, "0.999999999"},
+             {1000000000, "1"}};
+    bbt_stats_snap_t s;
+    char want[128];
+    size_t i;
+
+    for (i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
+        out_t o = {.len = 0}, a = {.len = 0};
+
+        snapshot(&s);
+        s.gauge[BBT_GAUGE_NOTIFY_QUEUE] = c[i].v;
+        bbt_expo_prometheus(&s, "1", emit, &o);
+        snprintf(want, sizeof(want), "bbtoken_notify_queue_usage_ratio %s",
+                 c[i].text);
+        line(&o, want);
+        bbt_expo_status(&s, 0, emit, &a);
+        snprintf(want, sizeof(want), "BBTokenNotifyQueueUsage: %s", c[i].text);
+        line(&a, want);
+    }
 }
 
 static void test_status(void)
@@ -182,8 +221,8 @@ static void test_status(void)
     line(&a, "BBTokenDBQueries: 1008");
     line(&a, "BBTokenDBQuerySeconds: 1.234567");
     line(&a, "BBTokenThrottledClients: -3");
-    line(&a, "BBTokenSchemaVersion: 2001");
-    line(&a, "BBTokenSchemaVersionExpected: 2002");
+    line(&a, "BBTokenSchemaVersion: 2002");
+    line(&a, "BBTokenSchemaVersionExpected: 2003");
     ok(strchr(a.buf, '<') == NULL, "?auto: no HTML");
     bbt_expo_status(&s, 1, emit, &h);
     line(&h, "<h2>mod_bbtoken</h2>");
@@ -196,5 +235,6 @@ int main(void)
     test_buckets();
     test_prometheus();
     test_status();
+    test_ratio();
     return done_testing();
 }
