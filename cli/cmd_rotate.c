@@ -48,6 +48,7 @@ int bbtoken_cmd_rotate(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
                        const bbtoken_args_t *a)
 {
     bbtoken_rotate_t r = {a->operands[0], "", ""};
+    const char *held[4] = {r.id, NULL, NULL, NULL};
     char unwritten[64], lost[256];
     const bbtoken_mint_t mt = {"rotating the token",
                                "committing the rotation (the token printed "
@@ -56,7 +57,8 @@ int bbtoken_cmd_rotate(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
                                lost,
                                bbtoken_rotate_store,
                                bbtoken_rotate_stored,
-                               &r};
+                               &r,
+                               held};
     int rc;
 
     (void)cmd;

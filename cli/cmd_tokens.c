@@ -89,6 +89,7 @@ typedef struct {
     const char *label, *days, *nets;
     bbt_level_t project, repo;
     char note[160];
+    const char *held[4]; /* bbtoken_mint_t's */
 } bbtoken_create_t;
 
 /* A personal token's owner must still be active when the row goes in;
@@ -157,7 +158,7 @@ int bbtoken_cmd_create(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
     bbtoken_holder_t h;
     bbt_kind_t kind;
     char nets[BBT_NETS_TEXT_MAX + 1];
-    bbtoken_create_t c = {&h, a->label, a->days, NULL, 0, 0, ""};
+    bbtoken_create_t c = {&h, a->label, a->days, NULL, 0, 0, "", {NULL}};
     const bbtoken_mint_t mt = {
         "creating the token",
         "committing the token (the token printed is not valid)",
@@ -167,7 +168,8 @@ int bbtoken_cmd_create(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
         "created, the token printed is valid",
         bbtoken_create_store,
         bbtoken_create_stored,
-        &c};
+        &c,
+        c.held};
     int rc;
 
     if (!a->label) {
@@ -186,6 +188,12 @@ int bbtoken_cmd_create(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
         return bbtoken_fail("user is disabled: %s", h.user.name);
     }
     c.nets = nets[0] ? nets : NULL;
+    if (h.kind == BBT_KIND_PERSONAL) {
+        c.held[1] = h.user.id;
+    } else {
+        c.held[2] = h.scope.key;
+        c.held[3] = h.scope.slug;
+    }
     if ((rc = bbtoken_mint_commit(ctx, &mt)) == 0 && c.note[0]) {
         fprintf(stderr, "bbtoken: %s\n", c.note);
     }

@@ -447,6 +447,7 @@ int bbtoken_tx(bbtoken_ctx_t *ctx, const bbtoken_tx_t *tx);
 
 /* A new token's transaction (mint.c): what create and rotate each say and
  * store. */
+#define BBTOKEN_MINT_LOCK_WAIT "30s"
 typedef struct {
     const char *what;      /* the statement, in messages */
     const char *commit;    /* the COMMIT, in messages */
@@ -462,11 +463,18 @@ typedef struct {
     int (*stored)(bbtoken_ctx_t *ctx, PGresult *res, const bbt_minted_t *m,
                   void *arg);
     void *arg;
+    /* The rows whose locks store waits for, to name the session holding
+     * one when the wait is given up: the token rotated, the owner's id,
+     * the project's key and the repository's slug, NULL where store names
+     * none (a rotation names the token, whose row says the rest). */
+    const char *const *held;
 } bbtoken_mint_t;
 
 /* Mint a token, store it, print it on stdout, then commit; the id is
- * drawn again (up to BBT_MINT_TRIES) while it is taken.  0, or an exit
- * status after reporting. */
+ * drawn again (up to BBT_MINT_TRIES) while it is taken.  store waits at
+ * most the session's lock_timeout for a lock, BBTOKEN_MINT_LOCK_WAIT
+ * where the session has none, and then fails naming the session that
+ * holds it.  0, or an exit status after reporting. */
 int bbtoken_mint_commit(bbtoken_ctx_t *ctx, const bbtoken_mint_t *mt);
 
 #endif

@@ -2,6 +2,13 @@
  * A new token's transaction, for create and rotate (db.h): mint it, store
  * it, print it once on stdout, commit (bbtoken_tx); a taken id is drawn
  * again.
+ *
+ * Storing it waits for locks that other sessions may hold for as long as
+ * they like: the place's turn (a row of bbtoken_locks, which the policy's
+ * trigger locks inside the API role's functions too, so a session of that
+ * role that made or renamed a token there and left its transaction open
+ * holds it), the owner's row, the rotated token's.  So the wait is
+ * bounded (lock_timeout), and its end names who holds the lock.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -14,6 +21,36 @@
 
 /* A try's body: the id drawn was taken; not an exit status. */
 #define BBTOKEN_MINT_AGAIN (-1)
+/* ... or a lock waited for until lock_timeout. */
+#define BBTOKEN_MINT_WAITED (-2)
+
+/* The transaction's lock_timeout: the session's, or ours where it has
+ * none (an administrator's PGOPTIONS may say another). */
+static const char bbtoken_mint_wait_sql[] =
+    "SELECT set_config('lock_timeout', CASE current_setting('lock_timeout')"
+    " WHEN '0' THEN '" BBTOKEN_MINT_LOCK_WAIT "'"
+    " ELSE current_setting('lock_timeout') END, true)";
+
+/* The sessions holding the rows of held (db.h): a row locked or changed
+ * by a transaction not yet ended has that transaction's id as its xmax,
+ * and that transaction holds the lock on its own id (one xmax of several
+ * lockers, a multixact, names nobody here).  After the wait was given up
+ * the waiter is gone from pg_locks, so pg_blocking_pids() would say
+ * nothing. */
+static const char bbtoken_mint_held_sql[] =
+    "WITH t AS (SELECT xmax, user_id, project_key, repo_slug"
+    " FROM bbtoken_tokens WHERE id = $1),"
+    " p AS (SELECT COALESCE($3, (SELECT project_key FROM t)) AS k,"
+    " CASE WHEN $3 IS NULL THEN (SELECT repo_slug FROM t) ELSE $4 END AS s),"
+    " r AS (SELECT xmax FROM t"
+    " UNION ALL SELECT u.xmax FROM bbtoken_users u"
+    " WHERE u.id = COALESCE($2::bigint, (SELECT user_id FROM t))"
+    " UNION ALL SELECT l.xmax FROM bbtoken_locks l, p"
+    " WHERE l.name = bbtoken_scope_name(p.k, p.s))"
+    " SELECT string_agg(DISTINCT k.pid::text, ', ') FROM r"
+    " JOIN pg_locks k ON k.locktype = 'transactionid'"
+    " AND k.transactionid = r.xmax AND k.mode = 'ExclusiveLock'"
+    " AND k.granted AND k.pid <> pg_backend_pid()";
 
 /* A token's transaction, across the tries bbtoken_tx makes of it. */
 typedef struct {
@@ -22,6 +59,7 @@ typedef struct {
     bbt_minted_t m;
     int shown; /* m is on stdout */
     char lost[512];
+    char wait[32]; /* the lock_timeout, as the session says it */
 } bbtoken_minting_t;
 
 /* Store the token, and print it before bbtoken_tx commits: a token nobody
@@ -40,7 +78,17 @@ static int bbtoken_mint_body(bbtoken_ctx_t *ctx, void *arg)
     if (!g->shown && bbt_token_mint(&g->m) != 0) {
         return bbtoken_fail("the random number generator failed");
     }
+    if (!(res = bbtoken_exec_once(ctx, g->tx.what, bbtoken_mint_wait_sql, 0,
+                                  NULL))) {
+        return BBTOKEN_EXIT_FAIL;
+    }
+    snprintf(g->wait, sizeof(g->wait), "%s", PQgetvalue(res, 0, 0));
+    PQclear(res);
     res = mt->store(ctx, &g->m, mt->arg);
+    if (bbt_sql_lock_given_up(PQresultErrorField(res, PG_DIAG_SQLSTATE))) {
+        PQclear(res);
+        return BBTOKEN_MINT_WAITED;
+    }
     if (PQresultStatus(res) != PGRES_TUPLES_OK) {
         /* Only a taken id is worth another draw: one a live token holds,
          * or one a purged token used (ids are never reused). */
@@ -85,6 +133,40 @@ static int bbtoken_mint_body(bbtoken_ctx_t *ctx, void *arg)
     return 0;
 }
 
+/* The wait for a lock was given up, the transaction rolled back: say
+ * so, naming the sessions that hold the rows store locks, where they are
+ * found.  An exit status. */
+static int bbtoken_mint_waited(bbtoken_ctx_t *ctx, const bbtoken_minting_t *g)
+{
+    static const char *const none[4] = {NULL, NULL, NULL, NULL};
+    const bbtoken_mint_t *mt = g->mt;
+    char who[160] = "";
+    const char *pids;
+    PGresult *res;
+
+    /* A failure here leaves the message without a pid: no more. */
+    res = PQexecParams(ctx->conn, bbtoken_mint_held_sql, 4, NULL,
+                       mt->held ? mt->held : none, NULL, NULL, 0);
+    if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1 &&
+        !PQgetisnull(res, 0, 0)) {
+        pids = PQgetvalue(res, 0, 0);
+        if (strchr(pids, ',')) {
+            snprintf(who, sizeof(who), " (their pids: %s)", pids);
+        } else {
+            snprintf(who, sizeof(who),
+                     " (its pid: %s; SELECT pg_terminate_backend(%s) ends it)",
+                     pids, pids);
+        }
+    }
+    PQclear(res);
+    return bbtoken_fail(
+        "%s: gave up after waiting %s (lock_timeout) for a lock that another "
+        "database session holds%s, most likely a transaction left open; %s",
+        g->shown ? mt->commit : mt->what, g->wait,
+        who[0] ? who : " (pg_stat_activity and pg_locks show it)",
+        g->shown ? "nothing was stored" : mt->unwritten);
+}
+
 int bbtoken_mint_commit(bbtoken_ctx_t *ctx, const bbtoken_mint_t *mt)
 {
     bbtoken_minting_t g;
@@ -102,6 +184,9 @@ int bbtoken_mint_commit(bbtoken_ctx_t *ctx, const bbtoken_mint_t *mt)
         rc = bbtoken_tx(ctx, &g.tx);
     }
     bbt_minted_wipe(&g.m);
+    if (rc == BBTOKEN_MINT_WAITED) {
+        return bbtoken_mint_waited(ctx, &g);
+    }
     if (rc == BBTOKEN_MINT_AGAIN) {
         return bbtoken_fail("no free token id after %d tries", BBT_MINT_TRIES);
     }

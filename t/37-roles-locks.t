@@ -14,7 +14,11 @@
 # needed) left uncommitted held the run that would revoke that token for
 # not being used, and with it notify's lock, so every later run stopped
 # at it; a leak report or a rotation through the API's functions left
-# uncommitted held the run that recorded the token's notices.
+# uncommitted held the run that recorded the token's notices.  The API
+# role's functions still take a place's turn (and an owner's row) as the
+# tables' owner, in the caller's transaction: one left open holds up that
+# place's new tokens, so the CLI's create and rotate give up at their
+# lock_timeout (the session's, else 30 s), naming that session's pid.
 use strict;
 use warnings;
 use FindBin;
@@ -102,6 +106,61 @@ subtest 'a place\'s new tokens still take turns, the first one too' => sub {
     $b->finish;
     is($env->psql("SELECT count(*) FROM bbtoken_tokens WHERE repo_slug = 'fresh'"), 1, 'one token made');
     $env->cli_ok('policy', '--max-tokens', $max);
+};
+
+# bbtoken as the superuser with PGOPTIONS $opts ('' for none).
+sub cli_opts {
+    my ($opts, @args) = @_;
+    return $env->cli_env($opts ? { PGOPTIONS => $opts } : {}, '--db', $env->superuser_conninfo, @args);
+}
+
+subtest 'the API role holding a place\'s turn or an owner\'s row: the CLI gives up at its lock_timeout, naming it' => sub {
+    my $kept = $env->scoped_token_create('--project', 'PRJ', name => 'kept', perms => ['PROJECT_READ']);
+    my $kept_id = BBT::Token::parse_token($kept)->{id};
+    my (undef, $own_id) = $env->token_create('alice', name => 'own');
+    # A project's token made, and one of alice's, through the API's
+    # functions as the REST API makes them, in a transaction left open:
+    # it holds PRJ's turn and alice's row.
+    my $hold = $env->pg_session('turn-held', user => 'bbtoken_api');
+    $hold->send('BEGIN;')->send(scope_create(undef, 'held') . ';')
+         ->send("SELECT bbtoken_api_create('alice', 'alice', '000000000777', 'held', 'PROJECT_READ', 'REPO_READ',"
+                . " repeat('a', 32), repeat('b', 64), NULL);");
+    ok($hold->done, 'the API role makes a token of PRJ and one of alice\'s, not committed') or diag $hold->out;
+    my $pid = $env->psql("SELECT pid FROM pg_stat_activity WHERE application_name = 'bbt-turn-held'");
+    like($pid, qr/^\d+$/, '  (its pid)') or return;
+    my $names = qr/\(its pid: $pid; SELECT pg_terminate_backend\($pid\) ends it\)/;
+    my ($rc, $out, $err) = cli_opts('-c lock_timeout=1s', 'create', '--project', 'PRJ', '--name', 'held up');
+    is("$rc $out", '1 ', 'bbtoken create --project PRJ meanwhile: exit 1, no token printed') or diag $err;
+    like($err, qr/^bbtoken: creating the token: gave up after waiting 1s \(lock_timeout\) for a lock that another/,
+         '  gives up at the lock_timeout PGOPTIONS sets') or diag $err;
+    like($err, $names, '  naming the session that holds PRJ\'s turn') or diag $err;
+    like($err, qr/; no token was created\n\z/, '  and what it left') or diag $err;
+    ($rc, $out, $err) = cli_opts('-c lock_timeout=1s', 'rotate', $kept_id);
+    is("$rc $out", '1 ', 'bbtoken rotate of a token of PRJ: exit 1') or diag $err;
+    like($err, qr/^bbtoken: rotating the token: gave up after waiting 1s .*$names.*; token $kept_id was not rotated$/,
+         '  names it too') or diag $err;
+    ($rc, $out, $err) = cli_opts('-c lock_timeout=1s', 'create', 'alice', '--name', 'held up');
+    is("$rc $out", '1 ', 'bbtoken create alice: exit 1') or diag $err;
+    like($err, $names, '  naming the session that holds alice\'s row') or diag $err;
+    {
+        # Without a lock_timeout of the session's, the CLI's own: an
+        # end, not a wait for ever.
+        local $env->{cli_timeout} = 300;
+        ($rc, $out, $err) = cli_opts('', 'create', '--project', 'PRJ', '--name', 'held up');
+        is("$rc $out", '1 ', 'bbtoken create --project PRJ, no lock_timeout set: exit 1') or diag $err;
+        like($err, qr/^bbtoken: creating the token: gave up after waiting 30s \(lock_timeout\) .*$names/,
+             '  after the CLI\'s own 30 s') or diag $err;
+    }
+    is($env->psql("SELECT count(*) FROM bbtoken_tokens WHERE name = 'held up' OR rotated_from = '$kept_id'"), 0,
+       'nothing was stored');
+    $hold->send('ROLLBACK;');
+    ok($hold->done, 'the API role\'s transaction ends');
+    $hold->finish;
+    ($rc, $out, $err) = cli_opts('-c lock_timeout=1s', 'create', '--project', 'PRJ', '--name', 'held up');
+    is($rc, 0, 'then bbtoken create --project PRJ makes its token') or diag $err;
+    ($rc, $out, $err) = cli_opts('-c lock_timeout=1s', 'rotate', $kept_id);
+    is($rc, 0, '  and bbtoken rotate rotates') or diag $err;
+    $env->cli_ok('revoke', $own_id);
 };
 
 subtest 'the API role gives its revocations no reason' => sub {
