@@ -30,13 +30,30 @@ enum {
 };
 
 /* Text field t as the database writes it ("length:t"), kept for the
- * test's life. */
+ * test's life and freed at its end (memcheck finds none lost). */
+static char *kept[256];
+static size_t nkept;
+
+static void free_kept(void)
+{
+    while (nkept > 0) {
+        free(kept[--nkept]);
+    }
+}
+
 static const char *T(const char *t)
 {
     size_t n = strlen(t) + 24;
     char *s = malloc(n);
 
+    if (!s || nkept == sizeof(kept) / sizeof(kept[0])) {
+        abort();
+    }
+    if (nkept == 0) {
+        atexit(free_kept);
+    }
     snprintf(s, n, "%zu:%s", strlen(t), t);
+    kept[nkept++] = s;
     return s;
 }
 
@@ -333,6 +350,7 @@ int main(void)
     bad(F_SALT, salt, "a salt one digit short");
     salt[BBT_SALT_HEX_LEN - 1] = 'a';
     salt[BBT_SALT_HEX_LEN] = 'a';
+    salt[BBT_SALT_HEX_LEN + 1] = '\0';
     bad(F_SALT, salt, "a salt one digit long");
     salt[BBT_SALT_HEX_LEN] = '\0';
     salt[3] = 'A';
@@ -344,6 +362,7 @@ int main(void)
     bad(F_HASH, hash, "a hash one digit short");
     hash[BBT_HASH_HEX_LEN - 1] = '0';
     hash[BBT_HASH_HEX_LEN] = '0';
+    hash[BBT_HASH_HEX_LEN + 1] = '\0';
     bad(F_HASH, hash, "a hash one digit long");
     hash[BBT_HASH_HEX_LEN] = '\0';
     hash[10] = ' ';
