@@ -69,6 +69,7 @@ static struct {
     apr_int64_t deadline;           /* of connecting or subscribing */
     apr_int64_t next_try, backoff;
     int version;          /* subscribing: the schema's, -1 until read */
+    int version_now;      /* as the last heartbeat read it, -1: none */
     char error[256];      /* the first error of a statement */
     char tables[256];     /* the tables' identity the entries were made under */
     char tables_now[256]; /* as the last statement read it; "" until read */
@@ -312,13 +313,16 @@ static void bbt_listen_subscribe(void)
 
 static void bbt_listen_ping(void)
 {
-    char sql[sizeof(BBT_LISTEN_TABLES_SQL) + 96];
+    char sql[sizeof(BBT_LISTEN_SKIPS_SQL) + 96];
 
     L.seq++;
-    /* One transaction: the tables are read after the heartbeat's time. */
-    apr_snprintf(sql, sizeof(sql),
-                 "NOTIFY %s, '%" APR_UINT64_T_FMT "'; " BBT_LISTEN_TABLES_SQL,
-                 L.channel, L.seq);
+    /* One transaction: the tables are read after the heartbeat's time,
+     * with the skipped notifications' count from version 59 (as read when
+     * subscribing: another version read subscribes again). */
+    apr_snprintf(sql, sizeof(sql), "NOTIFY %s, '%" APR_UINT64_T_FMT "'; %s",
+                 L.channel, L.seq,
+                 L.version >= BBT_LISTEN_SKIPS_SCHEMA ? BBT_LISTEN_SKIPS_SQL
+                                                      : BBT_LISTEN_TABLES_SQL);
     L.tables_now[0] = '\0';
     /* Taken before the NOTIFY leaves: a change committed before this
      * moment is ahead of it in PostgreSQL's queue. */
@@ -401,6 +405,7 @@ static void bbt_listen_lookup_ok(void)
 static void bbt_listen_notifies(void)
 {
     PGnotify *n;
+    int again = 0;
 
     while (L.pg && (n = PQnotifies(L.pg)) != NULL) {
         if (strcmp(n->relname, "bbtoken") == 0) {
@@ -417,6 +422,16 @@ static void bbt_listen_notifies(void)
                 bbt_cache_forget_all();
                 apr_cpystrn(L.tables, L.tables_now, sizeof(L.tables));
             }
+            /* Upgraded (or downgraded) under it: what the heartbeat reads
+             * changes with the version (from 59 a change may skip its
+             * notification), so the cache is not believed until the
+             * listener subscribes again, at once.  A version table emptied
+             * keeps what was read (all the triggers wanted: BBT710). */
+            if (L.version_now >= 0 && L.version_now != L.version) {
+                again = 1;
+                PQfreemem(n);
+                break;
+            }
             bbt_listen_lookup_ok();
             if (bbt_listen_triggers_ok() && bbt_lprobe_ok()) {
                 bbt_cache_heartbeat(L.sent);
@@ -424,6 +439,11 @@ static void bbt_listen_notifies(void)
             }
         }
         PQfreemem(n);
+    }
+    if (again) {
+        bbt_cache_listener_down();
+        bbt_listen_close();
+        bbt_listen_retry_later(0);
     }
 }
 
@@ -456,10 +476,13 @@ static int bbt_listen_read(void)
         } else if (PQresultStatus(res) == PGRES_TUPLES_OK &&
                    PQntuples(res) == 1 &&
                    PQnfields(res) == BBT_LISTEN_TABLES_N) {
-            apr_snprintf(L.tables_now, sizeof(L.tables_now), "%s %s %s %s %s",
-                         PQgetvalue(res, 0, 4), PQgetvalue(res, 0, 0),
-                         PQgetvalue(res, 0, 1), PQgetvalue(res, 0, 2),
-                         PQgetvalue(res, 0, 3));
+            apr_snprintf(L.tables_now, sizeof(L.tables_now),
+                         "%s %s %s %s %s %s", PQgetvalue(res, 0, 4),
+                         PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1),
+                         PQgetvalue(res, 0, 2), PQgetvalue(res, 0, 3),
+                         PQgetvalue(res, 0, 10));
+            L.version_now =
+                PQgetisnull(res, 0, 9) ? -1 : atoi(PQgetvalue(res, 0, 9));
             L.lookup_now = atoi(PQgetvalue(res, 0, 5));
             L.lookup_wanted = atoi(PQgetvalue(res, 0, 6));
             bbt_clock_heard(L.s, L.sent_wall, apr_time_now(),
@@ -552,6 +575,9 @@ static void bbt_listen_step(apr_int64_t until)
                 bbt_listen_failed(bbt_listen_pqerr());
             }
             return;
+        }
+        if (L.state == BBT_L_DOWN) {
+            return; /* to subscribe again (bbt_listen_notifies) */
         }
         /* The heartbeat's transaction failed (its NOTIFY with it): a table
          * gone, as in the middle of a restore. */

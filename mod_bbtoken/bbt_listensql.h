@@ -65,8 +65,9 @@
  * bbt_listen_lookup_ok).  Last, how full PostgreSQL's NOTIFY queue is, in
  * billionths (bbt_nqueue.h): read before the heartbeat's own NOTIFY is
  * queued (at the COMMIT), so even a heartbeat that a full queue fails
- * brings it back. */
-#define BBT_LISTEN_TABLES_SQL                                                  \
+ * brings it back.  Then the schema's version, and what
+ * BBT_LISTEN_SKIPS_SQL reads, or NULL before version 59. */
+#define BBT_LISTEN_TABLES_HEAD_SQL                                             \
     "SELECT 'bbtoken_tokens'::regclass::oid, 'bbtoken_users'::regclass::oid, " \
     "'bbtoken_project_grants'::regclass::oid, "                                \
     "'bbtoken_repo_grants'::regclass::oid, "                                   \
@@ -79,8 +80,27 @@
     "WHERE tgfoid = to_regproc('bbtoken_notify') AND tgenabled IN ('A', "      \
     "'O')), " BBT_LOOKUP_FIRING_SQL ", " BBT_LOOKUP_WANTED_SQL ", "            \
     "(extract(epoch FROM clock_timestamp()) * 1000000)::bigint, "              \
-    "round(pg_catalog.pg_notification_queue_usage() * 1000000000)::bigint"
-#define BBT_LISTEN_TABLES_N 9
+    "round(pg_catalog.pg_notification_queue_usage() * 1000000000)::bigint, "   \
+    "(SELECT max(version) FROM bbtoken_schema), "
+#define BBT_LISTEN_TABLES_SQL BBT_LISTEN_TABLES_HEAD_SQL "NULL::text"
+/* From version 59 a change made while PostgreSQL's NOTIFY queue is at
+ * bbtoken_notify_skips.at_usage or more sends no notification and counts
+ * one more skipped (sql/migrations/0059): the count is part of the
+ * identity, so a change whose notification was skipped forgets every
+ * entry at the first heartbeat that sees it committed.  Read from the
+ * table in bbtoken_tokens's schema, where the trigger counts (its
+ * TG_TABLE_SCHEMA), not one that the search_path finds first; that table
+ * elsewhere, or its row gone, makes an identity that changes with every
+ * heartbeat: nothing is kept past one. */
+#define BBT_LISTEN_SKIPS_SCHEMA 59
+#define BBT_LISTEN_SKIPS_SQL                                                   \
+    BBT_LISTEN_TABLES_HEAD_SQL                                                 \
+    "(SELECT COALESCE(max(s.n)::text, 'none ' || clock_timestamp()::text) "    \
+    "FROM bbtoken_notify_skips s WHERE s.tableoid = (SELECT c.oid FROM "       \
+    "pg_class c WHERE c.relname = 'bbtoken_notify_skips' AND c.relnamespace "  \
+    "= (SELECT relnamespace FROM pg_class WHERE oid = "                        \
+    "'bbtoken_tokens'::regclass)))"
+#define BBT_LISTEN_TABLES_N 11
 /* How a session resolves the names the statements above use: the
  * schema's version table, the tables that decide access, bbtoken_lookup,
  * and the functions its triggers and the notifying ones are found by; the

@@ -43,10 +43,10 @@ void bbt_nqueue_heard(server_rec *s, const char *billionths)
                      "database of the cluster shares, is %" APR_INT64_T_FMT
                      "%% full: a session that listens and keeps a "
                      "transaction open holds it (PostgreSQL's log names its "
-                     "pid: end it, SELECT pg_terminate_backend(PID)); once "
-                     "it is full, every change that notifies (a revocation, "
-                     "a user disabled, a grant changed, a token made) fails "
-                     "at its COMMIT, and the token cache is not believed",
+                     "pid: end it, SELECT pg_terminate_backend(PID)); from "
+                     "half full (bbtoken_notify_skips) the schema's changes "
+                     "notify nothing and each empties the token caches, and "
+                     "once it is full the token cache is not believed",
                      v / (BBT_NQUEUE_SCALE / 100));
     } else if (bbt_nqueue_said && v < BBT_NQUEUE_AGAIN) {
         bbt_nqueue_said = 0;

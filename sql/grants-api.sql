@@ -26,6 +26,9 @@ GRANT SELECT ON bbtoken_users, bbtoken_project_grants, bbtoken_repo_grants,
                 bbtoken_tokens, bbtoken_schema, bbtoken_policy,
                 bbtoken_projects, bbtoken_token_nets,
                 bbtoken_lookup TO :"role";
+-- What the cache's listener reads with its heartbeat (version 59), where
+-- this role's server has the cache on, as the lookup role does.
+GRANT SELECT ON bbtoken_notify_skips TO :"role";
 -- Nothing on the rows the owner's code locks (a role that could lock one
 -- could stop `bbtoken notify`, or a project's new tokens), nor on the
 -- reasons revoke-by-value gives its revocations.

@@ -18,6 +18,9 @@ REVOKE CREATE ON SCHEMA public FROM :"role";
 GRANT SELECT ON bbtoken_users, bbtoken_project_grants, bbtoken_repo_grants,
                 bbtoken_tokens, bbtoken_schema, bbtoken_token_nets,
                 bbtoken_lookup TO :"role";
+-- What the cache's listener reads with its heartbeat (version 59): how
+-- many changes sent no notification, the NOTIFY queue being full.
+GRANT SELECT ON bbtoken_notify_skips TO :"role";
 -- The first release let httpd update last_authenticated itself; earlier
 -- grants gave this role the REST API's functions and the policy too.
 REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON bbtoken_tokens FROM :"role";

@@ -317,3 +317,9 @@ COMMIT;
 BEGIN;
 \ir migrations/0058_ascii_case.sql
 COMMIT;
+
+-- Version 59: a change commits while the NOTIFY queue is half full, and
+-- the caches forget everything at their next heartbeat instead.
+BEGIN;
+\ir migrations/0059_notify_skips.sql
+COMMIT;
