@@ -254,9 +254,12 @@ static int bbt_backend_agrees(request_rec *r, const bbt_dir_conf_t *conf,
     }
     alt = apr_pstrdup(r->pool, path);
     for (n = 0; bbt_has_escape(alt); n++) {
-        /* Not found: a %00.  A '%' with no two hex digits after it is a
-         * name's own and stays (bad request, which is not refused here). */
-        if (n == BBT_BACKEND_DECODES ||
+        /* A %00 would be decoded to a NUL, which ends the string here but
+         * not to a backend: refused before the pass, whatever
+         * ap_unescape_all would return (a bad escape beside it makes that
+         * a bad request, not the NUL's not found).  A '%' with no two hex
+         * digits after it is a name's own and stays. */
+        if (n == BBT_BACKEND_DECODES || strstr(alt, "%00") ||
             ap_unescape_all(alt) == HTTP_NOT_FOUND) {
             return 0;
         }

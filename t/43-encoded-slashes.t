@@ -88,7 +88,11 @@ for my $c (['x;%2F.. into OTHER', '/nd/PROJ/repo/x;%2F..%2F..%2F..%2FOTHER%2Fsec
            ['%25252e, decoded twice', '/nd/PROJ/repo/x/%25252e%25252e/%25252e%25252e/other/raw'],
            ['%253B.. (a ;)', '/nd/PROJ/repo/raw/..%253B/..%253B/..%253B/OTHER/secret/raw'],
            ['an escape left after three decodings', '/nd/PROJ/repo/raw/%252525252e'],
-           ['%2500, a NUL', '/nd/PROJ/repo/raw/a%2500b']) {
+           ['%2500, a NUL', '/nd/PROJ/repo/raw/a%2500b'],
+           ['%2500 beside a bad escape', '/nd/PROJ/repo/raw/a%25zz%2500b'],
+           ['a NUL ending the reading before %252e%252e',
+            '/nd/PROJ/repo/x%25zz%2500/%252e%252e/%252e%252e/%252e%252e/OTHER/secret/raw'],
+           ['a NUL on the second decoding', '/nd/PROJ/repo/x%2525zz%252500/%252e%252e/%252e%252e/OTHER/raw']) {
     my ($name, $path) = @$c;
     $r = $env->get($path, $auth);
     is_status($r, 403, "$name: refused");
