@@ -64,13 +64,26 @@ DECLARE
     u1 text;
     u2 text;
 BEGIN
-    -- The counter is read where the trigger's table is: this function
-    -- names nothing of the schema's (its search_path, below).
-    EXECUTE format('SELECT at_usage, xmin::text::bigint '
-                   'FROM %I.bbtoken_notify_skips', TG_TABLE_SCHEMA)
-        INTO at_usage, row_xmin;
-    IF at_usage IS NOT NULL
-       AND pg_notification_queue_usage() >= at_usage THEN
+    -- at_usage, read once per transaction (a purge runs this for every
+    -- row) and kept in the transaction's bbtoken.notify_at.  Whoever sets
+    -- that in their own session can only make their own changes notify
+    -- (and fail on a full queue, as before this version) or skip and
+    -- count (and have every entry forgotten): never skip uncounted.
+    at_usage := NULLIF(current_setting('bbtoken.notify_at', true), '')
+                ::double precision;
+    IF at_usage IS NULL THEN
+        -- Read where the trigger's table is: this function names nothing
+        -- of the schema's (its search_path, below).
+        EXECUTE format('SELECT at_usage FROM %I.bbtoken_notify_skips',
+                       TG_TABLE_SCHEMA)
+            INTO at_usage;
+        PERFORM set_config('bbtoken.notify_at',
+                           COALESCE(at_usage, 2)::text, true);
+    END IF;
+    IF pg_notification_queue_usage() >= at_usage THEN
+        EXECUTE format('SELECT xmin::text::bigint '
+                       'FROM %I.bbtoken_notify_skips', TG_TABLE_SCHEMA)
+            INTO row_xmin;
         -- Counted once per transaction: not again when the row as this
         -- statement saw it was written by a transaction still in progress,
         -- which can only be this one (another's is not seen before it
