@@ -135,6 +135,22 @@ my ($rc, $out) = run_cmd(cmd => ['fail2ban-regex', '--config', $conf, $env->erro
                          timeout => 120);
 like($out, qr/^Lines: \d+ lines, 0 ignored, 9 matched/m, 'fail2ban-regex\'s own count: 9 matched');
 
+# A refusal a client request's sub-request repeats is logged at debug
+# (README, Throttling failed logins): not counted, even under an
+# ErrorLogFormat that writes no source position before [client ...].
+{
+    my $stamp = POSIX::strftime('[%a %b %d %H:%M:%S.000000 %Y]', localtime);
+    my $lines = "$stamp [bbtoken:debug] [pid 1:tid 2] [client 192.0.2.77:1234] "
+        . "BBT040: password refused for user carol: wrong password\n"
+        . "$stamp [bbtoken:error] [pid 1:tid 2] [client 192.0.2.78:1234] "
+        . "BBT040: password refused for user carol: wrong password\n";
+    BBT::Util::spew("$conf/levels.log", $lines);
+    my ($lrc, $lout, $lerr) = run_cmd(cmd => ['fail2ban-regex', '--config', $conf, '-o', '<ip>', "$conf/levels.log",
+                                              'bbtoken'], timeout => 120);
+    is_deeply([grep {/^\d+\.\d+\.\d+\.\d+$/} split /\n/, $lout], ['192.0.2.78'],
+              'a refusal at debug is not counted, the same at error is') or diag "$lout$lerr";
+}
+
 # IPv6: httpd writes [client ADDRESS:PORT] with no brackets, so a client
 # whose source port has four digits or fewer (its choice: any port over
 # 1023 is free to bind) makes ::1:4321 look like one address.  Each try
