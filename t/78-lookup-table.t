@@ -466,7 +466,7 @@ subtest 'pg_dump and pg_restore: the table as dumped, with what it derives from'
     # Data only, into emptied tables: the lookup's rows come from the dump,
     # its triggers off while they load.
     $env->psql('TRUNCATE bbtoken_users, bbtoken_audit, bbtoken_projects, bbtoken_policy,'
-               . ' bbtoken_leak_throttle, bbtoken_schema, bbtoken_locks CASCADE');
+               . ' bbtoken_leak_throttle, bbtoken_schema, bbtoken_locks, bbtoken_notify_skips CASCADE');
     is($env->psql('SELECT count(*) FROM bbtoken_lookup'), 0, 'emptied');
     is($pg->('pg_restore', '--data-only', '--disable-triggers', '-d', 'bbtoken', $dump), 'ok',
        'restored (--data-only --disable-triggers)');
