@@ -52,15 +52,9 @@ typedef struct {
  * and in a section's path before comparing. */
 static char *bbt_squeeze(apr_pool_t *p, const char *path)
 {
-    char *out = apr_pstrdup(p, path), *o = out;
-    const char *s;
+    char *out = apr_pstrdup(p, path);
 
-    for (s = path; *s; s++) {
-        if (*s != '/' || o == out || o[-1] != '/') {
-            *o++ = *s;
-        }
-    }
-    *o = '\0';
+    ap_no2slash(out);
     return out;
 }
 

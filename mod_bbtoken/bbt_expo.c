@@ -105,8 +105,10 @@ static const struct {
     [F_NOTIFY_QUEUE] = {"bbtoken_notify_queue_usage_ratio", "gauge",
                         "How full PostgreSQL's NOTIFY queue is (0 to 1), "
                         "which every database of the cluster shares, as "
-                        "the cache's listener last read it; full, every "
-                        "change that notifies fails at its commit."},
+                        "the cache's listener last read it; from half "
+                        "full the schema's changes notify nothing and "
+                        "empty the caches, full, the cache is not "
+                        "believed."},
     [F_SCHEMA_VERSION] = {"bbtoken_schema_version", "gauge",
                           "The database's schema version, as a child last "
                           "read it (once per child, on its first "
