@@ -8,7 +8,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <unistd.h>
 
 #include "db.h"
@@ -229,9 +228,8 @@ static void bbtoken_piece_add(bbtoken_pieces_t *ps, const char *s, size_t len,
     }
 }
 
-/* What follows each "=" of s[0..len): the server quotes only a setting's
- * value from options (-cwork_mem=64MBpassword=S3CRET is quoted from 64MB
- * on). */
+/* What follows each "=" of s[0..len): the server quotes a setting's value
+ * from options (-cwork_mem=64MBpassword=S3CRET is quoted from 64MB on). */
 static void bbtoken_tails_add(bbtoken_pieces_t *ps, const char *s, size_t len)
 {
     const char *eq;
@@ -243,10 +241,29 @@ static void bbtoken_tails_add(bbtoken_pieces_t *ps, const char *s, size_t len)
     }
 }
 
+/* A word of options as the server reads a setting in it: it quotes what
+ * follows a switch (-c, -S...) or -- apart ("-c S3CRETpw requires a
+ * value", of -cS3CRETpw), and the setting's name, up to its first "="
+ * ("unrecognized configuration parameter" of -cHunter2secret=on). */
+static void bbtoken_setting_add(bbtoken_pieces_t *ps, const char *s, size_t len)
+{
+    const char *eq;
+
+    if (len > 2 && s[0] == '-') {
+        s += 2;
+        len -= 2;
+        bbtoken_piece_add(ps, s, len, BBTOKEN_DB_PART);
+    }
+    if ((eq = memchr(s, '=', len)) != NULL) {
+        bbtoken_piece_add(ps, s, (size_t)(eq - s), BBTOKEN_DB_PART);
+    }
+}
+
 /* A value as libpq or the server may quote it: whole, each item of a list
- * (host=a,b names a and b one by one), each word and what follows each
- * "=" (options holds a server's command line, each of its settings quoted
- * apart), and the name the server cut. */
+ * (host=a,b names a and b one by one), each word, what follows each "="
+ * and the parts of a setting (options holds a server's command line, each
+ * of its settings quoted apart), and the name the server cut: at most
+ * 5 + 3 * strlen(v) pieces (one word of "=" alone). */
 static void bbtoken_value_add(bbtoken_pieces_t *ps, const char *v)
 {
     size_t len = strlen(v), cut = BBTOKEN_DB_NAMELEN, w;
@@ -268,6 +285,7 @@ static void bbtoken_value_add(bbtoken_pieces_t *ps, const char *v)
         }
         bbtoken_piece_add(ps, word, w, BBTOKEN_DB_PART);
         bbtoken_tails_add(ps, word, w);
+        bbtoken_setting_add(ps, word, w);
     }
     if (len > cut) {
         bbtoken_piece_add(ps, v, cut, 1);
@@ -291,12 +309,32 @@ static int bbtoken_wordy(const char *s, size_t i)
     return (c >= '0' && c <= '9') || ((c | 0x20) >= 'a' && (c | 0x20) <= 'z');
 }
 
-/* Whether the piece stands at msg[i]: any case (a name may be folded),
- * and a short one only where it is not part of a longer word. */
+/* Whether msg holds piece p at its start, in any case, and a "-" of p as
+ * "-" or "_" (the server quotes a setting's name from options with its
+ * hyphens as underscores). */
+static int bbtoken_piece_same(const char *msg, const bbtoken_piece_t *p)
+{
+    size_t i;
+
+    for (i = 0; i < p->len; i++) {
+        unsigned char m = (unsigned char)msg[i], c = (unsigned char)p->s[i];
+
+        /* ASCII letters in any case: a name may be folded. */
+        m = m >= 'A' && m <= 'Z' ? m | 0x20 : m;
+        c = c >= 'A' && c <= 'Z' ? c | 0x20 : c;
+        if (m != c && !(c == '-' && m == '_')) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* Whether the piece stands at msg[i], and a short one only where it is
+ * not part of a longer word. */
 static int bbtoken_piece_at(const char *msg, size_t i, size_t mlen,
                             const bbtoken_piece_t *p)
 {
-    if (p->len > mlen - i || strncasecmp(msg + i, p->s, p->len) != 0) {
+    if (p->len > mlen - i || !bbtoken_piece_same(msg + i, p)) {
         return 0;
     }
     if (p->len >= BBTOKEN_DB_SHORT) {
@@ -325,7 +363,7 @@ static char *bbtoken_masked(const char *db, const char *msg)
 {
     PQconninfoOption *opts = NULL, *o;
     bbtoken_pieces_t ps = {NULL, 0, 0};
-    size_t n = 4 + 3 * strlen(db), mlen = strlen(msg);
+    size_t n = 5 + 3 * strlen(db), mlen = strlen(msg);
     size_t mk = strlen(BBTOKEN_DB_VALUE), i, j;
     char *out = NULL, *w;
 
@@ -333,7 +371,7 @@ static char *bbtoken_masked(const char *db, const char *msg)
         return NULL;
     }
     for (o = opts; o && o->keyword; o++) {
-        n += o->val ? 4 + 3 * strlen(o->val) : 0;
+        n += o->val ? 5 + 3 * strlen(o->val) : 0;
     }
     ps.cap = n;
     ps.p = calloc(n, sizeof(*ps.p));

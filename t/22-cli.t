@@ -158,12 +158,21 @@ subtest 'cannot connect: no value of --db in the message' => sub {
                  ['postgresql://bob:pa@ss@127.0.0.1:1/x', qr/could not translate host name/],
                  ['host=127.0.0.1 port=5432password=S3CRET', qr/connection option "port"/],
                  ["host=RET,127.0.0.1 port=$closed dbname=S3C connect_timeout=2", qr/Connection refused/],
-                 # The server quotes only what follows a setting's "=" in
-                 # options, each setting apart.
+                 # The server quotes a setting of options apart: its value,
+                 # its name (a "-" in it as "_"), and without "=" what
+                 # follows -c (after a space) or --.
                  ["host=127.0.0.1 port=$port dbname=bbtoken user=postgres options=-cwork_mem=64MBpassword=S3CRET",
-                  qr/invalid value for parameter "work_mem"/],
+                  qr/invalid value for parameter "\(a value from --db\)"/],
                  ["host=127.0.0.1 port=$port dbname=bbtoken user=postgres options='-c work_mem=S3CRET -c geqo=on'",
-                  qr/invalid value for parameter "work_mem"/]);
+                  qr/invalid value for parameter "\(a value from --db\)"/],
+                 ["host=127.0.0.1 port=$port dbname=bbtoken user=postgres options=-cS3CRETpw",
+                  qr/-c \(a value from --db\) requires a value/],
+                 ["host=127.0.0.1 port=$port dbname=bbtoken user=postgres options=--S3CRETpw",
+                  qr/FATAL: +\(a value from --db\) requires a value/],
+                 ["host=127.0.0.1 port=$port dbname=bbtoken user=postgres options=-cHunter2S3CRET=on",
+                  qr/unrecognized configuration parameter "\(a value from --db\)"/],
+                 ["host=127.0.0.1 port=$port dbname=bbtoken user=postgres options='-c S3C-RETpw=on'",
+                  qr/unrecognized configuration parameter "\(a value from --db\)"/]);
     for my $c (@cases) {
         my ($db, $why) = @$c;
         my (undef, undef, $err) = $env->cli_is("--db '$db'", ['--db', $db, 'list', 'alice'], 1, raw => 1,
