@@ -152,22 +152,47 @@ static const char *bbtoken_opt_name(int c)
 #define BBTOKEN_REPEATABLE                                                     \
     (BBTOKEN_BIT(BBTOKEN_OPT_PERM) | BBTOKEN_BIT(BBTOKEN_OPT_ALLOW_FROM))
 
-/* Options may come before, between or after the operands; "--" ends
- * them. */
+/* --help: the usage on stdout.  Where the command lacks an operand it
+ * needs, the --help may be that operand, a value a script passed on
+ * (`bbtoken user disable "$N"`, N=--help): nothing was done, and exit 0
+ * would say it was. */
+static int bbtoken_help(const bbtoken_cmd_t *cmd, unsigned long long seen,
+                        int noperands)
+{
+    int wanted = noperands == cmd->noperands;
+
+    if (cmd->noperands < 0) {
+        wanted = noperands == 1 ||
+                 (noperands == 0 && (!cmd->instead || (seen & cmd->instead)));
+    }
+    /* The reason first, as a usage error has it. */
+    if (!wanted) {
+        bbtoken_warn("%s takes %s: only the usage was shown (an operand that "
+                     "begins with - goes after --)",
+                     cmd->full, cmd->operands);
+    }
+    fputs(cmd->usage, stdout);
+    return wanted ? BBTOKEN_EXIT_OK : BBTOKEN_EXIT_USAGE;
+}
+
+/* Options may come before, between or after the operands (`list NAME
+ * --json`), so a word that begins with "-" is an option wherever it
+ * stands; "--" ends them. */
 int bbtoken_parse_args(const bbtoken_cmd_t *cmd, int argc, char **argv,
                        bbtoken_args_t *a)
 {
     unsigned long long seen = 0;
-    int c;
+    int c, help = 0;
 
     memset(a, 0, sizeof(*a));
     a->required = -1;
     opterr = 0;
     optind = 0;
     while ((c = getopt_long(argc, argv, ":h", bbtoken_cmd_opts, NULL)) != -1) {
+        /* Read on: whether the operands are all there. */
         if (c == 'h') {
-            fputs(cmd->usage, stdout);
-            return BBTOKEN_EXIT_OK;
+            help = 1;
+            continue;
         }
         if (c < BBTOKEN_OPT_DB) {
             return bbtoken_opt_error(cmd->usage, c, argv);
@@ -317,6 +342,9 @@ int bbtoken_parse_args(const bbtoken_cmd_t *cmd, int argc, char **argv,
         (a->admin && a->no_admin) || (a->nnets && a->nets_any)) {
         return bbtoken_usage_error(cmd->usage, "give a value or its --no- "
                                                "option, not both");
+    }
+    if (help) {
+        return bbtoken_help(cmd, seen, argc - optind);
     }
     if (cmd->noperands < 0 && argc - optind <= 1) {
         a->operands = argv + optind;

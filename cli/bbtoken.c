@@ -10,10 +10,12 @@
  * their refusals are reported too.
  *
  * Exit status: 0 success; 1 failure with exactly one line on stderr;
- * 2 bad usage (a reason and the usage on stderr).  Only reports (list,
- * policy, audit, expiring, db status, db check, what notify did), create
- * and rotate (the token alone) and the counts of revoke --user and purge
- * go to stdout; their notes go to stderr.
+ * 2 bad usage (a reason and the usage on stderr; a --help in place of
+ * an operand the command needs shows the usage on stdout, the reason on
+ * stderr).  Only reports (list, policy, audit, expiring, db status, db
+ * check, what notify did), create and rotate (the token alone) and the
+ * counts of revoke --user and purge go to stdout; their notes go to
+ * stderr.
  *
  * This file holds the command table and the dispatch; args.c the command
  * line, usage.c the help texts, out.c the output, db.c the database
@@ -33,73 +35,76 @@
 static const bbtoken_cmd_t bbtoken_user_cmds[] = {
     {"add", bbtoken_cmd_user_add, bbtoken_usage_user,
      BBTOKEN_B(ADMIN) | BBTOKEN_B(EMAIL) | BBTOKEN_B(DISPLAY_NAME), 1,
-     "user add", "one NAME"},
+     "user add", "one NAME", 0},
     {"set", bbtoken_cmd_user_details, bbtoken_usage_user,
      BBTOKEN_B(EMAIL) | BBTOKEN_B(NO_EMAIL) | BBTOKEN_B(DISPLAY_NAME) |
          BBTOKEN_B(NO_DISPLAY_NAME) | BBTOKEN_B(ADMIN) | BBTOKEN_B(NO_ADMIN),
-     1, "user set", "one NAME"},
+     1, "user set", "one NAME", 0},
     {"show", bbtoken_cmd_user_show, bbtoken_usage_user, BBTOKEN_B(JSON), 1,
-     "user show", "one NAME"},
+     "user show", "one NAME", 0},
     {"disable", bbtoken_cmd_user_set, bbtoken_usage_user, 0, 1, "user disable",
-     "one NAME"},
+     "one NAME", 0},
     {"enable", bbtoken_cmd_user_set, bbtoken_usage_user, 0, 1, "user enable",
-     "one NAME"},
-    {NULL, NULL, NULL, 0, 0, NULL, NULL}};
+     "one NAME", 0},
+    {NULL, NULL, NULL, 0, 0, NULL, NULL, 0}};
 
 static const bbtoken_cmd_t bbtoken_db_cmds[] = {
     {"status", bbtoken_cmd_db_status, bbtoken_usage_db, 0, 0, "db status",
-     "no operands"},
+     "no operands", 0},
     {"upgrade", bbtoken_cmd_db_upgrade, bbtoken_usage_db, BBTOKEN_B(INIT), 0,
-     "db upgrade", "no operands"},
+     "db upgrade", "no operands", 0},
     {"check", bbtoken_cmd_db_check, bbtoken_usage_db,
-     BBTOKEN_B(REPAIR) | BBTOKEN_B(JSON), 0, "db check", "no operands"},
-    {NULL, NULL, NULL, 0, 0, NULL, NULL}};
+     BBTOKEN_B(REPAIR) | BBTOKEN_B(JSON), 0, "db check", "no operands", 0},
+    {NULL, NULL, NULL, 0, 0, NULL, NULL, 0}};
 
 static const bbtoken_cmd_t bbtoken_cmds[] = {
-    {"user", NULL, bbtoken_usage_user, 0, 0, "user", NULL},
+    {"user", NULL, bbtoken_usage_user, 0, 0, "user", NULL, 0},
     {"grant", bbtoken_cmd_grant, bbtoken_usage_grant, 0, 3, "grant",
-     "NAME PERMISSION TARGET"},
+     "NAME PERMISSION TARGET", 0},
     {"ungrant", bbtoken_cmd_ungrant, bbtoken_usage_ungrant, 0, 2, "ungrant",
-     "NAME TARGET"},
+     "NAME TARGET", 0},
     {"create", bbtoken_cmd_create, bbtoken_usage_create,
      BBTOKEN_B(NAME) | BBTOKEN_B(PERM) | BBTOKEN_B(EXPIRY) |
          BBTOKEN_B(PROJECT) | BBTOKEN_B(REPO) | BBTOKEN_B(ALLOW_FROM),
-     -1, "create", "one NAME, or --project KEY, or --repo KEY/slug"},
+     -1, "create", "one NAME, or --project KEY, or --repo KEY/slug",
+     BBTOKEN_B(PROJECT) | BBTOKEN_B(REPO)},
     {"list", bbtoken_cmd_list_any, bbtoken_usage_list,
      BBTOKEN_B(JSON) | BBTOKEN_B(ALL) | BBTOKEN_B(OWNER) | BBTOKEN_B(PROJECT) |
          BBTOKEN_B(REPO) | BBTOKEN_B(EXPIRED) | BBTOKEN_B(NEVER_USED) |
          BBTOKEN_B(UNUSED_FOR) | BBTOKEN_B(MIN_PERM) | BBTOKEN_B(REVOKE) |
          BBTOKEN_B(DRY_RUN) | BBTOKEN_B(KIND),
-     -1, "list", "one NAME, --project KEY, --repo KEY/slug, or --all"},
+     -1, "list", "one NAME, --project KEY, --repo KEY/slug, or --all",
+     BBTOKEN_B(PROJECT) | BBTOKEN_B(REPO) | BBTOKEN_B(ALL)},
     {"update", bbtoken_cmd_update, bbtoken_usage_update,
      BBTOKEN_B(NAME) | BBTOKEN_B(PERM) | BBTOKEN_B(EXPIRY) |
          BBTOKEN_B(ALLOW_FROM) | BBTOKEN_B(ALLOW_FROM_ANY),
-     1, "update", "one ID"},
+     1, "update", "one ID", 0},
     {"revoke", bbtoken_cmd_revoke, bbtoken_usage_revoke,
      BBTOKEN_B(USER) | BBTOKEN_B(PROJECT) | BBTOKEN_B(REPO), -1, "revoke",
-     "one ID, or --user NAME, --project KEY or --repo KEY/slug"},
+     "one ID, or --user NAME, --project KEY or --repo KEY/slug",
+     BBTOKEN_B(USER) | BBTOKEN_B(PROJECT) | BBTOKEN_B(REPO)},
     {"rotate", bbtoken_cmd_rotate, bbtoken_usage_rotate, 0, 1, "rotate",
-     "one ID"},
+     "one ID", 0},
     {"expiring", bbtoken_cmd_expiring, bbtoken_usage_expiring,
-     BBTOKEN_B(WITHIN) | BBTOKEN_B(JSON), 0, "expiring", "no operands"},
+     BBTOKEN_B(WITHIN) | BBTOKEN_B(JSON), 0, "expiring", "no operands", 0},
     {"purge", bbtoken_cmd_purge, bbtoken_usage_purge, BBTOKEN_B(BEFORE), 0,
-     "purge", "no operands"},
+     "purge", "no operands", 0},
     {"audit", bbtoken_cmd_audit, bbtoken_usage_audit,
      BBTOKEN_B(SINCE) | BBTOKEN_B(TOKEN) | BBTOKEN_B(JSON) |
          BBTOKEN_B(PROJECT) | BBTOKEN_B(REPO),
-     -1, "audit", "at most one NAME"},
+     -1, "audit", "at most one NAME", 0},
     {"policy", bbtoken_cmd_policy, bbtoken_usage_policy,
      BBTOKEN_B(REQUIRED) | BBTOKEN_B(OPTIONAL) | BBTOKEN_B(MAX_DAYS) |
          BBTOKEN_B(MAX_TOKENS) | BBTOKEN_B(REVOKE_UNUSED) | BBTOKEN_B(JSON),
-     0, "policy", "no operands"},
+     0, "policy", "no operands", 0},
     {"project", bbtoken_cmd_project, bbtoken_usage_project,
-     BBTOKEN_B(REPO_ADMINS) | BBTOKEN_B(JSON), 1, "project", "one KEY"},
+     BBTOKEN_B(REPO_ADMINS) | BBTOKEN_B(JSON), 1, "project", "one KEY", 0},
     {"notify", bbtoken_cmd_notify, bbtoken_usage_notify,
      BBTOKEN_B(DRY_RUN) | BBTOKEN_B(SENDMAIL) | BBTOKEN_B(FROM) |
          BBTOKEN_B(SENDMAIL_TIMEOUT),
-     0, "notify", "no operands"},
-    {"db", NULL, bbtoken_usage_db, 0, 0, "db", NULL},
-    {NULL, NULL, NULL, 0, 0, NULL, NULL}};
+     0, "notify", "no operands", 0},
+    {"db", NULL, bbtoken_usage_db, 0, 0, "db", NULL, 0},
+    {NULL, NULL, NULL, 0, 0, NULL, NULL, 0}};
 
 static const bbtoken_cmd_t *bbtoken_find(const bbtoken_cmd_t *cmds,
                                          const char *name)

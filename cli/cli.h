@@ -148,6 +148,10 @@ struct bbtoken_cmd {
     int noperands;           /* -1: none or one */
     const char *full;        /* "user add" */
     const char *operands;    /* what it takes, for complaints */
+    /* With noperands -1, the options that name what the operand would
+     * (revoke's --user): without one of them the operand is needed.  0:
+     * it is optional (audit). */
+    unsigned long long instead;
 };
 
 /* A grant's TARGET: KEY or KEY/slug. */
@@ -295,7 +299,8 @@ int bbtoken_opt_error(const char *usage, int c, char **argv);
 int bbtoken_parse_global(int argc, char **argv, const char **db, int *cmd);
 
 /* A command's options and operands; argv[0] is the command's last word.
- * Returns BBTOKEN_GO_ON, or an exit status (0 after --help). */
+ * Returns BBTOKEN_GO_ON, or an exit status: after --help 0, or 2 where
+ * an operand the command needs is missing. */
 int bbtoken_parse_args(const bbtoken_cmd_t *cmd, int argc, char **argv,
                        bbtoken_args_t *a);
 

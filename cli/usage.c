@@ -5,6 +5,16 @@
  */
 #include "cli.h"
 
+/* Every command's usage ends so, after a blank line: options are read
+ * wherever they stand, so a value a script passes on that begins with
+ * "-" would be one. */
+#define BBTOKEN_USAGE_END                                                      \
+    "Options may come before, between or after the operands.  -- ends\n"       \
+    "them: each word after it is an operand, even one that begins with -,\n"   \
+    "so a script passing on a value writes it after --, its options\n"         \
+    "before.  --help shows this and exits 0, or 2 where an operand the\n"      \
+    "command needs is missing (that --help may be a value given for it).\n"
+
 const char bbtoken_usage_main[] =
     "Usage: bbtoken [--db CONNINFO] COMMAND [ARGS...]\n"
     "       bbtoken --help | --version\n"
@@ -76,12 +86,19 @@ const char bbtoken_usage_main[] =
     "                 PGUSER, PGPASSWORD, PGSERVICE...) fills in the rest.\n"
     "  -h, --help     show this help; bbtoken COMMAND --help for a command\n"
     "  --version      show the version\n"
+    "  --             end the options: each word after it is an operand,\n"
+    "                 even one that begins with -.  Options may come\n"
+    "                 before, between or after a command's operands, so\n"
+    "                 a script passing on a value writes it after --:\n"
+    "                 bbtoken revoke -- \"$ID\", bbtoken list --json -- "
+    "\"$N\"\n"
     "\n"
     "Exit status: 0 success; 1 failure, with a one-line reason on stderr;\n"
     "2 bad usage, an option given twice included (only --perm and\n"
     "--allow-from repeat).  A well-formed command that cannot be carried\n"
     "out (unknown user, bad permission, wrong kind of TARGET...) is a\n"
-    "failure.\n";
+    "failure.  COMMAND --help exits 2 where an operand COMMAND needs is\n"
+    "missing: that --help may be a value given for it.\n";
 
 const char bbtoken_usage_user[] =
     "Usage: bbtoken user add NAME [--admin] [--email ADDRESS]\n"
@@ -121,7 +138,8 @@ const char bbtoken_usage_user[] =
     "  --display-name TEXT  how to show the user (1-255 characters, no\n"
     "                       control or invisible formatting characters);\n"
     "                       the REST API shows the name when there is none\n"
-    "Disabling a disabled user, or enabling an enabled one, succeeds.\n";
+    "Disabling a disabled user, or enabling an enabled one, succeeds.\n"
+    "\n" BBTOKEN_USAGE_END;
 
 const char bbtoken_usage_grant[] =
     "Usage: bbtoken grant NAME PERMISSION TARGET\n"
@@ -136,13 +154,15 @@ const char bbtoken_usage_grant[] =
     "    PROJECT_ADMIN; no token holds it.\n"
     "  REPO_READ, REPO_WRITE, REPO_ADMIN need a repository TARGET, KEY/slug.\n"
     "KEY is case-insensitive (proj means PROJ); ~user is a personal project.\n"
-    "A permission of the wrong kind for TARGET is a failure (exit 1).\n";
+    "A permission of the wrong kind for TARGET is a failure (exit 1).\n"
+    "\n" BBTOKEN_USAGE_END;
 
 const char bbtoken_usage_ungrant[] =
     "Usage: bbtoken ungrant NAME TARGET\n"
     "\n"
     "Remove user NAME's grant on TARGET (KEY or KEY/slug).  Fails if there\n"
-    "is none.  A repository's grant and its project's grant are separate.\n";
+    "is none.  A repository's grant and its project's grant are separate.\n"
+    "\n" BBTOKEN_USAGE_END;
 
 const char bbtoken_usage_create[] =
     "Usage: bbtoken create NAME --name LABEL [--perm PERMISSION]...\n"
@@ -180,7 +200,8 @@ const char bbtoken_usage_create[] =
     "disabled user, and when the token policy refuses it: an expiry beyond\n"
     "the maximum, the holder's maximum number of live tokens reached, or a\n"
     "name the holder already uses for a token that is not revoked (see\n"
-    "bbtoken policy).\n";
+    "bbtoken policy).\n"
+    "\n" BBTOKEN_USAGE_END;
 
 const char bbtoken_usage_list[] =
     "Usage: bbtoken list NAME [--json]\n"
@@ -234,7 +255,8 @@ const char bbtoken_usage_list[] =
     "  --json                  as list NAME --json (user, project or\n"
     "                          repository), without expiryDays\n"
     "Fails for a user, project or repository the database knows nothing\n"
-    "of (no token, grant or setting names it).\n";
+    "of (no token, grant or setting names it).\n"
+    "\n" BBTOKEN_USAGE_END;
 
 const char bbtoken_usage_update[] =
     "Usage: bbtoken update ID [--name LABEL] [--perm PERMISSION]...\n"
@@ -248,7 +270,8 @@ const char bbtoken_usage_update[] =
     "from the next request.  The expiry cannot be changed (nor by\n"
     "SQL: the database refuses): --expiry-days is refused; make a new\n"
     "token instead.  Fails for an unknown or revoked token, or a name the\n"
-    "owner already uses.\n";
+    "owner already uses.\n"
+    "\n" BBTOKEN_USAGE_END;
 
 const char bbtoken_usage_revoke[] =
     "Usage: bbtoken revoke ID\n"
@@ -268,7 +291,8 @@ const char bbtoken_usage_revoke[] =
     "               a repository; fails for one the database knows nothing\n"
     "               of (no token, grant or setting names it)\n"
     "A holder's tokens are revoked a thousand a transaction: stopped\n"
-    "midway, the same command run again revokes the rest.\n";
+    "midway, the same command run again revokes the rest.\n"
+    "\n" BBTOKEN_USAGE_END;
 
 const char bbtoken_usage_rotate[] =
     "Usage: bbtoken rotate ID\n"
@@ -280,7 +304,8 @@ const char bbtoken_usage_rotate[] =
     "a token without an expiry gets none unless the policy requires one.\n"
     "ID is revoked in the same transaction, and the audit trail links the\n"
     "two.  A note on stderr names the new token's id and expiry.  Fails for\n"
-    "an unknown, revoked or expired token.\n";
+    "an unknown, revoked or expired token.\n"
+    "\n" BBTOKEN_USAGE_END;
 
 const char bbtoken_usage_expiring[] =
     "Usage: bbtoken expiring [--within DURATION] [--json]\n"
@@ -295,7 +320,8 @@ const char bbtoken_usage_expiring[] =
     "  --json             a JSON array: id, name, expiryDate, expired,\n"
     "                     lastAuthenticated, permissions, user {name,\n"
     "                     active} (project {key} or repository {slug,\n"
-    "                     project {key}} for theirs)\n";
+    "                     project {key}} for theirs)\n"
+    "\n" BBTOKEN_USAGE_END;
 
 const char bbtoken_usage_purge[] =
     "Usage: bbtoken purge --expired-before WHEN\n"
@@ -306,7 +332,8 @@ const char bbtoken_usage_purge[] =
     "deletes the leak reports' counts whose hour has ended, whatever WHEN\n"
     "says.  Prints how many of each on stdout.\n"
     "  WHEN  YYYY-MM-DD or YYYY-MM-DDTHH:MM[:SS][Z] in UTC, or a DURATION\n"
-    "        ago: 90d, 12h, 4w\n";
+    "        ago: 90d, 12h, 4w\n"
+    "\n" BBTOKEN_USAGE_END;
 
 const char bbtoken_usage_audit[] =
     "Usage: bbtoken audit [NAME] [--since WHEN] [--token ID] [--json]\n"
@@ -334,7 +361,8 @@ const char bbtoken_usage_audit[] =
     "              actor, dbRole, source, clientAddress, detail (absent\n"
     "              when not set)\n"
     "Fails for a user, project or repository that neither the trail nor the\n"
-    "database names.\n";
+    "database names.\n"
+    "\n" BBTOKEN_USAGE_END;
 
 const char bbtoken_usage_policy[] =
     "Usage: bbtoken policy [--expiry-required | --expiry-optional]\n"
@@ -360,7 +388,8 @@ const char bbtoken_usage_policy[] =
     "                         maxTokensPerUser, revokeUnusedAfterSeconds}\n"
     "A change of the first three applies to tokens created afterwards:\n"
     "existing expiries are fixed, and tokens over a lowered limit stay until\n"
-    "revoked.  --revoke-unused-after applies to every live token.\n";
+    "revoked.  --revoke-unused-after applies to every live token.\n"
+    "\n" BBTOKEN_USAGE_END;
 
 const char bbtoken_usage_project[] =
     "Usage: bbtoken project KEY [--repo-admins-manage-tokens yes|no] [--json]\n"
@@ -373,7 +402,8 @@ const char bbtoken_usage_project[] =
     "  --repo-admins-manage-tokens yes|no\n"
     "          may the project's repository admins manage their\n"
     "          repositories' tokens (default yes)\n"
-    "  --json  {key, repoAdminsManageTokens}\n";
+    "  --json  {key, repoAdminsManageTokens}\n"
+    "\n" BBTOKEN_USAGE_END;
 
 const char bbtoken_usage_notify[] =
     "Usage: bbtoken notify [--dry-run] [--sendmail PATH] [--from ADDRESS]\n"
@@ -404,7 +434,8 @@ const char bbtoken_usage_notify[] =
     "                    how long the mailer may take a message, 1 to 3600\n"
     "                    (default 60); one still running then is stopped\n"
     "                    (SIGTERM, then SIGKILL, with what it started) and\n"
-    "                    counts as refused\n";
+    "                    counts as refused\n"
+    "\n" BBTOKEN_USAGE_END;
 
 const char bbtoken_usage_db[] =
     "Usage: bbtoken db status\n"
@@ -431,4 +462,5 @@ const char bbtoken_usage_db[] =
     "  --json   print the findings as one JSON document (for monitoring);\n"
     "           the exit status is the same\n"
     "The migrations are compiled into bbtoken.  Other commands refuse to run\n"
-    "against a database at another schema version.\n";
+    "against a database at another schema version.\n"
+    "\n" BBTOKEN_USAGE_END;

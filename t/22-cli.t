@@ -32,16 +32,27 @@ sub count_tokens { $env->psql('SELECT count(*) FROM bbtoken_tokens') }
 
 my $dead_db = 'host=127.0.0.1 port=' . BBT::Env::free_port() . ' dbname=bbtoken user=postgres connect_timeout=2';
 
-subtest '--help everywhere: exit 0, usage on stdout, no database needed' => sub {
-    my @cmds = ([], ['user'], ['user', 'add'], ['user', 'disable'], ['user', 'enable'], ['grant'],
-                ['ungrant'], ['create'], ['list'], ['update'], ['revoke'], ['project']);
+# A command that lacks an operand it needs shows its usage too, but exits
+# 2: the --help may be a value a script passed on for that operand.
+subtest '--help everywhere: usage on stdout, no database needed' => sub {
+    my @cmds = ([], ['user'], ['user', 'add', 'x'], ['user', 'disable', 'x'], ['user', 'enable', 'x'],
+                ['grant', 'x', 'REPO_READ', 'P/r'], ['ungrant', 'x', 'P'], ['create', 'x'],
+                ['create', '--project', 'P'], ['list', 'x'], ['list', '--all'], ['update', '123456789012'],
+                ['revoke', '123456789012'], ['revoke', '--user', 'x'], ['project', 'P'], ['audit']);
     for my $c (@cmds) {
         for my $h ('--help', ($c->[0] ? () : ('-h'))) {
             my @args = ('--db', $dead_db, @$c, $h);
             my ($rc, $out, $err) = $env->cli_raw(@args);
-            ok($rc == 0 && $out =~ /\AUsage: bbtoken/ && $err eq '', "bbtoken @$c $h")
+            ok($rc == 0 && $out =~ /\AUsage: bbtoken/ && $err eq '', "bbtoken @$c $h: exit 0")
                 or diag "exit $rc\nstdout: $out\nstderr: $err";
         }
+    }
+    for my $c (['user', 'add'], ['user', 'disable'], ['user', 'enable'], ['grant'], ['grant', 'x', 'REPO_READ'],
+               ['ungrant'], ['create'], ['list'], ['update'], ['revoke'], ['rotate'], ['project']) {
+        my @args = ('--db', $dead_db, @$c, '--help');
+        my ($rc, $out, $err) = $env->cli_raw(@args);
+        ok($rc == 2 && $out =~ /\AUsage: bbtoken/ && $err =~ /\Abbtoken: .* only the usage was shown [^\n]*\n\z/,
+           "bbtoken @$c --help: exit 2") or diag "exit $rc\nstdout: $out\nstderr: $err";
     }
 };
 

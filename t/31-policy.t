@@ -248,7 +248,7 @@ subtest 'a disabled user gets no token; --help of the new commands' => sub {
                                      . "repeat('a', 32), repeat('b', 64) FROM bbtoken_users WHERE name = 'gone'");
     ok($r != 0 && $e =~ /disabled/, 'the database refuses a token for a disabled user') or diag $e;
     for my $c (['policy'], ['audit'], ['expiring'], ['purge'], ['db'], ['db', 'status'], ['db', 'upgrade'],
-               ['revoke']) {
+               ['revoke', '--user', 'gone']) {
         my ($rc, $out, $err) = $env->cli_raw('--db', 'host=127.0.0.1 port=1 dbname=x connect_timeout=1', @$c,
                                              '--help');
         ok($rc == 0 && $out =~ /\AUsage: bbtoken/ && $err eq '', "bbtoken @$c --help")

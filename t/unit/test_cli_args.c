@@ -18,10 +18,11 @@ static const bbtoken_cmd_t create_cmd = {"create",
                                              B(ALLOW_FROM),
                                          1,
                                          "create",
-                                         "one NAME"};
+                                         "one NAME",
+                                         0};
 static const bbtoken_cmd_t revoke_cmd = {
-    "revoke", NULL,     "USAGE revoke\n",        B(USER),
-    -1,       "revoke", "one ID, or --user NAME"};
+    "revoke", NULL,     "USAGE revoke\n",         B(USER),
+    -1,       "revoke", "one ID, or --user NAME", B(USER)};
 static const bbtoken_cmd_t policy_cmd = {"policy",
                                          NULL,
                                          "USAGE policy\n",
@@ -30,13 +31,14 @@ static const bbtoken_cmd_t policy_cmd = {"policy",
                                              B(REVOKE_UNUSED) | B(JSON),
                                          0,
                                          "policy",
-                                         "no operands"};
+                                         "no operands",
+                                         0};
 static const bbtoken_cmd_t notify_cmd = {
     "notify", NULL,     "USAGE notify\n", B(DRY_RUN) | B(SENDMAIL) | B(FROM),
-    0,        "notify", "no operands"};
+    0,        "notify", "no operands",    0};
 static const bbtoken_cmd_t user_add_cmd = {
     "add", NULL,       "USAGE user\n", B(ADMIN) | B(EMAIL) | B(DISPLAY_NAME),
-    1,     "user add", "one NAME"};
+    1,     "user add", "one NAME",     0};
 static const bbtoken_cmd_t user_set_cmd = {
     "set",
     NULL,
@@ -44,7 +46,8 @@ static const bbtoken_cmd_t user_set_cmd = {
     B(EMAIL) | B(NO_EMAIL) | B(DISPLAY_NAME) | B(NO_DISPLAY_NAME),
     1,
     "user set",
-    "one NAME"};
+    "one NAME",
+    0};
 
 static const bbtoken_cmd_t list_cmd = {
     "list",
@@ -54,7 +57,8 @@ static const bbtoken_cmd_t list_cmd = {
         B(UNUSED_FOR) | B(MIN_PERM) | B(REVOKE) | B(DRY_RUN),
     -1,
     "list",
-    "one NAME, or --all"};
+    "one NAME, or --all",
+    B(ALL) | B(PROJECT)};
 
 static int starts(const char *s, const char *prefix)
 {
@@ -120,8 +124,20 @@ static void test_parse_args(void)
     is_int(parse(&create_cmd, ARGV("create", "alice", "--help"), &a),
            BBTOKEN_EXIT_OK, "--help: exit 0");
     is_str(capture_out, "USAGE create\n", "--help: the usage on stdout");
-    is_int(parse(&create_cmd, ARGV("create", "-h"), &a), BBTOKEN_EXIT_OK,
-           "-h: exit 0, whatever the operands");
+    /* In place of an operand the command needs, --help may be a value a
+     * script passed on: nothing was done, and exit 0 would say it was
+     * (t/22-cli-operands has every command). */
+    is_int(parse(&create_cmd, ARGV("create", "-h"), &a), BBTOKEN_EXIT_USAGE,
+           "-h without the NAME: exit 2");
+    is_str(capture_out, "USAGE create\n", "the usage on stdout");
+    is_str(capture_err,
+           "bbtoken: create takes one NAME: only the usage was shown (an "
+           "operand that begins with - goes after --)\n",
+           "the reason on stderr");
+    is_int(parse(&revoke_cmd, ARGV("revoke", "--help"), &a), BBTOKEN_EXIT_USAGE,
+           "revoke --help: exit 2");
+    is_int(parse(&revoke_cmd, ARGV("revoke", "--user", "x", "-h"), &a),
+           BBTOKEN_EXIT_OK, "revoke --user x -h: exit 0");
 
     usage_error(&create_cmd, ARGV("create", "alice", "--json"),
                 "create does not take --json", "another command's option");
