@@ -12,12 +12,12 @@
 #include "http_log.h"
 #include "http_request.h"
 #include "apr_escape.h"
-#include "apr_lib.h"
 #include "apr_strings.h"
 #include "apr_uri.h"
 
 #include <string.h>
 
+#include "bbt_backread.h"
 #include "bbt_config.h"
 #include "bbt_perm.h"
 #include "bbt_reqbody.h"
@@ -200,88 +200,6 @@ static void bbt_route_into(bbt_req_t *rq, const bbt_match_t *m)
     rq->access.has_dest = 1;
 }
 
-/* How many times a backend may be taken to decode a path's escapes: %25
- * decodes to %, so a %252e is a "." to one that decodes twice.  A path
- * that still holds an escape after so many is refused. */
-#define BBT_BACKEND_DECODES 3
-
-/* Whether s holds a %XX escape. */
-static int bbt_has_escape(const char *s)
-{
-    for (s = strchr(s, '%'); s; s = strchr(s + 1, '%')) {
-        if (apr_isxdigit(s[1]) && apr_isxdigit(s[2])) {
-            return 1;
-        }
-    }
-    return 0;
-}
-
-/* Whether the route mp, which path matched, holds for path as a backend
- * may read it once httpd has handed it on: r's own path (with its query
- * string, args), or its Destination's.  httpd has decoded the path once,
- * but under AllowEncodedSlashes NoDecode r->uri keeps a %2F as it came,
- * and a %25XX comes out as %XX: the filesystem reads them as names, and a
- * proxy told not to canonicalize (nocanon) forwards them, while a backend that
- * decodes them and then resolves dot segments reads
- * repo/x%2F..%2F..%2FOTHER%2Fsecret, or repo/x/%2e%2e/%2e%2e/OTHER/secret, as
- * OTHER's.  One that takes a backslash (a %5C, which httpd decodes) for a slash
- * reads repo/x\..\..\OTHER so; and a servlet container drops each segment's
- * ;parameters before it resolves dot segments, so repo/..;/..;/OTHER is
- * OTHER's to it, while httpd and the routes see segments named "..;".
- * So the path read every way at once (each escape decoded, again while one
- * is left, then a backslash as a slash, then each ;parameter dropped up to
- * the next slash of that reading, slashes merged) must match the very
- * route on the very target too, or the request is not routed: a name a
- * backend takes as bytes (mod_dav_svn's "\lead.txt", read so as
- * "trunk//lead.txt") is still its repository's.  Its dot segments are
- * refused, never resolved (they match no route): a backend may apply only
- * some of the readings (keep a backslash, decode a %2F, drop a ;parameter
- * before it decodes), and its ".." would then pop another segment than a
- * resolved one pops.  A ".." any of those partial readings makes is one in
- * this reading too, whose slashes are the most any reading has and whose
- * ;parameters end at the first of them: x;%2F..%2FOTHER is x;/../OTHER,
- * whose ".." stays.  A decoded NUL is refused. */
-static int bbt_backend_agrees(request_rec *r, const bbt_dir_conf_t *conf,
-                              const char *path, const char *args,
-                              int dest_lookup, const bbt_match_t *mp)
-{
-    char *alt, *w, *p;
-    bbt_match_t m;
-    int n;
-
-    if (!path[strcspn(path, "%\\;")]) {
-        return 1;
-    }
-    alt = apr_pstrdup(r->pool, path);
-    for (n = 0; bbt_has_escape(alt); n++) {
-        /* A %00 would be decoded to a NUL, which ends the string here but
-         * not to a backend: refused before the pass, whatever
-         * ap_unescape_all would return (a bad escape beside it makes that
-         * a bad request, not the NUL's not found).  A '%' with no two hex
-         * digits after it is a name's own and stays. */
-        if (n == BBT_BACKEND_DECODES || strstr(alt, "%00") ||
-            ap_unescape_all(alt) == HTTP_NOT_FOUND) {
-            return 0;
-        }
-    }
-    for (p = alt, w = alt; *p;) {
-        if (*p == '\\') {
-            *w++ = '/';
-            p++;
-        } else if (*p == ';') {
-            p += strcspn(p, "/\\");
-        } else {
-            *w++ = *p++;
-        }
-    }
-    *w = '\0';
-    ap_no2slash(alt);
-    return bbt_rules_match(conf->rules, r->method, alt, args, dest_lookup,
-                           &m) == BBT_ROUTE_MATCH &&
-           m.rule == mp->rule && strcmp(m.target.key, mp->target.key) == 0 &&
-           strcmp(m.target.slug, mp->target.slug) == 0;
-}
-
 /* A key not spelled canonically was not mapped by bbt_translate (routes in
  * a <Directory>, or a sub-request's Destination): refused, so that what is
  * decided is what the filesystem serves. */
@@ -308,7 +226,8 @@ int bbt_routing_route(request_rec *r, const bbt_dir_conf_t *conf, bbt_req_t *rq)
         bbt_no_route(rq, "project key not spelled canonically");
         return OK;
     }
-    if (!bbt_backend_agrees(r, conf, r->uri, r->args, dest_lookup, mp)) {
+    if (!bbt_backread_agrees(conf->rules, r->method, r->uri, r->args,
+                             dest_lookup, mp)) {
         bbt_no_route(rq, "an escape left in the path (%2F, %25XX), a "
                          "backslash or a ;parameter makes the path another "
                          "one's to a backend that reads it so");
@@ -349,7 +268,7 @@ int bbt_routing_route(request_rec *r, const bbt_dir_conf_t *conf, bbt_req_t *rq)
     /* A backend that moves or copies by itself reads the Destination as it
      * reads the path: mod_dav's sub-request, which would be held to this
      * when routed, is not made for it. */
-    if (!bbt_backend_agrees(r, conf, dpath, NULL, 1, &m)) {
+    if (!bbt_backread_agrees(conf->rules, r->method, dpath, NULL, 1, &m)) {
         bbt_no_route(rq, "a backslash or a ;parameter makes the Destination "
                          "another one's to a backend that reads it so");
         return OK;
