@@ -2,10 +2,12 @@
  * Whether a backend reads a routed path as the routes do (bbt_backread.h).
  * httpd has decoded the path once, but under AllowEncodedSlashes NoDecode
  * r->uri keeps a %2F as it came, and a %25XX comes out as %XX: the
- * filesystem reads them as names, and a proxy told not to canonicalize
- * (nocanon) forwards them, while a backend that decodes them and then
- * resolves dot segments reads repo/x%2F..%2F..%2FOTHER%2Fsecret, or
- * repo/x/%2e%2e/%2e%2e/OTHER/secret, as OTHER's.  One that takes a
+ * filesystem reads them as names, and a ProxyPass hands the path on
+ * encoded again, while a backend that decodes them and then resolves dot
+ * segments reads repo/x%2F..%2F..%2FOTHER%2Fsecret, or
+ * repo/x/%2e%2e/%2e%2e/OTHER/secret, as OTHER's.  (ProxyPass nocanon
+ * hands on the request's own URL instead, which no reading of r->uri
+ * covers: README's Known limits.)  One that takes a
  * backslash (a %5C, which httpd decodes) for a slash reads
  * repo/x\..\..\OTHER so; and a servlet container drops each segment's
  * ;parameters before it resolves dot segments, so repo/..;/..;/OTHER is
@@ -22,7 +24,10 @@
  * resolved one pops.  A ".." any of those partial readings makes is one in
  * this reading too, whose slashes are the most any reading has and whose
  * ;parameters end at the first of them: x;%2F..%2FOTHER is x;/../OTHER,
- * whose ".." stays.  A decoded NUL is refused.
+ * whose ".." stays.  But a ;parameter dropped before a decoding ends at a
+ * slash already there, and takes the slashes the decoding would make with
+ * it: so at each decoding the path is read with its ;parameters dropped
+ * first too, then every way again.  A decoded NUL is refused.
  */
 #include "bbt_backread.h"
 
@@ -97,25 +102,58 @@ static char *bbt_copy(const char *s)
     return c ? memcpy(c, s, len) : NULL;
 }
 
-int bbt_backread_agrees(const bbt_rules_t *rules, const char *method,
-                        const char *path, const char *args, int destination,
-                        const bbt_match_t *mp)
+/* Each ;parameter of s dropped up to the next slash, in place. */
+static void bbt_drop_params(char *s)
 {
-    char *alt, *w, *p;
-    bbt_match_t m;
-    int n, same = 0;
+    const char *p;
+    char *w = s;
 
-    if (!path[strcspn(path, "%\\;")]) {
-        return 1;
+    for (p = s; *p;) {
+        if (*p == ';') {
+            p += strcspn(p, "/");
+        } else {
+            *w++ = *p++;
+        }
     }
-    if (!(alt = bbt_copy(path))) {
-        return 0;
-    }
-    for (n = 0; bbt_has_escape(alt); n++) {
+    *w = '\0';
+}
+
+/* Whether alt (changed here), which a backend may decode at most decodes
+ * times more, reads every way as mp's route on mp's target. */
+static int bbt_reads_as(const bbt_rules_t *rules, const char *method, char *alt,
+                        const char *args, int destination,
+                        const bbt_match_t *mp, int decodes)
+{
+    char *w, *p, *cut;
+    bbt_match_t m;
+    int n, same;
+
+    for (n = 0;; n++) {
+        /* A backend that drops ;parameters before it decodes (a servlet
+         * container behind a ProxyPass) ends one at a slash already there,
+         * not at one its decoding makes: repo/;%5Cx and repo/;%2Fx are
+         * repo/ to it, the repository itself, while the reading below has
+         * repo/x.  That reading is read every way too, with the decodings
+         * left. */
+        if (strchr(alt, ';')) {
+            if (!(cut = bbt_copy(alt))) {
+                return 0;
+            }
+            bbt_drop_params(cut);
+            same = bbt_reads_as(rules, method, cut, args, destination, mp,
+                                decodes - n);
+            free(cut);
+            if (!same) {
+                return 0;
+            }
+        }
+        if (!bbt_has_escape(alt)) {
+            break;
+        }
         /* A %00 would be decoded to a NUL, which ends the string here but
          * not to a backend: refused before the pass. */
-        if (n == BBT_BACKREAD_DECODES || strstr(alt, "%00")) {
-            goto done;
+        if (n == decodes || strstr(alt, "%00")) {
+            return 0;
         }
         bbt_unescape(alt);
     }
@@ -131,11 +169,27 @@ int bbt_backread_agrees(const bbt_rules_t *rules, const char *method,
     }
     *w = '\0';
     bbt_no2slash(alt);
-    same = bbt_rules_match(rules, method, alt, args, destination, &m) ==
+    return bbt_rules_match(rules, method, alt, args, destination, &m) ==
                BBT_ROUTE_MATCH &&
            m.rule == mp->rule && strcmp(m.target.key, mp->target.key) == 0 &&
            strcmp(m.target.slug, mp->target.slug) == 0;
-done:
+}
+
+int bbt_backread_agrees(const bbt_rules_t *rules, const char *method,
+                        const char *path, const char *args, int destination,
+                        const bbt_match_t *mp)
+{
+    char *alt;
+    int same;
+
+    if (!path[strcspn(path, "%\\;")]) {
+        return 1;
+    }
+    if (!(alt = bbt_copy(path))) {
+        return 0;
+    }
+    same = bbt_reads_as(rules, method, alt, args, destination, mp,
+                        BBT_BACKREAD_DECODES);
     free(alt);
     return same;
 }

@@ -10,8 +10,10 @@
 # another key's bytes nor an older copy's decoding; of the last level key
 # made, never another target's (each checked on a maker of its own); of
 # verified tokens, never more than it was told; of the last lookup row
-# parsed, against a fresh parse.  A crash, an AddressSanitizer report or
-# a broken invariant fails the test.
+# parsed, against a fresh parse.  And a routed path as backends may read
+# it, against models of their readings (decodings, backslashes,
+# ;parameters dropped before or after decoding).  A crash, an
+# AddressSanitizer report or a broken invariant fails the test.
 use strict;
 use warnings;
 use FindBin;
@@ -19,7 +21,7 @@ use lib "$FindBin::Bin/lib";
 use Test::More;
 use BBT::Fuzz qw(fuzz_ok);
 
-fuzz_ok($_, 100_000) for qw(cred token route override centry lookuprow levelmap clockcmp cmark);
+fuzz_ok($_, 100_000) for qw(cred token route backread override centry lookuprow levelmap clockcmp cmark);
 # Each input of these is many operations, each checked against another
 # computation: fewer runs for as long.
 fuzz_ok($_, 30_000) for qw(rmemo cnear vmemo);

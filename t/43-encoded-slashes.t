@@ -7,7 +7,8 @@
 # handed.  Without encoded slashes, and with ones that name the same
 # place, nothing changes.  So too a backslash, which a backend may take
 # for a slash, and a segment's ;parameter, which a servlet container drops
-# before it resolves dot segments.
+# before it resolves dot segments, and before it decodes: under the dav
+# routes, repo/;%5Cx is the repository itself to it.
 use strict;
 use warnings;
 use FindBin;
@@ -25,12 +26,24 @@ ScriptAlias /nd/ "@DIR@/cgi-bin/env.cgi/"
     BBTokenRoute GET,HEAD "/nd/(?<project>[A-Z][A-Z0-9_]*)/(?<repo>[a-z0-9][a-z0-9._-]*)(/.*)?" REPO_READ
     Require bbtoken
 </Location>
+ScriptAlias /dav/ "@DIR@/cgi-bin/env.cgi/"
+<Location /dav>
+    AuthType BBToken
+    AuthName "Files"
+    BBTokenRoutes dav
+    Require bbtoken
+</Location>
 EOC
 my $env = BBT::Env->new(extra_conf => $extra)->start;
 $env->user_add('alice');
 $env->grant('alice', 'PROJECT_READ', 'PROJ');
 my $tok = $env->token_create('alice', name => 'read', perms => ['REPO_READ']);
 my $auth = { Authorization => "Bearer $tok" };
+$env->user_add('bob');
+$env->grant('bob', 'PROJECT_WRITE', 'PROJ');
+my $wtok = $env->token_create('bob', name => 'write', perms => ['REPO_WRITE']);
+my $wauth = { Authorization => "Bearer $wtok",
+              Destination => $env->url('/dav/PROJ/repo/moved') };
 
 my $r = $env->get('/nd/PROJ/repo/raw/file', $auth);
 is_status($r, 200, 'control: a read in PROJ/repo');
@@ -109,6 +122,34 @@ for my $c (['a %25 with no hex digits', '/nd/PROJ/repo/raw/100%25%20done.txt', '
 $r = $env->get('/nd/PROJ/repo/raw%5Csub;v=1/file', $auth);
 is_status($r, 200, 'a backslash and a ;parameter inside PROJ/repo: served');
 is(cgi_vars($r->{content})->{PATH_INFO}, '/PROJ/repo/raw\\sub;v=1/file', '  as they came');
+
+# A servlet container (Tomcat) behind a ProxyPass, which forwards the path
+# encoded again, drops a segment's ;parameter before it decodes: up to the
+# next slash sent as one, so repo/;%5Cx and repo/;%252Fx are repo/ to it,
+# the repository itself (deleted, its settings changed, moved away:
+# REPO_ADMIN; made: REPO_CREATE), where the reading that decodes first
+# has repo/x, inside it.  Refused to a REPO_WRITE token; the routes are
+# the dav set's, the CGI shows what a backend would have been handed.
+for my $c (['DELETE', '/dav/PROJ/repo/x', '/PROJ/repo/x'],
+           ['MOVE', '/dav/PROJ/repo/x', '/PROJ/repo/x'],
+           ['MKCOL', '/dav/PROJ/newrepo/x', '/PROJ/newrepo/x'],
+           ['DELETE', '/dav/PROJ/repo/x/;%5Cy', '/PROJ/repo/x/;\\y']) {
+    my ($method, $path, $got) = @$c;
+    $r = $env->request($method, $path, $wauth);
+    is_status($r, 200, "control: $method $path by a writer");
+    is(cgi_vars($r->{content})->{PATH_INFO}, $got, '  served as asked');
+}
+$r = $env->request('DELETE', '/dav/PROJ/repo/;x', $wauth);
+is_status($r, 403, 'control: DELETE /dav/PROJ/repo/;x is refused');
+for my $p (';%5Cx', ';%252Fx', ';%2Fx', ';%255Cx', ';v=1%5Cx', ';%5C..', ';%5C..%5Cx') {
+    for my $c (['DELETE', 'repo'], ['PROPPATCH', 'repo'], ['MOVE', 'repo'],
+               ['MKCOL', 'newrepo'], ['PUT', 'newrepo']) {
+        my ($method, $repo) = @$c;
+        $r = $env->request($method, "/dav/PROJ/$repo/$p", $wauth);
+        is_status($r, 403, "$method /dav/PROJ/$repo/$p: refused");
+        unlike($r->{content}, qr/^PATH_INFO=/m, '  the CGI was not run') or diag $r->{content};
+    }
+}
 
 # An encoded slash that names the same place is served as before.
 $r = $env->get('/nd/PROJ/repo/raw%2Fsub%2Ffile', $auth);

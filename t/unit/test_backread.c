@@ -36,6 +36,23 @@ static const bbt_case_t cases[] = {
     /* Another route on the same target: the repository itself. */
     {"DELETE", "/dav/PROJ/repo/;x", 0},
     {"DELETE", "/dav/PROJ/repo/%2F", 0},
+    /* A ;parameter dropped before its escapes are decoded ends at the
+     * next slash sent as one: the repository itself to a servlet
+     * container, where the reading that decodes first is inside it. */
+    {"DELETE", "/dav/PROJ/repo/;\\x", 0},
+    {"DELETE", "/dav/PROJ/repo/;%2Fx", 0},
+    {"DELETE", "/dav/PROJ/repo/;%5Cx", 0},
+    {"DELETE", "/dav/PROJ/repo/;%252Fx", 0},
+    {"DELETE", "/dav/PROJ/repo/;v=1\\x", 0},
+    {"DELETE", "/dav/~alice/repo/;\\x", 0},
+    {"PROPPATCH", "/dav/PROJ/repo/;\\x", 0},
+    {"MOVE", "/dav/PROJ/repo/;%2Fx", 0},
+    {"MKCOL", "/dav/PROJ/newrepo/;\\x", 0},
+    {"LOCK", "/dav/PROJ/newrepo/;%5Cx", 0},
+    {"DELETE", "/dav/PROJ/repo/;\\..", 0},
+    /* Dropped so deeper in, it stays inside the repository. */
+    {"DELETE", "/dav/PROJ/repo/x/;\\y", 1},
+    {"PUT", "/dav/PROJ/repo/x;\\y/file", 1},
     /* An escape left after three decodings; a NUL. */
     {"GET", "/dav/PROJ/repo/raw/%2525252e", 0},
     {"GET", "/dav/PROJ/repo/raw/a%00b", 0},
