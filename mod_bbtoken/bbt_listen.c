@@ -22,6 +22,7 @@
 
 #include "bbt_cache.h"
 #include "bbt_clock.h"
+#include "bbt_lback.h"
 #include "bbt_listen.h"
 #include "bbt_listensql.h"
 #include "bbt_lprobe.h"
@@ -42,8 +43,6 @@ APLOG_USE_MODULE(bbtoken);
 #define BBT_LISTEN_CONNECT_US apr_time_from_sec(10)
 /* A heartbeat not back within this is a dead connection. */
 #define BBT_LISTEN_ANSWER_US apr_time_from_sec(2)
-#define BBT_LISTEN_BACKOFF_MIN_US 250000
-#define BBT_LISTEN_BACKOFF_MAX_US apr_time_from_sec(8)
 /* After no place among the module's pooled connections (bbt_lsession.h). */
 #define BBT_LISTEN_NO_PLACE_RETRY_US 100000
 /* An old schema: look again now and then (an upgrade needs no restart). */
@@ -67,7 +66,7 @@ static struct {
     bbt_lstate_t state;
     PostgresPollingStatusType want; /* connecting: what PQconnectPoll waits */
     apr_int64_t deadline;           /* of connecting or subscribing */
-    apr_int64_t next_try, backoff;
+    bbt_lback_t retry;
     int version;          /* subscribing: the schema's, -1 until read */
     int version_now;      /* as the last heartbeat read it, -1: none */
     char error[256];      /* the first error of a statement */
@@ -81,7 +80,7 @@ static struct {
     apr_int64_t sent;     /* when it was sent, monotonic */
     apr_time_t sent_wall; /* the last statement's sending, wall clock */
     int waiting;          /* it has not come back yet */
-    int was_up, told_down, told_schema, told_params, told_triggers;
+    int was_up, told_schema, told_params, told_triggers;
     int told_names;
     int lookup_now;    /* the lookup's triggers firing always, as last read */
     int lookup_wanted; /* how many the schema makes, read with it */
@@ -120,41 +119,22 @@ static void bbt_listen_close(void)
 
 static void bbt_listen_retry_later(apr_int64_t delay)
 {
-    L.next_try = bbt_mono_now() + delay;
-}
-
-static void bbt_listen_backoff(void)
-{
-    L.backoff = L.backoff ? L.backoff * 2 : BBT_LISTEN_BACKOFF_MIN_US;
-    if (L.backoff > BBT_LISTEN_BACKOFF_MAX_US) {
-        L.backoff = BBT_LISTEN_BACKOFF_MAX_US;
-    }
-    bbt_listen_retry_later(L.backoff);
+    bbt_lback_later(&L.retry, delay);
 }
 
 /* The connection was up and is gone: distrust the cache now. */
 static void bbt_listen_lost(const char *why)
 {
     bbt_cache_listener_down();
-    ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, L.s,
-                 "BBT307: the token cache's listener lost its connection to "
-                 "PostgreSQL (%s): token requests read the database until it "
-                 "is back",
-                 why);
-    L.told_down = 1;
+    bbt_lback_lost(&L.retry, L.s, why);
     bbt_listen_close();
-    bbt_listen_backoff();
+    bbt_lback_grow(&L.retry);
 }
 
 /* Connecting failed: said once per outage, the connection closed. */
 static void bbt_listen_down(const char *why)
 {
-    ap_log_error(APLOG_MARK, L.told_down ? APLOG_DEBUG : APLOG_NOTICE, 0, L.s,
-                 "BBT308: the token cache's listener cannot reach "
-                 "PostgreSQL (%s): token requests read the database; "
-                 "trying again",
-                 why);
-    L.told_down = 1;
+    bbt_lback_down(&L.retry, L.s, why);
     bbt_listen_close();
 }
 
@@ -162,7 +142,7 @@ static void bbt_listen_down(const char *why)
 static void bbt_listen_failed(const char *why)
 {
     bbt_listen_down(why);
-    bbt_listen_backoff();
+    bbt_lback_grow(&L.retry);
 }
 
 /* Wait up to the rest of this call's budget for the socket; 1 ready, 0
@@ -196,7 +176,7 @@ static void bbt_listen_connect(apr_int64_t until)
     int rc;
 
     if (L.state == BBT_L_DOWN) {
-        if (bbt_mono_now() < L.next_try) {
+        if (!bbt_lback_due(&L.retry)) {
             return;
         }
         rc = bbt_lsession_read(&L.ls, L.pool, L.s, why, sizeof(why));
@@ -223,7 +203,7 @@ static void bbt_listen_connect(apr_int64_t until)
                          "DBDParams) to learn the database from: token "
                          "requests read the database; trying again");
             L.told_params = 1;
-            bbt_listen_backoff();
+            bbt_lback_grow(&L.retry);
             return;
         }
         L.pg = PQconnectStartParams(L.ls.keys, L.ls.vals, 0);
@@ -417,6 +397,7 @@ static void bbt_listen_notifies(void)
                    strcmp(n->relname, L.channel) == 0 && n->extra[0] != 'p' &&
                    strtoull(n->extra, NULL, 10) == L.seq) {
             L.waiting = 0;
+            bbt_lback_heard(&L.retry);
             /* Made anew since the entries were: none of them holds. */
             if (strcmp(L.tables_now, L.tables) != 0) {
                 bbt_cache_forget_all();
@@ -550,10 +531,10 @@ static void bbt_listen_subscribed(void)
     bbt_cache_forget_all();
     apr_cpystrn(L.tables, L.tables_now, sizeof(L.tables));
     L.state = BBT_L_UP;
-    L.backoff = 0;
-    bbt_lprobe_reset(L.s, L.be_pid, L.was_up || L.told_down);
+    /* The backoff goes on until a heartbeat comes back (bbt_lback.h). */
+    bbt_lprobe_reset(L.s, L.be_pid, L.was_up || L.retry.told_down);
     L.was_up = 1;
-    L.told_down = L.told_schema = L.told_params = 0;
+    L.retry.told_down = L.told_schema = L.told_params = 0;
     bbt_listen_ping();
 }
 
