@@ -279,7 +279,7 @@ static void bbt_listen_subscribe(void)
         sql, sizeof(sql),
         "LISTEN bbtoken; LISTEN %s; SELECT 'pid', pg_backend_pid(), 0; "
         "SELECT 'names', " BBT_LISTEN_NAMES_SQL
-        "; SELECT version FROM bbtoken_schema; " BBT_LISTEN_TABLES_SQL,
+        "; SELECT max(version) FROM bbtoken_schema; " BBT_LISTEN_TABLES_SQL,
         L.channel);
     L.version = -1;
     L.error[0] = L.tables_now[0] = L.names_now[0] = '\0';
@@ -445,7 +445,13 @@ static int bbt_listen_read(void)
         }
         if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1 &&
             PQnfields(res) == 1) {
-            L.version = atoi(PQgetvalue(res, 0, 0));
+            /* The largest, as every other reader takes it (bbt_schema.c,
+             * the CLI): before version 60 nothing kept the table to one
+             * row, and a data-only restore into a new schema added the
+             * dump's.  NULL, no row, leaves none read. */
+            if (!PQgetisnull(res, 0, 0)) {
+                L.version = atoi(PQgetvalue(res, 0, 0));
+            }
         } else if (PQresultStatus(res) == PGRES_TUPLES_OK &&
                    PQntuples(res) == 1 && PQnfields(res) == 3 &&
                    strcmp(PQgetvalue(res, 0, 0), "pid") == 0) {
@@ -471,8 +477,14 @@ static int bbt_listen_read(void)
                                                    : PQgetvalue(res, 0, 7));
             bbt_nqueue_heard(
                 L.s, PQgetisnull(res, 0, 8) ? NULL : PQgetvalue(res, 0, 8));
+        } else if (PQresultStatus(res) == PGRES_TUPLES_OK && !L.error[0]) {
+            apr_snprintf(L.error, sizeof(L.error),
+                         "a statement answered %d rows of %d columns, "
+                         "not the one row it reads",
+                         PQntuples(res), PQnfields(res));
         } else if (PQresultStatus(res) != PGRES_COMMAND_OK && !L.error[0]) {
-            apr_cpystrn(L.error, bbt_listen_pqerr(), sizeof(L.error));
+            bbt_sql_line(L.error, sizeof(L.error), PQresultErrorMessage(res),
+                         bbt_listen_pqerr());
         }
         PQclear(res);
     }
@@ -507,7 +519,7 @@ static void bbt_listen_subscribed(void)
 {
     if (L.error[0] || L.version < 0 || !L.tables_now[0]) {
         bbt_listen_failed(L.error[0]      ? L.error
-                          : L.version < 0 ? "no schema version"
+                          : L.version < 0 ? "bbtoken_schema holds no version"
                                           : "the tables cannot be read");
         return;
     }

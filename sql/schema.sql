@@ -323,3 +323,8 @@ COMMIT;
 BEGIN;
 \ir migrations/0059_notify_skips.sql
 COMMIT;
+
+-- Version 60: bbtoken_schema holds one row.
+BEGIN;
+\ir migrations/0060_schema_one_row.sql
+COMMIT;

@@ -7,8 +7,10 @@
 # owner's level on every target; 25 takes invisible formatting characters
 # out of e-mail addresses; 44 removes grants on a personal project without
 # a user, made since 21; 45 takes white space off the ends of token names;
-# 56 stores a personal project's keys under its owner's slug; and in a
-# database in SQL_ASCII a control
+# 56 stores a personal project's keys under its owner's slug; 60 keeps
+# one row of bbtoken_schema, the largest version's (a data-only restore
+# into a new schema added the dump's); and in a database in SQL_ASCII a
+# control
 # character is read as the database stores it.  What they take out is
 # audited, by the upgrade, and refused from then on: of every code point
 # from U+0080 up, the database refuses the same ones as the module's input
@@ -277,6 +279,18 @@ subtest 'version 56: the tokens of a personal project whose owner left are no ne
         is($rc, 0, '  notify --dry-run') or diag "$out$err";
         unlike($out, qr/of-\Q$gone\E/, "  $new is not mailed the revocation of $gone\'s token") or diag $out;
     }
+};
+
+subtest 'version 60: bbtoken_schema of two rows keeps one, and takes no second' => sub {
+    db_at($env, 'tworows', 59);
+    $env->psql('INSERT INTO bbtoken_schema VALUES (59), (3)', db => 'tworows');
+    my ($rc, $out, $err) = cli_db($env, 'tworows', 'db', 'upgrade');
+    is($rc, 0, 'db upgrade of a database whose bbtoken_schema holds 59, 59 and 3') or diag $err;
+    is($env->psql('SELECT string_agg(version::text, \' \') FROM bbtoken_schema', db => 'tworows'), 60,
+       '  one row, version 60');
+    my ($irc, undef, $ierr) = $env->psql_try('INSERT INTO bbtoken_schema VALUES (60)', db => 'tworows');
+    isnt($irc, 0, '  a second row is refused');
+    like($ierr, qr/bbtoken_schema_one/, '  by bbtoken_schema_one');
 };
 
 subtest 'version 22: invisible formatting characters leave names; a personal project\'s settings leave with its owner' => sub {

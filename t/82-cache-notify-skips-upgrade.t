@@ -14,6 +14,7 @@ use lib "$FindBin::Bin/lib";
 use Test::More;
 use BBT::Env qw(auth_bearer);
 use BBT::Cache qw(served_from_cache until_status wait_log settle log_mark);
+use BBT::Migrations qw(latest_version);
 
 my $ROOT = $BBT::Env::ROOT;
 my $FROM = 58;
@@ -50,7 +51,8 @@ ok(served_from_cache($env, $UP, auth_bearer($tok), $id), 'a token: from the cach
 my ($rc, $out, $err) = $env->cli('db', 'upgrade');
 is($rc, 0, 'bbtoken db upgrade, httpd running') or diag "$out$err";
 $env->grants_apply;
-is($env->psql('SELECT version FROM bbtoken_schema'), $FROM + 1, 'the database is at version ' . ($FROM + 1));
+# 59, and whatever later migrations there are.
+is($env->psql('SELECT version FROM bbtoken_schema'), latest_version(), 'the database is at version ' . latest_version());
 
 # Every change from now on skips its notification.
 $env->psql('UPDATE bbtoken_notify_skips SET at_usage = 0');
