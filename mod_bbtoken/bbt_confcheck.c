@@ -21,9 +21,10 @@
  * <Limit> containers leaves the methods they do not list open: see
  * bbt_confreq.c.
  *
- * Routes or password providers a <Location> merged after their section
- * replaces (a broader one written after a narrower one, or one covering a
- * <Directory>'s URL): see bbt_confmerge.c.
+ * Routes or password providers a section merged after their own replaces
+ * (a broader <Location> written after a narrower one, one covering a
+ * <Directory>'s URL, a <DirectoryMatch>, <Files> or <If> merged after them
+ * wherever it is written): see bbt_confmerge.c.
  *
  * mod_authz_svn's authorization runs before mod_authz_core's and grants on
  * its access file alone, ending the phase: in a section of AuthType BBToken
@@ -291,6 +292,7 @@ static void bbt_collect(bbt_walk_t *w, const ap_directive_t *d,
             sec->kind = BBT_SEC_OTHER;
         }
         bbt_own(w->p, d->first_child, sec, NULL);
+        bbt_merge_note(w, sec);
         APR_ARRAY_PUSH(w->secs, bbt_sec_t *) = sec;
         bbt_collect(w, d->first_child, sec);
     }
@@ -343,13 +345,15 @@ static void bbt_check_server(bbt_walk_t *w, const ap_directive_t *top,
     int i, first = w->secs->nelts;
 
     bbt_collect(w, top, outer);
+    bbt_merge_begin(w);
     for (i = first; i < w->secs->nelts; i++) {
         bbt_sec_t *sec = APR_ARRAY_IDX(w->secs, i, bbt_sec_t *);
 
-        /* Routes a <Location> replaces do nothing for a reason of their
-         * own, which BBT362 says. */
+        /* Routes a later section replaces do nothing for a reason of their
+         * own, which BBT362 says; an <If>'s or a <Files>'s, merged after
+         * other sections, apply where those are AuthType BBToken. */
         if (!bbt_check_merge(w, sec, i) && sec->routes &&
-            !bbt_has(w, sec, BBT_HAS_AUTH)) {
+            !bbt_has(w, sec, BBT_HAS_AUTH) && !bbt_merge_late_applies(w, sec)) {
             bbt_warn(w, sec, "BBT352",
                      "sets routes, but is not AuthType BBToken: they do "
                      "nothing there (put AuthType BBToken in the same "
@@ -493,6 +497,21 @@ static int bbt_check_remoteip(const bbt_walk_t *w, const bbt_sec_t *srv,
     return 1;
 }
 
+/* Is any directive from d on, inside sections too, AuthType BBToken? */
+static int bbt_tree_auth(apr_pool_t *p, const ap_directive_t *d)
+{
+    for (; d; d = d->next) {
+        const char *args = d->args;
+
+        if ((strcasecmp(d->directive, "AuthType") == 0 &&
+             strcasecmp(ap_getword_conf(p, &args), "BBToken") == 0) ||
+            bbt_tree_auth(p, d->first_child)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 static int bbt_confcheck(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
                          server_rec *s)
 {
@@ -510,6 +529,16 @@ static int bbt_confcheck(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
     w.secs = apr_array_make(ptemp, 16, sizeof(bbt_sec_t *));
     w.vh = NULL;
     w.nmain = 0;
+    w.pass = 0;
+    w.map = NULL;
+    w.pc = bbt_pat_ctx(ptemp);
+    w.auth_vhosts = 0;
+    for (d = ap_conftree; d; d = d->next) {
+        if (strcasecmp(d->directive, "<VirtualHost") == 0 &&
+            bbt_tree_auth(ptemp, d->first_child)) {
+            w.auth_vhosts = 1;
+        }
+    }
     bbt_own(ptemp, ap_conftree, &main_srv, NULL);
     bbt_check_server(&w, ap_conftree, &main_srv);
     /* A virtual host also sees the main server's sections. */
@@ -529,7 +558,11 @@ static int bbt_confcheck(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
         w.vh = vh;
         w.nmain = n;
         bbt_check_server(&w, d->first_child, vh);
-        bbt_check_limit_main(&w);
+        /* With no sections of its own, the main server's are merged there
+         * as in the main server's pass, which judged them. */
+        if (w.secs->nelts > n) {
+            bbt_check_limit_main(&w);
+        }
         bbt_check_merge_main(&w);
         bbt_check_vhost_fakebasic(&w, vh, n);
         bbt_check_remoteip(&w, vh, &main_srv, said,

@@ -7,8 +7,8 @@
  * BBT357), for AuthType BBToken with mod_authz_svn's
  * AuthzSVNNoAuthWhenAnonymousAllowed On (BBT361), for mod_remoteip's
  * RemoteIPHeader with no proxies named where AuthType BBToken applies
- * (BBT358), and for routes or AuthBBTokenProvider that a <Location> merged
- * after their section replaces (BBT362).  Warnings only: httpd starts either
+ * (BBT358), and for routes or AuthBBTokenProvider that a section merged
+ * after their own replaces (BBT362).  Warnings only: httpd starts either
  * way.
  */
 #ifndef BBT_CONFCHECK_H

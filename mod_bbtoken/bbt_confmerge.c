@@ -1,32 +1,42 @@
 /*
  * BBT362, a startup warning (bbt_confsec.h): routes or password providers
- * that a <Location> merged after them replaces.
+ * that a section merged after them replaces.
  *
  * A section that sets routes (or AuthBBTokenProvider) replaces those of
  * the sections merged before it (bbt_config_merge_dir), so for a request
- * the last section merged that sets them wins.  httpd merges the
- * <Directory>s of the request's file first, then every <Location> that
- * matches its URL in the order they are written (a virtual host's after
- * the main server's): a narrower <Location> written before a broader one
- * has its settings replaced by the broader one's for every request both
- * take, and so has a <Directory> served under a URL that a <Location>
- * setting them covers.  A stricter route for one repository then loses to
- * the project's, and AuthBBTokenProvider none to the broader section's
- * passwords, with nothing said.
+ * the last section merged that sets them wins.  httpd merges, for a
+ * request, the plain <Directory>s of its file (shortest first), then every
+ * <DirectoryMatch> and <Directory ~> that matches, then the <Files> and
+ * <FilesMatch>, then every <Location> that matches its URL in the order
+ * they are written (a virtual host's after the main server's), and last
+ * every <If>, <ElseIf> and <Else> of all of those and of the server.  So a
+ * section is replaced by one merged after it whose place takes some of its
+ * requests and is not narrower than its own: a broader <Location> written
+ * after a narrower one; a <Location> covering a URL a <Directory> is served
+ * at; a <DirectoryMatch> matching a <Directory>'s files; a <Files> inside a
+ * broader <Directory> or at the top of a server, over a <Directory>; an
+ * <If> inside a broader section or at the top of a server, over any.  A
+ * stricter route for one repository then loses to the project's, and
+ * AuthBBTokenProvider none to the broader section's passwords, with nothing
+ * said.
  *
  * Which URL a <Directory> is served under is for the URL's mapping to say:
  * here the plain Alias and ScriptAlias lines and DocumentRoot tell it, as
  * mod_alias and the core take them (the first Alias whose URL matches
  * wins, a virtual host's before the main server's).  A <Directory> reached
  * only through AliasMatch, mod_rewrite or mod_userdir is not related to
- * any <Location>.  A <Location> matched by a wildcard or a regular
- * expression is compared with the path of the section it may replace: a
- * request there is one it takes.
+ * any <Location>, nor is a <Directory> or <Files> inside one matched by a
+ * wildcard.  A section matched by a regular expression or a wildcard is
+ * compared as bbt_confpat.c says: one that may take the narrower section's
+ * path or a path below it, unless it takes only paths below it.
+ *
+ * The main server's sections are compared with each other once, in its
+ * own pass; a virtual host's pass compares only the pairs that involve
+ * something of its own (a section, or an Alias or DocumentRoot giving a
+ * directory a URL).
  */
 #include "httpd.h"
 #include "http_config.h"
-#include "ap_regex.h"
-#include "apr_fnmatch.h"
 #include "apr_strings.h"
 
 #include <string.h>
@@ -39,14 +49,53 @@ typedef struct {
     const char *url;
     const char *dir;
     const ap_directive_t *d;
+    int own; /* the virtual host's own, in its pass */
 } bbt_alias_t;
 
 /* How the server of a pass maps URLs to files. */
-typedef struct {
+struct bbt_map {
     apr_array_header_t *aliases; /* bbt_alias_t, in the order mod_alias
                                     tries them */
     const ap_directive_t *docroot;
-} bbt_map_t;
+    int docroot_own;
+    int own; /* the virtual host has lines of its own */
+};
+
+/* One URL a directory is served at. */
+typedef struct {
+    const char *url;   /* without its trailing slash, but "/" */
+    const char *under; /* url and a slash */
+    const ap_directive_t *via;
+    int own; /* through a line of the virtual host's own */
+} bbt_url_t;
+
+/* The section being checked: a <Location>'s path (loc), or the directory
+ * of a <Directory>, or of the <Directory> (or server) a <Files> is in. */
+typedef struct {
+    bbt_sec_t *sec;
+    int at;    /* its index */
+    int loc;   /* a URL, not a directory */
+    int self;  /* loc: base itself is one of its URLs */
+    int fresh; /* a main server's section in a virtual host's pass */
+    const char *base, *under;
+    const apr_array_header_t *urls; /* !loc: the directory's, or NULL */
+} bbt_place_t;
+
+/* How a section replaces the one being checked. */
+typedef enum {
+    BBT_REL_NONE,
+    BBT_REL_LOC_AFTER, /* a <Location> written after a <Location> */
+    BBT_REL_LOC_URL,   /* a <Location> over a directory's URL */
+    BBT_REL_REGEXDIR,  /* a regular-expression <Directory> */
+    BBT_REL_FILES,     /* a <Files> */
+    BBT_REL_IF         /* an <If>, <ElseIf> or <Else> */
+} bbt_rel_t;
+
+/* What a replacement is found with: the URL it goes through, if any. */
+typedef struct {
+    const bbt_url_t *u;
+    const bbt_sec_t *scope; /* a late section's section or server */
+} bbt_found_t;
 
 /* path with each run of slashes made one, as httpd merges them in the URL
  * and in a section's path before comparing. */
@@ -58,10 +107,64 @@ static char *bbt_squeeze(apr_pool_t *p, const char *path)
     return out;
 }
 
+/* A path without its trailing slash ("/" stays), and it with one. */
+static void bbt_base(apr_pool_t *p, const char *path, const char **base,
+                     const char **under)
+{
+    size_t n = strlen(path);
+
+    *base = n > 1 && path[n - 1] == '/' ? apr_pstrndup(p, path, n - 1) : path;
+    *under = strcmp(*base, "/") == 0 ? "/" : apr_pstrcat(p, *base, "/", NULL);
+}
+
+static int bbt_is_server(const bbt_sec_t *s)
+{
+    return !s || !s->node ||
+           strcasecmp(s->node->directive, "<VirtualHost") == 0;
+}
+
+void bbt_merge_note(bbt_walk_t *w, bbt_sec_t *sec)
+{
+    const char *name = sec->node->directive, *a, *pat;
+    int regex = strcasecmp(name, "<LocationMatch") == 0 ||
+                strcasecmp(name, "<DirectoryMatch") == 0;
+
+    if (strcasecmp(name, "<If") == 0 || strcasecmp(name, "<ElseIf") == 0 ||
+        strcasecmp(name, "<Else") == 0) {
+        sec->late = BBT_LATE_IF;
+    } else if (strcasecmp(name, "<Files") == 0 ||
+               strcasecmp(name, "<FilesMatch") == 0) {
+        sec->late = BBT_LATE_FILES;
+    } else if (strcasecmp(name, "<LocationMatch") == 0) {
+        sec->kind = BBT_SEC_LOCATION;
+    } else if (strcasecmp(name, "<DirectoryMatch") == 0) {
+        sec->kind = BBT_SEC_DIRECTORY;
+    }
+    if (sec->path) {
+        sec->spath = bbt_squeeze(w->p, sec->path);
+        return;
+    }
+    if (sec->kind == BBT_SEC_OTHER) {
+        return;
+    }
+    a = bbt_args(w->p, sec->node);
+    pat = ap_getword_conf(w->p, &a);
+    if (!regex && strcmp(pat, "~") == 0) {
+        pat = ap_getword_conf(w->p, &a);
+        regex = 1;
+    }
+    /* A wildcard <Directory> matches leading components of the path, which
+     * is not worked out here. */
+    if (*pat && (regex || sec->kind == BBT_SEC_LOCATION)) {
+        sec->pat =
+            bbt_pat_make(w->p, regex ? pat : bbt_squeeze(w->p, pat), regex);
+    }
+}
+
 /* Aliases and DocumentRoot of the directives from d on, those inside
  * sections and virtual hosts left out. */
 static void bbt_map_read(apr_pool_t *p, const ap_directive_t *d, bbt_map_t *m,
-                         int docroot)
+                         int docroot, int own)
 {
     for (; d; d = d->next) {
         const char *args = d->args, *url, *dir;
@@ -69,6 +172,8 @@ static void bbt_map_read(apr_pool_t *p, const ap_directive_t *d, bbt_map_t *m,
         if (strcasecmp(d->directive, "DocumentRoot") == 0) {
             if (docroot) {
                 m->docroot = d;
+                m->docroot_own = own;
+                m->own |= own;
             }
             continue;
         }
@@ -84,93 +189,23 @@ static void bbt_map_read(apr_pool_t *p, const ap_directive_t *d, bbt_map_t *m,
             a->url = bbt_squeeze(p, url);
             a->dir = bbt_squeeze(p, dir);
             a->d = d;
+            a->own = own;
+            m->own |= own;
         }
     }
 }
 
-/* The mapping of this pass's server: a virtual host's own aliases before
- * the main server's, its DocumentRoot if it sets one. */
-static void bbt_map_make(const bbt_walk_t *w, bbt_map_t *m)
+void bbt_merge_begin(bbt_walk_t *w)
 {
+    bbt_map_t *m = apr_pcalloc(w->p, sizeof(*m));
+
     m->aliases = apr_array_make(w->p, 4, sizeof(bbt_alias_t));
-    m->docroot = NULL;
     if (w->vh) {
-        bbt_map_read(w->p, w->vh->node->first_child, m, 1);
+        bbt_map_read(w->p, w->vh->node->first_child, m, 1, 1);
     }
-    bbt_map_read(w->p, ap_conftree, m, !m->docroot);
-}
-
-/* Does <Location> (or <LocationMatch>) q take a request for url? */
-static int bbt_loc_takes(apr_pool_t *p, const bbt_sec_t *q, const char *url)
-{
-    const char *args, *pat;
-    ap_regex_t *re;
-    int match = strcasecmp(q->node->directive, "<LocationMatch") == 0;
-
-    if (!match && q->kind != BBT_SEC_LOCATION) {
-        return 0;
-    }
-    if (q->path) {
-        return bbt_covers(q->path, url);
-    }
-    args = bbt_args(p, q->node);
-    pat = ap_getword_conf(p, &args);
-    if (!match && strcmp(pat, "~") == 0) {
-        pat = ap_getword_conf(p, &args);
-        match = 1;
-    }
-    if (!match) {
-        return apr_fnmatch(pat, url, APR_FNM_PATHNAME) == APR_SUCCESS;
-    }
-    re = ap_pregcomp(p, pat, AP_REG_EXTENDED);
-    return re && ap_regexec(re, url, 0, NULL, 0) == 0;
-}
-
-/* What sec sets that q sets too, in words, or NULL: routes, providers,
- * or both. */
-static const char *bbt_both_set(const bbt_sec_t *sec, const bbt_sec_t *q)
-{
-    int routes = sec->routes && q->routes;
-    int provider = sec->provider && q->provider;
-
-    if (routes && provider) {
-        return "routes and AuthBBTokenProvider";
-    }
-    return routes ? "routes" : provider ? "AuthBBTokenProvider" : NULL;
-}
-
-/* The first <Location> of this pass from index from on that takes url (or
- * url/) and sets what sec sets, and what that is in *what; NULL if none.
- * A plain path equal to sec's own is a second section for the same path,
- * not a broader one. */
-static const bbt_sec_t *bbt_replacer(const bbt_walk_t *w, const bbt_sec_t *sec,
-                                     int from, const char *url,
-                                     const char **what)
-{
-    const char *slash = apr_pstrcat(w->p, url, "/", NULL);
-    int i;
-
-    for (i = from; i < w->secs->nelts; i++) {
-        const bbt_sec_t *q = APR_ARRAY_IDX(w->secs, i, const bbt_sec_t *);
-
-        if (q == sec || !(*what = bbt_both_set(sec, q)) ||
-            (sec->kind == BBT_SEC_LOCATION && q->path &&
-             strcmp(q->path, sec->path) == 0)) {
-            continue;
-        }
-        if (bbt_loc_takes(w->p, q, url) || bbt_loc_takes(w->p, q, slash)) {
-            return q;
-        }
-    }
-    return NULL;
-}
-
-/* Where a section is written, for the message about another. */
-static const char *bbt_named(apr_pool_t *p, const bbt_sec_t *q)
-{
-    return apr_psprintf(p, "%s %s> (%s:%d)", q->node->directive,
-                        bbt_args(p, q->node), q->node->filename,
-                        q->node->line_num);
+    bbt_map_read(w->p, ap_conftree, m, !m->docroot, 0);
+    w->map = m;
+    w->pass++;
 }
 
 /* The URL the top of directory dir is served under through alias k (k
@@ -209,97 +244,441 @@ static const char *bbt_dir_url(apr_pool_t *p, const bbt_map_t *m, int k,
             return NULL;
         }
     }
-    /* Compared without its trailing slash: url and url/ are both tried. */
-    if (strlen(url) > 1 && url[strlen(url) - 1] == '/') {
-        url = apr_pstrndup(p, url, strlen(url) - 1);
-    }
     return url;
 }
 
-/* A <Directory> sec whose routes or providers a <Location> replaces: what
- * is said after its name, or NULL. */
-static const char *bbt_dir_words(const bbt_walk_t *w, const bbt_sec_t *sec,
-                                 int *routes)
+/* The URLs directory dir is served at in this pass, kept in holder (the
+ * <Directory>, or the <Files> at the top of a server) for the pass. */
+static const apr_array_header_t *
+bbt_urls(const bbt_walk_t *w, const bbt_sec_t *holder, const char *dir)
 {
-    bbt_map_t m;
-    const bbt_sec_t *q;
-    const ap_directive_t *via;
-    const char *url, *what;
+    bbt_sec_t *h = (bbt_sec_t *)holder; /* a cache, not what it sets */
+    const bbt_map_t *m = w->map;
+    apr_array_header_t *urls;
+    const char *under;
     int k;
 
-    bbt_map_make(w, &m);
-    for (k = 0; k <= m.aliases->nelts; k++) {
-        if ((k == m.aliases->nelts && !m.docroot) ||
-            !(url = bbt_dir_url(w->p, &m, k, bbt_squeeze(w->p, sec->path))) ||
-            !(q = bbt_replacer(w, sec, 0, url, &what))) {
+    if (h->urls && h->urls_pass == w->pass) {
+        return h->urls;
+    }
+    bbt_base(w->p, dir, &dir, &under);
+    urls = apr_array_make(w->p, 2, sizeof(bbt_url_t));
+    for (k = 0; k <= m->aliases->nelts; k++) {
+        const char *url;
+        bbt_url_t *u;
+
+        if ((k == m->aliases->nelts && !m->docroot) ||
+            !(url = bbt_dir_url(w->p, m, k, dir))) {
             continue;
         }
-        via = k < m.aliases->nelts ? APR_ARRAY_IDX(m.aliases, k, bbt_alias_t).d
-                                   : m.docroot;
-        *routes = q->routes;
-        return apr_psprintf(
-            w->p,
-            "sets %s, and %s covers a URL it is served at, %s (%s at %s:%d "
-            "maps it there), and sets %s too: httpd merges every <Location> "
-            "after every <Directory>, and the last merged wins, so that "
-            "section's replace this one's; set them in a <Location> for %s "
-            "written after that one instead",
-            what, bbt_named(w->p, q), url, via->directive, via->filename,
-            via->line_num, what, url);
+        u = apr_array_push(urls);
+        bbt_base(w->p, url, &u->url, &u->under);
+        if (k < m->aliases->nelts) {
+            const bbt_alias_t *a = &APR_ARRAY_IDX(m->aliases, k, bbt_alias_t);
+
+            u->via = a->d;
+            u->own = a->own;
+        } else {
+            u->via = m->docroot;
+            u->own = m->docroot_own;
+        }
+    }
+    h->urls = urls;
+    h->urls_pass = w->pass;
+    return urls;
+}
+
+/* The section or server whose requests the <If> or <Files> q applies to:
+ * the nearest <Location> or <Directory> around it, or its server. */
+static const bbt_sec_t *bbt_scope(const bbt_sec_t *q)
+{
+    const bbt_sec_t *o = q->outer;
+
+    while (!bbt_is_server(o) && o->kind == BBT_SEC_OTHER) {
+        o = o->outer;
+    }
+    return o;
+}
+
+/* Is q sec, or inside it? */
+static int bbt_inside(const bbt_sec_t *q, const bbt_sec_t *sec)
+{
+    for (; q; q = q->outer) {
+        if (q == sec) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Does <Location> or <Directory> q take base (if self) or a path under
+ * it, and is not narrower than it?  same: an equal plain path counts. */
+static int bbt_wider(const bbt_walk_t *w, const bbt_sec_t *q, const char *base,
+                     const char *under, int self, int same)
+{
+    if (q->pat) {
+        return bbt_pat_wider(w->pc, q->pat, base, under, self);
+    }
+    if (!q->spath || (!same && strcmp(q->spath, base) == 0)) {
+        return 0;
+    }
+    return bbt_covers(q->spath, base) || bbt_covers(q->spath, under);
+}
+
+/* A URL of the directory being checked that <Location> q takes, if q may be
+ * compared with it: q is the virtual host's, or the URL is. */
+static const bbt_url_t *bbt_loc_url(const bbt_walk_t *w, const bbt_place_t *pl,
+                                    const bbt_sec_t *q, int q_own)
+{
+    int k;
+
+    for (k = 0; pl->urls && k < pl->urls->nelts; k++) {
+        const bbt_url_t *u = &APR_ARRAY_IDX(pl->urls, k, bbt_url_t);
+
+        if ((!pl->fresh || q_own || u->own) &&
+            bbt_wider(w, q, u->url, u->under, 1, 1)) {
+            return u;
+        }
     }
     return NULL;
 }
 
-/* A <Location> sec (at index at of this pass) whose routes or providers
- * one merged after it replaces: what is said after its name, or NULL. */
-static const char *bbt_loc_words(const bbt_walk_t *w, const bbt_sec_t *sec,
-                                 int at, int *routes)
+/* Does the <If> q (in scope s) take requests of the place? */
+static bbt_rel_t bbt_if_rel(const bbt_walk_t *w, const bbt_place_t *pl,
+                            const bbt_sec_t *s, int q_own, bbt_found_t *f)
 {
-    const char *what;
-    const bbt_sec_t *q =
-        bbt_replacer(w, sec, at + 1, bbt_squeeze(w->p, sec->path), &what);
-
-    if (!q) {
-        return NULL;
+    if (bbt_inside(s, pl->sec) ||
+        (!pl->loc && s == bbt_scope(pl->sec) && pl->sec->late)) {
+        return BBT_REL_NONE;
     }
-    *routes = q->routes;
-    return apr_psprintf(
-        w->p,
-        "sets %s, and %s, merged after it (httpd merges <Location>s in the "
-        "order they are written, a virtual host's after the main server's), "
-        "%s and sets %s too: the last merged wins, so that section's replace "
-        "this one's for every request both take; write the narrower section "
-        "after the broader one",
-        what, bbt_named(w->p, q),
-        q->path ? "covers its path" : "matches its path", what);
+    if (bbt_is_server(s)) {
+        return !pl->fresh || q_own ? BBT_REL_IF : BBT_REL_NONE;
+    }
+    if (s->kind == BBT_SEC_LOCATION) {
+        if (pl->loc) {
+            return (!pl->fresh || q_own) &&
+                           bbt_wider(w, s, pl->base, pl->under, pl->self, 0)
+                       ? BBT_REL_IF
+                       : BBT_REL_NONE;
+        }
+        return (f->u = bbt_loc_url(w, pl, s, q_own)) ? BBT_REL_IF
+                                                     : BBT_REL_NONE;
+    }
+    if (!pl->loc) {
+        return (!pl->fresh || q_own) &&
+                       bbt_wider(w, s, pl->base, pl->under, 1, 0)
+                   ? BBT_REL_IF
+                   : BBT_REL_NONE;
+    }
+    /* Inside a <Directory>, over a <Location>: the <Directory>'s URLs. */
+    if (s->spath && s->kind == BBT_SEC_DIRECTORY) {
+        const apr_array_header_t *urls = bbt_urls(w, s, s->spath);
+        int k;
+
+        for (k = 0; k < urls->nelts; k++) {
+            const bbt_url_t *u = &APR_ARRAY_IDX(urls, k, bbt_url_t);
+
+            if ((!pl->fresh || q_own || u->own) &&
+                bbt_covers(u->url, pl->base)) {
+                f->u = u;
+                return BBT_REL_IF;
+            }
+        }
+    }
+    return BBT_REL_NONE;
+}
+
+/* How q, at index i, replaces the settings of the place's section; what
+ * it goes through in *f. */
+static bbt_rel_t bbt_rel(const bbt_walk_t *w, const bbt_place_t *pl,
+                         const bbt_sec_t *q, int i, bbt_found_t *f)
+{
+    int q_own = i >= w->nmain;
+
+    f->u = NULL;
+    f->scope = NULL;
+    if (q == pl->sec) {
+        return BBT_REL_NONE;
+    }
+    if (q->late == BBT_LATE_IF) {
+        f->scope = bbt_scope(q);
+        return bbt_if_rel(w, pl, f->scope, q_own, f);
+    }
+    if (q->late == BBT_LATE_FILES) {
+        const bbt_sec_t *s = bbt_scope(q);
+
+        f->scope = s;
+        if (pl->loc || pl->sec->late || (pl->fresh && !q_own) || s == pl->sec) {
+            return BBT_REL_NONE;
+        }
+        return bbt_is_server(s) || (s->kind == BBT_SEC_DIRECTORY &&
+                                    bbt_wider(w, s, pl->base, pl->under, 1, 0))
+                   ? BBT_REL_FILES
+                   : BBT_REL_NONE;
+    }
+    if (q->kind == BBT_SEC_LOCATION) {
+        if (!pl->loc) {
+            return (f->u = bbt_loc_url(w, pl, q, q_own)) ? BBT_REL_LOC_URL
+                                                         : BBT_REL_NONE;
+        }
+        return i > pl->at && (!pl->fresh || q_own) &&
+                       bbt_wider(w, q, pl->base, pl->under, pl->self, 0)
+                   ? BBT_REL_LOC_AFTER
+                   : BBT_REL_NONE;
+    }
+    if (q->kind == BBT_SEC_DIRECTORY && q->pat && !pl->loc && !pl->sec->late &&
+        (!pl->fresh || q_own) &&
+        bbt_pat_wider(w->pc, q->pat, pl->base, pl->under, 1)) {
+        return BBT_REL_REGEXDIR;
+    }
+    return BBT_REL_NONE;
+}
+
+/* The place of sec (at index at), or 0 if it has none compared here. */
+static int bbt_place(const bbt_walk_t *w, bbt_sec_t *sec, int at, int fresh,
+                     bbt_place_t *pl)
+{
+    const bbt_sec_t *holder = sec;
+    const char *dir;
+
+    memset(pl, 0, sizeof(*pl));
+    pl->sec = sec;
+    pl->at = at;
+    pl->fresh = fresh;
+    if (sec->late == BBT_LATE_FILES) {
+        holder = bbt_scope(sec);
+        if (bbt_is_server(holder)) {
+            holder = sec;
+            dir = "/";
+        } else if (!holder->spath || holder->kind != BBT_SEC_DIRECTORY) {
+            return 0;
+        } else {
+            dir = holder->spath;
+        }
+    } else if (sec->spath && !sec->late &&
+               (sec->kind == BBT_SEC_LOCATION ||
+                sec->kind == BBT_SEC_DIRECTORY)) {
+        dir = sec->spath;
+        pl->loc = sec->kind == BBT_SEC_LOCATION;
+    } else {
+        return 0;
+    }
+    bbt_base(w->p, dir, &pl->base, &pl->under);
+    pl->self = strcmp(pl->base, dir) == 0;
+    if (!pl->loc) {
+        pl->urls = bbt_urls(w, holder, pl->base);
+    }
+    return 1;
+}
+
+/* What sec sets that q sets too, in words, or NULL: routes, providers,
+ * or both. */
+static const char *bbt_both_set(const bbt_sec_t *sec, const bbt_sec_t *q)
+{
+    int routes = sec->routes && q->routes;
+    int provider = sec->provider && q->provider;
+
+    if (routes && provider) {
+        return "routes and AuthBBTokenProvider";
+    }
+    return routes ? "routes" : provider ? "AuthBBTokenProvider" : NULL;
+}
+
+/* Where a section is written, for the message about another. */
+static const char *bbt_named(apr_pool_t *p, const bbt_sec_t *q)
+{
+    const char *args = bbt_args(p, q->node);
+
+    return apr_psprintf(p, "%s%s%s> (%s:%d)", q->node->directive,
+                        *args ? " " : "", args, q->node->filename,
+                        q->node->line_num);
+}
+
+/* Where the late section's scope is, and how it reaches the place. */
+static const char *bbt_scope_words(const bbt_walk_t *w, const bbt_place_t *pl,
+                                   const bbt_found_t *f)
+{
+    const bbt_sec_t *s = f->scope;
+    const char *sn, *via = "";
+
+    if (!s || !s->node) {
+        return "at the top of the main server's configuration";
+    }
+    sn = bbt_named(w->p, s);
+    if (bbt_is_server(s)) {
+        return apr_psprintf(w->p, "at the top of %s", sn);
+    }
+    if (f->u) {
+        via = apr_psprintf(w->p, "%s (%s at %s:%d maps it there)", f->u->url,
+                           f->u->via->directive, f->u->via->filename,
+                           f->u->via->line_num);
+    }
+    if (s->kind == BBT_SEC_LOCATION && !pl->loc) {
+        return apr_psprintf(w->p, "inside %s, which %s, %s%s", sn,
+                            s->pat ? "may match a URL it is served at"
+                                   : "covers a URL it is served at",
+                            via, s->pat ? ", or one under it" : "");
+    }
+    if (s->kind == BBT_SEC_DIRECTORY && pl->loc) {
+        return apr_psprintf(w->p,
+                            "inside %s, served at %s, which covers its "
+                            "path",
+                            sn, via);
+    }
+    return apr_psprintf(w->p, "inside %s, which %s", sn,
+                        s->pat ? (pl->loc ? "may match its path or URLs under "
+                                            "it"
+                                          : "may match its directory or one "
+                                            "under it")
+                        : pl->loc ? "covers its path"
+                                  : "covers its directory");
+}
+
+/* What BBT362 says after the name of the place's section, q replacing it
+ * as rel says. */
+static const char *bbt_words(const bbt_walk_t *w, const bbt_place_t *pl,
+                             const bbt_sec_t *q, bbt_rel_t rel,
+                             const bbt_found_t *f, const char *what)
+{
+    const char *qn = bbt_named(w->p, q);
+
+    switch (rel) {
+    case BBT_REL_LOC_AFTER:
+        return apr_psprintf(
+            w->p,
+            "sets %s, and %s, merged after it (httpd merges <Location>s in "
+            "the order they are written, a virtual host's after the main "
+            "server's), %s and sets %s too: the last merged wins, so that "
+            "section's replace this one's for every request both take; write "
+            "the narrower section after the broader one",
+            what, qn,
+            q->pat ? "may match its path or URLs under it" : "covers its path",
+            what);
+    case BBT_REL_LOC_URL:
+        return apr_psprintf(
+            w->p,
+            "sets %s, and %s %s a URL it is served at, %s (%s at %s:%d maps "
+            "it there)%s, and sets %s too: httpd merges every <Location> "
+            "after every <Directory> and <Files>, and the last merged wins, "
+            "so that section's replace this one's; set them in a <Location> "
+            "for %s written after that one instead",
+            what, qn, q->pat ? "may match" : "covers", f->u->url,
+            f->u->via->directive, f->u->via->filename, f->u->via->line_num,
+            q->pat ? " or one under it" : "", what, f->u->url);
+    case BBT_REL_REGEXDIR:
+        return apr_psprintf(
+            w->p,
+            "sets %s, and %s may match its directory or one under it and "
+            "sets %s too: httpd merges every <DirectoryMatch> and <Directory "
+            "~> after every plain <Directory>, wherever it is written, and "
+            "the last merged wins, so that section's replace this one's for "
+            "every request both take; leave this directory out of its "
+            "pattern, or set them in a <Location> for its URL",
+            what, qn, what);
+    case BBT_REL_FILES:
+        return apr_psprintf(
+            w->p,
+            "sets %s, and %s, %s, sets %s too: httpd merges every <Files> and "
+            "<FilesMatch> after every <Directory>, wherever it is written, "
+            "and the last merged wins, so for the files it matches that "
+            "section's replace this one's; set them in a <Files> inside this "
+            "section instead",
+            what, qn, bbt_scope_words(w, pl, f), what);
+    default:
+        return apr_psprintf(
+            w->p,
+            "sets %s, and %s, %s, sets %s too: httpd merges every <If>, "
+            "<ElseIf> and <Else> after every <Location>, wherever it is "
+            "written, and the last merged wins, so for the requests its "
+            "expression takes that section's replace this one's; set them "
+            "outside the <If>, or leave this section's requests out of its "
+            "expression",
+            what, qn, bbt_scope_words(w, pl, f), what);
+    }
+}
+
+/* BBT362 about the place's section if a section from index from on
+ * replaces it; 1 if its routes were said to be replaced. */
+static int bbt_check_place(const bbt_walk_t *w, const bbt_place_t *pl, int from)
+{
+    int i;
+
+    for (i = from; i < w->secs->nelts; i++) {
+        const bbt_sec_t *q = APR_ARRAY_IDX(w->secs, i, const bbt_sec_t *);
+        const char *what = bbt_both_set(pl->sec, q);
+        bbt_found_t f;
+        bbt_rel_t rel;
+
+        if (!what || !(rel = bbt_rel(w, pl, q, i, &f))) {
+            continue;
+        }
+        bbt_warn(w, pl->sec, "BBT362", bbt_words(w, pl, q, rel, &f, what));
+        pl->sec->merge_said = 1;
+        return q->routes && pl->sec->routes;
+    }
+    return 0;
 }
 
 int bbt_check_merge(const bbt_walk_t *w, bbt_sec_t *sec, int at)
 {
-    const char *words = NULL;
-    int routes = 0;
+    bbt_place_t pl;
 
-    if (sec->merge_said || !sec->path || (!sec->routes && !sec->provider)) {
+    if (sec->merge_said || (!sec->routes && !sec->provider) ||
+        !bbt_place(w, sec, at, 0, &pl)) {
         return 0;
     }
-    if (sec->kind == BBT_SEC_LOCATION) {
-        words = bbt_loc_words(w, sec, at, &routes);
-    } else if (sec->kind == BBT_SEC_DIRECTORY) {
-        words = bbt_dir_words(w, sec, &routes);
-    }
-    if (!words) {
-        return 0;
-    }
-    bbt_warn(w, sec, "BBT362", words);
-    sec->merge_said = 1;
-    return routes && sec->routes;
+    return bbt_check_place(w, &pl, 0);
 }
 
 void bbt_check_merge_main(const bbt_walk_t *w)
 {
     int i;
 
-    for (i = 0; i < w->nmain; i++) {
-        bbt_check_merge(w, APR_ARRAY_IDX(w->secs, i, bbt_sec_t *), i);
+    /* Nothing of the virtual host's own: the main server's pass compared
+     * the same. */
+    if (w->secs->nelts == w->nmain && !w->map->own) {
+        return;
     }
+    for (i = 0; i < w->nmain; i++) {
+        bbt_sec_t *sec = APR_ARRAY_IDX(w->secs, i, bbt_sec_t *);
+        bbt_place_t pl;
+
+        if (sec->merge_said || (!sec->routes && !sec->provider) ||
+            !bbt_place(w, sec, i, 1, &pl)) {
+            continue;
+        }
+        /* The main server's sections alone are compared again only where
+         * the virtual host's lines give a directory URLs of their own. */
+        bbt_check_place(w, &pl, w->map->own ? 0 : w->nmain);
+    }
+}
+
+int bbt_merge_late_applies(const bbt_walk_t *w, const bbt_sec_t *sec)
+{
+    const bbt_sec_t *s;
+    int i;
+
+    if (!sec->late) {
+        return 0;
+    }
+    s = bbt_scope(sec);
+    /* The main server's sections apply in every virtual host too. */
+    if (!w->vh && w->auth_vhosts) {
+        return 1;
+    }
+    for (i = 0; i < w->secs->nelts; i++) {
+        bbt_sec_t *t = APR_ARRAY_IDX(w->secs, i, bbt_sec_t *);
+        bbt_place_t pl;
+        bbt_found_t f;
+
+        if (bbt_sets(t, BBT_HAS_AUTH) <= 0) {
+            continue;
+        }
+        if (bbt_is_server(s) || bbt_inside(t, s) ||
+            !bbt_place(w, t, i, 0, &pl) ||
+            bbt_rel(w, &pl, sec, w->secs->nelts, &f)) {
+            return 1;
+        }
+    }
+    return 0;
 }

@@ -2,7 +2,7 @@
  * The sections of the configuration tree as the startup checks read them
  * (bbt_confcheck.c), shared with the model of how httpd merges their
  * Require lines (bbt_confreq.c, BBT354) and the check of the module's
- * settings a later <Location> replaces (bbt_confmerge.c, BBT362).
+ * settings a section merged later replaces (bbt_confmerge.c, BBT362).
  */
 #ifndef BBT_CONFSEC_H
 #define BBT_CONFSEC_H
@@ -10,7 +10,16 @@
 #include "httpd.h"
 #include "http_config.h"
 
+#include "bbt_confpat.h"
+
 typedef enum { BBT_SEC_LOCATION, BBT_SEC_DIRECTORY, BBT_SEC_OTHER } bbt_kind_t;
+
+/* Sections httpd merges after others wherever they are written. */
+typedef enum {
+    BBT_LATE_NO,
+    BBT_LATE_FILES, /* <Files>, <FilesMatch>: after every <Directory> */
+    BBT_LATE_IF     /* <If>, <ElseIf>, <Else>: after every <Location> */
+} bbt_late_t;
 
 /* What bbt_has looks for. */
 typedef enum {
@@ -45,7 +54,17 @@ typedef struct bbt_sec {
     int rip_proxies; /* a server names mod_remoteip's proxies */
     int limit_said;  /* BBT354 was said of it in the main server's pass */
     int merge_said;  /* BBT362 was said of it */
+    /* For BBT362 (bbt_confmerge.c): */
+    const char *spath; /* path with each run of slashes made one */
+    bbt_pat_t *pat;    /* a <Location> or <Directory> matched by a regular
+                          expression, or a <Location> by a wildcard */
+    bbt_late_t late;
+    const apr_array_header_t *urls; /* a directory's URLs (bbt_url_t) */
+    int urls_pass;                  /* the pass they were worked out in */
 } bbt_sec_t;
+
+/* How URLs map to files in one pass's server (bbt_confmerge.c). */
+typedef struct bbt_map bbt_map_t;
 
 /* One server's pass: the main server's sections, then a virtual host's. */
 typedef struct {
@@ -55,6 +74,11 @@ typedef struct {
     const bbt_sec_t *vh;      /* the virtual host of this pass, or NULL */
     int nmain;                /* the first nmain of secs are the main
                                  server's */
+    int pass;                 /* 1 for the main server's, then one more for
+                                 each virtual host's */
+    bbt_map_t *map;           /* this pass's mapping of URLs to files */
+    bbt_patctx_t *pc;
+    int auth_vhosts; /* a virtual host has AuthType BBToken somewhere */
 } bbt_walk_t;
 
 /* The arguments of a container, without its closing '>'. */
@@ -83,13 +107,26 @@ void bbt_check_limit(const bbt_walk_t *w, bbt_sec_t *sec);
  * the virtual host's leave them open and the main server's did not. */
 void bbt_check_limit_main(const bbt_walk_t *w);
 
+/* What BBT362 needs of sec, when the sections are collected: its path's
+ * slashes merged, its pattern compiled, whether it is merged late. */
+void bbt_merge_note(bbt_walk_t *w, bbt_sec_t *sec);
+
+/* Start a pass: this server's mapping of URLs to files. */
+void bbt_merge_begin(bbt_walk_t *w);
+
 /* BBT362 about sec, at index at of this pass's sections: its routes or
- * providers replaced by a <Location> merged after it.  1 if its routes
- * were said to be, so that BBT352 does not say it for another reason. */
+ * providers replaced by a section merged after it.  1 if its routes were
+ * said to be, so that BBT352 does not say it for another reason. */
 int bbt_check_merge(const bbt_walk_t *w, bbt_sec_t *sec, int at);
 
-/* BBT362 in a virtual host's pass about the main server's sections, with
- * the virtual host's <Location>s and aliases. */
+/* BBT362 in a virtual host's pass about the main server's sections: with
+ * the virtual host's sections, and with the URLs its own Alias,
+ * ScriptAlias or DocumentRoot lines give the main server's directories. */
 void bbt_check_merge_main(const bbt_walk_t *w);
+
+/* Is sec merged after other sections wherever it is written (an <If> or a
+ * <Files>), and may it be merged over one of AuthType BBToken?  Then its
+ * routes do something even if it is not AuthType BBToken itself. */
+int bbt_merge_late_applies(const bbt_walk_t *w, const bbt_sec_t *sec);
 
 #endif

@@ -60,6 +60,16 @@ is($get->($refs->('tokensonly'), $pw), 401, '  but not tokensonly.git, whose sec
 $env->httpd_restart(extra_conf => $SECRET . $PROJ);
 is($get->($refs->('secret'), auth_bearer($tok)), 200, 'narrow section first: the REPO_READ token reads secret.git');
 is($get->($refs->('tokensonly'), $pw), 200, '  and the password tokensonly.git');
+# So does a <LocationMatch> after it that matches only below its path.
+my $refsmatch = <<'EOC';
+<LocationMatch "^/scm/[^/]+/[^/]+\.git/(info/refs|git-upload-pack)$">
+    BBTokenRoutes git
+</LocationMatch>
+EOC
+$env->httpd_restart(extra_conf => $PROJ . $SECRET . $refsmatch);
+is($get->($refs->('secret'), auth_bearer($tok)), 200, 'a <LocationMatch> of info/refs after it: the REPO_READ token reads secret.git');
+$env->httpd_restart(extra_conf => $PROJ . $refsmatch . $SECRET);
+is($get->($refs->('secret'), auth_bearer($tok)), 403, '  but not with secret.git\'s section after it');
 $env->httpd_stop(graceful => 1);
 
 my $conf = "$d/httpd-test.conf";
@@ -125,6 +135,46 @@ check('a <LocationMatch> after it that matches its path', $SECRET . <<'EOC',
 </LocationMatch>
 EOC
       ['<Location /scm/PROJ/secret.git> <LocationMatch "^/scm/[A-Z]+/">']);
+
+# One that matches only URLs below the narrower section's path replaces
+# its routes there too: a partial match of the path and a slash says it
+# may.  One whose every match begins with a broader section's path and a
+# slash (/scm/ here, the harness's <Location /scm>) is narrower than that,
+# written after it as it should be.
+my $refsonly = <<'EOC';
+<LocationMatch "^/scm/[^/]+/[^/]+\.git/(info/refs|git-upload-pack)$">
+    BBTokenRoutes git
+</LocationMatch>
+EOC
+$out = check('a <LocationMatch> after it that matches only URLs below its path', $SECRET . $refsonly,
+             # (the error log doubles a backslash)
+             [qq{<Location /scm/PROJ/secret.git> <LocationMatch "^/scm/[^/]+/[^/]+\\\\.git/(info/refs|git-upload-pack)\$">}]);
+like($out, qr{may match its path or URLs under it and sets routes too}, '  says it may match below its path');
+check('a wildcard <Location> after it that matches URLs below its path', $SECRET . <<'EOC',
+<Location /scm/*/*.git/info/refs>
+    BBTokenRoutes git
+</Location>
+EOC
+      ['<Location /scm/PROJ/secret.git> <Location /scm/*/*.git/info/refs>']);
+check('but not one of a single component below /scm (* stops at a slash)', $SECRET . <<'EOC', []);
+<Location /scm/*>
+    BBTokenRoutes git
+</Location>
+EOC
+check('nor a narrower <LocationMatch> after the broader section', $PROJ . <<'EOC', []);
+<LocationMatch "^/scm/PROJ/secret\.git/">
+    BBTokenRoutes git
+</LocationMatch>
+EOC
+# Not anchored at the start, a pattern may match from anywhere in the rest
+# of a URL: every section with routes before it may lose them.
+check('an unanchored <LocationMatch>', $SECRET . <<'EOC',
+<LocationMatch "/git-receive-pack$">
+    BBTokenRoutes git
+</LocationMatch>
+EOC
+      [map { qq{$_ <LocationMatch "/git-receive-pack\$">} }
+           '<Location /scm>', '<Location /env>', '<Location /scm/PROJ/secret.git>']);
 
 my $vport = free_port();
 check('a virtual host\'s <Location> is merged after the main server\'s', $SECRET . <<"EOC",

@@ -467,16 +467,17 @@ sub httpd_graceful {
 
 # `apache2 -t` on the configuration this environment would write with
 # extra_conf replaced: (exit code, output).  httpd need not be running.
-# $edit, if given, gets the configuration's text and returns it changed.
+# $edit, if given, gets the configuration's text and returns it changed;
+# $prefix, if given, is a command (and its arguments) that runs apache2.
 sub config_test {
-    my ($self, $extra, $edit) = @_;
+    my ($self, $extra, $edit, $prefix) = @_;
     local $self->{extra_conf} = $extra;
     local $self->{port} = $self->{port} || free_port();
     my $conf = "$self->{dir}/httpd-test.conf";
     my $text = $self->_conf_text;
     $text = $edit->($text) if $edit;
     spew($conf, $text, 0644);
-    my ($rc, $out, $err) = run_cmd(cmd => [$APACHE, '-t', '-f', $conf],
+    my ($rc, $out, $err) = run_cmd(cmd => [@{ $prefix || [] }, $APACHE, '-t', '-f', $conf],
                                    tmp => "$self->{dir}/run", timeout => 60, env => $self->httpd_env);
     return ($rc, $out . $err);
 }
