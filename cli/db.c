@@ -201,9 +201,15 @@ typedef struct {
     size_t len;
 } bbtoken_piece_t;
 
+/* The pieces, and in buf the words of the values as the server reads
+ * them, without their escaping backslashes, which some pieces point into:
+ * used of its size bytes (the values' lengths, which their words never
+ * exceed). */
 typedef struct {
     bbtoken_piece_t *p;
     size_t n, cap;
+    char *buf;
+    size_t used, size;
 } bbtoken_pieces_t;
 
 static int bbtoken_db_space(char c)
@@ -259,15 +265,50 @@ static void bbtoken_setting_add(bbtoken_pieces_t *ps, const char *s, size_t len)
     }
 }
 
+/* The next word of *v as the server splits options into words
+ * (pg_split_opts): up to a space that no backslash escapes, each backslash
+ * taken for the character after it ("-c work_mem=S3CRET\ pw" is one word,
+ * quoted as "S3CRET pw").  It is written into ps->buf, where it is left
+ * for the pieces to point into; NULL at the end of *v. */
+static const char *bbtoken_word_next(bbtoken_pieces_t *ps, const char **v,
+                                     size_t *len)
+{
+    const char *s = *v;
+    char *out = ps->buf + ps->used;
+    size_t n = 0;
+    int escaped = 0;
+
+    for (; *s && bbtoken_db_space(*s); s++) {
+    }
+    if (!*s) {
+        return NULL;
+    }
+    for (; *s && (escaped || !bbtoken_db_space(*s)); s++) {
+        if (!escaped && *s == '\\') {
+            escaped = 1;
+            continue;
+        }
+        escaped = 0;
+        if (ps->used + n < ps->size) {
+            out[n++] = *s;
+        }
+    }
+    ps->used += n;
+    *v = s;
+    *len = n;
+    return out;
+}
+
 /* A value as libpq or the server may quote it: whole, each item of a list
- * (host=a,b names a and b one by one), each word, what follows each "="
- * and the parts of a setting (options holds a server's command line, each
- * of its settings quoted apart), and the name the server cut: at most
- * 5 + 3 * strlen(v) pieces (one word of "=" alone). */
+ * (host=a,b names a and b one by one), each word as the server reads it,
+ * what follows each "=" and the parts of a setting (options holds a
+ * server's command line, each of its settings quoted apart), and the name
+ * the server cut: at most 5 + 3 * strlen(v) pieces (one word of "="
+ * alone), and at most strlen(v) bytes of ps->buf. */
 static void bbtoken_value_add(bbtoken_pieces_t *ps, const char *v)
 {
     size_t len = strlen(v), cut = BBTOKEN_DB_NAMELEN, w;
-    const char *item = v, *comma, *word;
+    const char *item = v, *comma, *word, *rest = v;
 
     bbtoken_piece_add(ps, v, len, 1);
     while ((comma = strchr(item, ',')) != NULL) {
@@ -278,11 +319,7 @@ static void bbtoken_value_add(bbtoken_pieces_t *ps, const char *v)
         bbtoken_piece_add(ps, item, strlen(item), 1);
     }
     bbtoken_tails_add(ps, v, len);
-    for (word = v; *word; word += w) {
-        for (; *word && bbtoken_db_space(*word); word++) {
-        }
-        for (w = 0; word[w] && !bbtoken_db_space(word[w]); w++) {
-        }
+    while ((word = bbtoken_word_next(ps, &rest, &w)) != NULL) {
         bbtoken_piece_add(ps, word, w, BBTOKEN_DB_PART);
         bbtoken_tails_add(ps, word, w);
         bbtoken_setting_add(ps, word, w);
@@ -362,8 +399,8 @@ static int bbtoken_piece_at(const char *msg, size_t i, size_t mlen,
 static char *bbtoken_masked(const char *db, const char *msg)
 {
     PQconninfoOption *opts = NULL, *o;
-    bbtoken_pieces_t ps = {NULL, 0, 0};
-    size_t n = 5 + 3 * strlen(db), mlen = strlen(msg);
+    bbtoken_pieces_t ps = {NULL, 0, 0, NULL, 0, 0};
+    size_t n = 5 + 3 * strlen(db), mlen = strlen(msg), size = strlen(db);
     size_t mk = strlen(BBTOKEN_DB_VALUE), i, j;
     char *out = NULL, *w;
 
@@ -372,10 +409,13 @@ static char *bbtoken_masked(const char *db, const char *msg)
     }
     for (o = opts; o && o->keyword; o++) {
         n += o->val ? 5 + 3 * strlen(o->val) : 0;
+        size += o->val ? strlen(o->val) : 0;
     }
     ps.cap = n;
+    ps.size = size;
     ps.p = calloc(n, sizeof(*ps.p));
-    if (!ps.p || mlen > ((size_t)-1 - 1) / mk) {
+    ps.buf = malloc(size + 1);
+    if (!ps.p || !ps.buf || mlen > ((size_t)-1 - 1) / mk) {
         goto done;
     }
     if (opts) {
@@ -407,6 +447,7 @@ static char *bbtoken_masked(const char *db, const char *msg)
     *w = '\0';
 done:
     free(ps.p);
+    free(ps.buf);
     if (opts) {
         PQconninfoFree(opts);
     }
