@@ -271,16 +271,94 @@ static int bbt_read_credentials(request_rec *r, const bbt_dir_conf_t *conf,
     return status;
 }
 
-/* Verify the token (from the cache or the database, bbt_verify.c) and set
- * the request's identity.  tok is NULL when a prior request of this HTTP
- * request verified the same token: it is verified again all the same, so
- * the target's level is the new URI's and a token revoked meanwhile
- * stops.  *guess is set for a 401 a guess could have got (not a token, an
- * unknown id, a wrong secret), which the throttle counts: a token refused
- * after its secret proved right (revoked, expired, its owner disabled, not
- * the Basic user's, from outside its allow-list) comes from whoever holds
- * it, as a CI job retrying a revoked token, and counting it would hold
- * back the passwords of everyone behind its address for no guess made. */
+/* The personal project of whoever asks, where a route's second target is
+ * it (body-project-absent=personal): ~ and the slug of name, left without
+ * a key (refused) if the name could not be one. */
+static void bbt_dest_own(request_rec *r, bbt_access_t *a, const char *name)
+{
+    if (a->has_dest && a->dest_personal) {
+        const char *own = apr_pstrcat(r->pool, "~", name, NULL);
+
+        bbt_input_key(own, strlen(own), a->dest.key);
+    }
+}
+
+/* The live levels of the password user named user on the target and the
+ * second target (a COPY's or a MOVE's Destination, the project a body
+ * names, the user's own for body-project-absent=): the name is all that
+ * names such a user. */
+static int bbt_user_levels(request_rec *r, bbt_req_t *rq, const char *user)
+{
+    bbt_access_t *a = &rq->access;
+    bbt_db_conn_t *c;
+    bbt_db_status_t st = BBT_DB_OK;
+
+    bbt_dest_own(r, a, user);
+    if (!rq->routed && !a->has_dest) {
+        return OK;
+    }
+    c = bbt_db_open(r);
+    if (!c) {
+        return bbt_unavailable(r);
+    }
+    if (rq->routed) {
+        st = bbt_db_user_level(c, user, a->target.key,
+                               a->target.slug[0] ? a->target.slug : NULL,
+                               &a->owner_level);
+    }
+    if (st == BBT_DB_OK && a->has_dest) {
+        st = bbt_db_user_level(c, user, a->dest.key,
+                               a->dest.slug[0] ? a->dest.slug : NULL,
+                               &a->dest_owner_level);
+    }
+    bbt_db_close(c);
+    return st == BBT_DB_OK ? OK : bbt_unavailable(r);
+}
+
+/* A personal token's owner's live level on the second target, asked by
+ * the owner's id, as the level on the target came with the token.  By
+ * name it would be whoever holds the name when asked: a user renamed
+ * while the request waited and a new user given the old name, the token
+ * would reach what the new user may.  The personal project of
+ * body-project-absent= is that of the name read with the token, the one
+ * the backend is told (REMOTE_USER) and puts the repository in: the owner
+ * must hold it by id, as any second target, and holds it only while the
+ * name is still theirs.  A project's or a repository's token has no
+ * owner, nor a personal project: its second target is decided by its
+ * scope alone, one without a key refused. */
+static int bbt_owner_levels(request_rec *r, bbt_req_t *rq,
+                            const bbt_verified_t *v)
+{
+    bbt_access_t *a = &rq->access;
+    bbt_db_conn_t *c;
+    bbt_db_status_t st;
+
+    if (!a->has_dest || v->scope.kind != BBT_KIND_PERSONAL) {
+        return OK;
+    }
+    bbt_dest_own(r, a, v->user_name);
+    c = bbt_db_open(r);
+    if (!c) {
+        return bbt_unavailable(r);
+    }
+    st = bbt_db_owner_level(c, v->owner_id, a->dest.key,
+                            a->dest.slug[0] ? a->dest.slug : NULL,
+                            &a->dest_owner_level);
+    bbt_db_close(c);
+    return st == BBT_DB_OK ? OK : bbt_unavailable(r);
+}
+
+/* Verify the token (from the cache or the database, bbt_verify.c), set
+ * the request's identity, and learn its owner's level on a second target.
+ * tok is NULL when a prior request of this HTTP request verified the same
+ * token: it is verified again all the same, so the target's level is the
+ * new URI's and a token revoked meanwhile stops.  *guess is set for a 401 a
+ * guess could have got (not a token, an unknown id, a wrong secret), which the
+ * throttle counts: a token refused after its secret proved right (revoked,
+ * expired, its owner disabled, not the Basic user's, from outside its
+ * allow-list) comes from whoever holds it, as a CI job retrying a revoked
+ * token, and counting it would hold back the passwords of everyone behind its
+ * address for no guess made. */
 static int bbt_authn_verify_token(request_rec *r, bbt_req_t *rq,
                                   bbt_token_t *tok, const char *user,
                                   int *guess)
@@ -361,50 +439,7 @@ static int bbt_authn_verify_token(request_rec *r, bbt_req_t *rq,
     ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
                   "BBT037: token %s of %s authenticated for %s%s", rq->token_id,
                   v.user_name, r->uri, from);
-    return OK;
-}
-
-/* The live levels of the user named user on the target and the Destination
- * (or the project a body names, the user's own for body-project-absent=):
- * for a password user, and for a personal token's Destination (the owner's
- * level on the target came with the token; a project's or a repository's
- * token has no owner). */
-static int bbt_user_levels(request_rec *r, bbt_req_t *rq, const char *user,
-                           int target)
-{
-    bbt_access_t *a = &rq->access;
-    bbt_db_conn_t *c;
-    bbt_db_status_t st = BBT_DB_OK;
-
-    if (a->has_dest && a->dest_personal &&
-        (a->password || a->scope.kind == BBT_KIND_PERSONAL)) {
-        /* The user's own project, ~name: left without a key (refused) if
-         * the name could not be one. */
-        const char *own = apr_pstrcat(r->pool, "~", user, NULL);
-
-        bbt_input_key(own, strlen(own), a->dest.key);
-    }
-    if (!(target && rq->routed) &&
-        (!a->has_dest ||
-         (!a->password && a->scope.kind != BBT_KIND_PERSONAL))) {
-        return OK;
-    }
-    c = bbt_db_open(r);
-    if (!c) {
-        return bbt_unavailable(r);
-    }
-    if (target && rq->routed) {
-        st = bbt_db_user_level(c, user, a->target.key,
-                               a->target.slug[0] ? a->target.slug : NULL,
-                               &a->owner_level);
-    }
-    if (st == BBT_DB_OK && a->has_dest) {
-        st = bbt_db_user_level(c, user, a->dest.key,
-                               a->dest.slug[0] ? a->dest.slug : NULL,
-                               &a->dest_owner_level);
-    }
-    bbt_db_close(c);
-    return st == BBT_DB_OK ? OK : bbt_unavailable(r);
+    return bbt_owner_levels(r, rq, &v);
 }
 
 /* A user's password was accepted (now or by an earlier request of this
@@ -415,7 +450,7 @@ static int bbt_password_user(request_rec *r, bbt_req_t *rq, const char *user)
 {
     const bbt_dir_conf_t *conf = bbt_config_dir(r);
     int status =
-        conf && conf->require_bbtoken ? bbt_user_levels(r, rq, user, 1) : OK;
+        conf && conf->require_bbtoken ? bbt_user_levels(r, rq, user) : OK;
 
     if (status != OK) {
         return status;
@@ -515,9 +550,6 @@ static int bbt_authn(request_rec *r)
         rq->cache_keyed = prior->cache_keyed;
         rq->presented = 1;
         status = bbt_authn_verify_token(r, rq, NULL, NULL, &guess);
-        if (status == OK) {
-            status = bbt_user_levels(r, rq, r->user, 0);
-        }
     } else if (bbt_request_refused_before(r)) {
         /* The error page (ErrorDocument) of a request refused for its
          * credentials: the same ones, refused and counted once already. */
@@ -547,9 +579,6 @@ static int bbt_authn(request_rec *r)
             bbt_token_wipe(&tok);
             if (status == HTTP_UNAUTHORIZED && guess) {
                 bbt_authn_failed(r);
-            }
-            if (status == OK) {
-                status = bbt_user_levels(r, rq, r->user, 0);
             }
         }
     }

@@ -59,9 +59,10 @@ bbt_db_status_t bbt_db_lookup(bbt_db_conn_t *c, const char *id, int *reuse,
 void bbt_db_judge(bbt_db_token_t *t, int interval, apr_int64_t now);
 
 /* The live level of the owner with id user_id on (key, slug), as
- * bbtoken_owner_levels computes it: asked only for a verified token whose
- * row has no level map (bbt_levelmap_level refuses it).  key
- * NULL means no target (NONE, and no query); slug NULL means the project
+ * bbtoken_owner_levels computes it (NONE for a user gone or disabled):
+ * asked for a verified token's target where its row has no level map
+ * (bbt_levelmap_level refuses it), and for its second target.  key NULL
+ * means no target (NONE, and no query); slug NULL means the project
  * itself.  BBT_DB_OK or BBT_DB_UNAVAILABLE. */
 bbt_db_status_t bbt_db_owner_level(bbt_db_conn_t *c, apr_int64_t user_id,
                                    const char *key, const char *slug,
@@ -108,9 +109,9 @@ int bbt_db_note_net(bbt_db_conn_t *c, const char *id, const char *group,
 
 /* The live level of the user named `name` on (key, slug), as
  * bbtoken_owner_levels computes it; NONE for an unknown or disabled user or
- * a NULL key.  For password users, and for a
- * second target (the Destination of COPY and MOVE).  BBT_DB_OK or
- * BBT_DB_UNAVAILABLE. */
+ * a NULL key.  For password users alone, whom nothing but the name names:
+ * a token's owner is asked by id (bbt_db_owner_level), as the name may be
+ * another user's by then.  BBT_DB_OK or BBT_DB_UNAVAILABLE. */
 bbt_db_status_t bbt_db_user_level(bbt_db_conn_t *c, const char *name,
                                   const char *key, const char *slug,
                                   bbt_level_t *level);

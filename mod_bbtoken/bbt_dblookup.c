@@ -1,7 +1,7 @@
 /*
  * The statements a request's verification runs (see bbt_db.h): the token
- * lookup, the owner's level when the lookup does not give it, a personal
- * project's owner, and a password user's level.
+ * lookup, the owner's level when the lookup does not give it or on a
+ * second target, a personal project's owner, and a password user's level.
  *
  * The lookup reads one row of bbtoken_lookup by its primary key
  * (sql/migrations/0026_lookup.sql), and of it one column, packed
@@ -50,7 +50,9 @@ static const char bbt_sql_lookup[] =
     "SELECT packed FROM bbtoken_lookup WHERE id = %s";
 
 /* The verified token's owner's live level on (key, slug), for an owner
- * whose map the lookup does not hold (too many grants). */
+ * whose map the lookup does not hold (too many grants), and on a second
+ * target: by the owner's id, never the name read with the row, which a
+ * rename may since have given another user. */
 static const char bbt_sql_owner_level[] =
     "SELECT COALESCE(ol.level, 0) FROM bbtoken_users u"
     " LEFT JOIN LATERAL bbtoken_owner_levels(u, %s, %s) ol ON true"

@@ -353,6 +353,7 @@ static bbt_cache_got_t bbt_verify_cached(request_rec *r, bbt_req_t *rq,
     out->cached = 1;
     if (ep->kind == BBT_CENTRY_TOKEN) {
         out->user_name = apr_pstrdup(r->pool, ep->user_name);
+        out->owner_id = ep->owner_id;
         out->token_name = apr_pstrdup(r->pool, ep->token_name);
         out->tok_project = ep->tok_project;
         out->tok_repo = ep->tok_repo;
@@ -491,6 +492,7 @@ static int bbt_verify_db(request_rec *r, bbt_req_t *rq, bbt_cache_view_t *v,
             out->verdict = BBT_VERDICT_ADDRESS;
         }
         out->user_name = row.user_name;
+        out->owner_id = row.user_id;
         out->token_name = row.token_name;
         out->tok_project = row.tok_project;
         out->tok_repo = row.tok_repo;

@@ -16,6 +16,9 @@
 typedef struct {
     bbt_verdict_t verdict;
     const char *user_name;  /* the owner (for a row) */
+    apr_int64_t owner_id;   /* the owner's user id (a personal token's row):
+                               what decides for the owner, never the name,
+                               which another user may be given meanwhile */
     const char *token_name; /* the token's name (for a row) */
     bbt_level_t tok_project;
     bbt_level_t tok_repo;
