@@ -116,11 +116,14 @@ bbt_db_status_t bbt_db_user_level(bbt_db_conn_t *c, const char *name,
                                   const char *key, const char *slug,
                                   bbt_level_t *level);
 
-/* For a project's or a repository's token in personal project key
+/* For a project's or a repository's token id in personal project key
  * (~name), asked only once its secret is verified: whether ~name's owner
- * exists and is active.  BBT_DB_OK or BBT_DB_UNAVAILABLE. */
+ * exists and is active (*active), and *revoked set if the token is revoked
+ * or gone by then (left as it is otherwise): the owner found is the
+ * token's only while it is live.  BBT_DB_OK or BBT_DB_UNAVAILABLE. */
 bbt_db_status_t bbt_db_personal_active(bbt_db_conn_t *c, const char *key,
-                                       int *active);
+                                       const char *id, int *active,
+                                       int *revoked);
 
 /* The connection's libpq handle (PGconn *), for statements and
  * transactions of the caller's own (the REST API). */

@@ -60,10 +60,18 @@ static const char bbt_sql_owner_level[] =
 
 /* Apart, asked only for a verified token of a project or a repository in
  * a personal project, whose key is "~" and its owner's slug (schema 56;
- * an older schema's "~" and a name with "@" names no one: refused). */
+ * an older schema's "~" and a name with "@" names no one: refused).  The
+ * slug finds whoever holds it when asked, perhaps a user given it after
+ * the token's row was read; a rename or a deletion of the owner, and a
+ * user given the name, revoke the project's tokens in the same
+ * transaction (migrations 21 and 53).  So whether the token is revoked is
+ * read again here, in the snapshot the owner is found in: a token still
+ * live there is of the user found. */
 static const char bbt_sql_personal[] =
     "SELECT EXISTS (SELECT 1 FROM bbtoken_users"
-    " WHERE slug = substr(%s, 2) AND active)";
+    " WHERE slug = substr(%s, 2) AND active),"
+    " NOT EXISTS (SELECT 1 FROM bbtoken_tokens"
+    " WHERE id = %s AND revoked_at IS NULL)";
 
 static const bbt_db_stmt_t bbt_stmt_lookup = {
     BBT_STMT_LOOKUP, "bbtoken_lookup_v13", bbt_sql_lookup, "the token lookup"};
@@ -71,7 +79,7 @@ static const bbt_db_stmt_t bbt_stmt_level = {
     BBT_STMT_LEVEL, "bbtoken_owner_level_v1", bbt_sql_owner_level,
     "the owner's level"};
 static const bbt_db_stmt_t bbt_stmt_personal = {
-    BBT_STMT_PERSONAL, "bbtoken_personal_v2", bbt_sql_personal,
+    BBT_STMT_PERSONAL, "bbtoken_personal_v3", bbt_sql_personal,
     "the personal project's owner"};
 
 static int bbt_dblookup_flag(const char *v)
@@ -209,19 +217,27 @@ bbt_db_status_t bbt_db_owner_level(bbt_db_conn_t *c, apr_int64_t user_id,
 }
 
 bbt_db_status_t bbt_db_personal_active(bbt_db_conn_t *c, const char *key,
-                                       int *active)
+                                       const char *id, int *active,
+                                       int *revoked)
 {
     const apr_dbd_driver_t *drv = bbt_db_driver(c);
     apr_pool_t *p = bbt_db_pool(c);
     apr_dbd_results_t *res = NULL;
     apr_dbd_row_t *row = NULL;
+    const char *args[2];
 
     *active = 0;
-    if (bbt_db_run(c, &bbt_stmt_personal, "BBT321", &res, 1, &key) != 0) {
+    args[0] = key;
+    args[1] = id;
+    if (bbt_db_run(c, &bbt_stmt_personal, "BBT321", &res,
+                   (int)(sizeof(args) / sizeof(args[0])), args) != 0) {
         return BBT_DB_UNAVAILABLE;
     }
     while (apr_dbd_get_row(drv, p, res, &row, -1) == 0) {
         *active = bbt_dblookup_flag(apr_dbd_get_entry(drv, row, 0));
+        if (bbt_dblookup_flag(apr_dbd_get_entry(drv, row, 1))) {
+            *revoked = 1;
+        }
     }
     return BBT_DB_OK;
 }

@@ -469,8 +469,9 @@ static int bbt_verify_db(request_rec *r, bbt_req_t *rq, bbt_cache_view_t *v,
         secret_ok = !tok || bbt_verify_secret(mu, &row, tok);
         if (secret_ok && row.scope.kind != BBT_KIND_PERSONAL &&
             row.scope.key[0] == '~' &&
-            bbt_db_personal_active(c, row.scope.key, &row.user_active) !=
-                BBT_DB_OK) {
+            bbt_db_personal_active(c, row.scope.key, rq->token_id,
+                                   &row.user_active,
+                                   &row.revoked) != BBT_DB_OK) {
             rv = HTTP_SERVICE_UNAVAILABLE;
             goto done;
         }
