@@ -116,7 +116,7 @@ GLUE    := mod_bbtoken bbt_config bbt_confcheck bbt_confreq bbt_confmerge bbt_co
            bbt_stats bbt_metrics bbt_reqbody bbt_verify bbt_cache bbt_cachefp bbt_listen bbt_lback bbt_lprobe bbt_lsession bbt_nqueue \
            bbt_socache bbt_throttle
 GLUE    += bbt_rest_leaked bbt_rest_inventory bbt_where
-GLUE    += bbt_rest_rotate bbt_rest_places
+GLUE    += bbt_rest_rotate bbt_rest_places bbt_rest_commit
 GLUE    += bbt_rest_refuse
 GLUE    += bbt_rest_args
 GLUE    += bbt_schema

@@ -18,6 +18,7 @@
 #include <libpq-fe.h>
 
 #include "bbt_cache.h"
+#include "bbt_rest_commit.h"
 #include "bbt_rest_db.h"
 #include "bbt_rest_json.h"
 #include "bbt_rest_rotate.h"
@@ -42,6 +43,8 @@ static int bbt_rest_rotate_once(bbt_rest_t *x, const bbt_rest_user_t *caller,
                              m->id,
                              m->salt,
                              m->hash};
+    bbt_rest_commit_t commit = {BBT_REST_WRITE_ROTATE, m->id, x->path.id, NULL,
+                                NULL};
     PGresult *res;
 
     *out = NULL;
@@ -65,12 +68,18 @@ static int bbt_rest_rotate_once(bbt_rest_t *x, const bbt_rest_user_t *caller,
         return -1;
     }
     PQclear(res);
-    if (bbt_rest_load_one(x, owner, m->id, out) != 0 || !*out ||
-        bbt_rest_cmd(x, "COMMIT") != 0) {
+    if (bbt_rest_load_one(x, owner, m->id, out) != 0 || !*out) {
         json_decref(*out);
         *out = NULL;
         bbt_rest_cmd(x, "ROLLBACK");
         *rc = bbt_rest_unavailable(x, "rotating a token");
+        return -1;
+    }
+    /* A COMMIT whose answer was lost but which is found done answers the
+     * new token with out, read in the transaction, and its secret. */
+    if (bbt_rest_commit(x, &commit, rc) != 0) {
+        json_decref(*out);
+        *out = NULL;
         return -1;
     }
     return 0;

@@ -22,6 +22,7 @@
 #include "bbt_perm.h"
 #include "bbt_pgjson.h"
 #include "bbt_rest_args.h"
+#include "bbt_rest_commit.h"
 #include "bbt_rest_db.h"
 #include "bbt_rest_json.h"
 #include "bbt_rest_req.h"
@@ -317,6 +318,7 @@ int bbt_rest_tokens_create(bbt_rest_t *x, const bbt_rest_user_t *caller,
     json_t *body = x->body, *v, *out = NULL;
     PGresult *res;
     bbt_rest_tries_t tries = {"creating a token", 0, 0, 0};
+    bbt_rest_commit_t commit = {BBT_REST_WRITE_CREATE, m.id, NULL, NULL, NULL};
     int rc, o;
 
     v = json_object_get(body, "name");
@@ -406,12 +408,19 @@ int bbt_rest_tokens_create(bbt_rest_t *x, const bbt_rest_user_t *caller,
             goto done;
         }
         PQclear(res);
-        if (bbt_rest_load_one(x, owner, m.id, &out) != 0 || !out ||
-            bbt_rest_cmd(x, "COMMIT") != 0) {
+        if (bbt_rest_load_one(x, owner, m.id, &out) != 0 || !out) {
             json_decref(out);
             out = NULL;
             bbt_rest_cmd(x, "ROLLBACK");
             rc = bbt_rest_unavailable(x, "creating a token");
+            goto done;
+        }
+        /* The secret is wiped only after the answer that shows it, made
+         * from out, read in the transaction: a COMMIT whose answer was
+         * lost but which is found done is answered so too. */
+        if (bbt_rest_commit(x, &commit, &rc) != 0) {
+            json_decref(out);
+            out = NULL;
             goto done;
         }
     } while (!out);
@@ -452,6 +461,8 @@ static int bbt_rest_update_once(bbt_rest_t *x, const bbt_rest_user_t *caller,
                                 json_int_t days, int attempt, json_t **out,
                                 int *rc)
 {
+    bbt_rest_commit_t commit = {BBT_REST_WRITE_UPDATE, x->path.id, NULL, owner,
+                                out};
     PGresult *res;
     int got;
 
@@ -502,11 +513,9 @@ static int bbt_rest_update_once(bbt_rest_t *x, const bbt_rest_user_t *caller,
                              BBT_REST_EXPIRY_FIXED);
         return -1;
     }
-    if (bbt_rest_cmd(x, "COMMIT") != 0) {
+    if (bbt_rest_commit(x, &commit, rc) != 0) {
         json_decref(*out);
         *out = NULL;
-        bbt_rest_cmd(x, "ROLLBACK");
-        *rc = bbt_rest_unavailable(x, "updating a token");
         return -1;
     }
     return 0;
@@ -580,6 +589,8 @@ int bbt_rest_tokens_revoke(bbt_rest_t *x, const bbt_rest_user_t *caller,
     const char *params[4] = {caller->name, owner ? owner->name : x->path.key,
                              owner ? x->path.id : bbt_rest_repo_param(x),
                              x->path.id};
+    bbt_rest_commit_t commit = {BBT_REST_WRITE_REVOKE, x->path.id, NULL, NULL,
+                                NULL};
     PGresult *res;
     int rc, attempt;
 
@@ -606,9 +617,8 @@ int bbt_rest_tokens_revoke(bbt_rest_t *x, const bbt_rest_user_t *caller,
         return rc < 0 ? bbt_rest_unavailable(x, "revoking a token") : rc;
     }
     PQclear(res);
-    if (bbt_rest_cmd(x, "COMMIT") != 0) {
-        bbt_rest_cmd(x, "ROLLBACK");
-        return bbt_rest_unavailable(x, "revoking a token");
+    if (bbt_rest_commit(x, &commit, &rc) != 0) {
+        return rc;
     }
     bbt_cache_forget_token(x->path.id);
     if (owner) {

@@ -30,7 +30,9 @@
 # turned to another holder leaves that holder's list alone, and the Edit
 # dialog of a token a reload no longer lists (revoked elsewhere, or
 # rotated) closes, saying why, while one pushed down the list by new tokens
-# stays open.  t/browser/names.spec.mjs, as a user of its
+# stays open; a rotation answered 503 with an outcome not known keeps
+# that message in the page's alert and asks for the list again, which
+# shows the token it names.  t/browser/names.spec.mjs, as a user of its
 # own, has a token whose 255-character name has no space: the row's
 # buttons stay inside the list's card, the name inside the status line and
 # the dialogs.  t/browser/profile.spec.mjs, as a user of its own, creates

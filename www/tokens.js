@@ -193,14 +193,14 @@
   // the holder it was asked for, update (if any) and a reload; where it
   // turned away and back, the reload alone (the list asked for on coming
   // back may be older than the change); another holder's list it leaves
-  // alone.
+  // alone.  The reload's promise, if any.
   function changed(asked, update) {
     if (asked.turn === turns) {
       if (update) { update(); render(); }
     } else if (asked.where !== base()) {
-      return;
+      return undefined;
     }
-    refresh();
+    return refresh();
   }
 
   $('more').addEventListener('click', async () => {
@@ -246,6 +246,20 @@
   // saying why (closeGone).
   function goneWith(err, asked) {
     if (err && (err.status === 404 || (err.status === 400 && / is revoked\b/.test(err.message)))) changed(asked);
+  }
+
+  // A change whose outcome the server could not learn (503 saying whether
+  // it took effect "is not known": its COMMIT's answer was lost, and the
+  // database could not be asked again).  The message names the token and
+  // says what the list shows if it did, so the list is asked for again,
+  // and the message stays in the page's alert: the reload clears the
+  // alert, and a dialog it closes (its token rotated or revoked after
+  // all) would take the message away with it.
+  function unknownWith(err, asked, what) {
+    if (!err || err.status !== 503 || !/ is not known\b/.test(err.message)) return;
+    const says = new Error(what + ': ' + err.message);
+    const reload = changed(asked);
+    if (reload) reload.then(() => { if (asked.where === base()) showError('alert', says); });
   }
 
   // ------------------------------------------------------------------
@@ -474,6 +488,7 @@
     } catch (err) {
       showErrorIn('edit-dialog', n, 'edit-error', err, what);
       if (id !== null) goneWith(err, asked);
+      unknownWith(err, asked, what);
     } finally {
       submit.disabled = false;
     }
@@ -640,6 +655,7 @@
     } catch (err) {
       showErrorIn('rotate-dialog', n, 'rotate-error', err, what);
       goneWith(err, asked);
+      unknownWith(err, asked, what);
     } finally {
       btn.disabled = false;
     }
@@ -680,6 +696,7 @@
     } catch (err) {
       showErrorIn('revoke-dialog', n, 'revoke-error', err, what);
       goneWith(err, asked);
+      unknownWith(err, asked, what);
     } finally {
       btn.disabled = false;
     }

@@ -2,7 +2,8 @@
 // in headless Chromium, run by t/55-browser.t: a list whose paging never
 // ends, a list that answers after the user changed something, a token
 // whose name the user did not touch, a rotation answered after its
-// dialog was closed, a token gone while its Edit dialog is open (revoked
+// dialog was closed, a rotation whose outcome the server could not learn
+// (its message kept, the list asked for again), a token gone while its Edit dialog is open (revoked
 // elsewhere, or rotated by such an answer) or its Rotate or Revoke
 // confirmation is, or pushed down the list by new
 // ones, a new token answered while
@@ -299,6 +300,51 @@ test('a rotation answered after its dialog was closed closes no other dialog', a
   await confirm.waitFor({ state: 'hidden' });
   for (const t of await listed()) {
     if (t.name === 'Late A' || t.name === 'Late B') await rest('DELETE', '/' + t.id);
+  }
+});
+
+test('a rotation whose outcome the server could not learn: its message stays, and the list is asked for again', async () => {
+  const t = await rest('PUT', '', { name: 'Not known', permissions: ['REPO_READ'] });
+  await open();
+  await page.locator(`tr[data-id="${t.id}"]`).waitFor();
+
+  // The server rotates the token, but the page is answered as the API
+  // answers a rotation whose COMMIT's answer was lost and whose database
+  // could not be asked again (t/88-rest-commit-lost).
+  const ROTATE = new RegExp(`/users/${USER}/${t.id}/rotate$`);
+  let made = null;
+  await page.route(ROTATE, async (route) => {
+    const res = await route.fetch();
+    made = (await res.json()).id;
+    await route.fulfill({ status: 503, contentType: 'application/json', json: { errors: [{ context: null,
+      message: 'The connection to the token database was lost before it confirmed the change, so whether token '
+        + `${t.id} was rotated into token ${made} is not known. If token ${t.id} is still listed, it was not `
+        + `rotated and is still valid; if token ${made} is listed instead, its secret cannot be shown again: `
+        + 'revoke it (or rotate it for a new secret).',
+      exceptionName: 'com.atlassian.bitbucket.ServiceUnavailableException' }] } });
+  });
+  const confirm = page.getByRole('alertdialog', { name: 'Rotate token?' });
+  try {
+    await page.locator(`tr[data-id="${t.id}"]`).getByRole('button', { name: /^Rotate / }).click();
+    await confirm.getByRole('button', { name: 'Rotate' }).click();
+    // Once the list asked for again has answered, the page's alert holds
+    // the message; the list shows what the database holds, the token the
+    // message names in place of the old one, whose dialog is closed.
+    const alert = page.locator('#alert', { hasText: 'is not known' });
+    await alert.waitFor();
+    assert.match(await alert.innerText(), new RegExp(`^Rotating the token “Not known”: .*whether token ${t.id} was `
+      + `rotated into token ${made} is not known`), 'the alert keeps the message, naming what failed');
+    assert.equal(await page.locator(`tr[data-id="${made}"]`).count(), 1, 'the new token is listed');
+    assert.equal(await page.locator(`tr[data-id="${t.id}"]`).count(), 0, 'the old one is not');
+    await confirm.waitFor({ state: 'hidden' });
+  } finally {
+    await page.unroute(ROTATE);
+    // Whatever failed, the next test finds no dialog open and none of
+    // these tokens.
+    if (await confirm.isVisible()) await confirm.getByRole('button', { name: 'Cancel' }).click();
+    for (const x of await listed()) {
+      if (x.name === 'Not known') await rest('DELETE', '/' + x.id);
+    }
   }
 });
 

@@ -1,0 +1,244 @@
+# A write of the access-tokens API (create, rotate, update, revoke) whose
+# COMMIT's answer is lost: PostgreSQL made the COMMIT durable, then the
+# connection went before the answer came (a failover, a network cut, a
+# backend ended while it waited for a synchronous standby).  The handler
+# answered it as any failure, 503 "try again later", and a create's or a
+# rotation's new secret was thrown away, though the change was in the
+# database: a token nobody had the secret of (a rotation's old one
+# revoked, its CI locked out).  Now the connection is made again and the
+# change looked for there: found, the write is answered as done (BBT281),
+# with the new token's secret; not found, 503 (BBT200); where the database
+# cannot be asked, 503 saying that the outcome is not known and naming the
+# token (BBT282).
+#
+# The COMMIT is made to wait: synchronous_standby_names names a standby
+# that never comes, so a commit is durable here and waits (SyncRep) for
+# it.  Once the API's backend waits so (pg_stat_activity says, no sleep
+# decides anything), it is ended (pg_terminate_backend): the commit stands
+# and its answer never comes.  Where the change must be missing when it is
+# looked for, a session asks for bbtoken_tokens in ACCESS EXCLUSIVE mode
+# before the backend is ended, queued behind the write's own locks; it
+# undoes the change and commits before the look, queued behind it, can
+# read the table.  Where the database must not be asked, the API's role
+# may no longer log in when its backend is ended.
+use strict;
+use warnings;
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use Test::More;
+use JSON::PP;
+use Time::HiRes qw(sleep);
+use BBT::Env qw(auth_bearer);
+use BBT::Assert;
+use BBT::Rest qw(rest_location);
+use BBT::Util qw(in_background);
+
+my $env = BBT::Env->new(api_conf => rest_location('basic'), modules => [qw(auth_basic authn_file authz_user)])->start;
+$env->htpasswd(alice => 'alice-Pa55-word');
+$env->make_repo('PROJ', 'repo');
+$env->user_add('alice');
+$env->grant('alice', 'PROJECT_READ', 'PROJ');
+my $UP = '/scm/PROJ/repo.git/info/refs?service=git-upload-pack';
+my $API = '/rest/access-tokens/1.0/users/alice';
+my $PLAIN = 'The token database is unavailable; try again later.';
+
+# This test's own sessions (psql, the CLI) commit without the standby.
+$ENV{PGOPTIONS} = '-c synchronous_commit=local';
+
+# Commits wait for a standby named nosuch, or not; until a new session
+# sees the setting, which the postmaster has then signalled to every
+# backend (each reads it before its next statement).
+sub syncrep {
+    my ($on) = @_;
+    $env->psql($on ? "ALTER SYSTEM SET synchronous_standby_names = 'nosuch'"
+                   : 'ALTER SYSTEM RESET synchronous_standby_names');
+    $env->psql($on ? 'ALTER SYSTEM SET synchronous_commit = on' : 'ALTER SYSTEM RESET synchronous_commit');
+    $env->psql('SELECT pg_reload_conf()');
+    my $want = $on ? 'nosuch' : '';
+    for (1 .. 1200) {
+        my ($rc, $out) = $env->psql_try('SHOW synchronous_standby_names', user => 'postgres');
+        chomp $out;
+        return 1 if !$rc && $out eq $want;
+        sleep 0.05;
+    }
+    die "synchronous_standby_names is not '$want' after a minute\n";
+}
+
+# The API's backend whose COMMIT waits for the standby: its pid, or 0 if
+# none does within a minute.
+sub committing {
+    for (1 .. 1200) {
+        my $pid = $env->psql("SELECT pid FROM pg_stat_activity WHERE usename = 'bbtoken_api'"
+                             . " AND wait_event = 'SyncRep' LIMIT 1");
+        return $pid if $pid;
+        sleep 0.05;
+    }
+    return 0;
+}
+
+# $call (a REST call) with its COMMIT's answer lost; with undo => SQL, the
+# change undone before the handler looks for it; with unreachable => 1,
+# the API's role may not log in again.  Returns the answer {status,
+# retry, json} and the error log's lines meanwhile.
+my $n = 0;
+sub cut {
+    my ($what, $call, %o) = @_;
+    syncrep(1);
+    my $mark = log_mark($env->error_log_path);
+    my $answer = in_background($env->dir . '/run', sub {
+        my $r = $call->();
+        return encode_json({ status => $r->{status}, retry => $r->{headers}{'retry-after'},
+                             content => $r->{content} // '' });
+    });
+    my $pid = committing();
+    ok($pid, "$what: its COMMIT waits for the standby");
+    my $s;
+    if ($o{undo}) {
+        $s = $env->pg_session('undo' . ++$n);
+        $s->send('SET synchronous_commit = local;');
+        $s->send("BEGIN; LOCK TABLE bbtoken_tokens IN ACCESS EXCLUSIVE MODE; $o{undo}; COMMIT;");
+        ok($s->blocked, '  a session waits to undo it');
+    }
+    $env->psql('ALTER ROLE bbtoken_api NOLOGIN') if $o{unreachable};
+    $env->psql("SELECT pg_terminate_backend($pid)") if $pid;
+    my $r = decode_json($answer->());
+    if ($s) {
+        ok($s->done, '  the session undid it');
+        unlike($s->finish, qr/ERROR/, '  without an error');
+    }
+    $env->psql('ALTER ROLE bbtoken_api LOGIN') if $o{unreachable};
+    syncrep(0);
+    $r->{json} = eval { decode_json($r->{content}) } || {};
+    $r->{message} = join ' ', map { $_->{message} // '' } @{ $r->{json}{errors} || [] };
+    return ($r, join("\n", log_lines_since($env->error_log_path, $mark)));
+}
+
+sub create { my ($name) = @_; return sub {
+    $env->rest(PUT => $API, as => 'alice', api => 1, json => { name => $name, permissions => ['PROJECT_READ'] }) } }
+sub rotate { my ($id) = @_; return sub {
+    $env->rest(POST => "$API/$id/rotate", as => 'alice', api => 1, headers => { 'X-Atlassian-Token' => 'no-check' }) } }
+sub update { my ($id, $name) = @_; return sub {
+    $env->rest(POST => "$API/$id", as => 'alice', api => 1, json => { name => $name }) } }
+sub revoke { my ($id) = @_; return sub { $env->rest(DELETE => "$API/$id", as => 'alice', api => 1) } }
+
+sub live_id {
+    my ($name) = @_;
+    return $env->psql("SELECT id FROM bbtoken_tokens WHERE name = '$name' AND revoked_at IS NULL");
+}
+sub revoked { $env->psql("SELECT revoked_at IS NOT NULL FROM bbtoken_tokens WHERE id = '$_[0]'") eq 't' }
+sub git { $env->get($UP, auth_bearer($_[0]))->{status} }
+
+subtest 'control: the API writes as it should with the standby in place' => sub {
+    my $r = create('control')->();
+    is($r->{status}, 200, 'create 200') or diag res_summary($r);
+    is(git($r->{json}{token}), 200, '  its token works');
+};
+
+subtest 'done: each write is answered as done' => sub {
+    my ($r, $log) = cut('create', create('made'));
+    my $id = live_id('made');
+    ok($id, "the token made is in the database: $id");
+    is($r->{status}, 200, 'create: 200, not 503') or diag $r->{content};
+    is($r->{json}{id}, $id, '  the token made');
+    is(git($r->{json}{token}), 200, '  whose secret, in the answer, works');
+    like($log, qr/BBT281: access-tokens API: creating a token: the connection was lost at its COMMIT .*\(token $id\)/,
+         '  BBT281') or diag $log;
+    unlike($log, qr/BBT200|BBT282/, '  no BBT200, no BBT282');
+
+    my ($old, $old_id) = $env->token_create('alice', name => 'ci');
+    ($r, $log) = cut('rotate', rotate($old_id));
+    my $new_id = $env->psql("SELECT id FROM bbtoken_tokens WHERE rotated_from = '$old_id' AND revoked_at IS NULL");
+    ok(revoked($old_id) && $new_id, "in the database: $old_id revoked, $new_id made");
+    is($r->{status}, 200, 'rotate: 200, not 503') or diag $r->{content};
+    is($r->{json}{id}, $new_id, '  the new token');
+    is(git($r->{json}{token}), 200, '  whose secret, in the answer, works');
+    is(git($old), 401, '  the old one is refused');
+    like($log, qr/BBT281: access-tokens API: rotating a token: .*\(token $old_id into token $new_id\)/, '  BBT281')
+        or diag $log;
+
+    (undef, $id) = $env->token_create('alice', name => 'before');
+    ($r, $log) = cut('update', update($id, 'after'));
+    is($env->psql("SELECT name FROM bbtoken_tokens WHERE id = '$id'"), 'after', 'in the database: renamed');
+    is($r->{status}, 200, 'update: 200, not 503') or diag $r->{content};
+    is($r->{json}{name}, 'after', '  the token as renamed');
+    like($log, qr/BBT281: access-tokens API: updating a token: .*\(token $id\)/, '  BBT281') or diag $log;
+
+    my $tok;
+    ($tok, $id) = $env->token_create('alice', name => 'gone');
+    ($r, $log) = cut('revoke', revoke($id));
+    ok(revoked($id), 'in the database: revoked');
+    is($r->{status}, 204, 'revoke: 204, not 503') or diag $r->{content};
+    is(git($tok), 401, '  the token is refused');
+    like($log, qr/BBT281: access-tokens API: revoking a token: .*\(token $id\)/, '  BBT281') or diag $log;
+};
+
+subtest 'not done: the change is not there, 503 as before' => sub {
+    my ($r, $log) = cut('create', create('undone'), undo => "DELETE FROM bbtoken_tokens WHERE name = 'undone'");
+    is($env->psql("SELECT count(*) FROM bbtoken_tokens WHERE name = 'undone'"), 0, 'no such token');
+    is($r->{status}, 503, 'create: 503');
+    is($r->{message}, $PLAIN, '  the plain message');
+    like($r->{retry} // '', qr/^\d+$/, '  with Retry-After');
+    like($log, qr/BBT200: access-tokens API: creating a token failed: the connection was lost at its COMMIT .*shows it not done/,
+         '  BBT200 says so') or diag $log;
+
+    my (undef, $id) = $env->token_create('alice', name => 'kept');
+    ($r, $log) = cut('update', update($id, 'renamed'), undo => "UPDATE bbtoken_tokens SET name = 'kept' WHERE id = '$id'");
+    is($r->{status}, 503, 'update: 503');
+    is($r->{message}, $PLAIN, '  the plain message');
+    like($log, qr/BBT200: access-tokens API: updating a token failed: .*shows it not done \(token $id\)/, '  BBT200')
+        or diag $log;
+
+    # (A revocation is for good: the schema lets none be undone.)
+    my ($old, $old_id) = $env->token_create('alice', name => 'ci3');
+    ($r, $log) = cut('rotate', rotate($old_id), undo => "DELETE FROM bbtoken_tokens WHERE rotated_from = '$old_id'");
+    is($r->{status}, 503, 'rotate: 503');
+    is($r->{message}, $PLAIN, '  the plain message');
+    ok(!exists $r->{json}{token}, '  no secret');
+    like($log, qr/BBT200: access-tokens API: rotating a token failed: .*shows it not done \(token $old_id into token \d+\)/,
+         '  BBT200') or diag $log;
+};
+
+subtest 'not known: the database cannot be asked again' => sub {
+    my ($r, $log) = cut('create', create('unknown'), unreachable => 1);
+    my $id = live_id('unknown');
+    ok($id, "the token made is in the database: $id");
+    is($r->{status}, 503, 'create: 503');
+    like($r->{retry} // '', qr/^\d+$/, '  with Retry-After');
+    like($r->{message}, qr/whether token $id was created is not known\. If it is listed, it was, but its secret cannot be shown again: revoke it/,
+         '  saying that the outcome is not known, naming the token') or diag $r->{content};
+    ok(!exists $r->{json}{token}, '  no secret');
+    like($log, qr/BBT282: access-tokens API: creating a token: the connection was lost at its COMMIT .*whether it took effect is not known \(token $id\): the database could not say: not connected again: .*bbtoken_api/,
+         '  BBT282, with why it could not be asked') or diag $log;
+    unlike($log, qr/BBT200/, '  no BBT200');
+
+    my ($old, $old_id) = $env->token_create('alice', name => 'ci2');
+    ($r, $log) = cut('rotate', rotate($old_id), unreachable => 1);
+    my $new_id = $env->psql("SELECT id FROM bbtoken_tokens WHERE rotated_from = '$old_id'");
+    ok(revoked($old_id) && $new_id, "in the database: $old_id revoked, $new_id made");
+    is($r->{status}, 503, 'rotate: 503');
+    like($r->{message}, qr/whether token $old_id was rotated into token $new_id is not known\. If token $old_id is still listed, it was not rotated and is still valid; if token $new_id is listed instead, its secret cannot be shown again/,
+         '  saying that the outcome is not known, naming both tokens') or diag $r->{content};
+    like($log, qr/BBT282: access-tokens API: rotating a token: .*\(token $old_id into token $new_id\)/, '  BBT282')
+        or diag $log;
+
+    (undef, $id) = $env->token_create('alice', name => 'old name');
+    ($r, $log) = cut('update', update($id, 'new name'), unreachable => 1);
+    is($r->{status}, 503, 'update: 503');
+    like($r->{message}, qr/whether token $id was changed is not known/, '  not known, naming the token')
+        or diag $r->{content};
+    like($log, qr/BBT282: access-tokens API: updating a token: .*\(token $id\)/, '  BBT282') or diag $log;
+
+    (undef, $id) = $env->token_create('alice', name => 'to revoke');
+    ($r, $log) = cut('revoke', revoke($id), unreachable => 1);
+    ok(revoked($id), 'in the database: revoked');
+    is($r->{status}, 503, 'revoke: 503');
+    like($r->{message}, qr/whether token $id was revoked is not known: if it is still listed, revoke it again/,
+         '  not known, naming the token') or diag $r->{content};
+    like($log, qr/BBT282: access-tokens API: revoking a token: .*\(token $id\)/, '  BBT282') or diag $log;
+
+    my $after = create('made at last')->();
+    is($after->{status}, 200, 'the API works again once its role may log in') or diag res_summary($after);
+};
+
+is(scalar($env->crash_lines), 0, 'no httpd child crashed');
+done_testing;
