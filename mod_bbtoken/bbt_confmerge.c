@@ -20,15 +20,13 @@
  * AuthBBTokenProvider none to the broader section's passwords, with nothing
  * said.
  *
- * Which URL a <Directory> is served under is for the URL's mapping to say:
- * here the plain Alias and ScriptAlias lines and DocumentRoot tell it, as
- * mod_alias and the core take them (the first Alias whose URL matches
- * wins, a virtual host's before the main server's).  A <Directory> reached
- * only through AliasMatch, mod_rewrite or mod_userdir is not related to
- * any <Location>, nor is a <Directory> or <Files> inside one matched by a
- * wildcard.  A section matched by a regular expression or a wildcard is
- * compared as bbt_confpat.c says: one that may take the narrower section's
- * path or a path below it, unless it takes only paths below it.
+ * Which URLs a <Directory> is served at is for bbt_confmap.c to say; a
+ * <Directory> or <Files> inside one matched by a wildcard is not related
+ * to any <Location>.  A plain <Location> takes what httpd's location walk
+ * gives it (bbt_wider), and a section matched by a regular expression or a
+ * wildcard is compared as bbt_confpat.c says: one that may take the
+ * narrower section's path or a path below it, unless it takes only paths
+ * below it.
  *
  * The main server's sections are compared with each other once, in its
  * own pass; a virtual host's pass compares only the pairs that involve
@@ -44,31 +42,6 @@
 
 #include "bbt_confsec.h"
 
-/* A plain Alias or ScriptAlias: URLs under url are files under dir. */
-typedef struct {
-    const char *url;
-    const char *dir;
-    const ap_directive_t *d;
-    int own; /* the virtual host's own, in its pass */
-} bbt_alias_t;
-
-/* How the server of a pass maps URLs to files. */
-struct bbt_map {
-    apr_array_header_t *aliases; /* bbt_alias_t, in the order mod_alias
-                                    tries them */
-    const ap_directive_t *docroot;
-    int docroot_own;
-    int own; /* the virtual host has lines of its own */
-};
-
-/* One URL a directory is served at. */
-typedef struct {
-    const char *url;   /* without its trailing slash, but "/" */
-    const char *under; /* url and a slash */
-    const ap_directive_t *via;
-    int own; /* through a line of the virtual host's own */
-} bbt_url_t;
-
 /* The section being checked: a <Location>'s path (loc), or the directory
  * of a <Directory>, or of the <Directory> (or server) a <Files> is in. */
 typedef struct {
@@ -78,6 +51,8 @@ typedef struct {
     int self;  /* loc: base itself is one of its URLs */
     int fresh; /* a main server's section in a virtual host's pass */
     const char *base, *under;
+    const char *path; /* its path as httpd matches it: a <Location>'s as
+                         written (slashes merged), a directory's base */
     const apr_array_header_t *urls; /* !loc: the directory's, or NULL */
 } bbt_place_t;
 
@@ -96,26 +71,6 @@ typedef struct {
     const bbt_url_t *u;
     const bbt_sec_t *scope; /* a late section's section or server */
 } bbt_found_t;
-
-/* path with each run of slashes made one, as httpd merges them in the URL
- * and in a section's path before comparing. */
-static char *bbt_squeeze(apr_pool_t *p, const char *path)
-{
-    char *out = apr_pstrdup(p, path);
-
-    ap_no2slash(out);
-    return out;
-}
-
-/* A path without its trailing slash ("/" stays), and it with one. */
-static void bbt_base(apr_pool_t *p, const char *path, const char **base,
-                     const char **under)
-{
-    size_t n = strlen(path);
-
-    *base = n > 1 && path[n - 1] == '/' ? apr_pstrndup(p, path, n - 1) : path;
-    *under = strcmp(*base, "/") == 0 ? "/" : apr_pstrcat(p, *base, "/", NULL);
-}
 
 static int bbt_is_server(const bbt_sec_t *s)
 {
@@ -142,6 +97,9 @@ void bbt_merge_note(bbt_walk_t *w, bbt_sec_t *sec)
     }
     if (sec->path) {
         sec->spath = bbt_squeeze(w->p, sec->path);
+        bbt_base(w->p, sec->spath, &sec->base, &sec->under);
+        sec->self = sec->kind == BBT_SEC_DIRECTORY ||
+                    strcmp(sec->base, sec->spath) == 0;
         return;
     }
     if (sec->kind == BBT_SEC_OTHER) {
@@ -154,138 +112,14 @@ void bbt_merge_note(bbt_walk_t *w, bbt_sec_t *sec)
         regex = 1;
     }
     /* A wildcard <Directory> matches leading components of the path, which
-     * is not worked out here. */
-    if (*pat && (regex || sec->kind == BBT_SEC_LOCATION)) {
+     * is not worked out here.  An empty path matches every URL, as a
+     * regular expression and as a plain path (httpd compares none of its
+     * characters), so it is compiled as the empty regular expression. */
+    if (regex || sec->kind == BBT_SEC_LOCATION) {
+        regex |= !*pat;
         sec->pat =
             bbt_pat_make(w->p, regex ? pat : bbt_squeeze(w->p, pat), regex);
     }
-}
-
-/* Aliases and DocumentRoot of the directives from d on, those inside
- * sections and virtual hosts left out. */
-static void bbt_map_read(apr_pool_t *p, const ap_directive_t *d, bbt_map_t *m,
-                         int docroot, int own)
-{
-    for (; d; d = d->next) {
-        const char *args = d->args, *url, *dir;
-
-        if (strcasecmp(d->directive, "DocumentRoot") == 0) {
-            if (docroot) {
-                m->docroot = d;
-                m->docroot_own = own;
-                m->own |= own;
-            }
-            continue;
-        }
-        if (strcasecmp(d->directive, "Alias") != 0 &&
-            strcasecmp(d->directive, "ScriptAlias") != 0) {
-            continue;
-        }
-        url = ap_getword_conf(p, &args);
-        dir = ap_getword_conf(p, &args);
-        if (*url == '/' && *dir == '/') {
-            bbt_alias_t *a = apr_array_push(m->aliases);
-
-            a->url = bbt_squeeze(p, url);
-            a->dir = bbt_squeeze(p, dir);
-            a->d = d;
-            a->own = own;
-            m->own |= own;
-        }
-    }
-}
-
-void bbt_merge_begin(bbt_walk_t *w)
-{
-    bbt_map_t *m = apr_pcalloc(w->p, sizeof(*m));
-
-    m->aliases = apr_array_make(w->p, 4, sizeof(bbt_alias_t));
-    if (w->vh) {
-        bbt_map_read(w->p, w->vh->node->first_child, m, 1, 1);
-    }
-    bbt_map_read(w->p, ap_conftree, m, !m->docroot, 0);
-    w->map = m;
-    w->pass++;
-}
-
-/* The URL the top of directory dir is served under through alias k (k
- * past the aliases: DocumentRoot), or NULL: the part of dir below the
- * alias's, or the alias's URL for a dir above it, unless an alias tried
- * before takes that URL. */
-static const char *bbt_dir_url(apr_pool_t *p, const bbt_map_t *m, int k,
-                               const char *dir)
-{
-    const char *from, *to, *url;
-    int j;
-
-    if (k < m->aliases->nelts) {
-        const bbt_alias_t *a = &APR_ARRAY_IDX(m->aliases, k, bbt_alias_t);
-
-        from = a->url;
-        to = a->dir;
-    } else {
-        const char *args = m->docroot->args;
-
-        from = "/";
-        to = bbt_squeeze(p, ap_getword_conf(p, &args));
-        if (*to != '/') {
-            return NULL;
-        }
-    }
-    if (bbt_covers(to, dir)) {
-        url = bbt_squeeze(p, apr_pstrcat(p, from, "/", dir + strlen(to), NULL));
-    } else if (bbt_covers(dir, to)) {
-        url = from;
-    } else {
-        return NULL;
-    }
-    for (j = 0; j < k && j < m->aliases->nelts; j++) {
-        if (bbt_covers(APR_ARRAY_IDX(m->aliases, j, bbt_alias_t).url, url)) {
-            return NULL;
-        }
-    }
-    return url;
-}
-
-/* The URLs directory dir is served at in this pass, kept in holder (the
- * <Directory>, or the <Files> at the top of a server) for the pass. */
-static const apr_array_header_t *
-bbt_urls(const bbt_walk_t *w, const bbt_sec_t *holder, const char *dir)
-{
-    bbt_sec_t *h = (bbt_sec_t *)holder; /* a cache, not what it sets */
-    const bbt_map_t *m = w->map;
-    apr_array_header_t *urls;
-    const char *under;
-    int k;
-
-    if (h->urls && h->urls_pass == w->pass) {
-        return h->urls;
-    }
-    bbt_base(w->p, dir, &dir, &under);
-    urls = apr_array_make(w->p, 2, sizeof(bbt_url_t));
-    for (k = 0; k <= m->aliases->nelts; k++) {
-        const char *url;
-        bbt_url_t *u;
-
-        if ((k == m->aliases->nelts && !m->docroot) ||
-            !(url = bbt_dir_url(w->p, m, k, dir))) {
-            continue;
-        }
-        u = apr_array_push(urls);
-        bbt_base(w->p, url, &u->url, &u->under);
-        if (k < m->aliases->nelts) {
-            const bbt_alias_t *a = &APR_ARRAY_IDX(m->aliases, k, bbt_alias_t);
-
-            u->via = a->d;
-            u->own = a->own;
-        } else {
-            u->via = m->docroot;
-            u->own = m->docroot_own;
-        }
-    }
-    h->urls = urls;
-    h->urls_pass = w->pass;
-    return urls;
 }
 
 /* The section or server whose requests the <If> or <Files> q applies to:
@@ -312,17 +146,31 @@ static int bbt_inside(const bbt_sec_t *q, const bbt_sec_t *sec)
 }
 
 /* Does <Location> or <Directory> q take base (if self) or a path under
- * it, and is not narrower than it?  same: an equal plain path counts. */
+ * it, and is not narrower than it?  path: the place's own, which q's being
+ * equal to makes q a second section for the same path, not a broader one;
+ * NULL for a directory's URL, which any <Location> taking base or all of
+ * under replaces.  httpd takes a URL for a plain <Location> that begins
+ * with its path where the path ends in a slash or the URL goes on with one
+ * or ends (/x takes /x and /x/y, not /xy; /x/ takes /x/y, not /x), as
+ * bbt_covers does, and a <Directory>'s path is its base (httpd adds the
+ * slash).  Two such paths' URLs are nested or apart, so q takes every
+ * one of the place's if it takes its own path. */
 static int bbt_wider(const bbt_walk_t *w, const bbt_sec_t *q, const char *base,
-                     const char *under, int self, int same)
+                     const char *under, int self, const char *path)
 {
+    const char *qp;
+
     if (q->pat) {
         return bbt_pat_wider(w->pc, q->pat, base, under, self);
     }
-    if (!q->spath || (!same && strcmp(q->spath, base) == 0)) {
+    qp = q->kind == BBT_SEC_DIRECTORY ? q->base : q->spath;
+    if (!qp) {
         return 0;
     }
-    return bbt_covers(q->spath, base) || bbt_covers(q->spath, under);
+    if (!path) {
+        return bbt_covers(qp, base) || bbt_covers(qp, under);
+    }
+    return strcmp(qp, path) != 0 && bbt_covers(qp, path);
 }
 
 /* A URL of the directory being checked that <Location> q takes, if q may be
@@ -336,7 +184,7 @@ static const bbt_url_t *bbt_loc_url(const bbt_walk_t *w, const bbt_place_t *pl,
         const bbt_url_t *u = &APR_ARRAY_IDX(pl->urls, k, bbt_url_t);
 
         if ((!pl->fresh || q_own || u->own) &&
-            bbt_wider(w, q, u->url, u->under, 1, 1)) {
+            bbt_wider(w, q, u->url, u->under, 1, NULL)) {
             return u;
         }
     }
@@ -356,8 +204,8 @@ static bbt_rel_t bbt_if_rel(const bbt_walk_t *w, const bbt_place_t *pl,
     }
     if (s->kind == BBT_SEC_LOCATION) {
         if (pl->loc) {
-            return (!pl->fresh || q_own) &&
-                           bbt_wider(w, s, pl->base, pl->under, pl->self, 0)
+            return (!pl->fresh || q_own) && bbt_wider(w, s, pl->base, pl->under,
+                                                      pl->self, pl->path)
                        ? BBT_REL_IF
                        : BBT_REL_NONE;
         }
@@ -366,7 +214,7 @@ static bbt_rel_t bbt_if_rel(const bbt_walk_t *w, const bbt_place_t *pl,
     }
     if (!pl->loc) {
         return (!pl->fresh || q_own) &&
-                       bbt_wider(w, s, pl->base, pl->under, 1, 0)
+                       bbt_wider(w, s, pl->base, pl->under, 1, pl->path)
                    ? BBT_REL_IF
                    : BBT_REL_NONE;
     }
@@ -411,8 +259,9 @@ static bbt_rel_t bbt_rel(const bbt_walk_t *w, const bbt_place_t *pl,
         if (pl->loc || pl->sec->late || (pl->fresh && !q_own) || s == pl->sec) {
             return BBT_REL_NONE;
         }
-        return bbt_is_server(s) || (s->kind == BBT_SEC_DIRECTORY &&
-                                    bbt_wider(w, s, pl->base, pl->under, 1, 0))
+        return bbt_is_server(s) ||
+                       (s->kind == BBT_SEC_DIRECTORY &&
+                        bbt_wider(w, s, pl->base, pl->under, 1, pl->path))
                    ? BBT_REL_FILES
                    : BBT_REL_NONE;
     }
@@ -422,7 +271,7 @@ static bbt_rel_t bbt_rel(const bbt_walk_t *w, const bbt_place_t *pl,
                                                          : BBT_REL_NONE;
         }
         return i > pl->at && (!pl->fresh || q_own) &&
-                       bbt_wider(w, q, pl->base, pl->under, pl->self, 0)
+                       bbt_wider(w, q, pl->base, pl->under, pl->self, pl->path)
                    ? BBT_REL_LOC_AFTER
                    : BBT_REL_NONE;
     }
@@ -434,37 +283,42 @@ static bbt_rel_t bbt_rel(const bbt_walk_t *w, const bbt_place_t *pl,
     return BBT_REL_NONE;
 }
 
-/* The place of sec (at index at), or 0 if it has none compared here. */
+/* The place of sec (at index at), or 0 if it has none compared here.
+ * Its paths were worked out when it was collected: a place is made for
+ * every pair of sections bbt_merge_late_applies compares, and allocates
+ * nothing but a directory's URLs, once in a pass. */
 static int bbt_place(const bbt_walk_t *w, bbt_sec_t *sec, int at, int fresh,
                      bbt_place_t *pl)
 {
     const bbt_sec_t *holder = sec;
-    const char *dir;
 
     memset(pl, 0, sizeof(*pl));
     pl->sec = sec;
     pl->at = at;
     pl->fresh = fresh;
+    pl->self = 1;
     if (sec->late == BBT_LATE_FILES) {
         holder = bbt_scope(sec);
         if (bbt_is_server(holder)) {
             holder = sec;
-            dir = "/";
+            pl->base = pl->under = "/";
         } else if (!holder->spath || holder->kind != BBT_SEC_DIRECTORY) {
             return 0;
         } else {
-            dir = holder->spath;
+            pl->base = holder->base;
+            pl->under = holder->under;
         }
     } else if (sec->spath && !sec->late &&
                (sec->kind == BBT_SEC_LOCATION ||
                 sec->kind == BBT_SEC_DIRECTORY)) {
-        dir = sec->spath;
+        pl->base = sec->base;
+        pl->under = sec->under;
+        pl->self = sec->self;
         pl->loc = sec->kind == BBT_SEC_LOCATION;
     } else {
         return 0;
     }
-    bbt_base(w->p, dir, &pl->base, &pl->under);
-    pl->self = strcmp(pl->base, dir) == 0;
+    pl->path = pl->loc ? sec->spath : pl->base;
     if (!pl->loc) {
         pl->urls = bbt_urls(w, holder, pl->base);
     }
@@ -632,11 +486,11 @@ int bbt_check_merge(const bbt_walk_t *w, bbt_sec_t *sec, int at)
 
 void bbt_check_merge_main(const bbt_walk_t *w)
 {
-    int i;
+    int own = bbt_map_own(w), i;
 
     /* Nothing of the virtual host's own: the main server's pass compared
      * the same. */
-    if (w->secs->nelts == w->nmain && !w->map->own) {
+    if (w->secs->nelts == w->nmain && !own) {
         return;
     }
     for (i = 0; i < w->nmain; i++) {
@@ -649,7 +503,7 @@ void bbt_check_merge_main(const bbt_walk_t *w)
         }
         /* The main server's sections alone are compared again only where
          * the virtual host's lines give a directory URLs of their own. */
-        bbt_check_place(w, &pl, w->map->own ? 0 : w->nmain);
+        bbt_check_place(w, &pl, own ? 0 : w->nmain);
     }
 }
 

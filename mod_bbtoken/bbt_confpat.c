@@ -32,6 +32,11 @@
 /* Far above what a path of a configuration's section needs; a pattern that
  * runs out of it is said to match. */
 #define BBT_PAT_MATCH_LIMIT 100000
+/* PCRE2's heap for backtracking, in KiB: its own default is some 20 GB,
+ * and each frame holds every capture group of the pattern, so a long path
+ * and a pattern of many groups would take gigabytes.  Running out is said
+ * to match, as the other limits are. */
+#define BBT_PAT_HEAP_LIMIT 16384
 /* A component longer than this is said to match. */
 #define BBT_PAT_COMPONENT_MAX 1024
 
@@ -66,6 +71,7 @@ bbt_patctx_t *bbt_pat_ctx(apr_pool_t *p)
     if (c->mctx) {
         pcre2_set_match_limit(c->mctx, BBT_PAT_MATCH_LIMIT);
         pcre2_set_depth_limit(c->mctx, BBT_PAT_MATCH_LIMIT);
+        pcre2_set_heap_limit(c->mctx, BBT_PAT_HEAP_LIMIT);
     }
     apr_pool_cleanup_register(p, c, bbt_pat_ctx_free, apr_pool_cleanup_null);
     return c;
@@ -77,15 +83,26 @@ static apr_status_t bbt_pat_free(void *data)
     return APR_SUCCESS;
 }
 
-/* Does a '|' outside any group or class split re into alternatives? */
+/* Does a '|' outside any group or class split re into alternatives, or
+ * may it (1)?  The count of groups and classes knows escapes and classes,
+ * not what may hide a parenthesis, a bracket or a bar from it or forge
+ * one: \Q...\E, \c and the character after it, a comment (?#...), a
+ * callout's string (?C"..."), a verb's name (*MARK:...), a POSIX class
+ * [:...:] or its kin.  A pattern that holds one may have alternatives. */
 static int bbt_top_alternation(const char *re)
 {
     int depth = 0, cls = 0;
 
     for (; *re; re++) {
         if (*re == '\\' && re[1]) {
+            if (re[1] == 'Q' || re[1] == 'c') {
+                return 1;
+            }
             re++;
         } else if (cls) {
+            if (*re == '[' && re[1] && strchr(":.=", re[1])) {
+                return 1;
+            }
             cls = *re != ']';
         } else if (*re == '[') {
             cls = 1;
@@ -93,6 +110,10 @@ static int bbt_top_alternation(const char *re)
                 re += re[1] == ']' ? 1 : 2;
             }
         } else if (*re == '(') {
+            if (re[1] == '*' ||
+                (re[1] == '?' && re[2] && strchr("#C", re[2]))) {
+                return 1;
+            }
             depth++;
         } else if (*re == ')') {
             depth--;
@@ -178,7 +199,7 @@ static int bbt_re_may(bbt_patctx_t *c, const pcre2_code *re, const char *s,
 {
     int rc;
 
-    if (!c->md) {
+    if (!c->md || !c->mctx) {
         return 1;
     }
     rc = pcre2_match(re, (PCRE2_SPTR)s, strlen(s), 0,

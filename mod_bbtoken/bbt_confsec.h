@@ -56,6 +56,11 @@ typedef struct bbt_sec {
     int merge_said;  /* BBT362 was said of it */
     /* For BBT362 (bbt_confmerge.c): */
     const char *spath; /* path with each run of slashes made one */
+    const char *base;  /* spath without its trailing slash ("/" stays) */
+    const char *under; /* base and a slash */
+    int self;          /* base is one of its own paths: a <Directory>'s
+                          (httpd adds the slash), or a <Location>'s whose
+                          path does not end in one */
     bbt_pat_t *pat;    /* a <Location> or <Directory> matched by a regular
                           expression, or a <Location> by a wildcard */
     bbt_late_t late;
@@ -63,8 +68,16 @@ typedef struct bbt_sec {
     int urls_pass;                  /* the pass they were worked out in */
 } bbt_sec_t;
 
-/* How URLs map to files in one pass's server (bbt_confmerge.c). */
+/* How URLs map to files in one pass's server (bbt_confmap.c). */
 typedef struct bbt_map bbt_map_t;
+
+/* One URL a directory is served at. */
+typedef struct {
+    const char *url;   /* without its trailing slash, but "/" */
+    const char *under; /* url and a slash */
+    const ap_directive_t *via;
+    int own; /* through a line of the virtual host's own */
+} bbt_url_t;
 
 /* One server's pass: the main server's sections, then a virtual host's. */
 typedef struct {
@@ -108,11 +121,30 @@ void bbt_check_limit(const bbt_walk_t *w, bbt_sec_t *sec);
 void bbt_check_limit_main(const bbt_walk_t *w);
 
 /* What BBT362 needs of sec, when the sections are collected: its path's
- * slashes merged, its pattern compiled, whether it is merged late. */
+ * slashes merged and its base, its pattern compiled, whether it is merged
+ * late.  Comparing two sections then allocates nothing. */
 void bbt_merge_note(bbt_walk_t *w, bbt_sec_t *sec);
 
-/* Start a pass: this server's mapping of URLs to files. */
+/* Start a pass: this server's mapping of URLs to files (bbt_confmap.c). */
 void bbt_merge_begin(bbt_walk_t *w);
+
+/* Has the virtual host of this pass an Alias, ScriptAlias or DocumentRoot
+ * line of its own? */
+int bbt_map_own(const bbt_walk_t *w);
+
+/* The URLs (bbt_url_t) directory dir is served at in this pass, kept in
+ * holder (the <Directory>, or the <Files> at the top of a server) for the
+ * pass. */
+const apr_array_header_t *bbt_urls(const bbt_walk_t *w, const bbt_sec_t *holder,
+                                   const char *dir);
+
+/* path with each run of slashes made one, in pool p. */
+char *bbt_squeeze(apr_pool_t *p, const char *path);
+
+/* path without its trailing slash ("/" stays) in *base, and that with one
+ * in *under. */
+void bbt_base(apr_pool_t *p, const char *path, const char **base,
+              const char **under);
 
 /* BBT362 about sec, at index at of this pass's sections: its routes or
  * providers replaced by a section merged after it.  1 if its routes were

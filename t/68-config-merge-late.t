@@ -203,6 +203,23 @@ $out = check('a <Files> in a broader <Directory>', $DIR . $files_over, ["$secret
 like($out, qr{<Files "\*"> \(\S+\), inside <Directory "\Q$d\E/dav"> \(\S+\), which covers its directory, sets routes too: httpd merges every <Files> and <FilesMatch> after every <Directory>},
      '  names the <Directory> it is in');
 is(status($DIR . $files_over, $file), 200, '  and the REPO_READ token reads the file');
+# httpd gives a plain <Directory>'s path a trailing slash: with one or
+# without, it is the same directory, and a <Files> in a second section for
+# it is written with the first.
+check('a <Files> in a <Directory> for the same path with a slash', $DIR . <<'EOC', []);
+<Directory "@DIR@/dav/PROJ/secret/">
+    <Files "*">
+        BBTokenRoutes dav
+    </Files>
+</Directory>
+EOC
+check('but one in its parent\'s, with a slash, replaces it', $DIR . <<'EOC', ["$secret <Files \"*\">"]);
+<Directory "@DIR@/dav/PROJ/">
+    <Files "*">
+        BBTokenRoutes dav
+    </Files>
+</Directory>
+EOC
 check('a <Files> in the <Directory> itself', <<'EOC', []);
 <Directory "@DIR@/dav">
     AuthType BBToken

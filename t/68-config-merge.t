@@ -70,6 +70,28 @@ $env->httpd_restart(extra_conf => $PROJ . $SECRET . $refsmatch);
 is($get->($refs->('secret'), auth_bearer($tok)), 200, 'a <LocationMatch> of info/refs after it: the REPO_READ token reads secret.git');
 $env->httpd_restart(extra_conf => $PROJ . $refsmatch . $SECRET);
 is($get->($refs->('secret'), auth_bearer($tok)), 403, '  but not with secret.git\'s section after it');
+# httpd's location walk takes a URL for a plain <Location> that begins with
+# its path where the path ends in a slash or the URL goes on with one or
+# ends: secret.git/ takes only the URLs below secret.git, and secret.git
+# takes those too.
+my $SECRET_SLASH = <<'EOC';
+<Location /scm/PROJ/secret.git/>
+    AuthType BBToken
+    AuthName "Git"
+    BBTokenRoute GET,POST "/scm/(?<project>PROJ)/(?<repo>secret)\\.git/.*" REPO_ADMIN
+    Require bbtoken
+</Location>
+EOC
+my $SECRET_GIT = "<Location /scm/PROJ/secret.git>\n    BBTokenRoutes git\n</Location>\n";
+$env->httpd_restart(extra_conf => $SECRET_SLASH . $SECRET_GIT);
+is($get->($refs->('secret'), auth_bearer($tok)), 200, 'secret.git/ before secret.git: the REPO_READ token reads secret.git');
+$env->httpd_restart(extra_conf => $SECRET_GIT . $SECRET_SLASH);
+is($get->($refs->('secret'), auth_bearer($tok)), 403, '  but not with secret.git/ after it');
+# An empty regular expression matches every URL.
+$env->httpd_restart(extra_conf => $SECRET . qq{<LocationMatch "">\n    BBTokenRoutes git\n</LocationMatch>\n});
+is($get->($refs->('secret'), auth_bearer($tok)), 200, '<LocationMatch ""> after it: the REPO_READ token reads secret.git');
+$env->httpd_restart(extra_conf => qq{<LocationMatch "">\n    BBTokenRoutes git\n</LocationMatch>\n} . $SECRET);
+is($get->($refs->('secret'), auth_bearer($tok)), 403, '  but not with secret.git\'s section after it');
 $env->httpd_stop(graceful => 1);
 
 my $conf = "$d/httpd-test.conf";
@@ -175,6 +197,68 @@ check('an unanchored <LocationMatch>', $SECRET . <<'EOC',
 EOC
       [map { qq{$_ <LocationMatch "/git-receive-pack\$">} }
            '<Location /scm>', '<Location /env>', '<Location /scm/PROJ/secret.git>']);
+
+# An empty pattern, or an empty path, matches every URL: never narrower.
+for my $empty ('<LocationMatch "">', '<Location ~ "">', '<Location "">') {
+    (my $end = $empty) =~ s/^<(\w+).*/<\/$1>/;
+    check("an empty $empty", $SECRET . "$empty\n    BBTokenRoutes git\n$end\n",
+          [map { "$_ $empty" } '<Location /scm>', '<Location /env>', '<Location /scm/PROJ/secret.git>']);
+}
+
+# A <Location> whose path ends in a slash takes only the URLs below it:
+# the same path without the slash is the broader one, to be written first
+# (README's order); the same path again is no broader.
+check('secret.git/ before secret.git', $SECRET_SLASH . $SECRET_GIT,
+      ['<Location /scm/PROJ/secret.git/> <Location /scm/PROJ/secret.git>']);
+$out = check('secret.git, then secret.git/ twice', $SECRET . <<'EOC', []);
+<Location /scm/PROJ/secret.git/>
+    BBTokenRoutes git
+</Location>
+<Location /scm/PROJ/secret.git/>
+    BBTokenRoutes git
+</Location>
+EOC
+unlike($out, qr/BBT35[23]/, '  and nothing else');
+$out = check('an <If> inside secret.git/ after secret.git', $SECRET . <<'EOC', []);
+<Location /scm/PROJ/secret.git/>
+    <If "-n %{HTTP_HOST}">
+        BBTokenRoutes git
+    </If>
+</Location>
+EOC
+unlike($out, qr/BBT35[23]/, '  and nothing else');
+check('an <If> inside secret.git before secret.git/', $SECRET_SLASH . <<'EOC',
+<Location /scm/PROJ/secret.git>
+    <If "-n %{HTTP_HOST}">
+        BBTokenRoutes git
+    </If>
+</Location>
+EOC
+      ['<Location /scm/PROJ/secret.git/> <If "-n %{HTTP_HOST}">']);
+
+# A '|' outside any group splits a pattern into alternatives, and the
+# second need not begin with the first's path.  What may hide a
+# parenthesis from the count of groups (\Q...\E, a comment, a POSIX
+# class) makes the pattern's beginning unknown: it may be broader.
+my $P1 = <<'EOC';
+<Location /t/P1/r.git>
+    AuthType BBToken
+    AuthName "t"
+    BBTokenRoutes none
+    Require bbtoken
+</Location>
+EOC
+for my $re ('^/t/P1/r\.git/x\Q(\E|^/t/P1/', '^/t/P1/r\.git/x(?#()|^/t/P1/',
+            '^/t/P1/r\.git/x[[:alpha:](]|^/t/P1/', '^/t/P1/r\.git/x\c(|^/t/P1/') {
+    (my $logged = $re) =~ s/\\/\\\\/g;
+    check("alternatives after $re", $P1 . qq{<LocationMatch "$re">\n    BBTokenRoutes git\n</LocationMatch>\n},
+          [qq{<Location /t/P1/r.git> <LocationMatch "$logged">}]);
+}
+check('but not escaped parentheses in a group', $P1 . <<'EOC', []);
+<LocationMatch "^/t/P1/r\.git/x(?:\(|[(]|y)">
+    BBTokenRoutes git
+</LocationMatch>
+EOC
 
 my $vport = free_port();
 check('a virtual host\'s <Location> is merged after the main server\'s', $SECRET . <<"EOC",
