@@ -16,7 +16,6 @@ use warnings;
 use FindBin;
 use lib "$FindBin::Bin/lib";
 use Test::More;
-use Time::HiRes qw(sleep);
 use BBT::Env qw(auth_bearer);
 use BBT::Assert;
 use BBT::Cache qw(log_mark log_since served_from_cache until_answer);
@@ -25,20 +24,6 @@ use BBT::Util qw(in_background);
 my $repo = '/rest/api/latest/projects/PROJ/repos/repo';
 my $into_other = '{"name":"f","project":{"key":"OTHER"}}';
 my $into_own = '{"name":"f"}';
-
-# Requests of httpd's waiting for the lock on bbtoken_users: whether $n
-# of them do, within a minute.
-sub users_waiters {
-    my ($env, $n) = @_;
-    my $sql = "SELECT count(*) FROM pg_locks WHERE NOT granted AND locktype = 'relation'"
-            . " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
-            . " AND relation = 'bbtoken_users'::regclass";
-    for (1 .. 1200) {
-        return 1 if $env->psql($sql) >= $n;
-        sleep 0.05;
-    }
-    return 0;
-}
 
 sub race {
     my ($cache) = @_;
@@ -80,9 +65,9 @@ EOC
     ok($s->done, 'a session renames bob to bob2 and makes a new bob, admin of OTHER, uncommitted');
     my $mark = log_mark($env);
     my $other = in_background($env->dir . '/run', sub { join ' ', $fork->($tok, $into_other) });
-    ok(users_waiters($env, 1), 'a fork into OTHER with bob\'s token waits on bbtoken_users');
+    ok($env->pg_wait_table_waiters('bbtoken_users', 1), 'a fork into OTHER with bob\'s token waits on bbtoken_users');
     my $own = in_background($env->dir . '/run', sub { join ' ', $fork->($tok, $into_own) });
-    ok(users_waiters($env, 2), 'and a fork without a project');
+    ok($env->pg_wait_table_waiters('bbtoken_users', 2), 'and a fork without a project');
     $s->send('COMMIT;');
     ok($s->done, 'the rename commits');
     unlike($s->finish, qr/ERROR/, '  without an error');

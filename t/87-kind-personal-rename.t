@@ -17,27 +17,12 @@ use warnings;
 use FindBin;
 use lib "$FindBin::Bin/lib";
 use Test::More;
-use Time::HiRes qw(sleep);
 use BBT::Env qw(auth_bearer parse_token);
 use BBT::Assert;
 use BBT::Cache qw(log_since until_answer);
 use BBT::Util qw(in_background);
 
 my $path = '/rest/api/latest/projects/~bob/repos/repo';
-
-# Requests of httpd's waiting for the lock on bbtoken_users: whether one
-# does, within a minute.
-sub users_waited {
-    my ($env) = @_;
-    my $sql = "SELECT count(*) FROM pg_locks WHERE NOT granted AND locktype = 'relation'"
-            . " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
-            . " AND relation = 'bbtoken_users'::regclass";
-    for (1 .. 1200) {
-        return 1 if $env->psql($sql) >= 1;
-        sleep 0.05;
-    }
-    return 0;
-}
 
 sub race {
     my ($cache) = @_;
@@ -78,7 +63,7 @@ EOC
     ok($s->done, 'a session renames the disabled bob to bob2 and makes a new, active bob, uncommitted');
     my $mark = BBT::Cache::log_mark($env);
     my $during = in_background($env->dir . '/run', sub { $get->('unseen') });
-    ok(users_waited($env), 'another token of ~bob, read meanwhile, waits on bbtoken_users');
+    ok($env->pg_wait_table_waiters('bbtoken_users'), 'another token of ~bob, read meanwhile, waits on bbtoken_users');
     $s->send('COMMIT;');
     ok($s->done, 'the rename commits');
     unlike($s->finish, qr/ERROR/, '  without an error');

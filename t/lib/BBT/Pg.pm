@@ -547,6 +547,21 @@ sub pg_wait_blocked {
     return $self->pg_wait_backend('%', "wait_event_type = 'Lock' AND query LIKE '$pattern'");
 }
 
+# Wait (up to a minute, polling) until $n (default 1) requests for a lock
+# on table $table of this database wait, not granted (a session holds it
+# under LOCK TABLE): 1, or 0.
+sub pg_wait_table_waiters {
+    my ($self, $table, $n) = @_;
+    my $sql = "SELECT count(*) FROM pg_locks WHERE NOT granted AND locktype = 'relation'"
+            . " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+            . " AND relation = '$table'::regclass";
+    for (1 .. 1200) {
+        return 1 if $self->psql($sql) >= ($n || 1);
+        select undef, undef, undef, 0.05;
+    }
+    return 0;
+}
+
 package BBT::Pg::Session;
 
 use BBT::Util qw(slurp);
