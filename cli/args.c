@@ -5,7 +5,7 @@
  * numbers, permissions, TARGETs, DURATIONs and WHENs.  The rules are the
  * shared ones (bbt_input.h, bbt_perm.h); what is here is their messages.
  *
- * No libpq here: tested alone by t/unit/test_cli_args.c.
+ * No libpq here: tested alone by t/unit/test_cli_args.c and test_cli_values.c.
  */
 #include <getopt.h>
 #include <stdio.h>
