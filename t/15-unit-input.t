@@ -1,3 +1,3 @@
 #!/usr/bin/perl
-# C unit tests for bbt_input, bbt_sqlstate and minting (t/unit/test_input.c)
+# C unit tests for bbt_input and minting (t/unit/test_input.c)
 exec "build/out/t/test_input" or die "build/out/t/test_input: $!";
