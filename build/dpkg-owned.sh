@@ -21,6 +21,8 @@ command -v dpkg-query >/dev/null 2>&1 || exit 0
 # time).  An absolute path is looked up as it is; a path no package has
 # is said on stderr, and makes the exit status 1: neither is news here.
 # Each answer is "PKG[, PKG...]: PATH", a diversion's "diversion by ...".
+# A package removed but not purged still owns its conffiles: only purge
+# frees them, so that is what the refusal names.
 found=$(dpkg-query -S "$@" 2>/dev/null) || true
 owned=0 pkgs=
 nl='
@@ -55,8 +57,8 @@ if [ "$force" = 1 ]; then
     exit 0
 fi
 if [ "$verb" = install ]; then
-    echo "$verb: refused: dpkg keeps those files, of $pkgs; remove the package first (apt-get remove $pkgs), or give FORCE=1 to overwrite them" >&2
+    echo "$verb: refused: dpkg keeps those files, of $pkgs; purge the package first (apt-get purge $pkgs; copy your DBDParams files first, purge deletes those it made), or give FORCE=1 to overwrite them" >&2
 else
-    echo "$verb: refused: dpkg keeps those files, of $pkgs, and \`apt-get remove $pkgs\` removes them; FORCE=1 removes what install put there all the same" >&2
+    echo "$verb: refused: dpkg keeps those files, of $pkgs, and \`apt-get purge $pkgs\` removes them; FORCE=1 removes what install put there all the same" >&2
 fi
 exit 1

@@ -423,7 +423,9 @@ subtest 'make install and uninstall leave the package\'s files alone' => sub {
             or diag $out;
         like($out, qr{^$t: /etc/apache2/mods-available/bbtoken\.load belongs to the Debian package $PKG$}m,
              '  and each of its conffiles');
-        like($out, qr{^$t: refused: dpkg keeps those files, of $PKG\b.*FORCE=1}m, '  saying why, and what to do');
+        like($out, qr{^$t: refused: dpkg keeps those files, of $PKG\b.*apt-get purge $PKG\b.*FORCE=1}m,
+             '  saying why, and what to do (purge: a removed package keeps its conffiles)');
+        unlike($out, qr{apt-get remove}, '  not remove, which frees none of them');
         unlike($out, qr{^(?:install -|rm -f|for )}m, '  running no step of it') or diag $out;
         $unchanged->();
     }
@@ -673,6 +675,16 @@ subtest 'after dpkg -r' => sub {
     is_deeply(\@dangling, [], 'no dangling enabled links');
     my ($rc, $out) = run('apache2ctl configtest');
     is($rc, 0, 'apache2ctl configtest') or diag $out;
+    # Removed, not purged: dpkg still owns the conffiles, so make install
+    # still refuses, and names what frees them.
+    my $prefix = "$tmp/usr-local-removed";
+    ($rc, $out) = run("make -f apxs.mk install PREFIX=$prefix");
+    isnt($rc, 0, 'make install still refuses') or diag $out;
+    like($out, qr{^install: /etc/apache2/mods-available/bbtoken\.load belongs to the Debian package $PKG$}m,
+         '  the conffiles still the package\'s') or diag $out;
+    like($out, qr{^install: refused: .*purge the package first \(apt-get purge $PKG\b}m,
+         '  and says purge, which frees them') or diag $out;
+    ok(!-e $prefix, '  nothing written under PREFIX');
     my $i = instance('removed');
     my ($up, $log) = httpd_start($i);
     ok($up, 'apache2 starts') or diag $log;
