@@ -250,16 +250,22 @@ my $shots = $ENV{BBT_BROWSER_SHOTS} ? rel2abs($ENV{BBT_BROWSER_SHOTS}) : "$d/scr
     });
 
 # node's TAP is this test's TAP, but with its YAML diagnostics (which
-# prove's YAMLish reader cannot always parse) turned into comments.
-my $in_yaml = 0;
+# prove's YAMLish reader cannot always parse) turned into comments.  A
+# failure's line and diagnostics (the assertion, the locator that timed
+# out, the stack) go to stderr too, which prove shows without -v: a run
+# that failed once in CI says why in its log.
+my ($in_yaml, $failed) = (0, 0);
 for my $line (split /\n/, $out) {
     next if $line =~ /^TAP version/;
     if ($line =~ /^\s*---\s*$/) { $in_yaml = 1; }
     if ($in_yaml) {
         print "# $line\n";
+        print STDERR "# $line\n" if $failed;
         $in_yaml = 0 if $line =~ /^\s*\.\.\.\s*$/;
         next;
     }
+    $failed = $line =~ /^\s*not ok\b/ ? 1 : $line =~ /^\s*ok\b/ ? 0 : $failed;
+    print STDERR "# $line\n" if $failed && $line =~ /^\s*not ok\b/;
     print "$line\n";
 }
 if ($err ne '') {
