@@ -314,11 +314,29 @@ static void bbt_db_none(bbt_db_conn_t *c)
                    : "no database connection available");
 }
 
+/* The taken connection's session and encoding made sure of, then, the
+ * first time in this child, the schema's version read (bbt_schema_note):
+ * 0; -1, one of the first two failed (logged where the connection is still
+ * up); 1, the read found the connection dropped.  The first two are
+ * remembered for the backend and send nothing once made sure of, so a
+ * connection PostgreSQL dropped since (a restart) passes them, and the
+ * read is the first statement it is sent: a SELECT outside any
+ * transaction, which a new connection may run again. */
+static int bbt_db_ready(bbt_db_conn_t *c)
+{
+    if (bbt_db_session(c) != 0 || bbt_db_utf8(c) != 0) {
+        return -1;
+    }
+    bbt_schema_note(c->r, c->pg);
+    return PQstatus(c->pg) == CONNECTION_OK ? 0 : 1;
+}
+
 /* bbt_db_open, or bbt_db_open_spare (spare). */
 static bbt_db_conn_t *bbt_db_take(request_rec *r, int spare)
 {
     apr_pool_t *p = r->pool;
     bbt_db_conn_t *c = apr_pcalloc(p, sizeof(*c));
+    int ready;
 
     c->pool = p;
     c->s = r->server;
@@ -368,18 +386,25 @@ held:
     c->verbosity = PQsetErrorVerbosity(c->pg, PQERRORS_TERSE);
     /* The session DBDInitSQL makes (mod_dbd's check may have reconnected
      * it without), then UTF-8 before any text goes either way; a
-     * connection PostgreSQL dropped fails one or the other and is
-     * connected again (and made so) at once. */
-    if ((bbt_db_session(c) != 0 || bbt_db_utf8(c) != 0) &&
-        !bbt_db_reconnected(c)) {
-        bbt_stats_count(BBT_STAT_DB_CONNECTION_ERRORS);
-        if (bbt_db_unreached(c)) {
-            bbt_db_none(c);
-        }
-        bbt_db_close(c);
-        return NULL;
+     * connection PostgreSQL dropped fails one or the other, or the
+     * schema's read, and is connected again (and made so) at once. */
+    ready = bbt_db_ready(c);
+    if (ready > 0) {
+        bbt_db_retrying(c, 0, "reading the database's schema version");
     }
-    bbt_schema_note(r, c->pg);
+    if (ready != 0) {
+        if (!bbt_db_reconnected(c)) {
+            bbt_stats_count(BBT_STAT_DB_CONNECTION_ERRORS);
+            if (bbt_db_unreached(c)) {
+                bbt_db_none(c);
+            }
+            bbt_db_close(c);
+            return NULL;
+        }
+        /* Not read on the old backend: once, on the new one.  Should it
+         * be dropped too, the caller's statements meet it as any other. */
+        bbt_schema_note(r, c->pg);
+    }
     return c;
 }
 

@@ -31,9 +31,7 @@
 
 APLOG_USE_MODULE(bbtoken);
 
-/* A failure that bbt_db_run tries once more (BBT073): a warning, since
- * the request may yet be answered. */
-static void bbt_db_retrying(bbt_db_conn_t *c, int rv, const char *what)
+void bbt_db_retrying(bbt_db_conn_t *c, int rv, const char *what)
 {
     bbt_db_log(c, APLOG_WARNING, rv, "BBT073",
                apr_pstrcat(c->pool, what, " (will retry once)", NULL));

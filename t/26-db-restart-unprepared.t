@@ -8,8 +8,11 @@
 # (BBT072), which is for a PREPARE that fails once more, or that waited
 # out its limit (t/25-db-timeout-once).  So a restart costs a warning, as
 # README says, whichever statement first meets the dropped connection.
+# The child reads the schema's version once, with its first connection
+# (t/26-db-restart-rest-first, where that read meets the dropped one): an
+# API call on the API host's pool reads it here before the restart.
 #
-# One httpd child, a pool of one connection, no token cache.
+# One httpd child, a pool of one connection on each host, no token cache.
 use strict;
 use warnings;
 use FindBin;
@@ -18,10 +21,13 @@ use Test::More;
 use Time::HiRes qw(sleep time);
 use BBT::Env qw(auth_bearer);
 use BBT::Cache qw(log_mark log_since);
+use BBT::Rest qw(rest_location);
 use BBT::Util qw(one_child_mpm);
 
 my $env = BBT::Env->new(mpm_conf => one_child_mpm(4),
-                        extra_conf => "BBTokenCache off\nDBDMin 1\nDBDKeep 1\nDBDMax 1\n")->start;
+                        extra_conf => "BBTokenCache off\nDBDMin 1\nDBDKeep 1\nDBDMax 1\n",
+                        api_conf => rest_location('basic'), modules => [qw(auth_basic authn_file authz_user)])->start;
+$env->htpasswd(alice => 'alice-Pa55-word');
 $env->make_repo('PROJ', 'repo');
 $env->user_add('alice');
 $env->grant('alice', 'PROJECT_READ', 'PROJ');
@@ -37,6 +43,8 @@ while (time < $until) {
     sleep 0.1;
 }
 is($pooled, 1, 'the child holds its pooled connection, no request served yet');
+is($env->rest(GET => '/rest/access-tokens/1.0/users/alice', as => 'alice', api => 1)->{status}, 200,
+   'an API call: the child reads the schema\'s version on the API host\'s pool');
 
 my $mark = log_mark($env);
 $env->pg_restart;
