@@ -4,11 +4,16 @@
 #include "httpd.h"
 #include "http_log.h"
 #include "apr_strings.h"
+#include "apr_time.h"
 
-#include <jansson.h>
+#include <stdint.h>
+#include <string.h>
+
 #include <libpq-fe.h>
 
+#include "bbt_config.h"
 #include "bbt_db.h"
+#include "bbt_mono.h"
 #include "bbt_rest_commit.h"
 #include "bbt_rest_db.h"
 #include "bbt_rest_json.h"
@@ -71,67 +76,89 @@ static const char *bbt_rest_commit_unknown(apr_pool_t *p,
     }
 }
 
-/* An update's change, as its answer shows it: what a client may change. */
-static int bbt_rest_commit_same(const json_t *a, const json_t *b)
+void bbt_rest_commit_xid(bbt_rest_t *x, bbt_rest_commit_t *c,
+                         const PGresult *res)
 {
-    static const char *const keys[] = {"name", "permissions",
-                                       "allowedAddresses"};
-    size_t i;
+    int n = PQnfields(res);
 
-    for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
-        if (!json_equal(json_object_get(a, keys[i]),
-                        json_object_get(b, keys[i]))) {
-            return 0;
-        }
+    if (n >= 2 && PQntuples(res) == 1 && !PQgetisnull(res, 0, n - 2) &&
+        !PQgetisnull(res, 0, n - 1)) {
+        c->xid = apr_pstrdup(x->r->pool, PQgetvalue(res, 0, n - 2));
+        c->server = apr_pstrdup(x->r->pool, PQgetvalue(res, 0, n - 1));
     }
-    return 1;
 }
 
-/* On the connection made again, whether c's change is in the database: 1,
- * 0, or -1 and *why if that cannot be told.  The ids are the
- * transaction's alone (a fresh token's is random), so what is found is its
- * doing; an update's token no longer live (revoked since) says nothing of
- * it. */
-static int bbt_rest_commit_look(bbt_rest_t *x, const bbt_rest_commit_t *c,
-                                const char **why)
-{
-    const char *params[1] = {c->id};
-    PGresult *res;
-    json_t *now;
-    int found;
+/* How long to wait between two questions about a transaction in
+ * progress. */
+#define BBT_REST_COMMIT_POLL_US 50000
 
-    x->failed = x->refused = NULL;
-    if (c->write == BBT_REST_WRITE_UPDATE) {
-        if (bbt_rest_load_one(x, c->owner, c->id, &now) != 0) {
-            *why = x->failed ? x->failed : "the token could not be read";
-            return -1;
-        }
-        if (!now) {
-            *why = "the token is no longer live";
-            return -1;
-        }
-        found = bbt_rest_commit_same(now, *c->json);
-        if (found) {
-            json_decref(*c->json);
-            *c->json = now;
-        } else {
-            json_decref(now);
-        }
-        return found;
-    }
-    res = bbt_rest_exec(x,
-                        "SELECT revoked_at IS NOT NULL FROM bbtoken_tokens"
-                        " WHERE id = $1",
-                        1, params);
-    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-        PQclear(res);
-        *why = x->failed ? x->failed : "the token could not be read";
+/* On the connection made again, what PostgreSQL says became of c's
+ * transaction: 1 committed, 0 aborted, or -1 and *why if it cannot say.
+ * One in progress (its backend still alive: waiting for a synchronous
+ * standby, say, or for the COMMIT a network cut kept from it) is asked
+ * about again until BBTokenDBWait's seconds have passed: no other session
+ * sees its change before it ends, and it may still end either way. */
+static int bbt_rest_commit_status(bbt_rest_t *x, const bbt_rest_commit_t *c,
+                                  const char **why)
+{
+    const char *params[2] = {c->xid, c->server};
+    int wait = bbt_config_db_wait(x->r->server);
+    int64_t until = bbt_mono_now() + (int64_t)wait * 1000000, left;
+    PGresult *res;
+    const char *status;
+
+    if (!c->xid) {
+        *why = "its transaction's id was not read";
         return -1;
     }
-    found = PQntuples(res) == 1 && (c->write != BBT_REST_WRITE_REVOKE ||
-                                    PQgetvalue(res, 0, 0)[0] == 't');
-    PQclear(res);
-    return found;
+    for (;;) {
+        x->failed = x->refused = NULL;
+        res = bbt_rest_exec(x,
+                            "SELECT s.same, CASE WHEN s.same THEN"
+                            " pg_xact_status($1::xid8) END"
+                            " FROM (SELECT " BBT_REST_SERVER " = $2 AS same) s",
+                            2, params);
+        if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
+            PQclear(res);
+            *why = x->failed ? x->failed : "its status could not be read";
+            return -1;
+        }
+        if (PQgetvalue(res, 0, 0)[0] != 't') {
+            PQclear(res);
+            *why = apr_psprintf(x->r->pool,
+                                "the server connected to is not the one that "
+                                "ran transaction %s (started at another "
+                                "time: another server, or restarted)",
+                                c->xid);
+            return -1;
+        }
+        status = PQgetisnull(res, 0, 1) ? "" : PQgetvalue(res, 0, 1);
+        if (strcmp(status, "committed") == 0 ||
+            strcmp(status, "aborted") == 0) {
+            int committed = status[0] == 'c';
+
+            PQclear(res);
+            return committed;
+        }
+        if (strcmp(status, "in progress") != 0) {
+            PQclear(res);
+            *why = apr_psprintf(x->r->pool,
+                                "transaction %s is too old for the server to "
+                                "say",
+                                c->xid);
+            return -1;
+        }
+        PQclear(res);
+        if ((left = until - bbt_mono_now()) <= 0) {
+            *why = apr_psprintf(x->r->pool,
+                                "transaction %s was still in progress after "
+                                "%d s (BBTokenDBWait)",
+                                c->xid, wait);
+            return -1;
+        }
+        apr_sleep(left < BBT_REST_COMMIT_POLL_US ? left
+                                                 : BBT_REST_COMMIT_POLL_US);
+    }
 }
 
 int bbt_rest_commit(bbt_rest_t *x, const bbt_rest_commit_t *c, int *rc)
@@ -158,27 +185,28 @@ int bbt_rest_commit(bbt_rest_t *x, const bbt_rest_commit_t *c, int *rc)
     which = c->old
                 ? apr_pstrcat(x->r->pool, c->old, " into token ", c->id, NULL)
                 : c->id;
-    found = bbt_db_reconnected(x->db) ? bbt_rest_commit_look(x, c, &why) : -1;
+    found = bbt_db_reconnected(x->db) ? bbt_rest_commit_status(x, c, &why) : -1;
     if (found > 0) {
         ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, x->r,
                       "BBT281: access-tokens API: %s: the connection was "
                       "lost at its COMMIT (%s); connected again, the "
-                      "database shows it done (token %s), and it is "
-                      "answered as done",
-                      what, lost, which);
+                      "database says its transaction %s committed (token "
+                      "%s), and it is answered as done",
+                      what, lost, c->xid, which);
         return 0;
     }
     if (found == 0) {
         x->failed = apr_psprintf(x->r->pool,
                                  "the connection was lost at its COMMIT "
                                  "(%s); connected again, the database "
-                                 "shows it not done (token %s)",
-                                 lost, which);
+                                 "says its transaction %s did not commit: "
+                                 "not done (token %s)",
+                                 lost, c->xid, which);
         x->refused = NULL;
         *rc = bbt_rest_unavailable(x, what);
         return -1;
     }
-    /* Not connected again: libpq's reason, which a failed look that
+    /* Not connected again: libpq's reason, which a failed question that
      * lost the connection once more may have met too. */
     if (bbt_db_unreached(x->db)) {
         why = apr_pstrcat(

@@ -8,44 +8,70 @@
  * the same.  Answering it as any failure (503, try again) told the caller
  * that a change the database holds was not made, and for a create or a
  * rotation threw away the only copy of the new token's secret.  Instead,
- * the connection is made again and what the write leaves behind is looked
- * for there: found, the write is answered as done; not found, it failed
- * (503, BBT200); where the database cannot be asked, the answer says that
- * the outcome is not known and names the token (503, BBT282).
+ * each write's statement reads its transaction's id too (BBT_REST_XID),
+ * and after a lost answer the connection is made again and PostgreSQL
+ * asked what became of that transaction (pg_xact_status): committed, the
+ * write is answered as done; aborted, it failed (503, BBT200); still in
+ * progress, it is asked again for BBTokenDBWait's seconds, and then, as
+ * where the database cannot be asked, the answer says that the outcome
+ * is not known and names the token (503, BBT282).
+ * What the rows show is no answer: the old backend may still be alive,
+ * its transaction in progress (waiting for a synchronous standby, or for
+ * a COMMIT the cut never let through), its rows unseen by any other
+ * session until it ends, either way; and a concurrent change may have
+ * made or undone what the write did meanwhile.
  */
 #ifndef BBT_REST_COMMIT_H
 #define BBT_REST_COMMIT_H
 
-#include <jansson.h>
+#include <libpq-fe.h>
 
 #include "bbt_rest_db.h"
 
-/* Which write is committed: what is looked for after a lost answer. */
+/* Which write is committed: what its messages say. */
 typedef enum {
-    BBT_REST_WRITE_CREATE, /* token id exists */
-    BBT_REST_WRITE_ROTATE, /* token id, the new one, exists: the transaction
-                              that made it revoked the old one */
-    BBT_REST_WRITE_UPDATE, /* token id is live, with *json's name,
-                              permissions and allowed addresses */
-    BBT_REST_WRITE_REVOKE  /* token id is revoked */
+    BBT_REST_WRITE_CREATE,
+    BBT_REST_WRITE_ROTATE,
+    BBT_REST_WRITE_UPDATE,
+    BBT_REST_WRITE_REVOKE
 } bbt_rest_write_t;
 
 typedef struct {
     bbt_rest_write_t write;
-    const char *id;               /* the token made or changed */
-    const char *old;              /* rotate: the token rotated */
-    const bbt_rest_user_t *owner; /* update: whose token (NULL: the path's
-                                     project or repository) */
-    json_t **json;                /* update: the answer read in the
-                                     transaction; replaced by the token as
-                                     read again after a lost answer */
+    const char *id;     /* the token made or changed */
+    const char *old;    /* rotate: the token rotated */
+    const char *xid;    /* the transaction's id (bbt_rest_commit_xid), NULL
+                           until its write statement has read it */
+    const char *server; /* when the server that gave it started */
 } bbt_rest_commit_t;
 
-/* COMMIT x's transaction: 0 when it is done, answered or found done on the
- * connection made again (BBT281); or -1 and *rc answered: 503 and BBT200
- * where the database refused it or its change is not there, 503 saying
- * the outcome is not known (BBT282) where the database cannot be asked.
- * Nothing is left to roll back. */
+/* When the server started, as the write and the question after a lost
+ * answer both read it.  An id means that transaction only on the server
+ * that gave it: a standby promoted after a failover, which may lack the
+ * write's last records, gives the same ids to transactions of its own.
+ * Asked elsewhere (or after a restart, which this cannot tell from
+ * another server), the outcome is not known. */
+#define BBT_REST_SERVER "extract(epoch FROM pg_postmaster_start_time())::text"
+
+/* Appended to the select list of a write's function call: the
+ * transaction's id and its server, its last two columns, with no
+ * statement of their own.  The write takes an id anyway;
+ * pg_current_xact_id, pg_xact_status and pg_postmaster_start_time are
+ * PUBLIC's to execute. */
+#define BBT_REST_XID ", pg_current_xact_id(), " BBT_REST_SERVER
+
+/* c->xid and c->server from res, a write statement's result ending in
+ * BBT_REST_XID's columns (copied into x's request pool; left NULL if res
+ * has none). */
+void bbt_rest_commit_xid(bbt_rest_t *x, bbt_rest_commit_t *c,
+                         const PGresult *res);
+
+/* COMMIT x's transaction: 0 when it is done, answered or said committed on
+ * the connection made again (BBT281; the caller answers with what it read
+ * in the transaction); or -1 and *rc answered: 503 and BBT200 where the
+ * database refused it or says it aborted, 503 saying the outcome is not
+ * known (BBT282) where the database cannot be asked or its transaction is
+ * still in progress after BBTokenDBWait.  Nothing is left to roll back. */
 int bbt_rest_commit(bbt_rest_t *x, const bbt_rest_commit_t *c, int *rc);
 
 #endif

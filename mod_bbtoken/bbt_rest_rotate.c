@@ -54,7 +54,7 @@ static int bbt_rest_rotate_once(bbt_rest_t *x, const bbt_rest_user_t *caller,
     }
     res = bbt_rest_exec(x,
                         "SELECT bbtoken_api_rotate($1, $2, $3, $4, $5, $6, $7,"
-                        " $8)",
+                        " $8)" BBT_REST_XID,
                         8, params);
     if (PQresultStatus(res) != PGRES_TUPLES_OK) {
         *rc = bbt_rest_refusal(x, res, tries);
@@ -67,6 +67,7 @@ static int bbt_rest_rotate_once(bbt_rest_t *x, const bbt_rest_user_t *caller,
         }
         return -1;
     }
+    bbt_rest_commit_xid(x, &commit, res);
     PQclear(res);
     if (bbt_rest_load_one(x, owner, m->id, out) != 0 || !*out) {
         json_decref(*out);
@@ -75,8 +76,9 @@ static int bbt_rest_rotate_once(bbt_rest_t *x, const bbt_rest_user_t *caller,
         *rc = bbt_rest_unavailable(x, "rotating a token");
         return -1;
     }
-    /* A COMMIT whose answer was lost but which is found done answers the
-     * new token with out, read in the transaction, and its secret. */
+    /* A COMMIT whose answer was lost but which the database says committed
+     * answers the new token with out, read in the transaction, and its
+     * secret. */
     if (bbt_rest_commit(x, &commit, rc) != 0) {
         json_decref(*out);
         *out = NULL;

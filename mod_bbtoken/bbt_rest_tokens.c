@@ -389,12 +389,13 @@ int bbt_rest_tokens_create(bbt_rest_t *x, const bbt_rest_user_t *caller,
         }
         res = owner ? bbt_rest_exec(x,
                                     "SELECT bbtoken_api_create($1, $2, $3, $4,"
-                                    " $5, $6, $7, $8, $9::integer, $10)",
+                                    " $5, $6, $7, $8, $9::integer,"
+                                    " $10)" BBT_REST_XID,
                                     10, params)
                     : bbt_rest_exec(x,
                                     "SELECT bbtoken_api_scope_create($1, $2,"
                                     " $3, $4, $5, $6, $7, $8, $9,"
-                                    " $10::integer, $11)",
+                                    " $10::integer, $11)" BBT_REST_XID,
                                     11, params);
         if (PQresultStatus(res) != PGRES_TUPLES_OK) {
             rc = bbt_rest_refusal(x, res, &tries);
@@ -407,6 +408,7 @@ int bbt_rest_tokens_create(bbt_rest_t *x, const bbt_rest_user_t *caller,
             }
             goto done;
         }
+        bbt_rest_commit_xid(x, &commit, res);
         PQclear(res);
         if (bbt_rest_load_one(x, owner, m.id, &out) != 0 || !out) {
             json_decref(out);
@@ -417,7 +419,7 @@ int bbt_rest_tokens_create(bbt_rest_t *x, const bbt_rest_user_t *caller,
         }
         /* The secret is wiped only after the answer that shows it, made
          * from out, read in the transaction: a COMMIT whose answer was
-         * lost but which is found done is answered so too. */
+         * lost but which the database says committed is answered so too. */
         if (bbt_rest_commit(x, &commit, &rc) != 0) {
             json_decref(out);
             out = NULL;
@@ -461,8 +463,8 @@ static int bbt_rest_update_once(bbt_rest_t *x, const bbt_rest_user_t *caller,
                                 json_int_t days, int attempt, json_t **out,
                                 int *rc)
 {
-    bbt_rest_commit_t commit = {BBT_REST_WRITE_UPDATE, x->path.id, NULL, owner,
-                                out};
+    bbt_rest_commit_t commit = {BBT_REST_WRITE_UPDATE, x->path.id, NULL, NULL,
+                                NULL};
     PGresult *res;
     int got;
 
@@ -473,11 +475,11 @@ static int bbt_rest_update_once(bbt_rest_t *x, const bbt_rest_user_t *caller,
     }
     res = owner ? bbt_rest_exec(x,
                                 "SELECT bbtoken_api_update($1, $2, $3, $4, $5,"
-                                " $6)",
+                                " $6)" BBT_REST_XID,
                                 6, params)
                 : bbt_rest_exec(x,
                                 "SELECT bbtoken_api_scope_update($1, $2, $3,"
-                                " $4, $5, $6, $7)",
+                                " $4, $5, $6, $7)" BBT_REST_XID,
                                 7, params);
     if (PQresultStatus(res) != PGRES_TUPLES_OK) {
         if (bbt_rest_conflict(x, res, attempt, "updating a token")) {
@@ -492,6 +494,7 @@ static int bbt_rest_update_once(bbt_rest_t *x, const bbt_rest_user_t *caller,
         }
         return -1;
     }
+    bbt_rest_commit_xid(x, &commit, res);
     PQclear(res);
     if (nets && (got = bbt_rest_set_nets(x, caller, owner, x->path.id, nets,
                                          attempt, rc)) != 0) {
@@ -598,11 +601,13 @@ int bbt_rest_tokens_revoke(bbt_rest_t *x, const bbt_rest_user_t *caller,
         if (bbt_rest_begin(x, caller->name) != 0) {
             return bbt_rest_unavailable(x, "starting a transaction");
         }
-        res = owner ? bbt_rest_exec(x, "SELECT bbtoken_api_revoke($1, $2, $3)",
+        res = owner ? bbt_rest_exec(x,
+                                    "SELECT bbtoken_api_revoke($1, $2,"
+                                    " $3)" BBT_REST_XID,
                                     3, params)
                     : bbt_rest_exec(x,
                                     "SELECT bbtoken_api_scope_revoke($1, $2,"
-                                    " $3, $4)",
+                                    " $3, $4)" BBT_REST_XID,
                                     4, params);
         if (PQresultStatus(res) == PGRES_TUPLES_OK) {
             break;
@@ -616,6 +621,7 @@ int bbt_rest_tokens_revoke(bbt_rest_t *x, const bbt_rest_user_t *caller,
         bbt_rest_cmd(x, "ROLLBACK");
         return rc < 0 ? bbt_rest_unavailable(x, "revoking a token") : rc;
     }
+    bbt_rest_commit_xid(x, &commit, res);
     PQclear(res);
     if (bbt_rest_commit(x, &commit, &rc) != 0) {
         return rc;

@@ -5,22 +5,26 @@
 # answered it as any failure, 503 "try again later", and a create's or a
 # rotation's new secret was thrown away, though the change was in the
 # database: a token nobody had the secret of (a rotation's old one
-# revoked, its CI locked out).  Now the connection is made again and the
-# change looked for there: found, the write is answered as done (BBT281),
-# with the new token's secret; not found, 503 (BBT200); where the database
-# cannot be asked, 503 saying that the outcome is not known and naming the
-# token (BBT282).
+# revoked, its CI locked out).  Now the write's statement reads its
+# transaction's id, and after a lost answer the connection is made again
+# and PostgreSQL asked what became of that transaction: committed, the
+# write is answered as done (BBT281), with the new token's secret;
+# aborted, 503 (BBT200); where the database cannot be asked, 503 saying
+# that the outcome is not known and naming the token (BBT282).  (A
+# transaction still in progress: t/88-rest-commit-pending.)
 #
 # The COMMIT is made to wait: synchronous_standby_names names a standby
 # that never comes, so a commit is durable here and waits (SyncRep) for
 # it.  Once the API's backend waits so (pg_stat_activity says, no sleep
 # decides anything), it is ended (pg_terminate_backend): the commit stands
-# and its answer never comes.  Where the change must be missing when it is
-# looked for, a session asks for bbtoken_tokens in ACCESS EXCLUSIVE mode
-# before the backend is ended, queued behind the write's own locks; it
-# undoes the change and commits before the look, queued behind it, can
-# read the table.  Where the database must not be asked, the API's role
-# may no longer log in when its backend is ended.
+# and its answer never comes.  Where the transaction must abort instead, a
+# deferred trigger makes its COMMIT wait for an advisory lock a session
+# holds, and the backend is ended while it waits there.  What other
+# sessions change meanwhile is no answer: a session queued behind the
+# write's locks (LOCK TABLE bbtoken_tokens) undoes a committed update, or
+# makes an aborted one's change, before the handler could have looked at
+# the rows.  Where the database must not be asked, the API's role may no
+# longer log in when its backend is ended.
 use strict;
 use warnings;
 use FindBin;
@@ -64,50 +68,74 @@ sub syncrep {
     die "synchronous_standby_names is not '$want' after a minute\n";
 }
 
-# The API's backend whose COMMIT waits for the standby: its pid, or 0 if
+# The API's backend whose COMMIT waits for the standby (or, $event
+# 'advisory', for the lock the trigger below asks for): its pid, or 0 if
 # none does within a minute.
 sub committing {
+    my ($event) = @_;
     for (1 .. 1200) {
         my $pid = $env->psql("SELECT pid FROM pg_stat_activity WHERE usename = 'bbtoken_api'"
-                             . " AND wait_event = 'SyncRep' LIMIT 1");
+                             . " AND wait_event = '" . ($event // 'SyncRep') . "' LIMIT 1");
         return $pid if $pid;
         sleep 0.05;
     }
     return 0;
 }
 
-# $call (a REST call) with its COMMIT's answer lost; with undo => SQL, the
-# change undone before the handler looks for it; with unreachable => 1,
-# the API's role may not log in again.  Returns the answer {status,
-# retry, json} and the error log's lines meanwhile.
+# With this trigger, the API's COMMIT that changed bbtoken_tokens waits
+# while a session holds advisory lock 88 (abort => 1, below); no one
+# else's does.
+$env->psql(q{CREATE FUNCTION bbt_hold() RETURNS trigger LANGUAGE plpgsql AS
+             $$BEGIN IF session_user = 'bbtoken_api' THEN
+                 PERFORM pg_advisory_lock_shared(88); PERFORM pg_advisory_unlock_shared(88);
+             END IF; RETURN NULL; END$$});
+$env->psql('CREATE CONSTRAINT TRIGGER bbt_hold AFTER INSERT OR UPDATE ON bbtoken_tokens'
+           . ' DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION bbt_hold()');
+
+# $call (a REST call) with its COMMIT's answer lost; with abort => 1, its
+# transaction aborted; with undo => SQL, SQL run by another session
+# meanwhile, committed before the handler could have read the rows; with
+# unreachable => 1, the API's role may not log in again.  Returns the
+# answer {status, retry, json} and the error log's lines meanwhile.
 my $n = 0;
 sub cut {
     my ($what, $call, %o) = @_;
-    syncrep(1);
+    my $hold;
+    if ($o{abort}) {
+        $hold = $env->pg_session('hold' . ++$n);
+        $hold->send('SELECT pg_advisory_lock(88);');
+        ok($hold->done, "$what: a session holds the trigger's lock");
+    } else {
+        syncrep(1);
+    }
     my $mark = log_mark($env->error_log_path);
     my $answer = in_background($env->dir . '/run', sub {
         my $r = $call->();
         return encode_json({ status => $r->{status}, retry => $r->{headers}{'retry-after'},
                              content => $r->{content} // '' });
     });
-    my $pid = committing();
-    ok($pid, "$what: its COMMIT waits for the standby");
+    my $pid = committing($o{abort} ? 'advisory' : 'SyncRep');
+    ok($pid, $o{abort} ? "$what: its COMMIT waits for the trigger's lock" : "$what: its COMMIT waits for the standby");
     my $s;
     if ($o{undo}) {
         $s = $env->pg_session('undo' . ++$n);
         $s->send('SET synchronous_commit = local;');
         $s->send("BEGIN; LOCK TABLE bbtoken_tokens IN ACCESS EXCLUSIVE MODE; $o{undo}; COMMIT;");
-        ok($s->blocked, '  a session waits to undo it');
+        ok($s->blocked, '  a session waits to change the token');
     }
     $env->psql('ALTER ROLE bbtoken_api NOLOGIN') if $o{unreachable};
     $env->psql("SELECT pg_terminate_backend($pid)") if $pid;
     my $r = decode_json($answer->());
     if ($s) {
-        ok($s->done, '  the session undid it');
+        ok($s->done, '  the session changed it');
         unlike($s->finish, qr/ERROR/, '  without an error');
     }
     $env->psql('ALTER ROLE bbtoken_api LOGIN') if $o{unreachable};
-    syncrep(0);
+    if ($hold) {
+        $hold->finish;
+    } else {
+        syncrep(0);
+    }
     $r->{json} = eval { decode_json($r->{content}) } || {};
     $r->{message} = join ' ', map { $_->{message} // '' } @{ $r->{json}{errors} || [] };
     return ($r, join("\n", log_lines_since($env->error_log_path, $mark)));
@@ -172,30 +200,58 @@ subtest 'done: each write is answered as done' => sub {
     like($log, qr/BBT281: access-tokens API: revoking a token: .*\(token $id\)/, '  BBT281') or diag $log;
 };
 
-subtest 'not done: the change is not there, 503 as before' => sub {
-    my ($r, $log) = cut('create', create('undone'), undo => "DELETE FROM bbtoken_tokens WHERE name = 'undone'");
-    is($env->psql("SELECT count(*) FROM bbtoken_tokens WHERE name = 'undone'"), 0, 'no such token');
+subtest 'not done: the transaction aborted at its COMMIT, 503 as before' => sub {
+    my ($r, $log) = cut('create', create('aborted'), abort => 1);
+    is($env->psql("SELECT count(*) FROM bbtoken_tokens WHERE name = 'aborted'"), 0, 'no such token');
     is($r->{status}, 503, 'create: 503');
     is($r->{message}, $PLAIN, '  the plain message');
     like($r->{retry} // '', qr/^\d+$/, '  with Retry-After');
-    like($log, qr/BBT200: access-tokens API: creating a token failed: the connection was lost at its COMMIT .*shows it not done/,
+    ok(!exists $r->{json}{token}, '  no secret');
+    like($log, qr/BBT200: access-tokens API: creating a token failed: the connection was lost at its COMMIT .*says its transaction \d+ did not commit: not done/,
          '  BBT200 says so') or diag $log;
+    unlike($log, qr/BBT281|BBT282/, '  no BBT281, no BBT282');
 
-    my (undef, $id) = $env->token_create('alice', name => 'kept');
-    ($r, $log) = cut('update', update($id, 'renamed'), undo => "UPDATE bbtoken_tokens SET name = 'kept' WHERE id = '$id'");
-    is($r->{status}, 503, 'update: 503');
-    is($r->{message}, $PLAIN, '  the plain message');
-    like($log, qr/BBT200: access-tokens API: updating a token failed: .*shows it not done \(token $id\)/, '  BBT200')
-        or diag $log;
-
-    # (A revocation is for good: the schema lets none be undone.)
     my ($old, $old_id) = $env->token_create('alice', name => 'ci3');
-    ($r, $log) = cut('rotate', rotate($old_id), undo => "DELETE FROM bbtoken_tokens WHERE rotated_from = '$old_id'");
+    ($r, $log) = cut('rotate', rotate($old_id), abort => 1);
+    ok(!revoked($old_id), 'in the database: the old token not revoked');
+    is($env->psql("SELECT count(*) FROM bbtoken_tokens WHERE rotated_from = '$old_id'"), 0, '  no new one');
     is($r->{status}, 503, 'rotate: 503');
     is($r->{message}, $PLAIN, '  the plain message');
     ok(!exists $r->{json}{token}, '  no secret');
-    like($log, qr/BBT200: access-tokens API: rotating a token failed: .*shows it not done \(token $old_id into token \d+\)/,
+    is(git($old), 200, '  the old token still works');
+    like($log, qr/BBT200: access-tokens API: rotating a token failed: .*did not commit: not done \(token $old_id into token \d+\)/,
          '  BBT200') or diag $log;
+
+    # Another session gives the token the very name asked for, after the
+    # write aborted and before the handler could have read it.
+    my (undef, $id) = $env->token_create('alice', name => 'kept');
+    ($r, $log) = cut('update', update($id, 'renamed'), abort => 1,
+                     undo => "UPDATE bbtoken_tokens SET name = 'renamed' WHERE id = '$id'");
+    is($r->{status}, 503, 'update: 503, though the token has the name asked for by then');
+    is($r->{message}, $PLAIN, '  the plain message');
+    like($log, qr/BBT200: access-tokens API: updating a token failed: .*did not commit: not done \(token $id\)/, '  BBT200')
+        or diag $log;
+
+    my $tok;
+    ($tok, $id) = $env->token_create('alice', name => 'not gone');
+    ($r, $log) = cut('revoke', revoke($id), abort => 1);
+    ok(!revoked($id), 'in the database: not revoked');
+    is($r->{status}, 503, 'revoke: 503');
+    is(git($tok), 200, '  the token still works');
+    like($log, qr/BBT200: access-tokens API: revoking a token failed: .*did not commit: not done \(token $id\)/, '  BBT200')
+        or diag $log;
+};
+
+subtest 'done, whatever another session changed since' => sub {
+    # The update committed; another session puts the old name back before
+    # the handler could have read it.
+    my (undef, $id) = $env->token_create('alice', name => 'first');
+    my ($r, $log) = cut('update', update($id, 'second'), undo => "UPDATE bbtoken_tokens SET name = 'first' WHERE id = '$id'");
+    is($env->psql("SELECT name FROM bbtoken_tokens WHERE id = '$id'"), 'first', 'in the database: the old name again');
+    is($r->{status}, 200, 'update: 200, not 503') or diag $r->{content};
+    is($r->{json}{name}, 'second', '  the token as the update left it');
+    like($log, qr/BBT281: access-tokens API: updating a token: .*says its transaction \d+ committed \(token $id\)/, '  BBT281')
+        or diag $log;
 };
 
 subtest 'not known: the database cannot be asked again' => sub {
