@@ -56,6 +56,7 @@
  */
 #include "httpd.h"
 #include "http_config.h"
+#include "http_core.h"
 #include "http_log.h"
 #include "apr_strings.h"
 
@@ -512,6 +513,34 @@ static int bbt_tree_auth(apr_pool_t *p, const ap_directive_t *d)
     return 0;
 }
 
+/* The DocumentRoot the core serves server s from: its own line's, made
+ * absolute against ServerRoot; in a virtual host without one the main
+ * server's (merged before check_config); where no line sets one, the one
+ * httpd is built with (/var/www/html on Debian).  httpd -T keeps a line's
+ * relative path as written. */
+static const char *bbt_docroot(apr_pool_t *p, const server_rec *s)
+{
+    const core_server_config *conf =
+        ap_get_core_module_config(s->module_config);
+
+    return conf && conf->ap_document_root
+               ? ap_server_root_relative(p, conf->ap_document_root)
+               : NULL;
+}
+
+/* The server httpd made of the <VirtualHost> d, or NULL. */
+static const server_rec *bbt_vhost_server(const server_rec *s,
+                                          const ap_directive_t *d)
+{
+    for (s = s->next; s; s = s->next) {
+        if (s->defn_line_number == (unsigned)d->line_num && s->defn_name &&
+            d->filename && strcmp(s->defn_name, d->filename) == 0) {
+            return s;
+        }
+    }
+    return NULL;
+}
+
 static int bbt_confcheck(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
                          server_rec *s)
 {
@@ -531,6 +560,7 @@ static int bbt_confcheck(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
     w.nmain = 0;
     w.pass = 0;
     w.map = NULL;
+    w.main_docroot = w.docroot = bbt_docroot(ptemp, s);
     w.pc = bbt_pat_ctx(ptemp);
     w.auth_vhosts = 0;
     for (d = ap_conftree; d; d = d->next) {
@@ -546,9 +576,13 @@ static int bbt_confcheck(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
     said =
         bbt_check_remoteip(&w, &main_srv, NULL, 0, bbt_any_auth(&w, &main_srv));
     for (d = ap_conftree; d; d = d->next) {
+        const server_rec *vs;
+
         if (strcasecmp(d->directive, "<VirtualHost") != 0) {
             continue;
         }
+        vs = bbt_vhost_server(s, d);
+        w.docroot = vs ? bbt_docroot(ptemp, vs) : NULL;
         vh = apr_pcalloc(ptemp, sizeof(*vh));
         vh->node = d;
         vh->kind = BBT_SEC_OTHER;

@@ -3,11 +3,15 @@
  * <Location> over one replaces what a <Directory> or <Files> there sets.
  *
  * Which URL a <Directory> is served under is for the URL's mapping to say:
- * here the plain Alias and ScriptAlias lines and DocumentRoot tell it, as
- * mod_alias and the core take them (the first Alias whose URL matches
- * wins, a virtual host's before the main server's).  A <Directory> reached
- * only through AliasMatch, mod_rewrite or mod_userdir is not related to
- * any <Location>.
+ * here the plain Alias and ScriptAlias lines and the DocumentRoot tell it,
+ * as mod_alias and the core take them (the first Alias whose URL matches
+ * wins, a virtual host's before the main server's; a relative target is
+ * ServerRoot's, as mod_alias makes it for each request).  The DocumentRoot
+ * is the one the core serves from, which the glue reads from its server
+ * configuration (bbt_confcheck.c): where no line sets it, httpd's built-in
+ * one, or the main server's in a virtual host.  A <Directory> reached only
+ * through AliasMatch, mod_rewrite or mod_userdir is not related to any
+ * <Location>.
  */
 #include "httpd.h"
 #include "http_config.h"
@@ -28,11 +32,12 @@ typedef struct {
 
 /* How the server of a pass maps URLs to files. */
 struct bbt_map {
-    apr_array_header_t *aliases; /* bbt_alias_t, in the order mod_alias
-                                    tries them */
-    const ap_directive_t *docroot;
-    int docroot_own;
-    int own; /* the virtual host has lines of its own */
+    apr_array_header_t *aliases;     /* bbt_alias_t, in the order mod_alias
+                                        tries them */
+    const char *docroot;             /* slashes merged, or NULL */
+    const ap_directive_t *docroot_d; /* the line that sets it, or NULL */
+    int docroot_own;                 /* not the main server's DocumentRoot */
+    int own;                         /* the virtual host maps URLs of its own */
 };
 
 /* path with each run of slashes made one, as httpd merges them in the URL
@@ -55,20 +60,16 @@ void bbt_base(apr_pool_t *p, const char *path, const char **base,
     *under = strcmp(*base, "/") == 0 ? "/" : apr_pstrcat(p, *base, "/", NULL);
 }
 
-/* Aliases and DocumentRoot of the directives from d on, those inside
- * sections and virtual hosts left out. */
+/* Aliases and the last DocumentRoot line of the directives from d on,
+ * those inside sections and virtual hosts left out. */
 static void bbt_map_read(apr_pool_t *p, const ap_directive_t *d, bbt_map_t *m,
-                         int docroot, int own)
+                         const ap_directive_t **docroot, int own)
 {
     for (; d; d = d->next) {
         const char *args = d->args, *url, *dir;
 
         if (strcasecmp(d->directive, "DocumentRoot") == 0) {
-            if (docroot) {
-                m->docroot = d;
-                m->docroot_own = own;
-                m->own |= own;
-            }
+            *docroot = d;
             continue;
         }
         if (strcasecmp(d->directive, "Alias") != 0 &&
@@ -77,7 +78,8 @@ static void bbt_map_read(apr_pool_t *p, const ap_directive_t *d, bbt_map_t *m,
         }
         url = ap_getword_conf(p, &args);
         dir = ap_getword_conf(p, &args);
-        if (*url == '/' && *dir == '/') {
+        /* mod_alias takes a relative target to be ServerRoot's. */
+        if (*url == '/' && *dir && (dir = ap_server_root_relative(p, dir))) {
             bbt_alias_t *a = apr_array_push(m->aliases);
 
             a->url = bbt_squeeze(p, url);
@@ -89,15 +91,42 @@ static void bbt_map_read(apr_pool_t *p, const ap_directive_t *d, bbt_map_t *m,
     }
 }
 
+/* A DocumentRoot line's directory, made absolute as the core makes it. */
+static const char *bbt_line_root(apr_pool_t *p, const ap_directive_t *d)
+{
+    const char *args = d->args;
+
+    return ap_server_root_relative(p, ap_getword_conf(p, &args));
+}
+
 void bbt_merge_begin(bbt_walk_t *w)
 {
     bbt_map_t *m = apr_pcalloc(w->p, sizeof(*m));
+    const ap_directive_t *vh_line = NULL, *main_line = NULL;
+    const char *root = w->docroot;
 
     m->aliases = apr_array_make(w->p, 4, sizeof(bbt_alias_t));
     if (w->vh) {
-        bbt_map_read(w->p, w->vh->node->first_child, m, 1, 1);
+        bbt_map_read(w->p, w->vh->node->first_child, m, &vh_line, 1);
     }
-    bbt_map_read(w->p, ap_conftree, m, !m->docroot, 0);
+    bbt_map_read(w->p, ap_conftree, m, &main_line, 0);
+    /* Without the server's configuration (a virtual host the glue did not
+     * find), its own line says, else it is the main server's. */
+    if (!root) {
+        root = vh_line           ? bbt_line_root(w->p, vh_line)
+               : w->main_docroot ? w->main_docroot
+               : main_line       ? bbt_line_root(w->p, main_line)
+                                 : NULL;
+    }
+    if (root && *root == '/') {
+        m->docroot = bbt_squeeze(w->p, root);
+        m->docroot_own =
+            w->vh &&
+            (!w->main_docroot ||
+             strcmp(m->docroot, bbt_squeeze(w->p, w->main_docroot)) != 0);
+        m->docroot_d = vh_line ? vh_line : m->docroot_own ? NULL : main_line;
+        m->own |= m->docroot_own;
+    }
     w->map = m;
     w->pass++;
 }
@@ -123,13 +152,8 @@ static const char *bbt_dir_url(apr_pool_t *p, const bbt_map_t *m, int k,
         from = a->url;
         to = a->dir;
     } else {
-        const char *args = m->docroot->args;
-
         from = "/";
-        to = bbt_squeeze(p, ap_getword_conf(p, &args));
-        if (*to != '/') {
-            return NULL;
-        }
+        to = m->docroot;
     }
     if (bbt_covers(to, dir)) {
         url = bbt_squeeze(p, apr_pstrcat(p, from, "/", dir + strlen(to), NULL));
@@ -178,11 +202,21 @@ const apr_array_header_t *bbt_urls(const bbt_walk_t *w, const bbt_sec_t *holder,
             u->via = a->d;
             u->own = a->own;
         } else {
-            u->via = m->docroot;
+            u->via = m->docroot_d;
             u->own = m->docroot_own;
         }
     }
     h->urls = urls;
     h->urls_pass = w->pass;
     return urls;
+}
+
+const char *bbt_url_via(const bbt_walk_t *w, const bbt_url_t *u)
+{
+    if (!u->via) {
+        return apr_psprintf(w->p, "httpd's built-in DocumentRoot, %s,",
+                            w->map->docroot);
+    }
+    return apr_psprintf(w->p, "%s at %s:%d", u->via->directive,
+                        u->via->filename, u->via->line_num);
 }

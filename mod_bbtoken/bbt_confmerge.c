@@ -363,9 +363,8 @@ static const char *bbt_scope_words(const bbt_walk_t *w, const bbt_place_t *pl,
         return apr_psprintf(w->p, "at the top of %s", sn);
     }
     if (f->u) {
-        via = apr_psprintf(w->p, "%s (%s at %s:%d maps it there)", f->u->url,
-                           f->u->via->directive, f->u->via->filename,
-                           f->u->via->line_num);
+        via = apr_psprintf(w->p, "%s (%s maps it there)", f->u->url,
+                           bbt_url_via(w, f->u));
     }
     if (s->kind == BBT_SEC_LOCATION && !pl->loc) {
         return apr_psprintf(w->p, "inside %s, which %s, %s%s", sn,
@@ -411,14 +410,14 @@ static const char *bbt_words(const bbt_walk_t *w, const bbt_place_t *pl,
     case BBT_REL_LOC_URL:
         return apr_psprintf(
             w->p,
-            "sets %s, and %s %s a URL it is served at, %s (%s at %s:%d maps "
-            "it there)%s, and sets %s too: httpd merges every <Location> "
-            "after every <Directory> and <Files>, and the last merged wins, "
-            "so that section's replace this one's; set them in a <Location> "
-            "for %s written after that one instead",
+            "sets %s, and %s %s a URL it is served at, %s (%s maps it "
+            "there)%s, and sets %s too: httpd merges every <Location> after "
+            "every <Directory> and <Files>, and the last merged wins, so that "
+            "section's replace this one's; set them in a <Location> for %s "
+            "written after that one instead",
             what, qn, q->pat ? "may match" : "covers", f->u->url,
-            f->u->via->directive, f->u->via->filename, f->u->via->line_num,
-            q->pat ? " or one under it" : "", what, f->u->url);
+            bbt_url_via(w, f->u), q->pat ? " or one under it" : "", what,
+            f->u->url);
     case BBT_REL_REGEXDIR:
         return apr_psprintf(
             w->p,

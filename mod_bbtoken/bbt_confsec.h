@@ -73,10 +73,11 @@ typedef struct bbt_map bbt_map_t;
 
 /* One URL a directory is served at. */
 typedef struct {
-    const char *url;   /* without its trailing slash, but "/" */
-    const char *under; /* url and a slash */
-    const ap_directive_t *via;
-    int own; /* through a line of the virtual host's own */
+    const char *url;           /* without its trailing slash, but "/" */
+    const char *under;         /* url and a slash */
+    const ap_directive_t *via; /* the line that maps it there; NULL for a
+                                  DocumentRoot no line sets */
+    int own;                   /* through a mapping of the virtual host's own */
 } bbt_url_t;
 
 /* One server's pass: the main server's sections, then a virtual host's. */
@@ -90,6 +91,10 @@ typedef struct {
     int pass;                 /* 1 for the main server's, then one more for
                                  each virtual host's */
     bbt_map_t *map;           /* this pass's mapping of URLs to files */
+    const char *docroot;      /* the DocumentRoot of this pass's server, as
+                                 the core serves it, or NULL if not known
+                                 (its lines then say) */
+    const char *main_docroot; /* the main server's */
     bbt_patctx_t *pc;
     int auth_vhosts; /* a virtual host has AuthType BBToken somewhere */
 } bbt_walk_t;
@@ -128,9 +133,13 @@ void bbt_merge_note(bbt_walk_t *w, bbt_sec_t *sec);
 /* Start a pass: this server's mapping of URLs to files (bbt_confmap.c). */
 void bbt_merge_begin(bbt_walk_t *w);
 
-/* Has the virtual host of this pass an Alias, ScriptAlias or DocumentRoot
- * line of its own? */
+/* Does the virtual host of this pass map URLs of its own: an Alias or
+ * ScriptAlias line, or a DocumentRoot that is not the main server's? */
 int bbt_map_own(const bbt_walk_t *w);
+
+/* What maps URL u there, in words: "Alias at FILE:LINE", or httpd's
+ * built-in DocumentRoot where no line sets one. */
+const char *bbt_url_via(const bbt_walk_t *w, const bbt_url_t *u);
 
 /* The URLs (bbt_url_t) directory dir is served at in this pass, kept in
  * holder (the <Directory>, or the <Files> at the top of a server) for the
@@ -153,7 +162,7 @@ int bbt_check_merge(const bbt_walk_t *w, bbt_sec_t *sec, int at);
 
 /* BBT362 in a virtual host's pass about the main server's sections: with
  * the virtual host's sections, and with the URLs its own Alias,
- * ScriptAlias or DocumentRoot lines give the main server's directories. */
+ * ScriptAlias lines or DocumentRoot give the main server's directories. */
 void bbt_check_merge_main(const bbt_walk_t *w);
 
 /* Is sec merged after other sections wherever it is written (an <If> or a
