@@ -16,6 +16,7 @@
 #include "httpd.h"
 #include "http_config.h"
 #include "apr_strings.h"
+#include "apr_hash.h"
 
 #include <string.h>
 #include <strings.h>
@@ -101,29 +102,34 @@ static const char *bbt_line_root(apr_pool_t *p, const ap_directive_t *d)
 
 void bbt_merge_begin(bbt_walk_t *w)
 {
-    bbt_map_t *m = apr_pcalloc(w->p, sizeof(*m));
+    bbt_map_t *m;
     const ap_directive_t *vh_line = NULL, *main_line = NULL;
     const char *root = w->docroot;
+    apr_pool_t *p = w->pp;
 
-    m->aliases = apr_array_make(w->p, 4, sizeof(bbt_alias_t));
+    /* What the pass before worked out (its directories' URLs, cached in
+     * their sections for that pass alone) goes: a virtual host's pass
+     * works out every main server's directory again. */
+    apr_pool_clear(p);
+    m = apr_pcalloc(p, sizeof(*m));
+    m->aliases = apr_array_make(p, 4, sizeof(bbt_alias_t));
     if (w->vh) {
-        bbt_map_read(w->p, w->vh->node->first_child, m, &vh_line, 1);
+        bbt_map_read(p, w->vh->node->first_child, m, &vh_line, 1);
     }
-    bbt_map_read(w->p, ap_conftree, m, &main_line, 0);
+    bbt_map_read(p, ap_conftree, m, &main_line, 0);
     /* Without the server's configuration (a virtual host the glue did not
      * find), its own line says, else it is the main server's. */
     if (!root) {
-        root = vh_line           ? bbt_line_root(w->p, vh_line)
+        root = vh_line           ? bbt_line_root(p, vh_line)
                : w->main_docroot ? w->main_docroot
-               : main_line       ? bbt_line_root(w->p, main_line)
+               : main_line       ? bbt_line_root(p, main_line)
                                  : NULL;
     }
     if (root && *root == '/') {
-        m->docroot = bbt_squeeze(w->p, root);
+        m->docroot = bbt_squeeze(p, root);
         m->docroot_own =
-            w->vh &&
-            (!w->main_docroot ||
-             strcmp(m->docroot, bbt_squeeze(w->p, w->main_docroot)) != 0);
+            w->vh && (!w->main_docroot ||
+                      strcmp(m->docroot, bbt_squeeze(p, w->main_docroot)) != 0);
         m->docroot_d = vh_line ? vh_line : m->docroot_own ? NULL : main_line;
         m->own |= m->docroot_own;
     }
@@ -134,6 +140,29 @@ void bbt_merge_begin(bbt_walk_t *w)
 int bbt_map_own(const bbt_walk_t *w)
 {
     return w->map->own;
+}
+
+int bbt_map_first(const bbt_walk_t *w)
+{
+    const bbt_map_t *m = w->map;
+    const char *key = m->docroot_own ? m->docroot : "";
+    int k;
+
+    /* The main server's aliases and DocumentRoot are the same in every
+     * pass: the virtual host's own lines make the difference. */
+    for (k = 0; k < m->aliases->nelts; k++) {
+        const bbt_alias_t *a = &APR_ARRAY_IDX(m->aliases, k, bbt_alias_t);
+
+        if (a->own) {
+            key = apr_pstrcat(w->pp, key, "\n", a->url, "\n", a->dir, NULL);
+        }
+    }
+    if (apr_hash_get(w->mapped, key, APR_HASH_KEY_STRING)) {
+        return 0;
+    }
+    key = apr_pstrdup(w->p, key);
+    apr_hash_set(w->mapped, key, APR_HASH_KEY_STRING, key);
+    return 1;
 }
 
 /* The URL the top of directory dir is served under through alias k (k
@@ -184,18 +213,18 @@ const apr_array_header_t *bbt_urls(const bbt_walk_t *w, const bbt_sec_t *holder,
     if (h->urls && h->urls_pass == w->pass) {
         return h->urls;
     }
-    bbt_base(w->p, dir, &dir, &under);
-    urls = apr_array_make(w->p, 2, sizeof(bbt_url_t));
+    bbt_base(w->pp, dir, &dir, &under);
+    urls = apr_array_make(w->pp, 2, sizeof(bbt_url_t));
     for (k = 0; k <= m->aliases->nelts; k++) {
         const char *url;
         bbt_url_t *u;
 
         if ((k == m->aliases->nelts && !m->docroot) ||
-            !(url = bbt_dir_url(w->p, m, k, dir))) {
+            !(url = bbt_dir_url(w->pp, m, k, dir))) {
             continue;
         }
         u = apr_array_push(urls);
-        bbt_base(w->p, url, &u->url, &u->under);
+        bbt_base(w->pp, url, &u->url, &u->under);
         if (k < m->aliases->nelts) {
             const bbt_alias_t *a = &APR_ARRAY_IDX(m->aliases, k, bbt_alias_t);
 

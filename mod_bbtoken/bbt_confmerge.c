@@ -31,7 +31,7 @@
  * The main server's sections are compared with each other once, in its
  * own pass; a virtual host's pass compares only the pairs that involve
  * something of its own (a section, or an Alias or DocumentRoot giving a
- * directory a URL).
+ * directory a URL): see bbt_check_merge_main.
  */
 #include "httpd.h"
 #include "http_config.h"
@@ -243,6 +243,7 @@ static bbt_rel_t bbt_rel(const bbt_walk_t *w, const bbt_place_t *pl,
 {
     int q_own = i >= w->nmain;
 
+    ++*w->pairs;
     f->u = NULL;
     f->scope = NULL;
     if (q == pl->sec) {
@@ -450,13 +451,16 @@ static const char *bbt_words(const bbt_walk_t *w, const bbt_place_t *pl,
     }
 }
 
-/* BBT362 about the place's section if a section from index from on
- * replaces it; 1 if its routes were said to be replaced. */
-static int bbt_check_place(const bbt_walk_t *w, const bbt_place_t *pl, int from)
+/* BBT362 about the place's section if a section replaces it: those at
+ * the indexes in also (if any), then those from index from on.  1 if its
+ * routes were said to be replaced. */
+static int bbt_check_place(const bbt_walk_t *w, const bbt_place_t *pl,
+                           const apr_array_header_t *also, int from)
 {
-    int i;
+    int n = also ? also->nelts : 0, k;
 
-    for (i = from; i < w->secs->nelts; i++) {
+    for (k = 0; k < n + w->secs->nelts - from; k++) {
+        int i = k < n ? APR_ARRAY_IDX(also, k, int) : from + k - n;
         const bbt_sec_t *q = APR_ARRAY_IDX(w->secs, i, const bbt_sec_t *);
         const char *what = bbt_both_set(pl->sec, q);
         bbt_found_t f;
@@ -480,18 +484,66 @@ int bbt_check_merge(const bbt_walk_t *w, bbt_sec_t *sec, int at)
         !bbt_place(w, sec, at, 0, &pl)) {
         return 0;
     }
-    return bbt_check_place(w, &pl, 0);
+    return bbt_check_place(w, &pl, NULL, 0);
 }
 
+/* Does one of urls come from the virtual host's own mapping? */
+static int bbt_own_url(const apr_array_header_t *urls)
+{
+    int k;
+
+    for (k = 0; urls && k < urls->nelts; k++) {
+        if (APR_ARRAY_IDX(urls, k, bbt_url_t).own) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* The indexes of the main server's <If>s (and <ElseIf>s, <Else>s) with
+ * routes or providers inside a <Directory> the virtual host's own mapping
+ * gives a URL, in this pass's pool. */
+static apr_array_header_t *bbt_own_dir_ifs(const bbt_walk_t *w)
+{
+    apr_array_header_t *ifs = apr_array_make(w->pp, 1, sizeof(int));
+    int i;
+
+    for (i = 0; i < w->nmain; i++) {
+        const bbt_sec_t *q = APR_ARRAY_IDX(w->secs, i, const bbt_sec_t *);
+        const bbt_sec_t *s;
+
+        if (q->late != BBT_LATE_IF || (!q->routes && !q->provider)) {
+            continue;
+        }
+        s = bbt_scope(q);
+        if (!bbt_is_server(s) && s->kind == BBT_SEC_DIRECTORY && s->spath &&
+            bbt_own_url(bbt_urls(w, s, s->spath))) {
+            APR_ARRAY_PUSH(ifs, int) = i;
+        }
+    }
+    return ifs;
+}
+
+/* The main server's pass compared its sections with each other; what a
+ * virtual host changes for them is its own sections, merged after them,
+ * and the URLs its own Alias, ScriptAlias or DocumentRoot give the main
+ * server's directories.  So a main server's section is compared with the
+ * virtual host's sections, and with the main server's only where such a
+ * URL relates them: a directory's place given one, with every section (a
+ * <Location> over it, or an <If> inside one); a <Location>'s, with the
+ * <If>s inside a <Directory> given one.  Two <Location>s, or sections
+ * related by their paths alone, compare as they did, and a mapping another
+ * virtual host had (its twin on another port, with the same DocumentRoot)
+ * gives the URLs it gave there. */
 void bbt_check_merge_main(const bbt_walk_t *w)
 {
-    int own = bbt_map_own(w), i;
+    int mains = bbt_map_own(w) && bbt_map_first(w), i;
+    const apr_array_header_t *ifs;
 
-    /* Nothing of the virtual host's own: the main server's pass compared
-     * the same. */
-    if (w->secs->nelts == w->nmain && !own) {
+    if (w->secs->nelts == w->nmain && !mains) {
         return;
     }
+    ifs = mains ? bbt_own_dir_ifs(w) : NULL;
     for (i = 0; i < w->nmain; i++) {
         bbt_sec_t *sec = APR_ARRAY_IDX(w->secs, i, bbt_sec_t *);
         bbt_place_t pl;
@@ -500,9 +552,12 @@ void bbt_check_merge_main(const bbt_walk_t *w)
             !bbt_place(w, sec, i, 1, &pl)) {
             continue;
         }
-        /* The main server's sections alone are compared again only where
-         * the virtual host's lines give a directory URLs of their own. */
-        bbt_check_place(w, &pl, own ? 0 : w->nmain);
+        if (pl.loc) {
+            bbt_check_place(w, &pl, ifs, w->nmain);
+        } else {
+            bbt_check_place(w, &pl, NULL,
+                            mains && bbt_own_url(pl.urls) ? 0 : w->nmain);
+        }
     }
 }
 

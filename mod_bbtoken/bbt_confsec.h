@@ -9,6 +9,7 @@
 
 #include "httpd.h"
 #include "http_config.h"
+#include "apr_hash.h"
 
 #include "bbt_confpat.h"
 
@@ -83,6 +84,8 @@ typedef struct {
 /* One server's pass: the main server's sections, then a virtual host's. */
 typedef struct {
     apr_pool_t *p;
+    apr_pool_t *pp; /* this pass's, cleared when the next one begins: its
+                       mapping of URLs and its directories' URLs */
     server_rec *s;
     apr_array_header_t *secs; /* bbt_sec_t *, every section seen */
     const bbt_sec_t *vh;      /* the virtual host of this pass, or NULL */
@@ -96,7 +99,9 @@ typedef struct {
                                  (its lines then say) */
     const char *main_docroot; /* the main server's */
     bbt_patctx_t *pc;
-    int auth_vhosts; /* a virtual host has AuthType BBToken somewhere */
+    int auth_vhosts;     /* a virtual host has AuthType BBToken somewhere */
+    apr_uint64_t *pairs; /* pairs of sections BBT362 compared (BBT363) */
+    apr_hash_t *mapped;  /* the virtual hosts' own mappings seen so far */
 } bbt_walk_t;
 
 /* The arguments of a container, without its closing '>'. */
@@ -136,6 +141,11 @@ void bbt_merge_begin(bbt_walk_t *w);
 /* Does the virtual host of this pass map URLs of its own: an Alias or
  * ScriptAlias line, or a DocumentRoot that is not the main server's? */
 int bbt_map_own(const bbt_walk_t *w);
+
+/* Is the virtual host's own mapping of this pass one that no pass before
+ * had (1), or the same as another virtual host's (0)?  Only its own
+ * mapping decides which URLs the main server's directories get. */
+int bbt_map_first(const bbt_walk_t *w);
 
 /* What maps URL u there, in words: "Alias at FILE:LINE", or httpd's
  * built-in DocumentRoot where no line sets one. */

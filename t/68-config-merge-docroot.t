@@ -96,6 +96,34 @@ Listen 127.0.0.1:$vport
 </VirtualHost>
 EOC
       [qq{<Directory "$d/vhdocs/PROJ/secret"> <Location /PROJ>}]);
+# A virtual host's pass compares the main server's sections with each
+# other again only where its own mapping gives a directory a URL: here an
+# <If> inside a <Directory> the main server does not serve, over a
+# <Location>.  Its twin on another port, with the same DocumentRoot, gives
+# the same URLs: said once.
+my $vport2 = free_port();
+check('an <If> in a <Directory> a virtual host\'s DocumentRoot serves', <<"EOC",
+<Location /PROJ/secret>
+    AuthType BBToken
+    AuthName "Files"
+    BBTokenRoute GET,HEAD "/(?<project>PROJ)/(?<repo>secret)(/.*)?" REPO_ADMIN
+    Require bbtoken
+</Location>
+<Directory "\@DIR\@/vhdocs/PROJ">
+    <If "true">
+        BBTokenRoutes dav /
+    </If>
+</Directory>
+Listen 127.0.0.1:$vport
+Listen 127.0.0.1:$vport2
+<VirtualHost 127.0.0.1:$vport>
+    DocumentRoot "\@DIR\@/vhdocs"
+</VirtualHost>
+<VirtualHost 127.0.0.1:$vport2>
+    DocumentRoot "\@DIR\@/vhdocs"
+</VirtualHost>
+EOC
+      ['<Location /PROJ/secret> <If "true">']);
 make_path("$d/reldav/PROJ/secret");
 $out = check('a relative Alias', "Alias /rel reldav\n" . $secret->('@DIR@/reldav', '/rel') . $loc->('/rel'),
              [qq{<Directory "$d/reldav/PROJ/secret"> <Location /rel>}]);
