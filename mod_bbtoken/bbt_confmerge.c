@@ -326,17 +326,29 @@ static int bbt_place(const bbt_walk_t *w, bbt_sec_t *sec, int at, int fresh,
     return 1;
 }
 
-/* What sec sets that q sets too, in words, or NULL: routes, providers,
- * or both. */
-static const char *bbt_both_set(const bbt_sec_t *sec, const bbt_sec_t *q)
+/* What of routes (BBT_SAID_ROUTES) and providers (BBT_SAID_PROVIDER)
+ * sec sets and BBT362 has not said is replaced. */
+static int bbt_unsaid(const bbt_sec_t *sec)
 {
-    int routes = sec->routes && q->routes;
-    int provider = sec->provider && q->provider;
+    return ((sec->routes ? BBT_SAID_ROUTES : 0) |
+            (sec->provider ? BBT_SAID_PROVIDER : 0)) &
+           ~sec->merge_said;
+}
 
-    if (routes && provider) {
+/* Which of want (bbt_said_t) q sets too. */
+static int bbt_also_set(int want, const bbt_sec_t *q)
+{
+    return want & ((q->routes ? BBT_SAID_ROUTES : 0) |
+                   (q->provider ? BBT_SAID_PROVIDER : 0));
+}
+
+/* Settings (bbt_said_t) in words. */
+static const char *bbt_said_words(int set)
+{
+    if (set == (BBT_SAID_ROUTES | BBT_SAID_PROVIDER)) {
         return "routes and AuthBBTokenProvider";
     }
-    return routes ? "routes" : provider ? "AuthBBTokenProvider" : NULL;
+    return set == BBT_SAID_ROUTES ? "routes" : "AuthBBTokenProvider";
 }
 
 /* Where a section is written, for the message about another. */
@@ -451,38 +463,41 @@ static const char *bbt_words(const bbt_walk_t *w, const bbt_place_t *pl,
     }
 }
 
-/* BBT362 about the place's section if a section replaces it: those at
- * the indexes in also (if any), then those from index from on.  1 if its
+/* BBT362 about the place's section for each section that replaces what
+ * it sets: those at the indexes in also (if any), then those from index
+ * from on.  The first to replace its routes and the first to replace its
+ * providers are said (one section may do both), so that one replacing only
+ * the providers does not hide another replacing the routes.  1 if its
  * routes were said to be replaced. */
 static int bbt_check_place(const bbt_walk_t *w, const bbt_place_t *pl,
                            const apr_array_header_t *also, int from)
 {
-    int n = also ? also->nelts : 0, k;
+    int n = also ? also->nelts : 0, want = bbt_unsaid(pl->sec), k;
 
-    for (k = 0; k < n + w->secs->nelts - from; k++) {
+    for (k = 0; want && k < n + w->secs->nelts - from; k++) {
         int i = k < n ? APR_ARRAY_IDX(also, k, int) : from + k - n;
         const bbt_sec_t *q = APR_ARRAY_IDX(w->secs, i, const bbt_sec_t *);
-        const char *what = bbt_both_set(pl->sec, q);
+        int set = bbt_also_set(want, q);
         bbt_found_t f;
         bbt_rel_t rel;
 
-        if (!what || !(rel = bbt_rel(w, pl, q, i, &f))) {
+        if (!set || !(rel = bbt_rel(w, pl, q, i, &f))) {
             continue;
         }
-        bbt_warn(w, pl->sec, "BBT362", bbt_words(w, pl, q, rel, &f, what));
-        pl->sec->merge_said = 1;
-        return q->routes && pl->sec->routes;
+        bbt_warn(w, pl->sec, "BBT362",
+                 bbt_words(w, pl, q, rel, &f, bbt_said_words(set)));
+        pl->sec->merge_said |= set;
+        want &= ~set;
     }
-    return 0;
+    return (pl->sec->merge_said & BBT_SAID_ROUTES) != 0;
 }
 
 int bbt_check_merge(const bbt_walk_t *w, bbt_sec_t *sec, int at)
 {
     bbt_place_t pl;
 
-    if (sec->merge_said || (!sec->routes && !sec->provider) ||
-        !bbt_place(w, sec, at, 0, &pl)) {
-        return 0;
+    if (!bbt_unsaid(sec) || !bbt_place(w, sec, at, 0, &pl)) {
+        return (sec->merge_said & BBT_SAID_ROUTES) != 0;
     }
     return bbt_check_place(w, &pl, NULL, 0);
 }
@@ -548,8 +563,7 @@ void bbt_check_merge_main(const bbt_walk_t *w)
         bbt_sec_t *sec = APR_ARRAY_IDX(w->secs, i, bbt_sec_t *);
         bbt_place_t pl;
 
-        if (sec->merge_said || (!sec->routes && !sec->provider) ||
-            !bbt_place(w, sec, i, 1, &pl)) {
+        if (!bbt_unsaid(sec) || !bbt_place(w, sec, i, 1, &pl)) {
             continue;
         }
         if (pl.loc) {

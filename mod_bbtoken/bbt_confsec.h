@@ -33,6 +33,9 @@ typedef enum {
     BBT_HAS_SVNANON
 } bbt_want_t;
 
+/* What BBT362 says a section merged later replaces, as bits. */
+typedef enum { BBT_SAID_ROUTES = 1, BBT_SAID_PROVIDER = 2 } bbt_said_t;
+
 /* What one section (or server) sets itself. */
 typedef struct bbt_sec {
     const ap_directive_t *node;  /* NULL for the main server */
@@ -54,7 +57,7 @@ typedef struct bbt_sec {
     const ap_directive_t *rip_header; /* a server's RemoteIPHeader */
     int rip_proxies; /* a server names mod_remoteip's proxies */
     int limit_said;  /* BBT354 was said of it in the main server's pass */
-    int merge_said;  /* BBT362 was said of it */
+    int merge_said;  /* what BBT362 said is replaced (bbt_said_t) */
     /* For BBT362 (bbt_confmerge.c): */
     const char *spath; /* path with each run of slashes made one */
     const char *base;  /* spath without its trailing slash ("/" stays) */

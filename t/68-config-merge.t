@@ -92,6 +92,27 @@ $env->httpd_restart(extra_conf => $SECRET . qq{<LocationMatch "">\n    BBTokenRo
 is($get->($refs->('secret'), auth_bearer($tok)), 200, '<LocationMatch ""> after it: the REPO_READ token reads secret.git');
 $env->httpd_restart(extra_conf => qq{<LocationMatch "">\n    BBTokenRoutes git\n</LocationMatch>\n} . $SECRET);
 is($get->($refs->('secret'), auth_bearer($tok)), 403, '  but not with secret.git\'s section after it');
+# One section replacing the providers does not hide a later one replacing
+# the routes.
+my $SPLIT = <<'EOC';
+<Location /scm/PROJ/secret.git>
+    AuthType BBToken
+    AuthName "Git"
+    AuthBBTokenProvider none
+    BBTokenRoute GET,POST "/scm/(?<project>PROJ)/(?<repo>secret)\\.git/.*" REPO_ADMIN
+    Require bbtoken
+</Location>
+<Location /scm/PROJ>
+    AuthBBTokenProvider file
+    AuthUserFile "@DIR@/htpasswd"
+</Location>
+<Location /scm>
+    BBTokenRoutes git
+</Location>
+EOC
+$env->httpd_restart(extra_conf => $SPLIT);
+is($get->($refs->('secret'), auth_bearer($tok)), 200, 'providers replaced by one section, routes by another: the REPO_READ token reads secret.git');
+is($get->($refs->('secret'), $pw), 200, '  and the password');
 $env->httpd_stop(graceful => 1);
 
 my $conf = "$d/httpd-test.conf";
@@ -140,6 +161,33 @@ check('paths that only share their first letters, or another project', <<'EOC', 
     BBTokenRoutes git
 </Location>
 EOC
+$out = check('providers replaced by one section, routes by a later one', $SPLIT,
+             ['<Location /scm/PROJ/secret.git> <Location /scm/PROJ>',
+              '<Location /scm/PROJ/secret.git> <Location /scm>']);
+like($out, qr{<Location /scm/PROJ/secret\.git> sets AuthBBTokenProvider, and <Location /scm/PROJ> .*\n.*<Location /scm/PROJ/secret\.git> sets routes, and <Location /scm> }s,
+     '  each named with what it replaces');
+my $vport0 = free_port();
+check('routes replaced in a virtual host, providers in the main server', <<"EOC",
+<Location /scm/PROJ/secret.git>
+    AuthType BBToken
+    AuthName "Git"
+    AuthBBTokenProvider none
+    BBTokenRoute GET,POST "/scm/(?<project>PROJ)/(?<repo>secret)\\.git/.*" REPO_ADMIN
+    Require bbtoken
+</Location>
+<Location /scm/PROJ>
+    AuthBBTokenProvider file
+    AuthUserFile "\@DIR\@/htpasswd"
+</Location>
+Listen 127.0.0.1:$vport0
+<VirtualHost 127.0.0.1:$vport0>
+    <Location /scm>
+        BBTokenRoutes git
+    </Location>
+</VirtualHost>
+EOC
+      ['<Location /scm/PROJ/secret.git> <Location /scm/PROJ>',
+       '<Location /scm/PROJ/secret.git> <Location /scm>']);
 check('settings of another kind', <<'EOC', []);
 <Location /scm/PROJ/y.git>
     AuthBBTokenProvider none
