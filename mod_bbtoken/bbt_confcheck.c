@@ -528,17 +528,45 @@ static const char *bbt_docroot(apr_pool_t *p, const server_rec *s)
                : NULL;
 }
 
-/* The server httpd made of the <VirtualHost> d, or NULL. */
-static const server_rec *bbt_vhost_server(const server_rec *s,
-                                          const ap_directive_t *d)
+/* The servers httpd made of the <VirtualHost> sections at the top of the
+ * tree, in the order they are written, or NULL where that is not certain.
+ * The file and line of a section do not tell them apart: a file Included
+ * twice (with other Defines), or a mod_macro Use in it, gives two sections
+ * the same.  The core makes one server of each such section it walks, and
+ * puts it first in s->next (so the list is in the opposite order);
+ * <IfDefine> and <IfModule> leave only what they take in the tree.  A count
+ * that differs, or a pair whose file and line do not agree, leaves each
+ * virtual host's lines to say its DocumentRoot. */
+static const server_rec **bbt_vhost_servers(apr_pool_t *p, const server_rec *s)
 {
-    for (s = s->next; s; s = s->next) {
-        if (s->defn_line_number == (unsigned)d->line_num && s->defn_name &&
-            d->filename && strcmp(s->defn_name, d->filename) == 0) {
-            return s;
+    const server_rec **vs, *v;
+    const ap_directive_t *d;
+    int n = 0, i = 0;
+
+    for (d = ap_conftree; d; d = d->next) {
+        n += strcasecmp(d->directive, "<VirtualHost") == 0;
+    }
+    for (v = s->next; v; v = v->next) {
+        i++;
+    }
+    if (i != n || n == 0) {
+        return NULL;
+    }
+    vs = apr_palloc(p, n * sizeof(*vs));
+    for (v = s->next; v; v = v->next) {
+        vs[--i] = v;
+    }
+    for (d = ap_conftree; d; d = d->next) {
+        if (strcasecmp(d->directive, "<VirtualHost") != 0) {
+            continue;
+        }
+        v = vs[i++];
+        if (v->defn_line_number != (unsigned)d->line_num || !v->defn_name ||
+            !d->filename || strcmp(v->defn_name, d->filename) != 0) {
+            return NULL;
         }
     }
-    return NULL;
+    return vs;
 }
 
 static int bbt_confcheck(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
@@ -547,7 +575,8 @@ static int bbt_confcheck(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
     bbt_walk_t w;
     bbt_sec_t main_srv, *vh;
     const ap_directive_t *d;
-    int n, said;
+    const server_rec **vss;
+    int n, said, nvh = 0;
     apr_uint64_t pairs = 0;
 
     (void)pconf;
@@ -579,14 +608,12 @@ static int bbt_confcheck(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
     n = w.secs->nelts;
     said =
         bbt_check_remoteip(&w, &main_srv, NULL, 0, bbt_any_auth(&w, &main_srv));
+    vss = bbt_vhost_servers(ptemp, s);
     for (d = ap_conftree; d; d = d->next) {
-        const server_rec *vs;
-
         if (strcasecmp(d->directive, "<VirtualHost") != 0) {
             continue;
         }
-        vs = bbt_vhost_server(s, d);
-        w.docroot = vs ? bbt_docroot(ptemp, vs) : NULL;
+        w.docroot = vss ? bbt_docroot(ptemp, vss[nvh++]) : NULL;
         vh = apr_pcalloc(ptemp, sizeof(*vh));
         vh->node = d;
         vh->kind = BBT_SEC_OTHER;

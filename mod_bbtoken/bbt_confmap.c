@@ -117,8 +117,9 @@ void bbt_merge_begin(bbt_walk_t *w)
         bbt_map_read(p, w->vh->node->first_child, m, &vh_line, 1);
     }
     bbt_map_read(p, ap_conftree, m, &main_line, 0);
-    /* Without the server's configuration (a virtual host the glue did not
-     * find), its own line says, else it is the main server's. */
+    /* Without the server's configuration (a virtual host whose server the
+     * glue could not tell for certain), its own line says, else it is the
+     * main server's. */
     if (!root) {
         root = vh_line           ? bbt_line_root(p, vh_line)
                : w->main_docroot ? w->main_docroot

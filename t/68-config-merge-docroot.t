@@ -130,6 +130,72 @@ $out = check('a relative Alias', "Alias /rel reldav\n" . $secret->('@DIR@/reldav
 like($out, qr{covers a URL it is served at, /rel/PROJ/secret \(Alias at \Q$conf\E:\d+ maps it there\)},
      '  names the URL and the Alias');
 
+# Virtual hosts made from one file read twice (Define, then Include) have
+# the same file and line: each is served from its own DocumentRoot, and
+# warned about as if written out.
+make_path("$d/siteA/PROJ/secret", "$d/siteB/PROJ/secret");
+my ($pa, $pb) = (free_port(), free_port());
+my $twice = sub {
+    my ($file, $body) = @_;
+    spew("$d/$file", $body);
+    return <<"EOC";
+Listen 127.0.0.1:$pa
+Listen 127.0.0.1:$pb
+Define VPORT $pa
+Define VROOT $d/siteA
+Include "$d/$file"
+Define VPORT $pb
+Define VROOT $d/siteB
+Include "$d/$file"
+EOC
+};
+my $vh = "<VirtualHost 127.0.0.1:\${VPORT}>\n    DocumentRoot \"\${VROOT}\"\n" . $loc->('/PROJ') . "</VirtualHost>\n";
+for my $site (qw(siteA siteB)) {
+    $out = check("a virtual host's file included twice, the directory under $site",
+                 $secret->("$d/$site", '') . $twice->('vh.conf', $vh),
+                 [qq{<Directory "$d/$site/PROJ/secret"> <Location /PROJ>}]);
+    like($out, qr{/PROJ/secret \(DocumentRoot at \Q$d/vh.conf\E:2 maps it there\)}, '  names its DocumentRoot');
+}
+# The first without a DocumentRoot line (the main server's, the built-in
+# one), the second with one: the second's maps the directory.
+(my $vh_if = $vh) =~ s{^(    DocumentRoot .*\n)}{<IfDefine VROOTB>\n$1</IfDefine>\n}m;
+$vh_if =~ s/VROOT\}/VROOTB}/;
+$out = check('a virtual host included twice, with a DocumentRoot the second time',
+             $secret->("$d/siteB", '') . $twice->('vh-if.conf', $vh_if) =~ s/Define VROOT \Q$d\E\/siteB/Define VROOTB $d\/siteB/r,
+             [qq{<Directory "$d/siteB/PROJ/secret"> <Location /PROJ>}]);
+like($out, qr{/PROJ/secret \(DocumentRoot at \Q$d/vh-if.conf\E:3 maps it there\)}, '  names its DocumentRoot')
+  or diag $out;
+
+# mod_macro's Use: each use of a macro is a file of its own, but a Use in a
+# file read twice is the same file and line.
+SKIP: {
+    skip 'no mod_macro', 6 unless -f "$BBT::Httpd::MODDIR/mod_macro.so";
+    my $macro = <<"EOC";
+<IfModule !macro_module>
+    LoadModule macro_module "$BBT::Httpd::MODDIR/mod_macro.so"
+</IfModule>
+<Macro BBTVhost \$port \$root>
+<VirtualHost 127.0.0.1:\$port>
+    DocumentRoot "\$root"
+@{[ $loc->('/PROJ') ]}</VirtualHost>
+</Macro>
+EOC
+    $out = check('a macro used twice', $secret->("$d/siteA", '') . $macro . <<"EOC",
+Listen 127.0.0.1:$pa
+Listen 127.0.0.1:$pb
+Use BBTVhost $pa $d/siteA
+Use BBTVhost $pb $d/siteB
+EOC
+                 [qq{<Directory "$d/siteA/PROJ/secret"> <Location /PROJ>}]);
+    like($out, qr{/PROJ/secret \(DocumentRoot at macro 'bbtvhost' [^\n]* used on line \d+ of "\Q$conf\E":2 maps it there\)},
+         '  names its DocumentRoot');
+    $out = check('a macro used in a file included twice',
+                 $secret->("$d/siteA", '') . $macro . $twice->('vh-use.conf', "Use BBTVhost \${VPORT} \${VROOT}\n"),
+                 [qq{<Directory "$d/siteA/PROJ/secret"> <Location /PROJ>}]);
+    like($out, qr{/PROJ/secret \(DocumentRoot at macro 'bbtvhost' [^\n]* used on line 1 of "\Q$d/vh-use.conf\E":2 maps it there\)},
+         '  names its DocumentRoot');
+}
+
 # What the warning is about: the <Location>'s routes replace the
 # <Directory>'s, and a REPO_READ token reads what asked for REPO_ADMIN.
 make_path("$d/htdocs/files/PROJ/secret");
