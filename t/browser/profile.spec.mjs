@@ -41,13 +41,26 @@ async function rest(method, path) {
 function holders(dir, strings) {
   const needles = strings.map((s) => [s, Buffer.from(s, 'utf8'), Buffer.from(s, 'utf16le')]);
   const found = Object.fromEntries(strings.map((s) => [s, []]));
+  // Chromium is still running, and removes files as it goes (a journal
+  // between readdir and lstat): one gone by the time it is read holds
+  // nothing any more, and is passed over.
+  const gone = (f) => {
+    try {
+      return f();
+    } catch (err) {
+      if (err.code === 'ENOENT') return null;
+      throw err;
+    }
+  };
   const walk = (d) => {
-    for (const e of readdirSync(d)) {
+    for (const e of gone(() => readdirSync(d)) ?? []) {
       const p = join(d, e);
-      const st = lstatSync(p);
+      const st = gone(() => lstatSync(p));
+      if (!st) continue;
       if (st.isDirectory()) walk(p);
       else if (st.isFile()) {
-        const b = readFileSync(p);
+        const b = gone(() => readFileSync(p));
+        if (!b) continue;
         for (const [s, n8, n16] of needles) if (b.includes(n8) || b.includes(n16)) found[s].push(p.slice(dir.length));
       }
     }
