@@ -29,6 +29,9 @@ plan skip_all => 'the sanitizers reserve terabytes of address space' if $ENV{BBT
 
 my $env = BBT::Env->new(httpd => 0)->start;
 my $d = $env->dir;
+# Each httpd -t here takes seconds of CPU: on a loaded machine (CI running
+# the suite in parallel) a minute of wall time was not enough.
+$env->{config_test_timeout} = 600;
 
 # httpd -t under ulimit -v $limit (KB), its peak resident memory in KB
 # written to $peak if given: (exit code, output).

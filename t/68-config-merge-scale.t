@@ -29,6 +29,9 @@ use BBT::Env;
 plan skip_all => 'the sanitizers reserve terabytes of address space' if $ENV{BBT_SANITIZE};
 
 my $env = BBT::Env->new(httpd => 0)->start;
+# Thousands of sections: seconds of CPU for httpd -t, more on a loaded
+# machine than config_test's minute.
+$env->{config_test_timeout} = 600;
 
 my $n = 2000;
 my $conf = <<'EOC';

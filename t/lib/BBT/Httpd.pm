@@ -469,6 +469,8 @@ sub httpd_graceful {
 # extra_conf replaced: (exit code, output).  httpd need not be running.
 # $edit, if given, gets the configuration's text and returns it changed;
 # $prefix, if given, is a command (and its arguments) that runs apache2.
+# It is killed after 60 s, or $self->{config_test_timeout}'s seconds (a
+# test whose configuration takes seconds of CPU, on a loaded machine).
 sub config_test {
     my ($self, $extra, $edit, $prefix) = @_;
     local $self->{extra_conf} = $extra;
@@ -478,7 +480,8 @@ sub config_test {
     $text = $edit->($text) if $edit;
     spew($conf, $text, 0644);
     my ($rc, $out, $err) = run_cmd(cmd => [@{ $prefix || [] }, $APACHE, '-t', '-f', $conf],
-                                   tmp => "$self->{dir}/run", timeout => 60, env => $self->httpd_env);
+                                   tmp => "$self->{dir}/run", timeout => $self->{config_test_timeout} || 60,
+                                   env => $self->httpd_env);
     return ($rc, $out . $err);
 }
 
