@@ -92,20 +92,89 @@ void bbt_rest_commit_xid(bbt_rest_t *x, bbt_rest_commit_t *c,
  * progress. */
 #define BBT_REST_COMMIT_POLL_US 50000
 
+/* The question about c's transaction ($1, on server $2): whether the
+ * server is the same, the transaction's status there, and whether the
+ * rows show what only this write did (bbt_rest_commit.h), token $3 (a
+ * rotation's old one $4). */
+#define BBT_REST_COMMIT_ASK(shown)                                             \
+    "SELECT s.same, CASE WHEN s.same THEN pg_xact_status($1::xid8) END,"       \
+    " CASE WHEN s.same THEN " shown " END"                                     \
+    " FROM (SELECT " BBT_REST_SERVER " = $2 AS same) s"
+#define BBT_REST_COMMIT_MADE                                                   \
+    "EXISTS (SELECT 1 FROM bbtoken_tokens WHERE id = $3)"
+#define BBT_REST_COMMIT_REVOKED(p)                                             \
+    "EXISTS (SELECT 1 FROM bbtoken_tokens WHERE id = " p                       \
+    " AND revoked_at IS NOT NULL)"
+
+static const char *bbt_rest_commit_ask(const bbt_rest_commit_t *c)
+{
+    switch (c->write) {
+    case BBT_REST_WRITE_CREATE:
+        return BBT_REST_COMMIT_ASK(BBT_REST_COMMIT_MADE);
+    case BBT_REST_WRITE_ROTATE:
+        return BBT_REST_COMMIT_ASK(BBT_REST_COMMIT_MADE
+                                   " AND " BBT_REST_COMMIT_REVOKED("$4"));
+    case BBT_REST_WRITE_UPDATE:
+        /* xmin is an xid, the xid8's low 32 bits: both compared as text,
+         * with casts PostgreSQL 13 has. */
+        return BBT_REST_COMMIT_ASK(
+            "EXISTS (SELECT 1 FROM bbtoken_tokens WHERE id = $3 AND"
+            " xmin::text = (($1::xid8)::text::bigint % 4294967296)::text)");
+    default:
+        return BBT_REST_COMMIT_ASK(BBT_REST_COMMIT_REVOKED("$3"));
+    }
+}
+
+/* Why a transaction said committed is not taken as c's: what the rows
+ * lack, and what may have happened. */
+static const char *bbt_rest_commit_unshown(apr_pool_t *p,
+                                           const bbt_rest_commit_t *c)
+{
+    static const char reused[] = "its id may have been given again to "
+                                 "another transaction after a crash lost "
+                                 "this one";
+
+    switch (c->write) {
+    case BBT_REST_WRITE_CREATE:
+        return apr_psprintf(p,
+                            "transaction %s committed, but token %s is not "
+                            "in the database: %s",
+                            c->xid, c->id, reused);
+    case BBT_REST_WRITE_ROTATE:
+        return apr_psprintf(p,
+                            "transaction %s committed, but token %s is not "
+                            "in the database, or token %s is not revoked: %s",
+                            c->xid, c->id, c->old, reused);
+    case BBT_REST_WRITE_UPDATE:
+        return apr_psprintf(p,
+                            "transaction %s committed, but token %s's row "
+                            "was last written by another transaction: the "
+                            "token was changed since, or %s",
+                            c->xid, c->id, reused);
+    default:
+        return apr_psprintf(p,
+                            "transaction %s committed, but token %s is not "
+                            "revoked: %s",
+                            c->xid, c->id, reused);
+    }
+}
+
 /* On the connection made again, what PostgreSQL says became of c's
- * transaction: 1 committed, 0 aborted, or -1 and *why if it cannot say.
- * One in progress (its backend still alive: waiting for a synchronous
- * standby, say, or for the COMMIT a network cut kept from it) is asked
- * about again until BBTokenDBWait's seconds have passed: no other session
- * sees its change before it ends, and it may still end either way. */
+ * transaction: 1 committed, with the rows showing it; 0 aborted; or -1
+ * and *why if it cannot say.  One in progress (its backend still alive:
+ * waiting for a synchronous standby, say, or for the COMMIT a network cut
+ * kept from it) is asked about again until BBTokenDBWait's seconds have
+ * passed: no other session sees its change before it ends, and it may
+ * still end either way. */
 static int bbt_rest_commit_status(bbt_rest_t *x, const bbt_rest_commit_t *c,
                                   const char **why)
 {
-    const char *params[2] = {c->xid, c->server};
+    const char *params[4] = {c->xid, c->server, c->id, c->old};
     int wait = bbt_config_db_wait(x->r->server);
     int64_t until = bbt_mono_now() + (int64_t)wait * 1000000, left;
     PGresult *res;
     const char *status;
+    int unshown = 0;
 
     if (!c->xid) {
         *why = "its transaction's id was not read";
@@ -113,11 +182,7 @@ static int bbt_rest_commit_status(bbt_rest_t *x, const bbt_rest_commit_t *c,
     }
     for (;;) {
         x->failed = x->refused = NULL;
-        res = bbt_rest_exec(x,
-                            "SELECT s.same, CASE WHEN s.same THEN"
-                            " pg_xact_status($1::xid8) END"
-                            " FROM (SELECT " BBT_REST_SERVER " = $2 AS same) s",
-                            2, params);
+        res = bbt_rest_exec(x, bbt_rest_commit_ask(c), c->old ? 4 : 3, params);
         if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
             PQclear(res);
             *why = x->failed ? x->failed : "its status could not be read";
@@ -133,12 +198,26 @@ static int bbt_rest_commit_status(bbt_rest_t *x, const bbt_rest_commit_t *c,
             return -1;
         }
         status = PQgetisnull(res, 0, 1) ? "" : PQgetvalue(res, 0, 1);
-        if (strcmp(status, "committed") == 0 ||
-            strcmp(status, "aborted") == 0) {
-            int committed = status[0] == 'c';
+        if (strcmp(status, "committed") == 0) {
+            int shown = PQgetvalue(res, 0, 2)[0] == 't';
 
             PQclear(res);
-            return committed;
+            if (shown) {
+                return 1;
+            }
+            /* The status is read when pg_xact_status runs, the rows with
+             * the statement's snapshot, taken before: a transaction that
+             * ended in between is committed to the one and unseen by the
+             * other.  The next question's snapshot sees what it did. */
+            if (!unshown++) {
+                continue;
+            }
+            *why = bbt_rest_commit_unshown(x->r->pool, c);
+            return -1;
+        }
+        if (strcmp(status, "aborted") == 0) {
+            PQclear(res);
+            return 0;
         }
         if (strcmp(status, "in progress") != 0) {
             PQclear(res);
@@ -191,7 +270,7 @@ int bbt_rest_commit(bbt_rest_t *x, const bbt_rest_commit_t *c, int *rc)
                       "BBT281: access-tokens API: %s: the connection was "
                       "lost at its COMMIT (%s); connected again, the "
                       "database says its transaction %s committed (token "
-                      "%s), and it is answered as done",
+                      "%s), the rows show it, and it is answered as done",
                       what, lost, c->xid, which);
         return 0;
     }
