@@ -122,9 +122,19 @@ void bbt_cache_forget_token(const char *id);
  * forgets that token's entries, any other every entry (bbt_cmark.h). */
 void bbt_cache_heard(const char *payload);
 
-/* For the listener (bbt_listen.c). */
+/* For the listener (bbt_listen.c): a heartbeat came back (published for
+ * requests to judge entries by; the first since the listener was down
+ * counts a resync), or the heartbeat is withdrawn (if it was up, a loss
+ * counted).  A listener starting calls bbt_cache_listener_down too: the
+ * one before it may have died without doing so. */
 void bbt_cache_heartbeat(apr_int64_t sent);
 void bbt_cache_listener_down(void);
+
+/* Set the listeners' gauge to what a scrape sees now: 1 while this
+ * generation's listener is up and its heartbeat fresh enough for the
+ * cache to be believed (bbt_cache_usable), else 0. */
+void bbt_cache_gauge(void);
+
 /* How far this host's clock is behind the listener's database's, at least
  * (0: not behind, or not known), for every request of a server that reads
  * that database (bbt_clock.h). */

@@ -19,6 +19,7 @@
 #include "bbt_cache.h"
 #include "bbt_cmark.h"
 #include "bbt_cshared.h"
+#include "bbt_mono.h"
 #include "bbt_stats.h"
 
 typedef struct {
@@ -91,9 +92,6 @@ const char *bbt_cshared_make(apr_pool_t *pconf, apr_pool_t *pprocess)
     }
     apr_pool_cleanup_register(pconf, kept, bbt_cshared_cleanup,
                               apr_pool_cleanup_null);
-    /* The counters outlive a restart; this generation's listener is not
-     * up yet. */
-    bbt_stats_gauge_set(BBT_GAUGE_CACHE_LISTENERS, 0);
     apr_atomic_set64(&bbt_cshared->counter, 1);
     apr_atomic_set64(&bbt_cshared->floor, 1);
     return NULL;
@@ -215,11 +213,6 @@ void bbt_cache_heartbeat(apr_int64_t sent)
         if (apr_atomic_cas32(&sh->listener_up, 1, 0) == 0) {
             bbt_stats_count(BBT_STAT_CACHE_RESYNCS);
         }
-        /* With every heartbeat, not once: the gauge outlives a restart,
-         * and an old generation's listener that ends after this one came
-         * up (a call of its stuck past the graceful restart) sets it to
-         * 0, which would otherwise stand until this one reconnects. */
-        bbt_stats_gauge_set(BBT_GAUGE_CACHE_LISTENERS, 1);
     }
 }
 
@@ -231,9 +224,27 @@ void bbt_cache_listener_down(void)
         apr_atomic_set64(&sh->heartbeat, 0);
         if (apr_atomic_cas32(&sh->listener_up, 0, 1) == 1) {
             bbt_stats_count(BBT_STAT_CACHE_LISTENER_LOSSES);
-            bbt_stats_gauge_set(BBT_GAUGE_CACHE_LISTENERS, 0);
         }
     }
+}
+
+void bbt_cache_gauge(void)
+{
+    bbt_cshared_t *sh = bbt_cshared;
+    int up = 0;
+
+    /* Not the flag alone: a listener whose child died without ending it
+     * (killed, crashed, or exited without waiting for it, BBT313) leaves
+     * it up until another child's listener starts, some ten seconds, and
+     * a hung one leaves it up for as long as it hangs.  The heartbeat's
+     * age says what the cache's trust says (a child of an older
+     * generation, serving its last request, reads its own's). */
+    if (sh && apr_atomic_read32(&sh->listener_up)) {
+        up = bbt_cache_usable(0, 0,
+                              (apr_int64_t)apr_atomic_read64(&sh->heartbeat),
+                              bbt_mono_now());
+    }
+    bbt_stats_gauge_set(BBT_GAUGE_CACHE_LISTENERS, up);
 }
 
 void bbt_cache_clock_behind(apr_int64_t us)

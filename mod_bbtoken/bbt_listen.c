@@ -635,6 +635,10 @@ static apr_status_t bbt_listen_call(int state, void *data, apr_pool_t *pool)
         memset(&L, 0, sizeof(L));
         L.lookup_told = -1;
         L.s = data;
+        /* This child holds mod_watchdog's mutex now: a flag still up is
+         * a listener that died without ending (its child killed, crashed,
+         * or gone without waiting: BBT313), its loss not yet counted. */
+        bbt_cache_listener_down();
         /* The callback's pool lives for one call; its parent for the
          * thread's life. */
         apr_pool_create(&L.pool, apr_pool_parent_get(pool));

@@ -52,6 +52,7 @@ static int bbt_metrics_handler(request_rec *r)
         return HTTP_METHOD_NOT_ALLOWED;
     }
     bbt_throttle_gauge();
+    bbt_cache_gauge();
     if (bbt_stats_snapshot(&snap) != 0) {
         /* BBT405 said why at startup. */
         return HTTP_SERVICE_UNAVAILABLE;
@@ -69,6 +70,7 @@ static int bbt_metrics_status(request_rec *r, int flags)
     bbt_stats_snap_t snap;
 
     bbt_throttle_gauge();
+    bbt_cache_gauge();
     if (bbt_stats_snapshot(&snap) == 0) {
         bbt_expo_status(&snap, !(flags & AP_STATUS_SHORT), bbt_metrics_emit, r);
     }

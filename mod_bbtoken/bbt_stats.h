@@ -61,8 +61,9 @@ typedef enum {
 } bbt_stat_t;
 
 typedef enum {
-    /* Cache listeners holding their LISTEN connection to PostgreSQL: 1 or
-     * 0 (one per server). */
+    /* Cache listeners holding their LISTEN connection to PostgreSQL with
+     * a fresh heartbeat: 1 or 0 (one per server), set when read
+     * (bbt_cache_gauge). */
     BBT_GAUGE_CACHE_LISTENERS = 0,
     /* PostgreSQL's NOTIFY queue, in billionths of it full, as the
      * listener last read it (bbt_nqueue.h); shown as a ratio. */
