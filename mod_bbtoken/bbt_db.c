@@ -494,6 +494,7 @@ void bbt_db_gave_up(bbt_db_conn_t *c, int rv, const char *id, const char *what)
     const char *why = bbt_db_unreached(c);
 
     if (why) {
+        bbt_stats_count(BBT_STAT_DB_CONNECTION_ERRORS);
         bbt_db_say(c, APLOG_ERR, id,
                    apr_pstrcat(c->pool, what,
                                " failed: the connection PostgreSQL dropped "

@@ -39,7 +39,6 @@
 #include "bbt_mono.h"
 #include "bbt_rowmemo.h"
 #include "bbt_schema.h"
-#include "bbt_stats.h"
 
 APLOG_USE_MODULE(bbtoken);
 
@@ -267,14 +266,15 @@ bbt_db_status_t bbt_db_user_level(bbt_db_conn_t *c, const char *name,
     if (!bbt_input_user_name(name, strlen(name))) {
         return BBT_DB_OK;
     }
+    /* The try's time and outcome from its PREPARE, as bbt_db_run's. */
+    start = bbt_mono_now();
     if (apr_dbd_prepare(drv, p, bbt_db_handle(c), bbt_sql_user_level, NULL,
                         &stmt) != 0) {
-        bbt_stats_count(BBT_STAT_DB_QUERY_ERRORS);
+        bbt_db_counted(start, -1);
         bbt_db_log(c, APLOG_ERR, 0, "BBT078",
                    "preparing the user level lookup");
         return BBT_DB_UNAVAILABLE;
     }
-    start = bbt_mono_now();
     rv = apr_dbd_pvselect(drv, p, bbt_db_handle(c), &res, stmt, 1, key, slug,
                           name);
     bbt_db_counted(start, rv);

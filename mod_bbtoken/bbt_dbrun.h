@@ -47,12 +47,14 @@ void bbt_db_log(bbt_db_conn_t *c, int level, int rv, const char *id,
 
 /* What failed for the last time, at error under id: as bbt_db_log, or,
  * where the connection could not be connected again (bbt_db_unreached),
- * libpq's reason for that. */
+ * libpq's reason for that, and then counted as no connection had from
+ * the pool: the request has none, as when it is found so where taken. */
 void bbt_db_gave_up(bbt_db_conn_t *c, int rv, const char *id, const char *what);
 
-/* A statement that started at start (bbt_mono_now: a step of the wall
- * clock is no statement's time) has returned rv (0: success): counted,
- * with its time, for the metrics. */
+/* A try of a statement that started at start (bbt_mono_now: a step of
+ * the wall clock is no statement's time), its PREPARE included where it
+ * needed one, has ended with rv (0: success; a failed PREPARE, -1):
+ * counted, with its time, for the metrics.  Once per try. */
 void bbt_db_counted(apr_time_t start, int rv);
 
 /* Whether a throttled write on c waited out its limit (a lock, its

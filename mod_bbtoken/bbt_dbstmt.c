@@ -27,7 +27,6 @@
 #include "bbt_mono.h"
 #include "bbt_schema.h"
 #include "bbt_sqlstate.h"
-#include "bbt_stats.h"
 
 APLOG_USE_MODULE(bbtoken);
 
@@ -67,9 +66,12 @@ static int bbt_db_prepare_over(bbt_db_conn_t *c, const bbt_db_stmt_t *def,
 /* Statement def, prepared on this connection's current backend.
  * fresh: bbt_db_run's one more try: prepare it again even if it looks
  * prepared.  A first try's failure is tried again (reconnected, after a
- * restart), a warning (BBT073), unless it waited out its limit. */
+ * restart), a warning (BBT073), unless it waited out its limit.  A try
+ * that began at start and whose PREPARE failed is counted here, as one
+ * statement that failed: it is a try, though nothing was run. */
 static apr_dbd_prepared_t *bbt_db_stmt(bbt_db_conn_t *c,
-                                       const bbt_db_stmt_t *def, int fresh)
+                                       const bbt_db_stmt_t *def, int fresh,
+                                       apr_time_t start)
 {
     bbt_db_state_t *st = c->st;
     apr_dbd_prepared_t *stmt = NULL;
@@ -107,7 +109,7 @@ static apr_dbd_prepared_t *bbt_db_stmt(bbt_db_conn_t *c,
         !bbt_db_prepare_over(c, def, &stmt)) {
         const char *what = apr_pstrcat(c->pool, "preparing ", def->what, NULL);
 
-        bbt_stats_count(BBT_STAT_DB_QUERY_ERRORS);
+        bbt_db_counted(start, -1);
         if (!fresh && !bbt_dbsession_waited(c->sess, c->pg)) {
             bbt_db_retrying(c, 0, what);
         } else {
@@ -122,15 +124,17 @@ static apr_dbd_prepared_t *bbt_db_stmt(bbt_db_conn_t *c,
 
 /* After a failed statement: can one more try succeed?  A connection that
  * PostgreSQL dropped (restart, idle kill) is reset here by the driver; then,
- * or on a live connection, the statement is prepared afresh. */
-static apr_dbd_prepared_t *bbt_db_recover(bbt_db_conn_t *c,
-                                          const bbt_db_stmt_t *def)
+ * or on a live connection, the statement is prepared afresh, the new try
+ * beginning at *start (the reconnection is not its time). */
+static apr_dbd_prepared_t *
+bbt_db_recover(bbt_db_conn_t *c, const bbt_db_stmt_t *def, apr_time_t *start)
 {
     if (bbt_dbsession_waited(c->sess, c->pg) ||
         (PQstatus(c->pg) != CONNECTION_OK && !bbt_db_reconnected(c))) {
         return NULL;
     }
-    return bbt_db_stmt(c, def, 1);
+    *start = bbt_mono_now();
+    return bbt_db_stmt(c, def, 1, *start);
 }
 
 /* Run prepared statement def with its nargs args (a NULL one is SQL
@@ -141,10 +145,13 @@ static apr_dbd_prepared_t *bbt_db_recover(bbt_db_conn_t *c,
 int bbt_db_run(bbt_db_conn_t *c, const bbt_db_stmt_t *def, const char *errid,
                apr_dbd_results_t **res, int nargs, const char **args)
 {
-    apr_dbd_prepared_t *stmt = bbt_db_stmt(c, def, 0);
+    /* Each try is one statement, counted with its time from its PREPARE
+     * where it needs one (bbt_db_stmt counts one that fails there). */
+    apr_time_t start = bbt_mono_now();
+    apr_dbd_prepared_t *stmt = bbt_db_stmt(c, def, 0, start);
     int attempt, rv;
 
-    if (!stmt && !(stmt = bbt_db_recover(c, def))) {
+    if (!stmt && !(stmt = bbt_db_recover(c, def, &start))) {
         if (bbt_db_unreached(c)) {
             bbt_db_gave_up(c, 0, errid, def->what);
         }
@@ -152,8 +159,6 @@ int bbt_db_run(bbt_db_conn_t *c, const bbt_db_stmt_t *def, const char *errid,
         return -1;
     }
     for (attempt = 0; attempt < 2; attempt++) {
-        apr_time_t start = bbt_mono_now();
-
         *res = NULL;
         rv = apr_dbd_pselect(c->dbd->driver, c->pool, c->dbd->handle, res, stmt,
                              1, nargs, args);
@@ -163,7 +168,7 @@ int bbt_db_run(bbt_db_conn_t *c, const bbt_db_stmt_t *def, const char *errid,
         }
         if (attempt == 0 && !bbt_dbsession_waited(c->sess, c->pg)) {
             bbt_db_retrying(c, rv, def->what);
-            if ((stmt = bbt_db_recover(c, def)) != NULL) {
+            if ((stmt = bbt_db_recover(c, def, &start)) != NULL) {
                 continue;
             }
             if (!bbt_db_unreached(c)) {

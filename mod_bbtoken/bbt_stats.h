@@ -33,11 +33,14 @@ typedef enum {
     BBT_STAT_REFUSED_500,
     BBT_STAT_REFUSED_503,
     BBT_STAT_REFUSED_OTHER,
-    /* Statements the module ran on the database (bbt_stats_db_query). */
+    /* Statements the module ran on the database, each try of one
+     * (bbt_stats_db_query). */
     BBT_STAT_DB_QUERIES,
-    /* No connection could be had from mod_dbd's pool. */
+    /* No connection could be had from mod_dbd's pool, or the one had was
+     * dropped and could not be connected again. */
     BBT_STAT_DB_CONNECTION_ERRORS,
-    /* A statement failed, preparing it or running it. */
+    /* Of the statements counted, those that failed, preparing them or
+     * running them: never more. */
     BBT_STAT_DB_QUERY_ERRORS,
     /* The token cache's lookups: answered, or sent to the database because
      * there was no entry (never made, or pushed out), the entry was older
