@@ -286,10 +286,15 @@ static void bbt_dest_own(request_rec *r, bbt_access_t *a, const char *name)
 /* The live levels of the password user named user on the target and the
  * second target (a COPY's or a MOVE's Destination, the project a body
  * names, the user's own for body-project-absent=): the name is all that
- * names such a user. */
+ * names such a user.  SITE_READ has no target: the level asked is on the
+ * user's own personal project, admin for every active user and none for
+ * a disabled one or a name without a row, which is what bbt_decide holds
+ * such a user to there. */
 static int bbt_user_levels(request_rec *r, bbt_req_t *rq, const char *user)
 {
     bbt_access_t *a = &rq->access;
+    const char *own;
+    char own_key[BBT_KEY_BUF];
     bbt_db_conn_t *c;
     bbt_db_status_t st = BBT_DB_OK;
 
@@ -301,7 +306,13 @@ static int bbt_user_levels(request_rec *r, bbt_req_t *rq, const char *user)
     if (!c) {
         return bbt_unavailable(r);
     }
-    if (rq->routed) {
+    if (rq->routed && bbt_perm_site(a->target.need)) {
+        own = apr_pstrcat(r->pool, "~", user, NULL);
+        a->owner_level = BBT_LEVEL_NONE;
+        if (bbt_input_key(own, strlen(own), own_key) == 0) {
+            st = bbt_db_user_level(c, user, own_key, NULL, &a->owner_level);
+        }
+    } else if (rq->routed) {
         st = bbt_db_user_level(c, user, a->target.key,
                                a->target.slug[0] ? a->target.slug : NULL,
                                &a->owner_level);

@@ -57,6 +57,36 @@ static const char *bbt_authz_out_of_scope(request_rec *r, const bbt_req_t *rq,
                        NULL);
 }
 
+/* A project's or a repository's token asked for a read outside any one
+ * project (SITE_READ): its REMOTE_USER (project:KEY, repo:KEY/slug) is
+ * nobody, whom no backend should list the site for.  Logged, and the
+ * 403's words. */
+static const char *bbt_authz_site_wide(request_rec *r, const bbt_req_t *rq)
+{
+    char scope[BBT_KIND_ID_MAX + 16];
+
+    bbt_kind_describe(&rq->access.scope, scope, sizeof(scope));
+    ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                  "BBT551: token %s of %s: %s %s is a read outside any one "
+                  "project (SITE_READ, route %s), which only a personal "
+                  "token is given, not the token's %s",
+                  rq->token_id, r->user, r->method, r->uri, rq->route, scope);
+    return apr_pstrcat(r->pool, "This access token is for ", scope,
+                       " only; reads across projects take a personal token.",
+                       NULL);
+}
+
+/* Where a refusal's permission is needed, for the log: KEY, KEY/slug, or
+ * for SITE_READ, which has no target, "the site". */
+static const char *bbt_authz_where(request_rec *r, const bbt_target_t *on)
+{
+    if (bbt_perm_site(on->need)) {
+        return "the site";
+    }
+    return on->slug[0] ? apr_pstrcat(r->pool, on->key, "/", on->slug, NULL)
+                       : on->key;
+}
+
 /* A project's or a repository's token's request names a repository
  * (query-repo=, body-repo=) outside its scope, or one that could not be
  * decided: logged, and the 403's words. */
@@ -112,15 +142,17 @@ static int bbt_authz_gate(request_rec *r)
         msg = bbt_authz_named(r, rq);
     } else if (d == BBT_DECIDE_OUT_OF_SCOPE) {
         msg = bbt_authz_out_of_scope(r, rq, on);
+    } else if (d == BBT_DECIDE_SITE_WIDE) {
+        msg = bbt_authz_site_wide(r, rq);
     } else {
         need = bbt_perm_name(what.scope, what.level);
-        ap_log_rerror(
-            APLOG_MARK, APLOG_ERR, 0, r,
-            "BBT051: token %s of %s: %s %s needs %s on %s%s%s (route %s): %s",
-            rq->token_id, r->user, r->method, r->uri, need, on->key,
-            on->slug[0] ? "/" : "", on->slug, rq->route,
-            d == BBT_DECIDE_OWNER ? "the owner lacks it"
-                                  : "the token lacks it");
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                      "BBT051: token %s of %s: %s %s needs %s on %s (route "
+                      "%s): %s",
+                      rq->token_id, r->user, r->method, r->uri, need,
+                      bbt_authz_where(r, on), rq->route,
+                      d == BBT_DECIDE_OWNER ? "the owner lacks it"
+                                            : "the token lacks it");
         msg = apr_pstrcat(r->pool,
                           d == BBT_DECIDE_OWNER
                               ? "The token's owner does not have "
@@ -165,11 +197,11 @@ static authz_status bbt_authz_check(request_rec *r, const char *require_line,
     if (!rq->gate_allowed &&
         bbt_decide(&rq->access, &on, &what) != BBT_DECIDE_ALLOW) {
         if (rq->access.password) {
-            ap_log_rerror(
-                APLOG_MARK, APLOG_ERR, 0, r,
-                "BBT054: user %s: %s %s needs %s on %s%s%s (route %s)", r->user,
-                r->method, r->uri, bbt_perm_name(what.scope, what.level),
-                on->key, on->slug[0] ? "/" : "", on->slug, rq->route);
+            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                          "BBT054: user %s: %s %s needs %s on %s (route %s)",
+                          r->user, r->method, r->uri,
+                          bbt_perm_name(what.scope, what.level),
+                          bbt_authz_where(r, on), rq->route);
         }
         return AUTHZ_DENIED;
     }

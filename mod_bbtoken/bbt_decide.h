@@ -26,7 +26,9 @@ typedef struct {
      * dest_owner_level are not read).  Zeroed: a personal token. */
     bbt_tokscope_t scope;
     /* The route's target, and the owner's (or the password user's) live
-     * level on it. */
+     * level on it.  SITE_READ has no target (key and slug empty): no
+     * owner's level is asked for a token, and a password user's is the
+     * one on their own personal project. */
     bbt_target_t target;
     bbt_level_t owner_level;
     /* The route's token= minimum, level NONE when it has none; a password
@@ -57,7 +59,15 @@ typedef struct {
     bbt_target_t into_id;
 } bbt_access_t;
 
-/* Decide a request: its target, then the token's own minimum, then the
+/* Decide a request: a SITE_READ target (no project, no repository) by
+ * who asks alone: allowed to a personal token (it holds at least
+ * PROJECT_READ and REPO_READ wherever its owner reads, and its owner is
+ * live, or it was refused before this), and to a password user whose
+ * owner_level, the level on their own personal project, says their
+ * account is live; a project's or a repository's token is refused
+ * (BBT_DECIDE_SITE_WIDE); anything more asked with it (a second target, a
+ * token= minimum, a named repository) is refused, never weighed.
+ * Otherwise its target, then the token's own minimum, then the
  * Destination and its route's minimum must all be allowed, and for a
  * project or repository token both targets, and any repository the
  * request names elsewhere, must lie inside its scope

@@ -55,6 +55,21 @@ int bbt_perm_parse_grant(const char *name, bbt_perm_t *out)
     return -1;
 }
 
+/* A route's need alone: outside the table above, so that no grant, no
+ * token's permission and no token= or body-project= minimum is ever
+ * parsed as it. */
+#define BBT_SITE_READ "SITE_READ"
+
+int bbt_perm_parse_need(const char *name, bbt_perm_t *out)
+{
+    if (name && out && strcmp(name, BBT_SITE_READ) == 0) {
+        out->scope = BBT_SCOPE_SITE;
+        out->level = BBT_LEVEL_READ;
+        return 0;
+    }
+    return bbt_perm_parse_grant(name, out);
+}
+
 int bbt_perm_parse(const char *name, bbt_perm_t *out)
 {
     bbt_perm_t p;
@@ -85,6 +100,8 @@ const char *bbt_perm_name(bbt_scope_t scope, bbt_level_t level)
 {
     size_t i;
 
+    if (scope == BBT_SCOPE_SITE)
+        return level == BBT_LEVEL_READ ? BBT_SITE_READ : NULL;
     for (i = 0; i < BBT_PERM_COUNT; i++) {
         if (bbt_perm_names[i].scope == scope &&
             bbt_perm_names[i].level == level)

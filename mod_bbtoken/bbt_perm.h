@@ -28,7 +28,15 @@ typedef enum {
     BBT_LEVEL_ADMIN = 4
 } bbt_level_t;
 
-typedef enum { BBT_SCOPE_PROJECT = 0, BBT_SCOPE_REPO = 1 } bbt_scope_t;
+/* BBT_SCOPE_SITE is a route's need alone (SITE_READ: a read outside any
+ * one project, such as the list of every project the user may see), never
+ * a grant's or a token's: bbt_perm_decide refuses it, and bbt_decide
+ * decides it by the token's kind (bbt_decide.h). */
+typedef enum {
+    BBT_SCOPE_PROJECT = 0,
+    BBT_SCOPE_REPO = 1,
+    BBT_SCOPE_SITE = 2
+} bbt_scope_t;
 
 typedef struct {
     bbt_scope_t scope;
@@ -43,7 +51,19 @@ int bbt_perm_parse(const char *name, bbt_perm_t *out);
  * project, level create).  0 or -1. */
 int bbt_perm_parse_grant(const char *name, bbt_perm_t *out);
 
-/* The name of a permission, or NULL for BBT_LEVEL_NONE / out of range. */
+/* What a route may need: a grant's name (bbt_perm_parse_grant), or
+ * SITE_READ (scope site, level read), which no grant gives and no token
+ * holds.  0 or -1. */
+int bbt_perm_parse_need(const char *name, bbt_perm_t *out);
+
+/* Whether a route's need is SITE_READ's: no project, no repository. */
+static inline int bbt_perm_site(bbt_perm_t need)
+{
+    return need.scope == BBT_SCOPE_SITE;
+}
+
+/* The name of a permission (SITE_READ too), or NULL for BBT_LEVEL_NONE /
+ * out of range. */
 const char *bbt_perm_name(bbt_scope_t scope, bbt_level_t level);
 
 /* The database's number for a level (bbtoken_perm_level,
@@ -79,9 +99,10 @@ int bbt_perm_from_list(const bbt_perm_t *list, size_t n, bbt_level_t *project,
 
 typedef enum {
     BBT_DECIDE_ALLOW = 0,
-    BBT_DECIDE_TOKEN_SCOPE, /* the token's own permission is too low */
-    BBT_DECIDE_OWNER,       /* the owner's live access is too low */
-    BBT_DECIDE_OUT_OF_SCOPE /* a project or repository token, elsewhere */
+    BBT_DECIDE_TOKEN_SCOPE,  /* the token's own permission is too low */
+    BBT_DECIDE_OWNER,        /* the owner's live access is too low */
+    BBT_DECIDE_OUT_OF_SCOPE, /* a project or repository token, elsewhere */
+    BBT_DECIDE_SITE_WIDE     /* a project or repository token, SITE_READ */
 } bbt_decision_t;
 
 /* Decide a request that needs `need`, for a token holding (tok_project,

@@ -360,6 +360,15 @@ void bbt_routing_env(request_rec *r, const bbt_req_t *rq)
     if (!rq->routed) {
         return;
     }
+    /* Added: check_authn, the only caller, took any earlier ones away. */
+    apr_table_addn(r->subprocess_env, "BBTOKEN_ROUTE", rq->route);
+    apr_table_addn(r->subprocess_env, "BBTOKEN_PERMISSION",
+                   bbt_perm_name(t->need.scope, t->need.level));
+    /* SITE_READ is on no project or repository: no target to name, rather
+     * than an empty one a backend might take for a key. */
+    if (bbt_perm_site(t->need)) {
+        return;
+    }
     /* KEY or KEY/slug, put together without apr_pstrcat's two passes over
      * its arguments. */
     klen = strlen(t->key);
@@ -371,10 +380,6 @@ void bbt_routing_env(request_rec *r, const bbt_req_t *rq)
         memcpy(target + klen, t->slug, slen);
     }
     target[klen + slen] = '\0';
-    /* Added: check_authn, the only caller, took any earlier ones away. */
-    apr_table_addn(r->subprocess_env, "BBTOKEN_ROUTE", rq->route);
-    apr_table_addn(r->subprocess_env, "BBTOKEN_PERMISSION",
-                   bbt_perm_name(t->need.scope, t->need.level));
     apr_table_addn(r->subprocess_env, "BBTOKEN_TARGET", target);
 }
 

@@ -251,10 +251,11 @@ int bbt_rules_add(bbt_rules_t *rs, const char *methods, const char *pattern,
 
     if (strcmp(perm, "deny") == 0) {
         r->deny = 1;
-    } else if (bbt_perm_parse_grant(perm, &r->need) != 0) {
-        bbt_rules_err(
-            err, errlen, origin,
-            "unknown permission (" BBT_GRANT_NAMES " or deny):", perm);
+    } else if (bbt_perm_parse_need(perm, &r->need) != 0) {
+        bbt_rules_err(err, errlen, origin,
+                      "unknown permission (" BBT_GRANT_NAMES
+                      ", or SITE_READ, or deny):",
+                      perm);
         goto fail;
     }
     if (bbt_rules_parse_methods(r, methods, origin, err, errlen) != 0)
@@ -308,13 +309,17 @@ int bbt_rules_add(bbt_rules_t *rs, const char *methods, const char *pattern,
     }
     r->project_group = bbt_group(r->re, "project");
     r->repo_group = bbt_group(r->re, "repo");
+    if (!r->deny && bbt_perm_site(r->need) &&
+        bbt_rules_site_check(r, seen, pattern, origin, err, errlen) != 0)
+        goto fail;
     if (r->project_group > 0 && r->fixed_project[0]) {
         bbt_rules_err(err, errlen, origin,
                       "both a (?<project>...) capture and project= in",
                       pattern);
         goto fail;
     }
-    if (!r->deny && r->project_group < 0 && !r->fixed_project[0]) {
+    if (!r->deny && !bbt_perm_site(r->need) && r->project_group < 0 &&
+        !r->fixed_project[0]) {
         bbt_rules_err(err, errlen, origin,
                       "a permission route needs a (?<project>...) capture or "
                       "project=KEY:",
@@ -393,6 +398,13 @@ static int bbt_run(const pcre2_code *re, int jit, const char *s, size_t len,
 static const char *bbt_captures(const bbt_rule_t *r, const char *path,
                                 const PCRE2_SIZE *ov, bbt_match_t *out)
 {
+    /* SITE_READ: no project and no repository, an empty key and slug
+     * (bbt_rules_site_check keeps every capture and project= out). */
+    if (bbt_perm_site(r->need)) {
+        out->target.key[0] = out->target.slug[0] = '\0';
+        out->key_exact = 1;
+        return NULL;
+    }
     if (r->project_group > 0) {
         PCRE2_SIZE s = ov[2 * r->project_group],
                    e = ov[2 * r->project_group + 1];

@@ -1,6 +1,7 @@
 /*
  * The route language: an ordered list of routes, each mapping a method and
- * a URL path to the one permission it needs on one project or repository.
+ * a URL path to the one permission it needs on one project or repository,
+ * or to SITE_READ, a read on none (its target's key and slug empty).
  *
  *   BBTokenRoute METHODS PATTERN PERMISSION [OPTION]...
  *
@@ -11,7 +12,8 @@
  *             says; "." matches any byte, newline included).
  *             (?<project>...) captures the project key,
  *             (?<repo>...) the repository slug.
- * PERMISSION  PROJECT_READ ... REPO_ADMIN, or deny.
+ * PERMISSION  PROJECT_READ ... REPO_ADMIN, SITE_READ (GET and HEAD
+ *             alone, no capture, no option but query=), or deny.
  * OPTION      project=KEY      a fixed project, for layouts without a key
  *             query=REGEX      the raw query string ("" when absent) must
  *                              match REGEX, whole

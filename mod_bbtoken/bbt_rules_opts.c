@@ -206,3 +206,41 @@ int bbt_rules_parse_option(bbt_rule_t *r, const char *opt, int *seen,
                                    v, origin, err, errlen);
     }
 }
+
+/* SITE_READ is a read outside any one project (the list of every project
+ * or repository the user may see): allowed to a personal token, whose
+ * owner the backend lists for (bbt_decide.h).  So it is a read, GET or
+ * HEAD, named as such (never "*"); and nothing may name a project, a
+ * repository or a body for it to be held against: no capture, project=,
+ * token=, destination, json=, body-project=, query-repo= or body-repo=.
+ * query= alone narrows it. */
+int bbt_rules_site_check(const bbt_rule_t *r, const int *seen,
+                         const char *pattern, const char *origin, char *err,
+                         size_t errlen)
+{
+    size_t i;
+
+    for (i = 0; i < r->nmethods; i++) {
+        if (strcmp(r->methods[i], "GET") != 0 &&
+            strcmp(r->methods[i], "HEAD") != 0)
+            break;
+    }
+    if (r->nmethods == 0 || i < r->nmethods)
+        return bbt_rules_err(err, errlen, origin,
+                             "SITE_READ is a read: its methods are GET and "
+                             "HEAD alone, named (not *), not",
+                             r->nmethods ? r->methods[i] : "*");
+    if (r->project_group > 0 || r->repo_group > 0)
+        return bbt_rules_err(err, errlen, origin,
+                             "SITE_READ is on no project or repository: no "
+                             "(?<project>...) or (?<repo>...) capture in",
+                             pattern);
+    for (i = 0; i < BBT_RULES_NOPTIONS; i++) {
+        if (seen[i] && strcmp(bbt_option_names[i], "query=") != 0)
+            return bbt_rules_err(err, errlen, origin,
+                                 "SITE_READ is on no project or repository: "
+                                 "it takes no option but query=, not",
+                                 bbt_option_names[i]);
+    }
+    return 0;
+}

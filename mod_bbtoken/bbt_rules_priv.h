@@ -58,6 +58,12 @@ pcre2_code *bbt_rules_compile(const char *pattern, const char *origin,
 int bbt_rules_parse_methods(bbt_rule_t *r, const char *methods,
                             const char *origin, char *err, size_t errlen);
 
+/* 0 if r, a SITE_READ route with its options seen (bbt_rules_parse_option's
+ * record) and its captures found, may be; -1 with err saying why not. */
+int bbt_rules_site_check(const bbt_rule_t *r, const int *seen,
+                         const char *pattern, const char *origin, char *err,
+                         size_t errlen);
+
 /* One OPTION into r; seen (BBT_RULES_NOPTIONS entries) refuses one twice. */
 int bbt_rules_parse_option(bbt_rule_t *r, const char *opt, int *seen,
                            const char *origin, char *err, size_t errlen);

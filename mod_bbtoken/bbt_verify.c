@@ -575,8 +575,12 @@ int bbt_verify_token(request_rec *r, bbt_req_t *rq, const bbt_token_t *tok,
                      const char *basic_user, bbt_verified_t *out)
 {
     const bbt_target_t *t = &rq->access.target;
-    const char *key = rq->routed ? t->key : NULL;
-    const char *slug = rq->routed && t->slug[0] ? t->slug : NULL;
+    /* SITE_READ has no target: no owner's level is asked for, read from
+     * the cache or kept there (the token's entry says whether its owner
+     * is live), as for a request no route covers. */
+    int level = rq->routed && !bbt_perm_site(t->need);
+    const char *key = level ? t->key : NULL;
+    const char *slug = level && t->slug[0] ? t->slug : NULL;
     bbt_cache_got_t got = BBT_CACHE_UNUSED;
     unsigned char mkey[BBT_VMEMO_KEY_LEN];
     bbt_vuse_t mu = {NULL, 0, 0, 0};

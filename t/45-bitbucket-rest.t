@@ -165,9 +165,8 @@ my @denied = (
     ['POST', "$A/users/alice/avatar.png"],
     ['PUT', "$A/users"],
     ['GET', "$A/admin/users"],
-    ['GET', "$A/projects"],
-    ['GET', "$A/repos"],
     ['POST', "$A/projects"],
+    ['PUT', "$A/repos"],
     ['GET', "$A/projects/PROJ/repos/bad%20slug/commits"],
     ['GET', "$A/projects/PROJ/repos/repo;x/commits"],
     ['GET', "$A/projects/PROJ/repos/repo/pull-requests/..;/..;/..;/..;/SECRET/repos/sec/permissions"],
@@ -243,6 +242,16 @@ for my $row (@denied) {
     is_403($res, "$m $path: refused to the full token");
     ok(!defined $v->{BBTOKEN_TARGET}, '  the backend never saw it');
     is_403((call($m, $path, $root_tok))[0], "  and to a global admin's token");
+}
+# The lists of projects and repositories are SITE_READ: every personal
+# token's, whatever it holds (t/45-rest-site-read has the rest).
+for my $p ("$A/projects", "$A/repos?name=repo") {
+    for my $t (sort keys %tok) {
+        my ($res, $v) = call('GET', $p, $tok{$t});
+        is_ok_res($res, "GET $p: the $t token") or next;
+        is($v->{BBTOKEN_PERMISSION}, 'SITE_READ', '  SITE_READ');
+        ok(!defined $v->{BBTOKEN_TARGET}, '  on no target');
+    }
 }
 # Another project: alice has no grant there.
 is_403((call('GET', "$A/projects/OTHER/repos/x", $tok{full}))[0], "a project alice has no grant on");

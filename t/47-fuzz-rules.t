@@ -2,7 +2,8 @@
 # Bounded libFuzzer run over the built-in route sets (git, dav,
 # bitbucket-rest) matching hostile requests and Destinations: a crash, an
 # AddressSanitizer report or a broken invariant (a match naming anything but
-# a canonical key, a valid slug and a real permission) fails the test.
+# a canonical key, a valid slug and a real permission, or for SITE_READ no
+# key at all, for a GET or HEAD) fails the test.
 use strict;
 use warnings;
 use FindBin;

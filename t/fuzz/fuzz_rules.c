@@ -4,7 +4,9 @@
  * Destination is matched; the rest splits at NUL bytes into method, path
  * and query.  A match must always name a canonical key, a valid slug for a
  * REPO_ permission (none for a PROJECT_ one), a real permission, and a key
- * span inside the path that canonicalizes to the same key.
+ * span inside the path that canonicalizes to the same key; or, for
+ * SITE_READ, no key, slug or span at all, for a GET or HEAD that is no
+ * Destination, with nothing else to decide.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -65,7 +67,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
          bbt_input_key(path + m.key_off, m.key_len, canon) != 0 ||
          strcmp(canon, m.target.key) != 0))
         abort();
-    if (rv == BBT_ROUTE_MATCH) {
+    /* SITE_READ names no project or repository, and reads nothing else. */
+    if (rv == BBT_ROUTE_MATCH && bbt_perm_site(m.target.need)) {
+        if (m.target.key[0] || m.target.slug[0] || m.key_len || !m.key_exact ||
+            m.target.need.level != BBT_LEVEL_READ ||
+            m.token_need.level != BBT_LEVEL_NONE || m.into != BBT_INTO_NONE ||
+            (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0) ||
+            (sel / 3) & 1)
+            abort();
+    } else if (rv == BBT_ROUTE_MATCH) {
         if (bbt_input_key(m.target.key, strlen(m.target.key), canon) != 0 ||
             strcmp(canon, m.target.key) != 0 ||
             !bbt_perm_name(m.target.need.scope, m.target.need.level) ||

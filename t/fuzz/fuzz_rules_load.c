@@ -9,7 +9,9 @@
  *   fits its buffer; the same text loads the same every time;
  * - whatever routes were loaded, a match names a canonical key, a real
  *   permission, a valid slug for a REPO_ one and none for a PROJECT_ one,
- *   and a captured key is a span of the path that canonicalizes to it.
+ *   and a captured key is a span of the path that canonicalizes to it; a
+ *   SITE_READ match names no key or slug, for a GET or HEAD that is no
+ *   Destination, with nothing else to decide.
  *
  * Any broken rule aborts.
  */
@@ -50,6 +52,17 @@ static void fz_match(const bbt_rules_t *rs, const char *method,
         abort();
     }
     if (rv != BBT_ROUTE_MATCH) {
+        return;
+    }
+    /* SITE_READ names no project or repository, and reads nothing else. */
+    if (bbt_perm_site(m.target.need)) {
+        if (m.target.key[0] || m.target.slug[0] || m.key_len || !m.key_exact ||
+            m.target.need.level != BBT_LEVEL_READ ||
+            m.token_need.level != BBT_LEVEL_NONE || m.into != BBT_INTO_NONE ||
+            destination ||
+            (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)) {
+            abort();
+        }
         return;
     }
     if (bbt_input_key(m.target.key, strlen(m.target.key), canon) != 0 ||

@@ -3,6 +3,7 @@
 #include "bbt_decide.h"
 #include "tap.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #define R BBT_LEVEL_READ
@@ -361,6 +362,105 @@ static void test_password(void)
           "a password user without grants gets nothing");
 }
 
+/* A SITE_READ request (a list across projects): no target, empty key
+ * and slug. */
+static bbt_access_t site(bbt_kind_t kind, bbt_level_t tp, bbt_level_t tr)
+{
+    bbt_access_t a;
+
+    memset(&a, 0, sizeof(a));
+    a.token_project_level = tp;
+    a.token_repo_level = tr;
+    a.scope.kind = kind;
+    if (kind != BBT_KIND_PERSONAL)
+        strcpy(a.scope.key, "PROJ");
+    if (kind == BBT_KIND_REPO)
+        strcpy(a.scope.slug, "repo");
+    a.target.need = perm(BBT_SCOPE_SITE, R);
+    a.token_need = project(N);
+    a.into_id.need = project(N);
+    return a;
+}
+
+static void test_site(void)
+{
+    static const bbt_level_t pairs[6][2] = {{R, R}, {R, W}, {R, A},
+                                            {W, W}, {W, A}, {A, A}};
+    static const bbt_level_t owners[] = {N, R, W, A};
+    const bbt_perm_t need = perm(BBT_SCOPE_SITE, R);
+    bbt_access_t a;
+    size_t i, j;
+
+    /* Every personal token: whatever its pair, and whatever owner_level
+     * says (none is asked for SITE_READ: the owner is live, or the token
+     * was refused before the decision). */
+    for (i = 0; i < 6; i++)
+        for (j = 0; j < 4; j++) {
+            char what[80];
+
+            a = site(BBT_KIND_PERSONAL, pairs[i][0], pairs[i][1]);
+            a.owner_level = owners[j];
+            snprintf(what, sizeof(what),
+                     "SITE_READ: a personal token %d/%d (owner_level %d)",
+                     (int)pairs[i][0], (int)pairs[i][1], (int)owners[j]);
+            check(&a, BBT_DECIDE_ALLOW, &a.target, need, what);
+        }
+
+    a = site(BBT_KIND_PROJECT, A, A);
+    check(&a, BBT_DECIDE_SITE_WIDE, &a.target, need,
+          "SITE_READ: a project's token, even PROJECT_ADMIN, is refused");
+    a = site(BBT_KIND_PROJECT, R, R);
+    a.owner_level = A;
+    check(&a, BBT_DECIDE_SITE_WIDE, &a.target, need,
+          "SITE_READ: a project's read token is refused");
+    a = site(BBT_KIND_REPO, N, A);
+    check(&a, BBT_DECIDE_SITE_WIDE, &a.target, need,
+          "SITE_READ: a repository's token, even REPO_ADMIN, is refused");
+    a = site(BBT_KIND_INVALID, A, A);
+    check(&a, BBT_DECIDE_TOKEN_SCOPE, &a.target, need,
+          "SITE_READ: a token of no kind is refused");
+
+    /* A password user: their own account, live (admin on their own
+     * personal project) or not. */
+    a = site(BBT_KIND_PERSONAL, N, N);
+    a.password = 1;
+    a.owner_level = A;
+    check(&a, BBT_DECIDE_ALLOW, &a.target, need,
+          "SITE_READ: a password user with a live account");
+    a.owner_level = N;
+    check(&a, BBT_DECIDE_OWNER, &a.target, need,
+          "SITE_READ: a password user disabled or without a row is refused");
+    a.owner_level = (bbt_level_t)7;
+    check(&a, BBT_DECIDE_OWNER, &a.target, need,
+          "SITE_READ: a password user's level out of range is none");
+
+    /* Fail closed: nothing else may come with it. */
+    a = site(BBT_KIND_PERSONAL, R, R);
+    a.token_project_level = W;
+    check(&a, BBT_DECIDE_TOKEN_SCOPE, &a.target, need,
+          "SITE_READ: an impossible token pair is refused");
+    a = site(BBT_KIND_PERSONAL, A, A);
+    a.target.need = perm(BBT_SCOPE_SITE, W);
+    check(&a, BBT_DECIDE_TOKEN_SCOPE, &a.target, perm(BBT_SCOPE_SITE, W),
+          "SITE_ at another level than read is refused");
+    a = site(BBT_KIND_PERSONAL, A, A);
+    a.token_need = project(R);
+    check(&a, BBT_DECIDE_TOKEN_SCOPE, &a.target, need,
+          "SITE_READ with a token= minimum is refused");
+    a = site(BBT_KIND_PERSONAL, A, A);
+    with_dest(&a, repo(R), A);
+    check(&a, BBT_DECIDE_TOKEN_SCOPE, &a.target, need,
+          "SITE_READ with a second target is refused");
+    a = site(BBT_KIND_PERSONAL, A, A);
+    a.named_outside = 1;
+    check(&a, BBT_DECIDE_TOKEN_SCOPE, &a.target, need,
+          "SITE_READ with a named repository is refused");
+    a = site(BBT_KIND_PERSONAL, A, A);
+    a.into_id.need = project(A);
+    check(&a, BBT_DECIDE_TOKEN_SCOPE, &a.target, need,
+          "SITE_READ with a project given by id is refused");
+}
+
 static void test_fail_closed(void)
 {
     bbt_access_t a;
@@ -386,6 +486,7 @@ int main(void)
     test_body_project();
     test_named();
     test_password();
+    test_site();
     test_fail_closed();
     return done_testing();
 }

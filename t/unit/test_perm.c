@@ -14,6 +14,15 @@ static const char *const names[] = {"PROJECT_READ",  "PROJECT_WRITE",
                                     "PROJECT_ADMIN", "REPO_READ",
                                     "REPO_WRITE",    "REPO_ADMIN"};
 
+static bbt_perm_t perm_of(bbt_scope_t s, bbt_level_t l)
+{
+    bbt_perm_t p;
+
+    p.scope = s;
+    p.level = l;
+    return p;
+}
+
 static void test_parse_name(void)
 {
     bbt_perm_t p;
@@ -39,7 +48,8 @@ static void test_parse_name(void)
             "",           "project_read", "Project_Read", "PROJECT_READ ",
             " REPO_READ", "REPO_READX",   "REPO_",        "PROJECT_NONE",
             "REPO_NONE",  "READ",         "REPO_CREATE",  "PROJECT_CREATE",
-            "REPO-READ",  "REPO_READ\n",  "SYS_ADMIN",    "ADMIN"};
+            "REPO-READ",  "REPO_READ\n",  "SYS_ADMIN",    "ADMIN",
+            "SITE_READ"};
         for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
             p.scope = BBT_SCOPE_REPO;
             p.level = BBT_LEVEL_ADMIN;
@@ -55,7 +65,7 @@ static void test_parse_name(void)
            "no name for PROJECT_NONE");
     is_str(bbt_perm_name(BBT_SCOPE_REPO, (bbt_level_t)5), NULL,
            "no name for level 5");
-    is_str(bbt_perm_name((bbt_scope_t)2, R), NULL, "no name for scope 2");
+    is_str(bbt_perm_name((bbt_scope_t)3, R), NULL, "no name for scope 3");
 
     /* A grant's names: the six and REPO_CREATE, a project's. */
     for (i = 0; i < 6; i++) {
@@ -81,13 +91,52 @@ static void test_parse_name(void)
            "a token's parse refuses REPO_CREATE");
     is_int(p.level, A, "and leaves out alone");
     {
-        static const char *const bad[] = {"PROJECT_CREATE", "repo_create",
-                                          "REPO_CREATE ", "CREATE", ""};
+        static const char *const bad[] = {
+            "PROJECT_CREATE", "repo_create", "REPO_CREATE ", "CREATE", "",
+            "SITE_READ"};
         for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
             is_int(bbt_perm_parse_grant(bad[i], &p), -1,
                    "parse_grant refuses '%s'", bad[i]);
     }
     is_int(bbt_perm_parse_grant(NULL, &p), -1, "parse_grant refuses NULL");
+
+    /* A route's need: a grant's name, or SITE_READ, which no grant gives
+     * and no token holds (refused above by parse and parse_grant). */
+    for (i = 0; i < 6; i++) {
+        bbt_perm_t g;
+
+        ok(bbt_perm_parse_need(names[i], &g) == 0 &&
+               bbt_perm_parse(names[i], &p) == 0 && g.scope == p.scope &&
+               g.level == p.level,
+           "parse_need %s as parse does", names[i]);
+    }
+    ok(bbt_perm_parse_need("REPO_CREATE", &p) == 0 &&
+           p.scope == BBT_SCOPE_PROJECT && p.level == C,
+       "parse_need REPO_CREATE as parse_grant does");
+    p.scope = BBT_SCOPE_REPO;
+    p.level = A;
+    ok(bbt_perm_parse_need("SITE_READ", &p) == 0 && p.scope == BBT_SCOPE_SITE &&
+           p.level == R && bbt_perm_site(p),
+       "parse_need SITE_READ: scope site, level read");
+    is_str(bbt_perm_name(BBT_SCOPE_SITE, R), "SITE_READ",
+           "SITE_READ's name round trip");
+    is_str(bbt_perm_name(BBT_SCOPE_SITE, W), NULL, "no SITE_WRITE");
+    is_str(bbt_perm_name(BBT_SCOPE_SITE, A), NULL, "no SITE_ADMIN");
+    is_str(bbt_perm_name(BBT_SCOPE_SITE, N), NULL, "no SITE_NONE");
+    ok(!bbt_perm_site(perm_of(BBT_SCOPE_PROJECT, R)) &&
+           !bbt_perm_site(perm_of(BBT_SCOPE_REPO, R)),
+       "a project's or a repository's need is not the site's");
+    {
+        static const char *const bad[] = {"site_read",  "SITE_READ ",
+                                          "SITE_WRITE", "SITE_ADMIN",
+                                          "SITE",       "deny"};
+        for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+            is_int(bbt_perm_parse_need(bad[i], &p), -1,
+                   "parse_need refuses '%s'", bad[i]);
+    }
+    is_int(bbt_perm_parse_need(NULL, &p), -1, "parse_need refuses NULL");
+    is_int(bbt_perm_parse_need("SITE_READ", NULL), -1,
+           "parse_need refuses NULL out");
 
     /* Bitbucket's order, so that "at least" is a comparison. */
     ok(N < R && R < W && W < C && C < A, "read < write < create < admin");
@@ -352,8 +401,9 @@ static void test_decide(void)
            "need level NONE refused (route said nothing)");
     is_int(dc(S, (bbt_level_t)5, A, A, A), BBT_DECIDE_TOKEN_SCOPE,
            "need level 5 refused");
-    is_int(dc((bbt_scope_t)2, R, A, A, A), BBT_DECIDE_TOKEN_SCOPE,
-           "need scope 2 refused");
+    is_int(dc(BBT_SCOPE_SITE, R, A, A, A), BBT_DECIDE_TOKEN_SCOPE,
+           "SITE_READ is no grant's: the matrix refuses it (bbt_decide "
+           "decides it)");
     is_int(dc(S, R, R, R, (bbt_level_t)5), BBT_DECIDE_OWNER,
            "owner level 5 is garbage, refused");
     is_int(dc(S, R, R, R, (bbt_level_t)-1), BBT_DECIDE_OWNER,
