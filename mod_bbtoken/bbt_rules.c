@@ -220,11 +220,15 @@ const char *bbt_rules_method_at(const bbt_rules_t *rs, size_t i, size_t k)
                                                      : NULL;
 }
 
+/* The number of the group called name: -1 where there is none, -2 where
+ * (?J) gives more than one that name, which no route may have: which of
+ * them names the project would depend on the branch taken, and a check
+ * that a route has none (SITE_READ's) would not see them. */
 static int bbt_group(const pcre2_code *re, const char *name)
 {
     int n = pcre2_substring_number_from_name(re, (PCRE2_SPTR)name);
 
-    return n > 0 ? n : -1;
+    return n > 0 ? n : n == PCRE2_ERROR_NOUNIQUESUBSTRING ? -2 : -1;
 }
 
 int bbt_rules_add(bbt_rules_t *rs, const char *methods, const char *pattern,
@@ -309,6 +313,13 @@ int bbt_rules_add(bbt_rules_t *rs, const char *methods, const char *pattern,
     }
     r->project_group = bbt_group(r->re, "project");
     r->repo_group = bbt_group(r->re, "repo");
+    if (r->project_group == -2 || r->repo_group == -2) {
+        bbt_rules_err(err, errlen, origin,
+                      "a (?<project>...) or (?<repo>...) capture named more "
+                      "than once ((?J)) in",
+                      pattern);
+        goto fail;
+    }
     if (!r->deny && bbt_perm_site(r->need) &&
         bbt_rules_site_check(r, seen, pattern, origin, err, errlen) != 0)
         goto fail;

@@ -66,6 +66,19 @@ static void test_refused(void)
               "'/p/(?<project>[A-Z]+)'");
     bad_route("BBTokenRoute GET /p/(?<repo>[a-z]+) SITE_READ\n",
               "no (?<project>...) or (?<repo>...) capture");
+    /* (?J) lets a name stand twice, which PCRE2 answers as no one group:
+     * refused outright, for every route. */
+    bad_route(
+        "BBTokenRoute GET (?J)/a/(?<project>[A-Z]+)|/b/(?<project>[a-z]+) "
+        "SITE_READ\n",
+        "named more than once");
+    bad_route("BBTokenRoute GET (?J)/a/(?<repo>[a-z]+)|/b/(?<repo>[0-9]+) "
+              "SITE_READ\n",
+              "named more than once");
+    bad_route(
+        "BBTokenRoute GET (?J)/(?<project>[A-Z]+)/x|/(?<project>[A-Z]+)/y "
+        "PROJECT_READ\n",
+        "named more than once");
     bad_route("BBTokenRoute GET /p SITE_READ project=PROJ\n",
               "it takes no option but query=, not 'project='");
     bad_route("BBTokenRoute GET /p SITE_READ token=REPO_READ\n",
