@@ -3,8 +3,8 @@
  *
  * Made in post_config, before the children are forked, so that they all
  * inherit it: the socache (shmcb, the size BBTokenCacheSize says, in
- * segments, each with its mutex, the refusals' apart from the tokens' rows
- * and the owners' levels: bbt_cseg.c), a shared
+ * segments, each with its mutex, the refusals' and the owners' levels'
+ * apart from the tokens' rows: bbt_cseg.c), a shared
  * memory segment with the stamps, the marks and the heartbeat
  * (bbt_cshared.c), and the random key the entries' keys are made with.  What it
  * does is counted with the module's other counters (bbt_stats.h), for the
@@ -149,10 +149,12 @@ int bbt_cache_post_config(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s,
     ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s,
                  "BBT304: token cache on: %" APR_SIZE_T_FMT
                  " bytes of shmcb (%" APR_SIZE_T_FMT
-                 " of them for refusals); it is believed while its listener "
+                 " of them for refusals, %" APR_SIZE_T_FMT
+                 " for owners' levels); it is believed while its listener "
                  "hears PostgreSQL (one per server, through mod_watchdog)",
                  bbt_config_cache_size(s),
-                 (apr_size_t)(split.refusal_seg * split.refusal_segs));
+                 (apr_size_t)(split.refusal_seg * split.refusal_segs),
+                 (apr_size_t)(split.level_seg * split.level_segs));
     return OK;
 }
 
@@ -351,7 +353,7 @@ static void bbt_cache_look(request_rec *r, bbt_cache_reader_t *rd,
     }
     if (*tgot == BBT_CACHE_HIT && bbt_cache_wants_level(e, key, now) &&
         bbt_ckey_level(rd->thread, e->owner_id, key, slug, lkey) == 0 &&
-        (b = bbt_cache_read(r, rd, BBT_CSEG_TOKENS, lkey, &len)) != NULL &&
+        (b = bbt_cache_read(r, rd, BBT_CSEG_LEVELS, lkey, &len)) != NULL &&
         bbt_clevel_decode(b, len, &stamp, level) == 0) {
         *lgot = bbt_cache_judge(v, stamp, bbt_cshared_least_owner(e->owner_id));
     }
@@ -361,7 +363,8 @@ bbt_cache_got_t bbt_cache_get(request_rec *r, const bbt_cache_view_t *v,
                               const unsigned char *tkey, const char *token_id,
                               const char *key, const char *slug, int shared,
                               apr_int64_t now, bbt_centry_t *buf,
-                              const bbt_centry_t **e, bbt_level_t *level)
+                              const bbt_centry_t **e, bbt_level_t *level,
+                              bbt_cache_got_t *level_got)
 {
     bbt_cache_reader_t rd;
     bbt_cache_got_t tgot, lgot;
@@ -369,12 +372,14 @@ bbt_cache_got_t bbt_cache_get(request_rec *r, const bbt_cache_view_t *v,
     *level = BBT_LEVEL_NONE;
     *e = buf;
     if (!v->use || !v->thread) {
+        *level_got = BBT_CACHE_UNUSED;
         return BBT_CACHE_UNUSED;
     }
     rd.near = !shared;
     rd.thread = v->thread;
     bbt_cache_look(r, &rd, v, tkey, token_id, key, slug, now, buf, e, level,
                    &tgot, &lgot);
+    *level_got = tgot;
     if (tgot != BBT_CACHE_HIT || !bbt_cache_wants_level(*e, key, now) ||
         !bbt_where_allowed(r, (*e)->nets)) {
         /* No level needed (or none may be used from here: refused). */
@@ -384,7 +389,8 @@ bbt_cache_got_t bbt_cache_get(request_rec *r, const bbt_cache_view_t *v,
     if (lgot != BBT_CACHE_HIT) {
         *level = BBT_LEVEL_NONE;
     }
-    return lgot;
+    *level_got = lgot;
+    return tgot;
 }
 
 const char *bbt_cache_got_str(bbt_cache_got_t got)
@@ -438,7 +444,7 @@ void bbt_cache_put_level(request_rec *r, const bbt_cache_view_t *v,
         return;
     }
     bbt_clevel_encode(v->stamp, level, buf);
-    bbt_cache_store(r, v, BBT_CSEG_TOKENS, lkey, buf, sizeof(buf));
+    bbt_cache_store(r, v, BBT_CSEG_LEVELS, lkey, buf, sizeof(buf));
 }
 
 void bbt_cache_count_hit(int shared)

@@ -59,20 +59,26 @@ typedef enum {
     BBT_CACHE_UNUSED     /* the cache is off, or not for this server */
 } bbt_cache_got_t;
 
-/* The entry under tkey of the token with id token_id as *e and, when it is a
- * personal token's row and there is a target (key, slug for a repository), its
- * owner's level there into *level: BBT_CACHE_HIT when every entry needed may be
- * believed.  now is the request's wall-clock time (apr_time_now), read
- * once for it: a token expired by then has no level looked up.  From this
- * thread's copies (no lock; see bbt_centry.h, bbt_cnear_get, for what a copy
- * may lag on; *e is then the copy's decoding, read-only, good until this
- * thread's next look or store), or, when shared, from the shared cache under
- * its lock (what it finds becomes this thread's copies; *e is then buf). */
+/* The entry under tkey of the token with id token_id as *e (returned:
+ * BBT_CACHE_HIT when it may be believed) and, when it is a personal
+ * token's row usable from r's address and there is a target (key, slug
+ * for a repository), its owner's level there into *level, judged apart
+ * (*level_got: BBT_CACHE_HIT when it may be believed or none is needed; as
+ * the return when the token's entry may not).  A believed token's entry
+ * whose owner's level is not there calls for that level alone: the entry
+ * is still good.  now is the request's wall-clock time (apr_time_now),
+ * read once for it: a token expired by then has no level looked up.  From
+ * this thread's copies (no lock; see bbt_centry.h, bbt_cnear_get, for what
+ * a copy may lag on; *e is then the copy's decoding, read-only, good until
+ * this thread's next look or store), or, when shared, from the shared
+ * cache under its lock (what it finds becomes this thread's copies; *e is
+ * then buf). */
 bbt_cache_got_t bbt_cache_get(request_rec *r, const bbt_cache_view_t *v,
                               const unsigned char *tkey, const char *token_id,
                               const char *key, const char *slug, int shared,
                               apr_int64_t now, bbt_centry_t *buf,
-                              const bbt_centry_t **e, bbt_level_t *level);
+                              const bbt_centry_t **e, bbt_level_t *level,
+                              bbt_cache_got_t *level_got);
 
 /* Why a look found nothing believable, for the debug log. */
 const char *bbt_cache_got_str(bbt_cache_got_t got);

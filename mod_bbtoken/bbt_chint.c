@@ -72,22 +72,41 @@ size_t bbt_chint_obj_size(size_t seg, size_t id_len, size_t need)
     return 0;
 }
 
+/* share bytes in as many segments of at least the least as that makes,
+ * up to shards: *segs of *seg bytes. */
+static void bbt_chint_share(size_t share, unsigned shards, size_t *seg,
+                            unsigned *segs)
+{
+    *segs = (unsigned)(share / BBT_CHINT_SEG_MIN);
+    if (*segs > shards) {
+        *segs = shards;
+    }
+    if (!*segs) {
+        *segs = 1;
+    }
+    *seg = share / *segs;
+}
+
 void bbt_chint_split(size_t size, unsigned shards, bbt_chint_split_t *out)
 {
-    size_t share = size / 8;
+    size_t share = size / 8, lshare = size / 8;
 
     /* At the smallest sizes an eighth would be one least segment: a few
      * hundred refusals are kept there all the same. */
     if (share < 2 * BBT_CHINT_SEG_MIN) {
         share = 2 * BBT_CHINT_SEG_MIN;
     }
-    out->refusal_segs = (unsigned)(share / BBT_CHINT_SEG_MIN);
-    if (out->refusal_segs > shards) {
-        out->refusal_segs = shards;
+    /* A level entry is a third of a short row's room: an eighth holds
+     * about half as many as the rows' share holds rows, and one least
+     * segment some hundred and fifty. */
+    if (lshare < BBT_CHINT_SEG_MIN) {
+        lshare = BBT_CHINT_SEG_MIN;
     }
-    out->refusal_seg = share / out->refusal_segs;
-    out->token_seg =
-        (size - out->refusal_seg * out->refusal_segs) / (shards ? shards : 1);
+    bbt_chint_share(share, shards, &out->refusal_seg, &out->refusal_segs);
+    bbt_chint_share(lshare, shards, &out->level_seg, &out->level_segs);
+    out->token_seg = (size - out->refusal_seg * out->refusal_segs -
+                      out->level_seg * out->level_segs) /
+                     (shards ? shards : 1);
 }
 
 size_t bbt_chint_fixed_obj_size(size_t seg, size_t id_len, size_t len)

@@ -7,7 +7,9 @@
  * fixed share of the size: shmcb pushes out a full subcache's oldest
  * entries, and anyone can make up tokens whose refusals, in the segments
  * of the tokens' rows, would push every row out.  Apart, refusals only
- * push out refusals.
+ * push out refusals.  The owners' levels have theirs too, for the same
+ * reason: any valid token, whatever its owner may do, makes a level entry
+ * for each distinct target it names, and can name as many as it likes.
  *
  * shmcb (httpd's mod_socache_shmcb.c, socache_shmcb_init) cuts a segment
  * into subcaches (up to 256, a power of two) by its hints: the fewer bytes
@@ -32,10 +34,10 @@
 
 #include <stddef.h>
 
-/* The hint below which none is given for the tokens' segments: about an
- * average entry's size (a token's row is 85 to 130 bytes with everyday
- * names, an owner's level 10, each under a 16-byte key); less index space
- * than this leaves a segment's data area full while its slots are not. */
+/* The hint below which none is given for the tokens' segments: under a
+ * token's row (85 to 130 bytes with everyday names, under a 16-byte key),
+ * so that their index slots run out after their data area, never while it
+ * still has room. */
 #define BBT_CHINT_BASE 64
 
 /* The data area of each subcache shmcb makes of a segment of seg bytes,
@@ -54,15 +56,18 @@ size_t bbt_chint_obj_size(size_t seg, size_t id_len, size_t need);
 #define BBT_CHINT_SEG_MIN 8192
 
 /* A cache of size bytes (at least 8 * BBT_CHINT_SEG_MIN) cut into
- * `shards` segments of token_seg bytes for the tokens' rows and the
- * owners' levels, and refusal_segs (1 to shards) of refusal_seg bytes for
- * refusals: an eighth of the size, but at least two of shmcb's least
- * segments, in as many segments as that makes of at least the least,
- * up to shards. */
+ * `shards` segments of token_seg bytes for the tokens' rows,
+ * refusal_segs (1 to shards) of refusal_seg bytes for refusals: an eighth
+ * of the size, but at least two of shmcb's least segments, in as many
+ * segments as that makes of at least the least, up to shards; and
+ * level_segs of level_seg bytes for the owners' levels: an eighth too (at
+ * least one least segment), cut the same way. */
 typedef struct {
     size_t token_seg;
     size_t refusal_seg;
     unsigned refusal_segs;
+    size_t level_seg;
+    unsigned level_segs;
 } bbt_chint_split_t;
 void bbt_chint_split(size_t size, unsigned shards, bbt_chint_split_t *out);
 

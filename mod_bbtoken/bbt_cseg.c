@@ -19,7 +19,9 @@ static struct {
     /* tok[0].inst NULL: no cache (off, failed, or not in this child) */
     bbt_socache_t tok[BBT_CSEG_SHARDS];
     bbt_socache_t ref[BBT_CSEG_SHARDS];
+    bbt_socache_t lev[BBT_CSEG_SHARDS];
     unsigned nref; /* the refusals' segments, 1 to BBT_CSEG_SHARDS */
+    unsigned nlev; /* the levels', as many */
 } bbt_cseg;
 
 void bbt_cseg_pre_config(apr_pool_t *pconf)
@@ -98,6 +100,17 @@ const char *bbt_cseg_make(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s,
         err = bbt_cseg_make_set(bbt_cseg.ref, bbt_cseg.nref, "refusals-",
                                 split.refusal_seg, &hints, pconf, ptemp, s);
     }
+    /* So are the levels. */
+    hints.avg_obj_size =
+        bbt_chint_fixed_obj_size(split.level_seg, BBT_CKEY_LEN, BBT_CLEVEL_LEN);
+    if (!err && !hints.avg_obj_size) {
+        err = "cannot keep an owner's level in its segments";
+    }
+    if (!err) {
+        bbt_cseg.nlev = split.level_segs;
+        err = bbt_cseg_make_set(bbt_cseg.lev, bbt_cseg.nlev, "levels-",
+                                split.level_seg, &hints, pconf, ptemp, s);
+    }
     if (err) {
         bbt_cseg.tok[0].inst = NULL;
     }
@@ -111,7 +124,9 @@ int bbt_cseg_child_init(apr_pool_t *pchild)
     for (i = 0; i < BBT_CSEG_SHARDS; i++) {
         if (bbt_socache_child_init(&bbt_cseg.tok[i], pchild) != 0 ||
             (i < bbt_cseg.nref &&
-             bbt_socache_child_init(&bbt_cseg.ref[i], pchild) != 0)) {
+             bbt_socache_child_init(&bbt_cseg.ref[i], pchild) != 0) ||
+            (i < bbt_cseg.nlev &&
+             bbt_socache_child_init(&bbt_cseg.lev[i], pchild) != 0)) {
             bbt_cseg.tok[0].inst = NULL;
             return -1;
         }
@@ -126,6 +141,9 @@ static bbt_socache_t *bbt_cseg_of(bbt_cseg_set_t set, const unsigned char *key)
 {
     if (set == BBT_CSEG_REFUSALS) {
         return &bbt_cseg.ref[key[BBT_CKEY_LEN - 1] % bbt_cseg.nref];
+    }
+    if (set == BBT_CSEG_LEVELS) {
+        return &bbt_cseg.lev[key[BBT_CKEY_LEN - 1] % bbt_cseg.nlev];
     }
     return &bbt_cseg.tok[key[BBT_CKEY_LEN - 1] % BBT_CSEG_SHARDS];
 }
@@ -186,6 +204,12 @@ void bbt_cseg_status(request_rec *r, int flags)
         ap_rprintf(r, "<p>token cache's refusals (segment %u of %u): ", i + 1,
                    bbt_cseg.nref);
         bbt_socache_status(&bbt_cseg.ref[i], r, flags);
+        ap_rputs("</p>\n", r);
+    }
+    for (i = 0; i < bbt_cseg.nlev; i++) {
+        ap_rprintf(r, "<p>token cache's owners' levels (segment %u of %u): ",
+                   i + 1, bbt_cseg.nlev);
+        bbt_socache_status(&bbt_cseg.lev[i], r, flags);
         ap_rputs("</p>\n", r);
     }
 }

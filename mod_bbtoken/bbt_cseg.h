@@ -1,12 +1,12 @@
 /*
  * The token cache's shmcb segments (bbt_cache.c keeps its entries there):
- * BBTokenCacheSize cut into two sets, each of up to BBT_CSEG_SHARDS
+ * BBTokenCacheSize cut into three sets, each of up to BBT_CSEG_SHARDS
  * segments with a mutex of its own, an entry in the segment its key's
- * last byte names.  One set holds the tokens' rows and the owners'
- * levels, the other the refusals (an unknown id, a wrong secret), an
- * eighth of the size (bbt_chint.h): shmcb pushes a full subcache's oldest
- * entries out, so that a flood of made-up tokens pushes out only the
- * refusals of others.
+ * last byte names.  One set holds the tokens' rows, one the refusals (an
+ * unknown id, a wrong secret), one the owners' levels, an eighth of the
+ * size each (bbt_chint.h): shmcb pushes a full subcache's oldest entries
+ * out, so that a flood of made-up tokens pushes out only the refusals of
+ * others, and a flood of targets by one token only levels.
  */
 #ifndef BBT_CSEG_H
 #define BBT_CSEG_H
@@ -18,8 +18,9 @@
 #define BBT_CSEG_SHARDS 4
 
 typedef enum {
-    BBT_CSEG_TOKENS = 0, /* the tokens' rows and the owners' levels */
-    BBT_CSEG_REFUSALS
+    BBT_CSEG_TOKENS = 0, /* the tokens' rows */
+    BBT_CSEG_REFUSALS,
+    BBT_CSEG_LEVELS /* the owners' levels */
 } bbt_cseg_set_t;
 
 /* Register the Mutex directive's name (pre_config): every segment's

@@ -58,6 +58,15 @@ bbt_db_status_t bbt_db_lookup(bbt_db_conn_t *c, const char *id, int *reuse,
  * connection, or behind a lock, past the token's expiry. */
 void bbt_db_judge(bbt_db_token_t *t, int interval, apr_int64_t now);
 
+/* The owner's level map (bbt_levelmap.h) of token id's row of
+ * bbtoken_lookup, alone: for a token the cache answered whose owner's
+ * level on the target it has not.  *map (the request's pool) NULL or ""
+ * where the row holds none (an owner with too many grants, or not
+ * active).  BBT_DB_OK, BBT_DB_NOT_FOUND (no row: the token is gone) or
+ * BBT_DB_UNAVAILABLE. */
+bbt_db_status_t bbt_db_levels(bbt_db_conn_t *c, const char *id,
+                              const char **map);
+
 /* The live level of the owner with id user_id on (key, slug), as
  * bbtoken_owner_levels computes it (NONE for a user gone or disabled):
  * asked for a verified token's target where its row has no level map

@@ -48,6 +48,13 @@ APLOG_USE_MODULE(bbtoken);
 static const char bbt_sql_lookup[] =
     "SELECT packed FROM bbtoken_lookup WHERE id = %s";
 
+/* The level map of a token's lookup row alone, for a token the cache
+ * answered whose owner's level on the target it had not: the one column
+ * the level is read from when the whole row is (levels, which packed
+ * holds too), so that both ways give the same level. */
+static const char bbt_sql_levels[] =
+    "SELECT levels FROM bbtoken_lookup WHERE id = %s";
+
 /* The verified token's owner's live level on (key, slug), for an owner
  * whose map the lookup does not hold (too many grants), and on a second
  * target: by the owner's id, never the name read with the row, which a
@@ -74,6 +81,9 @@ static const char bbt_sql_personal[] =
 
 static const bbt_db_stmt_t bbt_stmt_lookup = {
     BBT_STMT_LOOKUP, "bbtoken_lookup_v13", bbt_sql_lookup, "the token lookup"};
+static const bbt_db_stmt_t bbt_stmt_levels = {
+    BBT_STMT_LEVELS, "bbtoken_levels_v1", bbt_sql_levels,
+    "the owner's level map"};
 static const bbt_db_stmt_t bbt_stmt_level = {
     BBT_STMT_LEVEL, "bbtoken_owner_level_v1", bbt_sql_owner_level,
     "the owner's level"};
@@ -182,6 +192,30 @@ bbt_db_status_t bbt_db_lookup(bbt_db_conn_t *c, const char *id, int *reuse,
     }
     *reuse = used;
     return BBT_DB_OK;
+}
+
+bbt_db_status_t bbt_db_levels(bbt_db_conn_t *c, const char *id,
+                              const char **map)
+{
+    const apr_dbd_driver_t *drv = bbt_db_driver(c);
+    apr_pool_t *p = bbt_db_pool(c);
+    apr_dbd_results_t *res = NULL;
+    apr_dbd_row_t *row = NULL;
+    int rows = 0;
+
+    *map = NULL;
+    if (bbt_db_run(c, &bbt_stmt_levels, "BBT322", &res, 1, &id) != 0) {
+        return BBT_DB_UNAVAILABLE;
+    }
+    while (apr_dbd_get_row(drv, p, res, &row, -1) == 0) {
+        /* Copied: the row's text is the driver's until the next row. */
+        if (rows++ == 0) {
+            const char *v = apr_dbd_get_entry(drv, row, 0);
+
+            *map = v ? apr_pstrdup(p, v) : NULL;
+        }
+    }
+    return rows ? BBT_DB_OK : BBT_DB_NOT_FOUND;
 }
 
 bbt_db_status_t bbt_db_owner_level(bbt_db_conn_t *c, apr_int64_t user_id,

@@ -16,6 +16,7 @@ typedef enum {
     BBT_STMT_LOOKUP = 0,
     BBT_STMT_LEVEL,
     BBT_STMT_PERSONAL,
+    BBT_STMT_LEVELS,
     BBT_STMT_COUNT
 } bbt_stmt_slot_t;
 

@@ -38,6 +38,7 @@ enum {
     F_CACHE_HITS,
     F_CACHE_THREAD_HITS,
     F_CACHE_MISSES,
+    F_CACHE_LEVEL_LOOKUPS,
     F_CACHE_STORES,
     F_CACHE_STORE_FAILURES,
     F_CACHE_NOTIFICATIONS,
@@ -79,6 +80,10 @@ static const struct {
                         "by why: no entry (absent), an entry older than the "
                         "last change (stale), the listener not heard from "
                         "(untrusted)."},
+    [F_CACHE_LEVEL_LOOKUPS] = {"bbtoken_cache_level_lookups_total", "counter",
+                               "Of those, the ones whose token's entry the "
+                               "cache held: only the owner's level on the "
+                               "target was asked of the database."},
     [F_CACHE_STORES] = {"bbtoken_cache_stores_total", "counter",
                         "Entries written to the token cache."},
     [F_CACHE_STORE_FAILURES] = {"bbtoken_cache_store_failures_total", "counter",
@@ -151,6 +156,8 @@ static const bbt_series_t bbt_counter[BBT_STAT_COUNTERS] = {
                               "CacheMissesStale"},
     [BBT_STAT_CACHE_UNTRUSTED] = {F_CACHE_MISSES, "reason=\"untrusted\"",
                                   "CacheMissesUntrusted"},
+    [BBT_STAT_CACHE_LEVEL_LOOKUPS] = {F_CACHE_LEVEL_LOOKUPS, NULL,
+                                      "CacheLevelLookups"},
     [BBT_STAT_CACHE_STORES] = {F_CACHE_STORES, NULL, "CacheStores"},
     [BBT_STAT_CACHE_STORE_FAILURES] = {F_CACHE_STORE_FAILURES, NULL,
                                        "CacheStoreFailures"},

@@ -49,6 +49,9 @@ typedef enum {
     BBT_STAT_CACHE_MISSES,
     BBT_STAT_CACHE_STALE,
     BBT_STAT_CACHE_UNTRUSTED,
+    /* Of the misses, those whose token's entry the cache held: only its
+     * owner's level on the target was asked of the database. */
+    BBT_STAT_CACHE_LEVEL_LOOKUPS,
     /* Of the hits, those the request thread's own copies answered, without
      * the shared cache's lock. */
     BBT_STAT_CACHE_THREAD_HITS,

@@ -7,8 +7,11 @@
  * entries too, so a flood of made-up tokens costs one query per distinct
  * token; they are kept apart from the tokens' rows (bbt_cseg.h), so that
  * such a flood cannot push those out.  The owner's level on the target is
- * an entry of its own, shared by the owner's tokens.  Both must be
- * believable (bbt_cache_usable), or the database decides.
+ * an entry of its own, shared by the owner's tokens, in segments of its
+ * own too: any valid token can name as many targets as it likes.  Both
+ * must be believable (bbt_cache_usable), or the database decides: the
+ * lookup where the token's entry is not, the owner's level alone where
+ * only the level is not (bbt_vlevel.h).
  *
  * From the database: the token's row of the lookup, which holds its
  * owner's name, state and level map too, so one statement answers, and a
@@ -40,9 +43,9 @@
 #include "bbt_clock.h"
 #include "bbt_config.h"
 #include "bbt_db.h"
-#include "bbt_levelmap.h"
 #include "bbt_rowmemo.h"
 #include "bbt_verify.h"
+#include "bbt_vlevel.h"
 #include "bbt_vmemo.h"
 #include "bbt_where.h"
 
@@ -316,33 +319,57 @@ static void bbt_verify_cached_write(request_rec *r, bbt_req_t *rq,
 }
 
 /* The answer from this thread's copies or, when shared, from the shared
- * cache (BBT_CACHE_HIT and *out), or why not. */
-static bbt_cache_got_t bbt_verify_cached(request_rec *r, bbt_req_t *rq,
-                                         const bbt_cache_view_t *v,
-                                         int presented, const char *basic_user,
-                                         const char *key, const char *slug,
-                                         int shared, bbt_verified_t *out)
+ * cache (OK and *out; with the owner's level from the database where the
+ * token's entry alone is believed), or DECLINED and why not (*got), or
+ * HTTP_SERVICE_UNAVAILABLE (that level could not be read). */
+static int bbt_verify_cached(request_rec *r, bbt_req_t *rq,
+                             const bbt_cache_view_t *v, int presented,
+                             const char *basic_user, const char *key,
+                             const char *slug, int shared, bbt_verified_t *out,
+                             bbt_cache_got_t *got)
 {
     int interval = bbt_config_last_use_interval(r->server);
     apr_int64_t now = bbt_clock_now(v);
-    bbt_cache_got_t got;
+    bbt_cache_got_t lgot;
     bbt_centry_t e;
     const bbt_centry_t *ep;
     bbt_agroup_t g;
-    int touch, expired, newg;
+    int touch, expired, newg, rv, read = 0;
 
     for (;;) {
-        got = bbt_cache_get(r, v, rq->cache_key, rq->token_id, key, slug,
-                            shared, now, &e, &ep, &out->owner);
-        if (got != BBT_CACHE_HIT) {
-            return got;
+        *got = bbt_cache_get(r, v, rq->cache_key, rq->token_id, key, slug,
+                             shared, now, &e, &ep, &out->owner, &lgot);
+        if (*got != BBT_CACHE_HIT) {
+            return DECLINED;
         }
         /* An internal request's token was proven: a refusal is not its. */
         if (ep->kind != BBT_CENTRY_TOKEN && !presented) {
-            return BBT_CACHE_NONE;
+            *got = BBT_CACHE_NONE;
+            return DECLINED;
+        }
+        /* The shared cache may hold the level this thread has no copy
+         * of. */
+        if (lgot != BBT_CACHE_HIT && !shared) {
+            *got = lgot;
+            return DECLINED;
         }
         bbt_verify_entry(r, ep, presented, basic_user, now, interval, out,
                          &touch, &expired, &newg, &g);
+        /* The level, for a token let in, and only then (as from the
+         * database); judged again by when that answer came, which may
+         * have waited (for a connection, behind a lock on the grants).
+         * ep is e here: the shared cache's entry, decoded into it. */
+        if (lgot != BBT_CACHE_HIT && out->verdict == BBT_VERDICT_OK) {
+            rv = bbt_vlevel_read(r, v, rq->token_id, ep->owner_id, key, slug,
+                                 lgot, &out->owner);
+            if (rv != OK) {
+                return rv;
+            }
+            read = 1;
+            now = bbt_clock_now(v);
+            bbt_verify_entry(r, ep, presented, basic_user, now, interval, out,
+                             &touch, &expired, &newg, &g);
+        }
         /* This thread's copy may be behind on the writes: the shared
          * entry says whether one is still due. */
         if (shared || !(touch || expired || newg)) {
@@ -363,8 +390,12 @@ static bbt_cache_got_t bbt_verify_cached(request_rec *r, bbt_req_t *rq,
         bbt_verify_cached_write(r, rq, v, ep, &e, touch, expired,
                                 newg ? &g : NULL, interval, now);
     }
-    bbt_cache_count_hit(shared);
-    return BBT_CACHE_HIT;
+    /* One whose level the database gave was counted as a miss. */
+    if (!read) {
+        bbt_cache_count_hit(shared);
+    }
+    *got = BBT_CACHE_HIT;
+    return OK;
 }
 
 /* What the throttled writes of a request the database answered came to,
@@ -503,12 +534,14 @@ static int bbt_verify_db(request_rec *r, bbt_req_t *rq, bbt_cache_view_t *v,
          * grants) has it asked. */
         if (out->verdict == BBT_VERDICT_OK && key &&
             row.scope.kind == BBT_KIND_PERSONAL) {
-            if (bbt_levelmap_level(row.levels, key, slug, &out->owner) != 0) {
-                if (bbt_db_owner_level(c, row.user_id, key, slug,
-                                       &out->owner) != BBT_DB_OK) {
-                    rv = HTTP_SERVICE_UNAVAILABLE;
-                    goto done;
-                }
+            int asked;
+
+            if (bbt_vlevel_owner(c, row.levels, row.user_id, key, slug, &asked,
+                                 &out->owner) != BBT_DB_OK) {
+                rv = HTTP_SERVICE_UNAVAILABLE;
+                goto done;
+            }
+            if (asked) {
                 /* That answer may have waited too (behind a lock on the
                  * grants): judged again by when it came. */
                 now = bbt_clock_now(v);
@@ -601,18 +634,20 @@ int bbt_verify_token(request_rec *r, bbt_req_t *rq, const bbt_token_t *tok,
      * any count or any query: a mistyped token costs no lookup.  Nor for
      * one this thread let in before without the cache: it passed then. */
     if (v.use && rq->cache_keyed &&
-        bbt_verify_cached(r, rq, &v, tok != NULL, basic_user, key, slug, 0,
-                          out) == BBT_CACHE_HIT) {
+        bbt_verify_cached(r, rq, &v, tok != NULL, basic_user, key, slug, 0, out,
+                          &got) == OK) {
         return OK;
     }
     if (tok && !mu.known && !bbt_token_checksum_ok(tok)) {
         return HTTP_UNAUTHORIZED;
     }
+    got = BBT_CACHE_UNUSED;
     if (v.use && rq->cache_keyed) {
-        got = bbt_verify_cached(r, rq, &v, tok != NULL, basic_user, key, slug,
-                                1, out);
-        if (got == BBT_CACHE_HIT) {
-            return OK;
+        int rv = bbt_verify_cached(r, rq, &v, tok != NULL, basic_user, key,
+                                   slug, 1, out, &got);
+
+        if (rv != DECLINED) {
+            return rv;
         }
         ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
                       "BBT312: token %s not answered from the cache: %s",

@@ -38,8 +38,8 @@ $env->user_add('alice');
 $env->grant('alice', 'PROJECT_READ', 'PROJ');
 my ($tok, $id) = $env->token_create('alice', name => 'ci', perms => ['REPO_READ']);
 my $UP = '/scm/PROJ/repo.git/info/refs?service=git-upload-pack';
-like($env->error_log_text, qr/BBT304: token cache on: 65536 bytes of shmcb \(16384 of them for refusals\)/,
-     'BBT304: 65536 bytes, 16384 of them for refusals');
+like($env->error_log_text, qr/BBT304: token cache on: 65536 bytes of shmcb \(16384 of them for refusals, 8192 for owners' levels\)/,
+     'BBT304: 65536 bytes, 16384 of them for refusals, 8192 for owners\' levels');
 ok(wait_log($env, 0, qr/BBT309: /), 'the listener hears PostgreSQL');
 settle();
 

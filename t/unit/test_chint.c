@@ -2,7 +2,8 @@
  * tokens' segment BBTokenCacheSize can make keeps the largest token entry
  * in each of its subcaches, with the average's hint wherever that already
  * does; the refusals have an eighth (at least two of shmcb's least
- * segments), in segments shmcb makes, each subcache with room for one. */
+ * segments) and the owners' levels an eighth, in segments shmcb makes,
+ * each subcache with room for one of theirs. */
 #include "bbt_centry.h"
 #include "bbt_chint.h"
 #include "tap.h"
@@ -53,22 +54,26 @@ static void test_split(void)
     bbt_chint_split_t sp;
 
     bbt_chint_split(CACHE_SIZE_MIN, SHARDS, &sp);
-    ok(sp.refusal_segs == 2 && sp.refusal_seg == 8192 && sp.token_seg == 12288,
-       "65536: two refusals' segments of 8192 bytes, four of 12288 for "
-       "tokens (%u of %zu, %zu)",
-       sp.refusal_segs, sp.refusal_seg, sp.token_seg);
+    ok(sp.refusal_segs == 2 && sp.refusal_seg == 8192 && sp.level_segs == 1 &&
+           sp.level_seg == 8192 && sp.token_seg == 10240,
+       "65536: two refusals' segments of 8192 bytes, one of 8192 for "
+       "levels, four of 10240 for tokens (%u of %zu, %u of %zu, %zu)",
+       sp.refusal_segs, sp.refusal_seg, sp.level_segs, sp.level_seg,
+       sp.token_seg);
     bbt_chint_split(4 * 1024 * 1024, SHARDS, &sp);
-    ok(sp.refusal_segs == 4 && sp.refusal_seg == 131072 &&
-           sp.token_seg == 917504,
-       "4 MiB: an eighth for refusals in four segments (%u of %zu, %zu)",
-       sp.refusal_segs, sp.refusal_seg, sp.token_seg);
+    ok(sp.refusal_segs == 4 && sp.refusal_seg == 131072 && sp.level_segs == 4 &&
+           sp.level_seg == 131072 && sp.token_seg == 786432,
+       "4 MiB: an eighth for refusals and one for levels, in four segments "
+       "each (%u of %zu, %u of %zu, %zu)",
+       sp.refusal_segs, sp.refusal_seg, sp.level_segs, sp.level_seg,
+       sp.token_seg);
 }
 
 static void test_range(void)
 {
     size_t size, seg, prev = 0, hint, area, worst = (size_t)-1, worst_seg = 0;
     size_t top = 0, first_base = 0, last_other = 0;
-    long bad = 0, badref = 0;
+    long bad = 0, badref = 0, badlev = 0;
     bbt_chint_split_t sp;
 
     /* Every size the accepted range has; shmcb's arithmetic once for each
@@ -76,10 +81,24 @@ static void test_range(void)
     for (size = CACHE_SIZE_MIN; size <= CACHE_SIZE_MAX; size++) {
         bbt_chint_split(size, SHARDS, &sp);
         seg = sp.token_seg;
+        if (sp.level_segs < 1 || sp.level_segs > SHARDS ||
+            sp.level_seg < BBT_CHINT_SEG_MIN ||
+            sp.level_segs * sp.level_seg < size / 8 - SHARDS ||
+            sp.level_segs * sp.level_seg > size / 8 ||
+            !bbt_chint_fixed_obj_size(sp.level_seg, BBT_CKEY_LEN,
+                                      BBT_CLEVEL_LEN)) {
+            if (badlev++ < 5) {
+                diag("size %zu: %u levels' segments of %zu", size,
+                     sp.level_segs, sp.level_seg);
+            }
+        }
         if (sp.refusal_segs < 1 || sp.refusal_segs > SHARDS ||
             sp.refusal_seg < BBT_CHINT_SEG_MIN ||
-            SHARDS * seg + sp.refusal_segs * sp.refusal_seg > size ||
-            SHARDS * seg + sp.refusal_segs * sp.refusal_seg + 8 + SHARDS <
+            SHARDS * seg + sp.refusal_segs * sp.refusal_seg +
+                    sp.level_segs * sp.level_seg >
+                size ||
+            SHARDS * seg + sp.refusal_segs * sp.refusal_seg +
+                    sp.level_segs * sp.level_seg + 8 + 2 * SHARDS <
                 size ||
             sp.refusal_segs * sp.refusal_seg < size / 8 - SHARDS ||
             (size >= 16 * BBT_CHINT_SEG_MIN + 8 &&
@@ -124,12 +143,18 @@ static void test_range(void)
            "every accepted BBTokenCacheSize gives refusals an eighth (at "
            "least 16384 bytes) in segments shmcb makes and a refusal fits, "
            "and the rest to tokens");
+    is_int(badlev, 0,
+           "every accepted BBTokenCacheSize gives owners' levels an eighth "
+           "in segments shmcb makes, and a level fits");
     diag("the least data area: %zu bytes (segment %zu); the largest hint %zu; "
          "the average's hint from size %zu, always from %zu",
          worst, worst_seg, top, first_base, last_other + 1);
     ok(last_other + 1 <= 1024 * 1024,
        "the average's hint at every size from 1 MiB (the default is 4 MiB)");
-    ok(top <= 4 * BBT_CHINT_BASE, "no hint over four times the average's");
+    /* At the least sizes the refusals' two least segments and the levels'
+     * one leave the tokens' four some 10 KiB each: fewer, larger
+     * subcaches there. */
+    ok(top <= 6 * BBT_CHINT_BASE, "no hint over six times the average's");
 }
 
 int main(void)

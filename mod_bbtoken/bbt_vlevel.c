@@ -1,0 +1,69 @@
+/*
+ * A verified token's owner's level (see bbt_vlevel.h).
+ *
+ * The level a token the cache answered is missing is read from the same
+ * map the whole lookup row would have given (the row's levels column, which
+ * its packed column holds too), so that whichever way a level entry is
+ * made it says the same: where the schema's triggers that keep the lookup
+ * were off (BBT720), both say what the row says until it is written again,
+ * and its new map forgets the owner's entries (the 'u:' notification).
+ */
+#include "httpd.h"
+#include "http_log.h"
+
+#include "bbt_levelmap.h"
+#include "bbt_stats.h"
+#include "bbt_vlevel.h"
+
+APLOG_USE_MODULE(bbtoken);
+
+bbt_db_status_t bbt_vlevel_owner(bbt_db_conn_t *c, const char *map,
+                                 apr_int64_t owner, const char *key,
+                                 const char *slug, int *asked,
+                                 bbt_level_t *level)
+{
+    *asked = 0;
+    if (bbt_levelmap_level(map, key, slug, level) == 0) {
+        return BBT_DB_OK;
+    }
+    *asked = 1;
+    return bbt_db_owner_level(c, owner, key, slug, level);
+}
+
+int bbt_vlevel_read(request_rec *r, const bbt_cache_view_t *v,
+                    const char *token_id, apr_int64_t owner, const char *key,
+                    const char *slug, bbt_cache_got_t why, bbt_level_t *level)
+{
+    bbt_db_conn_t *c = bbt_db_open(r);
+    const char *map = NULL;
+    bbt_db_status_t st;
+    int keep, asked;
+
+    *level = BBT_LEVEL_NONE;
+    if (!c) {
+        return HTTP_SERVICE_UNAVAILABLE;
+    }
+    ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
+                  "BBT317: token %s answered from the cache, its owner's "
+                  "level on the target not (%s): the level alone is read "
+                  "from the database",
+                  token_id, bbt_cache_got_str(why));
+    st = bbt_db_levels(c, token_id, &map);
+    if (st == BBT_DB_OK) {
+        st = bbt_vlevel_owner(c, map, owner, key, slug, &asked, level);
+    }
+    /* Kept only from the listener's database, never from a hot standby,
+     * as the lookup's answers are (bbt_cache_note_db). */
+    keep = st == BBT_DB_OK &&
+           bbt_cache_note_db(r, bbt_db_native(c), bbt_db_conn_standby(c));
+    bbt_db_close(c);
+    bbt_cache_count_miss(why);
+    if (st == BBT_DB_UNAVAILABLE) {
+        return HTTP_SERVICE_UNAVAILABLE;
+    }
+    bbt_stats_count(BBT_STAT_CACHE_LEVEL_LOOKUPS);
+    if (keep) {
+        bbt_cache_put_level(r, v, owner, key, slug, *level);
+    }
+    return OK;
+}
