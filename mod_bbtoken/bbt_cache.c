@@ -311,6 +311,48 @@ bbt_cache_read(request_rec *r, bbt_cache_reader_t *rd, bbt_cseg_set_t set,
     return rd->buf;
 }
 
+/* The owner's level entry under lkey into *level, judged (its owner's
+ * mark): BBT_CACHE_HIT, or why not (BBT_CACHE_NONE when there is none). */
+static bbt_cache_got_t bbt_cache_level(request_rec *r, bbt_cache_reader_t *rd,
+                                       const bbt_cache_view_t *v,
+                                       apr_int64_t owner,
+                                       const unsigned char *lkey,
+                                       bbt_level_t *level)
+{
+    const unsigned char *b;
+    apr_uint64_t stamp;
+    size_t len;
+
+    if ((b = bbt_cache_read(r, rd, BBT_CSEG_LEVELS, lkey, &len)) == NULL ||
+        bbt_clevel_decode(b, len, &stamp, level) != 0) {
+        return BBT_CACHE_NONE;
+    }
+    return bbt_cache_judge(v, stamp, bbt_cshared_least_owner(owner));
+}
+
+/* The owner's level on (key, slug): for a repository, the entry for every
+ * repository of the project first (most owners' levels are the project's
+ * on each), then the repository's own.  Judged: BBT_CACHE_HIT, or why not
+ * (an old entry before none). */
+static bbt_cache_got_t bbt_cache_levels(request_rec *r, bbt_cache_reader_t *rd,
+                                        const bbt_cache_view_t *v,
+                                        apr_int64_t owner, const char *key,
+                                        const char *slug, bbt_level_t *level)
+{
+    unsigned char lkey[BBT_CKEY_LEN];
+    bbt_cache_got_t any = BBT_CACHE_NONE, own = BBT_CACHE_NONE;
+
+    if (slug && bbt_ckey_level_any(rd->thread, owner, key, lkey) == 0 &&
+        (any = bbt_cache_level(r, rd, v, owner, lkey, level)) ==
+            BBT_CACHE_HIT) {
+        return any;
+    }
+    if (bbt_ckey_level(rd->thread, owner, key, slug, lkey) == 0) {
+        own = bbt_cache_level(r, rd, v, owner, lkey, level);
+    }
+    return own != BBT_CACHE_NONE ? own : any;
+}
+
 /* The token's entry, judged (*tgot), and the owner's level when the entry
  * calls for it, judged (*lgot). */
 static void bbt_cache_look(request_rec *r, bbt_cache_reader_t *rd,
@@ -320,10 +362,8 @@ static void bbt_cache_look(request_rec *r, bbt_cache_reader_t *rd,
                            const bbt_centry_t **ep, bbt_level_t *level,
                            bbt_cache_got_t *tgot, bbt_cache_got_t *lgot)
 {
-    unsigned char lkey[BBT_CKEY_LEN];
     const unsigned char *b;
     const bbt_centry_t *e = NULL;
-    apr_uint64_t stamp;
     size_t len;
 
     *tgot = *lgot = BBT_CACHE_NONE;
@@ -351,11 +391,8 @@ static void bbt_cache_look(request_rec *r, bbt_cache_reader_t *rd,
         e = *ep = buf;
         *tgot = bbt_cache_judge(v, e->stamp, bbt_cshared_least(token_id));
     }
-    if (*tgot == BBT_CACHE_HIT && bbt_cache_wants_level(e, key, now) &&
-        bbt_ckey_level(rd->thread, e->owner_id, key, slug, lkey) == 0 &&
-        (b = bbt_cache_read(r, rd, BBT_CSEG_LEVELS, lkey, &len)) != NULL &&
-        bbt_clevel_decode(b, len, &stamp, level) == 0) {
-        *lgot = bbt_cache_judge(v, stamp, bbt_cshared_least_owner(e->owner_id));
+    if (*tgot == BBT_CACHE_HIT && bbt_cache_wants_level(e, key, now)) {
+        *lgot = bbt_cache_levels(r, rd, v, e->owner_id, key, slug, level);
     }
 }
 
@@ -436,11 +473,14 @@ void bbt_cache_put_token(request_rec *r, const bbt_cache_view_t *v,
 
 void bbt_cache_put_level(request_rec *r, const bbt_cache_view_t *v,
                          apr_int64_t owner, const char *key, const char *slug,
-                         bbt_level_t level)
+                         int spans, bbt_level_t level)
 {
     unsigned char lkey[BBT_CKEY_LEN], buf[BBT_CLEVEL_LEN];
 
-    if (!bbt_cseg_on() || bbt_ckey_level(v->thread, owner, key, slug, lkey)) {
+    if (!bbt_cseg_on() ||
+        (slug && spans
+             ? bbt_ckey_level_any(v->thread, owner, key, lkey)
+             : bbt_ckey_level(v->thread, owner, key, slug, lkey)) != 0) {
         return;
     }
     bbt_clevel_encode(v->stamp, level, buf);

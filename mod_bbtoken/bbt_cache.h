@@ -84,12 +84,15 @@ bbt_cache_got_t bbt_cache_get(request_rec *r, const bbt_cache_view_t *v,
 const char *bbt_cache_got_str(bbt_cache_got_t got);
 
 /* Keep an entry (its stamp says which changes it has seen), in the
- * shared cache and as this thread's copy (v's). */
+ * shared cache and as this thread's copy (v's).  An owner's level on a
+ * repository that spans (its level map gives every repository of the
+ * project the project's own level: bbt_levelmap_spans) is kept as the
+ * level on all of them, one entry. */
 void bbt_cache_put_token(request_rec *r, const bbt_cache_view_t *v,
                          const unsigned char *key, const bbt_centry_t *e);
 void bbt_cache_put_level(request_rec *r, const bbt_cache_view_t *v,
                          apr_int64_t owner, const char *key, const char *slug,
-                         bbt_level_t level);
+                         int spans, bbt_level_t level);
 
 /* The cache's shared memory as shmcb accounts for it (its entries among
  * them), for mod_status's HTML page; nothing when the cache is off.  ?auto

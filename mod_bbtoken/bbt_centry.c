@@ -30,7 +30,10 @@ typedef struct {
  * repository over and over (a CI job's fetches), and the key is the same
  * every time.  It names an owner and a target, nothing secret, and holds
  * for its maker only.  Compared part by part, before the MAC's input is
- * put together: most requests need only the comparison. */
+ * put together: most requests need only the comparison.  So, apart, the
+ * last key of an owner's level on every repository of a project (aout):
+ * a request looks for that one first, and for the repository's own where
+ * it is not. */
 struct bbt_cthread {
     bbt_keymac_copy_t copy; /* the thread's copy of the maker's keys */
     unsigned long lserial;  /* of the maker that made lout; 0: none */
@@ -40,6 +43,11 @@ struct bbt_cthread {
     char lkey[BBT_KEY_BUF];
     char lslug[BBT_SLUG_MAX];
     unsigned char lout[BBT_CKEY_LEN];
+    unsigned long aserial; /* of the maker that made aout; 0: none */
+    int64_t aowner;
+    size_t aklen;
+    char akey[BBT_KEY_BUF];
+    unsigned char aout[BBT_CKEY_LEN];
     bbt_cnear_slot_t near[BBT_CNEAR_SLOTS]; /* keyed by copy's maker */
     unsigned int next;                      /* the slot to reuse next */
 };
@@ -75,6 +83,7 @@ bbt_cthread_t *bbt_cthread(const bbt_ckeyer_t *k)
             t->near[i].len = 0;
         }
         t->lserial = 0;
+        t->aserial = 0;
     }
     return t;
 }
@@ -254,14 +263,33 @@ static size_t bbt_get16(const unsigned char *p)
     return (size_t)p[0] | ((size_t)p[1] << 8);
 }
 
+/* The MAC of a level's target into out: domain, owner, the key with its
+ * length, what the slug is (0: none, the project itself; 1: slug; 2:
+ * every repository of the project, no slug), the slug with its length: no
+ * two targets spell the same bytes. */
+static int bbt_ckey_target(bbt_cthread_t *t, int64_t owner, const char *key,
+                           size_t klen, int what, const char *slug, size_t slen,
+                           unsigned char out[BBT_CKEY_LEN])
+{
+    unsigned char buf[BBT_CKEY_LEVEL_IN];
+    unsigned char *p = buf;
+
+    *p++ = BBT_CKEY_LEVEL;
+    p = bbt_put64(p, (uint64_t)owner);
+    p = bbt_put16(p, klen);
+    memcpy(p, key, klen);
+    p += klen;
+    *p++ = (unsigned char)what;
+    p = bbt_put16(p, slen);
+    memcpy(p, slug ? slug : "", slen);
+    p += slen;
+    return bbt_ckey_mac(t, buf, (size_t)(p - buf), out);
+}
+
 int bbt_ckey_level(bbt_cthread_t *t, int64_t owner, const char *key,
                    const char *slug, unsigned char out[BBT_CKEY_LEN])
 {
-    /* Domain, owner, the key with its length, whether there is a slug, the
-     * slug with its length: no two targets spell the same bytes. */
-    unsigned char buf[BBT_CKEY_LEVEL_IN];
-    unsigned char *p = buf;
-    size_t klen = strlen(key), slen = slug ? strlen(slug) : 0, len;
+    size_t klen = strlen(key), slen = slug ? strlen(slug) : 0;
 
     if (!t || klen >= BBT_KEY_BUF || slen > BBT_SLUG_MAX) {
         return -1;
@@ -273,17 +301,8 @@ int bbt_ckey_level(bbt_cthread_t *t, int64_t owner, const char *key,
         memcpy(out, t->lout, BBT_CKEY_LEN);
         return 0;
     }
-    *p++ = BBT_CKEY_LEVEL;
-    p = bbt_put64(p, (uint64_t)owner);
-    p = bbt_put16(p, klen);
-    memcpy(p, key, klen);
-    p += klen;
-    *p++ = slug ? 1 : 0;
-    p = bbt_put16(p, slen);
-    memcpy(p, slug ? slug : "", slen);
-    p += slen;
-    len = (size_t)(p - buf);
-    if (bbt_ckey_mac(t, buf, len, out) != 0) {
+    if (bbt_ckey_target(t, owner, key, klen, slug ? 1 : 0, slug, slen, out) !=
+        0) {
         return -1;
     }
     t->lowner = owner;
@@ -294,6 +313,30 @@ int bbt_ckey_level(bbt_cthread_t *t, int64_t owner, const char *key,
     memcpy(t->lslug, slug ? slug : "", slen);
     memcpy(t->lout, out, BBT_CKEY_LEN);
     t->lserial = t->copy.serial;
+    return 0;
+}
+
+int bbt_ckey_level_any(bbt_cthread_t *t, int64_t owner, const char *key,
+                       unsigned char out[BBT_CKEY_LEN])
+{
+    size_t klen = strlen(key);
+
+    if (!t || klen >= BBT_KEY_BUF) {
+        return -1;
+    }
+    if (t->aserial == t->copy.serial && t->aowner == owner &&
+        t->aklen == klen && memcmp(t->akey, key, klen) == 0) {
+        memcpy(out, t->aout, BBT_CKEY_LEN);
+        return 0;
+    }
+    if (bbt_ckey_target(t, owner, key, klen, 2, NULL, 0, out) != 0) {
+        return -1;
+    }
+    t->aowner = owner;
+    t->aklen = klen;
+    memcpy(t->akey, key, klen);
+    memcpy(t->aout, out, BBT_CKEY_LEN);
+    t->aserial = t->copy.serial;
     return 0;
 }
 

@@ -16,7 +16,10 @@
  *     token's row (the secret matched it, or the key could not have been
  *     made);
  *   - an owner's level on a target: keyed by the MAC of (owner id, project
- *     key, slug), shared by every token of that owner.
+ *     key, slug), shared by every token of that owner; or, where the owner's
+ *     level map gives every repository of the project the project's own
+ *     level, one for all of them, keyed by (owner id, project key, every
+ *     repository).
  * Each carries the stamp it was made with: the cache's counter read before
  * the database query that produced it.  An entry is believed only when its
  * stamp is at least the least one the changes since allow (the floor, and
@@ -83,6 +86,12 @@ int bbt_ckey_token(bbt_cthread_t *t, const bbt_token_t *tok,
  * long. */
 int bbt_ckey_level(bbt_cthread_t *t, int64_t owner, const char *key,
                    const char *slug, unsigned char out[BBT_CKEY_LEN]);
+
+/* The key of owner's level on every repository of project key, where it
+ * is the project's own on each (bbt_levelmap_spans): another key than any
+ * bbt_ckey_level makes.  0, or -1 as bbt_ckey_level. */
+int bbt_ckey_level_any(bbt_cthread_t *t, int64_t owner, const char *key,
+                       unsigned char out[BBT_CKEY_LEN]);
 
 typedef enum {
     BBT_CENTRY_UNKNOWN = 1,  /* no token with this id */

@@ -23,4 +23,11 @@
 int bbt_levelmap_level(const char *map, const char *key, const char *slug,
                        bbt_level_t *level);
 
+/* Whether map gives every repository of project key the project's own
+ * level (into *level): no "key/slug" entry above it (none at all, or an
+ * administrator's "*", or the personal project's admin).  1, 0 when a
+ * repository's entry is above it (then *level is still the project's),
+ * or -1 as bbt_levelmap_level refuses the map. */
+int bbt_levelmap_spans(const char *map, const char *key, bbt_level_t *level);
+
 #endif

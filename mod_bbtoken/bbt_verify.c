@@ -413,7 +413,7 @@ static void bbt_verify_keep(request_rec *r, bbt_req_t *rq,
                             const bbt_cache_view_t *v, bbt_db_status_t st,
                             int secret_ok, const bbt_db_token_t *row,
                             const bbt_vtried_t *tried, const char *key,
-                            const char *slug, const bbt_level_t *owner)
+                            const char *slug, const bbt_vlevel_t *owner)
 {
     bbt_centry_t e;
 
@@ -449,7 +449,8 @@ static void bbt_verify_keep(request_rec *r, bbt_req_t *rq,
          * level was not, and a project's or a repository's token has no
          * owner to level. */
         if (key && owner && row->scope.kind == BBT_KIND_PERSONAL) {
-            bbt_cache_put_level(r, v, row->user_id, key, slug, *owner);
+            bbt_cache_put_level(r, v, row->user_id, key, slug, owner->spans,
+                                owner->level);
         }
     }
     bbt_cache_put_token(r, v, rq->cache_key, &e);
@@ -462,6 +463,7 @@ static int bbt_verify_db(request_rec *r, bbt_req_t *rq, bbt_cache_view_t *v,
 {
     int interval = bbt_config_last_use_interval(r->server), secret_ok = 0;
     int level_asked = 0, rv = OK;
+    bbt_vlevel_t level = {BBT_LEVEL_NONE, 0, 0};
     apr_int64_t now = 0;
     bbt_vtried_t tried = {0, 0, 0, 0};
     bbt_db_token_t row;
@@ -534,14 +536,13 @@ static int bbt_verify_db(request_rec *r, bbt_req_t *rq, bbt_cache_view_t *v,
          * grants) has it asked. */
         if (out->verdict == BBT_VERDICT_OK && key &&
             row.scope.kind == BBT_KIND_PERSONAL) {
-            int asked;
-
-            if (bbt_vlevel_owner(c, row.levels, row.user_id, key, slug, &asked,
-                                 &out->owner) != BBT_DB_OK) {
+            if (bbt_vlevel_owner(c, row.levels, row.user_id, key, slug,
+                                 &level) != BBT_DB_OK) {
                 rv = HTTP_SERVICE_UNAVAILABLE;
                 goto done;
             }
-            if (asked) {
+            out->owner = level.level;
+            if (level.asked) {
                 /* That answer may have waited too (behind a lock on the
                  * grants): judged again by when it came. */
                 now = bbt_clock_now(v);
@@ -599,7 +600,7 @@ done:
     /* A broken row is never kept: it is answered 500 every time. */
     if (v->use && rq->cache_keyed && out->verdict != BBT_VERDICT_BROKEN) {
         bbt_verify_keep(r, rq, v, st, secret_ok, &row, &tried, key, slug,
-                        level_asked ? &out->owner : NULL);
+                        level_asked ? &level : NULL);
     }
     return OK;
 }

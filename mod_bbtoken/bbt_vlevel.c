@@ -19,15 +19,22 @@ APLOG_USE_MODULE(bbtoken);
 
 bbt_db_status_t bbt_vlevel_owner(bbt_db_conn_t *c, const char *map,
                                  apr_int64_t owner, const char *key,
-                                 const char *slug, int *asked,
-                                 bbt_level_t *level)
+                                 const char *slug, bbt_vlevel_t *out)
 {
-    *asked = 0;
-    if (bbt_levelmap_level(map, key, slug, level) == 0) {
+    bbt_level_t project;
+
+    out->asked = 0;
+    out->spans = 0;
+    if (bbt_levelmap_level(map, key, slug, &out->level) == 0) {
+        /* The map gives the level on every repository of the project (one
+         * entry for all) only where no repository's entry is above the
+         * project's: then it is the same on each. */
+        out->spans = slug && bbt_levelmap_spans(map, key, &project) == 1 &&
+                     project == out->level;
         return BBT_DB_OK;
     }
-    *asked = 1;
-    return bbt_db_owner_level(c, owner, key, slug, level);
+    out->asked = 1;
+    return bbt_db_owner_level(c, owner, key, slug, &out->level);
 }
 
 int bbt_vlevel_read(request_rec *r, const bbt_cache_view_t *v,
@@ -36,8 +43,9 @@ int bbt_vlevel_read(request_rec *r, const bbt_cache_view_t *v,
 {
     bbt_db_conn_t *c = bbt_db_open(r);
     const char *map = NULL;
+    bbt_vlevel_t got = {BBT_LEVEL_NONE, 0, 0};
     bbt_db_status_t st;
-    int keep, asked;
+    int keep;
 
     *level = BBT_LEVEL_NONE;
     if (!c) {
@@ -50,8 +58,9 @@ int bbt_vlevel_read(request_rec *r, const bbt_cache_view_t *v,
                   token_id, bbt_cache_got_str(why));
     st = bbt_db_levels(c, token_id, &map);
     if (st == BBT_DB_OK) {
-        st = bbt_vlevel_owner(c, map, owner, key, slug, &asked, level);
+        st = bbt_vlevel_owner(c, map, owner, key, slug, &got);
     }
+    *level = got.level;
     /* Kept only from the listener's database, never from a hot standby,
      * as the lookup's answers are (bbt_cache_note_db). */
     keep = st == BBT_DB_OK &&
@@ -63,7 +72,7 @@ int bbt_vlevel_read(request_rec *r, const bbt_cache_view_t *v,
     }
     bbt_stats_count(BBT_STAT_CACHE_LEVEL_LOOKUPS);
     if (keep) {
-        bbt_cache_put_level(r, v, owner, key, slug, *level);
+        bbt_cache_put_level(r, v, owner, key, slug, got.spans, got.level);
     }
     return OK;
 }

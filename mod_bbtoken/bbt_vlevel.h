@@ -15,14 +15,23 @@
 
 #include "bbt_cache.h"
 #include "bbt_db.h"
+#include "bbt_perm.h"
 
-/* The level of the owner with id owner on (key, slug) into *level, from
- * map (NULL or "": none, or not one bbt_levelmap.h reads) or else asked
- * on c (*asked then 1): BBT_DB_OK or BBT_DB_UNAVAILABLE. */
+/* An owner's level on a target, and where it came from. */
+typedef struct {
+    bbt_level_t level;
+    int spans; /* a repository's level that is the same on every repository
+                  of its project, as the map says (bbt_levelmap_spans) */
+    int asked; /* asked of the database: the owner has no map */
+} bbt_vlevel_t;
+
+/* The level of the owner with id owner on (key, slug) into *out, from map
+ * (NULL or "": none, or not one bbt_levelmap.h reads) or else asked on c:
+ * BBT_DB_OK or BBT_DB_UNAVAILABLE.  A level asked never spans: only a map
+ * says what the owner has on the project's other repositories. */
 bbt_db_status_t bbt_vlevel_owner(bbt_db_conn_t *c, const char *map,
                                  apr_int64_t owner, const char *key,
-                                 const char *slug, int *asked,
-                                 bbt_level_t *level);
+                                 const char *slug, bbt_vlevel_t *out);
 
 /* For token token_id, whose entry v's cache holds and believes and which
  * it would let in, owned by owner: its level on (key, slug), which the

@@ -7,7 +7,10 @@
 # rows, where shmcb keeps a replaced entry's room until it is pushed out;
 # a flood of distinct targets by one token pushed other users' rows out,
 # and each of their next requests read the database again.  Now the level
-# alone is asked of the database and kept, among levels only.
+# alone is asked of the database and kept, among levels only.  And where
+# the owner's level map gives every repository of a project the project's
+# own level, one entry answers for all of them, and follows every change
+# as the others do.
 #
 # One prefork child, one connection (as t/80-cache-flood): the flood goes
 # through the one request thread, whose copies of entries it pushes out,
@@ -20,7 +23,7 @@ use lib "$FindBin::Bin/lib";
 use Test::More;
 use HTTP::Tiny;
 use BBT::Env qw(auth_bearer);
-use BBT::Cache qw(lookup_calls wait_log settle);
+use BBT::Cache qw(lookup_calls wait_log settle until_answer);
 
 my $MPM = "StartServers 1\nMinSpareServers 1\nMaxSpareServers 1\nServerLimit 1\n"
         . "MaxRequestWorkers 1\nKeepAlive On\nKeepAliveTimeout 300\nMaxKeepAliveRequests 0\n";
@@ -32,7 +35,7 @@ my $env = BBT::Env->new(
                 . "<Location /metrics>\n    SetHandler bbtoken-metrics\n</Location>\n",
 )->start;
 $env->stat_statements_on;
-$env->make_repo('PROJ', 'repo');
+$env->make_repo('PROJ', $_) for qw(repo other);
 # mallory holds no grant: every target is 403 to her tokens.
 $env->user_add('mallory');
 my ($mtok) = $env->token_create('mallory', name => 'm', perms => ['REPO_READ']);
@@ -40,6 +43,12 @@ my ($mtok) = $env->token_create('mallory', name => 'm', perms => ['REPO_READ']);
 $env->user_add('bob');
 $env->grant('bob', 'PROJECT_READ', 'PROJ');
 my @bob = map { ($env->token_create('bob', name => "b$_", perms => ['REPO_READ']))[0] } 1 .. 11;
+# carol reads PROJ; dave too, and may write to PROJ/repo.
+$env->user_add($_) for qw(carol dave);
+$env->grant($_, 'PROJECT_READ', 'PROJ') for qw(carol dave);
+$env->grant('dave', 'REPO_WRITE', 'PROJ/repo');
+my ($ctok) = $env->token_create('carol', name => 'c', perms => ['REPO_WRITE']);
+my ($dtok) = $env->token_create('dave', name => 'd', perms => ['REPO_WRITE']);
 like($env->error_log_text,
      qr/BBT304: token cache on: 65536 bytes of shmcb \(16384 of them for refusals, 8192 for owners' levels\)/,
      'BBT304: the refusals\' and the levels\' shares');
@@ -106,8 +115,58 @@ subtest 'distinct targets: the level alone is asked and kept' => sub {
               'from the cache: nothing asked, nothing kept') or diag explain $c;
 };
 
+my $RP = '/scm/PROJ/repo.git/info/refs?service=git-receive-pack';
+sub rp { return "/scm/$_[0]/$_[1].git/info/refs?service=git-receive-pack" }
+
+subtest 'one level entry for every repository of a project, where the map says so' => sub {
+    ok(warm($UP, $ctok), "carol's token is answered from the cache");
+    my $N = 30;
+    my ($st, $c) = cost(sub { map { get(up('PROJ', "s$_"), $ctok) } 1 .. $N });
+    is(scalar(grep { $_ == 401 || $_ == 403 } @$st), 0, "carol on $N other repositories of PROJ: let in");
+    is_deeply($c, { lookups => 0, levels => 0, stores => 0, asked => 0 },
+              'her level on PROJ/repo answered for them all: nothing asked, nothing kept')
+        or diag explain $c;
+    is(get(rp('PROJ', 's1'), $ctok), 403, 'a push to one: 403 (she reads PROJ)');
+    # dave may write to PROJ/repo: his level is not the same everywhere.
+    ok(warm($UP, $dtok), "dave's token is answered from the cache");
+    ($st, $c) = cost(sub { map { get(up('PROJ', "d$_"), $dtok) } 1 .. 20 });
+    is(scalar(grep { $_ == 401 || $_ == 403 } @$st), 0, 'dave on 20 other repositories of PROJ: let in');
+    is($c->{levels}, 20, 'one level read each: his grant on PROJ/repo is above the project\'s');
+    is($c->{stores}, 20, 'and one level kept each');
+    is(get($RP, $dtok), 200, 'dave pushes to PROJ/repo');
+    is(get(rp('PROJ', 'd1'), $dtok), 403, 'and not to PROJ/d1');
+};
+
+# Each change that decides carol's level on one repository of PROJ, with
+# her entry for all of them in the cache: what it says is forgotten, as
+# any level entry is (a grant's or a user's change forgets every entry).
+subtest 'that entry follows every change of a grant or of the owner' => sub {
+    my $until = sub {
+        my ($path, $want, $name) = @_;
+        my ($ok, $tries, $seen) = until_answer(sub { get($path, $ctok) }, $want);
+        ok($ok, "$name ($tries requests)") or diag $seen;
+    };
+    my ($OUP, $ORP) = (up('PROJ', 'other'), rp('PROJ', 'other'));
+    ok(warm($UP, $ctok), "carol's token is answered from the cache");
+    is(get($RP, $ctok), 403, 'carol may not push to PROJ/repo');
+    is(get($OUP, $ctok), 200, 'she reads PROJ/other');
+    $env->grant('carol', 'REPO_WRITE', 'PROJ/repo');
+    $until->($RP, 200, 'a grant on PROJ/repo: she pushes there');
+    is(get($ORP, $ctok), 403, 'and not to PROJ/other');
+    is(get($OUP, $ctok), 200, 'which she still reads');
+    $env->cli_ok('ungrant', 'carol', 'PROJ/repo');
+    $until->($RP, 403, 'the grant removed: refused again');
+    $env->cli_ok('user', 'set', 'carol', '--admin');
+    $until->($ORP, 200, 'made an administrator: she pushes to PROJ/other');
+    $env->cli_ok('user', 'set', 'carol', '--no-admin');
+    $until->($ORP, 403, 'no longer: refused');
+    $env->cli_ok('ungrant', 'carol', 'PROJ');
+    $until->($OUP, 403, 'her grant on PROJ removed: she reads no repository of it');
+    is(get($UP, $ctok), 403, 'PROJ/repo neither');
+};
+
 subtest "a flood of targets by one token leaves other users' rows in the cache" => sub {
-    ok(warm($UP, @bob), "bob's eleven tokens are answered from the cache");
+    ok(warm($UP, @bob, $mtok), "bob's eleven tokens and mallory's are answered from the cache");
     my $F = 2000;
     my ($st, $c) = cost(sub { map { get(up("F$_", 'r'), $mtok) } 1 .. $F });
     is(scalar(grep { $_ == 403 } @$st), $F, "$F distinct targets by mallory's token, each 403");

@@ -78,10 +78,44 @@ static void test_keys(void)
                same(x, y),
            "a target one byte shorter is another key");
     }
+    /* The level on every repository of a project: a key of its own, no
+     * project's or repository's, kept by the thread apart from the last
+     * of those. */
+    {
+        unsigned char x[BBT_CKEY_LEN], y[BBT_CKEY_LEN], z[BBT_CKEY_LEN];
+
+        ok(bbt_ckey_level_any(bbt_cthread(k1), 7, "PROJ", x) == 0 &&
+               bbt_ckey_level_any(bbt_cthread(k1b), 7, "PROJ", y) == 0 &&
+               same(x, y),
+           "every repository's level key is stable");
+        ok(bbt_ckey_level(bbt_cthread(k1), 7, "PROJ", NULL, y) == 0 &&
+               !same(x, y) &&
+               bbt_ckey_level(bbt_cthread(k1), 7, "PROJ", "", z) == 0 &&
+               !same(x, z),
+           "not the project's, nor an empty slug's");
+        ok(bbt_ckey_level_any(bbt_cthread(k1), 8, "PROJ", y) == 0 &&
+               !same(x, y) &&
+               bbt_ckey_level_any(bbt_cthread(k1), 7, "PROJX", z) == 0 &&
+               !same(x, z),
+           "another owner's, another project's");
+        ok(bbt_ckey_level(bbt_cthread(k1), 7, "PROJ", "repo", y) == 0 &&
+               bbt_ckey_level_any(bbt_cthread(k1), 7, "PROJ", z) == 0 &&
+               !same(y, z) && same(x, z) &&
+               bbt_ckey_level(bbt_cthread(k1), 7, "PROJ", "repo", z) == 0 &&
+               same(y, z),
+           "asked in turn with a repository's: each its own");
+        ok(bbt_ckey_level_any(bbt_cthread(k2), 7, "PROJ", z) == 0 &&
+               !same(x, z) &&
+               bbt_ckey_level_any(bbt_cthread(k1), 7, "PROJ", y) == 0 &&
+               same(x, y),
+           "another maker's, and back");
+    }
     memset(big, 'A', sizeof(big) - 1);
     big[sizeof(big) - 1] = '\0';
     ok(bbt_ckey_level(bbt_cthread(k1), 7, big, NULL, a) == -1,
        "an over-long key: -1");
+    ok(bbt_ckey_level_any(bbt_cthread(k1), 7, big, a) == -1,
+       "an over-long key for every repository: -1");
     bbt_ckeyer_free(k1);
     bbt_ckeyer_free(k1b);
     bbt_ckeyer_free(k2);

@@ -15,8 +15,47 @@ static int level(const char *map, const char *key, const char *slug)
     return bbt_level_to_db(l);
 }
 
+/* Whether map gives every repository of key the project's level: 1 and
+ * that level as the database numbers it (1 is 10 + 1), 0, or -1. */
+static int spans(const char *map, const char *key)
+{
+    bbt_level_t l = BBT_LEVEL_ADMIN;
+    int rv = bbt_levelmap_spans(map, key, &l);
+
+    return rv == 1 ? 10 + bbt_level_to_db(l) : rv;
+}
+
+static void test_spans(void)
+{
+    const char *m =
+        "~alice:3 PROJ:1 TEAM:2 PROJ/repo:2 PROJ/re:3 OTHER/x.y-z:1 "
+        "LOW:2 LOW/r:1 LOW/s:2";
+
+    is_int(spans(m, "TEAM"), 12, "project grant alone: spans, its level");
+    is_int(spans(m, "PROJ"), 0, "repositories' grants above it: not");
+    is_int(spans(m, "OTHER"), 0, "a repository's grant and none above");
+    is_int(spans(m, "LOW"), 12, "repositories' grants at or below it: spans");
+    is_int(spans(m, "NONE"), 10, "nothing in the project: spans, level 0");
+    is_int(spans(m, "PRO"), 10, "a key another's starts with: its own");
+    is_int(spans(m, "~alice"), 13, "the personal project: admin everywhere");
+    is_int(spans("~a:3 ~alice/r:3 ~alice:1", "~alice"), 0,
+           "a repository of another's personal project above its grant");
+    is_int(spans("*:3 PROJ/repo:3", "PROJ"), 13,
+           "an administrator: admin on every repository");
+    is_int(spans("~a:3 X:4 X/r:3", "X"), 0,
+           "admin on a repository is above create on its project");
+    is_int(spans("~a:3 X:4 X/r:2", "X"), 14,
+           "write on a repository is below create on its project");
+    is_int(spans("~a:3 X/:3", "X"), 0, "an entry of an empty slug counts");
+    is_int(spans("~a:3 X:1 Y:9", "X"), -1, "a malformed map: refused");
+    is_int(spans(NULL, "X"), -1, "no map");
+    is_int(spans("~a:3", ""), -1, "no key");
+}
+
 int main(void)
 {
+    test_spans();
+
     const char *m =
         "~alice:3 PROJ:1 TEAM:2 PROJ/repo:2 PROJ/re:3 OTHER/x.y-z:1";
 
