@@ -52,25 +52,6 @@ my $PLAIN = 'The token database is unavailable; try again later.';
 # This test's own sessions (psql, the CLI) commit without the standby.
 $ENV{PGOPTIONS} = '-c synchronous_commit=local';
 
-# Commits wait for a standby named nosuch, or not; until a new session
-# sees the setting, which the postmaster has then signalled to every
-# backend (each reads it before its next statement).
-sub syncrep {
-    my ($on) = @_;
-    $env->psql($on ? "ALTER SYSTEM SET synchronous_standby_names = 'nosuch'"
-                   : 'ALTER SYSTEM RESET synchronous_standby_names');
-    $env->psql($on ? 'ALTER SYSTEM SET synchronous_commit = on' : 'ALTER SYSTEM RESET synchronous_commit');
-    $env->psql('SELECT pg_reload_conf()');
-    my $want = $on ? 'nosuch' : '';
-    for (1 .. 1200) {
-        my ($rc, $out) = $env->psql_try('SHOW synchronous_standby_names', user => 'postgres');
-        chomp $out;
-        return 1 if !$rc && $out eq $want;
-        sleep 0.05;
-    }
-    die "synchronous_standby_names is not '$want' after a minute\n";
-}
-
 # The API's backend whose COMMIT waits for the standby (or, $event
 # 'advisory', for the lock the trigger below asks for): its pid, or 0 if
 # none does within a minute.
@@ -109,7 +90,7 @@ sub cut {
         $hold->send('SELECT pg_advisory_lock(88);');
         ok($hold->done, "$what: a session holds the trigger's lock");
     } else {
-        syncrep(1);
+        $env->pg_syncrep(1);
     }
     my $mark = log_mark($env->error_log_path);
     my $answer = in_background($env->dir . '/run', sub {
@@ -137,7 +118,7 @@ sub cut {
     if ($hold) {
         $hold->finish;
     } else {
-        syncrep(0);
+        $env->pg_syncrep(0);
     }
     $r->{json} = eval { decode_json($r->{content}) } || {};
     $r->{message} = join ' ', map { $_->{message} // '' } @{ $r->{json}{errors} || [] };

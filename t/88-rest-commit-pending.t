@@ -106,27 +106,6 @@ my $UP = '/scm/PROJ/repo.git/info/refs?service=git-upload-pack';
 my $API = '/rest/access-tokens/1.0/users/alice';
 $ENV{PGOPTIONS} = '-c synchronous_commit=local';
 
-# Commits wait for a standby named nosuch, or not; until a new session
-# sees the setting, which the postmaster has then signalled to every
-# backend.
-sub syncrep {
-    my ($on) = @_;
-    $env->psql($on ? "ALTER SYSTEM SET synchronous_standby_names = 'nosuch'"
-                   : 'ALTER SYSTEM RESET synchronous_standby_names');
-    # The harness's clusters commit without waiting (synchronous_commit
-    # off): the API's sessions wait as a server's would.
-    $env->psql($on ? 'ALTER SYSTEM SET synchronous_commit = on' : 'ALTER SYSTEM RESET synchronous_commit');
-    $env->psql('SELECT pg_reload_conf()');
-    my $want = $on ? 'nosuch' : '';
-    for (1 .. 1200) {
-        my ($rc, $out) = $env->psql_try('SHOW synchronous_standby_names', user => 'postgres');
-        chomp $out;
-        return 1 if !$rc && $out eq $want;
-        sleep 0.05;
-    }
-    die "synchronous_standby_names is not '$want' after a minute\n";
-}
-
 # Polls $sql (a count) until it is positive or $done() holds: 1 if it
 # was, else 0; a minute at most.
 sub until_seen {
@@ -147,7 +126,7 @@ sub until_seen {
 my $n = 0;
 sub pending {
     my ($what, $call, %o) = @_;
-    syncrep(1);
+    $env->pg_syncrep(1);
     my $mark = log_mark($env->error_log_path);
     my $file = "$RUN/answer-" . ++$n;
     my $child = fork // die "fork: $!";
@@ -173,11 +152,11 @@ sub pending {
            '  the handler asks what became of its transaction');
         is($env->psql("SELECT count(*) FROM pg_stat_activity WHERE pid = $pid AND wait_event = 'SyncRep'"), 1,
            '  while the old backend still waits for the standby');
-        syncrep(0);
+        $env->pg_syncrep(0);
     }
     waitpid $child, 0;
     my $r = decode_json(slurp($file));
-    syncrep(0) unless $o{back};
+    $env->pg_syncrep(0) unless $o{back};
     $r->{json} = eval { decode_json($r->{content}) } || {};
     $r->{message} = join ' ', map { $_->{message} // '' } @{ $r->{json}{errors} || [] };
     return ($r, join("\n", log_lines_since($env->error_log_path, $mark)));

@@ -562,6 +562,29 @@ sub pg_wait_table_waiters {
     return 0;
 }
 
+# Commits of the API's sessions wait for a synchronous standby named
+# nosuch ($on), or not: synchronous_standby_names and synchronous_commit
+# (the harness's clusters commit without waiting) set and reloaded, then
+# waited for until a new session sees the setting, which the postmaster has
+# by then signalled to every backend (each reads it before its next
+# statement).  A test's own sessions commit without it when it sets
+# PGOPTIONS='-c synchronous_commit=local'.  Dies after a minute.
+sub pg_syncrep {
+    my ($self, $on) = @_;
+    $self->psql($on ? "ALTER SYSTEM SET synchronous_standby_names = 'nosuch'"
+                    : 'ALTER SYSTEM RESET synchronous_standby_names');
+    $self->psql($on ? 'ALTER SYSTEM SET synchronous_commit = on' : 'ALTER SYSTEM RESET synchronous_commit');
+    $self->psql('SELECT pg_reload_conf()');
+    my $want = $on ? 'nosuch' : '';
+    for (1 .. 1200) {
+        my ($rc, $out) = $self->psql_try('SHOW synchronous_standby_names', user => 'postgres');
+        chomp $out;
+        return 1 if !$rc && $out eq $want;
+        select undef, undef, undef, 0.05;
+    }
+    die "synchronous_standby_names is not '$want' after a minute\n";
+}
+
 package BBT::Pg::Session;
 
 use BBT::Util qw(slurp);
