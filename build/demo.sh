@@ -19,10 +19,13 @@ case $dir in
     ;;
 esac
 
-# httpd's and PostgreSQL's configurations quote the paths made from it.
+# httpd's and PostgreSQL's configurations quote the paths made from it;
+# pg_ctl runs its server through /bin/sh with the log's path in double
+# quotes, where a $ or ` would be expanded (as postgres); and
+# unix_socket_directories is a list, split at commas.
 case $dir in
-*[\'\"\\]* | *[[:cntrl:]]*)
-    echo "demo: BBTOKEN_DEMO_DIR may hold no quote, backslash or control character" >&2
+*[\'\"\\\$\`,]* | *[[:cntrl:]]*)
+    echo "demo: BBTOKEN_DEMO_DIR may hold no quote, backslash, \$, \`, comma or control character" >&2
     exit 2
     ;;
 esac

@@ -289,6 +289,14 @@ subtest 'a directory named with a space' => sub {
     is($rc, 2, 'a quote in the name: refused');
     like($err, qr/BBTOKEN_DEMO_DIR may hold no quote/, '  in words');
     ok(!-e "$tmp/o'dd", '  nothing made');
+    # pg_ctl's shell would expand a $ or a ` in the log's path (as
+    # postgres), and unix_socket_directories would split it at a comma.
+    for my $bad ('d$HOME', 'd`id`', 'd,x') {
+        ($rc, $out, $err) = demo("$tmp/$bad", 'start', free_port());
+        is($rc, 2, "$bad in the name: refused");
+        like($err, qr/BBTOKEN_DEMO_DIR may hold no quote, backslash, \$, `, comma/, '  in words');
+        ok(!-e "$tmp/$bad", '  nothing made');
+    }
     my $odd = "$tmp/demo with space";
     ($rc, $out, $err) = demo($odd, 'start', free_port());
     is($rc, 0, 'demo.sh start') or return diag "$out$err";
