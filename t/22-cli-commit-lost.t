@@ -17,7 +17,7 @@ use IO::Select;
 use IO::Socket::INET;
 use POSIX ();
 use BBT::Env;
-use BBT::Util qw(free_port spew);
+use BBT::Util qw(free_port spew listen_forking);
 
 my $env = BBT::Env->new(httpd => 0)->start;
 my $ARM = $env->dir . '/run/cut-next-commit';
@@ -25,21 +25,7 @@ my $port = free_port();
 my $pgport = $env->superuser_conninfo =~ /port=(\d+)/ ? $1 : die "no port in the conninfo\n";
 
 # The relay: each connection in a child of its own.
-my $relay = fork // die "fork: $!";
-if (!$relay) {
-    $SIG{TERM} = 'DEFAULT';    # the test's END ends it
-    my $l = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => $port, Listen => 8, ReuseAddr => 1)
-        or die "listen: $!";
-    while (my $c = $l->accept) {
-        my $pid = fork // die "fork: $!";
-        if (!$pid) {
-            relay($c);
-            POSIX::_exit(0);
-        }
-        close $c;
-    }
-    POSIX::_exit(0);
-}
+my $relay = listen_forking($port, \&relay);
 
 sub relay {
     my ($c) = @_;

@@ -37,7 +37,7 @@ use JSON::PP;
 use Time::HiRes qw(sleep);
 use BBT::Env qw(auth_bearer);
 use BBT::Assert;
-use BBT::Rest qw(rest_location);
+use BBT::Rest qw(rest_location rest_writes);
 use BBT::Util qw(in_background);
 
 my $env = BBT::Env->new(api_conf => rest_location('basic'), modules => [qw(auth_basic authn_file authz_user)])->start;
@@ -47,6 +47,7 @@ $env->user_add('alice');
 $env->grant('alice', 'PROJECT_READ', 'PROJ');
 my $UP = '/scm/PROJ/repo.git/info/refs?service=git-upload-pack';
 my $API = '/rest/access-tokens/1.0/users/alice';
+my $W = rest_writes($env, 'alice');
 my $PLAIN = 'The token database is unavailable; try again later.';
 
 # This test's own sessions (psql, the CLI) commit without the standby.
@@ -125,13 +126,6 @@ sub cut {
     return ($r, join("\n", log_lines_since($env->error_log_path, $mark)));
 }
 
-sub create { my ($name) = @_; return sub {
-    $env->rest(PUT => $API, as => 'alice', api => 1, json => { name => $name, permissions => ['PROJECT_READ'] }) } }
-sub rotate { my ($id) = @_; return sub {
-    $env->rest(POST => "$API/$id/rotate", as => 'alice', api => 1, headers => { 'X-Atlassian-Token' => 'no-check' }) } }
-sub update { my ($id, $name) = @_; return sub {
-    $env->rest(POST => "$API/$id", as => 'alice', api => 1, json => { name => $name }) } }
-sub revoke { my ($id) = @_; return sub { $env->rest(DELETE => "$API/$id", as => 'alice', api => 1) } }
 
 sub live_id {
     my ($name) = @_;
@@ -141,13 +135,13 @@ sub revoked { $env->psql("SELECT revoked_at IS NOT NULL FROM bbtoken_tokens WHER
 sub git { $env->get($UP, auth_bearer($_[0]))->{status} }
 
 subtest 'control: the API writes as it should with the standby in place' => sub {
-    my $r = create('control')->();
+    my $r = $W->{create}->('control')->();
     is($r->{status}, 200, 'create 200') or diag res_summary($r);
     is(git($r->{json}{token}), 200, '  its token works');
 };
 
 subtest 'done: each write is answered as done' => sub {
-    my ($r, $log) = cut('create', create('made'));
+    my ($r, $log) = cut('create', $W->{create}->('made'));
     my $id = live_id('made');
     ok($id, "the token made is in the database: $id");
     is($r->{status}, 200, 'create: 200, not 503') or diag $r->{content};
@@ -158,7 +152,7 @@ subtest 'done: each write is answered as done' => sub {
     unlike($log, qr/BBT200|BBT282/, '  no BBT200, no BBT282');
 
     my ($old, $old_id) = $env->token_create('alice', name => 'ci');
-    ($r, $log) = cut('rotate', rotate($old_id));
+    ($r, $log) = cut('rotate', $W->{rotate}->($old_id));
     my $new_id = $env->psql("SELECT id FROM bbtoken_tokens WHERE rotated_from = '$old_id' AND revoked_at IS NULL");
     ok(revoked($old_id) && $new_id, "in the database: $old_id revoked, $new_id made");
     is($r->{status}, 200, 'rotate: 200, not 503') or diag $r->{content};
@@ -169,7 +163,7 @@ subtest 'done: each write is answered as done' => sub {
         or diag $log;
 
     (undef, $id) = $env->token_create('alice', name => 'before');
-    ($r, $log) = cut('update', update($id, 'after'));
+    ($r, $log) = cut('update', $W->{update}->($id, 'after'));
     is($env->psql("SELECT name FROM bbtoken_tokens WHERE id = '$id'"), 'after', 'in the database: renamed');
     is($r->{status}, 200, 'update: 200, not 503') or diag $r->{content};
     is($r->{json}{name}, 'after', '  the token as renamed');
@@ -190,7 +184,7 @@ subtest 'done: each write is answered as done' => sub {
 
     my $tok;
     ($tok, $id) = $env->token_create('alice', name => 'gone');
-    ($r, $log) = cut('revoke', revoke($id));
+    ($r, $log) = cut('revoke', $W->{revoke}->($id));
     ok(revoked($id), 'in the database: revoked');
     is($r->{status}, 204, 'revoke: 204, not 503') or diag $r->{content};
     is(git($tok), 401, '  the token is refused');
@@ -198,7 +192,7 @@ subtest 'done: each write is answered as done' => sub {
 };
 
 subtest 'not done: the transaction aborted at its COMMIT, 503 as before' => sub {
-    my ($r, $log) = cut('create', create('aborted'), abort => 1);
+    my ($r, $log) = cut('create', $W->{create}->('aborted'), abort => 1);
     is($env->psql("SELECT count(*) FROM bbtoken_tokens WHERE name = 'aborted'"), 0, 'no such token');
     is($r->{status}, 503, 'create: 503');
     is($r->{message}, $PLAIN, '  the plain message');
@@ -209,7 +203,7 @@ subtest 'not done: the transaction aborted at its COMMIT, 503 as before' => sub 
     unlike($log, qr/BBT281|BBT282/, '  no BBT281, no BBT282');
 
     my ($old, $old_id) = $env->token_create('alice', name => 'ci3');
-    ($r, $log) = cut('rotate', rotate($old_id), abort => 1);
+    ($r, $log) = cut('rotate', $W->{rotate}->($old_id), abort => 1);
     ok(!revoked($old_id), 'in the database: the old token not revoked');
     is($env->psql("SELECT count(*) FROM bbtoken_tokens WHERE rotated_from = '$old_id'"), 0, '  no new one');
     is($r->{status}, 503, 'rotate: 503');
@@ -222,7 +216,7 @@ subtest 'not done: the transaction aborted at its COMMIT, 503 as before' => sub 
     # Another session gives the token the very name asked for, after the
     # write aborted and before the handler could have read it.
     my (undef, $id) = $env->token_create('alice', name => 'kept');
-    ($r, $log) = cut('update', update($id, 'renamed'), abort => 1,
+    ($r, $log) = cut('update', $W->{update}->($id, 'renamed'), abort => 1,
                      undo => "UPDATE bbtoken_tokens SET name = 'renamed' WHERE id = '$id'");
     is($r->{status}, 503, 'update: 503, though the token has the name asked for by then');
     is($r->{message}, $PLAIN, '  the plain message');
@@ -231,7 +225,7 @@ subtest 'not done: the transaction aborted at its COMMIT, 503 as before' => sub 
 
     my $tok;
     ($tok, $id) = $env->token_create('alice', name => 'not gone');
-    ($r, $log) = cut('revoke', revoke($id), abort => 1);
+    ($r, $log) = cut('revoke', $W->{revoke}->($id), abort => 1);
     ok(!revoked($id), 'in the database: not revoked');
     is($r->{status}, 503, 'revoke: 503');
     is(git($tok), 200, '  the token still works');
@@ -246,7 +240,7 @@ subtest 'changed again since: not known, not done' => sub {
     # given again to another transaction would look like too, so the
     # answer is that the outcome is not known, not that it was not done.
     my (undef, $id) = $env->token_create('alice', name => 'first');
-    my ($r, $log) = cut('update', update($id, 'second'), undo => "UPDATE bbtoken_tokens SET name = 'first' WHERE id = '$id'");
+    my ($r, $log) = cut('update', $W->{update}->($id, 'second'), undo => "UPDATE bbtoken_tokens SET name = 'first' WHERE id = '$id'");
     is($env->psql("SELECT name FROM bbtoken_tokens WHERE id = '$id'"), 'first', 'in the database: the old name again');
     is($r->{status}, 503, 'update: 503');
     like($r->{message}, qr/whether token $id was changed is not known: look at it before trying again/,
@@ -257,7 +251,7 @@ subtest 'changed again since: not known, not done' => sub {
 };
 
 subtest 'not known: the database cannot be asked again' => sub {
-    my ($r, $log) = cut('create', create('unknown'), unreachable => 1);
+    my ($r, $log) = cut('create', $W->{create}->('unknown'), unreachable => 1);
     my $id = live_id('unknown');
     ok($id, "the token made is in the database: $id");
     is($r->{status}, 503, 'create: 503');
@@ -270,7 +264,7 @@ subtest 'not known: the database cannot be asked again' => sub {
     unlike($log, qr/BBT200/, '  no BBT200');
 
     my ($old, $old_id) = $env->token_create('alice', name => 'ci2');
-    ($r, $log) = cut('rotate', rotate($old_id), unreachable => 1);
+    ($r, $log) = cut('rotate', $W->{rotate}->($old_id), unreachable => 1);
     my $new_id = $env->psql("SELECT id FROM bbtoken_tokens WHERE rotated_from = '$old_id'");
     ok(revoked($old_id) && $new_id, "in the database: $old_id revoked, $new_id made");
     is($r->{status}, 503, 'rotate: 503');
@@ -280,21 +274,21 @@ subtest 'not known: the database cannot be asked again' => sub {
         or diag $log;
 
     (undef, $id) = $env->token_create('alice', name => 'old name');
-    ($r, $log) = cut('update', update($id, 'new name'), unreachable => 1);
+    ($r, $log) = cut('update', $W->{update}->($id, 'new name'), unreachable => 1);
     is($r->{status}, 503, 'update: 503');
     like($r->{message}, qr/whether token $id was changed is not known/, '  not known, naming the token')
         or diag $r->{content};
     like($log, qr/BBT282: access-tokens API: updating a token: .*\(token $id\)/, '  BBT282') or diag $log;
 
     (undef, $id) = $env->token_create('alice', name => 'to revoke');
-    ($r, $log) = cut('revoke', revoke($id), unreachable => 1);
+    ($r, $log) = cut('revoke', $W->{revoke}->($id), unreachable => 1);
     ok(revoked($id), 'in the database: revoked');
     is($r->{status}, 503, 'revoke: 503');
     like($r->{message}, qr/whether token $id was revoked is not known: if it is still listed, revoke it again/,
          '  not known, naming the token') or diag $r->{content};
     like($log, qr/BBT282: access-tokens API: revoking a token: .*\(token $id\)/, '  BBT282') or diag $log;
 
-    my $after = create('made at last')->();
+    my $after = $W->{create}->('made at last')->();
     is($after->{status}, 200, 'the API works again once its role may log in') or diag res_summary($after);
 };
 

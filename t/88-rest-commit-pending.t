@@ -31,8 +31,8 @@ use POSIX ();
 use Time::HiRes qw(sleep);
 use BBT::Env qw(auth_bearer);
 use BBT::Assert;
-use BBT::Rest qw(rest_location);
-use BBT::Util qw(free_port slurp spew);
+use BBT::Rest qw(rest_location rest_writes);
+use BBT::Util qw(free_port slurp spew listen_forking);
 
 my $REST = rest_location('basic');
 my $env = BBT::Env->new(httpd => 0, api_conf => "BBTokenDBWait 300\n$REST",
@@ -44,21 +44,7 @@ my $pgport = $env->pg_port;
 # The relay: each connection in a child of its own, which notes its pid
 # under the port of its connection to PostgreSQL (pg_stat_activity's
 # client_port of the backend).
-my $relay = fork // die "fork: $!";
-if (!$relay) {
-    $SIG{TERM} = 'DEFAULT';    # the test's END ends it
-    my $l = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => $port, Listen => 16, ReuseAddr => 1)
-        or die "listen: $!";
-    while (1) {
-        my $c = $l->accept or next;
-        my $pid = fork // die "fork: $!";
-        if (!$pid) {
-            relay($c);
-            POSIX::_exit(0);
-        }
-        close $c;
-    }
-}
+my $relay = listen_forking($port, \&relay);
 
 sub relay {
     my ($c) = @_;
@@ -103,7 +89,7 @@ $env->make_repo('PROJ', 'repo');
 $env->user_add('alice');
 $env->grant('alice', 'PROJECT_READ', 'PROJ');
 my $UP = '/scm/PROJ/repo.git/info/refs?service=git-upload-pack';
-my $API = '/rest/access-tokens/1.0/users/alice';
+my $W = rest_writes($env, 'alice');
 $ENV{PGOPTIONS} = '-c synchronous_commit=local';
 
 # Polls $sql (a count) until it is positive or $done() holds: 1 if it
@@ -162,22 +148,18 @@ sub pending {
     return ($r, join("\n", log_lines_since($env->error_log_path, $mark)));
 }
 
-sub create { my ($name) = @_; return sub {
-    $env->rest(PUT => $API, as => 'alice', api => 1, json => { name => $name, permissions => ['PROJECT_READ'] }) } }
-sub rotate { my ($id) = @_; return sub {
-    $env->rest(POST => "$API/$id/rotate", as => 'alice', api => 1, headers => { 'X-Atlassian-Token' => 'no-check' }) } }
 sub live_id { $env->psql("SELECT id FROM bbtoken_tokens WHERE name = '$_[0]' AND revoked_at IS NULL") }
 sub revoked { $env->psql("SELECT revoked_at IS NOT NULL FROM bbtoken_tokens WHERE id = '$_[0]'") eq 't' }
 sub git { $env->get($UP, auth_bearer($_[0]))->{status} }
 
 subtest 'control: through the relay, uncut, the API writes' => sub {
-    my $r = create('control')->();
+    my $r = $W->{create}->('control')->();
     is($r->{status}, 200, 'create 200') or diag res_summary($r);
     is(git($r->{json}{token}), 200, '  its token works');
 };
 
 subtest 'the standby comes while the handler asks: answered as done' => sub {
-    my ($r, $log) = pending('create', create('made'), back => 1);
+    my ($r, $log) = pending('create', $W->{create}->('made'), back => 1);
     my $id = live_id('made');
     ok($id, "in the database: token $id");
     is($r->{status}, 200, 'create: 200, not 503') or diag $r->{content};
@@ -188,7 +170,7 @@ subtest 'the standby comes while the handler asks: answered as done' => sub {
     unlike($log, qr/BBT200|BBT282/, '  no BBT200, no BBT282');
 
     my ($old, $old_id) = $env->token_create('alice', name => 'ci');
-    ($r, $log) = pending('rotate', rotate($old_id), back => 1);
+    ($r, $log) = pending('rotate', $W->{rotate}->($old_id), back => 1);
     my $new_id = $env->psql("SELECT id FROM bbtoken_tokens WHERE rotated_from = '$old_id' AND revoked_at IS NULL");
     ok(revoked($old_id) && $new_id, "in the database: $old_id revoked, $new_id made");
     is($r->{status}, 200, 'rotate: 200, not 503') or diag $r->{content};
@@ -201,7 +183,7 @@ subtest 'the standby comes while the handler asks: answered as done' => sub {
 
 subtest 'the standby comes after BBTokenDBWait: not known, naming the tokens' => sub {
     httpd_via_relay(api_conf => "BBTokenDBWait 1\n$REST");
-    my ($r, $log) = pending('create', create('late'));
+    my ($r, $log) = pending('create', $W->{create}->('late'));
     ok(until_seen("SELECT count(*) FROM bbtoken_tokens WHERE name = 'late'", sub { 0 }),
        'the create lands once the standby comes');
     my $id = live_id('late');
@@ -215,7 +197,7 @@ subtest 'the standby comes after BBTokenDBWait: not known, naming the tokens' =>
     unlike($log, qr/BBT200|BBT281/, '  no BBT200, no BBT281');
 
     my ($old, $old_id) = $env->token_create('alice', name => 'ci2');
-    ($r, $log) = pending('rotate', rotate($old_id));
+    ($r, $log) = pending('rotate', $W->{rotate}->($old_id));
     ok(until_seen("SELECT count(*) FROM bbtoken_tokens WHERE id = '$old_id' AND revoked_at IS NOT NULL", sub { 0 }),
        'the rotation lands once the standby comes');
     my $new_id = $env->psql("SELECT id FROM bbtoken_tokens WHERE rotated_from = '$old_id'");

@@ -33,8 +33,8 @@ use POSIX ();
 use Time::HiRes qw(sleep);
 use BBT::Env qw(auth_bearer);
 use BBT::Assert;
-use BBT::Rest qw(rest_location);
-use BBT::Util qw(free_port in_background slurp spew);
+use BBT::Rest qw(rest_location rest_writes);
+use BBT::Util qw(free_port in_background slurp spew listen_forking);
 
 my $env = BBT::Env->new(httpd => 0, api_conf => rest_location('basic'),
                         modules => [qw(auth_basic authn_file authz_user)])->start;
@@ -45,21 +45,7 @@ my $pgport = $env->pg_port;
 # the column after the transaction's id.
 my $START = $env->psql('SELECT extract(epoch FROM pg_postmaster_start_time())::text');
 
-my $relay = fork // die "fork: $!";
-if (!$relay) {
-    $SIG{TERM} = 'DEFAULT';    # the test's END ends it
-    my $l = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => $port, Listen => 16, ReuseAddr => 1)
-        or die "listen: $!";
-    while (1) {
-        my $c = $l->accept or next;
-        my $pid = fork // die "fork: $!";
-        if (!$pid) {
-            relay($c);
-            POSIX::_exit(0);
-        }
-        close $c;
-    }
-}
+my $relay = listen_forking($port, \&relay);
 END { kill 'TERM', $relay if $relay; }
 
 # $buf from PostgreSQL with the write's transaction id (a text column of
@@ -121,7 +107,7 @@ $env->make_repo('PROJ', 'repo');
 $env->user_add('alice');
 $env->grant('alice', 'PROJECT_READ', 'PROJ');
 my $UP = '/scm/PROJ/repo.git/info/refs?service=git-upload-pack';
-my $API = '/rest/access-tokens/1.0/users/alice';
+my $W = rest_writes($env, 'alice');
 
 # Polls $cond until it holds: whether it did within a minute.
 sub until_true {
@@ -163,24 +149,17 @@ sub lost_to {
     return ($r, join("\n", log_lines_since($env->error_log_path, $mark)));
 }
 
-sub create { my ($name) = @_; return sub {
-    $env->rest(PUT => $API, as => 'alice', api => 1, json => { name => $name, permissions => ['PROJECT_READ'] }) } }
-sub rotate { my ($id) = @_; return sub {
-    $env->rest(POST => "$API/$id/rotate", as => 'alice', api => 1, headers => { 'X-Atlassian-Token' => 'no-check' }) } }
-sub update { my ($id, $name) = @_; return sub {
-    $env->rest(POST => "$API/$id", as => 'alice', api => 1, json => { name => $name }) } }
-sub revoke { my ($id) = @_; return sub { $env->rest(DELETE => "$API/$id", as => 'alice', api => 1) } }
 sub revoked { $env->psql("SELECT revoked_at IS NOT NULL FROM bbtoken_tokens WHERE id = '$_[0]'") eq 't' }
 sub git { $env->get($UP, auth_bearer($_[0]))->{status} }
 
 subtest 'control: through the relay, untouched, the API writes' => sub {
-    my $r = create('control')->();
+    my $r = $W->{create}->('control')->();
     is($r->{status}, 200, 'create 200') or diag res_summary($r);
     is(git($r->{json}{token}), 200, '  its token works');
 };
 
 subtest "another transaction's id said committed: not known, naming the token" => sub {
-    my ($r, $log) = lost_to('create', create('ghost'));
+    my ($r, $log) = lost_to('create', $W->{create}->('ghost'));
     is($env->psql("SELECT count(*) FROM bbtoken_tokens WHERE name = 'ghost'"), 0, 'no such token');
     is($r->{status}, 503, 'create: 503, not 200') or diag $r->{content};
     ok(!exists $r->{json}{token}, '  no secret');
@@ -192,7 +171,7 @@ subtest "another transaction's id said committed: not known, naming the token" =
     unlike($log, qr/BBT200|BBT281/, '  no BBT200, no BBT281');
 
     my ($old, $old_id) = $env->token_create('alice', name => 'ci');
-    ($r, $log) = lost_to('rotate', rotate($old_id));
+    ($r, $log) = lost_to('rotate', $W->{rotate}->($old_id));
     ok(!revoked($old_id), "in the database: $old_id not revoked");
     is($env->psql("SELECT count(*) FROM bbtoken_tokens WHERE rotated_from = '$old_id'"), 0, '  no new token');
     is($r->{status}, 503, 'rotate: 503, not 200') or diag $r->{content};
@@ -204,7 +183,7 @@ subtest "another transaction's id said committed: not known, naming the token" =
          '  BBT282') or diag $log;
 
     my (undef, $uid) = $env->token_create('alice', name => 'before');
-    ($r, $log) = lost_to('update', update($uid, 'after'));
+    ($r, $log) = lost_to('update', $W->{update}->($uid, 'after'));
     is($env->psql("SELECT name FROM bbtoken_tokens WHERE id = '$uid'"), 'before', 'in the database: not renamed');
     is($r->{status}, 503, 'update: 503, not 200') or diag $r->{content};
     like($r->{message}, qr/whether token $uid was changed is not known/, '  not known, naming the token')
@@ -213,7 +192,7 @@ subtest "another transaction's id said committed: not known, naming the token" =
          '  BBT282') or diag $log;
 
     my ($tok, $rid) = $env->token_create('alice', name => 'victim');
-    ($r, $log) = lost_to('revoke', revoke($rid));
+    ($r, $log) = lost_to('revoke', $W->{revoke}->($rid));
     ok(!revoked($rid), 'in the database: not revoked');
     is($r->{status}, 503, 'revoke: 503, not 204') or diag $r->{content};
     like($r->{message}, qr/whether token $rid was revoked is not known: if it is still listed, revoke it again/,
@@ -225,7 +204,7 @@ subtest "another transaction's id said committed: not known, naming the token" =
 
 subtest 'a token revoked by someone else meanwhile is revoked: done' => sub {
     my ($tok, $id) = $env->token_create('alice', name => 'twice');
-    my ($r, $log) = lost_to('revoke', revoke($id), sub {
+    my ($r, $log) = lost_to('revoke', $W->{revoke}->($id), sub {
         $env->psql("UPDATE bbtoken_tokens SET revoked_at = now() WHERE id = '$id'");
     });
     ok(revoked($id), 'in the database: revoked');

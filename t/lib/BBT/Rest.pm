@@ -40,7 +40,7 @@ use warnings;
 use BBT::Env;
 
 use Exporter 'import';
-our @EXPORT_OK = qw(rest_env rest_location);
+our @EXPORT_OK = qw(rest_env rest_location rest_writes);
 
 my %LOGIN = (
     basic => <<'EOC',
@@ -108,6 +108,25 @@ sub rest_env {
     $env->user_add(ref $_ ? @$_ : $_) for @{ $o{users} || [] };
     $env->grant(@$_) for @{ $o{grants} || [] };
     return $env;
+}
+
+# The API's writes as $user (the password login, the API's host), each
+# made now and called later (in_background, or where a test cuts its
+# connection): $w->{create}->(NAME) a token of PROJECT_READ,
+# $w->{rotate}->(ID), $w->{update}->(ID, NAME), $w->{revoke}->(ID), each
+# a sub giving $env->rest's answer.
+sub rest_writes {
+    my ($env, $user) = @_;
+    my $api = "/rest/access-tokens/1.0/users/$user";
+    my @as = (as => $user, api => 1);
+    return {
+        create => sub { my ($name) = @_;
+                        sub { $env->rest(PUT => $api, @as, json => { name => $name, permissions => ['PROJECT_READ'] }) } },
+        rotate => sub { my ($id) = @_;
+                        sub { $env->rest(POST => "$api/$id/rotate", @as, headers => { 'X-Atlassian-Token' => 'no-check' }) } },
+        update => sub { my ($id, $name) = @_; sub { $env->rest(POST => "$api/$id", @as, json => { name => $name }) } },
+        revoke => sub { my ($id) = @_; sub { $env->rest(DELETE => "$api/$id", @as) } },
+    };
 }
 
 1;

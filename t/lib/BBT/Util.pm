@@ -18,7 +18,7 @@ use Time::HiRes qw(sleep time);
 
 use Exporter 'import';
 our @EXPORT_OK = qw(run_cmd free_port port_open slurp spew in_children in_background snapshot snapshot_diff
-                    one_child_mpm exited threaded_child rss_kb pass_fifo);
+                    one_child_mpm exited threaded_child rss_kb pass_fifo listen_forking);
 
 # The checkout this harness belongs to.
 our $ROOT = abs_path(dirname(__FILE__) . '/../../..');
@@ -135,6 +135,28 @@ sub free_port {
     my $p = $s->sockport;
     close $s;
     return $p;
+}
+
+# A listener on 127.0.0.1:$port in a process of its own, each connection
+# it accepts served by $serve->($socket) in a child of its own (a relay
+# between httpd and PostgreSQL, say): the listener's pid, which the caller
+# ends (TERM; the children end with their connections, or by the caller).
+sub listen_forking {
+    my ($port, $serve) = @_;
+    my $pid = fork // die "fork: $!";
+    return $pid if $pid;
+    $SIG{TERM} = 'DEFAULT';
+    my $l = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => $port, Listen => 16, ReuseAddr => 1)
+        or die "listen: $!";
+    while (1) {
+        my $c = $l->accept or next;
+        my $child = fork // die "fork: $!";
+        if (!$child) {
+            $serve->($c);
+            POSIX::_exit(0);
+        }
+        close $c;
+    }
 }
 
 sub port_open {
