@@ -252,6 +252,12 @@ subtest 'the package holds what make install installs' => sub {
         push @got, $p;
     }
     is_deeply([sort @got], \@want, 'same files in the .deb as make install puts there');
+    # The README's list of the package's files names the manual as it is
+    # installed (debhelper compresses it).
+    my ($doc_line) = slurp('README') =~ m{^ +/usr/share/doc/\Q$PKG\E/ +(\S+)}m;
+    (my $doc = $doc_line // '') =~ s/,$//;
+    ok($doc ne '' && grep({ m{^\./usr/share/doc/\Q$PKG\E/\Q$doc\E$} } map { (split ' ', $_, 6)[5] } split /\n/, qx{dpkg-deb -c $deb}),
+       "the README's package list names the manual as installed ($doc)");
     # What apt-listchanges shows before an upgrade: the steps it needs.
     my $news = qx{dpkg-deb --fsys-tarfile $deb | tar -xOf - ./usr/share/doc/$PKG/NEWS.Debian.gz | gzip -dc};
     like($news, qr/^libapache2-mod-bbtoken \(\Q$version\E\)/, 'NEWS.Debian, for this version');
