@@ -71,7 +71,8 @@ static void test_split(void)
 
 static void test_range(void)
 {
-    size_t size, seg, prev = 0, hint, area, worst = (size_t)-1, worst_seg = 0;
+    size_t size, seg, prev = 0, hint = 0, area, worst = (size_t)-1;
+    size_t worst_seg = 0;
     size_t top = 0, first_base = 0, last_other = 0;
     long bad = 0, badref = 0, badlev = 0;
     bbt_chint_split_t sp;
@@ -111,6 +112,10 @@ static void test_range(void)
             }
         }
         if (seg == prev) {
+            /* The same segment as the last size: the same hint. */
+            if (hint && hint != BBT_CHINT_BASE) {
+                last_other = size;
+            }
             continue;
         }
         prev = seg;
