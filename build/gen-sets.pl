@@ -58,6 +58,17 @@ const char *bbt_rules_builtin(const char *name, const char **default_prefix)
     return NULL;
 }
 
+const char *bbt_rules_builtin_name(const char *name)
+{
+    size_t i;
+
+    for (i = 0; name && i < sizeof(bbt_sets) / sizeof(bbt_sets[0]); i++) {
+        if (strcmp(name, bbt_sets[i].name) == 0)
+            return bbt_sets[i].name;
+    }
+    return NULL;
+}
+
 const char *bbt_rules_builtin_names(void)
 {
 T

@@ -227,6 +227,7 @@ static int bbt_read_credentials(request_rec *r, const bbt_dir_conf_t *conf,
         apr_table_setn(r->notes, "error-notes",
                        apr_pstrcat(r->pool, "Malformed Authorization header: ",
                                    cred.why, ".", NULL));
+        apr_table_setn(r->notes, BBT_REST_REFUSE_HEADER, "1");
         status = HTTP_BAD_REQUEST;
         break;
     case BBT_CRED_BASIC:

@@ -444,6 +444,8 @@ static const char *bbt_set_routes(cmd_parms *cmd, void *dconf, const char *name,
                             "to tokens)",
                             bbt_where(cmd), origin);
     }
+    /* A built-in set's routes say so (bbt_rest_refuse.c); a file's do not. */
+    (void)bbt_rules_mark_builtin(conf->rules, from, name);
     bbt_configtest_methods(cmd, conf->rules, from);
     return NULL;
 }

@@ -1,20 +1,23 @@
 /*
- * Early refusals on the access-tokens REST API's location, in JSON
- * (bbt_rest_refuse.h).
+ * Early refusals in JSON (bbt_rest_refuse.h): on the access-tokens REST
+ * API's location, and on a request the bitbucket-rest route set decides.
  *
  * API clients read Bitbucket's envelope for every error, those of its
- * login included; git, WebDAV and svn clients expect httpd's page, so
- * only a location whose handler is bbtoken-rest changes.  httpd writes
+ * login included, and so do the clients of Bitbucket's own REST API
+ * behind a location of the bitbucket-rest set; git, WebDAV and svn
+ * clients expect httpd's page, so only those two change.  httpd writes
  * the answer itself (ap_die, ap_send_error_response): a custom response
- * given at the refusal becomes its body, and since httpd then forces
- * text/html, a filter put in by the insert_error_filter hook sets the
- * JSON media type back before the headers go out.  Status, challenge,
- * Retry-After and every other header stay httpd's.
+ * given at the refusal becomes its body (an ErrorDocument for the status
+ * is then not used), and since httpd then forces text/html, a filter put
+ * in by the insert_error_filter hook sets the JSON media type back before
+ * the headers go out.  Status, challenge, Retry-After and every other
+ * header stay httpd's.
  *
  * The body is a fixed message per status: nothing from the request (a
  * user name, a token) is in it, and it never tells whether a user exists.
- * Should the JSON not be made, the request is refused all the same, with
- * httpd's page.
+ * A route set's 403 says what the verified token lacks, in the words
+ * httpd's page gave it.  Should the JSON not be made, the request is
+ * refused all the same, with httpd's page.
  */
 #include "httpd.h"
 #include "http_config.h"
@@ -29,20 +32,32 @@
 
 #include <jansson.h>
 
+#include "bbt_config.h"
 #include "bbt_rest.h"
 #include "bbt_rest_json.h"
 #include "bbt_rest_refuse.h"
+#include "bbt_rmemo.h"
 
 /* The mark: the refused status, whose custom response is the envelope. */
 #define BBT_REST_REFUSE_NOTE "bbtoken-rest-refused"
 
+/* The built-in route set whose clients read the envelope. */
+#define BBT_REST_REFUSE_SET "bitbucket-rest"
+
 static ap_filter_rec_t *bbt_rest_refuse_filter_handle;
+
+/* Where a refusal is answered in the envelope. */
+typedef enum {
+    BBT_REFUSE_PAGE = 0, /* httpd's page */
+    BBT_REFUSE_API,      /* the access-tokens API's location */
+    BBT_REFUSE_ROUTES    /* a request of the bitbucket-rest set */
+} bbt_refuse_where_t;
 
 /* Whether the request's handler will be bbtoken-rest.  Core sets
  * r->handler from SetHandler only in the fixups, after authentication,
  * so until then it is read from the location's configuration the same
  * way; a handler something else set already wins, as it would. */
-static int bbt_rest_refuse_here(request_rec *r)
+static int bbt_rest_refuse_handler(request_rec *r)
 {
     core_dir_config *d = ap_get_core_module_config(r->per_dir_config);
     const char *h = r->handler, *err = NULL;
@@ -57,9 +72,48 @@ static int bbt_rest_refuse_here(request_rec *r)
     return h && !err && strcmp(h, BBT_REST_HANDLER) == 0;
 }
 
+/* Whether the request is the bitbucket-rest set's: the built-in set of the
+ * route that decides it, its body unread (a deny route too); where no
+ * route of a built-in set does (none matches, or a route file's or a
+ * BBTokenRoute line's), the section's, when bitbucket-rest is the only
+ * built-in set among its routes.  So a section holding git and
+ * bitbucket-rest answers each request as its own set's clients read,
+ * and one that a request reaches before it is routed (a method override
+ * is refused first) answers it as routing will.  Thread memory keeps the
+ * match routing made for the same request (bbt_rmemo.h). */
+static int bbt_rest_refuse_routes(request_rec *r)
+{
+    const bbt_dir_conf_t *conf = bbt_config_dir(r);
+    const char *set;
+    bbt_match_t m;
+
+    if (!conf || !conf->rules) {
+        return 0;
+    }
+    bbt_rmemo_match(conf->rules, r->method, r->uri, r->args, 0, &m);
+    if (!(set = bbt_rule_builtin(m.rule))) {
+        set = bbt_rules_builtin_only(conf->rules);
+    }
+    return set && strcmp(set, BBT_REST_REFUSE_SET) == 0;
+}
+
+/* Where a refusal is answered, decided here alone.  A sub-request's
+ * refusal is never sent. */
+static bbt_refuse_where_t bbt_rest_refuse_here(request_rec *r)
+{
+    if (r->main) {
+        return BBT_REFUSE_PAGE;
+    }
+    if (bbt_rest_refuse_handler(r)) {
+        return BBT_REFUSE_API;
+    }
+    return bbt_rest_refuse_routes(r) ? BBT_REFUSE_ROUTES : BBT_REFUSE_PAGE;
+}
+
 int bbt_rest_refuse(request_rec *r, int status)
 {
-    const char *exception, *message;
+    const char *exception, *message, *notes;
+    bbt_refuse_where_t where;
     json_t *e;
     char *out;
 
@@ -70,11 +124,10 @@ int bbt_rest_refuse(request_rec *r, int status)
                   "try again.";
         break;
     case HTTP_FORBIDDEN:
-        /* Only a token is refused here: a password's 403 comes from the
-         * handler. */
+        /* Only a token is refused here (a password's 403 comes from the
+         * handler, or from Require): its message depends on where. */
         exception = BBT_REST_EX_AUTH;
-        message = "Access tokens cannot be used to manage access tokens: "
-                  "log in with your password.";
+        message = NULL;
         break;
     case HTTP_TOO_MANY_REQUESTS:
         exception = BBT_REST_EX_RATE;
@@ -85,10 +138,14 @@ int bbt_rest_refuse(request_rec *r, int status)
         /* What was wrong with it stays in the error log: a fixed message
          * echoes nothing of the header. */
         exception = BBT_REST_EX_ARG;
-        message = apr_table_get(r->notes, BBT_REST_REFUSE_OVERRIDE)
-                      ? "A method override must name the request's own "
-                        "method."
-                      : "The Authorization header is malformed.";
+        if (apr_table_get(r->notes, BBT_REST_REFUSE_OVERRIDE)) {
+            message = "A method override must name the request's own "
+                      "method.";
+        } else if (apr_table_get(r->notes, BBT_REST_REFUSE_HEADER)) {
+            message = "The Authorization header is malformed.";
+        } else {
+            return status;
+        }
         break;
     case HTTP_SERVICE_UNAVAILABLE:
         exception = BBT_REST_EX_DB;
@@ -97,9 +154,19 @@ int bbt_rest_refuse(request_rec *r, int status)
     default:
         return status;
     }
-    /* A sub-request's refusal is never sent. */
-    if (r->main || !bbt_rest_refuse_here(r)) {
+    if ((where = bbt_rest_refuse_here(r)) == BBT_REFUSE_PAGE) {
         return status;
+    }
+    if (!message && where == BBT_REFUSE_API) {
+        message = "Access tokens cannot be used to manage access tokens: "
+                  "log in with your password.";
+    } else if (!message) {
+        /* The gate's words (bbt_authz.c), which httpd's page gave: what
+         * the verified token lacks, naming nothing the request did not. */
+        notes = apr_table_get(r->notes, "error-notes");
+        message = notes ? notes
+                        : "This access token is not permitted to make this "
+                          "request.";
     }
     e = bbt_rest_envelope(exception, message);
     out = e ? json_dumps(e, JSON_COMPACT) : NULL;

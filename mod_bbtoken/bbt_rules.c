@@ -32,6 +32,10 @@ struct bbt_rules {
     uint32_t path_pairs, query_pairs;
     unsigned long serial;
     int has_dest_checks; /* a route with the option new or git-object */
+    /* The built-in set routes were loaded from, and whether from more
+     * than one (bbt_rules_builtin_only). */
+    const char *set;
+    int sets_mixed;
 };
 
 /* One thread's match data: for the path, and for the query string (matched
@@ -187,6 +191,34 @@ unsigned long bbt_rules_serial(const bbt_rules_t *rs)
 const char *bbt_rule_origin(const bbt_rule_t *r)
 {
     return r ? r->origin : NULL;
+}
+
+int bbt_rules_mark_builtin(bbt_rules_t *rs, size_t from, const char *name)
+{
+    const char *set = bbt_rules_builtin_name(name);
+    size_t i;
+
+    if (!rs || !set)
+        return -1;
+    if (from >= rs->n)
+        return 0;
+    for (i = from; i < rs->n; i++)
+        rs->v[i]->set = set;
+    /* The table's own strings: one pointer for each set. */
+    if (rs->set && rs->set != set)
+        rs->sets_mixed = 1;
+    rs->set = set;
+    return 0;
+}
+
+const char *bbt_rule_builtin(const bbt_rule_t *r)
+{
+    return r ? r->set : NULL;
+}
+
+const char *bbt_rules_builtin_only(const bbt_rules_t *rs)
+{
+    return rs && !rs->sets_mixed ? rs->set : NULL;
 }
 
 const bbt_namedrepo_t *bbt_rule_named(const bbt_rule_t *r)

@@ -207,4 +207,22 @@ const char *bbt_rules_builtin(const char *name, const char **default_prefix);
 /* The names of the built-in sets, for messages: "git, dav, bitbucket-rest". */
 const char *bbt_rules_builtin_names(void);
 
+/* The built-in set's own name, a string that lives as long as the
+ * process, or NULL if name is none. */
+const char *bbt_rules_builtin_name(const char *name);
+
+/* Say that the routes from index from on were loaded from the built-in set
+ * name: a refusal is answered the way that set's clients read
+ * (bbt_rest_refuse.c).  0, or -1 when name is no built-in set. */
+int bbt_rules_mark_builtin(bbt_rules_t *rules, size_t from, const char *name);
+
+/* The built-in set a route came from (bbt_rules_builtin_name's string),
+ * or NULL: a route file's, a BBTokenRoute line's, or no route. */
+const char *bbt_rule_builtin(const bbt_rule_t *rule);
+
+/* The one built-in set the list's routes came from, or NULL when they
+ * came from none or from more than one (routes of files and BBTokenRoute
+ * lines beside it do not count). */
+const char *bbt_rules_builtin_only(const bbt_rules_t *rules);
+
 #endif

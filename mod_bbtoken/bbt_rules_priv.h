@@ -38,6 +38,9 @@ struct bbt_rule {
     bbt_bodyproj_t *bodyproj;     /* body-project=: NULL for none */
     bbt_namedrepo_t *named;       /* query-repo=, body-repo=: NULL */
     char *origin;
+    /* The built-in set it was loaded from (bbt_rules_mark_builtin), or
+     * NULL. */
+    const char *set;
 };
 
 /* Options a route may have, for bbt_rules_add's record of those seen. */

@@ -490,6 +490,71 @@ static void test_new(void)
     bbt_rules_free(dav);
 }
 
+/* The routes of a built-in set name it, so a refusal can be answered the
+ * way its clients read one (bbt_rest_refuse.c); a list names the one set
+ * its routes came from, BBTokenRoute lines and files beside it aside. */
+static void test_builtin_marks(void)
+{
+    const char *rest = bbt_rules_builtin_name("bitbucket-rest");
+    bbt_rules_t *rs = bbt_rules_new();
+    char err[BBT_RULES_ERR_MAX];
+    bbt_match_t m;
+    size_t n;
+
+    ok(rest && strcmp(rest, "bitbucket-rest") == 0 &&
+           bbt_rules_builtin_name("git") != rest,
+       "bitbucket-rest's own name");
+    ok(!bbt_rules_builtin_name("svn") && !bbt_rules_builtin_name(NULL) &&
+           !bbt_rules_builtin_name("routes/git.conf"),
+       "no set svn, NULL, or a file");
+    if (!rs ||
+        bbt_rules_add(rs, "GET", "/plugin/(?<project>[A-Z]+)", "PROJECT_READ",
+                      NULL, 0, "conf:1", err, sizeof(err)) != 0) {
+        bbt_rules_free(rs);
+        ok(0, "a BBTokenRoute line: %s", err);
+        return;
+    }
+    ok(!bbt_rules_builtin_only(rs) && !bbt_rules_builtin_only(NULL),
+       "a BBTokenRoute line alone: no set");
+    n = bbt_rules_count(rs);
+    ok(bbt_rules_load(rs, bbt_rules_builtin("bitbucket-rest", NULL), "",
+                      "routes/bitbucket-rest.conf", err, sizeof(err)) == 0 &&
+           bbt_rules_mark_builtin(rs, n, "bitbucket-rest") == 0,
+       "bitbucket-rest loaded and marked");
+    ok(bbt_rules_builtin_only(rs) == rest, "  the list's one set");
+    ok(bbt_rules_match(rs, "GET", "/rest/api/latest/projects/PROJ", NULL, 0,
+                       &m) == BBT_ROUTE_MATCH &&
+           bbt_rule_builtin(m.rule) == rest,
+       "  a route of it names it");
+    ok(bbt_rules_match(rs, "GET", "/rest/api/latest/admin/users", NULL, 0,
+                       &m) == BBT_ROUTE_NONE &&
+           bbt_rule_builtin(m.rule) == rest,
+       "  so does a deny route of it");
+    ok(bbt_rules_match(rs, "GET", "/plugin/PROJ", NULL, 0, &m) ==
+               BBT_ROUTE_MATCH &&
+           !bbt_rule_builtin(m.rule),
+       "  the line's route names none");
+    ok(bbt_rules_match(rs, "GET", "/elsewhere", NULL, 0, &m) ==
+               BBT_ROUTE_NONE &&
+           !bbt_rule_builtin(m.rule) && !bbt_rule_builtin(NULL),
+       "  no route, none");
+    ok(bbt_rules_mark_builtin(rs, 0, "svn") == -1 &&
+           bbt_rules_mark_builtin(rs, bbt_rules_count(rs), "git") == 0 &&
+           bbt_rules_builtin_only(rs) == rest,
+       "  no set svn; marking no route changes nothing");
+    n = bbt_rules_count(rs);
+    ok(bbt_rules_load(rs, bbt_rules_builtin("git", NULL), "/scm",
+                      "routes/git.conf", err, sizeof(err)) == 0 &&
+           bbt_rules_mark_builtin(rs, n, "git") == 0 &&
+           !bbt_rules_builtin_only(rs),
+       "with git beside it, no one set");
+    ok(bbt_rules_match(rs, "GET", "/scm/PROJ/repo.git/info/refs",
+                       "service=git-upload-pack", 0, &m) == BBT_ROUTE_MATCH &&
+           bbt_rule_builtin(m.rule) == bbt_rules_builtin_name("git"),
+       "  a git route names git");
+    bbt_rules_free(rs);
+}
+
 int main(void)
 {
     test_language();
@@ -498,5 +563,6 @@ int main(void)
     test_builtin_files();
     test_dav();
     test_new();
+    test_builtin_marks();
     return done_testing();
 }

@@ -1,0 +1,242 @@
+# The module's own refusals on a location of the bitbucket-rest route set
+# (Bitbucket's REST API behind the module) are answered in Bitbucket's
+# JSON error envelope, as on the access-tokens API's location: no login or
+# a wrong one (401 with the challenges), a token the route refuses (403,
+# saying what the token lacks, with Bearer's insufficient_scope), an
+# address the failed-login throttle holds back (429 with Retry-After), a
+# malformed Authorization header or a method override naming another
+# method (400), the database unavailable (503 with Retry-After); a HEAD
+# gets no body; application/json;charset=UTF-8, nosniff and no-store.  An
+# ErrorDocument for the status does not take its place, as on the API's
+# location.  On the same server a git location keeps httpd's HTML page for
+# each, so does a body the routes refuse (400), and a section holding both
+# sets answers each request by the set of the route that decides it.
+use strict;
+use warnings;
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use Test::More;
+use HTTP::Tiny;
+use JSON::PP;
+use BBT::Env qw(mistype_token);
+use BBT::Assert;
+
+my $FAILS = 4;
+my $pw = 'alice-Pa55-word';
+my $extra = <<'EOC';
+BBTokenCache off
+ScriptAlias /rest/ "@DIR@/cgi-bin/env.cgi/"
+<Location /rest>
+    AuthType BBToken
+    AuthName "Git"
+    AuthBBTokenProvider file
+    AuthUserFile "@DIR@/htpasswd"
+    BBTokenRoutes bitbucket-rest
+    Require bbtoken
+</Location>
+<Location /rest/open>
+    Require all granted
+</Location>
+# An ErrorDocument of its own for every status.
+ScriptAlias /ed/rest/ "@DIR@/cgi-bin/env.cgi/"
+<Location /ed>
+    AuthType BBToken
+    AuthName "Git"
+    BBTokenRoutes bitbucket-rest /ed
+    Require bbtoken
+    ErrorDocument 401 "the admin's own 401 page"
+    ErrorDocument 403 "the admin's own 403 page"
+</Location>
+# The access-tokens API's own location, with the same: its refusals are
+# told in the envelope whatever ErrorDocument says.
+<Location /api/rest/access-tokens>
+    SetHandler bbtoken-rest
+    AuthType BBToken
+    AuthName "Git"
+    BBTokenRoutes none
+    Require valid-user
+    ErrorDocument 401 "the admin's own 401 page"
+</Location>
+# Both sets in one section: git under /mix/scm, the REST API under /mix.
+ScriptAlias /mix/ "@DIR@/cgi-bin/env.cgi/"
+<Location /mix>
+    AuthType BBToken
+    AuthName "Git"
+    BBTokenRoutes git /mix/scm
+    BBTokenRoutes bitbucket-rest /mix
+    Require bbtoken
+</Location>
+EOC
+my $env = BBT::Env->new(extra_conf => $extra, modules => [qw(authn_file authz_user)],
+                        throttle => "BBTokenThrottleFailures $FAILS\nBBTokenThrottleWindow 3600")->start;
+$env->make_repo('PROJ', 'repo');
+$env->user_add('alice');
+$env->grant('alice', 'PROJECT_ADMIN', 'PROJ');
+$env->htpasswd(alice => $pw);
+my $tok = $env->token_create('alice', name => 'ro', perms => ['REPO_READ']);
+my $bad = mistype_token($tok);
+my $host = '127.0.0.1:' . $env->port;
+
+my $A = '/rest/api/latest';
+my $REPO = "$A/projects/PROJ/repos/repo";
+my $GIT = '/scm/PROJ/repo.git/info/refs?service=git-upload-pack';
+my $PUSH = '/scm/PROJ/repo.git/info/refs?service=git-receive-pack';
+
+sub header1 {
+    my ($res, $name) = @_;
+    my $v = $res->{headers}{$name};
+    return ref $v ? join(', ', @$v) : $v;
+}
+
+# The envelope with this status, exception and message, as
+# application/json;charset=UTF-8 with nosniff and no-store, naming
+# nothing of the credentials.
+sub is_envelope {
+    my ($res, $status, $ex_re, $msg_re, $name) = @_;
+    local $Test::Builder::Level = $Test::Builder::Level + 1;
+    my $body = $res->{content} // $res->{body} // '';
+    my $j = eval { decode_json($body) };
+    my $e = ref $j eq 'HASH' && ref $j->{errors} eq 'ARRAY' && @{ $j->{errors} } == 1 ? $j->{errors}[0] : undef;
+    my $ok = $res->{status} == $status && (header1($res, 'content-type') // '') eq 'application/json;charset=UTF-8'
+        && ref $e eq 'HASH' && exists $e->{context} && !defined $e->{context}
+        && ($e->{exceptionName} // '') =~ $ex_re && ($e->{message} // '') =~ $msg_re;
+    ok($ok, "$name: $status in the JSON envelope") or diag res_summary($res);
+    is(header1($res, 'x-content-type-options'), 'nosniff', "$name: X-Content-Type-Options: nosniff");
+    is(header1($res, 'cache-control'), 'no-store', "$name: Cache-Control: no-store");
+    unlike($body, qr/\Q$pw\E|\Q$tok\E|\Q$bad\E|wrong-pw/, "$name: the body names no credential");
+    return $ok;
+}
+
+# httpd's own HTML page with this status (or the body httpd was given
+# for it, $body_re).
+sub is_page {
+    my ($res, $status, $name, $body_re) = @_;
+    local $Test::Builder::Level = $Test::Builder::Level + 1;
+    my $ok = $res->{status} == $status && (header1($res, 'content-type') // '') =~ m{^text/html}
+        && ($res->{content} // $res->{body} // '') =~ ($body_re // qr/<html>/i);
+    ok($ok, "$name: $status, httpd's HTML page") or diag res_summary($res);
+    return $ok;
+}
+
+sub basic_and_bearer {
+    my ($res, $name) = @_;
+    local $Test::Builder::Level = $Test::Builder::Level + 1;
+    my @c = challenges($res);
+    ok((grep { /^Basic realm="Git"/ } @c) && (grep { /^Bearer realm="Git"/ } @c), "$name: both challenges kept")
+        or diag res_summary($res);
+}
+
+my $AUTH_FAILED = qr/^Authentication failed\. Please check your credentials and try again\.$/;
+
+# A client of its own address: its failed logins throttle no other.
+sub from {
+    my ($addr) = @_;
+    return HTTP::Tiny->new(timeout => 30, max_redirect => 0, keep_alive => 0, local_address => $addr);
+}
+
+subtest '401: no login, a wrong token, a wrong password' => sub {
+    my $ua = from('127.0.0.5');
+    for my $c ([undef, 'no Authorization'], [$env->bearer($bad), 'a mistyped token'],
+               [$env->basic('alice', 'wrong-pw'), 'a wrong password']) {
+        my ($auth, $what) = @$c;
+        my $h = { headers => $auth ? { Authorization => $auth } : {} };
+        my $res = $ua->get($env->url($REPO), $h);
+        is_envelope($res, 401, qr/\.AuthorisationException$/, $AUTH_FAILED, "REST, $what");
+        basic_and_bearer($res, "REST, $what");
+        is_page($ua->get($env->url($GIT), $h), 401, "git, $what");
+    }
+    my $res = $env->get('/mix/rest/api/1.0/projects/PROJ');
+    is_envelope($res, 401, qr/\.AuthorisationException$/, $AUTH_FAILED, 'both sets, a REST route');
+    is_page($env->get('/mix/scm/PROJ/repo.git/info/refs?service=git-upload-pack'), 401, 'both sets, a git route');
+    is_page($env->get('/mix/elsewhere'), 401, 'both sets, no route');
+};
+
+subtest 'HEAD: the same head, no body' => sub {
+    my $res = $env->raw_request("HEAD $REPO HTTP/1.1\r\nHost: $host\r\nConnection: close\r\n\r\n");
+    is($res->{status}, 401, 'HEAD without a login: 401');
+    is(header1($res, 'content-type'), 'application/json;charset=UTF-8', '  application/json');
+    basic_and_bearer($res, '  HEAD');
+    is($res->{body} // '', '', '  and no body');
+};
+
+subtest '403: a token the route refuses, saying what it lacks' => sub {
+    my $auth = { Authorization => $env->bearer($tok) };
+    my $res = $env->request('PUT', "$REPO/browse/README.md", $auth, 'x');
+    is_envelope($res, 403, qr/\.AuthorisationException$/,
+                qr/^The access token does not have REPO_WRITE permission for this request\.$/, 'REST, too little');
+    ok(grep({ /^Bearer realm="Git", error="insufficient_scope"$/ } challenges($res)), '  insufficient_scope kept');
+    is_envelope($env->get("$A/admin/users", $auth), 403, qr/\.AuthorisationException$/,
+                qr/^This URL or method is not open to access tokens\.$/, 'REST, a deny route');
+    is_envelope($env->get('/rest/build-status/latest/commits/0123', $auth), 403, qr/\.AuthorisationException$/,
+                qr/^This URL or method is not open to access tokens\.$/, 'REST, no route');
+    is_page($env->get($PUSH, $auth), 403, 'git, too little');
+    is_page($env->get('/scm/PROJ/repo.git/no-such-thing', $auth), 403, 'git, no route');
+};
+
+subtest 'an ErrorDocument for the status does not take its place' => sub {
+    is_envelope($env->get('/ed/rest/api/latest/projects/PROJ'), 401, qr/\.AuthorisationException$/, $AUTH_FAILED,
+                'no login');
+    is_envelope($env->get('/ed/rest/api/latest/admin/users', { Authorization => $env->bearer($tok) }), 403,
+                qr/\.AuthorisationException$/, qr/^This URL or method is not open to access tokens\.$/, 'a deny route');
+    is_envelope($env->get('/api/rest/access-tokens/1.0/users/alice'), 401, qr/\.AuthorisationException$/, $AUTH_FAILED,
+                'the access-tokens API\'s location, no login');
+};
+
+subtest '400: a malformed Authorization header' => sub {
+    my $h = { Authorization => 'Basic !!!not-base64' };
+    my $res = $env->get($REPO, $h);
+    is_envelope($res, 400, qr/\.ArgumentValidationException$/, qr/^The Authorization header is malformed\.$/,
+                'REST, Basic with no base64');
+    unlike($res->{content} // '', qr/not-base64/, '  the body echoes nothing of the header');
+    is_page($env->get($GIT, $h), 400, 'git, Basic with no base64');
+};
+
+subtest '400: a method override naming another method' => sub {
+    my $h = { Authorization => $env->bearer($tok), 'X-HTTP-Method-Override' => 'DELETE' };
+    my $OVR = qr/^A method override must name the request's own method\.$/;
+    my $res = $env->get($REPO, $h);
+    is_envelope($res, 400, qr/\.ArgumentValidationException$/, $OVR, 'REST, GET with X-HTTP-Method-Override: DELETE');
+    unlike($res->{content} // '', qr/DELETE/, '  the body echoes nothing of the header');
+    is_envelope($env->get('/rest/open/x', { 'X-HTTP-Method-Override' => 'DELETE' }), 400,
+                qr/\.ArgumentValidationException$/, $OVR, 'REST, let in without a login');
+    is_envelope($env->get("$REPO?_method=DELETE", { Authorization => $env->bearer($tok) }), 400,
+                qr/\.ArgumentValidationException$/, $OVR, 'REST, _method=DELETE');
+    is_page($env->get($GIT, $h), 400, 'git, GET with X-HTTP-Method-Override: DELETE');
+};
+
+subtest 'a body the routes refuse keeps httpd\'s page' => sub {
+    # A fork's body names its project: this one is no JSON.
+    my $res = $env->request('POST', $REPO,
+                            { Authorization => $env->bearer($tok), 'Content-Type' => 'application/json' }, 'not json');
+    is_page($res, 400, 'REST, a fork whose body is no JSON');
+};
+
+subtest '429: a throttled address' => sub {
+    my $ua = from('127.0.0.7');
+    my $wrong = { Authorization => $env->basic('alice', 'wrong-pw') };
+    for my $i (1 .. $FAILS) {
+        is($ua->get($env->url($REPO), { headers => $wrong })->{status}, 401, "failure $i: 401");
+    }
+    my $right = { Authorization => $env->basic('alice', $pw) };
+    my $res = $ua->get($env->url($REPO), { headers => $right });
+    is_envelope($res, 429, qr/\.RateLimitedException$/, qr/^Too many failed logins from your address/,
+                'REST, the right password, throttled');
+    like(header1($res, 'retry-after') // '', qr/^[1-9]\d*$/, '  Retry-After in seconds');
+    # The throttle's own words, as httpd's page.
+    is_page($ua->get($env->url($GIT), { headers => $right }), 429, 'git, throttled', qr/^Too many failed logins/);
+};
+
+# Last: the database stays down (BBTokenCache off: every token is asked of
+# it).
+subtest '503: the database unavailable' => sub {
+    $env->pg_stop;
+    my $auth = { Authorization => $env->bearer($tok) };
+    my $res = $env->get($REPO, $auth);
+    is_envelope($res, 503, qr/\.ServiceUnavailableException$/,
+                qr/^The token database is unavailable; try again later\.$/, 'REST, a token');
+    like(header1($res, 'retry-after') // '', qr/^[1-9]\d*$/, '  Retry-After in seconds');
+    is_page($env->get($GIT, $auth), 503, 'git, a token');
+};
+
+is(scalar($env->crash_lines), 0, 'no httpd child crashed') or diag join "\n", $env->crash_lines;
+done_testing;
