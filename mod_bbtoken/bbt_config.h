@@ -50,6 +50,10 @@ void *bbt_config_create_srv(apr_pool_t *p, server_rec *s);
 void *bbt_config_merge_srv(apr_pool_t *p, void *basev, void *addv);
 extern const command_rec bbt_config_cmds[];
 
+/* NULL if the directive being read may set who gets in, and what is
+ * served runs as: not in .htaccess, not in <Limit> (the message if not). */
+const char *bbt_config_not_htaccess(cmd_parms *cmd);
+
 /* The section's settings for r. */
 const bbt_dir_conf_t *bbt_config_dir(const request_rec *r);
 

@@ -43,7 +43,7 @@ static int bbt_davlock_fixups(request_rec *r)
  * not say keeps its parent's value (bbt_config_merge_dir). */
 const char *bbt_davlock_set_max(cmd_parms *cmd, void *dconf, const char *arg)
 {
-    const char *e = ap_check_cmd_context(cmd, NOT_IN_HTACCESS | NOT_IN_LIMIT);
+    const char *e = bbt_config_not_htaccess(cmd);
     long secs;
 
     if (e) {

@@ -198,15 +198,19 @@ int bbt_rules_mark_builtin(bbt_rules_t *rs, size_t from, const char *name)
     const char *set = bbt_rules_builtin_name(name);
     size_t i;
 
-    if (!rs || !set)
+    if (!rs || !set) {
         return -1;
-    if (from >= rs->n)
+    }
+    if (from >= rs->n) {
         return 0;
-    for (i = from; i < rs->n; i++)
+    }
+    for (i = from; i < rs->n; i++) {
         rs->v[i]->set = set;
+    }
     /* The table's own strings: one pointer for each set. */
-    if (rs->set && rs->set != set)
+    if (rs->set && rs->set != set) {
         rs->sets_mixed = 1;
+    }
     rs->set = set;
     return 0;
 }
