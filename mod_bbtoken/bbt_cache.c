@@ -430,6 +430,13 @@ bbt_cache_got_t bbt_cache_get(request_rec *r, const bbt_cache_view_t *v,
     return tgot;
 }
 
+bbt_cache_got_t bbt_cache_again(bbt_cache_view_t *v, const bbt_centry_t *e,
+                                const char *token_id)
+{
+    bbt_cshared_begin(&v->heartbeat, &v->stamp, &v->behind);
+    return bbt_cache_judge(v, e->stamp, bbt_cshared_least(token_id));
+}
+
 const char *bbt_cache_got_str(bbt_cache_got_t got)
 {
     switch (got) {

@@ -27,10 +27,11 @@ void bbt_cache_child_init(apr_pool_t *pchild, server_rec *s);
 
 /* What one request saw when it began: whether it may use the cache at
  * all (it is on, for this server, whose database is the listener's), and
- * the heartbeat and the stamp, read in that order; and the thread's state
- * for the cache's keys and copies, looked up once for every look and store
- * the request makes (NULL when the cache is off: it makes no key).  For
- * the call that began it only, on its thread. */
+ * the heartbeat and the stamp, read in that order (again after a wait:
+ * bbt_cache_again); and the thread's state for the cache's keys and
+ * copies, looked up once for every look and store the request makes (NULL
+ * when the cache is off: it makes no key).  For the call that began it
+ * only, on its thread. */
 typedef struct {
     int use;
     apr_uint64_t stamp; /* what the request keeps is stamped with */
@@ -79,6 +80,16 @@ bbt_cache_got_t bbt_cache_get(request_rec *r, const bbt_cache_view_t *v,
                               apr_int64_t now, bbt_centry_t *buf,
                               const bbt_centry_t **e, bbt_level_t *level,
                               bbt_cache_got_t *level_got);
+
+/* Whether the token's entry e (token_id's), which a look with v believed,
+ * may be believed still once the request has waited (for a pooled
+ * connection, for the database's answer): v's heartbeat, stamp and clock
+ * read again, as bbt_cache_begin read them, and e judged by the rule the
+ * look judged it by.  BBT_CACHE_HIT, or why not.  What the request keeps
+ * afterwards is stamped with the stamp read here, before the statements it
+ * sends after this. */
+bbt_cache_got_t bbt_cache_again(bbt_cache_view_t *v, const bbt_centry_t *e,
+                                const char *token_id);
 
 /* Why a look found nothing believable, for the debug log. */
 const char *bbt_cache_got_str(bbt_cache_got_t got);

@@ -320,13 +320,13 @@ static void bbt_verify_cached_write(request_rec *r, bbt_req_t *rq,
 
 /* The answer from this thread's copies or, when shared, from the shared
  * cache (OK and *out; with the owner's level from the database where the
- * token's entry alone is believed), or DECLINED and why not (*got), or
+ * token's entry alone is believed), or DECLINED and why not (*got; also
+ * when the entry believed is no longer once that level has come), or
  * HTTP_SERVICE_UNAVAILABLE (that level could not be read). */
-static int bbt_verify_cached(request_rec *r, bbt_req_t *rq,
-                             const bbt_cache_view_t *v, int presented,
-                             const char *basic_user, const char *key,
-                             const char *slug, int shared, bbt_verified_t *out,
-                             bbt_cache_got_t *got)
+static int bbt_verify_cached(request_rec *r, bbt_req_t *rq, bbt_cache_view_t *v,
+                             int presented, const char *basic_user,
+                             const char *key, const char *slug, int shared,
+                             bbt_verified_t *out, bbt_cache_got_t *got)
 {
     int interval = bbt_config_last_use_interval(r->server);
     apr_int64_t now = bbt_clock_now(v);
@@ -366,6 +366,17 @@ static int bbt_verify_cached(request_rec *r, bbt_req_t *rq,
                 return rv;
             }
             read = 1;
+            /* The entry was believed before that wait, by the heartbeat
+             * then: a change to the token heard meanwhile (revoked, its
+             * permissions or allow-list changed, or one that forgets
+             * every entry: its owner's state), or the listener lost,
+             * leaves the answer to the lookup, as for an entry found out
+             * of date.  The level kept stays good: it is stamped with the
+             * stamp read before the wait. */
+            if ((*got = bbt_cache_again(v, ep, rq->token_id)) !=
+                BBT_CACHE_HIT) {
+                return DECLINED;
+            }
             now = bbt_clock_now(v);
             bbt_verify_entry(r, ep, presented, basic_user, now, interval, out,
                              &touch, &expired, &newg, &g);

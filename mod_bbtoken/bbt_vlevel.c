@@ -41,21 +41,24 @@ int bbt_vlevel_read(request_rec *r, const bbt_cache_view_t *v,
                     const char *token_id, apr_int64_t owner, const char *key,
                     const char *slug, bbt_cache_got_t why, bbt_level_t *level)
 {
-    bbt_db_conn_t *c = bbt_db_open(r);
+    bbt_db_conn_t *c;
     const char *map = NULL;
     bbt_vlevel_t got = {BBT_LEVEL_NONE, 0, 0};
     bbt_db_status_t st;
     int keep;
 
-    *level = BBT_LEVEL_NONE;
-    if (!c) {
-        return HTTP_SERVICE_UNAVAILABLE;
-    }
+    /* Said before the connection is waited for, as BBT312 is: a request
+     * held there (BBTokenDBWait) has said what it waits to do. */
     ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
                   "BBT317: token %s answered from the cache, its owner's "
                   "level on the target not (%s): the level alone is read "
                   "from the database",
                   token_id, bbt_cache_got_str(why));
+    c = bbt_db_open(r);
+    *level = BBT_LEVEL_NONE;
+    if (!c) {
+        return HTTP_SERVICE_UNAVAILABLE;
+    }
     st = bbt_db_levels(c, token_id, &map);
     if (st == BBT_DB_OK) {
         st = bbt_vlevel_owner(c, map, owner, key, slug, &got);

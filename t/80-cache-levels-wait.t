@@ -1,0 +1,118 @@
+# A token whose entry the cache believes, but not its owner's level on the
+# target, has that level read from the database alone (t/80-cache-levels);
+# that read may wait (for a pooled connection, BBTokenDBWait, or for the
+# database's answer).  The entry was believed before the wait: once the
+# level has come, it is believed only if it still may be, and otherwise
+# the whole lookup answers.  Judged by the expiry alone, a token revoked
+# while its request waited, or given lower permissions, was let in with the
+# entry's old values once a connection freed, though the change had been
+# heard long before (with BBTokenCache off that request is refused: the
+# row is read after the wait).
+#
+# One threaded child with one pooled connection.  Another user's first
+# request takes it and keeps it: its lookup waits for a lock of this
+# test's, and its backend, stopped there (SIGSTOP), keeps it once the lock
+# is gone.  Then the token's request, the change, and a request that shows
+# the change heard; then the backend goes on.  Nothing is timed: each step
+# waits for the log line that says the one before has happened.
+use strict;
+use warnings;
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use Test::More;
+use Time::HiRes qw(sleep);
+use BBT::Env qw(auth_bearer);
+use BBT::Cache qw(log_mark log_since wait_lines wait_log served_from_cache);
+
+plan skip_all => 'one child with threads: the event or worker MPM' if ($ENV{BBT_MPM} // '') eq 'prefork';
+
+# No statement_timeout: the held lookup waits as long as it is held.
+my $env = BBT::Env->new(extra_conf => "DBDMin 0\nDBDKeep 1\nDBDMax 1\nBBTokenDBWait 120\n",
+                        mpm_conf => BBT::Util::one_child_mpm(8), dbd_options => '')->start;
+$env->make_repo('PROJ', 'repo');
+$env->make_repo('Q', 'repo');
+# Each case's user, whose level on Q is not in the cache until that case
+# asks for it; bob's new tokens are the requests that hold the connection.
+$env->user_add($_) for qw(alice carol bob);
+for my $u (qw(alice carol)) {
+    $env->grant($u, 'PROJECT_WRITE', $_) for qw(PROJ Q);
+}
+$env->grant('bob', 'PROJECT_READ', 'PROJ');
+my ($atok, $aid) = $env->token_create('alice', name => 'revoked', perms => ['REPO_WRITE']);
+my ($ctok, $cid) = $env->token_create('carol', name => 'lowered', perms => ['REPO_WRITE']);
+my @holders = map { ($env->token_create('bob', name => "holder $_", perms => ['REPO_READ']))[0] } 1 .. 2;
+ok(wait_log($env, 0, qr/BBT309: /), 'the listener hears PostgreSQL');
+
+my $UP = '/scm/PROJ/repo.git/info/refs?service=git-upload-pack';
+my $QPUSH = '/scm/Q/repo.git/info/refs?service=git-receive-pack';
+
+# The child's one pooled connection taken by $tok's request and kept:
+# that request's status sub, and the backend's pid (stopped).
+sub hold_the_connection {
+    my ($tok) = @_;
+    $env->lock_tables('bbtoken_lookup');
+    my $hold = $env->get_bg($UP, auth_bearer($tok));
+    my $pid = '';
+    for (1 .. 1200) {
+        $pid = $env->psql("SELECT pid FROM pg_stat_activity WHERE usename = 'bbtoken_httpd'"
+                          . " AND application_name <> 'mod_bbtoken listener'"
+                          . " AND wait_event_type = 'Lock' AND query LIKE '%bbtoken_lookup%'");
+        last if $pid =~ /^\d+$/;
+        sleep 0.05;
+    }
+    like($pid, qr/^\d+$/, "a request holds the pooled connection (backend $pid), waiting for the lock");
+    is(kill('STOP', $pid), 1, '  its backend stopped');
+    $env->unlock_tables;
+    return ($hold, $pid);
+}
+
+# Reads of PROJ with token $tok ($id), one after another, until one finds
+# its entry out of date (BBT312): the change heard.  Those before it came
+# before the listener heard it, and were answered from the cache; that one
+# waits for the connection: its status sub.
+sub until_heard {
+    my ($tok, $id) = @_;
+    my $heard = qr/BBT312: token \Q$id\E not answered from the cache: its entry is older than the last change/;
+    for (1 .. 600) {
+        my $mark = log_mark($env);
+        my $bg = $env->get_bg($UP, auth_bearer($tok));
+        my $says = join "\n", wait_lines($env->error_log_path, $mark,
+                                          qr/$heard|BBT037: token \Q$id\E .*\(from the cache\)/);
+        return $bg if $says =~ $heard;
+        $bg->();
+    }
+    return undef;
+}
+
+# Token $tok ($id), answered from the cache, pushes to Q, where its
+# owner's level is not cached, while the connection is held; $change is
+# made meanwhile, and heard: a read of PROJ finds the entry out of date
+# (answered $read afterwards).  The push, once the connection is back, is
+# answered $want, as is the next.
+sub changed_while_waiting {
+    my ($name, $tok, $id, $holder, $change, $want, $read) = @_;
+    subtest $name => sub {
+        ok(served_from_cache($env, $UP, auth_bearer($tok), $id), 'the token is answered from the cache');
+        my ($hold, $pid) = hold_the_connection($holder);
+        my $mark = log_mark($env);
+        my $req = $env->get_bg($QPUSH, auth_bearer($tok));
+        ok(wait_log($env, $mark, qr/BBT317: token \Q$id\E answered from the cache, its owner's level on the target not/),
+           'its request believes its entry and waits to read the level alone (BBT317)');
+        $change->();
+        my $heard = until_heard($tok, $id);
+        ok($heard, 'the change is heard: another request finds the entry out of date (BBT312)');
+        is(kill('CONT', $pid), 1, 'the held backend goes on');
+        is($req->(), $want, "the request that waited: $want") or diag log_since($env, $mark);
+        is($heard ? $heard->() : '', $read, "the read after the change: $read");
+        is($hold->(), 200, 'the request that held the connection: 200');
+        is($env->get($QPUSH, auth_bearer($tok))->{status}, $want, "and the next: $want");
+    };
+}
+
+changed_while_waiting('revoked while its request waits for a connection: 401',
+                      $atok, $aid, $holders[0], sub { $env->cli_ok('revoke', $aid) }, 401, 401);
+changed_while_waiting("the token's permissions lowered while its request waits: 403 for a push",
+                      $ctok, $cid, $holders[1], sub { $env->cli_ok('update', $cid, '--perm', 'REPO_READ') }, 403, 200);
+
+is(scalar($env->crash_lines), 0, 'no httpd child crashed') or diag join "\n", $env->crash_lines;
+done_testing;
