@@ -90,10 +90,14 @@ static int bbt_rest_refuse_routes(request_rec *r)
     if (!conf || !conf->rules) {
         return 0;
     }
-    bbt_rmemo_match(conf->rules, r->method, r->uri, r->args, 0, &m);
-    if (!(set = bbt_rule_builtin(m.rule))) {
+    /* One set, or none: every request of the section is answered alike,
+     * with no match made (a git client's first request is a 401). */
+    if (!bbt_rules_builtin_mixed(conf->rules)) {
         set = bbt_rules_builtin_only(conf->rules);
+        return set && strcmp(set, BBT_REST_REFUSE_SET) == 0;
     }
+    bbt_rmemo_match(conf->rules, r->method, r->uri, r->args, 0, &m);
+    set = bbt_rule_builtin(m.rule);
     return set && strcmp(set, BBT_REST_REFUSE_SET) == 0;
 }
 

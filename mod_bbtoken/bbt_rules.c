@@ -225,6 +225,11 @@ const char *bbt_rules_builtin_only(const bbt_rules_t *rs)
     return rs && !rs->sets_mixed ? rs->set : NULL;
 }
 
+int bbt_rules_builtin_mixed(const bbt_rules_t *rs)
+{
+    return rs && rs->sets_mixed;
+}
+
 const bbt_namedrepo_t *bbt_rule_named(const bbt_rule_t *r)
 {
     return r ? r->named : NULL;

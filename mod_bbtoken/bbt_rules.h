@@ -225,4 +225,7 @@ const char *bbt_rule_builtin(const bbt_rule_t *rule);
  * lines beside it do not count). */
 const char *bbt_rules_builtin_only(const bbt_rules_t *rules);
 
+/* Whether the list's routes came from more than one built-in set. */
+int bbt_rules_builtin_mixed(const bbt_rules_t *rules);
+
 #endif

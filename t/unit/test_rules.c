@@ -514,14 +514,16 @@ static void test_builtin_marks(void)
         ok(0, "a BBTokenRoute line: %s", err);
         return;
     }
-    ok(!bbt_rules_builtin_only(rs) && !bbt_rules_builtin_only(NULL),
+    ok(!bbt_rules_builtin_only(rs) && !bbt_rules_builtin_only(NULL) &&
+           !bbt_rules_builtin_mixed(rs),
        "a BBTokenRoute line alone: no set");
     n = bbt_rules_count(rs);
     ok(bbt_rules_load(rs, bbt_rules_builtin("bitbucket-rest", NULL), "",
                       "routes/bitbucket-rest.conf", err, sizeof(err)) == 0 &&
            bbt_rules_mark_builtin(rs, n, "bitbucket-rest") == 0,
        "bitbucket-rest loaded and marked");
-    ok(bbt_rules_builtin_only(rs) == rest, "  the list's one set");
+    ok(bbt_rules_builtin_only(rs) == rest && !bbt_rules_builtin_mixed(rs),
+       "  the list's one set");
     ok(bbt_rules_match(rs, "GET", "/rest/api/latest/projects/PROJ", NULL, 0,
                        &m) == BBT_ROUTE_MATCH &&
            bbt_rule_builtin(m.rule) == rest,
@@ -546,7 +548,8 @@ static void test_builtin_marks(void)
     ok(bbt_rules_load(rs, bbt_rules_builtin("git", NULL), "/scm",
                       "routes/git.conf", err, sizeof(err)) == 0 &&
            bbt_rules_mark_builtin(rs, n, "git") == 0 &&
-           !bbt_rules_builtin_only(rs),
+           !bbt_rules_builtin_only(rs) && bbt_rules_builtin_mixed(rs) &&
+           !bbt_rules_builtin_mixed(NULL),
        "with git beside it, no one set");
     ok(bbt_rules_match(rs, "GET", "/scm/PROJ/repo.git/info/refs",
                        "service=git-upload-pack", 0, &m) == BBT_ROUTE_MATCH &&
