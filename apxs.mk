@@ -136,6 +136,8 @@ GLUE    += bbt_vlevel
 # Shared by the module and the CLI: libpq and jansson, nothing of httpd.
 PGJSON  := bbt_pgjson
 PGJSON  += bbt_inventory_json
+# What became of a transaction whose COMMIT's answer was lost.
+PGJSON  += bbt_xact
 # The built-in route sets are routes/*.conf, compiled in as C strings.
 SETS_C  := $(OBJ)/bbt_sets.c
 CORE_SO := $(CORE:%=$(OBJ)/%.o)

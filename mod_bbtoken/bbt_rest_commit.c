@@ -4,7 +4,6 @@
 #include "httpd.h"
 #include "http_log.h"
 #include "apr_strings.h"
-#include "apr_time.h"
 
 #include <stdint.h>
 #include <string.h>
@@ -13,7 +12,6 @@
 
 #include "bbt_config.h"
 #include "bbt_db.h"
-#include "bbt_mono.h"
 #include "bbt_rest_commit.h"
 #include "bbt_rest_db.h"
 #include "bbt_rest_json.h"
@@ -88,40 +86,20 @@ void bbt_rest_commit_xid(bbt_rest_t *x, bbt_rest_commit_t *c,
     }
 }
 
-/* How long to wait between two questions about a transaction in
- * progress. */
-#define BBT_REST_COMMIT_POLL_US 50000
-
-/* The question about c's transaction ($1, on server $2): whether the
- * server is the same, the transaction's status there, and whether the
- * rows show what only this write did (bbt_rest_commit.h), token $3 (a
- * rotation's old one $4). */
-#define BBT_REST_COMMIT_ASK(shown)                                             \
-    "SELECT s.same, CASE WHEN s.same THEN pg_xact_status($1::xid8) END,"       \
-    " CASE WHEN s.same THEN " shown " END"                                     \
-    " FROM (SELECT " BBT_REST_SERVER " = $2 AS same) s"
-#define BBT_REST_COMMIT_MADE                                                   \
-    "EXISTS (SELECT 1 FROM bbtoken_tokens WHERE id = $3)"
-#define BBT_REST_COMMIT_REVOKED(p)                                             \
-    "EXISTS (SELECT 1 FROM bbtoken_tokens WHERE id = " p                       \
-    " AND revoked_at IS NOT NULL)"
-
+/* The question about c's transaction ($1, on server $2), with the rows'
+ * evidence of this write (bbt_xact.h), token $3 (a rotation's old one
+ * $4). */
 static const char *bbt_rest_commit_ask(const bbt_rest_commit_t *c)
 {
     switch (c->write) {
     case BBT_REST_WRITE_CREATE:
-        return BBT_REST_COMMIT_ASK(BBT_REST_COMMIT_MADE);
+        return BBT_XACT_ASK(BBT_XACT_MADE("$3"));
     case BBT_REST_WRITE_ROTATE:
-        return BBT_REST_COMMIT_ASK(BBT_REST_COMMIT_MADE
-                                   " AND " BBT_REST_COMMIT_REVOKED("$4"));
+        return BBT_XACT_ASK(BBT_XACT_ROTATED("$3", "$4"));
     case BBT_REST_WRITE_UPDATE:
-        /* xmin is an xid, the xid8's low 32 bits: both compared as text,
-         * with casts PostgreSQL 13 has. */
-        return BBT_REST_COMMIT_ASK(
-            "EXISTS (SELECT 1 FROM bbtoken_tokens WHERE id = $3 AND"
-            " xmin::text = (($1::xid8)::text::bigint % 4294967296)::text)");
+        return BBT_XACT_ASK(BBT_XACT_WROTE("$3"));
     default:
-        return BBT_REST_COMMIT_ASK(BBT_REST_COMMIT_REVOKED("$3"));
+        return BBT_XACT_ASK(BBT_XACT_REVOKED("$3"));
     }
 }
 
@@ -159,85 +137,64 @@ static const char *bbt_rest_commit_unshown(apr_pool_t *p,
     }
 }
 
+/* Each question on the connection made again, what made it fail kept
+ * (x->failed). */
+static PGresult *bbt_rest_commit_exec(void *arg, const char *sql, int n,
+                                      const char *const *params)
+{
+    bbt_rest_t *x = arg;
+
+    x->failed = x->refused = NULL;
+    return bbt_rest_exec(x, sql, n, params);
+}
+
 /* On the connection made again, what PostgreSQL says became of c's
- * transaction: 1 committed, with the rows showing it; 0 aborted; or -1
- * and *why if it cannot say.  One in progress (its backend still alive:
- * waiting for a synchronous standby, say, or for the COMMIT a network cut
- * kept from it) is asked about again until BBTokenDBWait's seconds have
- * passed: no other session sees its change before it ends, and it may
- * still end either way. */
+ * transaction (bbt_xact_ask, asking again for BBTokenDBWait's seconds
+ * while it is in progress): 1 committed, with the rows showing it; 0
+ * aborted; or -1 and *why if it cannot say. */
 static int bbt_rest_commit_status(bbt_rest_t *x, const bbt_rest_commit_t *c,
                                   const char **why)
 {
     const char *params[4] = {c->xid, c->server, c->id, c->old};
     int wait = bbt_config_db_wait(x->r->server);
-    int64_t until = bbt_mono_now() + (int64_t)wait * 1000000, left;
-    PGresult *res;
-    const char *status;
-    int unshown = 0;
 
     if (!c->xid) {
         *why = "its transaction's id was not read";
         return -1;
     }
-    for (;;) {
-        x->failed = x->refused = NULL;
-        res = bbt_rest_exec(x, bbt_rest_commit_ask(c), c->old ? 4 : 3, params);
-        if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
-            PQclear(res);
-            *why = x->failed ? x->failed : "its status could not be read";
-            return -1;
-        }
-        if (PQgetvalue(res, 0, 0)[0] != 't') {
-            PQclear(res);
-            *why = apr_psprintf(x->r->pool,
-                                "the server connected to is not the one that "
-                                "ran transaction %s (started at another "
-                                "time: another server, or restarted)",
-                                c->xid);
-            return -1;
-        }
-        status = PQgetisnull(res, 0, 1) ? "" : PQgetvalue(res, 0, 1);
-        if (strcmp(status, "committed") == 0) {
-            int shown = PQgetvalue(res, 0, 2)[0] == 't';
-
-            PQclear(res);
-            if (shown) {
-                return 1;
-            }
-            /* The status is read when pg_xact_status runs, the rows with
-             * the statement's snapshot, taken before: a transaction that
-             * ended in between is committed to the one and unseen by the
-             * other.  The next question's snapshot sees what it did. */
-            if (!unshown++) {
-                continue;
-            }
-            *why = bbt_rest_commit_unshown(x->r->pool, c);
-            return -1;
-        }
-        if (strcmp(status, "aborted") == 0) {
-            PQclear(res);
-            return 0;
-        }
-        if (strcmp(status, "in progress") != 0) {
-            PQclear(res);
-            *why = apr_psprintf(x->r->pool,
-                                "transaction %s is too old for the server to "
-                                "say",
-                                c->xid);
-            return -1;
-        }
-        PQclear(res);
-        if ((left = until - bbt_mono_now()) <= 0) {
-            *why = apr_psprintf(x->r->pool,
-                                "transaction %s was still in progress after "
-                                "%d s (BBTokenDBWait)",
-                                c->xid, wait);
-            return -1;
-        }
-        apr_sleep(left < BBT_REST_COMMIT_POLL_US ? left
-                                                 : BBT_REST_COMMIT_POLL_US);
+    switch (bbt_xact_ask(bbt_rest_commit_exec, x, bbt_rest_commit_ask(c),
+                         c->old ? 4 : 3, params, (int64_t)wait * 1000000)) {
+    case BBT_XACT_DONE:
+        return 1;
+    case BBT_XACT_NOT_DONE:
+        return 0;
+    case BBT_XACT_UNSHOWN:
+        *why = bbt_rest_commit_unshown(x->r->pool, c);
+        break;
+    case BBT_XACT_PENDING:
+        *why = apr_psprintf(x->r->pool,
+                            "transaction %s was still in progress after "
+                            "%d s (BBTokenDBWait)",
+                            c->xid, wait);
+        break;
+    case BBT_XACT_ELSEWHERE:
+        *why = apr_psprintf(x->r->pool,
+                            "the server connected to is not the one that "
+                            "ran transaction %s (started at another "
+                            "time: another server, or restarted)",
+                            c->xid);
+        break;
+    case BBT_XACT_FORGOTTEN:
+        *why = apr_psprintf(x->r->pool,
+                            "transaction %s is too old for the server to "
+                            "say",
+                            c->xid);
+        break;
+    default:
+        *why = x->failed ? x->failed : "its status could not be read";
+        break;
     }
+    return -1;
 }
 
 int bbt_rest_commit(bbt_rest_t *x, const bbt_rest_commit_t *c, int *rc)

@@ -54,7 +54,7 @@ static int bbt_rest_rotate_once(bbt_rest_t *x, const bbt_rest_user_t *caller,
     }
     res = bbt_rest_exec(x,
                         "SELECT bbtoken_api_rotate($1, $2, $3, $4, $5, $6, $7,"
-                        " $8)" BBT_REST_XID,
+                        " $8)" BBT_XACT_ID,
                         8, params);
     if (PQresultStatus(res) != PGRES_TUPLES_OK) {
         *rc = bbt_rest_refusal(x, res, tries);

@@ -390,12 +390,12 @@ int bbt_rest_tokens_create(bbt_rest_t *x, const bbt_rest_user_t *caller,
         res = owner ? bbt_rest_exec(x,
                                     "SELECT bbtoken_api_create($1, $2, $3, $4,"
                                     " $5, $6, $7, $8, $9::integer,"
-                                    " $10)" BBT_REST_XID,
+                                    " $10)" BBT_XACT_ID,
                                     10, params)
                     : bbt_rest_exec(x,
                                     "SELECT bbtoken_api_scope_create($1, $2,"
                                     " $3, $4, $5, $6, $7, $8, $9,"
-                                    " $10::integer, $11)" BBT_REST_XID,
+                                    " $10::integer, $11)" BBT_XACT_ID,
                                     11, params);
         if (PQresultStatus(res) != PGRES_TUPLES_OK) {
             rc = bbt_rest_refusal(x, res, &tries);
@@ -475,11 +475,11 @@ static int bbt_rest_update_once(bbt_rest_t *x, const bbt_rest_user_t *caller,
     }
     res = owner ? bbt_rest_exec(x,
                                 "SELECT bbtoken_api_update($1, $2, $3, $4, $5,"
-                                " $6)" BBT_REST_XID,
+                                " $6)" BBT_XACT_ID,
                                 6, params)
                 : bbt_rest_exec(x,
                                 "SELECT bbtoken_api_scope_update($1, $2, $3,"
-                                " $4, $5, $6, $7)" BBT_REST_XID,
+                                " $4, $5, $6, $7)" BBT_XACT_ID,
                                 7, params);
     if (PQresultStatus(res) != PGRES_TUPLES_OK) {
         if (bbt_rest_conflict(x, res, attempt, "updating a token")) {
@@ -603,11 +603,11 @@ int bbt_rest_tokens_revoke(bbt_rest_t *x, const bbt_rest_user_t *caller,
         }
         res = owner ? bbt_rest_exec(x,
                                     "SELECT bbtoken_api_revoke($1, $2,"
-                                    " $3)" BBT_REST_XID,
+                                    " $3)" BBT_XACT_ID,
                                     3, params)
                     : bbt_rest_exec(x,
                                     "SELECT bbtoken_api_scope_revoke($1, $2,"
-                                    " $3, $4)" BBT_REST_XID,
+                                    " $3, $4)" BBT_XACT_ID,
                                     4, params);
         if (PQresultStatus(res) == PGRES_TUPLES_OK) {
             break;

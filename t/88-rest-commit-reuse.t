@@ -41,7 +41,7 @@ my $env = BBT::Env->new(httpd => 0, api_conf => rest_location('basic'),
 my $RUN = $env->dir . '/run';
 my $port = free_port();
 my $pgport = $env->pg_port;
-# The server's start as the write's statement reads it (BBT_REST_SERVER):
+# The server's start as the write's statement reads it (BBT_XACT_SERVER):
 # the column after the transaction's id.
 my $START = $env->psql('SELECT extract(epoch FROM pg_postmaster_start_time())::text');
 
