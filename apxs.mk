@@ -157,6 +157,7 @@ CLI      += cmd_rotate
 CLI      += cmd_dbcheck
 CLI      += mint
 CLI      += tx
+CLI      += xact
 CLI      += stream
 CLI      += notify_unused notify_lock notify_notes
 CLI      += lookup

@@ -100,8 +100,13 @@ int bbtoken_cmd_policy(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
 {
     char unused[32], shown[32];
     bbtoken_policy_t p = {a, unused};
-    const bbtoken_tx_t tx = {"changing the policy", "BEGIN", NULL,
-                             bbtoken_policy_body,   &p,      NULL};
+    const bbtoken_tx_t tx = {"changing the policy",
+                             "BEGIN",
+                             NULL,
+                             bbtoken_policy_body,
+                             &p,
+                             NULL,
+                             NULL};
     PGresult *res;
     int rc;
 
@@ -479,7 +484,7 @@ static int bbtoken_migrate(bbtoken_ctx_t *ctx, const bbtoken_migration_t *m,
     char what[128];
     bbtoken_migrating_t g = {m, what, prev, 0};
     const bbtoken_tx_t tx = {what, "BEGIN", NULL, bbtoken_migrate_body,
-                             &g,   NULL};
+                             &g,   NULL,    NULL};
     int rc;
 
     *done = 0;

@@ -280,6 +280,7 @@ int bbtoken_cmd_db_check(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
                              NULL,
                              bbtoken_dbcheck_body,
                              &c,
+                             NULL,
                              NULL};
     long rows;
     int rc;

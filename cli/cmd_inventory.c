@@ -249,6 +249,7 @@ static int bbtoken_inv_revoke(bbtoken_ctx_t *ctx, const PGresult *res,
                              NULL,
                              bbtoken_inv_batch,
                              &b,
+                             NULL,
                              NULL};
     size_t len = 1, at = 0, n;
     const char *p;

@@ -475,6 +475,7 @@ static int bbtoken_notify_run(bbtoken_notify_t *n)
                                    NULL,
                                    bbtoken_notes_body,
                                    n,
+                                   NULL,
                                    NULL};
     bbtoken_ctx_t *ctx = n->ctx;
     int rc;

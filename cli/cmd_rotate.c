@@ -8,6 +8,7 @@
  */
 #include <stdio.h>
 
+#include "bbt_xact.h"
 #include "db.h"
 
 /* The token rotated, and what the new one's row says. */
@@ -55,6 +56,10 @@ int bbtoken_cmd_rotate(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
                                "is not valid; the old one still is)",
                                unwritten,
                                lost,
+                               BBT_XACT_ASK(BBT_XACT_ROTATED("$3", "$4")),
+                               r.id,
+                               "rotating the token (the token printed is "
+                               "valid; the old one is revoked)",
                                bbtoken_rotate_store,
                                bbtoken_rotate_stored,
                                &r,

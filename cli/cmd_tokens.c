@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "bbt_pgjson.h"
+#include "bbt_xact.h"
 #include "db.h"
 
 /* Whose tokens a command is about. */
@@ -166,6 +167,9 @@ int bbtoken_cmd_create(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
         "the connection was lost at the token's COMMIT, so whether it was "
         "created is not known: if `bbtoken audit --token ID` shows it "
         "created, the token printed is valid",
+        BBT_XACT_ASK(BBT_XACT_MADE("$3")),
+        NULL,
+        "creating the token (the token printed is valid)",
         bbtoken_create_store,
         bbtoken_create_stored,
         &c,

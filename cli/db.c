@@ -559,13 +559,12 @@ int bbtoken_db_fail(bbtoken_ctx_t *ctx, PGresult *res, const char *what)
 
     if (!msg) {
         /* No server message: libpq's own (connection lost, out of
-         * memory), which carries no row data.  A statement that was its
-         * own transaction may have been done, its answer lost. */
-        if (ctx->write_alone && PQstatus(ctx->conn) == CONNECTION_BAD) {
-            rc = bbtoken_fail("%s: the connection was lost before the "
-                              "database answered, so whether it took effect "
-                              "is not known (look before running it again): "
-                              "%s",
+         * memory), which carries no row data.  A transaction whose
+         * COMMIT was never sent was not committed. */
+        if (ctx->begun && PQstatus(ctx->conn) == CONNECTION_BAD) {
+            rc = bbtoken_fail("%s: not done: the connection was lost before "
+                              "its transaction's COMMIT, so nothing was "
+                              "changed (safe to run again): %s",
                               what, PQerrorMessage(ctx->conn));
         } else {
             rc = bbtoken_fail("%s: %s", what, PQerrorMessage(ctx->conn));

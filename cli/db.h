@@ -22,9 +22,14 @@ struct bbtoken_ctx {
      * is bbtoken_tx's to judge, kept in aborted, not reported. */
     int in_tx;
     char aborted[8]; /* its SQLSTATE, or "" */
-    /* A write that is a transaction of its own (bbtoken_exec_rows): a
-     * connection lost before its answer leaves its outcome unknown. */
+    /* A write outside any transaction (bbtoken_exec_rows): bbtoken_exec
+     * runs it in one of its own, BEGIN to COMMIT, not as one, so that a
+     * connection lost before its COMMIT leaves nothing done, and one lost
+     * at it can be asked about (xact.c). */
     int write_alone;
+    /* In a try of bbtoken_tx whose BEGIN was answered: a connection lost
+     * before its COMMIT was sent changed nothing. */
+    int begun;
     /* db upgrade: a superuser's session gives the tables' owner back what
      * superusers own of the schema (owner.c). */
     int upgrading;
@@ -428,11 +433,47 @@ typedef struct {
      * needs, and shows nothing it would show twice. */
     int (*body)(bbtoken_ctx_t *ctx, void *arg);
     void *arg;
-    /* A COMMIT whose answer the connection lost, in messages: the server
-     * may have committed it or not.  NULL: what, and that it is not known
-     * whether it took effect. */
+    /* A COMMIT whose answer the connection lost, in messages, where the
+     * database, asked again (xact.c), cannot say whether it committed.
+     * NULL: what, and that it is not known whether it took effect. */
     const char *lost;
+    /* What tells its commit from another's after such a loss; NULL: its
+     * records in the audit trail. */
+    const struct bbtoken_tx_ask *ask;
 } bbtoken_tx_t;
+
+/* The rows' evidence of a transaction's commit (bbt_xact.h), asked about
+ * after its COMMIT's answer was lost, where the audit trail's is not the
+ * one: a token made, or rotated. */
+typedef struct bbtoken_tx_ask {
+    const char *sql;      /* BBT_XACT_ASK(...): $1 its id, $2 its server */
+    const char *args[2];  /* its $3 and $4 (NULL: none) */
+    const char *evidence; /* what the rows then hold, in messages */
+    const char *done;     /* what was done, in messages (NULL: what) */
+} bbtoken_tx_ask_t;
+
+/* A transaction's id ("" where it took none: it wrote nothing), its
+ * server's start and its own (now(), UTC), read just before its COMMIT
+ * (xact.c). */
+typedef struct {
+    char xid[32];
+    char server[64];
+    char start[40];
+} bbtoken_xact_t;
+
+/* Read x in the open transaction.  0, or an exit status after reporting
+ * (as what). */
+int bbtoken_xact_read(bbtoken_ctx_t *ctx, const char *what, bbtoken_xact_t *x);
+
+/* The connection was lost at tx's COMMIT, which x was read for (lost:
+ * libpq's message): connect again (ctx->conn is then the new connection)
+ * and ask what became of it, for at most the session's lock_timeout
+ * (BBTOKEN_MINT_LOCK_WAIT where it has none) while it is in progress.
+ * 0 when it committed and the rows show it, said on stderr; or an exit
+ * status after saying that it was not done (aborted: nothing changed) or
+ * that whether it took effect is not known. */
+int bbtoken_xact_lost(bbtoken_ctx_t *ctx, const bbtoken_tx_t *tx,
+                      const bbtoken_xact_t *x, const char *lost);
 
 /* How many times bbtoken_tx runs a transaction the database aborts. */
 #define BBTOKEN_TX_TRIES 5
@@ -455,6 +496,13 @@ typedef struct {
     /* A COMMIT whose answer was lost, in messages (the token printed may
      * be valid or not); its id follows. */
     const char *lost;
+    /* What the store leaves in the rows, asked about after a COMMIT whose
+     * answer was lost: BBT_XACT_ASK's question over the new token's id
+     * ($3) and old ($4), NULL where there is none; and what was done,
+     * in messages. */
+    const char *ask;
+    const char *old;
+    const char *done;
     /* Store m in the open transaction: the statement's result, rows
      * expected. */
     PGresult *(*store)(bbtoken_ctx_t *ctx, const bbt_minted_t *m, void *arg);

@@ -59,6 +59,9 @@ typedef struct {
     bbt_minted_t m;
     int shown; /* m is on stdout */
     char lost[512];
+    /* Once m is shown: what tells its commit after a lost answer. */
+    bbtoken_tx_ask_t ask;
+    char evidence[128];
     char wait[32]; /* the lock_timeout, as the session says it */
 } bbtoken_minting_t;
 
@@ -130,6 +133,20 @@ static int bbtoken_mint_body(bbtoken_ctx_t *ctx, void *arg)
     snprintf(g->lost, sizeof(g->lost), "%s; the token printed is token %s",
              mt->lost, g->m.id);
     g->tx.lost = g->lost;
+    if (mt->ask) {
+        if (mt->old) {
+            snprintf(g->evidence, sizeof(g->evidence),
+                     "token %s, and token %s revoked", g->m.id, mt->old);
+        } else {
+            snprintf(g->evidence, sizeof(g->evidence), "token %s", g->m.id);
+        }
+        g->ask.sql = mt->ask;
+        g->ask.args[0] = g->m.id;
+        g->ask.args[1] = mt->old;
+        g->ask.evidence = g->evidence;
+        g->ask.done = mt->done;
+        g->tx.ask = &g->ask;
+    }
     return 0;
 }
 

@@ -88,6 +88,7 @@ int bbtoken_notify_lock(bbtoken_ctx_t *ctx)
                              NULL,
                              bbtoken_notify_claim,
                              &c,
+                             NULL,
                              NULL};
     int rc;
 

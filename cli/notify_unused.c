@@ -131,6 +131,7 @@ int bbtoken_notify_revoke(bbtoken_ctx_t *ctx, int dry_run)
                              NULL,
                              bbtoken_unused_body,
                              &u,
+                             NULL,
                              NULL};
     PGresult *res;
     int on, ro, rc;

@@ -45,6 +45,8 @@ static void bbtoken_tx_pause(int n)
 static int bbtoken_tx_once(bbtoken_ctx_t *ctx, const bbtoken_tx_t *tx,
                            const char **where)
 {
+    bbtoken_xact_t x;
+    char lost[256];
     PGresult *res;
     int rc = 0;
 
@@ -56,11 +58,17 @@ static int bbtoken_tx_once(bbtoken_ctx_t *ctx, const bbtoken_tx_t *tx,
             rc = BBTOKEN_EXIT_FAIL;
         } else {
             PQclear(res);
+            ctx->begun = 1;
         }
     }
     if (rc == 0) {
         rc = tx->body(ctx, tx->arg);
     }
+    /* What the database is asked about if the COMMIT's answer is lost. */
+    if (rc == 0 && tx->begin) {
+        rc = bbtoken_xact_read(ctx, tx->commit ? tx->commit : tx->what, &x);
+    }
+    ctx->begun = 0;
     if (rc == 0 && tx->begin) {
         /* A serializable transaction may be aborted by its COMMIT, and
          * a deferred trigger runs there. */
@@ -70,17 +78,12 @@ static int bbtoken_tx_once(bbtoken_ctx_t *ctx, const bbtoken_tx_t *tx,
             PQclear(res);
         } else if (PQstatus(ctx->conn) == CONNECTION_BAD) {
             /* The COMMIT may have reached the server and been done there
-             * before the connection went: nobody can say it failed. */
-            if (tx->lost) {
-                rc =
-                    bbtoken_fail("%s: %s", tx->lost, PQerrorMessage(ctx->conn));
-            } else {
-                rc = bbtoken_fail("%s: the connection was lost at its "
-                                  "COMMIT, so whether it took effect is not "
-                                  "known (look before running it again): %s",
-                                  tx->what, PQerrorMessage(ctx->conn));
-            }
+             * before the connection went: ask. */
+            bbt_sql_line(lost, sizeof(lost), PQerrorMessage(ctx->conn),
+                         "no answer");
             PQclear(res);
+            ctx->in_tx = 0;
+            rc = bbtoken_xact_lost(ctx, tx, &x, lost);
         } else {
             rc = bbtoken_db_fail(ctx, res, *where);
         }
@@ -124,6 +127,7 @@ static int bbtoken_alone_body(bbtoken_ctx_t *ctx, void *arg)
 {
     bbtoken_alone_t *s = arg;
 
+    PQclear(s->res);
     s->res = bbtoken_exec_once(ctx, s->what, s->sql, s->n, s->params);
     return s->res ? 0 : BBTOKEN_EXIT_FAIL;
 }
@@ -132,14 +136,27 @@ PGresult *bbtoken_exec(bbtoken_ctx_t *ctx, const char *what, const char *sql,
                        int n, const char *const *params)
 {
     bbtoken_alone_t s = {what, sql, n, params, NULL};
-    const bbtoken_tx_t tx = {what, NULL, NULL, bbtoken_alone_body, &s, NULL};
+    /* A write (bbtoken_exec_rows) runs between a BEGIN and a COMMIT of its
+     * own: sent alone, the statement was its own transaction, and a
+     * connection lost before its answer left its outcome unknown, with no
+     * id to ask about (xact.c). */
+    const bbtoken_tx_t tx = {what, ctx->write_alone ? "BEGIN" : NULL,
+                             NULL, bbtoken_alone_body,
+                             &s,   NULL,
+                             NULL};
+
+    ctx->write_alone = 0;
 
     /* Inside a transaction, an abort is its runner's to judge: running
      * one statement of it again would not undo the others. */
     if (ctx->in_tx || PQtransactionStatus(ctx->conn) != PQTRANS_IDLE) {
         return bbtoken_exec_once(ctx, what, sql, n, params);
     }
-    return bbtoken_tx(ctx, &tx) == 0 ? s.res : NULL;
+    if (bbtoken_tx(ctx, &tx) != 0) {
+        PQclear(s.res);
+        return NULL;
+    }
+    return s.res;
 }
 
 int bbtoken_exec_rows(bbtoken_ctx_t *ctx, const char *what, const char *sql,

@@ -3,11 +3,16 @@
 # commit, and said on such a loss that the token printed was not valid
 # (and, for rotate, that the old one still was) although both had been
 # committed: whoever believed it threw the only copy of the live token
-# away.  They now say that the outcome is not known, how to learn it, and
-# the printed token's id.  The connection goes through a relay between
-# the CLI and PostgreSQL which, once armed, hands the server the next
-# simple-protocol COMMIT, waits for the server to be done with it, and
-# then closes the CLI's side without its answer.
+# away.  They came to say that the outcome was not known; now every write
+# reads its transaction's id before its COMMIT, and after the loss the CLI
+# connects again and asks PostgreSQL what became of it: committed, with
+# the rows showing it (the token made or rotated, else the audit trail's
+# records of the transaction), it is done, exit 0, and the token printed
+# works.  (Aborted and still in progress: t/22-cli-commit-asked.)  The
+# connection goes through a relay between the CLI and PostgreSQL which,
+# once armed, hands the server the next simple-protocol COMMIT, waits for
+# the server to be done with it, and then closes the CLI's side without
+# its answer.
 use strict;
 use warnings;
 use FindBin;
@@ -16,10 +21,10 @@ use Test::More;
 use IO::Select;
 use IO::Socket::INET;
 use POSIX ();
-use BBT::Env;
+use BBT::Env qw(auth_bearer);
 use BBT::Util qw(free_port spew listen_forking);
 
-my $env = BBT::Env->new(httpd => 0)->start;
+my $env = BBT::Env->new->start;
 my $ARM = $env->dir . '/run/cut-next-commit';
 my $port = free_port();
 my $pgport = $env->superuser_conninfo =~ /port=(\d+)/ ? $1 : die "no port in the conninfo\n";
@@ -72,8 +77,11 @@ END { kill 'TERM', $relay if $relay; }
 
 my $CUT = "host=127.0.0.1 port=$port dbname=bbtoken user=postgres sslmode=disable gssencmode=disable"
         . ' connect_timeout=5';
+$env->make_repo('PROJ', 'repo');
 $env->user_add('alice');
 $env->grant('alice', 'PROJECT_READ', 'PROJ');
+my $UP = '/scm/PROJ/repo.git/info/refs?service=git-upload-pack';
+sub git { $env->get($UP, auth_bearer($_[0]))->{status} }
 
 subtest 'control: through the relay, unarmed, a rotation works' => sub {
     my $old = $env->token_create('alice', name => 'ci-0');
@@ -83,69 +91,79 @@ subtest 'control: through the relay, unarmed, a rotation works' => sub {
     like($out, qr/^BBDC-/, '  a token printed');
 };
 
-subtest 'rotate: the rotation committed, its answer lost' => sub {
-    $env->token_create('alice', name => 'ci-1');
+subtest 'rotate: the rotation committed, its answer lost: done' => sub {
+    my ($old) = $env->token_create('alice', name => 'ci-1');
     my $id = $env->psql("SELECT id FROM bbtoken_tokens WHERE name = 'ci-1' AND revoked_at IS NULL");
     spew($ARM, '');
     my ($rc, $out, $err) = $env->cli_raw('--db', $CUT, 'rotate', $id);
     ok(!-e $ARM, 'the relay cut the COMMIT\'s answer');
-    is($rc, 1, 'exit 1');
+    is($rc, 0, 'exit 0') or diag $err;
     like($out, qr/^BBDC-\S+\n\z/, 'the new token printed');
+    chomp(my $tok = $out);
     my $new = $env->psql("SELECT id FROM bbtoken_tokens WHERE rotated_from = '$id' AND revoked_at IS NULL");
     is($env->psql("SELECT revoked_at IS NOT NULL FROM bbtoken_tokens WHERE id = '$id'"), 't',
        'in the database: the old token revoked');
     ok($new, "  and its replacement $new live");
-    like($err, qr/connection was lost at the rotation's COMMIT, so whether it took effect is not known/,
-         'it says the outcome is not known') or diag $err;
-    like($err, qr/the token printed is token \Q$new\E\b/, '  names the printed token\'s id');
-    unlike($err, qr/the token printed is not valid;|the old one still is/, '  and does not say the token printed is not valid');
-    my ($arc, $aout, $aerr) = $env->cli('audit', '--token', $id);
-    like($aout, qr/\brotated\b/, "what it advises: `bbtoken audit --token $id` shows it rotated") or diag "$aout$aerr";
+    like($err, qr/^bbtoken: rotating the token \(the token printed is valid; the old one is revoked\): done, though the connection was lost at its COMMIT \([^\n]*\): connected again, the database says its transaction \d+ committed, and it holds token \Q$new\E, and token \Q$id\E revoked\n/,
+         'it says it is done, naming both tokens') or diag $err;
+    like($err, qr/token \Q$id\E is revoked; its replacement is token \Q$new\E/, '  and what a rotation says');
+    unlike($err, qr/not known|not valid/, '  nothing about an unknown outcome or a token not valid');
+    is(git($tok), 200, 'the token printed works');
 };
 
-subtest 'create: the token committed, its answer lost' => sub {
+subtest 'create: the token committed, its answer lost: done' => sub {
     spew($ARM, '');
     my ($rc, $out, $err) = $env->cli_raw('--db', $CUT, 'create', 'alice', '--name', 'ci-2');
     ok(!-e $ARM, 'the relay cut the COMMIT\'s answer');
-    is($rc, 1, 'exit 1');
+    is($rc, 0, 'exit 0') or diag $err;
     like($out, qr/^BBDC-\S+\n\z/, 'the token printed');
+    chomp(my $tok = $out);
     my $id = $env->psql("SELECT id FROM bbtoken_tokens WHERE name = 'ci-2' AND revoked_at IS NULL");
     ok($id, "in the database: the token $id, live");
-    like($err, qr/connection was lost at the token's COMMIT, so whether it was created is not known/,
-         'it says the outcome is not known') or diag $err;
-    like($err, qr/the token printed is token \Q$id\E\b/, '  names the printed token\'s id');
-    unlike($err, qr/the token printed is not valid/, '  and does not say the token printed is not valid');
-    my ($arc, $aout, $aerr) = $env->cli('audit', '--token', $id);
-    like($aout, qr/\bcreated\b/, "what it advises: `bbtoken audit --token $id` shows it created") or diag "$aout$aerr";
+    like($err, qr/^bbtoken: creating the token \(the token printed is valid\): done, though the connection was lost at its COMMIT \([^\n]*\): connected again, the database says its transaction \d+ committed, and it holds token \Q$id\E\n\z/,
+         'it says it is done, naming the token') or diag $err;
+    is(git($tok), 200, 'the token printed works');
 };
 
-subtest 'another transaction (the policy\'s): the outcome not known, in general words' => sub {
+subtest 'another transaction (the policy\'s): done, by its audit records' => sub {
     spew($ARM, '');
     my ($rc, $out, $err) = $env->cli_raw('--db', $CUT, 'policy', '--max-tokens', '77');
     ok(!-e $ARM, 'the relay cut the COMMIT\'s answer') or return;
-    is($rc, 1, 'exit 1');
-    like($err, qr/the connection was lost at its COMMIT, so whether it took effect is not known/, 'it says so')
-        or diag $err;
-    is($env->psql('SELECT max_tokens_per_user FROM bbtoken_policy'), 77, '  and the change was committed');
+    is($rc, 0, 'exit 0') or diag $err;
+    like($err, qr/^bbtoken: changing the policy: done, though the connection was lost at its COMMIT \([^\n]*\): connected again, the database says its transaction \d+ committed, and it holds its records in the audit trail\n\z/,
+         'it says so') or diag $err;
+    like($out, qr/\b77\b/, '  and the command goes on, on the new connection: the policy shown');
+    is($env->psql('SELECT max_tokens_per_user FROM bbtoken_policy'), 77, '  the change was committed');
 };
 
-subtest 'a write that is its own transaction: the outcome not known' => sub {
-    my $tok = $env->token_create('alice', name => 'ci-3');
+subtest 'a write sent alone runs in a transaction of its own' => sub {
+    my ($tok) = $env->token_create('alice', name => 'ci-3');
     my $id = $env->psql("SELECT id FROM bbtoken_tokens WHERE name = 'ci-3' AND revoked_at IS NULL");
     spew($ARM, 'UPDATE bbtoken_tokens SET revoked_at');
     my ($rc, $out, $err) = $env->cli_raw('--db', $CUT, 'revoke', $id);
     ok(!-e $ARM, 'the relay cut the UPDATE\'s answer') or return;
     is($rc, 1, 'exit 1');
+    is($env->psql("SELECT revoked_at IS NULL FROM bbtoken_tokens WHERE id = '$id'"), 't',
+       'in the database: not revoked, its COMMIT never sent');
+    like($err, qr/^bbtoken: revoking the token: not done: the connection was lost before its transaction's COMMIT, so nothing was changed \(safe to run again\)/,
+         'it says it was not done') or diag $err;
+    is(git($tok), 200, '  the token still works');
+
+    spew($ARM, '');
+    ($rc, $out, $err) = $env->cli_raw('--db', $CUT, 'revoke', $id);
+    ok(!-e $ARM, 'run again, the relay cut its COMMIT\'s answer') or return;
+    is($rc, 0, '  exit 0') or diag $err;
+    like($err, qr/^bbtoken: revoking the token: done, though the connection was lost at its COMMIT \([^\n]*\): connected again, the database says its transaction \d+ committed, and it holds its records in the audit trail\n/,
+         '  done, by its audit records') or diag $err;
     is($env->psql("SELECT revoked_at IS NOT NULL FROM bbtoken_tokens WHERE id = '$id'"), 't',
-       'in the database: the token revoked');
-    like($err, qr/revoking the token: the connection was lost before the database answered, so whether it took effect is not known/,
-         'it says the outcome is not known') or diag $err;
+       '  in the database: revoked');
+
     # A read's lost answer is a plain failure.
     spew($ARM, 'SELECT name, slug, active');
     ($rc, $out, $err) = $env->cli_raw('--db', $CUT, 'user', 'show', 'alice');
     ok(!-e $ARM, 'a read\'s answer cut') or return;
     is($rc, 1, '  exit 1');
-    unlike($err, qr/not known/, '  not said to be of unknown outcome') or diag $err;
+    unlike($err, qr/not known|not done/, '  not said to be of unknown outcome, nor not done') or diag $err;
 };
 
 done_testing;

@@ -1,0 +1,187 @@
+/*
+ * A COMMIT whose answer the connection lost (db.h): the server may have
+ * committed it or not, and the CLI asks it, as the access-tokens API does
+ * (bbt_xact.h).  Each transaction reads its id, its server's start and its
+ * own just before its COMMIT; after the loss the CLI connects again and
+ * asks what became of that id, and whether the rows show this
+ * transaction: a token made or rotated (the question its command gives),
+ * or else its records in the audit trail, which the schema's triggers
+ * write with the transaction's start (now()) and the session's source:
+ * another transaction given the same id after a crash started later.
+ * Committed and shown, it is done and the command goes on, on the new
+ * connection; aborted, nothing was changed; anything else (in progress
+ * past the wait, another server, no evidence, no connection), not known.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "bbt_xact.h"
+#include "db.h"
+
+/* The transaction's id (none where it wrote nothing), its server, and its
+ * start as the audit trail's "at" holds it, in UTC whatever the session's
+ * zone and DateStyle. */
+static const char bbtoken_xact_read_sql[] =
+    "SELECT pg_current_xact_id_if_assigned(), " BBT_XACT_SERVER ","
+    " to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US')";
+
+/* The audit trail's evidence: a record this CLI's session wrote with the
+ * transaction's start ($3). */
+static const char bbtoken_xact_audited_sql[] = BBT_XACT_ASK(
+    "EXISTS (SELECT 1 FROM bbtoken_audit WHERE"
+    " at = ($3::timestamp AT TIME ZONE 'UTC') AND source = 'cli')");
+
+/* How long a transaction in progress is waited for: the session's
+ * lock_timeout, as a token's store waits for another session's lock, or
+ * ours where it has none; as it is shown, and in microseconds. */
+static const char bbtoken_xact_wait_sql[] =
+    "SELECT w, (extract(epoch FROM w::interval) * 1000000)::bigint"
+    " FROM (SELECT CASE current_setting('lock_timeout')"
+    " WHEN '0' THEN '" BBTOKEN_MINT_LOCK_WAIT "'"
+    " ELSE current_setting('lock_timeout') END AS w) s";
+
+int bbtoken_xact_read(bbtoken_ctx_t *ctx, const char *what, bbtoken_xact_t *x)
+{
+    PGresult *res =
+        bbtoken_exec_once(ctx, what, bbtoken_xact_read_sql, 0, NULL);
+
+    if (!res) {
+        return BBTOKEN_EXIT_FAIL;
+    }
+    snprintf(x->xid, sizeof(x->xid), "%s", bbtoken_get(res, 0, 0, ""));
+    snprintf(x->server, sizeof(x->server), "%s", PQgetvalue(res, 0, 1));
+    snprintf(x->start, sizeof(x->start), "%s", PQgetvalue(res, 0, 2));
+    PQclear(res);
+    return 0;
+}
+
+static PGresult *bbtoken_xact_exec(void *arg, const char *sql, int n,
+                                   const char *const *params)
+{
+    bbtoken_ctx_t *ctx = arg;
+
+    return PQexecParams(ctx->conn, sql, n, NULL, params, NULL, NULL, 0);
+}
+
+/* The wait into *us, as shown into shown. */
+static void bbtoken_xact_wait(bbtoken_ctx_t *ctx, int64_t *us, char *shown,
+                              size_t size)
+{
+    PGresult *res = PQexec(ctx->conn, bbtoken_xact_wait_sql);
+
+    *us = 30000000;
+    snprintf(shown, size, "%s", BBTOKEN_MINT_LOCK_WAIT);
+    if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1) {
+        *us = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
+        snprintf(shown, size, "%s", PQgetvalue(res, 0, 0));
+    }
+    PQclear(res);
+}
+
+/* Why the database could not say, into why. */
+static void bbtoken_xact_why(bbtoken_ctx_t *ctx, bbt_xact_t found,
+                             const bbtoken_tx_t *tx, const bbtoken_xact_t *x,
+                             const char *wait, char *why, size_t size)
+{
+    switch (found) {
+    case BBT_XACT_UNSHOWN:
+        if (tx->ask) {
+            snprintf(why, size,
+                     "transaction %s committed, but the database does not "
+                     "hold %s: its id may have been given again to another "
+                     "transaction after a crash lost this one",
+                     x->xid, tx->ask->evidence);
+        } else {
+            snprintf(why, size,
+                     "transaction %s committed, but the database does not "
+                     "hold its records in the audit trail: a change the "
+                     "audit trail does not record, or its id given again to "
+                     "another transaction after a crash lost this one",
+                     x->xid);
+        }
+        break;
+    case BBT_XACT_PENDING:
+        snprintf(why, size,
+                 "transaction %s was still in progress after %s "
+                 "(lock_timeout)",
+                 x->xid, wait);
+        break;
+    case BBT_XACT_ELSEWHERE:
+        snprintf(why, size,
+                 "the server connected to is not the one that ran "
+                 "transaction %s (started at another time: another server, "
+                 "or restarted)",
+                 x->xid);
+        break;
+    case BBT_XACT_FORGOTTEN:
+        snprintf(why, size, "transaction %s is too old for the server to say",
+                 x->xid);
+        break;
+    default:
+        snprintf(why, size, "its status could not be read: %s",
+                 PQerrorMessage(ctx->conn));
+        break;
+    }
+}
+
+int bbtoken_xact_lost(bbtoken_ctx_t *ctx, const bbtoken_tx_t *tx,
+                      const bbtoken_xact_t *x, const char *lost)
+{
+    const char *what = tx->commit ? tx->commit : tx->what;
+    const char *params[4] = {x->xid, x->server, x->start, NULL};
+    char wait[64] = "", why[512];
+    bbt_xact_t found;
+    int64_t us;
+
+    if (!x->xid[0]) {
+        return bbtoken_fail("%s: the connection was lost at its COMMIT (%s), "
+                            "but it had written nothing: nothing was changed "
+                            "(safe to run again)",
+                            what, lost);
+    }
+    /* A new session, set up as the first was: the guard pins its search
+     * path again. */
+    PQfinish(ctx->conn);
+    ctx->conn = NULL;
+    ctx->guarded = 0;
+    if (bbtoken_connect(ctx) != 0) {
+        snprintf(why, sizeof(why), "not connected again (said above)");
+        found = BBT_XACT_UNREAD;
+    } else {
+        if (tx->ask) {
+            params[2] = tx->ask->args[0];
+            params[3] = tx->ask->args[1];
+        }
+        bbtoken_xact_wait(ctx, &us, wait, sizeof(wait));
+        found = bbt_xact_ask(bbtoken_xact_exec, ctx,
+                             tx->ask ? tx->ask->sql : bbtoken_xact_audited_sql,
+                             params[3] ? 4 : 3, params, us);
+        if (found != BBT_XACT_DONE && found != BBT_XACT_NOT_DONE) {
+            bbtoken_xact_why(ctx, found, tx, x, wait, why, sizeof(why));
+        }
+    }
+    if (found == BBT_XACT_DONE) {
+        bbtoken_warn(
+            "%s: done, though the connection was lost at its COMMIT "
+            "(%s): connected again, the database says its "
+            "transaction %s committed, and it holds %s",
+            tx->ask && tx->ask->done ? tx->ask->done : tx->what, lost, x->xid,
+            tx->ask ? tx->ask->evidence : "its records in the audit trail");
+        return 0;
+    }
+    if (found == BBT_XACT_NOT_DONE) {
+        return bbtoken_fail("%s: not done: the connection was lost at its "
+                            "COMMIT (%s), and connected again, the database "
+                            "says its transaction %s did not commit: nothing "
+                            "was changed (safe to run again)",
+                            what, lost, x->xid);
+    }
+    if (tx->lost) {
+        return bbtoken_fail("%s (%s); the database could not say: %s", tx->lost,
+                            lost, why);
+    }
+    return bbtoken_fail("%s: the connection was lost at its COMMIT (%s), so "
+                        "whether it took effect is not known (look before "
+                        "running it again); the database could not say: %s",
+                        tx->what, lost, why);
+}
