@@ -34,12 +34,12 @@ static int bbtoken_policy_body(bbtoken_ctx_t *ctx, void *arg)
 {
     const bbtoken_policy_t *p = arg;
     const bbtoken_args_t *a = p->a;
-    const char *params[4];
+    const char *params[3];
     PGresult *res;
-    int required, has_max;
+    int has_max;
 
     res = bbtoken_exec(ctx, "reading the policy",
-                       "SELECT expiry_required, max_expiry_days IS NOT NULL"
+                       "SELECT max_expiry_days IS NOT NULL"
                        " FROM bbtoken_policy FOR UPDATE",
                        0, NULL);
     if (!res || PQntuples(res) != 1) {
@@ -47,19 +47,25 @@ static int bbtoken_policy_body(bbtoken_ctx_t *ctx, void *arg)
         return res ? bbtoken_fail("the policy row is missing")
                    : BBTOKEN_EXIT_FAIL;
     }
-    required =
-        a->required != -1 ? a->required : PQgetvalue(res, 0, 0)[0] == 't';
     has_max = a->max_days ? strcmp(a->max_days, "none") != 0
-                          : PQgetvalue(res, 0, 1)[0] == 't';
+                          : PQgetvalue(res, 0, 0)[0] == 't';
     PQclear(res);
-    if (required && !has_max) {
+    /* The maximum is what requires an expiry (the database gives it to a
+     * token asked without one, and sets expiry_required by it): the
+     * options --expiry-required and --expiry-optional, kept for scripts,
+     * are only checked against it. */
+    if (a->required == 1 && !has_max) {
         return bbtoken_fail("a required expiry needs a maximum: give "
                             "--max-expiry-days N");
     }
-    params[0] = a->required == -1 ? NULL : a->required ? "true" : "false";
-    params[1] = a->max_days;
-    params[2] = a->max_tokens;
-    params[3] = a->revoke_unused ? p->unused : NULL;
+    if (a->required == 0 && has_max) {
+        return bbtoken_fail("a maximum expiry applies to every new token, "
+                            "which then expires: for tokens that may never "
+                            "expire give --max-expiry-days none");
+    }
+    params[0] = a->max_days;
+    params[1] = a->max_tokens;
+    params[2] = a->revoke_unused ? p->unused : NULL;
     /* A change of revoke_unused_after restarts the unused tokens'
      * warnings: one sent before it gave the date of another policy (or of
      * one switched off since, whose warnings would otherwise stand for a
@@ -70,13 +76,12 @@ static int bbtoken_policy_body(bbtoken_ctx_t *ctx, void *arg)
         ctx, "changing the policy",
         "WITH old AS (SELECT revoke_unused_after AS a FROM bbtoken_policy),"
         " new AS (UPDATE bbtoken_policy SET"
-        " expiry_required = COALESCE($1::boolean, expiry_required),"
-        " max_expiry_days = CASE WHEN $2::text IS NULL THEN max_expiry_days"
-        " WHEN $2 = 'none' THEN NULL ELSE $2::integer END,"
-        " max_tokens_per_user = COALESCE($3::integer, max_tokens_per_user),"
-        " revoke_unused_after = CASE WHEN $4::text IS NULL"
-        " THEN revoke_unused_after WHEN $4 = 'none' THEN NULL"
-        " ELSE make_interval(secs => $4::bigint) END"
+        " max_expiry_days = CASE WHEN $1::text IS NULL THEN max_expiry_days"
+        " WHEN $1 = 'none' THEN NULL ELSE $1::integer END,"
+        " max_tokens_per_user = COALESCE($2::integer, max_tokens_per_user),"
+        " revoke_unused_after = CASE WHEN $3::text IS NULL"
+        " THEN revoke_unused_after WHEN $3 = 'none' THEN NULL"
+        " ELSE make_interval(secs => $3::bigint) END"
         " RETURNING revoke_unused_after AS a),"
         " restart AS (SELECT 1 FROM old, new WHERE old.a IS DISTINCT FROM "
         "new.a),"
@@ -87,7 +92,7 @@ static int bbtoken_policy_body(bbtoken_ctx_t *ctx, void *arg)
         " WHERE c.kind = 'unused' AND t.id = c.token_id"
         " AND t.revoked_at IS NULL AND EXISTS (SELECT 1 FROM restart))"
         " SELECT count(*) FROM new",
-        4, params);
+        3, params);
     if (!res) {
         return BBTOKEN_EXIT_FAIL;
     }

@@ -328,3 +328,8 @@ COMMIT;
 BEGIN;
 \ir migrations/0060_schema_one_row.sql
 COMMIT;
+
+-- Version 61: a maximum expiry applies to every new token.
+BEGIN;
+\ir migrations/0061_max_expiry_applies.sql
+COMMIT;

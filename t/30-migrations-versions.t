@@ -9,9 +9,10 @@
 # a user, made since 21; 45 takes white space off the ends of token names;
 # 56 stores a personal project's keys under its owner's slug; 60 keeps
 # one row of bbtoken_schema, the largest version's (a data-only restore
-# into a new schema added the dump's); and in a database in SQL_ASCII a
-# control
-# character is read as the database stores it.  What they take out is
+# into a new schema added the dump's); 61 makes a policy's maximum expiry
+# a required one, audited, and leaves the tokens' expiries as they were;
+# and in a database in SQL_ASCII a control character is read as the
+# database stores it.  What they take out is
 # audited, by the upgrade, and refused from then on: of every code point
 # from U+0080 up, the database refuses the same ones as the module's input
 # rules (bbt_input_token_name, bbt_input_email), in UTF8 and in SQL_ASCII.
@@ -24,7 +25,7 @@ use lib "$FindBin::Bin/lib";
 use Test::More;
 use POSIX ();
 use BBT::Env;
-use BBT::Migrations qw(cli_db db_at);
+use BBT::Migrations qw(cli_db db_at latest_version);
 
 # No httpd: what is checked is in the databases and the CLI's answers.
 my $env = BBT::Env->new(httpd => 0)->start;
@@ -286,11 +287,41 @@ subtest 'version 60: bbtoken_schema of two rows keeps one, and takes no second' 
     $env->psql('INSERT INTO bbtoken_schema VALUES (59), (3)', db => 'tworows');
     my ($rc, $out, $err) = cli_db($env, 'tworows', 'db', 'upgrade');
     is($rc, 0, 'db upgrade of a database whose bbtoken_schema holds 59, 59 and 3') or diag $err;
-    is($env->psql('SELECT string_agg(version::text, \' \') FROM bbtoken_schema', db => 'tworows'), 60,
-       '  one row, version 60');
+    is($env->psql('SELECT string_agg(version::text, \' \') FROM bbtoken_schema', db => 'tworows'), latest_version(),
+       '  one row, the latest version');
     my ($irc, undef, $ierr) = $env->psql_try('INSERT INTO bbtoken_schema VALUES (60)', db => 'tworows');
     isnt($irc, 0, '  a second row is refused');
     like($ierr, qr/bbtoken_schema_one/, '  by bbtoken_schema_one');
+};
+
+subtest 'version 61: a maximum without a required expiry becomes one; tokens keep theirs' => sub {
+    db_at($env, 'maxonly', 60);
+    $env->psql("UPDATE bbtoken_policy SET expiry_required = false, max_expiry_days = 30", db => 'maxonly');
+    $env->psql("INSERT INTO bbtoken_users (name) VALUES ('alice')", db => 'maxonly');
+    my $ins = sub {
+        my ($id) = @_;
+        $env->psql("INSERT INTO bbtoken_tokens (id, user_id, name, project_perm, repo_perm, salt, secret_hash)"
+                   . " SELECT '$id', id, 't$id', 'PROJECT_READ', 'REPO_READ', repeat('a', 32), repeat('b', 64)"
+                   . " FROM bbtoken_users WHERE name = 'alice'", db => 'maxonly');
+    };
+    my $expires = sub {
+        $env->psql("SELECT COALESCE(round(extract(epoch FROM expires_at - created_at) / 86400)::text, 'never')"
+                   . " FROM bbtoken_tokens WHERE id = '$_[0]'", db => 'maxonly');
+    };
+    $ins->('300000000061');
+    is($expires->('300000000061'), 'never', 'control: at version 60 a token without an expiry never expires');
+    my ($rc, $out, $err) = cli_db($env, 'maxonly', 'db', 'upgrade');
+    is($rc, 0, 'db upgrade') or diag $err;
+    ($rc, $out, $err) = cli_db($env, 'maxonly', 'policy');
+    like($out, qr/\Aexpiry-required: yes\nmax-expiry-days: 30\n/, '  the policy requires an expiry of at most 30 days')
+        or diag "$out$err";
+    is($env->psql("SELECT concat_ws(' ', source, detail) FROM bbtoken_audit"
+                  . " WHERE event = 'policy_changed' AND source = 'upgrade'", db => 'maxonly'),
+       'upgrade expiry required, maximum expiry 30 days, at most 100 live tokens per user',
+       '  audited, by the upgrade');
+    is($expires->('300000000061'), 'never', '  the token made before still never expires');
+    $ins->('300000000062');
+    is($expires->('300000000062'), 30, '  a new one without an expiry gets the maximum');
 };
 
 subtest 'version 22: invisible formatting characters leave names; a personal project\'s settings leave with its owner' => sub {

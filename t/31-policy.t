@@ -1,6 +1,7 @@
 # The token policy (issue 3): bbtoken policy shows and changes it; every
 # refusal, by the CLI and by the database for a plain SQL INSERT; the default
-# expiry; the per-user limit; names unique among a user's tokens that are not
+# expiry, the maximum, for a token of any kind whether or not the policy
+# was told to require one; the per-user limit; names unique among a user's tokens that are not
 # revoked; expiry fixed for good (CLI and plain SQL UPDATE); name and
 # permissions changeable, effective on the next request.
 use strict;
@@ -42,10 +43,19 @@ subtest 'policy: defaults, --help, show and change' => sub {
     is($env->cli_json('policy')->{maxTokensPerUser}, 100, 'refused changes changed nothing');
     $env->cli_is('set a maximum of 30 days, required', ['policy', '--expiry-required', '--max-expiry-days', '30'], 0, shape => 0,
            stdout => qr/expiry-required: yes\nmax-expiry-days: 30\n/);
-    $env->cli_is('--max-expiry-days none while required', ['policy', '--max-expiry-days', 'none'], 1,
-           stderr => qr/maximum/);
-    my ($r2, $o2, $e2) = $env->psql_try("UPDATE bbtoken_policy SET max_expiry_days = NULL");
-    ok($r2 != 0 && $e2 =~ /bbtoken_policy_required_needs_max/, 'the database refuses it too') or diag $e2;
+    # The maximum is what requires an expiry: without it none is required.
+    $env->cli_is('--max-expiry-days none alone', ['policy', '--max-expiry-days', 'none'], 0, shape => 0,
+           stdout => qr/\Aexpiry-required: no\nmax-expiry-days: none\n/);
+    $env->cli_is('--expiry-required --max-expiry-days none', ['policy', '--expiry-required', '--max-expiry-days', 'none'],
+           1, stderr => qr/maximum/);
+    # The database keeps expiry_required to the maximum, whoever writes it.
+    my ($r2, $o2, $e2) = $env->psql_try("UPDATE bbtoken_policy SET expiry_required = false, max_expiry_days = 30");
+    is($r2, 0, 'SQL: a maximum with expiry_required false') or diag $e2;
+    is($env->psql("SELECT expiry_required FROM bbtoken_policy"), 't', '  reads required');
+    $env->psql("UPDATE bbtoken_policy SET max_expiry_days = NULL");
+    is($env->psql("SELECT expiry_required FROM bbtoken_policy"), 'f', 'SQL: the maximum removed, not required');
+    $env->cli_is('required again, at most 30 days', ['policy', '--expiry-required', '--max-expiry-days', '30'], 0,
+           shape => 0, stdout => qr/expiry-required: yes\nmax-expiry-days: 30\n/);
     ($r2, $o2, $e2) = $env->psql_try("DELETE FROM bbtoken_policy");
     ok($r2 != 0, 'the policy row cannot be deleted') or diag $o2;
 };
@@ -83,6 +93,54 @@ subtest 'expiry required: default is the maximum, said on stderr; more is refuse
 
     $env->cli_is('expiry optional again, no maximum', ['policy', '--expiry-optional', '--max-expiry-days', 'none'], 0, shape => 0);
     $env->cli_is('create without expiry: never expires, no note', ['create', 'alice', '--name', 'forever'], 0);
+};
+
+# A maximum set without --expiry-required is the bound of every new token
+# too: one asked without an expiry gets it, of every kind and by SQL, and
+# the policy says an expiry is required.  A token made before keeps none.
+subtest 'a maximum alone: every new token expires within it' => sub {
+    my (undef, $before) = $env->token_create('alice', name => 'before the maximum');
+    $env->cli_is('--max-expiry-days 30 alone', ['policy', '--max-expiry-days', '30'], 0, shape => 0,
+           stdout => qr/\Aexpiry-required: yes\nmax-expiry-days: 30\n/);
+    my $p = $env->cli_json('policy');
+    ok($p->{expiryRequired} && $p->{maxExpiryDays} == 30, 'policy --json: expiryRequired true, maxExpiryDays 30')
+        or diag explain $p;
+    my $days = sub {
+        $env->psql("SELECT COALESCE(round(extract(epoch FROM expires_at - created_at) / 86400)::text, 'never') "
+                   . "FROM bbtoken_tokens WHERE id = '$_[0]'");
+    };
+    for my $c ([personal => 'alice'], [project => '--project', 'PROJ'], [repository => '--repo', 'PROJ/repo']) {
+        my ($kind, @holder) = @$c;
+        my ($rc, $out, $err) = $env->cli_is("create, a $kind token without --expiry-days",
+                                            ['create', @holder, '--name', "capped $kind"], 0, shape => 0,
+                                            stdout => qr{\ABBDC-[A-Za-z0-9+/]{44}\n\z},
+                                            stderr => qr/\Abbtoken: [^\n]*policy[^\n]*30 days[^\n]*\n\z/);
+        chomp $out;
+        is($out && $days->(parse_token($out)->{id}), 30, '  it expires 30 days after creation');
+        $env->cli_is("create, a $kind token of 31 days", ['create', @holder, '--name', "long $kind",
+                                                         '--expiry-days', '31'], 1, stderr => qr/at most 30 days/);
+    }
+    my ($r, $o, $e) = $env->psql_try("INSERT INTO bbtoken_tokens (id, user_id, name, project_perm, repo_perm, salt, "
+                                     . "secret_hash) SELECT '200000000004', id, 'sql capped', 'PROJECT_READ', "
+                                     . "'REPO_READ', repeat('a', 32), repeat('b', 64) FROM bbtoken_users "
+                                     . "WHERE name = 'alice'");
+    is($r, 0, 'SQL INSERT without expiry: accepted') or diag $e;
+    is($days->('200000000004'), 30, '  with the maximum, 30 days');
+    $env->cli_ok('revoke', '200000000004');
+    is($days->($before), 'never', 'the token made before the maximum still never expires');
+    $env->cli_is('--expiry-optional while the maximum stays', ['policy', '--expiry-optional'], 1,
+           stderr => qr/--max-expiry-days none/);
+    $env->cli_is('--expiry-optional with another maximum', ['policy', '--expiry-optional', '--max-expiry-days', '20'],
+           1, stderr => qr/--max-expiry-days none/);
+    is($env->cli_json('policy')->{maxExpiryDays}, 30, '  refused, nothing changed');
+    $env->cli_is('--expiry-required: as it was', ['policy', '--expiry-required'], 0, shape => 0,
+           stdout => qr/\Aexpiry-required: yes\nmax-expiry-days: 30\n/);
+    $env->cli_is('the maximum dropped', ['policy', '--expiry-optional', '--max-expiry-days', 'none'], 0, shape => 0,
+           stdout => qr/\Aexpiry-required: no\nmax-expiry-days: none\n/);
+    my $out = $env->cli_is('create without expiry: never expires, no note', ['create', 'alice', '--name', 'forever 2'],
+                           0);
+    chomp $out;
+    is($out && $days->(parse_token($out)->{id}), 'never', '  no expiry');
 };
 
 subtest 'per-user limit of live tokens' => sub {

@@ -183,10 +183,11 @@ subtest 'create: refusals with the CLI\'s messages' => sub {
     $env->cli_ok('policy', '--max-expiry-days', '10');
     is_error(call(PUT => "$BASE/alice", json => { name => 'x', permissions => ['REPO_READ'], expiryDays => 11 }),
              400, qr/the token policy allows an expiry of at most 10 days/, 'over the policy\'s maximum expiry');
-    $env->cli_ok('policy', '--expiry-required');
+    # The maximum alone, no --expiry-required: it bounds every new token.
     my $res = call(PUT => "$BASE/alice", json => { name => 'default expiry', permissions => ['REPO_READ'] });
-    is_ok_res($res, 'a required expiry, none given');
+    is_ok_res($res, 'a maximum, no expiry given');
     is($res->{json}{expiryDays}, 10, '  gets the maximum, as with the CLI');
+    ok($res->{json}{expiryDate}, '  and the answer says when it expires');
     $env->cli_ok('policy', '--expiry-optional', '--max-expiry-days', 'none', '--max-tokens', '3');
     is_error(call(PUT => "$BASE/alice", json => { name => 'fourth', permissions => ['REPO_READ'] }),
              400, qr/already has 3 live tokens/, 'the per-user maximum');
@@ -334,11 +335,19 @@ subtest 'the list reports the expiry policy (for the page)' => sub {
     ok($p->{policy} && JSON::PP::is_bool($p->{policy}{expiryRequired}) && !$p->{policy}{expiryRequired},
        'expiry not required by default');
     ok(exists $p->{policy}{maxExpiryDays} && !defined $p->{policy}{maxExpiryDays}, '  no maximum');
-    $env->cli_ok('policy', '--expiry-required', '--max-expiry-days', '30');
+    # A maximum requires an expiry, whether or not it was said.
+    $env->cli_ok('policy', '--max-expiry-days', '30');
     $p = call(GET => "$BASE/bob", as => 'bob')->{json} || {};
     is_deeply($p->{policy}, { expiryRequired => JSON::PP::true, maxExpiryDays => 30 },
-              'after bbtoken policy: required, at most 30 days');
-    $env->cli_ok('policy', '--expiry-optional', '--max-expiry-days', 'none');
+              'after bbtoken policy --max-expiry-days 30: required, at most 30 days');
+    $env->cli_ok('policy', '--expiry-required', '--max-expiry-days', '20');
+    $p = call(GET => "$BASE/bob", as => 'bob')->{json} || {};
+    is_deeply($p->{policy}, { expiryRequired => JSON::PP::true, maxExpiryDays => 20 },
+              'after bbtoken policy --expiry-required --max-expiry-days 20: the same, 20 days');
+    $env->cli_ok('policy', '--max-expiry-days', 'none');
+    $p = call(GET => "$BASE/bob", as => 'bob')->{json} || {};
+    is_deeply($p->{policy}, { expiryRequired => JSON::PP::false, maxExpiryDays => undef },
+              'the maximum dropped: not required');
 };
 
 # The seed: "You can see the expiry dates for all your tokens", and revoke

@@ -22,7 +22,9 @@
 # not followed for ever, a row's buttons work while the list reloads and an
 # older list does not come back over a newer one, and editing a token's
 # permissions leaves its name as it is; a maximum expiry shorter than every
-# choice is the number of days filled in; "Show more tokens"; names and
+# choice is the number of days filled in, and a maximum takes "Never" away
+# even where the list's policy says no expiry is required; "Show more
+# tokens"; names and
 # refusals that are markup shown as text; Back to the page does not bring a
 # new token back (nor does a back/forward cache that keeps the page: it
 # comes back wiped, its dialog closed); a new token answered while another is shown waits for it,

@@ -4,7 +4,8 @@
 # manage them (the project's admins, a repository's admins unless the
 # project says no; nobody else), as the API role's functions decide; a
 # token made over REST working with git, and after its creator is disabled
-# and deleted; what it may not be given.  No token is logged.
+# and deleted; what it may not be given; the policy's maximum expiry, given
+# to one asked without an expiry.  No token is logged.
 use strict;
 use warnings;
 use FindBin;
@@ -165,6 +166,23 @@ subtest 'made over REST, it works with git, with no person behind it' => sub {
         or diag res_summary($st);
     is($env->get('/scm/PROJ/one.git/info/refs?service=git-upload-pack',
                  { Authorization => "Bearer $tok" })->{status}, 401, 'refused at once on this server');
+};
+
+# A maximum set without --expiry-required bounds these tokens too: one
+# asked without expiryDays gets the maximum.
+subtest 'a maximum expiry alone: a project\'s and a repository\'s token get it' => sub {
+    $env->cli_ok('policy', '--max-expiry-days', '12');
+    for my $c (["$P/PROJ", ['PROJECT_READ'], 'a project\'s'], ["$P/PROJ/repos/two", ['REPO_READ'], 'a repository\'s']) {
+        my ($path, $perms, $what) = @$c;
+        my $res = call(root => PUT => $path, json => { name => 'capped', permissions => $perms });
+        is_ok_res($res, "$what token without expiryDays") or next;
+        is($res->{json}{expiryDays}, 12, '  expiryDays 12, the maximum');
+        is($env->psql("SELECT round(extract(epoch FROM expires_at - created_at) / 86400) FROM bbtoken_tokens"
+                      . " WHERE id = '$res->{json}{id}'"), 12, '  and so in the database');
+        is_error(call(root => PUT => $path, json => { name => 'long', permissions => $perms, expiryDays => 13 }),
+                 400, qr/at most 12 days/, "  $what token of 13 days: refused");
+    }
+    $env->cli_ok('policy', '--max-expiry-days', 'none');
 };
 
 subtest 'log lines' => sub {

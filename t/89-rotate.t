@@ -1,8 +1,8 @@
 # Rotating a token: `bbtoken rotate ID` and POST .../{tokenId}/rotate for a
 # personal, a project's and a repository's token.  The new token keeps the
 # holder, name, permissions and kind; it lives as long as the old one was
-# made to, capped by the policy (none stays none unless the policy requires
-# one), and a holder at the policy's most live tokens may rotate; the old
+# made to, capped by the policy (none stays none unless the policy has a
+# maximum, which it then gets), and a holder at the policy's most live tokens may rotate; the old
 # one is refused at once (the cache is on) and its git clone fails while
 # the new one clones; the audit trail links the two ids both ways; a
 # revoked, expired or unknown token is refused with a reason; over
@@ -134,9 +134,14 @@ subtest 'CLI: the lifetime, capped by the policy; no expiry stays none' => sub {
     my (undef, $forever) = $env->token_create('bob', name => 'forever');
     (undef, $new_id) = cli_rotate($forever, 'never') or return;
     is(row($new_id), 'bob - - forever PROJECT_ADMIN REPO_ADMIN none f', 'no expiry: none');
-    $env->cli_ok('policy', '--expiry-required', '--max-expiry-days', 20);
+    # A maximum alone (no --expiry-required) is a bound a replacement
+    # keeps too.
+    $env->cli_ok('policy', '--max-expiry-days', 20);
     (undef, $new_id) = cli_rotate($new_id, qr/\S+Z/) or return;
-    is(row($new_id), 'bob - - forever PROJECT_ADMIN REPO_ADMIN 20 f', 'expiry required: the maximum');
+    is(row($new_id), 'bob - - forever PROJECT_ADMIN REPO_ADMIN 20 f', 'a maximum: no expiry becomes the maximum');
+    $env->cli_ok('policy', '--expiry-required', '--max-expiry-days', 25);
+    (undef, $new_id) = cli_rotate($new_id, qr/\S+Z/) or return;
+    is(row($new_id), 'bob - - forever PROJECT_ADMIN REPO_ADMIN 20 f', 'rotated again: the 20 days it was given');
     $env->cli_ok('policy', '--expiry-optional', '--max-expiry-days', 'none');
     $env->cli_ok('user', 'disable', 'bob');
     $env->cli_is('a disabled owner\'s token', ['rotate', $new_id], 1, stderr => qr/user is disabled: bob/);
@@ -273,6 +278,15 @@ subtest 'REST: a project\'s and a repository\'s token, by their admins' => sub {
     my $res = call(padmin => POST => "$R/projects/PROJ/repos/one/$t->{id}/rotate");
     is($res->{status}, 400, 'an expired token: 400');
     like($res->{json}{errors}[0]{message} // '', qr/has expired: only a live token can be rotated/, '  saying why');
+};
+
+subtest 'REST: a token without an expiry, rotated under a maximum, gets the maximum' => sub {
+    my (undef, $id) = $env->token_create('alice', name => 'forever', perms => ['REPO_READ']);
+    $env->cli_ok('policy', '--max-expiry-days', 15);
+    my $t = rest_rotate_ok(alice => "$R/users/alice", $id, 'POST users/alice/ID/rotate') or return;
+    is($t->{expiryDays}, 15, 'expiryDays 15, the maximum');
+    is(row($t->{id}), 'alice - - forever PROJECT_READ REPO_READ 15 f', '  and so in the database');
+    $env->cli_ok('policy', '--max-expiry-days', 'none');
 };
 
 subtest 'log lines' => sub {

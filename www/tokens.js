@@ -304,12 +304,13 @@
   // envelope): {expiryRequired, maxExpiryDays}.  Null: unknown, offer all.
   let policy = null;
 
-  // Offer only the expiries the policy allows: no "Never" when an expiry is
+  // Offer only the expiries the policy allows: no "Never" when there is a
+  // maximum (a token asked without an expiry gets it) or an expiry is
   // required, nothing beyond the maximum.  The server enforces it anyway.
   function applyPolicy() {
     const sel = $('f-expiry');
     const max = policy && typeof policy.maxExpiryDays === 'number' ? policy.maxExpiryDays : null;
-    const required = !!(policy && policy.expiryRequired);
+    const required = max !== null || !!(policy && policy.expiryRequired);
     let best = null;
     for (const o of sel.options) {
       let allowed = true;

@@ -614,7 +614,7 @@ test('an edit, rotation or revocation answered after the user turned to another 
 
 test('a maximum expiry shorter than every choice is the one chosen', { skip: !env.BBT_CLI }, async () => {
   const policy = (...args) => execFileSync(env.BBT_CLI, ['--db', env.BBT_DB, 'policy', ...args]);
-  policy('--expiry-required', '--max-expiry-days', '5');
+  policy('--max-expiry-days', '5');
   try {
     await open();
     await settled();
@@ -636,6 +636,31 @@ test('a maximum expiry shorter than every choice is the one chosen', { skip: !en
     await rest('DELETE', '/' + made.id);
   } finally {
     policy('--expiry-optional', '--max-expiry-days', 'none');
+  }
+});
+
+test('a maximum without expiryRequired in the list\'s policy still takes "Never" away', async () => {
+  // The server says a maximum requires an expiry; the page holds to that
+  // rule itself, whatever the answer's expiryRequired.
+  await page.route(LIST, async (route) => {
+    const res = await route.fetch();
+    const body = await res.json();
+    await route.fulfill({ response: res, json: { ...body, policy: { expiryRequired: false, maxExpiryDays: 30 } } });
+  });
+  try {
+    await open();
+    await settled();
+    await page.getByRole('button', { name: 'Create token' }).click();
+    const dialog = page.getByRole('dialog', { name: 'Create token' });
+    await dialog.waitFor();
+    assert.equal(await dialog.locator('#f-expiry option[value=""]').isDisabled(), true, '"Never" is not offered');
+    assert.equal(await dialog.locator('#f-expiry option[value="30"]').isDisabled(), false, '30 days is offered');
+    assert.equal(await dialog.locator('#f-expiry').inputValue(), '30', 'the longest allowed is chosen');
+    assert.match(await dialog.locator('#f-expiry-hint').textContent(), /requires an expiry.*at most 30 days/i);
+    await page.keyboard.press('Escape');
+    await dialog.waitFor({ state: 'hidden' });
+  } finally {
+    await page.unroute(LIST);
   }
 });
 

@@ -453,8 +453,9 @@ test('git with the revoked token is refused (401)', { skip: NO_GIT }, async () =
 });
 
 test('the expiry picker offers only what the policy allows', { skip: !env.BBT_CLI }, async () => {
-  // The administrator requires an expiry of at most 30 days.
-  execFileSync(env.BBT_CLI, ['--db', env.BBT_DB, 'policy', '--expiry-required', '--max-expiry-days', '30']);
+  // The administrator sets a maximum of 30 days, not saying --expiry-required:
+  // a maximum bounds every token, so none may be made that never expires.
+  execFileSync(env.BBT_CLI, ['--db', env.BBT_DB, 'policy', '--max-expiry-days', '30']);
   await page.reload();
   await page.locator('#tokens-body tr:not(:has-text("Loading"))').first().waitFor();
   await page.getByRole('button', { name: 'Create token' }).click();
