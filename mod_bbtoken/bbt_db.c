@@ -328,7 +328,7 @@ static int bbt_db_ready(bbt_db_conn_t *c)
         return -1;
     }
     bbt_schema_note(c->r, c->pg);
-    return PQstatus(c->pg) == CONNECTION_OK ? 0 : 1;
+    return bbt_db_lost(c) ? 1 : 0;
 }
 
 /* bbt_db_open, or bbt_db_open_spare (spare). */
@@ -460,13 +460,18 @@ void bbt_db_log(bbt_db_conn_t *c, int level, int rv, const char *id,
                apr_pstrcat(c->pool, what, " failed: ", err, NULL));
 }
 
+int bbt_db_lost(const bbt_db_conn_t *c)
+{
+    return PQstatus(c->pg) != CONNECTION_OK;
+}
+
 int bbt_db_reconnected(bbt_db_conn_t *c)
 {
     char line[512];
     /* libpq marks the connection bad only once a statement has failed on
      * it; the pgsql driver's check then resets it, to libpq's defaults,
      * and DBDInitSQL is run again. */
-    int ok = PQstatus(c->pg) != CONNECTION_OK &&
+    int ok = bbt_db_lost(c) &&
              apr_dbd_check_conn(c->dbd->driver, c->pool, c->dbd->handle) ==
                  APR_SUCCESS &&
              bbt_db_session(c) == 0 && bbt_db_utf8(c) == 0;
@@ -475,7 +480,7 @@ int bbt_db_reconnected(bbt_db_conn_t *c)
      * the session's, lost again at once, which no one else logs.  libpq
      * quotes no password (nor do mod_dbd's lines, BBT307, BBT308). */
     c->unreached =
-        ok || PQstatus(c->pg) == CONNECTION_OK
+        ok || !bbt_db_lost(c)
             ? NULL
             : apr_pstrdup(c->pool,
                           bbt_sql_line(line, sizeof(line),
@@ -485,8 +490,7 @@ int bbt_db_reconnected(bbt_db_conn_t *c)
 
 const char *bbt_db_unreached(const bbt_db_conn_t *c)
 {
-    return c->unreached && PQstatus(c->pg) != CONNECTION_OK ? c->unreached
-                                                            : NULL;
+    return c->unreached && bbt_db_lost(c) ? c->unreached : NULL;
 }
 
 void bbt_db_gave_up(bbt_db_conn_t *c, int rv, const char *id, const char *what)

@@ -78,12 +78,13 @@ bbt_db_status_t bbt_db_owner_level(bbt_db_conn_t *c, apr_int64_t user_id,
                                    bbt_level_t *level);
 
 /* What a throttled write that was not made came to: BBT_DB_WRITE_LATER,
- * a lock given up on, a statement_timeout waited out (BBT085), which a
- * try a few seconds later may get past, or BBT_DB_WRITE_NEVER, a hot
- * standby, a read-only database, any other error, which trying again
- * soon would not mend: the caller counts that one as made, so that it is
- * tried once per interval, not every few seconds (each an ERROR in the
- * server's own log). */
+ * a lock given up on, a statement_timeout waited out (BBT085), a
+ * connection PostgreSQL dropped that could not be connected again (or
+ * was dropped again), which a try a few seconds later may get past, or
+ * BBT_DB_WRITE_NEVER, a hot standby, a read-only database, any other
+ * error, which trying again soon would not mend: the caller counts that
+ * one as made, so that it is tried once per interval, not every few
+ * seconds (each an ERROR in the server's own log). */
 #define BBT_DB_WRITE_LATER (-1)
 #define BBT_DB_WRITE_NEVER (-2)
 
@@ -96,7 +97,10 @@ bbt_db_status_t bbt_db_owner_level(bbt_db_conn_t *c, apr_int64_t user_id,
  * once per child (BBT812), not once per request.  None waits long for a
  * lock (a table a schema upgrade holds): it gives up, said at debug
  * (BBT085), and once one has given up (or waited out its
- * statement_timeout), the rest of c's are not tried (bbt_dbwrite.c). */
+ * statement_timeout), the rest of c's are not tried (bbt_dbwrite.c).
+ * One that finds c dropped by PostgreSQL (bbt_db_lost) is tried once more
+ * on it connected again (BBT073); failing that, it is BBT_DB_WRITE_LATER
+ * and the rest of c's are not tried either. */
 int bbt_db_touch(bbt_db_conn_t *c, const char *id, const char *addr,
                  int interval);
 
@@ -150,6 +154,12 @@ int bbt_db_standby(const struct pg_conn *pg);
  * becomes a standby only by a restart, which gives every connection
  * another backend. */
 int bbt_db_conn_standby(bbt_db_conn_t *c);
+
+/* After a failed statement: whether PostgreSQL had dropped the connection
+ * (a restart, an idle kill, a middlebox's idle timeout).  libpq, and so
+ * mod_dbd's check of a pooled connection, says so only once a statement
+ * has failed on it. */
+int bbt_db_lost(const bbt_db_conn_t *c);
 
 /* After a failed statement: 1 if PostgreSQL had dropped the connection
  * (a restart, an idle kill) and the driver has now connected it again, so

@@ -56,14 +56,9 @@ struct bbt_db_conn {
     int gated;             /* holds a place of bbt_dbgate's */
     int borrowed;          /* the request's own (bbt_dbgate_held): kept */
     bbt_gate_t *gate;      /* the counter it holds it of */
-    int writes_held;       /* a write waited out its limit (bbt_dbwrite.c) */
+    int writes_held;       /* a write was not made (bbt_dbwrite.c) */
     const char *unreached; /* see bbt_db_unreached */
 };
-
-/* A failure that is tried once more (BBT073: bbt_db_run's, and the
- * schema's read where a connection is taken): a warning, since the request
- * may yet be answered.  rv: the driver's code, 0 for libpq's last word. */
-void bbt_db_retrying(bbt_db_conn_t *c, int rv, const char *what);
 
 /* The connection's backend now. */
 bbt_db_backend_t bbt_db_backend_now(const bbt_db_conn_t *c);

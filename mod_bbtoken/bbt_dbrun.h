@@ -46,6 +46,12 @@ apr_pool_t *bbt_db_pool(const bbt_db_conn_t *c);
 void bbt_db_log(bbt_db_conn_t *c, int level, int rv, const char *id,
                 const char *what);
 
+/* A failure that is tried once more (BBT073: bbt_db_run's, a throttled
+ * write's on a connection PostgreSQL dropped, and the schema's read where
+ * a connection is taken): a warning, since the request (or the write) may
+ * yet succeed.  rv: the driver's code, 0 for libpq's last word. */
+void bbt_db_retrying(bbt_db_conn_t *c, int rv, const char *what);
+
 /* What failed for the last time, at error under id: as bbt_db_log, or,
  * where the connection could not be connected again (bbt_db_unreached),
  * libpq's reason for that, and then counted as no connection had from
@@ -60,7 +66,8 @@ void bbt_db_counted(apr_time_t start, int rv);
 
 /* Whether a throttled write on c waited out its limit (a lock, its
  * statement_timeout), and the rest of c's writes are not tried: each
- * would hold the connection as long again. */
+ * would hold the connection as long again; or found c dropped by
+ * PostgreSQL and could not be made on it connected again. */
 int bbt_db_writes_held(const bbt_db_conn_t *c);
 void bbt_db_hold_writes(bbt_db_conn_t *c);
 

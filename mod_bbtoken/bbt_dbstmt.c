@@ -50,8 +50,7 @@ static int bbt_db_prepare_over(bbt_db_conn_t *c, const bbt_db_stmt_t *def,
 {
     int nrows;
 
-    if (PQstatus(c->pg) != CONNECTION_OK ||
-        PQtransactionStatus(c->pg) != PQTRANS_IDLE ||
+    if (bbt_db_lost(c) || PQtransactionStatus(c->pg) != PQTRANS_IDLE ||
         !bbt_dbsession_failed_with(c->sess, bbt_sql_stmt_exists)) {
         return 0;
     }
@@ -130,7 +129,7 @@ static apr_dbd_prepared_t *
 bbt_db_recover(bbt_db_conn_t *c, const bbt_db_stmt_t *def, apr_time_t *start)
 {
     if (bbt_dbsession_waited(c->sess, c->pg) ||
-        (PQstatus(c->pg) != CONNECTION_OK && !bbt_db_reconnected(c))) {
+        (bbt_db_lost(c) && !bbt_db_reconnected(c))) {
         return NULL;
     }
     *start = bbt_mono_now();

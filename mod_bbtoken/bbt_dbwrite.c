@@ -22,9 +22,13 @@
  * own lock_timeout as it was.  A write given up is made by a later request
  * that finds it due a few seconds on (the caller does not count it as
  * made: bbt_verify.c); the request's other writes are not tried.  One
- * that cannot be made here (a standby, a read-only database, an error)
- * is counted as made, and tried again an interval later: tried every few
- * seconds, each try would be an ERROR in the server's log.
+ * that finds its connection dropped (PostgreSQL restarted, or ended it
+ * while it sat idle in the pool) is tried once more on it connected
+ * again, and, where that fails too, is left to a later request as one
+ * given up is.  One that cannot be made here (a standby, a read-only
+ * database, an error) is counted as made, and tried again an interval
+ * later: tried every few seconds, each try would be an ERROR in the
+ * server's log.
  *
  * They run with libpq itself: apr_dbd keeps no SQLSTATE, and a read-only
  * database and a lock given up on must be told from other failures.
@@ -90,6 +94,19 @@ void bbt_db_write_skipped(bbt_db_conn_t *c, const char *what, const char *why)
                            "; a later request makes it", NULL));
 }
 
+/* One try of sql with its three args on c: its result, counted
+ * (bbt_db_counted). */
+static PGresult *bbt_db_write_try(bbt_db_conn_t *c, const char *sql,
+                                  const char *const *args)
+{
+    apr_time_t start = bbt_mono_now();
+    PGresult *res =
+        PQexecParams(bbt_db_native(c), sql, 3, NULL, args, NULL, NULL, 0);
+
+    bbt_db_counted(start, PQresultStatus(res) == PGRES_TUPLES_OK ? 0 : -1);
+    return res;
+}
+
 /* Run one of the write functions.  The request goes on whatever happens.
  * 0, or BBT_DB_WRITE_LATER or BBT_DB_WRITE_NEVER (logged); *said, where
  * given, gets the boolean the function answered. */
@@ -100,30 +117,57 @@ static int bbt_db_write(bbt_db_conn_t *c, const char *sql, const char *msgid,
     apr_pool_t *p = bbt_db_pool(c);
     PGconn *pg = bbt_db_native(c);
     const char *args[3], *state;
-    apr_time_t start;
     PGresult *res;
-    int ok;
+    int ok, later, retried = 0;
 
     if (bbt_db_writes_held(c)) {
         bbt_db_write_skipped(c, what,
-                             "an earlier write of this request waited out "
-                             "its limit");
+                             "an earlier write of this request was not made "
+                             "(it waited out its limit, or found the "
+                             "connection dropped)");
         return BBT_DB_WRITE_LATER;
-    }
-    /* Not even tried: it would fail, and write an ERROR into the
-     * standby's own log, for every request. */
-    if (bbt_db_conn_standby(c)) {
-        bbt_db_read_only(c, what, "a hot standby");
-        return BBT_DB_WRITE_NEVER;
     }
     args[0] = id;
     args[1] = a2 ? a2 : "";
     args[2] = a3 ? a3 : "";
-    start = bbt_mono_now();
-    res = PQexecParams(pg, sql, 3, NULL, args, NULL, NULL, 0);
-    ok = PQresultStatus(res) == PGRES_TUPLES_OK;
-    bbt_db_counted(start, ok ? 0 : -1);
+    for (;;) {
+        /* Not even tried: it would fail, and write an ERROR into the
+         * standby's own log, for every request.  Asked again of a
+         * connection connected again, whose server may be another. */
+        if (bbt_db_conn_standby(c)) {
+            bbt_db_read_only(c, what, "a hot standby");
+            return BBT_DB_WRITE_NEVER;
+        }
+        res = bbt_db_write_try(c, sql, args);
+        ok = PQresultStatus(res) == PGRES_TUPLES_OK;
+        if (ok || retried || !bbt_db_lost(c)) {
+            break;
+        }
+        /* PostgreSQL dropped the connection while it sat idle in the pool
+         * (a restart, an idle kill): mod_dbd's check passed it, libpq
+         * saying so only once a statement fails, and a request the cache
+         * answered runs nothing before its writes.  Tried once more on it
+         * connected again, as bbt_db_run does: counted as made, the write
+         * would wait a whole interval.  Whether or not the first try
+         * reached the database, a second is safe: the function checks
+         * the interval again under the row lock. */
+        retried = 1;
+        bbt_db_retrying(c, 0, what);
+        PQclear(res);
+        if (!bbt_db_reconnected(c)) {
+            /* DBDInitSQL's failure on the new connection has logged
+             * itself. */
+            if (bbt_db_unreached(c)) {
+                bbt_db_gave_up(c, 0, msgid, what);
+            }
+            bbt_db_hold_writes(c);
+            return BBT_DB_WRITE_LATER;
+        }
+    }
     state = ok ? NULL : PQresultErrorField(res, PG_DIAG_SQLSTATE);
+    /* A limit waited out, or a connection lost again: a later try may
+     * get past either. */
+    later = !ok && (bbt_sql_waited_out(state) || bbt_db_lost(c));
     if (ok && said) {
         *said = PQntuples(res) == 1 && PQgetvalue(res, 0, 0)[0] == 't';
     }
@@ -140,7 +184,7 @@ static int bbt_db_write(bbt_db_conn_t *c, const char *sql, const char *msgid,
     } else if (!ok) {
         char line[512];
 
-        if (bbt_sql_waited_out(state)) {
+        if (later) {
             bbt_db_hold_writes(c);
         }
         bbt_db_say(
@@ -154,7 +198,7 @@ static int bbt_db_write(bbt_db_conn_t *c, const char *sql, const char *msgid,
     if (ok) {
         return 0;
     }
-    return bbt_sql_waited_out(state) ? BBT_DB_WRITE_LATER : BBT_DB_WRITE_NEVER;
+    return later ? BBT_DB_WRITE_LATER : BBT_DB_WRITE_NEVER;
 }
 
 int bbt_db_touch(bbt_db_conn_t *c, const char *id, const char *addr,
