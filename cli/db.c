@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "bbt_sessionsql.h"
 #include "db.h"
 
 /* libpq's own test for "this dbname is really a connection string". */
@@ -109,6 +110,34 @@ int bbtoken_schema_version(bbtoken_ctx_t *ctx, int *version)
     return bbtoken_schema_recorded(ctx, version);
 }
 
+/* Where the session's session_replication_role (srr, read by the
+ * session's first statement) is not origin, set it (bbt_sessionsql.h): 0,
+ * or BBTOKEN_EXIT_FAIL where the role may not, before anything is
+ * written. */
+static int bbtoken_session_origin(bbtoken_ctx_t *ctx, const char *srr)
+{
+    PGresult *res;
+    int ok;
+
+    if (strcmp(srr, "origin") == 0) {
+        return 0;
+    }
+    res = PQexec(ctx->conn, BBT_SESSION_ORIGIN_SQL("false"));
+    ok = PQresultStatus(res) == PGRES_TUPLES_OK;
+    if (!ok && bbtoken_classify(res) != BBT_SQL_PRIVILEGE) {
+        return bbtoken_db_fail(ctx, res, "setting session_replication_role");
+    }
+    PQclear(res);
+    if (!ok) {
+        return bbtoken_fail(
+            "session_replication_role is %s (from PGOPTIONS, "
+            "ALTER ROLE or ALTER DATABASE ... SET), " BBT_SESSION_SRR_REFUSED
+            ": connect without that setting",
+            srr);
+    }
+    return 0;
+}
+
 /* Tell the database who acts (its audit triggers read these), and check
  * that it has the schema this program speaks.  JIT off for the session: on
  * a big site the planner's estimates for the reports, the bulk revocations
@@ -116,41 +145,59 @@ int bbtoken_schema_version(bbtoken_ctx_t *ctx, int *version)
  * costs more than its run ever wins back (README, The CLI). */
 static int bbtoken_session(bbtoken_ctx_t *ctx)
 {
+    /* The columns after the settings of bbt_sessionsql.h. */
+    enum {
+        COL_NONE = BBT_SESSION_SETTINGS_COLS,
+        COL_JIT,
+        COL_ISOLATION,
+        COL_SUPER,
+        COL_SCS,
+        COL_SRR
+    };
     char actor[BBTOKEN_ACTOR_LEN];
     const char *params[1] = {actor};
     PGresult *res;
-    int version, none;
+    int version, none, rc;
 
     bbtoken_actor(actor);
-    /* One round trip: the settings, and whether there is a schema (the
-     * third column).  READ COMMITTED whatever the database's default: the
-     * lookup's triggers order a change of a user or a grant and a token
-     * created meanwhile only there, each statement reading what was
-     * committed when it began (README, The schema); a transaction that
-     * wants a snapshot (db check, notify) asks for it in its BEGIN.
-     * standard_conforming_strings on whatever the database sets (its
-     * owner may): off, the schema's names' pattern 'bbtoken\_%' reads _ as
-     * any character, and a superuser's db upgrade gave the tables' owner
-     * another's table named like ours. */
+    /* One round trip: the settings, and whether there is a schema.  Every
+     * setting the schema's triggers read is the CLI's own, or none (''),
+     * whatever PGOPTIONS or an ALTER ROLE or DATABASE ... SET gave the
+     * session (bbt_sessionsql.h).  READ COMMITTED whatever the database's
+     * default: the lookup's triggers order a change of a user or a grant
+     * and a token created meanwhile only there, each statement reading
+     * what was committed when it began (README, The schema); a
+     * transaction that wants a snapshot (db check, notify) asks for it in
+     * its BEGIN.  standard_conforming_strings on whatever the database
+     * sets (its owner may): off, the schema's names' pattern 'bbtoken\_%'
+     * reads _ as any character, and a superuser's db upgrade gave the
+     * tables' owner another's table named like ours. */
     res = bbtoken_exec_once(
         ctx, "starting the session",
-        "SELECT pg_catalog.set_config('bbtoken.source', 'cli', false),"
-        " pg_catalog.set_config('bbtoken.actor', $1, "
-        "false), " BBTOKEN_SQL_NO_SCHEMA
-        ", pg_catalog.set_config('jit', 'off', false),"
-        " pg_catalog.set_config('default_transaction_isolation',"
-        " 'read committed', false),"
-        " EXISTS (SELECT FROM (" BBTOKEN_POWER_ROLES_SQL
-        " UNION ALL " BBTOKEN_READ_ROLES_SQL ") p"
-        " WHERE pg_catalog.pg_has_role(session_user, p.oid, 'MEMBER')),"
-        " pg_catalog.set_config('standard_conforming_strings', 'on', false)",
+        "SELECT " BBT_SESSION_SETTINGS_SQL(
+            "'cli'", "$1", "''",
+            "false") ", " BBTOKEN_SQL_NO_SCHEMA
+                     ", pg_catalog.set_config('jit', 'off', false),"
+                     " pg_catalog.set_config('default_transaction_isolation',"
+                     " 'read committed', false),"
+                     " EXISTS (SELECT FROM (" BBTOKEN_POWER_ROLES_SQL
+                     " UNION ALL " BBTOKEN_READ_ROLES_SQL ") p"
+                     " WHERE pg_catalog.pg_has_role(session_user, p.oid, "
+                     "'MEMBER')),"
+                     " pg_catalog.set_config('standard_conforming_strings', "
+                     "'on', false),"
+                     " " BBT_SESSION_SRR_SQL,
         1, params);
     if (!res) {
         return BBTOKEN_EXIT_FAIL;
     }
-    none = PQgetvalue(res, 0, 2)[0] == 't';
-    ctx->super_session = PQgetvalue(res, 0, 5)[0] == 't';
+    none = PQgetvalue(res, 0, COL_NONE)[0] == 't';
+    ctx->super_session = PQgetvalue(res, 0, COL_SUPER)[0] == 't';
+    rc = bbtoken_session_origin(ctx, PQgetvalue(res, 0, COL_SRR));
     PQclear(res);
+    if (rc != 0) {
+        return rc;
+    }
     /* Before anything of the schema's is read (every name this statement
      * used is qualified): a superuser's session would run the code of
      * whoever may reach the schema. */

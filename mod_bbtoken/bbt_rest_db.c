@@ -16,6 +16,7 @@
 #include "bbt_pgjson.h"
 #include "bbt_rest_db.h"
 #include "bbt_rest_json.h"
+#include "bbt_sessionsql.h"
 #include "bbt_sqlstate.h"
 #include "bbt_where.h"
 
@@ -144,6 +145,32 @@ int bbt_rest_cmd(bbt_rest_t *x, const char *sql)
     return ok ? 0 : -1;
 }
 
+/* Where the pooled session's session_replication_role (srr) is not
+ * origin, set it for the transaction (bbt_sessionsql.h): 0, or -1 with
+ * x->failed saying why (the caller rolls back). */
+static int bbt_rest_origin(bbt_rest_t *x, const char *srr)
+{
+    PGresult *res;
+    int ok;
+
+    if (strcmp(srr, "origin") == 0) {
+        return 0;
+    }
+    res = bbt_rest_exec(x, BBT_SESSION_ORIGIN_SQL("true"), 0, NULL);
+    ok = PQresultStatus(res) == PGRES_TUPLES_OK;
+    if (!ok && x->refused) {
+        /* Not the grants' fault, as BBT250 would say: the setting's. */
+        x->failed = apr_pstrcat(
+            x->r->pool, "session_replication_role is ", srr,
+            " (DBDParams' options, PGOPTIONS, ALTER "
+            "ROLE or ALTER DATABASE ... SET), " BBT_SESSION_SRR_REFUSED,
+            NULL);
+        x->refused = NULL;
+    }
+    PQclear(res);
+    return ok ? 0 : -1;
+}
+
 int bbt_rest_begin(bbt_rest_t *x, const char *caller)
 {
     const char *params[2] = {caller, bbt_where_ip(x->r)};
@@ -153,12 +180,15 @@ int bbt_rest_begin(bbt_rest_t *x, const char *caller)
     if (bbt_rest_cmd(x, BBT_REST_BEGIN) != 0) {
         return -1;
     }
-    res = bbt_rest_exec(x,
-                        "SELECT set_config('bbtoken.source', 'http', true),"
-                        " set_config('bbtoken.actor', $1, true),"
-                        " set_config('bbtoken.client_addr', $2, true)",
-                        2, params);
-    ok = PQresultStatus(res) == PGRES_TUPLES_OK;
+    /* Every setting the schema's triggers read is this transaction's own,
+     * whatever the pooled session inherited (bbt_sessionsql.h). */
+    res = bbt_rest_exec(
+        x,
+        "SELECT " BBT_SESSION_SETTINGS_SQL("'http'", "$1", "$2",
+                                           "true") ", " BBT_SESSION_SRR_SQL,
+        2, params);
+    ok = PQresultStatus(res) == PGRES_TUPLES_OK &&
+         bbt_rest_origin(x, PQgetvalue(res, 0, BBT_SESSION_SETTINGS_COLS)) == 0;
     PQclear(res);
     if (!ok) {
         bbt_rest_cmd(x, "ROLLBACK");

@@ -80,7 +80,7 @@ static const char *bbt_leak_tokens(bbt_rest_t *x, bbt_token_t *toks, int *ntok)
 }
 
 /* One call of an API function (sql, three parameters) in a transaction of
- * its own, READ COMMITTED (BBT_REST_BEGIN: under a default of REPEATABLE
+ * its own, READ COMMITTED (bbt_rest_begin: under a default of REPEATABLE
  * READ two reports from one address at once failed each other's count,
  * 40001), run again while the database aborts it to let a concurrent one
  * go on: its result, committed, or NULL and the handler's answer in *rc. */
@@ -92,7 +92,10 @@ static PGresult *bbt_leak_call(bbt_rest_t *x, const char *sql,
     int attempt;
 
     for (attempt = 0;; attempt++) {
-        if (bbt_rest_cmd(x, BBT_REST_BEGIN) != 0) {
+        /* The revocation's function names its source, actor and address
+         * itself; the other settings the triggers read, and
+         * session_replication_role, are the transaction's to set. */
+        if (bbt_rest_begin(x, "leak report") != 0) {
             *rc = bbt_rest_unavailable(x, "starting a transaction");
             return NULL;
         }
