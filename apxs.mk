@@ -150,7 +150,7 @@ PGJSON_O := $(PGJSON:%=$(OBJ)/%.o)
 # (composed, and handed to sendmail), the database session, the
 # compiled-in migrations and the commands.  CLI_NOPQ are built without
 # libpq's headers, so they cannot come to need it.
-CLI      := bbtoken args usage out mail sendmail db migrations cmd_users \
+CLI      := bbtoken args usage out mail sendmail db dbarg migrations cmd_users \
             cmd_tokens cmd_reports cmd_admin cmd_notify
 CLI      += cmd_inventory
 CLI      += cmd_rotate

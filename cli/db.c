@@ -525,7 +525,11 @@ int bbtoken_connect(bbtoken_ctx_t *ctx)
             return bbtoken_fail("--db: not a valid connection string (not "
                                 "quoted: it may hold a password)");
         }
+        rc = bbtoken_db_unnamed(ctx->db, opts);
         PQconninfoFree(opts);
+        if (rc != 0) {
+            return rc;
+        }
     }
     ctx->conn = PQconnectdbParams(keys, vals, 1);
     if (!ctx->conn) {

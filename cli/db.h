@@ -146,6 +146,12 @@ typedef struct {
  * the schema version.  0, or an exit status after reporting. */
 int bbtoken_connect(bbtoken_ctx_t *ctx);
 
+/* Whether --db, db (parsed as opts), names what it means (dbarg.c): 0, or
+ * BBTOKEN_EXIT_FAIL after saying what it leaves to libpq's environment
+ * (an empty value, an empty item of a host list, a URI naming no host and
+ * no database), naming a keyword, never a value. */
+int bbtoken_db_unnamed(const char *db, const PQconninfoOption *opts);
+
 /* In a session whose login is or may become a superuser, before anything
  * of the schema's is read: refuse unless no role but superusers may reach
  * the schema's namespace (create in it, own its functions, operators or
