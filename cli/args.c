@@ -177,18 +177,26 @@ static int bbtoken_help(const bbtoken_cmd_t *cmd, unsigned long long seen,
 
 /* Options may come before, between or after the operands (`list NAME
  * --json`), so a word that begins with "-" is an option wherever it
- * stands; "--" ends them. */
+ * stands; "--" ends them.  Each operand is taken where it stands ("-":
+ * getopt_long returns it as the value of option 1), not left to glibc's
+ * reordering, which POSIXLY_CORRECT in the environment turns off: there
+ * the options after the first operand were operands.  The operands are
+ * moved to argv[1...], in order, over words already read. */
 int bbtoken_parse_args(const bbtoken_cmd_t *cmd, int argc, char **argv,
                        bbtoken_args_t *a)
 {
     unsigned long long seen = 0;
-    int c, help = 0;
+    int c, help = 0, nops = 0;
 
     memset(a, 0, sizeof(*a));
     a->required = -1;
     opterr = 0;
     optind = 0;
-    while ((c = getopt_long(argc, argv, ":h", bbtoken_cmd_opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "-:h", bbtoken_cmd_opts, NULL)) != -1) {
+        if (c == 1) {
+            argv[1 + nops++] = optarg;
+            continue;
+        }
         /* Read on: whether the operands are all there. */
         if (c == 'h') {
             help = 1;
@@ -343,20 +351,24 @@ int bbtoken_parse_args(const bbtoken_cmd_t *cmd, int argc, char **argv,
         return bbtoken_usage_error(cmd->usage, "give a value or its --no- "
                                                "option, not both");
     }
-    if (help) {
-        return bbtoken_help(cmd, seen, argc - optind);
+    /* The words after "--". */
+    while (optind < argc) {
+        argv[1 + nops++] = argv[optind++];
     }
-    if (cmd->noperands < 0 && argc - optind <= 1) {
-        a->operands = argv + optind;
-        a->noperands = argc - optind;
+    if (help) {
+        return bbtoken_help(cmd, seen, nops);
+    }
+    if (cmd->noperands < 0 && nops <= 1) {
+        a->operands = argv + 1;
+        a->noperands = nops;
         return BBTOKEN_GO_ON;
     }
-    if (argc - optind != cmd->noperands) {
+    if (nops != cmd->noperands) {
         return bbtoken_usage_error(cmd->usage, "%s takes %s", cmd->full,
                                    cmd->operands);
     }
-    a->operands = argv + optind;
-    a->noperands = argc - optind;
+    a->operands = argv + 1;
+    a->noperands = nops;
     return BBTOKEN_GO_ON;
 }
 

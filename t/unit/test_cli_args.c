@@ -6,6 +6,7 @@
 #include "cli_capture.h"
 #include "tap.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #define B(x) BBTOKEN_BIT(BBTOKEN_OPT_##x)
@@ -392,10 +393,67 @@ static void test_inventory_args(void)
                 "notify does not take --min-perm", "--min-perm elsewhere");
 }
 
+static const bbtoken_cmd_t ungrant_cmd = {
+    "ungrant", NULL,      "USAGE ungrant\n",   B(JSON),
+    2,         "ungrant", "NAME and a TARGET", 0};
+
+/* The operands and options of a command line read the same whatever the
+ * environment: under POSIXLY_CORRECT glibc's getopt_long stopped at the
+ * first operand, so `list alice --json` was two operands (exit 2). */
+/* Operand i, or NULL where the parse gave fewer. */
+static const char *operand(const bbtoken_args_t *a, int i)
+{
+    return a->operands && i < a->noperands ? a->operands[i] : NULL;
+}
+
+static void test_operand_places(const char *env)
+{
+    bbtoken_args_t a;
+
+    is_int(parse(&list_cmd, ARGV("list", "alice", "--json"), &a), BBTOKEN_GO_ON,
+           "%s: list NAME --json", env);
+    is_int(a.noperands, 1, "%s: one operand", env);
+    is_str(operand(&a, 0), "alice", "%s: the operand", env);
+    is_int(a.json, 1, "%s: --json after it", env);
+    is_int(parse(&create_cmd,
+                 ARGV("create", "--perm", "REPO_READ", "alice", "--name", "ci",
+                      "--expiry-days", "30"),
+                 &a),
+           BBTOKEN_GO_ON, "%s: create, options before and after", env);
+    is_str(operand(&a, 0), "alice", "%s: the operand", env);
+    is_str(a.label, "ci", "%s: --name", env);
+    is_str(a.days, "30", "%s: --expiry-days", env);
+    is_int(parse(&ungrant_cmd, ARGV("ungrant", "alice", "--json", "PROJ"), &a),
+           BBTOKEN_GO_ON, "%s: an option between the operands", env);
+    is_int(a.noperands, 2, "%s: two operands", env);
+    is_str(operand(&a, 0), "alice", "%s: the first", env);
+    is_str(operand(&a, 1), "PROJ", "%s: the second", env);
+    is_int(a.json, 1, "%s: the option", env);
+    is_int(parse(&ungrant_cmd, ARGV("ungrant", "alice", "--", "--json"), &a),
+           BBTOKEN_GO_ON, "%s: an operand before \"--\", one after", env);
+    is_int(a.json, 0, "%s: after \"--\" no option", env);
+    is_str(operand(&a, 0), "alice", "%s: the first, before", env);
+    is_str(operand(&a, 1), "--json", "%s: the second, after", env);
+    is_int(parse(&list_cmd, ARGV("list", "--json", "--", "--all"), &a),
+           BBTOKEN_GO_ON, "%s: list --json -- --all", env);
+    is_int(a.all, 0, "%s: --all after \"--\" is an operand", env);
+    is_str(operand(&a, 0), "--all", "%s: the operand", env);
+    usage_error(&create_cmd, ARGV("create", "a", "b", "--name", "x"),
+                "create takes one NAME", "two operands, an option after");
+    usage_error(&create_cmd, ARGV("create", "alice", "--json"),
+                "create does not take --json", "an option after the operand");
+    is_int(parse(&revoke_cmd, ARGV("revoke", "x", "--help"), &a),
+           BBTOKEN_EXIT_OK, "%s: revoke ID --help: exit 0", env);
+}
+
 int main(void)
 {
     test_parse_args();
     test_inventory_args();
+    test_operand_places("environment as it is");
+    setenv("POSIXLY_CORRECT", "1", 1);
+    test_operand_places("POSIXLY_CORRECT=1");
+    unsetenv("POSIXLY_CORRECT");
     test_parse_global();
     return done_testing();
 }
