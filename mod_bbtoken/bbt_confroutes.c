@@ -248,7 +248,8 @@ const char *bbt_confroutes_set_routes(cmd_parms *cmd, void *dconf,
                             bbt_where(cmd), origin);
     }
     /* A built-in set's routes say so (bbt_rest_refuse.c); a file's do not. */
-    (void)bbt_rules_mark_builtin(conf->rules, from, name);
+    (void)bbt_rules_mark_builtin(conf->rules, from,
+                                 bbt_rules_builtin_name(name));
     bbt_configtest_methods(cmd, conf->rules, from);
     return NULL;
 }

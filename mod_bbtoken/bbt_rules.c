@@ -193,9 +193,8 @@ const char *bbt_rule_origin(const bbt_rule_t *r)
     return r ? r->origin : NULL;
 }
 
-int bbt_rules_mark_builtin(bbt_rules_t *rs, size_t from, const char *name)
+int bbt_rules_mark_builtin(bbt_rules_t *rs, size_t from, const char *set)
 {
-    const char *set = bbt_rules_builtin_name(name);
     size_t i;
 
     if (!rs || !set) {

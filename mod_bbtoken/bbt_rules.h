@@ -212,9 +212,10 @@ const char *bbt_rules_builtin_names(void);
 const char *bbt_rules_builtin_name(const char *name);
 
 /* Say that the routes from index from on were loaded from the built-in set
- * name: a refusal is answered the way that set's clients read
- * (bbt_rest_refuse.c).  0, or -1 when name is no built-in set. */
-int bbt_rules_mark_builtin(bbt_rules_t *rules, size_t from, const char *name);
+ * set (bbt_rules_builtin_name's string, which the caller looks up: the
+ * route table itself knows no set): a refusal is answered the way that
+ * set's clients read (bbt_rest_refuse.c).  0, or -1 when set is NULL. */
+int bbt_rules_mark_builtin(bbt_rules_t *rules, size_t from, const char *set);
 
 /* The built-in set a route came from (bbt_rules_builtin_name's string),
  * or NULL: a route file's, a BBTokenRoute line's, or no route. */

@@ -520,7 +520,8 @@ static void test_builtin_marks(void)
     n = bbt_rules_count(rs);
     ok(bbt_rules_load(rs, bbt_rules_builtin("bitbucket-rest", NULL), "",
                       "routes/bitbucket-rest.conf", err, sizeof(err)) == 0 &&
-           bbt_rules_mark_builtin(rs, n, "bitbucket-rest") == 0,
+           bbt_rules_mark_builtin(
+               rs, n, bbt_rules_builtin_name("bitbucket-rest")) == 0,
        "bitbucket-rest loaded and marked");
     ok(bbt_rules_builtin_only(rs) == rest && !bbt_rules_builtin_mixed(rs),
        "  the list's one set");
@@ -540,14 +541,15 @@ static void test_builtin_marks(void)
                BBT_ROUTE_NONE &&
            !bbt_rule_builtin(m.rule) && !bbt_rule_builtin(NULL),
        "  no route, none");
-    ok(bbt_rules_mark_builtin(rs, 0, "svn") == -1 &&
-           bbt_rules_mark_builtin(rs, bbt_rules_count(rs), "git") == 0 &&
+    ok(bbt_rules_mark_builtin(rs, 0, bbt_rules_builtin_name("svn")) == -1 &&
+           bbt_rules_mark_builtin(rs, bbt_rules_count(rs),
+                                  bbt_rules_builtin_name("git")) == 0 &&
            bbt_rules_builtin_only(rs) == rest,
        "  no set svn; marking no route changes nothing");
     n = bbt_rules_count(rs);
     ok(bbt_rules_load(rs, bbt_rules_builtin("git", NULL), "/scm",
                       "routes/git.conf", err, sizeof(err)) == 0 &&
-           bbt_rules_mark_builtin(rs, n, "git") == 0 &&
+           bbt_rules_mark_builtin(rs, n, bbt_rules_builtin_name("git")) == 0 &&
            !bbt_rules_builtin_only(rs) && bbt_rules_builtin_mixed(rs) &&
            !bbt_rules_builtin_mixed(NULL),
        "with git beside it, no one set");
