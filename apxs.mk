@@ -243,6 +243,10 @@ $(OUT)/t/%: t/unit/%.c t/unit/tap.h t/unit/rules_fixture.h t/unit/jshape_oracle.
 $(OUT)/t/test_cli_%: t/unit/test_cli_%.c t/unit/tap.h t/unit/cli_capture.h $(CLI_NOPQ_O) $(CORE_A) | $(OUT)/t
 	$(CC) $(BASEFLAGS) -Imod_bbtoken -Icli -It/unit $(JANSSON_CFLAGS) -o $@ $< $(CLI_NOPQ_O) $(CORE_A) -lcrypto -lpcre2-8 $(JANSSON_LIBS) $(APU_LIBS)
 
+# The CLI's check of --db (dbarg.c): libpq's parser, no server.
+$(OUT)/t/test_cli_dbarg: t/unit/test_cli_dbarg.c t/unit/tap.h t/unit/cli_capture.h $(OBJ)/cli/dbarg.o $(CLI_NOPQ_O) $(CORE_A) | $(OUT)/t
+	$(CC) $(BASEFLAGS) -Imod_bbtoken -Icli -It/unit $(PQ_INC) $(JANSSON_CFLAGS) -o $@ $< $(OBJ)/cli/dbarg.o $(CLI_NOPQ_O) $(CORE_A) -lpq -lcrypto -lpcre2-8 $(JANSSON_LIBS) $(APU_LIBS)
+
 unit: $(UNITS)
 
 # The fuzzers link the core (and the CLI's code without libpq) built with

@@ -1,0 +1,143 @@
+/* The CLI's check of what --db names (cli/dbarg.c), on connection strings
+ * as libpq's own parser reads them, without a server: the host and
+ * hostaddr lists read together, place by place, as libpq pairs them; a
+ * keyword given no value told from a value that only looks like a
+ * setting; and no byte of a value, a password above all, in a refusal.
+ * t/22-cli-db-empty.t connects with the accepted forms. */
+#include "cli_capture.h"
+#include "db.h"
+#include "tap.h"
+
+#include <string.h>
+
+/* Every password below holds this: a refusal never does. */
+#define SECRET "S3CRETpw"
+
+static int check(const char *db)
+{
+    char *err = NULL;
+    PQconninfoOption *opts = PQconninfoParse(db, &err);
+    int rc;
+
+    if (!opts) {
+        diag("libpq does not parse %s: %s", db, err ? err : "?");
+        PQfreemem(err);
+        return -1;
+    }
+    capture_start();
+    rc = bbtoken_db_unnamed(db, opts);
+    capture_end();
+    PQconninfoFree(opts);
+    return rc;
+}
+
+static void accepted(const char *db)
+{
+    int rc = check(db);
+
+    ok(rc == 0 && capture_err[0] == '\0', "accepted: %s", db);
+    if (rc != 0) {
+        diag("%s", capture_err);
+    }
+}
+
+static void refused(const char *db, const char *why)
+{
+    int rc = check(db);
+
+    is_int(rc, BBTOKEN_EXIT_FAIL, "refused: %s", db);
+    is_str(capture_err, why, "  says why");
+    ok(!strstr(capture_err, SECRET), "  no byte of the password");
+}
+
+static void test_hosts(void)
+{
+    /* An empty place of one list is the other's: libpq connects there. */
+    accepted("host=localhost,127.0.0.1 hostaddr=127.0.0.1, dbname=bbtoken");
+    accepted("host=,localhost hostaddr=127.0.0.1, dbname=bbtoken");
+    accepted("host=a,,c hostaddr=,192.0.2.2,192.0.2.3 dbname=bbtoken");
+    accepted("host=a,b hostaddr=192.0.2.1,192.0.2.2 dbname=bbtoken");
+    accepted("hostaddr=127.0.0.1,127.0.0.2 dbname=bbtoken");
+    accepted("host=localhost hostaddr='' dbname=bbtoken");
+    accepted("host='' hostaddr=127.0.0.1 dbname=bbtoken");
+    accepted("postgresql:///bbtoken?host=a,b&hostaddr=192.0.2.1,");
+    accepted("postgresql://a,b/bbtoken?hostaddr=,192.0.2.2");
+    /* Lists of different lengths: libpq refuses them itself ("could not
+     * match 3 host names to 2 hostaddr values"). */
+    accepted("host=a,b,c hostaddr=192.0.2.1, dbname=bbtoken");
+
+#define NONE_THERE(n, list, other)                                             \
+    "bbtoken: --db: item " #n " of " list " is empty and " other               \
+    " gives none there, so libpq would choose the host there (a variable "     \
+    "left unset?)\n"
+    refused("host=127.0.0.1, dbname=bbtoken password=" SECRET,
+            NONE_THERE(2, "host", "hostaddr"));
+    refused("password=" SECRET " host=,127.0.0.1 dbname=bbtoken",
+            NONE_THERE(1, "host", "hostaddr"));
+    refused("host=a,,c dbname=bbtoken", NONE_THERE(2, "host", "hostaddr"));
+    refused("hostaddr=127.0.0.1, dbname=bbtoken password=" SECRET,
+            NONE_THERE(2, "hostaddr", "host"));
+    refused("host=a,,c hostaddr=192.0.2.1,,192.0.2.3 dbname=bbtoken",
+            NONE_THERE(2, "hostaddr", "host"));
+    refused("host=a,b, hostaddr=192.0.2.1,, dbname=bbtoken",
+            NONE_THERE(3, "hostaddr", "host"));
+    refused("host=a, hostaddr='' dbname=bbtoken",
+            NONE_THERE(2, "host", "hostaddr"));
+    refused("host='' hostaddr=192.0.2.1, dbname=bbtoken",
+            NONE_THERE(2, "hostaddr", "host"));
+    refused("postgresql://" SECRET "@127.0.0.1,/bbtoken",
+            NONE_THERE(2, "host", "hostaddr"));
+    refused("postgresql://u:" SECRET "@,127.0.0.1/bbtoken",
+            NONE_THERE(1, "host", "hostaddr"));
+    refused("postgresql:///bbtoken?hostaddr=192.0.2.1,&password=" SECRET,
+            NONE_THERE(2, "hostaddr", "host"));
+#undef NONE_THERE
+
+#define EMPTY(k)                                                               \
+    "bbtoken: --db: " k " is empty, so libpq would use its default instead "   \
+    "(a variable left unset?): give it a value or leave it out\n"
+    refused("host='' dbname=bbtoken password=" SECRET, EMPTY("host"));
+    refused("dbname=bbtoken password=" SECRET " host=", EMPTY("host"));
+    refused("host='' hostaddr='' dbname=bbtoken", EMPTY("host"));
+    refused("hostaddr='' dbname=bbtoken password=" SECRET, EMPTY("hostaddr"));
+    refused("postgresql://127.0.0.1/bbtoken?host=", EMPTY("host"));
+    refused("dbname='' host=127.0.0.1 password=" SECRET, EMPTY("dbname"));
+    refused("password='' host=127.0.0.1 dbname=bbtoken", EMPTY("password"));
+#undef EMPTY
+}
+
+static void test_swallowed(void)
+{
+    /* A value that only looks like a setting is what was meant. */
+    accepted("host=127.0.0.1 password='user=x' dbname=bbtoken");
+    accepted("host=127.0.0.1 password= 'user=x' dbname=bbtoken");
+    accepted("host=127.0.0.1 password=user=x dbname=bbtoken");
+    accepted("host=127.0.0.1 password= user\\=x dbname=bbtoken");
+    accepted("host=127.0.0.1 password='dbname= x' dbname=bbtoken");
+    accepted("host=127.0.0.1 password='a\\' dbname=x' dbname=bbtoken");
+    accepted("host=127.0.0.1 password= nokeyword=x dbname=bbtoken");
+    accepted("host=127.0.0.1 password = x dbname=bbtoken");
+    accepted("postgresql://127.0.0.1/bbtoken?password=dbname%3Dx");
+
+#define SWALLOWED(k)                                                           \
+    "bbtoken: --db: " k "= is followed by a blank and another keyword's "      \
+    "setting, which libpq would take for " k "'s value (a variable left "      \
+    "unset?): quote the value meant, or leave " k " out\n"
+    refused("host=127.0.0.1 password= dbname=bbtoken", SWALLOWED("password"));
+    /* libpq's password "user=S3CRETpw": the message has none of it. */
+    refused("host=127.0.0.1 dbname=bbtoken password= user=" SECRET,
+            SWALLOWED("password"));
+    refused("host=127.0.0.1 password=\t\f dbname=" SECRET,
+            SWALLOWED("password"));
+    refused("host=127.0.0.1 user =  dbname=bbtoken password=" SECRET,
+            SWALLOWED("user"));
+    refused("password=" SECRET " dbname= host=127.0.0.1", SWALLOWED("dbname"));
+#undef SWALLOWED
+}
+
+int main(void)
+{
+    test_hosts();
+    test_swallowed();
+    return done_testing();
+}
