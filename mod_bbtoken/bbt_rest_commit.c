@@ -88,7 +88,7 @@ void bbt_rest_commit_xid(bbt_rest_t *x, bbt_rest_commit_t *c,
 
 /* The question about c's transaction ($1, on server $2), with the rows'
  * evidence of this write (bbt_xact.h), token $3 (a rotation's old one
- * $4). */
+ * $4; what an update asked $4 to $7). */
 static const char *bbt_rest_commit_ask(const bbt_rest_commit_t *c)
 {
     switch (c->write) {
@@ -97,7 +97,7 @@ static const char *bbt_rest_commit_ask(const bbt_rest_commit_t *c)
     case BBT_REST_WRITE_ROTATE:
         return BBT_XACT_ASK(BBT_XACT_ROTATED("$3", "$4"));
     case BBT_REST_WRITE_UPDATE:
-        return BBT_XACT_ASK(BBT_XACT_WROTE("$3"));
+        return BBT_XACT_ASK(BBT_XACT_CHANGED("$3", "$4", "$5", "$6", "$7"));
     default:
         return BBT_XACT_ASK(BBT_XACT_REVOKED("$3"));
     }
@@ -125,9 +125,9 @@ static const char *bbt_rest_commit_unshown(apr_pool_t *p,
                             c->xid, c->id, c->old, reused);
     case BBT_REST_WRITE_UPDATE:
         return apr_psprintf(p,
-                            "transaction %s committed, but token %s's row "
-                            "was last written by another transaction: the "
-                            "token was changed since, or %s",
+                            "transaction %s committed, but token %s is "
+                            "revoked or does not hold what the update "
+                            "asked: the token was changed since, or %s",
                             c->xid, c->id, reused);
     default:
         return apr_psprintf(p,
@@ -155,15 +155,19 @@ static PGresult *bbt_rest_commit_exec(void *arg, const char *sql, int n,
 static int bbt_rest_commit_status(bbt_rest_t *x, const bbt_rest_commit_t *c,
                                   const char **why)
 {
-    const char *params[4] = {c->xid, c->server, c->id, c->old};
-    int wait = bbt_config_db_wait(x->r->server);
+    const char *params[7] = {c->xid, c->server, c->id, c->old};
+    int wait = bbt_config_db_wait(x->r->server), n = c->old ? 4 : 3;
 
     if (!c->xid) {
         *why = "its transaction's id was not read";
         return -1;
     }
-    switch (bbt_xact_ask(bbt_rest_commit_exec, x, bbt_rest_commit_ask(c),
-                         c->old ? 4 : 3, params, (int64_t)wait * 1000000)) {
+    if (c->write == BBT_REST_WRITE_UPDATE) {
+        memcpy(params + 3, c->asked, 4 * sizeof(*params));
+        n = 7;
+    }
+    switch (bbt_xact_ask(bbt_rest_commit_exec, x, bbt_rest_commit_ask(c), n,
+                         params, (int64_t)wait * 1000000)) {
     case BBT_XACT_DONE:
         return 1;
     case BBT_XACT_NOT_DONE:

@@ -16,10 +16,10 @@
  * not known and names the token (503, BBT282).  The evidence of each
  * write (bbt_xact.h): a create's new token exists; a rotation's new token
  * exists and the old one is revoked; a revoked token is revoked; an
- * update's row was last written by this transaction, which an update that
- * sets the allow-list too wrote last, in the same transaction (a row
- * changed since, by a later change or a last use noted, shows it no more,
- * and the answer is "not known").
+ * updated token is live and holds every value the update asked (its name,
+ * permissions and allow-list: a token changed since to other values, or
+ * revoked, shows it no more, and the answer is "not known"; a last use
+ * noted since changes none of them).
  */
 #ifndef BBT_REST_COMMIT_H
 #define BBT_REST_COMMIT_H
@@ -39,8 +39,12 @@ typedef enum {
 
 typedef struct {
     bbt_rest_write_t write;
-    const char *id;     /* the token made or changed */
-    const char *old;    /* rotate: the token rotated */
+    const char *id;           /* the token made or changed */
+    const char *old;          /* rotate: the token rotated */
+    const char *const *asked; /* update: the name, the project's and the
+                                 repository's permission and the allow-list
+                                 asked (BBT_XACT_CHANGED), each NULL where
+                                 not asked */
     const char *xid;    /* the transaction's id (bbt_rest_commit_xid), NULL
                            until its write statement has read it */
     const char *server; /* when the server that gave it started */

@@ -43,8 +43,8 @@ static int bbt_rest_rotate_once(bbt_rest_t *x, const bbt_rest_user_t *caller,
                              m->id,
                              m->salt,
                              m->hash};
-    bbt_rest_commit_t commit = {BBT_REST_WRITE_ROTATE, m->id, x->path.id, NULL,
-                                NULL};
+    bbt_rest_commit_t commit = {
+        BBT_REST_WRITE_ROTATE, m->id, x->path.id, NULL, NULL, NULL};
     PGresult *res;
 
     *out = NULL;

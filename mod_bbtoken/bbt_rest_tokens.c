@@ -318,7 +318,8 @@ int bbt_rest_tokens_create(bbt_rest_t *x, const bbt_rest_user_t *caller,
     json_t *body = x->body, *v, *out = NULL;
     PGresult *res;
     bbt_rest_tries_t tries = {"creating a token", 0, 0, 0};
-    bbt_rest_commit_t commit = {BBT_REST_WRITE_CREATE, m.id, NULL, NULL, NULL};
+    bbt_rest_commit_t commit = {
+        BBT_REST_WRITE_CREATE, m.id, NULL, NULL, NULL, NULL};
     int rc, o;
 
     v = json_object_get(body, "name");
@@ -463,8 +464,13 @@ static int bbt_rest_update_once(bbt_rest_t *x, const bbt_rest_user_t *caller,
                                 json_int_t days, int attempt, json_t **out,
                                 int *rc)
 {
-    bbt_rest_commit_t commit = {BBT_REST_WRITE_UPDATE, x->path.id, NULL, NULL,
-                                NULL};
+    /* What the update asks, as the evidence of its COMMIT compares it: the
+     * name and the permissions among params, after the owner or the place
+     * (bbt_rest_tokens_update), and the allow-list. */
+    int o = owner ? 0 : 1;
+    const char *asked[4] = {params[3 + o], params[4 + o], params[5 + o], nets};
+    bbt_rest_commit_t commit = {
+        BBT_REST_WRITE_UPDATE, x->path.id, NULL, asked, NULL, NULL};
     PGresult *res;
     int got;
 
@@ -592,8 +598,8 @@ int bbt_rest_tokens_revoke(bbt_rest_t *x, const bbt_rest_user_t *caller,
     const char *params[4] = {caller->name, owner ? owner->name : x->path.key,
                              owner ? x->path.id : bbt_rest_repo_param(x),
                              x->path.id};
-    bbt_rest_commit_t commit = {BBT_REST_WRITE_REVOKE, x->path.id, NULL, NULL,
-                                NULL};
+    bbt_rest_commit_t commit = {
+        BBT_REST_WRITE_REVOKE, x->path.id, NULL, NULL, NULL, NULL};
     PGresult *res;
     int rc, attempt;
 

@@ -9,8 +9,10 @@
  * it waited for a synchronous standby) may have been done all the same.
  * The writer reads its transaction's id and its server's start in the
  * transaction, and after a lost answer connects again and asks
- * (pg_xact_status), in the same statement, whether the rows show what
- * only this write could have left there.
+ * (pg_xact_status), in the same statement, whether the rows show this
+ * write (the rows' evidence, below): what only it leaves there, or what it
+ * answers, which another transaction given its id can show only by making
+ * it so.
  *
  * The rows alone are no answer: the old backend may still be alive, its
  * transaction in progress (waiting for a synchronous standby, or for a
@@ -59,13 +61,22 @@
     " CASE WHEN s.same THEN " shown " END"                                     \
     " FROM (SELECT " BBT_XACT_SERVER " = $2 AS same) s"
 
-/* The rows' evidence of the token writes, each over placeholders given:
- *   made     the new token, whose id is random, exists;
+/* The rows' evidence of the token writes, each over placeholders given.
+ * A transaction given the write's id again (a backend's crash, above) is
+ * likeliest the module's last use of a token noted (bbtoken_touch), which
+ * writes that token's row: what a row's version is written by is no
+ * evidence (its xmin), what it holds is.
+ *   made     the new token, whose id is random, exists: only its write
+ *            makes it;
  *   rotated  the new token exists and the old one is revoked;
  *   revoked  the token is revoked (whoever revoked it, it is);
- *   wrote    the token's row was last written by transaction $1 (its
- *            xmin, the id's low 32 bits, both compared as text with casts
- *            PostgreSQL 13 has): a row changed since shows it no more. */
+ *   changed  the token is live and holds every value the update asked:
+ *            its name, its permissions (project, repository) and its
+ *            allow-list (networks space-separated, "" for none, made
+ *            cidr[] as bbtoken_api_set_nets makes it), each NULL where it
+ *            was not asked.  Whoever set them, they are what the update
+ *            answers; a transaction with its id that left other values
+ *            (the old name with a last use noted) shows nothing. */
 #define BBT_XACT_MADE(id)                                                      \
     "EXISTS (SELECT 1 FROM bbtoken_tokens WHERE id = " id ")"
 #define BBT_XACT_REVOKED(id)                                                   \
@@ -73,9 +84,14 @@
     " AND revoked_at IS NOT NULL)"
 #define BBT_XACT_ROTATED(id, old)                                              \
     BBT_XACT_MADE(id) " AND " BBT_XACT_REVOKED(old)
-#define BBT_XACT_WROTE(id)                                                     \
-    "EXISTS (SELECT 1 FROM bbtoken_tokens WHERE id = " id " AND"               \
-    " xmin::text = (($1::xid8)::text::bigint % 4294967296)::text)"
+#define BBT_XACT_CHANGED(id, name, project, repo, nets)                        \
+    "EXISTS (SELECT 1 FROM bbtoken_tokens WHERE id = " id                      \
+    " AND revoked_at IS NULL"                                                  \
+    " AND (" name "::text IS NULL OR name = " name ")"                         \
+    " AND (" project "::text IS NULL OR project_perm = " project ")"           \
+    " AND (" repo "::text IS NULL OR repo_perm = " repo ")"                    \
+    " AND (" nets "::text IS NULL OR allowed_nets IS NOT DISTINCT FROM"        \
+    " NULLIF(string_to_array(NULLIF(" nets ", ''), ' '), '{}')::cidr[]))"
 
 /* What the question's answers came to. */
 typedef enum {

@@ -23,11 +23,11 @@
 # sessions change meanwhile is no answer: a session queued behind the
 # write's locks (LOCK TABLE bbtoken_tokens) makes an aborted update's
 # change before the handler could have looked at the rows, and it is not
-# done; one that undoes a committed update leaves a row the update no
-# longer wrote last, and whether it was done is not known (the status
-# alone is no proof: t/88-rest-commit-reuse).  Where the database must
-# not be asked, the API's role may no longer log in when its backend is
-# ended.
+# done; one that undoes a committed update leaves a token that no longer
+# holds what the update asked, and whether it was done is not known (the
+# status alone is no proof: t/88-rest-commit-reuse).  Where the database
+# must not be asked, the API's role may no longer log in when its backend
+# is ended.
 use strict;
 use warnings;
 use FindBin;
@@ -169,16 +169,16 @@ subtest 'done: each write is answered as done' => sub {
     is($r->{json}{name}, 'after', '  the token as renamed');
     like($log, qr/BBT281: access-tokens API: updating a token: .*\(token $id\)/, '  BBT281') or diag $log;
 
-    # Its allow-list set too, in the same transaction: the row it wrote
-    # last is the one asked about.
+    # Its permissions and allow-list set too, the allow-list in a
+    # statement of its own in the same transaction: the token holds all.
     ($r, $log) = cut('update with an allow-list', sub {
         $env->rest(POST => "$API/$id", as => 'alice', api => 1,
-                   json => { name => 'fenced', allowedAddresses => ['10.1.2.0/24'] }) });
-    is($env->psql("SELECT name || ' ' || allowed_nets::text FROM bbtoken_tokens WHERE id = '$id'"),
-       'fenced {10.1.2.0/24}', 'in the database: renamed and fenced');
+                   json => { name => 'fenced', permissions => ['PROJECT_WRITE'], allowedAddresses => ['10.1.2.0/24'] }) });
+    is($env->psql("SELECT concat_ws(' ', name, project_perm, allowed_nets) FROM bbtoken_tokens WHERE id = '$id'"),
+       'fenced PROJECT_WRITE {10.1.2.0/24}', 'in the database: renamed, its permission changed, fenced');
     is($r->{status}, 200, 'update: 200, not 503') or diag $r->{content};
-    is_deeply([$r->{json}{name}, $r->{json}{allowedAddresses}], ['fenced', ['10.1.2.0/24']],
-              '  the token as changed') or diag $r->{content};
+    is_deeply([$r->{json}{name}, $r->{json}{permissions}[0], $r->{json}{allowedAddresses}],
+              ['fenced', 'PROJECT_WRITE', ['10.1.2.0/24']], '  the token as changed') or diag $r->{content};
     like($log, qr/BBT281: access-tokens API: updating a token: .*\(token $id\), the rows show it/, '  BBT281')
         or diag $log;
 
@@ -236,16 +236,16 @@ subtest 'not done: the transaction aborted at its COMMIT, 503 as before' => sub 
 subtest 'changed again since: not known, not done' => sub {
     # The update committed; another session puts the old name back before
     # the handler could have read it.  Its transaction committed, but the
-    # row no longer shows it (its xmin is the other session's): what an id
-    # given again to another transaction would look like too, so the
-    # answer is that the outcome is not known, not that it was not done.
+    # token no longer holds the name asked: what an id given again to
+    # another transaction would look like too, so the answer is that the
+    # outcome is not known, not that it was not done.
     my (undef, $id) = $env->token_create('alice', name => 'first');
     my ($r, $log) = cut('update', $W->{update}->($id, 'second'), undo => "UPDATE bbtoken_tokens SET name = 'first' WHERE id = '$id'");
     is($env->psql("SELECT name FROM bbtoken_tokens WHERE id = '$id'"), 'first', 'in the database: the old name again');
     is($r->{status}, 503, 'update: 503');
     like($r->{message}, qr/whether token $id was changed is not known: look at it before trying again/,
          '  not known, naming the token') or diag $r->{content};
-    like($log, qr/BBT282: access-tokens API: updating a token: .*\(token $id\): the database could not say: transaction \d+ committed, but token ${id}'s row was last written by another transaction/,
+    like($log, qr/BBT282: access-tokens API: updating a token: .*\(token $id\): the database could not say: transaction \d+ committed, but token $id is revoked or does not hold what the update asked/,
          '  BBT282, with why') or diag $log;
     unlike($log, qr/BBT200|BBT281/, '  no BBT200, no BBT281');
 };

@@ -7,10 +7,10 @@
 # lost write's id before the handler, connected again, asks about it.  The
 # handler took "committed" as the write's: a create answered 200 with a
 # secret for a token that does not exist, a revocation 204 while the token
-# still works.  Now "committed" counts only with what the write alone
-# leaves in the rows (the new token, the token revoked, the row the update
-# wrote), and otherwise the answer is 503 saying that whether it took
-# effect is not known, naming the token (BBT282).
+# still works.  Now "committed" counts only with what the rows show of the
+# write (the new token, the token revoked, the values the update asked),
+# and otherwise the answer is 503 saying that whether it took effect is
+# not known, naming the token (BBT282).
 #
 # The crash itself, and the id given again, cannot be timed here; what the
 # handler meets then is made instead.  httpd reaches PostgreSQL through a
@@ -107,6 +107,7 @@ $env->make_repo('PROJ', 'repo');
 $env->user_add('alice');
 $env->grant('alice', 'PROJECT_READ', 'PROJ');
 my $UP = '/scm/PROJ/repo.git/info/refs?service=git-upload-pack';
+my $API = '/rest/access-tokens/1.0/users/alice';
 my $W = rest_writes($env, 'alice');
 
 # Polls $cond until it holds: whether it did within a minute.
@@ -120,13 +121,13 @@ sub until_true {
 }
 
 # $call (a REST call) with its transaction's id swapped for that of a
-# transaction that committed, and its COMMIT kept from PostgreSQL;
-# $meanwhile->() run once the write's transaction has aborted, before the
-# handler asks.  Returns the answer {status, json, message} and the error
-# log's lines meanwhile.
+# transaction that committed ($y, or one of its own), and its COMMIT kept
+# from PostgreSQL; $meanwhile->() run once the write's transaction has
+# aborted, before the handler asks.  Returns the answer {status, json,
+# message} and the error log's lines meanwhile.
 sub lost_to {
-    my ($what, $call, $meanwhile) = @_;
-    my $y = $env->psql('SELECT pg_current_xact_id()');
+    my ($what, $call, $meanwhile, $y) = @_;
+    $y //= $env->psql('SELECT pg_current_xact_id()');
     is($env->psql("SELECT pg_xact_status('$y')"), 'committed', "$what: transaction $y committed");
     unlink "$RUN/swapped", "$RUN/cut";
     spew("$RUN/swap", $y);
@@ -188,7 +189,7 @@ subtest "another transaction's id said committed: not known, naming the token" =
     is($r->{status}, 503, 'update: 503, not 200') or diag $r->{content};
     like($r->{message}, qr/whether token $uid was changed is not known/, '  not known, naming the token')
         or diag $r->{content};
-    like($log, qr/BBT282: access-tokens API: updating a token: .*\(token $uid\): the database could not say: transaction \d+ committed, but token ${uid}'s row was last written by another transaction/,
+    like($log, qr/BBT282: access-tokens API: updating a token: .*\(token $uid\): the database could not say: transaction \d+ committed, but token $uid is revoked or does not hold what the update asked/,
          '  BBT282') or diag $log;
 
     my ($tok, $rid) = $env->token_create('alice', name => 'victim');
@@ -200,6 +201,67 @@ subtest "another transaction's id said committed: not known, naming the token" =
     is(git($tok), 200, '  the token still works, as the answer lets one think');
     like($log, qr/BBT282: access-tokens API: revoking a token: .*\(token $rid\): the database could not say: transaction \d+ committed, but token $rid is not revoked/,
          '  BBT282') or diag $log;
+};
+
+# The first transaction after a crash's recovery may well be the module's
+# last-use write (bbtoken_touch, whenever a token is used) of the very
+# token whose update was lost: it writes the token's row, whose xmin is
+# then the lost update's id, so the row's xmin is no evidence (it was
+# taken for the update's: 200 with the name asked, the old one kept).
+# The token holds none of the values asked: the outcome is not known.  An
+# update that asked for what the token holds already is done, as the
+# database holds it.
+subtest "the lost update's id given to its token's last use" => sub {
+    my $touch = sub {
+        return $env->psql("WITH t AS (SELECT bbtoken_touch('$_[0]', '192.0.2.7', 0) AS done)"
+                          . ' SELECT pg_current_xact_id() FROM t WHERE t.done');
+    };
+    my $update = sub {
+        my ($id, $json) = @_;
+        return sub { $env->rest(POST => "$API/$id", as => 'alice', api => 1, json => $json) };
+    };
+
+    my (undef, $id) = $env->token_create('alice', name => 'in use');
+    my $y = $touch->($id);
+    ok($y, "the token's last use noted, by transaction $y");
+    my ($r, $log) = lost_to('update', $update->($id, { name => 'after' }), undef, $y);
+    is($env->psql("SELECT name FROM bbtoken_tokens WHERE id = '$id'"), 'in use', 'in the database: not renamed');
+    is($r->{status}, 503, 'update: 503, not 200') or diag $r->{content};
+    ok(!exists $r->{json}{name}, '  no token shown');
+    like($r->{message}, qr/whether token $id was changed is not known: look at it before trying again/,
+         '  not known, naming the token') or diag $r->{content};
+    like($log, qr/BBT282: access-tokens API: updating a token: .*\(token $id\): the database could not say: transaction $y committed, but token $id is revoked or does not hold what the update asked/,
+         '  BBT282, with why') or diag $log;
+    unlike($log, qr/BBT200|BBT281/, '  no BBT200, no BBT281');
+
+    # Its permissions alone asked for.
+    $y = $touch->($id);
+    ($r, $log) = lost_to('permissions', $update->($id, { permissions => ['PROJECT_READ'] }), undef, $y);
+    is($env->psql("SELECT project_perm FROM bbtoken_tokens WHERE id = '$id'"), 'PROJECT_ADMIN',
+       'in the database: its permission as it was');
+    is($r->{status}, 503, 'update: 503, not 200') or diag $r->{content};
+    like($log, qr/BBT282: access-tokens API: updating a token: .*\(token $id\): .*does not hold what the update asked/,
+         '  BBT282') or diag $log;
+
+    # Its allow-list alone asked for.
+    $y = $touch->($id);
+    ($r, $log) = lost_to('allow-list', $update->($id, { allowedAddresses => ['10.9.0.0/16'] }), undef, $y);
+    is($env->psql("SELECT COALESCE(allowed_nets::text, 'none') FROM bbtoken_tokens WHERE id = '$id'"), 'none',
+       'in the database: no allow-list');
+    is($r->{status}, 503, 'update: 503, not 200') or diag $r->{content};
+    like($log, qr/BBT282: access-tokens API: updating a token: .*\(token $id\): .*does not hold what the update asked/,
+         '  BBT282') or diag $log;
+
+    # What the token holds already, sent back as read.
+    my $was = $env->rest(GET => "$API/$id", as => 'alice', api => 1)->{json};
+    $y = $touch->($id);
+    ($r, $log) = lost_to('unchanged', $update->($id, { map { ($_ => $was->{$_}) } qw(name permissions allowedAddresses) }),
+                         undef, $y);
+    is($r->{status}, 200, 'update asking for what the token holds: 200') or diag $r->{content};
+    is_deeply([@{ $r->{json} }{qw(name permissions allowedAddresses)}], [@$was{qw(name permissions allowedAddresses)}],
+              '  the token as it is') or diag $r->{content};
+    like($log, qr/BBT281: access-tokens API: updating a token: .*\(token $id\), the rows show it/, '  BBT281')
+        or diag $log;
 };
 
 subtest 'a token revoked by someone else meanwhile is revoked: done' => sub {
