@@ -217,7 +217,7 @@ static int bbtoken_std_fds(void)
 
 int main(int argc, char **argv)
 {
-    bbtoken_ctx_t ctx = {NULL, NULL, 0, 0, "", 0, 0, 0, 0, 0};
+    bbtoken_ctx_t ctx = {NULL, NULL, 0, 0, "", 0, 0, 0, 0, 0, 0, 0};
     int rc;
 
     if (bbtoken_std_fds() != 0) {
@@ -229,6 +229,11 @@ int main(int argc, char **argv)
      * pipeline hides, and a new token is rolled back with a message. */
     signal(SIGPIPE, SIG_IGN);
     rc = bbtoken_main(&ctx, argc, argv);
+    /* Stopped after a transaction done (xact.c): whatever the command
+     * made of it (most often a failure), the status says so. */
+    if (ctx.stopped) {
+        rc = BBTOKEN_EXIT_STOPPED;
+    }
 
     PQfinish(ctx.conn);
     /* A full disk or a closed pipe must not pass for success; a failure

@@ -7,7 +7,9 @@
  * without it.  The database session is db.h's.
  *
  * Exit status: 0 success; 1 failure with exactly one line on stderr;
- * 2 bad usage (a reason and the usage on stderr).
+ * 2 bad usage (a reason and the usage on stderr); 3 stopped partway: a
+ * transaction whose COMMIT's answer was lost was done, but the session
+ * the command held state in went with the connection (db.h).
  */
 #ifndef BBTOKEN_CLI_H
 #define BBTOKEN_CLI_H
@@ -23,6 +25,7 @@
 #define BBTOKEN_EXIT_OK 0
 #define BBTOKEN_EXIT_FAIL 1
 #define BBTOKEN_EXIT_USAGE 2
+#define BBTOKEN_EXIT_STOPPED 3
 /* "Arguments parsed, go on": not an exit status. */
 #define BBTOKEN_GO_ON (-1)
 

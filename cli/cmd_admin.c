@@ -430,6 +430,9 @@ static int bbtoken_init_start(bbtoken_ctx_t *ctx, int *version)
         return BBTOKEN_EXIT_FAIL;
     }
     PQclear(res);
+    /* Held by this session until it ends: the migrations may not go on in
+     * another. */
+    ctx->held |= BBTOKEN_HELD_INIT_LOCK;
     return bbtoken_schema_version(ctx, version);
 }
 

@@ -271,7 +271,8 @@ static int bbtoken_inv_revoke(bbtoken_ctx_t *ctx, const PGresult *res,
     ids[at ? at - 1 : 0] = '\0';
     b.ids = ids;
     b.q->params[b.q->nparams - 1] = ids;
-    committed = (rc = bbtoken_tx(ctx, &tx)) == 0;
+    /* Stopped after its COMMIT was done (xact.c): committed too. */
+    committed = (rc = bbtoken_tx(ctx, &tx)) == 0 || ctx->stopped;
     b.q->params[b.q->nparams - 1] = NULL;
     free(ids);
     if (!committed) {

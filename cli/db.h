@@ -38,7 +38,20 @@ struct bbtoken_ctx {
      * pinned. */
     int super_session;
     int guarded;
+    /* What the command holds in its database session (BBTOKEN_HELD_*
+     * bits), which a connection made again does not: after a COMMIT whose
+     * answer was lost and which was done, a command holding any stops
+     * there (xact.c), and stopped says so: main exits
+     * BBTOKEN_EXIT_STOPPED whatever the command returned. */
+    unsigned held;
+    int stopped;
 };
+
+/* ctx->held's bits. */
+#define BBTOKEN_HELD_NOTIFY_LOCK 1u /* notify's claim, and its cursors */
+#define BBTOKEN_HELD_CURSOR 2u      /* a held stream's cursor */
+#define BBTOKEN_HELD_INIT_LOCK 4u   /* db upgrade --init's advisory lock */
+#define BBTOKEN_HELD_OWNER 8u       /* db upgrade's role and search path */
 
 /* The roles whose members are, or may become, superusers: superusers,
  * pg_execute_server_program and pg_write_server_files (whose programs and
@@ -262,7 +275,8 @@ const char *bbtoken_get(const PGresult *res, int row, int col,
 /* What a stream does to each batch before printing it (a revocation):
  * *kept gets a result of a row per row of res, in order, whose first
  * column is true for a row to print.  0, or an exit status after
- * reporting. */
+ * reporting; with *kept set, the batch was acted on all the same (done,
+ * and then stopped: xact.c), and it is printed before the pass stops. */
 typedef int bbtoken_stream_act_fn(bbtoken_ctx_t *ctx, const PGresult *res,
                                   PGresult **kept, void *arg);
 
@@ -281,6 +295,7 @@ typedef struct {
     bbtoken_stream_act_fn *act;
     void *act_arg;
     PGresult *kept;
+    int stop; /* act stopped after the batch in hand: no further one */
 } bbtoken_stream_t;
 
 /* Open a cursor over sql, SCROLL to be read twice (a table).  0, or an
@@ -475,9 +490,11 @@ int bbtoken_xact_read(bbtoken_ctx_t *ctx, const char *what, bbtoken_xact_t *x);
  * libpq's message): connect again (ctx->conn is then the new connection)
  * and ask what became of it, for at most the session's lock_timeout
  * (BBTOKEN_MINT_LOCK_WAIT where it has none) while it is in progress.
- * 0 when it committed and the rows show it, said on stderr; or an exit
- * status after saying that it was not done (aborted: nothing changed) or
- * that whether it took effect is not known. */
+ * 0 when it committed and the rows show it, said on stderr, unless
+ * ctx->held: then BBTOKEN_EXIT_STOPPED, ctx->stopped set, after saying
+ * that the rest was not done; or an exit status after saying that it was
+ * not done (aborted: nothing changed) or that whether it took effect is
+ * not known. */
 int bbtoken_xact_lost(bbtoken_ctx_t *ctx, const bbtoken_tx_t *tx,
                       const bbtoken_xact_t *x, const char *lost);
 

@@ -100,6 +100,8 @@ int bbtoken_notify_lock(bbtoken_ctx_t *ctx)
                             "database session's pid: %s)",
                             c.holder[0] ? c.holder : "unknown");
     }
+    /* The claim names this session: the run may not go on in another. */
+    ctx->held |= BBTOKEN_HELD_NOTIFY_LOCK;
     return 0;
 }
 
@@ -112,4 +114,5 @@ void bbtoken_notify_unlock(bbtoken_ctx_t *ctx)
                             " holder_role = NULL, holder_start = NULL"
                             " WHERE name = 'notify'"
                             " AND holder_pid = pg_backend_pid()");
+    ctx->held &= ~BBTOKEN_HELD_NOTIFY_LOCK;
 }

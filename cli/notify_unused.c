@@ -210,6 +210,10 @@ int bbtoken_notify_revoke(bbtoken_ctx_t *ctx, int dry_run)
          * that the database aborts fails, having changed nothing. */
         rc = dry_run ? bbtoken_unused_body(ctx, &u) : bbtoken_tx(ctx, &tx);
         if (rc != 0) {
+            /* Done, and then stopped (xact.c): what it revoked is told. */
+            if (ctx->stopped && u.res) {
+                bbtoken_unused_print(dry_run, u.res);
+            }
             PQclear(u.res);
             return BBTOKEN_EXIT_FAIL;
         }

@@ -491,6 +491,9 @@ int bbtoken_upgrade_as_owner(bbtoken_ctx_t *ctx)
     if (rc != 0) {
         goto out;
     }
+    /* The session's own, which a connection made again would not have:
+     * a migration run there would make objects its login owns. */
+    ctx->held |= BBTOKEN_HELD_OWNER;
     {
         PGresult *f = bbtoken_owner_foreign(ctx, owner, nsp);
 

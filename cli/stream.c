@@ -108,6 +108,7 @@ int bbtoken_stream_open_held(bbtoken_ctx_t *ctx, bbtoken_stream_t *s,
         return rc;
     }
     s->cursor = s->held = 1;
+    ctx->held |= BBTOKEN_HELD_CURSOR;
     s->act = act;
     s->act_arg = arg;
     return 0;
@@ -175,6 +176,7 @@ int bbtoken_stream_close(bbtoken_stream_t *s, int rc)
     if (s->held) {
         /* Outside any transaction: the server frees its rows. */
         s->held = 0;
+        s->ctx->held &= ~BBTOKEN_HELD_CURSOR;
         if (rc != 0) {
             bbtoken_exec_quiet(s->ctx, "CLOSE bbtoken_rows");
         } else if (!(res = bbtoken_exec(s->ctx, s->what, "CLOSE bbtoken_rows",
@@ -289,11 +291,19 @@ static int bbtoken_stream_next_acted(bbtoken_stream_t *s)
 
     PQclear(s->kept);
     s->kept = NULL;
+    if (s->stop) {
+        return -1;
+    }
     if ((more = bbtoken_stream_next(s)) <= 0 || !s->act) {
         return more;
     }
     if (s->act(s->ctx, s->res, &s->kept, s->act_arg)) {
-        return -1;
+        if (!s->kept) {
+            return -1;
+        }
+        /* Acted on, and then stopped: what it did is done, so the batch
+         * is printed, and the pass ends after it. */
+        s->stop = 1;
     }
     if (PQntuples(s->kept) != PQntuples(s->res) || PQnfields(s->kept) < 1) {
         bbtoken_fail("%s: %d answers for a batch of %d rows", s->what,

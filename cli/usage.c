@@ -95,7 +95,10 @@ const char bbtoken_usage_main[] =
     "\n"
     "Exit status: 0 success; 1 failure, with a one-line reason on stderr;\n"
     "2 bad usage, an option given twice included (only --perm and\n"
-    "--allow-from repeat).  A well-formed command that cannot be carried\n"
+    "--allow-from repeat); 3 stopped partway: a write whose COMMIT's\n"
+    "answer was lost was done, but the command held state in the database\n"
+    "session lost with it (notify's lock, a cursor): the rest was not done\n"
+    "(run it again).  A well-formed command that cannot be carried\n"
     "out (unknown user, bad permission, wrong kind of TARGET...) is a\n"
     "failure.  COMMAND --help exits 2 where an operand COMMAND needs is\n"
     "missing: that --help may be a value given for it.\n";

@@ -9,8 +9,14 @@
  * write with the transaction's start (now()) and the session's source:
  * another transaction given the same id after a crash started later.
  * Committed and shown, it is done and the command goes on, on the new
- * connection; aborted, nothing was changed; anything else (in progress
- * past the wait, another server, no evidence, no connection), not known.
+ * connection, unless it held state in the session lost (ctx->held: a
+ * lock naming that session, a cursor).  Going on without it would let a
+ * second notify take over the lock of a session gone and mail the same
+ * notices, and list --revoke read a cursor no longer there: such a
+ * command stops, saying what it did and that the rest was not done
+ * (BBTOKEN_EXIT_STOPPED).  Aborted, nothing was changed; anything else
+ * (in progress past the wait, another server, no evidence, no
+ * connection), not known.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -124,6 +130,40 @@ static void bbtoken_xact_why(bbtoken_ctx_t *ctx, bbt_xact_t found,
     }
 }
 
+/* What ctx->held's bits stand for, in messages. */
+static const struct {
+    unsigned bit;
+    const char *name;
+} bbtoken_xact_held[] = {
+    {BBTOKEN_HELD_NOTIFY_LOCK, "notify's lock"},
+    {BBTOKEN_HELD_CURSOR, "its listing's cursor"},
+    {BBTOKEN_HELD_INIT_LOCK, "the lock of db upgrade --init"},
+    {BBTOKEN_HELD_OWNER, "the role and search path of db upgrade"},
+};
+
+/* Done, but the session held what the new one does not: stop. */
+static int bbtoken_xact_stop(bbtoken_ctx_t *ctx)
+{
+    char held[256] = "";
+    size_t i, len = 0;
+    int n = 0;
+
+    for (i = 0; i < sizeof(bbtoken_xact_held) / sizeof(bbtoken_xact_held[0]);
+         i++) {
+        if (ctx->held & bbtoken_xact_held[i].bit && len < sizeof(held)) {
+            len +=
+                (size_t)snprintf(held + len, sizeof(held) - len, "%s%s",
+                                 n++ ? " and " : "", bbtoken_xact_held[i].name);
+        }
+    }
+    ctx->stopped = 1;
+    bbtoken_fail("stopped there: the database session that held %s was lost "
+                 "with the connection, and a new one does not hold %s: the "
+                 "rest was not done (run the command again)",
+                 held, n > 1 ? "them" : "it");
+    return BBTOKEN_EXIT_STOPPED;
+}
+
 int bbtoken_xact_lost(bbtoken_ctx_t *ctx, const bbtoken_tx_t *tx,
                       const bbtoken_xact_t *x, const char *lost)
 {
@@ -167,7 +207,7 @@ int bbtoken_xact_lost(bbtoken_ctx_t *ctx, const bbtoken_tx_t *tx,
             "transaction %s committed, and it holds %s",
             tx->ask && tx->ask->done ? tx->ask->done : tx->what, lost, x->xid,
             tx->ask ? tx->ask->evidence : "its records in the audit trail");
-        return 0;
+        return ctx->held ? bbtoken_xact_stop(ctx) : 0;
     }
     if (found == BBT_XACT_NOT_DONE) {
         return bbtoken_fail("%s: not done: the connection was lost at its "

@@ -13,6 +13,14 @@
 # once armed, hands the server the next simple-protocol COMMIT, waits for
 # the server to be done with it, and then closes the CLI's side without
 # its answer.
+#
+# A command that held state in its database session (notify's lock, the
+# held cursor of list --all --revoke) went on in the new session without
+# it: notify's lock named a session gone, so a second notify took it and
+# mailed the same notice; list --revoke failed at its cursor's next read
+# and never said what it had revoked.  Now such a command says the
+# transaction was done and stops there, exit 3, saying the rest was not
+# done; a command of one transaction goes on (the policy's, below).
 use strict;
 use warnings;
 use FindBin;
@@ -26,6 +34,9 @@ use BBT::Util qw(free_port spew listen_forking);
 
 my $env = BBT::Env->new->start;
 my $ARM = $env->dir . '/run/cut-next-commit';
+# Armed with a statement's start: the first COMMIT after that statement
+# is cut (a batch's, of a command of many transactions).
+my $AFTER = $env->dir . '/run/cut-commit-after';
 my $port = free_port();
 my $pgport = $env->superuser_conninfo =~ /port=(\d+)/ ? $1 : die "no port in the conninfo\n";
 
@@ -36,7 +47,7 @@ sub relay {
     my ($c) = @_;
     my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $pgport) or return;
     my $sel = IO::Select->new($c, $s);
-    my ($from_client, $started, $cutting, $answer) = ('', 0, 0, '');
+    my ($from_client, $started, $cutting, $answer, $after) = ('', 0, 0, '', 0);
     while (1) {
         for my $h ($sel->can_read) {
             my $n = sysread($h, my $buf, 65536);
@@ -66,6 +77,12 @@ sub relay {
                     unlink $ARM;
                     $cutting = 1;
                 }
+                my $then = -e $AFTER ? BBT::Util::slurp($AFTER) : undef;
+                if ($started && !$after && defined $then && $msg =~ /\A(?:Q....|P....[^\0]*\0)\Q$then\E/s) {
+                    unlink $AFTER;
+                    $after = 1;
+                }
+                $cutting = 1 if $started && $after && $msg =~ /\AQ....COMMIT\0/s;
                 $started = 1;
                 syswrite($s, $msg) // return;
             }
@@ -164,6 +181,83 @@ subtest 'a write sent alone runs in a transaction of its own' => sub {
     ok(!-e $ARM, 'a read\'s answer cut') or return;
     is($rc, 1, '  exit 1');
     unlike($err, qr/not known|not done/, '  not said to be of unknown outcome, nor not done') or diag $err;
+};
+
+# The lines a command holding session state ends with after such a loss.
+sub stopped_re {
+    my ($what, $held) = @_;
+    return qr/^bbtoken: \Q$what\E: done, though the connection was lost at its COMMIT \([^\n]*\): connected again, the database says its transaction \d+ committed, and it holds its records in the audit trail\nbbtoken: stopped there: the database session that held \Q$held\E was lost with the connection, and a new one does not hold it: the rest was not done \(run the command again\)\n\z/;
+}
+
+subtest 'list --all --revoke: a batch revoked, its answer lost: done, then stopped' => sub {
+    $env->user_add('carol');
+    $env->token_create('carol', name => "c$_") for 1 .. 3;
+    spew($AFTER, 'BEGIN ISOLATION LEVEL READ COMMITTED');
+    my ($rc, $out, $err) = $env->cli_raw('--db', $CUT, 'list', '--all', '--owner', 'carol', '--revoke');
+    ok(!-e $AFTER, 'the relay cut the batch\'s COMMIT\'s answer') or return;
+    is($rc, 3, 'exit 3') or diag $err;
+    like($err, stopped_re('revoking the tokens', 'its listing\'s cursor'), 'done, then stopped, saying why')
+        or diag $err;
+    is($env->psql("SELECT count(*) FROM bbtoken_tokens t JOIN bbtoken_users u ON u.id = t.user_id"
+                . " WHERE u.name = 'carol' AND t.revoked_at IS NOT NULL"), 3, 'in the database: the three revoked');
+    like($out, qr/^ID\b.*\n(?:.*\bc[123]\b.*\n){3}\z/, 'the batch revoked listed, each of the three')
+        or diag $out;
+    unlike($out, qr/^revoked \d/m, '  no summary: the command did not end');
+};
+
+subtest 'notify: unused tokens revoked, the answer lost: done, then stopped, mailed once' => sub {
+    my $SM = "$BBT::Env::ROOT/t/mail/sendmail";
+    $env->user_add('bob', '--email', 'bob@example.com');
+    $env->token_create('bob', name => 'old');
+    my $id = $env->psql("SELECT t.id FROM bbtoken_tokens t JOIN bbtoken_users u ON u.id = t.user_id"
+                      . " WHERE u.name = 'bob' AND t.name = 'old'");
+    $env->cli_ok('policy', '--revoke-unused-after', '90d');
+    # Unused for a year, and warned of it 8 days ago: due.
+    $env->psql("SET session_replication_role = replica;"
+             . " UPDATE bbtoken_tokens SET created_at = now() - interval '1 year', expires_at = NULL"
+             . " WHERE id = '$id';"
+             . " INSERT INTO bbtoken_notices (token_id, kind, sent_at)"
+             . " VALUES ('$id', 'unused', now() - interval '8 days')");
+    my $RUN = $env->dir . '/run';
+    my @md = map { my $d = "$RUN/notify-mail-$_"; mkdir $d or die "$d: $!"; $d } 1 .. 3;
+    my $go = "$RUN/notify-go";
+    my @notify = ('notify', '--from', 'bbtoken@example.com', '--sendmail', $SM);
+    spew($AFTER, 'WITH r AS (UPDATE bbtoken_tokens');
+    # The first run, through the relay, whose mailer keeps a message and
+    # then waits for $go: a run that went on would be held mid-run.
+    my $pid = fork // die "fork: $!";
+    if (!$pid) {
+        my ($rc, $out, $err) = $env->cli_env({ BBT_MAILDIR => $md[0], BBT_SENDMAIL_WAIT => $go },
+                                             '--db', $CUT, @notify);
+        spew("$RUN/notify-1", join("\0", $rc, $out, $err));
+        POSIX::_exit(0);
+    }
+    my $reaped = 0;
+    for (1 .. 1200) {
+        last if ($reaped = waitpid($pid, POSIX::WNOHANG()) == $pid) || glob("$md[0]/*.eml");
+        select undef, undef, undef, 0.1;
+    }
+    # A second run meanwhile, straight to PostgreSQL.
+    my ($rc2, $out2, $err2) = $env->cli_env({ BBT_MAILDIR => $md[1] }, '--db', $env->superuser_conninfo, @notify);
+    spew($go, '');
+    waitpid($pid, 0) unless $reaped;
+    my ($rc, $out, $err) = split /\0/, BBT::Util::slurp("$RUN/notify-1"), -1;
+    ok(!-e $AFTER, 'the relay cut the revocation\'s COMMIT\'s answer') or return;
+    is($rc, 3, 'the first run: exit 3') or diag $err;
+    like($err, stopped_re('revoking unused tokens', 'notify\'s lock'), '  done, then stopped, saying why')
+        or diag $err;
+    like($out, qr/^revoked \Q$id\E of bob \("old"\): unused since /m, '  the revocation done told');
+    is(scalar(() = glob("$md[0]/*.eml")), 0, '  nothing mailed');
+    ok($rc2 == 0 || $err2 =~ /^bbtoken: another bbtoken notify is running/,
+       'the second run: it found the lock, or did the rest') or diag "$rc2 $err2";
+    # And one more, which finds the work done or does it.
+    my ($rc3, $out3, $err3) = $env->cli_env({ BBT_MAILDIR => $md[2] }, '--db', $env->superuser_conninfo, @notify);
+    is($rc3, 0, 'a third run: exit 0') or diag $err3;
+    is($env->psql("SELECT revoked_at IS NOT NULL FROM bbtoken_tokens WHERE id = '$id'"), 't',
+       'in the database: revoked');
+    my @copies = grep { BBT::Util::slurp($_) =~ /^To: bob\@example\.com$/m } map { glob("$_/*.eml") } @md;
+    is(scalar(@copies), 1, 'bob was told once') or diag join "\n", map { BBT::Util::slurp($_) } @copies;
+    $env->cli_ok('policy', '--revoke-unused-after', 'none');
 };
 
 done_testing;
