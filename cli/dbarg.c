@@ -130,6 +130,31 @@ static int bbtoken_db_hosts(const char *host, const char *addr)
     return 0;
 }
 
+/* Whether URI db, which libpq has parsed, has a path after its authority
+ * ("/" before any "?"), found as libpq's conninfo_uri_parse_options finds
+ * it: user and password end at the first "@" before any "/" (a "?" may
+ * be in a password), an address in brackets at its "]", each host and
+ * port at "/", "?" or ",". */
+static int bbtoken_db_uri_path(const char *db)
+{
+    const char *p = strstr(db, "://") + 3;
+    const char *at = p + strcspn(p, "@/");
+
+    if (*at == '@') {
+        p = at + 1;
+    }
+    for (;;) {
+        if (*p == '[' && (p = strchr(p, ']')) == NULL) {
+            return 0;
+        }
+        p += strcspn(p, "/?,");
+        if (*p != ',') {
+            return *p == '/';
+        }
+        p++;
+    }
+}
+
 /* Where --db's connection string leaves libpq to choose what it names, as
  * an empty --db would (args.c): a keyword given an empty value ("dbname=",
  * "?port=") or none ("password= dbname=x", where dbname is then not
@@ -138,9 +163,15 @@ static int bbtoken_db_hosts(const char *host, const char *addr)
  * empty dbname is the login's name, an empty host the local socket), and
  * a URI naming no host and no database ("postgresql:///", what
  * postgresql://$H/$D gives with both unset), for which it takes PGHOST's
- * and PGDATABASE's.  Each is most often a variable left unset, and the
- * command would act on a database no one named.  0, or BBTOKEN_EXIT_FAIL
- * after saying why: a keyword's name, never a value. */
+ * and PGDATABASE's, and a URI whose path is empty ("postgresql://h/",
+ * that template with $D unset: the URI's "dbname="), for which libpq
+ * leaves dbname unset and takes PGDATABASE's or the login's name, unless
+ * a parameter (?dbname=, ?service=) names it.  Without the "/"
+ * (postgresql://h), as with host=h alone, the database is not given
+ * rather than given empty: what the environment names is meant.  Each
+ * is most often a variable left unset, and the command would act on a
+ * database no one named.  0, or BBTOKEN_EXIT_FAIL after saying why: a
+ * keyword's name or the form, never a value. */
 int bbtoken_db_unnamed(const char *db, const PQconninfoOption *opts)
 {
     /* libpq's own test for "this is a URI". */
@@ -148,7 +179,7 @@ int bbtoken_db_unnamed(const char *db, const PQconninfoOption *opts)
               strncmp(db, "postgres://", 11) == 0;
     const PQconninfoOption *o;
     const char *host = NULL, *addr = NULL, *next;
-    int named = 0;
+    int named = 0, dbnamed = 0;
 
     if (!uri && (next = bbtoken_db_swallowed(db, opts)) != NULL) {
         return bbtoken_fail("--db: %s= is followed by a blank and another "
@@ -174,10 +205,13 @@ int bbtoken_db_unnamed(const char *db, const PQconninfoOption *opts)
                                 "give it a value or leave it out",
                                 o->keyword);
         }
-        named |= *o->val &&
-                 (is_host || is_addr || strcmp(o->keyword, "dbname") == 0 ||
-                  strcmp(o->keyword, "service") == 0);
+        if (*o->val && (strcmp(o->keyword, "dbname") == 0 ||
+                        strcmp(o->keyword, "service") == 0)) {
+            dbnamed = 1;
+        }
+        named |= *o->val && (is_host || is_addr);
     }
+    named |= dbnamed;
     if (bbtoken_db_hosts(host, addr) != 0) {
         return BBTOKEN_EXIT_FAIL;
     }
@@ -186,6 +220,14 @@ int bbtoken_db_unnamed(const char *db, const PQconninfoOption *opts)
                             "so libpq would take PGHOST's and PGDATABASE's "
                             "or its defaults (a variable left unset?): name "
                             "either, in the URI or as its parameter");
+    }
+    /* A path libpq read is the database: only an empty one leaves it unset. */
+    if (uri && !dbnamed && bbtoken_db_uri_path(db)) {
+        return bbtoken_fail("--db: the URI's database is empty (a \"/\" "
+                            "after the host, then nothing or \"?\"), so "
+                            "libpq would take PGDATABASE's or the login's "
+                            "name (a variable left unset?): name it after "
+                            "the \"/\" or as its dbname parameter");
     }
     return 0;
 }

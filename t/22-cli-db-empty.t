@@ -2,14 +2,17 @@
 # empty --db would (refused as bad usage: t/22-cli): a keyword given an
 # empty value, or none ("password= dbname=x" is the password "dbname=x"),
 # a place of the host and hostaddr lists that neither names, a URI naming
-# no host and no database.  Each is what a template gives with a variable
-# unset (postgresql://$H/$D is postgresql:///, dbname=$D is dbname=), and
-# each connected to what PGHOST and PGDATABASE name, or to libpq's default
-# (the database named after the login, the local socket): the command
-# acted there.  Now each is refused (exit 1, the keyword named, never a
-# value), and the forms that name what they mean still connect: an empty
-# item of one list where the other names the host (libpq takes it from
-# there), a quoted password that looks like a setting.  The unit test
+# no host and no database, a URI whose database after its "/" is empty.
+# Each is what a template gives with a variable unset (postgresql://$H/$D
+# is postgresql:/// or, $D alone unset, postgresql://h/; dbname=$D is
+# dbname=), and each connected to what PGHOST and PGDATABASE name, or to
+# libpq's default (the database named after the login, the local socket):
+# the command acted there.  Now each is refused (exit 1, the keyword or
+# the form named, never a value), and the forms that name what they mean
+# still connect: an empty item of one list where the other names the host
+# (libpq takes it from there), a quoted password that looks like a
+# setting, a URI with no "/" after its host (the database not given, as
+# host= alone: PGDATABASE's).  The unit test
 # t/unit/test_cli_dbarg.c reads many more without a server.
 use strict;
 use warnings;
@@ -31,6 +34,9 @@ subtest 'a --db that names nothing: refused, nothing done' => sub {
                ['postgres://', qr/the URI names no host and no database/],
                ["postgresql://:$port/", qr/the URI names no host and no database/],
                ['postgresql://postgres@/', qr/the URI names no host and no database/],
+               ["postgresql://127.0.0.1:$port/", qr/the URI's database is empty \(a "\/" after the host/],
+               ["postgresql://postgres\@127.0.0.1:$port/?sslmode=disable", qr/the URI's database is empty/],
+               ["postgresql:///?host=127.0.0.1&port=$port", qr/the URI's database is empty/],
                ['dbname=', qr/dbname is empty, so libpq would use its default instead/],
                ["dbname='' host=127.0.0.1", qr/dbname is empty/],
                ['dbname=bbtoken host=', qr/host is empty, so libpq would use its default/],
@@ -57,7 +63,8 @@ subtest 'the value is never repeated' => sub {
     for my $db ('host=127.0.0.1 password= dbname=S3CRETdb', 'host=127.0.0.1 dbname=bbtoken password= user=S3CRETpw',
                 'host=127.0.0.1, dbname=bbtoken password=S3CRETpw', 'password=S3CRETpw hostaddr=127.0.0.1, dbname=bbtoken',
                 "dbname='' password=S3CRETpw", 'postgresql://postgres:S3CRETpw@/',
-                'postgresql://postgres:S3CRETpw@127.0.0.1,/bbtoken') {
+                'postgresql://postgres:S3CRETpw@127.0.0.1,/bbtoken',
+                'postgresql://u:S3CRETpw@h:5432/?sslmode=require') {
         my ($rc, undef, $err) = $env->cli_raw('--db', $db, 'list', 'alice');
         is($rc, 1, "--db '$db': refused");
         unlike($err, qr/S3CRET|user=/, '  no byte of a value') or diag $err;
@@ -66,7 +73,9 @@ subtest 'the value is never repeated' => sub {
 
 subtest 'a --db that names what it means: connects' => sub {
     for my $db ("postgresql://127.0.0.1:$port/bbtoken?user=postgres", "postgresql:///bbtoken?host=127.0.0.1&port=$port",
+                # No "/": the database not given, as host= alone; PGDATABASE's.
                 "postgresql://127.0.0.1:$port", "host=127.0.0.1 port=$port", 'dbname=bbtoken',
+                "postgresql://127.0.0.1:$port/?dbname=bbtoken", "postgres://127.0.0.1:$port?user=postgres",
                 "postgresql://127.0.0.1,127.0.0.1/bbtoken?port=$port,$port",
                 # An empty item of one list takes the other's: the address
                 # for a host, the host (its name looked up) for an address.

@@ -2,7 +2,8 @@
  * as libpq's own parser reads them, without a server: the host and
  * hostaddr lists read together, place by place, as libpq pairs them; a
  * keyword given no value told from a value that only looks like a
- * setting; and no byte of a value, a password above all, in a refusal.
+ * setting; a URI's empty path (no database) told from none; and no
+ * byte of a value, a password above all, in a refusal.
  * t/22-cli-db-empty.t connects with the accepted forms. */
 #include "cli_capture.h"
 #include "db.h"
@@ -135,9 +136,48 @@ static void test_swallowed(void)
 #undef SWALLOWED
 }
 
+static void test_uri_path(void)
+{
+    /* No "/": the database not given, as host=h alone; libpq takes
+     * PGDATABASE's, which is meant. */
+    accepted("postgresql://127.0.0.1");
+    accepted("postgresql://127.0.0.1:5432?sslmode=require");
+    accepted("postgresql://127.0.0.1/bbtoken");
+    accepted("postgresql://127.0.0.1/?dbname=bbtoken");
+    accepted("postgres://127.0.0.1/?service=bbtoken");
+    accepted("postgresql:///bbtoken?host=127.0.0.1");
+    /* A "?" in the password is not the URI's parameters, nor an
+     * address in brackets the end of the host. */
+    accepted("postgresql://u:a?b@127.0.0.1");
+    accepted("postgresql://[::1]:5433?sslmode=require");
+    accepted("postgresql://[::1],127.0.0.1/bbtoken");
+
+#define EMPTY_PATH                                                             \
+    "bbtoken: --db: the URI's database is empty (a \"/\" after the host, "     \
+    "then nothing or \"?\"), so libpq would take PGDATABASE's or the "         \
+    "login's name (a variable left unset?): name it after the \"/\" or as "    \
+    "its dbname parameter\n"
+    /* postgresql://$H/$D with $D unset. */
+    refused("postgresql://127.0.0.1/", EMPTY_PATH);
+    refused("postgres://127.0.0.1/", EMPTY_PATH);
+    refused("postgresql://u:" SECRET "@h:5432/?sslmode=require", EMPTY_PATH);
+    refused("postgresql://u:" SECRET "?x@h/", EMPTY_PATH);
+    refused("postgresql://a:5432,[::1]:5433/?password=" SECRET, EMPTY_PATH);
+    refused("postgresql://[::1]/", EMPTY_PATH);
+    refused("postgresql:///?host=127.0.0.1", EMPTY_PATH);
+#undef EMPTY_PATH
+
+    /* Neither host nor database: said so first. */
+    refused("postgresql://u:" SECRET "@/",
+            "bbtoken: --db: the URI names no host and no database, so libpq "
+            "would take PGHOST's and PGDATABASE's or its defaults (a variable "
+            "left unset?): name either, in the URI or as its parameter\n");
+}
+
 int main(void)
 {
     test_hosts();
     test_swallowed();
+    test_uri_path();
     return done_testing();
 }
