@@ -45,6 +45,9 @@ struct bbtoken_ctx {
      * BBTOKEN_EXIT_STOPPED whatever the command returned. */
     unsigned held;
     int stopped;
+    /* How many sessions were lost at a COMMIT and made again (xact.c):
+     * what one holds (a held cursor) is not in the next. */
+    unsigned lost;
 };
 
 /* ctx->held's bits. */
@@ -296,6 +299,11 @@ typedef struct {
     void *act_arg;
     PGresult *kept;
     int stop; /* act stopped after the batch in hand: no further one */
+    /* A held cursor's: the batch in hand is its last (its act holds
+     * nothing of the session for after), and the session's count of
+     * ctx->lost when it was opened. */
+    int drained;
+    unsigned lost;
 } bbtoken_stream_t;
 
 /* Open a cursor over sql, SCROLL to be read twice (a table).  0, or an
@@ -323,7 +331,8 @@ int bbtoken_stream_next(bbtoken_stream_t *s);
 int bbtoken_stream_rewind(bbtoken_stream_t *s);
 
 /* End the stream: COMMIT when rc is 0, else ROLLBACK (a held cursor:
- * CLOSE).  rc, or an exit status after reporting. */
+ * CLOSE, unless its session was lost since: it went with it).  rc, or an
+ * exit status after reporting. */
 int bbtoken_stream_close(bbtoken_stream_t *s, int rc);
 
 /* The most scratch cells a row fills. */

@@ -108,6 +108,7 @@ int bbtoken_stream_open_held(bbtoken_ctx_t *ctx, bbtoken_stream_t *s,
         return rc;
     }
     s->cursor = s->held = 1;
+    s->lost = ctx->lost;
     ctx->held |= BBTOKEN_HELD_CURSOR;
     s->act = act;
     s->act_arg = arg;
@@ -177,6 +178,11 @@ int bbtoken_stream_close(bbtoken_stream_t *s, int rc)
         /* Outside any transaction: the server frees its rows. */
         s->held = 0;
         s->ctx->held &= ~BBTOKEN_HELD_CURSOR;
+        if (s->lost != s->ctx->lost) {
+            /* Its session was lost since (xact.c): the cursor went with
+             * it, and the new one has none to close. */
+            return rc;
+        }
         if (rc != 0) {
             bbtoken_exec_quiet(s->ctx, "CLOSE bbtoken_rows");
         } else if (!(res = bbtoken_exec(s->ctx, s->what, "CLOSE bbtoken_rows",
@@ -283,19 +289,62 @@ void bbtoken_groups_close(bbtoken_groups_t *g)
     bbtoken_exec_quiet(g->ctx, sql);
 }
 
+/* Whether the batch in hand is the held cursor's last: 1, 0, or -1 after
+ * reporting.  One of fewer rows than asked is; a full one, where a step
+ * past it finds no row (the step is taken back where it found one). */
+static int bbtoken_stream_last(bbtoken_stream_t *s)
+{
+    PGresult *res;
+    int last;
+
+    if (PQntuples(s->res) < atoi(BBTOKEN_STREAM_BATCH)) {
+        return 1;
+    }
+    if (!(res = bbtoken_exec(s->ctx, s->what, "MOVE FORWARD 1 IN bbtoken_rows",
+                             0, NULL))) {
+        return -1;
+    }
+    last = strcmp(PQcmdTuples(res), "0") == 0;
+    PQclear(res);
+    if (!last) {
+        if (!(res = bbtoken_exec(s->ctx, s->what,
+                                 "MOVE BACKWARD 1 IN bbtoken_rows", 0, NULL))) {
+            return -1;
+        }
+        PQclear(res);
+    }
+    return last;
+}
+
 /* The next batch of a pass (bbtoken_stream_next) that prints it: s's
  * act, if any, done to it first.  1, 0 at the end, -1 after reporting. */
 static int bbtoken_stream_next_acted(bbtoken_stream_t *s)
 {
-    int more;
+    int more, last;
 
     PQclear(s->kept);
     s->kept = NULL;
     if (s->stop) {
         return -1;
     }
+    if (s->drained) {
+        return 0;
+    }
     if ((more = bbtoken_stream_next(s)) <= 0 || !s->act) {
         return more;
+    }
+    /* After a held cursor's last batch nothing is read from it: a session
+     * lost at that batch's COMMIT, which was done, leaves nothing undone,
+     * and the pass ends as any other does (xact.c stops a command only
+     * for what its session still held). */
+    if (s->held) {
+        if ((last = bbtoken_stream_last(s)) < 0) {
+            return -1;
+        }
+        if (last) {
+            s->drained = 1;
+            s->ctx->held &= ~BBTOKEN_HELD_CURSOR;
+        }
     }
     if (s->act(s->ctx, s->res, &s->kept, s->act_arg)) {
         if (!s->kept) {

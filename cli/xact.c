@@ -184,6 +184,7 @@ int bbtoken_xact_lost(bbtoken_ctx_t *ctx, const bbtoken_tx_t *tx,
     PQfinish(ctx->conn);
     ctx->conn = NULL;
     ctx->guarded = 0;
+    ctx->lost++;
     if (bbtoken_connect(ctx) != 0) {
         snprintf(why, sizeof(why), "not connected again (said above)");
         found = BBT_XACT_UNREAD;
