@@ -44,6 +44,7 @@
 #include "bbt_config.h"
 #include "bbt_db.h"
 #include "bbt_rowmemo.h"
+#include "bbt_stats.h"
 #include "bbt_verify.h"
 #include "bbt_vlevel.h"
 #include "bbt_vmemo.h"
@@ -321,8 +322,9 @@ static void bbt_verify_cached_write(request_rec *r, bbt_req_t *rq,
 /* The answer from this thread's copies or, when shared, from the shared
  * cache (OK and *out; with the owner's level from the database where the
  * token's entry alone is believed), or DECLINED and why not (*got; also
- * when the entry believed is no longer once that level has come), or
- * HTTP_SERVICE_UNAVAILABLE (that level could not be read). */
+ * when the entry believed is no longer once that level has come: the
+ * lookup's to count), or HTTP_SERVICE_UNAVAILABLE (that level could not be
+ * read). */
 static int bbt_verify_cached(request_rec *r, bbt_req_t *rq, bbt_cache_view_t *v,
                              int presented, const char *basic_user,
                              const char *key, const char *slug, int shared,
@@ -330,11 +332,11 @@ static int bbt_verify_cached(request_rec *r, bbt_req_t *rq, bbt_cache_view_t *v,
 {
     int interval = bbt_config_last_use_interval(r->server);
     apr_int64_t now = bbt_clock_now(v);
-    bbt_cache_got_t lgot;
+    bbt_cache_got_t lgot, why = BBT_CACHE_HIT;
     bbt_centry_t e;
     const bbt_centry_t *ep;
     bbt_agroup_t g;
-    int touch, expired, newg, rv, read = 0;
+    int touch, expired, newg, rv = OK;
 
     for (;;) {
         *got = bbt_cache_get(r, v, rq->cache_key, rq->token_id, key, slug,
@@ -362,10 +364,10 @@ static int bbt_verify_cached(request_rec *r, bbt_req_t *rq, bbt_cache_view_t *v,
         if (lgot != BBT_CACHE_HIT && out->verdict == BBT_VERDICT_OK) {
             rv = bbt_vlevel_read(r, v, rq->token_id, ep->owner_id, key, slug,
                                  lgot, &out->owner);
+            why = lgot;
             if (rv != OK) {
-                return rv;
+                break;
             }
-            read = 1;
             /* The entry was believed before that wait, by the heartbeat
              * then: a change to the token heard meanwhile (revoked, its
              * permissions or allow-list changed, or one that forgets
@@ -388,6 +390,20 @@ static int bbt_verify_cached(request_rec *r, bbt_req_t *rq, bbt_cache_view_t *v,
         }
         shared = 1;
     }
+    /* Counted once the cache's answer is known: a hit, or a miss for why
+     * the level was read (also where it could not be) and, answered, a
+     * level lookup. */
+    if (why == BBT_CACHE_HIT) {
+        bbt_cache_count_hit(shared);
+    } else {
+        bbt_cache_count_miss(why);
+    }
+    if (rv != OK) {
+        return rv;
+    }
+    if (why != BBT_CACHE_HIT) {
+        bbt_stats_count(BBT_STAT_CACHE_LEVEL_LOOKUPS);
+    }
     out->cached = 1;
     if (ep->kind == BBT_CENTRY_TOKEN) {
         out->user_name = apr_pstrdup(r->pool, ep->user_name);
@@ -400,10 +416,6 @@ static int bbt_verify_cached(request_rec *r, bbt_req_t *rq, bbt_cache_view_t *v,
     if (touch || expired || newg) {
         bbt_verify_cached_write(r, rq, v, ep, &e, touch, expired,
                                 newg ? &g : NULL, interval, now);
-    }
-    /* One whose level the database gave was counted as a miss. */
-    if (!read) {
-        bbt_cache_count_hit(shared);
     }
     *got = BBT_CACHE_HIT;
     return OK;

@@ -12,7 +12,6 @@
 #include "http_log.h"
 
 #include "bbt_levelmap.h"
-#include "bbt_stats.h"
 #include "bbt_vlevel.h"
 
 APLOG_USE_MODULE(bbtoken);
@@ -69,11 +68,9 @@ int bbt_vlevel_read(request_rec *r, const bbt_cache_view_t *v,
     keep = st == BBT_DB_OK &&
            bbt_cache_note_db(r, bbt_db_native(c), bbt_db_conn_standby(c));
     bbt_db_close(c);
-    bbt_cache_count_miss(why);
     if (st == BBT_DB_UNAVAILABLE) {
         return HTTP_SERVICE_UNAVAILABLE;
     }
-    bbt_stats_count(BBT_STAT_CACHE_LEVEL_LOOKUPS);
     if (keep) {
         bbt_cache_put_level(r, v, owner, key, slug, got.spans, got.level);
     }

@@ -35,12 +35,13 @@ bbt_db_status_t bbt_vlevel_owner(bbt_db_conn_t *c, const char *map,
 
 /* For token token_id, whose entry v's cache holds and believes and which
  * it would let in, owned by owner: its level on (key, slug), which the
- * cache has not (why says why, for the log and the counters), read from
+ * cache has not (why says why, for the log), read from
  * its lookup row's level map alone and kept as a level entry (stamped with
  * v's stamp, read before the token's entry was looked at; never what a hot
  * standby answered).  OK, or HTTP_SERVICE_UNAVAILABLE (the database could
  * not answer: BBT322, BBT320).  A token whose row is gone meanwhile has
- * level NONE, kept nowhere. */
+ * level NONE, kept nowhere.  Nothing is counted: the caller knows once the
+ * token has been judged again whether the cache answered it. */
 int bbt_vlevel_read(request_rec *r, const bbt_cache_view_t *v,
                     const char *token_id, apr_int64_t owner, const char *key,
                     const char *slug, bbt_cache_got_t why, bbt_level_t *level);

@@ -7,7 +7,9 @@
 # while its request waited, or given lower permissions, was let in with the
 # entry's old values once a connection freed, though the change had been
 # heard long before (with BBTokenCache off that request is refused: the
-# row is read after the wait).
+# row is read after the wait).  Such a request is counted once, as the
+# stale entry that sent it to the lookup: not first as a level the cache
+# had not, read alone.
 #
 # One threaded child with one pooled connection.  Another user's first
 # request takes it and keeps it: its lookup waits for a lock of this
@@ -22,12 +24,13 @@ use lib "$FindBin::Bin/lib";
 use Test::More;
 use Time::HiRes qw(sleep);
 use BBT::Env qw(auth_bearer);
-use BBT::Cache qw(log_mark log_since wait_lines wait_log served_from_cache);
+use BBT::Cache qw(log_mark log_since wait_lines wait_log served_from_cache cache_counts counts_since);
 
 plan skip_all => 'one child with threads: the event or worker MPM' if ($ENV{BBT_MPM} // '') eq 'prefork';
 
 # No statement_timeout: the held lookup waits as long as it is held.
-my $env = BBT::Env->new(extra_conf => "DBDMin 0\nDBDKeep 1\nDBDMax 1\nBBTokenDBWait 120\n",
+my $env = BBT::Env->new(extra_conf => "DBDMin 0\nDBDKeep 1\nDBDMax 1\nBBTokenDBWait 120\n"
+                                      . "<Location /metrics>\n    SetHandler bbtoken-metrics\n    Require all granted\n</Location>\n",
                         mpm_conf => BBT::Util::one_child_mpm(8), dbd_options => '')->start;
 $env->make_repo('PROJ', 'repo');
 $env->make_repo('Q', 'repo');
@@ -101,10 +104,17 @@ sub changed_while_waiting {
         $change->();
         my $heard = until_heard($tok, $id);
         ok($heard, 'the change is heard: another request finds the entry out of date (BBT312)');
+        # Every request but the waiting one has been counted: each
+        # counts before its own wait.
+        my $m0 = cache_counts($env);
         is(kill('CONT', $pid), 1, 'the held backend goes on');
         is($req->(), $want, "the request that waited: $want") or diag log_since($env, $mark);
         is($heard ? $heard->() : '', $read, "the read after the change: $read");
         is($hold->(), 200, 'the request that held the connection: 200');
+        my $d = counts_since($env, $m0);
+        is_deeply($d, { hits_total => 0, absent => 0, stale => 1, untrusted => 0, level_lookups_total => 0 },
+                  'the request that waited is counted once: a stale miss, no level lookup')
+            or diag explain $d;
         is($env->get($QPUSH, auth_bearer($tok))->{status}, $want, "and the next: $want");
     };
 }

@@ -20,7 +20,7 @@ use BBT::Assert ();
 use Exporter 'import';
 our @EXPORT_OK = qw(lookup_calls log_mark log_since wait_log wait_lines served_from_cache
                     until_answer until_status listener_count settle level_probe_on
-                    level_computed);
+                    level_computed cache_counts counts_since);
 
 # PostgreSQL settings for counting statements.
 our $PG_CONF = { shared_preload_libraries => "'pg_stat_statements'" };
@@ -145,6 +145,25 @@ sub until_answer {
 sub until_status {
     my ($env, $path, $h, $want, $limit) = @_;
     return until_answer(sub { $env->get($path, $h)->{status} }, $want, $limit);
+}
+
+# The cache's counters as a scrape of /metrics (a location with the
+# bbtoken-metrics handler) gives them: hits_total, level_lookups_total,
+# and the misses by reason (absent, stale, untrusted).
+sub cache_counts {
+    my ($env) = @_;
+    my %h = map { $_ => 0 } qw(hits_total level_lookups_total absent stale untrusted);
+    for (split /\n/, $env->get('/metrics')->{content}) {
+        $h{ $2 // $1 } = $3 if /^bbtoken_cache_(hits_total|level_lookups_total|misses_total\{reason="(\w+)"\})\s+(\d+)$/;
+    }
+    return \%h;
+}
+
+# What each of those counted since $before (cache_counts' answer then).
+sub counts_since {
+    my ($env, $before) = @_;
+    my $now = cache_counts($env);
+    return { map { $_ => $now->{$_} - $before->{$_} } keys %$now };
 }
 
 # Connections of the cache's listener to this database.
