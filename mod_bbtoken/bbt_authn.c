@@ -272,18 +272,6 @@ static int bbt_read_credentials(request_rec *r, const bbt_dir_conf_t *conf,
     return status;
 }
 
-/* The personal project of whoever asks, where a route's second target is
- * it (body-project-absent=personal): ~ and the slug of name, left without
- * a key (refused) if the name could not be one. */
-static void bbt_dest_own(request_rec *r, bbt_access_t *a, const char *name)
-{
-    if (a->has_dest && a->dest_personal) {
-        const char *own = apr_pstrcat(r->pool, "~", name, NULL);
-
-        bbt_input_key(own, strlen(own), a->dest.key);
-    }
-}
-
 /* The live levels of the password user named user on the target and the
  * second target (a COPY's or a MOVE's Destination, the project a body
  * names, the user's own for body-project-absent=): the name is all that
@@ -299,7 +287,7 @@ static int bbt_user_levels(request_rec *r, bbt_req_t *rq, const char *user)
     bbt_db_conn_t *c;
     bbt_db_status_t st = BBT_DB_OK;
 
-    bbt_dest_own(r, a, user);
+    bbt_request_dest_own(r, a, user);
     if (!rq->routed && !a->has_dest) {
         return OK;
     }
@@ -327,41 +315,9 @@ static int bbt_user_levels(request_rec *r, bbt_req_t *rq, const char *user)
     return st == BBT_DB_OK ? OK : bbt_unavailable(r);
 }
 
-/* A personal token's owner's live level on the second target, asked by
- * the owner's id, as the level on the target came with the token.  By
- * name it would be whoever holds the name when asked: a user renamed
- * while the request waited and a new user given the old name, the token
- * would reach what the new user may.  The personal project of
- * body-project-absent= is that of the name read with the token, the one
- * the backend is told (REMOTE_USER) and puts the repository in: the owner
- * must hold it by id, as any second target, and holds it only while the
- * name is still theirs.  A project's or a repository's token has no
- * owner, nor a personal project: its second target is decided by its
- * scope alone, one without a key refused. */
-static int bbt_owner_levels(request_rec *r, bbt_req_t *rq,
-                            const bbt_verified_t *v)
-{
-    bbt_access_t *a = &rq->access;
-    bbt_db_conn_t *c;
-    bbt_db_status_t st;
-
-    if (!a->has_dest || v->scope.kind != BBT_KIND_PERSONAL) {
-        return OK;
-    }
-    bbt_dest_own(r, a, v->user_name);
-    c = bbt_db_open(r);
-    if (!c) {
-        return bbt_unavailable(r);
-    }
-    st = bbt_db_owner_level(c, v->owner_id, a->dest.key,
-                            a->dest.slug[0] ? a->dest.slug : NULL,
-                            &a->dest_owner_level);
-    bbt_db_close(c);
-    return st == BBT_DB_OK ? OK : bbt_unavailable(r);
-}
-
-/* Verify the token (from the cache or the database, bbt_verify.c), set
- * the request's identity, and learn its owner's level on a second target.
+/* Verify the token (from the cache or the database, bbt_verify.c), with
+ * its owner's levels on the target and on a second target, and set the
+ * request's identity.
  * tok is NULL when a prior request of this HTTP request verified the same
  * token: it is verified again all the same, so the target's level is the
  * new URI's and a token revoked meanwhile stops.  *guess is set for a 401 a
@@ -430,6 +386,7 @@ static int bbt_authn_verify_token(request_rec *r, bbt_req_t *rq,
     rq->access.token_project_level = v.tok_project;
     rq->access.token_repo_level = v.tok_repo;
     rq->access.owner_level = v.owner;
+    rq->access.dest_owner_level = v.dest_owner;
     rq->access.scope = v.scope;
     if (v.scope.kind != BBT_KIND_PERSONAL) {
         /* A project's or a repository's token is nobody: its own name,
@@ -451,7 +408,7 @@ static int bbt_authn_verify_token(request_rec *r, bbt_req_t *rq,
     ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
                   "BBT037: token %s of %s authenticated for %s%s", rq->token_id,
                   v.user_name, r->uri, from);
-    return bbt_owner_levels(r, rq, &v);
+    return OK;
 }
 
 /* A user's password was accepted (now or by an earlier request of this

@@ -7,9 +7,12 @@
 #include "http_config.h"
 #include "http_core.h"
 #include "http_log.h"
+#include "apr_strings.h"
 
+#include <string.h>
 #include <strings.h>
 
+#include "bbt_input.h"
 #include "bbt_request.h"
 
 APLOG_USE_MODULE(bbtoken);
@@ -240,4 +243,13 @@ int bbt_request_used_token(request_rec *r)
         rq = bbt_request_prior(r);
     }
     return rq && rq->verified && !rq->access.password;
+}
+
+void bbt_request_dest_own(request_rec *r, bbt_access_t *a, const char *name)
+{
+    if (a->has_dest && a->dest_personal) {
+        const char *own = apr_pstrcat(r->pool, "~", name, NULL);
+
+        bbt_input_key(own, strlen(own), a->dest.key);
+    }
 }

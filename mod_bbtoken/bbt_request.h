@@ -141,6 +141,13 @@ int bbt_request_refusal_level(request_rec *r);
  * header, count once between them. */
 int bbt_request_failure_first(request_rec *r);
 
+/* The personal project of whoever asks, where a route's second target is
+ * it (body-project-absent=personal): ~ and the slug of name into a's
+ * second target, left without a key (refused) if the name could not be
+ * one.  The name is the password user's, or the one a personal token's
+ * owner was read with (the one the backend is told). */
+void bbt_request_dest_own(request_rec *r, bbt_access_t *a, const char *name);
+
 /* 1 if r's AuthType is BBToken. */
 int bbt_request_is_ours(request_rec *r);
 

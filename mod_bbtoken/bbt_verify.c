@@ -320,11 +320,10 @@ static void bbt_verify_cached_write(request_rec *r, bbt_req_t *rq,
 }
 
 /* The answer from this thread's copies or, when shared, from the shared
- * cache (OK and *out; with the owner's level from the database where the
- * token's entry alone is believed), or DECLINED and why not (*got; also
- * when the entry believed is no longer once that level has come: the
- * lookup's to count), or HTTP_SERVICE_UNAVAILABLE (that level could not be
- * read). */
+ * cache (OK and *out; the owner's levels it has not, on the target or a
+ * second target, from the database), or DECLINED and why not (*got; also
+ * when the entry is no longer believed once they have come: the lookup's
+ * to count), or HTTP_SERVICE_UNAVAILABLE (they could not be read). */
 static int bbt_verify_cached(request_rec *r, bbt_req_t *rq, bbt_cache_view_t *v,
                              int presented, const char *basic_user,
                              const char *key, const char *slug, int shared,
@@ -335,8 +334,9 @@ static int bbt_verify_cached(request_rec *r, bbt_req_t *rq, bbt_cache_view_t *v,
     bbt_cache_got_t lgot, why = BBT_CACHE_HIT;
     bbt_centry_t e;
     const bbt_centry_t *ep;
+    const bbt_target_t *dest;
     bbt_agroup_t g;
-    int touch, expired, newg, rv = OK;
+    int touch, expired, newg, rv = OK, dest_read = 0;
 
     for (;;) {
         *got = bbt_cache_get(r, v, rq->cache_key, rq->token_id, key, slug,
@@ -357,24 +357,33 @@ static int bbt_verify_cached(request_rec *r, bbt_req_t *rq, bbt_cache_view_t *v,
         }
         bbt_verify_entry(r, ep, presented, basic_user, now, interval, out,
                          &touch, &expired, &newg, &g);
-        /* The level, for a token let in, and only then (as from the
-         * database); judged again by when that answer came, which may
-         * have waited (for a connection, behind a lock on the grants).
-         * ep is e here: the shared cache's entry, decoded into it. */
-        if (lgot != BBT_CACHE_HIT && out->verdict == BBT_VERDICT_OK) {
-            rv = bbt_vlevel_read(r, v, rq->token_id, ep->owner_id, key, slug,
-                                 lgot, &out->owner);
-            why = lgot;
+        /* The levels, for a token let in, and only then (as from the
+         * database): on the target where the cache has not it (ep is e
+         * then: the shared cache's entry), and on a second target, never
+         * kept, once: a pass on the shared entry for the writes keeps it. */
+        dest = out->verdict == BBT_VERDICT_OK && !dest_read &&
+                       ep->scope.kind == BBT_KIND_PERSONAL
+                   ? bbt_vlevel_dest(r, rq, ep->user_name)
+                   : NULL;
+        if (out->verdict == BBT_VERDICT_OK && (lgot != BBT_CACHE_HIT || dest)) {
+            rv = bbt_vlevel_read(r, v, rq->token_id, ep->owner_id,
+                                 lgot != BBT_CACHE_HIT ? key : NULL, slug, lgot,
+                                 dest, &out->owner, &out->dest_owner);
+            if (lgot != BBT_CACHE_HIT) {
+                why = lgot;
+            }
+            dest_read |= dest != NULL;
             if (rv != OK) {
                 break;
             }
-            /* The entry was believed before that wait, by the heartbeat
-             * then: a change to the token heard meanwhile (revoked, its
-             * permissions or allow-list changed, or one that forgets
-             * every entry: its owner's state), or the listener lost,
-             * leaves the answer to the lookup, as for an entry found out
-             * of date.  The level kept stays good: it is stamped with the
-             * stamp read before the wait. */
+            /* The entry was believed before that read, which may have
+             * waited (for a pooled connection, behind a lock): a change to
+             * the token heard meanwhile (revoked, its permissions or
+             * allow-list changed, or one that forgets every entry: its
+             * owner's state), or the listener lost, leaves the answer to
+             * the lookup, as for an entry found out of date; the expiry is
+             * judged by the clock now.  A level kept stays good: it is
+             * stamped with the stamp read before the wait. */
             if ((*got = bbt_cache_again(v, ep, rq->token_id)) !=
                 BBT_CACHE_HIT) {
                 return DECLINED;
@@ -554,26 +563,33 @@ static int bbt_verify_db(request_rec *r, bbt_req_t *rq, bbt_cache_view_t *v,
         out->tok_project = row.tok_project;
         out->tok_repo = row.tok_repo;
         out->scope = row.scope;
-        /* The owner's level, from the map read with the row, for a token
-         * C has verified, and only then; an owner without a map (too many
-         * grants) has it asked. */
-        if (out->verdict == BBT_VERDICT_OK && key &&
+        /* The owner's levels, for a token C has verified, and only then:
+         * on the target from the map read with the row (an owner without
+         * a map, too many grants, has it asked), on a second target asked
+         * (bbt_vlevel_dest_level); on this connection, with no other wait
+         * for one between the row and them. */
+        if (out->verdict == BBT_VERDICT_OK &&
             row.scope.kind == BBT_KIND_PERSONAL) {
-            if (bbt_vlevel_owner(c, row.levels, row.user_id, key, slug,
-                                 &level) != BBT_DB_OK) {
+            const bbt_target_t *dest = bbt_vlevel_dest(r, rq, row.user_name);
+
+            if ((key && bbt_vlevel_owner(c, row.levels, row.user_id, key, slug,
+                                         &level) != BBT_DB_OK) ||
+                (dest &&
+                 bbt_vlevel_dest_level(c, row.user_id, dest,
+                                       &out->dest_owner) != BBT_DB_OK)) {
                 rv = HTTP_SERVICE_UNAVAILABLE;
                 goto done;
             }
             out->owner = level.level;
-            if (level.asked) {
-                /* That answer may have waited too (behind a lock on the
-                 * grants): judged again by when it came. */
+            if (level.asked || dest) {
+                /* Those answers may have waited too (behind a lock on the
+                 * grants): judged again by when they came. */
                 now = bbt_clock_now(v);
                 bbt_db_judge(&row, interval, now);
                 tr.expired = row.expired;
                 out->verdict = bbt_verdict(&tr, secret_ok, basic_user);
             }
-            level_asked = 1;
+            level_asked = key != NULL;
         }
     }
 

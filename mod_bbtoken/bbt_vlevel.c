@@ -36,36 +36,73 @@ bbt_db_status_t bbt_vlevel_owner(bbt_db_conn_t *c, const char *map,
     return bbt_db_owner_level(c, owner, key, slug, &out->level);
 }
 
+const bbt_target_t *bbt_vlevel_dest(request_rec *r, bbt_req_t *rq,
+                                    const char *name)
+{
+    bbt_access_t *a = &rq->access;
+
+    if (!a->has_dest) {
+        return NULL;
+    }
+    bbt_request_dest_own(r, a, name);
+    return a->dest.key[0] ? &a->dest : NULL;
+}
+
+bbt_db_status_t bbt_vlevel_dest_level(bbt_db_conn_t *c, apr_int64_t owner,
+                                      const bbt_target_t *dest,
+                                      bbt_level_t *level)
+{
+    return bbt_db_owner_level(c, owner, dest->key,
+                              dest->slug[0] ? dest->slug : NULL, level);
+}
+
 int bbt_vlevel_read(request_rec *r, const bbt_cache_view_t *v,
                     const char *token_id, apr_int64_t owner, const char *key,
-                    const char *slug, bbt_cache_got_t why, bbt_level_t *level)
+                    const char *slug, bbt_cache_got_t why,
+                    const bbt_target_t *dest, bbt_level_t *level,
+                    bbt_level_t *dest_level)
 {
     bbt_db_conn_t *c;
     const char *map = NULL;
     bbt_vlevel_t got = {BBT_LEVEL_NONE, 0, 0};
-    bbt_db_status_t st;
+    bbt_db_status_t st = BBT_DB_OK;
     int keep;
 
     /* Said before the connection is waited for, as BBT312 is: a request
      * held there (BBTokenDBWait) has said what it waits to do. */
-    ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
-                  "BBT317: token %s answered from the cache, its owner's "
-                  "level on the target not (%s): the level alone is read "
-                  "from the database",
-                  token_id, bbt_cache_got_str(why));
+    if (key) {
+        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
+                      "BBT317: token %s answered from the cache, its owner's "
+                      "level on the target not (%s): the level alone is read "
+                      "from the database",
+                      token_id, bbt_cache_got_str(why));
+    }
+    if (dest) {
+        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
+                      "BBT318: token %s answered from the cache: its owner's "
+                      "level on the second target is read from the database",
+                      token_id);
+    }
     c = bbt_db_open(r);
-    *level = BBT_LEVEL_NONE;
+    if (key) {
+        *level = BBT_LEVEL_NONE;
+    }
+    if (dest) {
+        *dest_level = BBT_LEVEL_NONE;
+    }
     if (!c) {
         return HTTP_SERVICE_UNAVAILABLE;
     }
-    st = bbt_db_levels(c, token_id, &map);
-    if (st == BBT_DB_OK) {
+    if (key && (st = bbt_db_levels(c, token_id, &map)) == BBT_DB_OK) {
         st = bbt_vlevel_owner(c, map, owner, key, slug, &got);
+        *level = got.level;
     }
-    *level = got.level;
+    if (dest && st == BBT_DB_OK) {
+        st = bbt_vlevel_dest_level(c, owner, dest, dest_level);
+    }
     /* Kept only from the listener's database, never from a hot standby,
      * as the lookup's answers are (bbt_cache_note_db). */
-    keep = st == BBT_DB_OK &&
+    keep = key && st == BBT_DB_OK &&
            bbt_cache_note_db(r, bbt_db_native(c), bbt_db_conn_standby(c));
     bbt_db_close(c);
     if (st == BBT_DB_UNAVAILABLE) {
