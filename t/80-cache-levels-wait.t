@@ -24,7 +24,8 @@ use lib "$FindBin::Bin/lib";
 use Test::More;
 use Time::HiRes qw(sleep);
 use BBT::Env qw(auth_bearer);
-use BBT::Cache qw(log_mark log_since wait_lines wait_log served_from_cache cache_counts counts_since);
+use BBT::Cache qw(log_mark log_since wait_lines wait_log served_from_cache cache_counts counts_since
+                  hold_pooled_connection until_heard);
 
 plan skip_all => 'one child with threads: the event or worker MPM' if ($ENV{BBT_MPM} // '') eq 'prefork';
 
@@ -49,44 +50,6 @@ ok(wait_log($env, 0, qr/BBT309: /), 'the listener hears PostgreSQL');
 my $UP = '/scm/PROJ/repo.git/info/refs?service=git-upload-pack';
 my $QPUSH = '/scm/Q/repo.git/info/refs?service=git-receive-pack';
 
-# The child's one pooled connection taken by $tok's request and kept:
-# that request's status sub, and the backend's pid (stopped).
-sub hold_the_connection {
-    my ($tok) = @_;
-    $env->lock_tables('bbtoken_lookup');
-    my $hold = $env->get_bg($UP, auth_bearer($tok));
-    my $pid = '';
-    for (1 .. 1200) {
-        $pid = $env->psql("SELECT pid FROM pg_stat_activity WHERE usename = 'bbtoken_httpd'"
-                          . " AND application_name <> 'mod_bbtoken listener'"
-                          . " AND wait_event_type = 'Lock' AND query LIKE '%bbtoken_lookup%'");
-        last if $pid =~ /^\d+$/;
-        sleep 0.05;
-    }
-    like($pid, qr/^\d+$/, "a request holds the pooled connection (backend $pid), waiting for the lock");
-    is(kill('STOP', $pid), 1, '  its backend stopped');
-    $env->unlock_tables;
-    return ($hold, $pid);
-}
-
-# Reads of PROJ with token $tok ($id), one after another, until one finds
-# its entry out of date (BBT312): the change heard.  Those before it came
-# before the listener heard it, and were answered from the cache; that one
-# waits for the connection: its status sub.
-sub until_heard {
-    my ($tok, $id) = @_;
-    my $heard = qr/BBT312: token \Q$id\E not answered from the cache: its entry is older than the last change/;
-    for (1 .. 600) {
-        my $mark = log_mark($env);
-        my $bg = $env->get_bg($UP, auth_bearer($tok));
-        my $says = join "\n", wait_lines($env->error_log_path, $mark,
-                                          qr/$heard|BBT037: token \Q$id\E .*\(from the cache\)/);
-        return $bg if $says =~ $heard;
-        $bg->();
-    }
-    return undef;
-}
-
 # Token $tok ($id), answered from the cache, pushes to Q, where its
 # owner's level is not cached, while the connection is held; $change is
 # made meanwhile, and heard: a read of PROJ finds the entry out of date
@@ -96,13 +59,13 @@ sub changed_while_waiting {
     my ($name, $tok, $id, $holder, $change, $want, $read) = @_;
     subtest $name => sub {
         ok(served_from_cache($env, $UP, auth_bearer($tok), $id), 'the token is answered from the cache');
-        my ($hold, $pid) = hold_the_connection($holder);
+        my ($hold, $pid) = hold_pooled_connection($env, $UP, auth_bearer($holder));
         my $mark = log_mark($env);
         my $req = $env->get_bg($QPUSH, auth_bearer($tok));
         ok(wait_log($env, $mark, qr/BBT317: token \Q$id\E answered from the cache, its owner's level on the target not/),
            'its request believes its entry and waits to read the level alone (BBT317)');
         $change->();
-        my $heard = until_heard($tok, $id);
+        my $heard = until_heard($env, $UP, auth_bearer($tok), $id);
         ok($heard, 'the change is heard: another request finds the entry out of date (BBT312)');
         # Every request but the waiting one has been counted: each
         # counts before its own wait.

@@ -20,7 +20,8 @@ use BBT::Assert ();
 use Exporter 'import';
 our @EXPORT_OK = qw(lookup_calls log_mark log_since wait_log wait_lines served_from_cache
                     until_answer until_status listener_count settle level_probe_on
-                    level_computed cache_counts counts_since);
+                    level_computed cache_counts counts_since hold_pooled_connection
+                    until_heard);
 
 # PostgreSQL settings for counting statements.
 our $PG_CONF = { shared_preload_libraries => "'pg_stat_statements'" };
@@ -173,4 +174,46 @@ sub listener_count {
                       . "WHERE application_name = 'mod_bbtoken listener'");
 }
 
+
+# The child's one pooled connection (DBDMax 1) taken by a request of
+# $url with headers $auth, a token new to the cache whose lookup waits
+# on a lock the test holds on bbtoken_lookup; its backend then stopped
+# and the lock let go, so that nothing else takes the connection (the
+# listener's probe included) until the test sends the backend SIGCONT.
+# The request's status sub, and the backend's pid.
+sub hold_pooled_connection {
+    my ($env, $url, $auth) = @_;
+    $env->lock_tables('bbtoken_lookup');
+    my $hold = $env->get_bg($url, $auth);
+    my $pid = '';
+    for (1 .. 1200) {
+        $pid = $env->psql("SELECT pid FROM pg_stat_activity WHERE usename = 'bbtoken_httpd'"
+                          . " AND application_name <> 'mod_bbtoken listener'"
+                          . " AND wait_event_type = 'Lock' AND query LIKE '%bbtoken_lookup%'");
+        last if $pid =~ /^\d+$/;
+        sleep 0.05;
+    }
+    Test::More::like($pid, qr/^\d+$/, "a request holds the pooled connection (backend $pid), waiting for the lock");
+    Test::More::is(kill('STOP', $pid), 1, '  its backend stopped');
+    $env->unlock_tables;
+    return ($hold, $pid);
+}
+
+# Requests of $url with headers $auth (token $id's), one after another,
+# until one finds the token's entry out of date (BBT312): the change
+# heard.  Those before it were answered from the cache; that one waits
+# for the connection: its status sub (undef if none did).
+sub until_heard {
+    my ($env, $url, $auth, $id) = @_;
+    my $heard = qr/BBT312: token \Q$id\E not answered from the cache: its entry is older than the last change/;
+    for (1 .. 600) {
+        my $mark = log_mark($env);
+        my $bg = $env->get_bg($url, $auth);
+        my $says = join "\n", wait_lines($env->error_log_path, $mark,
+                                          qr/$heard|BBT037: token \Q$id\E .*\(from the cache\)/);
+        return $bg if $says =~ $heard;
+        $bg->();
+    }
+    return undef;
+}
 1;
