@@ -17,9 +17,9 @@ use FindBin;
 use lib "$FindBin::Bin/lib";
 use Test::More;
 use HTTP::Tiny;
-use JSON::PP;
 use BBT::Env qw(mistype_token);
 use BBT::Assert;
+use BBT::Rest qw(rest_header is_rest_envelope);
 
 my $FAILS = 4;
 my $pw = 'alice-Pa55-word';
@@ -82,37 +82,19 @@ my $REPO = "$A/projects/PROJ/repos/repo";
 my $GIT = '/scm/PROJ/repo.git/info/refs?service=git-upload-pack';
 my $PUSH = '/scm/PROJ/repo.git/info/refs?service=git-receive-pack';
 
-sub header1 {
-    my ($res, $name) = @_;
-    my $v = $res->{headers}{$name};
-    return ref $v ? join(', ', @$v) : $v;
+# The envelope (BBT::Rest), naming nothing of the request.
+sub is_envelope {
+    local $Test::Builder::Level = $Test::Builder::Level + 1;
+    return is_rest_envelope(@_[0 .. 4], qr/\Q$pw\E|\Q$tok\E|\Q$bad\E|wrong-pw/);
 }
 
-# The envelope with this status, exception and message, as
-# application/json;charset=UTF-8 with nosniff and no-store, naming
-# nothing of the credentials.
-sub is_envelope {
-    my ($res, $status, $ex_re, $msg_re, $name) = @_;
-    local $Test::Builder::Level = $Test::Builder::Level + 1;
-    my $body = $res->{content} // $res->{body} // '';
-    my $j = eval { decode_json($body) };
-    my $e = ref $j eq 'HASH' && ref $j->{errors} eq 'ARRAY' && @{ $j->{errors} } == 1 ? $j->{errors}[0] : undef;
-    my $ok = $res->{status} == $status && (header1($res, 'content-type') // '') eq 'application/json;charset=UTF-8'
-        && ref $e eq 'HASH' && exists $e->{context} && !defined $e->{context}
-        && ($e->{exceptionName} // '') =~ $ex_re && ($e->{message} // '') =~ $msg_re;
-    ok($ok, "$name: $status in the JSON envelope") or diag res_summary($res);
-    is(header1($res, 'x-content-type-options'), 'nosniff', "$name: X-Content-Type-Options: nosniff");
-    is(header1($res, 'cache-control'), 'no-store', "$name: Cache-Control: no-store");
-    unlike($body, qr/\Q$pw\E|\Q$tok\E|\Q$bad\E|wrong-pw/, "$name: the body names no credential");
-    return $ok;
-}
 
 # httpd's own HTML page with this status (or the body httpd was given
 # for it, $body_re).
 sub is_page {
     my ($res, $status, $name, $body_re) = @_;
     local $Test::Builder::Level = $Test::Builder::Level + 1;
-    my $ok = $res->{status} == $status && (header1($res, 'content-type') // '') =~ m{^text/html}
+    my $ok = $res->{status} == $status && (rest_header($res, 'content-type') // '') =~ m{^text/html}
         && ($res->{content} // $res->{body} // '') =~ ($body_re // qr/<html>/i);
     ok($ok, "$name: $status, httpd's HTML page") or diag res_summary($res);
     return $ok;
@@ -154,7 +136,7 @@ subtest '401: no login, a wrong token, a wrong password' => sub {
 subtest 'HEAD: the same head, no body' => sub {
     my $res = $env->raw_request("HEAD $REPO HTTP/1.1\r\nHost: $host\r\nConnection: close\r\n\r\n");
     is($res->{status}, 401, 'HEAD without a login: 401');
-    is(header1($res, 'content-type'), 'application/json;charset=UTF-8', '  application/json');
+    is(rest_header($res, 'content-type'), 'application/json;charset=UTF-8', '  application/json');
     basic_and_bearer($res, '  HEAD');
     is($res->{body} // '', '', '  and no body');
 };
@@ -221,7 +203,7 @@ subtest '429: a throttled address' => sub {
     my $res = $ua->get($env->url($REPO), { headers => $right });
     is_envelope($res, 429, qr/\.RateLimitedException$/, qr/^Too many failed logins from your address/,
                 'REST, the right password, throttled');
-    like(header1($res, 'retry-after') // '', qr/^[1-9]\d*$/, '  Retry-After in seconds');
+    like(rest_header($res, 'retry-after') // '', qr/^[1-9]\d*$/, '  Retry-After in seconds');
     # The throttle's own words, as httpd's page.
     is_page($ua->get($env->url($GIT), { headers => $right }), 429, 'git, throttled', qr/^Too many failed logins/);
 };
@@ -234,7 +216,7 @@ subtest '503: the database unavailable' => sub {
     my $res = $env->get($REPO, $auth);
     is_envelope($res, 503, qr/\.ServiceUnavailableException$/,
                 qr/^The token database is unavailable; try again later\.$/, 'REST, a token');
-    like(header1($res, 'retry-after') // '', qr/^[1-9]\d*$/, '  Retry-After in seconds');
+    like(rest_header($res, 'retry-after') // '', qr/^[1-9]\d*$/, '  Retry-After in seconds');
     is_page($env->get($GIT, $auth), 503, 'git, a token');
 };
 

@@ -17,9 +17,8 @@ use FindBin;
 use lib "$FindBin::Bin/lib";
 use Test::More;
 use HTTP::Tiny;
-use JSON::PP;
 use BBT::Assert;
-use BBT::Rest qw(rest_env);
+use BBT::Rest qw(rest_env rest_header is_rest_envelope);
 use BBT::Cache qw(log_mark wait_log);
 
 my $FAILS = 4;
@@ -31,31 +30,12 @@ my $tok = $env->token_create('alice', name => 'ci', perms => ['REPO_READ']);
 my $API = '/rest/access-tokens/1.0/users/alice';
 my $host = '127.0.0.1:' . $env->port;
 
-sub header1 {
-    my ($res, $name) = @_;
-    my $v = $res->{headers}{$name};
-    return ref $v ? join(', ', @$v) : $v;
+# The envelope (BBT::Rest), naming nothing of the request.
+sub is_refusal {
+    local $Test::Builder::Level = $Test::Builder::Level + 1;
+    return is_rest_envelope(@_[0 .. 4], qr/alice|\Q$pw\E|\Q$tok\E|wrong-pw/);
 }
 
-# The response is the envelope with this status, exception and message,
-# as application/json;charset=UTF-8, and names nothing of the request.
-sub is_refusal {
-    my ($res, $status, $ex_re, $msg_re, $name) = @_;
-    local $Test::Builder::Level = $Test::Builder::Level + 1;
-    my $body = $res->{content} // $res->{body} // '';
-    my $j = eval { decode_json($body) };
-    my $e = ref $j eq 'HASH' && ref $j->{errors} eq 'ARRAY' && @{ $j->{errors} } == 1 ? $j->{errors}[0] : undef;
-    my $ok = $res->{status} == $status && (header1($res, 'content-type') // '') eq 'application/json;charset=UTF-8'
-        && ref $e eq 'HASH' && exists $e->{context} && !defined $e->{context}
-        && ($e->{exceptionName} // '') =~ $ex_re && ($e->{message} // '') =~ $msg_re;
-    ok($ok, "$name: $status in the JSON envelope, application/json") or diag res_summary($res);
-    # As every answer of the handler: no browser sniffs HTML out of it, no
-    # cache keeps it.
-    is(header1($res, 'x-content-type-options'), 'nosniff', "$name: X-Content-Type-Options: nosniff");
-    is(header1($res, 'cache-control'), 'no-store', "$name: Cache-Control: no-store");
-    unlike($body, qr/alice|\Q$pw\E|\Q$tok\E|wrong-pw/, "$name: the body names nothing of the request");
-    return $ok;
-}
 
 subtest 'no login: 401 in JSON, with the challenge' => sub {
     my $res = $env->get($API);
@@ -75,7 +55,7 @@ subtest 'a wrong password: 401 in JSON, with the challenge' => sub {
 subtest 'HEAD: the same head, no body' => sub {
     my $res = $env->raw_request("HEAD $API HTTP/1.1\r\nHost: $host\r\nConnection: close\r\n\r\n");
     is($res->{status}, 401, 'HEAD without a login: 401');
-    is(header1($res, 'content-type'), 'application/json;charset=UTF-8', '  application/json');
+    is(rest_header($res, 'content-type'), 'application/json;charset=UTF-8', '  application/json');
     ok(grep({ /^Basic realm="Bitbucket"/ } challenges($res)), '  the challenge');
     is($res->{body} // '', '', '  and no body');
 };
@@ -96,7 +76,7 @@ subtest 'the right password still reaches the handler' => sub {
 subtest 'a git location keeps httpd\'s page' => sub {
     my $res = $env->get('/scm/PROJ/repo.git/info/refs?service=git-upload-pack');
     is_status($res, 401, 'no login on /scm: 401');
-    like(header1($res, 'content-type') // '', qr{^text/html}, '  text/html');
+    like(rest_header($res, 'content-type') // '', qr{^text/html}, '  text/html');
     like($res->{content} // '', qr/<html>/i, '  httpd\'s HTML page');
 };
 
@@ -108,7 +88,7 @@ subtest 'a throttled address: 429 in JSON, with Retry-After' => sub {
     }
     my $res = $ua->get($env->url($API), { headers => { Authorization => $env->basic('alice', $pw) } });
     is_refusal($res, 429, qr/RateLimitedException$/, qr/^Too many failed logins/, 'the right password, throttled');
-    like(header1($res, 'retry-after') // '', qr/^[1-9]\d*$/, '  Retry-After in seconds');
+    like(rest_header($res, 'retry-after') // '', qr/^[1-9]\d*$/, '  Retry-After in seconds');
 };
 
 subtest 'a malformed Authorization header: 400 in JSON' => sub {
@@ -145,7 +125,7 @@ subtest 'the database unavailable: 503 in JSON, with Retry-After' => sub {
     my $res = $env->get($API, { Authorization => $env->bearer($tok) });
     is_refusal($res, 503, qr/ServiceUnavailableException$/, qr/^The token database is unavailable/,
                'a token, the database stopped');
-    like(header1($res, 'retry-after') // '', qr/^[1-9]\d*$/, '  Retry-After in seconds');
+    like(rest_header($res, 'retry-after') // '', qr/^[1-9]\d*$/, '  Retry-After in seconds');
 };
 
 is(scalar($env->crash_lines), 0, 'no httpd child crashed') or diag join "\n", $env->crash_lines;

@@ -38,9 +38,12 @@ package BBT::Rest;
 use strict;
 use warnings;
 use BBT::Env;
+use BBT::Assert ();
+use JSON::PP ();
+use Test::More ();
 
 use Exporter 'import';
-our @EXPORT_OK = qw(rest_env rest_location rest_writes);
+our @EXPORT_OK = qw(rest_env rest_location rest_writes rest_header is_rest_envelope);
 
 my %LOGIN = (
     basic => <<'EOC',
@@ -129,4 +132,35 @@ sub rest_writes {
     };
 }
 
+
+# Response header $name (lower case) of an HTTP::Tiny answer, its values
+# joined as one.
+sub rest_header {
+    my ($res, $name) = @_;
+    my $v = $res->{headers}{$name};
+    return ref $v ? join(', ', @$v) : $v;
+}
+
+# $res is Bitbucket's error envelope with this status, one error whose
+# exceptionName and message match $ex_re and $msg_re, context null, as
+# application/json;charset=UTF-8 with nosniff and no-store (as every
+# answer of the handler: no browser sniffs HTML out of it, no cache keeps
+# it), and its body matches nothing of $secret_re (what the request
+# carried).  Five assertions named $name; the first's outcome.
+sub is_rest_envelope {
+    my ($res, $status, $ex_re, $msg_re, $name, $secret_re) = @_;
+    local $Test::Builder::Level = $Test::Builder::Level + 1;
+    my $body = $res->{content} // $res->{body} // '';
+    my $j = eval { JSON::PP::decode_json($body) };
+    my $e = ref $j eq 'HASH' && ref $j->{errors} eq 'ARRAY' && @{ $j->{errors} } == 1 ? $j->{errors}[0] : undef;
+    my $ok = $res->{status} == $status && (rest_header($res, 'content-type') // '') eq 'application/json;charset=UTF-8'
+        && ref $e eq 'HASH' && exists $e->{context} && !defined $e->{context}
+        && ($e->{exceptionName} // '') =~ $ex_re && ($e->{message} // '') =~ $msg_re;
+    Test::More::ok($ok, "$name: $status in the JSON envelope, application/json")
+        or Test::More::diag(BBT::Assert::res_summary($res));
+    Test::More::is(rest_header($res, 'x-content-type-options'), 'nosniff', "$name: X-Content-Type-Options: nosniff");
+    Test::More::is(rest_header($res, 'cache-control'), 'no-store', "$name: Cache-Control: no-store");
+    Test::More::unlike($body, $secret_re, "$name: the body names nothing of the request");
+    return $ok;
+}
 1;
