@@ -132,7 +132,7 @@ GLUE    += bbt_overglue
 GLUE    += bbt_bodyread
 GLUE    += bbt_cshared bbt_cseg
 GLUE    += bbt_destcheck
-GLUE    += bbt_vlevel
+GLUE    += bbt_vlevel bbt_vwrite
 # Shared by the module and the CLI: libpq and jansson, nothing of httpd.
 PGJSON  := bbt_pgjson
 PGJSON  += bbt_inventory_json
