@@ -113,7 +113,7 @@ GLUE    := mod_bbtoken bbt_config bbt_confroutes bbt_confcheck bbt_confreq bbt_c
            bbt_request bbt_routing \
            bbt_authn bbt_authz bbt_db bbt_dblookup bbt_dbgate bbt_logguard bbt_private \
            bbt_rest bbt_rest_json bbt_rest_db bbt_rest_tokens bbt_configtest \
-           bbt_stats bbt_metrics bbt_reqbody bbt_verify bbt_cache bbt_cachefp bbt_listen bbt_lback bbt_lprobe bbt_lsession bbt_nqueue \
+           bbt_stats bbt_metrics bbt_reqbody bbt_verify bbt_cache bbt_cachefp bbt_listen bbt_lback bbt_ltrig bbt_lprobe bbt_lsession bbt_nqueue \
            bbt_socache bbt_throttle
 GLUE    += bbt_rest_leaked bbt_rest_inventory bbt_where
 GLUE    += bbt_rest_rotate bbt_rest_places bbt_rest_commit

@@ -27,6 +27,7 @@
 #include "bbt_listensql.h"
 #include "bbt_lprobe.h"
 #include "bbt_lsession.h"
+#include "bbt_ltrig.h"
 #include "bbt_mono.h"
 #include "bbt_nqueue.h"
 #include "bbt_schema.h"
@@ -80,13 +81,11 @@ static struct {
     apr_int64_t sent;     /* when it was sent, monotonic */
     apr_time_t sent_wall; /* the last statement's sending, wall clock */
     int waiting;          /* it has not come back yet */
-    int was_up, told_schema, told_params, told_triggers;
+    int was_up, told_schema, told_params;
     int told_names;
     int lookup_now;    /* the lookup's triggers firing always, as last read */
     int lookup_wanted; /* how many the schema makes, read with it */
-    int lookup_told;   /* the firing as last said (BBT720), the wanted count
-                          when all fire; -1: none read yet */
-    int lookup_told_wanted; /* the wanted count then */
+    bbt_ltrig_t trig;  /* what was said of the triggers */
 } L;
 
 int bbt_listen_available(void)
@@ -313,72 +312,6 @@ static void bbt_listen_ping(void)
     }
 }
 
-/* Whether every notifying trigger fires always (the identity starts with
- * their count); said once when they do not.  The heartbeat is withheld
- * meanwhile: nothing is believed until they fire again, and then the
- * identity has changed, so every entry is forgotten first. */
-static int bbt_listen_triggers_ok(void)
-{
-    const char *slash = strchr(L.tables_now, '/');
-    int n = atoi(L.tables_now);
-    int wanted = slash ? atoi(slash + 1) : 0;
-
-    /* Never fewer than the oldest schema's: a count that did not read
-     * wants them all the same. */
-    if (wanted < BBT_LISTEN_TRIGGERS_MIN) {
-        wanted = BBT_LISTEN_TRIGGERS_MIN;
-    }
-    if (n >= wanted) {
-        L.told_triggers = 0;
-        return 1;
-    }
-    bbt_cache_listener_down();
-    ap_log_error(APLOG_MARK, L.told_triggers ? APLOG_DEBUG : APLOG_WARNING, 0,
-                 L.s,
-                 "BBT710: %d of the %d triggers that notify the token cache "
-                 "fire always (dropped, disabled, or enabled for ordinary "
-                 "sessions only: a restore?  ALTER TABLE ... ENABLE ALWAYS "
-                 "TRIGGER): the cache is not believed until they do",
-                 n, wanted);
-    L.told_triggers = 1;
-    return 0;
-}
-
-/* Whether every trigger that keeps bbtoken_lookup fires always; said
- * once until their number changes.  The cache is believed all the same,
- * unlike when a notifying trigger is off: a change the lookup's triggers
- * miss still notifies (and forgets every entry), and what a miss then
- * reads is that same stale table, which is what every request reads with
- * the cache off.  Not believing the cache would move every request to
- * that table and change no answer; a notifying trigger off is the other
- * way round (the table true, the entries stale).  What helps is the
- * administrator: enable the triggers and run `bbtoken db check
- * --repair`.  A row written again notifies (bbtoken_lookup's own
- * triggers, sql/migrations/0038), whether the repair or the token's next
- * last use writes it, so that the entries made from the stale row go
- * too. */
-static void bbt_listen_lookup_ok(void)
-{
-    int wanted = L.lookup_wanted;
-    int n = L.lookup_now < 0 || L.lookup_now > wanted ? wanted : L.lookup_now;
-
-    if (n == L.lookup_told && wanted == L.lookup_told_wanted) {
-        return;
-    }
-    /* The first count this listener reads is what the start found, which
-     * the first child to read the schema says too (bbt_schema_note), and
-     * a listener that takes over from an exited child reads it again:
-     * said once per start, by whichever comes first.  A change after that
-     * only the listener sees, and says. */
-    if (L.lookup_told < 0) {
-        bbt_schema_lookup_start(L.s, n, wanted);
-    } else {
-        bbt_schema_lookup_warn(L.s, n, wanted);
-    }
-    L.lookup_told = n;
-    L.lookup_told_wanted = wanted;
-}
-
 /* Notifications that arrived: a change, or the heartbeat back.  Any
  * role may NOTIFY any channel: a heartbeat counts only from this
  * listener's own session (its backend's pid), with the number it sent. */
@@ -413,8 +346,9 @@ static void bbt_listen_notifies(void)
                 PQfreemem(n);
                 break;
             }
-            bbt_listen_lookup_ok();
-            if (bbt_listen_triggers_ok() && bbt_lprobe_ok()) {
+            bbt_ltrig_lookup(&L.trig, L.s, L.lookup_now, L.lookup_wanted);
+            if (bbt_ltrig_notify(&L.trig, L.s, L.tables_now) &&
+                bbt_lprobe_ok()) {
                 bbt_cache_heartbeat(L.sent);
                 bbt_lprobe_serving();
             }
@@ -633,7 +567,7 @@ static apr_status_t bbt_listen_call(int state, void *data, apr_pool_t *pool)
     switch (state) {
     case AP_WATCHDOG_STATE_STARTING:
         memset(&L, 0, sizeof(L));
-        L.lookup_told = -1;
+        bbt_ltrig_init(&L.trig);
         L.s = data;
         /* This child holds mod_watchdog's mutex now: a flag still up is
          * a listener that died without ending (its child killed, crashed,
