@@ -161,6 +161,7 @@ CLI      += xact
 CLI      += stream
 CLI      += notify_unused notify_lock notify_notes
 CLI      += lookup
+CLI      += dbmask
 CLI      += owner
 CLI_NOPQ := args usage out mail sendmail
 CLI_O    := $(CLI:%=$(OBJ)/cli/%.o)

@@ -162,6 +162,14 @@ typedef struct {
  * the schema version.  0, or an exit status after reporting. */
 int bbtoken_connect(bbtoken_ctx_t *ctx);
 
+/* Whether libpq takes --db's value s as a connection string (a conninfo
+ * or a URI) rather than a database name.  dbmask.c. */
+int bbtoken_is_conninfo(const char *s);
+
+/* libpq's message msg with every value of --db (db) masked, in memory the
+ * caller frees; NULL: nothing of msg may be shown.  dbmask.c. */
+char *bbtoken_masked(const char *db, const char *msg);
+
 /* Whether --db, db (parsed as opts), names what it means (dbarg.c): 0, or
  * BBTOKEN_EXIT_FAIL after saying what it leaves to libpq's environment
  * (an empty value, an empty item of a host list, a URI naming no host and
