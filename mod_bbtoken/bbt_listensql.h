@@ -21,7 +21,14 @@
  * for one of these that is disabled.  How many the schema has is read
  * with them, so that an upgrade made while the listener is up counts the
  * new ones from its next heartbeat; a version table without a row wants
- * all twelve (an emptied table must not excuse the newer six). */
+ * all twelve (an emptied table must not excuse the newer six).
+ * bbtoken_lookup is found by to_regclass: version 26 makes it, and a
+ * cast of its name would fail the whole subscription on an older schema,
+ * so that the listener could not say the schema is too old (BBT310) and
+ * would look unable to reach PostgreSQL instead (BBT308); without the
+ * table its three count none (and from version 38 that is BBT710).  The
+ * other tables are there from version 1: one of them gone fails the
+ * heartbeat, as it must (a restore under way). */
 #define BBT_LISTEN_NAMED_SQL                                                   \
     "(tgrelid, tgname::text) IN ("                                             \
     "('bbtoken_tokens'::regclass::oid, 'bbtoken_tokens_notify'), "             \
@@ -32,9 +39,9 @@
     "('bbtoken_project_grants'::regclass::oid, "                               \
     "'bbtoken_project_grants_notify'), "                                       \
     "('bbtoken_repo_grants'::regclass::oid, 'bbtoken_repo_grants_notify'), "   \
-    "('bbtoken_lookup'::regclass::oid, 'bbtoken_lookup_notify_row'), "         \
-    "('bbtoken_lookup'::regclass::oid, 'bbtoken_lookup_notify_upd'), "         \
-    "('bbtoken_lookup'::regclass::oid, 'bbtoken_lookup_notify_truncate'), "    \
+    "(to_regclass('bbtoken_lookup')::oid, 'bbtoken_lookup_notify_row'), "      \
+    "(to_regclass('bbtoken_lookup')::oid, 'bbtoken_lookup_notify_upd'), "      \
+    "(to_regclass('bbtoken_lookup')::oid, 'bbtoken_lookup_notify_truncate'), " \
     "('bbtoken_project_grants'::regclass::oid, "                               \
     "'bbtoken_project_grants_notify_row'), "                                   \
     "('bbtoken_repo_grants'::regclass::oid, "                                  \
