@@ -179,13 +179,33 @@ int bbtoken_cmd_policy(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
  * it committed. */
 #define BBTOKEN_THROTTLE_BATCH 10000
 
+/* What the purge's transactions committed so far deleted (ctx->done). */
+static void bbtoken_purge_done(bbtoken_ctx_t *ctx, long tokens, long counts)
+{
+    char more[64] = "";
+
+    if (tokens + counts == 0) {
+        return;
+    }
+    if (counts > 0) {
+        snprintf(more, sizeof(more), " and %ld ended leak report count%s",
+                 counts, counts == 1 ? "" : "s");
+    }
+    bbtoken_done(ctx,
+                 "%ld token%s%s %s purged before it (running the command "
+                 "again purges the rest)",
+                 tokens, tokens == 1 ? "" : "s", more,
+                 tokens + counts == 1 ? "was" : "were");
+}
+
 /* Delete the leak reports' counts whose window has ended (the API's
  * window, BBT_LEAK_WINDOW_SECS), a batch at a time, oldest first through
  * the window_start index; those a report holds are skipped, never waited
  * for (it is counting them anew).  A report clears a few itself
  * (sql/migrations/0055_leak_sweep_bound.sql), too few to catch up with a
- * flood from many addresses, whose rows would otherwise stay. */
-static int bbtoken_purge_throttle(bbtoken_ctx_t *ctx, long *total)
+ * flood from many addresses, whose rows would otherwise stay.  tokens:
+ * how many tokens the purge deleted before, for a failure's message. */
+static int bbtoken_purge_throttle(bbtoken_ctx_t *ctx, long tokens, long *total)
 {
     char secs[16], batch[16];
     const char *params[2] = {secs, batch};
@@ -205,6 +225,7 @@ static int bbtoken_purge_throttle(bbtoken_ctx_t *ctx, long *total)
             2, params, &rows);
         if (rc == 0) {
             *total += rows;
+            bbtoken_purge_done(ctx, tokens, *total);
         }
     } while (rc == 0 && rows == BBTOKEN_THROTTLE_BATCH);
     return rc;
@@ -250,7 +271,8 @@ int bbtoken_cmd_purge(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
         2, params, &rows);
     if (rc == 0) {
         printf("purged %ld token%s\n", rows, rows == 1 ? "" : "s");
-        rc = bbtoken_purge_throttle(ctx, &rows);
+        bbtoken_purge_done(ctx, rows, 0);
+        rc = bbtoken_purge_throttle(ctx, rows, &rows);
     }
     if (rc == 0) {
         printf("purged %ld ended leak report count%s\n", rows,
@@ -570,6 +592,15 @@ int bbtoken_cmd_db_upgrade(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
         if (done) {
             printf("applied %s\n", bbtoken_migration_list[i].name);
             applied++;
+            bbtoken_done(ctx,
+                         applied == 1
+                             ? "the migration listed above as applied was "
+                               "committed before it (running db upgrade "
+                               "again applies the rest)"
+                             : "the %d migrations listed above as applied "
+                               "were committed before it (running db "
+                               "upgrade again applies the rest)",
+                         applied);
         }
         /* What it made may let another role in (default privileges on a
          * new table): a superuser's session looks again before the next

@@ -119,6 +119,13 @@ static const char bbtoken_inv_chain_sql[] =
  * waited for its token. */
 #define BBTOKEN_INV_CHAIN_PASSES 100
 
+/* The revocation of the listing (the stream's act's arg): its statement,
+ * and how many tokens the batches committed so far revoked and listed. */
+typedef struct {
+    bbt_inventory_query_t q;
+    long revoked;
+} bbtoken_inv_revoking_t;
+
 /* A batch's revocation, one transaction (bbtoken_tx's body): the ids; the
  * revocation's statement, its ids its last parameter; its result; and the
  * successors revoked, "ROOT ID\n" each, in succ (len of cap bytes). */
@@ -235,15 +242,38 @@ static PGresult *bbtoken_inv_kept(const PGresult *res, PGresult *kept,
     return out;
 }
 
+/* The batch's tokens listed (*kept says which), counted with those of
+ * the batches before it: what a failure of the next batch leaves done. */
+static void bbtoken_inv_revoked(bbtoken_ctx_t *ctx, bbtoken_inv_revoking_t *r,
+                                const PGresult *kept)
+{
+    int i;
+
+    for (i = 0; i < PQntuples(kept); i++) {
+        r->revoked += PQgetvalue(kept, i, 0)[0] == 't';
+    }
+    if (r->revoked > 0) {
+        bbtoken_done(ctx,
+                     r->revoked == 1
+                         ? "the token listed above was revoked before it "
+                           "(running the command again revokes the rest)"
+                         : "the %ld tokens listed above were revoked before "
+                           "it (running the command again revokes the rest)",
+                     r->revoked);
+    }
+}
+
 /* Revoke a batch of the listing (bbtoken_stream_act_fn), arg the
- * revocation's statement: its ids, space-separated, its last parameter.
- * A transaction of its own: a run stopped midway keeps the batches it
- * committed (each token's revocation whole, its successors' with it), and
- * running it again revokes the rest. */
+ * revocation (bbtoken_inv_revoking_t): its statement's ids,
+ * space-separated, its last parameter.  A transaction of its own: a run
+ * stopped midway keeps the batches it committed (each token's revocation
+ * whole, its successors' with it), and running it again revokes the
+ * rest. */
 static int bbtoken_inv_revoke(bbtoken_ctx_t *ctx, const PGresult *res,
                               PGresult **kept, void *arg)
 {
-    bbtoken_inv_batch_t b = {arg, NULL, NULL, NULL, 0, 0};
+    bbtoken_inv_revoking_t *r = arg;
+    bbtoken_inv_batch_t b = {&r->q, NULL, NULL, NULL, 0, 0};
     const bbtoken_tx_t tx = {"revoking the tokens",
                              "BEGIN ISOLATION LEVEL READ COMMITTED",
                              NULL,
@@ -279,6 +309,8 @@ static int bbtoken_inv_revoke(bbtoken_ctx_t *ctx, const PGresult *res,
         PQclear(b.res);
     } else if (!(*kept = bbtoken_inv_kept(res, b.res, b.succ ? b.succ : ""))) {
         rc = bbtoken_fail("out of memory");
+    } else {
+        bbtoken_inv_revoked(ctx, r, *kept);
     }
     /* Committed: said once, whatever the tries before. */
     for (p = committed ? b.succ : NULL; p && *p; p = strchr(p, '\n') + 1) {
@@ -315,7 +347,8 @@ static int bbtoken_inv_known(bbtoken_ctx_t *ctx, const bbt_inventory_t *f,
 static int bbtoken_inventory(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
                              const bbtoken_args_t *a)
 {
-    bbt_inventory_query_t q, rq;
+    bbtoken_inv_revoking_t r;
+    bbt_inventory_query_t q;
     bbt_inventory_t f;
     bbtoken_stream_t s;
     long n = 0;
@@ -324,6 +357,7 @@ static int bbtoken_inventory(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
     if (a->dry_run && !a->revoke) {
         return bbtoken_usage_error(cmd->usage, "--dry-run goes with --revoke");
     }
+    r.revoked = 0;
     if ((rc = bbtoken_inv_filter(a, &f))) {
         return rc;
     }
@@ -333,7 +367,7 @@ static int bbtoken_inventory(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
                                    "revoke every token");
     }
     if (bbt_inventory_sql(&f, 0, -1, 0, &q) != 0 ||
-        (revoke && bbt_inventory_sql(&f, 1, -1, 0, &rq) != 0)) {
+        (revoke && bbt_inventory_sql(&f, 1, -1, 0, &r.q) != 0)) {
         return bbtoken_fail("the filters cannot be combined into a query");
     }
     /* The listing reads every live token, and a revocation's triggers
@@ -349,7 +383,7 @@ static int bbtoken_inventory(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
      * measured over the selection first). */
     rc = revoke ? bbtoken_stream_open_held(ctx, &s, "listing tokens", q.sql,
                                            q.nparams, q.params,
-                                           bbtoken_inv_revoke, &rq)
+                                           bbtoken_inv_revoke, &r)
                 : bbtoken_stream_open(ctx, &s, "listing tokens", q.sql,
                                       q.nparams, q.params, !a->json);
     if (rc) {

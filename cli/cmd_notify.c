@@ -178,7 +178,7 @@ static int bbtoken_copies_record(bbtoken_notify_t *n, bbtoken_notices_t *b,
  * again. */
 static int bbtoken_notices_told(bbtoken_notify_t *n, bbtoken_notices_t *b)
 {
-    return bbtoken_notices_exec(
+    int rc = bbtoken_notices_exec(
         n, b,
         "WITH x AS (SELECT x.id, x.kind, x.uid, c.user_id AS copied,"
         " c.sent_at, c.mailed_to FROM unnest($1::text[], $2::text[],"
@@ -198,6 +198,11 @@ static int bbtoken_notices_told(bbtoken_notify_t *n, bbtoken_notices_t *b)
         " DELETE FROM bbtoken_notice_copies c USING told"
         " WHERE c.token_id = told.token_id AND c.kind = told.kind",
         NULL);
+
+    if (rc == 0) {
+        bbtoken_done(n->ctx, "%s", BBTOKEN_NOTIFY_DONE);
+    }
+    return rc;
 }
 
 static void bbtoken_notices_free(bbtoken_notices_t *b)
@@ -371,12 +376,26 @@ static int bbtoken_notify_owner(bbtoken_notify_t *n, const PGresult *res,
         return 0;
     }
     printf("mailed %s <%s>: %d notice%s\n", user, to, count, s);
+    /* Recorded after sendmail took it, not before: a record first would
+     * stand for a message a mailer then refused, or that a run killed
+     * meanwhile never sent, and its notice would never go out (an unused
+     * token's warning, whose revocation follows).  So the record's
+     * failure leaves a message mailed that the next run mails again, and
+     * its message says so. */
+    bbtoken_done(n->ctx,
+                 "the message to %s <%s> listed above was mailed before it, "
+                 "and without that transaction's record the next run mails "
+                 "it again",
+                 user, to);
     if ((rc = bbtoken_notices_init(&b, count)) == 0) {
         for (i = first; i < end; i++) {
             bbtoken_notices_add(&b, res, i, PQgetvalue(res, i, BBTOKEN_N_UID));
         }
         rc = bbtoken_copies_record(n, &b, to);
         bbtoken_notices_free(&b);
+    }
+    if (rc == 0) {
+        bbtoken_done(n->ctx, "%s", BBTOKEN_NOTIFY_DONE);
     }
     return rc;
 }

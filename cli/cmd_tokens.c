@@ -451,7 +451,10 @@ int bbtoken_cmd_update(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
  * token after this statement began, which that statement cannot see (it
  * revokes none when it waited for the only one), and no pass that waited
  * sees the new token: a check after a pass revoked none, of a snapshot of
- * its own, sees it, or the old token while the rotation is under way. */
+ * its own, sees it, or the old token while the rotation is under way.  A
+ * failure after a batch committed says how many were revoked: "nothing
+ * was changed" would have the administrator believe every token still
+ * live, as stdout, without the summary, does not tell. */
 static int bbtoken_revoke_all(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
                               const bbtoken_args_t *a)
 {
@@ -489,7 +492,14 @@ static int bbtoken_revoke_all(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
     }
     while ((rc = bbtoken_exec_rows(ctx, "revoking the tokens", sql, n, params,
                                    &rows)) == 0) {
-        total += rows;
+        if ((total += rows) > 0) {
+            bbtoken_done(ctx,
+                         "%ld token%s of %s %s revoked before it (running "
+                         "the command again revokes the rest)",
+                         total, total == 1 ? "" : "s",
+                         h.kind == BBT_KIND_PERSONAL ? h.user.name : h.what,
+                         total == 1 ? "was" : "were");
+        }
         if (rows == 0 && (left = bbtoken_exec_bool(ctx, "revoking the tokens",
                                                    live, n, params)) <= 0) {
             rc = left < 0 ? BBTOKEN_EXIT_FAIL : 0;

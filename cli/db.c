@@ -5,6 +5,7 @@
  * bbtoken.actor) for the audit trail its triggers keep.
  */
 #include <pwd.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -317,27 +318,54 @@ bbt_sql_class_t bbtoken_classify(const PGresult *res)
                             PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY));
 }
 
+void bbtoken_done(bbtoken_ctx_t *ctx, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(ctx->done, sizeof(ctx->done), fmt, ap);
+    va_end(ap);
+}
+
+const char *bbtoken_changed(const bbtoken_ctx_t *ctx, const char *plain,
+                            const char *lead, char *buf, size_t size)
+{
+    if (!ctx->done[0]) {
+        return plain;
+    }
+    snprintf(buf, size, "%s%s", lead, ctx->done);
+    return buf;
+}
+
 /* Only the server's primary message is shown, and for a refusal only what
  * bbt_sql_message makes of it: DETAIL may repeat the failing row (a token
- * row holds the salt and the hash), and a rule's name is not for people. */
+ * row holds the salt and the hash), and a rule's name is not for people.
+ * After transactions of the command committed, what they did follows:
+ * whoever reads "not done" must not take the command for undone. */
 int bbtoken_db_fail(bbtoken_ctx_t *ctx, PGresult *res, const char *what)
 {
     const char *msg =
         res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
-    const char *state, *constraint, *text, *enc;
+    const char *state, *constraint, *text, *enc, *but;
+    char unchanged[sizeof(ctx->done) + 64], after[sizeof(ctx->done) + 16];
+    char line[1024];
     int rc;
 
+    but = bbtoken_changed(ctx, "", "; but ", after, sizeof(after));
     if (!msg) {
         /* No server message: libpq's own (connection lost, out of
          * memory), which carries no row data.  A transaction whose
          * COMMIT was never sent was not committed. */
         if (ctx->begun && PQstatus(ctx->conn) == CONNECTION_BAD) {
             rc = bbtoken_fail("%s: not done: the connection was lost before "
-                              "its transaction's COMMIT, so nothing was "
-                              "changed (safe to run again): %s",
-                              what, PQerrorMessage(ctx->conn));
+                              "its transaction's COMMIT, so %s: %s",
+                              what, BBTOKEN_UNCHANGED(ctx, unchanged),
+                              PQerrorMessage(ctx->conn));
         } else {
-            rc = bbtoken_fail("%s: %s", what, PQerrorMessage(ctx->conn));
+            rc = bbtoken_fail(
+                "%s: %s%s", what,
+                bbt_sql_line(line, sizeof(line), PQerrorMessage(ctx->conn), ""),
+                but);
         }
         PQclear(res);
         return rc;
@@ -353,32 +381,33 @@ int bbtoken_db_fail(bbtoken_ctx_t *ctx, PGresult *res, const char *what)
     switch (bbtoken_classify(res)) {
     case BBT_SQL_POLICY:
         /* The schema's own rules: their messages are written for people. */
-        rc = bbtoken_fail("%s", bbt_sql_message(state, constraint, msg));
+        rc = bbtoken_fail("%s%s", bbt_sql_message(state, constraint, msg), but);
         break;
     case BBT_SQL_NAME_TAKEN:
-        rc = bbtoken_fail("%s: the owner already has a token with that name",
-                          what);
+        rc = bbtoken_fail("%s: the owner already has a token with that "
+                          "name%s",
+                          what, but);
         break;
     case BBT_SQL_UNSTORABLE:
         /* The server's message names bytes; the database is the reason. */
         enc = PQparameterStatus(ctx->conn, "server_encoding");
         rc = bbtoken_fail("%s: %s (%s): a database in UTF8 holds every "
-                          "character",
+                          "character%s",
                           what, bbt_sql_message(state, constraint, msg),
-                          enc ? enc : "unknown");
+                          enc ? enc : "unknown", but);
         break;
     case BBT_SQL_FAULT:
     case BBT_SQL_PRIVILEGE:
         /* For the administrator: what the server said went wrong. */
-        rc = bbtoken_fail("%s: %s", what, msg);
+        rc = bbtoken_fail("%s: %s%s", what, msg, but);
         break;
     default:
         text = bbt_sql_message(state, constraint, msg);
-        rc = bbtoken_fail("%s: %s%s", what,
+        rc = bbtoken_fail("%s: %s%s%s", what,
                           state && strncmp(state, "23", 2) == 0
                               ? "the database refused: "
                               : "",
-                          text);
+                          text, but);
         break;
     }
     PQclear(res);

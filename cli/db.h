@@ -48,6 +48,12 @@ struct bbtoken_ctx {
     /* How many sessions were lost at a COMMIT and made again (xact.c):
      * what one holds (a held cursor) is not in the next. */
     unsigned lost;
+    /* What a command of many transactions has done so far that a failure
+     * of its next does not undo (bbtoken_done: "1000 tokens of frank were
+     * revoked before it (running the command again revokes the rest)"),
+     * or "": the failure's message says it, where it would say nothing
+     * was changed (bbtoken_changed). */
+    char done[512];
 };
 
 /* ctx->held's bits. */
@@ -231,6 +237,24 @@ bbt_sql_class_t bbtoken_classify(const PGresult *res);
 /* Report a failed statement (as `what`) and free it; returns
  * BBTOKEN_EXIT_FAIL. */
 int bbtoken_db_fail(bbtoken_ctx_t *ctx, PGresult *res, const char *what);
+
+/* Set ctx->done: what the command's transactions committed so far did,
+ * as a clause about the transaction that would fail next ("it"). */
+void bbtoken_done(bbtoken_ctx_t *ctx, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* What a failure's message says of what is changed: plain while the
+ * command has done nothing (ctx->done empty), else lead and ctx->done,
+ * in buf (size bytes). */
+const char *bbtoken_changed(const bbtoken_ctx_t *ctx, const char *plain,
+                            const char *lead, char *buf, size_t size);
+
+/* ... where a transaction changed nothing: "nothing was changed (safe to
+ * run again)", or that it changed nothing, but what came before it did. */
+#define BBTOKEN_UNCHANGED(ctx, buf)                                            \
+    bbtoken_changed((ctx), "nothing was changed (safe to run again)",          \
+                    "that transaction changed nothing, but ", (buf),           \
+                    sizeof(buf))
 
 /* Run a statement as it is, once: inside a transaction (whose runner
  * judges an abort), or where none is to be expected (the session's

@@ -59,6 +59,12 @@ enum {
     BBTOKEN_N_HOLDER
 };
 
+/* What a run's committed transactions did, for the message of a failure
+ * after them (ctx->done): each told on stdout as it was done. */
+#define BBTOKEN_NOTIFY_DONE                                                    \
+    "the lines above tell what was done before it (the next run does the "     \
+    "rest)"
+
 /* Revoke the unused tokens that are due, printing a line for each.  The
  * reason makes the audit trigger write 'revoked_unused'.  A dry run
  * revokes them in the transaction its caller opened and rolls back, each

@@ -97,6 +97,7 @@ static int bbtoken_tx_once(bbtoken_ctx_t *ctx, const bbtoken_tx_t *tx,
 
 int bbtoken_tx(bbtoken_ctx_t *ctx, const bbtoken_tx_t *tx)
 {
+    char unchanged[sizeof(ctx->done) + 64];
     const char *where;
     int rc, n;
 
@@ -106,10 +107,13 @@ int bbtoken_tx(bbtoken_ctx_t *ctx, const bbtoken_tx_t *tx)
             return rc;
         }
         if (n == BBTOKEN_TX_TRIES) {
-            return bbtoken_fail("%s: the database aborted it each time, %d "
-                                "times, to let a concurrent change go on "
-                                "(SQLSTATE %s): nothing was changed",
-                                where, n, ctx->aborted);
+            return bbtoken_fail(
+                "%s: the database aborted it each time, %d times, to let a "
+                "concurrent change go on (SQLSTATE %s): %s",
+                where, n, ctx->aborted,
+                bbtoken_changed(ctx, "nothing was changed",
+                                "that transaction changed nothing, but ",
+                                unchanged, sizeof(unchanged)));
         }
         bbtoken_tx_pause(n);
     }

@@ -93,7 +93,8 @@ const char bbtoken_usage_main[] =
     "                 bbtoken revoke -- \"$ID\", bbtoken list --json -- "
     "\"$N\"\n"
     "\n"
-    "Exit status: 0 success; 1 failure, with a one-line reason on stderr;\n"
+    "Exit status: 0 success; 1 failure, with a one-line reason on stderr\n"
+    "(and what the command's transactions committed before it did);\n"
     "2 bad usage, an option given twice included (only --perm and\n"
     "--allow-from repeat); 3 stopped partway: a write whose COMMIT's\n"
     "answer was lost was done, but the command held state in the database\n"
@@ -294,7 +295,8 @@ const char bbtoken_usage_revoke[] =
     "               a repository; fails for one the database knows nothing\n"
     "               of (no token, grant or setting names it)\n"
     "A holder's tokens are revoked a thousand a transaction: stopped\n"
-    "midway, the same command run again revokes the rest.\n"
+    "midway, it says how many it revoked, and the same command run\n"
+    "again revokes the rest.\n"
     "\n" BBTOKEN_USAGE_END;
 
 const char bbtoken_usage_rotate[] =

@@ -16,7 +16,8 @@
  * command stops, saying what it did and that the rest was not done
  * (BBTOKEN_EXIT_STOPPED).  Aborted, nothing was changed; anything else
  * (in progress past the wait, another server, no evidence, no
- * connection), not known.
+ * connection), not known.  Either way, what the command's transactions
+ * before it did (ctx->done) is said with it.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -169,15 +170,15 @@ int bbtoken_xact_lost(bbtoken_ctx_t *ctx, const bbtoken_tx_t *tx,
 {
     const char *what = tx->commit ? tx->commit : tx->what;
     const char *params[4] = {x->xid, x->server, x->start, NULL};
-    char wait[64] = "", why[512];
+    char wait[64] = "", why[512], changed[sizeof(ctx->done) + 64];
+    const char *after;
     bbt_xact_t found;
     int64_t us;
 
     if (!x->xid[0]) {
         return bbtoken_fail("%s: the connection was lost at its COMMIT (%s), "
-                            "but it had written nothing: nothing was changed "
-                            "(safe to run again)",
-                            what, lost);
+                            "but it had written nothing: %s",
+                            what, lost, BBTOKEN_UNCHANGED(ctx, changed));
     }
     /* A new session, set up as the first was: the guard pins its search
      * path again. */
@@ -213,16 +214,19 @@ int bbtoken_xact_lost(bbtoken_ctx_t *ctx, const bbtoken_tx_t *tx,
     if (found == BBT_XACT_NOT_DONE) {
         return bbtoken_fail("%s: not done: the connection was lost at its "
                             "COMMIT (%s), and connected again, the database "
-                            "says its transaction %s did not commit: nothing "
-                            "was changed (safe to run again)",
-                            what, lost, x->xid);
+                            "says its transaction %s did not commit: %s",
+                            what, lost, x->xid,
+                            BBTOKEN_UNCHANGED(ctx, changed));
     }
+    /* Whatever became of it, what came before it stands. */
+    after = bbtoken_changed(ctx, "", "; whatever became of it, ", changed,
+                            sizeof(changed));
     if (tx->lost) {
-        return bbtoken_fail("%s (%s); the database could not say: %s", tx->lost,
-                            lost, why);
+        return bbtoken_fail("%s (%s); the database could not say: %s%s",
+                            tx->lost, lost, why, after);
     }
     return bbtoken_fail("%s: the connection was lost at its COMMIT (%s), so "
                         "whether it took effect is not known (look before "
-                        "running it again); the database could not say: %s",
-                        tx->what, lost, why);
+                        "running it again); the database could not say: %s%s",
+                        tx->what, lost, why, after);
 }

@@ -1,0 +1,229 @@
+# A command of many transactions whose connection is lost after some of
+# them committed: the transaction under way changed nothing, but the
+# command did.  The CLI said "not done: ... so nothing was changed (safe
+# to run again)", describing the failing transaction alone: `revoke
+# --user frank` said so with a thousand of frank's tokens revoked, and
+# `notify` said so having mailed gina a notice it then could not record,
+# which a run again mailed her a second time.  Now the one line on stderr
+# (exit 1, a failure as before) says what the command's committed
+# transactions did and what running it again does: how many tokens were
+# revoked (revoke --user, --project, list --all --revoke) or purged, the
+# migrations applied (db upgrade), and for notify that the message listed
+# was mailed and, not recorded, goes out again on the next run.
+#
+# Each command is cut midway as a connection is: another session holds a
+# lock its next transaction waits for, and its backend is then ended
+# (pg_terminate_backend).
+use strict;
+use warnings;
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use Test::More;
+use File::Path qw(make_path);
+use POSIX ();
+use BBT::Env;
+use BBT::Migrations qw(db_at);
+use BBT::Util qw(slurp spew);
+
+my $env = BBT::Env->new(httpd => 0)->start;
+my $RUN = $env->dir . '/run';
+my $SENDMAIL = "$BBT::Env::ROOT/t/mail/sendmail";
+
+# bbtoken @args in the background, its backend named bbt-$app, with %$e in
+# its environment: a function that waits for it and returns (exit code,
+# stdout, stderr).
+sub bg {
+    my ($app, $e, @args) = @_;
+    my $f = "$RUN/bg-$app";
+    my $pid = fork // die "fork: $!";
+    if (!$pid) {
+        my @r = $env->cli_env({ %$e, PGAPPNAME => "bbt-$app" }, @args);
+        spew($f, join("\0", @r));
+        POSIX::_exit(0);
+    }
+    return sub {
+        waitpid($pid, 0);
+        return split /\0/, slurp($f), -1;
+    };
+}
+
+# Run @args (--db given) as bbt-$app until its backend waits for a lock
+# (held by another session), then end that backend: (exit code, stdout,
+# stderr).
+sub cut_while_waiting {
+    my ($app, $e, @args) = @_;
+    my $wait = bg($app, $e, @args);
+    ok($env->pg_wait_backend("bbt-$app", "wait_event_type = 'Lock'"), "$app waits for the lock");
+    $env->psql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'bbt-$app'",
+               db => 'postgres');
+    return $wait->();
+}
+
+# A session of our own holding $sql's locks, in database $db (bbtoken).
+sub hold {
+    my ($name, $sql, $db) = @_;
+    my $h = $env->pg_session($name);
+    $h->send("\\c $db") if $db;
+    $h->send("BEGIN; $sql;");
+    ok($h->done, "another session holds: $sql") or diag $h->out;
+    return $h;
+}
+
+sub let_go {
+    my ($h) = @_;
+    $h->send('ROLLBACK;');
+    $h->done;
+    $h->finish;
+}
+
+# $n tokens of user $who (or, with project => KEY, of project KEY, and
+# with repo => slug too, of that repository), ids from $base + 1, made by
+# one INSERT with the ordinary triggers off (the limit on live tokens
+# would refuse them).
+sub add_tokens {
+    my ($who, $n, $base, %o) = @_;
+    my ($uid, $key) = $o{project} ? ('NULL', "'$o{project}'") : ('u.id', 'NULL');
+    my ($slug, $pp) = $o{repo} ? ("'$o{repo}'", 'NULL') : ('NULL', "'PROJECT_READ'");
+    $env->psql("SET session_replication_role = replica;"
+             . " INSERT INTO bbtoken_tokens (id, user_id, project_key, repo_slug, name, project_perm, repo_perm,"
+             . " salt, secret_hash) SELECT lpad(($base + g)::text, 12, '0'), $uid, $key, $slug, '$who ' || g,"
+             . " $pp, 'REPO_READ', md5('s' || g), md5('h' || g) || md5('k' || g)"
+             . " FROM generate_series(1, $n) g"
+             . ($o{project} ? '' : ", bbtoken_users u WHERE u.name = '$who'"));
+}
+
+# The line that says the transaction under way changed nothing, and what
+# came before it did.
+sub partial_re {
+    my ($what, $done) = @_;
+    return qr/\Abbtoken: $what: not done: the connection was lost before its transaction's COMMIT, so that transaction changed nothing, but $done: [^\n]+\n\z/;
+}
+
+my $live = "SELECT count(*) FROM bbtoken_tokens WHERE revoked_at IS NULL AND id BETWEEN";
+
+subtest 'notify: cut while recording the copies of a message mailed' => sub {
+    $env->user_add('gina', '--email', 'gina@example.com');
+    $env->cli_ok('create', 'gina', '--name', 'old');
+    my $id = $env->psql("SELECT t.id FROM bbtoken_tokens t JOIN bbtoken_users u ON u.id = t.user_id"
+                      . " WHERE u.name = 'gina' AND t.name = 'old'");
+    $env->cli_ok('revoke', $id);
+    my @md = map { my $d = "$RUN/mail-gina-$_"; make_path($d); $d } 1 .. 2;
+    my @notify = ('--db', $env->superuser_conninfo, 'notify', '--from', 'bbtoken@example.com',
+                  '--sendmail', $SENDMAIL);
+    my $h = hold('copies', 'LOCK TABLE bbtoken_notice_copies IN EXCLUSIVE MODE');
+    my ($rc, $out, $err) = cut_while_waiting('notify', { BBT_MAILDIR => $md[0] }, @notify);
+    let_go($h);
+    is($rc, 1, 'exit 1') or diag $err;
+    is($out, "mailed gina <gina\@example.com>: 1 notice\n", 'stdout: gina mailed');
+    like($err, partial_re('recording the notices', 'the message to gina <gina\@example\.com> listed above was'
+                          . ' mailed before it, and without that transaction\'s record the next run mails it'
+                          . ' again'),
+         'stderr: the message mailed, not recorded, mailed again by the next run') or diag $err;
+    unlike($err, qr/nothing was changed|safe to run again/, '  not that nothing was changed');
+    is(scalar(() = glob("$md[0]/*.eml")), 1, 'gina was mailed');
+    is($env->psql("SELECT count(*) FROM bbtoken_notice_copies WHERE token_id = '$id'")
+       + $env->psql("SELECT count(*) FROM bbtoken_notices WHERE token_id = '$id' AND kind = 'revoked'"),
+       0, 'in the database: nothing recorded');
+    ($rc, $out, $err) = $env->cli_env({ BBT_MAILDIR => $md[1] }, @notify);
+    is($rc, 0, 'run again: exit 0') or diag $err;
+    is($out, "mailed gina <gina\@example.com>: 1 notice\n", '  it mails gina again, as it said');
+    is($env->psql("SELECT count(*) FROM bbtoken_notices WHERE token_id = '$id' AND kind = 'revoked'"),
+       1, '  and records it');
+};
+
+subtest 'purge: cut at the leak report counts, after the tokens' => sub {
+    $env->user_add('pat');
+    add_tokens('pat', 3, 400000000000);
+    $env->psql("SET session_replication_role = replica; UPDATE bbtoken_tokens"
+             . " SET revoked_at = now() - interval '10 days' WHERE id LIKE '4000000000%'");
+    my $h = hold('throttle', 'LOCK TABLE bbtoken_leak_throttle IN EXCLUSIVE MODE');
+    my ($rc, $out, $err) = cut_while_waiting('purge', {}, '--db', $env->superuser_conninfo, 'purge',
+                                             '--expired-before', '1d');
+    let_go($h);
+    is($rc, 1, 'exit 1') or diag $err;
+    is($out, "purged 3 tokens\n", 'stdout: the tokens purged');
+    like($err, partial_re('purging ended leak report counts',
+                          '3 tokens were purged before it \(running the command again purges the rest\)'),
+         'stderr: how many were purged') or diag $err;
+    is($env->psql("SELECT count(*) FROM bbtoken_tokens WHERE id LIKE '4000000000%'"), 0,
+       'in the database: the tokens purged');
+};
+
+subtest 'revoke --user: cut at the second batch' => sub {
+    $env->user_add('frank');
+    add_tokens('frank', 1500, 410000000000);
+    my $h = hold('token', "SELECT id FROM bbtoken_tokens WHERE id = '410000001400' FOR UPDATE");
+    my ($rc, $out, $err) = cut_while_waiting('revoke', {}, '--db', $env->superuser_conninfo, 'revoke',
+                                             '--user', 'frank');
+    let_go($h);
+    is($rc, 1, 'exit 1') or diag $err;
+    is($out, '', 'stdout: no summary');
+    like($err, partial_re('revoking the tokens', '1000 tokens of frank were revoked before it \(running the'
+                          . ' command again revokes the rest\)'),
+         'stderr: how many were revoked, and that a run again revokes the rest') or diag $err;
+    unlike($err, qr/nothing was changed|safe to run again/, '  not that nothing was changed');
+    my $range = "'410000000001' AND '410000001500'";
+    is($env->psql("$live $range"), 500, 'in the database: a thousand revoked');
+    $env->cli_is('run again', ['revoke', '--user', 'frank'], 0, stdout => qr/\Arevoked 500 tokens of frank\n\z/);
+    is($env->psql("$live $range"), 0, '  none left');
+};
+
+subtest 'revoke --project: the same' => sub {
+    add_tokens('PARTIAL', 1001, 420000000000, project => 'PARTIAL');
+    my $h = hold('token', "SELECT id FROM bbtoken_tokens WHERE id = '420000001001' FOR UPDATE");
+    my ($rc, $out, $err) = cut_while_waiting('revoke', {}, '--db', $env->superuser_conninfo, 'revoke',
+                                             '--project', 'PARTIAL');
+    let_go($h);
+    is($rc, 1, 'exit 1') or diag $err;
+    like($err, partial_re('revoking the tokens', '1000 tokens of project PARTIAL were revoked before it'
+                          . ' \(running the command again revokes the rest\)'),
+         'stderr: how many were revoked') or diag $err;
+    is($env->psql("$live '420000000001' AND '420000001001'"), 1, 'in the database: a thousand revoked');
+};
+
+# Not the connection: the session's lock_timeout ends the wait.  The
+# failure is the server's, and what came before it is said all the same.
+subtest 'revoke --repo: the second batch fails otherwise' => sub {
+    add_tokens('PARTIAL', 1001, 440000000000, project => 'PARTIAL', repo => 'r');
+    my $h = hold('token', "SELECT id FROM bbtoken_tokens WHERE id = '440000001001' FOR UPDATE");
+    my ($rc, $out, $err) = $env->cli_env({ PGOPTIONS => '-c lock_timeout=1s' }, '--db',
+                                         $env->superuser_conninfo, 'revoke', '--repo', 'PARTIAL/r');
+    let_go($h);
+    is($rc, 1, 'exit 1') or diag $err;
+    like($err, qr/\Abbtoken: revoking the tokens: [^\n]*lock timeout[^\n]*; but 1000 tokens of repository PARTIAL\/r were revoked before it \(running the command again revokes the rest\)\n\z/,
+         'stderr: the reason, then how many were revoked') or diag $err;
+    is($env->psql("$live '440000000001' AND '440000001001'"), 1, 'in the database: a thousand revoked');
+};
+
+subtest 'list --all --revoke: cut at the second batch' => sub {
+    $env->user_add('lena');
+    add_tokens('lena', 1500, 430000000000);
+    my $h = hold('token', "SELECT id FROM bbtoken_tokens WHERE id = '430000001400' FOR UPDATE");
+    my ($rc, $out, $err) = cut_while_waiting('list', {}, '--db', $env->superuser_conninfo, 'list', '--all',
+                                             '--owner', 'lena', '--revoke');
+    let_go($h);
+    is($rc, 1, 'exit 1') or diag $err;
+    is(scalar(() = $out =~ /\blena \d+\b/g), 1000, 'stdout: the first batch listed');
+    unlike($out, qr/^revoked \d/m, '  no summary');
+    like($err, partial_re('revoking the tokens(?:\' successors)?', 'the 1000 tokens listed above were revoked'
+                          . ' before it \(running the command again revokes the rest\)'),
+         'stderr: those listed were revoked') or diag $err;
+    unlike($err, qr/nothing was changed|safe to run again/, '  not that nothing was changed');
+    is($env->psql("$live '430000000001' AND '430000001500'"), 500, 'in the database: a thousand revoked');
+};
+
+subtest 'db upgrade: cut at its second migration' => sub {
+    db_at($env, 'partial', 59);
+    my $h = hold('policy', 'LOCK TABLE bbtoken_policy IN ROW EXCLUSIVE MODE', 'partial');
+    my ($rc, $out, $err) = cut_while_waiting('upgrade', {}, '--db', $env->superuser_conninfo('partial'), 'db',
+                                             'upgrade');
+    let_go($h);
+    is($rc, 1, 'exit 1') or diag $err;
+    is($out, "applied 0060_schema_one_row\n", 'stdout: the first applied');
+    like($err, partial_re('applying migration 0061_max_expiry_applies', 'the migration listed above as'
+                          . ' applied was committed before it \(running db upgrade again applies the rest\)'),
+         'stderr: the migration applied') or diag $err;
+    is($env->psql('SELECT max(version) FROM bbtoken_schema', db => 'partial'), 60, 'in the database: version 60');
+};
+
+done_testing;
