@@ -182,8 +182,13 @@ int bbt_rest_is_json(const char *ct)
 {
     size_t n = sizeof("application/json") - 1;
 
-    return ct && strncasecmp(ct, "application/json", n) == 0 &&
-           (ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ');
+    if (!ct || strncasecmp(ct, "application/json", n) != 0) {
+        return 0;
+    }
+    /* HTTP's optional white space, a space or a tab, may come before the
+     * parameters, and nothing else: "application/json x" is no type. */
+    ct += n + strspn(ct + n, " \t");
+    return *ct == '\0' || *ct == ';';
 }
 
 /* Whether a Referer names a page of self_url's: that scheme, host and

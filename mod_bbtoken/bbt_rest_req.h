@@ -66,7 +66,7 @@ int bbt_rest_page_args(const char *start_arg, const char *limit_arg,
                        long *start, long *limit);
 
 /* 1 if a Content-Type value (NULL for none) is application/json, with or
- * without parameters, in any case. */
+ * without parameters (white space before them), in any case. */
 int bbt_rest_is_json(const char *content_type);
 
 /* The cross-site check (README, "Cross-site requests"): 1 if a request may

@@ -642,6 +642,9 @@ int bbt_rest_tokens_revoke(bbt_rest_t *x, const bbt_rest_user_t *caller,
                       "BBT211: access-tokens API: %s revoked token %s of %s",
                       caller->name, x->path.id, bbt_rest_whose(x));
     }
+    /* No body, but the headers of every answer of the handler's. */
+    apr_table_setn(x->r->headers_out, "Cache-Control", "no-store");
+    apr_table_setn(x->r->headers_out, "X-Content-Type-Options", "nosniff");
     x->r->status = HTTP_NO_CONTENT;
     return OK;
 }

@@ -257,6 +257,9 @@ subtest 'a global admin lists, updates and revokes anyone\'s, creates only their
     $res = call(DELETE => "$BASE/alice/$id", as => 'root', headers => { 'X-Atlassian-Token' => 'no-check' });
     is_status($res, 204, 'root revokes it: 204');
     is($res->{content} // '', '', '  no body');
+    # As every answer of the handler's (README): no cache keeps it.
+    is($res->{headers}{'cache-control'} // '', 'no-store', '  Cache-Control: no-store');
+    is($res->{headers}{'x-content-type-options'} // '', 'nosniff', '  X-Content-Type-Options: nosniff');
     is_error(call(GET => "$BASE/alice/$id"), 404, qr/No access token/, 'a revoked token: 404');
     my ($rc, $out, $err) = $env->git('ls-remote', $env->clone_url('alice', $made{ci}{token}, 'PROJ', 'repo'));
     isnt($rc, 0, 'git refuses the revoked token');

@@ -245,6 +245,10 @@ static void test_json(void)
     ok(!bbt_rest_is_json("application/json-patch+json"), "json-patch");
     ok(!bbt_rest_is_json("application/x-www-form-urlencoded"), "a form");
     ok(!bbt_rest_is_json(" application/json"), "a leading space");
+    ok(bbt_rest_is_json("application/json\t; charset=UTF-8"), "a tab before ;");
+    ok(bbt_rest_is_json("application/json \t"), "white space after it");
+    ok(!bbt_rest_is_json("application/json x"), "a word after a space");
+    ok(!bbt_rest_is_json("application/json\tx"), "a word after a tab");
 }
 
 /* bbt_rest_csrf_ok without Sec-Fetch-Site, as scripts send it. */
