@@ -209,6 +209,13 @@ int bbtoken_flush_stdout(const char *what);
 /* The same line, for what does not fail the command (a warning). */
 void bbtoken_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* Until called again with NULL, what bbtoken_fail and bbtoken_warn say
+ * goes into buf (size bytes, emptied first; "; " between two reasons)
+ * as it would be shown, instead of stderr: a step whose failure is part
+ * of the command's one line (xact.c, connecting again after a lost
+ * COMMIT). */
+void bbtoken_say_hold(char *buf, size_t size);
+
 /* A reason, then the usage, on stderr; returns BBTOKEN_EXIT_USAGE. */
 int bbtoken_usage_error(const char *usage, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));

@@ -221,6 +221,22 @@ static int bbtoken_session(bbtoken_ctx_t *ctx)
     return 0;
 }
 
+/* What the server says besides its answers once connected (a WARNING, a
+ * NOTICE) is not shown.  libpq's default prints it whole on stderr, DETAIL
+ * and HINT lines too: a failure would be more than its one line, a
+ * trigger's RAISE would reach the terminal byte for byte, and a DETAIL may
+ * quote a row (a token's salt and hash, which bbtoken_db_fail keeps out of
+ * sight).  The schema raises none (t/22-cli-notices): what an
+ * administrator must see fails its statement.  What comes is PostgreSQL's
+ * own remark (a synchronous standby's wait given up ahead of a lost
+ * COMMIT, which the CLI's own line explains), which the server's log
+ * keeps, or another role's code. */
+static void bbtoken_notice(void *arg, const PGresult *res)
+{
+    (void)arg;
+    (void)res;
+}
+
 int bbtoken_connect(bbtoken_ctx_t *ctx)
 {
     /* dbname with expand_dbname takes a conninfo, a URI or a bare database
@@ -255,6 +271,13 @@ int bbtoken_connect(bbtoken_ctx_t *ctx)
     if (!ctx->conn) {
         return bbtoken_fail("out of memory");
     }
+    /* Set once connected: libpq's blocking connect takes no hooks, so a
+     * warning the server gives as the session starts (a database's
+     * collation version) is printed by libpq's default, as psql prints
+     * it, before the CLI's own line: it asks the administrator to act.
+     * Connecting step by step instead would take over what libpq does
+     * alone (connect_timeout for each address, then --db's next host). */
+    PQsetNoticeReceiver(ctx->conn, bbtoken_notice, NULL);
     if (PQstatus(ctx->conn) == CONNECTION_OK) {
         return bbtoken_session(ctx);
     }

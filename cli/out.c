@@ -12,13 +12,28 @@
 
 #include "cli.h"
 
+/* Where what is said goes while a caller holds it (bbtoken_say_hold),
+ * else NULL: stderr. */
+static char *bbtoken_held;
+static size_t bbtoken_held_size;
+
+void bbtoken_say_hold(char *buf, size_t size)
+{
+    bbtoken_held = size ? buf : NULL;
+    bbtoken_held_size = size;
+    if (bbtoken_held) {
+        buf[0] = '\0';
+    }
+}
+
 /* Print "bbtoken: REASON" as exactly one line: control characters from
  * argv or server messages become spaces, so a script reading stderr line
  * by line sees one line per failure.  What else would act on a terminal
  * rather than show (a C1 control such as CSI, an invisible formatting
  * character, a byte that is not UTF-8) is shown as a table shows it
  * (bbt_input_shown): the reason may repeat what a wrapper script was
- * given by someone else. */
+ * given by someone else.  Held (bbtoken_say_hold), the same text is
+ * added to the holder's buffer instead. */
 static void bbtoken_vsay(const char *fmt, va_list ap)
 {
     char buf[1024], shown[sizeof(buf)];
@@ -43,6 +58,13 @@ static void bbtoken_vsay(const char *fmt, va_list ap)
     }
     *w = '\0';
     bbt_input_shown(buf, shown);
+    if (bbtoken_held) {
+        size_t len = strlen(bbtoken_held);
+
+        snprintf(bbtoken_held + len, bbtoken_held_size - len, "%s%s",
+                 len ? "; " : "", shown);
+        return;
+    }
     fprintf(stderr, "bbtoken: %s\n", shown);
 }
 

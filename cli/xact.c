@@ -170,10 +170,11 @@ int bbtoken_xact_lost(bbtoken_ctx_t *ctx, const bbtoken_tx_t *tx,
 {
     const char *what = tx->commit ? tx->commit : tx->what;
     const char *params[4] = {x->xid, x->server, x->start, NULL};
-    char wait[64] = "", why[512], changed[sizeof(ctx->done) + 64];
+    char wait[64] = "", why[640], said[512], changed[sizeof(ctx->done) + 64];
     const char *after;
     bbt_xact_t found;
     int64_t us;
+    int rc;
 
     if (!x->xid[0]) {
         return bbtoken_fail("%s: the connection was lost at its COMMIT (%s), "
@@ -186,10 +187,19 @@ int bbtoken_xact_lost(bbtoken_ctx_t *ctx, const bbtoken_tx_t *tx,
     ctx->conn = NULL;
     ctx->guarded = 0;
     ctx->lost++;
-    if (bbtoken_connect(ctx) != 0) {
-        snprintf(why, sizeof(why), "not connected again (said above)");
+    /* Why it could not connect again is part of the one line that says
+     * the outcome is not known (exit 1). */
+    bbtoken_say_hold(said, sizeof(said));
+    rc = bbtoken_connect(ctx);
+    bbtoken_say_hold(NULL, 0);
+    if (rc != 0) {
+        snprintf(why, sizeof(why), "not connected again: %s", said);
         found = BBT_XACT_UNREAD;
     } else {
+        /* Connected: anything said meanwhile is no part of a failure. */
+        if (said[0]) {
+            bbtoken_warn("%s", said);
+        }
         if (tx->ask) {
             params[2] = tx->ask->args[0];
             params[3] = tx->ask->args[1];

@@ -1,7 +1,7 @@
 /* What the bbtoken CLI prints (cli/out.c): the one-line failure whatever
- * the reason holds, the usage error, the one table printer that list,
- * expiring and audit share, and the JSON output, whole or an array's
- * element at a time. */
+ * the reason holds, a failure held to be part of another line, the usage
+ * error, the one table printer that list, expiring and audit share, and
+ * the JSON output, whole or an array's element at a time. */
 #include "cli.h"
 #include "cli_capture.h"
 #include "tap.h"
@@ -41,6 +41,35 @@ static void test_messages(void)
     is_str(capture_err, "bbtoken: bad thing\n\nUsage: x\n",
            "the reason, a blank line, the usage");
     is_str(capture_out, "", "nothing on stdout");
+}
+
+/* What is said while held goes into the holder's buffer, as it would be
+ * shown, and nothing to stderr: the reconnection after a lost COMMIT
+ * (xact.c) makes its failure part of the command's one line. */
+static void test_held(void)
+{
+    char held[64];
+    int rc;
+
+    capture_start();
+    bbtoken_say_hold(held, sizeof(held));
+    rc = bbtoken_fail("cannot connect:\n\tFATAL: \x1b[2Jno");
+    bbtoken_warn("and %s", "more");
+    bbtoken_say_hold(NULL, 0);
+    capture_end();
+    is_int(rc, BBTOKEN_EXIT_FAIL, "held: still exit 1");
+    is_str(held, "cannot connect: FATAL: [2Jno; and more",
+           "held: each reason as shown, joined by \"; \"");
+    is_str(capture_err, "", "held: nothing on stderr");
+
+    capture_start();
+    bbtoken_say_hold(held, 8);
+    bbtoken_fail("a long reason");
+    bbtoken_say_hold(NULL, 0);
+    bbtoken_fail("after");
+    capture_end();
+    is_str(held, "a long ", "held: cut to the buffer");
+    is_str(capture_err, "bbtoken: after\n", "let go: stderr again");
 }
 
 static void test_table(void)
@@ -243,6 +272,7 @@ static void test_split(void)
 int main(void)
 {
     test_messages();
+    test_held();
     test_table();
     test_grid();
     test_json();
