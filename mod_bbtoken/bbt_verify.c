@@ -512,11 +512,17 @@ int bbt_verify_token(request_rec *r, bbt_req_t *rq, const bbt_token_t *tok,
      * is only ever made for one that passed it, and only these very bytes
      * find it.  Otherwise it is checked before the shared cache's lock,
      * any count or any query: a mistyped token costs no lookup.  Nor for
-     * one this thread let in before without the cache: it passed then. */
-    if (v.use && rq->cache_keyed &&
-        bbt_verify_cached(r, rq, &v, tok != NULL, basic_user, key, slug, 0, out,
-                          &got) == OK) {
-        return OK;
+     * one this thread let in before without the cache: it passed then.
+     * A level this copy's answer could not read (a second target's) is
+     * that answer too: the shared pass would wait for it, say why it
+     * failed and count the request, again. */
+    if (v.use && rq->cache_keyed) {
+        int rv = bbt_verify_cached(r, rq, &v, tok != NULL, basic_user, key,
+                                   slug, 0, out, &got);
+
+        if (rv != DECLINED) {
+            return rv;
+        }
     }
     if (tok && !mu.known && !bbt_token_checksum_ok(tok)) {
         return HTTP_UNAUTHORIZED;
