@@ -77,9 +77,10 @@ static int bbt_not_a_token(request_rec *r, bbt_token_status_t ts)
     return bbt_unauthorized(r);
 }
 
-/* A credential refused that a guess could have got: counted once per HTTP
- * request the client sent, however many of its sub-requests refused it
- * (a listing of sections of the module's, mod_dir's index probes). */
+/* A credential refused that the throttle counts (a guess could have got it,
+ * or a token from outside its allow-list): counted once per HTTP request the
+ * client sent, however many of its sub-requests refused it (a listing of
+ * sections of the module's, mod_dir's index probes). */
 static void bbt_authn_failed(request_rec *r)
 {
     if (bbt_request_failure_first(r)) {
@@ -320,27 +321,28 @@ static int bbt_user_levels(request_rec *r, bbt_req_t *rq, const char *user)
  * request's identity.
  * tok is NULL when a prior request of this HTTP request verified the same
  * token: it is verified again all the same, so the target's level is the
- * new URI's and a token revoked meanwhile stops.  *guess is set for a 401 a
- * guess could have got (not a token, an unknown id, a wrong secret), which the
- * throttle counts: a token refused after its secret proved right (revoked,
- * expired, its owner disabled, not the Basic user's, from outside its
- * allow-list) comes from whoever holds it, as a CI job retrying a revoked
- * token, and counting it would hold back the passwords of everyone behind its
- * address for no guess made. */
+ * new URI's and a token revoked meanwhile stops.  *counted is set for a 401
+ * the throttle counts (bbt_verdict_counted): one a guess could have got (not
+ * a token, an unknown id, a wrong secret), and a right token from outside its
+ * allow-list, which must not be told apart from a wrong one there either.  A
+ * token refused otherwise after its secret proved right (revoked, expired,
+ * its owner disabled, not the Basic user's) comes from whoever holds it, as a
+ * CI job retrying a revoked token, and counting it would hold back the
+ * passwords of everyone behind its address for no guess made. */
 static int bbt_authn_verify_token(request_rec *r, bbt_req_t *rq,
                                   bbt_token_t *tok, const char *user,
-                                  int *guess)
+                                  int *counted)
 {
     bbt_verified_t v;
     const char *from, *perms;
     int level;
 
-    *guess = 0;
+    *counted = 0;
     switch (bbt_verify_token(r, rq, tok, user, &v)) {
     case OK:
         break;
     case HTTP_UNAUTHORIZED:
-        *guess = 1;
+        *counted = 1;
         return bbt_not_a_token(r, BBT_TOKEN_BAD_CHECKSUM);
     default:
         return bbt_unavailable(r);
@@ -362,8 +364,10 @@ static int bbt_authn_verify_token(request_rec *r, bbt_req_t *rq,
         return HTTP_INTERNAL_SERVER_ERROR;
     }
     if (v.verdict == BBT_VERDICT_ADDRESS) {
-        /* The same answer as a wrong token: the client learns nothing of
-         * the list, or that the token was right. */
+        /* The same answer as a wrong token, and counted as one: the client
+         * learns nothing of the list, or that the token was right, from
+         * this 401 or from the throttle's answers after it. */
+        *counted = bbt_verdict_counted(v.verdict);
         level = bbt_request_refusal_level(r);
         ap_log_rerror(APLOG_MARK, level, 0, r,
                       "BBT600: token %s refused from %s: not in the "
@@ -372,7 +376,7 @@ static int bbt_authn_verify_token(request_rec *r, bbt_req_t *rq,
         return bbt_unauthorized(r);
     }
     if (v.verdict != BBT_VERDICT_OK) {
-        *guess = bbt_verdict_guessable(v.verdict);
+        *counted = bbt_verdict_counted(v.verdict);
         level = bbt_request_refusal_level(r);
         ap_log_rerror(APLOG_MARK, level, 0, r,
                       "BBT035: token %s refused%s%s: %s%s", rq->token_id,
@@ -452,7 +456,7 @@ static int bbt_authn(request_rec *r)
     bbt_req_t *rq;
     bbt_token_t tok;
     const char *auth, *user = NULL;
-    int status, password = 0, guess, level;
+    int status, password = 0, counted, level;
 
     if (!bbt_request_is_ours(r)) {
         return DECLINED;
@@ -518,7 +522,7 @@ static int bbt_authn(request_rec *r)
         memcpy(rq->cache_key, prior->cache_key, sizeof(rq->cache_key));
         rq->cache_keyed = prior->cache_keyed;
         rq->presented = 1;
-        status = bbt_authn_verify_token(r, rq, NULL, NULL, &guess);
+        status = bbt_authn_verify_token(r, rq, NULL, NULL, &counted);
     } else if (bbt_request_refused_before(r)) {
         /* The error page (ErrorDocument) of a request refused for its
          * credentials: the same ones, refused and counted once already. */
@@ -544,9 +548,9 @@ static int bbt_authn(request_rec *r)
             status = bbt_password_user(r, rq, user);
         } else {
             memcpy(rq->token_id, tok.id, sizeof(rq->token_id));
-            status = bbt_authn_verify_token(r, rq, &tok, user, &guess);
+            status = bbt_authn_verify_token(r, rq, &tok, user, &counted);
             bbt_token_wipe(&tok);
-            if (status == HTTP_UNAUTHORIZED && guess) {
+            if (status == HTTP_UNAUTHORIZED && counted) {
                 bbt_authn_failed(r);
             }
         }

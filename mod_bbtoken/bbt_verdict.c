@@ -46,9 +46,15 @@ bbt_verdict_t bbt_verdict(const bbt_tokrow_t *row, int secret_ok,
     return BBT_VERDICT_OK;
 }
 
-int bbt_verdict_guessable(bbt_verdict_t v)
+int bbt_verdict_counted(bbt_verdict_t v)
 {
-    return v == BBT_VERDICT_UNKNOWN || v == BBT_VERDICT_WRONG_SECRET;
+    return v == BBT_VERDICT_UNKNOWN || v == BBT_VERDICT_WRONG_SECRET ||
+           v == BBT_VERDICT_ADDRESS;
+}
+
+int bbt_verdict_fenceable(bbt_verdict_t v)
+{
+    return v == BBT_VERDICT_OK || v == BBT_VERDICT_NOT_OWNER;
 }
 
 const char *bbt_verdict_str(bbt_verdict_t v)

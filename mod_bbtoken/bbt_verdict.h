@@ -41,7 +41,8 @@ typedef enum {
                               fault (500), never the client's (401) */
     BBT_VERDICT_ADDRESS    /* a usable token, from a client outside its
                               allow-list: decided by the caller (the row's
-                              verdict must have been OK), refused as any
+                              verdict must have been one
+                              bbt_verdict_fenceable takes), refused as any
                               other */
 } bbt_verdict_t;
 
@@ -57,12 +58,26 @@ typedef enum {
 bbt_verdict_t bbt_verdict(const bbt_tokrow_t *row, int secret_ok,
                           const char *basic_user);
 
-/* Whether a guess can get verdict v: only "no such id" and "wrong
- * secret".  Every other verdict is reached only once the secret has
- * proven right (or, BBT_VERDICT_ADDRESS, the caller's after OK): its
- * client holds the token, and the failed-login throttle and fail2ban's
- * filter do not count it as guessing. */
-int bbt_verdict_guessable(bbt_verdict_t v);
+/* Whether the failed-login throttle counts a refusal with verdict v: what
+ * a guess can get ("no such id", "wrong secret"), and a right token from a
+ * client outside its allow-list (BBT_VERDICT_ADDRESS).  Every other
+ * refusal is reached only once the secret has proven right: its client
+ * holds the token (a CI job retrying a revoked one), and counting it would
+ * hold back everyone behind its address for no guess made.  A fenced token
+ * is counted all the same: its client is where the owner said the token is
+ * never used, and were it not counted, the throttle would answer it
+ * otherwise than a wrong token and tell a stolen token's holder that the
+ * token is right, and live. */
+int bbt_verdict_counted(bbt_verdict_t v);
+
+/* Whether verdict v, for a client outside the token's allow-list, becomes
+ * BBT_VERDICT_ADDRESS: OK, and a Basic user name that is not the owner's.
+ * From outside its list a live token is refused for the address whatever
+ * user name came with it: refused as "not the owner", which the throttle
+ * does not count, a right secret sent with any other name would be told
+ * apart from a wrong one.  Revoked, expired, disabled and broken stand: such
+ * a token is no use from anywhere. */
+int bbt_verdict_fenceable(bbt_verdict_t v);
 
 /* A short English reason for the log ("token revoked"); "" for OK. */
 const char *bbt_verdict_str(bbt_verdict_t v);

@@ -169,7 +169,7 @@ static void bbt_verify_entry(request_rec *r, const bbt_centry_t *e,
 
     memset(&row, 0, sizeof(row));
     out->verdict = bbt_centry_verdict(e, now, basic_user, &row);
-    if (out->verdict == BBT_VERDICT_OK && !bbt_where_allowed(r, e->nets)) {
+    if (bbt_verdict_fenceable(out->verdict) && !bbt_where_allowed(r, e->nets)) {
         out->verdict = BBT_VERDICT_ADDRESS;
     }
     /* Only a request that presented the token counts, as from the
@@ -418,7 +418,8 @@ static int bbt_verify_db(request_rec *r, bbt_req_t *rq, bbt_cache_view_t *v,
         tr.tok_project = row.tok_project;
         tr.tok_repo = row.tok_repo;
         out->verdict = bbt_verdict(&tr, secret_ok, basic_user);
-        if (out->verdict == BBT_VERDICT_OK && !bbt_where_allowed(r, row.nets)) {
+        if (bbt_verdict_fenceable(out->verdict) &&
+            !bbt_where_allowed(r, row.nets)) {
             out->verdict = BBT_VERDICT_ADDRESS;
         }
         out->user_name = row.user_name;

@@ -248,7 +248,9 @@ subtest 'an IPv6 address is counted apart' => sub {
 subtest 'a token whose secret proved right is no guess: not counted' => sub {
     # A CI job behind an office's NAT address retrying a revoked or
     # expired token: counted, it held back every password behind that
-    # address.  Only what a guess can get counts.
+    # address.  Only what a guess can get counts (and a right token from
+    # outside its allow-list, which must look like a wrong one:
+    # t/91-where-throttle).
     my ($revoked, $rid) = $env->token_create('alice', name => 'revoked');
     $env->cli_ok('revoke', $rid);
     my ($expired, $eid) = $env->token_create('alice', name => 'expired', expiry_days => 1);
@@ -257,11 +259,8 @@ subtest 'a token whose secret proved right is no guess: not counted' => sub {
     $env->grant('dave', 'PROJECT_READ', 'PROJ');
     my ($daves) = $env->token_create('dave', name => 'dave');
     $env->cli_ok('user', 'disable', 'dave');
-    my $office = $env->cli_ok('create', 'alice', '--name', 'office', '--allow-from', '127.0.0.1');
-    chomp $office;
     my %proven = ('revoked' => auth_bearer($revoked), 'expired' => auth_basic('alice', $expired),
-                  'its owner disabled' => auth_bearer($daves), 'not the user\'s' => auth_basic('carol', $tok),
-                  'from outside its allow-list' => auth_bearer($office));
+                  'its owner disabled' => auth_bearer($daves), 'not the user\'s' => auth_basic('carol', $tok));
     my $m = log_mark($env);
     my $ua = ua('127.0.0.8');
     for my $what (sort keys %proven) {
@@ -270,7 +269,7 @@ subtest 'a token whose secret proved right is no guess: not counted' => sub {
         is_deeply(\%st, { 401 => 2 * $FAILS }, "a token $what, " . 2 * $FAILS . ' times: 401 each');
     }
     my $l = log_since($env, $m);
-    is(scalar(() = $l =~ /\[client 127\.0\.0\.8:\d+\] BBT(?:035|600): /g), 10 * $FAILS, 'each refusal logged');
+    is(scalar(() = $l =~ /\[client 127\.0\.0\.8:\d+\] BBT035: /g), 8 * $FAILS, 'each refusal logged');
     is($ua->get($env->url($UP), { headers => $good_pw })->{status}, 200, 'the right password from there: 200');
     unlike(log_since($env, $m), qr/BBT505: client 127\.0\.0\.8 /, 'the address was never throttled');
 

@@ -3,8 +3,8 @@
 # and throttled an address: it finds every failure a guess makes, with
 # the client's address; never a request without credentials, nor a token
 # refused once its secret proved right (revoked, expired, its owner
-# disabled, not the user's; from outside its allow-list only in mode
-# aggressive), which the throttle does not count either; and, in mode
+# disabled, not the user's), which the throttle does not count either,
+# nor, but in mode aggressive, one from outside its allow-list; and, in mode
 # throttled, the throttle's one line per address.  Over HTTP/2 too, where
 # httpd writes the client as [remote ADDRESS:PORT].
 use strict;

@@ -121,20 +121,34 @@ int main(void)
     is_int(bbt_verdict(&r, 0, NULL), BBT_VERDICT_WRONG_SECRET,
            "  and the secret still comes first");
 
-    /* What a guess can get: the throttle and fail2ban count these alone. */
-    is_int(bbt_verdict_guessable(BBT_VERDICT_UNKNOWN), 1,
-           "unknown id: a guess");
-    is_int(bbt_verdict_guessable(BBT_VERDICT_WRONG_SECRET), 1,
+    /* What the throttle counts: what a guess can get, and a right token
+     * from outside its allow-list, which must look like a wrong one. */
+    is_int(bbt_verdict_counted(BBT_VERDICT_UNKNOWN), 1, "unknown id: a guess");
+    is_int(bbt_verdict_counted(BBT_VERDICT_WRONG_SECRET), 1,
            "wrong secret: a guess");
-    is_int(bbt_verdict_guessable(BBT_VERDICT_REVOKED), 0,
+    is_int(bbt_verdict_counted(BBT_VERDICT_ADDRESS), 1,
+           "outside the allow-list: counted as a wrong secret");
+    is_int(bbt_verdict_counted(BBT_VERDICT_REVOKED), 0,
            "revoked: the secret proved right");
-    is_int(bbt_verdict_guessable(BBT_VERDICT_EXPIRED), 0, "expired: too");
-    is_int(bbt_verdict_guessable(BBT_VERDICT_DISABLED), 0, "disabled: too");
-    is_int(bbt_verdict_guessable(BBT_VERDICT_NOT_OWNER), 0, "not owner: too");
-    is_int(bbt_verdict_guessable(BBT_VERDICT_ADDRESS), 0,
-           "outside the allow-list: too");
-    is_int(bbt_verdict_guessable(BBT_VERDICT_BROKEN), 0, "broken: too");
-    is_int(bbt_verdict_guessable(BBT_VERDICT_OK), 0, "OK: no refusal");
+    is_int(bbt_verdict_counted(BBT_VERDICT_EXPIRED), 0, "expired: too");
+    is_int(bbt_verdict_counted(BBT_VERDICT_DISABLED), 0, "disabled: too");
+    is_int(bbt_verdict_counted(BBT_VERDICT_NOT_OWNER), 0, "not owner: too");
+    is_int(bbt_verdict_counted(BBT_VERDICT_BROKEN), 0, "broken: too");
+    is_int(bbt_verdict_counted(BBT_VERDICT_OK), 0, "OK: no refusal");
+
+    /* What a client outside the allow-list turns into its refusal: a live
+     * token, whatever the user name, so that it is counted as a wrong
+     * secret is. */
+    is_int(bbt_verdict_fenceable(BBT_VERDICT_OK), 1, "OK: fenced");
+    is_int(bbt_verdict_fenceable(BBT_VERDICT_NOT_OWNER), 1,
+           "not the owner's name: fenced too");
+    is_int(bbt_verdict_fenceable(BBT_VERDICT_UNKNOWN), 0, "unknown id: stands");
+    is_int(bbt_verdict_fenceable(BBT_VERDICT_WRONG_SECRET), 0,
+           "wrong secret: stands");
+    is_int(bbt_verdict_fenceable(BBT_VERDICT_REVOKED), 0, "revoked: stands");
+    is_int(bbt_verdict_fenceable(BBT_VERDICT_EXPIRED), 0, "expired: stands");
+    is_int(bbt_verdict_fenceable(BBT_VERDICT_DISABLED), 0, "disabled: stands");
+    is_int(bbt_verdict_fenceable(BBT_VERDICT_BROKEN), 0, "broken: stands");
 
     is_str(bbt_verdict_str(BBT_VERDICT_REVOKED), "token revoked", "reason");
     is_str(bbt_verdict_str(BBT_VERDICT_OK), "", "no reason for OK");
