@@ -217,7 +217,7 @@ static int bbtoken_std_fds(void)
 
 int main(int argc, char **argv)
 {
-    bbtoken_ctx_t ctx = {NULL, NULL, 0, 0, "", 0, 0, 0, 0, 0, 0, 0, 0, ""};
+    bbtoken_ctx_t ctx = {NULL, NULL, 0, 0, "", 0, 0, 0, 0, 0, 0, 0, 0, 0, ""};
     int rc;
 
     if (bbtoken_std_fds() != 0) {

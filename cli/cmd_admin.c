@@ -105,13 +105,16 @@ int bbtoken_cmd_policy(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
 {
     char unused[32], shown[32];
     bbtoken_policy_t p = {a, unused};
+    /* Audited: the policy's trigger records any change of its row, and
+     * the warnings it forgets go with a change of revoke_unused_after. */
     const bbtoken_tx_t tx = {"changing the policy",
                              "BEGIN",
                              NULL,
                              bbtoken_policy_body,
                              &p,
                              NULL,
-                             NULL};
+                             NULL,
+                             1};
     PGresult *res;
     int rc;
 
@@ -260,7 +263,7 @@ int bbtoken_cmd_purge(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
      * on disk, the expired ones could each be held by a purge and by a
      * revoke --user or the deletion of their owner, waiting for another
      * the other holds. */
-    rc = bbtoken_exec_rows(
+    rc = bbtoken_exec_audited(
         ctx, "purging tokens",
         "WITH t(cut) AS (SELECT " BBTOKEN_WHEN_12 "),"
         " d AS (SELECT k.id FROM bbtoken_tokens k, t WHERE"
@@ -314,7 +317,7 @@ int bbtoken_cmd_project(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
     if (a->repo_admins) {
         params[1] = strcmp(a->repo_admins, "yes") == 0 ? "true" : "false";
         /* The audit trigger records only a real change. */
-        rc = bbtoken_exec_rows(
+        rc = bbtoken_exec_audited(
             ctx, "changing the project",
             "INSERT INTO bbtoken_projects (project_key,"
             " repo_admins_manage_tokens) VALUES ($1, $2::boolean)"
@@ -514,7 +517,7 @@ static int bbtoken_migrate(bbtoken_ctx_t *ctx, const bbtoken_migration_t *m,
     char what[128];
     bbtoken_migrating_t g = {m, what, prev, 0};
     const bbtoken_tx_t tx = {what, "BEGIN", NULL, bbtoken_migrate_body,
-                             &g,   NULL,    NULL};
+                             &g,   NULL,    NULL, 0};
     int rc;
 
     *done = 0;

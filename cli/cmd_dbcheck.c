@@ -281,7 +281,8 @@ int bbtoken_cmd_db_check(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
                              bbtoken_dbcheck_body,
                              &c,
                              NULL,
-                             NULL};
+                             NULL,
+                             0};
     long rows;
     int rc;
 

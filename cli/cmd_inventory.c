@@ -274,13 +274,15 @@ static int bbtoken_inv_revoke(bbtoken_ctx_t *ctx, const PGresult *res,
 {
     bbtoken_inv_revoking_t *r = arg;
     bbtoken_inv_batch_t b = {&r->q, NULL, NULL, NULL, 0, 0};
+    /* Audited: a revocation is recorded, each token's. */
     const bbtoken_tx_t tx = {"revoking the tokens",
                              "BEGIN ISOLATION LEVEL READ COMMITTED",
                              NULL,
                              bbtoken_inv_batch,
                              &b,
                              NULL,
-                             NULL};
+                             NULL,
+                             1};
     size_t len = 1, at = 0, n;
     const char *p;
     char *ids;

@@ -495,7 +495,8 @@ static int bbtoken_notify_run(bbtoken_notify_t *n)
                                    bbtoken_notes_body,
                                    n,
                                    NULL,
-                                   NULL};
+                                   NULL,
+                                   0};
     bbtoken_ctx_t *ctx = n->ctx;
     int rc;
 

@@ -421,7 +421,7 @@ int bbtoken_cmd_update(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
     if (a->nnets || a->nets_any) {
         params[4] = nets;
     }
-    rc = bbtoken_exec_rows(
+    rc = bbtoken_exec_audited(
         ctx, "updating the token",
         "UPDATE bbtoken_tokens"
         " SET name = COALESCE($2, name),"
@@ -490,8 +490,8 @@ static int bbtoken_revoke_all(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
                    ? BBTOKEN_SQL_ANY_LIVE(BBTOKEN_SQL_SCOPE(" = $2"))
                    : BBTOKEN_SQL_ANY_LIVE(BBTOKEN_SQL_SCOPE(" IS NULL"));
     }
-    while ((rc = bbtoken_exec_rows(ctx, "revoking the tokens", sql, n, params,
-                                   &rows)) == 0) {
+    while ((rc = bbtoken_exec_audited(ctx, "revoking the tokens", sql, n,
+                                      params, &rows)) == 0) {
         if ((total += rows) > 0) {
             bbtoken_done(ctx,
                          "%ld token%s of %s %s revoked before it (running "
@@ -548,10 +548,10 @@ int bbtoken_cmd_revoke(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
     if ((rc = bbtoken_check_id(params[0])) || (rc = bbtoken_connect(ctx))) {
         return rc;
     }
-    rc = bbtoken_exec_rows(ctx, "revoking the token",
-                           "UPDATE bbtoken_tokens SET revoked_at = now()"
-                           " WHERE id = $1 AND revoked_at IS NULL",
-                           1, params, &rows);
+    rc = bbtoken_exec_audited(ctx, "revoking the token",
+                              "UPDATE bbtoken_tokens SET revoked_at = now()"
+                              " WHERE id = $1 AND revoked_at IS NULL",
+                              1, params, &rows);
     if (rc == 0 && rows == 0) {
         rc = bbtoken_token_missing(ctx, params[0], "token already revoked");
     }

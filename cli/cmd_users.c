@@ -84,12 +84,12 @@ int bbtoken_cmd_user_add(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
         return rc;
     }
     /* No conflict target: names are unique in any case and by slug. */
-    rc = bbtoken_exec_rows(ctx, "adding the user",
-                           "INSERT INTO bbtoken_users"
-                           " (name, is_admin, email, display_name)"
-                           " VALUES ($1, $2::boolean, $3, $4)"
-                           " ON CONFLICT DO NOTHING",
-                           4, params, &rows);
+    rc = bbtoken_exec_audited(ctx, "adding the user",
+                              "INSERT INTO bbtoken_users"
+                              " (name, is_admin, email, display_name)"
+                              " VALUES ($1, $2::boolean, $3, $4)"
+                              " ON CONFLICT DO NOTHING",
+                              4, params, &rows);
     if (rc == 0 && rows == 0) {
         rc = bbtoken_user_taken(ctx, params[0]);
     }
@@ -131,7 +131,7 @@ int bbtoken_cmd_user_details(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
         (rc = bbtoken_connect(ctx))) {
         return rc;
     }
-    rc = bbtoken_exec_rows(
+    rc = bbtoken_exec_audited(
         ctx, "changing the user",
         "UPDATE bbtoken_users SET"
         " email = CASE WHEN $3::boolean THEN $2 ELSE email END,"
@@ -205,10 +205,10 @@ int bbtoken_cmd_user_set(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
     if ((rc = bbtoken_check_user(params[0])) || (rc = bbtoken_connect(ctx))) {
         return rc;
     }
-    rc = bbtoken_exec_rows(ctx, "changing the user",
-                           "UPDATE bbtoken_users SET active = $2::boolean"
-                           " WHERE " BBTOKEN_NAME_IS,
-                           2, params, &rows);
+    rc = bbtoken_exec_audited(ctx, "changing the user",
+                              "UPDATE bbtoken_users SET active = $2::boolean"
+                              " WHERE " BBTOKEN_NAME_IS,
+                              2, params, &rows);
     if (rc == 0 && rows == 0) {
         rc = bbtoken_fail("no such user: %s", params[0]);
     }
@@ -264,7 +264,7 @@ int bbtoken_cmd_grant(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
     params[1] = t.key;
     params[2] = bbt_perm_name(perm.scope, perm.level);
     params[3] = t.slug;
-    rc = bbtoken_exec_rows(
+    rc = bbtoken_exec_audited(
         ctx, "granting",
         t.slug ? BBTOKEN_SQL_GRANTEE "INSERT INTO bbtoken_repo_grants"
                                      " (user_id, project_key, permission,"
@@ -302,7 +302,7 @@ int bbtoken_cmd_ungrant(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
     params[0] = u.id;
     params[1] = t.key;
     params[2] = t.slug;
-    rc = bbtoken_exec_rows(
+    rc = bbtoken_exec_audited(
         ctx, "removing the grant",
         t.slug ? BBTOKEN_SQL_GRANTEE "DELETE FROM bbtoken_repo_grants"
                                      " WHERE user_id = (SELECT id FROM u)"

@@ -27,6 +27,9 @@ struct bbtoken_ctx {
      * connection lost before its COMMIT leaves nothing done, and one lost
      * at it can be asked about (xact.c). */
     int write_alone;
+    /* ... and every change it makes writes a record of it to the audit
+     * trail (bbtoken_exec_audited): one that wrote none changed nothing. */
+    int write_audited;
     /* In a try of bbtoken_tx whose BEGIN was answered: a connection lost
      * before its COMMIT was sent changed nothing. */
     int begun;
@@ -274,6 +277,12 @@ PGresult *bbtoken_exec(bbtoken_ctx_t *ctx, const char *what, const char *sql,
 int bbtoken_exec_rows(bbtoken_ctx_t *ctx, const char *what, const char *sql,
                       int n, const char *const *params, long *rows);
 
+/* bbtoken_exec_rows for a statement every change of which the schema's
+ * triggers record in the audit trail (bbtoken_tx_t's audited): outside a
+ * transaction, a lost COMMIT of one that recorded none lost nothing. */
+int bbtoken_exec_audited(bbtoken_ctx_t *ctx, const char *what, const char *sql,
+                         int n, const char *const *params, long *rows);
+
 /* Run a statement whose result does not matter (ROLLBACK after a
  * failure). */
 void bbtoken_exec_quiet(bbtoken_ctx_t *ctx, const char *sql);
@@ -502,6 +511,15 @@ typedef struct {
     /* What tells its commit from another's after such a loss; NULL: its
      * records in the audit trail. */
     const struct bbtoken_tx_ask *ask;
+    /* Every change it can make writes a record of this transaction to the
+     * audit trail (the schema's triggers: what they record, and what
+     * other triggers derive from that alone), so one that wrote none
+     * changed nothing, whatever id it took (a row locked, one written
+     * over with the values it held), and a lost COMMIT lost nothing
+     * (xact.c).  0 where it may change what the audit trail does not
+     * record (notify's notices, db check --repair's lookup rows, purge's
+     * leak report counts, a migration). */
+    int audited;
 } bbtoken_tx_t;
 
 /* The rows' evidence of a transaction's commit (bbt_xact.h), asked about
@@ -516,26 +534,30 @@ typedef struct bbtoken_tx_ask {
 
 /* A transaction's id ("" where it took none: it wrote nothing), its
  * server's start and its own (now(), UTC), read just before its COMMIT
- * (xact.c). */
+ * (xact.c); and whether it changed nothing: no id, or, audited, no record
+ * of its own in the audit trail. */
 typedef struct {
     char xid[32];
     char server[64];
     char start[40];
+    int unchanged;
 } bbtoken_xact_t;
 
-/* Read x in the open transaction.  0, or an exit status after reporting
- * (as what). */
-int bbtoken_xact_read(bbtoken_ctx_t *ctx, const char *what, bbtoken_xact_t *x);
+/* Read x in the open transaction, asking the audit trail where audited
+ * (bbtoken_tx_t's).  0, or an exit status after reporting (as what). */
+int bbtoken_xact_read(bbtoken_ctx_t *ctx, const char *what, int audited,
+                      bbtoken_xact_t *x);
 
 /* The connection was lost at tx's COMMIT, which x was read for (lost:
  * libpq's message): connect again (ctx->conn is then the new connection)
- * and ask what became of it, for at most the session's lock_timeout
- * (BBTOKEN_MINT_LOCK_WAIT where it has none) while it is in progress.
- * 0 when it committed and the rows show it, said on stderr, unless
- * ctx->held: then BBTOKEN_EXIT_STOPPED, ctx->stopped set, after saying
- * that the rest was not done; or an exit status after saying that it was
- * not done (aborted: nothing changed) or that whether it took effect is
- * not known. */
+ * and, unless x says it changed nothing, ask what became of it, for at
+ * most the session's lock_timeout (BBTOKEN_MINT_LOCK_WAIT where it has
+ * none) while it is in progress.  0 when it changed nothing, or committed
+ * and the rows show it, said on stderr, unless ctx->held: then
+ * BBTOKEN_EXIT_STOPPED, ctx->stopped set, after saying that the rest was
+ * not done; or an exit status after saying that it was not done
+ * (aborted: nothing changed) or that whether it took effect is not
+ * known. */
 int bbtoken_xact_lost(bbtoken_ctx_t *ctx, const bbtoken_tx_t *tx,
                       const bbtoken_xact_t *x, const char *lost);
 

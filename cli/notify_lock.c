@@ -89,7 +89,8 @@ int bbtoken_notify_lock(bbtoken_ctx_t *ctx)
                              bbtoken_notify_claim,
                              &c,
                              NULL,
-                             NULL};
+                             NULL,
+                             0};
     int rc;
 
     if ((rc = bbtoken_tx(ctx, &tx))) {

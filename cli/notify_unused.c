@@ -132,7 +132,8 @@ int bbtoken_notify_revoke(bbtoken_ctx_t *ctx, int dry_run)
                              bbtoken_unused_body,
                              &u,
                              NULL,
-                             NULL};
+                             NULL,
+                             0};
     PGresult *res;
     int on, ro, rc;
 

@@ -66,7 +66,8 @@ static int bbtoken_tx_once(bbtoken_ctx_t *ctx, const bbtoken_tx_t *tx,
     }
     /* What the database is asked about if the COMMIT's answer is lost. */
     if (rc == 0 && tx->begin) {
-        rc = bbtoken_xact_read(ctx, tx->commit ? tx->commit : tx->what, &x);
+        rc = bbtoken_xact_read(ctx, tx->commit ? tx->commit : tx->what,
+                               tx->audited, &x);
     }
     ctx->begun = 0;
     if (rc == 0 && tx->begin) {
@@ -147,9 +148,10 @@ PGresult *bbtoken_exec(bbtoken_ctx_t *ctx, const char *what, const char *sql,
     const bbtoken_tx_t tx = {what, ctx->write_alone ? "BEGIN" : NULL,
                              NULL, bbtoken_alone_body,
                              &s,   NULL,
-                             NULL};
+                             NULL, ctx->write_alone && ctx->write_audited};
 
     ctx->write_alone = 0;
+    ctx->write_audited = 0;
 
     /* Inside a transaction, an abort is its runner's to judge: running
      * one statement of it again would not undo the others. */
@@ -178,4 +180,15 @@ int bbtoken_exec_rows(bbtoken_ctx_t *ctx, const char *what, const char *sql,
     *rows = atol(PQcmdTuples(res));
     PQclear(res);
     return 0;
+}
+
+int bbtoken_exec_audited(bbtoken_ctx_t *ctx, const char *what, const char *sql,
+                         int n, const char *const *params, long *rows)
+{
+    int rc;
+
+    ctx->write_audited = 1;
+    rc = bbtoken_exec_rows(ctx, what, sql, n, params, rows);
+    ctx->write_audited = 0;
+    return rc;
 }

@@ -7,17 +7,24 @@
  * transaction: a token made or rotated (the question its command gives),
  * or else its records in the audit trail, which the schema's triggers
  * write with the transaction's start (now()) and the session's source:
- * another transaction given the same id after a crash started later.
- * Committed and shown, it is done and the command goes on, on the new
- * connection, unless it held state in the session lost (ctx->held: a
- * lock naming that session, a cursor).  Going on without it would let a
- * second notify take over the lock of a session gone and mail the same
- * notices, and list --revoke read a cursor no longer there: such a
- * command stops, saying what it did and that the rest was not done
+ * another transaction given the same id after a crash started later.  A
+ * transaction that changed nothing is not asked about: committed or not,
+ * it lost nothing.  One changed nothing that took no id, or whose every
+ * change writes a record to the audit trail (bbtoken_tx_t's audited) and
+ * that wrote none, though it took an id (a row locked FOR SHARE, one
+ * written over with the values it held): a rerun with the same values,
+ * which "not done (safe to run again)" asks for, is most often so.
+ * Committed and shown, it is done.  Either way the command goes on, on
+ * the new connection, unless it held state in the session lost
+ * (ctx->held: a lock naming that session, a cursor).  Going on without it
+ * would let a second notify take over the lock of a session gone and mail
+ * the same notices, and list --revoke read a cursor no longer there: such
+ * a command stops, saying what it did and that the rest was not done
  * (BBTOKEN_EXIT_STOPPED).  Aborted, nothing was changed; anything else
  * (in progress past the wait, another server, no evidence, no
- * connection), not known.  Either way, what the command's transactions
- * before it did (ctx->done) is said with it.
+ * connection), not known.  Whatever the failure, not connected again
+ * included, what the command's transactions before it did (ctx->done) is
+ * said with it, in its one line.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,10 +34,16 @@
 
 /* The transaction's id (none where it wrote nothing), its server, and its
  * start as the audit trail's "at" holds it, in UTC whatever the session's
- * zone and DateStyle. */
-static const char bbtoken_xact_read_sql[] =
-    "SELECT pg_current_xact_id_if_assigned(), " BBT_XACT_SERVER ","
-    " to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US')";
+ * zone and DateStyle; then whether it wrote a record to the audit trail
+ * (its own insertions are seen, and the trail's "at" is the transaction's
+ * start: another's that started in the same microsecond only makes it
+ * ask), where its every change writes one. */
+#define BBTOKEN_XACT_READ_SQL(audited)                                         \
+    "SELECT pg_current_xact_id_if_assigned(), " BBT_XACT_SERVER ","            \
+    " to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US'), " audited
+static const char bbtoken_xact_read_sql[] = BBTOKEN_XACT_READ_SQL("true");
+static const char bbtoken_xact_read_audited_sql[] = BBTOKEN_XACT_READ_SQL(
+    "EXISTS (SELECT 1 FROM bbtoken_audit WHERE at = now())");
 
 /* The audit trail's evidence: a record this CLI's session wrote with the
  * transaction's start ($3). */
@@ -47,10 +60,13 @@ static const char bbtoken_xact_wait_sql[] =
     " WHEN '0' THEN '" BBTOKEN_MINT_LOCK_WAIT "'"
     " ELSE current_setting('lock_timeout') END AS w) s";
 
-int bbtoken_xact_read(bbtoken_ctx_t *ctx, const char *what, bbtoken_xact_t *x)
+int bbtoken_xact_read(bbtoken_ctx_t *ctx, const char *what, int audited,
+                      bbtoken_xact_t *x)
 {
-    PGresult *res =
-        bbtoken_exec_once(ctx, what, bbtoken_xact_read_sql, 0, NULL);
+    PGresult *res = bbtoken_exec_once(ctx, what,
+                                      audited ? bbtoken_xact_read_audited_sql
+                                              : bbtoken_xact_read_sql,
+                                      0, NULL);
 
     if (!res) {
         return BBTOKEN_EXIT_FAIL;
@@ -58,8 +74,31 @@ int bbtoken_xact_read(bbtoken_ctx_t *ctx, const char *what, bbtoken_xact_t *x)
     snprintf(x->xid, sizeof(x->xid), "%s", bbtoken_get(res, 0, 0, ""));
     snprintf(x->server, sizeof(x->server), "%s", PQgetvalue(res, 0, 1));
     snprintf(x->start, sizeof(x->start), "%s", PQgetvalue(res, 0, 2));
+    x->unchanged = !x->xid[0] || PQgetvalue(res, 0, 3)[0] != 't';
     PQclear(res);
     return 0;
+}
+
+/* Connect again, as the first session was set up: the guard pins its
+ * search path again.  0, or an exit status with why in said (size
+ * bytes), unsaid: it is part of the one line that says what became of
+ * the transaction (exit 1). */
+static int bbtoken_xact_reconnect(bbtoken_ctx_t *ctx, char *said, size_t size)
+{
+    int rc;
+
+    PQfinish(ctx->conn);
+    ctx->conn = NULL;
+    ctx->guarded = 0;
+    ctx->lost++;
+    bbtoken_say_hold(said, size);
+    rc = bbtoken_connect(ctx);
+    bbtoken_say_hold(NULL, 0);
+    /* Connected: anything said meanwhile is no part of a failure. */
+    if (rc == 0 && said[0]) {
+        bbtoken_warn("%s", said);
+    }
+    return rc;
 }
 
 static PGresult *bbtoken_xact_exec(void *arg, const char *sql, int n,
@@ -165,6 +204,34 @@ static int bbtoken_xact_stop(bbtoken_ctx_t *ctx)
     return BBTOKEN_EXIT_STOPPED;
 }
 
+/* The transaction changed nothing: whether it committed or not, the
+ * database holds what it would have, and the command goes on, on a new
+ * connection, as if the answer had come (a rerun's "already", "no such"
+ * and the like as usual), unless it held state in the session lost. */
+static int bbtoken_xact_unchanged(bbtoken_ctx_t *ctx, const char *what,
+                                  const bbtoken_xact_t *x, const char *lost)
+{
+    char said[512], changed[sizeof(ctx->done) + 64];
+
+    /* Nothing lost, but the command cannot go on: what its transactions
+     * before this one did stands. */
+    if (bbtoken_xact_reconnect(ctx, said, sizeof(said)) != 0) {
+        return bbtoken_fail("%s: the connection was lost at its COMMIT (%s), "
+                            "but it had %s: %s; not connected again: %s",
+                            what, lost,
+                            x->xid[0] ? "changed nothing" : "written nothing",
+                            BBTOKEN_UNCHANGED(ctx, changed), said);
+    }
+    bbtoken_warn("%s: the connection was lost at its COMMIT (%s), but %s, so "
+                 "nothing was lost: connected again",
+                 what, lost,
+                 x->xid[0] ? "it had changed nothing (the audit trail "
+                             "records each of its changes, and it had "
+                             "recorded none)"
+                           : "it had written nothing");
+    return ctx->held ? bbtoken_xact_stop(ctx) : 0;
+}
+
 int bbtoken_xact_lost(bbtoken_ctx_t *ctx, const bbtoken_tx_t *tx,
                       const bbtoken_xact_t *x, const char *lost)
 {
@@ -174,32 +241,14 @@ int bbtoken_xact_lost(bbtoken_ctx_t *ctx, const bbtoken_tx_t *tx,
     const char *after;
     bbt_xact_t found;
     int64_t us;
-    int rc;
 
-    if (!x->xid[0]) {
-        return bbtoken_fail("%s: the connection was lost at its COMMIT (%s), "
-                            "but it had written nothing: %s",
-                            what, lost, BBTOKEN_UNCHANGED(ctx, changed));
+    if (x->unchanged) {
+        return bbtoken_xact_unchanged(ctx, what, x, lost);
     }
-    /* A new session, set up as the first was: the guard pins its search
-     * path again. */
-    PQfinish(ctx->conn);
-    ctx->conn = NULL;
-    ctx->guarded = 0;
-    ctx->lost++;
-    /* Why it could not connect again is part of the one line that says
-     * the outcome is not known (exit 1). */
-    bbtoken_say_hold(said, sizeof(said));
-    rc = bbtoken_connect(ctx);
-    bbtoken_say_hold(NULL, 0);
-    if (rc != 0) {
+    if (bbtoken_xact_reconnect(ctx, said, sizeof(said)) != 0) {
         snprintf(why, sizeof(why), "not connected again: %s", said);
         found = BBT_XACT_UNREAD;
     } else {
-        /* Connected: anything said meanwhile is no part of a failure. */
-        if (said[0]) {
-            bbtoken_warn("%s", said);
-        }
         if (tx->ask) {
             params[2] = tx->ask->args[0];
             params[3] = tx->ask->args[1];

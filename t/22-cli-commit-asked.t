@@ -46,13 +46,14 @@ my $START = $env->psql('SELECT extract(epoch FROM pg_postmaster_start_time())::t
 my $relay = listen_forking($port, \&relay);
 END { kill 'TERM', $relay if $relay; }
 
-# $buf from PostgreSQL with the row the CLI reads before its COMMIT (three
-# columns: the transaction's id, the server's start, its own start) made
+# $buf from PostgreSQL with the row the CLI reads before its COMMIT (four
+# columns: the transaction's id, the server's start, its own start, and
+# whether it wrote to the audit trail where that is asked) made
 # to say $y for the id: the new buffer and the id replaced, or $buf alone
 # where it holds no such row.
 sub swap {
     my ($buf, $y) = @_;
-    return ($buf) unless $buf =~ /D(....)\0\x03\0\0\0(.)(\d+)\0\0\0(.)\Q$START\E/s
+    return ($buf) unless $buf =~ /D(....)\0\x04\0\0\0(.)(\d+)\0\0\0(.)\Q$START\E/s
         && ord($2) == length($3) && ord($4) == length($START);
     my ($len, $x, $q, $at) = (unpack('N', $1), $3, $-[0], $-[3]);
     substr($buf, $at, length($x), $y);

@@ -187,6 +187,18 @@ subtest 'a write sent alone runs in a transaction of its own' => sub {
     unlike($err, qr/not known|not done/, '  not said to be of unknown outcome, nor not done') or diag $err;
 };
 
+subtest 'a write that wrote nothing, its answer lost: ends as it would have' => sub {
+    my ($tok) = $env->token_create('alice', name => 'ci-4');
+    my $id = $env->psql("SELECT id FROM bbtoken_tokens WHERE name = 'ci-4' AND revoked_at IS NULL");
+    $env->cli_ok('revoke', $id);
+    spew($ARM, '');
+    my ($rc, $out, $err) = $env->cli_raw('--db', $CUT, 'revoke', $id);
+    ok(!-e $ARM, 'revoked again, the relay cut its COMMIT\'s answer') or return;
+    is($rc, 1, 'exit 1, as without the cut');
+    like($err, qr/^bbtoken: revoking the token: the connection was lost at its COMMIT \([^\n]*\), but it had written nothing, so nothing was lost: connected again\nbbtoken: token already revoked: \Q$id\E\n\z/,
+         'nothing was lost, then what it says without the cut') or diag $err;
+};
+
 # The lines a command holding session state ends with after such a loss.
 sub stopped_re {
     my ($what, $held) = @_;

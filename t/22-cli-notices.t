@@ -103,6 +103,19 @@ subtest 'the same, not connected again: exit 1, one line' => sub {
          '  saying it is not known') or diag $err;
 };
 
+# A write that changed nothing lost nothing, but cannot go on: its
+# failure to connect again ends its one line.
+subtest 'a write that changed nothing, not connected again: exit 1, one line' => sub {
+    $env->user_add('nora');
+    $env->cli_ok('user', 'disable', 'nora');
+    my ($rc, $out, $err) = cut({ refuse => 1 }, 'user', 'disable', 'nora');
+    is($rc, 1, 'exit 1') or diag $err;
+    is(lines($err), 1, '  one line on stderr') or diag $err;
+    like($err, qr/^bbtoken: changing the user: the connection was lost at its COMMIT \([^\n]*\), but it had changed nothing: nothing was changed \(safe to run again\); not connected again: cannot connect to the database: [^\n]*is not currently accepting connections\n\z/,
+         '  saying it changed nothing, and why it could not go on') or diag $err;
+    unlike($err, qr/said above|not known|WARNING|DETAIL/, '  nothing said elsewhere') or diag $err;
+};
+
 subtest 'a trigger\'s notices are not shown' => sub {
     $env->psql(q{CREATE FUNCTION bbt_chatty() RETURNS trigger LANGUAGE plpgsql AS
                  $$BEGIN RAISE WARNING 'chatty %', chr(27) || '[2J' || NEW.name USING DETAIL = 'row ' || NEW::text;

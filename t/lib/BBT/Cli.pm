@@ -76,6 +76,34 @@ sub cli_bg {
     };
 }
 
+# bbtoken --db <superuser conninfo of database $db (bbtoken when undef)>
+# @args, the answer to its first COMMIT that waits lost as a failover
+# loses it: commits wait for a synchronous standby named nosuch
+# (pg_syncrep), and the CLI's backend, ended while its COMMIT waits there
+# (pg_terminate_backend), has committed it locally.  A transaction that
+# took no id does not wait.  (exit code, stdout, stderr, whether a COMMIT
+# was cut so); the CLI's stderr holds PostgreSQL's warning of the cut.
+sub cli_commit_cut {
+    my ($self, $db, @args) = @_;
+    local $ENV{PGOPTIONS} = '-c synchronous_commit=local';
+    my $f = "$self->{dir}/run/cli-commit-cut";
+    unlink $f;
+    $self->pg_syncrep(1);
+    my $pid = fork // die "fork: $!";
+    if (!$pid) {
+        my @r = $self->cli_env({ PGAPPNAME => 'bbt-commit-cut', PGOPTIONS => undef }, '--db',
+                               $self->superuser_conninfo($db), @args);
+        BBT::Util::spew($f, join("\0", @r));
+        POSIX::_exit(0);
+    }
+    my $cut = $self->pg_wait_backend('bbt-commit-cut', "wait_event = 'SyncRep'")
+        && $self->psql("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                     . " WHERE application_name = 'bbt-commit-cut' AND wait_event = 'SyncRep'", db => 'postgres');
+    $self->pg_syncrep(0);
+    waitpid($pid, 0);
+    return (split(/\0/, slurp($f), -1), $cut ? 1 : 0);
+}
+
 # (peak RSS in kB, exit code, stdout, stderr) of bbtoken --db <superuser
 # conninfo> @args, with %$env_of in its environment, as $TIME measures it:
 # the tests that the CLI's memory stays the same on a big site.
