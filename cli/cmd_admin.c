@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "bbt_pgjson.h"
+#include "bbt_xact.h"
 #include "db.h"
 
 /* ---- policy ----------------------------------------------------------- */
@@ -384,13 +385,12 @@ int bbtoken_cmd_db_status(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
     return 0;
 }
 
-/* Run migration m's script, which may hold many statements: 0, or -1
+/* Run a migration's script, which may hold many statements: 0, or -1
  * with the database's word printed and the transaction rolled back. */
-static int bbtoken_migrate_script(bbtoken_ctx_t *ctx,
-                                  const bbtoken_migration_t *m,
+static int bbtoken_migrate_script(bbtoken_ctx_t *ctx, const char *sql,
                                   const char *what)
 {
-    PGresult *res = PQexec(ctx->conn, m->sql);
+    PGresult *res = PQexec(ctx->conn, sql);
 
     if (PQresultStatus(res) != PGRES_COMMAND_OK &&
         PQresultStatus(res) != PGRES_TUPLES_OK) {
@@ -435,6 +435,14 @@ static int bbtoken_init_start(bbtoken_ctx_t *ctx, int *version)
         if ((rc = bbtoken_schema_version(ctx, version))) {
             return rc;
         }
+        if (*version >= 0 && *version < BBTOKEN_SCHEMA_LATEST) {
+            /* As an --init whose first migration was done though its
+             * COMMIT's answer was lost leaves it (xact.c). */
+            return bbtoken_fail("--init: this database has a mod_bbtoken "
+                                "schema already (version %d): bbtoken db "
+                                "upgrade upgrades it to version %d",
+                                *version, BBTOKEN_SCHEMA_LATEST);
+        }
         if (*version >= 0) {
             return bbtoken_fail("--init: this database has a mod_bbtoken "
                                 "schema already (version %d)",
@@ -461,11 +469,51 @@ static int bbtoken_init_start(bbtoken_ctx_t *ctx, int *version)
     return bbtoken_schema_version(ctx, version);
 }
 
-/* A migration after the first, in a transaction: what it applies, and
+/* What tells a migration's commit after its COMMIT's answer was lost
+ * (xact.c), where the audit trail cannot (a migration writes no record
+ * of itself, and those of the rows it mends are the upgrade's):
+ * bbtoken_schema's version has reached it ($3), which only an upgrade's
+ * transaction makes; the first's, --init's, that bbtoken_schema ($3) is
+ * there, which only that one makes.  Whoever's upgrade it was, the
+ * schema is then what this one would have made. */
+static const char bbtoken_migrate_ask_sql[] = BBT_XACT_ASK(
+    "(SELECT COALESCE(max(version), 0) FROM bbtoken_schema) >= $3::integer");
+static const char bbtoken_migrate_first_ask_sql[] =
+    BBT_XACT_ASK("pg_catalog.to_regclass($3) IS NOT NULL");
+
+/* The first migration's script (the first release's schema.sql, kept as
+ * it was) without its own BEGIN and COMMIT, blanked, so that it runs in
+ * bbtoken_tx's transaction and its id is read before the COMMIT, as every
+ * other write's.  NULL where the script is not so made, or out of
+ * memory. */
+static char *bbtoken_migrate_first_sql(const char *sql)
+{
+    static const char begin[] = "\nBEGIN;\n", commit[] = "\nCOMMIT;\n";
+    const char *b = strstr(sql, begin), *c = NULL, *p, *end;
+    char *out;
+
+    for (p = sql; (p = strstr(p, commit)) != NULL; p++) {
+        c = p;
+    }
+    if (!b || !c || c < b) {
+        return NULL;
+    }
+    end = c + sizeof(commit) - 1;
+    if (end[strspn(end, " \n")] != '\0' || !(out = strdup(sql))) {
+        return NULL;
+    }
+    /* The words alone, their newlines kept. */
+    memset(out + (b - sql) + 1, ' ', sizeof(begin) - 3);
+    memset(out + (c - sql) + 1, ' ', sizeof(commit) - 3);
+    return out;
+}
+
+/* A migration, in a transaction: what it applies (sql its script), and
  * what the try that committed did. */
 typedef struct {
     const bbtoken_migration_t *m;
     const char *what;
+    const char *sql;
     int prev;
     int done;
 } bbtoken_migrating_t;
@@ -477,6 +525,14 @@ static int bbtoken_migrate_body(bbtoken_ctx_t *ctx, void *arg)
     int version;
 
     g->done = 0;
+    /* --init's, under its lock, in a database with no schema. */
+    if (g->m->version == 1) {
+        if (bbtoken_migrate_script(ctx, g->sql, g->what) != 0) {
+            return BBTOKEN_EXIT_FAIL;
+        }
+        g->done = 1;
+        return 0;
+    }
     /* One upgrade at a time; the second finds the work done.  httpd only
      * reads this table, which the lock lets it do. */
     if (!(res = bbtoken_exec(ctx, g->what,
@@ -492,7 +548,7 @@ static int bbtoken_migrate_body(bbtoken_ctx_t *ctx, void *arg)
         return bbtoken_fail("%s: the database is at version %d", g->what,
                             version);
     }
-    if (bbtoken_migrate_script(ctx, g->m, g->what) != 0) {
+    if (bbtoken_migrate_script(ctx, g->sql, g->what) != 0) {
         return BBTOKEN_EXIT_FAIL;
     }
     if (bbtoken_schema_version(ctx, &version) != 0 ||
@@ -504,34 +560,44 @@ static int bbtoken_migrate_body(bbtoken_ctx_t *ctx, void *arg)
     return 0;
 }
 
-/* Apply one migration in its own transaction.  The first one (the first
- * release's schema.sql, kept as it was; --init's, under its lock) makes
- * its own transaction and records version 1; the later ones are run inside
- * ours and record their version themselves, which is checked.  prev is the
- * version of the migration before m in the list: the database must be at
- * exactly that one (versions increase, and need not be consecutive).
- * *done is 1 when this run applied it, 0 when another upgrade had. */
+/* Apply one migration in its own transaction.  Each records its version,
+ * which is checked; the first (--init's, under its lock) records version
+ * 1.  prev is the version of the migration before m in the list: the
+ * database must be at exactly that one (versions increase, and need not
+ * be consecutive).  *done is 1 when this run applied it, 0 when another
+ * upgrade had. */
 static int bbtoken_migrate(bbtoken_ctx_t *ctx, const bbtoken_migration_t *m,
                            int prev, int *done)
 {
-    char what[128];
-    bbtoken_migrating_t g = {m, what, prev, 0};
+    char what[128], version[16], evidence[64];
+    bbtoken_migrating_t g = {m, what, m->sql, prev, 0};
+    const bbtoken_tx_ask_t ask = {
+        m->version == 1 ? bbtoken_migrate_first_ask_sql
+                        : bbtoken_migrate_ask_sql,
+        {m->version == 1 ? "bbtoken_schema" : version, NULL},
+        evidence,
+        NULL};
     const bbtoken_tx_t tx = {what, "BEGIN", NULL, bbtoken_migrate_body,
-                             &g,   NULL,    NULL, 0};
+                             &g,   NULL,    &ask, 0};
+    char *first = NULL;
     int rc;
 
     *done = 0;
     snprintf(what, sizeof(what), "applying migration %s", m->name);
-    if (m->version == 1) {
-        if (bbtoken_migrate_script(ctx, m, what) != 0) {
-            return BBTOKEN_EXIT_FAIL;
-        }
-        *done = 1;
-        return 0;
+    snprintf(version, sizeof(version), "%d", m->version);
+    snprintf(evidence, sizeof(evidence), "bbtoken_schema%s%s",
+             m->version == 1 ? "" : "'s version ",
+             m->version == 1 ? "" : version);
+    if (m->version == 1 &&
+        !(g.sql = first = bbtoken_migrate_first_sql(m->sql))) {
+        return bbtoken_fail("%s: its script is not one transaction of its "
+                            "own, BEGIN to COMMIT, or out of memory",
+                            what);
     }
     if ((rc = bbtoken_tx(ctx, &tx)) == 0) {
         *done = g.done;
     }
+    free(first);
     return rc;
 }
 

@@ -3,28 +3,28 @@
  * committed it or not, and the CLI asks it, as the access-tokens API does
  * (bbt_xact.h).  Each transaction reads its id, its server's start and its
  * own just before its COMMIT; after the loss the CLI connects again and
- * asks what became of that id, and whether the rows show this
- * transaction: a token made or rotated (the question its command gives),
- * or else its records in the audit trail, which the schema's triggers
- * write with the transaction's start (now()) and the session's source:
- * another transaction given the same id after a crash started later.  A
- * transaction that changed nothing is not asked about: committed or not,
- * it lost nothing.  One changed nothing that took no id, or whose every
- * change writes a record to the audit trail (bbtoken_tx_t's audited) and
- * that wrote none, though it took an id (a row locked FOR SHARE, one
- * written over with the values it held): a rerun with the same values,
- * which "not done (safe to run again)" asks for, is most often so.
- * Committed and shown, it is done.  Either way the command goes on, on
- * the new connection, unless it held state in the session lost
- * (ctx->held: a lock naming that session, a cursor).  Going on without it
- * would let a second notify take over the lock of a session gone and mail
- * the same notices, and list --revoke read a cursor no longer there: such
- * a command stops, saying what it did and that the rest was not done
- * (BBTOKEN_EXIT_STOPPED).  Aborted, nothing was changed; anything else
- * (in progress past the wait, another server, no evidence, no
- * connection), not known.  Whatever the failure, not connected again
- * included, what the command's transactions before it did (ctx->done) is
- * said with it, in its one line.
+ * asks what became of that id, and whether the rows show this transaction:
+ * a token made or rotated (the question its command gives), a migration's
+ * version reached, or else its records in the audit trail, which the
+ * schema's triggers write with the transaction's start (now()) and the
+ * session's source: another transaction given the same id after a crash
+ * started later.  A transaction that changed nothing is not asked about:
+ * committed or not, it lost nothing.  One changed nothing that took no id,
+ * or whose every change writes a record to the audit trail (bbtoken_tx_t's
+ * audited) and that wrote none, though it took an id (a row locked FOR
+ * SHARE, one written over with the values it held): a rerun with the same
+ * values, which "not done (safe to run again)" asks for, is most often so.
+ * Committed and shown, it is done.  Either way the command goes on, on the
+ * new connection, unless it held state in the session lost (ctx->held: a
+ * lock naming that session, a cursor).  Going on without it would let a
+ * second notify take over the lock of a session gone and mail the same
+ * notices, and list --revoke read a cursor no longer there: such a command
+ * stops, saying what it did and that the rest was not done
+ * (BBTOKEN_EXIT_STOPPED).  Aborted, nothing was changed; anything else (in
+ * progress past the wait, another server, no evidence, no connection), not
+ * known.  Whatever the failure, not connected again included, what the
+ * command's transactions before it did (ctx->done) is said with it, in its
+ * one line.
  */
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,0 +1,79 @@
+# `bbtoken db upgrade` whose migration's COMMIT answer the connection
+# loses.  The CLI asked, as for any write, whether the audit trail held a
+# record of the transaction written by the CLI, which a migration never
+# writes: a migration committed was "not known" (exit 1) while `db status`
+# showed its version, and db upgrade never stopped as the README says it
+# does after one judged done.  And --init's first migration ran its own
+# BEGIN and COMMIT, its id never read: "server closed the connection
+# unexpectedly", exit 1, the schema committed at version 1, and a rerun
+# of --init refused it with no word of `db upgrade`.  Now a migration's
+# evidence is bbtoken_schema's version having reached it (the first's,
+# that bbtoken_schema is there): committed so, it is done, and db upgrade
+# stops there, exit 3, its session's owner role and search path (--init:
+# its lock) gone with the connection; run again, it does the rest.  The
+# COMMIT is cut as a failover cuts it (BBT::Cli's cli_commit_cut).
+use strict;
+use warnings;
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use Test::More;
+use BBT::Env;
+use BBT::Migrations qw(latest_version cli_db psql_script create_db db_at);
+
+my $env = BBT::Env->new(httpd => 0)->start;
+my $LATEST = latest_version();
+
+sub version_of { $env->psql('SELECT max(version) FROM bbtoken_schema', db => $_[0]) }
+
+# The two lines db upgrade ends with after migration $name, judged done,
+# where its session held $held.
+sub stopped_re {
+    my ($name, $evidence, $held) = @_;
+    return qr/^bbtoken: applying migration \Q$name\E: done, though the connection was lost at its COMMIT \([^\n]*\): connected again, the database says its transaction \d+ committed, and it holds \Q$evidence\E\nbbtoken: stopped there: the database session that held \Q$held\E was lost with the connection, and a new one does not hold it: the rest was not done \(run the command again\)\n\z/m;
+}
+
+subtest 'a migration committed, its answer lost: done, then stopped' => sub {
+    is(db_at($env, 'v59', 59), 59, 'a database at version 59');
+    my ($rc, $out, $err, $cut) = $env->cli_commit_cut('v59', 'db', 'upgrade');
+    ok($cut, 'the COMMIT of migration 0060 cut while it waited for the standby') or return;
+    is($rc, 3, 'exit 3') or diag $err;
+    like($err, stopped_re('0060_schema_one_row', "bbtoken_schema's version 60",
+                          'the role and search path of db upgrade'),
+         'done, by the version reached, then stopped, saying why') or diag $err;
+    unlike($err, qr/not known/, '  not "not known"');
+    unlike($out, qr/^applied 0061/m, '  the next migration not applied');
+    is(version_of('v59'), 60, 'in the database: version 60');
+    my ($src, $sout) = cli_db($env, 'v59', 'db', 'status');
+    like($sout, qr/^schema version: 60$/m, '  as db status says');
+
+    ($rc, $out, $err) = cli_db($env, 'v59', 'db', 'upgrade');
+    is($rc, 0, 'run again: exit 0') or diag $err;
+    like($out, qr/\Aapplied 0061_\w+\n.*schema version: \Q$LATEST\E\n\z/s, '  the rest applied') or diag $out;
+    is(version_of('v59'), $LATEST, '  the latest version');
+};
+
+subtest '--init: its first migration committed, its answer lost: done, then stopped' => sub {
+    psql_script($env, 'fresh', create_db('fresh'));
+    my ($rc, $out, $err, $cut) = $env->cli_commit_cut('fresh', 'db', 'upgrade', '--init');
+    ok($cut, 'the COMMIT of migration 0001 cut while it waited for the standby') or return;
+    is($rc, 3, 'exit 3') or diag $err;
+    like($err, stopped_re('0001_initial', 'bbtoken_schema', 'the lock of db upgrade --init'),
+         'done, by bbtoken_schema made, then stopped, saying why') or diag $err;
+    is(version_of('fresh'), 1, 'in the database: version 1');
+
+    ($rc, $out, $err) = cli_db($env, 'fresh', 'db', 'upgrade', '--init');
+    is($rc, 1, '--init run again: exit 1');
+    is($err, "bbtoken: --init: this database has a mod_bbtoken schema already (version 1): bbtoken db upgrade "
+           . "upgrades it to version $LATEST\n", '  saying db upgrade upgrades it');
+    ($rc, $out, $err) = cli_db($env, 'fresh', 'db', 'upgrade');
+    is($rc, 0, 'db upgrade: exit 0') or diag $err;
+    like($out, qr/\Aapplied 0002_\w+\n/, '  from migration 0002') or diag $out;
+    is(version_of('fresh'), $LATEST, '  to the latest version');
+
+    ($rc, $out, $err) = cli_db($env, 'fresh', 'db', 'upgrade', '--init');
+    is($err, "bbtoken: --init: this database has a mod_bbtoken schema already (version $LATEST)\n",
+       '--init on it now: refused as before');
+};
+
+is($env->psql('SHOW synchronous_standby_names'), '', 'synchronous_standby_names is reset');
+done_testing;
