@@ -333,3 +333,8 @@ COMMIT;
 BEGIN;
 \ir migrations/0061_max_expiry_applies.sql
 COMMIT;
+
+-- Version 62: a token's address group dropped notifies the caches.
+BEGIN;
+\ir migrations/0062_dropped_group_notifies.sql
+COMMIT;
