@@ -18,7 +18,7 @@ pkgs=(
     debhelper dpkg-dev lintian man-db bash-completion
     prometheus libaprutil1-dbd-sqlite3
     fail2ban pgbouncer
-    python3-h2 time locales
+    python3-h2 time locales acl
 )
 # DBD::Pg runs the test harness's own SQL over a connection it keeps
 # (t/lib/BBT/PgDirect.pm): a psql process for each statement costs more.
@@ -36,6 +36,8 @@ pkgs=(
 # python3 also checks t/33-audit-stream's 200,000-record JSON document.
 # GNU time (/usr/bin/time, optional in Debian) measures the CLI's peak
 # memory there: without it that test skips and proves nothing.
+# acl's setfacl gives the DBDParams file an ACL, which the package's
+# configure must warn about (t/63-deb).
 # locales has the definitions t/29-db-initsql-secret-log builds a German
 # locale from (localedef), for PostgreSQL to translate its messages with,
 # and t/56-user-slug-locale a Turkish one, whose lower() is not ASCII's.

@@ -496,6 +496,20 @@ subtest 'a reinstall keeps the admin\'s DBDParams and what was enabled' => sub {
     ($rc, $out) = run("/var/lib/dpkg/info/$PKG.postinst configure $version");
     unlike($out, qr/warning/, '  root:root 0640: no warning') or diag $out;
     chmod 0600, $open or die "$open: $!";
+    # root:root 0600, but an ACL lets www-data read it: the mode bits
+    # alone say nothing of that.
+    ($rc, $out) = run("setfacl -m u:www-data:r $open");
+    is($rc, 0, 'an ACL for www-data on bbtoken-dbd.conf') or diag $out;
+    ($rc, $out) = run("runuser -u www-data -- cat $open");
+    is($rc, 0, '  which lets www-data read it');
+    ($rc, $out) = run("/var/lib/dpkg/info/$PKG.postinst configure $version");
+    is($rc, 0, 'the postinst, configure, with that ACL') or diag $out;
+    like($out, qr{^libapache2-mod-bbtoken: warning: \Q$open\E has an ACL \(getfacl \Q$open\E\), which may let other users read or change it, and it holds the database password: setfacl -b \Q$open\E}m,
+         '  warns, and says the setfacl that fixes it') or diag $out;
+    ($rc, $out) = run("setfacl -b $open");
+    ($rc, $out) = run("/var/lib/dpkg/info/$PKG.postinst configure $version");
+    unlike($out, qr/warning/, '  without it: no warning') or diag $out;
+    is(sprintf('%o', (stat $open)[2] & 07777), '600', '  the mode as it was');
     # Changed by another user, httpd (which reads it as root) would load
     # what they put there: said for the file, and for a directory on the
     # way to what a link leads to.
