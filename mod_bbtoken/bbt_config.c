@@ -8,6 +8,7 @@
 #include "httpd.h"
 #include "http_config.h"
 #include "http_log.h"
+#include "http_request.h"
 #include "ap_provider.h"
 #include "apr_lib.h"
 #include "apr_strings.h"
@@ -17,6 +18,7 @@
 #include "bbt_config.h"
 #include "bbt_confroutes.h"
 #include "bbt_davlock.h"
+#include "bbt_request.h"
 #include "bbt_rules.h"
 #include "bbt_throttle.h"
 
@@ -75,6 +77,8 @@ void *bbt_config_merge_dir(apr_pool_t *p, void *basev, void *addv)
      * written): BBT362 says where that leaves a narrower section's out. */
     conf->rules = add->rules ? add->rules : base->rules;
     conf->routes_none = add->rules ? add->routes_none : base->routes_none;
+    conf->routes_section =
+        add->rules ? add->routes_section : base->routes_section;
     conf->authn = add->authn ? add->authn : base->authn;
     conf->sandbox = add->sandbox != -1 ? add->sandbox : base->sandbox;
     conf->lock_max = add->lock_max ? add->lock_max : base->lock_max;
@@ -121,6 +125,48 @@ void *bbt_config_merge_srv(apr_pool_t *p, void *basev, void *addv)
 const bbt_dir_conf_t *bbt_config_dir(const request_rec *r)
 {
     return ap_get_module_config(r->per_dir_config, &bbtoken_module);
+}
+
+/* Whether a .htaccess file was read for r (or the request before it). */
+static int bbt_config_htaccess_read(const request_rec *r)
+{
+    const struct htaccess_result *h;
+
+    for (h = r->htaccess; h; h = h->next) {
+        if (h->htaccess) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Whether r's AuthType is BBToken as the server's configuration, its
+ * <Location>s and their <If>s say, where no .htaccess file reaches: a
+ * <Location> is merged after the directory walk, but an <If> of a
+ * .htaccess after every <Location>. */
+static int bbt_config_ours_by_location(request_rec *r)
+{
+    struct ap_conf_vector_t *before = r->per_dir_config;
+    int ours;
+
+    r->per_dir_config = r->server->lookup_defaults;
+    ours = ap_location_walk(r) == OK && ap_if_walk(r) == OK &&
+           bbt_request_is_ours(r);
+    /* As it was: the walks keep their results, and merge them onto it
+     * again when asked. */
+    r->per_dir_config = before;
+    return ours;
+}
+
+int bbt_config_governs(request_rec *r, const bbt_dir_conf_t *conf)
+{
+    if (!conf || !conf->rules) {
+        return 0;
+    }
+    if (conf->routes_section || bbt_request_is_ours(r)) {
+        return 1;
+    }
+    return bbt_config_htaccess_read(r) && bbt_config_ours_by_location(r);
 }
 
 int bbt_config_sandbox(const bbt_dir_conf_t *conf, int ours)

@@ -26,6 +26,10 @@ typedef struct {
     /* BBTokenRoutes none was said in this section, which then may set no
      * route (read only while the section's directives are). */
     int routes_none;
+    /* The routes were set in a section (<Location>, <Directory>, <Files>,
+     * <If>), not at server or virtual-host level: such routes make the
+     * section the module's, whatever its AuthType (bbt_config_governs). */
+    int routes_section;
     /* AuthBBTokenProvider, bbt_authn_t in order; NULL: not set here
      * (inherit). */
     apr_array_header_t *authn;
@@ -56,6 +60,16 @@ const char *bbt_config_not_htaccess(cmd_parms *cmd);
 
 /* The section's settings for r. */
 const bbt_dir_conf_t *bbt_config_dir(const request_rec *r);
+
+/* 1 if the module governs r, whose section's configuration is conf, so
+ * that its refusals of what it cannot route safely (a .htaccess, TRACE, a
+ * Destination's checks) hold: conf has routes (BBTokenRoutes none too),
+ * and a section set them or r's AuthType is BBToken.  Routes given at
+ * server or virtual-host level are the defaults of the module's sections
+ * and govern nothing else of the server.  Where a .htaccess file was read
+ * for r, whose <If> may have taken the AuthType away, the AuthType that
+ * the server's configuration and its <Location>s give r counts too. */
+int bbt_config_governs(request_rec *r, const bbt_dir_conf_t *conf);
 
 /* 1 if what this section serves must not run as the site's origin
  * (BBTokenSandbox): On, or not set where the section has routes and is

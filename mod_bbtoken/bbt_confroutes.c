@@ -42,6 +42,9 @@ static const char *bbt_section_rules(cmd_parms *cmd, bbt_dir_conf_t *conf)
                             "other routes",
                             cmd->cmd->name, bbt_where(cmd));
     }
+    /* Only a section's own routes govern it whatever its AuthType
+     * (bbt_config_governs); a server's are its sections' defaults. */
+    conf->routes_section = cmd->path != NULL;
     if (!conf->rules) {
         conf->rules = bbt_rules_new();
         if (!conf->rules) {

@@ -96,8 +96,13 @@ static int bbt_destcheck(request_rec *r)
     if (!bbt_routing_is_dest_lookup(r)) {
         return OK;
     }
+    /* The look-up's own section is the module's, or the COPY's or MOVE's
+     * is, whose routes took the Destination: routes given at server level
+     * reach a look-up in another tree too, and what they would ask of it
+     * is the module's to ask only then. */
     conf = bbt_config_dir(r);
-    if (!conf || !bbt_rules_has_dest_checks(conf->rules)) {
+    if (!conf || !bbt_rules_has_dest_checks(conf->rules) ||
+        !(bbt_config_governs(r, conf) || bbt_request_is_ours(r->main))) {
         return OK;
     }
     /* The parent matched its Destination to a route: read as httpd read it
@@ -286,8 +291,8 @@ static int bbt_destcheck_after(request_rec *r)
 
 /* mod_dav writes a PUT with a Content-Range into the file already there,
  * in place: into an upload after it was checked and moved into objects/
- * (its inode), at any time after.  Where routes check what is moved
- * (git-object), such a PUT is refused. */
+ * (its inode), at any time after.  Where the module's routes check what
+ * is moved (git-object), such a PUT is refused. */
 static int bbt_destcheck_range(request_rec *r)
 {
     const bbt_dir_conf_t *conf;
@@ -297,7 +302,8 @@ static int bbt_destcheck_range(request_rec *r)
         return OK;
     }
     conf = bbt_config_dir(r);
-    if (!conf || !bbt_rules_has_dest_checks(conf->rules)) {
+    if (!conf || !bbt_rules_has_dest_checks(conf->rules) ||
+        !bbt_config_governs(r, conf)) {
         return OK;
     }
     ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,

@@ -12,6 +12,12 @@
  * .htaccess file applied is refused (500, BBT045), whatever the file says:
  * AllowOverride None is the configuration that works.  The sections
  * without routes (the REST API's, the page's) serve no user's files.
+ * A section is the module's by routes of its own, which no .htaccess can
+ * take away, or by AuthType BBToken, which an <If> in one can: so the
+ * AuthType that the server's configuration and its <Location>s give the
+ * request counts too (bbt_config_governs).  Routes given at server level
+ * are merged into every other tree of the server as well, whose
+ * .htaccess files are not the module's to refuse.
  *
  * The refusal's own page is not the file's to choose either (an
  * ErrorDocument of its own, a Header): it is made from the server's
@@ -86,7 +92,8 @@ static int bbt_htaccess_check(request_rec *r)
         return OK;
     }
     conf = bbt_config_dir(r);
-    if (!conf || !conf->rules || !(dir = bbt_htaccess_applies(r))) {
+    if (!conf || !conf->rules || !(dir = bbt_htaccess_applies(r)) ||
+        !bbt_config_governs(r, conf)) {
         return OK;
     }
     ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,

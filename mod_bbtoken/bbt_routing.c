@@ -434,14 +434,14 @@ static int bbt_translate(request_rec *r)
  * on by default), before authentication: with the request echoed,
  * whatever a proxy in front added to it included, to anyone, and no route
  * that names TRACE ever decides.  In the module's sections (AuthType
- * BBToken, or routes, which a .htaccess cannot take away as it can the
- * AuthType) it is refused first, by the sections that will apply: the
- * walks map_to_storage and the location walk after it would make (each
- * keeps its result, so nothing is done twice).  A walk that fails (a
- * broken .htaccess, a symlink Options refuses) answers as it would for
- * any other method, not with an echo.  Any other TRACE is left to httpd,
- * its configuration as it found it; a refusal's page is the server's,
- * not a .htaccess file's. */
+ * BBToken, or routes a section set, which a .htaccess cannot take away
+ * as it can the AuthType: bbt_config_governs) it is refused first, by the
+ * sections that will apply: the walks map_to_storage and the location
+ * walk after it would make (each keeps its result, so nothing is done
+ * twice).  A walk that fails (a broken .htaccess, a symlink Options
+ * refuses) answers as it would for any other method, not with an echo.
+ * Any other TRACE is left to httpd, its configuration as it found it; a
+ * refusal's page is the server's, not a .htaccess file's. */
 static int bbt_trace_refuse(request_rec *r)
 {
     struct ap_conf_vector_t *before = r->per_dir_config;
@@ -457,7 +457,7 @@ static int bbt_trace_refuse(request_rec *r)
         return rv;
     }
     conf = bbt_config_dir(r);
-    ours = bbt_request_is_ours(r) || (conf && conf->rules);
+    ours = bbt_config_governs(r, conf) || bbt_request_is_ours(r);
     /* As it was: the walks merge their kept results onto it again. */
     r->per_dir_config = before;
     if (!ours) {
