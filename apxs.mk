@@ -110,6 +110,7 @@ CORE    += bbt_gitobj
 CORE    += bbt_jwipe
 CORE    += bbt_backread
 GLUE    := mod_bbtoken bbt_config bbt_confroutes bbt_confcheck bbt_confreq bbt_confmerge bbt_confmap bbt_confpat \
+           bbt_confhtac \
            bbt_request bbt_routing \
            bbt_authn bbt_authz bbt_db bbt_dblookup bbt_dbgate bbt_logguard bbt_private \
            bbt_rest bbt_rest_json bbt_rest_db bbt_rest_tokens bbt_configtest \

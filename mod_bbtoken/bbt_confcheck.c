@@ -53,6 +53,9 @@
  * likes, which becomes r->useragent_ip, the address token allow-lists and
  * the failed-login throttle judge.  A server where that holds and a
  * section of AuthType BBToken applies is warned about.
+ *
+ * A .htaccess file that can take a section of AuthType BBToken whose
+ * routes are the server's away from the module: see bbt_confhtac.c.
  */
 #include "httpd.h"
 #include "http_config.h"
@@ -604,6 +607,7 @@ static int bbt_confcheck(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
     }
     bbt_own(ptemp, ap_conftree, &main_srv, NULL);
     bbt_check_server(&w, ap_conftree, &main_srv);
+    bbt_check_htaccess(&w, &main_srv, 0);
     /* A virtual host also sees the main server's sections. */
     n = w.secs->nelts;
     said =
@@ -629,6 +633,7 @@ static int bbt_confcheck(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
             bbt_check_limit_main(&w);
         }
         bbt_check_merge_main(&w);
+        bbt_check_htaccess(&w, vh, main_srv.routes);
         bbt_check_vhost_fakebasic(&w, vh, n);
         bbt_check_remoteip(&w, vh, &main_srv, said,
                            bbt_any_auth(&w, vh) ||

@@ -237,7 +237,7 @@ void bbt_check_limit(const bbt_walk_t *w, bbt_sec_t *sec)
 
 /* The virtual host of this pass in words: its address, ServerName and
  * where it is written. */
-static const char *bbt_vhost_words(const bbt_walk_t *w)
+const char *bbt_vhost_words(const bbt_walk_t *w)
 {
     const ap_directive_t *v = w->vh->node, *d;
     const char *name = "";

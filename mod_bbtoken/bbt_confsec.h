@@ -1,8 +1,10 @@
 /*
  * The sections of the configuration tree as the startup checks read them
  * (bbt_confcheck.c), shared with the model of how httpd merges their
- * Require lines (bbt_confreq.c, BBT354) and the check of the module's
- * settings a section merged later replaces (bbt_confmerge.c, BBT362).
+ * Require lines (bbt_confreq.c, BBT354), the check of the module's
+ * settings a section merged later replaces (bbt_confmerge.c, BBT362) and
+ * that of .htaccess files where the routes are the server's
+ * (bbt_confhtac.c, BBT364).
  */
 #ifndef BBT_CONFSEC_H
 #define BBT_CONFSEC_H
@@ -182,5 +184,20 @@ void bbt_check_merge_main(const bbt_walk_t *w);
  * <Files>), and may it be merged over one of AuthType BBToken?  Then its
  * routes do something even if it is not AuthType BBToken itself. */
 int bbt_merge_late_applies(const bbt_walk_t *w, const bbt_sec_t *sec);
+
+/* The virtual host of this pass in words, to name it in a warning about a
+ * main server's section: "in <VirtualHost ADDR> (ServerName NAME, at
+ * FILE:LINE) ". */
+const char *bbt_vhost_words(const bbt_walk_t *w);
+
+/* BBT364 (bbt_confhtac.c): a <Directory> that lets AuthConfig into
+ * .htaccess files where a section of AuthType BBToken takes its routes
+ * from the server, so that a file can take it away from the module with
+ * nothing refusing it.  srv is the server of this pass (the main server,
+ * or a virtual host over it); main_judged says the main server's pass
+ * judged the main server's sections under routes of its own, which a
+ * virtual host's pass then leaves to it. */
+void bbt_check_htaccess(const bbt_walk_t *w, const bbt_sec_t *srv,
+                        int main_judged);
 
 #endif
