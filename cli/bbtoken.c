@@ -217,7 +217,8 @@ static int bbtoken_std_fds(void)
 
 int main(int argc, char **argv)
 {
-    bbtoken_ctx_t ctx = {NULL, NULL, 0, 0, "", 0, 0, 0, 0, 0, 0, 0, 0, 0, ""};
+    bbtoken_ctx_t ctx = {NULL, NULL, 0, 0, "", 0, 0, 0, 0,
+                         0,    0,    0, 0, 0,  0, 0, ""};
     int rc;
 
     if (bbtoken_std_fds() != 0) {
@@ -229,6 +230,10 @@ int main(int argc, char **argv)
      * pipeline hides, and a new token is rolled back with a message. */
     signal(SIGPIPE, SIG_IGN);
     rc = bbtoken_main(&ctx, argc, argv);
+    /* A commit the standby did not confirm that no COMMIT of the CLI's
+     * told (bbtoken_committed): a statement that was its own
+     * transaction. */
+    bbtoken_committed(&ctx, "a transaction");
     /* Stopped after a transaction done (xact.c): whatever the command
      * made of it (most often a failure), the status says so. */
     if (ctx.stopped) {

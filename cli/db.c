@@ -228,13 +228,38 @@ static int bbtoken_session(bbtoken_ctx_t *ctx)
  * quote a row (a token's salt and hash, which bbtoken_db_fail keeps out of
  * sight).  The schema raises none (t/22-cli-notices): what an
  * administrator must see fails its statement.  What comes is PostgreSQL's
- * own remark (a synchronous standby's wait given up ahead of a lost
- * COMMIT, which the CLI's own line explains), which the server's log
- * keeps, or another role's code. */
+ * own remark, which the server's log keeps, or another role's code.
+ *
+ * But one is noted, to be said in the CLI's own words
+ * (bbtoken_committed): a commit's wait for a synchronous standby given up
+ * (a cancel, a statement_timeout, its backend ended), after which the
+ * COMMIT is answered or the connection lost, the transaction committed on
+ * that server and perhaps not on the standby a failover would promote:
+ * a revocation or a user disabled that comes back.  Its SQLSTATE is the
+ * plain warning's (01000; 57P01 where the backend was ended), which any
+ * RAISE WARNING has too, and its words are translated, so it is known by
+ * the file PostgreSQL names as raising it, syncrep.c; a server that names
+ * none is believed for any WARNING while a COMMIT of the CLI's runs. */
 static void bbtoken_notice(void *arg, const PGresult *res)
 {
-    (void)arg;
-    (void)res;
+    bbtoken_ctx_t *ctx = arg;
+    const char *severity =
+        PQresultErrorField(res, PG_DIAG_SEVERITY_NONLOCALIZED);
+    const char *file = PQresultErrorField(res, PG_DIAG_SOURCE_FILE);
+
+    if (severity && strcmp(severity, "WARNING") == 0 &&
+        (file ? strcmp(file, "syncrep.c") == 0 : ctx->committing)) {
+        ctx->unconfirmed++;
+    }
+}
+
+void bbtoken_committed(bbtoken_ctx_t *ctx, const char *what)
+{
+    if (ctx->unconfirmed) {
+        ctx->unconfirmed = 0;
+        bbtoken_warn("%s: committed on this server, but " BBTOKEN_UNCONFIRMED,
+                     what);
+    }
 }
 
 int bbtoken_connect(bbtoken_ctx_t *ctx)
@@ -277,7 +302,7 @@ int bbtoken_connect(bbtoken_ctx_t *ctx)
      * it, before the CLI's own line: it asks the administrator to act.
      * Connecting step by step instead would take over what libpq does
      * alone (connect_timeout for each address, then --db's next host). */
-    PQsetNoticeReceiver(ctx->conn, bbtoken_notice, NULL);
+    PQsetNoticeReceiver(ctx->conn, bbtoken_notice, ctx);
     if (PQstatus(ctx->conn) == CONNECTION_OK) {
         return bbtoken_session(ctx);
     }

@@ -51,6 +51,12 @@ struct bbtoken_ctx {
     /* How many sessions were lost at a COMMIT and made again (xact.c):
      * what one holds (a held cursor) is not in the next. */
     unsigned lost;
+    /* A COMMIT of the CLI's is running (db.c's notice receiver), and how
+     * many times the server said, since last told, that a commit's wait
+     * for a synchronous standby was given up: committed on that server,
+     * it may be missing from the standby a failover would promote. */
+    int committing;
+    unsigned unconfirmed;
     /* What a command of many transactions has done so far that a failure
      * of its next does not undo (bbtoken_done: "1000 tokens of frank were
      * revoked before it (running the command again revokes the rest)"),
@@ -170,6 +176,18 @@ typedef struct {
 /* Connect, tell the database who acts, and (unless ctx->any_schema) check
  * the schema version.  0, or an exit status after reporting. */
 int bbtoken_connect(bbtoken_ctx_t *ctx);
+
+/* How a commit the synchronous standby did not confirm is told (after
+ * "committed on this server, but" where the COMMIT was answered). */
+#define BBTOKEN_UNCONFIRMED                                                    \
+    "the synchronous standby did not confirm it: a failover may lose it"
+
+/* A COMMIT sent as what was answered: where the server said meanwhile that
+ * its wait for a synchronous standby was given up (a cancel, a
+ * statement_timeout), say so on stderr in one line.  The command goes on
+ * and its exit status stays: the change is made, and every session of
+ * that server sees it. */
+void bbtoken_committed(bbtoken_ctx_t *ctx, const char *what);
 
 /* Whether libpq takes --db's value s as a connection string (a conninfo
  * or a URI) rather than a database name.  dbmask.c. */
@@ -553,11 +571,11 @@ int bbtoken_xact_read(bbtoken_ctx_t *ctx, const char *what, int audited,
  * and, unless x says it changed nothing, ask what became of it, for at
  * most the session's lock_timeout (BBTOKEN_MINT_LOCK_WAIT where it has
  * none) while it is in progress.  0 when it changed nothing, or committed
- * and the rows show it, said on stderr, unless ctx->held: then
- * BBTOKEN_EXIT_STOPPED, ctx->stopped set, after saying that the rest was
- * not done; or an exit status after saying that it was not done
- * (aborted: nothing changed) or that whether it took effect is not
- * known. */
+ * and the rows show it (with ctx->unconfirmed's word), said on stderr,
+ * unless ctx->held: then BBTOKEN_EXIT_STOPPED, ctx->stopped set, after
+ * saying that the rest was not done; or an exit status after saying that
+ * it was not done (aborted: nothing changed) or that whether it took
+ * effect is not known. */
 int bbtoken_xact_lost(bbtoken_ctx_t *ctx, const bbtoken_tx_t *tx,
                       const bbtoken_xact_t *x, const char *lost);
 

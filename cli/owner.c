@@ -335,10 +335,15 @@ static int bbtoken_owner_reclaim(bbtoken_ctx_t *ctx, const char *owner,
         PQclear(alter);
         n++;
     }
-    if (!(alter = bbtoken_exec_once(ctx, "committing", "COMMIT", 0, NULL))) {
+    ctx->committing = 1;
+    alter = bbtoken_exec_once(ctx, "committing", "COMMIT", 0, NULL);
+    ctx->committing = 0;
+    if (!alter) {
         goto rollback;
     }
     PQclear(alter);
+    bbtoken_committed(ctx, "giving the schema's objects to the owner of its "
+                           "tables");
     if (n > 0) {
         printf("gave %d of the schema's objects that superusers owned to "
                "%s, the owner of its tables\n",

@@ -74,9 +74,14 @@ static int bbtoken_tx_once(bbtoken_ctx_t *ctx, const bbtoken_tx_t *tx,
         /* A serializable transaction may be aborted by its COMMIT, and
          * a deferred trigger runs there. */
         *where = tx->commit ? tx->commit : tx->what;
+        ctx->committing = 1;
         res = PQexec(ctx->conn, "COMMIT");
+        ctx->committing = 0;
         if (PQresultStatus(res) == PGRES_COMMAND_OK) {
             PQclear(res);
+            /* Done: said as xact.c says a lost COMMIT found done. */
+            bbtoken_committed(ctx, tx->ask && tx->ask->done ? tx->ask->done
+                                                            : tx->what);
         } else if (PQstatus(ctx->conn) == CONNECTION_BAD) {
             /* The COMMIT may have reached the server and been done there
              * before the connection went: ask. */

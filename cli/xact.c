@@ -238,10 +238,14 @@ int bbtoken_xact_lost(bbtoken_ctx_t *ctx, const bbtoken_tx_t *tx,
     const char *what = tx->commit ? tx->commit : tx->what;
     const char *params[4] = {x->xid, x->server, x->start, NULL};
     char wait[64] = "", why[640], said[512], changed[sizeof(ctx->done) + 64];
+    /* The old session's word that its commit's wait for the standby was
+     * given up: said with "done", where it holds. */
+    const unsigned unconfirmed = ctx->unconfirmed;
     const char *after;
     bbt_xact_t found;
     int64_t us;
 
+    ctx->unconfirmed = 0;
     if (x->unchanged) {
         return bbtoken_xact_unchanged(ctx, what, x, lost);
     }
@@ -265,9 +269,10 @@ int bbtoken_xact_lost(bbtoken_ctx_t *ctx, const bbtoken_tx_t *tx,
         bbtoken_warn(
             "%s: done, though the connection was lost at its COMMIT "
             "(%s): connected again, the database says its "
-            "transaction %s committed, and it holds %s",
+            "transaction %s committed, and it holds %s%s",
             tx->ask && tx->ask->done ? tx->ask->done : tx->what, lost, x->xid,
-            tx->ask ? tx->ask->evidence : "its records in the audit trail");
+            tx->ask ? tx->ask->evidence : "its records in the audit trail",
+            unconfirmed ? "; but " BBTOKEN_UNCONFIRMED : "");
         return ctx->held ? bbtoken_xact_stop(ctx) : 0;
     }
     if (found == BBT_XACT_NOT_DONE) {

@@ -15,6 +15,15 @@
 # database's collation version recorded and not the system's) asks the
 # administrator to act: libpq prints it as psql's connection does, and
 # the CLI's one line follows it.
+#
+# One warning is the CLI's to tell, in its words: a commit's wait for the
+# synchronous standby given up.  Cancelled (pg_cancel_backend, a
+# statement_timeout), the COMMIT is answered all the same, committed on
+# this server alone, and the CLI said nothing, exit 0: a failover to that
+# standby brings a revoked token back, and the administrator was not
+# told.  Now one line says so, and the command's output and exit status
+# stay.  Its backend ended there, the "done" line of the lost COMMIT says
+# it too.
 use strict;
 use warnings;
 use FindBin;
@@ -34,6 +43,9 @@ my $SYNC = { PGOPTIONS => '-c synchronous_commit=on' };
 sub lines { my ($s) = @_; return scalar(() = $s =~ /\n/g) }
 sub live_id { $env->psql("SELECT id FROM bbtoken_tokens WHERE name = '$_[0]' AND revoked_at IS NULL") }
 
+# What the CLI says of a commit the standby did not confirm.
+my $UNCONFIRMED = 'the synchronous standby did not confirm it: a failover may lose it';
+
 # The backend of the CLI run bbt-$app waiting for the standby at its
 # COMMIT: its pid, or 0 if none does within a minute.
 sub committing {
@@ -48,8 +60,9 @@ sub committing {
 }
 
 # bbtoken @args with its COMMIT's backend ended while it waits for the
-# standby; with refuse => 1, the database accepting no new connection
-# meanwhile: (rc, stdout, stderr).
+# standby (with cancel => 1, its wait cancelled instead); with refuse =>
+# 1, the database accepting no new connection meanwhile: (rc, stdout,
+# stderr).
 my $n = 0;
 sub cut {
     my ($o, @args) = @_;
@@ -59,7 +72,8 @@ sub cut {
     my $pid = committing($app);
     ok($pid, "bbtoken @args: its COMMIT waits for the standby");
     $env->psql('ALTER DATABASE bbtoken ALLOW_CONNECTIONS false', db => 'postgres') if $o->{refuse};
-    $env->psql("SELECT pg_terminate_backend($pid)", db => 'postgres') if $pid;
+    my $end = $o->{cancel} ? 'pg_cancel_backend' : 'pg_terminate_backend';
+    $env->psql("SELECT $end($pid)", db => 'postgres') if $pid;
     my @r = $wait->();
     $env->psql('ALTER DATABASE bbtoken ALLOW_CONNECTIONS true', db => 'postgres') if $o->{refuse};
     $env->pg_syncrep(0);
@@ -80,10 +94,27 @@ subtest 'a COMMIT ended while it waits for the standby: done, one line' => sub {
     my ($rc, $out, $err) = cut({}, 'revoke', $id);
     is($rc, 0, 'exit 0') or diag $err;
     is(lines($err), 1, '  one line on stderr') or diag $err;
-    like($err, qr/^bbtoken: revoking the token: done, though the connection was lost at its COMMIT \([^\n]*\): connected again, the database says its transaction \d+ committed, and it holds its records in the audit trail\n\z/,
-         '  saying it is done') or diag $err;
-    unlike($err, qr/WARNING|DETAIL|synchronous/, '  and nothing of the server\'s warning');
+    like($err, qr/^bbtoken: revoking the token: done, though the connection was lost at its COMMIT \([^\n]*\): connected again, the database says its transaction \d+ committed, and it holds its records in the audit trail; but $UNCONFIRMED\n\z/,
+         '  saying it is done, and that the standby did not confirm it') or diag $err;
+    unlike($err, qr/WARNING|DETAIL/, '  and nothing of the server\'s warning as it is');
     is($env->psql("SELECT revoked_at IS NOT NULL FROM bbtoken_tokens WHERE id = '$id'"), 't', '  revoked');
+};
+
+subtest 'a COMMIT whose wait for the standby is cancelled: committed, one line' => sub {
+    my ($tok, $id) = $env->token_create('alice', name => 'ci-c');
+    my ($rc, $out, $err) = cut({ cancel => 1 }, 'revoke', $id);
+    is($rc, 0, 'revoke: exit 0, as without the cancel') or diag $err;
+    is($out, '', '  nothing on stdout, as without it');
+    is($err, "bbtoken: revoking the token: committed on this server, but $UNCONFIRMED\n",
+       '  one line on stderr: the standby did not confirm it') or diag $err;
+    is($env->psql("SELECT revoked_at IS NOT NULL FROM bbtoken_tokens WHERE id = '$id'"), 't', '  revoked');
+
+    ($rc, $out, $err) = cut({ cancel => 1 }, 'create', 'alice', '--name', 'ci-d');
+    is($rc, 0, 'create: exit 0') or diag $err;
+    like($out, qr/^BBDC-\S+\n\z/, '  the token printed');
+    is($err, "bbtoken: creating the token (the token printed is valid): committed on this server, but $UNCONFIRMED\n",
+       '  one line on stderr: the standby did not confirm it') or diag $err;
+    ok(live_id('ci-d'), '  the token stored');
 };
 
 subtest 'the same, not connected again: exit 1, one line' => sub {

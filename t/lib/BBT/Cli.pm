@@ -82,7 +82,8 @@ sub cli_bg {
 # (pg_syncrep), and the CLI's backend, ended while its COMMIT waits there
 # (pg_terminate_backend), has committed it locally.  A transaction that
 # took no id does not wait.  (exit code, stdout, stderr, whether a COMMIT
-# was cut so); the CLI's stderr holds PostgreSQL's warning of the cut.
+# was cut so); where it finds that transaction done, the CLI says the
+# standby did not confirm it.
 sub cli_commit_cut {
     my ($self, $db, @args) = @_;
     local $ENV{PGOPTIONS} = '-c synchronous_commit=local';
