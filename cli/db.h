@@ -568,14 +568,15 @@ int bbtoken_xact_read(bbtoken_ctx_t *ctx, const char *what, int audited,
 
 /* The connection was lost at tx's COMMIT, which x was read for (lost:
  * libpq's message): connect again (ctx->conn is then the new connection)
- * and, unless x says it changed nothing, ask what became of it, for at
- * most the session's lock_timeout (BBTOKEN_MINT_LOCK_WAIT where it has
- * none) while it is in progress.  0 when it changed nothing, or committed
- * and the rows show it (with ctx->unconfirmed's word), said on stderr,
- * unless ctx->held: then BBTOKEN_EXIT_STOPPED, ctx->stopped set, after
- * saying that the rest was not done; or an exit status after saying that
- * it was not done (aborted: nothing changed) or that whether it took
- * effect is not known. */
+ * and, unless x says it changed nothing and the server is the one that
+ * ran it, ask what became of it, for at most the session's lock_timeout
+ * (BBTOKEN_MINT_LOCK_WAIT where it has none) while it is in progress.  0
+ * when it changed nothing there, or committed and the rows show it (with
+ * ctx->unconfirmed's word), said on stderr, unless ctx->held: then
+ * BBTOKEN_EXIT_STOPPED, ctx->stopped set, after saying that the rest was
+ * not done; or an exit status after saying that it was not done
+ * (aborted: nothing changed) or that whether it took effect is not
+ * known. */
 int bbtoken_xact_lost(bbtoken_ctx_t *ctx, const bbtoken_tx_t *tx,
                       const bbtoken_xact_t *x, const char *lost);
 

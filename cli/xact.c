@@ -8,18 +8,21 @@
  * version reached, or else its records in the audit trail, which the
  * schema's triggers write with the transaction's start (now()) and the
  * session's source: another transaction given the same id after a crash
- * started later.  A transaction that changed nothing is not asked about:
- * committed or not, it lost nothing.  One changed nothing that took no id,
- * or whose every change writes a record to the audit trail (bbtoken_tx_t's
+ * started later.  A transaction that changed nothing is not asked about,
+ * where the server connected to again is the one that ran it: committed
+ * or not, it lost nothing there.  One changed nothing that took no id, or
+ * whose every change writes a record to the audit trail (bbtoken_tx_t's
  * audited) and that wrote none, though it took an id (a row locked FOR
  * SHARE, one written over with the values it held): a rerun with the same
  * values, which "not done (safe to run again)" asks for, is most often so.
- * Committed and shown, it is done.  Either way the command goes on, on the
- * new connection, unless it held state in the session lost (ctx->held: a
- * lock naming that session, a cursor).  Going on without it would let a
- * second notify take over the lock of a session gone and mail the same
- * notices, and list --revoke read a cursor no longer there: such a command
- * stops, saying what it did and that the rest was not done
+ * On another server (a standby promoted after a failover, which loses a
+ * COMMIT's answer too) its rows are not the ones it was judged by: not
+ * known.  Committed and shown, it is done.  Either way the command
+ * goes on, on the new connection, unless it held state in the session lost
+ * (ctx->held: a lock naming that session, a cursor).  Going on without it
+ * would let a second notify take over the lock of a session gone and mail
+ * the same notices, and list --revoke read a cursor no longer there: such
+ * a command stops, saying what it did and that the rest was not done
  * (BBTOKEN_EXIT_STOPPED).  Aborted, nothing was changed; anything else (in
  * progress past the wait, another server, no evidence, no connection), not
  * known.  Whatever the failure, not connected again included, what the
@@ -50,6 +53,10 @@ static const char bbtoken_xact_read_audited_sql[] = BBTOKEN_XACT_READ_SQL(
 static const char bbtoken_xact_audited_sql[] = BBT_XACT_ASK(
     "EXISTS (SELECT 1 FROM bbtoken_audit WHERE"
     " at = ($3::timestamp AT TIME ZONE 'UTC') AND source = 'cli')");
+
+/* Whether the server connected to is the one that ran the transaction
+ * ($1, its BBT_XACT_SERVER then). */
+static const char bbtoken_xact_here_sql[] = "SELECT " BBT_XACT_SERVER " = $1";
 
 /* How long a transaction in progress is waited for: the session's
  * lock_timeout, as a token's store waits for another session's lock, or
@@ -154,10 +161,9 @@ static void bbtoken_xact_why(bbtoken_ctx_t *ctx, bbt_xact_t found,
         break;
     case BBT_XACT_ELSEWHERE:
         snprintf(why, size,
-                 "the server connected to is not the one that ran "
-                 "transaction %s (started at another time: another server, "
-                 "or restarted)",
-                 x->xid);
+                 "the server connected to is not the one that ran %s%s "
+                 "(started at another time: another server, or restarted)",
+                 x->xid[0] ? "transaction " : "it", x->xid);
         break;
     case BBT_XACT_FORGOTTEN:
         snprintf(why, size, "transaction %s is too old for the server to say",
@@ -204,24 +210,35 @@ static int bbtoken_xact_stop(bbtoken_ctx_t *ctx)
     return BBTOKEN_EXIT_STOPPED;
 }
 
-/* The transaction changed nothing: whether it committed or not, the
- * database holds what it would have, and the command goes on, on a new
- * connection, as if the answer had come (a rerun's "already", "no such"
- * and the like as usual), unless it held state in the session lost. */
+/* The transaction changed nothing, judged by the rows of the server that
+ * ran it: if the one connected to again is that server, whether it
+ * committed or not, the database holds what it would have.  On another
+ * (a standby promoted, which may lack the last records of the one lost)
+ * or on the same started again, what it holds was not what the
+ * transaction was judged by: whether it took effect is not known, as for
+ * any write asked about there.  BBT_XACT_DONE where it is the same, else
+ * BBT_XACT_ELSEWHERE or BBT_XACT_UNREAD. */
+static bbt_xact_t bbtoken_xact_here(bbtoken_ctx_t *ctx, const bbtoken_xact_t *x)
+{
+    const char *params[1] = {x->server};
+    PGresult *res = bbtoken_xact_exec(ctx, bbtoken_xact_here_sql, 1, params);
+    bbt_xact_t found = BBT_XACT_UNREAD;
+
+    if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1) {
+        found = PQgetvalue(res, 0, 0)[0] == 't' ? BBT_XACT_DONE
+                                                : BBT_XACT_ELSEWHERE;
+    }
+    PQclear(res);
+    return found;
+}
+
+/* It changed nothing, and its server is the one connected to: the command
+ * goes on, on the new connection, as if the answer had come (a rerun's
+ * "already", "no such" and the like as usual), unless it held state in
+ * the session lost. */
 static int bbtoken_xact_unchanged(bbtoken_ctx_t *ctx, const char *what,
                                   const bbtoken_xact_t *x, const char *lost)
 {
-    char said[512], changed[sizeof(ctx->done) + 64];
-
-    /* Nothing lost, but the command cannot go on: what its transactions
-     * before this one did stands. */
-    if (bbtoken_xact_reconnect(ctx, said, sizeof(said)) != 0) {
-        return bbtoken_fail("%s: the connection was lost at its COMMIT (%s), "
-                            "but it had %s: %s; not connected again: %s",
-                            what, lost,
-                            x->xid[0] ? "changed nothing" : "written nothing",
-                            BBTOKEN_UNCHANGED(ctx, changed), said);
-    }
     bbtoken_warn("%s: the connection was lost at its COMMIT (%s), but %s, so "
                  "nothing was lost: connected again",
                  what, lost,
@@ -246,12 +263,23 @@ int bbtoken_xact_lost(bbtoken_ctx_t *ctx, const bbtoken_tx_t *tx,
     int64_t us;
 
     ctx->unconfirmed = 0;
-    if (x->unchanged) {
-        return bbtoken_xact_unchanged(ctx, what, x, lost);
-    }
     if (bbtoken_xact_reconnect(ctx, said, sizeof(said)) != 0) {
+        if (x->unchanged) {
+            /* Nothing lost, but the command cannot go on: what its
+             * transactions before this one did stands. */
+            return bbtoken_fail(
+                "%s: the connection was lost at its COMMIT (%s), but it had "
+                "%s: %s; not connected again: %s",
+                what, lost, x->xid[0] ? "changed nothing" : "written nothing",
+                BBTOKEN_UNCHANGED(ctx, changed), said);
+        }
         snprintf(why, sizeof(why), "not connected again: %s", said);
         found = BBT_XACT_UNREAD;
+    } else if (x->unchanged) {
+        if ((found = bbtoken_xact_here(ctx, x)) == BBT_XACT_DONE) {
+            return bbtoken_xact_unchanged(ctx, what, x, lost);
+        }
+        bbtoken_xact_why(ctx, found, tx, x, wait, why, sizeof(why));
     } else {
         if (tx->ask) {
             params[2] = tx->ask->args[0];

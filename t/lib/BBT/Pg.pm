@@ -241,6 +241,14 @@ sub pg_standby_psql {
     return $self->_pg_on_standby(sub { $self->psql($sql, %o) });
 }
 
+# Promote the standby (pg_ctl promote, which waits until it is done): a
+# server of its own from then on, with the rows the cluster had, its
+# postmaster's start not the cluster's.
+sub pg_standby_promote {
+    my ($self) = @_;
+    $self->_pg_on_standby(sub { $self->_pg_ctl('promote') });
+}
+
 sub pg_standby_stop {
     my ($self) = @_;
     $self->_pg_on_standby(sub { $self->_pg_ctl('stop', '-m', 'immediate') });
