@@ -54,7 +54,9 @@ int bbt_verdict_counted(bbt_verdict_t v)
 
 int bbt_verdict_fenceable(bbt_verdict_t v)
 {
-    return v == BBT_VERDICT_OK || v == BBT_VERDICT_NOT_OWNER;
+    return v == BBT_VERDICT_OK || v == BBT_VERDICT_NOT_OWNER ||
+           v == BBT_VERDICT_REVOKED || v == BBT_VERDICT_EXPIRED ||
+           v == BBT_VERDICT_DISABLED;
 }
 
 const char *bbt_verdict_str(bbt_verdict_t v)

@@ -71,12 +71,15 @@ bbt_verdict_t bbt_verdict(const bbt_tokrow_t *row, int secret_ok,
 int bbt_verdict_counted(bbt_verdict_t v);
 
 /* Whether verdict v, for a client outside the token's allow-list, becomes
- * BBT_VERDICT_ADDRESS: OK, and a Basic user name that is not the owner's.
- * From outside its list a live token is refused for the address whatever
- * user name came with it: refused as "not the owner", which the throttle
- * does not count, a right secret sent with any other name would be told
- * apart from a wrong one.  Revoked, expired, disabled and broken stand: such
- * a token is no use from anywhere. */
+ * BBT_VERDICT_ADDRESS: every verdict reached once the secret has proven
+ * right (OK, a Basic user name that is not the owner's, revoked, expired,
+ * owner disabled) but a broken row's.  From outside its list a right token
+ * is refused for the address, counted as a wrong one, whatever became of
+ * it: were a revoked or expired one not, the throttle would tell a stolen
+ * token's holder whether it is still live (counted) or dead (not), and a
+ * right secret sent with another user's name would be told apart from a
+ * wrong one.  A broken row stands (500: the server's fault, which says
+ * nothing of the token's life). */
 int bbt_verdict_fenceable(bbt_verdict_t v);
 
 /* A short English reason for the log ("token revoked"); "" for OK. */

@@ -125,4 +125,43 @@ for my $nocache (0, 1) {
     };
 }
 
+# Revoked, expired or its owner disabled, a right token from outside its
+# list is refused and counted as a live one is: were it refused as
+# revoked (BBT035, uncounted), the throttle's next answer would tell a
+# stolen token's holder whether the token is still live.
+$env->user_add('dave');
+$env->grant('dave', 'PROJECT_READ', 'PROJ');
+my %dead;
+for my $how (qw(revoked expired disabled)) {
+    my $owner = $how eq 'disabled' ? 'dave' : 'alice';
+    my $t = $env->cli_ok('create', $owner, '--name', "fenced-$how", '--allow-from', '127.0.0.1/32');
+    chomp $t;
+    $dead{$how} = $t;
+}
+$env->cli_ok('revoke', parse_token($dead{revoked})->{id});
+$env->expire_token(parse_token($dead{expired})->{id});
+$env->cli_ok('user', 'disable', 'dave');
+for my $nocache (0, 1) {
+    my $where = $nocache ? 'from the database' : 'from the cache or the database';
+    my $net = $nocache ? '127.0.6' : '127.0.5';
+    subtest "a dead token from outside its list, $where" => sub {
+        my $n = 1;
+        for my $how (qw(revoked expired disabled)) {
+            my $did = parse_token($dead{$how})->{id};
+            # Twice, from two addresses: the second may find the entry the
+            # first made.
+            for (1 .. 2) {
+                my $at = "$net." . $n++;
+                my ($st, $said) = probe($at, auth_bearer($dead{$how}), $nocache);
+                is($st, 401, "$at: the $how token, from outside its allow-list: 401");
+                like($said, qr/BBT600: token $did refused from \Q$at\E: not in the token's allow-list/,
+                     '  logged as BBT600, as a live one') or diag $said;
+                unlike($said, qr/BBT035: token $did/, '  not as BBT035, which says why') or diag $said;
+                is(from($at, $good_pw, $nocache), 429, "$at: then the right password: 429, as after a live one");
+            }
+            is(from('127.0.0.1', auth_bearer($dead{$how}), $nocache), 401, "the $how token from inside its list: 401");
+        }
+    };
+}
+
 done_testing;

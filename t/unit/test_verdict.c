@@ -136,18 +136,19 @@ int main(void)
     is_int(bbt_verdict_counted(BBT_VERDICT_BROKEN), 0, "broken: too");
     is_int(bbt_verdict_counted(BBT_VERDICT_OK), 0, "OK: no refusal");
 
-    /* What a client outside the allow-list turns into its refusal: a live
-     * token, whatever the user name, so that it is counted as a wrong
-     * secret is. */
+    /* What a client outside the allow-list turns into its refusal: a right
+     * token, whatever the user name and whatever became of it, so that it
+     * is counted as a wrong secret is and says nothing of its life. */
     is_int(bbt_verdict_fenceable(BBT_VERDICT_OK), 1, "OK: fenced");
     is_int(bbt_verdict_fenceable(BBT_VERDICT_NOT_OWNER), 1,
            "not the owner's name: fenced too");
     is_int(bbt_verdict_fenceable(BBT_VERDICT_UNKNOWN), 0, "unknown id: stands");
     is_int(bbt_verdict_fenceable(BBT_VERDICT_WRONG_SECRET), 0,
            "wrong secret: stands");
-    is_int(bbt_verdict_fenceable(BBT_VERDICT_REVOKED), 0, "revoked: stands");
-    is_int(bbt_verdict_fenceable(BBT_VERDICT_EXPIRED), 0, "expired: stands");
-    is_int(bbt_verdict_fenceable(BBT_VERDICT_DISABLED), 0, "disabled: stands");
+    is_int(bbt_verdict_fenceable(BBT_VERDICT_REVOKED), 1, "revoked: fenced");
+    is_int(bbt_verdict_fenceable(BBT_VERDICT_EXPIRED), 1, "expired: fenced");
+    is_int(bbt_verdict_fenceable(BBT_VERDICT_DISABLED), 1,
+           "owner disabled: fenced");
     is_int(bbt_verdict_fenceable(BBT_VERDICT_BROKEN), 0, "broken: stands");
 
     is_str(bbt_verdict_str(BBT_VERDICT_REVOKED), "token revoked", "reason");
