@@ -21,9 +21,10 @@ APLOG_USE_MODULE(bbtoken);
  * the route translate_name matched, the Authorization header the fixups
  * took away from a request nobody authenticated, the body a route read,
  * the section httpd found for a request of the module's sections,
- * whether the request, authorized, reached its handler (the metrics), and,
- * on the client's request alone, whether a refusal of its credentials was
- * logged at error and a failure counted, by whichever request of it. */
+ * whether the request, authorized, reached its handler (the metrics), the
+ * AuthType's last answer and the configuration it was for, and, on the
+ * client's request alone, whether a refusal of its credentials was logged
+ * at error and a failure counted, by whichever request of it. */
 typedef struct {
     bbt_req_t *rq;
     void *memo;
@@ -31,6 +32,8 @@ typedef struct {
     struct bbt_kept *kept;
     const struct ap_conf_vector_t *section;
     int handled;
+    const struct ap_conf_vector_t *ours_dir;
+    int ours;
     unsigned int refusal_said : 1;
     unsigned int failure_counted : 1;
 } bbt_req_slot_t;
@@ -218,11 +221,37 @@ int bbt_request_failure_first(request_rec *r)
     return 1;
 }
 
+/* Keeps what type says in r's slot, for r->per_dir_config. */
+__attribute__((noinline)) static int bbt_request_keep_ours(request_rec *r,
+                                                           const char *type)
+{
+    bbt_req_slot_t *sl = bbt_slot(r);
+
+    sl->ours_dir = r->per_dir_config;
+    sl->ours = strcasecmp(type, BBT_AUTH_TYPE) == 0;
+    return sl->ours;
+}
+
+/* The AuthType is an expression mod_authn_core evaluates and copies on
+ * every look, and the hooks of one request look several times: the answer
+ * is kept in r's slot for the configuration it was found under (a
+ * sub-request or an internal redirect has a slot of its own; a walk or
+ * mod_dir's promotion that changes r->per_dir_config gets a fresh one).
+ * No AuthType at all, most requests of a server, costs next to nothing
+ * to find and is not kept: past the test, the path is the one before the
+ * memo.  A slot's ours_dir is NULL until it keeps an answer, and no
+ * request's configuration is. */
 int bbt_request_is_ours(request_rec *r)
 {
-    const char *type = ap_auth_type(r);
+    const bbt_req_slot_t *sl =
+        ap_get_module_config(r->request_config, &bbtoken_module);
+    const char *type;
 
-    return type && strcasecmp(type, BBT_AUTH_TYPE) == 0;
+    if (sl && sl->ours_dir == r->per_dir_config) {
+        return sl->ours;
+    }
+    type = ap_auth_type(r);
+    return type ? bbt_request_keep_ours(r, type) : 0;
 }
 
 /* A record is made only once the AuthType was found to be BBToken, and

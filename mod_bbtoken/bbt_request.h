@@ -148,7 +148,8 @@ int bbt_request_failure_first(request_rec *r);
  * owner was read with (the one the backend is told). */
 void bbt_request_dest_own(request_rec *r, bbt_access_t *a, const char *name);
 
-/* 1 if r's AuthType is BBToken. */
+/* 1 if r's AuthType is BBToken: evaluated once per request_rec and
+ * r->per_dir_config, as a function of that configuration alone. */
 int bbt_request_is_ours(request_rec *r);
 
 /* The same as bbt_request_is_ours(r), answered from rq (r's record, or
