@@ -34,6 +34,47 @@ static int bbt_cc_is(const char *d, size_t len, const char *name)
            (len == n || d[n] == '=');
 }
 
+/* Whether d[0..len), not empty, is a directive a private response drops.
+ * Most directives start with neither letter and are compared with none. */
+static int bbt_cc_dropped(const char *d, size_t len)
+{
+    switch (*d) {
+    case 'p':
+    case 'P':
+        return bbt_cc_is(d, len, "public") || bbt_cc_is(d, len, "private");
+    case 's':
+    case 'S':
+        return bbt_cc_is(d, len, "s-maxage");
+    default:
+        return 0;
+    }
+}
+
+/* Where the directive at p ends: at the first comma outside a quoted
+ * string, or at the end of the value; NULL if a quoted string in it is
+ * never closed.  The bytes between are skipped a run at a time. */
+static const char *bbt_cc_end(const char *p)
+{
+    for (;;) {
+        p += strcspn(p, ",\"");
+        if (*p != '"') {
+            return p;
+        }
+        /* In the quoted string: to its closing quote, each backslash
+         * escaping the byte after it. */
+        for (p++;; p += 2) {
+            p += strcspn(p, "\"\\");
+            if (*p == '"') {
+                break;
+            }
+            if (*p == '\0' || p[1] == '\0') {
+                return NULL;
+            }
+        }
+        p++;
+    }
+}
+
 /* Append d[0..len) to out at *used, after ", " unless it is the first. */
 static void bbt_cc_append(char *out, size_t *used, const char *d, size_t len)
 {
@@ -60,25 +101,13 @@ char *bbt_cachectl_private(const char *value, char *out, size_t outlen)
     /* The kept directives go after room for the lead. */
     used = 0;
     while (p && *p) {
-        const char *d = p, *end;
+        const char *d = p, *end = bbt_cc_end(p);
         size_t len;
-        int quoted = 0;
 
-        while (*p && (quoted || *p != ',')) {
-            if (quoted && *p == '\\' && p[1]) {
-                p++;
-            } else if (*p == '"') {
-                quoted = !quoted;
-            }
-            p++;
-        }
-        if (quoted) {
+        if (!end) {
             break; /* unclosed: see above */
         }
-        end = p;
-        if (*p == ',') {
-            p++;
-        }
+        p = *end == ',' ? end + 1 : end;
         while (d < end && (*d == ' ' || *d == '\t')) {
             d++;
         }
@@ -86,8 +115,7 @@ char *bbt_cachectl_private(const char *value, char *out, size_t outlen)
             end--;
         }
         len = (size_t)(end - d);
-        if (len == 0 || bbt_cc_is(d, len, "public") ||
-            bbt_cc_is(d, len, "s-maxage") || bbt_cc_is(d, len, "private")) {
+        if (len == 0 || bbt_cc_dropped(d, len)) {
             continue;
         }
         bbt_cc_append(out + lead, &used, d, len);

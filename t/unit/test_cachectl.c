@@ -47,6 +47,14 @@ static void test_values(void)
     is_private("no-stored", "private, no-stored");
     is_private("s-maxage", "private");
     is_private("public=1", "private");
+    /* Dropped whatever their case, kept when only the first letter is
+     * theirs. */
+    is_private("S-MaxAge=5, Private, PUBLIC", "private");
+    is_private("\tpublic\t,  s-maxage=1 ", "private");
+    is_private("proxy-revalidate, stale-if-error=60, p, s, privately",
+               "private, proxy-revalidate, stale-if-error=60, p, s, "
+               "privately");
+    is_private("=public, s=1", "private, =public, s=1");
     /* A comma inside a quoted value does not end the directive: nothing
      * in the quotes is dropped, spaced or read as a directive. */
     is_private("no-cache=\"Set-Cookie,Authorization\"",
@@ -56,6 +64,14 @@ static void test_values(void)
     is_private("no-cache=\"x, no-store\"", "private, no-cache=\"x, no-store\"");
     is_private("no-cache=\"a\\\", public\", s-maxage=1",
                "private, no-cache=\"a\\\", public\"");
+    /* An escaped backslash does not escape the quote after it. */
+    is_private("no-cache=\"a\\\\\", public", "private, no-cache=\"a\\\\\"");
+    /* Outside a quoted string a backslash escapes nothing. */
+    is_private("max-age=5\\, public, x=\\\"", "private, max-age=5\\");
+    is_private("a\\,b", "private, a\\, b");
+    /* Quoted strings that are empty, or several in one directive. */
+    is_private("no-cache=\"\", public", "private, no-cache=\"\"");
+    is_private("x=\"a,\"\"b,\", public", "private, x=\"a,\"\"b,\"");
     /* A quoted string never closed: nothing after its opening quote is a
      * directive (a reader that splits at commas would see one), and the
      * directive it is in goes too, never passed on half-quoted. */
