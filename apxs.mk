@@ -156,6 +156,7 @@ CLI      := bbtoken args usage out mail sendmail db dbarg migrations cmd_users \
 CLI      += cmd_inventory
 CLI      += cmd_rotate
 CLI      += cmd_dbcheck
+CLI      += cmd_db
 CLI      += mint
 CLI      += tx
 CLI      += xact

@@ -393,14 +393,16 @@ int bbtoken_cmd_policy(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
                        const bbtoken_args_t *a);
 int bbtoken_cmd_purge(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
                       const bbtoken_args_t *a);
-int bbtoken_cmd_db_status(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
-                          const bbtoken_args_t *a);
-int bbtoken_cmd_db_check(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
-                         const bbtoken_args_t *a);
-int bbtoken_cmd_db_upgrade(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
-                           const bbtoken_args_t *a);
 int bbtoken_cmd_project(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
                         const bbtoken_args_t *a);
+/* cmd_db.c */
+int bbtoken_cmd_db_status(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
+                          const bbtoken_args_t *a);
+int bbtoken_cmd_db_upgrade(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
+                           const bbtoken_args_t *a);
+/* cmd_dbcheck.c */
+int bbtoken_cmd_db_check(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
+                         const bbtoken_args_t *a);
 /* cmd_inventory.c: list NAME (cmd_tokens.c), or list --all */
 int bbtoken_cmd_list_any(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
                          const bbtoken_args_t *a);

@@ -478,7 +478,7 @@ EOS
 
 subtest 'db upgrade --init refuses a schema that was there, with another --init looking at once' => sub {
     # One that finds a schema looks holding the lock of --init shared
-    # (cli/cmd_admin.c, BBTOKEN_INIT_LOCK): another's look does not pass
+    # (cli/cmd_db.c, BBTOKEN_INIT_LOCK): another's look does not pass
     # for an --init making the schema, which it would wait for.
     my $look = $env->pg_session('look');
     $look->send("\\c racing")->send('SELECT pg_advisory_lock_shared(27692799942681966);');
