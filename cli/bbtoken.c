@@ -217,10 +217,10 @@ static int bbtoken_std_fds(void)
 
 int main(int argc, char **argv)
 {
-    bbtoken_ctx_t ctx = {NULL, NULL, 0, 0, "", 0, 0, 0, 0,
-                         0,    0,    0, 0, 0,  0, 0, ""};
+    bbtoken_ctx_t ctx;
     int rc;
 
+    memset(&ctx, 0, sizeof(ctx));
     if (bbtoken_std_fds() != 0) {
         return BBTOKEN_EXIT_FAIL;
     }
@@ -245,7 +245,7 @@ int main(int argc, char **argv)
      * said already is not said again. */
     if (rc != 0) {
         fflush(stdout);
-    } else if (bbtoken_flush_stdout(NULL) != 0) {
+    } else if (bbtoken_flush_stdout(&ctx, NULL) != 0) {
         rc = BBTOKEN_EXIT_FAIL;
     }
     return rc;

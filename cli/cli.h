@@ -201,11 +201,11 @@ int bbtoken_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
  * option's value belongs, its --db forgotten, must not reach stderr (a
  * cron job mails it). */
 const char *bbtoken_repeatable(const char *v);
-/* Whatever stdout holds written out: 0, or -1 after saying why on stderr
- * ("WHAT: cannot write to stdout: REASON"; what may be NULL).  A failed
+/* Whatever stdout holds written out: 0, or -1 with *err the reason this
+ * write found (an errno), or 0 where an earlier one failed.  A failed
  * write (a full disk, a closed pipe) must not pass for success, nor a
- * streamed report go on past it. */
-int bbtoken_flush_stdout(const char *what);
+ * streamed report go on past it: db.h's bbtoken_flush_stdout says so. */
+int bbtoken_stdout_written(int *err);
 /* The same line, for what does not fail the command (a warning). */
 void bbtoken_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

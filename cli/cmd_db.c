@@ -327,6 +327,18 @@ int bbtoken_cmd_db_upgrade(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
                                "were committed before it (running db "
                                "upgrade again applies the rest)",
                          applied);
+            /* Listed on stdout, which is written at the end: a write
+             * that fails then may leave any of those lines out. */
+            bbtoken_done_unlisted(
+                ctx,
+                applied == 1
+                    ? "1 migration was committed before it, perhaps not "
+                      "listed as applied (running db upgrade again applies "
+                      "the rest)"
+                    : "%d migrations were committed before it, perhaps not "
+                      "all listed as applied (running db upgrade again "
+                      "applies the rest)",
+                applied);
         }
         /* What it made may let another role in (default privileges on a
          * new table): a superuser's session looks again before the next

@@ -260,6 +260,16 @@ static void bbtoken_inv_revoked(bbtoken_ctx_t *ctx, bbtoken_inv_revoking_t *r,
                          : "the %ld tokens listed above were revoked before "
                            "it (running the command again revokes the rest)",
                      r->revoked);
+        /* The batch is printed after its COMMIT: a write of it that
+         * fails leaves some of its lines unwritten. */
+        bbtoken_done_unlisted(
+            ctx,
+            r->revoked == 1
+                ? "1 token was revoked before it, its line not all written "
+                  "(running the command again revokes the rest)"
+                : "%ld tokens were revoked before it, not all of them listed "
+                  "(running the command again revokes the rest)",
+            r->revoked);
     }
 }
 

@@ -30,6 +30,12 @@
 #define BBTOKEN_SENDMAIL_TIMEOUT 60
 #define BBTOKEN_SENDMAIL_TIMEOUT_MAX 3600
 
+void bbtoken_notify_done(bbtoken_ctx_t *ctx)
+{
+    bbtoken_done(ctx, "%s", BBTOKEN_NOTIFY_DONE);
+    bbtoken_done_unlisted(ctx, "%s", BBTOKEN_NOTIFY_UNLISTED);
+}
+
 typedef struct {
     bbtoken_ctx_t *ctx;
     const char *sendmail;
@@ -200,7 +206,7 @@ static int bbtoken_notices_told(bbtoken_notify_t *n, bbtoken_notices_t *b)
         NULL);
 
     if (rc == 0) {
-        bbtoken_done(n->ctx, "%s", BBTOKEN_NOTIFY_DONE);
+        bbtoken_notify_done(n->ctx);
     }
     return rc;
 }
@@ -395,7 +401,7 @@ static int bbtoken_notify_owner(bbtoken_notify_t *n, const PGresult *res,
         bbtoken_notices_free(&b);
     }
     if (rc == 0) {
-        bbtoken_done(n->ctx, "%s", BBTOKEN_NOTIFY_DONE);
+        bbtoken_notify_done(n->ctx);
     }
     return rc;
 }

@@ -373,6 +373,39 @@ void bbtoken_done(bbtoken_ctx_t *ctx, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(ctx->done, sizeof(ctx->done), fmt, ap);
     va_end(ap);
+    ctx->unlisted[0] = '\0';
+}
+
+void bbtoken_done_unlisted(bbtoken_ctx_t *ctx, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(ctx->unlisted, sizeof(ctx->unlisted), fmt, ap);
+    va_end(ap);
+}
+
+/* A listing that cannot be written ends the command, but what its
+ * transactions did before it stays done: a bulk revocation's batch is
+ * revoked before it is printed, and "listed above" would be untrue. */
+int bbtoken_flush_stdout(bbtoken_ctx_t *ctx, const char *what)
+{
+    char after[sizeof(ctx->done) + 16];
+    const char *but = after;
+    int e;
+
+    if (bbtoken_stdout_written(&e) == 0) {
+        ctx->unlisted[0] = '\0';
+        return 0;
+    }
+    if (ctx->unlisted[0]) {
+        snprintf(after, sizeof(after), "; but %s", ctx->unlisted);
+    } else {
+        but = bbtoken_changed(ctx, "", "; but ", after, sizeof(after));
+    }
+    bbtoken_fail("%s%scannot write to stdout%s%s%s", what ? what : "",
+                 what ? ": " : "", e ? ": " : "", e ? strerror(e) : "", but);
+    return -1;
 }
 
 const char *bbtoken_changed(const bbtoken_ctx_t *ctx, const char *plain,

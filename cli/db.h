@@ -63,6 +63,11 @@ struct bbtoken_ctx {
      * or "": the failure's message says it, where it would say nothing
      * was changed (bbtoken_changed). */
     char done[512];
+    /* The same, where done tells of lines on stdout ("the 1000 tokens
+     * listed above") that a write failed to list, as it then reads
+     * (bbtoken_done_unlisted), or "": a write that fails says this, one
+     * that succeeds makes done true (bbtoken_flush_stdout). */
+    char unlisted[512];
 };
 
 /* ctx->held's bits. */
@@ -189,6 +194,12 @@ int bbtoken_connect(bbtoken_ctx_t *ctx);
  * that server sees it. */
 void bbtoken_committed(bbtoken_ctx_t *ctx, const char *what);
 
+/* Whatever stdout holds written out: 0 (ctx->done then holds for what it
+ * lists), or -1 after saying in one line why (as what, which may be
+ * NULL) and what the command's transactions did before it (ctx->unlisted,
+ * else ctx->done). */
+int bbtoken_flush_stdout(bbtoken_ctx_t *ctx, const char *what);
+
 /* Whether libpq takes --db's value s as a connection string (a conninfo
  * or a URI) rather than a database name.  dbmask.c. */
 int bbtoken_is_conninfo(const char *s);
@@ -260,8 +271,14 @@ bbt_sql_class_t bbtoken_classify(const PGresult *res);
 int bbtoken_db_fail(bbtoken_ctx_t *ctx, PGresult *res, const char *what);
 
 /* Set ctx->done: what the command's transactions committed so far did,
- * as a clause about the transaction that would fail next ("it"). */
+ * as a clause about the transaction that would fail next ("it"); and
+ * ctx->unlisted emptied. */
 void bbtoken_done(bbtoken_ctx_t *ctx, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* After bbtoken_done, where its clause tells of lines printed on stdout:
+ * ctx->unlisted, the same as it is true if they were not all written. */
+void bbtoken_done_unlisted(bbtoken_ctx_t *ctx, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
 /* What a failure's message says of what is changed: plain while the

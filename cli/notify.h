@@ -60,10 +60,18 @@ enum {
 };
 
 /* What a run's committed transactions did, for the message of a failure
- * after them (ctx->done): each told on stdout as it was done. */
+ * after them (ctx->done): each told on stdout as it was done.  Where
+ * stdout could not be written, some of those lines may be lost, and
+ * which is not known (a line of a message not mailed among them). */
 #define BBTOKEN_NOTIFY_DONE                                                    \
     "the lines above tell what was done before it (the next run does the "     \
     "rest)"
+#define BBTOKEN_NOTIFY_UNLISTED                                                \
+    "the lines that tell what was done before it were perhaps not all "        \
+    "written (the next run does the rest)"
+
+/* ctx->done (and ctx->unlisted) after a transaction of the run's. */
+void bbtoken_notify_done(bbtoken_ctx_t *ctx);
 
 /* Revoke the unused tokens that are due, printing a line for each.  The
  * reason makes the audit trigger write 'revoked_unused'.  A dry run

@@ -221,7 +221,7 @@ int bbtoken_notify_revoke(bbtoken_ctx_t *ctx, int dry_run)
         if (u.res) {
             bbtoken_unused_print(dry_run, u.res);
             if (!dry_run && PQntuples(u.res) > 0) {
-                bbtoken_done(ctx, "%s", BBTOKEN_NOTIFY_DONE);
+                bbtoken_notify_done(ctx);
             }
         }
         PQclear(u.res);

@@ -68,19 +68,16 @@ static void bbtoken_vsay(const char *fmt, va_list ap)
     fprintf(stderr, "bbtoken: %s\n", shown);
 }
 
-int bbtoken_flush_stdout(const char *what)
+int bbtoken_stdout_written(int *err)
 {
-    int e;
-
     /* The reason only when this flush found it: errno may be a database
      * call's since an earlier write failed. */
     errno = 0;
     if (fflush(stdout) == 0 && !ferror(stdout)) {
+        *err = 0;
         return 0;
     }
-    e = errno;
-    bbtoken_fail("%s%scannot write to stdout%s%s", what ? what : "",
-                 what ? ": " : "", e ? ": " : "", e ? strerror(e) : "");
+    *err = errno;
     return -1;
 }
 

@@ -135,7 +135,7 @@ int bbtoken_stream_next(bbtoken_stream_t *s)
     /* What came so far is out before the next batch is asked for (a
      * failure's message follows it); one that cannot be written ends the
      * pass: a bulk revocation goes no further than it could list. */
-    if (bbtoken_flush_stdout(s->what) != 0) {
+    if (bbtoken_flush_stdout(s->ctx, s->what) != 0) {
         return -1;
     }
     s->res = bbtoken_exec(
@@ -266,7 +266,7 @@ int bbtoken_groups_next(bbtoken_groups_t *g, int *first, int *end)
         PQclear(g->res);
         g->res = NULL;
         /* As bbtoken_stream_next. */
-        if (bbtoken_flush_stdout(g->what) != 0) {
+        if (bbtoken_flush_stdout(g->ctx, g->what) != 0) {
             return -1;
         }
         snprintf(sql, sizeof(sql), "FETCH FORWARD %ld FROM %s", g->size,
@@ -327,8 +327,11 @@ static int bbtoken_stream_next_acted(bbtoken_stream_t *s)
     if (s->stop) {
         return -1;
     }
+    /* The last batch's lines written, as every other batch's are before
+     * the next is read: what its act did (ctx->done) is then listed, and
+     * a failure to write it says so. */
     if (s->drained) {
-        return 0;
+        return bbtoken_flush_stdout(s->ctx, s->what) != 0 ? -1 : 0;
     }
     if ((more = bbtoken_stream_next(s)) <= 0 || !s->act) {
         return more;

@@ -212,6 +212,74 @@ subtest 'list --all --revoke: cut at the second batch' => sub {
     is($env->psql("$live '430000000001' AND '430000001500'"), 500, 'in the database: a thousand revoked');
 };
 
+# A listing that cannot be written after a batch was revoked: the run
+# stopped there (exit 1) saying only that stdout could not be written,
+# while a thousand tokens were revoked, neither listed nor told.  Now the
+# line says how many were revoked, not all of them listed.  The reader
+# of the pipe (`| head -c 10`) takes the table's header, written before
+# the first batch is read, and goes while that batch waits for a lock.
+subtest 'list --all --revoke: its listing not written after the first batch' => sub {
+    $env->user_add('lara');
+    add_tokens('lara', 2500, 450000000000);
+    my $h = hold('token', "SELECT id FROM bbtoken_tokens WHERE id = '450000000500' FOR UPDATE");
+    pipe(my $r, my $w) or die "pipe: $!";
+    my $errf = "$RUN/list-pipe.err";
+    my $pid = fork // die "fork: $!";
+    if (!$pid) {
+        close $r;
+        $ENV{PGAPPNAME} = 'bbt-listpipe';
+        open STDOUT, '>&', $w or POSIX::_exit(126);
+        open STDERR, '>', $errf or POSIX::_exit(126);
+        exec $env->cli_path, '--db', $env->superuser_conninfo, 'list', '--all', '--owner', 'lara', '--revoke'
+            or POSIX::_exit(127);
+    }
+    close $w;
+    ok($env->pg_wait_backend('bbt-listpipe', "wait_event_type = 'Lock'"), 'the first batch waits for the lock');
+    my $got = '';
+    sysread($r, $got, 10);
+    like($got, qr/\AID/, 'the reader takes the start of the header, then goes');
+    close $r;
+    let_go($h);
+    waitpid($pid, 0);
+    my ($rc, $err) = ($? >> 8, slurp($errf));
+    is($rc, 1, 'exit 1') or diag $err;
+    like($err, qr/\Abbtoken: listing tokens: cannot write to stdout(?:: Broken pipe)?; but 1000 tokens were revoked before it, not all of them listed \(running the command again revokes the rest\)\n\z/,
+         'stderr, one line: the write\'s failure, and the tokens revoked, not all listed') or diag $err;
+    unlike($err, qr/listed above/, '  not "listed above"');
+    is($env->psql("$live '450000000001' AND '450000002500'"), 1500, 'in the database: a thousand revoked');
+};
+
+# notify's lines are written before each batch of its notices is read:
+# the unused tokens it revoked first, told on stdout that could not be
+# written, went untold.
+subtest 'notify: its lines not written after a revocation' => sub {
+    $env->user_add('nina', '--email', 'nina@example.com');
+    $env->cli_ok('create', 'nina', '--name', 'idle');
+    my $id = $env->psql("SELECT t.id FROM bbtoken_tokens t JOIN bbtoken_users u ON u.id = t.user_id"
+                      . " WHERE u.name = 'nina' AND t.name = 'idle'");
+    $env->psql("SET session_replication_role = replica;"
+             . " UPDATE bbtoken_tokens SET created_at = now() - interval '40 days' WHERE id = '$id'");
+    $env->cli_ok('policy', '--revoke-unused-after', '30d');
+    my $md = "$RUN/mail-nina";
+    make_path($md);
+    my @notify = ('--db', $env->superuser_conninfo, 'notify', '--from', 'bbtoken@example.com',
+                  '--sendmail', $SENDMAIL);
+    my ($rc, $out, $err) = $env->cli_env({ BBT_MAILDIR => $md }, @notify);
+    is($rc, 0, 'notify: nina warned') or diag $err;
+    $env->psql("UPDATE bbtoken_notices SET sent_at = now() - interval '8 days' WHERE kind = 'unused'"
+             . " AND token_id = '$id'");
+    # Standard output a pipe whose reader is gone before the CLI starts.
+    my $closed = 'pipe(my $r, my $w) or die "pipe: $!"; close $r; open STDOUT, ">&", $w or die "dup: $!";'
+               . ' exec @ARGV or exit 127';
+    ($rc, $out, $err) = BBT::Util::run_cmd(cmd => ['perl', '-e', $closed, $env->cli_path, @notify],
+                                           env => { BBT_MAILDIR => $md }, tmp => $RUN, timeout => 120);
+    is($rc, 1, 'a week later, its stdout closed: exit 1') or diag $err;
+    like($err, qr/\Abbtoken: finding the notices due: cannot write to stdout(?:: Broken pipe)?; but the lines that tell what was done before it were perhaps not all written \(the next run does the rest\)\n\z/,
+         '  one line: the write\'s failure, and that what was done may be untold') or diag $err;
+    isnt($env->psql("SELECT revoked_at FROM bbtoken_tokens WHERE id = '$id'"), '', '  the token revoked');
+    $env->cli_ok('policy', '--revoke-unused-after', 'none');
+};
+
 subtest 'db upgrade: cut at its second migration' => sub {
     db_at($env, 'partial', 59);
     my $h = hold('policy', 'LOCK TABLE bbtoken_policy IN ROW EXCLUSIVE MODE', 'partial');
