@@ -9,7 +9,8 @@
  * message, but the schema's own constraints remain the real guard, and
  * their refusals are reported too.
  *
- * Exit status: 0 success; 1 failure with exactly one line on stderr;
+ * Exit status: 0 success; 1 failure with exactly one line on stderr (after
+ * those that told what the command did as it went on, README);
  * 2 bad usage (a reason and the usage on stderr; a --help in place of
  * an operand the command needs shows the usage on stdout, the reason on
  * stderr).  Only reports (list, policy, audit, expiring, db status, db
@@ -224,6 +225,7 @@ int main(int argc, char **argv)
     if (bbtoken_std_fds() != 0) {
         return BBTOKEN_EXIT_FAIL;
     }
+    bbtoken_say_tail(bbtoken_unconfirmed_tail, &ctx);
     /* A closed pipe (`bbtoken list --all | head`) must come back as EPIPE:
      * the command then stops with the write's reason on stderr and exit 1,
      * as a full disk does, rather than dying silently with a status a
@@ -231,7 +233,7 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     rc = bbtoken_main(&ctx, argc, argv);
     /* A commit the standby did not confirm that no COMMIT of the CLI's
-     * told (bbtoken_committed): a statement that was its own
+     * counted (bbtoken_committed): a statement that was its own
      * transaction. */
     bbtoken_committed(&ctx, "a transaction");
     /* Stopped after a transaction done (xact.c): whatever the command
@@ -242,11 +244,14 @@ int main(int argc, char **argv)
 
     PQfinish(ctx.conn);
     /* A full disk or a closed pipe must not pass for success; a failure
-     * said already is not said again. */
+     * said already is not said again, and its line told the commits the
+     * standby did not confirm before it.  Else they are told now, once. */
     if (rc != 0) {
         fflush(stdout);
     } else if (bbtoken_flush_stdout(&ctx, NULL) != 0) {
         rc = BBTOKEN_EXIT_FAIL;
+    } else {
+        bbtoken_unconfirmed_said(&ctx);
     }
     return rc;
 }

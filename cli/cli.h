@@ -6,7 +6,8 @@
  * Nothing here needs libpq: args.c and out.c are built and unit-tested
  * without it.  The database session is db.h's.
  *
- * Exit status: 0 success; 1 failure with exactly one line on stderr;
+ * Exit status: 0 success; 1 failure with exactly one line on stderr (after
+ * those that told what the command did as it went on, README);
  * 2 bad usage (a reason and the usage on stderr); 3 stopped partway: a
  * transaction whose COMMIT's answer was lost was done, but the session
  * the command held state in went with the connection (db.h).
@@ -215,6 +216,13 @@ void bbtoken_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
  * of the command's one line (xact.c, connecting again after a lost
  * COMMIT). */
 void bbtoken_say_hold(char *buf, size_t size);
+
+/* What a failure's line on stderr ends with, after "; ": fn(arg)'s text,
+ * where it gives one ("" or NULL: nothing).  A commit the synchronous
+ * standby did not confirm is said so, once, in the command's one line
+ * (db.c).  Warnings and held text are left as they are. */
+typedef const char *bbtoken_tail_fn(void *arg);
+void bbtoken_say_tail(bbtoken_tail_fn *fn, void *arg);
 
 /* A reason, then the usage, on stderr; returns BBTOKEN_EXIT_USAGE. */
 int bbtoken_usage_error(const char *usage, const char *fmt, ...)

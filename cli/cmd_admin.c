@@ -246,6 +246,7 @@ int bbtoken_cmd_purge(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
         return bbtoken_usage_error(cmd->usage,
                                    "purge needs --expired-before WHEN");
     }
+    ctx->several = 1;
     /* It reads every token, and its triggers each deleted one's lookup
      * row, notices and copies (db.h). */
     if ((rc = bbtoken_when(a->before, "--expired-before", &before)) ||

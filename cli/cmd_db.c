@@ -267,6 +267,7 @@ int bbtoken_cmd_db_upgrade(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
     (void)cmd;
     ctx->any_schema = 1;
     ctx->upgrading = 1;
+    ctx->several = 1;
     if ((rc = bbtoken_connect(ctx)) ||
         (rc = a->init ? bbtoken_init_start(ctx, &version)
                       : bbtoken_schema_version(ctx, &version))) {

@@ -370,6 +370,7 @@ static int bbtoken_inventory(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
         return bbtoken_usage_error(cmd->usage, "--dry-run goes with --revoke");
     }
     r.revoked = 0;
+    ctx->several = revoke;
     if ((rc = bbtoken_inv_filter(a, &f))) {
         return rc;
     }

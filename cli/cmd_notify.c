@@ -599,6 +599,7 @@ int bbtoken_cmd_notify(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
                             "PATH)",
                             bbtoken_repeatable(n.sendmail), strerror(errno));
     }
+    ctx->several = !n.dry_run;
     if ((rc = bbtoken_connect(ctx))) {
         return rc;
     }

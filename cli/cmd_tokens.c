@@ -466,6 +466,7 @@ static int bbtoken_revoke_all(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
     long rows, total = 0;
     int rc, pass = 0, n, left = 1;
 
+    ctx->several = 1;
     /* --user NAME is the holder's NAME operand. */
     if (a->user) {
         user[0] = (char *)a->user;

@@ -253,12 +253,48 @@ static void bbtoken_notice(void *arg, const PGresult *res)
     }
 }
 
+/* Said once, not as each commit is answered: a command that goes on after
+ * such a commit and then fails, or cannot write its output, would say two
+ * lines where its exit status 1 promises one. */
 void bbtoken_committed(bbtoken_ctx_t *ctx, const char *what)
 {
     if (ctx->unconfirmed) {
-        ctx->unconfirmed = 0;
-        bbtoken_warn("%s: committed on this server, but " BBTOKEN_UNCONFIRMED,
+        if (!ctx->unconfirmed_commits) {
+            snprintf(ctx->unconfirmed_what, sizeof(ctx->unconfirmed_what), "%s",
                      what);
+        }
+        ctx->unconfirmed_commits += ctx->unconfirmed;
+        ctx->unconfirmed = 0;
+    }
+}
+
+/* Those not yet counted too: a statement that was its own transaction
+ * (bbtoken_exec outside one) is counted at the next COMMIT or at the
+ * command's end, and a failure may come first.  A COMMIT whose answer was
+ * lost takes its own (xact.c) before anything fails. */
+const char *bbtoken_unconfirmed_tail(void *arg)
+{
+    bbtoken_ctx_t *ctx = arg;
+    unsigned n = ctx->unconfirmed_commits + ctx->unconfirmed;
+
+    if (!n) {
+        return NULL;
+    }
+    snprintf(ctx->tail, sizeof(ctx->tail), BBTOKEN_UNCONFIRMED_OF, n,
+             n == 1 ? "it" : "they");
+    return ctx->tail;
+}
+
+void bbtoken_unconfirmed_said(bbtoken_ctx_t *ctx)
+{
+    unsigned n = ctx->unconfirmed_commits;
+
+    if (n == 1 && !ctx->several) {
+        bbtoken_warn("%s: committed on this server, but " BBTOKEN_UNCONFIRMED,
+                     ctx->unconfirmed_what);
+    } else if (n) {
+        bbtoken_warn("done, but " BBTOKEN_UNCONFIRMED_OF, n,
+                     n == 1 ? "it" : "they");
     }
 }
 

@@ -57,6 +57,17 @@ struct bbtoken_ctx {
      * it may be missing from the standby a failover would promote. */
     int committing;
     unsigned unconfirmed;
+    /* The commits so told (bbtoken_committed), and what the first did.
+     * They are said once, so that a failure stays one line: at the end of
+     * the failure's line (bbtoken_say_tail), or, where the command
+     * succeeds, in a line of its own at its end
+     * (bbtoken_unconfirmed_said). */
+    unsigned unconfirmed_commits;
+    char unconfirmed_what[160];
+    char tail[192]; /* bbtoken_unconfirmed_tail's text */
+    /* The command is one of many transactions (ctx->done's): its end's
+     * line counts the commits not confirmed rather than naming one. */
+    int several;
     /* What a command of many transactions has done so far that a failure
      * of its next does not undo (bbtoken_done: "1000 tokens of frank were
      * revoked before it (running the command again revokes the rest)"),
@@ -187,12 +198,29 @@ int bbtoken_connect(bbtoken_ctx_t *ctx);
 #define BBTOKEN_UNCONFIRMED                                                    \
     "the synchronous standby did not confirm it: a failover may lose it"
 
+/* ... and how many of the command's were not, at the end of a failure's
+ * line, or after "done, but" (%u the count, %s "it" or "they"). */
+#define BBTOKEN_UNCONFIRMED_OF                                                 \
+    "the synchronous standby did not confirm %u of the command's commits: "    \
+    "a failover may lose what %s did"
+
 /* A COMMIT sent as what was answered: where the server said meanwhile that
  * its wait for a synchronous standby was given up (a cancel, a
- * statement_timeout), say so on stderr in one line.  The command goes on
- * and its exit status stays: the change is made, and every session of
- * that server sees it. */
+ * statement_timeout), count it (ctx->unconfirmed_commits), to be said
+ * once.  The command goes on and its exit status stays: the change is
+ * made, and every session of that server sees it. */
 void bbtoken_committed(bbtoken_ctx_t *ctx, const char *what);
+
+/* The tail of a failure's line (bbtoken_say_tail, arg the ctx): the
+ * commits the standby did not confirm so far, told or not yet
+ * (BBTOKEN_UNCONFIRMED_OF), or NULL for none. */
+const char *bbtoken_unconfirmed_tail(void *arg);
+
+/* At the end of a command that succeeded: its commits the standby did
+ * not confirm, if any, in one line on stderr: "WHAT: committed on this
+ * server, but " BBTOKEN_UNCONFIRMED for the one commit of a command of
+ * one transaction, else "done, but " BBTOKEN_UNCONFIRMED_OF. */
+void bbtoken_unconfirmed_said(bbtoken_ctx_t *ctx);
 
 /* Whatever stdout holds written out: 0 (ctx->done then holds for what it
  * lists), or -1 after saying in one line why (as what, which may be

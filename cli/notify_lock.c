@@ -115,5 +115,10 @@ void bbtoken_notify_unlock(bbtoken_ctx_t *ctx)
                             " holder_role = NULL, holder_start = NULL"
                             " WHERE name = 'notify'"
                             " AND holder_pid = pg_backend_pid()");
+    /* Its commit not confirmed by the standby is not said: after a
+     * failover the claim names a session gone, which the next run takes
+     * over; and after a failure, whose line is said, it would be a line
+     * more. */
+    ctx->unconfirmed = 0;
     ctx->held &= ~BBTOKEN_HELD_NOTIFY_LOCK;
 }

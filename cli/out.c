@@ -17,6 +17,10 @@
 static char *bbtoken_held;
 static size_t bbtoken_held_size;
 
+/* What ends a failure's line on stderr (bbtoken_say_tail). */
+static bbtoken_tail_fn *bbtoken_tail;
+static void *bbtoken_tail_arg;
+
 void bbtoken_say_hold(char *buf, size_t size)
 {
     bbtoken_held = size ? buf : NULL;
@@ -26,6 +30,12 @@ void bbtoken_say_hold(char *buf, size_t size)
     }
 }
 
+void bbtoken_say_tail(bbtoken_tail_fn *fn, void *arg)
+{
+    bbtoken_tail = fn;
+    bbtoken_tail_arg = arg;
+}
+
 /* Print "bbtoken: REASON" as exactly one line: control characters from
  * argv or server messages become spaces, so a script reading stderr line
  * by line sees one line per failure.  What else would act on a terminal
@@ -33,14 +43,23 @@ void bbtoken_say_hold(char *buf, size_t size)
  * character, a byte that is not UTF-8) is shown as a table shows it
  * (bbt_input_shown): the reason may repeat what a wrapper script was
  * given by someone else.  Held (bbtoken_say_hold), the same text is
- * added to the holder's buffer instead. */
-static void bbtoken_vsay(const char *fmt, va_list ap)
+ * added to the holder's buffer instead.  A failure's line said on
+ * stderr ends with the tail, if any (bbtoken_say_tail); a held one is
+ * part of a later line, which does. */
+static void bbtoken_vsay(int failure, const char *fmt, va_list ap)
 {
-    char buf[1024], shown[sizeof(buf)];
+    char buf[2048], shown[sizeof(buf)];
+    const char *tail;
     char *r, *w;
     int pending = 0;
+    size_t len;
 
     vsnprintf(buf, sizeof(buf), fmt, ap);
+    if (failure && !bbtoken_held && bbtoken_tail &&
+        (tail = bbtoken_tail(bbtoken_tail_arg)) && *tail) {
+        len = strlen(buf);
+        snprintf(buf + len, sizeof(buf) - len, "; %s", tail);
+    }
     for (r = w = buf; *r; r++) {
         unsigned char c = (unsigned char)*r;
 
@@ -94,7 +113,7 @@ int bbtoken_fail(const char *fmt, ...)
     va_list ap;
 
     va_start(ap, fmt);
-    bbtoken_vsay(fmt, ap);
+    bbtoken_vsay(1, fmt, ap);
     va_end(ap);
     return BBTOKEN_EXIT_FAIL;
 }
@@ -104,7 +123,7 @@ void bbtoken_warn(const char *fmt, ...)
     va_list ap;
 
     va_start(ap, fmt);
-    bbtoken_vsay(fmt, ap);
+    bbtoken_vsay(0, fmt, ap);
     va_end(ap);
 }
 
@@ -113,7 +132,7 @@ int bbtoken_usage_error(const char *usage, const char *fmt, ...)
     va_list ap;
 
     va_start(ap, fmt);
-    bbtoken_vsay(fmt, ap);
+    bbtoken_vsay(0, fmt, ap);
     va_end(ap);
     fprintf(stderr, "\n%s", usage);
     return BBTOKEN_EXIT_USAGE;

@@ -72,6 +72,47 @@ static void test_held(void)
     is_str(capture_err, "bbtoken: after\n", "let go: stderr again");
 }
 
+static const char *tail_of(void *arg)
+{
+    return arg;
+}
+
+/* A failure's line on stderr ends with the tail (a commit the standby did
+ * not confirm, db.c), said once; a warning, a usage error and held text
+ * do not. */
+static void test_tail(void)
+{
+    char held[64];
+
+    bbtoken_say_tail(tail_of, "standby");
+    capture_start();
+    bbtoken_fail("lost %s", "it");
+    bbtoken_warn("a warning");
+    bbtoken_usage_error("Usage: x\n", "bad");
+    capture_end();
+    is_str(capture_err,
+           "bbtoken: lost it; standby\nbbtoken: a warning\nbbtoken: bad\n\n"
+           "Usage: x\n",
+           "tail: after a failure's reason only");
+
+    capture_start();
+    bbtoken_say_hold(held, sizeof(held));
+    bbtoken_fail("held");
+    bbtoken_say_hold(NULL, 0);
+    bbtoken_fail("%s, then", held);
+    capture_end();
+    is_str(held, "held", "tail: not in held text");
+    is_str(capture_err, "bbtoken: held, then; standby\n",
+           "tail: once, in the line that says the held text");
+
+    bbtoken_say_tail(tail_of, "");
+    capture_start();
+    bbtoken_fail("none");
+    capture_end();
+    is_str(capture_err, "bbtoken: none\n", "tail: an empty one adds nothing");
+    bbtoken_say_tail(NULL, NULL);
+}
+
 static void test_table(void)
 {
     static const char *const cells[3][4] = {
@@ -273,6 +314,7 @@ int main(void)
 {
     test_messages();
     test_held();
+    test_tail();
     test_table();
     test_grid();
     test_json();
