@@ -31,6 +31,7 @@
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "bbt_xact.h"
 #include "db.h"
@@ -89,18 +90,25 @@ int bbtoken_xact_read(bbtoken_ctx_t *ctx, const char *what, int audited,
 /* Connect again, as the first session was set up: the guard pins its
  * search path again.  0, or an exit status with why in said (size
  * bytes), unsaid: it is part of the one line that says what became of
- * the transaction (exit 1). */
+ * the transaction (exit 1), which says what the command did before it
+ * (ctx->done) once, after: a failure of the session's set-up does not. */
 static int bbtoken_xact_reconnect(bbtoken_ctx_t *ctx, char *said, size_t size)
 {
+    char done[sizeof(ctx->done)], unlisted[sizeof(ctx->unlisted)];
     int rc;
 
     PQfinish(ctx->conn);
     ctx->conn = NULL;
     ctx->guarded = 0;
     ctx->lost++;
+    memcpy(done, ctx->done, sizeof(done));
+    memcpy(unlisted, ctx->unlisted, sizeof(unlisted));
+    ctx->done[0] = ctx->unlisted[0] = '\0';
     bbtoken_say_hold(said, size);
     rc = bbtoken_connect(ctx);
     bbtoken_say_hold(NULL, 0);
+    memcpy(ctx->done, done, sizeof(done));
+    memcpy(ctx->unlisted, unlisted, sizeof(unlisted));
     /* Connected: anything said meanwhile is no part of a failure. */
     if (rc == 0 && said[0]) {
         bbtoken_warn("%s", said);

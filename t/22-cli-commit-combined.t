@@ -11,6 +11,11 @@
 # or, on success, in one line at the end.  A command of one transaction
 # that goes on after its COMMIT (a policy shown, written to stdout) says
 # it in its failure's line too.
+#
+# And where the session made again after the lost COMMIT fails as it is
+# set up (a lock_timeout reading the schema's version), the line said
+# what the command did before ("1000 tokens of fay were revoked before
+# it") twice: in the set-up's failure, then after it.  Now once.
 use strict;
 use warnings;
 use FindBin;
@@ -139,6 +144,34 @@ subtest 'a command of one transaction: a commit not confirmed, then its output n
     is($err, "bbtoken: cannot write to stdout: No space left on device; $UNCONFIRMED 1 of the command's"
            . " commits: a failover may lose what it did\n", 'one line, telling both') or diag $err;
     like($env->cli_ok('policy'), qr/^max-tokens: 77$/m, 'the policy changed');
+};
+
+subtest 'the session made again fails as it is set up: what was done said once' => sub {
+    add_user_tokens('fay', 1500, 530000000000);
+    $env->pg_syncrep(1);
+    my $wait = bg('fay', "$SYNC -c lock_timeout=2s", undef, 'revoke', '--user', 'fay');
+    my $first = cancel_next('fay');
+    my ($pid) = at_syncrep('fay', $first);
+    ok($pid, 'the second batch\'s COMMIT waits for the standby');
+    # The schema's version, which the session made again reads, locked.
+    my $h = $env->pg_session('locker');
+    $h->send('BEGIN; LOCK TABLE bbtoken_schema IN ACCESS EXCLUSIVE MODE;');
+    ok($env->pg_wait_backend('bbt-locker', "state = 'idle in transaction' OR wait_event_type = 'Lock'"),
+       'another session takes (or waits for) bbtoken_schema\'s lock');
+    $env->psql("SELECT pg_terminate_backend($pid)", db => 'postgres') if $pid;
+    my ($rc, $out, $err) = $wait->();
+    $h->send('ROLLBACK;');
+    $h->done;
+    $h->finish;
+    $env->pg_syncrep(0);
+    is($rc, 1, 'exit 1') or diag $err;
+    is(lines($err), 1, 'one line on stderr') or diag $err;
+    like($err, qr/^bbtoken: revoking the tokens: the connection was lost at its COMMIT [^\n]*; the database could not say: not connected again: [^\n]*lock timeout[^\n]*\n\z/,
+         '  not connected again: the lock_timeout') or diag $err;
+    is(scalar(() = $err =~ /1000 tokens of fay were revoked before it/g), 1,
+       '  what was done before it, said once') or diag $err;
+    like($err, qr/; whatever became of it, 1000 tokens of fay were revoked before it \(running the command again revokes the rest\); $UNCONFIRMED 1 of the command's commits: a failover may lose what it did\n\z/,
+         '  after the reason, and the commit not confirmed after that') or diag $err;
 };
 
 is($env->psql('SHOW synchronous_standby_names'), '', 'synchronous_standby_names is reset');
