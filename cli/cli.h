@@ -217,6 +217,12 @@ void bbtoken_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
  * COMMIT). */
 void bbtoken_say_hold(char *buf, size_t size);
 
+/* The buffer held now (NULL: none, stderr) and its size; and held again,
+ * its text kept: a step that holds what is said while its caller holds
+ * it too gives it back so. */
+char *bbtoken_say_held(size_t *size);
+void bbtoken_say_resume(char *buf, size_t size);
+
 /* What a failure's line on stderr ends with, after "; ": fn(arg)'s text,
  * where it gives one ("" or NULL: nothing).  A commit the synchronous
  * standby did not confirm is said so, once, in the command's one line

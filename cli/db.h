@@ -79,6 +79,10 @@ struct bbtoken_ctx {
      * (bbtoken_done_unlisted), or "": a write that fails says this, one
      * that succeeds makes done true (bbtoken_flush_stdout). */
     char unlisted[512];
+    /* db upgrade's hand-back of the schema's objects is under way
+     * (owner.c): a session made again to ask what became of its COMMIT
+     * reads the catalog alone, its search path pinned, unguarded. */
+    int reclaiming;
 };
 
 /* ctx->held's bits. */

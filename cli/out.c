@@ -30,6 +30,18 @@ void bbtoken_say_hold(char *buf, size_t size)
     }
 }
 
+char *bbtoken_say_held(size_t *size)
+{
+    *size = bbtoken_held_size;
+    return bbtoken_held;
+}
+
+void bbtoken_say_resume(char *buf, size_t size)
+{
+    bbtoken_held = size ? buf : NULL;
+    bbtoken_held_size = size;
+}
+
 void bbtoken_say_tail(bbtoken_tail_fn *fn, void *arg)
 {
     bbtoken_tail = fn;

@@ -28,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bbt_xact.h"
 #include "db.h"
 
 /* Shorthands for the qualified SQL below. */
@@ -224,22 +225,22 @@
     "  (SELECT rr.name FROM evt, rr WHERE rr.oid" EQ "evt.own LIMIT 1)"        \
     " FROM s LEFT JOIN pg_catalog.pg_roles o ON o.oid" EQ "s.tabown"
 
-/* The objects of ours in the tables' namespace ($2) that a role other than
- * the tables' owner owns: the statement that gives each to $1 (names
- * qualified: run with an empty search path), the role, and whether it is
- * a superuser.  A sequence that belongs to a column goes with its table;
- * an index, with its table. */
-#define BBTOKEN_FOREIGN_SQL                                                    \
+/* The objects of ours in the tables' namespace (nsp, a parameter) that a
+ * role other than the tables' owner owns: the statement that gives each
+ * to role `to` (a parameter; names qualified: run with an empty search
+ * path), the role, and whether it is a superuser.  A sequence that belongs to a
+ * column goes with its table; an index, with its table. */
+#define BBTOKEN_FOREIGN_OF(to, nsp)                                            \
     "WITH s AS (SELECT c.relnamespace AS ns, c.relowner AS own"                \
     "           FROM pg_catalog.pg_class c"                                    \
     "           WHERE c.oid" EQ "pg_catalog.to_regclass(pg_catalog.format("    \
-    "                 '%I.bbtoken_schema', $2::pg_catalog.text))),"            \
+    "                 '%I.bbtoken_schema', " nsp "::pg_catalog.text))),"       \
     " o(stmt, own) AS ("                                                       \
     "  SELECT pg_catalog.format('ALTER %s %I.%I OWNER TO %I', CASE c.relkind"  \
     "    WHEN 'S' THEN 'SEQUENCE' WHEN 'v' THEN 'VIEW'"                        \
     "    WHEN 'm' THEN 'MATERIALIZED VIEW' WHEN 'f' THEN 'FOREIGN TABLE'"      \
     "    WHEN 'c' THEN 'TYPE' ELSE 'TABLE' END, n.nspname, c.relname,"         \
-    "    $1::text), c.relowner"                                                \
+    "    " to "::text), c.relowner"                                            \
     "  FROM pg_catalog.pg_class c, pg_catalog.pg_namespace n, s"               \
     "  WHERE c.relnamespace" EQ "s.ns AND n.oid" EQ "s.ns"                     \
     "   AND c.relname" LIKE_OURS                                               \
@@ -257,7 +258,7 @@
     "  SELECT pg_catalog.format('ALTER %s %I.%I(%s) OWNER TO %I',"             \
     "    CASE p.prokind WHEN 'a' THEN 'AGGREGATE' ELSE 'ROUTINE' END,"         \
     "    n.nspname, p.proname,"                                                \
-    "    pg_catalog.pg_get_function_identity_arguments(p.oid), $1::text),"     \
+    "    pg_catalog.pg_get_function_identity_arguments(p.oid), " to "::text)," \
     "    p.proowner"                                                           \
     "  FROM pg_catalog.pg_proc p, pg_catalog.pg_namespace n, s"                \
     "  WHERE p.pronamespace" EQ "s.ns AND n.oid" EQ "s.ns"                     \
@@ -265,7 +266,7 @@
     " AND p.proowner OPERATOR(pg_catalog.<>) s.own"                            \
     "  UNION ALL"                                                              \
     "  SELECT pg_catalog.format('ALTER TYPE %I.%I OWNER TO %I', n.nspname,"    \
-    "    t.typname, $1::text), t.typowner"                                     \
+    "    t.typname, " to "::text), t.typowner"                                 \
     "  FROM pg_catalog.pg_type t, pg_catalog.pg_namespace n, s"                \
     "  WHERE t.typnamespace" EQ "s.ns AND n.oid" EQ "s.ns"                     \
     "   AND t.typname" LIKE_OURS                                               \
@@ -274,6 +275,7 @@
     "       ('{e,d,r,m}'::pg_catalog.\"char\"[]))"                             \
     " SELECT o.stmt, r.rolname, r.rolsuper FROM o, pg_catalog.pg_roles r"      \
     " WHERE r.oid" EQ "o.own ORDER BY 3, 1"
+#define BBTOKEN_FOREIGN_SQL BBTOKEN_FOREIGN_OF("$1", "$2")
 
 /* The schema's objects another role owns, in namespace nsp; NULL after
  * reporting. */
@@ -305,24 +307,23 @@ static int bbtoken_owner_path(bbtoken_ctx_t *ctx, const char *ns)
     return 0;
 }
 
-/* Give owner (no superuser) what superusers own of the schema's objects,
- * in one transaction, and say so.  Never anything a role that is no
- * superuser owns: that would give it the owner's rights. */
-static int bbtoken_owner_reclaim(bbtoken_ctx_t *ctx, const char *owner,
-                                 const char *nsp)
-{
-    PGresult *res = NULL, *alter;
-    int i, n = 0;
+/* The hand-back below: whom to, where, and how many it gave. */
+typedef struct {
+    const char *owner, *nsp;
+    int n;
+} bbtoken_reclaim_t;
 
-    if (bbtoken_owner_path(ctx, "") != 0 ||
-        !(alter = bbtoken_exec_once(ctx, "beginning", "BEGIN", 0, NULL))) {
+static int bbtoken_reclaim_body(bbtoken_ctx_t *ctx, void *arg)
+{
+    bbtoken_reclaim_t *r = arg;
+    PGresult *res, *alter;
+    int i, rc = 0;
+
+    r->n = 0;
+    if (!(res = bbtoken_owner_foreign(ctx, r->owner, r->nsp))) {
         return BBTOKEN_EXIT_FAIL;
     }
-    PQclear(alter);
-    if (!(res = bbtoken_owner_foreign(ctx, owner, nsp))) {
-        goto rollback;
-    }
-    for (i = 0; i < PQntuples(res); i++) {
+    for (i = 0; i < PQntuples(res) && rc == 0; i++) {
         if (PQgetvalue(res, i, 2)[0] != 't') {
             continue;
         }
@@ -330,31 +331,60 @@ static int bbtoken_owner_reclaim(bbtoken_ctx_t *ctx, const char *owner,
                                         "giving the schema's objects "
                                         "to the owner of its tables",
                                         PQgetvalue(res, i, 0), 0, NULL))) {
-            goto rollback;
+            rc = BBTOKEN_EXIT_FAIL;
+        } else {
+            PQclear(alter);
+            r->n++;
         }
-        PQclear(alter);
-        n++;
     }
-    ctx->committing = 1;
-    alter = bbtoken_exec_once(ctx, "committing", "COMMIT", 0, NULL);
-    ctx->committing = 0;
-    if (!alter) {
-        goto rollback;
+    PQclear(res);
+    return rc;
+}
+
+/* The rows' evidence of the hand-back after its COMMIT's answer was lost
+ * (xact.c): no object of ours in the namespace ($4) is a superuser's.
+ * Whoever gave them, that is what it answers. */
+static const char bbtoken_reclaim_ask_sql[] =
+    BBT_XACT_ASK("NOT EXISTS (SELECT FROM (" BBTOKEN_FOREIGN_OF(
+        "$3", "$4") ") f WHERE f.rolsuper)");
+
+/* Give owner (no superuser) what superusers own of the schema's objects,
+ * in one transaction, and say so.  Never anything a role that is no
+ * superuser owns: that would give it the owner's rights.  Its COMMIT's
+ * answer lost, it is asked about as any write is, in a session made
+ * again that reads the catalog alone (ctx->reclaiming). */
+static int bbtoken_owner_reclaim(bbtoken_ctx_t *ctx, const char *owner,
+                                 const char *nsp)
+{
+    bbtoken_reclaim_t r = {owner, nsp, 0};
+    const bbtoken_tx_ask_t ask = {
+        bbtoken_reclaim_ask_sql,
+        {owner, nsp},
+        "no object of the schema's that a superuser owns",
+        NULL};
+    const bbtoken_tx_t tx = {
+        "giving the schema's objects to the owner of its tables",
+        "BEGIN",
+        NULL,
+        bbtoken_reclaim_body,
+        &r,
+        NULL,
+        &ask,
+        0};
+    int rc;
+
+    if (bbtoken_owner_path(ctx, "") != 0) {
+        return BBTOKEN_EXIT_FAIL;
     }
-    PQclear(alter);
-    bbtoken_committed(ctx, "giving the schema's objects to the owner of its "
-                           "tables");
-    if (n > 0) {
+    ctx->reclaiming = 1;
+    rc = bbtoken_tx(ctx, &tx);
+    ctx->reclaiming = 0;
+    if (rc == 0 && r.n > 0) {
         printf("gave %d of the schema's objects that superusers owned to "
                "%s, the owner of its tables\n",
-               n, owner);
+               r.n, owner);
     }
-    PQclear(res);
-    return 0;
-rollback:
-    PQclear(res);
-    bbtoken_exec_quiet(ctx, "ROLLBACK");
-    return BBTOKEN_EXIT_FAIL;
+    return rc;
 }
 
 /* Whom such a member must be: one the guard does not hold a superuser. */
@@ -368,11 +398,18 @@ int bbtoken_owner_guard(bbtoken_ctx_t *ctx)
 {
     PGresult *res;
     const char *nsp, *owner, *bad;
-    char *ns;
+    char *ns, said[1024] = "", *outer;
+    size_t outer_size;
     int rc = BBTOKEN_EXIT_FAIL, owner_trusted;
 
     if (!ctx->super_session || ctx->guarded) {
         return 0;
+    }
+    /* Made again to ask what became of the hand-back's COMMIT (xact.c):
+     * the question reads the catalog alone, by pg_catalog's names, and
+     * the command ends after it, refused as below. */
+    if (ctx->reclaiming) {
+        return bbtoken_owner_path(ctx, "");
     }
     if (!(res = bbtoken_exec_once(ctx, "checking who may reach the schema",
                                   BBTOKEN_GUARD_SQL, 0, NULL))) {
@@ -399,15 +436,24 @@ int bbtoken_owner_guard(bbtoken_ctx_t *ctx)
                               owner);
             goto out;
         }
-        if (ctx->upgrading && bbtoken_owner_reclaim(ctx, owner, nsp) != 0) {
-            goto out;
+        /* What the hand-back says (its COMMIT's answer lost: what became
+         * of it) is part of the one line of the refusal. */
+        if (ctx->upgrading) {
+            outer = bbtoken_say_held(&outer_size);
+            bbtoken_say_hold(said, sizeof(said));
+            rc = bbtoken_owner_reclaim(ctx, owner, nsp);
+            bbtoken_say_resume(outer, outer_size);
+            if (rc != 0) {
+                rc = bbtoken_fail("%s", said);
+                goto out;
+            }
         }
         rc = bbtoken_fail(
-            "the schema's tables belong to role %s, which is "
+            "%s%sthe schema's tables belong to role %s, which is "
             "no superuser: a superuser's session would run "
             "with its rights whatever %s put on them (a "
             "trigger); connect as %s or a member of its role " BBTOKEN_NO_POWER,
-            owner, owner, owner);
+            said, said[0] ? "; " : "", owner, owner, owner);
         goto out;
     }
     if (bad && bad[0]) {

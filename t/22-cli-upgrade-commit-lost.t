@@ -76,5 +76,32 @@ subtest '--init: its first migration committed, its answer lost: done, then stop
        '--init on it now: refused as before');
 };
 
+# A superuser's db upgrade on a schema whose tables a role that is no
+# superuser owns first gives that owner what superusers own of it, in a
+# transaction of its own, and then refuses to go on.  Its COMMIT's answer
+# lost, it said "committing: server closed the connection unexpectedly
+# ...", and then, for the server's warning that the COMMIT's wait for the
+# standby was given up, "a transaction: committed on this server, but the
+# synchronous standby did not confirm it": exit 1, two lines, neither
+# saying whether the hand-back was done.  Now it is asked about as any
+# write is, by what only it leaves (no object of the schema's a
+# superuser's), and the refusal's one line says what became of it.
+subtest 'the hand-back to the tables\' owner, its answer lost: one line, saying it was done' => sub {
+    my @upto = grep { m{/(\d{4})_} && $1 <= 3 } sort glob "$BBT::Env::ROOT/sql/migrations/0*.sql";
+    psql_script($env, 'owned', "CREATE ROLE bbowner LOGIN;\nCREATE DATABASE owned OWNER bbowner;\n"
+                . "\\c owned bbowner\n\\ir $upto[0]\n" . join('', map {"BEGIN;\n\\ir $_\nCOMMIT;\n"} @upto[1 .. $#upto])
+                . "\\c owned postgres\nALTER TABLE bbtoken_tokens OWNER TO postgres;\n");
+    my ($rc, $out, $err, $cut) = $env->cli_commit_cut('owned', 'db', 'upgrade');
+    ok($cut, 'the hand-back\'s COMMIT cut while it waited for the standby') or return;
+    is($rc, 1, 'exit 1: refused, as without the cut') or diag $err;
+    is($out, "gave 1 of the schema's objects that superusers owned to bbowner, the owner of its tables\n",
+       'stdout: what it gave');
+    like($err, qr/\Abbtoken: giving the schema's objects to the owner of its tables: done, though the connection was lost at its COMMIT \([^\n]*\): connected again, the database says its transaction \d+ committed, and it holds no object of the schema's that a superuser owns; but the synchronous standby did not confirm it: a failover may lose it; the schema's tables belong to role bbowner, which is no superuser: [^\n]*; connect as bbowner or a member of its role [^\n]*\n\z/,
+         'stderr, one line: the hand-back done, then why it stops') or diag $err;
+    is($env->psql("SELECT pg_get_userbyid(relowner) FROM pg_class WHERE relname = 'bbtoken_tokens'", db => 'owned'),
+       'bbowner', 'in the database: the table is the owner\'s');
+    is(version_of('owned'), 3, '  and nothing migrated');
+};
+
 is($env->psql('SHOW synchronous_standby_names'), '', 'synchronous_standby_names is reset');
 done_testing;

@@ -72,6 +72,30 @@ static void test_held(void)
     is_str(capture_err, "bbtoken: after\n", "let go: stderr again");
 }
 
+/* A held step inside another's hold gives the outer one back, its text
+ * kept: the reconnection after a lost COMMIT inside db upgrade's
+ * hand-back (owner.c), whose refusal holds what it says. */
+static void test_held_nested(void)
+{
+    char outer[64], inner[64], *was;
+    size_t size;
+
+    capture_start();
+    bbtoken_say_hold(outer, sizeof(outer));
+    bbtoken_warn("first");
+    was = bbtoken_say_held(&size);
+    bbtoken_say_hold(inner, sizeof(inner));
+    bbtoken_fail("inner");
+    bbtoken_say_resume(was, size);
+    bbtoken_warn("then %s", inner);
+    bbtoken_say_hold(NULL, 0);
+    capture_end();
+    is_str(outer, "first; then inner", "nested: the outer text kept");
+    is_str(capture_err, "", "nested: nothing on stderr");
+    was = bbtoken_say_held(&size);
+    ok(was == NULL && size == 0, "let go: nothing held");
+}
+
 static const char *tail_of(void *arg)
 {
     return arg;
@@ -314,6 +338,7 @@ int main(void)
 {
     test_messages();
     test_held();
+    test_held_nested();
     test_tail();
     test_table();
     test_grid();
