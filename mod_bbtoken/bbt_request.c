@@ -221,7 +221,10 @@ int bbt_request_failure_first(request_rec *r)
     return 1;
 }
 
-/* Keeps what type says in r's slot, for r->per_dir_config. */
+/* Keeps what type says in r's slot, for r->per_dir_config.  Out of line:
+ * bbt_request_is_ours, called several times by every request of the
+ * server, stays a few instructions where the answer is kept or there is no
+ * AuthType, without the slot's making inlined into it. */
 __attribute__((noinline)) static int bbt_request_keep_ours(request_rec *r,
                                                            const char *type)
 {
