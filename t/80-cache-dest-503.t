@@ -18,53 +18,18 @@ use warnings;
 use FindBin;
 use lib "$FindBin::Bin/lib";
 use Test::More;
-use HTTP::Tiny;
 use BBT::Env qw(auth_bearer);
 use BBT::Cache qw(log_mark log_since wait_log served_from_cache cache_counts counts_since
                   hold_pooled_connection);
 use BBT::Util qw(in_background);
+use BBT::HeldFork qw(held_fork_env $REPO);
 
 plan skip_all => 'one child with threads: the event or worker MPM' if ($ENV{BBT_MPM} // '') eq 'prefork';
 
 my $THREADS = 4;
-my $conf = <<'EOC';
-BBTokenCache on
-DBDMin 0
-DBDKeep 1
-DBDMax 1
-BBTokenDBWait 3
-ScriptAlias /rest/ "@DIR@/cgi-bin/env.cgi/"
-<Location /rest>
-    AuthType BBToken
-    AuthName "Git"
-    BBTokenRoutes bitbucket-rest
-    Require bbtoken
-</Location>
-<Location /metrics>
-    SetHandler bbtoken-metrics
-    Require all granted
-</Location>
-EOC
-my $env = BBT::Env->new(extra_conf => $conf, mpm_conf => BBT::Util::one_child_mpm($THREADS),
-                        dbd_options => '')->start;
-$env->make_repo('PROJ', 'repo');
-# bob forks PROJ/repo into OTHER; carol's new tokens are the requests that
-# hold the connection.
-$env->user_add($_) for qw(bob carol);
-$env->grant('bob', 'PROJECT_ADMIN', $_) for qw(PROJ OTHER);
-$env->grant('carol', 'PROJECT_READ', 'PROJ');
+my $env = held_fork_env(cache => 'on', wait => 3, threads => $THREADS);
 ok(wait_log($env, 0, qr/BBT309: /), 'the listener hears PostgreSQL');
-
-my $REPO = '/rest/api/latest/projects/PROJ/repos/repo';
-my $INTO_OTHER = '{"name":"f","project":{"key":"OTHER"}}';
-
-sub fork_status {
-    my ($tok) = @_;
-    my $h = auth_bearer($tok);
-    $h->{'Content-Type'} = 'application/json';
-    return HTTP::Tiny->new(timeout => 120, keep_alive => 0)
-        ->request('POST', $env->url($REPO), { headers => $h, content => $INTO_OTHER })->{status};
-}
+sub fork_status { return BBT::HeldFork::fork_status($env, @_) }
 
 # Made before bob's token: a token made later forgets its entry.
 my @holders = map { ($env->token_create('carol', name => "holder $_", perms => ['REPO_READ']))[0] } 1 .. 6;

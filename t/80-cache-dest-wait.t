@@ -25,57 +25,18 @@ use warnings;
 use FindBin;
 use lib "$FindBin::Bin/lib";
 use Test::More;
-use HTTP::Tiny;
 use Time::HiRes qw(sleep);
 use BBT::Env qw(auth_bearer);
 use BBT::Cache qw(log_mark log_since wait_lines wait_log served_from_cache cache_counts counts_since
                   hold_pooled_connection until_heard);
 use BBT::Util qw(in_background);
+use BBT::HeldFork qw(held_fork_conf held_fork_env $REPO);
 
 plan skip_all => 'one child with threads: the event or worker MPM' if ($ENV{BBT_MPM} // '') eq 'prefork';
 
-# No statement_timeout: the held lookup waits as long as it is held.
-sub conf {
-    my ($cache) = @_;
-    return "BBTokenCache $cache\n" . <<'EOC';
-DBDMin 0
-DBDKeep 1
-DBDMax 1
-BBTokenDBWait 120
-ScriptAlias /rest/ "@DIR@/cgi-bin/env.cgi/"
-<Location /rest>
-    AuthType BBToken
-    AuthName "Git"
-    BBTokenRoutes bitbucket-rest
-    Require bbtoken
-</Location>
-<Location /metrics>
-    SetHandler bbtoken-metrics
-    Require all granted
-</Location>
-EOC
-}
-my $env = BBT::Env->new(extra_conf => conf('on'), mpm_conf => BBT::Util::one_child_mpm(8),
-                        dbd_options => '')->start;
-$env->make_repo('PROJ', 'repo');
-# bob forks PROJ/repo into OTHER; carol's new tokens are the requests that
-# hold the connection.
-$env->user_add($_) for qw(bob carol);
-$env->grant('bob', 'PROJECT_ADMIN', $_) for qw(PROJ OTHER);
-$env->grant('carol', 'PROJECT_READ', 'PROJ');
+my $env = held_fork_env(cache => 'on', wait => 120, threads => 8);
 ok(wait_log($env, 0, qr/BBT309: /), 'the listener hears PostgreSQL');
-
-my $REPO = '/rest/api/latest/projects/PROJ/repos/repo';
-my $INTO_OTHER = '{"name":"f","project":{"key":"OTHER"}}';
-
-# The fork into OTHER with token $tok: its status.
-sub fork_status {
-    my ($tok) = @_;
-    my $h = auth_bearer($tok);
-    $h->{'Content-Type'} = 'application/json';
-    return HTTP::Tiny->new(timeout => 120, keep_alive => 0)
-        ->request('POST', $env->url($REPO), { headers => $h, content => $INTO_OTHER })->{status};
-}
+sub fork_status { return BBT::HeldFork::fork_status($env, @_) }
 sub fork_bg { my ($tok) = @_; return in_background($env->dir . '/run', sub { fork_status($tok) }) }
 
 # The child's one pooled connection taken by a new token's request (a
@@ -187,7 +148,7 @@ subtest 'BBTokenCache on: expired while the fork waits for its second target\'s 
         or diag explain $d;
 };
 
-$env->httpd_restart(graceful => 1, extra_conf => conf('off'));
+$env->httpd_restart(graceful => 1, extra_conf => held_fork_conf(cache => 'off', wait => 120));
 
 # The token's row is read once the connection is free, with its owner's
 # levels: nothing it says can change between.
