@@ -29,6 +29,7 @@
 #include "bbt_overglue.h"
 #include "bbt_reqbody.h"
 #include "bbt_request.h"
+#include "bbt_rest_refuse.h"
 
 APLOG_USE_MODULE(bbtoken);
 
@@ -61,9 +62,12 @@ static struct bbt_kept *bbt_reqbody_kept(const request_rec *r)
     return NULL;
 }
 
+/* note for httpd's page; on the bitbucket-rest set the envelope's fixed
+ * words take its place (bbt_rest_refuse.c). */
 static int bbt_reqbody_refuse(request_rec *r, int status, const char *note)
 {
     apr_table_setn(r->notes, "error-notes", note);
+    apr_table_setn(r->notes, BBT_REST_REFUSE_BODY, "1");
     return status;
 }
 

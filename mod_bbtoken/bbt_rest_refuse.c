@@ -147,9 +147,29 @@ int bbt_rest_refuse(request_rec *r, int status)
                       "method.";
         } else if (apr_table_get(r->notes, BBT_REST_REFUSE_HEADER)) {
             message = "The Authorization header is malformed.";
+        } else if (apr_table_get(r->notes, BBT_REST_REFUSE_BODY)) {
+            message = "The request body could not be read as this request "
+                      "needs.";
         } else {
             return status;
         }
+        break;
+    case HTTP_REQUEST_ENTITY_TOO_LARGE:
+        /* Only a body a route reads is refused here for its size: the
+         * handler answers its own. */
+        if (!apr_table_get(r->notes, BBT_REST_REFUSE_BODY)) {
+            return status;
+        }
+        exception = BBT_REST_EX_TOO_LARGE;
+        message = "The request body is too large.";
+        break;
+    case HTTP_UNSUPPORTED_MEDIA_TYPE:
+        if (!apr_table_get(r->notes, BBT_REST_REFUSE_BODY)) {
+            return status;
+        }
+        exception = BBT_REST_EX_MEDIA;
+        message = "The request body must be JSON (Content-Type: "
+                  "application/json), UTF-8, with no Content-Encoding.";
         break;
     case HTTP_SERVICE_UNAVAILABLE:
         exception = BBT_REST_EX_DB;

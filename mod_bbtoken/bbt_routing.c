@@ -22,6 +22,7 @@
 #include "bbt_perm.h"
 #include "bbt_reqbody.h"
 #include "bbt_request.h"
+#include "bbt_rest_refuse.h"
 #include "bbt_rmemo.h"
 #include "bbt_routing.h"
 #include "bbt_rules.h"
@@ -166,6 +167,7 @@ static bbt_route_result_t bbt_match_request(request_rec *r,
         apr_table_setn(r->notes, "error-notes",
                        "The request body names a member twice, in other "
                        "cases.");
+        apr_table_setn(r->notes, BBT_REST_REFUSE_BODY, "1");
         *status = HTTP_BAD_REQUEST;
     } else if (rv == BBT_ROUTE_BAD_PROJECT) {
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
@@ -178,6 +180,7 @@ static bbt_route_result_t bbt_match_request(request_rec *r,
                                    "The request body cannot be "
                                    "decided by: ",
                                    m->target.why, ".", NULL));
+        apr_table_setn(r->notes, BBT_REST_REFUSE_BODY, "1");
         *status = HTTP_BAD_REQUEST;
     }
     return rv;

@@ -5,19 +5,20 @@
 # saying what the token lacks, with Bearer's insufficient_scope), an
 # address the failed-login throttle holds back (429 with Retry-After), a
 # malformed Authorization header or a method override naming another
-# method (400), the database unavailable (503 with Retry-After); a HEAD
-# gets no body; application/json;charset=UTF-8, nosniff and no-store.  An
+# method (400), a body a route reads and cannot decide by (400, 413,
+# 415), the database unavailable (503 with Retry-After); a HEAD gets no
+# body; application/json;charset=UTF-8, nosniff and no-store.  An
 # ErrorDocument for the status does not take its place, as on the API's
 # location.  On the same server a git location keeps httpd's HTML page for
-# each, so does a body the routes refuse (400), and a section holding both
-# sets answers each request by the set of the route that decides it.
+# each, and a section holding both sets answers each request by the set of
+# the route that decides it.
 use strict;
 use warnings;
 use FindBin;
 use lib "$FindBin::Bin/lib";
 use Test::More;
 use HTTP::Tiny;
-use BBT::Env qw(mistype_token);
+use BBT::Env qw(mistype_token parse_token);
 use BBT::Assert;
 use BBT::Rest qw(rest_header is_rest_envelope);
 
@@ -186,11 +187,58 @@ subtest '400: a method override naming another method' => sub {
     is_page($env->get($GIT, $h), 400, 'git, GET with X-HTTP-Method-Override: DELETE');
 };
 
-subtest 'a body the routes refuse keeps httpd\'s page' => sub {
-    # A fork's body names its project: this one is no JSON.
-    my $res = $env->request('POST', $REPO,
-                            { Authorization => $env->bearer($tok), 'Content-Type' => 'application/json' }, 'not json');
-    is_page($res, 400, 'REST, a fork whose body is no JSON');
+# Bodies a route reads (a fork's or move's body-project=, a pull request's
+# body-repo=, git LFS's json=) and cannot decide by: the envelope's words
+# are fixed, the error log says why.
+subtest 'a body the routes cannot decide by' => sub {
+    chomp(my $rtok = $env->cli_ok('create', '--repo', 'PROJ/repo', '--name', 'pr', '--perm', 'REPO_WRITE'));
+    parse_token($rtok) or die "no token printed: $rtok";
+    my $JSON = { Authorization => $env->bearer($tok), 'Content-Type' => 'application/json' };
+    my $UNREAD = qr/^The request body could not be read as this request needs\.$/;
+    my $ARG = qr/\.ArgumentValidationException$/;
+    my $big = '{"name":"' . ('x' x (64 * 1024)) . '"}';
+    # Each body carries ZQ: the envelope echoes none of it.
+    my @cases = (
+        ['POST', $REPO, $JSON, 'ZQ not json', 400, $ARG, $UNREAD, 'a fork whose body is no JSON', qr/BBT452/],
+        ['POST', $REPO, $JSON, '{"project":{"key":"PROJ","KEY":"ZQ"}}', 400, $ARG, $UNREAD,
+         'a fork whose project key has a twin', qr/BBT740: .* names its project ambiguously/],
+        ['PUT', $REPO, $JSON, '{"project":{"key":"ZQ-X"}}', 400, $ARG, $UNREAD, 'a move into no project key',
+         qr/BBT740: .* the body's project key is not a project key/],
+        ['POST', $REPO, $JSON, '{"ZQ":' . ('[' x 200) . (']' x 200) . '}', 400, $ARG, $UNREAD,
+         'a fork whose body is too deep', qr/BBT452/],
+        ['POST', "$REPO/pull-requests",
+         { Authorization => $env->bearer($rtok), 'Content-Type' => 'application/json' },
+         '{"fromRef":{"repository":{"slug":"ZQ"}},"fromRef":{}}', 400, $ARG, $UNREAD,
+         'a repository token\'s pull request with twin keys', qr/BBT452/],
+        ['PUT', $REPO, $JSON, $big . 'ZQ', 413, qr/\.RequestTooLargeException$/,
+         qr/^The request body is too large\.$/, 'a move whose body is over 64 KiB', qr/BBT450/],
+        ['POST', $REPO, { %$JSON, 'Content-Type' => 'text/plain' }, '{"ZQ":1}', 415,
+         qr/\.UnsupportedMediaTypeException$/, qr/^The request body must be JSON \(Content-Type: application\/json\)/,
+         'a fork whose body is not said to be JSON', qr/BBT825/],
+    );
+    for my $c (@cases) {
+        my ($m, $path, $h, $body, $status, $ex, $msg, $what, $logged) = @$c;
+        my $mark = log_mark($env->error_log_path);
+        my $res = $env->request($m, $path, $h, $body);
+        is_envelope($res, $status, $ex, $msg, "REST, $what");
+        unlike($res->{content} // '', qr/ZQ/, "  the body echoes nothing of the request's");
+        like(join('', log_lines_since($env->error_log_path, $mark)), $logged, '  the error log says why');
+    }
+    is_envelope($env->request('POST', "/mix$REPO", $JSON, 'ZQ not json'), 400, $ARG, $UNREAD,
+                'both sets, a REST fork whose body is no JSON');
+
+    # git LFS's batch (json=): httpd's page, as git clients get every
+    # refusal.
+    my $LFS = { Authorization => $env->bearer($tok), 'Content-Type' => 'application/vnd.git-lfs+json' };
+    for my $p ('/scm', '/mix/scm') {
+        my $batch = "$p/PROJ/repo.git/info/lfs/objects/batch";
+        is_page($env->request('POST', $batch, $LFS, 'not json'), 400, "git $p, a batch whose body is no JSON");
+        is_page($env->request('POST', $batch, $LFS, '{"operation":"download","Operation":"upload"}'), 400,
+                "git $p, a batch whose operation has a twin");
+        is_page($env->request('POST', $batch, $LFS, $big), 413, "git $p, a batch over 64 KiB");
+        is_page($env->request('POST', $batch, { %$LFS, 'Content-Type' => 'text/plain' }, '{}'), 415,
+                "git $p, a batch not said to be JSON");
+    }
 };
 
 subtest '429: a throttled address' => sub {
