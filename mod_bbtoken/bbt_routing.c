@@ -10,7 +10,9 @@
 #include "http_config.h"
 #include "http_core.h"
 #include "http_log.h"
+#include "http_protocol.h"
 #include "http_request.h"
+#include "util_filter.h"
 #include "apr_escape.h"
 #include "apr_strings.h"
 #include "apr_uri.h"
@@ -28,6 +30,11 @@
 #include "bbt_rules.h"
 
 APLOG_USE_MODULE(bbtoken);
+
+/* The mark of the module's TRACE refusal, whose Allow is edited. */
+#define BBT_TRACE_REFUSED_NOTE "bbtoken-trace-refused"
+
+static ap_filter_rec_t *bbt_trace_allow_filter_handle;
 
 static int bbt_is_copymove(const char *method)
 {
@@ -470,7 +477,73 @@ static int bbt_trace_refuse(request_rec *r)
                   "BBT044: TRACE %s refused (405): httpd would answer it "
                   "before authentication",
                   r->uri);
+    apr_table_setn(r->notes, BBT_TRACE_REFUSED_NOTE, "1");
     return bbt_request_refused_early(r, HTTP_METHOD_NOT_ALLOWED);
+}
+
+/* allow without its TRACE entries, the others kept in their order and
+ * joined as make_allow joins them; allow itself when it has none. */
+static const char *bbt_trace_allow_without(apr_pool_t *p, const char *allow)
+{
+    char *out = apr_palloc(p, strlen(allow) + 1), *o = out;
+    const char *s = allow, *e, *b, *t;
+    int dropped = 0;
+
+    while (*s) {
+        e = s + strcspn(s, ",");
+        b = s;
+        t = e;
+        while (b < t && (*b == ' ' || *b == '\t')) {
+            b++;
+        }
+        while (t > b && (t[-1] == ' ' || t[-1] == '\t')) {
+            t--;
+        }
+        /* Method names are case-sensitive: only TRACE itself. */
+        if (t - b == 5 && memcmp(b, "TRACE", 5) == 0) {
+            dropped = 1;
+        } else if (t > b) {
+            if (o > out) {
+                *o++ = ',';
+            }
+            memcpy(o, b, t - b);
+            o += t - b;
+        }
+        s = *e ? e + 1 : e;
+    }
+    *o = '\0';
+    return dropped ? out : allow;
+}
+
+/* httpd's error response gives a 405 the Allow make_allow makes, which
+ * names TRACE wherever TraceEnable is not off, and so would name as
+ * allowed the very method the refusal is of.  Without it the Allow is
+ * what httpd's own refusal sends with TraceEnable off (an empty one where
+ * nothing else is allowed yet).  Runs once, on the first brigade, after
+ * httpd has set the Allow and before the header filter. */
+static apr_status_t bbt_trace_allow_filter(ap_filter_t *f,
+                                           apr_bucket_brigade *bb)
+{
+    request_rec *r = f->r;
+    const char *allow = apr_table_get(r->headers_out, "Allow");
+
+    if (allow) {
+        apr_table_setn(r->headers_out, "Allow",
+                       bbt_trace_allow_without(r->pool, allow));
+    }
+    ap_remove_output_filter(f);
+    return ap_pass_brigade(f->next, bb);
+}
+
+/* Only the refusal's own 405: should the request end in another error,
+ * its Allow is httpd's. */
+static void bbt_trace_allow_insert(request_rec *r)
+{
+    if (r->status == HTTP_METHOD_NOT_ALLOWED && r->method_number == M_TRACE &&
+        apr_table_get(r->notes, BBT_TRACE_REFUSED_NOTE)) {
+        ap_add_output_filter_handle(bbt_trace_allow_filter_handle, NULL, r,
+                                    r->connection);
+    }
 }
 
 void bbt_routing_register_hooks(apr_pool_t *p)
@@ -478,4 +551,9 @@ void bbt_routing_register_hooks(apr_pool_t *p)
     (void)p;
     ap_hook_translate_name(bbt_translate, NULL, NULL, APR_HOOK_REALLY_FIRST);
     ap_hook_map_to_storage(bbt_trace_refuse, NULL, NULL, APR_HOOK_FIRST);
+    bbt_trace_allow_filter_handle =
+        ap_register_output_filter("BBTOKEN_TRACE_ALLOW", bbt_trace_allow_filter,
+                                  NULL, AP_FTYPE_CONTENT_SET);
+    ap_hook_insert_error_filter(bbt_trace_allow_insert, NULL, NULL,
+                                APR_HOOK_MIDDLE);
 }

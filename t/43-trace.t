@@ -3,8 +3,10 @@
 # its Authorization header and whatever a proxy in front added included,
 # to anyone, and no route that names TRACE would ever decide.  In a
 # section of AuthType BBToken, whether a <Location> or a <Directory> makes
-# it one, TRACE is refused (405, BBT044) with or without credentials;
-# elsewhere httpd answers it as before.
+# it one, TRACE is refused (405, BBT044) with or without credentials,
+# its Allow the one httpd's own refusal sends with TraceEnable off (TRACE
+# not in it, though TraceEnable is on); elsewhere httpd answers it as
+# before.
 use strict;
 use warnings;
 use FindBin;
@@ -37,7 +39,17 @@ Alias /plain "@DIR@/plain"
     Require all granted
 </Directory>
 EOC
-my $env = BBT::Env->new(extra_conf => $extra)->start;
+# A host where httpd refuses TRACE itself: what its refusal's Allow is.
+my $api = <<'EOC';
+    TraceEnable off
+    <Location /dav>
+        AuthType BBToken
+        AuthName "Files"
+        BBTokenRoutes dav
+        Require bbtoken
+    </Location>
+EOC
+my $env = BBT::Env->new(extra_conf => $extra, api_conf => $api)->start;
 my $d = $env->dir;
 for my $top (qw(dav dirsec plain)) {
     make_path("$d/$top/PROJ/repo");
@@ -48,6 +60,16 @@ $env->user_add('alice');
 $env->grant('alice', 'PROJECT_WRITE', 'PROJ');
 my $tok = $env->token_create('alice', name => 'trace', perms => ['REPO_WRITE']);
 
+my $off = $env->http->request('TRACE', $env->api_url('/plain/PROJ/repo/a.txt'));
+is($off->{status}, 405, 'TraceEnable off: httpd refuses TRACE (405)');
+my @off_allow = BBT::Http::header_list($off, 'Allow');
+is(scalar(@off_allow), 1, '  with an Allow');
+my $httpd_allow = $off_allow[0] // '<none>';
+unlike($httpd_allow, qr/\bTRACE\b/, "  that does not name TRACE ('$httpd_allow')");
+my $off_dav = $env->http->request('TRACE', $env->api_url('/dav/PROJ/repo/a.txt'));
+is($off_dav->{status}, 405, '  the module refuses it first in its section there (405)');
+is(join('|', BBT::Http::header_list($off_dav, 'Allow')), $httpd_allow, '    with the same Allow');
+
 for my $top (qw(dav dirsec)) {
     my $path = "/$top/PROJ/repo/a.txt";
     is_ok_res($env->get($path, auth_bearer($tok)), "$top: the token reads the file (the section works)");
@@ -55,6 +77,8 @@ for my $top (qw(dav dirsec)) {
         my ($what, $hdr) = @$h;
         my $res = $env->request('TRACE', $path, { %$hdr, 'X-Bbt-Probe' => 'echoed-if-answered' });
         is($res->{status}, 405, "$top: TRACE, credentials: $what: 405");
+        is(join('|', BBT::Http::header_list($res, 'Allow')), $httpd_allow,
+           "  its Allow httpd's own refusal's, not naming TRACE");
         unlike($res->{content} // '', qr/echoed-if-answered|Bearer/, '  nothing of the request echoed');
     }
 }
@@ -65,6 +89,13 @@ like($env->error_log_text, qr{BBT044: TRACE /dav/PROJ/repo/a\.txt refused \(405\
 my $res = $env->request('TRACE', '/plain/PROJ/repo/a.txt', { 'X-Bbt-Probe' => 'echoed-if-answered' });
 is($res->{status}, 200, 'elsewhere: httpd answers TRACE (TraceEnable is its own)');
 like($res->{content} // '', qr/echoed-if-answered/, '  echoing the request');
+# httpd's other Allow headers still name TRACE where TraceEnable is on.
+$res = $env->request('PUT', '/plain/PROJ/repo/a.txt', {}, "B\n");
+is($res->{status}, 405, 'elsewhere: PUT refused by the core (405)');
+like(join('|', BBT::Http::header_list($res, 'Allow')), qr/\bTRACE\b/, '  its Allow naming TRACE, as httpd makes it');
+$res = $env->request('OPTIONS', '/plain/PROJ/repo/a.txt');
+like(join('|', BBT::Http::header_list($res, 'Allow')), qr/\bTRACE\b/, "  and OPTIONS' Allow too");
+is($env->request('HEAD', '/dav/PROJ/repo/a.txt', auth_bearer($tok))->{status}, 200, 'HEAD in the section: 200 with the token');
 # And the sections' other methods still see their own configuration.
 is_ok_res($env->get('/plain/PROJ/repo/a.txt'), 'elsewhere: GET without a login');
 is($env->get('/dirsec/PROJ/repo/a.txt')->{status}, 401, 'the <Directory> section: GET without a login 401');
