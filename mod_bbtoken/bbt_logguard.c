@@ -219,7 +219,11 @@ static int bbt_lg_quick_handler(request_rec *r, int lookup)
 }
 
 /* Warn where a module logs request bytes before (or beside) any hook of
- * ours, at a level this server uses. */
+ * ours, at a level this server uses.  Each level is the lowest at which
+ * that module writes a header's value: mod_http2 dumps every request
+ * header at trace2, but a field nghttp2 refuses (a control byte, CR, LF or
+ * NUL in its value, as a token read from a file with a CRLF line ending
+ * has) it logs whole at debug (AH03456, h2_session.c). */
 static void bbt_lg_warn(server_rec *s)
 {
     static const struct {
@@ -229,7 +233,7 @@ static void bbt_lg_warn(server_rec *s)
     } risks[] = {
         {"core.c", APLOG_DEBUG,
          "httpd's core dumps a request header line that holds a NUL byte"},
-        {"mod_http2.c", APLOG_TRACE2, "mod_http2 logs HTTP/2 request headers"},
+        {"mod_http2.c", APLOG_DEBUG, "mod_http2 logs HTTP/2 request headers"},
         {"mod_dumpio.c", APLOG_TRACE7,
          "mod_dumpio logs raw request bytes (with DumpIOInput On)"},
         {"mod_log_forensic.c", APLOG_EMERG,
