@@ -24,20 +24,23 @@ static const char *bbtoken_secs_text(const char *secs, char *buf, size_t len)
     return buf;
 }
 
-/* The change policy makes, checked against the row it changes. */
+/* The change policy makes, checked against the row it changes; and
+ * whether the try that committed changed the row. */
 typedef struct {
     const bbtoken_args_t *a;
     const char *unused; /* --revoke-unused-after in seconds, or "none" */
+    int changed;
 } bbtoken_policy_t;
 
 static int bbtoken_policy_body(bbtoken_ctx_t *ctx, void *arg)
 {
-    const bbtoken_policy_t *p = arg;
+    bbtoken_policy_t *p = arg;
     const bbtoken_args_t *a = p->a;
     const char *params[3];
     PGresult *res;
     int has_max;
 
+    p->changed = 0;
     res = bbtoken_exec(ctx, "reading the policy",
                        "SELECT max_expiry_days IS NOT NULL"
                        " FROM bbtoken_policy FOR UPDATE",
@@ -71,10 +74,12 @@ static int bbtoken_policy_body(bbtoken_ctx_t *ctx, void *arg)
      * one switched off since, whose warnings would otherwise stand for a
      * revocation the day it is switched on again), so every live token's
      * is forgotten, and its owner warned again in the week before the date
-     * the new policy gives. */
+     * the new policy gives.  Whether the row changed is what the audit
+     * trigger records it by (OLD IS DISTINCT FROM NEW). */
     res = bbtoken_exec(
         ctx, "changing the policy",
-        "WITH old AS (SELECT revoke_unused_after AS a FROM bbtoken_policy),"
+        "WITH old AS (SELECT p AS r, p.revoke_unused_after AS a"
+        " FROM bbtoken_policy p),"
         " new AS (UPDATE bbtoken_policy SET"
         " max_expiry_days = CASE WHEN $1::text IS NULL THEN max_expiry_days"
         " WHEN $1 = 'none' THEN NULL ELSE $1::integer END,"
@@ -82,7 +87,7 @@ static int bbtoken_policy_body(bbtoken_ctx_t *ctx, void *arg)
         " revoke_unused_after = CASE WHEN $3::text IS NULL"
         " THEN revoke_unused_after WHEN $3 = 'none' THEN NULL"
         " ELSE make_interval(secs => $3::bigint) END"
-        " RETURNING revoke_unused_after AS a),"
+        " RETURNING bbtoken_policy AS r, revoke_unused_after AS a),"
         " restart AS (SELECT 1 FROM old, new WHERE old.a IS DISTINCT FROM "
         "new.a),"
         " warned AS (DELETE FROM bbtoken_notices n USING bbtoken_tokens t"
@@ -91,11 +96,13 @@ static int bbtoken_policy_body(bbtoken_ctx_t *ctx, void *arg)
         " copied AS (DELETE FROM bbtoken_notice_copies c USING bbtoken_tokens t"
         " WHERE c.kind = 'unused' AND t.id = c.token_id"
         " AND t.revoked_at IS NULL AND EXISTS (SELECT 1 FROM restart))"
-        " SELECT count(*) FROM new",
+        " SELECT EXISTS (SELECT FROM old, new WHERE old.r IS DISTINCT FROM"
+        " new.r)",
         3, params);
     if (!res) {
         return BBTOKEN_EXIT_FAIL;
     }
+    p->changed = PQgetvalue(res, 0, 0)[0] == 't';
     PQclear(res);
     return 0;
 }
@@ -104,7 +111,7 @@ int bbtoken_cmd_policy(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
                        const bbtoken_args_t *a)
 {
     char unused[32], shown[32];
-    bbtoken_policy_t p = {a, unused};
+    bbtoken_policy_t p = {a, unused, 0};
     /* Audited: the policy's trigger records any change of its row, and
      * the warnings it forgets go with a change of revoke_unused_after. */
     const bbtoken_tx_t tx = {"changing the policy",
@@ -136,6 +143,10 @@ int bbtoken_cmd_policy(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
          a->revoke_unused) &&
         (rc = bbtoken_tx(ctx, &tx))) {
         return rc;
+    }
+    /* Committed: a failure to show it (the read, stdout) leaves it made. */
+    if (p.changed) {
+        bbtoken_done(ctx, "the policy was changed before it");
     }
     res = bbtoken_exec(ctx, "reading the policy",
                        "SELECT expiry_required, max_expiry_days,"
@@ -330,6 +341,9 @@ int bbtoken_cmd_project(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
             2, params, &rows);
         if (rc) {
             return rc;
+        }
+        if (rows > 0) {
+            bbtoken_done(ctx, "the project's setting was changed before it");
         }
     }
     res = bbtoken_exec(ctx, "reading the project",

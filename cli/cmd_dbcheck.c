@@ -294,8 +294,14 @@ int bbtoken_cmd_db_check(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
         bbtoken_dbcheck_clear(&c);
         return rc;
     }
-    /* What is wrong now: nothing of what a repair wrote again. */
+    /* What is wrong now: nothing of what a repair wrote again, which is
+     * committed whatever showing it meets. */
     rows = a->repair ? 0 : PQntuples(c.rows);
+    if (a->repair && PQntuples(c.rows) > 0) {
+        bbtoken_done(ctx, "%d row%s of bbtoken_lookup %s repaired before it",
+                     PQntuples(c.rows), PQntuples(c.rows) == 1 ? "" : "s",
+                     PQntuples(c.rows) == 1 ? "was" : "were");
+    }
     rc = a->json ? bbtoken_dbcheck_json(&c, rows)
                  : (bbtoken_dbcheck_text(&c, rows), 0);
     bbtoken_dbcheck_clear(&c);

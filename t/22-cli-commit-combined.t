@@ -141,8 +141,9 @@ subtest 'a command of one transaction: a commit not confirmed, then its output n
     my ($rc, $out, $err) = $wait->();
     $env->pg_syncrep(0);
     is($rc, 1, 'exit 1: the policy shown could not be written') or diag $err;
-    is($err, "bbtoken: cannot write to stdout: No space left on device; $UNCONFIRMED 1 of the command's"
-           . " commits: a failover may lose what it did\n", 'one line, telling both') or diag $err;
+    is($err, "bbtoken: cannot write to stdout: No space left on device; but the policy was changed before it;"
+           . " $UNCONFIRMED 1 of the command's commits: a failover may lose what it did\n",
+       'one line, telling both') or diag $err;
     like($env->cli_ok('policy'), qr/^max-tokens: 77$/m, 'the policy changed');
 };
 
