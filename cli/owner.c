@@ -24,6 +24,7 @@
  * it (what an upgrade run by postgres left): changes of the catalog alone,
  * which run no one's code, and which never give a superuser anything.
  */
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -387,6 +388,23 @@ static int bbtoken_owner_reclaim(bbtoken_ctx_t *ctx, const char *owner,
     return rc;
 }
 
+/* A refusal, as bbtoken_fail says it, ending with what the command's
+ * transactions before it did: db upgrade looks again after each
+ * migration, which stays committed. */
+static int bbtoken_owner_fail(bbtoken_ctx_t *ctx, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static int bbtoken_owner_fail(bbtoken_ctx_t *ctx, const char *fmt, ...)
+{
+    char why[2048], after[sizeof(ctx->done) + 16];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(why, sizeof(why), fmt, ap);
+    va_end(ap);
+    return bbtoken_fail(
+        "%s%s", why, bbtoken_changed(ctx, "", "; but ", after, sizeof(after)));
+}
+
 /* Whom such a member must be: one the guard does not hold a superuser. */
 #define BBTOKEN_NO_POWER                                                       \
     "that is no superuser and may not become one (no CREATEROLE, nor "         \
@@ -417,8 +435,9 @@ int bbtoken_owner_guard(bbtoken_ctx_t *ctx)
     }
     if (PQntuples(res) != 1) {
         PQclear(res);
-        return bbtoken_fail("no schema of the search path exists to hold "
-                            "mod_bbtoken's tables");
+        return bbtoken_owner_fail(ctx,
+                                  "no schema of the search path exists to hold "
+                                  "mod_bbtoken's tables");
     }
     nsp = PQgetvalue(res, 0, 0);
     owner = PQgetisnull(res, 0, 1) ? NULL : PQgetvalue(res, 0, 1);
@@ -427,13 +446,14 @@ int bbtoken_owner_guard(bbtoken_ctx_t *ctx)
     if (owner && !owner_trusted) {
         /* Giving back is DDL, which runs the event triggers' functions. */
         if (ctx->upgrading && !PQgetisnull(res, 0, 6)) {
-            rc = bbtoken_fail("role %s, which is no superuser, owns the "
-                              "function of an event trigger: a superuser's "
-                              "DDL runs it with a superuser's rights; take "
-                              "that from %s, or connect as %s or a member of "
-                              "its role " BBTOKEN_NO_POWER,
-                              PQgetvalue(res, 0, 6), PQgetvalue(res, 0, 6),
-                              owner);
+            rc = bbtoken_owner_fail(
+                ctx,
+                "role %s, which is no superuser, owns the "
+                "function of an event trigger: a superuser's "
+                "DDL runs it with a superuser's rights; take "
+                "that from %s, or connect as %s or a member of "
+                "its role " BBTOKEN_NO_POWER,
+                PQgetvalue(res, 0, 6), PQgetvalue(res, 0, 6), owner);
             goto out;
         }
         /* What the hand-back says (its COMMIT's answer lost: what became
@@ -448,7 +468,8 @@ int bbtoken_owner_guard(bbtoken_ctx_t *ctx)
                 goto out;
             }
         }
-        rc = bbtoken_fail(
+        rc = bbtoken_owner_fail(
+            ctx,
             "%s%sthe schema's tables belong to role %s, which is "
             "no superuser: a superuser's session would run "
             "with its rights whatever %s put on them (a "
@@ -457,19 +478,23 @@ int bbtoken_owner_guard(bbtoken_ctx_t *ctx)
         goto out;
     }
     if (bad && bad[0]) {
-        rc = bbtoken_fail("role %s, which is no superuser, %s (schema %s): a "
-                          "superuser's session would run what it makes there "
-                          "with a superuser's rights; take that from %s, or "
-                          "connect as a role that is no superuser",
-                          bad, PQgetvalue(res, 0, 4), nsp, bad);
+        rc = bbtoken_owner_fail(
+            ctx,
+            "role %s, which is no superuser, %s (schema %s): a "
+            "superuser's session would run what it makes there "
+            "with a superuser's rights; take that from %s, or "
+            "connect as a role that is no superuser",
+            bad, PQgetvalue(res, 0, 4), nsp, bad);
         goto out;
     }
     if (bad) {
-        rc = bbtoken_fail("%s (schema %s): a cascade of its foreign key runs "
-                          "that table's triggers, and those of tables "
-                          "referring to it, in a superuser's session; drop "
-                          "the key, or connect as a role that is no superuser",
-                          PQgetvalue(res, 0, 4), nsp);
+        rc = bbtoken_owner_fail(
+            ctx,
+            "%s (schema %s): a cascade of its foreign key runs "
+            "that table's triggers, and those of tables "
+            "referring to it, in a superuser's session; drop "
+            "the key, or connect as a role that is no superuser",
+            PQgetvalue(res, 0, 4), nsp);
         goto out;
     }
     ns = PQescapeIdentifier(ctx->conn, nsp, strlen(nsp));
@@ -511,7 +536,8 @@ int bbtoken_upgrade_as_owner(bbtoken_ctx_t *ctx)
     }
     if (PQntuples(res) != 1) {
         PQclear(res);
-        return bbtoken_fail("finding the schema's owner: no bbtoken_schema");
+        return bbtoken_owner_fail(
+            ctx, "finding the schema's owner: no bbtoken_schema");
     }
     owner = PQgetvalue(res, 0, 0);
     nsp = PQgetvalue(res, 0, 2);
@@ -526,9 +552,11 @@ int bbtoken_upgrade_as_owner(bbtoken_ctx_t *ctx)
         }
         if (!set || PQresultStatus(set) != PGRES_COMMAND_OK) {
             PQclear(set);
-            rc = bbtoken_fail("the schema's tables belong to role %s: run "
-                              "db upgrade as %s or a member of its role",
-                              owner, owner);
+            rc =
+                bbtoken_owner_fail(ctx,
+                                   "the schema's tables belong to role %s: run "
+                                   "db upgrade as %s or a member of its role",
+                                   owner, owner);
             goto out;
         }
         PQclear(set);
@@ -555,7 +583,8 @@ int bbtoken_upgrade_as_owner(bbtoken_ctx_t *ctx)
         /* Another's objects (an earlier upgrade's) cannot be replaced by
          * the owner. */
         if (PQntuples(f) > 0) {
-            rc = bbtoken_fail(
+            rc = bbtoken_owner_fail(
+                ctx,
                 "%d of the schema's objects belong to role %s, not to %s, "
                 "the owner of its tables: %s",
                 PQntuples(f), PQgetvalue(f, 0, 1), owner,

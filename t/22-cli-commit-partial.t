@@ -14,6 +14,10 @@
 # Each command is cut midway as a connection is: another session holds a
 # lock its next transaction waits for, and its backend is then ended
 # (pg_terminate_backend).
+#
+# And db upgrade refused by the guard's look after a migration (a role
+# that is no superuser may now create in the schema) said only why,
+# though the migration it listed as applied was committed.
 use strict;
 use warnings;
 use FindBin;
@@ -292,6 +296,21 @@ subtest 'db upgrade: cut at its second migration' => sub {
                           . ' applied was committed before it \(running db upgrade again applies the rest\)'),
          'stderr: the migration applied') or diag $err;
     is($env->psql('SELECT max(version) FROM bbtoken_schema', db => 'partial'), 60, 'in the database: version 60');
+};
+
+subtest 'db upgrade: refused by the guard after its first migration' => sub {
+    db_at($env, 'recheck', 59);
+    my $h = hold('schema', 'LOCK TABLE bbtoken_schema IN ROW EXCLUSIVE MODE', 'recheck');
+    my $wait = bg('recheck', {}, '--db', $env->superuser_conninfo('recheck'), 'db', 'upgrade');
+    ok($env->pg_wait_backend('bbt-recheck', "wait_event_type = 'Lock'"), 'its first migration waits for the lock');
+    $env->psql('GRANT CREATE ON SCHEMA public TO bbtoken_httpd', db => 'recheck');
+    let_go($h);
+    my ($rc, $out, $err) = $wait->();
+    is($rc, 1, 'exit 1') or diag $err;
+    is($out, "applied 0060_schema_one_row\n", 'stdout: the first applied');
+    like($err, qr/\Abbtoken: role bbtoken_httpd, which is no superuser, may create objects there \(schema public\): [^\n]*; but the migration listed above as applied was committed before it \(running db upgrade again applies the rest\)\n\z/,
+         'stderr, one line: the refusal, and the migration applied') or diag $err;
+    is($env->psql('SELECT max(version) FROM bbtoken_schema', db => 'recheck'), 60, 'in the database: version 60');
 };
 
 done_testing;
