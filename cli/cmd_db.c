@@ -311,6 +311,14 @@ int bbtoken_cmd_db_upgrade(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
             }
             as_owner = 1;
         }
+        /* What follows the last needs nothing of this session's role,
+         * search path or lock: the guard looks again in whichever session
+         * it has, and the version line is the list's.  A COMMIT of it
+         * whose answer was lost, and which was done, leaves nothing
+         * undone (xact.c goes on). */
+        if (i == bbtoken_migration_count - 1) {
+            ctx->held &= ~(BBTOKEN_HELD_OWNER | BBTOKEN_HELD_INIT_LOCK);
+        }
         if ((rc = bbtoken_migrate(ctx, &bbtoken_migration_list[i],
                                   i ? bbtoken_migration_list[i - 1].version : 0,
                                   &done))) {

@@ -11,14 +11,18 @@
 # that bbtoken_schema is there): committed so, it is done, and db upgrade
 # stops there, exit 3, its session's owner role and search path (--init:
 # its lock) gone with the connection; run again, it does the rest.  The
-# COMMIT is cut as a failover cuts it (BBT::Cli's cli_commit_cut).
+# last migration's stopped there too, "the rest was not done (run the
+# command again)", exit 3, where nothing was left: a rerun said "already
+# up to date".  What follows it needs nothing of the session lost: it
+# ends as it would have, exit 0.  The COMMIT is cut as a failover cuts it
+# (BBT::Cli's cli_commit_cut).
 use strict;
 use warnings;
 use FindBin;
 use lib "$FindBin::Bin/lib";
 use Test::More;
 use BBT::Env;
-use BBT::Migrations qw(latest_version cli_db psql_script create_db db_at);
+use BBT::Migrations qw(later_migrations latest_version cli_db psql_script create_db db_at);
 
 my $env = BBT::Env->new(httpd => 0)->start;
 my $LATEST = latest_version();
@@ -51,6 +55,23 @@ subtest 'a migration committed, its answer lost: done, then stopped' => sub {
     is($rc, 0, 'run again: exit 0') or diag $err;
     like($out, qr/\Aapplied 0061_\w+\n.*schema version: \Q$LATEST\E\n\z/s, '  the rest applied') or diag $out;
     is(version_of('v59'), $LATEST, '  the latest version');
+};
+
+subtest 'the last migration committed, its answer lost: done, and the upgrade ends' => sub {
+    my ($prev, $last) = (later_migrations())[-2, -1];
+    my ($v) = $prev =~ /^0*(\d+)_/;
+    is(db_at($env, 'vlast', $v), $v, "a database at version $v");
+    my ($rc, $out, $err, $cut) = $env->cli_commit_cut('vlast', 'db', 'upgrade');
+    ok($cut, "the COMMIT of migration $last cut while it waited for the standby") or return;
+    is($rc, 0, 'exit 0: nothing was left') or diag $err;
+    like($err, qr/\Abbtoken: applying migration \Q$last\E: done, though the connection was lost at its COMMIT \([^\n]*\): connected again, the database says its transaction \d+ committed, and it holds bbtoken_schema's version \Q$LATEST\E; but the synchronous standby did not confirm it: a failover may lose it\n\z/,
+         'done, and nothing more said') or diag $err;
+    is($out, "applied $last\nschema version: $LATEST\n", 'stdout: the migration applied, and the version');
+    is(version_of('vlast'), $LATEST, 'in the database: the latest version');
+
+    ($rc, $out, $err) = cli_db($env, 'vlast', 'db', 'upgrade');
+    is($rc, 0, 'run again: exit 0') or diag $err;
+    is($out, "schema version: $LATEST (already up to date)\n", '  nothing to do');
 };
 
 subtest '--init: its first migration committed, its answer lost: done, then stopped' => sub {
