@@ -125,7 +125,10 @@ static int bbt_rest_header_token(request_rec *r)
     return is_token;
 }
 
-/* A state-changing request must come from this site: see README. */
+/* A state-changing request must come from this site: see README.  The
+ * Host header as the client sent it, and not r->hostname: its port is the
+ * one the browser's page names, which httpd's own URL, built with the
+ * port it listens on, does not know behind a port mapping. */
 static int bbt_rest_csrf(request_rec *r)
 {
     const char *origin = apr_table_get(r->headers_in, "Origin");
@@ -134,6 +137,7 @@ static int bbt_rest_csrf(request_rec *r)
     return bbt_rest_csrf_ok(
         r->method, origin,
         origin || referer ? ap_construct_url(r->pool, "", r) : NULL,
+        apr_table_get(r->headers_in, "Host"), ap_http_scheme(r),
         apr_table_get(r->headers_in, "Sec-Fetch-Site"),
         apr_table_get(r->headers_in, "X-Atlassian-Token"),
         apr_table_get(r->headers_in, "Content-Type"), referer);

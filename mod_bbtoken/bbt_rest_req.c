@@ -191,25 +191,136 @@ int bbt_rest_is_json(const char *ct)
     return *ct == '\0' || *ct == ';';
 }
 
-/* Whether a Referer names a page of self_url's: that scheme, host and
- * port, then the path or nothing.  "https://git.example.com.evil",
- * "...com:8443/" and "...com@evil/" are another site's. */
-static int bbt_rest_referer_ours(const char *referer, const char *self_url)
-{
-    size_t n;
+/* A host and port as a Host header, or an Origin after its "://", spells
+ * them. */
+typedef struct {
+    const char *host; /* a name, or an IPv6 literal with its brackets */
+    size_t len;
+    long port; /* 0: none given */
+} bbt_rest_hostport_t;
 
-    if (!self_url || !*self_url) {
+/* Whether c may be in an IPv6 literal: hex digits, ":" and the "." of an
+ * IPv4 tail. */
+static int bbt_rest_ipv6_char(unsigned char c)
+{
+    return bbt_is_digit(c) || ((c | 0x20) >= 'a' && (c | 0x20) <= 'f') ||
+           c == ':' || c == '.';
+}
+
+/* Read exactly n bytes of s as host[:port]: a name of ASCII letters,
+ * digits, "-", "." and "_" (an IPv4 address is one), or an IPv6 literal
+ * in brackets; then optionally ":" and a port of 1 to 5 digits, 1 to
+ * 65535, without a leading 0 (no browser writes one).  0, or -1 for
+ * anything else: nothing, user info (host@evil), a path, white space, an
+ * empty port.  Strict: what it refuses costs a 403, what it took too
+ * loosely could be a host that is not the one asked for. */
+static int bbt_rest_hostport(const char *s, size_t n, bbt_rest_hostport_t *out)
+{
+    size_t i = 0, d;
+
+    out->host = s;
+    out->port = 0;
+    if (n && s[0] == '[') {
+        for (i = 1; i < n && bbt_rest_ipv6_char((unsigned char)s[i]); i++) {
+        }
+        if (i >= n || s[i] != ']' || !memchr(s, ':', i)) {
+            return -1;
+        }
+        i++;
+    } else {
+        while (i < n && (bbt_is_alnum((unsigned char)s[i]) || s[i] == '-' ||
+                         s[i] == '.' || s[i] == '_')) {
+            i++;
+        }
+        if (i == 0) {
+            return -1;
+        }
+    }
+    out->len = i;
+    if (i == n) {
         return 0;
     }
-    n = strlen(self_url);
-    return strncasecmp(referer, self_url, n) == 0 &&
-           (referer[n] == '\0' || referer[n] == '/');
+    if (s[i++] != ':' || i == n || s[i] == '0' || n - i > 5) {
+        return -1;
+    }
+    for (d = i; d < n; d++) {
+        if (!bbt_is_digit((unsigned char)s[d])) {
+            return -1;
+        }
+        out->port = out->port * 10 + (s[d] - '0');
+    }
+    return out->port <= 65535 ? 0 : -1;
+}
+
+/* Whether site, n bytes of scheme://host[:port], is the host and port the
+ * request's Host header names: behind a port mapping or a TLS terminator
+ * the browser's page and its Host say where the user is, while httpd's
+ * own URL names the port and scheme it listens on.  A Host without a port
+ * names the site's scheme's default one.  Its page is https, or the
+ * request's own scheme: a TLS terminator makes an https page's request an
+ * http one here, but an https request from an http page is from another
+ * origin, which anyone on the path between could have written. */
+static int bbt_rest_site_is_host(const char *site, size_t n, const char *host,
+                                 const char *scheme)
+{
+    bbt_rest_hostport_t s, h;
+    size_t skip;
+    long dflt;
+
+    if (!host) {
+        return 0;
+    }
+    if (n > 8 && strncasecmp(site, "https://", 8) == 0) {
+        skip = 8;
+        dflt = 443;
+    } else if (n > 7 && strncasecmp(site, "http://", 7) == 0 && scheme &&
+               strcasecmp(scheme, "http") == 0) {
+        skip = 7;
+        dflt = 80;
+    } else {
+        return 0;
+    }
+    if (bbt_rest_hostport(site + skip, n - skip, &s) != 0 ||
+        bbt_rest_hostport(host, strlen(host), &h) != 0) {
+        return 0;
+    }
+    return s.len == h.len && strncasecmp(s.host, h.host, s.len) == 0 &&
+           (s.port ? s.port : dflt) == (h.port ? h.port : dflt);
+}
+
+/* Whether site, n bytes of scheme://host[:port], is ours: self_url (as
+ * httpd builds its own URLs), or the request's Host (above). */
+static int bbt_rest_site_ours(const char *site, size_t n, const char *self_url,
+                              const char *host, const char *scheme)
+{
+    if (self_url && *self_url && strlen(self_url) == n &&
+        strncasecmp(site, self_url, n) == 0) {
+        return 1;
+    }
+    return bbt_rest_site_is_host(site, n, host, scheme);
+}
+
+/* Whether a Referer names a page of ours: its scheme://host[:port], up to
+ * the path's "/" or the end, is ours.  "https://git.example.com.evil",
+ * "...com:8443/" and "...com@evil/" are another site's. */
+static int bbt_rest_referer_ours(const char *referer, const char *self_url,
+                                 const char *host, const char *scheme)
+{
+    const char *sep = strstr(referer, "://"), *slash;
+
+    if (!sep) {
+        return 0;
+    }
+    slash = strchr(sep + 3, '/');
+    return bbt_rest_site_ours(
+        referer, slash ? (size_t)(slash - referer) : strlen(referer), self_url,
+        host, scheme);
 }
 
 int bbt_rest_csrf_ok(const char *method, const char *origin,
-                     const char *self_url, const char *fetch_site,
-                     const char *atlassian_token, const char *content_type,
-                     const char *referer)
+                     const char *self_url, const char *host, const char *scheme,
+                     const char *fetch_site, const char *atlassian_token,
+                     const char *content_type, const char *referer)
 {
     if (!method) {
         return 0;
@@ -219,12 +330,14 @@ int bbt_rest_csrf_ok(const char *method, const char *origin,
     }
     /* A browser names the site a request comes from: it must be us.  A
      * script names none. */
-    if (origin && (!self_url || strcasecmp(origin, self_url) != 0)) {
+    if (origin &&
+        !bbt_rest_site_ours(origin, strlen(origin), self_url, host, scheme)) {
         return 0;
     }
     /* A browser that sends no Origin (an old one, or one told not to)
      * still names the page in Referer: a page elsewhere is refused. */
-    if (!origin && referer && !bbt_rest_referer_ours(referer, self_url)) {
+    if (!origin && referer &&
+        !bbt_rest_referer_ours(referer, self_url, host, scheme)) {
         return 0;
     }
     if (fetch_site && strcasecmp(fetch_site, "same-origin") != 0) {

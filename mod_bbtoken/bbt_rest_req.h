@@ -72,15 +72,24 @@ int bbt_rest_is_json(const char *content_type);
 /* The cross-site check (README, "Cross-site requests"): 1 if a request may
  * go on, 0 if it must be refused.  GET and HEAD change nothing and always
  * may.  Any other method must not name another site: an Origin, if sent,
- * equal to self_url (this server's own scheme://host[:port]; "null" never
- * is), a Sec-Fetch-Site, if sent, "same-origin", and without an Origin
- * a Referer, if sent, a page of self_url's.  Then DELETE may; any
- * other method needs X-Atlassian-Token: no-check or a JSON Content-Type.
- * Any argument but method may be NULL (the header is absent; self_url is
- * unknown, and then no Origin or Referer is ours). */
+ * ours, a Sec-Fetch-Site, if sent, "same-origin", and without an Origin a
+ * Referer, if sent, a page of ours (its scheme://host[:port] ours).  Then
+ * DELETE may; any other method needs X-Atlassian-Token: no-check or a
+ * JSON Content-Type.
+ *
+ * A scheme://host[:port] is ours when it equals self_url (this server's
+ * own URL as httpd builds it), or when its host (in any case; an IPv6
+ * literal in brackets) and port are those of host (the request's Host
+ * header; without a port, the default one of the Origin's scheme, 80 for
+ * http and 443 for https) and its scheme is https or scheme (the
+ * request's own, "http" or "https").  "null", and a Host that is not a
+ * host[:port] alone, never are.
+ *
+ * Any argument but method may be NULL (the header is absent; self_url,
+ * host or scheme is unknown, and then nothing is ours by it). */
 int bbt_rest_csrf_ok(const char *method, const char *origin,
-                     const char *self_url, const char *fetch_site,
-                     const char *atlassian_token, const char *content_type,
-                     const char *referer);
+                     const char *self_url, const char *host, const char *scheme,
+                     const char *fetch_site, const char *atlassian_token,
+                     const char *content_type, const char *referer);
 
 #endif

@@ -1,11 +1,12 @@
 /*
  * libFuzzer target: what the REST handler asks of a request (bbt_rest_req),
- * on hostile input.  The input is up to nine lines: URI, the decoded
+ * on hostile input.  The input is up to eleven lines: URI, the decoded
  * start and limit arguments (split at the first "&"; without one, no
  * limit), method, Origin, this server's URL, X-Atlassian-Token, Content-Type,
- * Sec-Fetch-Site, Referer (a missing line is an absent header).  Any crash,
- * overread (ASan) or broken invariant aborts.
+ * Sec-Fetch-Site, Referer, Host, the request's scheme (a missing line is an
+ * absent header).  Any crash, overread (ASan) or broken invariant aborts.
  */
+#include <ctype.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,7 +16,7 @@
 #include "bbt_input.h"
 #include "bbt_rest_req.h"
 
-#define NFIELDS 9
+#define NFIELDS 11
 
 /* A project's or a repository's path: a canonical key, a slug or none,
  * an id for one token or its rotation; and the parts spell the URI again
@@ -132,17 +133,84 @@ static void check_path(const char *uri)
     }
 }
 
+/* "host:port" of an authority a (n bytes; IPv6 in brackets), its port
+ * written out as dflt when it has none, lower case; NULL on no memory. */
+static char *with_port(const char *a, size_t n, const char *dflt)
+{
+    size_t i = n, after;
+    char *out = malloc(n + 8);
+    int has;
+
+    while (i && a[i - 1] != ']') {
+        i--;
+    }
+    after = i;
+    has = memchr(a + after, ':', n - after) != NULL;
+    if (!out) {
+        return NULL;
+    }
+    snprintf(out, n + 8, "%.*s%s%s", (int)n, a, has ? "" : ":",
+             has ? "" : dflt);
+    for (i = 0; out[i]; i++) {
+        out[i] = (char)tolower((unsigned char)out[i]);
+    }
+    return out;
+}
+
+/* By another road than bbt_rest_req's: whether site (n bytes of
+ * scheme://authority) may be ours by the request's Host.  Its scheme is
+ * https, or http on an http request; no user info, path or white space;
+ * and site and Host, each with the default port written out, are the
+ * same bytes but for case. */
+static int host_may(const char *site, size_t n, const char *host,
+                    const char *scheme)
+{
+    const char *dflt;
+    char *a, *b;
+    size_t skip;
+    int same;
+
+    if (!host) {
+        return 0;
+    }
+    if (n >= 8 && strncasecmp(site, "https://", 8) == 0) {
+        skip = 8;
+        dflt = "443";
+    } else if (n >= 7 && strncasecmp(site, "http://", 7) == 0 && scheme &&
+               strcasecmp(scheme, "http") == 0) {
+        skip = 7;
+        dflt = "80";
+    } else {
+        return 0;
+    }
+    site += skip;
+    n -= skip;
+    if (memchr(site, '@', n) || memchr(site, '/', n) || memchr(site, ' ', n) ||
+        strchr(host, '@') || strchr(host, '/') || strchr(host, ' ')) {
+        return 0;
+    }
+    a = with_port(site, n, dflt);
+    b = with_port(host, strlen(host), dflt);
+    same = a && b && strcmp(a, b) == 0;
+    free(a);
+    free(b);
+    return same;
+}
+
 /* The cross-site check's answer, and what it may let through. */
 static void check_csrf(char *const *f, const char *origin)
 {
-    const char *self = f[4], *ref = f[8];
-    size_t n = self ? strlen(self) : 0;
+    const char *self = f[4], *ref = f[8], *host = f[9], *scheme = f[10];
+    size_t n = self ? strlen(self) : 0, m;
+    const char *sep, *slash;
 
-    if (!bbt_rest_csrf_ok(f[2], origin, self, f[7], f[5], f[6], ref) || !f[2] ||
-        strcmp(f[2], "GET") == 0 || strcmp(f[2], "HEAD") == 0) {
+    if (!bbt_rest_csrf_ok(f[2], origin, self, host, scheme, f[7], f[5], f[6],
+                          ref) ||
+        !f[2] || strcmp(f[2], "GET") == 0 || strcmp(f[2], "HEAD") == 0) {
         return;
     }
-    if (origin && (!self || strcasecmp(origin, self) != 0)) {
+    if (origin && (!self || strcasecmp(origin, self) != 0) &&
+        !host_may(origin, strlen(origin), host, scheme)) {
         abort();
     }
     if (f[7] && strcasecmp(f[7], "same-origin") != 0) {
@@ -151,7 +219,12 @@ static void check_csrf(char *const *f, const char *origin)
     if (!origin && ref &&
         (!n || strncasecmp(ref, self, n) != 0 ||
          (ref[n] != '\0' && ref[n] != '/'))) {
-        abort();
+        sep = strstr(ref, "://");
+        slash = sep ? strchr(sep + 3, '/') : NULL;
+        m = slash ? (size_t)(slash - ref) : strlen(ref);
+        if (!sep || !host_may(ref, m, host, scheme)) {
+            abort();
+        }
     }
     if (!(f[5] && strcasecmp(f[5], "no-check") == 0) &&
         strcmp(f[2], "DELETE") != 0 && !bbt_rest_is_json(f[6])) {

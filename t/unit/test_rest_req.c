@@ -255,7 +255,8 @@ static void test_json(void)
 static int csrf(const char *method, const char *origin, const char *self,
                 const char *token, const char *ct)
 {
-    return bbt_rest_csrf_ok(method, origin, self, NULL, token, ct, NULL);
+    return bbt_rest_csrf_ok(method, origin, self, NULL, NULL, NULL, token, ct,
+                            NULL);
 }
 
 static void test_csrf(void)
@@ -266,7 +267,8 @@ static void test_csrf(void)
     ok(csrf("GET", "https://evil.example", SELF, NULL, NULL),
        "GET from another site: changes nothing, allowed");
     ok(csrf("HEAD", "https://evil.example", SELF, NULL, NULL), "HEAD likewise");
-    ok(bbt_rest_csrf_ok("GET", NULL, SELF, "cross-site", NULL, NULL, NULL),
+    ok(bbt_rest_csrf_ok("GET", NULL, SELF, NULL, NULL, "cross-site", NULL, NULL,
+                        NULL),
        "GET with Sec-Fetch-Site cross-site: allowed");
     ok(!csrf(NULL, NULL, SELF, "no-check", json), "no method");
 
@@ -321,25 +323,30 @@ static void test_csrf(void)
     ok(!csrf("PUT", SELF, NULL, "no-check", json),
        "an Origin when our own URL is unknown: refused");
 
-    ok(bbt_rest_csrf_ok("DELETE", SELF, SELF, "same-origin", NULL, NULL, NULL),
+    ok(bbt_rest_csrf_ok("DELETE", SELF, SELF, NULL, NULL, "same-origin", NULL,
+                        NULL, NULL),
        "Sec-Fetch-Site same-origin: allowed");
-    ok(bbt_rest_csrf_ok("PUT", NULL, SELF, "Same-Origin", NULL, json, NULL),
+    ok(bbt_rest_csrf_ok("PUT", NULL, SELF, NULL, NULL, "Same-Origin", NULL,
+                        json, NULL),
        "  in any case");
-    ok(!bbt_rest_csrf_ok("DELETE", NULL, SELF, "cross-site", NULL, NULL, NULL),
+    ok(!bbt_rest_csrf_ok("DELETE", NULL, SELF, NULL, NULL, "cross-site", NULL,
+                         NULL, NULL),
        "Sec-Fetch-Site cross-site, no Origin: refused");
-    ok(!bbt_rest_csrf_ok("DELETE", SELF, SELF, "same-site", "no-check", NULL,
-                         NULL),
+    ok(!bbt_rest_csrf_ok("DELETE", SELF, SELF, NULL, NULL, "same-site",
+                         "no-check", NULL, NULL),
        "Sec-Fetch-Site same-site (a sibling host): refused");
-    ok(!bbt_rest_csrf_ok("PUT", NULL, SELF, "none", NULL, json, NULL),
+    ok(!bbt_rest_csrf_ok("PUT", NULL, SELF, NULL, NULL, "none", NULL, json,
+                         NULL),
        "Sec-Fetch-Site none: refused");
-    ok(!bbt_rest_csrf_ok("DELETE", NULL, SELF, "", NULL, NULL, NULL),
+    ok(!bbt_rest_csrf_ok("DELETE", NULL, SELF, NULL, NULL, "", NULL, NULL,
+                         NULL),
        "an empty Sec-Fetch-Site: refused");
 }
 
 /* A browser that sends no Origin still names the page in Referer. */
 static int csrf_ref(const char *method, const char *origin, const char *referer)
 {
-    return bbt_rest_csrf_ok(method, origin, SELF, NULL, "no-check",
+    return bbt_rest_csrf_ok(method, origin, SELF, NULL, NULL, NULL, "no-check",
                             "application/json", referer);
 }
 
@@ -362,13 +369,192 @@ static void test_csrf_referer(void)
     ok(!csrf_ref("PUT", NULL, "https://sub.git.example.com/"),
        "  a sibling host");
     ok(!csrf_ref("PUT", NULL, ""), "  an empty Referer");
-    ok(!bbt_rest_csrf_ok("PUT", NULL, NULL, NULL, "no-check",
+    ok(!bbt_rest_csrf_ok("PUT", NULL, NULL, NULL, NULL, NULL, "no-check",
                          "application/json", SELF "/"),
        "  our own URL unknown");
     ok(csrf_ref("PUT", SELF, "https://evil.example/"),
        "this site's Origin decides over the Referer");
     ok(csrf_ref("GET", NULL, "https://evil.example/"),
        "GET from another site's page: changes nothing, allowed");
+}
+
+/* httpd behind a port mapping (80 to 8080) or a TLS terminator: its own
+ * URL names the port it listens on, the browser's Origin and Host the
+ * public one.  A DELETE needs nothing else, so the site alone decides. */
+#define INNER "http://tokens.example.com:8080"
+
+static int by_host(const char *origin, const char *host, const char *scheme)
+{
+    return bbt_rest_csrf_ok("DELETE", origin, INNER, host, scheme, NULL, NULL,
+                            NULL, NULL);
+}
+
+static int by_host_ref(const char *referer, const char *host,
+                       const char *scheme)
+{
+    return bbt_rest_csrf_ok("DELETE", NULL, INNER, host, scheme, NULL, NULL,
+                            NULL, referer);
+}
+
+static void test_csrf_host(void)
+{
+    const char *pub = "tokens.example.com";
+
+    ok(by_host("http://tokens.example.com", pub, "http"),
+       "Host without a port, an http Origin: port 80 on both sides");
+    ok(by_host("https://tokens.example.com", pub, "http"),
+       "  an https Origin through a TLS terminator: port 443");
+    ok(by_host("https://tokens.example.com", pub, "https"),
+       "  an https Origin, TLS in httpd (443 mapped to 8443)");
+    ok(by_host("https://tokens.example.com", "tokens.example.com:443", "http"),
+       "Host with the default port written out");
+    ok(by_host("https://tokens.example.com:443", pub, "https"),
+       "an Origin with the default port written out");
+    ok(by_host("http://tokens.example.com:8081", "tokens.example.com:8081",
+               "http"),
+       "another port on both sides");
+    ok(by_host("https://tokens.example.com:8443", "tokens.example.com:8443",
+               "http"),
+       "  an https Origin's");
+    ok(by_host("HTTPS://Tokens.Example.COM", "tokens.EXAMPLE.com", "HTTP"),
+       "scheme and host names in any case");
+    ok(by_host("http://192.0.2.1:8081", "192.0.2.1:8081", "http"),
+       "an IPv4 address");
+    ok(by_host("https://[2001:db8::1]", "[2001:db8::1]", "http"),
+       "an IPv6 literal");
+    ok(by_host("http://[::1]:8081", "[::1]:8081", "http"), "  with a port");
+    ok(by_host("https://[2001:DB8::A]", "[2001:db8::a]", "https"),
+       "  in any case");
+    ok(by_host("https://[::ffff:192.0.2.1]", "[::ffff:192.0.2.1]", "http"),
+       "  with an IPv4 tail");
+    ok(by_host(INNER, pub, "http"), "httpd's own URL still is ours");
+    ok(by_host(INNER, NULL, "http"), "  without a Host");
+
+    ok(!by_host("http://tokens.example.com", pub, "https"),
+       "an http page, an https request: refused");
+    ok(!by_host("http://tokens.example.com", pub, NULL),
+       "an http page, the request's scheme unknown: refused");
+    ok(!by_host("https://evil.example", pub, "http"), "another host: refused");
+    ok(!by_host("https://evil.example", "evil.example:8080", "http"),
+       "  even when httpd's own port is in its Host");
+    ok(!by_host("https://tokens.example.com", "tokens.example.com:8080",
+                "http"),
+       "Host's port not the Origin's (443): refused");
+    ok(!by_host("http://tokens.example.com:8081", pub, "http"),
+       "an Origin's port where Host has none (80): refused");
+    ok(!by_host("https://tokens.example.com:80", pub, "http"),
+       "  port 80 of an https Origin: refused");
+    ok(!by_host("http://tokens.example.com", "tokens.example.com:443", "http"),
+       "  Host's 443 for an http Origin: refused");
+    ok(!by_host("https://tokens.example.com.evil.example", pub, "http"),
+       "a host that only starts as ours: refused");
+    ok(!by_host("https://sub.tokens.example.com", pub, "http"),
+       "a sibling host: refused");
+    ok(!by_host("https://tokens.example.com", "sub.tokens.example.com", "http"),
+       "  the other way round");
+    ok(!by_host("null", "null", "http"), "Origin null, even with Host null");
+    ok(!by_host("https://tokens.example.com/", pub, "http"),
+       "an Origin with a path: refused");
+    ok(!by_host("https://alice@tokens.example.com", pub, "http"),
+       "an Origin with user info: refused");
+    ok(!by_host("https://", "", "http"), "an Origin without a host: refused");
+    ok(!by_host("ftp://tokens.example.com", pub, "http"),
+       "another scheme: refused");
+    ok(!by_host("tokens.example.com", pub, "http"),
+       "an Origin without a scheme: refused");
+    ok(!by_host("https://[::1]", "::1", "http"),
+       "an IPv6 Host without brackets: refused");
+
+    ok(!by_host("https://tokens.example.com", NULL, "http"),
+       "no Host: refused");
+    {
+        static const char *const bad[] = {
+            "",
+            ":443",
+            "tokens.example.com:",
+            "tokens.example.com:x",
+            "tokens.example.com:443x",
+            "tokens.example.com:443:443",
+            "tokens.example.com:0443",
+            "tokens.example.com:65979",
+            "tokens.example.com:4430000",
+            "tokens.example.com ",
+            " tokens.example.com",
+            "tokens example.com",
+            "tokens.example.com/",
+            "tokens.example.com/x",
+            "tokens.example.com?",
+            "tokens.example.com#",
+            "tokens.example.com,evil.example",
+            "alice@tokens.example.com",
+            "tokens.example.com@tokens.example.com",
+            "tokens.example.com\r\nX: y",
+            "tokens.example.com%2e",
+        };
+        size_t i;
+
+        for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+            ok(!by_host("https://tokens.example.com", bad[i], "http"),
+               "a malformed Host: refused: '%s'", bad[i]);
+        }
+    }
+    {
+        static const char *const bad6[] = {
+            "[::1",   "[]",        "[::1]x",
+            "[::1]:", "[::1]:0",   "[fe80::1%25eth0]",
+            "[v1.x]", "[1.2.3.4]", "[::1]]",
+            "[[::1]",
+        };
+        size_t i;
+
+        for (i = 0; i < sizeof(bad6) / sizeof(bad6[0]); i++) {
+            ok(!by_host("https://[::1]", bad6[i], "http"),
+               "a malformed IPv6 Host: refused: '%s'", bad6[i]);
+        }
+    }
+    ok(by_host("https://tokens.example.com:65535", "tokens.example.com:65535",
+               "http"),
+       "the highest port");
+
+    ok(by_host_ref("https://tokens.example.com/account/tokens/", pub, "http"),
+       "no Origin, a Referer of the Host's https page: allowed");
+    ok(by_host_ref("https://tokens.example.com", pub, "http"),
+       "  the site alone");
+    ok(by_host_ref("http://tokens.example.com:8081/x",
+                   "tokens.example.com:8081", "http"),
+       "  with a port");
+    ok(by_host_ref("https://[2001:db8::1]/x", "[2001:db8::1]", "http"),
+       "  an IPv6 literal");
+    ok(by_host_ref(INNER "/account/tokens/", pub, "http"),
+       "  httpd's own URL still is ours");
+    ok(!by_host_ref("https://tokens.example.com.evil.example/", pub, "http"),
+       "a Referer that only starts as ours: refused");
+    ok(!by_host_ref("https://tokens.example.com@evil.example/", pub, "http"),
+       "  ours and user info: refused");
+    ok(!by_host_ref("https://evil.example@tokens.example.com/", pub, "http"),
+       "  user info and ours: refused");
+    ok(!by_host_ref("https://tokens.example.com:8443/", pub, "http"),
+       "  another port: refused");
+    ok(!by_host_ref("http://tokens.example.com/", pub, "https"),
+       "  an http page, an https request: refused");
+    ok(!by_host_ref("https://tokens.example.com?x", pub, "http"),
+       "  a query without a path: refused");
+    ok(!by_host_ref("https://evil.example/https://tokens.example.com/", pub,
+                    "http"),
+       "  ours in another site's path: refused");
+    ok(!by_host_ref("tokens.example.com/x", pub, "http"),
+       "  no scheme: refused");
+    ok(!by_host_ref("https://tokens.example.com/", NULL, "http"),
+       "  no Host: refused");
+    ok(bbt_rest_csrf_ok("DELETE", "https://tokens.example.com", INNER, pub,
+                        "http", NULL, NULL, NULL, "https://evil.example/"),
+       "the Host's Origin decides over the Referer");
+    ok(!bbt_rest_csrf_ok("DELETE", "https://tokens.example.com", INNER, pub,
+                         "http", "cross-site", NULL, NULL, NULL),
+       "a Host's Origin with Sec-Fetch-Site cross-site: refused");
+    ok(!bbt_rest_csrf_ok("POST", "https://tokens.example.com", INNER, pub,
+                         "http", NULL, NULL, "text/plain", NULL),
+       "a Host's Origin still needs JSON for a POST");
 }
 
 int main(void)
@@ -379,5 +565,6 @@ int main(void)
     test_json();
     test_csrf();
     test_csrf_referer();
+    test_csrf_host();
     return done_testing();
 }
