@@ -258,8 +258,10 @@ static int bbt_rest_hostport(const char *s, size_t n, bbt_rest_hostport_t *out)
  * own URL names the port and scheme it listens on.  A Host without a port
  * names the site's scheme's default one.  Its page is https, or the
  * request's own scheme: a TLS terminator makes an https page's request an
- * http one here, but an https request from an http page is from another
- * origin, which anyone on the path between could have written. */
+ * http one here.  An https request from an http page is from another
+ * origin, which anyone on the path between could have written, but behind
+ * a terminator it too arrives as http: only a ServerName that names the
+ * public https scheme (ap_http_scheme) lets such a page be refused. */
 static int bbt_rest_site_is_host(const char *site, size_t n, const char *host,
                                  const char *scheme)
 {
