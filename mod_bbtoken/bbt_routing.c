@@ -536,10 +536,16 @@ static apr_status_t bbt_trace_allow_filter(ap_filter_t *f,
 }
 
 /* Only the refusal's own 405: should the request end in another error,
- * its Allow is httpd's. */
+ * its Allow is httpd's.  Not by the method: with an ErrorDocument 405 of
+ * a local path, ap_die_r makes the request a GET for the internal
+ * redirect, and where the document's request fails (a 401 in a section
+ * of the module's, a 404) sends the refusal's canned 405 itself, on this
+ * request, before it is a TRACE again.  The note is this request's alone:
+ * the document's request (which, served, sends no Allow) has notes of
+ * its own, and so has a subrequest. */
 static void bbt_trace_allow_insert(request_rec *r)
 {
-    if (r->status == HTTP_METHOD_NOT_ALLOWED && r->method_number == M_TRACE &&
+    if (r->status == HTTP_METHOD_NOT_ALLOWED &&
         apr_table_get(r->notes, BBT_TRACE_REFUSED_NOTE)) {
         ap_add_output_filter_handle(bbt_trace_allow_filter_handle, NULL, r,
                                     r->connection);
