@@ -258,6 +258,35 @@ static int bbtoken_migrate(bbtoken_ctx_t *ctx, const bbtoken_migration_t *m,
     return rc;
 }
 
+/* What a failure after the applied migrations says of them.  A run
+ * again applies the rest after a failure of the moment, but meets the
+ * owner guard's refusal (the catalog's state) again until that is put
+ * right; after the last migration no rest is left to promise. */
+static void bbtoken_upgrade_done(bbtoken_ctx_t *ctx, int applied, int last)
+{
+    char many[64];
+    const char *which = "the migration listed above as applied was";
+
+    if (applied > 1) {
+        snprintf(many, sizeof(many),
+                 "the %d migrations listed above as applied were", applied);
+        which = many;
+    }
+    bbtoken_done(ctx, "%s committed before it%s", which,
+                 last ? "" : " (running db upgrade again applies the rest)");
+    bbtoken_done_refused(
+        ctx, "%s committed before it%s", which,
+        last ? "" : "; once that is put right, db upgrade applies the rest");
+    /* Listed on stdout, which is written at the end: a write that fails
+     * then may leave any of those lines out. */
+    bbtoken_done_unlisted(
+        ctx,
+        "%d migration%s committed before it, perhaps not %slisted as "
+        "applied%s",
+        applied, applied == 1 ? " was" : "s were", applied == 1 ? "" : "all ",
+        last ? "" : " (running db upgrade again applies the rest)");
+}
+
 int bbtoken_cmd_db_upgrade(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
                            const bbtoken_args_t *a)
 {
@@ -327,27 +356,8 @@ int bbtoken_cmd_db_upgrade(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
         if (done) {
             printf("applied %s\n", bbtoken_migration_list[i].name);
             applied++;
-            bbtoken_done(ctx,
-                         applied == 1
-                             ? "the migration listed above as applied was "
-                               "committed before it (running db upgrade "
-                               "again applies the rest)"
-                             : "the %d migrations listed above as applied "
-                               "were committed before it (running db "
-                               "upgrade again applies the rest)",
-                         applied);
-            /* Listed on stdout, which is written at the end: a write
-             * that fails then may leave any of those lines out. */
-            bbtoken_done_unlisted(
-                ctx,
-                applied == 1
-                    ? "1 migration was committed before it, perhaps not "
-                      "listed as applied (running db upgrade again applies "
-                      "the rest)"
-                    : "%d migrations were committed before it, perhaps not "
-                      "all listed as applied (running db upgrade again "
-                      "applies the rest)",
-                applied);
+            bbtoken_upgrade_done(ctx, applied,
+                                 i == bbtoken_migration_count - 1);
         }
         /* What it made may let another role in (default privileges on a
          * new table): a superuser's session looks again before the next

@@ -409,7 +409,7 @@ void bbtoken_done(bbtoken_ctx_t *ctx, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(ctx->done, sizeof(ctx->done), fmt, ap);
     va_end(ap);
-    ctx->unlisted[0] = '\0';
+    ctx->unlisted[0] = ctx->refused[0] = '\0';
 }
 
 void bbtoken_done_unlisted(bbtoken_ctx_t *ctx, const char *fmt, ...)
@@ -418,6 +418,15 @@ void bbtoken_done_unlisted(bbtoken_ctx_t *ctx, const char *fmt, ...)
 
     va_start(ap, fmt);
     vsnprintf(ctx->unlisted, sizeof(ctx->unlisted), fmt, ap);
+    va_end(ap);
+}
+
+void bbtoken_done_refused(bbtoken_ctx_t *ctx, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(ctx->refused, sizeof(ctx->refused), fmt, ap);
     va_end(ap);
 }
 

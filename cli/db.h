@@ -79,6 +79,11 @@ struct bbtoken_ctx {
      * (bbtoken_done_unlisted), or "": a write that fails says this, one
      * that succeeds makes done true (bbtoken_flush_stdout). */
     char unlisted[512];
+    /* The same, where a refusal a run again meets as well ends the
+     * command (the owner guard's, for the catalog's state): what was
+     * done before it, without done's promise of what a run again does
+     * (bbtoken_done_refused), or "": done then. */
+    char refused[512];
     /* db upgrade's hand-back of the schema's objects is under way
      * (owner.c): a session made again to ask what became of its COMMIT
      * reads the catalog alone, its search path pinned, unguarded. */
@@ -304,13 +309,17 @@ int bbtoken_db_fail(bbtoken_ctx_t *ctx, PGresult *res, const char *what);
 
 /* Set ctx->done: what the command's transactions committed so far did,
  * as a clause about the transaction that would fail next ("it"); and
- * ctx->unlisted emptied. */
+ * ctx->unlisted and ctx->refused emptied. */
 void bbtoken_done(bbtoken_ctx_t *ctx, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
 /* After bbtoken_done, where its clause tells of lines printed on stdout:
  * ctx->unlisted, the same as it is true if they were not all written. */
 void bbtoken_done_unlisted(bbtoken_ctx_t *ctx, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* After bbtoken_done: ctx->refused, its clause for a refusal. */
+void bbtoken_done_refused(bbtoken_ctx_t *ctx, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
 /* What a failure's message says of what is changed: plain while the

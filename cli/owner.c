@@ -390,19 +390,26 @@ static int bbtoken_owner_reclaim(bbtoken_ctx_t *ctx, const char *owner,
 
 /* A refusal, as bbtoken_fail says it, ending with what the command's
  * transactions before it did: db upgrade looks again after each
- * migration, which stays committed. */
+ * migration, which stays committed.  A run again meets the same
+ * refusal until the catalog is put right, so the clause is the one
+ * without the promise of a run again (ctx->refused) where there is one. */
 static int bbtoken_owner_fail(bbtoken_ctx_t *ctx, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 static int bbtoken_owner_fail(bbtoken_ctx_t *ctx, const char *fmt, ...)
 {
     char why[2048], after[sizeof(ctx->done) + 16];
+    const char *but = after;
     va_list ap;
 
     va_start(ap, fmt);
     vsnprintf(why, sizeof(why), fmt, ap);
     va_end(ap);
-    return bbtoken_fail(
-        "%s%s", why, bbtoken_changed(ctx, "", "; but ", after, sizeof(after)));
+    if (ctx->refused[0]) {
+        snprintf(after, sizeof(after), "; but %s", ctx->refused);
+    } else {
+        but = bbtoken_changed(ctx, "", "; but ", after, sizeof(after));
+    }
+    return bbtoken_fail("%s%s", why, but);
 }
 
 /* Whom such a member must be: one the guard does not hold a superuser. */

@@ -94,7 +94,8 @@ int bbtoken_xact_read(bbtoken_ctx_t *ctx, const char *what, int audited,
  * (ctx->done) once, after: a failure of the session's set-up does not. */
 static int bbtoken_xact_reconnect(bbtoken_ctx_t *ctx, char *said, size_t size)
 {
-    char done[sizeof(ctx->done)], unlisted[sizeof(ctx->unlisted)], *outer;
+    char done[sizeof(ctx->done)], unlisted[sizeof(ctx->unlisted)];
+    char refused[sizeof(ctx->refused)], *outer;
     size_t outer_size;
     int rc;
 
@@ -104,13 +105,15 @@ static int bbtoken_xact_reconnect(bbtoken_ctx_t *ctx, char *said, size_t size)
     ctx->lost++;
     memcpy(done, ctx->done, sizeof(done));
     memcpy(unlisted, ctx->unlisted, sizeof(unlisted));
-    ctx->done[0] = ctx->unlisted[0] = '\0';
+    memcpy(refused, ctx->refused, sizeof(refused));
+    ctx->done[0] = ctx->unlisted[0] = ctx->refused[0] = '\0';
     outer = bbtoken_say_held(&outer_size);
     bbtoken_say_hold(said, size);
     rc = bbtoken_connect(ctx);
     bbtoken_say_resume(outer, outer_size);
     memcpy(ctx->done, done, sizeof(done));
     memcpy(ctx->unlisted, unlisted, sizeof(unlisted));
+    memcpy(ctx->refused, refused, sizeof(refused));
     /* Connected: anything said meanwhile is no part of a failure. */
     if (rc == 0 && said[0]) {
         bbtoken_warn("%s", said);

@@ -17,7 +17,10 @@
 #
 # And db upgrade refused by the guard's look after a migration (a role
 # that is no superuser may now create in the schema) said only why,
-# though the migration it listed as applied was committed.
+# though the migration it listed as applied was committed; then it said
+# so, but promised that running db upgrade again applies the rest, where
+# a run again meets the same refusal until that is put right, and after
+# the last migration no rest is left.
 use strict;
 use warnings;
 use FindBin;
@@ -26,7 +29,7 @@ use Test::More;
 use File::Path qw(make_path);
 use POSIX ();
 use BBT::Env;
-use BBT::Migrations qw(db_at);
+use BBT::Migrations qw(db_at later_migrations latest_version);
 use BBT::Util qw(slurp spew);
 
 my $env = BBT::Env->new(httpd => 0)->start;
@@ -308,9 +311,33 @@ subtest 'db upgrade: refused by the guard after its first migration' => sub {
     my ($rc, $out, $err) = $wait->();
     is($rc, 1, 'exit 1') or diag $err;
     is($out, "applied 0060_schema_one_row\n", 'stdout: the first applied');
-    like($err, qr/\Abbtoken: role bbtoken_httpd, which is no superuser, may create objects there \(schema public\): [^\n]*; but the migration listed above as applied was committed before it \(running db upgrade again applies the rest\)\n\z/,
-         'stderr, one line: the refusal, and the migration applied') or diag $err;
+    my $refusal = qr/bbtoken: role bbtoken_httpd, which is no superuser, may create objects there \(schema public\): [^\n]*/;
+    like($err, qr/\A$refusal; but the migration listed above as applied was committed before it; once that is put right, db upgrade applies the rest\n\z/,
+         'stderr, one line: the refusal, the migration applied, the rest once that is put right') or diag $err;
     is($env->psql('SELECT max(version) FROM bbtoken_schema', db => 'recheck'), 60, 'in the database: version 60');
+    ($rc, $out, $err) = $env->cli_raw('--db', $env->superuser_conninfo('recheck'), 'db', 'upgrade');
+    is($rc, 1, 'run again: exit 1') or diag $err;
+    is($out, '', '  nothing applied');
+    like($err, qr/\A$refusal\n\z/, '  the same refusal, alone') or diag $err;
+    is($env->psql('SELECT max(version) FROM bbtoken_schema', db => 'recheck'), 60, '  in the database: version 60');
+};
+
+# From the version before the last (61, to 0062_dropped_group_notifies).
+subtest 'db upgrade: refused by the guard after the last migration' => sub {
+    my ($last, $before) = (later_migrations())[-1, -2];
+    db_at($env, 'recheck_last', $before =~ /^0*(\d+)_/);
+    my $h = hold('schema', 'LOCK TABLE bbtoken_schema IN ROW EXCLUSIVE MODE', 'recheck_last');
+    my $wait = bg('recheck_last', {}, '--db', $env->superuser_conninfo('recheck_last'), 'db', 'upgrade');
+    ok($env->pg_wait_backend('bbt-recheck_last', "wait_event_type = 'Lock'"), 'the last migration waits for the lock');
+    $env->psql('GRANT CREATE ON SCHEMA public TO bbtoken_httpd', db => 'recheck_last');
+    let_go($h);
+    my ($rc, $out, $err) = $wait->();
+    is($rc, 1, 'exit 1') or diag $err;
+    is($out, "applied $last\n", 'stdout: the last applied');
+    like($err, qr/\Abbtoken: role bbtoken_httpd, which is no superuser, may create objects there \(schema public\): [^\n]*; but the migration listed above as applied was committed before it\n\z/,
+         'stderr, one line: the refusal, and the migration applied, no rest') or diag $err;
+    is($env->psql('SELECT max(version) FROM bbtoken_schema', db => 'recheck_last'), latest_version(),
+       'in the database: the latest version');
 };
 
 done_testing;
