@@ -8,9 +8,11 @@
 # (and changes nothing) when one is readable by another user, or may be
 # changed by one (the file, or a directory on its way).  make install and
 # uninstall from the source tree refuse to touch the package's files.
-# dpkg -r leaves a configuration that passes configtest and starts; dpkg
-# --purge removes the DBDParams files the package made, and no other, and
-# leaves /etc/apache2 as it was.  Whatever happens, the package is purged
+# dpkg -r leaves a configuration that passes configtest and starts; the
+# install after it enables again what the removal disabled, not what the
+# admin disabled; dpkg --purge removes the DBDParams files the package
+# made, and no other, and leaves /etc/apache2 as it was (an install after
+# it enables nothing).  Whatever happens, the package is purged
 # and /etc/apache2 and /var/lib/apache2 are put back at the end.
 use strict;
 use warnings;
@@ -615,6 +617,11 @@ subtest 'an upgrade from 0.2.0 disables the API\'s and the page\'s snippets' => 
     ok(-e '/var/lib/apache2/conf/disabled_by_maint/bbtoken-rest'
            && !-e '/var/lib/apache2/conf/disabled_by_admin/bbtoken-rest',
        '  recorded as the package\'s doing, not the admin\'s (a2query)');
+    # The mark a removal leaves too; but no removal disabled these, and the
+    # next configure (the next upgrade) must not enable them again.
+    ($rc, $out) = run("/var/lib/dpkg/info/$PKG.postinst configure $version");
+    is($rc, 0, 'the postinst, configure, after it') or diag $out;
+    ok(!-e "/etc/apache2/conf-enabled/$_.conf", "  $_ stays disabled") for qw(bbtoken-rest bbtoken-page);
     unlike($out, qr/lacks "SetHandler default-handler"/, '  this release\'s dav snippet: no warning') or diag $out;
     ok(-l '/etc/apache2/conf-enabled/bbtoken-git.conf', 'bbtoken-git still enabled');
     ($rc, $out) = run('a2enconf -q bbtoken-rest');
@@ -712,18 +719,79 @@ subtest 'after dpkg -r' => sub {
     httpd_stop($i);
 };
 
+# The removal disabled the module and each snippet (dh_apache2's prerm,
+# through apache2_invoke: a2query says 33, disabled by a maintainer
+# script); the install after it enables again those that were enabled,
+# and no other: not one the admin disabled (32), and nothing at a first
+# install.  Left disabled, the admin's site that includes a snippet
+# stopped httpd.
+sub a2query { my ($sw, $name) = @_; system("a2query -q $sw $name >/dev/null 2>&1"); return $? >> 8 }
+subtest 'the install after dpkg -r enables again what the removal disabled' => sub {
+    is(a2query('-m', 'bbtoken'), 33, 'control: the module disabled by a maintainer script');
+    my ($rc, $out) = run("dpkg -i $deb", DEBIAN_FRONTEND => 'noninteractive');
+    is($rc, 0, 'dpkg -i the.deb') or diag $out;
+    ok(-l "/etc/apache2/mods-enabled/bbtoken.$_", "  mods-enabled/bbtoken.$_ again") for 'load', 'conf';
+    ok(-l '/etc/apache2/conf-enabled/bbtoken-git.conf', '  bbtoken-git again');
+    ok(!-e "/etc/apache2/conf-enabled/bbtoken-$_.conf", "  bbtoken-$_, not enabled then, is not")
+        for qw(dav svn rest page metrics);
+
+    # The admin's deployment: dav, the API's site (which includes
+    # bbtoken-rest.conf), and metrics enabled and then disabled by the admin.
+    # (cgid and dav_fs, which bbtoken-git and bbtoken-dav need, are
+    # disabled again after the purge, with the others a2enmod enabled.)
+    for my $c ('a2enmod -q cgid dav_fs', 'a2enconf -q bbtoken-dav', 'a2enconf -q bbtoken-metrics',
+               'a2disconf -q bbtoken-metrics') {
+        ($rc, $out) = run($c);
+        is($rc, 0, $c) or diag $out;
+    }
+    is(a2query('-c', 'bbtoken-metrics'), 32, 'control: bbtoken-metrics disabled by the admin');
+    my $site = '/etc/apache2/sites-available/bbtoken-api-t63.conf';
+    spew($site, "<VirtualHost 127.0.0.1:80>\n    ServerName tokens.invalid\n    Define BBTOKEN_API_HOST\n"
+                . "    Include conf-available/bbtoken-rest.conf\n    UnDefine BBTOKEN_API_HOST\n</VirtualHost>\n");
+    ($rc, $out) = run('a2ensite -q bbtoken-api-t63');
+    is($rc, 0, 'a2ensite, a site that includes bbtoken-rest.conf') or diag $out;
+    ($rc, $out) = run('apache2ctl configtest');
+    is($rc, 0, 'apache2ctl configtest') or diag $out;
+
+    ($rc, $out) = run("dpkg -r $PKG");
+    is($rc, 0, 'dpkg -r') or diag $out;
+    ok(!-e $_, "  $_ disabled") for '/etc/apache2/mods-enabled/bbtoken.load',
+        map {"/etc/apache2/conf-enabled/bbtoken-$_.conf"} qw(git dav);
+    ($rc, $out) = run('apache2ctl configtest');
+    like($out, qr{bbtoken-rest\.conf needs mod_bbtoken: a2enmod bbtoken}, '  the site stops httpd (README)') or diag $out;
+    # Kept off by the admin after the removal: a2disconf alone says it is
+    # already disabled, and leaves the removal's mark; -p takes it away.
+    ($rc, $out) = run('a2disconf -p -q bbtoken-git');
+    is($rc, 0, 'a2disconf -p bbtoken-git') or diag $out;
+
+    ($rc, $out) = run("dpkg -i $deb", DEBIAN_FRONTEND => 'noninteractive');
+    is($rc, 0, 'dpkg -i the.deb') or diag $out;
+    ok(-l "/etc/apache2/mods-enabled/bbtoken.$_", "  mods-enabled/bbtoken.$_ again") for 'load', 'conf';
+    ok(-l '/etc/apache2/conf-enabled/bbtoken-dav.conf', '  bbtoken-dav again');
+    ok(!-e "/etc/apache2/conf-enabled/bbtoken-$_.conf", "  bbtoken-$_, the admin's to enable, is not") for qw(git metrics);
+    is(a2query('-c', 'bbtoken-metrics'), 32, '  and still disabled by the admin');
+    is(a2query('-m', 'bbtoken'), 0, '  a2query: the module enabled');
+    ok(!-e "/var/lib/apache2/$_", "  no $_ left") for 'module/disabled_by_maint/bbtoken',
+        'conf/disabled_by_maint/bbtoken-dav';
+    ($rc, $out) = run('apache2ctl configtest');
+    is($rc, 0, '  apache2ctl configtest passes again') or diag $out;
+
+    run('a2dissite -q bbtoken-api-t63');
+    unlink $site;
+};
+
 ($rc, $out) = run("dpkg --purge $PKG");
 is($rc, 0, 'dpkg --purge') or diag $out;
 ok(!installed(), 'purged');
 ok(!-e $_ && !-l $_, "purge removed $_, which the postinst made")
     for '/etc/apache2/bbtoken-dbd.conf', '/etc/apache2/bbtoken-api-dbd.conf';
 ok(!-e "/var/lib/$PKG", "and /var/lib/$PKG, its record of them");
-# The administrator's own a2enmod turned on mod_dbd too; that is theirs to
-# undo, not the package's.
+# The administrator's own a2enmod turned on mod_dbd too (and cgid and
+# dav_fs above); that is theirs to undo, not the package's.
 for my $m (map { m{/([^/]+)\.load$} ? $1 : () } glob '/etc/apache2/mods-enabled/*.load') {
     next if $mods_before{$m};
     ($rc, $out) = run("a2dismod -q $m");
-    is($rc, 0, "a2dismod $m (enabled by a2enmod bbtoken)") or diag $out;
+    is($rc, 0, "a2dismod $m (enabled by the admin's a2enmod)") or diag $out;
 }
 
 # A DBDParams file that was there before the package is the admin's, and
@@ -740,6 +808,9 @@ subtest 'purge leaves the DBDParams files the package did not make' => sub {
     symlink($to, $api) or die "$api: $!";
     my ($rc, $out) = run("dpkg -i $deb", DEBIAN_FRONTEND => 'noninteractive');
     is($rc, 0, 'dpkg -i the.deb, the admin\'s bbtoken-dbd.conf and link to bbtoken-api-dbd.conf there') or diag $out;
+    # Purged before: a first install again, which enables nothing.
+    ok(!-e '/etc/apache2/mods-enabled/bbtoken.load', 'the module is not enabled');
+    ok(!glob('/etc/apache2/conf-enabled/bbtoken-*'), 'no snippet is enabled');
     ($rc, $out) = run("dpkg --purge $PKG");
     is($rc, 0, 'dpkg --purge') or diag $out;
     is(slurp($dbd), $mine, "$dbd is left");
