@@ -3,7 +3,8 @@
 # README explains them); apt-get install ./the.deb; a2enmod bbtoken (which
 # enables mod_dbd); a2enconf bbtoken-git; DBDParams; then the system's
 # apache2, with the installed configuration on a free loopback port, serves
-# a git clone with a token made by the installed bbtoken; a reinstall keeps
+# a git clone with a token made by the installed bbtoken; the README's
+# commands that make the database run as written; a reinstall keeps
 # the admin's DBDParams files (mode 0600) and what was enabled, and warns
 # (and changes nothing) when one is readable by another user, or may be
 # changed by one (the file, or a directory on its way).  make install and
@@ -29,6 +30,8 @@ use POSIX ();
 use Time::HiRes qw(sleep time);
 use BBT::Env;
 use BBT::Util qw(snapshot snapshot_diff);
+use BBT::DbSetup qw(setup_lines run_setup);
+use BBT::Migrations qw(latest_version);
 use Digest::SHA ();
 
 my $PKG = 'libapache2-mod-bbtoken';
@@ -398,6 +401,37 @@ subtest 'the installed configuration serves a clone' => sub {
     unlike(slurp("$i->{dir}/log/error.log") . join('', map { slurp($_) } glob "$i->{dir}/log/*access*"),
            qr/\Q@{[ substr($token, -20) ]}\E/, 'the token is in no log');
     httpd_stop($i);
+};
+
+# The README's commands that make the database, as they are written, with
+# the package installed: as root, each as postgres, with the package's
+# sql/ files; against a cluster of this test's that lets in the system's
+# postgres through its socket, and no one else without a password, as
+# Debian's does.  The schema is the latest, and httpd's two roles log in
+# with the passwords typed, to a database only they may connect to.
+subtest 'the README\'s database setup, run as written' => sub {
+    my @lines = setup_lines(slurp('README'));
+    ok(@lines, 'the README\'s block that makes the database') or return;
+    note "  $_" for @lines;
+    # The cluster's superuser's password, for this subtest's clients.
+    local $ENV{PGPASSFILE} = $ENV{PGPASSFILE};
+    my $pg = BBT::Env->new(httpd => 0, db_password => 1)->start;
+    $pg->psql('DROP DATABASE bbtoken', db => 'postgres');
+    $pg->psql('DROP ROLE bbtoken_httpd, bbtoken_api', db => 'postgres');
+    my %pw = map { $_ => "typed-$_-" . join('', map { int rand 10 } 1 .. 12) } qw(bbtoken_httpd bbtoken_api);
+    for my $r (run_setup($pg, \@lines, \%pw)) {
+        my ($line, $rc, $o, $e) = @$r;
+        is($rc, 0, $line) or diag "$o$e";
+    }
+    my ($rc, $out) = run(join ' ', '/usr/bin/bbtoken', '--db', "'" . $pg->superuser_conninfo . "'", 'db status');
+    like($out, qr/^schema version: @{[ latest_version() ]}$/m, 'the schema is the latest') or diag $out;
+    for my $role (sort keys %pw) {
+        ($rc, $out) = run("psql -X -A -t -h 127.0.0.1 -p @{[ $pg->pg_port ]} -U $role -d bbtoken -c 'SELECT current_user'",
+                          PGPASSWORD => $pw{$role}, PGPASSFILE => '/dev/null');
+        is($out, "$role\n", "$role logs in with the password typed") or diag $out;
+    }
+    (undef, $out) = $pg->psql_try("SELECT has_database_privilege('public', 'bbtoken', 'CONNECT')");
+    is($out, "f\n", 'other roles may not connect (the grants ran)');
 };
 
 # A source install puts the module where the package has it (apxs's

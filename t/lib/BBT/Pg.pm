@@ -208,6 +208,10 @@ sub pg_restart {
 
 sub pg_port { $_[0]{pgport} }
 
+# The directory of the cluster's socket, where the system's user postgres
+# is let in as the superuser without a password.
+sub pg_sock { $_[0]{pgsock} }
+
 # A hot standby of the cluster, on a port of its own: a base backup with
 # streaming replication set up (pg_basebackup -R), started.  Returns its
 # port; pg_standby_psql queries it, and it is stopped with the cluster.
