@@ -187,11 +187,13 @@ sub slurp {
     return $s // '';
 }
 
+# A write that fails (a full disk shows at close) fails the test, rather
+# than leaving a short file to be read as what was written.
 sub spew {
     my ($f, $s, $mode) = @_;
     open my $h, '>', $f or die "$f: $!";
     print $h $s;
-    close $h;
+    close $h or die "$f: $!";
     chmod $mode, $f if defined $mode;
 }
 
