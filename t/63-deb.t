@@ -20,32 +20,43 @@ use warnings;
 use FindBin;
 use lib "$FindBin::Bin/lib";
 use Test::More;
-use Fcntl qw(:flock);
 use File::Find;
 use File::Copy qw(move);
 use File::Temp qw(tempdir);
-use IO::Socket::INET;
 use MIME::Base64 qw(encode_base64);
 use POSIX ();
-use Time::HiRes qw(sleep time);
 use BBT::Env;
-use BBT::Util qw(snapshot snapshot_diff);
+use BBT::Util qw(slurp spew);
+use BBT::SysApache;
+use BBT::SysState qw(installed dpkg_excludes deb_files);
 use BBT::DbSetup qw(setup_lines run_setup);
 use BBT::Migrations qw(latest_version);
 use Digest::SHA ();
 
 my $PKG = 'libapache2-mod-bbtoken';
 
-sub installed {
-    my $s = qx{dpkg-query -W -f='\${Status}' $PKG 2>/dev/null};
-    return $s =~ /\binstalled\b|\bunpacked\b|half|config-files/ ? 1 : 0;
+my ($sys, $lintian, $cleaned);
+
+# Whatever happens, what the test started is stopped, then the package
+# purged and the system's state put back.  plan skip_all exits through END
+# too, before there is anything to stop or put back.
+sub cleanup {
+    return if $cleaned++ || !$sys;
+    local $?;
+    BBT::SysApache->stop_all;
+    if ($lintian) {
+        kill 'TERM', $lintian;
+        waitpid $lintian, 0;
+    }
+    $sys->restore;
 }
+END { cleanup() }
 
 plan skip_all => 'installs a package on this machine: run as root' if $> != 0;
 for my $tool (qw(dpkg-buildpackage dh_apache2 lintian apt-get a2enmod)) {
     plan skip_all => "no $tool (build/deps.sh installs it)" if system("command -v $tool >/dev/null") != 0;
 }
-plan skip_all => "$PKG is installed on this machine: the test would remove it" if installed();
+plan skip_all => "$PKG is installed on this machine: the test would remove it" if installed($PKG);
 
 my $root = "$FindBin::Bin/..";
 chdir $root or die "$root: $!";
@@ -59,167 +70,16 @@ sub run {
     return ($? >> 8, $out);
 }
 
-sub slurp { my ($f) = @_; open my $h, '<', $f or return ''; local $/; return <$h> // '' }
-
-sub spew {
-    my ($f, $s) = @_;
-    open my $h, '>', $f or die "$f: $!";
-    print $h $s;
-    close $h or die "$f: $!";
-}
-
-# Another run of this test, or t/62 copying /etc/apache2, waits for us.
-open my $lock, '<', '/etc/apache2' or die "/etc/apache2: $!";
-flock($lock, LOCK_EX) or die "flock /etc/apache2: $!";
-
-my %before = map { $_ => snapshot($_) } '/etc/apache2', '/var/lib/apache2';
-my $saved = "$tmp/apache2-state.tar";
-system('tar', '-cf', $saved, '-C', '/', 'etc/apache2', 'var/lib/apache2') == 0 or die 'tar';
+# Another run of this test, or t/62 copying /etc/apache2, waits for us;
+# policy-rc.d and man-db's trigger: see BBT::SysState.
+$sys = BBT::SysState->new($tmp, $PKG);
+$sys->hold;
 my %mods_before = map { m{/([^/]+)\.load$} ? ($1 => 1) : () } glob '/etc/apache2/mods-enabled/*.load';
-
-# Maintainer scripts restart the system's apache2 through invoke-rc.d:
-# not here.
-my $policy = '/usr/sbin/policy-rc.d';
-my $made_policy = 0;
-if (!-e $policy) {
-    spew($policy, "#!/bin/sh\nexit 101\n");
-    chmod 0755, $policy;
-    $made_policy = 1;
-}
-
-# man-db's trigger re-indexes every manual page on the machine after the
-# install and again after dpkg -r: seconds each, and it can fail nothing
-# (its postinst runs mandb "|| true").  man finds the package's pages
-# without the index (checked below); the file that turns the trigger on is
-# put back at the end (man-db only asks whether it is there; it is empty),
-# the index being as it was.
-my $mandb_auto = '/var/lib/man-db/auto-update';
-my @mandb_auto = -z $mandb_auto ? stat _ : ();
-unlink $mandb_auto or die "$mandb_auto: $!" if @mandb_auto;
-
-my @instances;
-my $lintian;
-my $cleaned;
-
-# plan skip_all exits through END too: until the test holds /etc/apache2
-# it has changed nothing, and a package installed then is not its own.
-sub cleanup {
-    return if $cleaned++ || !%before;
-    local $?;
-    httpd_stop($_) for @instances;
-    if ($lintian) {
-        kill 'TERM', $lintian;
-        waitpid $lintian, 0;
-    }
-    system("dpkg --purge $PKG >/dev/null 2>&1") if installed();
-    # Put back what a failure may have left.
-    for my $dir ('/etc/apache2', '/var/lib/apache2') {
-        my $now = snapshot($dir);
-        for my $p (sort { length $b <=> length $a } grep { !exists $before{$dir}{$_} } keys %$now) {
-            (-d $p && !-l $p) ? rmdir $p : unlink $p;
-        }
-    }
-    system('tar', '-xf', $saved, '-C', '/') == 0 or warn "restoring /etc/apache2 and /var/lib/apache2 failed\n";
-    for my $dir ('/etc/apache2', '/var/lib/apache2') {
-        my @d = snapshot_diff($before{$dir}, snapshot($dir));
-        warn "# $dir still differs:\n", map {"#   $_\n"} @d if @d;
-    }
-    unlink $policy if $made_policy;
-    if (@mandb_auto && !-e $mandb_auto) {
-        if (open my $h, '>', $mandb_auto) {
-            close $h;
-            chmod $mandb_auto[2] & 07777, $mandb_auto;
-            chown @mandb_auto[4, 5], $mandb_auto;
-            utime @mandb_auto[8, 9], $mandb_auto;
-        } else {
-            warn "putting back $mandb_auto failed: $!\n";
-        }
-    }
-}
-END { cleanup() }
-
-sub free_port {
-    my $s = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => 0, Listen => 1, ReuseAddr => 1)
-        or die "no free port: $!";
-    my $p = $s->sockport;
-    close $s;
-    return $p;
-}
-
-sub port_open {
-    my ($port) = @_;
-    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port, Timeout => 1) or return 0;
-    close $s;
-    return 1;
-}
-
-# A copy of /etc/apache2 as it is now, for the system's apache2 to run on a
-# free loopback port with its runtime files under $tmp.
-sub instance {
-    my ($label) = @_;
-    my $d = "$tmp/$label";
-    mkdir $d or die "$d: $!";
-    system('cp', '-a', '/etc/apache2', "$d/apache2") == 0 or die 'cp';
-    my $port = free_port();
-    spew("$d/apache2/ports.conf", "Listen 127.0.0.1:$port\n");
-    # As apache2ctl makes them.
-    my ($uid, $gid) = (getpwnam 'www-data')[2, 3];
-    for my $sub (qw(run run/socks lock log state)) {
-        mkdir "$d/$sub" or die $!;
-    }
-    chown $uid, $gid, "$d/run/socks", "$d/lock";
-    open my $h, '>>', "$d/apache2/envvars" or die $!;
-    print $h "export APACHE_PID_FILE=$d/run/apache2.pid APACHE_RUN_DIR=$d/run "
-        . "APACHE_LOCK_DIR=$d/lock APACHE_LOG_DIR=$d/log\n";
-    close $h;
-    return { dir => $d, conf => "$d/apache2", port => $port, state => "$d/state" };
-}
-
-sub httpd {
-    my ($i, @args) = @_;
-    return run(q{sh -c '. "$0/envvars" && exec /usr/sbin/apache2 -d "$0" "$@"' } . "$i->{conf} @args");
-}
-
-sub a2 {
-    my ($i, $cmd) = @_;
-    return run($cmd, APACHE_CONFDIR => $i->{conf}, APACHE_STATE_DIRECTORY => $i->{state});
-}
-
-sub httpd_start {
-    my ($i) = @_;
-    my ($rc, $out) = httpd($i, '-k start');
-    push @instances, $i unless grep { $_ == $i } @instances;
-    return (0, $out) if $rc;
-    my $deadline = time + 30;
-    sleep 0.1 until port_open($i->{port}) || time > $deadline;
-    return (port_open($i->{port}), $out . slurp("$i->{dir}/log/error.log"));
-}
-
-sub httpd_stop {
-    my ($i) = @_;
-    my $pidfile = "$i->{dir}/run/apache2.pid";
-    return unless -f $pidfile;
-    httpd($i, '-k stop');
-    my $deadline = time + 30;
-    sleep 0.1 while -f $pidfile && time < $deadline;
-}
-
-sub http_status {
-    my ($port, $path, $auth) = @_;
-    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port, Timeout => 10) or return 0;
-    print $s "GET $path HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
-        . ($auth ? "Authorization: $auth\r\n" : '') . "\r\n";
-    my $line = <$s> // '';
-    close $s;
-    return $line =~ m{^HTTP/1\.\d (\d{3})} ? $1 : 0;
-}
 
 # ---------------------------------------------------------------------------
 
-my $version = slurp('VERSION');
-chomp $version;
-my $arch = qx{dpkg-architecture -qDEB_HOST_ARCH};
-chomp $arch;
+chomp(my $version = slurp('VERSION'));
+chomp(my $arch = qx{dpkg-architecture -qDEB_HOST_ARCH});
 my $deb = "build/out/${PKG}_${version}_${arch}.deb";
 unlink $deb;
 my ($rc, $out) = run('make -f apxs.mk deb');
@@ -249,21 +109,17 @@ subtest 'the package holds what make install installs' => sub {
         '/usr/share/mod-bbtoken/conffiles.sha256';
     my @want = sort grep { !$skip{$_} } @inst;
     my @got;
-    for (split /\n/, qx{dpkg-deb -c $deb}) {
-        my @f = split ' ', $_, 6;
-        next if $f[0] =~ /^d/;
-        (my $p = $f[5]) =~ s{^\.}{};
+    for my $p (deb_files($deb)) {
         next if $p =~ m{^/usr/share/doc/$PKG/(?:changelog|copyright|README|NOTICE|NEWS\.Debian)}
              || $p =~ m{^/usr/share/lintian/overrides/};
-        $p =~ s{\.gz$}{} if $p =~ m{^/usr/share/man/};
-        push @got, $p;
+        push @got, $p =~ m{^/usr/share/man/} ? $p =~ s{\.gz$}{}r : $p;
     }
     is_deeply([sort @got], \@want, 'same files in the .deb as make install puts there');
     # The README's list of the package's files names the manual as it is
     # installed (debhelper compresses it).
     my ($doc_line) = slurp('README') =~ m{^ +/usr/share/doc/\Q$PKG\E/ +(\S+)}m;
     (my $doc = $doc_line // '') =~ s/,$//;
-    ok($doc ne '' && grep({ m{^\./usr/share/doc/\Q$PKG\E/\Q$doc\E$} } map { (split ' ', $_, 6)[5] } split /\n/, qx{dpkg-deb -c $deb}),
+    ok($doc ne '' && grep({ $_ eq "/usr/share/doc/$PKG/$doc" } deb_files($deb)),
        "the README's package list names the manual as installed ($doc)");
     # What apt-listchanges shows before an upgrade: the steps it needs.
     my $news = qx{dpkg-deb --fsys-tarfile $deb | tar -xOf - ./usr/share/doc/$PKG/NEWS.Debian.gz | gzip -dc};
@@ -280,24 +136,7 @@ subtest 'the package holds what make install installs' => sub {
 
 ($rc, $out) = run("apt-get install -y --no-install-recommends ./$deb", DEBIAN_FRONTEND => 'noninteractive');
 is($rc, 0, 'apt-get install ./the.deb') or diag $out;
-ok(installed(), "$PKG installed") or BAIL_OUT('not installed');
-
-# dpkg may be told to leave out documentation (Debian's slim images):
-# then those files are rightly missing.
-sub dpkg_excludes {
-    my ($path) = @_;
-    my $out = 0;
-    for my $f (glob '/etc/dpkg/dpkg.cfg.d/*') {
-        for (split /\n/, slurp($f)) {
-            next unless /^\s*path-(exclude|include)[=\s]+(\S+)/;
-            my ($what, $re) = ($1, quotemeta $2);
-            $re =~ s/\\\*/.*/g;
-            $re =~ s/\\\?/./g;
-            $out = $what eq 'exclude' if $path =~ /^$re\z/;
-        }
-    }
-    return $out;
-}
+ok(installed($PKG), "$PKG installed") or BAIL_OUT('not installed');
 
 subtest 'installed files' => sub {
     ok(-x '/usr/bin/bbtoken', '/usr/bin/bbtoken');
@@ -322,8 +161,7 @@ subtest 'installed files' => sub {
     my $conffiles = qx{dpkg-query -W -f='\${Conffiles}' $PKG};
     like($conffiles, qr{^ /etc/fail2ban/filter\.d/bbtoken\.conf }m, 'the fail2ban filter is a conffile');
     # Every file the package puts into /etc is dpkg's to keep an edit of.
-    my @etc = grep {m{^/etc/}} map { (split ' ', $_, 6)[5] =~ s{^\.}{}r }
-        grep { !/^d/ } split /\n/, qx{dpkg-deb -c $deb};
+    my @etc = grep {m{^/etc/}} deb_files($deb);
     is(scalar @etc, 10, 'ten files in /etc: the .load, the .conf, six snippets, the filter and the jail')
         or diag explain \@etc;
     for my $f (@etc) {
@@ -366,8 +204,8 @@ like($token, qr{^BBDC-[A-Za-z0-9+/]{44}$}, 'the installed bbtoken made a token')
 $env->make_repo('PROJ', 'repo');
 
 subtest 'the installed configuration serves a clone' => sub {
-    my $i = instance('enabled');
-    my ($rc, $out) = a2($i, 'a2enmod -q cgid');
+    my $i = BBT::SysApache->new("$tmp/enabled");
+    my ($rc, $out) = $i->a2('a2enmod -q cgid');
     is($rc, 0, 'a2enmod cgid') or diag $out;
     # The repositories of this test, not /srv/git.
     my $git = "$i->{conf}/conf-available/bbtoken-git.conf";
@@ -376,17 +214,17 @@ subtest 'the installed configuration serves a clone' => sub {
        'the git snippet serves /srv/git (here: the test\'s repositories)');
     spew($git, $snippet);
 
-    my ($up, $log) = httpd_start($i);
+    my ($up, $log) = $i->start;
     ok($up, 'apache2 starts with the module and DBDParams not set') or diag $log;
     my $basic = 'Basic ' . encode_base64("alice:$token", '');
-    is(http_status($i->{port}, '/scm/PROJ/repo.git/info/refs?service=git-upload-pack', $basic), 503,
+    is($i->status('/scm/PROJ/repo.git/info/refs?service=git-upload-pack', $basic), 503,
        'without DBDParams: 503, never access');
-    httpd_stop($i);
+    $i->stop;
 
     my $dbd = "$i->{conf}/bbtoken-dbd.conf";
     spew($dbd, slurp($dbd) . 'DBDParams "host=127.0.0.1 port=' . $env->pg_port
          . ' dbname=bbtoken user=bbtoken_httpd connect_timeout=3 options=-cstatement_timeout=5000"' . "\n");
-    ($up, $log) = httpd_start($i);
+    ($up, $log) = $i->start;
     ok($up, 'apache2 starts with DBDParams') or diag $log;
     (my $pct = $token) =~ s/([^A-Za-z0-9._~-])/sprintf('%%%02X', ord $1)/ge;
     my $url = "http://alice:$pct\@127.0.0.1:$i->{port}/scm/PROJ/repo.git";
@@ -394,15 +232,15 @@ subtest 'the installed configuration serves a clone' => sub {
     my ($grc, undef, $gerr) = $env->git('clone', '-q', $url, $w);
     is($grc, 0, 'git clone with the token') or diag $gerr . slurp("$i->{dir}/log/error.log");
     ok(-f "$w/README", 'the clone has the repository\'s README');
-    is(http_status($i->{port}, '/scm/PROJ/repo.git/info/refs?service=git-upload-pack'), 401, 'no token: 401');
+    is($i->status('/scm/PROJ/repo.git/info/refs?service=git-upload-pack'), 401, 'no token: 401');
     # One character of the secret mistyped.
     my $wrong = $token;
     substr($wrong, 40, 1) = substr($wrong, 40, 1) eq 'A' ? 'B' : 'A';
-    is(http_status($i->{port}, '/scm/PROJ/repo.git/info/refs?service=git-upload-pack',
-                   'Basic ' . encode_base64("alice:$wrong", '')), 401, 'a mistyped token: 401');
+    is($i->status('/scm/PROJ/repo.git/info/refs?service=git-upload-pack',
+                  'Basic ' . encode_base64("alice:$wrong", '')), 401, 'a mistyped token: 401');
     unlike(slurp("$i->{dir}/log/error.log") . join('', map { slurp($_) } glob "$i->{dir}/log/*access*"),
            qr/\Q@{[ substr($token, -20) ]}\E/, 'the token is in no log');
-    httpd_stop($i);
+    $i->stop;
 };
 
 # The README's commands that make the database, as they are written, with
@@ -748,11 +586,11 @@ subtest 'after dpkg -r' => sub {
     like($out, qr{^install: refused: .*purge the package first \(apt-get purge $PKG\b}m,
          '  and says purge, which frees them') or diag $out;
     ok(!-e $prefix, '  nothing written under PREFIX');
-    my $i = instance('removed');
-    my ($up, $log) = httpd_start($i);
+    my $i = BBT::SysApache->new("$tmp/removed");
+    my ($up, $log) = $i->start;
     ok($up, 'apache2 starts') or diag $log;
-    ok(http_status($i->{port}, '/'), 'and answers') if $up;
-    httpd_stop($i);
+    ok($i->status('/'), 'and answers') if $up;
+    $i->stop;
 };
 
 # The removal disabled the module and each snippet (dh_apache2's prerm,
@@ -818,7 +656,7 @@ subtest 'the install after dpkg -r enables again what the removal disabled' => s
 
 ($rc, $out) = run("dpkg --purge $PKG");
 is($rc, 0, 'dpkg --purge') or diag $out;
-ok(!installed(), 'purged');
+ok(!installed($PKG), 'purged');
 ok(!-e $_ && !-l $_, "purge removed $_, which the postinst made")
     for '/etc/apache2/bbtoken-dbd.conf', '/etc/apache2/bbtoken-api-dbd.conf';
 ok(!-e "/var/lib/$PKG", "and /var/lib/$PKG, its record of them");
@@ -855,7 +693,6 @@ subtest 'purge leaves the DBDParams files the package did not make' => sub {
     unlink $dbd, $api;
 };
 
-my @d = snapshot_diff($before{'/etc/apache2'}, snapshot('/etc/apache2'));
-is_deeply(\@d, [], '/etc/apache2 is as it was');
+is_deeply([$sys->changed('/etc/apache2')], [], '/etc/apache2 is as it was');
 
 done_testing;

@@ -1,0 +1,141 @@
+package BBT::SysState;
+
+# What a test that installs a Debian package on this machine (t/63)
+# changes of the system, held and put back: /etc/apache2 locked (another
+# run of t/63, or t/62 copying /etc/apache2, waits for the lock), it and
+# /var/lib/apache2 saved (a snapshot and a tar), invoke-rc.d kept from
+# restarting the system's apache2, and man-db's trigger off; at the end
+# the package purged and all of that put back.  And what dpkg says of
+# this machine and of a .deb: installed, dpkg_excludes, deb_files.
+#
+#   my $sys = BBT::SysState->new($tmp, $pkg);   # changes nothing yet
+#   END { ...; $sys->restore }                  # whatever happened
+#   $sys->hold;
+#   $sys->changed('/etc/apache2');              # what differs from before
+#
+# new and hold are apart so that the test's END knows the object before
+# hold changes anything: restore puts back whatever hold got to, and does
+# nothing before hold's snapshot (plan skip_all exits through END too).
+# The test's END stops what it started that uses the package before
+# restore purges it.  The lock is held as long as the object is (the test's
+# file-scoped one: to its exit).
+
+use strict;
+use warnings;
+use Fcntl qw(:flock);
+use BBT::Util qw(slurp spew snapshot snapshot_diff);
+
+use Exporter 'import';
+our @EXPORT_OK = qw(installed dpkg_excludes deb_files);
+
+my @DIRS = ('/etc/apache2', '/var/lib/apache2');
+my $POLICY = '/usr/sbin/policy-rc.d';
+my $MANDB_AUTO = '/var/lib/man-db/auto-update';
+
+# Whether dpkg has $pkg, in any state but not-installed.
+sub installed {
+    my ($pkg) = @_;
+    my $s = qx{dpkg-query -W -f='\${Status}' $pkg 2>/dev/null};
+    return $s =~ /\binstalled\b|\bunpacked\b|half|config-files/ ? 1 : 0;
+}
+
+# dpkg may be told to leave out documentation (Debian's slim images):
+# then those files are rightly missing.
+sub dpkg_excludes {
+    my ($path) = @_;
+    my $out = 0;
+    for my $f (glob '/etc/dpkg/dpkg.cfg.d/*') {
+        for (split /\n/, slurp($f)) {
+            next unless /^\s*path-(exclude|include)[=\s]+(\S+)/;
+            my ($what, $re) = ($1, quotemeta $2);
+            $re =~ s/\\\*/.*/g;
+            $re =~ s/\\\?/./g;
+            $out = $what eq 'exclude' if $path =~ /^$re\z/;
+        }
+    }
+    return $out;
+}
+
+# The files of the .deb $deb (not its directories), as installed: paths
+# from /, as dpkg-deb -c lists them (a link's followed by " -> " and its
+# target).
+sub deb_files {
+    my ($deb) = @_;
+    return map { (split ' ', $_, 6)[5] =~ s{^\.}{}r } grep { !/^d/ } split /\n/, qx{dpkg-deb -c $deb};
+}
+
+sub new {
+    my ($class, $tmp, $pkg) = @_;
+    return bless { pkg => $pkg, saved => "$tmp/apache2-state.tar", before => {} }, $class;
+}
+
+sub hold {
+    my ($self) = @_;
+    open my $lock, '<', '/etc/apache2' or die "/etc/apache2: $!";
+    flock($lock, LOCK_EX) or die "flock /etc/apache2: $!";
+    $self->{lock} = $lock;
+
+    $self->{before} = { map { $_ => snapshot($_) } @DIRS };
+    system('tar', '-cf', $self->{saved}, '-C', '/', map { s{^/}{}r } @DIRS) == 0 or die 'tar';
+
+    # Maintainer scripts restart the system's apache2 through invoke-rc.d:
+    # not here.
+    if (!-e $POLICY) {
+        spew($POLICY, "#!/bin/sh\nexit 101\n", 0755);
+        $self->{made_policy} = 1;
+    }
+
+    # man-db's trigger re-indexes every manual page on the machine after
+    # the install and again after dpkg -r: seconds each, and it can fail
+    # nothing (its postinst runs mandb "|| true").  man finds the package's
+    # pages without the index (t/63 checks); the file that turns the
+    # trigger on is put back at the end (man-db only asks whether it is
+    # there; it is empty), the index being as it was.
+    my @mandb_auto = -z $MANDB_AUTO ? stat _ : ();
+    $self->{mandb_auto} = \@mandb_auto;
+    unlink $MANDB_AUTO or die "$MANDB_AUTO: $!" if @mandb_auto;
+    return $self;
+}
+
+# Whether hold has taken its snapshot: before that it has changed nothing,
+# and restore has nothing to put back.
+sub saved { keys %{ $_[0]{before} } ? 1 : 0 }
+
+# What differs in $dir (/etc/apache2 or /var/lib/apache2) from hold's
+# snapshot.
+sub changed { my ($self, $dir) = @_; return snapshot_diff($self->{before}{$dir}, snapshot($dir)) }
+
+# The package purged (a package installed before hold is not the test's),
+# then the system as hold found it.
+sub restore {
+    my ($self) = @_;
+    return unless $self->saved;
+    local $?;
+    system("dpkg --purge $self->{pkg} >/dev/null 2>&1") if installed($self->{pkg});
+    # Put back what a failure may have left.
+    for my $dir (@DIRS) {
+        my $now = snapshot($dir);
+        for my $p (sort { length $b <=> length $a } grep { !exists $self->{before}{$dir}{$_} } keys %$now) {
+            (-d $p && !-l $p) ? rmdir $p : unlink $p;
+        }
+    }
+    system('tar', '-xf', $self->{saved}, '-C', '/') == 0 or warn "restoring /etc/apache2 and /var/lib/apache2 failed\n";
+    for my $dir (@DIRS) {
+        my @d = $self->changed($dir);
+        warn "# $dir still differs:\n", map {"#   $_\n"} @d if @d;
+    }
+    unlink $POLICY if $self->{made_policy};
+    my @mandb_auto = @{ $self->{mandb_auto} // [] };
+    if (@mandb_auto && !-e $MANDB_AUTO) {
+        if (open my $h, '>', $MANDB_AUTO) {
+            close $h;
+            chmod $mandb_auto[2] & 07777, $MANDB_AUTO;
+            chown @mandb_auto[4, 5], $MANDB_AUTO;
+            utime @mandb_auto[8, 9], $MANDB_AUTO;
+        } else {
+            warn "putting back $MANDB_AUTO failed: $!\n";
+        }
+    }
+}
+
+1;
