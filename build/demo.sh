@@ -138,11 +138,23 @@ stop() {
     echo "demo stopped"
 }
 
+# httpd.conf names the module built here in double quotes, where a space
+# may be but a double quote, a backslash or a line break cannot.
+checkout_quotable() {
+    case $(pwd -P) in
+    *[\"\\]* | *[[:cntrl:]]*)
+        echo "demo: the checkout's path, $(pwd -P), may hold no double quote, backslash or control character (httpd.conf names its module there): clone it elsewhere" >&2
+        exit 2
+        ;;
+    esac
+}
+
 case "${1:-start}" in
 stop)
     stop
     ;;
 start)
+    checkout_quotable
     if [ -e "$dir" ] || [ -L "$dir" ]; then
         ours || not_ours
         echo "demo: a demo is already set up in $dir; restarting it" >&2
