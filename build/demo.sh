@@ -82,29 +82,31 @@ not_ours() {
 # on its files (found by their programs and arguments, not by pid files,
 # which a server that died leaves behind and its pid may be another's
 # since).  The parents only: httpd's children and PostgreSQL's backends
-# go with them.
+# go with them; with "all", httpd's children too (the backends' arguments
+# are rewritten, and they leave when their postmaster does).  One grep
+# reads every process's arguments: a command for each process made a scan
+# take a second, and stop's wait scans five times a second.
 demo_procs() {
-    local exe p pids=" "
-    for p in /proc/[0-9]*; do
-        p=${p#/proc/}
+    local f p exe pids=" "
+    while read -r f; do
+        p=${f#/proc/}
+        p=${p%/cmdline}
         # By path: a program an upgrade replaced since it started is
         # "... (deleted)" there, and another inode than the new one.
         exe=$(readlink "/proc/$p/exe" 2>/dev/null) || continue
         case ${exe% (deleted)} in
-        /usr/sbin/apache2 | /usr/lib/postgresql/*/bin/postgres)
-            tr '\0' '\n' <"/proc/$p/cmdline" 2>/dev/null |
-                grep -qxF -e "$dir/httpd.conf" -e "$dir/pg/data" && pids+="$p "
-            ;;
+        /usr/sbin/apache2 | /usr/lib/postgresql/*/bin/postgres) pids+="$p " ;;
         esac
-    done
+    done < <(grep -lsxzF -e "$dir/httpd.conf" -e "$dir/pg/data" /proc/[0-9]*/cmdline)
     for p in $pids; do
         local k v pp=
         [ -r "/proc/$p/status" ] || continue
         while read -r k v; do
             if [ "$k" = PPid: ]; then pp=$v; fi
         done <"/proc/$p/status"
-        [[ $pids == *" $pp "* ]] || echo "$p"
+        [[ ${1:-} == all || $pids != *" $pp "* ]] && echo "$p"
     done
+    return 0
 }
 
 stop() {
@@ -113,7 +115,7 @@ stop() {
         return 0
     fi
     ours || not_ours
-    local p procs
+    local p procs left n
     procs=$(demo_procs)
     # TERM stops httpd, as -k stop does, without reading its configuration
     # (its module may be gone, after make clean); INT is PostgreSQL's fast
@@ -124,10 +126,18 @@ stop() {
         *) kill -TERM "$p" 2>/dev/null || true ;;
         esac
     done
-    for _ in $(seq 100); do
+    # 10 s for them to stop, then KILL for what of the demo's is left:
+    # httpd's children whose parent was killed (kill -9, the OOM killer)
+    # are init's, and the event MPM's ignore TERM.  Then 10 s more.
+    for n in $(seq 100); do
         [ -n "$procs" ] || break
+        if [ "$n" = 51 ]; then
+            left=$(demo_procs all)
+            # shellcheck disable=SC2086
+            kill -KILL $left 2>/dev/null || true
+        fi
+        sleep 0.2
         procs=$(demo_procs)
-        [ -n "$procs" ] && sleep 0.2
     done
     # Its files go only once nothing runs on them.
     if [ -n "$procs" ]; then
