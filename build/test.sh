@@ -30,6 +30,9 @@ chmod 0755 "$BBT_TMPDIR"
 export BBT_TMPDIR
 # Stopping what already stopped fails (the template cluster always has):
 # no stop's status may become the run's (set -e holds in the trap too).
+# BBT_KEEP=1 keeps a test's directory (t/lib/BBT/Env.pm), which is in this
+# one: the servers are stopped all the same, this one is kept, and where it
+# is is said after prove's output.
 cleanup() {
     local d
     for d in "$BBT_TMPDIR"/*/; do
@@ -47,7 +50,11 @@ cleanup() {
             fi
         done
     done
-    rm -rf "$BBT_TMPDIR"
+    if [ -n "${BBT_KEEP:-}" ] && [ "$BBT_KEEP" != 0 ]; then
+        echo "# BBT_KEEP: kept $BBT_TMPDIR, this run's directory (its servers stopped)" >&2
+    else
+        rm -rf "$BBT_TMPDIR"
+    fi
     return 0
 }
 trap cleanup EXIT
