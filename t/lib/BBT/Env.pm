@@ -263,8 +263,26 @@ sub cleanup {
     if ($ENV{BBT_KEEP}) {
         print STDERR "# BBT_KEEP: kept $self->{dir}\n";
     } else {
-        remove_tree($self->{dir});
+        _remove_dir($self->{dir});
     }
+}
+
+# Remove $d, its mark (.bbt-env) last: build/demo.sh removes a directory
+# that holds the mark and refuses one that holds anything else, so a
+# removal that fails half-way must leave the mark with what is left.
+sub _remove_dir {
+    my ($d) = @_;
+    my $others = sub {
+        opendir(my $h, $d) or return ();
+        return map {"$d/$_"} grep { !/\A(?:\.\.?|\.bbt-env)\z/ } readdir $h;
+    };
+    remove_tree($others->());
+    if (my @left = $others->()) {
+        warn "# $d not removed, it still holds @left\n";
+        return;
+    }
+    unlink "$d/.bbt-env";
+    rmdir $d;
 }
 
 1;

@@ -186,8 +186,11 @@ sub _pg_ctl {
 
 sub pg_start {
     my ($self) = @_;
-    $self->_pg_ctl('start', '-l', $self->{pglog});
+    # Running before pg_ctl starts it: the server leaves pg_ctl's process
+    # group, and when the start is cut short (SIGINT while pg_ctl waits)
+    # the cleanup must still stop it.
     $self->{pg_running} = 1;
+    $self->_pg_ctl('start', '-l', $self->{pglog});
     return $self;
 }
 

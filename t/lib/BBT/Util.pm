@@ -66,18 +66,31 @@ sub run_cmd {
     }
     my $deadline = time + ($o{timeout} || 120);
     my $status;
-    while (1) {
-        my $r = waitpid($pid, WNOHANG);
-        if ($r == $pid) { $status = $?; last }
-        if (time > $deadline) {
-            kill 'TERM', -$pid;
-            sleep 1;
-            kill 'KILL', -$pid;
-            waitpid($pid, 0);
-            $status = -1;
-            last;
-        }
-        sleep 0.02;
+    # A die while it waits (BBT::Env's handlers make SIGINT one) ends the
+    # command too: in a process group of its own, the terminal's signal
+    # does not reach it, and it would go on (an initdb, as postgres) in a
+    # directory the caller's cleanup is removing.
+    my $why;
+    {
+        local $@;    # the caller's
+        eval {
+            while (1) {
+                my $r = waitpid($pid, WNOHANG);
+                if ($r == $pid) { $status = $?; last }
+                if (time > $deadline) {
+                    _end_group($pid);
+                    $status = -1;
+                    last;
+                }
+                sleep 0.02;
+            }
+            1;
+        } or $why = $@ || "run_cmd: died waiting for $cmd[0]\n";
+    }
+    if (defined $why) {
+        _end_group($pid) unless defined $status;
+        unlink $fo, $fe, $fi;
+        die $why;
     }
     my ($out, $err) = (slurp($fo), slurp($fe));
     unlink $fo, $fe, $fi;
@@ -85,6 +98,39 @@ sub run_cmd {
     $err .= "\n[timed out after " . ($o{timeout} || 120) . "s]\n" if $status == -1;
     print STDERR "# rc=$rc\n" if $ENV{BBT_VERBOSE};
     return ($rc, $out, $err);
+}
+
+# End the process group $pid of run_cmd's child $pid: TERM, up to 5 s for
+# the child to leave, then KILL to whatever of the group is left; returns
+# once the child is reaped and no process of the group runs (a minute at
+# most: one stuck in the kernel cannot be waited for).  The signals
+# BBT::Env makes a die are ignored meanwhile: a second Ctrl-C would leave
+# the group running after all.
+sub _end_group {
+    my ($pid) = @_;
+    local @SIG{qw(INT TERM HUP)} = ('IGNORE') x 3;
+    kill 'TERM', -$pid;
+    my $deadline = time + 5;
+    sleep 0.02 while waitpid($pid, WNOHANG) == 0 && time < $deadline;
+    # The child's pid is not given to another process while the group
+    # holds it as its id, even once the child itself is gone.
+    kill 'KILL', -$pid;
+    waitpid($pid, 0);
+    $deadline = time + 60;
+    sleep 0.02 while _group_runs($pid) && time < $deadline;
+}
+
+# Whether a process of process group $pgid runs (a zombie does not: the
+# one whose parent is init waits for init to reap it).
+sub _group_runs {
+    my ($pgid) = @_;
+    for my $stat (glob '/proc/[0-9]*/stat') {
+        # After the command's name, which may hold spaces and parentheses:
+        # state, ppid, pgrp.
+        my ($state, $pgrp) = slurp($stat) =~ /^\d+ \(.*\) (\S) \d+ (\d+) /s or next;
+        return 1 if $pgrp == $pgid && $state ne 'Z';
+    }
+    return 0;
 }
 
 # In a child about to exec: user $name, with their groups and, as runuser
