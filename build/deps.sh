@@ -54,9 +54,14 @@ pkgs=(
 # the test skips, saying why, where there is none.
 
 # One dpkg-query for them all (a package it does not know is missing too).
+# A package whose triggers are still to run (another package's install
+# under way, such as t/63's) is installed and usable: installing it again
+# would only wait for, or fail on, dpkg's lock.
 declare -A ok=()
 while read -r p status; do
-    if [[ $status == *' ok installed' ]]; then ok[$p]=1; fi
+    case $status in
+    *' ok installed' | *' ok triggers-pending' | *' ok triggers-awaited') ok[$p]=1 ;;
+    esac
 done < <(dpkg-query -W -f='${Package} ${Status}\n' "${pkgs[@]}" 2>/dev/null || true)
 missing=()
 for p in "${pkgs[@]}"; do
