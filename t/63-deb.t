@@ -1,7 +1,7 @@
 # The Debian package, used on this machine the way an administrator would:
 # make deb; lintian (errors fail, warnings and overrides only where the
 # README explains them); apt-get install ./the.deb; a2enmod bbtoken (which
-# enables mod_dbd); a2enconf bbtoken-git; DBDParams; then the system's
+# enables mod_dbd) cgid; a2enconf bbtoken-git; DBDParams; then the system's
 # apache2, with the installed configuration on a free loopback port, serves
 # a git clone with a token made by the installed bbtoken; the README's
 # commands that make the database run as written; a reinstall keeps
@@ -28,7 +28,7 @@ use POSIX ();
 use BBT::Env;
 use BBT::Util qw(slurp spew);
 use BBT::SysApache;
-use BBT::SysState qw(installed dpkg_excludes deb_files);
+use BBT::SysState qw(installed dpkg_excludes deb_files a2query);
 use BBT::DbSetup qw(setup_lines run_setup);
 use BBT::Migrations qw(latest_version);
 use Digest::SHA ();
@@ -183,8 +183,8 @@ subtest 'installed files' => sub {
 };
 
 # The administrator's part: a2enmod, a2enconf.
-($rc, $out) = run('a2enmod bbtoken');
-is($rc, 0, 'a2enmod bbtoken') or diag $out;
+($rc, $out) = run('a2enmod bbtoken cgid');
+is($rc, 0, 'a2enmod bbtoken cgid (bbtoken-git needs mod_cgid)') or diag $out;
 ok(-l '/etc/apache2/mods-enabled/dbd.load', 'mod_dbd enabled with it');
 ($rc, $out) = run('a2enconf bbtoken-git');
 is($rc, 0, 'a2enconf bbtoken-git') or diag $out;
@@ -205,8 +205,6 @@ $env->make_repo('PROJ', 'repo');
 
 subtest 'the installed configuration serves a clone' => sub {
     my $i = BBT::SysApache->new("$tmp/enabled");
-    my ($rc, $out) = $i->a2('a2enmod -q cgid');
-    is($rc, 0, 'a2enmod cgid') or diag $out;
     # The repositories of this test, not /srv/git.
     my $git = "$i->{conf}/conf-available/bbtoken-git.conf";
     my $snippet = slurp($git);
@@ -598,8 +596,7 @@ subtest 'after dpkg -r' => sub {
 # script); the install after it enables again those that were enabled,
 # and no other: not one the admin disabled (32), and nothing at a first
 # install.  Left disabled, the admin's site that includes a snippet
-# stopped httpd.
-sub a2query { my ($sw, $name) = @_; system("a2query -q $sw $name >/dev/null 2>&1"); return $? >> 8 }
+# stopped httpd.  What stays off: t/63-deb-reinstall.t.
 subtest 'the install after dpkg -r enables again what the removal disabled' => sub {
     is(a2query('-m', 'bbtoken'), 33, 'control: the module disabled by a maintainer script');
     my ($rc, $out) = run("dpkg -i $deb", DEBIAN_FRONTEND => 'noninteractive');
@@ -608,12 +605,14 @@ subtest 'the install after dpkg -r enables again what the removal disabled' => s
     ok(-l '/etc/apache2/conf-enabled/bbtoken-git.conf', '  bbtoken-git again');
     ok(!-e "/etc/apache2/conf-enabled/bbtoken-$_.conf", "  bbtoken-$_, not enabled then, is not")
         for qw(dav svn rest page metrics);
+    ($rc, $out) = run('apache2ctl configtest');
+    is($rc, 0, '  apache2ctl configtest passes') or diag $out;
 
     # The admin's deployment: dav, the API's site (which includes
     # bbtoken-rest.conf), and metrics enabled and then disabled by the admin.
-    # (cgid and dav_fs, which bbtoken-git and bbtoken-dav need, are
-    # disabled again after the purge, with the others a2enmod enabled.)
-    for my $c ('a2enmod -q cgid dav_fs', 'a2enconf -q bbtoken-dav', 'a2enconf -q bbtoken-metrics',
+    # (dav_fs, which bbtoken-dav needs, is disabled again after the
+    # purge, with the others a2enmod enabled.)
+    for my $c ('a2enmod -q dav_fs', 'a2enconf -q bbtoken-dav', 'a2enconf -q bbtoken-metrics',
                'a2disconf -q bbtoken-metrics') {
         ($rc, $out) = run($c);
         is($rc, 0, $c) or diag $out;

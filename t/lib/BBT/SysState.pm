@@ -6,7 +6,9 @@ package BBT::SysState;
 # /var/lib/apache2 saved (a snapshot and a tar), invoke-rc.d kept from
 # restarting the system's apache2, and man-db's trigger off; at the end
 # the package purged and all of that put back.  And what dpkg says of
-# this machine and of a .deb: installed, dpkg_excludes, deb_files.
+# this machine and of a .deb: installed, dpkg_excludes, deb_files; what
+# a2query says of a module or a snippet; and the package built from the
+# tree (tree_deb).
 #
 #   my $sys = BBT::SysState->new($tmp, $pkg);   # changes nothing yet
 #   END { ...; $sys->restore }                  # whatever happened
@@ -23,10 +25,11 @@ package BBT::SysState;
 use strict;
 use warnings;
 use Fcntl qw(:flock);
+use File::Find ();
 use BBT::Util qw(slurp spew snapshot snapshot_diff);
 
 use Exporter 'import';
-our @EXPORT_OK = qw(installed dpkg_excludes deb_files);
+our @EXPORT_OK = qw(installed dpkg_excludes deb_files a2query tree_deb);
 
 my @DIRS = ('/etc/apache2', '/var/lib/apache2');
 my $POLICY = '/usr/sbin/policy-rc.d';
@@ -62,6 +65,40 @@ sub dpkg_excludes {
 sub deb_files {
     my ($deb) = @_;
     return map { (split ' ', $_, 6)[5] =~ s{^\.}{}r } grep { !/^d/ } split /\n/, qx{dpkg-deb -c $deb};
+}
+
+# a2query's exit code for a module (-m) or a snippet (-c): 0 enabled, 32
+# disabled by the admin, 33 by a maintainer script, 1 neither.
+sub a2query {
+    my ($sw, $name) = @_;
+    system("a2query -q $sw $name >/dev/null 2>&1");
+    return $? >> 8;
+}
+
+# The .deb of $pkg that make deb makes from the tree (the current
+# directory), and make deb's exit code and output.  One already in build/out
+# is taken where it is newer than every file make deb copies (modified or
+# put there: mtime and ctime), so that a test run after t/63, which builds
+# it under the same lock, does not build it again; else it is built.
+sub tree_deb {
+    my ($pkg) = @_;
+    chomp(my $version = slurp('VERSION'));
+    chomp(my $arch = qx{dpkg-architecture -qDEB_HOST_ARCH});
+    my $deb = "build/out/${pkg}_${version}_${arch}.deb";
+    if (-f $deb) {
+        my $built = (stat _)[9];
+        my %skip = map { $_ => 1 } qw(./.git ./build/out ./build/obj ./build/deb ./build/asan ./t/browser/node_modules);
+        my $newer;
+        File::Find::find({ no_chdir => 1, wanted => sub {
+            return $File::Find::prune = 1 if $skip{$_} || $newer;
+            my @st = lstat $_;
+            $newer = $_ if @st && ($st[9] >= $built || $st[10] >= $built);
+        } }, '.');
+        return ($deb, 0, "$deb is newer than the tree: not built again\n") unless $newer;
+    }
+    unlink $deb;
+    my $out = qx{make -f apxs.mk deb 2>&1};
+    return ($deb, $? >> 8, $out);
 }
 
 sub new {

@@ -1,0 +1,131 @@
+# The install after dpkg -r enables again what the removal disabled (t/63),
+# but leaves no snippet enabled that stops httpd: none while the module is
+# off (the admin's a2dismod -p after the removal, as the README says to
+# keep it off), each said and its record dropped; and none that fails
+# apache2ctl configtest (a module it needs turned off since), disabled
+# again, said, and enabled by the next install once it passes.  Before,
+# those were enabled: configtest failed, the install skipped the reload
+# and succeeded, and the next start or reload left httpd down.  On this
+# machine, as t/63, under its lock, with the .deb t/63 built where the tree
+# has not changed since; whatever happens, the package is purged and
+# /etc/apache2 and /var/lib/apache2 are put back at the end.
+use strict;
+use warnings;
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use Test::More;
+use File::Temp qw(tempdir);
+use BBT::Util qw(slurp);
+use BBT::SysState qw(installed a2query tree_deb);
+
+my $PKG = 'libapache2-mod-bbtoken';
+
+my ($sys, $cleaned);
+sub cleanup {
+    return if $cleaned++ || !$sys;
+    local $?;
+    $sys->restore;
+}
+END { cleanup() }
+
+plan skip_all => 'installs a package on this machine: run as root' if $> != 0;
+for my $tool (qw(dpkg-buildpackage dh_apache2 apt-get a2enmod)) {
+    plan skip_all => "no $tool (build/deps.sh installs it)" if system("command -v $tool >/dev/null") != 0;
+}
+plan skip_all => "$PKG is installed on this machine: the test would remove it" if installed($PKG);
+
+my $root = "$FindBin::Bin/..";
+chdir $root or die "$root: $!";
+my $tmp = tempdir('bbt-debre-XXXXXX', DIR => $ENV{BBT_TMPDIR} || '/tmp', CLEANUP => !$ENV{BBT_KEEP});
+chmod 0755, $tmp;
+
+sub run {
+    my ($cmd, %env) = @_;
+    local @ENV{ keys %env } = values %env;
+    my $out = qx{$cmd 2>&1};
+    return ($? >> 8, $out);
+}
+
+sub dpkg_i { my ($deb) = @_; return run("dpkg -i $deb", DEBIAN_FRONTEND => 'noninteractive') }
+
+sub ok_run {
+    my ($cmd) = @_;
+    my ($rc, $out) = run($cmd);
+    is($rc, 0, $cmd) or diag $out;
+}
+
+$sys = BBT::SysState->new($tmp, $PKG);
+$sys->hold;
+my %mods_before = map { m{/([^/]+)\.load$} ? ($1 => 1) : () } glob '/etc/apache2/mods-enabled/*.load';
+
+my ($deb, $rc, $out) = tree_deb($PKG);
+is($rc, 0, 'the .deb of this tree') or diag substr($out, -3000);
+ok(-f $deb, $deb) or BAIL_OUT('no package');
+note $out if $rc == 0 && length $out < 200;
+
+($rc, $out) = run("apt-get install -y --no-install-recommends ./$deb", DEBIAN_FRONTEND => 'noninteractive');
+is($rc, 0, 'apt-get install ./the.deb') or diag $out;
+ok(installed($PKG), "$PKG installed") or BAIL_OUT('not installed');
+
+my $warn = "$PKG: warning:";
+my $made = "/var/lib/$PKG";
+my $version = slurp('VERSION') =~ s/\s+\z//r;
+
+subtest 'the module kept off after dpkg -r: no snippet enabled again' => sub {
+    ok_run($_) for 'a2enmod -q bbtoken', 'a2enconf -q bbtoken-metrics', 'apache2ctl configtest';
+    ok_run("dpkg -r $PKG");
+    is(a2query('-c', 'bbtoken-metrics'), 33, 'control: bbtoken-metrics disabled by the removal');
+    ok(-e "$made/enabled-conf-bbtoken-metrics", '  and recorded as enabled before it');
+    # As the README says, to keep the module off.
+    ok_run('a2dismod -p -q bbtoken');
+    my ($rc, $out) = dpkg_i($deb);
+    is($rc, 0, 'dpkg -i the.deb') or diag $out;
+    ok(!-e '/etc/apache2/mods-enabled/bbtoken.load', '  the module stays off');
+    ok(!-e '/etc/apache2/conf-enabled/bbtoken-metrics.conf', '  and so does bbtoken-metrics, which needs it');
+    like($out, qr/^\Q$warn\E not enabled again, since each needs the module bbtoken, which is not enabled: bbtoken-metrics \(/m,
+         '  said, naming it') or diag $out;
+    unlike($out, qr/Your configuration is broken/, '  apache2_invoke found nothing broken') or diag $out;
+    ($rc, $out) = run('apache2ctl configtest');
+    is($rc, 0, 'apache2ctl configtest') or diag $out;
+    ok(!-e "$made/enabled-conf-bbtoken-metrics", 'its record dropped');
+    ($rc, $out) = run("/var/lib/dpkg/info/$PKG.postinst configure $version");
+    is($rc, 0, 'the postinst, configure, again') or diag $out;
+    unlike($out, qr/warning/, '  says nothing more') or diag $out;
+    ok(!-e '/etc/apache2/conf-enabled/bbtoken-metrics.conf', '  and enables nothing');
+};
+
+subtest 'a snippet whose module went since: disabled again, enabled by the next install' => sub {
+    ok_run($_) for 'a2enmod -q bbtoken dav_fs', 'a2enconf -q bbtoken-dav bbtoken-metrics', 'apache2ctl configtest';
+    ok_run("dpkg -r $PKG");
+    # The admin's, since: bbtoken-dav needs it (its Error).
+    ok_run('a2dismod -q dav_fs');
+    my ($rc, $out) = dpkg_i($deb);
+    is($rc, 0, 'dpkg -i the.deb') or diag $out;
+    ok(-l '/etc/apache2/mods-enabled/bbtoken.load', '  the module enabled again');
+    ok(!-e "/etc/apache2/conf-enabled/bbtoken-$_.conf", "  bbtoken-$_ disabled again") for qw(dav metrics);
+    like($out, qr/^\Q$warn\E disabled again, since apache2ctl configtest fails with them enabled .*: bbtoken-dav bbtoken-metrics \(/m,
+         '  said, naming them') or diag $out;
+    ($rc, $out) = run('apache2ctl configtest');
+    is($rc, 0, 'apache2ctl configtest') or diag $out;
+    is(a2query('-c', "bbtoken-$_"), 33, "bbtoken-$_ disabled as the removal left it") for qw(dav metrics);
+    ok(-e "$made/enabled-conf-bbtoken-$_", "  and recorded for the next install") for qw(dav metrics);
+
+    ok_run('a2enmod -q dav_fs');
+    ($rc, $out) = dpkg_i($deb);
+    is($rc, 0, 'dav_fs enabled again: dpkg -i the.deb') or diag $out;
+    ok(-l "/etc/apache2/conf-enabled/bbtoken-$_.conf", "  bbtoken-$_ enabled again") for qw(dav metrics);
+    unlike($out, qr/warning|Your configuration is broken/, '  nothing said') or diag $out;
+    ($rc, $out) = run('apache2ctl configtest');
+    is($rc, 0, 'apache2ctl configtest') or diag $out;
+};
+
+($rc, $out) = run("dpkg --purge $PKG");
+is($rc, 0, 'dpkg --purge') or diag $out;
+ok(!-e $made, "$made gone");
+# mod_dbd and the others a2enmod enabled: the admin's to undo.
+for my $m (map { m{/([^/]+)\.load$} ? $1 : () } glob '/etc/apache2/mods-enabled/*.load') {
+    ok_run("a2dismod -q $m") unless $mods_before{$m};
+}
+is_deeply([$sys->changed('/etc/apache2')], [], '/etc/apache2 is as it was');
+
+done_testing;
