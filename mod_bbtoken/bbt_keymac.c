@@ -84,15 +84,33 @@ void bbt_keymac_copy_free(bbt_keymac_copy_t *c)
     OPENSSL_cleanse(c, sizeof(*c));
 }
 
+/* The MAC of in under key, outlen bytes (8 or 16). */
+static void bbt_keymac_run(const unsigned char key[2][BBT_KEYMAC_KEY_LEN],
+                           const unsigned char *in, size_t len,
+                           unsigned char *out, size_t outlen)
+{
+    apr_siphash24_auth(out, in, len, key[0]);
+    if (outlen == 2 * APR_SIPHASH_DSIZE) {
+        apr_siphash24_auth(out + APR_SIPHASH_DSIZE, in, len, key[1]);
+    }
+}
+
 int bbt_keymac_mac(const bbt_keymac_copy_t *c, const unsigned char *in,
                    size_t len, unsigned char *out, size_t outlen)
 {
     if (!c->serial || outlen != c->outlen) {
         return -1;
     }
-    apr_siphash24_auth(out, in, len, c->key[0]);
-    if (outlen == 2 * APR_SIPHASH_DSIZE) {
-        apr_siphash24_auth(out + APR_SIPHASH_DSIZE, in, len, c->key[1]);
+    bbt_keymac_run(c->key, in, len, out, outlen);
+    return 0;
+}
+
+int bbt_keymac_mac_shared(const bbt_keymac_t *k, const unsigned char *in,
+                          size_t len, unsigned char *out, size_t outlen)
+{
+    if (outlen != k->outlen) {
+        return -1;
     }
+    bbt_keymac_run(k->key, in, len, out, outlen);
     return 0;
 }

@@ -3,14 +3,16 @@
  * once.  SipHash gives 64 bits; the 128-bit output is two of them under
  * two independent keys, each a pseudo-random function of the input, so
  * together one of 128 bits.  The keys are made once and only ever read;
- * each thread copies them on its first use, so that what it holds stays
- * its own when the maker is freed and another made (a restart).  The
- * cache's keys, the throttle's sets and the uncached path's memory of
- * verified tokens are made so.  APR's SipHash is a plain function over
- * the input: OpenSSL's, through EVP_MAC, cost a 128-bit key 1,060
- * instructions against these two calls' 650, most of them in EVP_MAC's
- * reset, final and parameter query, not in the hashing.  This file
- * knows nothing of httpd.
+ * the cache's keys and the uncached path's memory of verified tokens are
+ * made on a thread's copy of them, kept beside what the thread remembers
+ * under them, so that it stays the thread's own when the maker is freed
+ * and another made (a restart).  The throttle's sets, which remember
+ * nothing, are made on the maker's keys themselves: a copy would be a
+ * thread's memory to make, and a thread without it would count no
+ * address.  APR's SipHash is a plain function over the input: OpenSSL's,
+ * through EVP_MAC, cost a 128-bit key 1,060 instructions against these
+ * two calls' 650, most of them in EVP_MAC's reset, final and parameter
+ * query, not in the hashing.  This file knows nothing of httpd.
  */
 #ifndef BBT_KEYMAC_H
 #define BBT_KEYMAC_H
@@ -54,5 +56,10 @@ void bbt_keymac_copy_free(bbt_keymac_copy_t *c);
  * not the keymac's. */
 int bbt_keymac_mac(const bbt_keymac_copy_t *c, const unsigned char *in,
                    size_t len, unsigned char *out, size_t outlen);
+/* The same MAC on k's own keys, which any thread may read while k lives
+ * (they are only ever read once made): 0, or -1 when outlen is not k's.
+ * No memory is asked for, so none can be short. */
+int bbt_keymac_mac_shared(const bbt_keymac_t *k, const unsigned char *in,
+                          size_t len, unsigned char *out, size_t outlen);
 
 #endif

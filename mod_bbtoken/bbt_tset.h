@@ -19,13 +19,13 @@
 typedef bbt_keymac_t bbt_tsetter_t;
 
 /* A maker of set numbers under secret (BBT_TSET_SECRET_LEN bytes, copied
- * into the maker and each thread's copy only, wiped with them); NULL when
- * SipHash fails its known answer or memory is short. */
+ * into the maker only, wiped with it); NULL when SipHash fails its known
+ * answer or memory is short.  Any thread may use it while it lives. */
 bbt_tsetter_t *bbt_tsetter_new(const unsigned char *secret, size_t len);
 void bbt_tsetter_free(bbt_tsetter_t *t);
 
-/* The set of key (len bytes) among sets (not 0) in *set: 0, or -1 when
- * it cannot be made (no memory). */
+/* The set of key (len bytes) among sets in *set: 0, or -1 when sets is
+ * 0.  It asks for no memory. */
 int bbt_tset_of(const bbt_tsetter_t *t, const unsigned char *key, size_t len,
                 size_t sets, size_t *set);
 

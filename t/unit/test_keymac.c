@@ -3,8 +3,9 @@
  * SipHash-2-4 as another library computes it (OpenSSL's EVP_MAC), under
  * the secret's first and second halves, for inputs of every length up to
  * a few blocks; a thread's copy is made once per maker, keeps working
- * after its maker is freed, and is wiped when freed; what is not a
- * keymac's size or secret is refused.
+ * after its maker is freed, and is wiped when freed; the maker's own keys
+ * give what its copy gives; what is not a keymac's size or secret is
+ * refused.
  */
 #include <string.h>
 
@@ -56,7 +57,7 @@ int main(void)
     bbt_keymac_t *k16, *k8, *k16b;
     bbt_keymac_copy_t c16 = {0}, c8 = {0};
     size_t i, len;
-    int first = 1, second = 1, short_ok = 1, differ = 1;
+    int first = 1, second = 1, short_ok = 1, shared = 1, differ = 1;
 
     for (i = 0; i < sizeof(secret); i++) {
         secret[i] = (unsigned char)(i * 7 + 1);
@@ -107,6 +108,21 @@ int main(void)
     ok(first, "bytes 0-7: SipHash-2-4 under the first key, lengths 0-70");
     ok(second, "bytes 8-15: SipHash-2-4 under the second key, lengths 0-70");
     ok(short_ok, "the 8-byte maker gives the first half");
+
+    /* On the maker's own keys, with no copy: the same MAC. */
+    for (len = 0; len <= sizeof(in); len++) {
+        if (bbt_keymac_mac(&c16, in, len, a, 16) != 0 ||
+            bbt_keymac_mac_shared(k16, in, len, b, 16) != 0 ||
+            memcmp(a, b, 16) != 0 ||
+            bbt_keymac_mac_shared(k8, in, len, b, 8) != 0 ||
+            memcmp(a, b, 8) != 0) {
+            shared = 0;
+        }
+    }
+    ok(shared, "on the maker's keys: its copy's MAC, lengths 0-70");
+    ok(bbt_keymac_mac_shared(k16, in, 1, a, 8) == -1 &&
+           bbt_keymac_mac_shared(k8, in, 1, a, 16) == -1,
+       "  and an output length not the maker's: no MAC");
 
     /* Another maker: the copy follows it, and its second half moves. */
     ok(bbt_keymac_mac(&c16, in, 33, a, 16) == 0, "a MAC under the first");
