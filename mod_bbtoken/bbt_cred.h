@@ -47,8 +47,8 @@ bbt_token_status_t bbt_cred_token_unchecked(const bbt_cred_t *c,
                                             bbt_token_t *tok);
 
 /* 1 if the credential carries a token: Bearer, or a Basic password that
- * parses as a token.  What a token may not do (manage tokens) is refused
- * on this. */
+ * parses as a token (or would, but its checksum could not be computed).
+ * What a token may not do (manage tokens) is refused on this. */
 int bbt_cred_carries_token(const bbt_cred_t *c);
 
 /* 1 if the credential is a Basic password for the password providers:

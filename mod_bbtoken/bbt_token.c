@@ -13,6 +13,7 @@
 
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
+#include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/params.h>
 #include <openssl/hmac.h>
@@ -335,9 +336,13 @@ int bbt_token_checksum_ok(const bbt_token_t *tok)
     unsigned char check[BBT_TOKEN_CHECK_LEN];
     int ok;
 
-    ok = bbt_token_checksum(tok->raw, check) == 0 &&
-         CRYPTO_memcmp(check, tok->raw + BBT_TOKEN_CHECKED_LEN,
-                       BBT_TOKEN_CHECK_LEN) == 0;
+    /* A hash that failed proves nothing either way: -1, not 0, or a
+     * right token would be refused as mistyped (and counted as a guess). */
+    if (bbt_token_checksum(tok->raw, check) != 0)
+        ok = -1;
+    else
+        ok = CRYPTO_memcmp(check, tok->raw + BBT_TOKEN_CHECKED_LEN,
+                           BBT_TOKEN_CHECK_LEN) == 0;
     OPENSSL_cleanse(check, sizeof(check));
     return ok;
 }
@@ -345,10 +350,11 @@ int bbt_token_checksum_ok(const bbt_token_t *tok)
 bbt_token_status_t bbt_token_parse(const char *s, size_t len, bbt_token_t *out)
 {
     bbt_token_status_t st = bbt_token_parse_unchecked(s, len, out);
+    int sum;
 
-    if (st == BBT_TOKEN_OK && !bbt_token_checksum_ok(out)) {
+    if (st == BBT_TOKEN_OK && (sum = bbt_token_checksum_ok(out)) != 1) {
         bbt_token_wipe(out);
-        st = BBT_TOKEN_BAD_CHECKSUM;
+        st = sum < 0 ? BBT_TOKEN_CHECK_FAILED : BBT_TOKEN_BAD_CHECKSUM;
     }
     return st;
 }
@@ -366,6 +372,8 @@ const char *bbt_token_status_str(bbt_token_status_t st)
         return "token does not decode to an id and a secret";
     case BBT_TOKEN_BAD_CHECKSUM:
         return "token checksum does not match";
+    case BBT_TOKEN_CHECK_FAILED:
+        return "token checksum could not be computed";
     }
     return "unknown token status";
 }
@@ -541,11 +549,16 @@ int bbt_token_verify_raw(const unsigned char salt[BBT_SALT_LEN],
     unsigned char md[BBT_HASH_LEN];
     int ok = 0;
 
-    /* One fixed-size CRYPTO_memcmp. */
-    if (tok && salt && hash &&
-        bbt_hmac_sha256(salt, BBT_SALT_LEN, tok->raw, sizeof(tok->raw), md) ==
-            0)
-        ok = CRYPTO_memcmp(md, hash, sizeof(md)) == 0;
+    /* One fixed-size CRYPTO_memcmp.  An HMAC that failed is -1: taken for
+     * a mismatch, a right token would be refused as a wrong secret,
+     * counted as a guess and kept as a refusal. */
+    if (tok && salt && hash) {
+        if (bbt_hmac_sha256(salt, BBT_SALT_LEN, tok->raw, sizeof(tok->raw),
+                            md) != 0)
+            ok = -1;
+        else
+            ok = CRYPTO_memcmp(md, hash, sizeof(md)) == 0;
+    }
     OPENSSL_cleanse(md, sizeof(md));
     return ok;
 }
@@ -573,6 +586,17 @@ int bbt_token_verify_fresh(const char *salt_hex, const char *hash_hex,
     if (t)
         t->klen = 0;
     return bbt_token_verify(salt_hex, hash_hex, tok);
+}
+
+const char *bbt_token_crypto_why(void)
+{
+    unsigned long e, last = 0;
+    const char *why;
+
+    while ((e = ERR_get_error()) != 0)
+        last = e;
+    why = last ? ERR_reason_error_string(last) : NULL;
+    return why ? why : "OpenSSL gave no reason";
 }
 
 void bbt_token_wipe(bbt_token_t *tok)

@@ -47,7 +47,10 @@ typedef enum {
     BBT_TOKEN_BAD_LENGTH,   /* not 44 or 49 characters */
     BBT_TOKEN_BAD_ALPHABET, /* a character outside standard base64 */
     BBT_TOKEN_BAD_SHAPE,    /* decodes, but not 12 digits ":" 20 bytes */
-    BBT_TOKEN_BAD_CHECKSUM  /* well formed, but the checksum is wrong */
+    BBT_TOKEN_BAD_CHECKSUM, /* well formed, but the checksum is wrong */
+    BBT_TOKEN_CHECK_FAILED  /* well formed, but its checksum could not be
+                               computed (OpenSSL failed: out of memory):
+                               no verdict on the token, never a refusal */
 } bbt_token_status_t;
 
 /* Parse len bytes at s (with or without the prefix).  Never reads past len;
@@ -55,9 +58,11 @@ typedef enum {
 bbt_token_status_t bbt_token_parse(const char *s, size_t len, bbt_token_t *out);
 
 /* The same but for the checksum: BBT_TOKEN_OK means well formed, its
- * checksum not looked at; bbt_token_checksum_ok (1 or 0) looks.  For a
- * caller that finds a token it has seen pass the checksum before (the
- * cache, whose key covers every byte) without checking again. */
+ * checksum not looked at; bbt_token_checksum_ok looks: 1 right, 0 wrong, or
+ * -1 if SHA-256 failed (which says nothing of the token: a caller answers
+ * a server error, not a refusal).  For a caller that finds a token it has
+ * seen pass the checksum before (the cache, whose key covers every byte)
+ * without checking again. */
 bbt_token_status_t bbt_token_parse_unchecked(const char *s, size_t len,
                                              bbt_token_t *out);
 int bbt_token_checksum_ok(const bbt_token_t *tok);
@@ -77,12 +82,15 @@ int bbt_token_generate(char out[BBT_TOKEN_MAX_LEN + 1],
 int bbt_salt_generate(char hex[BBT_SALT_HEX_LEN + 1]);
 
 /* HMAC-SHA-256(salt, raw) as lower-case hex.  salt_hex must be
- * BBT_SALT_HEX_LEN hex digits.  Returns 0, or -1 on bad salt. */
+ * BBT_SALT_HEX_LEN hex digits.  Returns 0, or -1 on bad salt or if the
+ * HMAC failed. */
 int bbt_token_hash_hex(const char *salt_hex, const bbt_token_t *tok,
                        char out[BBT_HASH_HEX_LEN + 1]);
 
 /* 1 if the token hashes to hash_hex under salt_hex, else 0.  The comparison
- * is constant time; malformed stored values compare unequal. */
+ * is constant time; malformed stored values (and a NULL argument) compare
+ * unequal.  -1 if the HMAC itself failed (OpenSSL, out of memory): neither
+ * a match nor a mismatch, and never to be taken for a wrong secret. */
 int bbt_token_verify(const char *salt_hex, const char *hash_hex,
                      const bbt_token_t *tok);
 
@@ -112,6 +120,11 @@ typedef struct {
     char salt[BBT_SALT_HEX_LEN + 1];
     char hash[BBT_HASH_HEX_LEN + 1]; /* HMAC-SHA-256(salt, raw) */
 } bbt_minted_t;
+
+/* The reason OpenSSL gave for its last failure on this thread, or a
+ * fixed text where it gave none; the thread's error queue is emptied, so
+ * that a later failure is not told this one's reason. */
+const char *bbt_token_crypto_why(void);
 
 /* Make a new token with a fresh salt and its hash: the one way the CLI and
  * the REST API make tokens.  Returns 0, or -1 if the random generator or

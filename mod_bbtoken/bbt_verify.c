@@ -110,7 +110,7 @@ typedef struct {
 } bbt_vuse_t;
 
 /* Whether tok's secret is row's: proved by this thread before against
- * this very salt and hash, or hashed now. */
+ * this very salt and hash, or hashed now (1 or 0; -1: the HMAC failed). */
 static int bbt_verify_secret(bbt_vuse_t *mu, const bbt_db_token_t *row,
                              const bbt_token_t *tok)
 {
@@ -150,6 +150,23 @@ static void bbt_verify_settle(const bbt_vuse_t *mu, const bbt_db_token_t *row,
     if (mu->reused) {
         bbt_rowmemo_redo();
     }
+}
+
+/* A token that could not be checked because OpenSSL failed (what: its
+ * checksum, or its HMAC against its row), named by its id (id NULL: one
+ * whose checksum is not known to be right, whose id may be anything):
+ * 503 with Retry-After, as where the database cannot answer.  Not 401,
+ * which would make git erase a right token, count a guess against its
+ * address and, for the HMAC, keep a refusal in the cache: the failure
+ * says nothing of the token, and passes (memory runs short). */
+static int bbt_verify_unchecked(request_rec *r, const char *id,
+                                const char *what)
+{
+    ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                  "BBT058: %s could not be checked: %s failed: %s",
+                  id ? apr_pstrcat(r->pool, "token ", id, NULL) : "a token",
+                  what, bbt_token_crypto_why());
+    return HTTP_SERVICE_UNAVAILABLE;
 }
 
 /* A salt and hash that no token matches, so an unknown id costs the same
@@ -395,7 +412,13 @@ static int bbt_verify_db(request_rec *r, bbt_req_t *rq, bbt_cache_view_t *v,
         }
         out->verdict = bbt_verdict(NULL, 0, basic_user);
     } else {
-        secret_ok = !tok || bbt_verify_secret(mu, &row, tok);
+        secret_ok = tok ? bbt_verify_secret(mu, &row, tok) : 1;
+        if (secret_ok < 0) {
+            /* Nothing judged, written or kept: the next request hashes
+             * again. */
+            rv = bbt_verify_unchecked(r, rq->token_id, "its HMAC");
+            goto done;
+        }
         if (secret_ok && row.scope.kind != BBT_KIND_PERSONAL &&
             row.scope.key[0] == '~' &&
             bbt_db_personal_active(c, row.scope.key, rq->token_id,
@@ -525,8 +548,15 @@ int bbt_verify_token(request_rec *r, bbt_req_t *rq, const bbt_token_t *tok,
             return rv;
         }
     }
-    if (tok && !mu.known && !bbt_token_checksum_ok(tok)) {
-        return HTTP_UNAUTHORIZED;
+    if (tok && !mu.known) {
+        int sum = bbt_token_checksum_ok(tok);
+
+        if (sum < 0) {
+            return bbt_verify_unchecked(r, NULL, "its checksum's SHA-256");
+        }
+        if (!sum) {
+            return HTTP_UNAUTHORIZED;
+        }
     }
     got = BBT_CACHE_UNUSED;
     if (v.use && rq->cache_keyed) {

@@ -44,7 +44,8 @@ void bbt_verify_post_config(apr_pool_t *pconf, server_rec *s);
  * need not have been checked: it is checked here unless the cache, or this
  * thread's memory, knows the token.  OK and *out, HTTP_UNAUTHORIZED (the
  * checksum is wrong: nothing was asked of the database), or
- * HTTP_SERVICE_UNAVAILABLE (the database could not answer). */
+ * HTTP_SERVICE_UNAVAILABLE (the database could not answer, or OpenSSL
+ * failed to hash the token: BBT058, nothing kept in the cache). */
 int bbt_verify_token(request_rec *r, bbt_req_t *rq, const bbt_token_t *tok,
                      const char *basic_user, bbt_verified_t *out);
 

@@ -28,6 +28,7 @@ static void fz_codec(const uint8_t *data, size_t size, bbt_token_status_t st,
     bbt_token_status_t ust =
         bbt_token_parse_unchecked((const char *)data, size, &un);
     size_t skip = size == BBT_TOKEN_MAX_LEN ? BBT_TOKEN_PREFIX_LEN : 0;
+    int sum;
 
     if (ust != BBT_TOKEN_OK) {
         if (st != ust || memcmp(tok, &zero, sizeof(zero)) != 0 ||
@@ -36,8 +37,10 @@ static void fz_codec(const uint8_t *data, size_t size, bbt_token_status_t st,
         }
         return;
     }
-    if (st != (bbt_token_checksum_ok(&un) ? BBT_TOKEN_OK
-                                          : BBT_TOKEN_BAD_CHECKSUM) ||
+    sum = bbt_token_checksum_ok(&un);
+    if (st != (sum == 1   ? BBT_TOKEN_OK
+               : sum == 0 ? BBT_TOKEN_BAD_CHECKSUM
+                          : BBT_TOKEN_CHECK_FAILED) ||
         (st == BBT_TOKEN_OK ? memcmp(tok, &un, sizeof(un)) != 0
                             : memcmp(tok, &zero, sizeof(zero)) != 0)) {
         abort();
