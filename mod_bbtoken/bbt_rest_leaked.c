@@ -11,6 +11,9 @@
  * time, as a login is checked (bbt_verify.c); then one transaction hands
  * the ones that verified to the database, which compares the hash again
  * and revokes them as leaked.  Only the revocation itself costs more.
+ * Where OpenSSL fails to hash a token (out of memory), nothing is revoked
+ * and the answer is 503: the uniform 202 would tell the reporter that a
+ * token left live is revoked.
  *
  * Calls are counted per client address in the database
  * (bbtoken_api_leak_throttle): over BBT_LEAK_CALLS in BBT_LEAK_WINDOW_SECS
@@ -50,13 +53,17 @@ static const char bbt_leak_dummy_hash[] =
     "0000000000000000000000000000000000000000000000000000000000000000";
 
 /* The body's tokens that parse (right shape and checksum) into toks, their
- * count into *ntok; NULL, or the reason the body is refused. */
-static const char *bbt_leak_tokens(bbt_rest_t *x, bbt_token_t *toks, int *ntok)
+ * count into *ntok; NULL, or the reason the body is refused.  *failed is
+ * set where a token's checksum could not be computed. */
+static const char *bbt_leak_tokens(bbt_rest_t *x, bbt_token_t *toks, int *ntok,
+                                   int *failed)
 {
     size_t i, n = json_array_size(x->body);
+    bbt_token_status_t st;
     json_t *v;
 
     *ntok = 0;
+    *failed = 0;
     if (n == 0 || n > BBT_LEAK_TOKENS_MAX) {
         return apr_psprintf(x->r->pool,
                             "send 1 to %d tokens, as a JSON array of strings",
@@ -70,10 +77,15 @@ static const char *bbt_leak_tokens(bbt_rest_t *x, bbt_token_t *toks, int *ntok)
     }
     json_array_foreach(x->body, i, v)
     {
-        if (strlen(json_string_value(v)) == json_string_length(v) &&
-            bbt_token_parse(json_string_value(v), json_string_length(v),
-                            &toks[*ntok]) == BBT_TOKEN_OK) {
+        if (strlen(json_string_value(v)) != json_string_length(v)) {
+            continue;
+        }
+        st = bbt_token_parse(json_string_value(v), json_string_length(v),
+                             &toks[*ntok]);
+        if (st == BBT_TOKEN_OK) {
             (*ntok)++;
+        } else if (st == BBT_TOKEN_CHECK_FAILED) {
+            *failed = 1;
         }
     }
     return NULL;
@@ -203,14 +215,15 @@ static PGresult *bbt_leak_rows(bbt_rest_t *x, const bbt_token_t *toks, int ntok)
 /* Check each token against its row (or the dummy), and build the array
  * literals of the ids and hashes that verified.  Each check keys its HMAC
  * afresh: a run of unknown ids, all under the dummy salt, would otherwise
- * cost less than ids that exist. */
-static void bbt_leak_verify(bbt_rest_t *x, const PGresult *rows,
-                            const bbt_token_t *toks, int ntok, const char **ids,
-                            const char **hashes)
+ * cost less than ids that exist.  0, or -1 if an HMAC failed (OpenSSL):
+ * then a token that may be valid is in neither list. */
+static int bbt_leak_verify(bbt_rest_t *x, const PGresult *rows,
+                           const bbt_token_t *toks, int ntok, const char **ids,
+                           const char **hashes)
 {
     const char *salt, *hash;
     char mine[BBT_HASH_HEX_LEN + 1];
-    int i, j, nrows = PQntuples(rows), found;
+    int i, j, nrows = PQntuples(rows), found, ok, failed = 0;
 
     *ids = "{";
     *hashes = "{";
@@ -228,8 +241,13 @@ static void bbt_leak_verify(bbt_rest_t *x, const PGresult *rows,
         /* The hash sent is the one computed from the presented secret, not
          * the row's: the database compares the two again, and that check
          * means something only if they come from different places. */
-        if (bbt_token_verify_fresh(salt, hash, &toks[i]) && found &&
-            bbt_token_hash_hex(salt, &toks[i], mine) == 0) {
+        ok = bbt_token_verify_fresh(salt, hash, &toks[i]);
+        if (ok < 0 ||
+            (ok && found && bbt_token_hash_hex(salt, &toks[i], mine) != 0)) {
+            failed = 1;
+            break;
+        }
+        if (ok && found) {
             *ids = apr_pstrcat(x->r->pool, *ids, (*ids)[1] ? "," : "",
                                toks[i].id, NULL);
             *hashes = apr_pstrcat(x->r->pool, *hashes, (*hashes)[1] ? "," : "",
@@ -238,6 +256,22 @@ static void bbt_leak_verify(bbt_rest_t *x, const PGresult *rows,
     }
     *ids = apr_pstrcat(x->r->pool, *ids, "}", NULL);
     *hashes = apr_pstrcat(x->r->pool, *hashes, "}", NULL);
+    return failed ? -1 : 0;
+}
+
+/* A report some of whose tokens could not be checked (what failed):
+ * nothing of it revoked, 503 with Retry-After, as where the database
+ * cannot answer. */
+static int bbt_leak_unchecked(bbt_rest_t *x, const char *what)
+{
+    ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, x->r,
+                  "BBT232: access-tokens API: a leak report from %s could "
+                  "not be checked, nothing of it revoked (503): %s failed: "
+                  "%s",
+                  x->r->useragent_ip, what, bbt_token_crypto_why());
+    return bbt_rest_error(x->r, HTTP_SERVICE_UNAVAILABLE, BBT_REST_EX_DB,
+                          "The tokens received could not be checked, and "
+                          "none of them is revoked; send them again later.");
 }
 
 /* Revoke what verified, in one transaction: BBT_LEAK_GO_ON, or the
@@ -277,15 +311,19 @@ int bbt_rest_leaked_revoke(bbt_rest_t *x, const bbt_rest_user_t *caller,
     bbt_token_t *toks;
     const char *why, *ids, *hashes;
     PGresult *rows;
-    int i, ntok, rc;
+    int i, ntok, rc, failed;
 
     (void)caller;
     (void)owner;
     /* Sized by the limit, not by the body: a body of 20,000 elements is
      * refused before anything is made of them. */
     toks = apr_pcalloc(x->r->pool, sizeof(*toks) * BBT_LEAK_TOKENS_MAX);
-    if ((why = bbt_leak_tokens(x, toks, &ntok))) {
+    if ((why = bbt_leak_tokens(x, toks, &ntok, &failed))) {
         rc = bbt_rest_error(x->r, HTTP_BAD_REQUEST, BBT_REST_EX_ARG, why);
+        goto done;
+    }
+    if (failed) {
+        rc = bbt_leak_unchecked(x, "a token's checksum (SHA-256)");
         goto done;
     }
     if ((rc = bbt_leak_throttle(x)) != BBT_LEAK_GO_ON) {
@@ -299,8 +337,12 @@ int bbt_rest_leaked_revoke(bbt_rest_t *x, const bbt_rest_user_t *caller,
         }
         goto done;
     }
-    bbt_leak_verify(x, rows, toks, ntok, &ids, &hashes);
+    failed = bbt_leak_verify(x, rows, toks, ntok, &ids, &hashes) != 0;
     PQclear(rows);
+    if (failed) {
+        rc = bbt_leak_unchecked(x, "a token's HMAC");
+        goto done;
+    }
     if ((rc = bbt_leak_revoke(x, ids, hashes)) != BBT_LEAK_GO_ON) {
         goto done;
     }
