@@ -84,6 +84,10 @@ struct bbtoken_ctx {
      * done before it, without done's promise of what a run again does
      * (bbtoken_done_refused), or "": done then. */
     char refused[512];
+    /* The owner guard refused the session (bbtoken_owner_fail): where it
+     * is one made again after a lost COMMIT, xact.c says ctx->refused
+     * for what came before, as the guard's refusal does. */
+    int guard_refused;
     /* db upgrade's hand-back of the schema's objects is under way
      * (owner.c): a session made again to ask what became of its COMMIT
      * reads the catalog alone, its search path pinned, unguarded. */

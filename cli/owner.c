@@ -404,6 +404,7 @@ static int bbtoken_owner_fail(bbtoken_ctx_t *ctx, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(why, sizeof(why), fmt, ap);
     va_end(ap);
+    ctx->guard_refused = 1;
     if (ctx->refused[0]) {
         snprintf(after, sizeof(after), "; but %s", ctx->refused);
     } else {

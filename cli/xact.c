@@ -27,7 +27,9 @@
  * progress past the wait, another server, no evidence, no connection), not
  * known.  Whatever the failure, not connected again included, what the
  * command's transactions before it did (ctx->done) is said with it, in its
- * one line.
+ * one line; where the owner guard refused the session made again, which a
+ * run again meets as well, without a promise of what that run does
+ * (ctx->refused, db upgrade's).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -107,6 +109,7 @@ static int bbtoken_xact_reconnect(bbtoken_ctx_t *ctx, char *said, size_t size)
     memcpy(unlisted, ctx->unlisted, sizeof(unlisted));
     memcpy(refused, ctx->refused, sizeof(refused));
     ctx->done[0] = ctx->unlisted[0] = ctx->refused[0] = '\0';
+    ctx->guard_refused = 0;
     outer = bbtoken_say_held(&outer_size);
     bbtoken_say_hold(said, size);
     rc = bbtoken_connect(ctx);
@@ -119,6 +122,22 @@ static int bbtoken_xact_reconnect(bbtoken_ctx_t *ctx, char *said, size_t size)
         bbtoken_warn("%s", said);
     }
     return rc;
+}
+
+/* What the command's transactions before it did, after lead, as
+ * bbtoken_changed says it (plain where nothing); but where the owner
+ * guard refused the session made again, a run again meets that refusal
+ * too until the catalog is put right: ctx->refused then, which promises
+ * nothing of a run again, where the command has one (db upgrade's). */
+static const char *bbtoken_xact_before(const bbtoken_ctx_t *ctx,
+                                       const char *plain, const char *lead,
+                                       char *buf, size_t size)
+{
+    if (ctx->guard_refused && ctx->refused[0]) {
+        snprintf(buf, size, "%s%s", lead, ctx->refused);
+        return buf;
+    }
+    return bbtoken_changed(ctx, plain, lead, buf, size);
 }
 
 static PGresult *bbtoken_xact_exec(void *arg, const char *sql, int n,
@@ -277,6 +296,16 @@ int bbtoken_xact_lost(bbtoken_ctx_t *ctx, const bbtoken_tx_t *tx,
 
     ctx->unconfirmed = 0;
     if (bbtoken_xact_reconnect(ctx, said, sizeof(said)) != 0) {
+        if (x->unchanged && ctx->guard_refused && ctx->refused[0]) {
+            /* After the refusal, as the guard's own says it: "once that
+             * is put right" is the refusal's. */
+            return bbtoken_fail(
+                "%s: the connection was lost at its COMMIT "
+                "(%s), but it had %s; not connected again: "
+                "%s; but %s",
+                what, lost, x->xid[0] ? "changed nothing" : "written nothing",
+                said, ctx->refused);
+        }
         if (x->unchanged) {
             /* Nothing lost, but the command cannot go on: what its
              * transactions before this one did stands. */
@@ -324,8 +353,8 @@ int bbtoken_xact_lost(bbtoken_ctx_t *ctx, const bbtoken_tx_t *tx,
                             BBTOKEN_UNCHANGED(ctx, changed));
     }
     /* Whatever became of it, what came before it stands. */
-    after = bbtoken_changed(ctx, "", "; whatever became of it, ", changed,
-                            sizeof(changed));
+    after = bbtoken_xact_before(ctx, "", "; whatever became of it, ", changed,
+                                sizeof(changed));
     if (tx->lost) {
         return bbtoken_fail("%s (%s); the database could not say: %s%s",
                             tx->lost, lost, why, after);

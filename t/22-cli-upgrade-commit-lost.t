@@ -124,5 +124,48 @@ subtest 'the hand-back to the tables\' owner, its answer lost: one line, saying 
     is(version_of('owned'), 3, '  and nothing migrated');
 };
 
+# The session made again after a migration's lost COMMIT meets the
+# guard's refusal (a role that is no superuser given CREATE in the schema
+# meanwhile): not known, and what came before it.  That said "running db
+# upgrade again applies the rest", where a run again meets the same
+# refusal until it is put right, as the guard's refusal in the session
+# itself says.
+subtest 'the session made again refused by the guard: no rest a run again applies' => sub {
+    is(db_at($env, 'refused', 59), 59, 'a database at version 59');
+    # Migration 0061 alters bbtoken_policy, which 0060 leaves alone.
+    my $h = $env->pg_session('refused-policy');
+    $h->send("\\c refused")->send('BEGIN; LOCK TABLE bbtoken_policy IN ROW EXCLUSIVE MODE;');
+    ok($h->done, 'another session holds a lock of bbtoken_policy') or diag $h->out;
+    my ($rc, $out, $err, $cut) = $env->cli_commit_cut_at('refused', {
+        at => sub {
+            ok($env->pg_wait_backend('bbt-commit-cut', "wait_event_type = 'Lock'"),
+               'migration 0061 waits for the lock, 0060 committed');
+            $env->psql('GRANT CREATE ON SCHEMA public TO bbtoken_httpd', db => 'refused');
+        },
+        go => sub { $h->send('ROLLBACK;'); $h->done },
+    }, 'db', 'upgrade');
+    # Ended once the CLI is: its process, forked meanwhile, holds the pipe.
+    $h->finish;
+    ok($cut, 'the COMMIT of migration 0061 cut while it waited for the standby') or return;
+    is($rc, 1, 'exit 1') or diag $err;
+    is($out, "applied 0060_schema_one_row\n", 'stdout: the first applied');
+    my $refusal = qr/role bbtoken_httpd, which is no superuser, may create objects there \(schema public\): [^\n]*/;
+    like($err, qr/\Abbtoken: applying migration 0061_max_expiry_applies: the connection was lost at its COMMIT \([^\n]*\), so whether it took effect is not known \(look before running it again\); the database could not say: not connected again: $refusal; whatever became of it, the migration listed above as applied was committed before it; once that is put right, db upgrade applies the rest\n\z/,
+         'stderr, one line: not known, refused, the migration applied, the rest once that is put right') or diag $err;
+    unlike($err, qr/running db upgrade again/, '  no rest promised to a run again');
+    is(version_of('refused'), 61, 'in the database: version 61 (committed locally)');
+
+    ($rc, $out, $err) = cli_db($env, 'refused', 'db', 'upgrade');
+    is($rc, 1, 'run again: exit 1') or diag $err;
+    like($err, qr/\Abbtoken: $refusal\n\z/, '  the same refusal, alone') or diag $err;
+    is(version_of('refused'), 61, '  in the database: version 61');
+
+    $env->psql('REVOKE CREATE ON SCHEMA public FROM bbtoken_httpd', db => 'refused');
+    ($rc, $out, $err) = cli_db($env, 'refused', 'db', 'upgrade');
+    is($rc, 0, 'put right, run again: exit 0') or diag $err;
+    like($out, qr/\Aapplied 0062_\w+\n.*schema version: \Q$LATEST\E\n\z/s, '  the rest applied') or diag $out;
+    is(version_of('refused'), $LATEST, '  the latest version');
+};
+
 is($env->psql('SHOW synchronous_standby_names'), '', 'synchronous_standby_names is reset');
 done_testing;

@@ -94,10 +94,22 @@ sub cli_bg {
 # cancelled by the termination; else why not, as a diagnostic.
 sub cli_commit_cut {
     my ($self, $db, @args) = @_;
+    return $self->cli_commit_cut_at($db, {}, @args);
+}
+
+# cli_commit_cut, the COMMIT cut one after those the CLI makes first:
+# $at->{at}, a function called once the CLI has started, its commits not
+# waiting yet, returns when the CLI has come to that transaction (waits
+# for a lock the test holds, say); the standby is named only then, and
+# $at->{go} (if any) lets the CLI go on.  Without $at->{at}, the first.
+# The CLI's process is forked before either runs: a pipe the test opened
+# before (a pg_session's) is open in it too until the CLI ends.
+sub cli_commit_cut_at {
+    my ($self, $db, $at, @args) = @_;
     local $ENV{PGOPTIONS} = '-c synchronous_commit=local';
     my $f = "$self->{dir}/run/cli-commit-cut";
     unlink $f;
-    $self->pg_syncrep(1);
+    $self->pg_syncrep(1) unless $at->{at};
     my $mark = length $self->pg_log_text;
     my $pid = fork // die "fork: $!";
     if (!$pid) {
@@ -105,6 +117,11 @@ sub cli_commit_cut {
                                $self->superuser_conninfo($db), @args);
         BBT::Util::spew($f, join("\0", @r));
         POSIX::_exit(0);
+    }
+    if ($at->{at}) {
+        $at->{at}->();
+        $self->pg_syncrep(1);
+        $at->{go}->() if $at->{go};
     }
     my ($backend, $why) = $self->_commit_cut;
     $self->pg_syncrep(0);
