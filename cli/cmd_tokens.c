@@ -421,15 +421,25 @@ int bbtoken_cmd_update(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
     if (a->nnets || a->nets_any) {
         params[4] = nets;
     }
+    /* The owner's row (a personal token's), before the token's: a rename's
+     * policy trigger takes it, and a rotation takes it first
+     * (sql/migrations/0063_rotate_owner_first.sql); taken after the token
+     * it would wait in a circle with one.  The subquery runs as the scan
+     * finds the token, before the UPDATE locks it; a token's owner never
+     * changes. */
     rc = bbtoken_exec_audited(
         ctx, "updating the token",
-        "UPDATE bbtoken_tokens"
+        "WITH o AS (SELECT u.id FROM bbtoken_users u"
+        " WHERE u.id = (SELECT user_id FROM bbtoken_tokens WHERE id = $1)"
+        " FOR NO KEY UPDATE)"
+        " UPDATE bbtoken_tokens"
         " SET name = COALESCE($2, name),"
         " project_perm = COALESCE($3, project_perm),"
         " repo_perm = COALESCE($4, repo_perm),"
         " allowed_nets = CASE WHEN $5::text IS NULL THEN allowed_nets"
         " ELSE NULLIF(string_to_array($5, ' '), '{}')::cidr[] END"
-        " WHERE id = $1 AND revoked_at IS NULL",
+        " WHERE id = $1 AND revoked_at IS NULL"
+        " AND user_id IS NOT DISTINCT FROM (SELECT id FROM o)",
         5, params, &rows);
     if (rc == 0 && rows == 0) {
         rc = bbtoken_token_missing(ctx, params[0], "token is revoked");

@@ -338,3 +338,8 @@ COMMIT;
 BEGIN;
 \ir migrations/0062_dropped_group_notifies.sql
 COMMIT;
+
+-- Version 63: a rotation takes its owner's row first, as a rename does.
+BEGIN;
+\ir migrations/0063_rotate_owner_first.sql
+COMMIT;

@@ -339,8 +339,8 @@ subtest 'a rotation and user disable at once: neither aborted' => sub {
     $r->send("SELECT 'rotated ' || COALESCE(bbtoken_rotate('$id', '999999999909', repeat('c', 32),"
              . " repeat('d', 64))::text, 'for good');");
     ok($r->blocked, 'the rotation waits');
-    # It waits for the rotation (which holds hana's row FOR KEY SHARE), or
-    # it is done: either way the rotation then goes on.
+    # It waits for the rotation (which holds hana's row FOR NO KEY
+    # UPDATE), or it is done: either way the rotation then goes on.
     my $wait = cli_bg('disable9', 'user', 'disable', 'hana');
     ok($env->pg_wait_backend('bbt-disable9', "wait_event_type = 'Lock'")
        || $env->psql("SELECT NOT active FROM bbtoken_users WHERE name = 'hana'") eq 't',
@@ -355,30 +355,6 @@ subtest 'a rotation and user disable at once: neither aborted' => sub {
         or diag $out;
     is($rc, 0, 'user disable exits 0') or diag $err;
     is($env->psql("SELECT active FROM bbtoken_users WHERE name = 'hana'"), 'f', 'hana is disabled');
-};
-
-subtest 'a rotation and a rename of the same token at once: neither aborted' => sub {
-    for my $first (qw(rotation rename)) {
-        my ($id) = two_tokens('alice');
-        my $h = $env->pg_session("hold7$first");
-        $h->send("BEGIN; SELECT 1 FROM bbtoken_tokens WHERE id = '$id' FOR UPDATE;");
-        ok($h->done, "$first first: a third session holds the token");
-        my $new = $first eq 'rotation' ? '999999999907' : '999999999908';
-        my $rot = "SELECT 'rotated ' || COALESCE(bbtoken_rotate('$id', '$new', repeat('c', 32),"
-                . " repeat('d', 64))::text, 'for good');";
-        my $ren = "UPDATE bbtoken_tokens SET name = 'renamed $first' WHERE id = '$id' AND revoked_at IS NULL;";
-        my ($s1, $s2) = map { $env->pg_session("$_$first") } qw(one7 two7);
-        $s1->send($first eq 'rotation' ? $rot : $ren);
-        ok($s1->blocked, "$first first: the first waits");
-        $s2->send($first eq 'rotation' ? $ren : $rot);
-        ok($s2->blocked, "$first first: the second waits");
-        $h->send('ROLLBACK;');
-        ok($h->done && $s1->done && $s2->done, "$first first: all three finish");
-        my $out = $s1->finish . $s2->finish;
-        $h->finish;
-        unlike($out, qr/deadlock|ERROR/, "$first first: neither was aborted") or diag $out;
-        like($out, qr/^rotated /m, "$first first: the rotation is made");
-    }
 };
 
 subtest 'two leak reports counted while a window ends: none aborted' => sub {

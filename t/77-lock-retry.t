@@ -42,13 +42,13 @@ subtest 'a rename the database aborts to break a deadlock is made again: 200' =>
     my $log = length $env->error_log_text;
     my $s = $env->pg_session('holder1');
     $s->send("SET deadlock_timeout = '10min'; BEGIN;"
-             . " SELECT 1 FROM bbtoken_users WHERE name = 'alice' FOR UPDATE;");
-    ok($s->done, 'a session holds the owner\'s row');
+             . " SELECT 1 FROM bbtoken_tokens WHERE id = '$id' FOR UPDATE;");
+    ok($s->done, 'a session holds the token');
     my $wait = rest_bg('POST', "/rest/access-tokens/1.0/users/alice/$id", as => 'alice',
                        json => { name => 'second' });
-    ok($env->pg_wait_blocked('%bbtoken_api_update%'), 'the rename holds the token and waits for the owner');
-    $s->send("SELECT 1 FROM bbtoken_tokens WHERE id = '$id' FOR UPDATE;");
-    ok($s->done, 'the session has the token: the database aborted the rename');
+    ok($env->pg_wait_blocked('%bbtoken_api_update%'), 'the rename holds the owner and waits for the token');
+    $s->send("SELECT 1 FROM bbtoken_users WHERE name = 'alice' FOR UPDATE;");
+    ok($s->done, 'the session has the owner: the database aborted the rename');
     $s->send('ROLLBACK;');
     ok($s->done, 'and lets go');
     is($wait->(), 200, 'the rename is answered 200');
