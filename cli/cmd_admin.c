@@ -205,11 +205,10 @@ static void bbtoken_purge_done(bbtoken_ctx_t *ctx, long tokens, long counts)
         snprintf(more, sizeof(more), " and %ld ended leak report count%s",
                  counts, counts == 1 ? "" : "s");
     }
-    bbtoken_done(ctx,
-                 "%ld token%s%s %s purged before it (running the command "
-                 "again purges the rest)",
-                 tokens, tokens == 1 ? "" : "s", more,
-                 tokens + counts == 1 ? "was" : "were");
+    bbtoken_done_rest(ctx, "running the command again purges the rest",
+                      "%ld token%s%s %s purged before it", tokens,
+                      tokens == 1 ? "" : "s", more,
+                      tokens + counts == 1 ? "was" : "were");
 }
 
 /* Delete the leak reports' counts whose window has ended (the API's

@@ -258,10 +258,12 @@ static int bbtoken_migrate(bbtoken_ctx_t *ctx, const bbtoken_migration_t *m,
     return rc;
 }
 
+#define BBTOKEN_UPGRADE_REST "running db upgrade again applies the rest"
+
 /* What a failure after the applied migrations says of them.  A run
- * again applies the rest after a failure of the moment, but meets the
- * owner guard's refusal (the catalog's state) again until that is put
- * right; after the last migration no rest is left to promise. */
+ * again applies the rest (bbtoken_done_rest, which says it of the owner
+ * guard's refusal too); after the last migration no rest is left to
+ * promise. */
 static void bbtoken_upgrade_done(bbtoken_ctx_t *ctx, int applied, int last)
 {
     char many[64];
@@ -272,11 +274,12 @@ static void bbtoken_upgrade_done(bbtoken_ctx_t *ctx, int applied, int last)
                  "the %d migrations listed above as applied were", applied);
         which = many;
     }
-    bbtoken_done(ctx, "%s committed before it%s", which,
-                 last ? "" : " (running db upgrade again applies the rest)");
-    bbtoken_done_refused(
-        ctx, "%s committed before it%s", which,
-        last ? "" : "; once that is put right, db upgrade applies the rest");
+    if (last) {
+        bbtoken_done(ctx, "%s committed before it", which);
+    } else {
+        bbtoken_done_rest(ctx, BBTOKEN_UPGRADE_REST, "%s committed before it",
+                          which);
+    }
     /* Listed on stdout, which is written at the end: a write that fails
      * then may leave any of those lines out. */
     bbtoken_done_unlisted(
@@ -284,7 +287,7 @@ static void bbtoken_upgrade_done(bbtoken_ctx_t *ctx, int applied, int last)
         "%d migration%s committed before it, perhaps not %slisted as "
         "applied%s",
         applied, applied == 1 ? " was" : "s were", applied == 1 ? "" : "all ",
-        last ? "" : " (running db upgrade again applies the rest)");
+        last ? "" : " (" BBTOKEN_UPGRADE_REST ")");
 }
 
 int bbtoken_cmd_db_upgrade(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,

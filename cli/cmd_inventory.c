@@ -253,22 +253,21 @@ static void bbtoken_inv_revoked(bbtoken_ctx_t *ctx, bbtoken_inv_revoking_t *r,
         r->revoked += PQgetvalue(kept, i, 0)[0] == 't';
     }
     if (r->revoked > 0) {
-        bbtoken_done(ctx,
-                     r->revoked == 1
-                         ? "the token listed above was revoked before it "
-                           "(running the command again revokes the rest)"
-                         : "the %ld tokens listed above were revoked before "
-                           "it (running the command again revokes the rest)",
-                     r->revoked);
+        bbtoken_done_rest(ctx, BBTOKEN_REVOKES_REST,
+                          r->revoked == 1
+                              ? "the token listed above was revoked before it"
+                              : "the %ld tokens listed above were revoked "
+                                "before it",
+                          r->revoked);
         /* The batch is printed after its COMMIT: a write of it that
          * fails leaves some of its lines unwritten. */
         bbtoken_done_unlisted(
             ctx,
             r->revoked == 1
                 ? "1 token was revoked before it, its line not all written "
-                  "(running the command again revokes the rest)"
+                  "(" BBTOKEN_REVOKES_REST ")"
                 : "%ld tokens were revoked before it, not all of them listed "
-                  "(running the command again revokes the rest)",
+                  "(" BBTOKEN_REVOKES_REST ")",
             r->revoked);
     }
 }

@@ -32,7 +32,7 @@
 
 void bbtoken_notify_done(bbtoken_ctx_t *ctx)
 {
-    bbtoken_done(ctx, "%s", BBTOKEN_NOTIFY_DONE);
+    bbtoken_done_rest(ctx, BBTOKEN_NOTIFY_REST, "%s", BBTOKEN_NOTIFY_DONE);
     bbtoken_done_unlisted(ctx, "%s", BBTOKEN_NOTIFY_UNLISTED);
 }
 

@@ -504,12 +504,12 @@ static int bbtoken_revoke_all(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
     while ((rc = bbtoken_exec_audited(ctx, "revoking the tokens", sql, n,
                                       params, &rows)) == 0) {
         if ((total += rows) > 0) {
-            bbtoken_done(ctx,
-                         "%ld token%s of %s %s revoked before it (running "
-                         "the command again revokes the rest)",
-                         total, total == 1 ? "" : "s",
-                         h.kind == BBT_KIND_PERSONAL ? h.user.name : h.what,
-                         total == 1 ? "was" : "were");
+            bbtoken_done_rest(ctx, BBTOKEN_REVOKES_REST,
+                              "%ld token%s of %s %s revoked before it", total,
+                              total == 1 ? "" : "s",
+                              h.kind == BBT_KIND_PERSONAL ? h.user.name
+                                                          : h.what,
+                              total == 1 ? "was" : "were");
         }
         if (rows == 0 && (left = bbtoken_exec_bool(ctx, "revoking the tokens",
                                                    live, n, params)) <= 0) {

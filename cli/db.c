@@ -421,13 +421,32 @@ void bbtoken_done_unlisted(bbtoken_ctx_t *ctx, const char *fmt, ...)
     va_end(ap);
 }
 
-void bbtoken_done_refused(bbtoken_ctx_t *ctx, const char *fmt, ...)
+/* ctx->refused, cut short as done is where what fills it (vsnprintf:
+ * no warning of the truncation bbtoken_done_rest may ask for). */
+static void bbtoken_done_refused(bbtoken_ctx_t *ctx, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void bbtoken_done_refused(bbtoken_ctx_t *ctx, const char *fmt, ...)
 {
     va_list ap;
 
     va_start(ap, fmt);
     vsnprintf(ctx->refused, sizeof(ctx->refused), fmt, ap);
     va_end(ap);
+}
+
+void bbtoken_done_rest(bbtoken_ctx_t *ctx, const char *again, const char *fmt,
+                       ...)
+{
+    char what[sizeof(ctx->done)];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof(what), fmt, ap);
+    va_end(ap);
+    bbtoken_done(ctx, "%s (%s)", what, again);
+    /* The owner guard's refusal (the catalog's state) meets a run again
+     * as well: it does the rest only once that is put right. */
+    bbtoken_done_refused(ctx, "%s; once that is put right, %s", what, again);
 }
 
 /* A listing that cannot be written ends the command, but what its

@@ -81,8 +81,8 @@ struct bbtoken_ctx {
     char unlisted[512];
     /* The same, where a refusal a run again meets as well ends the
      * command (the owner guard's, for the catalog's state): what was
-     * done before it, without done's promise of what a run again does
-     * (bbtoken_done_refused), or "": done then. */
+     * done before it, and that a run again does the rest only once that
+     * is put right (bbtoken_done_rest), or "": done then. */
     char refused[512];
     /* The owner guard refused the session (bbtoken_owner_fail): where it
      * is one made again after a lost COMMIT, xact.c says ctx->refused
@@ -322,9 +322,13 @@ void bbtoken_done(bbtoken_ctx_t *ctx, const char *fmt, ...)
 void bbtoken_done_unlisted(bbtoken_ctx_t *ctx, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
-/* After bbtoken_done: ctx->refused, its clause for a refusal. */
-void bbtoken_done_refused(bbtoken_ctx_t *ctx, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+/* bbtoken_done where a run again does the rest (again: "running the
+ * command again revokes the rest"): done says it in parentheses, and
+ * ctx->refused, for a refusal a run again meets too, after "once that is
+ * put right". */
+void bbtoken_done_rest(bbtoken_ctx_t *ctx, const char *again, const char *fmt,
+                       ...) __attribute__((format(printf, 3, 4)));
+#define BBTOKEN_REVOKES_REST "running the command again revokes the rest"
 
 /* What a failure's message says of what is changed: plain while the
  * command has done nothing (ctx->done empty), else lead and ctx->done,

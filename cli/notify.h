@@ -63,12 +63,11 @@ enum {
  * after them (ctx->done): each told on stdout as it was done.  Where
  * stdout could not be written, some of those lines may be lost, and
  * which is not known (a line of a message not mailed among them). */
-#define BBTOKEN_NOTIFY_DONE                                                    \
-    "the lines above tell what was done before it (the next run does the "     \
-    "rest)"
+#define BBTOKEN_NOTIFY_REST "the next run does the rest"
+#define BBTOKEN_NOTIFY_DONE "the lines above tell what was done before it"
 #define BBTOKEN_NOTIFY_UNLISTED                                                \
     "the lines that tell what was done before it were perhaps not all "        \
-    "written (the next run does the rest)"
+    "written (" BBTOKEN_NOTIFY_REST ")"
 
 /* ctx->done (and ctx->unlisted) after a transaction of the run's. */
 void bbtoken_notify_done(bbtoken_ctx_t *ctx);

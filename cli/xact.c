@@ -28,8 +28,8 @@
  * known.  Whatever the failure, not connected again included, what the
  * command's transactions before it did (ctx->done) is said with it, in its
  * one line; where the owner guard refused the session made again, which a
- * run again meets as well, without a promise of what that run does
- * (ctx->refused, db upgrade's).
+ * run again meets as well, that such a run does the rest only once that
+ * is put right (ctx->refused).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -127,8 +127,8 @@ static int bbtoken_xact_reconnect(bbtoken_ctx_t *ctx, char *said, size_t size)
 /* What the command's transactions before it did, after lead, as
  * bbtoken_changed says it (plain where nothing); but where the owner
  * guard refused the session made again, a run again meets that refusal
- * too until the catalog is put right: ctx->refused then, which promises
- * nothing of a run again, where the command has one (db upgrade's). */
+ * too until the catalog is put right: ctx->refused then, which says a
+ * run again does the rest only after that, where the command has one. */
 static const char *bbtoken_xact_before(const bbtoken_ctx_t *ctx,
                                        const char *plain, const char *lead,
                                        char *buf, size_t size)

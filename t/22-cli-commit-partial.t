@@ -312,7 +312,7 @@ subtest 'db upgrade: refused by the guard after its first migration' => sub {
     is($rc, 1, 'exit 1') or diag $err;
     is($out, "applied 0060_schema_one_row\n", 'stdout: the first applied');
     my $refusal = qr/bbtoken: role bbtoken_httpd, which is no superuser, may create objects there \(schema public\): [^\n]*/;
-    like($err, qr/\A$refusal; but the migration listed above as applied was committed before it; once that is put right, db upgrade applies the rest\n\z/,
+    like($err, qr/\A$refusal; but the migration listed above as applied was committed before it; once that is put right, running db upgrade again applies the rest\n\z/,
          'stderr, one line: the refusal, the migration applied, the rest once that is put right') or diag $err;
     is($env->psql('SELECT max(version) FROM bbtoken_schema', db => 'recheck'), 60, 'in the database: version 60');
     ($rc, $out, $err) = $env->cli_raw('--db', $env->superuser_conninfo('recheck'), 'db', 'upgrade');

@@ -126,8 +126,8 @@ subtest 'the hand-back to the tables\' owner, its answer lost: one line, saying 
 
 # The session made again after a migration's lost COMMIT meets the
 # guard's refusal (a role that is no superuser given CREATE in the schema
-# meanwhile): not known, and what came before it.  That said "running db
-# upgrade again applies the rest", where a run again meets the same
+# meanwhile): not known, and what came before it.  That said "(running
+# db upgrade again applies the rest)", where a run again meets the same
 # refusal until it is put right, as the guard's refusal in the session
 # itself says.
 subtest 'the session made again refused by the guard: no rest a run again applies' => sub {
@@ -150,9 +150,9 @@ subtest 'the session made again refused by the guard: no rest a run again applie
     is($rc, 1, 'exit 1') or diag $err;
     is($out, "applied 0060_schema_one_row\n", 'stdout: the first applied');
     my $refusal = qr/role bbtoken_httpd, which is no superuser, may create objects there \(schema public\): [^\n]*/;
-    like($err, qr/\Abbtoken: applying migration 0061_max_expiry_applies: the connection was lost at its COMMIT \([^\n]*\), so whether it took effect is not known \(look before running it again\); the database could not say: not connected again: $refusal; whatever became of it, the migration listed above as applied was committed before it; once that is put right, db upgrade applies the rest\n\z/,
+    like($err, qr/\Abbtoken: applying migration 0061_max_expiry_applies: the connection was lost at its COMMIT \([^\n]*\), so whether it took effect is not known \(look before running it again\); the database could not say: not connected again: $refusal; whatever became of it, the migration listed above as applied was committed before it; once that is put right, running db upgrade again applies the rest\n\z/,
          'stderr, one line: not known, refused, the migration applied, the rest once that is put right') or diag $err;
-    unlike($err, qr/running db upgrade again/, '  no rest promised to a run again');
+    unlike($err, qr/\(running db upgrade again/, '  no rest promised to a run again as it is');
     is(version_of('refused'), 61, 'in the database: version 61 (committed locally)');
 
     ($rc, $out, $err) = cli_db($env, 'refused', 'db', 'upgrade');
