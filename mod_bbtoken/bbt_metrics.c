@@ -13,7 +13,8 @@
  * httpd decides without the module too, in its sections: one let in without a
  * login is allowed, one refused before authentication (Require ip in a
  * <RequireAll>) counts by its status, or an alert on the 403s would miss
- * it.  Sub-requests are not counted: their answers are not responses.
+ * it.  Sub-requests are not counted: their answers are not responses, and
+ * neither is the 101 of an h2c upgrade, whose stream 1 is.
  */
 #include "httpd.h"
 #include "http_config.h"
@@ -129,6 +130,22 @@ static bbt_stat_t bbt_metrics_outcome(int status, int allowed)
     }
 }
 
+/* The request an h2c upgrade switched its connection with: core's upgrade
+ * handler answered it 101 once authorized, and mod_http2 replayed it as
+ * stream 1 of the HTTP/2 session, authenticated again and answered: the
+ * response the client got, and counted there.  A handler's own 101 (a
+ * proxied WebSocket's) switches nothing and is the response. */
+static int bbt_metrics_replayed(const request_rec *r)
+{
+    const char *protocol;
+
+    if (r->status != HTTP_SWITCHING_PROTOCOLS || r->connection->master) {
+        return 0;
+    }
+    protocol = ap_get_protocol(r->connection);
+    return strcmp(protocol, "h2c") == 0 || strcmp(protocol, "h2") == 0;
+}
+
 /* Only what the earlier phases left in each request's slot: every
  * request of the server passes here. */
 static int bbt_metrics_log(request_rec *r)
@@ -153,8 +170,10 @@ static int bbt_metrics_log(request_rec *r)
          * section (a malformed one, a server-wide Redirect) is no
          * section's. */
         if (bbt_req(o) || bbt_request_section(o)) {
-            bbt_stats_count(
-                bbt_metrics_outcome(o->status, bbt_request_handled(o)));
+            if (!bbt_metrics_replayed(o)) {
+                bbt_stats_count(
+                    bbt_metrics_outcome(o->status, bbt_request_handled(o)));
+            }
             break;
         }
     }
