@@ -11,7 +11,9 @@
  * pool, which lives as long as the parent, and is found again there after a
  * restart (the module itself is unloaded and loaded again), so children of the
  * old generation still finishing their requests and the new ones add to the
- * same counters.
+ * same counters.  Only by a module that lays them out the same: one that
+ * counts more, or in other stripes, cannot read the last one's segment,
+ * and starts its own at zero (BBT406).
  */
 #include "httpd.h"
 #include "http_log.h"
@@ -26,8 +28,14 @@
 
 APLOG_USE_MODULE(bbtoken);
 
+/* A build may choose another number (t/65-metrics-layout builds one). */
+#ifndef BBT_STATS_STRIPES
 #define BBT_STATS_STRIPES 16
+#endif
 #define BBT_STATS_LINE 64
+/* Where the process pool keeps the layout the last generation's segment
+ * was made for; the segment itself is kept under that layout's name. */
+#define BBT_STATS_LAYOUT_KEY "bbtoken-stats-layout"
 /* A stripe's words: its counters, padded to whole cache lines. */
 #define BBT_STATS_STRIPE_WORDS                                                 \
     ((BBT_STAT_COUNTERS * 8 + BBT_STATS_LINE - 1) / BBT_STATS_LINE *           \
@@ -79,6 +87,7 @@ int bbt_stats_init(server_rec *s)
     apr_shm_t *shm = NULL;
     apr_status_t rv;
     void *v = NULL;
+    void *last = NULL;
     char key[64];
     int i;
 
@@ -88,6 +97,30 @@ int bbt_stats_init(server_rec *s)
              BBT_STAT_COUNTERS, BBT_GAUGE_COUNT, BBT_ONCE_COUNT,
              BBT_STATS_DB_BOUNDS, (unsigned long)sizeof(bbt_stats_seg_t),
              BBT_STATS_STRIPES, BBT_STATS_LINE);
+    apr_pool_userdata_get(&last, BBT_STATS_LAYOUT_KEY, pp);
+    if (!last || strcmp(last, key) != 0) {
+        if (last) {
+            /* The counters Prometheus has seen go back to zero, which it
+             * takes as a reset: an administrator who sees them fall is
+             * told why.  The old segment is let go of, or a restart back
+             * into that build would find its counts as they were. */
+            ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s,
+                         "BBT406: the module's counters are laid out "
+                         "otherwise than the last generation's (%s, now "
+                         "%s): they start again at zero",
+                         (const char *)last, key);
+            apr_pool_userdata_get(&v, last, pp);
+            apr_pool_userdata_set(NULL, last, NULL, pp);
+            if (v) {
+                /* The parent's mapping only: the old generation's children
+                 * keep theirs until they exit. */
+                apr_shm_destroy(v);
+                v = NULL;
+            }
+        }
+        apr_pool_userdata_set(apr_pstrdup(pp, key), BBT_STATS_LAYOUT_KEY,
+                              apr_pool_cleanup_null, pp);
+    }
     apr_pool_userdata_get(&v, key, pp);
     if (v) {
         bbt_seg = bbt_stats_aligned(v);

@@ -4,8 +4,9 @@
  * Every child adds to one shared-memory segment made by the parent before
  * it forks (bbt_stats.c), with atomic adds and no lock, so a scrape served
  * by any child sees the sum of all of them.  The segment outlives graceful
- * and plain restarts (httpd -k graceful, -k restart): counters start at
- * zero when httpd starts, gauges at each restart.
+ * and plain restarts (httpd -k graceful, -k restart) into a module that
+ * lays the counters out the same: counters start at zero when httpd
+ * starts or restarts into another layout (BBT406), gauges at each restart.
  *
  * To count something new: an entry in bbt_stat_t (a counter, only ever
  * added to) or bbt_gauge_t (a value that goes up and down), and its row in
