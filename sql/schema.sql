@@ -343,3 +343,9 @@ COMMIT;
 BEGIN;
 \ir migrations/0063_rotate_owner_first.sql
 COMMIT;
+
+-- Version 64: a personal project's token takes its user's row as the
+-- user's own do.
+BEGIN;
+\ir migrations/0064_personal_owner_first.sql
+COMMIT;
