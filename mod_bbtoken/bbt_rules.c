@@ -275,9 +275,20 @@ int bbt_rules_add(bbt_rules_t *rs, const char *methods, const char *pattern,
                   const char *perm, const char *const *opts, size_t nopts,
                   const char *origin, char *err, size_t errlen)
 {
+    return bbt_rules_add_prefixed(rs, methods, pattern, perm, opts, nopts, NULL,
+                                  origin, err, errlen);
+}
+
+int bbt_rules_add_prefixed(bbt_rules_t *rs, const char *methods,
+                           const char *pattern, const char *perm,
+                           const char *const *opts, size_t nopts,
+                           const char *prefix, const char *origin, char *err,
+                           size_t errlen)
+{
     bbt_rule_t *r;
     int seen[BBT_RULES_NOPTIONS] = {0};
     const char *why;
+    char *own = NULL, *no = NULL;
     size_t i;
 
     if (err && errlen)
@@ -293,6 +304,17 @@ int bbt_rules_add(bbt_rules_t *rs, const char *methods, const char *pattern,
     }
     r->project_group = r->repo_group = -1;
 
+    /* Every word, of a single route as of a route file's: each takes
+     * @PREFIX@ as that word is read (a regex, text), or not at all. */
+    if (bbt_rules_word(methods, BBT_PLACE_METHODS, prefix, &no, origin, err,
+                       errlen) != 0 ||
+        bbt_rules_word(perm, BBT_PLACE_PERMISSION, prefix, &no, origin, err,
+                       errlen) != 0 ||
+        bbt_rules_word(pattern, BBT_PLACE_PATTERN, prefix, &own, origin, err,
+                       errlen) != 0)
+        goto fail;
+    if (own)
+        pattern = own;
     if (strcmp(perm, "deny") == 0) {
         r->deny = 1;
     } else if (bbt_perm_parse_need(perm, &r->need) != 0) {
@@ -304,19 +326,20 @@ int bbt_rules_add(bbt_rules_t *rs, const char *methods, const char *pattern,
     }
     if (bbt_rules_parse_methods(r, methods, origin, err, errlen) != 0)
         goto fail;
-    if (strstr(pattern, "@PREFIX@")) {
-        bbt_rules_err(err, errlen, origin,
-                      "@PREFIX@ is replaced only in a route file loaded with "
-                      "BBTokenRoutes FILE PREFIX:",
-                      pattern);
-        goto fail;
-    }
     r->re =
         bbt_rules_compile(pattern, origin, "pattern", &r->re_jit, err, errlen);
     if (!r->re)
         goto fail;
     for (i = 0; i < nopts; i++) {
-        if (bbt_rules_parse_option(r, opts[i], seen, origin, err, errlen) != 0)
+        char *opt = NULL;
+        int rv = bbt_rules_word(opts[i], BBT_PLACE_OPTION, prefix, &opt, origin,
+                                err, errlen);
+
+        if (rv == 0)
+            rv = bbt_rules_parse_option(r, opt ? opt : opts[i], seen, origin,
+                                        err, errlen);
+        free(opt);
+        if (rv != 0)
             goto fail;
     }
     /* A Destination has no body of its own: mod_dav's look-up of it has
@@ -401,10 +424,12 @@ int bbt_rules_add(bbt_rules_t *rs, const char *methods, const char *pattern,
         rs->path_pairs = bbt_pairs(r->re);
     if (r->query && bbt_pairs(r->query) > rs->query_pairs)
         rs->query_pairs = bbt_pairs(r->query);
+    free(own);
     return 0;
 
 fail:
     bbt_rule_free(r);
+    free(own);
     return -1;
 }
 

@@ -142,11 +142,22 @@ int bbt_rules_add(bbt_rules_t *rules, const char *methods, const char *pattern,
                   const char *perm, const char *const *opts, size_t nopts,
                   const char *origin, char *err, size_t errlen);
 
+/* The same for a route of route text loaded with prefix (as
+ * bbt_rules_load takes it; NULL: none, which is bbt_rules_add).  "@PREFIX@"
+ * is replaced by prefix with regex metacharacters escaped in PATTERN and in
+ * query='s REGEX, and by prefix as it is in json='s VALUE (compared as
+ * text); in any other word, or without a prefix, it is an error. */
+int bbt_rules_add_prefixed(bbt_rules_t *rules, const char *methods,
+                           const char *pattern, const char *perm,
+                           const char *const *opts, size_t nopts,
+                           const char *prefix, const char *origin, char *err,
+                           size_t errlen);
+
 /* Compile a route file's text: comments (#), blank lines, and lines
  * "BBTokenRoute METHODS PATTERN PERMISSION [OPTION]...", words split like
  * httpd's configuration (double or single quotes, backslash before the
- * quote character).  Every "@PREFIX@" in a line is replaced by prefix with
- * regex metacharacters escaped (prefix NULL: "@PREFIX@" is an error).
+ * quote character), each route added by bbt_rules_add_prefixed (which
+ * says what becomes of "@PREFIX@").
  * name names the text in messages ("name:line").  Returns 0 or -1 (err). */
 int bbt_rules_load(bbt_rules_t *rules, const char *text, const char *prefix,
                    const char *name, char *err, size_t errlen);

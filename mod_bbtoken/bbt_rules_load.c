@@ -1,8 +1,8 @@
 /*
  * Route text (see bbt_rules_load in bbt_rules.h): a route file, or a
  * built-in set, split into lines and words the way httpd splits its
- * configuration, with @PREFIX@ replaced, each route handed to
- * bbt_rules_add.
+ * configuration, each route handed with the prefix to
+ * bbt_rules_add_prefixed, which replaces @PREFIX@ as each word needs.
  */
 #include "bbt_rules.h"
 
@@ -71,52 +71,15 @@ static int bbt_prefix_ok(const char *prefix)
     return 1;
 }
 
-#define BBT_MARK "@PREFIX@"
-#define BBT_MARK_LEN (sizeof(BBT_MARK) - 1)
-
-/* The first @PREFIX@ in [p, end), or NULL.  Never looks past end: a search
- * that ran on through the rest of the text for every line made loading
- * quadratic in the text's size. */
-static const char *bbt_find_mark(const char *p, const char *end)
+/* The line [line, line + len) as a string (malloc). */
+static char *bbt_line(const char *line, size_t len)
 {
-    while ((size_t)(end - p) >= BBT_MARK_LEN &&
-           (p = memchr(p, '@', (size_t)(end - p) - BBT_MARK_LEN + 1))) {
-        if (memcmp(p, BBT_MARK, BBT_MARK_LEN) == 0)
-            return p;
-        p++;
+    char *out = malloc(len + 1);
+
+    if (out) {
+        memcpy(out, line, len);
+        out[len] = '\0';
     }
-    return NULL;
-}
-
-/* The line with every @PREFIX@ replaced by the escaped prefix (malloc). */
-static char *bbt_expand(const char *line, size_t len, const char *prefix)
-{
-    size_t n = len, plen = prefix ? strlen(prefix) : 0;
-    const char *p, *end = line + len;
-    char *out, *o;
-
-    /* Each occurrence grows by at most 2 * plen. */
-    for (p = line; (p = bbt_find_mark(p, end)) != NULL; p += BBT_MARK_LEN)
-        n += 2 * plen;
-    out = malloc(n + 1);
-    if (!out)
-        return NULL;
-    for (o = out, p = line; p < end;) {
-        if (prefix && (size_t)(end - p) >= BBT_MARK_LEN &&
-            memcmp(p, BBT_MARK, BBT_MARK_LEN) == 0) {
-            const char *s;
-
-            for (s = prefix; *s; s++) {
-                if (strchr("\\^$.|?*+()[]{}", *s))
-                    *o++ = '\\';
-                *o++ = *s;
-            }
-            p += BBT_MARK_LEN;
-        } else {
-            *o++ = *p++;
-        }
-    }
-    *o = '\0';
     return out;
 }
 
@@ -150,7 +113,7 @@ int bbt_rules_load(bbt_rules_t *rs, const char *text, const char *prefix,
         lineno++;
         snprintf(origin, sizeof(origin), "%s:%u", name ? name : "routes",
                  lineno);
-        buf = bbt_expand(line, len, prefix);
+        buf = bbt_line(line, len);
         line = nl ? nl + 1 : line + len;
         if (!buf)
             return bbt_err(err, errlen, origin, "out of memory", NULL);
@@ -183,13 +146,10 @@ int bbt_rules_load(bbt_rules_t *rs, const char *text, const char *prefix,
         else if (nw < 4)
             rv = bbt_err(err, errlen, origin,
                          "BBTokenRoute needs METHODS PATTERN PERMISSION", NULL);
-        else if (!prefix && strstr(w[2], BBT_MARK))
-            rv =
-                bbt_err(err, errlen, origin, "@PREFIX@ without a prefix", NULL);
         else
-            rv = bbt_rules_add(rs, w[1], w[2], w[3],
-                               (const char *const *)(w + 4), nw - 4, origin,
-                               err, errlen);
+            rv = bbt_rules_add_prefixed(rs, w[1], w[2], w[3],
+                                        (const char *const *)(w + 4), nw - 4,
+                                        prefix, origin, err, errlen);
         free(words);
         free(buf);
         if (rv != 0)

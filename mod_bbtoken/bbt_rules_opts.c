@@ -207,6 +207,75 @@ int bbt_rules_parse_option(bbt_rule_t *r, const char *opt, int *seen,
     }
 }
 
+#define BBT_MARK "@PREFIX@"
+#define BBT_MARK_LEN (sizeof(BBT_MARK) - 1)
+
+/* word with every @PREFIX@ replaced by prefix, its regex metacharacters
+ * escaped where regex (malloc). */
+static char *bbt_mark_replace(const char *word, const char *prefix, int regex)
+{
+    size_t n = strlen(word), plen = strlen(prefix);
+    const char *p, *s;
+    char *out, *o;
+
+    /* Each occurrence grows by at most 2 * plen. */
+    for (p = word; (p = strstr(p, BBT_MARK)) != NULL; p += BBT_MARK_LEN)
+        n += 2 * plen;
+    out = malloc(n + 1);
+    if (!out)
+        return NULL;
+    for (o = out, p = word; *p;) {
+        if (strncmp(p, BBT_MARK, BBT_MARK_LEN) != 0) {
+            *o++ = *p++;
+            continue;
+        }
+        for (s = prefix; *s; s++) {
+            if (regex && strchr("\\^$.|?*+()[]{}", *s))
+                *o++ = '\\';
+            *o++ = *s;
+        }
+        p += BBT_MARK_LEN;
+    }
+    *o = '\0';
+    return out;
+}
+
+int bbt_rules_word(const char *word, bbt_rules_place_t place,
+                   const char *prefix, char **out, const char *origin,
+                   char *err, size_t errlen)
+{
+    const char *mark = strstr(word, BBT_MARK), *from = word;
+    int regex = 1;
+
+    *out = NULL;
+    if (!mark)
+        return 0;
+    /* PATTERN and query= are regexes; json='s VALUE is compared as text,
+     * after the first ':' as bbt_parse_json splits it.  No other word (a
+     * method, a permission, a key, a member's or a parameter's name) can
+     * hold a URL prefix. */
+    if (place == BBT_PLACE_OPTION && strncmp(word, "json=", 5) == 0 &&
+        strchr(word, ':')) {
+        from = strchr(word, ':') + 1;
+        regex = 0;
+    } else if (place != BBT_PLACE_PATTERN &&
+               !(place == BBT_PLACE_OPTION && strncmp(word, "query=", 6) == 0))
+        from = NULL;
+    if (!from || mark < from)
+        return bbt_rules_err(err, errlen, origin,
+                             "@PREFIX@ stands only in PATTERN, in query= and "
+                             "in json='s VALUE, not in",
+                             word);
+    if (!prefix)
+        return bbt_rules_err(err, errlen, origin,
+                             "@PREFIX@ without a prefix: only BBTokenRoutes "
+                             "FILE URL-prefix gives one (BBTokenRoute has "
+                             "none):",
+                             word);
+    *out = bbt_mark_replace(word, prefix, regex);
+    return *out ? 0 : bbt_rules_err(err, errlen, origin, "out of memory", NULL);
+}
+
 /* SITE_READ is a read outside any one project (the list of every project
  * or repository the user may see): allowed to a personal token, whose
  * owner the backend lists for (bbt_decide.h).  So it is a read, GET or

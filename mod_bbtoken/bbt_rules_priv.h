@@ -67,6 +67,22 @@ int bbt_rules_site_check(const bbt_rule_t *r, const int *seen,
                          const char *pattern, const char *origin, char *err,
                          size_t errlen);
 
+/* Which word of a route bbt_rules_word is given. */
+typedef enum {
+    BBT_PLACE_METHODS,
+    BBT_PLACE_PATTERN,
+    BBT_PLACE_PERMISSION,
+    BBT_PLACE_OPTION
+} bbt_rules_place_t;
+
+/* word, in its place in a route loaded with prefix (NULL: none), as the
+ * route reads it: 0 with *out NULL where it holds no @PREFIX@, else with
+ * *out a copy (malloc) where each is replaced as its place needs (see
+ * bbt_rules_add_prefixed); -1 with err where it may not hold one. */
+int bbt_rules_word(const char *word, bbt_rules_place_t place,
+                   const char *prefix, char **out, const char *origin,
+                   char *err, size_t errlen);
+
 /* One OPTION into r; seen (BBT_RULES_NOPTIONS entries) refuses one twice. */
 int bbt_rules_parse_option(bbt_rule_t *r, const char *opt, int *seen,
                            const char *origin, char *err, size_t errlen);

@@ -70,7 +70,10 @@ my @bad = (
     # httpd hands "" over as no prefix: git's own, /scm, was taken.
     ['empty prefix', 'BBTokenRoutes git ""', qr/BBTokenRoutes: .*the URL prefix is empty; it begins with '\/' \(the site's root is '\/'\)/],
     ['@PREFIX@ in a hand-written route', 'BBTokenRoute GET "@PREFIX@/(?<project>[A-Z]+)" PROJECT_READ',
-     qr/\@PREFIX\@ is replaced only/],
+     qr/\@PREFIX\@ without a prefix.*BBTokenRoute has none/],
+    # In an option as in the pattern: a single route has no prefix.
+    ['@PREFIX@ in a hand-written route\'s query=', 'BBTokenRoute GET "/t/(?<project>[A-Z]+)" PROJECT_READ query=p=@PREFIX@',
+     qr/\@PREFIX\@ without a prefix.*BBTokenRoute has none.*'query=p=\@PREFIX\@'/],
 );
 for my $c (@bad) {
     my ($name, $line, $re) = @$c;
@@ -109,6 +112,9 @@ is($rc, 0, 'a good route file loads with a prefix') or diag $out;
 ($rc, $out) = $env->config_test(conf_with("    BBTokenRoutes $dir/my-routes.conf"));
 isnt($rc, 0, 'a route file using @PREFIX@ needs a prefix');
 like($out, qr/my-routes\.conf:1: \@PREFIX\@ without a prefix/, '  and says so') or diag $out;
+BBT::Env::spew("$dir/my-routes.conf", "BBTokenRoute GET \"/t/(?<project>[A-Z]+)\" PROJECT_READ query=p=\@PREFIX\@\n");
+($rc, $out) = $env->config_test(conf_with("    BBTokenRoutes $dir/my-routes.conf"));
+like($out, qr/my-routes\.conf:1: \@PREFIX\@ without a prefix/, '  in an option too') or diag $out;
 BBT::Env::spew("$dir/other.conf", "Require all granted\n");
 ($rc, $out) = $env->config_test(conf_with("    BBTokenRoutes $dir/other.conf"));
 like($out, qr/other\.conf:1: a route file holds only BBTokenRoute lines/, 'a route file holds nothing else')

@@ -272,7 +272,7 @@ static void test_errors(void)
         ok(bbt_rules_add(rs, "GET", "@PREFIX@/x", "PROJECT_READ",
                          (const char *const *)&no, 0, "httpd.conf:7", err,
                          sizeof(err)) == -1 &&
-               strstr(err, "httpd.conf:7: @PREFIX@ is replaced only"),
+               strstr(err, "httpd.conf:7: @PREFIX@ without a prefix"),
            "@PREFIX@ in a single route is refused");
         ok(bbt_rules_add(rs, "GET", "/(?<project>x)", "deny",
                          (const char *const *)&no, 0, "httpd.conf:8", err,
