@@ -368,7 +368,7 @@ static int bbtoken_notify_owner(bbtoken_notify_t *n, const PGresult *res,
         return 0;
     }
     fflush(stdout);
-    status = bbtoken_sendmail(n->sendmail, msg, len, n->timeout);
+    status = bbtoken_sendmail(n->sendmail, n->from, msg, len, n->timeout);
     why = errno;
     free(msg);
     if (status != 0) {

@@ -81,7 +81,8 @@ void bbtoken_mail_date(char *buf, size_t len);
  * random number generator fails. */
 int bbtoken_mail_message_id(const char *from, char *buf, size_t len);
 
-/* sendmail.c: pipe msg into `path -t -oi` (recipients from the headers;
+/* sendmail.c: pipe msg into `path -f from -t -oi` (the envelope sender
+ * from, which bbtoken_mail_addr_ok accepted; recipients from the headers;
  * a line of "." does not end the message), run with our environment but
  * PGPASSWORD in a process group of its own, and wait, timeout seconds at
  * most.  Returns its exit status (0 is sent), 128 + the signal that killed
@@ -89,7 +90,7 @@ int bbtoken_mail_message_id(const char *from, char *buf, size_t len);
  * the whole message, however short (errno EPIPE), or had not finished by
  * then (errno ETIMEDOUT; it and its process group are then stopped, SIGTERM
  * and then SIGKILL). */
-int bbtoken_sendmail(const char *path, const char *msg, size_t len,
-                     int timeout);
+int bbtoken_sendmail(const char *path, const char *from, const char *msg,
+                     size_t len, int timeout);
 
 #endif

@@ -1,7 +1,10 @@
 /*
  * Handing a message to the system's mailer (mail.h): the sendmail
  * interface every MTA provides (Postfix, Exim, OpenSMTPD, msmtp...), run
- * without a shell as `PATH -t -oi` with the message on its standard input.
+ * without a shell as `PATH -f FROM -t -oi` with the message on its standard
+ * input.  -f sets the envelope sender, where bounces go: without it the
+ * mailer takes the login that runs us (postgres, from its cron), and a
+ * smarthost that checks the sender refuses the message.
  * Its output goes to our stderr, so stdout keeps notify's report alone.
  * Each call has a deadline: a mailer that never answers (a queue on a hung
  * mount, an SMTP relay that accepts and then says nothing) would otherwise
@@ -237,10 +240,13 @@ static void bbtoken_mailer_stop(pid_t pid)
  * refused, and go out again on every run.  So SIGCHLD is the default while
  * the mailer runs, for it too (Postfix's sendmail waits for its own
  * postdrop). */
-static int bbtoken_sendmail_run(const char *path, const char *msg, size_t len,
-                                char **env, int timeout)
+static int bbtoken_sendmail_run(const char *path, const char *from,
+                                const char *msg, size_t len, char **env,
+                                int timeout)
 {
-    char *argv[] = {(char *)path, "-t", "-oi", NULL};
+    /* from is an argument of its own, after -f: one that starts with "-"
+     * is still -f's value, not an option. */
+    char *argv[] = {(char *)path, "-f", (char *)from, "-t", "-oi", NULL};
     struct timespec end;
     int fds[2], keep, rc, saved, unread = 0;
     siginfo_t si;
@@ -309,7 +315,8 @@ static int bbtoken_sendmail_run(const char *path, const char *msg, size_t len,
     return si.si_status;
 }
 
-int bbtoken_sendmail(const char *path, const char *msg, size_t len, int timeout)
+int bbtoken_sendmail(const char *path, const char *from, const char *msg,
+                     size_t len, int timeout)
 {
     struct sigaction dfl, old;
     char **env;
@@ -323,7 +330,7 @@ int bbtoken_sendmail(const char *path, const char *msg, size_t len, int timeout)
     dfl.sa_flags = 0;
     sigemptyset(&dfl.sa_mask);
     sigaction(SIGCHLD, &dfl, &old);
-    rc = bbtoken_sendmail_run(path, msg, len, env, timeout);
+    rc = bbtoken_sendmail_run(path, from, msg, len, env, timeout);
     saved = errno;
     sigaction(SIGCHLD, &old, NULL);
     free(env);

@@ -136,7 +136,7 @@ subtest 'expiry: 30 days, 7 days, expired, each once, one message per owner' => 
     my $msg = $m->[0];
     is(to_of($msg), 'alice@example.com', 'To: her address');
     is($msg->{subject}, '3 notices about your access tokens', 'Subject counts them');
-    is($msg->{args}, "-t\n-oi\n", 'sendmail ran as -t -oi');
+    is($msg->{args}, "-f\n$FROM\n-t\n-oi\n", 'sendmail ran as -f FROM -t -oi: the envelope sender is --from');
     like($msg->{body}, qr/^Hello Alice Lid\x{c3}\x{a9}n,$/m, 'greets her by her display name');
     like($msg->{body}, qr/^Token "deploy" \(id $t{a30}\)\n  expires on \S+Z, in less than 30 days\.$/m,
          '30 days: deploy');
@@ -204,13 +204,14 @@ subtest 'an address that would put more into a header is not used' => sub {
     ($rc, $out, $err) = $env->cli('notify', '--dry-run', '--from', 'a@b, c@d');
     ok($rc == 1 && $err =~ /From: header/, 'a --from with a comma: refused') or diag "$rc $err";
     # An address that reads like an option is only ever a header's value:
-    # sendmail's arguments are fixed, and -t reads the recipients.
+    # sendmail's arguments are fixed (but -f's, the sender), and -t reads
+    # the recipients.
     $env->user_add('hank', '--email', '-oQ/tmp/q@example.com');
     mk('hank', 'h', created => "now() - interval '100 days'", expires => "now() + interval '3 days'");
     ($rc, $out, $err, $m) = notify();
     is($rc, 0, 'an address starting with "-": mailed') or diag $err;
     is(scalar @$m, 1, '  one message') or return;
-    is($m->[0]{args}, "-t\n-oi\n", '  sendmail run with -t -oi alone');
+    is($m->[0]{args}, "-f\n$FROM\n-t\n-oi\n", '  sendmail run with -f FROM -t -oi alone');
     is(to_of($m->[0]), '-oQ/tmp/q@example.com', '  the address in To: only');
     # Gone, token and all, so that the later runs have no news of hank.
     $env->psql("DELETE FROM bbtoken_users WHERE name = 'hank'");
@@ -705,6 +706,7 @@ subtest 'headers' => sub {
             or diag explain $h;
         ok(!grep({ @$_ != 1 } values %$h), 'none twice');
         is($h->{from}[0], 'noreply@example.org', 'From: BBTOKEN_MAIL_FROM');
+        is($msg->{args}, "-f\nnoreply\@example.org\n-t\n-oi\n", 'and the envelope sender');
         like($h->{date}[0], qr/\A(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d\d (?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) \d{4} \d\d:\d\d:\d\d \+0000\z/,
              'Date: RFC 5322');
         like($h->{'message-id'}[0], qr/\A<bbtoken\.\d+\.[0-9a-f]{24}\@example\.org>\z/, 'Message-ID at the sender\'s domain');

@@ -531,6 +531,9 @@ static int gone(pid_t pid)
     return 0;
 }
 
+/* The envelope sender every message here is sent with. */
+#define SENDER "bbtoken@example.com"
+
 /* A mailer that never answers, as notify's deadline stops it: whether it
  * reads the message or not, and what it started with it. */
 static void test_sendmail_timeout(void)
@@ -551,7 +554,7 @@ static void test_sendmail_timeout(void)
              "sleep 600 & echo $! > %s/bg; cat > /dev/null; sleep 600", dir);
     script(dir, "hang", cmd, path, sizeof(path));
     errno = 0;
-    rc = bbtoken_sendmail(path, msg, strlen(msg), 1);
+    rc = bbtoken_sendmail(path, SENDER, msg, strlen(msg), 1);
     is_int(rc, -1, "a mailer that reads and never ends: -1");
     is_int(errno, ETIMEDOUT, "  ETIMEDOUT");
     snprintf(file, sizeof(file), "%s/bg", dir);
@@ -559,17 +562,17 @@ static void test_sendmail_timeout(void)
     ok(bg > 0 && gone((pid_t)bg), "  what it started is stopped too (%ld)", bg);
     script(dir, "deaf", "exec sleep 600", path, sizeof(path));
     errno = 0;
-    rc = bbtoken_sendmail(path, big, big_len, 1);
+    rc = bbtoken_sendmail(path, SENDER, big, big_len, 1);
     is_int(rc, -1, "one that never reads a big message: -1");
     is_int(errno, ETIMEDOUT, "  ETIMEDOUT");
     script(dir, "stubborn", "trap '' TERM; cat > /dev/null; sleep 600 & wait",
            path, sizeof(path));
     errno = 0;
-    rc = bbtoken_sendmail(path, msg, strlen(msg), 1);
+    rc = bbtoken_sendmail(path, SENDER, msg, strlen(msg), 1);
     is_int(rc, -1, "one that ignores SIGTERM: -1 (killed)");
     is_int(errno, ETIMEDOUT, "  ETIMEDOUT");
     script(dir, "ok", "cat > /dev/null", path, sizeof(path));
-    is_int(bbtoken_sendmail(path, big, big_len, 1), 0,
+    is_int(bbtoken_sendmail(path, SENDER, big, big_len, 1), 0,
            "one that takes a big message in time: 0");
     free(big);
     snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
@@ -595,41 +598,48 @@ static void test_sendmail(void)
              dir, dir);
     script(dir, "ok", cmd, path, sizeof(path));
     capture_start();
-    rc = bbtoken_sendmail(path, msg, strlen(msg), 60);
+    rc = bbtoken_sendmail(path, SENDER, msg, strlen(msg), 60);
     capture_end();
     is_int(rc, 0, "a mailer that takes it: 0");
     snprintf(file, sizeof(file), "%s/msg", dir);
     is_str(slurp(file), msg, "  it got the whole message");
     snprintf(file, sizeof(file), "%s/args", dir);
-    is_str(slurp(file), "-t\n-oi\n", "  run as -t -oi");
+    is_str(slurp(file), "-f\n" SENDER "\n-t\n-oi\n",
+           "  run as -f SENDER -t -oi: the envelope sender set");
     is_str(capture_out, "", "  its output is not on our stdout");
     is_str(capture_err, "to-stdout\n", "  but on stderr");
+    capture_start();
+    rc = bbtoken_sendmail(path, "-oQ/tmp/q@example.com", msg, strlen(msg), 60);
+    capture_end();
+    is_int(rc, 0, "a sender that reads like an option: taken");
+    is_str(slurp(file), "-f\n-oQ/tmp/q@example.com\n-t\n-oi\n",
+           "  -f's own argument, the next one");
 
     script(dir, "fail", "exit 3", path, sizeof(path));
-    is_int(bbtoken_sendmail(path, big, big_len, 60), 3,
+    is_int(bbtoken_sendmail(path, SENDER, big, big_len, 60), 3,
            "a mailer that fails without reading: its exit status (no "
            "SIGPIPE)");
     script(dir, "liar", "exit 0", path, sizeof(path));
     errno = 0;
-    is_int(bbtoken_sendmail(path, big, big_len, 60), -1,
+    is_int(bbtoken_sendmail(path, SENDER, big, big_len, 60), -1,
            "one that says 0 without reading the message: -1");
     is_int(errno, EPIPE, "  EPIPE");
     errno = 0;
-    is_int(bbtoken_sendmail(path, msg, strlen(msg), 60), -1,
+    is_int(bbtoken_sendmail(path, SENDER, msg, strlen(msg), 60), -1,
            "  and a message that fits in the pipe: -1");
     is_int(errno, EPIPE, "  EPIPE");
     script(dir, "half", "dd bs=1 count=10 of=/dev/null 2>/dev/null", path,
            sizeof(path));
     errno = 0;
-    is_int(bbtoken_sendmail(path, msg, strlen(msg), 60), -1,
+    is_int(bbtoken_sendmail(path, SENDER, msg, strlen(msg), 60), -1,
            "one that says 0 having read part of it: -1");
     is_int(errno, EPIPE, "  EPIPE");
     script(dir, "killed", "kill -9 $$", path, sizeof(path));
-    is_int(bbtoken_sendmail(path, msg, strlen(msg), 60), 128 + 9,
+    is_int(bbtoken_sendmail(path, SENDER, msg, strlen(msg), 60), 128 + 9,
            "one killed by a signal: 128 + the signal");
     snprintf(path, sizeof(path), "%s/missing", dir);
     errno = 0;
-    rc = bbtoken_sendmail(path, msg, strlen(msg), 60);
+    rc = bbtoken_sendmail(path, SENDER, msg, strlen(msg), 60);
     /* glibc's posix_spawn reports a failed exec; others (valgrind's)
      * leave it to the child, which exits 127 as a shell would. */
     ok((rc == -1 && errno == ENOENT) || rc == 127,
