@@ -45,6 +45,7 @@ typedef struct {
     int failed;       /* messages sendmail did not take */
     int first_status; /* the first failure's exit status, or -1 */
     int first_errno;  /* ... or why it could not run */
+    FILE *out;        /* the lines: stdout, or the dry run's file */
 } bbtoken_notify_t;
 
 static bbtoken_note_kind_t bbtoken_note_kind(const PGresult *res, int row)
@@ -309,19 +310,22 @@ static int bbtoken_notify_owner(bbtoken_notify_t *n, const PGresult *res,
 
     if (!bbtoken_notify_mailable(res, first)) {
         if (PQgetisnull(res, first, BBTOKEN_N_UID)) {
-            printf("not mailed: %s has no active project admin (%d "
-                   "notice%s)\n",
-                   PQgetvalue(res, first, BBTOKEN_N_HOLDER), count, s);
+            fprintf(n->out,
+                    "not mailed: %s has no active project admin (%d "
+                    "notice%s)\n",
+                    PQgetvalue(res, first, BBTOKEN_N_HOLDER), count, s);
         } else if (PQgetvalue(res, first, BBTOKEN_N_ACTIVE)[0] != 't') {
-            printf("not mailed: %s is disabled (%d notice%s)\n", user, count,
-                   s);
+            fprintf(n->out, "not mailed: %s is disabled (%d notice%s)\n", user,
+                    count, s);
         } else if (!to) {
-            printf("not mailed: %s has no e-mail address (%d notice%s)\n", user,
-                   count, s);
+            fprintf(n->out,
+                    "not mailed: %s has no e-mail address (%d notice%s)\n",
+                    user, count, s);
         } else {
-            printf("not mailed: %s's address cannot go into a mail header: "
-                   "%s (%d notice%s)\n",
-                   user, to, count, s);
+            fprintf(n->out,
+                    "not mailed: %s's address cannot go into a mail header: "
+                    "%s (%d notice%s)\n",
+                    user, to, count, s);
         }
         /* Settled after every owner is tried: bbtoken_notify_settle. */
         return 0;
@@ -361,9 +365,10 @@ static int bbtoken_notify_owner(bbtoken_notify_t *n, const PGresult *res,
         return bbtoken_fail("out of memory");
     }
     if (n->dry_run) {
-        printf("would mail %s <%s>: %d notice%s\n", user, to, count, s);
-        fwrite(msg, 1, len, stdout);
-        putchar('\n');
+        fprintf(n->out, "would mail %s <%s>: %d notice%s\n", user, to, count,
+                s);
+        fwrite(msg, 1, len, n->out);
+        putc('\n', n->out);
         free(msg);
         return 0;
     }
@@ -437,6 +442,49 @@ static int bbtoken_notify_owners(bbtoken_notify_t *n)
     return rc ? rc : more < 0 ? BBTOKEN_EXIT_FAIL : 0;
 }
 
+/* The dry run's lines, from its temporary file, on stdout, once its
+ * transaction is over.  0, or an exit status after reporting: only when
+ * report is set (the dry run did not fail already); the lines are copied
+ * either way, those of a dry run that failed as far as it got. */
+static int bbtoken_notify_show(bbtoken_notify_t *n, int report)
+{
+    char buf[8192];
+    size_t got;
+    int e = 0;
+
+    /* The reason only when this call found it, as bbtoken_stdout_written. */
+    errno = 0;
+    if (fflush(n->out) != 0 || ferror(n->out) ||
+        fseek(n->out, 0, SEEK_SET) != 0) {
+        e = errno;
+        return report ? bbtoken_fail("notify --dry-run: cannot write its "
+                                     "temporary file%s%s",
+                                     e ? ": " : "", e ? strerror(e) : "")
+                      : 0;
+    }
+    while ((got = fread(buf, 1, sizeof(buf), n->out)) > 0) {
+        if (fwrite(buf, 1, got, stdout) != got) {
+            e = errno;
+            break;
+        }
+    }
+    if (!report) {
+        return 0;
+    }
+    if (!e && ferror(n->out)) {
+        return bbtoken_fail("notify --dry-run: cannot read its temporary "
+                            "file: %s",
+                            strerror(errno));
+    }
+    /* As bbtoken_flush_stdout says it (a dry run changed nothing), with
+     * the reason said here: stdio writes a chunk this big past its buffer,
+     * so the flush would find nothing left to write, and no reason. */
+    if (e) {
+        return bbtoken_fail("cannot write to stdout: %s", strerror(e));
+    }
+    return bbtoken_flush_stdout(n->ctx, NULL) != 0 ? BBTOKEN_EXIT_FAIL : 0;
+}
+
 /* The dry run does what the run does, so that the messages it shows are
  * the ones the run would send, the revocations it would make told in them,
  * but in one transaction that it rolls back at its end: the unused tokens
@@ -446,25 +494,49 @@ static int bbtoken_notify_owners(bbtoken_notify_t *n)
  * mailed, recorded or settled, and notify's lock is not taken, so a dry
  * run never stops a run.  Until it ends it holds the rows of the tokens it
  * revoked: a run meanwhile skips them, as any row another session holds,
- * and revokes them the next time. */
+ * and revokes them the next time, and a revocation of one of them, or a
+ * change of its owner, waits.  So its lines go to a temporary file while
+ * the transaction is open, and to stdout only after it: a stdout that
+ * nobody reads (`notify --dry-run | less`, the pager left open) would
+ * otherwise hold the transaction, and those rows, for as long.  A file,
+ * not memory: a big site's messages (tens of thousands) would make the
+ * CLI's memory grow with them (t/57-notify-stream). */
 static int bbtoken_notify_dry(bbtoken_notify_t *n)
 {
     PGresult *res;
-    int rc;
+    int rc, shown;
 
+    if (!(n->out = tmpfile())) {
+        n->out = stdout;
+        return bbtoken_fail("notify --dry-run: cannot make a temporary file "
+                            "for its output: %s",
+                            strerror(errno));
+    }
     if (!(res =
               bbtoken_exec(n->ctx, "starting the dry run",
                            "BEGIN ISOLATION LEVEL READ COMMITTED", 0, NULL))) {
-        return BBTOKEN_EXIT_FAIL;
+        rc = BBTOKEN_EXIT_FAIL;
+    } else {
+        PQclear(res);
+        if ((rc = bbtoken_notify_revoke(n->ctx, 1, n->out)) == 0 &&
+            (rc = bbtoken_stream_scroll(n->ctx, "finding the notices due",
+                                        "bbtoken_notes", bbtoken_notes_sql)) ==
+                0) {
+            rc = bbtoken_notify_owners(n);
+        }
+        bbtoken_exec_quiet(n->ctx, "ROLLBACK");
     }
-    PQclear(res);
-    if ((rc = bbtoken_notify_revoke(n->ctx, 1)) == 0 &&
-        (rc = bbtoken_stream_scroll(n->ctx, "finding the notices due",
-                                    "bbtoken_notes", bbtoken_notes_sql)) == 0) {
-        rc = bbtoken_notify_owners(n);
+    /* A ROLLBACK that did not end the transaction (the connection broken,
+     * which the server may not have noticed yet): the session is ended,
+     * with it the transaction, before stdout is written. */
+    if (PQtransactionStatus(n->ctx->conn) != PQTRANS_IDLE) {
+        PQfinish(n->ctx->conn);
+        n->ctx->conn = NULL;
     }
-    bbtoken_exec_quiet(n->ctx, "ROLLBACK");
-    return rc;
+    shown = bbtoken_notify_show(n, rc == 0);
+    fclose(n->out);
+    n->out = stdout;
+    return rc ? rc : shown;
 }
 
 /* The sender: --from, BBTOKEN_MAIL_FROM, or bbtoken@ this host's name. */
@@ -516,7 +588,7 @@ static int bbtoken_notify_run(bbtoken_notify_t *n)
     if (n->dry_run) {
         return bbtoken_notify_dry(n);
     }
-    if ((rc = bbtoken_notify_revoke(ctx, 0)) ||
+    if ((rc = bbtoken_notify_revoke(ctx, 0, stdout)) ||
         (rc = bbtoken_tx(ctx, &notes_tx)) || (rc = bbtoken_notify_owners(n)) ||
         (rc = bbtoken_notify_settle(n))) {
         return rc;
@@ -555,7 +627,7 @@ int bbtoken_cmd_notify(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
                        const bbtoken_args_t *a)
 {
     bbtoken_notify_t n = {ctx, NULL, NULL, a->dry_run, BBTOKEN_SENDMAIL_TIMEOUT,
-                          0,   -1,   0};
+                          0,   -1,   0,    stdout};
     char from[300];
     const char *sm = a->sendmail ? a->sendmail : getenv("BBTOKEN_SENDMAIL");
     long secs;

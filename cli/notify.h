@@ -7,6 +7,8 @@
 #ifndef BBTOKEN_NOTIFY_H
 #define BBTOKEN_NOTIFY_H
 
+#include <stdio.h>
+
 #include "db.h"
 
 /* How long before its revocation an unused token's owner is warned, and
@@ -72,11 +74,12 @@ enum {
 /* ctx->done (and ctx->unlisted) after a transaction of the run's. */
 void bbtoken_notify_done(bbtoken_ctx_t *ctx);
 
-/* Revoke the unused tokens that are due, printing a line for each.  The
- * reason makes the audit trigger write 'revoked_unused'.  A dry run
- * revokes them in the transaction its caller opened and rolls back, each
- * line saying "would revoke".  0, or an exit status after reporting. */
-int bbtoken_notify_revoke(bbtoken_ctx_t *ctx, int dry_run);
+/* Revoke the unused tokens that are due, printing a line for each to out
+ * (stdout, or the dry run's temporary file).  The reason makes the audit
+ * trigger write 'revoked_unused'.  A dry run revokes them in the
+ * transaction its caller opened and rolls back, each line saying "would
+ * revoke".  0, or an exit status after reporting. */
+int bbtoken_notify_revoke(bbtoken_ctx_t *ctx, int dry_run, FILE *out);
 
 /* Take notify's lock for this session, unless another run's session holds
  * it.  0, or an exit status after reporting ("another bbtoken notify is

@@ -98,19 +98,19 @@ static int bbtoken_unused_body(bbtoken_ctx_t *ctx, void *arg)
     return u->res ? 0 : BBTOKEN_EXIT_FAIL;
 }
 
-static void bbtoken_unused_print(int dry_run, const PGresult *res)
+static void bbtoken_unused_print(int dry_run, FILE *out, const PGresult *res)
 {
     int i;
 
     for (i = 0; i < PQntuples(res); i++) {
-        printf("%s %s of %s (\"%s\"): unused since %s\n",
-               dry_run ? "would revoke" : "revoked", PQgetvalue(res, i, 0),
-               PQgetvalue(res, i, 1), PQgetvalue(res, i, 2),
-               PQgetvalue(res, i, 3));
+        fprintf(out, "%s %s of %s (\"%s\"): unused since %s\n",
+                dry_run ? "would revoke" : "revoked", PQgetvalue(res, i, 0),
+                PQgetvalue(res, i, 1), PQgetvalue(res, i, 2),
+                PQgetvalue(res, i, 3));
     }
 }
 
-int bbtoken_notify_revoke(bbtoken_ctx_t *ctx, int dry_run)
+int bbtoken_notify_revoke(bbtoken_ctx_t *ctx, int dry_run, FILE *out)
 {
     static const char cols[] =
         " t.id, " BBTOKEN_HOLDER_NAME ", t.name,"
@@ -213,13 +213,13 @@ int bbtoken_notify_revoke(bbtoken_ctx_t *ctx, int dry_run)
         if (rc != 0) {
             /* Done, and then stopped (xact.c): what it revoked is told. */
             if (ctx->stopped && u.res) {
-                bbtoken_unused_print(dry_run, u.res);
+                bbtoken_unused_print(dry_run, out, u.res);
             }
             PQclear(u.res);
             return BBTOKEN_EXIT_FAIL;
         }
         if (u.res) {
-            bbtoken_unused_print(dry_run, u.res);
+            bbtoken_unused_print(dry_run, out, u.res);
             if (!dry_run && PQntuples(u.res) > 0) {
                 bbtoken_notify_done(ctx);
             }
