@@ -234,8 +234,15 @@ void bbtoken_say_tail(bbtoken_tail_fn *fn, void *arg);
 int bbtoken_usage_error(const char *usage, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
-/* Display width of a UTF-8 string: a column per code point. */
+/* The terminal columns a UTF-8 string takes as a table shows it: two for
+ * an East Asian wide or fullwidth character, none for a combining mark
+ * (wcwidth in a UTF-8 locale), one for each character shown as "?". */
 int bbtoken_width(const char *s);
+
+/* Measure widths in the LC_CTYPE of locale name from now on (C.UTF-8,
+ * made on first use, unless a test names another).  0, or -1 where it
+ * cannot be made: a table then shows every non-ASCII character as "?". */
+int bbtoken_width_locale(const char *name);
 
 /* The most columns a table has. */
 #define BBTOKEN_TABLE_COLS 12
@@ -243,7 +250,8 @@ int bbtoken_width(const char *s);
 /* Print rows x cols cells (row-major, the first row the header), each
  * column as wide as its widest cell and at least min[c] (min may be
  * NULL), two spaces apart; the last column is not padded.  Each cell is
- * printed as bbt_input_shown shows it. */
+ * printed as bbt_input_shown shows it, a character without a known width
+ * as "?" too (bbtoken_width). */
 void bbtoken_table(const char *const *cells, int rows, int cols,
                    const int *min);
 

@@ -3,12 +3,17 @@
  * gets, the tables and JSON of the reports on stdout, and the new token,
  * written to fd 1 without stdio.
  */
+/* wcwidth is X/Open's. */
+#define _GNU_SOURCE
 #include <errno.h>
+#include <limits.h>
+#include <locale.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <wchar.h>
 
 #include "cli.h"
 
@@ -150,21 +155,99 @@ int bbtoken_usage_error(const char *usage, const char *fmt, ...)
     return BBTOKEN_EXIT_USAGE;
 }
 
-/* A column per code point: labels are mostly plain, and a ragged row for a
- * wide character does no harm. */
+/* The locale a table's widths are measured in (bbtoken_width_locale),
+ * made on first use; (locale_t)0 where it could not be. */
+static locale_t bbtoken_width_loc;
+static int bbtoken_width_made;
+
+int bbtoken_width_locale(const char *name)
+{
+    if (bbtoken_width_loc) {
+        freelocale(bbtoken_width_loc);
+    }
+    bbtoken_width_loc = newlocale(LC_CTYPE_MASK, name, (locale_t)0);
+    bbtoken_width_made = 1;
+    return bbtoken_width_loc ? 0 : -1;
+}
+
+/* The columns s takes on a terminal, as a table shows it; with out (which
+ * may be s itself: what is written never outruns what is read) what it
+ * shows is written there.  A cell counted wrong moves the cells after it
+ * from under their headers, and a token name may be made to: padded with
+ * fullwidth characters until text of its own ("PROJECT_READ,REPO_READ")
+ * stands under PERMISSIONS.  So the C library's wcwidth counts, in a
+ * UTF-8 LC_CTYPE of its own (the CLI runs in the C locale, whatever the
+ * environment says, and there wcwidth knows ASCII alone): two for an
+ * East Asian wide or fullwidth character, none for a combining mark.  A
+ * character it gives no width (one assigned after its Unicode tables,
+ * which a newer terminal may draw two columns wide) is shown as "?".
+ * Without that locale no non-ASCII character's width can be trusted, so
+ * each is shown as "?" rather than counted as a column and maybe not. */
+static int bbtoken_columns(const char *s, char *out)
+{
+    locale_t loc, old = (locale_t)0;
+    size_t left = strlen(s), n;
+    mbstate_t st;
+    wchar_t wc;
+    int cols = 0, x;
+
+    if (!bbtoken_width_made) {
+        bbtoken_width_locale("C.UTF-8");
+    }
+    if ((loc = bbtoken_width_loc)) {
+        old = uselocale(loc);
+    }
+    memset(&st, 0, sizeof(st));
+    while (left) {
+        x = -1;
+        if (!loc) {
+            n = 1;
+            if ((unsigned char)*s < 0x80) {
+                x = 1;
+            } else {
+                /* A character's continuation bytes go with its "?". */
+                while ((s[n] & 0xc0) == 0x80) {
+                    n++;
+                }
+            }
+        } else if ((n = mbrtowc(&wc, s, left, &st)) == 0 ||
+                   n > (size_t)MB_LEN_MAX) {
+            /* Not UTF-8 (bbt_input_shown leaves none): a byte at a time. */
+            n = 1;
+            memset(&st, 0, sizeof(st));
+        } else {
+            x = wcwidth(wc);
+        }
+        if (out) {
+            if (x < 0) {
+                *out++ = '?';
+            } else {
+                memmove(out, s, n);
+                out += n;
+            }
+        }
+        cols += x < 0 ? 1 : x;
+        s += n;
+        left -= n;
+    }
+    if (out) {
+        *out = '\0';
+    }
+    if (loc) {
+        uselocale(old);
+    }
+    return cols;
+}
+
 int bbtoken_width(const char *s)
 {
-    int w = 0;
-
-    for (; *s; s++) {
-        w += ((unsigned char)*s & 0xc0) != 0x80;
-    }
-    return w;
+    return bbtoken_columns(s, NULL);
 }
 
 /* A table goes to a terminal: what a cell holds is shown as it reads
  * (bbt_input_shown), so an old audit record's name with U+202E, or an
- * actor holding an escape sequence, cannot reorder or restyle the rows.
+ * actor holding an escape sequence, cannot reorder or restyle the rows,
+ * and with no character whose columns are not known (bbtoken_columns).
  * A cell is shown into buf when it fits, else into memory of its own
  * (*own, to free); NULL is out of memory. */
 static const char *bbtoken_shown(const char *raw, char *buf, size_t len,
@@ -178,6 +261,7 @@ static const char *bbtoken_shown(const char *raw, char *buf, size_t len,
         return NULL;
     }
     bbt_input_shown(v, buf);
+    bbtoken_columns(buf, buf);
     return buf;
 }
 

@@ -146,7 +146,7 @@ static void test_table(void)
     static const int min[] = {12, 0, 24, 0};
 
     is_int(bbtoken_width("caf\xc3\xa9 \xe2\x9c\x93"), 6,
-           "width: a column per code point");
+           "width: a column for each of these");
     is_int(bbtoken_width(""), 0, "width of nothing");
 
     capture_start();
@@ -187,6 +187,78 @@ static void test_table(void)
                "a table shows controls, invisible formatting characters and "
                "bytes that are not UTF-8 as ?, aligned");
     }
+}
+
+/* A terminal draws an East Asian wide or fullwidth character in two
+ * columns and a combining mark in none: a name made of them, measured a
+ * column per code point, put text of its own under PERMISSIONS and the
+ * token's permissions under the next header. */
+static void test_width(void)
+{
+    /* "ｄｅｐｌｏｙ", 18 U+3000, " PROJECT_READ,REPO_READ": what stands
+     * under PERMISSIONS, measured a column per code point. */
+    static const char name[] =
+        "\xef\xbd\x84\xef\xbd\x85\xef\xbd\x90\xef\xbd\x8c\xef\xbd\x8f"
+        "\xef\xbd\x99"
+        "\xe3\x80\x80\xe3\x80\x80\xe3\x80\x80\xe3\x80\x80\xe3\x80\x80"
+        "\xe3\x80\x80\xe3\x80\x80\xe3\x80\x80\xe3\x80\x80\xe3\x80\x80"
+        "\xe3\x80\x80\xe3\x80\x80\xe3\x80\x80\xe3\x80\x80\xe3\x80\x80"
+        "\xe3\x80\x80\xe3\x80\x80\xe3\x80\x80"
+        " PROJECT_READ,REPO_READ";
+    const char *const cells[3][3] = {
+        {"NAME", "PERMISSIONS", "CREATED"},
+        {"ci-readonly", "PROJECT_READ,REPO_READ", "2026-01-01"},
+        {name, "PROJECT_ADMIN,REPO_ADMIN", "2026-01-02"}};
+    char want[512];
+
+    is_int(bbtoken_width("\xef\xbc\xa1"), 2, "width: U+FF21 takes two");
+    is_int(bbtoken_width("\xe3\x80\x80"), 2, "width: U+3000 takes two");
+    is_int(bbtoken_width("\xe4\xb8\xad\xe6\x96\x87"), 4,
+           "width: two ideographs take four");
+    is_int(bbtoken_width("e\xcc\x81"), 1, "width: a combining mark none");
+    is_int(bbtoken_width(name), 6 * 2 + 18 * 2 + 23, "width: the name's");
+
+    snprintf(want, sizeof(want),
+             "NAME%*s  PERMISSIONS               CREATED\n"
+             "ci-readonly%*s  PROJECT_READ,REPO_READ    2026-01-01\n"
+             "%s  PROJECT_ADMIN,REPO_ADMIN  2026-01-02\n",
+             71 - 4, "", 71 - 11, "", name);
+    capture_start();
+    bbtoken_table(&cells[0][0], 3, 3, NULL);
+    capture_end();
+    is_str(capture_out, want,
+           "a wide name's column is as wide as a terminal draws it");
+
+    {
+        /* U+FDD0 is no character; U+0378 none yet. */
+        static const char *const odd[1][2] = {{"a\xef\xb7\x90"
+                                               "b\xcd\xb8"
+                                               "c",
+                                               "x"}};
+
+        capture_start();
+        bbtoken_table(&odd[0][0], 1, 2, NULL);
+        capture_end();
+        is_str(capture_out, "a?b?c  x\n",
+               "a character of no known width is shown as ?");
+    }
+
+    /* No UTF-8 locale: every width but ASCII's unknown, so every other
+     * character is shown as ?, and the rows stay aligned. */
+    is_int(bbtoken_width_locale("xx_XX.no-such-locale"), -1,
+           "a locale that cannot be made");
+    is_int(bbtoken_width(name), 6 + 18 + 23, "without it: a column for each ?");
+    snprintf(want, sizeof(want),
+             "NAME%*s  PERMISSIONS               CREATED\n"
+             "ci-readonly%*s  PROJECT_READ,REPO_READ    2026-01-01\n"
+             "%.24s%s  PROJECT_ADMIN,REPO_ADMIN  2026-01-02\n",
+             47 - 4, "", 47 - 11, "", "????????????????????????????????",
+             " PROJECT_READ,REPO_READ");
+    capture_start();
+    bbtoken_table(&cells[0][0], 3, 3, NULL);
+    capture_end();
+    is_str(capture_out, want, "without it: every non-ASCII character as ?");
+    is_int(bbtoken_width_locale("C.UTF-8"), 0, "C.UTF-8 again");
 }
 
 /* A row of the grid test: the id from arg, the other two cells written
@@ -341,6 +413,7 @@ int main(void)
     test_held_nested();
     test_tail();
     test_table();
+    test_width();
     test_grid();
     test_json();
     test_json_element();
