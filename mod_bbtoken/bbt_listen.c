@@ -251,12 +251,14 @@ static int bbt_listen_send(const char *sql)
 }
 
 #define BBT_LISTEN_SUBSCRIBE_MAX                                               \
-    (sizeof(BBT_LISTEN_TABLES_SQL) + sizeof(BBT_LISTEN_NAMES_SQL) + 256)
+    (BBT_LSESSION_SETUP_MAX + sizeof(BBT_LISTEN_TABLES_SQL) +                  \
+     sizeof(BBT_LISTEN_NAMES_SQL) + 256)
 
 static void bbt_listen_subscribe(void)
 {
     char sql[BBT_LISTEN_SUBSCRIBE_MAX];
     unsigned char rnd[8];
+    size_t at;
 
     if (PQsetnonblocking(L.pg, 1) != 0) {
         bbt_listen_failed(bbt_listen_pqerr());
@@ -274,8 +276,16 @@ static void bbt_listen_subscribe(void)
                  "bbtoken_hb_%02x%02x%02x%02x%02x%02x%02x%02x", rnd[0], rnd[1],
                  rnd[2], rnd[3], rnd[4], rnd[5], rnd[6], rnd[7]);
     L.be_pid = 0;
+    /* First the pooled session's search_path and role, so that every
+     * name after resolves as the requests' do (bbt_lsession.h). */
+    if (bbt_lsession_setup(&L.ls, L.pg, sql, sizeof(sql)) != 0) {
+        bbt_listen_failed("the pooled session's search_path and role "
+                          "cannot be set");
+        return;
+    }
+    at = strlen(sql);
     apr_snprintf(
-        sql, sizeof(sql),
+        sql + at, sizeof(sql) - at,
         "LISTEN bbtoken; LISTEN %s; SELECT 'pid', pg_backend_pid(), 0; "
         "SELECT 'names', " BBT_LISTEN_NAMES_SQL
         "; SELECT max(version) FROM bbtoken_schema; " BBT_LISTEN_TABLES_SQL,
@@ -391,9 +401,14 @@ static int bbt_listen_read(void)
                    strcmp(PQgetvalue(res, 0, 0), "pid") == 0) {
             L.be_pid = atoi(PQgetvalue(res, 0, 1));
         } else if (PQresultStatus(res) == PGRES_TUPLES_OK &&
-                   PQntuples(res) == 1 && PQnfields(res) == 2) {
+                   PQntuples(res) == 1 && PQnfields(res) == 2 &&
+                   strcmp(PQgetvalue(res, 0, 0), "names") == 0) {
             apr_cpystrn(L.names_now, PQgetvalue(res, 0, 1),
                         sizeof(L.names_now));
+        } else if (PQresultStatus(res) == PGRES_TUPLES_OK &&
+                   PQntuples(res) == 1 && PQnfields(res) == 2 &&
+                   strcmp(PQgetvalue(res, 0, 0), "session") == 0) {
+            /* The search_path set (bbt_lsession_setup): nothing to read. */
         } else if (PQresultStatus(res) == PGRES_TUPLES_OK &&
                    PQntuples(res) == 1 &&
                    PQnfields(res) == BBT_LISTEN_TABLES_N) {

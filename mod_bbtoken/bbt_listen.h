@@ -17,11 +17,12 @@
  *                main server's connection options, read once from a
  *                connection of mod_dbd's pool (PQconninfo), so DBDParams
  *                is written once and the password never leaves memory,
- *                and asking for the primary among their hosts; with the
- *                search_path and role of a pooled session, read each time
- *                (bbt_lsession.h);
+ *                and asking for the primary among their hosts, once the
+ *                search_path and role of a pooled session are read, each
+ *                time (bbt_lsession.h);
  *   connecting   PQconnectPoll until connected (or ten seconds pass);
- *   subscribing  one round trip: LISTEN bbtoken, LISTEN on a heartbeat
+ *   subscribing  one round trip: that search_path and role set in its
+ *                session, LISTEN bbtoken, LISTEN on a heartbeat
  *                channel of its own, what the schema's names resolve to
  *                (as in the pooled session, or nothing is believed), and
  *                the schema's version (4 or later has the triggers).  When

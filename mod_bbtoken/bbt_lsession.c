@@ -4,9 +4,11 @@
  * Read once per connection of the listener's, before it connects: a
  * pooled connection has run the main server's DBDInitSQL, so its
  * search_path and role are what the requests' statements resolve names
- * under.  The listener asks for the same at connecting (libpq's options,
- * -c search_path=... -c role=...): no round trip, and nothing of mod_dbd's
- * own is done again.  What else DBDInitSQL may do to the names (a
+ * under.  The listener sets the same in its own session, at the head of
+ * the batch that subscribes (bbt_lsession_setup): no round trip of its
+ * own, nothing of mod_dbd's done again, and nothing asked of the server
+ * at connecting that a pooler (PgBouncer) refuses or drops there, as it
+ * does libpq's options.  What else DBDInitSQL may do to the names (a
  * temporary table or view, found before any schema) the listener cannot
  * copy: it compares what the two sessions resolve (bbt_listen.c, BBT711)
  * and believes nothing when they differ.
@@ -18,7 +20,6 @@
 #include "apr_strings.h"
 #include "mod_dbd.h"
 
-#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -42,7 +43,9 @@ static const char bbt_lsession_sql[] =
     "SELECT current_setting('search_path'), current_user, "
     "session_user, " BBT_LISTEN_NAMES_SQL;
 
-/* The main server's connection options, from a pooled connection. */
+/* The main server's connection options, from a pooled connection: as
+ * DBDParams gives them, its options= among them (the administrator's, as
+ * the pool's), but for the few the listener sets itself below. */
 static void bbt_lsession_params(bbt_lsession_t *ls, apr_pool_t *pool,
                                 PQconninfoOption *opts)
 {
@@ -53,18 +56,14 @@ static void bbt_lsession_params(bbt_lsession_t *ls, apr_pool_t *pool,
     for (o = opts; o->keyword; o++) {
         n++;
     }
-    ls->keys = apr_pcalloc(pool, (n + 5) * sizeof(char *));
-    ls->vals = apr_pcalloc(pool, (n + 5) * sizeof(char *));
-    ls->base = "";
+    /* DBDParams' own, three of the listener's, and the NULL. */
+    ls->keys = apr_pcalloc(pool, (n + 4) * sizeof(char *));
+    ls->vals = apr_pcalloc(pool, (n + 4) * sizeof(char *));
     for (o = opts; o->keyword; o++) {
-        if (o->val && *o->val && strcmp(o->keyword, "options") == 0) {
-            ls->base = apr_pstrdup(pool, o->val);
-        } else if (o->val && *o->val &&
-                   strcmp(o->keyword, "application_name") != 0 &&
-                   strcmp(o->keyword, "fallback_application_name") != 0 &&
-                   strcmp(o->keyword, "client_encoding") != 0 &&
-                   (!primary ||
-                    strcmp(o->keyword, "target_session_attrs") != 0)) {
+        if (o->val && *o->val && strcmp(o->keyword, "application_name") != 0 &&
+            strcmp(o->keyword, "fallback_application_name") != 0 &&
+            strcmp(o->keyword, "client_encoding") != 0 &&
+            (!primary || strcmp(o->keyword, "target_session_attrs") != 0)) {
             ls->keys[i] = apr_pstrdup(pool, o->keyword);
             ls->vals[i++] = apr_pstrdup(pool, o->val);
         }
@@ -85,62 +84,62 @@ static void bbt_lsession_params(bbt_lsession_t *ls, apr_pool_t *pool,
      * PGCLIENTENCODING, the role or the database say: asked for when
      * connecting, it costs no round trip. */
     ls->keys[i] = "client_encoding";
-    ls->vals[i++] = "UTF8";
-    /* DBDParams' own, and the session's (bbt_lsession_read). */
-    ls->keys[i] = "options";
-    ls->vals[i] = ls->base;
-    ls->at = i;
-}
-
-/* " -c name=value" onto buf (n bytes), value escaped as the server splits
- * libpq's options: white space and backslashes each after a backslash.
- * 0, or -1 when it does not fit. */
-static int bbt_lsession_opt(char *buf, size_t n, const char *name,
-                            const char *value)
-{
-    size_t at = strlen(buf);
-    const char *v;
-
-    if (at + strlen(name) + 6 >= n) {
-        return -1;
-    }
-    at += apr_snprintf(buf + at, n - at, " -c %s=", name);
-    for (v = value; *v; v++) {
-        if (at + 3 >= n) {
-            return -1;
-        }
-        if (isspace((unsigned char)*v) || *v == '\\') {
-            buf[at++] = '\\';
-        }
-        buf[at++] = *v;
-    }
-    buf[at] = '\0';
-    return at + 1 < n ? 0 : -1;
+    ls->vals[i] = "UTF8";
 }
 
 /* What the session's row says, into ls; -1 (why in err) if it cannot be
- * copied. */
+ * copied.  The role only where DBDInitSQL (or DBDParams) set one: else the
+ * session's own, which SET ROLE NONE gives back whatever DBDParams' options
+ * said. */
 static int bbt_lsession_take(bbt_lsession_t *ls, PGresult *res, char *err,
                              size_t errlen)
 {
-    char *buf = ls->options;
     const char *path = PQgetvalue(res, 0, 0), *role = PQgetvalue(res, 0, 1);
 
-    if (strlen(ls->base) >= sizeof(ls->options)) {
-        apr_cpystrn(err, "DBDParams' options are too long", errlen);
-        return -1;
-    }
-    apr_cpystrn(buf, ls->base, sizeof(ls->options));
-    if (bbt_lsession_opt(buf, sizeof(ls->options), "search_path", path) != 0 ||
-        (strcmp(role, PQgetvalue(res, 0, 2)) != 0 &&
-         bbt_lsession_opt(buf, sizeof(ls->options), "role", role) != 0)) {
+    if (strlen(path) >= sizeof(ls->path)) {
         apr_cpystrn(err, "the pooled session's search_path is too long",
                     errlen);
         return -1;
     }
-    ls->vals[ls->at] = buf;
+    if (strcmp(role, PQgetvalue(res, 0, 2)) == 0) {
+        role = "";
+    }
+    if (strlen(role) >= sizeof(ls->role)) {
+        apr_cpystrn(err, "the pooled session's role is too long", errlen);
+        return -1;
+    }
+    apr_cpystrn(ls->path, path, sizeof(ls->path));
+    apr_cpystrn(ls->role, role, sizeof(ls->role));
     apr_cpystrn(ls->names, PQgetvalue(res, 0, 3), sizeof(ls->names));
     return 1;
+}
+
+int bbt_lsession_setup(const bbt_lsession_t *ls, PGconn *pg, char *buf,
+                       size_t n)
+{
+    char *path, *role = NULL;
+    int rc = -1;
+
+    /* search_path as a string, as the pooled session shows it: the list
+     * is parsed again, "$user" and all, which SET's literal would take
+     * for one schema's name.  An empty one stays empty. */
+    path = PQescapeLiteral(pg, ls->path, strlen(ls->path));
+    if (path &&
+        (!ls->role[0] ||
+         (role = PQescapeIdentifier(pg, ls->role, strlen(ls->role))) != NULL)) {
+        /* In either order: the search_path's "$user" is the current
+         * role's whenever the path is resolved. */
+        size_t len = apr_snprintf(
+            buf, n,
+            "SELECT 'session', pg_catalog.set_config('search_path', %s, "
+            "false); SET ROLE %s; ",
+            path, role ? role : "NONE");
+
+        rc = len + 1 < n ? 0 : -1;
+    }
+    PQfreemem(path);
+    PQfreemem(role);
+    return rc;
 }
 
 /* How long the listener's thread waits for a pooled connection's answers,

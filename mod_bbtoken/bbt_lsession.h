@@ -13,25 +13,27 @@
 
 #include "httpd.h"
 
+#include <libpq-fe.h>
+
 /* How a session resolves the names of the schema's objects
  * (BBT_LISTEN_NAMES_SQL): their OIDs, "-" for one it does not find. */
 #define BBT_LSESSION_NAMES 128
 
 typedef struct {
     /* libpq's options for the listener's connection, NULL-terminated;
-     * NULL until read.  Their "options" is made anew at each reading. */
+     * NULL until read. */
     const char **keys, **vals;
     unsigned char source[32];       /* the pool's options' fingerprint */
-    const char *base;               /* DBDParams' own options=, or "" */
-    int at;                         /* where "options" is in keys and vals */
     char names[BBT_LSESSION_NAMES]; /* as the pooled session resolves them */
-    char options[2048]; /* base, and the session's search_path and role */
+    char path[2048];                /* the pooled session's search_path */
+    char role[256]; /* its role where other than its login's, or "" */
 } bbt_lsession_t;
 
 /* Read, through a connection of s's pool (allocating in pool, the
  * listener's): the options the first time, and every time the pooled
- * session's search_path and role, which the listener's connection is given
- * (ls->vals), and how that session resolves the names (ls->names).  1 when
+ * session's search_path and role, which the listener's session is given
+ * (bbt_lsession_setup), and how that session resolves the names
+ * (ls->names).  1 when
  * read; 0 with no connection of mod_dbd's (none, or not pgsql); -1 when the
  * session could not be read, why in err; BBT_LSESSION_NO_PLACE, why in
  * err, when every pooled connection of the child stayed in use for a while
@@ -42,6 +44,21 @@ typedef struct {
 #define BBT_LSESSION_NO_PLACE (-3)
 int bbt_lsession_read(bbt_lsession_t *ls, apr_pool_t *pool, server_rec *s,
                       char *err, size_t errlen);
+
+/* The statements that give the listener's session (pg, connected) the
+ * search_path and role last read, into buf (n bytes, at least
+ * BBT_LSESSION_SETUP_MAX): sent first in its subscription, before its
+ * names are compared.  Given there, not as libpq's options when
+ * connecting, which a pooler in between refuses (PgBouncer: "unsupported
+ * startup parameter"), or drops unread where told to ignore them.  The
+ * first answers one row, 'session' and the search_path; then SET ROLE
+ * (NONE where the pooled session has its login's).  0, or -1 when it
+ * cannot be made. */
+#define BBT_LSESSION_SETUP_MAX                                                 \
+    (2 * sizeof(((bbt_lsession_t *)0)->path) +                                 \
+     2 * sizeof(((bbt_lsession_t *)0)->role) + 128)
+int bbt_lsession_setup(const bbt_lsession_t *ls, PGconn *pg, char *buf,
+                       size_t n);
 
 /* The listener's probe: NOTIFY channel with payload "p<seq>" from a
  * connection of s's pool, another session than the listener's, so that

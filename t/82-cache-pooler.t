@@ -1,7 +1,8 @@
 # The cache through a session-pooling proxy between httpd and PostgreSQL
 # (README: session pooling is fine), which gives libpq a cancel key of its
 # own, so PQbackendPID is not the pid a notification carries
-# (t/keeper/keyproxy.pl stands in for PgBouncer in session mode).  The
+# (t/keeper/keyproxy.pl stands in for PgBouncer in session mode, so this
+# runs without it; t/82-cache-pooler-pgbouncer runs PgBouncer).  The
 # listener asks its session for its backend's pid: its heartbeats count,
 # tokens are answered from the cache, and a revocation made on another
 # server reaches this one's cache through the proxy.

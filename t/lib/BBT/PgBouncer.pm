@@ -5,7 +5,10 @@ package BBT::PgBouncer;
 #   my $pgb = BBT::PgBouncer->start($env, pool_mode => 'session', ...);
 #   $pgb->port; ... (stopped when the object goes, or with $pgb->stop)
 # Settings given are written into its [pgbouncer] section as they are
-# ('' writes "name =", an empty value).  Tests skip where it is not
+# ('' writes "name =", an empty value).  None is set that a site's would
+# not be: ignore_startup_parameters stays empty unless a test gives it, so
+# a client sending libpq's options (DBDParams' options=, PGOPTIONS) is
+# refused, as a stock PgBouncer refuses it.  Tests skip where it is not
 # installed: BBT::PgBouncer::missing() says why.
 
 use strict;
@@ -35,7 +38,6 @@ auth_file = $d/users.txt
 logfile = $d/pgb.log
 pidfile = $d/pgb.pid
 unix_socket_dir =
-ignore_startup_parameters = options,extra_float_digits
 $more
 EOI
     # PgBouncer will not run as root.
