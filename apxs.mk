@@ -165,6 +165,7 @@ CLI      += notify_unused notify_lock notify_notes
 CLI      += lookup
 CLI      += dbmask
 CLI      += owner
+CLI      += interrupt
 CLI_NOPQ := args usage out mail sendmail
 CLI_O    := $(CLI:%=$(OBJ)/cli/%.o)
 CLI_NOPQ_O := $(CLI_NOPQ:%=$(OBJ)/cli/%.o)

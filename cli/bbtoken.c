@@ -13,10 +13,12 @@
  * those that told what the command did as it went on, README);
  * 2 bad usage (a reason and the usage on stderr; a --help in place of
  * an operand the command needs shows the usage on stdout, the reason on
- * stderr).  Only reports (list, policy, audit, expiring, db status, db
- * check, what notify did), create and rotate (the token alone) and the
- * counts of revoke --user and purge go to stdout; their notes go to
- * stderr.
+ * stderr); 3 stopped partway (cli.h); interrupted (SIGINT, SIGTERM,
+ * SIGHUP) once connected, the failure's one line, then the end by that
+ * signal (interrupt.c).  Only reports (list, policy, audit, expiring, db
+ * status, db check, what notify did), create and rotate (the token
+ * alone) and the counts of revoke --user and purge go to stdout; their
+ * notes go to stderr.
  *
  * This file holds the command table and the dispatch; args.c the command
  * line, usage.c the help texts, out.c the output, db.c the database
@@ -29,6 +31,7 @@
 #include <string.h>
 
 #include "db.h"
+#include "interrupt.h"
 
 #define BBTOKEN_B(x) BBTOKEN_BIT(BBTOKEN_OPT_##x)
 
@@ -242,6 +245,7 @@ int main(int argc, char **argv)
         rc = BBTOKEN_EXIT_STOPPED;
     }
 
+    bbtoken_interrupt_conn(NULL);
     PQfinish(ctx.conn);
     /* A full disk or a closed pipe must not pass for success; a failure
      * said already is not said again, and its line told the commits the
@@ -253,5 +257,6 @@ int main(int argc, char **argv)
     } else {
         bbtoken_unconfirmed_said(&ctx);
     }
+    bbtoken_interrupt_end(rc);
     return rc;
 }

@@ -10,7 +10,9 @@
  * those that told what the command did as it went on, README);
  * 2 bad usage (a reason and the usage on stderr); 3 stopped partway: a
  * transaction whose COMMIT's answer was lost was done, but the session
- * the command held state in went with the connection (db.h).
+ * the command held state in went with the connection (db.h).  A command
+ * interrupted says its one line as a failure does, then ends by the
+ * signal (interrupt.h).
  */
 #ifndef BBTOKEN_CLI_H
 #define BBTOKEN_CLI_H

@@ -13,6 +13,7 @@
 
 #include "bbt_sessionsql.h"
 #include "db.h"
+#include "interrupt.h"
 
 /* The most of a login name, and of the sudo user's, the actor holds; and
  * the actor's room: both, " (sudo from ", ")" and the NUL. */
@@ -340,6 +341,7 @@ int bbtoken_connect(bbtoken_ctx_t *ctx)
      * alone (connect_timeout for each address, then --db's next host). */
     PQsetNoticeReceiver(ctx->conn, bbtoken_notice, ctx);
     if (PQstatus(ctx->conn) == CONNECTION_OK) {
+        bbtoken_interrupt_conn(ctx->conn);
         return bbtoken_session(ctx);
     }
     if (!ctx->db) {
@@ -497,6 +499,13 @@ int bbtoken_db_fail(bbtoken_ctx_t *ctx, PGresult *res, const char *what)
     int rc;
 
     but = bbtoken_changed(ctx, "", "; but ", after, sizeof(after));
+    /* Cancelled by the CLI's own interrupt (interrupt.c), not by a
+     * statement_timeout, whose SQLSTATE it shares. */
+    state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+    if (msg && bbtoken_interrupted() && state && strcmp(state, "57014") == 0) {
+        PQclear(res);
+        return bbtoken_interrupt_fail(ctx, what);
+    }
     if (!msg) {
         /* No server message: libpq's own (connection lost, out of
          * memory), which carries no row data.  A transaction whose
@@ -515,7 +524,6 @@ int bbtoken_db_fail(bbtoken_ctx_t *ctx, PGresult *res, const char *what)
         PQclear(res);
         return rc;
     }
-    state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
     constraint = PQresultErrorField(res, PG_DIAG_CONSTRAINT_NAME);
     if (ctx->in_tx && bbtoken_classify(res) == BBT_SQL_CONFLICT) {
         /* Not yet a failure: bbtoken_tx may run the transaction again. */
@@ -562,9 +570,17 @@ int bbtoken_db_fail(bbtoken_ctx_t *ctx, PGresult *res, const char *what)
 PGresult *bbtoken_exec_once(bbtoken_ctx_t *ctx, const char *what,
                             const char *sql, int n, const char *const *params)
 {
-    PGresult *res =
-        PQexecParams(ctx->conn, sql, n, NULL, params, NULL, NULL, 0);
-    ExecStatusType st = PQresultStatus(res);
+    PGresult *res;
+    ExecStatusType st;
+
+    /* Interrupted: the command stops here, between its transactions or
+     * before its transaction's next statement. */
+    if (bbtoken_interrupt_stops()) {
+        bbtoken_interrupt_fail(ctx, what);
+        return NULL;
+    }
+    res = PQexecParams(ctx->conn, sql, n, NULL, params, NULL, NULL, 0);
+    st = PQresultStatus(res);
 
     if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
         bbtoken_db_fail(ctx, res, what);

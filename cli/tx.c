@@ -20,6 +20,7 @@
 #include <openssl/rand.h>
 
 #include "db.h"
+#include "interrupt.h"
 
 /* The pause before try n + 1 (n >= 1): a random time from base to twice
  * base, base doubling from 20 ms, so that two commands aborted by the
@@ -75,7 +76,10 @@ static int bbtoken_tx_once(bbtoken_ctx_t *ctx, const bbtoken_tx_t *tx,
          * a deferred trigger runs there. */
         *where = tx->commit ? tx->commit : tx->what;
         ctx->committing = 1;
+        /* An interrupt lets it finish (interrupt.c). */
+        bbtoken_interrupt_hold(1);
         res = PQexec(ctx->conn, "COMMIT");
+        bbtoken_interrupt_hold(0);
         ctx->committing = 0;
         if (PQresultStatus(res) == PGRES_COMMAND_OK) {
             PQclear(res);

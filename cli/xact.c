@@ -37,6 +37,7 @@
 
 #include "bbt_xact.h"
 #include "db.h"
+#include "interrupt.h"
 
 /* The transaction's id (none where it wrote nothing), its server, and its
  * start as the audit trail's "at" holds it, in UTC whatever the session's
@@ -101,6 +102,7 @@ static int bbtoken_xact_reconnect(bbtoken_ctx_t *ctx, char *said, size_t size)
     size_t outer_size;
     int rc;
 
+    bbtoken_interrupt_conn(NULL);
     PQfinish(ctx->conn);
     ctx->conn = NULL;
     ctx->guarded = 0;
@@ -281,8 +283,8 @@ static int bbtoken_xact_unchanged(bbtoken_ctx_t *ctx, const char *what,
     return ctx->held ? bbtoken_xact_stop(ctx) : 0;
 }
 
-int bbtoken_xact_lost(bbtoken_ctx_t *ctx, const bbtoken_tx_t *tx,
-                      const bbtoken_xact_t *x, const char *lost)
+static int bbtoken_xact_find(bbtoken_ctx_t *ctx, const bbtoken_tx_t *tx,
+                             const bbtoken_xact_t *x, const char *lost)
 {
     const char *what = tx->commit ? tx->commit : tx->what;
     const char *params[4] = {x->xid, x->server, x->start, NULL};
@@ -363,4 +365,17 @@ int bbtoken_xact_lost(bbtoken_ctx_t *ctx, const bbtoken_tx_t *tx,
                         "whether it took effect is not known (look before "
                         "running it again); the database could not say: %s%s",
                         tx->what, lost, why, after);
+}
+
+/* An interrupt lets the finding out finish, as it lets a COMMIT
+ * (interrupt.c): the line it ends with tells what became of it. */
+int bbtoken_xact_lost(bbtoken_ctx_t *ctx, const bbtoken_tx_t *tx,
+                      const bbtoken_xact_t *x, const char *lost)
+{
+    int rc;
+
+    bbtoken_interrupt_hold(1);
+    rc = bbtoken_xact_find(ctx, tx, x, lost);
+    bbtoken_interrupt_hold(0);
+    return rc;
 }
