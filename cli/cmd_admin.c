@@ -193,10 +193,13 @@ int bbtoken_cmd_policy(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
  * it committed. */
 #define BBTOKEN_THROTTLE_BATCH 10000
 
-/* What the purge's transactions committed so far deleted (ctx->done). */
-static void bbtoken_purge_done(bbtoken_ctx_t *ctx, long tokens, long counts)
+/* What the purge's transactions committed so far deleted (ctx->done):
+ * after the last (last), a failure (its second line's write) promises no
+ * rest. */
+static void bbtoken_purge_done(bbtoken_ctx_t *ctx, long tokens, long counts,
+                               int last)
 {
-    char more[64] = "";
+    char more[64] = "", what[128];
 
     if (tokens + counts == 0) {
         return;
@@ -205,10 +208,15 @@ static void bbtoken_purge_done(bbtoken_ctx_t *ctx, long tokens, long counts)
         snprintf(more, sizeof(more), " and %ld ended leak report count%s",
                  counts, counts == 1 ? "" : "s");
     }
-    bbtoken_done_rest(ctx, "running the command again purges the rest",
-                      "%ld token%s%s %s purged before it", tokens,
-                      tokens == 1 ? "" : "s", more,
-                      tokens + counts == 1 ? "was" : "were");
+    snprintf(what, sizeof(what), "%ld token%s%s %s purged", tokens,
+             tokens == 1 ? "" : "s", more,
+             tokens + counts == 1 ? "was" : "were");
+    if (last) {
+        bbtoken_done(ctx, "%s: none is left to purge", what);
+    } else {
+        bbtoken_done_rest(ctx, "running the command again purges the rest",
+                          "%s before it", what);
+    }
 }
 
 /* Delete the leak reports' counts whose window has ended (the API's
@@ -238,7 +246,8 @@ static int bbtoken_purge_throttle(bbtoken_ctx_t *ctx, long tokens, long *total)
             2, params, &rows);
         if (rc == 0) {
             *total += rows;
-            bbtoken_purge_done(ctx, tokens, *total);
+            bbtoken_purge_done(ctx, tokens, *total,
+                               rows < BBTOKEN_THROTTLE_BATCH);
         }
     } while (rc == 0 && rows == BBTOKEN_THROTTLE_BATCH);
     return rc;
@@ -285,7 +294,7 @@ int bbtoken_cmd_purge(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
         2, params, &rows);
     if (rc == 0) {
         printf("purged %ld token%s\n", rows, rows == 1 ? "" : "s");
-        bbtoken_purge_done(ctx, rows, 0);
+        bbtoken_purge_done(ctx, rows, 0, 0);
         rc = bbtoken_purge_throttle(ctx, rows, &rows);
     }
     if (rc == 0) {

@@ -120,10 +120,12 @@ static const char bbtoken_inv_chain_sql[] =
 #define BBTOKEN_INV_CHAIN_PASSES 100
 
 /* The revocation of the listing (the stream's act's arg): its statement,
- * and how many tokens the batches committed so far revoked and listed. */
+ * how many tokens the batches committed so far revoked and listed, and
+ * the stream, whose last batch (drained) leaves no rest to revoke. */
 typedef struct {
     bbt_inventory_query_t q;
     long revoked;
+    const bbtoken_stream_t *s;
 } bbtoken_inv_revoking_t;
 
 /* A batch's revocation, one transaction (bbtoken_tx's body): the ids; the
@@ -252,7 +254,25 @@ static void bbtoken_inv_revoked(bbtoken_ctx_t *ctx, bbtoken_inv_revoking_t *r,
     for (i = 0; i < PQntuples(kept); i++) {
         r->revoked += PQgetvalue(kept, i, 0)[0] == 't';
     }
-    if (r->revoked > 0) {
+    if (r->revoked > 0 && r->s->drained) {
+        /* The last batch: a failure after it (a write) promises no rest,
+         * which a run again would not find. */
+        bbtoken_done(ctx,
+                     r->revoked == 1
+                         ? "the token listed above was revoked before "
+                           "it, in the last batch"
+                         : "the %ld tokens listed above were revoked "
+                           "before it, the last batch's too",
+                     r->revoked);
+        bbtoken_done_unlisted(
+            ctx,
+            r->revoked == 1
+                ? "1 token was revoked before it, in the last batch, its "
+                  "line not all written"
+                : "%ld tokens were revoked before it, the last batch's too, "
+                  "not all of them listed",
+            r->revoked);
+    } else if (r->revoked > 0) {
         bbtoken_done_rest(ctx, BBTOKEN_REVOKES_REST,
                           r->revoked == 1
                               ? "the token listed above was revoked before it"
@@ -369,6 +389,7 @@ static int bbtoken_inventory(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
         return bbtoken_usage_error(cmd->usage, "--dry-run goes with --revoke");
     }
     r.revoked = 0;
+    r.s = &s;
     ctx->several = revoke;
     if ((rc = bbtoken_inv_filter(a, &f))) {
         return rc;

@@ -472,7 +472,7 @@ static int bbtoken_revoke_all(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
     char *user[1];
     bbtoken_holder_t h;
     const char *params[2];
-    const char *sql, *live;
+    const char *sql, *live, *whose;
     long rows, total = 0;
     int rc, pass = 0, n, left = 1;
 
@@ -486,6 +486,7 @@ static int bbtoken_revoke_all(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
     if ((rc = bbtoken_holder(ctx, cmd, &b, &h))) {
         return rc;
     }
+    whose = h.kind == BBT_KIND_PERSONAL ? h.user.name : h.what;
     if (h.kind == BBT_KIND_PERSONAL) {
         params[0] = h.user.id;
         n = 1;
@@ -506,9 +507,7 @@ static int bbtoken_revoke_all(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
         if ((total += rows) > 0) {
             bbtoken_done_rest(ctx, BBTOKEN_REVOKES_REST,
                               "%ld token%s of %s %s revoked before it", total,
-                              total == 1 ? "" : "s",
-                              h.kind == BBT_KIND_PERSONAL ? h.user.name
-                                                          : h.what,
+                              total == 1 ? "" : "s", whose,
                               total == 1 ? "was" : "were");
         }
         if (rows == 0 && (left = bbtoken_exec_bool(ctx, "revoking the tokens",
@@ -528,10 +527,23 @@ static int bbtoken_revoke_all(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
     }
     if (rc == 0 && total == 0) {
         rc = bbtoken_holder_known(ctx, &h);
+    } else if (rc == 0) {
+        /* None is left: its summary's write that fails promises no
+         * rest. */
+        if (total == 1) {
+            bbtoken_done(
+                ctx, "the one token of %s was revoked: none is left to revoke",
+                whose);
+        } else {
+            bbtoken_done(
+                ctx,
+                "all %ld tokens of %s were revoked: none is left to revoke",
+                total, whose);
+        }
     }
     if (rc == 0) {
         printf("revoked %ld token%s of %s\n", total, total == 1 ? "" : "s",
-               h.kind == BBT_KIND_PERSONAL ? h.user.name : h.what);
+               whose);
     }
     return rc;
 }

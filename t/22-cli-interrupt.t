@@ -9,6 +9,11 @@
 # stderr says what the command's transactions did before, as a failure's
 # does; then the CLI ends by the signal.  db upgrade and notify stop so
 # too, and a command of one transaction says that nothing was changed.
+#
+# And a bulk revocation whose summary alone could not be written (stdout
+# /dev/full) said "(running the command again revokes the rest)" with
+# every token revoked; purge the same.  Now no rest is promised after
+# the last batch.
 use strict;
 use warnings;
 use FindBin;
@@ -229,6 +234,52 @@ subtest 'notify: SIGTERM while it records a message mailed' => sub {
     is($env->psql("SELECT count(*) FROM bbtoken_notices WHERE token_id = '$id' AND kind = 'revoked'"), 0,
        'in the database: not recorded');
 };
+
+# bbtoken @args with stdout /dev/full: (exit code, stderr).
+sub full {
+    my (@args) = @_;
+    my $w = 'open STDOUT, ">", "/dev/full" or die "/dev/full: $!"; exec @ARGV or exit 127';
+    my ($rc, $out, $err) = BBT::Util::run_cmd(cmd => ['perl', '-e', $w, $env->cli_path, '--db',
+                                                      $env->superuser_conninfo, @args],
+                                              tmp => $RUN, timeout => 120);
+    return ($rc, $err);
+}
+
+SKIP: {
+    skip 'no /dev/full', 3 unless -c '/dev/full';
+
+    subtest 'revoke --user: its summary alone not written' => sub {
+        add_tokens('sam', 5, 750000000000);
+        my ($rc, $err) = full('revoke', '--user', 'sam');
+        is($rc, 1, 'exit 1') or diag $err;
+        like($err, qr/\Abbtoken: cannot write to stdout(?:: [^;\n]*)?; but all 5 tokens of sam were revoked: none is left to revoke\n\z/,
+             'stderr, one line: every token revoked, no rest promised') or diag $err;
+        unlike($err, qr/revokes the rest/, '  not "revokes the rest"');
+        is(live('sam'), 0, 'in the database: all revoked');
+    };
+
+    subtest 'list --all --revoke --json: its listing not written' => sub {
+        add_tokens('sue', 5, 760000000000);
+        my ($rc, $err) = full('list', '--all', '--owner', 'sue', '--revoke', '--json');
+        is($rc, 1, 'exit 1') or diag $err;
+        like($err, qr/\Abbtoken: listing tokens: cannot write to stdout(?:: [^;\n]*)?; but 5 tokens were revoked before it, the last batch's too, not all of them listed\n\z/,
+             'stderr, one line: the last batch revoked, not listed, no rest promised') or diag $err;
+        unlike($err, qr/revokes the rest/, '  not "revokes the rest"');
+        is(live('sue'), 0, 'in the database: all revoked');
+    };
+
+    subtest 'purge: its lines not written' => sub {
+        add_tokens('pam', 3, 770000000000);
+        $env->psql("SET session_replication_role = replica; UPDATE bbtoken_tokens"
+                 . " SET revoked_at = now() - interval '10 days' WHERE id LIKE '7700000000%'");
+        my ($rc, $err) = full('purge', '--expired-before', '1d');
+        is($rc, 1, 'exit 1') or diag $err;
+        like($err, qr/\Abbtoken: cannot write to stdout(?:: [^;\n]*)?; but 3 tokens were purged: none is left to purge\n\z/,
+             'stderr, one line: the tokens purged, no rest promised') or diag $err;
+        is($env->psql("SELECT count(*) FROM bbtoken_tokens WHERE id LIKE '7700000000%'"), 0,
+           'in the database: purged');
+    };
+}
 
 is($env->psql('SHOW synchronous_standby_names'), '', 'synchronous_standby_names is reset');
 done_testing;
