@@ -8,6 +8,7 @@
 
 #include "bbt_xact.h"
 #include "db.h"
+#include "interrupt.h"
 
 int bbtoken_cmd_db_status(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
                           const bbtoken_args_t *a)
@@ -47,8 +48,15 @@ int bbtoken_cmd_db_status(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
 static int bbtoken_migrate_script(bbtoken_ctx_t *ctx, const char *sql,
                                   const char *what)
 {
-    PGresult *res = PQexec(ctx->conn, sql);
+    PGresult *res;
 
+    /* Its statements are sent at once, not each through
+     * bbtoken_exec_once: interrupted, none is. */
+    if (bbtoken_interrupt_stops()) {
+        bbtoken_interrupt_fail(ctx, what);
+        return -1;
+    }
+    res = PQexec(ctx->conn, sql);
     if (PQresultStatus(res) != PGRES_COMMAND_OK &&
         PQresultStatus(res) != PGRES_TUPLES_OK) {
         bbtoken_db_fail(ctx, res, what);

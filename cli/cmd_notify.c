@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "db.h"
+#include "interrupt.h"
 #include "mail.h"
 #include "notify.h"
 
@@ -301,7 +302,7 @@ static int bbtoken_notify_owner(bbtoken_notify_t *n, const PGresult *res,
     const char *to = bbtoken_get(res, first, BBTOKEN_N_EMAIL, NULL);
     int count = end - first, i, status, why, rc;
     const char *s = count == 1 ? "" : "s";
-    char date[64], msgid[400];
+    char date[64], msgid[400], mailing[640];
     bbtoken_note_t *notes;
     bbtoken_notices_t b;
     bbtoken_mail_t m;
@@ -372,10 +373,21 @@ static int bbtoken_notify_owner(bbtoken_notify_t *n, const PGresult *res,
         free(msg);
         return 0;
     }
-    fflush(stdout);
-    status = bbtoken_sendmail(n->sendmail, n->from, msg, len, n->timeout);
+    /* Interrupted before or while the mailer has it: no further message,
+     * and this one not mailed (the mailer stopped, as at its deadline). */
+    status = -1;
+    if (!bbtoken_interrupt_stops()) {
+        fflush(stdout);
+        status = bbtoken_sendmail(n->sendmail, n->from, msg, len, n->timeout,
+                                  bbtoken_interrupt_stops);
+    }
     why = errno;
     free(msg);
+    if (status != 0 && bbtoken_interrupt_stops()) {
+        snprintf(mailing, sizeof(mailing), "mailing %s <%s>", user, to);
+        return bbtoken_interrupt_unsent(n->ctx, mailing,
+                                        "that message was not mailed");
+    }
     if (status != 0) {
         if (n->failed++ == 0) {
             n->first_status = status;

@@ -117,6 +117,9 @@ static int bbtoken_session_origin(bbtoken_ctx_t *ctx, const char *srr)
     if (strcmp(srr, "origin") == 0) {
         return 0;
     }
+    if (bbtoken_interrupt_stops()) {
+        return bbtoken_interrupt_fail(ctx, "setting session_replication_role");
+    }
     res = PQexec(ctx->conn, BBT_SESSION_ORIGIN_SQL("false"));
     ok = PQresultStatus(res) == PGRES_TUPLES_OK;
     if (!ok && bbtoken_classify(res) != BBT_SQL_PRIVILEGE) {
@@ -591,7 +594,11 @@ PGresult *bbtoken_exec_once(bbtoken_ctx_t *ctx, const char *what,
 
 void bbtoken_exec_quiet(bbtoken_ctx_t *ctx, const char *sql)
 {
-    PQclear(PQexec(ctx->conn, sql));
+    /* Interrupted, no cleanup is sent either: the session's end rolls
+     * back, closes and lets go what it would (interrupt.c). */
+    if (!bbtoken_interrupt_stops()) {
+        PQclear(PQexec(ctx->conn, sql));
+    }
 }
 
 const char *bbtoken_get(const PGresult *res, int row, int col, const char *null)

@@ -15,11 +15,17 @@
  * A COMMIT is let finish: cancelled while it waits for a synchronous
  * standby, it would stay committed on this server and perhaps not on the
  * standby.  So is the finding out of one whose answer was lost (xact.c),
- * whose outcome the line must tell.  A second signal cancels them all
- * the same (the COMMIT's cancelled wait is then said as such), and ends
- * at once a CLI that has no connection to cancel on (connecting again,
- * which libpq does not let a signal cut short): whoever sends it wants
- * the CLI gone.
+ * whose outcome the line must tell.
+ *
+ * A second signal ends the CLI at once, its default's way, whatever it
+ * waits for: a reader of its output that does not read (a write
+ * restarted after the first), a backend that does not answer the cancel
+ * (stopped, or behind a network that drops it), PQcancel itself, which
+ * has no deadline of its own and waits for a postmaster that does not
+ * answer, or a COMMIT let finish.  Whoever sends it wants the CLI gone,
+ * and no wait of the CLI's may outlast that.  So the handler blocks no
+ * signal while it runs (SA_NODEFER, an empty sa_mask): the second gets
+ * in even while the first's PQcancel waits.
  */
 #include <errno.h>
 #include <signal.h>
@@ -43,22 +49,34 @@ static const int bbtoken_caught[] = {SIGINT, SIGTERM, SIGHUP};
 static void bbtoken_interrupt_handler(int sig)
 {
     char err[256];
-    int saved = errno;
+    sigset_t ours, was;
+    PGcancel *c;
+    int saved = errno, n, i;
 
+    /* Counted with the three blocked, so that one nested into this
+     * handler is never lost between the read and the write. */
+    sigemptyset(&ours);
+    for (i = 0; i < BBTOKEN_NCAUGHT; i++) {
+        sigaddset(&ours, bbtoken_caught[i]);
+    }
+    sigprocmask(SIG_BLOCK, &ours, &was);
     if (!bbtoken_sig) {
         bbtoken_sig = sig;
     }
-    if (bbtoken_sigs < 2) {
-        bbtoken_sigs++;
-    }
-    if (bbtoken_cancel && (!bbtoken_held || bbtoken_sigs > 1)) {
-        /* Its failure leaves the statement to end as it would. */
-        PQcancel(bbtoken_cancel, err, (int)sizeof(err));
-    } else if (!bbtoken_cancel && bbtoken_sigs > 1) {
-        /* Blocked while this runs: delivered, and the default's, as
-         * it returns. */
+    n = bbtoken_sigs < 2 ? ++bbtoken_sigs : 2;
+    c = bbtoken_held ? NULL : bbtoken_cancel;
+    if (n > 1) {
+        /* Pending while blocked, and the default's as it is unblocked. */
         signal(sig, SIG_DFL);
         raise(sig);
+        sigemptyset(&ours);
+        sigaddset(&ours, sig);
+        sigprocmask(SIG_UNBLOCK, &ours, NULL);
+    }
+    sigprocmask(SIG_SETMASK, &was, NULL);
+    if (c) {
+        /* Its failure leaves the statement to end as it would. */
+        PQcancel(c, err, (int)sizeof(err));
     }
     errno = saved;
 }
@@ -74,11 +92,8 @@ static void bbtoken_interrupt_catch(void)
     sa.sa_handler = bbtoken_interrupt_handler;
     /* A write to stdout a reader keeps waiting is not cut short (EINTR
      * would be reported as the listing's failure). */
-    sa.sa_flags = SA_RESTART;
+    sa.sa_flags = SA_RESTART | SA_NODEFER;
     sigemptyset(&sa.sa_mask);
-    for (i = 0; i < BBTOKEN_NCAUGHT; i++) {
-        sigaddset(&sa.sa_mask, bbtoken_caught[i]);
-    }
     for (i = 0; i < BBTOKEN_NCAUGHT; i++) {
         if (sigaction(bbtoken_caught[i], NULL, &old) == 0 &&
             old.sa_handler != SIG_IGN) {
@@ -140,6 +155,18 @@ int bbtoken_interrupt_fail(bbtoken_ctx_t *ctx, const char *what)
     return bbtoken_fail("%s: not done: interrupted by %s, so %s", what,
                         bbtoken_interrupt_name(),
                         BBTOKEN_UNCHANGED(ctx, unchanged));
+}
+
+int bbtoken_interrupt_unsent(bbtoken_ctx_t *ctx, const char *what,
+                             const char *unsent)
+{
+    char after[sizeof(ctx->done) + 16];
+
+    return bbtoken_fail(
+        "%s: not done: interrupted by %s, so %s%s", what,
+        bbtoken_interrupt_name(), unsent,
+        bbtoken_changed(ctx, " and nothing was changed (safe to run again)",
+                        ", but ", after, sizeof(after)));
 }
 
 void bbtoken_interrupt_end(int rc)

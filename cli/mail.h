@@ -89,8 +89,9 @@ int bbtoken_mail_message_id(const char *from, char *buf, size_t len);
  * it, or -1 when it could not be run (errno set), exited 0 without reading
  * the whole message, however short (errno EPIPE), or had not finished by
  * then (errno ETIMEDOUT; it and its process group are then stopped, SIGTERM
- * and then SIGKILL). */
+ * and then SIGKILL), or had not when stop (NULL: none), asked while it
+ * waits, said to give up (errno ECANCELED; stopped the same way). */
 int bbtoken_sendmail(const char *path, const char *from, const char *msg,
-                     size_t len, int timeout);
+                     size_t len, int timeout, int (*stop)(void));
 
 #endif

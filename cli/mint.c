@@ -18,6 +18,7 @@
 #include <openssl/crypto.h>
 
 #include "db.h"
+#include "interrupt.h"
 
 /* A try's body: the id drawn was taken; not an exit status. */
 #define BBTOKEN_MINT_AGAIN (-1)
@@ -87,6 +88,10 @@ static int bbtoken_mint_body(bbtoken_ctx_t *ctx, void *arg)
     }
     snprintf(g->wait, sizeof(g->wait), "%s", PQgetvalue(res, 0, 0));
     PQclear(res);
+    /* store sends its statement itself: interrupted, it is not sent. */
+    if (bbtoken_interrupt_stops()) {
+        return bbtoken_interrupt_fail(ctx, g->shown ? mt->commit : mt->what);
+    }
     res = mt->store(ctx, &g->m, mt->arg);
     if (bbt_sql_lock_given_up(PQresultErrorField(res, PG_DIAG_SQLSTATE))) {
         PQclear(res);
@@ -116,6 +121,11 @@ static int bbtoken_mint_body(bbtoken_ctx_t *ctx, void *arg)
     }
     if (g->shown) {
         return 0;
+    }
+    /* Interrupted, it is not committed (tx.c): a token shown would not
+     * be valid, so none is. */
+    if (bbtoken_interrupt_stops()) {
+        return bbtoken_interrupt_fail(ctx, mt->what);
     }
     len = strlen(g->m.token);
     memcpy(line, g->m.token, len);
@@ -161,6 +171,9 @@ static int bbtoken_mint_waited(bbtoken_ctx_t *ctx, const bbtoken_minting_t *g)
     const char *pids;
     PGresult *res;
 
+    if (bbtoken_interrupt_stops()) {
+        return bbtoken_interrupt_fail(ctx, g->shown ? mt->commit : mt->what);
+    }
     /* A failure here leaves the message without a pid: no more. */
     res = PQexecParams(ctx->conn, bbtoken_mint_held_sql, 4, NULL,
                        mt->held ? mt->held : none, NULL, NULL, 0);

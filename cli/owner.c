@@ -31,6 +31,7 @@
 
 #include "bbt_xact.h"
 #include "db.h"
+#include "interrupt.h"
 
 /* Shorthands for the qualified SQL below. */
 #define EQ " OPERATOR(pg_catalog.=) "
@@ -553,6 +554,10 @@ int bbtoken_upgrade_as_owner(bbtoken_ctx_t *ctx)
         char sql[600];
         PGresult *set = NULL;
 
+        if (bbtoken_interrupt_stops()) {
+            rc = bbtoken_interrupt_fail(ctx, "finding the schema's owner");
+            goto out;
+        }
         if ((id = PQescapeIdentifier(ctx->conn, owner, strlen(owner)))) {
             snprintf(sql, sizeof(sql), "SET ROLE %s", id);
             PQfreemem(id);

@@ -9,7 +9,10 @@
  * Each call has a deadline: a mailer that never answers (a queue on a hung
  * mount, an SMTP relay that accepts and then says nothing) would otherwise
  * hold notify, and its lock, for good, and every later run would stop at
- * the lock with nothing mailed or revoked.
+ * the lock with nothing mailed or revoked.  An interrupt of the CLI
+ * (interrupt.c) ends the wait as the deadline does, so that Ctrl-C is
+ * not kept waiting for it; the terminal's Ctrl-C itself does not reach
+ * the mailer, which leads a process group of its own.
  *
  * A mailer's exit status 0 says it took the message only if it read it:
  * a wrapper that exits 0 at once, or --sendmail /bin/true, would have every
@@ -138,11 +141,12 @@ static int bbtoken_mailer_exited(pid_t pid)
 }
 
 /* Write buf to the mailer's end of the pipe (non-blocking) before end: 0,
- * or -1 with errno (ETIMEDOUT: the mailer stopped reading; EPIPE: it
- * exited with the pipe full).  We hold a read end ourselves, so a mailer
- * gone is no EPIPE from write: it is looked for while the pipe is full. */
+ * or -1 with errno (ETIMEDOUT: the mailer stopped reading; ECANCELED: stop
+ * said so meanwhile; EPIPE: it exited with the pipe full).  We hold a read
+ * end ourselves, so a mailer gone is no EPIPE from write: it is looked
+ * for while the pipe is full. */
 static int bbtoken_mailer_feed(int fd, pid_t pid, const char *buf, size_t len,
-                               const struct timespec *end)
+                               const struct timespec *end, int (*stop)(void))
 {
     struct pollfd p;
     ssize_t n;
@@ -169,6 +173,10 @@ static int bbtoken_mailer_feed(int fd, pid_t pid, const char *buf, size_t len,
             errno = ETIMEDOUT;
             return -1;
         }
+        if (stop && stop()) {
+            errno = ECANCELED;
+            return -1;
+        }
         p.fd = fd;
         p.events = POLLOUT;
         p.revents = 0;
@@ -183,11 +191,13 @@ static int bbtoken_mailer_feed(int fd, pid_t pid, const char *buf, size_t len,
     return 0;
 }
 
-/* Wait for the mailer to end, until end: 0 with si filled in, 1 when it
- * is still running, -1 with errno.  reap 0 leaves it a zombie (WNOWAIT),
- * which keeps its pid and process group from being anyone else's. */
+/* Wait for the mailer to end, until end or until stop (NULL: none) says
+ * so: 0 with si filled in, 1 when it is still running at end, 2 when stop
+ * said so, -1 with errno.
+ * reap 0 leaves it a zombie (WNOWAIT), which keeps its pid and process
+ * group from being anyone else's. */
 static int bbtoken_mailer_wait(pid_t pid, int reap, siginfo_t *si,
-                               const struct timespec *end)
+                               const struct timespec *end, int (*stop)(void))
 {
     int nap = 1, left;
 
@@ -205,6 +215,9 @@ static int bbtoken_mailer_wait(pid_t pid, int reap, siginfo_t *si,
         }
         if ((left = bbtoken_ms_left(end)) == 0) {
             return 1;
+        }
+        if (stop && stop()) {
+            return 2;
         }
         /* Polled: most mailers are done in a few milliseconds. */
         poll(NULL, 0, nap < left ? nap : left);
@@ -224,12 +237,12 @@ static void bbtoken_mailer_stop(pid_t pid)
     kill(-pid, SIGTERM);
     kill(-pid, SIGCONT); /* a stopped one hears the SIGTERM */
     bbtoken_deadline(&end, BBTOKEN_MAILER_GRACE_MS);
-    bbtoken_mailer_wait(pid, 0, &si, &end);
+    bbtoken_mailer_wait(pid, 0, &si, &end, NULL);
     /* What it started may live on without it: the group, while its
      * leader is a zombie still ours. */
     kill(-pid, SIGKILL);
     bbtoken_deadline(&end, BBTOKEN_MAILER_GRACE_MS);
-    bbtoken_mailer_wait(pid, 1, &si, &end);
+    bbtoken_mailer_wait(pid, 1, &si, &end, NULL);
 }
 
 /* The mailer's exit status is what says a message was taken, once it read
@@ -242,13 +255,13 @@ static void bbtoken_mailer_stop(pid_t pid)
  * postdrop). */
 static int bbtoken_sendmail_run(const char *path, const char *from,
                                 const char *msg, size_t len, char **env,
-                                int timeout)
+                                int timeout, int (*stop)(void))
 {
     /* from is an argument of its own, after -f: one that starts with "-"
      * is still -f's value, not an option. */
     char *argv[] = {(char *)path, "-f", (char *)from, "-t", "-oi", NULL};
     struct timespec end;
-    int fds[2], keep, rc, saved, unread = 0;
+    int fds[2], keep, rc, saved, waited, unread = 0;
     siginfo_t si;
     pid_t pid;
 
@@ -274,23 +287,26 @@ static int bbtoken_sendmail_run(const char *path, const char *from,
     close(fds[0]);
     bbtoken_deadline(&end, (long)timeout * 1000);
 
-    rc = bbtoken_mailer_feed(fds[1], pid, msg, len, &end);
+    rc = bbtoken_mailer_feed(fds[1], pid, msg, len, &end, stop);
     saved = errno;
-    close(fds[1]);
-
-    if (rc != 0 && saved == ETIMEDOUT) {
+    if (rc != 0 && (saved == ETIMEDOUT || saved == ECANCELED)) {
+        /* Stopped before the end of the message is in the pipe, which
+         * a mailer could take for a whole message and send. */
         close(keep);
         bbtoken_mailer_stop(pid);
-        errno = ETIMEDOUT;
+        close(fds[1]);
+        errno = saved;
         return -1;
     }
-    switch (bbtoken_mailer_wait(pid, 1, &si, &end)) {
+    close(fds[1]);
+    switch ((waited = bbtoken_mailer_wait(pid, 1, &si, &end, stop))) {
     case 0:
         break;
     case 1:
+    case 2:
         close(keep);
         bbtoken_mailer_stop(pid);
-        errno = ETIMEDOUT;
+        errno = waited == 1 ? ETIMEDOUT : ECANCELED;
         return -1;
     default:
         saved = errno;
@@ -316,7 +332,7 @@ static int bbtoken_sendmail_run(const char *path, const char *from,
 }
 
 int bbtoken_sendmail(const char *path, const char *from, const char *msg,
-                     size_t len, int timeout)
+                     size_t len, int timeout, int (*stop)(void))
 {
     struct sigaction dfl, old;
     char **env;
@@ -330,7 +346,7 @@ int bbtoken_sendmail(const char *path, const char *from, const char *msg,
     dfl.sa_flags = 0;
     sigemptyset(&dfl.sa_mask);
     sigaction(SIGCHLD, &dfl, &old);
-    rc = bbtoken_sendmail_run(path, from, msg, len, env, timeout);
+    rc = bbtoken_sendmail_run(path, from, msg, len, env, timeout, stop);
     saved = errno;
     sigaction(SIGCHLD, &old, NULL);
     free(env);

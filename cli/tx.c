@@ -71,6 +71,11 @@ static int bbtoken_tx_once(bbtoken_ctx_t *ctx, const bbtoken_tx_t *tx,
                                tx->audited, &x);
     }
     ctx->begun = 0;
+    /* Interrupted once the body was done: not committed either, as no
+     * further statement is sent (the session's end rolls it back). */
+    if (rc == 0 && tx->begin && bbtoken_interrupt_stops()) {
+        rc = bbtoken_interrupt_fail(ctx, tx->commit ? tx->commit : tx->what);
+    }
     if (rc == 0 && tx->begin) {
         /* A serializable transaction may be aborted by its COMMIT, and
          * a deferred trigger runs there. */

@@ -10,6 +10,19 @@
 # does; then the CLI ends by the signal.  db upgrade and notify stop so
 # too, and a command of one transaction says that nothing was changed.
 #
+# A second signal only cancelled again, or was held back: the CLI could
+# not be stopped but by SIGKILL when it waited for a reader of its output
+# (`list --all` into a pipe nobody reads), for a backend that did not
+# answer the cancel (stopped), or in PQcancel itself, for a postmaster
+# that did not answer (its handler blocked the signals).  Now a second
+# signal ends it at once, whatever it waits for.  notify went on mailing
+# the next owners after an interrupt while its mailer hung (mailed, not
+# recorded: mailed again by the next run); now it stops the mailer and
+# mails nobody else.  And a statement the CLI sent without
+# bbtoken_exec_once went out after the interrupt: a new token's row
+# (printed, then said not valid), a COMMIT, a migration's script; now no
+# statement is sent after it (t/dso/pqhold.c holds the CLI between two).
+#
 # And a bulk revocation whose summary alone could not be written (stdout
 # /dev/full) said "(running the command again revokes the rest)" with
 # every token revoked; purge the same.  Now no rest is promised after
@@ -20,11 +33,12 @@ use FindBin;
 use lib "$FindBin::Bin/lib";
 use Test::More;
 use File::Path qw(make_path);
+use File::Temp qw(tempdir);
 use POSIX ();
 use Time::HiRes qw(sleep);
 use BBT::Env;
 use BBT::Migrations qw(db_at);
-use BBT::Util qw(slurp);
+use BBT::Util qw(slurp run_cmd);
 
 my $env = BBT::Env->new(httpd => 0)->start;
 my $RUN = $env->dir . '/run';
@@ -73,17 +87,21 @@ sub let_go {
 # bbtoken @args (--db <superuser conninfo> first unless they give one)
 # started with %$e in its environment, its backend named bbt-$app: its
 # pid, and a function that waits for it and returns (its exit status as
-# a shell shows it, 128 + N for signal N; stdout; stderr).
+# a shell shows it, 128 + N for signal N; stdout; stderr).  $e->{-stdout},
+# a handle: its stdout instead of a file (stdout is then '').
 sub start {
     my ($app, $e, @args) = @_;
     my ($out, $err) = ("$RUN/int-$app.out", "$RUN/int-$app.err");
+    my %e = %$e;
+    my $to = delete $e{-stdout};
     unshift @args, '--db', $env->superuser_conninfo unless $args[0] eq '--db';
+    BBT::Env::spew($out, '');
     my $pid = fork // die "fork: $!";
     if (!$pid) {
         $SIG{$_} = 'DEFAULT' for qw(INT TERM HUP);
-        %ENV = (%ENV, %{ $env->_cli_san_env }, %$e, PGAPPNAME => "bbt-$app");
+        %ENV = (%ENV, %{ $env->_cli_san_env }, %e, PGAPPNAME => "bbt-$app");
         open STDIN, '<', '/dev/null' or POSIX::_exit(126);
-        open STDOUT, '>', $out or POSIX::_exit(126);
+        ($to ? open(STDOUT, '>&', $to) : open(STDOUT, '>', $out)) or POSIX::_exit(126);
         open STDERR, '>', $err or POSIX::_exit(126);
         exec $env->cli_path, @args or POSIX::_exit(127);
     }
@@ -158,7 +176,18 @@ subtest 'list --all --revoke: SIGTERM while a batch\'s COMMIT waits for the stan
     is(audited('tess'), 1000, '  and audited');
 };
 
-subtest 'revoke --user: a second SIGINT cancels the COMMIT\'s wait' => sub {
+# Whether backend(s) named bbt-$app are gone, polling for up to a minute.
+sub backend_gone {
+    my ($app) = @_;
+    for (1 .. 1200) {
+        return 1 if $env->psql("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'bbt-$app'",
+                               db => 'postgres') == 0;
+        sleep 0.05;
+    }
+    return 0;
+}
+
+subtest 'revoke --user: a second SIGINT ends it at once, during a COMMIT too' => sub {
     add_tokens('ines', 1500, 730000000000);
     $env->pg_syncrep(1);
     my ($pid, $wait) = start('revoke-twice', {}, 'revoke', '--user', 'ines');
@@ -169,10 +198,10 @@ subtest 'revoke --user: a second SIGINT cancels the COMMIT\'s wait' => sub {
     my ($rc, $out, $err) = $wait->();
     $env->pg_syncrep(0);
     is($rc, 130, 'ended by SIGINT (130)') or diag $err;
-    is($out, '', 'stdout: no summary');
-    like($err, qr/\Abbtoken: revoking the tokens: not done: interrupted by SIGINT, so that transaction changed nothing, but 1000 tokens of ines were revoked before it \(running the command again revokes the rest\); the synchronous standby did not confirm 1 of the command's commits: a failover may lose what it did\n\z/,
-         'stderr, one line: the batch revoked, not confirmed by the standby') or diag $err;
-    is(live('ines'), 500, 'in the database: the 1000 it says revoked');
+    is($out, '', 'stdout: nothing');
+    is($err, '', 'stderr: nothing, ended at once');
+    ok(backend_gone('revoke-twice'), 'its backend, its COMMIT let go by the standby, is gone');
+    is(live('ines'), 500, 'in the database: the batch whose COMMIT it sent revoked');
 };
 
 subtest 'revoke ID: SIGINT while it waits: nothing changed' => sub {
@@ -234,6 +263,217 @@ subtest 'notify: SIGTERM while it records a message mailed' => sub {
     is($env->psql("SELECT count(*) FROM bbtoken_notices WHERE token_id = '$id' AND kind = 'revoked'"), 0,
        'in the database: not recorded');
 };
+
+# 1 once process $pid waits writing into a pipe (its wchan; where the
+# kernel does not show it, once the pipe $r is full), polling for up to
+# a minute.
+sub blocked_writing {
+    my ($pid, $r) = @_;
+    for (1 .. 1200) {
+        my $wchan = eval { slurp("/proc/$pid/wchan") } // return 0;
+        return 1 if $wchan =~ /pipe/;
+        if ($wchan =~ /\A0?\z/) {
+            my $n = pack('L', 0);
+            # Linux's FIONREAD: what the pipe holds.
+            return 1 if ioctl($r, 0x541B, $n) && unpack('L', $n) >= 65536;
+        }
+        sleep 0.05;
+    }
+    return 0;
+}
+
+subtest 'list --all: into a pipe nobody reads, a second SIGTERM ends it' => sub {
+    add_tokens('lena', 3000, 780000000000);
+    pipe(my $r, my $w) or die "pipe: $!";
+    my ($pid, $wait) = start('list-pipe', { -stdout => $w }, 'list', '--all', '--owner', 'lena');
+    close $w;
+    ok(blocked_writing($pid, $r), 'it waits, writing into the pipe');
+    signal('TERM', $pid);
+    ok(blocked_writing($pid, $r), 'the first SIGTERM taken, it still waits for its reader');
+    signal('TERM', $pid);
+    my ($rc, $out, $err) = $wait->();
+    close $r;
+    is($rc, 143, 'the second SIGTERM ends it (143)') or diag $err;
+    is($err, '', '  at once, saying nothing');
+};
+
+# A session's backend stopped (SIGSTOP), let go (SIGCONT) when this goes.
+package BBT::Test::Stopped {
+    sub new { my ($c, $pid) = @_; kill('STOP', $pid) or die "kill STOP $pid: $!"; bless \$pid, $c }
+    sub DESTROY { kill 'CONT', ${ $_[0] } }
+}
+
+subtest 'revoke ID: its backend stopped, a second SIGINT ends it' => sub {
+    add_tokens('bea', 1, 790000000000);
+    my $h = hold('790000000001');
+    my ($pid, $wait) = start('revoke-stop', {}, 'revoke', '790000000001');
+    ok($env->pg_wait_backend('bbt-revoke-stop', "wait_event_type = 'Lock'"), 'it waits for the token');
+    my $bpid = $env->psql("SELECT pid FROM pg_stat_activity WHERE application_name = 'bbt-revoke-stop'",
+                          db => 'postgres');
+    my ($rc, $out, $err);
+    {
+        my $stopped = BBT::Test::Stopped->new($bpid);
+        signal('INT', $pid);
+        signal('INT', $pid);
+        ($rc, $out, $err) = $wait->();
+    }
+    let_go($h);
+    is($rc, 130, 'ended by SIGINT (130): the cancel its backend did not answer not waited for') or diag $err;
+    is($out, '', 'stdout: nothing');
+    is($err, '', 'stderr: nothing, ended at once');
+    is(live('bea'), 1, 'in the database: the token live');
+};
+
+subtest 'revoke ID: the postmaster stopped, a second SIGINT ends it in PQcancel' => sub {
+    add_tokens('pia', 1, 800000000000);
+    my $h = hold('800000000001');
+    my ($pid, $wait) = start('revoke-pm', {}, 'revoke', '800000000001');
+    ok($env->pg_wait_backend('bbt-revoke-pm', "wait_event_type = 'Lock'"), 'it waits for the token');
+    my ($pm) = slurp("$env->{pgdata}/postmaster.pid") =~ /\A(\d+)/;
+    my ($rc, $out, $err);
+    {
+        # The first SIGINT's cancel request waits for the postmaster's
+        # answer, which does not come.
+        my $stopped = BBT::Test::Stopped->new($pm);
+        signal('INT', $pid);
+        signal('INT', $pid);
+        ($rc, $out, $err) = $wait->();
+    }
+    let_go($h);
+    is($rc, 130, 'ended by SIGINT (130)') or diag $err;
+    is($err, '', 'stderr: nothing, ended at once');
+    is(live('pia'), 1, 'in the database: the token live');
+};
+
+subtest 'notify: SIGINT while the mailer hangs: nobody else is mailed' => sub {
+    my $md = "$RUN/mail-settle";
+    make_path($md);
+    my ($rc, $out, $err) = $env->cli_env({ BBT_MAILDIR => $md }, '--db', $env->superuser_conninfo, 'notify',
+                                         '--from', 'bbtoken@example.com', '--sendmail', "$BBT::Env::ROOT/t/mail/sendmail");
+    is($rc, 0, 'the notices due so far sent and settled') or diag $err;
+    for my $who (qw(amy bert cleo)) {
+        $env->user_add($who, '--email', "$who\@example.com");
+        my (undef, $id) = $env->token_create($who, name => 'gone');
+        $env->cli_ok('revoke', $id);
+    }
+    # Each call's recipient appended to $BBT_CALLS; the first call, once it
+    # has the message, waits for good (its pid in $BBT_HUNG).
+    my ($calls, $hung, $mailer) = ("$RUN/hang-calls", "$RUN/hang-pid", "$RUN/hang-first-sendmail");
+    BBT::Env::spew($mailer, <<'EOS', 0755);
+#!/usr/bin/perl
+use Fcntl qw(O_WRONLY O_CREAT O_EXCL);
+my $msg = do { local $/; <STDIN> };
+my ($to) = $msg =~ /^To: (.*)$/m;
+open my $c, '>>', $ENV{BBT_CALLS} or die "$ENV{BBT_CALLS}: $!";
+print $c "$to\n";
+close $c;
+if (sysopen my $f, "$ENV{BBT_HUNG}.first", O_WRONLY | O_CREAT | O_EXCL) {
+    open my $p, '>', "$ENV{BBT_HUNG}.tmp" or die;
+    print $p "$$\n";
+    close $p;
+    rename "$ENV{BBT_HUNG}.tmp", $ENV{BBT_HUNG} or die;
+    sleep 1 while 1;
+}
+exit 0;
+EOS
+    my ($pid, $wait) = start('notify-hang', { BBT_CALLS => $calls, BBT_HUNG => $hung }, 'notify',
+                             '--from', 'bbtoken@example.com', '--sendmail', $mailer, '--sendmail-timeout', '30');
+    my $mpid;
+    for (1 .. 1200) {
+        last if -e $hung && ($mpid = slurp($hung) =~ s/\s+//gr);
+        sleep 0.05;
+    }
+    ok($mpid, 'the mailer has the first message, and waits') or diag slurp("$RUN/int-notify-hang.err");
+    signal('INT', $pid);
+    ($rc, $out, $err) = $wait->();
+    is($rc, 130, 'ended by SIGINT (130)') or diag $err;
+    is(slurp($calls), "amy\@example.com\n", 'the mailer was run once: nobody after amy was mailed');
+    unlike($out, qr/^mailed /m, 'stdout: nobody mailed');
+    like($err, qr/\Abbtoken: mailing amy <amy\@example\.com>: not done: interrupted by SIGINT, so that message was not mailed and nothing was changed \(safe to run again\)\n\z/,
+         'stderr, one line: that message not mailed') or diag $err;
+    ok($mpid && !kill(0, $mpid), '  the mailer stopped') or diag "mailer $mpid";
+    $md = "$RUN/mail-after";
+    make_path($md);
+    ($rc, $out, $err) = $env->cli_env({ BBT_MAILDIR => $md }, '--db', $env->superuser_conninfo, 'notify',
+                                      '--from', 'bbtoken@example.com', '--sendmail', "$BBT::Env::ROOT/t/mail/sendmail");
+    is($rc, 0, 'run again') or diag $err;
+    like($out, qr/\Amailed amy \S+: 1 notice\nmailed bert \S+: 1 notice\nmailed cleo \S+: 1 notice\n\z/,
+         '  it mails the three, once each') or diag $out;
+};
+
+# The CLI held (t/dso/pqhold.c) after the statement holding $after and
+# $later more, SIGINT sent, and let go: ($rc, $out, $err, the statements
+# it sent after).
+my $PQHOLD;
+sub held_int {
+    my ($app, $after, $later, @args) = @_;
+    if (!$PQHOLD) {
+        $PQHOLD = tempdir('bbt-pqhold-XXXXXX', TMPDIR => 1, CLEANUP => 1) . '/pqhold.so';
+        my ($rc, $out, $err) = run_cmd(cmd => ['cc', '-shared', '-fPIC', '-O2', '-o', $PQHOLD,
+                                               "$BBT::Env::ROOT/t/dso/pqhold.c", '-ldl']);
+        die "cc pqhold.c: $out$err" if $rc;
+    }
+    my ($mark, $gate, $log) = map {"$RUN/pqhold-$app.$_"} qw(mark gate log);
+    unlink $mark, $gate, $log;
+    my ($pid, $wait) = start($app, { LD_PRELOAD => $PQHOLD, BBT_PQHOLD_AFTER => $after, BBT_PQHOLD_LATER => $later,
+                                     BBT_PQHOLD_MARK => $mark, BBT_PQHOLD_GATE => $gate, BBT_PQHOLD_LOG => $log },
+                             @args);
+    for (1 .. 1200) {
+        last if -e $mark || waitpid($pid, POSIX::WNOHANG()) != 0;
+        sleep 0.05;
+    }
+    ok(-e $mark, "held after the statement holding \"$after\"" . ($later ? " and $later more" : ''));
+    signal('INT', $pid);
+    BBT::Env::spew($gate, '');
+    my ($rc, $out, $err) = $wait->();
+    return ($rc, $out, $err, -e $log ? slurp($log) : '');
+}
+
+sub tokens_of {
+    my ($who) = @_;
+    return $env->psql("SELECT count(*) FROM bbtoken_tokens t JOIN bbtoken_users u ON u.id = t.user_id"
+                    . " WHERE u.name = '$who'");
+}
+
+SKIP: {
+    skip 'LD_PRELOAD beside the sanitizers', 3 if $ENV{BBT_SANITIZE};
+
+    subtest 'create: SIGINT before its token\'s row is sent' => sub {
+        $env->user_add('tim');
+        my ($rc, $out, $err, $sent) = held_int('create-store', "set_config('lock_timeout'", 0,
+                                               'create', 'tim', '--name', 'held');
+        is($rc, 130, 'ended by SIGINT (130)') or diag $err;
+        is($out, '', 'stdout: no token');
+        like($err, qr/\Abbtoken: creating the token: not done: interrupted by SIGINT, so nothing was changed \(safe to run again\)\n\z/,
+             'stderr, one line: nothing changed') or diag $err;
+        is($sent, '', 'no statement sent after the signal') or diag $sent;
+        is(tokens_of('tim'), 0, 'in the database: no token');
+    };
+
+    subtest 'create: SIGINT once its token is printed, before the COMMIT' => sub {
+        $env->user_add('tom');
+        my ($rc, $out, $err, $sent) = held_int('create-commit', 'pg_current_xact_id_if_assigned', 0,
+                                               'create', 'tom', '--name', 'held');
+        is($rc, 130, 'ended by SIGINT (130)') or diag $err;
+        like($out, qr/\A\S+\n\z/, 'stdout: the token');
+        like($err, qr/\Abbtoken: committing the token \(the token printed is not valid\): not done: interrupted by SIGINT, so nothing was changed \(safe to run again\)\n\z/,
+             'stderr, one line: the token printed is not valid') or diag $err;
+        is($sent, '', 'no statement sent after the signal, no COMMIT') or diag $sent;
+        is(tokens_of('tom'), 0, 'in the database: no token');
+    };
+
+    subtest 'db upgrade: SIGINT before a migration\'s script' => sub {
+        db_at($env, 'held', 59);
+        my ($rc, $out, $err, $sent) = held_int('upgrade-held', 'LOCK TABLE bbtoken_schema', 2,
+                                               '--db', $env->superuser_conninfo('held'), 'db', 'upgrade');
+        is($rc, 130, 'ended by SIGINT (130)') or diag $err;
+        is($out, '', 'stdout: nothing applied');
+        like($err, qr/\Abbtoken: applying migration 0060_schema_one_row: not done: interrupted by SIGINT, so nothing was changed \(safe to run again\)\n\z/,
+             'stderr, one line: nothing changed') or diag $err;
+        is($sent, '', 'no statement sent after the signal: not its script') or diag $sent;
+        is($env->psql('SELECT max(version) FROM bbtoken_schema', db => 'held'), 59, 'in the database: version 59');
+    };
+}
 
 # bbtoken @args with stdout /dev/full: (exit code, stderr).
 sub full {

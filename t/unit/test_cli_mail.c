@@ -3,7 +3,8 @@
  * and folding, the whole message for every kind of notice (headers, 7bit
  * or base64 body), refusals of anything that could add a header, the Date
  * and Message-ID, and sendmail's exit status through stand-in mailers,
- * and its deadline: one that never answers is stopped with what it started. */
+ * and its deadline: one that never answers is stopped with what it started,
+ * at the deadline or when the caller's stop (an interrupt) says so. */
 #define _GNU_SOURCE
 #include "cli.h"
 #include "cli_capture.h"
@@ -554,7 +555,7 @@ static void test_sendmail_timeout(void)
              "sleep 600 & echo $! > %s/bg; cat > /dev/null; sleep 600", dir);
     script(dir, "hang", cmd, path, sizeof(path));
     errno = 0;
-    rc = bbtoken_sendmail(path, SENDER, msg, strlen(msg), 1);
+    rc = bbtoken_sendmail(path, SENDER, msg, strlen(msg), 1, NULL);
     is_int(rc, -1, "a mailer that reads and never ends: -1");
     is_int(errno, ETIMEDOUT, "  ETIMEDOUT");
     snprintf(file, sizeof(file), "%s/bg", dir);
@@ -562,18 +563,71 @@ static void test_sendmail_timeout(void)
     ok(bg > 0 && gone((pid_t)bg), "  what it started is stopped too (%ld)", bg);
     script(dir, "deaf", "exec sleep 600", path, sizeof(path));
     errno = 0;
-    rc = bbtoken_sendmail(path, SENDER, big, big_len, 1);
+    rc = bbtoken_sendmail(path, SENDER, big, big_len, 1, NULL);
     is_int(rc, -1, "one that never reads a big message: -1");
     is_int(errno, ETIMEDOUT, "  ETIMEDOUT");
     script(dir, "stubborn", "trap '' TERM; cat > /dev/null; sleep 600 & wait",
            path, sizeof(path));
     errno = 0;
-    rc = bbtoken_sendmail(path, SENDER, msg, strlen(msg), 1);
+    rc = bbtoken_sendmail(path, SENDER, msg, strlen(msg), 1, NULL);
     is_int(rc, -1, "one that ignores SIGTERM: -1 (killed)");
     is_int(errno, ETIMEDOUT, "  ETIMEDOUT");
     script(dir, "ok", "cat > /dev/null", path, sizeof(path));
-    is_int(bbtoken_sendmail(path, SENDER, big, big_len, 1), 0,
+    is_int(bbtoken_sendmail(path, SENDER, big, big_len, 1, NULL), 0,
            "one that takes a big message in time: 0");
+    free(big);
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+    if (system(cmd) != 0) {
+        diag("could not remove %s", dir);
+    }
+}
+
+/* notify's stop: an interrupt of the CLI, here once the file named
+ * exists (the mailer made it, and waits). */
+static char stop_file[256];
+
+static int stop_once_there(void)
+{
+    return access(stop_file, F_OK) == 0;
+}
+
+/* A mailer that never answers, given up when stop says so, well before
+ * its deadline: stopped as at the deadline, the message not sent. */
+static void test_sendmail_stop(void)
+{
+    char dir[] = "/tmp/bbt-unit-mail-XXXXXX", path[256], cmd[512];
+    static const char msg[] = "To: a@b\nSubject: x\n\nbody\n";
+    size_t big_len = 1 << 20;
+    char *big = malloc(big_len);
+    long bg;
+    int rc;
+
+    if (!ok(mkdtemp(dir) != NULL, "a temporary directory")) {
+        free(big);
+        return;
+    }
+    memset(big, 'x', big_len);
+    snprintf(stop_file, sizeof(stop_file), "%s/bg", dir);
+    snprintf(cmd, sizeof(cmd),
+             "sleep 600 & echo $! > %s/bg.tmp; mv %s/bg.tmp %s/bg; "
+             "cat > /dev/null; sleep 600",
+             dir, dir, dir);
+    script(dir, "hang", cmd, path, sizeof(path));
+    errno = 0;
+    rc = bbtoken_sendmail(path, SENDER, msg, strlen(msg), 600, stop_once_there);
+    is_int(rc, -1, "stopped while a mailer that read it waits: -1");
+    is_int(errno, ECANCELED, "  ECANCELED, not its deadline");
+    bg = atol(slurp(stop_file));
+    ok(bg > 0 && gone((pid_t)bg), "  what it started is stopped too (%ld)", bg);
+    snprintf(stop_file, sizeof(stop_file), "%s/deaf", dir);
+    snprintf(cmd, sizeof(cmd), "touch %s/deaf; exec sleep 600", dir);
+    script(dir, "deaf", cmd, path, sizeof(path));
+    errno = 0;
+    rc = bbtoken_sendmail(path, SENDER, big, big_len, 600, stop_once_there);
+    is_int(rc, -1,
+           "stopped while one that never reads a big message waits: "
+           "-1");
+    is_int(errno, ECANCELED, "  ECANCELED");
     free(big);
     snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
     if (system(cmd) != 0) {
@@ -598,7 +652,7 @@ static void test_sendmail(void)
              dir, dir);
     script(dir, "ok", cmd, path, sizeof(path));
     capture_start();
-    rc = bbtoken_sendmail(path, SENDER, msg, strlen(msg), 60);
+    rc = bbtoken_sendmail(path, SENDER, msg, strlen(msg), 60, NULL);
     capture_end();
     is_int(rc, 0, "a mailer that takes it: 0");
     snprintf(file, sizeof(file), "%s/msg", dir);
@@ -609,37 +663,38 @@ static void test_sendmail(void)
     is_str(capture_out, "", "  its output is not on our stdout");
     is_str(capture_err, "to-stdout\n", "  but on stderr");
     capture_start();
-    rc = bbtoken_sendmail(path, "-oQ/tmp/q@example.com", msg, strlen(msg), 60);
+    rc = bbtoken_sendmail(path, "-oQ/tmp/q@example.com", msg, strlen(msg), 60,
+                          NULL);
     capture_end();
     is_int(rc, 0, "a sender that reads like an option: taken");
     is_str(slurp(file), "-f\n-oQ/tmp/q@example.com\n-t\n-oi\n",
            "  -f's own argument, the next one");
 
     script(dir, "fail", "exit 3", path, sizeof(path));
-    is_int(bbtoken_sendmail(path, SENDER, big, big_len, 60), 3,
+    is_int(bbtoken_sendmail(path, SENDER, big, big_len, 60, NULL), 3,
            "a mailer that fails without reading: its exit status (no "
            "SIGPIPE)");
     script(dir, "liar", "exit 0", path, sizeof(path));
     errno = 0;
-    is_int(bbtoken_sendmail(path, SENDER, big, big_len, 60), -1,
+    is_int(bbtoken_sendmail(path, SENDER, big, big_len, 60, NULL), -1,
            "one that says 0 without reading the message: -1");
     is_int(errno, EPIPE, "  EPIPE");
     errno = 0;
-    is_int(bbtoken_sendmail(path, SENDER, msg, strlen(msg), 60), -1,
+    is_int(bbtoken_sendmail(path, SENDER, msg, strlen(msg), 60, NULL), -1,
            "  and a message that fits in the pipe: -1");
     is_int(errno, EPIPE, "  EPIPE");
     script(dir, "half", "dd bs=1 count=10 of=/dev/null 2>/dev/null", path,
            sizeof(path));
     errno = 0;
-    is_int(bbtoken_sendmail(path, SENDER, msg, strlen(msg), 60), -1,
+    is_int(bbtoken_sendmail(path, SENDER, msg, strlen(msg), 60, NULL), -1,
            "one that says 0 having read part of it: -1");
     is_int(errno, EPIPE, "  EPIPE");
     script(dir, "killed", "kill -9 $$", path, sizeof(path));
-    is_int(bbtoken_sendmail(path, SENDER, msg, strlen(msg), 60), 128 + 9,
+    is_int(bbtoken_sendmail(path, SENDER, msg, strlen(msg), 60, NULL), 128 + 9,
            "one killed by a signal: 128 + the signal");
     snprintf(path, sizeof(path), "%s/missing", dir);
     errno = 0;
-    rc = bbtoken_sendmail(path, SENDER, msg, strlen(msg), 60);
+    rc = bbtoken_sendmail(path, SENDER, msg, strlen(msg), 60, NULL);
     /* glibc's posix_spawn reports a failed exec; others (valgrind's)
      * leave it to the child, which exits 127 as a shell would. */
     ok((rc == -1 && errno == ENOENT) || rc == 127,
@@ -663,5 +718,6 @@ int main(void)
     test_date_id();
     test_sendmail();
     test_sendmail_timeout();
+    test_sendmail_stop();
     return done_testing();
 }
