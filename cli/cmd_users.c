@@ -226,6 +226,33 @@ int bbtoken_cmd_user_set(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
 #define BBTOKEN_SQL_GRANTEE                                                    \
     "WITH u AS (SELECT id FROM bbtoken_users WHERE id = $1 FOR SHARE) "
 
+/* A grant on a personal project ~slug ($2) takes the row of user slug
+ * (bbtoken_tokens_personal: the project keeps a user, which a rename or a
+ * deletion of the user, a change of its key, would end) before the
+ * grantee's, as a rename or a deletion of that user holds its row, then
+ * takes its grantees' (t/76-lock-circle-personal).  FOR KEY SHARE, as
+ * that trigger takes it for a grant: what is held while the grantee's
+ * row is waited for conflicts with nothing but such a change of the
+ * user.  The subquery on o gates the scan of u, so o's row is locked
+ * first; MATERIALIZED keeps each lock on its own scan. */
+#define BBTOKEN_SQL_GRANT_ROWS                                                 \
+    "WITH o AS MATERIALIZED (SELECT 1 FROM bbtoken_users"                      \
+    " WHERE $2 LIKE '~%' AND slug = substr($2, 2) FOR KEY SHARE),"             \
+    " u AS MATERIALIZED (SELECT id FROM bbtoken_users"                         \
+    " WHERE id = $1 AND (SELECT count(*) FROM o) >= 0 FOR SHARE) "
+#define BBTOKEN_SQL_GRANT_REPO                                                 \
+    BBTOKEN_SQL_GRANT_ROWS                                                     \
+    "INSERT INTO bbtoken_repo_grants (user_id, project_key, permission,"       \
+    " repo_slug) SELECT id, $2, $3, $4 FROM u"                                 \
+    " ON CONFLICT (user_id, project_key, repo_slug) DO UPDATE"                 \
+    " SET permission = EXCLUDED.permission"
+#define BBTOKEN_SQL_GRANT_PROJECT                                              \
+    BBTOKEN_SQL_GRANT_ROWS                                                     \
+    "INSERT INTO bbtoken_project_grants (user_id, project_key, permission)"    \
+    " SELECT id, $2, $3 FROM u"                                                \
+    " ON CONFLICT (user_id, project_key) DO UPDATE"                            \
+    " SET permission = EXCLUDED.permission"
+
 int bbtoken_cmd_grant(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
                       const bbtoken_args_t *a)
 {
@@ -264,21 +291,10 @@ int bbtoken_cmd_grant(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
     params[1] = t.key;
     params[2] = bbt_perm_name(perm.scope, perm.level);
     params[3] = t.slug;
-    rc = bbtoken_exec_audited(
-        ctx, "granting",
-        t.slug ? BBTOKEN_SQL_GRANTEE "INSERT INTO bbtoken_repo_grants"
-                                     " (user_id, project_key, permission,"
-                                     " repo_slug) SELECT id, $2, $3, $4 FROM u"
-                                     " ON CONFLICT (user_id, project_key,"
-                                     " repo_slug) DO UPDATE"
-                                     " SET permission = EXCLUDED.permission"
-               : BBTOKEN_SQL_GRANTEE "INSERT INTO bbtoken_project_grants"
-                                     " (user_id, project_key, permission)"
-                                     " SELECT id, $2, $3 FROM u"
-                                     " ON CONFLICT (user_id, project_key)"
-                                     " DO UPDATE"
-                                     " SET permission = EXCLUDED.permission",
-        t.slug ? 4 : 3, params, &rows);
+    rc = bbtoken_exec_audited(ctx, "granting",
+                              t.slug ? BBTOKEN_SQL_GRANT_REPO
+                                     : BBTOKEN_SQL_GRANT_PROJECT,
+                              t.slug ? 4 : 3, params, &rows);
     if (rc == 0 && rows == 0) {
         rc = bbtoken_fail("no such user: %s", u.name);
     }

@@ -20,21 +20,42 @@
 -- the row, and the next change waits for the disable.
 --
 -- Still the user's row before the token's and before the project's lock
--- row, as a deletion or a rename of the user takes them.  A grant on the
--- project and its settings keep FOR SHARE: an admin makes them through the
--- CLI, and a grant takes its grantee's row FOR SHARE first, so grants on
--- ~a to b and on ~b to a at once would wait in a circle were the project's
--- user's taken exclusively.
+-- row, as a deletion or a rename of the user takes them.  The settings
+-- keep FOR SHARE.  A grant on the project takes it FOR KEY SHARE, before
+-- the grantee's (`bbtoken grant`, as a plain INSERT does: this trigger,
+-- then the lookup's after the statement): all it needs is that the user
+-- is neither renamed nor deleted, each a change of the row's key (a
+-- deletion or a rename waits for the grant and deletes it, or comes first
+-- and the grant is refused, as migration 44 has it).  `bbtoken grant` took
+-- the grantee's row first, FOR SHARE, then the user's FOR SHARE, while a
+-- rename or a deletion of the user holds it, then takes its grantees' FOR
+-- SHARE: with a change of the grantee's row held and a second queued
+-- behind the waiting grant (a rotation of a token of the grantee's
+-- project or of its own, a disable), the rename's request queued behind
+-- the second, which waited for the grant, which waited for the rename.
+-- Taking the user's row FOR SHARE first would wait so for a rotation of
+-- the user's tokens, and circle the same way with a rename of the
+-- grantee when the user holds a grant on the grantee's project; KEY SHARE
+-- waits for no rotation (the README tells what circles are left).  The
+-- grantee's row stays FOR SHARE (the lookup's trigger): it orders the
+-- grant against a new token of the grantee, which takes that row FOR NO
+-- KEY UPDATE and computes its lookup row from the grants it sees.
 --
--- (t/76-rotate-disable-personal races each of these.)
+-- (t/76-rotate-disable-personal races each of these, and
+-- t/76-lock-circle-personal the grant.)
 
--- As migration 56's, the user's row FOR NO KEY UPDATE for a token.
+-- As migration 56's, the user's row FOR NO KEY UPDATE for a token, FOR
+-- KEY SHARE for a grant.
 CREATE OR REPLACE FUNCTION bbtoken_tokens_personal() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER AS $$
 BEGIN
     IF TG_TABLE_NAME = 'bbtoken_tokens' THEN
         PERFORM 1 FROM bbtoken_users
           WHERE slug = substr(NEW.project_key, 2) FOR NO KEY UPDATE;
+    ELSIF TG_TABLE_NAME IN ('bbtoken_project_grants',
+                            'bbtoken_repo_grants') THEN
+        PERFORM 1 FROM bbtoken_users
+          WHERE slug = substr(NEW.project_key, 2) FOR KEY SHARE;
     ELSE
         PERFORM 1 FROM bbtoken_users
           WHERE slug = substr(NEW.project_key, 2) FOR SHARE;
