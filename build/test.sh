@@ -33,11 +33,27 @@ export BBT_TMPDIR
 # BBT_KEEP=1 keeps a test's directory (t/lib/BBT/Env.pm), which is in this
 # one: the servers are stopped all the same, this one is kept, and where it
 # is is said after prove's output.
+# apache2 -k stop only signals the parent, which then stops its children:
+# the script's exit waits for it (a loaded machine takes seconds), so that
+# what it says is stopped is, and its port is free; one still there after
+# 30 s is killed.
+stop_httpd() {
+    local pidf pid i
+    pidf=$(sed -n 's/^PidFile "\(.*\)"$/\1/p' "$1/httpd.conf" | head -n 1)
+    pid=$(cat "$pidf" 2>/dev/null || true)
+    /usr/sbin/apache2 -f "$1/httpd.conf" -k stop 2>/dev/null || true
+    case "$pid" in '' | *[!0-9]*) return 0 ;; esac
+    for i in $(seq 300); do
+        kill -0 "$pid" 2>/dev/null || return 0
+        sleep 0.1
+    done
+    kill -KILL "$pid" 2>/dev/null || true
+}
 cleanup() {
     local d
     for d in "$BBT_TMPDIR"/*/; do
         if [ -f "$d/httpd.conf" ]; then
-            /usr/sbin/apache2 -f "$d/httpd.conf" -k stop 2>/dev/null || true
+            stop_httpd "$d"
         fi
         # A test's cluster, or the template of a run's clusters (t/lib/BBT/Pg.pm).
         for pg in "$d/pg/data" "$d/data"; do
