@@ -232,9 +232,12 @@ int bbtoken_cmd_user_set(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
  * grantee's, as a rename or a deletion of that user holds its row, then
  * takes its grantees' (t/76-lock-circle-personal).  FOR KEY SHARE, as
  * that trigger takes it for a grant: what is held while the grantee's
- * row is waited for conflicts with nothing but such a change of the
- * user.  The subquery on o gates the scan of u, so o's row is locked
- * first; MATERIALIZED keeps each lock on its own scan. */
+ * row is waited for conflicts with no rotation of the user's tokens
+ * (FOR NO KEY UPDATE), only with a rename or a deletion of the user and,
+ * on PostgreSQL 15, with any other update of its row (a disable: each
+ * is a key update there, as migration 35 notes).  The subquery on o gates the
+ * scan of u, so o's row is locked first; MATERIALIZED keeps each lock on its
+ * own scan. */
 #define BBTOKEN_SQL_GRANT_ROWS                                                 \
     "WITH o AS MATERIALIZED (SELECT 1 FROM bbtoken_users"                      \
     " WHERE $2 LIKE '~%' AND slug = substr($2, 2) FOR KEY SHARE),"             \

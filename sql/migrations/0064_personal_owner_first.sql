@@ -24,7 +24,10 @@
 -- keep FOR SHARE.  A grant on the project takes it FOR KEY SHARE, before
 -- the grantee's (`bbtoken grant`, as a plain INSERT does: this trigger,
 -- then the lookup's after the statement): all it needs is that the user
--- is neither renamed nor deleted, each a change of the row's key (a
+-- is neither renamed nor deleted, each a change of the row's key (on
+-- PostgreSQL 15 any update of the row is one, a disable too, as migration
+-- 35 notes, and waits for the grant or the grant for it; no rotation
+-- does, taking the row FOR NO KEY UPDATE) (a
 -- deletion or a rename waits for the grant and deletes it, or comes first
 -- and the grant is refused, as migration 44 has it).  `bbtoken grant` took
 -- the grantee's row first, FOR SHARE, then the user's FOR SHARE, while a
