@@ -37,21 +37,6 @@ my $UNCONFIRMED = "the synchronous standby did not confirm";
 
 sub lines { my ($s) = @_; return scalar(() = $s =~ /\n/g) }
 
-# $n tokens of new user $who, ids from $base + 1, made by one INSERT with
-# the ordinary triggers off (the limit on live tokens would refuse them).
-sub add_user_tokens {
-    my ($who, $n, $base) = @_;
-    $env->user_add($who);
-    $env->psql("SET session_replication_role = replica;"
-             . " INSERT INTO bbtoken_tokens (id, user_id, name, project_perm, repo_perm, salt, secret_hash)"
-             . " SELECT lpad(($base + g)::text, 12, '0'), u.id, '$who ' || g, 'PROJECT_READ', 'REPO_READ',"
-             . " md5('s' || g), md5('h' || g) || md5('k' || g)"
-             . " FROM generate_series(1, $n) g, bbtoken_users u WHERE u.name = '$who'");
-}
-
-sub live { $env->psql("SELECT count(*) FROM bbtoken_tokens t JOIN bbtoken_users u ON u.id = t.user_id"
-                      . " WHERE u.name = '$_[0]' AND t.revoked_at IS NULL") }
-
 # bbtoken --db <superuser> @args in the background, its backend named
 # bbt-$app, PGOPTIONS $opts, stdout to $stdout (a file of its own when
 # undef): a function that waits for it and returns (exit code, stdout,
@@ -100,7 +85,7 @@ sub cancel_next {
 }
 
 subtest 'revoke --user: a commit not confirmed, then a lost COMMIT not asked about: one line' => sub {
-    add_user_tokens('frank', 1500, 510000000000);
+    $env->user_add_bulk_tokens('frank', 1500, 510000000000);
     $env->pg_syncrep(1);
     my $wait = bg('frank', $SYNC, undef, 'revoke', '--user', 'frank');
     my $first = cancel_next('frank');
@@ -116,11 +101,11 @@ subtest 'revoke --user: a commit not confirmed, then a lost COMMIT not asked abo
     is(lines($err), 1, 'one line on stderr') or diag $err;
     like($err, qr/\Abbtoken: revoking the tokens: the connection was lost at its COMMIT \([^\n]*\), so whether it took effect is not known \(look before running it again\); the database could not say: not connected again: cannot connect to the database: [^\n]*not currently accepting connections; whatever became of it, 1000 tokens of frank were revoked before it \(running the command again revokes the rest\); $UNCONFIRMED 1 of the command's commits: a failover may lose what it did\n\z/,
          '  what became of the second is not known, the first was done, and not confirmed') or diag $err;
-    is(live('frank'), 0, 'in the database: all revoked (the second committed locally)');
+    is($env->user_live_tokens('frank'), 0, 'in the database: all revoked (the second committed locally)');
 };
 
 subtest 'revoke --user: two commits not confirmed, and success: one line at the end' => sub {
-    add_user_tokens('fred', 1500, 520000000000);
+    $env->user_add_bulk_tokens('fred', 1500, 520000000000);
     $env->pg_syncrep(1);
     my $wait = bg('fred', $SYNC, undef, 'revoke', '--user', 'fred');
     my $first = cancel_next('fred');
@@ -131,7 +116,7 @@ subtest 'revoke --user: two commits not confirmed, and success: one line at the 
     is($out, "revoked 1500 tokens of fred\n", 'stdout: the summary');
     is($err, "bbtoken: done, but $UNCONFIRMED 2 of the command's commits: a failover may lose what they did\n",
        'one line on stderr: both told, at the end') or diag $err;
-    is(live('fred'), 0, 'in the database: all revoked');
+    is($env->user_live_tokens('fred'), 0, 'in the database: all revoked');
 };
 
 subtest 'a command of one transaction: a commit not confirmed, then its output not written' => sub {
@@ -148,7 +133,7 @@ subtest 'a command of one transaction: a commit not confirmed, then its output n
 };
 
 subtest 'the session made again fails as it is set up: what was done said once' => sub {
-    add_user_tokens('fay', 1500, 530000000000);
+    $env->user_add_bulk_tokens('fay', 1500, 530000000000);
     $env->pg_syncrep(1);
     my $wait = bg('fay', "$SYNC -c lock_timeout=2s", undef, 'revoke', '--user', 'fay');
     my $first = cancel_next('fay');

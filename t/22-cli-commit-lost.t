@@ -205,24 +205,6 @@ sub stopped_re {
     return qr/^bbtoken: \Q$what\E: done, though the connection was lost at its COMMIT \([^\n]*\): connected again, the database says its transaction \d+ committed, and it holds its records in the audit trail\nbbtoken: stopped there: the database session that held \Q$held\E was lost with the connection, and a new one does not hold it: the rest was not done \(run the command again\)\n\z/;
 }
 
-# The tokens of user $who, $n of them named "$who N", made by one INSERT
-# with the ordinary triggers off (the limit on live tokens would refuse
-# them), ids from $base + 1.
-sub add_tokens {
-    my ($who, $n, $base) = @_;
-    $env->user_add($who);
-    $env->psql("SET session_replication_role = replica;"
-             . " INSERT INTO bbtoken_tokens (id, user_id, name, project_perm, repo_perm, salt, secret_hash)"
-             . " SELECT lpad(($base + g)::text, 12, '0'), u.id, '$who ' || g, 'PROJECT_READ', 'REPO_READ',"
-             . " md5('s' || g), md5('h' || g) || md5('k' || g)"
-             . " FROM bbtoken_users u, generate_series(1, $n) g WHERE u.name = '$who'");
-}
-
-sub live_of {
-    return $env->psql("SELECT count(*) FROM bbtoken_tokens t JOIN bbtoken_users u ON u.id = t.user_id"
-                    . " WHERE u.name = '$_[0]' AND t.revoked_at IS NULL");
-}
-
 # The line of a batch revoked, done though its COMMIT's answer was lost.
 my $DONE = qr/bbtoken: revoking the tokens: done, though the connection was lost at its COMMIT \([^\n]*\): connected again, the database says its transaction \d+ committed, and it holds its records in the audit trail\n/;
 
@@ -234,7 +216,7 @@ subtest 'list --all --revoke: its only batch revoked, its answer lost: done, and
     ok(!-e $AFTER, 'the relay cut the batch\'s COMMIT\'s answer') or return;
     is($rc, 0, 'exit 0') or diag $err;
     like($err, qr/\A$DONE\z/, 'done, and nothing more said') or diag $err;
-    is(live_of('carol'), 0, 'in the database: the three revoked');
+    is($env->user_live_tokens('carol'), 0, 'in the database: the three revoked');
     like($out, qr/^ID\b.*\n(?:.*\bc[123]\b.*\n){3}revoked 3 tokens\n\z/, 'the three listed, and the summary')
         or diag $out;
     ($rc, $out, $err) = $env->cli_raw('--db', $CUT, 'list', '--all', '--owner', 'carol', '--revoke');
@@ -253,11 +235,11 @@ subtest 'list --all --revoke --json: its only batch\'s answer lost: a whole docu
     my $doc = eval { decode_json($out) };
     is(ref $doc, 'ARRAY', 'stdout is one JSON array') or diag "$@$out";
     is(join(' ', sort map { $_->{name} } @{ $doc || [] }), 'd1 d2 d3', '  of the three revoked');
-    is(live_of('dora'), 0, 'in the database: the three revoked');
+    is($env->user_live_tokens('dora'), 0, 'in the database: the three revoked');
 };
 
 subtest 'list --all --revoke: a last batch of a whole batch\'s rows, its answer lost: done' => sub {
-    add_tokens('erin', 1000, 310000000000);
+    $env->user_add_bulk_tokens('erin', 1000, 310000000000);
     spew($AFTER, 'BEGIN ISOLATION LEVEL READ COMMITTED');
     my ($rc, $out, $err) = $env->cli_raw('--db', $CUT, 'list', '--all', '--owner', 'erin', '--revoke');
     ok(!-e $AFTER, 'the relay cut the batch\'s COMMIT\'s answer') or return;
@@ -265,25 +247,25 @@ subtest 'list --all --revoke: a last batch of a whole batch\'s rows, its answer 
     like($err, qr/\A$DONE\z/, 'done, and nothing more said') or diag $err;
     like($out, qr/\nrevoked 1000 tokens\n\z/, 'the summary');
     is(scalar(() = $out =~ /\berin \d+\b/g), 1000, '  after the thousand listed');
-    is(live_of('erin'), 0, 'in the database: the thousand revoked');
+    is($env->user_live_tokens('erin'), 0, 'in the database: the thousand revoked');
 };
 
 subtest 'list --all --revoke: a batch before the last revoked, its answer lost: done, then stopped' => sub {
-    add_tokens('frank', 1001, 320000000000);
+    $env->user_add_bulk_tokens('frank', 1001, 320000000000);
     spew($AFTER, 'BEGIN ISOLATION LEVEL READ COMMITTED');
     my ($rc, $out, $err) = $env->cli_raw('--db', $CUT, 'list', '--all', '--owner', 'frank', '--revoke');
     ok(!-e $AFTER, 'the relay cut the first batch\'s COMMIT\'s answer') or return;
     is($rc, 3, 'exit 3') or diag $err;
     like($err, stopped_re('revoking the tokens', 'its listing\'s cursor'), 'done, then stopped, saying why')
         or diag $err;
-    is(live_of('frank'), 1, 'in the database: the first thousand revoked, one left');
+    is($env->user_live_tokens('frank'), 1, 'in the database: the first thousand revoked, one left');
     is(scalar(() = $out =~ /\bfrank \d+\b/g), 1000, 'the batch revoked listed');
     unlike($out, qr/^revoked \d/m, '  no summary: the command did not end');
     ($rc, $out, $err) = $env->cli_raw('--db', $CUT, 'list', '--all', '--owner', 'frank', '--revoke', '--json');
     is($rc, 0, 'run again: exit 0') or diag $err;
     my $doc = eval { decode_json($out) } || [];
     is(scalar @$doc, 1, '  the one left revoked');
-    is(live_of('frank'), 0, '  none left');
+    is($env->user_live_tokens('frank'), 0, '  none left');
 };
 
 subtest 'notify: unused tokens revoked, the answer lost: done, then stopped, mailed once' => sub {

@@ -19,21 +19,6 @@ use BBT::Env;
 
 my $env = BBT::Env->new(httpd => 0)->start;
 
-# $n tokens of new user $who, ids from $base + 1, made by one INSERT with
-# the ordinary triggers off (the limit on live tokens would refuse them).
-sub add_user_tokens {
-    my ($who, $n, $base) = @_;
-    $env->user_add($who);
-    $env->psql("SET session_replication_role = replica;"
-             . " INSERT INTO bbtoken_tokens (id, user_id, name, project_perm, repo_perm, salt, secret_hash)"
-             . " SELECT lpad(($base + g)::text, 12, '0'), u.id, '$who ' || g, 'PROJECT_READ', 'REPO_READ',"
-             . " md5('s' || g), md5('h' || g) || md5('k' || g)"
-             . " FROM generate_series(1, $n) g, bbtoken_users u WHERE u.name = '$who'");
-}
-
-sub live { $env->psql("SELECT count(*) FROM bbtoken_tokens t JOIN bbtoken_users u ON u.id = t.user_id"
-                      . " WHERE u.name = '$_[0]' AND t.revoked_at IS NULL") }
-
 my $REFUSAL = qr/role bbtoken_httpd, which is no superuser, may create objects there \(schema public\): [^\n]*/;
 
 # bbtoken @args, its second batch's COMMIT cut once the guard would
@@ -73,7 +58,7 @@ sub rerun {
 }
 
 subtest 'revoke --user: the session made again refused by the guard' => sub {
-    add_user_tokens('gus', 2500, 610000000000);
+    $env->user_add_bulk_tokens('gus', 2500, 610000000000);
     my ($rc, $out, $err, $cut) = cut_refused('610000001001', 'revoke', '--user', 'gus');
     ok($cut, 'the COMMIT of the second batch cut while it waited for the standby') or return;
     is($rc, 1, 'exit 1') or diag $err;
@@ -81,15 +66,15 @@ subtest 'revoke --user: the session made again refused by the guard' => sub {
     like($err, qr/\Abbtoken: revoking the tokens: the connection was lost at its COMMIT \([^\n]*\), so whether it took effect is not known \(look before running it again\); the database could not say: not connected again: $REFUSAL; whatever became of it, 1000 tokens of gus were revoked before it; once that is put right, running the command again revokes the rest\n\z/,
          'stderr, one line: not known, refused, the first batch revoked, the rest once that is put right') or diag $err;
     unlike($err, qr/\(running the command again/, '  no rest promised to a run again as it is');
-    is(live('gus'), 500, 'in the database: 2000 revoked (the second committed locally)');
+    is($env->user_live_tokens('gus'), 500, 'in the database: 2000 revoked (the second committed locally)');
 
     $out = rerun('revoke', '--user', 'gus');
     is($out, "revoked 500 tokens of gus\n", '  the rest revoked');
-    is(live('gus'), 0, '  none left');
+    is($env->user_live_tokens('gus'), 0, '  none left');
 };
 
 subtest 'list --all --revoke: the session made again refused by the guard' => sub {
-    add_user_tokens('gwen', 2500, 620000000000);
+    $env->user_add_bulk_tokens('gwen', 2500, 620000000000);
     my ($rc, $out, $err, $cut) = cut_refused('620000001001', 'list', '--all', '--owner', 'gwen', '--revoke');
     ok($cut, 'the COMMIT of the second batch cut while it waited for the standby') or return;
     is($rc, 1, 'exit 1') or diag $err;
@@ -97,11 +82,11 @@ subtest 'list --all --revoke: the session made again refused by the guard' => su
     like($err, qr/\Abbtoken: revoking the tokens: the connection was lost at its COMMIT \([^\n]*\), so whether it took effect is not known \(look before running it again\); the database could not say: not connected again: $REFUSAL; whatever became of it, the 1000 tokens listed above were revoked before it; once that is put right, running the command again revokes the rest\n\z/,
          'stderr, one line: not known, refused, those listed revoked, the rest once that is put right') or diag $err;
     unlike($err, qr/\(running the command again/, '  no rest promised to a run again as it is');
-    is(live('gwen'), 500, 'in the database: 2000 revoked (the second committed locally)');
+    is($env->user_live_tokens('gwen'), 500, 'in the database: 2000 revoked (the second committed locally)');
 
     $out = rerun('list', '--all', '--owner', 'gwen', '--revoke');
     is(scalar(() = $out =~ /\bgwen \d+\b/g), 500, '  the rest listed') or diag $out;
-    is(live('gwen'), 0, '  and revoked');
+    is($env->user_live_tokens('gwen'), 0, '  and revoked');
 };
 
 is($env->psql("SELECT has_schema_privilege('bbtoken_httpd', 'public', 'CREATE')"), 'f',

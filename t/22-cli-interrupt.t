@@ -43,24 +43,6 @@ use BBT::Util qw(slurp run_cmd);
 my $env = BBT::Env->new(httpd => 0)->start;
 my $RUN = $env->dir . '/run';
 
-# $n tokens of user $who, ids from $base + 1, made by one INSERT with the
-# ordinary triggers off (the limit on live tokens would refuse them).
-sub add_tokens {
-    my ($who, $n, $base) = @_;
-    $env->user_add($who);
-    $env->psql("SET session_replication_role = replica;"
-             . " INSERT INTO bbtoken_tokens (id, user_id, name, project_perm, repo_perm, salt, secret_hash)"
-             . " SELECT lpad(($base + g)::text, 12, '0'), u.id, '$who ' || g, 'PROJECT_READ', 'REPO_READ',"
-             . " md5('s' || g), md5('h' || g) || md5('k' || g)"
-             . " FROM generate_series(1, $n) g, bbtoken_users u WHERE u.name = '$who'");
-}
-
-sub live {
-    my ($who) = @_;
-    return $env->psql("SELECT count(*) FROM bbtoken_tokens t JOIN bbtoken_users u ON u.id = t.user_id"
-                    . " WHERE u.name = '$who' AND t.revoked_at IS NULL");
-}
-
 sub audited {
     my ($who) = @_;
     return $env->psql("SELECT count(*) FROM bbtoken_audit a JOIN bbtoken_tokens t ON t.id = a.token_id"
@@ -136,7 +118,7 @@ sub signal {
 }
 
 subtest 'revoke --user: SIGINT while its second batch waits' => sub {
-    add_tokens('ivan', 2500, 710000000000);
+    $env->user_add_bulk_tokens('ivan', 2500, 710000000000);
     my $h = hold('710000001500');
     my ($pid, $wait) = start('revoke-int', {}, 'revoke', '--user', 'ivan');
     ok($env->pg_wait_backend('bbt-revoke-int', "wait_event_type = 'Lock'"),
@@ -148,14 +130,14 @@ subtest 'revoke --user: SIGINT while its second batch waits' => sub {
     is($out, '', 'stdout: no summary');
     like($err, qr/\Abbtoken: revoking the tokens: not done: interrupted by SIGINT, so that transaction changed nothing, but 1000 tokens of ivan were revoked before it \(running the command again revokes the rest\)\n\z/,
          'stderr, one line: the batch under way cancelled, the 1000 before it revoked') or diag $err;
-    is(live('ivan'), 1500, 'in the database: the 1000 it says revoked');
+    is($env->user_live_tokens('ivan'), 1500, 'in the database: the 1000 it says revoked');
     is(audited('ivan'), 1000, '  and audited');
     $env->cli_is('run again', ['revoke', '--user', 'ivan'], 0, stdout => qr/\Arevoked 1500 tokens of ivan\n\z/);
-    is(live('ivan'), 0, '  none left');
+    is($env->user_live_tokens('ivan'), 0, '  none left');
 };
 
 subtest 'list --all --revoke: SIGTERM while a batch\'s COMMIT waits for the standby' => sub {
-    add_tokens('tess', 2500, 720000000000);
+    $env->user_add_bulk_tokens('tess', 2500, 720000000000);
     my $h = hold('720000000500');
     my ($pid, $wait) = start('list-term', {}, 'list', '--all', '--owner', 'tess', '--revoke');
     ok($env->pg_wait_backend('bbt-list-term', "wait_event_type = 'Lock'"), 'its first batch waits for the token');
@@ -172,7 +154,7 @@ subtest 'list --all --revoke: SIGTERM while a batch\'s COMMIT waits for the stan
     unlike($out, qr/^revoked \d/m, '  no summary');
     like($err, qr/\Abbtoken: listing tokens: not done: interrupted by SIGTERM, so that transaction changed nothing, but the 1000 tokens listed above were revoked before it \(running the command again revokes the rest\)\n\z/,
          'stderr, one line: those listed were revoked, the rest for a run again') or diag $err;
-    is(live('tess'), 1500, 'in the database: the 1000 listed revoked');
+    is($env->user_live_tokens('tess'), 1500, 'in the database: the 1000 listed revoked');
     is(audited('tess'), 1000, '  and audited');
 };
 
@@ -188,7 +170,7 @@ sub backend_gone {
 }
 
 subtest 'revoke --user: a second SIGINT ends it at once, during a COMMIT too' => sub {
-    add_tokens('ines', 1500, 730000000000);
+    $env->user_add_bulk_tokens('ines', 1500, 730000000000);
     $env->pg_syncrep(1);
     my ($pid, $wait) = start('revoke-twice', {}, 'revoke', '--user', 'ines');
     ok($env->pg_wait_backend('bbt-revoke-twice', "wait_event = 'SyncRep' AND query = 'COMMIT'"),
@@ -201,11 +183,11 @@ subtest 'revoke --user: a second SIGINT ends it at once, during a COMMIT too' =>
     is($out, '', 'stdout: nothing');
     is($err, '', 'stderr: nothing, ended at once');
     ok(backend_gone('revoke-twice'), 'its backend, its COMMIT let go by the standby, is gone');
-    is(live('ines'), 500, 'in the database: the batch whose COMMIT it sent revoked');
+    is($env->user_live_tokens('ines'), 500, 'in the database: the batch whose COMMIT it sent revoked');
 };
 
 subtest 'revoke ID: SIGINT while it waits: nothing changed' => sub {
-    add_tokens('ida', 1, 740000000000);
+    $env->user_add_bulk_tokens('ida', 1, 740000000000);
     my $h = hold('740000000001');
     my ($pid, $wait) = start('revoke-one', {}, 'revoke', '740000000001');
     ok($env->pg_wait_backend('bbt-revoke-one', "wait_event_type = 'Lock'"), 'it waits for the token');
@@ -216,7 +198,7 @@ subtest 'revoke ID: SIGINT while it waits: nothing changed' => sub {
     is($out, '', 'stdout: nothing');
     like($err, qr/\Abbtoken: revoking the token: not done: interrupted by SIGINT, so nothing was changed \(safe to run again\)\n\z/,
          'stderr, one line: nothing changed') or diag $err;
-    is(live('ida'), 1, 'in the database: the token live');
+    is($env->user_live_tokens('ida'), 1, 'in the database: the token live');
 };
 
 # The other commands of many transactions stop so too.
@@ -283,7 +265,7 @@ sub blocked_writing {
 }
 
 subtest 'list --all: into a pipe nobody reads, a second SIGTERM ends it' => sub {
-    add_tokens('lena', 3000, 780000000000);
+    $env->user_add_bulk_tokens('lena', 3000, 780000000000);
     pipe(my $r, my $w) or die "pipe: $!";
     my ($pid, $wait) = start('list-pipe', { -stdout => $w }, 'list', '--all', '--owner', 'lena');
     close $w;
@@ -304,7 +286,7 @@ package BBT::Test::Stopped {
 }
 
 subtest 'revoke ID: its backend stopped, a second SIGINT ends it' => sub {
-    add_tokens('bea', 1, 790000000000);
+    $env->user_add_bulk_tokens('bea', 1, 790000000000);
     my $h = hold('790000000001');
     my ($pid, $wait) = start('revoke-stop', {}, 'revoke', '790000000001');
     ok($env->pg_wait_backend('bbt-revoke-stop', "wait_event_type = 'Lock'"), 'it waits for the token');
@@ -321,11 +303,11 @@ subtest 'revoke ID: its backend stopped, a second SIGINT ends it' => sub {
     is($rc, 130, 'ended by SIGINT (130): the cancel its backend did not answer not waited for') or diag $err;
     is($out, '', 'stdout: nothing');
     is($err, '', 'stderr: nothing, ended at once');
-    is(live('bea'), 1, 'in the database: the token live');
+    is($env->user_live_tokens('bea'), 1, 'in the database: the token live');
 };
 
 subtest 'revoke ID: the postmaster stopped, a second SIGINT ends it in PQcancel' => sub {
-    add_tokens('pia', 1, 800000000000);
+    $env->user_add_bulk_tokens('pia', 1, 800000000000);
     my $h = hold('800000000001');
     my ($pid, $wait) = start('revoke-pm', {}, 'revoke', '800000000001');
     ok($env->pg_wait_backend('bbt-revoke-pm', "wait_event_type = 'Lock'"), 'it waits for the token');
@@ -342,7 +324,7 @@ subtest 'revoke ID: the postmaster stopped, a second SIGINT ends it in PQcancel'
     let_go($h);
     is($rc, 130, 'ended by SIGINT (130)') or diag $err;
     is($err, '', 'stderr: nothing, ended at once');
-    is(live('pia'), 1, 'in the database: the token live');
+    is($env->user_live_tokens('pia'), 1, 'in the database: the token live');
 };
 
 subtest 'notify: SIGINT while the mailer hangs: nobody else is mailed' => sub {
@@ -489,27 +471,27 @@ SKIP: {
     skip 'no /dev/full', 3 unless -c '/dev/full';
 
     subtest 'revoke --user: its summary alone not written' => sub {
-        add_tokens('sam', 5, 750000000000);
+        $env->user_add_bulk_tokens('sam', 5, 750000000000);
         my ($rc, $err) = full('revoke', '--user', 'sam');
         is($rc, 1, 'exit 1') or diag $err;
         like($err, qr/\Abbtoken: cannot write to stdout(?:: [^;\n]*)?; but all 5 tokens of sam were revoked: none is left to revoke\n\z/,
              'stderr, one line: every token revoked, no rest promised') or diag $err;
         unlike($err, qr/revokes the rest/, '  not "revokes the rest"');
-        is(live('sam'), 0, 'in the database: all revoked');
+        is($env->user_live_tokens('sam'), 0, 'in the database: all revoked');
     };
 
     subtest 'list --all --revoke --json: its listing not written' => sub {
-        add_tokens('sue', 5, 760000000000);
+        $env->user_add_bulk_tokens('sue', 5, 760000000000);
         my ($rc, $err) = full('list', '--all', '--owner', 'sue', '--revoke', '--json');
         is($rc, 1, 'exit 1') or diag $err;
         like($err, qr/\Abbtoken: listing tokens: cannot write to stdout(?:: [^;\n]*)?; but 5 tokens were revoked before it, the last batch's too, not all of them listed\n\z/,
              'stderr, one line: the last batch revoked, not listed, no rest promised') or diag $err;
         unlike($err, qr/revokes the rest/, '  not "revokes the rest"');
-        is(live('sue'), 0, 'in the database: all revoked');
+        is($env->user_live_tokens('sue'), 0, 'in the database: all revoked');
     };
 
     subtest 'purge: its lines not written' => sub {
-        add_tokens('pam', 3, 770000000000);
+        $env->user_add_bulk_tokens('pam', 3, 770000000000);
         $env->psql("SET session_replication_role = replica; UPDATE bbtoken_tokens"
                  . " SET revoked_at = now() - interval '10 days' WHERE id LIKE '7700000000%'");
         my ($rc, $err) = full('purge', '--expired-before', '1d');

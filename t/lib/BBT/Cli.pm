@@ -192,6 +192,26 @@ sub cli_ok {
 sub user_add { my ($s, @a) = @_; $s->cli_ok('user', 'add', @a) }
 sub grant    { my ($s, @a) = @_; $s->cli_ok('grant', @a) }
 
+# New user $who with $n tokens named "$who N", ids from $base + 1, made by
+# one INSERT with the ordinary triggers off (the limit on live tokens would
+# refuse them): what a bulk command's batches are tried on.
+sub user_add_bulk_tokens {
+    my ($self, $who, $n, $base) = @_;
+    $self->user_add($who);
+    $self->psql("SET session_replication_role = replica;"
+              . " INSERT INTO bbtoken_tokens (id, user_id, name, project_perm, repo_perm, salt, secret_hash)"
+              . " SELECT lpad(($base + g)::text, 12, '0'), u.id, '$who ' || g, 'PROJECT_READ', 'REPO_READ',"
+              . " md5('s' || g), md5('h' || g) || md5('k' || g)"
+              . " FROM generate_series(1, $n) g, bbtoken_users u WHERE u.name = '$who'");
+}
+
+# How many of user $who's tokens are not revoked.
+sub user_live_tokens {
+    my ($self, $who) = @_;
+    return $self->psql("SELECT count(*) FROM bbtoken_tokens t JOIN bbtoken_users u ON u.id = t.user_id"
+                     . " WHERE u.name = '$who' AND t.revoked_at IS NULL");
+}
+
 # create a token; returns (token, id)
 sub token_create {
     my ($self, $user, %o) = @_;
