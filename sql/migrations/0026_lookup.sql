@@ -268,18 +268,22 @@ CREATE TRIGGER bbtoken_repo_grants_lookup_truncate
 -- with session_replication_role = replica (a hand edit that passes the
 -- other triggers by) still keeps the lookup true.  A data-only restore's
 -- DISABLE TRIGGER ALL stops them too, and restores bbtoken_lookup's rows
--- with the rows they derive from, dumped at the same instant.
+-- with the rows they derive from, dumped at the same instant.  The schema
+-- is found by its name as it is: a cast to regnamespace would read it as
+-- SQL, and a name that needs quoting ("BBT", "Tok-Ens") would be refused
+-- or taken for another schema's (bbt).
 DO $$
 DECLARE
     t record;
 BEGIN
     FOR t IN SELECT c.relname, g.tgname FROM pg_trigger g
                JOIN pg_class c ON c.oid = g.tgrelid
+               JOIN pg_namespace n ON n.oid = c.relnamespace
               WHERE g.tgname LIKE 'bbtoken\_%\_lookup\_%'
-                AND c.relnamespace = current_schema()::regnamespace
+                AND n.nspname = current_schema()
     LOOP
-        EXECUTE format('ALTER TABLE %I ENABLE ALWAYS TRIGGER %I', t.relname,
-                       t.tgname);
+        EXECUTE format('ALTER TABLE %I.%I ENABLE ALWAYS TRIGGER %I',
+                       current_schema(), t.relname, t.tgname);
     END LOOP;
 END
 $$;
