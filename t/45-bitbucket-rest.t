@@ -41,6 +41,8 @@ my %holds = (read => [1, 1], write => [1, 2], radmin => [1, 3], pwrite => [2, 2]
 my $A = '/rest/api/latest';
 my $C = '0123456789abcdef0123456789abcdef01234567';
 my $I = "/rest/insights/latest/projects/PROJ/repos/repo/commits/$C";
+my $BP = '/rest/branch-permissions';
+my $CL = '/rest/comment-likes/latest/projects/PROJ/repos/repo';
 my @table = (
     # method, path, permission, target, token minimum
     ['GET', "$A/projects/PROJ", 'PROJECT_READ', 'PROJ'],
@@ -148,6 +150,51 @@ my @table = (
     ['GET', "/rest/keys/1.0/projects/PROJ/ssh", 'PROJECT_ADMIN', 'PROJ'],
     ['GET', "/rest/keys/1.0/projects/PROJ/ssh/5", 'PROJECT_ADMIN', 'PROJ'],
     ['PUT', "/rest/keys/1.0/projects/PROJ/ssh/5/permission/PROJECT_READ", 'PROJECT_ADMIN', 'PROJ'],
+    # Branch restrictions are a repository's or a project's permissions:
+    # admin in Bitbucket, to list and read them too; 2.0 or latest.
+    ['POST', "$BP/2.0/projects/PROJ/repos/repo/restrictions", 'REPO_ADMIN', 'PROJ/repo'],
+    ['GET', "$BP/2.0/projects/PROJ/repos/repo/restrictions", 'REPO_ADMIN', 'PROJ/repo'],
+    ['DELETE', "$BP/latest/projects/PROJ/repos/repo/restrictions/1", 'REPO_ADMIN', 'PROJ/repo'],
+    ['POST', "$BP/latest/projects/PROJ/restrictions", 'PROJECT_ADMIN', 'PROJ'],
+    ['GET', "$BP/2.0/projects/PROJ/restrictions/1", 'PROJECT_ADMIN', 'PROJ'],
+    ['DELETE', "$BP/2.0/projects/PROJ/restrictions/1", 'PROJECT_ADMIN', 'PROJ'],
+    # The branch model is a read; its configuration a setting.
+    ['GET', "/rest/branch-utils/latest/projects/PROJ/repos/repo/branchmodel", 'REPO_READ', 'PROJ/repo'],
+    ['PUT', "/rest/branch-utils/latest/projects/PROJ/repos/repo/branchmodel/configuration", 'REPO_ADMIN',
+     'PROJ/repo'],
+    ['GET', "/rest/branch-utils/1.0/projects/PROJ/repos/repo/branchmodel/configuration", 'REPO_ADMIN',
+     'PROJ/repo'],
+    ['DELETE', "/rest/branch-utils/latest/projects/PROJ/branchmodel/configuration", 'PROJECT_ADMIN', 'PROJ'],
+    ['PUT', "/rest/branch-utils/latest/projects/PROJ/branchmodel/configuration", 'PROJECT_ADMIN', 'PROJ'],
+    # Required builds merge checks: read with REPO_READ, set with
+    # REPO_ADMIN.
+    ['GET', "/rest/required-builds/latest/projects/PROJ/repos/repo/conditions", 'REPO_READ', 'PROJ/repo'],
+    ['POST', "/rest/required-builds/latest/projects/PROJ/repos/repo/condition", 'REPO_ADMIN', 'PROJ/repo'],
+    ['PUT', "/rest/required-builds/1.0/projects/PROJ/repos/repo/condition/1", 'REPO_ADMIN', 'PROJ/repo'],
+    ['DELETE', "/rest/required-builds/latest/projects/PROJ/repos/repo/condition/1", 'REPO_ADMIN', 'PROJ/repo'],
+    # Default tasks: a repository's or a project's setting.
+    ['GET', "/rest/default-tasks/latest/projects/PROJ/repos/repo/tasks", 'REPO_READ', 'PROJ/repo'],
+    ['POST', "/rest/default-tasks/latest/projects/PROJ/repos/repo/tasks", 'REPO_ADMIN', 'PROJ/repo'],
+    ['GET', "/rest/default-tasks/latest/projects/PROJ/tasks", 'PROJECT_READ', 'PROJ'],
+    ['PUT', "/rest/default-tasks/latest/projects/PROJ/tasks/1", 'PROJECT_ADMIN', 'PROJ'],
+    # Liking or reacting to a comment is a pull request action here.
+    ['GET', "$CL/pull-requests/1/comments/2/likes", 'REPO_READ', 'PROJ/repo'],
+    ['POST', "$CL/pull-requests/1/comments/2/likes", 'REPO_WRITE', 'PROJ/repo'],
+    ['DELETE', "$CL/commits/$C/comments/2/likes", 'REPO_WRITE', 'PROJ/repo'],
+    ['PUT', "$CL/pull-requests/1/comments/2/reactions/thumbsup", 'REPO_WRITE', 'PROJ/repo'],
+    # Jira: a pull request's issue keys, a project's primary link.
+    ['GET', "/rest/jira/latest/projects/PROJ/repos/repo/pull-requests/1/issues", 'REPO_READ', 'PROJ/repo'],
+    ['GET', "/rest/jira/1.0/projects/PROJ/primary-enhanced-entitylink", 'PROJECT_READ', 'PROJ'],
+    # A fork's synchronization status is a read.
+    ['GET', "/rest/sync/latest/projects/PROJ/repos/repo", 'REPO_READ', 'PROJ/repo'],
+    # A project's avatar, settings restrictions and secret scanning
+    # exemptions: its administrators'.
+    ['POST', "$A/projects/PROJ/avatar.png", 'PROJECT_ADMIN', 'PROJ'],
+    ['POST', "$A/projects/PROJ/settings-restriction", 'PROJECT_ADMIN', 'PROJ'],
+    ['DELETE', "/rest/api/1.0/projects/PROJ/settings-restriction?namespace=n&featureKey=f", 'PROJECT_ADMIN',
+     'PROJ'],
+    ['POST', "$A/projects/PROJ/secret-scanning/exempt", 'PROJECT_ADMIN', 'PROJ'],
+    ['GET', "$A/projects/PROJ/secret-scanning/exempt", 'PROJECT_ADMIN', 'PROJ'],
 );
 my @denied = (
     ['PUT', '/rest/access-tokens/1.0/users/alice'],
@@ -202,6 +249,16 @@ my @denied = (
     # A project's hook scripts are configured by no token.
     ['PUT', "$A/projects/PROJ/hook-scripts/3"],
     ['DELETE', "$A/projects/PROJ/hook-scripts/3"],
+    # Branch restrictions' older API; a personal project's avatar, its
+    # owner's own.
+    ['POST', "$BP/1.0/projects/PROJ/repos/repo/restrictions"],
+    ['POST', "$A/projects/~alice/avatar.png"],
+    # A fork's synchronization takes in its origin, another repository.
+    ['POST', '/rest/sync/latest/projects/PROJ/repos/repo'],
+    ['POST', '/rest/sync/latest/projects/PROJ/repos/repo/synchronize'],
+    # A comment by its id alone; an issue key's commits everywhere.
+    ['POST', '/rest/jira/latest/comments/2/issues'],
+    ['GET', '/rest/jira/1.0/issues/ABC-1/commits'],
 );
 
 # (response, what the CGI was given) for METHOD PATH with this token.

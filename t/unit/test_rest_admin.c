@@ -2,8 +2,9 @@
  * reserves to a repository's or a project's administrators, which the
  * catch-all of a repository's other changes (REPO_WRITE) must not take:
  * deleting an attachment or its metadata, hook scripts, the ref change
- * log, revoking all of a user's grants at once, retrying a creation.  And
- * the neighbours that stay where they were. */
+ * log, revoking all of a user's grants at once, retrying a creation; a
+ * project's avatar, settings restrictions and secret scanning exemptions.
+ * And the neighbours that stay where they were. */
 #include "bbt_rules.h"
 #include "tap.h"
 #include "rules_fixture.h"
@@ -88,6 +89,43 @@ static void test_project_admin(const bbt_rules_t *rs)
     line_is(rs, "GET", API "/recreate", NULL, "REPO_READ", "PROJ/repo");
 }
 
+static void test_project_settings(const bbt_rules_t *rs)
+{
+    /* A project's avatar, uploaded: PROJECT_ADMIN; read: a read.  Not a
+     * personal project's, its owner's own. */
+    line_is(rs, "POST", "/rest/api/latest/projects/PROJ/avatar.png", NULL,
+            "PROJECT_ADMIN", "PROJ");
+    line_is(rs, "POST", "/rest/api/1.0/projects/proj/avatar.png/", NULL,
+            "PROJECT_ADMIN", "PROJ");
+    line_is(rs, "GET", "/rest/api/latest/projects/PROJ/avatar.png", "s=48",
+            "PROJECT_READ", "PROJ");
+    line_is(rs, "POST", "/rest/api/latest/projects/~alice/avatar.png", NULL,
+            NULL, NULL);
+    line_is(rs, "DELETE", "/rest/api/latest/projects/PROJ/avatar.png", NULL,
+            NULL, NULL);
+    line_is(rs, "POST", "/rest/api/latest/projects/PROJ/avatarXpng", NULL, NULL,
+            NULL);
+    /* Settings restrictions: enforced and lifted by its administrators,
+     * read by its readers. */
+    line_is(rs, "POST", "/rest/api/latest/projects/PROJ/settings-restriction",
+            NULL, "PROJECT_ADMIN", "PROJ");
+    line_is(rs, "DELETE", "/rest/api/1.0/projects/PROJ/settings-restriction",
+            "namespace=n&featureKey=f", "PROJECT_ADMIN", "PROJ");
+    line_is(rs, "GET", "/rest/api/latest/projects/PROJ/settings-restriction",
+            "namespace=n&featureKey=f", "PROJECT_READ", "PROJ");
+    line_is(rs, "GET",
+            "/rest/api/latest/projects/PROJ/settings-restriction/all", NULL,
+            "PROJECT_READ", "PROJ");
+    line_is(rs, "PUT", "/rest/api/latest/projects/PROJ/settings-restriction",
+            NULL, NULL, NULL);
+    /* Exempting its repositories from secret scanning, and the list of
+     * those exempt. */
+    line_is(rs, "POST", "/rest/api/latest/projects/PROJ/secret-scanning/exempt",
+            NULL, "PROJECT_ADMIN", "PROJ");
+    line_is(rs, "GET", "/rest/api/1.0/projects/PROJ/secret-scanning/exempt",
+            NULL, "PROJECT_ADMIN", "PROJ");
+}
+
 static void test_neighbours(const bbt_rules_t *rs)
 {
     /* Deleting someone else's comment or pull request is REPO_ADMIN in
@@ -145,6 +183,7 @@ static void test_extensions(const bbt_rules_t *rs)
         {"GET", "/rest/api/latest/projects/PROJ/hook-scripts"},
         {"GET", "/rest/api/latest/projects/PROJ/secret-scanning/rules"},
         {"GET", "/rest/api/1.0/projects/PROJ/secret-scanning/allowlist"},
+        {"GET", "/rest/api/latest/projects/PROJ/secret-scanning/exempt"},
     };
     /* Zeroed: PCRE2's JIT reads past the string's end (its own
      * business, but valgrind reports the bytes never written). */
@@ -214,6 +253,7 @@ int main(void)
     test_attachments(rs);
     test_hook_scripts(rs);
     test_project_admin(rs);
+    test_project_settings(rs);
     test_neighbours(rs);
     test_extensions(rs);
     line_is(pre, "DELETE", "/bb" API "/attachments/17", NULL, "REPO_ADMIN",
