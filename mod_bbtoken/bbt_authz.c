@@ -241,10 +241,14 @@ static int bbt_note_auth_failure(request_rec *r, const char *auth_type)
     rq = bbt_req(r);
     hdr = "WWW-Authenticate";
     realm = ap_escape_quotes(r->pool, ap_auth_name(r) ? ap_auth_name(r) : "");
-    /* Both schemes work everywhere: tools that speak only one find it. */
+    /* Both schemes work everywhere: tools that speak only one find it.
+     * Basic has no charset parameter, as mod_auth_basic's has none: serf
+     * (svn) reads the realm up to the challenge's last quote, shows that
+     * and keys the credentials it stores on it; and no client served here
+     * reads one: browsers and svn send UTF-8 always, curl, git, git-lfs
+     * and neon the bytes they are given. */
     apr_table_add(r->err_headers_out, hdr,
-                  apr_pstrcat(r->pool, "Basic realm=\"", realm,
-                              "\", charset=\"UTF-8\"", NULL));
+                  apr_pstrcat(r->pool, "Basic realm=\"", realm, "\"", NULL));
     apr_table_add(r->err_headers_out, hdr,
                   apr_pstrcat(r->pool, "Bearer realm=\"", realm, "\"",
                               rq && rq->presented && !rq->verified

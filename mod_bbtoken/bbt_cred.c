@@ -109,8 +109,9 @@ static bbt_cred_kind_t bbt_cred_basic_decoded(char *buf, size_t dlen,
         why = "Basic user name is too long";
         goto fail;
     }
-    /* The challenge says charset="UTF-8", and a password provider's user
-     * may be named in it, as mod_auth_basic lets through; no token's owner
+    /* UTF-8 is what clients send (browsers and svn always, whatever the
+     * challenge says), and a password provider's user may be named in
+     * it, as mod_auth_basic lets through; no token's owner
      * is (the schema's names are ASCII), so with a token such a name is
      * simply not the owner's.  Bytes that are not UTF-8, or a C1 control,
      * are no name at all. */
