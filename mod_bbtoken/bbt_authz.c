@@ -37,6 +37,9 @@
 
 APLOG_USE_MODULE(bbtoken);
 
+/* The gate's 403 words, the very string it gave error-notes. */
+#define BBT_AUTHZ_NOTE "bbtoken-gate-refused"
+
 /* A project's or a repository's token asked for something outside its
  * project or repository: logged, and the 403's words. */
 static const char *bbt_authz_out_of_scope(request_rec *r, const bbt_req_t *rq,
@@ -160,11 +163,31 @@ static int bbt_authz_gate(request_rec *r)
                           need, " permission for this request.", NULL);
     }
     apr_table_setn(r->notes, "error-notes", msg);
+    apr_table_setn(r->notes, BBT_AUTHZ_NOTE, msg);
     apr_table_add(r->err_headers_out, "WWW-Authenticate",
                   apr_pstrcat(r->pool, "Bearer realm=\"",
                               ap_escape_quotes(r->pool, ap_auth_name(r)),
                               "\", error=\"insufficient_scope\"", NULL));
     return bbt_rest_refuse(r, HTTP_FORBIDDEN);
+}
+
+/* httpd's 403 page puts error-notes straight after its own sentence,
+ * "You don't have permission to access this resource.", with nothing
+ * between.  The gate's words get their space here, just before that page
+ * is made, and there alone: an ErrorDocument's ERROR_NOTES and the JSON
+ * envelope (bbt_rest_refuse.c) were given them already, as they are.
+ * Only the gate's own note, still in place, and only once. */
+static void bbt_authz_page_note(request_rec *r)
+{
+    const char *mine = apr_table_get(r->notes, BBT_AUTHZ_NOTE);
+
+    if (r->status != HTTP_FORBIDDEN || !mine ||
+        apr_table_get(r->notes, "error-notes") != mine) {
+        return;
+    }
+    apr_table_setn(r->notes, "error-notes",
+                   apr_pstrcat(r->pool, " ", mine, NULL));
+    apr_table_unset(r->notes, BBT_AUTHZ_NOTE);
 }
 
 static authz_status bbt_authz_check(request_rec *r, const char *require_line,
@@ -270,4 +293,6 @@ void bbt_authz_register_hooks(apr_pool_t *p)
                               AP_AUTH_INTERNAL_PER_URI);
     ap_hook_note_auth_failure(bbt_note_auth_failure, NULL, NULL,
                               APR_HOOK_MIDDLE);
+    ap_hook_insert_error_filter(bbt_authz_page_note, NULL, NULL,
+                                APR_HOOK_MIDDLE);
 }

@@ -10,8 +10,10 @@
 # body; application/json;charset=UTF-8, nosniff and no-store.  An
 # ErrorDocument for the status does not take its place, as on the API's
 # location.  On the same server a git location keeps httpd's HTML page for
-# each, and a section holding both sets answers each request by the set of
-# the route that decides it.
+# each (a 403's says what the token lacks after httpd's own sentence, a
+# space between them; an ErrorDocument's page is handed those words as
+# they are), and a section holding both sets answers each request by the
+# set of the route that decides it.
 use strict;
 use warnings;
 use FindBin;
@@ -58,6 +60,16 @@ ScriptAlias /ed/rest/ "@DIR@/cgi-bin/env.cgi/"
     Require valid-user
     ErrorDocument 401 "the admin's own 401 page"
 </Location>
+# A git location whose ErrorDocument 403 is a page of the admin's, which
+# shows the module's words as httpd hands them over (ERROR_NOTES).
+ScriptAlias /notes/ "@DIR@/cgi-bin/notes.cgi/"
+<Location /edg>
+    AuthType BBToken
+    AuthName "Git"
+    BBTokenRoutes git /edg/scm
+    Require bbtoken
+    ErrorDocument 403 /notes/403
+</Location>
 # Both sets in one section: git under /mix/scm, the REST API under /mix.
 ScriptAlias /mix/ "@DIR@/cgi-bin/env.cgi/"
 <Location /mix>
@@ -75,6 +87,8 @@ $env->user_add('alice');
 $env->grant('alice', 'PROJECT_ADMIN', 'PROJ');
 $env->htpasswd(alice => $pw);
 my $tok = $env->token_create('alice', name => 'ro', perms => ['REPO_READ']);
+BBT::Env::spew($env->dir . '/cgi-bin/notes.cgi',
+               qq(#!/bin/sh\nprintf 'Content-Type: text/plain\\r\\n\\r\\n[%s]' "\$REDIRECT_ERROR_NOTES"\n), 0755);
 my $bad = mistype_token($tok);
 my $host = '127.0.0.1:' . $env->port;
 
@@ -152,8 +166,16 @@ subtest '403: a token the route refuses, saying what it lacks' => sub {
                 qr/^This URL or method is not open to access tokens\.$/, 'REST, a deny route');
     is_envelope($env->get('/rest/build-status/latest/commits/0123', $auth), 403, qr/\.AuthorisationException$/,
                 qr/^This URL or method is not open to access tokens\.$/, 'REST, no route');
-    is_page($env->get($PUSH, $auth), 403, 'git, too little');
-    is_page($env->get('/scm/PROJ/repo.git/no-such-thing', $auth), 403, 'git, no route');
+    # httpd's sentence, then the module's, a space between them.
+    my $NO = qr{<p>You don't have permission to access this resource\. };
+    is_page($env->get($PUSH, $auth), 403, 'git, too little',
+            qr{$NO\QThe access token does not have REPO_WRITE permission for this request.</p>});
+    is_page($env->get('/scm/PROJ/repo.git/no-such-thing', $auth), 403, 'git, no route',
+            qr{${NO}This URL or method is not open to access tokens\.</p>});
+    $res = $env->get("/edg$PUSH", $auth);
+    is($res->{status}, 403, 'git, too little, where an ErrorDocument 403 is a page of the admin\'s');
+    is($res->{content}, '[The access token does not have REPO_WRITE permission for this request.]',
+       '  that page is handed the words as they are');
 };
 
 subtest 'an ErrorDocument for the status does not take its place' => sub {
