@@ -2,6 +2,7 @@
 // no dependencies; tokens.html loads, in this order,
 //   tokens-common.js  who and where, whose tokens, the REST client, and
 //                     making elements and messages
+//   tokens-new.js     a new token, shown once
 //   tokens.js         the list of tokens and its dialogs
 //   tokens-places.js  whose tokens the page shows, and its start
 // each a classic script that runs once the page is parsed (defer, which
@@ -67,6 +68,9 @@ const BBToken = (function () {
   const SCM = (served('bbtoken-scm') || meta('bbtoken-scm') || '/scm').replace(/\/+$/, '');
   const SCM_URL = /^https?:\/\//i.test(SCM) ? new URL(SCM) : null;
   const userBase = () => API + '/users/' + encodeURIComponent(USER);
+
+  // A token's name as the page's messages quote it.
+  const named = (w) => (w.name ? '“' + w.name + '”' : '(unnamed)');
 
   const holderWords = () => (bbt.holder.slug
     ? 'repository ' + bbt.holder.key + '/' + bbt.holder.slug : 'project ' + bbt.holder.key);
@@ -203,6 +207,6 @@ const BBToken = (function () {
   }
 
   return Object.assign(bbt, {
-    $, USER, API, SCM, SCM_URL, holderWords, base, api, el, keepingFocus, say, sayIn, sayInDialog, showModal, showError,
+    $, USER, API, SCM, SCM_URL, holderWords, named, base, api, el, keepingFocus, say, sayIn, sayInDialog, showModal, showError,
   });
 })();
