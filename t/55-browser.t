@@ -11,10 +11,12 @@
 # and sees git refused; then, as a project's admin, makes that project's
 # token and a repository's there, clones with the first (x-token-auth),
 # and is told where it administers nothing; finds the places it
-# administers, and only those, in the page's list, and choosing one shows
-# that place's tokens as typing it does (a list that answers after another
-# place was chosen is dropped).  It saves screenshots (see
-# below).  t/browser/sandbox.spec.mjs
+# administers, and only those, in the page's list, goes through it with
+# the arrow keys (no place shown until Enter), and choosing one and
+# pressing Show shows that place's tokens as typing it does, the list's
+# heading and caption naming it (a list that answers after another place
+# was chosen is dropped); an expired token has no Rotate.  It saves
+# screenshots (see below).  t/browser/sandbox.spec.mjs
 # plays a page uploaded over WebDAV onto the page's host that drives the
 # API in its reader's name: BBTokenSandbox stops it, and without it the
 # attack works.  t/browser/answers.spec.mjs, as a user of its own, holds
@@ -24,7 +26,7 @@
 # permissions leaves its name as it is; a maximum expiry shorter than every
 # choice is the number of days filled in, and a maximum takes "Never" away
 # even where the list's policy says no expiry is required; "Show more
-# tokens"; names and
+# tokens", the focus going on to the first row it adds; names and
 # refusals that are markup shown as text; Back to the page does not bring a
 # new token back (nor does a back/forward cache that keeps the page: it
 # comes back wiped, its dialog closed); a new token answered while another is shown waits for it,
@@ -37,15 +39,18 @@
 # shows the token it names.  t/browser/names.spec.mjs, as a user of its
 # own, has a token whose 255-character name has no space: the row's
 # buttons stay inside the list's card, the name inside the status line and
-# the dialogs.  t/browser/profile.spec.mjs, as a user of its own, creates
-# and rotates a token, leaves the page and closes the tab with its dialog
-# open, and finds it in no file of the browser's profile.
+# the dialogs; at 320 pixels wide the page does not scroll sideways.
+# t/browser/profile.spec.mjs, as a user of its own, creates and rotates a
+# token, leaves the page and closes the tab with its dialog open, and
+# finds it in no file of the browser's profile.
 # t/browser/dialogs.spec.mjs, as a user of its own, reads Chromium's
 # accessibility tree: what the page says while a dialog is open (the new
 # token shown once, a late error) is in a live region a screen reader
 # hears, and the new token's dialog is described by its notice; Save
-# leaves focus on the row's Edit button; an edit, rotation or revocation
-# of a token revoked elsewhere takes its row away, saying why.  This file
+# leaves focus on the row's Edit button; a refused Create, Save, Rotate or
+# Revoke leaves it on the error, announced; an edit, rotation or revocation
+# of a token revoked elsewhere takes its row away, saying why; every focus
+# ring, field border and placeholder has the contrast WCAG asks for.  This file
 # only sets the stack up and relays the TAP that node prints.
 #
 # Needs /usr/bin/chromium (Debian's chromium; BBT_CHROMIUM elsewhere) and

@@ -144,16 +144,17 @@ const BBToken = (function () {
 
   // Runs rebuild, which replaces the rows of body (a table's), keeping the
   // focus one of its buttons had, which would fall to the page's body with
-  // its row: to the same button of the new row of the same data-id, or to
-  // fallback where there is none.
+  // its row: to the same button (by its text: a row rebuilt may have
+  // another set, an expired token's no Rotate) of the new row of the same
+  // data-id, or to fallback where there is none.
   function keepingFocus(body, fallback, rebuild) {
     const had = body.contains(document.activeElement) ? document.activeElement : null;
     const row = had && had.closest('tr[data-id]');
-    const at = row ? Array.from(row.querySelectorAll('button')).indexOf(had) : -1;
     rebuild();
     if (!had) return;
     const now = row && Array.from(body.rows).find((r) => r.dataset.id === row.dataset.id);
-    ((now && now.querySelectorAll('button')[at]) || fallback).focus();
+    const same = now && Array.from(now.querySelectorAll('button')).find((b) => b.textContent === had.textContent);
+    (same || fallback).focus();
   }
 
   // ------------------------------------------------------------------

@@ -21,7 +21,11 @@
 
   function showHolder(h) {
     bbt.holder = h;
+    // The list's heading and the table's caption, which name the list for
+    // a screen reader, say whose it is as the page's title does.
     $('page-title').textContent = bbt.holder ? 'Access tokens of ' + holderWords() : 'Personal access tokens';
+    $('list-title').textContent = bbt.holder ? 'Tokens of the ' + holderWords() : 'Your tokens';
+    $('list-caption').textContent = bbt.holder ? 'Access tokens of the ' + holderWords() : 'Your personal access tokens';
     $('holder-mine').hidden = !bbt.holder;
     $('holder').value = bbt.holder ? bbt.holder.key + (bbt.holder.slug ? '/' + bbt.holder.slug : '') : '';
     syncPlaces();
@@ -49,7 +53,9 @@
   // The places the user administers, to choose from rather than type: as
   // the server lists them, their personal project and its repositories
   // first, then the other projects, then their repositories.  Choosing one
-  // is typing it and pressing Show.
+  // is typing it: Show (or Enter in the list) shows its tokens.  Choosing
+  // alone turns the page to no other holder: the arrow keys choose each
+  // place on their way.
 
   const placeText = (v) => (v.repository ? v.repository.project.key + '/' + v.repository.slug : v.project.key);
 
@@ -102,9 +108,11 @@
     syncPlaces();
   }
 
-  $('places').addEventListener('change', () => {
-    const v = $('places').value;
-    showHolder(v ? parseHolder(v) : null);
+  $('places').addEventListener('change', () => { $('holder').value = $('places').value; });
+  $('places').addEventListener('keydown', (e) => {
+    if (e.key !== 'Enter') return;
+    e.preventDefault();
+    $('holder-form').requestSubmit();
   });
 
   // ------------------------------------------------------------------

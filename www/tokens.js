@@ -109,10 +109,12 @@
         : el('span', { class: 'muted', text: 'Never used' }),
         t.lastAddress ? el('span', { class: 'where muted', text: 'from ' + t.lastAddress }) : null,
         groups ? el('span', { class: 'where muted', text: groups + (groups === 1 ? ' network' : ' networks') + ' so far' }) : null),
+      // An expired token has no Rotate: the server rotates a live token
+      // only, and would refuse it.
       el('td', { class: 'row-actions' },
         el('button', { type: 'button', class: 'btn link', 'aria-label': 'Edit ' + name,
           onclick: () => openEdit(t.id) }, 'Edit'),
-        el('button', { type: 'button', class: 'btn link', 'aria-label': 'Rotate ' + name,
+        expired ? null : el('button', { type: 'button', class: 'btn link', 'aria-label': 'Rotate ' + name,
           onclick: () => openRotate(t.id) }, 'Rotate'),
         el('button', { type: 'button', class: 'btn link danger-text', 'aria-label': 'Revoke ' + name,
           onclick: () => openRevoke(t.id) }, 'Revoke')));
@@ -204,14 +206,25 @@
     return refresh();
   }
 
+  // The focus on "Show more tokens" goes on to the first row it added,
+  // where the user reads on: the button hides itself on the last page,
+  // which would drop the focus to the page's body.
   $('more').addEventListener('click', async () => {
     if (nextStart === null) return;
     const shown = tokens;
+    const before = new Set(tokens.keys());
     try {
       const page = await loadPage(nextStart, shown, generation);
       if (shown !== tokens) return;   // a reload answered first
       nextStart = page.next;
+      const a = document.activeElement;
+      const had = a === $('more') || !a || a === document.body;
       render();
+      if (had) {
+        const row = Array.from($('tokens-body').rows).find((r) => r.dataset.id && !before.has(r.dataset.id));
+        const to = row ? row.querySelector('button') : $('more-wrap').hidden ? $('create-open') : null;
+        if (to) to.focus();
+      }
       say('Showing ' + tokens.size + ' tokens.');
     } catch (e) { if (!(e instanceof Superseded)) showError('alert', e); }
   });
@@ -233,9 +246,21 @@
   function closeShowing(id, n) {
     if (showing(id) === n) $(id).close();
   }
+  // An error in the open dialog id.  The button pressed was disabled while
+  // its answer was awaited, which took the focus from it, to the page's
+  // body behind the modal dialog (Tab then stays there): the error, which
+  // can take the focus, takes it, so that it is read out and Tab goes on
+  // from it to the dialog's buttons.  A focus still in the dialog (the
+  // field Enter was pressed in) stays; the error is announced anyway.
+  function refuseIn(id, errorId, err) {
+    showError(errorId, err);
+    const a = document.activeElement;
+    if (!a || a.disabled || !$(id).contains(a)) $(errorId).focus();
+  }
+
   // what: "Rotating the token “CI”", say.
   function showErrorIn(id, n, errorId, err, what) {
-    if (showing(id) === n && $(id).open) return showError(errorId, err);
+    if (showing(id) === n && $(id).open) return refuseIn(id, errorId, err);
     const late = new Error(what + ' failed: ' + (err.message || String(err)));
     showError('alert', late);
     sayInDialog(late.message);
@@ -465,7 +490,8 @@
       } else {
         const old = tokens.get(editing);
         if (!old) {
-          showError('edit-error', new Error('This token is no longer listed: it may have been rotated or revoked. Nothing was saved.'));
+          refuseIn('edit-dialog', 'edit-error',
+            new Error('This token is no longer listed: it may have been rotated or revoked. Nothing was saved.'));
           return;
         }
         const body = {};

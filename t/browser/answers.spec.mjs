@@ -11,7 +11,8 @@
 // after the user turned to another holder (the user's personal project,
 // which they administer), a change answered after that, a long name
 // outside the BMP, a short maximum expiry, a second
-// page, markup in names and messages, and Back to the page after a new
+// page (the focus going on to its first row), markup in names and
+// messages, and Back to the page after a new
 // token was shown (loaded anew, or, served without its no-store, from the
 // back/forward cache).  The page and the API are the real ones; a few
 // answers are held back or replaced (Playwright's routing) to play a slow
@@ -671,10 +672,19 @@ test('more than a page: "Show more tokens", and a change reloads as many as were
   await open();
   await settled();
   assert.equal(await rows.count(), 25, 'a page of 25');
-  await page.getByRole('button', { name: 'Show more tokens' }).click();
+  // From the keyboard: the button hides itself, the last page shown, and
+  // the focus goes on to the first row it added, not to the page's body.
+  await page.getByRole('button', { name: 'Show more tokens' }).focus();
+  await page.keyboard.press('Enter');
   await page.locator('#status', { hasText: 'Showing 27 tokens' }).waitFor();
   assert.equal(await rows.count(), 27);
   assert.equal(await page.locator('#more').isVisible(), false, 'nothing more');
+  const focused = () => page.evaluate(() => document.activeElement.getAttribute('aria-label') || document.activeElement.tagName);
+  const first = rows.nth(25);
+  const name = await first.locator('.name').innerText();
+  assert.equal(await focused(), 'Edit ' + name, 'the focus on the first row added');
+  await page.keyboard.press('Tab');
+  assert.equal(await focused(), 'Rotate ' + name, 'Tab goes on along that row');
   const last = made[0];   // the oldest, on the second page
   await page.locator(`tr[data-id="${last}"]`).getByRole('button', { name: /^Revoke / }).click();
   const relisted = page.waitForResponse((r) => /[?&]start=25&/.test(r.url()));

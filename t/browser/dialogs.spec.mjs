@@ -4,9 +4,14 @@
 // (the page's own live regions are out of it then), the new token's
 // dialog describes its notice, an error answered after its dialog was
 // closed is said in the dialog open then; Save leaves focus on the row's
-// Edit button; and an edit, rotation or revocation refused because the
-// token is gone (revoked in another tab) takes its row away, closes the
-// dialog saying why, and leaves focus on Create token.
+// Edit button; a Create, Save, Rotate or Revoke refused leaves the focus
+// in its dialog, on its error, which is announced; an edit, rotation or
+// revocation refused because the token is gone (revoked in another tab)
+// takes its row away, closes the dialog saying why, and leaves focus on
+// Create token; and, tabbing through the page and the Create dialog, each
+// focus ring has a contrast of 3:1 with the colours next to it, each
+// field's border 3:1 with its background and the one around it, and the
+// placeholder 4.5:1 (contrast.mjs).
 // Environment (t/55-browser.t sets it):
 //   BBT_BASE       the page's and the API's host
 //   BBT_DIALOGS_USER, BBT_DIALOGS_PASSWORD   a password user of its own
@@ -14,6 +19,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { launch } from './chromium.mjs';
+import { ring, fields, tabThrough, assertRings, assertFields } from './contrast.mjs';
 
 const env = process.env;
 const BASE = env.BBT_BASE;
@@ -184,6 +190,72 @@ test('Save in the Edit dialog leaves focus on the row\'s Edit button', async () 
   }
 });
 
+// A refusal of what the focused button asked for: the button, disabled
+// while the answer is awaited, lost the focus; the error takes it, is
+// announced, and Tab goes on from it to the dialog's next button.
+async function refusedFromKeyboard(step, dialog, errorBox, message, next) {
+  await page.keyboard.press('Enter');
+  await page.locator(errorBox, { hasText: message }).waitFor();
+  assert.equal(await dialog.isVisible(), true, `${step}: the dialog stays open`);
+  assert.equal(await focused(), errorBox, `${step}: the focus on the error, not the page's body`);
+  const h = await heard(message);
+  assert.ok(h.ok, `${step}: the error announced: ${JSON.stringify(h.said)}`);
+  await page.keyboard.press('Tab');
+  assert.equal(await focused(), next, `${step}: Tab goes on in the dialog`);
+  await page.keyboard.press('Escape');
+  await dialog.waitFor({ state: 'hidden' });
+}
+
+test('a refused Create, Save, Rotate or Revoke leaves the focus in its dialog, on the error, announced', async () => {
+  const t = await rest('PUT', '', { name: 'Refused', permissions: ['REPO_READ'] });
+  const MESSAGE = 'The token database is unavailable; try again later.';
+  const THAT = new RegExp(`/users/${USER}/${t.id}(/rotate)?$`);
+  // The server refuses a rotation and a revocation as it does while its
+  // database is away.
+  await page.route(THAT, async (route) => {
+    const req = route.request();
+    if (req.method() !== 'DELETE' && !req.url().endsWith('/rotate')) { await route.continue(); return; }
+    await route.fulfill({ status: 503, contentType: 'application/json', json: { errors: [{ message: MESSAGE }] } });
+  });
+  try {
+    await open();
+    const row = page.locator(`tr[data-id="${t.id}"]`);
+
+    // Create, refused by the server: not a network.
+    await page.getByRole('button', { name: 'Create token' }).click();
+    const create = page.getByRole('dialog', { name: 'Create token' });
+    await create.waitFor();
+    await page.locator('#f-name').fill('Refused too');
+    await page.locator('#f-nets').fill('nonsense');
+    await page.locator('#edit-submit').focus();
+    await refusedFromKeyboard('Create', create, '#edit-error', 'not a network', '#edit-cancel');
+
+    // Save, refused likewise.
+    await row.getByRole('button', { name: /^Edit / }).click();
+    const edit = page.getByRole('dialog', { name: 'Edit token' });
+    await edit.waitFor();
+    await page.locator('#f-nets').fill('nonsense');
+    await page.locator('#edit-submit').focus();
+    await refusedFromKeyboard('Save', edit, '#edit-error', 'not a network', '#edit-cancel');
+
+    // Rotate and Revoke, from the keyboard: the dialog opens on Cancel,
+    // Tab goes to the button that confirms.
+    for (const [step, role] of [['Rotate', 'Rotate token?'], ['Revoke', 'Revoke token?']]) {
+      await row.getByRole('button', { name: new RegExp(`^${step} `) }).focus();
+      await page.keyboard.press('Enter');
+      const confirm = page.getByRole('alertdialog', { name: role });
+      await confirm.waitFor();
+      await page.keyboard.press('Tab');
+      assert.equal(await focused(), `#${step.toLowerCase()}-confirm`);
+      await refusedFromKeyboard(step, confirm, `#${step.toLowerCase()}-error`, MESSAGE, `#${step.toLowerCase()}-cancel`);
+    }
+    assert.equal(await row.count(), 1, 'the token is still listed');
+  } finally {
+    await page.unroute(THAT);
+    await sweep();
+  }
+});
+
 test('an edit, rotation or revocation of a token revoked elsewhere takes its row away, saying why', async () => {
   for (const step of ['Edit', 'Rotate', 'Revoke']) {
     const t = await rest('PUT', '', { name: `Gone ${step}`, permissions: ['REPO_READ'] });
@@ -212,5 +284,46 @@ test('an edit, rotation or revocation of a token revoked elsewhere takes its row
     } finally {
       await sweep();
     }
+  }
+});
+
+test('contrast: the focus ring 3:1 wherever it is drawn, the fields\' borders 3:1, placeholders 4.5:1', async () => {
+  await rest('PUT', '', { name: 'Seen', permissions: ['REPO_READ'] });
+  try {
+    await open();
+    // The places list, once the server has answered.
+    await page.locator('#places-wrap').waitFor();
+    await page.locator('body').focus();
+    const rings = await tabThrough(page, 'body', 40);
+    const labels = rings.map((r) => r.label);
+    for (const id of ['a Skip to content', '#create-open', '#places', '#holder', '#holder-show']) {
+      assert.ok(labels.includes(id), `Tab reaches ${id}: ${labels.join(', ')}`);
+    }
+    assert.ok(labels.includes('button Revoke Seen'), `Tab reaches a row's buttons: ${labels.join(', ')}`);
+    // The skip link's ring is over the top bar, the others over the page,
+    // the list's card or a field's own border.
+    assertRings(rings);
+    const main = await fields(page, 'main');
+    assert.ok(main.some((f) => f.id === 'holder' && f.placeholder), `the page's field, with its placeholder: ${JSON.stringify(main)}`);
+    assertFields(main);
+
+    await page.getByRole('button', { name: 'Create token' }).click();
+    const dialog = page.getByRole('dialog', { name: 'Create token' });
+    await dialog.waitFor();
+    await page.locator('#f-expiry').selectOption('custom');
+    await page.locator('#f-name').focus();
+    const inDialog = [await ring(page), ...await tabThrough(page, '#edit-dialog', 20)];
+    const dlabels = inDialog.map((r) => r.label);
+    for (const id of ['#f-name', '#f-expiry', '#f-days', '#f-nets', '#edit-cancel', '#edit-submit']) {
+      assert.ok(dlabels.includes(id), `Tab reaches ${id}: ${dlabels.join(', ')}`);
+    }
+    assertRings(inDialog);
+    const boxes = await fields(page, '#edit-dialog');
+    assert.deepEqual(boxes.map((f) => f.id).sort(), ['f-days', 'f-expiry', 'f-name', 'f-nets']);
+    assertFields(boxes);
+    await page.keyboard.press('Escape');
+    await dialog.waitFor({ state: 'hidden' });
+  } finally {
+    await sweep();
   }
 });

@@ -5,7 +5,8 @@
 // confirmations and the new token's dialog keep the name inside the page
 // and the dialog, broken over lines; and an allow-list as long as the
 // server allows (16 networks) breaks between them rather than widen its
-// column.
+// column; and in a window 320 pixels wide the page does not scroll
+// sideways: the list scrolls within its card.
 // Environment (t/55-browser.t sets it):
 //   BBT_BASE       the page's and the API's host
 //   BBT_NAMES_USER, BBT_NAMES_PASSWORD   a password user of its own
@@ -114,6 +115,23 @@ test('an allow-list of 16 long networks stays inside the list', async () => {
     await inside('the allow-list', row.locator('.nets'), card);
     await inside('the Revoke button', row.getByRole('button', { name: /^Revoke / }), card);
   } finally {
+    for (const t of (await rest('GET', '?limit=1000')).values) await rest('DELETE', '/' + t.id);
+  }
+});
+
+test('in a window 320 pixels wide the page does not scroll sideways, the list scrolls in its card', async () => {
+  await rest('PUT', '', { name: 'narrow', permissions: ['REPO_READ'] });
+  try {
+    await page.setViewportSize({ width: 320, height: 640 });
+    await page.goto(BASE + '/account/tokens/');
+    await page.locator('#tokens-body tr[data-id]').waitFor();
+    const [scroll, client] = await page.evaluate(() => [document.documentElement.scrollWidth,
+      document.documentElement.clientWidth]);
+    assert.ok(scroll <= client, `the page is ${scroll} pixels wide in a window of ${client}`);
+    const [inCard, card] = await page.locator('section.card').evaluate((e) => [e.scrollWidth, e.clientWidth]);
+    assert.ok(inCard > card, `the list is wider than its card (${inCard} in ${card}), which scrolls it`);
+  } finally {
+    await page.setViewportSize(VIEWPORT);
     for (const t of (await rest('GET', '?limit=1000')).values) await rest('DELETE', '/' + t.id);
   }
 });

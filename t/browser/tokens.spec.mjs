@@ -146,6 +146,11 @@ test('the list shows permissions in words, expiry and last use', { skip: !env.BB
   assert.match(await expired.innerText(), /Expired/i, 'an expired token says so plainly');
   assert.equal(await expired.locator('.badge.expired').innerText().then((t) => t.trim().toLowerCase()), 'expired');
   assert.match(await expired.innerText(), /Never used/);
+  // The server rotates a live token only: an expired one is offered Edit
+  // and Revoke, not a Rotate it would refuse.
+  const buttons = (row) => row.getByRole('button').evaluateAll((bs) => bs.map((b) => b.textContent));
+  assert.deepEqual(await buttons(expired), ['Edit', 'Revoke'], 'no Rotate for an expired token');
+  assert.deepEqual(await buttons(used), ['Edit', 'Rotate', 'Revoke'], 'a live one has it');
 });
 
 test('keyboard only: open the dialog, pick permissions, close it', async () => {
@@ -509,8 +514,8 @@ test('a project\'s tokens, as its admin', { skip: !env.BBT_ADMIN_PROJECT }, asyn
     assert.equal(other.status, 403, 'the project token does not reach another project');
   }
   await shown.getByRole('button', { name: 'Done' }).click();
-  await page.locator('#tokens-body tr', { hasText: 'Pipeline' }).waitFor();
-  assert.match(await page.locator('#tokens-body tr', { hasText: 'Pipeline' }).innerText(), /Project: Admin/,
+  await page.locator('#tokens-body tr[data-id]', { hasText: 'Pipeline' }).waitFor();
+  assert.match(await page.locator('#tokens-body tr[data-id]', { hasText: 'Pipeline' }).innerText(), /Project: Admin/,
     'created with the default');
   await shot('08-project-tokens');
 
@@ -529,12 +534,12 @@ test('a project\'s tokens, as its admin', { skip: !env.BBT_ADMIN_PROJECT }, asyn
   await dialog.getByRole('button', { name: 'Create' }).click();
   await shown.waitFor();
   await shown.getByRole('button', { name: 'Done' }).click();
-  await page.locator('#tokens-body tr', { hasText: 'Deploy' }).waitFor();
-  const id = await page.locator('#tokens-body tr', { hasText: 'Deploy' }).getAttribute('data-id');
+  await page.locator('#tokens-body tr[data-id]', { hasText: 'Deploy' }).waitFor();
+  const id = await page.locator('#tokens-body tr[data-id]', { hasText: 'Deploy' }).getAttribute('data-id');
   const row = page.locator(`tr[data-id="${id}"]`);
   assert.match(await row.innerText(), /Repository: Write/);
   assert.doesNotMatch(await row.innerText(), /Project:/);
-  assert.equal(await page.locator('#tokens-body tr', { hasText: 'Pipeline' }).count(), 0,
+  assert.equal(await page.locator('#tokens-body tr[data-id]', { hasText: 'Pipeline' }).count(), 0,
     'the project\'s own token is not the repository\'s');
   await row.getByRole('button', { name: /^Revoke / }).click();
   const confirm = page.getByRole('alertdialog', { name: 'Revoke token?' });
@@ -553,6 +558,12 @@ test('a project\'s tokens, as its admin', { skip: !env.BBT_ADMIN_PROJECT }, asyn
   assert.equal(await page.locator('#alert').isHidden(), true, await page.locator('#alert').innerText());
 });
 
+// Chooses place (a value of the places list) and presses Show.
+async function choose(place) {
+  await page.getByLabel('Projects and repositories you administer').selectOption(place);
+  await page.getByRole('button', { name: 'Show', exact: true }).click();
+}
+
 test('the places the user administers: a list that shows their tokens', { skip: !env.BBT_PLACES }, async () => {
   const key = env.BBT_ADMIN_PROJECT, slug = env.BBT_ADMIN_REPO;
   const places = env.BBT_PLACES.split(' ');
@@ -570,12 +581,40 @@ test('the places the user administers: a list that shows their tokens', { skip: 
   await page.keyboard.press('Tab');
   assert.equal(await page.evaluate(() => document.activeElement.id), 'places');
 
-  // Choosing the project shows its tokens, as typing it and pressing Show
-  // does: the same heading, announcement, rows and text.
-  await list.selectOption(key);
+  // The arrow keys go through the places, each chosen on the way: the
+  // page turns to none of them (WCAG 3.2.2) until Enter, which shows the
+  // one chosen; each fills in the field as typing it would.
+  const title = () => page.getByRole('heading', { level: 1 }).innerText();
+  const field = page.getByLabel('Tokens of a project or repository you administer');
+  const turned = [];
+  const seeing = (r) => { if (r.url().includes('/rest/access-tokens/latest/projects/')) turned.push(r.url()); };
+  page.on('request', seeing);
+  await page.keyboard.press('ArrowDown');
+  assert.equal(await list.inputValue(), places[0], 'ArrowDown chose the first place');
+  assert.equal(await field.inputValue(), places[0], 'and filled it in');
+  await page.keyboard.press('ArrowDown');
+  assert.equal(await list.inputValue(), places[1]);
+  assert.equal(await title(), 'Personal access tokens', 'the arrow keys turned the page to no place');
+  assert.deepEqual(turned, [], 'nor asked for any place\'s tokens');
+  page.off('request', seeing);
+  await page.keyboard.press('Enter');
+  await page.getByRole('heading', { level: 1, name: 'Access tokens of ' + (places[1].includes('/') ? 'repository ' : 'project ')
+    + places[1] }).waitFor();
+  assert.equal(await page.evaluate(() => document.activeElement.id), 'places', 'Enter leaves the focus in the list');
+  await page.getByRole('button', { name: 'Your own tokens' }).click();
+  await page.getByRole('heading', { level: 1, name: 'Personal access tokens' }).waitFor();
+
+  // Choosing the project and pressing Show shows its tokens, as typing it
+  // and pressing Show does: the same heading, announcement, rows and text;
+  // the list's heading and the table's caption name the project too.
+  await choose(key);
   await page.getByRole('heading', { level: 1, name: 'Access tokens of project ' + key }).waitFor();
+  assert.equal(await page.getByRole('region', { name: 'Tokens of the project ' + key }).count(), 1,
+    'the list\'s heading names the project');
+  assert.equal(await page.getByRole('table', { name: 'Access tokens of the project ' + key }).count(), 1,
+    'so does the table\'s caption');
   await page.locator('#status', { hasText: 'Showing the tokens of the project ' + key }).waitFor();
-  await page.locator('#tokens-body tr', { hasText: 'Pipeline' }).waitFor();
+  await page.locator('#tokens-body tr[data-id]', { hasText: 'Pipeline' }).waitFor();
   assert.equal(await page.locator('#alert').isHidden(), true, await page.locator('#alert').innerText());
   assert.equal(await page.getByLabel('Tokens of a project or repository you administer').inputValue(), key);
   const ids = () => page.locator('#tokens-body tr[data-id]').evaluateAll((rs) => rs.map((r) => r.dataset.id));
@@ -585,15 +624,17 @@ test('the places the user administers: a list that shows their tokens', { skip: 
   await page.getByRole('button', { name: 'Your own tokens' }).click();
   await page.getByRole('heading', { level: 1, name: 'Personal access tokens' }).waitFor();
   assert.equal(await list.inputValue(), '', '"Your own tokens": None again');
+  assert.equal(await page.getByRole('region', { name: 'Your tokens' }).count(), 1);
+  assert.equal(await page.getByRole('table', { name: 'Your personal access tokens' }).count(), 1);
   await page.getByLabel('Tokens of a project or repository you administer').fill(key);
   await page.getByRole('button', { name: 'Show', exact: true }).click();
   await page.getByRole('heading', { level: 1, name: 'Access tokens of project ' + key }).waitFor();
-  await page.locator('#tokens-body tr', { hasText: 'Pipeline' }).waitFor();
+  await page.locator('#tokens-body tr[data-id]', { hasText: 'Pipeline' }).waitFor();
   assert.deepEqual(await ids(), chosen, 'typing it shows the same tokens');
   assert.equal(await list.inputValue(), key, 'and the list shows it chosen');
 
   // A repository: its own tokens (the one made there was revoked).
-  await list.selectOption(key + '/' + slug);
+  await choose(key + '/' + slug);
   await page.getByRole('heading', { level: 1, name: `Access tokens of repository ${key}/${slug}` }).waitFor();
   await page.locator('#tokens-body tr', { hasText: 'has no access tokens' }).waitFor();
   assert.deepEqual(await ids(), [], 'none of the project\'s');
@@ -601,7 +642,7 @@ test('the places the user administers: a list that shows their tokens', { skip: 
   // A repository the user administers in another project.
   const other = places.find((p) => p.includes('/') && !p.startsWith(key + '/'));
   if (other) {
-    await list.selectOption(other);
+    await choose(other);
     await page.getByRole('heading', { level: 1, name: 'Access tokens of repository ' + other }).waitFor();
     await page.locator('#tokens-body tr', { hasText: 'has no access tokens' }).waitFor();
     assert.equal(await page.locator('#alert').isHidden(), true, await page.locator('#alert').innerText());
@@ -614,14 +655,13 @@ test('the places the user administers: a list that shows their tokens', { skip: 
   await page.locator('#alert', { hasText: 'not permitted' }).waitFor();
   assert.equal(await list.evaluate((s) => s.selectedIndex), -1, 'nothing chosen in the list');
 
-  await list.selectOption('');
+  await choose('');
   await page.getByRole('heading', { level: 1, name: 'Personal access tokens' }).waitFor();
   if (env.BBT_USED_NAME) await page.locator('#tokens-body tr', { hasText: env.BBT_USED_NAME }).waitFor();
 });
 
 test('a list that answers after another place was chosen is dropped', { skip: !env.BBT_PLACES }, async () => {
   const key = env.BBT_ADMIN_PROJECT;
-  const list = page.getByLabel('Projects and repositories you administer');
   // The project's list is held until the user has chosen their own tokens
   // and those are shown.
   const pattern = new RegExp('/projects/' + key + '\\?start=');
@@ -630,9 +670,9 @@ test('a list that answers after another place was chosen is dropped', { skip: !e
   const seen = new Promise((r) => { asked = r; });
   await page.route(pattern, async (route) => { asked(); await held; await route.continue(); });
   try {
-    await list.selectOption(key);
+    await choose(key);
     await seen;
-    await list.selectOption('');
+    await choose('');
     await page.getByRole('heading', { level: 1, name: 'Personal access tokens' }).waitFor();
     if (env.BBT_USED_NAME) await page.locator('#tokens-body tr', { hasText: env.BBT_USED_NAME }).waitFor();
     const answered = page.waitForResponse(pattern);
@@ -645,7 +685,7 @@ test('a list that answers after another place was chosen is dropped', { skip: !e
     await page.unroute(pattern);
   }
   await page.getByRole('heading', { level: 1, name: 'Personal access tokens' }).waitFor();
-  assert.equal(await page.locator('#tokens-body tr', { hasText: 'Pipeline' }).count(), 0,
+  assert.equal(await page.locator('#tokens-body tr[data-id]', { hasText: 'Pipeline' }).count(), 0,
     'the project\'s token is not shown among the user\'s own');
   assert.equal(await page.locator('#alert').isHidden(), true, await page.locator('#alert').innerText());
 });
