@@ -26,7 +26,8 @@ typedef struct {
 } bbt_gitobj_t;
 
 /* Whether head (NUL-terminated) is "TYPE SIZE" as git writes it: one of
- * the four types, and SIZE in decimal without a leading zero. */
+ * the four types, and SIZE in decimal without a leading zero, at most
+ * BBT_GITOBJ_MAX (git itself takes any size its unsigned long holds). */
 static int bbt_gitobj_head(const char *head, unsigned long long *size)
 {
     static const char *const types[] = {"blob ", "tree ", "commit ", "tag ",
@@ -45,10 +46,14 @@ static int bbt_gitobj_head(const char *head, unsigned long long *size)
         return 0;
     }
     for (*size = 0; *d; d++) {
-        if (*size > (BBT_GITOBJ_MAX - 9) / 10) {
+        unsigned long long digit = (unsigned long long)(*d - '0');
+
+        /* size * 10 + digit <= BBT_GITOBJ_MAX, asked without overflow:
+         * the limit itself is a size, and every size below it one. */
+        if (*size > (BBT_GITOBJ_MAX - digit) / 10) {
             return 0;
         }
-        *size = *size * 10 + (unsigned long long)(*d - '0');
+        *size = *size * 10 + digit;
     }
     return 1;
 }

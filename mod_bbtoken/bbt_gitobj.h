@@ -16,9 +16,9 @@
 
 #include <sys/stat.h>
 
-/* The most an object may inflate to: what it is checked against is read
- * whole, in the request's time, and a deflated stream inflates about a
- * thousandfold. */
+/* The largest SIZE an object's header may say (2 GiB, that size itself
+ * taken): what it is checked against is read whole, in the request's
+ * time, and a deflated stream inflates about a thousandfold. */
 #define BBT_GITOBJ_MAX (2ULL * 1024 * 1024 * 1024)
 
 /* Why the file at path is not the loose object whose id is hexid (40 or 64

@@ -140,6 +140,35 @@ static void test_refused(void)
            "cut short", "an empty file");
 }
 
+/* The limit on SIZE (BBT_GITOBJ_MAX, 2 GiB) is the largest size taken:
+ * each size up to it is read as one (its body, a few bytes, then found
+ * short), the next is not. */
+static void test_limit(void)
+{
+    static const char *const taken[] = {"2147483639", "2147483640",
+                                        "2147483647", "2147483648", NULL};
+    static const char *const past[] = {"2147483649", "2147483650", "4294967296",
+                                       "9999999999", NULL};
+    char raw[64], name[64];
+    size_t n, i;
+
+    ok(BBT_GITOBJ_MAX == 2147483648ULL, "the limit is 2 GiB");
+    for (i = 0; taken[i]; i++) {
+        n = (size_t)snprintf(raw, sizeof(raw), "blob %s", taken[i]) + 1;
+        memcpy(raw + n, "hello\n", 6);
+        snprintf(name, sizeof(name), "size-%s", taken[i]);
+        is_why(bbt_gitobj_check(obj(name, raw, n + 6, NULL, 0), HELLO1, NULL),
+               "shorter than its header", taken[i]);
+    }
+    for (i = 0; past[i]; i++) {
+        n = (size_t)snprintf(raw, sizeof(raw), "blob %s", past[i]) + 1;
+        memcpy(raw + n, "hello\n", 6);
+        snprintf(name, sizeof(name), "size-%s", past[i]);
+        is_why(bbt_gitobj_check(obj(name, raw, n + 6, NULL, 0), HELLO1, NULL),
+               "its header is not", past[i]);
+    }
+}
+
 /* The file read is said: the one checked, whatever takes its name after. */
 static void test_read(void)
 {
@@ -251,6 +280,7 @@ int main(void)
     }
     test_objects();
     test_refused();
+    test_limit();
     test_read();
     test_keep();
     test_names_and_files();
