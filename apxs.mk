@@ -93,6 +93,7 @@ JANSSON_LIBS = $(eval JANSSON_LIBS := $$(shell pkg-config --libs jansson))$(JANS
 APU_INC = $(eval APU_INC := $$(shell $$(APR_CONFIG) --includes --cppflags) \
           $$(shell $$(APU_CONFIG) --includes))$(APU_INC)
 APU_LIBS = $(eval APU_LIBS := $$(shell $$(APU_CONFIG) --link-ld))$(APU_LIBS)
+APR_LIBS = $(eval APR_LIBS := $$(shell $$(APR_CONFIG) --link-ld))$(APR_LIBS)
 PQ_INC = $(eval PQ_INC := -I$$(shell pg_config --includedir 2>/dev/null || echo /usr/include/postgresql))$(PQ_INC)
 
 CORE    := bbt_input bbt_token bbt_tokshape bbt_perm bbt_cred bbt_route bbt_rules bbt_sqlstate \
@@ -109,6 +110,7 @@ CORE    += bbt_cmark bbt_chint
 CORE    += bbt_gitobj
 CORE    += bbt_jwipe
 CORE    += bbt_backread
+CORE    += bbt_query
 GLUE    := mod_bbtoken bbt_config bbt_confroutes bbt_confcheck bbt_confreq bbt_confmerge bbt_confmap bbt_confpat \
            bbt_confhtac \
            bbt_request bbt_routing \
@@ -186,6 +188,9 @@ $(CORE_SO): $(OBJ)/%.o: mod_bbtoken/%.c $(HEADERS) | $(OBJ)
 	$(CC) $(BASEFLAGS) $(JANSSON_CFLAGS) $(CORE_EXTRA) -c -o $@ $<
 
 $(OBJ)/bbt_keymac.o $(OBJ)/fuzz/bbt_keymac.o: CORE_EXTRA = $(APU_INC)
+# So does bbt_query.c (APR's pools, hash tables and URL decoder): linked
+# outside httpd, it takes libapr-1.
+$(OBJ)/bbt_query.o $(OBJ)/fuzz/bbt_query.o: CORE_EXTRA = $(APU_INC)
 
 # A removed file leaves nothing newer behind it, so what embeds a set of
 # files also depends on the set's list, a file rewritten only when the
@@ -263,7 +268,7 @@ FUZZ_FLAGS = -g -O1 -pthread $(VERSION_DEF) -fno-sanitize-recover=undefined -Imo
               $(JANSSON_CFLAGS)
 FUZZ_CORE_O := $(CORE:%=$(FUZZ_OBJ)/%.o) $(FUZZ_OBJ)/bbt_sets.o
 FUZZ_CLI_O := $(CLI_NOPQ:%=$(FUZZ_OBJ)/cli/%.o)
-FUZZ_LIBS  = -lcrypto -lpcre2-8 -lz $(JANSSON_LIBS) $(APU_LIBS)
+FUZZ_LIBS  = -lcrypto -lpcre2-8 -lz $(JANSSON_LIBS) $(APU_LIBS) $(APR_LIBS)
 
 $(FUZZ_OBJ) $(FUZZ_OBJ)/cli:
 	mkdir -p $@

@@ -57,10 +57,10 @@ int bbt_namedrepo_wants_body(const bbt_namedrepo_t *nr);
 /* 1 if deciding needs the query's parameters (query-repo=). */
 int bbt_namedrepo_wants_query(const bbt_namedrepo_t *nr);
 
-/* One query parameter, split and %-decoded by the caller (httpd's glue,
- * with APR's decoder: "+" a space).  name or value NULL: it could not be
- * decoded (a broken %-escape, or a %00, which a C string cannot hold);
- * value "" for a parameter without "=". */
+/* One query parameter, split and %-decoded by the caller
+ * (bbt_query_params, with APR's decoder: "+" a space).  name or value NULL: it
+ * could not be decoded (a broken %-escape, or a %00, which a C string cannot
+ * hold); value "" for a parameter without "=". */
 typedef struct {
     const char *name;
     const char *value;

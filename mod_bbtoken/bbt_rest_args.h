@@ -12,13 +12,10 @@
 
 #include "bbt_rest_db.h"
 
-/* The arguments of r's query string into *out (name to value, both
- * decoded; an empty hash when there is none): "&"-separated, each split
- * at its first "=" (none: the empty value), "+" a space, %XX a byte; a
- * name given twice has its first value.  NULL, or why the query is
- * refused, in words for a 400: a "%" not followed by two hexadecimal
- * digits, a %00, or a name or value that is not UTF-8 text without
- * control characters (bbt_input_utf8). */
+/* The arguments of r's query string into *out, made in r's pool, as
+ * bbt_query_rest reads them (name to value, both decoded; an empty hash
+ * when there is none).  NULL, or why the query is refused, in words for a
+ * 400. */
 const char *bbt_rest_args_read(request_rec *r, apr_hash_t **out);
 
 /* The decoded value of x's query argument name, or NULL if it is not

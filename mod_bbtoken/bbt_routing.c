@@ -13,7 +13,6 @@
 #include "http_protocol.h"
 #include "http_request.h"
 #include "util_filter.h"
-#include "apr_escape.h"
 #include "apr_strings.h"
 #include "apr_uri.h"
 
@@ -22,6 +21,7 @@
 #include "bbt_backread.h"
 #include "bbt_config.h"
 #include "bbt_perm.h"
+#include "bbt_query.h"
 #include "bbt_reqbody.h"
 #include "bbt_request.h"
 #include "bbt_rest_refuse.h"
@@ -289,48 +289,6 @@ int bbt_routing_route(request_rec *r, const bbt_dir_conf_t *conf, bbt_req_t *rq)
     return OK;
 }
 
-/* s decoded in place by APR ("+" a space), or NULL when it does not
- * decode: a broken %-escape, or a %00 (APR_BADCH), which would end the C
- * string early. */
-static const char *bbt_routing_unescape(char *s)
-{
-    apr_status_t rv =
-        apr_unescape_url(s, s, APR_ESCAPE_STRING, NULL, NULL, 1, NULL);
-
-    return rv == APR_SUCCESS || rv == APR_NOTFOUND ? s : NULL;
-}
-
-/* r's query string as parameters (bbt_qparam_t), into *out: their count.
- * Both "&" and ";" end one: a backend that splits only at "&" reads a
- * value holding ";", which names no repository it could serve, while one
- * that splits at ";" too reads what follows as a parameter of its own. */
-static size_t bbt_routing_params(request_rec *r, bbt_qparam_t **out)
-{
-    const char *c;
-    char *p, *next, *eq;
-    size_t n = 1, i = 0;
-
-    *out = NULL;
-    if (!r->args) {
-        return 0;
-    }
-    for (c = r->args; *c; c++) {
-        n += *c == '&' || *c == ';';
-    }
-    *out = apr_palloc(r->pool, n * sizeof(**out));
-    for (p = apr_pstrdup(r->pool, r->args); p; p = next, i++) {
-        if ((next = strpbrk(p, "&;"))) {
-            *next++ = '\0';
-        }
-        if ((eq = strchr(p, '='))) {
-            *eq = '\0';
-        }
-        (*out)[i].name = bbt_routing_unescape(p);
-        (*out)[i].value = eq ? bbt_routing_unescape(eq + 1) : "";
-    }
-    return i;
-}
-
 int bbt_routing_named(request_rec *r, bbt_req_t *rq)
 {
     bbt_access_t *a = &rq->access;
@@ -346,7 +304,7 @@ int bbt_routing_named(request_rec *r, bbt_req_t *rq)
     memset(&q, 0, sizeof(q));
     q.project_id = rq->into_id;
     if (bbt_namedrepo_wants_query(rq->named)) {
-        q.nparams = bbt_routing_params(r, &params);
+        q.nparams = bbt_query_params(r->pool, r->args, &params);
         q.params = params;
     }
     if (bbt_namedrepo_wants_body(rq->named)) {
