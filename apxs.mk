@@ -288,8 +288,11 @@ $(FUZZ_A): $(FUZZ_CORE_O) $(FUZZ_CLI_O)
 	rm -f $@
 	$(AR) rcs $@ $^
 
-$(OUT)/fuzz/%: t/fuzz/%.c $(FUZZ_A) $(HEADERS) t/unit/jshape_oracle.h t/fuzz/fuzz_fields.h | $(OUT)/fuzz
-	$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer,address,undefined -o $@ $< $(FUZZ_A) $(FUZZ_LIBS)
+$(OUT)/fuzz/%: t/fuzz/%.c $(FUZZ_A) $(HEADERS) t/unit/jshape_oracle.h t/fuzz/fuzz_fields.h t/fuzz/fuzz_query.h | $(OUT)/fuzz
+	$(FUZZ_CC) $(FUZZ_FLAGS) $(CORE_EXTRA) -fsanitize=fuzzer,address,undefined -o $@ $< $(FUZZ_A) $(FUZZ_LIBS)
+
+# The query's readers take APR's headers (bbt_query.h).
+$(OUT)/fuzz/fuzz_restargs $(OUT)/fuzz/fuzz_qparams: CORE_EXTRA = $(APU_INC)
 
 # The CLI's fuzzers (fuzz_cli_*) take its code without libpq as well.
 $(OUT)/fuzz/fuzz_cli_%: t/fuzz/fuzz_cli_%.c $(FUZZ_A) $(HEADERS) $(CLI_HEADERS) | $(OUT)/fuzz
