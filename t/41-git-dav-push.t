@@ -151,10 +151,10 @@ is($out, "hello\n", '  git reads it');
 # Refused where what is moved is checked.
 $res = $env->request('PUT', $htmp, $h, BBT::Env::slurp("$scratch/$hdir/$hname"));
 like($res->{status}, qr/^20[14]\z/, 'an upload PUT again');
-my $before = BBT::Env::slurp("$bare/$hdir/${hname}_" . ('2' x 40));
-$res = $env->request('PUT', $htmp, { %$h, 'Content-Range' => 'bytes 0-3/' . length($before) }, 'GGGG');
+my $upload = BBT::Env::slurp("$bare/$hdir/${hname}_" . ('2' x 40));
+$res = $env->request('PUT', $htmp, { %$h, 'Content-Range' => 'bytes 0-3/' . length($upload) }, 'GGGG');
 is($res->{status}, 400, 'a PUT into it with a Content-Range: 400') or diag explain $res;
-is(BBT::Env::slurp("$bare/$hdir/${hname}_" . ('2' x 40)), $before, '  the upload as it was');
+is(BBT::Env::slurp("$bare/$hdir/${hname}_" . ('2' x 40)), $upload, '  the upload as it was');
 like($env->error_log_text, qr/BBT055: PUT \S+_2{40} with a Content-Range refused \(400\)/, '  logged (BBT055)');
 $env->request('DELETE', $htmp, $h);
 unlink "$bare/$hdir/$hname";
