@@ -187,13 +187,12 @@ my @table = (
     ['GET', "/rest/jira/1.0/projects/PROJ/primary-enhanced-entitylink", 'PROJECT_READ', 'PROJ'],
     # A fork's synchronization status is a read.
     ['GET', "/rest/sync/latest/projects/PROJ/repos/repo", 'REPO_READ', 'PROJ/repo'],
-    # A project's avatar, settings restrictions and secret scanning
-    # exemptions: its administrators'.
+    # A project's avatar, settings restrictions and the list of its
+    # repositories exempt from secret scanning: its administrators'.
     ['POST', "$A/projects/PROJ/avatar.png", 'PROJECT_ADMIN', 'PROJ'],
     ['POST', "$A/projects/PROJ/settings-restriction", 'PROJECT_ADMIN', 'PROJ'],
     ['DELETE', "/rest/api/1.0/projects/PROJ/settings-restriction?namespace=n&featureKey=f", 'PROJECT_ADMIN',
      'PROJ'],
-    ['POST', "$A/projects/PROJ/secret-scanning/exempt", 'PROJECT_ADMIN', 'PROJ'],
     ['GET', "$A/projects/PROJ/secret-scanning/exempt", 'PROJECT_ADMIN', 'PROJ'],
 );
 my @denied = (
@@ -259,6 +258,12 @@ my @denied = (
     # A comment by its id alone; an issue key's commits everywhere.
     ['POST', '/rest/jira/latest/comments/2/issues'],
     ['GET', '/rest/jira/1.0/issues/ABC-1/commits'],
+    # Exempting a project's repositories from secret scanning in bulk:
+    # its body, a JSON array, names repositories of any project.
+    ['POST', "$A/projects/PROJ/secret-scanning/exempt"],
+    ['POST', "/rest/api/1.0/projects/PROJ/secret-scanning/exempt/"],
+    ['PUT', "$A/projects/PROJ/secret-scanning/exempt"],
+    ['DELETE', "$A/projects/PROJ/secret-scanning/exempt"],
 );
 
 # (response, what the CGI was given) for METHOD PATH with this token.

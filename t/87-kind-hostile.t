@@ -208,6 +208,19 @@ subtest 'a second repository named outside the path: inside the scope, or refuse
     in_scope(POST => project => $prs, 'a project token: from a fork in its project', $pfork);
     out_of_scope(POST => project => $prs, 'a project token: from another project', $fork);
 
+    # Secret scanning's bulk exemption names its repositories in a JSON
+    # array, any project's: no route holds an array to the scope, so it
+    # is refused even naming the project's own; one repository is
+    # exempted on its own path.
+    my $ex = "$A/projects/PROJ/secret-scanning/exempt";
+    out_of_scope(POST => project => $ex, 'a bulk exemption naming another project\'s repository',
+                 '[{"projectKey":"OTHER","slug":"secret"}]');
+    out_of_scope(POST => project => $ex, 'a bulk exemption naming its own', '[{"projectKey":"PROJ","slug":"repo"}]');
+    out_of_scope(POST => project => $ex, 'an object wrapping the array', '{"x":[{"projectKey":"OTHER","slug":"secret"}]}');
+    out_of_scope(POST => project => "$ex/", 'with a trailing slash', '[{"projectKey":"OTHER","slug":"secret"}]');
+    allowed(GET => project => $ex, 'PROJ', 'the list of its exempt repositories');
+    in_scope(PUT => project => "$A/projects/PROJ/repos/repo/secret-scanning/exempt", 'one repository exempted');
+
     my $h = auth_bearer($tok{alice});
     $h->{'Content-Type'} = 'application/json';
     ($res, $v) = $env->cgi_call(POST => $prs, $h, $fork);

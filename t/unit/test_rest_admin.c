@@ -118,11 +118,24 @@ static void test_project_settings(const bbt_rules_t *rs)
             "PROJECT_READ", "PROJ");
     line_is(rs, "PUT", "/rest/api/latest/projects/PROJ/settings-restriction",
             NULL, NULL, NULL);
-    /* Exempting its repositories from secret scanning, and the list of
-     * those exempt. */
-    line_is(rs, "POST", "/rest/api/latest/projects/PROJ/secret-scanning/exempt",
-            NULL, "PROJECT_ADMIN", "PROJ");
+    /* The list of its repositories exempt from secret scanning is its
+     * administrators'.  Exempting them in bulk names them in a JSON array
+     * (any project's), which no route holds to a token's scope: none. */
     line_is(rs, "GET", "/rest/api/1.0/projects/PROJ/secret-scanning/exempt",
+            NULL, "PROJECT_ADMIN", "PROJ");
+    line_is(rs, "HEAD",
+            "/rest/api/latest/projects/PROJ/secret-scanning/exempt/", NULL,
+            "PROJECT_ADMIN", "PROJ");
+    line_is(rs, "POST", "/rest/api/latest/projects/PROJ/secret-scanning/exempt",
+            NULL, NULL, NULL);
+    line_is(rs, "POST", "/rest/api/1.0/projects/PROJ/secret-scanning/exempt/",
+            NULL, NULL, NULL);
+    line_is(rs, "PUT", "/rest/api/latest/projects/PROJ/secret-scanning/exempt",
+            NULL, NULL, NULL);
+    line_is(rs, "DELETE",
+            "/rest/api/latest/projects/PROJ/secret-scanning/exempt", NULL, NULL,
+            NULL);
+    line_is(rs, "POST", "/rest/api/latest/projects/PROJ/secret-scanning/rules",
             NULL, "PROJECT_ADMIN", "PROJ");
 }
 
