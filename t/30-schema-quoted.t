@@ -5,9 +5,13 @@
 # schema bbt, made by `db upgrade --init` as its owner: migration 26 once
 # found its schema by reading the name as SQL, took bbt for it, and left
 # 13 of "BBT"'s 14 lookup triggers firing for ordinary sessions only (db
-# check said so).  "Tok-Ens" (a dash), made as the release of version 20
-# made it, with a token, then brought up by `db upgrade`: there 26 stopped
-# the upgrade ("schema "tok-ens" does not exist").  The grants files give
+# check said so).  "Tok-Ens Old" (a dash and a space), made as the
+# release of version 20 made it, with a token, then brought up by `db
+# upgrade`: there 26 stopped the upgrade ("schema "tok-ens" does not
+# exist" for "Tok-Ens").  Its search path is given to psql and the CLI
+# with the backslashes Install writes before the space (PostgreSQL cuts
+# PGOPTIONS and options= at white space; libpq reads --db's backslashes
+# first).  The grants files give
 # their roles the schema the tables are in (they named public); httpd's
 # sessions set to it (DBDInitSQL), the old token authenticates, from the
 # cache, and its revocation by the CLI is heard; notify reads the
@@ -27,21 +31,31 @@ my $dir = $env->dir;
 my $root = $BBT::Env::ROOT;
 my $LATEST = latest_version();
 
+# Install's words: a backslash before each white space (and backslash)
+# of PGOPTIONS' and options=' words, "Tok-Ens\ Old"; in --db, one more
+# before each of those for libpq, "Tok-Ens\\\ Old".
+sub pg_word { (my $w = $_[0]) =~ s/([\s\\])/\\$1/g; return $w }
+
 # The CLI with its search path set to schema $q (quoted) when it connects,
 # as Install says.
 sub cli_in {
     my ($q, @args) = @_;
-    return $env->cli_raw('--db', $env->superuser_conninfo . " options=-csearch_path=$q", @args);
+    return $env->cli_raw('--db', $env->superuser_conninfo . ' options=-csearch_path=' . pg_word(pg_word($q)), @args);
 }
 
 # psql on file $file (with @vars), its search path schema $q (quoted),
 # set through PGOPTIONS as Install says: (exit code, stdout, stderr).
 sub psql_in {
     my ($q, $file, @vars) = @_;
+    return psql_pgoptions('-c search_path=' . pg_word($q), $file, @vars);
+}
+
+sub psql_pgoptions {
+    my ($pgoptions, $file, @vars) = @_;
     return run_cmd(cmd => ["$BBT::Env::PGBIN/psql", '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-h', '127.0.0.1',
                            '-p', $env->pg_port, '-U', 'postgres', '-d', 'bbtoken', (map { ('-v', $_) } @vars),
                            '-f', $file],
-                   tmp => "$dir/run", env => { PGOPTIONS => "-c search_path=$q" });
+                   tmp => "$dir/run", env => { PGOPTIONS => $pgoptions });
 }
 
 # The lookup's triggers in schema $s that fire always, of how many.
@@ -76,26 +90,42 @@ like($out, qr/^gave 1 of the schema's objects that superusers owned to bbt_owner
 is($env->psql(q{SELECT pg_get_userbyid(proowner) FROM pg_proc WHERE oid = '"BBT".bbtoken_extra()'::regprocedure}),
    'bbt_owner', '  which owns it');
 
-# ---- "Tok-Ens" at version 20, upgraded -----------------------------------
-my $Q = '"Tok-Ens"';
+# ---- "Tok-Ens Old" at version 20, upgraded -------------------------------
+my $S = 'Tok-Ens Old';
+my $Q = qq{"$S"};
+is(pg_word($Q), '"Tok-Ens\\ Old"', "PGOPTIONS' word as Install writes it");
+is(pg_word(pg_word($Q)), '"Tok-Ens\\\\\\ Old"', "  and --db's options=");
 my @upto = grep { m{/(\d{4})_} && $1 <= 20 } sort glob "$root/sql/migrations/0*.sql";
 $env->psql("CREATE SCHEMA $Q");
 BBT::Util::spew("$dir/run/at20.sql", join '', "\\ir $upto[0]\n", map {"BEGIN;\n\\ir $_\nCOMMIT;\n"} @upto[1 .. $#upto]);
+($rc, $out, $err) = psql_pgoptions("-c search_path=$Q", "$dir/run/at20.sql");
+isnt($rc, 0, 'PGOPTIONS without the backslash: psql is refused');
+like($err, qr/FATAL:  invalid value for parameter "search_path": ""Tok-Ens"/, '  as Install says') or diag $err;
+is($env->psql(qq{SELECT count(*) FROM pg_class WHERE relnamespace = '$Q'::regnamespace}), 0, '  nothing made');
 ($rc, $out, $err) = psql_in($Q, "$dir/run/at20.sql");
-is($rc, 0, 'the release of version 20 makes its schema in "Tok-Ens"') or diag $err;
-is($env->psql(qq{SELECT version FROM $Q.bbtoken_schema}), 20, '"Tok-Ens" is at version 20');
+is($rc, 0, "the release of version 20 makes its schema in $Q") or diag $err;
+is($env->psql(qq{SELECT version FROM $Q.bbtoken_schema}), 20, "$Q is at version 20");
 my ($ins, $tok, $id) = $env->token_insert_sql('alice', project => 'PROJECT_READ', repo => 'REPO_READ');
 $env->psql(qq{BEGIN; SET LOCAL search_path TO $Q; INSERT INTO bbtoken_users (name) VALUES ('alice'); }
            . qq{INSERT INTO bbtoken_project_grants SELECT id, 'PROJ', 'PROJECT_WRITE' FROM bbtoken_users; $ins; COMMIT});
 
 ($rc, $out, $err) = cli_in($Q, 'db', 'upgrade');
-is($rc, 0, 'db upgrade in "Tok-Ens"') or diag $err;
+is($rc, 0, "db upgrade in $Q") or diag $err;
 like($out, qr/^applied 0026_lookup$/m, '  through migration 26');
 is($env->psql(qq{SELECT version FROM $Q.bbtoken_schema}), $LATEST, "  to version $LATEST");
-is(lookup_always('Tok-Ens'), '14/14', "  the lookup's triggers fire always");
+is(lookup_always($S), '14/14', "  the lookup's triggers fire always");
 ($rc, $out, $err) = cli_in($Q, 'db', 'check');
 is("$rc $out$err", "0 bbtoken_lookup: 1 token, 0 rows wrong; 14 lookup triggers, 0 not firing always\n",
    '  db check: all well');
+# Or with psql's PGOPTIONS and no options= in --db.
+($rc, $out, $err) = $env->cli_env({ PGOPTIONS => '-c search_path=' . pg_word($Q) }, '--db', $env->superuser_conninfo,
+                                  'db', 'check');
+is("$rc $out$err", "0 bbtoken_lookup: 1 token, 0 rows wrong; 14 lookup triggers, 0 not firing always\n",
+   '  the same with PGOPTIONS in its environment');
+# A role's own search path, set once (ALTER ROLE), as SQL.
+$env->psql(qq{CREATE ROLE tok_reader LOGIN; GRANT CONNECT ON DATABASE bbtoken TO tok_reader; }
+           . qq{GRANT USAGE ON SCHEMA $Q TO tok_reader; ALTER ROLE tok_reader IN DATABASE bbtoken SET search_path = $Q});
+is($env->psql('SELECT current_schemas(false)', user => 'tok_reader'), qq({$Q}), "ALTER ROLE: its sessions find $Q");
 
 # The grants files as Install runs them, with the same search path;
 # nothing more.  They take CREATE there from their roles.
@@ -104,13 +134,13 @@ for (['grants.sql', 'bbtoken_httpd'], ['grants-api.sql', 'bbtoken_api']) {
     my ($f, $role) = @$_;
     ($rc, $out, $err) = psql_in($Q, "$root/sql/$f", "role=$role");
     is($rc, 0, $f) or diag $err;
-    is($env->psql("SELECT has_schema_privilege('$role', 'Tok-Ens', 'USAGE') "
-                  . "|| ' ' || has_schema_privilege('$role', 'Tok-Ens', 'CREATE')"),
-       'true false', "  $role may use \"Tok-Ens\", and create nothing there");
+    is($env->psql("SELECT has_schema_privilege('$role', '$S', 'USAGE') "
+                  . "|| ' ' || has_schema_privilege('$role', '$S', 'CREATE')"),
+       'true false', "  $role may use $Q, and create nothing there");
 }
 
-# ---- httpd's sessions in "Tok-Ens" ---------------------------------------
-$env->{extra_conf} = "DBDInitSQL \"SET search_path TO \\\"Tok-Ens\\\"\"\n";
+# ---- httpd's sessions in "Tok-Ens Old" -----------------------------------
+$env->{extra_conf} = "DBDInitSQL \"SET search_path TO \\\"$S\\\"\"\n";
 my $mark = log_mark($env);
 $env->httpd_start;
 $env->make_repo('PROJ', 'repo');
