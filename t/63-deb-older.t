@@ -6,10 +6,14 @@
 # (bbtoken-rest and bbtoken-page, which now go inside the API's own host,
 # stay off, said), and says so; an upgrade, and the install after this
 # package's own removal, which recorded nothing enabled, enable nothing.
+# And each configure says when the schema version the module and bbtoken
+# expect is not the one the package configured before expected (an older
+# package recorded none), never on a reinstall of the same one.
 #
 # The older packages are the tree's .deb with what differs put back: its
 # version, dh_apache2's prerm alone and a postinst that records nothing,
-# as 0.2.0's did (it made bbtoken-dbd.conf).  Building those releases
+# as 0.2.0's did (it made bbtoken-dbd.conf); and one whose migrations end
+# at 60, as the 0.3.0 builds before 61 had.  Building those releases
 # would cost minutes and a checkout.  On this machine, as t/63, under its
 # lock; whatever happens, the package is purged and /etc/apache2 and
 # /var/lib/apache2 are put back at the end.
@@ -21,6 +25,7 @@ use Test::More;
 use File::Temp qw(tempdir);
 use BBT::Util qw(slurp spew);
 use BBT::SysState qw(installed a2query tree_deb);
+use BBT::Migrations qw(latest_version);
 
 my $PKG = 'libapache2-mod-bbtoken';
 
@@ -66,6 +71,8 @@ is($rc, 0, 'the .deb of this tree') or diag substr($out, -3000);
 ok(-f $deb, $deb) or BAIL_OUT('no package');
 
 my $made = "/var/lib/$PKG";
+my $latest = latest_version();
+my $notice = "$PKG: notice: the module and bbtoken";
 
 # 0.2.0's postinst: it made bbtoken-dbd.conf, and recorded nothing.
 my $POSTINST_020 = <<'EOF';
@@ -105,6 +112,18 @@ my $v020 = older_deb('old020', '0.2.0', $POSTINST_020);
 # A 0.3.0 that records nothing of what was enabled (nor makes the DBDParams
 # files: this package's configure makes them, and records them for purge).
 my $v030 = older_deb('old030', '0.3.0', "#!/bin/sh\nexit 0\n");
+# The migrations after 60 taken out: the schema version its postinst
+# records, the module's and the CLI's aside (not run here), is 60.
+my $v60 = older_deb('old60', '0.3.0', undef, sub {
+    my ($dir) = @_;
+    my $mig = "$dir/usr/share/mod-bbtoken/sql/migrations";
+    my @later = grep { m{/0*(\d+)_[^/]*\.sql\z} && $1 > 60 } glob "$mig/*.sql";
+    die 'no migration after 60' unless @later;
+    unlink @later or die "$mig: $!";
+    my $sums = slurp("$dir/DEBIAN/md5sums");
+    $sums =~ s{^\S+\s+usr/share/mod-bbtoken/sql/migrations/0*(\d+)_\S*\n}{$1 > 60 ? '' : $&}gme;
+    spew("$dir/DEBIAN/md5sums", $sums);
+});
 
 subtest 'the install after 0.2.0\'s removal enables again what it disabled' => sub {
     ok_run("dpkg -i $v020");
@@ -130,6 +149,33 @@ subtest 'the install after 0.2.0\'s removal enables again what it disabled' => s
     is(a2query('-c', 'bbtoken-metrics'), 32, 'bbtoken-metrics, disabled by the admin, is not');
     ($rc, $out) = run('apache2ctl configtest');
     is($rc, 0, 'apache2ctl configtest') or diag $out;
+    ok_run("dpkg --purge $PKG");
+};
+
+subtest 'the schema: said after 0.2.0, and not on a reinstall' => sub {
+    ok_run("dpkg -i $v020");
+    my $out = ok_run("dpkg -i $deb");
+    like($out, qr/^\Q$notice\E now expect database schema version $latest, and the package configured before \(0\.2\.0\) kept no record of the version it expected: .*bbtoken db upgrade, then grants\.sql and grants-api\.sql/m,
+         'the upgrade from 0.2.0 says to upgrade the database, then run the grants') or diag $out;
+    is(slurp("$made/schema-version"), "$latest\n", "  $made/schema-version: $latest");
+    $out = ok_run("dpkg -i $deb");
+    unlike($out, qr/notice/, 'a reinstall says nothing') or diag $out;
+    ok_run("dpkg -r $PKG");
+    $out = ok_run("dpkg -i $deb");
+    unlike($out, qr/notice/, 'nor does the install after its removal') or diag $out;
+    ok_run("dpkg --purge $PKG");
+    $out = ok_run("dpkg -i $v60");
+    unlike($out, qr/notice/, 'a first install says nothing');
+    is(slurp("$made/schema-version"), "60\n", "  $made/schema-version: 60");
+    $out = ok_run("dpkg -i $deb");
+    note $out;
+    like($out, qr/^\Q$notice\E now expect database schema version $latest, and the package configured before \(0\.3\.0\) expected 60: .*bbtoken db upgrade, then grants\.sql and grants-api\.sql/m,
+         "the upgrade from the one that expected 60 says so") or diag $out;
+    $out = ok_run("dpkg -i $deb");
+    unlike($out, qr/notice/, 'a reinstall says nothing') or diag $out;
+    $out = ok_run("dpkg -i $v60");
+    like($out, qr/^\Q$notice\E expect database schema version 60, older than the $latest the package configured before \(0\.3\.0\) expected: nothing takes the database back/m,
+         'back to the one that expected 60: said, and not to upgrade') or diag $out;
     ok_run("dpkg --purge $PKG");
 };
 
