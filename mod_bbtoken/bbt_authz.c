@@ -23,6 +23,8 @@
 #include "http_protocol.h"
 #include "http_request.h"
 #include "mod_auth.h"
+#include "mod_core.h"
+#include "util_filter.h"
 #include "ap_provider.h"
 #include "apr_strings.h"
 
@@ -39,6 +41,8 @@ APLOG_USE_MODULE(bbtoken);
 
 /* The gate's 403 words, the very string it gave error-notes. */
 #define BBT_AUTHZ_NOTE "bbtoken-gate-refused"
+
+static ap_filter_rec_t *bbt_authz_note_filter_handle;
 
 /* A project's or a repository's token asked for something outside its
  * project or repository: logged, and the 403's words. */
@@ -171,23 +175,61 @@ static int bbt_authz_gate(request_rec *r)
     return bbt_rest_refuse(r, HTTP_FORBIDDEN);
 }
 
+/* Gives error-notes back the gate's words as they were, at the end of
+ * the stream: httpd's page was made before it, and whoever reads the note
+ * later (the access log's %{error-notes}n, another module's log hook)
+ * reads the words as the JSON envelope and ERROR_NOTES have them.  Not if
+ * something else has changed the note since, nor where the filter was
+ * named in the configuration (no words of the gate's then). */
+static apr_status_t bbt_authz_note_filter(ap_filter_t *f,
+                                          apr_bucket_brigade *bb)
+{
+    const char *mine = f->ctx, *now;
+    apr_bucket *b;
+
+    for (b = APR_BRIGADE_FIRST(bb); b != APR_BRIGADE_SENTINEL(bb);
+         b = APR_BUCKET_NEXT(b)) {
+        if (!APR_BUCKET_IS_EOS(b)) {
+            continue;
+        }
+        now = apr_table_get(f->r->notes, "error-notes");
+        if (mine && now && now[0] == ' ' && strcmp(now + 1, mine) == 0) {
+            apr_table_setn(f->r->notes, "error-notes", mine);
+        }
+        ap_remove_output_filter(f);
+        break;
+    }
+    return ap_pass_brigade(f->next, bb);
+}
+
 /* httpd's 403 page puts error-notes straight after its own sentence,
  * "You don't have permission to access this resource.", with nothing
  * between.  The gate's words get their space here, just before that page
- * is made, and there alone: an ErrorDocument's ERROR_NOTES and the JSON
- * envelope (bbt_rest_refuse.c) were given them already, as they are.
+ * is made, and for it alone: the note has its words back once the page is
+ * written (bbt_authz_note_filter).  A text ErrorDocument, which may quote
+ * the note, and the JSON envelope (bbt_rest_refuse.c) are custom responses
+ * starting with '"' that ap_send_error_response sends instead of the page,
+ * so there the note is left alone; a local ErrorDocument's page was handed
+ * ERROR_NOTES already (ap_die_r), and an external one's answer is a 302.
  * Only the gate's own note, still in place, and only once. */
 static void bbt_authz_page_note(request_rec *r)
 {
     const char *mine = apr_table_get(r->notes, BBT_AUTHZ_NOTE);
+    const char *doc;
 
     if (r->status != HTTP_FORBIDDEN || !mine ||
         apr_table_get(r->notes, "error-notes") != mine) {
         return;
     }
+    apr_table_unset(r->notes, BBT_AUTHZ_NOTE);
+    doc = ap_response_code_string(r, ap_index_of_response(r->status));
+    if (doc && doc[0] == '"') {
+        return;
+    }
     apr_table_setn(r->notes, "error-notes",
                    apr_pstrcat(r->pool, " ", mine, NULL));
-    apr_table_unset(r->notes, BBT_AUTHZ_NOTE);
+    ap_add_output_filter_handle(bbt_authz_note_filter_handle, (void *)mine, r,
+                                r->connection);
 }
 
 static authz_status bbt_authz_check(request_rec *r, const char *require_line,
@@ -293,6 +335,8 @@ void bbt_authz_register_hooks(apr_pool_t *p)
                               AP_AUTH_INTERNAL_PER_URI);
     ap_hook_note_auth_failure(bbt_note_auth_failure, NULL, NULL,
                               APR_HOOK_MIDDLE);
+    bbt_authz_note_filter_handle = ap_register_output_filter(
+        "BBTOKEN_GATE_NOTE", bbt_authz_note_filter, NULL, AP_FTYPE_CONTENT_SET);
     ap_hook_insert_error_filter(bbt_authz_page_note, NULL, NULL,
                                 APR_HOOK_MIDDLE);
 }

@@ -11,9 +11,10 @@
 # ErrorDocument for the status does not take its place, as on the API's
 # location.  On the same server a git location keeps httpd's HTML page for
 # each (a 403's says what the token lacks after httpd's own sentence, a
-# space between them; an ErrorDocument's page is handed those words as
-# they are), and a section holding both sets answers each request by the
-# set of the route that decides it.
+# space between them; an ErrorDocument's page, a text ErrorDocument
+# quoting error-notes and the access log's %{error-notes}n are given those
+# words as they are), and a section holding both sets answers each request
+# by the set of the route that decides it.
 use strict;
 use warnings;
 use FindBin;
@@ -70,6 +71,26 @@ ScriptAlias /notes/ "@DIR@/cgi-bin/notes.cgi/"
     Require bbtoken
     ErrorDocument 403 /notes/403
 </Location>
+# Git locations whose ErrorDocument 403 is text quoting the module's
+# words, and a page of the location's own that the gate refuses in turn
+# (httpd's page again, for the first refusal).
+<Location /edt>
+    AuthType BBToken
+    AuthName "Git"
+    BBTokenRoutes git /edt/scm
+    Require bbtoken
+    ErrorDocument 403 "Denied: [%{note:error-notes}]"
+</Location>
+<Location /edr>
+    AuthType BBToken
+    AuthName "Git"
+    BBTokenRoutes git /edr/scm
+    Require bbtoken
+    ErrorDocument 403 /edr/scm/PROJ/repo.git/info/refs?service=git-receive-pack
+</Location>
+# The words in the access log, the first request's and the last's.
+LogFormat "%>s %<m %<U [%<{error-notes}n] [%>{error-notes}n]" bbtnotes
+CustomLog "@DIR@/logs/notes_log" bbtnotes
 # Both sets in one section: git under /mix/scm, the REST API under /mix.
 ScriptAlias /mix/ "@DIR@/cgi-bin/env.cgi/"
 <Location /mix>
@@ -96,6 +117,9 @@ my $A = '/rest/api/latest';
 my $REPO = "$A/projects/PROJ/repos/repo";
 my $GIT = '/scm/PROJ/repo.git/info/refs?service=git-upload-pack';
 my $PUSH = '/scm/PROJ/repo.git/info/refs?service=git-receive-pack';
+my $LACKS = 'The access token does not have REPO_WRITE permission for this request.';
+# httpd's 403 sentence on its page, then the module's, a space between.
+my $NO = qr{<p>You don't have permission to access this resource\. };
 
 # The envelope (BBT::Rest), naming nothing of the request.
 sub is_envelope {
@@ -166,8 +190,6 @@ subtest '403: a token the route refuses, saying what it lacks' => sub {
                 qr/^This URL or method is not open to access tokens\.$/, 'REST, a deny route');
     is_envelope($env->get('/rest/build-status/latest/commits/0123', $auth), 403, qr/\.AuthorisationException$/,
                 qr/^This URL or method is not open to access tokens\.$/, 'REST, no route');
-    # httpd's sentence, then the module's, a space between them.
-    my $NO = qr{<p>You don't have permission to access this resource\. };
     is_page($env->get($PUSH, $auth), 403, 'git, too little',
             qr{$NO\QThe access token does not have REPO_WRITE permission for this request.</p>});
     is_page($env->get('/scm/PROJ/repo.git/no-such-thing', $auth), 403, 'git, no route',
@@ -176,6 +198,18 @@ subtest '403: a token the route refuses, saying what it lacks' => sub {
     is($res->{status}, 403, 'git, too little, where an ErrorDocument 403 is a page of the admin\'s');
     is($res->{content}, '[The access token does not have REPO_WRITE permission for this request.]',
        '  that page is handed the words as they are');
+};
+
+# The space is for httpd's page alone: whatever else shows the words
+# (ErrorDocument's text, the access log: see the end) has them as they are.
+subtest '403: the words as they are where httpd\'s page does not show them' => sub {
+    my $auth = { Authorization => $env->bearer($tok) };
+    my $res = $env->get("/edt$PUSH", $auth);
+    is($res->{status}, 403, 'git, too little, where an ErrorDocument 403 is text quoting error-notes');
+    is($res->{content}, "Denied: [$LACKS]", '  it quotes the words as they are');
+    is_page($env->get("/edr$PUSH", $auth), 403, 'git, too little, where the ErrorDocument 403 is refused too',
+            qr{$NO\Q$LACKS\E</p>\s*<p>Additionally, a 403 Forbidden});
+    is($env->request('HEAD', $PUSH, $auth)->{status}, 403, 'git, too little, HEAD');
 };
 
 subtest 'an ErrorDocument for the status does not take its place' => sub {
@@ -288,6 +322,20 @@ subtest '503: the database unavailable' => sub {
                 qr/^The token database is unavailable; try again later\.$/, 'REST, a token');
     like(rest_header($res, 'retry-after') // '', qr/^[1-9]\d*$/, '  Retry-After in seconds');
     is_page($env->get($GIT, $auth), 503, 'git, a token');
+};
+
+# Each request's line is written after its answer: all are once httpd has
+# stopped.
+subtest 'the access log has the words as they are' => sub {
+    $env->httpd_stop(graceful => 1);
+    my @lines = split /\n/, BBT::Env::slurp($env->dir . '/logs/notes_log');
+    for my $req ('GET /scm/PROJ/repo.git/info/refs', 'HEAD /scm/PROJ/repo.git/info/refs',
+                 'GET /edt/scm/PROJ/repo.git/info/refs', 'GET /edr/scm/PROJ/repo.git/info/refs',
+                 "PUT $REPO/browse/README.md") {
+        my @l = grep { index($_, "403 $req ") == 0 } @lines;
+        ok(@l && !grep({ $_ ne "403 $req [$LACKS] [$LACKS]" } @l), "$req: the words, no space before them")
+            or diag join("\n", @l);
+    }
 };
 
 is(scalar($env->crash_lines), 0, 'no httpd child crashed') or diag join "\n", $env->crash_lines;
