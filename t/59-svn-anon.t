@@ -17,38 +17,19 @@ use FindBin;
 use lib "$FindBin::Bin/lib";
 use Test::More;
 use File::Path qw(make_path);
+use BBT::Svn qw(svn_missing svn_conf svn_repo);
 use BBT::Env qw(run_cmd);
 
-my $moddir = $BBT::Env::MODDIR;
-plan skip_all => 'svn, mod_dav_svn or mod_authz_svn missing (apt-get install subversion libapache2-mod-svn)'
-    unless -x '/usr/bin/svn' && -f "$moddir/mod_dav_svn.so" && -f "$moddir/mod_authz_svn.so";
+if (my $why = svn_missing(authz => 1)) {
+    plan skip_all => $why;
+}
 
 # OPEN: the access file opens the whole repository to anonymous readers;
 # SUB: all but /secret; PLAIN: SUB's access file without the directive.
-my $extra = <<'EOC';
-<Location /svn>
-    AuthType BBToken
-    AuthName "Subversion"
-    BBTokenRoutes dav /svn
-    Require bbtoken
-</Location>
-<Location /svn/OPEN>
-    DAV svn
-    SVNParentPath "@DIR@/svn/OPEN"
-    AuthzSVNAccessFile "@DIR@/authz-open"
-    AuthzSVNNoAuthWhenAnonymousAllowed On
-</Location>
-<Location /svn/SUB>
-    DAV svn
-    SVNParentPath "@DIR@/svn/SUB"
-    AuthzSVNAccessFile "@DIR@/authz-sub"
-    AuthzSVNNoAuthWhenAnonymousAllowed On
-</Location>
-<Location /svn/PLAIN>
-    DAV svn
-    SVNParentPath "@DIR@/svn/PLAIN"
-    AuthzSVNAccessFile "@DIR@/authz-sub"
-</Location>
+my $extra = svn_conf(
+    ['OPEN',  'AuthzSVNAccessFile "@DIR@/authz-open"', 'AuthzSVNNoAuthWhenAnonymousAllowed On'],
+    ['SUB',   'AuthzSVNAccessFile "@DIR@/authz-sub"',  'AuthzSVNNoAuthWhenAnonymousAllowed On'],
+    ['PLAIN', 'AuthzSVNAccessFile "@DIR@/authz-sub"']) . <<'EOC';
 <Location /anon>
     DAV svn
     SVNParentPath "@DIR@/svn/PLAIN"
@@ -63,10 +44,8 @@ make_path("$d/src/secret", "$d/work");
 BBT::Env::spew("$d/src/a.txt", "open\n");
 BBT::Env::spew("$d/src/secret/s.txt", "SECRET-CONTENT\n");
 for my $p (qw(OPEN SUB PLAIN)) {
-    make_path("$d/svn/$p");
-    my ($rc, undef, $err) = run_cmd(cmd => ['svnadmin', 'create', "$d/svn/$p/repo"]);
-    is($rc, 0, "svnadmin create $p/repo") or diag $err;
-    ($rc, undef, $err) = run_cmd(cmd => ['svn', 'import', '-q', '-m', 'init', "$d/src", "file://$d/svn/$p/repo"]);
+    svn_repo($env, $p);
+    my ($rc, undef, $err) = run_cmd(cmd => ['svn', 'import', '-q', '-m', 'init', "$d/src", "file://$d/svn/$p/repo"]);
     is($rc, 0, "$p/repo has a.txt and secret/s.txt (r1)") or diag $err;
 }
 $env->give_to_httpd("$d/svn");

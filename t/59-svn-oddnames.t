@@ -14,30 +14,20 @@ use FindBin;
 use lib "$FindBin::Bin/lib";
 use Test::More;
 use File::Path qw(make_path);
+use BBT::Svn qw(svn_missing svn_conf svn_repo);
 use BBT::Env qw(run_cmd);
 
-plan skip_all => 'svn or mod_dav_svn is not installed (build/deps.sh installs them)'
-    unless -x '/usr/bin/svn' && -x '/usr/bin/svnadmin' && -f "$BBT::Env::MODDIR/mod_dav_svn.so";
+if (my $why = svn_missing()) {
+    plan skip_all => $why;
+}
 
-my $env = BBT::Env->new(modules => [qw(dav dav_svn)], extra_conf => <<'EOC')->start;
-<Location /svn>
-    AuthType BBToken
-    AuthName "Subversion"
-    BBTokenRoutes dav /svn
-    Require bbtoken
-</Location>
-<Location /svn/PROJ>
-    DAV svn
-    SVNParentPath "@DIR@/svn/PROJ"
-</Location>
-EOC
+my $env = BBT::Env->new(modules => [qw(dav dav_svn)], extra_conf => svn_conf('PROJ'))->start;
 my $d = $env->dir;
-make_path("$d/svn/PROJ", "$d/work");
+make_path("$d/work");
 my @names = ('\lead.txt', 'two\\\\slashes.txt', 'ok;name.txt');
 my @refused = ('in\..\place.txt', '..;x');
-my ($rc, $out, $err) = run_cmd(cmd => ['svnadmin', 'create', "$d/svn/PROJ/repo"]);
-is($rc, 0, 'a repository') or diag $err;
-($rc, $out, $err) = run_cmd(cmd => ['svn', 'co', '-q', "file://$d/svn/PROJ/repo", "$d/work/f"]);
+svn_repo($env, 'PROJ');
+my ($rc, $out, $err) = run_cmd(cmd => ['svn', 'co', '-q', "file://$d/svn/PROJ/repo", "$d/work/f"]);
 make_path("$d/work/f/trunk");
 BBT::Env::spew("$d/work/f/trunk/$_", "$_\n") for @names, @refused;
 ($rc, $out, $err) = run_cmd(cmd => ['svn', 'add', '-q', 'trunk'], cwd => "$d/work/f");

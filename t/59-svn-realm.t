@@ -12,28 +12,19 @@ use FindBin;
 use lib "$FindBin::Bin/lib";
 use Test::More;
 use File::Path qw(make_path);
+use BBT::Svn qw(svn_missing svn_conf svn_repo);
 use BBT::Env qw(run_cmd mistype_token);
 
-plan skip_all => 'svn or mod_dav_svn is not installed (build/deps.sh installs them)'
-    unless -x '/usr/bin/svn' && -x '/usr/bin/svnadmin' && -f "$BBT::Env::MODDIR/mod_dav_svn.so";
+if (my $why = svn_missing()) {
+    plan skip_all => $why;
+}
 plan skip_all => 'python3 is not installed' unless -x '/usr/bin/python3';
 
-my $env = BBT::Env->new(modules => [qw(dav dav_svn)], extra_conf => <<'EOC')->start;
-<Location /svn>
-    AuthType BBToken
-    AuthName "Subversion"
-    BBTokenRoutes dav /svn
-    Require bbtoken
-</Location>
-<Location /svn/PROJ>
-    DAV svn
-    SVNParentPath "@DIR@/svn/PROJ"
-</Location>
-EOC
+my $env = BBT::Env->new(modules => [qw(dav dav_svn)], extra_conf => svn_conf('PROJ'))->start;
 my $d = $env->dir;
-make_path("$d/svn/PROJ", "$d/svnconf");
-my ($rc, $out, $err) = run_cmd(cmd => ['svnadmin', 'create', "$d/svn/PROJ/repo"]);
-is($rc, 0, 'a repository') or diag $err;
+make_path("$d/svnconf");
+svn_repo($env, 'PROJ');
+my ($rc, $out, $err);
 $env->give_to_httpd("$d/svn");
 $env->user_add('alice');
 $env->grant('alice', 'PROJECT_READ', 'PROJ');

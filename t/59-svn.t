@@ -14,42 +14,19 @@ use FindBin;
 use lib "$FindBin::Bin/lib";
 use Test::More;
 use File::Path qw(make_path);
+use BBT::Svn qw(svn_missing svn_conf svn_repo);
 use BBT::Env qw(run_cmd);
 use BBT::Assert;
 use BBT::Cache qw(wait_lines);
 
-my $moddir = $BBT::Env::MODDIR;
-plan skip_all => 'svn or mod_dav_svn missing (apt-get install subversion libapache2-mod-svn)'
-    unless -x '/usr/bin/svn' && -f "$moddir/mod_dav_svn.so";
+if (my $why = svn_missing()) {
+    plan skip_all => $why;
+}
 
-my $extra = <<'EOC';
-<Location /svn>
-    AuthType BBToken
-    AuthName "Subversion"
-    BBTokenRoutes dav /svn
-    Require bbtoken
-</Location>
-<Location /svn/PROJ>
-    DAV svn
-    SVNParentPath "@DIR@/svn/PROJ"
-</Location>
-<Location /svn/OLD>
-    DAV svn
-    SVNParentPath "@DIR@/svn/OLD"
-    SVNAdvertiseV2Protocol Off
-</Location>
-<Location /svn/OTHER>
-    DAV svn
-    SVNParentPath "@DIR@/svn/OTHER"
-</Location>
-EOC
+my $extra = svn_conf('PROJ', ['OLD', 'SVNAdvertiseV2Protocol Off'], 'OTHER');
 my $env = BBT::Env->new(extra_conf => $extra, modules => [qw(dav dav_svn)])->start;
 my $d = $env->dir;
-for my $p (qw(PROJ OLD OTHER)) {
-    make_path("$d/svn/$p");
-    my ($rc, $out, $err) = run_cmd(cmd => ['svnadmin', 'create', "$d/svn/$p/repo"]);
-    is($rc, 0, "svnadmin create $p/repo") or diag $err;
-}
+svn_repo($env, $_) for qw(PROJ OLD OTHER);
 $env->give_to_httpd("$d/svn");
 
 $env->user_add('alice');
