@@ -8,11 +8,17 @@
 # package's own removal, which recorded nothing enabled, enable nothing.
 # And each configure says when the schema version the module and bbtoken
 # expect is not the one the package configured before expected (an older
-# package recorded none), never on a reinstall of the same one.
+# package recorded none), never on a reinstall of the same one.  What
+# this package records in /var/lib/libapache2-mod-bbtoken is left there
+# through 0.2.0 (a downgrade, its removal, its purge), which neither reads
+# nor clears it: the package back after it takes none of it (each names
+# the version that wrote it), nor enables from it.  Where a snippet
+# enabled again fails apache2ctl configtest, it alone is disabled again.
 #
 # The older packages are the tree's .deb with what differs put back: its
 # version, dh_apache2's prerm alone and a postinst that records nothing,
-# as 0.2.0's did (it made bbtoken-dbd.conf); and one whose migrations end
+# as 0.2.0's did (it made bbtoken-dbd.conf, and its purge removed that
+# alone, with dh_apache2's part); and one whose migrations end
 # at 60, as the 0.3.0 builds before 61 had.  Building those releases
 # would cost minutes and a checkout.  On this machine, as t/63, under its
 # lock; whatever happens, the package is purged and /etc/apache2 and
@@ -72,6 +78,7 @@ ok(-f $deb, $deb) or BAIL_OUT('no package');
 
 my $made = "/var/lib/$PKG";
 my $latest = latest_version();
+my $version = slurp('VERSION') =~ s/\s+\z//r;
 my $notice = "$PKG: notice: the module and bbtoken";
 
 # 0.2.0's postinst: it made bbtoken-dbd.conf, and recorded nothing.
@@ -108,7 +115,19 @@ sub older_deb {
     return $out;
 }
 
-my $v020 = older_deb('old020', '0.2.0', $POSTINST_020);
+# 0.2.0's postrm: its purge removed bbtoken-dbd.conf, and nothing in
+# /var/lib/libapache2-mod-bbtoken, which it did not know.
+my $POSTRM_020_PURGE = <<'EOF';
+if [ "$1" = "purge" ]; then
+    rm -f /etc/apache2/bbtoken-dbd.conf /etc/apache2/bbtoken-dbd.conf.dpkg-tmp
+fi
+EOF
+my $v020 = older_deb('old020', '0.2.0', $POSTINST_020, sub {
+    my ($dir) = @_;
+    my $postrm = slurp("$dir/DEBIAN/postrm");
+    $postrm =~ s/\A.*?(?=^# Automatically added by dh_apache2)//ms or die 'no dh_apache2 part in the postrm';
+    spew("$dir/DEBIAN/postrm", "#!/bin/sh\nset -e\n$POSTRM_020_PURGE$postrm", 0755);
+});
 # A 0.3.0 that records nothing of what was enabled (nor makes the DBDParams
 # files: this package's configure makes them, and records them for purge).
 my $v030 = older_deb('old030', '0.3.0', "#!/bin/sh\nexit 0\n");
@@ -157,7 +176,7 @@ subtest 'the schema: said after 0.2.0, and not on a reinstall' => sub {
     my $out = ok_run("dpkg -i $deb");
     like($out, qr/^\Q$notice\E now expect database schema version $latest, and the package configured before \(0\.2\.0\) kept no record of the version it expected: .*bbtoken db upgrade, then grants\.sql and grants-api\.sql/m,
          'the upgrade from 0.2.0 says to upgrade the database, then run the grants') or diag $out;
-    is(slurp("$made/schema-version"), "$latest\n", "  $made/schema-version: $latest");
+    is(slurp("$made/schema-version"), "$latest $version\n", "  $made/schema-version: $latest, by $version");
     $out = ok_run("dpkg -i $deb");
     unlike($out, qr/notice/, 'a reinstall says nothing') or diag $out;
     ok_run("dpkg -r $PKG");
@@ -166,7 +185,7 @@ subtest 'the schema: said after 0.2.0, and not on a reinstall' => sub {
     ok_run("dpkg --purge $PKG");
     $out = ok_run("dpkg -i $v60");
     unlike($out, qr/notice/, 'a first install says nothing');
-    is(slurp("$made/schema-version"), "60\n", "  $made/schema-version: 60");
+    is(slurp("$made/schema-version"), "60 0.3.0\n", "  $made/schema-version: 60, by 0.3.0");
     $out = ok_run("dpkg -i $deb");
     note $out;
     like($out, qr/^\Q$notice\E now expect database schema version $latest, and the package configured before \(0\.3\.0\) expected 60: .*bbtoken db upgrade, then grants\.sql and grants-api\.sql/m,
@@ -176,6 +195,96 @@ subtest 'the schema: said after 0.2.0, and not on a reinstall' => sub {
     $out = ok_run("dpkg -i $v60");
     like($out, qr/^\Q$notice\E expect database schema version 60, older than the $latest the package configured before \(0\.3\.0\) expected: nothing takes the database back/m,
          'back to the one that expected 60: said, and not to upgrade') or diag $out;
+    ok_run("dpkg --purge $PKG");
+};
+
+# 0.2.0 neither reads nor clears what this package keeps in $made, and its
+# purge leaves it there: kept through it, each is the record of another
+# life of the package, and counts for nothing.
+subtest 'this removal\'s records, then 0.2.0: the upgrade from it enables nothing' => sub {
+    ok_run("dpkg -i $deb");
+    ok_run($_) for 'a2enmod -q bbtoken cgid', 'a2enconf -q bbtoken-git';
+    ok_run("dpkg -r $PKG");
+    ok(-e "$made/enabled-$_", "control: the removal recorded $_ enabled") for 'mod-bbtoken', 'conf-bbtoken-git';
+    # Back to 0.2.0, which enables nothing: the admin lives with the
+    # module off, and upgrades.
+    ok_run("dpkg -i $v020");
+    is(a2query('-m', 'bbtoken'), 33, 'control: the module still disabled by the removal');
+    my $out = ok_run("dpkg -i $deb");
+    ok(!-e '/etc/apache2/mods-enabled/bbtoken.load', 'the upgrade leaves the module off');
+    ok(!-e '/etc/apache2/conf-enabled/bbtoken-git.conf', '  and bbtoken-git');
+    unlike($out, qr/kept no record of what it disabled/, '  and says nothing of it') or diag $out;
+    ok(!glob("$made/enabled-*"), "  the records gone from $made");
+    ok_run("dpkg --purge $PKG");
+};
+
+subtest 'unpacked after 0.2.0\'s removal, then 0.2.0 again: the upgrade from it enables nothing' => sub {
+    ok_run("dpkg -i $v020");
+    ok_run($_) for 'a2enmod -q bbtoken cgid', 'a2enconf -q bbtoken-git';
+    ok_run("dpkg -r $PKG");
+    ok_run("dpkg --unpack $deb");
+    ok(-e "$made/after-removal", 'control: the unpack marked the install after a removal');
+    ok_run("dpkg -i $v020");
+    ok(!-e "$made/after-removal", 'back to 0.2.0, configured: the mark gone');
+    is(a2query('-m', 'bbtoken'), 33, 'control: the module still disabled by the removal');
+    my $out = ok_run("dpkg -i $deb");
+    ok(!-e '/etc/apache2/mods-enabled/bbtoken.load', 'the upgrade leaves the module off');
+    ok(!-e '/etc/apache2/conf-enabled/bbtoken-git.conf', '  and bbtoken-git');
+    unlike($out, qr/kept no record of what it disabled/, '  and says nothing of it') or diag $out;
+    ok_run("dpkg --purge $PKG");
+};
+
+subtest 'a record older than 0.2.0\'s removal: that removal taken as unrecorded' => sub {
+    ok_run("dpkg -i $deb");
+    ok_run($_) for 'a2enmod -q bbtoken cgid', 'a2enconf -q bbtoken-git';
+    ok_run("dpkg -r $PKG");
+    ok(-e "$made/removal-recorded", 'control: this removal recorded');
+    ok_run("dpkg -i $v020");
+    ok_run($_) for 'a2enmod -q bbtoken', 'a2enconf -q bbtoken-git bbtoken-metrics';
+    ok_run("dpkg -r $PKG");
+    is(a2query('-c', 'bbtoken-metrics'), 33, 'control: 0.2.0\'s removal disabled bbtoken-metrics');
+    my $out = ok_run("dpkg -i $deb");
+    ok(-l '/etc/apache2/mods-enabled/bbtoken.load', 'the module enabled again');
+    ok(-l "/etc/apache2/conf-enabled/bbtoken-$_.conf", "  and bbtoken-$_") for qw(git metrics);
+    like($out, qr/^\Q$PKG\E: the removal of the package before kept no record of what it disabled: .*: bbtoken bbtoken-git bbtoken-metrics \(/m,
+         '  said, naming them') or diag $out;
+    ok_run("dpkg --purge $PKG");
+};
+
+subtest 'through 0.2.0\'s purge: its records count for nothing, the schema\'s neither' => sub {
+    ok_run("dpkg -i $deb");
+    ok_run('a2enmod -q bbtoken');
+    ok_run("dpkg -r $PKG");
+    ok_run("dpkg -i $v020");
+    ok_run("dpkg --purge $PKG");
+    ok(-e "$made/$_", "control: 0.2.0's purge leaves $made/$_") for 'schema-version', 'enabled-mod-bbtoken';
+    # A first install of 0.2.0, which expects schema version 3 and
+    # enables nothing, and the upgrade from it.
+    ok_run("dpkg -i $v020");
+    my $out = ok_run("dpkg -i $deb");
+    like($out, qr/^\Q$notice\E now expect database schema version $latest, and the package configured before \(0\.2\.0\) kept no record of the version it expected: .*bbtoken db upgrade/m,
+         'the upgrade says to upgrade the database') or diag $out;
+    ok(!-e '/etc/apache2/mods-enabled/bbtoken.load', '  and enables nothing');
+    ok_run("dpkg --purge $PKG");
+};
+
+# Older code, found again: where the snippets enabled again fail
+# configtest, only those that fail are disabled again.
+subtest 'after 0.2.0\'s removal, a snippet that fails configtest is disabled again, alone' => sub {
+    ok_run("dpkg -i $v020");
+    ok_run($_) for 'a2enmod -q bbtoken cgid dav_fs', 'a2enconf -q bbtoken-git bbtoken-dav';
+    ok_run("dpkg -r $PKG");
+    # The admin's, since: bbtoken-dav needs it (its Error).
+    ok_run('a2dismod -q dav_fs');
+    my $out = ok_run("dpkg -i $deb");
+    ok(-l '/etc/apache2/mods-enabled/bbtoken.load', 'the module enabled again');
+    ok(-l '/etc/apache2/conf-enabled/bbtoken-git.conf', '  and bbtoken-git, which passes configtest');
+    ok(!-e '/etc/apache2/conf-enabled/bbtoken-dav.conf', 'bbtoken-dav, which fails it, is not');
+    is(a2query('-c', 'bbtoken-dav'), 33, '  disabled as the removal left it');
+    like($out, qr/^\Q$PKG\E: warning: disabled again, since apache2ctl configtest fails with .*: bbtoken-dav \(/m,
+         '  said, naming it alone') or diag $out;
+    my ($rc, $ct) = run('apache2ctl configtest');
+    is($rc, 0, 'apache2ctl configtest') or diag $ct;
     ok_run("dpkg --purge $PKG");
 };
 
