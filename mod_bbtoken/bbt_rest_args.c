@@ -6,6 +6,8 @@
 #include "httpd.h"
 #include "apr_hash.h"
 
+#include <string.h>
+
 #include "bbt_query.h"
 #include "bbt_rest_args.h"
 #include "bbt_rest_json.h"
@@ -19,6 +21,14 @@ const char *bbt_rest_args_read(request_rec *r, apr_hash_t **out)
 const char *bbt_rest_arg(const bbt_rest_t *x, const char *name)
 {
     return x->args ? apr_hash_get(x->args, name, APR_HASH_KEY_STRING) : NULL;
+}
+
+int bbt_rest_arg_bool(const bbt_rest_t *x, const char *name, int *out)
+{
+    const char *v = bbt_rest_arg(x, name);
+
+    *out = v && strcmp(v, "true") == 0;
+    return !v || *out || strcmp(v, "false") == 0 ? 0 : -1;
 }
 
 int bbt_rest_page(bbt_rest_t *x, long *start, long *limit, int *rc)

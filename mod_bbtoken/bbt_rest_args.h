@@ -22,6 +22,11 @@ const char *bbt_rest_args_read(request_rec *r, apr_hash_t **out);
  * there.  Names are matched exactly, case and all. */
 const char *bbt_rest_arg(const bbt_rest_t *x, const char *name);
 
+/* x's boolean query argument name into *out: 0 when it is absent or
+ * "false", 1 when it is "true" (in that case only); -1 for any other
+ * value, which the caller refuses. */
+int bbt_rest_arg_bool(const bbt_rest_t *x, const char *name, int *out);
+
 /* x's start and limit (bbt_rest_page_args): 0; or -1 when either is out
  * of shape, the 400 answered and *rc the handler's return value. */
 int bbt_rest_page(bbt_rest_t *x, long *start, long *limit, int *rc);

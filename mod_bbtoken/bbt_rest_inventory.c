@@ -50,17 +50,9 @@ static int bbt_inv_known(const char *name)
 /* A boolean argument: 0 or 1 into *out, or the reason. */
 static const char *bbt_inv_bool(const bbt_rest_t *x, const char *name, int *out)
 {
-    const char *v = bbt_rest_arg(x, name);
-
-    *out = 0;
-    if (!v || strcmp(v, "false") == 0) {
-        return NULL;
-    }
-    if (strcmp(v, "true") == 0) {
-        *out = 1;
-        return NULL;
-    }
-    return "expired and neverUsed are true or false";
+    return bbt_rest_arg_bool(x, name, out) == 0
+               ? NULL
+               : "expired and neverUsed are true or false";
 }
 
 /* The filter of the query: NULL, or the reason it is refused. */

@@ -145,7 +145,9 @@
   // page that does not start further on is none: a paging that goes
   // nowhere would be followed for ever.
   async function loadPage(start, into, gen) {
-    const page = await api('GET', base() + '?start=' + start + '&limit=' + PAGE_SIZE);
+    // withPolicy: the expiry policy beside the tokens, which the list
+    // leaves out unless asked (Bitbucket's envelope, for its clients).
+    const page = await api('GET', base() + '?start=' + start + '&limit=' + PAGE_SIZE + '&withPolicy=true');
     if (gen !== generation) throw new Superseded();
     if (page && page.policy) policy = page.policy;
     const before = into.size;
@@ -326,8 +328,9 @@
 
   let editing = null;   // token id being edited, or null when creating
   let editingName = ''; // its name when its dialog was opened
-  // The expiry policy, as the list reports it (our addition to Bitbucket's
-  // envelope): {expiryRequired, maxExpiryDays}.  Null: unknown, offer all.
+  // The expiry policy, as the list asked withPolicy=true reports it (our
+  // addition to Bitbucket's envelope): {expiryRequired, maxExpiryDays}.
+  // Null: unknown, offer all.
   let policy = null;
 
   // Offer only the expiries the policy allows: no "Never" when there is a
