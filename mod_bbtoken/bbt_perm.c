@@ -168,7 +168,12 @@ int bbt_perm_from_list(const bbt_perm_t *list, size_t n, bbt_level_t *project,
 
     if (p == BBT_LEVEL_NONE)
         p = BBT_LEVEL_READ;
-    if (r == BBT_LEVEL_NONE)
+    /* Bitbucket's rule: repository permissions are inherited from the
+     * project permission.  So a repository level below it (or none) is
+     * raised to it; the project level is kept as given, never raised or
+     * lowered.  Clients written against Bitbucket send such lists
+     * (PROJECT_WRITE with REPO_READ) and expect them taken. */
+    if ((int)r < (int)p)
         r = p;
     if (!bbt_perm_combination_valid(p, r)) {
         reason = "the repository permission is below the project permission";

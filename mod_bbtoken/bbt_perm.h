@@ -91,9 +91,11 @@ int bbt_perm_combination_valid(bbt_level_t project, bbt_level_t repo);
 
 /* Turn a list of permissions (as given to the CLI or the REST API) into a
  * token's pair.  An empty list gives the owner's full level (PROJECT_ADMIN,
- * REPO_ADMIN).  A missing project level defaults to PROJECT_READ, a missing
- * repository level to the project level.  Refuses duplicates of a scope and
- * impossible combinations; *why then says why.  Returns 0 or -1. */
+ * REPO_ADMIN).  A missing project level defaults to PROJECT_READ; a missing
+ * repository level, or one below the project level, is the project level
+ * (inherited, as Bitbucket has it: PROJECT_WRITE with REPO_READ is
+ * PROJECT_WRITE with REPO_WRITE).  Refuses duplicates of a scope, unknown
+ * levels and REPO_CREATE; *why then says why.  Returns 0 or -1. */
 int bbt_perm_from_list(const bbt_perm_t *list, size_t n, bbt_level_t *project,
                        bbt_level_t *repo, const char **why);
 

@@ -363,6 +363,11 @@ subtest 'create' => sub {
         [['PROJECT_ADMIN'], 'PROJECT_ADMIN REPO_ADMIN'],
         [['REPO_ADMIN', 'PROJECT_WRITE'], 'PROJECT_WRITE REPO_ADMIN'],
         [['PROJECT_READ', 'REPO_WRITE'], 'PROJECT_READ REPO_WRITE'],
+        # Bitbucket's rule, as the REST API's: repository permissions are
+        # inherited from the project permission, so a lower one is raised.
+        [['PROJECT_WRITE', 'REPO_READ'], 'PROJECT_WRITE REPO_WRITE'],
+        [['PROJECT_ADMIN', 'REPO_WRITE'], 'PROJECT_ADMIN REPO_ADMIN'],
+        [['REPO_READ', 'PROJECT_ADMIN'], 'PROJECT_ADMIN REPO_ADMIN'],
     );
     for my $c (@perm_cases) {
         my @a = ('create', 'alice', '--name', "perm @{$c->[0]}", map { ('--perm', $_) } @{ $c->[0] });
@@ -376,9 +381,6 @@ subtest 'create' => sub {
 
     $before = count_tokens();
     my @refused = (
-        [['PROJECT_WRITE', 'REPO_READ'], 'impossible combination'],
-        [['PROJECT_ADMIN', 'REPO_WRITE'], 'impossible combination'],
-        [['PROJECT_ADMIN', 'REPO_READ'], 'impossible combination'],
         [['REPO_READ', 'REPO_WRITE'], 'two repository permissions'],
         [['PROJECT_READ', 'PROJECT_WRITE'], 'two project permissions'],
         [['REPO_READ', 'REPO_READ'], 'the same permission twice'],
@@ -541,7 +543,10 @@ subtest 'update' => sub {
     $r = $env->token_row($id);
     is("$r->{name} $r->{project_perm} $r->{repo_perm}", 'both PROJECT_WRITE REPO_WRITE', 'name and levels');
 
-    $env->cli_is('update to an impossible combination', ['update', $id, '--perm', 'PROJECT_WRITE', '--perm', 'REPO_READ'], 1);
+    $env->cli_is('update --perm PROJECT_ADMIN --perm REPO_READ', ['update', $id, '--perm', 'PROJECT_ADMIN', '--perm', 'REPO_READ'], 0);
+    $r = $env->token_row($id);
+    is("$r->{project_perm} $r->{repo_perm}", 'PROJECT_ADMIN REPO_ADMIN', '  the repository level inherited');
+    $env->cli_is('update --perm PROJECT_WRITE again', ['update', $id, '--perm', 'PROJECT_WRITE'], 0);
     $env->cli_is('update with two repository permissions', ['update', $id, '--perm', 'REPO_READ', '--perm', 'REPO_ADMIN'], 1);
     $env->cli_is('update with an unknown permission', ['update', $id, '--perm', 'NOPE'], 1);
     $env->cli_is('update with an empty name', ['update', $id, '--name', ''], 1);

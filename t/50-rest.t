@@ -147,8 +147,8 @@ subtest 'update (POST): absent fields unchanged' => sub {
              qr/expiry.*cannot be changed/, 'expiryDays for a token that never expires');
     is_error(call(POST => "$BASE/alice/$id", json => { name => 'ci' }), 400, qr/already has a token named 'ci'/,
              'a name in use (the database\'s message)');
-    is_error(call(POST => "$BASE/alice/$id", json => { permissions => ['PROJECT_ADMIN', 'REPO_READ'] }), 400,
-             qr/invalid permissions/, 'an impossible combination');
+    is_error(call(POST => "$BASE/alice/$id", json => { permissions => ['REPO_READ', 'REPO_ADMIN'] }), 400,
+             qr/invalid permissions/, 'two repository permissions');
     is_error(call(POST => "$BASE/alice/$id", json => { permissions => ['REPO_CREATE'] }), 400,
              qr/unknown permission REPO_CREATE/, 'REPO_CREATE, a grant no token holds');
     is_error(call(POST => "$BASE/alice/999999999999", json => { name => 'x' }), 404, qr/no such token/,
@@ -169,7 +169,7 @@ subtest 'create: refusals with the CLI\'s messages' => sub {
         'REPO_CREATE'            => [{ name => 'x', permissions => ['REPO_CREATE'] }, qr/unknown permission REPO_CREATE: expected PROJECT_READ/],
         'REPO_CREATE beside one' => [{ name => 'x', permissions => ['REPO_CREATE', 'REPO_ADMIN'] }, qr/unknown permission REPO_CREATE/],
         'duplicate scope'        => [{ name => 'x', permissions => ['PROJECT_READ', 'PROJECT_WRITE'] }, qr/invalid permissions/],
-        'impossible combination' => [{ name => 'x', permissions => ['PROJECT_WRITE', 'REPO_READ'] }, qr/invalid permissions/],
+        'duplicate repository'   => [{ name => 'x', permissions => ['REPO_READ', 'PROJECT_WRITE', 'REPO_WRITE'] }, qr/invalid permissions/],
         'duplicate name'         => [{ name => 'ci', permissions => ['REPO_READ'] }, qr/already has a token named 'ci'/],
         'expiryDays 0'           => [{ name => 'x', permissions => ['REPO_READ'], expiryDays => 0 }, qr/expiryDays/],
         'expiryDays 36501'       => [{ name => 'x', permissions => ['REPO_READ'], expiryDays => 36501 }, qr/expiryDays/],
@@ -385,6 +385,44 @@ subtest 'the list asked withPolicy=true reports the expiry policy (for the page)
     $p = call(GET => "$BASE/bob?withPolicy=true", as => 'bob')->{json} || {};
     is_deeply($p->{policy}, { expiryRequired => JSON::PP::false, maxExpiryDays => undef },
               'the maximum dropped: not required');
+};
+
+# The seed: "Repo permissions are inherited from the project permissions".
+# Clients written against Bitbucket send a lower repository permission
+# beside a project one (a Terraform provider's test: REPO_READ with
+# PROJECT_WRITE) and expect it taken.
+subtest 'a repository permission below the project one is raised to it (inherited)' => sub {
+    my $res = call(PUT => "$BASE/bob", as => 'bob', json => { name => 'tf', permissions => ['REPO_READ', 'PROJECT_WRITE'] });
+    is_ok_res($res, 'PUT REPO_READ, PROJECT_WRITE: 200');
+    my $id = $res->{json}{id};
+    is_deeply($res->{json}{permissions}, ['PROJECT_WRITE', 'REPO_WRITE'], '  answered PROJECT_WRITE, REPO_WRITE');
+    return unless defined $id;
+    my $r = $env->token_row($id);
+    is("$r->{project_perm} $r->{repo_perm}", 'PROJECT_WRITE REPO_WRITE', '  stored so');
+    $res = call(POST => "$BASE/bob/$id", as => 'bob', json => { permissions => ['REPO_WRITE', 'PROJECT_ADMIN'] });
+    is_ok_res($res, 'POST REPO_WRITE, PROJECT_ADMIN: 200');
+    is_deeply($res->{json}{permissions}, ['PROJECT_ADMIN', 'REPO_ADMIN'], '  answered PROJECT_ADMIN, REPO_ADMIN');
+    is_deeply(call(GET => "$BASE/bob/$id", as => 'bob')->{json}{permissions}, ['PROJECT_ADMIN', 'REPO_ADMIN'],
+              '  and read back so');
+    $res = call(POST => "$BASE/bob/$id", as => 'bob', json => { permissions => ['PROJECT_READ', 'REPO_WRITE'] });
+    is_deeply($res->{json}{permissions}, ['PROJECT_READ', 'REPO_WRITE'],
+              'POST PROJECT_READ, REPO_WRITE: the project level as asked, never raised');
+    my %bad = (
+        'two repository permissions' => [['REPO_READ', 'PROJECT_WRITE', 'REPO_WRITE'], qr/invalid permissions/],
+        'two project permissions'    => [['REPO_READ', 'PROJECT_WRITE', 'PROJECT_ADMIN'], qr/invalid permissions/],
+        'REPO_CREATE'                => [['REPO_CREATE', 'PROJECT_WRITE'], qr/unknown permission REPO_CREATE/],
+    );
+    for my $k (sort keys %bad) {
+        is_error(call(PUT => "$BASE/bob", as => 'bob', json => { name => 'no', permissions => $bad{$k}[0] }), 400,
+                 $bad{$k}[1], "PUT, $k");
+        is_error(call(POST => "$BASE/bob/$id", as => 'bob', json => { permissions => $bad{$k}[0] }), 400,
+                 $bad{$k}[1], "POST, $k");
+    }
+    is_deeply(call(GET => "$BASE/bob/$id", as => 'bob')->{json}{permissions}, ['PROJECT_READ', 'REPO_WRITE'],
+              'the refused updates changed nothing');
+    ok(!grep({ $_->{name} eq 'no' } @{ call(GET => "$BASE/bob?limit=1000", as => 'bob')->{json}{values} || [] }),
+       'the refused creations made nothing');
+    is_status(call(DELETE => "$BASE/bob/$id", as => 'bob'), 204, 'revoked');
 };
 
 # The seed: "You can see the expiry dates for all your tokens", and revoke

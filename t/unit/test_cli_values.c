@@ -314,7 +314,9 @@ static void test_perms(void)
     perms("REPO_WRITE", NULL, "PROJECT_READ REPO_WRITE", NULL);
     perms("PROJECT_WRITE", NULL, "PROJECT_WRITE REPO_WRITE", NULL);
     perms("REPO_ADMIN", "PROJECT_WRITE", "PROJECT_WRITE REPO_ADMIN", NULL);
-    perms("PROJECT_WRITE", "REPO_READ", NULL, "bbtoken: invalid permissions: ");
+    /* Inherited: the repository level raised to the project's. */
+    perms("PROJECT_WRITE", "REPO_READ", "PROJECT_WRITE REPO_WRITE", NULL);
+    perms("REPO_WRITE", "PROJECT_ADMIN", "PROJECT_ADMIN REPO_ADMIN", NULL);
     perms("REPO_READ", "REPO_WRITE", NULL, "bbtoken: invalid permissions: ");
     perms("REPO_SUPER", NULL, NULL,
           "bbtoken: unknown permission REPO_SUPER: expected PROJECT_READ, "

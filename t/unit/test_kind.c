@@ -198,6 +198,11 @@ static void test_perm_lists(void)
     ok(bbt_kind_perms_from_list(BBT_KIND_PROJECT, l, 1, &p, &r, &why) == 0 &&
            p == W && r == W,
        "project token: the personal rules (PROJECT_WRITE gives REPO_WRITE)");
+    l[0] = perm(BBT_SCOPE_PROJECT, A);
+    l[1] = perm(BBT_SCOPE_REPO, R);
+    ok(bbt_kind_perms_from_list(BBT_KIND_PROJECT, l, 2, &p, &r, &why) == 0 &&
+           p == A && r == A,
+       "project token, PROJECT_ADMIN with REPO_READ: REPO_ADMIN, inherited");
 }
 
 static void test_project_token(void)

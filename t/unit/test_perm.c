@@ -250,15 +250,15 @@ static void test_from_list(void)
     fl("PROJECT_WRITE", NULL, NULL, W, W);
     fl("PROJECT_ADMIN", NULL, NULL, A, A);
 
-    /* All nine pairs, in both orders. */
+    /* All nine pairs, in both orders: a repository level below the
+     * project level is raised to it (inherited), the project level kept. */
     for (pi = 0; pi < 3; pi++)
         for (ri = 0; ri < 3; ri++) {
             static const bbt_level_t lv[] = {R, W, A};
-            bbt_level_t lp = lv[pi], lr = lv[ri];
-            int valid = lr >= lp;
+            bbt_level_t lp = lv[pi], lr = lv[ri] >= lp ? lv[ri] : lp;
 
-            fl(names[pi], names[3 + ri], NULL, valid ? lp : N, lr);
-            fl(names[3 + ri], names[pi], NULL, valid ? lp : N, lr);
+            fl(names[pi], names[3 + ri], NULL, lp, lr);
+            fl(names[3 + ri], names[pi], NULL, lp, lr);
         }
 
     fl("REPO_READ", "REPO_READ", NULL, N, N);
@@ -293,8 +293,8 @@ static void test_from_list(void)
     ok(p == A && r == A, "and gives ADMIN + ADMIN");
     list[0].scope = BBT_SCOPE_PROJECT;
     list[0].level = W;
-    list[1].scope = BBT_SCOPE_REPO;
-    list[1].level = R;
+    list[1].scope = BBT_SCOPE_PROJECT;
+    list[1].level = A;
     is_int(bbt_perm_from_list(list, 2, &p, &r, NULL), -1,
            "from_list refuses with why NULL");
     is_int(bbt_perm_from_list(list, 1, NULL, &r, &why), -1,
