@@ -1,8 +1,12 @@
 /*
- * What `bbtoken notify`'s parts share: the notices (cmd_notify.c) and
- * the statement that finds them (notify_notes.c), the revocation of unused
- * tokens (notify_unused.c) and the lock that lets one run at a time
- * (notify_lock.c).
+ * What `bbtoken notify`'s parts share: the run (cmd_notify.c), the
+ * notices due (notify_notes.c: the statement that finds them, its cursors
+ * and what a row says), each owner's notices mailed or shown
+ * (notify_owner.c) in a message composed from their rows
+ * (notify_message.c), what the run records (notify_record.c: each copy
+ * mailed, each notice told), the dry run (notify_dry.c), the revocation
+ * of unused tokens (notify_unused.c) and the lock that lets one run at a
+ * time (notify_lock.c).
  */
 #ifndef BBTOKEN_NOTIFY_H
 #define BBTOKEN_NOTIFY_H
@@ -39,10 +43,10 @@
 #define BBTOKEN_TOLD_COPY_COUNTS BBTOKEN_COPY_COUNTS("x.kind", BBTOKEN_IDLE)
 
 /* The notices due, one row each (notify_notes.c): by owner, in the order
- * their messages list them, without the copies already sent; and by
- * notice, a notice's recipients in a row.  Their columns: */
+ * their messages list them, without the copies already sent (this
+ * statement, which the dry run reads too); and by notice, a notice's
+ * recipients in a row (cursor bbtoken_settle).  Their columns: */
 extern const char bbtoken_notes_sql[];
-extern const char bbtoken_settle_sql[];
 enum {
     BBTOKEN_N_KIND,
     BBTOKEN_N_EVENT,
@@ -72,7 +76,56 @@ enum {
     "written (" BBTOKEN_NOTIFY_REST ")"
 
 /* ctx->done (and ctx->unlisted) after a transaction of the run's. */
-void bbtoken_notify_done(bbtoken_ctx_t *ctx);
+static inline void bbtoken_notify_done(bbtoken_ctx_t *ctx)
+{
+    bbtoken_done_rest(ctx, BBTOKEN_NOTIFY_REST, "%s", BBTOKEN_NOTIFY_DONE);
+    bbtoken_done_unlisted(ctx, "%s", BBTOKEN_NOTIFY_UNLISTED);
+}
+
+/* A run: its mailer, its sender, and how its messages fared. */
+typedef struct {
+    bbtoken_ctx_t *ctx;
+    const char *sendmail;
+    const char *from;
+    int dry_run;
+    int timeout;      /* --sendmail-timeout */
+    int failed;       /* messages sendmail did not take */
+    int first_status; /* the first failure's exit status, or -1 */
+    int first_errno;  /* ... or why it could not run */
+    FILE *out;        /* the lines: stdout, or the dry run's file */
+} bbtoken_notify_t;
+
+/* Declare the run's two cursors over the notices due (bbtoken_notes_sql
+ * and bbtoken_settle_sql, held past their transaction): a bbtoken_tx_t's
+ * body (notify_notes.c). */
+int bbtoken_notes_body(bbtoken_ctx_t *ctx, void *arg);
+
+/* 1 if row's owner can be mailed: active, with an address fit for a
+ * header (notify_notes.c). */
+int bbtoken_notify_mailable(const PGresult *res, int row);
+
+/* One owner's message from rows [first, end) of the notices due, sent
+ * from from: malloc'd into *msg, its length in *len (notify_message.c).
+ * 0, or an exit status after reporting. */
+int bbtoken_notify_message(const char *from, const PGresult *res, int first,
+                           int end, char **msg, size_t *len);
+
+/* Each owner's message, from cursor bbtoken_notes (notify_owner.c). */
+int bbtoken_notify_owners(bbtoken_notify_t *n);
+
+/* Record the copies of rows [first, end) of res mailed to address to
+ * (notify_record.c).  0, or an exit status after reporting. */
+int bbtoken_notify_copies(bbtoken_notify_t *n, const PGresult *res, int first,
+                          int end, const char *to);
+
+/* Tell the notices whose recipients have their copies, from cursor
+ * bbtoken_settle (notify_record.c).  0, or an exit status after
+ * reporting. */
+int bbtoken_notify_settle(bbtoken_notify_t *n);
+
+/* The dry run (notify_dry.c): the run in a transaction rolled back, its
+ * lines on stdout after it.  0, or an exit status after reporting. */
+int bbtoken_notify_dry(bbtoken_notify_t *n);
 
 /* Revoke the unused tokens that are due, printing a line for each to out
  * (stdout, or the dry run's temporary file).  The reason makes the audit

@@ -1,8 +1,10 @@
 /*
- * notify's statement of the notices due (notify.h), which cmd_notify.c
- * reads through cursors: by owner, for the messages, and by notice, to
- * record them as told.
+ * notify's statement of the notices due (notify.h), the cursors the run
+ * reads it through: by owner, for the messages (notify_owner.c), and by
+ * notice, to record them as told (notify_record.c); and whether a row's
+ * owner can be mailed.
  */
+#include "mail.h"
 #include "notify.h"
 
 /* A copy that counts (BBTOKEN_COPY_COUNTS) for a row of the notices due
@@ -119,4 +121,26 @@ const char bbtoken_notes_sql[] = BBTOKEN_NOTES
     " WHEN n.kind = 'expires_30d' THEN 5 ELSE 6 END, n.id";
 /* By notice, for telling those whose recipients have their copies, or
  * nobody could be mailed: a notice's recipients in a row. */
-const char bbtoken_settle_sql[] = BBTOKEN_NOTES " ORDER BY n.id, n.kind";
+static const char bbtoken_settle_sql[] = BBTOKEN_NOTES " ORDER BY n.id, n.kind";
+
+int bbtoken_notify_mailable(const PGresult *res, int row)
+{
+    return PQgetvalue(res, row, BBTOKEN_N_ACTIVE)[0] == 't' &&
+           bbtoken_mail_addr_ok(bbtoken_get(res, row, BBTOKEN_N_EMAIL, NULL));
+}
+
+/* The notices due, two cursors over one snapshot, which outlive its
+ * transaction: notify records each message's copies as it goes, and
+ * reads them by owner a group at a time, and then, to tell those whose
+ * copies are all sent or that nobody could be mailed, by notice.  The
+ * server holds the rows. */
+int bbtoken_notes_body(bbtoken_ctx_t *ctx, void *arg)
+{
+    (void)arg;
+    if (bbtoken_stream_hold(ctx, "finding the notices due", "bbtoken_notes",
+                            bbtoken_notes_sql)) {
+        return BBTOKEN_EXIT_FAIL;
+    }
+    return bbtoken_stream_hold(ctx, "finding the notices due", "bbtoken_settle",
+                               bbtoken_settle_sql);
+}

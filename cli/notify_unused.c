@@ -4,7 +4,7 @@
  * BBTOKEN_UNUSED_NOTICE before, revoked a batch at a time before the
  * notices due are read, so that their revocations are told in the same
  * run.  A dry run revokes them the same way in its own transaction, which
- * it rolls back once it has shown the messages (cmd_notify.c).
+ * it rolls back once it has shown the messages (notify_dry.c).
  */
 #include <stdio.h>
 #include <string.h>
