@@ -8,6 +8,7 @@
 
 #include "bbt_pgjson.h"
 #include "db.h"
+#include "tx.h"
 
 /* ---- policy ----------------------------------------------------------- */
 

@@ -9,6 +9,10 @@
 #include "bbt_xact.h"
 #include "db.h"
 #include "interrupt.h"
+#include "lookup.h"
+#include "migrations.h"
+#include "owner.h"
+#include "tx.h"
 
 int bbtoken_cmd_db_status(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
                           const bbtoken_args_t *a)

@@ -13,6 +13,7 @@
 
 #include "bbt_lookupsql.h"
 #include "db.h"
+#include "tx.h"
 
 /* Each token whose row is missing, extra (no such token) or differs, by
  * id, with the columns that differ (their names: never their values). */

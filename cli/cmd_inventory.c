@@ -14,6 +14,9 @@
 #include "bbt_inventory.h"
 #include "bbt_inventory_json.h"
 #include "db.h"
+#include "lookup.h"
+#include "stream.h"
+#include "tx.h"
 
 /* The options that only --all takes (--project without it names a
  * project's own tokens: cmd_tokens.c). */

@@ -24,6 +24,7 @@
 #include "db.h"
 #include "mail.h"
 #include "notify.h"
+#include "tx.h"
 
 #define BBTOKEN_SENDMAIL_DEFAULT "/usr/sbin/sendmail"
 /* Seconds a mailer may take a message (--sendmail-timeout): a sendmail

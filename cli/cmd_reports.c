@@ -9,6 +9,8 @@
 
 #include "bbt_pgjson.h"
 #include "db.h"
+#include "lookup.h"
+#include "stream.h"
 
 /* ---- expiring --------------------------------------------------------- */
 

@@ -10,6 +10,7 @@
 
 #include "bbt_xact.h"
 #include "db.h"
+#include "mint.h"
 
 /* The token rotated, and what the new one's row says. */
 typedef struct {

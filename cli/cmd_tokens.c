@@ -11,6 +11,10 @@
 #include "bbt_pgjson.h"
 #include "bbt_xact.h"
 #include "db.h"
+#include "lookup.h"
+#include "mint.h"
+#include "stream.h"
+#include "tx.h"
 
 /* Whose tokens a command is about. */
 typedef struct {

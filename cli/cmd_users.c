@@ -8,7 +8,9 @@
 
 #include "bbt_kind.h"
 #include "db.h"
+#include "lookup.h"
 #include "mail.h"
+#include "tx.h"
 
 /* ---- user ------------------------------------------------------------- */
 

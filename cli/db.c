@@ -13,7 +13,12 @@
 
 #include "bbt_sessionsql.h"
 #include "db.h"
+#include "dbarg.h"
+#include "dbmask.h"
 #include "interrupt.h"
+#include "migrations.h"
+#include "owner.h"
+#include "tx.h"
 
 /* The most of a login name, and of the sudo user's, the actor holds; and
  * the actor's room: both, " (sudo from ", ")" and the NUL. */

@@ -1,11 +1,12 @@
 /*
- * What --db names (db.h): a connection string that names what it means,
+ * What --db names (dbarg.h): a connection string that names what it means,
  * or none.  bbtoken_connect asks before it connects.
  */
 #include <ctype.h>
 #include <string.h>
 
-#include "db.h"
+#include "cli.h"
+#include "dbarg.h"
 
 /* The keyword of opts that is s's first n bytes, or NULL. */
 static const char *bbtoken_db_keyword(const PQconninfoOption *opts,

@@ -1,12 +1,14 @@
 /*
- * libpq's messages with what --db gave masked (db.h): a password, a
+ * libpq's messages with what --db gave masked (dbmask.h): a password, a
  * database or user name, a host, an option's value may be a secret, or
  * show where one is.
  */
 #include <stdlib.h>
 #include <string.h>
 
-#include "db.h"
+#include <libpq-fe.h>
+
+#include "dbmask.h"
 
 /* libpq's own test for "this dbname is really a connection string". */
 int bbtoken_is_conninfo(const char *s)

@@ -1,11 +1,13 @@
 /*
- * What the commands look up before they act (db.h): a user by name, a
+ * What the commands look up before they act (lookup.h): a user by name, a
  * token by id, whether the database knows a project or a repository.
  * Each is one statement, run through bbtoken_exec.
  */
 #include <stdio.h>
 
 #include "db.h"
+#include "lookup.h"
+#include "tx.h"
 
 /* Look a user up by name, regardless of case as the unique index does. */
 static int bbtoken_user_find(bbtoken_ctx_t *ctx, const char *name,

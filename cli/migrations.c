@@ -4,7 +4,7 @@
  * `bbtoken db upgrade` needs no files, and every other command knows the
  * schema version it speaks.
  */
-#include "db.h"
+#include "migrations.h"
 
 #include "bbtoken_migrations.h"
 

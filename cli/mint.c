@@ -1,5 +1,5 @@
 /*
- * A new token's transaction, for create and rotate (db.h): mint it, store
+ * A new token's transaction, for create and rotate (mint.h): mint it, store
  * it, print it once on stdout, commit (bbtoken_tx); a taken id is drawn
  * again.
  *
@@ -19,6 +19,8 @@
 
 #include "db.h"
 #include "interrupt.h"
+#include "mint.h"
+#include "tx.h"
 
 /* A try's body: the id drawn was taken; not an exit status. */
 #define BBTOKEN_MINT_AGAIN (-1)
@@ -32,7 +34,7 @@ static const char bbtoken_mint_wait_sql[] =
     " WHEN '0' THEN '" BBTOKEN_MINT_LOCK_WAIT "'"
     " ELSE current_setting('lock_timeout') END, true)";
 
-/* The sessions holding the rows of held (db.h): a row locked or changed
+/* The sessions holding the rows of held (mint.h): a row locked or changed
  * by a transaction not yet ended has that transaction's id as its xmax,
  * and that transaction holds the lock on its own id (one xmax of several
  * lockers, a multixact, names nobody here).  After the wait was given up

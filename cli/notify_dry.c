@@ -8,6 +8,8 @@
 #include <string.h>
 
 #include "notify.h"
+#include "stream.h"
+#include "tx.h"
 
 /* The dry run's lines, from its temporary file, on stdout, once its
  * transaction is over.  0, or an exit status after reporting: only when

@@ -29,6 +29,7 @@
 #include <stdio.h>
 
 #include "notify.h"
+#include "tx.h"
 
 typedef struct {
     int taken;

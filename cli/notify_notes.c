@@ -6,6 +6,7 @@
  */
 #include "mail.h"
 #include "notify.h"
+#include "stream.h"
 
 /* A copy that counts (BBTOKEN_COPY_COUNTS) for a row of the notices due
  * (n). */

@@ -12,6 +12,7 @@
 #include "interrupt.h"
 #include "mail.h"
 #include "notify.h"
+#include "stream.h"
 
 /* 1 if rows a and b of res go in one message: the same owner, or, for a
  * token nobody can be told of, the same holder. */

@@ -10,6 +10,8 @@
 #include <string.h>
 
 #include "notify.h"
+#include "stream.h"
+#include "tx.h"
 
 /* Notices (or their copies) to record, as three array literals of count
  * elements so far: their ids, their kinds and their recipients' user ids

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "notify.h"
+#include "tx.h"
 
 /* Who a token is for messages: its owner's name, or project:KEY or
  * repo:KEY/slug. */

@@ -32,6 +32,8 @@
 #include "bbt_xact.h"
 #include "db.h"
 #include "interrupt.h"
+#include "owner.h"
+#include "tx.h"
 
 /* Shorthands for the qualified SQL below. */
 #define EQ " OPERATOR(pg_catalog.=) "

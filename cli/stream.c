@@ -1,7 +1,7 @@
 /*
  * The reports that grow with the site (audit, list --all, expiring), read
  * a batch of rows at a time and printed as they come, so that the CLI's
- * memory stays bounded whatever the row count (db.h).  The rows come from
+ * memory stays bounded whatever the row count (stream.h).  The rows come from
  * a cursor in a read-only REPEATABLE READ transaction: one snapshot, so
  * a table, which needs every row's width before its first line, reads
  * them twice (a SCROLL cursor: the server keeps the result, not the CLI)
@@ -17,6 +17,8 @@
 #include <string.h>
 
 #include "db.h"
+#include "stream.h"
+#include "tx.h"
 
 /* Rows a batch holds: a few hundred kilobytes of the widest report. */
 #define BBTOKEN_STREAM_BATCH "1000"

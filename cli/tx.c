@@ -1,5 +1,5 @@
 /*
- * The CLI's transactions (db.h): every write the CLI makes runs here,
+ * The CLI's transactions (tx.h): every write the CLI makes runs here,
  * whether a transaction of several statements or one statement that is its
  * own (bbtoken_exec), so that the one rule for an abort of the
  * database's lives here.
@@ -21,6 +21,8 @@
 
 #include "db.h"
 #include "interrupt.h"
+#include "tx.h"
+#include "xact.h"
 
 /* The pause before try n + 1 (n >= 1): a random time from base to twice
  * base, base doubling from 20 ms, so that two commands aborted by the

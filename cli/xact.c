@@ -1,5 +1,5 @@
 /*
- * A COMMIT whose answer the connection lost (db.h): the server may have
+ * A COMMIT whose answer the connection lost (xact.h): the server may have
  * committed it or not, and the CLI asks it, as the access-tokens API does
  * (bbt_xact.h).  Each transaction reads its id, its server's start and its
  * own just before its COMMIT; after the loss the CLI connects again and
@@ -38,6 +38,8 @@
 #include "bbt_xact.h"
 #include "db.h"
 #include "interrupt.h"
+#include "tx.h"
+#include "xact.h"
 
 /* The transaction's id (none where it wrote nothing), its server, and its
  * start as the audit trail's "at" holds it, in UTC whatever the session's

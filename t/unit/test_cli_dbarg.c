@@ -6,7 +6,8 @@
  * byte of a value, a password above all, in a refusal.
  * t/22-cli-db-empty.t connects with the accepted forms. */
 #include "cli_capture.h"
-#include "db.h"
+#include "cli.h"
+#include "dbarg.h"
 #include "tap.h"
 
 #include <string.h>
