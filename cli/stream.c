@@ -123,7 +123,8 @@ void bbtoken_stream_result(bbtoken_stream_t *s, PGresult *res)
     s->res = res;
 }
 
-int bbtoken_stream_next(bbtoken_stream_t *s)
+/* The next batch into s->res: 1, 0 at the end, -1 after reporting. */
+static int bbtoken_stream_next(bbtoken_stream_t *s)
 {
     if (!s->cursor) {
         if (s->done) {
@@ -149,7 +150,8 @@ int bbtoken_stream_next(bbtoken_stream_t *s)
     return PQntuples(s->res) > 0;
 }
 
-int bbtoken_stream_rewind(bbtoken_stream_t *s)
+/* Back before the first row.  0, or an exit status after reporting. */
+static int bbtoken_stream_rewind(bbtoken_stream_t *s)
 {
     PGresult *res;
 
@@ -402,9 +404,15 @@ static int bbtoken_stream_pass(bbtoken_stream_t *s, int cols, int *w, int print,
     return more < 0 ? BBTOKEN_EXIT_FAIL : 0;
 }
 
-int bbtoken_stream_table(bbtoken_stream_t *s, const char *const *head, int cols,
-                         const int *min, bbtoken_stream_fill_fn *fill,
-                         const void *arg, int quiet_empty, long *rows)
+/* Print the rows as a table under head, as bbtoken_table would (the rows
+ * are read twice: the widths, then the lines, which s's act may leave
+ * out); nothing at all for no rows when quiet_empty.  *rows (if rows)
+ * gets how many lines.  0, or an exit status after reporting, after
+ * whatever was printed. */
+static int bbtoken_stream_table(bbtoken_stream_t *s, const char *const *head,
+                                int cols, const int *min,
+                                bbtoken_stream_fill_fn *fill, const void *arg,
+                                int quiet_empty, long *rows)
 {
     int w[BBTOKEN_TABLE_COLS] = {0}, c, rc;
     long n;

@@ -59,12 +59,6 @@ int bbtoken_stream_open_held(bbtoken_ctx_t *ctx, bbtoken_stream_t *s,
 /* The rows of res, which the stream frees. */
 void bbtoken_stream_result(bbtoken_stream_t *s, PGresult *res);
 
-/* The next batch into s->res: 1, 0 at the end, -1 after reporting. */
-int bbtoken_stream_next(bbtoken_stream_t *s);
-
-/* Back before the first row.  0, or an exit status after reporting. */
-int bbtoken_stream_rewind(bbtoken_stream_t *s);
-
 /* End the stream: COMMIT when rc is 0, else ROLLBACK (a held cursor:
  * CLOSE, unless its session was lost since: it went with it).  rc, or an
  * exit status after reporting. */
@@ -78,15 +72,6 @@ typedef void bbtoken_stream_fill_fn(const PGresult *res, int i,
                                     const char **row,
                                     char (*scratch)[BBTOKEN_CELL_MAX],
                                     const void *arg);
-
-/* Print the rows as a table under head, as bbtoken_table would (the rows
- * are read twice: the widths, then the lines, which s's act may leave
- * out); nothing at all for no rows when quiet_empty.  *rows (if rows)
- * gets how many lines.  0, or an exit status after reporting, after
- * whatever was printed. */
-int bbtoken_stream_table(bbtoken_stream_t *s, const char *const *head, int cols,
-                         const int *min, bbtoken_stream_fill_fn *fill,
-                         const void *arg, int quiet_empty, long *rows);
 
 /* Row i of res as a JSON array's element; NULL is out of memory. */
 typedef json_t *bbtoken_stream_json_fn(const PGresult *res, int i,
