@@ -30,7 +30,7 @@ use lib "$FindBin::Bin/lib";
 use Test::More;
 use File::Temp qw(tempdir);
 use BBT::Util qw(slurp spew);
-use BBT::SysState qw(installed a2query tree_deb);
+use BBT::SysState qw(installed a2query tree_deb deb_missing run_out);
 use BBT::Migrations qw(latest_version);
 
 my $PKG = 'libapache2-mod-bbtoken';
@@ -43,23 +43,16 @@ sub cleanup {
 }
 END { cleanup() }
 
-plan skip_all => 'installs a package on this machine: run as root' if $> != 0;
-for my $tool (qw(dpkg-buildpackage dh_apache2 apt-get a2enmod)) {
-    plan skip_all => "no $tool (build/deps.sh installs it)" if system("command -v $tool >/dev/null") != 0;
+if (my $why = deb_missing($PKG, qw(dpkg-buildpackage dh_apache2 apt-get a2enmod))) {
+    plan skip_all => $why;
 }
-plan skip_all => "$PKG is installed on this machine: the test would remove it" if installed($PKG);
 
 my $root = "$FindBin::Bin/..";
 chdir $root or die "$root: $!";
 my $tmp = tempdir('bbt-debold-XXXXXX', DIR => $ENV{BBT_TMPDIR} || '/tmp', CLEANUP => !$ENV{BBT_KEEP});
 chmod 0755, $tmp;
 
-sub run {
-    my ($cmd, %env) = @_;
-    local @ENV{ keys %env } = values %env;
-    my $out = qx{$cmd 2>&1};
-    return ($? >> 8, $out);
-}
+sub run { return run_out(@_) }
 
 sub ok_run {
     my ($cmd) = @_;

@@ -28,7 +28,7 @@ use POSIX ();
 use BBT::Env;
 use BBT::Util qw(slurp spew);
 use BBT::SysApache;
-use BBT::SysState qw(installed dpkg_excludes deb_files a2query);
+use BBT::SysState qw(installed dpkg_excludes deb_files a2query deb_missing run_out);
 use BBT::DbSetup qw(setup_lines run_setup);
 use BBT::Migrations qw(latest_version);
 use Digest::SHA ();
@@ -52,23 +52,16 @@ sub cleanup {
 }
 END { cleanup() }
 
-plan skip_all => 'installs a package on this machine: run as root' if $> != 0;
-for my $tool (qw(dpkg-buildpackage dh_apache2 lintian apt-get a2enmod)) {
-    plan skip_all => "no $tool (build/deps.sh installs it)" if system("command -v $tool >/dev/null") != 0;
+if (my $why = deb_missing($PKG, qw(dpkg-buildpackage dh_apache2 lintian apt-get a2enmod))) {
+    plan skip_all => $why;
 }
-plan skip_all => "$PKG is installed on this machine: the test would remove it" if installed($PKG);
 
 my $root = "$FindBin::Bin/..";
 chdir $root or die "$root: $!";
 my $tmp = tempdir('bbt-deb-XXXXXX', DIR => $ENV{BBT_TMPDIR} || '/tmp', CLEANUP => !$ENV{BBT_KEEP});
 chmod 0755, $tmp;
 
-sub run {
-    my ($cmd, %env) = @_;
-    local @ENV{ keys %env } = values %env;
-    my $out = qx{$cmd 2>&1};
-    return ($? >> 8, $out);
-}
+sub run { return run_out(@_) }
 
 # Another run of this test, or t/62 copying /etc/apache2, waits for us;
 # policy-rc.d and man-db's trigger: see BBT::SysState.

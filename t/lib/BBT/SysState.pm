@@ -29,7 +29,7 @@ use File::Find ();
 use BBT::Util qw(slurp spew snapshot snapshot_diff);
 
 use Exporter 'import';
-our @EXPORT_OK = qw(installed dpkg_excludes deb_files a2query tree_deb);
+our @EXPORT_OK = qw(installed dpkg_excludes deb_files a2query tree_deb deb_missing run_out);
 
 my @DIRS = ('/etc/apache2', '/var/lib/apache2');
 my $POLICY = '/usr/sbin/policy-rc.d';
@@ -40,6 +40,28 @@ sub installed {
     my ($pkg) = @_;
     my $s = qx{dpkg-query -W -f='\${Status}' $pkg 2>/dev/null};
     return $s =~ /\binstalled\b|\bunpacked\b|half|config-files/ ? 1 : 0;
+}
+
+# Why a test that installs $pkg on this machine cannot run here, or undef:
+# it must be root, have each of @tools, and not find $pkg installed (it
+# would remove the machine's own).
+sub deb_missing {
+    my ($pkg, @tools) = @_;
+    return 'installs a package on this machine: run as root' if $> != 0;
+    for my $tool (@tools) {
+        return "no $tool (build/deps.sh installs it)" if system("command -v $tool >/dev/null") != 0;
+    }
+    return "$pkg is installed on this machine: the test would remove it" if installed($pkg);
+    return undef;
+}
+
+# A shell command's exit code and its output (stderr too), with %env set
+# for it alone.
+sub run_out {
+    my ($cmd, %env) = @_;
+    local @ENV{ keys %env } = values %env;
+    my $out = qx{$cmd 2>&1};
+    return ($? >> 8, $out);
 }
 
 # dpkg may be told to leave out documentation (Debian's slim images):
