@@ -385,6 +385,7 @@ static int bbtoken_inventory(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
     bbt_inventory_query_t q;
     bbt_inventory_t f;
     bbtoken_stream_t s;
+    const char *what = "listing tokens";
     long n = 0;
     int rc, revoke = a->revoke && !a->dry_run;
 
@@ -417,11 +418,10 @@ static int bbtoken_inventory(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
     /* Revoking: what the filters selected when it began, a batch at a
      * time, each revoked before it is printed (a table's widths are
      * measured over the selection first). */
-    rc = revoke ? bbtoken_stream_open_held(ctx, &s, "listing tokens", q.sql,
-                                           q.nparams, q.params,
-                                           bbtoken_inv_revoke, &r)
-                : bbtoken_stream_open(ctx, &s, "listing tokens", q.sql,
-                                      q.nparams, q.params, !a->json);
+    rc = revoke ? bbtoken_stream_open_held(ctx, &s, what, q.sql, q.nparams,
+                                           q.params, bbtoken_inv_revoke, &r)
+                : bbtoken_stream_open(ctx, &s, what, q.sql, q.nparams, q.params,
+                                      !a->json);
     if (rc) {
         return rc;
     }
@@ -431,6 +431,12 @@ static int bbtoken_inventory(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
     if ((rc = bbtoken_stream_close(&s, rc)) == 0 && !a->json && a->revoke) {
         printf("%s %ld token%s\n", revoke ? "revoked" : "would revoke", n,
                n == 1 ? "" : "s");
+    }
+    /* The listing's end (JSON's closing bracket, the table's count) is
+     * the listing's too: a write of it that fails says so, as one of its
+     * batches does. */
+    if (rc == 0 && bbtoken_flush_stdout(ctx, what) != 0) {
+        rc = BBTOKEN_EXIT_FAIL;
     }
     return rc;
 }

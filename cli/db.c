@@ -4,6 +4,7 @@
  * database who is acting (the session settings bbtoken.source and
  * bbtoken.actor) for the audit trail its triggers keep.
  */
+#include <errno.h>
 #include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -429,6 +430,7 @@ void bbtoken_done_unlisted(bbtoken_ctx_t *ctx, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(ctx->unlisted, sizeof(ctx->unlisted), fmt, ap);
     va_end(ap);
+    ctx->listed = 0;
 }
 
 /* ctx->refused, cut short as done is where what fills it (vsnprintf:
@@ -461,7 +463,10 @@ void bbtoken_done_rest(bbtoken_ctx_t *ctx, const char *again, const char *fmt,
 
 /* A listing that cannot be written ends the command, but what its
  * transactions did before it stays done: a bulk revocation's batch is
- * revoked before it is printed, and "listed above" would be untrue. */
+ * revoked before it is printed, and "listed above" would be untrue.
+ * After a closed pipe it is untrue whatever was written before: the pipe
+ * took the lines into its buffer, and its reader (`| head -c 1`) may
+ * have gone without reading them. */
 int bbtoken_flush_stdout(bbtoken_ctx_t *ctx, const char *what)
 {
     char after[sizeof(ctx->done) + 16];
@@ -469,10 +474,10 @@ int bbtoken_flush_stdout(bbtoken_ctx_t *ctx, const char *what)
     int e;
 
     if (bbtoken_stdout_written(&e) == 0) {
-        ctx->unlisted[0] = '\0';
+        ctx->listed = 1;
         return 0;
     }
-    if (ctx->unlisted[0]) {
+    if (ctx->unlisted[0] && (!ctx->listed || e == EPIPE)) {
         snprintf(after, sizeof(after), "; but %s", ctx->unlisted);
     } else {
         but = bbtoken_changed(ctx, "", "; but ", after, sizeof(after));

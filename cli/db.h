@@ -79,8 +79,12 @@ struct bbtoken_ctx {
     /* The same, where done tells of lines on stdout ("the 1000 tokens
      * listed above") that a write failed to list, as it then reads
      * (bbtoken_done_unlisted), or "": a write that fails says this, one
-     * that succeeds makes done true (bbtoken_flush_stdout). */
+     * that succeeds makes done true (bbtoken_flush_stdout), but for a
+     * pipe's reader, who may have gone before reading them. */
     char unlisted[512];
+    /* The lines unlisted tells of were written since it was set (to a
+     * pipe, only as far as its buffer). */
+    int listed;
     /* The same, where a refusal a run again meets as well ends the
      * command (the owner guard's, for the catalog's state): what was
      * done before it, and that a run again does the rest only once that
@@ -149,7 +153,8 @@ void bbtoken_unconfirmed_said(bbtoken_ctx_t *ctx);
 
 /* Whatever stdout holds written out: 0 (ctx->done then holds for what it
  * lists), or -1 after saying in one line why (as what, which may be
- * NULL) and what the command's transactions did before it (ctx->unlisted,
+ * NULL) and what the command's transactions did before it (ctx->unlisted
+ * if nothing written since it was set, or if stdout is a closed pipe;
  * else ctx->done). */
 int bbtoken_flush_stdout(bbtoken_ctx_t *ctx, const char *what);
 
