@@ -466,6 +466,13 @@ int bbtoken_perm_pair(const bbtoken_args_t *a, bbt_level_t *project,
     return bbtoken_kind_perm_pair(a, BBT_KIND_PERSONAL, project, repo);
 }
 
+/* What a key starting with '/' most likely is: a shell expands an
+ * unquoted ~name to the home directory of a local account of that name
+ * (on Debian, ~nobody is /nonexistent). */
+#define BBTOKEN_TILDE_HINT                                                     \
+    " (the shell's expansion of an unquoted ~name, where a local account "     \
+    "of that name exists? quote it: '~name')"
+
 /* The key is canonicalized the way the module canonicalizes URLs, so a
  * grant typed as "proj" matches /scm/PROJ/... */
 int bbtoken_parse_target(const char *arg, bbtoken_target_t *t)
@@ -474,11 +481,11 @@ int bbtoken_parse_target(const char *arg, bbtoken_target_t *t)
     size_t klen = slash ? (size_t)(slash - arg) : strlen(arg);
 
     if (bbt_input_key(arg, klen, t->key) != 0) {
-        if (bbtoken_repeatable(arg) != arg) {
-            return bbtoken_fail("invalid project key: %s",
-                                bbtoken_repeatable(arg));
-        }
-        return bbtoken_fail("invalid project key: %.*s", (int)klen, arg);
+        /* The whole value: a key cut at its first '/' is empty for the
+         * path the shell made of an unquoted ~name. */
+        return bbtoken_fail("invalid project key: %s%s",
+                            bbtoken_repeatable(arg),
+                            arg[0] == '/' ? BBTOKEN_TILDE_HINT : "");
     }
     t->slug = NULL;
     if (slash) {
@@ -512,7 +519,9 @@ int bbtoken_holder_args(const bbtoken_cmd_t *cmd, const bbtoken_args_t *a,
     *kind = BBT_KIND_PERSONAL;
     if (a->project) {
         *kind = BBT_KIND_PROJECT;
-        if (strchr(a->project, '/')) {
+        /* One starting with '/' is no repository: the key's refusal
+         * says what it is more likely. */
+        if (strchr(a->project, '/') && a->project[0] != '/') {
             return bbtoken_fail("--project takes a project KEY (a repository "
                                 "is --repo KEY/slug): %s",
                                 bbtoken_repeatable(a->project));

@@ -33,6 +33,11 @@ static int starts(const char *s, const char *prefix)
         ok(rc_ == 0 && capture_err[0] == '\0', "%s: accepted", what);          \
     } while (0)
 
+/* What a key that begins with '/' is told. */
+#define TILDE_HINT                                                             \
+    " (the shell's expansion of an unquoted ~name, where a local account "     \
+    "of that name exists? quote it: '~name')"
+
 static void test_target(void)
 {
     bbtoken_target_t t;
@@ -52,9 +57,19 @@ static void test_target(void)
     REFUSED(bbtoken_parse_target("", &t),
             "invalid project key: ", "an empty key");
     REFUSED(bbtoken_parse_target("/x", &t),
-            "invalid project key: ", "an empty key before a slug");
-    REFUSED(bbtoken_parse_target("~/x", &t), "invalid project key: ~",
+            "invalid project key: /x" TILDE_HINT, "an empty key before a slug");
+    REFUSED(bbtoken_parse_target("/nonexistent", &t),
+            "invalid project key: /nonexistent" TILDE_HINT,
+            "the shell's ~nobody (Debian)");
+    REFUSED(bbtoken_parse_target("/home/alice/x", &t),
+            "invalid project key: /home/alice/x" TILDE_HINT,
+            "the shell's ~alice/x");
+    REFUSED(bbtoken_parse_target("~/x", &t), "invalid project key: ~/x",
             "~ alone");
+    REFUSED(bbtoken_parse_target("x=1", &t),
+            "invalid project key: (not repeated: a connection string "
+            "without its --db?)",
+            "a connection string");
     REFUSED(bbtoken_parse_target("PROJ/x.git", &t),
             "invalid repository slug: x.git (name the repository without "
             ".git)",
