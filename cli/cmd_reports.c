@@ -1,7 +1,7 @@
 /*
- * Reports: expiring (every user's tokens that expire soon or have
- * expired, silent when there is none, for cron) and audit (the trail the
- * database's triggers keep).
+ * Reports: expiring (every token, a user's, a project's or a
+ * repository's, that expires soon or has expired, silent when there is
+ * none, for cron) and audit (the trail the database's triggers keep).
  */
 #include <stdio.h>
 #include <stdlib.h>

@@ -314,6 +314,20 @@ subtest 'a disabled user gets no token; --help of the new commands' => sub {
     }
     my ($rc, $out) = $env->cli('--help');
     like($out, qr/^\s+policy /m, 'the main usage lists policy') and like($out, qr/^\s+expiring /m, '... and expiring');
+
+    # Whose tokens: every holder's, a project's and a repository's too, as
+    # the README says (The CLI, Token lifecycle), not "every user's".
+    my $help = sub { (my $t = ($env->cli(@_, '--help'))[1]) =~ s/\s+/ /g; $t };
+    my %says = (
+        'list --all' => [[], qr/list --all \[FILTER\]\.\.\. \[--json\] \[--revoke \[--dry-run\]\] every token not revoked \(users', projects' and repositories'\); revoke a selection/],
+        'expiring' => [['expiring'], qr/List every token \(users', projects' and repositories'\) that expires within DURATION/],
+        'policy --max-tokens' => [['policy'], qr/--max-tokens N at most N live \(neither revoked nor expired\) tokens per user, and as many per project and per repository/],
+    );
+    for my $what (sort keys %says) {
+        my $t = $help->(@{ $says{$what}[0] });
+        like($t, $says{$what}[1], "$what: its help says whose tokens");
+        unlike($t, qr/every user's tokens/, '  not "every user\'s tokens"');
+    }
 };
 
 done_testing;
