@@ -175,6 +175,25 @@ static int bbtoken_help(const bbtoken_cmd_t *cmd, unsigned long long seen,
     return wanted ? BBTOKEN_EXIT_OK : BBTOKEN_EXIT_USAGE;
 }
 
+/* The two options given that say opposite things of one value (a value
+ * and its --no- option, a list and "any"), as "--a or --b", or NULL. */
+static const char *bbtoken_args_conflict(const bbtoken_args_t *a)
+{
+    if (a->email && a->no_email) {
+        return "--email or --no-email";
+    }
+    if (a->display_name && a->no_display_name) {
+        return "--display-name or --no-display-name";
+    }
+    if (a->admin && a->no_admin) {
+        return "--admin or --no-admin";
+    }
+    if (a->nnets && a->nets_any) {
+        return "--allow-from or --allow-from-any";
+    }
+    return NULL;
+}
+
 /* Options may come before, between or after the operands (`list NAME
  * --json`), so a word that begins with "-" is an option wherever it
  * stands; "--" ends them.  Each operand is taken where it stands ("-":
@@ -186,6 +205,7 @@ int bbtoken_parse_args(const bbtoken_cmd_t *cmd, int argc, char **argv,
                        bbtoken_args_t *a)
 {
     unsigned long long seen = 0;
+    const char *both;
     int c, help = 0, nops = 0;
 
     memset(a, 0, sizeof(*a));
@@ -346,10 +366,8 @@ int bbtoken_parse_args(const bbtoken_cmd_t *cmd, int argc, char **argv,
             break;
         }
     }
-    if ((a->email && a->no_email) || (a->display_name && a->no_display_name) ||
-        (a->admin && a->no_admin) || (a->nnets && a->nets_any)) {
-        return bbtoken_usage_error(cmd->usage, "give a value or its --no- "
-                                               "option, not both");
+    if ((both = bbtoken_args_conflict(a))) {
+        return bbtoken_usage_error(cmd->usage, "give %s, not both", both);
     }
     /* The words after "--". */
     while (optind < argc) {

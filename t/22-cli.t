@@ -636,7 +636,7 @@ subtest 'user set --admin / --no-admin: a global admin made and demoted, at once
     ($ok, $n, $seen) = BBT::Cache::until_status($env, $UP, $h, 403);
     ok($ok, 'her token is refused again, without restarting httpd (cache on)') or diag "$n tries: $seen";
     $env->cli_is('both at once', ['user', 'set', 'gina', '--admin', '--no-admin'], 2,
-                 stderr => qr/give a value or its --no- option, not both/);
+                 stderr => qr/^bbtoken: give --admin or --no-admin, not both$/m);
     $env->cli_is('--no-admin is for user set', ['user', 'add', 'hal', '--no-admin'], 2,
                  stderr => qr/user add does not take --no-admin/);
     $env->cli_is('an unknown user', ['user', 'set', 'nobody', '--admin'], 1, stderr => qr/^bbtoken: no such user: nobody$/);

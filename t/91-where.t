@@ -203,7 +203,8 @@ subtest 'the CLI refuses what is not a network' => sub {
     $env->cli_is('17 networks', ['create', 'alice', '--name', 'many',
                                  map { ('--allow-from', "10.$_.0.0/16") } 1 .. 17], 2,
                  stderr => qr/too many --allow-from/);
-    $env->cli_is('a list and any', ['update', '000000000001', '--allow-from', '10.0.0.0/8', '--allow-from-any'], 2);
+    $env->cli_is('a list and any', ['update', '000000000001', '--allow-from', '10.0.0.0/8', '--allow-from-any'], 2,
+                 stderr => qr/^bbtoken: give --allow-from or --allow-from-any, not both$/m);
     my (undef, $id) = create('fine', '10.0.0.0/8');
     $env->cli_is('update to a bad one', ['update', $id, '--allow-from', '10.0.0.1/8'], 1, stderr => qr/cidr/i);
     # What cidr takes but APR cannot match: the token would be refused

@@ -44,11 +44,21 @@ static const bbtoken_cmd_t user_set_cmd = {
     "set",
     NULL,
     "USAGE user\n",
-    B(EMAIL) | B(NO_EMAIL) | B(DISPLAY_NAME) | B(NO_DISPLAY_NAME),
+    B(EMAIL) | B(NO_EMAIL) | B(DISPLAY_NAME) | B(NO_DISPLAY_NAME) | B(ADMIN) |
+        B(NO_ADMIN),
     1,
     "user set",
     "one NAME",
     0};
+static const bbtoken_cmd_t update_cmd = {"update",
+                                         NULL,
+                                         "USAGE update\n",
+                                         B(NAME) | B(PERM) | B(EXPIRY) |
+                                             B(ALLOW_FROM) | B(ALLOW_FROM_ANY),
+                                         1,
+                                         "update",
+                                         "one ID",
+                                         0};
 
 static const bbtoken_cmd_t list_cmd = {
     "list",
@@ -243,12 +253,21 @@ static void test_parse_args(void)
                  ARGV("set", "x", "--display-name", "X", "--no-email"), &a),
            BBTOKEN_GO_ON, "user set: one set, the other cleared");
     usage_error(&user_set_cmd, ARGV("set", "x", "--email", "x@y", "--no-email"),
-                "give a value or its --no- option, not both",
+                "give --email or --no-email, not both",
                 "--email and --no-email");
     usage_error(&user_set_cmd,
                 ARGV("set", "x", "--no-display-name", "--display-name", "X"),
-                "give a value or its --no- option, not both",
+                "give --display-name or --no-display-name, not both",
                 "--display-name and --no-display-name");
+    usage_error(&user_set_cmd, ARGV("set", "x", "--admin", "--no-admin"),
+                "give --admin or --no-admin, not both",
+                "--admin and --no-admin");
+    /* update has no --no- option: the list and "any". */
+    usage_error(&update_cmd,
+                ARGV("update", "123456789012", "--allow-from", "10.0.0.0/8",
+                     "--allow-from-any"),
+                "give --allow-from or --allow-from-any, not both",
+                "--allow-from and --allow-from-any");
 
     /* An option given twice: the second would silently replace the
      * first.  --perm (above) and --allow-from add to a list instead. */
