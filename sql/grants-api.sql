@@ -16,18 +16,9 @@
 -- them), and writes nothing directly.  Run it again after every
 -- `bbtoken db upgrade`:
 --   psql -v ON_ERROR_STOP=1 -v role=bbtoken_api -f sql/grants-api.sql
--- CONNECT on the database: its roles' alone (grants-connect.sql).
+-- CONNECT on the database, its roles' alone, and USAGE on the tables'
+-- schema (grants-connect.sql).
 \ir grants-connect.sql
--- The schema the tables are in, as the search path finds them: public,
--- or one of the site's own, whatever its name ("BBT", "Tok-Ens").
--- Nothing of its own in it: a function made there could stand in for one
--- the SECURITY DEFINER functions call, and run as their owner.
-SELECT format('GRANT USAGE ON SCHEMA %I TO %I', n.nspname, :'role'),
-       format('REVOKE CREATE ON SCHEMA %I FROM %I', n.nspname, :'role')
-  FROM pg_catalog.pg_class c
-  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
- WHERE c.oid = 'bbtoken_schema'::regclass
-\gexec
 GRANT SELECT ON bbtoken_users, bbtoken_project_grants, bbtoken_repo_grants,
                 bbtoken_tokens, bbtoken_schema, bbtoken_policy,
                 bbtoken_projects, bbtoken_token_nets,

@@ -1,5 +1,5 @@
 -- Included by grants.sql and grants-api.sql (psql's \ir), with their
--- role in :role.
+-- role in :role: what both roles need to reach the tables at all.
 --
 -- The database is its roles' alone: any role of the cluster may connect
 -- to a database PUBLIC may, LISTEN on the module's channel (every token id
@@ -22,3 +22,13 @@ BEGIN
     END IF;
 END
 $$;
+-- The schema the tables are in, as the search path finds them: public,
+-- or one of the site's own, whatever its name ("BBT", "Tok-Ens").
+-- Nothing of its own in it: a function made there could stand in for one
+-- the SECURITY DEFINER functions call, and run as their owner.
+SELECT format('GRANT USAGE ON SCHEMA %I TO %I', n.nspname, :'role'),
+       format('REVOKE CREATE ON SCHEMA %I FROM %I', n.nspname, :'role')
+  FROM pg_catalog.pg_class c
+  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+ WHERE c.oid = 'bbtoken_schema'::regclass
+\gexec
