@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "bbt_token.h"
+#include "bbt_tokshape.h"
 #include "cli.h"
 
 int bbtoken_opt_error(const char *usage, int c, char **argv)
@@ -21,7 +22,7 @@ int bbtoken_opt_error(const char *usage, int c, char **argv)
 
     if (c == ':') {
         return bbtoken_usage_error(usage, "option needs a value: %s",
-                                   argv[optind - 1]);
+                                   bbtoken_tokenless(argv[optind - 1]));
     }
     /* A short option.  getopt gives its byte as a char, negative for a
      * non-ASCII one (an "-é"), and stays on its word while the rest is
@@ -37,12 +38,13 @@ int bbtoken_opt_error(const char *usage, int c, char **argv)
     }
     /* An unknown long option, a value given to a flag, or another
      * command's option.  Its value is not repeated: --db=CONNINFO after
-     * the command, or mistyped, may hold a password. */
-    if (eq) {
+     * the command, or mistyped, may hold a password; nor is a token,
+     * wherever it stands. */
+    if (eq && !bbt_token_shaped(arg, (size_t)(eq - arg))) {
         return bbtoken_usage_error(usage, "bad option: %.*s=...",
                                    (int)(eq - arg), arg);
     }
-    return bbtoken_usage_error(usage, "bad option: %s", arg);
+    return bbtoken_usage_error(usage, "bad option: %s", bbtoken_tokenless(arg));
 }
 
 /* Global options stop at the first operand, the command: "+". */
@@ -427,13 +429,33 @@ int bbtoken_check_display_name(const char *display_name)
     return why ? bbtoken_fail("%s", why) : 0;
 }
 
+/* A token where its id belongs (`bbtoken revoke TOKEN`, the token leaked)
+ * is not repeated, but the id it carries is told, when its checksum says
+ * the id is the one it was made with: the id is no secret (list shows it,
+ * httpd logs it), and is what revoke, update, rotate and audit take. */
 int bbtoken_check_id(const char *id)
 {
-    if (!bbt_input_token_id(id, strlen(id))) {
+    char tid[BBT_TOKEN_ID_LEN + 1];
+    bbt_token_t tok;
+    int parsed;
+
+    if (bbt_input_token_id(id, strlen(id))) {
+        return 0;
+    }
+    if (!bbtoken_token_like(id)) {
         return bbtoken_fail("not a token id (12 digits): %s",
                             bbtoken_repeatable(id));
     }
-    return 0;
+    parsed = bbt_token_parse(id, strlen(id), &tok) == BBT_TOKEN_OK;
+    memcpy(tid, tok.id, sizeof(tid));
+    bbt_token_wipe(&tok);
+    if (parsed) {
+        return bbtoken_fail("not a token id (12 digits) but a token (not "
+                            "repeated: it is secret); its id is %s",
+                            tid);
+    }
+    return bbtoken_fail("not a token id (12 digits): %s",
+                        bbtoken_tokenless(id));
 }
 
 int bbtoken_check_number(const char *opt, const char *s, long hi, int none_ok)
@@ -498,6 +520,12 @@ int bbtoken_parse_target(const char *arg, bbtoken_target_t *t)
     const char *slash = strchr(arg, '/');
     size_t klen = slash ? (size_t)(slash - arg) : strlen(arg);
 
+    /* A token's characters make a key (read in upper case) or a slug:
+     * refused, as no real one is shaped so, before either is repeated. */
+    if (bbtoken_token_like(arg)) {
+        return bbtoken_fail("not a project KEY or KEY/slug: %s",
+                            bbtoken_tokenless(arg));
+    }
     if (bbt_input_key(arg, klen, t->key) != 0) {
         /* The whole value: a key cut at its first '/' is empty for the
          * path the shell made of an unquoted ~name. */

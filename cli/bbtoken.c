@@ -157,7 +157,8 @@ static int bbtoken_main(bbtoken_ctx_t *ctx, int argc, char **argv)
          * connection string whose --db was forgotten may hold a password. */
         if (bbtoken_wordlike(argv[0])) {
             return bbtoken_usage_error(bbtoken_usage_main,
-                                       "unknown command: %s", argv[0]);
+                                       "unknown command: %s",
+                                       bbtoken_tokenless(argv[0]));
         }
         return bbtoken_usage_error(bbtoken_usage_main,
                                    "unknown command (not repeated: it is not "
@@ -182,9 +183,9 @@ static int bbtoken_main(bbtoken_ctx_t *ctx, int argc, char **argv)
                                  argv[1]))) {
             /* "bbtoken db CONNINFO ...": db typed for --db. */
             if (bbtoken_wordlike(argv[1])) {
-                return bbtoken_usage_error(group->usage,
-                                           "unknown %s subcommand: %s",
-                                           group->name, argv[1]);
+                return bbtoken_usage_error(
+                    group->usage, "unknown %s subcommand: %s", group->name,
+                    bbtoken_tokenless(argv[1]));
             }
             return bbtoken_usage_error(group->usage,
                                        "unknown %s subcommand (not repeated: "

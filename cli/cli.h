@@ -199,11 +199,20 @@ extern const char bbtoken_usage_db[];
 /* "bbtoken: REASON" as one line on stderr; returns BBTOKEN_EXIT_FAIL. */
 int bbtoken_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* A value to repeat in an error line: v, or words saying it is not
- * repeated where it looks like a connection string (keyword=value, or a
- * URI), which may hold a password: one given where an operand or an
- * option's value belongs, its --db forgotten, must not reach stderr (a
- * cron job mails it). */
+ * repeated where it looks like a token (bbtoken_tokenless) or a
+ * connection string (keyword=value, or a URI), which may hold a password:
+ * one given where an operand or an option's value belongs, its --db
+ * forgotten, must not reach stderr (a cron job mails it). */
 const char *bbtoken_repeatable(const char *v);
+/* Whether v holds a token, right or wrong, by the rule of what the module
+ * never logs (bbt_token_shaped): an administrator with a leaked token types
+ * `bbtoken revoke TOKEN`, and the token, shown once by create, must not
+ * then go out on stderr.  A value derived from it (a key in upper case, a
+ * name's slug) can be mended back into it: the value as given is what is
+ * judged. */
+int bbtoken_token_like(const char *v);
+/* v, or words saying it is not repeated where it looks like a token. */
+const char *bbtoken_tokenless(const char *v);
 /* Whatever stdout holds written out: 0, or -1 with *err the reason this
  * write found (an errno), or 0 where an earlier one failed.  A failed
  * write (a full disk, a closed pipe) must not pass for success, nor a

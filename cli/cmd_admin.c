@@ -329,7 +329,7 @@ int bbtoken_cmd_project(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
     if (t.slug) {
         return bbtoken_fail("project takes a project KEY, not a repository: "
                             "%s",
-                            a->operands[0]);
+                            bbtoken_repeatable(a->operands[0]));
     }
     if ((rc = bbtoken_connect(ctx))) {
         return rc;

@@ -152,7 +152,8 @@ static int bbtoken_create_stored(bbtoken_ctx_t *ctx, PGresult *res,
     }
     PQclear(res);
     if (!inserted) {
-        return bbtoken_fail("user is disabled: %s", c->h->user.name);
+        return bbtoken_fail("user is disabled: %s",
+                            bbtoken_repeatable(c->h->user.name));
     }
     return 0;
 }
@@ -193,7 +194,8 @@ int bbtoken_cmd_create(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
         return rc;
     }
     if (h.kind == BBT_KIND_PERSONAL && !h.user.active) {
-        return bbtoken_fail("user is disabled: %s", h.user.name);
+        return bbtoken_fail("user is disabled: %s",
+                            bbtoken_repeatable(h.user.name));
     }
     c.nets = nets[0] ? nets : NULL;
     if (h.kind == BBT_KIND_PERSONAL) {
@@ -490,7 +492,8 @@ static int bbtoken_revoke_all(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
     if ((rc = bbtoken_holder(ctx, cmd, &b, &h))) {
         return rc;
     }
-    whose = h.kind == BBT_KIND_PERSONAL ? h.user.name : h.what;
+    whose =
+        h.kind == BBT_KIND_PERSONAL ? bbtoken_repeatable(h.user.name) : h.what;
     if (h.kind == BBT_KIND_PERSONAL) {
         params[0] = h.user.id;
         n = 1;

@@ -36,11 +36,19 @@ static int bbtoken_user_taken(bbtoken_ctx_t *ctx, const char *name)
         return BBTOKEN_EXIT_FAIL;
     }
     if (PQntuples(res) == 0 || PQgetvalue(res, 0, 1)[0] == 't') {
-        rc = bbtoken_fail("user already exists: %s", name);
+        rc = bbtoken_fail("user already exists: %s", bbtoken_repeatable(name));
+    } else if (bbtoken_token_like(name)) {
+        /* The slug is the name in lower case: not repeated either. */
+        rc = bbtoken_fail("user %s has the slug of the name given (%s) "
+                          "already: Bitbucket's clients could not tell the "
+                          "two apart",
+                          bbtoken_repeatable(PQgetvalue(res, 0, 0)),
+                          bbtoken_tokenless(name));
     } else {
-        rc = bbtoken_fail("user %s has the slug %s already: Bitbucket's "
-                          "clients could not tell %s from them",
-                          PQgetvalue(res, 0, 0), slug, name);
+        rc =
+            bbtoken_fail("user %s has the slug %s already: Bitbucket's "
+                         "clients could not tell %s from them",
+                         bbtoken_repeatable(PQgetvalue(res, 0, 0)), slug, name);
     }
     PQclear(res);
     return rc;
@@ -51,12 +59,15 @@ static int bbtoken_user_taken(bbtoken_ctx_t *ctx, const char *name)
  * first notice that goes unmailed. */
 static void bbtoken_email_mailable(const char *user, const char *email)
 {
+    /* A name that looks like a token is not repeated. */
+    const char *who = bbtoken_token_like(user) ? "this user" : user;
+
     if (email && !bbtoken_mail_addr_ok(email)) {
         bbtoken_warn("warning: %s's e-mail address cannot go into a mail "
                      "header as it is (a plain ASCII address: no quotes, "
                      "brackets or letters outside ASCII): notify will not "
                      "mail %s",
-                     user, user);
+                     who, who);
     }
 }
 
@@ -142,7 +153,7 @@ int bbtoken_cmd_user_details(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
         " WHERE " BBTOKEN_NAME_IS,
         6, params, &rows);
     if (rc == 0 && rows == 0) {
-        rc = bbtoken_fail("no such user: %s", params[0]);
+        rc = bbtoken_fail("no such user: %s", bbtoken_repeatable(params[0]));
     }
     if (rc == 0) {
         bbtoken_email_mailable(params[0], a->email);
@@ -171,7 +182,7 @@ int bbtoken_cmd_user_show(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
     }
     if (PQntuples(res) != 1) {
         PQclear(res);
-        return bbtoken_fail("no such user: %s", params[0]);
+        return bbtoken_fail("no such user: %s", bbtoken_repeatable(params[0]));
     }
     if (a->json) {
         /* Bitbucket's names for what it has; "admin" is ours. */
@@ -212,7 +223,7 @@ int bbtoken_cmd_user_set(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
                               " WHERE " BBTOKEN_NAME_IS,
                               2, params, &rows);
     if (rc == 0 && rows == 0) {
-        rc = bbtoken_fail("no such user: %s", params[0]);
+        rc = bbtoken_fail("no such user: %s", bbtoken_repeatable(params[0]));
     }
     return rc;
 }
@@ -282,12 +293,12 @@ int bbtoken_cmd_grant(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
     if (perm.scope == BBT_SCOPE_PROJECT && t.slug) {
         return bbtoken_fail("%s is a project permission: TARGET must be a "
                             "project KEY, not %s",
-                            arg[1], arg[2]);
+                            arg[1], bbtoken_repeatable(arg[2]));
     }
     if (perm.scope == BBT_SCOPE_REPO && !t.slug) {
         return bbtoken_fail("%s is a repository permission: TARGET must be "
                             "KEY/slug, not %s",
-                            arg[1], arg[2]);
+                            arg[1], bbtoken_repeatable(arg[2]));
     }
     if ((rc = bbtoken_connect_user(ctx, arg[0], &u))) {
         return rc;
@@ -301,7 +312,7 @@ int bbtoken_cmd_grant(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
                                      : BBTOKEN_SQL_GRANT_PROJECT,
                               t.slug ? 4 : 3, params, &rows);
     if (rc == 0 && rows == 0) {
-        rc = bbtoken_fail("no such user: %s", u.name);
+        rc = bbtoken_fail("no such user: %s", bbtoken_repeatable(u.name));
     }
     return rc;
 }
@@ -333,8 +344,9 @@ int bbtoken_cmd_ungrant(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
                                      " AND project_key = $2",
         t.slug ? 3 : 2, params, &rows);
     if (rc == 0 && rows == 0) {
-        rc = bbtoken_fail("%s has no grant on %s%s%s", u.name, t.key,
-                          t.slug ? "/" : "", t.slug ? t.slug : "");
+        rc = bbtoken_fail("%s has no grant on %s%s%s",
+                          bbtoken_repeatable(u.name), t.key, t.slug ? "/" : "",
+                          t.slug ? t.slug : "");
     }
     return rc;
 }

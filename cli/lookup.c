@@ -24,7 +24,7 @@ static int bbtoken_user_find(bbtoken_ctx_t *ctx, const char *name,
     }
     if (PQntuples(res) != 1) {
         PQclear(res);
-        return bbtoken_fail("no such user: %s", name);
+        return bbtoken_fail("no such user: %s", bbtoken_repeatable(name));
     }
     snprintf(u->id, sizeof(u->id), "%s", PQgetvalue(res, 0, 0));
     snprintf(u->name, sizeof(u->name), "%s", PQgetvalue(res, 0, 1));

@@ -15,6 +15,7 @@
 #include <unistd.h>
 #include <wchar.h>
 
+#include "bbt_tokshape.h"
 #include "cli.h"
 
 /* Where what is said goes while a caller holds it (bbtoken_say_hold),
@@ -117,8 +118,21 @@ int bbtoken_stdout_written(int *err)
     return -1;
 }
 
+int bbtoken_token_like(const char *v)
+{
+    return v && bbt_token_shaped(v, strlen(v));
+}
+
+const char *bbtoken_tokenless(const char *v)
+{
+    return bbtoken_token_like(v) ? "(not repeated: it looks like a token)" : v;
+}
+
 const char *bbtoken_repeatable(const char *v)
 {
+    if (bbtoken_token_like(v)) {
+        return bbtoken_tokenless(v);
+    }
     if (v && (strchr(v, '=') || strstr(v, "://"))) {
         return "(not repeated: a connection string without its --db?)";
     }

@@ -8,6 +8,8 @@
 
 #include <string.h>
 
+#include "bbt_token.h"
+
 static int starts(const char *s, const char *prefix)
 {
     return strncmp(s, prefix, strlen(prefix)) == 0;
@@ -340,8 +342,92 @@ static void test_perms(void)
     perms("project_read", NULL, NULL,
           "bbtoken: unknown permission project_read: ");
 }
+/* A token where a value belongs (`bbtoken revoke TOKEN`, the token leaked)
+ * is never repeated, whichever check refuses it, nor a key or slug made
+ * of its characters; where an id belongs, the id it carries is told. */
+static void test_tokens(void)
+{
+    char tok[BBT_TOKEN_MAX_LEN + 1], id[BBT_TOKEN_ID_LEN + 1];
+    char want[256], typo[BBT_TOKEN_MAX_LEN + 1], buf[256];
+    const char *body = tok + BBT_TOKEN_PREFIX_LEN;
+    bbtoken_target_t t;
+    bbt_token_t parsed;
+    size_t i;
+    int rc;
+
+    if (bbt_token_generate(tok, id) != 0) {
+        ok(0, "a token is made");
+        return;
+    }
+    /* The last character changed: its checksum wrong, its id still told
+     * by none. */
+    memcpy(typo, tok, sizeof(typo));
+    typo[BBT_TOKEN_MAX_LEN - 1] =
+        typo[BBT_TOKEN_MAX_LEN - 1] == 'A' ? 'B' : 'A';
+    ok(bbt_token_parse(typo, strlen(typo), &parsed) == BBT_TOKEN_BAD_CHECKSUM,
+       "the mistyped token's checksum is wrong");
+    bbt_token_wipe(&parsed);
+
+    snprintf(want, sizeof(want),
+             "bbtoken: not a token id (12 digits) but a token (not repeated: "
+             "it is secret); its id is %s\n",
+             id);
+    for (i = 0; i < 2; i++) {
+        capture_start();
+        rc = bbtoken_check_id(i ? body : tok);
+        capture_end();
+        is_int(rc, BBTOKEN_EXIT_FAIL, "a token%s for an id: exit 1",
+               i ? " without its prefix" : "");
+        is_str(capture_err, want, "  its id told, not the token");
+    }
+    REFUSED(bbtoken_check_id(typo),
+            "not a token id (12 digits): (not repeated: it looks like a "
+            "token)",
+            "a token mistyped for an id: no id told");
+    memcpy(buf, tok, 40);
+    buf[40] = '\0';
+    REFUSED(bbtoken_check_id(buf),
+            "not a token id (12 digits): (not repeated: it looks like a "
+            "token)",
+            "a token cut short for an id");
+
+    is_str(bbtoken_repeatable(tok), "(not repeated: it looks like a token)",
+           "bbtoken_repeatable: a token");
+    is_str(bbtoken_repeatable(body), "(not repeated: it looks like a token)",
+           "bbtoken_repeatable: a token without its prefix");
+    is_str(bbtoken_repeatable("alice"), "alice", "bbtoken_repeatable: a name");
+    /* A '/' in its secret, as base64 has: no user name. */
+    memcpy(buf, tok, sizeof(tok));
+    buf[BBT_TOKEN_MAX_LEN - 2] = '/';
+    REFUSED(bbtoken_check_user(buf),
+            "invalid user name: (not repeated: it looks like a token)",
+            "a token with a '/' for a user name");
+    REFUSED(bbtoken_check_number("--max-tokens", tok, 10, 0),
+            "--max-tokens must be a whole number from 1 to 10: (not "
+            "repeated: it looks like a token)",
+            "a token for a number");
+    REFUSED(bbtoken_perm_parse(tok, &(bbt_perm_t){0}),
+            "unknown permission (not repeated: it looks like a token): "
+            "expected " BBT_PERM_NAMES,
+            "a token for a permission");
+
+    /* Its body is a valid key (read in upper case) and a valid slug. */
+    REFUSED(bbtoken_parse_target(body, &t),
+            "not a project KEY or KEY/slug: (not repeated: it looks like a "
+            "token)",
+            "a token's body for a key");
+    snprintf(buf, sizeof(buf), "PROJ/%s", tok);
+    REFUSED(bbtoken_parse_target(buf, &t),
+            "not a project KEY or KEY/slug: (not repeated: it looks like a "
+            "token)",
+            "a token for a slug");
+    ACCEPTED(bbtoken_parse_target("PROJ/BBDC-tools", &t),
+             "a slug that starts with the prefix alone");
+}
+
 int main(void)
 {
+    test_tokens();
     test_target();
     test_durations_and_when();
     test_values();

@@ -1,0 +1,121 @@
+# A token where an operand or an option's value belongs.  README: a token
+# is shown once, by create, on stdout, and nowhere else; an administrator
+# with a leaked token types `bbtoken revoke TOKEN`, and from cron the line
+# on stderr goes out by mail.  Whichever check refuses the value (an id, a
+# user name, a key, a number, a command word) and whatever the database
+# then says of it (no such user), the token is not repeated, nor a key or
+# slug made of its characters; the line says why.  Where a token id
+# belongs (revoke, update, rotate, audit --token) the line tells the id the
+# token carries, when its checksum says the id is the one it was made with:
+# the id is no secret, and with it the token is revoked.
+use strict;
+use warnings;
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use Test::More;
+use BBT::Env;
+use BBT::Token qw(forge_token mistype_token);
+
+my $env = BBT::Env->new(httpd => 0)->start;
+$env->user_add('alice');
+my ($tok, $id) = $env->token_create('alice', name => 'laptop');
+(my $body = $tok) =~ s/^BBDC-//;
+# A token of the older shape, its secret holding base64's '+' and '/'
+# (none is made so now: bbt_token_generate), its checksum right.
+my $slashed = forge_token('000123456789', "\xfb\xff\xbf" x 5 . 'x');
+like($slashed, qr{[+/]}, 'a token with + and /');
+my $typo = mistype_token($tok);
+my $NOT = qr/\(not repeated: it looks like a token\)/;
+
+# Nothing of the token in what was printed: no run of 16 characters of its
+# body, as given or in either case (a key is read in upper case, a slug
+# made in lower case).
+sub holds_token {
+    my ($text, @toks) = @_;
+    for my $t (@toks) {
+        (my $b = $t) =~ s/^BBDC-//;
+        for my $s ($b, uc $b, lc $b) {
+            for (my $i = 0; $i + 16 <= length $s; $i++) {
+                return 1 if index($text, substr($s, $i, 16)) >= 0;
+            }
+        }
+    }
+    return 0;
+}
+
+sub refused {
+    my ($name, $args, $want, $why) = @_;
+    local $Test::Builder::Level = $Test::Builder::Level + 1;
+    my ($rc, $out, $err) = $env->cli_is($name, $args, $want, stderr => $why);
+    ok(!holds_token($out . $err, $tok, $slashed, $typo), "$name: nothing of the token printed") or diag $err;
+    return $err;
+}
+
+subtest 'where a token id belongs: the id the token carries, not the token' => sub {
+    my $ID_TOLD = qr/\Abbtoken: not a token id \(12 digits\) but a token \(not repeated: it is secret\); its id is \Q$id\E\n\z/;
+    for my $a (['revoke', $tok], ['revoke', $body], ['update', $tok, '--name', 'x'], ['rotate', $tok],
+               ['audit', '--token', $tok], ['revoke', '--', $tok]) {
+        my $shown = join ' ', map { $_ eq $tok ? 'TOKEN' : $_ eq $body ? 'BODY' : $_ } @$a;
+        refused($shown, $a, 1, $ID_TOLD);
+    }
+    refused('revoke SLASHED', ['revoke', $slashed], 1, qr/its id is 000123456789$/);
+    # Its checksum wrong, the id may be mistyped too: none is told.
+    my $err = refused('revoke MISTYPED', ['revoke', $typo], 1,
+                      qr/\Abbtoken: not a token id \(12 digits\): $NOT\n\z/);
+    unlike($err, qr/\Q$id\E/, '  no id told for a token whose checksum is wrong');
+    refused('revoke, a token cut short', ['revoke', substr($tok, 0, 40)], 1, $NOT);
+    is($env->user_live_tokens('alice'), 1, 'nothing revoked');
+    $env->cli_is('revoke the id told', ['revoke', $id], 0);
+    is($env->user_live_tokens('alice'), 0, 'the token revoked by its id');
+};
+
+subtest 'where a user name, a key or another value belongs: not repeated' => sub {
+    for my $t ($tok, $slashed, $typo) {
+        for my $a (['list', $t], ['list', $t, '--json'], ['user', 'show', $t], ['user', 'disable', $t],
+                   ['user', 'enable', $t], ['user', 'set', $t, '--email', 'a@example.com'], ['audit', $t],
+                   ['revoke', '--user', $t], ['create', $t, '--name', 'x'], ['grant', $t, 'REPO_READ', 'PROJ/repo'],
+                   ['ungrant', $t, 'PROJ'], ['list', '--all', '--owner', $t], ['list', '--project', $t],
+                   ['list', '--repo', "PROJ/$t"], ['list', '--project', $body], ['project', $body],
+                   ['grant', 'alice', 'REPO_READ', "PROJ/$t"], ['grant', 'alice', 'PROJECT_READ', $body],
+                   ['create', '--repo', "PROJ/$t", '--name', 'x'], ['revoke', '--project', $body],
+                   ['audit', '--repo', "PROJ/$t"], ['expiring', '--within', $t], ['audit', '--since', $t],
+                   ['list', '--all', '--kind', $t], ['list', '--all', '--min-perm', $t],
+                   ['create', 'alice', '--name', 'x', '--perm', $t],
+                   ['create', 'alice', '--name', 'x', '--expiry-days', $t],
+                   ['create', 'alice', '--name', 'x', '--allow-from', $t], ['policy', '--max-tokens', $t],
+                   ['notify', '--dry-run', '--sendmail', $t], ['notify', '--dry-run', '--from', $t]) {
+            my $shown = join ' ', map { $_ eq $t ? 'TOKEN' : $_ eq $body ? 'BODY' : $_ } @$a;
+            refused($shown, $a, 1, $NOT);
+        }
+    }
+};
+
+subtest 'where a command word or an option belongs: not repeated' => sub {
+    my $cut = substr($tok, 0, 31);
+    for my $a ([$cut], ['user', $cut], ['db', $cut], ['list', "--$tok"], ['list', 'alice', "--$tok"],
+               ['list', 'alice', "--$tok=1"]) {
+        my $shown = join ' ', map { s/\Q$body\E|\Q$cut\E/TOKEN/r } @$a;
+        refused($shown, $a, 2, $NOT);
+    }
+};
+
+# A user made under a token's name (nothing stops it: a real name may
+# start with the prefix) is not repeated where the CLI names it.
+subtest 'a user named like a token: not repeated either' => sub {
+    $env->cli_is('user add TOKEN', ['user', 'add', $tok], 0);
+    refused('user add TOKEN again', ['user', 'add', $tok], 1, qr/^bbtoken: user already exists: $NOT$/);
+    my ($rc, $out, $err) = $env->cli('user', 'set', $tok, '--email', '"q"@example.com');
+    is($rc, 0, 'an address notify cannot mail: exit 0');
+    like($err, qr/^bbtoken: warning: this user's e-mail address [^\n]*: notify will not mail this user$/,
+         '  the warning names no token');
+    ok(!holds_token($out . $err, $tok), '  nothing of the token printed');
+    $env->cli_is('user disable TOKEN', ['user', 'disable', $tok], 0);
+    refused('create TOKEN: disabled', ['create', $tok, '--name', 'x'], 1, qr/^bbtoken: user is disabled: $NOT$/);
+    $env->cli_is('user enable TOKEN', ['user', 'enable', $tok], 0);
+    $env->token_create($tok, name => 'one');
+    ($rc, $out, $err) = $env->cli_is('revoke --user TOKEN', ['revoke', '--user', $tok], 0,
+                                     stdout => qr/^revoked 1 token of $NOT$/);
+    ok(!holds_token($out . $err, $tok), '  nothing of the token printed');
+};
+
+done_testing;
