@@ -157,7 +157,7 @@ CLI      := bbtoken args usage out mail sendmail db dbarg migrations cmd_users \
             cmd_tokens cmd_reports cmd_admin cmd_notify
 CLI      += cmd_inventory
 CLI      += cmd_rotate
-CLI      += cmd_dbcheck
+CLI      += cmd_dbcheck dbtrig
 CLI      += cmd_db
 CLI      += mint
 CLI      += tx

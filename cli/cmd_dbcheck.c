@@ -5,7 +5,8 @@
  * keep it fire always.  A change made with them disabled leaves the table
  * stale, and httpd believes it: a token revoked that way is still
  * accepted.  Tokens are named by id only; a row's salt and hash are
- * compared, never printed.
+ * compared, never printed.  A trigger that does not exist is named with
+ * the statements that make it again (dbtrig.h).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +14,7 @@
 
 #include "bbt_lookupsql.h"
 #include "db.h"
+#include "dbtrig.h"
 #include "tx.h"
 
 /* Each token whose row is missing, extra (no such token) or differs, by
@@ -34,6 +36,23 @@
     "SELECT g.tgname, c.relname, g.tgenabled::text FROM pg_trigger g"          \
     " JOIN pg_class c ON c.oid = g.tgrelid WHERE g.tgenabled <> 'A'"           \
     " AND " BBT_LOOKUP_TRIGGER_WHERE " ORDER BY c.relname, g.tgname"
+
+/* Which of the lookup's triggers the migrations make ($1 names, $2
+ * tables, $3 functions, $4 versions: dbtrig.h), those of the database's
+ * schema version, do not exist: their places in the arrays, from 1.  A
+ * version table without a row wants them all, as BBT_LOOKUP_WANTED_SQL
+ * does.  The tables are named as every statement of the CLI names them,
+ * in the session's search path. */
+#define BBTOKEN_LOOKUP_GONE_SQL                                                \
+    "SELECT n.i FROM (SELECT u.*, pg_catalog.to_regproc(u.fn)::oid AS tgfoid"  \
+    " FROM unnest($1::text[], $2::text[], $3::text[], $4::integer[])"          \
+    " WITH ORDINALITY u(name, tbl, fn, since, i)) n"                           \
+    " WHERE " BBT_LOOKUP_TRIGGER_WHERE                                         \
+    " AND (SELECT max(version) IS NULL OR n.since <= max(version)"             \
+    " FROM bbtoken_schema)"                                                    \
+    " AND NOT EXISTS (SELECT 1 FROM pg_trigger g WHERE g.tgname = n.name"      \
+    " AND g.tgrelid = pg_catalog.to_regclass(pg_catalog.quote_ident(n.tbl)))"  \
+    " ORDER BY n.tbl, n.name"
 
 #define BBTOKEN_LOOKUP_COUNT_SQL                                               \
     "SELECT (SELECT count(*) FROM pg_trigger WHERE " BBT_LOOKUP_TRIGGER_WHERE  \
@@ -63,6 +82,8 @@ typedef struct {
     long missing;   /* of those, how many do not exist */
     long triggers;  /* those missing and those not firing always */
     PGresult *tgs;  /* the triggers not firing always */
+    PGresult *gone; /* the missing ones by name: places in defs */
+    bbtoken_trigdefs_t defs;
     PGresult *rows; /* the rows that differ, as found */
     long left;      /* rows still wrong after a repair */
 } bbtoken_dbcheck_t;
@@ -71,7 +92,40 @@ static void bbtoken_dbcheck_clear(bbtoken_dbcheck_t *c)
 {
     PQclear(c->tgs);
     PQclear(c->rows);
-    c->tgs = c->rows = NULL;
+    PQclear(c->gone);
+    c->tgs = c->rows = c->gone = NULL;
+}
+
+/* The missing triggers the migrations name: c->gone gets their places
+ * in c->defs.  0, or an exit status. */
+static int bbtoken_check_gone(bbtoken_ctx_t *ctx, bbtoken_dbcheck_t *c)
+{
+    char *arrays[4];
+    int rc = 0, k;
+
+    if (!c->defs.v && bbtoken_trigdefs(&c->defs) != 0) {
+        return bbtoken_fail("out of memory");
+    }
+    if (bbtoken_trigdefs_arrays(&c->defs, arrays) != 0) {
+        return bbtoken_fail("out of memory");
+    }
+    if (!(c->gone = bbtoken_exec(ctx, "reading the lookup's triggers",
+                                 BBTOKEN_LOOKUP_GONE_SQL, 4,
+                                 (const char *const *)arrays))) {
+        rc = BBTOKEN_EXIT_FAIL;
+    }
+    for (k = 0; k < 4; k++) {
+        free(arrays[k]);
+    }
+    return rc;
+}
+
+/* A missing trigger the migrations name: row i of c->gone. */
+static const bbtoken_trigdef_t *bbtoken_gone(const bbtoken_dbcheck_t *c, int i)
+{
+    long at = atol(PQgetvalue(c->gone, i, 0));
+
+    return at >= 1 && (size_t)at <= c->defs.n ? &c->defs.v[at - 1] : NULL;
 }
 
 /* How many lookup triggers exist and which do not fire always. */
@@ -94,7 +148,7 @@ static int bbtoken_check_triggers(bbtoken_ctx_t *ctx, bbtoken_dbcheck_t *c)
         return BBTOKEN_EXIT_FAIL;
     }
     c->triggers = c->missing + PQntuples(c->tgs);
-    return 0;
+    return c->missing ? bbtoken_check_gone(ctx, c) : 0;
 }
 
 /* The rows that differ, ordered by id; *res gets them. */
@@ -177,6 +231,14 @@ static void bbtoken_dbcheck_text(const bbtoken_dbcheck_t *c, long rows)
         printf("lookup triggers: %ld of the %ld the schema makes exist\n",
                c->wanted - c->missing, c->wanted);
     }
+    for (i = 0; c->gone && i < PQntuples(c->gone); i++) {
+        const bbtoken_trigdef_t *t = bbtoken_gone(c, i);
+
+        if (t) {
+            printf("trigger %s on %s: missing; made again by: %s\n", t->name,
+                   t->table, t->sql);
+        }
+    }
     for (i = 0; i < PQntuples(c->tgs); i++) {
         printf("trigger %s on %s: %s\n", PQgetvalue(c->tgs, i, 0),
                PQgetvalue(c->tgs, i, 1),
@@ -194,9 +256,34 @@ static void bbtoken_dbcheck_text(const bbtoken_dbcheck_t *c, long rows)
         printf("repaired %d row%s\n", n, n == 1 ? "" : "s");
     }
     printf("bbtoken_lookup: %ld token%s, %ld row%s wrong; %ld lookup "
-           "triggers, %ld not firing always\n",
+           "triggers, ",
            c->tokens, c->tokens == 1 ? "" : "s", rows, rows == 1 ? "" : "s",
-           c->wanted, c->triggers);
+           c->wanted);
+    if (c->missing) {
+        printf("%ld missing, ", c->missing);
+    }
+    printf("%ld not firing always\n", c->triggers - c->missing);
+}
+
+/* The missing triggers the migrations name, each with the statements
+ * that make it again: [{trigger, table, sql}], or NULL when out of
+ * memory. */
+static json_t *bbtoken_gone_json(const bbtoken_dbcheck_t *c)
+{
+    json_t *arr = json_array();
+    const bbtoken_trigdef_t *t;
+    int i;
+
+    for (i = 0; arr && c->gone && i < PQntuples(c->gone); i++) {
+        if ((t = bbtoken_gone(c, i)) &&
+            json_array_append_new(arr, json_pack("{s:s, s:s, s:s}", "trigger",
+                                                 t->name, "table", t->table,
+                                                 "sql", t->sql)) != 0) {
+            json_decref(arr);
+            arr = NULL;
+        }
+    }
+    return arr;
 }
 
 /* One finding, an element of the document's "findings", printed (first:
@@ -222,12 +309,13 @@ static int bbtoken_dbcheck_json(const bbtoken_dbcheck_t *c, long rows)
     char *out;
     int i, n = 0, rc = 0;
 
-    head = json_pack(
-        "{s:I, s:I, s:I, s:I, s:I, s:b}", "tokens", (json_int_t)c->tokens,
-        "rowsWrong", (json_int_t)rows, "lookupTriggers", (json_int_t)c->wanted,
-        "triggersNotFiringAlways", (json_int_t)c->triggers, "rowsRepaired",
-        (json_int_t)(c->a->repair ? PQntuples(r) : 0), "ok",
-        rows == 0 && c->triggers == 0);
+    head = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:b}", "tokens",
+                     (json_int_t)c->tokens, "rowsWrong", (json_int_t)rows,
+                     "lookupTriggers", (json_int_t)c->wanted, "triggersMissing",
+                     (json_int_t)c->missing, "triggersNotFiringAlways",
+                     (json_int_t)(c->triggers - c->missing), "rowsRepaired",
+                     (json_int_t)(c->a->repair ? PQntuples(r) : 0), "ok",
+                     rows == 0 && c->triggers == 0);
     out = head ? json_dumps(head, flags) : NULL;
     json_decref(head);
     if (!out) {
@@ -237,9 +325,11 @@ static int bbtoken_dbcheck_json(const bbtoken_dbcheck_t *c, long rows)
     printf("%.*s,\n  \"findings\": ", (int)strlen(out) - 2, out);
     free(out);
     if (c->missing) {
+        /* "o" steals its reference even when json_pack fails. */
         rc = bbtoken_dbcheck_finding(
-            json_pack("{s:s, s:I, s:b}", "kind", "triggers-missing", "count",
-                      (json_int_t)c->missing, "repaired", 0),
+            json_pack("{s:s, s:I, s:o, s:b}", "kind", "triggers-missing",
+                      "count", (json_int_t)c->missing, "triggers",
+                      bbtoken_gone_json(c), "repaired", 0),
             flags, &n);
     }
     for (i = 0; rc == 0 && i < PQntuples(c->tgs); i++) {
@@ -270,10 +360,42 @@ static int bbtoken_dbcheck_json(const bbtoken_dbcheck_t *c, long rows)
     return 0;
 }
 
+/* The line for lookup triggers that do not exist, and maybe others that
+ * do not fire always.  A missing one cannot be enabled, and neither
+ * --repair nor `db upgrade` makes it (its migration ran once): it is made
+ * again by the statements its migration made it with, which the report
+ * holds for each it could name (named of them). */
+static int bbtoken_dbcheck_missing(const bbtoken_dbcheck_t *c, int named)
+{
+    long off = c->triggers - c->missing;
+    char others[128] = "";
+    const char *how = c->a->json
+                          ? "the statements in the report's triggers-missing "
+                            "finding (its sql)"
+                          : "the statements printed above";
+
+    if (named == 0) {
+        how = "the statements that made them, in sql/migrations/ (CREATE "
+              "TRIGGER, then ALTER TABLE ... ENABLE ALWAYS TRIGGER)";
+    }
+    if (off) {
+        snprintf(others, sizeof(others),
+                 ", and enable the %ld that do%s not fire always (ALTER "
+                 "TABLE ... ENABLE ALWAYS TRIGGER)",
+                 off, off == 1 ? "es" : "");
+    }
+    return bbtoken_fail("%ld of the lookup's triggers %s missing: "
+                        "bbtoken_lookup is not kept true; make %s again with "
+                        "%s, as the tables' owner in their schema%s, then run "
+                        "bbtoken db check --repair",
+                        c->missing, c->missing == 1 ? "is" : "are",
+                        c->missing == 1 ? "it" : "them", how, others);
+}
+
 int bbtoken_cmd_db_check(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
                          const bbtoken_args_t *a)
 {
-    bbtoken_dbcheck_t c = {a, 0, 0, 0, 0, NULL, NULL, 0};
+    bbtoken_dbcheck_t c = {.a = a};
     const bbtoken_tx_t tx = {"checking bbtoken_lookup",
                              a->repair ? "BEGIN"
                                        : "BEGIN ISOLATION LEVEL REPEATABLE "
@@ -285,7 +407,7 @@ int bbtoken_cmd_db_check(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
                              NULL,
                              0};
     long rows;
-    int rc;
+    int rc, named;
 
     (void)cmd;
     /* It reads every token's row and what it says (db.h). */
@@ -293,6 +415,7 @@ int bbtoken_cmd_db_check(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
         (rc = bbtoken_analyze(ctx, BBTOKEN_ANALYZE_TOKENS)) ||
         (rc = bbtoken_tx(ctx, &tx))) {
         bbtoken_dbcheck_clear(&c);
+        bbtoken_trigdefs_free(&c.defs);
         return rc;
     }
     /* What is wrong now: nothing of what a repair wrote again, which is
@@ -305,9 +428,14 @@ int bbtoken_cmd_db_check(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
     }
     rc = a->json ? bbtoken_dbcheck_json(&c, rows)
                  : (bbtoken_dbcheck_text(&c, rows), 0);
+    named = c.gone ? PQntuples(c.gone) : 0;
     bbtoken_dbcheck_clear(&c);
+    bbtoken_trigdefs_free(&c.defs);
     if (rc) {
         return rc;
+    }
+    if (c.missing) {
+        return bbtoken_dbcheck_missing(&c, named);
     }
     if (c.triggers) {
         return bbtoken_fail("the lookup's triggers do not all fire always: "

@@ -15,6 +15,7 @@ use warnings;
 use FindBin;
 use lib "$FindBin::Bin/lib";
 use Test::More;
+use JSON::PP ();
 use BBT::Env qw(auth_bearer);
 use BBT::Cache qw(wait_log log_mark log_since served_from_cache until_status settle);
 
@@ -110,6 +111,57 @@ subtest 'a row missing, and one for no token' => sub {
     $env->cli_is('db check --repair', ['db', 'check', '--repair'], 0, stdout => qr/^repaired 2 rows$/m);
     is($env->psql("SELECT count(*) FROM bbtoken_lookup WHERE id = '999999999999'"), 0, 'the extra row gone');
     is(status($other), 200, 'the missing row back: accepted');
+};
+
+# A trigger dropped cannot be enabled, and neither --repair nor `db
+# upgrade` makes it: db check names each missing one with the statements
+# its migration made it with, and those, then --repair, put all back.
+subtest 'triggers dropped: named, with the statements that make them again' => sub {
+    my ($t4, $id4) = $env->token_create('alice', name => 'ci2');
+    is(status($t4), 200, 'a token accepted');
+    $env->psql("DROP TRIGGER bbtoken_tokens_lookup_upd ON bbtoken_tokens;"
+               . " DROP TRIGGER bbtoken_users_lookup_del ON bbtoken_users;"
+               . " ALTER TABLE bbtoken_project_grants DISABLE TRIGGER bbtoken_project_grants_lookup_ins");
+    $env->cli_ok('revoke', $id4);
+    is(status($t4), 200, 'revoked with its trigger dropped: still accepted');
+
+    my $ADVICE = qr/\Abbtoken: 2 of the lookup's triggers are missing: bbtoken_lookup is not kept true; make them again with (.*), as the tables' owner in their schema, and enable the 1 that does not fire always \(ALTER TABLE \.\.\. ENABLE ALWAYS TRIGGER\), then run bbtoken db check --repair\n\z/;
+    my ($rc, $out, $err) = $env->cli_is('db check', ['db', 'check'], 1, shape => 0,
+                                        stdout => qr/^lookup triggers: 12 of the 14 the schema makes exist$/m,
+                                        stderr => $ADVICE);
+    like($err, qr/with the statements printed above,/, '  the statements printed above');
+    like($out, qr/^bbtoken_lookup: \d+ tokens, 1 row wrong; 14 lookup triggers, 2 missing, 1 not firing always\n\z/m,
+         '  the summary counts the missing apart from the disabled');
+    like($out, qr/^trigger bbtoken_project_grants_lookup_ins on bbtoken_project_grants: disabled$/m,
+         '  the disabled one named');
+    my %made = $out =~ /^trigger (\S+ on \S+): missing; made again by: (.*)$/mg;
+    is_deeply([sort keys %made], ['bbtoken_tokens_lookup_upd on bbtoken_tokens',
+                                  'bbtoken_users_lookup_del on bbtoken_users'], '  each missing one named');
+
+    my ($jout, $jerr);
+    ($rc, $jout, $jerr) = $env->cli('db', 'check', '--json');
+    is($rc, 1, 'JSON: exit 1');
+    like($jerr, qr/with the statements in the report's triggers-missing finding \(its sql\),/, '  its line says where');
+    my $j = JSON::PP::decode_json($jout);
+    is_deeply([@$j{qw(triggersMissing triggersNotFiringAlways ok)}], [2, 1, JSON::PP::false()], 'JSON: the counts');
+    my ($f) = grep { $_->{kind} eq 'triggers-missing' } @{ $j->{findings} };
+    is_deeply({ map { ("$_->{trigger} on $_->{table}" => $_->{sql}) } @{ $f->{triggers} || [] } }, \%made,
+              'JSON: the same triggers and statements');
+
+    # The advice, as given.
+    $env->psql(join(' ', values %made)
+               . " ALTER TABLE bbtoken_project_grants ENABLE ALWAYS TRIGGER bbtoken_project_grants_lookup_ins");
+    is($env->psql($TRIGGERS), $before, 'the tokens\' triggers back as the schema made them');
+    is($env->psql("SELECT string_agg(tgname || '=' || tgenabled::text, ' ' ORDER BY tgname) FROM pg_trigger"
+                  . " WHERE tgname IN ('bbtoken_users_lookup_del', 'bbtoken_project_grants_lookup_ins')"),
+       'bbtoken_project_grants_lookup_ins=A bbtoken_users_lookup_del=A', 'the others fire always');
+    $env->cli_is('db check, the triggers back', ['db', 'check'], 1, shape => 0,
+                 stdout => qr/^token \Q$id4\E: differs \(packed, revoked\)$/m,
+                 stderr => qr/\Abbtoken: bbtoken_lookup is not true: run bbtoken db check --repair\n\z/);
+    $env->cli_is('db check --repair', ['db', 'check', '--repair'], 0, stdout => qr/^repaired 1 row$/m);
+    is(status($t4), 401, 'repaired: the revoked token is refused');
+    $env->cli_is('db check after the repair', ['db', 'check'], 0,
+                 stdout => qr/0 rows wrong; 14 lookup triggers, 0 not firing always$/);
 };
 
 # The first child to read the schema and the cache's listener both read
