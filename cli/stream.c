@@ -2,15 +2,21 @@
  * The reports that grow with the site (audit, list --all, expiring), read
  * a batch of rows at a time and printed as they come, so that the CLI's
  * memory stays bounded whatever the row count (stream.h).  The rows come from
- * a cursor in a read-only REPEATABLE READ transaction: one snapshot, so
- * a table, which needs every row's width before its first line, reads
- * them twice (a SCROLL cursor: the server keeps the result, not the CLI)
- * and prints what it measured.  JSON needs one pass: the array's
- * elements are printed one by one, laid out as the whole array would be.
- * A command that writes between batches reads a cursor WITH HOLD: a
- * group of rows that go together at a time (bbtoken_groups_next), or,
- * printed as a report is, a batch at a time, each acted on first in a
- * transaction of its own (bbtoken_stream_open_held: list --all --revoke).
+ * a cursor WITH HOLD declared in a read-only REPEATABLE READ transaction:
+ * one snapshot, whose rows the server computes whole at the COMMIT and
+ * keeps past it, so that nothing is written to stdout while a transaction
+ * is open.  A stdout that blocks (a pager left open, a stalled pipe)
+ * would otherwise hold the transaction, its locks on the tables read
+ * (a migration's ALTER TABLE waits for them, and every write behind it)
+ * and its snapshot (which holds back vacuum) for as long.  A table,
+ * which needs every row's width before its first line, reads the rows
+ * twice (a SCROLL cursor: the server keeps the result, not the CLI) and
+ * prints what it measured.  JSON needs one pass: the array's elements are
+ * printed one by one, laid out as the whole array would be.  A command
+ * that writes between batches reads such a cursor too: a group of rows
+ * that go together at a time (bbtoken_groups_next), or, printed as a
+ * report is, a batch at a time, each acted on first in a transaction of
+ * its own (bbtoken_stream_open_held: list --all --revoke).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -61,8 +67,8 @@ static int bbtoken_stream_declare(bbtoken_ctx_t *ctx, const char *what,
     return 0;
 }
 
-/* Open cursor bbtoken_rows (how: its options) in a read-only snapshot,
- * its transaction left open. */
+/* Declare cursor bbtoken_rows (how: its options) in a read-only
+ * snapshot, its transaction left open. */
 static int bbtoken_stream_begin(bbtoken_ctx_t *ctx, bbtoken_stream_t *s,
                                 const char *what, const char *how,
                                 const char *sql, int n,
@@ -92,9 +98,22 @@ int bbtoken_stream_open(bbtoken_ctx_t *ctx, bbtoken_stream_t *s,
                         const char *what, const char *sql, int n,
                         const char *const *params, int scroll)
 {
-    return bbtoken_stream_begin(ctx, s, what,
-                                scroll ? "SCROLL CURSOR" : "NO SCROLL CURSOR",
-                                sql, n, params);
+    int rc;
+
+    /* Its COMMIT runs the query to its end before the first row is read:
+     * the rows past work_mem go to a temporary file of the server's,
+     * which lasts until the cursor's CLOSE (or the session's end). */
+    if ((rc = bbtoken_stream_begin(ctx, s, what,
+                                   scroll ? "SCROLL CURSOR WITH HOLD"
+                                          : "NO SCROLL CURSOR WITH HOLD",
+                                   sql, n, params)) ||
+        (rc = bbtoken_stream_close(s, 0))) {
+        return rc;
+    }
+    s->cursor = s->held = 1;
+    s->lost = ctx->lost;
+    ctx->held |= BBTOKEN_HELD_CURSOR;
+    return 0;
 }
 
 int bbtoken_stream_open_held(bbtoken_ctx_t *ctx, bbtoken_stream_t *s,
@@ -104,14 +123,10 @@ int bbtoken_stream_open_held(bbtoken_ctx_t *ctx, bbtoken_stream_t *s,
 {
     int rc;
 
-    if ((rc = bbtoken_stream_begin(ctx, s, what, "SCROLL CURSOR WITH HOLD", sql,
-                                   n, params)) ||
-        (rc = bbtoken_stream_close(s, 0))) {
+    /* SCROLL: bbtoken_stream_last steps back. */
+    if ((rc = bbtoken_stream_open(ctx, s, what, sql, n, params, 1))) {
         return rc;
     }
-    s->cursor = s->held = 1;
-    s->lost = ctx->lost;
-    ctx->held |= BBTOKEN_HELD_CURSOR;
     s->act = act;
     s->act_arg = arg;
     return 0;

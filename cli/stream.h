@@ -18,9 +18,9 @@
 typedef int bbtoken_stream_act_fn(bbtoken_ctx_t *ctx, const PGresult *res,
                                   PGresult **kept, void *arg);
 
-/* Rows read a batch at a time (stream.c): from a cursor in a read-only
- * transaction of their own, or held past it, or from one result already
- * in hand. */
+/* Rows read a batch at a time (stream.c): from a cursor held past the
+ * read-only transaction it was declared in, or from one result already in
+ * hand. */
 typedef struct {
     bbtoken_ctx_t *ctx;
     const char *what; /* in messages */
@@ -41,15 +41,18 @@ typedef struct {
     unsigned lost;
 } bbtoken_stream_t;
 
-/* Open a cursor over sql, SCROLL to be read twice (a table).  0, or an
- * exit status after reporting. */
+/* Open a cursor over sql WITH HOLD, SCROLL to be read twice (a table):
+ * one snapshot, whose rows the server computes whole at the COMMIT that
+ * ends its transaction, and keeps past it, so that no transaction, no lock
+ * and no snapshot is held while the rows are printed (a stdout that
+ * blocks would hold them as long).  0, or an exit status after
+ * reporting. */
 int bbtoken_stream_open(bbtoken_ctx_t *ctx, bbtoken_stream_t *s,
                         const char *what, const char *sql, int n,
                         const char *const *params, int scroll);
 
-/* Open a SCROLL cursor over sql WITH HOLD: one snapshot, whose rows the
- * server keeps past its transaction, so that act (a stream's, which may
- * be NULL) writes in transactions of its own, each as short as a batch,
+/* bbtoken_stream_open of a SCROLL cursor, for act (a stream's, which may
+ * be NULL) to write in transactions of its own, each as short as a batch,
  * while the rows are printed.  0, or an exit status after reporting. */
 int bbtoken_stream_open_held(bbtoken_ctx_t *ctx, bbtoken_stream_t *s,
                              const char *what, const char *sql, int n,
