@@ -77,6 +77,33 @@ static const struct {
 
 #define BBT_REST_NROUTES (sizeof(bbt_rest_routes) / sizeof(bbt_rest_routes[0]))
 
+/* The Allow header for shape: its methods in the table's order, HEAD
+ * beside GET (httpd answers a HEAD wherever it answers the GET, and its
+ * own Allow names both); "" where the path is none of the API's, whose
+ * every method is 404. */
+static const char *bbt_rest_allow_of(apr_pool_t *p, bbt_rest_shape_t shape)
+{
+    const char *allow = NULL, *name;
+    size_t i;
+
+    for (i = 0; i < BBT_REST_NROUTES; i++) {
+        if (bbt_rest_routes[i].shape != shape) {
+            continue;
+        }
+        name = bbt_rest_routes[i].method == M_GET ? "GET, HEAD"
+                                                  : bbt_rest_routes[i].name;
+        allow = allow ? apr_pstrcat(p, allow, ", ", name, NULL) : name;
+    }
+    return allow ? allow : "";
+}
+
+const char *bbt_rest_allow(request_rec *r)
+{
+    bbt_rest_path_t path;
+
+    return bbt_rest_allow_of(r->pool, bbt_rest_path_parse(r->uri, &path));
+}
+
 /* The endpoint for shape and the request's method, or NULL; sets
  * r->allowed and *allow (the Allow header) from the table, and *body. */
 static bbt_rest_endpoint_t bbt_rest_route(request_rec *r,
@@ -86,7 +113,7 @@ static bbt_rest_endpoint_t bbt_rest_route(request_rec *r,
     bbt_rest_endpoint_t found = NULL;
     size_t i;
 
-    *allow = NULL;
+    *allow = bbt_rest_allow_of(r->pool, shape);
     *body = 0;
     r->allowed = 0;
     for (i = 0; i < BBT_REST_NROUTES; i++) {
@@ -94,9 +121,6 @@ static bbt_rest_endpoint_t bbt_rest_route(request_rec *r,
             continue;
         }
         r->allowed |= AP_METHOD_BIT << bbt_rest_routes[i].method;
-        *allow = *allow ? apr_pstrcat(r->pool, *allow, ", ",
-                                      bbt_rest_routes[i].name, NULL)
-                        : bbt_rest_routes[i].name;
         if (bbt_rest_routes[i].method == r->method_number) {
             found = bbt_rest_routes[i].endpoint;
             *body = bbt_rest_routes[i].body;

@@ -1,7 +1,8 @@
 # The access-tokens REST API (handler bbtoken-rest): Bitbucket Data Center's
 # paths, verbs, shapes and status codes; who may manage whose tokens; the
 # database's policy with the CLI's messages; CSRF; a token made over REST
-# cloning with git; 503 when the database is down.  No token is logged.
+# cloning with git; 405's Allow; 503 when the database is down.  No token
+# is logged.
 use strict;
 use warnings;
 use FindBin;
@@ -451,10 +452,19 @@ subtest 'paths and methods' => sub {
                '/rest/access-tokens/1.0/projects/PROJ/repos', '/rest/access-tokens/1.0/projects/1PROJ', '/rest/access-tokens/1.0/users/alice/000000000000/x') {
         is_error(call(GET => $p), 404, qr/No such resource/, "GET $p");
     }
+    # Allow names HEAD wherever it names GET: a HEAD is answered there.
     my $res = call(PATCH => "$BASE/alice", json => {});
     is_error($res, 405, qr/not allowed/, 'PATCH users/alice');
-    like($res->{headers}{allow} // '', qr/^GET, PUT$/, '  Allow: GET, PUT');
-    is_error(call(PUT => "$BASE/alice/000000000000", json => {}), 405, qr/not allowed/, 'PUT on a token');
+    is($res->{headers}{allow}, 'GET, HEAD, PUT', '  Allow: GET, HEAD, PUT');
+    $res = call(PUT => "$BASE/alice/000000000000", json => {});
+    is_error($res, 405, qr/not allowed/, 'PUT on a token');
+    is($res->{headers}{allow}, 'GET, HEAD, POST, DELETE', '  Allow: GET, HEAD, POST, DELETE');
+    $res = call(GET => '/rest/access-tokens/1.0/revoke-by-value');
+    is_error($res, 405, qr/not allowed/, 'GET revoke-by-value');
+    is($res->{headers}{allow}, 'POST', '  Allow: POST, no HEAD where there is no GET');
+    $res = call(HEAD => "$BASE/alice");
+    is($res->{status}, 200, 'HEAD users/alice: 200, as Allow says');
+    is($res->{content} // '', '', '  no body');
     $res = call(PUT => "$BASE/alice", body => '{"name":"' . ('x' x 70000) . '"}',
                 headers => { 'Content-Type' => 'application/json' });
     is_error($res, 413, qr/too large/, 'a 70 kB body');

@@ -163,7 +163,7 @@ subtest 'bad arguments, no login, a token, another method' => sub {
              qr/cannot be used/, '  as the Basic password too');
     $res = call(root => PUT => "$R/places", json => {});
     is_error($res, 405, qr/not allowed/, 'PUT');
-    is($res->{headers}{allow}, 'GET', '  Allow: GET');
+    is($res->{headers}{allow}, 'GET, HEAD', '  Allow: GET, HEAD');
 };
 
 subtest 'the list and the per-place check agree' => sub {
