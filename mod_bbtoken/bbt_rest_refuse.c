@@ -11,7 +11,7 @@
  * is then not used), and since httpd then forces text/html, a filter put
  * in by the insert_error_filter hook sets the JSON media type back before
  * the headers go out.  Status, challenge, Retry-After and every other
- * header stay httpd's.
+ * header stay httpd's, but a 405's Allow, which is the handler's.
  *
  * The body is a fixed message per status: nothing from the request (a
  * user name, a token) is in it, and it never tells whether a user exists.
@@ -40,6 +40,11 @@
 
 /* The mark: the refused status, whose custom response is the envelope. */
 #define BBT_REST_REFUSE_NOTE "bbtoken-rest-refused"
+
+/* A 405's Allow, the handler's for the path: httpd's error response
+ * replaces the one in headers_out with its own, after the error filter
+ * is put in. */
+#define BBT_REST_REFUSE_ALLOW "bbtoken-rest-allow"
 
 /* The built-in route set whose clients read the envelope. */
 #define BBT_REST_REFUSE_SET "bitbucket-rest"
@@ -175,6 +180,19 @@ int bbt_rest_refuse(request_rec *r, int status)
         exception = BBT_REST_EX_DB;
         message = BBT_REST_MSG_DB;
         break;
+    case HTTP_METHOD_NOT_ALLOWED:
+        /* TRACE, refused before authentication (bbt_routing.c): on the
+         * API's location only, with the Allow its handler gives the path
+         * (which the path alone decides, never who asks).  Behind the
+         * bitbucket-rest set, which methods Bitbucket's resource takes is
+         * not the module's to say: httpd's page, as before. */
+        if (r->main || !bbt_rest_refuse_handler(r)) {
+            return status;
+        }
+        exception = BBT_REST_EX_METHOD;
+        message = "Method not allowed.";
+        apr_table_setn(r->notes, BBT_REST_REFUSE_ALLOW, bbt_rest_allow(r));
+        break;
     default:
         return status;
     }
@@ -207,13 +225,19 @@ int bbt_rest_refuse(request_rec *r, int status)
 }
 
 /* Runs once, on the first brigade of the error response, after httpd
- * has set text/html and before the header filter: the headers every
- * answer of the handler carries.  httpd's error response has already made
- * the error headers its headers_out. */
+ * has set text/html and its 405's Allow and before the header filter: the
+ * headers every answer of the handler carries, and a 405's Allow as the
+ * handler gives it.  httpd's error response has already made the error
+ * headers its headers_out. */
 static apr_status_t bbt_rest_refuse_filter(ap_filter_t *f,
                                            apr_bucket_brigade *bb)
 {
+    const char *allow = apr_table_get(f->r->notes, BBT_REST_REFUSE_ALLOW);
+
     bbt_rest_json_headers(f->r);
+    if (allow && f->r->status == HTTP_METHOD_NOT_ALLOWED) {
+        apr_table_setn(f->r->headers_out, "Allow", allow);
+    }
     ap_remove_output_filter(f);
     return ap_pass_brigade(f->next, bb);
 }

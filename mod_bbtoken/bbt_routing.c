@@ -409,12 +409,14 @@ static int bbt_translate(request_rec *r)
  * twice).  A walk that fails (a broken .htaccess, a symlink Options
  * refuses) answers as it would for any other method, not with an echo.
  * Any other TRACE is left to httpd, its configuration as it found it; a
- * refusal's page is the server's, not a .htaccess file's. */
+ * refusal's page is the server's, not a .htaccess file's, and on the
+ * access-tokens API's location Bitbucket's envelope, with the Allow its
+ * handler gives (bbt_rest_refuse.c). */
 static int bbt_trace_refuse(request_rec *r)
 {
     struct ap_conf_vector_t *before = r->per_dir_config;
     const bbt_dir_conf_t *conf;
-    int rv, ours;
+    int rv, ours, status;
 
     if (r->method_number != M_TRACE) {
         return DECLINED;
@@ -426,9 +428,9 @@ static int bbt_trace_refuse(request_rec *r)
     }
     conf = bbt_config_dir(r);
     ours = bbt_config_governs(r, conf) || bbt_request_is_ours(r);
-    /* As it was: the walks merge their kept results onto it again. */
-    r->per_dir_config = before;
     if (!ours) {
+        /* As it was: the walks merge their kept results onto it again. */
+        r->per_dir_config = before;
         return DECLINED;
     }
     ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
@@ -436,7 +438,11 @@ static int bbt_trace_refuse(request_rec *r)
                   "before authentication",
                   r->uri);
     apr_table_setn(r->notes, BBT_TRACE_REFUSED_NOTE, "1");
-    return bbt_request_refused_early(r, HTTP_METHOD_NOT_ALLOWED);
+    /* While the walked configuration says whose location it is: the
+     * access-tokens API's answers in its envelope. */
+    status = bbt_rest_refuse(r, HTTP_METHOD_NOT_ALLOWED);
+    r->per_dir_config = before;
+    return bbt_request_refused_early(r, status);
 }
 
 /* allow without its TRACE entries, the others kept in their order and

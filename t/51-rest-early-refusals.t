@@ -6,7 +6,8 @@
 # throttle holds back (429 with Retry-After), a malformed Authorization
 # header or a method override naming another method (400; also where a
 # Require lets the request in without a login), the database
-# unavailable (503 with Retry-After); a HEAD
+# unavailable (503 with Retry-After), a TRACE (405, with the Allow the
+# handler gives the path); a HEAD
 # gets no body.  A git location keeps httpd's HTML page.  The body is a
 # fixed message: nothing of the request is in it, and, as the handler's
 # answers, it goes with X-Content-Type-Options: nosniff and Cache-Control:
@@ -111,6 +112,38 @@ subtest 'let in without a login, a method override naming another method: 400 in
                qr/^A method override must name the request's own method\.$/,
                'Require all granted, GET, X-HTTP-Method-Override: DELETE');
     unlike($res->{content} // '', qr/DELETE/, '  the body echoes nothing of the header');
+};
+
+# TRACE is refused before authentication (README, Status codes: 405), with
+# or without a login; here in the envelope, with the Allow the handler
+# gives the path (another method's, PATCH's), which the path alone says.
+subtest 'TRACE: 405 in JSON, with the handler\'s Allow for the path' => sub {
+    my $login = { Authorization => $env->basic('alice', $pw) };
+    my $patch = $env->request(PATCH => $API, { %$login, 'Content-Type' => 'application/json' }, '{}');
+    is($patch->{status}, 405, 'PATCH, logged in: the handler\'s 405');
+    is(rest_header($patch, 'allow'), 'GET, HEAD, PUT', '  Allow: GET, HEAD, PUT');
+    for my $c (['no login', {}], ['logged in', $login], ['a token', { Authorization => $env->bearer($tok) }]) {
+        my ($what, $hdr) = @$c;
+        my $res = $env->request(TRACE => $API, { %$hdr, 'X-Bbt-Probe' => 'echoed-if-answered' });
+        is_refusal($res, 405, qr/MethodNotAllowedException$/, qr/^Method not allowed\.$/, "TRACE, $what");
+        is(rest_header($res, 'allow'), 'GET, HEAD, PUT', '  Allow: the handler\'s, PATCH\'s');
+        unlike($res->{content} // '', qr/echoed-if-answered|Basic|Bearer/, '  nothing of the request echoed');
+    }
+    for my $c (["$API/123456789012", 'GET, HEAD, POST, DELETE'], ["$API/123456789012/rotate", 'POST'],
+               ['/rest/access-tokens/latest/revoke-by-value', 'POST'],
+               ['/rest/access-tokens/1.0/projects/PROJ/repos/repo', 'GET, HEAD, PUT'],
+               # No such resource: every method is 404 there, none allowed.
+               ['/rest/access-tokens/1.0/nothing', '']) {
+        my ($path, $allow) = @$c;
+        my $res = $env->request(TRACE => $path);
+        is_refusal($res, 405, qr/MethodNotAllowedException$/, qr/^Method not allowed\.$/, "TRACE $path");
+        is(rest_header($res, 'allow'), $allow, "  Allow: '$allow'");
+    }
+    my $res = $env->request(TRACE => '/scm/PROJ/repo.git/info/refs');
+    is($res->{status}, 405, 'TRACE on a git location: 405');
+    like(rest_header($res, 'content-type') // '', qr{^text/html}, '  httpd\'s page, as before');
+    like($env->error_log_text, qr{BBT044: TRACE /rest/access-tokens/1\.0/users/alice refused \(405\)},
+         'the log says so (BBT044)');
 };
 
 # Last: the database stays down.  The token was answered from the cache
