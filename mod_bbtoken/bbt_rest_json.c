@@ -85,6 +85,19 @@ void bbt_rest_json_headers(request_rec *r)
     apr_table_setn(r->headers_out, "X-Content-Type-Options", "nosniff");
 }
 
+void bbt_rest_no_ranges(request_rec *r)
+{
+    /* A JSON document is whole or useless: a client that asks for a byte
+     * range (a download manager resuming, a proxy) would be given a
+     * slice it cannot parse.  httpd's byte-range filter cuts any 200 a
+     * Range asks of, whatever Accept-Ranges says (ap_set_byterange reads
+     * only Range, the status, Content-Range and If-Range), so it is taken
+     * out of the request's filters; Accept-Ranges says so to the client
+     * (RFC 9110 14.3). */
+    apr_table_setn(r->headers_out, "Accept-Ranges", "none");
+    ap_remove_output_filter_byhandle(r->output_filters, "BYTERANGE");
+}
+
 int bbt_rest_send(request_rec *r, int status, json_t *json)
 {
     char *out = bbt_jwipe_dump(json, JSON_COMPACT);
@@ -98,6 +111,7 @@ int bbt_rest_send(request_rec *r, int status, json_t *json)
     }
     r->status = status;
     bbt_rest_json_headers(r);
+    bbt_rest_no_ranges(r);
     if ((h = bbt_rest_held(r)) != NULL) {
         APR_ARRAY_PUSH(h->parts, char *) = out;
         return OK;

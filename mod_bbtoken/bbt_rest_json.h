@@ -47,6 +47,12 @@
  * out of the body (nosniff), no cache keeping it (no-store). */
 void bbt_rest_json_headers(request_rec *r);
 
+/* No byte ranges of the access-tokens API's answers: Accept-Ranges: none,
+ * and a Range header not honoured (httpd's byte-range filter taken out).
+ * Not for the bitbucket-rest set's envelopes: whether Bitbucket's
+ * resource serves ranges is not the module's to say. */
+void bbt_rest_no_ranges(request_rec *r);
+
 /* Answer json (stolen; NULL after a failed json_pack) with status, never
  * to be cached.  The handler's return value: OK, or 500 if json is NULL
  * or cannot be written. */

@@ -46,6 +46,11 @@
  * is put in. */
 #define BBT_REST_REFUSE_ALLOW "bbtoken-rest-allow"
 
+/* The refusal is the API's location's, whose answers have no ranges.
+ * Kept as a note: the filter may run when r->per_dir_config no longer
+ * says so (a TRACE is refused in map_to_storage). */
+#define BBT_REST_REFUSE_API "bbtoken-rest-refused-api"
+
 /* The built-in route set whose clients read the envelope. */
 #define BBT_REST_REFUSE_SET "bitbucket-rest"
 
@@ -220,21 +225,28 @@ int bbt_rest_refuse(request_rec *r, int status)
         free(out);
         apr_table_setn(r->notes, BBT_REST_REFUSE_NOTE,
                        apr_itoa(r->pool, status));
+        if (where == BBT_REFUSE_API) {
+            apr_table_setn(r->notes, BBT_REST_REFUSE_API, "1");
+        }
     }
     return status;
 }
 
 /* Runs once, on the first brigade of the error response, after httpd
  * has set text/html and its 405's Allow and before the header filter: the
- * headers every answer of the handler carries, and a 405's Allow as the
- * handler gives it.  httpd's error response has already made the error
- * headers its headers_out. */
+ * headers every answer of the handler carries (on the API's location
+ * Accept-Ranges: none too), and a 405's Allow as the handler gives it.
+ * httpd's error response has already made the error headers its
+ * headers_out. */
 static apr_status_t bbt_rest_refuse_filter(ap_filter_t *f,
                                            apr_bucket_brigade *bb)
 {
     const char *allow = apr_table_get(f->r->notes, BBT_REST_REFUSE_ALLOW);
 
     bbt_rest_json_headers(f->r);
+    if (apr_table_get(f->r->notes, BBT_REST_REFUSE_API)) {
+        bbt_rest_no_ranges(f->r);
+    }
     if (allow && f->r->status == HTTP_METHOD_NOT_ALLOWED) {
         apr_table_setn(f->r->headers_out, "Allow", allow);
     }

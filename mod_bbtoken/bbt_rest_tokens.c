@@ -652,6 +652,7 @@ int bbt_rest_tokens_revoke(bbt_rest_t *x, const bbt_rest_user_t *caller,
     /* No body, but the headers of every answer of the handler's. */
     apr_table_setn(x->r->headers_out, "Cache-Control", "no-store");
     apr_table_setn(x->r->headers_out, "X-Content-Type-Options", "nosniff");
+    bbt_rest_no_ranges(x->r);
     x->r->status = HTTP_NO_CONTENT;
     return OK;
 }

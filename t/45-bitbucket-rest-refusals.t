@@ -121,10 +121,15 @@ my $LACKS = 'The access token does not have REPO_WRITE permission for this reque
 # httpd's 403 sentence on its page, then the module's, a space between.
 my $NO = qr{<p>You don't have permission to access this resource\. };
 
-# The envelope (BBT::Rest), naming nothing of the request.
+# The envelope (BBT::Rest), naming nothing of the request, and no
+# Accept-Ranges: whether Bitbucket's resource serves ranges is not the
+# module's to say (the access-tokens API's answers, $ranges, say none).
 sub is_envelope {
+    my ($res, $status, $ex_re, $msg_re, $name, $ranges) = @_;
     local $Test::Builder::Level = $Test::Builder::Level + 1;
-    return is_rest_envelope(@_[0 .. 4], qr/\Q$pw\E|\Q$tok\E|\Q$bad\E|wrong-pw/);
+    my $ok = is_rest_envelope($res, $status, $ex_re, $msg_re, $name, qr/\Q$pw\E|\Q$tok\E|\Q$bad\E|wrong-pw/);
+    is(rest_header($res, 'accept-ranges'), $ranges, "$name: Accept-Ranges: " . ($ranges // 'none given'));
+    return $ok;
 }
 
 
@@ -218,7 +223,7 @@ subtest 'an ErrorDocument for the status does not take its place' => sub {
     is_envelope($env->get('/ed/rest/api/latest/admin/users', { Authorization => $env->bearer($tok) }), 403,
                 qr/\.AuthorisationException$/, qr/^This URL or method is not open to access tokens\.$/, 'a deny route');
     is_envelope($env->get('/api/rest/access-tokens/1.0/users/alice'), 401, qr/\.AuthorisationException$/, $AUTH_FAILED,
-                'the access-tokens API\'s location, no login');
+                'the access-tokens API\'s location, no login', 'none');
 };
 
 subtest '400: a malformed Authorization header' => sub {

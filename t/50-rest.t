@@ -1,8 +1,8 @@
 # The access-tokens REST API (handler bbtoken-rest): Bitbucket Data Center's
 # paths, verbs, shapes and status codes; who may manage whose tokens; the
 # database's policy with the CLI's messages; CSRF; a token made over REST
-# cloning with git; 405's Allow; 503 when the database is down.  No token
-# is logged.
+# cloning with git; 405's Allow; no byte ranges; 503 when the database is
+# down.  No token is logged.
 use strict;
 use warnings;
 use FindBin;
@@ -468,6 +468,31 @@ subtest 'paths and methods' => sub {
     $res = call(PUT => "$BASE/alice", body => '{"name":"' . ('x' x 70000) . '"}',
                 headers => { 'Content-Type' => 'application/json' });
     is_error($res, 413, qr/too large/, 'a 70 kB body');
+};
+
+# A JSON document is whole or nothing: httpd would cut a 200 to the bytes
+# a Range asks for (206), and a client would get a slice it cannot parse.
+subtest 'a Range is not honoured: the whole JSON, Accept-Ranges: none' => sub {
+    my $res = call(GET => "$BASE/alice", headers => { Range => 'bytes=0-10' });
+    is($res->{status}, 200, 'GET users/alice, Range: bytes=0-10: 200, not 206') or diag res_summary($res);
+    ok(ref $res->{json} eq 'HASH' && ref $res->{json}{values} eq 'ARRAY', '  the whole list, parsed');
+    ok(!defined $res->{headers}{'content-range'}, '  no Content-Range');
+    is($res->{headers}{'accept-ranges'}, 'none', '  Accept-Ranges: none');
+    # A new token's only showing, asked for in part.
+    $res = call(PUT => "$BASE/alice", json => { name => 'ranged', permissions => ['REPO_READ'] },
+                headers => { Range => 'bytes=0-20,40-60' });
+    is($res->{status}, 200, 'PUT with Range: bytes=0-20,40-60: 200, not 206') or diag res_summary($res);
+    like(ref $res->{json} eq 'HASH' ? $res->{json}{token} // '' : '', qr/^BBDC-/, '  the whole token in the JSON');
+    is($res->{headers}{'accept-ranges'}, 'none', '  Accept-Ranges: none');
+    if (ref $res->{json} eq 'HASH') {
+        $res = call(DELETE => "$BASE/alice/$res->{json}{id}");
+        is_status($res, 204, 'revoked again');
+        is($res->{headers}{'accept-ranges'}, 'none', '  Accept-Ranges: none, with no body too');
+    }
+    # Its errors carry it too, as every answer of the handler.
+    $res = call(GET => "$BASE/alice/000000000000", headers => { Range => 'bytes=0-10' });
+    is_error($res, 404, qr/./, 'an unknown token with a Range');
+    is($res->{headers}{'accept-ranges'}, 'none', '  Accept-Ranges: none');
 };
 
 subtest 'the database down: 503, never 401' => sub {

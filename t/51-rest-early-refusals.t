@@ -31,10 +31,13 @@ my $tok = $env->token_create('alice', name => 'ci', perms => ['REPO_READ']);
 my $API = '/rest/access-tokens/1.0/users/alice';
 my $host = '127.0.0.1:' . $env->port;
 
-# The envelope (BBT::Rest), naming nothing of the request.
+# The envelope (BBT::Rest), naming nothing of the request, and as every
+# answer of the handler, with Accept-Ranges: none.
 sub is_refusal {
     local $Test::Builder::Level = $Test::Builder::Level + 1;
-    return is_rest_envelope(@_[0 .. 4], qr/alice|\Q$pw\E|\Q$tok\E|wrong-pw/);
+    my $ok = is_rest_envelope(@_[0 .. 4], qr/alice|\Q$pw\E|\Q$tok\E|wrong-pw/);
+    is(rest_header($_[0], 'accept-ranges'), 'none', "$_[4]: Accept-Ranges: none");
+    return $ok;
 }
 
 
