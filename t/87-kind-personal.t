@@ -307,7 +307,7 @@ is($env->psql("SELECT count(*) FROM bbtoken_audit WHERE event = 'revoked' AND to
 $env->user_add($_) for qw(pete quin);
 $env->cli_ok('grant', 'pete', 'PROJECT_READ', '~quin');
 $env->psql("SET session_replication_role = replica; DELETE FROM bbtoken_users WHERE name = 'quin'");
-my $del = $env->pg_session('del-pete');
+$del = $env->pg_session('del-pete');
 $del->send("BEGIN; SELECT 1 FROM bbtoken_users WHERE name = 'pete' FOR UPDATE;");
 ok($del->done, 'a deletion of pete holds his row');
 my $add = $env->pg_session('add-quin');
