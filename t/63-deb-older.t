@@ -15,12 +15,10 @@
 # the version that wrote it), nor enables from it.  Where a snippet
 # enabled again fails apache2ctl configtest, it alone is disabled again.
 #
-# The older packages are the tree's .deb with what differs put back: its
-# version, dh_apache2's prerm alone and a postinst that records nothing,
-# as 0.2.0's did (it made bbtoken-dbd.conf, and its purge removed that
-# alone, with dh_apache2's part); and one whose migrations end
-# at 60, as the 0.3.0 builds before 61 had.  Building those releases
-# would cost minutes and a checkout.  On this machine, as t/63, under its
+# The older packages are the tree's .deb with what differs put back
+# (BBT::DebOlder): 0.2.0's, a 0.3.0 that records nothing, and one whose
+# migrations end at 60, as the 0.3.0 builds before 61 had.  On this
+# machine, as t/63, under its
 # lock; whatever happens, the package is purged and /etc/apache2 and
 # /var/lib/apache2 are put back at the end.
 use strict;
@@ -29,9 +27,10 @@ use FindBin;
 use lib "$FindBin::Bin/lib";
 use Test::More;
 use File::Temp qw(tempdir);
-use BBT::Util qw(slurp spew);
+use BBT::Util qw(slurp);
 use BBT::SysState qw(installed a2query tree_deb deb_missing run_out);
 use BBT::Migrations qw(latest_version);
+use BBT::DebOlder qw(older_deb deb_020 deb_migrations_upto);
 
 my $PKG = 'libapache2-mod-bbtoken';
 
@@ -74,68 +73,11 @@ my $latest = latest_version();
 my $version = slurp('VERSION') =~ s/\s+\z//r;
 my $notice = "$PKG: notice: the module and bbtoken";
 
-# 0.2.0's postinst: it made bbtoken-dbd.conf, and recorded nothing.
-my $POSTINST_020 = <<'EOF';
-#!/bin/sh
-set -e
-if [ "$1" = "configure" ] && [ ! -e /etc/apache2/bbtoken-dbd.conf ]; then
-    (umask 077 && cp /usr/share/mod-bbtoken/bbtoken-dbd.conf /etc/apache2/bbtoken-dbd.conf.dpkg-tmp)
-    mv /etc/apache2/bbtoken-dbd.conf.dpkg-tmp /etc/apache2/bbtoken-dbd.conf
-fi
-exit 0
-EOF
-
-# The tree's package as an older one: $version, the changes made by $edit
-# (given the unpacked tree), and with $postinst (its text) dh_apache2's
-# prerm alone, that postinst, and no preinst.
-sub older_deb {
-    my ($name, $version, $postinst, $edit) = @_;
-    my $dir = "$tmp/$name";
-    system('dpkg-deb', '-R', $deb, $dir) == 0 or die 'dpkg-deb -R';
-    my $control = slurp("$dir/DEBIAN/control");
-    $control =~ s/^Version: .*$/Version: $version/m or die 'no Version';
-    spew("$dir/DEBIAN/control", $control);
-    if (defined $postinst) {
-        my $prerm = slurp("$dir/DEBIAN/prerm");
-        $prerm =~ s/\A.*?(?=^# Automatically added by dh_apache2)//ms or die 'no dh_apache2 part in the prerm';
-        spew("$dir/DEBIAN/prerm", "#!/bin/sh\nset -e\n$prerm", 0755);
-        spew("$dir/DEBIAN/postinst", $postinst, 0755);
-        unlink "$dir/DEBIAN/preinst";
-    }
-    $edit->($dir) if $edit;
-    my $out = "$tmp/$name.deb";
-    system("dpkg-deb -b $dir $out >/dev/null") == 0 or die 'dpkg-deb -b';
-    return $out;
-}
-
-# 0.2.0's postrm: its purge removed bbtoken-dbd.conf, and nothing in
-# /var/lib/libapache2-mod-bbtoken, which it did not know.
-my $POSTRM_020_PURGE = <<'EOF';
-if [ "$1" = "purge" ]; then
-    rm -f /etc/apache2/bbtoken-dbd.conf /etc/apache2/bbtoken-dbd.conf.dpkg-tmp
-fi
-EOF
-my $v020 = older_deb('old020', '0.2.0', $POSTINST_020, sub {
-    my ($dir) = @_;
-    my $postrm = slurp("$dir/DEBIAN/postrm");
-    $postrm =~ s/\A.*?(?=^# Automatically added by dh_apache2)//ms or die 'no dh_apache2 part in the postrm';
-    spew("$dir/DEBIAN/postrm", "#!/bin/sh\nset -e\n$POSTRM_020_PURGE$postrm", 0755);
-});
+my $v020 = deb_020($deb, $tmp);
 # A 0.3.0 that records nothing of what was enabled (nor makes the DBDParams
 # files: this package's configure makes them, and records them for purge).
-my $v030 = older_deb('old030', '0.3.0', "#!/bin/sh\nexit 0\n");
-# The migrations after 60 taken out: the schema version its postinst
-# records, the module's and the CLI's aside (not run here), is 60.
-my $v60 = older_deb('old60', '0.3.0', undef, sub {
-    my ($dir) = @_;
-    my $mig = "$dir/usr/share/mod-bbtoken/sql/migrations";
-    my @later = grep { m{/0*(\d+)_[^/]*\.sql\z} && $1 > 60 } glob "$mig/*.sql";
-    die 'no migration after 60' unless @later;
-    unlink @later or die "$mig: $!";
-    my $sums = slurp("$dir/DEBIAN/md5sums");
-    $sums =~ s{^\S+\s+usr/share/mod-bbtoken/sql/migrations/0*(\d+)_\S*\n}{$1 > 60 ? '' : $&}gme;
-    spew("$dir/DEBIAN/md5sums", $sums);
-});
+my $v030 = older_deb($deb, $tmp, 'old030', '0.3.0', "#!/bin/sh\nexit 0\n");
+my $v60 = deb_migrations_upto($deb, $tmp, 'old60', '0.3.0', 60);
 
 subtest 'the install after 0.2.0\'s removal enables again what it disabled' => sub {
     ok_run("dpkg -i $v020");
