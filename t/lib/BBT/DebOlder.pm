@@ -1,7 +1,7 @@
 package BBT::DebOlder;
 
-# Older packages for the Debian tests (t/63-deb-older): the tree's .deb
-# with what differs put back.  0.2.0's
+# Older packages for the Debian tests (t/63-deb-older, t/63-deb-admin,
+# t/63-deb-notice): the tree's .deb with what differs put back.  0.2.0's
 # had dh_apache2's prerm alone, a postinst that made bbtoken-dbd.conf and
 # recorded nothing, and a purge that removed that file alone, and nothing
 # in /var/lib/libapache2-mod-bbtoken, which it did not know; the 0.3.0

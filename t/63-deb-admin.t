@@ -1,0 +1,177 @@
+# What is the admin's stays so through the package's removal, its install
+# again and its purge (t/63).  The DBDParams files the admin made after
+# 0.2.0's purge, which left this package's record of the ones it made,
+# stay through the next purge: the first install drops that record.  A
+# removal tried again (its prerm run twice) keeps what the first run
+# recorded as enabled, and the install after it enables that again.  With
+# apache2ctl configtest failing before for a reason of the admin's (a
+# site), the snippets enabled again are left enabled, not blamed and
+# disabled.  A module bbtoken.load depends on that the admin disabled
+# since the removal is not enabled again with bbtoken: bbtoken stays off,
+# said.  On this machine, as t/63, under its lock, with the .deb t/63
+# built where the tree has not changed since; whatever happens, the
+# package is purged and /etc/apache2 and /var/lib/apache2 are put back at
+# the end.
+use strict;
+use warnings;
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use Test::More;
+use File::Temp qw(tempdir);
+use BBT::Util qw(slurp spew);
+use BBT::SysState qw(installed a2query tree_deb deb_missing run_out);
+use BBT::DebOlder qw(deb_020);
+
+my $PKG = 'libapache2-mod-bbtoken';
+
+my ($sys, $cleaned);
+sub cleanup {
+    return if $cleaned++ || !$sys;
+    local $?;
+    $sys->restore;
+}
+END { cleanup() }
+
+if (my $why = deb_missing($PKG, qw(dpkg-buildpackage dh_apache2 apt-get a2enmod))) {
+    plan skip_all => $why;
+}
+
+my $root = "$FindBin::Bin/..";
+chdir $root or die "$root: $!";
+my $tmp = tempdir('bbt-debadm-XXXXXX', DIR => $ENV{BBT_TMPDIR} || '/tmp', CLEANUP => !$ENV{BBT_KEEP});
+chmod 0755, $tmp;
+
+sub run { return run_out(@_) }
+
+sub ok_run {
+    my ($cmd) = @_;
+    my ($rc, $out) = run($cmd, DEBIAN_FRONTEND => 'noninteractive');
+    is($rc, 0, $cmd) or diag $out;
+    return $out;
+}
+
+$sys = BBT::SysState->new($tmp, $PKG);
+$sys->hold;
+my %mods_before = map { m{/([^/]+)\.load$} ? ($1 => 1) : () } glob '/etc/apache2/mods-enabled/*.load';
+
+my ($deb, $rc, $out) = tree_deb($PKG);
+is($rc, 0, 'the .deb of this tree') or diag substr($out, -3000);
+ok(-f $deb, $deb) or BAIL_OUT('no package');
+
+my $made = "/var/lib/$PKG";
+my $warn = "$PKG: warning:";
+my $v020 = deb_020($deb, $tmp);
+
+subtest 'the admin\'s DBDParams files, made after 0.2.0\'s purge, stay through the next purge' => sub {
+    my @dbd = map {"/etc/apache2/bbtoken-$_.conf"} 'dbd', 'api-dbd';
+    ok(!-e $_, "control: no $_ yet") for @dbd;
+    ok_run("dpkg -i $deb");
+    ok(-e "$made/made-$_", "control: $made/made-$_, the package made it") for 'bbtoken-dbd.conf', 'bbtoken-api-dbd.conf';
+    # Back to 0.2.0, and purged: its purge removes bbtoken-dbd.conf, knows
+    # nothing of bbtoken-api-dbd.conf, and leaves $made.
+    ok_run("dpkg -i $v020");
+    ok_run("dpkg --purge $PKG");
+    ok(-e "$made/made-bbtoken-dbd.conf", "control: 0.2.0's purge leaves $made/made-bbtoken-dbd.conf");
+    unlink $dbd[1];
+    # The admin's own, made before the package is installed again.
+    my %mine = map { $_ => "DBDParams \"host=db.invalid user=u password=admins-own-$$\" # $_\n" } @dbd;
+    spew($_, $mine{$_}, 0600) for @dbd;
+    ok_run("dpkg -i $deb");
+    is(slurp($_), $mine{$_}, "the install leaves $_ as it was") for @dbd;
+    ok(!-e "$made/made-$_", "  and records none as made by it") for 'bbtoken-dbd.conf', 'bbtoken-api-dbd.conf';
+    ok_run("dpkg --purge $PKG");
+    is(slurp($_), $mine{$_}, "the purge leaves $_") for @dbd;
+    unlink @dbd;
+};
+
+subtest 'a removal tried again keeps what its first try recorded as enabled' => sub {
+    ok_run("dpkg -i $deb");
+    ok_run($_) for 'a2enmod -q bbtoken cgid', 'a2enconf -q bbtoken-git bbtoken-metrics';
+    # The API's site, as Self-service has it: it includes bbtoken-rest,
+    # which stops httpd without the module.
+    my $site = "bbtoken-api-t63-$$";
+    spew("/etc/apache2/sites-available/$site.conf",
+         "<VirtualHost 127.0.0.1:80>\n    ServerName tokens.invalid\n    Define BBTOKEN_API_HOST\n"
+         . "    Include conf-available/bbtoken-rest.conf\n    UnDefine BBTOKEN_API_HOST\n</VirtualHost>\n");
+    ok_run("a2ensite -q $site");
+    ok_run('apache2ctl configtest');
+    # dpkg's first try: the prerm runs to its end, and the removal stops
+    # there (interrupted; or a later step failed).
+    ok_run("DPKG_MAINTSCRIPT_NAME=prerm DPKG_MAINTSCRIPT_PACKAGE=$PKG /var/lib/dpkg/info/$PKG.prerm remove");
+    is(a2query('-m', 'bbtoken'), 33, 'control: the first try disabled the module');
+    ok(-e "$made/enabled-$_", "control: and recorded $_ as enabled")
+        for 'mod-bbtoken', 'conf-bbtoken-git', 'conf-bbtoken-metrics';
+    # The admin keeps bbtoken-metrics off, as the README says.
+    ok_run('a2disconf -p -q bbtoken-metrics');
+    # The removal again: the prerm runs again.
+    ok_run("dpkg -r $PKG");
+    ok(-e "$made/enabled-$_", "the second try keeps the record of $_") for 'mod-bbtoken', 'conf-bbtoken-git';
+    ok(!-e "$made/enabled-conf-bbtoken-metrics", '  not of bbtoken-metrics, which the admin disabled since');
+    my $out = ok_run("dpkg -i $deb");
+    ok(-l '/etc/apache2/mods-enabled/bbtoken.load', 'the install after it enables the module again');
+    ok(-l '/etc/apache2/conf-enabled/bbtoken-git.conf', '  and bbtoken-git');
+    ok(!-e '/etc/apache2/conf-enabled/bbtoken-metrics.conf', '  not bbtoken-metrics');
+    my ($rc, $ct) = run('apache2ctl configtest');
+    is($rc, 0, 'apache2ctl configtest, with the API\'s site') or diag $ct;
+    ok_run("a2dissite -q $site");
+    unlink "/etc/apache2/sites-available/$site.conf";
+    ok_run("dpkg --purge $PKG");
+};
+
+subtest 'configtest failing already, for a site of the admin\'s: the snippets enabled again stay' => sub {
+    ok_run("dpkg -i $deb");
+    ok_run($_) for 'a2enmod -q bbtoken cgid', 'a2enconf -q bbtoken-git bbtoken-metrics';
+    ok_run("dpkg -r $PKG");
+    my $site = "zz-broken-t63-$$";
+    spew("/etc/apache2/sites-available/$site.conf",
+         "<VirtualHost 127.0.0.1:80>\n    NoSuchDirectiveOfThisTest on\n</VirtualHost>\n");
+    ok_run("a2ensite -q $site");
+    my ($rc, $ct) = run('apache2ctl configtest');
+    isnt($rc, 0, 'control: apache2ctl configtest fails, for the site') or diag $ct;
+    my $out = ok_run("dpkg -i $deb");
+    ok(-l '/etc/apache2/mods-enabled/bbtoken.load', 'the module enabled again');
+    ok(-l "/etc/apache2/conf-enabled/bbtoken-$_.conf", "  and bbtoken-$_, not disabled again") for qw(git metrics);
+    unlike($out, qr/disabled again/, '  none blamed') or diag $out;
+    like($out, qr/^\Q$warn\E enabled again, though apache2ctl configtest fails: it failed already before .*: bbtoken-git bbtoken-metrics \(/m,
+         '  said, naming them') or diag $out;
+    ok(!-e "$made/enabled-conf-bbtoken-$_", "  the record of bbtoken-$_ gone") for qw(git metrics);
+    ok_run("a2dissite -q $site");
+    unlink "/etc/apache2/sites-available/$site.conf";
+    ($rc, $ct) = run('apache2ctl configtest');
+    is($rc, 0, 'the site gone, apache2ctl configtest passes') or diag $ct;
+    ok_run("dpkg --purge $PKG");
+};
+
+subtest 'a module bbtoken depends on, disabled by the admin since the removal: bbtoken stays off' => sub {
+    ok_run("dpkg -i $deb");
+    ok_run($_) for 'a2enmod -q bbtoken', 'a2enconf -q bbtoken-metrics';
+    ok(-l '/etc/apache2/mods-enabled/socache_shmcb.load', 'control: a2enmod bbtoken enabled socache_shmcb');
+    ok_run("dpkg -r $PKG");
+    ok_run('a2dismod -q socache_shmcb');
+    is(a2query('-m', 'socache_shmcb'), 32, 'control: socache_shmcb disabled by the admin');
+    my $out = ok_run("dpkg -i $deb");
+    is(a2query('-m', 'socache_shmcb'), 32, 'socache_shmcb stays disabled');
+    is(a2query('-m', 'bbtoken'), 33, 'bbtoken stays off, as the removal left it');
+    like($out, qr/^\Q$warn\E bbtoken, disabled by the removal, is not enabled again: .*: socache_shmcb \(enabling the module bbtoken enables them together\)/m,
+         '  said, naming socache_shmcb') or diag $out;
+    ok(!-e '/etc/apache2/conf-enabled/bbtoken-metrics.conf', 'bbtoken-metrics, which needs it, stays off');
+    like($out, qr/^\Q$warn\E not enabled again, since each needs the module bbtoken, which is not enabled: bbtoken-metrics \(/m,
+         '  said') or diag $out;
+    my ($rc, $ct) = run('apache2ctl configtest');
+    is($rc, 0, 'apache2ctl configtest') or diag $ct;
+    ok_run("dpkg --purge $PKG");
+};
+
+ok_run("dpkg --purge $PKG");
+ok(!-e $made, "$made gone");
+# mod_dbd and the others a2enmod enabled, and socache_shmcb where the
+# admin had it: the admin's to undo.
+for my $m (map { m{/([^/]+)\.load$} ? $1 : () } glob '/etc/apache2/mods-enabled/*.load') {
+    ok_run("a2dismod -q $m") unless $mods_before{$m};
+}
+for my $m (sort keys %mods_before) {
+    ok_run("a2enmod -q $m") unless -e "/etc/apache2/mods-enabled/$m.load";
+}
+is_deeply([$sys->changed('/etc/apache2')], [], '/etc/apache2 is as it was');
+
+done_testing;
