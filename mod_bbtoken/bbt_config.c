@@ -127,8 +127,7 @@ const bbt_dir_conf_t *bbt_config_dir(const request_rec *r)
     return ap_get_module_config(r->per_dir_config, &bbtoken_module);
 }
 
-/* Whether a .htaccess file was read for r (or the request before it). */
-static int bbt_config_htaccess_read(const request_rec *r)
+int bbt_config_htaccess_read(const request_rec *r)
 {
     const struct htaccess_result *h;
 

@@ -61,6 +61,11 @@ const char *bbt_config_not_htaccess(cmd_parms *cmd);
 /* The section's settings for r. */
 const bbt_dir_conf_t *bbt_config_dir(const request_rec *r);
 
+/* 1 if a .htaccess file was read for r (or the request before it): what
+ * r->per_dir_config says may then be a file's that a writer of the tree
+ * wrote, not the server's. */
+int bbt_config_htaccess_read(const request_rec *r);
+
 /* 1 if the module governs r, whose section's configuration is conf, so
  * that its refusals of what it cannot route safely (a .htaccess, TRACE, a
  * Destination's checks) hold: conf has routes (BBTokenRoutes none too),

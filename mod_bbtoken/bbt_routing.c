@@ -411,7 +411,11 @@ static int bbt_translate(request_rec *r)
  * Any other TRACE is left to httpd, its configuration as it found it; a
  * refusal's page is the server's, not a .htaccess file's, and on the
  * access-tokens API's location Bitbucket's envelope, with the Allow its
- * handler gives (bbt_rest_refuse.c). */
+ * handler gives (bbt_rest_refuse.c).  Whose location it is the walked
+ * configuration says only where no .htaccess file took part in it: one a
+ * writer put in a section of routes (SetHandler bbtoken-rest) would choose
+ * the page, where every other method is refused with the server's
+ * (BBT045, which runs after this hook). */
 static int bbt_trace_refuse(request_rec *r)
 {
     struct ap_conf_vector_t *before = r->per_dir_config;
@@ -440,7 +444,9 @@ static int bbt_trace_refuse(request_rec *r)
     apr_table_setn(r->notes, BBT_TRACE_REFUSED_NOTE, "1");
     /* While the walked configuration says whose location it is: the
      * access-tokens API's answers in its envelope. */
-    status = bbt_rest_refuse(r, HTTP_METHOD_NOT_ALLOWED);
+    status = bbt_config_htaccess_read(r)
+                 ? HTTP_METHOD_NOT_ALLOWED
+                 : bbt_rest_refuse(r, HTTP_METHOD_NOT_ALLOWED);
     r->per_dir_config = before;
     return bbt_request_refused_early(r, status);
 }

@@ -77,7 +77,10 @@ for my $r (sort keys %htaccess) {
 my %open = (open   => "AuthType None\nRequire all granted\n",
             if     => "<If \"true\">\nAuthType None\nRequire all granted\n</If>\n",
             errdoc => "ErrorDocument 500 \"<script>alert(document.domain)</script>\"\n"
-                      . "ErrorDocument 405 \"<script>alert(document.domain)</script>\"\n");
+                      . "ErrorDocument 405 \"<script>alert(document.domain)</script>\"\n",
+            # The access-tokens API's handler: its refusals are answered in
+            # its JSON envelope, which the file is not to choose either.
+            rest   => "SetHandler bbtoken-rest\n");
 for my $r (sort keys %open) {
     make_path("$d/loc/PROJ/$r/sub");
     BBT::Env::spew("$d/loc/PROJ/$r/x.html", "<script>1</script>\n");
@@ -153,6 +156,8 @@ subtest 'AuthConfig in .htaccess under a <Location> of AuthType BBToken' => sub 
         $res = $env->request('TRACE', "/loc/PROJ/$r/x.html", { %auth, 'X-Bbt-Probe' => 'echoed' });
         is($res->{status}, 405, "$r: TRACE with the token: 405");
         unlike($res->{content} // '', qr/echoed|Bearer|<script>alert/, '  nothing echoed, not the file\'s page');
+        like($res->{headers}{'content-type'} // '', qr{^text/html}, '  httpd\'s own page (text/html)');
+        unlike($res->{content} // '', qr/Exception/, '  not the API\'s envelope');
     }
     my $res = $env->request('TRACE', '/loc/PROJ/read/x.html', { %auth, 'X-Bbt-Probe' => 'echoed' });
     is($res->{status}, 500, 'TRACE under a broken .htaccess: 500, as any method');
