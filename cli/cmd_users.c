@@ -83,6 +83,15 @@ int bbtoken_cmd_user_add(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
     if ((rc = bbtoken_check_user(params[0]))) {
         return rc;
     }
+    /* A user's name is in the access log of each of its requests (its
+     * token's too), in its clone URLs, in the audit trail and the REST
+     * API's answers: a token pasted for it would be in all of them.  A
+     * user so named before is found and served as any other. */
+    if (bbtoken_token_like(params[0])) {
+        return bbtoken_fail("invalid user name: it looks like a token (not "
+                            "repeated): a user's name is logged with each "
+                            "of its requests and kept in the audit trail");
+    }
     /* Basic with this name presents a project's or a repository's token:
      * a person of that name would be mistaken for one in the logs. */
     if (strcasecmp(params[0], BBT_KIND_BASIC_USER) == 0) {

@@ -60,7 +60,10 @@ void bbtoken_say_tail(bbtoken_tail_fn *fn, void *arg)
  * rather than show (a C1 control such as CSI, an invisible formatting
  * character, a byte that is not UTF-8) is shown as a table shows it
  * (bbt_input_shown): the reason may repeat what a wrapper script was
- * given by someone else.  Held (bbtoken_say_hold), the same text is
+ * given by someone else.  Nothing shaped like a token is said
+ * (bbt_token_mask): a server's message quotes the names it was given (a
+ * user named like a token before such names were refused), and stderr
+ * goes out by mail from cron.  Held (bbtoken_say_hold), the same text is
  * added to the holder's buffer instead.  A failure's line said on
  * stderr ends with the tail, if any (bbtoken_say_tail); a held one is
  * part of a later line, which does. */
@@ -94,6 +97,7 @@ static void bbtoken_vsay(int failure, const char *fmt, va_list ap)
         *w++ = (char)c;
     }
     *w = '\0';
+    bbt_token_mask(buf, sizeof(buf));
     bbt_input_shown(buf, shown);
     if (bbtoken_held) {
         size_t len = strlen(bbtoken_held);
@@ -125,7 +129,7 @@ int bbtoken_token_like(const char *v)
 
 const char *bbtoken_tokenless(const char *v)
 {
-    return bbtoken_token_like(v) ? "(not repeated: it looks like a token)" : v;
+    return bbtoken_token_like(v) ? BBT_TOKSHAPE_HIDDEN : v;
 }
 
 const char *bbtoken_repeatable(const char *v)

@@ -187,7 +187,7 @@ const char bbtoken_usage_create[] =
     "                     takes one REPO_ permission (default REPO_ADMIN)\n"
     "  --name LABEL       what the token is for (1-255 characters, no\n"
     "                     control or invisible formatting characters, no\n"
-    "                     white space first or last)\n"
+    "                     white space first or last, not a token)\n"
     "  --perm PERMISSION  at most one PROJECT_ and one REPO_ permission.\n"
     "                     None: PROJECT_ADMIN and REPO_ADMIN, the owner's\n"
     "                     full level.  Only REPO_x: PROJECT_READ with it.\n"

@@ -5,6 +5,7 @@
  * without asking it.
  */
 #include "bbt_input.h"
+#include "bbt_tokshape.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -180,7 +181,7 @@ static int bbt_is_white_space(long cp)
 /* What a label (a token name, a display name) may not be, in the words of
  * its kind; edge NULL where white space may begin or end it. */
 typedef struct {
-    const char *empty, *utf8, *control, *invisible, *edge, *too_long;
+    const char *empty, *utf8, *control, *invisible, *edge, *too_long, *token;
 } bbt_label_msgs_t;
 
 static const char *bbt_label(const char *s, const bbt_label_msgs_t *m)
@@ -214,7 +215,13 @@ static const char *bbt_label(const char *s, const bbt_label_msgs_t *m)
     if (m->edge && (bbt_is_white_space(first) || bbt_is_white_space(last))) {
         return m->edge;
     }
-    return chars > BBT_NAME_MAX ? m->too_long : NULL;
+    if (chars > BBT_NAME_MAX) {
+        return m->too_long;
+    }
+    /* A label is shown wherever its token or user is (a list, the page, a
+     * notice's mail) and kept in the audit trail for ever: a token pasted
+     * into the name's field would go with it, never to be taken back. */
+    return bbt_token_shaped(s, strlen(s)) ? m->token : NULL;
 }
 
 const char *bbt_input_token_name(const char *s)
@@ -225,7 +232,9 @@ const char *bbt_input_token_name(const char *s)
         "token name must not contain control characters",
         "token name must not contain invisible formatting characters",
         "token name must not begin or end with white space",
-        "token name is longer than 255 characters"};
+        "token name is longer than 255 characters",
+        "token name must not look like a token: a name is listed and kept "
+        "in the audit trail, and a token is a secret"};
 
     return bbt_label(s, &m);
 }
@@ -238,7 +247,9 @@ const char *bbt_input_display_name(const char *s)
         "display name must not contain control characters",
         "display name must not contain invisible formatting characters",
         NULL,
-        "display name is longer than 255 characters"};
+        "display name is longer than 255 characters",
+        "display name must not look like a token: a name is shown and kept "
+        "in the audit trail, and a token is a secret"};
 
     return bbt_label(s, &m);
 }

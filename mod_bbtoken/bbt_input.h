@@ -166,13 +166,16 @@ int bbt_input_utf8(const char *s);
 /* NULL if the NUL-terminated s is a valid token name, else a static English
  * reason: empty, not valid UTF-8, a control character (bbt_is_control), an
  * invisible formatting character (bbt_is_invisible), white space (Unicode's
- * White_Space) first or last, or longer than BBT_NAME_MAX characters, asked
- * in that order.  The database's CHECK and trigger on bbtoken_tokens apply
- * the same rule with the same words. */
+ * White_Space) first or last, longer than BBT_NAME_MAX characters, or
+ * shaped like a token (bbt_token_shaped), asked in that order; the reason
+ * never repeats s.  The database's CHECK and trigger on bbtoken_tokens
+ * apply the same rule with the same words, but for the last clause, which
+ * is the CLI's and the REST API's alone. */
 const char *bbt_input_token_name(const char *s);
 
 /* A user's display name: the token name's rule but white space at its
- * ends, with its own messages. */
+ * ends, with its own messages (the database's CHECK, likewise, has no
+ * clause of a token's shape). */
 const char *bbt_input_display_name(const char *s);
 
 /* NULL if the NUL-terminated s is an acceptable e-mail address, else a

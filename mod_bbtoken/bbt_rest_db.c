@@ -18,6 +18,7 @@
 #include "bbt_rest_json.h"
 #include "bbt_sessionsql.h"
 #include "bbt_sqlstate.h"
+#include "bbt_tokshape.h"
 #include "bbt_where.h"
 
 APLOG_USE_MODULE(bbtoken);
@@ -37,11 +38,14 @@ static int bbt_rest_failed(bbt_rest_t *x, const char *what, const char *why)
  * permitted", which would blame the caller. */
 static int bbt_rest_no_privilege(bbt_rest_t *x, const char *primary)
 {
-    ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, x->r,
-                  "BBT250: access-tokens API: the database refused the "
-                  "API's role a privilege (sql/grants-api.sql not run for "
-                  "it?): %s",
-                  primary ? primary : "permission denied");
+    char line[512];
+
+    ap_log_rerror(
+        APLOG_MARK, APLOG_ERR, 0, x->r,
+        "BBT250: access-tokens API: the database refused the "
+        "API's role a privilege (sql/grants-api.sql not run for "
+        "it?): %s",
+        bbt_sql_line(line, sizeof(line), primary, "permission denied"));
     return bbt_rest_error(x->r, HTTP_INTERNAL_SERVER_ERROR, BBT_REST_EX_SERVER,
                           "The token database refused this server: it is "
                           "misconfigured.");
@@ -239,6 +243,19 @@ int bbt_rest_tries_spent(bbt_rest_t *x, const bbt_rest_tries_t *t,
                            t->taken));
 }
 
+/* The database's words as the caller is told them: the schema's messages
+ * quote the holder's and the token's names, and a user made before names
+ * were refused so may be named like a token, which no answer repeats. */
+static const char *bbt_rest_shown(bbt_rest_t *x, const char *msg)
+{
+    size_t len = strlen(msg), size = BBT_TOKSHAPE_MASK_SIZE(len);
+    char *buf = apr_palloc(x->r->pool, size);
+
+    memcpy(buf, msg, len + 1);
+    bbt_token_mask(buf, size);
+    return buf;
+}
+
 int bbt_rest_refusal(bbt_rest_t *x, PGresult *res, bbt_rest_tries_t *tries)
 {
     const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
@@ -248,7 +265,7 @@ int bbt_rest_refusal(bbt_rest_t *x, PGresult *res, bbt_rest_tries_t *tries)
     const char *msg = bbt_sql_message(state, constraint, primary);
     int rc;
 
-    msg = apr_pstrdup(x->r->pool, msg ? msg : "refused by the database");
+    msg = bbt_rest_shown(x, msg ? msg : "refused by the database");
     if (tries) {
         tries->again = 0;
     }

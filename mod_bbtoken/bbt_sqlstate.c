@@ -11,6 +11,8 @@
 
 #include <string.h>
 
+#include "bbt_tokshape.h"
+
 /* The schema's CHECK constraints, in words.  PostgreSQL's own message for
  * them quotes the constraint's name, and its DETAIL the row. */
 static const struct {
@@ -207,5 +209,6 @@ const char *bbt_sql_line(char *buf, size_t n, const char *message,
         buf[o++] = ch;
     }
     buf[o] = '\0';
+    bbt_token_mask(buf, n);
     return o > 0 ? buf : fallback;
 }

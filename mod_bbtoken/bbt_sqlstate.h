@@ -71,7 +71,10 @@ const char *bbt_sql_message(const char *state, const char *constraint,
 /* libpq's error text as one log line, into buf (n bytes, n > 0): its
  * trailing newline gone and each run of white space inside (the newline
  * and tab before a HINT or a second sentence) one space, so an error log
- * line ends where its message does.  fallback when there is no text. */
+ * line ends where its message does; and what is shaped like a token
+ * hidden (bbt_token_mask), as a log holds none: the schema's messages
+ * quote user and token names, and its DETAIL a row's values.  fallback
+ * when there is no text. */
 const char *bbt_sql_line(char *buf, size_t n, const char *message,
                          const char *fallback);
 

@@ -99,3 +99,69 @@ int bbt_token_shaped(const char *s, size_t len)
     }
     return 0;
 }
+
+static int bbt_tokshape_space(char c)
+{
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+/* buf[from, to) replaced by BBT_TOKSHAPE_HIDDEN in the len bytes of text
+ * in buf (size bytes), what follows moved and cut at size - 1: the new
+ * length. */
+static size_t bbt_tokshape_hide(char *buf, size_t size, size_t len, size_t from,
+                                size_t to)
+{
+    size_t m = sizeof(BBT_TOKSHAPE_HIDDEN) - 1, tail = len - to;
+
+    if (from + m > size - 1) {
+        m = size - 1 - from;
+    }
+    if (from + m + tail > size - 1) {
+        tail = size - 1 - from - m;
+    }
+    memmove(buf + from + m, buf + to, tail);
+    memcpy(buf + from, BBT_TOKSHAPE_HIDDEN, m);
+    buf[from + m + tail] = '\0';
+    return from + m + tail;
+}
+
+int bbt_token_mask(char *buf, size_t size)
+{
+    size_t len, i = 0, e, cs, ce;
+    int hidden = 0;
+
+    if (!buf || !size) {
+        return 0;
+    }
+    len = strlen(buf);
+    while (i < len) {
+        if (bbt_tokshape_space(buf[i])) {
+            i++;
+            continue;
+        }
+        for (e = i; e < len && !bbt_tokshape_space(buf[e]); e++)
+            ;
+        /* The quotes and punctuation a message puts around a value
+         * ('NAME': ...) are no token's characters. */
+        for (cs = i; cs < e && strchr("'\"(", buf[cs]); cs++)
+            ;
+        for (ce = e; ce > cs && strchr("'\"),.:;", buf[ce - 1]); ce--)
+            ;
+        if (!bbt_token_shaped(buf + cs, ce - cs)) {
+            if (!bbt_token_shaped(buf + i, e - i)) {
+                i = e;
+                continue;
+            }
+            cs = i;
+            ce = e;
+        }
+        len = bbt_tokshape_hide(buf, size, len, cs, ce);
+        hidden = 1;
+        i = cs + sizeof(BBT_TOKSHAPE_HIDDEN) - 1;
+    }
+    if (bbt_token_shaped(buf, len)) {
+        bbt_tokshape_hide(buf, size, len, 0, len);
+        hidden = 1;
+    }
+    return hidden;
+}

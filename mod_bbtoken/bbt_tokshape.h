@@ -30,4 +30,22 @@
  * with a typo in its id.  Bytes, not a C string: a NUL is a byte. */
 int bbt_token_shaped(const char *s, size_t len);
 
+/* What stands where text shaped like a token was (bbt_token_mask), and
+ * where the CLI would repeat a value shaped so. */
+#define BBT_TOKSHAPE_HIDDEN "(not repeated: it looks like a token)"
+
+/* A buffer's size in which bbt_token_mask never cuts text of len bytes:
+ * what it hides is at least the prefix's 5 bytes long. */
+#define BBT_TOKSHAPE_MASK_SIZE(len) ((len)*8 + sizeof(BBT_TOKSHAPE_HIDDEN))
+
+/* Hide, in the NUL-terminated text in buf (size bytes), whatever is shaped
+ * like a token: text a program wrote from values it was given, which may
+ * be one (a database's error message quotes a user's name, a token's
+ * name).  Each word (bytes between white space) that bbt_token_shaped
+ * says holds a token becomes BBT_TOKSHAPE_HIDDEN, quotes and punctuation
+ * around it kept; where the text is shaped still (a token with white space
+ * typed into it), all of it does.  What no longer fits in size bytes is
+ * cut.  1 if anything was hidden, else 0 and buf unchanged. */
+int bbt_token_mask(char *buf, size_t size);
+
 #endif

@@ -99,11 +99,43 @@ subtest 'where a command word or an option belongs: not repeated' => sub {
     }
 };
 
-# A user made under a token's name (nothing stops it: a real name may
-# start with the prefix) is not repeated where the CLI names it.
-subtest 'a user named like a token: not repeated either' => sub {
-    $env->cli_is('user add TOKEN', ['user', 'add', $tok], 0);
-    refused('user add TOKEN again', ['user', 'add', $tok], 1, qr/^bbtoken: user already exists: $NOT$/);
+# A token as a token's name, or a display name: a name is listed, shown and
+# kept in the audit trail for ever, so it is refused, in words that do not
+# repeat it, and nothing of it is stored.
+subtest 'a token where a name belongs: refused, not repeated, nothing stored' => sub {
+    my (undef, $kept) = $env->token_create('alice', name => 'kept');
+    my $LABEL_NOT = qr/^bbtoken: token name must not look like a token: a name is listed and kept in the audit trail, and a token is a secret$/;
+    for my $n ($tok, $body, $slashed, $typo, substr($tok, 0, 40), "ci $tok") {
+        my $shown = $n eq "ci $tok" ? 'ci TOKEN' : 'TOKEN';
+        refused("create --name $shown", ['create', 'alice', '--name', $n], 1, $LABEL_NOT);
+        refused("update --name $shown", ['update', $kept, '--name', $n], 1, $LABEL_NOT);
+        refused("create --project --name $shown", ['create', '--project', 'PROJ', '--name', $n], 1, $LABEL_NOT);
+        refused("user set --display-name $shown", ['user', 'set', 'alice', '--display-name', $n], 1,
+                qr/^bbtoken: display name must not look like a token: /);
+    }
+    refused('user add --display-name TOKEN', ['user', 'add', 'dora', '--display-name', $tok], 1,
+            qr/^bbtoken: display name must not look like a token: /);
+    is($env->user_live_tokens('alice'), 1, 'no token made');
+    my $text = join '', map { scalar $env->cli_ok(@$_) }
+        ['list', 'alice'], ['list', '--all', '--json'], ['audit', 'alice'], ['audit', '--token', $kept],
+        ['user', 'show', 'alice'];
+    ok(!holds_token($text, $tok, $slashed, $typo), 'nothing of it in list, audit or user show');
+    $env->cli_is('revoke the token kept', ['revoke', $kept], 0);
+};
+
+# A user under a token's name: its name is in the access log of each of
+# its requests, in the audit trail and in the REST API's answers, so `user
+# add` refuses one.  One made before that is served as any other user, and
+# not repeated where the CLI names it, nor where the database's message
+# quotes it.
+subtest 'a user named like a token: refused now; one made before not repeated' => sub {
+    for my $t ($tok, $body, $typo) {
+        refused('user add TOKEN', ['user', 'add', $t], 1,
+                qr/^bbtoken: invalid user name: it looks like a token \(not repeated\): /);
+    }
+    is($env->psql("SELECT count(*) FROM bbtoken_users WHERE name LIKE 'BBDC%' OR name LIKE 'MDAw%'"), 0,
+       '  no user added');
+    $env->psql("INSERT INTO bbtoken_users (name) VALUES ('$tok')");
     my ($rc, $out, $err) = $env->cli('user', 'set', $tok, '--email', '"q"@example.com');
     is($rc, 0, 'an address notify cannot mail: exit 0');
     like($err, qr/^bbtoken: warning: this user's e-mail address [^\n]*: notify will not mail this user$/,
@@ -116,6 +148,25 @@ subtest 'a user named like a token: not repeated either' => sub {
     ($rc, $out, $err) = $env->cli_is('revoke --user TOKEN', ['revoke', '--user', $tok], 0,
                                      stdout => qr/^revoked 1 token of $NOT$/);
     ok(!holds_token($out . $err, $tok), '  nothing of the token printed');
+};
+
+# The schema's refusals quote the holder ("user NAME already has ..."): a
+# user named like a token is not repeated there either, whichever branch of
+# the CLI says the server's message.
+subtest 'the database\'s messages: a user named like a token not repeated' => sub {
+    my $u = "${tok}2";
+    $env->psql("INSERT INTO bbtoken_users (name) VALUES ('$u')");
+    $env->cli_ok('policy', '--max-tokens', '1');
+    my (undef, $a) = $env->token_create($u, name => 'a');
+    refused('create over the policy\'s maximum', ['create', $u, '--name', 'b'], 1,
+            qr/^bbtoken: user $NOT already has 1 live tokens, the most the token policy allows/);
+    $env->cli_ok('policy', '--max-tokens', '100');
+    refused('create: a name in use', ['create', $u, '--name', 'a'], 1,
+            qr/^bbtoken: user $NOT already has a token named 'a': token $a$/);
+    my (undef, $b) = $env->token_create($u, name => 'b');
+    refused('update: a name in use', ['update', $b, '--name', 'a'], 1,
+            qr/^bbtoken: user $NOT already has a token named 'a': token $a$/);
+    $env->cli_ok('revoke', '--user', $u);
 };
 
 done_testing;

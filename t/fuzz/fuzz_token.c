@@ -6,7 +6,10 @@
  * space before it and a quote after it (what a paste brings along).  The
  * checked parse is the unchecked one and the checksum, nothing else: a
  * token either gives is the input's own bytes (they encode back to its 44
- * characters), and a refused one leaves nothing behind.
+ * characters), and a refused one leaves nothing behind.  Masked (the
+ * input as text, in a buffer of BBT_TOKSHAPE_MASK_SIZE), nothing of it is
+ * shaped like a token any more, nothing was cut, and text that was not
+ * shaped is left as it was.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -54,6 +57,27 @@ static void fz_codec(const uint8_t *data, size_t size, bbt_token_status_t st,
     bbt_token_wipe(&un);
 }
 
+static void fz_mask(const uint8_t *data, size_t size)
+{
+    size_t len = strnlen((const char *)data, size);
+    size_t cap = BBT_TOKSHAPE_MASK_SIZE(len);
+    char *buf = malloc(cap);
+    int hidden;
+
+    if (!buf) {
+        return;
+    }
+    memcpy(buf, data, len);
+    buf[len] = '\0';
+    hidden = bbt_token_mask(buf, cap);
+    if (bbt_token_shaped(buf, strlen(buf)) || strlen(buf) + 1 >= cap ||
+        (!hidden && (strlen(buf) != len || memcmp(buf, data, len) != 0)) ||
+        (hidden && !strstr(buf, BBT_TOKSHAPE_HIDDEN))) {
+        abort();
+    }
+    free(buf);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     bbt_token_t tok;
@@ -66,6 +90,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     st = bbt_token_parse((const char *)data, size, &tok);
     fz_codec(data, size, st, &tok);
+    fz_mask(data, size);
     if (st == BBT_TOKEN_OK) {
         for (i = 0; i < BBT_TOKEN_ID_LEN; i++) {
             if (tok.id[i] < '0' || tok.id[i] > '9') {

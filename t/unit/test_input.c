@@ -256,6 +256,16 @@ static void test_token_names(void)
            "token name must not contain control characters", "DEL refused");
     is_str(bbt_input_token_name("a\nb"),
            "token name must not contain control characters", "newline refused");
+    is_str(bbt_input_token_name(
+               "BBDC-MDAwMDAwMDAwMDQyOgABAgMEBQYHCAkKCwwNDg/w0LwU"),
+           "token name must not look like a token: a name is listed and kept "
+           "in the audit trail, and a token is a secret",
+           "a token refused, not repeated");
+    is_str(bbt_input_token_name("ci MDAwMDAwMDAwMDQyOgABAgMEBQYHCAkKCwwN"),
+           "token name must not look like a token: a name is listed and kept "
+           "in the audit trail, and a token is a secret",
+           "one cut short, without its prefix, after a word: refused");
+    is_str(bbt_input_token_name("BBDC"), NULL, "the prefix's letters: a name");
     memset(name, 'x', BBT_NAME_MAX);
     name[BBT_NAME_MAX] = '\0';
     is_str(bbt_input_token_name(name), NULL, "%d characters accepted",
@@ -342,6 +352,11 @@ static void test_display_names(void)
     is_str(bbt_input_display_name("Mallory \xe2\x80\xaenimda"),
            "display name must not contain invisible formatting characters",
            "U+202E refused, as in a token name");
+    is_str(bbt_input_display_name(
+               "BBDC-MDAwMDAwMDAwMDQyOgABAgMEBQYHCAkKCwwNDg/w0LwU"),
+           "display name must not look like a token: a name is shown and "
+           "kept in the audit trail, and a token is a secret",
+           "a token refused");
     is_str(bbt_input_display_name(" Carol Smith "), NULL,
            "white space at its ends accepted: the token name's rule only");
     memset(name, 'x', BBT_NAME_MAX + 1);

@@ -7,7 +7,7 @@
 
 static void test_sql_line(void)
 {
-    char buf[64], tiny[8];
+    char buf[64], tiny[8], line[256];
 
     is_str(bbt_sql_line(buf, sizeof(buf),
                         "server closed the connection "
@@ -25,6 +25,14 @@ static void test_sql_line(void)
            "a long message is cut to the buffer, terminated");
     is_str(bbt_sql_line(tiny, sizeof(tiny), "abcdef gh", "x"), "abcdef",
            "a space is not left at the cut");
+    is_str(bbt_sql_line(line, sizeof(line),
+                        "ERROR:  user "
+                        "BBDC-MDAwMDAwMDAwMDQyOgABAgMEBQYHCAkKCwwNDg/w0LwU2 "
+                        "already has 1 live tokens\n",
+                        "x"),
+           "ERROR: user (not repeated: it looks like a token) already has 1 "
+           "live tokens",
+           "a user named like a token, as a log line: not repeated");
 }
 
 static void test_sqlstate(void)

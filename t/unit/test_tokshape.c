@@ -156,10 +156,65 @@ static void test_not_tokens(void)
     ok(found == 0, "base64 of text with dates and numbers: none (%d)", found);
 }
 
+/* mask(s, size): bbt_token_mask on a copy of s in a buffer of size. */
+static const char *mask(const char *s, size_t size, int *hidden)
+{
+    static char buf[512];
+
+    snprintf(buf, sizeof(buf), "%s", s);
+    *hidden = bbt_token_mask(buf, size);
+    return buf;
+}
+
+/* A server's message with a token in it: the token's word hidden, the
+ * words and punctuation around it kept. */
+static void test_mask(void)
+{
+    static const char tok[] =
+        "BBDC-MDAwMDAwMDAwMDQyOgABAgMEBQYHCAkKCwwNDg/w0LwU";
+    char in[256], want[256];
+    int hidden;
+
+    is_str(mask("user alice already has 1 live tokens", 512, &hidden),
+           "user alice already has 1 live tokens", "no token: unchanged");
+    ok(!hidden, "  and said so");
+    snprintf(in, sizeof(in), "user %s2 already has 1 live tokens", tok);
+    is_str(mask(in, 512, &hidden),
+           "user " BBT_TOKSHAPE_HIDDEN " already has 1 live tokens",
+           "a user named like a token: its word hidden");
+    ok(hidden, "  and said so");
+    snprintf(in, sizeof(in),
+             "user alice already has a token named '%s': "
+             "token 000000000042",
+             tok + 5);
+    is_str(mask(in, 512, &hidden),
+           "user alice already has a token named '" BBT_TOKSHAPE_HIDDEN
+           "': token 000000000042",
+           "a token's name quoted: its quotes and colon kept");
+    snprintf(in, sizeof(in), "user is disabled: %s", tok);
+    is_str(mask(in, 512, &hidden), "user is disabled: " BBT_TOKSHAPE_HIDDEN,
+           "at the end");
+    snprintf(in, sizeof(in), "Key (user_id, name)=(5, %s) already exists.",
+             tok);
+    is_str(mask(in, 512, &hidden),
+           "Key (user_id, name)=(5, " BBT_TOKSHAPE_HIDDEN ") already exists.",
+           "a DETAIL's row");
+    snprintf(in, sizeof(in), "no such user: %.20s %s", tok + 5, tok + 25);
+    is_str(mask(in, 512, &hidden), BBT_TOKSHAPE_HIDDEN,
+           "a token with a space typed into it: the whole text hidden");
+    snprintf(in, sizeof(in), "user %s x", tok);
+    snprintf(want, sizeof(want), "user %s", BBT_TOKSHAPE_HIDDEN);
+    want[20] = '\0';
+    is_str(mask(in, 21, &hidden), want, "cut to fit its buffer");
+    is_str(mask("BBDC-x", 4, &hidden), "(no", "  however small");
+    ok(!bbt_token_mask(NULL, 8), "NULL: nothing hidden");
+}
+
 int main(void)
 {
     test_pasted();
     test_edits();
     test_not_tokens();
+    test_mask();
     return done_testing();
 }
