@@ -9,16 +9,21 @@
 long bbt_cmark_of(const char *s, size_t len)
 {
     unsigned long long v = 0;
+    unsigned d, bad = 0;
     size_t i;
 
-    if (!s || !bbt_input_token_id(s, len)) {
+    if (!s || len != BBT_TOKEN_ID_LEN) {
         return -1;
     }
-    /* Twelve digits: below 10^12, no overflow. */
-    for (i = 0; i < len; i++) {
-        v = v * 10 + (unsigned)(s[i] - '0');
+    /* Read and checked in one pass, each cached request's id: a byte that
+     * is no digit marks bad (its "value" wraps, and is not used).  Twelve
+     * digits are below 10^12, no overflow. */
+    for (i = 0; i < BBT_TOKEN_ID_LEN; i++) {
+        d = (unsigned)(unsigned char)s[i] - '0';
+        bad |= d > 9;
+        v = v * 10 + d;
     }
-    return (long)(v % BBT_CMARKS);
+    return bad ? -1 : (long)(v % BBT_CMARKS);
 }
 
 long bbt_cmark_owner(long long owner)
