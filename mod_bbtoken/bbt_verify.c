@@ -305,9 +305,17 @@ static int bbt_verify_cached(request_rec *r, bbt_req_t *rq, bbt_cache_view_t *v,
     }
     out->cached = 1;
     if (ep->kind == BBT_CENTRY_TOKEN) {
-        out->user_name = apr_pstrdup(r->pool, ep->user_name);
+        /* Copied, as the thread's next look may change ep's bytes; both
+         * names in one allocation. */
+        size_t ulen = strlen(ep->user_name) + 1;
+        size_t tlen = strlen(ep->token_name) + 1;
+        char *names = apr_palloc(r->pool, ulen + tlen);
+
+        memcpy(names, ep->user_name, ulen);
+        memcpy(names + ulen, ep->token_name, tlen);
+        out->user_name = names;
         out->owner_id = ep->owner_id;
-        out->token_name = apr_pstrdup(r->pool, ep->token_name);
+        out->token_name = names + ulen;
         out->tok_project = ep->tok_project;
         out->tok_repo = ep->tok_repo;
         out->scope = ep->scope;
