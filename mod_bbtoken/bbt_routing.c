@@ -90,10 +90,16 @@ static void bbt_memo_put(request_rec *r, bbt_route_memo_t *mm,
                          const bbt_rules_t *rules, int dest_lookup,
                          bbt_route_result_t rv)
 {
+    size_t mlen = strlen(r->method) + 1, ulen = strlen(r->uri) + 1;
+    size_t alen = r->args ? strlen(r->args) + 1 : 0;
+    char *text = apr_palloc(r->pool, mlen + ulen + alen);
+
+    /* Copies, one after the other in one allocation: a module may write
+     * into r's strings (the URI's in place) before check_authn. */
     mm->rules = rules;
-    mm->method = apr_pstrdup(r->pool, r->method);
-    mm->uri = apr_pstrdup(r->pool, r->uri);
-    mm->args = r->args ? apr_pstrdup(r->pool, r->args) : NULL;
+    mm->method = memcpy(text, r->method, mlen);
+    mm->uri = memcpy(text + mlen, r->uri, ulen);
+    mm->args = r->args ? memcpy(text + mlen + ulen, r->args, alen) : NULL;
     mm->dest_lookup = dest_lookup;
     mm->rv = rv;
     bbt_request_set_memo(r, mm);
