@@ -157,7 +157,9 @@ int bbt_rules_add_prefixed(bbt_rules_t *rules, const char *methods,
  * "BBTokenRoute METHODS PATTERN PERMISSION [OPTION]...", words split like
  * httpd's configuration (double or single quotes, backslash before the
  * quote character), each route added by bbt_rules_add_prefixed (which
- * says what becomes of "@PREFIX@").
+ * says what becomes of "@PREFIX@").  prefix is NULL, "", or a path of
+ * letters, digits and /._~- that starts with '/' and has no trailing '/'
+ * (the caller drops it).
  * name names the text in messages ("name:line").  Returns 0 or -1 (err). */
 int bbt_rules_load(bbt_rules_t *rules, const char *text, const char *prefix,
                    const char *name, char *err, size_t errlen);

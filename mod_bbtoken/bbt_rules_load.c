@@ -55,20 +55,29 @@ static int bbt_word(const char **line, char *out)
     return 1;
 }
 
-static int bbt_prefix_ok(const char *prefix)
+#define BBT_PREFIX_RULE                                                        \
+    "the URL prefix must start with '/' and hold only letters, digits and "    \
+    "/._~-:"
+
+/* Why prefix cannot be a URL prefix, or NULL.  BBTokenRoutes drops a
+ * trailing slash before it comes here, so that is no rule a directive's
+ * user breaks, and the message for it is not theirs. */
+static const char *bbt_prefix_bad(const char *prefix)
 {
     size_t len = strlen(prefix);
     const char *p;
 
-    if (len && (prefix[0] != '/' || prefix[len - 1] == '/'))
-        return 0;
+    if (len && prefix[0] != '/')
+        return BBT_PREFIX_RULE;
     for (p = prefix; *p; p++) {
         if (!strchr("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
                     "0123456789/._~-",
                     *p))
-            return 0;
+            return BBT_PREFIX_RULE;
     }
-    return 1;
+    if (len && prefix[len - 1] == '/')
+        return "the URL prefix comes here without its trailing '/':";
+    return NULL;
 }
 
 /* The line [line, line + len) as a string (malloc). */
@@ -88,7 +97,7 @@ static char *bbt_line(const char *line, size_t len)
 int bbt_rules_load(bbt_rules_t *rs, const char *text, const char *prefix,
                    const char *name, char *err, size_t errlen)
 {
-    const char *line = text, *end;
+    const char *line = text, *end, *why;
     unsigned lineno = 0;
     char origin[300];
 
@@ -96,11 +105,8 @@ int bbt_rules_load(bbt_rules_t *rs, const char *text, const char *prefix,
         err[0] = '\0';
     if (!rs || !text)
         return bbt_err(err, errlen, name, "no route text", NULL);
-    if (prefix && !bbt_prefix_ok(prefix))
-        return bbt_err(err, errlen, name,
-                       "the URL prefix must start with '/', not end with '/', "
-                       "and hold only letters, digits and /._~-:",
-                       prefix);
+    if (prefix && (why = bbt_prefix_bad(prefix)) != NULL)
+        return bbt_err(err, errlen, name, why, prefix);
     end = text + strlen(text);
     while (line < end) {
         const char *nl = memchr(line, '\n', (size_t)(end - line));

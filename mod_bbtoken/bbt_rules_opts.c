@@ -155,6 +155,7 @@ int bbt_rules_parse_option(bbt_rule_t *r, const char *opt, int *seen,
 {
     size_t i, n = BBT_RULES_NOPTIONS;
     const char *v;
+    bbt_perm_t grant;
 
     for (i = 0; i < n; i++) {
         size_t len = strlen(bbt_option_names[i]);
@@ -181,9 +182,18 @@ int bbt_rules_parse_option(bbt_rule_t *r, const char *opt, int *seen,
         r->query_empty = v[0] == '\0';
         return r->query ? 0 : -1;
     case 2:
-        if (bbt_perm_parse(v, &r->token_need) != 0)
-            return bbt_rules_err(err, errlen, origin, "unknown permission", v);
-        return 0;
+        if (bbt_perm_parse(v, &r->token_need) == 0)
+            return 0;
+        /* A grant's permission but no token's: REPO_CREATE, which a token
+         * reaches with PROJECT_ADMIN (bbt_perm.h). */
+        if (bbt_perm_parse_grant(v, &grant) == 0)
+            return bbt_rules_err(err, errlen, origin,
+                                 "token= takes a permission a token holds, "
+                                 "and no token holds REPO_CREATE: a token "
+                                 "reaches it with PROJECT_ADMIN "
+                                 "(token=PROJECT_ADMIN)",
+                                 NULL);
+        return bbt_rules_err(err, errlen, origin, "unknown permission", v);
     case 3:
         r->destination = 1;
         return 0;

@@ -196,4 +196,31 @@ subtest 'route methods' => sub {
     is($times, 1, '  said once for the file, though two sections read it');
 };
 
+# Route directives' messages say the rule that was broken, and no rule
+# that is not one.
+subtest 'route directives: what they take and what they say' => sub {
+    my $route = sub { "<Location /t>\n    AuthType BBToken\n    AuthName \"Git\"\n$_[0]\n    Require bbtoken\n</Location>\n" };
+
+    # A trailing slash is dropped, so it is no rule of a URL prefix.
+    my ($rc, $out) = $env->config_test($route->('    BBTokenRoutes git scm'));
+    refused('a URL prefix without its leading slash', $rc, $out,
+            qr/^BBTokenRoutes: routes\/git\.conf: the URL prefix must start with '\/' and hold only letters, digits and \/\._~-: 'scm'$/m);
+    ($rc, $out) = $env->config_test($route->('    BBTokenRoutes git /scm/'));
+    is($rc, 0, 'a URL prefix with a trailing slash passes') or diag $out;
+
+    # No token holds REPO_CREATE: a token reaches it with PROJECT_ADMIN.
+    my $line = '    BBTokenRoute GET "/t/(?<project>[A-Z]+)" PROJECT_READ token=REPO_CREATE';
+    ($rc, $out) = $env->config_test($route->($line));
+    my $n = line_of('token=REPO_CREATE');
+    refused('token=REPO_CREATE', $rc, $out,
+            qr/^BBTokenRoute: \Q$conf\E:$n: token= takes a permission a token holds, and no token holds REPO_CREATE: a token reaches it with PROJECT_ADMIN \(token=PROJECT_ADMIN\)$/m);
+
+    # A route that creates a repository in the project its body names.
+    $line = '    BBTokenRoute POST "/t/(?<project>[A-Z]+)/(?<repo>[a-z]+)" REPO_READ token=PROJECT_ADMIN '
+        . 'body-project=project.key:REPO_CREATE';
+    ($rc, $out) = $env->config_test($route->($line));
+    is($rc, 0, 'body-project= with REPO_CREATE passes') or diag $out;
+    like($out, qr/Syntax OK/, '  Syntax OK');
+};
+
 done_testing;
