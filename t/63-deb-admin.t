@@ -1,12 +1,14 @@
 # What is the admin's stays so through the package's removal, its install
 # again and its purge (t/63).  The DBDParams files the admin made after
 # 0.2.0's purge, which left this package's record of the ones it made,
-# stay through the next purge: the first install drops that record.  A
-# removal tried again (its prerm run twice) keeps what the first run
-# recorded as enabled, and the install after it enables that again.  With
-# apache2ctl configtest failing before for a reason of the admin's (a
-# site), the snippets enabled again are left enabled, not blamed and
-# disabled.  A module bbtoken.load depends on that the admin disabled
+# stay through the next purge: the first install drops that record, and
+# so do a downgrade to 0.2.0 and the upgrade from it (a 0.2.0 purged and
+# installed again in between leaves no trace).  A removal tried again
+# (its prerm run twice) keeps what the first run recorded as enabled, and
+# the install after it enables that again.  With apache2ctl configtest
+# failing before for a reason of the admin's (a site), the snippets
+# enabled again are left enabled, not blamed and disabled.  A module
+# bbtoken.load depends on that the admin disabled
 # since the removal is not enabled again with bbtoken: bbtoken stays off,
 # said.  On this machine, as t/63, under its lock, with the .deb t/63
 # built where the tree has not changed since; whatever happens, the
@@ -67,8 +69,10 @@ subtest 'the admin\'s DBDParams files, made after 0.2.0\'s purge, stay through t
     ok(!-e $_, "control: no $_ yet") for @dbd;
     ok_run("dpkg -i $deb");
     ok(-e "$made/made-$_", "control: $made/made-$_, the package made it") for 'bbtoken-dbd.conf', 'bbtoken-api-dbd.conf';
-    # Back to 0.2.0, and purged: its purge removes bbtoken-dbd.conf, knows
-    # nothing of bbtoken-api-dbd.conf, and leaves $made.
+    # Removed, then 0.2.0 in its place (whose install runs none of this
+    # package's scripts), and purged: its purge removes bbtoken-dbd.conf,
+    # knows nothing of bbtoken-api-dbd.conf, and leaves $made.
+    ok_run("dpkg -r $PKG");
     ok_run("dpkg -i $v020");
     ok_run("dpkg --purge $PKG");
     ok(-e "$made/made-bbtoken-dbd.conf", "control: 0.2.0's purge leaves $made/made-bbtoken-dbd.conf");
@@ -81,6 +85,45 @@ subtest 'the admin\'s DBDParams files, made after 0.2.0\'s purge, stay through t
     ok(!-e "$made/made-$_", "  and records none as made by it") for 'bbtoken-dbd.conf', 'bbtoken-api-dbd.conf';
     ok_run("dpkg --purge $PKG");
     is(slurp($_), $mine{$_}, "the purge leaves $_") for @dbd;
+    unlink @dbd;
+};
+
+# 0.2.0 made bbtoken-dbd.conf, recorded nothing, and its purge removed that
+# file alone; a record of this package's that outlived it there cannot be
+# told from one of the same life of the package.
+subtest 'the admin\'s bbtoken-api-dbd.conf, made under 0.2.0, stays through the purge after the upgrade' => sub {
+    my @dbd = map {"/etc/apache2/bbtoken-$_.conf"} 'dbd', 'api-dbd';
+    for my $way ('a downgrade', 'a removal') {
+        ok_run("dpkg -i $deb");
+        ok_run("dpkg -r $PKG") if $way eq 'a removal';
+        ok_run("dpkg -i $v020");
+        if ($way eq 'a removal') {
+            ok(-e "$made/made-bbtoken-api-dbd.conf", "control: $way and 0.2.0 in its place leave $made/made-bbtoken-api-dbd.conf");
+        } else {
+            ok(!-e $made, "$way to 0.2.0 leaves nothing in $made");
+        }
+        # Purged, and installed again: nothing of this package's runs.
+        ok_run("dpkg --purge $PKG");
+        unlink @dbd;
+        ok_run("dpkg -i $v020");
+        ok(-e $dbd[0], "control: 0.2.0 made $dbd[0]");
+        my $mine = "DBDParams \"host=db.invalid user=bbtoken_api password=admins-own-$$\"\n";
+        spew($dbd[1], $mine, 0600);
+        ok_run("dpkg -i $deb");
+        is(slurp($dbd[1]), $mine, "after $way: the upgrade from 0.2.0 leaves the admin's $dbd[1]");
+        ok(!-e "$made/made-bbtoken-api-dbd.conf", '  and does not record it as made by the package');
+        ok_run("dpkg --purge $PKG");
+        is(-e $dbd[1] ? slurp($dbd[1]) : undef, $mine, "  the purge leaves it");
+        ok(!-e $dbd[0], "  and removes $dbd[0], as 0.2.0's purge did");
+        unlink @dbd;
+    }
+    # Without a purge in between nothing tells the two apart: the file this
+    # release made before the downgrade stays too.
+    ok_run("dpkg -i $deb");
+    ok_run("dpkg -i $v020");
+    ok_run("dpkg -i $deb");
+    ok_run("dpkg --purge $PKG");
+    ok(-e $dbd[1], "a downgrade to 0.2.0 and back: the purge leaves $dbd[1], which this release made");
     unlink @dbd;
 };
 

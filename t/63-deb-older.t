@@ -133,6 +133,16 @@ subtest 'the schema: said after 0.2.0, and not on a reinstall' => sub {
     ok_run("dpkg --purge $PKG");
 };
 
+# bbtoken-api-dbd.conf, which this package made before 0.2.0 came in its
+# place: the upgrade from 0.2.0 cannot tell it from one the admin made
+# since, and the purge after it leaves it (README, "Install").
+my $api = '/etc/apache2/bbtoken-api-dbd.conf';
+sub purge_after_020 {
+    ok_run("dpkg --purge $PKG");
+    ok(-e $api, "  the purge leaves $api, made before 0.2.0 came");
+    unlink $api;
+}
+
 # 0.2.0 neither reads nor clears what this package keeps in $made, and its
 # purge leaves it there: kept through it, each is the record of another
 # life of the package, and counts for nothing.
@@ -150,7 +160,7 @@ subtest 'this removal\'s records, then 0.2.0: the upgrade from it enables nothin
     ok(!-e '/etc/apache2/conf-enabled/bbtoken-git.conf', '  and bbtoken-git');
     unlike($out, qr/kept no record of what it disabled/, '  and says nothing of it') or diag $out;
     ok(!glob("$made/enabled-*"), "  the records gone from $made");
-    ok_run("dpkg --purge $PKG");
+    purge_after_020();
 };
 
 subtest 'unpacked after 0.2.0\'s removal, then 0.2.0 again: the upgrade from it enables nothing' => sub {
@@ -183,7 +193,7 @@ subtest 'a record older than 0.2.0\'s removal: that removal taken as unrecorded'
     ok(-l "/etc/apache2/conf-enabled/bbtoken-$_.conf", "  and bbtoken-$_") for qw(git metrics);
     like($out, qr/^\Q$PKG\E: the removal of the package before kept no record of what it disabled: .*: bbtoken bbtoken-git bbtoken-metrics \(/m,
          '  said, naming them') or diag $out;
-    ok_run("dpkg --purge $PKG");
+    purge_after_020();
 };
 
 subtest 'through 0.2.0\'s purge: its records count for nothing, the schema\'s neither' => sub {
@@ -200,7 +210,7 @@ subtest 'through 0.2.0\'s purge: its records count for nothing, the schema\'s ne
     like($out, qr/^\Q$notice\E now expect database schema version $latest, and the package configured before \(0\.2\.0\) kept no record of the version it expected: right after the package, upgrade the database/m,
          'the upgrade says to upgrade the database') or diag $out;
     ok(!-e '/etc/apache2/mods-enabled/bbtoken.load', '  and enables nothing');
-    ok_run("dpkg --purge $PKG");
+    purge_after_020();
 };
 
 # Older code, found again: where the snippets enabled again fail
