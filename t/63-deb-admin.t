@@ -7,13 +7,13 @@
 # (its prerm run twice) keeps what the first run recorded as enabled, and
 # the install after it enables that again.  With apache2ctl configtest
 # failing before for a reason of the admin's (a site), the snippets
-# enabled again are left enabled, not blamed and disabled.  A module
-# bbtoken.load depends on that the admin disabled
-# since the removal is not enabled again with bbtoken: bbtoken stays off,
-# said.  On this machine, as t/63, under its lock, with the .deb t/63
-# built where the tree has not changed since; whatever happens, the
-# package is purged and /etc/apache2 and /var/lib/apache2 are put back at
-# the end.
+# enabled again are left enabled, not blamed and disabled, unless
+# configtest's error then names one: that one is disabled again.  A
+# module bbtoken.load depends on that the admin disabled since the
+# removal is not enabled again with bbtoken: bbtoken stays off, said.
+# On this machine, as t/63, under its lock, with the .deb t/63 built where
+# the tree has not changed since; whatever happens, the package is purged
+# and /etc/apache2 and /var/lib/apache2 are put back at the end.
 use strict;
 use warnings;
 use FindBin;
@@ -178,6 +178,36 @@ subtest 'configtest failing already, for a site of the admin\'s: the snippets en
     like($out, qr/^\Q$warn\E enabled again, though apache2ctl configtest fails: it failed already before .*: bbtoken-git bbtoken-metrics \(/m,
          '  said, naming them') or diag $out;
     ok(!-e "$made/enabled-conf-bbtoken-$_", "  the record of bbtoken-$_ gone") for qw(git metrics);
+    ok_run("a2dissite -q $site");
+    unlink "/etc/apache2/sites-available/$site.conf";
+    ($rc, $ct) = run('apache2ctl configtest');
+    is($rc, 0, 'the site gone, apache2ctl configtest passes') or diag $ct;
+    ok_run("dpkg --purge $PKG");
+};
+
+# httpd reads conf-enabled before sites-enabled, and configtest stops at
+# the first error: a snippet's hides the site's.
+subtest 'configtest failing already, for a site: a snippet its error names once enabled is disabled again' => sub {
+    ok_run("dpkg -i $deb");
+    ok_run($_) for 'a2enmod -q bbtoken dav_fs cgid', 'a2enconf -q bbtoken-dav bbtoken-git';
+    ok_run('apache2ctl configtest');
+    ok_run("dpkg -r $PKG");
+    ok_run('a2dismod -q dav_fs');
+    my $site = "zz-broken-t63-$$";
+    spew("/etc/apache2/sites-available/$site.conf",
+         "<VirtualHost 127.0.0.1:80>\n    NoSuchDirectiveOfThisTest on\n</VirtualHost>\n");
+    ok_run("a2ensite -q $site");
+    my ($rc, $ct) = run('apache2ctl configtest');
+    like($ct, qr{sites-enabled/\Q$site\E\.conf:}, 'control: apache2ctl configtest fails, for the site') or diag $ct;
+    my $out = ok_run("dpkg -i $deb");
+    ok(!-e '/etc/apache2/conf-enabled/bbtoken-dav.conf', 'bbtoken-dav, which needs mod_dav_fs, disabled again');
+    is(a2query('-c', 'bbtoken-dav'), 33, '  as the removal left it');
+    ok(-e "$made/enabled-conf-bbtoken-dav", '  and recorded for the next install');
+    like($out, qr/^\Q$warn\E disabled again, since apache2ctl configtest fails with each enabled .*: bbtoken-dav \(/m,
+         '  said') or diag $out;
+    ok(-l '/etc/apache2/conf-enabled/bbtoken-git.conf', 'bbtoken-git, which configtest does not name, stays enabled');
+    like($out, qr/^\Q$warn\E enabled again, though apache2ctl configtest fails: .*: bbtoken-git \(/m,
+         '  said') or diag $out;
     ok_run("a2dissite -q $site");
     unlink "/etc/apache2/sites-available/$site.conf";
     ($rc, $ct) = run('apache2ctl configtest');
