@@ -2,8 +2,11 @@
 # again and its purge (t/63).  The DBDParams files the admin made after
 # 0.2.0's purge, which left this package's record of the ones it made,
 # stay through the next purge: the first install drops that record, and
-# so do a downgrade to 0.2.0 and the upgrade from it (a 0.2.0 purged and
-# installed again in between leaves no trace).  A removal tried again
+# so do a downgrade to 0.2.0 and the upgrade from it, for
+# bbtoken-api-dbd.conf (a 0.2.0 purged and installed again in between
+# leaves no trace).  The record of bbtoken-dbd.conf stays through them:
+# back from a 0.2.0 never configured, the purge removes the file the
+# package made, and leaves one of the admin's.  A removal tried again
 # (its prerm run twice) keeps what the first run recorded as enabled, and
 # the install after it enables that again.  With apache2ctl configtest
 # failing before for a reason of the admin's (a site), the snippets
@@ -63,6 +66,7 @@ ok(-f $deb, $deb) or BAIL_OUT('no package');
 my $made = "/var/lib/$PKG";
 my $warn = "$PKG: warning:";
 my $v020 = deb_020($deb, $tmp);
+my $version = (run("dpkg-deb -f $deb Version"))[1] =~ s/\s+\z//r;
 
 subtest 'the admin\'s DBDParams files, made after 0.2.0\'s purge, stay through the next purge' => sub {
     my @dbd = map {"/etc/apache2/bbtoken-$_.conf"} 'dbd', 'api-dbd';
@@ -100,7 +104,8 @@ subtest 'the admin\'s bbtoken-api-dbd.conf, made under 0.2.0, stays through the 
         if ($way eq 'a removal') {
             ok(-e "$made/made-bbtoken-api-dbd.conf", "control: $way and 0.2.0 in its place leave $made/made-bbtoken-api-dbd.conf");
         } else {
-            ok(!-e $made, "$way to 0.2.0 leaves nothing in $made");
+            is(join(' ', map { s{.*/}{}r } glob("$made/*")), 'made-bbtoken-dbd.conf',
+               "$way to 0.2.0 leaves in $made the record of bbtoken-dbd.conf alone");
         }
         # Purged, and installed again: nothing of this package's runs.
         ok_run("dpkg --purge $PKG");
@@ -125,6 +130,35 @@ subtest 'the admin\'s bbtoken-api-dbd.conf, made under 0.2.0, stays through the 
     ok_run("dpkg --purge $PKG");
     ok(-e $dbd[1], "a downgrade to 0.2.0 and back: the purge leaves $dbd[1], which this release made");
     unlink @dbd;
+};
+
+# dpkg gives the postinst the version last configured: back from a 0.2.0
+# only unpacked (a downgrade stopped before its configure, or one whose
+# configure failed), that is this package's, and the postinst records
+# nothing of 0.2.0's again.  What stands is this package's record from
+# before: the file it made goes on purge, and one of the admin's that was
+# there before it stays.
+subtest 'a downgrade to 0.2.0 never configured, and back: the purge removes bbtoken-dbd.conf the package made' => sub {
+    my @dbd = map {"/etc/apache2/bbtoken-$_.conf"} 'dbd', 'api-dbd';
+    for my $whose ('the package\'s', 'the admin\'s') {
+        ok(!-e $_, "control: no $_ yet") for @dbd;
+        my $mine = "DBDParams \"host=db.invalid user=u password=admins-own-$$\"\n";
+        spew($dbd[0], $mine, 0600) if $whose eq 'the admin\'s';
+        ok_run("dpkg -i $deb");
+        ok_run("dpkg --unpack $v020");
+        my ($rc, $st) = run("dpkg-query -W -f='\${Version} \${Config-Version}' $PKG");
+        is($st, "0.2.0 $version", "control: 0.2.0 unpacked, $version configured last");
+        ok_run("dpkg -i $deb");
+        ok_run("dpkg --purge $PKG");
+        if ($whose eq 'the package\'s') {
+            ok(!-e $dbd[0] && !-l $dbd[0], "$whose $dbd[0]: the purge removes it");
+        } else {
+            is(-e $dbd[0] ? slurp($dbd[0]) : undef, $mine, "$whose $dbd[0]: the purge leaves it");
+        }
+        # Already there at the upgrade from 0.2.0: the purge leaves it.
+        ok(-e $dbd[1], "  and leaves $dbd[1], which this release made before 0.2.0 came");
+        unlink @dbd;
+    }
 };
 
 subtest 'a removal tried again keeps what its first try recorded as enabled' => sub {
