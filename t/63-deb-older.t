@@ -11,11 +11,13 @@
 # package recorded none), never on a reinstall of the same one.  0.2.0
 # neither reads nor clears what this package records in
 # /var/lib/libapache2-mod-bbtoken: a downgrade to it clears the records
-# (this package's postrm), and whatever is left there through 0.2.0 (this
-# package removed before it was installed, its purge) the package back
-# after it takes none of, nor enables from: each record names the version
-# that wrote it, and the preinst of an install or upgrade from before
-# 0.3.0~ clears the made-* ones, which name none.  Where a snippet
+# (this package's postrm), but for that of bbtoken-dbd.conf, which
+# 0.2.0's purge removes whoever made it, and whatever is left there
+# through 0.2.0 (this package removed before it was installed, its purge)
+# the package back after it takes none of, nor enables from: each record
+# names the version that wrote it, and the preinst of an install or
+# upgrade from before 0.3.0~ clears that of bbtoken-api-dbd.conf, which
+# names none.  Where a snippet
 # enabled again fails apache2ctl configtest, it alone is disabled again.
 #
 # The older packages are the tree's .deb with what differs put back
