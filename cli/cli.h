@@ -205,7 +205,8 @@ int bbtoken_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
  * forgotten, must not reach stderr (a cron job mails it). */
 const char *bbtoken_repeatable(const char *v);
 /* Whether v holds a token, right or wrong, by the rule of what the module
- * never logs (bbt_token_shaped): an administrator with a leaked token types
+ * never logs (bbt_token_shaped: a value given where a token goes, the prefix
+ * alone included): an administrator with a leaked token types
  * `bbtoken revoke TOKEN`, and the token, shown once by create, must not
  * then go out on stderr.  A value derived from it (a key in upper case, a
  * name's slug) can be mended back into it: the value as given is what is

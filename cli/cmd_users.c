@@ -7,6 +7,7 @@
 #include <strings.h>
 
 #include "bbt_kind.h"
+#include "bbt_tokshape.h"
 #include "db.h"
 #include "lookup.h"
 #include "mail.h"
@@ -86,8 +87,9 @@ int bbtoken_cmd_user_add(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
     /* A user's name is in the access log of each of its requests (its
      * token's too), in its clone URLs, in the audit trail and the REST
      * API's answers: a token pasted for it would be in all of them.  A
-     * user so named before is found and served as any other. */
-    if (bbtoken_token_like(params[0])) {
+     * user so named before is found and served as any other.  The rule
+     * of a token's name: one the server's messages quote whole. */
+    if (bbt_token_in_name(params[0], strlen(params[0]))) {
         return bbtoken_fail("invalid user name: it looks like a token (not "
                             "repeated): a user's name is logged with each "
                             "of its requests and kept in the audit trail");

@@ -45,7 +45,8 @@ APLOG_USE_MODULE(bbtoken);
 
 /* A Basic user name as it may appear in the log.  People paste a token or
  * a password into the wrong field: a name that is not shaped like a user
- * name, or that is shaped like a token, is not written out. */
+ * name, or that no user could have (it holds a token: bbt_token_in_name),
+ * is not written out. */
 static const char *bbt_loggable(request_rec *r, const char *user)
 {
     size_t len = strlen(user);
@@ -53,7 +54,7 @@ static const char *bbt_loggable(request_rec *r, const char *user)
     if (!bbt_input_user_name(user, len)) {
         return "(not a user name)";
     }
-    if (bbt_token_shaped(user, len)) {
+    if (bbt_token_in_name(user, len)) {
         return "(a token)";
     }
     return apr_pstrdup(r->pool, user);

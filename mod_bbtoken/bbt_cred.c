@@ -333,10 +333,11 @@ int bbt_cred_is_password(const bbt_cred_t *c)
     if (!c || c->kind != BBT_CRED_BASIC || !c->secret)
         return 0;
     /* A token typed into the user name field: a provider may log it
-     * (mod_authnz_ldap's "user ... authentication failed").  A token in the
-     * password field, prefixed or not, with a right or a wrong checksum, is a
-     * token. */
-    return !(c->user && bbt_token_shaped(c->user, c->user_len)) &&
+     * (mod_authnz_ldap's "user ... authentication failed").  A user name is
+     * judged as names are (a user may be named BBDC-deploy); a token in the
+     * password field, prefixed or not, with a right or a wrong checksum,
+     * is a token, and so is anything there that starts with the prefix. */
+    return !(c->user && bbt_token_in_name(c->user, c->user_len)) &&
            !bbt_token_shaped(c->secret, c->secret_len);
 }
 

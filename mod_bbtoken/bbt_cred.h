@@ -55,8 +55,8 @@ int bbt_cred_carries_token(const bbt_cred_t *c);
  * nothing shaped like a token, prefixed or not, which must never reach a
  * provider (and an LDAP server's logs): not a token, not a token with a
  * wrong checksum, nothing that starts with the BBDC- prefix; and its user
- * name is not shaped like a token (bbt_token_shaped), which a provider
- * would log as a user it does not know. */
+ * name could be a user's (bbt_token_in_name): one holding a token a
+ * provider would log as a user it does not know. */
 int bbt_cred_is_password(const bbt_cred_t *c);
 
 /* 1 if anything in an Authorization value (NULL: none) is shaped like a

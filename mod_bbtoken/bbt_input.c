@@ -221,7 +221,7 @@ static const char *bbt_label(const char *s, const bbt_label_msgs_t *m)
     /* A label is shown wherever its token or user is (a list, the page, a
      * notice's mail) and kept in the audit trail for ever: a token pasted
      * into the name's field would go with it, never to be taken back. */
-    return bbt_token_shaped(s, strlen(s)) ? m->token : NULL;
+    return bbt_token_in_name(s, strlen(s)) ? m->token : NULL;
 }
 
 const char *bbt_input_token_name(const char *s)

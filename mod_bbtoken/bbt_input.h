@@ -167,7 +167,7 @@ int bbt_input_utf8(const char *s);
  * reason: empty, not valid UTF-8, a control character (bbt_is_control), an
  * invisible formatting character (bbt_is_invisible), white space (Unicode's
  * White_Space) first or last, longer than BBT_NAME_MAX characters, or
- * shaped like a token (bbt_token_shaped), asked in that order; the reason
+ * shaped like a token (bbt_token_in_name), asked in that order; the reason
  * never repeats s.  The database's CHECK and trigger on bbtoken_tokens
  * apply the same rule with the same words, but for the last clause, which
  * is the CLI's and the REST API's alone. */

@@ -9,6 +9,11 @@
  * two of the next (0), the fourth a digit's low six bits (48-57).  After
  * four such groups the colon gives "O" and then 32-47 ("g" to "v").  What
  * follows is the secret: any base64 character.
+ *
+ * A token holds no white space, so white space typed into one is read
+ * past: the text is read as if it had none.  Then the characters of two
+ * words may be read as one token's, which is how a token split by a space,
+ * a tab or a line break is still found.
  */
 #include <string.h>
 
@@ -17,6 +22,12 @@
 
 /* The characters of a token's body that its id decides. */
 #define BBT_TOKSHAPE_ID_CHARS 18
+
+/* No byte yet. */
+#define BBT_TOKSHAPE_NONE ((size_t)-1)
+
+/* What stands where text was hidden, without its NUL. */
+#define BBT_TOKSHAPE_HIDDEN_LEN (sizeof(BBT_TOKSHAPE_HIDDEN) - 1)
 
 /* Whether c can be a token's character number j (from 0). */
 static int bbt_tokshape_fits(unsigned char c, size_t j)
@@ -43,36 +54,110 @@ static int bbt_tokshape_fits(unsigned char c, size_t j)
     }
 }
 
-/* Whether the n bytes at s, from byte i, are a token's characters from
- * number j to BBT_TOKSHAPE_LEN, one for one. */
-static int bbt_tokshape_rest(const char *s, size_t n, size_t i, size_t j)
+static int bbt_tokshape_space(char c)
 {
-    if (i > n || n - i < BBT_TOKSHAPE_LEN - j)
-        return 0;
-    for (; j < BBT_TOKSHAPE_LEN; i++, j++) {
+    return c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' ||
+           c == '\r';
+}
+
+/* The first byte at or after i of the n at s that is not white space. */
+static size_t bbt_tokshape_skip(const char *s, size_t n, size_t i)
+{
+    while (i < n && bbt_tokshape_space(s[i]))
+        i++;
+    return i;
+}
+
+/* Where a token's characters were read: its first and after its last byte
+ * that is one (an edited byte at either end is not). */
+typedef struct {
+    size_t first, end;
+} bbt_tokshape_span_t;
+
+/* Whether the n bytes at s, from byte i, white space read past, are a
+ * token's characters from number j to BBT_TOKSHAPE_LEN, one for one; open:
+ * or they are until the text ends, at character BBT_TOKSHAPE_OPEN_LEN or
+ * later.  sp is moved over the bytes read. */
+static int bbt_tokshape_rest(const char *s, size_t n, size_t i, size_t j,
+                             int open, bbt_tokshape_span_t *sp)
+{
+    for (; j < BBT_TOKSHAPE_LEN; j++, i++) {
+        i = bbt_tokshape_skip(s, n, i);
+        if (i >= n)
+            return open && j >= BBT_TOKSHAPE_OPEN_LEN;
         if (!bbt_tokshape_fits((unsigned char)s[i], j))
             return 0;
+        if (sp->first == BBT_TOKSHAPE_NONE)
+            sp->first = i;
+        sp->end = i + 1;
     }
     return 1;
 }
 
-/* Whether the n bytes at s start with a token's first BBT_TOKSHAPE_LEN
- * characters, read with at most one edit.  Up to the first byte that does
- * not fit there is nothing to edit; there, the edit is that byte in the
- * place of the token's character, the token's character left out, or that
- * byte added. */
-static int bbt_tokshape_at(const char *s, size_t n)
+/* Whether the n bytes at s, from byte i, start with a token's first
+ * BBT_TOKSHAPE_LEN characters, read with at most one edit (open: or hold
+ * them until the text ends, as bbt_tokshape_rest); *sp where they were.
+ * Up to the first byte that does not fit there is nothing to edit; there,
+ * the edit is that byte in the place of the token's character, the
+ * token's character left out, or that byte added. */
+static int bbt_tokshape_at(const char *s, size_t n, size_t i, int open,
+                           bbt_tokshape_span_t *sp)
 {
+    bbt_tokshape_span_t read = {BBT_TOKSHAPE_NONE, 0}, tried;
     size_t j = 0;
 
-    while (j < BBT_TOKSHAPE_LEN && j < n &&
-           bbt_tokshape_fits((unsigned char)s[j], j))
-        j++;
-    if (j == BBT_TOKSHAPE_LEN)
+    for (; j < BBT_TOKSHAPE_LEN; j++, i++) {
+        i = bbt_tokshape_skip(s, n, i);
+        if (i >= n || !bbt_tokshape_fits((unsigned char)s[i], j))
+            break;
+        if (read.first == BBT_TOKSHAPE_NONE)
+            read.first = i;
+        read.end = i + 1;
+    }
+    /* All of them, or the text ends with one left out at the end. */
+    if (j == BBT_TOKSHAPE_LEN ||
+        (i >= n &&
+         (j + 1 == BBT_TOKSHAPE_LEN || (open && j >= BBT_TOKSHAPE_OPEN_LEN)))) {
+        *sp = read;
         return 1;
-    return bbt_tokshape_rest(s, n, j + 1, j + 1) ||
-           bbt_tokshape_rest(s, n, j, j + 1) ||
-           bbt_tokshape_rest(s, n, j + 1, j);
+    }
+    if (i >= n)
+        return 0;
+    tried = read;
+    if (bbt_tokshape_rest(s, n, i + 1, j + 1, open, &tried) ||
+        (tried = read, bbt_tokshape_rest(s, n, i, j + 1, open, &tried)) ||
+        (tried = read, bbt_tokshape_rest(s, n, i + 1, j, open, &tried))) {
+        *sp = tried;
+        return 1;
+    }
+    return 0;
+}
+
+/* Whether the len bytes at s hold a token's first characters anywhere
+ * (open: or end with them, as bbt_tokshape_rest). */
+static int bbt_tokshape_in(const char *s, size_t len, int open)
+{
+    bbt_tokshape_span_t sp;
+    size_t i;
+
+    if (!s) {
+        return 0;
+    }
+    for (i = 0; i < len; i++) {
+        if (!bbt_tokshape_space(s[i]) && bbt_tokshape_at(s, len, i, open, &sp))
+            return 1;
+    }
+    return 0;
+}
+
+int bbt_token_in_text(const char *s, size_t len)
+{
+    return bbt_tokshape_in(s, len, 0);
+}
+
+int bbt_token_in_name(const char *s, size_t len)
+{
+    return bbt_tokshape_in(s, len, 1);
 }
 
 int bbt_token_shaped(const char *s, size_t len)
@@ -82,36 +167,80 @@ int bbt_token_shaped(const char *s, size_t len)
     if (!s) {
         return 0;
     }
-    /* A token is pasted with what surrounded it: spaces, quotes, its
-     * scheme ("Bearer BBDC-..."), its prefix in lower case.  Then it still
-     * starts with the prefix once the spaces are gone, or its characters
-     * are somewhere in it. */
+    /* Given where a token goes, the prefix says a token was meant, however
+     * mistyped or cut short what follows: spaces before it, a password
+     * field, a Bearer value. */
     for (i = 0; i < len && s[i] == ' '; i++)
         ;
     if (len - i >= BBT_TOKEN_PREFIX_LEN &&
         memcmp(s + i, BBT_TOKEN_PREFIX, BBT_TOKEN_PREFIX_LEN) == 0) {
         return 1;
     }
-    /* One left out at the end leaves one character fewer. */
-    for (i = 0; i + BBT_TOKSHAPE_LEN - 1 <= len; i++) {
-        if (bbt_tokshape_at(s + i, len - i))
-            return 1;
-    }
-    return 0;
+    return bbt_token_in_text(s, len);
 }
 
-static int bbt_tokshape_space(char c)
+/* The quotes and punctuation a message puts around a value ('NAME': ...)
+ * are no token's characters: what is hidden is a word without them. */
+static size_t bbt_tokshape_word_from(const char *s, size_t p)
 {
-    return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+    size_t w = p;
+
+    while (w > 0 && !bbt_tokshape_space(s[w - 1]))
+        w--;
+    while (w < p && strchr("'\"(", s[w]))
+        w++;
+    return w;
+}
+
+static size_t bbt_tokshape_word_to(const char *s, size_t n, size_t e)
+{
+    size_t w = e;
+
+    while (w < n && !bbt_tokshape_space(s[w]))
+        w++;
+    while (w > e && strchr("'\"),.:;", s[w - 1]))
+        w--;
+    return w;
+}
+
+/* The first stretch of the n bytes at s to hide that starts at or after
+ * byte i: [*from, *to), the words (without their quotes) holding the
+ * characters of a token found there, and of every other found before its
+ * end.  0 if there is none. */
+static int bbt_tokshape_stretch(const char *s, size_t n, size_t i, size_t *from,
+                                size_t *to)
+{
+    bbt_tokshape_span_t sp;
+    size_t f, t, start = i;
+    int found = 0;
+
+    for (; i < n && (!found || i < *to); i++) {
+        if (bbt_tokshape_space(s[i]) || !bbt_tokshape_at(s, n, i, 0, &sp))
+            continue;
+        f = bbt_tokshape_word_from(s, sp.first);
+        t = bbt_tokshape_word_to(s, n, sp.end);
+        if (!found) {
+            *from = f < start ? start : f;
+            *to = t;
+            found = 1;
+        } else if (f > *to) {
+            /* Its characters are all after this stretch (the byte it
+             * starts with is an edit): read again from there. */
+            break;
+        } else if (t > *to) {
+            *to = t;
+        }
+    }
+    return found;
 }
 
 /* buf[from, to) replaced by BBT_TOKSHAPE_HIDDEN in the len bytes of text
  * in buf (size bytes), what follows moved and cut at size - 1: the new
- * length. */
+ * length; *after where what followed now starts. */
 static size_t bbt_tokshape_hide(char *buf, size_t size, size_t len, size_t from,
-                                size_t to)
+                                size_t to, size_t *after)
 {
-    size_t m = sizeof(BBT_TOKSHAPE_HIDDEN) - 1, tail = len - to;
+    size_t m = BBT_TOKSHAPE_HIDDEN_LEN, tail = len - to;
 
     if (from + m > size - 1) {
         m = size - 1 - from;
@@ -122,46 +251,31 @@ static size_t bbt_tokshape_hide(char *buf, size_t size, size_t len, size_t from,
     memmove(buf + from + m, buf + to, tail);
     memcpy(buf + from, BBT_TOKSHAPE_HIDDEN, m);
     buf[from + m + tail] = '\0';
+    *after = from + m;
     return from + m + tail;
 }
 
 int bbt_token_mask(char *buf, size_t size)
 {
-    size_t len, i = 0, e, cs, ce;
+    size_t len, i = 0, from = 0, to = 0;
     int hidden = 0;
 
     if (!buf || !size) {
         return 0;
     }
     len = strlen(buf);
-    while (i < len) {
-        if (bbt_tokshape_space(buf[i])) {
-            i++;
-            continue;
-        }
-        for (e = i; e < len && !bbt_tokshape_space(buf[e]); e++)
-            ;
-        /* The quotes and punctuation a message puts around a value
-         * ('NAME': ...) are no token's characters. */
-        for (cs = i; cs < e && strchr("'\"(", buf[cs]); cs++)
-            ;
-        for (ce = e; ce > cs && strchr("'\"),.:;", buf[ce - 1]); ce--)
-            ;
-        if (!bbt_token_shaped(buf + cs, ce - cs)) {
-            if (!bbt_token_shaped(buf + i, e - i)) {
-                i = e;
-                continue;
-            }
-            cs = i;
-            ce = e;
-        }
-        len = bbt_tokshape_hide(buf, size, len, cs, ce);
+    /* Each stretch is found in the text as it was given: what was hidden
+     * before it is behind it, and no token's characters are read
+     * backwards. */
+    while (bbt_tokshape_stretch(buf, len, i, &from, &to)) {
+        len = bbt_tokshape_hide(buf, size, len, from, to, &i);
         hidden = 1;
-        i = cs + sizeof(BBT_TOKSHAPE_HIDDEN) - 1;
     }
-    if (bbt_token_shaped(buf, len)) {
-        bbt_tokshape_hide(buf, size, len, 0, len);
-        hidden = 1;
+    /* What was kept next to what stands for the hidden may read as a
+     * token's first characters (text like a token's id before a word that
+     * was hidden): then none of it is shown. */
+    if (hidden && bbt_token_in_text(buf, len)) {
+        bbt_tokshape_hide(buf, size, len, 0, len, &i);
     }
     return hidden;
 }

@@ -169,4 +169,45 @@ subtest 'the database\'s messages: a user named like a token not repeated' => su
     $env->cli_ok('revoke', '--user', $u);
 };
 
+# The prefix alone is no token: a name may hold it (BBDC-deploy), a user
+# may be named with it, whatever its case, and the database's words that
+# quote such a name are said whole.
+subtest 'the prefix without a token: a name, said whole' => sub {
+    for my $n ('BBDC-deploy', 'BBDC-prod read-only', 'deploy (BBDC-1234)') {
+        my (undef, $made) = $env->token_create('alice', name => $n);
+        ok($made, "create --name '$n'");
+        $env->cli_is("create --name '$n' again", ['create', 'alice', '--name', $n], 1,
+                     stderr => qr/^bbtoken: user alice already has a token named '\Q$n\E': token $made$/);
+        $env->cli_ok('revoke', $made);
+    }
+    $env->cli_is('user add BBDC-svc', ['user', 'add', 'BBDC-svc'], 0);
+    $env->cli_is('user add bbdc-svc: the same user', ['user', 'add', 'bbdc-svc'], 1,
+                 stderr => qr/^bbtoken: user already exists: bbdc-svc$/);
+    $env->cli_is('user set --display-name BBDC-Jenkins', ['user', 'set', 'BBDC-svc', '--display-name', 'BBDC-Jenkins'], 0);
+};
+
+# A name stored before names were read for a token: one with a space typed
+# into it after the prefix and 17 of its characters.  Quoted by the
+# database, neither half is said.
+subtest 'a stored name with a token split in it: neither half said' => sub {
+    my (undef, $split_id) = $env->token_create('alice', name => 'to-split');
+    (my $split = $tok) =~ s/^(.{22})/$1 /;
+    $env->psql("UPDATE bbtoken_tokens SET name = '$split' WHERE id = '$split_id'");
+    $env->psql(<<'SQL');
+CREATE FUNCTION t22_split() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF NEW.project_perm = 'PROJECT_WRITE' THEN
+        RAISE EXCEPTION 'test fault for token %', NEW.name;
+    END IF;
+    RETURN NEW;
+END $$;
+CREATE TRIGGER t22_split BEFORE UPDATE ON bbtoken_tokens
+    FOR EACH ROW EXECUTE FUNCTION t22_split();
+SQL
+    refused('update a token so named', ['update', $split_id, '--perm', 'PROJECT_WRITE'], 1,
+            qr/^bbtoken: updating the token: test fault for token $NOT$/);
+    $env->psql('DROP TRIGGER t22_split ON bbtoken_tokens; DROP FUNCTION t22_split()');
+    $env->cli_ok('revoke', $split_id);
+};
+
 done_testing;

@@ -5,7 +5,9 @@
 # do not repeat it, and nothing is stored.  A user named like a token (one
 # made before `bbtoken user add` refused such names) is not repeated where
 # the answer's words are the database's ("user NAME already has ..."), nor
-# in the error log where a failed statement's text quotes the name.
+# in the error log where a failed statement's text quotes the name, nor a
+# token with a space typed into it, either half.  The prefix alone is no
+# token: BBDC-deploy is a name, and the database's words repeat it whole.
 use strict;
 use warnings;
 use FindBin;
@@ -103,6 +105,56 @@ SQL
         or diag join "\n", @lines;
     ok(!holds_token(join "\n", log_lines_since($env->error_log_path, $mark)), '  nothing of the token logged');
     $env->psql('DROP TRIGGER t50_fault ON bbtoken_tokens; DROP FUNCTION t50_fault()');
+};
+
+# A name may hold the prefix where no token follows it (BBDC-deploy): taken,
+# and repeated whole where the database's words quote it, as any name.
+subtest 'the prefix without a token: a name, repeated whole' => sub {
+    for my $n ('BBDC-deploy', 'BBDC-prod read-only', 'deploy (BBDC-1234)') {
+        my $res = $env->rest(PUT => "$BASE/alice", as => 'alice', json => { name => $n, permissions => ['REPO_READ'] });
+        is($res->{status}, 200, "create named '$n': 200") or diag $res->{content};
+        my $made = $res->{json}{id} // '';
+        $res = $env->rest(PUT => "$BASE/alice", as => 'alice', json => { name => $n, permissions => ['REPO_READ'] });
+        is_rest_envelope($res, 400, qr/ArgumentValidationException$/,
+                         qr/^user alice already has a token named '\Q$n\E': token $made$/,
+                         "  again: the name in use, said whole", qr/\Q$body\E/);
+        $env->cli_ok('revoke', $made) if $made;
+    }
+};
+
+# A name stored before names were read for a token: one with a space typed
+# into it after the prefix and 17 of its characters.  Quoted by the
+# database (a refusal of the policy's kind, 400; a fault, 503 and BBT200),
+# neither half is repeated.
+subtest 'a stored name with a token split in it: neither half repeated' => sub {
+    my (undef, $split_id) = $env->token_create('alice', name => 'to-split');
+    (my $split = $tok) =~ s/^(.{22})/$1 /;
+    $env->psql("UPDATE bbtoken_tokens SET name = '$split' WHERE id = '$split_id'");
+    $env->psql(<<'SQL');
+CREATE FUNCTION t50_split() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF NEW.project_perm = 'PROJECT_READ' THEN
+        RAISE EXCEPTION 'refused for token %', NEW.name
+            USING ERRCODE = 'check_violation', CONSTRAINT = 'bbtoken_policy_t50';
+    ELSIF NEW.project_perm = 'PROJECT_WRITE' THEN
+        RAISE EXCEPTION 'test fault for token %', NEW.name;
+    END IF;
+    RETURN NEW;
+END $$;
+CREATE TRIGGER t50_split BEFORE UPDATE ON bbtoken_tokens
+    FOR EACH ROW EXECUTE FUNCTION t50_split();
+SQL
+    refused($env->rest(POST => "$BASE/alice/$split_id", as => 'alice', json => { permissions => ['PROJECT_READ'] }),
+            400, qr/^refused for token $NOT$/, 'a refusal quoting it');
+    my $mark = log_mark($env->error_log_path);
+    my $res = $env->rest(POST => "$BASE/alice/$split_id", as => 'alice', json => { permissions => ['PROJECT_WRITE'] });
+    is_503($res, 'a fault: 503');
+    my @lines = grep { /BBT200: / } log_lines_since($env->error_log_path, $mark);
+    ok((grep { /test fault for token $NOT$/ } @lines), '  BBT200 says the fault, the name not repeated')
+        or diag join "\n", @lines;
+    ok(!holds_token(join "\n", log_lines_since($env->error_log_path, $mark)), '  nothing of the token logged');
+    $env->psql('DROP TRIGGER t50_split ON bbtoken_tokens; DROP FUNCTION t50_split()');
+    $env->cli_ok('revoke', $split_id);
 };
 
 is(scalar($env->crash_lines), 0, 'no httpd child crashed') or diag join "\n", $env->crash_lines;

@@ -9,7 +9,13 @@
  * characters), and a refused one leaves nothing behind.  Masked (the
  * input as text, in a buffer of BBT_TOKSHAPE_MASK_SIZE), nothing of it is
  * shaped like a token any more, nothing was cut, and text that was not
- * shaped is left as it was.
+ * shaped is left as it was.  A token made of the input's first bytes (its
+ * id's digits, its secret, a prefix or none), white space typed into it at
+ * one or two places the input says, put between words of the rest of the
+ * input: masked, no 16 characters of it in a row are left, unless the
+ * words around it held them.  The input as a name: one bbt_token_in_name
+ * takes is left whole in each of the schema's messages that quote a name,
+ * and one the mask would change is refused.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -57,25 +63,183 @@ static void fz_codec(const uint8_t *data, size_t size, bbt_token_status_t st,
     bbt_token_wipe(&un);
 }
 
+/* bbt_token_mask on a copy of the NUL-terminated text, in a buffer of
+ * BBT_TOKSHAPE_MASK_SIZE (never cut: abort otherwise); free it. */
+static char *fz_masked(const char *text, int *hidden)
+{
+    size_t len = strlen(text), cap = BBT_TOKSHAPE_MASK_SIZE(len);
+    char *buf = malloc(cap);
+
+    if (!buf) {
+        abort();
+    }
+    memcpy(buf, text, len + 1);
+    *hidden = bbt_token_mask(buf, cap);
+    if (strlen(buf) + 1 >= cap) {
+        abort();
+    }
+    return buf;
+}
+
 static void fz_mask(const uint8_t *data, size_t size)
 {
     size_t len = strnlen((const char *)data, size);
-    size_t cap = BBT_TOKSHAPE_MASK_SIZE(len);
-    char *buf = malloc(cap);
+    char *text = malloc(len + 1), *buf;
     int hidden;
 
-    if (!buf) {
+    if (!text) {
         return;
     }
-    memcpy(buf, data, len);
-    buf[len] = '\0';
-    hidden = bbt_token_mask(buf, cap);
-    if (bbt_token_shaped(buf, strlen(buf)) || strlen(buf) + 1 >= cap ||
-        (!hidden && (strlen(buf) != len || memcmp(buf, data, len) != 0)) ||
+    memcpy(text, data, len);
+    text[len] = '\0';
+    buf = fz_masked(text, &hidden);
+    if (hidden != bbt_token_in_text(text, len) ||
+        bbt_token_in_text(buf, strlen(buf)) ||
+        (!hidden && strcmp(buf, text) != 0) ||
         (hidden && !strstr(buf, BBT_TOKSHAPE_HIDDEN))) {
         abort();
     }
     free(buf);
+    free(text);
+}
+
+/* Whether any 16 characters in a row of the n at body are in text. */
+static int fz_holds_run(const char *text, const char *body, size_t n)
+{
+    char run[17];
+    size_t k;
+
+    for (k = 0; k + 16 <= n; k++) {
+        memcpy(run, body + k, 16);
+        run[16] = '\0';
+        if (strstr(text, run)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* The input's bytes past FZ_SPLIT_HEAD as words, a token with white space
+ * typed into it put between them. */
+#define FZ_SPLIT_HEAD (6 + BBT_TOKEN_ID_LEN + BBT_TOKEN_SECRET_LEN)
+
+/* The token made of data's first bytes: its body, and at *prefix what
+ * goes before it ("BB DC-": white space typed into the prefix). */
+static void fz_split_token(const uint8_t *data, char *body, const char **prefix)
+{
+    static const char *const prefixes[] = {"", "BBDC-", "bbdc-", "BB DC-"};
+    unsigned char raw[BBT_TOKEN_RAW_LEN];
+    size_t i;
+
+    for (i = 0; i < BBT_TOKEN_ID_LEN; i++) {
+        raw[i] = (unsigned char)('0' + data[6 + i] % 10);
+    }
+    raw[BBT_TOKEN_ID_LEN] = ':';
+    memcpy(raw + BBT_TOKEN_ID_LEN + 1, data + 6 + BBT_TOKEN_ID_LEN,
+           BBT_TOKEN_SECRET_LEN);
+    EVP_EncodeBlock((unsigned char *)body, raw, BBT_TOKEN_RAW_LEN);
+    *prefix = prefixes[data[5] % 4];
+}
+
+static void fz_split(const uint8_t *data, size_t size)
+{
+    static const char spaces[] = " \t\n\r\v\f";
+    char body[BBT_TOKEN_B64_LEN + 1], *text, *out;
+    const char *words, *prefix;
+    size_t i, n, at, k, cut[2];
+    int hidden;
+
+    if (size < FZ_SPLIT_HEAD) {
+        return;
+    }
+    fz_split_token(data, body, &prefix);
+    /* Typed in before body[cut[0]] and body[cut[1]] (1 to 43; the same
+     * place twice is one run), 1 to 3 bytes each. */
+    cut[0] = 1 + data[0] % (BBT_TOKEN_B64_LEN - 1);
+    cut[1] = 1 + data[1] % (BBT_TOKEN_B64_LEN - 1);
+    words = (const char *)data + FZ_SPLIT_HEAD;
+    n = strnlen(words, size - FZ_SPLIT_HEAD);
+    at = n ? data[4] % (n + 1) : 0;
+    if (!(text = malloc(n + BBT_TOKEN_B64_LEN + 32))) {
+        return;
+    }
+    /* Words that hold a run of its characters themselves are the input's
+     * own: not the token's to hide. */
+    memcpy(text, words, n);
+    text[n] = '\0';
+    if (fz_holds_run(text, body, BBT_TOKEN_B64_LEN)) {
+        free(text);
+        return;
+    }
+    i = at;
+    text[i++] = ' ';
+    memcpy(text + i, prefix, strlen(prefix));
+    i += strlen(prefix);
+    for (k = 0; k < BBT_TOKEN_B64_LEN; k++) {
+        if (k == cut[0] || k == cut[1]) {
+            size_t w, many = 1 + data[2 + (k == cut[1])] % 3u;
+
+            for (w = 0; w < many; w++) {
+                text[i++] = spaces[(data[3] + w) % 6];
+            }
+        }
+        text[i++] = body[k];
+    }
+    text[i++] = ' ';
+    memcpy(text + i, words + at, n - at);
+    text[i + n - at] = '\0';
+    out = fz_masked(text, &hidden);
+    if (!hidden || fz_holds_run(out, body, BBT_TOKEN_B64_LEN)) {
+        abort();
+    }
+    free(out);
+    free(text);
+}
+
+/* The input as a name, in the schema's messages that quote one (and
+ * PostgreSQL's DETAIL of a unique key): what comes before it and after. */
+static void fz_name(const uint8_t *data, size_t size)
+{
+    static const char *const quoted[][2] = {
+        {"user ", " already has 1 live tokens, the most the token policy "
+                  "allows (revoke one first)"},
+        {"user alice already has a token named '", "': token 000000000042"},
+        {"user is disabled: ", ""},
+        {"no such user: ", ""},
+        {"not permitted: ", " is not an active user"},
+        {"not permitted to manage the tokens of user ", ""},
+        {"Key (user_id, name)=(5, ", ") already exists."},
+    };
+    size_t len = strnlen((const char *)data, size), i;
+    char *name, *text, *out;
+    int refused, hidden;
+
+    if (len > 300 || !(name = malloc(len + 1))) {
+        return;
+    }
+    memcpy(name, data, len);
+    name[len] = '\0';
+    refused = bbt_token_in_name(name, len);
+    out = fz_masked(name, &hidden);
+    if (hidden != bbt_token_in_text(name, len) || (hidden && !refused)) {
+        abort();
+    }
+    free(out);
+    for (i = 0; i < sizeof(quoted) / sizeof(*quoted) && !refused; i++) {
+        if (!(text = malloc(len + 200))) {
+            break;
+        }
+        strcpy(text, quoted[i][0]);
+        strcat(text, name);
+        strcat(text, quoted[i][1]);
+        out = fz_masked(text, &hidden);
+        if (hidden || strcmp(out, text) != 0) {
+            abort();
+        }
+        free(out);
+        free(text);
+    }
+    free(name);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -91,6 +255,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     st = bbt_token_parse((const char *)data, size, &tok);
     fz_codec(data, size, st, &tok);
     fz_mask(data, size);
+    fz_split(data, size);
+    fz_name(data, size);
     if (st == BBT_TOKEN_OK) {
         for (i = 0; i < BBT_TOKEN_ID_LEN; i++) {
             if (tok.id[i] < '0' || tok.id[i] > '9') {

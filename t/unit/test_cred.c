@@ -455,7 +455,11 @@ static void test_carries_token(void)
     kinds(basic(TOKEN_BARE ":hunter2"), "  without the prefix", 0, 0, 0);
     kinds(basic(TOKEN_TYPO ":hunter2"), "  mistyped, without the prefix", 0, 0,
           0);
-    kinds(basic("BBDC-x:hunter2"), "  anything with the prefix", 0, 0, 0);
+    kinds(basic("BBDC-MDAwMDAwMDAwMDQyOgABAgMEBQYHCAkK:hunter2"),
+          "  one cut short, with the prefix", 0, 0, 0);
+    /* A user name is judged as names are: BBDC-deploy may be a user's. */
+    kinds(basic("BBDC-deploy:hunter2"), "a user name with the prefix", 0, 0, 1);
+    kinds(basic("alice:BBDC-x"), "  but a password with it is none", 0, 0, 0);
     kinds(basic("alice-laptop:hunter2"), "an ordinary user name", 0, 0, 1);
     is_int(bbt_cred_carries_token(NULL), 0, "NULL carries no token");
     is_int(bbt_cred_is_password(NULL), 0, "NULL is no password");

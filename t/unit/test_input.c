@@ -266,6 +266,26 @@ static void test_token_names(void)
            "in the audit trail, and a token is a secret",
            "one cut short, without its prefix, after a word: refused");
     is_str(bbt_input_token_name("BBDC"), NULL, "the prefix's letters: a name");
+    is_str(bbt_input_token_name("BBDC-deploy"), NULL,
+           "the prefix and a word: a name");
+    is_str(bbt_input_token_name("BBDC-prod read-only"), NULL,
+           "  and words after it");
+    is_str(bbt_input_token_name("deploy (BBDC-1234)"), NULL,
+           "the prefix inside a name, after a parenthesis");
+    is_str(bbt_input_token_name(
+               "BBDC-MDAwMDAwMDAwMDQyO gABAgMEBQYHCAkKCwwNDg/w0LwU"),
+           "token name must not look like a token: a name is listed and kept "
+           "in the audit trail, and a token is a secret",
+           "a token with a space typed into it: refused");
+    is_str(bbt_input_token_name("deploy (BBDC-MDAwMDAwMDAwMDQyOgABAgMEBQYH)"),
+           "token name must not look like a token: a name is listed and kept "
+           "in the audit trail, and a token is a secret",
+           "a token cut short inside a name: refused");
+    is_str(bbt_input_token_name("ci MDAwMDAwMDAwMDQyOgAB"),
+           "token name must not look like a token: a name is listed and kept "
+           "in the audit trail, and a token is a secret",
+           "ending with a token's id, which a message's next words would "
+           "make a token of: refused");
     memset(name, 'x', BBT_NAME_MAX);
     name[BBT_NAME_MAX] = '\0';
     is_str(bbt_input_token_name(name), NULL, "%d characters accepted",
@@ -357,6 +377,8 @@ static void test_display_names(void)
            "display name must not look like a token: a name is shown and "
            "kept in the audit trail, and a token is a secret",
            "a token refused");
+    is_str(bbt_input_display_name("BBDC-Jenkins"), NULL,
+           "the prefix and a word: a display name");
     is_str(bbt_input_display_name(" Carol Smith "), NULL,
            "white space at its ends accepted: the token name's rule only");
     memset(name, 'x', BBT_NAME_MAX + 1);

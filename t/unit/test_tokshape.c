@@ -22,6 +22,16 @@ static int shaped(const char *s)
     return bbt_token_shaped(s, strlen(s));
 }
 
+static int in_text(const char *s)
+{
+    return bbt_token_in_text(s, strlen(s));
+}
+
+static int in_name(const char *s)
+{
+    return bbt_token_in_name(s, strlen(s));
+}
+
 static void test_pasted(void)
 {
     static const char tok[] = "MDAwMDAwMDAwMDQyOgABAgMEBQYHCAkKCwwNDg/w0LwU";
@@ -31,6 +41,14 @@ static void test_pasted(void)
     ok(shaped(typo), "shaped: a token with a wrong checksum (mistyped)");
     ok(shaped("BBDC-"), "shaped: the prefix alone");
     ok(shaped("BBDC-anything"), "shaped: the prefix and more");
+    ok(!in_text("BBDC-") && !in_text("BBDC-deploy") &&
+           !in_text("BBDC-MDAwMDAwMDAwMDQyOgABAgMEBQ"),
+       "  but in text, no token: the prefix, a word after it, or a token "
+       "cut to 26 characters after it");
+    ok(!in_name("BBDC-deploy") && !in_name("BBDC-Jenkins") &&
+           !in_name("bbdc-svc") && !in_name("BBDC-prod read-only") &&
+           !in_name("deploy (BBDC-1234)") && !in_name("BBDC"),
+       "  nor in a name");
     ok(!shaped("alice"), "not shaped: a user name");
     ok(!shaped("BBD"), "not shaped: less than the prefix");
     ok(!shaped("YWxpY2UtbGFwdG9wLXdpdGgtYS12ZXJ5LWxvbmctbmFtZQ"),
@@ -200,14 +218,119 @@ static void test_mask(void)
            "Key (user_id, name)=(5, " BBT_TOKSHAPE_HIDDEN ") already exists.",
            "a DETAIL's row");
     snprintf(in, sizeof(in), "no such user: %.20s %s", tok + 5, tok + 25);
-    is_str(mask(in, 512, &hidden), BBT_TOKSHAPE_HIDDEN,
-           "a token with a space typed into it: the whole text hidden");
+    is_str(mask(in, 512, &hidden), "no such user: " BBT_TOKSHAPE_HIDDEN,
+           "a token with a space typed into it: both its words hidden");
     snprintf(in, sizeof(in), "user %s x", tok);
     snprintf(want, sizeof(want), "user %s", BBT_TOKSHAPE_HIDDEN);
     want[20] = '\0';
     is_str(mask(in, 21, &hidden), want, "cut to fit its buffer");
-    is_str(mask("BBDC-x", 4, &hidden), "(no", "  however small");
+    is_str(mask(tok, 4, &hidden), "(no", "  however small");
     ok(!bbt_token_mask(NULL, 8), "NULL: nothing hidden");
+    is_str(mask("user 'BBDC-deploy' is disabled: BBDC-", 512, &hidden),
+           "user 'BBDC-deploy' is disabled: BBDC-",
+           "the prefix without a token: kept");
+    ok(!hidden, "  and said so");
+    is_str(mask("user alice already has a token named 'deploy (BBDC-1234)': "
+                "token 000000000042",
+                512, &hidden),
+           "user alice already has a token named 'deploy (BBDC-1234)': "
+           "token 000000000042",
+           "a name with the prefix inside: kept whole");
+}
+
+/* A token with white space typed into it, at every place in it, with or
+ * without its prefix: nothing of it is left but what follows its first
+ * 30 characters (never 16 in a row), and the words around it are kept. */
+static void test_mask_split(void)
+{
+    static const char body[] = "MDAwMDAwMDAwMDQyOgABAgMEBQYHCAkKCwwNDg/w0LwU";
+    static const char *const spaces[] = {" ", "  ", "\t", "\n", " \r\n"};
+    static const char *const prefixes[] = {"", "BBDC-", "bbdc-", "BB DC-"};
+    char in[256], out[512], run[17];
+    size_t cut, k, sp, pre, left = 0, tried = 0, moved = 0;
+    int hidden;
+
+    for (pre = 0; pre < 4; pre++) {
+        for (sp = 0; sp < 5; sp++) {
+            for (cut = 1; cut < BODY; cut++) {
+                snprintf(in, sizeof(in), "no such user: %s%.*s%s%s x",
+                         prefixes[pre], (int)cut, body, spaces[sp], body + cut);
+                snprintf(out, sizeof(out), "%s", mask(in, 256, &hidden));
+                for (k = 0; k + 16 <= BODY; k++) {
+                    memcpy(run, body + k, 16);
+                    run[16] = '\0';
+                    left += strstr(out, run) != NULL;
+                }
+                moved += strncmp(out, "no such user: ", 14) != 0 ||
+                         strcmp(out + strlen(out) - 2, " x") != 0 ||
+                         (pre == 3 && strncmp(out + 14, "BB ", 3) != 0) ||
+                         !hidden;
+                tried++;
+            }
+        }
+    }
+    ok(left == 0,
+       "split anywhere, by any white space: no 16 characters of "
+       "it left (%zu of %zu)",
+       left, tried);
+    ok(moved == 0, "  the words around it kept (%zu of %zu not)", moved, tried);
+    snprintf(
+        in, sizeof(in),
+        "no such user: BBDC-MDAwMDAwMDAwMDQyO gABAgMEBQYHCAkKCwwNDg/w0LwU");
+    is_str(mask(in, 256, &hidden), "no such user: " BBT_TOKSHAPE_HIDDEN,
+           "split after its prefix and 17 characters: both halves hidden");
+    snprintf(in, sizeof(in),
+             "user MDAwM DAwMD AwMDQyOgAB AgMEBQYHCAkKCwwNDg/w0LwU x");
+    is_str(mask(in, 256, &hidden), "user " BBT_TOKSHAPE_HIDDEN " x",
+           "split three times: all of it hidden, once");
+}
+
+/* A name bbt_token_in_name takes is kept whole in every message that
+ * quotes one, and one whose words the mask would hide it does not take. */
+static void test_names(void)
+{
+    static const char *const quoted[][2] = {
+        {"user ", " already has 1 live tokens, the most the token policy "
+                  "allows (revoke one first)"},
+        {"user alice already has a token named '", "': token 000000000042"},
+        {"no such user: ", ""},
+        {"not permitted: ", " is not an active user"},
+        {"Key (user_id, name)=(5, ", ") already exists."},
+    };
+    static const char *const names[] = {
+        "deploy", "BBDC-deploy", "BBDC-Jenkins", "BBDC-prod read-only",
+        "deploy (BBDC-1234)", "Bitbucket BBDC-migration", "BBDC-", "BBDC",
+        /* A token's id in base64 but one character */
+        "MDAwMDAwMDAwMDQ", "ci MDAwMDAwMDAwMDQ", "MDAwMDAwMDAwMDQy-ci"};
+    static const char *const refused[] = {
+        "MDAwMDAwMDAwMDQyOgABAgMEBQYHCAkKCwwNDg/w0LwU",
+        "BBDC-MDAwMDAwMDAwMDQyOgABAgMEBQYHCAkKCwwNDg/w0LwU",
+        "BBDC-MDAwMDAwMDAwMDQyO gABAgMEBQYHCAkKCwwNDg/w0LwU",
+        "deploy (BBDC-MDAwMDAwMDAwMDQyOgABAgMEBQYHCAkK)",
+        "MDAwMDAwMDAwMDQyOgABAgMEBQYHC",
+        /* What " already has ..." would make a token of */
+        "MDAwMDAwMDAwMDQyOgABAg", "MDAwMDAwMDAwMDQy", "x MDAwMDAwMDAwMDQy'",
+        "MDAwMDAwMDAwMDQyOg "};
+    char in[512];
+    size_t i, q, changed = 0;
+    int hidden;
+
+    for (i = 0; i < sizeof(names) / sizeof(*names); i++) {
+        ok(!in_name(names[i]), "a name: '%s'", names[i]);
+        for (q = 0; q < sizeof(quoted) / sizeof(*quoted); q++) {
+            snprintf(in, sizeof(in), "%s%s%s", quoted[q][0], names[i],
+                     quoted[q][1]);
+            changed += strcmp(mask(in, 512, &hidden), in) != 0 || hidden;
+        }
+    }
+    ok(changed == 0, "each kept whole where a message quotes it (%zu not)",
+       changed);
+    for (i = 0; i < sizeof(refused) / sizeof(*refused); i++) {
+        ok(in_name(refused[i]), "not a name: '%.22s...'", refused[i]);
+    }
+    snprintf(in, sizeof(in), "user %s already has 1 live tokens", refused[5]);
+    ok(strcmp(mask(in, 512, &hidden), in) != 0,
+       "  which, quoted, a message would not show");
 }
 
 int main(void)
@@ -216,5 +339,7 @@ int main(void)
     test_edits();
     test_not_tokens();
     test_mask();
+    test_mask_split();
+    test_names();
     return done_testing();
 }
