@@ -214,6 +214,12 @@ const char *bbtoken_repeatable(const char *v);
 int bbtoken_token_like(const char *v);
 /* v, or words saying it is not repeated where it looks like a token. */
 const char *bbtoken_tokenless(const char *v);
+/* Whether v, a user's name, holds a token by the rule of names
+ * (bbt_token_in_name): BBDC-deploy is a user that may be added, and is
+ * named in what is said of it. */
+int bbtoken_user_like(const char *v);
+/* bbtoken_repeatable for a user's name, by the rule of names. */
+const char *bbtoken_user_repeatable(const char *v);
 /* Whatever stdout holds written out: 0, or -1 with *err the reason this
  * write found (an errno), or 0 where an earlier one failed.  A failed
  * write (a full disk, a closed pipe) must not pass for success, nor a

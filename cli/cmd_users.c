@@ -37,19 +37,20 @@ static int bbtoken_user_taken(bbtoken_ctx_t *ctx, const char *name)
         return BBTOKEN_EXIT_FAIL;
     }
     if (PQntuples(res) == 0 || PQgetvalue(res, 0, 1)[0] == 't') {
-        rc = bbtoken_fail("user already exists: %s", bbtoken_repeatable(name));
-    } else if (bbtoken_token_like(name)) {
+        rc = bbtoken_fail("user already exists: %s",
+                          bbtoken_user_repeatable(name));
+    } else if (bbtoken_user_like(name)) {
         /* The slug is the name in lower case: not repeated either. */
         rc = bbtoken_fail("user %s has the slug of the name given (%s) "
                           "already: Bitbucket's clients could not tell the "
                           "two apart",
-                          bbtoken_repeatable(PQgetvalue(res, 0, 0)),
-                          bbtoken_tokenless(name));
+                          bbtoken_user_repeatable(PQgetvalue(res, 0, 0)),
+                          BBT_TOKSHAPE_HIDDEN);
     } else {
-        rc =
-            bbtoken_fail("user %s has the slug %s already: Bitbucket's "
-                         "clients could not tell %s from them",
-                         bbtoken_repeatable(PQgetvalue(res, 0, 0)), slug, name);
+        rc = bbtoken_fail("user %s has the slug %s already: Bitbucket's "
+                          "clients could not tell %s from them",
+                          bbtoken_user_repeatable(PQgetvalue(res, 0, 0)), slug,
+                          name);
     }
     PQclear(res);
     return rc;
@@ -61,7 +62,7 @@ static int bbtoken_user_taken(bbtoken_ctx_t *ctx, const char *name)
 static void bbtoken_email_mailable(const char *user, const char *email)
 {
     /* A name that looks like a token is not repeated. */
-    const char *who = bbtoken_token_like(user) ? "this user" : user;
+    const char *who = bbtoken_user_like(user) ? "this user" : user;
 
     if (email && !bbtoken_mail_addr_ok(email)) {
         bbtoken_warn("warning: %s's e-mail address cannot go into a mail "
@@ -164,7 +165,8 @@ int bbtoken_cmd_user_details(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
         " WHERE " BBTOKEN_NAME_IS,
         6, params, &rows);
     if (rc == 0 && rows == 0) {
-        rc = bbtoken_fail("no such user: %s", bbtoken_repeatable(params[0]));
+        rc = bbtoken_fail("no such user: %s",
+                          bbtoken_user_repeatable(params[0]));
     }
     if (rc == 0) {
         bbtoken_email_mailable(params[0], a->email);
@@ -193,7 +195,8 @@ int bbtoken_cmd_user_show(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
     }
     if (PQntuples(res) != 1) {
         PQclear(res);
-        return bbtoken_fail("no such user: %s", bbtoken_repeatable(params[0]));
+        return bbtoken_fail("no such user: %s",
+                            bbtoken_user_repeatable(params[0]));
     }
     if (a->json) {
         /* Bitbucket's names for what it has; "admin" is ours. */
@@ -234,7 +237,8 @@ int bbtoken_cmd_user_set(bbtoken_ctx_t *ctx, const bbtoken_cmd_t *cmd,
                               " WHERE " BBTOKEN_NAME_IS,
                               2, params, &rows);
     if (rc == 0 && rows == 0) {
-        rc = bbtoken_fail("no such user: %s", bbtoken_repeatable(params[0]));
+        rc = bbtoken_fail("no such user: %s",
+                          bbtoken_user_repeatable(params[0]));
     }
     return rc;
 }

@@ -132,15 +132,31 @@ const char *bbtoken_tokenless(const char *v)
     return bbtoken_token_like(v) ? BBT_TOKSHAPE_HIDDEN : v;
 }
 
-const char *bbtoken_repeatable(const char *v)
+/* bbtoken_repeatable, with token_like the rule of a token. */
+static const char *bbtoken_repeatable_by(const char *v, int token_like)
 {
-    if (bbtoken_token_like(v)) {
-        return bbtoken_tokenless(v);
+    if (token_like) {
+        return BBT_TOKSHAPE_HIDDEN;
     }
     if (v && (strchr(v, '=') || strstr(v, "://"))) {
         return "(not repeated: a connection string without its --db?)";
     }
     return v;
+}
+
+const char *bbtoken_repeatable(const char *v)
+{
+    return bbtoken_repeatable_by(v, bbtoken_token_like(v));
+}
+
+int bbtoken_user_like(const char *v)
+{
+    return v && bbt_token_in_name(v, strlen(v));
+}
+
+const char *bbtoken_user_repeatable(const char *v)
+{
+    return bbtoken_repeatable_by(v, bbtoken_user_like(v));
 }
 
 int bbtoken_fail(const char *fmt, ...)

@@ -342,13 +342,15 @@ int bbt_cred_is_password(const bbt_cred_t *c)
 }
 
 /* The user and the password (or the whole, without a colon) of dlen
- * decoded bytes at buf: shaped like a token? */
+ * decoded bytes at buf: shaped like a token?  The user as a name, as
+ * bbt_cred_is_password judges it: BBDC-deploy's password is no token's. */
 static int bbt_cred_decoded_holds_token(const char *buf, size_t dlen)
 {
     const char *colon = memchr(buf, ':', dlen);
     size_t ulen = colon ? (size_t)(colon - buf) : dlen;
 
-    return bbt_token_shaped(buf, ulen) ||
+    return (colon ? bbt_token_in_name(buf, ulen)
+                  : bbt_token_shaped(buf, ulen)) ||
            (colon && bbt_token_shaped(colon + 1, dlen - ulen - 1));
 }
 

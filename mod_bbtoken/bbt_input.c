@@ -178,6 +178,22 @@ static int bbt_is_white_space(long cp)
            cp == 0x3000;
 }
 
+size_t bbt_input_white_space(const char *s, size_t len)
+{
+    /* Copied to a string: bbt_utf8_next reads up to a NUL, and these bytes
+     * need not end with one. */
+    unsigned char b[5] = {0};
+    size_t n = 0;
+    long cp;
+
+    if (!s || !len) {
+        return 0;
+    }
+    memcpy(b, s, len < 4 ? len : 4);
+    cp = bbt_utf8_next(b, &n);
+    return cp >= 0 && bbt_is_white_space(cp) ? n : 0;
+}
+
 /* What a label (a token name, a display name) may not be, in the words of
  * its kind; edge NULL where white space may begin or end it. */
 typedef struct {

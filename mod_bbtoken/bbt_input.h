@@ -151,6 +151,11 @@ static inline int bbt_is_control(long cp)
  * says the same. */
 int bbt_is_invisible(long cp);
 
+/* How many bytes, from the first of the len at s, are one character of
+ * Unicode's White_Space in UTF-8 (U+0020, U+00A0, U+3000, ... : 1 to 3),
+ * or 0: the rule of white space at a name's ends. */
+size_t bbt_input_white_space(const char *s, size_t len);
+
 /* The NUL-terminated s as it may be shown on a terminal or in a page:
  * each control character, invisible formatting character and byte that
  * is not UTF-8 becomes "?".  For text that no rule held when it was

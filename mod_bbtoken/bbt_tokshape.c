@@ -13,11 +13,12 @@
  * A token holds no white space, so white space typed into one is read
  * past: the text is read as if it had none.  Then the characters of two
  * words may be read as one token's, which is how a token split by a space,
- * a tab or a line break is still found.
+ * a tab, a line break or a no-break space is still found.
  */
 #include <string.h>
 
 #include "bbt_tokshape.h"
+#include "bbt_input.h"
 #include "bbt_token.h"
 
 /* The characters of a token's body that its id decides. */
@@ -54,17 +55,33 @@ static int bbt_tokshape_fits(unsigned char c, size_t j)
     }
 }
 
-static int bbt_tokshape_space(char c)
+/* How many of the n bytes at s from byte i are a character of white
+ * space (Unicode's, as a name's ends are held to), or 0. */
+static size_t bbt_tokshape_space(const char *s, size_t n, size_t i)
 {
-    return c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' ||
-           c == '\r';
+    return i < n ? bbt_input_white_space(s + i, n - i) : 0;
+}
+
+/* Whether the bytes at s before byte i end with a character of white
+ * space: a character of it is 1 to 3 bytes. */
+static int bbt_tokshape_space_before(const char *s, size_t i)
+{
+    size_t k;
+
+    for (k = 1; k <= 3 && k <= i; k++) {
+        if (bbt_input_white_space(s + i - k, k) == k)
+            return 1;
+    }
+    return 0;
 }
 
 /* The first byte at or after i of the n at s that is not white space. */
 static size_t bbt_tokshape_skip(const char *s, size_t n, size_t i)
 {
-    while (i < n && bbt_tokshape_space(s[i]))
-        i++;
+    size_t w;
+
+    while ((w = bbt_tokshape_space(s, n, i)) > 0)
+        i += w;
     return i;
 }
 
@@ -144,7 +161,8 @@ static int bbt_tokshape_in(const char *s, size_t len, int open)
         return 0;
     }
     for (i = 0; i < len; i++) {
-        if (!bbt_tokshape_space(s[i]) && bbt_tokshape_at(s, len, i, open, &sp))
+        if (!bbt_tokshape_space(s, len, i) &&
+            bbt_tokshape_at(s, len, i, open, &sp))
             return 1;
     }
     return 0;
@@ -185,7 +203,7 @@ static size_t bbt_tokshape_word_from(const char *s, size_t p)
 {
     size_t w = p;
 
-    while (w > 0 && !bbt_tokshape_space(s[w - 1]))
+    while (w > 0 && !bbt_tokshape_space_before(s, w))
         w--;
     while (w < p && strchr("'\"(", s[w]))
         w++;
@@ -196,17 +214,34 @@ static size_t bbt_tokshape_word_to(const char *s, size_t n, size_t e)
 {
     size_t w = e;
 
-    while (w < n && !bbt_tokshape_space(s[w]))
+    while (w < n && !bbt_tokshape_space(s, n, w))
         w++;
     while (w > e && strchr("'\"),.:;", s[w - 1]))
         w--;
     return w;
 }
 
+/* After byte e of the n at s, where a token's first BBT_TOKSHAPE_LEN
+ * characters were read: after the rest of its characters, as many as
+ * follow of the BBT_TOKEN_B64_LEN (white space read past), which hold the
+ * rest of its secret whatever word they are in. */
+static size_t bbt_tokshape_tail(const char *s, size_t n, size_t e)
+{
+    size_t i = e, j;
+
+    for (j = BBT_TOKSHAPE_LEN; j < BBT_TOKEN_B64_LEN; j++, i++) {
+        i = bbt_tokshape_skip(s, n, i);
+        if (i >= n || bbt_b64_digit((unsigned char)s[i]) < 0)
+            break;
+        e = i + 1;
+    }
+    return e;
+}
+
 /* The first stretch of the n bytes at s to hide that starts at or after
  * byte i: [*from, *to), the words (without their quotes) holding the
- * characters of a token found there, and of every other found before its
- * end.  0 if there is none. */
+ * characters of a token found there, to its full length, and of every
+ * other found before its end.  0 if there is none. */
 static int bbt_tokshape_stretch(const char *s, size_t n, size_t i, size_t *from,
                                 size_t *to)
 {
@@ -215,10 +250,10 @@ static int bbt_tokshape_stretch(const char *s, size_t n, size_t i, size_t *from,
     int found = 0;
 
     for (; i < n && (!found || i < *to); i++) {
-        if (bbt_tokshape_space(s[i]) || !bbt_tokshape_at(s, n, i, 0, &sp))
+        if (bbt_tokshape_space(s, n, i) || !bbt_tokshape_at(s, n, i, 0, &sp))
             continue;
         f = bbt_tokshape_word_from(s, sp.first);
-        t = bbt_tokshape_word_to(s, n, sp.end);
+        t = bbt_tokshape_word_to(s, n, bbt_tokshape_tail(s, n, sp.end));
         if (!found) {
             *from = f < start ? start : f;
             *to = t;

@@ -29,7 +29,8 @@
 #define BBT_TOKSHAPE_OPEN_LEN 16
 
 /* 1 if len bytes at s hold a token, right or wrong: somewhere in them,
- * their white space (spaces, tabs, line breaks) read past, what a token's
+ * their white space (Unicode's White_Space in UTF-8: spaces, tabs,
+ * line breaks, U+00A0, U+3000, ...) read past, what a token's
  * first BBT_TOKSHAPE_LEN characters are, read with at most one character
  * mistyped (any byte in its place), left out or added, whatever surrounds
  * them: a whole token, its checksum right or wrong, one cut short to 29
@@ -66,7 +67,9 @@ int bbt_token_shaped(const char *s, size_t len);
 /* Hide, in the NUL-terminated text in buf (size bytes), every token in it
  * (bbt_token_in_text): text a program wrote from values it was given,
  * which may be one (a database's error message quotes a user's name, a
- * token's name).  The words that hold a token's characters, one word or
+ * token's name).  The words that hold a token's characters, to its full
+ * BBT_TOKEN_B64_LEN after the prefix (what follows its first
+ * BBT_TOKSHAPE_LEN in base64 characters, white space read past), one word or
  * several where white space was typed into it, become BBT_TOKSHAPE_HIDDEN,
  * quotes and punctuation around them and the other words kept; where what
  * is kept would still read as a token, all of it does.  What no longer

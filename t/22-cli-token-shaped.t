@@ -105,8 +105,12 @@ subtest 'where a command word or an option belongs: not repeated' => sub {
 subtest 'a token where a name belongs: refused, not repeated, nothing stored' => sub {
     my (undef, $kept) = $env->token_create('alice', name => 'kept');
     my $LABEL_NOT = qr/^bbtoken: token name must not look like a token: a name is listed and kept in the audit trail, and a token is a secret$/;
-    for my $n ($tok, $body, $slashed, $typo, substr($tok, 0, 40), "ci $tok") {
-        my $shown = $n eq "ci $tok" ? 'ci TOKEN' : 'TOKEN';
+    # White space typed into it is Unicode's: a no-break space (U+00A0) or an
+    # ideographic one (U+3000), in UTF-8, is read past as a space is.
+    (my $nbsp = $tok) =~ s/^(.{25})/$1\xc2\xa0/;
+    (my $ideo = $tok) =~ s/^(.{40})/$1\xe3\x80\x80/;
+    for my $n ($tok, $body, $slashed, $typo, substr($tok, 0, 40), "ci $tok", $nbsp, $ideo) {
+        my $shown = $n eq "ci $tok" ? 'ci TOKEN' : $n eq $nbsp ? 'TOK\xa0EN' : $n eq $ideo ? 'TOK\x{3000}EN' : 'TOKEN';
         refused("create --name $shown", ['create', 'alice', '--name', $n], 1, $LABEL_NOT);
         refused("update --name $shown", ['update', $kept, '--name', $n], 1, $LABEL_NOT);
         refused("create --project --name $shown", ['create', '--project', 'PROJ', '--name', $n], 1, $LABEL_NOT);
@@ -119,7 +123,8 @@ subtest 'a token where a name belongs: refused, not repeated, nothing stored' =>
     my $text = join '', map { scalar $env->cli_ok(@$_) }
         ['list', 'alice'], ['list', '--all', '--json'], ['audit', 'alice'], ['audit', '--token', $kept],
         ['user', 'show', 'alice'];
-    ok(!holds_token($text, $tok, $slashed, $typo), 'nothing of it in list, audit or user show');
+    ok(!holds_token($text, $tok, $slashed, $typo) && index($text, substr($tok, 25)) < 0,
+       'nothing of it in list, audit or user show');
     $env->cli_is('revoke the token kept', ['revoke', $kept], 0);
 };
 
@@ -181,6 +186,10 @@ subtest 'the prefix without a token: a name, said whole' => sub {
         $env->cli_ok('revoke', $made);
     }
     $env->cli_is('user add BBDC-svc', ['user', 'add', 'BBDC-svc'], 0);
+    $env->cli_is('user add BBDC-svc again: named', ['user', 'add', 'BBDC-svc'], 1,
+                 stderr => qr/^bbtoken: user already exists: BBDC-svc$/);
+    $env->cli_is('user disable BBDC-nosuch: named', ['user', 'disable', 'BBDC-nosuch'], 1,
+                 stderr => qr/^bbtoken: no such user: BBDC-nosuch$/);
     $env->cli_is('user add bbdc-svc: the same user', ['user', 'add', 'bbdc-svc'], 1,
                  stderr => qr/^bbtoken: user already exists: bbdc-svc$/);
     $env->cli_is('user set --display-name BBDC-Jenkins', ['user', 'set', 'BBDC-svc', '--display-name', 'BBDC-Jenkins'], 0);

@@ -40,6 +40,13 @@ my $pw = 'Basic ' . b64('carol:carol-Pa55-word');
 my $r = $env->get('/pa/page', { 'Proxy-Authorization' => $pw });
 is_status($r, 200, 'control: a CGI outside the module\'s sections');
 like($r->{content}, qr/^HTTP_PROXY_AUTHORIZATION=\Q$pw\E$/m, '  is handed a password in Proxy-Authorization');
+# A user may be named with the prefix: its password is a password.
+for my $u ('BBDC-deploy', 'bbdc-deploy') {
+    my $h = 'Basic ' . b64("$u:carol-Pa55-word");
+    $r = $env->get('/pa/page', { 'Proxy-Authorization' => $h });
+    like($r->{content}, qr/^HTTP_PROXY_AUTHORIZATION=\Q$h\E$/m, "  and ${u}'s password")
+        or diag $r->{content};
+}
 
 for my $c (['a token as the Basic password', 'Basic ' . b64("alice:$tok")],
            ['a Bearer token', "Bearer $tok"],

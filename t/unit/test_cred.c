@@ -461,6 +461,30 @@ static void test_carries_token(void)
     kinds(basic("BBDC-deploy:hunter2"), "a user name with the prefix", 0, 0, 1);
     kinds(basic("alice:BBDC-x"), "  but a password with it is none", 0, 0, 0);
     kinds(basic("alice-laptop:hunter2"), "an ordinary user name", 0, 0, 1);
+    /* White space typed into a token is read past, as names' is: a no-break
+     * space (U+00A0), a thin space (U+2009), a narrow no-break space
+     * (U+202F) or an ideographic space (U+3000), anywhere in it. */
+    {
+        static const char *const sp[] = {"\xc2\xa0", "\xe2\x80\x89",
+                                         "\xe2\x80\xaf", "\xe3\x80\x80"};
+        static const size_t cuts[] = {3, 7, 12, 20, 25, 30, 40};
+        char user[128];
+        size_t i, k, given = 0;
+        bbt_cred_t c;
+
+        for (i = 0; i < 4; i++) {
+            for (k = 0; k < sizeof(cuts) / sizeof(*cuts); k++) {
+                snprintf(user, sizeof(user), "%.*s%s%s:hunter2", (int)cuts[k],
+                         TOKEN, sp[i], TOKEN + cuts[k]);
+                given += parse(basic(user), &c) != BBT_CRED_BASIC ||
+                         bbt_cred_is_password(&c);
+            }
+        }
+        ok(given == 0,
+           "a token with a non-ASCII space in it as the Basic user name: "
+           "shown to no provider (%zu of 28 were)",
+           given);
+    }
     is_int(bbt_cred_carries_token(NULL), 0, "NULL carries no token");
     is_int(bbt_cred_is_password(NULL), 0, "NULL is no password");
 }
@@ -529,6 +553,11 @@ static void test_holds_token(void)
     holds(basic(TOKEN ":hunter2"), 1, "  in the user name");
     holds(basic(TOKEN ":"), 1, "  in the user name, with no password");
     holds(basic(TOKEN), 1, "  with no colon (malformed)");
+    /* The user is judged as names are, as bbt_cred_is_password does. */
+    holds(basic("BBDC-deploy:hunter2"), 0,
+          "a user named with the prefix, and a password");
+    holds(basic("bbdc-deploy:hunter2"), 0, "  in lower case");
+    holds(basic("BBDC-" TOKEN_BARE ":hunter2"), 1, "  but a token as the user");
     /* What httpd's own decoder (apr_base64_decode) and a CGI's library
      * read all the same, the module's strict one does not. */
     holds(spelled("alice:" TOKEN, NO_PAD), 1, "  base64 without its padding");

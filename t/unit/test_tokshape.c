@@ -244,14 +244,16 @@ static void test_mask(void)
 static void test_mask_split(void)
 {
     static const char body[] = "MDAwMDAwMDAwMDQyOgABAgMEBQYHCAkKCwwNDg/w0LwU";
-    static const char *const spaces[] = {" ", "  ", "\t", "\n", " \r\n"};
+    static const char *const spaces[] = {
+        " ",        "  ",           "\t",           "\n",          " \r\n",
+        "\xc2\xa0", "\xe2\x80\x89", "\xe2\x80\xaf", "\xe3\x80\x80"};
     static const char *const prefixes[] = {"", "BBDC-", "bbdc-", "BB DC-"};
     char in[256], out[512], run[17];
-    size_t cut, k, sp, pre, left = 0, tried = 0, moved = 0;
+    size_t cut, k, sp, pre, left = 0, tried = 0, moved = 0, kept = 0;
     int hidden;
 
     for (pre = 0; pre < 4; pre++) {
-        for (sp = 0; sp < 5; sp++) {
+        for (sp = 0; sp < sizeof(spaces) / sizeof(*spaces); sp++) {
             for (cut = 1; cut < BODY; cut++) {
                 snprintf(in, sizeof(in), "no such user: %s%.*s%s%s x",
                          prefixes[pre], (int)cut, body, spaces[sp], body + cut);
@@ -265,6 +267,9 @@ static void test_mask_split(void)
                          strcmp(out + strlen(out) - 2, " x") != 0 ||
                          (pre == 3 && strncmp(out + 14, "BB ", 3) != 0) ||
                          !hidden;
+                /* Not a character of it left, however late the split. */
+                kept += pre != 3 &&
+                        strcmp(out, "no such user: " BBT_TOKSHAPE_HIDDEN " x");
                 tried++;
             }
         }
@@ -274,6 +279,7 @@ static void test_mask_split(void)
        "it left (%zu of %zu)",
        left, tried);
     ok(moved == 0, "  the words around it kept (%zu of %zu not)", moved, tried);
+    ok(kept == 0, "  and nothing of it kept (%zu of %zu)", kept, tried);
     snprintf(
         in, sizeof(in),
         "no such user: BBDC-MDAwMDAwMDAwMDQyO gABAgMEBQYHCAkKCwwNDg/w0LwU");
@@ -283,6 +289,37 @@ static void test_mask_split(void)
              "user MDAwM DAwMD AwMDQyOgAB AgMEBQYHCAkKCwwNDg/w0LwU x");
     is_str(mask(in, 256, &hidden), "user " BBT_TOKSHAPE_HIDDEN " x",
            "split three times: all of it hidden, once");
+}
+
+/* A token with a character of Unicode's White_Space that is not ASCII
+ * typed into it, at any place: no name, and found in text. */
+static void test_unicode_space(void)
+{
+    static const char body[] = "MDAwMDAwMDAwMDQyOgABAgMEBQYHCAkKCwwNDg/w0LwU";
+    static const char *const spaces[] = {"\xc2\xa0", "\xe2\x80\x89",
+                                         "\xe2\x80\xaf", "\xe3\x80\x80",
+                                         "\xc2\xa0\xe3\x80\x80 "};
+    static const char *const prefixes[] = {"", "BBDC-", "deploy "};
+    char in[256];
+    size_t cut, sp, pre, missed = 0, tried = 0;
+
+    for (pre = 0; pre < 3; pre++) {
+        for (sp = 0; sp < sizeof(spaces) / sizeof(*spaces); sp++) {
+            for (cut = 1; cut < BODY; cut++) {
+                snprintf(in, sizeof(in), "%s%.*s%s%s", prefixes[pre], (int)cut,
+                         body, spaces[sp], body + cut);
+                missed += !in_name(in) || !in_text(in);
+                tried++;
+            }
+        }
+    }
+    ok(missed == 0,
+       "split by U+00A0, U+2009, U+202F, U+3000: found (%zu of "
+       "%zu not)",
+       missed, tried);
+    ok(!in_name("deploy\xc2\xa0key") && !in_name("\xe3\x80\x80"
+                                                 "BBDC-deploy"),
+       "names with such spaces are names");
 }
 
 /* A name bbt_token_in_name takes is kept whole in every message that
@@ -341,5 +378,6 @@ int main(void)
     test_mask();
     test_mask_split();
     test_names();
+    test_unicode_space();
     return done_testing();
 }
