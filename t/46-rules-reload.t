@@ -17,7 +17,8 @@ my $dir = tempdir(CLEANUP => 1, DIR => $ENV{BBT_TMPDIR} || '/tmp');
 my $src = "$FindBin::Bin/../mod_bbtoken";
 my ($rc, $out, $err) = run_cmd(
     cmd => ['cc', '-shared', '-fPIC', '-pthread', '-O2', "-I$src", '-o', "$dir/librules.so",
-            map({ "$src/$_.c" } qw(bbt_rules bbt_rules_opts bbt_namedrepo bbt_kind bbt_bodyproj bbt_tls bbt_body bbt_jshape bbt_input bbt_perm)), '-lpcre2-8', '-ljansson'],
+            map({ "$src/$_.c" } qw(bbt_rules bbt_rules_opts bbt_namedrepo bbt_kind bbt_bodyproj bbt_tls bbt_body bbt_jshape bbt_input bbt_tokshape bbt_token bbt_perm)),
+            '-lpcre2-8', '-ljansson', '-lcrypto'],
     tmp => $dir);
 is($rc, 0, 'the route language builds as a shared object') or BAIL_OUT("cc: $out$err");
 ($rc, $out, $err) = run_cmd(cmd => ['cc', '-O2', '-o', "$dir/reload", "$FindBin::Bin/dso/reload.c", '-ldl'],
