@@ -7,8 +7,9 @@
 # tables: from then on the lookup refuses the token, and an entry made
 # from the old row must not go on letting it in.  `bbtoken db check` then
 # finds nothing to repair, so its --repair, which notifies, never runs.
-# Each lookup row's change that decides access notifies (the lookup's own
-# triggers, migration 38), and the cache hears it.
+# Each lookup row's change that decides access (a revocation, a grant, an
+# allow-list) notifies (the lookup's own triggers, migration 38), and the
+# cache hears it.
 use strict;
 use warnings;
 use FindBin;
@@ -67,6 +68,21 @@ healed_refused("a grant removed unwritten, then the token's new address group", 
                sub { $env->cli_ok('ungrant', 'bob', 'PROJ') },
                sub { $env->psql("SELECT bbtoken_note_net('$i2', '192.0.2.0/24', '192.0.2.7')") },
                403);
+
+# The allow-list decides access as the grants do: the lookup row's own
+# trigger lists it among the columns whose change notifies, or a token
+# fenced while the row was stale would go on being let in, by the cached
+# entry, from outside its new list (127.0.0.1 here).
+my ($t3, $i3) = $env->token_create('alice', name => 'fenced later');
+healed_refused('an allow-list set unwritten, then a last use', $t3, $i3,
+               'bbtoken_tokens', 'bbtoken_tokens_lookup_upd',
+               sub { $env->cli_ok('update', $i3, '--allow-from', '10.0.0.0/8') },
+               sub {
+                   $env->psql("UPDATE bbtoken_tokens SET last_authenticated = now() WHERE id = '$i3'");
+                   is($env->psql("SELECT allowed_nets FROM bbtoken_lookup WHERE id = '$i3'"), '10.0.0.0/8',
+                      'the lookup row has the new list');
+               },
+               401);
 
 is(scalar($env->crash_lines), 0, 'no httpd child crashed') or diag join "\n", $env->crash_lines;
 done_testing;
