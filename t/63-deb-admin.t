@@ -22,46 +22,14 @@ use warnings;
 use FindBin;
 use lib "$FindBin::Bin/lib";
 use Test::More;
-use File::Temp qw(tempdir);
 use BBT::Util qw(slurp spew);
-use BBT::SysState qw(installed a2query tree_deb deb_missing run_out);
+use BBT::SysState qw(installed a2query);
 use BBT::DebOlder qw(deb_020);
+use BBT::DebHarness qw($PKG run ok_run);
 
-my $PKG = 'libapache2-mod-bbtoken';
-
-my ($sys, $cleaned);
-sub cleanup {
-    return if $cleaned++ || !$sys;
-    local $?;
-    $sys->restore;
-}
-END { cleanup() }
-
-if (my $why = deb_missing($PKG, qw(dpkg-buildpackage dh_apache2 apt-get a2enmod))) {
-    plan skip_all => $why;
-}
-
-my $root = "$FindBin::Bin/..";
-chdir $root or die "$root: $!";
-my $tmp = tempdir('bbt-debadm-XXXXXX', DIR => $ENV{BBT_TMPDIR} || '/tmp', CLEANUP => !$ENV{BBT_KEEP});
-chmod 0755, $tmp;
-
-sub run { return run_out(@_) }
-
-sub ok_run {
-    my ($cmd) = @_;
-    my ($rc, $out) = run($cmd, DEBIAN_FRONTEND => 'noninteractive');
-    is($rc, 0, $cmd) or diag $out;
-    return $out;
-}
-
-$sys = BBT::SysState->new($tmp, $PKG);
-$sys->hold;
-my %mods_before = map { m{/([^/]+)\.load$} ? ($1 => 1) : () } glob '/etc/apache2/mods-enabled/*.load';
-
-my ($deb, $rc, $out) = tree_deb($PKG);
-is($rc, 0, 'the .deb of this tree') or diag substr($out, -3000);
-ok(-f $deb, $deb) or BAIL_OUT('no package');
+my $h = BBT::DebHarness->new('debadm');
+my $tmp = $h->tmp;
+my ($deb) = $h->tree_deb;
 
 my $made = "/var/lib/$PKG";
 my $warn = "$PKG: warning:";
@@ -273,12 +241,7 @@ ok_run("dpkg --purge $PKG");
 ok(!-e $made, "$made gone");
 # mod_dbd and the others a2enmod enabled, and socache_shmcb where the
 # admin had it: the admin's to undo.
-for my $m (map { m{/([^/]+)\.load$} ? $1 : () } glob '/etc/apache2/mods-enabled/*.load') {
-    ok_run("a2dismod -q $m") unless $mods_before{$m};
-}
-for my $m (sort keys %mods_before) {
-    ok_run("a2enmod -q $m") unless -e "/etc/apache2/mods-enabled/$m.load";
-}
-is_deeply([$sys->changed('/etc/apache2')], [], '/etc/apache2 is as it was');
+$h->mods_back('again');
+$h->as_before;
 
 done_testing;

@@ -14,48 +14,17 @@ use warnings;
 use FindBin;
 use lib "$FindBin::Bin/lib";
 use Test::More;
-use File::Temp qw(tempdir);
 use BBT::Env;
 use BBT::Util qw(slurp);
-use BBT::SysState qw(installed tree_deb deb_missing run_out);
+use BBT::SysState qw(installed);
 use BBT::DbSetup qw(run_setup);
 use BBT::Migrations qw(latest_version db_at);
 use BBT::DebOlder qw(deb_020 deb_migrations_upto);
+use BBT::DebHarness qw($PKG run ok_run);
 
-my $PKG = 'libapache2-mod-bbtoken';
-
-my ($sys, $cleaned);
-sub cleanup {
-    return if $cleaned++ || !$sys;
-    local $?;
-    $sys->restore;
-}
-END { cleanup() }
-
-if (my $why = deb_missing($PKG, qw(dpkg-buildpackage dh_apache2 apt-get a2enmod psql runuser))) {
-    plan skip_all => $why;
-}
-
-my $root = "$FindBin::Bin/..";
-chdir $root or die "$root: $!";
-my $tmp = tempdir('bbt-debnot-XXXXXX', DIR => $ENV{BBT_TMPDIR} || '/tmp', CLEANUP => !$ENV{BBT_KEEP});
-chmod 0755, $tmp;
-
-sub run { return run_out(@_) }
-
-sub ok_run {
-    my ($cmd) = @_;
-    my ($rc, $out) = run($cmd, DEBIAN_FRONTEND => 'noninteractive');
-    is($rc, 0, $cmd) or diag $out;
-    return $out;
-}
-
-$sys = BBT::SysState->new($tmp, $PKG);
-$sys->hold;
-
-my ($deb, $rc, $out) = tree_deb($PKG);
-is($rc, 0, 'the .deb of this tree') or diag substr($out, -3000);
-ok(-f $deb, $deb) or BAIL_OUT('no package');
+my $h = BBT::DebHarness->new('debnot', qw(psql runuser));
+my $tmp = $h->tmp;
+my ($deb) = $h->tree_deb;
 
 my $latest = latest_version();
 my $notice = "$PKG: notice: the module and bbtoken now expect database schema version $latest";
@@ -128,6 +97,6 @@ subtest 'after a 0.3.0 that expected 60: the same, its API\'s role there already
 };
 
 ok(!installed($PKG), "$PKG purged");
-is_deeply([$sys->changed('/etc/apache2')], [], '/etc/apache2 is as it was');
+$h->as_before;
 
 done_testing;

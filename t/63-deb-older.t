@@ -31,47 +31,15 @@ use warnings;
 use FindBin;
 use lib "$FindBin::Bin/lib";
 use Test::More;
-use File::Temp qw(tempdir);
 use BBT::Util qw(slurp);
-use BBT::SysState qw(installed a2query tree_deb deb_missing run_out);
+use BBT::SysState qw(installed a2query);
 use BBT::Migrations qw(latest_version);
 use BBT::DebOlder qw(older_deb deb_020 deb_migrations_upto);
+use BBT::DebHarness qw($PKG run ok_run);
 
-my $PKG = 'libapache2-mod-bbtoken';
-
-my ($sys, $cleaned);
-sub cleanup {
-    return if $cleaned++ || !$sys;
-    local $?;
-    $sys->restore;
-}
-END { cleanup() }
-
-if (my $why = deb_missing($PKG, qw(dpkg-buildpackage dh_apache2 apt-get a2enmod))) {
-    plan skip_all => $why;
-}
-
-my $root = "$FindBin::Bin/..";
-chdir $root or die "$root: $!";
-my $tmp = tempdir('bbt-debold-XXXXXX', DIR => $ENV{BBT_TMPDIR} || '/tmp', CLEANUP => !$ENV{BBT_KEEP});
-chmod 0755, $tmp;
-
-sub run { return run_out(@_) }
-
-sub ok_run {
-    my ($cmd) = @_;
-    my ($rc, $out) = run($cmd, DEBIAN_FRONTEND => 'noninteractive');
-    is($rc, 0, $cmd) or diag $out;
-    return $out;
-}
-
-$sys = BBT::SysState->new($tmp, $PKG);
-$sys->hold;
-my %mods_before = map { m{/([^/]+)\.load$} ? ($1 => 1) : () } glob '/etc/apache2/mods-enabled/*.load';
-
-my ($deb, $rc, $out) = tree_deb($PKG);
-is($rc, 0, 'the .deb of this tree') or diag substr($out, -3000);
-ok(-f $deb, $deb) or BAIL_OUT('no package');
+my $h = BBT::DebHarness->new('debold');
+my $tmp = $h->tmp;
+my ($deb) = $h->tree_deb;
 
 my $made = "/var/lib/$PKG";
 my $latest = latest_version();
@@ -106,8 +74,8 @@ subtest 'the install after 0.2.0\'s removal enables again what it disabled' => s
     like($out, qr/^\Q$PKG\E: left disabled by a maintainer script: bbtoken-rest \(bbtoken-rest and bbtoken-page now go inside the access-tokens API's own <VirtualHost>/m,
          '  said') or diag $out;
     is(a2query('-c', 'bbtoken-metrics'), 32, 'bbtoken-metrics, disabled by the admin, is not');
-    ($rc, $out) = run('apache2ctl configtest');
-    is($rc, 0, 'apache2ctl configtest') or diag $out;
+    my ($rc, $ct) = run('apache2ctl configtest');
+    is($rc, 0, 'apache2ctl configtest') or diag $ct;
     ok_run("dpkg --purge $PKG");
 };
 
@@ -260,9 +228,7 @@ subtest 'an upgrade enables nothing; nor does the install after this package\'s 
 ok_run("dpkg --purge $PKG");
 ok(!-e $made, "$made gone");
 # mod_dbd and the others a2enmod enabled: the admin's to undo.
-for my $m (map { m{/([^/]+)\.load$} ? $1 : () } glob '/etc/apache2/mods-enabled/*.load') {
-    ok_run("a2dismod -q $m") unless $mods_before{$m};
-}
-is_deeply([$sys->changed('/etc/apache2')], [], '/etc/apache2 is as it was');
+$h->mods_back;
+$h->as_before;
 
 done_testing;

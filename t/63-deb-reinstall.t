@@ -15,47 +15,15 @@ use warnings;
 use FindBin;
 use lib "$FindBin::Bin/lib";
 use Test::More;
-use File::Temp qw(tempdir);
 use BBT::Util qw(slurp);
-use BBT::SysState qw(installed a2query tree_deb deb_missing run_out);
+use BBT::SysState qw(installed a2query);
+use BBT::DebHarness qw($PKG run ok_run);
 
-my $PKG = 'libapache2-mod-bbtoken';
-
-my ($sys, $cleaned);
-sub cleanup {
-    return if $cleaned++ || !$sys;
-    local $?;
-    $sys->restore;
-}
-END { cleanup() }
-
-if (my $why = deb_missing($PKG, qw(dpkg-buildpackage dh_apache2 apt-get a2enmod))) {
-    plan skip_all => $why;
-}
-
-my $root = "$FindBin::Bin/..";
-chdir $root or die "$root: $!";
-my $tmp = tempdir('bbt-debre-XXXXXX', DIR => $ENV{BBT_TMPDIR} || '/tmp', CLEANUP => !$ENV{BBT_KEEP});
-chmod 0755, $tmp;
-
-sub run { return run_out(@_) }
+my $h = BBT::DebHarness->new('debre');
+my ($deb, $rc, $out) = $h->tree_deb;
+note $out if $rc == 0 && length $out < 200;
 
 sub dpkg_i { my ($deb) = @_; return run("dpkg -i $deb", DEBIAN_FRONTEND => 'noninteractive') }
-
-sub ok_run {
-    my ($cmd) = @_;
-    my ($rc, $out) = run($cmd);
-    is($rc, 0, $cmd) or diag $out;
-}
-
-$sys = BBT::SysState->new($tmp, $PKG);
-$sys->hold;
-my %mods_before = map { m{/([^/]+)\.load$} ? ($1 => 1) : () } glob '/etc/apache2/mods-enabled/*.load';
-
-my ($deb, $rc, $out) = tree_deb($PKG);
-is($rc, 0, 'the .deb of this tree') or diag substr($out, -3000);
-ok(-f $deb, $deb) or BAIL_OUT('no package');
-note $out if $rc == 0 && length $out < 200;
 
 ($rc, $out) = run("apt-get install -y --no-install-recommends ./$deb", DEBIAN_FRONTEND => 'noninteractive');
 is($rc, 0, 'apt-get install ./the.deb') or diag $out;
@@ -119,9 +87,7 @@ subtest 'a snippet whose module went since: disabled again, alone, enabled by th
 is($rc, 0, 'dpkg --purge') or diag $out;
 ok(!-e $made, "$made gone");
 # mod_dbd and the others a2enmod enabled: the admin's to undo.
-for my $m (map { m{/([^/]+)\.load$} ? $1 : () } glob '/etc/apache2/mods-enabled/*.load') {
-    ok_run("a2dismod -q $m") unless $mods_before{$m};
-}
-is_deeply([$sys->changed('/etc/apache2')], [], '/etc/apache2 is as it was');
+$h->mods_back;
+$h->as_before;
 
 done_testing;

@@ -22,52 +22,31 @@ use lib "$FindBin::Bin/lib";
 use Test::More;
 use File::Find;
 use File::Copy qw(move);
-use File::Temp qw(tempdir);
 use MIME::Base64 qw(encode_base64);
 use POSIX ();
 use BBT::Env;
 use BBT::Util qw(slurp spew);
 use BBT::SysApache;
-use BBT::SysState qw(installed dpkg_excludes deb_files a2query deb_missing run_out);
+use BBT::SysState qw(installed dpkg_excludes deb_files a2query);
 use BBT::DbSetup qw(setup_lines run_setup);
 use BBT::Migrations qw(latest_version);
 use Digest::SHA ();
+use BBT::DebHarness qw($PKG run);
 
-my $PKG = 'libapache2-mod-bbtoken';
+my $h = BBT::DebHarness->new('deb', 'lintian');
+my $tmp = $h->tmp;
 
-my ($sys, $lintian, $cleaned);
-
-# Whatever happens, what the test started is stopped, then the package
-# purged and the system's state put back.  plan skip_all exits through END
-# too, before there is anything to stop or put back.
-sub cleanup {
-    return if $cleaned++ || !$sys;
-    local $?;
+# What the test starts that uses the package, the system's apache2 on a
+# copy of /etc/apache2 and lintian (which runs while the package is
+# installed), is stopped at the exit before the package is purged.
+my $lintian;
+$h->at_end(sub {
     BBT::SysApache->stop_all;
     if ($lintian) {
         kill 'TERM', $lintian;
         waitpid $lintian, 0;
     }
-    $sys->restore;
-}
-END { cleanup() }
-
-if (my $why = deb_missing($PKG, qw(dpkg-buildpackage dh_apache2 lintian apt-get a2enmod))) {
-    plan skip_all => $why;
-}
-
-my $root = "$FindBin::Bin/..";
-chdir $root or die "$root: $!";
-my $tmp = tempdir('bbt-deb-XXXXXX', DIR => $ENV{BBT_TMPDIR} || '/tmp', CLEANUP => !$ENV{BBT_KEEP});
-chmod 0755, $tmp;
-
-sub run { return run_out(@_) }
-
-# Another run of this test, or t/62 copying /etc/apache2, waits for us;
-# policy-rc.d and man-db's trigger: see BBT::SysState.
-$sys = BBT::SysState->new($tmp, $PKG);
-$sys->hold;
-my %mods_before = map { m{/([^/]+)\.load$} ? ($1 => 1) : () } glob '/etc/apache2/mods-enabled/*.load';
+});
 
 # ---------------------------------------------------------------------------
 
@@ -657,8 +636,7 @@ ok(!-e $_ && !-l $_, "purge removed $_, which the postinst made")
 ok(!-e "/var/lib/$PKG", "and /var/lib/$PKG, its record of them");
 # The administrator's own a2enmod turned on mod_dbd too (and cgid and
 # dav_fs above); that is theirs to undo, not the package's.
-for my $m (map { m{/([^/]+)\.load$} ? $1 : () } glob '/etc/apache2/mods-enabled/*.load') {
-    next if $mods_before{$m};
+for my $m ($h->mods_added) {
     ($rc, $out) = run("a2dismod -q $m");
     is($rc, 0, "a2dismod $m (enabled by the admin's a2enmod)") or diag $out;
 }
@@ -688,6 +666,6 @@ subtest 'purge leaves the DBDParams files the package did not make' => sub {
     unlink $dbd, $api;
 };
 
-is_deeply([$sys->changed('/etc/apache2')], [], '/etc/apache2 is as it was');
+$h->as_before;
 
 done_testing;

@@ -16,7 +16,8 @@ package BBT::SysApache;
 # $i->{conf} is the copy of /etc/apache2, $i->{dir} the directory that
 # holds it and log/ (error.log, the access logs), $i->{port} its port.
 # Nothing stops one when the object goes: the test's END calls stop_all
-# before it purges the package whose module they load.
+# (BBT::DebHarness's at_end) before it purges the package whose module
+# they load.
 
 use strict;
 use warnings;

@@ -15,12 +15,12 @@ package BBT::SysState;
 #   $sys->hold;
 #   $sys->changed('/etc/apache2');              # what differs from before
 #
-# new and hold are apart so that the test's END knows the object before
-# hold changes anything: restore puts back whatever hold got to, and does
+# new and hold are apart so that the END knows the object before hold
+# changes anything: restore puts back whatever hold got to, and does
 # nothing before hold's snapshot (plan skip_all exits through END too).
-# The test's END stops what it started that uses the package before
-# restore purges it.  The lock is held as long as the object is (the test's
-# file-scoped one: to its exit).
+# The END stops what the test started that uses the package before
+# restore purges it.  The lock is held as long as the object is (to the
+# test's exit).  BBT::DebHarness does all this for the t/63-deb tests.
 
 use strict;
 use warnings;
