@@ -15,6 +15,7 @@ use lib "$FindBin::Bin/lib";
 use Test::More;
 use BBT::Env;
 use BBT::Token qw(forge_token mistype_token);
+use BBT::Secrets qw(holds_token);
 
 my $env = BBT::Env->new(httpd => 0)->start;
 $env->user_add('alice');
@@ -26,22 +27,6 @@ my $slashed = forge_token('000123456789', "\xfb\xff\xbf" x 5 . 'x');
 like($slashed, qr{[+/]}, 'a token with + and /');
 my $typo = mistype_token($tok);
 my $NOT = qr/\(not repeated: it looks like a token\)/;
-
-# Nothing of the token in what was printed: no run of 16 characters of its
-# body, as given or in either case (a key is read in upper case, a slug
-# made in lower case).
-sub holds_token {
-    my ($text, @toks) = @_;
-    for my $t (@toks) {
-        (my $b = $t) =~ s/^BBDC-//;
-        for my $s ($b, uc $b, lc $b) {
-            for (my $i = 0; $i + 16 <= length $s; $i++) {
-                return 1 if index($text, substr($s, $i, 16)) >= 0;
-            }
-        }
-    }
-    return 0;
-}
 
 sub refused {
     my ($name, $args, $want, $why) = @_;

@@ -2,11 +2,14 @@ package BBT::Secrets;
 
 # Finding secrets in logs: every form a token, its secret part or a Basic
 # credential can take in a log line, and the check that none of them is in
-# a log (t/24, t/38).
+# a log (t/24, t/38); and whether a text holds any run of a token, as
+# given or cased as a key or a slug would be (t/22-cli-token-shaped,
+# t/50-rest-token-shaped).
 #
 #   my %secret;
 #   token_forms('Basic', $token, \%secret);
 #   no_secrets_in('httpd error_log', $text, \%secret, 'no token');
+#   ok(!holds_token($out, $token, $typo), 'nothing of the token');
 
 use strict;
 use warnings;
@@ -14,7 +17,7 @@ use Test::More;
 use BBT::Token qw(pct b64 parse_token);
 
 use Exporter 'import';
-our @EXPORT_OK = qw(token_forms no_secrets_in);
+our @EXPORT_OK = qw(token_forms no_secrets_in holds_token);
 
 # Add to %$into (description => string) the forms of token $t: itself,
 # without its prefix, percent-encoded, its secret in hex, any 12 characters
@@ -48,6 +51,22 @@ sub token_forms {
         }
     }
     return $into;
+}
+
+# Whether $text holds anything of the tokens @toks: a run of 16 characters
+# of one's body (without its prefix), as given or in either case (a key is
+# read in upper case, a slug or a name made in lower case).
+sub holds_token {
+    my ($text, @toks) = @_;
+    for my $t (@toks) {
+        (my $b = $t) =~ s/^BBDC-//;
+        for my $s ($b, uc $b, lc $b) {
+            for (my $i = 0; $i + 16 <= length $s; $i++) {
+                return 1 if index($text, substr($s, $i, 16)) >= 0;
+            }
+        }
+    }
+    return 0;
 }
 
 # A test: none of %$secret is in $text.  Diagnoses the offending lines,
