@@ -20,9 +20,10 @@ use BBT::Cache qw(lookup_calls served_from_cache until_status settle log_mark lo
 my @people = qw(alice bob);
 my $env = rest_env(env => { pg_conf => $BBT::Cache::PG_CONF },
                    passwords => [map { ($_ => "$_-Pa55-word") } @people],
-                   repos => [[PROJ => 'repo'], [PROJ => 'repo2']], users => [@people, 'dave'],
+                   repos => [[PROJ => 'repo'], [PROJ => 'repo2'], [OTHER => 'repo']],
+                   users => [@people, 'dave'],
                    grants => [[alice => PROJECT_WRITE => 'PROJ'], [bob => PROJECT_WRITE => 'PROJ'],
-                              [dave => PROJECT_WRITE => 'PROJ']]);
+                              [dave => PROJECT_WRITE => 'PROJ'], [dave => PROJECT_WRITE => 'OTHER']]);
 $env->stat_statements_on;
 my $BASE = '/rest/access-tokens/1.0/users';
 my $UP = '/scm/PROJ/repo.git/info/refs?service=git-upload-pack';
@@ -101,28 +102,36 @@ subtest 'a changed token itself: at once on the server that changed it, everywhe
 # and shared by every target the owner's tokens reach: a row written again
 # with another level map, with nothing else notifying (the heal after a
 # change made while the lookup's keeping triggers were off, BBT720),
-# forgets the owner's entries on every target, not only the token's.
+# forgets the owner's entries on every target, not only the token's.  The
+# token's next request, on one project, makes its entry and that project's
+# level anew; the other project's level entry is the owner's alone, older
+# than the owner's mark, and must not be believed beside the new entry.
 subtest "a lookup row's new level map forgets its owner's levels everywhere" => sub {
     my $UP2 = '/scm/PROJ/repo2.git/info/refs?service=git-upload-pack';
-    my ($dtok, $did) = $env->token_create('dave', name => 'two repos');
-    ok(served_from_cache($env, $UP, auth_bearer($dtok), $did), 'repo: from the cache');
-    ok(served_from_cache($env, $UP2, auth_bearer($dtok), $did), 'repo2: from the cache');
+    my $OUP = '/scm/OTHER/repo.git/info/refs?service=git-upload-pack';
+    my ($dtok, $did) = $env->token_create('dave', name => 'two projects');
+    ok(served_from_cache($env, $_, auth_bearer($dtok), $did), "$_: from the cache") for $UP, $UP2, $OUP;
     $env->psql('ALTER TABLE bbtoken_project_grants DISABLE TRIGGER bbtoken_project_grants_lookup_del');
-    $env->cli_ok('ungrant', 'dave', 'PROJ');
+    $env->cli_ok('ungrant', 'dave', $_) for 'PROJ', 'OTHER';
     settle();
-    # The ungrant forgot every entry; both made again from the row, which
-    # still says the grant.
+    # The ungrants forgot every entry; each made again from the row, which
+    # still says both grants.
     ok(served_from_cache($env, $_, auth_bearer($dtok), $did), "$_: from the cache, as the row says")
-        for $UP, $UP2;
+        for $UP, $UP2, $OUP;
     ok(served_from_cache($env, $UP, auth_bearer($atok), $aid), "alice's token: from the cache again");
     $env->psql('ALTER TABLE bbtoken_project_grants ENABLE ALWAYS TRIGGER bbtoken_project_grants_lookup_del');
     # A new address group writes the token's lookup row again from the
     # live tables: no grant now.
     is($env->psql("SELECT bbtoken_note_net('$did', '192.0.2.0/24', '192.0.2.7')"), 't', 'the row written again');
     my ($ok, $tries, $seen) = until_status($env, $UP, auth_bearer($dtok), 403);
-    ok($ok, "repo: refused ($tries requests)") or diag $seen;
+    ok($ok, "PROJ/repo: refused ($tries requests)") or diag $seen;
     settle();
-    is($env->get($UP2, auth_bearer($dtok))->{status}, 403, 'repo2: refused too, its level entry forgotten');
+    is($env->get($UP2, auth_bearer($dtok))->{status}, 403, 'PROJ/repo2: refused too (the same project)');
+    my $mark = log_mark($env);
+    is($env->get($OUP, auth_bearer($dtok))->{status}, 403,
+       "OTHER/repo: refused too, though the token's entry is answered from the cache");
+    like(log_since($env, $mark), qr/BBT317: token \Q$did\E answered from the cache, its owner's level on the target not \(its entry is older than the last change\)/,
+         "  its owner's level there forgotten (the owner's mark), the token's entry not");
     alice_cached(3, "dave's level map");
 };
 
