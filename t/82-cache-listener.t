@@ -4,7 +4,9 @@
 # word), the host suspended while a token was revoked (its monotonic clock
 # stood still: t/dso/clockback.c holds it back).  Each time a token revoked
 # meanwhile is refused, and the cache is used again once the listener is
-# back and has forgotten everything.
+# back and has forgotten everything.  A lost connection withdraws the
+# heartbeat at once: with httpd's clock stopped, so that the last one
+# never ages, the cache is not believed after the loss all the same.
 use strict;
 use warnings;
 use FindBin;
@@ -15,7 +17,7 @@ use BBT::Env qw(auth_bearer);
 use BBT::Assert;
 use BBT::Cache qw(served_from_cache until_status listener_count settle wait_log log_mark log_since);
 use BBT::Util qw(run_cmd);
-use BBT::Clock qw(clock_preload slept);
+use BBT::Clock qw(clock_preload slept stopped);
 
 clock_preload();
 my $env = BBT::Env->new->start;
@@ -166,6 +168,38 @@ subtest 'the host suspended while a token was revoked: refused on waking' => sub
     kill 'CONT', $pid;
     slept($env, 0);
     ok(served_from_cache($env, $UP, auth_bearer($other), $oid), 'the cache is believed again, the listener awake');
+    is_401($env->get($UP, auth_bearer($tok)), 1, 'the revoked token stays refused');
+};
+
+# The listener that loses its connection withdraws its heartbeat then and
+# there: the cache is distrusted from the loss on, not only once the last
+# heartbeat is too old to be believed.  httpd's boot clock, by which the
+# heartbeat's age is judged, is stopped first, so that the last heartbeat
+# stays as young as it was for as long as the test takes, and the
+# listener, whose retries wait on that clock, stays away: the token is
+# revoked with no one listening.
+subtest "the listener's connection lost: the cache distrusted at once, not once its heartbeat has aged" => sub {
+    my ($tok, $id) = $env->token_create('alice', name => 'withdrawn');
+    my ($other, $oid) = $env->token_create('alice', name => 'clock running');
+    settle();
+    my $run = BBT::Cache::Guard->new(sub { stopped($env, 0) });
+    stopped($env, 1);
+    ok(served_from_cache($env, $UP, auth_bearer($tok), $id), "httpd's clock stopped: answered from the cache");
+    my $mark = log_mark($env);
+    my $pid = listener_pid();
+    like($pid, qr/^\d+$/, "the listener's backend: $pid");
+    is($env->psql("SELECT pg_terminate_backend($pid)"), 't', 'terminated');
+    ok(wait_log($env, $mark, qr/BBT307: the token cache's listener lost its connection/),
+       'the listener says it lost its connection');
+    $env->cli_ok('revoke', $id);
+    my $lost = log_mark($env);
+    is_401($env->get($UP, auth_bearer($tok)), 1, 'the next request is refused');
+    like(log_since($env, $lost), qr/BBT312: token \Q$id\E not answered from the cache: the listener's heartbeat is not fresh/,
+         '  the heartbeat withdrawn, though no time has passed by the clock that ages it');
+    stopped($env, 0);
+    ok(wait_log($env, $mark, qr/BBT309: the token cache's listener hears PostgreSQL again/),
+       'the clock running again, the listener is back');
+    ok(served_from_cache($env, $UP, auth_bearer($other), $oid), 'and the cache is used again');
     is_401($env->get($UP, auth_bearer($tok)), 1, 'the revoked token stays refused');
 };
 

@@ -6,7 +6,11 @@
  * file, or no number in it: the real clock.  And CLOCK_MONOTONIC held back
  * by the seconds (a fraction too) in the file BBT_CLOCK_SLEPT names, as on
  * a host suspended that long: Linux's monotonic clock stands still while
- * the host sleeps, its CLOCK_BOOTTIME (left alone here) does not.
+ * the host sleeps, its CLOCK_BOOTTIME does not.  And CLOCK_BOOTTIME, by
+ * which the module times its cache's heartbeat (bbt_mono.c), stopped at
+ * the reading (in seconds, a fraction too, as any process of the host
+ * reads that clock) in the file BBT_CLOCK_STOPPED names: no file, or no
+ * number above 0 in it, the clock runs.
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
@@ -51,6 +55,17 @@ static void bbt_sleep_back(struct timespec *tp)
     tp->tv_nsec = (t % 1000000) * 1000;
 }
 
+/* tp at the reading the clock is stopped at, if it is. */
+static void bbt_stop(struct timespec *tp)
+{
+    double at = bbt_file_number("BBT_CLOCK_STOPPED");
+
+    if (at > 0) {
+        tp->tv_sec = (time_t)at;
+        tp->tv_nsec = (long)((at - (double)tp->tv_sec) * 1e9);
+    }
+}
+
 int gettimeofday(struct timeval *restrict tv, void *restrict tz)
 {
     static int (*real)(struct timeval *restrict, void *restrict);
@@ -80,6 +95,8 @@ int clock_gettime(clockid_t id, struct timespec *tp)
     } else if (rc == 0 && (id == CLOCK_MONOTONIC || id == CLOCK_MONOTONIC_RAW ||
                            id == CLOCK_MONOTONIC_COARSE)) {
         bbt_sleep_back(tp);
+    } else if (rc == 0 && id == CLOCK_BOOTTIME) {
+        bbt_stop(tp);
     }
     return rc;
 }

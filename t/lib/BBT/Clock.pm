@@ -7,12 +7,14 @@ package BBT::Clock;
 # file of the environment's directory, read at every call (negative: set
 # forward); PostgreSQL's clock is left alone.  And CLOCK_MONOTONIC back by
 # the seconds in another, as on a host that was suspended so long (its
-# CLOCK_BOOTTIME counts the sleep; left alone too).
+# CLOCK_BOOTTIME counts the sleep).  And CLOCK_BOOTTIME, by which the module
+# times its cache's heartbeat, stopped at a reading a third file holds.
 #
-#   use BBT::Clock qw(clock_preload set_back slept);
+#   use BBT::Clock qw(clock_preload set_back slept stopped);
 #   clock_preload();            # before the first httpd starts
 #   set_back($env, 3 * 3600);   # httpd's clock 3 hours behind
 #   slept($env, 2.5);           # its monotonic clock stood still 2.5 s
+#   stopped($env, 1);           # its boot clock stands still from now on
 #
 # Functions, not methods: BBT::Env stays as it is.
 
@@ -21,10 +23,11 @@ use warnings;
 use FindBin;
 use File::Temp qw(tempdir);
 use Test::More ();
+use Time::HiRes qw(clock_gettime);
 use BBT::Util qw(run_cmd spew);
 
 use Exporter 'import';
-our @EXPORT_OK = qw(clock_preload set_back slept);
+our @EXPORT_OK = qw(clock_preload set_back slept stopped);
 
 sub clock_preload {
     my $so = tempdir('bbt-clock-XXXXXX', TMPDIR => 1, CLEANUP => 1) . '/clockback.so';
@@ -38,6 +41,7 @@ sub clock_preload {
         $e{LD_PRELOAD} = join ' ', grep { defined } $e{LD_PRELOAD}, $so;
         $e{BBT_CLOCK_BACK} = "$_[0]{dir}/clock-back";
         $e{BBT_CLOCK_SLEPT} = "$_[0]{dir}/clock-slept";
+        $e{BBT_CLOCK_STOPPED} = "$_[0]{dir}/clock-stopped";
         return \%e;
     };
     return $so;
@@ -54,6 +58,15 @@ sub set_back {
 sub slept {
     my ($env, $seconds) = @_;
     spew("$env->{dir}/clock-slept", sprintf("%.6f\n", $seconds), 0644);
+}
+
+# httpd's CLOCK_BOOTTIME standing still from now on at what it reads now
+# (1: whatever happens, no time passes by it; a heartbeat stays as young
+# as it was), or running again (0).
+sub stopped {
+    my ($env, $on) = @_;
+    my $at = $on ? sprintf("%.6f\n", clock_gettime(Time::HiRes::CLOCK_BOOTTIME())) : "0\n";
+    spew("$env->{dir}/clock-stopped", $at, 0644);
 }
 
 1;
