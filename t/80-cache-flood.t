@@ -14,6 +14,12 @@
 # or by the database, and the metrics say which (the shared cache's hits
 # are counted apart from the thread's).  The failed-login throttle stays
 # on: tokens from a throttled address are still verified (the default).
+#
+# A token deleted while its row is in the shared cache: the refusal kept
+# for it drops that row from the tokens' segments, where every request
+# would otherwise find it first, judge it old and look again among the
+# refusals (the answer the same, only slower).  mod_status's page gives
+# shmcb's account of each segment, which shows the row gone.
 use strict;
 use warnings;
 use FindBin;
@@ -29,8 +35,10 @@ my $env = BBT::Env->new(
     pg_conf    => $BBT::Cache::PG_CONF,
     mpm        => 'prefork',
     mpm_conf   => $MPM,
+    modules    => ['status'],
     extra_conf => "BBTokenCacheSize 65536\nBBTokenLastUseInterval 86400\n"
-                . "<Location /metrics>\n    SetHandler bbtoken-metrics\n</Location>\n",
+                . "<Location /metrics>\n    SetHandler bbtoken-metrics\n</Location>\n"
+                . "<Location /server-status>\n    SetHandler server-status\n</Location>\n",
 )->start;
 $env->stat_statements_on;
 $env->make_repo('PROJ', 'repo');
@@ -52,6 +60,21 @@ sub metrics {
     die "metrics: $r->{status}" unless $r->{status} == 200;
     my %m = $r->{content} =~ /^(bbtoken_cache_\w+) (\d+)$/mg;
     return \%m;
+}
+
+# The tokens' segments as mod_status's page gives shmcb's account of
+# them: (the entries they hold, the removals that found an entry).
+sub token_segments {
+    my $r = $ua->get($env->url('/server-status'));
+    die "server-status: $r->{status}" unless $r->{status} == 200;
+    my ($entries, $removed, $n) = (0, 0, 0);
+    for my $seg ($r->{content} =~ m{<p>token cache \(segment \d+ of \d+\): (.*?)</p>}sg) {
+        $n++;
+        $entries += $1 if $seg =~ m{current entries: <b>(\d+)</b>};
+        $removed += $1 if $seg =~ m{total removes since starting: <b>(\d+)</b> hit};
+    }
+    die "server-status: no token segment" unless $n;
+    return ($entries, $removed);
 }
 
 # The real token, with what it cost: (status, lookups, shared cache's
@@ -124,9 +147,14 @@ for my $t ($gone, @others, $gone, @others) {
     $all = 0 unless $ua->get($env->url($UP), { headers => auth_bearer($t) })->{status} == 200;
 }
 ok($all, 'ten more tokens of the same owner, twice each: 200');
+my ($rows, $removed) = token_segments();
+cmp_ok($rows, '>=', 11, "the tokens' segments hold their rows ($rows)");
 $env->psql("DELETE FROM bbtoken_tokens WHERE id = '$gone_id'");
 settle();
 is($ua->get($env->url($UP), { headers => auth_bearer($gone) })->{status}, 401, 'the deleted token: 401');
+my ($rows_after, $removed_after) = token_segments();
+is($rows_after, $rows - 1, "its row is gone from the tokens' segments ($rows_after left)");
+is($removed_after - $removed, 1, '  removed when its refusal was kept');
 my ($later, $gone_lookups) = (0, 0);
 for (1 .. 3) {
     # The other tokens push the deleted one's copy out of the thread's.
@@ -136,7 +164,7 @@ for (1 .. 3) {
     $gone_lookups += lookup_calls($env) - $l0;
 }
 is($later, 3, 'refused again, three times');
-is($gone_lookups, 0, 'from the shared cache: no lookup, its old row no longer found first');
+is($gone_lookups, 0, 'from the shared cache: no lookup');
 
 undef $ua;
 is(scalar($env->crash_lines), 0, 'no httpd child crashed') or diag join "\n", $env->crash_lines;
