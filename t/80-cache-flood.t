@@ -19,7 +19,7 @@
 # for it drops that row from the tokens' segments, where every request
 # would otherwise find it first, judge it old and look again among the
 # refusals (the answer the same, only slower).  mod_status's page gives
-# shmcb's account of each segment, which shows the row gone.
+# shmcb's account of each segment, which counts the removal.
 use strict;
 use warnings;
 use FindBin;
@@ -152,9 +152,12 @@ cmp_ok($rows, '>=', 11, "the tokens' segments hold their rows ($rows)");
 $env->psql("DELETE FROM bbtoken_tokens WHERE id = '$gone_id'");
 settle();
 is($ua->get($env->url($UP), { headers => auth_bearer($gone) })->{status}, 401, 'the deleted token: 401');
-my ($rows_after, $removed_after) = token_segments();
-is($rows_after, $rows - 1, "its row is gone from the tokens' segments ($rows_after left)");
-is($removed_after - $removed, 1, '  removed when its refusal was kept');
+# shmcb only marks a removed entry, and frees it once it is the oldest of
+# its subcache's queue: the entries it counts may not drop (an older row
+# ahead of it, one time in eight here), its count of removals that found
+# an entry does.
+my (undef, $removed_after) = token_segments();
+is($removed_after - $removed, 1, "its row removed from the tokens' segments when its refusal was kept");
 my ($later, $gone_lookups) = (0, 0);
 for (1 .. 3) {
     # The other tokens push the deleted one's copy out of the thread's.
