@@ -2,9 +2,10 @@ package BBT::DebHarness;
 
 # What every test that installs the Debian package on this machine
 # (t/63-deb, -admin, -notice, -older, -reinstall) does first and last: it
-# skips where it must not install the package (deb_missing), works from
-# the tree's top in a directory of its own, holds the system's state
-# (BBT::SysState: /etc/apache2 locked, it and /var/lib/apache2 saved) and
+# skips where it must not install the package (deb_missing; foreign,
+# asked once the others are waited for), works from the tree's top in a
+# directory of its own, holds the system's state (BBT::SysState:
+# /etc/apache2 locked, it and /var/lib/apache2 saved) and
 # at its exit, however it ends (done, a failed test, die, BAIL_OUT),
 # stops what it started and puts that state back, the package purged.
 #
@@ -73,9 +74,15 @@ sub new {
     my $self = bless { tmp => $tmp, at_end => [], sys => BBT::SysState->new($tmp, $PKG) }, $class;
     # Known to END before hold changes anything: restore puts back
     # whatever hold got to.  Another run of a t/63 test, or t/62 copying
-    # /etc/apache2, waits for the lock; policy-rc.d and man-db's trigger:
-    # see BBT::SysState.
+    # /etc/apache2, is waited for; only then is the package asked about:
+    # one a t/63 running meanwhile installed is purged by then.
+    # policy-rc.d and man-db's trigger: see BBT::SysState.
     push @held, $self;
+    $self->{sys}->wait_lock;
+    if (my $why = $self->{sys}->foreign) {
+        $self->{sys}->unlock;
+        plan skip_all => $why;
+    }
     $self->{sys}->hold;
     $self->{mods_before} = { map { $_ => 1 } enabled_mods() };
     return $self;

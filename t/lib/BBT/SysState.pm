@@ -12,15 +12,22 @@ package BBT::SysState;
 #
 #   my $sys = BBT::SysState->new($tmp, $pkg);   # changes nothing yet
 #   END { ...; $sys->restore }                  # whatever happened
+#   $sys->wait_lock;                            # another t/62, t/63 done
+#   if (my $why = $sys->foreign) { $sys->unlock; plan skip_all => $why }
 #   $sys->hold;
 #   $sys->changed('/etc/apache2');              # what differs from before
 #
 # new and hold are apart so that the END knows the object before hold
 # changes anything: restore puts back whatever hold got to, and does
 # nothing before hold's snapshot (plan skip_all exits through END too).
-# The END stops what the test started that uses the package before
-# restore purges it.  The lock is held as long as the object is (to the
-# test's exit).  BBT::DebHarness does all this for the t/63-deb tests.
+# wait_lock and hold are apart so that whether the package is installed
+# is asked with the lock held: another t/63 that holds it may have
+# installed the package, and purges it before it lets go, so that one
+# found installed once the lock is had is the machine's own.  The END
+# stops what the test started that uses the package before restore
+# purges it.  The lock is held as long as the object is (to the test's
+# exit), unless the test lets go of it to skip.  BBT::DebHarness does all
+# this for the t/63-deb tests.
 
 use strict;
 use warnings;
@@ -43,15 +50,14 @@ sub installed {
 }
 
 # Why a test that installs $pkg on this machine cannot run here, or undef:
-# it must be root, have each of @tools, and not find $pkg installed (it
-# would remove the machine's own).
+# it must be root and have each of @tools.  Whether $pkg is installed is
+# asked later, with the lock held (foreign).
 sub deb_missing {
     my ($pkg, @tools) = @_;
     return 'installs a package on this machine: run as root' if $> != 0;
     for my $tool (@tools) {
         return "no $tool (build/deps.sh installs it)" if system("command -v $tool >/dev/null") != 0;
     }
-    return "$pkg is installed on this machine: the test would remove it" if installed($pkg);
     return undef;
 }
 
@@ -128,12 +134,37 @@ sub new {
     return bless { pkg => $pkg, saved => "$tmp/apache2-state.tar", before => {} }, $class;
 }
 
-sub hold {
+# /etc/apache2 locked: another run of a t/63 test, or t/62 copying
+# /etc/apache2, holds it meanwhile, and is waited for.
+sub wait_lock {
     my ($self) = @_;
     open my $lock, '<', '/etc/apache2' or die "/etc/apache2: $!";
     flock($lock, LOCK_EX) or die "flock /etc/apache2: $!";
     $self->{lock} = $lock;
+    return $self;
+}
 
+# The lock let go of, by a test that skips: it has changed nothing.
+sub unlock {
+    my ($self) = @_;
+    die 'unlock after hold' if $self->saved;
+    close delete $self->{lock} if $self->{lock};
+}
+
+# Why, with the lock held, the test must leave the package alone, or
+# undef: it is installed, and so not by another t/63 (which purges it
+# before it lets go of the lock) but by whoever runs this machine.
+sub foreign {
+    my ($self) = @_;
+    die 'foreign asked without the lock' unless $self->{lock};
+    return installed($self->{pkg}) ? "$self->{pkg} is installed on this machine: the test would remove it" : undef;
+}
+
+# The system saved, and changed for the test; the lock taken first where
+# it is not held yet.
+sub hold {
+    my ($self) = @_;
+    $self->wait_lock unless $self->{lock};
     $self->{before} = { map { $_ => snapshot($_) } @DIRS };
     system('tar', '-cf', $self->{saved}, '-C', '/', map { s{^/}{}r } @DIRS) == 0 or die 'tar';
 
