@@ -368,6 +368,20 @@ static void test_json_routes(void)
     ok(post(rs, "/PROJ/repo/batch", "{\"operation\":\"Download\"}", &m) ==
            BBT_ROUTE_NONE,
        "values are compared exactly");
+    /* Whole values, not prefixes: "up" (or nothing) must not pass for
+     * upload or download, else a body of our choosing picks a route. */
+    ok(post(rs, "/PROJ/repo/batch", "{\"operation\":\"down\"}", &m) ==
+           BBT_ROUTE_NONE,
+       "a prefix of download: no route");
+    ok(post(rs, "/PROJ/repo/batch", "{\"operation\":\"up\"}", &m) ==
+           BBT_ROUTE_NONE,
+       "a prefix of upload: no route");
+    ok(post(rs, "/PROJ/repo/batch", "{\"operation\":\"\"}", &m) ==
+           BBT_ROUTE_NONE,
+       "an empty operation: no route");
+    ok(post(rs, "/PROJ/repo/batch", "{\"operation\":\"downloads\"}", &m) ==
+           BBT_ROUTE_NONE,
+       "download and more: no route");
     ok(post(rs, "/PROJ/repo/batch", "{\"objects\":[]}", &m) == BBT_ROUTE_NONE,
        "no operation: no route");
     ok(post(rs, "/PROJ/repo/batch",

@@ -191,6 +191,17 @@ static void test_match(void)
          BBT_INTO_NONE, NULL, "a move into its own project moves nothing");
     into(rs, "PUT", "/~alice/repo", "{\"project\":{\"key\":\"~ALICE\"}}",
          BBT_INTO_NONE, NULL, "  a personal project's own, in any case");
+    /* Its own project is the whole key: one that starts like it (or that
+     * it starts with) is another project, a move that needs the second
+     * permission there. */
+    into(rs, "PUT", "/PROJ/repo", "{\"project\":{\"key\":\"PROJX\"}}",
+         BBT_INTO_KEY, "PROJX", "  a key the route's is a prefix of moves");
+    into(rs, "PUT", "/PROJ/repo", "{\"project\":{\"key\":\"PROJ_1\"}}",
+         BBT_INTO_KEY, "PROJ_1", "  PROJ_1 is not PROJ");
+    into(rs, "PUT", "/PROJ/repo", "{\"project\":{\"key\":\"PR\"}}",
+         BBT_INTO_KEY, "PR", "  a prefix of the route's key moves");
+    into(rs, "PUT", "/~alice/repo", "{\"project\":{\"key\":\"~alicex\"}}",
+         BBT_INTO_KEY, "~alicex", "  ~alicex is not ~alice");
     into(rs, "PATCH", "/PROJ/repo", "{\"project\":{\"key\":\"PROJ\"}}",
          BBT_INTO_KEY, "PROJ",
          "without body-project-same=skip its own project is checked");
@@ -265,6 +276,8 @@ static void test_rest_set(void)
          "rename: REPO_ADMIN alone");
     into(rs, "PUT", repo, "{\"project\":{\"key\":\"proj\"}}", BBT_INTO_NONE,
          NULL, "an update naming its own project: REPO_ADMIN alone");
+    into(rs, "PUT", repo, "{\"project\":{\"key\":\"PROJX\"}}", BBT_INTO_KEY,
+         "PROJX", "  one naming PROJX moves it: PROJECT_ADMIN there");
     refused(rs, "POST", repo, "{\"project\":{\"key\":[\"OTHER\"]}}",
             "REST fork, key an array");
     refused(rs, "PUT", repo, "{\"project\":\"OTHER\"}",

@@ -3,8 +3,8 @@
  * catch-all of a repository's other changes (REPO_WRITE) must not take:
  * deleting an attachment or its metadata, hook scripts, the ref change
  * log, revoking all of a user's grants at once, retrying a creation; a
- * project's avatar, settings restrictions and secret scanning exemptions.
- * And the neighbours that stay where they were. */
+ * project's avatar, settings restrictions and secret scanning exemptions;
+ * the default branch.  And the neighbours that stay where they were. */
 #include "bbt_rules.h"
 #include "tap.h"
 #include "rules_fixture.h"
@@ -139,6 +139,26 @@ static void test_project_settings(const bbt_rules_t *rs)
             NULL, "PROJECT_ADMIN", "PROJ");
 }
 
+/* The default branch, under its current name and its legacy one
+ * (branches/default): changing it is a repository setting, REPO_ADMIN in
+ * Bitbucket; the catch-all of a repository's changes would make it
+ * REPO_WRITE.  Reading it stays a read. */
+static void test_default_branch(const bbt_rules_t *rs)
+{
+    static const char *const methods[] = {"POST", "PUT", "DELETE"};
+    size_t i;
+
+    for (i = 0; i < sizeof(methods) / sizeof(methods[0]); i++) {
+        line_is(rs, methods[i], API "/branches/default", NULL, "REPO_ADMIN",
+                "PROJ/repo");
+        line_is(rs, methods[i], API10 "/default-branch", NULL, "REPO_ADMIN",
+                "PROJ/repo");
+    }
+    line_is(rs, "PUT", MINE "/branches/default", NULL, "REPO_ADMIN",
+            "~alice/mine");
+    line_is(rs, "GET", API "/branches/default", NULL, "REPO_READ", "PROJ/repo");
+}
+
 static void test_neighbours(const bbt_rules_t *rs)
 {
     /* Deleting someone else's comment or pull request is REPO_ADMIN in
@@ -267,6 +287,7 @@ int main(void)
     test_hook_scripts(rs);
     test_project_admin(rs);
     test_project_settings(rs);
+    test_default_branch(rs);
     test_neighbours(rs);
     test_extensions(rs);
     line_is(pre, "DELETE", "/bb" API "/attachments/17", NULL, "REPO_ADMIN",
