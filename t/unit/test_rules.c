@@ -126,16 +126,35 @@ static void test_language(void)
     /* Invalid captures stop the search. */
     route_is(rs, "GET", "/a/PROJ/git", NULL, 0, "REPO_READ", "PROJ/git");
     route_is(rs, "GET", "/sp ace/PROJ", NULL, 0, "PROJECT_READ", "PROJ");
+    /* "A path or a query string over 8192 bytes matches no route"
+     * (README): 8192 bytes itself is matched. */
+    is_int(BBT_RULES_MAX_PATH, 8192, "the path limit is README's 8192");
+    is_int(BBT_RULES_MAX_ARGS, 8192, "the query string limit too");
     {
-        char *p = malloc(BBT_RULES_MAX_PATH + 10);
+        char *p = malloc(BBT_RULES_MAX_PATH + 2);
 
         if (p) {
-            memset(p, 'a', BBT_RULES_MAX_PATH + 9);
-            p[0] = '/';
-            p[BBT_RULES_MAX_PATH + 9] = '\0';
+            memset(p, 'a', BBT_RULES_MAX_PATH + 1);
+            memcpy(p, "/b/PROJ/", 8);
+            p[BBT_RULES_MAX_PATH] = '\0';
+            ok(bbt_rules_match(rs, "GET", p, NULL, 0, &out) == BBT_ROUTE_MATCH,
+               "a path of 8192 bytes is matched");
+            p[BBT_RULES_MAX_PATH] = 'a';
+            p[BBT_RULES_MAX_PATH + 1] = '\0';
             bbt_rules_match(rs, "GET", p, NULL, 0, &out);
             ok(out.target.why && strcmp(out.target.why, "path too long") == 0,
-               "a path over the limit is no route");
+               "one of 8193 is no route");
+            memset(p, 'x', BBT_RULES_MAX_ARGS);
+            p[BBT_RULES_MAX_ARGS] = '\0';
+            ok(bbt_rules_match(rs, "GET", "/a/PROJ/repo", p, 0, &out) ==
+                   BBT_ROUTE_MATCH,
+               "a query string of 8192 bytes is matched");
+            p[BBT_RULES_MAX_ARGS] = 'x';
+            p[BBT_RULES_MAX_ARGS + 1] = '\0';
+            bbt_rules_match(rs, "GET", "/a/PROJ/repo", p, 0, &out);
+            ok(out.target.why &&
+                   strcmp(out.target.why, "query string too long") == 0,
+               "one of 8193 is no route");
             free(p);
         }
     }
@@ -188,6 +207,28 @@ static void test_language(void)
            "catastrophic backtracking is refused");
         bbt_rules_free(rs);
     }
+}
+
+/* A quoted word in a route file keeps its backslashes but one before its
+ * own quote character, which puts that quote into the word (README): a
+ * pattern may hold the character that quotes it. */
+static void test_quoted_words(void)
+{
+    bbt_rules_t *rs = rules_of(
+        "BBTokenRoute GET \"/d\\\"(?<project>[A-Z]+)\" PROJECT_READ\n"
+        "BBTokenRoute GET '/s\\'(?<project>[A-Z]+)' PROJECT_WRITE\n"
+        "BBTokenRoute GET \"/k\\.(?<project>[A-Z]+)\\'\" PROJECT_ADMIN\n",
+        NULL);
+
+    ok(rs != NULL, "a quote escaped inside a quoted word loads");
+    if (!rs)
+        return;
+    route_is(rs, "GET", "/d\"PROJ", NULL, 0, "PROJECT_READ", "PROJ");
+    route_is(rs, "GET", "/s'PROJ", NULL, 0, "PROJECT_WRITE", "PROJ");
+    /* Another backslash stays for PCRE2: \. a dot, \' a quote. */
+    route_is(rs, "GET", "/k.PROJ'", NULL, 0, "PROJECT_ADMIN", "PROJ");
+    route_is(rs, "GET", "/kxPROJ'", NULL, 0, NULL, NULL);
+    bbt_rules_free(rs);
 }
 
 static void bad(const char *text, const char *prefix, const char *want)
@@ -569,6 +610,7 @@ static void test_builtin_marks(void)
 int main(void)
 {
     test_language();
+    test_quoted_words();
     test_errors();
     test_prefix();
     test_builtin_files();
