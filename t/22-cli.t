@@ -319,9 +319,14 @@ subtest 'grant / ungrant' => sub {
     }
     is($pg->() . $rg->(), $p0 . $r0, 'failed grants changed nothing');
 
+    # A grant on another project, to show ungrant KEY removes that key's
+    # grant alone.
+    $env->cli_is('grant alice PROJECT_WRITE OTHER', ['grant', 'alice', 'PROJECT_WRITE', 'OTHER'], 0);
     $env->cli_is('ungrant alice PROJ', ['ungrant', 'alice', 'PROJ'], 0);
-    is($pg->(), '', 'project grant gone');
+    is($pg->(), 'OTHER PROJECT_WRITE', 'project grant gone, the grant on OTHER kept');
     is($rg->(), $r0, 'repository grants untouched');
+    $env->cli_is('ungrant alice OTHER', ['ungrant', 'alice', 'OTHER'], 0);
+    is($pg->(), '', '  and that one gone by its own ungrant');
     $env->cli_is('ungrant alice PROJ again (none left)', ['ungrant', 'alice', 'PROJ'], 1);
     $env->cli_is('ungrant alice proj/Repo', ['ungrant', 'alice', 'proj/Repo'], 0);
     unlike($rg->(), qr{PROJ/Repo}, 'repository grant gone');

@@ -101,6 +101,23 @@ subtest 'user set changes, clears and keeps' => sub {
     $env->cli_is('an address it can mail: no warning', ['user', 'set', 'gus', '--email', 'gus@corp.example'], 0);
 };
 
+# user set changes only what it is given: an administrator whose e-mail
+# address or display name is changed stays one (and a user who is not
+# stays not); only --admin and --no-admin touch the flag.
+subtest 'user set keeps the admin flag' => sub {
+    my $admin = sub { $env->psql("SELECT is_admin FROM bbtoken_users WHERE name = '$_[0]'") };
+    $env->cli_is('user add ivy --admin', ['user', 'add', 'ivy', '--admin'], 0);
+    is($admin->('ivy'), 't', 'ivy is an administrator');
+    for my $set (['--email', 'ivy@corp.example'], ['--display-name', 'Ivy'], ['--no-email'],
+                 ['--no-display-name']) {
+        $env->cli_is("user set ivy @$set", ['user', 'set', 'ivy', @$set], 0);
+        is($admin->('ivy'), 't', "  still one after @$set");
+    }
+    $env->cli_is('user set dave --email', ['user', 'set', 'dave', '--email', 'dave@corp.example'], 0);
+    is($admin->('dave'), 'f', 'dave, not one, is not one after --email either');
+    $env->cli_is('user set dave --email (back)', ['user', 'set', 'dave', '--email', 'd@x'], 0);
+};
+
 subtest 'user show' => sub {
     my $out = $env->cli_is('show', ['user', 'show', 'carol.smith@corp'], 0);
     is($out, "name: Carol.Smith\@Corp\nslug: carol.smith_corp\nactive: yes\nadmin: no\n"
