@@ -14,28 +14,10 @@ use lib "$FindBin::Bin/lib";
 use Test::More;
 use BBT::Env qw(auth_bearer);
 use BBT::Cache qw(served_from_cache until_status wait_log settle log_mark);
-use BBT::Migrations qw(latest_version);
+use BBT::Migrations qw(latest_version env_before_skips);
 
-my $ROOT = $BBT::Env::ROOT;
 my $FROM = 58;
-my @upto = grep { m{/(\d{4})_} && $1 > 1 && $1 <= $FROM } sort glob "$ROOT/sql/migrations/0*.sql";
-my $env = BBT::Env->new(httpd => 0, grants => 0,
-                        schema_files => ["$ROOT/sql/migrations/0001_initial.sql"])->start;
-BBT::Util::spew($env->dir . '/scratch/upto.sql', join '', map {"BEGIN;\n\\ir $_\nCOMMIT;\n"} @upto);
-$env->psql(undef, file => $env->dir . '/scratch/upto.sql');
-is($env->psql('SELECT version FROM bbtoken_schema'), $FROM, "the database is at version $FROM");
-
-# The grants as they were at version 58: without the table that is not
-# there yet.
-for my $f (['grants.sql', 'bbtoken_httpd'], ['grants-api.sql', 'bbtoken_api']) {
-    my $sql = BBT::Util::slurp("$ROOT/sql/$f->[0]");
-    $sql =~ s/^GRANT SELECT ON bbtoken_notify_skips TO :"role";\n//m or die "$f->[0]: no grant on bbtoken_notify_skips";
-    BBT::Util::spew($env->dir . "/scratch/$f->[0]", $sql);
-    BBT::Util::spew($env->dir . '/scratch/grants-connect.sql', BBT::Util::slurp("$ROOT/sql/grants-connect.sql"));
-    $env->psql(undef, file => $env->dir . "/scratch/$f->[0]", vars => ["role=$f->[1]"]);
-}
-$env->write_cgi;
-$env->httpd_start;
+my $env = env_before_skips();
 $env->make_repo('PROJ', 'repo');
 my $UP = '/scm/PROJ/repo.git/info/refs?service=git-upload-pack';
 ok(wait_log($env, 0, qr/BBT309: the token cache's listener hears PostgreSQL/), "the listener is up on version $FROM");

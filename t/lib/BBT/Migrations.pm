@@ -1,7 +1,8 @@
 package BBT::Migrations;
 
 # What the schema-upgrade tests (t/30-migrations.t,
-# t/30-migrations-versions.t) share: the migrations there are, databases
+# t/30-migrations-versions.t, and those that start httpd on an older
+# schema) share: the migrations there are, databases
 # made as the release of an earlier version made them, and the CLI run on
 # one of them.  Each function that reaches the database takes the test's
 # environment (BBT::Env) first.
@@ -10,8 +11,9 @@ use strict;
 use warnings;
 use Exporter 'import';
 use BBT::Util ();
+use Test::More ();
 
-our @EXPORT_OK = qw(later_migrations latest_version cli_db psql_script create_db db_at);
+our @EXPORT_OK = qw(later_migrations latest_version cli_db psql_script create_db db_at env_before_skips);
 
 my $ROOT = $BBT::Util::ROOT;
 
@@ -66,6 +68,33 @@ sub db_at {
                 map {"BEGIN;\n\\ir $_\nCOMMIT;\n"} @upto[1 .. $#upto]);
     my ($at) = $upto[-1] =~ m{/0*(\d+)_};
     return $at;
+}
+
+# An environment (BBT::Env, %opt passed on) whose database is at version
+# 58, the last before changes could skip their notification (0059), with
+# the roles' grants as they were then (no bbtoken_notify_skips), and httpd
+# started on it.  The test's assertion that it is there.
+sub env_before_skips {
+    my (%opt) = @_;
+    require BBT::Env;
+    my $from = 58;
+    my @upto = grep { m{/(\d{4})_} && $1 > 1 && $1 <= $from } _files();
+    my $env = BBT::Env->new(%opt, httpd => 0, grants => 0,
+                            schema_files => ["$ROOT/sql/migrations/0001_initial.sql"])->start;
+    BBT::Util::spew($env->dir . '/scratch/upto.sql', join '', map {"BEGIN;\n\\ir $_\nCOMMIT;\n"} @upto);
+    $env->psql(undef, file => $env->dir . '/scratch/upto.sql');
+    Test::More::is($env->psql('SELECT version FROM bbtoken_schema'), $from, "the database is at version $from");
+    BBT::Util::spew($env->dir . '/scratch/grants-connect.sql', BBT::Util::slurp("$ROOT/sql/grants-connect.sql"));
+    for my $f (['grants.sql', 'bbtoken_httpd'], ['grants-api.sql', 'bbtoken_api']) {
+        my $sql = BBT::Util::slurp("$ROOT/sql/$f->[0]");
+        $sql =~ s/^GRANT SELECT ON bbtoken_notify_skips TO :"role";\n//m
+            or die "$f->[0]: no grant on bbtoken_notify_skips";
+        BBT::Util::spew($env->dir . "/scratch/$f->[0]", $sql);
+        $env->psql(undef, file => $env->dir . "/scratch/$f->[0]", vars => ["role=$f->[1]"]);
+    }
+    $env->write_cgi;
+    $env->httpd_start;
+    return $env;
 }
 
 1;
