@@ -4,7 +4,12 @@
 # itself, and every condition of its route counts, token= included; and
 # it is held to what the request's path is held to (t/43-encoded-slashes):
 # a backend that takes a backslash for a slash, or drops a segment's
-# ;parameter, must read it as the same repository too.
+# ;parameter, must read it as the same repository too.  Such a backend acts
+# on the Destination as the client wrote it, so only a plain URL is decided
+# (one with a query or a fragment, which a backend may take for more of
+# the path, is refused), and its project key must be spelled canonically:
+# the module maps the request's own URL to the canonical key, never the
+# header, and a directory named proj is none of PROJ's.
 use strict;
 use warnings;
 use FindBin;
@@ -18,8 +23,8 @@ ScriptAlias /mv/ "@DIR@/cgi-bin/env.cgi/"
 <Location /mv>
     AuthType BBToken
     AuthName "Git"
-    BBTokenRoute COPY,MOVE "/mv/(?<project>[A-Z]+)/(?<repo>[a-z]+)/.+" REPO_WRITE
-    BBTokenRoute COPY,MOVE "/mv/(?<project>[A-Z]+)/(?<repo>[a-z]+)/.+" REPO_WRITE destination token=PROJECT_ADMIN
+    BBTokenRoute COPY,MOVE "/mv/(?<project>~?[A-Za-z]+)/(?<repo>[a-z]+)/.+" REPO_WRITE
+    BBTokenRoute COPY,MOVE "/mv/(?<project>~?[A-Za-z]+)/(?<repo>[a-z]+)/.+" REPO_WRITE destination token=PROJECT_ADMIN
     Require bbtoken
 </Location>
 EOC
@@ -58,5 +63,30 @@ like($env->error_log_text, qr/makes the Destination another one's/,
      'the error log says why');
 is_ok_res(move($admin, '/mv/PROJ/repo/sub%5Cb;v=1.txt'),
           'a backslash and a ;parameter that stay in PROJ/repo: moves');
+
+# A query or a fragment: decided on the path before it, the move would be
+# PROJ/other's, where a backend that reads the header's text as a path
+# moves into OTHER/x.
+for my $c (['a query', '/mv/PROJ/other/b.txt?x=1'],
+           ['a fragment', '/mv/PROJ/other/b.txt#x'],
+           ['a query up into OTHER', '/mv/PROJ/other/b.txt?/../../../OTHER/x/b.txt'],
+           ['a fragment up into OTHER', '/mv/PROJ/other/b.txt#/../../../OTHER/x/b.txt']) {
+    my ($what, $dest) = @$c;
+    my $mark = log_mark($env->error_log_path);
+    is_403(move($admin, $dest), "a Destination with $what: refused");
+    like(join('', log_lines_since($env->error_log_path, $mark)),
+         qr/Destination missing or not a plain URL/, '  the log says why');
+}
+
+# The key in another case: the same project, but not the directory the
+# backend would move into.  The route takes any case, as Bitbucket's keys
+# are; only the spelling is refused.
+is_ok_res(move($admin, '/mv/~alice/r/b.txt'), "a Destination in alice's own ~alice: moves");
+for my $dest ('/mv/proj/other/b.txt', '/mv/Proj/other/b.txt', '/mv/~ALICE/r/b.txt') {
+    my $mark = log_mark($env->error_log_path);
+    is_403(move($admin, $dest), "a Destination spelled $dest: refused");
+    like(join('', log_lines_since($env->error_log_path, $mark)),
+         qr/Destination's project key not spelled canonically/, '  the log says why');
+}
 
 done_testing;
