@@ -141,8 +141,15 @@ subtest 'forking into the project' => sub {
     my ($res, $v) = call('POST', "$A/projects/SRC/repos/lib", $tok{admin}, $into);
     is_ok_res($res, "carol's PROJECT_ADMIN token forks SRC/lib into PROJ");
     is($v->{BBTOKEN_TARGET}, 'SRC/lib', '  from SRC/lib');
-    is_403((call('POST', "$A/projects/SRC/repos/lib", $tok{write}, $into))[0],
-           "carol's PROJECT_WRITE token cannot");
+    my $mark = log_mark($env->error_log_path);
+    ($res) = call('POST', "$A/projects/SRC/repos/lib", $tok{write}, $into);
+    is_403($res, "carol's PROJECT_WRITE token cannot");
+    # Its PROJECT_ADMIN is what it lacks (the route's token=), not
+    # REPO_CREATE, which no token holds.
+    like($res->{content}, qr/The access token does not have PROJECT_ADMIN permission for this request\./,
+         '  the answer names PROJECT_ADMIN, which a token may have');
+    like(join('', log_lines_since($env->error_log_path, $mark)),
+         qr/BBT051: .* needs PROJECT_ADMIN on SRC\/lib .*the token lacks it/, '  and so does the log');
     is_403((call('POST', "$A/projects/SRC/repos/lib", $tok{dave}, $into))[0], 'dave (PROJECT_WRITE) cannot');
     is_403((call('POST', "$A/projects/PROJ/repos/repo", $tok{admin}, '{"name":"f","project":{"key":"SRC"}}'))[0],
            'carol cannot fork into SRC, where she reads');

@@ -270,6 +270,13 @@ static void test_rest_set(void)
                "OTHER", BBT_LEVEL_CREATE, "fork into OTHER: REPO_CREATE there");
     into_level(rs, "POST", repo, "{\"name\":\"f\"}", BBT_INTO_PERSONAL, NULL,
                BBT_LEVEL_CREATE, "fork without project: the personal project");
+    /* No token holds REPO_CREATE: a token reaches it with PROJECT_ADMIN,
+     * which the route asks of the token itself, and a refusal names. */
+    ok(match(rs, "POST", repo, "{\"project\":{\"key\":\"OTHER\"}}", &m) ==
+               BBT_ROUTE_MATCH &&
+           m.token_need.scope == BBT_SCOPE_PROJECT &&
+           m.token_need.level == BBT_LEVEL_ADMIN,
+       "a fork asks the token itself for PROJECT_ADMIN");
     into(rs, "PUT", repo, "{\"project\":{\"key\":\"OTHER\"}}", BBT_INTO_KEY,
          "OTHER", "move into OTHER: PROJECT_ADMIN there");
     into(rs, "PUT", repo, "{\"name\":\"renamed\"}", BBT_INTO_NONE, NULL,
