@@ -231,6 +231,12 @@ static void test_quoted_words(void)
     bbt_rules_free(rs);
 }
 
+/* Every route option once: 16 words with the four before them. */
+#define TWELVE_OPTIONS                                                         \
+    "project=X query=a=1 token=PROJECT_READ destination json=a:b "             \
+    "body-project=p.key:PROJECT_ADMIN body-project-absent=personal "           \
+    "body-project-same=skip query-repo=r body-repo=b.r new git-object"
+
 static void bad(const char *text, const char *prefix, const char *want)
 {
     char err[BBT_RULES_ERR_MAX];
@@ -300,6 +306,13 @@ static void test_errors(void)
         "upper case, as clients send them: 'GET,Post'");
     bad("BBTokenRoute GET /x\n", NULL, "needs METHODS PATTERN PERMISSION");
     bad("Require all granted\n", NULL, "holds only BBTokenRoute lines");
+    /* At most 16 words (README): a 17th is refused for being there, not
+     * dropped unread, whatever the 16 before it say. */
+    bad("BBTokenRoute GET /(?<project>x) PROJECT_READ " TWELVE_OPTIONS
+        " token=PROJECT_ADMIN\n",
+        NULL, "f.conf:1: too many words");
+    bad("BBTokenRoute GET /(?<project>x) PROJECT_READ " TWELVE_OPTIONS "\n",
+        NULL, "f.conf:1: json= cannot decide a destination route");
     bad("BBTokenRoute GET @PREFIX@/x PROJECT_READ project=X\n", NULL,
         "@PREFIX@ without a prefix");
     bad("BBTokenRoute GET @PREFIX@/x PROJECT_READ project=X\n", "scm",
