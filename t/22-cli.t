@@ -301,8 +301,10 @@ subtest 'grant / ungrant' => sub {
     like($rg->(), qr{^~bob\.smith_x-1/x REPO_ADMIN$}m, 'personal key stored as ~ and the slug');
 
     my @fail = (
-        ['project TARGET with a REPO_ permission', ['grant', 'alice', 'REPO_READ', 'PROJ']],
-        ['repository TARGET with a PROJECT_ permission', ['grant', 'alice', 'PROJECT_READ', 'PROJ/repo']],
+        ['project TARGET with a REPO_ permission', ['grant', 'alice', 'REPO_READ', 'PROJ'],
+         qr{^bbtoken: REPO_READ is a repository permission: TARGET must be KEY/slug, not PROJ$}],
+        ['repository TARGET with a PROJECT_ permission', ['grant', 'alice', 'PROJECT_READ', 'PROJ/repo'],
+         qr{^bbtoken: PROJECT_READ is a project permission: TARGET must be a project KEY, not PROJ/repo$}],
         ['unknown permission', ['grant', 'alice', 'PROJECT_SUPER', 'PROJ']],
         ['lower-case permission', ['grant', 'alice', 'project_read', 'PROJ']],
         ['unknown user', ['grant', 'nobody', 'PROJECT_READ', 'PROJ'], qr/nobody/],
