@@ -137,6 +137,35 @@ subtest 'hostile bodies' => sub {
        1, 'alice\'s token is still REPO_READ');
 };
 
+# A token holds at most two permissions, and the handler reads at most
+# eight names (into a list of eight): eight are read and refused for what
+# they say, more are refused by their count before any is read, up to the
+# 32 items the body's shape allows and beyond it.  The child lives on.
+subtest 'more permission names than the handler reads' => sub {
+    my $perms = $env->psql("SELECT coalesce(project_perm, '') || ' ' || coalesce(repo_perm, '')"
+                           . " FROM bbtoken_tokens WHERE id = '$alice'");
+    my $msg = sub { my ($res) = @_; ref $res->{json} eq 'HASH' ? ($res->{json}{errors}[0]{message} // '') : '' };
+    my $many = [qr/^invalid permissions: too many\z/, 'refused as too many, none read'];
+    my $shape = [qr/^the request body holds more than this call reads/, "refused by the body's shape"];
+    my %want = (8 => [qr/^invalid permissions: more than one repository permission\z/, 'read, and refused for what they say'],
+                9 => $many, 16 => $many, 32 => $many, 33 => $shape, 1000 => $shape);
+    for my $count (sort { $a <=> $b } keys %want) {
+        my ($re, $why) = @{ $want{$count} };
+        my @p = ('REPO_READ') x $count;
+        my $res = call(alice => PUT => "$A/users/alice", json => { name => "many $count", permissions => \@p });
+        is($res->{status}, 400, "create, $count permission names: 400") or diag res_summary($res);
+        like($msg->($res), $re, "  $why");
+        $res = call(alice => POST => "$A/users/alice/$alice", json => { permissions => \@p });
+        is($res->{status}, 400, "update, $count permission names: 400") or diag res_summary($res);
+        like($msg->($res), $re, "  $why");
+        is_ok_res(call(alice => GET => "$A/users/alice/$alice"), '  the next request is answered');
+    }
+    is(live(), $n, 'nothing made');
+    is($env->psql("SELECT coalesce(project_perm, '') || ' ' || coalesce(repo_perm, '')"
+                  . " FROM bbtoken_tokens WHERE id = '$alice'"), $perms, "alice's token keeps its permissions");
+    is(scalar($env->crash_lines), 0, 'no httpd child crashed') or diag join "\n", $env->crash_lines;
+};
+
 subtest 'a byte-order mark before the body, as Windows tools write one' => sub {
     my $bom = "\xef\xbb\xbf";
     my $res = call(alice => PUT => "$A/users/alice", body => $bom . '{"name":"from-windows","permissions":["REPO_READ"]}',
