@@ -3,7 +3,8 @@
 # https://tokens.example.com, its Host names no port, and httpd, listening
 # on another port over plain HTTP, builds its own URL as
 # http://tokens.example.com:PORT.  The page's changes (create, rename,
-# rotate, revoke) pass the cross-site check by the Host; another site's,
+# rotate, revoke) pass the cross-site check by the Host; another site's
+# (one whose host is the Host's with more after it, or only its start),
 # another port's and an http page's to an https request still do not.
 use strict;
 use warnings;
@@ -76,6 +77,11 @@ subtest 'another site, port or scheme: still refused' => sub {
                ['evil.example', { Origin => "https://$PUB" }], [$PUB, { Origin => 'null' }],
                [$PUB, { Origin => "https://$PUB.evil.example" }], [$PUB, { Referer => "https://$PUB.evil.example/" }],
                [$PUB, { Referer => "https://$PUB\@evil.example/" }], [$PUB, { Referer => "https://$PUB:8443/" }],
+               # A host that is only the start of the Host's: another
+               # site (whoever holds example.co serves tokens.example.co).
+               [$PUB, { Origin => 'https://tokens.example.co' }], [$PUB, { Origin => 'https://tokens' }],
+               [$PUB, { Referer => 'https://tokens.example.co/account/tokens/' }],
+               ["$PUB:8443", { Origin => 'https://tokens.example.c:8443' }],
                [$PUB, { Origin => "https://$PUB", 'Sec-Fetch-Site' => 'cross-site' }]) {
         my ($host, $h) = @$c;
         my $d = join ', ', map { "$_: $h->{$_}" } sort keys %$h;

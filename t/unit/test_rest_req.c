@@ -448,6 +448,12 @@ static void test_csrf_host(void)
        "  Host's 443 for an http Origin: refused");
     ok(!by_host("https://tokens.example.com.evil.example", pub, "http"),
        "a host that only starts as ours: refused");
+    ok(!by_host("https://tokens.example.co", pub, "http"),
+       "a host that is only the start of the Host's: refused");
+    ok(!by_host("https://tokens", pub, "http"), "  its first label alone");
+    ok(!by_host("https://tokens.example.c:8443", "tokens.example.com:8443",
+                "http"),
+       "  with the same port on both sides");
     ok(!by_host("https://sub.tokens.example.com", pub, "http"),
        "a sibling host: refused");
     ok(!by_host("https://tokens.example.com", "sub.tokens.example.com", "http"),
@@ -529,6 +535,8 @@ static void test_csrf_host(void)
        "  httpd's own URL still is ours");
     ok(!by_host_ref("https://tokens.example.com.evil.example/", pub, "http"),
        "a Referer that only starts as ours: refused");
+    ok(!by_host_ref("https://tokens.example.co/account/tokens/", pub, "http"),
+       "a Referer whose host is only the start of the Host's: refused");
     ok(!by_host_ref("https://tokens.example.com@evil.example/", pub, "http"),
        "  ours and user info: refused");
     ok(!by_host_ref("https://evil.example@tokens.example.com/", pub, "http"),
