@@ -15,8 +15,8 @@ use Test::More;
 use Time::HiRes qw(sleep time);
 use BBT::Env qw(auth_bearer);
 use BBT::Assert;
-use BBT::Cache qw(served_from_cache until_status listener_count settle wait_log log_mark log_since);
-use BBT::Util qw(run_cmd);
+use BBT::Cache qw(served_from_cache until_status listener_count settle wait_log log_mark log_since
+                  listener_pid freeze_idle);
 use BBT::Clock qw(clock_preload slept stopped);
 
 clock_preload();
@@ -33,42 +33,13 @@ like($httpd_main, qr/^\d+ \d+\z/, "httpd's main process and its start time: $htt
 my $generations = () = $env->error_log_text =~ /BBT404: /g;
 ok(wait_log($env, 0, qr/BBT309: the token cache's listener hears PostgreSQL/), 'the listener is up');
 
-sub listener_pid {
-    return $env->psql("SELECT pid FROM pg_stat_activity WHERE application_name = 'mod_bbtoken listener'");
-}
-
-# SIGSTOP lands wherever the backend is.  Stopped inside a heartbeat's
-# transaction it may hold a lock every other session needs (ProcArrayLock,
-# which a new connection takes; the lock NOTIFY takes at commit), and the
-# test's own revoke would wait on it: a hang of the test's making, not the
-# silent connection the test is about.  Stopped while it waits for its
-# client (idle, wait event ClientRead) it holds none; anywhere else it is
-# let go and stopped again.  The look is a psql of its own with a short
-# limit, since it could be the one left waiting.
-sub freeze_idle {
-    my ($pid) = @_;
-    my @psql = ("$BBT::Pg::PGBIN/psql", '-X', '-q', '-A', '-t', '-F', ' ', '-h', '127.0.0.1',
-                '-p', $env->{pgport}, '-U', 'postgres', '-d', 'bbtoken', '-c',
-                "SELECT state, wait_event FROM pg_stat_activity WHERE pid = $pid");
-    for my $try (1 .. 100) {
-        kill('STOP', $pid) or return 0;
-        my ($rc, $out) = run_cmd(cmd => \@psql, tmp => "$env->{dir}/run", timeout => 5,
-                                 env => { PGCONNECT_TIMEOUT => 3 });
-        return $try if !$rc && $out =~ /\Aidle ClientRead\n?\z/;
-        note "stopped where it was not waiting for its client: $out";
-        kill 'CONT', $pid;
-        sleep 0.01 + rand 0.05;
-    }
-    return 0;
-}
-
 subtest "the listener's backend killed, then a token revoked: refused at once" => sub {
     my ($tok, $id) = $env->token_create('alice', name => 'killed');
     my ($other, $oid) = $env->token_create('alice', name => 'other');
     settle();
     ok(served_from_cache($env, $UP, auth_bearer($tok), $id), 'answered from the cache');
     my $mark = log_mark($env);
-    my $pid = listener_pid();
+    my $pid = listener_pid($env);
     like($pid, qr/^\d+$/, "the listener's backend: $pid");
     is($env->psql("SELECT pg_terminate_backend($pid)"), 't', 'terminated');
     ok(wait_log($env, $mark, qr/BBT307: the token cache's listener lost its connection/),
@@ -77,7 +48,7 @@ subtest "the listener's backend killed, then a token revoked: refused at once" =
     is_401($env->get($UP, auth_bearer($tok)), 1, 'the very next request is refused');
     ok(wait_log($env, $mark, qr/BBT309: the token cache's listener hears PostgreSQL again/),
        'the listener is back');
-    isnt(listener_pid(), $pid, 'on a new backend');
+    isnt(listener_pid($env), $pid, 'on a new backend');
     ok(served_from_cache($env, $UP, auth_bearer($other), $oid), 'and the cache is used again');
     is_401($env->get($UP, auth_bearer($tok)), 1, 'the revoked token stays refused');
 };
@@ -120,11 +91,11 @@ subtest "a connection that dies without a word (the listener's backend frozen)" 
     settle();
     ok(served_from_cache($env, $UP, auth_bearer($tok), $id), 'answered from the cache');
     my $mark = log_mark($env);
-    my $pid = listener_pid();
+    my $pid = listener_pid($env);
     like($pid, qr/^\d+$/, "the listener's backend: $pid");
     # Thawed whatever happens, or PostgreSQL could not stop.
     my $thaw = BBT::Cache::Guard->new(sub { kill 'CONT', $pid });
-    my $tries = freeze_idle($pid);
+    my $tries = freeze_idle($env, $pid);
     ok($tries, "frozen: it reads nothing, answers nothing, and its socket stays open ($tries tries)");
     # Delivered to nobody: the backend that would pass it on is frozen.
     $env->cli_ok('revoke', $id);
@@ -151,10 +122,10 @@ subtest 'the host suspended while a token was revoked: refused on waking' => sub
     my ($other, $oid) = $env->token_create('alice', name => 'awake');
     settle();
     ok(served_from_cache($env, $UP, auth_bearer($tok), $id), 'answered from the cache');
-    my $pid = listener_pid();
+    my $pid = listener_pid($env);
     like($pid, qr/^\d+$/, "the listener's backend: $pid");
     my $thaw = BBT::Cache::Guard->new(sub { kill 'CONT', $pid; slept($env, 0) });
-    my $tries = freeze_idle($pid);
+    my $tries = freeze_idle($env, $pid);
     ok($tries, "its backend frozen ($tries tries)");
     my $asleep = time;
     $env->cli_ok('revoke', $id);
@@ -186,7 +157,7 @@ subtest "the listener's connection lost: the cache distrusted at once, not once 
     stopped($env, 1);
     ok(served_from_cache($env, $UP, auth_bearer($tok), $id), "httpd's clock stopped: answered from the cache");
     my $mark = log_mark($env);
-    my $pid = listener_pid();
+    my $pid = listener_pid($env);
     like($pid, qr/^\d+$/, "the listener's backend: $pid");
     is($env->psql("SELECT pg_terminate_backend($pid)"), 't', 'terminated');
     ok(wait_log($env, $mark, qr/BBT307: the token cache's listener lost its connection/),

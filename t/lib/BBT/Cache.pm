@@ -16,12 +16,13 @@ use strict;
 use warnings;
 use Time::HiRes qw(sleep time);
 use BBT::Assert ();
+use BBT::Util qw(run_cmd);
 
 use Exporter 'import';
 our @EXPORT_OK = qw(lookup_calls log_mark log_since wait_log wait_lines served_from_cache
                     until_answer until_status listener_count settle level_probe_on
                     level_computed cache_counts counts_since hold_pooled_connection
-                    until_heard);
+                    until_heard listener_pid freeze_idle);
 
 # PostgreSQL settings for counting statements.
 our $PG_CONF = { shared_preload_libraries => "'pg_stat_statements'" };
@@ -174,6 +175,37 @@ sub listener_count {
                       . "WHERE application_name = 'mod_bbtoken listener'");
 }
 
+# The PostgreSQL backend of the cache's listener (its pid), '' for none.
+sub listener_pid {
+    my ($env) = @_;
+    return $env->psql("SELECT pid FROM pg_stat_activity WHERE application_name = 'mod_bbtoken listener'");
+}
+
+# Backend $pid of $env's database stopped (SIGSTOP) while it waits for its
+# client: the tries it took, or 0.  SIGSTOP lands wherever the backend is.
+# Stopped inside a heartbeat's transaction it may hold a lock every other
+# session needs (ProcArrayLock, which a new connection takes; the lock
+# NOTIFY takes at commit), and the test's own changes would wait on it: a
+# hang of the test's making.  Stopped while it waits for its client (idle,
+# wait event ClientRead) it holds none; anywhere else it is let go and
+# stopped again.  The look is a psql of its own with a short limit, since
+# it could be the one left waiting.  The caller sends SIGCONT.
+sub freeze_idle {
+    my ($env, $pid) = @_;
+    my @psql = ("$BBT::Pg::PGBIN/psql", '-X', '-q', '-A', '-t', '-F', ' ', '-h', '127.0.0.1',
+                '-p', $env->{pgport}, '-U', 'postgres', '-d', 'bbtoken', '-c',
+                "SELECT state, wait_event FROM pg_stat_activity WHERE pid = $pid");
+    for my $try (1 .. 100) {
+        kill('STOP', $pid) or return 0;
+        my ($rc, $out) = run_cmd(cmd => \@psql, tmp => "$env->{dir}/run", timeout => 5,
+                                 env => { PGCONNECT_TIMEOUT => 3 });
+        return $try if !$rc && $out =~ /\Aidle ClientRead\n?\z/;
+        Test::More::note("stopped where it was not waiting for its client: $out");
+        kill 'CONT', $pid;
+        sleep 0.01 + rand 0.05;
+    }
+    return 0;
+}
 
 # The child's one pooled connection (DBDMax 1) taken by a request of
 # $url with headers $auth, a token new to the cache whose lookup waits
