@@ -12,6 +12,9 @@
 # routes to which any .htaccess file applies is refused (500, BBT045),
 # whatever it says: one a writer PUTs there closes its directory, never
 # opens it.
+# In a <Directory> of AuthType BBToken with routes of its own a plain
+# AuthType None is enough to take the section from the module (no
+# <Location> gives it back): the section's own routes keep it the module's.
 use strict;
 use warnings;
 use FindBin;
@@ -55,6 +58,15 @@ Alias /other "@DIR@/other"
     BBTokenRoutes dav /loc
     Require bbtoken
 </Location>
+Alias /dir "@DIR@/dir"
+<Directory "@DIR@/dir">
+    Dav On
+    AuthType BBToken
+    AuthName "Files"
+    BBTokenRoutes dav /dir
+    Require bbtoken
+    AllowOverride AuthConfig
+</Directory>
 EOC
 my $env = BBT::Env->new(extra_conf => $extra, modules => [qw(dav dav_fs mime authn_file dir)], httpd => 0)->start;
 my $d = $env->dir;
@@ -92,12 +104,17 @@ for my $r (qw(clean plainrepo)) {
     make_path("$d/loc/PROJ/$r");
     BBT::Env::spew("$d/loc/PROJ/$r/x.html", "<script>1</script>\n");
 }
+for my $r (qw(open if clean)) {
+    make_path("$d/dir/PROJ/$r/sub");
+    BBT::Env::spew("$d/dir/PROJ/$r/$_", "<script>1</script>\n") for qw(x.html sub/y.html);
+    BBT::Env::spew("$d/dir/PROJ/$r/.htaccess", $open{$r}) if $open{$r};
+}
 make_path("$d/other");
 BBT::Env::spew("$d/other/.htaccess", "DirectoryIndex /loc/PROJ/clean/x.html\n");
 # A control: .htaccess files are read there.
 make_path("$d/loc/PROJ/read");
 BBT::Env::spew("$d/loc/PROJ/read/.htaccess", "AuthName \"a\" \"b\" \"c\"\n");
-$env->give_to_httpd("$d/dav", "$d/davlock", "$d/loc", "$d/other");
+$env->give_to_httpd("$d/dav", "$d/davlock", "$d/loc", "$d/other", "$d/dir");
 # The owner's own password file, in the tree: a user of their choosing.
 $env->htpasswd(admin => 'chosen-Pa55');
 rename "$d/htpasswd", "$d/dav/PROJ/provider/pw" or die $!;
@@ -165,6 +182,27 @@ subtest 'AuthConfig in .htaccess under a <Location> of AuthType BBToken' => sub 
     is_status($env->get('/loc/PROJ/clean/x.html', {}), 401, 'a repository with no such file beside them: 401');
     is_status($env->get('/loc/PROJ/clean/x.html', \%auth), 200, '  and the token reads');
     like($env->error_log_text, qr{BBT045: /loc/PROJ/if/x\.html is served by routes, and a \.htaccess file in \S+/loc/PROJ/if/? applies to it: refused \(500\)},
+         'the log says which file (BBT045)');
+};
+
+subtest 'AuthConfig in .htaccess under a <Directory> of AuthType BBToken with its own routes' => sub {
+    is_status($env->get('/dir/PROJ/clean/x.html', {}), 401, 'a repository with no such file: 401 without a login');
+    is_status($env->get('/dir/PROJ/clean/x.html', \%auth), 200, '  and the token reads');
+    for my $r (qw(open if)) {
+        for my $p ("/dir/PROJ/$r/x.html", "/dir/PROJ/$r/sub/y.html") {
+            (my $f = $p) =~ s{^/dir}{$d/dir};
+            ok(-f $f, "$r: $p is there");
+            my $res = $env->get($p, {});
+            is_status($res, 500, "  without a login: 500, not served");
+            unlike($res->{content} // '', qr/<script>1/, '  nor its content');
+            is($res->{headers}{'content-security-policy'}, 'sandbox', '  the refusal sandboxed');
+            is_status($env->get($p, \%auth), 500, "  with a REPO_READ token: 500");
+        }
+        my ($st) = $env->curl("/dir/PROJ/$r/y.html", method => 'PUT', data => "y\n");
+        is($st, 500, "$r: a PUT without a login: 500");
+        ok(!-e "$d/dir/PROJ/$r/y.html", '  nothing written');
+    }
+    like($env->error_log_text, qr{BBT045: /dir/PROJ/open/x\.html is served by routes, and a \.htaccess file in \S+/dir/PROJ/open/? applies to it: refused \(500\)},
          'the log says which file (BBT045)');
 };
 
