@@ -4,7 +4,10 @@
 # nosniff (git over smart and dumb HTTP, files over WebDAV); BBTokenSandbox
 # Off turns that off; a section without routes (the tokens page's) is left
 # alone, so its scripts run.  A refusal served in such a section (401,
-# 403) carries them too.  t/55-browser.t shows the attack this stops.
+# 403) carries them too.  A nested section that sets BBTokenSandbox wins
+# over the one merged before it, and one that does not keeps what that
+# one said.  A tree that is not AuthType BBToken is left alone, whatever
+# routes reach it.  t/55-browser.t shows the attack this stops.
 use strict;
 use warnings;
 use FindBin;
@@ -38,6 +41,28 @@ Alias /page "@DIR@/page"
     BBTokenSandbox Off
     Require bbtoken
 </Location>
+# Nested in /dav-open: On inside Off, Off inside that On, and a section
+# that sets something else.
+<Location /dav-open/PROJ/strict>
+    BBTokenSandbox On
+</Location>
+<Location /dav-open/PROJ/other>
+    BBTokenDAVLockMaxTimeout 60
+</Location>
+<Location /dav-open/PROJ/strict/open>
+    BBTokenSandbox Off
+</Location>
+# Not the module's: a tree under the server's routes (its sections'
+# defaults), and a <Location> with routes of its own but another AuthType.
+BBTokenRoutes dav /pub
+Alias /pub "@DIR@/pub"
+Alias /own "@DIR@/pub"
+<Directory "@DIR@/pub">
+    Require all granted
+</Directory>
+<Location /own>
+    BBTokenRoutes dav /own
+</Location>
 <Location /page>
     AuthType BBToken
     AuthName "Files"
@@ -50,9 +75,12 @@ EOC
 my $env = BBT::Env->new(extra_conf => $extra, modules => [qw(dav dav_fs mime authn_file authz_user)],
                         httpd => 0)->start;
 my $d = $env->dir;
-make_path("$d/dav/PROJ/site", "$d/davlock", "$d/page");
+make_path("$d/dav/PROJ/site", "$d/davlock", "$d/page", "$d/pub/PROJ/site");
+make_path(map { "$d/dav/PROJ/$_" } qw(strict/open other));
+BBT::Env::spew("$d/dav/PROJ/$_/x.html", "<script>1</script>\n") for qw(strict strict/open other);
+BBT::Env::spew("$d/pub/PROJ/site/x.html", "<script>1</script>\n");
 BBT::Env::spew("$d/page/index.html", "<!doctype html><title>page</title>\n");
-$env->give_to_httpd("$d/dav", "$d/davlock");
+$env->give_to_httpd("$d/dav", "$d/davlock", "$d/pub");
 $env->htpasswd(alice => 'alice-Pa55-word');
 $env->httpd_start;
 $env->make_repo('PROJ', 'repo');
@@ -103,6 +131,25 @@ subtest 'BBTokenSandbox Off; a section without routes' => sub {
     $res = $env->get('/page/index.html', { Authorization => $env->basic('alice', 'alice-Pa55-word') });
     is_status($res, 200, 'a page where AuthType BBToken has no routes (BBTokenRoutes none)');
     ok(!exists $res->{headers}{'content-security-policy'}, '  its scripts may run: no sandbox');
+};
+
+subtest 'nested sections' => sub {
+    sandboxed($env->get('/dav-open/PROJ/strict/x.html', \%auth), 'On in a section within one that says Off');
+    for my $p ('/dav-open/PROJ/strict/open/x.html', '/dav-open/PROJ/other/x.html') {
+        my $res = $env->get($p, \%auth);
+        is_status($res, 200, $p);
+        ok(!exists $res->{headers}{'content-security-policy'}, '  no Content-Security-Policy');
+        ok(!exists $res->{headers}{'x-content-type-options'}, '  no X-Content-Type-Options');
+    }
+};
+
+subtest 'not AuthType BBToken: left alone, routes or not' => sub {
+    for my $p ('/pub/PROJ/site/x.html', '/own/PROJ/site/x.html') {
+        my $res = $env->get($p);
+        is_status($res, 200, "$p: served");
+        ok(!exists $res->{headers}{'content-security-policy'}, '  no Content-Security-Policy');
+        ok(!exists $res->{headers}{'x-content-type-options'}, '  no X-Content-Type-Options');
+    }
 };
 
 subtest 'the directive' => sub {
