@@ -8,7 +8,9 @@
 # group, was not written for an hour, and `bbtoken notify` could revoke as
 # unused a token in use.  Once through the database's answer (the token's
 # first use, its last use), once through the cache's (a new address group
-# of a token the cache answers).
+# of a token the cache answers).  And each host judges by its own
+# interval: a last use ten minutes old is written again by a use on the
+# virtual host, not by one on the main server.
 use strict;
 use warnings;
 use FindBin;
@@ -34,7 +36,7 @@ $env->make_repo('PROJ', 'repo');
 $env->user_add('alice');
 $env->grant('alice', 'PROJECT_WRITE', 'PROJ');
 my %t;
-for my $name (qw(warm idle roaming)) {
+for my $name (qw(warm idle roaming ten-main ten-vhost)) {
     my ($tok, $id) = $env->token_create('alice', name => $name);
     $t{$name} = { tok => $tok, id => $id };
 }
@@ -94,6 +96,21 @@ for (1 .. 10) {
 }
 is(scalar(grep { $_ != 200 } @st), 0, 'the virtual host answers the token');
 ok($shared, 'from the cache the main server shares');
+
+subtest 'each host its own interval' => sub {
+    my $at = sub {
+        $env->psql("SELECT last_authenticated > now() - interval '5 minutes' FROM bbtoken_tokens "
+                   . "WHERE id = '$t{$_[0]}{id}'");
+    };
+    $env->psql("UPDATE bbtoken_tokens SET last_authenticated = now() - interval '10 minutes' "
+               . "WHERE id IN ('$t{'ten-main'}{id}', '$t{'ten-vhost'}{id}')");
+    is(use_main('ten-main'), 200, 'a token last used ten minutes ago, on the main server (an hour)');
+    is($at->('ten-main'), 'f', '  its last use not written again');
+    is(use_vhost('ten-vhost'), 200, 'another, on the virtual host (a minute)');
+    my $deadline = time + $BBT::Cache::LIMIT;
+    sleep 0.1 while time < $deadline && $at->('ten-vhost') ne 't';
+    is($at->('ten-vhost'), 't', '  its last use written again');
+};
 
 subtest 'a last use given up on the virtual host is written by a use on the main server' => sub {
     held('bbtoken_tokens', 'SHARE ROW EXCLUSIVE', sub {
