@@ -125,6 +125,22 @@ subtest 'AuthBBTokenProvider none in a nested section: no password there, tokens
     is_ok_res($res, '  and her password still reads PROJ/repo under /pw');
 };
 
+# none is an empty list, not a provider: beside one it would take it away
+# on one order of the lines and be lost on the other.
+subtest 'AuthBBTokenProvider: none stands alone in its section' => sub {
+    for my $bad (['file none'], ['none file'], ['none none'], ['file', 'none'], ['none', 'file']) {
+        my $lines = join '', map { "    AuthBBTokenProvider $_\n" } @$bad;
+        my ($rc, $out) = $env->config_test("<Location /x>\n$lines</Location>\n");
+        ok($rc != 0 && $out =~ /AuthBBTokenProvider: 'none' stands alone/,
+           join(', then ', map {"'$_'"} @$bad) . ': httpd does not start') or diag $out;
+    }
+    my ($rc, $out) = $env->config_test("<Location /x>\n    AuthBBTokenProvider none\n</Location>\n");
+    is($rc, 0, 'none alone: it starts') or diag $out;
+    ($rc, $out) = $env->config_test("<Location /x>\n    AuthBBTokenProvider nosuch\n</Location>\n");
+    ok($rc != 0 && $out =~ /unknown authn provider 'nosuch'/, 'an unknown provider: httpd does not start')
+        or diag $out;
+};
+
 subtest 'wrong passwords' => sub {
     is_401($env->get("/pw/$UP", auth_basic('carol', 'wrong')), 1, 'wrong password');
     is_401($env->get("/pw/$UP", auth_basic('nobody', 'x')), 1, 'unknown user');
