@@ -134,6 +134,27 @@ check('in a virtual host, and inside <IfModule>', <<'EOC', ['BBT352: <Location /
     </IfModule>
 </VirtualHost>
 EOC
+# A <Location> and a <Directory> are paths of two kinds: a URL path that
+# leads a file path (or the other way) gives its section nothing.
+check('nor from a section of the other kind whose path leads its own', <<'EOC',
+<Location /srv>
+    BBTokenRoutes git /srv
+</Location>
+<Directory /srv/k>
+    AuthType BBToken
+    AuthName "x"
+    Require bbtoken
+</Directory>
+<Directory /var/o>
+    BBTokenRoutes dav /var/o
+</Directory>
+<Location /var/o/p>
+    AuthType BBToken
+    AuthName "x"
+    Require bbtoken
+</Location>
+EOC
+      ['BBT352: <Location /srv>', 'BBT353: <Directory /srv/k>', 'BBT352: <Directory /var/o>', 'BBT353: <Location /var/o/p>']);
 # What an <If> inside sets, the section has for the requests it takes:
 # routes or AuthName there only is no section without them.  A <Files>
 # inside, which takes some files, and an <If> in another section, still
