@@ -5,7 +5,9 @@
 #   - with every pooled connection stuck in the database (a table locked, no
 #     statement_timeout), further requests wait BBTokenDBWait for one and
 #     are answered 503 with Retry-After, never left hanging;
-#   - a table locked past statement_timeout: 503 with Retry-After.
+#   - a table locked past statement_timeout: 503 with Retry-After;
+#   - BBTokenDBWait unset waits its default of 5 s (the log says the
+#     wait), and takes 0 to 300 seconds, digits only.
 # "Hanging" is seen as a client giving up long after the module's bounds.
 use strict;
 use warnings;
@@ -139,6 +141,41 @@ subtest 'a table locked past statement_timeout: 503' => sub {
     is_503(probe('password'), 'a password request (its user\'s grants are read too)');
     unlock_tables();
     is_ok_res(probe('token'), 'unlocked: 200');
+};
+
+subtest 'BBTokenDBWait: 5 s unless set; 0 to 300' => sub {
+    (my $conf = $env->{extra_conf}) =~ s/^BBTokenDBWait 2\n//m or die 'no BBTokenDBWait 2';
+    $env->httpd_restart(graceful => 1, dbd_options => '', extra_conf => $conf);
+    lock_tables('bbtoken_lookup');
+    my @holders = map {
+        my $pid = fork // die "fork: $!";
+        if (!$pid) {
+            my $r = HTTP::Tiny->new(timeout => 120, keep_alive => 0)->get($env->url($UP), { headers => $probe{token} });
+            POSIX::_exit($r->{status} == 200 ? 0 : 1);
+        }
+        $pid;
+    } 1 .. 2;
+    my $n = 0;
+    for (1 .. 100) { last if ($n = waiting_on_lock()) >= 2; sleep 0.1 }
+    is($n, 2, 'two requests hold both connections, waiting for the lock');
+    my $mark = log_mark($env->error_log_path);
+    is_503(HTTP::Tiny->new(timeout => 60, keep_alive => 0)->get($env->url($UP), { headers => $probe{token} }),
+           'another: 503');
+    like(join("\n", log_lines_since($env->error_log_path, $mark)),
+         qr/BBT350: no database connection within 5 s \(BBTokenDBWait\)/, '  after the default wait, 5 s (BBT350)');
+    unlock_tables();
+    is(scalar(grep { waitpid($_, 0); $? == 0 } @holders), 2, 'the lock gone, the two holders are served');
+
+    for my $ok (0, 300) {
+        my ($rc, $out) = $env->config_test("BBTokenDBWait $ok\n");
+        is($rc, 0, "BBTokenDBWait $ok: accepted") or diag $out;
+    }
+    for my $bad ('301', '-1', '5s', '1.5') {
+        my ($rc, $out) = $env->config_test("BBTokenDBWait $bad\n");
+        ok($rc != 0 && $out =~ /BBTokenDBWait: .* from 0 to 300/, "BBTokenDBWait $bad: refused") or diag $out;
+    }
+    my ($rc, $out) = $env->config_test("<Location /x>\n    BBTokenDBWait 5\n</Location>\n");
+    ok($rc != 0 && $out =~ /not allowed/, 'not in a <Location>') or diag $out;
 };
 
 is(scalar($env->crash_lines), 0, 'no child crashed') or diag join "\n", $env->crash_lines;

@@ -36,14 +36,17 @@ my $UP = '/scm/PROJ/repo.git/info/refs?service=git-upload-pack';
 my ($tok, $id) = $env->token_create('alice', name => 'ci');
 
 subtest 'BBTokenCache and BBTokenCacheSize are checked at startup' => sub {
-    for my $bad ("BBTokenCacheSize 1000\n", "BBTokenCacheSize 64k\n", "BBTokenCacheSize 67108864\n",
+    for my $bad ("BBTokenCacheSize 1000\n", "BBTokenCacheSize 8192\n", "BBTokenCacheSize 65535\n",
+                 "BBTokenCacheSize 64k\n", "BBTokenCacheSize 67108864\n",
                  "BBTokenCacheSize\n", "<VirtualHost 127.0.0.1:1>\n    BBTokenCacheSize 65536\n</VirtualHost>\n",
                  "BBTokenCache maybe\n", "<Location /x>\n    BBTokenCache off\n</Location>\n") {
         my ($rc, $out) = $env->config_test($bad);
         (my $name = $bad) =~ s/\s+/ /g;
         ok($rc != 0 && $out =~ /BBTokenCache/, "refused: $name") or diag $out;
     }
-    for my $good ("BBTokenCacheSize 65536\n", "BBTokenCache off\n",
+    my ($rc, $out) = $env->config_test("BBTokenCacheSize 65535\n");
+    like($out, qr/BBTokenCacheSize: '65535' is not a number of bytes from 65536 to 67108863/, '  saying the bounds');
+    for my $good ("BBTokenCacheSize 65536\n", "BBTokenCacheSize 67108863\n", "BBTokenCache off\n",
                   "<VirtualHost 127.0.0.1:1>\n    BBTokenCache off\n</VirtualHost>\n") {
         my ($rc, $out) = $env->config_test($good);
         (my $name = $good) =~ s/\s+/ /g;
