@@ -157,14 +157,26 @@ static int bbt_rest_csrf(request_rec *r)
 {
     const char *origin = apr_table_get(r->headers_in, "Origin");
     const char *referer = apr_table_get(r->headers_in, "Referer");
-
-    return bbt_rest_csrf_ok(
+    int ok = bbt_rest_csrf_ok(
         r->method, origin,
         origin || referer ? ap_construct_url(r->pool, "", r) : NULL,
         apr_table_get(r->headers_in, "Host"), ap_http_scheme(r),
         apr_table_get(r->headers_in, "Sec-Fetch-Site"),
         apr_table_get(r->headers_in, "X-Atlassian-Token"),
         apr_table_get(r->headers_in, "Content-Type"), referer);
+
+    /* At warn, as Bitbucket does, so that httpd's default LogLevel shows
+     * it: the line is there to have the client fixed.  One line for a
+     * change that only this spelling lets through, on an API that people
+     * call with their passwords and tokens cannot, is no flood. */
+    if (ok == BBT_REST_CSRF_NOCHECK) {
+        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
+                      "BBT208: access-tokens API: X-Atlassian-Token: nocheck "
+                      "is deprecated, accepted as no-check (user %s, %s %s): "
+                      "the client should send no-check",
+                      r->user ? r->user : "-", r->method, r->uri);
+    }
+    return ok;
 }
 
 /* Who may manage a project's or a repository's tokens is the database's

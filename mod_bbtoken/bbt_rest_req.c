@@ -325,31 +325,42 @@ int bbt_rest_csrf_ok(const char *method, const char *origin,
                      const char *content_type, const char *referer)
 {
     if (!method) {
-        return 0;
+        return BBT_REST_CSRF_REFUSED;
     }
     if (strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0) {
-        return 1;
+        return BBT_REST_CSRF_OK;
     }
     /* A browser names the site a request comes from: it must be us.  A
      * script names none. */
     if (origin &&
         !bbt_rest_site_ours(origin, strlen(origin), self_url, host, scheme)) {
-        return 0;
+        return BBT_REST_CSRF_REFUSED;
     }
     /* A browser that sends no Origin (an old one, or one told not to)
      * still names the page in Referer: a page elsewhere is refused. */
     if (!origin && referer &&
         !bbt_rest_referer_ours(referer, self_url, host, scheme)) {
-        return 0;
+        return BBT_REST_CSRF_REFUSED;
     }
     if (fetch_site && strcasecmp(fetch_site, "same-origin") != 0) {
-        return 0;
+        return BBT_REST_CSRF_REFUSED;
     }
     if (atlassian_token && strcasecmp(atlassian_token, "no-check") == 0) {
-        return 1;
+        return BBT_REST_CSRF_OK;
     }
     /* Another site's page can send a DELETE only after a CORS preflight,
      * which this API never grants; but it can POST a form, so a request
      * with a body must declare it JSON, which a form cannot. */
-    return strcmp(method, "DELETE") == 0 || bbt_rest_is_json(content_type);
+    if (strcmp(method, "DELETE") == 0 || bbt_rest_is_json(content_type)) {
+        return BBT_REST_CSRF_OK;
+    }
+    /* Bitbucket's REST framework still takes the spelling of before its
+     * 3.0, and old scripts send it.  A page of another site can send it no
+     * more than "no-check": the header itself needs the preflight.  Told
+     * apart only where it is what lets the request through, as Bitbucket
+     * warns only there. */
+    if (atlassian_token && strcasecmp(atlassian_token, "nocheck") == 0) {
+        return BBT_REST_CSRF_NOCHECK;
+    }
+    return BBT_REST_CSRF_REFUSED;
 }

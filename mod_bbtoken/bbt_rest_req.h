@@ -69,13 +69,22 @@ int bbt_rest_page_args(const char *start_arg, const char *limit_arg,
  * without parameters (white space before them), in any case. */
 int bbt_rest_is_json(const char *content_type);
 
-/* The cross-site check (README, "Cross-site requests"): 1 if a request may
- * go on, 0 if it must be refused.  GET and HEAD change nothing and always
- * may.  Any other method must not name another site: an Origin, if sent,
- * ours, a Sec-Fetch-Site, if sent, "same-origin", and without an Origin a
- * Referer, if sent, a page of ours (its scheme://host[:port] ours).  Then
- * DELETE may; any other method needs X-Atlassian-Token: no-check or a
- * JSON Content-Type.
+/* The cross-site check's answers: nonzero lets the request go on. */
+#define BBT_REST_CSRF_REFUSED 0
+#define BBT_REST_CSRF_OK 1
+#define BBT_REST_CSRF_NOCHECK 2 /* only by X-Atlassian-Token: nocheck */
+
+/* The cross-site check (README, "Cross-site requests"): BBT_REST_CSRF_OK
+ * if a request may go on, BBT_REST_CSRF_REFUSED if it must be refused.
+ * GET and HEAD change nothing and always may.  Any other method must not
+ * name another site: an Origin, if sent, ours, a Sec-Fetch-Site, if sent,
+ * "same-origin", and without an Origin a Referer, if sent, a page of ours
+ * (its scheme://host[:port] ours).  Then DELETE may; any other method
+ * needs X-Atlassian-Token: no-check or a JSON Content-Type, or else
+ * X-Atlassian-Token: nocheck, the spelling Bitbucket deprecated and still
+ * takes, and then the answer is BBT_REST_CSRF_NOCHECK (the caller warns).
+ * Either value in any case, and nothing else: no white space, no other
+ * word.
  *
  * A scheme://host[:port] is ours when it equals self_url (this server's
  * own URL as httpd builds it), or when its host (in any case; an IPv6

@@ -285,8 +285,52 @@ static void test_csrf(void)
        "PUT text/plain with X-Atlassian-Token (the body check is later)");
     ok(csrf("POST", NULL, SELF, "No-Check", NULL),
        "X-Atlassian-Token in any case");
-    ok(!csrf("POST", NULL, SELF, "nocheck", "text/plain"),
-       "X-Atlassian-Token of another value: refused");
+    ok(csrf("POST", NULL, SELF, "nocheck", "text/plain") ==
+           BBT_REST_CSRF_NOCHECK,
+       "X-Atlassian-Token: nocheck, Bitbucket's deprecated spelling: "
+       "allowed, and told apart (the handler warns)");
+    ok(csrf("PUT", NULL, SELF, "NoCheck", NULL) == BBT_REST_CSRF_NOCHECK,
+       "  in any case");
+    ok(csrf("POST", NULL, SELF, "no-check", "text/plain") == BBT_REST_CSRF_OK,
+       "  no-check is not told apart");
+    ok(csrf("PUT", NULL, SELF, "nocheck", json) == BBT_REST_CSRF_OK,
+       "  nocheck where JSON lets it through anyway: not told apart");
+    ok(csrf("DELETE", NULL, SELF, "nocheck", NULL) == BBT_REST_CSRF_OK,
+       "  nor on a DELETE, which needs no header");
+    ok(csrf("GET", NULL, SELF, "nocheck", NULL) == BBT_REST_CSRF_OK,
+       "  nor on a GET");
+    ok(!csrf("POST", "https://evil.example", SELF, "nocheck", "text/plain"),
+       "  nocheck from another Origin: refused");
+    ok(!bbt_rest_csrf_ok("POST", NULL, SELF, NULL, NULL, "cross-site",
+                         "nocheck", NULL, NULL),
+       "  nocheck with Sec-Fetch-Site cross-site: refused");
+    {
+        static const char *const near[] = {"nocheckx",
+                                           "xnocheck",
+                                           "no_check",
+                                           "no check",
+                                           "nocheck ",
+                                           " nocheck",
+                                           "no-check ",
+                                           "no-check x",
+                                           "no-checkx",
+                                           "nocheck,",
+                                           "nocheck, no-check",
+                                           "no-check, nocheck",
+                                           "nocheck\t",
+                                           "check",
+                                           "no",
+                                           "-",
+                                           "",
+                                           "true",
+                                           "NOCHECKS"};
+        size_t i;
+
+        for (i = 0; i < sizeof(near) / sizeof(near[0]); i++) {
+            ok(!csrf("POST", NULL, SELF, near[i], "text/plain"),
+               "X-Atlassian-Token \"%s\" (no other value): refused", near[i]);
+        }
+    }
 
     ok(csrf("DELETE", NULL, SELF, NULL, NULL),
        "DELETE from a script, no header at all: allowed");
