@@ -199,7 +199,7 @@ const char bbtoken_usage_create[] =
     "                     has one (a note on stderr says so).\n"
     "  --allow-from CIDR  take the token only from this network (10.0.0.0/8,\n"
     "                     2001:db8::/32, or one address); repeat for up to\n"
-    "                     16.  Default: from anywhere.\n"
+    "                     16, each network once.  Default: from anywhere.\n"
     "A personal token never does more than its owner's grants allow at the\n"
     "time; a project's or repository's token has no owner: its own\n"
     "permission is its ceiling, in its scope.  Fails for an unknown or\n"

@@ -349,3 +349,8 @@ COMMIT;
 BEGIN;
 \ir migrations/0064_personal_owner_first.sql
 COMMIT;
+
+-- Version 65: an allow-list names each network once.
+BEGIN;
+\ir migrations/0065_nets_once.sql
+COMMIT;

@@ -376,7 +376,7 @@ subtest 'db upgrade: refused by the guard after its first migration' => sub {
     is($env->psql('SELECT max(version) FROM bbtoken_schema', db => 'recheck'), 60, '  in the database: version 60');
 };
 
-# From the version before the last (63, to 0064_personal_owner_first).
+# From the version before the last (64, to 0065_nets_once).
 subtest 'db upgrade: refused by the guard after the last migration' => sub {
     my ($last, $before) = (later_migrations())[-1, -2];
     db_at($env, 'recheck_last', $before =~ /^0*(\d+)_/);
