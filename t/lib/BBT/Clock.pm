@@ -15,6 +15,7 @@ package BBT::Clock;
 #   set_back($env, 3 * 3600);   # httpd's clock 3 hours behind
 #   slept($env, 2.5);           # its monotonic clock stood still 2.5 s
 #   stopped($env, 1);           # its boot clock stands still from now on
+#   stopped_at($env, $b + 61);  # ... at that reading: 61 s after $b at once
 #
 # Functions, not methods: BBT::Env stays as it is.
 
@@ -27,7 +28,7 @@ use Time::HiRes qw(clock_gettime);
 use BBT::Util qw(run_cmd spew);
 
 use Exporter 'import';
-our @EXPORT_OK = qw(clock_preload set_back slept stopped);
+our @EXPORT_OK = qw(boot_now clock_preload set_back slept stopped stopped_at);
 
 sub clock_preload {
     my $so = tempdir('bbt-clock-XXXXXX', TMPDIR => 1, CLEANUP => 1) . '/clockback.so';
@@ -67,6 +68,19 @@ sub stopped {
     my ($env, $on) = @_;
     my $at = $on ? sprintf("%.6f\n", clock_gettime(Time::HiRes::CLOCK_BOOTTIME())) : "0\n";
     spew("$env->{dir}/clock-stopped", $at, 0644);
+}
+
+# The host's CLOCK_BOOTTIME now, in seconds (a fraction too).
+sub boot_now { return clock_gettime(Time::HiRes::CLOCK_BOOTTIME()) }
+
+# httpd's CLOCK_BOOTTIME standing still at the reading $at (seconds), as
+# far ahead of the real one as a test wants: a window of the failed-login
+# throttle ends when the test says, not when the machine gets there.  A
+# whole number of seconds reads back exactly (a fraction may come back a
+# microsecond short).  Never behind a reading httpd has already taken.
+sub stopped_at {
+    my ($env, $at) = @_;
+    spew("$env->{dir}/clock-stopped", sprintf("%.6f\n", $at), 0644);
 }
 
 1;
