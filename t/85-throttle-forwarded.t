@@ -5,7 +5,7 @@
 # too; through a trusted proxy each forwarded client is counted apart, and
 # an address prepended to the header (the client's own claim) does not
 # move the count; an IPv4 client behind NAT64 or with 6to4 is counted as
-# its IPv4 address.  Real httpd and PostgreSQL.
+# its IPv4 address, an IPv6 one by its /64.  Real httpd and PostgreSQL.
 use strict;
 use warnings;
 use FindBin;
@@ -64,6 +64,17 @@ is(get_from('127.0.0.7', $BEHIND, $bad, "2002:cb00:710a:$_\:\:1"), 401, "203.0.1
 is(get_from('127.0.0.7', $BEHIND, $good, '2002:cb00:710a:99::1'), 429, '  throttled in another of its subnets');
 is(get_from('127.0.0.7', $BEHIND, $good, '203.0.113.10'), 429, '  and as itself');
 is(get_from('127.0.0.7', $BEHIND, $good, '2002:cb00:710b::1'), 200, '  203.0.113.11 by 6to4 is not');
+# An IPv6 client by its /64, which one host commonly holds whole: failures
+# from addresses of one /64 add up and hold back every address of it; an
+# address of another /64 is apart, though its last 64 bits are a throttled
+# one's.
+is(get_from('127.0.0.7', $BEHIND, $bad, "2001:db8:1:2::$_"), 401, "2001:db8:1:2::$_: a failure") for 1 .. $FAILS;
+is(get_from('127.0.0.7', $BEHIND, $good, '2001:db8:1:2:aaaa:bbbb:cccc:dddd'), 429,
+   '  another address of that /64 is throttled');
+is(get_from('127.0.0.7', $BEHIND, $good, '2001:db8:1:3::1'), 200, '  one of the next /64 is not');
+is(get_from('127.0.0.7', $BEHIND, $bad, '2001:db8:1:4::7'), 401, "2001:db8:1:4::7: failure $_") for 1 .. $FAILS;
+is(get_from('127.0.0.7', $BEHIND, $good, '2001:db8:1:4::7'), 429, '  throttled');
+is(get_from('127.0.0.7', $BEHIND, $good, '2001:db8:1:5::7'), 200, '  2001:db8:1:5::7, of another /64, is not');
 $env->httpd_stop(graceful => 1);
 like($env->error_log_text, qr/\[client 198\.51\.100\.1:\d+\] BBT505: client 198\.51\.100\.1 throttled/,
      'the log names the forwarded client, as the fail2ban filter reads it');

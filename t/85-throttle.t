@@ -113,6 +113,14 @@ subtest 'the directives are checked at startup' => sub {
         (my $name = $bad) =~ s/\s+/ /g;
         ok($rc != 0 && $out =~ /BBTokenThrottle/, "refused: $name") or diag $out;
     }
+    # One throttle for the whole server: BBTokenThrottle alone is per host.
+    for my $d ('BBTokenThrottleFailures 10', 'BBTokenThrottleWindow 10', 'BBTokenThrottleTokens refuse',
+               'BBTokenThrottleTokens verify') {
+        my ($rc, $out) = $env->config_test("<VirtualHost 127.0.0.1:1>\n    $d\n</VirtualHost>\n");
+        my ($name) = split ' ', $d;
+        ok($rc != 0 && $out =~ /\Q$name\E cannot occur within <VirtualHost> section/,
+           "refused in a virtual host: $d") or diag $out;
+    }
     for my $good ("BBTokenThrottleFailures 100000\nBBTokenThrottleWindow 3600\n",
                   "BBTokenThrottleTokens refuse\n",
                   "<VirtualHost 127.0.0.1:1>\n    BBTokenThrottle off\n</VirtualHost>\n") {
@@ -212,6 +220,12 @@ subtest 'tokens from a throttled address are still verified, and their failures 
     like(log_since($env, $m), qr/BBT035: token 999999999999 refused/, 'verified, and refused');
     $r = $ua->get($env->url($UP), { headers => auth_bearer('hunter2') });
     is($r->{status}, 429, 'a Bearer that is not shaped like a token: 429');
+    # Shaped like one (its prefix), though no token parses from it: a token
+    # mistyped or cut short gets its 401, not the passwords' 429.
+    $r = $ua->get($env->url($UP), { headers => auth_bearer('BBDC-' . ('A' x 20)) });
+    is($r->{status}, 401, 'a Bearer token cut short: answered as a token, 401');
+    $r = $ua->get($env->url($UP), { headers => auth_basic('alice', 'BBDC-' . ('A' x 50)) });
+    is($r->{status}, 401, 'a Basic password of a token\'s prefix and too long: answered as a token, 401');
     ($rc, $out, $err) = $env->git('ls-remote', $env->clone_url('carol', 'carol-Pa55-word', 'PROJ', 'repo'));
     isnt($rc, 0, 'git with the right password fails');
     like($err, qr/429/, 'and says 429') or diag $err;
