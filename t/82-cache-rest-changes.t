@@ -50,8 +50,10 @@ sub held_back {
     ok(served_from_cache($env, $RP, auth_bearer($t{lowered}{tok}), $t{lowered}{id}), '  lowered may push');
     my $pid = listener_pid($env);
     like($pid, qr/^\d+$/, "the listener's backend: $pid") or return;
-    my $tries = freeze_idle($env, $pid);
+    # Named before it is stopped: a die while freeze_idle waits on its
+    # psql (a SIGTERM, which BBT::Env makes one) must thaw it too.
     $frozen = $pid;
+    my $tries = freeze_idle($env, $pid);
     ok($tries, "frozen: the listener hears nothing more ($tries tries)") or return;
     ok(served_from_cache($env, $UP, auth_bearer($t{leaked}{tok}), $t{leaked}{id}), 'the cache is still believed');
     my $mark = log_mark($env);
