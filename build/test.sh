@@ -100,7 +100,7 @@ slow='t/79-sanitizers.t t/63-deb.t t/55-browser.t t/30-migrations-versions.t t/7
       t/69-bulk-stream.t t/22-cli.t t/30-upgrade-traffic.t t/92-throttle-memory.t t/83-cache-child-exit.t
       t/32-last-use.t t/30-migrations.t
       t/83-cache-mpm.t t/53-rest-valgrind.t t/21-git-denied.t t/28-valgrind.t t/33-audit-stream.t
-      t/71-db-faults-load.t t/94-throttle-clock.t t/57-notify.t t/72-memory.t t/39-git-lfs.t
+      t/71-db-faults-load.t t/94-throttle-clock.t t/57-notify-unused.t t/72-memory.t t/39-git-lfs.t
       t/14-fuzz.t t/78-lookup-check-json.t t/88-rest-page-answers.t t/73-rest-memory.t
       t/81-cache-nodes.t t/69-inventory.t t/73-db-pool.t t/36-encoding.t t/85-throttle.t t/31-policy.t
       t/47-fuzz-input.t t/80-cache.t t/33-audit.t'
