@@ -1,7 +1,7 @@
 /*
  * Mail for `bbtoken notify`: composing one owner's message (mail.c) and
  * handing it to the system's sendmail (sendmail.c).  No libpq here: both
- * are unit-tested alone (t/unit/test_cli_mail.c).
+ * are unit-tested alone (t/unit/test_cli_mail_*.c).
  *
  * A message names tokens by name and id only; nothing here ever sees a
  * token's value.  Header values are built only from addresses that pass
