@@ -149,11 +149,11 @@ CORE_O  := $(CORE_SO) $(OBJ)/bbt_sets.o
 CORE_A  := $(OBJ)/libbbtcore.a
 GLUE_O  := $(GLUE:%=$(OBJ)/%.o)
 PGJSON_O := $(PGJSON:%=$(OBJ)/%.o)
-# The CLI: main and dispatch, the command line, help texts, output, mail
-# (composed, and handed to sendmail), the database session, the
-# compiled-in migrations and the commands.  CLI_NOPQ are built without
-# libpq's headers, so they cannot come to need it.
-CLI      := bbtoken args usage out mail sendmail db dbarg migrations cmd_users \
+# The CLI: main and dispatch, the command line, the checks of its values,
+# help texts, output, mail (composed, and handed to sendmail), the
+# database session, the compiled-in migrations and the commands.  CLI_NOPQ
+# are built without libpq's headers, so they cannot come to need it.
+CLI      := bbtoken args values usage out mail sendmail db dbarg migrations cmd_users \
             cmd_tokens cmd_reports cmd_admin cmd_notify
 CLI      += cmd_inventory
 CLI      += cmd_rotate
@@ -169,7 +169,7 @@ CLI      += lookup
 CLI      += dbmask
 CLI      += owner
 CLI      += interrupt
-CLI_NOPQ := args usage out mail sendmail
+CLI_NOPQ := args values usage out mail sendmail
 CLI_O    := $(CLI:%=$(OBJ)/cli/%.o)
 CLI_NOPQ_O := $(CLI_NOPQ:%=$(OBJ)/cli/%.o)
 CLI_PQ_O := $(filter-out $(CLI_NOPQ_O),$(CLI_O))

@@ -21,8 +21,8 @@
  * notes go to stderr.
  *
  * This file holds the command table and the dispatch; args.c the command
- * line, usage.c the help texts, out.c the output, db.c the database
- * session, cmd_*.c the commands.
+ * line, values.c the checks of its values, usage.c the help texts, out.c
+ * the output, db.c the database session, cmd_*.c the commands.
  */
 #include <errno.h>
 #include <fcntl.h>

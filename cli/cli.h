@@ -1,10 +1,11 @@
 /*
  * The bbtoken CLI's own interface, between its files: the command line as
- * parsed (args.c), what it prints (out.c), the usage texts (usage.c) and
- * the commands (cmd_*.c), which main() (bbtoken.c) dispatches to.
+ * parsed (args.c) and its values checked (values.c), what it prints
+ * (out.c), the usage texts (usage.c) and the commands (cmd_*.c), which
+ * main() (bbtoken.c) dispatches to.
  *
- * Nothing here needs libpq: args.c and out.c are built and unit-tested
- * without it.  The database session is db.h's.
+ * Nothing here needs libpq: args.c, values.c and out.c are built and
+ * unit-tested without it.  The database session is db.h's.
  *
  * Exit status: 0 success; 1 failure with exactly one line on stderr (after
  * those that told what the command did as it went on, README);
@@ -353,6 +354,8 @@ int bbtoken_parse_global(int argc, char **argv, const char **db, int *cmd);
  * an operand the command needs is missing. */
 int bbtoken_parse_args(const bbtoken_cmd_t *cmd, int argc, char **argv,
                        bbtoken_args_t *a);
+
+/* ---- values.c: the checks of the values given ------------------------- */
 
 /* Checks of one value: 0, or BBTOKEN_EXIT_FAIL after saying why. */
 int bbtoken_check_user(const char *name);

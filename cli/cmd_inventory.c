@@ -40,7 +40,7 @@ static int bbtoken_inv_filter(const bbtoken_args_t *a, bbt_inventory_t *f)
     }
     f->owner = a->owner;
     if (a->project) {
-        /* One starting with '/' is no repository (args.c's key
+        /* One starting with '/' is no repository (values.c's key
          * refusal says what it more likely is). */
         if (strchr(a->project, '/') && a->project[0] != '/') {
             return bbtoken_fail("--project takes a project key, not a "

@@ -1,7 +1,8 @@
 /*
- * libFuzzer target: bbtoken's command line (cli/args.c) from hostile
- * words, as a confused user or a script could pass them.  The input is a
- * selector byte, then NUL-separated words.  Held to its contract:
+ * libFuzzer target: bbtoken's command line (cli/args.c, values.c) from
+ * hostile words, as a confused user or a script could pass them.  The
+ * input is a selector byte, then NUL-separated words.  Held to its
+ * contract:
  *
  * - the global options and a command's options are parsed, or refused
  *   with one line of reason (no control character) and the usage; a value

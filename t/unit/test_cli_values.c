@@ -1,6 +1,6 @@
 /* The bbtoken CLI's checks of values, without a database: TARGETs,
- * DURATIONs, WHENs, numbers, names, ids and permissions (cli/args.c), with
- * the exact one-line messages and exit statuses t/22-cli.t and the t/3x
+ * DURATIONs, WHENs, numbers, names, ids and permissions (cli/values.c),
+ * with the exact one-line messages and exit statuses t/22-cli.t and the t/3x
  * tests see from the whole program. */
 #include "cli.h"
 #include "cli_capture.h"
