@@ -2,7 +2,10 @@
 # Every C unit test again under valgrind's memcheck: a read past a string's
 # end, a value never set, a block freed twice or lost, which a test's own
 # checks pass over when the bytes around happen to suit them.  Build: make
-# -f apxs.mk unit.
+# -f apxs.mk unit.  BBT_UNIT_MEMCHECK tells a program so: a sweep over a
+# million values or thousands of random ones then takes a slice that goes
+# down the same paths (t/unit/tap.h, tap_memcheck); each program's own run
+# (t/NN-unit-*.t) takes the whole sweep.
 use strict;
 use warnings;
 use FindBin;
@@ -16,7 +19,7 @@ for my $t (@tests) {
     my ($rc, $out, $err) = run_cmd(
         cmd => ['valgrind', '-q', '--error-exitcode=99', '--leak-check=full', '--errors-for-leak-kinds=definite',
                 $t],
-        timeout => 600);
+        env => { BBT_UNIT_MEMCHECK => 1 }, timeout => 600);
     my ($name) = $t =~ m{([^/]+)\z};
     is($rc, 0, "$name under memcheck") or diag $err;
 }

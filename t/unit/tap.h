@@ -8,6 +8,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static int tap_run = 0;
@@ -96,6 +97,20 @@ static inline TAP_PRINTF(3, 4) int is_str(const char *got, const char *want,
              got ? got : "NULL", got ? "'" : "", want ? "'" : "",
              want ? want : "NULL", want ? "'" : "");
     return rv;
+}
+
+/* 1 when t/10-unit-valgrind runs the program under memcheck (it sets
+ * BBT_UNIT_MEMCHECK=1).  A sweep that runs the same code over a million
+ * values or thousands of random ones may then take a slice of them that
+ * still goes down every path of that code: memcheck slows each value
+ * some thirty times and finds its faults in the paths taken, not in how
+ * many values take them.  The program's own run (t/NN-unit-*.t) takes
+ * the whole sweep. */
+static inline int tap_memcheck(void)
+{
+    const char *v = getenv("BBT_UNIT_MEMCHECK");
+
+    return v && *v && strcmp(v, "0") != 0;
 }
 
 /* Print the plan if none was declared; 0 if every test passed. */

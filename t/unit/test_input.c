@@ -122,6 +122,10 @@ static void test_token_name_controls(void)
     char buf[16];
     long cp, wrong = 0, refused = 0, hidden = 0, wrong_edge = 0, spaced = 0;
     size_t i;
+    /* Under memcheck (tap.h), every control, invisible and white space
+     * code point (what the counts below count) and, of the rest, those of
+     * one and two bytes and one in 61 above: every length and plane. */
+    int memcheck = tap_memcheck();
 
     is_str(bbt_input_token_name("a\xc2\x85"), ctl, "U+0085 (NEL) refused");
     is_str(bbt_input_token_name("\xc2\x80x"), ctl, "U+0080 refused");
@@ -169,6 +173,10 @@ static void test_token_name_controls(void)
         size_t len;
 
         if (cp >= 0xd800 && cp <= 0xdfff) {
+            continue;
+        }
+        if (memcheck && !cc && !inv_cp && !white(cp) && cp >= 0x800 &&
+            cp % 61 != 0) {
             continue;
         }
         buf[0] = 'n';
