@@ -126,39 +126,39 @@ sub pool_held {
 ok(served_from_cache($env, $U, { Authorization => "Bearer $t{warm}{tok}" }, $t{warm}{id}),
    'the cache answers (its listener is up)');
 
-subtest 'a last use given up on a lock is written by a use a few seconds later' => sub {
-    tokens_held(sub {
-        my $mark = log_mark($env);
-        is(use_tok('locked'), 200, 'a first use while bbtoken_tokens is held');
-        ok(wait_log($env, $mark, qr/BBT085: recording last use: not made, a lock/), 'its last use given up (BBT085)')
-            or diag log_since($env, $mark);
-    });
-    my ($st, $cached) = cached_use('locked');
-    ok($st == 200 && $cached, 'the next use is answered from the cache');
-    ok(use_until('locked', undef, sub { last_used('locked') eq 't' }), 'a later use, within the interval, writes the last use');
-};
-
-subtest 'an expired refusal given up on a lock is audited by a refusal a few seconds later' => sub {
+# The first uses of three tokens while bbtoken_tokens is held, each write
+# given up on the lock and due again a few seconds on: their waits for
+# that retry go on together, the weekly job's (the next subtest's) while
+# the other two are taken up here.
+subtest 'a last use, and an expired refusal\'s audit, given up on a lock are made by a use a few seconds later' => sub {
     my $audited = sub {
         $env->psql("SELECT count(*) FROM bbtoken_audit WHERE token_id = '$t{stale}{id}' AND event = 'expired_refused'");
     };
     tokens_held(sub {
         my $mark = log_mark($env);
+        is(use_tok('locked'), 200, 'a first use while bbtoken_tokens is held');
+        ok(wait_log($env, $mark, qr/BBT085: recording last use: not made, a lock/), 'its last use given up (BBT085)')
+            or diag log_since($env, $mark);
+        $mark = log_mark($env);
         is(use_tok('stale'), 401, 'an expired token refused while bbtoken_tokens is held');
         ok(wait_log($env, $mark, qr/BBT085: auditing an expired token: not made, a lock/), 'its audit given up (BBT085)')
             or diag log_since($env, $mark);
+        # The next subtest's.
+        is(use_tok('weekly'), 200, 'the weekly job starts while bbtoken_tokens is held');
     });
-    my ($st, $cached) = cached_use('stale');
+    my ($st, $cached) = cached_use('locked');
+    ok($st == 200 && $cached, 'the next use is answered from the cache');
+    ($st, $cached) = cached_use('stale');
     ok($st == 401 && $cached, 'the next refusal is answered from the cache');
+    ok(use_until('locked', undef, sub { last_used('locked') eq 't' }), 'a later use, within the interval, writes the last use');
     ok(use_until('stale', undef, sub { $audited->() > 0 }), 'a later refusal, within the interval, is audited');
     is($audited->(), 1, 'once');
 };
 
 subtest 'a last use lost to a busy pool is written once it is free: notify leaves the token' => sub {
-    # Its entry, from a use whose write gave up, is due again a few seconds
-    # on: answered from the cache, such a use takes a connection only if
-    # one is free at once.
-    tokens_held(sub { is(use_tok('weekly'), 200, 'the weekly job starts while bbtoken_tokens is held') });
+    # Its entry, from the use above whose write gave up, is due again a few
+    # seconds on: answered from the cache, such a use takes a connection
+    # only if one is free at once.
     pool_held('hold1', sub {
         my $mark = log_mark($env);
         ok(use_until('weekly', undef, sub {
