@@ -87,23 +87,27 @@ fi
 # would make true again.  The tests that install into the system (t/62,
 # t/63: /etc/apache2, the package) run in parallel with the rest, which
 # read nothing they change, and wait for each other (a lock on
-# /etc/apache2).  The
-# slowest go first, longest first (as they took on a 2-core machine, a
-# fresh clone's .ci/run on 2026-12-02; the fuzz tests as they take since
-# their runs are bounded, see BBT::Fuzz), so that none of them starts late
-# and the parallel part ends sooner; the rest follow in name order.  Not
-# t/62: started early it would hold a place while it waits for t/63's
-# lock; in name order it starts after t/63 has ended.
+# /etc/apache2).  The slowest go first, longest first, so that none of
+# them starts late and the parallel part ends sooner; the rest follow in
+# name order.  Their order is the time each took on a 2-core machine, a
+# fresh clone's .ci/run on 2026-12-07 (t/10-unit-valgrind,
+# t/82-cache-pooler-txn, t/32-last-use-retry and t/30-migrations-versions
+# as they take since they were made cheaper that day).  Not t/62, nor
+# the t/63 tests after t/63-deb: started early they would hold a place
+# while they wait for its lock; in name order they start after it has
+# ended.
 jobs=${BBT_JOBS:-3}
 serial='t/60-man.t'
-slow='t/79-sanitizers.t t/63-deb.t t/55-browser.t t/30-migrations-versions.t t/74-mpms.t t/57-notify-stream.t
-      t/69-bulk-stream.t t/22-cli.t t/30-upgrade-traffic.t t/92-throttle-memory.t t/83-cache-child-exit.t
-      t/32-last-use.t t/30-migrations.t
-      t/83-cache-mpm.t t/53-rest-valgrind.t t/21-git-denied.t t/28-valgrind.t t/33-audit-stream.t
-      t/71-db-faults-load.t t/94-throttle-clock.t t/57-notify-unused.t t/72-memory.t t/39-git-lfs.t
-      t/14-fuzz.t t/78-lookup-check-json.t t/88-rest-page-answers.t t/73-rest-memory.t
-      t/81-cache-nodes.t t/69-inventory.t t/73-db-pool.t t/36-encoding.t t/85-throttle.t t/31-policy.t
-      t/47-fuzz-input.t t/80-cache.t t/33-audit.t'
+slow='t/63-deb.t t/79-sanitizers.t t/55-browser.t t/14-fuzz.t t/10-unit-valgrind.t t/83-cache-probe-refused.t
+      t/37-roles-locks.t t/82-cache-pooler-txn.t t/83-cache-child-exit.t t/80-cache-dest-wait.t
+      t/32-last-use-retry.t t/30-migrations-versions.t t/97-demo-orphans.t t/82-cache-marks.t
+      t/82-cache-listener-backoff.t t/57-notify-stream.t t/57-cli-stale-stats.t t/32-last-use-stale-conn.t
+      t/82-cache-old-schema.t t/22-cli-commit-noop-failover.t t/74-mpms.t t/94-throttle-clock.t
+      t/26-db-initsql-reset.t t/45-bitbucket-rest.t t/69-bulk-stream.t t/83-cache-probe-pool-full.t
+      t/94-clock-lookup-wait.t t/82-cache-triggers.t t/80-cache.t t/30-upgrade-traffic.t t/22-cli-commit-lost.t
+      t/82-cache-initsql.t t/57-rest-write-stale-stats.t t/88-rest-page-answers.t t/30-migrations.t t/22-cli.t
+      t/82-cache-listener.t t/32-last-use-vhost.t t/82-cache-new-connections-refused.t t/85-throttle.t
+      t/81-cache-nodes.t'
 parallel=()
 for f in $slow t/*.t; do
     case " $serial ${parallel[*]} " in
