@@ -33,7 +33,11 @@ my $UP = '/dumb/PROJ/repo.git/HEAD';
 # PostgreSQL's count of row updates/inserts on a table, once every backend
 # has reported: httpd is stopped first (its backends flush their statistics
 # as they exit, before they leave pg_stat_activity), then the count is read
-# until it stays put, a check on that, not a wait for it.
+# until it stays put, a check on that, not a wait for it.  The test's own
+# session (BBT::PgDirect keeps one) reports what its statements changed
+# (an UPDATE of a subtest's) at most once a second, when it next goes idle
+# after that, or 10 s on: a count read sooner would leave that UPDATE to
+# the next count, as one more write of httpd's.  It is told to report now.
 sub pg_count {
     my ($col, $table) = @_;
     my $sql = "SELECT $col FROM pg_stat_user_tables WHERE relname = '$table'";
@@ -41,6 +45,7 @@ sub pg_count {
     my $deadline = time + 20;
     sleep 0.1 while time < $deadline
         && $env->psql("SELECT count(*) FROM pg_stat_activity WHERE usename = 'bbtoken_httpd'") > 0;
+    $env->psql('SELECT pg_stat_force_next_flush()');
     while (time < $deadline) {
         my $v = $env->psql($sql);
         $same = $v == $last ? $same + 1 : 0;
