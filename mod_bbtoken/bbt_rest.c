@@ -152,31 +152,32 @@ static int bbt_rest_header_token(request_rec *r)
 /* A state-changing request must come from this site: see README.  The
  * Host header as the client sent it, and not r->hostname: its port is the
  * one the browser's page names, which httpd's own URL, built with the
- * port it listens on, does not know behind a port mapping. */
+ * port it listens on, does not know behind a port mapping.  One of
+ * BBT_REST_CSRF_*. */
 static int bbt_rest_csrf(request_rec *r)
 {
     const char *origin = apr_table_get(r->headers_in, "Origin");
     const char *referer = apr_table_get(r->headers_in, "Referer");
-    int ok = bbt_rest_csrf_ok(
+
+    return bbt_rest_csrf_ok(
         r->method, origin,
         origin || referer ? ap_construct_url(r->pool, "", r) : NULL,
         apr_table_get(r->headers_in, "Host"), ap_http_scheme(r),
         apr_table_get(r->headers_in, "Sec-Fetch-Site"),
         apr_table_get(r->headers_in, "X-Atlassian-Token"),
         apr_table_get(r->headers_in, "Content-Type"), referer);
+}
 
-    /* At warn, as Bitbucket does, so that httpd's default LogLevel shows
-     * it: the line is there to have the client fixed.  One line for a
-     * change that only this spelling lets through, on an API that people
-     * call with their passwords and tokens cannot, is no flood. */
-    if (ok == BBT_REST_CSRF_NOCHECK) {
-        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
-                      "BBT208: access-tokens API: X-Atlassian-Token: nocheck "
-                      "is deprecated, accepted as no-check (user %s, %s %s): "
-                      "the client should send no-check",
-                      r->user ? r->user : "-", r->method, r->uri);
-    }
-    return ok;
+/* At warn, as Bitbucket does, so that httpd's default LogLevel shows it:
+ * the line is there to have the client fixed.  Only for a request with a
+ * login: the handler calls it for no other. */
+static void bbt_rest_nocheck_warn(request_rec *r)
+{
+    ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
+                  "BBT208: access-tokens API: X-Atlassian-Token: nocheck "
+                  "is deprecated, accepted as no-check (user %s, %s %s): "
+                  "the client should send no-check",
+                  r->user, r->method, r->uri);
 }
 
 /* Who may manage a project's or a repository's tokens is the database's
@@ -256,7 +257,7 @@ static int bbt_rest_handler(request_rec *r)
     bbt_rest_endpoint_t endpoint;
     const char *allow, *why;
     bbt_rest_t x;
-    int rc, body, open;
+    int rc, body, open, csrf;
 
     if (!r->handler || strcmp(r->handler, BBT_REST_HANDLER) != 0) {
         return DECLINED;
@@ -300,7 +301,7 @@ static int bbt_rest_handler(request_rec *r)
                                   BBT_REST_EX_METHOD, "Method not allowed.");
         }
     }
-    if (!bbt_rest_csrf(r)) {
+    if (!(csrf = bbt_rest_csrf(r))) {
         return bbt_rest_error(r, HTTP_FORBIDDEN, BBT_REST_EX_XSRF,
                               "XSRF check failed: a change must come from "
                               "this site (no other Origin, Sec-Fetch-Site "
@@ -318,6 +319,17 @@ static int bbt_rest_handler(request_rec *r)
      * needs. */
     if (body && !(x.body = bbt_rest_json_body(r, body == 2, &rc))) {
         return rc;
+    }
+    /* Only now, past the checks of the request's own form (cross-site,
+     * query, body), is nocheck known to be what lets a change through: a
+     * route with a body has just required a JSON Content-Type, beside
+     * which the cross-site check asks for no header, so only a change
+     * without a body (a rotate) gets here by it.  Never where no login is
+     * asked for: there a line per request would be a line per anonymous
+     * request, before any throttle.  Every line names the logged-in user
+     * who sent it. */
+    if (csrf == BBT_REST_CSRF_NOCHECK && !open) {
+        bbt_rest_nocheck_warn(r);
     }
     if (!(x.db = bbt_db_open(r))) {
         rc = bbt_rest_unavailable(&x, "connecting to the database");

@@ -82,7 +82,8 @@ int bbt_rest_is_json(const char *content_type);
  * (its scheme://host[:port] ours).  Then DELETE may; any other method
  * needs X-Atlassian-Token: no-check or a JSON Content-Type, or else
  * X-Atlassian-Token: nocheck, the spelling Bitbucket deprecated and still
- * takes, and then the answer is BBT_REST_CSRF_NOCHECK (the caller warns).
+ * takes, and then the answer is BBT_REST_CSRF_NOCHECK (the handler warns
+ * if the rest of the request passes too, and it has a login).
  * Either value in any case, and nothing else: no white space, no other
  * word.
  *

@@ -3,7 +3,9 @@
 # change through the cross-site check as no-check does, in any case, with
 # a warning (BBT208) at httpd's default LogLevel naming the user and the
 # request, never a secret.  Only where it is what lets the change through:
-# not beside a JSON Content-Type, not on a DELETE.  Any other value is
+# a change without a body (a rotate), never beside a JSON Content-Type,
+# on a DELETE, on a body refused for not being JSON, or for a request
+# without a login (revoke-by-value), however many.  Any other value is
 # refused, and another site's page is refused with it as without it.
 use strict;
 use warnings;
@@ -16,7 +18,7 @@ use BBT::Secrets qw(token_forms no_secrets_in);
 
 my %pw = (alice => 'alice-Pa55-word');
 # httpd's default LogLevel, so that the warning is seen where admins look.
-my $env = rest_env(env => { loglevel => 'warn' }, passwords => [%pw], users => ['alice'],
+my $env = rest_env(env => { loglevel => 'warn' }, revoke_by_value => 1, passwords => [%pw], users => ['alice'],
                    repos => [[PROJ => 'repo']], grants => [[alice => PROJECT_READ => 'PROJ']]);
 my $B = '/rest/access-tokens/1.0/users/alice';
 my $LOG = $env->error_log_path;
@@ -40,12 +42,41 @@ subtest 'nocheck lets a change through, with one warning' => sub {
         like($w[0] // '', qr/\[\w*:warn\].*BBT208: .*nocheck.*\buser alice, POST \Q$B\E\/$id\/rotate\b/,
              '  at warn, with the user and the request');
     }
+};
+
+subtest 'a body that is not JSON: 415, and no warning' => sub {
+    # A create or an update must send JSON whatever the header says: past
+    # the cross-site check by nocheck, it is refused all the same, so the
+    # header let nothing through.
+    my $id = create('update target') or return fail('created');
     my $mark = log_mark($LOG);
-    my $res = call(PUT => $B, body => '{"name":"plain","permissions":["REPO_READ"]}',
-                   headers => { 'Content-Type' => 'text/plain', 'X-Atlassian-Token' => 'nocheck' });
-    is($res->{status}, 415, 'a create sent as text/plain with nocheck: past the check, and 415 as with no-check');
+    my %h = (headers => { 'Content-Type' => 'text/plain', 'X-Atlassian-Token' => 'nocheck' });
+    my $res = call(PUT => $B, body => '{"name":"plain","permissions":["REPO_READ"]}', %h);
+    is($res->{status}, 415, 'a create sent as text/plain with nocheck: 415 as with no-check');
     like($res->{json}{errors}[0]{message} // '', qr{application/json}, '  saying the body must be JSON');
-    is(scalar(warned($mark)), 1, '  warned: the header is what let it past the check');
+    $res = call(POST => "$B/$id", body => '{"name":"renamed"}', %h);
+    is($res->{status}, 415, 'an update sent as text/plain with nocheck: 415');
+    $res = call(PUT => $B, headers => { 'X-Atlassian-Token' => 'nocheck' });
+    is($res->{status}, 415, 'a create with no Content-Type and no body, with nocheck: 415');
+    is_deeply([warned($mark)], [], 'no BBT208 for any of them');
+};
+
+subtest 'revoke-by-value, without a login: no warning, however many' => sub {
+    # Anyone may report a leaked token, and is answered before any count
+    # of reports: a line per request here would be a log anyone can fill.
+    my $N = 100;
+    my $mark = log_mark($LOG);
+    my %status;
+    for my $i (1 .. $N) {
+        my $res = $env->rest(POST => '/rest/access-tokens/1.0/revoke-by-value', noauth => 1, body => '["x"]',
+                             headers => { 'Content-Type' => 'text/plain', 'X-Atlassian-Token' => 'nocheck' });
+        $status{ $res->{status} }++;
+    }
+    is_deeply(\%status, { 415 => $N }, "$N anonymous reports as text/plain with nocheck: each 415");
+    my $res = $env->rest(POST => '/rest/access-tokens/latest/revoke-by-value', noauth => 1,
+                         headers => { 'X-Atlassian-Token' => 'NOCHECK' });
+    is($res->{status}, 415, 'one with no Content-Type and no body: 415');
+    is_deeply([warned($mark)], [], 'no BBT208 line for any of them');
 };
 
 subtest 'nocheck where something else lets it through: no warning' => sub {
