@@ -7,7 +7,9 @@
 # PostgreSQL writes it back, and nothing changes: no token, the old list
 # kept, no audit record.  Networks that only overlap are two networks.  A
 # list stored twice before version 65 is left as it is: its token still
-# matches, is rotated with it (CLI and API), and its list can be replaced.
+# matches, is rotated with it (CLI and API), and its list can be replaced;
+# given again as it is stored (CLI and API) it is no change and is taken,
+# but any other list naming a network twice is refused.
 # Real PostgreSQL and httpd.
 use strict;
 use warnings;
@@ -104,6 +106,28 @@ subtest 'a list stored twice before is left as it is' => sub {
     is($rc, 0, 'rotated by the CLI') or diag $err;
     my $newer = $env->psql("SELECT id FROM bbtoken_tokens WHERE rotated_from = '$new'");
     is(nets_of($newer), '127.0.0.0/8 127.0.0.0/8', '  likewise');
+    # Given again as it is stored, the list is no new list, and no change:
+    # a client that sends a token back as it read it, with a field changed,
+    # is served (the database checks a list that changes).
+    my @same = ('--allow-from', '127.0.0.0/8', '--allow-from', '127.0.0.0/8');
+    my $audit = audit_count();
+    ($rc, $out, $err) = $env->cli('update', $newer, @same);
+    is($rc, 0, 'the CLI given the stored list again, twice as it is: exit 0') or diag $err;
+    is(nets_of($newer), '127.0.0.0/8 127.0.0.0/8', '  the list as it was');
+    is(audit_count(), $audit, '  no audit record: nothing changed');
+    ($rc, $out, $err) = $env->cli('update', $newer, '--name', 'same list', @same);
+    is($rc, 0, '  with a new name: exit 0') or diag $err;
+    is(count_of("SELECT name FROM bbtoken_tokens WHERE id = '$newer'"), 'same list', '  renamed');
+    is_ok_res(call(POST => "$U/$newer", json => { name => 'sent back', allowedAddresses => ['127.0.0.0/8', '127.0.0.0/8'] }),
+              'the REST API given it again with a new name');
+    is(nets_of($newer), '127.0.0.0/8 127.0.0.0/8', '  the list as it was');
+    # Any other list naming a network twice is a new one, and refused.
+    ($rc, $out, $err) = $env->cli('update', $newer, @same, '--allow-from', '10.0.0.0/8');
+    is($rc, 1, 'the stored list with a network more: exit 1');
+    like($err, qr/^bbtoken: updating the token: 127\.0\.0\.0\/8: listed twice /, '  naming 127.0.0.0/8') or diag $err;
+    is_refused_400(call(POST => "$U/$newer", json => { allowedAddresses => ['127.0.0.0/8', '10.0.0.0/8', '127.0.0.0/8'] }),
+                   '127.0.0.0/8', '  over REST, a network more between them');
+    is(nets_of($newer), '127.0.0.0/8 127.0.0.0/8', '  the list as it was');
     $env->cli_ok('update', $newer, '--allow-from', '127.0.0.0/8');
     is(nets_of($newer), '127.0.0.0/8', 'the list replaced by one naming it once');
 };
