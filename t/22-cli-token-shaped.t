@@ -142,20 +142,25 @@ subtest 'a user named like a token: refused now; one made before not repeated' =
 
 # The schema's refusals quote the holder ("user NAME already has ..."): a
 # user named like a token is not repeated there either, whichever branch of
-# the CLI says the server's message.
+# the CLI says the server's message.  The word after the name may be hidden
+# with it: a token's id repeats its character classes every four
+# characters, so some tokens (about one in 750) read as one
+# again from their fifth character with one edit, and what is hidden then
+# runs on over the characters such a token would still have ("already").
+my $ALREADY = qr/(?:already )?/;
 subtest 'the database\'s messages: a user named like a token not repeated' => sub {
     my $u = "${tok}2";
     $env->psql("INSERT INTO bbtoken_users (name) VALUES ('$u')");
     $env->cli_ok('policy', '--max-tokens', '1');
     my (undef, $a) = $env->token_create($u, name => 'a');
     refused('create over the policy\'s maximum', ['create', $u, '--name', 'b'], 1,
-            qr/^bbtoken: user $NOT already has 1 live tokens, the most the token policy allows/);
+            qr/^bbtoken: user $NOT ${ALREADY}has 1 live tokens, the most the token policy allows/);
     $env->cli_ok('policy', '--max-tokens', '100');
     refused('create: a name in use', ['create', $u, '--name', 'a'], 1,
-            qr/^bbtoken: user $NOT already has a token named 'a': token $a$/);
+            qr/^bbtoken: user $NOT ${ALREADY}has a token named 'a': token $a$/);
     my (undef, $b) = $env->token_create($u, name => 'b');
     refused('update: a name in use', ['update', $b, '--name', 'a'], 1,
-            qr/^bbtoken: user $NOT already has a token named 'a': token $a$/);
+            qr/^bbtoken: user $NOT ${ALREADY}has a token named 'a': token $a$/);
     $env->cli_ok('revoke', '--user', $u);
 };
 
