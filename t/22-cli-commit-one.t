@@ -17,7 +17,7 @@ use lib "$FindBin::Bin/lib";
 use Test::More;
 use POSIX ();
 use BBT::Env;
-use BBT::Util qw(run_cmd slurp spew);
+use BBT::Util qw(slurp spew);
 
 my $env = BBT::Env->new(httpd => 0)->start;
 my $RUN = $env->dir . '/run';
@@ -25,10 +25,7 @@ my $RUN = $env->dir . '/run';
 # bbtoken --db <superuser> @args, its stdout /dev/full: (exit code,
 # stderr).
 sub to_full {
-    my (@args) = @_;
-    my ($rc, undef, $err) = run_cmd(cmd => ['sh', '-c', 'exec "$@" >/dev/full', 'sh', $env->cli_path, '--db',
-                                            $env->superuser_conninfo, @args],
-                                    tmp => $RUN, timeout => 60);
+    my ($rc, undef, $err) = $env->cli_to_full(@_);
     return ($rc, $err);
 }
 

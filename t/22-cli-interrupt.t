@@ -459,11 +459,8 @@ SKIP: {
 
 # bbtoken @args with stdout /dev/full: (exit code, stderr).
 sub full {
-    my (@args) = @_;
-    my $w = 'open STDOUT, ">", "/dev/full" or die "/dev/full: $!"; exec @ARGV or exit 127';
-    my ($rc, $out, $err) = BBT::Util::run_cmd(cmd => ['perl', '-e', $w, $env->cli_path, '--db',
-                                                      $env->superuser_conninfo, @args],
-                                              tmp => $RUN, timeout => 120);
+    local $env->{cli_timeout} = 120;
+    my ($rc, undef, $err) = $env->cli_to_full(@_);
     return ($rc, $err);
 }
 

@@ -9,7 +9,6 @@ use FindBin;
 use lib "$FindBin::Bin/lib";
 use Test::More;
 use BBT::Env;
-use BBT::Util qw(run_cmd);
 
 my $env = BBT::Env->new(httpd => 0)->start;
 my $RUN = $env->dir . '/run';
@@ -17,10 +16,7 @@ my $RUN = $env->dir . '/run';
 # bbtoken --db <superuser> @args, its stdout /dev/full: (exit code,
 # stderr).
 sub to_full {
-    my (@args) = @_;
-    my ($rc, undef, $err) = run_cmd(cmd => ['sh', '-c', 'exec "$@" >/dev/full', 'sh', $env->cli_path, '--db',
-                                            $env->superuser_conninfo, @args],
-                                    tmp => $RUN, timeout => 60);
+    my ($rc, undef, $err) = $env->cli_to_full(@_);
     return ($rc, $err);
 }
 

@@ -193,10 +193,8 @@ subtest 'list --all --revoke killed midway: whole batches revoked, run again for
 subtest 'list --all --revoke to a full disk: it stops at the first write' => sub {
     add_tokens(40_001, 42_500);
     my $range = "id BETWEEN '300000040001' AND '300000042500'";
-    my ($rc, $out, $err) = BBT::Util::run_cmd(
-        cmd => ['sh', '-c', 'exec "$0" "$@" > /dev/full', $env->cli_path, '--db', $env->superuser_conninfo,
-                'list', '--all', '--owner', 'bulk', '--revoke'],
-        tmp => "$env->{dir}/run", timeout => 120);
+    local $env->{cli_timeout} = 120;
+    my ($rc, $out, $err) = $env->cli_to_full('list', '--all', '--owner', 'bulk', '--revoke');
     is($rc, 1, 'exit 1');
     like($err, qr/^bbtoken: listing tokens: cannot write to stdout: No space left on device$/m,
          '  the write\'s reason') or diag $err;
@@ -208,9 +206,8 @@ subtest 'list --all --revoke to a full disk: it stops at the first write' => sub
 
 subtest 'reports to a full disk: the write\'s reason' => sub {
     for my $cmd (['audit'], ['audit', '--json'], ['list', 'bulk']) {
-        my ($rc, $out, $err) = BBT::Util::run_cmd(
-            cmd => ['sh', '-c', 'exec "$0" "$@" > /dev/full', $env->cli_path, '--db', $env->superuser_conninfo,
-                    @$cmd], tmp => "$env->{dir}/run", timeout => 120);
+        local $env->{cli_timeout} = 120;
+        my ($rc, $out, $err) = $env->cli_to_full(@$cmd);
         is($rc, 1, "@$cmd: exit 1");
         like($err, qr/cannot write to stdout: No space left on device$/m, '  the write\'s reason') or diag $err;
     }

@@ -42,6 +42,17 @@ sub cli_raw {
                    env => { %{ $self->_cli_san_env }, %{ $self->{cli_env} || {} } });
 }
 
+# bbtoken --db <superuser conninfo> @args with its stdout /dev/full, as
+# cli_raw runs it otherwise: (exit code, stdout (empty), stderr).  What a
+# command does when the disk its output goes to is full.
+sub cli_to_full {
+    my ($self, @args) = @_;
+    return run_cmd(cmd => ['sh', '-c', 'exec "$@" >/dev/full', 'sh', $self->cli_path, '--db',
+                           $self->superuser_conninfo, @args],
+                   tmp => "$self->{dir}/run", timeout => $self->{cli_timeout} || 60,
+                   env => { %{ $self->_cli_san_env }, %{ $self->{cli_env} || {} } });
+}
+
 # The CLI connected as role $user (with a password-less login from
 # loopback, as the test cluster allows) to database $db (bbtoken).
 sub cli_as {
