@@ -142,6 +142,16 @@ static void test_subject(void)
     s = bbtoken_mail_subject("Access token \"ci\" has expired");
     is_str(s, "Access token \"ci\" has expired", "short ASCII: as it is");
     free(s);
+    /* Plain only while "Subject: " and the text fit one 76-column line:
+     * 9 + 67 does, 9 + 68 does not. */
+    memset(name, 'a', 67);
+    name[67] = '\0';
+    s = bbtoken_mail_subject(name);
+    is_str(s, name, "67 ASCII characters (76 columns): as they are");
+    free(s);
+    memset(name, 'a', 68);
+    name[68] = '\0';
+    check_encoded("68 ASCII characters (77 columns)", name, name);
     check_encoded("UTF-8", "Access token \"caf\xc3\xa9\" has expired",
                   "Access token \"caf\xc3\xa9\" has expired");
     check_encoded("=? in the text", "Access token \"=?x?=\" has expired",
