@@ -8,6 +8,7 @@
 #include "tap.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,6 +59,21 @@ static int gone(pid_t pid)
     return 0;
 }
 
+/* gone(), and a process still there after it is killed: a check that
+ * failed leaves none of the mailers' children behind.  pid is this test's
+ * own (a stand-in mailer's child), and still running, so not reused. */
+static int gone_else_kill(pid_t pid)
+{
+    if (pid <= 0) {
+        return 0;
+    }
+    if (gone(pid)) {
+        return 1;
+    }
+    kill(pid, SIGKILL);
+    return 0;
+}
+
 /* The envelope sender every message here is sent with. */
 #define SENDER "bbtoken@example.com"
 
@@ -86,18 +102,29 @@ static void test_sendmail_timeout(void)
     is_int(errno, ETIMEDOUT, "  ETIMEDOUT");
     snprintf(file, sizeof(file), "%s/bg", dir);
     bg = atol(slurp(file));
-    ok(bg > 0 && gone((pid_t)bg), "  what it started is stopped too (%ld)", bg);
+    ok(gone_else_kill((pid_t)bg), "  what it started is stopped too (%ld)", bg);
     script(dir, "deaf", "exec sleep 600", path, sizeof(path));
     errno = 0;
     rc = bbtoken_sendmail(path, SENDER, big, big_len, 1, NULL);
     is_int(rc, -1, "one that never reads a big message: -1");
     is_int(errno, ETIMEDOUT, "  ETIMEDOUT");
-    script(dir, "stubborn", "trap '' TERM; cat > /dev/null; sleep 600 & wait",
-           path, sizeof(path));
+    /* Deaf to SIGTERM, and so is what it starts (an ignored signal is
+     * inherited): only a SIGKILL to the whole group ends the child too,
+     * a wrapper's sendmail or postdrop that would otherwise live on. */
+    snprintf(file, sizeof(file), "%s/bg", dir);
+    unlink(file);
+    snprintf(cmd, sizeof(cmd),
+             "trap '' TERM; sleep 600 & echo $! > %s/bg; cat > /dev/null; "
+             "wait",
+             dir);
+    script(dir, "stubborn", cmd, path, sizeof(path));
     errno = 0;
     rc = bbtoken_sendmail(path, SENDER, msg, strlen(msg), 1, NULL);
     is_int(rc, -1, "one that ignores SIGTERM: -1 (killed)");
     is_int(errno, ETIMEDOUT, "  ETIMEDOUT");
+    bg = atol(slurp(file));
+    ok(gone_else_kill((pid_t)bg),
+       "  its child, deaf to SIGTERM too, is killed with it (%ld)", bg);
     script(dir, "ok", "cat > /dev/null", path, sizeof(path));
     is_int(bbtoken_sendmail(path, SENDER, big, big_len, 1, NULL), 0,
            "one that takes a big message in time: 0");
@@ -144,7 +171,7 @@ static void test_sendmail_stop(void)
     is_int(rc, -1, "stopped while a mailer that read it waits: -1");
     is_int(errno, ECANCELED, "  ECANCELED, not its deadline");
     bg = atol(slurp(stop_file));
-    ok(bg > 0 && gone((pid_t)bg), "  what it started is stopped too (%ld)", bg);
+    ok(gone_else_kill((pid_t)bg), "  what it started is stopped too (%ld)", bg);
     snprintf(stop_file, sizeof(stop_file), "%s/deaf", dir);
     snprintf(cmd, sizeof(cmd), "touch %s/deaf; exec sleep 600", dir);
     script(dir, "deaf", cmd, path, sizeof(path));
