@@ -1,11 +1,12 @@
 # bbtoken notify: owners mailed through the stand-in sendmail (BBT::Notify,
-# t/mail/sendmail) about tokens 30 days, 7 days and 0 days from expiry,
-# each notice once, one message per owner; owners without an address or
-# disabled are reported, not mailed; addresses and a --from that would put
-# more into a header are not used; the message's headers, each once, the
-# sender from BBTOKEN_MAIL_FROM or this host's name; no token value in any
-# message.  Creation and expiry are faked with SQL as the table's owner
-# (only with the triggers off).
+# t/mail/sendmail) about tokens 30 days, 7 days and 0 days from expiry
+# (each stage ending at exactly 30 or 7 days), each notice once, one
+# message per owner; owners without an address or disabled are reported,
+# not mailed; addresses and a --from that would put more into a header are
+# not used; the message's headers, each once, the sender from
+# BBTOKEN_MAIL_FROM or this host's name; no token value in any message.
+# Creation and expiry are faked with SQL as the table's owner (only with
+# the triggers off).
 use strict;
 use warnings;
 use FindBin;
@@ -22,6 +23,7 @@ $env->user_add('alice', '--email', 'alice@example.com', '--display-name', "Alice
 $env->user_add('bob');
 $env->user_add('carol', '--email', 'carol@example.com');
 $env->user_add('erin', '--email', 'erin@example.com');
+$env->user_add('dana', '--email', 'dana@example.com');
 
 subtest 'nothing due: nothing sent, nothing said' => sub {
     mk_cli('alice', 'fresh');
@@ -81,6 +83,32 @@ subtest 'expiry: 30 days, 7 days, expired, each once, one message per owner' => 
               'each of the three recorded once');
     ($rc, $out, $err, $m) = notify();
     ok($rc == 0 && @$m == 0, 'and nothing more');
+};
+
+# The stages end at exactly 7 and 30 days: half a day either side of each
+# bound tells which notice a token is due, and that one alone is recorded.
+subtest 'the 7-day and 30-day stages end at 7 and 30 days' => sub {
+    my %b;
+    for (['in 7d12h', '7 days 12 hours'], ['in 6d12h', '6 days 12 hours'], ['in 30d12h', '30 days 12 hours'],
+         ['in 29d12h', '29 days 12 hours']) {
+        my ($name, $left) = @$_;
+        $b{$name} = mk('dana', $name, created => "now() - interval '100 days'",
+                       expires => "now() + interval '$left'");
+    }
+    my ($rc, $out, $err, $m) = notify();
+    is($rc, 0, 'exit 0') or diag $err;
+    is(scalar @$m, 1, 'one message') or return;
+    my $body = $m->[0]{body};
+    like($body, qr/^Token "in 7d12h" \(id $b{'in 7d12h'}\)\n  expires on \S+Z, in less than 30 days\.$/m,
+         '7 days 12 hours: still the 30-day notice');
+    like($body, qr/^Token "in 6d12h" \(id $b{'in 6d12h'}\)\n  expires on \S+Z, in less than 7 days\.$/m,
+         '6 days 12 hours: the 7-day notice');
+    like($body, qr/^Token "in 29d12h" \(id $b{'in 29d12h'}\)\n  expires on \S+Z, in less than 30 days\.$/m,
+         '29 days 12 hours: the 30-day notice');
+    unlike($body, qr/"in 30d12h"/, '30 days 12 hours: no notice yet');
+    is_deeply(notices($b{'in 7d12h'}), { expires_30d => 'dana@example.com' }, '7 days 12 hours: recorded as 30-day');
+    is_deeply(notices($b{'in 6d12h'}), { expires_7d => 'dana@example.com' }, '6 days 12 hours: recorded as 7-day');
+    is_deeply(notices($b{'in 30d12h'}), {}, '30 days 12 hours: nothing recorded');
 };
 
 subtest 'owners who cannot be mailed: reported, settled' => sub {
