@@ -99,6 +99,10 @@ subtest 'each filter, and filters together' => sub {
     is_deeply(names('--unused-for', '30d'), ['a-old', 'a-expired'],
               '--unused-for 30d: used 50 days ago, or never used and made 100 days ago');
     is_deeply(names('--unused-for', '60d'), ['a-expired'], '--unused-for 60d');
+    # Up to 36500 days, as the refusal of a longer one says (and REST's
+    # unusedDays): the bound itself is taken.
+    is($env->cli_is('--unused-for 36500d, its upper bound', ['list', '--all', '--unused-for', '36500d', '--json'], 0),
+       "[]\n", '  taken: no token unused that long');
     is_deeply(names('--min-perm', 'REPO_WRITE'), ['a-expired', 'a-new', 'b-admin'], '--min-perm REPO_WRITE');
     is_deeply(names('--min-perm', 'PROJECT_WRITE'), ['a-expired', 'b-admin'], '--min-perm PROJECT_WRITE');
     is_deeply(names('--min-perm', 'PROJECT_ADMIN'), ['b-admin'], '--min-perm PROJECT_ADMIN');
@@ -117,6 +121,8 @@ subtest 'usage errors' => sub {
     $env->cli_is('no NAME, no --all', ['list'], 2, stderr => qr/one NAME, --project KEY, --repo KEY\/slug, or --all/);
     $env->cli_is('--repo with --all', ['list', '--all', '--repo', 'PROJ/repo'], 2, stderr => qr/not with --all/);
     $env->cli_is('bad --unused-for', ['list', '--all', '--unused-for', 'soon'], 1, stderr => qr/--unused-for/);
+    $env->cli_is('--unused-for a day past its bound', ['list', '--all', '--unused-for', '36501d'], 1,
+                 stderr => qr/^bbtoken: invalid --unused-for: 36501d \(.*up to 36500 days\)$/);
     $env->cli_is('bad --min-perm', ['list', '--all', '--min-perm', 'REPO_ALL'], 1, stderr => qr/unknown permission/);
     $env->cli_is('bad --project', ['list', '--all', '--project', '1x'], 1, stderr => qr/invalid project key/);
     $env->cli_is('a repository for --project', ['list', '--all', '--project', 'PROJ/repo'], 1,
