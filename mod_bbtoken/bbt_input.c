@@ -172,10 +172,20 @@ size_t bbt_input_shown(const char *s, char *out)
  * does.  The controls and separators in it are refused anywhere already. */
 static int bbt_is_white_space(long cp)
 {
-    return (cp >= 0x09 && cp <= 0x0d) || cp == 0x20 || cp == 0x85 ||
-           cp == 0xa0 || cp == 0x1680 || (cp >= 0x2000 && cp <= 0x200a) ||
-           cp == 0x2028 || cp == 0x2029 || cp == 0x202f || cp == 0x205f ||
-           cp == 0x3000;
+    if (cp < 0x80) {
+        return cp == 0x20 || (cp >= 0x09 && cp <= 0x0d);
+    }
+    return cp == 0x85 || cp == 0xa0 || cp == 0x1680 ||
+           (cp >= 0x2000 && cp <= 0x200a) || cp == 0x2028 || cp == 0x2029 ||
+           cp == 0x202f || cp == 0x205f || cp == 0x3000;
+}
+
+/* Whether a character of more than one byte that begins with byte c may
+ * be white space: the UTF-8 of U+0085 and U+00A0 begins with 0xc2, of
+ * U+1680 with 0xe1, of U+2000 to U+205F with 0xe2, of U+3000 with 0xe3. */
+static int bbt_white_space_lead(unsigned char c)
+{
+    return c == 0xc2 || (c >= 0xe1 && c <= 0xe3);
 }
 
 size_t bbt_input_white_space(const char *s, size_t len)
@@ -187,6 +197,14 @@ size_t bbt_input_white_space(const char *s, size_t len)
     long cp;
 
     if (!s || !len) {
+        return 0;
+    }
+    /* Asked at every byte of a message (bbt_tokshape.c): most are ASCII,
+     * or begin no white space, and are told without decoding. */
+    if ((unsigned char)s[0] < 0x80) {
+        return bbt_is_white_space((unsigned char)s[0]);
+    }
+    if (!bbt_white_space_lead((unsigned char)s[0])) {
         return 0;
     }
     memcpy(b, s, len < 4 ? len : 4);

@@ -585,6 +585,39 @@ static void test_nets(void)
     ok(!bbt_input_net(longest, BBT_NET_TEXT_MAX + 1), "one more: not");
 }
 
+/* bbt_input_white_space, asked at every byte of a message, tells most
+ * bytes without decoding them: still every scalar value's UTF-8 is white
+ * space exactly when Unicode says so, its whole length, and never when cut
+ * short. */
+static void test_white_space(void)
+{
+    char buf[8];
+    long cp, wrong = 0, found = 0;
+    size_t len;
+    int memcheck = tap_memcheck();
+
+    for (cp = 0; cp <= 0x10ffff; cp++) {
+        if ((cp >= 0xd800 && cp <= 0xdfff) ||
+            (memcheck && !white(cp) && cp >= 0x800 && cp % 61 != 0)) {
+            continue;
+        }
+        utf8(cp, buf);
+        len = cp ? strlen(buf) : 1;
+        buf[len] = 'x';
+        found += bbt_input_white_space(buf, len + 1) != 0;
+        if (bbt_input_white_space(buf, len + 1) != (white(cp) ? len : 0) ||
+            bbt_input_white_space(buf, len) != (white(cp) ? len : 0) ||
+            (len > 1 && bbt_input_white_space(buf, len - 1) != 0)) {
+            if (wrong++ < 5) {
+                diag("U+%04lX: %zu", cp, bbt_input_white_space(buf, len + 1));
+            }
+        }
+    }
+    is_int(wrong, 0,
+           "every code point: white space exactly when Unicode's White_Space");
+    is_int(found, 25, "  25 of them (6 ASCII, 19 more)");
+}
+
 int main(void)
 {
     test_user_names();
@@ -592,6 +625,7 @@ int main(void)
     test_user_slugs();
     test_display_names();
     test_utf8_text();
+    test_white_space();
     test_emails();
     test_ids_and_numbers();
     test_mint();
