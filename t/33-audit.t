@@ -211,6 +211,13 @@ subtest 'bbtoken audit: filters, --json, errors' => sub {
     like($out, qr/\ATIME\s+EVENT\s+TOKEN\s+USER\s+BY\s+FROM\s+DETAIL\n/, 'a header');
     like($out, qr/^\S+Z\s+user_added\s+-\s+alice\s+\Q$ME\E \(db postgres\)\s+cli 127\.0\.0\.1\s*$/m,
          'a row: time, event, no token, user, OS user and role, source and address');
+    # The role is named once where it acted itself (plain SQL, no actor
+    # given); a client's actor comes with the role it connected as.
+    like($out, qr/^\S+Z\s+user_disabled\s+-\s+root\s+postgres\s+sql 127\.0\.0\.1\s*$/m,
+         'plain SQL: BY the role alone');
+    unlike($out, qr/postgres \(db postgres\)/, '  never the role twice');
+    like($out, qr/^\S+Z\s+user_enabled\s+-\s+root\s+api-user \(db postgres\)\s+http 203\.0\.113\.5\s*$/m,
+         'a client\'s actor: BY actor and role');
     my $all = $env->cli_json('audit');
     ok(@$all > 20, scalar(@$all) . ' records in --json');
     my ($c) = grep { $_->{event} eq 'created' } @$all;
@@ -219,6 +226,12 @@ subtest 'bbtoken audit: filters, --json, errors' => sub {
     ok($c->{tokenId} =~ /^\d{12}$/ && $c->{time} =~ /^\d{13}$/, 'tokenId 12 digits, time epoch ms');
     my ($u) = grep { $_->{event} eq 'user_added' } @$all;
     ok(!exists $u->{tokenId} && !exists $u->{detail}, 'absent fields are left out');
+    # actor is what the client said, dbRole who the database knew it as:
+    # two fields, never the one twice.
+    my ($api) = grep { $_->{event} eq 'user_enabled' && $_->{actor} eq 'api-user' } @$all;
+    is_deeply($api && [@$api{qw(actor dbRole source clientAddress)}], ['api-user', 'postgres', 'http', '203.0.113.5'],
+              'a client\'s record: actor, dbRole, source, clientAddress')
+        or diag explain $api;
     my $a = $env->cli_json('audit', 'ALICE');
     ok(@$a && !(grep { lc($_->{user} // '') ne 'alice' } @$a), 'NAME filter, regardless of case');
     my $t = $env->cli_json('audit', '--token', $c->{tokenId});
@@ -238,6 +251,11 @@ subtest 'bbtoken audit: filters, --json, errors' => sub {
                  stderr => qr/^bbtoken: no such token: 999999999999: /);
     $env->cli_is('audit of a user with an unknown token', ['audit', 'alice', '--token', '999999999999', '--json'],
                  1, stderr => qr/^bbtoken: no such token: 999999999999: /);
+    # A token row written with the triggers off (a bulk load, a restore)
+    # has no record, but the database names it: an empty report.
+    $env->user_add_bulk_tokens('loaded', 1, 700000000000);
+    $env->cli_is('audit of a token without records', ['audit', '--token', '700000000001', '--json'], 0,
+                 stdout => qr/\A\[\]\n\z/);
     # Gone from the database, still in the trail: its records.
     $env->user_add('gone');
     $env->psql("DELETE FROM bbtoken_users WHERE name = 'gone'");
@@ -258,10 +276,19 @@ subtest 'bbtoken audit: filters, --json, errors' => sub {
     $env->grant('alice', 'PROJECT_READ', 'QUIET');
     $env->cli_is('audit of a project without records', ['audit', '--project', 'QUIET', '--json'], 0,
                  stdout => qr/^\[\]\n\z/);
+    $env->cli_is('  as a table: its header alone', ['audit', '--project', 'QUIET'], 0,
+                 stdout => qr/\ATIME\s+EVENT\s+TOKEN\s+USER\s+BY\s+FROM\s+DETAIL\n\z/);
     for my $bad (['--since', 'yesterday'], ['--since', '2026-1-1'], ['--token', '123'], ['bad name!']) {
         ($rc, $out, $err) = $env->cli('audit', @$bad);
         ok($rc == 1 && $err =~ /\Abbtoken: [^\n]+\n\z/ && $out eq '', "audit @$bad: exit 1") or diag "$rc $err";
     }
+    # NAME is a user's, checked as one before the database is asked.
+    $env->cli_is('audit of an invalid name', ['audit', 'bad name!'], 1, stderr => qr/^bbtoken: invalid user name: /);
+    # A role that may not read the trail fails at the holder's check, with
+    # that one reason, and no report after it.
+    my $api_db = $env->superuser_conninfo =~ s/user=postgres/user=bbtoken_api/r;
+    $env->cli_is('audit as a role that may not read the trail', ['--db', $api_db, 'audit', 'alice'], 1, raw => 1,
+                 stderr => qr/^bbtoken: reading the audit trail: permission denied for table bbtoken_audit$/);
     ($rc, $out, $err) = $env->cli('audit', 'a', 'b');
     is($rc, 2, 'two names: usage');
 };
@@ -292,6 +319,79 @@ subtest 'audit: terminal controls from the database are not written to a termina
         or diag "$rc $out $err";
     $j = eval { JSON::PP->new->utf8->decode($out) };
     is($j && $j->[0]{detail}, $detail, '  the same detail to a JSON reader');
+};
+
+# A record's time is the transaction's start, and a long transaction's ids
+# come after those of shorter ones begun later: the trail is read in time
+# order, whatever order its rows were written in.  Rows with times of
+# their own, as a superuser restoring the trail would write them.
+subtest 'audit: in time order; --since takes its own second' => sub {
+    my $record = sub {
+        my ($user, $at, $detail) = @_;
+        $env->psql("INSERT INTO bbtoken_audit (at, event, user_name, actor, db_role, source, detail) "
+                   . "VALUES ('$at', 'renamed', '$user', 'x', 'x', 'sql', '$detail')");
+    };
+    $record->('orderuser', '2031-01-02 00:00:00+00', 'second in time');
+    $record->('orderuser', '2031-01-01 00:00:00+00', 'first in time');
+    is_deeply([map { $_->{detail} } @{ $env->cli_json('audit', 'orderuser') }], ['first in time', 'second in time'],
+              '--json: the earlier first, though written last');
+    my @lines = grep {/in time/} split /\n/, $env->cli_ok('audit', 'orderuser');
+    like($lines[0] // '', qr/^2031-01-01T00:00:00Z\s.*first in time/, '  and the table');
+    $record->('sinceuser', '2031-02-03 04:05:06+00', 'at the second');
+    is(scalar @{ $env->cli_json('audit', 'sinceuser', '--since', '2031-02-03T04:05:06Z') }, 1,
+       '--since a record\'s very second: it is in');
+    is(scalar @{ $env->cli_json('audit', 'sinceuser', '--since', '2031-02-03T04:05:07Z') }, 0, '  a second later: out');
+};
+
+subtest 'what less common changes record' => sub {
+    my $last = sub { my $r = audit_rows($_[0]); [@{ $r->[-1] || [] }[0, 3, 4, 5, 7]] };
+    my $count = sub { $env->psql("SELECT count(*) FROM bbtoken_audit WHERE $_[0]") };
+    # A client names its actor; a name past the column's 255 characters is
+    # cut, not a failed change.
+    $env->psql("BEGIN; SELECT set_config('bbtoken.actor', repeat('x', 300), true); "
+               . "UPDATE bbtoken_users SET display_name = 'A' WHERE name = 'alice'; COMMIT");
+    is(audit_rows()->[-1][3], 'x' x 255, 'an actor of 300 characters: its first 255');
+    # A session that once set bbtoken.actor locally (as the REST API's do)
+    # reads '' after, not NULL: no actor, so the role acts.
+    $env->psql("BEGIN; SELECT set_config('bbtoken.actor', '', true); "
+               . "UPDATE bbtoken_users SET display_name = 'B' WHERE name = 'alice'; COMMIT");
+    is_deeply($last->(), ['user_details_changed', 'postgres', 'postgres', 'sql', "display name 'B' (was 'A')"],
+              'an empty actor: the role');
+    # Only a change of active is user_enabled or user_disabled.
+    my $n = $count->("event = 'user_enabled'");
+    $env->cli_ok('user', 'set', 'alice', '--email', 'alice@example.org');
+    is($count->("event = 'user_enabled'"), $n, 'an enabled user\'s e-mail set: no user_enabled');
+    is($last->()->[0], 'user_details_changed', '  the details changed');
+    # A revoked token may still be renamed (by SQL; an upgrade once renamed
+    # revoked tokens too): that is no second revocation.
+    my (undef, $id) = $env->token_create('alice', name => 'twice');
+    $env->cli_ok('revoke', $id);
+    $env->psql("UPDATE bbtoken_tokens SET name = 'twice #$id' WHERE id = '$id'");
+    is_deeply($last->("token_id = '$id'"), ['renamed', 'postgres', 'postgres', 'sql', "'twice' -> 'twice #$id'"],
+              'a revoked token renamed: renamed');
+    is($count->("token_id = '$id' AND event = 'revoked'"), 1, '  and revoked once still');
+    # The list a token is allowed from, and "any" once it is dropped.
+    (undef, $id) = $env->token_create('alice', name => 'nets');
+    $env->cli_ok('update', $id, '--allow-from', '10.0.0.0/8');
+    is_deeply($last->("token_id = '$id'"), ['allowed_nets_changed', $ME, 'postgres', 'cli', '10.0.0.0/8'],
+              'an allow-list set: the list');
+    $env->cli_ok('update', $id, '--allow-from-any');
+    is($last->("token_id = '$id'")->[4], 'any', '  dropped: any');
+    # Revoked as unused without ever being used: unused since it was made.
+    (undef, $id) = $env->token_insert('alice', name => 'idle', created => "'2030-01-01 00:00:00+00'");
+    $env->psql("BEGIN; SET LOCAL bbtoken.revoke_reason = 'unused'; "
+               . "UPDATE bbtoken_tokens SET revoked_at = now() WHERE id = '$id'; COMMIT");
+    is_deeply([@{ $last->("token_id = '$id'") }[0, 4]],
+              ['revoked_unused', "name 'idle', unused since 2030-01-01T00:00:00Z"],
+              'revoked as unused, never used: unused since its creation');
+    # A purged token that had expired, unrevoked, says so and since when.
+    (undef, $id) = $env->token_create('alice', name => 'old', expiry_days => 1);
+    $env->expire_token($id, 10);
+    $env->cli_ok('purge', '--expired-before', '2099-12-31');
+    my $del = $last->("token_id = '$id'");
+    ok($del->[0] eq 'deleted' && $del->[4] =~ /^name 'old', expired \d{4}-\d\d-\d\dT/,
+       'a purged expired token: expired WHEN')
+        or diag explain $del;
 };
 
 done_testing;
