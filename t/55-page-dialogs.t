@@ -1,0 +1,88 @@
+# The Personal access tokens page's dialogs in headless Chromium
+# (t/browser/page-dialogs.spec.mjs), the page and the API served by the
+# shipped snippets themselves (conf/bbtoken-rest.conf.in,
+# bbtoken-page.conf.in) on a host of their own: the expiry chosen in the
+# Create dialog is the token's (90 days by default; a custom 0 refused by
+# the page, nothing sent); create, edit, rotate and revoke send the
+# headers the API's cross-site check needs; Escape on the new token's
+# dialog wipes the token from the page; names and refusals that are markup
+# are shown as text; a token expiring within a week has a badge counting
+# its days.  As a user of its own, whose list no other test touches.
+# This file only sets the stack up and relays the TAP that node prints.
+#
+# Needs what t/55-browser.t needs (/usr/bin/chromium or BBT_CHROMIUM,
+# Node.js 20, t/browser/node_modules from `npm ci`, run here when
+# missing); skips, saying why, when any of it is missing.
+use strict;
+use warnings;
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use Test::More;
+use BBT::Env qw(run_cmd);
+
+my $ROOT = $BBT::Env::ROOT;
+my $BDIR = "$ROOT/t/browser";
+my $CHROMIUM = $ENV{BBT_CHROMIUM} || '/usr/bin/chromium';
+
+plan skip_all => "no Chromium at $CHROMIUM (apt-get install chromium, or set BBT_CHROMIUM)"
+    unless -x $CHROMIUM;
+my ($rc, $out, $err) = run_cmd(cmd => ['node', '--version'], timeout => 30);
+plan skip_all => 'no Node.js 20 (node) on this machine' if $rc;
+plan skip_all => "Node.js 20 or later needed, found $out" unless $out =~ /^v(\d+)/ && $1 >= 20;
+unless (-d "$BDIR/node_modules/playwright-core") {
+    ($rc, $out, $err) = run_cmd(cmd => ['npm', 'ci', '--prefix', $BDIR, '--no-audit', '--no-fund'],
+                                timeout => 600);
+    plan skip_all => "npm ci in t/browser failed ($rc): " . (split /\n/, $err)[-1]
+        if $rc || !-d "$BDIR/node_modules/playwright-core";
+}
+
+my ($user, $password) = ('sam', 'sam-Pa55-word');
+my $api = "Define BBTOKEN_API_HOST\n" . BBT::Httpd::shipped_conf('rest') . BBT::Httpd::shipped_conf('page')
+    . "UnDefine BBTOKEN_API_HOST\n";
+my $env = BBT::Env->new(extra_conf => "TypesConfig /dev/null\n", api_conf => $api, httpd => 0,
+                        modules => [qw(auth_basic authn_file authz_user include mime dir headers)])->start;
+my $d = $env->dir;
+$env->install_page;
+$env->htpasswd($user => $password);
+$env->httpd_start;
+# A project the user administers: the page then offers the list of the
+# places it administers, whose refusal the spec replaces.
+$env->make_repo('TEAM', 'app');
+$env->user_add($user);
+$env->grant($user, 'PROJECT_ADMIN', 'TEAM');
+
+($rc, $out, $err) = run_cmd(
+    cmd => ['node', '--test', '--test-concurrency=1', '--test-reporter=tap', "$BDIR/page-dialogs.spec.mjs"],
+    cwd => $BDIR, timeout => 300, tmp => "$d/run",
+    env => {
+        BBT_BASE => $env->api_base_url, BBT_USER => $user, BBT_PASSWORD => $password,
+        BBT_CHROMIUM => $CHROMIUM,
+        http_proxy => undef, https_proxy => undef, HTTP_PROXY => undef, HTTPS_PROXY => undef,
+        NODE_OPTIONS => undef,
+    });
+
+# As t/55-browser.t: node's YAML diagnostics as comments, and a failure's
+# line and diagnostics on stderr too, which prove shows without -v.
+my ($in_yaml, $failed) = (0, 0);
+for my $line (split /\n/, $out) {
+    next if $line =~ /^TAP version/;
+    if ($line =~ /^\s*---\s*$/) { $in_yaml = 1; }
+    if ($in_yaml) {
+        print "# $line\n";
+        print STDERR "# $line\n" if $failed;
+        $in_yaml = 0 if $line =~ /^\s*\.\.\.\s*$/;
+        next;
+    }
+    $failed = $line =~ /^\s*not ok\b/ ? 1 : $line =~ /^\s*ok\b/ ? 0 : $failed;
+    print STDERR "# $line\n" if $failed && $line =~ /^\s*not ok\b/;
+    print "$line\n";
+}
+print STDERR map {"# $_\n"} split /\n/, $err if $err ne '';
+if ($rc) {
+    my @l = split /\n/, $env->error_log_text;
+    @l = @l[-40 .. -1] if @l > 40;
+    print STDERR "# node exited $rc; last lines of error_log:\n", map {"#   $_\n"} @l;
+}
+$env->httpd_stop;
+undef $env;
+exit($rc ? 1 : 0);
