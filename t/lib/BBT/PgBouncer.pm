@@ -5,11 +5,13 @@ package BBT::PgBouncer;
 #   my $pgb = BBT::PgBouncer->start($env, pool_mode => 'session', ...);
 #   $pgb->port; ... (stopped when the object goes, or with $pgb->stop)
 # Settings given are written into its [pgbouncer] section as they are
-# ('' writes "name =", an empty value).  None is set that a site's would
-# not be: ignore_startup_parameters stays empty unless a test gives it, so
-# a client sending libpq's options (DBDParams' options=, PGOPTIONS) is
-# refused, as a stock PgBouncer refuses it.  Tests skip where it is not
-# installed: BBT::PgBouncer::missing() says why.
+# ('' writes "name =", an empty value); listen_port given, it listens on
+# that port rather than a free one (in place of one stopped).  None is set
+# that a site's would not be: ignore_startup_parameters stays empty unless
+# a test gives it, so a client sending libpq's options (DBDParams'
+# options=, PGOPTIONS) is refused, as a stock PgBouncer refuses it.
+# Tests skip where it is not installed: BBT::PgBouncer::missing() says
+# why.
 
 use strict;
 use warnings;
@@ -22,8 +24,11 @@ sub missing { return -x $PGB ? '' : "no $PGB (build/deps.sh installs it)" }
 
 sub start {
     my ($class, $env, %set) = @_;
-    my $self = bless { port => free_port(), dir => "$env->{dir}/pgb", owner => $$ }, $class;
-    my $d = $self->{dir};
+    my $port = delete $set{listen_port};
+    # Each one started in an environment has a directory of its own.
+    my ($d, $n) = ("$env->{dir}/pgb", 1);
+    $d = "$env->{dir}/pgb" . ++$n while -e $d;
+    my $self = bless { port => $port // free_port(), dir => $d, owner => $$ }, $class;
     mkdir $d or die "$d: $!";
     spew("$d/users.txt", qq("bbtoken_httpd" ""\n));
     my $more = join '', map { "$_ = $set{$_}\n" } sort keys %set;
