@@ -62,25 +62,14 @@ use FindBin;
 use lib "$FindBin::Bin/lib";
 use Test::More;
 use BBT::Env qw(run_cmd);
+use BBT::Browser;
 use BBT::Rest qw(rest_location);
 use File::Path qw(make_path);
 use File::Spec::Functions qw(rel2abs);
 
 my $ROOT = $BBT::Env::ROOT;
-my $BDIR = "$ROOT/t/browser";
-my $CHROMIUM = $ENV{BBT_CHROMIUM} || '/usr/bin/chromium';
-
-plan skip_all => "no Chromium at $CHROMIUM (apt-get install chromium, or set BBT_CHROMIUM)"
-    unless -x $CHROMIUM;
-my ($rc, $out, $err) = run_cmd(cmd => ['node', '--version'], timeout => 30);
-plan skip_all => 'no Node.js 20 (node) on this machine' if $rc;
-plan skip_all => "Node.js 20 or later needed, found $out" unless $out =~ /^v(\d+)/ && $1 >= 20;
-unless (-d "$BDIR/node_modules/playwright-core") {
-    ($rc, $out, $err) = run_cmd(cmd => ['npm', 'ci', '--prefix', $BDIR, '--no-audit', '--no-fund'],
-                                timeout => 600);
-    plan skip_all => "npm ci in t/browser failed ($rc): " . (split /\n/, $err)[-1]
-        if $rc || !-d "$BDIR/node_modules/playwright-core";
-}
+my $BDIR = $BBT::Browser::DIR;
+my $CHROMIUM = BBT::Browser::need();
 
 my ($user, $password) = ('alice', 'alice-Pa55-word');
 # t/browser/answers.spec.mjs's user, whose list no other spec touches.
@@ -234,7 +223,7 @@ my $api_base = $env->api_base_url;
 # that set: BBT_BROWSER_SHOTS=t/browser/screenshots build/test.sh t/55-browser.t
 # The specs run in t/browser: a relative name is the caller's.
 my $shots = $ENV{BBT_BROWSER_SHOTS} ? rel2abs($ENV{BBT_BROWSER_SHOTS}) : "$d/screenshots";
-($rc, $out, $err) = run_cmd(
+my ($rc, $out, $err) = run_cmd(
     cmd => ['node', '--test', '--test-concurrency=1', '--test-reporter=tap', "$BDIR/tokens.spec.mjs",
             "$BDIR/sandbox.spec.mjs", "$BDIR/answers.spec.mjs", "$BDIR/names.spec.mjs",
             "$BDIR/profile.spec.mjs", "$BDIR/dialogs.spec.mjs"],
@@ -256,33 +245,7 @@ my $shots = $ENV{BBT_BROWSER_SHOTS} ? rel2abs($ENV{BBT_BROWSER_SHOTS}) : "$d/scr
         NODE_OPTIONS => undef,
     });
 
-# node's TAP is this test's TAP, but with its YAML diagnostics (which
-# prove's YAMLish reader cannot always parse) turned into comments.  A
-# failure's line and diagnostics (the assertion, the locator that timed
-# out, the stack) go to stderr too, which prove shows without -v: a run
-# that failed once in CI says why in its log.
-my ($in_yaml, $failed) = (0, 0);
-for my $line (split /\n/, $out) {
-    next if $line =~ /^TAP version/;
-    if ($line =~ /^\s*---\s*$/) { $in_yaml = 1; }
-    if ($in_yaml) {
-        print "# $line\n";
-        print STDERR "# $line\n" if $failed;
-        $in_yaml = 0 if $line =~ /^\s*\.\.\.\s*$/;
-        next;
-    }
-    $failed = $line =~ /^\s*not ok\b/ ? 1 : $line =~ /^\s*ok\b/ ? 0 : $failed;
-    print STDERR "# $line\n" if $failed && $line =~ /^\s*not ok\b/;
-    print "$line\n";
-}
-if ($err ne '') {
-    print STDERR map {"# $_\n"} split /\n/, $err;
-}
-if ($rc) {
-    my @l = split /\n/, $env->error_log_text;
-    @l = @l[-40 .. -1] if @l > 40;
-    print STDERR "# node exited $rc; last lines of error_log:\n", map {"#   $_\n"} @l;
-}
+BBT::Browser::relay_tap($rc, $out, $err, $env);
 $env->httpd_stop;
 undef $env;
 exit($rc ? 1 : 0);

@@ -19,22 +19,10 @@ use FindBin;
 use lib "$FindBin::Bin/lib";
 use Test::More;
 use BBT::Env qw(run_cmd);
+use BBT::Browser;
 
-my $ROOT = $BBT::Env::ROOT;
-my $BDIR = "$ROOT/t/browser";
-my $CHROMIUM = $ENV{BBT_CHROMIUM} || '/usr/bin/chromium';
-
-plan skip_all => "no Chromium at $CHROMIUM (apt-get install chromium, or set BBT_CHROMIUM)"
-    unless -x $CHROMIUM;
-my ($rc, $out, $err) = run_cmd(cmd => ['node', '--version'], timeout => 30);
-plan skip_all => 'no Node.js 20 (node) on this machine' if $rc;
-plan skip_all => "Node.js 20 or later needed, found $out" unless $out =~ /^v(\d+)/ && $1 >= 20;
-unless (-d "$BDIR/node_modules/playwright-core") {
-    ($rc, $out, $err) = run_cmd(cmd => ['npm', 'ci', '--prefix', $BDIR, '--no-audit', '--no-fund'],
-                                timeout => 600);
-    plan skip_all => "npm ci in t/browser failed ($rc): " . (split /\n/, $err)[-1]
-        if $rc || !-d "$BDIR/node_modules/playwright-core";
-}
+my $BDIR = $BBT::Browser::DIR;
+my $CHROMIUM = BBT::Browser::need();
 
 my ($user, $password) = ('sam', 'sam-Pa55-word');
 my $api = "Define BBTOKEN_API_HOST\n" . BBT::Httpd::shipped_conf('rest') . BBT::Httpd::shipped_conf('page')
@@ -51,7 +39,7 @@ $env->make_repo('TEAM', 'app');
 $env->user_add($user);
 $env->grant($user, 'PROJECT_ADMIN', 'TEAM');
 
-($rc, $out, $err) = run_cmd(
+my ($rc, $out, $err) = run_cmd(
     cmd => ['node', '--test', '--test-concurrency=1', '--test-reporter=tap', "$BDIR/page-dialogs.spec.mjs"],
     cwd => $BDIR, timeout => 300, tmp => "$d/run",
     env => {
@@ -61,28 +49,7 @@ $env->grant($user, 'PROJECT_ADMIN', 'TEAM');
         NODE_OPTIONS => undef,
     });
 
-# As t/55-browser.t: node's YAML diagnostics as comments, and a failure's
-# line and diagnostics on stderr too, which prove shows without -v.
-my ($in_yaml, $failed) = (0, 0);
-for my $line (split /\n/, $out) {
-    next if $line =~ /^TAP version/;
-    if ($line =~ /^\s*---\s*$/) { $in_yaml = 1; }
-    if ($in_yaml) {
-        print "# $line\n";
-        print STDERR "# $line\n" if $failed;
-        $in_yaml = 0 if $line =~ /^\s*\.\.\.\s*$/;
-        next;
-    }
-    $failed = $line =~ /^\s*not ok\b/ ? 1 : $line =~ /^\s*ok\b/ ? 0 : $failed;
-    print STDERR "# $line\n" if $failed && $line =~ /^\s*not ok\b/;
-    print "$line\n";
-}
-print STDERR map {"# $_\n"} split /\n/, $err if $err ne '';
-if ($rc) {
-    my @l = split /\n/, $env->error_log_text;
-    @l = @l[-40 .. -1] if @l > 40;
-    print STDERR "# node exited $rc; last lines of error_log:\n", map {"#   $_\n"} @l;
-}
+BBT::Browser::relay_tap($rc, $out, $err, $env);
 $env->httpd_stop;
 undef $env;
 exit($rc ? 1 : 0);
