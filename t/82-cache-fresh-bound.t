@@ -52,8 +52,4 @@ ok(served_from_cache($env, $UP, auth_bearer($other), $oid), 'the cache is believ
 is_401($env->get($UP, auth_bearer($tok)), 1, 'the revoked token stays refused');
 is(scalar($env->crash_lines), 0, 'no httpd child crashed') or diag join "\n", $env->crash_lines;
 
-package BBT::Cache::Guard;
-sub new { my ($c, $f) = @_; return bless { f => $f }, $c }
-sub DESTROY { $_[0]{f}->() }
-package main;
 done_testing;

@@ -179,9 +179,5 @@ is($env->httpd_main_process, $httpd_main,
 ok(!BBT::Util::exited((split ' ', $httpd_main)[0]), 'and that process is still running');
 is(scalar(() = $env->error_log_text =~ /BBT404: /g), $generations, 'nor restarted gracefully: no new generation');
 
-package BBT::Cache::Guard;
-sub new { my ($c, $f) = @_; return bless { f => $f }, $c }
-sub DESTROY { $_[0]{f}->() }
-package main;
 is(scalar($env->crash_lines), 0, 'no httpd child crashed') or diag join "\n", $env->crash_lines;
 done_testing;

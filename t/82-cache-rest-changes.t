@@ -100,7 +100,3 @@ is_401($env->get($UP, auth_bearer($t{$_}{tok})), 1, "the listener going on: $_ s
 is($env->get($RP, auth_bearer($t{lowered}{tok}))->{status}, 403, '  lowered still may not push');
 is(scalar($env->crash_lines), 0, 'no httpd child crashed') or diag join "\n", $env->crash_lines;
 done_testing;
-
-package BBT::Cache::Guard;
-sub new { my ($c, $f) = @_; return bless { f => $f }, $c }
-sub DESTROY { $_[0]{f}->() }

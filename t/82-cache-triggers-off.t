@@ -52,8 +52,4 @@ $env->psql("ALTER TABLE $_->[0] ENABLE ALWAYS TRIGGER $_->[1]") for @trig;
 is_401($env->get($UP, auth_bearer($tok)), 1, 'triggers back: the revoked token stays refused');
 is(scalar($env->crash_lines), 0, 'no httpd child crashed') or diag join "\n", $env->crash_lines;
 
-package BBT::Cache::Guard;
-sub new { my ($c, $f) = @_; return bless { f => $f }, $c }
-sub DESTROY { $_[0]{f}->() }
-package main;
 done_testing;

@@ -248,4 +248,14 @@ sub until_heard {
     }
     return undef;
 }
+# A guard: its code runs when the guard goes (out of scope, or at the
+# script's end, a death included), so that a test that stops midway still
+# thaws the backend it froze and puts back the clock or triggers it
+# changed.
+package BBT::Cache::Guard;
+sub new { my ($c, $f) = @_; return bless { f => $f }, $c }
+sub DESTROY { $_[0]{f}->() }
+
+package BBT::Cache;
+
 1;
