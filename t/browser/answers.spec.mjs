@@ -28,6 +28,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import http from 'node:http';
 import { launch } from './chromium.mjs';
+import { restAs } from './rest.mjs';
 
 const env = process.env;
 const BASE = env.BBT_BASE;
@@ -38,22 +39,14 @@ const API = `${BASE}/rest/access-tokens/latest/users/${USER}`;
 const PERSONAL = '~' + USER.toLowerCase();
 const PERSONAL_API = `${BASE}/rest/access-tokens/latest/projects/${PERSONAL}`;
 const asUser = { Authorization: 'Basic ' + Buffer.from(USER + ':' + PASSWORD).toString('base64') };
+// sweep(...prefixes) revokes the tokens, the user's and their personal
+// project's, whose names start with one of prefixes: what a test made,
+// even when it failed.
+const { rest, listed, sweep } = restAs(API, { ...asUser, 'Content-Type': 'application/json' }, [API, PERSONAL_API]);
 // The page's requests for the user's list, and no other.
 const LIST = new RegExp(`/rest/access-tokens/latest/users/${USER}\\?start=`);
 
 let context, page, close;
-
-async function rest(method, path, body, base = API) {
-  const headers = { ...asUser, 'Content-Type': 'application/json' };
-  const res = await fetch(base + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
-  const text = await res.text();
-  assert.ok(res.ok, `${method} ${path}: ${res.status} ${text}`);
-  return text ? JSON.parse(text) : null;
-}
-
-async function listed() {
-  return (await rest('GET', '?limit=1000')).values;
-}
 
 async function open() {
   const res = await page.goto(BASE + '/account/tokens/');
@@ -95,16 +88,6 @@ async function hold(pattern, method) {
     },
     async done() { release(); await page.unroute(pattern); },
   };
-}
-
-// Revokes the tokens, the user's and their personal project's, whose
-// names start with one of prefixes: what a test made, even when it failed.
-async function sweep(...prefixes) {
-  for (const base of [API, PERSONAL_API]) {
-    for (const t of (await rest('GET', '?limit=1000', undefined, base)).values) {
-      if (prefixes.some((p) => t.name.startsWith(p))) await rest('DELETE', '/' + t.id, undefined, base);
-    }
-  }
 }
 
 // Shows the tokens of holder (a project key), or the user's own (null).
@@ -554,7 +537,7 @@ test('a new token answered after the user turned to another holder has its own h
       assert.equal(await page.locator('#new-project').inputValue(), c.project);
       await created.getByRole('button', { name: 'Done' }).click();
       await created.waitFor({ state: 'hidden' });
-      const made = (await rest('GET', '?limit=1000', undefined, c.from ? PERSONAL_API : API)).values;
+      const made = await listed(c.from ? PERSONAL_API : API);
       assert.deepEqual(made.map((t) => t.name).filter((n) => n.startsWith('Held ')), [c.name], 'made for its holder');
     } finally {
       await h.done();

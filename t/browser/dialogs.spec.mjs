@@ -19,6 +19,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { launch } from './chromium.mjs';
+import { restAs } from './rest.mjs';
 import { ring, fields, tabThrough, assertRings, assertFields } from './contrast.mjs';
 
 const env = process.env;
@@ -27,21 +28,10 @@ const USER = env.BBT_DIALOGS_USER;
 const PASSWORD = env.BBT_DIALOGS_PASSWORD;
 const API = `${BASE}/rest/access-tokens/latest/users/${USER}`;
 const asUser = { Authorization: 'Basic ' + Buffer.from(USER + ':' + PASSWORD).toString('base64') };
+const { rest, sweep } = restAs(API, { ...asUser, 'Content-Type': 'application/json' });
 const LIST = new RegExp(`/rest/access-tokens/latest/users/${USER}\\?start=`);
 
 let context, page, close, cdp;
-
-async function rest(method, path, body) {
-  const headers = { ...asUser, 'Content-Type': 'application/json' };
-  const res = await fetch(API + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
-  const text = await res.text();
-  assert.ok(res.ok, `${method} ${path}: ${res.status} ${text}`);
-  return text ? JSON.parse(text) : null;
-}
-
-async function sweep() {
-  for (const t of (await rest('GET', '?limit=1000')).values) await rest('DELETE', '/' + t.id);
-}
 
 async function open() {
   const res = await page.goto(BASE + '/account/tokens/');

@@ -14,6 +14,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { launch } from './chromium.mjs';
+import { restAs } from './rest.mjs';
 
 const env = process.env;
 const BASE = env.BBT_BASE;
@@ -21,18 +22,11 @@ const USER = env.BBT_NAMES_USER;
 const PASSWORD = env.BBT_NAMES_PASSWORD;
 const API = `${BASE}/rest/access-tokens/latest/users/${USER}`;
 const asUser = { Authorization: 'Basic ' + Buffer.from(USER + ':' + PASSWORD).toString('base64') };
+const { rest, sweep } = restAs(API, { ...asUser, 'Content-Type': 'application/json' });
 // A desktop's window, wide enough for every column at its ordinary width.
 const VIEWPORT = { width: 1280, height: 800 };
 
 let context, page, close;
-
-async function rest(method, path, body) {
-  const headers = { ...asUser, 'Content-Type': 'application/json' };
-  const res = await fetch(API + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
-  const text = await res.text();
-  assert.ok(res.ok, `${method} ${path}: ${res.status} ${text}`);
-  return text ? JSON.parse(text) : null;
-}
 
 // Whether the element's box lies within the box of within (a locator) and
 // the window, and the element's content within its own box.
@@ -99,7 +93,7 @@ test('a name of 255 characters without a space stays inside the list, the status
     await row.waitFor();
     await inside('the rotated token\'s Revoke button', row.getByRole('button', { name: /^Revoke / }), card);
   } finally {
-    for (const t of (await rest('GET', '?limit=1000')).values) await rest('DELETE', '/' + t.id);
+    await sweep();
   }
 });
 
@@ -115,7 +109,7 @@ test('an allow-list of 16 long networks stays inside the list', async () => {
     await inside('the allow-list', row.locator('.nets'), card);
     await inside('the Revoke button', row.getByRole('button', { name: /^Revoke / }), card);
   } finally {
-    for (const t of (await rest('GET', '?limit=1000')).values) await rest('DELETE', '/' + t.id);
+    await sweep();
   }
 });
 
@@ -132,6 +126,6 @@ test('in a window 320 pixels wide the page does not scroll sideways, the list sc
     assert.ok(inCard > card, `the list is wider than its card (${inCard} in ${card}), which scrolls it`);
   } finally {
     await page.setViewportSize(VIEWPORT);
-    for (const t of (await rest('GET', '?limit=1000')).values) await rest('DELETE', '/' + t.id);
+    await sweep();
   }
 });

@@ -16,6 +16,8 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { launch } from './chromium.mjs';
+import { restAs } from './rest.mjs';
+import { holds } from './page.mjs';
 
 const env = process.env;
 const BASE = env.BBT_BASE;
@@ -23,6 +25,7 @@ const USER = env.BBT_USER;
 const PASSWORD = env.BBT_PASSWORD;
 const API = `${BASE}/rest/access-tokens/latest/users/${USER}`;
 const asUser = { Authorization: 'Basic ' + Buffer.from(USER + ':' + PASSWORD).toString('base64') };
+const { rest, listed, sweep } = restAs(API, { ...asUser, 'Content-Type': 'application/json' });
 // Made into elements, it would add a <b> and an <img> whose handler
 // renames the document.
 const MARKUP = '<img src=x id=pwned onerror="document.title=\'pwned\'"><b>bold</b>';
@@ -31,34 +34,11 @@ const LIMIT = 15000;
 
 let context, page, close;
 
-async function rest(method, path, body) {
-  const headers = { ...asUser, 'Content-Type': 'application/json' };
-  const res = await fetch(API + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
-  const text = await res.text();
-  assert.ok(res.ok, `${method} ${path}: ${res.status} ${text}`);
-  return text ? JSON.parse(text) : null;
-}
-const listed = async () => (await rest('GET', '?limit=1000')).values;
-async function sweep() { for (const t of await listed()) await rest('DELETE', '/' + t.id); }
-
 async function open() {
   const res = await page.goto(BASE + '/account/tokens/');
   assert.equal(res.status(), 200);
   await page.locator('#tokens-body tr[data-id], #tokens-body tr.placeholder:not(:has-text("Loading")), #alert:not([hidden])')
     .first().waitFor();
-}
-
-// As in tokens.spec.mjs: whether the page still holds secret anywhere a
-// script or a later visitor of the page could read it.
-async function holds(secret) {
-  return page.evaluate((forms) => {
-    const places = [document.documentElement.outerHTML, location.href,
-      ...Array.from(document.querySelectorAll('input, textarea'), (e) => e.value)];
-    for (const store of [localStorage, sessionStorage]) {
-      for (let i = 0; i < store.length; i++) places.push(store.key(i), store.getItem(store.key(i)));
-    }
-    return places.some((text) => forms.some((f) => text.includes(f)));
-  }, [secret, encodeURIComponent(secret)]);
 }
 
 // Fills in the Create dialog and presses Create; expiry is the value of an
@@ -167,7 +147,7 @@ test('Escape closes the new token\'s dialog and wipes the token from the page', 
     await shown.waitFor();
     const secret = await page.locator('#new-token').inputValue();
     assert.match(secret, /^BBDC-/);
-    assert.equal(await holds(secret), true, 'control: the page holds it while it is shown');
+    assert.equal(await holds(page, secret), true, 'control: the page holds it while it is shown');
     // The dialog's close event, which the page wipes the token on, comes a
     // moment after Escape hides it.  A listener added now runs after the
     // page's own (added when it loaded): once it has run, so has the wipe.
@@ -177,7 +157,7 @@ test('Escape closes the new token\'s dialog and wipes the token from the page', 
     await page.keyboard.press('Escape');
     await shown.waitFor({ state: 'hidden' });
     await page.waitForFunction(() => window.bbtClosed === true, null, { timeout: LIMIT });
-    assert.equal(await holds(secret), false, 'closed with Escape, the token is nowhere on the page');
+    assert.equal(await holds(page, secret), false, 'closed with Escape, the token is nowhere on the page');
   } finally { await sweep(); }
 });
 

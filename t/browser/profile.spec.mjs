@@ -21,6 +21,7 @@ import { readdirSync, readFileSync, lstatSync } from 'node:fs';
 import { join } from 'node:path';
 import http from 'node:http';
 import { launch } from './chromium.mjs';
+import { restAs } from './rest.mjs';
 
 const env = process.env;
 const BASE = env.BBT_BASE;
@@ -28,13 +29,7 @@ const USER = env.BBT_PROFILE_USER;
 const PASSWORD = env.BBT_PROFILE_PASSWORD;
 const API = `${BASE}/rest/access-tokens/latest/users/${USER}`;
 const asUser = { Authorization: 'Basic ' + Buffer.from(USER + ':' + PASSWORD).toString('base64') };
-
-async function rest(method, path) {
-  const res = await fetch(API + path, { method, headers: asUser });
-  const text = await res.text();
-  assert.ok(res.ok, `${method} ${path}: ${res.status} ${text}`);
-  return text ? JSON.parse(text) : null;
-}
+const { sweep } = restAs(API, asUser);
 
 // The files under dir that hold any of the strings, as UTF-8 or UTF-16LE
 // (Chromium's pickled page state): { string: [file, ...] }.
@@ -148,6 +143,6 @@ test('a new token shown is in no file of the browser\'s profile: dialog open, pa
   } finally {
     plain.close();
     await close();
-    for (const x of (await rest('GET', '?limit=1000')).values) await rest('DELETE', '/' + x.id);
+    await sweep();
   }
 });

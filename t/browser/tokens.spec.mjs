@@ -27,6 +27,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { launch } from './chromium.mjs';
 import { git as gitIn, argv, command } from './shell.mjs';
+import { holds } from './page.mjs';
 
 const env = process.env;
 const BASE = env.BBT_BASE || 'http://127.0.0.1:18080';
@@ -50,20 +51,6 @@ const refused = [];      // CSP violations and uncaught errors seen
 
 // git as the user runs it, in WORK.
 const git = (args, opts) => gitIn(WORK, args, opts);
-
-// Whether the page still holds secret anywhere a script or a later visitor
-// of the page could read it: a field's value (which page.content() does not
-// show), the document, the storages, the address.
-async function holds(secret) {
-  return page.evaluate((forms) => {
-    const places = [document.documentElement.outerHTML, location.href,
-      ...Array.from(document.querySelectorAll('input, textarea'), (e) => e.value)];
-    for (const store of [localStorage, sessionStorage]) {
-      for (let i = 0; i < store.length; i++) places.push(store.key(i), store.getItem(store.key(i)));
-    }
-    return places.some((text) => forms.some((f) => text.includes(f)));
-  }, [secret, encodeURIComponent(secret)]);
-}
 
 async function shot(name) {
   if (!SHOTS) return;
@@ -275,7 +262,7 @@ test('the new token is shown once, with a copy button and clone lines', async ()
   await dialog.getByRole('button', { name: 'Done' }).click();
   await dialog.waitFor({ state: 'hidden' });
   assert.equal(await page.locator('#new-token').inputValue(), '', 'the token is gone from the page');
-  assert.equal(await holds(token), false, 'nor in the clone lines, the storages or the address');
+  assert.equal(await holds(page, token), false, 'nor in the clone lines, the storages or the address');
   const row = page.locator(`tr[data-id="${tokenId}"]`);
   await row.waitFor();
   const text = await row.innerText();
@@ -354,7 +341,7 @@ test('rotate after confirming: a new token in its place, shown once; git refuses
   await shown.getByRole('button', { name: 'Done' }).click();
   await shown.waitFor({ state: 'hidden' });
   assert.equal(await page.locator('#new-token').inputValue(), '', 'the token is gone from the page');
-  assert.equal(await holds(token), false, 'nor in the clone lines, the storages or the address');
+  assert.equal(await holds(page, token), false, 'nor in the clone lines, the storages or the address');
   const fresh = page.locator(`tr[data-id="${tokenId}"]`);
   await fresh.waitFor();
   const text = await fresh.innerText();
