@@ -1,7 +1,7 @@
-# The README's Layout names every source file of the module and the CLI
-# and every module of the test harness, and every test the README cites
-# as t/NN-name is there: a file added, renamed or removed without the
-# manual makes it wrong, and this test says which.
+# The README's Layout names every source file of the module and the CLI,
+# every module of the test harness and of its browser tests, and every
+# test the README cites as t/NN-name is there: a file added, renamed or
+# removed without the manual makes it wrong, and this test says which.
 use strict;
 use warnings;
 use FindBin;
@@ -18,7 +18,8 @@ ok(defined $layout && length $layout > 1000, 'the README has its Layout section'
 # name counts only whole: xact.c is not bbt_xact.c, nor db.c cmd_db.c.
 (my $flat = $layout) =~ s{([-/])[ \t]*\n\s*}{$1}g;
 $flat =~ s/\s*\n\s*/ /g;
-my @files = (glob("$root/mod_bbtoken/*.c"), glob("$root/cli/*.c"), glob("$root/t/lib/BBT/*.pm"));
+my @files = (glob("$root/mod_bbtoken/*.c"), glob("$root/cli/*.c"), glob("$root/t/lib/BBT/*.pm"),
+    glob("$root/t/browser/*.mjs"));
 ok(@files > 100, 'the sources are found');
 for my $f (sort @files) {
     (my $name = $f) =~ s{.*/}{};
