@@ -46,25 +46,58 @@ int bbt_routing_is_dest_lookup(const request_rec *r)
     return r->main && bbt_is_copymove(r->method);
 }
 
-/* The Destination header of r as a decoded, normalized path, or NULL when
- * it is absent or anything but a plain URL (a query, a fragment, an encoded
- * slash or NUL).  mod_dav's own sub-request for it is routed too; this is
- * the check that holds even where that sub-request is not ours. */
-static const char *bbt_dest_path(request_rec *r)
+/* ap_normalize_path's flags and ap_unescape_url_ex (httpd 2.4.51): the
+ * Destination is read as httpd reads a request's path. */
+#if !AP_MODULE_MAGIC_AT_LEAST(20120211, 118)
+#error "mod_bbtoken needs httpd 2.4.51 or later"
+#endif
+
+/* The Destination header of r as a decoded, normalized path, or NULL with
+ * *why when it is absent or anything but a plain URL (a query, a fragment,
+ * an encoded slash or NUL), or when its path leads above the root.  Read as
+ * ap_process_request_internal reads a request's own path on this server:
+ * normalized first, undecoded but for unreserved characters, with slashes
+ * merged in the same pass as MergeSlashes says (so under On a ".." pops
+ * the segment before a "//", not the empty one between its slashes), a
+ * ".." above the root refused (httpd's 400), then decoded.  A backend that
+ * moves by itself and reads the header as httpd reads a path writes where
+ * this is decided.  Under MergeSlashes Off the slashes httpd leaves are
+ * merged afterwards, as the filesystem reads them: mod_dav's look-up
+ * keeps them, and is refused for them where routes check what is moved
+ * (BBT048).
+ * mod_dav's own sub-request for it is routed too; this is the check that
+ * holds even where that sub-request is not ours. */
+static const char *bbt_dest_path(request_rec *r, const char **why)
 {
     const char *dest = apr_table_get(r->headers_in, "Destination");
+    const core_server_config *sconf =
+        ap_get_core_module_config(r->server->module_config);
+    unsigned int flags = AP_NORMALIZE_NOT_ABOVE_ROOT;
     apr_uri_t u;
     char *path;
 
+    *why = "Destination missing or not a plain URL";
     if (!dest || apr_uri_parse(r->pool, dest, &u) != APR_SUCCESS || !u.path ||
         u.path[0] != '/' || u.query || u.fragment) {
         return NULL;
     }
+    if (sconf->merge_slashes != AP_CORE_CONFIG_OFF) {
+        flags |= AP_NORMALIZE_MERGE_SLASHES;
+    }
     path = apr_pstrdup(r->pool, u.path);
-    if (ap_unescape_url(path) != OK) {
+    /* 0 for a ".." above the root, and for a '%' without two hex digits
+     * after it, which the decoding below refuses too. */
+    if (!ap_normalize_path(path, flags | AP_NORMALIZE_DECODE_UNRESERVED)) {
+        *why = "Destination above the root, or not a plain URL";
         return NULL;
     }
-    ap_getparents(path);
+    /* An encoded slash is refused whatever AllowEncodedSlashes says: the
+     * header is handed on as the client wrote it, to backends that may
+     * decode it. */
+    if (ap_unescape_url_ex(path, AP_UNESCAPE_URL_KEEP_UNRESERVED |
+                                     AP_UNESCAPE_URL_FORBID_SLASHES) != OK) {
+        return NULL;
+    }
     ap_no2slash(path);
     return path;
 }
@@ -223,7 +256,7 @@ int bbt_routing_route(request_rec *r, const bbt_dir_conf_t *conf, bbt_req_t *rq)
 {
     bbt_match_t m;
     const bbt_match_t *mp;
-    const char *dpath;
+    const char *dpath, *why;
     int dest_lookup = bbt_routing_is_dest_lookup(r), status;
 
     if (!conf->rules) {
@@ -267,9 +300,8 @@ int bbt_routing_route(request_rec *r, const bbt_dir_conf_t *conf, bbt_req_t *rq)
     if (dest_lookup || !bbt_is_copymove(r->method)) {
         return OK;
     }
-    dpath = bbt_dest_path(r);
-    if (!dpath) {
-        bbt_no_route(rq, "Destination missing or not a plain URL");
+    if (!(dpath = bbt_dest_path(r, &why))) {
+        bbt_no_route(rq, why);
         return OK;
     }
     if (bbt_rules_match(conf->rules, r->method, dpath, NULL, 1, &m) !=
