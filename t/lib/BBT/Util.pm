@@ -155,19 +155,44 @@ sub _become {
 # Not one the kernel hands out as a client's source port (git, curl, libpq
 # and wrk in the tests running beside this one connect all the time, and
 # one of them could take the port before the server binds it): one below
-# the ephemeral range, at random, reserved for this run by a file under
-# $BBT_TMPDIR so that no other test of the run picks it too.  The kernel's
-# choice only when that range leaves no room below it.
+# the ephemeral range, at random, reserved by a file under /tmp/bbt-ports
+# so that no other test picks it too.  One directory for the machine, not
+# one a run: two runs beside each other (a second checkout's, a second
+# build/test.sh) would each find a port free below and both bind it.  A
+# reservation lapses after half an hour, longer than any test keeps a
+# server.  The kernel's choice only when that range leaves no room below
+# it.
+our $PORTS = '/tmp/bbt-ports';
+my $PORT_LAPSE = 1800;
+
+# The file $f made, as a port's reservation: true if this call made it, or
+# found one that has lapsed and made it again (of two that find it so,
+# one makes it).
+sub reserve {
+    my ($f) = @_;
+    for my $again (0, 1) {
+        if (sysopen(my $h, $f, O_WRONLY | O_CREAT | O_EXCL)) {
+            close $h;
+            return 1;
+        }
+        my $mtime = (stat $f)[9];
+        return 0 if $again || !defined $mtime || time - $mtime < $PORT_LAPSE;
+        unlink $f or return 0;
+    }
+    return 0;
+}
+
 sub free_port {
     my ($lo) = split ' ', (slurp('/proc/sys/net/ipv4/ip_local_port_range') || '');
     my $top = ($lo && $lo =~ /\A\d+\z/ && $lo > 12000) ? $lo : 0;
-    my $dir = $ENV{BBT_TMPDIR} ? "$ENV{BBT_TMPDIR}/ports" : undef;
-    mkdir $dir if $dir;
+    my $dir = $PORTS;
+    if (!-d $dir && mkdir $dir) {
+        chmod 01777, $dir;
+    }
     for (1 .. ($top ? 500 : 0)) {
         my $p = 10000 + int(rand($top - 10000));
-        if ($dir && -d $dir) {
-            sysopen(my $h, "$dir/$p", O_WRONLY | O_CREAT | O_EXCL) or next;
-            close $h;
+        if (-d $dir && !reserve("$dir/$p")) {
+            next;
         }
         my $s = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => $p,
                                       Proto => 'tcp', Listen => 1, ReuseAddr => 1)
