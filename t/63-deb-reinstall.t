@@ -6,7 +6,9 @@
 # again, alone (the others stay), said, and enabled by the next install
 # once it passes.  Before, those were enabled: configtest failed, the
 # install skipped the reload and succeeded, and the next start or reload
-# left httpd down.  On this
+# left httpd down.  The purge at the end removes a DBDParams file the
+# postinst made and the .dpkg-tmp a configure cut short left, not the
+# admin's link put in place of the other one it made.  On this
 # machine, as t/63, under its lock, with the .deb t/63 built where the tree
 # has not changed since; whatever happens, the package is purged and
 # /etc/apache2 and /var/lib/apache2 are put back at the end.
@@ -15,11 +17,12 @@ use warnings;
 use FindBin;
 use lib "$FindBin::Bin/lib";
 use Test::More;
-use BBT::Util qw(slurp);
+use BBT::Util qw(slurp spew);
 use BBT::SysState qw(installed a2query);
 use BBT::DebHarness qw($PKG run ok_run);
 
 my $h = BBT::DebHarness->new('debre');
+my $tmp = $h->tmp;
 my ($deb, $rc, $out) = $h->tree_deb;
 note $out if $rc == 0 && length $out < 200;
 
@@ -83,9 +86,25 @@ subtest 'a snippet whose module went since: disabled again, alone, enabled by th
     is($rc, 0, 'apache2ctl configtest') or diag $out;
 };
 
-($rc, $out) = run("dpkg --purge $PKG");
-is($rc, 0, 'dpkg --purge') or diag $out;
-ok(!-e $made, "$made gone");
+# The postinst's cp then mv of a DBDParams file, cut short between them,
+# leaves the .dpkg-tmp.  A link in place of a file the postinst made (to a
+# secret kept elsewhere, a mount not there yet) is the admin's.
+subtest 'purge: what the postinst made goes, the admin\'s link in place of one stays' => sub {
+    my ($dbd, $api) = map {"/etc/apache2/bbtoken-$_.conf"} 'dbd', 'api-dbd';
+    ok(-e "$made/made-bbtoken-$_.conf", "control: $made/made-bbtoken-$_.conf, the postinst made it") for 'dbd', 'api-dbd';
+    my $to = "$tmp/not-mounted-yet/bbtoken-api-dbd.conf";
+    unlink $api or die "$api: $!";
+    symlink $to, $api or die "$api: $!";
+    spew("$dbd.dpkg-tmp", "# half made\n", 0600);
+    my ($rc, $out) = run("dpkg --purge $PKG");
+    is($rc, 0, 'dpkg --purge') or diag $out;
+    ok(!-e $made, "$made gone");
+    ok(!-e $dbd && !-l $dbd, "$dbd gone");
+    ok(!-e "$dbd.dpkg-tmp", "  and $dbd.dpkg-tmp");
+    is(readlink($api) // '(gone)', $to, "$api, the admin's link, stays");
+    unlink $api, "$dbd.dpkg-tmp";
+};
+
 # mod_dbd and the others a2enmod enabled: the admin's to undo.
 $h->mods_back;
 $h->as_before;
