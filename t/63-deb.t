@@ -402,10 +402,17 @@ subtest 'a reinstall keeps the admin\'s DBDParams and what was enabled' => sub {
     chmod 01777, $sticky;
     symlink($safe, "$sticky/nobodys") or die $!;
     system('chown', '-h', 'nobody', "$sticky/nobodys") == 0 or die 'chown -h';
+    # Root's, but every user may write it and it is not sticky: anyone may
+    # rename root's link there away and put their own in its place.
+    my $open777 = "$tmp/open";
+    mkdir $open777 or die $!;
+    chmod 0777, $open777 or die $!;
+    symlink($safe, "$open777/roots") or die $!;
     for my $c (["$wdir/hop", $wdir, 'a link through a link in a directory www-data owns'],
                ["$wdir/dirlink/dbd.conf", $wdir, 'a link through a directory\'s link in a directory www-data owns'],
                ["$sticky/not-yet", $sticky, 'a link to a name not there yet in a sticky directory'],
-               ["$sticky/nobodys", $sticky, 'a link another user owns in a sticky directory (they may replace it)']) {
+               ["$sticky/nobodys", $sticky, 'a link another user owns in a sticky directory (they may replace it)'],
+               ["$open777/roots", $open777, 'a link root owns in a directory root owns, of mode 0777, not sticky']) {
         my ($to, $dir, $what) = @$c;
         unlink $open;
         symlink($to, $open) or die "$open: $!";
@@ -414,6 +421,10 @@ subtest 'a reinstall keeps the admin\'s DBDParams and what was enabled' => sub {
         like($out, qr{^libapache2-mod-bbtoken: warning: \Q$open\E may be changed by whoever may change \Q$dir\E, on its way}m,
              '  warns, naming the directory') or diag $out;
     }
+    # That directory sticky, as /tmp is: root's link there is root's alone.
+    chmod 01777, $open777 or die $!;
+    ($rc, $out) = run("/var/lib/dpkg/info/$PKG.postinst configure $version");
+    unlike($out, qr/warning/, 'the same directory sticky: no warning') or diag $out;
     unlink $open;
     move($safe, $open) or die $!;
     chown 0, 0, $open or die "$open: $!";
