@@ -4,8 +4,9 @@
 # "disabled by maintainer script" (33), and records nothing.  The install
 # after such a removal enables again the module and each snippet so marked
 # (bbtoken-rest and bbtoken-page, which now go inside the API's own host,
-# stay off, said), and says so; an upgrade, and the install after this
-# package's own removal, which recorded nothing enabled, enable nothing.
+# stay off, said), and says so; not one the admin disabled (32).  An
+# upgrade, and the install after this package's own removal, which
+# recorded nothing enabled, enable nothing.
 # And each configure says when the schema version the module and bbtoken
 # expect is not the one the package configured before expected (an older
 # package recorded none), never on a reinstall of the same one.  0.2.0
@@ -76,6 +77,22 @@ subtest 'the install after 0.2.0\'s removal enables again what it disabled' => s
     is(a2query('-c', 'bbtoken-metrics'), 32, 'bbtoken-metrics, disabled by the admin, is not');
     my ($rc, $ct) = run('apache2ctl configtest');
     is($rc, 0, 'apache2ctl configtest') or diag $ct;
+    ok_run("dpkg --purge $PKG");
+};
+
+# a2query tells the admin's a2dismod (32) from the removal's (33): the
+# module the admin disabled before that removal is not taken as its.
+subtest 'after 0.2.0\'s removal, the module the admin disabled before it stays off, not named' => sub {
+    ok_run("dpkg -i $v020");
+    ok_run($_) for 'a2enmod -q bbtoken cgid', 'a2enconf -q bbtoken-git', 'a2dismod -q bbtoken';
+    ok_run("dpkg -r $PKG");
+    is(a2query('-m', 'bbtoken'), 32, 'control: the module disabled by the admin');
+    is(a2query('-c', 'bbtoken-git'), 33, 'control: bbtoken-git disabled by the removal');
+    my $out = ok_run("dpkg -i $deb");
+    like($out, qr/^\Q$PKG\E: the removal of the package before kept no record of what it disabled: .*: bbtoken-git \(/m,
+         'the install names bbtoken-git alone as the removal\'s') or diag $out;
+    is(a2query('-m', 'bbtoken'), 32, 'the module stays disabled by the admin');
+    ok(!-e '/etc/apache2/conf-enabled/bbtoken-git.conf', '  and bbtoken-git, which needs it, off');
     ok_run("dpkg --purge $PKG");
 };
 
