@@ -314,6 +314,28 @@ subtest 'no Debian layout, no DESTDIR: no httpd configuration files' => sub {
     is_deeply(files($p), [], 'nothing left');
 };
 
+# make install and uninstall leave a file a Debian package owns alone
+# (build/dpkg-owned.sh, before anything is built) unless FORCE=1: no other
+# value of FORCE overrides it.  A stand-in dpkg-query says the package
+# owns the module; the script alone, since a make install let through
+# would write to the system's LIBEXECDIR.
+subtest 'a file a Debian package owns: refused unless FORCE=1' => sub {
+    my $bin = "$tmp/owned-bin";
+    mkdir $bin or die "$bin: $!";
+    my $so = "$libexec/mod_bbtoken.so";
+    spew("$bin/dpkg-query", "#!/bin/sh\necho 'libapache2-mod-bbtoken: $so'\n");
+    chmod 0755, "$bin/dpkg-query" or die $!;
+    local $ENV{PATH} = "$bin:$ENV{PATH}";
+    for my $force ('', '0', 'no') {
+        my $out = qx{sh build/dpkg-owned.sh install '$force' $so 2>&1};
+        is($? >> 8, 1, "FORCE='$force': refused") or diag $out;
+        like($out, qr/^install: refused: dpkg keeps those files/m, '  saying so') or diag $out;
+    }
+    my $out = qx{sh build/dpkg-owned.sh install 1 $so 2>&1};
+    is($? >> 8, 0, 'FORCE=1: overridden') or diag $out;
+    like($out, qr/^install: FORCE=1: overwriting them all the same/m, '  saying so') or diag $out;
+};
+
 SKIP: {
     skip 'no dpkg-parsechangelog (dpkg-dev)', 3 if system('command -v dpkg-parsechangelog >/dev/null') != 0;
     my $v = slurp('VERSION');
