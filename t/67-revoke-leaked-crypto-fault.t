@@ -1,7 +1,9 @@
 # Revoke-by-value while OpenSSL fails to hash a reported token (out of
-# memory), its HMAC or its checksum's SHA-256: nothing is revoked and the
-# answer is 503 with Retry-After (BBT232), not the 202 that says each valid
-# token received is now revoked; the token stays live, as the answer says.
+# memory), its HMAC, the second HMAC of a token found (the hash sent to the
+# database, after the check passed) or its checksum's SHA-256: nothing is
+# revoked and the answer is 503 with Retry-After (BBT232), not the 202 that
+# says each valid token received is now revoked; the token stays live, as
+# the answer says.
 # Reported again once OpenSSL works, it is revoked.  httpd runs with a
 # preloaded OpenSSL that fails on demand (t/dso/cryptofail.c).
 use strict;
@@ -27,7 +29,7 @@ my $GIT = '/scm/PROJ/repo.git/info/refs?service=git-upload-pack';
 sub report { return $env->rest(POST => $URL, noauth => 1, json => [@_]) }
 sub revoked { return $env->psql("SELECT revoked_at IS NOT NULL FROM bbtoken_tokens WHERE id = '$id'") eq 't' }
 
-for my $what ('hmac', 'checksum') {
+for my $what ('hmac', 'hmac-reused', 'checksum') {
     subtest "the token's $what fails" => sub {
         crypto_fail($env, $what);
         my $mark = log_mark($env);

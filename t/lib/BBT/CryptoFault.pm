@@ -4,12 +4,15 @@ package BBT::CryptoFault;
 # t/dso/cryptofail.c, built once per test and preloaded into every httpd
 # the test starts (on top of what the harness preloads: the sanitizers'
 # runtime, with BBT_SANITIZE).  A file of the environment's directory says
-# what fails, read at every call: a token's HMAC (every EVP_MAC_final), or
-# its checksum's SHA-256 (EVP_DigestUpdate of that message alone).
+# what fails, read at every call: a token's HMAC (every EVP_MAC_final), an
+# HMAC under a key set earlier (an EVP_MAC_init without a key: a leak
+# report's hash of a token found, not its check), or its checksum's SHA-256
+# (EVP_DigestUpdate of that message alone).
 #
 #   use BBT::CryptoFault qw(crypto_fault_preload crypto_fail);
 #   crypto_fault_preload();          # before the first httpd starts
 #   crypto_fail($env, 'hmac');       # the tokens' HMAC fails from now on
+#   crypto_fail($env, 'hmac-reused'); # only an HMAC under a key reused
 #   crypto_fail($env, 'checksum');   # their checksum does
 #   crypto_fail($env);               # nothing fails
 #
@@ -40,7 +43,8 @@ sub crypto_fault_preload {
     return $so;
 }
 
-# From now on, $what fails in httpd ('hmac' or 'checksum'); none: nothing.
+# From now on, $what fails in httpd ('hmac', 'hmac-reused' or 'checksum');
+# none: nothing.
 sub crypto_fail {
     my ($env, $what) = @_;
     spew("$env->{dir}/crypto-fail", ($what // 'none') . "\n", 0644);
