@@ -9,6 +9,12 @@
 # object would.  Let go, the check finds what it read not the object; what
 # is at the Destination by then is, and stays: the repository keeps its
 # object (BBT056 says so), where an unlink of the name removed it.
+#
+# Then one race further: the check's re-read of what it took aside is held
+# too (two opens under objects/ce/), and meanwhile another copy of the
+# object arrives under the name (a third client).  What was taken aside is
+# not put back over that copy: the copy stays, and what was taken aside is
+# left beside it, for git prune (BBT057).
 use strict;
 use warnings;
 use FindBin;
@@ -78,12 +84,28 @@ $env->give_to_httpd("$d/gate");
 # httpd, held opening gate $n, let go.
 sub pass_gate { BBT::Util::pass_fifo("$d/gate/$_[0]") }
 
+# The upload's MOVE onto the object's name, made in the background: a sub
+# that waits for its status.
+sub move_in_background {
+    my $url = $env->url("$R/$up");
+    return BBT::Util::in_background("$d/run", sub {
+        HTTP::Tiny->new(timeout => 120, keep_alive => 0)->request('MOVE', $url, { headers => {
+            %$h, Destination => $env->url($dest), Overwrite => 'T' } })->{status};
+    });
+}
+
+# The object as another client's MOVE puts it at the name: a file of its
+# own, httpd's, renamed there.  Its inode.
+sub object_arrives {
+    my ($as) = @_;
+    BBT::Env::spew("$bare/objects/$hdir/$as", $hello);
+    $env->give_to_httpd("$bare/objects/$hdir/$as");
+    rename "$bare/objects/$hdir/$as", $target or die "rename: $!";
+    return (stat $target)[1];
+}
+
 my $mark = log_mark($env);
-my $url = $env->url("$R/$up");
-my $moved = BBT::Util::in_background("$d/run", sub {
-    HTTP::Tiny->new(timeout => 120, keep_alive => 0)->request('MOVE', $url, { headers => {
-        %$h, Destination => $env->url($dest), Overwrite => 'T' } })->{status};
-});
+my $moved = move_in_background();
 ok(pass_gate(1), 'the MOVE\'s look-up of its Destination, checked, is held');
 put_upload('garbage', '  garbage');
 ok((stat "$bare/$up")[1] != $ino[1], '  the upload now another file');
@@ -91,12 +113,7 @@ ok(pass_gate(2), '  the MOVE let go');
 my $held = wait_log($env, $mark, qr{bbt-openhold: pid \d+ holds \Q$target\E\n?}, 60);
 ok($held, '  the check after the move opened the garbage moved there, and is held');
 
-# The object, as another request's MOVE of it puts it there: its own file
-# (httpd's), renamed over what is there.
-BBT::Env::spew("$bare/objects/$hdir/real", $hello);
-$env->give_to_httpd("$bare/objects/$hdir/real");
-rename "$bare/objects/$hdir/real", $target or die "rename: $!";
-my @real = stat $target;
+my $real = object_arrives('real');
 # Let go (or, if nothing was held, no hold from now on).
 my $let = pass_gate('hold');
 unlink "$d/gate/hold";
@@ -105,7 +122,7 @@ like($moved->(), qr/^20[14]\z/, '  mod_dav moved the garbage');
 ok(wait_log($env, $mark, qr{BBT0(49|56|57): }), '  the check after the move is done');
 my $log = BBT::Cache::log_since($env, $mark);
 ok(-f $target, '  the object is still there') or diag $log;
-is(join(' ', (stat $target)[0, 1]), "@real[0, 1]", '  the very file moved there');
+is((stat $target)[1], $real, '  the very file moved there');
 is(BBT::Env::slurp($target), $hello, '  holding the object');
 my $said = qr{BBT056: MOVE \Q$R/$up\E: \Q$target\E was not the file checked as the git object its name says }
          . qr{\(replaced between the check and the move\), and the object took its place before it could be }
@@ -119,6 +136,40 @@ is($rc, 0, '  git finds the object of "hello\n"') or diag $err;
 ($rc, $out, $err) = $env->git('--git-dir', $bare, 'fsck', '--full', '--no-dangling');
 is($rc, 0, '  git fsck finds the repository sound') or diag "$out\n$err";
 is(scalar(() = $env->error_log_text =~ /bbt-openhold: /g), 1, 'one open was held, once');
+
+# One race further: httpd again, holding the first two opens under
+# objects/ce/ of a process (the check's read of the name, then its re-read
+# of what it took aside).
+unlink $target;
+$env->httpd_restart(httpd_vars => { LD_PRELOAD => $so, BBT_OPEN_HOLD => "$bare/objects/$hdir/",
+                                    BBT_OPEN_HOLD_TIMES => 2, BBT_OPEN_GATE => "$d/gate/hold" });
+put_upload($hello, 'the real object');
+mkfifo("$d/gate/hold", 0644) or die "mkfifo: $!";
+$env->give_to_httpd("$d/gate");
+$mark = log_mark($env);
+$moved = move_in_background();
+ok(pass_gate(1), 'the MOVE\'s look-up of its Destination, checked, is held');
+put_upload('garbage', '  garbage');
+ok(pass_gate(2), '  the MOVE let go');
+ok(wait_log($env, $mark, qr{bbt-openhold: pid \d+ holds \Q$target\E}, 60),
+   '  the check after the move opened the garbage moved there, and is held');
+object_arrives('second');
+ok(pass_gate('hold'), '  the object renamed over it (a second client), the check let go');
+ok(wait_log($env, $mark, qr{bbt-openhold: pid \d+ holds \Q$bare/objects/$hdir/tmp_obj_bbtoken_\E}, 60),
+   '  it took that aside, and its re-read of it is held');
+my $third = object_arrives('third');
+ok(pass_gate('hold'), '  another copy of the object arrived under the name (a third client), the check let go');
+unlink "$d/gate/hold";
+like($moved->(), qr/^20[14]\z/, '  mod_dav moved the garbage');
+ok(wait_log($env, $mark, qr{BBT05[67]: }), '  the check after the move is done');
+$log = BBT::Cache::log_since($env, $mark);
+like($log, qr{BBT057: MOVE \Q$R/$up\E: \Q$target\E was not the file checked .* it could not be put back}s,
+     '  BBT057: what it took aside is not put back') or diag $log;
+is((stat $target)[1], $third, '  the copy that arrived since is the file there, its very inode');
+is(BBT::Env::slurp($target), $hello, '  holding the object');
+is(scalar(() = glob("$bare/objects/$hdir/tmp_obj_bbtoken_*")), 1, '  what was taken aside is left beside it');
+($rc, $out, $err) = $env->git('--git-dir', $bare, 'fsck', '--full', '--no-dangling');
+is($rc, 0, '  git fsck finds the repository sound') or diag "$out\n$err";
 
 is(scalar($env->crash_lines), 0, 'no httpd child crashed') or diag join "\n", $env->crash_lines;
 done_testing;

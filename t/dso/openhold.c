@@ -4,8 +4,10 @@
  * stderr, which is httpd's error log ("bbt-openhold: pid N holds PATH"),
  * and held until something opens that FIFO for writing; then the
  * descriptor is returned.  What the caller will do with the file it opened
- * waits, and a test changes what is under that name meanwhile.  Once a
- * process, never again; without the FIFO, every open is as it is.
+ * waits, and a test changes what is under that name meanwhile.  The first
+ * BBT_OPEN_HOLD_TIMES such opens of a process (1 unless set) are held, each
+ * until the FIFO is opened again, and never one after them; without the
+ * FIFO, every open is as it is.
  */
 #define _GNU_SOURCE
 /* Its own open, not glibc's inline checks of it. */
@@ -20,6 +22,14 @@
 #include <unistd.h>
 
 static int bbt_held;
+
+/* How many opens a process holds: BBT_OPEN_HOLD_TIMES, else 1. */
+static int bbt_times(void)
+{
+    const char *n = getenv("BBT_OPEN_HOLD_TIMES");
+
+    return n && *n ? atoi(n) : 1;
+}
 
 static void *bbt_real(const char *name)
 {
@@ -42,7 +52,8 @@ static void bbt_hold(const char *path)
     if (!path || !prefix || !*prefix || !gate ||
         strncmp(path, prefix, strlen(prefix)) != 0 || stat(gate, &st) != 0 ||
         !S_ISFIFO(st.st_mode) ||
-        __atomic_exchange_n(&bbt_held, 1, __ATOMIC_SEQ_CST)) {
+        __atomic_load_n(&bbt_held, __ATOMIC_SEQ_CST) >= bbt_times() ||
+        __atomic_add_fetch(&bbt_held, 1, __ATOMIC_SEQ_CST) > bbt_times()) {
         return;
     }
     if (!real) {
