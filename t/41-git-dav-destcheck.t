@@ -18,6 +18,11 @@
 # before authentication too); the test's opening the first says the
 # look-up is there, the PUT is made, and its opening the second lets the
 # MOVE go on.
+#
+# The look-up is the module's to check when its own section is, whatever
+# the COPY's or MOVE's is: a MOVE from a WebDAV share of the same server
+# without a login (/share) into the git tree is held to its route's new and
+# git-object too, the token a header of the MOVE's.
 use strict;
 use warnings;
 use FindBin;
@@ -52,13 +57,47 @@ Alias /gobj "\@DIR\@/gobj"
     Require bbtoken
     ErrorDocument 400 http://example.invalid/err
 </Location>
+<Location /gobj/PROJ/repo/$hdir/$hname>
+    <RequireAll>
+        Require bbtoken
+        Require expr "%{REMOTE_USER} != '' && file('\@DIR\@/gate/1') == '' && file('\@DIR\@/gate/2') == ''"
+    </RequireAll>
+</Location>
+<Location /gobj/PROJ/repo/notes.txt/$hdir/$hname>
+    <RequireAll>
+        Require bbtoken
+        Require expr "%{REMOTE_USER} != '' && file('\@DIR\@/gate/1') == '' && file('\@DIR\@/gate/2') == ''"
+    </RequireAll>
+</Location>
+Alias /share "\@DIR\@/share"
+<Directory "\@DIR\@/share">
+    Require all granted
+</Directory>
+<Location /share>
+    Dav On
+</Location>
 EOC
 my $d = $env->dir;
 $env->make_repo('PROJ', 'repo');
 my $bare = $env->repo_root . '/PROJ/repo.git';
-mkdir "$d/gate" or die "mkdir: $!";
-BBT::Env::spew("$d/gate/$_", '') for 1, 2;
-$env->give_to_httpd($bare, "$d/gate");
+mkdir "$d/$_" or die "mkdir: $!" for 'gate', 'share';
+$env->give_to_httpd($bare, "$d/share");
+
+# The gates: FIFOs that hold a look-up until the test opens them ($fifo),
+# or empty files that let it pass.
+sub gates {
+    my ($fifo) = @_;
+    for (1, 2) {
+        unlink "$d/gate/$_";
+        if ($fifo) {
+            mkfifo("$d/gate/$_", 0644) or die "mkfifo: $!";
+        } else {
+            BBT::Env::spew("$d/gate/$_", '');
+        }
+    }
+    $env->give_to_httpd("$d/gate");
+}
+gates(0);
 
 $env->user_add('alice');
 $env->grant('alice', 'PROJECT_WRITE', 'PROJ');
@@ -89,32 +128,53 @@ ok(-f "$bare/$up", '  the upload where it was');
 ok(wait_log($env, $mark, qr{BBT048: MOVE onto \Q$R/objects//$hdir/$hname\E refused \(403\): no destination route}),
    '  logged (BBT048)');
 
+# From the share without a login: garbage onto the object's free name,
+# and a copy of an object of the repository onto that object.
+is($env->request('PUT', '/share/x', {}, 'garbage')->{status}, 201, 'control: PUT in the share, without a login');
+$mark = log_mark($env);
+$res = $env->request('MOVE', '/share/x', { %$h, Destination => $env->url($dest), Overwrite => 'T' });
+is($res->{status}, 422, 'MOVE of it from the share onto the free name of "hello\n": 422') or diag explain $res;
+ok(!-e "$bare/objects/$hdir/$hname", '  nothing there');
+ok(-f "$d/share/x", '  the file still in the share');
+ok(wait_log($env, $mark, qr{BBT047: MOVE of /share/x onto \Q$dest\E refused \(422\)}), '  logged (BBT047)');
+my ($obj) = grep { -f "$bare/$_" } map { s{^\Q$bare/\E}{}r } glob("$bare/objects/??/*");
+my $was = BBT::Env::slurp("$bare/$obj");
+is($env->request('PUT', '/share/y', {}, $was)->{status}, 201, 'a copy of an object of the repository in the share');
+$res = $env->request('MOVE', '/share/y', { %$h, Destination => $env->url("$R/$obj"), Overwrite => 'T' });
+is($res->{status}, 412, 'MOVE of it from the share onto that object: 412') or diag explain $res;
+ok(-f "$d/share/y", '  the copy still in the share');
+unlink "$bare/objects/$hdir/$hname";    # (what a failure above left there)
+
 # BBT049.
 my $objects = sub { join "\n", grep { $_ ne "$bare/$up" } sort glob("$bare/objects/*/*") };
 my $before = $objects->();
 put_upload($hello, 'the real object');
 my @ino = stat "$bare/$up";
-unlink "$d/gate/$_" for 1, 2;
-for (1, 2) {
-    mkfifo("$d/gate/$_", 0644) or die "mkfifo: $!";
-}
-$env->give_to_httpd("$d/gate");
+gates(1);
 
 # httpd, held opening gate $n, let go.
 sub pass_gate { BBT::Util::pass_fifo("$d/gate/$_[0]") }
 
-# The upload's MOVE onto the object's name, made in the background: a sub
-# that waits for its status.
+# A MOVE of $from onto $to (%more: headers), made in the background: a
+# sub that waits for its status, and for its access log line (the check
+# after the move runs before that line is written).
 sub move_in_background {
-    my $url = $env->url("$R/$up");
-    return BBT::Util::in_background("$d/run", sub {
+    my ($from, $to, %more) = @_;
+    my $url = $env->url($from);
+    my $amark = BBT::Assert::log_mark($env->access_log_path);
+    my $status = BBT::Util::in_background("$d/run", sub {
         HTTP::Tiny->new(timeout => 120, keep_alive => 0)->request('MOVE', $url, { headers => {
-            %$h, Destination => $env->url($dest), Overwrite => 'T' } })->{status};
+            %$h, Destination => $env->url($to), %more } })->{status};
     });
+    return sub {
+        my $s = $status->();
+        wait_lines($env->access_log_path, $amark, qr{"MOVE \Q$from\E HTTP/1\.1" $s });
+        return $s;
+    };
 }
 
 $mark = log_mark($env);
-my $moved = move_in_background();
+my $moved = move_in_background("$R/$up", $dest, Overwrite => 'T');
 ok(pass_gate(1), 'the MOVE\'s look-up of its Destination, checked, is held');
 put_upload('garbage', '  garbage');
 ok((stat "$bare/$up")[1] != $ino[1], '  the upload now another file');
@@ -139,7 +199,7 @@ is($rc, 0, '  git fsck finds the repository sound') or diag "$out\n$err";
 put_upload($hello, 'the real object again');
 @ino = stat "$bare/$up";
 $mark = log_mark($env);
-$moved = move_in_background();
+$moved = move_in_background("$R/$up", $dest, Overwrite => 'T');
 ok(pass_gate(1), 'the MOVE\'s look-up of its Destination, checked, is held');
 like($env->request('DELETE', "$R/$up", $h)->{status}, qr/^20[04]\z/, '  the upload deleted');
 put_upload('garbage', '  garbage');
@@ -154,15 +214,12 @@ is($objects->(), $before, '  the repository\'s objects are as they were');
 ($rc, $out, $err) = $env->git('--git-dir', $bare, 'fsck', '--full', '--no-dangling');
 is($rc, 0, '  git fsck finds the repository sound') or diag "$out\n$err";
 
-# A git-object route without new, in a section of its own.  A Destination
-# through a file (notes.txt/ce/...) leaves httpd's walk at that file, the
-# rest of the path its path_info: mod_dav_fs will not move there, and what
-# is checked after the MOVE is the file it would have written, never
-# notes.txt, which no route lets the token write or remove.
+# A git-object route without new, in a section of its own.
 my $g = "$d/gobj/PROJ/repo";
 make_path("$g/up", "$g/$hdir");
 BBT::Env::spew("$g/notes.txt", "notes\n");
 $env->give_to_httpd("$d/gobj");
+gates(0);
 
 # The MOVE's answer, once its access log line is there (the check after
 # the move runs before that line is written).
@@ -175,12 +232,6 @@ sub gmove {
 }
 like($env->request('PUT', '/gobj/PROJ/repo/up/x', $h, $hello)->{status}, qr/^20[14]\z/,
      'the object PUT under a temporary name, where the route has no new');
-$mark = log_mark($env);
-$res = gmove("/gobj/PROJ/repo/notes.txt/$hdir/$hname");
-unlike($res->{status}, qr/^2/, 'MOVE of it through notes.txt: not moved') or diag explain $res;
-is(BBT::Env::slurp("$g/notes.txt"), "notes\n", '  notes.txt is as it was');
-ok(-f "$g/up/x", '  the upload where it was');
-unlike(BBT::Cache::log_since($env, $mark), qr/BBT049/, '  no BBT049');
 $mark = log_mark($env);
 $res = gmove("/gobj/PROJ/repo/$hdir/$hname");
 is($res->{status}, 201, 'MOVE of it onto its own name: moved') or diag explain $res;
@@ -221,6 +272,39 @@ $mark = log_mark($env);
 is($res->{status}, 302, 'MOVE of it with Depth: 1, refused and redirected by an ErrorDocument: 302')
     or diag explain $res;
 is(BBT::Env::slurp("$g/$hdir/$hname"), "damaged\n", '  the file there is as it was');
+ok(-f "$g/up/x", '  the upload where it was');
+unlike(BBT::Cache::log_since($env, $mark), qr/BBT049/, '  no BBT049');
+
+# The same race with a file there at the look-up (the damaged copy) and
+# Overwrite: T: that the name held a file before does not make the garbage
+# moved over it any less this request's doing, and it is removed.
+gates(1);
+$mark = log_mark($env);
+$moved = move_in_background('/gobj/PROJ/repo/up/x', "/gobj/PROJ/repo/$hdir/$hname", Overwrite => 'T');
+ok(pass_gate(1), 'MOVE of it, Overwrite: T, onto the damaged copy: its look-up, checked, is held');
+like($env->request('PUT', '/gobj/PROJ/repo/up/x', $h, 'garbage')->{status}, qr/^20[14]\z/, '  garbage PUT under its name');
+ok(pass_gate(2), '  the MOVE let go');
+like($moved->(), qr/^20[14]\z/, '  mod_dav moved it');
+ok(wait_log($env, $mark, qr{BBT049: MOVE /gobj/PROJ/repo/up/x: \S+/$hdir/$hname is not the file checked as the git }
+                         . qr{object its name says \(replaced between the check and the move\): removed}),
+   '  logged (BBT049)') or diag BBT::Cache::log_since($env, $mark);
+ok(!-e "$g/$hdir/$hname", '  the garbage moved there is gone');
+
+# A Destination through a file (notes.txt/ce/...) leaves httpd's walk at
+# that file, the rest of the path its path_info: mod_dav_fs will not move
+# there, and what is checked after the MOVE is the file it would have
+# written, never notes.txt, which no route lets the token write or remove,
+# even when its owner changes it while the MOVE is held.
+like($env->request('PUT', '/gobj/PROJ/repo/up/x', $h, $hello)->{status}, qr/^20[14]\z/,
+     'the object PUT under a temporary name again');
+$mark = log_mark($env);
+$moved = move_in_background('/gobj/PROJ/repo/up/x', "/gobj/PROJ/repo/notes.txt/$hdir/$hname");
+ok(pass_gate(1), 'MOVE of it through notes.txt: its look-up, checked, is held');
+BBT::Env::spew("$g/notes.txt", "notes, edited by their owner meanwhile\n");
+ok(pass_gate(2), '  notes.txt edited, the MOVE let go');
+unlike($moved->(), qr/^2/, '  not moved');
+is(-f "$g/notes.txt" ? BBT::Env::slurp("$g/notes.txt") : undef, "notes, edited by their owner meanwhile\n",
+   '  notes.txt is as its owner left it');
 ok(-f "$g/up/x", '  the upload where it was');
 unlike(BBT::Cache::log_since($env, $mark), qr/BBT049/, '  no BBT049');
 
