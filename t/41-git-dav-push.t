@@ -11,6 +11,8 @@ use BBT::Env;
 use BBT::GitDav;
 use BBT::Assert;
 use BBT::Cache qw(wait_lines);
+use Digest::SHA qw(sha256_hex);
+use File::Path qw(make_path remove_tree);
 
 my $env = BBT::GitDav::start();
 my $d = $env->dir;
@@ -146,6 +148,23 @@ $res = $env->request('MOVE', $htmp, { %$h, Destination => $env->url("/dgit/PROJ/
 like($res->{status}, qr/^20[14]\z/, 'MOVE of it onto its own name: moved') or diag explain $res;
 ($rc, $out) = $env->git('--git-dir', $bare, 'cat-file', '-p', "ce$hname");
 is($out, "hello\n", '  git reads it');
+# A SHA-256 object (64 hex digits: XX/ and 62), as a repository of
+# --object-format=sha256 names it, is held to the same check.
+my $sid = sha256_hex("blob 6\0hello\n");
+my ($sdir, $sname) = ('objects/' . substr($sid, 0, 2), substr($sid, 2));
+$env->request('MKCOL', "/dgit/PROJ/repo.git/$sdir/", $h);
+my $stmp = "/dgit/PROJ/repo.git/$sdir/${sname}_" . ('3' x 64);
+like($env->request('PUT', $stmp, $h, 'garbage')->{status}, qr/^20[14]\z/, 'garbage PUT under a SHA-256 temporary name');
+$res = $env->request('MOVE', $stmp, { %$h, Destination => $env->url("/dgit/PROJ/repo.git/$sdir/$sname"), Overwrite => 'T' });
+is($res->{status}, 422, 'MOVE of it onto the SHA-256 name of "hello\n": 422') or diag explain $res;
+ok(!-e "$bare/$sdir/$sname", '  nothing there');
+like($env->request('PUT', $stmp, $h, BBT::Env::slurp("$scratch/$hdir/$hname"))->{status}, qr/^20[14]\z/,
+     'the object PUT under it');
+$res = $env->request('MOVE', $stmp, { %$h, Destination => $env->url("/dgit/PROJ/repo.git/$sdir/$sname"), Overwrite => 'T' });
+is($res->{status}, 201, 'MOVE of it onto its SHA-256 name: moved') or diag explain $res;
+is(-f "$bare/$sdir/$sname" ? BBT::Env::slurp("$bare/$sdir/$sname") : undef, BBT::Env::slurp("$scratch/$hdir/$hname"),
+   '  it is there');
+unlink "$bare/$sdir/$sname";
 # mod_dav writes a PUT with a Content-Range into the file there, in place:
 # into an upload already checked and moved (its inode), at any time after.
 # Refused where what is moved is checked.
@@ -156,8 +175,19 @@ $res = $env->request('PUT', $htmp, { %$h, 'Content-Range' => 'bytes 0-3/' . leng
 is($res->{status}, 400, 'a PUT into it with a Content-Range: 400') or diag explain $res;
 is(BBT::Env::slurp("$bare/$hdir/${hname}_" . ('2' x 40)), $upload, '  the upload as it was');
 like($env->error_log_text, qr/BBT055: PUT \S+_2{40} with a Content-Range refused \(400\)/, '  logged (BBT055)');
-$env->request('DELETE', $htmp, $h);
+# new means nothing there at all: a directory under the object's name
+# (made by other means) too, which a MOVE with Overwrite: T would replace
+# with all it holds.
 unlink "$bare/$hdir/$hname";
+make_path("$bare/$hdir/$hname");
+BBT::Env::spew("$bare/$hdir/$hname/kept.txt", "kept\n");
+$env->give_to_httpd("$bare/$hdir");
+$res = $env->request('MOVE', $htmp, { %$h, Destination => $env->url("/dgit/PROJ/repo.git/$hdir/$hname"), Overwrite => 'T' });
+is($res->{status}, 412, 'MOVE of the object onto a directory under its name, Overwrite: T: 412') or diag explain $res;
+ok(-f "$bare/$hdir/$hname/kept.txt", '  the directory and what it holds stay');
+like($env->error_log_text, qr/BBT046: MOVE onto \S+\Q$hdir\/$hname\E refused \(412\): it exists/, '  logged (BBT046)');
+remove_tree("$bare/$hdir/$hname");
+$env->request('DELETE', $htmp, $h);
 ($rc, $out, $err) = $env->git('--git-dir', $bare, 'fsck', '--full', '--no-dangling');
 is($rc, 0, 'git fsck finds the repository sound') or diag "$out\n$err";
 
