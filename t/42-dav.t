@@ -5,7 +5,9 @@
 # move, properties and a COPY onto the repository level stay refused), COPY
 # and MOVE checked at both ends (by the module, and
 # again in mod_dav's sub-request for the Destination), project keys mapped
-# to their canonical directory, and nested sections replacing routes.
+# to their canonical directory, and nested sections replacing routes.  A
+# PUT with a Content-Range is written in place, as without the module: the
+# dav set has no route that checks what is moved.
 use strict;
 use warnings;
 use FindBin;
@@ -100,6 +102,10 @@ subtest 'writes inside a repository need REPO_WRITE' => sub {
     is(dav($rtok, 'PUT', '/dav/PROJ/repo/b.txt', data => "b\n"), 403, 'PUT with REPO_READ');
     ok(!-e "$root/PROJ/repo/b.txt", '  nothing written');
     is(dav($wtok, 'PUT', '/dav/PROJ/repo/b.txt', data => "b\n"), 201, 'PUT with REPO_WRITE');
+    # Refused only where routes check what is moved (t/41-git-dav-push).
+    is(dav($wtok, 'PUT', '/dav/PROJ/repo/b.txt', data => 'B', headers => ['Content-Range: bytes 0-0/2']), 204,
+       'a PUT into it with a Content-Range');
+    is(BBT::Env::slurp("$root/PROJ/repo/b.txt"), "B\n", '  written in place, as mod_dav_fs does');
     is(dav($wtok, 'MKCOL', '/dav/PROJ/repo/sub/'), 201, 'MKCOL inside');
     is(dav($wtok, 'PROPPATCH', '/dav/PROJ/repo/b.txt', data => <<'X'), 207, 'PROPPATCH a file');
 <?xml version="1.0"?><D:propertyupdate xmlns:D="DAV:" xmlns:Z="urn:t"><D:set><D:prop><Z:x>1</Z:x></D:prop></D:set></D:propertyupdate>
