@@ -6,6 +6,8 @@
 # module rewrites a LOCK's Timeout to at most Second-3600 (a client
 # refreshes a lock it still needs), in the shipped bbtoken-dav.conf's tree,
 # which does not say BBTokenDAVLockMaxTimeout (t/42-dav-lock-timeout-conf).
+# A WebDAV tree of the same server outside the module's sections (/open,
+# no login) is mod_dav's alone: its locks are granted as asked.
 use strict;
 use warnings;
 use FindBin;
@@ -17,12 +19,20 @@ use BBT::Httpd;
 use BBT::Assert;
 use BBT::DavLock qw(dav_lock lock_granted);
 
-my $extra = "TypesConfig /dev/null\nDavLockDB \"\@DIR\@/davlock/lockdb\"\n" . BBT::Httpd::shipped_conf('dav');
+my $extra = "TypesConfig /dev/null\nDavLockDB \"\@DIR\@/davlock/lockdb\"\n" . BBT::Httpd::shipped_conf('dav') . <<'EOC';
+Alias /open "@DIR@/open"
+<Directory "@DIR@/open">
+    Require all granted
+</Directory>
+<Location /open>
+    Dav On
+</Location>
+EOC
 my $env = BBT::Env->new(extra_conf => $extra, modules => [qw(dav dav_fs mime)], httpd => 0)->start;
 my $d = $env->dir;
 make_path(map {"$d/dav/PROJ/repo/$_"} qw(a b c d e));
-make_path("$d/davlock");
-$env->give_to_httpd("$d/dav", "$d/davlock");
+make_path("$d/davlock", "$d/open/a", "$d/open/b");
+$env->give_to_httpd("$d/dav", "$d/davlock", "$d/open");
 $env->httpd_start;
 $env->user_add('alice');
 $env->user_add('bob');
@@ -68,5 +78,14 @@ $res = $env->request('PROPFIND', '/dav/PROJ/repo/a/', { Authorization => $bob, D
                      '<?xml version="1.0"?><D:propfind xmlns:D="DAV:"><D:prop><D:lockdiscovery/></D:prop></D:propfind>');
 $g = lock_granted($res);
 ok($g ne 'Infinite' && $g ne 'none' && $g <= 3600, "lockdiscovery: 3600 s at most left (got $g)");
+
+# Outside the module's sections.
+$res = lock_it('/open/a/', 'Second-7200');
+is_status($res, 200, 'LOCK in /open, outside the module\'s sections, asking Second-7200');
+$g = lock_granted($res);
+ok($g =~ /^\d+$/ && $g > 3600 && $g <= 7200, "  granted as asked (got $g)");
+$res = lock_it('/open/b/', 'Infinite');
+is_status($res, 200, '  asking Infinite');
+is(lock_granted($res), 'Infinite', '  granted Infinite, as mod_dav does');
 
 done_testing;

@@ -1,13 +1,13 @@
 # Subversion through mod_dav_svn behind the dav route set, driven by the
 # real svn client with the token as the password: checkout, commit, copy,
-# move, lock and unlock with a REPO_WRITE token; a REPO_READ token reads
-# (log, blame) but every commit, lock and revision property change is
-# forbidden; a project the owner has no grant
-# on is refused.  Both of mod_dav_svn's protocols: HTTPv2 (POST to !svn/me)
-# and the older one (MKACTIVITY, CHECKOUT, MERGE), which a <Location> turns
-# on by not advertising v2.  A MERGE at a repository whose body names
-# another repository's pending transaction is refused (mod_dav_svn would
-# commit it there).
+# move, lock (Subversion's, left without an expiry as asked) and unlock
+# with a REPO_WRITE token; a REPO_READ token reads (log, blame) but every
+# commit, lock and revision property change is forbidden; a project the
+# owner has no grant on is refused.  Both of mod_dav_svn's protocols:
+# HTTPv2 (POST to !svn/me) and the older one (MKACTIVITY, CHECKOUT,
+# MERGE), which a <Location> turns on by not advertising v2.  A MERGE at
+# a repository whose body names another repository's pending transaction
+# is refused (mod_dav_svn would commit it there).
 use strict;
 use warnings;
 use FindBin;
@@ -71,6 +71,10 @@ for my $p (qw(PROJ OLD)) {
         svn_ok('move', undef, 'move', "$wc/b.txt", "$wc/c.txt");
         svn_ok('commit the move', $wtok, 'commit', '-m', 'move', $wc);
         svn_ok('lock', $wtok, 'lock', "$wc/a.txt");
+        # Subversion's locks, which any writer may break, are left as asked.
+        my $info = svn_ok('svn info', $wtok, 'info', "$url/a.txt");
+        like($info, qr/^Lock Token:/m, '  shows the lock');
+        unlike($info, qr/^Lock Expires:/m, '  with no expiry: not bounded as mod_dav_fs\'s are') or diag $info;
         svn_ok('unlock', $wtok, 'unlock', "$wc/a.txt");
         my $log = svn_ok('log', $wtok, 'log', '-q', $url);
         like($log, qr/^r3 \| alice /m, 'three revisions, committed as alice (the token\'s owner)');
