@@ -66,11 +66,16 @@ is_ok_res(move($admin, '/mv/PROJ/repo/sub%5Cb;v=1.txt'),
 
 # A query or a fragment: decided on the path before it, the move would be
 # PROJ/other's, where a backend that reads the header's text as a path
-# moves into OTHER/x.
+# moves into OTHER/x.  An encoded slash or NUL, whatever it decodes to: a
+# backend may keep %2F in a segment's name (OTHER/x's), or decode it
+# where the module would not.
 for my $c (['a query', '/mv/PROJ/other/b.txt?x=1'],
            ['a fragment', '/mv/PROJ/other/b.txt#x'],
            ['a query up into OTHER', '/mv/PROJ/other/b.txt?/../../../OTHER/x/b.txt'],
-           ['a fragment up into OTHER', '/mv/PROJ/other/b.txt#/../../../OTHER/x/b.txt']) {
+           ['a fragment up into OTHER', '/mv/PROJ/other/b.txt#/../../../OTHER/x/b.txt'],
+           ['%2F, decoded PROJ/other\'s', '/mv/PROJ/other%2Fb.txt'],
+           ['%2F, decoded and resolved PROJ/other\'s', '/mv/OTHER/x%2F..%2F..%2FPROJ/other/b.txt'],
+           ['%00', '/mv/PROJ/other/b.txt%00.x']) {
     my ($what, $dest) = @$c;
     my $mark = log_mark($env->error_log_path);
     is_403(move($admin, $dest), "a Destination with $what: refused");
