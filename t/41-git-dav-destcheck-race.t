@@ -81,8 +81,9 @@ for (1, 2, 'hold') {
 }
 $env->give_to_httpd("$d/gate");
 
-# httpd, held opening gate $n, let go.
-sub pass_gate { BBT::Util::pass_fifo("$d/gate/$_[0]") }
+# httpd, held opening gate $n, let go; the hold's gate (t/dso/openhold.c)
+# by a byte.
+sub pass_gate { BBT::Util::pass_fifo("$d/gate/$_[0]", $_[0] eq 'hold' ? 'x' : undef) }
 
 # The upload's MOVE onto the object's name, made in the background: a sub
 # that waits for its status.

@@ -2,7 +2,7 @@
  * LD_PRELOAD for httpd: the first open of a path that starts with
  * BBT_OPEN_HOLD, while BBT_OPEN_GATE names a FIFO, is made, said on
  * stderr, which is httpd's error log ("bbt-openhold: pid N holds PATH"),
- * and held until something opens that FIFO for writing; then the
+ * and held until something writes a byte to that FIFO; then the
  * descriptor is returned.  What the caller will do with the file it opened
  * waits, and a test changes what is under that name meanwhile.  The first
  * BBT_OPEN_HOLD_TIMES such opens of a process (1 unless set) are held, each
@@ -61,9 +61,21 @@ static void bbt_hold(const char *path)
     }
     fprintf(stderr, "bbt-openhold: pid %d holds %s\n", (int)getpid(), path);
     fflush(stderr);
-    fd = real(gate, O_RDONLY | O_CLOEXEC);
-    if (fd >= 0) {
+    /* Let go by a byte, not by a writer's open alone: a gate's writer of
+     * the hold before may not have closed yet when the next hold opens the
+     * FIFO, and that open would return at once. */
+    for (;;) {
+        char c;
+        ssize_t n;
+
+        if ((fd = real(gate, O_RDONLY | O_CLOEXEC)) < 0) {
+            break;
+        }
+        n = read(fd, &c, 1);
         close(fd);
+        if (n != 0) {
+            break;
+        }
     }
 }
 

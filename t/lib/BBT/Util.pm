@@ -367,13 +367,16 @@ sub in_background {
 
 # A gate made of the FIFO at $path: opens it for writing once a process
 # has it open for reading (which is held there until then), and lets that
-# open return.  Whether one did within a minute.
+# open return; with $byte, writes it too, for a reader held until it reads
+# one (t/dso/openhold.c).  Whether one did within a minute.
 sub pass_fifo {
-    my ($path) = @_;
+    my ($path, $byte) = @_;
+    local $SIG{PIPE} = 'IGNORE';
     for (1 .. 600) {
         if (sysopen(my $w, $path, O_WRONLY | O_NONBLOCK)) {
+            my $wrote = defined $byte ? syswrite($w, $byte) : 1;
             close $w;
-            return 1;
+            return 1 if $wrote;
         }
         sleep 0.1;
     }
