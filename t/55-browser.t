@@ -68,8 +68,7 @@ use File::Path qw(make_path);
 use File::Spec::Functions qw(rel2abs);
 
 my $ROOT = $BBT::Env::ROOT;
-my $BDIR = $BBT::Browser::DIR;
-my $CHROMIUM = BBT::Browser::need();
+BBT::Browser::need();
 
 my ($user, $password) = ('alice', 'alice-Pa55-word');
 # t/browser/answers.spec.mjs's user, whose list no other spec touches.
@@ -223,29 +222,21 @@ my $api_base = $env->api_base_url;
 # that set: BBT_BROWSER_SHOTS=t/browser/screenshots build/test.sh t/55-browser.t
 # The specs run in t/browser: a relative name is the caller's.
 my $shots = $ENV{BBT_BROWSER_SHOTS} ? rel2abs($ENV{BBT_BROWSER_SHOTS}) : "$d/screenshots";
-my ($rc, $out, $err) = run_cmd(
-    cmd => ['node', '--test', '--test-concurrency=1', '--test-reporter=tap', "$BDIR/tokens.spec.mjs",
-            "$BDIR/sandbox.spec.mjs", "$BDIR/answers.spec.mjs", "$BDIR/names.spec.mjs",
-            "$BDIR/profile.spec.mjs", "$BDIR/dialogs.spec.mjs"],
-    cwd => $BDIR, timeout => 300, tmp => "$d/run",
-    env => {
-        BBT_BASE => $api_base, BBT_SCM_BASE => $env->base_url, BBT_USER => $user, BBT_PASSWORD => $password,
-        BBT_ANSWERS_USER => $user2, BBT_ANSWERS_PASSWORD => $password2,
-        BBT_NAMES_USER => $user3, BBT_NAMES_PASSWORD => $password3,
-        BBT_PROFILE_USER => $user4, BBT_PROFILE_PASSWORD => $password4,
-        BBT_DIALOGS_USER => $user5, BBT_DIALOGS_PASSWORD => $password5,
-        BBT_ATTACKER_TOKEN => $mallory, BBT_EVIL => '/PROJ/site/evil.html',
-        BBT_PROJECT => 'PROJ', BBT_REPO => 'repo', BBT_ADMIN_PROJECT => 'TEAM', BBT_ADMIN_REPO => 'app',
-        BBT_PLACES => $places,
-        BBT_USED_NAME => 'Jenkins CI', BBT_EXPIRED_NAME => 'Old deploy key',
-        BBT_GIT_HOME => "$d/home", BBT_WORK => "$d/work", BBT_SHOTS => $shots,
-        BBT_CHROMIUM => $CHROMIUM, BBT_NO_GIT => undef,
-        BBT_CLI => $env->cli_path, BBT_DB => $env->superuser_conninfo,
-        http_proxy => undef, https_proxy => undef, HTTP_PROXY => undef, HTTPS_PROXY => undef,
-        NODE_OPTIONS => undef,
-    });
-
-BBT::Browser::relay_tap($rc, $out, $err, $env);
+my $rc = BBT::Browser::run_specs($env, [qw(tokens.spec.mjs sandbox.spec.mjs answers.spec.mjs names.spec.mjs
+                                             profile.spec.mjs dialogs.spec.mjs)], {
+    BBT_BASE => $api_base, BBT_SCM_BASE => $env->base_url, BBT_USER => $user, BBT_PASSWORD => $password,
+    BBT_ANSWERS_USER => $user2, BBT_ANSWERS_PASSWORD => $password2,
+    BBT_NAMES_USER => $user3, BBT_NAMES_PASSWORD => $password3,
+    BBT_PROFILE_USER => $user4, BBT_PROFILE_PASSWORD => $password4,
+    BBT_DIALOGS_USER => $user5, BBT_DIALOGS_PASSWORD => $password5,
+    BBT_ATTACKER_TOKEN => $mallory, BBT_EVIL => '/PROJ/site/evil.html',
+    BBT_PROJECT => 'PROJ', BBT_REPO => 'repo', BBT_ADMIN_PROJECT => 'TEAM', BBT_ADMIN_REPO => 'app',
+    BBT_PLACES => $places,
+    BBT_USED_NAME => 'Jenkins CI', BBT_EXPIRED_NAME => 'Old deploy key',
+    BBT_GIT_HOME => "$d/home", BBT_WORK => "$d/work", BBT_SHOTS => $shots,
+    BBT_NO_GIT => undef,
+    BBT_CLI => $env->cli_path, BBT_DB => $env->superuser_conninfo,
+});
 $env->httpd_stop;
 undef $env;
 exit($rc ? 1 : 0);

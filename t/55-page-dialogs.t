@@ -18,18 +18,16 @@ use warnings;
 use FindBin;
 use lib "$FindBin::Bin/lib";
 use Test::More;
-use BBT::Env qw(run_cmd);
+use BBT::Env;
 use BBT::Browser;
 
-my $BDIR = $BBT::Browser::DIR;
-my $CHROMIUM = BBT::Browser::need();
+BBT::Browser::need();
 
 my ($user, $password) = ('sam', 'sam-Pa55-word');
 my $api = "Define BBTOKEN_API_HOST\n" . BBT::Httpd::shipped_conf('rest') . BBT::Httpd::shipped_conf('page')
     . "UnDefine BBTOKEN_API_HOST\n";
 my $env = BBT::Env->new(extra_conf => "TypesConfig /dev/null\n", api_conf => $api, httpd => 0,
                         modules => [qw(auth_basic authn_file authz_user include mime dir headers)])->start;
-my $d = $env->dir;
 $env->install_page;
 $env->htpasswd($user => $password);
 $env->httpd_start;
@@ -39,17 +37,9 @@ $env->make_repo('TEAM', 'app');
 $env->user_add($user);
 $env->grant($user, 'PROJECT_ADMIN', 'TEAM');
 
-my ($rc, $out, $err) = run_cmd(
-    cmd => ['node', '--test', '--test-concurrency=1', '--test-reporter=tap', "$BDIR/page-dialogs.spec.mjs"],
-    cwd => $BDIR, timeout => 300, tmp => "$d/run",
-    env => {
-        BBT_BASE => $env->api_base_url, BBT_USER => $user, BBT_PASSWORD => $password,
-        BBT_CHROMIUM => $CHROMIUM,
-        http_proxy => undef, https_proxy => undef, HTTP_PROXY => undef, HTTPS_PROXY => undef,
-        NODE_OPTIONS => undef,
-    });
-
-BBT::Browser::relay_tap($rc, $out, $err, $env);
+my $rc = BBT::Browser::run_specs($env, ['page-dialogs.spec.mjs'], {
+    BBT_BASE => $env->api_base_url, BBT_USER => $user, BBT_PASSWORD => $password,
+});
 $env->httpd_stop;
 undef $env;
 exit($rc ? 1 : 0);

@@ -2,11 +2,11 @@ package BBT::Browser;
 # What the tests that drive the page in headless Chromium share: what they
 # need on the machine (Chromium, Node.js 20, t/browser's node_modules from
 # `npm ci`), skipping the test, saying why, where any of it is missing;
-# and the TAP that node's test runner prints, relayed as the test's own.
+# the specs run by node's test runner, and the TAP it prints relayed as
+# the test's own.
 #
-#   my $chromium = BBT::Browser::need;   # or plan skip_all
-#   my ($rc, $out, $err) = run_cmd(cmd => ['node', '--test', ...], ...);
-#   BBT::Browser::relay_tap($rc, $out, $err, $env);
+#   BBT::Browser::need;                  # or plan skip_all
+#   my $rc = BBT::Browser::run_specs($env, ['tokens.spec.mjs'], { BBT_BASE => ... });
 use strict;
 use warnings;
 use Fcntl qw(:flock);
@@ -14,6 +14,9 @@ use Test::More;
 use BBT::Env qw(run_cmd);
 
 our $DIR = "$BBT::Env::ROOT/t/browser";
+
+# Chromium's path, as need found it.
+our $CHROMIUM;
 
 # Chromium's path.  `npm ci` runs under a lock on t/browser's
 # package-lock.json: two browser tests that start together on a fresh
@@ -35,7 +38,25 @@ sub need {
             if $rc || !-d "$DIR/node_modules/playwright-core";
     }
     close $lock;
-    return $chromium;
+    return $CHROMIUM = $chromium;
+}
+
+# The specs (names in t/browser) run one at a time by node's test runner
+# with $vars in their environment beside BBT_CHROMIUM, and none of the
+# proxies or NODE_OPTIONS the caller's had; their TAP relayed (relay_tap).
+# node's exit code.
+sub run_specs {
+    my ($env, $specs, $vars) = @_;
+    my ($rc, $out, $err) = run_cmd(
+        cmd => ['node', '--test', '--test-concurrency=1', '--test-reporter=tap', map {"$DIR/$_"} @$specs],
+        cwd => $DIR, timeout => 300, tmp => $env->dir . '/run',
+        env => {
+            %$vars, BBT_CHROMIUM => $CHROMIUM,
+            http_proxy => undef, https_proxy => undef, HTTP_PROXY => undef, HTTPS_PROXY => undef,
+            NODE_OPTIONS => undef,
+        });
+    relay_tap($rc, $out, $err, $env);
+    return $rc;
 }
 
 # node's TAP is the test's TAP, but with its YAML diagnostics (which
